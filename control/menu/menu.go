@@ -1,0 +1,194 @@
+// Package menu declares the configuration model: the tree of menus, each with the schema of
+// its properties. A menu is one declaration (this package) plus, where it acts on the
+// system, a reconciler elsewhere; nothing parses a property by hand.
+//
+// The declarations follow the RouterOS manual excerpts in shared/reference: property names,
+// defaults, enums, ranges, read-only fields and flags.
+package menu
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/routerd/routerd/control/value"
+)
+
+// Kind says how a menu holds items.
+type Kind int
+
+const (
+	// List menus hold items that are added and removed (/interface/gre).
+	List Kind = iota
+	// Single menus are one object with set/get/print and no item argument
+	// (/system/identity, /ip/tftp/settings).
+	Single
+	// Fixed menus hold built-in items that can be set but not added or removed
+	// (/ip/service). Their items are declared in Menu.Builtin.
+	Fixed
+	// Dir menus hold no items; they only group sub-menus (/interface, /ip).
+	Dir
+	// Status menus are read-only lists filled by an engine (/log, /ip/ipsec/active-peers).
+	Status
+)
+
+// Prop declares one property.
+type Prop struct {
+	Name string
+	Type value.Type
+	// Default is the canonical value an item has when the property is not given; "" means
+	// the property is unset by default.
+	Default string
+	// Auto: the word "auto" is accepted besides Type's values.
+	Auto bool
+	// Required properties must be given on add.
+	Required bool
+	// ReadOnly properties are written by engines only (counters, run-count, actual-mtu).
+	ReadOnly bool
+	// Sensitive properties (secrets) are hidden from print and export unless the user asks
+	// with show-sensitive.
+	Sensitive bool
+	// Ref names the menu whose items' names are the valid values ("/ip/ipsec/profile");
+	// with RefList the value is a comma list of such names.
+	Ref     string
+	RefList bool
+	// RefExtra lists words accepted besides item names (e.g. "none", "default").
+	RefExtra []string
+	// Unique properties may not repeat within the menu ("failure: already have such name").
+	Unique bool
+	// Hidden properties are stored and accepted but not shown in print (e.g. internal).
+	Hidden bool
+	// Code: the value is script source (source=, on-event=): kept as written, exported
+	// quoted.
+	Code bool
+	// Desc is the manual's description, used by help.
+	Desc string
+}
+
+// Flag is one flag letter of print output.
+type Flag struct {
+	Letter byte
+	Name   string // "disabled", "running", "invalid", "dynamic", "active"...
+}
+
+// Standard flags.
+var (
+	FlagDisabled = Flag{'X', "disabled"}
+	FlagRunning  = Flag{'R', "running"}
+	FlagInvalid  = Flag{'I', "invalid"}
+	FlagDynamic  = Flag{'D', "dynamic"}
+	FlagActive   = Flag{'A', "active"}
+)
+
+// Menu declares one menu.
+type Menu struct {
+	// Path in slash form without trailing slash: "/interface/gre". Root is "".
+	Path string
+	Kind Kind
+	// Props in the manual's order; print uses this order.
+	Props []Prop
+	// Flags shown in print, in order. Menus with a disabled property get X automatically.
+	Flags []Flag
+	// Commands beyond the generic ones of the kind (e.g. "run", "monitor", "save").
+	Commands []string
+	// Columns are the properties of the table form of print; empty means detail form.
+	Columns []string
+	// Builtin items of Fixed menus, by property; each must set the naming property.
+	Builtin []map[string]string
+	// Engine names what applies this menu ("" = stored only, no engine yet). Set by the
+	// package that implements it when it registers.
+	Engine string
+	// Ordered menus keep a user order (place-before, move), e.g. policies.
+	Ordered bool
+	// NoExport menus are runtime state and never exported (logs, active peers).
+	NoExport bool
+	// Sensitive menus are readable only with the sensitive policy (e.g. users' passwords).
+	Desc string
+}
+
+// Prop returns the named property.
+func (m *Menu) Prop(name string) (*Prop, bool) {
+	for i := range m.Props {
+		if m.Props[i].Name == name {
+			return &m.Props[i], true
+		}
+	}
+	return nil, false
+}
+
+// NameProp returns the property that names items ("name", or "" when items are unnamed).
+func (m *Menu) NameProp() string {
+	if _, ok := m.Prop("name"); ok {
+		return "name"
+	}
+	return ""
+}
+
+// HasDisabled reports whether items can be disabled.
+func (m *Menu) HasDisabled() bool { _, ok := m.Prop("disabled"); return ok }
+
+// Tree is the set of all menus, addressed by path.
+type Tree struct {
+	menus map[string]*Menu
+	order []string // declaration order: export and import follow it, so references resolve
+}
+
+// NewTree builds a tree from declarations; parent directories are created as Dir menus.
+func NewTree(ms ...*Menu) *Tree {
+	t := &Tree{menus: map[string]*Menu{"": {Path: "", Kind: Dir}}}
+	for _, m := range ms {
+		t.Add(m)
+	}
+	return t
+}
+
+// Add declares m (replacing a previous declaration of the same path) and its parents.
+func (t *Tree) Add(m *Menu) {
+	var parents []string
+	for p := parent(m.Path); p != ""; p = parent(p) {
+		if _, ok := t.menus[p]; !ok {
+			t.menus[p] = &Menu{Path: p, Kind: Dir}
+			parents = append([]string{p}, parents...)
+		}
+	}
+	t.order = append(t.order, parents...)
+	if _, ok := t.menus[m.Path]; !ok {
+		t.order = append(t.order, m.Path)
+	}
+	t.menus[m.Path] = m
+}
+
+// Get returns the menu at path (slash form).
+func (t *Tree) Get(path string) (*Menu, bool) {
+	m, ok := t.menus[path]
+	return m, ok
+}
+
+// Children returns the names of the sub-menus of path, sorted.
+func (t *Tree) Children(path string) []string {
+	var out []string
+	for p := range t.menus {
+		if p != "" && parent(p) == path {
+			out = append(out, p[len(path)+1:])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// All returns every menu in declaration order (parents before children), the order in
+// which export writes them so that references resolve on import.
+func (t *Tree) All() []*Menu {
+	out := make([]*Menu, 0, len(t.order))
+	for _, p := range t.order {
+		out = append(out, t.menus[p])
+	}
+	return out
+}
+
+func parent(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return ""
+	}
+	return p[:i]
+}
