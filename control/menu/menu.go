@@ -101,7 +101,6 @@ type Menu struct {
 	Ordered bool
 	// NoExport menus are runtime state and never exported (logs, active peers).
 	NoExport bool
-	// Sensitive menus are readable only with the sensitive policy (e.g. users' passwords).
 	Desc string
 }
 
@@ -130,11 +129,14 @@ func (m *Menu) HasDisabled() bool { _, ok := m.Prop("disabled"); return ok }
 type Tree struct {
 	menus map[string]*Menu
 	order []string // declaration order: export and import follow it, so references resolve
+	// implicit marks parents created only because a child was declared first; declaring
+	// them later moves them to that later place (/user after /user/group).
+	implicit map[string]bool
 }
 
 // NewTree builds a tree from declarations; parent directories are created as Dir menus.
 func NewTree(ms ...*Menu) *Tree {
-	t := &Tree{menus: map[string]*Menu{"": {Path: "", Kind: Dir}}}
+	t := &Tree{menus: map[string]*Menu{"": {Path: "", Kind: Dir}}, implicit: map[string]bool{}}
 	for _, m := range ms {
 		t.Add(m)
 	}
@@ -147,11 +149,21 @@ func (t *Tree) Add(m *Menu) {
 	for p := parent(m.Path); p != ""; p = parent(p) {
 		if _, ok := t.menus[p]; !ok {
 			t.menus[p] = &Menu{Path: p, Kind: Dir}
+			t.implicit[p] = true
 			parents = append([]string{p}, parents...)
 		}
 	}
 	t.order = append(t.order, parents...)
-	if _, ok := t.menus[m.Path]; !ok {
+	if t.implicit[m.Path] {
+		delete(t.implicit, m.Path)
+		for i, p := range t.order {
+			if p == m.Path {
+				t.order = append(t.order[:i], t.order[i+1:]...)
+				break
+			}
+		}
+		t.order = append(t.order, m.Path)
+	} else if _, ok := t.menus[m.Path]; !ok {
 		t.order = append(t.order, m.Path)
 	}
 	t.menus[m.Path] = m

@@ -1,0 +1,726 @@
+package control
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+)
+
+var printFlags = []string{"detail", "terse", "brief", "count-only", "as-value", "without-paging",
+	"show-ids", "stats", "value-list", "show-sensitive", "follow", "follow-only", "once"}
+
+func genericCommands() map[menu.Kind]map[string]command {
+	items := CommandSpec{Positional: []string{"numbers"}}
+	print := command{CommandSpec{Flags: printFlags, Args: []string{"proplist", "from", "interval", "file"}, Where: true}, cmdPrint}
+	find := command{CommandSpec{Props: true, Args: []string{"default", "dynamic"}, Where: true}, cmdFind}
+	export := command{CommandSpec{Flags: []string{"verbose", "terse", "compact", "show-sensitive", "hide-sensitive"},
+		Args: []string{"file"}, Where: true}, cmdExport}
+	get := command{CommandSpec{Positional: []string{"number", "value-name"}}, cmdGet}
+	set := command{CommandSpec{Positional: []string{"numbers"}, Props: true}, cmdSet}
+	unset := command{CommandSpec{Positional: []string{"numbers", "value-name"}}, cmdUnset}
+	enable := command{items, cmdEnable}
+	disable := command{items, cmdDisable}
+	comment := command{CommandSpec{Positional: []string{"numbers", "comment"}}, cmdComment}
+	return map[menu.Kind]map[string]command{
+		menu.List: {
+			"add":    {CommandSpec{Props: true, Args: []string{"copy-from", "place-before"}}, cmdAdd},
+			"set":    set,
+			"unset":  unset,
+			"remove": {items, cmdRemove},
+			"enable": enable, "disable": disable, "comment": comment,
+			"print": print, "find": find, "get": get, "export": export,
+			"move": {CommandSpec{Positional: []string{"numbers", "destination"}}, cmdMove},
+		},
+		menu.Fixed: {
+			"set": set, "unset": unset, "enable": enable, "disable": disable, "comment": comment,
+			"print": print, "find": find, "get": get, "export": export,
+		},
+		menu.Single: {
+			"set":   {CommandSpec{Props: true}, cmdSet},
+			"unset": {CommandSpec{Positional: []string{"value-name"}}, cmdUnset},
+			"get":   {CommandSpec{Positional: []string{"value-name"}}, cmdGet},
+			"print": print, "export": export,
+		},
+		menu.Status: {"print": print, "find": find, "get": get},
+		menu.Dir:    {"export": export},
+	}
+}
+
+// singleID is the id of the one item of a Single menu.
+const singleID = 1
+
+// writable validates the property arguments of add/set against the schema, returning the
+// canonical values to write.
+func (x *Executor) writable(tx *store.Tx, c *Call, skip map[string]bool) (map[string]string, []string, error) {
+	vals := map[string]string{}
+	var unset []string
+	for _, a := range c.S.Args {
+		if skip[a.Name] {
+			continue
+		}
+		p, ok := c.Menu.Prop(a.Name)
+		if !ok {
+			return nil, nil, errf(CatArgument, "unknown parameter %s", a.Name)
+		}
+		if p.ReadOnly {
+			return nil, nil, errf(CatArgument, "failure: %s is read-only", a.Name)
+		}
+		if a.Unset {
+			unset = append(unset, a.Name)
+			continue
+		}
+		v, err := ParseValue(p, a.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		if p.Ref != "" && !(p.Auto && v == "auto") {
+			if err := x.checkRef(tx, p, v); err != nil {
+				return nil, nil, err
+			}
+		}
+		vals[a.Name] = v
+	}
+	return vals, unset, nil
+}
+
+func (x *Executor) checkRef(tx *store.Tx, p *menu.Prop, v string) error {
+	names := []string{v}
+	if p.RefList {
+		names = strings.Split(v, ",")
+		if v == "" {
+			names = nil
+		}
+	}
+	target, ok := x.Tree.Get(p.Ref)
+	if !ok {
+		return nil
+	}
+	items, err := tx.List(target.Path)
+	if err != nil {
+		return err
+	}
+next:
+	for _, n := range names {
+		for _, e := range p.RefExtra {
+			if n == e {
+				continue next
+			}
+		}
+		for _, it := range items {
+			if it.Props[target.NameProp()] == n {
+				continue next
+			}
+		}
+		return errf(CatArgument, "input does not match any value of %s", p.Name)
+	}
+	return nil
+}
+
+// checkUnique refuses a value of a Unique property that another item already has.
+func checkUnique(items []store.Item, m *menu.Menu, self uint64, vals map[string]string) error {
+	for _, p := range m.Props {
+		v, ok := vals[p.Name]
+		if !p.Unique || !ok {
+			continue
+		}
+		for _, it := range items {
+			if it.ID != self && it.Props[p.Name] == v {
+				return errf(CatFailure, "failure: already have such %s", p.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
+	var id uint64
+	x := c.Ex
+	err := x.Update(c.Sess, func(tx *store.Tx) ([]Change, error) {
+		vals, _, err := x.writable(tx, c, map[string]bool{"copy-from": true, "place-before": true})
+		if err != nil {
+			return nil, err
+		}
+		items, err := tx.List(c.Menu.Path)
+		if err != nil {
+			return nil, err
+		}
+		props := map[string]string{}
+		if from, ok := c.S.Get("copy-from"); ok {
+			ids, err := x.resolve(tx, c.Sess, c.Menu, from)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) != 1 {
+				return nil, ErrNoSuchItem
+			}
+			src, err := tx.Get(c.Menu.Path, ids[0])
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range src.Props {
+				if k != builtinKey && k != "name" {
+					props[k] = v
+				}
+			}
+		}
+		for k, v := range vals {
+			props[k] = v
+		}
+		if np := c.Menu.NameProp(); np != "" && props[np] == "" {
+			props[np] = defaultName(c.Menu, items)
+		}
+		for _, p := range c.Menu.Props {
+			if p.Required && props[p.Name] == "" {
+				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
+			}
+		}
+		if err := checkUnique(items, c.Menu, 0, props); err != nil {
+			return nil, err
+		}
+		var before uint64
+		if pb, ok := c.S.Get("place-before"); ok && pb != "" {
+			ids, err := x.resolve(tx, c.Sess, c.Menu, pb)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) > 0 {
+				before = ids[0]
+			}
+		}
+		if id, err = tx.NextID(c.Menu.Path); err != nil {
+			return nil, err
+		}
+		if err := tx.Put(c.Menu.Path, store.Item{ID: id, Props: props}, before); err != nil {
+			return nil, err
+		}
+		return []Change{{c.Menu.Path, id, "add"}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Reply{Menu: c.Menu, Ret: FormatID(id)}, nil
+}
+
+// defaultName names an item added without a name as RouterOS does: the menu's last word
+// and the first free number (gre1, script1).
+func defaultName(m *menu.Menu, items []store.Item) string {
+	base := m.Path[strings.LastIndexByte(m.Path, '/')+1:]
+	used := map[string]bool{}
+	for _, it := range items {
+		used[it.Props["name"]] = true
+	}
+	for n := 1; ; n++ {
+		if s := base + strconv.Itoa(n); !used[s] {
+			return s
+		}
+	}
+}
+
+// targets resolves the numbers argument of a command (none for Single menus).
+func (x *Executor) targets(tx *store.Tx, c *Call) ([]uint64, error) {
+	if c.Menu.Kind == menu.Single {
+		return []uint64{singleID}, nil
+	}
+	ref, ok := c.S.Get("numbers")
+	if !ok {
+		ref, ok = c.S.Get(".id")
+	}
+	if !ok {
+		return nil, errf(CatMissing, "expected item id")
+	}
+	return x.resolve(tx, c.Sess, c.Menu, ref)
+}
+
+// modify applies fn to each target item and writes the results, after validating all.
+func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map[string]string, unset []string) error) error {
+	return x.Update(c.Sess, func(tx *store.Tx) ([]Change, error) {
+		vals, unset, err := x.writable(tx, c, skip)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := x.targets(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		items, err := tx.List(c.Menu.Path)
+		if err != nil {
+			return nil, err
+		}
+		var chs []Change
+		var writes []store.Item
+		for _, id := range ids {
+			it, err := tx.Get(c.Menu.Path, id)
+			if err == store.ErrNotFound && c.Menu.Kind == menu.Single {
+				it, err = store.Item{ID: id, Props: map[string]string{}}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			old := it.Props[c.Menu.NameProp()]
+			if err := fn(it.Props, vals, unset); err != nil {
+				return nil, err
+			}
+			if len(ids) > 1 {
+				if _, renamed := vals["name"]; renamed && c.Menu.NameProp() != "" {
+					return nil, errf(CatFailure, "failure: already have such name")
+				}
+			}
+			if err := checkUnique(items, c.Menu, id, vals); err != nil {
+				return nil, err
+			}
+			writes = append(writes, it)
+			if np := c.Menu.NameProp(); np != "" && it.Props[np] != old {
+				rc, err := x.renameRefs(tx, c.Menu, old, it.Props[np])
+				if err != nil {
+					return nil, err
+				}
+				chs = append(chs, rc...)
+			}
+		}
+		for _, it := range writes {
+			if err := tx.Put(c.Menu.Path, it, 0); err != nil {
+				return nil, err
+			}
+			chs = append(chs, Change{c.Menu.Path, it.ID, "set"})
+		}
+		return chs, nil
+	})
+}
+
+// renameRefs keeps references by name pointing at an item that was renamed, as RouterOS
+// (which refers by id internally) does.
+func (x *Executor) renameRefs(tx *store.Tx, target *menu.Menu, from, to string) ([]Change, error) {
+	var chs []Change
+	for _, m := range x.Tree.All() {
+		for _, p := range m.Props {
+			if p.Ref != target.Path {
+				continue
+			}
+			items, err := tx.List(m.Path)
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range items {
+				v, ok := it.Props[p.Name]
+				if !ok {
+					continue
+				}
+				parts := []string{v}
+				if p.RefList {
+					parts = strings.Split(v, ",")
+				}
+				changed := false
+				for i := range parts {
+					if parts[i] == from {
+						parts[i], changed = to, true
+					}
+				}
+				if changed {
+					it.Props[p.Name] = strings.Join(parts, ",")
+					if err := tx.Put(m.Path, it, 0); err != nil {
+						return nil, err
+					}
+					chs = append(chs, Change{m.Path, it.ID, "set"})
+				}
+			}
+		}
+	}
+	return chs, nil
+}
+
+func cmdSet(_ context.Context, c *Call) (*Reply, error) {
+	err := c.Ex.modify(c, map[string]bool{"numbers": true, ".id": true}, func(props, vals map[string]string, unset []string) error {
+		for k, v := range vals {
+			props[k] = v
+		}
+		for _, k := range unset {
+			delete(props, k)
+		}
+		return nil
+	})
+	return &Reply{Menu: c.Menu}, err
+}
+
+func cmdUnset(_ context.Context, c *Call) (*Reply, error) {
+	name, _ := c.S.Get("value-name")
+	p, ok := c.Menu.Prop(name)
+	if !ok || p.ReadOnly {
+		return nil, errf(CatArgument, "input does not match any value of value-name")
+	}
+	if p.Required {
+		return nil, errf(CatFailure, "failure: %s is required", name)
+	}
+	err := c.Ex.modify(c, map[string]bool{"numbers": true, ".id": true, "value-name": true}, func(props, _ map[string]string, _ []string) error {
+		delete(props, name)
+		return nil
+	})
+	return &Reply{Menu: c.Menu}, err
+}
+
+func setDisabled(c *Call, v string) (*Reply, error) {
+	if !c.Menu.HasDisabled() {
+		return nil, errf(CatMissing, "no such command")
+	}
+	err := c.Ex.modify(c, map[string]bool{"numbers": true, ".id": true}, func(props, _ map[string]string, _ []string) error {
+		props["disabled"] = v
+		return nil
+	})
+	return &Reply{Menu: c.Menu}, err
+}
+
+func cmdEnable(_ context.Context, c *Call) (*Reply, error)  { return setDisabled(c, "no") }
+func cmdDisable(_ context.Context, c *Call) (*Reply, error) { return setDisabled(c, "yes") }
+
+func cmdComment(_ context.Context, c *Call) (*Reply, error) {
+	text, _ := c.S.Get("comment")
+	err := c.Ex.modify(c, map[string]bool{"numbers": true, ".id": true, "comment": true}, func(props, _ map[string]string, _ []string) error {
+		if text == "" {
+			delete(props, "comment")
+		} else {
+			props["comment"] = text
+		}
+		return nil
+	})
+	return &Reply{Menu: c.Menu}, err
+}
+
+func cmdRemove(_ context.Context, c *Call) (*Reply, error) {
+	x := c.Ex
+	err := x.Update(c.Sess, func(tx *store.Tx) ([]Change, error) {
+		ids, err := x.targets(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		var chs []Change
+		for _, id := range ids {
+			it, err := tx.Get(c.Menu.Path, id)
+			if err != nil {
+				return nil, err
+			}
+			if it.Props[builtinKey] != "" {
+				return nil, errf(CatFailure, "failure: can not remove default %s", strings.TrimPrefix(c.Menu.Path, "/"))
+			}
+			if user, err := x.usedBy(tx, c.Menu, it); err != nil || user != "" {
+				if err == nil {
+					err = errf(CatFailure, "failure: %s is in use by %s", it.Props[c.Menu.NameProp()], user)
+				}
+				return nil, err
+			}
+			chs = append(chs, Change{c.Menu.Path, id, "remove"})
+		}
+		for _, ch := range chs {
+			if err := tx.Delete(c.Menu.Path, ch.ID); err != nil {
+				return nil, err
+			}
+		}
+		return chs, nil
+	})
+	if err == nil {
+		// State of removed items is gone with them; engines clear their own as well.
+	}
+	return &Reply{Menu: c.Menu}, err
+}
+
+// usedBy names a menu holding an item that refers to it by name, so that removing it
+// would leave a dangling reference.
+func (x *Executor) usedBy(tx *store.Tx, target *menu.Menu, it store.Item) (string, error) {
+	np := target.NameProp()
+	if np == "" {
+		return "", nil
+	}
+	name := it.Props[np]
+	for _, m := range x.Tree.All() {
+		for _, p := range m.Props {
+			if p.Ref != target.Path {
+				continue
+			}
+			items, err := tx.List(m.Path)
+			if err != nil {
+				return "", err
+			}
+			for _, o := range items {
+				v, ok := o.Props[p.Name]
+				if !ok {
+					continue
+				}
+				for _, part := range strings.Split(v, ",") {
+					if part == name {
+						return strings.ReplaceAll(strings.TrimPrefix(m.Path, "/"), "/", " ") + " " + FormatID(o.ID), nil
+					}
+				}
+			}
+		}
+	}
+	return "", nil
+}
+
+func cmdMove(_ context.Context, c *Call) (*Reply, error) {
+	x := c.Ex
+	err := x.Update(c.Sess, func(tx *store.Tx) ([]Change, error) {
+		ids, err := x.targets(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		var before uint64
+		if d, ok := c.S.Get("destination"); ok && d != "" {
+			dst, err := x.resolve(tx, c.Sess, c.Menu, d)
+			if err != nil {
+				return nil, err
+			}
+			if len(dst) > 0 {
+				before = dst[0]
+			}
+		}
+		var chs []Change
+		for _, id := range ids {
+			if err := tx.Move(c.Menu.Path, id, before); err != nil {
+				return nil, err
+			}
+			chs = append(chs, Change{c.Menu.Path, id, "set"})
+		}
+		return chs, nil
+	})
+	return &Reply{Menu: c.Menu}, err
+}
+
+// Rows returns the rows of a menu (stored items, or a Status menu's source), unfiltered.
+func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSensitive bool) ([]Row, error) {
+	x.mu.RLock()
+	src := x.sources[m.Path]
+	x.mu.RUnlock()
+	if m.Kind == menu.Status && src != nil {
+		return src(ctx, sess)
+	}
+	var rows []Row
+	err := x.View(sess, func(tx *store.Tx) error {
+		if m.Kind == menu.Single {
+			it, err := tx.Get(m.Path, singleID)
+			if err == store.ErrNotFound {
+				it, err = store.Item{ID: singleID, Props: map[string]string{}}, nil
+			}
+			if err != nil {
+				return err
+			}
+			rows = []Row{x.Row(m, it, showSensitive)}
+			return nil
+		}
+		items, err := tx.List(m.Path)
+		if err != nil {
+			return err
+		}
+		rows = make([]Row, len(items))
+		for i, it := range items {
+			rows[i] = x.Row(m, it, showSensitive)
+		}
+		return nil
+	})
+	if err == nil && src != nil {
+		// A Single menu with a source (system resource) shows the source's values.
+		extra, err := src(ctx, sess)
+		if err != nil {
+			return nil, err
+		}
+		if len(extra) > 0 && len(rows) == 1 {
+			for k, v := range extra[0].Props {
+				rows[0].Props[k] = v
+			}
+		}
+	}
+	return rows, err
+}
+
+// selected returns the rows of c's menu that pass its filter and equality arguments.
+func (x *Executor) selected(ctx context.Context, c *Call, showSensitive bool) ([]Row, error) {
+	rows, err := x.Rows(ctx, c.Sess, c.Menu, showSensitive)
+	if err != nil {
+		return nil, err
+	}
+	if from, ok := c.S.Get("from"); ok && from != "" {
+		var ids []uint64
+		if err := x.View(c.Sess, func(tx *store.Tx) error {
+			ids, err = x.resolve(tx, c.Sess, c.Menu, from)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		byID := map[uint64]Row{}
+		for _, r := range rows {
+			byID[r.ID] = r
+		}
+		rows = rows[:0:0]
+		for _, id := range ids {
+			rows = append(rows, byID[id])
+		}
+	}
+	out := rows[:0:0]
+	for i := range rows {
+		r := &rows[i]
+		ok := true
+		for _, a := range c.S.Args {
+			if a.Flag || a.Name == "from" || a.Name == "proplist" || a.Name == "interval" || a.Name == "file" {
+				continue
+			}
+			if v, _ := r.Get(a.Name); v != a.Value {
+				ok = false
+			}
+		}
+		if ok && c.S.Filter != nil {
+			if ok, err = c.S.Filter(r); err != nil {
+				return nil, err
+			}
+		}
+		if ok {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+func cmdPrint(ctx context.Context, c *Call) (*Reply, error) {
+	rows, err := c.Ex.selected(ctx, c, c.S.Bool("show-sensitive") && c.Sess.ShowSensitive)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uint64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	if c.Menu.Kind != menu.Single {
+		c.Sess.setNumbers(c.Menu.Path, ids)
+	}
+	if c.S.Bool("count-only") {
+		return &Reply{Menu: c.Menu, Ret: strconv.Itoa(len(rows))}, nil
+	}
+	pl := c.S.Proplist
+	if v, ok := c.S.Get("proplist"); ok {
+		pl = strings.Split(v, ",")
+	}
+	if len(pl) > 0 {
+		for i := range rows {
+			rows[i].Keys = pl
+		}
+	}
+	return &Reply{Menu: c.Menu, Rows: rows}, nil
+}
+
+func cmdFind(ctx context.Context, c *Call) (*Reply, error) {
+	rows, err := c.Ex.selected(ctx, c, false)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Reply{Menu: c.Menu, List: make([]string, len(rows))}
+	for i, r := range rows {
+		rep.List[i] = FormatID(r.ID)
+	}
+	return rep, nil
+}
+
+func cmdGet(ctx context.Context, c *Call) (*Reply, error) {
+	name, _ := c.S.Get("value-name")
+	var row Row
+	if c.Menu.Kind == menu.Single {
+		rows, err := c.Ex.Rows(ctx, c.Sess, c.Menu, c.Sess.ShowSensitive)
+		if err != nil {
+			return nil, err
+		}
+		row = rows[0]
+	} else {
+		ref, _ := c.S.Get("number")
+		var ids []uint64
+		if err := c.Ex.View(c.Sess, func(tx *store.Tx) error {
+			var err error
+			ids, err = c.Ex.resolve(tx, c.Sess, c.Menu, ref)
+			return err
+		}); err != nil && c.Menu.Kind != menu.Status {
+			return nil, err
+		}
+		rows, err := c.Ex.Rows(ctx, c.Sess, c.Menu, c.Sess.ShowSensitive)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, r := range rows {
+			if len(ids) == 1 && r.ID == ids[0] || (len(ids) == 0 && ref != "" && (FormatID(r.ID) == ref)) {
+				row, found = r, true
+			}
+		}
+		if !found {
+			return nil, ErrNoSuchItem
+		}
+	}
+	if name == "" {
+		return &Reply{Menu: c.Menu, Rows: []Row{row}}, nil
+	}
+	v, ok := row.Get(name)
+	if !ok {
+		if _, isProp := c.Menu.Prop(name); !isProp && name != "comment" && name != ".id" {
+			return nil, errf(CatArgument, "input does not match any value of value-name")
+		}
+	}
+	return &Reply{Menu: c.Menu, Ret: v}, nil
+}
+
+// Seed creates the built-in items of Fixed and List menus that do not exist yet (first
+// start, or a menu added by an upgrade). Built-in items are found again by name.
+func (x *Executor) Seed() error {
+	return x.Store.Update(func(tx *store.Tx) error {
+		for _, m := range x.Tree.All() {
+			if len(m.Builtin) == 0 {
+				continue
+			}
+			items, err := tx.List(m.Path)
+			if err != nil {
+				return err
+			}
+			np := m.NameProp()
+		next:
+			for _, b := range m.Builtin {
+				for _, it := range items {
+					if it.Props[builtinKey] != "" && sameBuiltin(it.Props, b, np) {
+						continue next
+					}
+				}
+				id, err := tx.NextID(m.Path)
+				if err != nil {
+					return err
+				}
+				props := map[string]string{builtinKey: "yes"}
+				for k, v := range b {
+					props[k] = v
+				}
+				if err := tx.Put(m.Path, store.Item{ID: id, Props: props}, 0); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// sortedKeys returns the keys of m in alphabetical order.
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sameBuiltin matches a stored built-in item to its declaration: by name where items are
+// named, else by every declared property (the default policy template has no name).
+func sameBuiltin(props, decl map[string]string, np string) bool {
+	if np != "" {
+		return props[np] == decl[np]
+	}
+	for k, v := range decl {
+		if props[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,432 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+)
+
+// Reply is the result of one command.
+type Reply struct {
+	Menu *menu.Menu
+	// Rows of print (one per item; one row for single menus).
+	Rows []Row
+	// Ret is the value a command returns: the new id of add, the value of get, the count
+	// of print count-only, an export's text.
+	Ret string
+	// List is the value of commands that return several ids (find).
+	List []string
+	// Text is output meant for a terminal (export, import messages, ping lines).
+	Text string
+}
+
+// Handler runs a menu-specific command.
+type Handler func(ctx context.Context, x *Call) (*Reply, error)
+
+// Call is what a Handler gets: the executor, the session, the sentence and the menu.
+type Call struct {
+	Ex   *Executor
+	Sess *Session
+	S    *Sentence
+	Menu *menu.Menu
+}
+
+// CommandSpec says which arguments a command takes; the console parser uses it to resolve
+// names, abbreviations and unnamed arguments.
+type CommandSpec struct {
+	// Positional are the names given to unnamed arguments, in order.
+	Positional []string
+	// Args are the named arguments (besides menu properties when Props is set).
+	Args []string
+	// Flags are arguments that take no value.
+	Flags []string
+	// Props: the menu's writable properties are named arguments.
+	Props bool
+	// Where: the command accepts `where EXPR` as its last argument.
+	Where bool
+}
+
+type command struct {
+	spec CommandSpec
+	fn   Handler
+}
+
+// Change tells engines that items of a menu changed.
+type Change struct {
+	Path string
+	ID   uint64 // 0: the whole menu (reload, backup load)
+	Op   string // "add", "set", "remove", "reload"
+}
+
+// Source supplies the rows of Status menus and the read-only state of Single menus.
+type Source func(ctx context.Context, sess *Session) ([]Row, error)
+
+// Executor runs sentences.
+type Executor struct {
+	Tree  *menu.Tree
+	Store *store.Store
+	State State
+
+	mu       sync.RWMutex
+	commands map[string]map[string]command // path -> cmd
+	generic  map[menu.Kind]map[string]command
+	sources  map[string]Source
+	watchers []watcher
+
+	// Observe, when set, is told each command's menu, verb and result ("ok" or "error").
+	Observe func(path, cmd, result string)
+	// Now is the clock (tests replace it).
+	Now func() time.Time
+}
+
+type watcher struct {
+	prefix string
+	fn     func(Change)
+}
+
+// New makes an executor over a menu tree and an open store, with the generic commands.
+func New(tree *menu.Tree, st *store.Store) *Executor {
+	x := &Executor{Tree: tree, Store: st, commands: map[string]map[string]command{},
+		sources: map[string]Source{}, Now: time.Now}
+	x.generic = genericCommands()
+	return x
+}
+
+// Handle registers a menu-specific command (run, save, monitor...).
+func (x *Executor) Handle(path, cmd string, spec CommandSpec, fn Handler) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.commands[path] == nil {
+		x.commands[path] = map[string]command{}
+	}
+	x.commands[path][cmd] = command{spec, fn}
+}
+
+// Provide registers the row source of a Status menu or the state of a Single menu.
+func (x *Executor) Provide(path string, src Source) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.sources[path] = src
+}
+
+// Watch calls fn after every committed change to a menu at or below prefix. fn runs on
+// the committing goroutine and must not block: engines queue the change and return.
+func (x *Executor) Watch(prefix string, fn func(Change)) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.watchers = append(x.watchers, watcher{prefix, fn})
+}
+
+func (x *Executor) notify(chs []Change) {
+	x.mu.RLock()
+	ws := x.watchers
+	x.mu.RUnlock()
+	for _, c := range chs {
+		for _, w := range ws {
+			if c.Path == w.prefix || strings.HasPrefix(c.Path, w.prefix+"/") || w.prefix == "" {
+				w.fn(c)
+			}
+		}
+	}
+}
+
+// Command looks up the command cmd of the menu at path.
+func (x *Executor) Command(path, cmd string) (CommandSpec, bool) {
+	c, ok := x.lookup(path, cmd)
+	return c.spec, ok
+}
+
+func (x *Executor) lookup(path, cmd string) (command, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if c, ok := x.commands[path][cmd]; ok {
+		return c, true
+	}
+	m, ok := x.Tree.Get(path)
+	if !ok {
+		return command{}, false
+	}
+	c, ok := x.generic[m.Kind][cmd]
+	if ok && cmd == "move" && !m.Ordered {
+		return command{}, false
+	}
+	return c, ok
+}
+
+// Commands lists the commands of the menu at path, sorted.
+func (x *Executor) Commands(path string) []string {
+	m, ok := x.Tree.Get(path)
+	if !ok {
+		return nil
+	}
+	x.mu.RLock()
+	seen := map[string]bool{}
+	for c := range x.commands[path] {
+		seen[c] = true
+	}
+	for c := range x.generic[m.Kind] {
+		if c != "move" || m.Ordered {
+			seen[c] = true
+		}
+	}
+	x.mu.RUnlock()
+	out := make([]string, 0, len(seen))
+	for c := range seen {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Exec runs one sentence.
+func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *Reply, err error) {
+	defer func() {
+		// A bug in one command must not take the daemon down with every session.
+		if r := recover(); r != nil {
+			err = errf(CatFailure, "failure: internal error: %v", r)
+		}
+		if x.Observe != nil {
+			res := "ok"
+			if err != nil {
+				res = "error"
+			}
+			x.Observe(s.Path, s.Cmd, res)
+		}
+	}()
+	m, ok := x.Tree.Get(s.Path)
+	if !ok {
+		return nil, errf(CatMissing, "no such command prefix")
+	}
+	c, ok := x.lookup(s.Path, s.Cmd)
+	if !ok {
+		return nil, errf(CatMissing, "no such command")
+	}
+	if sess == nil {
+		sess = &Session{}
+	}
+	return c.fn(ctx, &Call{Ex: x, Sess: sess, S: s, Menu: m})
+}
+
+// Update runs fn in the session's batch transaction when it has one, or in a transaction
+// of its own, then tells watchers what changed. fn must validate before it writes: an
+// error from fn leaves the store as it was (own transaction) and a batch must not see
+// half a command either, which is why handlers collect their writes and apply them last.
+func (x *Executor) Update(sess *Session, fn func(tx *store.Tx) ([]Change, error)) error {
+	if sess != nil && sess.batch != nil {
+		chs, err := fn(sess.batch)
+		if err == nil {
+			sess.pending = append(sess.pending, chs...)
+		}
+		return err
+	}
+	var chs []Change
+	err := x.Store.Update(func(tx *store.Tx) error {
+		var err error
+		chs, err = fn(tx)
+		return err
+	})
+	if err == nil {
+		x.notify(chs)
+	}
+	return err
+}
+
+// View runs fn in the session's batch transaction or a read-only one.
+func (x *Executor) View(sess *Session, fn func(tx *store.Tx) error) error {
+	if sess != nil && sess.batch != nil {
+		return fn(sess.batch)
+	}
+	return x.Store.View(fn)
+}
+
+// Row builds the print row of a stored item: defaults filled in, runtime state merged.
+func (x *Executor) Row(m *menu.Menu, it store.Item, showSensitive bool) Row {
+	r := Row{ID: it.ID, Menu: m, Props: make(map[string]string, len(m.Props)+2)}
+	for _, p := range m.Props {
+		if p.Hidden || (p.Sensitive && !showSensitive) {
+			continue
+		}
+		if v, ok := it.Props[p.Name]; ok {
+			r.Props[p.Name] = v
+		} else if p.Default != "" {
+			r.Props[p.Name] = p.Default
+		}
+	}
+	st, _ := x.State.Get(m.Path, it.ID)
+	for k, v := range st.Props {
+		r.Props[k] = v
+	}
+	if st.Status == "" && m.Engine == "" && m.Kind != menu.Status {
+		st.Status = "not applied: no engine for this menu yet"
+	}
+	if st.Status != "" {
+		r.Props["status"] = st.Status
+	}
+	if it.Props[builtinKey] != "" {
+		r.Props["default"] = "yes"
+	}
+	var fl []byte
+	for _, f := range allFlags(m) {
+		on := false
+		// Letters mean different things per menu (R is running on a tunnel, responder on
+		// an IPsec peer), so flags are decided by name.
+		switch f.Name {
+		case "disabled":
+			on = it.Props["disabled"] == "yes"
+		case "running":
+			on = st.Running
+		case "invalid":
+			on = st.Invalid
+		case "active":
+			on = st.Active
+		case "default":
+			on = it.Props[builtinKey] != ""
+		default:
+			on = r.Props[f.Name] == "yes"
+		}
+		if on {
+			fl = append(fl, f.Letter)
+		}
+	}
+	r.Flags = string(fl)
+	if c := it.Props["comment"]; c != "" {
+		r.Props["comment"] = c
+	}
+	return r
+}
+
+// builtinKey marks items created from Menu.Builtin; they can be set but not removed.
+const builtinKey = ".builtin"
+
+func allFlags(m *menu.Menu) []menu.Flag {
+	fs := m.Flags
+	if m.HasDisabled() {
+		has := false
+		for _, f := range fs {
+			has = has || f.Letter == 'X'
+		}
+		if !has {
+			fs = append(append([]menu.Flag(nil), fs...), menu.FlagDisabled)
+		}
+	}
+	return fs
+}
+
+// ParseValue validates the value of property p as given by a user.
+func ParseValue(p *menu.Prop, v string) (string, error) {
+	if p.Auto && v == "auto" {
+		return v, nil
+	}
+	if p.Ref != "" && p.Type == nil {
+		return v, nil
+	}
+	t := p.Type
+	if t == nil {
+		t = value.String()
+	}
+	c, err := t.Parse(v)
+	if err != nil {
+		return "", &Error{Msg: value.Message(p.Name, err), Category: CatArgument}
+	}
+	return c, nil
+}
+
+// resolve turns an item reference (print numbers, names, *ids, comma lists of them) into
+// ids. An empty reference is an empty list: MikroTik's own scripts pass empty find
+// results to remove and set and expect nothing to happen.
+func (x *Executor) resolve(tx *store.Tx, sess *Session, m *menu.Menu, ref string) ([]uint64, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	items, err := tx.List(m.Path)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	seen := map[uint64]bool{}
+	for _, part := range strings.Split(ref, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, found := uint64(0), false
+		if v, ok := ParseID(part); ok {
+			for _, it := range items {
+				if it.ID == v {
+					id, found = v, true
+				}
+			}
+		} else if n, err := strconv.Atoi(part); err == nil && isDigits(part) {
+			nums := sess.numbers(m.Path)
+			if nums == nil {
+				for _, it := range items {
+					nums = append(nums, it.ID)
+				}
+			}
+			if n >= 0 && n < len(nums) {
+				for _, it := range items {
+					if it.ID == nums[n] {
+						id, found = it.ID, true
+					}
+				}
+			}
+		}
+		if !found {
+			if np := m.NameProp(); np != "" {
+				for _, it := range items {
+					if it.Props[np] == part {
+						id, found = it.ID, true
+						break
+					}
+				}
+			}
+		}
+		if !found {
+			return nil, ErrNoSuchItem
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// errorf is for handlers in other packages: a failure in RouterOS words.
+func Failure(format string, args ...any) error {
+	return errf(CatFailure, "failure: "+format, args...)
+}
+
+// ArgError reports a bad argument value in RouterOS words.
+func ArgError(format string, args ...any) error { return errf(CatArgument, format, args...) }
+
+// AsError converts any error to an *Error, keeping RouterOS messages and hiding
+// internal detail behind a failure message.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNoSuchItem
+	}
+	return &Error{Msg: fmt.Sprintf("failure: %v", err), Category: CatFailure}
+}

@@ -1,0 +1,284 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+)
+
+// Version is routerd's version, shown in export headers and /system resource.
+var Version = "0.1.0"
+
+func cmdExport(ctx context.Context, c *Call) (*Reply, error) {
+	opt := ExportOptions{
+		Verbose:       c.S.Bool("verbose"),
+		Terse:         c.S.Bool("terse"),
+		ShowSensitive: c.S.Bool("show-sensitive") && c.Sess.ShowSensitive,
+		Filter:        c.S.Filter,
+	}
+	text, err := c.Ex.Export(ctx, c.Sess, c.Menu.Path, opt)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := c.S.Get("file"); ok && f != "" {
+		return nil, errf(CatFailure, "failure: export to file is handled by the console")
+	}
+	return &Reply{Menu: c.Menu, Text: text, Ret: text}, nil
+}
+
+// ExportOptions are export's parameters.
+type ExportOptions struct {
+	Verbose       bool // defaults too
+	Terse         bool // full path on every line, no wrapping
+	ShowSensitive bool
+	Filter        Filter // export where (applies to the menu exported)
+}
+
+// Export renders the configuration at and below path as a script that import restores.
+func (x *Executor) Export(ctx context.Context, sess *Session, path string, opt ExportOptions) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s by routerd %s\n", x.Now().Format("2006-01-02 15:04:05"), Version)
+	err := x.View(sess, func(tx *store.Tx) error {
+		for _, m := range x.Tree.All() {
+			if m.Path != path && !strings.HasPrefix(m.Path, path+"/") && path != "" {
+				continue
+			}
+			if m.NoExport || m.Kind == menu.Dir || m.Kind == menu.Status {
+				continue
+			}
+			lines, err := x.exportMenu(tx, m, opt, m.Path == path)
+			if err != nil {
+				return err
+			}
+			if len(lines) == 0 {
+				continue
+			}
+			head := menuWords(m.Path)
+			if !opt.Terse {
+				b.WriteString(head + "\n")
+			}
+			for _, l := range lines {
+				if opt.Terse {
+					b.WriteString(head + " " + l + "\n")
+				} else {
+					b.WriteString(wrap(l) + "\n")
+				}
+			}
+		}
+		return nil
+	})
+	return b.String(), err
+}
+
+// menuWords renders a path as export writes it: space separated ("/ip ipsec peer").
+func menuWords(path string) string {
+	if path == "" {
+		return "/"
+	}
+	return "/" + strings.ReplaceAll(path[1:], "/", " ")
+}
+
+func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, filtered bool) ([]string, error) {
+	var items []store.Item
+	if m.Kind == menu.Single {
+		it, err := tx.Get(m.Path, singleID)
+		if err == store.ErrNotFound {
+			it, err = store.Item{ID: singleID, Props: map[string]string{}}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		items = []store.Item{it}
+	} else {
+		var err error
+		if items, err = tx.List(m.Path); err != nil {
+			return nil, err
+		}
+	}
+	var lines []string
+	np := m.NameProp()
+	for _, it := range items {
+		if filtered && opt.Filter != nil {
+			r := x.Row(m, it, opt.ShowSensitive)
+			if ok, err := opt.Filter(&r); err != nil || !ok {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		builtin := it.Props[builtinKey] != ""
+		var decl map[string]string
+		if builtin {
+			for _, d := range m.Builtin {
+				if sameBuiltin(it.Props, d, np) {
+					decl = d
+				}
+			}
+		}
+		var args []string
+		for _, k := range sortedKeys(exportProps(m, it.Props, decl, opt)) {
+			args = append(args, k+"="+Quote(exportValue(m, k, it.Props, decl, opt)))
+		}
+		switch {
+		case m.Kind == menu.Single:
+			if len(args) > 0 {
+				lines = append(lines, "set "+strings.Join(args, " "))
+			}
+		case builtin || m.Kind == menu.Fixed:
+			if len(args) == 0 {
+				continue
+			}
+			sel := "[ find default=yes ]"
+			if np != "" {
+				sel = "[ find " + np + "=" + Quote(it.Props[np]) + " ]"
+			}
+			lines = append(lines, "set "+sel+" "+strings.Join(args, " "))
+		default:
+			lines = append(lines, "add "+strings.Join(args, " "))
+		}
+	}
+	return lines, nil
+}
+
+// exportProps is the set of properties an item's export line carries: those that differ
+// from the default (or from a built-in item's declaration), every writable one when
+// verbose.
+func exportProps(m *menu.Menu, props, decl map[string]string, opt ExportOptions) map[string]string {
+	out := map[string]string{}
+	for _, p := range m.Props {
+		if p.ReadOnly || (p.Sensitive && !opt.ShowSensitive) {
+			continue
+		}
+		v, set := props[p.Name]
+		if decl != nil && p.Name == m.NameProp() {
+			continue // the selector names it
+		}
+		def := p.Default
+		if d, ok := decl[p.Name]; ok {
+			def = d
+		}
+		switch {
+		case set && (v != def || opt.Verbose):
+			out[p.Name] = v
+		case !set && opt.Verbose && def != "":
+			out[p.Name] = def
+		case set && decl != nil && v != def:
+			out[p.Name] = v
+		}
+	}
+	return out
+}
+
+func exportValue(m *menu.Menu, k string, props, decl map[string]string, opt ExportOptions) string {
+	if v, ok := props[k]; ok {
+		return v
+	}
+	if v, ok := decl[k]; ok {
+		return v
+	}
+	p, _ := m.Prop(k)
+	return p.Default
+}
+
+// Quote renders a value as the console reads it back: bare when it is one plain word,
+// otherwise in double quotes with RouterOS escapes.
+func Quote(v string) string {
+	if v != "" && plainWord(v) {
+		return v
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch c {
+		case '"', '\\', '$':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '?':
+			b.WriteString(`?`)
+		default:
+			if c < 0x20 || c == 0x7f {
+				fmt.Fprintf(&b, `\%02X`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// plainWord reports whether v can be written without quotes: characters that never
+// start or end a token in the console grammar.
+func plainWord(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-_.,:/*+@!%^&|~<>", c) >= 0:
+		default:
+			return false
+		}
+	}
+	// A leading ! or a bare / reads as syntax; keep them quoted.
+	return v[0] != '!' && v != "/"
+}
+
+// wrap breaks an export line before an argument once it passes 80 columns, with ` \`
+// and a 4-space continuation, as RouterOS does.
+func wrap(line string) string {
+	if len(line) <= 80 {
+		return line
+	}
+	parts := splitArgs(line)
+	var b strings.Builder
+	col := 0
+	for i, p := range parts {
+		if i > 0 {
+			if col+1+len(p) > 78 {
+				b.WriteString(" \\\n    ")
+				col = 4
+			} else {
+				b.WriteByte(' ')
+				col++
+			}
+		}
+		b.WriteString(p)
+		col += len(p)
+	}
+	return b.String()
+}
+
+// splitArgs splits an export line on the spaces between arguments (outside quotes and
+// brackets).
+func splitArgs(line string) []string {
+	var out []string
+	depth, inq, start := 0, false, 0
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case inq && c == '\\':
+			i++
+		case c == '"':
+			inq = !inq
+		case !inq && c == '[':
+			depth++
+		case !inq && c == ']':
+			depth--
+		case !inq && depth == 0 && c == ' ':
+			out = append(out, line[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, line[start:])
+}

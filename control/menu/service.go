@@ -1,0 +1,90 @@
+package menu
+
+import (
+	"github.com/routerd/routerd/control/value"
+)
+
+// serviceMenus declares /ip service (03-ip-service.txt) and the users and groups whose
+// policies gate the services: /user/group before /user, which refers to it.
+func serviceMenus() []*Menu {
+	// User group policies, in the order RouterOS v7 prints them.
+	groupPolicies := []string{
+		"local", "telnet", "ssh", "ftp", "reboot", "read", "write", "policy", "test",
+		"winbox", "password", "web", "sniff", "sensitive", "api", "romon", "rest-api",
+	}
+
+	return []*Menu{
+		{
+			Path: "/ip/service",
+			Kind: Fixed,
+			Props: []Prop{
+				{Name: "name", Type: value.String(), ReadOnly: true, Unique: true, Desc: "Service name."},
+				{Name: "port", Type: value.Int(1, 65535), Desc: "The port the service listens on."},
+				{Name: "address", Type: value.AddrList(),
+					Desc: "List of IP/IPv6 prefixes from which the service is accessible; empty allows all."},
+				{Name: "certificate", Type: value.String(), Default: "none",
+					Desc: "Name of the certificate used by the service (www-ssl, api-ssl)."},
+				{Name: "tls-version", Type: value.Enum("any", "only-1.2"), Default: "any",
+					Desc: "Which TLS versions the service allows."},
+				{Name: "max-sessions", Type: value.Int(1, 1000), Default: "20",
+					Desc: "Maximum simultaneous sessions of the service."},
+				{Name: "vrf", Type: value.String(), Default: "main",
+					Desc: "VRF instance the service listens in."},
+				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the service is disabled."},
+				{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true,
+					Desc: "The service cannot run as configured (e.g. no certificate, port in use)."},
+			},
+			Flags:   []Flag{FlagDisabled, FlagInvalid},
+			Columns: []string{"name", "port", "address", "certificate", "vrf", "max-sessions"},
+			Builtin: []map[string]string{
+				{"name": "telnet", "port": "23"},
+				{"name": "ftp", "port": "21"},
+				{"name": "www", "port": "80"},
+				{"name": "ssh", "port": "22"},
+				{"name": "www-ssl", "port": "443", "disabled": "yes"},
+				{"name": "api", "port": "8728"},
+				{"name": "winbox", "port": "8291"},
+				{"name": "api-ssl", "port": "8729"},
+			},
+			Desc: "Management services; services cannot be added, only modified.",
+		},
+		{
+			Path: "/user/group",
+			Kind: List,
+			Props: []Prop{
+				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Group name."},
+				{Name: "policy", Type: value.EnumList(groupPolicies...),
+					Desc: "Policies granted to the group's users."},
+				{Name: "skin", Type: value.String(), Default: "default", Desc: "WebFig skin of the group."},
+				{Name: "comment", Type: value.String(), Desc: "Short description of the group."},
+			},
+			// The built-in groups; more may be added.
+			Builtin: []map[string]string{
+				{"name": "read", "policy": "local,telnet,ssh,reboot,read,test,winbox,password,web,sniff,sensitive,api,romon,rest-api"},
+				{"name": "write", "policy": "local,telnet,ssh,reboot,read,write,test,winbox,password,web,sniff,sensitive,api,romon,rest-api"},
+				{"name": "full", "policy": "local,telnet,ssh,ftp,reboot,read,write,policy,test,winbox,password,web,sniff,sensitive,api,romon,rest-api"},
+			},
+			Columns: []string{"name", "policy", "skin"},
+			Desc:    "User groups and their policies.",
+		},
+		{
+			Path: "/user",
+			Kind: List,
+			Props: []Prop{
+				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "User name."},
+				{Name: "group", Type: value.String(), Ref: "/user/group", Required: true,
+					Desc: "Group whose policies the user has."},
+				{Name: "address", Type: value.AddrList(),
+					Desc: "Prefixes the user may log in from; empty allows all."},
+				{Name: "last-logged-in", Type: value.String(), ReadOnly: true,
+					Desc: "Date and time of the user's last login."},
+				{Name: "password", Type: value.String(), Sensitive: true, Desc: "User password."},
+				{Name: "comment", Type: value.String(), Desc: "Short description of the user."},
+				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the user is disabled."},
+			},
+			Flags:   []Flag{FlagDisabled},
+			Columns: []string{"name", "group", "address", "last-logged-in"},
+			Desc:    "Router users.",
+		},
+	}
+}

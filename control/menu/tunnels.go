@@ -1,0 +1,165 @@
+package menu
+
+import (
+	"math"
+
+	"github.com/routerd/routerd/control/value"
+)
+
+// tunnelMenus declares the IP tunnels /interface gre, eoip, ipip and 6to4 after
+// 08-interface-gre.txt, 07-interface-eoip.txt, 09-interface-ipip.txt and
+// 06-interface-6to4.txt. Property order follows RouterOS print.
+func tunnelMenus() []*Menu {
+	anyTime := value.Time(0, math.MaxInt64)
+	keepalive := value.Pair(anyTime, value.Int(0, 4294967295))
+	flags := []Flag{FlagDisabled, FlagRunning}
+
+	name := Prop{Name: "name", Type: value.String(), Unique: true, Desc: "Interface name."}
+	mtu := func(max int64, def string) Prop {
+		return Prop{Name: "mtu", Type: value.Int(0, max), Auto: true, Default: def,
+			Desc: "Layer3 maximum transmission unit; auto derives it from the underlay."}
+	}
+	actualMTU := Prop{Name: "actual-mtu", Type: value.Int(0, 65535), ReadOnly: true,
+		Desc: "MTU in effect."}
+	l2mtu := func(max int64) Prop {
+		return Prop{Name: "l2mtu", Type: value.Int(0, max), Default: "65535", ReadOnly: true,
+			Desc: "Layer2 maximum transmission unit; not configurable for tunnels."}
+	}
+	local := func(def string) Prop {
+		return Prop{Name: "local-address", Type: value.IPv4(), Default: def,
+			Desc: "Source address of the tunnel packets, local on the router; 0.0.0.0 or unset uses the address of the outgoing interface."}
+	}
+	remote := func(required bool, desc string) Prop {
+		return Prop{Name: "remote-address", Type: value.IPv4(), Required: required, Desc: desc}
+	}
+	ipsecSecret := Prop{Name: "ipsec-secret", Type: value.String(), Sensitive: true,
+		Desc: "When set, a dynamic IPsec peer to remote-address with this pre-shared key and a policy are added."}
+	keepaliveProp := func(def string) Prop {
+		return Prop{Name: "keepalive", Type: keepalive, Default: def,
+			Desc: "KeepaliveInterval,KeepaliveRetries: the running flag is removed when retries keepalives in a row fail."}
+	}
+	dscp := Prop{Name: "dscp", Type: value.OneOf(value.Enum("inherit"), value.Int(0, 63)), Default: "inherit",
+		Desc: "DSCP of the outer header: a fixed value, or inherit from the encapsulated packet."}
+	clamp := Prop{Name: "clamp-tcp-mss", Type: value.Bool(), Default: "yes",
+		Desc: "Lower the MSS of received TCP SYN packets to fit the tunnel MTU."}
+	dontFragment := Prop{Name: "dont-fragment", Type: value.Enum("inherit", "no"), Default: "no",
+		Desc: "no: fragment if needed; inherit: use the Dont Fragment flag of the original packet."}
+	fastPath := Prop{Name: "allow-fast-path", Type: value.Bool(), Default: "yes",
+		Desc: "Whether to allow FastPath processing; must be disabled if IPsec tunneling is used."}
+	comment := Prop{Name: "comment", Type: value.String(), Desc: "Short description of the interface."}
+	disabled := Prop{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the interface is disabled."}
+	running := Prop{Name: "running", Type: value.Bool(), ReadOnly: true, Hidden: true,
+		Desc: "The interface is up (and keepalives, if any, are answered)."}
+
+	return []*Menu{
+		{
+			Path: "/interface/gre",
+			Kind: List,
+			Props: []Prop{
+				name,
+				mtu(65536, "1476"),
+				actualMTU,
+				l2mtu(65536),
+				local("0.0.0.0"),
+				remote(true, "IP address of remote tunnel end."),
+				ipsecSecret,
+				keepaliveProp("10s,10"),
+				dscp,
+				clamp,
+				dontFragment,
+				fastPath,
+				comment,
+				disabled,
+				running,
+			},
+			Flags:   flags,
+			Columns: []string{"name", "mtu", "actual-mtu", "local-address", "remote-address"},
+			Desc:    "GRE (RFC 1701) tunnels carrying IPv4 and IPv6.",
+		},
+		{
+			Path: "/interface/eoip",
+			Kind: List,
+			Props: []Prop{
+				name,
+				mtu(65535, "auto"),
+				actualMTU,
+				l2mtu(65535),
+				// Unset: a locally administered address is generated on add.
+				{Name: "mac-address", Type: value.MAC(),
+					Desc: "MAC address of the interface; 00:00:5E:80:00:00-00:00:5E:FF:FF:FF may be used freely."},
+				{Name: "arp", Type: value.Enum("disabled", "enabled", "local-proxy-arp", "proxy-arp", "reply-only"), Default: "enabled",
+					Desc: "Address Resolution Protocol mode."},
+				{Name: "arp-timeout", Type: anyTime, Auto: true, Default: "auto",
+					Desc: "Time after which ARP entries time out."},
+				{Name: "loop-protect", Type: value.Enum("default", "on", "off"), Default: "default",
+					Desc: "Loop protection on the interface."},
+				{Name: "loop-protect-status", Type: value.String(), Default: "off", ReadOnly: true,
+					Desc: "Loop protection state."},
+				{Name: "loop-protect-send-interval", Type: anyTime, Default: "5s",
+					Desc: "Interval between loop protection packets."},
+				{Name: "loop-protect-disable-time", Type: anyTime, Default: "5m",
+					Desc: "How long the interface is disabled when a loop is detected."},
+				local("0.0.0.0"),
+				remote(true, "IP address of remote end of EoIP tunnel."),
+				{Name: "tunnel-id", Type: value.Int(0, 65535), Required: true,
+					Desc: "Unique tunnel identifier, which must match the other side of the tunnel."},
+				ipsecSecret,
+				keepaliveProp("10s,10"),
+				dscp,
+				clamp,
+				dontFragment,
+				fastPath,
+				comment,
+				disabled,
+				running,
+			},
+			Flags: flags,
+			// The manual's print of EoIP is the detail form.
+			Desc: "Ethernet over IP (MikroTik EoIP, GRE-based) tunnels.",
+		},
+		{
+			Path: "/interface/ipip",
+			Kind: List,
+			Props: []Prop{
+				name,
+				mtu(65535, "1500"),
+				actualMTU,
+				local(""),
+				remote(true, "IP address of remote end of IPIP tunnel."),
+				ipsecSecret,
+				keepaliveProp("10s,10"),
+				dscp,
+				clamp,
+				dontFragment,
+				comment,
+				disabled,
+				running,
+			},
+			Flags:   flags,
+			Columns: []string{"name", "mtu", "local-address", "remote-address"},
+			Desc:    "IP-in-IP (RFC 2003) tunnels.",
+		},
+		{
+			Path: "/interface/6to4",
+			Kind: List,
+			Props: []Prop{
+				name,
+				mtu(65535, "auto"),
+				actualMTU,
+				local(""),
+				remote(false, "IPv4 address of the remote end; unset derives it from the 2002::/16 destination."),
+				ipsecSecret,
+				keepaliveProp("0s,0"),
+				dscp,
+				clamp,
+				dontFragment,
+				comment,
+				disabled,
+				running,
+			},
+			Flags:   flags,
+			Columns: []string{"name", "mtu", "actual-mtu", "local-address", "remote-address"},
+			Desc:    "6to4 (IPv6 in IPv4, protocol 41) tunnels.",
+		},
+	}
+}

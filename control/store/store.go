@@ -1,0 +1,373 @@
+// Package store keeps the configuration in a bbolt database in the data dir.
+//
+// Each menu is a bucket holding its items as JSON objects of canonical property strings,
+// keyed by item id, plus the next id to hand out and the user order of the items. Ids are
+// never reused: the counter only grows, so "*5" names one item for as long as it lives and
+// never a later one. Every command commits in one bbolt transaction (fsync'd), so an
+// acknowledged change survives SIGKILL and power loss.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Item is one stored configuration item.
+type Item struct {
+	ID    uint64
+	Props map[string]string
+}
+
+// Store is the open database.
+type Store struct {
+	db *bolt.DB
+	// Observe, when set, is told how long each write transaction took to commit.
+	Observe func(d time.Duration, err error)
+}
+
+var (
+	bucketMenus = []byte("menus")
+	bucketMeta  = []byte("meta")
+	keySeq      = []byte("seq")
+	keyLast     = []byte("last")
+	prefixItem  = byte('i')
+)
+
+// ErrNotFound is returned for an id that does not exist in the menu.
+var ErrNotFound = errors.New("no such item")
+
+// Open opens (creating if needed) the store file at path with mode 0600: it may hold
+// secrets.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// A file left by an older run may have wider permissions.
+	_ = os.Chmod(path, 0o600)
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMenus, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: init: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.db.Path() }
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// Update runs fn in a read-write transaction that commits (and fsyncs) when fn returns nil
+// and rolls back otherwise.
+func (s *Store) Update(fn func(*Tx) error) error {
+	start := time.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	if s.Observe != nil {
+		s.Observe(time.Since(start), err)
+	}
+	return err
+}
+
+// Begin starts a read-write transaction held by the caller, for scripts that batch many
+// commands into one commit. The caller must Commit or Rollback it.
+func (s *Store) Begin() (*Tx, error) {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	return &Tx{tx: tx, start: time.Now(), owner: s}, nil
+}
+
+// Tx is a store transaction.
+type Tx struct {
+	tx    *bolt.Tx
+	start time.Time
+	owner *Store // set for transactions from Begin
+}
+
+// Commit commits a transaction from Begin.
+func (t *Tx) Commit() error {
+	err := t.tx.Commit()
+	if t.owner != nil && t.owner.Observe != nil {
+		t.owner.Observe(time.Since(t.start), err)
+	}
+	return err
+}
+
+// Rollback abandons a transaction from Begin.
+func (t *Tx) Rollback() error { return t.tx.Rollback() }
+
+// Writable reports whether the transaction may write.
+func (t *Tx) Writable() bool { return t.tx.Writable() }
+
+func (t *Tx) menu(path string, create bool) (*bolt.Bucket, error) {
+	root := t.tx.Bucket(bucketMenus)
+	if b := root.Bucket([]byte(path)); b != nil || !create {
+		return b, nil
+	}
+	return root.CreateBucket([]byte(path))
+}
+
+func itemKey(id uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixItem
+	binary.BigEndian.PutUint64(k[1:], id)
+	return k
+}
+
+// NextID reserves a new id in menu.
+func (t *Tx) NextID(path string) (uint64, error) {
+	b, err := t.menu(path, true)
+	if err != nil {
+		return 0, err
+	}
+	var id uint64 = 1
+	if v := b.Get(keySeq); len(v) == 8 {
+		id = binary.BigEndian.Uint64(v)
+	}
+	next := make([]byte, 8)
+	binary.BigEndian.PutUint64(next, id+1)
+	return id, b.Put(keySeq, next)
+}
+
+// record is the stored form of an item: its position in the user order and its
+// properties. Positions leave gaps so that place-before and move rewrite one item, not the
+// whole menu.
+type record struct {
+	Pos   uint64            `json:"p"`
+	Props map[string]string `json:"v"`
+}
+
+const posGap = 1 << 20
+
+func (t *Tx) read(b *bolt.Bucket, k, v []byte) (record, error) {
+	var r record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("store: item *%X: %w", binary.BigEndian.Uint64(k[1:]), err)
+	}
+	return r, nil
+}
+
+type posItem struct {
+	Item
+	pos uint64
+}
+
+func (t *Tx) scan(path string) ([]posItem, error) {
+	b, err := t.menu(path, false)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []posItem
+	c := b.Cursor()
+	for k, v := c.Seek([]byte{prefixItem}); k != nil && k[0] == prefixItem; k, v = c.Next() {
+		r, err := t.read(b, k, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, posItem{Item{ID: binary.BigEndian.Uint64(k[1:]), Props: r.Props}, r.Pos})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].pos < out[j].pos })
+	return out, nil
+}
+
+// Get reads one item.
+func (t *Tx) Get(path string, id uint64) (Item, error) {
+	b, err := t.menu(path, false)
+	if err != nil {
+		return Item{}, err
+	}
+	if b == nil {
+		return Item{}, ErrNotFound
+	}
+	k := itemKey(id)
+	v := b.Get(k)
+	if v == nil {
+		return Item{}, ErrNotFound
+	}
+	r, err := t.read(b, k, v)
+	return Item{ID: id, Props: r.Props}, err
+}
+
+// List reads every item of menu in user order.
+func (t *Tx) List(path string) ([]Item, error) {
+	ps, err := t.scan(path)
+	out := make([]Item, len(ps))
+	for i := range ps {
+		out[i] = ps[i].Item
+	}
+	return out, err
+}
+
+// Put writes an item. A new item goes to the end of the order, or before the item
+// `before` when that is non-zero; an existing item keeps its place.
+func (t *Tx) Put(path string, it Item, before uint64) error {
+	b, err := t.menu(path, true)
+	if err != nil {
+		return err
+	}
+	k := itemKey(it.ID)
+	var pos uint64
+	if old := b.Get(k); old != nil {
+		r, err := t.read(b, k, old)
+		if err != nil {
+			return err
+		}
+		pos = r.Pos
+		return t.write(b, it.ID, record{Pos: pos, Props: it.Props})
+	}
+	if pos, err = t.place(path, b, before); err != nil {
+		return err
+	}
+	return t.writeTracked(b, it.ID, record{Pos: pos, Props: it.Props})
+}
+
+func (t *Tx) write(b *bolt.Bucket, id uint64, r record) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put(itemKey(id), v)
+}
+
+// place finds the position for an item inserted before `before` (0: at the end),
+// renumbering the menu when the gap is used up.
+func (t *Tx) place(path string, b *bolt.Bucket, before uint64) (uint64, error) {
+	if before == 0 {
+		last, err := t.lastPos(b)
+		return last + posGap, err
+	}
+	ps, err := t.scan(path)
+	if err != nil {
+		return 0, err
+	}
+	for i, p := range ps {
+		if p.ID != before {
+			continue
+		}
+		var lo uint64
+		if i > 0 {
+			lo = ps[i-1].pos
+		}
+		if p.pos-lo >= 2 {
+			return lo + (p.pos-lo)/2, nil
+		}
+		// No room: renumber everything and retry once.
+		for j, q := range ps {
+			if err := t.writeTracked(b, q.ID, record{Pos: uint64(j+1) * posGap * 2, Props: q.Props}); err != nil {
+				return 0, err
+			}
+		}
+		return uint64(i+1)*posGap*2 - posGap, nil
+	}
+	return 0, ErrNotFound
+}
+
+// lastPos is the highest position handed out, kept under "last" so appends stay O(1).
+func (t *Tx) lastPos(b *bolt.Bucket) (uint64, error) {
+	v := b.Get(keyLast)
+	if len(v) != 8 {
+		return 0, nil
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// Move places item id before `before` (0: at the end).
+func (t *Tx) Move(path string, id, before uint64) error {
+	it, err := t.Get(path, id)
+	if err != nil {
+		return err
+	}
+	b, _ := t.menu(path, true)
+	if before == id {
+		return nil
+	}
+	// Take it out of the order first so place() does not see it.
+	if err := b.Delete(itemKey(id)); err != nil {
+		return err
+	}
+	pos, err := t.place(path, b, before)
+	if err != nil {
+		return err
+	}
+	return t.writeTracked(b, id, record{Pos: pos, Props: it.Props})
+}
+
+// writeTracked writes and advances the last-position mark.
+func (t *Tx) writeTracked(b *bolt.Bucket, id uint64, r record) error {
+	if last, _ := t.lastPos(b); r.Pos > last {
+		v := make([]byte, 8)
+		binary.BigEndian.PutUint64(v, r.Pos)
+		if err := b.Put(keyLast, v); err != nil {
+			return err
+		}
+	}
+	return t.write(b, id, r)
+}
+
+// Delete removes an item.
+func (t *Tx) Delete(path string, id uint64) error {
+	b, err := t.menu(path, false)
+	if err != nil {
+		return err
+	}
+	if b == nil || b.Get(itemKey(id)) == nil {
+		return ErrNotFound
+	}
+	return b.Delete(itemKey(id))
+}
+
+// Menus lists the menus that have a bucket.
+func (t *Tx) Menus() []string {
+	var out []string
+	_ = t.tx.Bucket(bucketMenus).ForEachBucket(func(k []byte) error {
+		out = append(out, string(k))
+		return nil
+	})
+	return out
+}
+
+// Wipe deletes every menu bucket (backup load replaces the whole configuration).
+func (t *Tx) Wipe() error {
+	for _, m := range t.Menus() {
+		if err := t.tx.Bucket(bucketMenus).DeleteBucket([]byte(m)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Meta reads a value of the meta bucket (format version, instance facts).
+func (t *Tx) Meta(key string) string {
+	return string(t.tx.Bucket(bucketMeta).Get([]byte(key)))
+}
+
+// SetMeta writes a value of the meta bucket.
+func (t *Tx) SetMeta(key, val string) error {
+	return t.tx.Bucket(bucketMeta).Put([]byte(key), []byte(val))
+}

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "routerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func ids(t *testing.T, s *Store, menu string) []uint64 {
+	t.Helper()
+	var out []uint64
+	err := s.View(func(tx *Tx) error {
+		its, err := tx.List(menu)
+		for _, it := range its {
+			out = append(out, it.ID)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func add(t *testing.T, s *Store, menu string, before uint64) uint64 {
+	t.Helper()
+	var id uint64
+	err := s.Update(func(tx *Tx) error {
+		var err error
+		if id, err = tx.NextID(menu); err != nil {
+			return err
+		}
+		return tx.Put(menu, Item{ID: id, Props: map[string]string{"name": "x"}}, before)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestIDsNeverReused(t *testing.T) {
+	s := open(t)
+	a := add(t, s, "/m", 0)
+	b := add(t, s, "/m", 0)
+	if err := s.Update(func(tx *Tx) error { return tx.Delete("/m", b) }); err != nil {
+		t.Fatal(err)
+	}
+	c := add(t, s, "/m", 0)
+	if a != 1 || b != 2 || c != 3 {
+		t.Fatalf("ids %d %d %d, want 1 2 3", a, b, c)
+	}
+	if got := ids(t, s, "/m"); len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Fatalf("order %v", got)
+	}
+}
+
+func TestPlaceBeforeAndMove(t *testing.T) {
+	s := open(t)
+	a := add(t, s, "/m", 0)
+	b := add(t, s, "/m", 0)
+	// Enough inserts at one spot to exhaust the gap and force a renumbering.
+	var last uint64 = b
+	for i := 0; i < 25; i++ {
+		last = add(t, s, "/m", last)
+	}
+	got := ids(t, s, "/m")
+	if got[0] != a || got[len(got)-1] != b || got[1] != last {
+		t.Fatalf("order after place-before: %v", got)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Move("/m", b, a) }); err != nil {
+		t.Fatal(err)
+	}
+	got = ids(t, s, "/m")
+	if got[0] != b || got[1] != a {
+		t.Fatalf("order after move: %v", got)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Move("/m", b, 0) }); err != nil {
+		t.Fatal(err)
+	}
+	if got = ids(t, s, "/m"); got[len(got)-1] != b {
+		t.Fatalf("move to end: %v", got)
+	}
+}
+
+func TestRollbackChangesNothing(t *testing.T) {
+	s := open(t)
+	add(t, s, "/m", 0)
+	_ = s.Update(func(tx *Tx) error {
+		_ = tx.Delete("/m", 1)
+		return ErrNotFound
+	})
+	if got := ids(t, s, "/m"); len(got) != 1 {
+		t.Fatalf("rolled back delete applied: %v", got)
+	}
+}
