@@ -101,7 +101,7 @@ type Menu struct {
 	Ordered bool
 	// NoExport menus are runtime state and never exported (logs, active peers).
 	NoExport bool
-	Desc string
+	Desc     string
 }
 
 // Prop returns the named property.

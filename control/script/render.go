@@ -1,0 +1,242 @@
+package script
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
+)
+
+// Render writes print's output as the console shows it: a name: value block for single
+// menus, a table for menus with columns, the detail form otherwise; terse one line each.
+func Render(w io.Writer, rep *control.Reply, s *control.Sentence, width int) {
+	m := rep.Menu
+	if width <= 0 {
+		width = 80
+	}
+	if m != nil && m.Kind == menu.Single || (m != nil && len(rep.Rows) == 1 && rep.Rows[0].ID == 0 && m.Kind == menu.Status && len(m.Flags) == 0 && len(m.Columns) == 0) {
+		if len(rep.Rows) == 1 {
+			renderSingle(w, &rep.Rows[0])
+		}
+		return
+	}
+	terse := hasFlag(s, "terse")
+	detail := hasFlag(s, "detail") || (m != nil && len(m.Columns) == 0 && !hasFlag(s, "brief"))
+	if !terse {
+		renderFlags(w, m, detail)
+	}
+	if len(rep.Rows) == 0 {
+		return
+	}
+	switch {
+	case terse:
+		for i := range rep.Rows {
+			r := &rep.Rows[i]
+			fmt.Fprintf(w, "%2d %s %s\n", i, flagCol(m, r.Flags), strings.Join(pairs(r, false), " "))
+		}
+	case detail:
+		for i := range rep.Rows {
+			renderDetail(w, i, &rep.Rows[i], width)
+		}
+	default:
+		renderTable(w, m, rep.Rows, width)
+	}
+}
+
+// keys lists a row's properties in print order: the proplist, else the menu's order with
+// runtime extras after.
+func keys(r *control.Row) []string {
+	if len(r.Keys) > 0 {
+		return r.Keys
+	}
+	var out []string
+	seen := map[string]bool{"comment": true}
+	if r.Menu != nil {
+		for _, p := range r.Menu.Props {
+			if _, ok := r.Props[p.Name]; ok && !p.Hidden && !seen[p.Name] {
+				out = append(out, p.Name)
+				seen[p.Name] = true
+			}
+		}
+	}
+	var extra []string
+	for k := range r.Props {
+		if !seen[k] && k != "default" {
+			if r.Menu != nil {
+				if p, ok := r.Menu.Prop(k); ok && p.Hidden {
+					continue
+				}
+			}
+			extra = append(extra, k)
+		}
+	}
+	return append(out, sortedStrings(extra)...)
+}
+
+func pairs(r *control.Row, quoteStrings bool) []string {
+	var out []string
+	for _, k := range keys(r) {
+		v, ok := r.Get(k)
+		if !ok {
+			continue
+		}
+		if quoteStrings && isStringProp(r.Menu, k) {
+			out = append(out, k+"="+quoteAlways(v))
+		} else {
+			out = append(out, k+"="+control.Quote(v))
+		}
+	}
+	return out
+}
+
+func isStringProp(m *menu.Menu, k string) bool {
+	if m == nil {
+		return false
+	}
+	p, ok := m.Prop(k)
+	return ok && p.Type != nil && p.Type.Name() == "string"
+}
+
+func quoteAlways(v string) string {
+	q := control.Quote(v)
+	if strings.HasPrefix(q, `"`) {
+		return q
+	}
+	return `"` + q + `"`
+}
+
+func renderSingle(w io.Writer, r *control.Row) {
+	ks := keys(r)
+	n := 0
+	for _, k := range ks {
+		if len(k) > n {
+			n = len(k)
+		}
+	}
+	for _, k := range ks {
+		v, _ := r.Get(k)
+		fmt.Fprintf(w, "%*s: %s\n", n, k, v)
+	}
+}
+
+func renderFlags(w io.Writer, m *menu.Menu, lower bool) {
+	if m == nil {
+		return
+	}
+	var fs []string
+	for _, f := range m.Flags {
+		name := f.Name
+		if !lower {
+			name = strings.ToUpper(name)
+		}
+		fs = append(fs, fmt.Sprintf("%c - %s", f.Letter, name))
+	}
+	if m.HasDisabled() && !hasLetter(m.Flags, 'X') {
+		if lower {
+			fs = append([]string{"X - disabled"}, fs...)
+		} else {
+			fs = append([]string{"X - DISABLED"}, fs...)
+		}
+	}
+	if len(fs) > 0 {
+		fmt.Fprintf(w, "Flags: %s\n", strings.Join(fs, "; "))
+	}
+}
+
+func hasLetter(fs []menu.Flag, l byte) bool {
+	for _, f := range fs {
+		if f.Letter == l {
+			return true
+		}
+	}
+	return false
+}
+
+// flagCol is the flags column of a row, padded to the menu's flag count.
+func flagCol(m *menu.Menu, flags string) string {
+	n := 1
+	if m != nil {
+		n = len(m.Flags)
+		if m.HasDisabled() && !hasLetter(m.Flags, 'X') {
+			n++
+		}
+	}
+	if n < 1 {
+		n = 1
+	}
+	return fmt.Sprintf("%-*s", n, flags)
+}
+
+func renderDetail(w io.Writer, i int, r *control.Row, width int) {
+	head := fmt.Sprintf("%2d %s ", i, flagCol(r.Menu, r.Flags))
+	indent := strings.Repeat(" ", len(head))
+	line := head
+	if c := r.Props["comment"]; c != "" {
+		fmt.Fprintf(w, "%s;;; %s\n", head, c)
+		line = indent
+	}
+	col := len(line)
+	for _, p := range pairs(r, true) {
+		if col+len(p) > width && col > len(indent) {
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+			line, col = indent, len(indent)
+		}
+		line += p + " "
+		col += len(p) + 1
+	}
+	fmt.Fprintln(w, strings.TrimRight(line, " "))
+	fmt.Fprintln(w)
+}
+
+func renderTable(w io.Writer, m *menu.Menu, rows []control.Row, width int) {
+	cols := m.Columns
+	if len(rows) > 0 && len(rows[0].Keys) > 0 {
+		cols = rows[0].Keys
+	}
+	up := make([]string, len(cols))
+	for i, c := range cols {
+		up[i] = strings.ToUpper(c)
+	}
+	fmt.Fprintf(w, "Columns: %s\n", strings.Join(up, ", "))
+	wd := make([]int, len(cols))
+	cells := make([][]string, len(rows))
+	for i, c := range up {
+		wd[i] = len(c)
+	}
+	for j := range rows {
+		cells[j] = make([]string, len(cols))
+		for i, c := range cols {
+			v, _ := rows[j].Get(c)
+			cells[j][i] = v
+			if len(v) > wd[i] {
+				wd[i] = len(v)
+			}
+		}
+	}
+	fc := flagCol(m, "")
+	numW := len(fmt.Sprint(len(rows) - 1))
+	if numW < 2 {
+		numW = 2
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%*s %s", numW, "#", fc)
+	for i, c := range up {
+		fmt.Fprintf(&b, " %-*s", wd[i], c)
+	}
+	fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	for j := range rows {
+		b.Reset()
+		if c := rows[j].Props["comment"]; c != "" {
+			fmt.Fprintf(w, "%*d %s ;;; %s\n", numW, j, fc, c)
+			fmt.Fprintf(&b, "%*s %s", numW, "", flagCol(m, rows[j].Flags))
+		} else {
+			fmt.Fprintf(&b, "%*d %s", numW, j, flagCol(m, rows[j].Flags))
+		}
+		for i := range cols {
+			fmt.Fprintf(&b, " %-*s", wd[i], cells[j][i])
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
