@@ -676,11 +676,10 @@ func (x *Executor) Seed() error {
 			if err != nil {
 				return err
 			}
-			np := m.NameProp()
 		next:
-			for _, b := range m.Builtin {
+			for i, b := range m.Builtin {
 				for _, it := range items {
-					if it.Props[builtinKey] != "" && sameBuiltin(it.Props, b, np) {
+					if sameBuiltin(it.Props, m, i) {
 						continue next
 					}
 				}
@@ -689,6 +688,9 @@ func (x *Executor) Seed() error {
 					return err
 				}
 				props := map[string]string{builtinKey: "yes"}
+				if m.NameProp() == "" {
+					props[builtinKey] = strconv.Itoa(i + 1)
+				}
 				for k, v := range b {
 					props[k] = v
 				}
@@ -711,16 +713,15 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-// sameBuiltin matches a stored built-in item to its declaration: by name where items are
-// named, else by every declared property (the default policy template has no name).
-func sameBuiltin(props, decl map[string]string, np string) bool {
-	if np != "" {
-		return props[np] == decl[np]
+// sameBuiltin matches a stored built-in item to declaration i of m.Builtin: by name where
+// items are named, else by the declaration's number that Seed recorded in the item (the
+// default policy template has no name, and any of its properties may have been set).
+func sameBuiltin(props map[string]string, m *menu.Menu, i int) bool {
+	if props[builtinKey] == "" {
+		return false
 	}
-	for k, v := range decl {
-		if props[k] != v {
-			return false
-		}
+	if np := m.NameProp(); np != "" {
+		return props[np] == m.Builtin[i][np]
 	}
-	return true
+	return props[builtinKey] == strconv.Itoa(i+1)
 }

@@ -159,7 +159,41 @@ func (x *Executor) lookup(path, cmd string) (command, bool) {
 	if ok && cmd == "move" && !m.Ordered {
 		return command{}, false
 	}
+	if !ok && declares(m, cmd) {
+		return command{declaredSpec[cmd], cmdNoEngine}, true
+	}
 	return c, ok
+}
+
+// declares reports whether the menu's schema lists cmd among its own commands.
+func declares(m *menu.Menu, cmd string) bool {
+	for _, c := range m.Commands {
+		if c == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+// declaredSpec are the arguments of the menu-specific commands the schema declares
+// (Menu.Commands). Until the engine of a menu registers its handler, such a command still
+// parses (a script that uses it is valid) and fails when run.
+var declaredSpec = map[string]CommandSpec{
+	"monitor":          {Positional: []string{"numbers"}, Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"interval", "do"}},
+	"run":              {Positional: []string{"number"}, Flags: []string{"use-script-permissions"}},
+	"remove":           {Positional: []string{"numbers"}},
+	"save":             {Args: []string{"name", "password", "encryption", "dont-encrypt"}},
+	"load":             {Args: []string{"name", "password"}},
+	"export-pub-key":   {Args: []string{"file-name", "key"}},
+	"generate-key":     {Args: []string{"key-size", "name"}},
+	"import":           {Args: []string{"file-name", "name", "passphrase"}},
+	"kill-connections": {},
+	"flush":            {Args: []string{"sa-type"}},
+}
+
+// cmdNoEngine runs a declared command whose engine has not registered a handler.
+func cmdNoEngine(_ context.Context, c *Call) (*Reply, error) {
+	return nil, errf(CatFailure, "failure: %s: no engine for this menu yet", c.S.Cmd)
 }
 
 // Commands lists the commands of the menu at path, sorted.
@@ -177,6 +211,9 @@ func (x *Executor) Commands(path string) []string {
 		if c != "move" || m.Ordered {
 			seen[c] = true
 		}
+	}
+	for _, c := range m.Commands {
+		seen[c] = true
 	}
 	x.mu.RUnlock()
 	out := make([]string, 0, len(seen))

@@ -113,8 +113,8 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 		builtin := it.Props[builtinKey] != ""
 		var decl map[string]string
 		if builtin {
-			for _, d := range m.Builtin {
-				if sameBuiltin(it.Props, d, np) {
+			for i, d := range m.Builtin {
+				if sameBuiltin(it.Props, m, i) {
 					decl = d
 				}
 			}

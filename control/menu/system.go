@@ -22,8 +22,9 @@ func systemMenus() []*Menu {
 
 	return []*Menu{
 		{
-			Path: "/system/identity",
-			Kind: Single,
+			Path:   "/system/identity",
+			Engine: "routerd",
+			Kind:   Single,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Default: "MikroTik",
 					Desc: "Name of the router, shown in the prompt and used by network discovery."},
@@ -31,8 +32,9 @@ func systemMenus() []*Menu {
 			Desc: "System identity (host name).",
 		},
 		{
-			Path: "/system/script",
-			Kind: List,
+			Path:   "/system/script",
+			Engine: "routerd",
+			Kind:   List,
 			Props: []Prop{
 				// RouterOS names an unnamed script "scriptN" (the first free N) on add.
 				{Name: "name", Type: value.String(), Unique: true,
@@ -86,8 +88,9 @@ func systemMenus() []*Menu {
 			Desc:     "Running scripts and :execute jobs.",
 		},
 		{
-			Path: "/system/resource",
-			Kind: Single,
+			Path:   "/system/resource",
+			Engine: "routerd",
+			Kind:   Single,
 			Props: []Prop{
 				{Name: "uptime", Type: anyTime, ReadOnly: true, Desc: "Time since boot."},
 				{Name: "version", Type: value.String(), ReadOnly: true, Desc: "Software version."},

@@ -98,12 +98,28 @@ func (returnSignal) Error() string { return "return" }
 
 // Run parses src as one unit at the console's menu and runs it; output (print, :put,
 // export) goes to w. A parse error anywhere runs nothing.
-func (in *Interp) Run(ctx context.Context, c *Console, src string, w io.Writer) error {
+func (in *Interp) Run(ctx context.Context, c *Console, src string, w io.Writer) (err error) {
 	stmts, path, err := Parse(src, c.Path, in.resolver())
 	if err != nil {
 		return err
 	}
 	c.Path = path
+	// The unit's commands share one store transaction: an import of thousands of lines
+	// costs one commit. A failing command wrote nothing, and what ran before it stays
+	// applied, as RouterOS leaves it.
+	if c.Sess == nil {
+		c.Sess = &control.Session{}
+	}
+	if !c.Sess.InBatch() {
+		if err := in.Ex.BeginBatch(c.Sess); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := in.Ex.EndBatch(c.Sess); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+	}
 	r := &run{in: in, ctx: ctx, c: c, w: w}
 	_, err = r.block(stmts, &scope{vars: map[string]Value{}})
 	var ret returnSignal
@@ -193,7 +209,7 @@ func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 			if err != nil {
 				return false, err
 			}
-			return toBool(v)
+			return sub.truth(v)
 		}
 	}
 	rep, err := r.in.Ex.Exec(r.ctx, r.c.Sess, sen)
@@ -360,7 +376,7 @@ func (r *run) eval(x Expr, sc *scope) (Value, error) {
 		}
 		switch e.Op {
 		case "!":
-			b, err := toBool(v)
+			b, err := r.truth(v)
 			return Bool(!b), err
 		case "-":
 			if t, ok := v.(Time); ok {
@@ -396,7 +412,7 @@ func (r *run) binary(e *Binary, sc *scope) (Value, error) {
 	}
 	switch e.Op {
 	case "&&", "and":
-		b, err := toBool(l)
+		b, err := r.truth(l)
 		if err != nil || !b {
 			return Bool(false), err
 		}
@@ -404,10 +420,10 @@ func (r *run) binary(e *Binary, sc *scope) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err = toBool(rv)
+		b, err = r.truth(rv)
 		return Bool(b), err
 	case "||", "or":
-		b, err := toBool(l)
+		b, err := r.truth(l)
 		if err != nil {
 			return nil, err
 		}
@@ -418,7 +434,7 @@ func (r *run) binary(e *Binary, sc *scope) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err = toBool(rv)
+		b, err = r.truth(rv)
 		return Bool(b), err
 	case "->":
 		var k Value
@@ -437,6 +453,22 @@ func (r *run) binary(e *Binary, sc *scope) (Value, error) {
 		return nil, err
 	}
 	return binop(e.Op, l, rv)
+}
+
+// truth is the truth of a condition. In a where expression a property stands for "is
+// set" (`where comment`, `where comment and disabled`), whatever its type; elsewhere it is
+// toBool.
+func (r *run) truth(v Value) (bool, error) {
+	if r.row == nil {
+		return toBool(v)
+	}
+	switch x := v.(type) {
+	case Bool, Num, Nothing, Nil:
+		return toBool(v)
+	case Str:
+		return x != "" && x != "no" && x != "false", nil
+	}
+	return true, nil
 }
 
 func binop(op string, l, r Value) (Value, error) {
@@ -742,7 +774,11 @@ func (r *run) call(fn Value, args []*ArgNode, sc *scope) (Value, error) {
 			inner.vars[a.Name] = v
 		}
 	}
-	v, err := r.block(code.Stmts, inner)
+	sub, err := r.deeper()
+	if err != nil {
+		return nil, err
+	}
+	v, err := sub.block(code.Stmts, inner)
 	var ret returnSignal
 	if errors.As(err, &ret) {
 		return ret.v, nil
@@ -829,12 +865,13 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 		if !ok {
 			return nil, &Error{Msg: "syntax error", Line: s.P.Line, Col: s.P.Col}
 		}
+		// The value is unnamed, or do={...} for a function (`:global add2 do={...}`).
 		if s.Name == "global" {
 			if sc.globals == nil {
 				sc.globals = map[string]bool{}
 			}
 			sc.globals[name] = true
-			if x := arg(1, ""); x != nil {
+			if x := arg(1, "do"); x != nil {
 				v, err := ev(x)
 				if err != nil {
 					return nil, err
@@ -843,7 +880,7 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 			}
 			return Nothing{}, nil
 		}
-		v, err := ev(arg(1, ""))
+		v, err := ev(arg(1, "do"))
 		if err != nil {
 			return nil, err
 		}
@@ -1340,7 +1377,30 @@ func (r *run) runCodeIn(x Expr, sc *scope) (Value, error) {
 		return nil, err
 	}
 	if c, ok := v.(*Code); ok {
-		return r.block(c.Stmts, sc)
+		sub, err := r.deeper()
+		if err != nil {
+			return nil, err
+		}
+		return sub.block(c.Stmts, sc)
 	}
 	return v, nil
+}
+
+// maxDepth bounds nested runs of code values (function calls, do=$f): a script that
+// recurses without end fails instead of exhausting the daemon's stack.
+const maxDepth = 1000
+
+// depthKey holds the nesting depth in the run's context, so that it follows the run into
+// where filters and into scripts started by commands.
+type depthKey struct{}
+
+// deeper returns a copy of r one level deeper, or an error past maxDepth.
+func (r *run) deeper() (*run, error) {
+	d, _ := r.ctx.Value(depthKey{}).(int)
+	if d >= maxDepth {
+		return nil, &Error{Msg: "maximum call depth exceeded"}
+	}
+	sub := *r
+	sub.ctx = context.WithValue(r.ctx, depthKey{}, d+1)
+	return &sub, nil
 }

@@ -34,7 +34,12 @@ func Render(w io.Writer, rep *control.Reply, s *control.Sentence, width int) {
 	case terse:
 		for i := range rep.Rows {
 			r := &rep.Rows[i]
-			fmt.Fprintf(w, "%2d %s %s\n", i, flagCol(m, r.Flags), strings.Join(pairs(r, false), " "))
+			ps := pairs(r, false)
+			if c := r.Props["comment"]; c != "" && len(r.Keys) == 0 {
+				// Terse is one line per item: the comment is a property like the others.
+				ps = append([]string{"comment=" + control.Quote(c)}, ps...)
+			}
+			fmt.Fprintf(w, "%2d %s %s\n", i, flagCol(m, r.Flags), strings.Join(ps, " "))
 		}
 	case detail:
 		for i := range rep.Rows {
@@ -115,9 +120,10 @@ func renderSingle(w io.Writer, r *control.Row) {
 			n = len(k)
 		}
 	}
+	// Names are right-aligned two columns in from the longest: "  name: MikroTik".
 	for _, k := range ks {
 		v, _ := r.Get(k)
-		fmt.Fprintf(w, "%*s: %s\n", n, k, v)
+		fmt.Fprintf(w, "%*s: %s\n", n+2, k, v)
 	}
 }
 

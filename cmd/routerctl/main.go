@@ -1,0 +1,227 @@
+// Command routerctl is routerd's console client.
+//
+//	routerctl [--socket PATH] COMMAND...   run one console command
+//	routerctl [--socket PATH] -f FILE|-    run a script file (- reads stdin)
+//	routerctl [--socket PATH]              interactive console (a script from stdin when
+//	                                       stdin is not a terminal)
+//
+// Errors go to stderr in RouterOS's words, and the exit status is 1; the interactive
+// console prints them and carries on.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/chzyer/readline"
+	"golang.org/x/term"
+
+	"github.com/routerd/routerd/control/console"
+)
+
+func main() {
+	socket := flag.String("socket", "/run/routerd/routerd.sock", "routerd's console socket")
+	file := flag.String("f", "", "run the script in `FILE` (- for stdin)")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: routerctl [--socket PATH] [COMMAND... | -f FILE|-]\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if *file != "" && flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+
+	c, err := console.Dial(*socket)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer c.Close()
+
+	stdinTTY := term.IsTerminal(int(os.Stdin.Fd()))
+	switch {
+	case *file != "":
+		var src []byte
+		if *file == "-" {
+			src, err = io.ReadAll(os.Stdin)
+		} else {
+			src, err = os.ReadFile(*file)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(oneShot(c, string(src)))
+	case flag.NArg() > 0:
+		os.Exit(oneShot(c, strings.Join(flag.Args(), " ")))
+	case !stdinTTY:
+		src, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(oneShot(c, string(src)))
+	}
+	os.Exit(interactive(c))
+}
+
+// width is the terminal width of stdout, 0 when stdout is not a terminal: then print
+// writes for programs, not for eyes.
+func width() (int, bool) {
+	fd := int(os.Stdout.Fd())
+	if !term.IsTerminal(fd) {
+		return 0, false
+	}
+	w, _, err := term.GetSize(fd)
+	if err != nil || w <= 0 {
+		w = 80
+	}
+	return w, true
+}
+
+// runCancellable runs src, turning Ctrl-C into a cancel of the command rather than the
+// end of routerctl.
+func runCancellable(c *console.Client, path, src string) (string, error) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-sig:
+				c.Cancel()
+			case <-done:
+				return
+			}
+		}
+	}()
+	w, tty := width()
+	return c.Run(path, src, tty, w, os.Stdout)
+}
+
+func oneShot(c *console.Client, src string) int {
+	if _, err := runCancellable(c, "", src); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func prompt(c *console.Client, path string) string {
+	id, err := c.Identity()
+	if err != nil || id == "" {
+		id = "MikroTik"
+	}
+	if path == "" {
+		return fmt.Sprintf("[admin@%s] > ", id)
+	}
+	return fmt.Sprintf("[admin@%s] %s> ", id, path)
+}
+
+func interactive(c *console.Client) int {
+	comp := &completer{c: c}
+	cfg := &readline.Config{
+		AutoComplete:    comp,
+		InterruptPrompt: "^C",
+		EOFPrompt:       "",
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		cfg.HistoryFile = filepath.Join(home, ".routerctl_history")
+	}
+	rl, err := readline.NewEx(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer rl.Close()
+
+	path := ""
+	var pending []string // lines of a statement that continues (open brace, trailing \)
+	for {
+		comp.path = path
+		if len(pending) == 0 {
+			rl.SetPrompt(prompt(c, path))
+		} else {
+			rl.SetPrompt("{... ")
+		}
+		line, err := rl.Readline()
+		switch {
+		case errors.Is(err, readline.ErrInterrupt):
+			pending = nil // Ctrl-C drops the line being typed
+			continue
+		case errors.Is(err, io.EOF):
+			return 0
+		case err != nil:
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if len(pending) == 0 {
+			switch strings.TrimSpace(line) {
+			case "":
+				continue
+			case "quit", "/quit", "exit", "/exit":
+				return 0
+			}
+		}
+		pending = append(pending, line)
+		src := strings.Join(pending, "\n")
+		if console.Incomplete(src) {
+			continue
+		}
+		pending = nil
+		newPath, err := runCancellable(c, path, src)
+		path = newPath
+		if err != nil {
+			var ce *console.Error
+			if !errors.As(err, &ce) {
+				// The connection is gone: routerd stopped.
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+}
+
+// completer adapts Client.Complete to readline: routerd returns whole words replacing
+// the word under the cursor; readline wants what to append to it. Readline calls Do only
+// while Readline blocks, so path (set between lines) and the connection are not shared
+// with a running command.
+type completer struct {
+	c    *console.Client
+	path string // the console's current menu
+}
+
+func (r *completer) Do(line []rune, pos int) ([][]rune, int) {
+	before := string(line[:pos])
+	word := before[strings.LastIndexAny(before, " \t")+1:]
+	words, err := r.c.Complete(r.path, before)
+	if err != nil {
+		return nil, 0
+	}
+	var out [][]rune
+	var last string
+	for _, w := range words {
+		if !strings.HasPrefix(w, word) {
+			continue
+		}
+		out = append(out, []rune(w[len(word):]))
+		last = w
+	}
+	// A single complete word gets its separating space, as RouterOS's console adds;
+	// "name=" and "menu/" wait for more.
+	if len(out) == 1 && !strings.HasSuffix(last, "=") && !strings.HasSuffix(last, "/") {
+		out[0] = append(out[0], ' ')
+	}
+	return out, len([]rune(word))
+}

@@ -1,0 +1,157 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/console"
+	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/store"
+)
+
+// export is the root menu's export with file= support: the text is the generic export's
+// (Executor.Export); with file=NAME it goes to files/NAME.rsc instead of the terminal.
+// It reads c.Menu, so it can serve any menu's export.
+func (s *system) export(ctx context.Context, c *control.Call) (*control.Reply, error) {
+	opt := control.ExportOptions{
+		Verbose:       c.S.Bool("verbose"),
+		Terse:         c.S.Bool("terse"),
+		ShowSensitive: c.S.Bool("show-sensitive") && !c.S.Bool("hide-sensitive") && c.Sess.ShowSensitive,
+		Filter:        c.S.Filter,
+	}
+	text, err := s.ex.Export(ctx, c.Sess, c.Menu.Path, opt)
+	if err != nil {
+		return nil, err
+	}
+	file, _ := c.S.Get("file")
+	if file == "" {
+		return &control.Reply{Menu: c.Menu, Text: text, Ret: text}, nil
+	}
+	if !strings.HasSuffix(file, ".rsc") {
+		file += ".rsc"
+	}
+	name, err := cleanName(file)
+	if err != nil {
+		return nil, control.ArgError("invalid value for argument file")
+	}
+	if err := s.writeFile(name, []byte(text)); err != nil {
+		return nil, err
+	}
+	return &control.Reply{Menu: c.Menu}, nil
+}
+
+// importFile runs a script file of files/. Plainly it runs as one unit in one batch,
+// stopping at the first error with what ran before it applied, as RouterOS does.
+// verbose=yes runs it statement by statement and reports every error with its line;
+// dry-run does that against a scratch copy of the configuration, changing nothing.
+func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Reply, error) {
+	arg, _ := c.S.Get("file-name")
+	name, err := cleanName(arg)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(name, ".rsc") && !s.exists(name) && s.exists(name+".rsc") {
+		name += ".rsc"
+	}
+	data, err := s.readFile(name)
+	if err != nil {
+		return nil, err
+	}
+	from := 1
+	if v, ok := c.S.Get("from-line"); ok && v != "" {
+		if from, err = strconv.Atoi(v); err != nil || from < 1 {
+			return nil, control.ArgError("invalid value for argument from-line")
+		}
+	}
+	if ctx, err = enter(ctx); err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	if from > len(lines) {
+		lines = nil
+	} else {
+		lines = lines[from-1:]
+	}
+	verbose, dry := c.S.Bool("verbose"), c.S.Bool("dry-run")
+
+	var out strings.Builder
+	if dry {
+		err = s.withScratch(func(sx *control.Executor) error {
+			if err := s.ex.View(c.Sess, func(live *store.Tx) error {
+				return sx.Store.Update(func(tx *store.Tx) error { return copyConfig(tx, live) })
+			}); err != nil {
+				return err
+			}
+			// The scratch has this package's commands too, writing no files, so that
+			// an import that runs scripts or saves a backup checks out.
+			sin := &script.Interp{Ex: sx, Globals: &script.Globals{}}
+			ds := &system{ex: sx, in: sin, dataDir: s.dataDir, files: s.files, res: s.res, dry: true}
+			ds.handlers()
+			sess := &control.Session{User: c.Sess.User, ShowSensitive: c.Sess.ShowSensitive}
+			return ds.runFile(ctx, sess, lines, from, true, &out)
+		})
+	} else {
+		err = s.runFile(ctx, session(c.Sess), lines, from, verbose, &out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.WriteString("Script file loaded and executed successfully\n")
+	return &control.Reply{Menu: c.Menu, Text: out.String()}, nil
+}
+
+// runFile runs the lines of a file (the first being line number first) in one batch of
+// sess, committed at the end even after an error: what ran before the error stays, as
+// RouterOS leaves it.
+func (s *system) runFile(ctx context.Context, sess *control.Session, lines []string, first int, verbose bool, out *strings.Builder) (err error) {
+	if !sess.InBatch() {
+		if err := s.ex.BeginBatch(sess); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := s.ex.EndBatch(sess); err == nil {
+				err = cerr
+			}
+		}()
+	}
+	con := &script.Console{Sess: sess}
+	if !verbose {
+		err := s.in.Run(ctx, con, strings.Join(lines, "\n"), out)
+		var pe *script.Error
+		if first > 1 && errors.As(err, &pe) && pe.Line > 0 {
+			return &script.Error{Msg: pe.Msg, Line: pe.Line + first - 1, Col: pe.Col}
+		}
+		return err
+	}
+	var errs []string
+	for i := 0; i < len(lines); {
+		// A statement may span lines (blocks, continuation backslashes): take lines
+		// until the text is complete or the file ends.
+		j := i + 1
+		for j < len(lines) && console.Incomplete(strings.Join(lines[i:j], "\n")) {
+			j++
+		}
+		unit := strings.Join(lines[i:j], "\n")
+		if err := s.in.Run(ctx, con, unit, out); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			var pe *script.Error
+			if errors.As(err, &pe) && pe.Line > 0 {
+				errs = append(errs, fmt.Sprintf("%s (line %d column %d)", pe.Msg, first+i+pe.Line-1, pe.Col))
+			} else {
+				errs = append(errs, fmt.Sprintf("%s (line %d)", err, first+i))
+			}
+		}
+		i = j
+	}
+	if len(errs) > 0 {
+		return &control.Error{Category: control.CatScript,
+			Msg: strings.Join(errs, "\n") + fmt.Sprintf("\nScript Error: found %d error(s) in import file", len(errs))}
+	}
+	return nil
+}

@@ -1,0 +1,489 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/store"
+)
+
+type rig struct {
+	ex      *control.Executor
+	in      *script.Interp
+	log     *eventlog.Buffer
+	dataDir string
+	con     *script.Console
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "routerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ex := control.New(menu.Default(), st)
+	if err := ex.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
+	log := eventlog.New(100)
+	Register(ex, in, dir, log, time.Now().Add(-(26*time.Hour + 3*time.Minute + 4*time.Second)))
+	return &rig{ex: ex, in: in, log: log, dataDir: dir,
+		con: &script.Console{Sess: &control.Session{User: "admin", ShowSensitive: true}}}
+}
+
+// run runs console source, skipping the test while the language is not implemented.
+func (r *rig) run(t *testing.T, src string) (string, error) {
+	t.Helper()
+	var b strings.Builder
+	err := r.in.Run(context.Background(), r.con, src, &b)
+	var se *script.Error
+	if errors.As(err, &se) && se.Msg == "not implemented" {
+		t.Skip("script interpreter not implemented yet")
+	}
+	return b.String(), err
+}
+
+func (r *rig) mustRun(t *testing.T, src string) string {
+	t.Helper()
+	out, err := r.run(t, src)
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	return out
+}
+
+// exec runs a sentence directly, without the language.
+func (r *rig) exec(t *testing.T, path, cmd string, args ...control.Arg) (*control.Reply, error) {
+	t.Helper()
+	return r.ex.Exec(context.Background(), r.con.Sess, &control.Sentence{Path: path, Cmd: cmd, Args: args})
+}
+
+func arg(name, v string) control.Arg { return control.Arg{Name: name, Value: v} }
+func flag(name string) control.Arg   { return control.Arg{Name: name, Flag: true} }
+
+func TestResource(t *testing.T) {
+	r := newRig(t)
+	rep, err := r.exec(t, "/system/resource", "print")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 {
+		t.Fatalf("rows = %d", len(rep.Rows))
+	}
+	p := rep.Rows[0].Props
+	m, _ := r.ex.Tree.Get("/system/resource")
+	for _, prop := range m.Props {
+		if p[prop.Name] == "" {
+			t.Errorf("%s missing", prop.Name)
+		}
+	}
+	if _, ok := p["status"]; ok {
+		t.Errorf("resource shows status %q", p["status"])
+	}
+	if p["uptime"] != "1d2h3m4s" {
+		t.Errorf("uptime = %q", p["uptime"])
+	}
+	if p["board-name"] != "routerd" || p["platform"] != "Linux" || p["version"] != control.Version {
+		t.Errorf("fixed props: %v", p)
+	}
+	if n, err := strconv.Atoi(p["cpu-load"]); err != nil || n < 0 || n > 100 {
+		t.Errorf("cpu-load = %q", p["cpu-load"])
+	}
+	for _, k := range []string{"free-memory", "total-memory", "free-hdd-space", "total-hdd-space"} {
+		if !strings.HasSuffix(p[k], "iB") {
+			t.Errorf("%s = %q", k, p[k])
+		}
+	}
+	// get reads the source too.
+	rep, err = r.exec(t, "/system/resource", "get", arg("value-name", "board-name"))
+	if err != nil || rep.Ret != "routerd" {
+		t.Errorf("get board-name = %v, %v", rep, err)
+	}
+}
+
+func TestResourceFromFakeProc(t *testing.T) {
+	proc := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(proc, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cpuinfo", "processor\t: 0\nmodel name\t: Test CPU @ 1GHz\n\nprocessor\t: 1\nmodel name\t: Test CPU @ 1GHz\n")
+	write("meminfo", "MemTotal:       32768000 kB\nMemFree:         1000 kB\nMemAvailable:   22544384 kB\n")
+	write("stat", "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3\n")
+	now := time.Now()
+	res := &resource{proc: proc, dataDir: t.TempDir(), started: now.Add(-5*time.Minute - 12*time.Second),
+		now: func() time.Time { return now }}
+	res.prev = cpuSample{at: now.Add(-time.Second), busy: 100, total: 600}
+	write("stat", "cpu  150 0 150 900 0 0 0 0 0 0\n")
+	rows, err := res.source(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300 busy of 1200 total, against 100 of 600 before: 200 busy of 600 = 33%.
+	want := map[string]string{
+		"uptime": "5m12s", "cpu": "Test CPU @ 1GHz", "cpu-count": "2", "cpu-load": "33",
+		"total-memory": "31.2GiB", "free-memory": "21.5GiB",
+	}
+	for k, v := range want {
+		if got := rows[0].Props[k]; got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[uint64]string{
+		0: "0B", 1024: "1024B", 1536: "1.5KiB", 1 << 30: "1024.0MiB", 23085449216: "21.5GiB",
+		3 << 40: "3.0TiB",
+	} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestLog(t *testing.T) {
+	r := newRig(t)
+	old := slog.Default()
+	defer slog.SetDefault(old)
+	slog.SetDefault(slog.New(r.log.Handler(slog.DiscardHandler)))
+	slog.Info("routerd started")
+	r.in.Log("script,warning", "from a script")
+	r.in.Log("script,debug", "not kept")
+	rep, err := r.exec(t, "/log", "print")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, row := range rep.Rows {
+		got = append(got, row.Props["topics"]+" "+row.Props["message"])
+	}
+	want := []string{"system,info routerd started", "script,warning from a script"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("/log = %q, want %q", got, want)
+	}
+	// where reads the rows' schema.
+	if out := r.mustRun(t, `:put [:len [/log find where topics~"^script"]]`); out != "1\n" {
+		t.Errorf("find where on /log: %q", out)
+	}
+	// :log through the language lands there too.
+	r.mustRun(t, `:log info "hello from :log"`)
+	es := r.log.Entries()
+	if last := es[len(es)-1]; last.Message != "hello from :log" || strings.Join(last.Topics, ",") != "script,info" {
+		t.Errorf("last entry = %+v", last)
+	}
+}
+
+func TestExportFile(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.exec(t, "/system/identity", "set", arg("name", "r1")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []control.Arg
+		file    string // "" = to the terminal
+		wantErr string
+	}{
+		{name: "terminal", args: nil},
+		{name: "file", args: []control.Arg{arg("file", "cfg")}, file: "cfg.rsc"},
+		{name: "file with suffix", args: []control.Arg{arg("file", "sub/x.rsc")}, file: "sub/x.rsc"},
+		{name: "escape", args: []control.Arg{arg("file", "../../etc/evil")}, wantErr: "invalid value for argument file"},
+		{name: "absolute", args: []control.Arg{arg("file", "/etc/evil")}, file: "etc/evil.rsc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := r.exec(t, "", "export", tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.file == "" {
+				if !strings.Contains(rep.Text, "/system identity\nset name=r1\n") {
+					t.Errorf("export text:\n%s", rep.Text)
+				}
+				return
+			}
+			if rep.Text != "" {
+				t.Errorf("export to file printed %q", rep.Text)
+			}
+			path := filepath.Join(r.dataDir, "files", tt.file)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), "set name=r1") {
+				t.Errorf("%s:\n%s", tt.file, b)
+			}
+			if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+				t.Errorf("mode %v", st.Mode().Perm())
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(r.dataDir, "..", "etc")); err == nil {
+		t.Error("export escaped the files directory")
+	}
+}
+
+func TestBackupRoundTrip(t *testing.T) {
+	r := newRig(t)
+	r.mustRun(t, `/system identity set name=r1
+/interface gre add name=gre1 remote-address=10.0.0.2 comment="two words"
+/interface gre add name=gre2 remote-address=10.0.0.3
+/system script add name=hello source=":put hi"`)
+	rep, err := r.exec(t, "/system/backup", "save", arg("name", "b1"), arg("password", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Text != "Configuration backup saved" {
+		t.Errorf("save said %q", rep.Text)
+	}
+	path := filepath.Join(r.dataDir, "files", "b1.backup")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("backup mode %v", st.Mode().Perm())
+	}
+	before := exportAll(t, r)
+
+	r.mustRun(t, `/system identity set name=changed
+/interface gre remove gre1
+/interface gre add name=gre9 remote-address=10.9.9.9`)
+	if exportAll(t, r) == before {
+		t.Fatal("changes not visible")
+	}
+	rep, err = r.exec(t, "/system/backup", "load", arg("name", "b1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Text != "configuration restored" {
+		t.Errorf("load said %q", rep.Text)
+	}
+	if after := exportAll(t, r); after != before {
+		t.Errorf("restored config differs:\n%s\nwant:\n%s", after, before)
+	}
+	// Ids survive, and the next add gets a fresh one.
+	if out := r.mustRun(t, `:put [/interface gre find name=gre2]`); out != "*2\n" {
+		t.Errorf("gre2 id = %q", out)
+	}
+	if out := r.mustRun(t, `:put [/interface gre add name=gre3 remote-address=10.0.0.4]`); out != "*3\n" {
+		t.Errorf("new id = %q", out)
+	}
+}
+
+// A backup that fails to load changes nothing.
+func TestBackupLoadFailureChangesNothing(t *testing.T) {
+	r := newRig(t)
+	r.mustRun(t, `/system identity set name=keep
+/interface gre add name=gre1 remote-address=10.0.0.2`)
+	before := exportAll(t, r)
+	files := filepath.Join(r.dataDir, "files")
+	os.MkdirAll(files, 0o700)
+	bad := backupHeader + "/system identity set name=lost\n/interface gre add name=x remote-address=notanip\n"
+	if err := os.WriteFile(filepath.Join(files, "bad.backup"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(files, "plain.backup"), []byte("/system identity set name=lost\n"), 0o600)
+
+	tests := []struct{ name, wantErr string }{
+		{"bad", "invalid value for argument remote-address"},
+		{"plain", "plain.backup is not a routerd backup"},
+		{"missing", "failure: no such file"},
+		{"../x", "invalid value for argument name"},
+	}
+	for _, tt := range tests {
+		_, err := r.exec(t, "/system/backup", "load", arg("name", tt.name))
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("load %s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+	if after := exportAll(t, r); after != before {
+		t.Errorf("failed load changed the config:\n%s", after)
+	}
+	ents, _ := os.ReadDir(r.dataDir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".scratch-") {
+			t.Errorf("scratch store left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestBackupDefaultName(t *testing.T) {
+	r := newRig(t)
+	r.ex.Now = func() time.Time { return time.Date(2024, 6, 6, 15, 22, 0, 0, time.Local) }
+	if _, err := r.exec(t, "/system/backup", "save"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.dataDir, "files", "MikroTik-20240606-1522.backup")); err != nil {
+		t.Error(err)
+	}
+}
+
+func exportAll(t *testing.T, r *rig) string {
+	t.Helper()
+	text, err := r.ex.Export(context.Background(), r.con.Sess, "", control.ExportOptions{ShowSensitive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Drop the dated header line.
+	_, rest, _ := strings.Cut(text, "\n")
+	return rest
+}
+
+func writeFile(t *testing.T, r *rig, name, s string) {
+	t.Helper()
+	p := filepath.Join(r.dataDir, "files", name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestImport(t *testing.T) {
+	r := newRig(t)
+	writeFile(t, r, "ok.rsc", "/system identity set name=imported\n:put done\n")
+	writeFile(t, r, "noext", "/interface gre add name=g0 remote-address=10.0.0.9\n")
+	writeFile(t, r, "half.rsc", "/interface gre add name=g1 remote-address=10.0.0.1\n/interface gre add name=g2 remote-address=bad\n/interface gre add name=g3 remote-address=10.0.0.3\n")
+	writeFile(t, r, "multi.rsc", "/interface gre\nadd name=m1 remote-address=10.1.0.1\n:if (true) do={\n  add name=m2 remote-address=10.1.0.2\n}\nadd name=m1 remote-address=10.1.0.3\nbogus\nadd name=m3 remote-address=10.1.0.4\n")
+
+	tests := []struct {
+		name     string
+		args     []control.Arg
+		wantText string
+		wantErr  string
+		check    string // console source that must print "yes"
+	}{
+		{name: "plain", args: []control.Arg{arg("file-name", "ok.rsc")},
+			wantText: "done\nScript file loaded and executed successfully\n",
+			check:    `:put ([/system identity get name] = "imported")`},
+		{name: "adds .rsc", args: []control.Arg{arg("file-name", "ok")},
+			wantText: "done\nScript file loaded and executed successfully\n"},
+		{name: "no extension", args: []control.Arg{arg("file-name", "noext")},
+			check: `:put ([:len [/interface gre find name=g0]] = 1)`},
+		{name: "stops at first error, keeps earlier", args: []control.Arg{arg("file-name", "half.rsc")},
+			wantErr: "invalid value for argument remote-address",
+			check:   `:put ([:len [/interface gre find name=g1]] = 1 && [:len [/interface gre find name=g3]] = 0)`},
+		{name: "missing", args: []control.Arg{arg("file-name", "nope.rsc")}, wantErr: "failure: no such file"},
+		{name: "escape", args: []control.Arg{arg("file-name", "../routerd.db")}, wantErr: "invalid value for argument file-name"},
+		{name: "dry run changes nothing", args: []control.Arg{arg("file-name", "multi.rsc"), flag("dry-run")},
+			wantErr: "failure: already have such name (line 6)\nbad command name bogus (line 7 column 1)\nScript Error: found 2 error(s) in import file",
+			check:   `:put ([:len [/interface gre find where name~"^m"]] = 0)`},
+		{name: "verbose runs every statement", args: []control.Arg{arg("file-name", "multi.rsc"), arg("verbose", "yes")},
+			wantErr: "failure: already have such name (line 6)\nbad command name bogus (line 7 column 1)\nScript Error: found 2 error(s) in import file",
+			check:   `:put ([:len [/interface gre find where name~"^m"]] = 3)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := r.exec(t, "", "import", tt.args...)
+			var se *script.Error
+			if errors.As(err, &se) && se.Msg == "not implemented" {
+				t.Skip("script interpreter not implemented yet")
+			}
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if tt.wantText != "" && rep.Text != tt.wantText {
+				t.Errorf("text = %q, want %q", rep.Text, tt.wantText)
+			}
+			if tt.check != "" {
+				if out := r.mustRun(t, tt.check); out != "true\n" {
+					t.Errorf("%s: %q", tt.check, out)
+				}
+			}
+		})
+	}
+}
+
+// An import that imports itself stops at the nesting limit instead of overflowing the
+// stack.
+func TestImportRecursion(t *testing.T) {
+	r := newRig(t)
+	writeFile(t, r, "loop.rsc", "/import loop.rsc\n")
+	_, err := r.run(t, "/import loop.rsc")
+	if err == nil || !strings.Contains(err.Error(), "script nesting too deep") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestScriptRun(t *testing.T) {
+	r := newRig(t)
+	r.mustRun(t, `/system script add name=hello source=":put hi; :log info ran"`)
+	r.mustRun(t, `/system script add name=bad source=":error boom"`)
+	r.mustRun(t, `/system script add name=self source="/system script run self"`)
+	tests := []struct {
+		src, want, wantErr string
+	}{
+		{src: `/system script run hello`, want: "hi\n"},
+		{src: `/system script run [find name=hello]`, want: "hi\n"},
+		{src: `/system script run 0`, want: "hi\n"},
+		{src: `/system script run bad`, wantErr: "boom"},
+		{src: `/system script run nosuch`, wantErr: "no such item"},
+		{src: `/system script run self`, wantErr: "script nesting too deep"},
+	}
+	for _, tt := range tests {
+		out, err := r.run(t, tt.src)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tt.src, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || out != tt.want {
+			t.Errorf("%s: %q, %v; want %q", tt.src, out, err, tt.want)
+		}
+	}
+	rep, err := r.exec(t, "/system/script", "get", arg("number", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Rows[0].Props
+	if p["run-count"] != "3" || p["last-started"] == "" {
+		t.Errorf("hello state: run-count=%q last-started=%q", p["run-count"], p["last-started"])
+	}
+	if _, ok := p["status"]; ok {
+		t.Errorf("script shows status %q", p["status"])
+	}
+	if !hasLog(r.log, "ran") {
+		t.Error(":log inside the script did not reach /log")
+	}
+	// run-count is state, not configuration.
+	if strings.Contains(exportAll(t, r), "run-count") {
+		t.Error("run-count exported")
+	}
+}
+
+func hasLog(b *eventlog.Buffer, msg string) bool {
+	for _, e := range b.Entries() {
+		if e.Message == msg {
+			return true
+		}
+	}
+	return false
+}
