@@ -120,12 +120,26 @@ next:
 	return nil
 }
 
-// checkUnique refuses a value of a Unique property that another item already has.
-func checkUnique(items []store.Item, m *menu.Menu, self uint64, vals map[string]string) error {
+// checkUnique refuses a value of a Unique property that another item already has. Names
+// are looked up in the store's name index; other unique properties need a scan.
+func checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals map[string]string) error {
+	var items []store.Item
 	for _, p := range m.Props {
 		v, ok := vals[p.Name]
 		if !p.Unique || !ok {
 			continue
+		}
+		if p.Name == "name" {
+			if id, ok := tx.ByName(m.Path, v); ok && id != self {
+				return errf(CatFailure, "failure: already have such %s", p.Name)
+			}
+			continue
+		}
+		if items == nil {
+			var err error
+			if items, err = tx.List(m.Path); err != nil {
+				return err
+			}
 		}
 		for _, it := range items {
 			if it.ID != self && it.Props[p.Name] == v {
@@ -141,10 +155,6 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 	x := c.Ex
 	err := x.Update(c.Sess, func(tx *store.Tx) ([]Change, error) {
 		vals, _, err := x.writable(tx, c, map[string]bool{"copy-from": true, "place-before": true})
-		if err != nil {
-			return nil, err
-		}
-		items, err := tx.List(c.Menu.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -171,14 +181,14 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 			props[k] = v
 		}
 		if np := c.Menu.NameProp(); np != "" && props[np] == "" {
-			props[np] = defaultName(c.Menu, items)
+			props[np] = defaultName(tx, c.Menu)
 		}
 		for _, p := range c.Menu.Props {
 			if p.Required && props[p.Name] == "" {
 				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
 			}
 		}
-		if err := checkUnique(items, c.Menu, 0, props); err != nil {
+		if err := checkUnique(tx, c.Menu, 0, props); err != nil {
 			return nil, err
 		}
 		var before uint64
@@ -207,17 +217,18 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 
 // defaultName names an item added without a name as RouterOS does: the menu's last word
 // and the first free number (gre1, script1).
-func defaultName(m *menu.Menu, items []store.Item) string {
+func defaultName(tx *store.Tx, m *menu.Menu) string {
 	base := m.Path[strings.LastIndexByte(m.Path, '/')+1:]
-	used := map[string]bool{}
-	for _, it := range items {
-		used[it.Props["name"]] = true
-	}
 	for n := 1; ; n++ {
-		if s := base + strconv.Itoa(n); !used[s] {
+		if s := base + strconv.Itoa(n); !taken(tx, m, s) {
 			return s
 		}
 	}
+}
+
+func taken(tx *store.Tx, m *menu.Menu, name string) bool {
+	_, ok := tx.ByName(m.Path, name)
+	return ok
 }
 
 // targets resolves the numbers argument of a command (none for Single menus).
@@ -246,10 +257,6 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 		if err != nil {
 			return nil, err
 		}
-		items, err := tx.List(c.Menu.Path)
-		if err != nil {
-			return nil, err
-		}
 		var chs []Change
 		var writes []store.Item
 		for _, id := range ids {
@@ -269,7 +276,7 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 					return nil, errf(CatFailure, "failure: already have such name")
 				}
 			}
-			if err := checkUnique(items, c.Menu, id, vals); err != nil {
+			if err := checkUnique(tx, c.Menu, id, vals); err != nil {
 				return nil, err
 			}
 			writes = append(writes, it)

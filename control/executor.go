@@ -384,10 +384,6 @@ func (x *Executor) resolve(tx *store.Tx, sess *Session, m *menu.Menu, ref string
 	if ref == "" {
 		return nil, nil
 	}
-	items, err := tx.List(m.Path)
-	if err != nil {
-		return nil, err
-	}
 	var out []uint64
 	seen := map[uint64]bool{}
 	for _, part := range strings.Split(ref, ",") {
@@ -397,35 +393,28 @@ func (x *Executor) resolve(tx *store.Tx, sess *Session, m *menu.Menu, ref string
 		}
 		id, found := uint64(0), false
 		if v, ok := ParseID(part); ok {
-			for _, it := range items {
-				if it.ID == v {
-					id, found = v, true
-				}
-			}
-		} else if n, err := strconv.Atoi(part); err == nil && isDigits(part) {
+			_, err := tx.Get(m.Path, v)
+			id, found = v, err == nil
+		} else if isDigits(part) {
+			n, _ := strconv.Atoi(part)
 			nums := sess.numbers(m.Path)
 			if nums == nil {
+				// No print yet in this session: number as print would.
+				items, err := tx.List(m.Path)
+				if err != nil {
+					return nil, err
+				}
 				for _, it := range items {
 					nums = append(nums, it.ID)
 				}
 			}
 			if n >= 0 && n < len(nums) {
-				for _, it := range items {
-					if it.ID == nums[n] {
-						id, found = it.ID, true
-					}
-				}
+				_, err := tx.Get(m.Path, nums[n])
+				id, found = nums[n], err == nil
 			}
 		}
-		if !found {
-			if np := m.NameProp(); np != "" {
-				for _, it := range items {
-					if it.Props[np] == part {
-						id, found = it.ID, true
-						break
-					}
-				}
-			}
+		if !found && m.NameProp() != "" {
+			id, found = tx.ByName(m.Path, part)
 		}
 		if !found {
 			return nil, ErrNoSuchItem

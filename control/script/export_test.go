@@ -3,6 +3,8 @@ package script
 import (
 	"strings"
 	"testing"
+
+	"github.com/routerd/routerd/control"
 )
 
 // richConfig touches every menu routerd stores, with values that need quoting and
@@ -113,6 +115,18 @@ func TestExportImportIdentical(t *testing.T) {
 		}
 	}
 	in2, c2 := reimport(t, first)
+	for _, tc := range []struct{ get, want string }{
+		{`/system identity get name`, "core router 1"},
+		{`/system script get backup-check source`, ":local name \"x$y\"\n:put \"line1\\nline2\"\n:log info \"cost: \\$5 \\\\ done\"\n"},
+		{`/system script get block-src source`, ":local a \"q\\\"x\"\n  :if ($a != \"\") do={ :put \"a=$a\" }"},
+		{`/ip ipsec identity get [find peer=peer1] secret`, `pre shared "key" $1`},
+		{`/user get carol comment`, `# not a comment; {really} [no] ?x \ ünï`},
+		{`/ip tftp get [find read-only] real-filename`, `/sata1/ccc.bin\0`},
+	} {
+		if got := mustRun(t, in2, c2, ":put ["+tc.get+"]"); got != tc.want+"\n" {
+			t.Errorf("after import, %s = %q, want %q", tc.get, got, tc.want+"\n")
+		}
+	}
 	if second := exportText(t, in2, c2, "/export show-sensitive"); second != first {
 		t.Fatalf("export after import differs:\n--- first\n%s\n--- second\n%s", first, second)
 	}
@@ -274,5 +288,36 @@ func TestPrintForms(t *testing.T) {
 	mustRun(t, in, c, "/interface gre set 1 mtu=1300")
 	if got := mustRun(t, in, c, ":put [/interface gre get gre2 mtu]"); got != "1300\n" {
 		t.Errorf("set by print number: mtu %s", got)
+	}
+}
+
+// TestQuoteRoundTrip: a value written as export quotes it reads back as the same value,
+// and survives export and import.
+func TestQuoteRoundTrip(t *testing.T) {
+	nasty := []string{
+		"plain", "two words", `"quoted"`, `back\slash`, `$x $(1+1) $[:put x] $"y"`, "tab\there",
+		"cr\r\nlf\n", "\x01\x1f\x7f", "?", "#hash", "semi;colon", "{brace} [bracket] (paren)",
+		"ünïcödé ✓", "!bang", "/", "a=b", "*1A", "-", "trailing \\", " lead and trail ",
+	}
+	in, c := newInterp(t)
+	for i, s := range nasty {
+		mustRun(t, in, c, "/system script add name=q"+itoa(i+1)+" comment="+control.Quote(s)+" source="+control.Quote(s))
+	}
+	check := func(in *Interp, c *Console) {
+		t.Helper()
+		for i, s := range nasty {
+			for _, prop := range []string{"comment", "source"} {
+				if got := mustRun(t, in, c, ":put [/system script get q"+itoa(i+1)+" "+prop+"]"); got != s+"\n" {
+					t.Errorf("%s of %q reads back as %q", prop, s, got)
+				}
+			}
+		}
+	}
+	check(in, c)
+	text := exportText(t, in, c, "/system script export")
+	in2, c2 := reimport(t, text)
+	check(in2, c2)
+	if again := exportText(t, in2, c2, "/system script export"); again != text {
+		t.Errorf("export after import differs:\n%s\n---\n%s", text, again)
 	}
 }

@@ -123,7 +123,14 @@ func FuzzRun(f *testing.F) {
 		_, _, perr := Parse(src, c.Path, in.resolver())
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		err := in.Run(ctx, c, src, &cappedWriter{})
+		done := make(chan error, 1)
+		go func() { done <- in.Run(ctx, c, src, &cappedWriter{}) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q: still running 5s after a 100ms deadline", src)
+		}
 		if perr == nil {
 			return
 		}

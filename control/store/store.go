@@ -38,6 +38,7 @@ var (
 	bucketMeta  = []byte("meta")
 	keySeq      = []byte("seq")
 	keyLast     = []byte("last")
+	bucketNames = []byte("names")
 	prefixItem  = byte('i')
 )
 
@@ -238,8 +239,14 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 		if err != nil {
 			return err
 		}
+		if err := t.index(b, it.ID, r.Props["name"], it.Props["name"]); err != nil {
+			return err
+		}
 		pos = r.Pos
 		return t.write(b, it.ID, record{Pos: pos, Props: it.Props})
+	}
+	if err := t.index(b, it.ID, "", it.Props["name"]); err != nil {
+		return err
 	}
 	if pos, err = t.place(path, b, before); err != nil {
 		return err
@@ -336,10 +343,63 @@ func (t *Tx) Delete(path string, id uint64) error {
 	if err != nil {
 		return err
 	}
-	if b == nil || b.Get(itemKey(id)) == nil {
+	if b == nil {
 		return ErrNotFound
 	}
+	v := b.Get(itemKey(id))
+	if v == nil {
+		return ErrNotFound
+	}
+	r, err := t.read(b, itemKey(id), v)
+	if err != nil {
+		return err
+	}
+	if err := t.index(b, id, r.Props["name"], ""); err != nil {
+		return err
+	}
 	return b.Delete(itemKey(id))
+}
+
+// index keeps the name index of a menu in step with an item's name, so that lookups by
+// name (references, uniqueness, default names) cost one key read instead of a scan.
+func (t *Tx) index(b *bolt.Bucket, id uint64, old, name string) error {
+	if old == name {
+		return nil
+	}
+	nb, err := b.CreateBucketIfNotExists(bucketNames)
+	if err != nil {
+		return err
+	}
+	if old != "" {
+		if v := nb.Get([]byte(old)); len(v) == 8 && binary.BigEndian.Uint64(v) == id {
+			if err := nb.Delete([]byte(old)); err != nil {
+				return err
+			}
+		}
+	}
+	if name == "" {
+		return nil
+	}
+	v := make([]byte, 8)
+	binary.BigEndian.PutUint64(v, id)
+	return nb.Put([]byte(name), v)
+}
+
+// ByName finds the item of menu whose name property is name.
+func (t *Tx) ByName(path, name string) (uint64, bool) {
+	b, err := t.menu(path, false)
+	if err != nil || b == nil {
+		return 0, false
+	}
+	nb := b.Bucket(bucketNames)
+	if nb == nil {
+		return 0, false
+	}
+	v := nb.Get([]byte(name))
+	if len(v) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(v), true
 }
 
 // Menus lists the menus that have a bucket.
