@@ -99,10 +99,10 @@ func (x *Executor) checkRef(tx *store.Tx, p *menu.Prop, v string) error {
 	if !ok {
 		return nil
 	}
-	items, err := tx.List(target.Path)
-	if err != nil {
-		return err
-	}
+	x.mu.RLock()
+	src := x.sources[target.Path]
+	x.mu.RUnlock()
+	var dynamic []Row
 next:
 	for _, n := range names {
 		for _, e := range p.RefExtra {
@@ -110,8 +110,19 @@ next:
 				continue next
 			}
 		}
-		for _, it := range items {
-			if it.Props[target.NameProp()] == n {
+		if _, ok := tx.ByName(target.Path, n); ok {
+			continue
+		}
+		// Items an engine supplies (kernel links, dynamic peers) are valid targets too.
+		if src != nil && dynamic == nil {
+			rows, err := src(context.Background(), nil)
+			if err != nil {
+				return err
+			}
+			dynamic = append(rows, Row{})
+		}
+		for _, r := range dynamic {
+			if r.Props[target.NameProp()] == n && n != "" {
 				continue next
 			}
 		}
@@ -500,7 +511,11 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 	src := x.sources[m.Path]
 	x.mu.RUnlock()
 	if m.Kind == menu.Status && src != nil {
-		return src(ctx, sess)
+		rows, err := src(ctx, sess)
+		for i := range rows {
+			rows[i].Menu = m
+		}
+		return rows, err
 	}
 	var rows []Row
 	err := x.View(sess, func(tx *store.Tx) error {
@@ -526,16 +541,24 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 		return nil
 	})
 	if err == nil && src != nil {
-		// A Single menu with a source (system resource) shows the source's values.
 		extra, err := src(ctx, sess)
 		if err != nil {
 			return nil, err
 		}
-		if len(extra) > 0 && len(rows) == 1 {
-			for k, v := range extra[0].Props {
-				rows[0].Props[k] = v
+		if m.Kind == menu.Single {
+			// A Single menu with a source (system resource) shows the source's values.
+			if len(extra) > 0 && len(rows) == 1 {
+				for k, v := range extra[0].Props {
+					rows[0].Props[k] = v
+				}
 			}
+			return rows, nil
 		}
+		// A List menu's source adds dynamic items (flag D) after the configured ones.
+		for i := range extra {
+			extra[i].Menu = m
+		}
+		rows = append(rows, extra...)
 	}
 	return rows, err
 }

@@ -456,3 +456,22 @@ func AsError(err error) *Error {
 	}
 	return &Error{Msg: fmt.Sprintf("failure: %v", err), Category: CatFailure}
 }
+
+// Items reads the configured items of a menu, for engines applying it.
+func (x *Executor) Items(path string) ([]store.Item, error) {
+	var items []store.Item
+	err := x.Store.View(func(tx *store.Tx) error {
+		var err error
+		items, err = tx.List(path)
+		return err
+	})
+	return items, err
+}
+
+// SetEngine records that an engine applies the menu at path, so print stops reporting
+// its items as not applied.
+func (x *Executor) SetEngine(path, engine string) {
+	if m, ok := x.Tree.Get(path); ok {
+		m.Engine = engine
+	}
+}

@@ -81,3 +81,14 @@ func (x *Executor) FlushBatch(s *Session) error {
 	}
 	return x.BeginBatch(s)
 }
+
+// RollbackBatch abandons the session's batch: nothing it wrote is kept (dry-run import,
+// a backup load that failed half way).
+func (x *Executor) RollbackBatch(s *Session) error {
+	if s.batch == nil {
+		return nil
+	}
+	tx := s.batch
+	s.batch, s.pending = nil, nil
+	return tx.Rollback()
+}

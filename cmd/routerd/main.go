@@ -98,6 +98,9 @@ func run(o options, events *eventlog.Buffer) error {
 	}
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
 	system.Register(ex, in, o.dataDir, events, started)
+	if err := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o}); err != nil {
+		return err
+	}
 
 	// Both listeners open before either serves, so a failure leaves nothing running.
 	var mln net.Listener
@@ -227,4 +230,8 @@ func prepareBPFFS(dir string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		slog.Warn("cannot create bpffs directory", "dir", dir, "err", err)
 	}
+}
+
+func slogEngineError(name string, err error) {
+	slog.Error("engine did not start", "engine", name, "err", err)
 }

@@ -37,10 +37,11 @@ var globals = map[string]bool{
 var codeArgs = map[string]bool{"do": true, "else": true, "on-error": true, "in": true, "command": true}
 
 type parser struct {
-	src  string
-	i    int
-	res  Resolver
-	path string // current menu while parsing
+	src   string
+	i     int
+	res   Resolver
+	path  string // current menu while parsing
+	lines []int  // offsets of line starts, built on the first error or position
 }
 
 // Parse parses src as one unit at menu path cwd. It returns the statements and the menu
@@ -58,15 +59,20 @@ func Parse(src string, cwd string, res Resolver) ([]Stmt, string, error) {
 }
 
 func (p *parser) posOf(i int) Pos {
-	line, col := 1, 1
-	for j := 0; j < i && j < len(p.src); j++ {
-		if p.src[j] == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
+	if p.lines == nil {
+		p.lines = []int{0}
+		for j := 0; j < len(p.src); j++ {
+			if p.src[j] == '\n' {
+				p.lines = append(p.lines, j+1)
+			}
 		}
 	}
-	return Pos{line, col}
+	if i > len(p.src) {
+		i = len(p.src)
+	}
+	// The last line start at or before i.
+	l := sort.SearchInts(p.lines, i+1) - 1
+	return Pos{l + 1, i - p.lines[l] + 1}
 }
 
 func (p *parser) errAt(i int, msg string) error {

@@ -1,0 +1,55 @@
+# routerd: `make` builds bin/routerd and bin/routerctl with only Go installed (generated
+# BPF objects are committed). `sudo make run` starts routerd on the embedded defaults;
+# `sudo make test` runs the whole suite.
+
+GO       ?= go
+PREFIX   ?= /usr/local
+DATA_DIR ?= /var/lib/routerd
+SOCKET   ?= /run/routerd/routerd.sock
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/routerd/routerd/control.Version=$(VERSION)
+
+.PHONY: all build run test test-short fuzz bench install uninstall clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/routerd ./cmd/routerd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/routerctl ./cmd/routerctl
+
+run: build
+	mkdir -p $(dir $(SOCKET))
+	./bin/routerd --data-dir $(DATA_DIR) --socket $(SOCKET)
+
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+# Each parser of untrusted bytes has a fuzz target; FUZZTIME per target.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./control/script -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./control/script -run XXX -fuzz FuzzRun -fuzztime $(FUZZTIME)
+	$(GO) test ./control/api -run XXX -fuzz FuzzReadSentence -fuzztime $(FUZZTIME)
+	$(GO) test ./control/api -run XXX -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./control/value -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test -run XXX -bench . -benchtime 5x -benchmem ./control/script
+
+install: build
+	install -D -m 0755 bin/routerd $(DESTDIR)$(PREFIX)/sbin/routerd
+	install -D -m 0755 bin/routerctl $(DESTDIR)$(PREFIX)/bin/routerctl
+	install -D -m 0644 cmd/routerd/routerd.service $(DESTDIR)/etc/systemd/system/routerd.service
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
+		systemctl daemon-reload; echo "enable with: systemctl enable --now routerd"; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/routerd $(DESTDIR)$(PREFIX)/bin/routerctl \
+		$(DESTDIR)/etc/systemd/system/routerd.service
+
+clean:
+	rm -rf bin
