@@ -15,11 +15,11 @@ var printFlags = []string{"detail", "terse", "brief", "count-only", "as-value", 
 
 func genericCommands() map[menu.Kind]map[string]command {
 	items := CommandSpec{Positional: []string{"numbers"}}
-	print := command{CommandSpec{Flags: printFlags, Args: []string{"proplist", "from", "interval", "file"}, Where: true}, cmdPrint}
-	find := command{CommandSpec{Props: true, Args: []string{"default", "dynamic"}, Where: true}, cmdFind}
+	print := command{CommandSpec{Flags: printFlags, Args: []string{"proplist", "from", "interval", "file"}, Where: true, Policy: "read"}, cmdPrint}
+	find := command{CommandSpec{Props: true, Args: []string{"default", "dynamic"}, Where: true, Policy: "read"}, cmdFind}
 	export := command{CommandSpec{Flags: []string{"verbose", "terse", "compact", "show-sensitive", "hide-sensitive"},
-		Args: []string{"file"}, Where: true}, cmdExport}
-	get := command{CommandSpec{Positional: []string{"number", "value-name"}}, cmdGet}
+		Args: []string{"file"}, Where: true, Policy: "read"}, cmdExport}
+	get := command{CommandSpec{Positional: []string{"number", "value-name"}, Policy: "read"}, cmdGet}
 	set := command{CommandSpec{Positional: []string{"numbers"}, Props: true}, cmdSet}
 	unset := command{CommandSpec{Positional: []string{"numbers", "value-name"}}, cmdUnset}
 	enable := command{items, cmdEnable}
@@ -42,7 +42,7 @@ func genericCommands() map[menu.Kind]map[string]command {
 		menu.Single: {
 			"set":   {CommandSpec{Props: true}, cmdSet},
 			"unset": {CommandSpec{Positional: []string{"value-name"}}, cmdUnset},
-			"get":   {CommandSpec{Positional: []string{"value-name"}}, cmdGet},
+			"get":   {CommandSpec{Positional: []string{"value-name"}, Policy: "read"}, cmdGet},
 			"print": print, "export": export,
 		},
 		menu.Status: {"print": print, "find": find, "get": get},

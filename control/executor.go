@@ -53,6 +53,9 @@ type CommandSpec struct {
 	Props bool
 	// Where: the command accepts `where EXPR` as its last argument.
 	Where bool
+	// Policy the session needs to run the command ("read", "write", "test", ...).
+	// Commands registered with Handle default to "write"; generic ones declare theirs.
+	Policy string
 }
 
 type command struct {
@@ -249,6 +252,13 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 	}
 	if sess == nil {
 		sess = &Session{}
+	}
+	policy := c.spec.Policy
+	if policy == "" {
+		policy = "write"
+	}
+	if !sess.Can(policy) {
+		return nil, errf(CatFailure, "not enough permissions (9)")
 	}
 	return c.fn(ctx, &Call{Ex: x, Sess: sess, S: s, Menu: m})
 }

@@ -13,6 +13,9 @@ type Session struct {
 	User string
 	// ShowSensitive: the user may see secrets (the sensitive policy).
 	ShowSensitive bool
+	// Policies the user's group grants (read, write, test, sensitive, ...). Nil means
+	// every policy: the local console socket is root's.
+	Policies map[string]bool
 
 	mu      sync.Mutex
 	nums    map[string][]uint64
@@ -91,4 +94,12 @@ func (x *Executor) RollbackBatch(s *Session) error {
 	tx := s.batch
 	s.batch, s.pending = nil, nil
 	return tx.Rollback()
+}
+
+// Can reports whether the session holds a policy.
+func (s *Session) Can(policy string) bool {
+	if s == nil || s.Policies == nil {
+		return true
+	}
+	return s.Policies[policy]
 }
