@@ -194,6 +194,9 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		if np := c.Menu.NameProp(); np != "" && props[np] == "" {
 			props[np] = defaultName(tx, c.Menu)
 		}
+		if p, ok := c.Menu.Prop("owner"); ok && p.ReadOnly && c.Sess.User != "" {
+			props["owner"] = c.Sess.User
+		}
 		for _, p := range c.Menu.Props {
 			if p.Required && props[p.Name] == "" {
 				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
@@ -202,15 +205,9 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		if err := checkUnique(tx, c.Menu, 0, props); err != nil {
 			return nil, err
 		}
-		var before uint64
-		if pb, ok := c.S.Get("place-before"); ok && pb != "" {
-			ids, err := x.resolve(tx, c.Sess, c.Menu, pb)
-			if err != nil {
-				return nil, err
-			}
-			if len(ids) > 0 {
-				before = ids[0]
-			}
+		before, err := x.firstItem(tx, c, "place-before")
+		if err != nil {
+			return nil, err
 		}
 		if id, err = tx.NextID(c.Menu.Path); err != nil {
 			return nil, err
@@ -240,6 +237,20 @@ func defaultName(tx *store.Tx, m *menu.Menu) string {
 func taken(tx *store.Tx, m *menu.Menu, name string) bool {
 	_, ok := tx.ByName(m.Path, name)
 	return ok
+}
+
+// firstItem resolves an item-reference argument such as place-before= or destination=
+// to the first item it names; 0 when the argument is absent or empty.
+func (x *Executor) firstItem(tx *store.Tx, c *Call, arg string) (uint64, error) {
+	ref, ok := c.S.Get(arg)
+	if !ok || ref == "" {
+		return 0, nil
+	}
+	ids, err := x.resolve(tx, c.Sess, c.Menu, ref)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return ids[0], nil
 }
 
 // targets resolves the numbers argument of a command (none for Single menus).
@@ -483,15 +494,9 @@ func cmdMove(_ context.Context, c *Call) (*Reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		var before uint64
-		if d, ok := c.S.Get("destination"); ok && d != "" {
-			dst, err := x.resolve(tx, c.Sess, c.Menu, d)
-			if err != nil {
-				return nil, err
-			}
-			if len(dst) > 0 {
-				before = dst[0]
-			}
+		before, err := x.firstItem(tx, c, "destination")
+		if err != nil {
+			return nil, err
 		}
 		var chs []Change
 		for _, id := range ids {

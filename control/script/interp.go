@@ -999,16 +999,10 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 		}
 	case "for":
 		name, _ := varName(arg(0, ""))
-		fv, err := ev(named["from"])
+		from, to, err := r.numPair(named["from"], named["to"], sc)
 		if err != nil {
 			return nil, err
 		}
-		tv, err := ev(named["to"])
-		if err != nil {
-			return nil, err
-		}
-		from, _ := toNum(fv)
-		to, _ := toNum(tv)
 		step := int64(1)
 		if from > to {
 			step = -1
@@ -1294,32 +1288,20 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 	case "jobname":
 		return Str(""), nil
 	case "range":
-		fv, err := ev(arg(0, "from"))
+		f, t, err := r.numPair(arg(0, "from"), arg(1, "to"), sc)
 		if err != nil {
 			return nil, err
 		}
-		tv, err := ev(arg(1, "to"))
-		if err != nil {
-			return nil, err
-		}
-		f, _ := toNum(fv)
-		t, _ := toNum(tv)
 		a := &Array{}
 		for i := f; i <= t && i-f < 100000; i++ {
 			a.List = append(a.List, Num(i))
 		}
 		return a, nil
 	case "rndnum":
-		fv, err := ev(named["from"])
+		f, t, err := r.numPair(named["from"], named["to"], sc)
 		if err != nil {
 			return nil, err
 		}
-		tv, err := ev(named["to"])
-		if err != nil {
-			return nil, err
-		}
-		f, _ := toNum(fv)
-		t, _ := toNum(tv)
 		if t < f {
 			return nil, &Error{Msg: "invalid range"}
 		}
@@ -1350,6 +1332,21 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 		return Nothing{}, nil
 	}
 	return nil, &Error{Msg: "not supported: :" + s.Name}
+}
+
+// numPair evaluates two numeric arguments (from= and to= of :for, :range, :rndnum).
+func (r *run) numPair(a, b Expr, sc *scope) (int64, int64, error) {
+	av, err := r.eval(a, sc)
+	if err != nil {
+		return 0, 0, err
+	}
+	bv, err := r.eval(b, sc)
+	if err != nil {
+		return 0, 0, err
+	}
+	x, _ := toNum(av)
+	y, _ := toNum(bv)
+	return x, y, nil
 }
 
 func errText(err error) string {
