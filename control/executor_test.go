@@ -1,0 +1,167 @@
+package control_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+)
+
+func newExecutor(t *testing.T) *control.Executor {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "routerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ex := control.New(menu.Default(), st)
+	if err := ex.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+// exec runs path/cmd with name=value arguments.
+func exec(ex *control.Executor, sess *control.Session, path, cmd string, args ...string) (*control.Reply, error) {
+	s := &control.Sentence{Path: path, Cmd: cmd}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		s.Args = append(s.Args, control.Arg{Name: k, Value: v})
+	}
+	return ex.Exec(context.Background(), sess, s)
+}
+
+func mustExec(t *testing.T, ex *control.Executor, sess *control.Session, path, cmd string, args ...string) *control.Reply {
+	t.Helper()
+	rep, err := exec(ex, sess, path, cmd, args...)
+	if err != nil {
+		t.Fatalf("%s %s %v: %v", path, cmd, args, err)
+	}
+	return rep
+}
+
+func fails(t *testing.T, want string, _ *control.Reply, err error) {
+	t.Helper()
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
+func count(t *testing.T, ex *control.Executor, path string) int {
+	t.Helper()
+	items, err := ex.Items(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(items)
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/interface/gre", "add", "name=g1", "remote-address=198.18.0.2")
+	rep, err := exec(ex, sess, "/interface/gre", "add", "name=g2", "remote-address=198.18.0.3", "mtu=99999")
+	fails(t, "value of mtu out of range (0..65536)", rep, err)
+	rep, err = exec(ex, sess, "/interface/gre", "add", "name=g1", "remote-address=198.18.0.3")
+	fails(t, "failure: already have such name", rep, err)
+	rep, err = exec(ex, sess, "/interface/gre", "add", "name=g3")
+	fails(t, "failure: remote-address not specified", rep, err)
+	// A set over two items where the second is bad changes neither.
+	mustExec(t, ex, sess, "/interface/gre", "add", "name=g4", "remote-address=198.18.0.4")
+	rep, err = exec(ex, sess, "/interface/gre", "set", "numbers=g1,g4", "name=same")
+	fails(t, "failure: already have such name", rep, err)
+	if n := count(t, ex, "/interface/gre"); n != 2 {
+		t.Fatalf("%d items after failed commands, want 2", n)
+	}
+	rep = mustExec(t, ex, sess, "/interface/gre", "get", "number=g1", "value-name=name")
+	if rep.Ret != "g1" {
+		t.Fatalf("g1 renamed by a failed set: %q", rep.Ret)
+	}
+}
+
+func TestIDsStableAndNotReused(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	a := mustExec(t, ex, sess, "/system/script", "add", "name=a").Ret
+	b := mustExec(t, ex, sess, "/system/script", "add", "name=b").Ret
+	mustExec(t, ex, sess, "/system/script", "remove", "numbers="+b)
+	c := mustExec(t, ex, sess, "/system/script", "add", "name=c").Ret
+	if a != "*1" || b != "*2" || c != "*3" {
+		t.Fatalf("ids %s %s %s", a, b, c)
+	}
+	rep, err := exec(ex, sess, "/system/script", "set", "numbers="+b, "source=x")
+	fails(t, "no such item", rep, err)
+}
+
+func TestReferencesFollowRenameAndBlockRemove(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/ip/ipsec/profile", "add", "name=p1")
+	mustExec(t, ex, sess, "/ip/ipsec/peer", "add", "name=peer1", "address=198.18.0.1/32", "profile=p1")
+	rep, err := exec(ex, sess, "/ip/ipsec/peer", "add", "name=peer2", "address=198.18.0.2/32", "profile=nosuch")
+	fails(t, "input does not match any value of profile", rep, err)
+	mustExec(t, ex, sess, "/ip/ipsec/profile", "set", "numbers=p1", "name=p2")
+	rep = mustExec(t, ex, sess, "/ip/ipsec/peer", "get", "number=peer1", "value-name=profile")
+	if rep.Ret != "p2" {
+		t.Fatalf("reference not renamed: %q", rep.Ret)
+	}
+	rep, err = exec(ex, sess, "/ip/ipsec/profile", "remove", "numbers=p2")
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("removing a referenced profile: %v", err)
+	}
+	rep, err = exec(ex, sess, "/ip/ipsec/profile", "remove", "numbers=default")
+	if err == nil {
+		t.Fatal("removed the built-in default profile")
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	ex := newExecutor(t)
+	ro := &control.Session{User: "viewer", Policies: map[string]bool{"read": true}}
+	mustExec(t, ex, ro, "/system/identity", "print")
+	rep, err := exec(ex, ro, "/system/identity", "set", "name=x")
+	fails(t, "not enough permissions (9)", rep, err)
+}
+
+func TestSeedIsIdempotent(t *testing.T) {
+	ex := newExecutor(t)
+	before := count(t, ex, "/ip/service")
+	if err := ex.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	if after := count(t, ex, "/ip/service"); before != 8 || after != 8 {
+		t.Fatalf("services %d then %d, want 8", before, after)
+	}
+}
+
+func TestBatchRollback(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	if err := ex.BeginBatch(sess); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, ex, sess, "/system/script", "add", "name=a")
+	if err := ex.RollbackBatch(sess); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, ex, "/system/script"); n != 0 {
+		t.Fatalf("rolled back batch left %d items", n)
+	}
+}
+
+func TestWatchSeesCommittedChanges(t *testing.T) {
+	ex := newExecutor(t)
+	var got []control.Change
+	ex.Watch("/interface", func(c control.Change) { got = append(got, c) })
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/interface/gre", "add", "name=g1", "remote-address=198.18.0.2")
+	_, _ = exec(ex, sess, "/interface/gre", "add", "name=g1", "remote-address=198.18.0.2")
+	mustExec(t, ex, sess, "/system/identity", "set", "name=r1")
+	if len(got) != 1 || got[0].Op != "add" || got[0].Path != "/interface/gre" {
+		t.Fatalf("changes %+v", got)
+	}
+}
