@@ -522,6 +522,15 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 		}
 		return rows, err
 	}
+	// The source runs before the stored items are read: an engine may refresh the state
+	// of its configured items there (counters of a configured link).
+	var extra []Row
+	if src != nil {
+		var err error
+		if extra, err = src(ctx, sess); err != nil {
+			return nil, err
+		}
+	}
 	var rows []Row
 	err := x.View(sess, func(tx *store.Tx) error {
 		if m.Kind == menu.Single {
@@ -546,10 +555,6 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 		return nil
 	})
 	if err == nil && src != nil {
-		extra, err := src(ctx, sess)
-		if err != nil {
-			return nil, err
-		}
 		if m.Kind == menu.Single {
 			// A Single menu with a source (system resource) shows the source's values.
 			if len(extra) > 0 && len(rows) == 1 {

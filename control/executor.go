@@ -148,6 +148,20 @@ func (x *Executor) Command(path, cmd string) (CommandSpec, bool) {
 	return c.spec, ok
 }
 
+// Generic returns the generic command cmd of the menu at path, for a menu-specific
+// handler that rewrites a sentence (hashing a password) and then does what the generic
+// command does.
+func (x *Executor) Generic(path, cmd string) (Handler, CommandSpec, bool) {
+	m, ok := x.Tree.Get(path)
+	if !ok {
+		return nil, CommandSpec{}, false
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	c, ok := x.generic[m.Kind][cmd]
+	return c.fn, c.spec, ok
+}
+
 func (x *Executor) lookup(path, cmd string) (command, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()

@@ -26,7 +26,14 @@ type Env struct {
 var engines = []struct {
 	name  string
 	start func(ctx context.Context, env *Env) error
-}{}
+}{
+	{"link", startLinks},
+	{"ip", startIP},
+	{"management", startManagement},
+	{"consoles", startConsoles},
+	{"tunnel", startTunnels},
+	{"ptp", startPTP},
+}
 
 func startEngines(ctx context.Context, env *Env) error {
 	for _, e := range engines {

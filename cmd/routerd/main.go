@@ -26,10 +26,12 @@ import (
 	"github.com/routerd/routerd/control/sdnotify"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/system"
+	ptpengine "github.com/routerd/routerd/ptp/engine"
 )
 
 type options struct {
 	dataDir, socket, metricsListen, bpffs, logLevel string
+	ptp                                             ptpengine.Options
 }
 
 func main() {
@@ -39,6 +41,7 @@ func main() {
 	flag.StringVar(&o.metricsListen, "metrics-listen", "127.0.0.1:9436", "address of the Prometheus /metrics endpoint (empty: off)")
 	flag.StringVar(&o.bpffs, "bpffs", "/sys/fs/bpf/routerd", "directory on bpffs where BPF maps and programs are pinned")
 	flag.StringVar(&o.logLevel, "log-level", "info", "stderr log level: debug, info, warn, error")
+	ptpFlags(&o.ptp)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "routerd: unexpected argument %q\n", flag.Arg(0))

@@ -5,9 +5,12 @@ package menu
 func Default() *Tree {
 	var all []*Menu
 	for _, ms := range [][]*Menu{
+		interfaceMenus(),
 		systemMenus(),
 		serviceMenus(),
 		tunnelMenus(),
+		// Addresses and routes name links, tunnels among them; IPsec refers to addresses.
+		ipMenus(),
 		ipsecMenus(),
 		tftpMenus(),
 		ptpMenus(),

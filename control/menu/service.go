@@ -78,13 +78,40 @@ func serviceMenus() []*Menu {
 					Desc: "Prefixes the user may log in from; empty allows all."},
 				{Name: "last-logged-in", Type: value.String(), ReadOnly: true,
 					Desc: "Date and time of the user's last login."},
-				{Name: "password", Type: value.String(), Sensitive: true, Desc: "User password."},
+				// password is write-only: the engine turns it into password-hash (a salted
+				// argon2id hash) before anything is stored, so no print or export can show
+				// it. The hash is Sensitive: only show-sensitive shows it, and import of a
+				// show-sensitive export accepts it.
+				{Name: "password", Type: value.String(), Sensitive: true, Desc: "User password (write-only)."},
+				{Name: "password-hash", Type: value.String(), Sensitive: true,
+					Desc: "Salted hash of the password, as export show-sensitive writes it."},
 				{Name: "comment", Type: value.String(), Desc: "Short description of the user."},
 				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the user is disabled."},
 			},
 			Flags:   []Flag{FlagDisabled},
 			Columns: []string{"name", "group", "address", "last-logged-in"},
+			// admin exists on every router, as on RouterOS; being built in, an export
+			// writes `set [ find name=admin ] ...`, which imports into a fresh router.
+			Builtin: []map[string]string{{"name": "admin", "group": "full", "comment": "system default user"}},
 			Desc:    "Router users.",
+		},
+		{
+			Path: "/user/ssh-keys",
+			Kind: List,
+			Props: []Prop{
+				{Name: "user", Type: value.String(), Ref: "/user", Required: true,
+					Desc: "User the key logs in as."},
+				{Name: "key", Type: value.String(), Required: true,
+					Desc: "Public key in authorized_keys form (type, base64 blob, optional owner)."},
+				{Name: "key-type", Type: value.String(), ReadOnly: true, Desc: "Key algorithm."},
+				{Name: "bits", Type: value.String(), ReadOnly: true, Desc: "Key size in bits."},
+				{Name: "key-owner", Type: value.String(), ReadOnly: true,
+					Desc: "Owner written after the key (user@host)."},
+				{Name: "comment", Type: value.String(), Desc: "Short description of the key."},
+			},
+			Commands: []string{"import"},
+			Columns:  []string{"user", "key-type", "bits", "key-owner"},
+			Desc:     "Public keys users log in with over ssh.",
 		},
 	}
 }

@@ -50,6 +50,8 @@ func tunnelMenus() []*Menu {
 	disabled := Prop{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the interface is disabled."}
 	running := Prop{Name: "running", Type: value.Bool(), ReadOnly: true, Hidden: true,
 		Desc: "The interface is up (and keepalives, if any, are answered)."}
+	hook := Prop{Name: "hook", Type: value.String(), ReadOnly: true,
+		Desc: "Where the eBPF decapsulator runs on the underlay: xdp-native, xdp-generic or tc."}
 
 	return []*Menu{
 		{
@@ -71,6 +73,7 @@ func tunnelMenus() []*Menu {
 				comment,
 				disabled,
 				running,
+				hook,
 			},
 			Flags:   flags,
 			Columns: []string{"name", "mtu", "actual-mtu", "local-address", "remote-address"},
@@ -112,6 +115,7 @@ func tunnelMenus() []*Menu {
 				comment,
 				disabled,
 				running,
+				hook,
 			},
 			Flags: flags,
 			// The manual's print of EoIP is the detail form.
@@ -134,6 +138,7 @@ func tunnelMenus() []*Menu {
 				comment,
 				disabled,
 				running,
+				hook,
 			},
 			Flags:   flags,
 			Columns: []string{"name", "mtu", "local-address", "remote-address"},
@@ -156,6 +161,7 @@ func tunnelMenus() []*Menu {
 				comment,
 				disabled,
 				running,
+				hook,
 			},
 			Flags:   flags,
 			Columns: []string{"name", "mtu", "actual-mtu", "local-address", "remote-address"},

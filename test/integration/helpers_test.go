@@ -92,7 +92,7 @@ func (r *router) start() {
 	r.t.Helper()
 	r.log = &bytes.Buffer{}
 	r.cmd = exec.Command(routerdBin(), "--data-dir", r.data, "--socket", r.sock,
-		"--metrics-listen", r.metrics, "--bpffs", r.bpffs)
+		"--metrics-listen", r.metrics, "--bpffs", r.bpffs, "--service-bind", "127.0.0.1")
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)

@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/* Tunnel dataplane of routerd: GRE (RFC 2784/1701), MikroTik EoIP, IPIP (RFC 2003) and
+ * 6to4 (IPv6 in IPv4, protocol 41) without the kernel's tunnel modules.
+ *
+ * A tunnel interface is a veth pair. The kernel sends what is routed into the tunnel
+ * out of the visible end; it arrives at the hidden end, where tun_encap (TC ingress)
+ * adds the outer headers and redirects to the underlay. tun_decap (XDP on the underlay,
+ * or tun_decap_tc where XDP cannot attach) matches outer headers against tun_rx, strips
+ * them and redirects the inner packet to the hidden end, so that it is received on the
+ * visible end. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lib/tunnel.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_TEB 0x6558
+#define ETH_ALEN 6
+#define IPPROTO_IPIP_ 4
+#define IPPROTO_TCP_ 6
+#define IPPROTO_GRE_ 47
+#define IPPROTO_IPV6_ 41
+#define IP_DF 0x4000
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
+#define AF_INET 2
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
+#define GRE_C 0x8000
+#define GRE_K 0x2000
+#define GRE_S 0x1000
+#define EOIP_FLAGS 0x2001
+#define EOIP_PROTO 0x6400
+
+#define MAX_TUNNELS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TUNNELS);
+	__type(key, __u32);
+	__type(value, struct tun_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TUNNELS);
+	__type(key, struct tun_rx_key);
+	__type(value, struct tun_rx);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_rx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_TUNNELS);
+	__type(key, __u32);
+	__type(value, struct tun_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_stats SEC(".maps");
+
+struct eoiphdr {
+	__be16 flags;
+	__be16 proto;
+	__be16 len;   /* payload length, big-endian */
+	__u16 id;     /* tunnel-id, little-endian on the wire */
+};
+
+static __always_inline struct tun_stats *stats_of(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&tunnel_stats, &ifindex);
+}
+
+static __always_inline void count_drop(struct tun_stats *st, int reason)
+{
+	if (st && reason >= 0 && reason < TUN_DROP_MAX)
+		st->drops[reason]++;
+}
+
+static __always_inline __u16 csum_fold32(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* ip_csum computes the checksum of a 20-byte IPv4 header. */
+static __always_inline __u16 ip_csum(struct iphdr *ip)
+{
+	__u16 *w = (__u16 *)ip;
+	__u32 s = 0;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		s += w[i];
+	return csum_fold32(s);
+}
+
+/* csum_replace2 updates a 16-bit ones' complement checksum for one changed word
+ * (RFC 1624, eqn. 3). */
+static __always_inline void csum_replace2(__u16 *sum, __u16 old, __u16 new)
+{
+	__u32 s = (__u16)~*sum + (__u16)~old + new;
+	*sum = csum_fold32(s);
+}
+
+/* mss_opt finds the MSS option of a TCP SYN whose header starts at tcp: MSS is the
+ * first option in the SYNs of every common stack, so only that place is looked at.
+ * Returns a pointer to the 16-bit value, or NULL. */
+static __always_inline __be16 *mss_opt(struct tcphdr *tcp, void *end)
+{
+	if ((void *)(tcp + 1) > end || !tcp->syn || tcp->doff < 6)
+		return NULL;
+	__u8 *o = (__u8 *)(tcp + 1);
+	if ((void *)(o + 4) > end || o[0] != 2 || o[1] != 4)
+		return NULL;
+	return (__be16 *)(o + 2);
+}
+
+/* inner_tcp returns the TCP header of an IPv4 or IPv6 packet at l3 (no IPv4 options or
+ * IPv6 extension headers, as in SYNs), or NULL. */
+static __always_inline struct tcphdr *inner_tcp(void *l3, __u16 ethertype, void *end)
+{
+	if (ethertype == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
+		if ((void *)(ip + 1) > end || ip->ihl != 5 || ip->protocol != IPPROTO_TCP_ ||
+		    (ip->frag_off & bpf_htons(IP_OFFSET)))
+			return NULL;
+		return (struct tcphdr *)(ip + 1);
+	}
+	if (ethertype == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP_)
+			return NULL;
+		return (struct tcphdr *)(ip6 + 1);
+	}
+	return NULL;
+}
+
+/* clamp_mss lowers the MSS of a TCP SYN in a complete packet (checksum fixed
+ * incrementally). */
+static __always_inline void clamp_mss(void *l3, __u16 ethertype, void *end, __u16 mss4, __u16 mss6)
+{
+	struct tcphdr *tcp = inner_tcp(l3, ethertype, end);
+	if (!tcp)
+		return;
+	__be16 *m = mss_opt(tcp, end);
+	if (!m)
+		return;
+	__u16 lim = ethertype == bpf_htons(ETH_P_IP) ? mss4 : mss6;
+	if (lim == 0 || bpf_ntohs(*m) <= lim)
+		return;
+	__u16 old = *m, new = bpf_htons(lim);
+	*m = new;
+	csum_replace2(&tcp->check, old, new);
+}
+
+/* ---------------------------------------------------------------- decapsulation */
+
+/* decap_parse is what both decapsulators agree on: it matches the outer headers of an
+ * Ethernet frame and says what to do. */
+enum {
+	DECAP_PASS = 0,  /* not ours: to the stack untouched */
+	DECAP_DELIVER,   /* strip hlen bytes after the Ethernet header (EoIP: and it) */
+	DECAP_KEEPALIVE, /* a keepalive answer or announcement: count and drop */
+	DECAP_REFLECT,   /* a peer's GRE/IPIP keepalive: strip and send back */
+	DECAP_DROP,      /* ours but unusable */
+};
+
+struct decap {
+	struct tun_rx *rx;
+	struct tun_stats *st;
+	__u32 hlen;       /* outer IP + GRE/EoIP header */
+	__u16 ethertype;  /* of the payload (network order); 0 for EoIP */
+	__u16 inner_len;  /* EoIP payload length */
+	__u8 eoip;
+};
+
+static __always_inline struct tun_rx *rx_lookup(struct tun_rx_key *k)
+{
+	struct tun_rx *rx = bpf_map_lookup_elem(&tunnel_rx, k);
+	if (rx)
+		return rx;
+	__be32 local = k->local;
+	k->local = 0;
+	if ((rx = bpf_map_lookup_elem(&tunnel_rx, k)))
+		return rx;
+	k->local = local;
+	k->remote = 0;
+	if ((rx = bpf_map_lookup_elem(&tunnel_rx, k)))
+		return rx;
+	k->local = 0;
+	return bpf_map_lookup_elem(&tunnel_rx, k);
+}
+
+static __always_inline int decap_parse(void *data, void *end, struct decap *d)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return DECAP_PASS;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end)
+		return DECAP_PASS;
+	/* Options and fragments are the stack's: it reassembles, and an option-bearing
+	 * tunnel packet is rare enough not to be worth a slow path here. */
+	if (ip->version != 4 || ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+		return DECAP_PASS;
+	__u16 tot = bpf_ntohs(ip->tot_len);
+	if (tot < sizeof(*ip) || (void *)ip + tot > end)
+		return DECAP_PASS;
+	struct tun_rx_key k = {.remote = ip->saddr, .local = ip->daddr, .proto = ip->protocol};
+	void *p = ip + 1;
+	int verdict = DECAP_DELIVER;
+	d->hlen = sizeof(*ip);
+	d->eoip = 0;
+
+	switch (ip->protocol) {
+	case IPPROTO_GRE_: {
+		__be16 *g = p;
+		if ((void *)(g + 2) > end)
+			return DECAP_PASS;
+		__u16 flags = bpf_ntohs(g[0]), proto = bpf_ntohs(g[1]);
+		if (flags == EOIP_FLAGS && proto == EOIP_PROTO) {
+			struct eoiphdr *e = p;
+			if ((void *)(e + 1) > end)
+				return DECAP_PASS;
+			k.eoip = 1;
+			k.id = e->id;
+			d->eoip = 1;
+			d->hlen += sizeof(*e);
+			d->inner_len = bpf_ntohs(e->len);
+			d->ethertype = 0;
+			if (d->inner_len == 0)
+				verdict = DECAP_KEEPALIVE;
+			break;
+		}
+		/* Version 0 only; routing (R), strict source route and recursion are obsolete
+		 * (RFC 2784) and go to the stack. A key is matched: no tunnel here has one, so
+		 * keyed packets are not ours. */
+		if (flags & ~(GRE_C | GRE_S))
+			return DECAP_PASS;
+		d->hlen += 4;
+		if (flags & GRE_C)
+			d->hlen += 4;
+		if (flags & GRE_S)
+			d->hlen += 4;
+		if ((void *)ip + d->hlen > end || d->hlen > tot)
+			return DECAP_PASS;
+		d->ethertype = bpf_htons(proto);
+		if (proto == 0)
+			verdict = DECAP_KEEPALIVE;
+		break;
+	}
+	case IPPROTO_IPIP_:
+		d->ethertype = bpf_htons(ETH_P_IP);
+		/* The answer to an IPIP keepalive is a bare IPv4 header. */
+		if (tot == sizeof(*ip))
+			verdict = DECAP_KEEPALIVE;
+		break;
+	case IPPROTO_IPV6_:
+		d->ethertype = bpf_htons(ETH_P_IPV6);
+		break;
+	default:
+		return DECAP_PASS;
+	}
+
+	d->rx = rx_lookup(&k);
+	if (!d->rx)
+		return DECAP_PASS;
+	d->st = stats_of(d->rx->ifindex);
+	if (verdict != DECAP_DELIVER)
+		return verdict;
+
+	void *inner = (void *)ip + d->hlen;
+	if (d->eoip) {
+		if ((void *)ip + d->hlen + d->inner_len > end || d->inner_len < sizeof(struct ethhdr)) {
+			count_drop(d->st, TUN_DROP_MALFORMED);
+			return DECAP_DROP;
+		}
+		return DECAP_DELIVER;
+	}
+	switch (d->rx->kind) {
+	case TUN_GRE:
+		if (d->ethertype != bpf_htons(ETH_P_IP) && d->ethertype != bpf_htons(ETH_P_IPV6))
+			goto proto;
+		break;
+	case TUN_IPIP:
+		if (d->ethertype != bpf_htons(ETH_P_IP))
+			goto proto;
+		break;
+	case TUN_6TO4:
+		if (d->ethertype != bpf_htons(ETH_P_IPV6))
+			goto proto;
+		break;
+	default:
+		goto proto;
+	}
+	/* A keepalive of the peer is a packet of our own protocol addressed back to it
+	 * from us: send it back instead of delivering it. */
+	if (d->ethertype == bpf_htons(ETH_P_IP) && ip->protocol != IPPROTO_IPV6_) {
+		struct iphdr *in = inner;
+		if ((void *)(in + 1) <= end && in->protocol == ip->protocol &&
+		    in->saddr == ip->daddr && in->daddr == ip->saddr)
+			return DECAP_REFLECT;
+	}
+	return DECAP_DELIVER;
+proto:
+	count_drop(d->st, TUN_DROP_PROTO);
+	return DECAP_DROP;
+}
+
+static __always_inline void count_rx(struct tun_stats *st, __u64 bytes)
+{
+	if (st) {
+		st->rx_packets++;
+		st->rx_bytes += bytes;
+	}
+}
+
+/* The packet pointers are reloaded after each head/tail adjustment through these:
+ * clang otherwise merges the loads of both into ctx+offset arithmetic, which the
+ * verifier rejects. */
+static __always_inline void *xdp_data(struct xdp_md *ctx)
+{
+	void *p;
+	asm volatile("%0 = *(u32 *)(%1 + 0)" : "=r"(p) : "r"(ctx));
+	return p;
+}
+
+static __always_inline void *xdp_end(struct xdp_md *ctx)
+{
+	void *p;
+	asm volatile("%0 = *(u32 *)(%1 + 4)" : "=r"(p) : "r"(ctx));
+	return p;
+}
+
+SEC("xdp")
+int tun_decap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct decap d = {};
+	int v = decap_parse(data, end, &d);
+
+	switch (v) {
+	case DECAP_PASS:
+		return XDP_PASS;
+	case DECAP_DROP:
+		return XDP_DROP;
+	case DECAP_KEEPALIVE:
+		if (d.st)
+			d.st->keepalive_rx++;
+		return XDP_DROP;
+	}
+
+	struct ethhdr old;
+	__builtin_memcpy(&old, data, sizeof(old));
+	struct tun_rx *rx = d.rx;
+	struct tun_stats *st = d.st;
+	__u16 ethertype = d.ethertype;
+	__u32 strip = d.hlen + (d.eoip ? sizeof(struct ethhdr) : 0);
+	if (bpf_xdp_adjust_head(ctx, strip)) {
+		count_drop(st, TUN_DROP_ADJUST);
+		return XDP_DROP;
+	}
+	data = xdp_data(ctx);
+	end = xdp_end(ctx);
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return XDP_DROP;
+
+	if (v == DECAP_REFLECT) {
+		__builtin_memcpy(eth->h_dest, old.h_source, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, old.h_dest, ETH_ALEN);
+		eth->h_proto = bpf_htons(ETH_P_IP);
+		if (st)
+			st->keepalive_reflected++;
+		return XDP_TX;
+	}
+	if (d.eoip) {
+		/* Ethernet padding of the underlay frame is not part of the payload. */
+		__u32 flen = ctx->data_end - ctx->data;
+		if (flen > d.inner_len && flen - d.inner_len < 64)
+			bpf_xdp_adjust_tail(ctx, -(int)(flen - d.inner_len));
+		data = xdp_data(ctx);
+		end = xdp_end(ctx);
+		eth = data;
+		if ((void *)(eth + 1) > end)
+			return XDP_DROP;
+		if (rx->clamp)
+			clamp_mss(eth + 1, eth->h_proto, end, rx->mss4, rx->mss6);
+	} else {
+		__builtin_memcpy(eth->h_dest, rx->peer_mac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, rx->own_mac, ETH_ALEN);
+		eth->h_proto = ethertype;
+		if (rx->clamp)
+			clamp_mss(eth + 1, ethertype, end, rx->mss4, rx->mss6);
+	}
+	count_rx(st, end - data);
+	return bpf_redirect(rx->ifindex, 0);
+}
+
+/* tun_decap_tc is tun_decap for interfaces where XDP cannot attach. */
+SEC("tc")
+int tun_decap_tc(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct decap d = {};
+	int v = decap_parse(data, end, &d);
+
+	switch (v) {
+	case DECAP_PASS:
+		return TC_ACT_OK;
+	case DECAP_DROP:
+		return TC_ACT_SHOT;
+	case DECAP_KEEPALIVE:
+		if (d.st)
+			d.st->keepalive_rx++;
+		return TC_ACT_SHOT;
+	}
+	struct ethhdr old;
+	__builtin_memcpy(&old, data, sizeof(old));
+	struct tun_rx *rx = d.rx;
+	struct tun_stats *st = d.st;
+	__u16 ethertype = d.ethertype;
+	int eoip = d.eoip;
+
+	/* Shrink behind the Ethernet header; for EoIP the inner Ethernet header then
+	 * lies where the outer one was and is moved over it. */
+	__s32 shrink = d.hlen + (eoip ? sizeof(struct ethhdr) : 0);
+	struct ethhdr inner_eth;
+	if (eoip && bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + d.hlen, &inner_eth, sizeof(inner_eth)))
+		return TC_ACT_SHOT;
+	if (bpf_skb_adjust_room(skb, -shrink, BPF_ADJ_ROOM_MAC, 0)) {
+		count_drop(st, TUN_DROP_ADJUST);
+		return TC_ACT_SHOT;
+	}
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_SHOT;
+	if (v == DECAP_REFLECT) {
+		__builtin_memcpy(eth->h_dest, old.h_source, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, old.h_dest, ETH_ALEN);
+		if (st)
+			st->keepalive_reflected++;
+		return bpf_redirect(skb->ifindex, 0);
+	}
+	if (eoip) {
+		__builtin_memcpy(eth, &inner_eth, sizeof(inner_eth));
+	} else {
+		__builtin_memcpy(eth->h_dest, rx->peer_mac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, rx->own_mac, ETH_ALEN);
+		eth->h_proto = ethertype;
+	}
+	count_rx(st, skb->len);
+	return bpf_redirect(rx->ifindex, 0);
+}
+
+/* ---------------------------------------------------------------- encapsulation */
+
+/* route_out finds the egress of the outer packet and writes its Ethernet header.
+ * Returns the ifindex, 0 when the neighbour is unresolved (nh is then the next hop),
+ * or -1 without a route. */
+static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 dst, __u32 *nh,
+				     __u32 *oif)
+{
+	struct bpf_fib_lookup fib = {};
+	fib.family = AF_INET;
+	fib.ipv4_src = *src;
+	fib.ipv4_dst = dst;
+	fib.ifindex = skb->ifindex;
+	__u32 flags = *src ? 0 : BPF_FIB_LOOKUP_SRC;
+	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), flags);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1;
+	*src = fib.ipv4_src;
+	*nh = fib.ipv4_dst;
+	*oif = fib.ifindex;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return 0;
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	return fib.ifindex;
+}
+
+SEC("tc")
+int tun_encap(struct __sk_buff *skb)
+{
+	__u32 ifx = skb->ifindex;
+	struct tun_cfg *c = bpf_map_lookup_elem(&tunnel_cfg, &ifx);
+	if (!c)
+		return TC_ACT_OK;
+	struct tun_stats *st = stats_of(ifx);
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_SHOT;
+	__u16 ethertype = eth->h_proto;
+	__be32 remote = c->remote, local = c->local;
+	__u8 tos = 0, df = 0, kind = c->kind;
+	void *l3 = eth + 1;
+
+	if (ethertype == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
+		if ((void *)(ip + 1) > end)
+			return TC_ACT_SHOT;
+		tos = ip->tos;
+		df = (ip->frag_off & bpf_htons(IP_DF)) != 0;
+	} else if (ethertype == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
+		if ((void *)(ip6 + 1) > end)
+			return TC_ACT_SHOT;
+		tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+		df = 1; /* IPv6 is never fragmented on the way */
+		if (kind == TUN_6TO4 && remote == 0) {
+			if (ip6->daddr.in6_u.u6_addr16[0] != bpf_htons(0x2002)) {
+				count_drop(st, TUN_DROP_NO_REMOTE);
+				return TC_ACT_SHOT;
+			}
+			__builtin_memcpy(&remote, &ip6->daddr.in6_u.u6_addr8[2], 4);
+		}
+	}
+	switch (kind) {
+	case TUN_GRE:
+		if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6))
+			goto proto;
+		break;
+	case TUN_IPIP:
+		if (ethertype != bpf_htons(ETH_P_IP))
+			goto proto;
+		break;
+	case TUN_6TO4:
+		if (ethertype != bpf_htons(ETH_P_IPV6))
+			goto proto;
+		break;
+	case TUN_EOIP:
+		break;
+	default:
+		goto proto;
+	}
+	if (c->clamp && kind != TUN_EOIP) {
+		struct tcphdr *tcp = inner_tcp(l3, ethertype, end);
+		__be16 *m = tcp ? mss_opt(tcp, end) : NULL;
+		__u16 lim = ethertype == bpf_htons(ETH_P_IP) ? c->mss4 : c->mss6;
+		if (m && lim && bpf_ntohs(*m) > lim) {
+			__u16 old = *m, new = bpf_htons(lim);
+			__u32 off = (void *)m - data;
+			__u32 coff = (void *)&tcp->check - data;
+			/* The helper knows whether the checksum is still to be computed
+			 * (CHECKSUM_PARTIAL) and leaves it alone then. */
+			bpf_skb_store_bytes(skb, off, &new, sizeof(new), 0);
+			bpf_l4_csum_replace(skb, coff, old, new, sizeof(new));
+		}
+	}
+
+	__u32 pkt_len = skb->len - sizeof(struct ethhdr);
+	__u32 olen;
+	if (kind == TUN_EOIP) {
+		/* EoIP carries any frame; adjust_room only knows IP packets, so the outer
+		 * headers go in front of the whole frame. The visible end does no GSO: the
+		 * EoIP length field has to be right in every packet. */
+		pkt_len = skb->len;
+		olen = sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct eoiphdr);
+		if (bpf_skb_change_head(skb, olen, 0))
+			goto adjust;
+	} else {
+		__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
+		olen = sizeof(struct iphdr);
+		if (kind == TUN_GRE) {
+			olen += 4;
+			flags |= BPF_F_ADJ_ROOM_ENCAP_L4_GRE;
+		}
+		if (bpf_skb_adjust_room(skb, olen, BPF_ADJ_ROOM_MAC, flags))
+			goto adjust;
+	}
+
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return TC_ACT_SHOT;
+	__u8 ecn = tos & 3;
+	ip->version = 4;
+	ip->ihl = 5;
+	/* RFC 6040 normal mode: ECN copied, except CE, which becomes ECT(0). */
+	ip->tos = (c->dscp == TUN_DSCP_INHERIT ? (tos & 0xfc) : (c->dscp << 2)) | (ecn == 3 ? 2 : ecn);
+	ip->tot_len = bpf_htons(pkt_len + olen - (kind == TUN_EOIP ? sizeof(struct ethhdr) : 0));
+	ip->id = 0;
+	ip->frag_off = (c->df_inherit && df) ? bpf_htons(IP_DF) : 0;
+	ip->ttl = c->ttl;
+	ip->protocol = kind == TUN_IPIP ? IPPROTO_IPIP_ : kind == TUN_6TO4 ? IPPROTO_IPV6_ : IPPROTO_GRE_;
+	ip->check = 0;
+	ip->daddr = remote;
+	ip->saddr = local;
+
+	__u32 nh = 0, oif = 0;
+	int out = route_out(skb, &local, remote, &nh, &oif);
+	if (out < 0) {
+		count_drop(st, TUN_DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
+	}
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return TC_ACT_SHOT;
+	ip->saddr = local;
+	if (kind == TUN_GRE) {
+		__be16 *g = (void *)(ip + 1);
+		if ((void *)(g + 2) > end)
+			return TC_ACT_SHOT;
+		g[0] = 0;
+		g[1] = ethertype;
+	} else if (kind == TUN_EOIP) {
+		struct eoiphdr *e = (void *)(ip + 1);
+		if ((void *)(e + 1) > end)
+			return TC_ACT_SHOT;
+		e->flags = bpf_htons(EOIP_FLAGS);
+		e->proto = bpf_htons(EOIP_PROTO);
+		e->len = bpf_htons(pkt_len);
+		e->id = c->tunnel_id;
+	}
+	ip->check = ip_csum(ip);
+	if (st) {
+		st->tx_packets++;
+		st->tx_bytes += pkt_len;
+	}
+	if (out > 0)
+		return bpf_redirect(out, 0);
+	/* Unresolved next hop: the kernel's neighbour code resolves it and queues the
+	 * packet. It only takes IP packets; other EoIP frames wait for the resolution
+	 * that keepalives and IP traffic cause. */
+	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6)) {
+		count_drop(st, TUN_DROP_NO_NEIGH);
+		return TC_ACT_SHOT;
+	}
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_SHOT;
+	/* redirect_neigh drops frames with a multicast destination (EoIP broadcast). */
+	__builtin_memset(eth->h_dest, 0, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	struct bpf_redir_neigh rn = {.nh_family = AF_INET, .ipv4_nh = nh};
+	return bpf_redirect_neigh(oif, &rn, sizeof(rn), 0);
+
+proto:
+	count_drop(st, TUN_DROP_PROTO);
+	return TC_ACT_SHOT;
+adjust:
+	count_drop(st, TUN_DROP_ADJUST);
+	return TC_ACT_SHOT;
+}

@@ -1,0 +1,320 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/api"
+	"github.com/routerd/routerd/control/user"
+)
+
+// LoginTimeout bounds how long a connection may stay open without logging in: until it
+// does, it holds one of the service's sessions for nothing. Logged-in connections may
+// stay idle for as long as the client likes.
+const LoginTimeout = time.Minute
+
+// maxLoginFailures closes a connection after that many failed logins on it.
+const maxLoginFailures = 3
+
+// Server runs API connections against one executor.
+type Server struct {
+	ex   *control.Executor
+	auth *user.Auth
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	subs map[*subscription]bool
+}
+
+// New returns a server; it follows every committed change for the listen command.
+func New(ex *control.Executor, auth *user.Auth) *Server {
+	s := &Server{ex: ex, auth: auth, log: slog.Default().With("service", "api"),
+		subs: map[*subscription]bool{}}
+	ex.Watch("", s.dispatch)
+	return s
+}
+
+// Protocol returns the service protocol for api or api-ssl.
+func (s *Server) Protocol(service string) func(ctx context.Context, ln net.Listener) error {
+	return func(ctx context.Context, ln net.Listener) error {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.ServeConn(ctx, c, service)
+			}()
+		}
+	}
+}
+
+// conn is one API connection.
+type conn struct {
+	s       *Server
+	c       net.Conn
+	r       *api.Reader
+	w       *api.Writer
+	service string
+	remote  netip.Addr
+
+	sess      *control.Session
+	challenge string
+	failures  int
+
+	mu      sync.Mutex
+	running map[string]*job // by tag; "" for untagged listens
+	wg      sync.WaitGroup
+}
+
+type job struct {
+	cancel   context.CancelFunc
+	canceled bool
+}
+
+// ServeConn serves one connection until the client closes it, sends /quit, or breaks
+// the protocol; c is closed on return.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn, service string) {
+	s.serve(ctx, c, service, nil)
+}
+
+// serve serves a connection; a non-nil sess starts it logged in (the fuzz target, which
+// must not spend an argon2 hash on every input).
+func (s *Server) serve(ctx context.Context, c net.Conn, service string, sess *control.Session) {
+	ctx, cancel := context.WithCancel(ctx)
+	cn := &conn{s: s, c: c, r: api.NewReader(c), w: api.NewWriter(c), service: service,
+		running: map[string]*job{}, sess: sess}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		cn.remote = a.AddrPort().Addr().Unmap()
+	}
+	// Closing the connection when ctx ends (routerd stops, the service is disabled)
+	// unblocks the reader.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer func() {
+		cancel()
+		cn.wg.Wait()
+		stop()
+		c.Close()
+	}()
+	if sess == nil {
+		c.SetReadDeadline(time.Now().Add(LoginTimeout))
+	}
+	for {
+		words, err := cn.r.ReadSentence()
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF), ctx.Err() != nil, errors.Is(err, net.ErrClosed):
+			case cn.sess == nil && isTimeout(err):
+				cn.fatal("login timeout")
+			default:
+				cn.fatal(err.Error())
+			}
+			return
+		}
+		if len(words) == 0 {
+			continue
+		}
+		if !cn.handle(ctx, words) {
+			return
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// send writes one reply sentence; a failed write ends the connection through the
+// reader, which then fails too.
+func (cn *conn) send(words ...string) {
+	if err := cn.w.WriteSentence(words...); err != nil {
+		cn.c.Close()
+	}
+}
+
+func (cn *conn) fatal(msg string) {
+	cn.send("!fatal", msg)
+}
+
+func withTag(words []string, req api.Request) []string {
+	if t, ok := req.API[".tag"]; ok {
+		return append(words, ".tag="+t)
+	}
+	return words
+}
+
+func (cn *conn) trap(req api.Request, cat int, msg string) {
+	cn.send(withTag([]string{"!trap", fmt.Sprintf("=category=%d", cat), "=message=" + msg}, req)...)
+	cn.send(withTag([]string{"!done"}, req)...)
+}
+
+// handle runs one request; false ends the connection.
+func (cn *conn) handle(ctx context.Context, words []string) bool {
+	req, err := api.ParseRequest(words)
+	if err != nil {
+		if cn.sess == nil {
+			cn.fatal("not logged in")
+			return false
+		}
+		// The sentence was framed correctly, so the stream is still in step.
+		cn.trap(api.Request{}, control.CatAPI, err.Error())
+		return true
+	}
+	switch req.Command {
+	case "/login":
+		return cn.login(ctx, req)
+	case "/quit":
+		cn.fatal("session terminated on request")
+		return false
+	}
+	if cn.sess == nil {
+		cn.fatal("not logged in")
+		return false
+	}
+	if req.Command == "/cancel" {
+		cn.cancel(req)
+		return true
+	}
+	tag, tagged := req.API[".tag"]
+	streaming := strings.HasSuffix(req.Command, "/listen")
+	if !tagged && !streaming {
+		// Untagged replies are matched by order: run in order.
+		cn.exec(ctx, req)
+		return true
+	}
+	jctx, cancel := context.WithCancel(ctx)
+	j := &job{cancel: cancel}
+	cn.mu.Lock()
+	if old := cn.running[tag]; old != nil {
+		cn.mu.Unlock()
+		cancel()
+		cn.trap(req, control.CatAPI, "tag is in use by a running command")
+		return true
+	}
+	cn.running[tag] = j
+	cn.mu.Unlock()
+	cn.wg.Add(1)
+	go func() {
+		defer cn.wg.Done()
+		defer cancel()
+		if streaming {
+			cn.listen(jctx, req)
+		} else {
+			cn.exec(jctx, req)
+		}
+		cn.mu.Lock()
+		delete(cn.running, tag)
+		cn.mu.Unlock()
+	}()
+	return true
+}
+
+// exec runs a command and sends its replies, or the interrupted trap when /cancel
+// stopped it first.
+func (cn *conn) exec(ctx context.Context, req api.Request) {
+	out := api.Exec(ctx, cn.s.ex, cn.sess, req)
+	if ctx.Err() != nil && cn.wasCanceled(req) {
+		cn.interrupted(req)
+		return
+	}
+	for _, words := range out {
+		cn.send(words...)
+	}
+}
+
+func (cn *conn) wasCanceled(req api.Request) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	j := cn.running[req.API[".tag"]]
+	return j != nil && j.canceled
+}
+
+func (cn *conn) interrupted(req api.Request) {
+	cn.trap(req, control.CatExecute, "interrupted")
+}
+
+// cancel stops the command with =tag=, or every running command without it.
+func (cn *conn) cancel(req api.Request) {
+	tag, one := req.Get("tag")
+	cn.mu.Lock()
+	found := false
+	for t, j := range cn.running {
+		if !one || t == tag {
+			j.canceled = true
+			j.cancel()
+			found = true
+		}
+	}
+	cn.mu.Unlock()
+	if one && !found {
+		cn.trap(req, control.CatMissing, "no such command or tag")
+		return
+	}
+	cn.send(withTag([]string{"!done"}, req)...)
+}
+
+// login handles /login: =name= and =password= (RouterOS 6.43+), or the legacy
+// challenge. The challenge is issued as RouterOS issued it, but its response is an md5
+// over the plain password, which routerd does not keep (only salted hashes), so it is
+// refused with a message that says to send the password form.
+func (cn *conn) login(ctx context.Context, req api.Request) bool {
+	name, hasName := req.Get("name")
+	password, hasPassword := req.Get("password")
+	_, hasResponse := req.Get("response")
+	switch {
+	case !hasName && !hasPassword && !hasResponse:
+		b := make([]byte, 16)
+		rand.Read(b)
+		cn.challenge = hex.EncodeToString(b)
+		cn.send(withTag([]string{"!done", "=ret=" + cn.challenge}, req)...)
+		return true
+	case hasResponse && !hasPassword:
+		if cn.challenge == "" {
+			cn.trap(req, control.CatFailure, "no challenge issued: send /login first")
+		} else {
+			cn.s.log.Warn(fmt.Sprintf("login failure for user %s from %s via %s: legacy challenge login", name, cn.remote, cn.service))
+			cn.trap(req, control.CatFailure, "legacy challenge login is not supported (passwords are stored hashed): log in with =name= and =password=")
+		}
+		cn.challenge = ""
+		return cn.loginFailed()
+	}
+	sess, err := cn.s.auth.Login(ctx, name, password, cn.remote, cn.service)
+	switch {
+	case err == nil:
+		cn.sess = sess
+		cn.failures = 0
+		cn.c.SetReadDeadline(time.Time{})
+		cn.send(withTag([]string{"!done"}, req)...)
+		return true
+	case errors.Is(err, user.ErrDenied), errors.Is(err, user.ErrRateLimited):
+		cn.trap(req, control.CatFailure, err.Error())
+	default:
+		cn.trap(req, control.CatFailure, "failure: "+err.Error())
+	}
+	return cn.loginFailed()
+}
+
+func (cn *conn) loginFailed() bool {
+	cn.failures++
+	if cn.failures >= maxLoginFailures {
+		cn.fatal("too many failed logins")
+		return false
+	}
+	return true
+}

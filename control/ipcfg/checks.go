@@ -1,0 +1,160 @@
+package ipcfg
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/store"
+)
+
+// registerChecks puts the IP menus' own validation in front of the generic add and set:
+// interface names, duplicate addresses, gateways, and the dst-network spelling.
+func (e *Engine) registerChecks() {
+	for _, v := range []int{4, 6} {
+		e.wrap(addrPath(v), e.checkAddr(v))
+		e.wrap(routePath(v), e.checkRoute(v))
+	}
+	e.wrap("/ip/pool", e.checkPool)
+}
+
+// wrap runs check (which may rewrite the arguments) in the session's transaction, then
+// the generic command with the checked arguments.
+func (e *Engine) wrap(path string, check func(tx *store.Tx, cmd string, args []control.Arg) ([]control.Arg, error)) {
+	for _, cmd := range []string{"add", "set"} {
+		fn, spec, ok := e.ex.Generic(path, cmd)
+		if !ok {
+			continue
+		}
+		e.ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			var args []control.Arg
+			err := e.ex.View(c.Sess, func(tx *store.Tx) error {
+				var err error
+				args, err = check(tx, cmd, append([]control.Arg(nil), c.S.Args...))
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			s := *c.S
+			s.Args = args
+			return fn(ctx, &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu})
+		})
+	}
+}
+
+func (e *Engine) checkAddr(v int) func(tx *store.Tx, cmd string, args []control.Arg) ([]control.Arg, error) {
+	return func(tx *store.Tx, cmd string, args []control.Arg) ([]control.Arg, error) {
+		for i, a := range args {
+			if a.Flag || a.Unset {
+				continue
+			}
+			switch a.Name {
+			case "interface":
+				if !link.Known(e.ex, tx, a.Value) {
+					return nil, control.ArgError("input does not match any value of interface")
+				}
+			case "address":
+				val := a.Value
+				if v == 6 && !strings.Contains(val, "/") {
+					val += "/64" // RouterOS' default IPv6 prefix length
+				}
+				p, err := netip.ParsePrefix(val)
+				if err != nil || (v == 4) != p.Addr().Is4() {
+					return nil, control.ArgError("invalid value for argument address")
+				}
+				if p.Addr().IsMulticast() || p.Addr().IsUnspecified() {
+					return nil, control.ArgError("invalid value for argument address")
+				}
+				args[i].Value = val
+				if cmd == "add" {
+					if err := e.duplicateAddr(tx, v, p.Addr()); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		return args, nil
+	}
+}
+
+// duplicateAddr refuses an address that an item or the kernel already has.
+func (e *Engine) duplicateAddr(tx *store.Tx, v int, ip netip.Addr) error {
+	items, err := tx.List(addrPath(v))
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if p, err := netip.ParsePrefix(it.Props["address"]); err == nil && p.Addr() == ip {
+			return control.Failure("already have such address")
+		}
+	}
+	kern, err := e.localAddrs(family(v))
+	if err != nil {
+		return nil
+	}
+	for _, k := range kern {
+		if k.prefix.Addr() == ip && k.proto != Proto {
+			return control.Failure("already have such address")
+		}
+	}
+	return nil
+}
+
+func (e *Engine) checkRoute(v int) func(tx *store.Tx, cmd string, args []control.Arg) ([]control.Arg, error) {
+	return func(tx *store.Tx, cmd string, args []control.Arg) ([]control.Arg, error) {
+		var dst netip.Prefix
+		var gw gateway
+		hasGw, blackhole := false, false
+		out := args[:0]
+		for _, a := range args {
+			if a.Name == "dst-network" {
+				a.Name = "dst-address" // the manual's GRE-over-IPsec example spells it so
+			}
+			if !a.Flag && !a.Unset {
+				switch a.Name {
+				case "dst-address":
+					p, err := netip.ParsePrefix(a.Value)
+					if err != nil || (v == 4) != p.Addr().Is4() {
+						return nil, control.ArgError("invalid value for argument dst-address")
+					}
+					dst = p.Masked()
+					a.Value = dst.String()
+				case "gateway":
+					g, err := parseGateway(a.Value)
+					if err != nil || (g.ip.IsValid() && (v == 4) != g.ip.Is4()) {
+						return nil, control.ArgError("invalid value for argument gateway")
+					}
+					if g.iface != "" && !link.Known(e.ex, tx, g.iface) {
+						return nil, control.ArgError("input does not match any value of gateway")
+					}
+					gw, hasGw = g, a.Value != ""
+				case "blackhole":
+					blackhole = a.Value == "yes" || a.Value == "true"
+				}
+			}
+			out = append(out, a)
+		}
+		if gw.ip.IsValid() {
+			if gw.ip.IsUnspecified() || gw.ip.IsMulticast() {
+				return nil, control.ArgError("invalid value for argument gateway")
+			}
+			if dst.IsValid() && dst.IsSingleIP() && dst.Addr() == gw.ip {
+				return nil, control.Failure("gateway is the route's own destination (route loop)")
+			}
+			if kern, err := e.localAddrs(family(v)); err == nil {
+				for _, k := range kern {
+					if k.prefix.Addr() == gw.ip {
+						return nil, control.Failure("gateway %s is an address of this router (route loop)", gw.ip)
+					}
+				}
+			}
+		}
+		if cmd == "add" && !hasGw && !blackhole {
+			return nil, control.Failure("gateway not specified")
+		}
+		return out, nil
+	}
+}

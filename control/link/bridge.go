@@ -1,0 +1,344 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// applyBridges creates, updates and deletes the bridges routerd owns.
+func (e *Engine) applyBridges(cfg *config) {
+	links := e.links()
+	want := map[string]bool{}
+	for _, it := range cfg.bridges {
+		name := it.Props["name"]
+		want[name] = true
+		l, ok := links[name]
+		if ok && (!owned(l) || l.Type() != "bridge") {
+			e.setState("/interface/bridge", it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
+			continue
+		}
+		vf := it.Props["vlan-filtering"] == "yes"
+		snoop := it.Props["igmp-snooping"] == "yes"
+		if !ok {
+			// vlan-filtering is set afterwards: a kernel without bridge VLAN filtering
+			// refuses the whole create otherwise, and the bridge is useful without it.
+			br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs(), MulticastSnooping: &snoop}
+			br.Name = name
+			if err := e.h.LinkAdd(br); err != nil {
+				e.setState("/interface/bridge", it.ID, false, "cannot create bridge: "+err.Error(), nil)
+				continue
+			}
+			if err := e.h.LinkSetAlias(br, ownerAlias); err != nil {
+				e.h.LinkDel(br)
+				e.setState("/interface/bridge", it.ID, false, "cannot mark bridge: "+err.Error(), nil)
+				continue
+			}
+			var err error
+			if l, err = e.h.LinkByName(name); err != nil {
+				e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
+				continue
+			}
+		}
+		if b, isBr := l.(*netlink.Bridge); isBr {
+			if (b.VlanFiltering != nil && *b.VlanFiltering != vf) || (b.VlanFiltering == nil && vf) {
+				if err := e.h.BridgeSetVlanFiltering(l, vf); err != nil {
+					reason := "vlan-filtering: " + err.Error()
+					if errors.Is(err, unix.EOPNOTSUPP) {
+						reason = "vlan-filtering is not supported by this kernel"
+					}
+					e.setState("/interface/bridge", it.ID, false, reason, nil)
+					continue
+				}
+			}
+			if b.MulticastSnooping == nil || *b.MulticastSnooping != snoop {
+				// Only the one attribute: the parsed link would send back every bridge
+				// option, and a kernel without VLAN filtering refuses the whole change.
+				only := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs()}
+				only.Name, only.Index = b.Name, b.Index
+				if err := e.h.BridgeSetMcastSnoop(only, snoop); err != nil {
+					e.setState("/interface/bridge", it.ID, false, "igmp-snooping: "+err.Error(), nil)
+					continue
+				}
+			}
+		}
+		mtu := it.Props["mtu"]
+		if mtu == "auto" {
+			mtu = ""
+		}
+		if err := e.applyLinkSettings(l, mtu, it.Props["disabled"] == "yes"); err != nil {
+			e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
+			continue
+		}
+		p := e.kernelProps(l)
+		e.setState("/interface/bridge", it.ID, running(l.Attrs()), "", map[string]string{
+			"actual-mtu": p["actual-mtu"], "mac-address": p["mac-address"]})
+	}
+	for name, l := range links {
+		if l.Type() == "bridge" && owned(l) && !want[name] {
+			e.h.LinkDel(l)
+		}
+	}
+}
+
+// applyVlans creates, updates and deletes the VLAN interfaces routerd owns.
+func (e *Engine) applyVlans(cfg *config) {
+	links := e.links()
+	want := map[string]bool{}
+	for _, it := range cfg.vlans {
+		name := it.Props["name"]
+		want[name] = true
+		parent, ok := links[it.Props["interface"]]
+		if !ok {
+			e.setState("/interface/vlan", it.ID, false, "interface "+it.Props["interface"]+" not present", nil)
+			continue
+		}
+		vid, _ := strconv.Atoi(orDefault(it.Props["vlan-id"], "1"))
+		mtu, _ := strconv.Atoi(orDefault(it.Props["mtu"], "1500"))
+		l, ok := links[name]
+		if ok && (!owned(l) || l.Type() != "vlan") {
+			e.setState("/interface/vlan", it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
+			continue
+		}
+		if ok {
+			v := l.(*netlink.Vlan)
+			if v.VlanId != vid || v.ParentIndex != parent.Attrs().Index {
+				e.h.LinkDel(l) // the kernel cannot change either: recreate
+				ok = false
+			}
+		}
+		if !ok {
+			v := &netlink.Vlan{LinkAttrs: netlink.NewLinkAttrs(), VlanId: vid}
+			v.Name, v.ParentIndex = name, parent.Attrs().Index
+			if err := e.h.LinkAdd(v); err != nil {
+				reason := "cannot create vlan: " + err.Error()
+				if errors.Is(err, unix.EOPNOTSUPP) {
+					reason = "VLAN interfaces are not supported by this kernel (no 8021q)"
+				}
+				e.setState("/interface/vlan", it.ID, false, reason, nil)
+				continue
+			}
+			e.h.LinkSetAlias(v, ownerAlias)
+			var err error
+			if l, err = e.h.LinkByName(name); err != nil {
+				e.setState("/interface/vlan", it.ID, false, err.Error(), nil)
+				continue
+			}
+		}
+		if err := e.applyLinkSettings(l, strconv.Itoa(mtu), it.Props["disabled"] == "yes"); err != nil {
+			e.setState("/interface/vlan", it.ID, false, err.Error(), nil)
+			continue
+		}
+		e.setState("/interface/vlan", it.ID, running(l.Attrs()), "", map[string]string{"mac-address": e.kernelProps(l)["mac-address"]})
+	}
+	for name, l := range links {
+		if l.Type() == "vlan" && owned(l) && !want[name] {
+			e.h.LinkDel(l)
+		}
+	}
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// applyPorts enslaves configured ports to their bridges and releases, from bridges
+// routerd owns, the ports no item names.
+func (e *Engine) applyPorts(cfg *config) {
+	links := e.links()
+	want := map[string]bool{}
+	for _, it := range cfg.ports {
+		if it.Props["disabled"] == "yes" {
+			e.setState("/interface/bridge/port", it.ID, false, "", nil)
+			continue
+		}
+		br, okB := links[it.Props["bridge"]]
+		pl, okP := links[it.Props["interface"]]
+		switch {
+		case !okB || br.Type() != "bridge":
+			e.setState("/interface/bridge/port", it.ID, false, "bridge "+it.Props["bridge"]+" not present", nil)
+			continue
+		case !okP:
+			e.setState("/interface/bridge/port", it.ID, false, "interface "+it.Props["interface"]+" not present", nil)
+			continue
+		}
+		want[pl.Attrs().Name] = true
+		if pl.Attrs().MasterIndex != br.Attrs().Index {
+			if err := e.h.LinkSetMaster(pl, br); err != nil {
+				e.setState("/interface/bridge/port", it.ID, false, "cannot add port: "+err.Error(), nil)
+				continue
+			}
+		}
+		e.setState("/interface/bridge/port", it.ID, false, "", nil)
+	}
+	ownedIdx := map[int]bool{}
+	for _, l := range links {
+		if l.Type() == "bridge" && owned(l) {
+			ownedIdx[l.Attrs().Index] = true
+		}
+	}
+	for name, l := range links {
+		if m := l.Attrs().MasterIndex; m != 0 && ownedIdx[m] && !want[name] {
+			e.h.LinkSetNoMaster(l)
+		}
+	}
+}
+
+// vlanFlags is what one port has for one VLAN id.
+type vlanFlags struct{ pvid, untagged bool }
+
+// applyBridgeVlans converges the VLAN tables of the bridges routerd owns (their ports and
+// the bridge itself): port PVIDs and the /interface bridge vlan entries, nothing else.
+func (e *Engine) applyBridgeVlans(cfg *config) {
+	links := e.links()
+	current, err := e.h.BridgeVlanList()
+	if err != nil {
+		return
+	}
+	for _, bi := range cfg.bridges {
+		br, ok := links[bi.Props["name"]]
+		if !ok || !owned(br) {
+			continue
+		}
+		bIdx := br.Attrs().Index
+		desired := map[int]map[uint16]vlanFlags{}
+		put := func(ix int, vid uint16, f vlanFlags) {
+			if desired[ix] == nil {
+				desired[ix] = map[uint16]vlanFlags{}
+			}
+			old, had := desired[ix][vid]
+			if had && old.pvid {
+				f.pvid, f.untagged = true, old.untagged || f.untagged
+			}
+			desired[ix][vid] = f
+		}
+		bpvid, _ := strconv.Atoi(orDefault(bi.Props["pvid"], "1"))
+		put(bIdx, uint16(bpvid), vlanFlags{pvid: true, untagged: true})
+		ports := map[string]int{br.Attrs().Name: bIdx}
+		for _, p := range cfg.ports {
+			pl, ok := links[p.Props["interface"]]
+			if p.Props["bridge"] != bi.Props["name"] || p.Props["disabled"] == "yes" || !ok || pl.Attrs().MasterIndex != bIdx {
+				continue
+			}
+			ix := pl.Attrs().Index
+			ports[pl.Attrs().Name] = ix
+			desired[ix] = map[uint16]vlanFlags{}
+			if p.Props["frame-types"] != "admit-only-vlan-tagged" {
+				pvid, _ := strconv.Atoi(orDefault(p.Props["pvid"], "1"))
+				put(ix, uint16(pvid), vlanFlags{pvid: true, untagged: true})
+			}
+		}
+		for _, v := range cfg.bvlans {
+			if v.Props["bridge"] != bi.Props["name"] {
+				continue
+			}
+			if v.Props["disabled"] == "yes" {
+				e.setState("/interface/bridge/vlan", v.ID, false, "", nil)
+				continue
+			}
+			vids, err := parseVids(v.Props["vlan-ids"])
+			if err != nil {
+				e.setState("/interface/bridge/vlan", v.ID, false, err.Error(), nil)
+				continue
+			}
+			var cur [2][]string
+			var missing []string
+			for i, key := range []string{"tagged", "untagged"} {
+				for _, n := range splitList(v.Props[key]) {
+					ix, ok := ports[n]
+					if !ok {
+						missing = append(missing, n)
+						continue
+					}
+					cur[i] = append(cur[i], n)
+					for _, vid := range vids {
+						put(ix, vid, vlanFlags{untagged: key == "untagged"})
+					}
+				}
+			}
+			reason := ""
+			if len(missing) > 0 {
+				reason = "not ports of " + bi.Props["name"] + ": " + strings.Join(missing, ",")
+			}
+			e.setState("/interface/bridge/vlan", v.ID, false, reason, map[string]string{
+				"current-tagged": strings.Join(cur[0], ","), "current-untagged": strings.Join(cur[1], ",")})
+		}
+		for ix, want := range desired {
+			l := linkByIndex(links, ix)
+			if l == nil {
+				continue
+			}
+			self := ix == bIdx
+			have := map[uint16]vlanFlags{}
+			for _, info := range current[int32(ix)] {
+				have[info.Vid] = vlanFlags{pvid: info.Flags&nl.BRIDGE_VLAN_INFO_PVID != 0, untagged: info.Flags&nl.BRIDGE_VLAN_INFO_UNTAGGED != 0}
+			}
+			for vid := range have {
+				if _, ok := want[vid]; !ok {
+					e.h.BridgeVlanDel(l, vid, false, false, self, !self)
+				}
+			}
+			for _, vid := range sortedVids(want) {
+				f := want[vid]
+				if h, ok := have[vid]; ok && h == f {
+					continue
+				}
+				e.h.BridgeVlanAdd(l, vid, f.pvid, f.untagged, self, !self)
+			}
+		}
+	}
+}
+
+func linkByIndex(links map[string]netlink.Link, ix int) netlink.Link {
+	for _, l := range links {
+		if l.Attrs().Index == ix {
+			return l
+		}
+	}
+	return nil
+}
+
+func sortedVids(m map[uint16]vlanFlags) []uint16 {
+	out := make([]uint16, 0, len(m))
+	for v := range m {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// parseVids reads vlan-ids: ids and ranges ("10,20-25").
+func parseVids(s string) ([]uint16, error) {
+	var out []uint16
+	for _, part := range splitList(s) {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 1 || b > 4094 || a > b {
+			return nil, fmt.Errorf("invalid vlan-ids %q", part)
+		}
+		for v := a; v <= b; v++ {
+			out = append(out, uint16(v))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,13 @@
+// Package link applies the layer-2 menus to the kernel through netlink: /interface (every
+// link, with settings kept by link name), /interface/ethernet, /interface/bridge with its
+// ports, VLAN table and static multicast database entries (bridge mdb, spoken in raw
+// rtnetlink), /interface/vlan, and interface lists (Members resolves them for other
+// engines). It follows the kernel's links (and multicast database) through netlink
+// subscriptions, so links created or deleted outside routerd appear, disappear and get
+// their settings back when they return.
+//
+// Ownership: links routerd creates (bridges, VLANs) carry the alias "routerd"; only those
+// are deleted when their item goes, and a bridge port is released only from a bridge
+// routerd owns. MDB port entries carry rtnetlink protocol 0xc4; host entries (ports=the
+// bridge itself) carry none and are removed only when routerd added or adopted them.
+package link

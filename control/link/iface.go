@@ -1,0 +1,470 @@
+package link
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+)
+
+func running(a *netlink.LinkAttrs) bool {
+	if a.OperState == netlink.OperUp {
+		return true
+	}
+	return a.OperState == netlink.OperUnknown && a.RawFlags&unix.IFF_UP != 0 && a.RawFlags&unix.IFF_LOWER_UP != 0
+}
+
+// kind is the RouterOS type word of a link.
+func kind(l netlink.Link) string {
+	a := l.Attrs()
+	switch t := l.Type(); t {
+	case "device":
+		switch a.EncapType {
+		case "loopback":
+			return "loopback"
+		case "ether":
+			return "ether"
+		}
+		return a.EncapType
+	default:
+		return t
+	}
+}
+
+// ethernetLike: the links /interface/ethernet lists.
+func ethernetLike(l netlink.Link) bool {
+	t := l.Type()
+	return t == "veth" || (t == "device" && l.Attrs().EncapType == "ether")
+}
+
+// kernelProps are the read-only properties of a link as print shows them.
+func (e *Engine) kernelProps(l netlink.Link) map[string]string {
+	a := l.Attrs()
+	p := map[string]string{
+		"name":       a.Name,
+		"type":       kind(l),
+		"actual-mtu": strconv.Itoa(a.MTU),
+		"mtu":        strconv.Itoa(a.MTU),
+	}
+	if len(a.HardwareAddr) == 6 {
+		p["mac-address"] = strings.ToUpper(a.HardwareAddr.String())
+	}
+	if s := a.Statistics; s != nil {
+		for k, v := range map[string]uint64{"rx-byte": s.RxBytes, "tx-byte": s.TxBytes, "rx-packet": s.RxPackets,
+			"tx-packet": s.TxPackets, "rx-drop": s.RxDropped, "tx-drop": s.TxDropped, "rx-error": s.RxErrors, "tx-error": s.TxErrors} {
+			p[k] = strconv.FormatUint(v, 10)
+		}
+	}
+	e.mu.Lock()
+	if hs := e.hist[a.Name]; hs != nil {
+		if !hs.lastUp.IsZero() {
+			p["last-link-up-time"] = hs.lastUp.Format(time.DateTime)
+		}
+		if !hs.lastDown.IsZero() {
+			p["last-link-down-time"] = hs.lastDown.Format(time.DateTime)
+		}
+		p["link-downs"] = strconv.Itoa(hs.downs)
+	} else {
+		p["link-downs"] = "0"
+	}
+	e.mu.Unlock()
+	if a.MasterIndex != 0 {
+		p["slave"] = "yes"
+	}
+	return p
+}
+
+// linkRows lists the links (ethernet-like ones only when ether) as print rows: a link with
+// a configured /interface item gets that item's id, and its state is refreshed for the
+// store's own row; the others are returned as rows of their own.
+func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
+	ls, err := e.h.LinkList()
+	if err != nil {
+		return nil, control.Failure("cannot list links: %v", err)
+	}
+	items, err := e.ex.Items("/interface")
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]store.Item{}
+	for _, it := range items {
+		byName[it.Props["name"]] = it
+	}
+	present := map[string]bool{}
+	var rows []control.Row
+	for _, l := range ls {
+		if ether && !ethernetLike(l) {
+			continue
+		}
+		a := l.Attrs()
+		present[a.Name] = true
+		p := e.kernelProps(l)
+		run := running(a)
+		it, configured := byName[a.Name]
+		if configured && !ether {
+			if it.Props["mtu"] != "" {
+				delete(p, "mtu") // the configured value shows
+			}
+			e.ex.State.Set("/interface", it.ID, control.ItemState{Running: run, Props: p})
+			continue
+		}
+		id := uint64(dynBase + a.Index)
+		if configured {
+			id = it.ID
+			for _, k := range []string{"mtu", "comment", "disabled"} {
+				if v := it.Props[k]; v != "" {
+					p[k] = v
+				}
+			}
+		}
+		if ether {
+			p["default-name"] = a.Name
+			delete(p, "type")
+			delete(p, "actual-mtu")
+		}
+		var fl []byte
+		if p["disabled"] == "yes" {
+			fl = append(fl, 'X')
+		}
+		if run {
+			fl = append(fl, 'R')
+		}
+		if p["slave"] == "yes" {
+			fl = append(fl, 'S')
+		}
+		if p["disabled"] == "" {
+			p["disabled"] = "no"
+		}
+		rows = append(rows, control.Row{ID: id, Props: p, Flags: string(fl)})
+	}
+	if !ether {
+		for _, it := range items {
+			if !present[it.Props["name"]] {
+				e.ex.State.Set("/interface", it.ID, control.ItemState{Invalid: true, Status: "link not present"})
+			}
+		}
+	}
+	return rows, nil
+}
+
+func (e *Engine) ifaceRows(context.Context, *control.Session) ([]control.Row, error) {
+	return e.linkRows(false)
+}
+
+func (e *Engine) etherRows(context.Context, *control.Session) ([]control.Row, error) {
+	return e.linkRows(true)
+}
+
+// applyIfaces applies the settings of configured links that exist: mtu and up/down.
+func (e *Engine) applyIfaces(cfg *config) {
+	links := e.links()
+	for _, it := range cfg.ifaces {
+		l, ok := links[it.Props["name"]]
+		if !ok {
+			e.setState("/interface", it.ID, false, "link not present", nil)
+			continue
+		}
+		if err := e.applyLinkSettings(l, it.Props["mtu"], it.Props["disabled"] == "yes"); err != nil {
+			e.setState("/interface", it.ID, false, err.Error(), nil)
+			continue
+		}
+		e.setState("/interface", it.ID, running(l.Attrs()), "", e.kernelProps(l))
+	}
+}
+
+// applyLinkSettings sets a link's MTU (when configured) and admin state.
+func (e *Engine) applyLinkSettings(l netlink.Link, mtu string, disabled bool) error {
+	a := l.Attrs()
+	if n, err := strconv.Atoi(mtu); err == nil && n != a.MTU {
+		if err := e.h.LinkSetMTU(l, n); err != nil {
+			return control.Failure("could not set mtu %d: %v", n, err)
+		}
+	}
+	up := a.Flags&1 != 0
+	switch {
+	case disabled && up:
+		if err := e.h.LinkSetDown(l); err != nil {
+			return control.Failure("could not disable: %v", err)
+		}
+	case !disabled && !up:
+		if err := e.h.LinkSetUp(l); err != nil {
+			return control.Failure("could not enable: %v", err)
+		}
+	}
+	return nil
+}
+
+// registerCommands installs the write commands of /interface and /interface/ethernet (the
+// rows are links, so the first write to a link creates its /interface item) and the
+// interface-name checks of the menus that name links.
+func (e *Engine) registerCommands() {
+	for _, p := range []string{"/interface", "/interface/ethernet"} {
+		for _, cmd := range []string{"set", "unset", "enable", "disable", "comment"} {
+			_, spec, ok := e.ex.Generic("/interface", cmd)
+			if !ok {
+				continue
+			}
+			e.ex.Handle(p, cmd, spec, e.writeLink(cmd))
+		}
+		_, spec, _ := e.ex.Generic("/interface", "get")
+		e.ex.Handle(p, "get", spec, e.getLink)
+	}
+	e.ex.Handle("/interface", "monitor-traffic", control.CommandSpec{Positional: []string{"interface"},
+		Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"duration", "interval"}, Policy: "read"}, e.monitorTraffic)
+
+	CheckNames(e.ex, "/interface/bridge/port", nil, "interface")
+	CheckNames(e.ex, "/interface/vlan", nil, "interface")
+	CheckNames(e.ex, "/interface/bridge/vlan", func(a control.Arg) error {
+		if a.Name == "vlan-ids" {
+			if _, err := parseVids(a.Value); err != nil {
+				return control.ArgError("invalid value for argument vlan-ids")
+			}
+		}
+		return nil
+	}, "tagged", "untagged")
+	CheckNames(e.ex, "/interface/bridge/mdb", checkMdbGroup, "ports")
+	CheckNames(e.ex, "/interface/list/member", checkMember, "interface")
+}
+
+// CheckNames makes add and set of the menu at path refuse values of the given properties
+// (comma lists of interface names) that name no interface, and arguments that extra (when
+// not nil) refuses, before the generic command runs.
+func CheckNames(ex *control.Executor, path string, extra func(control.Arg) error, props ...string) {
+	for _, cmd := range []string{"add", "set"} {
+		fn, spec, ok := ex.Generic(path, cmd)
+		if !ok {
+			continue
+		}
+		ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			err := ex.View(c.Sess, func(tx *store.Tx) error {
+				for _, a := range c.S.Args {
+					if extra != nil && !a.Flag && !a.Unset {
+						if err := extra(a); err != nil {
+							return err
+						}
+					}
+					if a.Flag || a.Unset || !contains(props, a.Name) || a.Value == "" {
+						continue
+					}
+					for _, n := range strings.Split(a.Value, ",") {
+						if !Known(ex, tx, n) {
+							return control.ArgError("input does not match any value of %s", a.Name)
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			return fn(ctx, c)
+		})
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// targets resolves the numbers argument of a link command against the menu's rows:
+// names, *ids, and print numbers (as print would number them).
+func (e *Engine) targets(ctx context.Context, c *control.Call, ref string) ([]control.Row, error) {
+	rows, err := e.ex.Rows(ctx, c.Sess, c.Menu, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []control.Row
+	for _, part := range strings.Split(ref, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		found := false
+		for i, r := range rows {
+			if r.Props["name"] == part || control.FormatID(r.ID) == strings.ToUpper(part) || strconv.Itoa(i) == part {
+				out, found = append(out, r), true
+				break
+			}
+		}
+		if !found {
+			return nil, control.ErrNoSuchItem
+		}
+	}
+	return out, nil
+}
+
+// writeLink runs a generic write command (set, unset, enable, disable, comment) on links:
+// the arguments are checked first, then each target link without an /interface item gets
+// one (its name only), then the generic command runs on those items. A bad argument so
+// creates nothing.
+func (e *Engine) writeLink(cmd string) control.Handler {
+	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+		im, _ := e.ex.Tree.Get("/interface")
+		skip := map[string]bool{"numbers": true, ".id": true, "value-name": true}
+		if cmd == "comment" {
+			skip["comment"] = true
+		}
+		for _, a := range c.S.Args {
+			if skip[a.Name] || a.Flag {
+				continue
+			}
+			p, ok := c.Menu.Prop(a.Name)
+			if !ok {
+				return nil, control.ArgError("unknown parameter %s", a.Name)
+			}
+			if p.ReadOnly {
+				return nil, control.ArgError("failure: %s is read-only", a.Name)
+			}
+			if !a.Unset {
+				if _, err := control.ParseValue(p, a.Value); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if cmd == "unset" {
+			vn, _ := c.S.Get("value-name")
+			if p, ok := c.Menu.Prop(vn); !ok || p.ReadOnly {
+				return nil, control.ArgError("input does not match any value of value-name")
+			}
+		}
+		ref, ok := c.S.Get("numbers")
+		if !ok {
+			ref, ok = c.S.Get(".id")
+		}
+		if !ok {
+			return nil, &control.Error{Msg: "expected item id", Category: control.CatMissing}
+		}
+		rows, err := e.targets(ctx, c, ref)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		err = e.ex.Update(c.Sess, func(tx *store.Tx) ([]control.Change, error) {
+			var chs []control.Change
+			for _, r := range rows {
+				name := r.Props["name"]
+				if id, ok := tx.ByName("/interface", name); ok {
+					ids = append(ids, control.FormatID(id))
+					continue
+				}
+				id, err := tx.NextID("/interface")
+				if err != nil {
+					return nil, err
+				}
+				if err := tx.Put("/interface", store.Item{ID: id, Props: map[string]string{"name": name}}, 0); err != nil {
+					return nil, err
+				}
+				ids = append(ids, control.FormatID(id))
+				chs = append(chs, control.Change{Path: "/interface", ID: id, Op: "add"})
+			}
+			return chs, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return &control.Reply{Menu: c.Menu}, nil
+		}
+		args := []control.Arg{{Name: "numbers", Value: strings.Join(ids, ",")}}
+		for _, a := range c.S.Args {
+			if a.Name != "numbers" && a.Name != ".id" {
+				args = append(args, a)
+			}
+		}
+		fn, _, _ := e.ex.Generic("/interface", cmd)
+		return fn(ctx, &control.Call{Ex: e.ex, Sess: c.Sess, Menu: im,
+			S: &control.Sentence{Path: "/interface", Cmd: cmd, Args: args}})
+	}
+}
+
+// getLink is get over link rows (which the store does not hold).
+func (e *Engine) getLink(ctx context.Context, c *control.Call) (*control.Reply, error) {
+	ref, _ := c.S.Get("number")
+	rows, err := e.targets(ctx, c, ref)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != 1 {
+		return nil, control.ErrNoSuchItem
+	}
+	r := rows[0]
+	name, _ := c.S.Get("value-name")
+	if name == "" {
+		return &control.Reply{Menu: c.Menu, Rows: rows}, nil
+	}
+	v, ok := r.Get(name)
+	if !ok {
+		if _, isProp := c.Menu.Prop(name); !isProp && name != "comment" {
+			return nil, control.ArgError("input does not match any value of value-name")
+		}
+	}
+	return &control.Reply{Menu: c.Menu, Ret: v}, nil
+}
+
+// monitorTraffic samples a link's counters twice, one interval apart, and reports rates.
+func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.Reply, error) {
+	name, _ := c.S.Get("interface")
+	interval := time.Second
+	if v, ok := c.S.Get("interval"); ok {
+		d, err := value.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Minute {
+			return nil, control.ArgError("invalid value for argument interval")
+		}
+		interval = d
+	}
+	first, err := e.h.LinkByName(name)
+	if err != nil {
+		return nil, control.ArgError("input does not match any value of interface")
+	}
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(interval):
+	}
+	second, err := e.h.LinkByName(name)
+	if err != nil {
+		return nil, control.Failure("%s disappeared", name)
+	}
+	secs := time.Since(t0).Seconds()
+	s0, s1 := first.Attrs().Statistics, second.Attrs().Statistics
+	if s0 == nil || s1 == nil {
+		return nil, control.Failure("no counters for %s", name)
+	}
+	rate := func(a, b uint64, mul float64) string {
+		if b < a {
+			return "0"
+		}
+		return strconv.FormatUint(uint64(float64(b-a)*mul/secs), 10)
+	}
+	p := map[string]string{
+		"name":                     name,
+		"rx-packets-per-second":    rate(s0.RxPackets, s1.RxPackets, 1),
+		"rx-bits-per-second":       rate(s0.RxBytes, s1.RxBytes, 8),
+		"rx-drops-per-second":      rate(s0.RxDropped, s1.RxDropped, 1),
+		"rx-errors-per-second":     rate(s0.RxErrors, s1.RxErrors, 1),
+		"tx-packets-per-second":    rate(s0.TxPackets, s1.TxPackets, 1),
+		"tx-bits-per-second":       rate(s0.TxBytes, s1.TxBytes, 8),
+		"tx-drops-per-second":      rate(s0.TxDropped, s1.TxDropped, 1),
+		"tx-errors-per-second":     rate(s0.TxErrors, s1.TxErrors, 1),
+		"fp-rx-packets-per-second": "0", "fp-tx-packets-per-second": "0",
+	}
+	keys := []string{"name", "rx-packets-per-second", "rx-bits-per-second", "fp-rx-packets-per-second",
+		"rx-drops-per-second", "rx-errors-per-second", "tx-packets-per-second", "tx-bits-per-second",
+		"fp-tx-packets-per-second", "tx-drops-per-second", "tx-errors-per-second"}
+	m := &menu.Menu{Path: c.Menu.Path, Kind: menu.Single}
+	return &control.Reply{Menu: m, Rows: []control.Row{{Menu: m, Props: p, Keys: keys}}}, nil
+}

@@ -1,0 +1,181 @@
+package link
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/store"
+)
+
+// builtinLists are the lists RouterOS has on every device; their members are computed
+// from the system's links, and members cannot be added to them.
+var builtinLists = []string{"all", "none", "dynamic", "static"}
+
+func isBuiltinList(name string) bool { return slices.Contains(builtinLists, name) }
+
+// ifInfo is what list resolution needs to know of a link.
+type ifInfo struct {
+	name   string
+	static bool
+}
+
+// lists is one consistent view of the interface lists and the system's links.
+type lists struct {
+	byName  map[string]store.Item
+	members map[string][]string // list name → interfaces of its enabled members
+	links   []ifInfo
+}
+
+func newLists(listItems, memberItems []store.Item, links []ifInfo) *lists {
+	l := &lists{byName: map[string]store.Item{}, members: map[string][]string{}, links: links}
+	for _, it := range listItems {
+		l.byName[it.Props["name"]] = it
+	}
+	for _, it := range memberItems {
+		if it.Props["disabled"] != "yes" {
+			l.members[it.Props["list"]] = append(l.members[it.Props["list"]], it.Props["interface"])
+		}
+	}
+	return l
+}
+
+// resolve returns the present interfaces of list: its members, those of the lists it
+// includes, less those of the lists it excludes. seen breaks include loops.
+func (l *lists) resolve(list string, seen map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	if seen[list] {
+		return out
+	}
+	seen[list] = true
+	defer delete(seen, list)
+	switch list {
+	case "all", "dynamic", "static":
+		for _, li := range l.links {
+			if list == "all" || li.static == (list == "static") {
+				out[li.name] = true
+			}
+		}
+		return out
+	case "none":
+		return out
+	}
+	it, ok := l.byName[list]
+	if !ok {
+		return out
+	}
+	present := map[string]bool{}
+	for _, li := range l.links {
+		present[li.name] = true
+	}
+	for _, n := range l.members[list] {
+		if present[n] {
+			out[n] = true
+		}
+	}
+	for _, inc := range splitList(it.Props["include"]) {
+		for n := range l.resolve(inc, seen) {
+			out[n] = true
+		}
+	}
+	for _, exc := range splitList(it.Props["exclude"]) {
+		for n := range l.resolve(exc, seen) {
+			delete(out, n)
+		}
+	}
+	return out
+}
+
+// Members returns the names of the interfaces in list, sorted: the links of the system
+// that are members (directly or through include=, less exclude=), or for the built-in
+// lists all, dynamic and static the links of that kind. A member whose link does not
+// exist is left out, so callers resolve again when links come and go.
+//
+// A link is static when it is ethernet-like or a loopback, or routerd configures it (a
+// bridge, VLAN or tunnel item of that name); others (created by other software) are
+// dynamic.
+func Members(ex *control.Executor, list string) []string {
+	var listItems, memberItems []store.Item
+	configured := map[string]bool{}
+	err := ex.Store.View(func(tx *store.Tx) error {
+		var err error
+		if listItems, err = tx.List("/interface/list"); err != nil {
+			return err
+		}
+		if memberItems, err = tx.List("/interface/list/member"); err != nil {
+			return err
+		}
+		for _, m := range ex.Tree.All() {
+			if !strings.HasPrefix(m.Path, "/interface/") || m.NameProp() != "name" || strings.HasPrefix(m.Path, "/interface/list") {
+				continue
+			}
+			items, err := tx.List(m.Path)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				configured[it.Props["name"]] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		slog.Warn("link: reading interface lists", "err", err)
+		return nil
+	}
+	ls, err := netlink.LinkList()
+	if err != nil {
+		slog.Warn("link: listing links", "err", err)
+	}
+	set := newLists(listItems, memberItems, classify(ls, configured)).resolve(list, map[string]bool{})
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func classify(ls []netlink.Link, configured map[string]bool) []ifInfo {
+	out := make([]ifInfo, 0, len(ls))
+	for _, l := range ls {
+		n := l.Attrs().Name
+		out = append(out, ifInfo{name: n, static: l.Type() == "device" || l.Type() == "veth" || owned(l) || configured[n]})
+	}
+	return out
+}
+
+// applyLists reports the state of lists and members: built-in lists are flagged, and a
+// member whose link does not exist is invalid (it takes effect when the link appears).
+func (e *Engine) applyLists(cfg *config) {
+	for _, it := range cfg.lists {
+		var props map[string]string
+		if isBuiltinList(it.Props["name"]) {
+			props = map[string]string{"builtin": "yes"}
+		}
+		e.setState("/interface/list", it.ID, false, "", props)
+	}
+	links := e.links()
+	for _, it := range cfg.members {
+		reason := ""
+		switch n := it.Props["interface"]; {
+		case it.Props["disabled"] == "yes":
+		case isBuiltinList(it.Props["list"]):
+			reason = "list " + it.Props["list"] + " is built in; its members are computed"
+		case links[n] == nil:
+			reason = "interface " + n + " not present"
+		}
+		e.setState("/interface/list/member", it.ID, false, reason, nil)
+	}
+}
+
+// checkMember refuses members of built-in lists.
+func checkMember(a control.Arg) error {
+	if a.Name == "list" && isBuiltinList(a.Value) {
+		return control.ArgError("cannot add members to built-in list %s", a.Value)
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package link
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+)
+
+func controlArg(name, v string) control.Arg { return control.Arg{Name: name, Value: v} }
+
+func item(props ...string) store.Item {
+	p := map[string]string{}
+	for i := 0; i+1 < len(props); i += 2 {
+		p[props[i]] = props[i+1]
+	}
+	return store.Item{Props: p}
+}
+
+func TestListResolve(t *testing.T) {
+	links := []ifInfo{{"lo", true}, {"ether1", true}, {"ether2", true}, {"bridge1", true}, {"tun0", false}}
+	l := newLists(
+		[]store.Item{item("name", "all"), item("name", "none"), item("name", "dynamic"), item("name", "static"),
+			item("name", "LAN"), item("name", "WAN"),
+			item("name", "ALL-BUT-WAN", "include", "all", "exclude", "WAN,dynamic"),
+			item("name", "LOOP", "include", "LOOP2"), item("name", "LOOP2", "include", "LOOP,LAN")},
+		[]store.Item{item("list", "LAN", "interface", "bridge1"), item("list", "LAN", "interface", "ether2"),
+			item("list", "LAN", "interface", "gone0"), item("list", "LAN", "interface", "ether1", "disabled", "yes"),
+			item("list", "WAN", "interface", "ether1")},
+		links)
+	for list, want := range map[string]string{
+		"all":         "bridge1,ether1,ether2,lo,tun0",
+		"none":        "",
+		"dynamic":     "tun0",
+		"static":      "bridge1,ether1,ether2,lo",
+		"LAN":         "bridge1,ether2",
+		"WAN":         "ether1",
+		"ALL-BUT-WAN": "bridge1,ether2,lo",
+		"LOOP":        "bridge1,ether2",
+		"nosuch":      "",
+	} {
+		var got []string
+		for n := range l.resolve(list, map[string]bool{}) {
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: got %v, want %s", list, got, want)
+		}
+	}
+}
+
+// TestMembers resolves lists against this namespace's real links (read only: lo exists
+// everywhere) through a real store.
+func TestMembers(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "routerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ex := control.New(menu.Default(), st)
+	if err := ex.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(func(tx *store.Tx) error {
+		for _, x := range []struct {
+			path string
+			it   store.Item
+		}{
+			{"/interface/list", item("name", "LAN")},
+			{"/interface/list", item("name", "NOLO", "include", "all", "exclude", "LAN")},
+			{"/interface/list/member", item("list", "LAN", "interface", "lo")},
+			{"/interface/list/member", item("list", "LAN", "interface", "nosuch0")},
+		} {
+			id, err := tx.NextID(x.path)
+			if err != nil {
+				return err
+			}
+			x.it.ID = id
+			if err := tx.Put(x.path, x.it, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Members(ex, "LAN"); !slices.Equal(got, []string{"lo"}) {
+		t.Errorf("LAN: %v", got)
+	}
+	if got := Members(ex, "all"); !slices.Contains(got, "lo") {
+		t.Errorf("all without lo: %v", got)
+	}
+	if got := Members(ex, "static"); !slices.Contains(got, "lo") {
+		t.Errorf("static without lo: %v", got)
+	}
+	if got := Members(ex, "NOLO"); slices.Contains(got, "lo") || len(got) != len(Members(ex, "all"))-1 {
+		t.Errorf("NOLO: %v", got)
+	}
+	if got := Members(ex, "none"); len(got) != 0 {
+		t.Errorf("none: %v", got)
+	}
+	items, _ := ex.Items("/interface/list")
+	var names []string
+	for _, it := range items {
+		names = append(names, it.Props["name"])
+	}
+	for _, b := range builtinLists {
+		if !slices.Contains(names, b) {
+			t.Errorf("built-in list %s not seeded: %v", b, names)
+		}
+	}
+	if err := checkMember(controlArg("list", "all")); err == nil {
+		t.Error("member of built-in list all accepted")
+	}
+}

@@ -1,0 +1,137 @@
+package menu
+
+import (
+	"github.com/routerd/routerd/control/value"
+)
+
+// ipMenus declares the IP layer: addresses and routes of both families, address pools and
+// the DNS client settings. Addresses and routes that routerd did not configure show as
+// dynamic (D) rows read from the kernel.
+func ipMenus() []*Menu {
+	hidden := func(name, desc string) Prop {
+		return Prop{Name: name, Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: desc}
+	}
+	comment := Prop{Name: "comment", Type: value.String(), Desc: "Short description of the item."}
+	disabled := Prop{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the item is disabled."}
+	iface := Prop{Name: "interface", Type: value.String(), Required: true,
+		Desc: "Interface the address is on (a link, or one configured under /interface)."}
+	addrFlags := []Flag{FlagDisabled, FlagInvalid, FlagDynamic}
+
+	route := func(path string, dst value.Type, def string) *Menu {
+		return &Menu{
+			Path: path,
+			Kind: List,
+			Props: []Prop{
+				{Name: "dst-address", Type: dst, Default: def, Desc: "Destination prefix."},
+				// The manual's GRE-over-IPsec example writes dst-network=; the route engine
+				// takes it as dst-address.
+				{Name: "dst-network", Type: dst, Desc: "Same as dst-address."},
+				{Name: "gateway", Type: value.String(),
+					Desc: "Next hop: an address, an interface name, or address%interface."},
+				{Name: "pref-src", Type: value.IP(), Desc: "Source address preferred for packets sent by this route."},
+				{Name: "distance", Type: value.Int(0, 255), Default: "1",
+					Desc: "Preference among routes to the same destination (lower wins); the kernel metric."},
+				{Name: "scope", Type: value.Int(0, 255), Default: "30", Desc: "Scope of the route."},
+				{Name: "target-scope", Type: value.Int(0, 255), Default: "10",
+					Desc: "Largest scope of the route that resolves the gateway."},
+				{Name: "routing-table", Type: value.OneOf(value.Enum("main"), value.Int(1, 4294967295)), Default: "main",
+					Desc: "Routing table: main, or a table number."},
+				{Name: "blackhole", Type: value.Bool(), Default: "no", Desc: "Silently discard packets to dst-address."},
+				{Name: "immediate-gw", Type: value.String(), ReadOnly: true, Desc: "Interface (and address) the route uses."},
+				comment,
+				disabled,
+				hidden("dynamic", "Route not configured through routerd (kernel, other daemons)."),
+				hidden("connect", "Route of a connected network."),
+				hidden("static", "Route configured through routerd."),
+			},
+			Flags: []Flag{FlagDisabled, FlagInvalid, FlagActive, FlagDynamic, {'C', "connect"},
+				{'S', "static"}, {'B', "blackhole"}},
+			Columns: []string{"dst-address", "gateway", "distance"},
+			Desc:    "Routes.",
+		}
+	}
+
+	return []*Menu{
+		{
+			Path: "/ip/address",
+			Kind: List,
+			Props: []Prop{
+				{Name: "address", Type: value.Prefix4(), Required: true,
+					Desc: "Address and prefix length; a bare address is /32."},
+				{Name: "network", Type: value.IPv4(), ReadOnly: true, Desc: "Network address of the prefix."},
+				iface,
+				{Name: "actual-interface", Type: value.String(), ReadOnly: true, Desc: "Interface the address is applied on."},
+				comment,
+				disabled,
+				hidden("dynamic", "Address not configured through routerd."),
+			},
+			Flags:   addrFlags,
+			Columns: []string{"address", "network", "interface"},
+			Desc:    "IPv4 addresses.",
+		},
+		{
+			Path: "/ipv6/address",
+			Kind: List,
+			Props: []Prop{
+				{Name: "address", Type: value.Prefix6(), Required: true,
+					Desc: "Address and prefix length; a bare address is /64."},
+				iface,
+				{Name: "eui-64", Type: value.Bool(), Default: "no",
+					Desc: "Take the host part from the interface's EUI-64 identifier."},
+				{Name: "advertise", Type: value.Bool(), Default: "yes",
+					Desc: "Advertise the prefix in router advertisements (stored; no RA daemon yet)."},
+				{Name: "no-dad", Type: value.Bool(), Default: "no", Desc: "Skip duplicate address detection."},
+				{Name: "actual-interface", Type: value.String(), ReadOnly: true, Desc: "Interface the address is applied on."},
+				comment,
+				disabled,
+				hidden("dynamic", "Address not configured through routerd (link-local, SLAAC ...)."),
+			},
+			Flags:   addrFlags,
+			Columns: []string{"address", "interface", "advertise"},
+			Desc:    "IPv6 addresses.",
+		},
+		route("/ip/route", value.Prefix4(), "0.0.0.0/0"),
+		route("/ipv6/route", value.Prefix6(), "::/0"),
+		{
+			Path: "/ip/pool",
+			Kind: List,
+			Props: []Prop{
+				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Pool name."},
+				{Name: "ranges", Type: value.List(value.String()), Required: true,
+					Desc: "Address ranges: from-to, a prefix, or one address, comma separated."},
+				{Name: "next-pool", Type: value.String(), Ref: "/ip/pool", RefExtra: []string{"none"}, Default: "none",
+					Desc: "Pool to take addresses from when this one is exhausted."},
+				comment,
+			},
+			Columns: []string{"name", "ranges"},
+			Desc:    "Address pools handed out by other services (IPsec mode-config).",
+		},
+		{
+			Path: "/ip/pool/used",
+			Kind: Status,
+			Props: []Prop{
+				{Name: "pool", Type: value.String(), ReadOnly: true, Desc: "Pool the address came from."},
+				{Name: "address", Type: value.IP(), ReadOnly: true, Desc: "Leased address."},
+				{Name: "owner", Type: value.String(), ReadOnly: true, Desc: "Subsystem holding the lease."},
+				{Name: "info", Type: value.String(), ReadOnly: true, Desc: "Who the address was given to."},
+			},
+			Columns:  []string{"pool", "address", "owner", "info"},
+			NoExport: true,
+			Desc:     "Addresses currently leased from pools.",
+		},
+		{
+			Path: "/ip/dns",
+			Kind: Single,
+			Props: []Prop{
+				{Name: "servers", Type: value.List(value.IP()), Desc: "DNS servers routerd asks."},
+				{Name: "dynamic-servers", Type: value.String(), ReadOnly: true, Desc: "Servers learned from other services."},
+				{Name: "allow-remote-requests", Type: value.Bool(), Default: "no",
+					Desc: "Answer queries from the network (stored; no DNS server yet)."},
+				{Name: "max-udp-packet-size", Type: value.Int(50, 65507), Default: "4096", Desc: "Largest UDP DNS message."},
+				{Name: "query-server-timeout", Type: value.Time(0, 1<<40), Default: "2s", Desc: "Time to wait for one server."},
+				{Name: "query-total-timeout", Type: value.Time(0, 1<<40), Default: "10s", Desc: "Time to wait for an answer."},
+			},
+			Desc: "DNS client settings, used by routerd to resolve names (peer addresses).",
+		},
+	}
+}

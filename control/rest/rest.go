@@ -1,0 +1,363 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/api"
+	"github.com/routerd/routerd/control/menu"
+)
+
+// Authenticator checks a user's credentials for a service and opens an executor session
+// carrying the user's policies (control/user.Auth).
+type Authenticator interface {
+	Login(ctx context.Context, name, password string, remote netip.Addr, service string) (*control.Session, error)
+}
+
+// Server is one www or www-ssl service.
+type Server struct {
+	Ex   *control.Executor
+	Auth Authenticator
+	// Service is "www" or "www-ssl": the name logins are made for.
+	Service string
+	// Identity names the router on the status page (nil: "MikroTik").
+	Identity func() string
+}
+
+// shutdownGrace is how long requests in progress get when the service stops.
+const shutdownGrace = 5 * time.Second
+
+// Serve answers HTTP on ln (the service manager's listener, already TLS for www-ssl)
+// until ctx ends. It returns nil when stopped by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if hs.Shutdown(sctx) != nil {
+			hs.Close()
+		}
+	}()
+	err := hs.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-stopped
+		return nil
+	}
+	return err
+}
+
+// ServeHTTP routes /rest/... to the REST API and / to the status page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			slog.Error("www request panicked", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeError(w, http.StatusInternalServerError, "failure: internal error")
+		}
+	}()
+	switch {
+	case r.URL.Path == Prefix || strings.HasPrefix(r.URL.Path, Prefix+"/"):
+		s.serveREST(w, r)
+	case r.URL.Path == "/":
+		s.serveStatus(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "")
+	}
+}
+
+// login authenticates the request's Basic credentials; on failure it has answered 401.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) (*control.Session, bool) {
+	name, pass, ok := r.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="routerd"`)
+		writeError(w, http.StatusUnauthorized, "")
+		return nil, false
+	}
+	var remote netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		remote = ap.Addr().Unmap()
+	}
+	sess, err := s.Auth.Login(r.Context(), name, pass, remote, s.Service)
+	if err != nil || sess == nil {
+		w.Header().Set("WWW-Authenticate", `Basic realm="routerd"`)
+		writeError(w, http.StatusUnauthorized, "")
+		return nil, false
+	}
+	return sess, true
+}
+
+func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.login(w, r)
+	if !ok {
+		return
+	}
+	if !sess.Can("rest-api") {
+		writeError(w, http.StatusUnauthorized, "not enough permissions (9)")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "request body too large")
+		return
+	}
+	c, err := parse(s.Ex.Tree, r.Method, r.URL.Path, r.URL.RawQuery, body)
+	if err != nil {
+		var re *reqError
+		if errors.As(err, &re) {
+			writeError(w, re.status, re.detail)
+		} else {
+			writeError(w, http.StatusBadRequest, err.Error())
+		}
+		return
+	}
+	status, out, detail := run(r.Context(), s.Ex, sess, c)
+	switch {
+	case status >= 400:
+		writeError(w, status, detail)
+	case out == nil:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, out)
+	}
+}
+
+// result is what api.Exec answered, split by reply word.
+type result struct {
+	rows   []map[string]string
+	ret    string
+	hasRet bool
+	trap   *control.Error
+}
+
+// runAPI runs one API request and collects its replies.
+func runAPI(ctx context.Context, ex *control.Executor, sess *control.Session, req api.Request) result {
+	var res result
+	for _, sen := range api.Exec(ctx, ex, sess, req) {
+		if len(sen) == 0 {
+			continue
+		}
+		switch sen[0] {
+		case "!re":
+			row := make(map[string]string, len(sen)-1)
+			for _, w := range sen[1:] {
+				if k, v, ok := strings.Cut(strings.TrimPrefix(w, "="), "="); ok {
+					row[k] = v
+				}
+			}
+			res.rows = append(res.rows, row)
+		case "!trap":
+			e := &control.Error{}
+			for _, w := range sen[1:] {
+				if v, ok := strings.CutPrefix(w, "=message="); ok {
+					e.Msg = v
+				} else if v, ok := strings.CutPrefix(w, "=category="); ok {
+					for _, d := range v {
+						e.Category = e.Category*10 + int(d-'0')
+					}
+				}
+			}
+			res.trap = e
+		case "!done":
+			for _, w := range sen[1:] {
+				if v, ok := strings.CutPrefix(w, "=ret="); ok {
+					res.ret, res.hasRet = v, true
+				}
+			}
+		}
+	}
+	return res
+}
+
+// run executes a call. It returns the HTTP status and either the JSON value to send or,
+// for errors, the RouterOS message.
+func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *call) (int, any, string) {
+	path := c.menu.Path
+	req := api.Request{Command: path + "/" + verb(c), Attrs: c.attrs}
+	single := c.menu.Kind == menu.Single
+	switch c.op {
+	case opPrint, opGetOne, opCommand:
+		if c.hasProplist {
+			req.API = map[string]string{".proplist": c.proplist}
+		}
+		req.Queries = c.queries
+		if c.op == opGetOne {
+			q, ok := refQuery(c.menu, c.ref)
+			if !ok {
+				return http.StatusNotFound, nil, "no such item"
+			}
+			req.Queries = append([]string{q}, req.Queries...)
+		}
+		if c.op == opCommand {
+			req.Attrs = idArg(ex, path, c.cmd, c.attrs)
+		}
+	case opSet, opRemove:
+		if c.ref != "" {
+			req.Attrs = append([]api.Attr{{Name: ".id", Value: c.ref}}, req.Attrs...)
+		}
+	}
+	res := runAPI(ctx, ex, sess, req)
+	if res.trap != nil {
+		return errorStatus(c, res.trap), nil, res.trap.Msg
+	}
+	switch c.op {
+	case opPrint:
+		return http.StatusOK, objects(res.rows, single), ""
+	case opGetOne:
+		if len(res.rows) == 0 {
+			return http.StatusNotFound, nil, "no such item"
+		}
+		return http.StatusOK, res.rows[0], ""
+	case opAdd:
+		if !res.hasRet {
+			return http.StatusOK, map[string]string{}, ""
+		}
+		return fetch(ctx, ex, sess, c.menu, res.ret)
+	case opSet:
+		if single {
+			r := runAPI(ctx, ex, sess, api.Request{Command: path + "/print"})
+			if r.trap != nil || len(r.rows) == 0 {
+				return http.StatusOK, map[string]string{}, ""
+			}
+			return http.StatusOK, objects(r.rows, true)[0], ""
+		}
+		return fetch(ctx, ex, sess, c.menu, c.ref)
+	case opRemove:
+		return http.StatusNoContent, nil, ""
+	}
+	// POST: rows when the command printed, else its return value, else nothing.
+	switch {
+	case len(res.rows) > 0:
+		return http.StatusOK, objects(res.rows, single), ""
+	case res.hasRet:
+		return http.StatusOK, map[string]string{"ret": res.ret}, ""
+	}
+	return http.StatusOK, []map[string]string{}, ""
+}
+
+func verb(c *call) string {
+	switch c.op {
+	case opPrint, opGetOne:
+		return "print"
+	case opAdd:
+		return "add"
+	case opSet:
+		return "set"
+	case opRemove:
+		return "remove"
+	}
+	return c.cmd
+}
+
+// fetch prints one item after add or set, as PUT and PATCH answer with it.
+func fetch(ctx context.Context, ex *control.Executor, sess *control.Session, m *menu.Menu, ref string) (int, any, string) {
+	q, ok := refQuery(m, ref)
+	if !ok {
+		return http.StatusOK, map[string]string{}, ""
+	}
+	r := runAPI(ctx, ex, sess, api.Request{Command: m.Path + "/print", Queries: []string{q}})
+	if r.trap != nil || len(r.rows) == 0 {
+		// Changed, but not readable by this user or gone already: the change stands.
+		return http.StatusOK, map[string]string{}, ""
+	}
+	return http.StatusOK, r.rows[0], ""
+}
+
+// refQuery is the API query selecting the item a path names: by .id, or by name in
+// menus whose items have one.
+func refQuery(m *menu.Menu, ref string) (string, bool) {
+	if _, ok := control.ParseID(ref); ok {
+		return ".id=" + ref, true
+	}
+	if np := m.NameProp(); np != "" {
+		return np + "=" + ref, true
+	}
+	return "", false
+}
+
+// idArg renames ".id" for commands whose item argument is "number" (script run): the
+// REST manual passes the item of any command as .id, and the API layer maps .id to
+// "numbers" for every command other than get.
+func idArg(ex *control.Executor, path, cmd string, attrs []api.Attr) []api.Attr {
+	spec, ok := ex.Command(path, cmd)
+	if !ok || len(spec.Positional) == 0 || spec.Positional[0] != "number" || cmd == "get" {
+		return attrs
+	}
+	out := make([]api.Attr, len(attrs))
+	for i, a := range attrs {
+		if a.Name == ".id" {
+			a.Name = "number"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// objects returns rows as the JSON array; single menus have no item ids.
+func objects(rows []map[string]string, single bool) []map[string]string {
+	if rows == nil {
+		return []map[string]string{}
+	}
+	if single {
+		for _, r := range rows {
+			delete(r, ".id")
+		}
+	}
+	return rows
+}
+
+// errorStatus maps a command's failure to an HTTP status: a missing item named in the
+// path is 404, a crash inside routerd 500, anything else the client's 400.
+func errorStatus(c *call, e *control.Error) int {
+	switch {
+	case e.Category == control.CatMissing && e.Msg == control.ErrNoSuchItem.Msg &&
+		(c.op == opGetOne || c.op == opSet || c.op == opRemove):
+		return http.StatusNotFound
+	case strings.HasPrefix(e.Msg, "failure: internal error"):
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
+
+// apiError is the body of every error reply.
+type apiError struct {
+	Error   int    `json:"error"`
+	Message string `json:"message"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, detail string) {
+	writeJSON(w, status, apiError{Error: status, Message: http.StatusText(status), Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":500,"message":"Internal Server Error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,326 @@
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+)
+
+// Protocol serves a service on ln until ln is closed (Accept fails) or ctx ends. The
+// listener only returns connections that passed the service's address list and
+// max-sessions, already wrapped in TLS for api-ssl and www-ssl; closing a connection
+// frees its session slot.
+type Protocol func(ctx context.Context, ln net.Listener) error
+
+// Path is the menu the manager applies.
+const Path = "/ip/service"
+
+// ErrNoProtocol marks a service no protocol is registered for.
+var ErrNoProtocol = errors.New("protocol not available")
+
+// Manager runs the listeners of /ip service.
+type Manager struct {
+	ex      *control.Executor
+	dataDir string
+	bind    string
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	protos  map[string]Protocol
+	running map[string]*running
+	ctx     context.Context
+	wake    chan struct{}
+
+	sessions *prometheus.GaugeVec
+	accepted *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+}
+
+// running is one service's open listener.
+type running struct {
+	key    string // what needs a restart when it changes
+	ln     *guarded
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a manager for ex's /ip service menu. Listeners bind to bind ("" for
+// every address; tests pass 127.0.0.1 or a namespace's address). reg (may be nil)
+// receives the routerd_service_* metrics.
+func New(ex *control.Executor, dataDir, bind string, reg prometheus.Registerer) *Manager {
+	m := &Manager{
+		ex: ex, dataDir: dataDir, bind: bind, log: slog.Default().With("engine", "service"),
+		protos: map[string]Protocol{}, running: map[string]*running{}, wake: make(chan struct{}, 1),
+		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "routerd_service_sessions",
+			Help: "Open sessions (accepted connections) by service.",
+		}, []string{"service"}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_service_connections_total",
+			Help: "Connections accepted by service.",
+		}, []string{"service"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_service_connections_refused_total",
+			Help: "Connections refused by service and reason (acl: not in the address list, max-sessions).",
+		}, []string{"service", "reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.sessions, m.accepted, m.refused)
+	}
+	m.protos["winbox"] = winbox
+	return m
+}
+
+// Register plugs a protocol in for a service (api, api-ssl, www, www-ssl, ssh, telnet,
+// ftp). Registering after Start starts the service's listener if it is enabled.
+func (m *Manager) Register(service string, p Protocol) {
+	m.mu.Lock()
+	m.protos[service] = p
+	m.mu.Unlock()
+	m.poke()
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start prepares the self-signed certificate, applies the configuration and follows
+// its changes until ctx ends, when every listener is closed.
+func (m *Manager) Start(ctx context.Context) error {
+	if _, err := selfSigned(m.dataDir); err != nil {
+		// Only the TLS services need it; they show the reason as invalid.
+		m.log.Error("self-signed certificate", "err", err)
+	}
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	m.ex.SetEngine(Path, "service")
+	m.ex.Watch(Path, func(control.Change) { m.poke() })
+	m.reconcile()
+	go m.loop(ctx)
+	return nil
+}
+
+func (m *Manager) loop(ctx context.Context) {
+	// Services that could not listen (port taken) are retried: the other program may
+	// go away.
+	retry := time.NewTicker(5 * time.Second)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.stopAll()
+			return
+		case <-m.wake:
+		case <-retry.C:
+		}
+		m.reconcile()
+	}
+}
+
+func (m *Manager) stopAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, r := range m.running {
+		r.stop()
+		delete(m.running, name)
+	}
+}
+
+func (r *running) stop() {
+	r.cancel()
+	r.ln.Listener.Close()
+	<-r.done
+}
+
+// config is one service as configured.
+type config struct {
+	id       uint64
+	name     string
+	port     int
+	addrs    []netip.Prefix
+	cert     string
+	only12   bool
+	max      int
+	vrf      string
+	disabled bool
+}
+
+func (m *Manager) configs() ([]config, error) {
+	menu, ok := m.ex.Tree.Get(Path)
+	if !ok {
+		return nil, fmt.Errorf("no %s menu", Path)
+	}
+	items, err := m.ex.Items(Path)
+	if err != nil {
+		return nil, err
+	}
+	var out []config
+	for _, it := range items {
+		r := m.ex.Row(menu, it, true)
+		c := config{id: it.ID, name: r.Props["name"], cert: r.Props["certificate"],
+			only12: r.Props["tls-version"] == "only-1.2", vrf: r.Props["vrf"],
+			disabled: r.Props["disabled"] == "yes"}
+		c.port, _ = strconv.Atoi(r.Props["port"])
+		c.max, _ = strconv.Atoi(r.Props["max-sessions"])
+		if c.max <= 0 {
+			c.max = 20
+		}
+		for _, s := range strings.Split(r.Props["address"], ",") {
+			if p, err := netip.ParsePrefix(s); err == nil {
+				c.addrs = append(c.addrs, p.Masked())
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func tlsService(name string) bool { return strings.HasSuffix(name, "-ssl") }
+
+// key is what a running listener depends on; a change to it restarts the listener
+// (address list and max-sessions apply to new connections without one).
+func (c config) key() string {
+	k := fmt.Sprintf("port=%d vrf=%s", c.port, c.vrf)
+	if tlsService(c.name) {
+		k += fmt.Sprintf(" cert=%s only12=%v", c.cert, c.only12)
+	}
+	return k
+}
+
+func (m *Manager) reconcile() {
+	cfgs, err := m.configs()
+	if err != nil {
+		m.log.Error("read configuration", "err", err)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx == nil || m.ctx.Err() != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, c := range cfgs {
+		seen[c.name] = true
+		r := m.running[c.name]
+		proto := m.protos[c.name]
+		if c.disabled || proto == nil {
+			if r != nil {
+				r.stop()
+				delete(m.running, c.name)
+			}
+			st := control.ItemState{}
+			if !c.disabled {
+				st.Status = "not running: " + ErrNoProtocol.Error()
+			}
+			m.ex.State.Set(Path, c.id, st)
+			continue
+		}
+		if r != nil && r.key == c.key() {
+			r.ln.policy.Store(&policy{addrs: c.addrs, max: int64(c.max)})
+			continue
+		}
+		if r != nil {
+			r.stop()
+			delete(m.running, c.name)
+		}
+		r, err := m.start(c, proto)
+		if err != nil {
+			// Logged once per reason: the retry ticker would repeat it every few seconds.
+			if st, _ := m.ex.State.Get(Path, c.id); st.Status != err.Error() {
+				m.log.Warn("service not running", "service", c.name, "err", err)
+			}
+			m.ex.State.Set(Path, c.id, control.ItemState{Invalid: true, Status: err.Error()})
+			continue
+		}
+		m.running[c.name] = r
+		m.ex.State.Set(Path, c.id, control.ItemState{Running: true})
+		m.log.Info("service listening", "service", c.name, "address", r.ln.Addr().String())
+	}
+	for name, r := range m.running {
+		if !seen[name] {
+			r.stop()
+			delete(m.running, name)
+		}
+	}
+}
+
+func (m *Manager) start(c config, proto Protocol) (*running, error) {
+	if c.vrf != "main" {
+		return nil, fmt.Errorf("vrf %s is not supported (only main)", c.vrf)
+	}
+	var tc *tls.Config
+	if tlsService(c.name) {
+		var err error
+		if tc, err = m.tlsConfig(c); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := net.Listen("tcp", net.JoinHostPort(m.bind, strconv.Itoa(c.port)))
+	if err != nil {
+		if errors.Is(err, errAddrInUse) {
+			return nil, fmt.Errorf("port %d is in use by another program", c.port)
+		}
+		return nil, fmt.Errorf("cannot listen on port %d: %w", c.port, err)
+	}
+	g := &guarded{Listener: raw, service: c.name, tls: tc, m: m}
+	g.policy.Store(&policy{addrs: c.addrs, max: int64(c.max)})
+	ctx, cancel := context.WithCancel(m.ctx)
+	r := &running{key: c.key(), ln: g, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		defer func() {
+			if p := recover(); p != nil {
+				m.log.Error("protocol panicked", "service", c.name, "panic", p)
+			}
+		}()
+		if err := proto(ctx, g); err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+			m.log.Error("service stopped", "service", c.name, "err", err)
+		}
+	}()
+	return r, nil
+}
+
+// Addr returns the address a running service listens on, and false when it is not
+// running.
+func (m *Manager) Addr(service string) (net.Addr, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.running[service]
+	if r == nil {
+		return nil, false
+	}
+	return r.ln.Addr(), true
+}
+
+// winbox answers every connection that the protocol is not available: routerd does
+// not speak winbox, and a client learns it at once rather than from a timeout.
+func winbox(ctx context.Context, ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "routerd: the winbox protocol is not available; use api, www, ssh or telnet\r\n")
+		}()
+	}
+}

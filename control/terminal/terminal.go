@@ -1,0 +1,317 @@
+package terminal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/console"
+	"github.com/routerd/routerd/control/script"
+)
+
+const (
+	ctrlC = 0x03
+	// intrKey is what an idle Ctrl-C becomes on its way to the line editor: x/term ends
+	// the session on Ctrl-C, and a key it does not know reaches the completion callback,
+	// which drops the line instead.
+	intrKey = 0x07
+	tab     = '\t'
+	// maxTypeahead bounds what is kept of input typed while a command runs.
+	maxTypeahead = 64 << 10
+	// DefaultWidth is the width until the client tells its own.
+	DefaultWidth = 80
+)
+
+// Term is a line-editing terminal over a byte stream.
+type Term struct {
+	t  *term.Terminal
+	in *input
+
+	mu     sync.Mutex
+	width  int
+	path   string // the console's menu, for completion
+	interp *script.Interp
+	drop   bool // Ctrl-C dropped the line: forget a pending continuation
+}
+
+// New makes a terminal reading keys from r and writing to w. It reads r on a goroutine
+// of its own until r fails; closing the stream ends it.
+func New(r io.Reader, w io.Writer) *Term {
+	t := &Term{in: newInput(r), width: DefaultWidth}
+	t.t = term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{t.in, w}, "")
+	t.t.AutoCompleteCallback = t.key
+	return t
+}
+
+// Resize tells the terminal the client's window size.
+func (t *Term) Resize(width, height int) {
+	if width <= 0 || width > 1000 {
+		return
+	}
+	t.mu.Lock()
+	t.width = width
+	t.mu.Unlock()
+	t.t.SetSize(width, height)
+}
+
+// ReadLine reads a line with the prompt shown (a login name).
+func (t *Term) ReadLine(prompt string) (string, error) {
+	t.t.SetPrompt(prompt)
+	return t.t.ReadLine()
+}
+
+// ReadPassword reads a line without echo.
+func (t *Term) ReadPassword(prompt string) (string, error) {
+	return t.t.ReadPassword(prompt)
+}
+
+// Write writes output, turning \n into \r\n.
+func (t *Term) Write(p []byte) (int, error) { return t.t.Write(p) }
+
+// Shell is who the console runs for.
+type Shell struct {
+	Interp *script.Interp
+	Sess   *control.Session
+	// Identity names the router in the prompt (nil: MikroTik).
+	Identity func() string
+}
+
+// Prompt is the console prompt: [user@identity] /menu>.
+func Prompt(user, identity, path string) string {
+	if identity == "" {
+		identity = "MikroTik"
+	}
+	if path == "" {
+		return fmt.Sprintf("[%s@%s] > ", user, identity)
+	}
+	return fmt.Sprintf("[%s@%s] %s> ", user, identity, path)
+}
+
+// Run is the interactive console: it reads lines and runs them until the user quits or
+// the stream ends (nil), or ctx ends.
+func (t *Term) Run(ctx context.Context, sh Shell) error {
+	t.mu.Lock()
+	t.interp = sh.Interp
+	t.mu.Unlock()
+	con := &script.Console{Sess: sh.Sess, Interactive: true}
+	var pending []string // lines of a statement that continues (open brace, trailing \)
+	for ctx.Err() == nil {
+		t.mu.Lock()
+		t.path = con.Path
+		t.mu.Unlock()
+		if len(pending) == 0 {
+			id := ""
+			if sh.Identity != nil {
+				id = sh.Identity()
+			}
+			t.t.SetPrompt(Prompt(sh.Sess.User, id, con.Path))
+		} else {
+			t.t.SetPrompt("{... ")
+		}
+		line, err := t.t.ReadLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		t.mu.Lock()
+		if t.drop {
+			t.drop, pending = false, nil
+		}
+		t.mu.Unlock()
+		if len(pending) == 0 {
+			switch strings.TrimSpace(line) {
+			case "":
+				continue
+			case "quit", "/quit", "exit", "/exit":
+				return nil
+			}
+		}
+		pending = append(pending, line)
+		src := strings.Join(pending, "\n")
+		if console.Incomplete(src) {
+			continue
+		}
+		pending = nil
+		t.mu.Lock()
+		con.Width = t.width
+		t.mu.Unlock()
+		if err := t.run(ctx, sh.Interp, con, src); err != nil {
+			msg := err.Error()
+			if msg == "" {
+				msg = "failure"
+			}
+			fmt.Fprintln(t, msg)
+		}
+	}
+	return ctx.Err()
+}
+
+// run runs one unit; Ctrl-C meanwhile interrupts it.
+func (t *Term) run(ctx context.Context, in *script.Interp, con *script.Console, src string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t.in.setInterrupt(cancel)
+	defer t.in.setInterrupt(nil)
+	return in.Run(ctx, con, src, t)
+}
+
+// key is the line editor's hook for keys it does not handle: Tab completes, an idle
+// Ctrl-C drops the line.
+func (t *Term) key(line string, pos int, key rune) (string, int, bool) {
+	switch key {
+	case intrKey:
+		t.mu.Lock()
+		t.drop = true
+		t.mu.Unlock()
+		return "", 0, true
+	case tab:
+		return t.complete(line, pos)
+	}
+	return "", 0, false
+}
+
+// complete replaces the word before the cursor: the one completion (with a space after
+// a whole word), or the candidates' common prefix, or lists them when that adds
+// nothing, as the RouterOS console does.
+func (t *Term) complete(line string, pos int) (string, int, bool) {
+	t.mu.Lock()
+	in, path := t.interp, t.path
+	t.mu.Unlock()
+	if in == nil || pos > len(line) {
+		return line, pos, true
+	}
+	before := line[:pos]
+	word := before[strings.LastIndexAny(before, " \t")+1:]
+	var cands []string
+	for _, w := range in.Complete(path, before) {
+		if strings.HasPrefix(w, word) {
+			cands = append(cands, w)
+		}
+	}
+	insert := ""
+	switch len(cands) {
+	case 0:
+		return line, pos, true
+	case 1:
+		insert = cands[0][len(word):]
+		if !strings.HasSuffix(cands[0], "=") && !strings.HasSuffix(cands[0], "/") {
+			insert += " "
+		}
+	default:
+		cp := cands[0]
+		for _, c := range cands[1:] {
+			for !strings.HasPrefix(c, cp) {
+				cp = cp[:len(cp)-1]
+			}
+		}
+		insert = cp[len(word):]
+		if insert == "" {
+			fmt.Fprintln(t, strings.Join(cands, "  "))
+			return line, pos, true
+		}
+	}
+	return before + insert + line[pos:], pos + len(insert), true
+}
+
+// input reads the stream on its own goroutine, so that Ctrl-C reaches a running command
+// while the line editor is not reading, and keeps what is typed meanwhile for the next
+// line.
+type input struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	buf  bytes.Buffer
+	err  error
+	intr context.CancelFunc // the running command, nil when idle
+}
+
+func newInput(r io.Reader) *input {
+	in := &input{}
+	in.cond = sync.NewCond(&in.mu)
+	go in.pump(r)
+	return in
+}
+
+func (in *input) pump(r io.Reader) {
+	p := make([]byte, 4096)
+	var partial []byte // an incomplete UTF-8 sequence at the end of the last read
+	for {
+		n, err := r.Read(p)
+		chunk := validUTF8(&partial, p[:n])
+		in.mu.Lock()
+		if in.intr != nil && bytes.IndexByte(chunk, ctrlC) >= 0 {
+			in.intr()
+			chunk = bytes.ReplaceAll(chunk, []byte{ctrlC}, nil)
+		}
+		if in.intr == nil || in.buf.Len()+len(chunk) <= maxTypeahead {
+			for _, c := range chunk {
+				if c == ctrlC {
+					c = intrKey
+				}
+				in.buf.WriteByte(c)
+			}
+		}
+		if err != nil {
+			in.err = err
+		}
+		in.cond.Broadcast()
+		in.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// validUTF8 returns the complete, valid UTF-8 of *partial followed by p, and keeps an
+// incomplete sequence at the end in *partial. Invalid bytes are dropped: the line editor
+// waits forever for the rest of a sequence that cannot be completed.
+func validUTF8(partial *[]byte, p []byte) []byte {
+	b := append(*partial, p...)
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		if b[0] < utf8.RuneSelf {
+			out, b = append(out, b[0]), b[1:]
+			continue
+		}
+		if !utf8.FullRune(b) {
+			break
+		}
+		r, n := utf8.DecodeRune(b)
+		if r != utf8.RuneError || n > 1 {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	*partial = append((*partial)[:0:0], b...)
+	return out
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for in.buf.Len() == 0 && in.err == nil {
+		in.cond.Wait()
+	}
+	if in.buf.Len() > 0 {
+		return in.buf.Read(p)
+	}
+	return 0, in.err
+}
+
+func (in *input) setInterrupt(cancel context.CancelFunc) {
+	in.mu.Lock()
+	in.intr = cancel
+	in.mu.Unlock()
+}

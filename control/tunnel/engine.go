@@ -1,0 +1,634 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+	"github.com/routerd/routerd/dataplane"
+)
+
+// Menus are the menus this engine applies, with the tunnel kind of each and the prefix
+// of its hidden veth ends (prefix + item id: unique per menu, stable across restarts).
+var Menus = []struct {
+	Path   string
+	Kind   dataplane.Kind
+	Prefix string
+}{
+	{"/interface/gre", dataplane.GRE, "rtgre"},
+	{"/interface/eoip", dataplane.EoIP, "rteoip"},
+	{"/interface/ipip", dataplane.IPIP, "rtipip"},
+	{"/interface/6to4", dataplane.SixToFour, "rt6to4"},
+}
+
+// resyncEvery bounds how long a changed route (underlay, source address) goes unnoticed.
+const resyncEvery = 5 * time.Second
+
+// Engine applies the tunnel menus.
+type Engine struct {
+	ex    *control.Executor
+	dp    *dataplane.Tunnels
+	kick  chan struct{}
+	raw   int // IPPROTO_RAW socket for keepalives
+	force dataplane.Hook
+
+	mu   sync.Mutex
+	live map[string]*tunnel // by hidden name
+}
+
+// tunnel is the runtime state of one applied tunnel.
+type tunnel struct {
+	path, name, hidden string
+	id                 uint64
+	kind               dataplane.Kind
+	hiddenIdx          int
+	local, remote      netip.Addr
+	tunnelID           uint16
+	kaInterval         time.Duration
+	kaRetries          int64
+	lastSent           time.Time
+	lastKaRx           uint64
+	sent               bool
+	misses             int64
+	up                 bool
+	hook               dataplane.Hook
+	underlay           string // where the decapsulator was last attached
+	actualMTU          int
+	state              control.ItemState // as last reported, refreshed with counters
+}
+
+// Start loads the tunnel programs (reusing pinned maps and links under bpffs), applies
+// the configuration and follows its changes until ctx ends. Without eBPF support the
+// menus stay unapplied and the error says why.
+func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, bpffs string) error {
+	dp, err := dataplane.OpenTunnels(filepath.Join(bpffs, "tunnel"))
+	if err != nil {
+		return err
+	}
+	raw, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		dp.Close()
+		return fmt.Errorf("keepalive socket: %w", err)
+	}
+	e := &Engine{ex: ex, dp: dp, kick: make(chan struct{}, 1), raw: raw, live: map[string]*tunnel{},
+		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK"))}
+	for _, m := range Menus {
+		ex.SetEngine(m.Path, "tunnel")
+		ex.Watch(m.Path, func(control.Change) { e.Kick() })
+	}
+	if reg != nil {
+		if err := reg.Register(e); err != nil {
+			slog.Warn("tunnel metrics not registered", "err", err)
+		}
+	}
+	e.reconcile()
+	go e.run(ctx)
+	return nil
+}
+
+// Kick asks for a reconcile soon; it never blocks.
+func (e *Engine) Kick() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			// Tunnels keep forwarding: links, maps and attachments stay for the next
+			// routerd.
+			unix.Close(e.raw)
+			e.dp.Close()
+			return
+		case <-e.kick:
+			e.reconcile()
+			last = time.Now()
+		case now := <-tick.C:
+			if now.Sub(last) >= resyncEvery {
+				e.reconcile()
+				last = now
+			}
+			e.keepalive(now)
+		}
+	}
+}
+
+// item is a tunnel item's configuration, parsed.
+type item struct {
+	path     string
+	kind     dataplane.Kind
+	prefix   string
+	id       uint64
+	props    map[string]string
+	name     string
+	disabled bool
+}
+
+func (it *item) hiddenName() string { return it.prefix + strconv.FormatUint(it.id, 10) }
+
+// reconcile converges links, maps and attachments to the configuration.
+func (e *Engine) reconcile() {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("tunnel engine: reconcile panicked", "panic", r)
+		}
+	}()
+	var items []item
+	for _, m := range Menus {
+		its, err := e.ex.Items(m.Path)
+		if err != nil {
+			slog.Error("tunnel engine: reading configuration", "menu", m.Path, "err", err)
+			return
+		}
+		mm, _ := e.ex.Tree.Get(m.Path)
+		for _, it := range its {
+			// Defaults filled in: the store keeps only what was set.
+			props := map[string]string{}
+			for _, pr := range mm.Props {
+				if pr.Default != "" {
+					props[pr.Name] = pr.Default
+				}
+			}
+			for k, v := range it.Props {
+				props[k] = v
+			}
+			items = append(items, item{path: m.Path, kind: m.Kind, prefix: m.Prefix, id: it.ID,
+				props: props, name: props["name"], disabled: props["disabled"] == "yes"})
+		}
+	}
+	want := map[string]bool{}
+	underlays := map[string]bool{}
+	for i := range items {
+		it := &items[i]
+		want[it.hiddenName()] = true
+		st, ul := e.apply(it)
+		if ul != "" {
+			underlays[ul] = true
+		}
+		e.ex.State.Set(it.path, it.id, st)
+	}
+	e.prune(want)
+	for _, ul := range e.dp.DecapLinks() {
+		if !underlays[ul] {
+			e.dp.DetachDecap(ul)
+		}
+	}
+}
+
+// prune removes the links and map entries of tunnels no longer configured.
+func (e *Engine) prune(want map[string]bool) {
+	links, _ := netlink.LinkList()
+	keepIdx := map[int]bool{}
+	for _, l := range links {
+		n := l.Attrs().Name
+		if !isHidden(n) {
+			continue
+		}
+		if want[n] {
+			keepIdx[l.Attrs().Index] = true
+			continue
+		}
+		e.dp.DetachEncap(n)
+		netlink.LinkDel(l) // takes the visible end with it
+	}
+	if idx, err := e.dp.Hidden(); err == nil {
+		for _, i := range idx {
+			if !keepIdx[i] {
+				e.dp.Delete(i)
+			}
+		}
+	}
+	e.mu.Lock()
+	for n := range e.live {
+		if !want[n] {
+			delete(e.live, n)
+		}
+	}
+	e.mu.Unlock()
+}
+
+func isHidden(name string) bool {
+	for _, m := range Menus {
+		if rest, ok := strings.CutPrefix(name, m.Prefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func invalid(msg string) control.ItemState { return control.ItemState{Invalid: true, Status: msg} }
+
+// apply brings one tunnel to its configuration and returns its state and the underlay
+// interface its decapsulator runs on.
+func (e *Engine) apply(it *item) (control.ItemState, string) {
+	hidden := it.hiddenName()
+	if len(it.name) == 0 || len(it.name) >= unix.IFNAMSIZ || strings.ContainsAny(it.name, "/ \t") {
+		e.remove(hidden)
+		return invalid(fmt.Sprintf("name %q is not usable as a Linux interface name (1-15 characters, no / or space)", it.name)), ""
+	}
+	p := it.props
+	remote, _ := netip.ParseAddr(p["remote-address"])
+	local, _ := netip.ParseAddr(p["local-address"])
+	if local.IsValid() && local.IsUnspecified() {
+		local = netip.Addr{}
+	}
+	if it.kind != dataplane.SixToFour && !remote.IsValid() {
+		e.remove(hidden)
+		return invalid("remote-address is required"), ""
+	}
+
+	// The underlay: where the remote (or, for 6to4 without one, the 6to4 relay anycast
+	// address) is routed; its MTU sizes auto mtu.
+	target := remote
+	if !target.IsValid() {
+		target = netip.MustParseAddr("192.88.99.1")
+	}
+	ulName, ulIdx, ulMTU, src := underlay(target)
+	if !local.IsValid() {
+		local = src
+	}
+
+	mtu := 0
+	if v := p["mtu"]; v != "" && v != "auto" {
+		mtu, _ = strconv.Atoi(v)
+	}
+	if mtu == 0 {
+		base := ulMTU
+		if base == 0 {
+			base = 1500
+		}
+		mtu = base - it.kind.Overhead()
+	}
+	// The eBPF path never fragments outer packets, so the MTU in effect is at most what
+	// the underlay carries after the tunnel headers (the IPIP default of 1500 becomes
+	// 1480 on a 1500 underlay, as the manual's example prints).
+	if ulMTU > 0 && mtu > ulMTU-it.kind.Overhead() {
+		mtu = ulMTU - it.kind.Overhead()
+	}
+	if mtu < 68 {
+		e.remove(hidden)
+		return invalid(fmt.Sprintf("mtu %d is below the IPv4 minimum of 68", mtu)), ""
+	}
+
+	vis, hid, err := e.ensureLinks(it, hidden, mtu)
+	if err != nil {
+		return invalid(err.Error()), ""
+	}
+	if it.disabled {
+		netlink.LinkSetDown(vis)
+		e.dp.Delete(hid.Attrs().Index)
+		e.forget(hidden)
+		return control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}, ""
+	}
+
+	dscp := dataplane.DSCPInherit
+	if v := p["dscp"]; v != "" && v != "inherit" {
+		dscp, _ = strconv.Atoi(v)
+	}
+	tid, _ := strconv.Atoi(p["tunnel-id"])
+	clamp := p["clamp-tcp-mss"] != "no"
+	tn := dataplane.Tunnel{Kind: it.kind, Local: local, Remote: remote, TunnelID: uint16(tid),
+		DSCP: dscp, DFInherit: p["dont-fragment"] == "inherit", TTL: 64, ClampMSS: clamp,
+		MSS4: uint16(mtu - 40), MSS6: uint16(mtu - 60), Hidden: hid.Attrs().Index,
+		VisibleMAC: vis.Attrs().HardwareAddr, HiddenMAC: hid.Attrs().HardwareAddr}
+	if p["local-address"] == "" || p["local-address"] == "0.0.0.0" {
+		// The source follows the route, per packet (bpf_fib_lookup); receive matches
+		// any local address.
+		tn.Local = netip.Addr{}
+	}
+	if err := e.dp.Set(tn); err != nil {
+		return invalid("dataplane: " + err.Error()), ""
+	}
+	if err := e.dp.AttachEncap(hid.Attrs().Index, hidden); err != nil {
+		return invalid(err.Error()), ""
+	}
+	st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}
+	var hook dataplane.Hook
+	if ulIdx == 0 {
+		st.Status = fmt.Sprintf("no route to %s", target)
+		// A route that went away for a moment (link down) must not take the
+		// decapsulator with it: keep the last underlay attached.
+		e.mu.Lock()
+		if t := e.live[hidden]; t != nil && t.underlay != "" {
+			ulName, hook = t.underlay, t.hook
+			st.Props["hook"] = string(hook)
+		}
+		e.mu.Unlock()
+	} else if hook, err = e.dp.AttachDecap(ulIdx, ulName, e.force); err != nil {
+		return invalid(err.Error()), ""
+	} else {
+		st.Props["hook"] = string(hook)
+	}
+
+	ka := strings.SplitN(p["keepalive"], ",", 2)
+	interval, retries := time.Duration(0), int64(0)
+	if len(ka) == 2 {
+		if d, err := value.ParseDuration(ka[0]); err == nil {
+			interval = d
+		}
+		retries, _ = strconv.ParseInt(ka[1], 10, 64)
+	}
+	if it.kind == dataplane.SixToFour || !remote.IsValid() {
+		interval = 0
+	}
+	e.mu.Lock()
+	t := e.live[hidden]
+	if t == nil || t.kind != it.kind || t.remote != remote || t.tunnelID != uint16(tid) {
+		t = &tunnel{}
+		e.live[hidden] = t
+	}
+	if !local.IsValid() {
+		// No route to the remote just now: keepalives keep their last source (and go
+		// unanswered, which is what the running flag is for).
+		local = t.local
+	}
+	*t = tunnel{path: it.path, name: it.name, hidden: hidden, id: it.id, kind: it.kind,
+		hiddenIdx: hid.Attrs().Index, local: local, remote: remote, tunnelID: uint16(tid),
+		kaInterval: interval, kaRetries: retries, lastSent: t.lastSent, lastKaRx: t.lastKaRx,
+		sent: t.sent, misses: t.misses, up: true, hook: hook, underlay: ulName, actualMTU: mtu}
+	st.Running = t.running()
+	e.fillStats(&st, hid.Attrs().Index)
+	t.state = st
+	e.mu.Unlock()
+	return st, ulName
+}
+
+func (t *tunnel) running() bool {
+	return t.up && (t.kaInterval == 0 || t.kaRetries == 0 || t.misses < t.kaRetries)
+}
+
+func (e *Engine) forget(hidden string) {
+	e.mu.Lock()
+	delete(e.live, hidden)
+	e.mu.Unlock()
+}
+
+// remove takes a tunnel out of the kernel (its item stays, invalid).
+func (e *Engine) remove(hidden string) {
+	e.forget(hidden)
+	if l, err := netlink.LinkByName(hidden); err == nil {
+		e.dp.Delete(l.Attrs().Index)
+		e.dp.DetachEncap(hidden)
+		netlink.LinkDel(l)
+	}
+}
+
+// underlay finds the interface, its MTU and the source address of the route to dst.
+func underlay(dst netip.Addr) (name string, index, mtu int, src netip.Addr) {
+	rs, err := netlink.RouteGet(net.IP(dst.AsSlice()))
+	if err != nil || len(rs) == 0 || rs[0].LinkIndex == 0 {
+		return "", 0, 0, netip.Addr{}
+	}
+	l, err := netlink.LinkByIndex(rs[0].LinkIndex)
+	if err != nil || l.Attrs().Flags&net.FlagLoopback != 0 || isHidden(l.Attrs().Name) {
+		return "", 0, 0, netip.Addr{}
+	}
+	if a, ok := netip.AddrFromSlice(rs[0].Src); ok {
+		src = a.Unmap()
+	}
+	return l.Attrs().Name, l.Attrs().Index, l.Attrs().MTU, src
+}
+
+// ensureLinks creates or updates the veth pair of a tunnel.
+func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink.Link, err error) {
+	hid, err = netlink.LinkByName(hidden)
+	if err == nil {
+		peer, perr := netlink.VethPeerIndex(hid.(*netlink.Veth))
+		if perr == nil {
+			vis, err = netlink.LinkByIndex(peer)
+		}
+		if perr != nil || err != nil {
+			netlink.LinkDel(hid)
+			hid = nil
+		}
+	}
+	if hid == nil {
+		if l, err := netlink.LinkByName(it.name); err == nil {
+			_ = l
+			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.name)
+		}
+		la := netlink.LinkAttrs{Name: it.name, MTU: mtu}
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: hidden}); err != nil {
+			return nil, nil, fmt.Errorf("creating %s: %w", it.name, err)
+		}
+		if hid, err = netlink.LinkByName(hidden); err != nil {
+			return nil, nil, err
+		}
+		if vis, err = netlink.LinkByName(it.name); err != nil {
+			return nil, nil, err
+		}
+	}
+	if vis.Attrs().Name != it.name {
+		// Renamed: the kernel renames only links that are down.
+		if _, err := netlink.LinkByName(it.name); err == nil {
+			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.name)
+		}
+		netlink.LinkSetDown(vis)
+		if err := netlink.LinkSetName(vis, it.name); err != nil {
+			return nil, nil, fmt.Errorf("renaming %s to %s: %w", vis.Attrs().Name, it.name, err)
+		}
+	}
+	// The hidden end sees only this tunnel's packets: no IPv6 autoconfiguration
+	// chatter on it, and forwarding on so that bpf_fib_lookup answers from it.
+	writeSysctl("net/ipv6/conf/"+hidden+"/disable_ipv6", "1")
+	writeSysctl("net/ipv4/conf/"+hidden+"/forwarding", "1")
+	for _, l := range []netlink.Link{vis, hid} {
+		if l.Attrs().MTU != mtu {
+			if err := netlink.LinkSetMTU(l, mtu); err != nil {
+				return nil, nil, fmt.Errorf("mtu %d on %s: %w", mtu, l.Attrs().Name, err)
+			}
+		}
+	}
+	if it.kind == dataplane.EoIP {
+		mac := it.props["mac-address"]
+		if mac == "" {
+			mac = e.generateMAC(it)
+		}
+		if hw, err := net.ParseMAC(mac); err == nil && vis.Attrs().HardwareAddr.String() != hw.String() {
+			if err := netlink.LinkSetHardwareAddr(vis, hw); err != nil {
+				return nil, nil, fmt.Errorf("mac-address on %s: %w", it.name, err)
+			}
+		}
+		applyARP(it.name, vis, it.props["arp"], it.props["arp-timeout"])
+		// The EoIP header carries the payload length: every frame must fit one packet,
+		// so the visible end segments before handing frames over.
+		ethtoolSet(it.name, ethtoolSTSO, false)
+		ethtoolSet(it.name, ethtoolSGSO, false)
+	} else {
+		// Point-to-point L3: nothing answers ARP or ND behind the visible end.
+		netlink.LinkSetARPOff(vis)
+	}
+	// XDP_REDIRECT into the hidden end delivers on the visible end only when that end
+	// runs NAPI, which GRO turns on; GRO also rebuilds large TCP segments there.
+	if err := ethtoolSet(it.name, ethtoolSGRO, true); err != nil {
+		slog.Warn("tunnel: cannot enable GRO; decapsulated packets may be dropped", "interface", it.name, "err", err)
+	}
+	for _, l := range []netlink.Link{hid, vis} {
+		if it.disabled && l == vis {
+			continue
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return nil, nil, fmt.Errorf("setting %s up: %w", l.Attrs().Name, err)
+		}
+	}
+	if vis, err = netlink.LinkByIndex(vis.Attrs().Index); err != nil {
+		return nil, nil, err
+	}
+	if hid, err = netlink.LinkByIndex(hid.Attrs().Index); err != nil {
+		return nil, nil, err
+	}
+	return vis, hid, nil
+}
+
+func applyARP(ifname string, vis netlink.Link, mode, timeout string) {
+	if mode == "disabled" {
+		netlink.LinkSetARPOff(vis)
+	} else {
+		netlink.LinkSetARPOn(vis)
+	}
+	proxy, pvlan := "0", "0"
+	switch mode {
+	case "proxy-arp":
+		proxy = "1"
+	case "local-proxy-arp":
+		pvlan = "1"
+	}
+	writeSysctl("net/ipv4/conf/"+ifname+"/proxy_arp", proxy)
+	writeSysctl("net/ipv4/conf/"+ifname+"/proxy_arp_pvlan", pvlan)
+	// reply-only: answer requests, learn nothing from them (static entries only).
+	ignore := "0"
+	if mode == "reply-only" {
+		ignore = "1"
+	}
+	writeSysctl("net/ipv4/neigh/"+ifname+"/app_solicit", "0")
+	writeSysctl("net/ipv4/conf/"+ifname+"/drop_gratuitous_arp", ignore)
+	if d, err := value.ParseDuration(timeout); err == nil && d > 0 {
+		writeSysctl("net/ipv4/neigh/"+ifname+"/base_reachable_time_ms", strconv.FormatInt(d.Milliseconds(), 10))
+	}
+}
+
+func writeSysctl(name, v string) {
+	if err := os.WriteFile("/proc/sys/"+name, []byte(v), 0o644); err != nil {
+		slog.Debug("tunnel: sysctl", "name", name, "err", err)
+	}
+}
+
+// generateMAC makes a random locally administered address for an EoIP tunnel without
+// one and stores it in the item, so that it stays across restarts and in exports.
+func (e *Engine) generateMAC(it *item) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	b[0] = 0xFE // locally administered, unicast: RouterOS's auto EoIP addresses look so
+	mac := net.HardwareAddr(b).String()
+	mac = strings.ToUpper(mac)
+	go func() {
+		// Through the executor, on its own goroutine: the change notifies watchers,
+		// and this reconcile must not wait for its own kick.
+		_, err := e.ex.Exec(context.Background(), nil, &control.Sentence{Path: it.path, Cmd: "set",
+			Args: []control.Arg{{Name: ".id", Value: control.FormatID(it.id)}, {Name: "mac-address", Value: mac}}})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			slog.Warn("tunnel: storing generated mac-address", "name", it.name, "err", err)
+		}
+	}()
+	return mac
+}
+
+// keepalive sends due keepalives and updates the running flags.
+func (e *Engine) keepalive(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("tunnel engine: keepalive panicked", "panic", r)
+		}
+	}()
+	var changed []*tunnel
+	for _, t := range e.live {
+		if t.kaInterval <= 0 || now.Sub(t.lastSent) < t.kaInterval {
+			continue
+		}
+		st, err := e.dp.Stats(t.hiddenIdx)
+		if err != nil {
+			continue
+		}
+		was := t.running()
+		if t.sent {
+			if st.KeepaliveRx != t.lastKaRx {
+				t.misses = 0
+			} else {
+				t.misses++
+			}
+		}
+		t.lastKaRx = st.KeepaliveRx
+		if !t.local.IsValid() || !t.remote.Is4() {
+			// Nothing to send from; the miss still counts.
+		} else if pkt := keepalivePacket(t.kind, t.local, t.remote, t.tunnelID); pkt != nil {
+			sa := &unix.SockaddrInet4{Addr: t.remote.As4()}
+			if err := unix.Sendto(e.raw, pkt, 0, sa); err != nil {
+				slog.Debug("tunnel: keepalive", "name", t.name, "err", err)
+			}
+		}
+		t.sent = true
+		t.lastSent = now
+		if was != t.running() {
+			changed = append(changed, t)
+		}
+	}
+	// Counters and the running flag as print shows them.
+	for _, t := range e.live {
+		if t.state.Props == nil {
+			continue
+		}
+		st := t.state
+		st.Props = make(map[string]string, len(t.state.Props))
+		for k, v := range t.state.Props {
+			st.Props[k] = v
+		}
+		st.Running = t.running()
+		e.fillStats(&st, t.hiddenIdx)
+		t.state = st
+		e.ex.State.Set(t.path, t.id, st)
+	}
+	if len(changed) > 0 {
+		e.Kick()
+	}
+}
+
+func (e *Engine) fillStats(st *control.ItemState, hidden int) {
+	s, err := e.dp.Stats(hidden)
+	if err != nil {
+		return
+	}
+	var drops uint64
+	for _, d := range s.Drops {
+		drops += d
+	}
+	st.Props["rx-packet"] = strconv.FormatUint(s.RxPackets, 10)
+	st.Props["rx-byte"] = strconv.FormatUint(s.RxBytes, 10)
+	st.Props["tx-packet"] = strconv.FormatUint(s.TxPackets, 10)
+	st.Props["tx-byte"] = strconv.FormatUint(s.TxBytes, 10)
+	st.Props["drop"] = strconv.FormatUint(drops, 10)
+}

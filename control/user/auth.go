@@ -1,0 +1,306 @@
+package user
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/store"
+)
+
+// Login errors. Protocols show ErrDenied's text to the client as RouterOS does; the
+// others say more only in the log, so a client cannot tell a wrong password from an
+// unknown user or a missing policy.
+var (
+	// ErrDenied: wrong name or password, unknown user, disabled user, address not
+	// allowed, or the user's group lacks the service's policy.
+	ErrDenied = errors.New("invalid user name or password (6)")
+	// ErrRateLimited: too many failed logins from the remote address; try later.
+	ErrRateLimited = errors.New("too many failed logins, try again later")
+)
+
+// ServicePolicy is the group policy a login through each service needs. The REST API
+// on www/www-ssl additionally needs rest-api, which the REST handler checks with
+// Session.Can.
+var ServicePolicy = map[string]string{
+	"api": "api", "api-ssl": "api",
+	"ssh": "ssh", "telnet": "telnet", "ftp": "ftp",
+	"www": "web", "www-ssl": "web",
+	"winbox": "winbox", "local": "local",
+}
+
+// Rate limit defaults: after MaxFailures failed logins from one address within Window,
+// that address is refused without a password check until Lockout has passed.
+const (
+	DefaultMaxFailures = 5
+	DefaultWindow      = time.Minute
+	DefaultLockout     = time.Minute
+)
+
+// Auth checks logins against /user. It is safe for concurrent use.
+type Auth struct {
+	ex  *control.Executor
+	log *slog.Logger
+
+	// Rate limiting; set before the first login.
+	MaxFailures int
+	Window      time.Duration
+	Lockout     time.Duration
+	now         func() time.Time
+
+	mu       sync.Mutex
+	failures map[netip.Addr]*failures
+
+	// Argon2 costs 19 MiB a check; bounding concurrent checks bounds what a flood of
+	// logins can allocate.
+	hashing chan struct{}
+
+	logins *prometheus.CounterVec
+}
+
+type failures struct {
+	times []time.Time
+	until time.Time // locked out until
+}
+
+// NewAuth returns an Auth over the executor's /user menu. reg (may be nil) receives
+// routerd_user_logins_total.
+func NewAuth(ex *control.Executor, reg prometheus.Registerer) *Auth {
+	a := &Auth{
+		ex: ex, log: slog.Default().With("topic", "system,info,account"),
+		MaxFailures: DefaultMaxFailures, Window: DefaultWindow, Lockout: DefaultLockout,
+		now: time.Now, failures: map[netip.Addr]*failures{}, hashing: make(chan struct{}, 4),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_user_logins_total",
+			Help: "Login attempts by service and result (ok, denied, rate-limited).",
+		}, []string{"service", "result"}),
+	}
+	if reg != nil {
+		reg.MustRegister(a.logins)
+	}
+	return a
+}
+
+// Login checks a name and password for a login from remote through service (an /ip
+// service name, such as "api" or "ssh") and returns the user's session: its group's
+// policies, ShowSensitive from the sensitive policy.
+func (a *Auth) Login(ctx context.Context, name, password string, remote netip.Addr, service string) (*control.Session, error) {
+	return a.login(ctx, name, remote, service, "password", func(u *account) bool {
+		select {
+		case a.hashing <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		defer func() { <-a.hashing }()
+		h := u.hash
+		if h == "" {
+			// No password set: only the empty password matches, as in RouterOS.
+			return password == ""
+		}
+		return VerifyPassword(h, password)
+	})
+}
+
+// LoginKey checks a public key offered by an ssh client against the user's imported
+// keys (/user ssh-keys).
+func (a *Auth) LoginKey(ctx context.Context, name string, key ssh.PublicKey, remote netip.Addr, service string) (*control.Session, error) {
+	if key == nil {
+		return nil, ErrDenied
+	}
+	want := key.Marshal()
+	return a.login(ctx, name, remote, service, "public key", func(u *account) bool {
+		for _, k := range u.keys {
+			if bytes.Equal(k.Marshal(), want) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// account is what a login needs to know of a user.
+type account struct {
+	hash     string
+	group    string
+	policies map[string]bool
+	address  []netip.Prefix
+	disabled bool
+	keys     []ssh.PublicKey
+	id       uint64
+}
+
+func (a *Auth) login(ctx context.Context, name string, remote netip.Addr, service, method string, check func(*account) bool) (*control.Session, error) {
+	remote = remote.Unmap()
+	if a.limited(remote) {
+		a.logins.WithLabelValues(service, "rate-limited").Inc()
+		a.log.Warn(fmt.Sprintf("login failure for user %s from %s via %s: too many failed logins", name, remote, service))
+		return nil, ErrRateLimited
+	}
+	u, why, err := a.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	if u == nil {
+		// Spend the time a real check takes, so names cannot be probed by timing.
+		VerifyPassword(dummyHash(), "")
+	} else {
+		ok = check(u)
+		switch {
+		case !ok:
+			why = "wrong " + method
+		case u.disabled:
+			ok, why = false, "user disabled"
+		case !allowed(u.address, remote):
+			ok, why = false, "address not allowed"
+		case !policyFor(u, service):
+			ok, why = false, fmt.Sprintf("group %s lacks the %s policy", u.group, ServicePolicy[service])
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if !ok {
+		a.failed(remote)
+		a.logins.WithLabelValues(service, "denied").Inc()
+		a.log.Warn(fmt.Sprintf("login failure for user %s from %s via %s", name, remote, service), "reason", why)
+		return nil, ErrDenied
+	}
+	a.logins.WithLabelValues(service, "ok").Inc()
+	a.log.Info(fmt.Sprintf("user %s logged in from %s via %s", name, remote, service))
+	a.ex.State.Set("/user", u.id, control.ItemState{Props: map[string]string{
+		"last-logged-in": a.now().Format("2006-01-02 15:04:05")}})
+	return &control.Session{User: name, Policies: u.policies, ShowSensitive: u.policies["sensitive"]}, nil
+}
+
+func policyFor(u *account, service string) bool {
+	p, ok := ServicePolicy[service]
+	if !ok {
+		return false
+	}
+	return u.policies[p]
+}
+
+func allowed(prefixes []netip.Prefix, remote netip.Addr) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, p := range prefixes {
+		if p.Contains(remote) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup reads a user, its group's policies and its keys. A nil account with no error
+// means no such user (why says so for the log).
+func (a *Auth) lookup(name string) (*account, string, error) {
+	var u *account
+	why := ""
+	err := a.ex.Store.View(func(tx *store.Tx) error {
+		id, ok := tx.ByName("/user", name)
+		if !ok || name == "" {
+			why = "no such user"
+			return nil
+		}
+		it, err := tx.Get("/user", id)
+		if err != nil {
+			return err
+		}
+		u = &account{id: id, hash: it.Props["password-hash"], group: it.Props["group"],
+			disabled: it.Props["disabled"] == "yes", policies: map[string]bool{}}
+		u.address = parsePrefixes(it.Props["address"])
+		if gid, ok := tx.ByName("/user/group", u.group); ok {
+			g, err := tx.Get("/user/group", gid)
+			if err != nil {
+				return err
+			}
+			for _, p := range strings.Split(g.Props["policy"], ",") {
+				if p != "" {
+					u.policies[p] = true
+				}
+			}
+		}
+		keys, err := tx.List("/user/ssh-keys")
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.Props["user"] != name {
+				continue
+			}
+			if pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.Props["key"])); err == nil {
+				u.keys = append(u.keys, pk)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("user lookup: %w", err)
+	}
+	return u, why, nil
+}
+
+func parsePrefixes(v string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range strings.Split(v, ",") {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if ip, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+		}
+	}
+	return out
+}
+
+// limited reports whether remote is locked out.
+func (a *Auth) limited(remote netip.Addr) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f := a.failures[remote]
+	return f != nil && a.now().Before(f.until)
+}
+
+// failed records a failed login from remote and locks it out after MaxFailures within
+// Window.
+func (a *Auth) failed(remote netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	// Forget addresses that went quiet, so a scan from many addresses cannot grow the
+	// map without bound.
+	if len(a.failures) > 10000 {
+		for ip, f := range a.failures {
+			if now.After(f.until) && (len(f.times) == 0 || now.Sub(f.times[len(f.times)-1]) > a.Window) {
+				delete(a.failures, ip)
+			}
+		}
+	}
+	f := a.failures[remote]
+	if f == nil {
+		f = &failures{}
+		a.failures[remote] = f
+	}
+	keep := f.times[:0]
+	for _, t := range f.times {
+		if now.Sub(t) < a.Window {
+			keep = append(keep, t)
+		}
+	}
+	f.times = append(keep, now)
+	if len(f.times) >= a.MaxFailures {
+		f.until = now.Add(a.Lockout)
+		f.times = nil
+	}
+}

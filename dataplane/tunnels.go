@@ -1,0 +1,397 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// ErrNotSupported says the kernel cannot run the tunnel programs (no BPF, no BTF, no
+// bpffs); tests skip on it.
+var ErrNotSupported = errors.New("dataplane: eBPF tunnels not supported here")
+
+// Kind is the tunnel type, as bpf/lib/tunnel.h numbers it.
+type Kind uint32
+
+const (
+	GRE       Kind = 1
+	EoIP      Kind = 2
+	IPIP      Kind = 3
+	SixToFour Kind = 4
+)
+
+// Overhead is what the kind adds in front of a payload (outer IPv4 and the tunnel
+// header; EoIP also carries the payload's Ethernet header).
+func (k Kind) Overhead() int {
+	switch k {
+	case GRE:
+		return 24
+	case EoIP:
+		return 42
+	default:
+		return 20
+	}
+}
+
+// Drop reasons, the index of Stats.Drops (enum tun_drop).
+var DropReasons = []string{"protocol", "no-route", "no-neighbour", "no-remote", "adjust", "malformed"}
+
+// Hook says where a decapsulator runs.
+type Hook string
+
+const (
+	HookXDPNative  Hook = "xdp-native"
+	HookXDPGeneric Hook = "xdp-generic"
+	HookTC         Hook = "tc"
+)
+
+// DSCPInherit as Config.DSCP copies the inner packet's DSCP.
+const DSCPInherit = -1
+
+// Tunnel is one tunnel as the programs see it.
+type Tunnel struct {
+	Kind Kind
+	// Local is the outer source; invalid or 0.0.0.0 uses the route's source address.
+	Local netip.Addr
+	// Remote is the outer destination; invalid (6to4 only) takes it from the 2002::/16
+	// destination of each packet.
+	Remote    netip.Addr
+	TunnelID  uint16 // EoIP
+	DSCP      int    // 0-63 or DSCPInherit
+	DFInherit bool
+	TTL       uint8
+	// ClampMSS lowers the MSS of TCP SYNs in both directions to MSS4 (IPv4) / MSS6.
+	ClampMSS   bool
+	MSS4, MSS6 uint16
+	// Hidden is the ifindex of the hidden veth end; VisibleMAC and HiddenMAC are the
+	// addresses decapsulated L3 packets are written with.
+	Hidden                int
+	VisibleMAC, HiddenMAC net.HardwareAddr
+}
+
+// Stats are a tunnel's counters summed over CPUs.
+type Stats struct {
+	RxPackets, RxBytes, TxPackets, TxBytes uint64
+	KeepaliveRx, KeepaliveReflected        uint64
+	Drops                                  [6]uint64
+}
+
+// Tunnels owns the loaded tunnel programs and their pinned maps.
+type Tunnels struct {
+	dir  string
+	objs tunnelObjects
+
+	mu sync.Mutex
+}
+
+// OpenTunnels loads the tunnel programs, reusing maps pinned in dir (a bpffs folder) by
+// an earlier run so that configuration and counters survive a restart, and pins the
+// programs there for bpftool.
+func OpenTunnels(dir string) (*Tunnels, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bpffs: %w", err)
+	}
+	spec, err := loadTunnel()
+	if err != nil {
+		return nil, fmt.Errorf("tunnel programs: %w", err)
+	}
+	t := &Tunnels{dir: dir}
+	err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
+	if errors.Is(err, ebpf.ErrMapIncompatible) {
+		// A routerd of another layout pinned these: start over with fresh maps.
+		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats"} {
+			os.Remove(filepath.Join(dir, n))
+		}
+		err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, ebpf.ErrNotSupported) {
+			return nil, fmt.Errorf("%w: %v", ErrNotSupported, err)
+		}
+		return nil, fmt.Errorf("loading tunnel programs: %w", err)
+	}
+	for name, p := range map[string]*ebpf.Program{"tun_encap": t.objs.TunEncap,
+		"tun_decap": t.objs.TunDecap, "tun_decap_tc": t.objs.TunDecapTc} {
+		path := filepath.Join(dir, name)
+		os.Remove(path)
+		if err := p.Pin(path); err != nil {
+			t.objs.Close()
+			return nil, fmt.Errorf("pinning %s: %w", name, err)
+		}
+	}
+	return t, nil
+}
+
+// Close releases the file descriptors. Attachments stay: their links are pinned.
+func (t *Tunnels) Close() error { return t.objs.Close() }
+
+// Programs exposes the loaded programs (benchmarks and BPF_PROG_RUN tests).
+func (t *Tunnels) Programs() (encap, decapXDP, decapTC *ebpf.Program) {
+	return t.objs.TunEncap, t.objs.TunDecap, t.objs.TunDecapTc
+}
+
+func be32(a netip.Addr) uint32 {
+	if !a.IsValid() || !a.Is4() {
+		return 0
+	}
+	b := a.As4()
+	// The maps hold network byte order in a host (little-endian) u32.
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+func (tn *Tunnel) rxKey() tunnelTunRxKey {
+	k := tunnelTunRxKey{Remote: be32(tn.Remote), Local: be32(tn.Local)}
+	switch tn.Kind {
+	case GRE:
+		k.Proto = 47
+	case EoIP:
+		k.Proto, k.Eoip, k.Id = 47, 1, tn.TunnelID
+	case IPIP:
+		k.Proto = 4
+	case SixToFour:
+		k.Proto = 41
+	}
+	return k
+}
+
+// Set writes a tunnel into the maps, replacing what its hidden ifindex had; its counters
+// start at zero only if it had none.
+func (t *Tunnels) Set(tn Tunnel) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tn.Hidden <= 0 {
+		return errors.New("tunnel without hidden ifindex")
+	}
+	key := uint32(tn.Hidden)
+	dscp := uint8(0xff)
+	if tn.DSCP >= 0 {
+		dscp = uint8(tn.DSCP)
+	}
+	cfg := tunnelTunCfg{Kind: uint32(tn.Kind), Local: be32(tn.Local), Remote: be32(tn.Remote),
+		TunnelId: tn.TunnelID, Dscp: dscp, Ttl: tn.TTL, Mss4: tn.MSS4, Mss6: tn.MSS6}
+	if tn.DFInherit {
+		cfg.DfInherit = 1
+	}
+	if tn.ClampMSS {
+		cfg.Clamp = 1
+	}
+	rx := tunnelTunRx{Ifindex: key, Mss4: tn.MSS4, Mss6: tn.MSS6, Clamp: cfg.Clamp, Kind: uint8(tn.Kind)}
+	copy(rx.PeerMac[:], tn.VisibleMAC)
+	copy(rx.OwnMac[:], tn.HiddenMAC)
+	// A changed remote or local leaves an old receive entry behind: drop entries of this
+	// tunnel under other keys first.
+	want := tn.rxKey()
+	if err := t.deleteRx(key, &want); err != nil {
+		return err
+	}
+	if err := t.objs.TunnelRx.Put(want, rx); err != nil {
+		return fmt.Errorf("tunnel_rx: %w", err)
+	}
+	if err := t.objs.TunnelCfg.Put(key, cfg); err != nil {
+		return fmt.Errorf("tunnel_cfg: %w", err)
+	}
+	zero := make([]tunnelTunStats, ebpf.MustPossibleCPU())
+	if err := t.objs.TunnelStats.Update(key, zero, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+		return fmt.Errorf("tunnel_stats: %w", err)
+	}
+	return nil
+}
+
+// deleteRx removes the receive entries pointing at hidden, except keep.
+func (t *Tunnels) deleteRx(hidden uint32, keep *tunnelTunRxKey) error {
+	var (
+		k   tunnelTunRxKey
+		v   tunnelTunRx
+		del []tunnelTunRxKey
+	)
+	it := t.objs.TunnelRx.Iterate()
+	for it.Next(&k, &v) {
+		if v.Ifindex == hidden && (keep == nil || k != *keep) {
+			del = append(del, k)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("tunnel_rx: %w", err)
+	}
+	for _, k := range del {
+		if err := t.objs.TunnelRx.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("tunnel_rx: %w", err)
+		}
+	}
+	return nil
+}
+
+// Delete removes a tunnel (by hidden ifindex) from the maps.
+func (t *Tunnels) Delete(hidden int) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := uint32(hidden)
+	if err := t.deleteRx(key, nil); err != nil {
+		return err
+	}
+	for _, m := range []*ebpf.Map{t.objs.TunnelCfg, t.objs.TunnelStats} {
+		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Hidden lists the hidden ifindexes the maps hold tunnels for (to prune after a restart).
+func (t *Tunnels) Hidden() ([]int, error) {
+	var (
+		k   uint32
+		v   tunnelTunCfg
+		out []int
+	)
+	it := t.objs.TunnelCfg.Iterate()
+	for it.Next(&k, &v) {
+		out = append(out, int(k))
+	}
+	return out, it.Err()
+}
+
+// Stats reads a tunnel's counters.
+func (t *Tunnels) Stats(hidden int) (Stats, error) {
+	var per []tunnelTunStats
+	if err := t.objs.TunnelStats.Lookup(uint32(hidden), &per); err != nil {
+		return Stats{}, err
+	}
+	var s Stats
+	for _, p := range per {
+		s.RxPackets += p.RxPackets
+		s.RxBytes += p.RxBytes
+		s.TxPackets += p.TxPackets
+		s.TxBytes += p.TxBytes
+		s.KeepaliveRx += p.KeepaliveRx
+		s.KeepaliveReflected += p.KeepaliveReflected
+		for i := range s.Drops {
+			s.Drops[i] += p.Drops[i]
+		}
+	}
+	return s, nil
+}
+
+func (t *Tunnels) linkPath(kind, ifname string) string {
+	return filepath.Join(t.dir, "link_"+kind+"_"+ifname)
+}
+
+// reuse opens a pinned link and points it at prog; a link whose interface is gone (or
+// that cannot be updated) is unpinned and nil returned.
+func reuse(path string, prog *ebpf.Program) link.Link {
+	l, err := link.LoadPinnedLink(path, nil)
+	if err != nil {
+		os.Remove(path)
+		return nil
+	}
+	if err := l.Update(prog); err != nil {
+		l.Unpin()
+		l.Close()
+		return nil
+	}
+	return l
+}
+
+// AttachEncap runs tun_encap at TC ingress of a tunnel's hidden end (named ifname). An
+// attachment pinned by an earlier run is updated in place, without a gap.
+func (t *Tunnels) AttachEncap(ifindex int, ifname string) error {
+	path := t.linkPath("encap", ifname)
+	if l := reuse(path, t.objs.TunEncap); l != nil {
+		return l.Close()
+	}
+	l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: t.objs.TunEncap, Attach: ebpf.AttachTCXIngress})
+	if err != nil {
+		return fmt.Errorf("attaching tun_encap to %s: %w", ifname, err)
+	}
+	defer l.Close()
+	if err := l.Pin(path); err != nil {
+		return fmt.Errorf("pinning encap link of %s: %w", ifname, err)
+	}
+	return nil
+}
+
+// DetachEncap removes the pinned encapsulator link of a hidden end (deleting the veth
+// removes the attachment too).
+func (t *Tunnels) DetachEncap(ifname string) {
+	unpin(t.linkPath("encap", ifname))
+}
+
+func unpin(path string) {
+	if l, err := link.LoadPinnedLink(path, nil); err == nil {
+		l.Unpin()
+		l.Close()
+	}
+	os.Remove(path)
+}
+
+// AttachDecap runs the decapsulator on an underlay interface: native XDP where the driver
+// has it, else generic XDP, else TC. A pinned attachment of an earlier run is updated in
+// place and keeps its hook. force, when not "", asks for one hook only.
+func (t *Tunnels) AttachDecap(ifindex int, ifname string, force Hook) (Hook, error) {
+	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
+		prog := t.objs.TunDecap
+		if h == HookTC {
+			prog = t.objs.TunDecapTc
+		}
+		if l := reuse(t.linkPath("decap-"+string(h), ifname), prog); l != nil {
+			l.Close()
+			return h, nil
+		}
+	}
+	var errs []error
+	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
+		if force != "" && h != force {
+			continue
+		}
+		var (
+			l   link.Link
+			err error
+		)
+		switch h {
+		case HookXDPNative:
+			l, err = link.AttachXDP(link.XDPOptions{Program: t.objs.TunDecap, Interface: ifindex, Flags: link.XDPDriverMode})
+		case HookXDPGeneric:
+			l, err = link.AttachXDP(link.XDPOptions{Program: t.objs.TunDecap, Interface: ifindex, Flags: link.XDPGenericMode})
+		case HookTC:
+			l, err = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: t.objs.TunDecapTc, Attach: ebpf.AttachTCXIngress})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h, err))
+			continue
+		}
+		perr := l.Pin(t.linkPath("decap-"+string(h), ifname))
+		l.Close()
+		if perr != nil {
+			return "", fmt.Errorf("pinning decap link of %s: %w", ifname, perr)
+		}
+		return h, nil
+	}
+	return "", fmt.Errorf("attaching the decapsulator to %s: %w", ifname, errors.Join(errs...))
+}
+
+// DetachDecap removes the decapsulator from an underlay interface.
+func (t *Tunnels) DetachDecap(ifname string) {
+	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
+		unpin(t.linkPath("decap-"+string(h), ifname))
+	}
+}
+
+// DecapLinks lists the interface names that have a pinned decapsulator.
+func (t *Tunnels) DecapLinks() []string {
+	var out []string
+	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
+		ms, _ := filepath.Glob(t.linkPath("decap-"+string(h), "*"))
+		for _, m := range ms {
+			out = append(out, strings.TrimPrefix(filepath.Base(m), "link_decap-"+string(h)+"_"))
+		}
+	}
+	return out
+}

@@ -1,0 +1,417 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/ptp/clock"
+	"github.com/routerd/routerd/ptp/node"
+	"github.com/routerd/routerd/ptp/ts"
+)
+
+// Clock choices of --ptp-clock.
+const (
+	ClockAuto    = "auto"
+	ClockSystem  = "system"
+	ClockVirtual = "virtual"
+)
+
+// ErrClockOption: --ptp-clock got an unknown value.
+var ErrClockOption = errors.New("--ptp-clock must be auto, system or virtual")
+
+// Options are the daemon's PTP flags.
+type Options struct {
+	Clock         string
+	VirtualOffset time.Duration
+	VirtualDrift  float64 // ppb
+}
+
+// Check validates the options.
+func (o Options) Check() error {
+	switch o.Clock {
+	case "", ClockAuto, ClockSystem, ClockVirtual:
+		return nil
+	}
+	return fmt.Errorf("%w, not %q", ErrClockOption, o.Clock)
+}
+
+const (
+	pathPTP    = "/system/ptp"
+	pathPort   = "/system/ptp/port"
+	pathStatus = "/system/ptp/status"
+)
+
+// Engine runs the instances.
+type Engine struct {
+	ex   *control.Executor
+	opts Options
+	log  *slog.Logger
+	kick chan struct{}
+
+	mu        sync.Mutex
+	instances map[uint64]*instance // by /system/ptp item id
+	virtual   *clock.Virtual
+}
+
+type instance struct {
+	key    string
+	name   string
+	n      *node.Node
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start registers the engine and applies the configuration; instances run until ctx ends.
+func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) error {
+	if err := opts.Check(); err != nil {
+		return err
+	}
+	if opts.Clock == "" {
+		opts.Clock = ClockAuto
+	}
+	e := &Engine{ex: ex, opts: opts, log: slog.Default(), kick: make(chan struct{}, 1), instances: map[uint64]*instance{}}
+	if opts.Clock == ClockVirtual {
+		e.virtual = clock.NewVirtual(opts.VirtualOffset, opts.VirtualDrift)
+	}
+	ex.SetEngine(pathPTP, "ptp")
+	ex.SetEngine(pathPort, "ptp")
+	ex.SetEngine(pathStatus, "ptp")
+	ex.Watch(pathPTP, func(control.Change) {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	})
+	ex.Handle(pathPTP, "monitor", control.CommandSpec{Positional: []string{"numbers"},
+		Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"interval", "do"}}, e.monitor)
+	ex.Provide(pathStatus, e.status)
+	ex.Provide(pathPTP, e.refresh)
+	if reg != nil {
+		if err := reg.Register(&collector{e}); err != nil {
+			return fmt.Errorf("ptp metrics: %w", err)
+		}
+	}
+	e.apply(ctx)
+	go e.loop(ctx)
+	return nil
+}
+
+func (e *Engine) loop(ctx context.Context) {
+	// Interfaces come and go (another engine may create them later): retry inactive
+	// profiles now and then.
+	retry := time.NewTicker(5 * time.Second)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.mu.Lock()
+			for id, in := range e.instances {
+				e.stop(id, in)
+			}
+			e.mu.Unlock()
+			return
+		case <-e.kick:
+		case <-retry.C:
+		}
+		e.apply(ctx)
+	}
+}
+
+// want is the instance one /system ptp item asks for.
+type want struct {
+	id       uint64
+	name     string
+	settings node.Settings
+	ports    []string
+	portIDs  []uint64
+	disabled bool
+}
+
+func (w want) key() string {
+	s := w.settings
+	opt := func(p *uint8) string {
+		if p == nil {
+			return "auto"
+		}
+		return strconv.Itoa(int(*p))
+	}
+	var t, d string
+	if s.Transport != nil {
+		t = string(*s.Transport)
+	}
+	if s.Delay != nil {
+		d = string(*s.Delay)
+	}
+	return strings.Join([]string{s.Profile, opt(s.Domain), t, d, strings.Join(w.ports, ",")}, "|")
+}
+
+func parseUint8(v string) *uint8 {
+	if v == "" || v == "auto" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 255 {
+		return nil
+	}
+	u := uint8(n)
+	return &u
+}
+
+func (e *Engine) read() ([]want, []store.Item, error) {
+	profiles, err := e.ex.Items(pathPTP)
+	if err != nil {
+		return nil, nil, err
+	}
+	ports, err := e.ex.Items(pathPort)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ws []want
+	for _, it := range profiles {
+		p := it.Props
+		w := want{id: it.ID, name: p["name"], disabled: p["disabled"] == "yes"}
+		w.settings = node.Settings{Profile: p["profile"], Priority1: parseUint8(p["priority1"]),
+			Priority2: parseUint8(p["priority2"]), Domain: parseUint8(p["domain"])}
+		if v := p["transport"]; v != "" && v != "auto" {
+			m := ts.Mode(v)
+			w.settings.Transport = &m
+		}
+		if v := p["delay-mode"]; v != "" && v != "auto" {
+			d := node.DelayMode(v)
+			w.settings.Delay = &d
+		}
+		for _, pt := range ports {
+			if pt.Props["ptp"] == w.name && pt.Props["disabled"] != "yes" {
+				w.ports = append(w.ports, pt.Props["interface"])
+				w.portIDs = append(w.portIDs, pt.ID)
+			}
+		}
+		ws = append(ws, w)
+	}
+	return ws, ports, nil
+}
+
+// apply converges the running instances to the configuration.
+func (e *Engine) apply(ctx context.Context) {
+	ws, ports, err := e.read()
+	if err != nil {
+		e.log.Error("ptp: reading configuration", "err", err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[uint64]bool{}
+	portStatus := map[uint64]string{}
+	for _, w := range ws {
+		seen[w.id] = true
+		in := e.instances[w.id]
+		if w.disabled || len(w.ports) == 0 {
+			if in != nil {
+				e.stop(w.id, in)
+			}
+			e.ex.State.Set(pathPTP, w.id, control.ItemState{Props: map[string]string{"inactive": "yes"}})
+			continue
+		}
+		prof, err := node.Resolve(w.settings)
+		if err != nil {
+			e.ex.State.Set(pathPTP, w.id, control.ItemState{Status: err.Error(), Props: map[string]string{"inactive": "yes"}})
+			continue
+		}
+		if in != nil && in.key == w.key() {
+			in.n.SetPriorities(prof.Priority1, prof.Priority2)
+			continue
+		}
+		if in != nil {
+			e.stop(w.id, in)
+		}
+		n, status := e.start(ctx, w, prof)
+		if n == nil {
+			e.ex.State.Set(pathPTP, w.id, control.ItemState{Status: status, Props: map[string]string{"inactive": "yes"}})
+			for _, id := range w.portIDs {
+				portStatus[id] = status
+			}
+			continue
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		in = &instance{key: w.key(), name: w.name, n: n, cancel: cancel, done: make(chan struct{})}
+		e.instances[w.id] = in
+		go func() { defer close(in.done); n.Run(rctx) }()
+		e.ex.State.Set(pathPTP, w.id, control.ItemState{Status: status})
+	}
+	for id, in := range e.instances {
+		if !seen[id] {
+			e.stop(id, in)
+			e.ex.State.Clear(pathPTP, id)
+		}
+	}
+	for _, pt := range ports {
+		if s := portStatus[pt.ID]; s != "" {
+			e.ex.State.Set(pathPort, pt.ID, control.ItemState{Status: s})
+		} else {
+			e.ex.State.Clear(pathPort, pt.ID)
+		}
+	}
+}
+
+func (e *Engine) stop(id uint64, in *instance) {
+	in.cancel()
+	<-in.done
+	delete(e.instances, id)
+}
+
+// start opens an instance; a nil node comes with the reason. A non-empty status with a
+// node says what was left out (ports that could not open).
+func (e *Engine) start(ctx context.Context, w want, prof node.Profile) (*node.Node, string) {
+	clk, hw, err := e.clockFor(w.ports)
+	if err != nil {
+		return nil, err.Error()
+	}
+	n, err := node.New(node.Config{Name: w.name, Profile: prof, Ports: w.ports, Clock: clk, Hardware: hw, Log: e.log})
+	if err != nil {
+		e.log.Warn("ptp: instance not started", "ptp", w.name, "err", err)
+		return nil, err.Error()
+	}
+	e.log.Info("ptp: instance started", "ptp", w.name, "profile", prof.Name, "ports", w.ports,
+		"clock", clk.Name(), "hardware-timestamps", hw, "transport", prof.Transport, "delay-mode", prof.Delay)
+	return n, ""
+}
+
+// clockFor chooses the local clock: the virtual one when asked; with auto, the PHC of
+// the first port that has one (hardware timestamps), else the system clock.
+func (e *Engine) clockFor(ports []string) (clock.Clock, bool, error) {
+	switch e.opts.Clock {
+	case ClockVirtual:
+		return e.virtual, false, nil
+	case ClockSystem:
+		return clock.System(), false, nil
+	}
+	for _, p := range ports {
+		info, err := ts.TSInfo(p)
+		if err != nil || !info.Hardware {
+			continue
+		}
+		c, err := clock.OpenPHC(info.PHC)
+		if err != nil {
+			e.log.Warn("ptp: PHC", "port", p, "err", err)
+			continue
+		}
+		return c, true, nil
+	}
+	return clock.System(), false, nil
+}
+
+// snapshots returns the running instances' state by item id.
+func (e *Engine) snapshots() map[uint64]node.Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[uint64]node.Snapshot, len(e.instances))
+	for id, in := range e.instances {
+		out[id] = in.n.Snapshot()
+	}
+	return out
+}
+
+// Names of the monitor fields, in the reference's order.
+var monitorFields = []string{"name", "clock-id", "priority1", "priority2", "i-am-gm", "gm-clock-id", "gm-priority1",
+	"gm-priority2", "master-clock-id", "slave-port", "freq-drift", "offset", "hw-offset", "slave-port-delay",
+	"timestamping", "clock"}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// fields renders a snapshot as monitor shows it (units as in the reference).
+func fields(s node.Snapshot) map[string]string {
+	return map[string]string{
+		"name": s.Name, "clock-id": s.ClockID, "priority1": strconv.Itoa(int(s.Priority1)),
+		"priority2": strconv.Itoa(int(s.Priority2)), "i-am-gm": yesNo(s.IAmGM), "gm-clock-id": s.GMClockID,
+		"gm-priority1": strconv.Itoa(int(s.GMPriority1)), "gm-priority2": strconv.Itoa(int(s.GMPriority2)),
+		"master-clock-id": s.MasterClockID, "slave-port": s.SlavePort,
+		"freq-drift": fmt.Sprintf("%d ppb", s.FreqDrift), "offset": fmt.Sprintf("%d ns", s.Offset),
+		"hw-offset": fmt.Sprintf("%d ns", s.HWOffset), "slave-port-delay": fmt.Sprintf("%d ns", s.SlavePortDelay),
+		"timestamping": s.Timestamping, "clock": s.Clock,
+	}
+}
+
+// refresh copies the instances' state into the items' read-only properties, so that get
+// and API print with proplist can read them.
+func (e *Engine) refresh(context.Context, *control.Session) ([]control.Row, error) {
+	for id, s := range e.snapshots() {
+		st, _ := e.ex.State.Get(pathPTP, id)
+		props := map[string]string{}
+		for k, v := range fields(s) {
+			if k != "name" {
+				props[k] = strings.TrimSuffix(strings.TrimSuffix(v, " ppb"), " ns")
+			}
+		}
+		st.Props = props
+		e.ex.State.Set(pathPTP, id, st)
+	}
+	return nil, nil
+}
+
+func (e *Engine) monitor(ctx context.Context, c *control.Call) (*control.Reply, error) {
+	ref, _ := c.S.Get("numbers")
+	if ref == "" {
+		return nil, &control.Error{Msg: "expected item id", Category: control.CatMissing}
+	}
+	rep, err := e.ex.Exec(ctx, c.Sess, &control.Sentence{Path: pathPTP, Cmd: "get", Args: []control.Arg{{Name: "number", Value: ref}}})
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Rows) != 1 {
+		return nil, control.ErrNoSuchItem
+	}
+	row := rep.Rows[0]
+	s, ok := e.snapshots()[row.ID]
+	if !ok {
+		reason := "profile is not running"
+		if st, ok := e.ex.State.Get(pathPTP, row.ID); ok && st.Status != "" {
+			reason = st.Status
+		}
+		return nil, control.Failure("%s", reason)
+	}
+	f := fields(s)
+	width := 0
+	for _, k := range monitorFields {
+		width = max(width, len(k))
+	}
+	var b strings.Builder
+	for _, k := range monitorFields {
+		fmt.Fprintf(&b, "%*s: %s\n", width+2, k, f[k])
+	}
+	out := control.Row{ID: row.ID, Props: f, Keys: slices.Clone(monitorFields)}
+	return &control.Reply{Menu: c.Menu, Rows: []control.Row{out}, Text: b.String()}, nil
+}
+
+func (e *Engine) status(context.Context, *control.Session) ([]control.Row, error) {
+	snaps := e.snapshots()
+	ids := make([]uint64, 0, len(snaps))
+	for id := range snaps {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var rows []control.Row
+	for _, id := range ids {
+		s := snaps[id]
+		for _, p := range s.Ports {
+			rows = append(rows, control.Row{ID: uint64(len(rows) + 1), Props: map[string]string{
+				"ptp": s.Name, "interface": p.Interface, "state": p.State, "delay": strconv.FormatInt(p.Delay, 10)}})
+		}
+	}
+	return rows, nil
+}

@@ -1,0 +1,82 @@
+package node
+
+import (
+	"math"
+
+	"github.com/routerd/routerd/ptp/port"
+	"github.com/routerd/routerd/ptp/servo"
+)
+
+// offset handles one completed Sync: offsetFromMaster = t2 - t1 - meanPathDelay -
+// corrections (clause 11.2), then the servo.
+func (n *Node) offset(p *portRT, t2, t1, corr int64) {
+	p.t1, p.t2, p.corr = t1, t2, corr
+	if !p.haveDel {
+		// The delay mechanism has not measured the path yet: an offset with a wrong delay
+		// would mislead the frequency estimate.
+		return
+	}
+	off := t2 - t1 - p.delay - corr
+	n.clk.Current.OffsetFromMaster = off
+	n.samples++
+	freq, step, stepped := n.srv.Sample(off, t2)
+	if stepped {
+		if err := n.cfg.Clock.Step(step); err != nil {
+			n.cfg.Log.Warn("ptp clock step", "ptp", n.cfg.Name, "err", err)
+		}
+		// Timestamps taken before the step are on the old timescale.
+		p.syncValid = false
+		clear(p.delayT3)
+		p.t1 = 0
+	}
+	if err := n.cfg.Clock.AdjFreq(freq); err != nil {
+		n.cfg.Log.Warn("ptp clock frequency", "ptp", n.cfg.Name, "err", err)
+	}
+	switch {
+	case n.srv.State() == servo.Locked && p.state == port.Uncalibrated:
+		p.state = port.Next(p.state, port.MasterClockSelected, false, false)
+		n.cfg.Log.Info("ptp port state", "ptp", n.cfg.Name, "port", p.name, "from", port.Uncalibrated, "to", p.state)
+	case n.srv.State() != servo.Locked && p.state == port.Slave:
+		p.state = port.Next(p.state, port.SynchronizationFault, false, false)
+	}
+}
+
+// hwOffset is the steered clock minus the system clock: what the clock holds apart from
+// CLOCK_REALTIME (a PHC's or virtual clock's offset; 0 for the system clock).
+func (n *Node) hwOffset() int64 {
+	c := n.cfg.Clock
+	if c.Name() == "system" {
+		return 0
+	}
+	return c.Now() - sysNow()
+}
+
+func (n *Node) publish() {
+	c := n.clk
+	s := Snapshot{
+		Name: n.cfg.Name, ClockID: c.Default.Identity.String(), Priority1: c.Default.Priority1, Priority2: c.Default.Priority2,
+		IAmGM: c.IsGrandmaster(), GMClockID: c.Parent.GMIdentity.String(), GMPriority1: c.Parent.GMPriority1,
+		GMPriority2: c.Parent.GMPriority2, MasterClockID: c.Parent.ParentPort.Clock.String(),
+		FreqDrift: int64(math.Round(n.cfg.Clock.Freq())), HWOffset: n.hwOffset(),
+		Timestamping: "software", Clock: n.cfg.Clock.Name(), Servo: n.srv.State().String(), Samples: n.samples,
+	}
+	if n.cfg.Hardware {
+		s.Timestamping = "hardware"
+	}
+	if sp := n.slavePort(); sp != nil {
+		s.SlavePort = sp.name
+		s.Offset = c.Current.OffsetFromMaster
+		s.SlavePortDelay = sp.delay
+		s.Locked = sp.state == port.Slave
+	}
+	for _, p := range n.ports {
+		ps := PortSnapshot{Interface: p.name, State: p.state.String()}
+		if p.haveDel && (p.state == port.Slave || p.state == port.Uncalibrated || n.prof.Delay == P2P) {
+			ps.Delay = p.delay
+		}
+		s.Ports = append(s.Ports, ps)
+	}
+	n.mu.Lock()
+	n.snap = s
+	n.mu.Unlock()
+}

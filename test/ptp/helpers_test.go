@@ -1,0 +1,333 @@
+package ptp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "routerd-ptp-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	root, _ := filepath.Abs("../..")
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/routerd", "./cmd/routerctl")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building routerd:", err)
+		return 1
+	}
+	binDir = dir
+	return m.Run()
+}
+
+func need(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	for _, tool := range []string{"ip", "nsenter", "ptp4l", "pmc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (apt-get install linuxptp iproute2 util-linux)", tool)
+		}
+	}
+}
+
+var nsSeq struct {
+	sync.Mutex
+	n int
+}
+
+// topo is a set of namespaces a test built.
+type topo struct {
+	t    *testing.T
+	ns   map[string]string
+	addr int
+}
+
+func newTopo(t *testing.T, names ...string) *topo {
+	t.Helper()
+	nsSeq.Lock()
+	nsSeq.n++
+	seq := nsSeq.n
+	nsSeq.Unlock()
+	tp := &topo{t: t, ns: map[string]string{}, addr: seq * 4}
+	for _, n := range names {
+		full := fmt.Sprintf("ptp%d_%d%s", os.Getpid()%100000, seq, n)
+		tp.ns[n] = full
+		tp.ip("netns", "add", full)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", full).Run() })
+	}
+	return tp
+}
+
+func (tp *topo) ip(args ...string) {
+	tp.t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		tp.t.Fatalf("ip %v: %v %s", args, err, out)
+	}
+}
+
+// link joins two namespaces with a veth pair and gives both ends a 198.18/15 address.
+func (tp *topo) link(a, ifA, b, ifB string) {
+	tp.t.Helper()
+	tp.addr++
+	net := fmt.Sprintf("198.18.%d", tp.addr)
+	tp.ip("-n", tp.ns[a], "link", "add", "name", ifA, "type", "veth", "peer", "name", ifB, "netns", tp.ns[b])
+	tp.ip("-n", tp.ns[a], "addr", "add", net+".1/24", "dev", ifA)
+	tp.ip("-n", tp.ns[b], "addr", "add", net+".2/24", "dev", ifB)
+	tp.ip("-n", tp.ns[a], "link", "set", "dev", ifA, "up")
+	tp.ip("-n", tp.ns[b], "link", "set", "dev", ifB, "up")
+}
+
+// bridge makes a bridge "br0" in namespace sw (snooping off so PTP multicast floods) and
+// connects each node's interface to it; node i gets 198.18.N.(i+1).
+func (tp *topo) bridge(sw string, nodes map[string]string) {
+	tp.t.Helper()
+	tp.addr++
+	tp.ip("-n", tp.ns[sw], "link", "add", "name", "br0", "type", "bridge", "mcast_snooping", "0")
+	tp.ip("-n", tp.ns[sw], "link", "set", "dev", "br0", "up")
+	names := make([]string, 0, len(nodes))
+	for n := range nodes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		port := fmt.Sprintf("sw%d", i)
+		tp.ip("-n", tp.ns[sw], "link", "add", "name", port, "type", "veth", "peer", "name", nodes[n], "netns", tp.ns[n])
+		tp.ip("-n", tp.ns[sw], "link", "set", "dev", port, "master", "br0", "up")
+		tp.ip("-n", tp.ns[n], "addr", "add", fmt.Sprintf("198.18.%d.%d/24", tp.addr, i+1), "dev", nodes[n])
+		tp.ip("-n", tp.ns[n], "link", "set", "dev", nodes[n], "up")
+	}
+}
+
+// router is a routerd in a namespace on the virtual clock.
+type router struct {
+	t    *testing.T
+	sock string
+	log  *bytes.Buffer
+	mu   sync.Mutex
+}
+
+func (tp *topo) routerd(ns string, offset time.Duration, drift int) *router {
+	t := tp.t
+	t.Helper()
+	dir := t.TempDir()
+	r := &router{t: t, sock: filepath.Join(dir, "sock"), log: &bytes.Buffer{}}
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+tp.ns[ns], filepath.Join(binDir, "routerd"),
+		"--data-dir", filepath.Join(dir, "data"), "--socket", r.sock, "--metrics-listen", "",
+		"--bpffs", filepath.Join(dir, "bpf"), "--ptp-clock", "virtual",
+		"--ptp-virtual-offset", offset.String(), "--ptp-virtual-drift", strconv.Itoa(drift))
+	cmd.Stdout, cmd.Stderr = syncWriter{&r.mu, r.log}, syncWriter{&r.mu, r.log}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			r.mu.Lock()
+			t.Logf("routerd in %s:\n%s", ns, r.log)
+			r.mu.Unlock()
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("unix", r.sock); err == nil {
+			c.Close()
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routerd did not start: %s", r.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type syncWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (r *router) run(cmd string) string {
+	r.t.Helper()
+	out, err := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, cmd).CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("routerctl %q: %v\n%s", cmd, err, out)
+	}
+	return string(out)
+}
+
+// monitor runs `/system ptp monitor NAME once` and returns its fields.
+func (r *router) monitor(name string) map[string]string {
+	r.t.Helper()
+	out := r.run("/system ptp monitor " + name + " once")
+	f := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if ok {
+			f[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return f
+}
+
+// num reads "123 ns" or "-5 ppb".
+func num(s string) int64 {
+	f, _ := strconv.ParseInt(strings.Fields(s + " x")[0], 10, 64)
+	return f
+}
+
+// ptp4l runs linuxptp in a namespace; its output is kept for the test to read.
+type ptp4l struct {
+	uds string
+	ns  string
+	mu  sync.Mutex
+	out *bytes.Buffer
+}
+
+func (tp *topo) ptp4l(ns string, args ...string) *ptp4l {
+	t := tp.t
+	t.Helper()
+	p := &ptp4l{uds: filepath.Join(t.TempDir(), "ptp4l.sock"), ns: tp.ns[ns], out: &bytes.Buffer{}}
+	full := append([]string{"--net=/run/netns/" + tp.ns[ns], "ptp4l", "-m", "-S", "--uds_address", p.uds}, args...)
+	cmd := exec.Command("nsenter", full...)
+	cmd.Stdout, cmd.Stderr = syncWriter{&p.mu, p.out}, syncWriter{&p.mu, p.out}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("ptp4l %v:\n%s", args, p.output())
+		}
+	})
+	return p
+}
+
+func (p *ptp4l) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// offsets waits until ptp4l (a free-running slave, which logs no offsets) measures its
+// offset from master, then reads n samples of it through pmc.
+func (p *ptp4l) offsets(t *testing.T, n int) []int64 {
+	t.Helper()
+	var out []int64
+	eventually(t, 40*time.Second, "ptp4l measures its offset", func() (bool, string) {
+		cd := p.pmc(t, "CURRENT_DATA_SET")
+		v, err := strconv.ParseFloat(cd["offsetFromMaster"], 64)
+		if err != nil || v == 0 || cd["meanPathDelay"] == "0.0" {
+			return false, fmt.Sprint(cd)
+		}
+		out = append(out, int64(v))
+		return len(out) >= n, fmt.Sprint(cd)
+	})
+	return out
+}
+
+// pmc asks ptp4l for a data set and returns its fields.
+func (p *ptp4l) pmc(t *testing.T, what string, extra ...string) map[string]string {
+	t.Helper()
+	args := append([]string{"--net=/run/netns/" + p.ns, "pmc", "-u", "-b", "0", "-s", p.uds,
+		"-i", filepath.Join(t.TempDir(), "pmc.sock")}, extra...)
+	args = append(args, "GET "+what)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pmc: %v %s", err, out)
+	}
+	f := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		fs := strings.Fields(l)
+		if len(fs) == 2 {
+			f[fs[0]] = fs[1]
+		}
+	}
+	return f
+}
+
+// pmcID renders a clock identity as pmc prints it: 64d154.fffe.ebadc7.
+func pmcID(id string) string {
+	h := strings.ToLower(strings.ReplaceAll(id, ":", ""))
+	if len(h) != 16 {
+		return id
+	}
+	return h[:6] + "." + h[6:10] + "." + h[10:]
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, s := cond()
+		if ok {
+			return
+		}
+		last = s
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached in %v; last: %s", what, timeout, last)
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func median(xs []int64) int64 {
+	s := append([]int64(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func tryRun(r *router, cmd string) (string, error) {
+	out, err := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, cmd).CombinedOutput()
+	return string(out), err
+}
