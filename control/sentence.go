@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/routerd/routerd/control/menu"
@@ -25,6 +26,10 @@ type Sentence struct {
 	Filter Filter
 	// Proplist limits the properties print returns (.proplist, proplist=).
 	Proplist []string
+	// Out is the terminal of a console that runs the sentence: commands that go on until
+	// interrupted (monitor without once, ping) write each sample there as it comes and
+	// return when ctx ends. Nil for the API and substitutions, which take the Reply only.
+	Out io.Writer
 }
 
 // Get returns the value of a named argument.

@@ -202,6 +202,9 @@ func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 			sen.Args = append(sen.Args, control.Arg{Name: a.Name, Value: ToArg(v)})
 		}
 	}
+	if !subst {
+		sen.Out = r.w
+	}
 	if s.Where != nil {
 		sen.Filter = func(row *control.Row) (bool, error) {
 			sub := &run{in: r.in, ctx: r.ctx, c: r.c, w: r.w, row: row}
