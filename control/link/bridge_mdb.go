@@ -219,10 +219,14 @@ func (e *Engine) watchMdb(ctx context.Context) {
 	go func() { <-ctx.Done(); s.Close() }()
 	go func() {
 		for {
-			if _, _, err := s.Receive(); err != nil {
-				if ctx.Err() == nil {
-					slog.Warn("link: mdb notifications", "err", err)
-				}
+			_, _, err := s.Receive()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN):
+				// Notifications were lost (a burst of snooping joins): one pass catches up.
+			case err != nil:
+				slog.Warn("link: mdb notifications stopped", "err", err)
 				return
 			}
 			select {
