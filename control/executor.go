@@ -84,6 +84,7 @@ type Executor struct {
 	generic  map[menu.Kind]map[string]command
 	sources  map[string]Source
 	watchers []watcher
+	failed   map[string]string // menu prefix -> why its engine did not start
 
 	// Observe, when set, is told each command's menu, verb and result ("ok" or "error").
 	Observe func(path, cmd, result string)
@@ -327,7 +328,7 @@ func (x *Executor) Row(m *menu.Menu, it store.Item, showSensitive bool) Row {
 		r.Props[k] = v
 	}
 	if st.Status == "" && m.Engine == "" && m.Kind != menu.Status {
-		st.Status = "not applied: no engine for this menu yet"
+		st.Status = x.notApplied(m.Path)
 	}
 	if st.Status != "" {
 		r.Props["status"] = st.Status
@@ -498,4 +499,30 @@ func (x *Executor) SetEngine(path, engine string) {
 	if m, ok := x.Tree.Get(path); ok {
 		m.Engine = engine
 	}
+}
+
+// EngineFailed records why the engine of the menus at and below prefix could not start;
+// their items then say so instead of "no engine for this menu yet".
+func (x *Executor) EngineFailed(prefix, reason string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.failed == nil {
+		x.failed = map[string]string{}
+	}
+	x.failed[prefix] = reason
+}
+
+func (x *Executor) notApplied(path string) string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	best := ""
+	for p := range x.failed {
+		if (path == p || strings.HasPrefix(path, p+"/")) && len(p) > len(best) {
+			best = p
+		}
+	}
+	if best != "" {
+		return "not applied: " + x.failed[best]
+	}
+	return "not applied: no engine for this menu yet"
 }

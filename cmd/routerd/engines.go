@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/metrics"
@@ -26,13 +27,14 @@ type Env struct {
 var engines = []struct {
 	name  string
 	start func(ctx context.Context, env *Env) error
+	menus []string // the menus it applies, which say so when it cannot start
 }{
-	{"link", startLinks},
-	{"ip", startIP},
-	{"management", startManagement},
-	{"consoles", startConsoles},
-	{"tunnel", startTunnels},
-	{"ptp", startPTP},
+	{"link", startLinks, []string{"/interface"}},
+	{"ip", startIP, []string{"/ip/address", "/ipv6/address", "/ip/route", "/ipv6/route", "/ip/pool", "/ip/dns"}},
+	{"management", startManagement, []string{"/ip/service", "/user"}},
+	{"consoles", startConsoles, nil},
+	{"tunnel", startTunnels, []string{"/interface/gre", "/interface/eoip", "/interface/ipip", "/interface/6to4"}},
+	{"ptp", startPTP, []string{"/system/ptp"}},
 }
 
 func startEngines(ctx context.Context, env *Env) error {
@@ -41,6 +43,9 @@ func startEngines(ctx context.Context, env *Env) error {
 			// One subsystem that cannot start must not take the router down: its menus
 			// keep their configuration and say why they are not applied.
 			slogEngineError(e.name, err)
+			for _, m := range e.menus {
+				env.Ex.EngineFailed(m, fmt.Sprintf("%s engine did not start: %v", e.name, err))
+			}
 		}
 	}
 	return nil
