@@ -224,6 +224,10 @@ func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *ca
 	}
 	switch c.op {
 	case opPrint:
+		if single && len(res.rows) == 1 {
+			// RouterOS answers a single-object menu (/system/identity) with the object.
+			return http.StatusOK, objects(res.rows, true)[0], ""
+		}
 		return http.StatusOK, objects(res.rows, single), ""
 	case opGetOne:
 		if len(res.rows) == 0 {
