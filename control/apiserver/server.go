@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	svc "github.com/routerd/routerd/control/service"
 	"io"
 	"log/slog"
 	"net"
@@ -48,19 +49,7 @@ func New(ex *control.Executor, auth *user.Auth) *Server {
 // Protocol returns the service protocol for api or api-ssl.
 func (s *Server) Protocol(service string) func(ctx context.Context, ln net.Listener) error {
 	return func(ctx context.Context, ln net.Listener) error {
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return err
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.ServeConn(ctx, c, service)
-			}()
-		}
+		return svc.ServeConns(ctx, ln, service, func(ctx context.Context, c net.Conn) { s.ServeConn(ctx, c, service) })
 	}
 }
 

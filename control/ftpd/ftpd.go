@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/routerd/routerd/control/service"
 	"io"
 	iofs "io/fs"
 	"log/slog"
@@ -12,9 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/routerd/routerd/control"
@@ -43,32 +42,7 @@ const (
 
 // Serve runs the service on ln until ln fails or ctx ends (then nil).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			defer func() {
-				if p := recover(); p != nil {
-					slog.Error("ftp connection panicked", "panic", p, "stack", string(debug.Stack()))
-				}
-			}()
-			stop := context.AfterFunc(ctx, func() { c.Close() })
-			defer stop()
-			s.serveConn(ctx, c)
-		}()
-	}
+	return service.ServeConns(ctx, ln, "ftp", s.serveConn)
 }
 
 // session is one control connection.

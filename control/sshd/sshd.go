@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/routerd/routerd/control/service"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -132,35 +133,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("ssh: no host key")
 	}
 	cfg := s.config(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.serveConn(ctx, cfg, c)
-		}()
-	}
+	return service.ServeConns(ctx, ln, "ssh", func(ctx context.Context, c net.Conn) { s.serveConn(ctx, cfg, c) })
 }
 
 func (s *Server) serveConn(ctx context.Context, cfg *ssh.ServerConfig, c net.Conn) {
-	defer c.Close()
-	defer func() {
-		if p := recover(); p != nil {
-			slog.Error("ssh connection panicked", "panic", p, "stack", string(debug.Stack()))
-		}
-	}()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
 	sc, chans, reqs, err := ssh.NewServerConn(c, cfg)
 	if err != nil {

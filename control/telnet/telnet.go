@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/routerd/routerd/control/service"
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -43,35 +43,10 @@ const (
 
 // Serve runs the service on ln until ln fails or ctx ends (then nil).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			defer func() {
-				if p := recover(); p != nil {
-					slog.Error("telnet connection panicked", "panic", p, "stack", string(debug.Stack()))
-				}
-			}()
-			s.serveConn(ctx, c)
-		}()
-	}
+	return service.ServeConns(ctx, ln, "telnet", s.serveConn)
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
 	tc := &conn{c: c}
 	if _, err := c.Write(tc.dec.Start()); err != nil {
 		return
