@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	svc "github.com/routerd/routerd/control/service"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/api"
+	svc "github.com/routerd/routerd/control/service"
 	"github.com/routerd/routerd/control/user"
 )
 

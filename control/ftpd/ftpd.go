@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/routerd/routerd/control/service"
 	"io"
 	iofs "io/fs"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/service"
 )
 
 // Service is the /ip service name logins are made for.

@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/routerd/routerd/control/service"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/service"
 	"github.com/routerd/routerd/control/terminal"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/routerd/routerd/control/service"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/service"
 	"github.com/routerd/routerd/control/terminal"
 )
 
