@@ -2,26 +2,16 @@ package api
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
-	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/controltest"
 )
 
 func newExecutor(t *testing.T) *control.Executor {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.New(t)
 	return ex
 }
 

@@ -12,8 +12,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/api"
-	"github.com/routerd/routerd/control/menu"
-	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/user"
 )
 
@@ -27,15 +26,7 @@ type rig struct {
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	user.Register(ex, dir)
 	if err := user.Seed(ex, dir); err != nil {
 		t.Fatal(err)

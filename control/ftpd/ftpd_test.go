@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
-	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/user"
 )
 
@@ -29,15 +27,7 @@ func startServer(t *testing.T) (url, files string) {
 	if err := os.Mkdir(files, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	user.Register(ex, dir)
 	for _, u := range [][3]string{{"admin", "full", adminPW}, {"viewer", "read", viewerPW}} {
 		if err := user.Put(context.Background(), ex, u[0], u[1], u[2]); err != nil {

@@ -13,10 +13,9 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/eventlog"
-	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/script"
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/system"
 	"github.com/routerd/routerd/control/user"
 )
@@ -34,15 +33,7 @@ const adminPW, viewerPW = "rest-admin-pw", "rest-viewer-pw"
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	user.Register(ex, dir)
 	system.Register(ex, &script.Interp{Ex: ex, Globals: &script.Globals{}}, dir, eventlog.New(eventlog.DefaultSize), time.Now())
 	for _, u := range [][3]string{{"admin", "full", adminPW}, {"viewer", "read", viewerPW}} {

@@ -2,27 +2,17 @@ package script
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
-	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/controltest"
 )
 
 // newInterp returns an interpreter over a fresh store with the full menu tree.
 func newInterp(t testing.TB) (*Interp, *Console) {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.New(t)
 	in := &Interp{Ex: ex, Globals: &Globals{}}
 	return in, &Console{Sess: &control.Session{User: "admin", ShowSensitive: true}}
 }

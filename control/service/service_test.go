@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -49,15 +49,7 @@ func greet(ctx context.Context, ln net.Listener) error {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	m := New(ex, dir, "127.0.0.1", prometheus.NewRegistry())

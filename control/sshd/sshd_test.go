@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/script"
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/user"
 )
 
@@ -57,15 +56,7 @@ func newRig(t *testing.T) *rig {
 		}
 	}
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	user.Register(ex, dir)
 	run(t, ex, "/user", "set", "numbers", "admin", "password", adminPW)
 	run(t, ex, "/user", "add", "name", "viewer", "group", "read", "password", viewerPW)

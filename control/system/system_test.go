@@ -12,10 +12,9 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/eventlog"
-	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/script"
-	"github.com/routerd/routerd/control/store"
 )
 
 type rig struct {
@@ -29,15 +28,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
 	log := eventlog.New(100)
 	Register(ex, in, dir, log, time.Now().Add(-(26*time.Hour + 3*time.Minute + 4*time.Second)))

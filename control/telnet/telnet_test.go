@@ -5,15 +5,13 @@ import (
 	"context"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/script"
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/user"
 )
 
@@ -22,15 +20,7 @@ const adminPW = "telnet-admin-pw"
 func startServer(t *testing.T) (string, *control.Executor) {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	user.Register(ex, dir)
 	for _, u := range [][3]string{{"admin", "full", adminPW}, {"viewer", "read", adminPW}} {
 		if err := user.Put(context.Background(), ex, u[0], u[1], u[2]); err != nil {

@@ -15,9 +15,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/script"
-	"github.com/routerd/routerd/control/store"
 )
 
 type rig struct {
@@ -32,15 +31,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "files"), 0o700)
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	Register(ex, dir)
 	if err := Seed(ex, dir); err != nil {
 		t.Fatal(err)

@@ -15,9 +15,8 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/apiserver"
-	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/service"
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/user"
 )
 
@@ -35,15 +34,7 @@ type router struct {
 func newRouter(t *testing.T, bind string) *router {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
+	ex := controltest.NewIn(t, dir)
 	user.Register(ex, dir)
 	if err := user.Seed(ex, dir); err != nil {
 		t.Fatal(err)
