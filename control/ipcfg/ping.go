@@ -3,6 +3,7 @@ package ipcfg
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -124,7 +125,18 @@ func pingArgs(ctx context.Context, c *control.Call) (pingOpts, error) {
 	return o, nil
 }
 
-// ping sends ICMP echo requests from the daemon and reports as RouterOS' console does.
+// pingHeader is the column header RouterOS' console prints above the replies.
+const pingHeader = "  SEQ HOST                                     SIZE TTL TIME       STATUS"
+
+// pingLine is one row under pingHeader; empty columns stay aligned.
+func pingLine(seq int, host, size, ttl, rtt, status string) string {
+	return strings.TrimRight(fmt.Sprintf("%5d %-40s %4s %3s %-10s %s", seq, host, size, ttl, rtt, status), " ")
+}
+
+// ping sends ICMP echo requests from the daemon and reports as RouterOS' console does: a
+// line per request and a summary line. On a console (Sentence.Out) each line is written
+// as it comes; otherwise the whole text is the reply. The return value is the number of
+// replies received.
 func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 	o, err := pingArgs(ctx, c)
 	if err != nil {
@@ -147,6 +159,9 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 	}}
 	pc, err := lc.ListenPacket(ctx, network, src)
 	if err != nil {
+		if o.src.IsValid() && strings.Contains(err.Error(), "assign requested address") {
+			return nil, control.ArgError("invalid value for argument src-address")
+		}
 		return nil, control.Failure("cannot open ICMP socket: %v", err)
 	}
 	defer pc.Close()
@@ -163,17 +178,25 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 		p6.SetHopLimit(o.ttl)
 		p6.SetControlMessage(ipv6.FlagHopLimit, true)
 	}
+	var b strings.Builder
+	emit := func(line string) {
+		if c.S.Out != nil {
+			io.WriteString(c.S.Out, line+"\n")
+		} else {
+			b.WriteString(line + "\n")
+		}
+	}
+	emit(pingHeader)
 	id := rand.IntN(0xffff)
 	payload := make([]byte, max(0, o.size-hdr))
-	var b strings.Builder
 	sent, recv := 0, 0
 	var rtts []time.Duration
 	dst := &net.IPAddr{IP: o.dst.AsSlice()}
-	for seq := 0; seq < o.count; seq++ {
+	rb := make([]byte, 65536)
+	for seq := 0; seq < o.count && ctx.Err() == nil; seq++ {
 		if seq > 0 {
 			select {
 			case <-ctx.Done():
-				seq = o.count
 				continue
 			case <-time.After(o.interval):
 			}
@@ -188,17 +211,14 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			return nil, control.Failure("%v", err)
 		}
 		t0 := time.Now()
+		sent++
 		if _, err := pc.WriteTo(wb, dst); err != nil {
-			fmt.Fprintf(&b, "%s %s\n", o.dst, sendError(err))
-			sent++
+			emit(pingLine(seq, o.dst.String(), "", "", "", sendError(err)))
 			continue
 		}
-		sent++
-		deadline := t0.Add(time.Second)
-		pc.SetReadDeadline(deadline)
-		got := false
-		rb := make([]byte, 65536)
-		for !got {
+		pc.SetReadDeadline(t0.Add(time.Second))
+		status := ""
+		for status == "" {
 			var n, ttl int
 			var from net.Addr
 			if v4 {
@@ -215,6 +235,7 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 				}
 			}
 			if err != nil {
+				status = "timeout"
 				break
 			}
 			proto := 1
@@ -225,6 +246,11 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			if err != nil {
 				continue
 			}
+			if why, ok := unreachable(m, id, seq); ok {
+				status = why
+				emit(pingLine(seq, hostOf(from), "", "", "", why))
+				break
+			}
 			echo, ok := m.Body.(*icmp.Echo)
 			if !ok || echo.ID != id || echo.Seq != seq || (m.Type != ipv4.ICMPTypeEchoReply && m.Type != ipv6.ICMPTypeEchoReply) {
 				continue
@@ -232,27 +258,86 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			rtt := time.Since(t0)
 			rtts = append(rtts, rtt)
 			recv++
-			got = true
-			fmt.Fprintf(&b, "%s %d byte ping: ttl=%d time=%s\n", hostOf(from), o.size, ttl, ms(rtt))
+			status = "ok"
+			emit(pingLine(seq, hostOf(from), strconv.Itoa(o.size), strconv.Itoa(ttl), rttString(rtt), ""))
 		}
-		if !got {
-			fmt.Fprintf(&b, "%s timeout\n", o.dst)
+		if status == "timeout" {
+			emit(pingLine(seq, o.dst.String(), "", "", "", "timeout"))
 		}
 	}
+	emit(pingSummary(sent, recv, rtts))
+	rep := &control.Reply{Ret: strconv.Itoa(recv)}
+	if c.S.Out == nil {
+		rep.Text = b.String()
+	}
+	return rep, nil
+}
+
+// pingSummary is RouterOS' summary line; the round trips only when a reply came.
+func pingSummary(sent, recv int, rtts []time.Duration) string {
 	loss := 0
 	if sent > 0 {
 		loss = (sent - recv) * 100 / sent
 	}
-	fmt.Fprintf(&b, "%d packets transmitted, %d packets received, %d%% packet loss\n", sent, recv, loss)
+	line := fmt.Sprintf("    sent=%d received=%d packet-loss=%d%%", sent, recv, loss)
 	if len(rtts) > 0 {
 		lo, hi, sum := rtts[0], rtts[0], time.Duration(0)
 		for _, r := range rtts {
 			lo, hi, sum = min(lo, r), max(hi, r), sum+r
 		}
-		avg := float64(sum) / float64(len(rtts)) / float64(time.Millisecond)
-		fmt.Fprintf(&b, "round-trip min/avg/max = %s/%.1f/%s ms\n", msNum(lo), avg, msNum(hi))
+		line += fmt.Sprintf(" min-rtt=%s avg-rtt=%s max-rtt=%s", rttString(lo), rttString(sum/time.Duration(len(rtts))), rttString(hi))
 	}
-	return &control.Reply{Text: b.String(), Ret: strconv.Itoa(recv)}, nil
+	return line
+}
+
+// unreachable reports an ICMP destination-unreachable answer to our echo id/seq, in the
+// words RouterOS' status column uses.
+func unreachable(m *icmp.Message, id, seq int) (string, bool) {
+	du, ok := m.Body.(*icmp.DstUnreach)
+	if !ok {
+		return "", false
+	}
+	data := du.Data
+	var words map[int]string
+	switch m.Type {
+	case ipv4.ICMPTypeDestinationUnreachable:
+		if len(data) < 20 || data[0]>>4 != 4 {
+			return "", false
+		}
+		ihl := int(data[0]&0xf) * 4
+		if ihl < 20 || len(data) < ihl {
+			return "", false
+		}
+		data = data[ihl:]
+		words = map[int]string{0: "net unreachable", 1: "host unreachable", 3: "port unreachable", 9: "admin prohibited", 10: "admin prohibited", 13: "admin prohibited"}
+	case ipv6.ICMPTypeDestinationUnreachable:
+		if len(data) < 40 {
+			return "", false
+		}
+		data = data[40:]
+		words = map[int]string{0: "no route", 1: "admin prohibited", 3: "address unreachable", 4: "port unreachable"}
+	default:
+		return "", false
+	}
+	if len(data) < 8 || int(data[4])<<8|int(data[5]) != id || int(data[6])<<8|int(data[7]) != seq {
+		return "", false
+	}
+	if w, ok := words[m.Code]; ok {
+		return w, true
+	}
+	return "destination unreachable", true
+}
+
+// rttString renders a round trip as RouterOS v7 does: "563us", "9ms525us", "12ms".
+func rttString(d time.Duration) string {
+	ms, us := d/time.Millisecond, (d%time.Millisecond)/time.Microsecond
+	switch {
+	case ms == 0:
+		return fmt.Sprintf("%dus", us)
+	case us == 0:
+		return fmt.Sprintf("%dms", ms)
+	}
+	return fmt.Sprintf("%dms%dus", ms, us)
 }
 
 func sendError(err error) string {
@@ -267,14 +352,4 @@ func hostOf(a net.Addr) string {
 		return ia.IP.String()
 	}
 	return a.String()
-}
-
-// ms renders a round trip as the console does: whole milliseconds, "<1" below one.
-func ms(d time.Duration) string { return msNum(d) + " ms" }
-
-func msNum(d time.Duration) string {
-	if d < time.Millisecond {
-		return "<1"
-	}
-	return strconv.FormatInt(d.Milliseconds(), 10)
 }

@@ -3,6 +3,7 @@ package link
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,6 +65,13 @@ func (e *Engine) applyBridges(cfg *config) {
 				only.Name, only.Index = b.Name, b.Index
 				if err := e.h.BridgeSetMcastSnoop(only, snoop); err != nil {
 					e.setState("/interface/bridge", it.ID, false, "igmp-snooping: "+err.Error(), nil)
+					continue
+				}
+			}
+			mode := mcastRouterModes[orDefault(it.Props["multicast-router"], "temporary-query")]
+			if cur, err := bridgeMcastRouter(b.Index); err != nil || cur != mode {
+				if err := setBridgeMcastRouter(b.Index, mode); err != nil {
+					e.setState("/interface/bridge", it.ID, false, "multicast-router: "+err.Error(), nil)
 					continue
 				}
 			}
@@ -153,28 +161,63 @@ func orDefault(v, def string) string {
 
 // applyPorts enslaves configured ports to their bridges and releases, from bridges
 // routerd owns, the ports no item names.
+//
+// horizon is RouterOS' split horizon: ports with the same value do not forward to each
+// other. The kernel's bridge port isolation is one such group per bridge (isolated ports
+// do not forward to each other, and do to the others), so the first horizon value of a
+// bridge (in item order) is applied as isolation and a port with another value is
+// invalid rather than forwarding where its configuration says it must not.
 func (e *Engine) applyPorts(cfg *config) {
 	links := e.links()
+	isolated, err := portIsolation()
+	if err != nil {
+		slog.Warn("link: reading bridge port flags", "err", err)
+	}
+	vlanFiltering := map[string]bool{}
+	for _, b := range cfg.bridges {
+		vlanFiltering[b.Props["name"]] = b.Props["vlan-filtering"] == "yes"
+	}
+	group := map[string]string{} // bridge → the horizon value applied as isolation
 	want := map[string]bool{}
 	for _, it := range cfg.ports {
 		if it.Props["disabled"] == "yes" {
 			e.setState("/interface/bridge/port", it.ID, false, "", nil)
 			continue
 		}
-		br, okB := links[it.Props["bridge"]]
+		brName := it.Props["bridge"]
+		br, okB := links[brName]
 		pl, okP := links[it.Props["interface"]]
 		switch {
 		case !okB || br.Type() != "bridge":
-			e.setState("/interface/bridge/port", it.ID, false, "bridge "+it.Props["bridge"]+" not present", nil)
+			e.setState("/interface/bridge/port", it.ID, false, "bridge "+brName+" not present", nil)
 			continue
 		case !okP:
 			e.setState("/interface/bridge/port", it.ID, false, "interface "+it.Props["interface"]+" not present", nil)
 			continue
 		}
+		if reason := frameTypesReason(it.Props["frame-types"], vlanFiltering[brName], br); reason != "" {
+			e.setState("/interface/bridge/port", it.ID, false, reason, nil)
+			continue
+		}
+		horizon := orDefault(it.Props["horizon"], "none")
+		if horizon != "none" {
+			if g, ok := group[brName]; ok && g != horizon {
+				e.setState("/interface/bridge/port", it.ID, false, fmt.Sprintf(
+					"horizon %s cannot be applied: %s already uses horizon %s, and the kernel isolates one group of ports per bridge", horizon, brName, g), nil)
+				continue
+			}
+			group[brName] = horizon
+		}
 		want[pl.Attrs().Name] = true
 		if pl.Attrs().MasterIndex != br.Attrs().Index {
 			if err := e.h.LinkSetMaster(pl, br); err != nil {
 				e.setState("/interface/bridge/port", it.ID, false, "cannot add port: "+err.Error(), nil)
+				continue
+			}
+		}
+		if iso := horizon != "none"; isolated[pl.Attrs().Index] != iso {
+			if err := e.h.LinkSetIsolated(pl, iso); err != nil {
+				e.setState("/interface/bridge/port", it.ID, false, "horizon: "+err.Error(), nil)
 				continue
 			}
 		}
@@ -224,6 +267,7 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 		bpvid, _ := strconv.Atoi(orDefault(bi.Props["pvid"], "1"))
 		put(bIdx, uint16(bpvid), vlanFlags{pvid: true, untagged: true})
 		ports := map[string]int{br.Attrs().Name: bIdx}
+		untaggedOnly := map[string]bool{} // ports that admit no tagged frames: PVID only
 		for _, p := range cfg.ports {
 			pl, ok := links[p.Props["interface"]]
 			if p.Props["bridge"] != bi.Props["name"] || p.Props["disabled"] == "yes" || !ok || pl.Attrs().MasterIndex != bIdx {
@@ -232,6 +276,9 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 			ix := pl.Attrs().Index
 			ports[pl.Attrs().Name] = ix
 			desired[ix] = map[uint16]vlanFlags{}
+			if p.Props["frame-types"] == "admit-only-untagged-and-priority-tagged" {
+				untaggedOnly[pl.Attrs().Name] = true
+			}
 			if p.Props["frame-types"] != "admit-only-vlan-tagged" {
 				pvid, _ := strconv.Atoi(orDefault(p.Props["pvid"], "1"))
 				put(ix, uint16(pvid), vlanFlags{pvid: true, untagged: true})
@@ -251,12 +298,16 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 				continue
 			}
 			var cur [2][]string
-			var missing []string
+			var missing, refused []string
 			for i, key := range []string{"tagged", "untagged"} {
 				for _, n := range splitList(v.Props[key]) {
 					ix, ok := ports[n]
 					if !ok {
 						missing = append(missing, n)
+						continue
+					}
+					if key == "tagged" && untaggedOnly[n] {
+						refused = append(refused, n)
 						continue
 					}
 					cur[i] = append(cur[i], n)
@@ -268,6 +319,9 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 			reason := ""
 			if len(missing) > 0 {
 				reason = "not ports of " + bi.Props["name"] + ": " + strings.Join(missing, ",")
+			}
+			if len(refused) > 0 {
+				reason = strings.TrimPrefix(reason+"; ", "; ") + "ports admitting only untagged frames cannot be tagged: " + strings.Join(refused, ",")
 			}
 			e.setState("/interface/bridge/vlan", v.ID, false, reason, map[string]string{
 				"current-tagged": strings.Join(cur[0], ","), "current-untagged": strings.Join(cur[1], ",")})
@@ -341,4 +395,18 @@ func parseVids(s string) ([]uint16, error) {
 		}
 	}
 	return out, nil
+}
+
+// frameTypesReason says why a port's frame-types cannot be applied. Without
+// vlan-filtering RouterOS ignores frame-types, and so does the kernel's bridge; with it,
+// the kernel filters by PVID and VLAN membership (applyBridgeVlans), which needs a bridge
+// that has VLAN filtering in effect.
+func frameTypesReason(ft string, vlanFiltering bool, br netlink.Link) string {
+	if ft == "" || ft == "admit-all" || !vlanFiltering {
+		return ""
+	}
+	if b, ok := br.(*netlink.Bridge); ok && b.VlanFiltering != nil && *b.VlanFiltering {
+		return ""
+	}
+	return "frame-types=" + ft + " needs vlan-filtering, which is not in effect on " + br.Attrs().Name
 }

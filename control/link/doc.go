@@ -4,7 +4,12 @@
 // rtnetlink), /interface/vlan, and interface lists (Members resolves them for other
 // engines). It follows the kernel's links (and multicast database) through netlink
 // subscriptions, so links created or deleted outside routerd appear, disappear and get
-// their settings back when they return.
+// their settings back when they return. Bridge multicast-router is the kernel's
+// mcast_router and port horizon its port isolation (one horizon group per bridge).
+//
+// A link is dynamic (D, list dynamic) when routerd neither created it nor has an item for
+// it. `/interface set` on a link that a menu creates (a bridge, VLAN or tunnel) writes that
+// menu's item, so export carries the setting on the line that creates the link.
 //
 // Ownership: links routerd creates (bridges, VLANs) carry the alias "routerd"; only those
 // are deleted when their item goes, and a bridge port is released only from a bridge

@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
@@ -63,6 +65,7 @@ func (e *Engine) kernelProps(l netlink.Link) map[string]string {
 			p[k] = strconv.FormatUint(v, 10)
 		}
 	}
+	applyOverlays(a.Name, p)
 	e.mu.Lock()
 	if hs := e.hist[a.Name]; hs != nil {
 		if !hs.lastUp.IsZero() {
@@ -98,6 +101,13 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 	for _, it := range items {
 		byName[it.Props["name"]] = it
 	}
+	var cfgNames map[string]bool
+	if err := e.ex.Store.View(func(tx *store.Tx) (err error) {
+		cfgNames, err = configuredNames(e.ex, tx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	present := map[string]bool{}
 	var rows []control.Row
 	for _, l := range ls {
@@ -131,6 +141,10 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			delete(p, "actual-mtu")
 		}
 		var fl []byte
+		if !ether && dynamicLink(l, cfgNames) {
+			fl = append(fl, 'D')
+			p["dynamic"] = "yes"
+		}
 		if p["disabled"] == "yes" {
 			fl = append(fl, 'X')
 		}
@@ -352,10 +366,19 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 			return nil, err
 		}
 		var ids []string
+		owners := map[string][]string{} // menu path → ids of the items that create the links
+		var ownerPaths []string
 		err = e.ex.Update(c.Sess, func(tx *store.Tx) ([]control.Change, error) {
 			var chs []control.Change
 			for _, r := range rows {
 				name := r.Props["name"]
+				if path, id, ok := e.creator(tx, name); ok {
+					if owners[path] == nil {
+						ownerPaths = append(ownerPaths, path)
+					}
+					owners[path] = append(owners[path], control.FormatID(id))
+					continue
+				}
 				if id, ok := tx.ByName("/interface", name); ok {
 					ids = append(ids, control.FormatID(id))
 					continue
@@ -375,19 +398,47 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		if err != nil {
 			return nil, err
 		}
+		withIDs := func(ids []string) []control.Arg {
+			args := []control.Arg{{Name: "numbers", Value: strings.Join(ids, ",")}}
+			for _, a := range c.S.Args {
+				if a.Name != "numbers" && a.Name != ".id" {
+					args = append(args, a)
+				}
+			}
+			return args
+		}
+		// A link that a menu creates keeps its settings in that menu's item, so export
+		// writes them on the line that creates the link and import has them in order.
+		for _, path := range ownerPaths {
+			if _, err := e.ex.Exec(ctx, c.Sess, &control.Sentence{Path: path, Cmd: cmd, Args: withIDs(owners[path])}); err != nil {
+				return nil, err
+			}
+		}
 		if len(ids) == 0 {
 			return &control.Reply{Menu: c.Menu}, nil
 		}
-		args := []control.Arg{{Name: "numbers", Value: strings.Join(ids, ",")}}
-		for _, a := range c.S.Args {
-			if a.Name != "numbers" && a.Name != ".id" {
-				args = append(args, a)
-			}
-		}
 		fn, _, _ := e.ex.Generic("/interface", cmd)
 		return fn(ctx, &control.Call{Ex: e.ex, Sess: c.Sess, Menu: im,
-			S: &control.Sentence{Path: "/interface", Cmd: cmd, Args: args}})
+			S: &control.Sentence{Path: "/interface", Cmd: cmd, Args: withIDs(ids)}})
 	}
+}
+
+// creator finds the item of a menu under /interface that creates the link name (a
+// bridge, VLAN or tunnel) and has the settings /interface writes (mtu, comment, disabled).
+func (e *Engine) creator(tx *store.Tx, name string) (string, uint64, bool) {
+	for _, m := range e.ex.Tree.All() {
+		if !strings.HasPrefix(m.Path, "/interface/") || m.Kind != menu.List || m.NameProp() != "name" ||
+			strings.HasPrefix(m.Path, "/interface/list") {
+			continue
+		}
+		if _, ok := m.Prop("mtu"); !ok || !m.HasDisabled() {
+			continue
+		}
+		if id, ok := tx.ByName(m.Path, name); ok {
+			return m.Path, id, true
+		}
+	}
+	return "", 0, false
 }
 
 // getLink is get over link rows (which the store does not hold).
@@ -414,7 +465,10 @@ func (e *Engine) getLink(ctx context.Context, c *control.Call) (*control.Reply, 
 	return &control.Reply{Menu: c.Menu, Ret: v}, nil
 }
 
-// monitorTraffic samples a link's counters twice, one interval apart, and reports rates.
+// monitorTraffic reports a link's traffic rates, each sample from the counters one
+// interval apart. On a console (Sentence.Out set) without once it writes a sample every
+// interval until ctx ends or duration= passes; otherwise it returns one sample (which the
+// console also writes, as RouterOS prints `once`).
 func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.Reply, error) {
 	name, _ := c.S.Get("interface")
 	interval := time.Second
@@ -425,27 +479,65 @@ func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.
 		}
 		interval = d
 	}
-	first, err := e.h.LinkByName(name)
+	if v, ok := c.S.Get("duration"); ok {
+		d, err := value.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, control.ArgError("invalid value for argument duration")
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	prev, err := e.h.LinkByName(name)
 	if err != nil {
 		return nil, control.ArgError("input does not match any value of interface")
 	}
+	m := &menu.Menu{Path: c.Menu.Path, Kind: menu.Single}
+	out := c.S.Out
+	if c.S.Bool("as-value") {
+		out = nil // the values are the reply
+	}
+	once := c.S.Bool("once") || out == nil
 	t0 := time.Now()
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(interval):
+	for {
+		select {
+		case <-ctx.Done():
+			if once {
+				return nil, ctx.Err()
+			}
+			return &control.Reply{Menu: m}, nil
+		case <-time.After(interval):
+		}
+		cur, err := e.h.LinkByName(name)
+		if err != nil {
+			return nil, control.Failure("%s disappeared", name)
+		}
+		now := time.Now()
+		row, err := trafficRow(m, name, prev.Attrs().Statistics, cur.Attrs().Statistics, now.Sub(t0))
+		if err != nil {
+			return nil, err
+		}
+		rep := &control.Reply{Menu: m, Rows: []control.Row{row}}
+		if out == nil {
+			return rep, nil
+		}
+		script.Render(out, rep, c.S, 0)
+		if once {
+			return &control.Reply{Menu: m}, nil
+		}
+		io.WriteString(out, "\n")
+		prev, t0 = cur, now
 	}
-	second, err := e.h.LinkByName(name)
-	if err != nil {
-		return nil, control.Failure("%s disappeared", name)
-	}
-	secs := time.Since(t0).Seconds()
-	s0, s1 := first.Attrs().Statistics, second.Attrs().Statistics
+}
+
+// trafficRow is one monitor-traffic sample: the rates between two counter readings.
+func trafficRow(m *menu.Menu, name string, s0, s1 *netlink.LinkStatistics, elapsed time.Duration) (control.Row, error) {
 	if s0 == nil || s1 == nil {
-		return nil, control.Failure("no counters for %s", name)
+		return control.Row{}, control.Failure("no counters for %s", name)
 	}
+	secs := elapsed.Seconds()
 	rate := func(a, b uint64, mul float64) string {
-		if b < a {
+		if b < a || secs <= 0 {
 			return "0"
 		}
 		return strconv.FormatUint(uint64(float64(b-a)*mul/secs), 10)
@@ -465,6 +557,5 @@ func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.
 	keys := []string{"name", "rx-packets-per-second", "rx-bits-per-second", "fp-rx-packets-per-second",
 		"rx-drops-per-second", "rx-errors-per-second", "tx-packets-per-second", "tx-bits-per-second",
 		"fp-tx-packets-per-second", "tx-drops-per-second", "tx-errors-per-second"}
-	m := &menu.Menu{Path: c.Menu.Path, Kind: menu.Single}
-	return &control.Reply{Menu: m, Rows: []control.Row{{Menu: m, Props: p, Keys: keys}}}, nil
+	return control.Row{Menu: m, Props: p, Keys: keys}, nil
 }

@@ -91,15 +91,12 @@ func (l *lists) resolve(list string, seen map[string]bool) map[string]bool {
 
 // Members returns the names of the interfaces in list, sorted: the links of the system
 // that are members (directly or through include=, less exclude=), or for the built-in
-// lists all, dynamic and static the links of that kind. A member whose link does not
-// exist is left out, so callers resolve again when links come and go.
-//
-// A link is static when it is ethernet-like or a loopback, or routerd configures it (a
-// bridge, VLAN or tunnel item of that name); others (created by other software) are
-// dynamic.
+// lists all, dynamic and static the links of that kind (dynamicLink, the rule behind the
+// D flag of /interface print). A member whose link does not exist is left out, so callers
+// resolve again when links come and go.
 func Members(ex *control.Executor, list string) []string {
 	var listItems, memberItems []store.Item
-	configured := map[string]bool{}
+	var configured map[string]bool
 	err := ex.Store.View(func(tx *store.Tx) error {
 		var err error
 		if listItems, err = tx.List("/interface/list"); err != nil {
@@ -108,19 +105,8 @@ func Members(ex *control.Executor, list string) []string {
 		if memberItems, err = tx.List("/interface/list/member"); err != nil {
 			return err
 		}
-		for _, m := range ex.Tree.All() {
-			if !strings.HasPrefix(m.Path, "/interface/") || m.NameProp() != "name" || strings.HasPrefix(m.Path, "/interface/list") {
-				continue
-			}
-			items, err := tx.List(m.Path)
-			if err != nil {
-				return err
-			}
-			for _, it := range items {
-				configured[it.Props["name"]] = true
-			}
-		}
-		return nil
+		configured, err = configuredNames(ex, tx)
+		return err
 	})
 	if err != nil {
 		slog.Warn("link: reading interface lists", "err", err)
@@ -139,11 +125,39 @@ func Members(ex *control.Executor, list string) []string {
 	return out
 }
 
+// configuredNames returns the names of the links routerd has configuration for: /interface
+// items (settings kept by link name) and the items of the menus under /interface that
+// create links (bridges, VLANs, tunnels).
+func configuredNames(ex *control.Executor, tx *store.Tx) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, m := range ex.Tree.All() {
+		if (m.Path != "/interface" && !strings.HasPrefix(m.Path, "/interface/")) || m.NameProp() != "name" ||
+			strings.HasPrefix(m.Path, "/interface/list") {
+			continue
+		}
+		items, err := tx.List(m.Path)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			out[it.Props["name"]] = true
+		}
+	}
+	return out, nil
+}
+
+// dynamicLink reports whether a link is dynamic (D in /interface print, member of the
+// built-in list dynamic): routerd did not create it and has no configuration for it.
+// Physical devices and the loopback are the box's own ports and static, as RouterOS shows
+// its ethernet ports.
+func dynamicLink(l netlink.Link, configured map[string]bool) bool {
+	return l.Type() != "device" && !owned(l) && !configured[l.Attrs().Name]
+}
+
 func classify(ls []netlink.Link, configured map[string]bool) []ifInfo {
 	out := make([]ifInfo, 0, len(ls))
 	for _, l := range ls {
-		n := l.Attrs().Name
-		out = append(out, ifInfo{name: n, static: l.Type() == "device" || l.Type() == "veth" || owned(l) || configured[n]})
+		out = append(out, ifInfo{name: l.Attrs().Name, static: !dynamicLink(l, configured)})
 	}
 	return out
 }

@@ -1,13 +1,12 @@
 package link
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -57,16 +56,8 @@ func TestListResolve(t *testing.T) {
 // TestMembers resolves lists against this namespace's real links (read only: lo exists
 // everywhere) through a real store.
 func TestMembers(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "routerd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ex := control.New(menu.Default(), st)
-	if err := ex.Seed(); err != nil {
-		t.Fatal(err)
-	}
-	err = st.Update(func(tx *store.Tx) error {
+	ex := controltest.New(t)
+	err := ex.Store.Update(func(tx *store.Tx) error {
 		for _, x := range []struct {
 			path string
 			it   store.Item

@@ -148,7 +148,7 @@ func interfaceMenus() []*Menu {
 				{Name: "frame-types", Type: value.Enum("admit-all", "admit-only-untagged-and-priority-tagged", "admit-only-vlan-tagged"),
 					Default: "admit-all", Desc: "Which frames the port accepts with vlan-filtering."},
 				{Name: "horizon", Type: value.OneOf(value.Enum("none"), value.Int(0, 429496729)), Default: "none",
-					Desc: "Ports with the same horizon do not forward to each other."},
+					Desc: "Ports with the same horizon do not forward to each other (kernel port isolation: one horizon value per bridge)."},
 				comment,
 				disabled,
 				hidden("inactive", "The port cannot be applied."),
