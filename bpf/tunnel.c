@@ -195,7 +195,9 @@ static __always_inline struct tun_rx *rx_lookup(struct tun_rx_key *k)
 	return bpf_map_lookup_elem(&tunnel_rx, k);
 }
 
-static __always_inline int decap_parse(void *data, void *end, struct decap *d)
+/* decap_parse reads the headers from the linear part [data, end); len is the whole
+ * frame's length, which at TC is more than the linear part for GSO and paged packets. */
+static __always_inline int decap_parse(void *data, void *end, __u32 len, struct decap *d)
 {
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
@@ -208,7 +210,7 @@ static __always_inline int decap_parse(void *data, void *end, struct decap *d)
 	if (ip->version != 4 || ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
 		return DECAP_PASS;
 	__u16 tot = bpf_ntohs(ip->tot_len);
-	if (tot < sizeof(*ip) || (void *)ip + tot > end)
+	if (tot < sizeof(*ip) || tot > len - sizeof(*eth))
 		return DECAP_PASS;
 	struct tun_rx_key k = {.remote = ip->saddr, .local = ip->daddr, .proto = ip->protocol};
 	void *p = ip + 1;
@@ -275,7 +277,7 @@ static __always_inline int decap_parse(void *data, void *end, struct decap *d)
 
 	void *inner = (void *)ip + d->hlen;
 	if (d->eoip) {
-		if ((void *)ip + d->hlen + d->inner_len > end || d->inner_len < sizeof(struct ethhdr)) {
+		if (d->hlen + d->inner_len > tot || d->inner_len < sizeof(struct ethhdr)) {
 			count_drop(d->st, TUN_DROP_MALFORMED);
 			return DECAP_DROP;
 		}
@@ -341,7 +343,7 @@ int tun_decap(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct decap d = {};
-	int v = decap_parse(data, end, &d);
+	int v = decap_parse(data, end, end - data, &d);
 
 	switch (v) {
 	case DECAP_PASS:
@@ -407,7 +409,7 @@ int tun_decap_tc(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct decap d = {};
-	int v = decap_parse(data, end, &d);
+	int v = decap_parse(data, end, skb->len, &d);
 
 	switch (v) {
 	case DECAP_PASS:
@@ -432,7 +434,12 @@ int tun_decap_tc(struct __sk_buff *skb)
 	struct ethhdr inner_eth;
 	if (eoip && bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + d.hlen, &inner_eth, sizeof(inner_eth)))
 		return TC_ACT_SHOT;
-	if (bpf_skb_adjust_room(skb, -shrink, BPF_ADJ_ROOM_MAC, 0)) {
+	/* A GSO packet (aggregated by the sender, carried whole over veth) stays one: the
+	 * segment size is the inner TCP's and must not grow by what is stripped. */
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO;
+	if (!eoip)
+		flags |= ethertype == bpf_htons(ETH_P_IPV6) ? BPF_F_ADJ_ROOM_DECAP_L3_IPV6 : BPF_F_ADJ_ROOM_DECAP_L3_IPV4;
+	if (bpf_skb_adjust_room(skb, -shrink, BPF_ADJ_ROOM_MAC, flags)) {
 		count_drop(st, TUN_DROP_ADJUST);
 		return TC_ACT_SHOT;
 	}

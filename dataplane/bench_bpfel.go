@@ -16,8 +16,14 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	benchMapBenchCount = "bench_count"
-	benchProgCountDrop = "count_drop"
+	benchMapBenchCount      = "bench_count"
+	benchMapBenchProgs      = "bench_progs"
+	benchProgCountDrop      = "count_drop"
+	benchProgCountPass      = "count_pass"
+	benchProgRedirectOnly   = "redirect_only"
+	benchProgRestoreThen    = "restore_then"
+	benchVarBenchHead       = "bench_head"
+	benchVarRedirectIfindex = "redirect_ifindex"
 )
 
 // loadBench returns the embedded CollectionSpec for bench.
@@ -62,7 +68,10 @@ type benchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchProgramSpecs struct {
-	CountDrop *ebpf.ProgramSpec `ebpf:"count_drop"`
+	CountDrop    *ebpf.ProgramSpec `ebpf:"count_drop"`
+	CountPass    *ebpf.ProgramSpec `ebpf:"count_pass"`
+	RedirectOnly *ebpf.ProgramSpec `ebpf:"redirect_only"`
+	RestoreThen  *ebpf.ProgramSpec `ebpf:"restore_then"`
 }
 
 // benchMapSpecs contains maps before they are loaded into the kernel.
@@ -70,12 +79,15 @@ type benchProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchMapSpecs struct {
 	BenchCount *ebpf.MapSpec `ebpf:"bench_count"`
+	BenchProgs *ebpf.MapSpec `ebpf:"bench_progs"`
 }
 
 // benchVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchVariableSpecs struct {
+	BenchHead       *ebpf.VariableSpec `ebpf:"bench_head"`
+	RedirectIfindex *ebpf.VariableSpec `ebpf:"redirect_ifindex"`
 }
 
 // benchObjects contains all objects after they have been loaded into the kernel.
@@ -99,11 +111,13 @@ func (o *benchObjects) Close() error {
 // It can be passed to loadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchMaps struct {
 	BenchCount *ebpf.Map `ebpf:"bench_count"`
+	BenchProgs *ebpf.Map `ebpf:"bench_progs"`
 }
 
 func (m *benchMaps) Close() error {
 	return _BenchClose(
 		m.BenchCount,
+		m.BenchProgs,
 	)
 }
 
@@ -111,18 +125,26 @@ func (m *benchMaps) Close() error {
 //
 // It can be passed to loadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchVariables struct {
+	BenchHead       *ebpf.Variable `ebpf:"bench_head"`
+	RedirectIfindex *ebpf.Variable `ebpf:"redirect_ifindex"`
 }
 
 // benchPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchPrograms struct {
-	CountDrop *ebpf.Program `ebpf:"count_drop"`
+	CountDrop    *ebpf.Program `ebpf:"count_drop"`
+	CountPass    *ebpf.Program `ebpf:"count_pass"`
+	RedirectOnly *ebpf.Program `ebpf:"redirect_only"`
+	RestoreThen  *ebpf.Program `ebpf:"restore_then"`
 }
 
 func (p *benchPrograms) Close() error {
 	return _BenchClose(
 		p.CountDrop,
+		p.CountPass,
+		p.RedirectOnly,
+		p.RestoreThen,
 	)
 }
 

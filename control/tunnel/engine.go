@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/dataplane"
@@ -98,6 +99,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 			slog.Warn("tunnel metrics not registered", "err", err)
 		}
 	}
+	link.RegisterOverlay(e.ifaceOverlay)
 	e.reconcile()
 	go e.run(ctx)
 	return nil

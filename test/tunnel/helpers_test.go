@@ -49,7 +49,7 @@ func runMain(m *testing.M) int {
 }
 
 // need skips unless root and the named tools exist.
-func need(t *testing.T, tools ...string) {
+func need(t testing.TB, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: network namespaces and BPF")
@@ -67,7 +67,7 @@ var seq atomic.Int32
 // processes apart.
 func prefix() string { return fmt.Sprintf("tu%d%c", os.Getpid(), 'a'+rune(seq.Add(1)-1)) }
 
-func run(t *testing.T, args ...string) string {
+func run(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -77,7 +77,7 @@ func run(t *testing.T, args ...string) string {
 }
 
 // ns runs a command inside a namespace.
-func ns(t *testing.T, name string, args ...string) string {
+func ns(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	return run(t, append([]string{"ip", "netns", "exec", name}, args...)...)
 }
@@ -86,7 +86,7 @@ func ns(t *testing.T, name string, args ...string) string {
 // 198.18.0.2 (each prefix gets its own /24 so parallel packages do not collide within
 // one namespace; namespaces are per test anyway).
 type topo struct {
-	t            *testing.T
+	t            testing.TB
 	p            string
 	a, b         string // namespace names
 	ua, ub       string // underlay interfaces
@@ -95,7 +95,24 @@ type topo struct {
 	addrA, addrB string
 }
 
-func newTopo(t *testing.T) *topo {
+// topoOpts vary the topology: hook forces the decapsulator's hook in both routerd
+// (ROUTERD_TUNNEL_HOOK); offload keeps TX checksum offload on the underlay veths, which
+// only the TC hook tolerates (MACHINE-NOTES: XDP-forwarded local traffic otherwise
+// arrives with unfinished checksums).
+type topoOpts struct {
+	hook    string
+	offload bool
+	// routed puts a forwarding namespace M between A (198.18.0.1/24) and B
+	// (198.18.1.2/24). A packet a tunnel redirected at TC keeps the skb's "redirected"
+	// mark across a veth into the next namespace, and generic XDP skips such packets
+	// (they count as reinjected); a hop through a stack clears the mark, as the wire
+	// does between real hosts.
+	routed bool
+}
+
+func newTopo(t testing.TB) *topo { return newTopoWith(t, topoOpts{}) }
+
+func newTopoWith(t testing.TB, o topoOpts) *topo {
 	t.Helper()
 	p := prefix()
 	tp := &topo{t: t, p: p, a: p + "A", b: p + "B", ua: p + "u", ub: p + "v",
@@ -106,14 +123,35 @@ func newTopo(t *testing.T) *topo {
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
 		run(t, "ip", "-n", n, "link", "set", "lo", "up")
 	}
-	run(t, "ip", "link", "add", tp.ua, "netns", tp.a, "type", "veth", "peer", "name", tp.ub, "netns", tp.b)
-	run(t, "ip", "-n", tp.a, "addr", "add", tp.addrA+"/24", "dev", tp.ua)
-	run(t, "ip", "-n", tp.b, "addr", "add", tp.addrB+"/24", "dev", tp.ub)
+	if o.routed {
+		m := p + "M"
+		tp.addrB = "198.18.1.2"
+		run(t, "ip", "netns", "add", m)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", m).Run() })
+		run(t, "ip", "link", "add", tp.ua, "netns", tp.a, "type", "veth", "peer", "name", "m1", "netns", m)
+		run(t, "ip", "link", "add", tp.ub, "netns", tp.b, "type", "veth", "peer", "name", "m2", "netns", m)
+		run(t, "ip", "-n", m, "addr", "add", "198.18.0.254/24", "dev", "m1")
+		run(t, "ip", "-n", m, "addr", "add", "198.18.1.254/24", "dev", "m2")
+		for _, l := range []string{"m1", "m2"} {
+			run(t, "ip", "-n", m, "link", "set", l, "up")
+		}
+		ns(t, m, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		run(t, "ip", "-n", tp.a, "addr", "add", tp.addrA+"/24", "dev", tp.ua)
+		run(t, "ip", "-n", tp.b, "addr", "add", tp.addrB+"/24", "dev", tp.ub)
+		run(t, "ip", "-n", tp.a, "link", "set", tp.ua, "up")
+		run(t, "ip", "-n", tp.b, "link", "set", tp.ub, "up")
+		run(t, "ip", "-n", tp.a, "route", "add", "198.18.1.0/24", "via", "198.18.0.254")
+		run(t, "ip", "-n", tp.b, "route", "add", "198.18.0.0/24", "via", "198.18.1.254")
+	} else {
+		run(t, "ip", "link", "add", tp.ua, "netns", tp.a, "type", "veth", "peer", "name", tp.ub, "netns", tp.b)
+		run(t, "ip", "-n", tp.a, "addr", "add", tp.addrA+"/24", "dev", tp.ua)
+		run(t, "ip", "-n", tp.b, "addr", "add", tp.addrB+"/24", "dev", tp.ub)
+	}
 	for _, x := range [][2]string{{tp.a, tp.ua}, {tp.b, tp.ub}} {
 		run(t, "ip", "-n", x[0], "link", "set", x[1], "up")
 		// Locally generated packets that XDP forwards carry no checksum unless the
 		// sending veth computes it (MACHINE-NOTES): a real NIC does so on the wire.
-		if _, err := exec.LookPath("ethtool"); err == nil {
+		if _, err := exec.LookPath("ethtool"); err == nil && !o.offload {
 			ns(t, x[0], "ethtool", "-K", x[1], "tx", "off")
 		}
 	}
@@ -124,30 +162,31 @@ func newTopo(t *testing.T) *topo {
 		t.Skipf("cannot mount bpffs: %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(tp.bpffs, syscall.MNT_DETACH) })
-	tp.ra = startRouter(t, tp.a, filepath.Join(tp.bpffs, "a"), "")
-	tp.rb = startRouter(t, tp.b, filepath.Join(tp.bpffs, "b"), "")
+	tp.ra = startRouter(t, tp.a, filepath.Join(tp.bpffs, "a"), "", o.hook)
+	tp.rb = startRouter(t, tp.b, filepath.Join(tp.bpffs, "b"), "", o.hook)
 	return tp
 }
 
 // router is one routerd in a namespace.
 type router struct {
-	t               *testing.T
+	t               testing.TB
 	netns           string
 	data, sock, bpf string
 	metrics         string
+	hook            string // ROUTERD_TUNNEL_HOOK, "" for the automatic choice
 	cmd             *exec.Cmd
 	log             *bytes.Buffer
 	done            chan struct{}
 }
 
-func startRouter(t *testing.T, netnsName, bpf, data string) *router {
+func startRouter(t testing.TB, netnsName, bpf, data, hook string) *router {
 	t.Helper()
 	dir := t.TempDir()
 	if data == "" {
 		data = filepath.Join(dir, "data")
 	}
 	r := &router{t: t, netns: netnsName, data: data, sock: filepath.Join(dir, "routerd.sock"), bpf: bpf,
-		metrics: "127.0.0.1:19436"}
+		metrics: "127.0.0.1:19436", hook: hook}
 	r.start()
 	t.Cleanup(r.stop)
 	return r
@@ -158,6 +197,9 @@ func (r *router) start() {
 	r.cmd = exec.Command("nsenter", "--net=/run/netns/"+r.netns, filepath.Join(binDir, "routerd"),
 		"--data-dir", r.data, "--socket", r.sock, "--bpffs", r.bpf, "--metrics-listen", r.metrics)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+	if r.hook != "" {
+		r.cmd.Env = append(os.Environ(), "ROUTERD_TUNNEL_HOOK="+r.hook)
+	}
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
@@ -215,7 +257,7 @@ func (r *router) must(args ...string) string {
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -261,7 +303,7 @@ func (r *router) scrape() string {
 
 // capture runs tshark on an interface of a namespace while fn runs and returns the
 // fields of the captured packets, one line per packet.
-func capture(t *testing.T, netnsName, ifname, filter string, fields []string, fn func()) []string {
+func capture(t testing.TB, netnsName, ifname, filter string, fields []string, fn func()) []string {
 	t.Helper()
 	pcap := filepath.Join(t.TempDir(), "c.pcap")
 	cmd := exec.Command("ip", "netns", "exec", netnsName, "tshark", "-q", "-i", ifname, "-f", filter, "-w", pcap)
@@ -296,7 +338,7 @@ func capture(t *testing.T, netnsName, ifname, filter string, fields []string, fn
 }
 
 // waitLink waits until the engine has created a tunnel's interface in a namespace.
-func waitLink(t *testing.T, netnsName string, names ...string) {
+func waitLink(t testing.TB, netnsName string, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		waitFor(t, n+" in "+netnsName, 10*time.Second, func() bool {

@@ -13,7 +13,7 @@ import (
 )
 
 // ping pings dst from a namespace and fails the test on loss.
-func ping(t *testing.T, netnsName, dst string, extra ...string) {
+func ping(t testing.TB, netnsName, dst string, extra ...string) {
 	t.Helper()
 	args := append([]string{"ping", "-c", "3", "-i", "0.2", "-W", "2"}, extra...)
 	ns(t, netnsName, append(args, dst)...)

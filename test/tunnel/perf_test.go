@@ -1,0 +1,97 @@
+package tunnel
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// iperf runs one iperf3 TCP test from namespace a to dst (a server in namespace b) and
+// returns the received rate in Gbit/s.
+func iperf(tb testing.TB, a, b, dst string, secs int) float64 {
+	tb.Helper()
+	srv := exec.Command("ip", "netns", "exec", b, "iperf3", "-s", "-1", "-B", dst)
+	if err := srv.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	defer srv.Wait()
+	var out []byte
+	var err error
+	for i := 0; i < 30; i++ {
+		time.Sleep(100 * time.Millisecond)
+		out, err = exec.Command("ip", "netns", "exec", a, "iperf3", "-c", dst, "-t", fmt.Sprint(secs), "-J").CombinedOutput()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		srv.Process.Kill()
+		tb.Fatalf("iperf3 to %s: %v\n%s", dst, err, out)
+	}
+	var r struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		tb.Fatalf("iperf3 output: %v\n%s", err, out)
+	}
+	return r.End.SumReceived.BitsPerSecond / 1e9
+}
+
+func median(v []float64) float64 {
+	s := append([]float64{}, v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkIperfGREvsVXLAN: iperf3 TCP through a routerd GRE tunnel beside the kernel's
+// VXLAN on the same underlay veth pair, in the same run, alternating three 3 s runs of
+// each; once with the decapsulator at TC (checksum offload on) and once at native XDP
+// (the underlay's TX checksum offload off, as XDP forwarding of local traffic needs):
+//
+//	go test -run XXX -bench IperfGREvsVXLAN -benchtime 1x ./test/tunnel
+//
+// Reported: median Gbit/s of each and gre/vxlan.
+func BenchmarkIperfGREvsVXLAN(b *testing.B) {
+	for _, o := range []topoOpts{{hook: "tc", offload: true}, {hook: "xdp-native"}} {
+		b.Run(o.hook, func(b *testing.B) {
+			need(b, "iperf3")
+			tp := newTopoWith(b, o)
+			tp.ra.must("/interface", "gre", "add", "name=gre1", "remote-address="+tp.addrB)
+			tp.rb.must("/interface", "gre", "add", "name=gre1", "remote-address="+tp.addrA)
+			waitLink(b, tp.a, "gre1")
+			waitLink(b, tp.b, "gre1")
+			for _, x := range []struct{ n, local, remote, addr string }{
+				{tp.a, tp.addrA, tp.addrB, "198.19.1.1/30"}, {tp.b, tp.addrB, tp.addrA, "198.19.1.2/30"}} {
+				ul := tp.ua
+				if x.n == tp.b {
+					ul = tp.ub
+				}
+				run(b, "ip", "-n", x.n, "link", "add", "vx0", "type", "vxlan", "id", "42", "local", x.local,
+					"remote", x.remote, "dstport", "4789", "dev", ul)
+				run(b, "ip", "-n", x.n, "link", "set", "vx0", "up")
+				run(b, "ip", "-n", x.n, "addr", "add", x.addr, "dev", "gre1")
+				run(b, "ip", "-n", x.n, "addr", "add", strings.Replace(x.addr, "198.19.1.", "198.19.5.", 1), "dev", "vx0")
+			}
+			if d := printDetail(tp.ra, "gre"); !strings.Contains(d, `hook="`+o.hook+`"`) {
+				b.Fatalf("hook not %s:\n%s", o.hook, d)
+			}
+			var gre, vx []float64
+			for i := 0; i < b.N*3; i++ {
+				vx = append(vx, iperf(b, tp.a, tp.b, "198.19.5.2", 3))
+				gre = append(gre, iperf(b, tp.a, tp.b, "198.19.1.2", 3))
+			}
+			b.ReportMetric(median(gre), "gre-Gbit/s")
+			b.ReportMetric(median(vx), "vxlan-Gbit/s")
+			b.ReportMetric(median(gre)/median(vx), "gre/vxlan")
+			b.Logf("gre %v vxlan %v", gre, vx)
+		})
+	}
+}
