@@ -24,5 +24,7 @@ func ptpFlags(o *ptpengine.Options) {
 }
 
 func startPTP(ctx context.Context, env *Env) error {
-	return ptpengine.Start(ctx, env.Ex, env.Metrics.Registry, env.Opts.ptp)
+	o := env.Opts.ptp
+	o.BPFFS = env.BPFFS
+	return ptpengine.Start(ctx, env.Ex, env.Metrics.Registry, o)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,8 +18,10 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/ptp/clock"
 	"github.com/routerd/routerd/ptp/node"
+	"github.com/routerd/routerd/ptp/steer"
 	"github.com/routerd/routerd/ptp/ts"
 )
 
@@ -35,6 +40,8 @@ type Options struct {
 	Clock         string
 	VirtualOffset time.Duration
 	VirtualDrift  float64 // ppb
+	// BPFFS is the daemon's --bpffs folder; the steering program pins under BPFFS/ptp.
+	BPFFS string
 }
 
 // Check validates the options.
@@ -62,6 +69,8 @@ type Engine struct {
 	mu        sync.Mutex
 	instances map[uint64]*instance // by /system/ptp item id
 	virtual   *clock.Virtual
+	steer     *steer.Steer // opened when a bridge port first needs it
+	steerErr  error
 }
 
 type instance struct {
@@ -70,6 +79,8 @@ type instance struct {
 	n      *node.Node
 	cancel context.CancelFunc
 	done   chan struct{}
+	// steered: bridge ports whose PTP ptp/steer keeps from the bridge, name → ifindex.
+	steered map[string]int
 }
 
 // Start registers the engine and applies the configuration; instances run until ctx ends.
@@ -135,6 +146,7 @@ type want struct {
 	settings node.Settings
 	ports    []string
 	portIDs  []uint64
+	bridged  []bool // per port: a bridge port (its transport and steering differ)
 	disabled bool
 }
 
@@ -153,7 +165,7 @@ func (w want) key() string {
 	if s.Delay != nil {
 		d = string(*s.Delay)
 	}
-	return strings.Join([]string{s.Profile, opt(s.Domain), t, d, strings.Join(w.ports, ",")}, "|")
+	return strings.Join([]string{s.Profile, opt(s.Domain), t, d, strings.Join(w.ports, ","), fmt.Sprint(w.bridged)}, "|")
 }
 
 func parseUint8(v string) *uint8 {
@@ -195,6 +207,8 @@ func (e *Engine) read() ([]want, []store.Item, error) {
 			if pt.Props["ptp"] == w.name && pt.Props["disabled"] != "yes" {
 				w.ports = append(w.ports, pt.Props["interface"])
 				w.portIDs = append(w.portIDs, pt.ID)
+				br, _ := ts.BridgePort(pt.Props["interface"])
+				w.bridged = append(w.bridged, br)
 			}
 		}
 		ws = append(ws, w)
@@ -235,7 +249,7 @@ func (e *Engine) apply(ctx context.Context) {
 		if in != nil {
 			e.stop(w.id, in)
 		}
-		n, status := e.start(ctx, w, prof)
+		n, status := e.start(w, prof)
 		if n == nil {
 			e.ex.State.Set(pathPTP, w.id, control.ItemState{Status: status, Props: map[string]string{"inactive": "yes"}})
 			for _, id := range w.portIDs {
@@ -245,6 +259,7 @@ func (e *Engine) apply(ctx context.Context) {
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		in = &instance{key: w.key(), name: w.name, n: n, cancel: cancel, done: make(chan struct{})}
+		in.steered, status = e.steerPorts(w)
 		e.instances[w.id] = in
 		go func() { defer close(in.done); n.Run(rctx) }()
 		e.ex.State.Set(pathPTP, w.id, control.ItemState{Status: status})
@@ -267,12 +282,70 @@ func (e *Engine) apply(ctx context.Context) {
 func (e *Engine) stop(id uint64, in *instance) {
 	in.cancel()
 	<-in.done
+	for name, ifindex := range in.steered {
+		e.steer.Detach(ifindex, name)
+	}
 	delete(e.instances, id)
+}
+
+// steerPorts attaches ptp/steer to the instance's bridge ports; a non-empty status says
+// which could not be steered (their PTP is then bridged as well as terminated).
+func (e *Engine) steerPorts(w want) (map[string]int, string) {
+	out := map[string]int{}
+	var errs []string
+	for i, name := range w.ports {
+		if !w.bridged[i] {
+			continue
+		}
+		if e.steer == nil && e.steerErr == nil {
+			e.steer, e.steerErr = steer.Open(filepath.Join(e.opts.BPFFS, "ptp"))
+			if e.steerErr != nil {
+				e.log.Warn("ptp: steering unavailable; PTP on bridge ports is also bridged", "err", e.steerErr)
+			}
+		}
+		if e.steerErr != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", name, e.steerErr))
+			continue
+		}
+		ifi, err := net.InterfaceByName(name)
+		if err == nil {
+			err = e.steer.Attach(ifi.Index, name)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		out[name] = ifi.Index
+	}
+	if len(errs) > 0 {
+		return out, "PTP is not kept from the bridge on " + strings.Join(errs, "; ")
+	}
+	return out, ""
+}
+
+// steerStats reads the steering counters of every steered port, by item id and port.
+func (e *Engine) steerStats() map[uint64]map[string]steer.Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[uint64]map[string]steer.Stats{}
+	for id, in := range e.instances {
+		for name, ifindex := range in.steered {
+			st, err := e.steer.Stats(ifindex)
+			if err != nil {
+				continue
+			}
+			if out[id] == nil {
+				out[id] = map[string]steer.Stats{}
+			}
+			out[id][name] = st
+		}
+	}
+	return out
 }
 
 // start opens an instance; a nil node comes with the reason. A non-empty status with a
 // node says what was left out (ports that could not open).
-func (e *Engine) start(ctx context.Context, w want, prof node.Profile) (*node.Node, string) {
+func (e *Engine) start(w want, prof node.Profile) (*node.Node, string) {
 	clk, hw, err := e.clockFor(w.ports)
 	if err != nil {
 		return nil, err.Error()
@@ -364,10 +437,23 @@ func (e *Engine) refresh(context.Context, *control.Session) ([]control.Row, erro
 	return nil, nil
 }
 
+// monitor prints the instance's state: one sample with `once` or for the API (no
+// terminal), else a sample every interval on the console's terminal until ctx ends.
 func (e *Engine) monitor(ctx context.Context, c *control.Call) (*control.Reply, error) {
 	ref, _ := c.S.Get("numbers")
 	if ref == "" {
 		return nil, &control.Error{Msg: "expected item id", Category: control.CatMissing}
+	}
+	if c.S.Has("do") {
+		return nil, control.Failure("do= is not supported by /system ptp monitor")
+	}
+	every := time.Second
+	if v, ok := c.S.Get("interval"); ok {
+		d, err := value.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, control.ArgError("invalid value for argument interval: %s", v)
+		}
+		every = d
 	}
 	rep, err := e.ex.Exec(ctx, c.Sess, &control.Sentence{Path: pathPTP, Cmd: "get", Args: []control.Arg{{Name: "number", Value: ref}}})
 	if err != nil {
@@ -376,11 +462,38 @@ func (e *Engine) monitor(ctx context.Context, c *control.Call) (*control.Reply, 
 	if len(rep.Rows) != 1 {
 		return nil, control.ErrNoSuchItem
 	}
-	row := rep.Rows[0]
-	s, ok := e.snapshots()[row.ID]
+	id := rep.Rows[0].ID
+	out, err := e.sample(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.S.Out == nil || c.S.Bool("once") {
+		out.Menu = c.Menu
+		return out, nil
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := io.WriteString(c.S.Out, out.Text+"\n"); err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return &control.Reply{Menu: c.Menu}, nil
+		case <-t.C:
+		}
+		if out, err = e.sample(id); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// sample renders one monitor sample of the instance of item id.
+func (e *Engine) sample(id uint64) (*control.Reply, error) {
+	s, ok := e.snapshots()[id]
 	if !ok {
 		reason := "profile is not running"
-		if st, ok := e.ex.State.Get(pathPTP, row.ID); ok && st.Status != "" {
+		if st, ok := e.ex.State.Get(pathPTP, id); ok && st.Status != "" {
 			reason = st.Status
 		}
 		return nil, control.Failure("%s", reason)
@@ -394,12 +507,13 @@ func (e *Engine) monitor(ctx context.Context, c *control.Call) (*control.Reply, 
 	for _, k := range monitorFields {
 		fmt.Fprintf(&b, "%*s: %s\n", width+2, k, f[k])
 	}
-	out := control.Row{ID: row.ID, Props: f, Keys: slices.Clone(monitorFields)}
-	return &control.Reply{Menu: c.Menu, Rows: []control.Row{out}, Text: b.String()}, nil
+	out := control.Row{ID: id, Props: f, Keys: slices.Clone(monitorFields)}
+	return &control.Reply{Rows: []control.Row{out}, Text: b.String()}, nil
 }
 
 func (e *Engine) status(context.Context, *control.Session) ([]control.Row, error) {
 	snaps := e.snapshots()
+	steered := e.steerStats()
 	ids := make([]uint64, 0, len(snaps))
 	for id := range snaps {
 		ids = append(ids, id)
@@ -409,8 +523,13 @@ func (e *Engine) status(context.Context, *control.Session) ([]control.Row, error
 	for _, id := range ids {
 		s := snaps[id]
 		for _, p := range s.Ports {
-			rows = append(rows, control.Row{ID: uint64(len(rows) + 1), Props: map[string]string{
-				"ptp": s.Name, "interface": p.Interface, "state": p.State, "delay": strconv.FormatInt(p.Delay, 10)}})
+			props := map[string]string{"ptp": s.Name, "interface": p.Interface, "state": p.State,
+				"delay": strconv.FormatInt(p.Delay, 10)}
+			if st, ok := steered[id][p.Interface]; ok {
+				props["steered-event"] = strconv.FormatUint(st.Event, 10)
+				props["steered-general"] = strconv.FormatUint(st.General, 10)
+			}
+			rows = append(rows, control.Row{ID: uint64(len(rows) + 1), Props: props})
 		}
 	}
 	return rows, nil

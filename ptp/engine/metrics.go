@@ -25,12 +25,14 @@ var (
 		"1 for the port's current state (initializing ... slave), 0 for the others.", []string{"ptp", "interface", "state"}, nil)
 	descPortDelay = prometheus.NewDesc("routerd_ptp_port_delay_seconds",
 		"Measured path delay of a port (slave ports; every port under P2P).", []string{"ptp", "interface"}, nil)
+	descSteered = prometheus.NewDesc("routerd_ptp_steered_messages_total",
+		"PTP messages the TC program on a bridge port kept from the bridge, by class (event, general).", []string{"ptp", "interface", "class"}, nil)
 )
 
 type collector struct{ e *Engine }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOffset, descDelay, descFreq, descHW, descGM, descLocked, descSamples, descPort, descPortDelay} {
+	for _, d := range []*prometheus.Desc{descOffset, descDelay, descFreq, descHW, descGM, descLocked, descSamples, descPort, descPortDelay, descSteered} {
 		ch <- d
 	}
 }
@@ -43,7 +45,14 @@ func b2f(b bool) float64 {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range c.e.snapshots() {
+	snaps := c.e.snapshots()
+	for id, ports := range c.e.steerStats() {
+		for name, st := range ports {
+			ch <- prometheus.MustNewConstMetric(descSteered, prometheus.CounterValue, float64(st.Event), snaps[id].Name, name, "event")
+			ch <- prometheus.MustNewConstMetric(descSteered, prometheus.CounterValue, float64(st.General), snaps[id].Name, name, "general")
+		}
+	}
+	for _, s := range snaps {
 		g := func(d *prometheus.Desc, v float64, l ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{s.Name}, l...)...)
 		}

@@ -96,8 +96,25 @@ func Open(o Options) (Transport, error) {
 	}
 	flags |= unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY
 	t := &transport{hw: o.Hardware, timeout: o.TxTimeout, recv: make(chan Packet, 128), done: make(chan struct{})}
-	switch o.Mode {
-	case UDPv4:
+	bridged, err := BridgePort(ifi.Name)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case bridged && (o.Mode == UDPv4 || o.Mode == L2Forwardable || o.Mode == L2NonForwarding):
+		s, err := tapSocket(ifi, flags)
+		if err != nil {
+			return nil, err
+		}
+		t.event, t.general = s, s
+		t.tap, t.mode, t.src = true, o.Mode, ifi.HardwareAddr
+		t.l2 = o.Mode != UDPv4
+		t.dst = MACForward
+		if o.Mode == L2NonForwarding {
+			t.dst = MACPdelay
+		}
+		t.srcIP = sourceIPv4(ifi)
+	case o.Mode == UDPv4:
 		ev, err := udpSocket(ifi, EventPort, flags)
 		if err != nil {
 			return nil, err
@@ -108,7 +125,7 @@ func Open(o Options) (Transport, error) {
 			return nil, err
 		}
 		t.event, t.general = ev, gen
-	case L2Forwardable, L2NonForwarding:
+	case o.Mode == L2Forwardable || o.Mode == L2NonForwarding:
 		s, err := l2Socket(ifi, flags)
 		if err != nil {
 			return nil, err
@@ -143,14 +160,20 @@ type socket struct {
 type transport struct {
 	event, general *socket
 	l2             bool
-	src            net.HardwareAddr
-	dst            net.HardwareAddr
-	hw             bool
-	timeout        time.Duration
-	recv           chan Packet
-	done           chan struct{}
-	wg             sync.WaitGroup
-	closed         atomic.Bool
+	// tap: the port is a bridge port; one tap socket carries every message (bridge.go),
+	// framed for mode, UDP ones from srcIP.
+	tap     bool
+	mode    Mode
+	srcIP   [4]byte
+	ipID    uint16
+	src     net.HardwareAddr
+	dst     net.HardwareAddr
+	hw      bool
+	timeout time.Duration
+	recv    chan Packet
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closed  atomic.Bool
 }
 
 func (t *transport) Recv() <-chan Packet { return t.recv }
@@ -197,6 +220,20 @@ func (t *transport) Send(b []byte, event, pdelay bool) (int64, error) {
 		copy(frame[14:], b)
 		sa := &unix.SockaddrLinklayer{Protocol: htons(EtherType), Ifindex: s.ifindex, Halen: 6}
 		copy(sa.Addr[:], dst)
+		err = unix.Sendto(s.fd, frame, 0, sa)
+	} else if t.tap {
+		port := GeneralPort
+		if event {
+			port = EventPort
+		}
+		dst := [4]byte(PrimaryIPv4)
+		if pdelay {
+			dst = [4]byte(PdelayIPv4)
+		}
+		t.ipID++
+		frame := udpFrame(t.src, t.srcIP, dst, t.ipID, port, b)
+		sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: s.ifindex, Halen: 6}
+		copy(sa.Addr[:], frame[:6])
 		err = unix.Sendto(s.fd, frame, 0, sa)
 	} else {
 		port := GeneralPort
@@ -280,10 +317,16 @@ func (t *transport) read(s *socket, buf, oob []byte) {
 			if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 				continue
 			}
-			if n < 14 {
-				continue
+			if t.tap {
+				if data = tapPayload(t.mode, data); data == nil {
+					continue
+				}
+			} else {
+				if n < 14 {
+					continue
+				}
+				data = data[14:]
 			}
-			data = data[14:]
 		}
 		p := Packet{Data: append([]byte(nil), data...), TS: t.stamp(oob[:oobn])}
 		select {

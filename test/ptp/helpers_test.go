@@ -40,7 +40,7 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-func need(t *testing.T) {
+func need(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -59,12 +59,12 @@ var nsSeq struct {
 
 // topo is a set of namespaces a test built.
 type topo struct {
-	t    *testing.T
+	t    testing.TB
 	ns   map[string]string
 	addr int
 }
 
-func newTopo(t *testing.T, names ...string) *topo {
+func newTopo(t testing.TB, names ...string) *topo {
 	t.Helper()
 	nsSeq.Lock()
 	nsSeq.n++
@@ -122,7 +122,7 @@ func (tp *topo) bridge(sw string, nodes map[string]string) {
 
 // router is a routerd in a namespace on the virtual clock.
 type router struct {
-	t    *testing.T
+	t    testing.TB
 	sock string
 	log  *bytes.Buffer
 	mu   sync.Mutex
@@ -135,7 +135,7 @@ func (tp *topo) routerd(ns string, offset time.Duration, drift int) *router {
 	r := &router{t: t, sock: filepath.Join(dir, "sock"), log: &bytes.Buffer{}}
 	cmd := exec.Command("nsenter", "--net=/run/netns/"+tp.ns[ns], filepath.Join(binDir, "routerd"),
 		"--data-dir", filepath.Join(dir, "data"), "--socket", r.sock, "--metrics-listen", "",
-		"--bpffs", filepath.Join(dir, "bpf"), "--ptp-clock", "virtual",
+		"--bpffs", bpffsDir(t), "--ptp-clock", "virtual",
 		"--ptp-virtual-offset", offset.String(), "--ptp-virtual-drift", strconv.Itoa(drift))
 	cmd.Stdout, cmd.Stderr = syncWriter{&r.mu, r.log}, syncWriter{&r.mu, r.log}
 	if err := cmd.Start(); err != nil {
@@ -167,6 +167,22 @@ func (tp *topo) routerd(ns string, offset time.Duration, drift int) *router {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// bpffsDir is a fresh pin folder: a private bpffs mounted on a temporary folder (the
+// steering program pins there), unmounted when the test ends; where bpffs cannot be
+// mounted, a plain folder (routerd then steers without pins).
+func bpffsDir(t testing.TB) string {
+	d := filepath.Join(t.TempDir(), "bpf")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("bpf", d, "bpf", 0, "mode=0700"); err != nil {
+		t.Logf("no private bpffs (%v): routerd steers without pins", err)
+		return d
+	}
+	t.Cleanup(func() { syscall.Unmount(d, syscall.MNT_DETACH) })
+	return d
 }
 
 type syncWriter struct {
@@ -252,7 +268,7 @@ func (p *ptp4l) output() string {
 
 // offsets waits until ptp4l (a free-running slave, which logs no offsets) measures its
 // offset from master, then reads n samples of it through pmc.
-func (p *ptp4l) offsets(t *testing.T, n int) []int64 {
+func (p *ptp4l) offsets(t testing.TB, n int) []int64 {
 	t.Helper()
 	var out []int64
 	eventually(t, 40*time.Second, "ptp4l measures its offset", func() (bool, string) {
@@ -268,7 +284,7 @@ func (p *ptp4l) offsets(t *testing.T, n int) []int64 {
 }
 
 // pmc asks ptp4l for a data set and returns its fields.
-func (p *ptp4l) pmc(t *testing.T, what string, extra ...string) map[string]string {
+func (p *ptp4l) pmc(t testing.TB, what string, extra ...string) map[string]string {
 	t.Helper()
 	args := append([]string{"--net=/run/netns/" + p.ns, "pmc", "-u", "-b", "0", "-s", p.uds,
 		"-i", filepath.Join(t.TempDir(), "pmc.sock")}, extra...)
@@ -299,7 +315,7 @@ func pmcID(id string) string {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""

@@ -1,7 +1,11 @@
 package ptp
 
 import (
+	"bufio"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -200,6 +204,7 @@ func TestMenus(t *testing.T) {
 	if !strings.Contains(out, "clock-id:") {
 		t.Fatalf("monitor 0:\n%s", out)
 	}
+	monitorStreams(t, r)
 	// Alone on its link, the port listens for an announce receipt timeout, then masters.
 	eventually(t, 15*time.Second, "status", func() (bool, string) {
 		st := r.run("/system ptp status print")
@@ -222,4 +227,57 @@ func TestMenus(t *testing.T) {
 		_, err := tryRun(r, "/system ptp monitor ptp1 once")
 		return err != nil, ""
 	})
+}
+
+// monitorStreams: monitor without once writes a sample every interval until routerctl's
+// Ctrl-C cancels it; in a substitution (no terminal) it returns one sample.
+func monitorStreams(t *testing.T, r *router) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, "/system ptp monitor ptp1 interval=200ms")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	samples := make(chan int, 1)
+	go func() {
+		sc, n := bufio.NewScanner(out), 0
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "clock-id:") && !strings.Contains(sc.Text(), "gm-clock-id") && !strings.Contains(sc.Text(), "master-clock-id") {
+				n++
+				if n == 3 {
+					samples <- n
+				}
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	select {
+	case <-samples:
+	case err := <-exited:
+		t.Fatalf("monitor returned before it was interrupted: %v", err)
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("monitor wrote fewer than 3 samples in 15 s")
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("routerctl after Ctrl-C: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("Ctrl-C did not end the monitor")
+	}
+	// A substitution has no terminal: one sample, then the script goes on.
+	if o := r.run(`:local m [/system ptp monitor ptp1]; :put "returned"`); !strings.Contains(o, "returned") {
+		t.Fatalf("monitor in a substitution: %q", o)
+	}
+	if o, err := tryRun(r, "/system ptp monitor ptp1 interval=0s"); err == nil {
+		t.Fatalf("interval=0s accepted: %s", o)
+	}
 }
