@@ -150,7 +150,10 @@ func TestOrdinaryClocks(t *testing.T) {
 			gmClock := clock.NewVirtual(0, 0)
 			slClock := clock.NewVirtual(37*time.Millisecond, 100_000)
 			gp := prof
-			gp.Priority1 = 10
+			// G.8275.1's BMCA ignores priority1 and compares priority2 first among equal
+			// clocks; setting both makes gm the best master under every profile instead of
+			// leaving it to the random clock identities.
+			gp.Priority1, gp.Priority2 = 10, 10
 			gm := start(t, ns[c.name[:2]+"g"], "gm", gp, gmClock, "gm0")
 			sl := start(t, ns[c.name[:2]+"s"], "sl", prof, slClock, "sl0")
 			waitLock(t, sl, slClock, gmClock, 20_000)
