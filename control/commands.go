@@ -320,18 +320,19 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 	})
 }
 
-// renameRefs keeps references by name pointing at an item that was renamed, as RouterOS
-// (which refers by id internally) does.
-func (x *Executor) renameRefs(tx *store.Tx, target *menu.Menu, from, to string) ([]Change, error) {
-	var chs []Change
+// referrers calls fn for every stored item that names the item called name of menu
+// target in a reference property, with the position of that name in the property's
+// value. fn returning stop=true ends the walk.
+func (x *Executor) referrers(tx *store.Tx, target *menu.Menu, name string, fn func(m *menu.Menu, p *menu.Prop, it store.Item, parts []string, i int) (stop bool, err error)) error {
 	for _, m := range x.Tree.All() {
-		for _, p := range m.Props {
+		for pi := range m.Props {
+			p := &m.Props[pi]
 			if p.Ref != target.Path {
 				continue
 			}
 			items, err := tx.List(m.Path)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, it := range items {
 				v, ok := it.Props[p.Name]
@@ -342,23 +343,31 @@ func (x *Executor) renameRefs(tx *store.Tx, target *menu.Menu, from, to string) 
 				if p.RefList {
 					parts = strings.Split(v, ",")
 				}
-				changed := false
 				for i := range parts {
-					if parts[i] == from {
-						parts[i], changed = to, true
+					if parts[i] != name {
+						continue
 					}
-				}
-				if changed {
-					it.Props[p.Name] = strings.Join(parts, ",")
-					if err := tx.Put(m.Path, it, 0); err != nil {
-						return nil, err
+					if stop, err := fn(m, p, it, parts, i); stop || err != nil {
+						return err
 					}
-					chs = append(chs, Change{m.Path, it.ID, "set"})
 				}
 			}
 		}
 	}
-	return chs, nil
+	return nil
+}
+
+// renameRefs keeps references by name pointing at an item that was renamed, as RouterOS
+// (which refers by id internally) does.
+func (x *Executor) renameRefs(tx *store.Tx, target *menu.Menu, from, to string) ([]Change, error) {
+	var chs []Change
+	err := x.referrers(tx, target, from, func(m *menu.Menu, p *menu.Prop, it store.Item, parts []string, i int) (bool, error) {
+		parts[i] = to
+		it.Props[p.Name] = strings.Join(parts, ",")
+		chs = append(chs, Change{m.Path, it.ID, "set"})
+		return false, tx.Put(m.Path, it, 0)
+	})
+	return chs, err
 }
 
 func cmdSet(_ context.Context, c *Call) (*Reply, error) {
@@ -461,30 +470,12 @@ func (x *Executor) usedBy(tx *store.Tx, target *menu.Menu, it store.Item) (strin
 	if np == "" {
 		return "", nil
 	}
-	name := it.Props[np]
-	for _, m := range x.Tree.All() {
-		for _, p := range m.Props {
-			if p.Ref != target.Path {
-				continue
-			}
-			items, err := tx.List(m.Path)
-			if err != nil {
-				return "", err
-			}
-			for _, o := range items {
-				v, ok := o.Props[p.Name]
-				if !ok {
-					continue
-				}
-				for _, part := range strings.Split(v, ",") {
-					if part == name {
-						return strings.ReplaceAll(strings.TrimPrefix(m.Path, "/"), "/", " ") + " " + FormatID(o.ID), nil
-					}
-				}
-			}
-		}
-	}
-	return "", nil
+	user := ""
+	err := x.referrers(tx, target, it.Props[np], func(m *menu.Menu, _ *menu.Prop, o store.Item, _ []string, _ int) (bool, error) {
+		user = strings.ReplaceAll(strings.TrimPrefix(m.Path, "/"), "/", " ") + " " + FormatID(o.ID)
+		return true, nil
+	})
+	return user, err
 }
 
 func cmdMove(_ context.Context, c *Call) (*Reply, error) {
