@@ -102,10 +102,6 @@ func run(o options, events *eventlog.Buffer) error {
 	}
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
 	system.Register(ex, in, o.dataDir, events, started)
-	if err := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o}); err != nil {
-		return err
-	}
-
 	// Both listeners open before either serves, so a failure leaves nothing running.
 	var mln net.Listener
 	if o.metricsListen != "" {
@@ -121,6 +117,16 @@ func run(o options, events *eventlog.Buffer) error {
 		return err
 	}
 	defer os.Remove(o.socket)
+	// Engines start only once this instance owns its console socket: a second routerd
+	// started by mistake must not reconcile the kernel against an empty store and remove
+	// what the first one installed.
+	if err := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o}); err != nil {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+		return err
+	}
 	consoleDone := make(chan error, 1)
 	go func() { consoleDone <- console.Serve(ctx, ln, in, identity(ex)) }()
 	metricsDone := make(chan error, 1)
