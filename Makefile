@@ -30,17 +30,20 @@ test: build
 test-short:
 	$(GO) test -short ./...
 
-# Each parser of untrusted bytes has a fuzz target; FUZZTIME per target.
+# Each parser of untrusted bytes has a fuzz target; this runs every one, FUZZTIME each.
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./control/script -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./control/script -run XXX -fuzz FuzzRun -fuzztime $(FUZZTIME)
-	$(GO) test ./control/api -run XXX -fuzz FuzzReadSentence -fuzztime $(FUZZTIME)
-	$(GO) test ./control/api -run XXX -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
-	$(GO) test ./control/value -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test $$pkg -run XXX -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
+	done
 
+# The figures of docs/perf.md; each section there gives its own command too.
 bench:
-	$(GO) test -run XXX -bench . -benchtime 5x -benchmem ./control/script
+	$(GO) test -run XXX -bench . -benchtime 5x -benchmem ./control/script ./control/apiserver
+	$(GO) test -run XXX -bench RouteImport10k -benchtime 3x ./test/netlink
 
 install: build
 	install -D -m 0755 bin/routerd $(DESTDIR)$(PREFIX)/sbin/routerd
