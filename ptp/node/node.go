@@ -82,7 +82,7 @@ type portRT struct {
 	syncValid bool
 	// Delay_Req awaiting its Delay_Resp
 	delayT3 map[uint16]int64
-	delays  []int64 // recent mean path delay samples, for the median
+	delays  []delaySample // recent mean path delay samples, for the median
 	delay   int64
 	haveDel bool
 	// Pdelay_Req awaiting Pdelay_Resp and its Follow_Up
@@ -169,7 +169,7 @@ func New(cfg Config) (*Node, error) {
 }
 
 func (n *Node) newServo(logSync int8) {
-	n.srv = servo.New(servo.Config{Interval: math.Pow(2, float64(logSync)), Estimate: 4,
+	n.srv = servo.New(servo.Config{Interval: math.Pow(2, float64(logSync)), Estimate: 2,
 		FirstStep: 20_000, StepThreshold: 1_000_000, MaxFreq: n.cfg.Clock.MaxFreq()}, n.cfg.Clock.Freq())
 }
 
@@ -651,7 +651,7 @@ func (n *Node) onDelayResp(p *portRT, m *msg.DelayResp) {
 	// Clause 11.3.2: [(t2 - t1) + (t4 - t3) - corrections] / 2.
 	t4 := m.ReceiveTimestamp.Nanos()
 	d := ((p.t2 - p.t1) + (t4 - t3) - p.corr - m.Correction.Nanos()) / 2
-	n.addDelay(p, d)
+	n.addDelay(p, d, p.t2-t3)
 }
 
 func (n *Node) onPdelayReq(p *portRT, m *msg.PdelayReq, t2 int64) {
@@ -675,19 +675,49 @@ func (n *Node) peerDelay(p *portRT, t3, fuCorr int64) {
 	} else {
 		d = ((p.pdT4 - p.pdT1) - (t3 - p.pdT2) - p.pdCorr - fuCorr) / 2
 	}
-	n.addDelay(p, d)
+	n.addDelay(p, d, p.pdT4-p.pdT1)
 }
 
-func (n *Node) addDelay(p *portRT, d int64) {
+// delaySample is one mean path delay measurement and span, the local-clock interval it
+// adds (t2 - t3 for E2E, t4 - t1 for P2P): a local clock off frequency by r ppb adds
+// r*span/2 to the delay, up to 50 us at 100 ppm for a Delay_Req sent a second after
+// its Sync.
+type delaySample struct{ d, span int64 }
+
+func (n *Node) addDelay(p *portRT, d, span int64) {
 	if d < 0 && -d > 1_000_000_000 || d > 1_000_000_000 {
 		return // a mismatched pair, not a path
 	}
-	p.delays = append(p.delays, d)
+	p.delays = append(p.delays, delaySample{d, span})
 	if len(p.delays) > 9 {
 		p.delays = p.delays[len(p.delays)-9:]
 	}
-	s := append([]int64(nil), p.delays...)
+	p.filterDelay()
+	n.clk.Current.MeanPathDelay = p.delay
+}
+
+// filterDelay sets the port's delay to the median of its recent measurements.
+func (p *portRT) filterDelay() {
+	s := make([]int64, len(p.delays))
+	for i, e := range p.delays {
+		s[i] = e.d
+	}
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	p.delay, p.haveDel = s[len(s)/2], true
-	n.clk.Current.MeanPathDelay = p.delay
+}
+
+// servoDelay is the delay the servo asks for (servo.DelayFunc): when the servo locks it
+// reports the frequency error the clock ran with so far, and the measurements taken
+// with it lose what that error added to them (each once: its span is then spent).
+func (p *portRT) servoDelay(rate float64) (int64, bool) {
+	if !p.haveDel {
+		return 0, false
+	}
+	if rate != 0 {
+		for i, e := range p.delays {
+			p.delays[i] = delaySample{e.d - int64(math.Round(rate*1e-9*float64(e.span)/2)), 0}
+		}
+		p.filterDelay()
+	}
+	return p.delay, true
 }

@@ -8,20 +8,25 @@ import (
 )
 
 // offset handles one completed Sync: offsetFromMaster = t2 - t1 - meanPathDelay -
-// corrections (clause 11.2), then the servo.
+// corrections (clause 11.2), then the servo. The servo gets t2 - t1 - corrections and
+// asks for the delay itself: its frequency estimate needs no delay, so Syncs before the
+// first Delay_Resp count, and when it locks the delays measured so far are corrected
+// for the frequency error they were measured with.
 func (n *Node) offset(p *portRT, t2, t1, corr int64) {
 	p.t1, p.t2, p.corr = t1, t2, corr
-	if !p.haveDel {
-		// The delay mechanism has not measured the path yet: an offset with a wrong delay
-		// would mislead the frequency estimate.
+	res := n.srv.Sample(t2-t1-corr, t2, p.servoDelay)
+	if !res.HaveOffset {
+		// No path delay yet: an offset without it would be off by the delay.
+		if err := n.cfg.Clock.AdjFreq(res.Freq); err != nil {
+			n.cfg.Log.Warn("ptp clock frequency", "ptp", n.cfg.Name, "err", err)
+		}
 		return
 	}
-	off := t2 - t1 - p.delay - corr
-	n.clk.Current.OffsetFromMaster = off
+	n.clk.Current.OffsetFromMaster = res.Offset
+	n.clk.Current.MeanPathDelay = p.delay
 	n.samples++
-	freq, step, stepped := n.srv.Sample(off, t2)
-	if stepped {
-		if err := n.cfg.Clock.Step(step); err != nil {
+	if res.Stepped {
+		if err := n.cfg.Clock.Step(res.Step); err != nil {
 			n.cfg.Log.Warn("ptp clock step", "ptp", n.cfg.Name, "err", err)
 		}
 		// Timestamps taken before the step are on the old timescale.
@@ -29,9 +34,11 @@ func (n *Node) offset(p *portRT, t2, t1, corr int64) {
 		clear(p.delayT3)
 		p.t1 = 0
 	}
-	if err := n.cfg.Clock.AdjFreq(freq); err != nil {
+	if err := n.cfg.Clock.AdjFreq(res.Freq); err != nil {
 		n.cfg.Log.Warn("ptp clock frequency", "ptp", n.cfg.Name, "err", err)
 	}
+	// As linuxptp: the port is synchronised (UNCALIBRATED -> SLAVE) once the servo is
+	// Locked (s2), i.e. on the first sample after the step.
 	switch {
 	case n.srv.State() == servo.Locked && p.state == port.Uncalibrated:
 		p.state = port.Next(p.state, port.MasterClockSelected, false, false)

@@ -2,11 +2,12 @@ package servo
 
 import "math"
 
-// State of the servo.
+// State of the servo, named as linuxptp names them (s0, s1, s2).
 type State int
 
-// States: Unlocked collects samples for the frequency estimate, Jump asks for a step,
-// Locked runs the PI loop.
+// States: Unlocked collects samples for the frequency estimate, Jump has just stepped
+// the clock (the next sample locks), Locked runs the PI loop. As in linuxptp, a port
+// counts as synchronised (UNCALIBRATED -> SLAVE) once the servo is Locked.
 const (
 	Unlocked State = iota
 	Jump
@@ -19,7 +20,9 @@ func (s State) String() string { return [...]string{"s0", "s1", "s2"}[s] }
 type Config struct {
 	// Interval is the sync interval in seconds (the loop gains scale with it).
 	Interval float64
-	// Estimate is how many samples the initial frequency estimate uses (at least 2).
+	// Estimate is how many samples the initial frequency estimate needs (at least 2).
+	// Samples taken while the path delay is still unknown count: the estimate needs
+	// only their differences.
 	Estimate int
 	// FirstStep: at the first lock, step when |offset| exceeds it (ns); 0 never.
 	FirstStep int64
@@ -27,16 +30,66 @@ type Config struct {
 	StepThreshold int64
 	// MaxFreq bounds the correction (ppb).
 	MaxFreq float64
+	// Kp and Ki are the steady loop gains at a 1 s interval; 0 takes the defaults,
+	// tuned for software timestamps. Right after locking the loop starts with larger
+	// gains and narrows to these (see gains).
+	Kp, Ki float64
 }
+
+// Default steady gains (1 s interval), between linuxptp's software-timestamp gains
+// (0.1, 0.001: slow to take up a change of path delay) and its hardware ones (0.7, 0.3:
+// pass the half microsecond of software timestamp noise per sample on to the clock and
+// back into the next offsets). Simulated with white timestamp noise, 0.15/0.01 did
+// slightly better; on veth the measured offset also wanders (the path delay moves
+// by microseconds at times), which the larger gains follow sooner.
+const (
+	DefaultKp = 0.3
+	DefaultKi = 0.05
+)
+
+// The loop starts at startKp/startKi (fast, noisy) and narrows to the steady gains over
+// the first samples after lock: the residual error right after the step (the
+// frequency estimate from a few noisy samples) is corrected in a few samples, and the
+// noise afterwards is not amplified.
+const (
+	startKp = 0.7
+	startKi = 0.3
+)
+
+// window is how many unlocked samples the frequency estimate keeps (the newest).
+const window = 8
+
+// Result is what one sample asks of the clock.
+type Result struct {
+	// Freq is the frequency correction to apply (ppb, absolute).
+	Freq float64
+	// Step, when Stepped, is the amount to step the clock by (ns), before Freq.
+	Step    int64
+	Stepped bool
+	// Offset is the offset from master the sample measured (ns, local minus master);
+	// HaveOffset is false while the path delay is unknown.
+	Offset     int64
+	HaveOffset bool
+}
+
+// DelayFunc returns the mean path delay (ns); ok is false while none has been
+// measured. rate is the local clock's frequency error (ppb, positive: fast) that was
+// in force while the stored delay measurements were taken, so that the delay
+// mechanism can take out what it added to them (it spans local time between its
+// timestamps); 0 when the servo has nothing to correct. The servo passes a non-zero
+// rate once, when it first locks: the frequency changes then.
+type DelayFunc func(rate float64) (delay int64, ok bool)
 
 // PI is the controller.
 type PI struct {
 	cfg      Config
-	kp, ki   float64
+	kp, ki   float64 // steady gains, normalised for the interval
 	drift    float64 // estimated frequency error of the local clock, ppb
-	offs     []float64
-	locals   []float64
+	diffs    []float64
+	locals   []int64
 	state    State
+	n        int     // samples since lock
+	dev      float64 // mean |offset| while locked, for the outlier clamp
 	LastFreq float64 // last correction returned, ppb
 }
 
@@ -52,53 +105,114 @@ func New(cfg Config, drift float64) *PI {
 	if cfg.MaxFreq == 0 {
 		cfg.MaxFreq = 500000
 	}
-	i := cfg.Interval
-	// linuxptp's hardware-timestamping gains and normalisation (pi.c).
-	kp := math.Min(0.7*math.Pow(i, -0.3), 0.7/i)
-	ki := math.Min(0.3*math.Pow(i, 0.4), 0.3/i)
-	return &PI{cfg: cfg, kp: kp, ki: ki, drift: -drift}
+	if cfg.Kp == 0 {
+		cfg.Kp = DefaultKp
+	}
+	if cfg.Ki == 0 {
+		cfg.Ki = DefaultKi
+	}
+	kp, ki := norm(cfg.Kp, cfg.Ki, cfg.Interval)
+	return &PI{cfg: cfg, kp: kp, ki: ki, drift: -drift, LastFreq: drift}
 }
 
-// Reset returns to Unlocked, keeping the frequency estimate.
+// norm scales gains given for a 1 s interval to interval i, as linuxptp's pi.c does.
+func norm(kp, ki, i float64) (float64, float64) {
+	return math.Min(kp*math.Pow(i, -0.3), 0.7/i), math.Min(ki*math.Pow(i, 0.4), 0.3/i)
+}
+
+// Reset returns to Unlocked, keeping the frequency estimate. The clock runs on the
+// estimate alone while the next one is made, so that the two add up.
 func (p *PI) Reset() {
-	p.state, p.offs, p.locals = Unlocked, nil, nil
+	p.state, p.diffs, p.locals, p.n, p.dev = Unlocked, nil, nil, 0, 0
+	p.LastFreq = -p.drift
 }
 
 // State is the servo's state.
 func (p *PI) State() State { return p.state }
 
-// Sample takes one offset (local minus master, ns) measured at local time (ns) and
-// returns the frequency correction to apply (ppb) and, when step is true, the amount to
-// step the clock by (ns) first.
-func (p *PI) Sample(offset, local int64) (freq float64, step int64, stepped bool) {
-	switch p.state {
-	case Unlocked, Jump:
-		p.offs = append(p.offs, float64(offset))
-		p.locals = append(p.locals, float64(local))
-		if len(p.offs) < p.cfg.Estimate {
-			p.state = Unlocked
-			p.LastFreq = -p.drift
-			return p.LastFreq, 0, false
-		}
-		p.drift += slope(p.locals, p.offs) * 1e9
-		p.drift = math.Max(-p.cfg.MaxFreq, math.Min(p.cfg.MaxFreq, p.drift))
-		p.offs, p.locals = nil, nil
-		p.state = Locked
-		p.LastFreq = -p.drift
-		if p.cfg.FirstStep > 0 && abs(offset) > p.cfg.FirstStep {
-			return p.LastFreq, -offset, true
-		}
-		return p.LastFreq, 0, false
+// Drift is the estimated frequency error of the local clock (ppb, positive: fast).
+func (p *PI) Drift() float64 { return p.drift }
+
+// Sample takes one Sync: diff is t2 - t1 - corrections (ns), the offset from master
+// plus the path delay, and local is t2 on the local clock (ns). Until it locks the
+// servo estimates the frequency from the differences of diff, which need no path
+// delay; it locks once it has Config.Estimate samples and delay reports a delay: it
+// then sets the frequency and, beyond FirstStep, steps the time, both at once.
+func (p *PI) Sample(diff, local int64, delay DelayFunc) Result {
+	if p.state == Unlocked {
+		return p.estimate(diff, local, delay)
 	}
-	if p.cfg.StepThreshold > 0 && abs(offset) > p.cfg.StepThreshold {
+	d, ok := delay(0)
+	if !ok {
+		// The delay mechanism restarted without a Reset: keep the frequency.
+		return Result{Freq: p.LastFreq}
+	}
+	off := diff - d
+	res := Result{Offset: off, HaveOffset: true}
+	if p.state == Locked && p.cfg.StepThreshold > 0 && abs(off) > p.cfg.StepThreshold {
 		p.Reset()
-		p.state = Jump
-		p.offs = append(p.offs, float64(offset))
-		p.locals = append(p.locals, float64(local))
-		return p.LastFreq, 0, false
+		p.diffs, p.locals = []float64{float64(diff)}, []int64{local}
+		res.Freq = p.LastFreq
+		return res
 	}
-	kiTerm := p.ki * float64(offset)
-	ppb := p.kp*float64(offset) + p.drift + kiTerm
+	if p.state == Jump {
+		p.state, p.n = Locked, 0
+	}
+	res.Freq = p.pi(float64(off))
+	return res
+}
+
+// estimate collects unlocked samples and locks when it can.
+func (p *PI) estimate(diff, local int64, delay DelayFunc) Result {
+	p.diffs = append(p.diffs, float64(diff))
+	p.locals = append(p.locals, local)
+	if len(p.diffs) > window {
+		p.diffs, p.locals = p.diffs[1:], p.locals[1:]
+	}
+	res := Result{Freq: p.LastFreq}
+	if len(p.diffs) < p.cfg.Estimate {
+		if d, ok := delay(0); ok {
+			res.Offset, res.HaveOffset = diff-d, true
+		}
+		return res
+	}
+	a, b := line(p.locals, p.diffs)
+	rate := b * 1e9 // residual frequency error now, ppb
+	d, ok := delay(rate)
+	if !ok {
+		return res
+	}
+	p.drift = math.Max(-p.cfg.MaxFreq, math.Min(p.cfg.MaxFreq, p.drift+rate))
+	p.LastFreq = -p.drift
+	// The fitted line at the newest sample: less noisy than the sample alone.
+	off := int64(math.Round(a+b*float64(local-p.locals[0]))) - d
+	res = Result{Freq: p.LastFreq, Offset: diff - d, HaveOffset: true}
+	p.diffs, p.locals, p.n, p.dev = nil, nil, 0, 0
+	if p.cfg.FirstStep > 0 && abs(off) > p.cfg.FirstStep {
+		res.Step, res.Stepped = -off, true
+		p.state = Jump
+		return res
+	}
+	p.state = Locked
+	return res
+}
+
+// pi runs one step of the loop on offset off (ns) and returns the correction (ppb).
+func (p *PI) pi(off float64) float64 {
+	kp, ki := p.gains()
+	p.n++
+	// A lone sample far beyond the recent noise (a delayed software timestamp) moves
+	// the clock no more than three times that noise; a real change grows the bound by
+	// a fifth each sample, so the loop still follows it (and StepThreshold still sees
+	// the unclamped offset).
+	if p.n > clampAfter {
+		if lim := 3 * math.Max(p.dev, minDev); math.Abs(off) > lim {
+			off = math.Copysign(lim, off)
+		}
+	}
+	p.dev += (math.Abs(off) - p.dev) / math.Min(float64(p.n), devSpan)
+	kiTerm := ki * off
+	ppb := kp*off + p.drift + kiTerm
 	switch {
 	case ppb > p.cfg.MaxFreq:
 		ppb = p.cfg.MaxFreq
@@ -109,17 +223,36 @@ func (p *PI) Sample(offset, local int64) (freq float64, step int64, stepped bool
 		p.drift += kiTerm
 	}
 	p.LastFreq = -ppb
-	return p.LastFreq, 0, false
+	return p.LastFreq
 }
 
-// Drift is the estimated frequency error of the local clock (ppb, positive: fast).
-func (p *PI) Drift() float64 { return p.drift }
+// Outlier clamp: it starts once the loop has seen clampAfter samples, follows the
+// mean |offset| over about devSpan samples and never bounds below 3*minDev ns.
+const (
+	clampAfter = 3
+	devSpan    = 10
+	minDev     = 250
+)
 
-// slope is the least-squares slope of y over x (offset change per ns of local time).
-func slope(x, y []float64) float64 {
-	n := float64(len(x))
+// gains are the loop gains for the n-th sample after lock: from the start gains down to
+// the steady ones, halving the distance every settle samples.
+func (p *PI) gains() (float64, float64) {
+	skp, ski := norm(startKp, startKi, p.cfg.Interval)
+	w := math.Pow(0.5, float64(p.n)/settle)
+	return p.kp + (skp-p.kp)*w, p.ki + (ski-p.ki)*w
+}
+
+// settle: samples over which the start gains halve their distance to the steady ones.
+const settle = 8
+
+// line is the least-squares fit y = a + b*(t - t[0]); times are taken relative to the
+// first so that float64 keeps nanoseconds (an epoch time in ns does not fit its mantissa).
+func line(t []int64, y []float64) (a, b float64) {
+	n := float64(len(t))
+	x := make([]float64, len(t))
 	var mx, my float64
-	for i := range x {
+	for i := range t {
+		x[i] = float64(t[i] - t[0])
 		mx += x[i]
 		my += y[i]
 	}
@@ -129,10 +262,10 @@ func slope(x, y []float64) float64 {
 		sxy += (x[i] - mx) * (y[i] - my)
 		sxx += (x[i] - mx) * (x[i] - mx)
 	}
-	if sxx == 0 {
-		return 0
+	if sxx != 0 {
+		b = sxy / sxx
 	}
-	return sxy / sxx
+	return my - b*mx, b
 }
 
 func abs(x int64) int64 {
