@@ -55,7 +55,8 @@ type Prop struct {
 	RefExtra []string
 	// Unique properties may not repeat within the menu ("failure: already have such name").
 	Unique bool
-	// Hidden properties are stored and accepted but not shown in print (e.g. internal).
+	// Hidden properties are kept for engines and get (runtime flags, monitor fields) but
+	// neither shown by print nor accepted as command arguments.
 	Hidden bool
 	// Code: the value is script source (source=, on-event=): kept as written, exported
 	// quoted.
