@@ -63,6 +63,8 @@ func ptpMenus() []*Menu {
 					Desc: "Interface taking part in PTP."},
 				{Name: "ptp", Type: value.String(), Ref: "/system/ptp", Required: true,
 					Desc: "PTP profile the port belongs to."},
+				{Name: "local-priority", Type: value.Int(1, 255), Default: "128",
+					Desc: "G.8275.1 localPriority of the port: among otherwise equal masters, lower wins. Other profiles ignore it."},
 				{Name: "comment", Type: value.String(), Desc: "Short description of the port."},
 				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the port is disabled."},
 			},

@@ -147,6 +147,7 @@ type want struct {
 	ports    []string
 	portIDs  []uint64
 	bridged  []bool // per port: a bridge port (its transport and steering differ)
+	localPri []uint8
 	disabled bool
 }
 
@@ -165,7 +166,7 @@ func (w want) key() string {
 	if s.Delay != nil {
 		d = string(*s.Delay)
 	}
-	return strings.Join([]string{s.Profile, opt(s.Domain), t, d, strings.Join(w.ports, ","), fmt.Sprint(w.bridged)}, "|")
+	return strings.Join([]string{s.Profile, opt(s.Domain), t, d, strings.Join(w.ports, ","), fmt.Sprint(w.bridged), fmt.Sprint(w.localPri)}, "|")
 }
 
 func parseUint8(v string) *uint8 {
@@ -209,6 +210,11 @@ func (e *Engine) read() ([]want, []store.Item, error) {
 				w.portIDs = append(w.portIDs, pt.ID)
 				br, _ := ts.BridgePort(pt.Props["interface"])
 				w.bridged = append(w.bridged, br)
+				lp := uint8(128)
+				if v := parseUint8(pt.Props["local-priority"]); v != nil && *v > 0 {
+					lp = *v
+				}
+				w.localPri = append(w.localPri, lp)
 			}
 		}
 		ws = append(ws, w)
@@ -350,7 +356,7 @@ func (e *Engine) start(w want, prof node.Profile) (*node.Node, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	n, err := node.New(node.Config{Name: w.name, Profile: prof, Ports: w.ports, Clock: clk, Hardware: hw, Log: e.log})
+	n, err := node.New(node.Config{Name: w.name, Profile: prof, Ports: w.ports, LocalPriority: w.localPri, Clock: clk, Hardware: hw, Log: e.log})
 	if err != nil {
 		e.log.Warn("ptp: instance not started", "ptp", w.name, "err", err)
 		return nil, err.Error()

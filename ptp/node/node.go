@@ -27,7 +27,10 @@ type Config struct {
 	Name    string
 	Profile Profile
 	Ports   []string
-	Clock   clock.Clock
+	// LocalPriority is each port's G.8275.1 localPriority, parallel to Ports; missing
+	// entries and zero are the default 128.
+	LocalPriority []uint8
+	Clock         clock.Clock
 	// Hardware: use hardware timestamps (the ports' NIC has a PHC; Clock is it).
 	Hardware bool
 	// Open makes a port's transport; nil uses ts.Open (tests wrap it to open in a
@@ -90,6 +93,18 @@ type portRT struct {
 	pdSeq                    uint16
 	pdHaveResp               bool
 	asymmetry                int64
+	localPriority            uint8
+	// 802.1AS (clause 11.2.15): the neighbor's rate over ours from successive Pdelay
+	// exchanges, the last exchange's corrected responder and ingress times, requests left
+	// unanswered in a row, and whether the port may run gPTP at all.
+	nrr                float64
+	pdPrevT3, pdPrevT4 int64
+	pdHavePrev, pdDone bool
+	pdSent             bool
+	pdLost             int
+	asCapable          bool
+	upstreamRate       float64 // cumulative rate ratio the master's Follow_Up carried
+
 	// the last completed Sync: t1, t2 and its corrections, for the E2E delay
 	t1, t2, corr int64
 }
@@ -137,7 +152,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, prof: p, in: make(chan rx, 256), upd: make(chan [2]uint8, 4)}
 	var identity msg.ClockIdentity
 	var errs []error
-	for _, name := range cfg.Ports {
+	for i, name := range cfg.Ports {
 		ifi, err := net.InterfaceByName(name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
@@ -151,7 +166,12 @@ func New(cfg Config) (*Node, error) {
 		if identity == (msg.ClockIdentity{}) && len(ifi.HardwareAddr) >= 6 {
 			identity = msg.IdentityFromMAC(ifi.HardwareAddr)
 		}
-		n.ports = append(n.ports, &portRT{name: name, tr: tr, state: port.Initializing, delayT3: map[uint16]int64{}})
+		lp := uint8(128)
+		if i < len(cfg.LocalPriority) && cfg.LocalPriority[i] != 0 {
+			lp = cfg.LocalPriority[i]
+		}
+		n.ports = append(n.ports, &portRT{name: name, tr: tr, state: port.Initializing, delayT3: map[uint16]int64{},
+			localPriority: lp, nrr: 1, upstreamRate: 1})
 	}
 	if len(n.ports) == 0 {
 		return nil, fmt.Errorf("%w: %w", ErrNoPorts, errors.Join(errs...))
@@ -338,12 +358,15 @@ func sameAnnounce(a, b *msg.Announce) bool {
 }
 
 func (n *Node) erbest(p *portRT, now time.Time) *msg.Announce {
+	if !n.capable(p) {
+		return nil
+	}
 	window := bmca.ForeignMasterWindow * interval(n.prof.LogAnnounce)
 	qs := n.foreignWindowed(p, now, window)
 	var best *msg.Announce
 	var bestDS bmca.Dataset
 	for _, a := range qs {
-		ds := bmca.FromAnnounce(a, p.id, 128)
+		ds := bmca.FromAnnounce(a, p.id, p.localPriority)
 		if best == nil || n.prof.Compare(&ds, &bestDS).AWins() {
 			best, bestDS = a, ds
 		}
@@ -362,22 +385,17 @@ func (n *Node) foreignWindowed(p *portRT, now time.Time, window time.Duration) [
 // decide runs the state decision algorithm for every port (clause 9.3.3).
 func (n *Node) decide(now time.Time) {
 	d0 := n.clk.D0()
-	var ebest *msg.Announce
-	var ebestDS bmca.Dataset
-	ebestPort := -1
-	for i, p := range n.ports {
+	for _, p := range n.ports {
 		p.erbest = n.erbest(p, now)
-		if p.erbest == nil {
-			continue
-		}
-		ds := bmca.FromAnnounce(p.erbest, p.id, 128)
-		if ebest == nil || n.prof.Compare(&ds, &ebestDS).AWins() {
-			ebest, ebestDS, ebestPort = p.erbest, ds, i
-		}
 	}
+	ebestPort := n.ebestPort()
+	var ebest *msg.Announce
 	var ebestP *bmca.Dataset
-	if ebest != nil {
-		ebestP = &ebestDS
+	if ebestPort >= 0 {
+		p := n.ports[ebestPort]
+		ebest = p.erbest
+		ds := bmca.FromAnnounce(ebest, p.id, p.localPriority)
+		ebestP = &ds
 	}
 	for i, p := range n.ports {
 		if p.state == port.Disabled || p.state == port.Faulty || p.state == port.Initializing {
@@ -385,7 +403,7 @@ func (n *Node) decide(now time.Time) {
 		}
 		var er *bmca.Dataset
 		if p.erbest != nil {
-			ds := bmca.FromAnnounce(p.erbest, p.id, 128)
+			ds := bmca.FromAnnounce(p.erbest, p.id, p.localPriority)
 			er = &ds
 		}
 		d := bmca.StateDecision(n.prof.Compare, &d0, er, ebestP, i == ebestPort, p.state == port.Listening)
@@ -426,6 +444,23 @@ func (n *Node) decide(now time.Time) {
 	}
 }
 
+// ebestPort is the port whose Erbest is Ebest (clause 9.3.2.2), -1 for none; each
+// port's localPriority enters the comparison (G.8275.1).
+func (n *Node) ebestPort() int {
+	best := -1
+	var bestDS bmca.Dataset
+	for i, p := range n.ports {
+		if p.erbest == nil {
+			continue
+		}
+		ds := bmca.FromAnnounce(p.erbest, p.id, p.localPriority)
+		if best < 0 || n.prof.Compare(&ds, &bestDS).AWins() {
+			best, bestDS = i, ds
+		}
+	}
+	return best
+}
+
 func (n *Node) slavePort() *portRT {
 	for _, p := range n.ports {
 		if p.state == port.Slave || p.state == port.Uncalibrated {
@@ -463,6 +498,9 @@ func (n *Node) send(p *portRT, m msg.Message, pdelay bool) (int64, error) {
 }
 
 func (n *Node) sendAnnounce(p *portRT) {
+	if !n.capable(p) {
+		return
+	}
 	c := n.clk
 	h := n.header(p, p.seqAnnounce, n.prof.LogAnnounce)
 	p.seqAnnounce++
@@ -478,6 +516,9 @@ func (n *Node) sendAnnounce(p *portRT) {
 }
 
 func (n *Node) sendSync(p *portRT) {
+	if !n.capable(p) {
+		return
+	}
 	h := n.header(p, p.seqSync, n.prof.LogSync)
 	p.seqSync++
 	h.Flags = msg.FlagTwoStep | n.clk.Time.Flags()&^0xFF00
@@ -489,7 +530,7 @@ func (n *Node) sendSync(p *portRT) {
 	fh.Flags = n.clk.Time.Flags()
 	fu := &msg.FollowUp{Header: fh, PreciseOriginTimestamp: msg.NewTimestamp(t1)}
 	if n.prof.Gptp {
-		fu.TLVs = []msg.TLV{msg.FollowUpInfo{}.TLV()}
+		fu.TLVs = []msg.TLV{msg.FollowUpInfo{CumulativeScaledRateOffset: n.cumulativeScaledRateOffset()}.TLV()}
 	}
 	n.send(p, fu, false)
 }
@@ -510,13 +551,14 @@ func (n *Node) sendDelayReq(p *portRT) {
 }
 
 func (n *Node) sendPdelayReq(p *portRT) {
+	n.pdelayLost(p)
 	h := n.header(p, p.seqPdelay, 0x7F)
 	p.seqPdelay++
 	t1, err := n.send(p, &msg.PdelayReq{Header: h, OriginTimestamp: msg.NewTimestamp(n.cfg.Clock.Now())}, true)
 	if err != nil {
 		return
 	}
-	p.pdSeq, p.pdT1, p.pdHaveResp = h.Sequence, t1, false
+	p.pdSeq, p.pdT1, p.pdHaveResp, p.pdSent, p.pdDone = h.Sequence, t1, false, true, false
 }
 
 func (n *Node) receive(p *portRT, pkt ts.Packet) {
@@ -574,6 +616,9 @@ func (n *Node) receive(p *portRT, pkt ts.Packet) {
 }
 
 func (n *Node) onAnnounce(p *portRT, a *msg.Announce, now time.Time) {
+	if !n.capable(p) {
+		return // 802.1AS 10.3.10: Announce counts only on an asCapable port
+	}
 	if !bmca.Acceptable(a, n.clk.Default.Identity, n.clk.Default.Domain) {
 		return
 	}
@@ -607,7 +652,7 @@ func (n *Node) onAnnounce(p *portRT, a *msg.Announce, now time.Time) {
 }
 
 func (n *Node) onSync(p *portRT, m *msg.Sync, t2 int64) {
-	if (p.state != port.Slave && p.state != port.Uncalibrated) || m.SourcePort != n.clk.Parent.ParentPort {
+	if !n.capable(p) || (p.state != port.Slave && p.state != port.Uncalibrated) || m.SourcePort != n.clk.Parent.ParentPort {
 		return
 	}
 	if m.LogInterval != 0x7F {
@@ -630,6 +675,14 @@ func (n *Node) onFollowUp(p *portRT, m *msg.FollowUp) {
 		return
 	}
 	p.syncValid = false
+	if n.prof.Gptp {
+		p.upstreamRate = 1
+		if t, ok := msg.Find(m.TLVs, msg.TLVOrganizationExtension); ok {
+			if fi, err := msg.ParseFollowUpInfo(t); err == nil {
+				p.upstreamRate = 1 + float64(fi.CumulativeScaledRateOffset)/(1<<41)
+			}
+		}
+	}
 	n.offset(p, p.syncT2, m.PreciseOriginTimestamp.Nanos(), p.syncCorr+m.Correction.Nanos())
 }
 
@@ -666,16 +719,27 @@ func (n *Node) onPdelayReq(p *portRT, m *msg.PdelayReq, t2 int64) {
 	n.send(p, &msg.PdelayRespFollowUp{Header: fh, ResponseOriginTimestamp: msg.NewTimestamp(t3), RequestingPort: m.SourcePort}, true)
 }
 
-// peerDelay completes a peer delay measurement (clause 11.4.3).
+// peerDelay completes a peer delay measurement (clause 11.4.3). Under 802.1AS the
+// neighbor's rate ratio scales the local interval t4 - t1 into the responder's time base
+// (802.1AS-2011 11.2.15.2.4), which already removes what a frequency error adds to the
+// delay, so such samples carry no span for the servo to correct.
 func (n *Node) peerDelay(p *portRT, t3, fuCorr int64) {
-	p.pdHaveResp = false
+	p.pdHaveResp, p.pdDone, p.pdLost = false, true, 0
 	var d int64
+	span := p.pdT4 - p.pdT1
 	if p.pdT2 == 0 && t3 == 0 {
 		d = (p.pdT4 - p.pdT1 - p.pdCorr) / 2
+	} else if n.prof.Gptp {
+		n.updateRateRatio(p, t3+fuCorr, p.pdT4)
+		d = int64(math.Round((p.nrr*float64(p.pdT4-p.pdT1) - float64(t3-p.pdT2) - float64(p.pdCorr+fuCorr)) / 2))
+		span = 0
 	} else {
 		d = ((p.pdT4 - p.pdT1) - (t3 - p.pdT2) - p.pdCorr - fuCorr) / 2
 	}
-	n.addDelay(p, d, p.pdT4-p.pdT1)
+	n.addDelay(p, d, span)
+	if n.prof.Gptp {
+		n.setAsCapable(p, p.haveDel && p.delay <= n.neighborPropDelayThresh())
+	}
 }
 
 // delaySample is one mean path delay measurement and span, the local-clock interval it
@@ -718,6 +782,11 @@ func (p *portRT) servoDelay(rate float64) (int64, bool) {
 			p.delays[i] = delaySample{e.d - int64(math.Round(rate*1e-9*float64(e.span)/2)), 0}
 		}
 		p.filterDelay()
+	}
+	if p.upstreamRate != 1 {
+		// 802.1AS 11.2.14: the link delay in the grandmaster's time base is
+		// neighborPropDelay × rateRatio / neighborRateRatio, the upstream ratio.
+		return int64(math.Round(float64(p.delay) * p.upstreamRate)), true
 	}
 	return p.delay, true
 }

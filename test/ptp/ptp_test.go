@@ -217,6 +217,13 @@ func TestMenus(t *testing.T) {
 	if o, err := tryRun(r, "/system ptp add name=ptp2 profile=foo"); err == nil {
 		t.Fatalf("profile=foo accepted: %s", o)
 	}
+	if o, err := tryRun(r, "/system ptp port set 0 local-priority=0"); err == nil {
+		t.Fatalf("local-priority=0 accepted: %s", o)
+	}
+	r.run("/system ptp port set 0 local-priority=90")
+	if o := r.run("/system ptp port print detail"); !strings.Contains(o, "local-priority=90") {
+		t.Fatalf("port print lacks local-priority=90:\n%s", o)
+	}
 	r.run("/system ptp set ptp1 priority1=7")
 	eventually(t, 10*time.Second, "runtime priority", func() (bool, string) {
 		f := r.monitor("ptp1")
