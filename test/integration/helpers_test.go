@@ -14,37 +14,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // binDir holds routerd and routerctl, built once by TestMain.
 var binDir string
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "routerd-integration-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/routerd", "./cmd/routerctl")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building routerd and routerctl:", err)
-		return 1
-	}
-	binDir = dir
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
 func routerdBin() string   { return filepath.Join(binDir, "routerd") }
 func routerctlBin() string { return filepath.Join(binDir, "routerctl") }

@@ -15,30 +15,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 var binDir string
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "routerd-ptp-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	root, _ := filepath.Abs("../..")
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/routerd", "./cmd/routerctl")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building routerd:", err)
-		return 1
-	}
-	binDir = dir
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
 func need(t testing.TB) {
 	t.Helper()

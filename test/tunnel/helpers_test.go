@@ -21,32 +21,13 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 var binDir string
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "routerd-tunnel-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	root, _ := filepath.Abs("../..")
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/routerd", "./cmd/routerctl")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building routerd and routerctl:", err)
-		return 1
-	}
-	binDir = dir
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
 // need skips unless root and the named tools exist.
 func need(t testing.TB, tools ...string) {
