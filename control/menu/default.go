@@ -2,7 +2,10 @@ package menu
 
 // Default returns the tree of every menu routerd knows, in export order: a menu comes
 // after the menus its references name, so an export imports back in one pass.
-func Default() *Tree {
+func Default() *Tree { return NewTree(declarations()...) }
+
+// declarations are every menu declaration in that order.
+func declarations() []*Menu {
 	var all []*Menu
 	for _, ms := range [][]*Menu{
 		interfaceMenus(),
@@ -17,5 +20,5 @@ func Default() *Tree {
 	} {
 		all = append(all, ms...)
 	}
-	return NewTree(all...)
+	return all
 }

@@ -121,24 +121,6 @@ func hasBuiltin(tree *Tree, path, name string) bool {
 	return false
 }
 
-func ipsecMenu(t *testing.T, path string) *Menu {
-	t.Helper()
-	m, ok := NewTree(ipsecMenus()...).Get(path)
-	if !ok {
-		t.Fatalf("%s not declared", path)
-	}
-	return m
-}
-
-func ipsecProp(t *testing.T, path, name string) *Prop {
-	t.Helper()
-	p, ok := ipsecMenu(t, path).Prop(name)
-	if !ok {
-		t.Fatalf("%s %s not declared", path, name)
-	}
-	return p
-}
-
 func TestIpsecMenusPresent(t *testing.T) {
 	kinds := map[string]Kind{
 		"/ip/ipsec/profile":      List,
@@ -155,7 +137,7 @@ func TestIpsecMenusPresent(t *testing.T) {
 		"/ip/ipsec/installed-sa": Status,
 	}
 	for path, k := range kinds {
-		if m := ipsecMenu(t, path); m.Kind != k {
+		if m := declMenu(t, path); m.Kind != k {
 			t.Errorf("%s: kind %d, want %d", path, m.Kind, k)
 		}
 	}
@@ -165,7 +147,7 @@ func TestIpsecMenusPresent(t *testing.T) {
 	if m, _ := NewTree(ipsecMenus()...).Get("/ip/ipsec"); m == nil || m.Kind != Dir {
 		t.Errorf("/ip/ipsec is not a directory")
 	}
-	if !ipsecMenu(t, "/ip/ipsec/policy").Ordered {
+	if !declMenu(t, "/ip/ipsec/policy").Ordered {
 		t.Errorf("policies must keep their order")
 	}
 }
@@ -202,7 +184,7 @@ func TestIpsecMenusManual(t *testing.T) {
 		{"/ip/ipsec/identity", "policy-template-group", "default"},
 	}
 	for _, d := range defaults {
-		if p := ipsecProp(t, d.path, d.prop); p.Default != d.def {
+		if p := declProp(t, d.path, d.prop); p.Default != d.def {
 			t.Errorf("%s %s: default %q, want %q", d.path, d.prop, p.Default, d.def)
 		}
 	}
@@ -235,7 +217,7 @@ func TestIpsecMenusManual(t *testing.T) {
 		{"/ip/ipsec/mode-config", "split-include", []string{"192.168.99.1/32", "10.5.8.0/24,192.168.55.0/24"}, nil},
 	}
 	for _, e := range enums {
-		p := ipsecProp(t, e.path, e.prop)
+		p := declProp(t, e.path, e.prop)
 		for _, v := range e.ok {
 			if _, err := p.Type.Parse(v); err != nil {
 				t.Errorf("%s %s=%s: %v", e.path, e.prop, v, err)
@@ -260,7 +242,7 @@ func TestIpsecMenusManual(t *testing.T) {
 		{"/ip/ipsec/identity", "remote-key", "/ip/ipsec/key"},
 	}
 	for _, r := range refs {
-		if p := ipsecProp(t, r.path, r.prop); p.Ref != r.ref {
+		if p := declProp(t, r.path, r.prop); p.Ref != r.ref {
 			t.Errorf("%s %s: ref %q, want %q", r.path, r.prop, p.Ref, r.ref)
 		}
 	}
@@ -271,7 +253,7 @@ func TestIpsecMenusManual(t *testing.T) {
 		{"/ip/ipsec/installed-sa", "enc-key"},
 		{"/ip/ipsec/installed-sa", "auth-key"},
 	} {
-		if !ipsecProp(t, s.path, s.prop).Sensitive {
+		if !declProp(t, s.path, s.prop).Sensitive {
 			t.Errorf("%s %s is not sensitive", s.path, s.prop)
 		}
 	}
@@ -282,12 +264,12 @@ func TestIpsecMenusManual(t *testing.T) {
 		{"/ip/ipsec/statistics", "in-errors"},
 		{"/ip/ipsec/active-peers", "uptime"},
 	} {
-		if !ipsecProp(t, s.path, s.prop).ReadOnly {
+		if !declProp(t, s.path, s.prop).ReadOnly {
 			t.Errorf("%s %s is not read-only", s.path, s.prop)
 		}
 	}
 
-	policy := ipsecMenu(t, "/ip/ipsec/policy")
+	policy := declMenu(t, "/ip/ipsec/policy")
 	var letters string
 	for _, f := range policy.Flags {
 		letters += string(f.Letter)
@@ -308,7 +290,7 @@ func TestIpsecMenusManual(t *testing.T) {
 			t.Errorf("%s: no built-in %q", path, name)
 		}
 	}
-	if !slices.Contains(ipsecMenu(t, "/ip/ipsec/key").Commands, "generate-key") {
+	if !slices.Contains(declMenu(t, "/ip/ipsec/key").Commands, "generate-key") {
 		t.Errorf("key menu lacks generate-key")
 	}
 }
