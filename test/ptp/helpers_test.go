@@ -121,24 +121,10 @@ func (tp *topo) routerd(ns string, offset time.Duration, drift int) *router {
 		"--bpffs", bpffsDir(t), "--ptp-clock", "virtual",
 		"--ptp-virtual-offset", offset.String(), "--ptp-virtual-drift", strconv.Itoa(drift))
 	cmd.Stdout, cmd.Stderr = syncWriter{&r.mu, r.log}, syncWriter{&r.mu, r.log}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			r.mu.Lock()
-			t.Logf("routerd in %s:\n%s", ns, r.log)
-			r.mu.Unlock()
-		}
+	startProc(t, cmd, "routerd in "+ns, func() string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.log.String()
 	})
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.Dial("unix", r.sock); err == nil {
@@ -223,6 +209,14 @@ func (tp *topo) ptp4l(ns string, args ...string) *ptp4l {
 	full := append([]string{"--net=/run/netns/" + tp.ns[ns], "ptp4l", "-m", "-S", "--uds_address", p.uds}, args...)
 	cmd := exec.Command("nsenter", full...)
 	cmd.Stdout, cmd.Stderr = syncWriter{&p.mu, p.out}, syncWriter{&p.mu, p.out}
+	startProc(t, cmd, fmt.Sprintf("ptp4l %v", args), p.output)
+	return p
+}
+
+// startProc starts cmd and, at cleanup, stops it (SIGTERM, then SIGKILL after 5 s) and,
+// when the test failed, logs what it printed.
+func startProc(t testing.TB, cmd *exec.Cmd, what string, output func() string) {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -237,10 +231,9 @@ func (tp *topo) ptp4l(ns string, args ...string) *ptp4l {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("ptp4l %v:\n%s", args, p.output())
+			t.Logf("%s:\n%s", what, output())
 		}
 	})
-	return p
 }
 
 func (p *ptp4l) output() string {
