@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "lib/tunnel.h"
+#include "lib/bench.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -23,6 +24,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define IPPROTO_TCP_ 6
 #define IPPROTO_GRE_ 47
 #define IPPROTO_IPV6_ 41
+#define IPPROTO_NONE_ 59
 #define IP_DF 0x4000
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1FFF
@@ -54,13 +56,46 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tunnel_rx SEC(".maps");
 
+/* The receive fast path: an inlined array lookup by hash, then the tunnel's slot. A
+ * kernel hash map lookup (tunnel_rx) costs several out-of-line calls, which is most of
+ * a decapsulation where returns are expensive (retpolines, SRSO). tunnel_rx stays the
+ * complete table: wildcard entries and colliding ones are found there. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << TUN_RX_INDEX_BITS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_rx_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_TUNNELS);
+	__type(key, __u32);
+	__type(value, struct tun_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_slots SEC(".maps");
+
+/* Indexed by the slot in tun_cfg/tun_rx: an array lookup is inlined by the JIT, where
+ * a hash keyed by ifindex would cost a second hash per packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_TUNNELS);
 	__type(key, __u32);
 	__type(value, struct tun_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tunnel_stats SEC(".maps");
+
+/* Benchmarks only (dataplane/bench_test.go); routerd loads 0, and the verifier removes
+ * the code behind a known-constant read-only value, so production pays nothing.
+ * BENCH_RESTORE writes the frame's original head (bench_head) back before parsing
+ * (lib/bench.h says why); BENCH_DROP also drops where the packet would be redirected,
+ * so that the decapsulation is measured without the delivery. */
+#define BENCH_RESTORE 1
+#define BENCH_DROP 2
+#define BENCH_MATCH 3 /* drop right after matching: the parse and lookup alone */
+volatile const __u32 bench_mode = 0;
+volatile const __u8 bench_head[BENCH_HEAD] = {};
 
 struct eoiphdr {
 	__be16 flags;
@@ -69,9 +104,9 @@ struct eoiphdr {
 	__u16 id;     /* tunnel-id, little-endian on the wire */
 };
 
-static __always_inline struct tun_stats *stats_of(__u32 ifindex)
+static __always_inline struct tun_stats *stats_of(__u32 slot)
 {
-	return bpf_map_lookup_elem(&tunnel_stats, &ifindex);
+	return bpf_map_lookup_elem(&tunnel_stats, &slot);
 }
 
 static __always_inline void count_drop(struct tun_stats *st, int reason)
@@ -166,6 +201,7 @@ enum {
 	DECAP_DELIVER,   /* strip hlen bytes after the Ethernet header (EoIP: and it) */
 	DECAP_KEEPALIVE, /* a keepalive answer or announcement: count and drop */
 	DECAP_REFLECT,   /* a peer's GRE/IPIP keepalive: strip and send back */
+	DECAP_SWAP,      /* a peer's 6to4 keepalive: send back with the outer addresses swapped */
 	DECAP_DROP,      /* ours but unusable */
 };
 
@@ -178,8 +214,36 @@ struct decap {
 	__u8 eoip;
 };
 
+/* is_6to4_of says whether a is the 6to4 address 2002:<v4>:: (interface id zero). */
+static __always_inline int is_6to4_of(struct in6_addr *a, __be32 v4)
+{
+	__u16 *w = (__u16 *)&v4;
+	return a->in6_u.u6_addr16[0] == bpf_htons(0x2002) && a->in6_u.u6_addr16[1] == w[0] &&
+	       a->in6_u.u6_addr16[2] == w[1] &&
+	       (a->in6_u.u6_addr16[3] | a->in6_u.u6_addr32[2] | a->in6_u.u6_addr32[3]) == 0;
+}
+
+static __always_inline __u32 tun_rx_hash(struct tun_rx_key *k)
+{
+	__u32 x = k->remote ^ ((__u32)k->id << 16 | (__u32)k->eoip << 8 | k->proto);
+	return (x * 0x9E3779B1u) >> (32 - TUN_RX_INDEX_BITS);
+}
+
+/* rx_lookup finds the tunnel of a packet: through the index when one tunnel has its
+ * hash, else in tunnel_rx, most specific entry first. */
 static __always_inline struct tun_rx *rx_lookup(struct tun_rx_key *k)
 {
+	__u32 h = tun_rx_hash(k);
+	__u32 *ix = bpf_map_lookup_elem(&tunnel_rx_index, &h);
+	if (ix && *ix) {
+		__u32 slot = *ix - 1;
+		struct tun_slot *e = bpf_map_lookup_elem(&tunnel_slots, &slot);
+		/* remote, then proto, eoip and id as one word; local 0 matches any */
+		if (e && e->key.remote == k->remote &&
+		    *(__u32 *)&e->key.proto == *(__u32 *)&k->proto &&
+		    (e->key.local == 0 || e->key.local == k->local))
+			return &e->rx;
+	}
 	struct tun_rx *rx = bpf_map_lookup_elem(&tunnel_rx, k);
 	if (rx)
 		return rx;
@@ -197,103 +261,110 @@ static __always_inline struct tun_rx *rx_lookup(struct tun_rx_key *k)
 
 /* decap_parse reads the headers from the linear part [data, end); len is the whole
  * frame's length, which at TC is more than the linear part for GSO and paged packets. */
-static __always_inline int decap_parse(void *data, void *end, __u32 len, struct decap *d)
+static __always_inline int decap_parse(void *data, void *end, __u32 len, volatile struct decap *d)
 {
 	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return DECAP_PASS;
 	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > end)
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return DECAP_PASS;
-	/* Options and fragments are the stack's: it reassembles, and an option-bearing
-	 * tunnel packet is rare enough not to be worth a slow path here. */
-	if (ip->version != 4 || ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+	/* Version 4 without options, not a fragment: options and fragments are the
+	 * stack's (it reassembles; an option-bearing tunnel packet is rare enough not to be
+	 * worth a slow path here). */
+	if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
 		return DECAP_PASS;
 	__u16 tot = bpf_ntohs(ip->tot_len);
 	if (tot < sizeof(*ip) || tot > len - sizeof(*eth))
 		return DECAP_PASS;
+	/* The outputs are kept in locals and written to d (volatile: kept in memory) once,
+	 * after the match. As registers, clang carries every output to a common exit and
+	 * sets them all on each early return. */
 	struct tun_rx_key k = {.remote = ip->saddr, .local = ip->daddr, .proto = ip->protocol};
 	void *p = ip + 1;
 	int verdict = DECAP_DELIVER;
-	d->hlen = sizeof(*ip);
-	d->eoip = 0;
+	__u32 hlen = sizeof(*ip);
+	__u16 ethertype = 0, inner_len = 0;
+	__u8 eoip = 0;
 
 	switch (ip->protocol) {
 	case IPPROTO_GRE_: {
 		__be16 *g = p;
 		if ((void *)(g + 2) > end)
 			return DECAP_PASS;
-		__u16 flags = bpf_ntohs(g[0]), proto = bpf_ntohs(g[1]);
-		if (flags == EOIP_FLAGS && proto == EOIP_PROTO) {
+		if (g[0] == bpf_htons(EOIP_FLAGS) && g[1] == bpf_htons(EOIP_PROTO)) {
 			struct eoiphdr *e = p;
 			if ((void *)(e + 1) > end)
 				return DECAP_PASS;
-			k.eoip = 1;
+			k.eoip = eoip = 1;
 			k.id = e->id;
-			d->eoip = 1;
-			d->hlen += sizeof(*e);
-			d->inner_len = bpf_ntohs(e->len);
-			d->ethertype = 0;
-			if (d->inner_len == 0)
+			hlen += sizeof(*e);
+			inner_len = bpf_ntohs(e->len);
+			if (inner_len == 0)
 				verdict = DECAP_KEEPALIVE;
 			break;
 		}
 		/* Version 0 only; routing (R), strict source route and recursion are obsolete
 		 * (RFC 2784) and go to the stack. A key is matched: no tunnel here has one, so
 		 * keyed packets are not ours. */
+		__u16 flags = bpf_ntohs(g[0]);
 		if (flags & ~(GRE_C | GRE_S))
 			return DECAP_PASS;
-		d->hlen += 4;
+		hlen += 4;
 		if (flags & GRE_C)
-			d->hlen += 4;
+			hlen += 4;
 		if (flags & GRE_S)
-			d->hlen += 4;
-		if ((void *)ip + d->hlen > end || d->hlen > tot)
+			hlen += 4;
+		if ((void *)ip + hlen > end || hlen > tot)
 			return DECAP_PASS;
-		d->ethertype = bpf_htons(proto);
-		if (proto == 0)
+		ethertype = g[1];
+		if (ethertype == 0)
 			verdict = DECAP_KEEPALIVE;
 		break;
 	}
 	case IPPROTO_IPIP_:
-		d->ethertype = bpf_htons(ETH_P_IP);
+		ethertype = bpf_htons(ETH_P_IP);
 		/* The answer to an IPIP keepalive is a bare IPv4 header. */
 		if (tot == sizeof(*ip))
 			verdict = DECAP_KEEPALIVE;
 		break;
 	case IPPROTO_IPV6_:
-		d->ethertype = bpf_htons(ETH_P_IPV6);
+		ethertype = bpf_htons(ETH_P_IPV6);
 		break;
 	default:
 		return DECAP_PASS;
 	}
 
-	d->rx = rx_lookup(&k);
-	if (!d->rx)
+	struct tun_rx *rx = rx_lookup(&k);
+	if (!rx)
 		return DECAP_PASS;
-	d->st = stats_of(d->rx->ifindex);
+	struct tun_stats *st = stats_of(rx->slot);
+	d->rx = rx;
+	d->st = st;
+	d->hlen = hlen;
+	d->ethertype = ethertype;
+	d->inner_len = inner_len;
+	d->eoip = eoip;
 	if (verdict != DECAP_DELIVER)
 		return verdict;
 
-	void *inner = (void *)ip + d->hlen;
-	if (d->eoip) {
-		if (d->hlen + d->inner_len > tot || d->inner_len < sizeof(struct ethhdr)) {
-			count_drop(d->st, TUN_DROP_MALFORMED);
+	void *inner = (void *)ip + hlen;
+	if (eoip) {
+		if (hlen + inner_len > tot || inner_len < sizeof(struct ethhdr)) {
+			count_drop(st, TUN_DROP_MALFORMED);
 			return DECAP_DROP;
 		}
 		return DECAP_DELIVER;
 	}
-	switch (d->rx->kind) {
+	switch (rx->kind) {
 	case TUN_GRE:
-		if (d->ethertype != bpf_htons(ETH_P_IP) && d->ethertype != bpf_htons(ETH_P_IPV6))
+		if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6))
 			goto proto;
 		break;
 	case TUN_IPIP:
-		if (d->ethertype != bpf_htons(ETH_P_IP))
+		if (ethertype != bpf_htons(ETH_P_IP))
 			goto proto;
 		break;
 	case TUN_6TO4:
-		if (d->ethertype != bpf_htons(ETH_P_IPV6))
+		if (ethertype != bpf_htons(ETH_P_IPV6))
 			goto proto;
 		break;
 	default:
@@ -301,15 +372,27 @@ static __always_inline int decap_parse(void *data, void *end, __u32 len, struct 
 	}
 	/* A keepalive of the peer is a packet of our own protocol addressed back to it
 	 * from us: send it back instead of delivering it. */
-	if (d->ethertype == bpf_htons(ETH_P_IP) && ip->protocol != IPPROTO_IPV6_) {
+	if (ethertype == bpf_htons(ETH_P_IP) && ip->protocol != IPPROTO_IPV6_) {
 		struct iphdr *in = inner;
 		if ((void *)(in + 1) <= end && in->protocol == ip->protocol &&
 		    in->saddr == ip->daddr && in->daddr == ip->saddr)
 			return DECAP_REFLECT;
+	} else if (ip->protocol == IPPROTO_IPV6_) {
+		/* 6to4 keepalive (control/tunnel/keepalive.go): an empty IPv6 packet (next
+		 * header 59) between the 6to4 addresses 2002:<v4>:: of the two ends. Going
+		 * back to its sender it is the answer to ours; going to the peer it is the
+		 * peer's, which a 6to4 router would route back into the tunnel. */
+		struct ipv6hdr *in6 = inner;
+		if ((void *)(in6 + 1) <= end && in6->nexthdr == IPPROTO_NONE_ && in6->payload_len == 0) {
+			if (is_6to4_of(&in6->saddr, ip->saddr) && is_6to4_of(&in6->daddr, ip->daddr))
+				return DECAP_KEEPALIVE;
+			if (is_6to4_of(&in6->saddr, ip->daddr) && is_6to4_of(&in6->daddr, ip->saddr))
+				return DECAP_SWAP;
+		}
 	}
 	return DECAP_DELIVER;
 proto:
-	count_drop(d->st, TUN_DROP_PROTO);
+	count_drop(st, TUN_DROP_PROTO);
 	return DECAP_DROP;
 }
 
@@ -338,12 +421,29 @@ static __always_inline void *xdp_end(struct xdp_md *ctx)
 	return p;
 }
 
+/* swap_outer turns a 6to4 keepalive of the peer around: Ethernet and IPv4 addresses
+ * swapped (the IPv4 checksum does not change), the inner packet left as it is. */
+static __always_inline void swap_outer(struct ethhdr *eth, struct iphdr *ip)
+{
+	__u8 mac[ETH_ALEN];
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	__be32 a = ip->saddr;
+	ip->saddr = ip->daddr;
+	ip->daddr = a;
+}
+
 SEC("xdp")
 int tun_decap(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct decap d = {};
+	if (bench_mode && bench_restore(ctx, bench_head))
+		return XDP_DROP;
+	volatile struct decap d;
 	int v = decap_parse(data, end, end - data, &d);
+	if (bench_mode == BENCH_MATCH)
+		return v == DECAP_PASS ? XDP_PASS : XDP_DROP;
 
 	switch (v) {
 	case DECAP_PASS:
@@ -354,10 +454,18 @@ int tun_decap(struct xdp_md *ctx)
 		if (d.st)
 			d.st->keepalive_rx++;
 		return XDP_DROP;
+	case DECAP_SWAP:
+		/* decap_parse checked both headers against end. */
+		swap_outer(data, data + sizeof(struct ethhdr));
+		if (d.st)
+			d.st->keepalive_reflected++;
+		return XDP_TX;
 	}
 
+	/* Only a reflection needs the outer MACs, which adjust_head moves out of reach. */
 	struct ethhdr old;
-	__builtin_memcpy(&old, data, sizeof(old));
+	if (v == DECAP_REFLECT)
+		__builtin_memcpy(&old, data, sizeof(old));
 	struct tun_rx *rx = d.rx;
 	struct tun_stats *st = d.st;
 	__u16 ethertype = d.ethertype;
@@ -382,14 +490,15 @@ int tun_decap(struct xdp_md *ctx)
 	}
 	if (d.eoip) {
 		/* Ethernet padding of the underlay frame is not part of the payload. */
-		__u32 flen = ctx->data_end - ctx->data;
-		if (flen > d.inner_len && flen - d.inner_len < 64)
+		__u32 flen = end - data;
+		if (flen > d.inner_len && flen - d.inner_len < 64) {
 			bpf_xdp_adjust_tail(ctx, -(int)(flen - d.inner_len));
-		data = xdp_data(ctx);
-		end = xdp_end(ctx);
-		eth = data;
-		if ((void *)(eth + 1) > end)
-			return XDP_DROP;
+			data = xdp_data(ctx);
+			end = xdp_end(ctx);
+			eth = data;
+			if ((void *)(eth + 1) > end)
+				return XDP_DROP;
+		}
 		if (rx->clamp)
 			clamp_mss(eth + 1, eth->h_proto, end, rx->mss4, rx->mss6);
 	} else {
@@ -400,6 +509,8 @@ int tun_decap(struct xdp_md *ctx)
 			clamp_mss(eth + 1, ethertype, end, rx->mss4, rx->mss6);
 	}
 	count_rx(st, end - data);
+	if (bench_mode == BENCH_DROP)
+		return XDP_DROP;
 	return bpf_redirect(rx->ifindex, 0);
 }
 
@@ -408,7 +519,7 @@ SEC("tc")
 int tun_decap_tc(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	struct decap d = {};
+	volatile struct decap d;
 	int v = decap_parse(data, end, skb->len, &d);
 
 	switch (v) {
@@ -420,6 +531,11 @@ int tun_decap_tc(struct __sk_buff *skb)
 		if (d.st)
 			d.st->keepalive_rx++;
 		return TC_ACT_SHOT;
+	case DECAP_SWAP:
+		swap_outer(data, data + sizeof(struct ethhdr));
+		if (d.st)
+			d.st->keepalive_reflected++;
+		return bpf_redirect(skb->ifindex, 0);
 	}
 	struct ethhdr old;
 	__builtin_memcpy(&old, data, sizeof(old));
@@ -505,7 +621,7 @@ int tun_encap(struct __sk_buff *skb)
 	struct tun_cfg *c = bpf_map_lookup_elem(&tunnel_cfg, &ifx);
 	if (!c)
 		return TC_ACT_OK;
-	struct tun_stats *st = stats_of(ifx);
+	struct tun_stats *st = stats_of(c->slot);
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end)

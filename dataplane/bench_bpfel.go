@@ -17,13 +17,12 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	benchMapBenchCount      = "bench_count"
-	benchMapBenchProgs      = "bench_progs"
 	benchProgCountDrop      = "count_drop"
 	benchProgCountPass      = "count_pass"
 	benchProgRedirectOnly   = "redirect_only"
-	benchProgRestoreThen    = "restore_then"
 	benchVarBenchHead       = "bench_head"
 	benchVarRedirectIfindex = "redirect_ifindex"
+	benchVarRestore         = "restore"
 )
 
 // loadBench returns the embedded CollectionSpec for bench.
@@ -71,7 +70,6 @@ type benchProgramSpecs struct {
 	CountDrop    *ebpf.ProgramSpec `ebpf:"count_drop"`
 	CountPass    *ebpf.ProgramSpec `ebpf:"count_pass"`
 	RedirectOnly *ebpf.ProgramSpec `ebpf:"redirect_only"`
-	RestoreThen  *ebpf.ProgramSpec `ebpf:"restore_then"`
 }
 
 // benchMapSpecs contains maps before they are loaded into the kernel.
@@ -79,7 +77,6 @@ type benchProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchMapSpecs struct {
 	BenchCount *ebpf.MapSpec `ebpf:"bench_count"`
-	BenchProgs *ebpf.MapSpec `ebpf:"bench_progs"`
 }
 
 // benchVariableSpecs contains global variables before they are loaded into the kernel.
@@ -88,6 +85,7 @@ type benchMapSpecs struct {
 type benchVariableSpecs struct {
 	BenchHead       *ebpf.VariableSpec `ebpf:"bench_head"`
 	RedirectIfindex *ebpf.VariableSpec `ebpf:"redirect_ifindex"`
+	Restore         *ebpf.VariableSpec `ebpf:"restore"`
 }
 
 // benchObjects contains all objects after they have been loaded into the kernel.
@@ -111,13 +109,11 @@ func (o *benchObjects) Close() error {
 // It can be passed to loadBenchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchMaps struct {
 	BenchCount *ebpf.Map `ebpf:"bench_count"`
-	BenchProgs *ebpf.Map `ebpf:"bench_progs"`
 }
 
 func (m *benchMaps) Close() error {
 	return _BenchClose(
 		m.BenchCount,
-		m.BenchProgs,
 	)
 }
 
@@ -127,6 +123,7 @@ func (m *benchMaps) Close() error {
 type benchVariables struct {
 	BenchHead       *ebpf.Variable `ebpf:"bench_head"`
 	RedirectIfindex *ebpf.Variable `ebpf:"redirect_ifindex"`
+	Restore         *ebpf.Variable `ebpf:"restore"`
 }
 
 // benchPrograms contains all programs after they have been loaded into the kernel.
@@ -136,7 +133,6 @@ type benchPrograms struct {
 	CountDrop    *ebpf.Program `ebpf:"count_drop"`
 	CountPass    *ebpf.Program `ebpf:"count_pass"`
 	RedirectOnly *ebpf.Program `ebpf:"redirect_only"`
-	RestoreThen  *ebpf.Program `ebpf:"restore_then"`
 }
 
 func (p *benchPrograms) Close() error {
@@ -144,7 +140,6 @@ func (p *benchPrograms) Close() error {
 		p.CountDrop,
 		p.CountPass,
 		p.RedirectOnly,
-		p.RestoreThen,
 	)
 }
 

@@ -5,5 +5,9 @@
 //
 // Tunnels: tun_encap runs at TC ingress of the hidden end of a tunnel's veth pair;
 // tun_decap runs at XDP (native, else generic) on the underlay, or tun_decap_tc at TC
-// where XDP cannot attach. The tunnel maps are keyed by the hidden end's ifindex.
+// where XDP cannot attach. tunnel_cfg is keyed by the hidden end's ifindex; each tunnel
+// also has a slot, the index of its per-CPU counters (tunnel_stats) and of its receive
+// entry in tunnel_slots. A received packet is matched through tunnel_rx_index (an array
+// indexed by a hash of remote, protocol and EoIP tunnel-id that the Go side fills) and,
+// where that finds nothing, through tunnel_rx, the complete table with its wildcards.
 package dataplane

@@ -20,6 +20,7 @@ func FuzzDecap(f *testing.F) {
 	f.Add(ipv4(47, ipB, ipA, gre(0x9000, 0x0800, make([]byte, 8), ipv4(1, ipB, ipA, nil))))
 	f.Add(ipv4(47, ipB, ipA, gre(0x2001, 0x6400, []byte{0, 14, 1, 0}, make([]byte, 14))))
 	f.Add(ipv4(41, ipB, ipA, make([]byte, 40)))
+	f.Add(ipv4(41, ipB, ipA, ipv6Empty(sixToFour(ipA), sixToFour(ipB)))) // a peer's 6to4 keepalive
 	f.Fuzz(func(t *testing.T, l3 []byte) {
 		pkt := ether(0x0800, l3)
 		if len(pkt) < 14 || len(pkt) > 3000 {

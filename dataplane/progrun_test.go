@@ -214,3 +214,74 @@ func tcpCsum(ip []byte) uint16 {
 }
 
 func verifyTCP(ip []byte) bool { return tcpCsum(ip) == 0 }
+
+// ipv6Empty is an IPv6 packet with no payload (next header 59) between src and dst.
+func ipv6Empty(src, dst netip.Addr) []byte {
+	b := make([]byte, 40)
+	b[0], b[6], b[7] = 0x60, 59, 64
+	s, d := src.As16(), dst.As16()
+	copy(b[8:], s[:])
+	copy(b[24:], d[:])
+	return b
+}
+
+// sixToFour is 2002:<v4>::.
+func sixToFour(v4 netip.Addr) netip.Addr {
+	a := v4.As4()
+	return netip.AddrFrom16([16]byte{0x20, 0x02, a[0], a[1], a[2], a[3]})
+}
+
+func TestDecap6to4Keepalive(t *testing.T) {
+	tp := objsWith(t, Tunnel{Kind: SixToFour, Local: ipA, Remote: ipB})
+	peerKeepalive := ether(0x0800, ipv4(41, ipB, ipA, ipv6Empty(sixToFour(ipA), sixToFour(ipB))))
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+		want uint32
+	}{
+		{"answer to ours", ether(0x0800, ipv4(41, ipB, ipA, ipv6Empty(sixToFour(ipB), sixToFour(ipA)))), xdpDrop},
+		{"peer's keepalive", peerKeepalive, xdpTX},
+		// Not keepalives: delivered as any IPv6 packet.
+		{"other destination", ether(0x0800, ipv4(41, ipB, ipA, ipv6Empty(sixToFour(ipB), netip.MustParseAddr("2002:c612:1::1")))), xdpRedirect},
+		{"other source", ether(0x0800, ipv4(41, ipB, ipA, ipv6Empty(netip.MustParseAddr("2001:db8::1"), sixToFour(ipA)))), xdpRedirect},
+		{"with payload", ether(0x0800, ipv4(41, ipB, ipA, func() []byte {
+			b := append(ipv6Empty(sixToFour(ipB), sixToFour(ipA)), 0, 0, 0, 0)
+			b[5] = 4
+			return b
+		}())), xdpRedirect},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ret, out := runXDP(t, tp.objs.TunDecap, tc.pkt)
+			if ret != tc.want {
+				t.Fatalf("verdict %d, want %d", ret, tc.want)
+			}
+			if ret != xdpTX {
+				return
+			}
+			// Sent back as it came, outer addresses and MACs swapped.
+			want := append([]byte{}, tc.pkt...)
+			copy(want[0:6], tc.pkt[6:12])
+			copy(want[6:12], tc.pkt[0:6])
+			copy(want[14+12:14+16], tc.pkt[14+16:14+20])
+			copy(want[14+16:14+20], tc.pkt[14+12:14+16])
+			if !bytes.Equal(out[:len(want)], want) {
+				t.Errorf("reflected\n% x\nwant\n% x", out[:len(want)], want)
+			}
+		})
+	}
+	st, err := tp.Stats(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.KeepaliveRx != 1 || st.KeepaliveReflected != 1 || st.RxPackets != 3 {
+		t.Errorf("stats %+v", st)
+	}
+	// The TC decapsulator turns the peer's keepalive around too (to the same device).
+	ret, err := tp.objs.TunDecapTc.Run(&ebpf.RunOptions{Data: peerKeepalive, DataOut: make([]byte, len(peerKeepalive)+64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ret != tcActRedirect {
+		t.Errorf("tc verdict %d, want redirect (%d)", ret, tcActRedirect)
+	}
+}

@@ -25,7 +25,7 @@ type tunnelTunCfg struct {
 	Clamp     uint8
 	Mss4      uint16
 	Mss6      uint16
-	Pad       uint16
+	Slot      uint16
 }
 
 type tunnelTunRx struct {
@@ -37,7 +37,7 @@ type tunnelTunRx struct {
 	Mss6    uint16
 	Clamp   uint8
 	Kind    uint8
-	Pad     uint16
+	Slot    uint16
 }
 
 type tunnelTunRxKey struct {
@@ -47,6 +47,12 @@ type tunnelTunRxKey struct {
 	Proto  uint8
 	Eoip   uint8
 	Id     uint16
+}
+
+type tunnelTunSlot struct {
+	_   structs.HostLayout
+	Key tunnelTunRxKey
+	Rx  tunnelTunRx
 }
 
 type tunnelTunStats struct {
@@ -64,12 +70,16 @@ type tunnelTunStats struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tunnelMapTunnelCfg   = "tunnel_cfg"
-	tunnelMapTunnelRx    = "tunnel_rx"
-	tunnelMapTunnelStats = "tunnel_stats"
-	tunnelProgTunDecap   = "tun_decap"
-	tunnelProgTunDecapTc = "tun_decap_tc"
-	tunnelProgTunEncap   = "tun_encap"
+	tunnelMapTunnelCfg     = "tunnel_cfg"
+	tunnelMapTunnelRx      = "tunnel_rx"
+	tunnelMapTunnelRxIndex = "tunnel_rx_index"
+	tunnelMapTunnelSlots   = "tunnel_slots"
+	tunnelMapTunnelStats   = "tunnel_stats"
+	tunnelProgTunDecap     = "tun_decap"
+	tunnelProgTunDecapTc   = "tun_decap_tc"
+	tunnelProgTunEncap     = "tun_encap"
+	tunnelVarBenchHead     = "bench_head"
+	tunnelVarBenchMode     = "bench_mode"
 )
 
 // loadTunnel returns the embedded CollectionSpec for tunnel.
@@ -123,15 +133,19 @@ type tunnelProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tunnelMapSpecs struct {
-	TunnelCfg   *ebpf.MapSpec `ebpf:"tunnel_cfg"`
-	TunnelRx    *ebpf.MapSpec `ebpf:"tunnel_rx"`
-	TunnelStats *ebpf.MapSpec `ebpf:"tunnel_stats"`
+	TunnelCfg     *ebpf.MapSpec `ebpf:"tunnel_cfg"`
+	TunnelRx      *ebpf.MapSpec `ebpf:"tunnel_rx"`
+	TunnelRxIndex *ebpf.MapSpec `ebpf:"tunnel_rx_index"`
+	TunnelSlots   *ebpf.MapSpec `ebpf:"tunnel_slots"`
+	TunnelStats   *ebpf.MapSpec `ebpf:"tunnel_stats"`
 }
 
 // tunnelVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tunnelVariableSpecs struct {
+	BenchHead *ebpf.VariableSpec `ebpf:"bench_head"`
+	BenchMode *ebpf.VariableSpec `ebpf:"bench_mode"`
 }
 
 // tunnelObjects contains all objects after they have been loaded into the kernel.
@@ -154,15 +168,19 @@ func (o *tunnelObjects) Close() error {
 //
 // It can be passed to loadTunnelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tunnelMaps struct {
-	TunnelCfg   *ebpf.Map `ebpf:"tunnel_cfg"`
-	TunnelRx    *ebpf.Map `ebpf:"tunnel_rx"`
-	TunnelStats *ebpf.Map `ebpf:"tunnel_stats"`
+	TunnelCfg     *ebpf.Map `ebpf:"tunnel_cfg"`
+	TunnelRx      *ebpf.Map `ebpf:"tunnel_rx"`
+	TunnelRxIndex *ebpf.Map `ebpf:"tunnel_rx_index"`
+	TunnelSlots   *ebpf.Map `ebpf:"tunnel_slots"`
+	TunnelStats   *ebpf.Map `ebpf:"tunnel_stats"`
 }
 
 func (m *tunnelMaps) Close() error {
 	return _TunnelClose(
 		m.TunnelCfg,
 		m.TunnelRx,
+		m.TunnelRxIndex,
+		m.TunnelSlots,
 		m.TunnelStats,
 	)
 }
@@ -171,6 +189,8 @@ func (m *tunnelMaps) Close() error {
 //
 // It can be passed to loadTunnelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tunnelVariables struct {
+	BenchHead *ebpf.Variable `ebpf:"bench_head"`
+	BenchMode *ebpf.Variable `ebpf:"bench_mode"`
 }
 
 // tunnelPrograms contains all programs after they have been loaded into the kernel.

@@ -90,6 +90,9 @@ type Tunnels struct {
 	objs tunnelObjects
 
 	mu sync.Mutex
+	// index mirrors tunnel_rx_index (read from the pin on first use), so that a
+	// rebuild writes only the entries that change.
+	index []uint32
 }
 
 // OpenTunnels loads the tunnel programs, reusing maps pinned in dir (a bpffs folder) by
@@ -107,7 +110,7 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 	err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		// A routerd of another layout pinned these: start over with fresh maps.
-		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats"} {
+		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats", "tunnel_rx_index", "tunnel_slots"} {
 			os.Remove(filepath.Join(dir, n))
 		}
 		err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
@@ -171,24 +174,33 @@ func (t *Tunnels) Set(tn Tunnel) error {
 		return errors.New("tunnel without hidden ifindex")
 	}
 	key := uint32(tn.Hidden)
+	slot, err := t.slotFor(key)
+	if err != nil {
+		return err
+	}
 	dscp := uint8(0xff)
 	if tn.DSCP >= 0 {
 		dscp = uint8(tn.DSCP)
 	}
 	cfg := tunnelTunCfg{Kind: uint32(tn.Kind), Local: be32(tn.Local), Remote: be32(tn.Remote),
-		TunnelId: tn.TunnelID, Dscp: dscp, Ttl: tn.TTL, Mss4: tn.MSS4, Mss6: tn.MSS6}
+		TunnelId: tn.TunnelID, Dscp: dscp, Ttl: tn.TTL, Mss4: tn.MSS4, Mss6: tn.MSS6, Slot: slot}
 	if tn.DFInherit {
 		cfg.DfInherit = 1
 	}
 	if tn.ClampMSS {
 		cfg.Clamp = 1
 	}
-	rx := tunnelTunRx{Ifindex: key, Mss4: tn.MSS4, Mss6: tn.MSS6, Clamp: cfg.Clamp, Kind: uint8(tn.Kind)}
+	rx := tunnelTunRx{Ifindex: key, Mss4: tn.MSS4, Mss6: tn.MSS6, Clamp: cfg.Clamp, Kind: uint8(tn.Kind), Slot: slot}
 	copy(rx.PeerMac[:], tn.VisibleMAC)
 	copy(rx.OwnMac[:], tn.HiddenMAC)
 	// A changed remote or local leaves an old receive entry behind: drop entries of this
 	// tunnel under other keys first.
 	want := tn.rxKey()
+	// The slot first: an index entry that still points at it from the old key finds
+	// the key changed and falls back to tunnel_rx.
+	if err := t.objs.TunnelSlots.Put(uint32(slot), tunnelTunSlot{Key: want, Rx: rx}); err != nil {
+		return fmt.Errorf("tunnel_slots: %w", err)
+	}
 	if err := t.deleteRx(key, &want); err != nil {
 		return err
 	}
@@ -198,11 +210,103 @@ func (t *Tunnels) Set(tn Tunnel) error {
 	if err := t.objs.TunnelCfg.Put(key, cfg); err != nil {
 		return fmt.Errorf("tunnel_cfg: %w", err)
 	}
-	zero := make([]tunnelTunStats, ebpf.MustPossibleCPU())
-	if err := t.objs.TunnelStats.Update(key, zero, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
-		return fmt.Errorf("tunnel_stats: %w", err)
+	return t.rebuildIndex()
+}
+
+// rxHash is tun_rx_hash of bpf/tunnel.c.
+func rxHash(k tunnelTunRxKey) uint32 {
+	x := k.Remote ^ (uint32(k.Id)<<16 | uint32(k.Eoip)<<8 | uint32(k.Proto))
+	return (x * 0x9E3779B1) >> (32 - rxIndexBits)
+}
+
+const rxIndexBits = 14 // TUN_RX_INDEX_BITS
+
+// rebuildIndex points every tunnel_rx_index entry at the slot of the one tunnel_rx entry
+// with a remote address that hashes there, or clears it where none or several do (those
+// packets take the tunnel_rx path, which also holds the wildcards).
+func (t *Tunnels) rebuildIndex() error {
+	n := t.objs.TunnelRxIndex.MaxEntries()
+	if t.index == nil {
+		// One batch read of the whole array (an array's keys are 0..n-1 in order).
+		keys, cur := make([]uint32, n), make([]uint32, n)
+		var cursor ebpf.MapBatchCursor
+		got, err := t.objs.TunnelRxIndex.BatchLookup(&cursor, keys, cur, nil)
+		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("tunnel_rx_index: %w", err)
+		}
+		if got != int(n) {
+			return fmt.Errorf("tunnel_rx_index: read %d of %d entries", got, n)
+		}
+		t.index = cur
+	}
+	want := make([]uint32, n)
+	shared := map[uint32]bool{}
+	var (
+		k tunnelTunRxKey
+		v tunnelTunRx
+	)
+	it := t.objs.TunnelRx.Iterate()
+	for it.Next(&k, &v) {
+		if k.Remote == 0 {
+			continue
+		}
+		h := rxHash(k)
+		if want[h] != 0 {
+			shared[h] = true
+		}
+		want[h] = uint32(v.Slot) + 1
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("tunnel_rx: %w", err)
+	}
+	for h := range shared {
+		want[h] = 0
+	}
+	for i := range want {
+		if want[i] == t.index[i] {
+			continue
+		}
+		if err := t.objs.TunnelRxIndex.Put(uint32(i), want[i]); err != nil {
+			return fmt.Errorf("tunnel_rx_index: %w", err)
+		}
+		t.index[i] = want[i]
 	}
 	return nil
+}
+
+// ErrTooManyTunnels says every counter slot is taken.
+var ErrTooManyTunnels = errors.New("dataplane: too many tunnels")
+
+// slotFor returns the counter slot of the tunnel at hidden: the one its tun_cfg holds
+// (pinned, so a restarted routerd keeps it and its counters), or else the lowest free
+// one, zeroed (array slots cannot be deleted and may hold a removed tunnel's counts).
+func (t *Tunnels) slotFor(hidden uint32) (uint16, error) {
+	var (
+		k    uint32
+		v    tunnelTunCfg
+		used = map[uint16]bool{}
+	)
+	it := t.objs.TunnelCfg.Iterate()
+	for it.Next(&k, &v) {
+		if k == hidden {
+			return v.Slot, nil
+		}
+		used[v.Slot] = true
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("tunnel_cfg: %w", err)
+	}
+	for s := uint32(0); s < t.objs.TunnelStats.MaxEntries(); s++ {
+		if used[uint16(s)] {
+			continue
+		}
+		zero := make([]tunnelTunStats, ebpf.MustPossibleCPU())
+		if err := t.objs.TunnelStats.Put(s, zero); err != nil {
+			return 0, fmt.Errorf("tunnel_stats: %w", err)
+		}
+		return uint16(s), nil
+	}
+	return 0, ErrTooManyTunnels
 }
 
 // deleteRx removes the receive entries pointing at hidden, except keep.
@@ -237,10 +341,13 @@ func (t *Tunnels) Delete(hidden int) error {
 	if err := t.deleteRx(key, nil); err != nil {
 		return err
 	}
-	for _, m := range []*ebpf.Map{t.objs.TunnelCfg, t.objs.TunnelStats} {
-		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return err
-		}
+	if err := t.rebuildIndex(); err != nil {
+		return err
+	}
+	// The slot is freed with the tun_cfg entry (nothing in the index points at it any
+	// more); its counters are zeroed when it is taken again.
+	if err := t.objs.TunnelCfg.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("tunnel_cfg: %w", err)
 	}
 	return nil
 }
@@ -259,11 +366,15 @@ func (t *Tunnels) Hidden() ([]int, error) {
 	return out, it.Err()
 }
 
-// Stats reads a tunnel's counters.
+// Stats reads a tunnel's counters (by hidden ifindex).
 func (t *Tunnels) Stats(hidden int) (Stats, error) {
+	var cfg tunnelTunCfg
+	if err := t.objs.TunnelCfg.Lookup(uint32(hidden), &cfg); err != nil {
+		return Stats{}, fmt.Errorf("tunnel_cfg: %w", err)
+	}
 	var per []tunnelTunStats
-	if err := t.objs.TunnelStats.Lookup(uint32(hidden), &per); err != nil {
-		return Stats{}, err
+	if err := t.objs.TunnelStats.Lookup(uint32(cfg.Slot), &per); err != nil {
+		return Stats{}, fmt.Errorf("tunnel_stats: %w", err)
 	}
 	var s Stats
 	for _, p := range per {

@@ -36,7 +36,7 @@ struct tun_cfg {
 	__u8 clamp;     /* clamp the MSS of TCP SYNs to mss4/mss6 */
 	__u16 mss4;
 	__u16 mss6;
-	__u16 pad;
+	__u16 slot;     /* index into tunnel_stats */
 };
 
 /* tun_rx_key: outer header fields a received packet is matched on. */
@@ -57,17 +57,30 @@ struct tun_rx {
 	__u16 mss6;
 	__u8 clamp;
 	__u8 kind;
-	__u16 pad;
+	__u16 slot;        /* index into tunnel_stats, as in tun_cfg */
 };
 
-/* tun_stats: per CPU, keyed by the hidden end's ifindex like tun_cfg. */
+/* tun_slot: a tunnel's receive entry at its slot (tunnel_slots), for the fast lookup
+ * through tunnel_rx_index. */
+struct tun_slot {
+	struct tun_rx_key key;
+	struct tun_rx rx;
+};
+
+/* tunnel_rx_index is indexed by tun_rx_hash of (remote, proto, eoip, id): slot + 1 of the
+ * one tunnel with that hash (local any or one address), 0 for none or several. The Go
+ * side (dataplane/tunnels.go rxHash) computes the same. */
+#define TUN_RX_INDEX_BITS 14
+
+/* tun_stats: per CPU, in a per-CPU array at the tunnel's slot: tun_rx and tun_cfg carry
+ * the slot, so that counting costs no second hash lookup. */
 struct tun_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;
 	__u64 tx_packets;
 	__u64 tx_bytes;
-	__u64 keepalive_rx;        /* keepalive answers (GRE, IPIP) or announcements (EoIP) */
-	__u64 keepalive_reflected; /* peers' GRE/IPIP keepalives sent back */
+	__u64 keepalive_rx;        /* keepalive answers (GRE, IPIP, 6to4) or announcements (EoIP) */
+	__u64 keepalive_reflected; /* peers' GRE/IPIP/6to4 keepalives sent back */
 	__u64 drops[TUN_DROP_MAX];
 };
 

@@ -39,9 +39,15 @@ func ipChecksum(b []byte) uint16 {
 //     us whose payload is a GRE header with protocol 0; the peer decapsulates and
 //     forwards it, and its arrival here is the answer;
 //   - IPIP: the same reflection with a bare IPv4 header inside;
+//   - 6to4: the same reflection one layer up: an empty IPv6 packet (next header 59,
+//     "no next header") from the peer's 6to4 address 2002:<remote>:: to ours,
+//     2002:<local>::. The peer decapsulates it and routes it by its IPv6 destination,
+//     which 6to4 (2002::/16 into the tunnel) sends back encapsulated to us, where it is
+//     the answer. routerd's decapsulator turns a peer's such packet around itself
+//     (bpf/tunnel.c, DECAP_SWAP). A Linux sit peer without a fixed remote drops it as
+//     spoofed (its 6to4 addresses do not embed the outer IPv4 addresses), as it would
+//     any packet meant to come back;
 //   - EoIP: an EoIP header with payload length 0, not answered: both ends send them.
-//
-// 6to4 has no keepalive (nil).
 func keepalivePacket(kind dataplane.Kind, local, remote netip.Addr, tunnelID uint16) []byte {
 	switch kind {
 	case dataplane.GRE:
@@ -56,6 +62,16 @@ func keepalivePacket(kind dataplane.Kind, local, remote netip.Addr, tunnelID uin
 		ipv4Header(b, 40, 4, local, remote)
 		ipv4Header(b[20:], 20, 4, remote, local)
 		return b
+	case dataplane.SixToFour:
+		b := make([]byte, 60)
+		ipv4Header(b, 60, 41, local, remote)
+		ip6 := b[20:]
+		ip6[0] = 0x60
+		ip6[6] = 59 // no next header; payload length 0
+		ip6[7] = 64
+		copy(ip6[8:24], sixToFourAddr(remote))
+		copy(ip6[24:40], sixToFourAddr(local))
+		return b
 	case dataplane.EoIP:
 		b := make([]byte, 28)
 		ipv4Header(b, 28, 47, local, remote)
@@ -66,4 +82,10 @@ func keepalivePacket(kind dataplane.Kind, local, remote netip.Addr, tunnelID uin
 		return b
 	}
 	return nil
+}
+
+// sixToFourAddr is the 6to4 address 2002:<v4>:: (interface id 0) of an IPv4 address.
+func sixToFourAddr(v4 netip.Addr) []byte {
+	a := v4.As4()
+	return []byte{0x20, 0x02, a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 }
