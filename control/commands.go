@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -595,6 +596,9 @@ func (x *Executor) selected(ctx context.Context, c *Call, showSensitive bool) ([
 			if a.Flag || a.Name == "from" || a.Name == "proplist" || a.Name == "interval" || a.Name == "file" {
 				continue
 			}
+			if _, isProp := c.Menu.Prop(a.Name); !isProp && slices.Contains(printFlags, a.Name) {
+				continue // a flag given a value, as API clients send them (=stats=yes)
+			}
 			if v, _ := r.Get(a.Name); v != a.Value {
 				ok = false
 			}
@@ -630,12 +634,24 @@ func cmdPrint(ctx context.Context, c *Call) (*Reply, error) {
 	if v, ok := c.S.Get("proplist"); ok {
 		pl = strings.Split(v, ",")
 	}
+	if len(pl) == 0 && c.S.Bool("stats") && len(c.Menu.Stats) > 0 {
+		pl = StatsKeys(c.Menu)
+	}
 	if len(pl) > 0 {
 		for i := range rows {
 			rows[i].Keys = pl
 		}
 	}
 	return &Reply{Menu: c.Menu, Rows: rows}, nil
+}
+
+// StatsKeys are the properties `print stats` shows: the name, then the menu's counters.
+func StatsKeys(m *menu.Menu) []string {
+	var out []string
+	if np := m.NameProp(); np != "" {
+		out = append(out, np)
+	}
+	return append(out, m.Stats...)
 }
 
 func cmdFind(ctx context.Context, c *Call) (*Reply, error) {

@@ -98,6 +98,10 @@ func rowWords(r *control.Row, proplist []string) []string {
 	words := []string{"=.id=" + control.FormatID(r.ID)}
 	keys := proplist
 	if len(keys) == 0 {
+		// print chose the properties itself (stats, proplist=).
+		keys = r.Keys
+	}
+	if len(keys) == 0 {
 		keys = rowKeys(r)
 	}
 	for _, k := range keys {

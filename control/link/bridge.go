@@ -84,7 +84,7 @@ func (e *Engine) applyBridges(cfg *config) {
 			e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
 			continue
 		}
-		p := e.kernelProps(l)
+		p, _ := e.kernelProps(l, nil)
 		e.setState("/interface/bridge", it.ID, running(l.Attrs()), "", map[string]string{
 			"actual-mtu": p["actual-mtu"], "mac-address": p["mac-address"]})
 	}
@@ -143,7 +143,7 @@ func (e *Engine) applyVlans(cfg *config) {
 			e.setState("/interface/vlan", it.ID, false, err.Error(), nil)
 			continue
 		}
-		e.setState("/interface/vlan", it.ID, running(l.Attrs()), "", map[string]string{"mac-address": e.kernelProps(l)["mac-address"]})
+		e.setState("/interface/vlan", it.ID, running(l.Attrs()), "", map[string]string{"mac-address": strings.ToUpper(l.Attrs().HardwareAddr.String())})
 	}
 	for name, l := range links {
 		if l.Type() == "vlan" && owned(l) && !want[name] {

@@ -47,10 +47,37 @@ func ethernetLike(l netlink.Link) bool {
 	return t == "veth" || (t == "device" && l.Attrs().EncapType == "ether")
 }
 
-// kernelProps are the read-only properties of a link as print shows them.
-func (e *Engine) kernelProps(l netlink.Link) map[string]string {
+// queueDrops reads the drops of each link's root qdisc (tx-queue-drop), by ifindex.
+func (e *Engine) queueDrops() map[int]uint64 {
+	qs, err := e.h.QdiscList(nil)
+	if err != nil {
+		return nil
+	}
+	out := map[int]uint64{}
+	for _, q := range qs {
+		a := q.Attrs()
+		if a.Parent == netlink.HANDLE_ROOT && a.Statistics != nil && a.Statistics.Queue != nil {
+			out[a.LinkIndex] += uint64(a.Statistics.Queue.Drops)
+		}
+	}
+	return out
+}
+
+// linkRunning is the R flag of a link: the kernel's carrier, unless an overlay decided
+// (a tunnel's keepalive); the overlay's word is taken out of p.
+func linkRunning(a *netlink.LinkAttrs, p map[string]string) bool {
+	if v, ok := p["running"]; ok {
+		delete(p, "running")
+		return v == "yes"
+	}
+	return running(a)
+}
+
+// kernelProps are the read-only properties of a link as print shows them; claimed says
+// an overlay supplied some (the link is another engine's, a tunnel).
+func (e *Engine) kernelProps(l netlink.Link, qdrops map[int]uint64) (p map[string]string, claimed bool) {
 	a := l.Attrs()
-	p := map[string]string{
+	p = map[string]string{
 		"name":       a.Name,
 		"type":       kind(l),
 		"actual-mtu": strconv.Itoa(a.MTU),
@@ -65,7 +92,8 @@ func (e *Engine) kernelProps(l netlink.Link) map[string]string {
 			p[k] = strconv.FormatUint(v, 10)
 		}
 	}
-	applyOverlays(a.Name, p)
+	p["tx-queue-drop"] = strconv.FormatUint(qdrops[a.Index], 10)
+	claimed = applyOverlays(a.Name, p)
 	e.mu.Lock()
 	if hs := e.hist[a.Name]; hs != nil {
 		if !hs.lastUp.IsZero() {
@@ -82,7 +110,7 @@ func (e *Engine) kernelProps(l netlink.Link) map[string]string {
 	if a.MasterIndex != 0 {
 		p["slave"] = "yes"
 	}
-	return p
+	return p, claimed
 }
 
 // linkRows lists the links (ethernet-like ones only when ether) as print rows: a link with
@@ -109,6 +137,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 		return nil, err
 	}
 	present := map[string]bool{}
+	qdrops := e.queueDrops()
 	var rows []control.Row
 	for _, l := range ls {
 		if ether && !ethernetLike(l) {
@@ -116,8 +145,14 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 		}
 		a := l.Attrs()
 		present[a.Name] = true
-		p := e.kernelProps(l)
-		run := running(a)
+		if hiddenLink(a.Name) {
+			continue
+		}
+		p, claimed := e.kernelProps(l, qdrops)
+		if ether && claimed {
+			continue // a tunnel's veth end, not an ethernet port
+		}
+		run := linkRunning(a, p)
 		it, configured := byName[a.Name]
 		if configured && !ether {
 			if it.Props["mtu"] != "" {
@@ -180,6 +215,7 @@ func (e *Engine) etherRows(context.Context, *control.Session) ([]control.Row, er
 // applyIfaces applies the settings of configured links that exist: mtu and up/down.
 func (e *Engine) applyIfaces(cfg *config) {
 	links := e.links()
+	qdrops := e.queueDrops()
 	for _, it := range cfg.ifaces {
 		l, ok := links[it.Props["name"]]
 		if !ok {
@@ -190,7 +226,8 @@ func (e *Engine) applyIfaces(cfg *config) {
 			e.setState("/interface", it.ID, false, err.Error(), nil)
 			continue
 		}
-		e.setState("/interface", it.ID, running(l.Attrs()), "", e.kernelProps(l))
+		p, _ := e.kernelProps(l, qdrops)
+		e.setState("/interface", it.ID, linkRunning(l.Attrs(), p), "", p)
 	}
 }
 

@@ -157,6 +157,9 @@ func dynamicLink(l netlink.Link, configured map[string]bool) bool {
 func classify(ls []netlink.Link, configured map[string]bool) []ifInfo {
 	out := make([]ifInfo, 0, len(ls))
 	for _, l := range ls {
+		if hiddenLink(l.Attrs().Name) {
+			continue
+		}
 		out = append(out, ifInfo{name: l.Attrs().Name, static: !dynamicLink(l, configured)})
 	}
 	return out

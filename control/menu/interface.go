@@ -10,6 +10,10 @@ var (
 	flagSlave = Flag{'S', "slave"}
 )
 
+// linkStats are the counters of `/interface print stats`, in RouterOS's column order.
+var linkStats = []string{"rx-byte", "tx-byte", "rx-packet", "tx-packet", "rx-drop", "tx-drop",
+	"tx-queue-drop", "rx-error", "tx-error"}
+
 // interfaceMenus declares /interface and the layer-2 menus under it: ethernet, vlan,
 // bridge (port, vlan, mdb) and interface lists. They come first in export order: the
 // addresses, tunnels and IPsec settings exported after them name these links.
@@ -58,6 +62,7 @@ func interfaceMenus() []*Menu {
 				counter("tx-packet", "Packets sent."),
 				counter("rx-drop", "Received packets dropped."),
 				counter("tx-drop", "Packets dropped on send."),
+				counter("tx-queue-drop", "Packets dropped by the link's queue (root qdisc)."),
 				counter("rx-error", "Receive errors."),
 				counter("tx-error", "Send errors."),
 				comment,
@@ -68,6 +73,7 @@ func interfaceMenus() []*Menu {
 			},
 			Flags:    []Flag{FlagDynamic, FlagDisabled, FlagRunning, flagSlave},
 			Columns:  []string{"name", "type", "actual-mtu", "l2mtu", "mac-address"},
+			Stats:    linkStats,
 			Commands: []string{"monitor-traffic"},
 			Desc:     "Every link of the system; settings of a link persist by its name.",
 		},
@@ -80,6 +86,15 @@ func interfaceMenus() []*Menu {
 				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit."},
 				ro("l2mtu", value.Int(0, 65535), "Layer2 MTU."),
 				ro("mac-address", value.MAC(), "MAC address of the link."),
+				counter("rx-byte", "Bytes received."),
+				counter("tx-byte", "Bytes sent."),
+				counter("rx-packet", "Packets received."),
+				counter("tx-packet", "Packets sent."),
+				counter("rx-drop", "Received packets dropped."),
+				counter("tx-drop", "Packets dropped on send."),
+				counter("tx-queue-drop", "Packets dropped by the link's queue (root qdisc)."),
+				counter("rx-error", "Receive errors."),
+				counter("tx-error", "Send errors."),
 				comment,
 				disabled,
 				running,
@@ -87,6 +102,7 @@ func interfaceMenus() []*Menu {
 			},
 			Flags:    []Flag{FlagDisabled, FlagRunning, flagSlave},
 			Columns:  []string{"name", "mtu", "mac-address"},
+			Stats:    linkStats,
 			NoExport: true, // its settings are those of /interface, exported there
 			Desc:     "Ethernet-like links (physical and veth); settings are kept in /interface.",
 		},

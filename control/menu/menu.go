@@ -93,6 +93,10 @@ type Menu struct {
 	Commands []string
 	// Columns are the properties of the table form of print; empty means detail form.
 	Columns []string
+	// Stats are the counters `print stats` shows after the name, as a table (RouterOS
+	// keeps counters apart from configuration); the other forms of print leave them out.
+	// Empty: the menu has no stats form.
+	Stats []string
 	// Builtin items of Fixed menus, by property; each must set the naming property.
 	Builtin []map[string]string
 	// Engine names what applies this menu ("" = stored only, no engine yet). Set by the

@@ -6,6 +6,32 @@ import (
 	"github.com/routerd/routerd/control/value"
 )
 
+// tunnelCounters are the counters the eBPF dataplane keeps per tunnel, as `print stats`
+// shows them: rx is what was decapsulated onto the tunnel, tx what was encapsulated from
+// it; then the drops by reason (rx-drop and tx-drop sum them by direction).
+var tunnelCounters = [][2]string{
+	{"rx-byte", "Bytes decapsulated and delivered on the tunnel interface."},
+	{"tx-byte", "Bytes encapsulated and sent to the underlay."},
+	{"rx-packet", "Packets decapsulated and delivered on the tunnel interface."},
+	{"tx-packet", "Packets encapsulated (a GSO packet counts once)."},
+	{"rx-drop", "Received packets dropped (malformed)."},
+	{"tx-drop", "Packets dropped on the way out (every other reason)."},
+	{"protocol-drop", "Payloads the tunnel does not carry (not IPv4/IPv6 on GRE, not IPv6 on 6to4 ...)."},
+	{"no-route-drop", "Packets without a route to the remote (bpf_fib_lookup failed)."},
+	{"no-neighbour-drop", "Packets whose next hop on the underlay had no resolved neighbour."},
+	{"no-remote-drop", "6to4 packets without remote-address to a destination outside 2002::/16."},
+	{"adjust-drop", "Packets the dataplane could not grow or shrink for the tunnel headers."},
+	{"malformed-drop", "Received tunnel packets with an inconsistent header (EoIP length beyond the packet)."},
+}
+
+var tunnelStats = func() []string {
+	var out []string
+	for _, c := range tunnelCounters {
+		out = append(out, c[0])
+	}
+	return out
+}()
+
 // tunnelMenus declares the IP tunnels /interface gre, eoip, ipip and 6to4 after
 // 08-interface-gre.txt, 07-interface-eoip.txt, 09-interface-ipip.txt and
 // 06-interface-6to4.txt. Property order follows RouterOS print.
@@ -21,9 +47,13 @@ func tunnelMenus() []*Menu {
 	}
 	actualMTU := Prop{Name: "actual-mtu", Type: value.Int(0, 65535), ReadOnly: true,
 		Desc: "MTU in effect."}
-	l2mtu := func(max int64) Prop {
-		return Prop{Name: "l2mtu", Type: value.Int(0, max), Default: "65535", ReadOnly: true,
-			Desc: "Layer2 maximum transmission unit; not configurable for tunnels."}
+	l2mtu := func(max int64, settable bool) Prop {
+		desc := "Layer2 maximum transmission unit; not configurable for EoIP."
+		if settable {
+			// The manual lets GRE set it; an L3 tunnel has no L2 header it would bound.
+			desc = "Layer2 maximum transmission unit (kept and shown; a GRE tunnel carries no layer-2 header it would bound)."
+		}
+		return Prop{Name: "l2mtu", Type: value.Int(0, max), Default: "65535", ReadOnly: !settable, Desc: desc}
 	}
 	local := func(def string) Prop {
 		return Prop{Name: "local-address", Type: value.IPv4(), Default: def,
@@ -52,16 +82,22 @@ func tunnelMenus() []*Menu {
 		Desc: "The interface is up (and keepalives, if any, are answered)."}
 	hook := Prop{Name: "hook", Type: value.String(), ReadOnly: true,
 		Desc: "Where the eBPF decapsulator runs on the underlay: xdp-native, xdp-generic or tc."}
+	pinned := Prop{Name: "pinned", Type: value.Bool(), ReadOnly: true,
+		Desc: "Whether the tunnel's eBPF objects are pinned under --bpffs, so that traffic keeps flowing while routerd restarts (no: --bpffs is not on a bpf filesystem)."}
+	var counters []Prop
+	for _, c := range tunnelCounters {
+		counters = append(counters, Prop{Name: c[0], Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: c[1]})
+	}
 
 	return []*Menu{
 		{
 			Path: "/interface/gre",
 			Kind: List,
-			Props: []Prop{
+			Props: append([]Prop{
 				name,
 				mtu(65536, "1476"),
 				actualMTU,
-				l2mtu(65536),
+				l2mtu(65536, true),
 				local("0.0.0.0"),
 				remote(true, "IP address of remote tunnel end."),
 				ipsecSecret,
@@ -74,7 +110,9 @@ func tunnelMenus() []*Menu {
 				disabled,
 				running,
 				hook,
-			},
+				pinned,
+			}, counters...),
+			Stats:   tunnelStats,
 			Flags:   flags,
 			Columns: []string{"name", "mtu", "actual-mtu", "local-address", "remote-address"},
 			Desc:    "GRE (RFC 1701) tunnels carrying IPv4 and IPv6.",
@@ -82,11 +120,11 @@ func tunnelMenus() []*Menu {
 		{
 			Path: "/interface/eoip",
 			Kind: List,
-			Props: []Prop{
+			Props: append([]Prop{
 				name,
 				mtu(65535, "auto"),
 				actualMTU,
-				l2mtu(65535),
+				l2mtu(65535, false),
 				// Unset: a locally administered address is generated on add.
 				{Name: "mac-address", Type: value.MAC(),
 					Desc: "MAC address of the interface; 00:00:5E:80:00:00-00:00:5E:FF:FF:FF may be used freely."},
@@ -96,7 +134,7 @@ func tunnelMenus() []*Menu {
 					Desc: "Time after which ARP entries time out."},
 				{Name: "loop-protect", Type: value.Enum("default", "on", "off"), Default: "default",
 					Desc: "Loop protection on the interface."},
-				{Name: "loop-protect-status", Type: value.String(), Default: "off", ReadOnly: true,
+				{Name: "loop-protect-status", Type: value.Enum("off", "on", "disable"), Default: "off", ReadOnly: true,
 					Desc: "Loop protection state."},
 				{Name: "loop-protect-send-interval", Type: anyTime, Default: "5s",
 					Desc: "Interval between loop protection packets."},
@@ -116,7 +154,9 @@ func tunnelMenus() []*Menu {
 				disabled,
 				running,
 				hook,
-			},
+				pinned,
+			}, counters...),
+			Stats: tunnelStats,
 			Flags: flags,
 			// The manual's print of EoIP is the detail form.
 			Desc: "Ethernet over IP (MikroTik EoIP, GRE-based) tunnels.",
@@ -124,7 +164,7 @@ func tunnelMenus() []*Menu {
 		{
 			Path: "/interface/ipip",
 			Kind: List,
-			Props: []Prop{
+			Props: append([]Prop{
 				name,
 				mtu(65535, "1500"),
 				actualMTU,
@@ -139,7 +179,9 @@ func tunnelMenus() []*Menu {
 				disabled,
 				running,
 				hook,
-			},
+				pinned,
+			}, counters...),
+			Stats:   tunnelStats,
 			Flags:   flags,
 			Columns: []string{"name", "mtu", "local-address", "remote-address"},
 			Desc:    "IP-in-IP (RFC 2003) tunnels.",
@@ -147,7 +189,7 @@ func tunnelMenus() []*Menu {
 		{
 			Path: "/interface/6to4",
 			Kind: List,
-			Props: []Prop{
+			Props: append([]Prop{
 				name,
 				mtu(65535, "auto"),
 				actualMTU,
@@ -162,7 +204,9 @@ func tunnelMenus() []*Menu {
 				disabled,
 				running,
 				hook,
-			},
+				pinned,
+			}, counters...),
+			Stats:   tunnelStats,
 			Flags:   flags,
 			Columns: []string{"name", "mtu", "actual-mtu", "local-address", "remote-address"},
 			Desc:    "6to4 (IPv6 in IPv4, protocol 41) tunnels.",

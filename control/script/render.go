@@ -23,7 +23,9 @@ func Render(w io.Writer, rep *control.Reply, s *control.Sentence, width int) {
 		return
 	}
 	terse := hasFlag(s, "terse")
-	detail := hasFlag(s, "detail") || (m != nil && len(m.Columns) == 0 && !hasFlag(s, "brief"))
+	// stats is a table of counters even where the menu's own print is the detail form.
+	stats := m != nil && len(m.Stats) > 0 && hasFlag(s, "stats")
+	detail := hasFlag(s, "detail") || (m != nil && len(m.Columns) == 0 && !hasFlag(s, "brief") && !stats)
 	if !terse {
 		renderFlags(w, m, detail)
 	}
@@ -51,7 +53,7 @@ func Render(w io.Writer, rep *control.Reply, s *control.Sentence, width int) {
 }
 
 // keys lists a row's properties in print order: the proplist, else the menu's order with
-// runtime extras after.
+// runtime extras after, counters left to print stats.
 func keys(r *control.Row) []string {
 	if len(r.Keys) > 0 {
 		return r.Keys
@@ -59,6 +61,9 @@ func keys(r *control.Row) []string {
 	var out []string
 	seen := map[string]bool{"comment": true}
 	if r.Menu != nil {
+		for _, k := range r.Menu.Stats {
+			seen[k] = true
+		}
 		for _, p := range r.Menu.Props {
 			if _, ok := r.Props[p.Name]; ok && !p.Hidden && !seen[p.Name] {
 				out = append(out, p.Name)

@@ -49,9 +49,22 @@ type Engine struct {
 	kick  chan struct{}
 	raw   int // IPPROTO_RAW socket for keepalives
 	force dataplane.Hook
+	// pinned: the eBPF objects are pinned under --bpffs and outlive routerd; unpin
+	// releases the private bpf filesystem that holds them otherwise.
+	pinned bool
+	unpin  func()
 
-	mu   sync.Mutex
-	live map[string]*tunnel // by hidden name
+	mu    sync.Mutex
+	live  map[string]*tunnel    // by hidden name
+	loops map[string]*loopGuard // EoIP loop protection, by hidden name
+	// shown are the configured tunnels by interface name, disabled ones included, for
+	// /interface print (ifaceOverlay).
+	shown map[string]shownTunnel
+}
+
+type shownTunnel struct {
+	typ      string // gre-tunnel, eoip-tunnel ...
+	disabled bool
 }
 
 // tunnel is the runtime state of one applied tunnel.
@@ -79,21 +92,30 @@ type tunnel struct {
 // the configuration and follows its changes until ctx ends. Without eBPF support the
 // menus stay unapplied and the error says why.
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, bpffs string) error {
-	dp, err := dataplane.OpenTunnels(filepath.Join(bpffs, "tunnel"))
+	dir, pinned, unpin, err := pinDir(filepath.Join(bpffs, "tunnel"))
 	if err != nil {
+		return err
+	}
+	dp, err := dataplane.OpenTunnels(dir)
+	if err != nil {
+		unpin()
 		return err
 	}
 	raw, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
 		dp.Close()
+		unpin()
 		return fmt.Errorf("keepalive socket: %w", err)
 	}
 	e := &Engine{ex: ex, dp: dp, kick: make(chan struct{}, 1), raw: raw, live: map[string]*tunnel{},
-		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK"))}
+		loops: map[string]*loopGuard{},
+		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK")), pinned: pinned, unpin: unpin}
 	for _, m := range Menus {
 		ex.SetEngine(m.Path, "tunnel")
 		ex.Watch(m.Path, func(control.Change) { e.Kick() })
+		ex.Provide(m.Path, e.refresh(m.Path))
 	}
+	link.RegisterHider(isHidden)
 	if reg != nil {
 		if err := reg.Register(e); err != nil {
 			slog.Warn("tunnel metrics not registered", "err", err)
@@ -123,7 +145,13 @@ func (e *Engine) run(ctx context.Context) {
 			// Tunnels keep forwarding: links, maps and attachments stay for the next
 			// routerd.
 			unix.Close(e.raw)
+			e.mu.Lock()
+			for _, g := range e.loops {
+				g.close()
+			}
+			e.mu.Unlock()
 			e.dp.Close()
+			e.unpin()
 			return
 		case <-e.kick:
 			e.reconcile()
@@ -134,6 +162,12 @@ func (e *Engine) run(ctx context.Context) {
 				last = now
 			}
 			e.keepalive(now)
+			e.mu.Lock()
+			changed := e.loopProtect(now)
+			e.mu.Unlock()
+			if changed {
+				e.Kick()
+			}
 		}
 	}
 }
@@ -181,6 +215,13 @@ func (e *Engine) reconcile() {
 				props: props, name: props["name"], disabled: props["disabled"] == "yes"})
 		}
 	}
+	shown := map[string]shownTunnel{}
+	for _, it := range items {
+		shown[it.name] = shownTunnel{typ: strings.TrimPrefix(it.path, "/interface/") + "-tunnel", disabled: it.disabled}
+	}
+	e.mu.Lock()
+	e.shown = shown
+	e.mu.Unlock()
 	want := map[string]bool{}
 	underlays := map[string]bool{}
 	for i := range items {
@@ -227,6 +268,12 @@ func (e *Engine) prune(want map[string]bool) {
 	for n := range e.live {
 		if !want[n] {
 			delete(e.live, n)
+		}
+	}
+	for n, g := range e.loops {
+		if !want[n] {
+			g.close()
+			delete(e.loops, n)
 		}
 	}
 	e.mu.Unlock()
@@ -303,6 +350,7 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		netlink.LinkSetDown(vis)
 		e.dp.Delete(hid.Attrs().Index)
 		e.forget(hidden)
+		e.setLoopGuard(hidden, nil)
 		return control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}, ""
 	}
 
@@ -327,7 +375,13 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 	if err := e.dp.AttachEncap(hid.Attrs().Index, hidden); err != nil {
 		return invalid(err.Error()), ""
 	}
-	st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}
+	st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu), "pinned": "no"}}
+	if e.pinned {
+		st.Props["pinned"] = "yes"
+	}
+	if it.kind == dataplane.EoIP {
+		st.Props["loop-protect-status"] = e.setLoopGuard(hidden, loopGuardOf(it, vis))
+	}
 	var hook dataplane.Hook
 	if ulIdx == 0 {
 		st.Status = fmt.Sprintf("no route to %s", target)
@@ -353,7 +407,7 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		}
 		retries, _ = strconv.ParseInt(ka[1], 10, 64)
 	}
-	if it.kind == dataplane.SixToFour || !remote.IsValid() {
+	if !remote.IsValid() { // 6to4 without remote-address: no peer to ask
 		interval = 0
 	}
 	e.mu.Lock()
@@ -371,7 +425,7 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		hiddenIdx: hid.Attrs().Index, local: local, remote: remote, tunnelID: uint16(tid),
 		kaInterval: interval, kaRetries: retries, lastSent: t.lastSent, lastKaRx: t.lastKaRx,
 		sent: t.sent, misses: t.misses, up: true, hook: hook, underlay: ulName, actualMTU: mtu}
-	st.Running = t.running()
+	st.Running = t.running() && !e.tripped(hidden)
 	e.fillStats(&st, hid.Attrs().Index)
 	t.state = st
 	e.mu.Unlock()
@@ -391,6 +445,7 @@ func (e *Engine) forget(hidden string) {
 // remove takes a tunnel out of the kernel (its item stays, invalid).
 func (e *Engine) remove(hidden string) {
 	e.forget(hidden)
+	e.setLoopGuard(hidden, nil)
 	if l, err := netlink.LinkByName(hidden); err == nil {
 		e.dp.Delete(l.Attrs().Index)
 		e.dp.DetachEncap(hidden)
@@ -488,8 +543,9 @@ func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink
 	if err := ethtoolSet(it.name, ethtoolSGRO, true); err != nil {
 		slog.Warn("tunnel: cannot enable GRO; decapsulated packets may be dropped", "interface", it.name, "err", err)
 	}
+	tripped := e.loopTripped(hidden)
 	for _, l := range []netlink.Link{hid, vis} {
-		if it.disabled && l == vis {
+		if (it.disabled || tripped) && l == vis {
 			continue
 		}
 		if err := netlink.LinkSetUp(l); err != nil {
@@ -505,6 +561,14 @@ func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink
 	return vis, hid, nil
 }
 
+// applyARP sets an EoIP interface's ARP mode and timeout:
+//   - disabled: no ARP at all (NOARP); neighbours come from static entries only;
+//   - proxy-arp: answer for addresses routed elsewhere; local-proxy-arp: also for hosts
+//     on this same interface (proxy_arp_pvlan);
+//   - reply-only: answer requests but send none, so that only static entries resolve
+//     (no solicitations), and take nothing from gratuitous ARP;
+//   - arp-timeout: how long an entry stays reachable (base_reachable_time); auto is the
+//     kernel's 30 s.
 func applyARP(ifname string, vis netlink.Link, mode, timeout string) {
 	if mode == "disabled" {
 		netlink.LinkSetARPOff(vis)
@@ -520,16 +584,19 @@ func applyARP(ifname string, vis netlink.Link, mode, timeout string) {
 	}
 	writeSysctl("net/ipv4/conf/"+ifname+"/proxy_arp", proxy)
 	writeSysctl("net/ipv4/conf/"+ifname+"/proxy_arp_pvlan", pvlan)
-	// reply-only: answer requests, learn nothing from them (static entries only).
-	ignore := "0"
+	solicit, ignore := "3", "0"
 	if mode == "reply-only" {
-		ignore = "1"
+		solicit, ignore = "0", "1"
 	}
+	writeSysctl("net/ipv4/neigh/"+ifname+"/mcast_solicit", solicit)
+	writeSysctl("net/ipv4/neigh/"+ifname+"/ucast_solicit", solicit)
 	writeSysctl("net/ipv4/neigh/"+ifname+"/app_solicit", "0")
 	writeSysctl("net/ipv4/conf/"+ifname+"/drop_gratuitous_arp", ignore)
+	reachable := int64(30000)
 	if d, err := value.ParseDuration(timeout); err == nil && d > 0 {
-		writeSysctl("net/ipv4/neigh/"+ifname+"/base_reachable_time_ms", strconv.FormatInt(d.Milliseconds(), 10))
+		reachable = d.Milliseconds()
 	}
+	writeSysctl("net/ipv4/neigh/"+ifname+"/base_reachable_time_ms", strconv.FormatInt(reachable, 10))
 }
 
 func writeSysctl(name, v string) {
@@ -601,21 +668,44 @@ func (e *Engine) keepalive(now time.Time) {
 	}
 	// Counters and the running flag as print shows them.
 	for _, t := range e.live {
-		if t.state.Props == nil {
-			continue
-		}
-		st := t.state
-		st.Props = make(map[string]string, len(t.state.Props))
-		for k, v := range t.state.Props {
-			st.Props[k] = v
-		}
-		st.Running = t.running()
-		e.fillStats(&st, t.hiddenIdx)
-		t.state = st
-		e.ex.State.Set(t.path, t.id, st)
+		e.publish(t)
 	}
 	if len(changed) > 0 {
 		e.Kick()
+	}
+}
+
+// publish reports a tunnel's state with fresh counters and running flag; e.mu is held.
+func (e *Engine) publish(t *tunnel) {
+	if t.state.Props == nil {
+		return
+	}
+	st := t.state
+	st.Props = make(map[string]string, len(t.state.Props))
+	for k, v := range t.state.Props {
+		st.Props[k] = v
+	}
+	st.Running = t.running() && !e.tripped(t.hidden)
+	if g := e.loops[t.hidden]; g != nil {
+		st.Props["loop-protect-status"] = g.status()
+	}
+	e.fillStats(&st, t.hiddenIdx)
+	t.state = st
+	e.ex.State.Set(t.path, t.id, st)
+}
+
+// refresh is the source of a tunnel menu: it adds no rows, and brings the counters of
+// the menu's tunnels up to date just before print reads them.
+func (e *Engine) refresh(path string) control.Source {
+	return func(context.Context, *control.Session) ([]control.Row, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, t := range e.live {
+			if t.path == path {
+				e.publish(t)
+			}
+		}
+		return nil, nil
 	}
 }
 
@@ -624,13 +714,33 @@ func (e *Engine) fillStats(st *control.ItemState, hidden int) {
 	if err != nil {
 		return
 	}
-	var drops uint64
-	for _, d := range s.Drops {
-		drops += d
+	for k, v := range counterProps(s) {
+		st.Props[k] = v
 	}
-	st.Props["rx-packet"] = strconv.FormatUint(s.RxPackets, 10)
-	st.Props["rx-byte"] = strconv.FormatUint(s.RxBytes, 10)
-	st.Props["tx-packet"] = strconv.FormatUint(s.TxPackets, 10)
-	st.Props["tx-byte"] = strconv.FormatUint(s.TxBytes, 10)
-	st.Props["drop"] = strconv.FormatUint(drops, 10)
+}
+
+// counterProps names a tunnel's counters as the tunnel menus' stats columns do: rx is
+// what was decapsulated onto the tunnel interface, tx what was encapsulated from it; each
+// drop reason of the dataplane is <reason>-drop, and rx-drop and tx-drop sum them by
+// direction (malformed packets are a receive drop, the rest are met on the way out;
+// payloads a tunnel does not carry are counted for both directions together).
+func counterProps(s dataplane.Stats) map[string]string {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	p := map[string]string{"rx-packet": u(s.RxPackets), "rx-byte": u(s.RxBytes),
+		"tx-packet": u(s.TxPackets), "tx-byte": u(s.TxBytes)}
+	var rxDrop, txDrop uint64
+	for i, reason := range dataplane.DropReasons {
+		if i >= len(s.Drops) {
+			break
+		}
+		d := s.Drops[i]
+		p[reason+"-drop"] = u(d)
+		if reason == "malformed" {
+			rxDrop += d
+		} else {
+			txDrop += d
+		}
+	}
+	p["rx-drop"], p["tx-drop"] = u(rxDrop), u(txDrop)
+	return p
 }

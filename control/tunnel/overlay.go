@@ -1,47 +1,50 @@
 package tunnel
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/routerd/routerd/control/link"
 )
 
 // ifaceOverlay gives /interface print (and print stats) a tunnel's RouterOS type word
-// and the eBPF dataplane's counters for its visible interface: rx is what was
-// decapsulated onto it, tx what was encapsulated from it. rx-drop counts malformed
-// packets (EoIP length beyond the packet); tx-drop the rest of the dataplane's drop
-// reasons (no route, unresolved neighbour, no 6to4 remote, packet not growable, and
-// payloads the tunnel does not carry, which are counted for both directions together).
+// (gre-tunnel, eoip-tunnel ...), its disabled flag, its running flag as keepalives (and
+// loop protection) decide it, the l2mtu RouterOS shows for tunnels, and the eBPF
+// dataplane's counters for its visible interface (counterProps says what they count).
 func (e *Engine) ifaceOverlay(name string) (map[string]string, bool) {
 	e.mu.Lock()
+	sh, ok := e.shown[name]
 	var (
 		idx int
-		typ string
+		run bool
 	)
 	for _, t := range e.live {
 		if t.name == name {
-			idx, typ = t.hiddenIdx, strings.TrimPrefix(t.path, "/interface/")+"-tunnel"
+			idx, run = t.hiddenIdx, t.running() && !e.tripped(t.hidden)
 			break
 		}
 	}
 	e.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	yn := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	p := map[string]string{"type": sh.typ, "l2mtu": "65535", "running": yn(run && !sh.disabled), "disabled": yn(sh.disabled)}
+	if sh.typ != "eoip-tunnel" {
+		p["mac-address"] = "" // an L3 tunnel has none; its veth's is no address of the tunnel
+	}
 	if idx == 0 {
-		return nil, false
+		return p, true
 	}
-	s, err := e.dp.Stats(idx)
-	if err != nil {
-		return nil, false
-	}
-	var txDrop uint64
-	for i, d := range s.Drops {
-		if i != 5 { // malformed: a receive drop
-			txDrop += d
+	if s, err := e.dp.Stats(idx); err == nil {
+		c := counterProps(s)
+		for _, k := range []string{"rx-byte", "tx-byte", "rx-packet", "tx-packet", "rx-drop", "tx-drop"} {
+			p[k] = c[k]
 		}
 	}
-	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	return map[string]string{"type": typ, "rx-packet": u(s.RxPackets), "rx-byte": u(s.RxBytes),
-		"tx-packet": u(s.TxPackets), "tx-byte": u(s.TxBytes), "rx-drop": u(s.Drops[5]), "tx-drop": u(txDrop)}, true
+	return p, true
 }
 
 var _ link.Overlay = (*Engine)(nil).ifaceOverlay

@@ -36,12 +36,12 @@ func TestDecapHooks(t *testing.T) {
 				if !strings.Contains(d, `hook="`+o.hook+`"`) {
 					t.Errorf("%s print detail lacks hook=%q:\n%s", menu, o.hook, d)
 				}
-				if m := regexp.MustCompile(`rx-packet=(\d+)`).FindStringSubmatch(d); m == nil {
-					t.Errorf("%s print detail lacks rx-packet:\n%s", menu, d)
+				if st := printStats(tp.ra, menu); !regexp.MustCompile(`rx-packet=(\d+)`).MatchString(st) {
+					t.Errorf("%s print stats lacks rx-packet:\n%s", menu, st)
 				}
 			}
 			waitFor(t, "rx counters", 5e9, func() bool {
-				m := regexp.MustCompile(`rx-packet=(\d+)`).FindAllStringSubmatch(printDetail(tp.ra, "gre")+printDetail(tp.ra, "eoip"), -1)
+				m := regexp.MustCompile(`rx-packet=(\d+)`).FindAllStringSubmatch(printStats(tp.ra, "gre")+printStats(tp.ra, "eoip"), -1)
 				return len(m) == 2 && m[0][1] != "0" && m[1][1] != "0"
 			})
 		})

@@ -53,14 +53,15 @@ func TestScapy(t *testing.T) {
 	if strings.Contains(string(out), "FAIL") {
 		t.Errorf("scapy:\n%s", out)
 	}
-	// /interface print shows the tunnel's type and the dataplane's counters.
+	// /interface print shows the tunnel's type, print stats the dataplane's counters.
 	detail := a.must("/interface", "print", "detail", "where", "name=g")
-	if !strings.Contains(detail, `type="gre-tunnel"`) || !regexp.MustCompile(`rx-packet=[1-9]`).MatchString(detail) {
-		t.Errorf("/interface print detail for g:\n%s", detail)
+	stats := a.must("/interface", "print", "stats", "detail", "where", "name=g")
+	if !strings.Contains(detail, `type="gre-tunnel"`) || !regexp.MustCompile(`rx-packet=[1-9]`).MatchString(stats) {
+		t.Errorf("/interface print detail and stats for g:\n%s\n%s", detail, stats)
 	}
 	for _, menu := range []string{"gre", "ipip", "eoip", "6to4"} {
-		if m := regexp.MustCompile(`rx-packet=(\d+)`).FindStringSubmatch(printDetail(a, menu)); m == nil || m[1] == "0" {
-			t.Errorf("%s: rx-packet %v after scapy's packets:\n%s", menu, m, printDetail(a, menu))
+		if m := regexp.MustCompile(`rx-packet=(\d+)`).FindStringSubmatch(printStats(a, menu)); m == nil || m[1] == "0" {
+			t.Errorf("%s: rx-packet %v after scapy's packets:\n%s", menu, m, printStats(a, menu))
 		}
 	}
 }

@@ -1,13 +1,14 @@
 package tunnel
 
 import (
+	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -21,6 +22,11 @@ func ping(t testing.TB, netnsName, dst string, extra ...string) {
 
 func printDetail(r *router, menu string) string {
 	return r.must("/interface", menu, "print", "detail")
+}
+
+// printStats is a tunnel menu's counters, one name=value block per tunnel.
+func printStats(r *router, menu string) string {
+	return r.must("/interface", menu, "print", "stats", "detail")
 }
 
 // TestGREAndIPIP: IPv4 over GRE and IPIP between two routerd, ping and iperf3 across,
@@ -114,10 +120,13 @@ func TestGREAndIPIP(t *testing.T) {
 			t.Errorf("pin %s: %v", f, err)
 		}
 	}
-	waitFor(t, "counters in print", 5*time.Second, func() bool {
-		m := regexp.MustCompile(`rx-packet=(\d+)`).FindStringSubmatch(printDetail(tp.ra, "gre"))
+	waitFor(t, "counters in print stats", 5*time.Second, func() bool {
+		m := regexp.MustCompile(`rx-packet=(\d+)`).FindStringSubmatch(printStats(tp.ra, "gre"))
 		return m != nil && m[1] != "0"
 	})
+	checkBpftool(t, filepath.Join(tp.ra.bpf, "tunnel"))
+	checkInterfaceView(t, tp.ra, map[string]string{"gre1": "gre-tunnel", "ipip1": "ipip-tunnel"})
+	checkAPIStats(t, tp.ra, "gre1")
 	metrics := tp.ra.scrape()
 	for _, re := range []string{`routerd_tunnel_rx_packets_total\{name="gre1",type="gre"\} [1-9]`,
 		`routerd_tunnel_tx_packets_total\{name="ipip1",type="ipip"\} [1-9]`,
@@ -127,6 +136,19 @@ func TestGREAndIPIP(t *testing.T) {
 		}
 	}
 
+	// A disabled tunnel stays in /interface as a disabled tunnel (not as a veth, and not
+	// in /interface ethernet).
+	tp.ra.must("/interface", "ipip", "disable", "ipip1")
+	waitFor(t, "ipip1 disabled in /interface", 5*time.Second, func() bool {
+		d := strings.Join(strings.Fields(tp.ra.must("/interface", "print", "detail", "where", "name=ipip1")), " ")
+		return regexp.MustCompile(` 0 X +name="ipip1" type="ipip-tunnel"`).MatchString(d)
+	})
+	if e := tp.ra.must("/interface", "ethernet", "print"); strings.Contains(e, "ipip1") {
+		t.Errorf("/interface ethernet lists the disabled tunnel:\n%s", e)
+	}
+	tp.ra.must("/interface", "ipip", "enable", "ipip1")
+	ping(t, tp.a, "198.19.2.2")
+
 	// Removing a tunnel removes its interface and detaches nothing others use.
 	tp.ra.must("/interface", "ipip", "remove", "ipip1")
 	waitFor(t, "ipip1 to go", 5*time.Second, func() bool {
@@ -135,32 +157,40 @@ func TestGREAndIPIP(t *testing.T) {
 	ping(t, tp.a, "198.19.1.2")
 }
 
-// TestGREManualExample runs the manual's GRE example as written, addresses included.
+// TestGREManualExample runs the manual's GRE example as written, addresses included (on
+// the underlay and loopbacks inside the test namespaces): the tunnels, the tunnel
+// addresses and the routes to each site's network, then a ping from site 1's network to
+// site 2's.
 func TestGREManualExample(t *testing.T) {
 	need(t, "ping")
 	tp := newTopo(t)
-	// The manual's underlay addresses, on the underlay (inside the test namespaces).
+	// The manual's underlay addresses, on the underlay.
 	run(t, "ip", "-n", tp.a, "addr", "add", "192.168.80.1/24", "dev", tp.ua)
 	run(t, "ip", "-n", tp.b, "addr", "add", "192.168.90.1/24", "dev", tp.ub)
 	run(t, "ip", "-n", tp.a, "route", "add", "192.168.90.0/24", "dev", tp.ua)
 	run(t, "ip", "-n", tp.b, "route", "add", "192.168.80.0/24", "dev", tp.ub)
+	// The sites' networks 10.1.101.0/24 and 10.1.202.0/24, one address of each.
+	run(t, "ip", "-n", tp.a, "addr", "add", "10.1.101.1/24", "dev", "lo")
+	run(t, "ip", "-n", tp.b, "addr", "add", "10.1.202.1/24", "dev", "lo")
+
 	tp.ra.must("/interface", "gre", "add", "name=myGre", "remote-address=192.168.90.1", "local-address=192.168.80.1")
 	tp.rb.must("/interface", "gre", "add", "name=myGre", "remote-address=192.168.80.1", "local-address=192.168.90.1")
-	waitLink(t, tp.a, "myGre")
-	waitLink(t, tp.b, "myGre")
-	out, err := tp.ra.ctl("/ip", "address", "add", "address=172.16.1.1/30", "interface=myGre")
-	if err != nil && strings.Contains(out, "bad command name") || strings.Contains(out, "no such command") {
-		t.Skip("needs /ip address from the netlink issue")
-	} else if err != nil {
-		t.Fatalf("/ip address add: %v\n%s", err, out)
-	}
+	tp.ra.must("/ip", "address", "add", "address=172.16.1.1/30", "interface=myGre")
 	tp.ra.must("/ip", "route", "add", "dst-address=10.1.202.0/24", "gateway=172.16.1.2")
 	tp.rb.must("/ip", "address", "add", "address=172.16.1.2/30", "interface=myGre")
 	tp.rb.must("/ip", "route", "add", "dst-address=10.1.101.0/24", "gateway=172.16.1.1")
-	waitFor(t, "addresses on myGre", 10*time.Second, func() bool {
-		return strings.Contains(run(t, "ip", "-n", tp.b, "addr", "show", "myGre"), "172.16.1.2")
+	waitLink(t, tp.a, "myGre")
+	waitLink(t, tp.b, "myGre")
+	waitFor(t, "the routes to the sites", 10*time.Second, func() bool {
+		return strings.Contains(run(t, "ip", "-n", tp.a, "route", "show", "10.1.202.0/24"), "172.16.1.2") &&
+			strings.Contains(run(t, "ip", "-n", tp.b, "route", "show", "10.1.101.0/24"), "172.16.1.1")
 	})
 	ping(t, tp.a, "172.16.1.2")
+	ping(t, tp.a, "10.1.202.1", "-I", "10.1.101.1")
+	if d := strings.Join(strings.Fields(printDetail(tp.ra, "gre")), " "); !strings.Contains(d, `name="myGre" mtu=1476 actual-mtu=1476`) ||
+		!strings.Contains(d, "local-address=192.168.80.1 remote-address=192.168.90.1") {
+		t.Errorf("gre print detail:\n%s", d)
+	}
 }
 
 // TestKeepalive: the R flag goes when keepalives stop being answered and comes back.
@@ -170,16 +200,24 @@ func TestKeepalive(t *testing.T) {
 	tp.ra.must("/interface", "gre", "add", "name=ka", "remote-address="+tp.addrB, "keepalive=1s,2")
 	tp.rb.must("/interface", "gre", "add", "name=ka", "remote-address="+tp.addrA, "keepalive=1s,2")
 	running := func() bool { return regexp.MustCompile(`(?m)^\s*\d+\s+R`).MatchString(printDetail(tp.ra, "gre")) }
+	// /interface shows the tunnel's R flag as the keepalives decide it, not the veth's.
+	ifaceRunning := func() bool {
+		return regexp.MustCompile(`(?m)^\s*\d+ [A-Z]*R[A-Z]* +name="ka"`).MatchString(tp.ra.must("/interface", "print", "detail", "where", "name=ka"))
+	}
 	// Answered keepalives: running, and the peer counted reflections.
 	time.Sleep(3500 * time.Millisecond)
-	if !running() {
-		t.Fatalf("not running with answered keepalives:\n%s", printDetail(tp.ra, "gre"))
+	if !running() || !ifaceRunning() {
+		t.Fatalf("not running with answered keepalives:\n%s\n%s", printDetail(tp.ra, "gre"), tp.ra.must("/interface", "print", "detail"))
 	}
 	// Cut the underlay on B's side: A's keepalives go unanswered.
 	run(t, "ip", "-n", tp.b, "link", "set", tp.ub, "down")
 	waitFor(t, "R to go (1s x 2 + a tick)", 6*time.Second, func() bool { return !running() })
+	if ifaceRunning() {
+		t.Errorf("/interface still shows ka running:\n%s", tp.ra.must("/interface", "print", "detail", "where", "name=ka"))
+	}
 	run(t, "ip", "-n", tp.b, "link", "set", tp.ub, "up")
 	waitFor(t, "R to return", 6*time.Second, running)
+	waitFor(t, "R to return in /interface", 3*time.Second, ifaceRunning)
 }
 
 // TestRestartNoLoss: routerd SIGKILLed and restarted during a ping flood across a GRE
@@ -195,20 +233,31 @@ func TestRestartNoLoss(t *testing.T) {
 	run(t, "ip", "-n", tp.a, "addr", "add", "198.19.3.1/30", "dev", "g")
 	run(t, "ip", "-n", tp.b, "addr", "add", "198.19.3.2/30", "dev", "g")
 	ping(t, tp.a, "198.19.3.2")
-	flood := exec.Command("ip", "netns", "exec", tp.a, "ping", "-f", "-c", "20000", "-W", "1", "198.19.3.2")
+	ids := pinnedIDs(t, tp.ra)
+	flood := exec.Command("ip", "netns", "exec", tp.a, "ping", "-f", "-c", "50000", "-W", "1", "198.19.3.2")
 	var out strings.Builder
 	flood.Stdout, flood.Stderr = &out, &out
 	if err := flood.Start(); err != nil {
 		t.Fatal(err)
 	}
+	flooding := make(chan error)
+	go func() { flooding <- flood.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 	tp.ra.kill()
 	tp.rb.kill()
 	tp.ra.start()
 	tp.rb.start()
-	time.Sleep(500 * time.Millisecond)
 	tp.ra.must("/interface", "gre", "print")
-	if err := flood.Wait(); err != nil {
+	tp.rb.must("/interface", "gre", "print")
+	var err error
+	select {
+	case err = <-flooding:
+		t.Fatalf("the flood ended before both routerd were back (%v): it proves nothing\n%s", err, out.String())
+	default:
+		// Both restarted routerd have applied their configuration while packets flow.
+		err = <-flooding
+	}
+	if err != nil {
 		t.Fatalf("ping flood: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), " 0% packet loss") {
@@ -217,41 +266,97 @@ func TestRestartNoLoss(t *testing.T) {
 	if d := printDetail(tp.ra, "gre"); !strings.Contains(d, `hook="xdp-native"`) {
 		t.Errorf("after restart:\n%s", d)
 	}
-	_ = syscall.Getpid
+	// The restarted routerd reused the pinned maps and attachments, not new ones.
+	if after := pinnedIDs(t, tp.ra); ids != nil && after != nil && !maps.Equal(ids, after) {
+		t.Errorf("pinned objects recreated by the restart: before %v, after %v", ids, after)
+	}
+}
+
+// pinnedIDs reads the kernel ids of a routerd's pinned tunnel maps and links (nil
+// without bpftool).
+func pinnedIDs(t *testing.T, r *router) map[string]string {
+	t.Helper()
+	if _, err := exec.LookPath("bpftool"); err != nil {
+		return nil
+	}
+	dir := filepath.Join(r.bpf, "tunnel")
+	out := map[string]string{}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		kind := "map"
+		switch {
+		case strings.HasPrefix(e.Name(), "link_"):
+			kind = "link"
+		case strings.HasPrefix(e.Name(), "tun_"):
+			continue // programs are loaded afresh and swapped into the links
+		case strings.HasSuffix(e.Name(), ".debug"):
+			continue // the iterators at the root of a bpffs mount
+		}
+		b, err := exec.Command("bpftool", "-j", kind, "show", "pinned", filepath.Join(dir, e.Name())).CombinedOutput()
+		if err != nil {
+			t.Fatalf("bpftool %s show pinned %s: %v\n%s", kind, e.Name(), err, b)
+		}
+		m := regexp.MustCompile(`"id":(\d+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("bpftool %s show pinned %s: no id in %s", kind, e.Name(), b)
+		}
+		out[e.Name()] = string(m[1])
+	}
+	if len(out) == 0 {
+		t.Fatalf("nothing pinned in %s", dir)
+	}
+	return out
 }
 
 // TestEoIPBridge: the manual's EoIP example, each router bridging its end of the tunnel
-// with a LAN namespace: the two LANs are one broadcast domain (ARP crosses, ping works),
-// and the wire shows MIKROTIK EoIP with the tunnel-id little-endian.
+// with a LAN port through /interface bridge as the manual does: the two LANs are one
+// broadcast domain (ARP crosses, ping and iperf3 work), the wire shows MIKROTIK EoIP, and
+// the generated MAC is locally administered and survives a restart.
 func TestEoIPBridge(t *testing.T) {
-	need(t, "ping", "tshark")
+	need(t, "ping", "tshark", "iperf3")
 	tp := newTopo(t)
-	tp.ra.must("/interface", "eoip", "add", `name=eoip-remote`, "tunnel-id=258", "remote-address="+tp.addrB, "disabled=no")
-	tp.rb.must("/interface", "eoip", "add", `name=eoip-main`, "tunnel-id=258", "remote-address="+tp.addrA, "disabled=no")
+	// The manual's commands, with the underlay addresses of this topology.
+	tp.ra.must("/interface", "eoip", "add", `name="eoip-remote"`, "tunnel-id=0", "remote-address="+tp.addrB, "disabled=no")
+	tp.rb.must("/interface", "eoip", "add", `name="eoip-main"`, "tunnel-id=0", "remote-address="+tp.addrA, "disabled=no")
 	waitLink(t, tp.a, "eoip-remote")
 	waitLink(t, tp.b, "eoip-main")
-	d := printDetail(tp.ra, "eoip")
-	for _, re := range []string{`actual-mtu=1458`, `mac-address=FE:[0-9A-F:]{14}`, `hook="xdp-native"`} {
+	// As the manual prints it, line wrapping aside.
+	d := strings.Join(strings.Fields(tp.ra.must("/interface", "eoip", "print")), " ")
+	for _, re := range []string{` 0 R name="eoip-remote" mtu=auto actual-mtu=1458 l2mtu=65535`, `mac-address=FE:[0-9A-F:]{14} arp=enabled`,
+		`arp-timeout=auto loop-protect=default loop-protect-status=off loop-protect-send-interval=5s`,
+		`loop-protect-disable-time=5m local-address=0.0.0.0 remote-address=` + tp.addrB + ` tunnel-id=0`,
+		`keepalive=10s,10 dscp=inherit clamp-tcp-mss=yes dont-fragment=no allow-fast-path=yes`, `hook="xdp-native"`} {
 		if !regexp.MustCompile(re).MatchString(d) {
-			t.Errorf("eoip print detail lacks %s:\n%s", re, d)
+			t.Errorf("eoip print lacks %s:\n%s", re, d)
 		}
 	}
-	// LAN hosts, one behind each router; the bridges are made with ip until the
-	// netlink issue's /interface bridge lands.
-	lan := func(router, eoip, host, addr string) {
+	// A LAN host behind each router, cabled to its port ether2.
+	lan := func(router, host, addr string) {
 		run(t, "ip", "netns", "add", host)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", host).Run() })
 		run(t, "ip", "-n", host, "link", "set", "lo", "up")
 		run(t, "ip", "link", "add", "lan", "netns", host, "type", "veth", "peer", "name", "ether2", "netns", router)
-		run(t, "ip", "-n", router, "link", "add", "bridge1", "type", "bridge")
-		run(t, "ip", "-n", router, "link", "set", "ether2", "master", "bridge1", "up")
-		run(t, "ip", "-n", router, "link", "set", eoip, "master", "bridge1")
-		run(t, "ip", "-n", router, "link", "set", "bridge1", "up")
+		run(t, "ip", "-n", router, "link", "set", "ether2", "up")
 		run(t, "ip", "-n", host, "addr", "add", addr, "dev", "lan")
 		run(t, "ip", "-n", host, "link", "set", "lan", "mtu", "1458", "up")
 	}
-	lan(tp.a, "eoip-remote", tp.p+"L1", "198.19.10.1/24")
-	lan(tp.b, "eoip-main", tp.p+"L2", "198.19.10.2/24")
+	lan(tp.a, tp.p+"L1", "198.19.10.1/24")
+	lan(tp.b, tp.p+"L2", "198.19.10.2/24")
+	for _, x := range []struct {
+		r    *router
+		eoip string
+	}{{tp.ra, "eoip-remote"}, {tp.rb, "eoip-main"}} {
+		x.r.must("/interface", "bridge", "add", "name=bridge1")
+		x.r.must("/interface", "bridge", "port", "add", "bridge=bridge1", "interface=ether2")
+		x.r.must("/interface", "bridge", "port", "add", "bridge=bridge1", "interface="+x.eoip)
+	}
+	if out := tp.ra.must("/interface", "bridge", "port", "print"); !regexp.MustCompile(`eoip-remote\s+bridge1`).MatchString(out) {
+		t.Errorf("bridge port print:\n%s", out)
+	}
+	waitFor(t, "eoip-remote to be a bridge port", 10*time.Second, func() bool {
+		return strings.Contains(run(t, "ip", "-n", tp.a, "link", "show", "eoip-remote"), "master bridge1") &&
+			strings.Contains(run(t, "ip", "-n", tp.b, "link", "show", "eoip-main"), "master bridge1")
+	})
 	lines := capture(t, tp.a, tp.ua, "ip proto 47", []string{"gre.proto", "gre.key", "eth.type", "arp.opcode", "icmp.type"}, func() {
 		ping(t, tp.p+"L1", "198.19.10.2")
 	})
@@ -261,30 +366,47 @@ func TestEoIPBridge(t *testing.T) {
 		if len(f) < 5 || f[0] != "0x6400" {
 			continue
 		}
-		// tshark shows length and tunnel-id as one 32-bit key: id 258 little-endian
-		// is the bytes 02 01.
-		if !strings.HasSuffix(f[1], "0201") {
-			t.Errorf("EoIP key %s: want tunnel-id 258 little-endian (..0201)", f[1])
-		}
 		arp = arp || strings.Contains(f[2], "0x0806")
 		icmp = icmp || f[4] != ""
 	}
 	if !arp || !icmp {
 		t.Errorf("capture: ARP %v ICMP %v:\n%s", arp, icmp, strings.Join(lines, "\n"))
 	}
-	// The generated MAC is stored and survives a restart.
+	// One broadcast domain: L1 resolved L2's own MAC by ARP (a broadcast) across.
+	l2mac := regexp.MustCompile(`link/ether (\S+)`).FindStringSubmatch(run(t, "ip", "-n", tp.p+"L2", "link", "show", "lan"))
+	if neigh := run(t, "ip", "-n", tp.p+"L1", "neigh", "show", "198.19.10.2"); l2mac == nil || !strings.Contains(neigh, l2mac[1]) {
+		t.Errorf("L1's neighbour 198.19.10.2 is %q, want L2's MAC %v", neigh, l2mac)
+	}
+	if gbps := iperf(t, tp.p+"L1", tp.p+"L2", "198.19.10.2", 1); gbps <= 0 {
+		t.Errorf("iperf3 across EoIP: %v Gbit/s", gbps)
+	}
+
+	// The generated MAC is locally administered unicast, stored, and survives a restart.
 	mac := regexp.MustCompile(`mac-address=(\S+)`).FindStringSubmatch(printDetail(tp.ra, "eoip"))
+	if mac == nil {
+		t.Fatalf("no mac-address:\n%s", printDetail(tp.ra, "eoip"))
+	}
+	if hw, err := net.ParseMAC(mac[1]); err != nil || hw[0]&2 == 0 || hw[0]&1 != 0 {
+		t.Errorf("mac-address %s: not a locally administered unicast address (%v)", mac[1], err)
+	}
+	if !strings.Contains(strings.ToUpper(run(t, "ip", "-n", tp.a, "link", "show", "eoip-remote")), mac[1]) {
+		t.Errorf("eoip-remote does not carry %s", mac[1])
+	}
+	if exp := tp.ra.must("/export"); !strings.Contains(exp, "mac-address="+mac[1]) {
+		t.Errorf("export lacks the generated mac-address %s:\n%s", mac[1], exp)
+	}
 	tp.ra.stop()
 	tp.ra.start()
-	if m2 := regexp.MustCompile(`mac-address=(\S+)`).FindStringSubmatch(printDetail(tp.ra, "eoip")); mac == nil || m2 == nil || m2[1] != mac[1] {
+	if m2 := regexp.MustCompile(`mac-address=(\S+)`).FindStringSubmatch(printDetail(tp.ra, "eoip")); m2 == nil || m2[1] != mac[1] {
 		t.Errorf("mac-address before restart %v, after %v", mac, m2)
 	}
+	ping(t, tp.p+"L1", "198.19.10.2")
 }
 
 // TestIPv6OverGREAnd6to4: IPv6 through a GRE tunnel, and 6to4 both with remote-address
 // and without (the IPv4 destination taken from the 2002::/16 address), per tshark.
 func TestIPv6OverGREAnd6to4(t *testing.T) {
-	need(t, "ping", "tshark")
+	need(t, "ping", "tshark", "iperf3")
 	tp := newTopo(t)
 	tp.ra.must("/interface", "gre", "add", "name=g6", "remote-address="+tp.addrB)
 	tp.rb.must("/interface", "gre", "add", "name=g6", "remote-address="+tp.addrA)
@@ -316,4 +438,46 @@ func TestIPv6OverGREAnd6to4(t *testing.T) {
 	if !gre6 || !sixToFour {
 		t.Errorf("capture: IPv6 in GRE %v, 6to4 %v:\n%s", gre6, sixToFour, strings.Join(lines, "\n"))
 	}
+	// TCP over IPv6 through each.
+	for _, dst := range []string{"2001:db8:6::2", "2002:c612:2::"} {
+		if gbps := iperf(t, tp.a, tp.b, dst, 1); gbps <= 0 {
+			t.Errorf("iperf3 to %s: %v Gbit/s", dst, gbps)
+		}
+	}
+}
+
+// TestPlainBPFFSDir: --bpffs naming a folder on no bpf filesystem: tunnels work without
+// pins (print detail says pinned=no), nothing is mounted or left in the folder, and a
+// restarted routerd brings the tunnel back.
+func TestPlainBPFFSDir(t *testing.T) {
+	need(t, "ping")
+	tp := newTopoWith(t, topoOpts{plainBPFFS: true})
+	tp.ra.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrB)
+	tp.rb.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrA)
+	waitLink(t, tp.a, "g")
+	waitLink(t, tp.b, "g")
+	run(t, "ip", "-n", tp.a, "addr", "add", "198.19.3.1/30", "dev", "g")
+	run(t, "ip", "-n", tp.b, "addr", "add", "198.19.3.2/30", "dev", "g")
+	ping(t, tp.a, "198.19.3.2")
+	if d := printDetail(tp.ra, "gre"); !strings.Contains(d, `hook="xdp-native"`) || !strings.Contains(d, "pinned=no") {
+		t.Errorf("gre print detail:\n%s", d)
+	}
+	noTrace := func() {
+		t.Helper()
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), tp.bpffs) || strings.Contains(string(mi), "routerd-bpffs-") {
+			t.Errorf("a bpffs is mounted:\n%s", mi)
+		}
+		ents, _ := os.ReadDir(filepath.Join(tp.ra.bpf, "tunnel"))
+		if len(ents) > 0 {
+			t.Errorf("%s/tunnel holds %v", tp.ra.bpf, ents)
+		}
+	}
+	noTrace()
+	tp.ra.stop()
+	noTrace()
+	tp.ra.start()
+	waitFor(t, "the tunnel back after the restart", 10*time.Second, func() bool {
+		return exec.Command("ip", "netns", "exec", tp.a, "ping", "-c", "1", "-W", "1", "198.19.3.2").Run() == nil
+	})
+	ping(t, tp.a, "198.19.3.2")
 }
