@@ -531,6 +531,10 @@ func (e *Engine) status(context.Context, *control.Session) ([]control.Row, error
 		for _, p := range s.Ports {
 			props := map[string]string{"ptp": s.Name, "interface": p.Interface, "state": p.State,
 				"delay": strconv.FormatInt(p.Delay, 10)}
+			if p.Gptp {
+				props["as-capable"] = yesNo(p.AsCapable)
+				props["neighbor-rate-ratio"] = strconv.FormatFloat(p.NeighborRateRatio, 'f', 9, 64)
+			}
 			if st, ok := steered[id][p.Interface]; ok {
 				props["steered-event"] = strconv.FormatUint(st.Event, 10)
 				props["steered-general"] = strconv.FormatUint(st.General, 10)

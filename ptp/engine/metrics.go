@@ -25,6 +25,10 @@ var (
 		"1 for the port's current state (initializing ... slave), 0 for the others.", []string{"ptp", "interface", "state"}, nil)
 	descPortDelay = prometheus.NewDesc("routerd_ptp_port_delay_seconds",
 		"Measured path delay of a port (slave ports; every port under P2P).", []string{"ptp", "interface"}, nil)
+	descAsCapable = prometheus.NewDesc("routerd_ptp_port_as_capable",
+		"802.1AS: 1 when the port is asCapable (status as-capable).", []string{"ptp", "interface"}, nil)
+	descNRR = prometheus.NewDesc("routerd_ptp_port_neighbor_rate_ratio",
+		"802.1AS: the neighbor's frequency over this clock's, from Pdelay exchanges (status neighbor-rate-ratio).", []string{"ptp", "interface"}, nil)
 	descSteered = prometheus.NewDesc("routerd_ptp_steered_messages_total",
 		"PTP messages the TC program on a bridge port kept from the bridge, by class (event, general).", []string{"ptp", "interface", "class"}, nil)
 )
@@ -32,7 +36,7 @@ var (
 type collector struct{ e *Engine }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOffset, descDelay, descFreq, descHW, descGM, descLocked, descSamples, descPort, descPortDelay, descSteered} {
+	for _, d := range []*prometheus.Desc{descOffset, descDelay, descFreq, descHW, descGM, descLocked, descSamples, descPort, descPortDelay, descAsCapable, descNRR, descSteered} {
 		ch <- d
 	}
 }
@@ -68,6 +72,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				g(descPort, b2f(p.State == st.String()), p.Interface, st.String())
 			}
 			g(descPortDelay, float64(p.Delay)*1e-9, p.Interface)
+			if p.Gptp {
+				g(descAsCapable, b2f(p.AsCapable), p.Interface)
+				g(descNRR, p.NeighborRateRatio, p.Interface)
+			}
 		}
 	}
 }

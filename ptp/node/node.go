@@ -107,7 +107,25 @@ type portRT struct {
 
 	// the last completed Sync: t1, t2 and its corrections, for the E2E delay
 	t1, t2, corr int64
+
+	// Syncs heard from foreign masters while LISTENING (newest last): when one of them
+	// is selected, the servo starts with the frequency estimate they make and the
+	// first Delay_Req has a Sync to pair with, instead of waiting for new ones.
+	heard []heardSync
 }
+
+// heardSync is one Sync from a foreign master; done once t1 is known (its Follow_Up
+// arrived, or it was one-step).
+type heardSync struct {
+	src          msg.PortIdentity
+	seq          uint16
+	logInterval  int8
+	t1, t2, corr int64
+	done         bool
+}
+
+// maxHeard bounds the Syncs a listening port keeps (the servo's estimate uses 8).
+const maxHeard = 8
 
 // Snapshot is what monitor, status and metrics show.
 type Snapshot struct {
@@ -138,6 +156,11 @@ type PortSnapshot struct {
 	Interface string
 	State     string
 	Delay     int64
+	// Gptp: the instance runs 802.1AS, and the port has an asCapable and a
+	// neighborRateRatio (the neighbor's frequency over ours, from Pdelay exchanges).
+	Gptp              bool
+	AsCapable         bool
+	NeighborRateRatio float64
 }
 
 // New opens the ports of an instance.
@@ -428,6 +451,7 @@ func (n *Node) decide(now time.Time) {
 				p.lastAnnounce = now
 				p.syncValid, p.haveDel, p.delays = false, false, nil
 				n.srv.Reset()
+				n.startSlave(p, ebest.SourcePort, now)
 			}
 		}
 		if was != p.state {
@@ -652,7 +676,21 @@ func (n *Node) onAnnounce(p *portRT, a *msg.Announce, now time.Time) {
 }
 
 func (n *Node) onSync(p *portRT, m *msg.Sync, t2 int64) {
-	if !n.capable(p) || (p.state != port.Slave && p.state != port.Uncalibrated) || m.SourcePort != n.clk.Parent.ParentPort {
+	if !n.capable(p) {
+		return
+	}
+	if p.state == port.Listening {
+		h := heardSync{src: m.SourcePort, seq: m.Sequence, logInterval: m.LogInterval, t2: t2, corr: m.Correction.Nanos() + p.asymmetry}
+		if m.Flags&msg.FlagTwoStep == 0 {
+			h.t1, h.done = m.OriginTimestamp.Nanos(), true
+		}
+		p.heard = append(p.heard, h)
+		if len(p.heard) > maxHeard {
+			p.heard = p.heard[1:]
+		}
+		return
+	}
+	if (p.state != port.Slave && p.state != port.Uncalibrated) || m.SourcePort != n.clk.Parent.ParentPort {
 		return
 	}
 	if m.LogInterval != 0x7F {
@@ -671,6 +709,15 @@ func (n *Node) onSync(p *portRT, m *msg.Sync, t2 int64) {
 }
 
 func (n *Node) onFollowUp(p *portRT, m *msg.FollowUp) {
+	if p.state == port.Listening {
+		for i := len(p.heard) - 1; i >= 0; i-- {
+			if h := &p.heard[i]; h.src == m.SourcePort && h.seq == m.Sequence && !h.done {
+				h.t1, h.corr, h.done = m.PreciseOriginTimestamp.Nanos(), h.corr+m.Correction.Nanos(), true
+				break
+			}
+		}
+		return
+	}
 	if !p.syncValid || m.Sequence != p.syncSeq || m.SourcePort != n.clk.Parent.ParentPort {
 		return
 	}
@@ -705,6 +752,7 @@ func (n *Node) onDelayResp(p *portRT, m *msg.DelayResp) {
 	t4 := m.ReceiveTimestamp.Nanos()
 	d := ((p.t2 - p.t1) + (t4 - t3) - p.corr - m.Correction.Nanos()) / 2
 	n.addDelay(p, d, p.t2-t3)
+	n.lockNow(p)
 }
 
 func (n *Node) onPdelayReq(p *portRT, m *msg.PdelayReq, t2 int64) {
@@ -789,4 +837,45 @@ func (p *portRT) servoDelay(rate float64) (int64, bool) {
 		return int64(math.Round(float64(p.delay) * p.upstreamRate)), true
 	}
 	return p.delay, true
+}
+
+// startSlave runs when a port starts to follow master src (UNCALIBRATED): the Syncs it
+// heard from src while listening go to the servo, which can then lock as soon as the
+// path delay is known, and under E2E the first Delay_Req goes out now rather than a
+// Delay_Req interval later (it pairs with the newest heard Sync).
+func (n *Node) startSlave(p *portRT, src msg.PortIdentity, now time.Time) {
+	heard := p.heard
+	p.heard = nil
+	p.t1 = 0
+	noDelay := func(float64) (int64, bool) { return 0, false }
+	for _, h := range heard {
+		if !h.done || h.src != src {
+			continue
+		}
+		if h.logInterval != 0x7F {
+			if iv := interval(h.logInterval); iv != p.syncInterval && iv > 0 {
+				p.syncInterval = iv
+				n.newServo(h.logInterval)
+			}
+		}
+		n.srv.Sample(h.t2-h.t1-h.corr, h.t2, noDelay)
+		p.t1, p.t2, p.corr = h.t1, h.t2, h.corr
+	}
+	if n.prof.Delay == E2E && p.t1 != 0 {
+		n.sendDelayReq(p)
+		p.nextDelayReq = now.Add(p.delayReqInterval)
+	}
+}
+
+// lockNow locks the servo on the Syncs it has as soon as the first delay is known,
+// instead of at the next Sync.
+func (n *Node) lockNow(p *portRT) {
+	if n.slavePort() != p || n.srv.State() != servo.Unlocked {
+		return
+	}
+	res, ok := n.srv.LockNow(n.cfg.Clock.Now(), p.servoDelay)
+	if !ok {
+		return
+	}
+	n.apply(p, res)
 }

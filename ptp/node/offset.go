@@ -22,6 +22,12 @@ func (n *Node) offset(p *portRT, t2, t1, corr int64) {
 		}
 		return
 	}
+	n.apply(p, res)
+}
+
+// apply carries out a servo result that has an offset: step, frequency, the port's
+// UNCALIBRATED/SLAVE state.
+func (n *Node) apply(p *portRT, res servo.Result) {
 	n.clk.Current.OffsetFromMaster = res.Offset
 	n.clk.Current.MeanPathDelay = p.delay
 	n.samples++
@@ -33,10 +39,16 @@ func (n *Node) offset(p *portRT, t2, t1, corr int64) {
 		p.syncValid = false
 		clear(p.delayT3)
 		p.t1 = 0
+		for _, q := range n.ports {
+			q.heard = nil
+		}
 	}
 	if err := n.cfg.Clock.AdjFreq(res.Freq); err != nil {
 		n.cfg.Log.Warn("ptp clock frequency", "ptp", n.cfg.Name, "err", err)
 	}
+	// One line per sample, as ptp4l -m prints (the side-by-side benchmark reads them).
+	n.cfg.Log.Debug("ptp sample", "ptp", n.cfg.Name, "port", p.name, "offset", res.Offset, "servo", n.srv.State(),
+		"freq", int64(math.Round(res.Freq)), "delay", p.delay, "stepped", res.Stepped, "hw-offset", n.hwOffset())
 	// As linuxptp: the port is synchronised (UNCALIBRATED -> SLAVE) once the servo is
 	// Locked (s2), i.e. on the first sample after the step.
 	switch {
@@ -77,7 +89,7 @@ func (n *Node) publish() {
 		s.Locked = sp.state == port.Slave
 	}
 	for _, p := range n.ports {
-		ps := PortSnapshot{Interface: p.name, State: p.state.String()}
+		ps := PortSnapshot{Interface: p.name, State: p.state.String(), Gptp: n.prof.Gptp, AsCapable: p.asCapable, NeighborRateRatio: p.nrr}
 		if p.haveDel && (p.state == port.Slave || p.state == port.Uncalibrated || n.prof.Delay == P2P) {
 			ps.Delay = p.delay
 		}

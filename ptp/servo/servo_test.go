@@ -269,3 +269,36 @@ func TestOutlierClamp(t *testing.T) {
 		t.Fatalf("a 50 us outlier moved the frequency by %.0f ppb", res.Freq-before)
 	}
 }
+
+// TestLockNow: with its frequency estimate made and the first delay just measured, the
+// servo locks without waiting for another sample, stepping by the offset extrapolated
+// to now along the estimate; before that it declines.
+func TestLockNow(t *testing.T) {
+	p := New(Config{Interval: 1, Estimate: 2, FirstStep: 20_000}, 0)
+	const l0, delay = int64(1.7e18), int64(5000)
+	// The local clock is 1 ms ahead and runs 100 ppm fast.
+	off := func(l int64) int64 { return 1_000_000 + (l-l0)/10_000 }
+	none := func(float64) (int64, bool) { return 0, false }
+	known := func(float64) (int64, bool) { return delay, true }
+	p.Sample(off(l0)+delay, l0, none)
+	if _, ok := p.LockNow(l0+5e8, known); ok {
+		t.Fatal("locked on one sample")
+	}
+	p.Sample(off(l0+1e9)+delay, l0+1e9, none)
+	if _, ok := p.LockNow(l0+15e8, none); ok {
+		t.Fatal("locked without a delay")
+	}
+	res, ok := p.LockNow(l0+15e8, known)
+	if !ok || !res.Stepped || p.State() != Jump {
+		t.Fatalf("no lock: %+v %v", res, p.State())
+	}
+	if want := -off(l0 + 15e8); abs(res.Step-want) > 2 {
+		t.Fatalf("step %d, want %d", res.Step, want)
+	}
+	if math.Abs(res.Freq+100_000) > 1 || res.Offset != off(l0+1e9) {
+		t.Fatalf("freq %.1f offset %d, want -100000 and the last sample's %d", res.Freq, res.Offset, off(l0+1e9))
+	}
+	if _, ok := p.LockNow(l0+2e9, known); ok {
+		t.Fatal("locked twice")
+	}
+}

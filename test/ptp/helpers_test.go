@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -28,9 +29,9 @@ func need(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
-	for _, tool := range []string{"ip", "nsenter", "ptp4l", "pmc"} {
+	for _, tool := range []string{"ip", "nsenter", "ptp4l", "pmc", "cc", "strace"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt-get install linuxptp iproute2 util-linux)", tool)
+			t.Skipf("needs %s (apt-get install linuxptp iproute2 util-linux gcc strace)", tool)
 		}
 	}
 }
@@ -112,15 +113,26 @@ type router struct {
 }
 
 func (tp *topo) routerd(ns string, offset time.Duration, drift int) *router {
+	tp.t.Helper()
+	return tp.routerdWith(ns, offset, drift, nil)
+}
+
+// routerdWith starts routerd with extra flags; tee, when not nil, also gets its output.
+func (tp *topo) routerdWith(ns string, offset time.Duration, drift int, tee io.Writer, extra ...string) *router {
 	t := tp.t
 	t.Helper()
 	dir := t.TempDir()
 	r := &router{t: t, sock: filepath.Join(dir, "sock"), log: &bytes.Buffer{}}
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+tp.ns[ns], filepath.Join(binDir, "routerd"),
+	args := append([]string{"--net=/run/netns/" + tp.ns[ns], filepath.Join(binDir, "routerd"),
 		"--data-dir", filepath.Join(dir, "data"), "--socket", r.sock, "--metrics-listen", "",
 		"--bpffs", bpffsDir(t), "--ptp-clock", "virtual",
-		"--ptp-virtual-offset", offset.String(), "--ptp-virtual-drift", strconv.Itoa(drift))
-	cmd.Stdout, cmd.Stderr = syncWriter{&r.mu, r.log}, syncWriter{&r.mu, r.log}
+		"--ptp-virtual-offset", offset.String(), "--ptp-virtual-drift", strconv.Itoa(drift)}, extra...)
+	cmd := exec.Command("nsenter", args...)
+	var out io.Writer = syncWriter{&r.mu, r.log}
+	if tee != nil {
+		out = io.MultiWriter(out, tee)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	startProc(t, cmd, "routerd in "+ns, func() string {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -202,15 +214,13 @@ type ptp4l struct {
 	out *bytes.Buffer
 }
 
+// ptp4l starts a ptp4l that serves or reads the system clock's time but cannot change
+// it: it runs on the virtual clock shim with no offset and no drift (a grandmaster, or
+// a free-running slave, then behaves as on the real clock), under strace, which keeps
+// any clock-changing system call from the kernel (see ptp4lShim).
 func (tp *topo) ptp4l(ns string, args ...string) *ptp4l {
-	t := tp.t
-	t.Helper()
-	p := &ptp4l{uds: filepath.Join(t.TempDir(), "ptp4l.sock"), ns: tp.ns[ns], out: &bytes.Buffer{}}
-	full := append([]string{"--net=/run/netns/" + tp.ns[ns], "ptp4l", "-m", "-S", "--uds_address", p.uds}, args...)
-	cmd := exec.Command("nsenter", full...)
-	cmd.Stdout, cmd.Stderr = syncWriter{&p.mu, p.out}, syncWriter{&p.mu, p.out}
-	startProc(t, cmd, fmt.Sprintf("ptp4l %v", args), p.output)
-	return p
+	tp.t.Helper()
+	return tp.ptp4lShim(vclockSO(tp.t), ns, 0, 0, args...).ptp4l
 }
 
 // startProc starts cmd and, at cleanup, stops it (SIGTERM, then SIGKILL after 5 s) and,
@@ -222,12 +232,18 @@ func startProc(t testing.TB, cmd *exec.Cmd, what string, output func() string) {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
+	// A command started in its own process group (strace and what it traces) is
+	// stopped as a group.
+	pid := cmd.Process.Pid
+	if a := cmd.SysProcAttr; a != nil && a.Setpgid {
+		pid = -pid
+	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
+		syscall.Kill(pid, syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
+			syscall.Kill(pid, syscall.SIGKILL)
 			<-exited
 		}
 		if t.Failed() {
@@ -322,4 +338,10 @@ func median(xs []int64) int64 {
 func tryRun(r *router, cmd string) (string, error) {
 	out, err := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, cmd).CombinedOutput()
 	return string(out), err
+}
+
+func (r *router) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.log.String()
 }

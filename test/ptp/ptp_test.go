@@ -3,9 +3,12 @@ package ptp
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +82,20 @@ func TestInterop(t *testing.T) {
 			}
 			if f["i-am-gm"] != "no" || f["timestamping"] != "software" || f["clock"] != "virtual" {
 				t.Fatalf("monitor: %v", f)
+			}
+			if c.name == "gptp" {
+				// 802.1AS: the port shows asCapable and the measured neighborRateRatio
+				// (about 1 once routerd's clock runs at the grandmaster's rate).
+				st := r.run("/system ptp status print detail")
+				m := regexp.MustCompile(`neighbor-rate-ratio="?([0-9.]+)`).FindStringSubmatch(st)
+				if !strings.Contains(st, "as-capable=yes") || m == nil {
+					t.Fatalf("status lacks as-capable=yes or neighbor-rate-ratio:\n%s", st)
+				}
+				if v, err := strconv.ParseFloat(m[1], 64); err != nil || math.Abs(v-1) > 1e-3 {
+					t.Fatalf("neighbor-rate-ratio %s", m[1])
+				}
+			} else if st := r.run("/system ptp status print detail"); strings.Contains(st, "as-capable") {
+				t.Fatalf("as-capable outside 802.1AS:\n%s", st)
 			}
 			t.Logf("locked: offset %s, hw-offset %s, freq-drift %s, delay %s", f["offset"], f["hw-offset"], f["freq-drift"], f["slave-port-delay"])
 		})
