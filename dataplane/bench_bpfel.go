@@ -19,6 +19,7 @@ const (
 	benchMapBenchCount      = "bench_count"
 	benchProgCountDrop      = "count_drop"
 	benchProgCountPass      = "count_pass"
+	benchProgCountStrip     = "count_strip"
 	benchProgRedirectOnly   = "redirect_only"
 	benchVarBenchHead       = "bench_head"
 	benchVarRedirectIfindex = "redirect_ifindex"
@@ -69,6 +70,7 @@ type benchSpecs struct {
 type benchProgramSpecs struct {
 	CountDrop    *ebpf.ProgramSpec `ebpf:"count_drop"`
 	CountPass    *ebpf.ProgramSpec `ebpf:"count_pass"`
+	CountStrip   *ebpf.ProgramSpec `ebpf:"count_strip"`
 	RedirectOnly *ebpf.ProgramSpec `ebpf:"redirect_only"`
 }
 
@@ -132,6 +134,7 @@ type benchVariables struct {
 type benchPrograms struct {
 	CountDrop    *ebpf.Program `ebpf:"count_drop"`
 	CountPass    *ebpf.Program `ebpf:"count_pass"`
+	CountStrip   *ebpf.Program `ebpf:"count_strip"`
 	RedirectOnly *ebpf.Program `ebpf:"redirect_only"`
 }
 
@@ -139,6 +142,7 @@ func (p *benchPrograms) Close() error {
 	return _BenchClose(
 		p.CountDrop,
 		p.CountPass,
+		p.CountStrip,
 		p.RedirectOnly,
 	)
 }

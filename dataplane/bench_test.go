@@ -267,6 +267,8 @@ func benchFrames(dstMAC net.HardwareAddr) []struct {
 // back (bpf/lib/bench.h says why; count-drop-bare shows what those stores cost).
 //
 //   - count-drop: count in a per-CPU array and drop, the baseline of x-count-drop;
+//   - strip-only: count, strip 24 bytes (bpf_xdp_adjust_head) and drop: what any
+//     decapsulation pays at least here;
 //   - match-gre: tun_decap stopping after parse and match (bench_mode BENCH_MATCH);
 //   - decap-TYPE: tun_decap as routerd loads it, but dropping where it would redirect
 //     (bench_mode BENCH_DROP): parse, match, strip, rewrite, count. Target 1.3x;
@@ -378,6 +380,7 @@ func BenchmarkDecap(b *testing.B) {
 			return tp.objs.TunDecap
 		}
 	}
+	run("strip-only", func(b *testing.B) *ebpf.Program { return openBench(b, 0, gre).CountStrip }, gre, false, cd)
 	run("match-gre", decap(benchMatch, 0), gre, false, cd)
 	for i, f := range frames {
 		run("decap-"+f.name, decap(benchDrop, i), f.pkt, false, cd)

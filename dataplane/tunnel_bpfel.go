@@ -80,6 +80,7 @@ const (
 	tunnelProgTunEncap     = "tun_encap"
 	tunnelVarBenchHead     = "bench_head"
 	tunnelVarBenchMode     = "bench_mode"
+	tunnelVarSlowOnly      = "slow_only"
 )
 
 // loadTunnel returns the embedded CollectionSpec for tunnel.
@@ -146,6 +147,7 @@ type tunnelMapSpecs struct {
 type tunnelVariableSpecs struct {
 	BenchHead *ebpf.VariableSpec `ebpf:"bench_head"`
 	BenchMode *ebpf.VariableSpec `ebpf:"bench_mode"`
+	SlowOnly  *ebpf.VariableSpec `ebpf:"slow_only"`
 }
 
 // tunnelObjects contains all objects after they have been loaded into the kernel.
@@ -191,6 +193,7 @@ func (m *tunnelMaps) Close() error {
 type tunnelVariables struct {
 	BenchHead *ebpf.Variable `ebpf:"bench_head"`
 	BenchMode *ebpf.Variable `ebpf:"bench_mode"`
+	SlowOnly  *ebpf.Variable `ebpf:"slow_only"`
 }
 
 // tunnelPrograms contains all programs after they have been loaded into the kernel.
