@@ -84,7 +84,7 @@ func tapSocket(ifi *net.Interface, tsflags int) (*socket, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, tsflags); err != nil {
 		return fail("SO_TIMESTAMPING", err)
 	}
-	return &socket{fd: fd, l2: true, ifindex: ifi.Index, waiters: map[uint32]chan int64{}}, nil
+	return &socket{fd: fd, l2: true, ifindex: ifi.Index}, nil
 }
 
 // sourceIPv4 is the address UDP messages from a bridge port carry: the port's own, else

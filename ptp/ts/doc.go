@@ -1,8 +1,9 @@
 // Package ts sends and receives PTP messages with timestamps taken by the kernel
 // (SO_TIMESTAMPING): software timestamps on any interface, hardware timestamps and the
 // port's PTP hardware clock where the NIC has them (SIOCSHWTSTAMP, ETHTOOL_GET_TS_INFO).
-// Transmit timestamps come from the socket's error queue, matched to the message by
-// SOF_TIMESTAMPING_OPT_ID, with a timeout.
+// Event messages go out on a socket of their own that no other thread waits on; the
+// sending goroutine reads their transmit timestamps from its error queue, matched to the
+// message by SOF_TIMESTAMPING_OPT_ID, with a timeout (tx.go says why).
 //
 // Transports are those of IEEE 1588-2008 Annex D (UDP over IPv4: 224.0.1.129, peer delay
 // 224.0.0.107, event port 319, general port 320) and Annex F (IEEE 802.3: ethertype

@@ -90,11 +90,15 @@ func Open(o Options) (Transport, error) {
 			return nil, err
 		}
 	}
-	flags := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_RX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
+	// Receiving sockets ask for receive timestamps only; transmit timestamps come on the
+	// sending socket (txSocket).
+	flags := unix.SOF_TIMESTAMPING_RX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
+	txFlags := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
 	if o.Hardware {
-		flags = unix.SOF_TIMESTAMPING_TX_HARDWARE | unix.SOF_TIMESTAMPING_RX_HARDWARE | unix.SOF_TIMESTAMPING_RAW_HARDWARE
+		flags = unix.SOF_TIMESTAMPING_RX_HARDWARE | unix.SOF_TIMESTAMPING_RAW_HARDWARE
+		txFlags = unix.SOF_TIMESTAMPING_TX_HARDWARE | unix.SOF_TIMESTAMPING_RAW_HARDWARE
 	}
-	flags |= unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY
+	txFlags |= unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY
 	t := &transport{hw: o.Hardware, timeout: o.TxTimeout, recv: make(chan Packet, 128), done: make(chan struct{})}
 	bridged, err := BridgePort(ifi.Name)
 	if err != nil {
@@ -140,6 +144,15 @@ func Open(o Options) (Transport, error) {
 	default:
 		return nil, fmt.Errorf("ptp transport %q: %w", o.Mode, ErrNotSupported)
 	}
+	tx, err := openTx(ifi, o.Mode, t.l2 || t.tap, txFlags)
+	if err != nil {
+		unix.Close(t.event.fd)
+		if t.general != t.event {
+			unix.Close(t.general.fd)
+		}
+		return nil, err
+	}
+	t.tx = tx
 	t.start(t.event)
 	if t.general != t.event {
 		t.start(t.general)
@@ -147,25 +160,23 @@ func Open(o Options) (Transport, error) {
 	return t, nil
 }
 
+// socket is a receiving socket (general messages are also sent on it).
 type socket struct {
 	fd      int
 	l2      bool
 	ifindex int
-	// key counts sends, as the kernel's OPT_ID does.
-	key     uint32
-	mu      sync.Mutex
-	waiters map[uint32]chan int64
 }
 
 type transport struct {
 	event, general *socket
+	tx             *txSocket
 	l2             bool
-	// tap: the port is a bridge port; one tap socket carries every message (bridge.go),
+	// tap: the port is a bridge port: a tap socket receives (bridge.go); messages go out
 	// framed for mode, UDP ones from srcIP.
 	tap     bool
 	mode    Mode
 	srcIP   [4]byte
-	ipID    uint16
+	ipID    atomic.Uint32
 	src     net.HardwareAddr
 	dst     net.HardwareAddr
 	hw      bool
@@ -189,6 +200,7 @@ func (t *transport) Close() error {
 	if t.general != t.event {
 		unix.Close(t.general.fd)
 	}
+	t.tx.close()
 	return nil
 }
 
@@ -196,32 +208,23 @@ func (t *transport) Send(b []byte, event, pdelay bool) (int64, error) {
 	if t.closed.Load() {
 		return 0, ErrClosed
 	}
-	s := t.general
-	if event {
-		s = t.event
-	}
-	var ch chan int64
-	s.mu.Lock()
-	key := s.key
-	if event {
-		ch = make(chan int64, 1)
-		s.waiters[key] = ch
-	}
-	var err error
-	if t.l2 {
+	var frame []byte
+	var sa unix.Sockaddr
+	switch {
+	case t.l2:
 		dst := t.dst
 		if pdelay {
 			dst = MACPdelay
 		}
-		frame := make([]byte, 14+len(b))
+		frame = make([]byte, 14+len(b))
 		copy(frame, dst)
 		copy(frame[6:], t.src)
 		binary.BigEndian.PutUint16(frame[12:], EtherType)
 		copy(frame[14:], b)
-		sa := &unix.SockaddrLinklayer{Protocol: htons(EtherType), Ifindex: s.ifindex, Halen: 6}
-		copy(sa.Addr[:], dst)
-		err = unix.Sendto(s.fd, frame, 0, sa)
-	} else if t.tap {
+		ll := &unix.SockaddrLinklayer{Protocol: htons(EtherType), Ifindex: t.event.ifindex, Halen: 6}
+		copy(ll.Addr[:], dst)
+		sa = ll
+	case t.tap:
 		port := GeneralPort
 		if event {
 			port = EventPort
@@ -230,12 +233,11 @@ func (t *transport) Send(b []byte, event, pdelay bool) (int64, error) {
 		if pdelay {
 			dst = [4]byte(PdelayIPv4)
 		}
-		t.ipID++
-		frame := udpFrame(t.src, t.srcIP, dst, t.ipID, port, b)
-		sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: s.ifindex, Halen: 6}
-		copy(sa.Addr[:], frame[:6])
-		err = unix.Sendto(s.fd, frame, 0, sa)
-	} else {
+		frame = udpFrame(t.src, t.srcIP, dst, uint16(t.ipID.Add(1)), port, b)
+		ll := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: t.event.ifindex, Halen: 6}
+		copy(ll.Addr[:], frame[:6])
+		sa = ll
+	default:
 		port := GeneralPort
 		if event {
 			port = EventPort
@@ -244,36 +246,17 @@ func (t *transport) Send(b []byte, event, pdelay bool) (int64, error) {
 		if pdelay {
 			dst = PdelayIPv4
 		}
-		sa := &unix.SockaddrInet4{Port: port}
-		copy(sa.Addr[:], dst)
-		err = unix.Sendto(s.fd, b, 0, sa)
-	}
-	if err == nil && (event || s.l2) {
-		// Every send on a timestamping socket takes a key; general messages on the
-		// shared L2 socket too.
-		s.key++
-	}
-	if err != nil && event {
-		delete(s.waiters, key)
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return 0, fmt.Errorf("ptp send: %w", err)
+		in := &unix.SockaddrInet4{Port: port}
+		copy(in.Addr[:], dst)
+		frame, sa = b, in
 	}
 	if !event {
+		if err := unix.Sendto(t.general.fd, frame, 0, sa); err != nil {
+			return 0, fmt.Errorf("ptp send: %w", err)
+		}
 		return 0, nil
 	}
-	select {
-	case ts := <-ch:
-		return ts, nil
-	case <-time.After(t.timeout):
-		s.mu.Lock()
-		delete(s.waiters, key)
-		s.mu.Unlock()
-		return 0, ErrTxTimeout
-	case <-t.done:
-		return 0, ErrClosed
-	}
+	return t.tx.send(frame, sa, t.timeout, t.hw, t.done)
 }
 
 func (t *transport) start(s *socket) {
@@ -336,41 +319,12 @@ func (t *transport) read(s *socket, buf, oob []byte) {
 	}
 }
 
+// drainErrQueue empties a receiving socket's error queue (it asks for no transmit
+// timestamps; anything else there would keep poll reporting POLLERR).
 func (t *transport) drainErrQueue(s *socket, buf, oob []byte) {
 	for {
-		_, oobn, _, _, err := unix.Recvmsg(s.fd, buf, oob, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
-		if err != nil {
+		if _, _, _, _, err := unix.Recvmsg(s.fd, buf, oob, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT); err != nil {
 			return
-		}
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			continue
-		}
-		var ts int64
-		key, haveKey := uint32(0), false
-		for _, m := range msgs {
-			switch {
-			case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPING:
-				ts = t.pick(m.Data)
-			case (m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_RECVERR) ||
-				(m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_TX_TIMESTAMP):
-				if len(m.Data) >= int(unsafe.Sizeof(unix.SockExtendedErr{})) {
-					ee := (*unix.SockExtendedErr)(unsafe.Pointer(&m.Data[0]))
-					if ee.Origin == unix.SO_EE_ORIGIN_TIMESTAMPING {
-						key, haveKey = ee.Data, true
-					}
-				}
-			}
-		}
-		if !haveKey || ts == 0 {
-			continue
-		}
-		s.mu.Lock()
-		ch := s.waiters[key]
-		delete(s.waiters, key)
-		s.mu.Unlock()
-		if ch != nil {
-			ch <- ts
 		}
 	}
 }
@@ -389,11 +343,13 @@ func (t *transport) stamp(oob []byte) int64 {
 	return 0
 }
 
-// pick reads struct scm_timestamping: ts[0] software, ts[2] raw hardware.
-func (t *transport) pick(d []byte) int64 {
+func (t *transport) pick(d []byte) int64 { return pickTS(d, t.hw) }
+
+// pickTS reads struct scm_timestamping: ts[0] software, ts[2] raw hardware.
+func pickTS(d []byte, hw bool) int64 {
 	const sz = int(unsafe.Sizeof(unix.Timespec{}))
 	i := 0
-	if t.hw {
+	if hw {
 		i = 2
 	}
 	if len(d) < (i+1)*sz {
@@ -449,7 +405,7 @@ func udpSocket(ifi *net.Interface, port int, tsflags int) (*socket, error) {
 		unix.SOF_TIMESTAMPING_RX_SOFTWARE|unix.SOF_TIMESTAMPING_SOFTWARE); err != nil {
 		return fail("SO_TIMESTAMPING", err)
 	}
-	return &socket{fd: fd, ifindex: ifi.Index, waiters: map[uint32]chan int64{}}, nil
+	return &socket{fd: fd, ifindex: ifi.Index}, nil
 }
 
 func l2Socket(ifi *net.Interface, tsflags int) (*socket, error) {
@@ -477,5 +433,5 @@ func l2Socket(ifi *net.Interface, tsflags int) (*socket, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, tsflags); err != nil {
 		return fail("SO_TIMESTAMPING", err)
 	}
-	return &socket{fd: fd, l2: true, ifindex: ifi.Index, waiters: map[uint32]chan int64{}}, nil
+	return &socket{fd: fd, l2: true, ifindex: ifi.Index}, nil
 }

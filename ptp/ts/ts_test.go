@@ -2,9 +2,11 @@ package ts
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,4 +103,136 @@ func TestTimestamps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTransmitTimestampUnbiased: a transport's event message takes as long from its
+// transmit timestamp to the peer's receive timestamp as one sent the way ptp4l sends
+// (one thread that sends and then reads the error queue, nobody else waiting on the
+// socket), on the same veth pair, interleaved. A transmit timestamp taken while another
+// thread waits on the sending socket is early by the time the kernel takes to wake
+// that thread (several microseconds in a VM): the path delay came out 3-6 us long.
+func TestTransmitTimestampUnbiased(t *testing.T) {
+	nsA, nsB := pair(t)
+	a := inNS(t, nsA, Options{Mode: UDPv4, Interface: "a"})
+	b := inNS(t, nsB, Options{Mode: UDPv4, Interface: "b"})
+	ref := inNSDo(t, nsA, func() (int, error) { return refSocket("a") })
+	t.Cleanup(func() { unix.Close(ref) })
+
+	recv := func(want string) int64 {
+		t.Helper()
+		for deadline := time.After(2 * time.Second); ; {
+			select {
+			case p := <-b.Recv():
+				if string(p.Data) == want {
+					return p.TS
+				}
+			case <-deadline:
+				t.Fatalf("%q not received", want)
+			}
+		}
+	}
+	var trDelay, refDelay []int64
+	for i := range 60 {
+		// Spaced so that the transport's reader sleeps in poll when the next one goes.
+		time.Sleep(3 * time.Millisecond)
+		msg := fmt.Sprintf("transport %d", i)
+		tx, err := a.Send([]byte(msg), true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trDelay = append(trDelay, recv(msg)-tx)
+		time.Sleep(3 * time.Millisecond)
+		msg = fmt.Sprintf("reference %d", i)
+		tx = refSend(t, ref, msg)
+		refDelay = append(refDelay, recv(msg)-tx)
+	}
+	tr, rf := median(trDelay), median(refDelay)
+	t.Logf("median transmit-to-receive: transport %d ns, single-threaded reference %d ns", tr, rf)
+	if tr > rf+1000 {
+		t.Fatalf("transport's transmit timestamps are early: median %d ns from transmit to receive, reference %d ns", tr, rf)
+	}
+}
+
+func median(xs []int64) int64 {
+	s := append([]int64(nil), xs...)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// inNSDo runs fn on a thread inside namespace ns.
+func inNSDo(t *testing.T, ns string, fn func() (int, error)) int {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
+	fd, err := fn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// refSocket is a UDP socket sending to the PTP group on ifname with software transmit
+// timestamps, as ptp4l's.
+func refSocket(ifname string) (int, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	for _, err := range []error{
+		unix.BindToDevice(fd, ifname),
+		unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)}),
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, unix.SOF_TIMESTAMPING_TX_SOFTWARE|
+			unix.SOF_TIMESTAMPING_SOFTWARE|unix.SOF_TIMESTAMPING_OPT_TSONLY),
+	} {
+		if err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+// refSend sends msg and reads its transmit timestamp in the same thread.
+func refSend(t *testing.T, fd int, msg string) int64 {
+	t.Helper()
+	sa := &unix.SockaddrInet4{Port: EventPort}
+	copy(sa.Addr[:], PrimaryIPv4)
+	if err := unix.Sendto(fd, []byte(msg), 0, sa); err != nil {
+		t.Fatal(err)
+	}
+	buf, oob := make([]byte, 64), make([]byte, 512)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		_, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		if err != nil {
+			unix.Poll([]unix.PollFd{{Fd: int32(fd)}}, 10)
+			continue
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPING {
+				return pickTS(m.Data, false)
+			}
+		}
+	}
+	t.Fatal("reference: no transmit timestamp")
+	return 0
 }
