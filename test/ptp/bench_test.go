@@ -15,6 +15,11 @@ import (
 
 var benchLogs = flag.String("ptp.bench-logs", "", "folder to write both slaves' output to")
 
+var (
+	benchOffset = flag.Duration("ptp.bench-offset", 37*time.Millisecond, "starting error of both slaves' virtual clocks in BenchmarkSideBySide")
+	benchDrift  = flag.Int("ptp.bench-drift", 100_000, "frequency error of both slaves' virtual clocks in ppb")
+)
+
 var benchFor = flag.Duration("ptp.bench-duration", 30*time.Second, "how long BenchmarkSideBySide samples after each slave's lock (the issue's figure: 2m)")
 
 // BenchmarkSideBySide: one rig, one grandmaster, two slaves started at the same instant.
@@ -40,14 +45,14 @@ func BenchmarkSideBySide(b *testing.B) {
 		tp.link("g", "gp0", "p", "eth0")
 		gm := tp.ptp4lShim(so, "g", 0, 0, "-i", "gr0", "-i", "gp0", "-4", "-E", "--priority1", "100")
 		rlog := &lineLog{}
-		r := tp.routerdWith("r", 37*time.Millisecond, 100_000, rlog, "--log-level", "debug")
+		r := tp.routerdWith("r", *benchOffset, *benchDrift, rlog, "--log-level", "debug")
 		r.run("/system ptp add name=ptp1")
 		waitLine(b, gm.lines, "assuming the grand master role", 30*time.Second)
 
 		start := time.Now()
 		done := make(chan struct{})
 		go func() { r.run("/system ptp port add interface=eth0 ptp=ptp1"); close(done) }()
-		p4 := tp.ptp4lShim(so, "p", 37*time.Millisecond, 100_000, "-i", "eth0", "-4", "-E", "-s")
+		p4 := tp.ptp4lShim(so, "p", *benchOffset, *benchDrift, "-i", "eth0", "-4", "-E", "-s")
 		<-done
 
 		var rs, ps []servoSample
