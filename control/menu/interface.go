@@ -10,10 +10,6 @@ var (
 	flagSlave = Flag{'S', "slave"}
 )
 
-// linkStats are the counters of `/interface print stats`, in RouterOS's column order.
-var linkStats = []string{"rx-byte", "tx-byte", "rx-packet", "tx-packet", "rx-drop", "tx-drop",
-	"tx-queue-drop", "rx-error", "tx-error"}
-
 // interfaceMenus declares /interface and the layer-2 menus under it: ethernet, vlan,
 // bridge (port, vlan, mdb) and interface lists. They come first in export order: the
 // addresses, tunnels and IPsec settings exported after them name these links.
@@ -36,6 +32,26 @@ func interfaceMenus() []*Menu {
 	counter := func(name, desc string) Prop {
 		return ro(name, value.Int(0, 1<<62), desc)
 	}
+	// counters are the columns of `/interface print stats` (and ethernet's), in
+	// RouterOS's order.
+	counters := []Prop{
+		counter("rx-byte", "Bytes received."),
+		counter("tx-byte", "Bytes sent."),
+		counter("rx-packet", "Packets received."),
+		counter("tx-packet", "Packets sent."),
+		counter("rx-drop", "Received packets dropped."),
+		counter("tx-drop", "Packets dropped on send."),
+		counter("tx-queue-drop", "Packets dropped by the link's queue (root qdisc)."),
+		counter("rx-error", "Receive errors."),
+		counter("tx-error", "Send errors."),
+	}
+	var linkStats []string
+	for _, c := range counters {
+		linkStats = append(linkStats, c.Name)
+	}
+	withCounters := func(before []Prop, after ...Prop) []Prop {
+		return append(append(append([]Prop{}, before...), counters...), after...)
+	}
 	ifName := Prop{Name: "name", Type: value.String(), ReadOnly: true, Unique: true, Desc: "Interface name."}
 	comment := Prop{Name: "comment", Type: value.String(), Desc: "Short description of the item."}
 	disabled := Prop{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the item is disabled."}
@@ -46,7 +62,7 @@ func interfaceMenus() []*Menu {
 		{
 			Path: "/interface",
 			Kind: Fixed,
-			Props: []Prop{
+			Props: withCounters([]Prop{
 				ifName,
 				ro("type", value.String(), "Kind of link (ether, bridge, vlan, veth, gre ...)."),
 				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit; unset keeps the link's own."},
@@ -56,21 +72,13 @@ func interfaceMenus() []*Menu {
 				ro("last-link-down-time", value.String(), "When the link last lost carrier (seen by routerd)."),
 				ro("last-link-up-time", value.String(), "When the link last gained carrier (seen by routerd)."),
 				counter("link-downs", "Times the link lost carrier since routerd started."),
-				counter("rx-byte", "Bytes received."),
-				counter("tx-byte", "Bytes sent."),
-				counter("rx-packet", "Packets received."),
-				counter("tx-packet", "Packets sent."),
-				counter("rx-drop", "Received packets dropped."),
-				counter("tx-drop", "Packets dropped on send."),
-				counter("tx-queue-drop", "Packets dropped by the link's queue (root qdisc)."),
-				counter("rx-error", "Receive errors."),
-				counter("tx-error", "Send errors."),
+			},
 				comment,
 				disabled,
 				running,
 				hidden("slave", "The link is a port of a bridge."),
 				hidden("dynamic", "The link was not configured through routerd."),
-			},
+			),
 			Flags:    []Flag{FlagDynamic, FlagDisabled, FlagRunning, flagSlave},
 			Columns:  []string{"name", "type", "actual-mtu", "l2mtu", "mac-address"},
 			Stats:    linkStats,
@@ -80,26 +88,18 @@ func interfaceMenus() []*Menu {
 		{
 			Path: "/interface/ethernet",
 			Kind: Fixed,
-			Props: []Prop{
+			Props: withCounters([]Prop{
 				ifName,
 				ro("default-name", value.String(), "Name the link had when routerd first saw it."),
 				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit."},
 				ro("l2mtu", value.Int(0, 65535), "Layer2 MTU."),
 				ro("mac-address", value.MAC(), "MAC address of the link."),
-				counter("rx-byte", "Bytes received."),
-				counter("tx-byte", "Bytes sent."),
-				counter("rx-packet", "Packets received."),
-				counter("tx-packet", "Packets sent."),
-				counter("rx-drop", "Received packets dropped."),
-				counter("tx-drop", "Packets dropped on send."),
-				counter("tx-queue-drop", "Packets dropped by the link's queue (root qdisc)."),
-				counter("rx-error", "Receive errors."),
-				counter("tx-error", "Send errors."),
+			},
 				comment,
 				disabled,
 				running,
 				hidden("slave", "The link is a port of a bridge."),
-			},
+			),
 			Flags:    []Flag{FlagDisabled, FlagRunning, flagSlave},
 			Columns:  []string{"name", "mtu", "mac-address"},
 			Stats:    linkStats,

@@ -44,26 +44,11 @@ func pair(t *testing.T) (nsA, nsB string) {
 // inNS opens a transport inside a namespace (sockets keep their namespace).
 func inNS(t *testing.T, ns string, o Options) Transport {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	f, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	tr, err := Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var tr Transport
+	inNSDo(t, ns, func() (err error) {
+		tr, err = Open(o)
+		return err
+	})
 	t.Cleanup(func() { tr.Close() })
 	return tr
 }
@@ -115,7 +100,11 @@ func TestTransmitTimestampUnbiased(t *testing.T) {
 	nsA, nsB := pair(t)
 	a := inNS(t, nsA, Options{Mode: UDPv4, Interface: "a"})
 	b := inNS(t, nsB, Options{Mode: UDPv4, Interface: "b"})
-	ref := inNSDo(t, nsA, func() (int, error) { return refSocket("a") })
+	var ref int
+	inNSDo(t, nsA, func() (err error) {
+		ref, err = refSocket("a")
+		return err
+	})
 	t.Cleanup(func() { unix.Close(ref) })
 
 	recv := func(want string) int64 {
@@ -159,8 +148,8 @@ func median(xs []int64) int64 {
 	return s[len(s)/2]
 }
 
-// inNSDo runs fn on a thread inside namespace ns.
-func inNSDo(t *testing.T, ns string, fn func() (int, error)) int {
+// inNSDo runs fn on a thread inside namespace ns and fails the test if it fails.
+func inNSDo(t *testing.T, ns string, fn func() error) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -178,11 +167,9 @@ func inNSDo(t *testing.T, ns string, fn func() (int, error)) int {
 		t.Fatal(err)
 	}
 	defer unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	fd, err := fn()
-	if err != nil {
+	if err := fn(); err != nil {
 		t.Fatal(err)
 	}
-	return fd
 }
 
 // refSocket is a UDP socket sending to the PTP group on ifname with software transmit

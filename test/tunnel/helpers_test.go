@@ -357,3 +357,15 @@ func waitLink(t testing.TB, netnsName string, names ...string) {
 		})
 	}
 }
+
+// greLink joins the two routers by a GRE tunnel "g" with addresses NET.1/30 (a) and
+// NET.2/30 (b) on its ends.
+func (tp *topo) greLink(t *testing.T, net string) {
+	t.Helper()
+	tp.ra.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrB)
+	tp.rb.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrA)
+	waitLink(t, tp.a, "g")
+	waitLink(t, tp.b, "g")
+	run(t, "ip", "-n", tp.a, "addr", "add", net+".1/30", "dev", "g")
+	run(t, "ip", "-n", tp.b, "addr", "add", net+".2/30", "dev", "g")
+}

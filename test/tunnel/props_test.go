@@ -14,12 +14,7 @@ import (
 func TestTunnelProperties(t *testing.T) {
 	need(t, "ping", "tshark", "bash")
 	tp := newTopo(t)
-	tp.ra.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrB)
-	tp.rb.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrA)
-	waitLink(t, tp.a, "g")
-	waitLink(t, tp.b, "g")
-	run(t, "ip", "-n", tp.a, "addr", "add", "198.19.1.1/30", "dev", "g")
-	run(t, "ip", "-n", tp.b, "addr", "add", "198.19.1.2/30", "dev", "g")
+	tp.greLink(t, "198.19.1")
 	// A's SYNs announce MSS 1460 (advmss), more than the tunnel carries (1476 - 40).
 	run(t, "ip", "-n", tp.a, "route", "add", "198.19.9.0/24", "via", "198.19.1.2", "dev", "g", "advmss", "1460")
 	run(t, "ip", "-n", tp.b, "addr", "add", "198.19.9.9/32", "dev", "lo")

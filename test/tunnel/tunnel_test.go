@@ -226,12 +226,7 @@ func TestKeepalive(t *testing.T) {
 func TestRestartNoLoss(t *testing.T) {
 	need(t, "ping")
 	tp := newTopo(t)
-	tp.ra.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrB)
-	tp.rb.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrA)
-	waitLink(t, tp.a, "g")
-	waitLink(t, tp.b, "g")
-	run(t, "ip", "-n", tp.a, "addr", "add", "198.19.3.1/30", "dev", "g")
-	run(t, "ip", "-n", tp.b, "addr", "add", "198.19.3.2/30", "dev", "g")
+	tp.greLink(t, "198.19.3")
 	ping(t, tp.a, "198.19.3.2")
 	ids := pinnedIDs(t, tp.ra)
 	flood := exec.Command("ip", "netns", "exec", tp.a, "ping", "-f", "-c", "50000", "-W", "1", "198.19.3.2")
@@ -452,12 +447,7 @@ func TestIPv6OverGREAnd6to4(t *testing.T) {
 func TestPlainBPFFSDir(t *testing.T) {
 	need(t, "ping")
 	tp := newTopoWith(t, topoOpts{plainBPFFS: true})
-	tp.ra.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrB)
-	tp.rb.must("/interface", "gre", "add", "name=g", "remote-address="+tp.addrA)
-	waitLink(t, tp.a, "g")
-	waitLink(t, tp.b, "g")
-	run(t, "ip", "-n", tp.a, "addr", "add", "198.19.3.1/30", "dev", "g")
-	run(t, "ip", "-n", tp.b, "addr", "add", "198.19.3.2/30", "dev", "g")
+	tp.greLink(t, "198.19.3")
 	ping(t, tp.a, "198.19.3.2")
 	if d := printDetail(tp.ra, "gre"); !strings.Contains(d, `hook="xdp-native"`) || !strings.Contains(d, "pinned=no") {
 		t.Errorf("gre print detail:\n%s", d)
