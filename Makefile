@@ -44,6 +44,7 @@ fuzz:
 bench:
 	$(GO) test -run XXX -bench . -benchtime 5x -benchmem ./control/script ./control/apiserver
 	$(GO) test -run XXX -bench RouteImport10k -benchtime 3x ./test/netlink
+	$(GO) test -run XXX -bench BenchmarkRun -benchtime 5000x ./control/scheduler
 
 install: build
 	install -D -m 0755 bin/routerd $(DESTDIR)$(PREFIX)/sbin/routerd

@@ -35,6 +35,7 @@ var engines = []struct {
 	{"consoles", startConsoles, nil},
 	{"tunnel", startTunnels, []string{"/interface/gre", "/interface/eoip", "/interface/ipip", "/interface/6to4"}},
 	{"ptp", startPTP, []string{"/system/ptp"}},
+	{"scheduler", startScheduler, []string{"/system/scheduler"}},
 }
 
 func startEngines(ctx context.Context, env *Env) error {

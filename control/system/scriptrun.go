@@ -29,6 +29,15 @@ func (s *system) scriptRun(ctx context.Context, c *control.Call) (*control.Reply
 		return nil, control.ErrNoSuchItem
 	}
 	row := rep.Rows[0]
+	// A caller may only start a script whose policies it holds itself (a scheduler
+	// item, a script, a restricted user), unless the script waives the check.
+	if row.Props["dont-require-permissions"] != "yes" {
+		for _, p := range strings.Split(row.Props["policy"], ",") {
+			if p != "" && !c.Sess.Can(p) {
+				return nil, &control.Error{Msg: "not enough permissions (9)", Category: control.CatFailure}
+			}
+		}
+	}
 	if ctx, err = enter(ctx); err != nil {
 		return nil, err
 	}
@@ -37,6 +46,10 @@ func (s *system) scriptRun(ctx context.Context, c *control.Call) (*control.Reply
 	sess := session(c.Sess)
 	if c.S.Bool("use-script-permissions") && sess != c.Sess {
 		sess.ShowSensitive = hasPolicy(row.Props["policy"], "sensitive")
+		sess.Policies = map[string]bool{}
+		for _, p := range strings.Split(row.Props["policy"], ",") {
+			sess.Policies[p] = p != ""
+		}
 	}
 	var out strings.Builder
 	if err := s.in.Run(ctx, &script.Console{Sess: sess}, row.Props["source"], &out); err != nil {

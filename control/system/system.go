@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,8 +72,10 @@ func (s *system) handlers() {
 	ex.Handle("", "export", control.CommandSpec{
 		Flags: []string{"verbose", "terse", "compact", "show-sensitive", "hide-sensitive"},
 		Args:  []string{"file"}, Where: true}, s.export)
+	// run needs only read: what the script does is checked command by command, and
+	// scriptRun refuses a script whose policies the caller lacks.
 	ex.Handle("/system/script", "run", control.CommandSpec{Positional: []string{"number"},
-		Flags: []string{"use-script-permissions"}}, s.scriptRun)
+		Flags: []string{"use-script-permissions"}, Policy: "read"}, s.scriptRun)
 }
 
 // withMenu sets the menu of a source's rows: where-filters and print read the row's
@@ -122,7 +125,9 @@ func session(caller *control.Session) *control.Session {
 	if caller.InBatch() {
 		return caller
 	}
-	return &control.Session{User: caller.User, ShowSensitive: caller.ShowSensitive}
+	// Policies are kept: a script must not do more than whoever started it.
+	return &control.Session{User: caller.User, ShowSensitive: caller.ShowSensitive,
+		Policies: maps.Clone(caller.Policies)}
 }
 
 // errBadName is the answer to a file name that is empty or leaves files/.

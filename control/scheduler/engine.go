@@ -1,0 +1,512 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/store"
+)
+
+// Path is the menu this engine applies.
+const Path = "/system/scheduler"
+
+// scriptPath is where on-event looks for a script of that name.
+const scriptPath = "/system/script"
+
+// maxWait bounds a wait on the clock, so that a step of the wall clock delays a run by
+// at most this much.
+const maxWait = time.Minute
+
+// Engine runs the items of /system scheduler.
+type Engine struct {
+	ex    *control.Executor
+	in    *script.Interp
+	clock Clock
+	// started is when routerd started, the base of start-time=startup.
+	started time.Time
+	wake    chan struct{}
+	// defaultPolicy is what an item runs with when its policy was never set (the store
+	// keeps only what was given).
+	defaultPolicy string
+
+	mu    sync.Mutex
+	dirty int // changes not yet reread
+	tasks map[uint64]*task
+	order []uint64 // configuration order: simultaneous runs start in it
+
+	runs *prometheus.CounterVec
+}
+
+// task is the runtime side of one item.
+type task struct {
+	props   map[string]string // as configured, to notice changes
+	plan    plan
+	next    time.Time // zero: no run ahead
+	count   uint64    // run-count
+	last    time.Time // start of the last run
+	running bool      // a run is in progress; an occurrence that finds it so is skipped
+	bad     string    // why the item cannot be scheduled
+}
+
+// Start registers the engine of /system scheduler on ex and runs it until ctx ends.
+// Scripts run in in; started is the start of routerd (startup items run 3 s after it).
+// Its counters go to reg when it is not nil.
+func Start(ctx context.Context, ex *control.Executor, in *script.Interp, clock Clock, started time.Time, reg prometheus.Registerer) (*Engine, error) {
+	e := &Engine{ex: ex, in: in, clock: clock, started: started,
+		wake: make(chan struct{}, 1), tasks: map[uint64]*task{},
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_scheduler_runs_total",
+			Help: "Scheduled runs of /system scheduler items by result: ok, error (logged), skipped (the previous run of the item was still going).",
+		}, []string{"result"})}
+	if reg != nil {
+		if err := reg.Register(e.runs); err != nil {
+			return nil, fmt.Errorf("scheduler metrics: %w", err)
+		}
+	}
+	if m, ok := ex.Tree.Get(Path); ok {
+		if p, ok := m.Prop("policy"); ok {
+			e.defaultPolicy = p.Default
+		}
+	}
+	if gen, spec, ok := ex.Generic(Path, "add"); ok {
+		ex.Handle(Path, "add", spec, e.add(gen))
+	}
+	for _, cmd := range []string{"set", "unset"} {
+		if gen, spec, ok := ex.Generic(Path, cmd); ok {
+			ex.Handle(Path, cmd, spec, e.set(gen))
+		}
+	}
+	ex.Watch(Path, func(control.Change) { e.poke() })
+	// Scripts are looked up by name when an item runs; a rename there changes nothing
+	// here, so only the scheduler's own items are watched.
+	ex.SetEngine(Path, "scheduler")
+	e.poke()
+	go e.loop(ctx)
+	return e, nil
+}
+
+// poke asks the loop to reread the configuration; it never blocks (Watch callbacks run
+// on the committing goroutine).
+func (e *Engine) poke() {
+	e.mu.Lock()
+	e.dirty++
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// add is the generic add with start-date and start-time defaulting to the moment of the
+// add, as RouterOS fills them in (the manual's examples print the add's date and time),
+// and with the policy checked against the adding session.
+func (e *Engine) add(gen control.Handler) control.Handler {
+	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+		s := *c.S
+		s.Args = append([]control.Arg(nil), c.S.Args...)
+		from, copied := s.Get("copy-from")
+		if !copied {
+			now := e.clock.Now()
+			st, hasTime := s.Get("start-time")
+			if !hasTime {
+				s.Args = append(s.Args, control.Arg{Name: "start-time", Value: now.Format("15:04:05")})
+			}
+			if _, ok := s.Get("start-date"); !ok && st != "startup" {
+				s.Args = append(s.Args, control.Arg{Name: "start-date", Value: now.Format("2006-01-02")})
+			}
+		}
+		if c.Sess.Policies != nil {
+			policy, given := s.Get("policy")
+			switch {
+			case given:
+			case copied:
+				var err error
+				if policy, err = e.policyOf(ctx, c.Sess, from); err != nil {
+					return nil, err
+				}
+			default:
+				// A restricted user's items run with that user's policies unless they
+				// ask for fewer.
+				policy = e.sessionPolicy(c.Sess)
+				s.Args = append(s.Args, control.Arg{Name: "policy", Value: policy})
+			}
+			if err := e.within(c.Sess, policy); err != nil {
+				return nil, err
+			}
+		}
+		cc := *c
+		cc.S = &s
+		return gen(ctx, &cc)
+	}
+}
+
+// set is the generic set (or unset), refused to a session that would leave an item running with
+// policies it lacks itself: else a user could have the scheduler run its code with
+// rights it does not have (changing on-event of an item an administrator added).
+func (e *Engine) set(gen control.Handler) control.Handler {
+	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+		if c.Sess.Policies != nil {
+			policy, given := c.S.Get("policy")
+			for _, a := range c.S.Args {
+				if a.Name == "policy" && a.Unset {
+					policy, given = e.defaultPolicy, true
+				}
+			}
+			// unset numbers value-name=policy also returns it to the default.
+			if c.S.Cmd == "unset" {
+				if v, _ := c.S.Get("value-name"); v == "policy" {
+					policy, given = e.defaultPolicy, true
+				}
+			}
+			refs, _ := c.S.Get("numbers")
+			for _, ref := range strings.Split(refs, ",") {
+				p := policy
+				if !given {
+					var err error
+					if p, err = e.policyOf(ctx, c.Sess, ref); err != nil {
+						return nil, err
+					}
+				}
+				if err := e.within(c.Sess, p); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return gen(ctx, c)
+	}
+}
+
+// policyOf reads the policy of the item ref names, in the session (its print numbers,
+// its right to read).
+func (e *Engine) policyOf(ctx context.Context, sess *control.Session, ref string) (string, error) {
+	rep, err := e.ex.Exec(ctx, sess, &control.Sentence{Path: Path, Cmd: "get",
+		Args: []control.Arg{{Name: "number", Value: ref}, {Name: "value-name", Value: "policy"}}})
+	if err != nil {
+		return "", err
+	}
+	return rep.Ret, nil
+}
+
+// sessionPolicy is the session's policies among those an item can have, in the order
+// the menu lists them.
+func (e *Engine) sessionPolicy(sess *control.Session) string {
+	var out []string
+	for _, p := range strings.Split(e.defaultPolicy, ",") {
+		if sess.Can(p) {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// within refuses a policy list that holds a policy the session lacks.
+func (e *Engine) within(sess *control.Session, policy string) error {
+	for _, p := range strings.Split(policy, ",") {
+		if p != "" && !sess.Can(p) {
+			return &control.Error{Msg: "not enough permissions (9)", Category: control.CatFailure}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) loop(ctx context.Context) {
+	var prev time.Time
+	woke := false
+	for {
+		if !woke {
+			select {
+			case <-e.wake:
+				woke = true
+			default:
+			}
+		}
+		handled := 0
+		if woke {
+			handled = e.reload()
+			woke = false
+		}
+		now := e.clock.Now()
+		if !prev.IsZero() && now.Before(prev.Add(-time.Second)) {
+			// The wall clock was set back: runs planned from the later time would wait
+			// for it to come round again.
+			e.rescheduleAll(now)
+		}
+		prev = now
+		e.runDue(ctx, now)
+		e.handled(handled)
+		until := now.Add(maxWait)
+		if n, ok := e.earliest(); ok && n.Before(until) {
+			until = n
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+			woke = true
+		case <-e.clock.At(until):
+		}
+	}
+}
+
+// handled counts n changes as dealt with: read, and what they made due started.
+func (e *Engine) handled(n int) {
+	e.mu.Lock()
+	e.dirty -= n
+	e.mu.Unlock()
+}
+
+// reload rereads the items: a new, changed or re-enabled item is scheduled afresh from
+// now; an unchanged one keeps its next run and run-count; a removed one is forgotten.
+// It returns how many changes it has read.
+func (e *Engine) reload() int {
+	e.mu.Lock()
+	seen := e.dirty
+	e.mu.Unlock()
+	items, err := e.ex.Items(Path)
+	if err != nil {
+		slog.Error("scheduler: reading items", "err", err)
+		return seen
+	}
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	present := make(map[uint64]bool, len(items))
+	e.order = e.order[:0]
+	for _, it := range items {
+		present[it.ID] = true
+		e.order = append(e.order, it.ID)
+		t := e.tasks[it.ID]
+		if t != nil && maps.Equal(t.props, it.Props) {
+			continue
+		}
+		if t == nil {
+			t = &task{}
+			e.tasks[it.ID] = t
+		}
+		e.schedule(t, it, now)
+		e.publish(it.ID, t)
+	}
+	for id := range e.tasks {
+		if !present[id] {
+			delete(e.tasks, id)
+			e.ex.State.Clear(Path, id)
+		}
+	}
+	return seen
+}
+
+// rescheduleAll plans every item afresh from now, forgetting when they last ran.
+func (e *Engine) rescheduleAll(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, t := range e.tasks {
+		t.last = time.Time{}
+		e.schedule(t, store.Item{ID: id, Props: t.props}, now)
+		e.publish(id, t)
+	}
+}
+
+// schedule sets t's plan and first run from the item's properties.
+func (e *Engine) schedule(t *task, it store.Item, now time.Time) {
+	t.props = maps.Clone(it.Props)
+	t.next, t.bad = time.Time{}, ""
+	p, err := parsePlan(it.Props, now, e.started)
+	if err != nil {
+		// The schema validated these; an item that still does not parse came from an
+		// older store, and says so rather than never running silently.
+		t.bad = err.Error()
+		return
+	}
+	t.plan = p
+	if it.Props["disabled"] == "yes" {
+		return
+	}
+	n, ok := p.first(now)
+	if ok && !t.last.IsZero() && !n.After(t.last) {
+		// Rescheduled (set, enable) within the second of a run: that occurrence was
+		// had already.
+		n, ok = p.after(t.last)
+	}
+	if ok {
+		t.next = n
+	}
+}
+
+// publish writes run-count and next-run to the executor's state; e.mu is held.
+func (e *Engine) publish(id uint64, t *task) {
+	props := map[string]string{"run-count": strconv.FormatUint(t.count, 10)}
+	if !t.next.IsZero() {
+		props["next-run"] = t.next.Format(runTimeFormat)
+	}
+	st := control.ItemState{Props: props}
+	if t.bad != "" {
+		st.Status = "not applied: " + t.bad
+	}
+	e.ex.State.Set(Path, id, st)
+}
+
+func (e *Engine) earliest() (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var min time.Time
+	for _, t := range e.tasks {
+		if !t.next.IsZero() && (min.IsZero() || t.next.Before(min)) {
+			min = t.next
+		}
+	}
+	return min, !min.IsZero()
+}
+
+// runDue starts the items due at now, in configuration order, one after another in a
+// goroutine of their own so that a long script (:delay) does not hold up the clock.
+func (e *Engine) runDue(ctx context.Context, now time.Time) {
+	var batch []uint64
+	e.mu.Lock()
+	for _, id := range e.order {
+		t := e.tasks[id]
+		if t == nil || t.next.IsZero() || t.next.After(now) {
+			continue
+		}
+		t.next, _ = t.plan.after(now)
+		if t.running {
+			slog.Warn("scheduler: previous run still in progress, skipped", "name", t.props["name"])
+			e.runs.WithLabelValues("skipped").Inc()
+		} else {
+			t.running = true
+			batch = append(batch, id)
+		}
+		e.publish(id, t)
+	}
+	e.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	go func() {
+		for _, id := range batch {
+			e.start(ctx, id, now)
+			e.mu.Lock()
+			if t := e.tasks[id]; t != nil {
+				t.running = false
+			}
+			e.mu.Unlock()
+		}
+	}()
+}
+
+// start runs one item of a batch unless an earlier one of the same moment disabled or
+// removed it: the manual has scheduled scripts turn each other on and off.
+func (e *Engine) start(ctx context.Context, id uint64, now time.Time) {
+	var it store.Item
+	err := e.ex.View(nil, func(tx *store.Tx) error {
+		var err error
+		it, err = tx.Get(Path, id)
+		return err
+	})
+	if err != nil || it.Props["disabled"] == "yes" {
+		return
+	}
+	e.mu.Lock()
+	t := e.tasks[id]
+	if t == nil {
+		e.mu.Unlock()
+		return
+	}
+	t.count++
+	t.last = now
+	e.publish(id, t)
+	e.mu.Unlock()
+	e.run(ctx, it.Props)
+}
+
+// idle reports whether the engine has nothing left to do at the clock's present: no
+// change unread, no run going, nothing due. Tests advance their clock only when idle.
+func (e *Engine) idle() bool {
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dirty > 0 {
+		return false
+	}
+	for _, t := range e.tasks {
+		if t.running || (!t.next.IsZero() && !t.next.After(now)) {
+			return false
+		}
+	}
+	return true
+}
+
+// run executes one item's on-event. A named script starts through /system script run,
+// so its own run-count, nesting bound and policy check apply; anything else runs as
+// source. Either way the session is the item's owner with the item's policies, and a
+// failure is logged, never returned: nobody waits for a scheduled run.
+func (e *Engine) run(ctx context.Context, props map[string]string) {
+	name := props["name"]
+	defer func() {
+		if r := recover(); r != nil {
+			e.logFailure(name, fmt.Errorf("internal error: %v", r))
+		}
+	}()
+	policy, ok := props["policy"]
+	if !ok {
+		policy = e.defaultPolicy
+	}
+	sess := &control.Session{User: props["owner"], Policies: map[string]bool{}}
+	for _, p := range strings.Split(policy, ",") {
+		if p != "" {
+			sess.Policies[p] = true
+		}
+	}
+	sess.ShowSensitive = sess.Policies["sensitive"]
+	src := props["on-event"]
+	var err error
+	if id, ok := e.scriptID(src); ok {
+		_, err = e.ex.Exec(ctx, sess, &control.Sentence{Path: scriptPath, Cmd: "run",
+			Args: []control.Arg{{Name: "number", Value: control.FormatID(id)}}})
+	} else {
+		err = e.in.Run(ctx, &script.Console{Sess: sess}, src, io.Discard)
+	}
+	if err != nil {
+		e.logFailure(name, err)
+		return
+	}
+	e.runs.WithLabelValues("ok").Inc()
+}
+
+// scriptID finds the /system script whose name is the whole of on-event.
+func (e *Engine) scriptID(name string) (uint64, bool) {
+	if name == "" {
+		return 0, false
+	}
+	items, err := e.ex.Items(scriptPath)
+	if err != nil {
+		return 0, false
+	}
+	for _, it := range items {
+		if it.Props["name"] == name {
+			return it.ID, true
+		}
+	}
+	return 0, false
+}
+
+// logFailure reports a failed run in /log as RouterOS words it, with the reason.
+func (e *Engine) logFailure(name string, err error) {
+	e.runs.WithLabelValues("error").Inc()
+	msg := fmt.Sprintf("executing script %s from scheduler failed, please check it manually: %v", name, err)
+	if e.in != nil && e.in.Log != nil {
+		e.in.Log("script,error", msg)
+		return
+	}
+	slog.Error(msg)
+}
