@@ -111,9 +111,18 @@ type Tx struct {
 	owner *Store // set for transactions from Begin
 }
 
-// Commit commits a transaction from Begin.
+// Commit commits a transaction from Begin. One that wrote nothing is rolled back
+// instead: bbolt would still write and fsync a new meta page, and a script that only
+// reads (a scheduler item every second) would cost a disk sync each run. bbolt
+// materialises a node for every write (put, delete, bucket, sequence), so no node
+// means no write.
 func (t *Tx) Commit() error {
-	err := t.tx.Commit()
+	var err error
+	if st := t.tx.Stats(); st.GetNodeCount() == 0 {
+		err = t.tx.Rollback()
+	} else {
+		err = t.tx.Commit()
+	}
 	if t.owner != nil && t.owner.Observe != nil {
 		t.owner.Observe(time.Since(t.start), err)
 	}

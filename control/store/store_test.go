@@ -102,3 +102,48 @@ func TestRollbackChangesNothing(t *testing.T) {
 		t.Fatalf("rolled back delete applied: %v", got)
 	}
 }
+
+// TestCommitWithoutWritesSkipsTheDisk checks that a batch that only read is not written
+// (no new bbolt transaction id), while every kind of write still commits and persists.
+func TestCommitWithoutWritesSkipsTheDisk(t *testing.T) {
+	s := open(t)
+	add(t, s, "/m", 0)
+	txid := func() int {
+		tx, err := s.db.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		return tx.ID()
+	}
+	commit := func(fn func(tx *Tx) error) {
+		t.Helper()
+		tx, err := s.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := txid()
+	commit(func(tx *Tx) error { _, err := tx.List("/m"); return err })
+	if got := txid(); got != before {
+		t.Fatalf("read-only batch committed: txid %d -> %d", before, got)
+	}
+	commit(func(tx *Tx) error { _, err := tx.NextID("/m"); return err })
+	if got := txid(); got != before+1 {
+		t.Fatalf("NextID alone not committed: txid %d -> %d", before, got)
+	}
+	commit(func(tx *Tx) error { return tx.Delete("/m", 1) })
+	if got := ids(t, s, "/m"); len(got) != 0 {
+		t.Fatalf("delete not committed: %v", got)
+	}
+	commit(func(tx *Tx) error { _, err := tx.NextID("/new"); return err })
+	if got := txid(); got != before+3 {
+		t.Fatalf("bucket creation not committed: txid %d -> %d", before, got)
+	}
+}
