@@ -443,11 +443,14 @@ static __always_inline void swap_outer(struct ethhdr *eth, struct iphdr *ip)
  * MSS clamping. It decides in few instructions and only then calls anything (the
  * strip): where returns are expensive (retpolines, SRSO), a helper or subprogram call
  * costs as much as the whole match. Everything else, keepalives included, gets NULL
- * with the packet untouched, and decap_parse decides as for every packet before: a
+ * with the packet untouched, and decap_slow decides as for every packet before: a
  * packet fast_match takes is one decap_parse would deliver the same way (FuzzDecapFast
- * compares the two). On a match, strip is what to strip behind the Ethernet header
- * and ethertype the payload's (0: EoIP, whose frame replaces the Ethernet header). */
-static __always_inline struct tun_rx *fast_match(void *data, void *end, __u32 *strip, __u16 *ethertype)
+ * compares the two). On a match, *se is what to strip behind the Ethernet header (low
+ * 16 bits) and the payload's ethertype (high 16 bits; 0: EoIP, whose frame replaces
+ * the Ethernet header), packed so that ctx, the packet, the key and se are all that
+ * live across the two lookups: clang counts them as calls (the verifier inlines them)
+ * and keeps only r6-r9 across a call, so any fifth value would go to the stack. */
+static __always_inline struct tun_slot *fast_match(void *data, void *end, __u32 *se)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
@@ -464,106 +467,70 @@ static __always_inline struct tun_rx *fast_match(void *data, void *end, __u32 *s
 	__u8 proto = ip->protocol;
 	void *inner = ip + 1;
 	/* key: proto | eoip << 8 | id << 16, tun_rx_key's last word. */
-	__u32 key = proto, hlen = sizeof(*ip);
-	__u16 et;
+	__u32 key = proto, s;
 	if (proto == IPPROTO_GRE_) {
 		__u32 g = *(__u32 *)inner;
-		inner += 4;
-		hlen += 4;
 		if (g == bpf_htonl(ETH_P_IP)) {
 			/* A peer's keepalive carries GRE inside (DECAP_REFLECT). */
-			if (((struct iphdr *)inner)->protocol == IPPROTO_GRE_)
+			if (((struct iphdr *)(inner + 4))->protocol == IPPROTO_GRE_)
 				return NULL;
-			et = bpf_htons(ETH_P_IP);
+			s = (__u32)bpf_htons(ETH_P_IP) << 16 | (sizeof(*ip) + 4);
 		} else if (g == bpf_htonl(ETH_P_IPV6)) {
-			et = bpf_htons(ETH_P_IPV6);
+			s = (__u32)bpf_htons(ETH_P_IPV6) << 16 | (sizeof(*ip) + 4);
 		} else if (g == bpf_htonl(EOIP_FLAGS << 16 | EOIP_PROTO)) {
-			struct eoiphdr *e = (void *)ip + sizeof(*ip);
+			struct eoiphdr *e = inner;
 			__u32 len = bpf_ntohs(e->len);
-			hlen += 4;
 			/* No keepalive (length 0), no padding, nothing shorter than a frame. */
-			if (len < sizeof(struct ethhdr) || hlen + len != tot ||
+			if (len < sizeof(struct ethhdr) || sizeof(*ip) + sizeof(*e) + len != tot ||
 			    sizeof(*eth) + tot != (__u32)(end - data))
 				return NULL;
 			key |= 1 << 8 | (__u32)e->id << 16;
-			et = 0;
+			s = sizeof(*ip) + sizeof(*e) + sizeof(struct ethhdr);
 		} else {
 			return NULL;
 		}
-		if (hlen > tot)
+		/* EoIP's length check covers its header; GRE's is 24 bytes. */
+		if (tot < sizeof(*ip) + 4)
 			return NULL;
 	} else if (proto == IPPROTO_IPIP_) {
 		/* Not a bare header (keepalive answer), not IPIP inside (keepalive). */
 		if (tot == sizeof(*ip) || ((struct iphdr *)inner)->protocol == IPPROTO_IPIP_)
 			return NULL;
-		et = bpf_htons(ETH_P_IP);
+		s = (__u32)bpf_htons(ETH_P_IP) << 16 | sizeof(*ip);
 	} else if (proto == IPPROTO_IPV6_) {
 		/* 6to4 keepalives are empty IPv6 packets (next header 59). */
 		if (((struct ipv6hdr *)inner)->nexthdr == IPPROTO_NONE_)
 			return NULL;
-		et = bpf_htons(ETH_P_IPV6);
+		s = (__u32)bpf_htons(ETH_P_IPV6) << 16 | sizeof(*ip);
 	} else {
 		return NULL;
 	}
 
-	__be32 remote = ip->saddr, local = ip->daddr;
-	__u32 h = ((remote ^ key) * 0x9E3779B1u) >> (32 - TUN_RX_INDEX_BITS);
+	__u32 h = ((ip->saddr ^ key) * 0x9E3779B1u) >> (32 - TUN_RX_INDEX_BITS);
 	__u32 *ix = bpf_map_lookup_elem(&tunnel_rx_index, &h);
-	if (!ix || !*ix)
+	if (!ix)
 		return NULL;
+	/* No tunnel (0) becomes slot 0xffffffff, which the array lookup's own bounds
+	 * check turns into NULL: no branch of its own. */
 	__u32 slot = *ix - 1;
 	struct tun_slot *e = bpf_map_lookup_elem(&tunnel_slots, &slot);
-	/* The key decides the kind (dataplane rxKey: 47 is GRE, 47 with eoip EoIP, 4 IPIP,
-	 * 41 6to4), so the kind needs no check of its own. */
-	if (!e || e->key.remote != remote || *(__u32 *)&e->key.proto != key ||
-	    (e->key.local != 0 && e->key.local != local) || e->rx.clamp)
+	/* The addresses are read from the packet again rather than kept in registers
+	 * (see above). The key decides the kind (dataplane rxKey: 47 is GRE, 47 with eoip
+	 * EoIP, 4 IPIP, 41 6to4), so the kind needs no check of its own. */
+	if (!e || e->key.remote != ip->saddr || *(__u32 *)&e->key.proto != key ||
+	    (e->key.local != 0 && e->key.local != ip->daddr) || e->rx.clamp)
 		return NULL;
-	*strip = et ? hlen : hlen + sizeof(struct ethhdr);
-	*ethertype = et;
-	return &e->rx;
+	*se = s;
+	return e;
 }
 
-/* decap_fast strips and delivers what fast_match matched, as tun_decap does for
- * DECAP_DELIVER without clamping. */
-static __always_inline int decap_fast(struct xdp_md *ctx, struct tun_rx *rx, __u32 strip, __u16 ethertype)
+/* decap_slow is tun_decap for everything fast_match does not take. A subprogram, not
+ * inlined: its register pressure would otherwise spill fast-path values to the stack
+ * (clang allocates registers for the whole function), and its call costs only packets
+ * that are rare (keepalives, GRE options, clamping, wildcard or colliding tunnels). */
+static __noinline int decap_slow(struct xdp_md *ctx)
 {
-	__u32 sslot = rx->slot;
-	struct tun_stats *st = bpf_map_lookup_elem(&tunnel_stats, &sslot);
-	if (bpf_xdp_adjust_head(ctx, strip)) {
-		count_drop(st, TUN_DROP_ADJUST);
-		return XDP_DROP;
-	}
 	void *data = xdp_data(ctx), *end = xdp_end(ctx);
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > end)
-		return XDP_DROP;
-	if (ethertype) {
-		/* peer_mac and own_mac lie side by side, as h_dest and h_source. */
-		*(__u32 *)eth = *(__u32 *)rx->peer_mac;
-		*(__u32 *)((void *)eth + 4) = *(__u32 *)(rx->peer_mac + 4);
-		*(__u32 *)((void *)eth + 8) = *(__u32 *)(rx->peer_mac + 8);
-		eth->h_proto = ethertype;
-	}
-	count_rx(st, end - data);
-	if (bench_mode == BENCH_DROP)
-		return XDP_DROP;
-	return bpf_redirect(rx->ifindex, 0);
-}
-
-SEC("xdp")
-int tun_decap(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	if (bench_mode && bench_restore(ctx, bench_head))
-		return XDP_DROP;
-	__u32 fstrip;
-	__u16 fethertype;
-	struct tun_rx *fast = slow_only ? NULL : fast_match(data, end, &fstrip, &fethertype);
-	if (fast) {
-		if (bench_mode == BENCH_MATCH)
-			return XDP_DROP;
-		return decap_fast(ctx, fast, fstrip, fethertype);
-	}
 	volatile struct decap d;
 	int v = decap_parse(data, end, end - data, &d);
 	if (bench_mode == BENCH_MATCH)
@@ -636,6 +603,44 @@ int tun_decap(struct xdp_md *ctx)
 	if (bench_mode == BENCH_DROP)
 		return XDP_DROP;
 	return bpf_redirect(rx->ifindex, 0);
+}
+
+SEC("xdp")
+int tun_decap(struct xdp_md *ctx)
+{
+	if (bench_mode && bench_restore(ctx, bench_head))
+		return XDP_DROP;
+	if (slow_only)
+		return decap_slow(ctx);
+	__u32 se;
+	struct tun_slot *e = fast_match(xdp_data(ctx), xdp_end(ctx), &se);
+	if (!e)
+		return decap_slow(ctx);
+	if (bench_mode == BENCH_MATCH)
+		return XDP_DROP;
+
+	/* What decap_slow does for DECAP_DELIVER without clamping, in one helper call. */
+	__u32 sslot = e->rx.slot;
+	struct tun_stats *st = bpf_map_lookup_elem(&tunnel_stats, &sslot);
+	if (bpf_xdp_adjust_head(ctx, se & 0xffff)) {
+		count_drop(st, TUN_DROP_ADJUST);
+		return XDP_DROP;
+	}
+	void *data = xdp_data(ctx), *end = xdp_end(ctx);
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return XDP_DROP;
+	if (se >> 16) {
+		/* peer_mac and own_mac lie side by side, as h_dest and h_source. */
+		*(__u32 *)eth = *(__u32 *)e->rx.peer_mac;
+		*(__u32 *)((void *)eth + 4) = *(__u32 *)(e->rx.peer_mac + 4);
+		*(__u32 *)((void *)eth + 8) = *(__u32 *)(e->rx.peer_mac + 8);
+		eth->h_proto = se >> 16;
+	}
+	count_rx(st, end - data);
+	if (bench_mode == BENCH_DROP)
+		return XDP_DROP;
+	return bpf_redirect(e->rx.ifindex, 0);
 }
 
 /* tun_decap_tc is tun_decap for interfaces where XDP cannot attach. */
