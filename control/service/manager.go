@@ -205,13 +205,17 @@ func (c config) key() string {
 }
 
 func (m *Manager) reconcile() {
+	// The configuration is read under the lock: two reconciles (the watcher's and a
+	// direct one) must not apply what they read in the opposite order, or the later
+	// configuration loses to the earlier one (a listener stopped for a certificate that
+	// has since been fixed).
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	cfgs, err := m.configs()
 	if err != nil {
 		m.log.Error("read configuration", "err", err)
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.ctx == nil || m.ctx.Err() != nil {
 		return
 	}
