@@ -7,6 +7,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/tftp"
 )
 
 // Env is what an engine gets at start: the executor (configuration, state, commands), the
@@ -36,6 +37,10 @@ var engines = []struct {
 	{"tunnel", startTunnels, []string{"/interface/gre", "/interface/eoip", "/interface/ipip", "/interface/6to4"}},
 	{"ptp", startPTP, []string{"/system/ptp"}},
 	{"scheduler", startScheduler, []string{"/system/scheduler"}},
+	{"tftp", func(ctx context.Context, env *Env) error {
+		_, err := tftp.Start(ctx, env.Ex, env.Metrics.Registry, tftp.Options{DataDir: env.DataDir})
+		return err
+	}, []string{"/ip/tftp"}},
 }
 
 func startEngines(ctx context.Context, env *Env) error {

@@ -1,0 +1,182 @@
+package tftp
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/script"
+)
+
+type engineRig struct {
+	e   *Engine
+	in  *script.Interp
+	con *script.Console
+	dir string
+	reg *prometheus.Registry
+}
+
+func newEngineRig(t testing.TB, opts Options) *engineRig {
+	t.Helper()
+	dir := t.TempDir()
+	ex := controltest.NewIn(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	opts.DataDir = dir
+	reg := prometheus.NewRegistry()
+	e, err := Start(ctx, ex, reg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-e.exited })
+	if err := os.MkdirAll(filepath.Join(dir, "files", "sata1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &engineRig{e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin"}}, dir: dir, reg: reg}
+}
+
+// run runs console source and then applies it the way the watcher's wake-up does, so
+// the test need not wait for the engine's goroutine.
+func (r *engineRig) run(t testing.TB, src string) string {
+	t.Helper()
+	var b strings.Builder
+	if err := r.in.Run(context.Background(), r.con, src, &b); err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	r.e.Reconcile(context.Background())
+	return b.String()
+}
+
+func (r *engineRig) addr(t *testing.T) *net.UDPAddr {
+	t.Helper()
+	a, ok := r.e.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		t.Fatal("the server does not listen")
+	}
+	return a
+}
+
+// The reference's examples, typed as written, decide requests in order; hits count the
+// deciding rule; no enabled rule means no server.
+func TestEngineReferenceExamples(t *testing.T) {
+	r := newEngineRig(t, Options{})
+	if r.e.LocalAddr() != nil {
+		t.Fatal("listening without rules")
+	}
+	os.WriteFile(filepath.Join(r.dir, "files", "sata1", "file.txt"), []byte("file"), 0o644)
+	os.WriteFile(filepath.Join(r.dir, "files", "sata1", "ccc.bin"), []byte("ccc"), 0o644)
+	r.run(t, `/ip tftp add req-filename=file.txt real-filename=/sata1/file.txt allow=yes read-only=yes
+/ip tftp add req-filename=.* real-filename=/sata1/file.txt allow=yes read-only=yes
+/ip tftp add req-filename="(aaa.bin)|(bbb.bin)" real-filename="/sata1/ccc.bin\\0" allow=yes read-only=yes`)
+	srv := r.addr(t).AddrPort()
+	if out := r.run(t, `:put [/ip tftp get 2 real-filename]`); out != "/sata1/ccc.bin\\0\n" {
+		t.Fatalf("stored real-filename %q", out)
+	}
+	if out := r.run(t, `/ip tftp export`); !strings.Contains(out, `real-filename="/sata1/ccc.bin\\0"`) {
+		t.Fatalf("export:\n%s", out)
+	}
+	// The second rule takes everything the first does not.
+	for _, name := range []string{"file.txt", "aaa.bin", "whatever"} {
+		if got, _, err := testGet(t, srv, name, "octet"); err != nil || string(got) != "file" {
+			t.Fatalf("%s: %q %v", name, got, err)
+		}
+	}
+	waitIdle(t, r.e.srv)
+	if out := r.run(t, `:put [/ip tftp get 0 hits]; :put [/ip tftp get 1 hits]; :put [/ip tftp get 2 hits]`); out != "1\n2\n0\n" {
+		t.Fatalf("hits:\n%s", out)
+	}
+	r.run(t, `/ip tftp disable 1`)
+	for _, name := range []string{"aaa.bin", "bbb.bin"} {
+		if got, _, err := testGet(t, srv, name, "octet"); err != nil || string(got) != "ccc" {
+			t.Fatalf("%s with rule 1 disabled: %q %v", name, got, err)
+		}
+	}
+	if _, _, err := testGet(t, srv, "whatever", "octet"); errCode(err) != errAccess {
+		t.Fatalf("no rule matches: %v", err)
+	}
+	// max-block-size caps blksize.
+	r.run(t, `/ip tftp settings set max-block-size=1024`)
+	if _, acc, err := testGet(t, srv, "file.txt", "octet", opt{"blksize", "8192"}); err != nil || acc["blksize"] != "1024" {
+		t.Fatalf("blksize with max-block-size=1024: %v %v", acc, err)
+	}
+	// A rule the engine cannot apply is flagged invalid and says why; the others work.
+	r.run(t, `/ip tftp add req-filename="a(b" comment=broken`)
+	out := r.run(t, `/ip tftp print detail where comment=broken`)
+	if !strings.Contains(out, "I") || !strings.Contains(out, "bad regular expression") {
+		t.Fatalf("broken rule:\n%s", out)
+	}
+	if got, _, err := testGet(t, srv, "file.txt", "octet"); err != nil || string(got) != "file" {
+		t.Fatalf("with a broken rule: %q %v", got, err)
+	}
+	waitIdle(t, r.e.srv)
+	if n := testutil.ToFloat64(r.e.srv.Metrics.Requests.WithLabelValues("read", "denied")); n != 1 {
+		t.Fatalf("denied reads counted %v, want 1", n)
+	}
+	r.run(t, `/ip tftp remove [find]`)
+	if r.e.LocalAddr() != nil {
+		t.Fatal("still listening after every rule was removed")
+	}
+}
+
+// Another socket on the port makes rules say why the server is not running.
+func TestEngineListenError(t *testing.T) {
+	busy, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	r := newEngineRig(t, Options{Addr: busy.LocalAddr().String()})
+	r.run(t, `/ip tftp add`)
+	out := r.run(t, `/ip tftp print detail`)
+	if !strings.Contains(out, "cannot listen") {
+		t.Fatalf("print:\n%s", out)
+	}
+}
+
+// At start the engine applies what the store already holds (a restart).
+func TestEngineAppliesStoredRules(t *testing.T) {
+	dir := t.TempDir()
+	ex := controltest.NewIn(t, dir)
+	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
+	con := &script.Console{Sess: &control.Session{User: "admin"}}
+	if err := in.Run(context.Background(), con, `/ip tftp add req-filename="^boot" read-only=yes`, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "files"), 0o755)
+	os.WriteFile(filepath.Join(dir, "files", "boot.img"), []byte("img"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	e, err := Start(ctx, ex, prometheus.NewRegistry(), Options{DataDir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-e.exited })
+	a, ok := e.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		t.Fatal("not listening with a stored rule")
+	}
+	if got, _, err := testGet(t, a.AddrPort(), "boot.img", "octet"); err != nil || string(got) != "img" {
+		t.Fatalf("%q %v", got, err)
+	}
+	// The watcher alone (no explicit Reconcile) closes the server when the rule goes.
+	if err := in.Run(context.Background(), con, `/ip tftp disable 0`, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; e.LocalAddr() != nil; i++ {
+		if i > 500 {
+			t.Fatal("still listening after the only rule was disabled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
