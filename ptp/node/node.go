@@ -604,6 +604,13 @@ func (n *Node) receive(p *portRT, pkt ts.Packet) {
 	if p.state == port.Disabled || p.state == port.Faulty || p.state == port.Initializing {
 		return
 	}
+	if pkt.TS == 0 && h.Type.Event() {
+		// No receive timestamp: the kernel turns software stamping on a moment after
+		// the first socket asks for it, and a packet in that moment carries none. A
+		// time of zero would be a sample decades off.
+		n.cfg.Log.Debug("ptp event message without a receive timestamp", "ptp", n.cfg.Name, "port", p.name, "type", h.Type)
+		return
+	}
 	now := time.Now()
 	t := n.stamp(pkt.TS)
 	switch m := m.(type) {

@@ -19,6 +19,7 @@ func pair(t *testing.T) (nsA, nsB string) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
+	timestampsLive(t)
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2")
 	}
@@ -222,4 +223,44 @@ func refSend(t *testing.T, fd int, msg string) int64 {
 	}
 	t.Fatal("reference: no transmit timestamp")
 	return 0
+}
+
+// timestampsLive holds a receive-timestamping socket open for the test and waits until
+// the kernel stamps packets. The first socket of the system to ask for software receive
+// timestamps turns stamping on through a deferred work item, so a packet that arrives
+// in the first moments after may carry none (the node drops such event messages); a
+// test that checks every message must not race that.
+func timestampsLive(t *testing.T) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING,
+		unix.SOF_TIMESTAMPING_RX_SOFTWARE|unix.SOF_TIMESTAMPING_SOFTWARE); err != nil {
+		t.Fatal(err)
+	}
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000})
+	self, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, oob := make([]byte, 16), make([]byte, 256)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if err := unix.Sendto(fd, []byte("probe"), 0, self); err != nil {
+			t.Fatal(err)
+		}
+		_, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
+		if err != nil {
+			continue
+		}
+		if msgs, _ := unix.ParseSocketControlMessage(oob[:oobn]); len(msgs) > 0 {
+			return
+		}
+	}
+	t.Fatal("the kernel never stamped a received packet")
 }
