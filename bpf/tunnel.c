@@ -107,6 +107,23 @@ struct eoiphdr {
 	__u16 id;     /* tunnel-id, little-endian on the wire */
 };
 
+/* carries reports whether a tunnel of this kind carries payloads of this ethertype
+ * (EoIP carries Ethernet frames, whatever they hold). */
+static __always_inline bool carries(__u32 kind, __be16 ethertype)
+{
+	switch (kind) {
+	case TUN_GRE:
+		return ethertype == bpf_htons(ETH_P_IP) || ethertype == bpf_htons(ETH_P_IPV6);
+	case TUN_IPIP:
+		return ethertype == bpf_htons(ETH_P_IP);
+	case TUN_6TO4:
+		return ethertype == bpf_htons(ETH_P_IPV6);
+	case TUN_EOIP:
+		return true;
+	}
+	return false;
+}
+
 static __always_inline struct tun_stats *stats_of(__u32 slot)
 {
 	return bpf_map_lookup_elem(&tunnel_stats, &slot);
@@ -357,22 +374,8 @@ static __always_inline int decap_parse(void *data, void *end, __u32 len, volatil
 		}
 		return DECAP_DELIVER;
 	}
-	switch (rx->kind) {
-	case TUN_GRE:
-		if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6))
-			goto proto;
-		break;
-	case TUN_IPIP:
-		if (ethertype != bpf_htons(ETH_P_IP))
-			goto proto;
-		break;
-	case TUN_6TO4:
-		if (ethertype != bpf_htons(ETH_P_IPV6))
-			goto proto;
-		break;
-	default:
+	if (!carries(rx->kind, ethertype))
 		goto proto;
-	}
 	/* A keepalive of the peer is a packet of our own protocol addressed back to it
 	 * from us: send it back instead of delivering it. */
 	if (ethertype == bpf_htons(ETH_P_IP) && ip->protocol != IPPROTO_IPV6_) {
@@ -780,24 +783,8 @@ int tun_encap(struct __sk_buff *skb)
 			__builtin_memcpy(&remote, &ip6->daddr.in6_u.u6_addr8[2], 4);
 		}
 	}
-	switch (kind) {
-	case TUN_GRE:
-		if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6))
-			goto proto;
-		break;
-	case TUN_IPIP:
-		if (ethertype != bpf_htons(ETH_P_IP))
-			goto proto;
-		break;
-	case TUN_6TO4:
-		if (ethertype != bpf_htons(ETH_P_IPV6))
-			goto proto;
-		break;
-	case TUN_EOIP:
-		break;
-	default:
+	if (!carries(kind, ethertype))
 		goto proto;
-	}
 	if (c->clamp && kind != TUN_EOIP) {
 		struct tcphdr *tcp = inner_tcp(l3, ethertype, end);
 		__be16 *m = tcp ? mss_opt(tcp, end) : NULL;

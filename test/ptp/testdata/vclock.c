@@ -289,15 +289,8 @@ static void fix(struct msghdr *m)
 			continue;
 		size_t len = c->cmsg_len - CMSG_LEN(0);
 		switch (c->cmsg_type) {
-		case SO_TIMESTAMPING_OLD_:
+		case SO_TIMESTAMPING_OLD_: /* ts[0], the software stamp, comes first */
 		case SO_TIMESTAMPING_NEW:
-			if (len >= sizeof(struct timespec)) {
-				struct timespec ts;
-				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-				fix_ns(&ts);
-				memcpy(CMSG_DATA(c), &ts, sizeof(ts));
-			}
-			break;
 		case SO_TIMESTAMPNS_OLD_:
 		case SO_TIMESTAMPNS_NEW:
 			if (len >= sizeof(struct timespec)) {
