@@ -92,6 +92,9 @@ func ipsecProfileMenu() *Menu {
 			{Name: "name", Type: value.String(), Unique: true, Desc: "Name of the profile."},
 			{Name: "nat-traversal", Type: value.Bool(), Default: "yes",
 				Desc: "Use the Linux NAT-T mechanism (UDP encapsulation of ESP) to pass NAT routers."},
+			// RouterOS 7 writes it in every profile it exports.
+			{Name: "prf-algorithm", Type: value.Enum("auto", "sha1", "sha256", "sha384", "sha512"), Default: "auto",
+				Desc: "Pseudo-random function of IKE; auto uses the hash algorithm (IKEv1) or the integrity algorithm (IKEv2)."},
 			{Name: "proposal-check", Type: value.Enum("claim", "exact", "obey", "strict"), Default: "obey",
 				Desc: "Phase 2 lifetime check logic: claim, exact, obey or strict."},
 		},
