@@ -2,13 +2,16 @@ package control
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
 )
 
 var printFlags = []string{"detail", "terse", "brief", "count-only", "as-value", "without-paging",
@@ -642,7 +645,98 @@ func cmdPrint(ctx context.Context, c *Call) (*Reply, error) {
 			rows[i].Keys = pl
 		}
 	}
+	if c.S.Emit != nil && c.S.Streaming() {
+		return printStream(ctx, c, rows, pl)
+	}
 	return &Reply{Menu: c.Menu, Rows: rows}, nil
+}
+
+// followPoll is how often print follow looks again at rows that change without a
+// configuration change (runtime state, status menus such as /log).
+const followPoll = time.Second
+
+// printStream is print follow, follow-only and interval=: with interval= the whole list
+// again every interval; with follow the list (follow-only: nothing) and then each row
+// that is new or changed, and a row with .dead=yes for each that went, until ctx ends.
+func printStream(ctx context.Context, c *Call, rows []Row, pl []string) (*Reply, error) {
+	every := followPoll
+	if v, ok := c.S.Get("interval"); ok {
+		d, err := value.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, errf(CatArgument, "invalid value for argument interval")
+		}
+		every = max(d, 100*time.Millisecond)
+	}
+	follow := c.S.Has("follow") || c.S.Has("follow-only")
+	changed := make(chan struct{}, 1)
+	if follow && c.Menu.Kind != menu.Status {
+		c.Ex.WatchUntil(ctx, c.Menu.Path, func(Change) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		})
+	}
+	seen := map[uint64]Row{}
+	for _, r := range rows {
+		seen[r.ID] = r
+	}
+	if !c.S.Has("follow-only") {
+		if err := c.S.Emit(&Reply{Menu: c.Menu, Rows: rows}); err != nil {
+			return nil, err
+		}
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return &Reply{Menu: c.Menu}, nil
+		case <-t.C:
+		case <-changed:
+		}
+		rows, err := c.Ex.selected(ctx, c, c.S.Bool("show-sensitive") && c.Sess.ShowSensitive)
+		if err != nil {
+			if ctx.Err() != nil {
+				return &Reply{Menu: c.Menu}, nil
+			}
+			return nil, err
+		}
+		for i := range rows {
+			if len(pl) > 0 {
+				rows[i].Keys = pl
+			}
+		}
+		if !follow {
+			if err := c.S.Emit(&Reply{Menu: c.Menu, Rows: rows}); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var out []Row
+		now := map[uint64]Row{}
+		for _, r := range rows {
+			now[r.ID] = r
+			if old, ok := seen[r.ID]; !ok || !sameRow(old, r) {
+				out = append(out, r)
+			}
+		}
+		for id := range seen {
+			if _, ok := now[id]; !ok {
+				out = append(out, Row{ID: id, Menu: c.Menu, Props: map[string]string{".dead": "yes"}, Keys: []string{".dead"}})
+			}
+		}
+		seen = now
+		if len(out) > 0 {
+			if err := c.S.Emit(&Reply{Menu: c.Menu, Rows: out}); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func sameRow(a, b Row) bool {
+	return a.Flags == b.Flags && maps.Equal(a.Props, b.Props)
 }
 
 // StatsKeys are the properties `print stats` shows: the name, then the menu's counters.

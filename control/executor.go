@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,7 +84,7 @@ type Executor struct {
 	commands map[string]map[string]command // path -> cmd
 	generic  map[menu.Kind]map[string]command
 	sources  map[string]Source
-	watchers []watcher
+	watchers []*watcher
 	failed   map[string]string // menu prefix -> why its engine did not start
 
 	// Observe, when set, is told each command's menu, verb and result ("ok" or "error").
@@ -127,7 +128,20 @@ func (x *Executor) Provide(path string, src Source) {
 func (x *Executor) Watch(prefix string, fn func(Change)) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.watchers = append(x.watchers, watcher{prefix, fn})
+	x.watchers = append(x.watchers, &watcher{prefix, fn})
+}
+
+// WatchUntil is Watch until ctx ends, for a command that follows changes (print follow).
+func (x *Executor) WatchUntil(ctx context.Context, prefix string, fn func(Change)) {
+	w := &watcher{prefix, fn}
+	x.mu.Lock()
+	x.watchers = append(x.watchers, w)
+	x.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.watchers = slices.DeleteFunc(slices.Clone(x.watchers), func(o *watcher) bool { return o == w })
+	})
 }
 
 func (x *Executor) notify(chs []Change) {

@@ -30,6 +30,18 @@ type Sentence struct {
 	// interrupted (monitor without once, ping) write each sample there as it comes and
 	// return when ctx ends. Nil for the API and substitutions, which take the Reply only.
 	Out io.Writer
+	// Emit, when set, takes the updates of a command that goes on (print follow or
+	// interval=, monitor, monitor-traffic, ping, listen): each call is one update as it
+	// comes (the API sends its rows as !re, REST collects them, the console draws them).
+	// Such a command then runs until ctx ends or its count or duration is done. A command
+	// that writes console text checks Out first. Nil: the command answers once.
+	Emit func(rep *Reply) error
+}
+
+// Streaming reports whether the sentence asks print to go on: follow, follow-only or
+// interval=.
+func (s *Sentence) Streaming() bool {
+	return s.Has("follow") || s.Has("follow-only") || s.Has("interval")
 }
 
 // Get returns the value of a named argument.

@@ -15,6 +15,13 @@ import (
 // The console and every other entry point go through the same executor, so a command
 // behaves alike everywhere.
 func Exec(ctx context.Context, ex *control.Executor, sess *control.Session, req Request) [][]string {
+	return ExecStream(ctx, ex, sess, req, nil)
+}
+
+// ExecStream is Exec for a command that goes on (print follow, monitor, ping): with send
+// set, each update's rows go to send as tagged !re sentences as they come, and the
+// returned sentences end the reply.
+func ExecStream(ctx context.Context, ex *control.Executor, sess *control.Session, req Request, send func(words []string)) [][]string {
 	tag, hasTag := req.API[".tag"]
 	reply := func(words ...string) []string {
 		if hasTag {
@@ -25,6 +32,14 @@ func Exec(ctx context.Context, ex *control.Executor, sess *control.Session, req 
 	s, err := Sentence(req)
 	var rep *control.Reply
 	if err == nil {
+		if send != nil {
+			s.Emit = func(rep *control.Reply) error {
+				for i := range rep.Rows {
+					send(reply(append([]string{"!re"}, rowWords(&rep.Rows[i], s.Proplist)...)...))
+				}
+				return ctx.Err()
+			}
+		}
 		rep, err = ex.Exec(ctx, sess, s)
 	}
 	if err != nil {
@@ -48,6 +63,30 @@ func Exec(ctx context.Context, ex *control.Executor, sess *control.Session, req 
 		return append(out, reply("!done", "=ret="+rep.Ret))
 	}
 	return append(out, reply("!done"))
+}
+
+// streamingCmds are the commands that go on until cancelled or their count or duration
+// is done; print joins them with follow, follow-only or interval=.
+var streamingCmds = map[string]bool{"listen": true, "monitor": true, "monitor-traffic": true, "ping": true}
+
+// Streams reports whether req runs on after its first reply: such commands run beside
+// the connection's other commands and end with /cancel.
+func Streams(req Request) bool {
+	i := strings.LastIndexByte(req.Command, '/')
+	cmd := req.Command[i+1:]
+	if streamingCmds[cmd] {
+		return true
+	}
+	if cmd != "print" {
+		return false
+	}
+	for _, a := range req.Attrs {
+		switch a.Name {
+		case "follow", "follow-only", "interval":
+			return true
+		}
+	}
+	return false
 }
 
 // Sentence converts an API request to an executor sentence.

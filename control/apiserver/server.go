@@ -161,8 +161,10 @@ func (cn *conn) handle(ctx context.Context, words []string) bool {
 			cn.fatal("not logged in")
 			return false
 		}
-		// The sentence was framed correctly, so the stream is still in step.
-		cn.trap(api.Request{}, control.CatAPI, err.Error())
+		// The sentence was framed correctly, so the stream is still in step. Its tag
+		// still names the reply: clients match replies by tag (node-routeros keeps the
+		// connection alive with a tagged `#` and waits for that tag).
+		cn.trap(api.Request{API: tagOf(words)}, control.CatAPI, err.Error())
 		return true
 	}
 	switch req.Command {
@@ -181,7 +183,8 @@ func (cn *conn) handle(ctx context.Context, words []string) bool {
 		return true
 	}
 	tag, tagged := req.API[".tag"]
-	streaming := strings.HasSuffix(req.Command, "/listen")
+	streaming := api.Streams(req)
+	listen := strings.HasSuffix(req.Command, "/listen")
 	if !tagged && !streaming {
 		// Untagged replies are matched by order: run in order.
 		cn.exec(ctx, req)
@@ -202,9 +205,12 @@ func (cn *conn) handle(ctx context.Context, words []string) bool {
 	go func() {
 		defer cn.wg.Done()
 		defer cancel()
-		if streaming {
+		switch {
+		case listen:
 			cn.listen(jctx, req)
-		} else {
+		case streaming:
+			cn.stream(jctx, req)
+		default:
 			cn.exec(jctx, req)
 		}
 		cn.mu.Lock()
@@ -225,6 +231,29 @@ func (cn *conn) exec(ctx context.Context, req api.Request) {
 	for _, words := range out {
 		cn.send(words...)
 	}
+}
+
+// stream runs a command that goes on, sending each update's rows as they come, until it
+// ends by itself (count, duration, once) or /cancel interrupts it.
+func (cn *conn) stream(ctx context.Context, req api.Request) {
+	out := api.ExecStream(ctx, cn.s.ex, cn.sess, req, func(words []string) { cn.send(words...) })
+	if ctx.Err() != nil && cn.wasCanceled(req) {
+		cn.interrupted(req)
+		return
+	}
+	for _, words := range out {
+		cn.send(words...)
+	}
+}
+
+// tagOf finds the .tag word of a sentence that did not parse.
+func tagOf(words []string) map[string]string {
+	for _, w := range words {
+		if t, ok := strings.CutPrefix(w, ".tag="); ok {
+			return map[string]string{".tag": t}
+		}
+	}
+	return nil
 }
 
 func (cn *conn) wasCanceled(req api.Request) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -179,21 +180,62 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 		p6.SetControlMessage(ipv6.FlagHopLimit, true)
 	}
 	var b strings.Builder
+	stream := c.S.Out == nil && c.S.Emit != nil
 	emit := func(line string) {
+		if stream {
+			return // rows, not text
+		}
 		if c.S.Out != nil {
 			io.WriteString(c.S.Out, line+"\n")
 		} else {
 			b.WriteString(line + "\n")
 		}
 	}
+	// For the API and REST each reply is a row as it comes, with the running totals, and
+	// without count= it goes on until cancelled, as RouterOS's API ping does.
+	if stream && !c.S.Has("count") {
+		o.count = math.MaxInt
+	}
+	sent, recv := 0, 0
+	var rtts []time.Duration
+	var emitErr error
+	report := func(seq int, host, size, ttl, rtt, status string) {
+		emit(pingLine(seq, host, size, ttl, rtt, status))
+		if !stream || emitErr != nil {
+			return
+		}
+		p := map[string]string{"seq": strconv.Itoa(seq), "host": host}
+		keys := []string{"seq", "host"}
+		add := func(k, v string) {
+			if v != "" {
+				p[k] = v
+				keys = append(keys, k)
+			}
+		}
+		add("size", size)
+		add("ttl", ttl)
+		add("time", rtt)
+		add("status", status)
+		add("sent", strconv.Itoa(sent))
+		add("received", strconv.Itoa(recv))
+		add("packet-loss", strconv.Itoa((sent-recv)*100/max(sent, 1)))
+		if len(rtts) > 0 {
+			lo, hi, sum := rtts[0], rtts[0], time.Duration(0)
+			for _, r := range rtts {
+				lo, hi, sum = min(lo, r), max(hi, r), sum+r
+			}
+			add("min-rtt", rttString(lo))
+			add("avg-rtt", rttString(sum/time.Duration(len(rtts))))
+			add("max-rtt", rttString(hi))
+		}
+		emitErr = c.S.Emit(&control.Reply{Rows: []control.Row{{Props: p, Keys: keys}}})
+	}
 	emit(pingHeader)
 	id := rand.IntN(0xffff)
 	payload := make([]byte, max(0, o.size-hdr))
-	sent, recv := 0, 0
-	var rtts []time.Duration
 	dst := &net.IPAddr{IP: o.dst.AsSlice()}
 	rb := make([]byte, 65536)
-	for seq := 0; seq < o.count && ctx.Err() == nil; seq++ {
+	for seq := 0; seq < o.count && ctx.Err() == nil && emitErr == nil; seq++ {
 		if seq > 0 {
 			select {
 			case <-ctx.Done():
@@ -213,7 +255,7 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 		t0 := time.Now()
 		sent++
 		if _, err := pc.WriteTo(wb, dst); err != nil {
-			emit(pingLine(seq, o.dst.String(), "", "", "", sendError(err)))
+			report(seq, o.dst.String(), "", "", "", sendError(err))
 			continue
 		}
 		pc.SetReadDeadline(t0.Add(time.Second))
@@ -248,7 +290,7 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			}
 			if why, ok := unreachable(m, id, seq); ok {
 				status = why
-				emit(pingLine(seq, hostOf(from), "", "", "", why))
+				report(seq, hostOf(from), "", "", "", why)
 				break
 			}
 			echo, ok := m.Body.(*icmp.Echo)
@@ -259,11 +301,14 @@ func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			rtts = append(rtts, rtt)
 			recv++
 			status = "ok"
-			emit(pingLine(seq, hostOf(from), strconv.Itoa(o.size), strconv.Itoa(ttl), rttString(rtt), ""))
+			report(seq, hostOf(from), strconv.Itoa(o.size), strconv.Itoa(ttl), rttString(rtt), "")
 		}
 		if status == "timeout" {
-			emit(pingLine(seq, o.dst.String(), "", "", "", "timeout"))
+			report(seq, o.dst.String(), "", "", "", "timeout")
 		}
+	}
+	if stream {
+		return &control.Reply{}, emitErr
 	}
 	emit(pingSummary(sent, recv, rtts))
 	rep := &control.Reply{Ret: strconv.Itoa(recv)}

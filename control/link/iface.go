@@ -504,7 +504,8 @@ func (e *Engine) getLink(ctx context.Context, c *control.Call) (*control.Reply, 
 
 // monitorTraffic reports a link's traffic rates, each sample from the counters one
 // interval apart. On a console (Sentence.Out set) without once it writes a sample every
-// interval until ctx ends or duration= passes; otherwise it returns one sample (which the
+// interval until ctx ends or duration= passes; for the API and REST (Sentence.Emit) it
+// emits a row per sample the same way; otherwise it returns one sample (which the
 // console also writes, as RouterOS prints `once`).
 func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.Reply, error) {
 	name, _ := c.S.Get("interface")
@@ -530,11 +531,14 @@ func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.
 		return nil, control.ArgError("input does not match any value of interface")
 	}
 	m := &menu.Menu{Path: c.Menu.Path, Kind: menu.Single}
-	out := c.S.Out
+	out, emit := c.S.Out, c.S.Emit
 	if c.S.Bool("as-value") {
-		out = nil // the values are the reply
+		out, emit = nil, nil // the values are the reply
 	}
-	once := c.S.Bool("once") || out == nil
+	if out != nil {
+		emit = nil // the console draws the text itself
+	}
+	once := c.S.Bool("once") || (out == nil && emit == nil)
 	t0 := time.Now()
 	for {
 		select {
@@ -555,6 +559,16 @@ func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.
 			return nil, err
 		}
 		rep := &control.Reply{Menu: m, Rows: []control.Row{row}}
+		if emit != nil {
+			if err := emit(rep); err != nil {
+				return nil, err
+			}
+			if once {
+				return &control.Reply{Menu: m}, nil
+			}
+			prev, t0 = cur, now
+			continue
+		}
 		if out == nil {
 			return rep, nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/routerd/routerd/control"
@@ -33,6 +35,10 @@ type Server struct {
 	// Identity names the router on the status page (nil: "MikroTik").
 	Identity func() string
 }
+
+// StreamLimit bounds a REST call of a command that goes on (ping, monitor-traffic, print
+// follow): RouterOS's REST gives every call 60 s.
+var StreamLimit = 60 * time.Second
 
 // shutdownGrace is how long requests in progress get when the service stops.
 const shutdownGrace = 5 * time.Second
@@ -155,7 +161,31 @@ type result struct {
 // runAPI runs one API request and collects its replies.
 func runAPI(ctx context.Context, ex *control.Executor, sess *control.Session, req api.Request) result {
 	var res result
-	for _, sen := range api.Exec(ctx, ex, sess, req) {
+	var sens [][]string
+	if api.Streams(req) {
+		// A command that goes on answers what it reported until its count, duration
+		// or once ended it; one that would go on for ever fails at the time limit, as
+		// RouterOS's REST does.
+		sctx, cancel := context.WithTimeout(ctx, StreamLimit)
+		defer cancel()
+		var mu sync.Mutex
+		end := api.ExecStream(sctx, ex, sess, req, func(words []string) {
+			mu.Lock()
+			sens = append(sens, words)
+			mu.Unlock()
+		})
+		mu.Lock()
+		sens = append(sens, end...)
+		mu.Unlock()
+		if errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			res.trap = &control.Error{Category: control.CatExecute,
+				Msg: fmt.Sprintf("timeout: the command ran for %s without ending (give count=, duration= or once)", StreamLimit)}
+			return res
+		}
+	} else {
+		sens = api.Exec(ctx, ex, sess, req)
+	}
+	for _, sen := range sens {
 		if len(sen) == 0 {
 			continue
 		}

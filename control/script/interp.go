@@ -204,6 +204,21 @@ func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 	}
 	if !subst {
 		sen.Out = r.w
+		if s.Cmd == "print" && !hasFlag(sen, "as-value") {
+			// print follow and interval= draw each update as it comes.
+			sen.Emit = func(rep *control.Reply) error {
+				live := &control.Reply{Menu: rep.Menu}
+				for _, row := range rep.Rows {
+					if row.Props[".dead"] == "" {
+						live.Rows = append(live.Rows, row)
+					}
+				}
+				if len(live.Rows) > 0 {
+					Render(r.w, live, sen, r.c.Width)
+				}
+				return r.ctx.Err()
+			}
+		}
 	}
 	if s.Where != nil {
 		sen.Filter = func(row *control.Row) (bool, error) {
@@ -257,7 +272,9 @@ func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 			}
 			return a, nil
 		}
-		Render(r.w, rep, sen, r.c.Width)
+		if sen.Emit == nil || !sen.Streaming() {
+			Render(r.w, rep, sen, r.c.Width)
+		}
 		return Nothing{}, nil
 	}
 	if rep.Text != "" && !subst {

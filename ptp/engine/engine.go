@@ -443,8 +443,9 @@ func (e *Engine) refresh(context.Context, *control.Session) ([]control.Row, erro
 	return nil, nil
 }
 
-// monitor prints the instance's state: one sample with `once` or for the API (no
-// terminal), else a sample every interval on the console's terminal until ctx ends.
+// monitor prints the instance's state: one sample with `once` or without a terminal or
+// stream, else a sample every interval on the console's terminal, or as a row to the
+// API's or REST's stream (Sentence.Emit), until ctx ends.
 func (e *Engine) monitor(ctx context.Context, c *control.Call) (*control.Reply, error) {
 	ref, _ := c.S.Get("numbers")
 	if ref == "" {
@@ -473,15 +474,23 @@ func (e *Engine) monitor(ctx context.Context, c *control.Call) (*control.Reply, 
 	if err != nil {
 		return nil, err
 	}
-	if c.S.Out == nil || c.S.Bool("once") {
+	if (c.S.Out == nil && c.S.Emit == nil) || c.S.Bool("once") {
 		out.Menu = c.Menu
 		return out, nil
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := io.WriteString(c.S.Out, out.Text+"\n"); err != nil {
-			return nil, err
+		if c.S.Out != nil {
+			if _, err := io.WriteString(c.S.Out, out.Text+"\n"); err != nil {
+				return nil, err
+			}
+		} else {
+			// The API and REST: a row per sample.
+			out.Menu = c.Menu
+			if err := c.S.Emit(out); err != nil {
+				return nil, err
+			}
 		}
 		select {
 		case <-ctx.Done():
