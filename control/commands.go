@@ -198,7 +198,7 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		if np := c.Menu.NameProp(); np != "" && props[np] == "" {
 			props[np] = defaultName(tx, c.Menu)
 		}
-		if p, ok := c.Menu.Prop("owner"); ok && p.ReadOnly && c.Sess.User != "" {
+		if _, ok := c.Menu.Prop("owner"); ok && props["owner"] == "" && c.Sess.User != "" {
 			props["owner"] = c.Sess.User
 		}
 		for _, p := range c.Menu.Props {

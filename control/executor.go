@@ -344,6 +344,12 @@ func (x *Executor) Row(m *menu.Menu, it store.Item, showSensitive bool) Row {
 	if st.Status == "" && m.Engine == "" && m.Kind != menu.Status {
 		st.Status = x.notApplied(m.Path)
 	}
+	if ne := noEffect(m, it.Props); ne != "" {
+		if st.Status != "" {
+			st.Status += "; "
+		}
+		st.Status += ne
+	}
 	if st.Status != "" {
 		r.Props["status"] = st.Status
 	}
@@ -539,4 +545,22 @@ func (x *Executor) notApplied(path string) string {
 		return "not applied: " + x.failed[best]
 	}
 	return "not applied: no engine for this menu yet"
+}
+
+// noEffect is the status part naming the properties of an item that are set away from
+// their default but have no effect on this system (Prop.NoEffect).
+func noEffect(m *menu.Menu, props map[string]string) string {
+	var parts []string
+	for _, p := range m.Props {
+		if p.NoEffect == "" {
+			continue
+		}
+		if v, ok := props[p.Name]; ok && v != p.Default {
+			parts = append(parts, p.Name+" ("+p.NoEffect+")")
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "no effect here: " + strings.Join(parts, ", ")
 }

@@ -58,8 +58,11 @@ func (e *Engine) checkAddr(v int) func(tx *store.Tx, cmd string, args []control.
 				}
 			case "address":
 				val := a.Value
-				if v == 6 && !strings.Contains(val, "/") {
+				switch {
+				case v == 6 && !strings.Contains(val, "/"):
 					val += "/64" // RouterOS' default IPv6 prefix length
+				case v == 4 && !strings.Contains(val, "/"):
+					val += "/32" // as RouterOS exports host addresses
 				}
 				p, err := netip.ParsePrefix(val)
 				if err != nil || (v == 4) != p.Addr().Is4() {
@@ -117,6 +120,10 @@ func (e *Engine) checkRoute(v int) func(tx *store.Tx, cmd string, args []control
 				switch a.Name {
 				case "dst-address":
 					p, err := netip.ParsePrefix(a.Value)
+					if ip, aerr := netip.ParseAddr(a.Value); aerr == nil && ip.Zone() == "" {
+						// A bare address is a host route (dst-address=8.8.4.4).
+						p, err = netip.PrefixFrom(ip, ip.BitLen()), nil
+					}
 					if err != nil || (v == 4) != p.Addr().Is4() {
 						return nil, control.ArgError("invalid value for argument dst-address")
 					}

@@ -258,7 +258,11 @@ func (e *Engine) applyAddrs(v int) {
 			e.invalid(path, it, "cannot add address: "+err.Error())
 			continue
 		}
-		e.ex.State.Set(path, it.ID, control.ItemState{Props: addrProps(it, l.Attrs().Name)})
+		st := control.ItemState{Props: addrProps(it, l.Attrs().Name)}
+		if n := it.Props["network"]; v == 4 && n != "" && n != p.Masked().Addr().String() {
+			st.Status = "network " + n + " is not the prefix's network: kept, not applied (no point-to-point peer addresses here)"
+		}
+		e.ex.State.Set(path, it.ID, st)
 	}
 	for k, cur := range have {
 		if cur.proto == Proto && !want[k] {
@@ -271,7 +275,7 @@ func (e *Engine) applyAddrs(v int) {
 
 func addrProps(it store.Item, actual string) map[string]string {
 	p := map[string]string{"actual-interface": actual}
-	if pf, err := netip.ParsePrefix(it.Props["address"]); err == nil && pf.Addr().Is4() {
+	if pf, err := netip.ParsePrefix(it.Props["address"]); err == nil && pf.Addr().Is4() && it.Props["network"] == "" {
 		p["network"] = pf.Masked().Addr().String()
 	}
 	return p

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,6 +75,21 @@ func (e *Engine) applyBridges(cfg *config) {
 					e.setState("/interface/bridge", it.ID, false, "multicast-router: "+err.Error(), nil)
 					continue
 				}
+			}
+		}
+		if mac := it.Props["admin-mac"]; it.Props["auto-mac"] == "no" && mac != "" &&
+			!strings.EqualFold(l.Attrs().HardwareAddr.String(), mac) {
+			hw, err := net.ParseMAC(mac)
+			if err == nil {
+				err = e.h.LinkSetHardwareAddr(l, hw)
+			}
+			if err != nil {
+				e.setState("/interface/bridge", it.ID, false, "admin-mac: "+err.Error(), nil)
+				continue
+			}
+			if l, err = e.h.LinkByName(name); err != nil {
+				e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
+				continue
 			}
 		}
 		mtu := it.Props["mtu"]

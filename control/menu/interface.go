@@ -56,6 +56,30 @@ func interfaceMenus() []*Menu {
 	comment := Prop{Name: "comment", Type: value.String(), Desc: "Short description of the item."}
 	disabled := Prop{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the item is disabled."}
 	running := hidden("running", "The link is up (carrier).")
+	// stored declares a property RouterOS exports that has no equivalent here.
+	stored := func(name string, t value.Type, def, why, desc string) Prop {
+		return Prop{Name: name, Type: t, Default: def, NoEffect: why, Desc: desc}
+	}
+	anyTime := value.Time(0, 1<<62)
+	const (
+		noSTP       = "spanning tree is not run"
+		noMVRP      = "no MVRP here"
+		noSnoopDHCP = "no DHCP snooping here"
+		mcastTimer  = "the kernel's multicast snooping timers are used"
+		noHW        = "no switch chip offload here"
+		noLoop      = "loop protect runs on EoIP tunnels only"
+		noARPMode   = "ARP modes other than enabled are not applied"
+	)
+	arp := stored("arp", value.Enum("disabled", "enabled", "local-proxy-arp", "proxy-arp", "reply-only"), "enabled",
+		noARPMode, "Address Resolution Protocol mode.")
+	arpTimeout := Prop{Name: "arp-timeout", Type: anyTime, Auto: true, Default: "auto", NoEffect: "the kernel's neighbour timeouts are used",
+		Desc: "How long an ARP entry is kept after the last packet from the address."}
+	loopProtect := []Prop{
+		stored("loop-protect", value.Enum("default", "on", "off"), "default", noLoop, "Loop protection on the interface."),
+		stored("loop-protect-disable-time", anyTime, "5m", noLoop, "How long the interface is disabled when a loop is detected."),
+		stored("loop-protect-send-interval", anyTime, "5s", noLoop, "Interval between loop protection packets."),
+	}
+	frameTypes := value.Enum("admit-all", "admit-only-untagged-and-priority-tagged", "admit-only-vlan-tagged")
 	vlanIDs := value.List(value.String()) // ids and ranges, checked by the link engine
 
 	return []*Menu{
@@ -89,16 +113,37 @@ func interfaceMenus() []*Menu {
 			Path: "/interface/ethernet",
 			Kind: Fixed,
 			Props: withCounters([]Prop{
-				ifName,
+				{Name: "name", Type: value.String(), Unique: true,
+					Desc: "Interface name; setting it renames the link (found again by default-name)."},
 				ro("default-name", value.String(), "Name the link had when routerd first saw it."),
 				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit."},
-				ro("l2mtu", value.Int(0, 65535), "Layer2 MTU."),
-				ro("mac-address", value.MAC(), "MAC address of the link."),
+				stored("l2mtu", value.Int(0, 65535), "", "the kernel has no separate layer-2 MTU", "Layer2 MTU."),
+				{Name: "mac-address", Type: value.MAC(), Desc: "MAC address of the link; unset restores the original."},
+				ro("orig-mac-address", value.MAC(), "MAC address the link had when routerd first saw it."),
+				arp,
+				arpTimeout,
+				stored("auto-negotiation", value.Bool(), "yes", "link speed and duplex are left to the driver", "Negotiate speed and duplex with the link partner."),
+				stored("advertise", value.List(value.String()), "", "link speed and duplex are left to the driver", "Speeds and duplex modes advertised when negotiating."),
+				stored("speed", value.String(), "", "link speed and duplex are left to the driver", "Fixed speed when auto-negotiation is off (1Gbps, 1G-baseT-full ...)."),
+				stored("full-duplex", value.Bool(), "yes", "link speed and duplex are left to the driver", "Full duplex when auto-negotiation is off."),
+				stored("bandwidth", value.String(), "unlimited/unlimited", "no per-port shaper here", "Receive/transmit rate limit of the port."),
+				stored("disable-running-check", value.Bool(), "no", "running always follows the carrier here", "Treat the link as always running."),
+				stored("rx-flow-control", value.Enum("auto", "off", "on"), "off", "pause frames are left to the driver", "Accept pause frames."),
+				stored("tx-flow-control", value.Enum("auto", "off", "on"), "off", "pause frames are left to the driver", "Send pause frames."),
+				stored("cable-settings", value.Enum("default", "short", "standard"), "default", noHW, "Cable length adjustment of the PHY."),
+				stored("combo-mode", value.Enum("auto", "copper", "sfp"), "auto", noHW, "Which half of a combo port is used."),
+				stored("fec-mode", value.Enum("auto", "fec74", "fec91", "off"), "auto", noHW, "Forward error correction of SFP28/QSFP ports."),
+				stored("poe-out", value.Enum("auto-on", "forced-on", "off"), "auto-on", "no PoE here", "Power over Ethernet output."),
+				stored("poe-priority", value.Int(0, 99), "10", "no PoE here", "PoE output priority."),
+				stored("sfp-shutdown-temperature", value.Int(0, 200), "95", noHW, "SFP temperature (C) at which the module is shut down."),
+				stored("sfp-rate-select", value.Enum("high", "low"), "high", noHW, "SFP rate select pin."),
+				stored("power-cycle-ping-enabled", value.Bool(), "no", "no PoE here", "Power-cycle the PoE output when pings fail."),
+				stored("power-cycle-ping-address", value.IP(), "", "no PoE here", "Address pinged by power-cycle-ping."),
+				stored("power-cycle-ping-timeout", anyTime, "", "no PoE here", "Ping failure time before a power cycle."),
+				stored("power-cycle-interval", anyTime, "", "no PoE here", "Power-cycle the PoE output at this interval."),
 			},
-				comment,
-				disabled,
-				running,
-				hidden("slave", "The link is a port of a bridge."),
+				append(append([]Prop{}, loopProtect...), comment, disabled, running,
+					hidden("slave", "The link is a port of a bridge."))...,
 			),
 			Flags:    []Flag{FlagDisabled, FlagRunning, flagSlave},
 			Columns:  []string{"name", "mtu", "mac-address"},
@@ -115,8 +160,45 @@ func interfaceMenus() []*Menu {
 					Desc: "Layer3 MTU; auto follows the smallest port MTU."},
 				ro("actual-mtu", value.Int(0, 65535), "MTU in effect."),
 				ro("mac-address", value.MAC(), "MAC address of the bridge."),
-				{Name: "protocol-mode", Type: value.Enum("none"), Default: "none",
-					Desc: "Spanning tree protocol; only none is supported."},
+				// RouterOS's default is rstp; routerd runs no spanning tree, so its default is
+				// none and the other modes are stored with a status saying so.
+				{Name: "protocol-mode", Type: value.Enum("mstp", "none", "rstp", "stp"), Default: "none", NoEffect: noSTP,
+					Desc: "Spanning tree protocol; none here (the others are stored)."},
+				{Name: "auto-mac", Type: value.Bool(), Default: "yes",
+					Desc: "Take the MAC address of a port; no: use admin-mac."},
+				{Name: "admin-mac", Type: value.MAC(),
+					Desc: "Static MAC address of the bridge, used when auto-mac is no."},
+				stored("ageing-time", anyTime, "5m", "the kernel's default ageing time is used", "How long a host's entry is kept in the bridge database."),
+				arp,
+				arpTimeout,
+				stored("add-dhcp-option82", value.Bool(), "no", noSnoopDHCP, "Add DHCP option 82 to snooped DHCP packets."),
+				stored("dhcp-snooping", value.Bool(), "no", noSnoopDHCP, "Snoop DHCP packets."),
+				stored("ether-type", value.Enum("0x8100", "0x88a8", "0x9100"), "0x8100", "the bridge VLAN protocol is 802.1Q", "VLAN protocol of the bridge's VLAN filtering."),
+				stored("fast-forward", value.Bool(), "yes", "RouterOS fast path; the Linux bridge has none", "Fast forwarding between two ports."),
+				stored("forward-delay", anyTime, "15s", noSTP, "Time spent in the listening and learning states."),
+				stored("frame-types", frameTypes, "admit-all", "frame types are applied per port", "Frames the bridge interface accepts with vlan-filtering."),
+				stored("ingress-filtering", value.Bool(), "yes", "the Linux bridge always filters ingress by VLAN when vlan-filtering is on", "Drop frames of VLANs the bridge interface is not a member of."),
+				stored("igmp-version", value.Enum("2", "3"), "2", mcastTimer, "IGMP version of the bridge's querier."),
+				stored("mld-version", value.Enum("1", "2"), "1", mcastTimer, "MLD version of the bridge's querier."),
+				stored("last-member-interval", anyTime, "1s", mcastTimer, "Group-specific query interval after a leave."),
+				stored("last-member-query-count", value.Int(0, 4294967295), "2", mcastTimer, "Group-specific queries sent after a leave."),
+				stored("membership-interval", anyTime, "4m20s", mcastTimer, "Time after which a group without reports is removed."),
+				stored("querier-interval", anyTime, "4m15s", mcastTimer, "Time after which another querier is considered gone."),
+				stored("query-interval", anyTime, "2m5s", mcastTimer, "Interval between general queries."),
+				stored("query-response-interval", anyTime, "10s", mcastTimer, "Maximum response time in queries."),
+				stored("startup-query-count", value.Int(0, 4294967295), "2", mcastTimer, "Queries sent at start-up."),
+				stored("startup-query-interval", anyTime, "31s250ms", mcastTimer, "Interval between start-up queries."),
+				stored("multicast-querier", value.Bool(), "no", "the bridge sends no IGMP/MLD queries here", "Send IGMP/MLD general queries."),
+				stored("max-learned-entries", value.OneOf(value.Enum("auto", "unlimited"), value.Int(0, 4294967295)), "auto",
+					"the kernel's limit applies", "Maximum number of learned hosts."),
+				stored("mvrp", value.Bool(), "no", noMVRP, "Multiple VLAN Registration Protocol."),
+				stored("port-cost-mode", value.Enum("long", "short"), "long", noSTP, "Path cost scale of the ports."),
+				stored("priority", value.Int(0, 65535), "32768", noSTP, "Bridge priority (0x8000)."),
+				stored("max-message-age", anyTime, "20s", noSTP, "How long spanning tree information is kept."),
+				stored("transmit-hold-count", value.Int(1, 10), "6", noSTP, "BPDUs sent per second at most."),
+				stored("max-hops", value.Int(6, 40), "20", noSTP, "MSTP hop limit."),
+				stored("region-name", value.String(), "", noSTP, "MSTP region name."),
+				stored("region-revision", value.Int(0, 65535), "0", noSTP, "MSTP region revision."),
 				{Name: "vlan-filtering", Type: value.Bool(), Default: "no",
 					Desc: "Forward by the bridge VLAN table and port PVIDs."},
 				{Name: "pvid", Type: value.Int(1, 4094), Default: "1",
@@ -143,6 +225,11 @@ func interfaceMenus() []*Menu {
 				{Name: "interface", Type: value.String(), Required: true,
 					Desc: "Link the VLAN is tagged on."},
 				ro("mac-address", value.MAC(), "MAC address (the parent's)."),
+				arp,
+				arpTimeout,
+				stored("mvrp", value.Bool(), "no", noMVRP, "Register the VLAN through MVRP."),
+				stored("use-service-tag", value.Bool(), "no", "802.1ad service tags are not applied", "Use an 802.1ad service tag."),
+				loopProtect[0], loopProtect[1], loopProtect[2],
 				comment,
 				disabled,
 				running,
@@ -165,6 +252,27 @@ func interfaceMenus() []*Menu {
 					Default: "admit-all", Desc: "Which frames the port accepts with vlan-filtering."},
 				{Name: "horizon", Type: value.OneOf(value.Enum("none"), value.Int(0, 429496729)), Default: "none",
 					Desc: "Ports with the same horizon do not forward to each other (kernel port isolation: one horizon value per bridge)."},
+				stored("ingress-filtering", value.Bool(), "yes", "the Linux bridge always filters ingress by VLAN when vlan-filtering is on", "Drop frames of VLANs the port is not a member of."),
+				stored("trusted", value.Bool(), "no", noSnoopDHCP, "Forward DHCP server messages (DHCP snooping)."),
+				stored("internal-path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost within an MSTP region."),
+				stored("path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost of the port."),
+				stored("priority", value.Int(0, 240), "128", noSTP, "Port priority (0x80)."),
+				stored("edge", value.Enum("auto", "no", "no-discover", "yes", "yes-discover"), "auto", noSTP, "Whether the port is an edge port."),
+				stored("point-to-point", value.Enum("auto", "no", "yes"), "auto", noSTP, "Whether the link is point-to-point."),
+				stored("bpdu-guard", value.Bool(), "no", noSTP, "Disable the port when a BPDU arrives."),
+				stored("restricted-role", value.Bool(), "no", noSTP, "Never root port."),
+				stored("restricted-tcn", value.Bool(), "no", noSTP, "Ignore topology change notifications."),
+				stored("auto-isolate", value.Bool(), "no", noSTP, "Isolate an edge port that receives BPDUs."),
+				stored("learn", value.Enum("auto", "no", "yes"), "auto", "the kernel learns on every port", "Learn source MAC addresses."),
+				stored("broadcast-flood", value.Bool(), "yes", "the kernel floods broadcasts on every port", "Flood broadcast frames to the port."),
+				stored("unknown-multicast-flood", value.Bool(), "yes", "the kernel floods on every port", "Flood unknown multicast to the port."),
+				stored("unknown-unicast-flood", value.Bool(), "yes", "the kernel floods on every port", "Flood unknown unicast to the port."),
+				stored("multicast-router", value.Enum("disabled", "permanent", "temporary-query"), "temporary-query", mcastTimer, "Whether the port is a multicast router port."),
+				stored("fast-leave", value.Bool(), "no", mcastTimer, "Remove a group on the first leave."),
+				stored("tag-stacking", value.Bool(), "no", "802.1ad tag stacking is not applied", "Push a tag on already tagged frames."),
+				stored("hw", value.Bool(), "yes", noHW, "Offload the port to the switch chip."),
+				stored("mvrp-applicant-state", value.Enum("normal-participant", "non-participant"), "normal-participant", noMVRP, "MVRP applicant state."),
+				stored("mvrp-registrar-state", value.Enum("fixed", "normal"), "normal", noMVRP, "MVRP registrar state."),
 				comment,
 				disabled,
 				hidden("inactive", "The port cannot be applied."),
@@ -186,6 +294,7 @@ func interfaceMenus() []*Menu {
 					Desc: "Ports (or the bridge itself) that send these VLANs untagged."},
 				ro("current-tagged", value.String(), "Ports tagged in effect."),
 				ro("current-untagged", value.String(), "Ports untagged in effect."),
+				stored("mvrp-forbidden", value.String(), "", noMVRP, "Ports on which MVRP may not register these VLANs."),
 				comment,
 				disabled,
 			},

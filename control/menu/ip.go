@@ -37,6 +37,13 @@ func ipMenus() []*Menu {
 				{Name: "routing-table", Type: value.OneOf(value.Enum("main"), value.Int(1, 4294967295)), Default: "main",
 					Desc: "Routing table: main, or a table number."},
 				{Name: "blackhole", Type: value.Bool(), Default: "no", Desc: "Silently discard packets to dst-address."},
+				{Name: "check-gateway", Type: value.Enum("arp", "bfd", "bfd-multihop", "none", "ping"), Default: "none",
+					NoEffect: "gateway reachability is left to the kernel's neighbour state",
+					Desc:     "How the gateway's reachability is checked."},
+				{Name: "suppress-hw-offload", Type: value.Bool(), Default: "no", NoEffect: "no hardware routing offload here",
+					Desc: "Keep the route out of the switch chip's routing table."},
+				{Name: "vrf-interface", Type: value.String(), NoEffect: "no VRF here",
+					Desc: "VRF whose table the route is added to (RouterOS 6)."},
 				{Name: "immediate-gw", Type: value.String(), ReadOnly: true, Desc: "Interface (and address) the route uses."},
 				comment,
 				disabled,
@@ -58,7 +65,11 @@ func ipMenus() []*Menu {
 			Props: []Prop{
 				{Name: "address", Type: value.Prefix4(), Required: true,
 					Desc: "Address and prefix length; a bare address is /32."},
-				{Name: "network", Type: value.IPv4(), ReadOnly: true, Desc: "Network address of the prefix."},
+				// RouterOS writes network= on every address it exports. Unset, it is the
+				// prefix's network; given, it is kept (on a /32 it names the peer of a
+				// point-to-point address).
+				{Name: "network", Type: value.IPv4(),
+					Desc: "Network address of the prefix; on a /32 address, the address of the point-to-point peer."},
 				iface,
 				{Name: "actual-interface", Type: value.String(), ReadOnly: true, Desc: "Interface the address is applied on."},
 				comment,
@@ -81,6 +92,10 @@ func ipMenus() []*Menu {
 				{Name: "advertise", Type: value.Bool(), Default: "yes",
 					Desc: "Advertise the prefix in router advertisements (stored; no RA daemon yet)."},
 				{Name: "no-dad", Type: value.Bool(), Default: "no", Desc: "Skip duplicate address detection."},
+				{Name: "from-pool", Type: value.String(), NoEffect: "no IPv6 pools here; the address is used as written",
+					Desc: "IPv6 pool the prefix of the address is taken from."},
+				{Name: "auto-link-local", Type: value.Bool(), Default: "yes", NoEffect: "the kernel's link-local address is kept",
+					Desc: "Add a link-local address when the interface gets a global one."},
 				{Name: "actual-interface", Type: value.String(), ReadOnly: true, Desc: "Interface the address is applied on."},
 				comment,
 				disabled,

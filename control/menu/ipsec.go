@@ -160,7 +160,7 @@ func ipsecPeerMenu() *Menu {
 		Props: []Prop{
 			// The manual's type is an IP/IPv6 prefix; its IKEv2 example gives a DNS name
 			// (address=n.mynetname.net), so host names are accepted too.
-			{Name: "address", Type: value.OneOf(value.Prefix(), ipsecHostName{}), Default: "0.0.0.0/0",
+			{Name: "address", Type: value.OneOf(value.Prefix(), HostName{}), Default: "0.0.0.0/0",
 				Desc: "Remote peer address prefix (or DNS name) this configuration applies to; the most specific match wins."},
 			{Name: "comment", Type: value.String(), Desc: "Short description of the peer."},
 			{Name: "disabled", Type: value.Bool(), Default: "no",
@@ -479,13 +479,13 @@ func ipsecInstalledSAMenu() *Menu {
 	}
 }
 
-// ipsecHostName accepts a DNS host name (peer address=n.mynetname.net). Dotted numbers are
+// HostName accepts a DNS host name (peer address=n.mynetname.net, tunnel remote-address). Dotted numbers are
 // not host names, so that a mistyped address is not taken for one.
-type ipsecHostName struct{}
+type HostName struct{}
 
-func (ipsecHostName) Name() string { return "host name" }
+func (HostName) Name() string { return "host name" }
 
-func (ipsecHostName) Parse(s string) (string, error) {
+func (HostName) Parse(s string) (string, error) {
 	s = strings.TrimSuffix(s, ".")
 	if s == "" || len(s) > 253 {
 		return "", value.ErrInvalid

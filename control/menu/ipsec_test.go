@@ -296,4 +296,4 @@ func TestIpsecMenusManual(t *testing.T) {
 }
 
 var _ value.Type = ipsecID{}
-var _ value.Type = ipsecHostName{}
+var _ value.Type = HostName{}

@@ -61,8 +61,24 @@ type Prop struct {
 	// Code: the value is script source (source=, on-event=): kept as written, exported
 	// quoted.
 	Code bool
+	// NoEffect marks a property RouterOS has (and writes in /export) that has no
+	// equivalent on this system: its value is accepted with RouterOS's syntax, stored,
+	// exported and printed, and print's status says it has no effect here. The text says
+	// why ("no MVRP in the Linux bridge"). Empty: the property is applied (or read-only).
+	NoEffect string
 	// Desc is the manual's description, used by help.
 	Desc string
+}
+
+// Effect is the state of a property in the properties table (docs/properties.md).
+func (p *Prop) Effect() string {
+	switch {
+	case p.ReadOnly:
+		return "read-only"
+	case p.NoEffect != "":
+		return "stored only: " + p.NoEffect
+	}
+	return "applied"
 }
 
 // Flag is one flag letter of print output.

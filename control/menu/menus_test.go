@@ -406,7 +406,8 @@ func TestManualDefaults(t *testing.T) {
 	}
 
 	readOnly := map[string][]string{
-		"/system/script":    {"owner", "run-count", "last-started"},
+		// owner is writable: RouterOS exports it (issue 19).
+		"/system/script":    {"run-count", "last-started"},
 		"/system/scheduler": {"run-count", "next-run", "owner"},
 		"/interface/gre":    {"actual-mtu", "running"},
 		"/interface/eoip":   {"actual-mtu", "running", "l2mtu", "loop-protect-status"},

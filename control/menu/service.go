@@ -1,6 +1,9 @@
 package menu
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -11,6 +14,9 @@ func serviceMenus() []*Menu {
 	groupPolicies := []string{
 		"local", "telnet", "ssh", "ftp", "reboot", "read", "write", "policy", "test",
 		"winbox", "password", "web", "sniff", "sensitive", "api", "romon", "rest-api",
+		// RouterOS 6 policies of packages routerd does not have: kept so that v6 exports
+		// load, granting nothing.
+		"dude", "tikapp",
 	}
 
 	return []*Menu{
@@ -53,8 +59,8 @@ func serviceMenus() []*Menu {
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Group name."},
-				{Name: "policy", Type: value.EnumList(groupPolicies...),
-					Desc: "Policies granted to the group's users."},
+				{Name: "policy", Type: policyList{value.EnumList(groupPolicies...)},
+					Desc: "Policies granted to the group's users; !name (as RouterOS exports the policies not granted) grants nothing."},
 				{Name: "skin", Type: value.String(), Default: "default", Desc: "WebFig skin of the group."},
 				{Name: "comment", Type: value.String(), Desc: "Short description of the group."},
 			},
@@ -114,4 +120,34 @@ func serviceMenus() []*Menu {
 			Desc:     "Public keys users log in with over ssh.",
 		},
 	}
+}
+
+// policyList is a group's policy list as RouterOS writes it: granted policies, and the
+// ones not granted prefixed with ! (policy=local,telnet,!ftp,!write). The canonical value
+// holds the granted ones; a policy both granted and negated is refused.
+type policyList struct{ value.Type }
+
+func (t policyList) Parse(s string) (string, error) {
+	var pos, neg []string
+	for _, w := range strings.Split(s, ",") {
+		if n, ok := strings.CutPrefix(w, "!"); ok {
+			neg = append(neg, n)
+		} else {
+			pos = append(pos, w)
+		}
+	}
+	if len(neg) > 0 {
+		if _, err := t.Type.Parse(strings.Join(neg, ",")); err != nil {
+			return "", err
+		}
+	}
+	for _, n := range neg {
+		if slices.Contains(pos, n) {
+			return "", value.ErrInvalid
+		}
+	}
+	if len(pos) == 0 {
+		return "", nil
+	}
+	return t.Type.Parse(strings.Join(pos, ","))
 }

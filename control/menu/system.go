@@ -39,7 +39,8 @@ func systemMenus() []*Menu {
 				// RouterOS names an unnamed script "scriptN" (the first free N) on add.
 				{Name: "name", Type: value.String(), Unique: true,
 					Desc: "Name of the script (default scriptN)."},
-				{Name: "owner", Type: value.String(), ReadOnly: true,
+				// Writable because RouterOS exports it; add without it takes the user's name.
+				{Name: "owner", Type: value.String(),
 					Desc: "User who created the script."},
 				{Name: "policy", Type: value.EnumList(scriptPolicies...), Default: defaultPolicy,
 					Desc: "Policies the script runs with: ftp, reboot, read, write, policy, test, password, sniff, sensitive, romon."},

@@ -60,7 +60,9 @@ func tunnelMenus() []*Menu {
 			Desc: "Source address of the tunnel packets, local on the router; 0.0.0.0 or unset uses the address of the outgoing interface."}
 	}
 	remote := func(required bool, desc string) Prop {
-		return Prop{Name: "remote-address", Type: value.IPv4(), Required: required, Desc: desc}
+		// RouterOS takes a DNS name too and resolves it; routerd resolves it through
+		// /ip dns and shows the address in use as actual-remote-address.
+		return Prop{Name: "remote-address", Type: value.OneOf(value.IPv4(), HostName{}), Required: required, Desc: desc}
 	}
 	ipsecSecret := Prop{Name: "ipsec-secret", Type: value.String(), Sensitive: true,
 		Desc: "When set, a dynamic IPsec peer to remote-address with this pre-shared key and a policy are added."}

@@ -292,7 +292,7 @@ func TestBackupLoadFailureChangesNothing(t *testing.T) {
 	before := exportAll(t, r)
 	files := filepath.Join(r.dataDir, "files")
 	os.MkdirAll(files, 0o700)
-	bad := backupHeader + "/system identity set name=lost\n/interface gre add name=x remote-address=notanip\n"
+	bad := backupHeader + "/system identity set name=lost\n/interface gre add name=x remote-address=not_an_ip\n"
 	if err := os.WriteFile(filepath.Join(files, "bad.backup"), []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func TestImport(t *testing.T) {
 	r := newRig(t)
 	writeFile(t, r, "ok.rsc", "/system identity set name=imported\n:put done\n")
 	writeFile(t, r, "noext", "/interface gre add name=g0 remote-address=10.0.0.9\n")
-	writeFile(t, r, "half.rsc", "/interface gre add name=g1 remote-address=10.0.0.1\n/interface gre add name=g2 remote-address=bad\n/interface gre add name=g3 remote-address=10.0.0.3\n")
+	writeFile(t, r, "half.rsc", "/interface gre add name=g1 remote-address=10.0.0.1\n/interface gre add name=g2 remote-address=bad_addr\n/interface gre add name=g3 remote-address=10.0.0.3\n")
 	writeFile(t, r, "multi.rsc", "/interface gre\nadd name=m1 remote-address=10.1.0.1\n:if (true) do={\n  add name=m2 remote-address=10.1.0.2\n}\nadd name=m1 remote-address=10.1.0.3\nbogus\nadd name=m3 remote-address=10.1.0.4\n")
 
 	tests := []struct {

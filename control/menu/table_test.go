@@ -1,0 +1,30 @@
+package menu
+
+import (
+	"os"
+	"testing"
+)
+
+// TestPropertiesTableFresh fails when docs/properties.md differs from what the
+// declarations generate: a property added without regenerating the table.
+func TestPropertiesTableFresh(t *testing.T) {
+	want := PropertiesTable(Default())
+	got, err := os.ReadFile("../../docs/properties.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatal("docs/properties.md is stale: run `go run ./tools/propdoc` from the repository root")
+	}
+}
+
+// TestNoEffectNotReadOnly: a stored-only property must be writable (an export sets it).
+func TestNoEffectNotReadOnly(t *testing.T) {
+	for _, m := range Default().All() {
+		for _, p := range m.Props {
+			if p.NoEffect != "" && (p.ReadOnly || p.Hidden) {
+				t.Errorf("%s %s: NoEffect on a read-only or hidden property", m.Path, p.Name)
+			}
+		}
+	}
+}
