@@ -6,6 +6,3 @@ import "context"
 func openKernel(ctx context.Context, cfg Config) (Datapath, error) {
 	return nil, ErrNotSupported
 }
-func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
-	return nil, ErrNotSupported
-}

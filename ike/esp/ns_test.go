@@ -1,0 +1,290 @@
+package esp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: network namespaces, TUN, raw sockets")
+	}
+}
+
+func run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// rig is two namespaces a and b joined by a veth: a 198.18.0.1, b 198.18.0.2; a's "LAN"
+// address 198.19.1.1 and b's 198.19.2.1 sit on lo.
+type rig struct {
+	a, b string
+}
+
+func newRig(t testing.TB) *rig {
+	needRoot(t)
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
+	r := &rig{a: "espa" + id, b: "espb" + id}
+	for _, n := range []string{r.a, r.b} {
+		run(t, "ip", "netns", "add", n)
+		n := n
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+		run(t, "ip", "-n", n, "link", "set", "lo", "up")
+	}
+	run(t, "ip", "link", "add", "ve"+id, "netns", r.a, "type", "veth", "peer", "name", "vf"+id, "netns", r.b)
+	run(t, "ip", "-n", r.a, "link", "set", "ve"+id, "name", "eth0")
+	run(t, "ip", "-n", r.b, "link", "set", "vf"+id, "name", "eth0")
+	run(t, "ip", "-n", r.a, "addr", "add", "198.18.0.1/24", "dev", "eth0")
+	run(t, "ip", "-n", r.b, "addr", "add", "198.18.0.2/24", "dev", "eth0")
+	run(t, "ip", "-n", r.a, "addr", "add", "198.19.1.1/32", "dev", "lo")
+	run(t, "ip", "-n", r.b, "addr", "add", "198.19.2.1/32", "dev", "lo")
+	run(t, "ip", "-n", r.a, "-6", "addr", "add", "2001:db8:1::1/128", "dev", "lo", "nodad")
+	run(t, "ip", "-n", r.b, "-6", "addr", "add", "2001:db8:2::1/128", "dev", "lo", "nodad")
+	for _, n := range []string{r.a, r.b} {
+		run(t, "ip", "-n", n, "link", "set", "eth0", "up")
+	}
+	return r
+}
+
+// inNS runs fn on a thread in namespace name (sockets fn creates stay there).
+func inNS(t testing.TB, name string, fn func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			done <- err
+			return
+		}
+		h, err := netns.GetFromName(name)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			done <- err
+			return
+		}
+		fn()
+		if err := netns.Set(orig); err == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type node struct {
+	dp  Datapath
+	udp *net.UDPConn
+}
+
+// startNode opens a userspace datapath in ns with a 4500 socket served by ServeUDP (what
+// IKE does with ESP it reads).
+func startNode(t testing.TB, ns string) *node {
+	n := &node{}
+	var err error
+	inNS(t, ns, func() {
+		n.udp, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 4500})
+		if err != nil {
+			return
+		}
+		cfg := DefaultConfig()
+		cfg.UDP4500 = n.udp
+		cfg.Force = KindUserspace
+		n.dp, err = Open(context.Background(), cfg)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ServeUDP(n.dp, n.udp, nil)
+	t.Cleanup(func() { n.dp.Close(); n.udp.Close() })
+	return n
+}
+
+type pairOpts struct {
+	enc, auth string
+	mode      Mode
+	udp       bool
+	v6inner   bool
+}
+
+func keyFor(t testing.TB, enc, auth string, seed byte) ([]byte, []byte) {
+	el, al, err := KeyLengths(enc, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, ak := make([]byte, el), make([]byte, al)
+	for i := range ek {
+		ek[i] = seed + byte(i)
+	}
+	for i := range ak {
+		ak[i] = seed ^ byte(i*7)
+	}
+	return ek, ak
+}
+
+// install puts matching SAs and policies on both nodes: a->b uses SPI 0x1000, b->a 0x2000.
+func install(t testing.TB, a, b *node, o pairOpts) {
+	ctx := context.Background()
+	ipa, ipb := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	k1e, k1a := keyFor(t, o.enc, o.auth, 1)
+	k2e, k2a := keyFor(t, o.enc, o.auth, 101)
+	var enc *Encap
+	if o.udp {
+		enc = &Encap{SrcPort: 4500, DstPort: 4500}
+	}
+	mk := func(spi uint32, dir Direction, src, dst netip.Addr, ek, ak []byte) SA {
+		return SA{SPI: spi, Dir: dir, Src: src, Dst: dst, Encap: enc, Mode: o.mode, EncAlg: o.enc, EncKey: ek,
+			AuthAlg: o.auth, AuthKey: ak, ReplayWindow: DefaultReplayWindow, ReqID: 7}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.dp.AddSA(ctx, mk(0x1000, DirOut, ipa, ipb, k1e, k1a)))
+	must(b.dp.AddSA(ctx, mk(0x1000, DirIn, ipa, ipb, k1e, k1a)))
+	must(b.dp.AddSA(ctx, mk(0x2000, DirOut, ipb, ipa, k2e, k2a)))
+	must(a.dp.AddSA(ctx, mk(0x2000, DirIn, ipb, ipa, k2e, k2a)))
+	var lanA, lanB netip.Prefix
+	switch {
+	case o.mode == ModeTransport:
+		lanA, lanB = netip.MustParsePrefix("198.18.0.1/32"), netip.MustParsePrefix("198.18.0.2/32")
+	case o.v6inner:
+		lanA, lanB = netip.MustParsePrefix("2001:db8:1::/64"), netip.MustParsePrefix("2001:db8:2::/64")
+	default:
+		lanA, lanB = netip.MustParsePrefix("198.19.1.0/24"), netip.MustParsePrefix("198.19.2.0/24")
+	}
+	pol := func(local, remote netip.Prefix, l, r netip.Addr) []Policy {
+		return []Policy{
+			{ID: 1, Src: local, Dst: remote, Dir: DirOut, Action: ActionEncrypt, Level: LevelRequire, Mode: o.mode, TunnelSrc: l, TunnelDst: r, ReqID: 7},
+			{ID: 2, Src: remote, Dst: local, Dir: DirIn, Action: ActionEncrypt, Level: LevelRequire, Mode: o.mode, TunnelSrc: r, TunnelDst: l, ReqID: 7},
+		}
+	}
+	must(a.dp.SetPolicies(ctx, pol(lanA, lanB, ipa, ipb)))
+	must(b.dp.SetPolicies(ctx, pol(lanB, lanA, ipb, ipa)))
+}
+
+func nsExec(t testing.TB, ns string, args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func pingOK(t testing.TB, ns, dst string) {
+	t.Helper()
+	args := []string{"ping", "-c", "3", "-i", "0.2", "-W", "2", dst}
+	if strings.Contains(dst, ":") {
+		args = append([]string{"ping", "-6"}, args[1:]...)
+	}
+	out, err := nsExec(t, ns, args...)
+	if err != nil {
+		t.Fatalf("ping %s from %s: %v\n%s", dst, ns, err, out)
+	}
+}
+
+// iperf runs iperf3 TCP from a to b's address for secs and returns the received bit/s.
+func iperf(t testing.TB, r *rig, dst string, secs int) float64 {
+	t.Helper()
+	srv := exec.Command("ip", "netns", "exec", r.b, "iperf3", "-s", "-1", "-B", dst)
+	if err := srv.Start(); err != nil {
+		t.Skipf("iperf3: %v", err)
+	}
+	defer srv.Process.Kill()
+	time.Sleep(300 * time.Millisecond)
+	var out string
+	var err error
+	for i := 0; i < 3; i++ {
+		out, err = nsExec(t, r.a, "iperf3", "-c", dst, "-t", fmt.Sprint(secs), "-J")
+		if err == nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("iperf3: %v\n%s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+				Bytes         float64 `json:"bytes"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("iperf3 json: %v\n%s", err, out)
+	}
+	srv.Wait()
+	return res.End.SumReceived.BitsPerSecond
+}
+
+func TestDatapathNamespaces(t *testing.T) {
+	cases := []pairOpts{
+		{enc: "aes-128-gcm", mode: ModeTunnel},
+		{enc: "aes-128-gcm", mode: ModeTunnel, udp: true},
+		{enc: "aes-256-cbc", auth: "sha256", mode: ModeTransport},
+		{enc: "aes-128-gcm", mode: ModeTransport, udp: true},
+		{enc: "chacha20poly1305", mode: ModeTunnel, v6inner: true},
+		{enc: "aes-128-ctr", auth: "sha1", mode: ModeTunnel, udp: true},
+		{enc: "3des", auth: "md5", mode: ModeTunnel},
+		{enc: "null", auth: "sha512", mode: ModeTunnel},
+	}
+	for _, c := range cases {
+		name := fmt.Sprintf("%s-%s-%s-udp=%v-v6=%v", c.enc, c.auth, c.mode, c.udp, c.v6inner)
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t)
+			a, b := startNode(t, r.a), startNode(t, r.b)
+			install(t, a, b, c)
+			dst := "198.19.2.1"
+			switch {
+			case c.mode == ModeTransport:
+				dst = "198.18.0.2"
+			case c.v6inner:
+				dst = "2001:db8:2::1"
+			}
+			pingOK(t, r.a, dst)
+			bps := iperf(t, r, dst, 2)
+			t.Logf("iperf3 TCP %s: %.0f Mbit/s", name, bps/1e6)
+			if bps <= 0 {
+				t.Fatal("iperf3 moved nothing")
+			}
+			k := Key{SPI: 0x1000, Dst: netip.MustParseAddr("198.18.0.2")}
+			ca, err := a.dp.Counters(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err := b.dp.Counters(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ca.Packets == 0 || cb.Packets == 0 || cb.Packets > ca.Packets {
+				t.Fatalf("counters: sent %d packets, received %d", ca.Packets, cb.Packets)
+			}
+			t.Logf("a stats %+v", a.dp.Statistics())
+			t.Logf("b stats %+v", b.dp.Statistics())
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package esp
+
+import (
+	"net/netip"
+	"reflect"
+	"sync/atomic"
+	"time"
+)
+
+// endpoint is the part of an SA UpdateSA may change (NAT-T float, MOBIKE).
+type endpoint struct {
+	src, dst netip.Addr
+	encap    *Encap
+	life     Lifetime
+}
+
+// saState is one installed SA of the userspace path.
+type saState struct {
+	sa    SA // immutable after add (keys, algorithms, mode, reqid)
+	key   Key
+	t     *transform
+	ep    atomic.Pointer[endpoint]
+	win   *replayWindow
+	seq   atomic.Uint64 // last sequence number sent
+	added time.Time
+
+	bytes, packets       atomic.Uint64
+	replayErrs, authErrs atomic.Uint64
+	softFired, dead      atomic.Bool
+	hardByBytes, softByB atomic.Bool
+}
+
+func newSAState(sa SA) (*saState, error) {
+	t, err := newTransform(&sa)
+	if err != nil {
+		return nil, err
+	}
+	s := &saState{sa: sa, key: Key{SPI: sa.SPI, Dst: sa.Dst}, t: t, added: time.Now()}
+	s.sa.EncKey = append([]byte(nil), sa.EncKey...)
+	s.sa.AuthKey = append([]byte(nil), sa.AuthKey...)
+	if sa.Dir != DirOut {
+		s.win = newReplayWindow(sa.ReplayWindow)
+	}
+	s.ep.Store(&endpoint{src: sa.Src, dst: sa.Dst, encap: cloneEncap(sa.Encap), life: sa.Lifetime})
+	return s, nil
+}
+
+func cloneEncap(e *Encap) *Encap {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	return &c
+}
+
+func (s *saState) counters() SACounters {
+	c := SACounters{
+		Bytes: s.bytes.Load(), Packets: s.packets.Load(),
+		ReplayErrors: s.replayErrs.Load(), AuthErrors: s.authErrs.Load(),
+		AddTime: s.added, State: "mature", ReplayWindow: s.sa.ReplayWindow,
+		SeqOut: s.seq.Load(), SeqInHighest: s.win.highest(),
+	}
+	if s.softFired.Load() {
+		c.State = "dying"
+	}
+	if s.dead.Load() {
+		c.State = "dead"
+	}
+	return c
+}
+
+// stat indexes statCounters in Statistics' field order.
+type stat int
+
+const (
+	stInErrors stat = iota
+	stInBufferErrors
+	stInHeaderErrors
+	stInNoStates
+	stInStateProtocolErrors
+	stInStateModeErrors
+	stInStateSequenceErrors
+	stInStateExpired
+	stInStateMismatches
+	stInStateInvalid
+	stInTemplateMismatches
+	stInNoPolicies
+	stInPolicyBlocked
+	stInPolicyErrors
+	stOutErrors
+	stOutBundleErrors
+	stOutBundleCheckErrors
+	stOutNoStates
+	stOutStateProtocolErrors
+	stOutStateModeErrors
+	stOutStateSequenceErrors
+	stOutStateExpired
+	stOutPolicyBlocked
+	stOutPolicyDead
+	stOutPolicyErrors
+	stCount
+)
+
+type statCounters [stCount]atomic.Uint64
+
+func (c *statCounters) inc(s stat) { c[s].Add(1) }
+
+func (c *statCounters) snapshot() Statistics {
+	var st Statistics
+	v := reflect.ValueOf(&st).Elem()
+	for i := 0; i < int(stCount) && i < v.NumField(); i++ {
+		v.Field(i).SetUint(c[i].Load())
+	}
+	return st
+}
+
+// StatisticsFields lists the counters as (reference name, value) in the reference's order,
+// for /ip ipsec statistics print and the metrics exporter.
+func StatisticsFields(st Statistics) [][2]any {
+	v := reflect.ValueOf(st)
+	ty := v.Type()
+	out := make([][2]any, 0, ty.NumField())
+	for i := 0; i < ty.NumField(); i++ {
+		out = append(out, [2]any{ty.Field(i).Tag.Get("ros"), v.Field(i).Uint()})
+	}
+	return out
+}

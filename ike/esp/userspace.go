@@ -1,0 +1,1166 @@
+package esp
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+const (
+	// headroom in front of every inner packet read from the TUN: room for the ESP header,
+	// IV and the outer IPv4 header (raw sockets) without moving the payload.
+	headroom = 128
+	// tunWriteOffset is where inner packets start in TUN write buffers (the library puts
+	// the virtio-net header in front).
+	tunWriteOffset = 16
+	maxBatch       = 128
+)
+
+// userspace is the ESP data path in Go (see doc.go).
+type userspace struct {
+	cfg     Config
+	tun     tun.Device
+	tunName string
+	tunIdx  int
+	nl      *netlink.Handle
+
+	raw4    *ipv4.PacketConn // IPPROTO_ESP, IP_HDRINCL for sending
+	raw4c   net.PacketConn
+	raw6    *ipv6.PacketConn
+	raw6c   net.PacketConn
+	bypass4 int // IPPROTO_RAW socket for traffic that matched no encrypt policy
+	udp4    *net.UDPConn
+	udp6    *net.UDPConn
+	udpGSO  atomic.Bool
+
+	mu     sync.RWMutex
+	sas    map[Key]*saState
+	inSPI  map[uint32]*saState
+	outReq map[uint32]*saState // newest outbound SA per reqid
+	pols   atomic.Pointer[[]Policy]
+	routes map[string]netlink.Route
+
+	acqMu   sync.Mutex
+	acqLast map[uint32]time.Time
+
+	st     statCounters
+	events chan Event
+	inq    chan *pbuf
+	done   chan struct{}
+	closed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+// pbuf carries one decrypted inner packet to the TUN writer.
+type pbuf struct {
+	b []byte
+	n int
+}
+
+var pbufPool = sync.Pool{New: func() any { return &pbuf{b: make([]byte, 65536)} }}
+
+// openUserspace creates the TUN device, the raw ESP sockets and the steering rule in the
+// calling thread's network namespace.
+func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
+	if cfg.TunName == "" {
+		cfg.TunName = DefaultConfig().TunName
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = DefaultConfig().MTU
+	}
+	if cfg.Table == 0 {
+		cfg.Table = DefaultConfig().Table
+	}
+	if cfg.RulePriority == 0 {
+		cfg.RulePriority = DefaultConfig().RulePriority
+	}
+	if cfg.BypassMark == 0 {
+		cfg.BypassMark = DefaultConfig().BypassMark
+	}
+	u := &userspace{
+		cfg: cfg, udp4: cfg.UDP4500, udp6: cfg.UDP4500v6, bypass4: -1,
+		sas: map[Key]*saState{}, inSPI: map[uint32]*saState{}, outReq: map[uint32]*saState{},
+		routes: map[string]netlink.Route{}, acqLast: map[uint32]time.Time{},
+		events: make(chan Event, 1024), inq: make(chan *pbuf, 4096), done: make(chan struct{}),
+	}
+	u.udpGSO.Store(true)
+	ok := false
+	defer func() {
+		if !ok {
+			u.closeAll()
+		}
+	}()
+	var err error
+	if u.nl, err = netlink.NewHandle(); err != nil {
+		return nil, fmt.Errorf("esp: netlink: %w", err)
+	}
+	if u.tun, err = tun.CreateTUN(cfg.TunName, cfg.MTU); err != nil {
+		return nil, fmt.Errorf("esp: tun %s: %w", cfg.TunName, err)
+	}
+	u.tunName, _ = u.tun.Name()
+	link, err := u.nl.LinkByName(u.tunName)
+	if err != nil {
+		return nil, fmt.Errorf("esp: tun %s: %w", u.tunName, err)
+	}
+	u.tunIdx = link.Attrs().Index
+	if err := u.nl.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("esp: tun %s up: %w", u.tunName, err)
+	}
+	// Decrypted packets arrive on the TUN from addresses routed elsewhere.
+	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+u.tunName+"/rp_filter", []byte("0"), 0o644)
+	if err := u.openRaw(); err != nil {
+		return nil, err
+	}
+	for _, c := range []*net.UDPConn{u.udp4, u.udp6} {
+		if c != nil {
+			if err := setMark(c, cfg.BypassMark); err != nil {
+				return nil, fmt.Errorf("esp: mark on 4500 socket: %w", err)
+			}
+		}
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		r := u.rule(fam)
+		_ = u.nl.RuleDel(r)
+		if err := u.nl.RuleAdd(r); err != nil {
+			return nil, fmt.Errorf("esp: ip rule: %w", err)
+		}
+	}
+	ok = true
+	u.wg.Add(4)
+	go u.outLoop()
+	go u.tunWriter()
+	go u.raw4Loop()
+	go u.timerLoop()
+	if u.raw6 != nil {
+		u.wg.Add(1)
+		go u.raw6Loop()
+	}
+	return u, nil
+}
+
+func (u *userspace) rule(fam int) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family = fam
+	r.Table = u.cfg.Table
+	r.Priority = u.cfg.RulePriority
+	r.Mark = u.cfg.BypassMark
+	m := u.cfg.BypassMark
+	r.Mask = &m
+	r.Invert = true
+	return r
+}
+
+func (u *userspace) openRaw() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_ESP)
+	if err != nil {
+		return fmt.Errorf("esp: raw ESP socket: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+	f := os.NewFile(uintptr(fd), "esp4")
+	u.raw4c, err = net.FilePacketConn(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("esp: raw ESP socket: %w", err)
+	}
+	u.raw4 = ipv4.NewPacketConn(u.raw4c)
+
+	if fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_ESP); err == nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+		f := os.NewFile(uintptr(fd), "esp6")
+		c, err := net.FilePacketConn(f)
+		f.Close()
+		if err == nil {
+			u.raw6c = c
+			u.raw6 = ipv6.NewPacketConn(c)
+			_ = u.raw6.SetControlMessage(ipv6.FlagDst, true)
+		}
+	}
+	if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+		u.bypass4 = fd
+	}
+	return nil
+}
+
+func setMark(c syscall.Conn, mark uint32) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(mark))
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// SetBypassMark marks a socket (IKE's port 500 socket) so its packets skip the userspace
+// path's steering table.
+func SetBypassMark(c syscall.Conn, cfg Config) error { return setMark(c, cfg.BypassMark) }
+
+func (u *userspace) Kind() Kind { return KindUserspace }
+
+func (u *userspace) AddSA(ctx context.Context, sa SA) error {
+	if u.closed.Load() {
+		return ErrClosed
+	}
+	if sa.Dir != DirIn && sa.Dir != DirOut && sa.Dir != DirFwd {
+		return fmt.Errorf("esp: SA direction %d: %w", sa.Dir, ErrNotSupported)
+	}
+	if sa.Mode == 0 {
+		sa.Mode = ModeTunnel
+	}
+	if !sa.Src.IsValid() || !sa.Dst.IsValid() || sa.Src.Is4() != sa.Dst.Is4() {
+		return fmt.Errorf("esp: SA 0x%08x: src and dst must be addresses of one family", sa.SPI)
+	}
+	if sa.Encap != nil && ((sa.Dst.Is4() && u.udp4 == nil) || (!sa.Dst.Is4() && u.udp6 == nil)) {
+		return fmt.Errorf("esp: SA 0x%08x: UDP encapsulation without a 4500 socket: %w", sa.SPI, ErrNotSupported)
+	}
+	s, err := newSAState(sa)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.sas[s.key]; ok {
+		return fmt.Errorf("esp: SA 0x%08x to %s: %w", sa.SPI, sa.Dst, ErrExists)
+	}
+	u.sas[s.key] = s
+	if sa.Dir == DirOut {
+		u.outReq[sa.ReqID] = s
+	} else {
+		u.inSPI[sa.SPI] = s
+	}
+	return nil
+}
+
+func (u *userspace) UpdateSA(ctx context.Context, sa SA) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s, ok := u.sas[Key{sa.SPI, sa.Dst}]
+	if !ok {
+		// A float changes the destination of an outbound SA: find it by SPI.
+		for _, c := range u.sas {
+			if c.sa.SPI == sa.SPI && c.sa.Dir == sa.Dir {
+				s, ok = c, true
+				break
+			}
+		}
+	}
+	if !ok {
+		return fmt.Errorf("esp: SA 0x%08x: %w", sa.SPI, ErrNoSA)
+	}
+	s.ep.Store(&endpoint{src: sa.Src, dst: sa.Dst, encap: cloneEncap(sa.Encap), life: sa.Lifetime})
+	return nil
+}
+
+func (u *userspace) DeleteSA(ctx context.Context, k Key) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s, ok := u.sas[k]
+	if !ok {
+		return fmt.Errorf("esp: SA 0x%08x to %s: %w", k.SPI, k.Dst, ErrNoSA)
+	}
+	u.removeLocked(s)
+	return nil
+}
+
+func (u *userspace) removeLocked(s *saState) {
+	s.dead.Store(true)
+	delete(u.sas, s.key)
+	if u.inSPI[s.sa.SPI] == s {
+		delete(u.inSPI, s.sa.SPI)
+	}
+	if u.outReq[s.sa.ReqID] == s {
+		delete(u.outReq, s.sa.ReqID)
+		// Fall back to the newest other outbound SA of this reqid (rekey overlap).
+		var best *saState
+		for _, c := range u.sas {
+			if c.sa.Dir == DirOut && c.sa.ReqID == s.sa.ReqID && !c.dead.Load() && (best == nil || c.added.After(best.added)) {
+				best = c
+			}
+		}
+		if best != nil {
+			u.outReq[s.sa.ReqID] = best
+		}
+	}
+}
+
+func (u *userspace) FlushSAs(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, s := range u.sas {
+		s.dead.Store(true)
+	}
+	u.sas = map[Key]*saState{}
+	u.inSPI = map[uint32]*saState{}
+	u.outReq = map[uint32]*saState{}
+	return nil
+}
+
+func (u *userspace) Counters(k Key) (SACounters, error) {
+	u.mu.RLock()
+	s, ok := u.sas[k]
+	u.mu.RUnlock()
+	if !ok {
+		return SACounters{}, ErrNoSA
+	}
+	return s.counters(), nil
+}
+
+func (u *userspace) Statistics() Statistics { return u.st.snapshot() }
+
+func (u *userspace) Events() <-chan Event { return u.events }
+
+func (u *userspace) emit(e Event) {
+	select {
+	case u.events <- e:
+	default: // IKE is not reading; dropping beats stalling the data path
+	}
+}
+
+// SetPolicies replaces the SPD and reconciles the steering routes: one route per outbound
+// encrypt policy's dst-address through the TUN in cfg.Table.
+func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
+	for i := range ps {
+		p := &ps[i]
+		if !p.Src.IsValid() || !p.Dst.IsValid() {
+			return fmt.Errorf("esp: policy %d: src-address and dst-address must be prefixes", p.ID)
+		}
+		if p.Mode == 0 {
+			p.Mode = ModeTunnel
+		}
+	}
+	cp := append([]Policy(nil), ps...)
+	u.pols.Store(&cp)
+	want := map[string]netlink.Route{}
+	for _, p := range cp {
+		if p.Dir != DirOut || p.Action == ActionNone {
+			continue
+		}
+		dst := p.Dst.Masked()
+		r := netlink.Route{
+			LinkIndex: u.tunIdx, Dst: prefixNet(dst), Table: u.cfg.Table,
+			Scope: netlink.SCOPE_LINK, Protocol: 4, // RTPROT_STATIC
+		}
+		if src, ok := u.localAddrIn(p.Src); ok {
+			r.Src = src.AsSlice()
+		}
+		k := dst.String()
+		if _, dup := want[k]; !dup {
+			want[k] = r
+		}
+	}
+	var errs error
+	for k, r := range u.routes {
+		if w, ok := want[k]; !ok || !sameRoute(w, r) {
+			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = errors.Join(errs, err)
+			}
+			delete(u.routes, k)
+		}
+	}
+	for k, r := range want {
+		if _, ok := u.routes[k]; ok {
+			continue
+		}
+		if err := u.nl.RouteReplace(&r); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("esp: route %s via %s (%+v): %w", k, u.tunName, r, err))
+			continue
+		}
+		u.routes[k] = r
+	}
+	return errs
+}
+
+func sameRoute(a, b netlink.Route) bool {
+	return a.Dst.String() == b.Dst.String() && net.IP(a.Src).Equal(b.Src)
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// localAddrIn finds an address of this host inside p, to be the source of routed traffic.
+func (u *userspace) localAddrIn(p netip.Prefix) (netip.Addr, bool) {
+	fam := netlink.FAMILY_V4
+	if p.Addr().Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	addrs, err := u.nl.AddrList(nil, fam)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if ok && p.Contains(ip.Unmap()) {
+			return ip.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// lookup returns the first policy of direction dir matching s (RouterOS order).
+func (u *userspace) lookup(s *selector, out bool) *Policy {
+	pp := u.pols.Load()
+	if pp == nil {
+		return nil
+	}
+	ps := *pp
+	for i := range ps {
+		p := &ps[i]
+		if (p.Dir == DirOut) != out {
+			continue
+		}
+		if p.matches(s) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (u *userspace) outSA(p *Policy) *saState {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if p.SPI != 0 {
+		for _, s := range u.sas {
+			if s.sa.SPI == p.SPI && s.sa.Dir == DirOut && !s.dead.Load() {
+				return s
+			}
+		}
+		return nil
+	}
+	s := u.outReq[p.ReqID]
+	if s == nil || s.dead.Load() {
+		return nil
+	}
+	return s
+}
+
+func (u *userspace) acquire(p *Policy, s *selector) {
+	now := time.Now()
+	u.acqMu.Lock()
+	last, seen := u.acqLast[p.ID]
+	if seen && now.Sub(last) < time.Second {
+		u.acqMu.Unlock()
+		return
+	}
+	u.acqLast[p.ID] = now
+	u.acqMu.Unlock()
+	u.emit(Event{Kind: EventAcquire, ReqID: p.ReqID, Dir: DirOut, PolicyID: p.ID,
+		Src: s.src, Dst: s.dst, Protocol: s.proto, SrcPort: s.srcPort, DstPort: s.dstPort})
+}
+
+// account adds a packet to an SA's counters and fires byte lifetimes.
+func (u *userspace) account(s *saState, n int) {
+	b := s.bytes.Add(uint64(n))
+	s.packets.Add(1)
+	life := s.ep.Load().life
+	if life.SoftBytes != 0 && b >= life.SoftBytes && !s.softFired.Swap(true) {
+		u.emit(Event{Kind: EventSoftExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: s.sa.Dir, ByBytes: true})
+	}
+	if life.HardBytes != 0 && b >= life.HardBytes && !s.dead.Load() {
+		s.hardByBytes.Store(true)
+		s.dead.Store(true) // the timer loop removes it and reports
+	}
+}
+
+// timerLoop fires time lifetimes and removes dead SAs.
+func (u *userspace) timerLoop() {
+	defer u.wg.Done()
+	tk := time.NewTicker(250 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		select {
+		case <-u.done:
+			return
+		case now := <-tk.C:
+			u.expire(now)
+		}
+	}
+}
+
+func (u *userspace) expire(now time.Time) {
+	u.mu.Lock()
+	var evs []Event
+	for _, s := range u.sas {
+		life := s.ep.Load().life
+		age := now.Sub(s.added)
+		if life.SoftTime != 0 && age >= life.SoftTime && !s.softFired.Swap(true) {
+			evs = append(evs, Event{Kind: EventSoftExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: s.sa.Dir})
+		}
+		if (life.HardTime != 0 && age >= life.HardTime) || s.dead.Load() {
+			evs = append(evs, Event{Kind: EventHardExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: s.sa.Dir, ByBytes: s.hardByBytes.Load()})
+			u.removeLocked(s)
+		}
+	}
+	u.mu.Unlock()
+	for _, e := range evs {
+		u.emit(e)
+	}
+}
+
+// --- outbound -------------------------------------------------------------------------
+
+type outPkt struct {
+	s   *saState
+	ep  *endpoint
+	b   []byte // UDP: the ESP bytes; raw v4: outer IPv4 header + ESP; raw v6: ESP
+	udp bool
+}
+
+func (u *userspace) outLoop() {
+	defer u.wg.Done()
+	bs := u.tun.BatchSize()
+	if bs < 1 {
+		bs = 1
+	}
+	bufs := make([][]byte, bs)
+	for i := range bufs {
+		bufs[i] = make([]byte, headroom+u.cfg.MTU+256)
+	}
+	sizes := make([]int, bs)
+	batch := make([]outPkt, 0, bs)
+	sender := newOutSender(u)
+	for {
+		n, err := u.tun.Read(bufs, sizes, headroom)
+		if err != nil {
+			if u.closed.Load() || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if errors.Is(err, tun.ErrTooManySegments) {
+				u.st.inc(stOutErrors)
+				continue
+			}
+			u.st.inc(stOutErrors)
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		batch = batch[:0]
+		for i := 0; i < n; i++ {
+			if p, ok := u.encapOne(bufs[i][:headroom+sizes[i]]); ok {
+				batch = append(batch, p)
+			}
+		}
+		sender.send(batch)
+	}
+}
+
+// encapOne encrypts the inner packet at buf[headroom:] in place.
+func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
+	pkt := buf[headroom:]
+	sel, err := parseInner(pkt)
+	if err != nil {
+		u.st.inc(stOutErrors)
+		return outPkt{}, false
+	}
+	p := u.lookup(&sel, true)
+	if p == nil || p.Action == ActionNone {
+		u.bypass(pkt, sel.dst)
+		return outPkt{}, false
+	}
+	if p.Action == ActionDiscard {
+		u.st.inc(stOutPolicyBlocked)
+		return outPkt{}, false
+	}
+	s := u.outSA(p)
+	if s == nil {
+		u.st.inc(stOutNoStates)
+		u.acquire(p, &sel)
+		return outPkt{}, false
+	}
+	ep := s.ep.Load()
+	if sel.src.Is4() != ep.dst.Is4() && s.sa.Mode == ModeTransport {
+		u.st.inc(stOutStateModeErrors)
+		return outPkt{}, false
+	}
+	seq := s.seq.Add(1)
+	if (!s.sa.ESN && seq > 0xffffffff) || seq == 0 {
+		u.st.inc(stOutStateSequenceErrors) // RFC 4303 3.3.3: never cycle; IKE must rekey
+		s.seq.Add(^uint64(0))
+		return outPkt{}, false
+	}
+	t := s.t
+	var payload []byte
+	var nh byte
+	var hdr [60]byte
+	hlen := 0
+	if s.sa.Mode == ModeTransport {
+		if sel.src != ep.src || sel.dst != ep.dst || (sel.src.Is6() && sel.hdrLen != 40) {
+			u.st.inc(stOutStateModeErrors)
+			return outPkt{}, false
+		}
+		hlen = copy(hdr[:], pkt[:sel.hdrLen])
+		payload, nh = pkt[sel.hdrLen:], sel.proto
+	} else {
+		payload, nh = pkt, 4
+		if sel.src.Is6() {
+			nh = 41
+		}
+	}
+	espOff := headroom + hlen - 8 - t.ivLen
+	need := t.sealedLen(len(payload))
+	if espOff+need > cap(buf) {
+		u.st.inc(stOutErrors)
+		return outPkt{}, false
+	}
+	esp := buf[espOff : espOff+need]
+	t.seal(esp, s.sa.SPI, seq, s.sa.ESN, payload, nh)
+	u.account(s, len(payload))
+	tos, ttl := byte(0), byte(64)
+	if sel.src.Is4() {
+		tos = hdr[1]
+		if hlen == 0 {
+			tos = pkt[1]
+		} else {
+			ttl = hdr[8]
+		}
+	}
+	if ep.encap != nil {
+		return outPkt{s: s, ep: ep, b: esp, udp: true}, true
+	}
+	if ep.dst.Is4() {
+		ip := buf[espOff-20 : espOff+need]
+		putIPv4(ip, tos, ttl, 50, ep.src, ep.dst)
+		return outPkt{s: s, ep: ep, b: ip}, true
+	}
+	return outPkt{s: s, ep: ep, b: esp}, true
+}
+
+func putIPv4(ip []byte, tos, ttl, proto byte, src, dst netip.Addr) {
+	ip[0], ip[1] = 0x45, tos
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
+	binary.BigEndian.PutUint32(ip[4:], 0) // id and flags: the kernel picks the id
+	ip[8], ip[9] = ttl, proto
+	ip[10], ip[11] = 0, 0
+	s4, d4 := src.As4(), dst.As4()
+	copy(ip[12:], s4[:])
+	copy(ip[16:], d4[:])
+	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip[:20]))
+}
+
+func ipChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// bypass sends a packet that the steering routes brought into the TUN but no encrypt
+// policy wants (RouterOS sends such packets in the clear).
+func (u *userspace) bypass(pkt []byte, dst netip.Addr) {
+	if dst.IsMulticast() || dst.IsLinkLocalUnicast() {
+		return // the TUN's own neighbour discovery and MLD: nothing to carry
+	}
+	if u.bypass4 < 0 || !dst.Is4() {
+		u.st.inc(stOutPolicyErrors)
+		return
+	}
+	sa := &unix.SockaddrInet4{Addr: dst.As4()}
+	if err := unix.Sendto(u.bypass4, pkt, unix.MSG_DONTWAIT, sa); err != nil {
+		u.st.inc(stOutErrors)
+	}
+}
+
+// outSender batches outer packets: UDP GSO (one sendmsg per run of equal-size datagrams
+// to one peer) for ESP-in-UDP, sendmmsg for raw ESP.
+type outSender struct {
+	u      *userspace
+	gso    []byte
+	msgs4  []ipv4.Message
+	msgs6  []ipv6.Message
+	addrs4 []net.IPAddr
+}
+
+func newOutSender(u *userspace) *outSender {
+	return &outSender{u: u, gso: make([]byte, 0, 65535), msgs4: make([]ipv4.Message, 0, maxBatch)}
+}
+
+func (o *outSender) send(batch []outPkt) {
+	u := o.u
+	o.msgs4 = o.msgs4[:0]
+	for i := 0; i < len(batch); {
+		p := batch[i]
+		if !p.udp {
+			if p.ep.dst.Is4() {
+				o.msgs4 = append(o.msgs4, ipv4.Message{Buffers: [][]byte{p.b}, Addr: &net.IPAddr{IP: p.ep.dst.AsSlice()}})
+			} else {
+				u.sendRaw6(p)
+			}
+			i++
+			continue
+		}
+		// A run of datagrams to the same peer: all but the last must be the same size.
+		j := i + 1
+		size := len(p.b)
+		total := size
+		if u.udpGSO.Load() {
+			for j < len(batch) && j-i < 64 {
+				q := batch[j]
+				if !q.udp || q.ep.dst != p.ep.dst || q.ep.src != p.ep.src || *q.ep.encap != *p.ep.encap ||
+					len(q.b) > size || total+len(q.b) > 65000 {
+					break
+				}
+				total += len(q.b)
+				j++
+				if len(q.b) < size {
+					break
+				}
+			}
+		}
+		u.sendUDP(batch[i:j], &o.gso, size)
+		i = j
+	}
+	for len(o.msgs4) > 0 {
+		n, err := u.raw4.WriteBatch(o.msgs4, 0)
+		if err != nil {
+			u.st.inc(stOutErrors)
+			if n <= 0 {
+				n = 1
+			}
+		}
+		o.msgs4 = o.msgs4[n:]
+	}
+}
+
+func (u *userspace) sendUDP(run []outPkt, gso *[]byte, size int) {
+	ep := run[0].ep
+	c := u.udp4
+	if !ep.dst.Is4() {
+		c = u.udp6
+	}
+	dst := netip.AddrPortFrom(ep.dst, ep.encap.DstPort)
+	oob := pktinfo(ep.src)
+	if len(run) == 1 {
+		if _, _, err := c.WriteMsgUDPAddrPort(run[0].b, oob, dst); err != nil {
+			u.st.inc(stOutErrors)
+		}
+		return
+	}
+	b := (*gso)[:0]
+	for _, p := range run {
+		b = append(b, p.b...)
+	}
+	*gso = b
+	oob = append(oob, udpSegment(size)...)
+	if _, _, err := c.WriteMsgUDPAddrPort(b, oob, dst); err != nil {
+		if errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOPROTOOPT) {
+			u.udpGSO.Store(false) // no UDP GSO here: one datagram per call from now on
+			for _, p := range run {
+				if _, _, err := c.WriteMsgUDPAddrPort(p.b, pktinfo(ep.src), dst); err != nil {
+					u.st.inc(stOutErrors)
+				}
+			}
+			return
+		}
+		u.st.inc(stOutErrors)
+	}
+}
+
+func pktinfo(src netip.Addr) []byte {
+	if !src.IsValid() {
+		return nil
+	}
+	if src.Is4() {
+		return (&ipv4.ControlMessage{Src: src.AsSlice()}).Marshal()
+	}
+	return (&ipv6.ControlMessage{Src: src.AsSlice()}).Marshal()
+}
+
+func udpSegment(size int) []byte {
+	b := make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
+	return b
+}
+
+func (u *userspace) sendRaw6(p outPkt) {
+	if u.raw6 == nil {
+		u.st.inc(stOutErrors)
+		return
+	}
+	cm := &ipv6.ControlMessage{Src: p.ep.src.AsSlice()}
+	if _, err := u.raw6.WriteTo(p.b, cm, &net.IPAddr{IP: p.ep.dst.AsSlice()}); err != nil {
+		u.st.inc(stOutErrors)
+	}
+}
+
+// --- inbound --------------------------------------------------------------------------
+
+func (u *userspace) raw4Loop() {
+	defer u.wg.Done()
+	msgs := make([]ipv4.Message, 64)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
+	}
+	for {
+		n, err := u.raw4.ReadBatch(msgs, 0)
+		if err != nil {
+			if u.closed.Load() {
+				return
+			}
+			u.st.inc(stInBufferErrors)
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		for i := 0; i < n; i++ {
+			b := msgs[i].Buffers[0][:msgs[i].N]
+			if len(b) < 20 || b[0]>>4 != 4 {
+				u.st.inc(stInHeaderErrors)
+				continue
+			}
+			ihl := int(b[0]&0xf) * 4
+			tot := int(binary.BigEndian.Uint16(b[2:]))
+			if ihl < 20 || tot > len(b) || tot < ihl {
+				u.st.inc(stInHeaderErrors)
+				continue
+			}
+			src := netip.AddrFrom4([4]byte(b[12:16]))
+			dst := netip.AddrFrom4([4]byte(b[16:20]))
+			u.decap(b[ihl:tot], src, dst, 0, false)
+		}
+	}
+}
+
+func (u *userspace) raw6Loop() {
+	defer u.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, cm, from, err := u.raw6.ReadFrom(buf)
+		if err != nil {
+			if u.closed.Load() {
+				return
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		var src, dst netip.Addr
+		if a, ok := from.(*net.IPAddr); ok {
+			src, _ = netip.AddrFromSlice(a.IP)
+		}
+		if cm != nil {
+			dst, _ = netip.AddrFromSlice(cm.Dst)
+		}
+		u.decap(buf[:n], src, dst, 0, false)
+	}
+}
+
+// InputUDP takes ESP-in-UDP read by IKE on port 4500.
+func (u *userspace) InputUDP(b []byte, src, dst netip.AddrPort) {
+	if u.closed.Load() {
+		return
+	}
+	// decap works in place; b belongs to the caller, so copy once into our own buffer.
+	pb := pbufPool.Get().(*pbuf)
+	n := copy(pb.b, b)
+	u.decapInto(pb, pb.b[:n], src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), true)
+}
+
+func (u *userspace) decap(esp []byte, src, dst netip.Addr, sport uint16, udp bool) {
+	u.decapInto(nil, esp, src, dst, sport, udp)
+}
+
+// decapInto authenticates and decrypts one ESP packet (in place), checks it against the
+// inbound SPD and queues the inner packet for the TUN. pb, if not nil, holds esp and is
+// reused for the output.
+func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport uint16, udp bool) {
+	release := func() {
+		if pb != nil {
+			pbufPool.Put(pb)
+		}
+	}
+	if len(esp) < 8 {
+		u.st.inc(stInHeaderErrors)
+		release()
+		return
+	}
+	spi := binary.BigEndian.Uint32(esp)
+	u.mu.RLock()
+	s := u.inSPI[spi]
+	u.mu.RUnlock()
+	if s == nil || (dst.IsValid() && !dst.IsUnspecified() && dst != s.key.Dst) {
+		u.st.inc(stInNoStates)
+		release()
+		return
+	}
+	if s.dead.Load() {
+		u.st.inc(stInStateExpired)
+		release()
+		return
+	}
+	ep := s.ep.Load()
+	if (ep.encap != nil) != udp {
+		u.st.inc(stInStateMismatches)
+		release()
+		return
+	}
+	seq := s.win.infer(binary.BigEndian.Uint32(esp[4:]), s.sa.ESN)
+	if !s.win.check(seq) {
+		u.st.inc(stInStateSequenceErrors)
+		s.replayErrs.Add(1)
+		release()
+		return
+	}
+	payload, nh, err := s.t.open(esp, seq, s.sa.ESN)
+	if err != nil {
+		if errors.Is(err, errShort) {
+			u.st.inc(stInHeaderErrors)
+		} else {
+			u.st.inc(stInStateProtocolErrors)
+			if errors.Is(err, errAuth) {
+				s.authErrs.Add(1)
+			}
+		}
+		release()
+		return
+	}
+	if !s.win.update(seq) {
+		u.st.inc(stInStateSequenceErrors)
+		s.replayErrs.Add(1)
+		release()
+		return
+	}
+	u.account(s, len(payload))
+	if nh == 59 { // dummy packet (RFC 4303 2.6)
+		release()
+		return
+	}
+	out := pb
+	if out == nil {
+		out = pbufPool.Get().(*pbuf)
+	}
+	var inner []byte
+	if s.sa.Mode == ModeTunnel {
+		if (nh != 4 || len(payload) < 20 || payload[0]>>4 != 4) && (nh != 41 || len(payload) < 40 || payload[0]>>4 != 6) {
+			u.st.inc(stInStateModeErrors)
+			pbufPool.Put(out)
+			return
+		}
+		inner = payload
+		if pb == nil {
+			out.n = copy(out.b, payload)
+			inner = out.b[:out.n]
+		}
+	} else {
+		// Transport: rebuild the IP header from the outer addresses.
+		if ep.src.Is4() {
+			tot := 20 + len(payload)
+			copy(out.b[20:], payload) // payload may live in out.b further right: copy moves safely
+			ip := out.b[:tot]
+			d := dst
+			if !d.IsValid() || d.IsUnspecified() {
+				d = ep.dst
+			}
+			putIPv4(ip, 0, 64, nh, src, d)
+			if udp {
+				fixL4Checksum(ip)
+			}
+			inner = ip
+		} else {
+			tot := 40 + len(payload)
+			copy(out.b[40:], payload)
+			ip := out.b[:tot]
+			ip[0], ip[1], ip[2], ip[3] = 0x60, 0, 0, 0
+			binary.BigEndian.PutUint16(ip[4:], uint16(len(payload)))
+			ip[6], ip[7] = nh, 64
+			copy(ip[8:24], src.AsSlice())
+			d := dst
+			if !d.IsValid() || d.IsUnspecified() {
+				d = ep.dst
+			}
+			copy(ip[24:40], d.AsSlice())
+			inner = ip
+		}
+	}
+	sel, err := parseInner(inner)
+	if err != nil {
+		u.st.inc(stInStateModeErrors)
+		pbufPool.Put(out)
+		return
+	}
+	if p := u.lookup(&sel, false); p == nil {
+		if u.hasInbound() {
+			u.st.inc(stInNoPolicies)
+			pbufPool.Put(out)
+			return
+		}
+	} else if p.Action == ActionDiscard {
+		u.st.inc(stInPolicyBlocked)
+		pbufPool.Put(out)
+		return
+	} else if p.Action == ActionEncrypt && p.ReqID != 0 && s.sa.ReqID != 0 && p.ReqID != s.sa.ReqID {
+		u.st.inc(stInTemplateMismatches)
+		pbufPool.Put(out)
+		return
+	}
+	if &inner[0] != &out.b[0] {
+		out.n = copy(out.b, inner)
+	} else {
+		out.n = len(inner)
+	}
+	select {
+	case u.inq <- out:
+	case <-u.done:
+		pbufPool.Put(out)
+	}
+}
+
+func (u *userspace) hasInbound() bool {
+	pp := u.pols.Load()
+	if pp == nil {
+		return false
+	}
+	for _, p := range *pp {
+		if p.Dir != DirOut {
+			return true
+		}
+	}
+	return false
+}
+
+// fixL4Checksum recomputes a TCP/UDP checksum after the addresses changed (transport mode
+// through a NAT, RFC 3948 3.1.2).
+func fixL4Checksum(ip []byte) {
+	ihl := int(ip[0]&0xf) * 4
+	proto := ip[9]
+	l4 := ip[ihl:]
+	off := -1
+	switch proto {
+	case 6:
+		off = 16
+	case 17:
+		off = 6
+		if len(l4) >= 8 && binary.BigEndian.Uint16(l4[6:]) == 0 {
+			return // no checksum
+		}
+	}
+	if off < 0 || len(l4) < off+2 {
+		return
+	}
+	l4[off], l4[off+1] = 0, 0
+	var sum uint32
+	for i := 12; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	sum += uint32(proto) + uint32(len(l4))
+	for i := 0; i+1 < len(l4); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(l4[i:]))
+	}
+	if len(l4)%2 == 1 {
+		sum += uint32(l4[len(l4)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	c := ^uint16(sum)
+	if c == 0 && proto == 17 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(l4[off:], c)
+}
+
+// tunWriter drains decrypted packets into the TUN in batches, so the library coalesces
+// TCP/UDP segments into GRO super-packets (one write for many packets).
+func (u *userspace) tunWriter() {
+	defer u.wg.Done()
+	bufs := make([][]byte, maxBatch)
+	store := make([][]byte, maxBatch)
+	for i := range store {
+		store[i] = make([]byte, tunWriteOffset+65536)
+	}
+	for {
+		var first *pbuf
+		select {
+		case first = <-u.inq:
+		case <-u.done:
+			return
+		}
+		n := 0
+		take := func(p *pbuf) {
+			bufs[n] = store[n][:tunWriteOffset+copy(store[n][tunWriteOffset:], p.b[:p.n])]
+			n++
+			pbufPool.Put(p)
+		}
+		take(first)
+	drain:
+		for n < maxBatch {
+			select {
+			case p := <-u.inq:
+				take(p)
+			default:
+				break drain
+			}
+		}
+		if _, err := u.tun.Write(bufs[:n], tunWriteOffset); err != nil && !u.closed.Load() {
+			u.st.inc(stInBufferErrors)
+		}
+	}
+}
+
+func (u *userspace) Close() error {
+	if u.closed.Swap(true) {
+		return nil
+	}
+	close(u.done)
+	u.closeAll()
+	u.wg.Wait()
+	close(u.events)
+	return nil
+}
+
+func (u *userspace) closeAll() {
+	if u.nl != nil {
+		for _, r := range u.routes {
+			_ = u.nl.RouteDel(&r)
+		}
+		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+			_ = u.nl.RuleDel(u.rule(fam))
+		}
+	}
+	if u.tun != nil {
+		u.tun.Close()
+	}
+	if u.raw4c != nil {
+		u.raw4c.Close()
+	}
+	if u.raw6c != nil {
+		u.raw6c.Close()
+	}
+	if u.bypass4 >= 0 {
+		unix.Close(u.bypass4)
+	}
+	if u.nl != nil {
+		u.nl.Close()
+	}
+}
