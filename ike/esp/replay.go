@@ -84,7 +84,9 @@ func (w *replayWindow) update(seq uint64) bool {
 	n := uint64(len(w.bits)) * 64
 	if seq > w.top {
 		from, to := w.top/64+1, seq/64
-		if to-from >= uint64(len(w.bits)) {
+		if to < from {
+			// same word as top: nothing to clear
+		} else if to-from >= uint64(len(w.bits)) {
 			clear(w.bits)
 		} else {
 			for k := from; k <= to; k++ {

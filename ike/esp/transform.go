@@ -164,6 +164,9 @@ func newTransform(sa *SA) (*transform, error) {
 // overhead is the most an ESP payload of n bytes grows by (header, IV, padding, trailer, ICV).
 func (t *transform) overhead() int { return 8 + t.ivLen + t.align + 1 + t.icvLen }
 
+// minLen is the shortest ESP packet this transform can open (an empty payload).
+func (t *transform) minLen() int { return t.sealedLen(0) }
+
 // sealedLen is the exact ESP length of a payload of n bytes.
 func (t *transform) sealedLen(n int) int {
 	body := n + 2

@@ -919,6 +919,11 @@ func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport u
 		release()
 		return
 	}
+	if len(esp) < s.t.minLen() {
+		u.st.inc(stInHeaderErrors)
+		release()
+		return
+	}
 	ep := s.ep.Load()
 	if (ep.encap != nil) != udp {
 		u.st.inc(stInStateMismatches)
