@@ -785,7 +785,9 @@ func cmdGet(ctx context.Context, c *Call) (*Reply, error) {
 		}
 		found := false
 		for _, r := range rows {
-			if len(ids) == 1 && r.ID == ids[0] || (len(ids) == 0 && ref != "" && (FormatID(r.ID) == ref)) {
+			// Status menus' rows are not stored: match their id or name.
+			if len(ids) == 1 && r.ID == ids[0] || (len(ids) == 0 && ref != "" && (FormatID(r.ID) == ref ||
+				c.Menu.Kind == menu.Status && c.Menu.NameProp() != "" && r.Props[c.Menu.NameProp()] == ref)) {
 				row, found = r, true
 			}
 		}

@@ -42,6 +42,7 @@ func main() {
 	flag.StringVar(&o.metricsListen, "metrics-listen", "127.0.0.1:9436", "address of the Prometheus /metrics endpoint (empty: off)")
 	flag.StringVar(&o.bpffs, "bpffs", "/sys/fs/bpf/routerd", "directory on bpffs where BPF maps and programs are pinned")
 	flag.StringVar(&o.logLevel, "log-level", "info", "stderr log level: debug, info, warn, error")
+	flag.BoolVar(&system.AllowClockSet, "allow-clock-set", false, "let /system clock set change the machine's clock and the shown time zone")
 	ptpFlags(&o.ptp)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -140,8 +141,14 @@ func run(o options, events *eventlog.Buffer) error {
 		slog.Warn("systemd notify failed", "err", err)
 	}
 	go sdnotify.RunWatchdog(ctx)
+	// The bound address, not the flag: with port 0 the kernel picks the port, and the
+	// log is how a caller learns it.
+	metricsAddr := ""
+	if mln != nil {
+		metricsAddr = mln.Addr().String()
+	}
 	slog.Info("routerd started", "version", control.Version, "data-dir", o.dataDir,
-		"socket", o.socket, "metrics", o.metricsListen)
+		"socket", o.socket, "metrics", metricsAddr)
 
 	select {
 	case <-ctx.Done():

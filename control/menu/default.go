@@ -17,6 +17,7 @@ func declarations() []*Menu {
 		ipsecMenus(),
 		tftpMenus(),
 		ptpMenus(),
+		adminMenus(),
 	} {
 		all = append(all, ms...)
 	}

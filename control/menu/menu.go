@@ -66,6 +66,9 @@ type Prop struct {
 	// exported and printed, and print's status says it has no effect here. The text says
 	// why ("no MVRP in the Linux bridge"). Empty: the property is applied (or read-only).
 	NoEffect string
+	// Bytes: the value is a size in bytes, a plain number over the API, REST and in
+	// scripts as RouterOS sends it; the console prints it as 22.6GiB.
+	Bytes bool
 	// Desc is the manual's description, used by help.
 	Desc string
 }

@@ -3,10 +3,12 @@ package script
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/value"
 )
 
 // Render writes print's output as the console shows it: a name: value block for single
@@ -85,10 +87,23 @@ func keys(r *control.Row) []string {
 	return append(out, sortedStrings(extra)...)
 }
 
+// shown is a property's value as the console prints it: sizes in bytes as 22.6GiB.
+func shown(r *control.Row, k string) (string, bool) {
+	v, ok := r.Get(k)
+	if ok && r.Menu != nil {
+		if p, isProp := r.Menu.Prop(k); isProp && p.Bytes {
+			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+				v = value.FormatBytes(n)
+			}
+		}
+	}
+	return v, ok
+}
+
 func pairs(r *control.Row, quoteStrings bool) []string {
 	var out []string
 	for _, k := range keys(r) {
-		v, ok := r.Get(k)
+		v, ok := shown(r, k)
 		if !ok {
 			continue
 		}
@@ -127,7 +142,7 @@ func renderSingle(w io.Writer, r *control.Row) {
 	}
 	// Names are right-aligned two columns in from the longest: "  name: MikroTik".
 	for _, k := range ks {
-		v, _ := r.Get(k)
+		v, _ := shown(r, k)
 		fmt.Fprintf(w, "%*s: %s\n", n+2, k, v)
 	}
 }
@@ -219,7 +234,7 @@ func renderTable(w io.Writer, m *menu.Menu, rows []control.Row, width int) {
 	for j := range rows {
 		cells[j] = make([]string, len(cols))
 		for i, c := range cols {
-			v, _ := rows[j].Get(c)
+			v, _ := shown(&rows[j], c)
 			cells[j][i] = v
 			if len(v) > wd[i] {
 				wd[i] = len(v)

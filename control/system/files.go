@@ -89,7 +89,7 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 			// The scratch has this package's commands too, writing no files, so that
 			// an import that runs scripts or saves a backup checks out.
 			sin := &script.Interp{Ex: sx, Globals: &script.Globals{}}
-			ds := &system{ex: sx, in: sin, dataDir: s.dataDir, files: s.files, res: s.res, dry: true}
+			ds := &system{ex: sx, in: sin, dataDir: s.dataDir, files: s.files, res: s.res, dry: true, fileIDs: s.fileIDs}
 			ds.handlers()
 			sess := &control.Session{User: c.Sess.User, ShowSensitive: c.Sess.ShowSensitive}
 			return ds.runFile(ctx, sess, lines, from, true, &out)

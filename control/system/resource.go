@@ -3,7 +3,6 @@ package system
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,32 +60,19 @@ func (r *resource) source(ctx context.Context, _ *control.Session) ([]control.Ro
 		p["cpu-load"] = strconv.Itoa(load)
 	}
 	if free, total, ok := r.memInfo(); ok {
-		p["free-memory"] = FormatBytes(free)
-		p["total-memory"] = FormatBytes(total)
+		p["free-memory"] = strconv.FormatUint(free, 10)
+		p["total-memory"] = strconv.FormatUint(total, 10)
 	}
 	var fs unix.Statfs_t
 	if err := unix.Statfs(r.dataDir, &fs); err == nil {
-		p["free-hdd-space"] = FormatBytes(fs.Bavail * uint64(fs.Bsize))
-		p["total-hdd-space"] = FormatBytes(fs.Blocks * uint64(fs.Bsize))
+		p["free-hdd-space"] = strconv.FormatUint(fs.Bavail*uint64(fs.Bsize), 10)
+		p["total-hdd-space"] = strconv.FormatUint(fs.Blocks*uint64(fs.Bsize), 10)
 	}
 	return []control.Row{{ID: 1, Props: p}}, nil
 }
 
-// FormatBytes renders a size as RouterOS prints memory and disk space: one decimal in the
-// largest binary unit the value exceeds ("21.5GiB", "1024.0MiB" for exactly 1 GiB).
-func FormatBytes(n uint64) string {
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
-	if n <= 1024 {
-		return strconv.FormatUint(n, 10) + "B"
-	}
-	v := float64(n) / 1024
-	u := 0
-	for v > 1024 && u < len(units)-1 {
-		v /= 1024
-		u++
-	}
-	return fmt.Sprintf("%.1f%s", v, units[u])
-}
+// FormatBytes renders a size as the console prints it (value.FormatBytes).
+func FormatBytes(n uint64) string { return value.FormatBytes(n) }
 
 func buildTime() string {
 	if BuildTime != "" {

@@ -36,6 +36,8 @@ type system struct {
 	dry bool
 
 	runMu sync.Mutex // serialises run-count updates
+
+	fileIDs *fileIDs
 }
 
 // Register installs the handlers and sources of the system menus on ex, and wires :log of
@@ -43,7 +45,8 @@ type system struct {
 func Register(ex *control.Executor, in *script.Interp, dataDir string, log *eventlog.Buffer, started time.Time) {
 	s := &system{
 		ex: ex, in: in, dataDir: dataDir, files: filepath.Join(dataDir, "files"), log: log,
-		res: &resource{proc: "/proc", dataDir: dataDir, started: started, now: ex.Now},
+		res:     &resource{proc: "/proc", dataDir: dataDir, started: started, now: ex.Now},
+		fileIDs: &fileIDs{},
 	}
 	if m, ok := ex.Tree.Get("/log"); ok && log != nil {
 		ex.Provide("/log", withMenu(m, log.Source()))
@@ -63,6 +66,7 @@ func (s *system) handlers() {
 		}
 	}
 	ex.Provide("/system/resource", s.res.source)
+	s.adminHandlers()
 	ex.Handle("/system/backup", "save",
 		control.CommandSpec{Args: []string{"name", "password", "encryption", "dont-encrypt"}}, s.backupSave)
 	ex.Handle("/system/backup", "load",

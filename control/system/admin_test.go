@@ -1,0 +1,78 @@
+package system
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestFile: exports, backups and files written by others (ftp, tftp uploads) all show
+// in /file print with type, size and creation time; contents of small text files;
+// set contents and remove work, a bad name changes nothing.
+func TestFile(t *testing.T) {
+	r := newRig(t)
+	r.mustRun(t, "/system identity set name=filetest\n/export file=cfg\n/system backup save name=b1")
+	up := filepath.Join(r.dataDir, "files", "upload.txt")
+	if err := os.WriteFile(up, []byte("hello from ftp\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := r.mustRun(t, "/file print")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^ *\d+ +b1\.backup +backup +\d+(\.\d)?[KM]?i?B? +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`),
+		regexp.MustCompile(`(?m)^ *\d+ +cfg\.rsc +script +`),
+		regexp.MustCompile(`(?m)^ *\d+ +upload\.txt +\.txt file +15B? +`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("/file print lacks %v:\n%s", want, out)
+		}
+	}
+	if got := r.mustRun(t, ":put [/file get upload.txt contents]"); got != "hello from ftp\n\n" {
+		t.Errorf("contents = %q", got)
+	}
+	if got := r.mustRun(t, ":put [/file get upload.txt size]"); got != "15\n" {
+		t.Errorf("size over the language = %q, want the plain byte count", got)
+	}
+	r.mustRun(t, `/file set upload.txt contents="changed"`)
+	if b, _ := os.ReadFile(up); string(b) != "changed" {
+		t.Errorf("after set: %q", b)
+	}
+	r.mustRun(t, "/file remove upload.txt,cfg.rsc")
+	out = r.mustRun(t, "/file print")
+	if strings.Contains(out, "upload.txt") || strings.Contains(out, "cfg.rsc") || !strings.Contains(out, "b1.backup") {
+		t.Errorf("after remove:\n%s", out)
+	}
+	if _, err := r.run(t, "/file remove nosuch"); err == nil || !strings.Contains(err.Error(), "no such item") {
+		t.Errorf("remove of a missing file: %v", err)
+	}
+	if _, err := r.run(t, `/file add name="../escape" contents=x`); err == nil {
+		t.Error("add outside files/ accepted")
+	}
+	if _, err := os.Stat(filepath.Join(r.dataDir, "escape")); err == nil {
+		t.Error("file written outside files/")
+	}
+}
+
+// TestClockPackageRouterboard: the clock shows the process's zone and refuses to be set
+// without --allow-clock-set; package and routerboard answer as RouterOS CHR does.
+func TestClockPackageRouterboard(t *testing.T) {
+	r := newRig(t)
+	t.Setenv("TZ", "Europe/Riga")
+	out := r.mustRun(t, "/system clock print")
+	for _, want := range []string{"time-zone-name: Europe/Riga", "time: ", "date: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("clock print lacks %q:\n%s", want, out)
+		}
+	}
+	AllowClockSet = false
+	if _, err := r.run(t, "/system clock set time=01:02:03"); err == nil || !strings.Contains(err.Error(), "--allow-clock-set") {
+		t.Errorf("clock set without the flag: %v", err)
+	}
+	if out := r.mustRun(t, "/system routerboard print"); !strings.Contains(out, "routerboard: no") {
+		t.Errorf("routerboard:\n%s", out)
+	}
+	if out := r.mustRun(t, "/system package print"); !regexp.MustCompile(`(?m)^ *0 +routerd +\S+`).MatchString(out) {
+		t.Errorf("package:\n%s", out)
+	}
+}
