@@ -69,6 +69,15 @@ type scope struct {
 	parent  *scope
 }
 
+// isGlobal reports whether name in this scope is bound to the global: a function's
+// parameter shadows a global of the same name that the body declares (§5.7).
+func (s *scope) isGlobal(name string) bool {
+	if _, param := s.vars[name]; param {
+		return false
+	}
+	return s.globals[name]
+}
+
 func (s *scope) lookup(name string) (*scope, bool) {
 	for c := s; c != nil; c = c.parent {
 		if _, ok := c.vars[name]; ok {
@@ -340,7 +349,7 @@ func (r *run) eval(x Expr, sc *scope) (Value, error) {
 		return Str(e.S), nil
 	case *VarRef:
 		if sc2, ok := sc.lookup(e.Name); ok {
-			if sc2.globals[e.Name] {
+			if sc2.isGlobal(e.Name) {
 				if v, ok := r.in.Globals.Get(e.Name); ok {
 					return v, nil
 				}
@@ -939,7 +948,7 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 			return nil, &Error{Msg: "no such variable " + name}
 		}
 		if len(pos) < 2 {
-			if owner.globals[name] {
+			if owner.isGlobal(name) {
 				r.in.Globals.Delete(name)
 			} else {
 				delete(owner.vars, name)
@@ -950,7 +959,7 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		if owner.globals[name] {
+		if owner.isGlobal(name) {
 			r.in.Globals.Set(name, v)
 		} else {
 			owner.vars[name] = v
@@ -1350,6 +1359,9 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 		return Nothing{}, nil
 	case "beep", "terminal", "lock":
 		return Nothing{}, nil
+	}
+	if v, ok, err := r.moreGlobal(s.Name, pos, named, sc); ok {
+		return v, err
 	}
 	return nil, &Error{Msg: "not supported: :" + s.Name}
 }

@@ -30,7 +30,22 @@ var globals = map[string]bool{
 	"toid": true, "toip": true, "toip6": true, "tonum": true, "tostr": true, "totime": true,
 	"resolve": true, "time": true, "timestamp": true, "environment": true, "jobname": true,
 	"nothing": true, "range": true, "rndnum": true, "rndstr": true, "beep": true,
-	"terminal": true, "tonsec": true, "convert": true, "lock": true,
+	"terminal": true, "tonsec": true, "convert": true, "lock": true, "serialize": true,
+	"deserialize": true, "grep": true, "tocrlf": true, "tolf": true,
+}
+
+// unnamedCode are the global commands whose unnamed {} argument is code (`:do {...}`,
+// `:time {...}`, `:onerror e {...} do=`); elsewhere an unnamed {} is an array literal
+// (`:local a {1;2;3}`, `:put [:len {a=1;b=2}]`).
+var unnamedCode = map[string]bool{"do": true, "execute": true, "time": true, "retry": true, "onerror": true}
+
+// emptyBraces reports whether the cursor is at {} with only blanks inside.
+func (p *parser) emptyBraces() bool {
+	j := p.i + 1
+	for j < len(p.src) && (p.src[j] == ' ' || p.src[j] == '\t') {
+		j++
+	}
+	return j < len(p.src) && p.src[j] == '}'
 }
 
 // codeArgs are arguments of global commands whose {} value is code, not an array.
@@ -518,7 +533,14 @@ func (p *parser) looseArgs(cmd string) ([]*ArgNode, error) {
 		var v Expr
 		var err error
 		if p.peek() == '{' {
-			v, err = p.code()
+			if unnamedCode[cmd] {
+				v, err = p.code()
+			} else if p.emptyBraces() {
+				// `:global a {}` is a syntax error (the tips page); ({}) is the empty array.
+				return nil, p.errAt(p.i, "syntax error")
+			} else {
+				v, err = p.array()
+			}
 		} else {
 			v, err = p.primary()
 		}
