@@ -285,6 +285,8 @@ func TestDatapathNamespaces(t *testing.T) {
 			}
 			t.Logf("a stats %+v", a.dp.Statistics())
 			t.Logf("b stats %+v", b.dp.Statistics())
+			t.Logf("a: %s", &a.dp.(*userspace).perf)
+			t.Logf("b: %s", &b.dp.(*userspace).perf)
 		})
 	}
 }

@@ -1,10 +1,12 @@
 package esp
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // ServeUDP reads a port 4500 socket until it is closed, in batches (recvmmsg): ESP goes to
@@ -13,10 +15,19 @@ import (
 // only valid during the call.
 func ServeUDP(dp Datapath, c *net.UDPConn, ike func(b []byte, src, dst netip.AddrPort)) error {
 	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
+	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	// UDP GRO: a peer's UDP GSO burst arrives as one buffer of equal-size datagrams.
+	gro := false
+	if rc, err := c.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			gro = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
+		})
+	}
 	pc := ipv4.NewPacketConn(c) // recvmmsg works for both families on Linux
 	msgs := make([]ipv4.Message, 64)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
+		msgs[i].OOB = make([]byte, 64)
 	}
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
@@ -31,11 +42,35 @@ func ServeUDP(dp Datapath, c *net.UDPConn, ike func(b []byte, src, dst netip.Add
 			}
 			src := ua.AddrPort()
 			src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-			if IsESPinUDP(b) {
-				dp.InputUDP(b, src, local)
-			} else if ike != nil {
-				ike(b, src, local)
+			seg := len(b)
+			if gro {
+				if g := groSize(msgs[i].OOB[:msgs[i].NN]); g > 0 {
+					seg = g
+				}
+			}
+			for len(b) > 0 {
+				d := b[:min(seg, len(b))]
+				b = b[len(d):]
+				if IsESPinUDP(d) {
+					dp.InputUDP(d, src, local)
+				} else if ike != nil {
+					ike(d, src, local)
+				}
 			}
 		}
 	}
+}
+
+// groSize returns the segment size of a UDP_GRO control message, 0 without one.
+func groSize(oob []byte) int {
+	cms, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for _, cm := range cms {
+		if cm.Header.Level == unix.SOL_UDP && cm.Header.Type == unix.UDP_GRO && len(cm.Data) >= 4 {
+			return int(binary.NativeEndian.Uint32(cm.Data))
+		}
+	}
+	return 0
 }

@@ -59,11 +59,24 @@ type userspace struct {
 	acqLast map[uint32]time.Time
 
 	st     statCounters
+	perf   perfCounters
 	events chan Event
 	inq    chan *pbuf
 	done   chan struct{}
 	closed atomic.Bool
 	wg     sync.WaitGroup
+}
+
+// perfCounters show how well batching works (system calls against packets).
+type perfCounters struct {
+	tunReads, tunReadPkts, tunWrites, tunWritePkts atomic.Uint64
+	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
+}
+
+func (p *perfCounters) String() string {
+	return fmt.Sprintf("tun read %d calls/%d pkts, tun write %d calls/%d pkts, udp send %d calls/%d pkts, raw send %d calls/%d pkts",
+		p.tunReads.Load(), p.tunReadPkts.Load(), p.tunWrites.Load(), p.tunWritePkts.Load(),
+		p.udpSends.Load(), p.udpSendPkts.Load(), p.rawSends.Load(), p.rawSendPkts.Load())
 }
 
 // pbuf carries one decrypted inner packet to the TUN writer.
@@ -130,6 +143,13 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 		if c != nil {
 			if err := setMark(c, cfg.BypassMark); err != nil {
 				return nil, fmt.Errorf("esp: mark on 4500 socket: %w", err)
+			}
+			// A burst of ESP must not overflow the default 208 KiB before we drain it.
+			if rc, err := c.SyscallConn(); err == nil {
+				rc.Control(func(fd uintptr) {
+					_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+					_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+				})
 			}
 		}
 	}
@@ -557,6 +577,8 @@ func (u *userspace) outLoop() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
+		u.perf.tunReads.Add(1)
+		u.perf.tunReadPkts.Add(uint64(n))
 		batch = batch[:0]
 		for i := 0; i < n; i++ {
 			if p, ok := u.encapOne(bufs[i][:headroom+sizes[i]]); ok {
@@ -741,6 +763,8 @@ func (o *outSender) send(batch []outPkt) {
 	}
 	for len(o.msgs4) > 0 {
 		n, err := u.raw4.WriteBatch(o.msgs4, 0)
+		u.perf.rawSends.Add(1)
+		u.perf.rawSendPkts.Add(uint64(max(n, 0)))
 		if err != nil {
 			u.st.inc(stOutErrors)
 			if n <= 0 {
@@ -759,6 +783,8 @@ func (u *userspace) sendUDP(run []outPkt, gso *[]byte, size int) {
 	}
 	dst := netip.AddrPortFrom(ep.dst, ep.encap.DstPort)
 	oob := pktinfo(ep.src)
+	u.perf.udpSends.Add(1)
+	u.perf.udpSendPkts.Add(uint64(len(run)))
 	if len(run) == 1 {
 		if _, _, err := c.WriteMsgUDPAddrPort(run[0].b, oob, dst); err != nil {
 			u.st.inc(stOutErrors)
@@ -1127,6 +1153,8 @@ func (u *userspace) tunWriter() {
 				break drain
 			}
 		}
+		u.perf.tunWrites.Add(1)
+		u.perf.tunWritePkts.Add(uint64(n))
 		if _, err := u.tun.Write(bufs[:n], tunWriteOffset); err != nil && !u.closed.Load() {
 			u.st.inc(stInBufferErrors)
 		}
