@@ -472,6 +472,12 @@ func (x *Executor) resolve(tx *store.Tx, sess *Session, m *menu.Menu, ref string
 	return out, nil
 }
 
+// Resolve turns an item reference (numbers as print showed them, *ids, names, lists of
+// them) into item ids, for handlers that check a change before the generic command runs.
+func (x *Executor) Resolve(tx *store.Tx, sess *Session, m *menu.Menu, ref string) ([]uint64, error) {
+	return x.resolve(tx, sess, m, ref)
+}
+
 func isDigits(s string) bool {
 	for _, c := range s {
 		if c < '0' || c > '9' {

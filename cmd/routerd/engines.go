@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/tftp"
@@ -37,6 +38,10 @@ var engines = []struct {
 	{"tunnel", startTunnels, []string{"/interface/gre", "/interface/eoip", "/interface/ipip", "/interface/6to4"}},
 	{"ptp", startPTP, []string{"/system/ptp"}},
 	{"scheduler", startScheduler, []string{"/system/scheduler"}},
+	{"firewall", func(ctx context.Context, env *Env) error {
+		_, err := firewall.Start(ctx, env.Ex, env.Metrics.Registry, firewall.Options{})
+		return err
+	}, []string{"/ip/firewall", "/ipv6/firewall"}},
 	{"tftp", func(ctx context.Context, env *Env) error {
 		_, err := tftp.Start(ctx, env.Ex, env.Metrics.Registry, tftp.Options{DataDir: env.DataDir})
 		return err

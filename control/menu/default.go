@@ -14,6 +14,8 @@ func declarations() []*Menu {
 		tunnelMenus(),
 		// Addresses and routes name links, tunnels among them; IPsec refers to addresses.
 		ipMenus(),
+		// Firewall rules name interfaces and lists; policy routing tables come before routes use them.
+		firewallMenus(),
 		ipsecMenus(),
 		tftpMenus(),
 		ptpMenus(),

@@ -1,0 +1,282 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/google/nftables"
+)
+
+// TableName is the name of routerd's table in the ip and ip6 families. routerd touches no
+// other table.
+const TableName = "routerd"
+
+// Kernel applies plans to one network namespace's nftables.
+type Kernel struct {
+	// NetNS is a network namespace file descriptor; 0 is the daemon's own namespace.
+	NetNS int
+}
+
+func (k *Kernel) conn() (*nftables.Conn, error) {
+	var opts []nftables.ConnOption
+	if k.NetNS != 0 {
+		opts = append(opts, nftables.WithNetNSFd(k.NetNS))
+	}
+	return nftables.New(opts...)
+}
+
+func table(v6 bool) *nftables.Table {
+	f := nftables.TableFamilyIPv4
+	if v6 {
+		f = nftables.TableFamilyIPv6
+	}
+	return &nftables.Table{Name: TableName, Family: f}
+}
+
+// Apply replaces the contents of the family's table with the plan in one nftables
+// transaction: the kernel either switches from the old ruleset to the new one at once or,
+// when it refuses any part, keeps the old one untouched. Named counters and the dynamic
+// address-list sets survive (they are only added, or removed when no longer used).
+func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
+	c, err := k.conn()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := table(pl.V6)
+	exists := true
+	var oldChains []*nftables.Chain
+	var oldSets []*nftables.Set
+	var oldObjs []nftables.Obj
+	if _, err := c.ListTableOfFamily(TableName, t.Family); err != nil {
+		exists = false
+	} else {
+		if oldChains, err = c.ListChainsOfTableFamily(t.Family); err != nil {
+			return fmt.Errorf("nftables: list chains: %w", err)
+		}
+		oldChains = slices.DeleteFunc(oldChains, func(ch *nftables.Chain) bool { return ch.Table.Name != TableName })
+		if oldSets, err = c.GetSets(t); err != nil {
+			return fmt.Errorf("nftables: list sets: %w", err)
+		}
+		if oldObjs, err = c.GetObjects(t); err != nil {
+			return fmt.Errorf("nftables: list counters: %w", err)
+		}
+	}
+	if len(pl.Chains) == 0 && len(pl.Lists) == 0 {
+		if exists {
+			c.DelTable(t)
+			return flush(c)
+		}
+		return nil
+	}
+	c.AddTable(t)
+	c.FlushTable(t)
+	haveObj := map[string]bool{}
+	for _, o := range oldObjs {
+		if co, ok := o.(*nftables.CounterObj); ok {
+			haveObj[co.Name] = true
+		}
+	}
+	for _, name := range pl.Counters {
+		if !haveObj[name] {
+			c.AddObj(&nftables.CounterObj{Table: t, Name: name})
+		}
+	}
+	haveSet := map[string]bool{}
+	for _, s := range oldSets {
+		haveSet[s.Name] = true
+	}
+	keyType := nftables.TypeIPAddr
+	if pl.V6 {
+		keyType = nftables.TypeIP6Addr
+	}
+	for _, l := range pl.Lists {
+		st := &nftables.Set{Table: t, Name: staticSet(l), KeyType: keyType, Interval: true, HasTimeout: true}
+		if !haveSet[st.Name] {
+			if err := c.AddSet(st, nil); err != nil {
+				return fmt.Errorf("nftables: set %s: %w", st.Name, err)
+			}
+		} else {
+			c.FlushSet(st)
+		}
+		if els := intervalElements(lists[l]); len(els) > 0 {
+			if err := c.SetAddElements(st, els); err != nil {
+				return fmt.Errorf("nftables: set %s: %w", st.Name, err)
+			}
+		}
+		dy := &nftables.Set{Table: t, Name: dynamicSet(l), KeyType: keyType, HasTimeout: true, Dynamic: true, Size: 1 << 20}
+		if !haveSet[dy.Name] {
+			if err := c.AddSet(dy, nil); err != nil {
+				return fmt.Errorf("nftables: set %s: %w", dy.Name, err)
+			}
+		}
+	}
+	planned := map[string]bool{}
+	for _, ch := range pl.Chains {
+		planned[ch.Name] = true
+		nc := &nftables.Chain{Name: ch.Name, Table: t, Hooknum: ch.Hook, Priority: ch.Prio, Type: ch.Type}
+		if ch.Hook != nil {
+			accept := nftables.ChainPolicyAccept
+			nc.Policy = &accept
+		}
+		c.AddChain(nc)
+	}
+	for _, ch := range pl.Chains {
+		nc := &nftables.Chain{Name: ch.Name, Table: t}
+		for _, r := range ch.Rules {
+			for _, es := range r.Exprs {
+				c.AddRule(&nftables.Rule{Table: t, Chain: nc, Exprs: es})
+			}
+		}
+	}
+	// What the new ruleset no longer uses goes last, once no rule refers to it.
+	for _, ch := range oldChains {
+		if !planned[ch.Name] {
+			c.DelChain(&nftables.Chain{Name: ch.Name, Table: t})
+		}
+	}
+	usedSet := map[string]bool{}
+	for _, l := range pl.Lists {
+		usedSet[staticSet(l)], usedSet[dynamicSet(l)] = true, true
+	}
+	for _, s := range oldSets {
+		if !usedSet[s.Name] && !s.Anonymous {
+			c.DelSet(&nftables.Set{Table: t, Name: s.Name})
+		}
+	}
+	usedObj := map[string]bool{}
+	for _, n := range pl.Counters {
+		usedObj[n] = true
+	}
+	for name := range haveObj {
+		if !usedObj[name] {
+			c.DeleteObject(&nftables.CounterObj{Table: t, Name: name})
+		}
+	}
+	return flush(c)
+}
+
+func flush(c *nftables.Conn) error {
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: the kernel refused the ruleset: %w", err)
+	}
+	return nil
+}
+
+// intervalElements turns entries into the start/end elements of an interval set,
+// merging overlapping entries (the kernel refuses overlaps). A merged entry keeps a
+// timeout only if every part had one (the longest).
+func intervalElements(es []Entry) []nftables.SetElement {
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b Entry) int { return a.From.Compare(b.From) })
+	var merged []Entry
+	for _, e := range es {
+		if n := len(merged); n > 0 {
+			last := &merged[n-1]
+			next := last.To.Next()
+			if e.From.Compare(last.To) <= 0 || (next.IsValid() && e.From == next) {
+				if e.To.Compare(last.To) > 0 {
+					last.To = e.To
+				}
+				if last.Timeout == 0 || e.Timeout == 0 {
+					last.Timeout = 0
+				} else {
+					last.Timeout = max(last.Timeout, e.Timeout)
+				}
+				continue
+			}
+		}
+		merged = append(merged, e)
+	}
+	var out []nftables.SetElement
+	for _, e := range merged {
+		out = append(out, nftables.SetElement{Key: e.From.AsSlice(), Timeout: e.Timeout})
+		if end := e.To.Next(); end.IsValid() {
+			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
+		}
+	}
+	return out
+}
+
+// Counter is one rule's counters as the kernel has them.
+type Counter struct{ Packets, Bytes uint64 }
+
+// Counters reads the named counters of a family's table, optionally resetting them.
+func (k *Kernel) Counters(v6 bool, reset bool) (map[string]Counter, error) {
+	c, err := k.conn()
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	t := table(v6)
+	if _, err := c.ListTableOfFamily(TableName, t.Family); err != nil {
+		return map[string]Counter{}, nil
+	}
+	var objs []nftables.Obj
+	if reset {
+		objs, err = c.ResetObjects(t)
+	} else {
+		objs, err = c.GetObjects(t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nftables: read counters: %w", err)
+	}
+	out := map[string]Counter{}
+	for _, o := range objs {
+		if co, ok := o.(*nftables.CounterObj); ok {
+			out[co.Name] = Counter{Packets: co.Packets, Bytes: co.Bytes}
+		}
+	}
+	return out, nil
+}
+
+// ResetCounter zeroes one named counter.
+func (k *Kernel) ResetCounter(v6 bool, name string) error {
+	c, err := k.conn()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	if _, err := c.ResetObject(&nftables.CounterObj{Table: table(v6), Name: name}); err != nil {
+		return fmt.Errorf("nftables: reset counter %s: %w", name, err)
+	}
+	return nil
+}
+
+// DynamicEntry is an address added by a rule (add-src/dst-to-address-list).
+type DynamicEntry struct {
+	List    string
+	Addr    netip.Addr
+	Timeout time.Duration // 0: none
+	Expires time.Duration
+}
+
+// Dynamic reads the dynamic address-list entries of a family.
+func (k *Kernel) Dynamic(v6 bool) ([]DynamicEntry, error) {
+	c, err := k.conn()
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	t := table(v6)
+	sets, err := c.GetSets(t)
+	if err != nil {
+		return nil, nil // no table yet
+	}
+	var out []DynamicEntry
+	for _, s := range sets {
+		if len(s.Name) < 5 || s.Name[:4] != "dyn/" {
+			continue
+		}
+		els, err := c.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
+		}
+		for _, e := range els {
+			a, ok := netip.AddrFromSlice(e.Key)
+			if !ok {
+				continue
+			}
+			out = append(out, DynamicEntry{List: s.Name[4:], Addr: a, Timeout: e.Timeout, Expires: e.Expires})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,967 @@
+package firewall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/value"
+)
+
+// Kernel constants google/nftables does not name.
+const (
+	metaSecpath  = expr.MetaKey(25) // NFT_META_SECPATH: the packet was decapsulated by IPsec
+	rtXfrm       = expr.RtKey(4)    // NFT_RT_XFRM: the route sends the packet through IPsec
+	objCounter   = 1                // NFT_OBJECT_COUNTER
+	dynsetAdd    = 0                // NFT_DYNSET_OP_ADD
+	dynsetUpdate = 1                // NFT_DYNSET_OP_UPDATE
+	ctStatusSNAT = 0x10             // IPS_SRC_NAT
+	ctStatusDNAT = 0x20             // IPS_DST_NAT
+)
+
+// Config is everything one family's table is built from.
+type Config struct {
+	V6    bool
+	Rules []*Rule // every table's rules, each table in its configured order
+	// Lists are the configured address-list entries by list name (static set contents).
+	Lists map[string][]Entry
+	// IfLists resolves interface list names to their member interfaces.
+	IfLists func(name string) []string
+}
+
+// Entry is one static address-list element: a closed range of addresses.
+type Entry struct {
+	From, To netip.Addr
+	Timeout  time.Duration
+}
+
+// Plan is the compiled table: chains with their rules, sets and counters.
+type Plan struct {
+	V6       bool
+	Chains   []*ChainPlan
+	Lists    []string // address list names with a set pair
+	Counters []string
+	// Invalid holds the rules left out and why, by rule id and table.
+	Invalid map[RuleKey]string
+}
+
+// RuleKey names a rule across tables.
+type RuleKey struct {
+	Table string
+	ID    uint64
+}
+
+// ChainPlan is one nftables chain.
+type ChainPlan struct {
+	Name  string
+	Hook  *nftables.ChainHook
+	Prio  *nftables.ChainPriority
+	Type  nftables.ChainType
+	Rules []RulePlan
+}
+
+// RulePlan is one configured rule as one or more kernel rules (alternatives of a
+// disjunction, made mutually exclusive so counters and side effects happen once).
+type RulePlan struct {
+	Key   RuleKey
+	Exprs [][]expr.Any
+}
+
+// ChainName is the nftables chain of a RouterOS chain.
+func ChainName(table, chain string) string { return table + "/" + chain }
+
+// CounterName is the named counter of a rule.
+func CounterName(k RuleKey) string { return k.Table + "/" + strconv.FormatUint(k.ID, 10) }
+
+// Set names of an address list: static entries (intervals with timeouts) and dynamic
+// ones (add-*-to-address-list; the kernel cannot add to interval sets from a rule).
+func staticSet(list string) string  { return "list/" + list }
+func dynamicSet(list string) string { return "dyn/" + list }
+
+// hooks: the base chains of each table. NAT's RouterOS chains are regular chains that
+// the hook chains jump to (dstnat runs for forwarded and locally sent packets).
+type hookDef struct {
+	name   string
+	hook   *nftables.ChainHook
+	prio   *nftables.ChainPriority
+	typ    nftables.ChainType
+	target string // the RouterOS chain it runs
+}
+
+func hookDefs(table string) []hookDef {
+	f := nftables.ChainTypeFilter
+	switch table {
+	case "raw":
+		return []hookDef{{"prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityRaw, f, "prerouting"},
+			{"output", nftables.ChainHookOutput, nftables.ChainPriorityRaw, f, "output"}}
+	case "mangle":
+		return []hookDef{{"prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityMangle, f, "prerouting"},
+			{"input", nftables.ChainHookInput, nftables.ChainPriorityMangle, f, "input"},
+			{"forward", nftables.ChainHookForward, nftables.ChainPriorityMangle, f, "forward"},
+			{"output", nftables.ChainHookOutput, nftables.ChainPriorityMangle, nftables.ChainTypeRoute, "output"},
+			{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityMangle, f, "postrouting"}}
+	case "nat":
+		n := nftables.ChainTypeNAT
+		return []hookDef{{"hook-prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, n, "dstnat"},
+			{"hook-output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest, n, "dstnat"},
+			{"hook-postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, n, "srcnat"}}
+	}
+	return []hookDef{{"input", nftables.ChainHookInput, nftables.ChainPriorityFilter, f, "input"},
+		{"forward", nftables.ChainHookForward, nftables.ChainPriorityFilter, f, "forward"},
+		{"output", nftables.ChainHookOutput, nftables.ChainPriorityFilter, f, "output"}}
+}
+
+// Compile turns a family's rules into a Plan. Rules that cannot apply (bad jump targets,
+// loops, actions not possible where the chain is reached) are left out and reported in
+// Plan.Invalid; the rest is complete.
+func Compile(cfg Config) *Plan {
+	pl := &Plan{V6: cfg.V6, Invalid: map[RuleKey]string{}}
+	lists := map[string]bool{}
+	for name := range cfg.Lists {
+		lists[name] = true
+	}
+	for _, table := range menu.FirewallTables {
+		var rules []*Rule
+		for _, r := range cfg.Rules {
+			if r.Table == table {
+				rules = append(rules, r)
+			}
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		// Chain-level checks settle which rules are valid before any is compiled.
+		valid := validRules(table, rules, pl.Invalid)
+		byChain := map[string][]*Rule{}
+		var order []string
+		for _, r := range rules {
+			if _, ok := byChain[r.Chain]; !ok {
+				order = append(order, r.Chain)
+				byChain[r.Chain] = nil
+			}
+		}
+		for _, r := range valid {
+			byChain[r.Chain] = append(byChain[r.Chain], r)
+		}
+		// Regular chains: custom chains, and nat's built-in ones (jumped to by hooks).
+		var chains []*ChainPlan
+		for _, c := range order {
+			cp := &ChainPlan{Name: ChainName(table, c)}
+			if IsBuiltinChain(table, c) && table != "nat" {
+				for _, h := range hookDefs(table) {
+					if h.target == c {
+						cp.Hook, cp.Prio, cp.Type = h.hook, h.prio, h.typ
+					}
+				}
+			}
+			for _, r := range byChain[c] {
+				k := RuleKey{table, r.ID}
+				alts, err := compileRule(cfg, r)
+				if err != nil {
+					pl.Invalid[k] = err.Error()
+					continue
+				}
+				for _, l := range r.lists() {
+					lists[l] = true
+				}
+				pl.Counters = append(pl.Counters, CounterName(k))
+				cp.Rules = append(cp.Rules, RulePlan{Key: k, Exprs: alts})
+			}
+			chains = append(chains, cp)
+		}
+		if table == "nat" {
+			for _, h := range hookDefs(table) {
+				if _, ok := byChain[h.target]; !ok {
+					continue
+				}
+				chains = append(chains, &ChainPlan{Name: ChainName(table, h.name), Hook: h.hook, Prio: h.prio, Type: h.typ,
+					Rules: []RulePlan{{Exprs: [][]expr.Any{{&expr.Verdict{Kind: expr.VerdictJump, Chain: ChainName(table, h.target)}}}}}})
+			}
+		}
+		pl.Chains = append(pl.Chains, chains...)
+	}
+	for l := range lists {
+		pl.Lists = append(pl.Lists, l)
+	}
+	sort.Strings(pl.Lists)
+	return pl
+}
+
+// lists returns the address lists a rule uses.
+func (r *Rule) lists() []string {
+	var out []string
+	for _, k := range []string{"src-address-list", "dst-address-list"} {
+		if v := strings.TrimPrefix(r.Props[k], "!"); v != "" {
+			out = append(out, v)
+		}
+	}
+	if strings.HasPrefix(r.Action, "add-") && r.Props["address-list"] != "" {
+		out = append(out, r.Props["address-list"])
+	}
+	return out
+}
+
+// validRules drops rules whose jump target has no rules, that close a jump loop, or
+// whose action is not possible in a built-in chain that reaches them.
+func validRules(table string, rules []*Rule, invalid map[RuleKey]string) []*Rule {
+	// Chains exist when a configured rule is in them, valid or not, so one bad rule
+	// does not turn the jumps to its chain bad as well.
+	chains := map[string]bool{}
+	for _, r := range rules {
+		chains[r.Chain] = true
+	}
+	var keep []*Rule
+	for _, r := range rules {
+		if r.Action == "jump" && !chains[r.Props["jump-target"]] {
+			invalid[RuleKey{table, r.ID}] = fmt.Sprintf("jump-target: no such chain %s", r.Props["jump-target"])
+			continue
+		}
+		keep = append(keep, r)
+	}
+	rules = keep
+	// Loops: a jump whose target reaches its own chain. Later rules are checked first, so
+	// the jump that closed a loop is the one left out.
+	edges := map[string][]*Rule{}
+	for _, r := range rules {
+		if r.Action == "jump" {
+			edges[r.Chain] = append(edges[r.Chain], r)
+		}
+	}
+	var reach func(from, to string, seen map[string]bool) bool
+	reach = func(from, to string, seen map[string]bool) bool {
+		if from == to {
+			return true
+		}
+		if seen[from] {
+			return false
+		}
+		seen[from] = true
+		for _, e := range edges[from] {
+			if reach(e.Props["jump-target"], to, seen) {
+				return true
+			}
+		}
+		return false
+	}
+	looping := map[*Rule]bool{}
+	for i := len(rules) - 1; i >= 0; i-- {
+		r := rules[i]
+		if r.Action == "jump" && reach(r.Props["jump-target"], r.Chain, map[string]bool{}) {
+			invalid[RuleKey{table, r.ID}] = fmt.Sprintf("failure: jump to %s makes a loop", r.Props["jump-target"])
+			looping[r] = true
+			edges[r.Chain] = slices.DeleteFunc(edges[r.Chain], func(e *Rule) bool { return e == r })
+		}
+	}
+	rules = slices.DeleteFunc(rules, func(r *Rule) bool { return looping[r] })
+	// Which built-in chains reach each chain, for the hook-dependent checks.
+	reachedBy := map[string][]string{}
+	for _, b := range builtinChains[table] {
+		seen := map[string]bool{}
+		var walk func(c string)
+		walk = func(c string) {
+			if seen[c] {
+				return
+			}
+			seen[c] = true
+			reachedBy[c] = append(reachedBy[c], b)
+			for _, e := range edges[c] {
+				walk(e.Props["jump-target"])
+			}
+		}
+		walk(b)
+	}
+	keep = nil
+	for _, r := range rules {
+		bad := ""
+		for _, b := range reachedBy[r.Chain] {
+			if err := checkHook(r, b); err != nil {
+				bad = err.Error()
+				if b != r.Chain {
+					bad = fmt.Sprintf("%v (chain %s is reached from %s)", err, r.Chain, b)
+				}
+				break
+			}
+		}
+		if bad != "" {
+			invalid[RuleKey{table, r.ID}] = bad
+			continue
+		}
+		keep = append(keep, r)
+	}
+	return keep
+}
+
+// alt is a disjunction of mutually exclusive conjunctions.
+type alt [][]expr.Any
+
+func one(es ...expr.Any) alt { return alt{es} }
+
+// and is the cross product of alternatives.
+func and(a, b alt) alt {
+	if a == nil {
+		return b
+	}
+	var out alt
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, append(slices.Clone(x), y...))
+		}
+	}
+	return out
+}
+
+func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
+	if err := r.Check(cfg.V6); err != nil {
+		return nil, err
+	}
+	p := r.Props
+	m := alt{{}}
+	add := func(a alt, err error) error {
+		if err != nil {
+			return err
+		}
+		m = and(m, a)
+		return nil
+	}
+	v6 := cfg.V6
+	addrOff := func(src bool) (uint32, uint32) {
+		if v6 {
+			if src {
+				return 8, 16
+			}
+			return 24, 16
+		}
+		if src {
+			return 12, 4
+		}
+		return 16, 4
+	}
+	// Address lists come first: their alternatives must be decided before any stateful
+	// matcher (limit, nth) runs, so that only one alternative reaches it.
+	for _, d := range []string{"src", "dst"} {
+		if v := p[d+"-address-list"]; v != "" {
+			off, l := addrOff(d == "src")
+			neg := strings.HasPrefix(v, "!")
+			name := strings.TrimPrefix(v, "!")
+			load := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l}
+			st := &expr.Lookup{SourceRegister: 1, SetName: staticSet(name)}
+			dy := &expr.Lookup{SourceRegister: 1, SetName: dynamicSet(name)}
+			if neg {
+				st.Invert, dy.Invert = true, true
+				m = and(m, one(load, st, dy))
+			} else {
+				inv := &expr.Lookup{SourceRegister: 1, SetName: staticSet(name), Invert: true}
+				m = and(m, alt{{load, st}, {load, inv, dy}})
+			}
+		}
+	}
+	for _, d := range []string{"src", "dst"} {
+		if v := p[d+"-address"]; v != "" {
+			off, l := addrOff(d == "src")
+			if err := add(addrMatch(v, off, l)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if v := p["protocol"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		n, err := protoNumber(strings.TrimPrefix(v, "!"), v6)
+		if err != nil {
+			return nil, err
+		}
+		m = and(m, one(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{n}}))
+	}
+	if v := p["src-port"]; v != "" {
+		m = and(m, portMatch(v, 0))
+	}
+	if v := p["dst-port"]; v != "" {
+		m = and(m, portMatch(v, 2))
+	}
+	if v := p["port"]; v != "" {
+		// Either port: src in P, or src not in P and dst in P.
+		neg := strings.HasPrefix(v, "!")
+		plain := strings.TrimPrefix(v, "!")
+		if neg {
+			m = and(m, and(portMatch(v, 0), portMatch(v, 2)))
+		} else {
+			a := portMatch(plain, 0)
+			b := and(portMatch("!"+plain, 0), portMatch(plain, 2))
+			m = and(m, append(a, b...))
+		}
+	}
+	for _, d := range []struct {
+		prop string
+		key  expr.MetaKey
+	}{{"in-interface", expr.MetaKeyIIFNAME}, {"out-interface", expr.MetaKeyOIFNAME}} {
+		if v := p[d.prop]; v != "" {
+			neg := strings.HasPrefix(v, "!")
+			m = and(m, one(&expr.Meta{Key: d.key, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ifname(strings.TrimPrefix(v, "!"))}))
+		}
+	}
+	for _, d := range []struct {
+		prop string
+		key  expr.MetaKey
+	}{{"in-interface-list", expr.MetaKeyIIFNAME}, {"out-interface-list", expr.MetaKeyOIFNAME}} {
+		if v := p[d.prop]; v != "" {
+			neg := strings.HasPrefix(v, "!")
+			var members []string
+			if cfg.IfLists != nil {
+				members = cfg.IfLists(strings.TrimPrefix(v, "!"))
+			}
+			switch {
+			case len(members) == 0 && neg:
+				// Not in an empty list: always true.
+			case len(members) == 0:
+				return nil, fmt.Errorf("%s: list %s has no interfaces", d.prop, strings.TrimPrefix(v, "!"))
+			default:
+				var vals [][]byte
+				for _, n := range members {
+					vals = append(vals, ifname(n))
+				}
+				m = and(m, anyOf(&expr.Meta{Key: d.key, Register: 1}, vals, neg))
+			}
+		}
+	}
+	if v := p["connection-state"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		var bits uint32
+		for _, s := range strings.Split(strings.TrimPrefix(v, "!"), ",") {
+			bits |= map[string]uint32{"invalid": 1, "established": 2, "related": 4, "new": 8, "untracked": 64}[s]
+		}
+		m = and(m, one(&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(bits), Xor: ne32(0)},
+			&expr.Cmp{Op: cmpOp(!neg), Register: 1, Data: ne32(0)}))
+	}
+	if v := p["connection-nat-state"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		var bits uint32
+		for _, s := range strings.Split(strings.TrimPrefix(v, "!"), ",") {
+			bits |= map[string]uint32{"srcnat": ctStatusSNAT, "dstnat": ctStatusDNAT}[s]
+		}
+		m = and(m, one(&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(bits), Xor: ne32(0)},
+			&expr.Cmp{Op: cmpOp(!neg), Register: 1, Data: ne32(0)}))
+	}
+	if v := p["connection-mark"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		m = and(m, one(&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+			&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(NameMark(strings.TrimPrefix(v, "!"), 32))}))
+	}
+	if v := p["packet-mark"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		m = and(m, markMatch(NameMark(strings.TrimPrefix(v, "!"), 16), PacketMarkMask, neg))
+	}
+	if v := p["routing-mark"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		m = and(m, markMatch(RoutingMark(strings.TrimPrefix(v, "!")), RoutingMarkMask, neg))
+	}
+	if v := p["ipsec-policy"]; v != "" {
+		dir, pol, _ := strings.Cut(v, ",")
+		want := byte(0)
+		if pol == "ipsec" {
+			want = 1
+		}
+		if dir == "in" {
+			m = and(m, one(&expr.Meta{Key: metaSecpath, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{want}}))
+		} else {
+			m = and(m, one(&expr.Rt{Key: rtXfrm, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{want}}))
+		}
+	}
+	for _, d := range []struct {
+		prop string
+		src  bool
+	}{{"src-address-type", true}, {"dst-address-type", false}} {
+		if v := p[d.prop]; v != "" {
+			neg := strings.HasPrefix(v, "!")
+			f := &expr.Fib{Register: 1, ResultADDRTYPE: true, FlagSADDR: d.src, FlagDADDR: !d.src}
+			var vals [][]byte
+			for _, t := range strings.Split(strings.TrimPrefix(v, "!"), ",") {
+				n := map[string]uint32{"unicast": unix.RTN_UNICAST, "local": unix.RTN_LOCAL, "broadcast": unix.RTN_BROADCAST,
+					"multicast": unix.RTN_MULTICAST, "blackhole": unix.RTN_BLACKHOLE, "unreachable": unix.RTN_UNREACHABLE,
+					"prohibit": unix.RTN_PROHIBIT}[t]
+				vals = append(vals, ne32(n))
+			}
+			m = and(m, anyOf(f, vals, neg))
+		}
+	}
+	if v := p["icmp-options"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		t, c, hasCode := strings.Cut(strings.TrimPrefix(v, "!"), ":")
+		tn, _ := strconv.Atoi(t)
+		es := []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+			&expr.Cmp{Op: cmpOp(neg && !hasCode), Register: 1, Data: []byte{byte(tn)}}}
+		if hasCode {
+			cn, _ := strconv.Atoi(c)
+			es = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{byte(tn), byte(cn)}}}
+		}
+		m = and(m, alt{es})
+	}
+	if v := p["tcp-flags"]; v != "" {
+		var set, mask byte
+		for _, f := range strings.Split(v, ",") {
+			clear := strings.HasPrefix(f, "!")
+			bit := map[string]byte{"fin": 1, "syn": 2, "rst": 4, "psh": 8, "ack": 16, "urg": 32, "ece": 64, "cwr": 128}[strings.TrimPrefix(f, "!")]
+			mask |= bit
+			if !clear {
+				set |= bit
+			}
+		}
+		m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{mask}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{set}}))
+	}
+	if v := p["tcp-mss"]; v != "" {
+		m = and(m, rangeMatch(v, &expr.Exthdr{DestRegister: 1, Type: 2, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt}, 2))
+	}
+	if v := p["packet-size"]; v != "" {
+		m = and(m, rangeMatch(v, &expr.Meta{Key: expr.MetaKeyLEN, Register: 1}, 4))
+	}
+	if v := p["ttl"]; v != "" {
+		op, n, _ := parseTTLMatch(v)
+		off := uint32(8)
+		if v6 {
+			off = 7
+		}
+		cop := map[string]expr.CmpOp{"equal": expr.CmpOpEq, "not-equal": expr.CmpOpNeq, "greater-than": expr.CmpOpGt, "less-than": expr.CmpOpLt}[op]
+		m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1},
+			&expr.Cmp{Op: cop, Register: 1, Data: []byte{n}}))
+	}
+	if v := p["dscp"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		n, _ := strconv.Atoi(strings.TrimPrefix(v, "!"))
+		if v6 {
+			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x0fc0), Xor: be16(0)},
+				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: be16(uint16(n) << 6)}))
+		} else {
+			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}},
+				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{byte(n << 2)}}))
+		}
+	}
+	if v := p["src-mac-address"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		mac := parseMAC(strings.TrimPrefix(v, "!"))
+		m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+			&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: mac}))
+	}
+	if v := p["fragment"]; v != "" {
+		m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 2},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x1fff), Xor: be16(0)},
+			&expr.Cmp{Op: cmpOp(v == "yes"), Register: 1, Data: be16(0)}))
+	}
+	// Stateful matchers last.
+	if v := p["random"]; v != "" {
+		n, _ := strconv.Atoi(v)
+		m = and(m, one(&expr.Numgen{Register: 1, Modulus: 100, Type: unix.NFT_NG_RANDOM},
+			&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: ne32(uint32(n))}))
+	}
+	if v := p["nth"]; v != "" {
+		every, nth, _ := parseNth(v)
+		m = and(m, one(&expr.Numgen{Register: 1, Modulus: every, Type: unix.NFT_NG_INCREMENTAL},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(nth - 1)}))
+	}
+	if v := p["limit"]; v != "" {
+		l, _ := parseLimit(v)
+		lim := &expr.Limit{Type: expr.LimitTypePkts, Rate: l.rate, Burst: l.burst}
+		if l.bytes {
+			lim.Type = expr.LimitTypePktBytes
+		}
+		lim.Unit = map[time.Duration]expr.LimitTime{time.Second: expr.LimitTimeSecond, time.Minute: expr.LimitTimeMinute,
+			time.Hour: expr.LimitTimeHour, 24 * time.Hour: expr.LimitTimeDay}[l.unit]
+		m = and(m, one(lim))
+	}
+	act, err := actionExprs(cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	counter := &expr.Objref{Type: objCounter, Name: CounterName(RuleKey{r.Table, r.ID})}
+	out := make([][]expr.Any, len(m))
+	for i, es := range m {
+		es = append(es, counter)
+		if p["log"] == "yes" && r.Action != "log" {
+			es = append(es, logExpr(r))
+		}
+		out[i] = append(es, act...)
+	}
+	return out, nil
+}
+
+func logExpr(r *Rule) expr.Any {
+	return &expr.Log{Key: 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_GROUP, Group: LogGroup,
+		Data: []byte(logPrefix(r))}
+}
+
+// LogGroup is the nflog group routerd reads log lines from.
+const LogGroup = 0x7f31
+
+// logPrefix carries the rule's identity to the log reader: "table/chain/id prefix".
+func logPrefix(r *Rule) string {
+	s := fmt.Sprintf("%s/%s/%d %s", r.Table, r.Chain, r.ID, r.Props["log-prefix"])
+	if len(s) > 127 {
+		s = s[:127]
+	}
+	return s
+}
+
+func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
+	p := r.Props
+	v6 := cfg.V6
+	verdict := func(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
+	// passthrough=no ends this table's evaluation for the packet (RouterOS: stop here).
+	pass := func(es []expr.Any) []expr.Any {
+		if p["passthrough"] == "no" {
+			return append(es, &expr.Verdict{Kind: expr.VerdictAccept})
+		}
+		return es
+	}
+	fam := uint32(unix.NFPROTO_IPV4)
+	if v6 {
+		fam = unix.NFPROTO_IPV6
+	}
+	switch r.Action {
+	case "accept":
+		return verdict(expr.VerdictAccept), nil
+	case "drop":
+		return verdict(expr.VerdictDrop), nil
+	case "return":
+		return verdict(expr.VerdictReturn), nil
+	case "passthrough", "fasttrack-connection":
+		// No flow table in this kernel: fasttrack-connection is counted and the packet
+		// continues (the next rule accepts established traffic, as in RouterOS).
+		return nil, nil
+	case "jump":
+		return []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: ChainName(r.Table, p["jump-target"])}}, nil
+	case "log":
+		return []expr.Any{logExpr(r)}, nil
+	case "reject":
+		return rejectExprs(p["reject-with"], v6), nil
+	case "notrack":
+		return []expr.Any{&expr.Notrack{}}, nil
+	case "add-src-to-address-list", "add-dst-to-address-list":
+		off, l := uint32(12), uint32(4)
+		if v6 {
+			off, l = 8, 16
+		}
+		if r.Action == "add-dst-to-address-list" {
+			off += l
+		}
+		var to time.Duration
+		if t := p["address-list-timeout"]; t != "" && t != "none-dynamic" && t != "none-static" {
+			to, _ = timeValue(t)
+		}
+		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
+			&expr.Dynset{SrcRegKey: 1, SetName: dynamicSet(p["address-list"]), Operation: dynsetUpdate, Timeout: to}}, nil
+	case "mark-connection":
+		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: ne32(NameMark(p["new-connection-mark"], 32))},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}), nil
+	case "mark-packet":
+		return pass(setMark(NameMark(p["new-packet-mark"], 16), RoutingMarkMask)), nil
+	case "mark-routing":
+		return pass(setMark(RoutingMark(p["new-routing-mark"]), PacketMarkMask)), nil
+	case "change-dscp":
+		n, _ := strconv.Atoi(p["new-dscp"])
+		if v6 {
+			return nil, fmt.Errorf("change-dscp: IPv6 is not translated yet: %w", ErrNotSupported)
+		}
+		return pass([]expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x03}, Xor: []byte{byte(n << 2)}},
+			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1,
+				CsumType: expr.CsumTypeInet, CsumOffset: 10, CsumFlags: 0}}), nil
+	case "change-ttl":
+		_, n, _ := parseTTLChange(p["new-ttl"])
+		if v6 {
+			return pass([]expr.Any{&expr.Immediate{Register: 1, Data: []byte{n}},
+				&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}}), nil
+		}
+		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: []byte{n}},
+			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 1,
+				CsumType: expr.CsumTypeInet, CsumOffset: 10}}), nil
+	case "masquerade":
+		if tp := p["to-ports"]; tp != "" {
+			a, b := portRange(tp)
+			return []expr.Any{&expr.Immediate{Register: 3, Data: be16(a)}, &expr.Immediate{Register: 4, Data: be16(b)},
+				&expr.Masq{ToPorts: true, RegProtoMin: 3, RegProtoMax: 4}}, nil
+		}
+		return []expr.Any{&expr.Masq{}}, nil
+	case "redirect":
+		if tp := p["to-ports"]; tp != "" {
+			a, b := portRange(tp)
+			return []expr.Any{&expr.Immediate{Register: 3, Data: be16(a)}, &expr.Immediate{Register: 4, Data: be16(b)},
+				&expr.Redir{RegisterProtoMin: 3, RegisterProtoMax: 4}}, nil
+		}
+		return []expr.Any{&expr.Redir{}}, nil
+	case "src-nat", "dst-nat", "same", "netmap":
+		typ := expr.NATTypeSourceNAT
+		if r.Action == "dst-nat" || (r.Action == "netmap" && r.Chain == "dstnat") {
+			typ = expr.NATTypeDestNAT
+		}
+		n := &expr.NAT{Type: typ, Family: fam, Persistent: r.Action == "same", Prefix: r.Action == "netmap"}
+		var es []expr.Any
+		if ta := p["to-addresses"]; ta != "" {
+			from, to, err := addrRange(ta)
+			if err != nil {
+				return nil, err
+			}
+			if from.Is6() != v6 {
+				return nil, fmt.Errorf("invalid value for argument to-addresses")
+			}
+			es = append(es, &expr.Immediate{Register: 1, Data: from.AsSlice()}, &expr.Immediate{Register: 2, Data: to.AsSlice()})
+			n.RegAddrMin, n.RegAddrMax = 1, 2
+		}
+		if tp := p["to-ports"]; tp != "" {
+			a, b := portRange(tp)
+			es = append(es, &expr.Immediate{Register: 3, Data: be16(a)}, &expr.Immediate{Register: 4, Data: be16(b)})
+			n.RegProtoMin, n.RegProtoMax, n.Specified = 3, 4, true
+		}
+		return append(es, n), nil
+	}
+	return nil, fmt.Errorf("action %s: %w", r.Action, ErrNotSupported)
+}
+
+func setMark(v, keep uint32) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(keep), Xor: ne32(v)},
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1, SourceRegister: true}}
+}
+
+func markMatch(v, mask uint32, neg bool) alt {
+	return one(&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(mask), Xor: ne32(0)},
+		&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(v)})
+}
+
+func rejectExprs(with string, v6 bool) []expr.Any {
+	if with == "tcp-reset" {
+		// RouterOS sends a TCP reset only to TCP; others get the default ICMP.
+		return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}}
+	}
+	if v6 {
+		code := map[string]uint8{"icmp-no-route": 0, "icmp-admin-prohibited": 1, "icmp-address-unreachable": 3,
+			"icmp-port-unreachable": 4, "icmp-not-neighbour": 2}[with]
+		return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: code}}
+	}
+	code, ok := map[string]uint8{"icmp-network-unreachable": 0, "icmp-host-unreachable": 1, "icmp-protocol-unreachable": 2,
+		"icmp-port-unreachable": 3, "icmp-net-prohibited": 9, "icmp-host-prohibited": 10, "icmp-admin-prohibited": 13}[with]
+	if !ok {
+		code = 0 // RouterOS's default: icmp-network-unreachable
+	}
+	return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: code}}
+}
+
+func cmpOp(neg bool) expr.CmpOp {
+	if neg {
+		return expr.CmpOpNeq
+	}
+	return expr.CmpOpEq
+}
+
+// addrMatch matches an address, prefix or range at off.
+func addrMatch(v string, off, l uint32) (alt, error) {
+	neg := strings.HasPrefix(v, "!")
+	v = strings.TrimPrefix(v, "!")
+	load := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l}
+	if strings.Contains(v, "-") {
+		from, to, err := addrRange(v)
+		if err != nil {
+			return nil, err
+		}
+		op := expr.CmpOpEq
+		if neg {
+			op = expr.CmpOpNeq
+		}
+		return one(load, &expr.Range{Op: op, Register: 1, FromData: from.AsSlice(), ToData: to.AsSlice()}), nil
+	}
+	pfx, err := parsePrefix(v)
+	if err != nil {
+		return nil, fmt.Errorf("invalid value for argument address: %s", v)
+	}
+	if int(l)*8 != pfx.Addr().BitLen() {
+		return nil, fmt.Errorf("invalid value for argument address: %s is of the other family", v)
+	}
+	if pfx.Bits() == pfx.Addr().BitLen() {
+		return one(load, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: pfx.Addr().AsSlice()}), nil
+	}
+	if pfx.Bits() == 0 {
+		if neg {
+			return nil, fmt.Errorf("address !%s matches nothing", v)
+		}
+		return alt{{}}, nil
+	}
+	mask := make([]byte, l)
+	for i := 0; i < pfx.Bits(); i++ {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	return one(load, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: l, Mask: mask, Xor: make([]byte, l)},
+		&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: pfx.Masked().Addr().AsSlice()}), nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.ParsePrefix(s)
+}
+
+// addrRange reads an address, prefix or from-to range as a closed range.
+func addrRange(s string) (netip.Addr, netip.Addr, error) {
+	if a, b, ok := strings.Cut(s, "-"); ok {
+		x, e1 := netip.ParseAddr(a)
+		y, e2 := netip.ParseAddr(b)
+		if e1 != nil || e2 != nil || x.Is4() != y.Is4() || y.Less(x) {
+			return netip.Addr{}, netip.Addr{}, fmt.Errorf("invalid address range %s", s)
+		}
+		return x, y, nil
+	}
+	p, err := parsePrefix(s)
+	if err != nil {
+		return netip.Addr{}, netip.Addr{}, fmt.Errorf("invalid address %s", s)
+	}
+	p = p.Masked()
+	return p.Addr(), lastAddr(p), nil
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// portMatch matches ports at transport offset off (0 source, 2 destination).
+func portMatch(v string, off uint32) alt {
+	neg := strings.HasPrefix(v, "!")
+	v = strings.TrimPrefix(v, "!")
+	load := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2}
+	parts := strings.Split(v, ",")
+	if len(parts) == 1 {
+		a, b := portRange(v)
+		if a == b {
+			return one(load, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: be16(a)})
+		}
+		op := expr.CmpOpEq
+		if neg {
+			op = expr.CmpOpNeq
+		}
+		return one(load, &expr.Range{Op: op, Register: 1, FromData: be16(a), ToData: be16(b)})
+	}
+	// A list: in any of the ranges (alternatives made exclusive), or in none.
+	if neg {
+		es := []expr.Any{load}
+		for _, part := range parts {
+			a, b := portRange(part)
+			es = append(es, &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(a), ToData: be16(b)})
+		}
+		return alt{es}
+	}
+	var out alt
+	var before []expr.Any
+	for _, part := range parts {
+		a, b := portRange(part)
+		in := &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(a), ToData: be16(b)}
+		es := append([]expr.Any{load}, before...)
+		out = append(out, append(es, in))
+		before = append(before, &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(a), ToData: be16(b)})
+	}
+	return out
+}
+
+func portRange(s string) (uint16, uint16) {
+	a, b, ok := strings.Cut(s, "-")
+	x, _ := strconv.Atoi(a)
+	y := x
+	if ok {
+		y, _ = strconv.Atoi(b)
+	}
+	return uint16(x), uint16(y)
+}
+
+// rangeMatch matches a number or range loaded by load (n bytes, big endian for headers,
+// host order for meta len).
+func rangeMatch(v string, load expr.Any, n int) alt {
+	neg := strings.HasPrefix(v, "!")
+	a, b := portRange(strings.TrimPrefix(v, "!"))
+	enc := func(x uint16) []byte {
+		if n == 2 {
+			return be16(x)
+		}
+		return ne32(uint32(x))
+	}
+	op := expr.CmpOpEq
+	if neg {
+		op = expr.CmpOpNeq
+	}
+	return one(load, &expr.Range{Op: op, Register: 1, FromData: enc(a), ToData: enc(b)})
+}
+
+// anyOf matches the value load puts in register 1 against one of vals (exclusive
+// alternatives: equal to the first; not the first and equal to the second ...) or, with
+// neg, against none of them.
+func anyOf(load expr.Any, vals [][]byte, neg bool) alt {
+	if neg {
+		es := []expr.Any{load}
+		for _, v := range vals {
+			es = append(es, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: v})
+		}
+		return alt{es}
+	}
+	var out alt
+	var before []expr.Any
+	for _, v := range vals {
+		es := append([]expr.Any{load}, before...)
+		out = append(out, append(es, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: v}))
+		before = append(before, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: v})
+	}
+	return out
+}
+
+func ifname(s string) []byte {
+	b := make([]byte, 16)
+	copy(b, s)
+	return b
+}
+
+func protoNumber(name string, v6 bool) (byte, error) {
+	if n, ok := menu.FirewallProtocols[name]; ok {
+		if name == "icmp" && v6 {
+			n = 58
+		}
+		return byte(n), nil
+	}
+	n, err := strconv.Atoi(name)
+	if err != nil || n < 0 || n > 255 {
+		return 0, fmt.Errorf("input does not match any value of protocol")
+	}
+	return byte(n), nil
+}
+
+func parseMAC(s string) []byte {
+	out := make([]byte, 0, 6)
+	for _, part := range strings.Split(s, ":") {
+		n, _ := strconv.ParseUint(part, 16, 8)
+		out = append(out, byte(n))
+	}
+	return out
+}
+
+func timeValue(s string) (time.Duration, error) { return value.ParseDuration(s) }
+
+func ne32(v uint32) []byte { b := make([]byte, 4); binary.NativeEndian.PutUint32(b, v); return b }
+func be16(v uint16) []byte { b := make([]byte, 2); binary.BigEndian.PutUint16(b, v); return b }

@@ -1,0 +1,171 @@
+package firewall
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables/expr"
+
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/value"
+)
+
+func rule(id uint64, table string, props ...string) *Rule {
+	p := map[string]string{}
+	for i := 0; i+1 < len(props); i += 2 {
+		p[props[i]] = props[i+1]
+	}
+	r := &Rule{ID: id, Table: table, Chain: p["chain"], Action: p["action"], Props: p}
+	if r.Action == "" {
+		r.Action = "accept"
+	}
+	return r
+}
+
+func chain(pl *Plan, name string) *ChainPlan {
+	for _, c := range pl.Chains {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestCompileExpressions checks the kernel expressions of typical rules, exactly.
+func TestCompileExpressions(t *testing.T) {
+	pl := Compile(Config{Rules: []*Rule{
+		rule(1, "nat", "chain", "srcnat", "action", "accept", "src-address", "10.1.202.0/24", "dst-address", "10.1.101.0/24"),
+		rule(2, "nat", "chain", "srcnat", "action", "masquerade", "out-interface", "ether1"),
+		rule(3, "filter", "chain", "input", "action", "drop", "protocol", "udp", "dst-port", "1701", "ipsec-policy", "in,none"),
+	}})
+	if len(pl.Invalid) != 0 {
+		t.Fatalf("invalid: %v", pl.Invalid)
+	}
+	src := chain(pl, "nat/srcnat")
+	if src == nil || src.Hook != nil || len(src.Rules) != 2 {
+		t.Fatalf("nat/srcnat: %+v", src)
+	}
+	want := []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 255, 255, 0}, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{10, 1, 202, 0}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 255, 255, 0}, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{10, 1, 101, 0}},
+		&expr.Objref{Type: objCounter, Name: "nat/1"},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	}
+	if got := src.Rules[0].Exprs; len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Errorf("bypass rule:\n got %#v\nwant %#v", got, want)
+	}
+	want = []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: append([]byte("ether1"), make([]byte, 10)...)},
+		&expr.Objref{Type: objCounter, Name: "nat/2"},
+		&expr.Masq{},
+	}
+	if got := src.Rules[1].Exprs; len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Errorf("masquerade rule:\n got %#v\nwant %#v", got, want)
+	}
+	hook := chain(pl, "nat/hook-postrouting")
+	if hook == nil || hook.Hook == nil || *hook.Prio != 100 {
+		t.Fatalf("no postrouting hook for srcnat: %+v", hook)
+	}
+	in := chain(pl, "filter/input")
+	if in == nil || in.Hook == nil {
+		t.Fatalf("filter/input is not a base chain: %+v", in)
+	}
+	es := in.Rules[0].Exprs[0]
+	if m, ok := es[len(es)-4].(*expr.Meta); !ok || m.Key != metaSecpath {
+		t.Errorf("ipsec-policy=in,none: want meta secpath, got %#v", es)
+	}
+	if c, ok := es[len(es)-3].(*expr.Cmp); !ok || c.Data[0] != 0 {
+		t.Errorf("ipsec-policy=in,none: want secpath == 0, got %#v", es[len(es)-3])
+	}
+}
+
+// TestCompileDisjunctions: a list match and port= become mutually exclusive kernel rules
+// sharing one counter.
+func TestCompileDisjunctions(t *testing.T) {
+	pl := Compile(Config{Rules: []*Rule{
+		rule(1, "filter", "chain", "forward", "action", "drop", "src-address-list", "bad", "protocol", "tcp", "port", "22,80"),
+	}})
+	r := chain(pl, "filter/forward").Rules[0]
+	// (static | !static & dynamic) x (sport in P | sport not in P & dport in P), P of two
+	// ports, each "in P" two exclusive alternatives.
+	if len(r.Exprs) != 2*4 {
+		t.Fatalf("%d alternatives, want 8", len(r.Exprs))
+	}
+	for _, es := range r.Exprs {
+		n := 0
+		for _, e := range es {
+			if o, ok := e.(*expr.Objref); ok && o.Name == "filter/1" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("alternative without its counter: %#v", es)
+		}
+	}
+	if !reflect.DeepEqual(pl.Lists, []string{"bad"}) {
+		t.Errorf("lists %v", pl.Lists)
+	}
+}
+
+// TestCompileRefusals: jump to a chain with no rules, loops between chains, NAT actions
+// where the chain is reached from the wrong hook, unsupported matchers.
+func TestCompileRefusals(t *testing.T) {
+	pl := Compile(Config{Rules: []*Rule{
+		rule(1, "filter", "chain", "input", "action", "jump", "jump-target", "nowhere"),
+		rule(2, "filter", "chain", "a", "action", "jump", "jump-target", "b"),
+		rule(3, "filter", "chain", "b", "action", "jump", "jump-target", "a"),
+		rule(4, "filter", "chain", "input", "action", "jump", "jump-target", "a"),
+		rule(5, "nat", "chain", "srcnat", "action", "jump", "jump-target", "x"),
+		rule(6, "nat", "chain", "x", "action", "dst-nat", "to-addresses", "10.0.0.1"),
+		rule(7, "filter", "chain", "input", "action", "drop", "layer7-protocol", "http"),
+		rule(8, "filter", "chain", "input", "action", "drop", "out-interface", "ether1"),
+	}})
+	for id, want := range map[RuleKey]string{
+		{"filter", 1}: "no such chain nowhere",
+		{"filter", 3}: "loop",
+		{"nat", 6}:    "only in dstnat chain",
+		{"filter", 7}: "layer 7",
+		{"filter", 8}: "outgoing interface matching not possible in input chain",
+	} {
+		if !strings.Contains(pl.Invalid[id], want) {
+			t.Errorf("%v: invalid=%q, want it to say %q", id, pl.Invalid[id], want)
+		}
+	}
+	if _, bad := pl.Invalid[RuleKey{"filter", 2}]; bad {
+		t.Errorf("the first jump of the loop is valid; only the closing one is not: %v", pl.Invalid)
+	}
+	if err := rule(9, "filter", "chain", "input", "action", "tarpit").Check(false); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("tarpit: %v", err)
+	}
+}
+
+// TestMenuValues: the menus' value types refuse NAT actions in filter and unknown words.
+func TestMenuValues(t *testing.T) {
+	tree := menu.Default()
+	m, _ := tree.Get("/ip/firewall/filter")
+	act, _ := m.Prop("action")
+	if _, err := act.Type.Parse("masquerade"); !errors.Is(err, value.ErrNoMatch) {
+		t.Errorf("action=masquerade in filter: %v", err)
+	}
+	for prop, bad := range map[string]string{"src-address": "10.0.0.300", "protocol": "tcpx", "dst-port": "70000",
+		"connection-state": "estab", "ipsec-policy": "in,maybe"} {
+		p, _ := m.Prop(prop)
+		if _, err := p.Type.Parse(bad); err == nil {
+			t.Errorf("%s=%s accepted", prop, bad)
+		}
+	}
+	for prop, good := range map[string]string{"src-address": "!10.0.0.0/8", "protocol": "ipsec-esp", "dst-port": "500,4500",
+		"connection-state": "established,related", "ipsec-policy": "out,ipsec", "dst-address": "10.0.0.1-10.0.0.9"} {
+		p, _ := m.Prop(prop)
+		if _, err := p.Type.Parse(good); err != nil {
+			t.Errorf("%s=%s refused: %v", prop, good, err)
+		}
+	}
+}

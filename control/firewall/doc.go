@@ -1,0 +1,41 @@
+// Package firewall applies RouterOS's /ip firewall and /ipv6 firewall (filter, nat, mangle,
+// raw, address-list) to the kernel's nftables, through github.com/google/nftables.
+//
+// Each family's configuration compiles into one table, "ip routerd" and "ip6 routerd",
+// which routerd owns and replaces in one nftables transaction: the kernel switches from
+// the old ruleset to the new at once, or refuses and keeps the old one. No other table
+// is touched.
+//
+// Layout: RouterOS chain C of table T is the nftables chain "T/C". The built-in chains of
+// filter, mangle and raw are base chains on their hooks (raw at priority -300, mangle at
+// -150 with output as a route chain, filter at 0); nat's srcnat and dstnat are regular
+// chains jumped to from hook chains (dstnat for prerouting and output, srcnat for
+// postrouting). Each rule counts in a named counter "T/id", so counters survive
+// reapplying and restarts of routerd while the kernel keeps the table (print stats,
+// reset-counters, Prometheus).
+//
+// Address list L is two sets: "list/L" (configured entries: addresses, prefixes, ranges,
+// resolved DNS names, with per-entry timeouts; an interval set) and "dyn/L" (entries
+// added by add-src-to-address-list and add-dst-to-address-list with
+// address-list-timeout; a hash set, since the kernel cannot add to interval sets from a
+// rule). A list match is "in list/L, or not in list/L and in dyn/L": matchers that are a
+// disjunction (lists, port=, several interfaces of an interface list) become mutually
+// exclusive nftables rules sharing the rule's counter, so each packet counts and acts
+// once.
+//
+// Marks: connection marks are the conntrack mark (names hashed to 32 bits); the packet
+// mark's low 16 bits carry packet-mark and its high 16 bits routing-mark (the routing
+// table's mark, for policy routing's fwmark rules).
+//
+// Covered: matchers src/dst-address (!, prefixes, ranges), src/dst-address-list,
+// src/dst-address-type, protocol, src-port, dst-port, port, in/out-interface,
+// in/out-interface-list, connection-state, connection-nat-state, connection-mark,
+// packet-mark, routing-mark, ipsec-policy (meta secpath / rt ipsec), icmp-options,
+// tcp-flags, tcp-mss, packet-size, ttl, dscp, src-mac-address, fragment (IPv4), random,
+// nth, limit; actions accept, drop, reject (reject-with), jump, return, passthrough, log,
+// add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,
+// notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
+// (set), fasttrack-connection (counted; the kernel here has no flow table). Everything
+// else RouterOS offers is refused with the reason (ErrNotSupported), never applied with
+// the matcher left out.
+package firewall

@@ -1,0 +1,429 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+)
+
+// Options say where the engine applies the firewall.
+type Options struct {
+	// NetNS is a network namespace file descriptor (tests); 0 is the daemon's namespace.
+	NetNS int
+}
+
+// Engine applies /ip firewall and /ipv6 firewall to nftables.
+type Engine struct {
+	ex   *control.Executor
+	k    *Kernel
+	wake chan struct{}
+	// exited closes when the engine has stopped following changes.
+	exited chan struct{}
+
+	mu      sync.Mutex
+	applied map[bool]*Plan // last plan applied per family (v6)
+	lastErr map[bool]error
+	dynIDs  map[string]uint64
+}
+
+func rulePath(v6 bool, table string) string {
+	if v6 {
+		return "/ipv6/firewall/" + table
+	}
+	return "/ip/firewall/" + table
+}
+
+func listPath(v6 bool) string {
+	if v6 {
+		return "/ipv6/firewall/address-list"
+	}
+	return "/ip/firewall/address-list"
+}
+
+// Start registers the engine, applies the stored configuration and follows changes.
+func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
+	e := &Engine{ex: ex, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
+		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}}
+	for _, v6 := range []bool{false, true} {
+		for _, t := range menu.FirewallTables {
+			path := rulePath(v6, t)
+			ex.SetEngine(path, "firewall")
+			e.registerRuleMenu(path, v6, t)
+		}
+		ex.SetEngine(listPath(v6), "firewall")
+		lp, v := listPath(v6), v6
+		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) { return e.dynamicRows(v) })
+	}
+	poke := func(control.Change) {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+	ex.Watch("/ip/firewall", poke)
+	ex.Watch("/ipv6/firewall", poke)
+	ex.Watch("/interface/list", poke)
+	if reg != nil {
+		if err := reg.Register(&collector{e: e}); err != nil {
+			return nil, fmt.Errorf("firewall: metrics: %w", err)
+		}
+	}
+	if err := e.Reconcile(ctx); err != nil {
+		slog.Warn("firewall: not applied", "err", err)
+	}
+	go func() {
+		defer close(e.exited)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.wake:
+				if err := e.Reconcile(ctx); err != nil {
+					slog.Warn("firewall: not applied", "err", err)
+				}
+			}
+		}
+	}()
+	return e, nil
+}
+
+// Reconcile compiles both families' configuration and applies each as one transaction.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	var first error
+	for _, v6 := range []bool{false, true} {
+		if err := e.reconcile(ctx, v6); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
+	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: func(n string) []string { return link.Members(e.ex, n) }}
+	itemsByTable := map[string][]store.Item{}
+	for _, t := range menu.FirewallTables {
+		items, err := e.ex.Items(rulePath(v6, t))
+		if err != nil {
+			return fmt.Errorf("firewall: read %s: %w", rulePath(v6, t), err)
+		}
+		itemsByTable[t] = items
+		for _, it := range items {
+			if it.Props["disabled"] == "yes" {
+				continue
+			}
+			cfg.Rules = append(cfg.Rules, decodeRule(t, it))
+		}
+	}
+	lists, err := e.ex.Items(listPath(v6))
+	if err != nil {
+		return fmt.Errorf("firewall: read address lists: %w", err)
+	}
+	listInvalid := map[uint64]string{}
+	for _, it := range lists {
+		if it.Props["disabled"] == "yes" {
+			continue
+		}
+		ents, err := entries(ctx, it.Props["address"], v6)
+		if err != nil {
+			listInvalid[it.ID] = err.Error()
+			continue
+		}
+		var to time.Duration
+		if t := it.Props["timeout"]; t != "" {
+			to, _ = value.ParseDuration(t)
+		}
+		for i := range ents {
+			ents[i].Timeout = to
+		}
+		name := it.Props["list"]
+		cfg.Lists[name] = append(cfg.Lists[name], ents...)
+	}
+	pl := Compile(cfg)
+	aerr := e.k.Apply(pl, cfg.Lists)
+	e.mu.Lock()
+	if aerr == nil {
+		e.applied[v6] = pl
+	}
+	e.lastErr[v6] = aerr
+	e.mu.Unlock()
+	for t, items := range itemsByTable {
+		path := rulePath(v6, t)
+		for _, it := range items {
+			st, _ := e.ex.State.Get(path, it.ID)
+			st.Invalid, st.Status = false, ""
+			if why, bad := pl.Invalid[RuleKey{t, it.ID}]; bad {
+				st.Invalid, st.Status = true, why
+			} else if aerr != nil && it.Props["disabled"] != "yes" {
+				st.Status = aerr.Error()
+			}
+			e.ex.State.Set(path, it.ID, st)
+		}
+	}
+	for _, it := range lists {
+		st := control.ItemState{}
+		if why, bad := listInvalid[it.ID]; bad {
+			st.Invalid, st.Status = true, why
+		}
+		e.ex.State.Set(listPath(v6), it.ID, st)
+	}
+	return aerr
+}
+
+// decodeRule reads a rule item with the menu's defaults filled in.
+func decodeRule(table string, it store.Item) *Rule {
+	p := map[string]string{}
+	for k, v := range it.Props {
+		p[k] = v
+	}
+	r := &Rule{ID: it.ID, Table: table, Chain: p["chain"], Action: p["action"], Props: p, Comment: p["comment"]}
+	if r.Action == "" {
+		r.Action = "accept"
+	}
+	return r
+}
+
+// entries resolves an address-list address: an address, prefix, range or DNS name.
+func entries(ctx context.Context, addr string, v6 bool) ([]Entry, error) {
+	if from, to, err := addrRange(addr); err == nil {
+		if from.Is6() != v6 {
+			return nil, fmt.Errorf("invalid value for argument address")
+		}
+		return []Entry{{From: from, To: to}}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	network := "ip4"
+	if v6 {
+		network = "ip6"
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("could not resolve %s: %w", addr, err)
+	}
+	var out []Entry
+	for _, a := range addrs {
+		a = a.Unmap()
+		out = append(out, Entry{From: a, To: a})
+	}
+	return out, nil
+}
+
+// registerRuleMenu puts the rule checks in front of add and set, refreshes counters when
+// the menu is printed, and adds reset-counters and reset-counters-all.
+func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
+	m, ok := e.ex.Tree.Get(path)
+	if !ok {
+		return
+	}
+	for _, cmd := range []string{"add", "set"} {
+		fn, spec, ok := e.ex.Generic(path, cmd)
+		if !ok {
+			continue
+		}
+		cmd := cmd
+		e.ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			if err := e.check(c, m, v6, table, cmd); err != nil {
+				return nil, err
+			}
+			return fn(ctx, c)
+		})
+	}
+	e.ex.Provide(path, func(context.Context, *control.Session) ([]control.Row, error) {
+		e.refreshCounters(v6)
+		return nil, nil
+	})
+	reset := func(all bool) control.Handler {
+		return func(_ context.Context, c *control.Call) (*control.Reply, error) {
+			var ids []uint64
+			err := e.ex.View(c.Sess, func(tx *store.Tx) error {
+				if all {
+					items, err := tx.List(path)
+					for _, it := range items {
+						ids = append(ids, it.ID)
+					}
+					return err
+				}
+				ref, _ := c.S.Get("numbers")
+				var err error
+				ids, err = e.ex.Resolve(tx, c.Sess, m, ref)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				// A rule that is not in the kernel (disabled, invalid) has no counter.
+				_ = e.k.ResetCounter(v6, CounterName(RuleKey{table, id}))
+			}
+			e.refreshCounters(v6)
+			return &control.Reply{Menu: m}, nil
+		}
+	}
+	e.ex.Handle(path, "reset-counters", control.CommandSpec{Positional: []string{"numbers"}}, reset(false))
+	e.ex.Handle(path, "reset-counters-all", control.CommandSpec{}, reset(true))
+}
+
+// check refuses an add or set whose resulting rule cannot apply on its own or would
+// close a jump loop, with RouterOS's words, before anything is written.
+func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string) error {
+	args := map[string]string{}
+	var unset []string
+	for _, a := range c.S.Args {
+		if a.Flag {
+			continue
+		}
+		if _, ok := m.Prop(a.Name); !ok {
+			continue // generic arguments (numbers, place-before); the generic command checks them
+		}
+		if a.Unset {
+			unset = append(unset, a.Name)
+			continue
+		}
+		p, _ := m.Prop(a.Name)
+		v, err := control.ParseValue(p, a.Value)
+		if err != nil {
+			return err
+		}
+		args[a.Name] = v
+	}
+	return e.ex.View(c.Sess, func(tx *store.Tx) error {
+		var targets []store.Item
+		if cmd == "add" {
+			targets = []store.Item{{ID: 0, Props: map[string]string{}}}
+		} else {
+			ref, ok := c.S.Get("numbers")
+			if !ok {
+				return nil // the generic command reports the missing argument
+			}
+			ids, err := e.ex.Resolve(tx, c.Sess, m, ref)
+			if err != nil {
+				return nil
+			}
+			for _, id := range ids {
+				it, err := tx.Get(m.Path, id)
+				if err != nil {
+					return nil
+				}
+				targets = append(targets, it)
+			}
+		}
+		items, err := tx.List(m.Path)
+		if err != nil {
+			return err
+		}
+		for _, it := range targets {
+			props := map[string]string{}
+			for k, v := range it.Props {
+				props[k] = v
+			}
+			for k, v := range args {
+				props[k] = v
+			}
+			for _, k := range unset {
+				delete(props, k)
+			}
+			r := decodeRule(table, store.Item{ID: it.ID, Props: props})
+			if r.Chain == "" {
+				continue // "failure: chain not specified" from the generic add
+			}
+			if err := r.Check(v6); err != nil {
+				return ruleError(err)
+			}
+			// A jump must not close a loop with the rules already there.
+			if r.Action == "jump" && props["disabled"] != "yes" {
+				var rules []*Rule
+				for _, o := range items {
+					if o.ID != it.ID && o.Props["disabled"] != "yes" {
+						rules = append(rules, decodeRule(table, o))
+					}
+				}
+				rules = append(rules, r)
+				inv := map[RuleKey]string{}
+				validRules(table, rules, inv)
+				if why, bad := inv[RuleKey{table, r.ID}]; bad && strings.Contains(why, "loop") {
+					return control.Failure("%s", strings.TrimPrefix(why, "failure: "))
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func ruleError(err error) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "failure: ") {
+		return control.Failure("%s", strings.TrimPrefix(msg, "failure: "))
+	}
+	if strings.HasPrefix(msg, "invalid value") || strings.HasPrefix(msg, "input does not match") {
+		return control.ArgError("%s", msg)
+	}
+	return control.Failure("%s", msg)
+}
+
+// refreshCounters copies the kernel's counters into the rules' state.
+func (e *Engine) refreshCounters(v6 bool) {
+	cs, err := e.k.Counters(v6, false)
+	if err != nil {
+		return
+	}
+	for _, t := range menu.FirewallTables {
+		path := rulePath(v6, t)
+		items, err := e.ex.Items(path)
+		if err != nil {
+			continue
+		}
+		for _, it := range items {
+			st, _ := e.ex.State.Get(path, it.ID)
+			c := cs[CounterName(RuleKey{t, it.ID})]
+			if st.Props == nil {
+				st.Props = map[string]string{}
+			}
+			st.Props["bytes"] = strconv.FormatUint(c.Bytes, 10)
+			st.Props["packets"] = strconv.FormatUint(c.Packets, 10)
+			e.ex.State.Set(path, it.ID, st)
+		}
+	}
+}
+
+const dynBase = 1 << 40
+
+func (e *Engine) dynID(key string) uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id, ok := e.dynIDs[key]
+	if !ok {
+		id = dynBase + uint64(len(e.dynIDs))
+		e.dynIDs[key] = id
+	}
+	return id
+}
+
+// dynamicRows lists the entries rules added, as dynamic (D) address-list rows.
+func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
+	ds, err := e.k.Dynamic(v6)
+	if err != nil {
+		return nil, control.Failure("%v", err)
+	}
+	var rows []control.Row
+	for _, d := range ds {
+		p := map[string]string{"list": d.List, "address": d.Addr.String(), "disabled": "no", "dynamic": "yes"}
+		if d.Timeout > 0 {
+			p["timeout"] = value.FormatDuration(d.Expires.Round(time.Second))
+		}
+		rows = append(rows, control.Row{ID: e.dynID(d.List + "/" + d.Addr.String()), Props: p, Flags: "D"})
+	}
+	return rows, nil
+}

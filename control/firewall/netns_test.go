@@ -1,0 +1,229 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/script"
+)
+
+// topo is client — router — server in three namespaces:
+// client 198.18.1.2/24 (gw 198.18.1.1), server 198.19.2.2/24 (gw 198.19.2.1).
+type topo struct {
+	c, r, s string
+	rfd     *os.File
+}
+
+func sh(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func newTopo(t *testing.T) *topo {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and nftables")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft (package nftables) to inspect the ruleset")
+	}
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
+	tp := &topo{c: "fwc" + id, r: "fwr" + id, s: "fws" + id}
+	for _, n := range []string{tp.c, tp.r, tp.s} {
+		sh(t, "ip", "netns", "add", n)
+		n := n
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+	}
+	sh(t, "ip", "link", "add", "c0", "netns", tp.c, "type", "veth", "peer", "name", "lan", "netns", tp.r)
+	sh(t, "ip", "link", "add", "s0", "netns", tp.s, "type", "veth", "peer", "name", "wan", "netns", tp.r)
+	for _, c := range [][]string{
+		{tp.c, "addr", "add", "198.18.1.2/24", "dev", "c0"}, {tp.c, "link", "set", "c0", "up"},
+		{tp.c, "link", "set", "lo", "up"}, {tp.c, "route", "add", "default", "via", "198.18.1.1"},
+		{tp.s, "addr", "add", "198.19.2.2/24", "dev", "s0"}, {tp.s, "link", "set", "s0", "up"},
+		{tp.s, "link", "set", "lo", "up"}, {tp.s, "route", "add", "default", "via", "198.19.2.1"},
+		{tp.r, "addr", "add", "198.18.1.1/24", "dev", "lan"}, {tp.r, "link", "set", "lan", "up"},
+		{tp.r, "addr", "add", "198.19.2.1/24", "dev", "wan"}, {tp.r, "link", "set", "wan", "up"},
+		{tp.r, "link", "set", "lo", "up"},
+	} {
+		sh(t, append([]string{"ip", "-n"}, c...)...)
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	f, err := os.Open("/run/netns/" + tp.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	tp.rfd = f
+	return tp
+}
+
+// udp sends one datagram from the client namespace to dst:port and returns the source
+// address:port the server saw, or "" when nothing arrived.
+func (tp *topo) udp(t *testing.T, from, to, dst string, port int) string {
+	t.Helper()
+	srv := exec.Command("ip", "netns", "exec", to, "python3", "-c", fmt.Sprintf(`
+import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.bind(("0.0.0.0",%d))
+s.settimeout(1.5)
+try:
+    d,a=s.recvfrom(100)
+    print("%%s:%%d"%%a)
+except socket.timeout:
+    pass
+`, port))
+	var out strings.Builder
+	srv.Stdout = &out
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
+import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.bind(("0.0.0.0",40000))
+s.sendto(b"x",(%q,%d))
+`, dst, port)).Run()
+	srv.Wait()
+	return strings.TrimSpace(out.String())
+}
+
+func (tp *topo) ping(ns, dst string) bool {
+	return exec.Command("ip", "netns", "exec", ns, "ping", "-c1", "-W1", dst).Run() == nil
+}
+
+type rig struct {
+	e   *Engine
+	ex  *control.Executor
+	in  *script.Interp
+	con *script.Console
+	reg *prometheus.Registry
+}
+
+func newRig(t *testing.T, tp *topo) *rig {
+	t.Helper()
+	ex := controltest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	e, err := Start(ctx, ex, reg, Options{NetNS: int(tp.rfd.Fd())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-e.exited })
+	return &rig{e: e, ex: ex, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin"}}, reg: reg}
+}
+
+// run runs console source and applies it.
+func (r *rig) run(t *testing.T, src string) string {
+	t.Helper()
+	out, err := r.try(src)
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	return out
+}
+
+func (r *rig) try(src string) (string, error) {
+	var b strings.Builder
+	err := r.in.Run(context.Background(), r.con, src, &b)
+	if aerr := r.e.Reconcile(context.Background()); aerr != nil && err == nil {
+		return b.String(), aerr
+	}
+	return b.String(), err
+}
+
+func ruleset(t *testing.T, tp *topo) string {
+	return sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "ruleset")
+}
+
+func TestNATAndFilter(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	// No NAT: the server sees the client's address.
+	if got := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5000); got != "198.18.1.2:40000" {
+		t.Fatalf("without NAT the server saw %q", got)
+	}
+	r.run(t, `/ip firewall nat add chain=srcnat action=masquerade out-interface=wan`)
+	if got := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5001); !strings.HasPrefix(got, "198.19.2.1:") {
+		t.Fatalf("masquerade: server saw %q\n%s", got, ruleset(t, tp))
+	}
+	// src-nat with to-addresses and to-ports, placed before the masquerade.
+	sh(t, "ip", "-n", tp.r, "addr", "add", "198.19.2.9/24", "dev", "wan")
+	r.run(t, `/ip firewall nat add chain=srcnat action=src-nat to-addresses=198.19.2.9 protocol=udp dst-port=5002 to-ports=7000 place-before=0`)
+	if got := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5002); got != "198.19.2.9:7000" {
+		t.Fatalf("src-nat: server saw %q\n%s", got, ruleset(t, tp))
+	}
+	// dst-nat: the client talks to the router's LAN address, the server answers.
+	r.run(t, `/ip firewall nat add chain=dstnat action=dst-nat dst-address=198.18.1.1 protocol=udp dst-port=6000 to-addresses=198.19.2.2 to-ports=6001`)
+	if got := tp.udpTo(t, tp.c, tp.s, "198.18.1.1", 6000, 6001); !strings.HasPrefix(got, "198.19.2.1:") {
+		t.Fatalf("dst-nat: nothing reached the server\n%s", ruleset(t, tp))
+	}
+	// Filter: drop forwarded traffic to the server from an address list, then remove
+	// the entry and traffic passes again.
+	if !tp.ping(tp.c, "198.19.2.2") {
+		t.Fatal("ping before filter failed")
+	}
+	r.run(t, `/ip firewall address-list add list=blocked address=198.18.1.0/28`)
+	r.run(t, `/ip firewall filter add chain=forward action=accept connection-state=established,related`)
+	r.run(t, `/ip firewall filter add chain=forward action=drop src-address-list=blocked protocol=icmp`)
+	if tp.ping(tp.c, "198.19.2.2") {
+		t.Fatalf("ping passed the drop rule\n%s", ruleset(t, tp))
+	}
+	r.run(t, `/ip firewall address-list remove [find list=blocked]`)
+	if !tp.ping(tp.c, "198.19.2.2") {
+		t.Fatalf("ping still dropped after the entry was removed\n%s", ruleset(t, tp))
+	}
+	// Only routerd's table exists.
+	rs := ruleset(t, tp)
+	for _, line := range strings.Split(rs, "\n") {
+		if strings.HasPrefix(line, "table ") && line != "table ip routerd {" {
+			t.Errorf("unexpected table: %s", line)
+		}
+	}
+	// Counters: the drop rule counted the dropped ping.
+	out := r.run(t, `/ip firewall filter print stats`)
+	t.Log(out)
+}
+
+// udpTo is udp with the server listening on a different port than the client sends to.
+func (tp *topo) udpTo(t *testing.T, from, to, dst string, port, listen int) string {
+	t.Helper()
+	srv := exec.Command("ip", "netns", "exec", to, "python3", "-c", fmt.Sprintf(`
+import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.bind(("0.0.0.0",%d))
+s.settimeout(1.5)
+try:
+    d,a=s.recvfrom(100)
+    print("%%s:%%d"%%a)
+except socket.timeout:
+    pass
+`, listen))
+	var out strings.Builder
+	srv.Stdout = &out
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
+import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.sendto(b"x",(%q,%d))
+`, dst, port)).Run()
+	srv.Wait()
+	return strings.TrimSpace(out.String())
+}

@@ -1,0 +1,347 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/routerd/routerd/control/value"
+)
+
+// ErrNotSupported: the rule uses a matcher or action the kernel cannot express here. Such
+// a rule is refused, never applied with the part left out.
+var ErrNotSupported = errors.New("not supported")
+
+// Rule is one firewall rule decoded from its menu item.
+type Rule struct {
+	ID    uint64
+	Table string // filter, nat, mangle, raw
+	Chain string
+	// Action and its parameters.
+	Action string
+	Props  map[string]string
+	// Comment names the rule in metrics.
+	Comment string
+}
+
+// builtinChains are RouterOS's chains of each table.
+var builtinChains = map[string][]string{
+	"filter": {"input", "forward", "output"},
+	"nat":    {"srcnat", "dstnat"},
+	"mangle": {"prerouting", "input", "forward", "output", "postrouting"},
+	"raw":    {"prerouting", "output"},
+}
+
+// IsBuiltinChain reports whether chain is one of table's built-in chains.
+func IsBuiltinChain(table, chain string) bool { return slices.Contains(builtinChains[table], chain) }
+
+// unsupported are properties the kernel here cannot express (or routerd does not yet
+// translate); a rule setting one is refused with this reason.
+var unsupported = map[string]string{
+	"in-bridge-port":            "bridge port matching needs the bridge family",
+	"out-bridge-port":           "bridge port matching needs the bridge family",
+	"in-bridge-port-list":       "bridge port matching needs the bridge family",
+	"out-bridge-port-list":      "bridge port matching needs the bridge family",
+	"dst-limit":                 "per-destination limits are not translated yet",
+	"connection-limit":          "connection limits are not translated yet",
+	"connection-rate":           "connection rate is not translated yet",
+	"per-connection-classifier": "per-connection-classifier is not translated yet",
+	"time":                      "time matching is not translated yet",
+	"hotspot":                   "there is no hotspot",
+	"layer7-protocol":           "layer 7 matching has no kernel support",
+	"content":                   "content matching has no kernel support",
+	"priority":                  "priority matching is not translated yet",
+	"psd":                       "port scan detection has no kernel support",
+	"connection-type":           "connection helpers are not assigned by routerd yet",
+}
+
+var unsupportedActions = map[string]string{
+	"tarpit":                   "tarpit needs the xtables TARPIT target, which this kernel lacks",
+	"endpoint-independent-nat": "endpoint-independent NAT has no kernel support",
+	"route":                    "action route is not translated yet",
+	"clear-df":                 "clear-df has no nftables statement",
+	"set-priority":             "set-priority is not translated yet",
+	"sniff-pc":                 "sniffing is not supported",
+	"sniff-tzsp":               "sniffing is not supported",
+	"strip-ipv4-options":       "strip-ipv4-options has no nftables statement",
+	"change-mss":               "change-mss is not translated yet",
+}
+
+// portProtocols carry ports.
+var portProtocols = []string{"tcp", "udp", "udp-lite", "dccp", "sctp"}
+
+// Check validates a rule on its own (its chain, action and parameters), with RouterOS's
+// words; chain-wide problems (loops, missing jump targets) are found by Compile.
+func (r *Rule) Check(v6 bool) error {
+	p := r.Props
+	if r.Chain == "" {
+		return fmt.Errorf("failure: chain not specified")
+	}
+	for k, why := range unsupported {
+		if p[k] != "" {
+			return fmt.Errorf("%s: %s: %w", k, why, ErrNotSupported)
+		}
+	}
+	if why, ok := unsupportedActions[r.Action]; ok {
+		return fmt.Errorf("action %s: %s: %w", r.Action, why, ErrNotSupported)
+	}
+	need := func(prop string) error {
+		if p[prop] == "" {
+			return fmt.Errorf("failure: %s must be specified for action=%s", prop, r.Action)
+		}
+		return nil
+	}
+	switch r.Action {
+	case "jump":
+		if err := need("jump-target"); err != nil {
+			return err
+		}
+		if IsBuiltinChain(r.Table, p["jump-target"]) {
+			return fmt.Errorf("failure: can not jump to builtin chain %s", p["jump-target"])
+		}
+	case "add-src-to-address-list", "add-dst-to-address-list":
+		if err := need("address-list"); err != nil {
+			return err
+		}
+	case "mark-connection":
+		if err := need("new-connection-mark"); err != nil {
+			return err
+		}
+	case "mark-packet":
+		if err := need("new-packet-mark"); err != nil {
+			return err
+		}
+	case "mark-routing":
+		if err := need("new-routing-mark"); err != nil {
+			return err
+		}
+		if IsBuiltinChain(r.Table, r.Chain) && r.Chain != "prerouting" && r.Chain != "output" {
+			return fmt.Errorf("failure: mark-routing is possible only in prerouting and output chains")
+		}
+	case "src-nat", "dst-nat", "netmap", "same":
+		if err := need("to-addresses"); err != nil && r.Action != "dst-nat" {
+			return err
+		}
+		if r.Action == "dst-nat" && p["to-addresses"] == "" && p["to-ports"] == "" {
+			return fmt.Errorf("failure: to-addresses or to-ports must be specified for action=dst-nat")
+		}
+	case "change-ttl":
+		if err := need("new-ttl"); err != nil {
+			return err
+		}
+		if _, _, err := parseTTLChange(p["new-ttl"]); err != nil {
+			return err
+		}
+	case "change-dscp":
+		if err := need("new-dscp"); err != nil {
+			return err
+		}
+	}
+	if p["to-ports"] != "" || p["to-addresses"] != "" {
+		switch r.Action {
+		case "src-nat", "dst-nat", "netmap", "same", "masquerade", "redirect":
+		default:
+			return fmt.Errorf("failure: to-addresses and to-ports are for NAT actions only")
+		}
+	}
+	if p["to-ports"] != "" && !slices.Contains(portProtocols, strings.TrimPrefix(p["protocol"], "!")) {
+		return fmt.Errorf("failure: to-ports can be specified only for protocols tcp, udp, udp-lite, dccp, sctp")
+	}
+	for _, k := range []string{"src-port", "dst-port", "port"} {
+		if p[k] != "" && (strings.HasPrefix(p["protocol"], "!") || !slices.Contains(portProtocols, p["protocol"])) {
+			return fmt.Errorf("failure: %s can be specified only for protocols tcp, udp, udp-lite, dccp, sctp", k)
+		}
+	}
+	if p["tcp-flags"] != "" || p["tcp-mss"] != "" {
+		if p["protocol"] != "tcp" {
+			return fmt.Errorf("failure: tcp-flags and tcp-mss can be specified only for protocol tcp")
+		}
+	}
+	if p["icmp-options"] != "" {
+		if proto := p["protocol"]; proto != "icmp" && proto != "icmpv6" {
+			return fmt.Errorf("failure: icmp-options can be specified only for protocol icmp or icmpv6")
+		}
+	}
+	if p["fragment"] == "yes" && v6 {
+		return fmt.Errorf("fragment: IPv6 fragment matching is not translated yet: %w", ErrNotSupported)
+	}
+	if IsBuiltinChain(r.Table, r.Chain) {
+		if err := checkHook(r, r.Chain); err != nil {
+			return err
+		}
+	}
+	if p["limit"] != "" {
+		if _, err := parseLimit(p["limit"]); err != nil {
+			return err
+		}
+	}
+	if p["nth"] != "" {
+		if _, _, err := parseNth(p["nth"]); err != nil {
+			return err
+		}
+	}
+	if p["ttl"] != "" {
+		if _, _, err := parseTTLMatch(p["ttl"]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHook validates what depends on the built-in chain the rule is reached from.
+func checkHook(r *Rule, builtin string) error {
+	p := r.Props
+	inOnly := builtin == "input" || builtin == "prerouting" || builtin == "dstnat"
+	outOnly := builtin == "output" || builtin == "postrouting" || builtin == "srcnat"
+	if inOnly && (p["out-interface"] != "" || p["out-interface-list"] != "") {
+		return fmt.Errorf("failure: outgoing interface matching not possible in %s chain", builtin)
+	}
+	if outOnly && (p["in-interface"] != "" || p["in-interface-list"] != "") {
+		return fmt.Errorf("failure: incoming interface matching not possible in %s chain", builtin)
+	}
+	if p["src-mac-address"] != "" && outOnly {
+		return fmt.Errorf("failure: src-mac-address matching possible only in prerouting, input and forward chains")
+	}
+	if p["ipsec-policy"] != "" {
+		dir, _, _ := strings.Cut(strings.TrimPrefix(p["ipsec-policy"], "!"), ",")
+		if dir == "in" && (builtin == "output") {
+			return fmt.Errorf("failure: ipsec-policy=in is not possible in output chain")
+		}
+		if dir == "out" && (builtin == "input" || builtin == "prerouting" || builtin == "dstnat") {
+			return fmt.Errorf("failure: ipsec-policy=out is not possible in %s chain", builtin)
+		}
+	}
+	switch r.Action {
+	case "src-nat", "masquerade", "same":
+		if builtin != "srcnat" {
+			return fmt.Errorf("failure: action %s is possible only in srcnat chain", r.Action)
+		}
+	case "dst-nat", "redirect":
+		if builtin != "dstnat" {
+			return fmt.Errorf("failure: action %s is possible only in dstnat chain", r.Action)
+		}
+	case "netmap":
+		if builtin != "srcnat" && builtin != "dstnat" {
+			return fmt.Errorf("failure: action netmap is possible only in srcnat and dstnat chains")
+		}
+	case "mark-routing":
+		if builtin != "prerouting" && builtin != "output" {
+			return fmt.Errorf("failure: mark-routing is possible only in prerouting and output chains")
+		}
+	}
+	return nil
+}
+
+// Mark numbers. RouterOS marks are names; the kernel's are numbers. The packet mark and
+// the routing mark share the 32-bit packet mark: the low 16 bits carry the packet mark,
+// the high 16 bits the routing mark (the routing table's mark, matched by the fwmark
+// rules of policy routing). Connection marks use the whole 32-bit conntrack mark. Names
+// map to numbers by hash, so the numbers survive restarts (conntrack keeps its marks).
+const (
+	PacketMarkMask  = 0x0000ffff
+	RoutingMarkMask = 0xffff0000
+)
+
+// NameMark returns the number of a mark name within bits bits (never 0: 0 is no-mark).
+func NameMark(name string, bits uint) uint32 {
+	if name == "" || name == "no-mark" {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	v := h.Sum32() & (1<<bits - 1)
+	if v == 0 {
+		v = 1
+	}
+	return v
+}
+
+// RoutingMark returns the packet mark bits of routing table name (high 16 bits).
+func RoutingMark(table string) uint32 { return NameMark(table, 16) << 16 }
+
+// limit is a parsed limit= value: rate per unit and burst.
+type limit struct {
+	rate  uint64
+	unit  time.Duration
+	burst uint32
+	bytes bool
+}
+
+// parseLimit reads count[/time][,burst[:mode]] (mode packet or bytes).
+func parseLimit(s string) (limit, error) {
+	bad := fmt.Errorf("invalid value for argument limit")
+	l := limit{unit: time.Second}
+	rate, rest, _ := strings.Cut(s, ",")
+	cnt, per, hasPer := strings.Cut(rate, "/")
+	n, err := strconv.ParseUint(cnt, 10, 64)
+	if err != nil || n == 0 {
+		return l, bad
+	}
+	l.rate = n
+	if hasPer {
+		d, err := value.ParseDuration(per)
+		if err != nil {
+			return l, bad
+		}
+		switch d {
+		case time.Second, time.Minute, time.Hour, 24 * time.Hour:
+			l.unit = d
+		default:
+			return l, fmt.Errorf("limit: time must be 1s, 1m, 1h or 1d: %w", ErrNotSupported)
+		}
+	}
+	if rest != "" {
+		b, mode, _ := strings.Cut(rest, ":")
+		bn, err := strconv.ParseUint(b, 10, 32)
+		if err != nil {
+			return l, bad
+		}
+		l.burst = uint32(bn)
+		switch mode {
+		case "", "packet":
+		case "bytes":
+			l.bytes = true
+		default:
+			return l, bad
+		}
+	}
+	return l, nil
+}
+
+// parseNth reads every,nth (1 <= nth <= every).
+func parseNth(s string) (every, nth uint32, err error) {
+	a, b, ok := strings.Cut(s, ",")
+	x, e1 := strconv.ParseUint(a, 10, 32)
+	y, e2 := strconv.ParseUint(b, 10, 32)
+	if !ok || e1 != nil || e2 != nil || x == 0 || y == 0 || y > x {
+		return 0, 0, fmt.Errorf("invalid value for argument nth")
+	}
+	return uint32(x), uint32(y), nil
+}
+
+// parseTTLMatch reads equal:N, not-equal:N, greater-than:N, less-than:N.
+func parseTTLMatch(s string) (op string, n uint8, err error) {
+	op, num, ok := strings.Cut(s, ":")
+	v, e := strconv.ParseUint(num, 10, 8)
+	if !ok || e != nil || !slices.Contains([]string{"equal", "not-equal", "greater-than", "less-than"}, op) {
+		return "", 0, fmt.Errorf("invalid value for argument ttl")
+	}
+	return op, uint8(v), nil
+}
+
+// parseTTLChange reads set:N, increment:N, decrement:N.
+func parseTTLChange(s string) (op string, n uint8, err error) {
+	op, num, ok := strings.Cut(s, ":")
+	v, e := strconv.ParseUint(num, 10, 8)
+	if !ok || e != nil || !slices.Contains([]string{"set", "increment", "decrement"}, op) {
+		return "", 0, fmt.Errorf("invalid value for argument new-ttl")
+	}
+	if op != "set" {
+		return "", 0, fmt.Errorf("new-ttl: only set:N is translated: %w", ErrNotSupported)
+	}
+	return op, uint8(v), nil
+}

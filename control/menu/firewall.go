@@ -1,0 +1,469 @@
+package menu
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/routerd/routerd/control/value"
+)
+
+// Firewall actions per table, as RouterOS offers them; an action of another table is
+// refused by the value type ("input does not match any value of action").
+var (
+	fwCommonActions = []string{"accept", "add-dst-to-address-list", "add-src-to-address-list", "jump", "log",
+		"passthrough", "return"}
+	fwActions = map[string][]string{
+		"filter": {"drop", "fasttrack-connection", "reject", "tarpit"},
+		"nat": {"dst-nat", "endpoint-independent-nat", "masquerade", "netmap", "redirect", "same",
+			"src-nat"},
+		"mangle": {"change-dscp", "change-mss", "change-ttl", "clear-df", "fasttrack-connection",
+			"mark-connection", "mark-packet", "mark-routing", "route", "set-priority", "sniff-pc",
+			"sniff-tzsp", "strip-ipv4-options"},
+		"raw": {"drop", "notrack"},
+	}
+)
+
+// FirewallTables are the rule menus under /ip/firewall and /ipv6/firewall.
+var FirewallTables = []string{"filter", "nat", "mangle", "raw"}
+
+// FirewallActions returns the actions table accepts.
+func FirewallActions(table string) []string {
+	return append(append([]string{}, fwCommonActions...), fwActions[table]...)
+}
+
+// firewallMenus declares /ip firewall and /ipv6 firewall (filter, nat, mangle, raw,
+// address-list, connection, connection tracking, service-port) and /routing table and
+// rule, after RouterOS's manual pages and the terraform-routeros property lists.
+func firewallMenus() []*Menu {
+	var ms []*Menu
+	for _, fam := range []string{"ip", "ipv6"} {
+		v6 := fam == "ipv6"
+		for _, table := range FirewallTables {
+			ms = append(ms, firewallRuleMenu(fam, table))
+		}
+		addr := fwAddress{v4: !v6, v6: v6, name: true}
+		ms = append(ms, &Menu{
+			Path: "/" + fam + "/firewall/address-list",
+			Kind: List,
+			Props: []Prop{
+				{Name: "list", Type: value.String(), Required: true, Desc: "Name of the address list."},
+				{Name: "address", Type: addr, Required: true,
+					Desc: "Address, prefix, range (from-to) or DNS name of the entry."},
+				{Name: "timeout", Type: value.Time(0, 35*24*3600*1e9*100),
+					Desc: "Time after which the entry is removed; empty keeps it."},
+				{Name: "creation-time", Type: value.String(), ReadOnly: true, Desc: "When the entry was added."},
+				{Name: "comment", Type: value.String(), Desc: "Short description of the entry."},
+				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the entry is disabled."},
+				{Name: "dynamic", Type: value.Bool(), ReadOnly: true, Hidden: true,
+					Desc: "Entry added by a firewall rule (add-src/dst-to-address-list)."},
+				{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The entry cannot apply."},
+			},
+			Flags:   []Flag{FlagDisabled, FlagInvalid, FlagDynamic},
+			Columns: []string{"list", "address", "creation-time", "timeout"},
+			Desc:    "Address lists used by firewall matchers src-address-list and dst-address-list.",
+		})
+		ms = append(ms, &Menu{
+			Path: "/" + fam + "/firewall/connection",
+			Kind: Status,
+			Props: []Prop{
+				{Name: "protocol", Type: value.String(), ReadOnly: true, Desc: "IP protocol."},
+				{Name: "src-address", Type: value.String(), ReadOnly: true, Desc: "Source address and port."},
+				{Name: "dst-address", Type: value.String(), ReadOnly: true, Desc: "Destination address and port."},
+				{Name: "reply-src-address", Type: value.String(), ReadOnly: true, Desc: "Source of the reply direction."},
+				{Name: "reply-dst-address", Type: value.String(), ReadOnly: true, Desc: "Destination of the reply direction."},
+				{Name: "tcp-state", Type: value.String(), ReadOnly: true, Desc: "TCP connection state."},
+				{Name: "timeout", Type: value.String(), ReadOnly: true, Desc: "Time left before the entry expires."},
+				{Name: "connection-mark", Type: value.String(), ReadOnly: true, Desc: "Mark set by mark-connection."},
+				{Name: "orig-packets", Type: value.String(), ReadOnly: true, Desc: "Packets in the original direction."},
+				{Name: "orig-bytes", Type: value.String(), ReadOnly: true, Desc: "Bytes in the original direction."},
+				{Name: "repl-packets", Type: value.String(), ReadOnly: true, Desc: "Packets in the reply direction."},
+				{Name: "repl-bytes", Type: value.String(), ReadOnly: true, Desc: "Bytes in the reply direction."},
+				{Name: "assured", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "Traffic seen both ways."},
+				{Name: "seen-reply", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "A reply was seen."},
+				{Name: "srcnat", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "Source NAT applies."},
+				{Name: "dstnat", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "Destination NAT applies."},
+			},
+			Flags:    []Flag{{'E', "expected"}, {'S', "seen-reply"}, {'A', "assured"}, {'C', "confirmed"}, {'D', "dying"}, {'F', "fasttrack"}, {'s', "srcnat"}, {'d', "dstnat"}},
+			Commands: []string{"remove"},
+			Columns:  []string{"protocol", "src-address", "dst-address", "tcp-state", "timeout", "connection-mark"},
+			NoExport: true,
+			Desc:     "Connection tracking table of the kernel.",
+		})
+	}
+	ms = append(ms, &Menu{
+		Path: "/ip/firewall/connection/tracking",
+		Kind: Single,
+		Props: []Prop{
+			{Name: "enabled", Type: value.Enum("yes", "no", "auto"), Default: "auto",
+				Desc: "Connection tracking: yes, no, or auto (on while a rule needs it)."},
+			{Name: "max-entries", Type: value.Int(0, math.MaxInt32), ReadOnly: true, Desc: "Largest number of tracked connections."},
+			{Name: "total-entries", Type: value.Int(0, math.MaxInt32), ReadOnly: true, Desc: "Connections tracked now."},
+			{Name: "generic-timeout", Type: value.Time(0, 1<<50), Default: "10m", Desc: "Timeout of entries of other protocols."},
+			{Name: "icmp-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of ICMP entries."},
+			{Name: "tcp-close-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in CLOSE."},
+			{Name: "tcp-close-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in CLOSE_WAIT."},
+			{Name: "tcp-established-timeout", Type: value.Time(0, 1<<50), Default: "1d", Desc: "Timeout of established TCP entries."},
+			{Name: "tcp-fin-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in FIN_WAIT."},
+			{Name: "tcp-last-ack-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in LAST_ACK."},
+			{Name: "tcp-syn-received-timeout", Type: value.Time(0, 1<<50), Default: "5s", Desc: "Timeout of TCP entries in SYN_RECV."},
+			{Name: "tcp-syn-sent-timeout", Type: value.Time(0, 1<<50), Default: "5s", Desc: "Timeout of TCP entries in SYN_SENT."},
+			{Name: "tcp-time-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in TIME_WAIT."},
+			{Name: "udp-stream-timeout", Type: value.Time(0, 1<<50), Default: "3m", Desc: "Timeout of UDP entries with traffic both ways."},
+			{Name: "udp-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of other UDP entries."},
+			{Name: "loose-tcp-tracking", Type: value.Bool(), Default: "yes", Desc: "Pick up TCP connections already established."},
+		},
+		Desc: "Connection tracking settings.",
+	})
+	ms = append(ms, &Menu{
+		Path: "/routing/table",
+		Kind: List,
+		Props: []Prop{
+			{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Table name, used by routing-table= and new-routing-mark=."},
+			{Name: "fib", Type: value.Bool(), Default: "no", Desc: "Install the table's routes in the kernel (FIB)."},
+			{Name: "table-id", Type: value.Int(0, math.MaxUint32), ReadOnly: true, Desc: "Kernel table number."},
+			{Name: "comment", Type: value.String(), Desc: "Short description of the table."},
+			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the table is disabled."},
+			{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The table cannot apply."},
+		},
+		Flags:   []Flag{FlagDisabled, FlagInvalid},
+		Columns: []string{"name", "fib"},
+		Desc:    "Routing tables besides main.",
+	})
+	ms = append(ms, &Menu{
+		Path: "/routing/rule",
+		Kind: List,
+		Props: []Prop{
+			{Name: "src-address", Type: value.Prefix(), Desc: "Source prefix the rule matches."},
+			{Name: "dst-address", Type: value.Prefix(), Desc: "Destination prefix the rule matches."},
+			{Name: "routing-mark", Type: value.String(), Desc: "Routing mark (table name) the rule matches."},
+			{Name: "interface", Type: value.String(), Desc: "Incoming interface the rule matches."},
+			{Name: "action", Type: value.Enum("lookup", "lookup-only-in-table", "drop", "unreachable"), Default: "lookup",
+				Desc: "What to do with a matching packet."},
+			{Name: "table", Type: value.String(), Default: "main", Desc: "Table to look the route up in."},
+			{Name: "comment", Type: value.String(), Desc: "Short description of the rule."},
+			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the rule is disabled."},
+			{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The rule cannot apply."},
+		},
+		Flags:   []Flag{FlagDisabled, FlagInvalid},
+		Ordered: true,
+		Columns: []string{"src-address", "dst-address", "routing-mark", "interface", "action", "table"},
+		Desc:    "Policy routing rules, tried in order.",
+	})
+	return ms
+}
+
+func firewallRuleMenu(fam, table string) *Menu {
+	v6 := fam == "ipv6"
+	addr := fwNot{fwAddress{v4: !v6, v6: v6}}
+	str := value.String()
+	notStr := fwNot{value.String()}
+	bool_ := value.Bool()
+	ports := fwNot{fwPorts{}}
+	p := func(name string, t value.Type, desc string) Prop { return Prop{Name: name, Type: t, Desc: desc} }
+	props := []Prop{
+		{Name: "chain", Type: str, Required: true,
+			Desc: "Chain the rule is in: a built-in chain of the table or a custom one (target of jump)."},
+		{Name: "action", Type: value.Enum(FirewallActions(table)...), Default: "accept", Desc: "What to do with a matching packet."},
+		p("src-address", addr, "Source address, prefix or range; ! negates."),
+		p("dst-address", addr, "Destination address, prefix or range; ! negates."),
+		p("src-address-list", notStr, "Source address is in the address list; ! negates."),
+		p("dst-address-list", notStr, "Destination address is in the address list; ! negates."),
+		p("src-address-type", fwNot{value.EnumList("unicast", "local", "broadcast", "multicast", "blackhole", "prohibit", "unreachable")},
+			"Type of the source address."),
+		p("dst-address-type", fwNot{value.EnumList("unicast", "local", "broadcast", "multicast", "blackhole", "prohibit", "unreachable")},
+			"Type of the destination address."),
+		p("protocol", fwNot{fwProto{}}, "IP protocol by name or number."),
+		p("src-port", ports, "Source ports: numbers and ranges, comma separated (tcp, udp, sctp, dccp, udp-lite)."),
+		p("dst-port", ports, "Destination ports: numbers and ranges, comma separated."),
+		p("port", ports, "Either source or destination port."),
+		p("in-interface", notStr, "Interface the packet came in on; ! negates."),
+		p("out-interface", notStr, "Interface the packet goes out on; ! negates."),
+		p("in-interface-list", notStr, "Interface list the incoming interface is in; ! negates."),
+		p("out-interface-list", notStr, "Interface list the outgoing interface is in; ! negates."),
+		p("in-bridge-port", notStr, "Bridge port the packet came in on."),
+		p("out-bridge-port", notStr, "Bridge port the packet goes out on."),
+		p("in-bridge-port-list", notStr, "Interface list the incoming bridge port is in."),
+		p("out-bridge-port-list", notStr, "Interface list the outgoing bridge port is in."),
+		p("connection-state", fwNot{value.EnumList("established", "related", "new", "invalid", "untracked")},
+			"Connection tracking state."),
+		p("connection-nat-state", fwNot{value.EnumList("srcnat", "dstnat")}, "NAT applied to the connection."),
+		p("connection-mark", notStr, "Connection mark; no-mark is unmarked."),
+		p("packet-mark", notStr, "Packet mark; no-mark is unmarked."),
+		p("routing-mark", notStr, "Routing mark (routing table name)."),
+		p("connection-type", fwNot{value.Enum("ftp", "h323", "irc", "pptp", "quake3", "sip", "tftp")}, "Connection helper of the connection."),
+		p("ipsec-policy", fwIpsecPolicy{}, "in|out,ipsec|none: whether the packet was (in) or will be (out) processed by IPsec."),
+		p("icmp-options", fwNot{fwICMP{}}, "ICMP type[:code]."),
+		p("tcp-flags", value.EnumList("ack", "cwr", "ece", "fin", "psh", "rst", "syn", "urg", "!ack", "!cwr", "!ece", "!fin", "!psh", "!rst", "!syn", "!urg"),
+			"TCP flags that must be set (!flag: must be clear)."),
+		p("tcp-mss", fwNot{fwRange{0, 65535}}, "TCP MSS option value or range."),
+		p("packet-size", fwNot{fwRange{0, 65535}}, "Packet size or range in bytes."),
+		p("ttl", str, "TTL: equal:N, greater-than:N, less-than:N, not-equal:N."),
+		p("dscp", fwNot{value.Int(0, 63)}, "DSCP value."),
+		p("limit", str, "Rate limit: count[/time],burst[:mode]."),
+		p("dst-limit", str, "Per-destination rate limit."),
+		p("connection-limit", str, "Connections per address (limit,netmask)."),
+		p("connection-rate", str, "Connection rate range (bits per second)."),
+		p("connection-bytes", str, "Bytes transferred in the connection (from-to)."),
+		p("nth", str, "Every nth packet: every,nth."),
+		p("random", value.Int(1, 99), "Probability in percent that the rule matches."),
+		p("per-connection-classifier", str, "Connection classifier: both-addresses|src-address|...:every/nth."),
+		p("time", str, "Time of day and days the rule applies."),
+		p("src-mac-address", fwNot{value.MAC()}, "Source MAC address."),
+		p("fragment", bool_, "Packet is a fragment (not the first)."),
+		p("hotspot", str, "Hotspot state of the packet."),
+		p("layer7-protocol", str, "Layer 7 pattern."),
+		p("content", str, "Text the packet carries."),
+		p("priority", str, "Packet priority."),
+		p("psd", str, "Port scan detection."),
+		p("jump-target", str, "Chain to jump to (action=jump)."),
+		p("reject-with", value.Enum("icmp-admin-prohibited", "icmp-host-prohibited", "icmp-host-unreachable",
+			"icmp-net-prohibited", "icmp-network-unreachable", "icmp-port-unreachable", "icmp-protocol-unreachable",
+			"tcp-reset", "icmp-no-route", "icmp-address-unreachable", "icmp-not-neighbour"), "ICMP or TCP reset sent by action=reject."),
+		{Name: "log", Type: bool_, Default: "no", Desc: "Log matching packets in addition to the action."},
+		{Name: "log-prefix", Type: str, Desc: "Prefix of log lines."},
+		p("address-list", str, "Address list of add-src-to-address-list and add-dst-to-address-list."),
+		{Name: "address-list-timeout", Type: value.OneOf(value.Enum("none-dynamic", "none-static"), value.Time(0, 1<<62)),
+			Default: "none-dynamic", Desc: "How long added entries stay; none-dynamic: until restart, none-static: saved."},
+		p("to-addresses", fwAddress{v4: !v6, v6: v6}, "Address, prefix or range NAT translates to."),
+		p("to-ports", fwPorts{single: true}, "Port or port range NAT translates to."),
+		p("new-connection-mark", str, "Mark of mark-connection (no-mark clears it)."),
+		p("new-packet-mark", str, "Mark of mark-packet (no-mark clears it)."),
+		p("new-routing-mark", str, "Routing table of mark-routing."),
+		{Name: "passthrough", Type: bool_, Default: "yes", Desc: "Continue with the next rule after a mark or change action."},
+		p("new-dscp", value.Int(0, 63), "DSCP of change-dscp."),
+		p("new-ttl", str, "TTL change of change-ttl: set:N, increment:N, decrement:N."),
+		p("new-mss", value.OneOf(value.Enum("clamp-to-pmtu"), value.Int(0, 65535)), "MSS of change-mss."),
+		{Name: "bytes", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "Bytes the rule matched."},
+		{Name: "packets", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "Packets the rule matched."},
+		{Name: "comment", Type: str, Desc: "Short description of the rule."},
+		{Name: "disabled", Type: bool_, Default: "no", Desc: "Whether the rule is disabled."},
+		{Name: "dynamic", Type: bool_, ReadOnly: true, Hidden: true, Desc: "Rule added by another subsystem."},
+		{Name: "invalid", Type: bool_, ReadOnly: true, Hidden: true, Desc: "The rule cannot apply."},
+	}
+	if table != "mangle" {
+		props = removeProp(props, "passthrough")
+	}
+	return &Menu{
+		Path:     "/" + fam + "/firewall/" + table,
+		Kind:     List,
+		Props:    props,
+		Flags:    []Flag{FlagDisabled, FlagInvalid, FlagDynamic},
+		Commands: []string{"reset-counters", "reset-counters-all"},
+		Stats:    []string{"bytes", "packets"},
+		Ordered:  true,
+		Desc:     fmt.Sprintf("Firewall %s rules (%s).", table, fam),
+	}
+}
+
+func removeProp(ps []Prop, name string) []Prop {
+	out := ps[:0]
+	for _, p := range ps {
+		if p.Name != name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// fwNot accepts its type's values with an optional leading "!" (negation).
+type fwNot struct{ t value.Type }
+
+func (n fwNot) Name() string { return "[!]" + n.t.Name() }
+func (n fwNot) Parse(s string) (string, error) {
+	neg := strings.HasPrefix(s, "!")
+	v, err := n.t.Parse(strings.TrimPrefix(s, "!"))
+	if err != nil {
+		return "", err
+	}
+	if neg {
+		return "!" + v, nil
+	}
+	return v, nil
+}
+
+// fwAddress is an address, a prefix, or a range from-to of one family; with name, a DNS
+// name (address-list entries).
+type fwAddress struct{ v4, v6, name bool }
+
+func (a fwAddress) Name() string { return "IP address | prefix | range" }
+
+func (a fwAddress) fam(x netip.Addr) bool {
+	return (a.v4 && x.Is4()) || (a.v6 && x.Is6() && !x.Is4In6())
+}
+
+func (a fwAddress) Parse(s string) (string, error) {
+	if from, to, ok := strings.Cut(s, "-"); ok && !a.nameLike(s) {
+		x, err1 := netip.ParseAddr(from)
+		y, err2 := netip.ParseAddr(to)
+		if err1 != nil || err2 != nil || !a.fam(x) || !a.fam(y) || y.Less(x) {
+			return "", value.ErrInvalid
+		}
+		return x.String() + "-" + y.String(), nil
+	}
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !a.fam(p.Addr()) {
+			return "", value.ErrInvalid
+		}
+		p = p.Masked()
+		if p.IsSingleIP() {
+			return p.Addr().String(), nil
+		}
+		return p.String(), nil
+	}
+	if x, err := netip.ParseAddr(s); err == nil {
+		if !a.fam(x) || x.Zone() != "" {
+			return "", value.ErrInvalid
+		}
+		return x.String(), nil
+	}
+	if a.name && a.nameLike(s) {
+		return strings.ToLower(s), nil
+	}
+	return "", value.ErrInvalid
+}
+
+// nameLike: a DNS name has a letter and only letters, digits, dots and dashes.
+func (a fwAddress) nameLike(s string) bool {
+	if !a.name || s == "" || len(s) > 253 {
+		return false
+	}
+	letter := false
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return letter
+}
+
+// fwPorts is a comma list of ports and port ranges; single allows one port or range only.
+type fwPorts struct{ single bool }
+
+func (fwPorts) Name() string { return "port[-port][,...]" }
+func (p fwPorts) Parse(s string) (string, error) {
+	parts := strings.Split(s, ",")
+	if s == "" || (p.single && len(parts) > 1) || len(parts) > 15 {
+		return "", value.ErrInvalid
+	}
+	for i, part := range parts {
+		c, err := fwRange{0, 65535}.Parse(part)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = c
+	}
+	return strings.Join(parts, ","), nil
+}
+
+// fwRange is a number or a range from-to within bounds.
+type fwRange struct{ min, max int }
+
+func (r fwRange) Name() string { return fmt.Sprintf("integer[-integer] [%d..%d]", r.min, r.max) }
+func (r fwRange) Parse(s string) (string, error) {
+	from, to, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(from)
+	if err != nil {
+		return "", value.ErrInvalid
+	}
+	b := a
+	if isRange {
+		if b, err = strconv.Atoi(to); err != nil {
+			return "", value.ErrInvalid
+		}
+	}
+	if a < r.min || b > r.max || a > b {
+		return "", &value.RangeError{Min: strconv.Itoa(r.min), Max: strconv.Itoa(r.max)}
+	}
+	if a == b {
+		return strconv.Itoa(a), nil
+	}
+	return strconv.Itoa(a) + "-" + strconv.Itoa(b), nil
+}
+
+// FirewallProtocols are the protocol names RouterOS accepts, with their numbers.
+var FirewallProtocols = map[string]int{
+	"icmp": 1, "igmp": 2, "ggp": 3, "ip-encap": 4, "st": 5, "tcp": 6, "egp": 8, "pup": 12, "udp": 17,
+	"hmp": 20, "xns-idp": 22, "rdp": 27, "iso-tp4": 29, "dccp": 33, "xtp": 36, "ddp": 37, "idpr-cmtp": 38,
+	"ipv6-encap": 41, "ipv6-route": 43, "ipv6-frag": 44, "idrp": 45, "rsvp": 46, "gre": 47,
+	"ipsec-esp": 50, "ipsec-ah": 51, "icmpv6": 58, "ipv6-nonxt": 59, "ipv6-opts": 60, "rspf": 73,
+	"vmtp": 81, "ospf": 89, "ipip": 94, "etherip": 97, "encap": 98, "pim": 103, "vrrp": 112,
+	"l2tp": 115, "sctp": 132, "udp-lite": 136,
+}
+
+// fwProto is a protocol name or number.
+type fwProto struct{}
+
+func (fwProto) Name() string { return "protocol name | integer [0..255]" }
+func (fwProto) Values() []string {
+	var out []string
+	for k := range FirewallProtocols {
+		out = append(out, k)
+	}
+	return out
+}
+func (fwProto) Parse(s string) (string, error) {
+	if _, ok := FirewallProtocols[s]; ok {
+		return s, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return "", value.ErrNoMatch
+	}
+	if n < 0 || n > 255 {
+		return "", &value.RangeError{Min: "0", Max: "255"}
+	}
+	for k, v := range FirewallProtocols {
+		if v == n {
+			return k, nil
+		}
+	}
+	return strconv.Itoa(n), nil
+}
+
+// fwICMP is type[:code], numbers or RouterOS's names.
+type fwICMP struct{}
+
+// ICMPNames are the icmp-options words RouterOS accepts, as type:code.
+var ICMPNames = map[string]string{
+	"echo-reply": "0:0", "echo-request": "8:0", "dst-unreachable": "3", "net-unreachable": "3:0",
+	"host-unreachable": "3:1", "protocol-unreachable": "3:2", "port-unreachable": "3:3",
+	"fragmentation-needed": "3:4", "time-exceeded": "11", "ttl-exceeded": "11:0", "redirect": "5",
+	"source-quench": "4:0", "parameter-problem": "12", "timestamp-request": "13:0", "timestamp-reply": "14:0",
+}
+
+func (fwICMP) Name() string { return "type[:code]" }
+func (fwICMP) Parse(s string) (string, error) {
+	if v, ok := ICMPNames[s]; ok {
+		return v, nil
+	}
+	t, c, hasCode := strings.Cut(s, ":")
+	if _, err := (fwRange{0, 255}).Parse(t); err != nil || strings.Contains(t, "-") {
+		return "", value.ErrInvalid
+	}
+	if hasCode {
+		if _, err := (fwRange{0, 255}).Parse(c); err != nil {
+			return "", value.ErrInvalid
+		}
+	}
+	return s, nil
+}
+
+// fwIpsecPolicy is direction,policy: in|out, ipsec|none.
+type fwIpsecPolicy struct{}
+
+func (fwIpsecPolicy) Name() string { return "in|out,ipsec|none" }
+func (fwIpsecPolicy) Parse(s string) (string, error) {
+	dir, pol, ok := strings.Cut(s, ",")
+	if !ok || (dir != "in" && dir != "out") || (pol != "ipsec" && pol != "none") {
+		return "", value.ErrNoMatch
+	}
+	return s, nil
+}
