@@ -297,12 +297,13 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 // error from fn leaves the store as it was (own transaction) and a batch must not see
 // half a command either, which is why handlers collect their writes and apply them last.
 func (x *Executor) Update(sess *Session, fn func(tx *store.Tx) ([]Change, error)) error {
-	if sess != nil && sess.batch != nil {
-		chs, err := fn(sess.batch)
-		if err == nil {
-			sess.pending = append(sess.pending, chs...)
+	if sess != nil {
+		sess.txmu.Lock()
+		if sess.batching {
+			defer sess.txmu.Unlock()
+			return x.batchUpdate(sess, fn)
 		}
-		return err
+		sess.txmu.Unlock()
 	}
 	var chs []Change
 	err := x.Store.Update(func(tx *store.Tx) error {
@@ -318,8 +319,13 @@ func (x *Executor) Update(sess *Session, fn func(tx *store.Tx) ([]Change, error)
 
 // View runs fn in the session's batch transaction or a read-only one.
 func (x *Executor) View(sess *Session, fn func(tx *store.Tx) error) error {
-	if sess != nil && sess.batch != nil {
-		return fn(sess.batch)
+	if sess != nil {
+		sess.txmu.Lock()
+		if sess.batch != nil {
+			defer sess.txmu.Unlock()
+			return fn(sess.batch)
+		}
+		sess.txmu.Unlock()
 	}
 	return x.Store.View(fn)
 }

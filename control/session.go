@@ -2,6 +2,7 @@ package control
 
 import (
 	"sync"
+	"time"
 
 	"github.com/routerd/routerd/control/store"
 )
@@ -17,10 +18,21 @@ type Session struct {
 	// every policy: the local console socket is root's.
 	Policies map[string]bool
 
-	mu      sync.Mutex
-	nums    map[string][]uint64
-	batch   *store.Tx
-	pending []Change
+	// DryRun: the session checks commands without acting (a dry-run import): its
+	// batch is rolled back, commands with effects outside the store are skipped and
+	// :delay does not wait.
+	DryRun bool
+
+	mu   sync.Mutex
+	nums map[string][]uint64
+
+	txmu     sync.Mutex // guards the batch fields; held while a command uses the batch
+	batching bool
+	atomic   bool
+	batch    *store.Tx
+	pending  []Change
+	timer    *time.Timer
+	flushErr error
 }
 
 func (s *Session) numbers(path string) []uint64 {
@@ -40,60 +52,152 @@ func (s *Session) setNumbers(path string, ids []uint64) {
 	s.nums[path] = ids
 }
 
-// BeginBatch makes the session's following commands share one store transaction until
-// EndBatch: a script or an import of thousands of commands then costs one commit, and a
-// command that fails inside it leaves what ran before it applied (handlers validate
-// before writing, so the failing command itself wrote nothing).
+// A session's batch: scripts and imports run thousands of commands, and a commit each
+// would cost a disk sync each. Their commands share one store transaction instead, but
+// that transaction holds the store's only writer lock, so it is begun lazily by the
+// first write and committed again after FlushAfter at most (by a timer, between two
+// commands), before any :delay and when the run ends: a script that sleeps or loops
+// never freezes other writers for longer than FlushAfter plus one command. A failing
+// command wrote nothing (handlers validate before writing), and what ran before it
+// stays applied, as RouterOS leaves it.
+//
+// An atomic batch (a dry-run import) is never committed early: it is rolled back at
+// the end, and the run must not wait inside it (:delay returns at once in a dry run).
+
+// FlushAfter bounds how long a batch holds the store's writer lock.
+const FlushAfter = 20 * time.Millisecond
+
+// BeginBatch makes the session's following commands share batch transactions until
+// EndBatch.
 func (x *Executor) BeginBatch(s *Session) error {
-	if s.batch != nil {
-		return nil
-	}
-	tx, err := x.Store.Begin()
-	if err != nil {
-		return err
-	}
-	s.batch = tx
+	s.txmu.Lock()
+	defer s.txmu.Unlock()
+	s.batching = true
 	return nil
 }
 
-// InBatch reports whether the session holds a batch transaction.
-func (s *Session) InBatch() bool { return s.batch != nil }
+// BeginAtomic makes the session's following commands share one transaction that is
+// never committed early; RollbackBatch abandons it.
+func (x *Executor) BeginAtomic(s *Session) error {
+	s.txmu.Lock()
+	defer s.txmu.Unlock()
+	s.batching, s.atomic = true, true
+	return nil
+}
+
+// InBatch reports whether the session's commands run in a batch.
+func (s *Session) InBatch() bool {
+	s.txmu.Lock()
+	defer s.txmu.Unlock()
+	return s.batching
+}
 
 // EndBatch commits the session's batch and tells watchers what changed.
 func (x *Executor) EndBatch(s *Session) error {
-	if s.batch == nil {
-		return nil
-	}
-	tx, chs := s.batch, s.pending
-	s.batch, s.pending = nil, nil
-	if err := tx.Commit(); err != nil {
+	s.txmu.Lock()
+	chs, err := s.commitLocked()
+	s.batching, s.atomic = false, false
+	s.txmu.Unlock()
+	x.notify(chs)
+	if err != nil {
 		return AsError(err)
 	}
-	x.notify(chs)
 	return nil
 }
 
-// FlushBatch commits what the batch holds and starts a new one, for long scripts that
-// must not hold the store's writer lock across a :delay.
+// FlushBatch commits what the batch holds; the next write begins a new transaction. A
+// run calls it before it waits.
 func (x *Executor) FlushBatch(s *Session) error {
-	if s.batch == nil {
+	s.txmu.Lock()
+	if s.atomic {
+		s.txmu.Unlock()
 		return nil
 	}
-	if err := x.EndBatch(s); err != nil {
-		return err
+	chs, err := s.commitLocked()
+	s.txmu.Unlock()
+	x.notify(chs)
+	if err != nil {
+		return AsError(err)
 	}
-	return x.BeginBatch(s)
+	return nil
 }
 
-// RollbackBatch abandons the session's batch: nothing it wrote is kept (dry-run import,
-// a backup load that failed half way).
+// commitLocked commits the open transaction, if any, and returns its changes and the
+// error of an earlier commit by the timer.
+func (s *Session) commitLocked() ([]Change, error) {
+	err := s.flushErr
+	s.flushErr = nil
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	if s.batch == nil {
+		return nil, err
+	}
+	tx, chs := s.batch, s.pending
+	s.batch, s.pending = nil, nil
+	if cerr := tx.Commit(); cerr != nil {
+		return nil, cerr
+	}
+	return chs, err
+}
+
+// RollbackBatch abandons the session's batch: nothing it wrote since its last commit is
+// kept (dry-run import).
 func (x *Executor) RollbackBatch(s *Session) error {
+	s.txmu.Lock()
+	defer s.txmu.Unlock()
+	s.batching, s.atomic = false, false
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
 	if s.batch == nil {
 		return nil
 	}
 	tx := s.batch
 	s.batch, s.pending = nil, nil
 	return tx.Rollback()
+}
+
+// batchUpdate runs fn in the session's batch, beginning its transaction when needed.
+// The caller holds s.txmu.
+func (x *Executor) batchUpdate(s *Session, fn func(tx *store.Tx) ([]Change, error)) error {
+	if s.batch == nil {
+		tx, err := x.Store.Begin()
+		if err != nil {
+			return err
+		}
+		s.batch = tx
+		if !s.atomic {
+			s.timer = time.AfterFunc(FlushAfter, func() { x.timedFlush(s, tx) })
+		}
+	}
+	chs, err := fn(s.batch)
+	if err == nil {
+		s.pending = append(s.pending, chs...)
+	}
+	return err
+}
+
+// timedFlush commits the batch tx when it is still the session's open one: the run is
+// between two commands (it does not hold txmu), perhaps looping or waiting.
+func (x *Executor) timedFlush(s *Session, tx *store.Tx) {
+	s.txmu.Lock()
+	if s.batch != tx {
+		s.txmu.Unlock()
+		return
+	}
+	s.timer = nil
+	chs, pending := s.pending, s.batch
+	s.batch, s.pending = nil, nil
+	err := pending.Commit()
+	if err != nil {
+		s.flushErr = err
+		chs = nil
+	}
+	s.txmu.Unlock()
+	x.notify(chs)
 }
 
 // Can reports whether the session holds a policy.

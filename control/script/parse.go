@@ -57,11 +57,48 @@ type parser struct {
 	res   Resolver
 	path  string // current menu while parsing
 	lines []int  // offsets of line starts, built on the first error or position
+	depth int    // nesting of blocks, substitutions, parentheses and unary operators
 }
+
+// Limits on what one unit may hold. Parsing and running are recursive, so nesting
+// costs Go stack: without a bound, a few megabytes of `[` overflow it and take the
+// daemon down with every session. Real scripts nest a handful of levels.
+const (
+	// MaxNesting bounds blocks, [substitutions], (parentheses), arrays and unary
+	// operators inside each other.
+	MaxNesting = 128
+	// MaxOperands bounds the operands of one chain of binary operators (a+b+c...),
+	// which evaluation walks recursively too.
+	MaxOperands = 4096
+	// MaxSource bounds the text of one unit (a console line, a script's source, an
+	// import file).
+	MaxSource = 8 << 20
+)
+
+// ErrTooDeep and ErrTooLarge are the parse errors of the limits above.
+var (
+	ErrTooDeep  = &Error{Msg: "syntax error (nesting too deep)"}
+	ErrTooLarge = &Error{Msg: "syntax error (script too large)"}
+)
+
+// enter counts one level of nesting; the caller defers p.leave().
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > MaxNesting {
+		pos := p.posOf(p.i)
+		return &Error{Msg: ErrTooDeep.Msg, Line: pos.Line, Col: pos.Col}
+	}
+	return nil
+}
+
+func (p *parser) leave() { p.depth-- }
 
 // Parse parses src as one unit at menu path cwd. It returns the statements and the menu
 // the unit leaves current (a path alone on a line at top level changes it).
 func Parse(src string, cwd string, res Resolver) ([]Stmt, string, error) {
+	if len(src) > MaxSource {
+		return nil, cwd, ErrTooLarge
+	}
 	p := &parser{src: src, res: res, path: cwd}
 	stmts, err := p.stmtList(0)
 	if err != nil {
@@ -141,6 +178,10 @@ func (p *parser) endOfStmt() bool {
 
 // stmtList parses statements until the closing byte (0: end of input).
 func (p *parser) stmtList(close byte) ([]Stmt, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	var out []Stmt
 	for {
 		p.space()
@@ -591,11 +632,19 @@ func (p *parser) binop() string {
 // expr parses an expression by precedence climbing. Inside parentheses line ends are
 // blanks; in `where` the expression ends with the statement.
 func (p *parser) expr(min int) (Expr, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	l, err := p.unary()
 	if err != nil {
 		return nil, err
 	}
-	for {
+	for n := 1; ; n++ {
+		if n > MaxOperands {
+			pos := p.posOf(p.i)
+			return nil, &Error{Msg: "syntax error (expression too long)", Line: pos.Line, Col: pos.Col}
+		}
 		p.space()
 		op := p.binop()
 		prec, ok := binPrec[op]
@@ -614,6 +663,10 @@ func (p *parser) expr(min int) (Expr, error) {
 }
 
 func (p *parser) unary() (Expr, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	p.space()
 	switch c := p.peek(); c {
 	case '!', '~':

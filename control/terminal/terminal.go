@@ -24,6 +24,17 @@ const (
 	// which drops the line instead.
 	intrKey = 0x07
 	tab     = '\t'
+	// cutKey marks, before its end, a line the input cut at MaxLine; the line is then
+	// refused instead of run.
+	cutKey = 0x18
+	// MaxLine bounds a line typed at the console: the line editor keeps no more (it
+	// drops the rest silently, which would run a different command) and copies the
+	// line on every key, so megabytes of input cost minutes of CPU. Exports wrap long
+	// values with backslash-newline, so no command needs more.
+	MaxLine = 4096
+	// MaxStatement bounds the lines of one statement continued over several (an open
+	// brace or bracket, a trailing backslash).
+	MaxStatement = 256 << 10
 	// maxTypeahead bounds what is kept of input typed while a command runs.
 	maxTypeahead = 64 << 10
 	// DefaultWidth is the width until the client tells its own.
@@ -40,6 +51,7 @@ type Term struct {
 	path   string // the console's menu, for completion
 	interp *script.Interp
 	drop   bool // Ctrl-C dropped the line: forget a pending continuation
+	cut    bool // the line was longer than MaxLine
 }
 
 // New makes a terminal reading keys from r and writing to w. It reads r on a goroutine
@@ -130,7 +142,14 @@ func (t *Term) Run(ctx context.Context, sh Shell) error {
 		if t.drop {
 			t.drop, pending = false, nil
 		}
+		cut := t.cut
+		t.cut = false
 		t.mu.Unlock()
+		if cut {
+			pending = nil
+			fmt.Fprintf(t, "syntax error (line longer than %d bytes)\n", MaxLine)
+			continue
+		}
 		if len(pending) == 0 {
 			switch strings.TrimSpace(line) {
 			case "":
@@ -140,6 +159,11 @@ func (t *Term) Run(ctx context.Context, sh Shell) error {
 			}
 		}
 		pending = append(pending, line)
+		if size(pending) > MaxStatement {
+			pending = nil
+			fmt.Fprintf(t, "syntax error (statement too long, over %d bytes)\n", MaxStatement)
+			continue
+		}
 		src := strings.Join(pending, "\n")
 		if console.Incomplete(src) {
 			continue
@@ -157,6 +181,15 @@ func (t *Term) Run(ctx context.Context, sh Shell) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// size is the length of the lines of a statement.
+func size(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		n += len(l) + 1
+	}
+	return n
 }
 
 // run runs one unit; Ctrl-C meanwhile interrupts it.
@@ -177,6 +210,11 @@ func (t *Term) key(line string, pos int, key rune) (string, int, bool) {
 		t.drop = true
 		t.mu.Unlock()
 		return "", 0, true
+	case cutKey:
+		t.mu.Lock()
+		t.cut = true
+		t.mu.Unlock()
+		return line, pos, true
 	case tab:
 		return t.complete(line, pos)
 	}
@@ -235,6 +273,9 @@ type input struct {
 	buf  bytes.Buffer
 	err  error
 	intr context.CancelFunc // the running command, nil when idle
+	// line counts the bytes of the line being typed; over MaxLine the rest of it is
+	// dropped and cutKey goes before its end.
+	line int
 }
 
 func newInput(r io.Reader) *input {
@@ -257,8 +298,21 @@ func (in *input) pump(r io.Reader) {
 		}
 		if in.intr == nil || in.buf.Len()+len(chunk) <= maxTypeahead {
 			for _, c := range chunk {
-				if c == ctrlC {
+				switch c {
+				case ctrlC:
 					c = intrKey
+				case cutKey:
+					continue
+				case '\r', '\n':
+					if in.line > MaxLine {
+						in.buf.WriteByte(cutKey)
+					}
+					in.line = 0
+				default:
+					in.line++
+					if in.line > MaxLine {
+						continue
+					}
 				}
 				in.buf.WriteByte(c)
 			}

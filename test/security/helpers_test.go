@@ -1,0 +1,315 @@
+package security
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/test/testbin"
+)
+
+// binDir holds routerd and routerctl, built once by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
+
+// router is one routerd process started by a test, its services on 127.0.0.1.
+type router struct {
+	t      *testing.T
+	data   string
+	sock   string
+	bpffs  string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *syncBuffer
+	ports  map[string]int // /ip service name -> port
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writer and the test's reader.
+type syncBuffer struct {
+	mu chan struct{}
+	b  bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu <- struct{}{}
+	defer func() { <-s.mu }()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu <- struct{}{}
+	defer func() { <-s.mu }()
+	return s.b.String()
+}
+
+// newRouter starts routerd on a fresh data dir with extra flags and enables the given
+// services on free ports of 127.0.0.1. It is stopped in t.Cleanup.
+func newRouter(t *testing.T, services []string, args ...string) *router {
+	t.Helper()
+	r := startRouter(t, "", args...)
+	r.enable(services...)
+	return r
+}
+
+// startRouter starts routerd on data dir (a fresh one when "") and waits for its console.
+func startRouter(t *testing.T, data string, args ...string) *router {
+	t.Helper()
+	tmp := t.TempDir()
+	if data == "" {
+		data = filepath.Join(tmp, "data")
+	}
+	r := &router{t: t, data: data, sock: filepath.Join(tmp, "routerd.sock"),
+		bpffs: filepath.Join(tmp, "bpf"), args: args, ports: map[string]int{}}
+	if err := r.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+// start runs routerd and waits until its console answers; an early exit is an error
+// carrying the process's output.
+func (r *router) start() error {
+	r.log = newSyncBuffer()
+	args := append([]string{"--data-dir", r.data, "--socket", r.sock, "--metrics-listen", "",
+		"--bpffs", r.bpffs, "--service-bind", "127.0.0.1"}, r.args...)
+	r.cmd = exec.Command(filepath.Join(binDir, "routerd"), args...)
+	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	r.exited = make(chan struct{})
+	cmd, exited := r.cmd, r.exited
+	go func() { cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("routerd exited at start: %v\n%s", cmd.ProcessState, r.log)
+		default:
+		}
+		if c, err := net.DialTimeout("unix", r.sock, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("routerd console socket did not appear\n%s", r.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive fails the test when routerd has exited.
+func (r *router) alive() {
+	r.t.Helper()
+	select {
+	case <-r.exited:
+		r.t.Fatalf("routerd died: %v\n%s", r.cmd.ProcessState, tail(r.log.String(), 4000))
+	default:
+	}
+	r.must("/system/identity/print")
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func (r *router) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-r.exited:
+		return
+	default:
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(10 * time.Second):
+		r.cmd.Process.Signal(syscall.SIGKILL)
+		<-r.exited
+	}
+}
+
+// ctl runs routerctl (root's console) with stdin (nil: none) and arguments.
+func (r *router) ctl(stdin io.Reader, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "routerctl"), append([]string{"--socket", r.sock}, args...)...)
+	var o bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &o
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	err := cmd.Run()
+	return o.String(), err
+}
+
+// must runs a console command as root and fails the test when it fails.
+func (r *router) must(args ...string) string {
+	r.t.Helper()
+	out, err := r.ctl(nil, args...)
+	if err != nil {
+		r.t.Fatalf("routerctl %q: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// script runs src as root through `routerctl -f -` and fails the test when it fails.
+func (r *router) script(src string) string {
+	r.t.Helper()
+	out, err := r.ctl(strings.NewReader(src), "-f", "-")
+	if err != nil {
+		r.t.Fatalf("routerctl -f -: %v\n%s\nscript:\n%s", err, out, src)
+	}
+	return out
+}
+
+// enable gives each service a free port on 127.0.0.1 and enables it.
+func (r *router) enable(services ...string) {
+	r.t.Helper()
+	var b strings.Builder
+	for _, s := range services {
+		p := freePort(r.t)
+		r.ports[s] = p
+		fmt.Fprintf(&b, "/ip service set %s port=%d disabled=no\n", s, p)
+	}
+	r.script(b.String())
+	for _, s := range services {
+		waitPort(r.t, r.addr(s))
+	}
+}
+
+func (r *router) addr(service string) string {
+	return fmt.Sprintf("127.0.0.1:%d", r.ports[service])
+}
+
+// addUser adds a user in group with a password.
+func (r *router) addUser(name, group, password string) {
+	r.t.Helper()
+	r.must("/user/add", "name="+name, "group="+group, "password="+password)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitPort(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s", addr)
+}
+
+// telnetClient is a minimal telnet client: it refuses every option the server offers
+// and reads text with the protocol bytes taken out.
+type telnetClient struct {
+	c   net.Conn
+	br  *bufio.Reader
+	out bytes.Buffer
+}
+
+func dialTelnet(t *testing.T, addr string) *telnetClient {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &telnetClient{c: c, br: bufio.NewReader(c)}
+}
+
+// until reads until the text seen so far contains s, or d passes.
+func (tc *telnetClient) until(s string, d time.Duration) (string, error) {
+	tc.c.SetReadDeadline(time.Now().Add(d))
+	defer tc.c.SetReadDeadline(time.Time{})
+	for !strings.Contains(tc.out.String(), s) {
+		b, err := tc.br.ReadByte()
+		if err != nil {
+			return tc.out.String(), err
+		}
+		if b != 255 { // IAC
+			tc.out.WriteByte(b)
+			continue
+		}
+		cmd, err := tc.br.ReadByte()
+		if err != nil {
+			return tc.out.String(), err
+		}
+		switch cmd {
+		case 251, 252, 253, 254: // WILL WONT DO DONT
+			opt, _ := tc.br.ReadByte()
+			reply := byte(254) // DONT
+			if cmd == 253 || cmd == 254 {
+				reply = 252 // WONT
+			}
+			tc.c.Write([]byte{255, reply, opt})
+		case 250: // SB ... IAC SE
+			for {
+				x, err := tc.br.ReadByte()
+				if err != nil {
+					return tc.out.String(), err
+				}
+				if x == 255 {
+					if y, _ := tc.br.ReadByte(); y == 240 {
+						break
+					}
+				}
+			}
+		case 255:
+			tc.out.WriteByte(255)
+		}
+	}
+	out := tc.out.String()
+	tc.out.Reset()
+	return out, nil
+}
+
+func (tc *telnetClient) send(s string) error {
+	_, err := tc.c.Write([]byte(s))
+	return err
+}
+
+// login answers the login and password prompts and waits for the console prompt.
+func (tc *telnetClient) login(t *testing.T, name, password string) {
+	t.Helper()
+	for _, step := range []struct{ prompt, answer string }{{"Login: ", name}, {"Password: ", password}} {
+		if out, err := tc.until(step.prompt, 10*time.Second); err != nil {
+			t.Fatalf("telnet: waiting for %q: %v\n%s", step.prompt, err, out)
+		}
+		tc.send(step.answer + "\r")
+	}
+	if out, err := tc.until("] > ", 20*time.Second); err != nil {
+		t.Fatalf("telnet: no prompt after login: %v\n%s", err, out)
+	}
+}
