@@ -23,8 +23,10 @@ type Session struct {
 	// :delay does not wait.
 	DryRun bool
 
-	mu   sync.Mutex
-	nums map[string][]uint64
+	mu    sync.Mutex
+	ended bool
+	onEnd []func()
+	nums  map[string][]uint64
 
 	txmu     sync.Mutex // guards the batch fields; held while a command uses the batch
 	batching bool
@@ -206,4 +208,32 @@ func (s *Session) Can(policy string) bool {
 		return true
 	}
 	return s.Policies[policy]
+}
+
+// OnEnd runs fn when the session ends (End), e.g. to drop it from /user active; at once
+// when it has ended already.
+func (s *Session) OnEnd(fn func()) {
+	s.mu.Lock()
+	if !s.ended {
+		s.onEnd = append(s.onEnd, fn)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	fn()
+}
+
+// End ends the session: the protocol that opened it calls End when its connection closes.
+// Calling it again does nothing.
+func (s *Session) End() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	fns := s.onEnd
+	s.onEnd, s.ended = nil, true
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }

@@ -99,6 +99,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn, service string, sess *co
 		cn.wg.Wait()
 		stop()
 		c.Close()
+		cn.sess.End() // off /user active
 	}()
 	if sess == nil {
 		c.SetReadDeadline(time.Now().Add(LoginTimeout))

@@ -68,6 +68,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		if se.root != nil {
 			se.root.Close()
 		}
+		se.sess.End() // off /user active
 	}()
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 0, 512), maxLine)
@@ -101,6 +102,7 @@ func (se *session) handle(ctx context.Context, cmd, arg string) bool {
 		se.reply(221, "Goodbye")
 		return false
 	case "USER":
+		se.sess.End()
 		se.user, se.sess = arg, nil
 		se.reply(331, "Password required for %s", arg)
 		return true

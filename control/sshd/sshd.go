@@ -150,6 +150,7 @@ func (s *Server) serveConn(ctx context.Context, cfg *ssh.ServerConfig, c net.Con
 	if login == nil {
 		return
 	}
+	defer login.End() // off /user active
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for nc := range chans {

@@ -80,6 +80,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	if sess == nil {
 		return
 	}
+	defer sess.End() // off /user active
 	c.SetDeadline(time.Time{})
 	err := t.Run(ctx, terminal.Shell{Interp: s.Interp, Sess: sess, Identity: s.Identity})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {

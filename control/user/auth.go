@@ -66,6 +66,8 @@ type Auth struct {
 	hashing chan struct{}
 
 	logins *prometheus.CounterVec
+
+	active activeSessions
 }
 
 type failures struct {
@@ -88,6 +90,8 @@ func NewAuth(ex *control.Executor, reg prometheus.Registerer) *Auth {
 	if reg != nil {
 		reg.MustRegister(a.logins)
 	}
+	ex.Provide(ActivePath, a.active.rows(ex))
+	ex.SetEngine(ActivePath, "user")
 	return a
 }
 
@@ -180,7 +184,9 @@ func (a *Auth) login(ctx context.Context, name string, remote netip.Addr, servic
 	a.log.Info(fmt.Sprintf("user %s logged in from %s via %s", name, remote, service))
 	a.ex.State.Set("/user", u.id, control.ItemState{Props: map[string]string{
 		"last-logged-in": a.now().Format("2006-01-02 15:04:05")}})
-	return &control.Session{User: name, Policies: u.policies, ShowSensitive: u.policies["sensitive"]}, nil
+	sess := &control.Session{User: name, Policies: u.policies, ShowSensitive: u.policies["sensitive"]}
+	a.active.add(ctx, sess, activeSession{when: a.now(), name: name, address: remote, via: service, group: u.group})
+	return sess, nil
 }
 
 func policyFor(u *account, service string) bool {

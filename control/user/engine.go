@@ -61,6 +61,7 @@ func Register(ex *control.Executor, dataDir string) {
 	for _, p := range []string{UserPath, GroupPath, KeysPath} {
 		ex.SetEngine(p, "user")
 	}
+	registerPassword(ex)
 	ex.Watch(KeysPath, func(c control.Change) { keyState(ex, c) })
 	keyState(ex, control.Change{Path: KeysPath})
 }
