@@ -221,6 +221,7 @@ var declaredSpec = map[string]CommandSpec{
 	"import":           {Args: []string{"file-name", "name", "passphrase"}},
 	"kill-connections": {},
 	"flush":            {Args: []string{"sa-type"}},
+	"send":             {Args: []string{"to", "cc", "subject", "body", "file", "from", "server", "port", "tls", "user", "password"}},
 }
 
 // cmdNoEngine runs a declared command whose engine has not registered a handler.

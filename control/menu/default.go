@@ -20,6 +20,7 @@ func declarations() []*Menu {
 		tftpMenus(),
 		ptpMenus(),
 		adminMenus(),
+		exampleMenus(),
 	} {
 		all = append(all, ms...)
 	}

@@ -58,6 +58,10 @@ type parser struct {
 	path  string // current menu while parsing
 	lines []int  // offsets of line starts, built on the first error or position
 	depth int    // nesting of blocks, substitutions, parentheses and unary operators
+	// inParen counts the parentheses around the cursor: there line ends are blanks, also
+	// inside a command substitution (`([/system` newline `identity get name] . "x")`, as
+	// the manual's backup-by-mail example writes it). A code block resets it.
+	inParen int
 }
 
 // Limits on what one unit may hold. Parsing and running are recursive, so nesting
@@ -145,7 +149,7 @@ func (p *parser) at(s string) bool { return strings.HasPrefix(p.src[p.i:], s) }
 func (p *parser) space() {
 	for p.i < len(p.src) {
 		switch c := p.src[p.i]; {
-		case c == ' ' || c == '\t':
+		case c == ' ' || c == '\t' || p.inParen > 0 && (c == '\n' || c == '\r'):
 			p.i++
 		case c == '\\' && (p.at("\\\n") || p.at("\\\r\n")):
 			p.i += 2
@@ -173,7 +177,7 @@ func (p *parser) spaceNL() {
 // endOfStmt reports whether the statement ends here.
 func (p *parser) endOfStmt() bool {
 	c := p.peek()
-	return c == 0 || c == '\n' || c == '\r' || c == ';' || c == '}' || c == ']' || c == ')'
+	return c == 0 || (c == '\n' || c == '\r') && p.inParen == 0 || c == ';' || c == '}' || c == ']' || c == ')'
 }
 
 // stmtList parses statements until the closing byte (0: end of input).
@@ -229,12 +233,13 @@ func (p *parser) stmt() (Stmt, error) {
 	switch c := p.peek(); {
 	case c == '{':
 		p.i++
-		saved := p.path
+		saved, savedParen := p.path, p.inParen
+		p.inParen = 0
 		stmts, err := p.stmtList('}')
 		if err != nil {
 			return nil, err
 		}
-		p.path = saved
+		p.path, p.inParen = saved, savedParen
 		p.i++
 		return &BlockStmt{P: pos, Stmts: stmts}, nil
 	case c == ':':
@@ -523,9 +528,10 @@ func (p *parser) value(path, name string) (Expr, error) {
 func (p *parser) code() (Expr, error) {
 	open := p.i
 	p.i++
-	saved := p.path
+	saved, savedParen := p.path, p.inParen
+	p.inParen = 0
 	stmts, err := p.stmtList('}')
-	p.path = saved
+	p.path, p.inParen = saved, savedParen
 	if err != nil {
 		return nil, err
 	}
@@ -746,7 +752,9 @@ func (p *parser) primary() (Expr, error) {
 			p.i++
 			return &Lit{Nothing{}}, nil
 		}
+		p.inParen++
 		x, err := p.parenExpr()
+		p.inParen--
 		if err != nil {
 			return nil, err
 		}

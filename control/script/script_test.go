@@ -82,7 +82,7 @@ func TestConsoleErrors(t *testing.T) {
 		{`/interface gre set g1 mtu=70000`, "value of mtu out of range (0..65536)"},
 		{`/interface gre set g1 dont-fragment=maybe`, "input does not match any value of dont-fragment"},
 		{`/interface gre set g1 remote-address=300.1.1.1`, "invalid value for argument remote-address"},
-		{`/queue simple add name=x`, "bad command name queue (line 1 column 2)"},
+		{`/queue simplex add name=x`, "bad command name simplex (line 1 column 8)"},
 		{"/system identity set name=ok\n/bogus", "bad command name bogus (line 2 column 2)"},
 	} {
 		_, err := runSrc(t, in, c, tc.src)
