@@ -144,6 +144,23 @@ func interactive(c *console.Client) int {
 		return 1
 	}
 	defer rl.Close()
+	// `?` shows help for what is typed so far, as RouterOS's console does, and leaves
+	// the line as it was; inside a quoted string it is a question mark.
+	cfg.SetListener(func(line []rune, pos int, key rune) ([]rune, int, bool) {
+		if key != '?' || pos == 0 || pos > len(line) || line[pos-1] != '?' {
+			return nil, 0, false
+		}
+		before := string(line[:pos-1])
+		if inQuotes(before) {
+			return nil, 0, false
+		}
+		help, err := c.Help(comp.path, before)
+		if err != nil {
+			return nil, 0, false
+		}
+		fmt.Fprintf(rl.Stdout(), "%s%s?\n%s", rl.Config.Prompt, before, help)
+		return append(line[:pos-1:pos-1], line[pos:]...), pos - 1, true
+	})
 
 	path := ""
 	var pending []string // lines of a statement that continues (open brace, trailing \)
@@ -224,4 +241,18 @@ func (r *completer) Do(line []rune, pos int) ([][]rune, int) {
 		out[0] = append(out[0], ' ')
 	}
 	return out, len([]rune(word))
+}
+
+// inQuotes reports whether s ends inside a double-quoted string.
+func inQuotes(s string) bool {
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && in:
+			i++
+		case s[i] == '"':
+			in = !in
+		}
+	}
+	return in
 }

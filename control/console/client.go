@@ -102,6 +102,21 @@ func (c *Client) Complete(path, line string) ([]string, error) {
 	return r.Words, nil
 }
 
+// Help returns what `?` shows for line typed at menu path.
+func (c *Client) Help(path, line string) (string, error) {
+	if err := c.send(request{Op: "help", Path: path, Line: line}); err != nil {
+		return "", err
+	}
+	r, err := c.recv(nil)
+	if err != nil {
+		return "", err
+	}
+	if r.Error != "" {
+		return "", &Error{Msg: r.Error}
+	}
+	return r.Out, nil
+}
+
 // Identity returns the router's identity, for the prompt.
 func (c *Client) Identity() (string, error) {
 	if err := c.send(request{Op: "identity"}); err != nil {

@@ -5,6 +5,7 @@
 //
 //	{"op":"run","path":"/ip","src":"address print","interactive":true,"width":120}
 //	{"op":"complete","path":"/ip","line":"address pr"}
+//	{"op":"help","path":"/ip","line":"address add "}   (what `?` shows, in "out")
 //	{"op":"identity"}
 //	{"op":"cancel"}                  (while a run is in progress: interrupt it)
 //

@@ -185,6 +185,9 @@ func (c *conn) handle(ctx context.Context, req request) {
 		switch req.Op {
 		case "run":
 			resp.Path, resp.Error = c.run(ctx, req)
+		case "help":
+			resp.Path = c.menu(req.Path)
+			resp.Out = c.in.Help(resp.Path, req.Line)
 		case "complete":
 			resp.Path = c.menu(req.Path)
 			resp.Words = c.in.Complete(resp.Path, req.Line)

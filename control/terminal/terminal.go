@@ -217,8 +217,35 @@ func (t *Term) key(line string, pos int, key rune) (string, int, bool) {
 		return line, pos, true
 	case tab:
 		return t.complete(line, pos)
+	case '?':
+		if pos > len(line) || inQuotes(line[:pos]) {
+			return "", 0, false // a question mark inside a string is text
+		}
+		t.mu.Lock()
+		in, path := t.interp, t.path
+		t.mu.Unlock()
+		if in == nil {
+			return "", 0, false
+		}
+		// As RouterOS's console: help for what is typed so far, then the line again.
+		fmt.Fprintf(t, "%s?\n%s", line[:pos], in.Help(path, line[:pos]))
+		return line, pos, true
 	}
 	return "", 0, false
+}
+
+// inQuotes reports whether s ends inside a double-quoted string.
+func inQuotes(s string) bool {
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && in:
+			i++
+		case s[i] == '"':
+			in = !in
+		}
+	}
+	return in
 }
 
 // complete replaces the word before the cursor: the one completion (with a space after
