@@ -1,6 +1,29 @@
-// Package ike will hold routerd's IKEv1/IKEv2 daemon: message codec, crypto suites, SA
-// state machines, NAT-T, DPD, and SA installation into kernel XFRM or the userspace ESP
-// path for kernels without ESP. The /ip ipsec menus are declared (control/menu/ipsec.go)
-// and their configuration is stored, exported and imported; until this engine lands they
-// print "not applied: no engine for this menu yet".
+// Package ike is routerd's IKEv2 daemon (RFC 7296).
+//
+// Covered here:
+//   - the message codec: header, SA/proposal/transform/attribute, KE, IDi/IDr, CERT and
+//     CERTREQ (carried as bytes for the certificate issue), AUTH, Ni/Nr, N, D, V, TSi/TSr,
+//     SK, SKF (RFC 7383), CP, EAP (as bytes); strict bounds checks, unknown critical
+//     payloads reported (UNSUPPORTED_CRITICAL_PAYLOAD); FuzzParse and FuzzOpen;
+//   - the crypto suites from Go's standard library and golang.org/x/crypto: PRF
+//     HMAC-MD5/SHA1/SHA2-256/384/512 and prf+, SKEYSEED and the key schedule (2.14, 2.17,
+//     2.18), integrity HMAC-MD5-96/SHA1-96/SHA2-256-128/384-192/512-256, encryption
+//     AES-CBC, AES-CTR (RFC 5930), AES-GCM with 16 and 12 byte ICVs (RFC 5282),
+//     ChaCha20-Poly1305 (RFC 7634), 3DES; DH MODP 768..8192 (RFC 2409/3526, primes
+//     derived from pi), ECP 256/384/521 (RFC 5903) and Curve25519 (RFC 8031);
+//   - IKE_SA_INIT and IKE_AUTH with pre-shared keys as initiator and responder, the first
+//     CHILD_SA in IKE_AUTH, traffic selectors narrowed from policies (and generated from
+//     templates, generate-policy), NAT detection and the float to UDP 4500 with the
+//     non-ESP marker, NAT-T keepalives (RFC 3948), INITIAL_CONTACT, INVALID_KE_PAYLOAD
+//     retry, COOKIE when half-open SAs pile up (2.6), CREATE_CHILD_SA for new and rekeyed
+//     CHILD_SAs with and without PFS and for IKE SA rekeying, simultaneous CHILD_SA rekey
+//     (2.8.1), INFORMATIONAL delete and dead peer detection, retransmission with window
+//     size 1, fragmentation and reassembly (RFC 7383).
+//
+// Not covered yet: IKEv1, certificate and EAP authentication, mode-config (CP is parsed
+// only), MOBIKE, IKE SA rekey collisions (answered with TEMPORARY_FAILURE).
+//
+// The peer, identity and SA structures (PeerConfig, IdentityConfig, AuthMethodKind) keep
+// the authentication method apart from the exchange so that those slot in. CHILD_SAs go
+// to a Datapath (package ike/esp through the /ip ipsec engine's adapter).
 package ike

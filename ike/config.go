@@ -1,0 +1,185 @@
+package ike
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Identity is an IKE identification as it travels in IDi/IDr.
+type Identity struct {
+	Type IDType
+	Data []byte
+}
+
+// String writes an identity the way RouterOS's my-id/remote-id take it.
+func (id Identity) String() string {
+	switch id.Type {
+	case IDIPv4, IDIPv6:
+		if a, ok := netip.AddrFromSlice(id.Data); ok {
+			return "address:" + a.String()
+		}
+	case IDFQDN:
+		return "fqdn:" + string(id.Data)
+	case IDRFC822:
+		return "user-fqdn:" + string(id.Data)
+	case IDKeyID:
+		return "key-id:" + string(id.Data)
+	case IDDERASNDN:
+		return "dn:(der)"
+	}
+	return "id-type-" + string(rune('0'+id.Type))
+}
+
+// Equal compares type and data.
+func (id Identity) Equal(o Identity) bool { return id.Type == o.Type && bytes.Equal(id.Data, o.Data) }
+
+// ParseIdentity reads RouterOS's "fqdn:x", "address:1.2.3.4", "user-fqdn:a@b", "key-id:k".
+func ParseIdentity(s string) (Identity, bool) {
+	kind, v, ok := strings.Cut(s, ":")
+	if !ok {
+		return Identity{}, false
+	}
+	switch kind {
+	case "address":
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return Identity{}, false
+		}
+		return AddrIdentity(a), true
+	case "fqdn":
+		return Identity{IDFQDN, []byte(v)}, true
+	case "user-fqdn":
+		return Identity{IDRFC822, []byte(v)}, true
+	case "key-id":
+		return Identity{IDKeyID, []byte(v)}, true
+	}
+	return Identity{}, false
+}
+
+// AddrIdentity is the ID_IPV4_ADDR/ID_IPV6_ADDR identity of an address.
+func AddrIdentity(a netip.Addr) Identity {
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		return Identity{IDIPv4, b[:]}
+	}
+	b := a.As16()
+	return Identity{IDIPv6, b[:]}
+}
+
+// IDSpec is my-id or remote-id: Auto (the local address, or anything from the peer),
+// Ignore (remote-id only: not checked), or a fixed identity.
+type IDSpec struct {
+	Auto, Ignore bool
+	ID           Identity
+}
+
+// AuthMethodKind is how a side authenticates; only pre-shared keys are implemented yet,
+// the certificate and EAP issues add theirs here.
+type AuthMethodKind string
+
+// Authentication methods of /ip ipsec identity.
+const (
+	AuthMethodPSK AuthMethodKind = "pre-shared-key"
+)
+
+// IdentityConfig is one /ip ipsec identity: how to authenticate with a peer.
+type IdentityConfig struct {
+	Name     string
+	Method   AuthMethodKind
+	PSK      []byte
+	MyID     IDSpec
+	RemoteID IDSpec
+	// GeneratePolicy: "no", "port-override" or "port-strict".
+	GeneratePolicy string
+	// Templates are the policy templates of policy-template-group, checked when the
+	// peer proposes selectors no policy covers and GeneratePolicy is not "no".
+	Templates []*ChildConfig
+}
+
+// ChildConfig is one policy the peer's CHILD_SAs protect.
+type ChildConfig struct {
+	// ID identifies the policy (the engine's item id); ReqID the datapath's link.
+	ID    uint64
+	ReqID uint32
+	// Local and Remote are the selectors as seen from this router (policy src/dst).
+	Local, Remote Selector
+	Tunnel        bool
+	Proposals     []Proposal // ESP proposals (with the PFS group as a DH transform)
+	Lifetime      time.Duration
+	Lifebytes     uint64
+	// Dynamic is set on policies generated from a template.
+	Dynamic bool
+}
+
+// PeerConfig is one /ip ipsec peer with its profile, identities and policies.
+type PeerConfig struct {
+	Name string
+	// Remote is the address prefix of the peer (most specific wins when responding).
+	Remote netip.Prefix
+	// Local binds phase 1 to one local address (invalid: any).
+	Local netip.Addr
+	Port  uint16
+	// Passive peers never initiate.
+	Passive            bool
+	SendInitialContact bool
+	Proposals          []Proposal // IKE proposals
+	Lifetime           time.Duration
+	DPDInterval        time.Duration // 0: DPD off
+	DPDMaxFailures     int
+	NATTraversal       bool
+	Identities         []*IdentityConfig
+	Children           []*ChildConfig
+}
+
+// DefaultPeer returns the RouterOS defaults of a peer and its default profile.
+func DefaultPeer() *PeerConfig {
+	return &PeerConfig{
+		Remote: netip.MustParsePrefix("0.0.0.0/0"), Port: 500, SendInitialContact: true,
+		Lifetime: 24 * time.Hour, DPDInterval: 8 * time.Second, DPDMaxFailures: 4, NATTraversal: true,
+	}
+}
+
+// host is the single address of Remote when it is one host.
+func (p *PeerConfig) host() (netip.Addr, bool) {
+	if p.Remote.IsValid() && p.Remote.Bits() == p.Remote.Addr().BitLen() {
+		return p.Remote.Addr(), true
+	}
+	return netip.Addr{}, false
+}
+
+// ChildSA is a negotiated CHILD_SA pair, as IKE hands it to the data path.
+type ChildSA struct {
+	Peer   string
+	Policy *ChildConfig
+	ReqID  uint32
+	// InSPI is ours (the peer sends with it); OutSPI the peer's.
+	InSPI, OutSPI uint32
+	// Local and Remote are the outer addresses; with Encap the UDP ports too (NAT-T).
+	Local, Remote          netip.AddrPort
+	Encap                  bool
+	Tunnel                 bool
+	Suite                  *Suite
+	InEncKey, InIntegKey   []byte
+	OutEncKey, OutIntegKey []byte
+	// LocalTS and RemoteTS are the negotiated selectors seen from this router.
+	LocalTS, RemoteTS []Selector
+	Lifetime, Soft    time.Duration
+	Lifebytes         uint64
+	Added             time.Time
+	Initiator         bool
+	nonceI, nonceR    []byte
+	rekeying          bool
+	rekeyed           bool
+	collision         *ChildSA
+}
+
+// Datapath installs CHILD_SAs; the ESP package (kernel XFRM or userspace) implements it
+// through the engine's adapter. InputESP takes ESP-in-UDP read from port 4500.
+type Datapath interface {
+	InstallChild(c *ChildSA) error
+	RemoveChild(c *ChildSA) error
+	InputESP(b []byte, src, dst netip.AddrPort)
+}

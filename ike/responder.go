@@ -1,0 +1,520 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+)
+
+// respondInit answers an IKE_SA_INIT request (d.mu held).
+func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
+	if sa := d.halfOpen[halfKey{h.SPIi, from}]; sa != nil {
+		if bytes.Equal(sa.initI, b) && sa.hasResp {
+			sa.sendPkts(sa.lastResp) // retransmitted request
+		}
+		return
+	}
+	m, err := Parse(b)
+	if err != nil {
+		d.Stats.Malformed.Add(1)
+		return
+	}
+	reply := func(ps ...Payload) {
+		r := &Message{Header: Header{SPIi: h.SPIi, Version: Version2, Exchange: IKESAInit, Flags: FlagResponse}, Payloads: ps}
+		d.send(r.Encode(), local, from)
+	}
+	sap, ke, ni := Find[*SA](m.Payloads), Find[*KE](m.Payloads), Find[*Nonce](m.Payloads)
+	if sap == nil || ke == nil || ni == nil || h.MsgID != 0 {
+		d.Stats.Malformed.Add(1)
+		reply(&Notify{NType: NotifyInvalidSyntax})
+		return
+	}
+	if len(d.halfOpen) >= d.opts.CookieThreshold {
+		want := d.cookie(ni.Data, from, h.SPIi)
+		got := FindNotify(m.Payloads, NotifyCookie)
+		if got == nil || !hmac.Equal(got.Data, want) {
+			d.Stats.CookiesSent.Add(1)
+			reply(&Notify{NType: NotifyCookie, Data: want})
+			return
+		}
+	}
+	p := d.matchPeer(from.Addr())
+	if p == nil {
+		d.log.Info("ipsec: IKE_SA_INIT from an address no peer covers", "remote", from.Addr())
+		d.Stats.NoProposal.Add(1)
+		reply(&Notify{NType: NotifyNoProposalChosen})
+		return
+	}
+	chosen, ok := Select(sap.Proposals, p.Proposals)
+	if !ok {
+		d.Stats.NoProposal.Add(1)
+		d.log.Warn("ipsec: no IKE proposal chosen", "peer", p.Name, "remote", from.Addr(), "offered", proposalsString(sap.Proposals))
+		reply(&Notify{NType: NotifyNoProposalChosen})
+		return
+	}
+	suite, _ := SuiteOf(chosen)
+	if ke.Group != suite.DH {
+		var g [2]byte
+		binary.BigEndian.PutUint16(g[:], suite.DH)
+		reply(&Notify{NType: NotifyInvalidKEPayload, Data: g[:]})
+		return
+	}
+	dh, err := NewDH(suite.DH)
+	if err != nil {
+		return
+	}
+	shared, err := dh.Shared(ke.Data)
+	if err != nil {
+		d.Stats.Malformed.Add(1)
+		reply(&Notify{NType: NotifyInvalidSyntax})
+		return
+	}
+	sa := d.newSA(p, false)
+	sa.spiI, sa.spiR = h.SPIi, d.newSPI()
+	sa.local, sa.remote = local, from
+	sa.suite, sa.dh, sa.ni, sa.nr = suite, dh, ni.Data, nonce()
+	sa.initI = b
+	sa.state = stateHalfOpen
+	sa.recvReqID = 1
+	sa.fragOK = FindNotify(m.Payloads, NotifyIKEv2FragmentationSupp) != nil
+	sa.detectNAT(m.Payloads, from)
+	if err := sa.deriveKeys(shared, nil, nil); err != nil {
+		return
+	}
+	chosen.SPI = nil // the responder's SPI goes in the header only
+	ps := []Payload{&SA{Proposals: []Proposal{*chosen}}, &KE{Group: dh.Group(), Data: dh.Public()}, &Nonce{Data: sa.nr}}
+	if p.NATTraversal && FindNotify(m.Payloads, NotifyNATDetectionSourceIP) != nil {
+		ps = append(ps,
+			&Notify{NType: NotifyNATDetectionSourceIP, Data: natHash(sa.spiI, sa.spiR, local)},
+			&Notify{NType: NotifyNATDetectionDestIP, Data: natHash(sa.spiI, sa.spiR, from)})
+	}
+	if sa.fragOK {
+		ps = append(ps, &Notify{NType: NotifyIKEv2FragmentationSupp})
+	}
+	r := &Message{Header: Header{SPIi: sa.spiI, SPIr: sa.spiR, Version: Version2, Exchange: IKESAInit, Flags: FlagResponse}, Payloads: ps}
+	out := r.Encode()
+	sa.initR = out
+	sa.lastResp, sa.hasResp, sa.lastRespID = [][]byte{out}, true, 0
+	d.sas[sa.spiR] = sa
+	d.halfOpen[halfKey{sa.spiI, from}] = sa
+	sa.sendPkts(sa.lastResp)
+}
+
+func proposalsString(ps []Proposal) string {
+	var b bytes.Buffer
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if s, err := SuiteOf(&p); err == nil {
+			b.WriteString(s.String())
+		} else {
+			fmt.Fprintf(&b, "%v", p.Transforms)
+		}
+	}
+	return b.String()
+}
+
+// authRequest handles IKE_AUTH as responder.
+func (sa *IKESA) authRequest(h Header, ps []Payload) {
+	if sa.initiator || sa.state != stateHalfOpen {
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
+		return
+	}
+	idi, _ := FindType(ps, PayloadIDi).(*ID)
+	auth := Find[*Auth](ps)
+	if idi == nil || auth == nil {
+		if Find[*EAP](ps) == nil && auth == nil {
+			sa.d.Stats.Malformed.Add(1)
+		}
+		sa.authFailed(h, "IKE_AUTH without IDi or AUTH (EAP is not supported yet)")
+		return
+	}
+	rid := Identity{Type: idi.IDType, Data: idi.Data}
+	// The switch to port 4500 happened with this message (RFC 7296 2.23).
+	var ident *IdentityConfig
+	for _, ic := range sa.peer.Identities {
+		if sa.remoteIDMatches(ic, rid) {
+			ident = ic
+			break
+		}
+	}
+	if ident == nil {
+		sa.authFailed(h, "no identity matches the peer's ID "+rid.String())
+		return
+	}
+	sa.ident = ident
+	if auth.Method != AuthPSK || ident.Method != AuthMethodPSK {
+		sa.authFailed(h, fmt.Sprintf("peer authenticates with method %d; only pre-shared-key is supported", auth.Method))
+		return
+	}
+	if !hmac.Equal(auth.Data, sa.authData(ident.PSK, true, rid)) {
+		sa.authFailed(h, "AUTH payload does not verify: pre-shared key mismatch")
+		return
+	}
+	sa.remoteID = rid
+	sa.myID = sa.localIdentity()
+	if FindNotify(ps, NotifyInitialContact) != nil {
+		// INITIAL_CONTACT: the peer lost its state; other IKE SAs with it are stale.
+		for _, o := range sa.d.sas {
+			if o != sa && o.peer == sa.peer && o.remoteID.Equal(rid) && o.remote.Addr() == sa.remote.Addr() && o.state == stateEstablished {
+				o.destroy("initial contact from the peer")
+			}
+		}
+	}
+	out := []Payload{&ID{Responder: true, IDType: sa.myID.Type, Data: sa.myID.Data},
+		&Auth{Method: AuthPSK, Data: sa.authData(ident.PSK, false, sa.myID)}}
+	sa.setEstablished()
+	if Find[*SA](ps) != nil {
+		cps, c := sa.acceptChild(ps, sa.ni, sa.nr, nil)
+		out = append(out, cps...)
+		sa.respond(h.Exchange, h.MsgID, out)
+		if c != nil {
+			sa.installChild(c)
+		}
+		return
+	}
+	sa.respond(h.Exchange, h.MsgID, out)
+}
+
+func (sa *IKESA) authFailed(h Header, why string) {
+	sa.d.Stats.AuthFailed.Add(1)
+	sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyAuthenticationFailed}})
+	sa.d.log.Warn("ipsec: authentication failed", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
+	sa.destroy("authentication failed")
+}
+
+// acceptChild answers a CHILD_SA request: proposal, selectors narrowed to a policy (or a
+// template with generate-policy), keys. It returns the response payloads and the
+// CHILD_SA to install after the response is sent.
+func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payload, *ChildSA) {
+	sap := Find[*SA](ps)
+	tsi, _ := FindType(ps, PayloadTSi).(*TS)
+	tsr, _ := FindType(ps, PayloadTSr).(*TS)
+	if sap == nil || tsi == nil || tsr == nil {
+		return []Payload{&Notify{NType: NotifyInvalidSyntax}}, nil
+	}
+	cfg, li, ri := sa.matchPolicy(tsi.Selectors, tsr.Selectors)
+	if cfg == nil {
+		sa.d.log.Warn("ipsec: no policy matches the peer's traffic selectors", "peer", sa.peer.Name,
+			"tsi", selString(tsi.Selectors), "tsr", selString(tsr.Selectors))
+		return []Payload{&Notify{NType: NotifyTSUnacceptable}}, nil
+	}
+	ours := cfg.Proposals
+	if shared == nil {
+		ours = stripDH(ours)
+	}
+	var offered []Proposal
+	for _, p := range sap.Proposals {
+		if p.Protocol == ProtoESP && len(p.SPI) == 4 {
+			offered = append(offered, p)
+		}
+	}
+	chosen, ok := Select(offered, ours)
+	if !ok {
+		sa.d.Stats.NoProposal.Add(1)
+		sa.d.log.Warn("ipsec: no CHILD SA proposal chosen", "peer", sa.peer.Name, "offered", proposalsString(sap.Proposals))
+		return []Payload{&Notify{NType: NotifyNoProposalChosen}}, nil
+	}
+	suite, _ := SuiteOf(chosen)
+	inSPI := sa.d.newChildSPI()
+	tunnel := cfg.Tunnel || FindNotify(ps, NotifyUseTransportMode) == nil
+	c := sa.makeChild(cfg, suite, inSPI, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, false, tunnel)
+	c.LocalTS, c.RemoteTS = []Selector{li}, []Selector{ri}
+	resp := *chosen
+	resp.SPI = spiBytes(inSPI)
+	var out []Payload
+	if !tunnel {
+		out = append(out, &Notify{NType: NotifyUseTransportMode})
+	}
+	out = append(out, &SA{Proposals: []Proposal{resp}})
+	return append(out, &TS{Selectors: []Selector{ri}}, &TS{Responder: true, Selectors: []Selector{li}}), c
+}
+
+// matchPolicy narrows the initiator's selectors (tsi: its side, our remote; tsr: our
+// local side) to the first policy that intersects them, or creates a dynamic policy
+// from a template when the identity has generate-policy.
+func (sa *IKESA) matchPolicy(tsi, tsr []Selector) (*ChildConfig, Selector, Selector) {
+	for _, c := range sa.peer.Children {
+		for _, i := range tsi {
+			r, ok := intersectSel(i, c.Remote)
+			if !ok {
+				continue
+			}
+			for _, t := range tsr {
+				l, ok := intersectSel(t, c.Local)
+				if ok {
+					return c, l, r
+				}
+			}
+		}
+	}
+	if sa.ident == nil || sa.ident.GeneratePolicy == "" || sa.ident.GeneratePolicy == "no" {
+		return nil, Selector{}, Selector{}
+	}
+	for _, t := range sa.ident.Templates {
+		for _, i := range tsi {
+			for _, r := range tsr {
+				ii, r := i, r
+				if sa.ident.GeneratePolicy == "port-override" {
+					ii.StartPort, ii.EndPort, r.StartPort, r.EndPort = 0, 65535, 0, 65535
+				}
+				rem, ok1 := intersectSel(ii, t.Remote)
+				loc, ok2 := intersectSel(r, t.Local)
+				if !ok1 || !ok2 || rem != ii || loc != r {
+					continue // a template must cover what the peer asks
+				}
+				dyn := *t
+				dyn.Dynamic = true
+				dyn.Local, dyn.Remote = loc, rem
+				sa.d.reqID++
+				dyn.ReqID = sa.d.reqID
+				return &dyn, loc, rem
+			}
+		}
+	}
+	return nil, Selector{}, Selector{}
+}
+
+func intersectSel(a, b Selector) (Selector, bool) {
+	if a.Start.Is4() != b.Start.Is4() {
+		return Selector{}, false
+	}
+	out := a
+	switch {
+	case a.IPProto == 0:
+		out.IPProto = b.IPProto
+	case b.IPProto != 0 && a.IPProto != b.IPProto:
+		return Selector{}, false
+	}
+	out.StartPort, out.EndPort = max(a.StartPort, b.StartPort), min(a.EndPort, b.EndPort)
+	if out.StartPort > out.EndPort {
+		return Selector{}, false
+	}
+	if a.Start.Less(b.Start) {
+		out.Start = b.Start
+	}
+	if b.End.Less(a.End) {
+		out.End = b.End
+	}
+	if out.End.Less(out.Start) {
+		return Selector{}, false
+	}
+	return out, true
+}
+
+// SelectorFromPrefix is the selector of a policy side: an address prefix, an IP
+// protocol (0: all) and a port (0: any).
+func SelectorFromPrefix(p netip.Prefix, proto uint8, port uint16) Selector {
+	p = p.Masked()
+	s := Selector{IPProto: proto, Start: p.Addr(), End: lastAddr(p), StartPort: 0, EndPort: 65535}
+	if port != 0 {
+		s.StartPort, s.EndPort = port, port
+	}
+	return s
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func selString(ss []Selector) string {
+	var b bytes.Buffer
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(s.String())
+	}
+	return b.String()
+}
+
+// String writes a selector as a prefix when it is one, else as a range.
+func (s Selector) String() string {
+	var a string
+	if p, ok := rangePrefix(s.Start, s.End); ok {
+		a = p.String()
+	} else {
+		a = s.Start.String() + "-" + s.End.String()
+	}
+	if s.IPProto != 0 {
+		a += fmt.Sprintf("[%d", s.IPProto)
+		if s.StartPort != 0 || s.EndPort != 65535 {
+			a += fmt.Sprintf("/%d-%d", s.StartPort, s.EndPort)
+		}
+		a += "]"
+	}
+	return a
+}
+
+func rangePrefix(a, b netip.Addr) (netip.Prefix, bool) {
+	for bits := 0; bits <= a.BitLen(); bits++ {
+		p := netip.PrefixFrom(a, bits)
+		if p.Masked().Addr() == a && lastAddr(p) == b {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// createChildRequest answers CREATE_CHILD_SA: a new or rekeyed CHILD_SA, or an IKE SA
+// rekey.
+func (sa *IKESA) createChildRequest(h Header, ps []Payload) {
+	if sa.state != stateEstablished {
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyTemporaryFailure}})
+		return
+	}
+	sap, ni := Find[*SA](ps), Find[*Nonce](ps)
+	if sap == nil || ni == nil || len(sap.Proposals) == 0 {
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
+		return
+	}
+	nr := nonce()
+	ke := Find[*KE](ps)
+	if sap.Proposals[0].Protocol == ProtoIKE {
+		sa.rekeyIKERequest(h, sap, ni.Data, nr, ke)
+		return
+	}
+	var old *ChildSA
+	if n := FindNotify(ps, NotifyRekeySA); n != nil && len(n.SPI) == 4 {
+		spi := binary.BigEndian.Uint32(n.SPI)
+		for _, c := range sa.children {
+			if c.OutSPI == spi {
+				old = c
+			}
+		}
+		if old == nil || old.rekeyed {
+			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{Protocol: ProtoESP, SPI: n.SPI, NType: NotifyChildSANotFound}})
+			return
+		}
+	}
+	var shared []byte
+	var dh DH
+	if ke != nil {
+		// PFS: answer in the group the initiator picked when our proposals allow it.
+		var err error
+		if dh, err = NewDH(ke.Group); err != nil {
+			var g [2]byte
+			binary.BigEndian.PutUint16(g[:], firstDH(sa.peer.Children[0].Proposals))
+			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidKEPayload, Data: g[:]}})
+			return
+		}
+		if shared, err = dh.Shared(ke.Data); err != nil {
+			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
+			return
+		}
+	}
+	out, c := sa.acceptChild(ps, ni.Data, nr, shared)
+	if c != nil {
+		out = append(out, &Nonce{Data: nr})
+		if dh != nil {
+			out = append(out, &KE{Group: dh.Group(), Data: dh.Public()})
+		}
+		if old != nil {
+			c.LocalTS, c.RemoteTS = old.LocalTS, old.RemoteTS
+			if old.rekeying {
+				old.collision = c
+			}
+		}
+	}
+	sa.respond(h.Exchange, h.MsgID, out)
+	if c != nil {
+		sa.installChild(c)
+		if old != nil {
+			sa.d.Stats.ChildRekeys.Add(1)
+		}
+	}
+}
+
+// rekeyIKERequest answers an IKE SA rekey (RFC 7296 2.18).
+func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
+	if sa.rekeying {
+		// Our own rekey is in flight: let the peer retry rather than racing (2.25).
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyTemporaryFailure}})
+		return
+	}
+	chosen, ok := Select(sap.Proposals, sa.peer.Proposals)
+	if !ok || len(chosen.SPI) != 8 || ke == nil {
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyNoProposalChosen}})
+		return
+	}
+	suite, _ := SuiteOf(chosen)
+	if ke.Group != suite.DH {
+		var g [2]byte
+		binary.BigEndian.PutUint16(g[:], suite.DH)
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidKEPayload, Data: g[:]}})
+		return
+	}
+	dh, err := NewDH(suite.DH)
+	if err != nil {
+		return
+	}
+	shared, err := dh.Shared(ke.Data)
+	if err != nil {
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
+		return
+	}
+	spi := sa.d.newSPI()
+	n := sa.successor(false, spi, binary.BigEndian.Uint64(chosen.SPI), suite, ni, nr)
+	if err := n.deriveKeys(shared, sa.skD, sa.suite.PRF); err != nil {
+		return
+	}
+	resp := *chosen
+	resp.SPI = spi64(spi)
+	sa.respond(h.Exchange, h.MsgID, []Payload{&SA{Proposals: []Proposal{resp}}, &Nonce{Data: nr}, &KE{Group: dh.Group(), Data: dh.Public()}})
+	n.recvReqID = 0
+	sa.d.sas[spi] = n
+	n.children = sa.children
+	sa.children = nil
+	sa.d.Stats.IKERekeys.Add(1)
+	sa.d.log.Info("ipsec: IKE SA rekeyed by the peer", "peer", sa.peer.Name, "suite", n.suite.String())
+	sa.d.changed()
+}
+
+// informational answers INFORMATIONAL requests: deletes, DPD probes, notifies.
+func (sa *IKESA) informational(h Header, ps []Payload) {
+	var out []Payload
+	var deleteIKE bool
+	for _, p := range ps {
+		del, ok := p.(*Delete)
+		if !ok {
+			continue
+		}
+		switch del.Protocol {
+		case ProtoIKE:
+			deleteIKE = true
+		case ProtoESP, ProtoAH:
+			var ours [][]byte
+			for _, s := range del.SPIs {
+				if len(s) != 4 {
+					continue
+				}
+				spi := binary.BigEndian.Uint32(s)
+				for _, c := range append([]*ChildSA(nil), sa.children...) {
+					if c.OutSPI != spi {
+						continue
+					}
+					if !c.rekeyed { // not already being deleted by us
+						ours = append(ours, spiBytes(c.InSPI))
+					}
+					sa.removeChild(c, "deleted by the peer")
+				}
+			}
+			if len(ours) > 0 {
+				out = append(out, &Delete{Protocol: del.Protocol, SPIs: ours})
+			}
+		}
+	}
+	sa.respond(h.Exchange, h.MsgID, out)
+	if deleteIKE {
+		sa.d.log.Info("ipsec: peer deleted the IKE SA", "peer", sa.peer.Name, "remote", sa.remote.Addr())
+		sa.destroy("deleted by the peer")
+	}
+}

@@ -1,0 +1,1282 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type saState int
+
+const (
+	stateInitSent saState = iota
+	stateAuthSent
+	stateHalfOpen // responder after IKE_SA_INIT
+	stateEstablished
+	stateDeleting
+	stateDead
+)
+
+func (s saState) String() string {
+	return [...]string{"message-1-sent", "auth-sent", "half-open", "established", "deleting", "dead"}[s]
+}
+
+// IKESA is one IKEv2 security association and the CHILD_SAs negotiated through it.
+type IKESA struct {
+	d         *Daemon
+	peer      *PeerConfig
+	ident     *IdentityConfig
+	initiator bool // original initiator of this IKE SA (the I flag)
+	spiI      uint64
+	spiR      uint64
+	state     saState
+	local     netip.AddrPort
+	remote    netip.AddrPort
+	natLocal  bool // this router is behind a NAT
+	natRemote bool // the peer is behind a NAT
+	suite     *Suite
+	dh        DH
+	ni, nr    []byte
+	initI     []byte
+	initR     []byte
+	skD       []byte
+	skPi      []byte
+	skPr      []byte
+	cIn, cOut *Cipher
+	cookie    []byte
+	fragOK    bool
+	remoteID  Identity
+	myID      Identity
+
+	nextReqID uint32
+	pending   *request
+	queue     []*request
+
+	recvReqID  uint32
+	lastResp   [][]byte
+	lastRespID uint32
+	hasResp    bool
+	frag       *fragBuf
+
+	children     []*ChildSA
+	pendingFirst *childProposal
+
+	created, established, lastRecv, lastSent time.Time
+	rekeyAt, expireAt                        time.Time
+	rekeying                                 bool
+	rx, tx                                   uint64 // bytes of IKE messages
+	rxPkts, txPkts                           uint64
+}
+
+type request struct {
+	exch     ExchangeType
+	payloads []Payload
+	msgID    uint32
+	pkts     [][]byte
+	sentAt   time.Time
+	timeout  time.Duration
+	tries    int
+	maxTries int
+	fixed    bool // DPD: a fixed interval instead of doubling
+	onResp   func(ps []Payload)
+	onFail   func()
+}
+
+type fragBuf struct {
+	msgID   uint32
+	resp    bool
+	total   uint16
+	first   PayloadType
+	parts   map[uint16][]byte
+	started time.Time
+}
+
+// childProposal is a CHILD_SA the local side proposed and waits an answer for.
+type childProposal struct {
+	cfg   *ChildConfig
+	spi   uint32
+	ni    []byte
+	dh    DH
+	tsi   []Selector
+	tsr   []Selector
+	rekey *ChildSA
+}
+
+func (d *Daemon) newSA(p *PeerConfig, initiator bool) *IKESA {
+	now := time.Now()
+	return &IKESA{d: d, peer: p, initiator: initiator, created: now, lastRecv: now}
+}
+
+// localAddrFor asks the kernel which source address reaches remote (in the namespace
+// of the daemon's sockets).
+func (d *Daemon) localAddrFor(remote netip.Addr) (netip.Addr, error) {
+	netw, ip := "udp4", net.IPv4zero
+	if remote.Is6() {
+		netw, ip = "udp6", net.IPv6unspecified
+	}
+	c, err := d.opts.Listen(netw, &net.UDPAddr{IP: ip})
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	var cerr error
+	var local netip.Addr
+	rc.Control(func(fd uintptr) {
+		var sa unix.Sockaddr
+		if remote.Is4() {
+			sa = &unix.SockaddrInet4{Port: 500, Addr: remote.As4()}
+		} else {
+			sa = &unix.SockaddrInet6{Port: 500, Addr: remote.As16()}
+		}
+		if cerr = unix.Connect(int(fd), sa); cerr != nil {
+			return
+		}
+		var ls unix.Sockaddr
+		ls, cerr = unix.Getsockname(int(fd))
+		switch a := ls.(type) {
+		case *unix.SockaddrInet4:
+			local = netip.AddrFrom4(a.Addr)
+		case *unix.SockaddrInet6:
+			local = netip.AddrFrom16(a.Addr)
+		}
+	})
+	if cerr != nil {
+		return netip.Addr{}, fmt.Errorf("no route to %s: %w", remote, cerr)
+	}
+	return local, nil
+}
+
+func nonce() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+func firstDH(ps []Proposal) uint16 {
+	for _, p := range ps {
+		for _, t := range p.Transforms {
+			if t.Type == TransformDH && t.ID != 0 {
+				return t.ID
+			}
+		}
+	}
+	return 0
+}
+
+func withSPI(ps []Proposal, spi []byte) []Proposal {
+	out := make([]Proposal, len(ps))
+	for i, p := range ps {
+		p.Num = uint8(i + 1)
+		p.SPI = spi
+		out[i] = p
+	}
+	return out
+}
+
+func spiBytes(spi uint32) []byte { return binary.BigEndian.AppendUint32(nil, spi) }
+
+func spi64(spi uint64) []byte { return binary.BigEndian.AppendUint64(nil, spi) }
+
+// initiate starts IKE_SA_INIT towards a peer.
+func (d *Daemon) initiate(p *PeerConfig) (*IKESA, error) {
+	host, ok := p.host()
+	if !ok {
+		return nil, fmt.Errorf("peer address %s is not a single host", p.Remote)
+	}
+	if len(p.Identities) == 0 {
+		return nil, errors.New("no identity for the peer")
+	}
+	local := p.Local
+	if !local.IsValid() {
+		var err error
+		if local, err = d.localAddrFor(host); err != nil {
+			return nil, err
+		}
+	}
+	g := firstDH(p.Proposals)
+	dh, err := NewDH(g)
+	if err != nil {
+		return nil, err
+	}
+	sa := d.newSA(p, true)
+	sa.ident = p.Identities[0]
+	sa.spiI = d.newSPI()
+	sa.local = netip.AddrPortFrom(local, d.opts.Port)
+	port := p.Port
+	if port == 0 {
+		port = 500
+	}
+	sa.remote = netip.AddrPortFrom(host, port)
+	sa.dh = dh
+	sa.ni = nonce()
+	sa.state = stateInitSent
+	d.sas[sa.spiI] = sa
+	d.log.Info("ipsec: initiating IKE_SA_INIT", "peer", p.Name, "remote", sa.remote.Addr(), "dh", DHName(g))
+	sa.sendInit()
+	return sa, nil
+}
+
+func (sa *IKESA) sendInit() {
+	var ps []Payload
+	if sa.cookie != nil {
+		ps = append(ps, &Notify{NType: NotifyCookie, Data: sa.cookie})
+	}
+	ps = append(ps,
+		&SA{Proposals: withSPI(sa.peer.Proposals, nil)},
+		&KE{Group: sa.dh.Group(), Data: sa.dh.Public()},
+		&Nonce{Data: sa.ni},
+	)
+	if sa.peer.NATTraversal {
+		ps = append(ps,
+			&Notify{NType: NotifyNATDetectionSourceIP, Data: natHash(sa.spiI, 0, sa.local)},
+			&Notify{NType: NotifyNATDetectionDestIP, Data: natHash(sa.spiI, 0, sa.remote)})
+	}
+	ps = append(ps, &Notify{NType: NotifyIKEv2FragmentationSupp})
+	m := &Message{Header: Header{SPIi: sa.spiI, Version: Version2, Exchange: IKESAInit, Flags: FlagInitiator}, Payloads: ps}
+	b := m.Encode()
+	sa.initI = b
+	req := &request{exch: IKESAInit, msgID: 0, pkts: [][]byte{b}}
+	sa.nextReqID = 1
+	sa.transmit(req)
+}
+
+// transmit sends a request and arms its retransmission.
+func (sa *IKESA) transmit(req *request) {
+	if req.timeout == 0 {
+		req.timeout = sa.d.opts.Retransmit
+	}
+	if req.maxTries == 0 {
+		req.maxTries = sa.d.opts.Retries + 1
+	}
+	req.tries++
+	req.sentAt = time.Now()
+	sa.pending = req
+	sa.sendPkts(req.pkts)
+}
+
+func (sa *IKESA) sendPkts(pkts [][]byte) {
+	for _, b := range pkts {
+		sa.tx += uint64(len(b))
+		sa.txPkts++
+		sa.lastSent = time.Now()
+		if err := sa.d.send(b, sa.local, sa.remote); err != nil {
+			sa.d.log.Debug("ipsec: send failed", "peer", sa.peer.Name, "err", err)
+		}
+	}
+}
+
+// request queues an encrypted request (window size 1: one outstanding at a time).
+func (sa *IKESA) request(exch ExchangeType, ps []Payload, onResp func([]Payload), onFail func()) *request {
+	r := &request{exch: exch, payloads: ps, onResp: onResp, onFail: onFail}
+	sa.queue = append(sa.queue, r)
+	sa.kick()
+	return r
+}
+
+func (sa *IKESA) kick() {
+	if sa.pending != nil || len(sa.queue) == 0 || sa.state == stateDead {
+		return
+	}
+	r := sa.queue[0]
+	sa.queue = sa.queue[1:]
+	r.msgID = sa.nextReqID
+	sa.nextReqID++
+	r.pkts = sa.encrypt(r.exch, false, r.msgID, r.payloads)
+	sa.transmit(r)
+}
+
+// encrypt builds an SK message, or SKF fragments when it is too large and the peer
+// supports fragmentation (RFC 7383).
+func (sa *IKESA) encrypt(exch ExchangeType, resp bool, msgID uint32, ps []Payload) [][]byte {
+	inner, first := AppendPayloads(nil, ps)
+	flags := uint8(0)
+	if sa.initiator {
+		flags |= FlagInitiator
+	}
+	if resp {
+		flags |= FlagResponse
+	}
+	h := Header{SPIi: sa.spiI, SPIr: sa.spiR, Version: Version2, Exchange: exch, Flags: flags, MsgID: msgID}
+	total := HeaderLen + 4 + len(inner) + sa.cOut.Overhead(len(inner))
+	if !sa.fragOK || total <= sa.d.opts.FragmentSize || exch == IKESAInit {
+		h.NextPayload = PayloadSK
+		h.Length = uint32(total)
+		b := make([]byte, HeaderLen, total)
+		h.put(b)
+		sk := 4 + len(inner) + sa.cOut.Overhead(len(inner))
+		b = append(b, byte(first), 0, byte(sk>>8), byte(sk))
+		return [][]byte{sa.cOut.Seal(b, inner)}
+	}
+	room := sa.d.opts.FragmentSize - HeaderLen - 8 - sa.cOut.Overhead(0) - 16
+	if room < 64 {
+		room = 64
+	}
+	n := (len(inner) + room - 1) / room
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		chunk := inner[i*room : min((i+1)*room, len(inner))]
+		np := PayloadNone
+		if i == 0 {
+			np = first
+		}
+		plen := 8 + len(chunk) + sa.cOut.Overhead(len(chunk))
+		h.NextPayload = PayloadSKF
+		h.Length = uint32(HeaderLen + plen)
+		b := make([]byte, HeaderLen, int(h.Length))
+		h.put(b)
+		b = append(b, byte(np), 0, byte(plen>>8), byte(plen), byte((i+1)>>8), byte(i+1), byte(n>>8), byte(n))
+		out = append(out, sa.cOut.Seal(b, chunk))
+	}
+	return out
+}
+
+// respond sends and caches the response to the current request.
+func (sa *IKESA) respond(exch ExchangeType, msgID uint32, ps []Payload) {
+	pkts := sa.encrypt(exch, true, msgID, ps)
+	sa.lastResp, sa.lastRespID, sa.hasResp = pkts, msgID, true
+	sa.sendPkts(pkts)
+}
+
+// receive handles a message for this SA.
+func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
+	sa.rx += uint64(len(b))
+	sa.rxPkts++
+	if h.Exchange == IKESAInit {
+		if sa.initiator && sa.state == stateInitSent && h.IsResponse() {
+			sa.lastRecv = time.Now()
+			sa.initResponse(b, h, from)
+		}
+		return
+	}
+	if sa.cIn == nil {
+		return
+	}
+	if h.IsResponse() {
+		if sa.pending == nil || h.MsgID != sa.pending.msgID {
+			sa.d.Stats.ReplayedOrStale.Add(1)
+			return
+		}
+	} else {
+		if h.MsgID+1 == sa.recvReqID && sa.hasResp && sa.lastRespID == h.MsgID {
+			// A retransmitted request: answer with the cached response (once per
+			// message, not per fragment).
+			if h.NextPayload == PayloadSKF && len(b) >= HeaderLen+6 && binary.BigEndian.Uint16(b[HeaderLen+4:]) != 1 {
+				return
+			}
+			sa.sendPkts(sa.lastResp)
+			return
+		}
+		if h.MsgID != sa.recvReqID {
+			sa.d.Stats.ReplayedOrStale.Add(1)
+			return
+		}
+	}
+	ps, err := ParsePayloads(b, HeaderLen, h.NextPayload)
+	if err != nil || len(ps) != 1 {
+		sa.d.Stats.Malformed.Add(1)
+		return
+	}
+	var pt []byte
+	var first PayloadType
+	switch e := ps[0].(type) {
+	case *Encrypted:
+		pt, err = sa.cIn.Open(b[:e.Offset+4], e.Body)
+		first = e.First
+	case *Fragment:
+		var part []byte
+		part, err = sa.cIn.Open(b[:e.Offset+8], e.Body)
+		if err != nil {
+			break
+		}
+		pt, first = sa.reassemble(h, e, part)
+		if pt == nil {
+			sa.lastRecv = time.Now()
+			return
+		}
+	default:
+		err = malformed("no encrypted payload")
+	}
+	if err != nil {
+		sa.d.Stats.Malformed.Add(1)
+		sa.d.log.Debug("ipsec: dropped message", "peer", sa.peer.Name, "err", err)
+		return
+	}
+	// A verified message: the peer is alive and this is its address now (NAT mapping
+	// changes, RFC 7296 2.23).
+	sa.lastRecv = time.Now()
+	if sa.natRemote && from != sa.remote && sa.state == stateEstablished {
+		sa.d.log.Info("ipsec: peer address changed", "peer", sa.peer.Name, "from", sa.remote, "to", from)
+		sa.remote = from
+		sa.updateChildrenEndpoints()
+	}
+	inner, perr := ParsePayloads(pt, 0, first)
+	if h.IsResponse() {
+		req := sa.pending
+		sa.pending = nil
+		if perr != nil {
+			sa.d.Stats.Malformed.Add(1)
+			if req.onFail != nil {
+				req.onFail()
+			}
+			sa.kick()
+			return
+		}
+		if req.onResp != nil {
+			req.onResp(inner)
+		}
+		sa.kick()
+		return
+	}
+	sa.recvReqID = h.MsgID + 1
+	if perr != nil {
+		if errors.Is(perr, ErrUnsupportedCritical) {
+			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyUnsupportedCritical}})
+			return
+		}
+		sa.d.Stats.Malformed.Add(1)
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
+		return
+	}
+	switch h.Exchange {
+	case IKEAuth:
+		sa.authRequest(h, inner)
+	case CreateChildSA:
+		sa.createChildRequest(h, inner)
+	case Informational:
+		sa.informational(h, inner)
+	default:
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
+	}
+}
+
+func (sa *IKESA) reassemble(h Header, f *Fragment, part []byte) ([]byte, PayloadType) {
+	fb := sa.frag
+	if fb == nil || fb.msgID != h.MsgID || fb.resp != h.IsResponse() {
+		fb = &fragBuf{msgID: h.MsgID, resp: h.IsResponse(), total: f.Total, parts: map[uint16][]byte{}, started: time.Now()}
+		sa.frag = fb
+	}
+	if f.Total != fb.total || f.Total > 64 {
+		sa.frag = nil
+		return nil, 0
+	}
+	if f.Num == 1 {
+		fb.first = f.First
+	}
+	fb.parts[f.Num] = part
+	if len(fb.parts) < int(fb.total) {
+		return nil, 0
+	}
+	var all []byte
+	for i := uint16(1); i <= fb.total; i++ {
+		all = append(all, fb.parts[i]...)
+	}
+	sa.frag = nil
+	return all, fb.first
+}
+
+// deriveKeys computes SKEYSEED and the IKE SA keys (RFC 7296 2.14); skdOld is set for
+// an IKE SA rekey (2.18).
+func (sa *IKESA) deriveKeys(shared, skdOld []byte, oldPRF *HashSpec) error {
+	s := sa.suite
+	var skeyseed []byte
+	if skdOld == nil {
+		skeyseed = s.PRF.Sum(append(append([]byte{}, sa.ni...), sa.nr...), shared)
+	} else {
+		skeyseed = oldPRF.Sum(skdOld, shared, sa.ni, sa.nr)
+	}
+	seed := append(append(append(append([]byte{}, sa.ni...), sa.nr...), spi64(sa.spiI)...), spi64(sa.spiR)...)
+	pl, il, el := s.PRF.Key, s.IntegKeyLen(), s.EncrKeyLen()
+	km := s.PRF.PRFPlus(skeyseed, seed, pl+2*il+2*el+2*pl)
+	take := func(n int) []byte { b := km[:n]; km = km[n:]; return b }
+	sa.skD = take(pl)
+	ai, ar := take(il), take(il)
+	ei, er := take(el), take(el)
+	sa.skPi, sa.skPr = take(pl), take(pl)
+	ci, err := NewCipher(s.Encr, ei, s.Integ, ai)
+	if err != nil {
+		return err
+	}
+	cr, err := NewCipher(s.Encr, er, s.Integ, ar)
+	if err != nil {
+		return err
+	}
+	if sa.initiator {
+		sa.cOut, sa.cIn = ci, cr
+	} else {
+		sa.cOut, sa.cIn = cr, ci
+	}
+	return nil
+}
+
+// authData computes the PSK AUTH payload data for one side (RFC 7296 2.15).
+func (sa *IKESA) authData(psk []byte, ofInitiator bool, id Identity) []byte {
+	var msg, nonce, key []byte
+	if ofInitiator {
+		msg, nonce, key = sa.initI, sa.nr, sa.skPi
+	} else {
+		msg, nonce, key = sa.initR, sa.ni, sa.skPr
+	}
+	idBody := append([]byte{byte(id.Type), 0, 0, 0}, id.Data...)
+	prf := sa.suite.PRF
+	macedID := prf.Sum(key, idBody)
+	k := prf.Sum(psk, []byte("Key Pad for IKEv2"))
+	return prf.Sum(k, msg, nonce, macedID)
+}
+
+func (sa *IKESA) localIdentity() Identity {
+	if sa.ident != nil && !sa.ident.MyID.Auto {
+		return sa.ident.MyID.ID
+	}
+	return AddrIdentity(sa.local.Addr())
+}
+
+// initResponse handles the IKE_SA_INIT response as initiator.
+func (sa *IKESA) initResponse(b []byte, h Header, from netip.AddrPort) {
+	m, err := Parse(b)
+	if err != nil {
+		sa.d.Stats.Malformed.Add(1)
+		return
+	}
+	if n := FindNotify(m.Payloads, NotifyCookie); n != nil {
+		if len(n.Data) < 1 || len(n.Data) > 64 {
+			return
+		}
+		sa.cookie = n.Data
+		sa.pending = nil
+		sa.sendInit()
+		return
+	}
+	if n := FindNotify(m.Payloads, NotifyInvalidKEPayload); n != nil && len(n.Data) == 2 {
+		g := binary.BigEndian.Uint16(n.Data)
+		if g == sa.dh.Group() || !proposalsHaveDH(sa.peer.Proposals, g) {
+			sa.fail("peer wants DH group " + DHName(g) + ", which is not proposed")
+			return
+		}
+		dh, err := NewDH(g)
+		if err != nil {
+			sa.fail(err.Error())
+			return
+		}
+		sa.dh = dh
+		sa.pending = nil
+		sa.sendInit()
+		return
+	}
+	for _, n := range Notifies(m.Payloads) {
+		if n.NType.IsError() {
+			if n.NType == NotifyNoProposalChosen {
+				sa.d.Stats.NoProposal.Add(1)
+			}
+			sa.fail(fmt.Sprintf("peer answered IKE_SA_INIT with %s", notifyName(n.NType)))
+			return
+		}
+	}
+	sap, ke, nr := Find[*SA](m.Payloads), Find[*KE](m.Payloads), Find[*Nonce](m.Payloads)
+	if sap == nil || ke == nil || nr == nil || len(sap.Proposals) != 1 || h.SPIr == 0 {
+		sa.d.Stats.Malformed.Add(1)
+		sa.fail("IKE_SA_INIT response without SA, KE or nonce")
+		return
+	}
+	chosen := sap.Proposals[0]
+	if _, ok := Select([]Proposal{chosen}, sa.peer.Proposals); !ok {
+		sa.fail("peer chose a proposal that was not offered")
+		return
+	}
+	suite, err := SuiteOf(&chosen)
+	if err != nil || suite.DH != ke.Group || ke.Group != sa.dh.Group() {
+		sa.fail("peer chose an unusable proposal")
+		return
+	}
+	shared, err := sa.dh.Shared(ke.Data)
+	if err != nil {
+		sa.d.Stats.Malformed.Add(1)
+		sa.fail(err.Error())
+		return
+	}
+	sa.pending = nil
+	sa.suite = suite
+	sa.spiR = h.SPIr
+	sa.nr = nr.Data
+	sa.initR = b
+	sa.fragOK = FindNotify(m.Payloads, NotifyIKEv2FragmentationSupp) != nil
+	if err := sa.deriveKeys(shared, nil, nil); err != nil {
+		sa.fail(err.Error())
+		return
+	}
+	sa.detectNAT(m.Payloads, from)
+	if sa.natLocal || sa.natRemote {
+		sa.local = netip.AddrPortFrom(sa.local.Addr(), sa.d.opts.NATPort)
+		if sa.remote.Port() == sa.d.opts.Port || sa.remote.Port() == 500 {
+			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), sa.d.opts.NATPort)
+		}
+	}
+	sa.state = stateAuthSent
+	sa.sendAuth()
+}
+
+func proposalsHaveDH(ps []Proposal, g uint16) bool {
+	for _, p := range ps {
+		for _, t := range p.Transforms {
+			if t.Type == TransformDH && t.ID == g {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// detectNAT compares the peer's NAT_DETECTION hashes with the addresses seen.
+func (sa *IKESA) detectNAT(ps []Payload, from netip.AddrPort) {
+	var srcs [][]byte
+	var dst []byte
+	for _, n := range Notifies(ps) {
+		switch n.NType {
+		case NotifyNATDetectionSourceIP:
+			srcs = append(srcs, n.Data)
+		case NotifyNATDetectionDestIP:
+			dst = n.Data
+		}
+	}
+	if len(srcs) == 0 || dst == nil || !sa.peer.NATTraversal {
+		return
+	}
+	sa.natRemote = true
+	want := natHash(sa.spiI, sa.spiR, from)
+	for _, s := range srcs {
+		if hmac.Equal(s, want) {
+			sa.natRemote = false
+		}
+	}
+	sa.natLocal = !hmac.Equal(dst, natHash(sa.spiI, sa.spiR, sa.local))
+}
+
+func (sa *IKESA) fail(why string) {
+	sa.d.log.Warn("ipsec: IKE SA failed", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
+	sa.destroy(why)
+}
+
+// sendAuth sends IKE_AUTH with the first CHILD_SA.
+func (sa *IKESA) sendAuth() {
+	sa.myID = sa.localIdentity()
+	ps := []Payload{&ID{IDType: sa.myID.Type, Data: sa.myID.Data}}
+	if sa.peer.SendInitialContact {
+		ps = append(ps, &Notify{NType: NotifyInitialContact})
+	}
+	if id := sa.ident.RemoteID; !id.Auto && !id.Ignore {
+		ps = append(ps, &ID{Responder: true, IDType: id.ID.Type, Data: id.ID.Data})
+	}
+	ps = append(ps, &Auth{Method: AuthPSK, Data: sa.authData(sa.ident.PSK, true, sa.myID)})
+	var cp *childProposal
+	if len(sa.peer.Children) > 0 {
+		cp = sa.proposeChild(sa.peer.Children[0], nil, false)
+		ps = append(ps, cp.payloads(false)...)
+	}
+	sa.pendingFirst = cp
+	sa.request(IKEAuth, ps, sa.authResponse, func() { sa.fail("malformed IKE_AUTH response") })
+}
+
+func (sa *IKESA) authResponse(ps []Payload) {
+	for _, n := range Notifies(ps) {
+		if n.NType == NotifyAuthenticationFailed {
+			sa.d.Stats.AuthFailed.Add(1)
+			sa.fail("peer reports AUTHENTICATION_FAILED (pre-shared key or identity mismatch)")
+			return
+		}
+	}
+	idr, _ := FindType(ps, PayloadIDr).(*ID)
+	auth := Find[*Auth](ps)
+	if idr == nil || auth == nil {
+		for _, n := range Notifies(ps) {
+			if n.NType.IsError() {
+				sa.fail("peer answered IKE_AUTH with " + notifyName(n.NType))
+				return
+			}
+		}
+		sa.d.Stats.Malformed.Add(1)
+		sa.fail("IKE_AUTH response without IDr or AUTH")
+		return
+	}
+	rid := Identity{Type: idr.IDType, Data: idr.Data}
+	if !sa.remoteIDMatches(sa.ident, rid) {
+		sa.d.Stats.AuthFailed.Add(1)
+		sa.fail("peer's identity " + rid.String() + " does not match remote-id")
+		return
+	}
+	if auth.Method != AuthPSK || !hmac.Equal(auth.Data, sa.authData(sa.ident.PSK, false, rid)) {
+		sa.d.Stats.AuthFailed.Add(1)
+		sa.fail("peer's AUTH does not verify: pre-shared key mismatch")
+		return
+	}
+	sa.remoteID = rid
+	sa.setEstablished()
+	if cp := sa.pendingFirst; cp != nil {
+		sa.pendingFirst = nil
+		sa.completeChild(cp, ps, sa.ni, sa.nr)
+	}
+	for _, c := range sa.peer.Children[min(1, len(sa.peer.Children)):] {
+		sa.createChild(c)
+	}
+}
+
+func (sa *IKESA) remoteIDMatches(ic *IdentityConfig, id Identity) bool {
+	if ic.RemoteID.Ignore {
+		return true
+	}
+	if ic.RemoteID.Auto {
+		// auto: for pre-shared keys the peer may send any ID; an address ID must be
+		// the peer's own address (RouterOS matches it against the remote address).
+		if id.Type == IDIPv4 || id.Type == IDIPv6 {
+			a, _ := netip.AddrFromSlice(id.Data)
+			return a.Unmap() == sa.remote.Addr() || sa.natRemote
+		}
+		return true
+	}
+	return ic.RemoteID.ID.Equal(id)
+}
+
+func (sa *IKESA) setEstablished() {
+	now := time.Now()
+	sa.state = stateEstablished
+	sa.established = now
+	sa.d.Stats.IKEEstablished.Add(1)
+	if lt := sa.peer.Lifetime; lt > 0 {
+		sa.expireAt = now.Add(lt)
+		sa.rekeyAt = now.Add(jitter(lt, 0.9, sa.initiator))
+	}
+	delete(sa.d.halfOpen, halfKey{sa.spiI, sa.remote})
+	nat := ""
+	if sa.natLocal || sa.natRemote {
+		nat = " (NAT-T)"
+	}
+	sa.d.log.Info("ipsec: IKE SA established"+nat, "peer", sa.peer.Name, "remote", sa.remote.Addr(),
+		"suite", sa.suite.String(), "side", sa.side(), "remote-id", sa.remoteID.String())
+	sa.d.changed()
+}
+
+// jitter places a soft deadline at frac of lt, a little earlier on the initiator so the
+// two sides rarely rekey at once.
+func jitter(lt time.Duration, frac float64, initiator bool) time.Duration {
+	var b [1]byte
+	rand.Read(b[:])
+	f := frac - float64(b[0])/255*0.05
+	if !initiator {
+		f += 0.03
+	}
+	return time.Duration(float64(lt) * f)
+}
+
+func (sa *IKESA) side() string {
+	if sa.initiator {
+		return "initiator"
+	}
+	return "responder"
+}
+
+// proposeChild prepares a CHILD_SA proposal (IKE_AUTH or CREATE_CHILD_SA).
+func (sa *IKESA) proposeChild(c *ChildConfig, rekey *ChildSA, pfs bool) *childProposal {
+	cp := &childProposal{cfg: c, spi: sa.d.newChildSPI(), rekey: rekey}
+	cp.tsi = []Selector{c.Local}
+	cp.tsr = []Selector{c.Remote}
+	if rekey != nil {
+		cp.tsi, cp.tsr = rekey.LocalTS, rekey.RemoteTS
+	}
+	if pfs {
+		if g := firstDH(c.Proposals); g != 0 {
+			cp.dh, _ = NewDH(g)
+		}
+	}
+	return cp
+}
+
+// payloads are the CHILD_SA payloads of a proposal; in CREATE_CHILD_SA they carry a
+// nonce and, with PFS, a KE.
+func (cp *childProposal) payloads(create bool) []Payload {
+	props := cp.cfg.Proposals
+	if !create || cp.dh == nil {
+		props = stripDH(props)
+	}
+	var ps []Payload
+	if cp.rekey != nil {
+		ps = append(ps, &Notify{Protocol: ProtoESP, SPI: spiBytes(cp.rekey.InSPI), NType: NotifyRekeySA})
+	}
+	if !cp.cfg.Tunnel {
+		ps = append(ps, &Notify{NType: NotifyUseTransportMode})
+	}
+	ps = append(ps, &SA{Proposals: withSPI(props, spiBytes(cp.spi))})
+	if create {
+		cp.ni = nonce()
+		ps = append(ps, &Nonce{Data: cp.ni})
+		if cp.dh != nil {
+			ps = append(ps, &KE{Group: cp.dh.Group(), Data: cp.dh.Public()})
+		}
+	}
+	ps = append(ps, &TS{Selectors: cp.tsi}, &TS{Responder: true, Selectors: cp.tsr})
+	return ps
+}
+
+func stripDH(ps []Proposal) []Proposal {
+	out := make([]Proposal, len(ps))
+	for i, p := range ps {
+		q := Proposal{Num: p.Num, Protocol: p.Protocol, SPI: p.SPI}
+		for _, t := range p.Transforms {
+			if t.Type != TransformDH {
+				q.Transforms = append(q.Transforms, t)
+			}
+		}
+		out[i] = q
+	}
+	return out
+}
+
+// completeChild installs the CHILD_SA the peer accepted (local side initiated).
+func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *ChildSA {
+	for _, n := range Notifies(ps) {
+		if n.NType.IsError() {
+			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name, "policy", cp.cfg.ID, "reason", notifyName(n.NType))
+			if n.NType == NotifyNoProposalChosen {
+				sa.d.Stats.NoProposal.Add(1)
+			}
+			return nil
+		}
+	}
+	sap := Find[*SA](ps)
+	tsi, _ := FindType(ps, PayloadTSi).(*TS)
+	tsr, _ := FindType(ps, PayloadTSr).(*TS)
+	if sap == nil || tsi == nil || tsr == nil || len(sap.Proposals) != 1 || len(sap.Proposals[0].SPI) != 4 {
+		sa.d.Stats.Malformed.Add(1)
+		sa.d.log.Warn("ipsec: CHILD SA response without SA or TS", "peer", sa.peer.Name)
+		return nil
+	}
+	chosen := sap.Proposals[0]
+	offered := cp.cfg.Proposals
+	if cp.dh == nil {
+		offered = stripDH(offered)
+	}
+	if _, ok := Select([]Proposal{chosen}, offered); !ok {
+		sa.d.log.Warn("ipsec: peer chose a CHILD SA proposal that was not offered", "peer", sa.peer.Name)
+		return nil
+	}
+	suite, err := SuiteOf(&chosen)
+	if err != nil {
+		return nil
+	}
+	var shared []byte
+	if cp.dh != nil {
+		ke := Find[*KE](ps)
+		if ke == nil || ke.Group != cp.dh.Group() {
+			sa.d.log.Warn("ipsec: CHILD SA response without the PFS key exchange", "peer", sa.peer.Name)
+			return nil
+		}
+		if shared, err = cp.dh.Shared(ke.Data); err != nil {
+			return nil
+		}
+	}
+	tunnel := cp.cfg.Tunnel || FindNotify(ps, NotifyUseTransportMode) == nil
+	c := sa.makeChild(cp.cfg, suite, cp.spi, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, true, tunnel)
+	c.LocalTS, c.RemoteTS = tsi.Selectors, tsr.Selectors
+	sa.installChild(c)
+	return c
+}
+
+// makeChild derives a CHILD_SA's keys (RFC 7296 2.17). initiatedHere says whether this
+// side initiated the exchange that created it.
+func (sa *IKESA) makeChild(cfg *ChildConfig, s *Suite, in, out uint32, shared, ni, nr []byte, initiatedHere, tunnel bool) *ChildSA {
+	seed := append(append(append([]byte{}, shared...), ni...), nr...)
+	el, il := s.EncrKeyLen(), s.IntegKeyLen()
+	km := sa.suite.PRF.PRFPlus(sa.skD, seed, 2*el+2*il)
+	ei, ai, er, ar := km[:el], km[el:el+il], km[el+il:2*el+il], km[2*el+il:]
+	c := &ChildSA{Peer: sa.peer.Name, Policy: cfg, ReqID: cfg.ReqID, InSPI: in, OutSPI: out,
+		Local: sa.local, Remote: sa.remote, Encap: sa.natLocal || sa.natRemote, Tunnel: tunnel,
+		Suite: s, Added: time.Now(), Initiator: initiatedHere, nonceI: ni, nonceR: nr,
+		Lifetime: cfg.Lifetime, Lifebytes: cfg.Lifebytes}
+	if initiatedHere {
+		c.OutEncKey, c.OutIntegKey, c.InEncKey, c.InIntegKey = ei, ai, er, ar
+	} else {
+		c.InEncKey, c.InIntegKey, c.OutEncKey, c.OutIntegKey = ei, ai, er, ar
+	}
+	if c.Lifetime > 0 {
+		c.Soft = jitter(c.Lifetime, 0.8, initiatedHere)
+	}
+	return c
+}
+
+func (sa *IKESA) installChild(c *ChildSA) {
+	if dp := sa.d.dp; dp != nil {
+		if err := dp.InstallChild(c); err != nil {
+			sa.d.log.Warn("ipsec: cannot install CHILD SA", "peer", sa.peer.Name, "err", err)
+		}
+	}
+	sa.children = append(sa.children, c)
+	sa.d.Stats.ChildEstablished.Add(1)
+	sa.d.log.Info("ipsec: CHILD SA established", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI),
+		"out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "suite", c.Suite.String(), "mode", modeName(c.Tunnel),
+		"local-ts", selString(c.LocalTS), "remote-ts", selString(c.RemoteTS))
+	sa.d.changed()
+}
+
+func modeName(tunnel bool) string {
+	if tunnel {
+		return "tunnel"
+	}
+	return "transport"
+}
+
+func (sa *IKESA) removeChild(c *ChildSA, why string) {
+	for i, x := range sa.children {
+		if x == c {
+			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			if dp := sa.d.dp; dp != nil {
+				dp.RemoveChild(c)
+			}
+			sa.d.log.Info("ipsec: CHILD SA removed", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI), "reason", why)
+			sa.d.changed()
+			return
+		}
+	}
+}
+
+func (sa *IKESA) updateChildrenEndpoints() {
+	for _, c := range sa.children {
+		c.Remote = sa.remote
+		if dp := sa.d.dp; dp != nil {
+			dp.RemoveChild(c)
+			dp.InstallChild(c)
+		}
+	}
+}
+
+// createChild negotiates an additional CHILD_SA for a policy.
+func (sa *IKESA) createChild(cfg *ChildConfig) {
+	cp := sa.proposeChild(cfg, nil, true)
+	ps := cp.payloads(true)
+	sa.request(CreateChildSA, ps, func(rs []Payload) {
+		nr := Find[*Nonce](rs)
+		if nr == nil {
+			sa.completeChild(cp, rs, cp.ni, nil) // logs the error notify
+			return
+		}
+		sa.completeChild(cp, rs, cp.ni, nr.Data)
+	}, nil)
+}
+
+// rekeyChild replaces a CHILD_SA by a new one (RFC 7296 2.8).
+func (sa *IKESA) rekeyChild(old *ChildSA) {
+	if old.rekeying || old.rekeyed || sa.state != stateEstablished {
+		return
+	}
+	old.rekeying = true
+	pfs := firstDH(old.Policy.Proposals) != 0
+	cp := sa.proposeChild(old.Policy, old, pfs)
+	ps := cp.payloads(true)
+	sa.request(CreateChildSA, ps, func(rs []Payload) {
+		old.rekeying = false
+		nr := Find[*Nonce](rs)
+		var c *ChildSA
+		if nr != nil {
+			c = sa.completeChild(cp, rs, cp.ni, nr.Data)
+		} else {
+			sa.completeChild(cp, rs, cp.ni, nil)
+		}
+		if c == nil {
+			return
+		}
+		sa.d.Stats.ChildRekeys.Add(1)
+		if peerNew := old.collision; peerNew != nil {
+			// Simultaneous rekey (RFC 7296 2.8.1): the SA made with the lowest of the
+			// four nonces is redundant; whoever created it deletes it.
+			if bytes.Compare(minNonce(c.nonceI, c.nonceR), minNonce(peerNew.nonceI, peerNew.nonceR)) < 0 {
+				sa.deleteChild(c, "redundant after simultaneous rekey")
+				return
+			}
+		}
+		sa.deleteChild(old, "rekeyed")
+	}, func() { old.rekeying = false })
+}
+
+func minNonce(a, b []byte) []byte {
+	if bytes.Compare(a, b) < 0 {
+		return a
+	}
+	return b
+}
+
+// deleteChild tells the peer and removes the CHILD_SA once it answers.
+func (sa *IKESA) deleteChild(c *ChildSA, why string) {
+	c.rekeyed = true
+	sa.request(Informational, []Payload{&Delete{Protocol: ProtoESP, SPIs: [][]byte{spiBytes(c.InSPI)}}},
+		func([]Payload) { sa.removeChild(c, why) }, func() { sa.removeChild(c, why) })
+}
+
+// rekeyIKE replaces this IKE SA by a new one (RFC 7296 2.18); the CHILD_SAs move over.
+func (sa *IKESA) rekeyIKE() {
+	if sa.rekeying || sa.state != stateEstablished {
+		return
+	}
+	sa.rekeying = true
+	g := sa.suite.DH
+	dh, err := NewDH(g)
+	if err != nil {
+		return
+	}
+	spi := sa.d.newSPI()
+	ni := nonce()
+	ps := []Payload{&SA{Proposals: withSPI(sa.peer.Proposals, spi64(spi))}, &Nonce{Data: ni},
+		&KE{Group: dh.Group(), Data: dh.Public()}}
+	placeholder := &IKESA{state: stateDead, peer: sa.peer}
+	sa.d.sas[spi] = placeholder // reserve the SPI
+	sa.request(CreateChildSA, ps, func(rs []Payload) {
+		delete(sa.d.sas, spi)
+		sa.rekeying = false
+		sap, nr, ke := Find[*SA](rs), Find[*Nonce](rs), Find[*KE](rs)
+		if sap == nil || nr == nil || ke == nil || len(sap.Proposals) != 1 || len(sap.Proposals[0].SPI) != 8 {
+			sa.d.log.Warn("ipsec: IKE SA rekey refused", "peer", sa.peer.Name)
+			return
+		}
+		chosen := sap.Proposals[0]
+		suite, err := SuiteOf(&chosen)
+		if err != nil || ke.Group != g {
+			return
+		}
+		shared, err := dh.Shared(ke.Data)
+		if err != nil {
+			return
+		}
+		n := sa.successor(true, spi, binary.BigEndian.Uint64(chosen.SPI), suite, ni, nr.Data)
+		if err := n.deriveKeys(shared, sa.skD, sa.suite.PRF); err != nil {
+			return
+		}
+		sa.d.sas[n.spiI] = n
+		sa.d.Stats.IKERekeys.Add(1)
+		sa.handOver(n)
+	}, func() { delete(sa.d.sas, spi); sa.rekeying = false })
+}
+
+// successor builds the IKE SA that replaces sa after a rekey.
+func (sa *IKESA) successor(weInitiated bool, ourSPI, theirSPI uint64, s *Suite, ni, nr []byte) *IKESA {
+	n := sa.d.newSA(sa.peer, weInitiated)
+	n.ident, n.local, n.remote, n.natLocal, n.natRemote = sa.ident, sa.local, sa.remote, sa.natLocal, sa.natRemote
+	n.remoteID, n.myID, n.fragOK, n.suite, n.ni, n.nr = sa.remoteID, sa.myID, sa.fragOK, s, ni, nr
+	if weInitiated {
+		n.spiI, n.spiR = ourSPI, theirSPI
+	} else {
+		n.spiI, n.spiR = theirSPI, ourSPI
+	}
+	n.nextReqID = 0
+	n.state = stateEstablished
+	now := time.Now()
+	n.established = now
+	if lt := sa.peer.Lifetime; lt > 0 {
+		n.expireAt = now.Add(lt)
+		n.rekeyAt = now.Add(jitter(lt, 0.9, weInitiated))
+	}
+	return n
+}
+
+// handOver moves the children to the new SA and deletes the old one.
+func (sa *IKESA) handOver(n *IKESA) {
+	n.children = sa.children
+	sa.children = nil
+	sa.d.log.Info("ipsec: IKE SA rekeyed", "peer", sa.peer.Name, "suite", n.suite.String())
+	sa.state = stateDeleting
+	sa.request(Informational, []Payload{&Delete{Protocol: ProtoIKE}}, func([]Payload) { sa.destroy("rekeyed") },
+		func() { sa.destroy("rekeyed") })
+	sa.d.changed()
+}
+
+// sendDelete sends an IKE SA delete without waiting for the answer.
+func (sa *IKESA) sendDelete() {
+	if sa.cOut == nil {
+		return
+	}
+	id := sa.nextReqID
+	sa.nextReqID++
+	sa.sendPkts(sa.encrypt(Informational, false, id, []Payload{&Delete{Protocol: ProtoIKE}}))
+}
+
+// Delete removes the IKE SA, telling the peer.
+func (sa *IKESA) deleteIKE(why string) {
+	if sa.state != stateEstablished {
+		sa.destroy(why)
+		return
+	}
+	sa.state = stateDeleting
+	sa.queue = nil
+	sa.request(Informational, []Payload{&Delete{Protocol: ProtoIKE}}, func([]Payload) { sa.destroy(why) },
+		func() { sa.destroy(why) })
+}
+
+// destroy removes the IKE SA and its CHILD_SAs locally.
+func (sa *IKESA) destroy(why string) {
+	if sa.state == stateDead {
+		return
+	}
+	for len(sa.children) > 0 {
+		sa.removeChild(sa.children[0], why)
+	}
+	was := sa.state
+	sa.state = stateDead
+	sa.pending, sa.queue = nil, nil
+	if sa.initiator {
+		delete(sa.d.sas, sa.spiI)
+	} else {
+		delete(sa.d.sas, sa.spiR)
+	}
+	delete(sa.d.halfOpen, halfKey{sa.spiI, sa.remote})
+	if was == stateEstablished || was == stateDeleting {
+		sa.d.log.Info("ipsec: IKE SA deleted", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
+	}
+	sa.d.changed()
+}
+
+// timers runs retransmissions, DPD, keepalives and lifetimes (d.mu held).
+func (sa *IKESA) timers(now time.Time) {
+	if r := sa.pending; r != nil && now.Sub(r.sentAt) >= r.timeout {
+		if r.tries >= r.maxTries {
+			sa.pending = nil
+			if r.fixed {
+				sa.d.Stats.DPDFailures.Add(1)
+				sa.d.log.Warn("ipsec: peer is dead (no answer to dead peer detection)", "peer", sa.peer.Name,
+					"remote", sa.remote.Addr(), "probes", r.tries)
+				sa.destroy("dead peer")
+				return
+			}
+			if r.onFail != nil {
+				r.onFail()
+			}
+			if sa.state != stateEstablished {
+				sa.fail(fmt.Sprintf("no answer to %s after %d tries", r.exch, r.tries))
+			} else {
+				sa.d.log.Warn("ipsec: peer does not answer, deleting IKE SA", "peer", sa.peer.Name, "exchange", r.exch.String())
+				sa.destroy("peer does not answer")
+			}
+			return
+		}
+		if !r.fixed {
+			r.timeout *= 2
+		}
+		sa.d.Stats.Retransmits.Add(1)
+		sa.transmit(r)
+	}
+	switch sa.state {
+	case stateHalfOpen, stateInitSent, stateAuthSent:
+		if now.Sub(sa.created) > 60*time.Second {
+			sa.fail("negotiation timed out")
+		}
+		return
+	case stateEstablished:
+	default:
+		return
+	}
+	if sa.peer.DPDInterval > 0 && sa.pending == nil && len(sa.queue) == 0 && now.Sub(sa.lastRecv) >= sa.peer.DPDInterval {
+		r := &request{exch: Informational, fixed: true, timeout: sa.peer.DPDInterval, maxTries: sa.peer.DPDMaxFailures}
+		r.msgID = sa.nextReqID
+		sa.nextReqID++
+		r.pkts = sa.encrypt(Informational, false, r.msgID, nil)
+		sa.transmit(r)
+	}
+	if sa.natLocal && now.Sub(sa.lastSent) >= 20*time.Second {
+		sa.lastSent = now
+		sa.d.sendKeepalive(sa.local, sa.remote)
+	}
+	for _, c := range append([]*ChildSA(nil), sa.children...) {
+		age := now.Sub(c.Added)
+		if c.Lifetime > 0 && age >= c.Lifetime {
+			sa.removeChild(c, "hard lifetime expired")
+			continue
+		}
+		if c.Soft > 0 && age >= c.Soft && !c.rekeyed && !c.rekeying {
+			sa.rekeyChild(c)
+		}
+	}
+	if !sa.rekeyAt.IsZero() && now.After(sa.rekeyAt) {
+		sa.rekeyIKE()
+	}
+	if !sa.expireAt.IsZero() && now.After(sa.expireAt) {
+		sa.deleteIKE("lifetime expired")
+	}
+}
+
+// RekeyChild starts a rekey of the CHILD_SA with an inbound SPI (the data path's soft
+// lifetime event).
+func (d *Daemon) RekeyChild(inSPI uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, sa := range d.sas {
+		for _, c := range sa.children {
+			if c.InSPI == inSPI || c.OutSPI == inSPI {
+				sa.rekeyChild(c)
+				return
+			}
+		}
+	}
+}
+
+// reconcileChildren deletes CHILD_SAs of policies that are gone and negotiates new ones.
+func (sa *IKESA) reconcileChildren() {
+	if sa.state != stateEstablished {
+		return
+	}
+	want := map[uint64]*ChildConfig{}
+	for _, c := range sa.peer.Children {
+		want[c.ID] = c
+	}
+	have := map[uint64]bool{}
+	for _, c := range append([]*ChildSA(nil), sa.children...) {
+		if c.Policy.Dynamic {
+			continue
+		}
+		if nc := want[c.Policy.ID]; nc == nil {
+			sa.deleteChild(c, "policy removed")
+		} else {
+			have[c.Policy.ID] = true
+			c.Policy = nc
+		}
+	}
+	if sa.initiator {
+		for _, c := range sa.peer.Children {
+			if !have[c.ID] {
+				sa.createChild(c)
+			}
+		}
+	}
+}
+
+func notifyName(t NotifyType) string {
+	switch t {
+	case NotifyAuthenticationFailed:
+		return "AUTHENTICATION_FAILED"
+	case NotifyNoProposalChosen:
+		return "NO_PROPOSAL_CHOSEN"
+	case NotifyInvalidKEPayload:
+		return "INVALID_KE_PAYLOAD"
+	case NotifyTSUnacceptable:
+		return "TS_UNACCEPTABLE"
+	case NotifyInvalidSyntax:
+		return "INVALID_SYNTAX"
+	case NotifyTemporaryFailure:
+		return "TEMPORARY_FAILURE"
+	case NotifyChildSANotFound:
+		return "CHILD_SA_NOT_FOUND"
+	case NotifyUnsupportedCritical:
+		return "UNSUPPORTED_CRITICAL_PAYLOAD"
+	case NotifyInternalAddressFailure:
+		return "INTERNAL_ADDRESS_FAILURE"
+	case NotifyFailedCPRequired:
+		return "FAILED_CP_REQUIRED"
+	case NotifySinglePairRequired:
+		return "SINGLE_PAIR_REQUIRED"
+	}
+	return fmt.Sprintf("notify %d", t)
+}

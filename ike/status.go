@@ -1,0 +1,87 @@
+package ike
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// SAStatus is a snapshot of one IKE SA (active-peers).
+type SAStatus struct {
+	Peer                 string
+	Local, Remote        netip.AddrPort
+	State                string
+	Initiator            bool
+	NATT                 bool
+	SPIi, SPIr           uint64
+	Suite                string
+	RemoteID             string
+	Established          time.Time
+	LastSeen             time.Time
+	RxBytes, TxBytes     uint64
+	RxPackets, TxPackets uint64
+	Children             []ChildSA
+}
+
+// Snapshot returns every IKE SA with copies of its CHILD_SAs, oldest first.
+func (d *Daemon) Snapshot() []SAStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []SAStatus
+	for _, sa := range d.sas {
+		if sa.state == stateDead || sa.peer == nil || sa.spiI == 0 {
+			continue
+		}
+		s := SAStatus{Peer: sa.peer.Name, Local: sa.local, Remote: sa.remote, State: sa.state.String(),
+			Initiator: sa.initiator, NATT: sa.natLocal || sa.natRemote, SPIi: sa.spiI, SPIr: sa.spiR,
+			RemoteID: sa.remoteID.String(), Established: sa.established, LastSeen: sa.lastRecv,
+			RxBytes: sa.rx, TxBytes: sa.tx, RxPackets: sa.rxPkts, TxPackets: sa.txPkts}
+		if sa.suite != nil {
+			s.Suite = sa.suite.String()
+		}
+		for _, c := range sa.children {
+			s.Children = append(s.Children, *c)
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Established.Before(out[j].Established) })
+	return out
+}
+
+// Kill deletes IKE SAs (telling the peers): all of them when remote is invalid, else
+// those with that remote address. It returns how many.
+func (d *Daemon) Kill(remote netip.Addr) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, sa := range d.sas {
+		if sa.state == stateDead || sa.peer == nil {
+			continue
+		}
+		if remote.IsValid() && sa.remote.Addr() != remote {
+			continue
+		}
+		if sa.state == stateEstablished {
+			sa.sendDelete()
+		}
+		sa.destroy("killed")
+		n++
+	}
+	return n
+}
+
+// FlushChildren removes every CHILD_SA (installed-sa flush): the peers are told, and
+// initiators negotiate new ones.
+func (d *Daemon) FlushChildren() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, sa := range d.sas {
+		for _, c := range append([]*ChildSA(nil), sa.children...) {
+			if sa.state == stateEstablished {
+				sa.deleteChild(c, "flushed")
+			} else {
+				sa.removeChild(c, "flushed")
+			}
+		}
+	}
+}
