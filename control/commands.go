@@ -73,7 +73,7 @@ func (x *Executor) writable(tx *store.Tx, c *Call, skip map[string]bool) (map[st
 		if p.ReadOnly {
 			return nil, nil, errf(CatArgument, "failure: %s is read-only", a.Name)
 		}
-		if a.Unset {
+		if a.Unset || emptyUnset(p, a.Value) {
 			unset = append(unset, a.Name)
 			continue
 		}
@@ -868,3 +868,16 @@ func sameBuiltin(props map[string]string, m *menu.Menu, i int) bool {
 	}
 	return props[builtinKey] == strconv.Itoa(i+1)
 }
+
+// emptyUnset reports whether v is the empty value RouterOS writes for an unset property
+// whose type has no empty value (pref-src="" in a v7 route export): it unsets.
+func emptyUnset(p *menu.Prop, v string) bool {
+	if v != "" || p.Required {
+		return false
+	}
+	_, err := ParseValue(p, "")
+	return err != nil
+}
+
+// EmptyUnset is emptyUnset for engines that check arguments before the generic commands.
+func EmptyUnset(p *menu.Prop, v string) bool { return emptyUnset(p, v) }

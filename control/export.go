@@ -133,7 +133,10 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 				continue
 			}
 			sel := "[ find default=yes ]"
-			if np != "" {
+			switch {
+			case m.Selector != "" && it.Props[m.Selector] != "":
+				sel = "[ find " + m.Selector + "=" + Quote(it.Props[m.Selector]) + " ]"
+			case np != "":
 				sel = "[ find " + np + "=" + Quote(it.Props[np]) + " ]"
 			}
 			lines = append(lines, "set "+sel+" "+strings.Join(args, " "))
@@ -156,6 +159,9 @@ func exportProps(m *menu.Menu, props, decl map[string]string, opt ExportOptions)
 		v, set := props[p.Name]
 		if decl != nil && p.Name == m.NameProp() {
 			continue // the selector names it
+		}
+		if m.Selector != "" && p.Name == m.NameProp() && (v == props[m.Selector] || props[m.Selector] == "") {
+			continue // not renamed: the selector names it
 		}
 		def := p.Default
 		if d, ok := decl[p.Name]; ok {

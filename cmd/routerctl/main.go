@@ -2,6 +2,10 @@
 //
 //	routerctl [--socket PATH] COMMAND...   run one console command
 //	routerctl [--socket PATH] -f FILE|-    run a script file (- reads stdin)
+//	routerctl -f FILE --continue           run it statement by statement, report each
+//	                                       failure with its line and go on; a summary
+//	                                       (applied, skipped by menu, refused by reason)
+//	                                       ends the run
 //	routerctl [--socket PATH]              interactive console (a script from stdin when
 //	                                       stdin is not a terminal)
 //
@@ -29,12 +33,13 @@ import (
 func main() {
 	socket := flag.String("socket", "/run/routerd/routerd.sock", "routerd's console socket")
 	file := flag.String("f", "", "run the script in `FILE` (- for stdin)")
+	cont := flag.Bool("continue", false, "with -f: go on after a failing statement and print a summary")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: routerctl [--socket PATH] [COMMAND... | -f FILE|-]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *file != "" && flag.NArg() > 0 {
+	if *file != "" && flag.NArg() > 0 || *cont && *file == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -58,6 +63,9 @@ func main() {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
+		}
+		if *cont {
+			os.Exit(continueRun(c, string(src)))
 		}
 		os.Exit(oneShot(c, string(src)))
 	case flag.NArg() > 0:
@@ -112,6 +120,29 @@ func runCancellable(c *console.Client, path, src string) (string, error) {
 func oneShot(c *console.Client, src string) int {
 	if _, err := runCancellable(c, "", src); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// continueRun runs src statement by statement, as /import verbose=yes does inside
+// routerd: each failure goes to stderr with its line number, and the run goes on.
+func continueRun(c *console.Client, src string) int {
+	src = strings.ReplaceAll(src, "\r\n", "\n")
+	path := ""
+	rep := console.RunStatements(strings.Split(src, "\n"), 1, func(stmt string) error {
+		var err error
+		path, err = runCancellable(c, path, stmt)
+		var ce *console.Error
+		if err != nil && !errors.As(err, &ce) {
+			// The connection is gone: nothing more can run.
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return err
+	}, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
+	fmt.Fprint(os.Stderr, rep.Summary())
+	if rep.Errors() > 0 {
 		return 1
 	}
 	return 0

@@ -72,7 +72,7 @@ func (e *Engine) checkAddr(v int) func(tx *store.Tx, cmd string, args []control.
 					return nil, control.ArgError("invalid value for argument address")
 				}
 				args[i].Value = val
-				if cmd == "add" {
+				if cmd == "add" && !fromPool(args) {
 					if err := e.duplicateAddr(tx, v, p.Addr()); err != nil {
 						return nil, err
 					}
@@ -164,4 +164,15 @@ func (e *Engine) checkRoute(v int) func(tx *store.Tx, cmd string, args []control
 		}
 		return out, nil
 	}
+}
+
+// fromPool reports whether the arguments take the address from a pool (the address is
+// then only the host part, not installed here).
+func fromPool(args []control.Arg) bool {
+	for _, a := range args {
+		if a.Name == "from-pool" && a.Value != "" {
+			return true
+		}
+	}
+	return false
 }

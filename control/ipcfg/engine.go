@@ -237,6 +237,10 @@ func (e *Engine) applyAddrs(v int) {
 			e.ex.State.Set(path, it.ID, control.ItemState{Props: addrProps(it, "")})
 			continue
 		}
+		if pool := it.Props["from-pool"]; pool != "" {
+			e.invalid(path, it, "address from pool "+pool+": no IPv6 pools here, not installed")
+			continue
+		}
 		l, ok := byName[it.Props["interface"]]
 		if !ok {
 			e.invalid(path, it, "interface "+it.Props["interface"]+" not present")

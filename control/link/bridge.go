@@ -48,6 +48,21 @@ func (e *Engine) applyBridges(cfg *config) {
 				continue
 			}
 		}
+		if mac := it.Props["admin-mac"]; it.Props["auto-mac"] == "no" && mac != "" &&
+			!strings.EqualFold(l.Attrs().HardwareAddr.String(), mac) {
+			hw, err := net.ParseMAC(mac)
+			if err == nil {
+				err = e.h.LinkSetHardwareAddr(l, hw)
+			}
+			if err != nil {
+				e.setState("/interface/bridge", it.ID, false, "admin-mac: "+err.Error(), nil)
+				continue
+			}
+			if l, err = e.h.LinkByName(name); err != nil {
+				e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
+				continue
+			}
+		}
 		if b, isBr := l.(*netlink.Bridge); isBr {
 			if (b.VlanFiltering != nil && *b.VlanFiltering != vf) || (b.VlanFiltering == nil && vf) {
 				if err := e.h.BridgeSetVlanFiltering(l, vf); err != nil {
@@ -75,21 +90,6 @@ func (e *Engine) applyBridges(cfg *config) {
 					e.setState("/interface/bridge", it.ID, false, "multicast-router: "+err.Error(), nil)
 					continue
 				}
-			}
-		}
-		if mac := it.Props["admin-mac"]; it.Props["auto-mac"] == "no" && mac != "" &&
-			!strings.EqualFold(l.Attrs().HardwareAddr.String(), mac) {
-			hw, err := net.ParseMAC(mac)
-			if err == nil {
-				err = e.h.LinkSetHardwareAddr(l, hw)
-			}
-			if err != nil {
-				e.setState("/interface/bridge", it.ID, false, "admin-mac: "+err.Error(), nil)
-				continue
-			}
-			if l, err = e.h.LinkByName(name); err != nil {
-				e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
-				continue
 			}
 		}
 		mtu := it.Props["mtu"]

@@ -41,6 +41,7 @@ type Engine struct {
 
 	mu   sync.Mutex
 	hist map[string]*history // carrier history by link name, since start
+	macs map[string]string   // original MAC address of ethernet ports, by default-name
 }
 
 type history struct {
@@ -152,6 +153,7 @@ func (e *Engine) reconcile() {
 		slog.Warn("link: reading configuration", "err", err)
 		return
 	}
+	e.applyEthers(cfg)
 	e.applyBridges(cfg)
 	e.applyVlans(cfg)
 	e.applyIfaces(cfg)
@@ -163,7 +165,7 @@ func (e *Engine) reconcile() {
 
 // config is one consistent read of the menus this engine applies.
 type config struct {
-	ifaces, bridges, vlans, ports, bvlans, mdbs, lists, members []store.Item
+	ifaces, ethers, bridges, vlans, ports, bvlans, mdbs, lists, members []store.Item
 }
 
 func (e *Engine) load() (*config, error) {
@@ -173,7 +175,7 @@ func (e *Engine) load() (*config, error) {
 			path string
 			dst  *[]store.Item
 		}{
-			{"/interface", &c.ifaces}, {"/interface/bridge", &c.bridges}, {"/interface/vlan", &c.vlans},
+			{"/interface", &c.ifaces}, {etherPath, &c.ethers}, {"/interface/bridge", &c.bridges}, {"/interface/vlan", &c.vlans},
 			{"/interface/bridge/port", &c.ports}, {"/interface/bridge/vlan", &c.bvlans},
 			{"/interface/bridge/mdb", &c.mdbs}, {"/interface/list", &c.lists}, {"/interface/list/member", &c.members},
 		} {

@@ -129,6 +129,11 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 	for _, it := range items {
 		byName[it.Props["name"]] = it
 	}
+	etherItems, err := e.ex.Items(etherPath)
+	if err != nil {
+		return nil, err
+	}
+	ethers := indexEthers(etherItems)
 	var cfgNames map[string]bool
 	if err := e.ex.Store.View(func(tx *store.Tx) (err error) {
 		cfgNames, err = configuredNames(e.ex, tx)
@@ -153,7 +158,52 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			continue // a tunnel's veth end, not an ethernet port
 		}
 		run := linkRunning(a, p)
+		eit, isEther := ethers.of(a.Name)
+		isEther = isEther && ethernetLike(l)
+		if ether && isEther {
+			// A configured port: its item's settings, the kernel's state.
+			st, _ := e.ex.State.Get(etherPath, eit.ID)
+			m, _ := e.ex.Tree.Get(etherPath)
+			for _, pr := range m.Props {
+				if v, ok := eit.Props[pr.Name]; ok && !pr.ReadOnly {
+					p[pr.Name] = v
+				} else if !ok && pr.Default != "" && !pr.ReadOnly {
+					p[pr.Name] = pr.Default
+				}
+			}
+			p["name"] = eit.Props["name"] // renamed at once; the kernel follows
+			p["default-name"] = orDefault(eit.Props["default-name"], a.Name)
+			p["orig-mac-address"] = e.origMAC(p["default-name"], a)
+			if k := strings.ToUpper(a.HardwareAddr.String()); len(a.HardwareAddr) == 6 {
+				p["mac-address"] = k
+			}
+			if st.Status != "" {
+				p["status"] = st.Status
+			}
+			delete(p, "type")
+			delete(p, "actual-mtu")
+			var fl []byte
+			if p["disabled"] == "yes" {
+				fl = append(fl, 'X')
+			}
+			if run {
+				fl = append(fl, 'R')
+			}
+			if p["slave"] == "yes" {
+				fl = append(fl, 'S')
+			}
+			rows = append(rows, control.Row{ID: eit.ID, Props: p, Flags: string(fl)})
+			continue
+		}
 		it, configured := byName[a.Name]
+		if isEther && !configured {
+			// Shown in /interface with the port's settings, under the link's own id.
+			for _, k := range []string{"mtu", "comment", "disabled"} {
+				if v := eit.Props[k]; v != "" {
+					p[k] = v
+				}
+			}
+		}
 		if configured && !ether {
 			if it.Props["mtu"] != "" {
 				delete(p, "mtu") // the configured value shows
@@ -172,6 +222,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 		}
 		if ether {
 			p["default-name"] = a.Name
+			p["orig-mac-address"] = e.origMAC(a.Name, a)
 			delete(p, "type")
 			delete(p, "actual-mtu")
 		}
@@ -216,7 +267,14 @@ func (e *Engine) etherRows(context.Context, *control.Session) ([]control.Row, er
 func (e *Engine) applyIfaces(cfg *config) {
 	links := e.links()
 	qdrops := e.queueDrops()
+	ethers := indexEthers(cfg.ethers)
 	for _, it := range cfg.ifaces {
+		if eit, ok := ethers.of(it.Props["name"]); ok {
+			// The port's /interface ethernet item rules.
+			_ = eit
+			e.setState("/interface", it.ID, false, "configured under /interface ethernet", nil)
+			continue
+		}
 		l, ok := links[it.Props["name"]]
 		if !ok {
 			e.setState("/interface", it.ID, false, "link not present", nil)
@@ -379,7 +437,7 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 			if p.ReadOnly {
 				return nil, control.ArgError("failure: %s is read-only", a.Name)
 			}
-			if !a.Unset {
+			if !a.Unset && !control.EmptyUnset(p, a.Value) {
 				if _, err := control.ParseValue(p, a.Value); err != nil {
 					return nil, err
 				}
@@ -402,6 +460,14 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		if err != nil {
 			return nil, err
 		}
+		if newName, ok := c.S.Get("name"); ok && c.Menu.Path == etherPath {
+			if len(rows) != 1 {
+				return nil, control.Failure("failure: already have such name")
+			}
+			if err := e.checkRename(c.Sess, rows[0], newName); err != nil {
+				return nil, err
+			}
+		}
 		var ids []string
 		owners := map[string][]string{} // menu path → ids of the items that create the links
 		var ownerPaths []string
@@ -409,6 +475,16 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 			var chs []control.Change
 			for _, r := range rows {
 				name := r.Props["name"]
+				if id, ok, ch, err := e.etherItem(tx, c.Menu.Path == etherPath, r); err != nil {
+					return nil, err
+				} else if ok {
+					if owners[etherPath] == nil {
+						ownerPaths = append(ownerPaths, etherPath)
+					}
+					owners[etherPath] = append(owners[etherPath], control.FormatID(id))
+					chs = append(chs, ch...)
+					continue
+				}
 				if path, id, ok := e.creator(tx, name); ok {
 					if owners[path] == nil {
 						ownerPaths = append(ownerPaths, path)
@@ -447,6 +523,15 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		// A link that a menu creates keeps its settings in that menu's item, so export
 		// writes them on the line that creates the link and import has them in order.
 		for _, path := range ownerPaths {
+			if path == etherPath {
+				fn, _, _ := e.ex.Generic("/interface", cmd)
+				em, _ := e.ex.Tree.Get(etherPath)
+				if _, err := fn(ctx, &control.Call{Ex: e.ex, Sess: c.Sess, Menu: em,
+					S: &control.Sentence{Path: etherPath, Cmd: cmd, Args: withIDs(owners[path])}}); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			if _, err := e.ex.Exec(ctx, c.Sess, &control.Sentence{Path: path, Cmd: cmd, Args: withIDs(owners[path])}); err != nil {
 				return nil, err
 			}
@@ -609,4 +694,69 @@ func trafficRow(m *menu.Menu, name string, s0, s1 *netlink.LinkStatistics, elaps
 		"rx-drops-per-second", "rx-errors-per-second", "tx-packets-per-second", "tx-bits-per-second",
 		"fp-tx-packets-per-second", "tx-drops-per-second", "tx-errors-per-second"}
 	return control.Row{Menu: m, Props: p, Keys: keys}, nil
+}
+
+// etherItem finds (or, for a write through /interface ethernet, creates) the
+// /interface ethernet item of the port shown in row r. A new item takes over the
+// settings of the port's /interface item, which goes, so one item rules the port.
+func (e *Engine) etherItem(tx *store.Tx, create bool, r control.Row) (uint64, bool, []control.Change, error) {
+	name := r.Props["name"]
+	items, err := tx.List(etherPath)
+	if err != nil {
+		return 0, false, nil, err
+	}
+	if it, ok := indexEthers(items).of(name); ok {
+		return it.ID, true, nil, nil
+	}
+	if !create {
+		return 0, false, nil, nil
+	}
+	def := r.Props["default-name"]
+	if def == "" {
+		def = name
+	}
+	props := map[string]string{"name": name, "default-name": def}
+	var chs []control.Change
+	if id, ok := tx.ByName("/interface", name); ok {
+		old, err := tx.Get("/interface", id)
+		if err != nil {
+			return 0, false, nil, err
+		}
+		for _, k := range []string{"mtu", "comment", "disabled"} {
+			if v, ok := old.Props[k]; ok {
+				props[k] = v
+			}
+		}
+		if err := tx.Delete("/interface", id); err != nil {
+			return 0, false, nil, err
+		}
+		chs = append(chs, control.Change{Path: "/interface", ID: id, Op: "remove"})
+	}
+	id, err := tx.NextID(etherPath)
+	if err != nil {
+		return 0, false, nil, err
+	}
+	if err := tx.Put(etherPath, store.Item{ID: id, Props: props}, 0); err != nil {
+		return 0, false, nil, err
+	}
+	return id, true, append(chs, control.Change{Path: etherPath, ID: id, Op: "add"}), nil
+}
+
+// checkRename refuses a port name that another link or configured interface has.
+func (e *Engine) checkRename(sess *control.Session, r control.Row, name string) error {
+	if name == r.Props["name"] {
+		return nil
+	}
+	if name == "" || len(name) >= 16 || strings.ContainsAny(name, "/ \t") {
+		return control.ArgError("invalid value for argument name")
+	}
+	if _, err := e.h.LinkByName(name); err == nil {
+		return control.Failure("failure: already have interface with such name")
+	}
+	return e.ex.View(sess, func(tx *store.Tx) error {
+		if names, err := configuredNames(e.ex, tx); err == nil && names[name] {
+			return control.Failure("failure: already have interface with such name")
+		}
+		return nil
+	})
 }

@@ -148,8 +148,8 @@ func interfaceMenus() []*Menu {
 			Flags:    []Flag{FlagDisabled, FlagRunning, flagSlave},
 			Columns:  []string{"name", "mtu", "mac-address"},
 			Stats:    linkStats,
-			NoExport: true, // its settings are those of /interface, exported there
-			Desc:     "Ethernet-like links (physical and veth); settings are kept in /interface.",
+			Selector: "default-name",
+			Desc:     "Ethernet-like links (physical and veth), found by default-name once renamed.",
 		},
 		{
 			Path: "/interface/bridge",

@@ -125,6 +125,10 @@ type Menu struct {
 	Ordered bool
 	// NoExport menus are runtime state and never exported (logs, active peers).
 	NoExport bool
+	// Selector is the property export finds the items of a Fixed menu by, when it is not
+	// the name: "default-name" writes `set [ find default-name=ether1 ] name=...`, so a
+	// renamed port is found again.
+	Selector string
 	Desc     string
 }
 

@@ -64,6 +64,8 @@ func tunnelMenus() []*Menu {
 		// /ip dns and shows the address in use as actual-remote-address.
 		return Prop{Name: "remote-address", Type: value.OneOf(value.IPv4(), HostName{}), Required: required, Desc: desc}
 	}
+	actualRemote := Prop{Name: "actual-remote-address", Type: value.IPv4(), ReadOnly: true,
+		Desc: "Address in use when remote-address is a DNS name (resolved through /ip dns, again every 30s and when /ip dns changes)."}
 	ipsecSecret := Prop{Name: "ipsec-secret", Type: value.String(), Sensitive: true,
 		Desc: "When set, a dynamic IPsec peer to remote-address with this pre-shared key and a policy are added."}
 	keepaliveProp := func(def string) Prop {
@@ -102,6 +104,7 @@ func tunnelMenus() []*Menu {
 				l2mtu(65536, true),
 				local("0.0.0.0"),
 				remote(true, "IP address of remote tunnel end."),
+				actualRemote,
 				ipsecSecret,
 				keepaliveProp("10s,10"),
 				dscp,
@@ -144,6 +147,7 @@ func tunnelMenus() []*Menu {
 					Desc: "How long the interface is disabled when a loop is detected."},
 				local("0.0.0.0"),
 				remote(true, "IP address of remote end of EoIP tunnel."),
+				actualRemote,
 				{Name: "tunnel-id", Type: value.Int(0, 65535), Required: true,
 					Desc: "Unique tunnel identifier, which must match the other side of the tunnel."},
 				ipsecSecret,
@@ -172,6 +176,7 @@ func tunnelMenus() []*Menu {
 				actualMTU,
 				local(""),
 				remote(true, "IP address of remote end of IPIP tunnel."),
+				actualRemote,
 				ipsecSecret,
 				keepaliveProp("10s,10"),
 				dscp,
@@ -197,6 +202,7 @@ func tunnelMenus() []*Menu {
 				actualMTU,
 				local(""),
 				remote(false, "IPv4 address of the remote end; unset derives it from the 2002::/16 destination."),
+				actualRemote,
 				ipsecSecret,
 				keepaliveProp("0s,0"),
 				dscp,

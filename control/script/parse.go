@@ -452,6 +452,14 @@ func (p *parser) menuCommand(pos Pos, path, cmd string) (Stmt, error) {
 				st.Args = append(st.Args, &ArgNode{P: apos, Name: name, Unset: true})
 				continue
 			}
+			// RouterOS 7 exports some yes/no properties as a bare word
+			// (`/ip route add blackhole dst-address=...`).
+			if spec.Props && bareYes[w] {
+				if name, ok := match(w, named); ok && name == w {
+					st.Args = append(st.Args, &ArgNode{P: apos, Name: name, Value: &Lit{Str("yes")}})
+					continue
+				}
+			}
 			// find/print accept a property or flag name alone as "is yes".
 			if spec.Props && spec.Where {
 				if name, ok := match(w, named); ok {
@@ -484,6 +492,9 @@ func (p *parser) menuCommand(pos Pos, path, cmd string) (Stmt, error) {
 	}
 }
 
+// bareYes are the properties RouterOS export writes as a word alone for yes.
+var bareYes = map[string]bool{"blackhole": true}
+
 func (p *parser) byteAt(i int) byte {
 	if i < len(p.src) {
 		return p.src[i]
@@ -496,6 +507,11 @@ func isWordByte(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
 // value parses an argument value of a menu command: bare words stay strings (the
 // property's type reads them), other forms are expressions.
 func (p *parser) value(path, name string) (Expr, error) {
+	// Export wraps long lines right after name=, continuing the value on the next line
+	// (`policy=\` then `    ftp,reboot,...`): the join and the indentation go.
+	if p.at("\\\n") || p.at("\\\r\n") {
+		p.space()
+	}
 	switch c := p.peek(); c {
 	case '"', '$', '[', '(':
 		return p.primary()

@@ -127,31 +127,19 @@ func (s *system) runFile(ctx context.Context, sess *control.Session, lines []str
 		}
 		return err
 	}
-	var errs []string
-	for i := 0; i < len(lines); {
-		// A statement may span lines (blocks, continuation backslashes): take lines
-		// until the text is complete or the file ends.
-		j := i + 1
-		for j < len(lines) && console.Incomplete(strings.Join(lines[i:j], "\n")) {
-			j++
+	rep := console.RunStatements(lines, first, func(stmt string) error {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		unit := strings.Join(lines[i:j], "\n")
-		if err := s.in.Run(ctx, con, unit, out); err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			var pe *script.Error
-			if errors.As(err, &pe) && pe.Line > 0 {
-				errs = append(errs, fmt.Sprintf("%s (line %d column %d)", pe.Msg, first+i+pe.Line-1, pe.Col))
-			} else {
-				errs = append(errs, fmt.Sprintf("%s (line %d)", err, first+i))
-			}
-		}
-		i = j
+		return s.in.Run(ctx, con, stmt, out)
+	}, nil)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if len(errs) > 0 {
+	if n := rep.Errors(); n > 0 {
 		return &control.Error{Category: control.CatScript,
-			Msg: strings.Join(errs, "\n") + fmt.Sprintf("\nScript Error: found %d error(s) in import file", len(errs))}
+			Msg: strings.Join(rep.Failures, "\n") + "\n" + rep.Summary() + fmt.Sprintf("Script Error: found %d error(s) in import file", n)}
 	}
+	out.WriteString(rep.Summary())
 	return nil
 }

@@ -382,11 +382,19 @@ func TestImport(t *testing.T) {
 		{name: "missing", args: []control.Arg{arg("file-name", "nope.rsc")}, wantErr: "failure: no such file"},
 		{name: "escape", args: []control.Arg{arg("file-name", "../routerd.db")}, wantErr: "invalid value for argument file-name"},
 		{name: "dry run changes nothing", args: []control.Arg{arg("file-name", "multi.rsc"), flag("dry-run")},
-			wantErr: "failure: already have such name (line 6)\nbad command name bogus (line 7 column 1)\nScript Error: found 2 error(s) in import file",
-			check:   `:put ([:len [/interface gre find where name~"^m"]] = 0)`},
+			wantErr: "line 6: failure: already have such name: add name=m1 remote-address=10.1.0.3\n" +
+				"line 7: bad command name bogus: bogus\n" +
+				"import summary: 3 applied, 0 skipped (menu not in routerd), 2 refused\n" +
+				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
+				"Script Error: found 2 error(s) in import file",
+			check: `:put ([:len [/interface gre find where name~"^m"]] = 0)`},
 		{name: "verbose runs every statement", args: []control.Arg{arg("file-name", "multi.rsc"), arg("verbose", "yes")},
-			wantErr: "failure: already have such name (line 6)\nbad command name bogus (line 7 column 1)\nScript Error: found 2 error(s) in import file",
-			check:   `:put ([:len [/interface gre find where name~"^m"]] = 3)`},
+			wantErr: "line 6: failure: already have such name: add name=m1 remote-address=10.1.0.3\n" +
+				"line 7: bad command name bogus: bogus\n" +
+				"import summary: 3 applied, 0 skipped (menu not in routerd), 2 refused\n" +
+				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
+				"Script Error: found 2 error(s) in import file",
+			check: `:put ([:len [/interface gre find where name~"^m"]] = 3)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

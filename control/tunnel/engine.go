@@ -55,6 +55,7 @@ type Engine struct {
 	unpin  func()
 
 	mu    sync.Mutex
+	dns   map[string]resolved   // remote-address host names, by name
 	live  map[string]*tunnel    // by hidden name
 	loops map[string]*loopGuard // EoIP loop protection, by hidden name
 	// shown are the configured tunnels by interface name, disabled ones included, for
@@ -115,6 +116,14 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		ex.Watch(m.Path, func(control.Change) { e.Kick() })
 		ex.Provide(m.Path, e.refresh(m.Path))
 	}
+	// A changed DNS configuration (servers, static entries) may change what a
+	// remote-address name resolves to.
+	ex.Watch("/ip/dns", func(control.Change) {
+		e.mu.Lock()
+		e.dns = nil
+		e.mu.Unlock()
+		e.Kick()
+	})
 	link.RegisterHider(isHidden)
 	if reg != nil {
 		if err := reg.Register(e); err != nil {
@@ -300,6 +309,16 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 	}
 	p := it.props
 	remote, _ := netip.ParseAddr(p["remote-address"])
+	host := ""
+	if ra := p["remote-address"]; ra != "" && !remote.IsValid() {
+		host = ra
+		a, err := e.resolve(ra)
+		if err != nil {
+			e.remove(hidden)
+			return invalid(fmt.Sprintf("cannot resolve remote-address %s: %v", ra, err)), ""
+		}
+		remote = a
+	}
 	local, _ := netip.ParseAddr(p["local-address"])
 	if local.IsValid() && local.IsUnspecified() {
 		local = netip.Addr{}
@@ -376,6 +395,9 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		return invalid(err.Error()), ""
 	}
 	st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu), "pinned": "no"}}
+	if host != "" {
+		st.Props["actual-remote-address"] = remote.String()
+	}
 	if e.pinned {
 		st.Props["pinned"] = "yes"
 	}

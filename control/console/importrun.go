@@ -1,0 +1,161 @@
+package console
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// ImportReport is what a statement-by-statement run of a script file did: /import
+// verbose=yes inside routerd and `routerctl -f FILE --continue` outside it. An operator
+// moving a RouterOS export sees at once what the migration would lose.
+type ImportReport struct {
+	Applied  int            // statements that ran without error
+	Skipped  map[string]int // statements not run because their menu is not in routerd, by menu
+	Refused  map[string]int // statements that failed, by reason
+	Failures []string       // one line per failure: "line N: reason: statement"
+}
+
+// Errors is the number of statements skipped or refused.
+func (r *ImportReport) Errors() int {
+	n := 0
+	for _, c := range r.Skipped {
+		n += c
+	}
+	for _, c := range r.Refused {
+		n += c
+	}
+	return n
+}
+
+// Summary renders the counts: applied, skipped by menu, refused by reason.
+func (r *ImportReport) Summary() string {
+	var b strings.Builder
+	skipped, refused := 0, 0
+	for _, c := range r.Skipped {
+		skipped += c
+	}
+	for _, c := range r.Refused {
+		refused += c
+	}
+	fmt.Fprintf(&b, "import summary: %d applied, %d skipped (menu not in routerd), %d refused\n", r.Applied, skipped, refused)
+	for _, k := range sortedByCount(r.Skipped) {
+		fmt.Fprintf(&b, "  skipped %4d  %s\n", r.Skipped[k], k)
+	}
+	for _, k := range sortedByCount(r.Refused) {
+		fmt.Fprintf(&b, "  refused %4d  %s\n", r.Refused[k], k)
+	}
+	return b.String()
+}
+
+func sortedByCount(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// position is the "(line N column M)" or "(line N)" an error message ends with.
+var position = regexp.MustCompile(`\s*\(line \d+( column \d+)?\)$`)
+
+// badCommand is the parser's answer to a word that is neither a menu nor a command.
+var badCommand = regexp.MustCompile(`^bad command name (\S+)`)
+
+// verbs are the command words that end the menu part of a statement.
+var verbs = map[string]bool{"add": true, "set": true, "remove": true, "print": true, "enable": true,
+	"disable": true, "unset": true, "edit": true, "export": true, "find": true, "get": true,
+	"move": true, "comment": true, "reset": true, "monitor": true}
+
+// menuWords returns the menu part of a statement's first line: the words up to the
+// first command verb, argument or bracket ("/ip firewall filter" of
+// "/ip firewall filter add chain=input").
+func menuWords(stmt string) string {
+	line, _, _ := strings.Cut(stmt, "\n")
+	var out []string
+	for _, w := range strings.Fields(line) {
+		if verbs[w] || strings.ContainsAny(w, "=[\"$:{") {
+			break
+		}
+		out = append(out, w)
+	}
+	return strings.Join(out, " ")
+}
+
+// RunStatements runs lines (the first one being line number first) statement by
+// statement: a statement spans lines while it is incomplete (blocks, continuation
+// backslashes). run runs one statement; an error is reported and the run goes on.
+// When a menu line ("/ip firewall filter") names a menu routerd does not have, the
+// statements after it that rely on it (up to the next absolute one) are skipped rather
+// than run in whatever menu was current. report, when not nil, gets each failure as
+// it happens.
+func RunStatements(lines []string, first int, run func(stmt string) error, report func(string)) *ImportReport {
+	r := &ImportReport{Skipped: map[string]int{}, Refused: map[string]int{}}
+	skip := ""
+	fail := func(n int, why, stmt string) {
+		first, _, _ := strings.Cut(strings.TrimSpace(stmt), "\n")
+		if len(first) > 100 {
+			first = first[:97] + "..."
+		}
+		msg := fmt.Sprintf("line %d: %s: %s", n, why, first)
+		r.Failures = append(r.Failures, msg)
+		if report != nil {
+			report(msg)
+		}
+	}
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && Incomplete(strings.Join(lines[i:j], "\n")) {
+			j++
+		}
+		stmt := strings.Join(lines[i:j], "\n")
+		n := first + i
+		i = j
+		t := strings.TrimSpace(stmt)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		// Absolute statements and scripting (:global, :foreach) do not depend on the
+		// current menu.
+		absolute := strings.HasPrefix(t, "/") || strings.HasPrefix(t, ":")
+		if absolute {
+			skip = ""
+		} else if skip != "" {
+			r.Skipped[skip]++
+			continue
+		}
+		err := run(stmt)
+		if err == nil {
+			if !(absolute && menuWords(t) == t) { // a menu line alone is no command
+				r.Applied++
+			}
+			continue
+		}
+		msg := position.ReplaceAllString(strings.TrimSpace(err.Error()), "")
+		// Only absolute statements name menus (exports write them so); a bad word in
+		// a relative one is a bad command.
+		if m := badCommand.FindStringSubmatch(msg); m != nil && strings.HasPrefix(t, "/") {
+			menu := menuWords(t)
+			if strings.Contains(" "+menu+" ", " "+m[1]+" ") || strings.HasSuffix(menu, "/"+m[1]) {
+				if absolute && menu == t {
+					skip = menu // a menu line alone: the statements after it are in it
+					r.Skipped[menu] += 0
+				} else {
+					r.Skipped[menu]++
+				}
+				fail(n, "menu "+menu+" is not in routerd", stmt)
+				continue
+			}
+		}
+		r.Refused[msg]++
+		fail(n, msg, stmt)
+	}
+	return r
+}

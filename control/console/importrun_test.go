@@ -1,0 +1,68 @@
+package console
+
+import (
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+)
+
+func TestRunStatements(t *testing.T) {
+	src := `# 2025-01-01 by RouterOS 7.20
+/interface bridge
+add name=b1 \
+    comment=x
+/ip firewall filter
+add chain=input
+add chain=forward
+/ip address
+add address=198.18.0.1/24 interface=nope
+/interface wireless security-profiles set [ find default=yes ] a=b
+:put done
+`
+	var ran []string
+	run := func(stmt string) error {
+		ran = append(ran, stmt)
+		switch {
+		case strings.HasPrefix(stmt, "/ip firewall"):
+			return errors.New("bad command name firewall (line 1 column 5)")
+		case strings.HasPrefix(stmt, "/interface wireless"):
+			return errors.New("bad command name wireless (line 1 column 12)")
+		case strings.Contains(stmt, "interface=nope"):
+			return errors.New("input does not match any value of interface")
+		}
+		return nil
+	}
+	var reported []string
+	r := RunStatements(strings.Split(src, "\n"), 1, run, func(s string) { reported = append(reported, s) })
+	if r.Applied != 2 {
+		t.Errorf("applied = %d, want 2 (add name=b1, :put)", r.Applied)
+	}
+	if want := map[string]int{"/ip firewall filter": 2, "/interface wireless security-profiles": 1}; !maps.Equal(r.Skipped, want) {
+		t.Errorf("skipped = %v, want %v", r.Skipped, want)
+	}
+	if want := map[string]int{"input does not match any value of interface": 1}; !maps.Equal(r.Refused, want) {
+		t.Errorf("refused = %v, want %v", r.Refused, want)
+	}
+	for _, s := range ran {
+		if strings.HasPrefix(s, "add chain=") {
+			t.Errorf("ran %q in a menu that does not exist", s)
+		}
+	}
+	if !strings.Contains(strings.Join(ran, "|"), "add name=b1 \\\n    comment=x") {
+		t.Errorf("continuation not joined: %q", ran)
+	}
+	if len(reported) != 3 || !strings.HasPrefix(reported[0], "line 5: menu /ip firewall filter is not in routerd") ||
+		!strings.HasPrefix(reported[1], "line 9: input does not match any value of interface") {
+		t.Errorf("reported = %q", reported)
+	}
+	if r.Errors() != 4 {
+		t.Errorf("errors = %d, want 4", r.Errors())
+	}
+	sum := r.Summary()
+	for _, w := range []string{"2 applied, 3 skipped", "1 refused", "skipped    2  /ip firewall filter"} {
+		if !strings.Contains(sum, w) {
+			t.Errorf("summary lacks %q:\n%s", w, sum)
+		}
+	}
+}
