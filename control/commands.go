@@ -201,6 +201,9 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		if _, ok := c.Menu.Prop("owner"); ok && props["owner"] == "" && c.Sess.User != "" {
 			props["owner"] = c.Sess.User
 		}
+		if err := x.own(c, props, vals); err != nil {
+			return nil, err
+		}
 		for _, p := range c.Menu.Props {
 			if p.Required && props[p.Name] == "" {
 				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
@@ -295,6 +298,9 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 			}
 			old := it.Props[c.Menu.NameProp()]
 			if err := fn(it.Props, vals, unset); err != nil {
+				return nil, err
+			}
+			if err := x.own(c, it.Props, vals); err != nil {
 				return nil, err
 			}
 			if len(ids) > 1 {

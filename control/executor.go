@@ -54,9 +54,13 @@ type CommandSpec struct {
 	Props bool
 	// Where: the command accepts `where EXPR` as its last argument.
 	Where bool
-	// Policy the session needs to run the command ("read", "write", "test", ...).
-	// Commands registered with Handle default to "write"; generic ones declare theirs.
+	// Policy the session needs to run the command ("read", "write", "test", ...), or
+	// a comma list of policies it needs all of ("policy,sensitive"). Commands
+	// registered with Handle default to "write"; generic ones declare theirs.
 	Policy string
+	// Effect: the command acts outside the store (files, packets, waiting on the
+	// system). A dry run checks its policy and skips it.
+	Effect bool
 }
 
 type command struct {
@@ -287,8 +291,13 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 	if policy == "" {
 		policy = "write"
 	}
-	if !sess.Can(policy) {
-		return nil, errf(CatFailure, "not enough permissions (9)")
+	for _, p := range strings.Split(policy, ",") {
+		if !sess.Can(p) {
+			return nil, ErrPermission
+		}
+	}
+	if sess.DryRun && c.spec.Effect {
+		return &Reply{Menu: m}, nil
 	}
 	return c.fn(ctx, &Call{Ex: x, Sess: sess, S: s, Menu: m})
 }
@@ -299,6 +308,7 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 // half a command either, which is why handlers collect their writes and apply them last.
 func (x *Executor) Update(sess *Session, fn func(tx *store.Tx) ([]Change, error)) error {
 	if sess != nil {
+		sess = sess.root()
 		sess.txmu.Lock()
 		if sess.batching {
 			defer sess.txmu.Unlock()
@@ -321,6 +331,7 @@ func (x *Executor) Update(sess *Session, fn func(tx *store.Tx) ([]Change, error)
 // View runs fn in the session's batch transaction or a read-only one.
 func (x *Executor) View(sess *Session, fn func(tx *store.Tx) error) error {
 	if sess != nil {
+		sess = sess.root()
 		sess.txmu.Lock()
 		if sess.batch != nil {
 			defer sess.txmu.Unlock()
@@ -335,7 +346,7 @@ func (x *Executor) View(sess *Session, fn func(tx *store.Tx) error) error {
 func (x *Executor) Row(m *menu.Menu, it store.Item, showSensitive bool) Row {
 	r := Row{ID: it.ID, Menu: m, Props: make(map[string]string, len(m.Props)+2)}
 	for _, p := range m.Props {
-		if p.Hidden || (p.Sensitive && !showSensitive) {
+		if p.Hidden || p.Secret || (p.Sensitive && !showSensitive) {
 			continue
 		}
 		if v, ok := it.Props[p.Name]; ok {

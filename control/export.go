@@ -35,6 +35,8 @@ type ExportOptions struct {
 	Terse         bool // full path on every line, no wrapping
 	ShowSensitive bool
 	Filter        Filter // export where (applies to the menu exported)
+	// Backup: the export is a backup's, which alone carries Secret properties.
+	Backup bool
 }
 
 // Export renders the configuration at and below path as a script that import restores.
@@ -153,7 +155,7 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 func exportProps(m *menu.Menu, props, decl map[string]string, opt ExportOptions) map[string]string {
 	out := map[string]string{}
 	for _, p := range m.Props {
-		if p.ReadOnly || (p.Sensitive && !opt.ShowSensitive) {
+		if p.ReadOnly || (p.Sensitive && !opt.ShowSensitive) || (p.Secret && !opt.Backup) {
 			continue
 		}
 		v, set := props[p.Name]

@@ -28,6 +28,9 @@ type Session struct {
 	onEnd []func()
 	nums  map[string][]uint64
 
+	// share is the session whose batch this one uses (a script started by it).
+	share *Session
+
 	txmu     sync.Mutex // guards the batch fields; held while a command uses the batch
 	batching bool
 	atomic   bool
@@ -66,12 +69,21 @@ func (s *Session) setNumbers(path string, ids []uint64) {
 // An atomic batch (a dry-run import) is never committed early: it is rolled back at
 // the end, and the run must not wait inside it (:delay returns at once in a dry run).
 
+// root is the session that holds the batch s's commands use.
+func (s *Session) root() *Session {
+	for s.share != nil {
+		s = s.share
+	}
+	return s
+}
+
 // FlushAfter bounds how long a batch holds the store's writer lock.
 const FlushAfter = 20 * time.Millisecond
 
 // BeginBatch makes the session's following commands share batch transactions until
 // EndBatch.
 func (x *Executor) BeginBatch(s *Session) error {
+	s = s.root()
 	s.txmu.Lock()
 	defer s.txmu.Unlock()
 	s.batching = true
@@ -81,6 +93,7 @@ func (x *Executor) BeginBatch(s *Session) error {
 // BeginAtomic makes the session's following commands share one transaction that is
 // never committed early; RollbackBatch abandons it.
 func (x *Executor) BeginAtomic(s *Session) error {
+	s = s.root()
 	s.txmu.Lock()
 	defer s.txmu.Unlock()
 	s.batching, s.atomic = true, true
@@ -89,6 +102,7 @@ func (x *Executor) BeginAtomic(s *Session) error {
 
 // InBatch reports whether the session's commands run in a batch.
 func (s *Session) InBatch() bool {
+	s = s.root()
 	s.txmu.Lock()
 	defer s.txmu.Unlock()
 	return s.batching
@@ -96,6 +110,7 @@ func (s *Session) InBatch() bool {
 
 // EndBatch commits the session's batch and tells watchers what changed.
 func (x *Executor) EndBatch(s *Session) error {
+	s = s.root()
 	s.txmu.Lock()
 	chs, err := s.commitLocked()
 	s.batching, s.atomic = false, false
@@ -110,6 +125,7 @@ func (x *Executor) EndBatch(s *Session) error {
 // FlushBatch commits what the batch holds; the next write begins a new transaction. A
 // run calls it before it waits.
 func (x *Executor) FlushBatch(s *Session) error {
+	s = s.root()
 	s.txmu.Lock()
 	if s.atomic {
 		s.txmu.Unlock()
@@ -147,6 +163,7 @@ func (s *Session) commitLocked() ([]Change, error) {
 // RollbackBatch abandons the session's batch: nothing it wrote since its last commit is
 // kept (dry-run import).
 func (x *Executor) RollbackBatch(s *Session) error {
+	s = s.root()
 	s.txmu.Lock()
 	defer s.txmu.Unlock()
 	s.batching, s.atomic = false, false

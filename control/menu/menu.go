@@ -47,6 +47,10 @@ type Prop struct {
 	// Sensitive properties (secrets) are hidden from print and export unless the user asks
 	// with show-sensitive.
 	Sensitive bool
+	// Secret properties (password hashes) never leave routerd except inside a backup:
+	// no print, get or export shows them, show-sensitive or not, as RouterOS never
+	// exports user passwords.
+	Secret bool
 	// Ref names the menu whose items' names are the valid values ("/ip/ipsec/profile");
 	// with RefList the value is a comma list of such names.
 	Ref     string

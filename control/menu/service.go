@@ -86,11 +86,11 @@ func serviceMenus() []*Menu {
 					Desc: "Date and time of the user's last login."},
 				// password is write-only: the engine turns it into password-hash (a salted
 				// argon2id hash) before anything is stored, so no print or export can show
-				// it. The hash is Sensitive: only show-sensitive shows it, and import of a
-				// show-sensitive export accepts it.
+				// it. The hash is Secret: only a backup carries it (RouterOS never exports
+				// user passwords), and loading a backup accepts it.
 				{Name: "password", Type: value.String(), Sensitive: true, Desc: "User password (write-only)."},
-				{Name: "password-hash", Type: value.String(), Sensitive: true,
-					Desc: "Salted hash of the password, as export show-sensitive writes it."},
+				{Name: "password-hash", Type: value.String(), Sensitive: true, Secret: true,
+					Desc: "Salted hash of the password, carried only by backups."},
 				{Name: "comment", Type: value.String(), Desc: "Short description of the user."},
 				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the user is disabled."},
 			},

@@ -461,11 +461,17 @@ func (e *Engine) run(ctx context.Context, props map[string]string) {
 	if !ok {
 		policy = e.defaultPolicy
 	}
-	sess := &control.Session{User: props["owner"], Policies: map[string]bool{}}
-	for _, p := range strings.Split(policy, ",") {
-		if p != "" {
-			sess.Policies[p] = true
-		}
+	// The item runs with its policies cut down to what its owner (who wrote it last)
+	// holds; a script it starts by name is cut down further to its own owner's.
+	var owner map[string]bool
+	_ = e.ex.Store.View(func(tx *store.Tx) error {
+		owner = e.ex.UserPolicies(tx, props["owner"])
+		return nil
+	})
+	sess := &control.Session{User: props["owner"],
+		Policies: control.Intersect(control.Policies(policy), owner)}
+	if sess.Policies == nil {
+		sess.Policies = map[string]bool{}
 	}
 	sess.ShowSensitive = sess.Policies["sensitive"]
 	src := props["on-event"]

@@ -50,7 +50,7 @@ func (s *system) backupSave(ctx context.Context, c *control.Call) (*control.Repl
 	if err != nil {
 		return nil, err
 	}
-	text, err := s.ex.Export(ctx, c.Sess, "", control.ExportOptions{ShowSensitive: true})
+	text, err := s.ex.Export(ctx, c.Sess, "", control.ExportOptions{ShowSensitive: true, Backup: true})
 	if err != nil {
 		return nil, err
 	}

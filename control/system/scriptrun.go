@@ -8,6 +8,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/store"
 )
 
 // scriptRun is /system script run: it runs a script's source in a console of its own,
@@ -29,28 +30,36 @@ func (s *system) scriptRun(ctx context.Context, c *control.Call) (*control.Reply
 		return nil, control.ErrNoSuchItem
 	}
 	row := rep.Rows[0]
-	// A caller may only start a script whose policies it holds itself (a scheduler
-	// item, a script, a restricted user), unless the script waives the check.
-	if row.Props["dont-require-permissions"] != "yes" {
-		for _, p := range strings.Split(row.Props["policy"], ",") {
-			if p != "" && !c.Sess.Can(p) {
-				return nil, &control.Error{Msg: "not enough permissions (9)", Category: control.CatFailure}
+	// A script runs with its policy list cut down to what its owner (whoever wrote it
+	// last) holds, and, unless it waives the check, to what its caller holds too: a
+	// caller may only start a script whose policies it holds itself. The waiver
+	// (dont-require-permissions) can only have been left by an owner holding every
+	// policy the script lists (see control's ownership rules), so it never grants more
+	// than that owner had.
+	var owner map[string]bool
+	if err := s.ex.View(c.Sess, func(tx *store.Tx) error {
+		owner = s.ex.UserPolicies(tx, row.Props["owner"])
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	grant := control.Intersect(control.Policies(row.Props["policy"]), owner)
+	var sess *control.Session
+	if row.Props["dont-require-permissions"] == "yes" {
+		sess = c.Sess.WithPolicies(grant)
+	} else {
+		for p := range control.Policies(row.Props["policy"]) {
+			if !c.Sess.Can(p) {
+				return nil, control.ErrPermission
 			}
 		}
+		sess = c.Sess.Restricted(grant)
 	}
 	if ctx, err = enter(ctx); err != nil {
 		return nil, err
 	}
 	s.countRun(c.Menu.Path, row.ID)
 
-	sess := session(c.Sess)
-	if c.S.Bool("use-script-permissions") && sess != c.Sess {
-		sess.ShowSensitive = hasPolicy(row.Props["policy"], "sensitive")
-		sess.Policies = map[string]bool{}
-		for _, p := range strings.Split(row.Props["policy"], ",") {
-			sess.Policies[p] = p != ""
-		}
-	}
 	var out strings.Builder
 	if err := s.in.Run(ctx, &script.Console{Sess: sess}, row.Props["source"], &out); err != nil {
 		return nil, err
@@ -73,13 +82,4 @@ func (s *system) countRun(path string, id uint64) {
 	props["last-started"] = s.ex.Now().Format("2006-01-02 15:04:05")
 	st.Props = props
 	s.ex.State.Set(path, id, st)
-}
-
-func hasPolicy(list, p string) bool {
-	for _, x := range strings.Split(list, ",") {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }

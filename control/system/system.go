@@ -67,15 +67,19 @@ func (s *system) handlers() {
 	}
 	ex.Provide("/system/resource", s.res.source)
 	s.adminHandlers()
+	// A backup carries every secret (password hashes, keys) and loading one replaces
+	// every user and policy: both need policy and sensitive, as in RouterOS, and load
+	// needs write too.
 	ex.Handle("/system/backup", "save",
-		control.CommandSpec{Args: []string{"name", "password", "encryption", "dont-encrypt"}}, s.backupSave)
+		control.CommandSpec{Args: []string{"name", "password", "encryption", "dont-encrypt"},
+			Policy: "policy,sensitive", Effect: true}, s.backupSave)
 	ex.Handle("/system/backup", "load",
-		control.CommandSpec{Args: []string{"name", "password"}}, s.backupLoad)
+		control.CommandSpec{Args: []string{"name", "password"}, Policy: "write,policy,sensitive"}, s.backupLoad)
 	ex.Handle("", "import", control.CommandSpec{Positional: []string{"file-name"},
 		Args: []string{"verbose", "from-line"}, Flags: []string{"dry-run"}}, s.importFile)
 	ex.Handle("", "export", control.CommandSpec{
 		Flags: []string{"verbose", "terse", "compact", "show-sensitive", "hide-sensitive"},
-		Args:  []string{"file"}, Where: true}, s.export)
+		Args:  []string{"file"}, Where: true, Policy: "read"}, s.export)
 	// run needs only read: what the script does is checked command by command, and
 	// scriptRun refuses a script whose policies the caller lacks.
 	ex.Handle("/system/script", "run", control.CommandSpec{Positional: []string{"number"},

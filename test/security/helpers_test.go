@@ -313,3 +313,24 @@ func (tc *telnetClient) login(t *testing.T, name, password string) {
 		t.Fatalf("telnet: no prompt after login: %v\n%s", err, out)
 	}
 }
+
+// run sends one console line and returns what came back up to the next prompt.
+func (tc *telnetClient) run(t *testing.T, line string) string {
+	t.Helper()
+	if err := tc.send(line + "\r"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := tc.until("] > ", 60*time.Second)
+	if err != nil {
+		t.Fatalf("telnet %q: %v\n%s", line, err, out)
+	}
+	return out
+}
+
+// console logs in over telnet as name.
+func (r *router) console(name, password string) *telnetClient {
+	r.t.Helper()
+	tc := dialTelnet(r.t, r.addr("telnet"))
+	tc.login(r.t, name, password)
+	return tc
+}

@@ -1,0 +1,156 @@
+package control
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/routerd/routerd/control/store"
+)
+
+// ErrPermission is RouterOS's answer to a command the session's policies do not allow.
+var ErrPermission = &Error{Msg: "not enough permissions (9)", Category: CatFailure}
+
+// Policies parses a comma list of policies ("read,write,!ftp"); words starting with
+// '!' are left out, as RouterOS prints policies a group lacks.
+func Policies(list string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p != "" && p[0] != '!' {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+// Intersect returns the policies both sets hold; nil stands for every policy.
+func Intersect(a, b map[string]bool) map[string]bool {
+	switch {
+	case a == nil && b == nil:
+		return nil
+	case a == nil:
+		return clonePolicies(b)
+	case b == nil:
+		return clonePolicies(a)
+	}
+	out := map[string]bool{}
+	for p, ok := range a {
+		if ok && b[p] {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+func clonePolicies(a map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(a))
+	for p, ok := range a {
+		if ok {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+// FormatPolicies renders a policy set as a sorted comma list ("" for none, "all" for
+// nil).
+func FormatPolicies(a map[string]bool) string {
+	if a == nil {
+		return "all"
+	}
+	var out []string
+	for p, ok := range a {
+		if ok {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// UserPolicies returns the policies of the group of the /user called name: what a
+// script or scheduler item owned by that user may do at most. An empty name is the
+// system's own (items from before owners were recorded, or made by routerd itself):
+// nil, every policy. A user that no longer exists has none.
+func (x *Executor) UserPolicies(tx *store.Tx, name string) map[string]bool {
+	if name == "" {
+		return nil
+	}
+	id, ok := tx.ByName("/user", name)
+	if !ok {
+		return map[string]bool{}
+	}
+	u, err := tx.Get("/user", id)
+	if err != nil {
+		return map[string]bool{}
+	}
+	gid, ok := tx.ByName("/user/group", u.Props["group"])
+	if !ok {
+		return map[string]bool{}
+	}
+	g, err := tx.Get("/user/group", gid)
+	if err != nil {
+		return map[string]bool{}
+	}
+	return Policies(g.Props["policy"])
+}
+
+// Restricted returns a new session for the same user whose policies are the
+// intersection of s's and p's: a script started by s that runs with p at most.
+// The new session shares s's batch, so that a script started inside an import runs in
+// the import's transaction.
+func (s *Session) Restricted(p map[string]bool) *Session {
+	n := &Session{User: s.User, DryRun: s.DryRun, share: s.root()}
+	n.Policies = Intersect(s.Policies, p)
+	n.ShowSensitive = n.Can("sensitive")
+	return n
+}
+
+// WithPolicies returns a new session for the same user with exactly policies p (nil:
+// every policy), sharing s's batch.
+func (s *Session) WithPolicies(p map[string]bool) *Session {
+	n := &Session{User: s.User, DryRun: s.DryRun, share: s.root()}
+	if p != nil {
+		n.Policies = clonePolicies(p)
+	}
+	n.ShowSensitive = n.Can("sensitive")
+	return n
+}
+
+// own applies the ownership rules of items that run code with policies (/system
+// script, /system scheduler) to the properties an add or set is about to write:
+//
+//   - whoever writes such an item owns it afterwards, so editing the source of a script
+//     that someone with more rights runs gives it the editor's rights, not the
+//     runner's; only a session holding the policy policy (user management, which can
+//     grant itself anything anyway) may name another owner, as an import of an export
+//     does;
+//   - dont-require-permissions=yes may only be left on an item by a session that holds
+//     every policy the item lists, so that it cannot be used to run with policies its
+//     author never had.
+func (x *Executor) own(c *Call, props map[string]string, given map[string]string) error {
+	if _, ok := c.Menu.Prop("owner"); !ok {
+		return nil
+	}
+	pp, ok := c.Menu.Prop("policy")
+	if !ok {
+		return nil
+	}
+	s := c.Sess
+	if s.User != "" {
+		if _, named := given["owner"]; !named || !s.Can("policy") {
+			props["owner"] = s.User
+		}
+	}
+	if props["dont-require-permissions"] == "yes" {
+		list, ok := props["policy"]
+		if !ok {
+			list = pp.Default
+		}
+		for p := range Policies(list) {
+			if !s.Can(p) {
+				return ErrPermission
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package security
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// users: a write-group user without policy or sensitive, and a check that no user
+// called evil ever appears.
+func escalationRouter(t *testing.T) *router {
+	r := newRouter(t, []string{"telnet"})
+	r.addUser("w", "write", "w-password-1")
+	return r
+}
+
+func (r *router) noEvil() {
+	r.t.Helper()
+	if out := r.must(":put [:len [/user find name=evil]]"); strings.TrimSpace(out) != "0" {
+		r.t.Fatalf("a write-group user made itself a full user:\n%s", r.must("/user/print"))
+	}
+}
+
+// Escalation 1: a write user edits the source of a script that a full-policy scheduler
+// item runs by name. The script now belongs to the editor and runs with the editor's
+// policies at most, so its /user add fails.
+func TestEscalationSchedulerScript(t *testing.T) {
+	r := escalationRouter(t)
+	r.script(`/system script add name=job source=":global ran 1"
+/system scheduler add name=every interval=1s on-event=job
+`)
+	tc := r.console("w", "w-password-1")
+	out := tc.run(t, `/system script set job source="/user add name=evil group=full password=evil-pw-1"`)
+	if strings.Contains(out, "failure") || strings.Contains(out, "permissions") {
+		t.Fatalf("the write user could not edit the script (the test needs it to):\n%s", out)
+	}
+	if o := r.must(":put [/system script get job owner]"); strings.TrimSpace(o) != "w" {
+		t.Errorf("owner after the edit is %q, want w", strings.TrimSpace(o))
+	}
+	time.Sleep(3 * time.Second)
+	r.noEvil()
+	// Run by hand by the full admin, it still has only its owner's rights.
+	r.ctl(nil, "/system/script/run", "job")
+	r.noEvil()
+}
+
+// Escalation 2: a write user adds a script with every policy and
+// dont-require-permissions=yes and runs it (with use-script-permissions too).
+func TestEscalationDontRequirePermissions(t *testing.T) {
+	r := escalationRouter(t)
+	tc := r.console("w", "w-password-1")
+	out := tc.run(t, `/system script add name=x dont-require-permissions=yes source="/user add name=evil group=full password=evil-pw-1"`)
+	if !strings.Contains(out, "not enough permissions") {
+		t.Errorf("dont-require-permissions with policies the user lacks was accepted:\n%s", out)
+	}
+	// With only its own policies the waiver is fine, and the script still cannot
+	// manage users.
+	out = tc.run(t, `/system script add name=y policy=read,write,test dont-require-permissions=yes source="/user add name=evil group=full password=evil-pw-1"`)
+	if strings.Contains(out, "permissions") {
+		t.Errorf("dont-require-permissions within the user's own policies refused:\n%s", out)
+	}
+	tc.run(t, `/system script add name=z source="/user add name=evil group=full password=evil-pw-1"`)
+	for _, cmd := range []string{"/system script run y", "/system script run z", "/system script run z use-script-permissions"} {
+		tc.run(t, cmd)
+	}
+	// A full admin leaving the waiver on someone's script makes it run with that
+	// someone's policies (the owner is whoever wrote it last: now the admin).
+	r.noEvil()
+	// The write user cannot switch the waiver on for a script that lists more than it
+	// holds either.
+	out = tc.run(t, `/system script set z dont-require-permissions=yes`)
+	if !strings.Contains(out, "not enough permissions") {
+		t.Errorf("set dont-require-permissions=yes accepted:\n%s", out)
+	}
+	r.noEvil()
+}
+
+// Escalation 3: a write user saves a backup, edits it and loads it. Both need policy and
+// sensitive now; the backup carries password hashes, which no export shows.
+func TestEscalationBackup(t *testing.T) {
+	r := escalationRouter(t)
+	tc := r.console("w", "w-password-1")
+	for _, cmd := range []string{"/system backup save name=b", "/system backup load name=b"} {
+		if out := tc.run(t, cmd); !strings.Contains(out, "not enough permissions") {
+			t.Errorf("%s by a write user:\n%s", cmd, out)
+		}
+	}
+	if _, err := r.ctl(nil, "/system/backup/save", "name=full"); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"/export show-sensitive", "/user print detail show-sensitive", "/user export show-sensitive"} {
+		if out := r.must(cmd); strings.Contains(out, "argon2") || strings.Contains(out, "password-hash") {
+			t.Errorf("%s shows password hashes:\n%s", cmd, out)
+		}
+	}
+}
