@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/script"
@@ -42,6 +43,10 @@ var engines = []struct {
 		_, err := firewall.Start(ctx, env.Ex, env.Metrics.Registry, firewall.Options{})
 		return err
 	}, []string{"/ip/firewall", "/ipv6/firewall"}},
+	{"e-mail", func(ctx context.Context, env *Env) error {
+		_, err := email.Start(ctx, env.Ex, email.Options{DataDir: env.DataDir})
+		return err
+	}, []string{"/tool/e-mail"}},
 	{"tftp", func(ctx context.Context, env *Env) error {
 		_, err := tftp.Start(ctx, env.Ex, env.Metrics.Registry, tftp.Options{DataDir: env.DataDir})
 		return err
