@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,8 +181,14 @@ func TestThroughputVsCharon(t *testing.T) {
 	}
 	pingOK(t, r.a, "198.19.2.1")
 	var ch []float64
+	cpu := map[string]float64{}
+	busy := map[string]float64{}
 	for i := 0; i < 2; i++ {
+		c0 := cpuSeconds(ca.cmd.Process.Pid) + cpuSeconds(cb.cmd.Process.Pid)
+		machineBusy()
 		ch = append(ch, iperf(t, r, "198.19.2.1", secs))
+		cpu["charon"] += cpuSeconds(ca.cmd.Process.Pid) + cpuSeconds(cb.cmd.Process.Pid) - c0
+		busy["charon"] += machineBusy() / 2
 	}
 	ca.stop()
 	cb.stop()
@@ -204,7 +211,11 @@ func TestThroughputVsCharon(t *testing.T) {
 			name = "routerd userspace ESP-in-UDP"
 		}
 		for i := 0; i < 2; i++ {
+			c0 := cpuSeconds(os.Getpid())
+			machineBusy()
 			res[name] = append(res[name], iperf(t, r, "198.19.2.1", secs))
+			cpu[name] += cpuSeconds(os.Getpid()) - c0
+			busy[name] += machineBusy() / 2
 		}
 		a.dp.Close()
 		b.dp.Close()
@@ -213,7 +224,17 @@ func TestThroughputVsCharon(t *testing.T) {
 	}
 	var lines []string
 	for k, v := range res {
-		lines = append(lines, fmt.Sprintf("%-40s %v Mbit/s", k, mbit(v)))
+		ck := k
+		if strings.HasPrefix(k, "charon") {
+			ck = "charon"
+		}
+		var bits float64
+		for _, x := range v {
+			bits += x * float64(secs)
+		}
+		// ESP processes' CPU (both ends) per Gbit carried, and what the whole machine spent.
+		lines = append(lines, fmt.Sprintf("%-40s %v Mbit/s, ESP processes %.2f CPU-s per Gbit, machine busy %.0f%%", k, mbit(v),
+			cpu[ck]/(bits/1e9), 100*busy[ck]))
 		for _, x := range v {
 			if x <= 0 {
 				t.Fatalf("%s carried nothing", k)
@@ -221,6 +242,42 @@ func TestThroughputVsCharon(t *testing.T) {
 		}
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
+}
+
+// cpuSeconds is a process's user+system CPU time (all threads).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100 // USER_HZ
+}
+
+// machineBusy is how busy all CPUs were (0..1) since the previous call.
+var lastBusy, lastTotal float64
+
+func machineBusy() float64 {
+	b, _ := os.ReadFile("/proc/stat")
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	var busy, total float64
+	for i, x := range f[1:] {
+		v, _ := strconv.ParseFloat(x, 64)
+		if i < 8 {
+			total += v
+			if i != 3 && i != 4 { // user nice system (idle iowait) irq softirq steal
+				busy += v
+			}
+		}
+	}
+	r := (busy - lastBusy) / max(total-lastTotal, 1)
+	lastBusy, lastTotal = busy, total
+	return r
 }
 
 func mbit(v []float64) []int {

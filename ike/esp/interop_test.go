@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -217,5 +218,81 @@ func TestESNHMACInput(t *testing.T) {
 	m.Write([]byte{0, 0, 0, 9})
 	if !bytes.Equal(m.Sum(nil)[:16], p[len(p)-16:]) || binary.BigEndian.Uint32(p[4:]) != 4 {
 		t.Fatal("ESN ICV input is not packet || seq-hi")
+	}
+}
+
+// writePcap writes raw IPv4 packets (LINKTYPE_RAW) for tshark.
+func writePcap(path string, pkts [][]byte) error {
+	var b bytes.Buffer
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 65535)
+	binary.LittleEndian.PutUint32(hdr[20:], 101)
+	b.Write(hdr)
+	for i, p := range pkts {
+		rec := make([]byte, 16)
+		binary.LittleEndian.PutUint32(rec[0:], uint32(1700000000+i))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(p)))
+		binary.LittleEndian.PutUint32(rec[12:], uint32(len(p)))
+		b.Write(rec)
+		b.Write(p)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o600)
+}
+
+// TestTsharkDecrypt: Wireshark's ESP dissector, given the keys, decrypts what we seal (raw
+// and UDP-encapsulated) and finds the inner UDP datagram.
+func TestTsharkDecrypt(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("needs tshark")
+	}
+	cases := []struct{ enc, auth, wsEnc, wsAuth string }{
+		{"aes-128-gcm", "", "AES-GCM with 16 octet ICV [RFC4106]", "NULL"},
+		{"aes-256-gcm", "", "AES-GCM with 16 octet ICV [RFC4106]", "NULL"},
+		{"aes-128-cbc", "sha1", "AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"},
+		{"aes-256-cbc", "sha256", "AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"},
+		{"aes-192-ctr", "sha512", "AES-CTR [RFC3686]", "HMAC-SHA-512-256 [RFC4868]"},
+		{"3des", "md5", "TripleDES-CBC [RFC2451]", "HMAC-MD5-96 [RFC2403]"},
+	}
+	src, dst := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	// One capture, one tshark run: a raw and a UDP-encapsulated packet per algorithm.
+	var pkts [][]byte
+	args := []string{"-r", filepath.Join(t.TempDir(), "esp.pcap"), "-o", "esp.enable_encryption_decode:TRUE"}
+	want := map[string]string{}
+	for i, c := range cases {
+		for k, udp := range []bool{false, true} {
+			ek, ak := keyFor(t, c.enc, c.auth, byte(i*31+k))
+			spi := uint32(0x5000 + 2*i + k)
+			tr, err := newTransform(&SA{EncAlg: c.enc, EncKey: ek, AuthAlg: c.auth, AuthKey: ak})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := fmt.Sprintf("tshark-%d-%d", i, k)
+			inner := udpInner(netip.MustParseAddr("198.19.1.1"), netip.MustParseAddr("198.19.2.1"), msg)
+			esp := make([]byte, tr.sealedLen(len(inner)))
+			tr.seal(esp, spi, 1, false, inner, 4)
+			pkts = append(pkts, outerPacket(src, dst, esp, udp))
+			args = append(args, "-o", fmt.Sprintf(`uat:esp_sa:"IPv4","%s","%s","0x%08x","%s","0x%x","%s","0x%x"`, src, dst, spi, c.wsEnc, ek, c.wsAuth, ak))
+			want[fmt.Sprintf("0x%08x", spi)] = hex.EncodeToString([]byte(msg))
+		}
+	}
+	writePcap(args[1], pkts)
+	out, err := exec.Command("tshark", append(args, "-T", "fields", "-e", "esp.spi", "-e", "udp.dstport", "-e", "data")...).Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) == 3 && strings.HasSuffix(f[1], "5678") {
+			got[f[0]] = f[2]
+		}
+	}
+	for spi, w := range want {
+		if got[spi] != w {
+			t.Errorf("SPI %s: tshark decrypted %q, want %q\n%s", spi, got[spi], w, out)
+		}
 	}
 }
