@@ -79,7 +79,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	sa.state = stateHalfOpen
 	sa.recvReqID = 1
 	sa.fragOK = FindNotify(m.Payloads, NotifyIKEv2FragmentationSupp) != nil
-	sa.detectNAT(m.Payloads, from)
+	sa.detectNAT(m.Payloads, from, 0)
 	if err := sa.deriveKeys(shared, nil, nil); err != nil {
 		return
 	}

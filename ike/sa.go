@@ -615,7 +615,7 @@ func (sa *IKESA) initResponse(b []byte, h Header, from netip.AddrPort) {
 		sa.fail(err.Error())
 		return
 	}
-	sa.detectNAT(m.Payloads, from)
+	sa.detectNAT(m.Payloads, from, sa.spiR)
 	if sa.natLocal || sa.natRemote {
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), sa.d.opts.NATPort)
 		if sa.remote.Port() == sa.d.opts.Port || sa.remote.Port() == 500 {
@@ -637,8 +637,9 @@ func proposalsHaveDH(ps []Proposal, g uint16) bool {
 	return false
 }
 
-// detectNAT compares the peer's NAT_DETECTION hashes with the addresses seen.
-func (sa *IKESA) detectNAT(ps []Payload, from netip.AddrPort) {
+// detectNAT compares the peer's NAT_DETECTION hashes with the addresses seen; spiR is
+// the responder SPI the hashes were made with (zero in the IKE_SA_INIT request).
+func (sa *IKESA) detectNAT(ps []Payload, from netip.AddrPort, spiR uint64) {
 	var srcs [][]byte
 	var dst []byte
 	for _, n := range Notifies(ps) {
@@ -653,13 +654,13 @@ func (sa *IKESA) detectNAT(ps []Payload, from netip.AddrPort) {
 		return
 	}
 	sa.natRemote = true
-	want := natHash(sa.spiI, sa.spiR, from)
+	want := natHash(sa.spiI, spiR, from)
 	for _, s := range srcs {
 		if hmac.Equal(s, want) {
 			sa.natRemote = false
 		}
 	}
-	sa.natLocal = !hmac.Equal(dst, natHash(sa.spiI, sa.spiR, sa.local))
+	sa.natLocal = !hmac.Equal(dst, natHash(sa.spiI, spiR, sa.local))
 }
 
 func (sa *IKESA) fail(why string) {

@@ -7,6 +7,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/firewall"
+	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/tftp"
@@ -47,6 +48,10 @@ var engines = []struct {
 		_, err := email.Start(ctx, env.Ex, email.Options{DataDir: env.DataDir})
 		return err
 	}, []string{"/tool/e-mail"}},
+	{"ipsec", func(ctx context.Context, env *Env) error {
+		_, err := ipsec.Start(ctx, env.Ex, env.Metrics.Registry, ipsec.Options{})
+		return err
+	}, []string{"/ip/ipsec"}},
 	{"tftp", func(ctx context.Context, env *Env) error {
 		_, err := tftp.Start(ctx, env.Ex, env.Metrics.Registry, tftp.Options{DataDir: env.DataDir})
 		return err

@@ -1,0 +1,292 @@
+package ipsec
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+	"github.com/routerd/routerd/ike"
+)
+
+// ErrUnsupported reports an algorithm or method this build cannot run.
+var ErrUnsupported = errors.New("not supported")
+
+// profileEnc maps /ip ipsec profile enc-algorithm names to IKE transforms.
+var profileEnc = map[string]ike.Transform{
+	"3des":    {Type: ike.TransformENCR, ID: ike.EncrDES3},
+	"aes-128": {Type: ike.TransformENCR, ID: ike.EncrAESCBC, KeyLen: 128},
+	"aes-192": {Type: ike.TransformENCR, ID: ike.EncrAESCBC, KeyLen: 192},
+	"aes-256": {Type: ike.TransformENCR, ID: ike.EncrAESCBC, KeyLen: 256},
+	// RouterOS 7 names beyond the manual's table.
+	"aes-128-ctr":      {Type: ike.TransformENCR, ID: ike.EncrAESCTR, KeyLen: 128},
+	"aes-192-ctr":      {Type: ike.TransformENCR, ID: ike.EncrAESCTR, KeyLen: 192},
+	"aes-256-ctr":      {Type: ike.TransformENCR, ID: ike.EncrAESCTR, KeyLen: 256},
+	"aes-128-gcm":      {Type: ike.TransformENCR, ID: ike.EncrAESGCM16, KeyLen: 128},
+	"aes-192-gcm":      {Type: ike.TransformENCR, ID: ike.EncrAESGCM16, KeyLen: 192},
+	"aes-256-gcm":      {Type: ike.TransformENCR, ID: ike.EncrAESGCM16, KeyLen: 256},
+	"chacha20poly1305": {Type: ike.TransformENCR, ID: ike.EncrChaCha},
+}
+
+// proposalEnc maps /ip ipsec proposal enc-algorithms names to ESP transforms.
+var proposalEnc = map[string]ike.Transform{
+	"null":             {Type: ike.TransformENCR, ID: ike.EncrNull},
+	"3des":             {Type: ike.TransformENCR, ID: ike.EncrDES3},
+	"aes-128-cbc":      {Type: ike.TransformENCR, ID: ike.EncrAESCBC, KeyLen: 128},
+	"aes-192-cbc":      {Type: ike.TransformENCR, ID: ike.EncrAESCBC, KeyLen: 192},
+	"aes-256-cbc":      {Type: ike.TransformENCR, ID: ike.EncrAESCBC, KeyLen: 256},
+	"aes-128-ctr":      {Type: ike.TransformENCR, ID: ike.EncrAESCTR, KeyLen: 128},
+	"aes-192-ctr":      {Type: ike.TransformENCR, ID: ike.EncrAESCTR, KeyLen: 192},
+	"aes-256-ctr":      {Type: ike.TransformENCR, ID: ike.EncrAESCTR, KeyLen: 256},
+	"aes-128-gcm":      {Type: ike.TransformENCR, ID: ike.EncrAESGCM16, KeyLen: 128},
+	"aes-192-gcm":      {Type: ike.TransformENCR, ID: ike.EncrAESGCM16, KeyLen: 192},
+	"aes-256-gcm":      {Type: ike.TransformENCR, ID: ike.EncrAESGCM16, KeyLen: 256},
+	"chacha20poly1305": {Type: ike.TransformENCR, ID: ike.EncrChaCha},
+}
+
+var hashInteg = map[string]uint16{
+	"md5": ike.IntegMD596, "sha1": ike.IntegSHA196, "sha256": ike.IntegSHA256128,
+	"sha384": ike.IntegSHA384192, "sha512": ike.IntegSHA512256,
+}
+
+var hashPRF = map[string]uint16{
+	"md5": ike.PRFHMACMD5, "sha1": ike.PRFHMACSHA1, "sha256": ike.PRFHMACSHA256,
+	"sha384": ike.PRFHMACSHA384, "sha512": ike.PRFHMACSHA512,
+}
+
+func unsupported(prop, name string, have map[string]ike.Transform) error {
+	var names []string
+	for n := range have {
+		names = append(names, n)
+	}
+	return fmt.Errorf("%s %s is %w by this build", prop, name, ErrUnsupported)
+}
+
+func list(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// checkProfile refuses algorithms the build cannot provide.
+func checkProfile(props map[string]string) error {
+	for _, n := range list(props["enc-algorithm"]) {
+		if _, ok := profileEnc[n]; !ok {
+			return unsupported("enc-algorithm", n, profileEnc)
+		}
+	}
+	if h := props["hash-algorithm"]; h != "" {
+		if _, ok := hashInteg[h]; !ok {
+			return fmt.Errorf("hash-algorithm %s is %w", h, ErrUnsupported)
+		}
+	}
+	for _, g := range list(props["dh-group"]) {
+		if id, ok := ike.DHByName(g); !ok || !ike.DHSupported(id) {
+			return fmt.Errorf("dh-group %s is %w by this build", g, ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+func checkProposal(props map[string]string) error {
+	for _, n := range list(props["enc-algorithms"]) {
+		if _, ok := proposalEnc[n]; !ok {
+			return unsupported("enc-algorithms", n, proposalEnc)
+		}
+	}
+	for _, a := range list(props["auth-algorithms"]) {
+		if _, ok := hashInteg[a]; !ok && a != "null" {
+			return fmt.Errorf("auth-algorithms %s is %w by this build", a, ErrUnsupported)
+		}
+	}
+	if g := props["pfs-group"]; g != "" && g != "none" {
+		if id, ok := ike.DHByName(g); !ok || !ike.DHSupported(id) {
+			return fmt.Errorf("pfs-group %s is %w by this build", g, ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+// profile is a decoded /ip ipsec profile.
+type profile struct {
+	proposal       ike.Proposal
+	lifetime       time.Duration
+	dpd            time.Duration
+	dpdMax         int
+	natT           bool
+	proposalCheck  string
+}
+
+func decodeProfile(p map[string]string) (*profile, error) {
+	if err := checkProfile(p); err != nil {
+		return nil, err
+	}
+	pr := &profile{natT: p["nat-traversal"] != "no", proposalCheck: p["proposal-check"], dpdMax: 4}
+	prop := ike.Proposal{Num: 1, Protocol: ike.ProtoIKE}
+	aead := true
+	for _, n := range list(p["enc-algorithm"]) {
+		t := profileEnc[n]
+		prop.Transforms = append(prop.Transforms, t)
+		if e := ike.Encr(t.ID); e == nil || !e.AEAD() {
+			aead = false
+		}
+	}
+	hash := p["hash-algorithm"]
+	prf := p["prf-algorithm"]
+	if prf == "" || prf == "auto" {
+		prf = hash
+	}
+	prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformPRF, ID: hashPRF[prf]})
+	if !aead {
+		prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformINTEG, ID: hashInteg[hash]})
+	}
+	for _, g := range list(p["dh-group"]) {
+		id, _ := ike.DHByName(g)
+		prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformDH, ID: id})
+	}
+	pr.proposal = prop
+	var err error
+	if pr.lifetime, err = parseDur(p["lifetime"]); err != nil {
+		return nil, err
+	}
+	if d := p["dpd-interval"]; d != "disable-dpd" {
+		if pr.dpd, err = parseDur(d); err != nil {
+			return nil, err
+		}
+	}
+	if n, err := strconv.Atoi(p["dpd-maximum-failures"]); err == nil {
+		pr.dpdMax = n
+	}
+	return pr, nil
+}
+
+// espProposal decodes a /ip ipsec proposal; AEAD ciphers go in a proposal of their own
+// (they take no integrity transform), as strongSwan and RouterOS send them.
+func espProposal(p map[string]string) ([]ike.Proposal, time.Duration, error) {
+	if err := checkProposal(p); err != nil {
+		return nil, 0, err
+	}
+	var aeadT, plainT []ike.Transform
+	for _, n := range list(p["enc-algorithms"]) {
+		t := proposalEnc[n]
+		if e := ike.Encr(t.ID); e != nil && e.AEAD() {
+			aeadT = append(aeadT, t)
+		} else {
+			plainT = append(plainT, t)
+		}
+	}
+	var dh []ike.Transform
+	if g := p["pfs-group"]; g != "" && g != "none" {
+		id, _ := ike.DHByName(g)
+		dh = []ike.Transform{{Type: ike.TransformDH, ID: id}}
+	}
+	esn := ike.Transform{Type: ike.TransformESN, ID: 0}
+	var out []ike.Proposal
+	if len(aeadT) > 0 {
+		ts := append(append(append([]ike.Transform{}, aeadT...), dh...), esn)
+		out = append(out, ike.Proposal{Protocol: ike.ProtoESP, Transforms: ts})
+	}
+	if len(plainT) > 0 {
+		ts := append([]ike.Transform{}, plainT...)
+		for _, a := range list(p["auth-algorithms"]) {
+			if a == "null" {
+				ts = append(ts, ike.Transform{Type: ike.TransformINTEG, ID: ike.IntegNone})
+				continue
+			}
+			ts = append(ts, ike.Transform{Type: ike.TransformINTEG, ID: hashInteg[a]})
+		}
+		ts = append(append(ts, dh...), esn)
+		out = append(out, ike.Proposal{Protocol: ike.ProtoESP, Transforms: ts})
+	}
+	for i := range out {
+		out[i].Num = uint8(i + 1)
+	}
+	lt, err := parseDur(p["lifetime"])
+	return out, lt, err
+}
+
+// parseDur reads a RouterOS duration; empty is zero.
+func parseDur(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return value.ParseDuration(s)
+}
+
+// idSpec decodes my-id / remote-id.
+func idSpec(v string) (ike.IDSpec, error) {
+	switch v {
+	case "", "auto":
+		return ike.IDSpec{Auto: true}, nil
+	case "ignore":
+		return ike.IDSpec{Ignore: true}, nil
+	}
+	id, ok := ike.ParseIdentity(v)
+	if !ok {
+		return ike.IDSpec{}, fmt.Errorf("identity %q is %w (dn needs certificates)", v, ErrUnsupported)
+	}
+	return ike.IDSpec{ID: id}, nil
+}
+
+// secret decodes a pre-shared secret; 0x-prefixed is hexadecimal.
+func secret(v string) ([]byte, error) {
+	if strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0X") {
+		b, err := hex.DecodeString(v[2:])
+		if err != nil {
+			return nil, errors.New("secret: bad hexadecimal value")
+		}
+		return b, nil
+	}
+	return []byte(v), nil
+}
+
+var protoNums = map[string]uint8{
+	"all": 0, "icmp": 1, "igmp": 2, "ipencap": 4, "tcp": 6, "egp": 8, "udp": 17, "ipv6-encap": 41,
+	"rsvp": 46, "gre": 47, "ipsec-esp": 50, "ipsec-ah": 51, "icmpv6": 58, "ospf": 89, "pim": 103,
+	"vrrp": 112, "l2tp": 115, "sctp": 132, "udp-lite": 136, "etherip": 97, "encap": 98, "ipip": 94,
+	"ddp": 37, "ggp": 3, "hmp": 20, "idpr-cmtp": 38, "ipv6": 41, "ipv6-frag": 44, "ipv6-nonxt": 59,
+	"ipv6-opts": 60, "ipv6-route": 43, "iso-tp4": 29, "pup": 12, "rdp": 27, "rspf": 73, "st": 5,
+	"vmtp": 81, "xns-idp": 22, "xtp": 36, "dccp": 33,
+}
+
+func protoNum(v string) uint8 {
+	if n, ok := protoNums[v]; ok {
+		return n
+	}
+	n, _ := strconv.Atoi(v)
+	return uint8(n)
+}
+
+func portNum(v string) uint16 {
+	if v == "" || v == "any" {
+		return 0
+	}
+	n, _ := strconv.Atoi(v)
+	return uint16(n)
+}
+
+func prefix(v string) (netip.Prefix, error) {
+	if !strings.Contains(v, "/") {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.ParsePrefix(v)
+}
+
+// byName indexes items by their name property.
+func byName(items []store.Item) map[string]store.Item {
+	m := map[string]store.Item{}
+	for _, it := range items {
+		m[it.Props["name"]] = it
+	}
+	return m
+}

@@ -1,0 +1,13 @@
+// Package ipsec is the /ip ipsec engine: it decodes profiles, proposals, peers,
+// identities and policies (with groups and templates) into the IKEv2 daemon's
+// configuration (package ike), installs the CHILD_SAs and the security policy database
+// into the ESP data path (package ike/esp: kernel XFRM or userspace, chosen by a probe),
+// and shows active-peers (kill-connections), installed-sa (flush), statistics and the
+// policies' ph2-count/ph2-state; Prometheus metrics of IKE SAs, CHILD SAs, rekeys, DPD
+// failures, ESP bytes and every statistics counter.
+//
+// Algorithms the build cannot run (blowfish, camellia, twofish, des) are refused at add
+// and set; so is a tunnel's ipsec-secret until tunnels create their own peers. Items that
+// are stored but cannot apply yet (exchange-mode other than ike2, auth-method other than
+// pre-shared-key, mode-config) are marked invalid with the reason.
+package ipsec

@@ -1,0 +1,647 @@
+package ipsec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/ike"
+	"github.com/routerd/routerd/ike/esp"
+)
+
+// Menu paths.
+const (
+	ProfilePath     = "/ip/ipsec/profile"
+	ProposalPath    = "/ip/ipsec/proposal"
+	PeerPath        = "/ip/ipsec/peer"
+	IdentityPath    = "/ip/ipsec/identity"
+	PolicyPath      = "/ip/ipsec/policy"
+	GroupPath       = "/ip/ipsec/policy/group"
+	SettingsPath    = "/ip/ipsec/settings"
+	StatisticsPath  = "/ip/ipsec/statistics"
+	ActivePeersPath = "/ip/ipsec/active-peers"
+	InstalledSAPath = "/ip/ipsec/installed-sa"
+)
+
+// Options say where the engine listens and how it reaches the data path.
+type Options struct {
+	// Port and NATPort default to 500 and 4500.
+	Port, NATPort uint16
+	// Listen opens the IKE sockets (tests open them in their namespace).
+	Listen func(network string, a *net.UDPAddr) (*net.UDPConn, error)
+	// ESP configures the data path; Do runs its opening in the right network namespace
+	// (default: the calling thread's).
+	ESP esp.Config
+	Do  func(func() error) error
+	// NoDatapath runs IKE without installing SAs (for hosts without TUN; status only).
+	NoDatapath bool
+	Log        *slog.Logger
+}
+
+// Engine applies /ip ipsec.
+type Engine struct {
+	ex   *control.Executor
+	opts Options
+	log  *slog.Logger
+	d    *ike.Daemon
+	dp   esp.Datapath
+	wake chan struct{}
+	// Exited closes when the engine stopped.
+	Exited chan struct{}
+
+	mu      sync.Mutex
+	invalid map[string]map[uint64]string
+	peers   []*ike.PeerConfig
+	polCfg  map[uint64]*policyInfo
+	m       *metrics
+}
+
+type policyInfo struct {
+	id      uint64
+	peer    string
+	action  esp.Action
+	level   esp.Level
+	tunnel  bool
+	src     netip.Prefix
+	dst     netip.Prefix
+	proto   uint8
+	sport   uint16
+	dport   uint16
+	reqID   uint32
+	saSrc   netip.Addr
+	saDst   netip.Addr
+}
+
+// Start opens the IKE sockets and the data path, registers the menus and applies the
+// stored configuration.
+func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default().With("topic", "ipsec")
+	}
+	if opts.Do == nil {
+		opts.Do = func(f func() error) error { return f() }
+	}
+	e := &Engine{ex: ex, opts: opts, log: opts.Log, wake: make(chan struct{}, 1), Exited: make(chan struct{}),
+		invalid: map[string]map[uint64]string{}, polCfg: map[uint64]*policyInfo{}}
+	io := ike.DefaultOptions()
+	if opts.Port != 0 {
+		io.Port = opts.Port
+	}
+	if opts.NATPort != 0 {
+		io.NATPort = opts.NATPort
+	}
+	io.Listen = opts.Listen
+	io.Log = opts.Log
+	io.Events = e.poke
+	d, err := ike.New(io, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.d = d
+	if !opts.NoDatapath {
+		cfg := opts.ESP
+		if cfg.TunName == "" {
+			def := esp.DefaultConfig()
+			def.Force = cfg.Force
+			cfg = def
+		}
+		cfg.UDP4500, cfg.UDP4500v6 = d.NATSocket(false), d.NATSocket(true)
+		err := opts.Do(func() error {
+			var err error
+			e.dp, err = esp.Open(ctx, cfg)
+			return err
+		})
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("ESP data path: %w", err)
+		}
+		d.SetDatapath(&adapter{e: e})
+		e.log.Info("ipsec: ESP data path", "kind", e.dp.Kind(), "reason", esp.Probe().Reason)
+	}
+	e.m = newMetrics(e, reg)
+	for _, p := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, GroupPath,
+		SettingsPath, StatisticsPath, ActivePeersPath, InstalledSAPath} {
+		ex.SetEngine(p, "ipsec")
+	}
+	e.registerChecks()
+	e.registerStatus()
+	ex.Watch("/ip/ipsec", func(control.Change) { e.poke() })
+	if err := e.Reconcile(ctx); err != nil {
+		e.log.Warn("ipsec: configuration not applied", "err", err)
+	}
+	go e.loop(ctx)
+	return e, nil
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) loop(ctx context.Context) {
+	defer close(e.Exited)
+	defer func() {
+		e.d.Close()
+		if e.dp != nil {
+			e.dp.Close()
+		}
+	}()
+	var events <-chan esp.Event
+	if e.dp != nil {
+		events = e.dp.Events()
+	}
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			switch ev.Kind {
+			case esp.EventSoftExpire:
+				e.d.RekeyChild(ev.SA.SPI)
+			case esp.EventAcquire:
+				e.acquire(ev)
+			}
+		case <-e.wake:
+			if err := e.Reconcile(ctx); err != nil {
+				e.log.Warn("ipsec: configuration not applied", "err", err)
+			}
+		case <-tick.C:
+			e.publishPolicies()
+		}
+	}
+}
+
+// acquire starts the peer of a policy that saw traffic without an SA.
+func (e *Engine) acquire(ev esp.Event) {
+	e.mu.Lock()
+	var peer string
+	for _, p := range e.polCfg {
+		if p.reqID == ev.ReqID || uint32(p.id) == ev.PolicyID {
+			peer = p.peer
+		}
+	}
+	e.mu.Unlock()
+	if peer != "" {
+		for _, s := range e.d.Snapshot() {
+			if s.Peer == peer {
+				return
+			}
+		}
+		e.d.Initiate(peer)
+	}
+}
+
+// Daemon is the IKE daemon (tests and the load generator).
+func (e *Engine) Daemon() *ike.Daemon { return e.d }
+
+// Datapath is the ESP data path, nil without one.
+func (e *Engine) Datapath() esp.Datapath { return e.dp }
+
+// items reads a menu with each item's properties completed by the menu's defaults.
+func (e *Engine) items(path string) ([]store.Item, *menu.Menu, error) {
+	m, ok := e.ex.Tree.Get(path)
+	if !ok {
+		return nil, nil, fmt.Errorf("no menu %s", path)
+	}
+	its, err := e.ex.Items(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, it := range its {
+		props := maps.Clone(it.Props)
+		if props == nil {
+			props = map[string]string{}
+		}
+		for _, p := range m.Props {
+			if _, ok := props[p.Name]; !ok && p.Default != "" {
+				props[p.Name] = p.Default
+			}
+		}
+		its[i].Props = props
+	}
+	return its, m, nil
+}
+
+func (e *Engine) bad(path string, id uint64, err error) {
+	if e.invalid[path] == nil {
+		e.invalid[path] = map[uint64]string{}
+	}
+	e.invalid[path][id] = err.Error()
+}
+
+// Reconcile decodes the menus into peer configurations for the daemon and the SPD.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	e.mu.Lock()
+	e.invalid = map[string]map[uint64]string{}
+	read := func(path string) []store.Item {
+		its, _, err := e.items(path)
+		if err != nil {
+			e.log.Warn("ipsec: read", "path", path, "err", err)
+		}
+		return its
+	}
+	profiles, proposals, peers := read(ProfilePath), read(ProposalPath), read(PeerPath)
+	identities, policies := read(IdentityPath), read(PolicyPath)
+
+	profByName := map[string]*profile{}
+	for _, it := range profiles {
+		p, err := decodeProfile(it.Props)
+		if err != nil {
+			e.bad(ProfilePath, it.ID, err)
+			continue
+		}
+		profByName[it.Props["name"]] = p
+	}
+	type espProp struct {
+		ps []ike.Proposal
+		lt time.Duration
+	}
+	propByName := map[string]espProp{}
+	for _, it := range proposals {
+		if it.Props["disabled"] == "yes" {
+			continue
+		}
+		ps, lt, err := espProposal(it.Props)
+		if err != nil {
+			e.bad(ProposalPath, it.ID, err)
+			continue
+		}
+		propByName[it.Props["name"]] = espProp{ps, lt}
+	}
+	var cfgs []*ike.PeerConfig
+	peerByName := map[string]*ike.PeerConfig{}
+	for _, it := range peers {
+		if it.Props["disabled"] == "yes" {
+			continue
+		}
+		name := it.Props["name"]
+		if name == "" {
+			name = "peer" + strconv.FormatUint(it.ID, 10)
+		}
+		if m := it.Props["exchange-mode"]; m != "ike2" {
+			e.bad(PeerPath, it.ID, fmt.Errorf("exchange-mode=%s (IKEv1) is not supported yet; use exchange-mode=ike2", m))
+			continue
+		}
+		prof := profByName[it.Props["profile"]]
+		if prof == nil {
+			e.bad(PeerPath, it.ID, fmt.Errorf("profile %q is not usable", it.Props["profile"]))
+			continue
+		}
+		pc := ike.DefaultPeer()
+		pc.Name = name
+		addr := it.Props["address"]
+		pfx, err := prefix(addr)
+		if err != nil {
+			ips, lerr := net.LookupIP(addr)
+			if lerr != nil || len(ips) == 0 {
+				e.bad(PeerPath, it.ID, fmt.Errorf("cannot resolve %s", addr))
+				continue
+			}
+			a, _ := netip.AddrFromSlice(ips[0])
+			a = a.Unmap()
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		pc.Remote = pfx
+		if la := it.Props["local-address"]; la != "" {
+			pc.Local, _ = netip.ParseAddr(la)
+		}
+		if port, err := strconv.Atoi(it.Props["port"]); err == nil {
+			pc.Port = uint16(port)
+		}
+		pc.Passive = it.Props["passive"] == "yes"
+		pc.SendInitialContact = it.Props["send-initial-contact"] != "no"
+		pc.Proposals = []ike.Proposal{prof.proposal}
+		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
+		cfgs = append(cfgs, pc)
+		peerByName[name] = pc
+	}
+	// Policy templates by group.
+	templates := map[string][]*ike.ChildConfig{}
+	polCfg := map[uint64]*policyInfo{}
+	for _, it := range policies {
+		p := it.Props
+		if p["disabled"] == "yes" {
+			continue
+		}
+		src, err1 := prefix(p["src-address"])
+		dst, err2 := prefix(p["dst-address"])
+		if err1 != nil || err2 != nil {
+			e.bad(PolicyPath, it.ID, errors.New("bad src-address or dst-address"))
+			continue
+		}
+		proto := protoNum(p["protocol"])
+		cc := &ike.ChildConfig{ID: it.ID, Local: ike.SelectorFromPrefix(src, proto, portNum(p["src-port"])),
+			Remote: ike.SelectorFromPrefix(dst, proto, portNum(p["dst-port"])), Tunnel: p["tunnel"] == "yes"}
+		if pr, ok := propByName[p["proposal"]]; ok {
+			cc.Proposals, cc.Lifetime = pr.ps, pr.lt
+		} else {
+			e.bad(PolicyPath, it.ID, fmt.Errorf("proposal %q is not usable", p["proposal"]))
+			continue
+		}
+		if p["template"] == "yes" {
+			templates[p["group"]] = append(templates[p["group"]], cc)
+			continue
+		}
+		pi := &policyInfo{id: it.ID, peer: p["peer"], tunnel: cc.Tunnel, src: src, dst: dst, proto: proto,
+			sport: portNum(p["src-port"]), dport: portNum(p["dst-port"])}
+		switch p["action"] {
+		case "discard":
+			pi.action = esp.ActionDiscard
+		case "none":
+			pi.action = esp.ActionNone
+		default:
+			pi.action = esp.ActionEncrypt
+		}
+		switch p["level"] {
+		case "use":
+			pi.level = esp.LevelUse
+		case "unique":
+			pi.level = esp.LevelUnique
+		default:
+			pi.level = esp.LevelRequire
+		}
+		if pi.action == esp.ActionEncrypt {
+			pc := peerByName[p["peer"]]
+			if pc == nil {
+				e.bad(PolicyPath, it.ID, fmt.Errorf("peer %q is not usable", p["peer"]))
+				continue
+			}
+			// Keep the request id of a policy across reconciles so the SAs stay linked.
+			if old := e.polCfg[it.ID]; old != nil {
+				cc.ReqID = old.reqID
+			}
+			pc.Children = append(pc.Children, cc)
+		}
+		polCfg[it.ID] = pi
+		pi.reqID = cc.ReqID
+	}
+	for _, it := range identities {
+		p := it.Props
+		if p["disabled"] == "yes" {
+			continue
+		}
+		pc := peerByName[p["peer"]]
+		if pc == nil {
+			e.bad(IdentityPath, it.ID, fmt.Errorf("peer %q is not usable", p["peer"]))
+			continue
+		}
+		if m := p["auth-method"]; m != "pre-shared-key" {
+			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", m))
+			continue
+		}
+		psk, err := secret(p["secret"])
+		if err == nil && len(psk) == 0 {
+			err = errors.New("secret is empty")
+		}
+		if err != nil {
+			e.bad(IdentityPath, it.ID, err)
+			continue
+		}
+		my, err := idSpec(p["my-id"])
+		if err != nil {
+			e.bad(IdentityPath, it.ID, err)
+			continue
+		}
+		rem, err := idSpec(p["remote-id"])
+		if err != nil {
+			e.bad(IdentityPath, it.ID, err)
+			continue
+		}
+		if p["mode-config"] != "" && p["mode-config"] != "none" {
+			e.bad(IdentityPath, it.ID, errors.New("mode-config is not supported yet"))
+			continue
+		}
+		ic := &ike.IdentityConfig{Name: strconv.FormatUint(it.ID, 10), Method: ike.AuthMethodPSK, PSK: psk,
+			MyID: my, RemoteID: rem, GeneratePolicy: p["generate-policy"]}
+		if g := p["policy-template-group"]; g != "none" {
+			ic.Templates = templates[g]
+		}
+		pc.Identities = append(pc.Identities, ic)
+	}
+	e.peers = cfgs
+	e.polCfg = polCfg
+	e.mu.Unlock()
+	e.d.SetPeers(cfgs)
+	e.mu.Lock()
+	for _, pc := range cfgs {
+		for _, c := range pc.Children {
+			if pi := polCfg[c.ID]; pi != nil {
+				pi.reqID = c.ReqID
+				pi.saDst = pc.Remote.Addr()
+				pi.saSrc = pc.Local
+			}
+		}
+	}
+	e.mu.Unlock()
+	e.applySPD(ctx)
+	e.publishConfig(profiles, proposals, peers, identities)
+	e.publishPolicies()
+	return nil
+}
+
+// applySPD gives the data path the ordered policy list: per encrypt policy an outbound
+// and an inbound entry between the SA endpoints (known once the peer is up).
+func (e *Engine) applySPD(ctx context.Context) {
+	if e.dp == nil {
+		return
+	}
+	endpoints := map[string][2]netip.Addr{}
+	for _, s := range e.d.Snapshot() {
+		if s.State == "established" {
+			endpoints[s.Peer] = [2]netip.Addr{s.Local.Addr(), s.Remote.Addr()}
+		}
+	}
+	e.mu.Lock()
+	ids := make([]uint64, 0, len(e.polCfg))
+	for id := range e.polCfg {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var ps []esp.Policy
+	for _, id := range ids {
+		pi := e.polCfg[id]
+		mode := esp.ModeTransport
+		if pi.tunnel {
+			mode = esp.ModeTunnel
+		}
+		out := esp.Policy{ID: uint32(id), Src: pi.src, Dst: pi.dst, Protocol: pi.proto, SrcPort: pi.sport, DstPort: pi.dport,
+			Dir: esp.DirOut, Action: pi.action, Level: pi.level, Mode: mode, ReqID: pi.reqID}
+		in := esp.Policy{ID: uint32(id), Src: pi.dst, Dst: pi.src, Protocol: pi.proto, SrcPort: pi.dport, DstPort: pi.sport,
+			Dir: esp.DirIn, Action: pi.action, Level: pi.level, Mode: mode, ReqID: pi.reqID}
+		if pi.action == esp.ActionEncrypt {
+			ep, ok := endpoints[pi.peer]
+			if !ok {
+				ep = [2]netip.Addr{pi.saSrc, pi.saDst}
+			}
+			if !ep[0].IsValid() || !ep[1].IsValid() {
+				continue // endpoints unknown until the peer is up
+			}
+			out.TunnelSrc, out.TunnelDst = ep[0], ep[1]
+			in.TunnelSrc, in.TunnelDst = ep[1], ep[0]
+		}
+		ps = append(ps, out, in)
+	}
+	e.mu.Unlock()
+	if err := e.dp.SetPolicies(ctx, ps); err != nil {
+		e.log.Warn("ipsec: cannot install policies", "err", err)
+	}
+}
+
+// publishConfig marks items that cannot apply.
+func (e *Engine) publishConfig(lists ...[]store.Item) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, path := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath} {
+		for _, it := range lists[i] {
+			st := control.ItemState{}
+			if why, ok := e.invalid[path][it.ID]; ok {
+				st.Invalid, st.Status = true, why
+			}
+			e.ex.State.Set(path, it.ID, st)
+		}
+	}
+}
+
+// publishPolicies writes ph2-count, ph2-state, sa addresses and the active flag.
+func (e *Engine) publishPolicies() {
+	snap := e.d.Snapshot()
+	count := map[uint64]int{}
+	peerSA := map[string]ike.SAStatus{}
+	for _, s := range snap {
+		if s.State == "established" {
+			peerSA[s.Peer] = s
+		}
+		for _, c := range s.Children {
+			if c.Policy != nil {
+				count[c.Policy.ID]++
+			}
+		}
+	}
+	its, _, err := e.items(PolicyPath)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, it := range its {
+		st := control.ItemState{Props: map[string]string{}}
+		if why, ok := e.invalid[PolicyPath][it.ID]; ok {
+			st.Invalid, st.Status = true, why
+		}
+		if pi := e.polCfg[it.ID]; pi != nil && pi.action == esp.ActionEncrypt {
+			n := count[it.ID]
+			st.Props["ph2-count"] = strconv.Itoa(n)
+			st.Props["ph2-state"] = "no-phase2"
+			if n > 0 {
+				st.Props["ph2-state"] = "established"
+				st.Active = true
+			}
+			if s, ok := peerSA[pi.peer]; ok {
+				st.Props["sa-src-address"] = s.Local.Addr().String()
+				st.Props["sa-dst-address"] = s.Remote.Addr().String()
+			} else if pi.saDst.IsValid() {
+				st.Props["sa-dst-address"] = pi.saDst.String()
+			}
+		}
+		e.ex.State.Set(PolicyPath, it.ID, st)
+	}
+}
+
+// adapter installs IKE's CHILD_SAs into the ESP data path.
+type adapter struct{ e *Engine }
+
+func encAlg(s *ike.Suite) string {
+	switch s.Encr.ID {
+	case ike.EncrAESCBC:
+		return fmt.Sprintf("aes-%d-cbc", s.KeyBits)
+	case ike.EncrAESCTR:
+		return fmt.Sprintf("aes-%d-ctr", s.KeyBits)
+	case ike.EncrAESGCM16:
+		return fmt.Sprintf("aes-%d-gcm", s.KeyBits)
+	case ike.EncrChaCha:
+		return "chacha20poly1305"
+	case ike.EncrDES3:
+		return "3des"
+	}
+	return "null"
+}
+
+func authAlg(s *ike.Suite) string {
+	if s.Integ == nil {
+		return ""
+	}
+	return s.Integ.Name
+}
+
+func (a *adapter) sas(c *ike.ChildSA) (in, out esp.SA) {
+	mode := esp.ModeTransport
+	if c.Tunnel {
+		mode = esp.ModeTunnel
+	}
+	lt := esp.Lifetime{SoftTime: c.Soft, HardTime: c.Lifetime}
+	if c.Lifebytes > 0 {
+		lt.HardBytes, lt.SoftBytes = c.Lifebytes, c.Lifebytes*8/10
+	}
+	in = esp.SA{SPI: c.InSPI, Dir: esp.DirIn, Src: c.Remote.Addr(), Dst: c.Local.Addr(), Mode: mode,
+		EncAlg: encAlg(c.Suite), EncKey: c.InEncKey, AuthAlg: authAlg(c.Suite), AuthKey: c.InIntegKey,
+		ReplayWindow: esp.DefaultReplayWindow, ESN: c.Suite.ESN, Lifetime: lt, ReqID: c.ReqID}
+	out = esp.SA{SPI: c.OutSPI, Dir: esp.DirOut, Src: c.Local.Addr(), Dst: c.Remote.Addr(), Mode: mode,
+		EncAlg: encAlg(c.Suite), EncKey: c.OutEncKey, AuthAlg: authAlg(c.Suite), AuthKey: c.OutIntegKey,
+		ReplayWindow: esp.DefaultReplayWindow, ESN: c.Suite.ESN, Lifetime: lt, ReqID: c.ReqID}
+	// The data path expires SAs by time itself; IKE rekeys on its own timers, so only
+	// the hard limits are handed over (the soft event would start a second rekey).
+	in.Lifetime.SoftTime, out.Lifetime.SoftTime = 0, 0
+	if c.Encap {
+		in.Encap = &esp.Encap{SrcPort: c.Local.Port(), DstPort: c.Remote.Port()}
+		out.Encap = &esp.Encap{SrcPort: c.Local.Port(), DstPort: c.Remote.Port()}
+	}
+	return in, out
+}
+
+func (a *adapter) InstallChild(c *ike.ChildSA) error {
+	dp := a.e.dp
+	in, out := a.sas(c)
+	ctx := context.Background()
+	if err := dp.AddSA(ctx, in); err != nil {
+		return err
+	}
+	if err := dp.AddSA(ctx, out); err != nil {
+		dp.DeleteSA(ctx, esp.Key{SPI: in.SPI, Dst: in.Dst})
+		return err
+	}
+	go func() { a.e.applySPD(ctx) }()
+	return nil
+}
+
+func (a *adapter) RemoveChild(c *ike.ChildSA) error {
+	dp := a.e.dp
+	ctx := context.Background()
+	err1 := dp.DeleteSA(ctx, esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()})
+	err2 := dp.DeleteSA(ctx, esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
+	return errors.Join(err1, err2)
+}
+
+func (a *adapter) InputESP(b []byte, src, dst netip.AddrPort) {
+	a.e.dp.InputUDP(b, src, dst)
+}

@@ -1,0 +1,242 @@
+package ipsec
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/value"
+	"github.com/routerd/routerd/ike"
+	"github.com/routerd/routerd/ike/esp"
+)
+
+// registerChecks refuses, at add and set, algorithms the build cannot provide, and a
+// tunnel's ipsec-secret until tunnels create their own peers.
+func (e *Engine) registerChecks() {
+	e.wrap(ProfilePath, checkProfile)
+	e.wrap(ProposalPath, checkProposal)
+	for _, p := range []string{"/interface/gre", "/interface/eoip", "/interface/ipip", "/interface/6to4"} {
+		e.wrap(p, func(props map[string]string) error {
+			if props["ipsec-secret"] != "" {
+				return fmt.Errorf("ipsec-secret is not supported yet: the tunnel would run unencrypted; " +
+					"configure /ip ipsec peer, identity and a transport policy for its endpoints instead")
+			}
+			return nil
+		})
+	}
+}
+
+func (e *Engine) wrap(path string, check func(map[string]string) error) {
+	for _, cmd := range []string{"add", "set"} {
+		fn, spec, ok := e.ex.Generic(path, cmd)
+		if !ok {
+			continue
+		}
+		e.ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			props := map[string]string{}
+			for _, a := range c.S.Args {
+				if !a.Flag && !a.Unset {
+					props[a.Name] = a.Value
+				}
+			}
+			if err := check(props); err != nil {
+				return nil, control.ArgError("%v", err)
+			}
+			return fn(ctx, c)
+		})
+	}
+}
+
+func (e *Engine) registerStatus() {
+	e.ex.Provide(ActivePeersPath, e.activePeers)
+	e.ex.Provide(InstalledSAPath, e.installedSA)
+	e.ex.Provide(StatisticsPath, e.statistics)
+	e.ex.Handle(ActivePeersPath, "kill-connections", control.CommandSpec{},
+		func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			n := e.d.Kill(noAddr)
+			e.log.Info("ipsec: killed connections", "count", n)
+			return &control.Reply{}, nil
+		})
+	e.ex.Handle(InstalledSAPath, "flush", control.CommandSpec{},
+		func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			e.d.FlushChildren()
+			return &control.Reply{}, nil
+		})
+}
+
+func dur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	return value.FormatDuration(d.Truncate(time.Second))
+}
+
+func (e *Engine) activePeers(ctx context.Context, sess *control.Session) ([]control.Row, error) {
+	m, _ := e.ex.Tree.Get(ActivePeersPath)
+	now := time.Now()
+	var rows []control.Row
+	for i, s := range e.d.Snapshot() {
+		flags := ""
+		if !s.Initiator {
+			flags += "R"
+		}
+		if s.NATT {
+			flags += "N"
+		}
+		p := map[string]string{
+			"remote-address": s.Remote.Addr().String(), "local-address": s.Local.Addr().String(),
+			"state": s.State, "side": "initiator", "ph2-total": strconv.Itoa(len(s.Children)),
+			"rx-bytes": strconv.FormatUint(s.RxBytes, 10), "tx-bytes": strconv.FormatUint(s.TxBytes, 10),
+			"rx-packets": strconv.FormatUint(s.RxPackets, 10), "tx-packets": strconv.FormatUint(s.TxPackets, 10),
+			"last-seen": dur(now.Sub(s.LastSeen)), "id": s.RemoteID,
+		}
+		if !s.Initiator {
+			p["side"] = "responder"
+		}
+		if !s.Established.IsZero() {
+			p["uptime"] = dur(now.Sub(s.Established))
+		}
+		rows = append(rows, control.Row{ID: uint64(i + 1), Menu: m, Props: p, Flags: flags})
+	}
+	return rows, nil
+}
+
+func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]control.Row, error) {
+	m, _ := e.ex.Tree.Get(InstalledSAPath)
+	now := time.Now()
+	var rows []control.Row
+	id := uint64(0)
+	for _, s := range e.d.Snapshot() {
+		for _, c := range s.Children {
+			for _, dir := range []esp.Direction{esp.DirIn, esp.DirOut} {
+				id++
+				spi, src, dst := c.InSPI, c.Remote.Addr(), c.Local.Addr()
+				if dir == esp.DirOut {
+					spi, src, dst = c.OutSPI, c.Local.Addr(), c.Remote.Addr()
+				}
+				enc := encAlg(c.Suite)
+				family := enc
+				if i := strings.LastIndexByte(enc, '-'); i > 0 && strings.HasPrefix(enc, "aes-") {
+					family = "aes-" + enc[i+1:]
+				}
+				auth := authAlg(c.Suite)
+				if auth == "" {
+					auth = "null"
+				}
+				age := now.Sub(c.Added)
+				state := "mature"
+				if c.Soft > 0 && age >= c.Soft {
+					state = "dying"
+				}
+				p := map[string]string{
+					"spi": fmt.Sprintf("0x%X", spi), "src-address": src.String(), "dst-address": dst.String(),
+					"state": state, "auth-algorithm": auth, "enc-algorithm": family,
+					"enc-key-size": strconv.Itoa(c.Suite.KeyBits), "add-lifetime": dur(c.Soft) + "/" + dur(c.Lifetime),
+					"addtime": c.Added.Format("2006-01-02 15:04:05"), "replay": strconv.Itoa(esp.DefaultReplayWindow),
+				}
+				if c.Suite.KeyBits == 0 {
+					p["enc-key-size"] = strconv.Itoa(8 * (c.Suite.EncrKeyLen() - c.Suite.Encr.Salt))
+				}
+				if c.Lifetime > 0 {
+					p["expires-in"] = dur(c.Soft - age)
+				}
+				if e.dp != nil {
+					if ct, err := e.dp.Counters(esp.Key{SPI: spi, Dst: dst}); err == nil {
+						p["current-bytes"] = strconv.FormatUint(ct.Bytes, 10)
+						if ct.State != "" {
+							p["state"] = ct.State
+						}
+					}
+				}
+				rows = append(rows, control.Row{ID: id, Menu: m, Props: p, Flags: "E"})
+			}
+		}
+	}
+	return rows, nil
+}
+
+func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]control.Row, error) {
+	m, _ := e.ex.Tree.Get(StatisticsPath)
+	p := map[string]string{}
+	if e.dp != nil {
+		for _, f := range esp.StatisticsFields(e.dp.Statistics()) {
+			p[f[0].(string)] = fmt.Sprint(f[1])
+		}
+	}
+	// IKE messages that fail to parse or authenticate are inbound errors too.
+	return []control.Row{{ID: 1, Menu: m, Props: p}}, nil
+}
+
+var noAddr = ike.SAStatus{}.Remote.Addr()
+
+// metrics exports IKE and ESP state to Prometheus.
+type metrics struct{ e *Engine }
+
+func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
+	m := &metrics{e: e}
+	if reg != nil {
+		reg.MustRegister(m)
+	}
+	return m
+}
+
+var (
+	descIKE      = prometheus.NewDesc("routerd_ipsec_ike_sas", "IKE SAs by state.", []string{"state"}, nil)
+	descChild    = prometheus.NewDesc("routerd_ipsec_child_sas", "Installed CHILD SA pairs.", nil, nil)
+	descIKECount = prometheus.NewDesc("routerd_ipsec_ike_events_total", "IKE daemon events: rekeys, DPD failures, authentication failures, malformed messages...", []string{"event"}, nil)
+	descStat     = prometheus.NewDesc("routerd_ipsec_statistics_total", "The /ip ipsec statistics counters.", []string{"name"}, nil)
+	descESP      = prometheus.NewDesc("routerd_ipsec_esp_bytes", "Bytes through installed SAs by direction.", []string{"dir"}, nil)
+)
+
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descIKE, descChild, descIKECount, descStat, descESP} {
+		ch <- d
+	}
+}
+
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	e := m.e
+	states := map[string]int{"established": 0, "half-open": 0, "message-1-sent": 0, "auth-sent": 0, "deleting": 0}
+	children := 0
+	var in, out uint64
+	for _, s := range e.d.Snapshot() {
+		states[s.State]++
+		children += len(s.Children)
+		if e.dp != nil {
+			for _, c := range s.Children {
+				if ct, err := e.dp.Counters(esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}); err == nil {
+					in += ct.Bytes
+				}
+				if ct, err := e.dp.Counters(esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}); err == nil {
+					out += ct.Bytes
+				}
+			}
+		}
+	}
+	for st, n := range states {
+		ch <- prometheus.MustNewConstMetric(descIKE, prometheus.GaugeValue, float64(n), st)
+	}
+	ch <- prometheus.MustNewConstMetric(descChild, prometheus.GaugeValue, float64(children))
+	ch <- prometheus.MustNewConstMetric(descESP, prometheus.GaugeValue, float64(in), "in")
+	ch <- prometheus.MustNewConstMetric(descESP, prometheus.GaugeValue, float64(out), "out")
+	st := &e.d.Stats
+	for name, v := range map[string]uint64{
+		"ike-rekey": st.IKERekeys.Load(), "child-rekey": st.ChildRekeys.Load(), "dpd-failure": st.DPDFailures.Load(),
+		"auth-failed": st.AuthFailed.Load(), "malformed": st.Malformed.Load(), "no-proposal": st.NoProposal.Load(),
+		"retransmit": st.Retransmits.Load(), "cookie-sent": st.CookiesSent.Load(), "ike-established": st.IKEEstablished.Load(),
+		"child-established": st.ChildEstablished.Load(), "rx-packets": st.RxPackets.Load(), "tx-packets": st.TxPackets.Load(),
+	} {
+		ch <- prometheus.MustNewConstMetric(descIKECount, prometheus.CounterValue, float64(v), name)
+	}
+	if e.dp != nil {
+		for _, f := range esp.StatisticsFields(e.dp.Statistics()) {
+			ch <- prometheus.MustNewConstMetric(descStat, prometheus.CounterValue, float64(f[1].(uint64)), f[0].(string))
+		}
+	}
+}
+
