@@ -90,6 +90,8 @@ type Executor struct {
 	sources  map[string]Source
 	watchers []*watcher
 	failed   map[string]string // menu prefix -> why its engine did not start
+	engines  map[string]string // menu path -> engine applying it (SetEngine)
+	faults   map[string]string // menu path -> why its engine failed its last pass
 
 	// Observe, when set, is told each command's menu, verb and result ("ok" or "error").
 	Observe func(path, cmd, result string)
@@ -359,7 +361,13 @@ func (x *Executor) Row(m *menu.Menu, it store.Item, showSensitive bool) Row {
 	for k, v := range st.Props {
 		r.Props[k] = v
 	}
-	if st.Status == "" && m.Engine == "" && m.Kind != menu.Status {
+	engine, fault := x.engineOf(m)
+	if fault != "" {
+		// The engine's last pass failed as a whole (a panic, an unreadable store): none
+		// of its items can be trusted to be applied, whatever they last reported.
+		st.Invalid, st.Status = true, "not applied: "+fault
+	}
+	if st.Status == "" && engine == "" && m.Kind != menu.Status {
 		st.Status = x.notApplied(m.Path)
 	}
 	if ne := noEffect(m, it.Props); ne != "" {
@@ -538,11 +546,52 @@ func (x *Executor) Items(path string) ([]store.Item, error) {
 }
 
 // SetEngine records that an engine applies the menu at path, so print stops reporting
-// its items as not applied.
+// its items as not applied. The menu's declaration (Menu.Engine) is left alone: engines
+// register while sessions print, so the record lives under the executor's lock.
 func (x *Executor) SetEngine(path, engine string) {
-	if m, ok := x.Tree.Get(path); ok {
-		m.Engine = engine
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.engines == nil {
+		x.engines = map[string]string{}
 	}
+	x.engines[path] = engine
+}
+
+// Engine returns the engine that applies the menu at path ("" when none does).
+func (x *Executor) Engine(path string) string {
+	m, ok := x.Tree.Get(path)
+	if !ok {
+		return ""
+	}
+	e, _ := x.engineOf(m)
+	return e
+}
+
+// engineOf returns the engine of menu m and why its last pass failed, if it did.
+func (x *Executor) engineOf(m *menu.Menu) (engine, fault string) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	engine = x.engines[m.Path]
+	if engine == "" {
+		engine = m.Engine
+	}
+	return engine, x.faults[m.Path]
+}
+
+// Fault marks every item of the menu at path invalid with reason (the engine's pass
+// failed as a whole); an empty reason clears the mark. The engine host sets it when a
+// reconcile panics or fails and clears it after the next pass that succeeds.
+func (x *Executor) Fault(path, reason string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if reason == "" {
+		delete(x.faults, path)
+		return
+	}
+	if x.faults == nil {
+		x.faults = map[string]string{}
+	}
+	x.faults[path] = reason
 }
 
 // EngineFailed records why the engine of the menus at and below prefix could not start;

@@ -121,13 +121,9 @@ func run(o options, events *eventlog.Buffer) error {
 	// Engines start only once this instance owns its console socket: a second routerd
 	// started by mistake must not reconcile the kernel against an empty store and remove
 	// what the first one installed.
-	if err := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o}); err != nil {
-		ln.Close()
-		if mln != nil {
-			mln.Close()
-		}
-		return err
-	}
+	host := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o})
+	// Engines end before the store closes (deferred above), every goroutine joined.
+	defer host.Stop()
 	consoleDone := make(chan error, 1)
 	go func() { consoleDone <- console.Serve(ctx, ln, in, identity(ex)) }()
 	metricsDone := make(chan error, 1)
@@ -259,8 +255,4 @@ func prepareBPFFS(dir string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		slog.Warn("cannot create bpffs directory", "dir", dir, "err", err)
 	}
-}
-
-func slogEngineError(name string, err error) {
-	slog.Error("engine did not start", "engine", name, "err", err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/routerd/routerd/control/engine"
 	ptpengine "github.com/routerd/routerd/ptp/engine"
 )
 
@@ -23,8 +24,12 @@ func ptpFlags(o *ptpengine.Options) {
 	})
 }
 
-func startPTP(ctx context.Context, env *Env) error {
-	o := env.Opts.ptp
-	o.BPFFS = env.BPFFS
-	return ptpengine.Start(ctx, env.Ex, env.Metrics.Registry, o)
+// ptpEngine runs /system ptp (ptp/engine).
+func ptpEngine(env *Env) engine.Engine {
+	return engine.Func(engine.Spec{Name: "ptp", Menus: []string{"/system/ptp"}},
+		func(ctx context.Context, h *engine.Handle) error {
+			o := env.Opts.ptp
+			o.BPFFS = env.BPFFS
+			return ptpengine.Start(ctx, h.Ex, h.Metrics, o)
+		})
 }

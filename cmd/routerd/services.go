@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/routerd/routerd/control/apiserver"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/service"
 	"github.com/routerd/routerd/control/user"
 )
@@ -14,27 +15,26 @@ import (
 // 127.0.0.1 or a namespace's address); empty listens on all addresses.
 var serviceBind = flag.String("service-bind", "", "address the /ip service listeners bind to (empty: all addresses)")
 
-// mgmt is what the management protocols (api, www, ssh, telnet, ftp) plug into: the
-// login checker and the /ip service manager. Engines listed after "management" use it
-// (mgmt.Services.Register("ssh", ...), mgmt.Auth.Login(...)).
-var mgmt struct {
-	Auth     *user.Auth
-	Services *service.Manager
-}
-
-// startManagement applies /user and /ip service and serves the RouterOS API.
-func startManagement(ctx context.Context, env *Env) error {
-	user.Register(env.Ex, env.DataDir)
-	if err := user.Seed(env.Ex, env.DataDir); err != nil {
-		return err
-	}
-	mgmt.Auth = user.NewAuth(env.Ex, env.Metrics.Registry)
-	mgmt.Services = service.New(env.Ex, env.DataDir, *serviceBind, env.Metrics.Registry)
-	apis := apiserver.New(env.Ex, mgmt.Auth)
-	mgmt.Services.Register("api", apis.Protocol("api"))
-	mgmt.Services.Register("api-ssl", apis.Protocol("api-ssl"))
-	if err := mgmt.Services.Start(ctx); err != nil {
-		return fmt.Errorf("services: %w", err)
-	}
-	return nil
+// managementEngine applies /user and /ip service and serves the RouterOS API. It offers
+// the login checker (*user.Auth) and the /ip service manager (*service.Manager) to the
+// engines after it, which plug their protocols into them.
+func managementEngine(env *Env) engine.Engine {
+	return engine.Func(engine.Spec{Name: "management", Menus: []string{"/ip/service", "/user"}},
+		func(ctx context.Context, h *engine.Handle) error {
+			user.Register(h.Ex, env.DataDir)
+			if err := user.Seed(h.Ex, env.DataDir); err != nil {
+				return err
+			}
+			auth := user.NewAuth(h.Ex, h.Metrics)
+			svcs := service.New(h.Ex, env.DataDir, *serviceBind, h.Metrics)
+			apis := apiserver.New(h.Ex, auth)
+			svcs.Register("api", apis.Protocol("api"))
+			svcs.Register("api-ssl", apis.Protocol("api-ssl"))
+			if err := svcs.Start(ctx); err != nil {
+				return fmt.Errorf("services: %w", err)
+			}
+			engine.Offer(h, auth)
+			engine.Offer(h, svcs)
+			return nil
+		})
 }

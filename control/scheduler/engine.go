@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/store"
 )
@@ -31,6 +32,7 @@ const maxWait = time.Minute
 // Engine runs the items of /system scheduler.
 type Engine struct {
 	ex    *control.Executor
+	h     *engine.Handle
 	in    *script.Interp
 	clock Clock
 	// started is when routerd started, the base of start-time=startup.
@@ -59,21 +61,40 @@ type task struct {
 	bad     string    // why the item cannot be scheduled
 }
 
-// Start registers the engine of /system scheduler on ex and runs it until ctx ends.
-// Scripts run in in; started is the start of routerd (startup items run 3 s after it).
-// Its counters go to reg when it is not nil.
-func Start(ctx context.Context, ex *control.Executor, in *script.Interp, clock Clock, started time.Time, reg prometheus.Registerer) (*Engine, error) {
-	e := &Engine{ex: ex, in: in, clock: clock, started: started,
+// New returns the engine of /system scheduler, for an engine host to run. Scripts run
+// in in; started is the start of routerd (startup items run 3 s after it).
+func New(in *script.Interp, clock Clock, started time.Time) *Engine {
+	return &Engine{in: in, clock: clock, started: started,
 		wake: make(chan struct{}, 1), tasks: map[uint64]*task{},
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "routerd_scheduler_runs_total",
 			Help: "Scheduled runs of /system scheduler items by result: ok, error (logged), skipped (the previous run of the item was still going).",
 		}, []string{"result"})}
-	if reg != nil {
-		if err := reg.Register(e.runs); err != nil {
-			return nil, fmt.Errorf("scheduler metrics: %w", err)
+}
+
+// Spec declares the menu the engine applies. The scheduler keeps time in its own loop,
+// so it has no periodic pass: a pass only tells the loop to reread the items.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "scheduler", Menus: []string{Path}, Resync: engine.Never}
+}
+
+// Reconcile has the loop reread the items (an unchanged item keeps its plan).
+func (e *Engine) Reconcile(context.Context) error {
+	e.poke()
+	return nil
+}
+
+// Start registers the engine's metrics and its add and set, and starts its loop. Scripts
+// are looked up by name when an item runs; a rename there changes nothing here, so only
+// the scheduler's own items are watched.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.ex, e.h = h.Ex, h
+	if h.Metrics != nil {
+		if err := h.Metrics.Register(e.runs); err != nil {
+			return fmt.Errorf("scheduler metrics: %w", err)
 		}
 	}
+	ex := e.ex
 	if m, ok := ex.Tree.Get(Path); ok {
 		if p, ok := m.Prop("policy"); ok {
 			e.defaultPolicy = p.Default
@@ -87,13 +108,11 @@ func Start(ctx context.Context, ex *control.Executor, in *script.Interp, clock C
 			ex.Handle(Path, cmd, spec, e.set(gen))
 		}
 	}
+	// Counted at commit, not when the host's pass gets round to it: a change is pending
+	// from the moment it is acknowledged, which is what idle() answers.
 	ex.Watch(Path, func(control.Change) { e.poke() })
-	// Scripts are looked up by name when an item runs; a rename there changes nothing
-	// here, so only the scheduler's own items are watched.
-	ex.SetEngine(Path, "scheduler")
-	e.poke()
-	go e.loop(ctx)
-	return e, nil
+	h.Go(ctx, e.loop)
+	return nil
 }
 
 // poke asks the loop to reread the configuration; it never blocks (Watch callbacks run
@@ -392,7 +411,7 @@ func (e *Engine) runDue(ctx context.Context, now time.Time) {
 	if len(batch) == 0 {
 		return
 	}
-	go func() {
+	e.h.Go(ctx, func(ctx context.Context) {
 		for _, id := range batch {
 			e.start(ctx, id, now)
 			e.mu.Lock()
@@ -401,7 +420,7 @@ func (e *Engine) runDue(ctx context.Context, now time.Time) {
 			}
 			e.mu.Unlock()
 		}
-	}()
+	})
 }
 
 // start runs one item of a batch unless an earlier one of the same moment disabled or

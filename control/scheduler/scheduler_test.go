@@ -14,6 +14,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/system"
@@ -91,10 +92,11 @@ func newRig(t testing.TB, start time.Time) *rig {
 	r := &rig{t: t, ex: ex, in: in, log: log, clock: clock,
 		c: &script.Console{Sess: &control.Session{User: "admin"}}}
 	r.reg = prometheus.NewRegistry()
-	var err error
-	if r.e, err = Start(ctx, ex, in, clock, start, r.reg); err != nil {
-		t.Fatal(err)
-	}
+	h := engine.New(ex, r.reg)
+	r.e = New(in, clock, start)
+	h.Register(r.e)
+	h.Start(ctx)
+	t.Cleanup(h.Stop)
 	r.settle()
 	return r
 }

@@ -61,8 +61,8 @@ func Register(ex *control.Executor, in *script.Interp, dataDir string, log *even
 func (s *system) handlers() {
 	ex := s.ex
 	for _, p := range []string{"/system/resource", "/system/script"} {
-		if m, ok := ex.Tree.Get(p); ok && m.Engine == "" {
-			m.Engine = engine
+		if ex.Engine(p) == "" {
+			ex.SetEngine(p, engine)
 		}
 	}
 	ex.Provide("/system/resource", s.res.source)

@@ -9,9 +9,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 )
 
 // Menu paths this engine applies.
@@ -34,11 +33,12 @@ type Options struct {
 // Engine applies /ip tftp: it listens while at least one rule is enabled.
 type Engine struct {
 	ex   *control.Executor
+	h    *engine.Handle
+	// life is the engine's lifetime (Start's context): the listener runs under it, not
+	// under one pass's.
+	life context.Context
 	opts Options
 	srv  *Server
-	wake chan struct{}
-	// exited closes when the engine has stopped following changes and closed its socket.
-	exited chan struct{}
 
 	mu      sync.Mutex
 	hits    map[uint64]int64
@@ -48,57 +48,48 @@ type Engine struct {
 	addr    net.Addr
 }
 
-// Start registers the engine and applies the stored configuration.
-func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
+// New returns the engine of /ip tftp, for an engine host to run.
+func New(opts Options) *Engine {
 	if opts.Addr == "" {
 		opts.Addr = ":69"
 	}
 	if opts.Listen == nil {
 		opts.Listen = func(a *net.UDPAddr) (*net.UDPConn, error) { return net.ListenUDP("udp", a) }
 	}
-	e := &Engine{ex: ex, opts: opts, wake: make(chan struct{}, 1), exited: make(chan struct{}),
-		hits: map[uint64]int64{}, invalid: map[uint64]string{}}
-	e.srv = &Server{Dir: filepath.Join(opts.DataDir, "files"), Listen: opts.Listen,
-		Hit: e.hit, Metrics: NewMetrics(reg)}
-	ex.SetEngine(Path, "tftp")
-	ex.SetEngine(SettingsPath, "tftp")
-	ex.Watch(Path, func(control.Change) {
-		select {
-		case e.wake <- struct{}{}:
-		default:
-		}
-	})
-	if err := e.Reconcile(ctx); err != nil {
-		slog.Warn("tftp: not listening", "err", err)
-	}
-	go func() {
-		defer close(e.exited)
-		defer e.stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-e.wake:
-				if ctx.Err() != nil {
-					return
-				}
-				if err := e.Reconcile(ctx); err != nil {
-					slog.Warn("tftp: not listening", "err", err)
-				}
-			}
-		}
-	}()
-	return e, nil
+	return &Engine{opts: opts, hits: map[uint64]int64{}, invalid: map[uint64]string{}}
+}
+
+// Spec declares the menus the engine applies.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "tftp", Menus: []string{Path, SettingsPath}}
+}
+
+// Start registers the engine's metrics.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.ex, e.h, e.life = h.Ex, h, ctx
+	e.srv = &Server{Dir: filepath.Join(e.opts.DataDir, "files"), Listen: e.opts.Listen,
+		Hit: e.hit, Metrics: NewMetrics(h.Metrics)}
+	return nil
+}
+
+// Close closes the listener (the host calls it once the engine's goroutines ended).
+func (e *Engine) Close() error {
+	e.stop()
+	return nil
 }
 
 // Reconcile compiles the rules and settings, and opens or closes the listener.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	items, err := e.ex.Items(Path)
 	if err != nil {
-		return fmt.Errorf("tftp: read rules: %w", err)
+		return fmt.Errorf("read rules: %w", err)
 	}
 	cfg := &Config{MaxBlock: 4096}
-	if st, err := e.ex.Items(SettingsPath); err == nil && len(st) > 0 {
+	st, err := e.ex.Items(SettingsPath)
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	if len(st) > 0 {
 		if n, err := strconv.Atoi(st[0].Props["max-block-size"]); err == nil {
 			cfg.MaxBlock = n
 		}
@@ -130,12 +121,17 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if len(cfg.Rules) == 0 {
 		e.stop()
 	} else {
-		lerr = e.listen(ctx)
+		lerr = e.listen()
 	}
+	if lerr != nil {
+		slog.Warn("tftp: not listening", "err", lerr)
+	}
+	// A listener that cannot open is every rule's status, not a failed pass: the rules
+	// are compiled and the next pass tries again.
 	for _, it := range items {
 		e.publish(it.ID, lerr)
 	}
-	return lerr
+	return nil
 }
 
 // publish writes an item's hits and, when it cannot apply, why.
@@ -158,7 +154,7 @@ func (e *Engine) hit(id uint64) {
 	e.publish(id, nil)
 }
 
-func (e *Engine) listen(ctx context.Context) error {
+func (e *Engine) listen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.cancel != nil {
@@ -172,15 +168,15 @@ func (e *Engine) listen(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", e.opts.Addr, err)
 	}
-	lctx, cancel := context.WithCancel(ctx)
+	lctx, cancel := context.WithCancel(e.life)
 	done := make(chan struct{})
 	e.cancel, e.done, e.addr = cancel, done, conn.LocalAddr()
-	go func() {
+	e.h.Go(lctx, func(ctx context.Context) {
 		defer close(done)
-		if err := e.srv.Serve(lctx, conn); err != nil {
+		if err := e.srv.Serve(ctx, conn); err != nil {
 			slog.Warn("tftp: server stopped", "err", err)
 		}
-	}()
+	})
 	return nil
 }
 

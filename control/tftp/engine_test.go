@@ -14,6 +14,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/script"
 )
 
@@ -35,16 +36,24 @@ func newEngineRig(t testing.TB, opts Options) *engineRig {
 	}
 	opts.DataDir = dir
 	reg := prometheus.NewRegistry()
-	e, err := Start(ctx, ex, reg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-e.exited })
+	e := start(t, ctx, ex, reg, opts)
+	t.Cleanup(cancel)
 	if err := os.MkdirAll(filepath.Join(dir, "files", "sata1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return &engineRig{e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
 		con: &script.Console{Sess: &control.Session{User: "admin"}}, dir: dir, reg: reg}
+}
+
+// start runs the engine on a host of its own, stopped (every goroutine joined) at cleanup.
+func start(t testing.TB, ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) *Engine {
+	t.Helper()
+	h := engine.New(ex, reg)
+	e := New(opts)
+	h.Register(e)
+	h.Start(ctx)
+	t.Cleanup(h.Stop)
+	return e
 }
 
 // run runs console source and then applies it the way the watcher's wake-up does, so
@@ -157,11 +166,8 @@ func TestEngineAppliesStoredRules(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "files"), 0o755)
 	os.WriteFile(filepath.Join(dir, "files", "boot.img"), []byte("img"), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
-	e, err := Start(ctx, ex, prometheus.NewRegistry(), Options{DataDir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-e.exited })
+	e := start(t, ctx, ex, prometheus.NewRegistry(), Options{DataDir: dir, Addr: "127.0.0.1:0"})
+	t.Cleanup(cancel)
 	a, ok := e.LocalAddr().(*net.UDPAddr)
 	if !ok {
 		t.Fatal("not listening with a stored rule")

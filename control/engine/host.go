@@ -1,0 +1,361 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+)
+
+// DefaultResync is how often an engine reconciles with nothing changed in its menus: the
+// pass that puts back what was changed behind routerd's back (a link deleted with ip
+// link, a route flushed) and retries what failed (an interface that appeared since).
+const DefaultResync = 5 * time.Second
+
+// Never, as Spec.Resync, turns the periodic pass off: the engine reconciles only on
+// changes and kicks (its own loop keeps time, like the scheduler's).
+const Never time.Duration = -1
+
+// Engine is one subsystem that applies menus to the system. The host calls Start once,
+// then Reconcile: once right after Start, after every committed change to the menus of
+// its Spec (changes arriving during a pass coalesce into one more pass), every
+// Spec.Resync, and when the engine kicks itself. Reconcile never runs concurrently with
+// itself.
+type Engine interface {
+	// Spec says what the engine serves; the host reads it once, at Start.
+	Spec() Spec
+	// Start registers the engine's commands (h.Ex.Handle), sources (h.Ex.Provide),
+	// metrics (h.Metrics) and the services it offers other engines (Offer), and starts
+	// what runs beside Reconcile (listeners, subscriptions) with h.Go. It must not
+	// block. An error leaves the engine out: its menus keep their configuration and
+	// print says why it is not applied.
+	Start(ctx context.Context, h *Handle) error
+	// Reconcile reads the committed configuration and converges the system to it,
+	// changing only what differs. Per-item problems go to the items' state
+	// (h.Ex.State); an error or a panic means the pass failed as a whole, and every
+	// item of the engine's menus shows the reason until a pass succeeds.
+	Reconcile(ctx context.Context) error
+}
+
+// Closer is implemented by engines that hold something to release (a netlink handle)
+// once all their goroutines have ended.
+type Closer interface {
+	Close() error
+}
+
+// Spec declares an engine to the host.
+type Spec struct {
+	// Name appears in logs and in "not applied" reasons ("tftp").
+	Name string
+	// Menus are the menus the engine applies: the host records the engine for each
+	// (print stops saying "no engine for this menu yet"), kicks the engine on committed
+	// changes at or below them, and marks their items when the engine fails. Engines
+	// declare them as constants of their package and list them here, once.
+	Menus []string
+	// Watch are further menus whose changes kick the engine without it applying them
+	// (addresses follow /interface).
+	Watch []string
+	// Resync is the period of the pass with nothing changed: 0 means DefaultResync,
+	// Never means none.
+	Resync time.Duration
+}
+
+// Host runs every engine of the daemon.
+type Host struct {
+	// Ex is the executor the engines apply and serve.
+	Ex *control.Executor
+	// Metrics is where engines register their collectors (nil: nowhere).
+	Metrics prometheus.Registerer
+
+	mu       sync.Mutex
+	engines  []*Handle
+	services map[reflect.Type][]any
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	started  bool
+}
+
+// New returns a host over ex; reg receives the engines' metrics (nil: none).
+func New(ex *control.Executor, reg prometheus.Registerer) *Host {
+	return &Host{Ex: ex, Metrics: reg, services: map[reflect.Type][]any{}}
+}
+
+// Register adds an engine; engines start in the order they are registered (links before
+// the addresses and tunnels that use them). Register before Start.
+func (h *Host) Register(e Engine) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		panic("engine: Register after Start")
+	}
+	h.engines = append(h.engines, &Handle{host: h, eng: e, kick: make(chan struct{}, 1)})
+}
+
+// Start starts the registered engines in order: each one's Start, its first Reconcile,
+// then its loop. An engine that fails to start is logged and its menus say why; the
+// others start regardless, so one subsystem cannot take the router down. The engines
+// run until ctx ends or Stop is called.
+func (h *Host) Start(ctx context.Context) {
+	h.mu.Lock()
+	if h.started {
+		h.mu.Unlock()
+		panic("engine: Start twice")
+	}
+	h.started = true
+	ctx, h.cancel = context.WithCancel(ctx)
+	engines := slices.Clone(h.engines)
+	h.mu.Unlock()
+	for _, r := range engines {
+		r.start(ctx)
+	}
+}
+
+// Stop ends every engine and waits for all their goroutines (loops and those started
+// with Handle.Go), then closes the engines that are Closers, last started first.
+func (h *Host) Stop() {
+	h.mu.Lock()
+	cancel := h.cancel
+	engines := slices.Clone(h.engines)
+	h.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	h.wg.Wait()
+	for i := len(engines) - 1; i >= 0; i-- {
+		r := engines[i]
+		r.mu.Lock()
+		running := r.running
+		r.mu.Unlock()
+		if c, ok := r.eng.(Closer); ok && running {
+			if err := c.Close(); err != nil {
+				slog.Warn("engine close", "engine", r.spec.Name, "err", err)
+			}
+		}
+	}
+}
+
+// Handle is one engine's view of the host, given to its Start.
+type Handle struct {
+	// Ex is the executor: configuration, item state, commands and sources.
+	Ex *control.Executor
+	// Metrics is where the engine registers its collectors; nil means nowhere.
+	Metrics prometheus.Registerer
+
+	host    *Host
+	eng     Engine
+	spec    Spec
+	kick    chan struct{}
+	mu      sync.Mutex
+	running bool   // Start succeeded
+	lastErr string // reason of the last failed pass, "" after a good one
+}
+
+// Name is the engine's name.
+func (r *Handle) Name() string { return r.spec.Name }
+
+// Kick asks for a Reconcile soon; it never blocks, and kicks during a pass coalesce into
+// one more pass.
+func (r *Handle) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Go runs fn in a goroutine the host joins on Stop; fn must return once ctx ends. A
+// panic in fn (a parser of untrusted packets) is recovered: it is logged with its
+// stack, the engine's items show it, and the engine is kicked so its Reconcile can
+// start again what died.
+func (r *Handle) Go(ctx context.Context, fn func(ctx context.Context)) {
+	r.host.wg.Add(1)
+	go func() {
+		defer r.host.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				r.failed(fmt.Sprintf("internal error: %v", p), debug.Stack())
+				r.Kick()
+			}
+		}()
+		fn(ctx)
+	}()
+}
+
+func (r *Handle) start(ctx context.Context) {
+	r.spec = r.eng.Spec()
+	r.Ex, r.Metrics = r.host.Ex, r.host.Metrics
+	if r.spec.Resync == 0 {
+		r.spec.Resync = DefaultResync
+	}
+	err := r.protect(func() error { return r.eng.Start(ctx, r) })
+	if err != nil {
+		slog.Error("engine did not start", "engine", r.spec.Name, "err", err)
+		for _, m := range r.spec.Menus {
+			r.Ex.EngineFailed(m, fmt.Sprintf("%s engine did not start: %v", r.spec.Name, err))
+		}
+		return
+	}
+	r.mu.Lock()
+	r.running = true
+	r.mu.Unlock()
+	for _, m := range r.spec.Menus {
+		r.Ex.SetEngine(m, r.spec.Name)
+	}
+	for _, m := range append(slices.Clone(r.spec.Menus), r.spec.Watch...) {
+		r.Ex.Watch(m, func(control.Change) { r.Kick() })
+	}
+	r.reconcile(ctx)
+	r.host.wg.Add(1)
+	go func() {
+		defer r.host.wg.Done()
+		r.loop(ctx)
+	}()
+}
+
+func (r *Handle) loop(ctx context.Context) {
+	var tick <-chan time.Time
+	if r.spec.Resync > 0 {
+		t := time.NewTicker(r.spec.Resync)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		case <-tick:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.reconcile(ctx)
+	}
+}
+
+// errPanic wraps a recovered panic so the host can tell it from a returned error.
+type errPanic struct {
+	v     any
+	stack []byte
+}
+
+func (p *errPanic) Error() string { return fmt.Sprintf("internal error: %v", p.v) }
+
+// protect runs fn, turning a panic into an error.
+func (r *Handle) protect(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &errPanic{v: p, stack: debug.Stack()}
+		}
+	}()
+	return fn()
+}
+
+// reconcile runs one pass and records how it went on the engine's menus.
+func (r *Handle) reconcile(ctx context.Context) {
+	err := r.protect(func() error { return r.eng.Reconcile(ctx) })
+	if err == nil {
+		r.succeeded()
+		return
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return // shutting down
+	}
+	var stack []byte
+	if p, ok := err.(*errPanic); ok {
+		stack = p.stack
+	}
+	r.failed(err.Error(), stack)
+}
+
+// failed marks the engine's items with why its pass failed; it logs a reason once, not
+// every resync.
+func (r *Handle) failed(reason string, stack []byte) {
+	r.mu.Lock()
+	same := r.lastErr == reason
+	r.lastErr = reason
+	r.mu.Unlock()
+	if !same {
+		if stack != nil {
+			slog.Error("engine pass failed", "engine", r.spec.Name, "err", reason, "stack", string(stack))
+		} else {
+			slog.Warn("engine pass failed", "engine", r.spec.Name, "err", reason)
+		}
+	}
+	for _, m := range r.spec.Menus {
+		r.Ex.Fault(m, r.spec.Name+": "+reason)
+	}
+}
+
+func (r *Handle) succeeded() {
+	r.mu.Lock()
+	was := r.lastErr
+	r.lastErr = ""
+	r.mu.Unlock()
+	if was == "" {
+		return
+	}
+	slog.Info("engine recovered", "engine", r.spec.Name)
+	for _, m := range r.spec.Menus {
+		r.Ex.Fault(m, "")
+	}
+}
+
+// Offer makes v available to the other engines as a T (a link.Overlay, an
+// *ipcfg.Pools, a *user.Auth): engines hand services to each other through the host
+// they share, typed, instead of through package variables. Offer from Start; engines
+// started later find it at their Start, earlier ones when they look it up afterwards
+// (at print time, in a pass).
+func Offer[T any](h *Handle, v T) {
+	t := reflect.TypeFor[T]()
+	h.host.mu.Lock()
+	defer h.host.mu.Unlock()
+	h.host.services[t] = append(h.host.services[t], v)
+}
+
+// Lookup returns the T an engine offered (the last one when several did).
+func Lookup[T any](h *Handle) (T, bool) {
+	all := All[T](h)
+	if len(all) == 0 {
+		var zero T
+		return zero, false
+	}
+	return all[len(all)-1], true
+}
+
+// All returns every T offered so far, in the order they were offered.
+func All[T any](h *Handle) []T {
+	t := reflect.TypeFor[T]()
+	h.host.mu.Lock()
+	defer h.host.mu.Unlock()
+	out := make([]T, 0, len(h.host.services[t]))
+	for _, v := range h.host.services[t] {
+		out = append(out, v.(T))
+	}
+	return out
+}
+
+// Func adapts an engine that still runs its own loop from a start function (one not
+// yet moved to Reconcile): it gets the host's ordering, start-failure marking and
+// services; its Reconcile does nothing and it has no periodic pass.
+func Func(spec Spec, start func(ctx context.Context, h *Handle) error) Engine {
+	spec.Resync = Never
+	return funcEngine{spec, start}
+}
+
+type funcEngine struct {
+	spec  Spec
+	start func(ctx context.Context, h *Handle) error
+}
+
+func (f funcEngine) Spec() Spec                                 { return f.spec }
+func (f funcEngine) Start(ctx context.Context, h *Handle) error { return f.start(ctx, h) }
+func (f funcEngine) Reconcile(context.Context) error            { return nil }

@@ -1,0 +1,376 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+)
+
+// thingPath is the test engine's menu.
+const thingPath = "/test/thing"
+
+// kernel is the test engine's seam to "the system": a set of named objects that the
+// test can change behind the engine's back, counting the writes the engine makes.
+type kernel struct {
+	mu     sync.Mutex
+	objs   map[string]bool
+	writes int
+}
+
+func (k *kernel) has(name string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.objs[name]
+}
+
+func (k *kernel) create(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.objs[name] = true
+	k.writes++
+}
+
+func (k *kernel) remove(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.objs, name)
+	k.writes++
+}
+
+func (k *kernel) list() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for n := range k.objs {
+		out = append(out, n)
+	}
+	return out
+}
+
+// thingEngine applies /test/thing: one kernel object per enabled item. An item named
+// "boom" makes its pass panic, as a bug would.
+type thingEngine struct {
+	k      *kernel
+	resync time.Duration
+	passes atomic.Int64
+	gate   chan struct{} // when not nil, each pass waits for a value here
+	in     chan struct{} // told when a pass starts
+	h      *engine.Handle
+	closed atomic.Bool
+}
+
+type greeter func() string
+
+func (e *thingEngine) Spec() engine.Spec {
+	return engine.Spec{Name: "thing", Menus: []string{thingPath}, Resync: e.resync}
+}
+
+func (e *thingEngine) Start(ctx context.Context, h *engine.Handle) error {
+	e.h = h
+	engine.Offer(h, greeter(func() string { return "hello" }))
+	// A helper goroutine, like a listener or a subscription.
+	h.Go(ctx, func(ctx context.Context) { <-ctx.Done() })
+	return nil
+}
+
+func (e *thingEngine) Reconcile(ctx context.Context) error {
+	if e.in != nil {
+		select {
+		case e.in <- struct{}{}:
+		default:
+		}
+	}
+	if e.gate != nil {
+		select {
+		case <-e.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	e.passes.Add(1)
+	items, err := e.h.Ex.Items(thingPath)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, it := range items {
+		name := it.Props["name"]
+		if name == "boom" {
+			panic("boom item")
+		}
+		if it.Props["disabled"] == "yes" {
+			continue
+		}
+		want[name] = true
+		if !e.k.has(name) {
+			e.k.create(name)
+		}
+		e.h.Ex.State.Set(thingPath, it.ID, control.ItemState{Running: true})
+	}
+	for _, n := range e.k.list() {
+		if !want[n] {
+			e.k.remove(n)
+		}
+	}
+	return nil
+}
+
+func (e *thingEngine) Close() error { e.closed.Store(true); return nil }
+
+// failingEngine cannot start.
+type failingEngine struct{}
+
+func (failingEngine) Spec() engine.Spec {
+	return engine.Spec{Name: "broken", Menus: []string{"/test/other"}}
+}
+func (failingEngine) Start(context.Context, *engine.Handle) error {
+	return errors.New("no such device")
+}
+func (failingEngine) Reconcile(context.Context) error { panic("never called") }
+
+// user finds the service thingEngine offers.
+type user struct {
+	got string
+}
+
+func (u *user) Spec() engine.Spec { return engine.Spec{Name: "user"} }
+func (u *user) Start(_ context.Context, h *engine.Handle) error {
+	g, ok := engine.Lookup[greeter](h)
+	if !ok {
+		return errors.New("no greeter")
+	}
+	u.got = g()
+	return nil
+}
+func (u *user) Reconcile(context.Context) error { return nil }
+
+func newExecutor(t *testing.T) *control.Executor {
+	t.Helper()
+	props := []menu.Prop{{Name: "name", Type: value.String()}, {Name: "disabled", Type: value.Bool(), Default: "no"}}
+	tree := menu.NewTree(
+		&menu.Menu{Path: thingPath, Kind: menu.List, Props: props, Flags: []menu.Flag{menu.FlagRunning, menu.FlagInvalid}},
+		&menu.Menu{Path: "/test/other", Kind: menu.List, Props: props},
+	)
+	st, err := store.Open(filepath.Join(t.TempDir(), "routerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return control.New(tree, st)
+}
+
+func run(t *testing.T, ex *control.Executor, path, cmd string, args ...string) *control.Reply {
+	t.Helper()
+	s := &control.Sentence{Path: path, Cmd: cmd}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		s.Args = append(s.Args, control.Arg{Name: k, Value: v})
+	}
+	rep, err := ex.Exec(context.Background(), &control.Session{}, s)
+	if err != nil {
+		t.Fatalf("%s %s %v: %v", path, cmd, args, err)
+	}
+	return rep
+}
+
+// row prints the item named name.
+func row(t *testing.T, ex *control.Executor, path, name string) control.Row {
+	t.Helper()
+	for _, r := range run(t, ex, path, "print").Rows {
+		if r.Props["name"] == name {
+			return r
+		}
+	}
+	t.Fatalf("%s: no item %q", path, name)
+	return control.Row{}
+}
+
+// eventually waits for cond, failing after a generous bound (no fixed sleeps).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, ex *control.Executor, engines ...engine.Engine) *engine.Host {
+	t.Helper()
+	h := engine.New(ex, nil)
+	for _, e := range engines {
+		h.Register(e)
+	}
+	h.Start(context.Background())
+	t.Cleanup(h.Stop)
+	return h
+}
+
+func TestStartOrderServicesAndFailure(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	run(t, ex, "/test/other", "add", "name=o1")
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never}
+	u := &user{}
+	h := start(t, ex, failingEngine{}, th, u)
+	if u.got != "hello" {
+		t.Errorf("service offered at registration: got %q", u.got)
+	}
+	if got := row(t, ex, "/test/other", "o1").Props["status"]; got != "not applied: broken engine did not start: no such device" {
+		t.Errorf("failed engine's item status %q", got)
+	}
+	if ex.Engine(thingPath) != "thing" {
+		t.Errorf("engine of %s: %q", thingPath, ex.Engine(thingPath))
+	}
+	// The first pass ran at start, before Start returned.
+	if th.passes.Load() != 1 {
+		t.Errorf("%d passes after start, want 1", th.passes.Load())
+	}
+	h.Stop()
+	if !th.closed.Load() {
+		t.Error("engine not closed on Stop")
+	}
+}
+
+// A burst of committed changes while a pass runs costs one more pass, not one each.
+func TestKickCoalesces(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never,
+		gate: make(chan struct{}), in: make(chan struct{}, 1)}
+	go func() { th.gate <- struct{}{} }() // the first pass, at start
+	h := start(t, ex, th)
+	<-th.in // drain the first pass's signal
+	run(t, ex, thingPath, "add", "name=a0")
+	<-th.in // the pass for a0 started and waits at the gate
+	for i := 1; i < 50; i++ {
+		run(t, ex, thingPath, "add", "name=a"+string(rune('0'+i%10))+string(rune('a'+i/10)))
+	}
+	th.gate <- struct{}{} // finish the pass that saw a0
+	<-th.in               // one more pass for the burst
+	th.gate <- struct{}{}
+	eventually(t, "third pass", func() bool { return th.passes.Load() == 3 })
+	eventually(t, "50 objects", func() bool { return len(th.k.list()) == 50 })
+	// Nothing else is pending: no further pass comes.
+	select {
+	case <-th.in:
+		t.Errorf("a fourth pass started (after %d)", th.passes.Load())
+	case <-time.After(50 * time.Millisecond):
+	}
+	h.Stop()
+}
+
+// The periodic pass puts back what was removed behind routerd's back, and writes nothing
+// when nothing differs.
+func TestResyncRestores(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	k := &kernel{objs: map[string]bool{}}
+	run(t, ex, thingPath, "add", "name=t1")
+	th := &thingEngine{k: k, resync: 10 * time.Millisecond}
+	h := start(t, ex, th)
+	if !k.has("t1") {
+		t.Fatal("t1 not created by the first pass")
+	}
+	k.mu.Lock()
+	w := k.writes
+	k.mu.Unlock()
+	p := th.passes.Load()
+	eventually(t, "three resync passes", func() bool { return th.passes.Load() >= p+3 })
+	k.mu.Lock()
+	if k.writes != w {
+		t.Errorf("resync with nothing changed wrote %d times", k.writes-w)
+	}
+	k.mu.Unlock()
+	// Removed behind routerd's back (ip link del).
+	k.mu.Lock()
+	delete(k.objs, "t1")
+	k.mu.Unlock()
+	eventually(t, "t1 restored by resync", func() bool { return k.has("t1") })
+	h.Stop()
+}
+
+// A panic in a pass marks the engine's items invalid with the reason, the daemon keeps
+// answering, and the next good pass clears the mark.
+func TestPanicMarksItems(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never}
+	h := start(t, ex, th)
+	run(t, ex, thingPath, "add", "name=good")
+	eventually(t, "good applied", func() bool { return th.k.has("good") })
+	run(t, ex, thingPath, "add", "name=boom")
+	eventually(t, "items marked invalid", func() bool {
+		return strings.Contains(row(t, ex, thingPath, "good").Flags, "I")
+	})
+	for _, n := range []string{"good", "boom"} {
+		r := row(t, ex, thingPath, n)
+		if st := r.Props["status"]; st != "not applied: thing: internal error: boom item" {
+			t.Errorf("%s: status %q", n, st)
+		}
+	}
+	// The executor still answers, and the engine still follows changes.
+	run(t, ex, thingPath, "remove", "numbers=boom")
+	eventually(t, "mark cleared", func() bool {
+		r := row(t, ex, thingPath, "good")
+		return !strings.Contains(r.Flags, "I") && r.Props["status"] == ""
+	})
+	if f := row(t, ex, thingPath, "good").Flags; f != "R" {
+		t.Errorf("flags after recovery %q, want R", f)
+	}
+	h.Stop()
+}
+
+// A panic in a goroutine started with Go (a packet parser) is recovered the same way:
+// the items show it and the engine is kicked to start again what died.
+func TestPanicInGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	run(t, ex, thingPath, "add", "name=x")
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never,
+		gate: make(chan struct{}), in: make(chan struct{}, 1)}
+	go func() { th.gate <- struct{}{} }()
+	h := start(t, ex, th)
+	<-th.in
+	th.h.Go(context.Background(), func(context.Context) { panic("bad packet") })
+	<-th.in // the kicked pass, held at the gate
+	r := row(t, ex, thingPath, "x")
+	if !strings.Contains(r.Flags, "I") || r.Props["status"] != "not applied: thing: internal error: bad packet" {
+		t.Errorf("after the panic: flags %q status %q", r.Flags, r.Props["status"])
+	}
+	th.gate <- struct{}{}
+	eventually(t, "mark cleared", func() bool { return row(t, ex, thingPath, "x").Props["status"] == "" })
+	h.Stop()
+}
+
+// Stop joins the loops and the goroutines started with Go: nothing is left running.
+func TestStopLeavesNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	var es []engine.Engine
+	for range 5 {
+		es = append(es, &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: time.Millisecond})
+	}
+	h := engine.New(ex, nil)
+	for _, e := range es {
+		h.Register(e)
+	}
+	h.Start(context.Background())
+	run(t, ex, thingPath, "add", "name=z")
+	h.Stop()
+}
