@@ -15,6 +15,11 @@ import (
 // 127.0.0.1 or a namespace's address); empty listens on all addresses.
 var serviceBind = flag.String("service-bind", "", "address the /ip service listeners bind to (empty: all addresses)")
 
+func init() {
+	flag.DurationVar(&service.LoginTimeout, "login-timeout", service.LoginTimeout,
+		"how long a connection to api, telnet, ftp or ssh may take to log in")
+}
+
 // managementEngine applies /user and /ip service and serves the RouterOS API. It offers
 // the login checker (*user.Auth) and the /ip service manager (*service.Manager) to the
 // engines after it, which plug their protocols into them.

@@ -100,6 +100,16 @@ const smallWord = 64 << 10
 type Reader struct {
 	br      *bufio.Reader
 	scratch []byte
+	// maxWord and maxSentence are the limits in force (0: MaxWordLen and
+	// MaxSentenceLen); a server lowers them until the client has logged in.
+	maxWord, maxSentence int
+}
+
+// SetLimits sets the longest word and sentence accepted from now on (0: the protocol's
+// maximums). A server keeps them small before login, so that strangers cannot make it
+// buffer megabytes per connection.
+func (r *Reader) SetLimits(word, sentence int) {
+	r.maxWord, r.maxSentence = word, sentence
 }
 
 // NewReader returns a Reader reading from r.
@@ -131,12 +141,19 @@ func (r *Reader) ReadSentence() ([]string, error) {
 		if len(words) == MaxWords {
 			return nil, ErrTooManyWords
 		}
-		if n > MaxWordLen {
+		maxWord, maxSentence := MaxWordLen, MaxSentenceLen
+		if r.maxWord > 0 {
+			maxWord = r.maxWord
+		}
+		if r.maxSentence > 0 {
+			maxSentence = r.maxSentence
+		}
+		if n > uint32(maxWord) {
 			return nil, fmt.Errorf("%w: %d bytes", ErrWordTooLong, n)
 		}
 		total += int(n)
-		if total > MaxSentenceLen {
-			return nil, fmt.Errorf("%w: over %d bytes", ErrSentenceTooLong, MaxSentenceLen)
+		if total > maxSentence {
+			return nil, fmt.Errorf("%w: over %d bytes", ErrSentenceTooLong, maxSentence)
 		}
 		w, err := r.readWord(int(n))
 		if err != nil {

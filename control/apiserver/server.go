@@ -20,10 +20,17 @@ import (
 	"github.com/routerd/routerd/control/user"
 )
 
-// LoginTimeout bounds how long a connection may stay open without logging in: until it
-// does, it holds one of the service's sessions for nothing. Logged-in connections may
-// stay idle for as long as the client likes.
-const LoginTimeout = time.Minute
+// A connection may stay open without logging in for svc.LoginTimeout: until it does,
+// it holds one of the service's sessions for nothing. Logged-in connections may stay
+// idle for as long as the client likes.
+
+// Before login a connection may send only short words and sentences: /login with a
+// name and a password. Without this, ten strangers sending 16 MiB words pinned about
+// half a gigabyte.
+const (
+	preLoginWord     = 4096
+	preLoginSentence = 16384
+)
 
 // maxLoginFailures closes a connection after that many failed logins on it.
 const maxLoginFailures = 3
@@ -102,7 +109,8 @@ func (s *Server) serve(ctx context.Context, c net.Conn, service string, sess *co
 		cn.sess.End() // off /user active
 	}()
 	if sess == nil {
-		c.SetReadDeadline(time.Now().Add(LoginTimeout))
+		c.SetReadDeadline(time.Now().Add(svc.LoginTimeout))
+		cn.r.SetLimits(preLoginWord, preLoginSentence)
 	}
 	for {
 		words, err := cn.r.ReadSentence()
@@ -319,6 +327,7 @@ func (cn *conn) login(ctx context.Context, req api.Request) bool {
 		cn.sess = sess
 		cn.failures = 0
 		cn.c.SetReadDeadline(time.Time{})
+		cn.r.SetLimits(0, 0)
 		cn.send(withTag([]string{"!done"}, req)...)
 		return true
 	case errors.Is(err, user.ErrDenied), errors.Is(err, user.ErrRateLimited):

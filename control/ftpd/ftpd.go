@@ -73,9 +73,19 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 0, 512), maxLine)
 	se.reply(220, "routerd FTP server ready")
+	// Until it logs in, a connection gets service.LoginTimeout in all, however busy
+	// it keeps (NOOP): twenty idle strangers used to hold every slot.
+	loginBy := time.Now().Add(service.LoginTimeout)
 	for {
-		c.SetReadDeadline(time.Now().Add(idleTimeout))
+		deadline := time.Now().Add(idleTimeout)
+		if se.sess == nil && loginBy.Before(deadline) {
+			deadline = loginBy
+		}
+		c.SetReadDeadline(deadline)
 		if !sc.Scan() {
+			if se.sess == nil && !time.Now().Before(loginBy) {
+				se.reply(421, "Login timeout")
+			}
 			if errors.Is(sc.Err(), bufio.ErrTooLong) {
 				se.reply(500, "Line too long")
 			}

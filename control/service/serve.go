@@ -1,6 +1,7 @@
 package service
 
 import (
+	"time"
 	"context"
 	"log/slog"
 	"net"
@@ -40,3 +41,8 @@ func ServeConns(ctx context.Context, ln net.Listener, protocol string, handle fu
 		}()
 	}
 }
+
+// LoginTimeout bounds how long a connection of any service may take to log in (api,
+// telnet, ftp, ssh's handshake): until it does, it holds a session slot and memory for
+// a stranger. routerd's --login-timeout sets it before the services start.
+var LoginTimeout = time.Minute

@@ -137,7 +137,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serveConn(ctx context.Context, cfg *ssh.ServerConfig, c net.Conn) {
-	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	c.SetDeadline(time.Now().Add(min(handshakeTimeout, service.LoginTimeout)))
 	sc, chans, reqs, err := ssh.NewServerConn(c, cfg)
 	if err != nil {
 		slog.Debug("ssh handshake failed", "remote", c.RemoteAddr(), "err", err)

@@ -57,7 +57,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		remote = a.AddrPort().Addr().Unmap()
 	}
-	c.SetDeadline(time.Now().Add(loginTimeout))
+	c.SetDeadline(time.Now().Add(min(loginTimeout, service.LoginTimeout)))
 	var sess *control.Session
 	for try := 0; try < loginTries && sess == nil; try++ {
 		name, err := t.ReadLine("Login: ")

@@ -39,12 +39,20 @@ var ServicePolicy = map[string]string{
 	"winbox": "winbox", "local": "local",
 }
 
-// Rate limit defaults: after MaxFailures failed logins from one address within Window,
-// that address is refused without a password check until Lockout has passed.
+// Rate limit defaults. Attempts are counted when they start, not when their (slow,
+// argon2) check ends, so parallel connections cannot race past the limit: at most
+// MaxFailures attempts per address and user name are failing or under way within
+// Window, and at most AddressFailures per address whatever the names. A further
+// attempt is refused without a password check until the oldest failure has aged out
+// of the window, a delay rather than a wall: the limit is per address, so guesses from
+// elsewhere never lock a user out, and a user's right password from its own address
+// works again a Window after the last guesses.
 const (
-	DefaultMaxFailures = 5
-	DefaultWindow      = time.Minute
-	DefaultLockout     = time.Minute
+	DefaultMaxFailures     = 5
+	DefaultAddressFailures = 20
+	DefaultWindow          = time.Minute
+	// DefaultLockout is kept for callers that set it; the window is the delay.
+	DefaultLockout = time.Minute
 )
 
 // Auth checks logins against /user. It is safe for concurrent use.
@@ -53,13 +61,14 @@ type Auth struct {
 	log *slog.Logger
 
 	// Rate limiting; set before the first login.
-	MaxFailures int
-	Window      time.Duration
-	Lockout     time.Duration
-	now         func() time.Time
+	MaxFailures     int
+	AddressFailures int
+	Window          time.Duration
+	Lockout         time.Duration
+	now             func() time.Time
 
 	mu       sync.Mutex
-	failures map[netip.Addr]*failures
+	failures map[limitKey]*failures
 
 	// Argon2 costs 19 MiB a check; bounding concurrent checks bounds what a flood of
 	// logins can allocate.
@@ -70,9 +79,16 @@ type Auth struct {
 	active activeSessions
 }
 
+// limitKey is an address and a user name, or an address alone (all set).
+type limitKey struct {
+	addr netip.Addr
+	name string
+	all  bool
+}
+
 type failures struct {
-	times []time.Time
-	until time.Time // locked out until
+	times    []time.Time // failed attempts within the window
+	inflight int         // attempts being checked
 }
 
 // NewAuth returns an Auth over the executor's /user menu. reg (may be nil) receives
@@ -80,8 +96,9 @@ type failures struct {
 func NewAuth(ex *control.Executor, reg prometheus.Registerer) *Auth {
 	a := &Auth{
 		ex: ex, log: slog.Default().With("topic", "system,info,account"),
-		MaxFailures: DefaultMaxFailures, Window: DefaultWindow, Lockout: DefaultLockout,
-		now: time.Now, failures: map[netip.Addr]*failures{}, hashing: make(chan struct{}, 4),
+		MaxFailures: DefaultMaxFailures, AddressFailures: DefaultAddressFailures,
+		Window: DefaultWindow, Lockout: DefaultLockout,
+		now: time.Now, failures: map[limitKey]*failures{}, hashing: make(chan struct{}, 4),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "routerd_user_logins_total",
 			Help: "Login attempts by service and result (ok, denied, rate-limited).",
@@ -145,11 +162,14 @@ type account struct {
 
 func (a *Auth) login(ctx context.Context, name string, remote netip.Addr, service, method string, check func(*account) bool) (*control.Session, error) {
 	remote = remote.Unmap()
-	if a.limited(remote) {
+	done, admitted := a.begin(remote, name)
+	if !admitted {
 		a.logins.WithLabelValues(service, "rate-limited").Inc()
 		a.log.Warn(fmt.Sprintf("login failure for user %s from %s via %s: too many failed logins", name, remote, service))
 		return nil, ErrRateLimited
 	}
+	succeeded := false
+	defer func() { done(succeeded) }()
 	u, why, err := a.lookup(name)
 	if err != nil {
 		return nil, err
@@ -175,11 +195,11 @@ func (a *Auth) login(ctx context.Context, name string, remote netip.Addr, servic
 		return nil, ctx.Err()
 	}
 	if !ok {
-		a.failed(remote)
 		a.logins.WithLabelValues(service, "denied").Inc()
 		a.log.Warn(fmt.Sprintf("login failure for user %s from %s via %s", name, remote, service), "reason", why)
 		return nil, ErrDenied
 	}
+	succeeded = true
 	a.logins.WithLabelValues(service, "ok").Inc()
 	a.log.Info(fmt.Sprintf("user %s logged in from %s via %s", name, remote, service))
 	a.ex.State.Set("/user", u.id, control.ItemState{Props: map[string]string{
@@ -270,43 +290,56 @@ func parsePrefixes(v string) []netip.Prefix {
 	return out
 }
 
-// limited reports whether remote is locked out.
-func (a *Auth) limited(remote netip.Addr) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	f := a.failures[remote]
-	return f != nil && a.now().Before(f.until)
-}
-
-// failed records a failed login from remote and locks it out after MaxFailures within
-// Window.
-func (a *Auth) failed(remote netip.Addr) {
+// begin counts an attempt from remote for name before its check runs. It refuses
+// (false) when the address and name, or the address alone, already have their limit of
+// failed and running attempts within the window. done records the outcome: a success
+// does not count against the limit.
+func (a *Auth) begin(remote netip.Addr, name string) (done func(ok bool), allowed bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	// Forget addresses that went quiet, so a scan from many addresses cannot grow the
-	// map without bound.
+	// Forget keys that went quiet, so a scan from many addresses cannot grow the map
+	// without bound.
 	if len(a.failures) > 10000 {
-		for ip, f := range a.failures {
-			if now.After(f.until) && (len(f.times) == 0 || now.Sub(f.times[len(f.times)-1]) > a.Window) {
-				delete(a.failures, ip)
+		for k, f := range a.failures {
+			if f.inflight == 0 && (len(f.times) == 0 || now.Sub(f.times[len(f.times)-1]) > a.Window) {
+				delete(a.failures, k)
 			}
 		}
 	}
-	f := a.failures[remote]
-	if f == nil {
-		f = &failures{}
-		a.failures[remote] = f
-	}
-	keep := f.times[:0]
-	for _, t := range f.times {
-		if now.Sub(t) < a.Window {
-			keep = append(keep, t)
+	keys := []limitKey{{addr: remote, name: name}, {addr: remote, all: true}}
+	limits := []int{a.MaxFailures, max(a.AddressFailures, a.MaxFailures)}
+	fs := make([]*failures, len(keys))
+	for i, k := range keys {
+		f := a.failures[k]
+		if f == nil {
+			f = &failures{}
+			a.failures[k] = f
 		}
+		keep := f.times[:0]
+		for _, t := range f.times {
+			if now.Sub(t) < a.Window {
+				keep = append(keep, t)
+			}
+		}
+		f.times = keep
+		if len(f.times)+f.inflight >= limits[i] {
+			return nil, false
+		}
+		fs[i] = f
 	}
-	f.times = append(keep, now)
-	if len(f.times) >= a.MaxFailures {
-		f.until = now.Add(a.Lockout)
-		f.times = nil
+	for _, f := range fs {
+		f.inflight++
 	}
+	return func(ok bool) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		t := a.now()
+		for _, f := range fs {
+			f.inflight--
+			if !ok {
+				f.times = append(f.times, t)
+			}
+		}
+	}, true
 }

@@ -5,10 +5,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,12 +232,46 @@ func TestRateLimit(t *testing.T) {
 	if _, err := r.auth.Login(ctx, "ops", "right", local, "api"); err != nil {
 		t.Fatalf("after the lockout: %v", err)
 	}
-	// Unknown users count as failures too.
+	// Guesses at other names from the same address do not lock ops out (the lockout
+	// is per address and user) until the address as a whole reaches its limit.
+	r.auth.AddressFailures = 6
 	for i := 0; i < 3; i++ {
 		r.auth.Login(ctx, "nobody", "x", local, "api")
 	}
+	if _, err := r.auth.Login(ctx, "ops", "right", local, "api"); err != nil {
+		t.Fatalf("after another name's failures: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		r.auth.Login(ctx, fmt.Sprintf("spray%d", i), "x", local, "api")
+	}
 	if _, err := r.auth.Login(ctx, "ops", "right", local, "api"); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("after unknown-user failures: %v", err)
+		t.Fatalf("after 6 failures of any names from one address: %v", err)
+	}
+}
+
+// TestRateLimitParallel: attempts are counted when they start, so parallel guesses
+// from one address get exactly MaxFailures password checks, not one per connection.
+func TestRateLimitParallel(t *testing.T) {
+	r := newRig(t)
+	r.run(t, `/user add name=ops group=full password=right`)
+	var denied, limited atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := r.auth.Login(context.Background(), "ops", "wrong", local, []string{"api", "ssh", "telnet"}[i%3])
+			switch {
+			case errors.Is(err, ErrDenied):
+				denied.Add(1)
+			case errors.Is(err, ErrRateLimited):
+				limited.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if denied.Load() != DefaultMaxFailures || limited.Load() != 30-DefaultMaxFailures {
+		t.Fatalf("30 parallel guesses: %d checked, %d refused; want %d checked", denied.Load(), limited.Load(), DefaultMaxFailures)
 	}
 }
 
