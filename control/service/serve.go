@@ -1,12 +1,12 @@
 package service
 
 import (
-	"time"
 	"context"
 	"log/slog"
 	"net"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // ServeConns is the accept loop every protocol shares: it hands each connection of ln to
