@@ -1,0 +1,191 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/test/testbin"
+)
+
+// binDir holds routerd and routerctl, built once by TestMain for the tests that run the
+// whole daemon (streams need its engines: monitor-traffic, ping, the console over ssh).
+var binDir string
+
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
+
+// daemon is one routerd process with services on free ports of 127.0.0.1.
+type daemon struct {
+	t     *testing.T
+	data  string
+	sock  string
+	pw    string
+	ports map[string]int
+	log   *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startDaemon(t *testing.T, services ...string) *daemon {
+	t.Helper()
+	tmp := t.TempDir()
+	d := &daemon{t: t, data: filepath.Join(tmp, "data"), sock: filepath.Join(tmp, "routerd.sock"),
+		ports: map[string]int{}, log: &lockedBuffer{}}
+	cmd := exec.Command(filepath.Join(binDir, "routerd"), "--data-dir", d.data, "--socket", d.sock,
+		"--metrics-listen", "127.0.0.1:0", "--bpffs", filepath.Join(tmp, "bpf"), "--service-bind", "127.0.0.1")
+	cmd.Stdout, cmd.Stderr = d.log, d.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("unix", d.sock); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("routerd exited:\n%s", d.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routerd did not start:\n%s", d.log)
+		}
+	}
+	d.pw = fmt.Sprintf("interop-%d", time.Now().UnixNano())
+	var b strings.Builder
+	fmt.Fprintf(&b, "/user set admin password=%s\n", d.pw)
+	for _, s := range services {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.ports[s] = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		fmt.Fprintf(&b, "/ip service set %s port=%d disabled=no\n", s, d.ports[s])
+	}
+	d.ctl(b.String())
+	for _, s := range services {
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.ports[s])); err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("service %s did not listen:\n%s", s, d.log)
+			}
+		}
+	}
+	return d
+}
+
+// ctl runs a script through routerctl.
+func (d *daemon) ctl(src string) string {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "routerctl"), "--socket", d.sock, "-f", "-")
+	cmd.Stdin = strings.NewReader(src)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		d.t.Fatalf("routerctl: %v\n%s\nscript:\n%s", err, out, src)
+	}
+	return string(out)
+}
+
+// TestNodeStreams: node-routeros with keepalive on holds a monitor-traffic stream for
+// 60 s (its keepalive `#` is answered under its tag meanwhile), then cancels it;
+// routeros-client streams print follow; both see their tags on every reply.
+func TestNodeStreams(t *testing.T) {
+	node := need(t, "node")
+	if _, err := os.Stat("node/node_modules/node-routeros"); err != nil {
+		t.Skip("node modules not installed: run npm ci in test/interop/node (.ci/run does)")
+	}
+	d := startDaemon(t, "api")
+	hold := "60"
+	if testing.Short() {
+		hold = "12"
+	}
+	out := runClient(t, node, "node/streams.js", "127.0.0.1", fmt.Sprint(d.ports["api"]), "admin", d.pw, hold)
+	if !strings.Contains(out, "OK") {
+		t.Fatal(out)
+	}
+	t.Log(out)
+}
+
+// TestLibrouterosStreams: librouteros runs tagged streaming commands (monitor-traffic
+// with duration=, ping with count=, print follow cancelled by /cancel) and reads every
+// reply under its tag.
+func TestLibrouterosStreams(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import librouteros").Run(); err != nil {
+		t.Skip("python3-librouteros not installed (see .ci/run)")
+	}
+	d := startDaemon(t, "api")
+	out := runClient(t, py, "librouteros_streams.py", "127.0.0.1", fmt.Sprint(d.ports["api"]), "admin", d.pw)
+	if !strings.Contains(out, "OK") {
+		t.Fatal(out)
+	}
+}
+
+// TestRESTStreams: curl POSTs streaming commands to REST, which answers the rows of a
+// bounded run (count=, duration=, once) as one JSON array, as RouterOS's REST does.
+func TestRESTStreams(t *testing.T) {
+	curl := need(t, "curl")
+	d := startDaemon(t, "www")
+	post := func(path, body string) string {
+		t.Helper()
+		return runClient(t, curl, "-sS", "-u", "admin:"+d.pw, "-H", "content-type: application/json",
+			"-X", "POST", fmt.Sprintf("http://127.0.0.1:%d/rest%s", d.ports["www"], path), "--data", body)
+	}
+	out := post("/ping", `{"address":"127.0.0.1","count":"3","interval":"200ms"}`)
+	if n := strings.Count(out, `"seq":`); n != 3 || !strings.Contains(out, `"received":"3"`) {
+		t.Fatalf("ping count=3 over REST: %s", out)
+	}
+	out = post("/interface/monitor-traffic", `{"interface":"lo","duration":"3500ms"}`)
+	if n := strings.Count(out, `"rx-bits-per-second":`); n < 2 || n > 4 {
+		t.Fatalf("monitor-traffic duration=3.5s over REST: %d samples: %s", n, out)
+	}
+	out = post("/interface/monitor-traffic", `{"interface":"lo","once":""}`)
+	if n := strings.Count(out, `"rx-bits-per-second":`); n != 1 {
+		t.Fatalf("monitor-traffic once over REST: %s", out)
+	}
+	out = runClient(t, curl, "-sS", "-u", "admin:"+d.pw, fmt.Sprintf("http://127.0.0.1:%d/rest/system/resource", d.ports["www"]))
+	if !strings.Contains(out, `"free-memory":"`) || strings.Contains(out, `iB"`) {
+		t.Fatalf("resource over REST must carry plain byte counts: %s", out)
+	}
+}
