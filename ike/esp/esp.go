@@ -69,8 +69,9 @@ func (m Mode) String() string {
 	return "tunnel"
 }
 
-// Encap asks for ESP-in-UDP (RFC 3948). Ports are the outer UDP ports as seen by this host:
-// SrcPort is ours (normally 4500), DstPort the peer's (4500, or what a NAT mapped it to).
+// Encap asks for ESP-in-UDP (RFC 3948). Ports are the outer UDP ports in the SA's packet
+// direction: for DirOut SrcPort is ours (normally 4500) and DstPort the peer's (4500, or what
+// a NAT mapped it to); for DirIn the other way round.
 type Encap struct {
 	SrcPort, DstPort uint16
 }
