@@ -761,9 +761,30 @@ func (sa *IKESA) setEstablished() {
 	if sa.natLocal || sa.natRemote {
 		nat = " (NAT-T)"
 	}
+	sa.dropDuplicate()
 	sa.d.log.Info("ipsec: IKE SA established"+nat, "peer", sa.peer.Name, "remote", sa.remote.Addr(),
 		"suite", sa.suite.String(), "side", sa.side(), "remote-id", sa.remoteID.String())
 	sa.d.changed()
+}
+
+// dropDuplicate resolves two IKE SAs with the same peer that both sides initiated at
+// once: the one with the larger initiator SPI is redundant and its initiator deletes it
+// (both sides reach the same verdict, only one sends the delete).
+func (sa *IKESA) dropDuplicate() {
+	for _, o := range sa.d.sas {
+		if o == sa || o.peer != sa.peer || o.state != stateEstablished || o.remote.Addr() != sa.remote.Addr() || o.rekeying || sa.rekeying {
+			continue
+		}
+		redundant := sa
+		if o.spiI > sa.spiI {
+			redundant = o
+		}
+		if redundant.initiator {
+			sa.d.log.Info("ipsec: both sides initiated; deleting the redundant IKE SA", "peer", sa.peer.Name)
+			redundant.deleteIKE("redundant: both sides initiated")
+		}
+		return
+	}
 }
 
 // jitter places a soft deadline at frac of lt, a little earlier on the initiator so the

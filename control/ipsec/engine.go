@@ -59,6 +59,14 @@ type Engine struct {
 	d    *ike.Daemon
 	dp   esp.Datapath
 	wake chan struct{}
+	// spd asks the loop to refresh the data path's policies (an SA came up).
+	spd chan struct{}
+	// reconcileMu serialises Reconcile (the loop and direct callers).
+	reconcileMu sync.Mutex
+	// spdMu serialises SetPolicies.
+	spdMu sync.Mutex
+	// dpEvents hands the data path's event channel to the loop once it is open.
+	dpEvents chan (<-chan esp.Event)
 	// Exited closes when the engine stopped.
 	Exited chan struct{}
 
@@ -94,7 +102,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	if opts.Do == nil {
 		opts.Do = func(f func() error) error { return f() }
 	}
-	e := &Engine{ex: ex, opts: opts, log: opts.Log, wake: make(chan struct{}, 1), Exited: make(chan struct{}),
+	e := &Engine{ex: ex, opts: opts, log: opts.Log, wake: make(chan struct{}, 1), spd: make(chan struct{}, 1), dpEvents: make(chan (<-chan esp.Event), 1), Exited: make(chan struct{}),
 		invalid: map[string]map[uint64]string{}, polCfg: map[uint64]*policyInfo{}}
 	io := ike.DefaultOptions()
 	if opts.Port != 0 {
@@ -111,26 +119,6 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		return nil, err
 	}
 	e.d = d
-	if !opts.NoDatapath {
-		cfg := opts.ESP
-		if cfg.TunName == "" {
-			def := esp.DefaultConfig()
-			def.Force = cfg.Force
-			cfg = def
-		}
-		cfg.UDP4500, cfg.UDP4500v6 = d.NATSocket(false), d.NATSocket(true)
-		err := opts.Do(func() error {
-			var err error
-			e.dp, err = esp.Open(ctx, cfg)
-			return err
-		})
-		if err != nil {
-			d.Close()
-			return nil, fmt.Errorf("ESP data path: %w", err)
-		}
-		d.SetDatapath(&adapter{e: e})
-		e.log.Info("ipsec: ESP data path", "kind", e.dp.Kind(), "reason", esp.Probe().Reason)
-	}
 	e.m = newMetrics(e, reg)
 	for _, p := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, GroupPath,
 		SettingsPath, StatisticsPath, ActivePeersPath, InstalledSAPath} {
@@ -157,20 +145,22 @@ func (e *Engine) loop(ctx context.Context) {
 	defer close(e.Exited)
 	defer func() {
 		e.d.Close()
-		if e.dp != nil {
-			e.dp.Close()
+		e.mu.Lock()
+		dp := e.dp
+		e.mu.Unlock()
+		if dp != nil {
+			dp.Close()
 		}
 	}()
 	var events <-chan esp.Event
-	if e.dp != nil {
-		events = e.dp.Events()
-	}
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case ch := <-e.dpEvents:
+			events = ch
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -186,6 +176,9 @@ func (e *Engine) loop(ctx context.Context) {
 			if err := e.Reconcile(ctx); err != nil {
 				e.log.Warn("ipsec: configuration not applied", "err", err)
 			}
+		case <-e.spd:
+			e.applySPD(ctx)
+			e.publishPolicies()
 		case <-tick.C:
 			e.publishPolicies()
 		}
@@ -216,7 +209,11 @@ func (e *Engine) acquire(ev esp.Event) {
 func (e *Engine) Daemon() *ike.Daemon { return e.d }
 
 // Datapath is the ESP data path, nil without one.
-func (e *Engine) Datapath() esp.Datapath { return e.dp }
+func (e *Engine) Datapath() esp.Datapath {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dp
+}
 
 // items reads a menu with each item's properties completed by the menu's defaults.
 func (e *Engine) items(path string) ([]store.Item, *menu.Menu, error) {
@@ -252,6 +249,8 @@ func (e *Engine) bad(path string, id uint64, err error) {
 
 // Reconcile decodes the menus into peer configurations for the daemon and the SPD.
 func (e *Engine) Reconcile(ctx context.Context) error {
+	e.reconcileMu.Lock()
+	defer e.reconcileMu.Unlock()
 	e.mu.Lock()
 	e.invalid = map[string]map[uint64]string{}
 	read := func(path string) []store.Item {
@@ -442,6 +441,13 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.peers = cfgs
 	e.polCfg = polCfg
 	e.mu.Unlock()
+	if len(cfgs) > 0 {
+		// The data path (a TUN device and a routing rule, or XFRM) comes up with the
+		// first peer, so a router without IPsec carries none of it.
+		if err := e.openDatapath(ctx); err != nil {
+			e.log.Warn("ipsec: no ESP data path", "err", err)
+		}
+	}
 	e.d.SetPeers(cfgs)
 	e.mu.Lock()
 	for _, pc := range cfgs {
@@ -460,12 +466,50 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	return nil
 }
 
+func (e *Engine) openDatapath(ctx context.Context) error {
+	if e.opts.NoDatapath || e.dpReady() {
+		return nil
+	}
+	cfg := e.opts.ESP
+	if cfg.TunName == "" {
+		def := esp.DefaultConfig()
+		def.Force = cfg.Force
+		cfg = def
+	}
+	cfg.UDP4500, cfg.UDP4500v6 = e.d.NATSocket(false), e.d.NATSocket(true)
+	var dp esp.Datapath
+	err := e.opts.Do(func() error {
+		var err error
+		dp, err = esp.Open(context.WithoutCancel(ctx), cfg)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ESP data path: %w", err)
+	}
+	e.mu.Lock()
+	e.dp = dp
+	e.mu.Unlock()
+	e.d.SetDatapath(&adapter{e: e})
+	e.dpEvents <- dp.Events()
+	e.log.Info("ipsec: ESP data path", "kind", dp.Kind(), "reason", esp.Probe().Reason)
+	return nil
+}
+
+func (e *Engine) dpReady() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dp != nil
+}
+
 // applySPD gives the data path the ordered policy list: per encrypt policy an outbound
 // and an inbound entry between the SA endpoints (known once the peer is up).
 func (e *Engine) applySPD(ctx context.Context) {
-	if e.dp == nil {
+	dp := e.Datapath()
+	if dp == nil {
 		return
 	}
+	e.spdMu.Lock()
+	defer e.spdMu.Unlock()
 	endpoints := map[string][2]netip.Addr{}
 	for _, s := range e.d.Snapshot() {
 		if s.State == "established" {
@@ -503,7 +547,7 @@ func (e *Engine) applySPD(ctx context.Context) {
 		ps = append(ps, out, in)
 	}
 	e.mu.Unlock()
-	if err := e.dp.SetPolicies(ctx, ps); err != nil {
+	if err := dp.SetPolicies(ctx, ps); err != nil {
 		e.log.Warn("ipsec: cannot install policies", "err", err)
 	}
 }
@@ -620,7 +664,7 @@ func (a *adapter) sas(c *ike.ChildSA) (in, out esp.SA) {
 }
 
 func (a *adapter) InstallChild(c *ike.ChildSA) error {
-	dp := a.e.dp
+	dp := a.e.Datapath()
 	in, out := a.sas(c)
 	ctx := context.Background()
 	if err := dp.AddSA(ctx, in); err != nil {
@@ -630,12 +674,15 @@ func (a *adapter) InstallChild(c *ike.ChildSA) error {
 		dp.DeleteSA(ctx, esp.Key{SPI: in.SPI, Dst: in.Dst})
 		return err
 	}
-	go func() { a.e.applySPD(ctx) }()
+	select {
+	case a.e.spd <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
 func (a *adapter) RemoveChild(c *ike.ChildSA) error {
-	dp := a.e.dp
+	dp := a.e.Datapath()
 	ctx := context.Background()
 	err1 := dp.DeleteSA(ctx, esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()})
 	err2 := dp.DeleteSA(ctx, esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
@@ -643,5 +690,5 @@ func (a *adapter) RemoveChild(c *ike.ChildSA) error {
 }
 
 func (a *adapter) InputESP(b []byte, src, dst netip.AddrPort) {
-	a.e.dp.InputUDP(b, src, dst)
+	a.e.Datapath().InputUDP(b, src, dst)
 }

@@ -108,6 +108,7 @@ func (e *Engine) activePeers(ctx context.Context, sess *control.Session) ([]cont
 
 func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]control.Row, error) {
 	m, _ := e.ex.Tree.Get(InstalledSAPath)
+	dp := e.Datapath()
 	now := time.Now()
 	var rows []control.Row
 	id := uint64(0)
@@ -145,8 +146,8 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 				if c.Lifetime > 0 {
 					p["expires-in"] = dur(c.Soft - age)
 				}
-				if e.dp != nil {
-					if ct, err := e.dp.Counters(esp.Key{SPI: spi, Dst: dst}); err == nil {
+				if dp != nil {
+					if ct, err := dp.Counters(esp.Key{SPI: spi, Dst: dst}); err == nil {
 						p["current-bytes"] = strconv.FormatUint(ct.Bytes, 10)
 						if ct.State != "" {
 							p["state"] = ct.State
@@ -162,9 +163,10 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 
 func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]control.Row, error) {
 	m, _ := e.ex.Tree.Get(StatisticsPath)
+	dp := e.Datapath()
 	p := map[string]string{}
-	if e.dp != nil {
-		for _, f := range esp.StatisticsFields(e.dp.Statistics()) {
+	if dp != nil {
+		for _, f := range esp.StatisticsFields(dp.Statistics()) {
 			p[f[0].(string)] = fmt.Sprint(f[1])
 		}
 	}
@@ -201,18 +203,19 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	e := m.e
+	dp := e.Datapath()
 	states := map[string]int{"established": 0, "half-open": 0, "message-1-sent": 0, "auth-sent": 0, "deleting": 0}
 	children := 0
 	var in, out uint64
 	for _, s := range e.d.Snapshot() {
 		states[s.State]++
 		children += len(s.Children)
-		if e.dp != nil {
+		if dp != nil {
 			for _, c := range s.Children {
-				if ct, err := e.dp.Counters(esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}); err == nil {
+				if ct, err := dp.Counters(esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}); err == nil {
 					in += ct.Bytes
 				}
-				if ct, err := e.dp.Counters(esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}); err == nil {
+				if ct, err := dp.Counters(esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}); err == nil {
 					out += ct.Bytes
 				}
 			}
@@ -233,8 +236,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	} {
 		ch <- prometheus.MustNewConstMetric(descIKECount, prometheus.CounterValue, float64(v), name)
 	}
-	if e.dp != nil {
-		for _, f := range esp.StatisticsFields(e.dp.Statistics()) {
+	if dp != nil {
+		for _, f := range esp.StatisticsFields(dp.Statistics()) {
 			ch <- prometheus.MustNewConstMetric(descStat, prometheus.CounterValue, float64(f[1].(uint64)), f[0].(string))
 		}
 	}
