@@ -1,0 +1,160 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDashboardsAgainstPrometheus runs routerd in a network namespace of its own with a
+// tunnel, a PTP instance and the IPsec engine, has Debian's Prometheus scrape it, and
+// checks docs/monitoring: promtool accepts the alerting rules and routerd's exposition,
+// and every query of every Grafana panel returns series.
+func TestDashboardsAgainstPrometheus(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	for _, bin := range []string{"prometheus", "promtool", "ip", "curl"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (see .ci/run)", bin)
+		}
+	}
+	root, _ := filepath.Abs("../..")
+	rules := filepath.Join(root, "docs/monitoring/alerts.yml")
+	if out, err := exec.Command("promtool", "check", "rules", rules).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+
+	ns := fmt.Sprintf("opdash%d", os.Getpid())
+	sh := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	sh("ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	sh("ip", "-n", ns, "link", "set", "lo", "up")
+	sh("ip", "-n", ns, "link", "add", "vA", "type", "veth", "peer", "name", "vB")
+	sh("ip", "-n", ns, "addr", "add", "198.18.70.1/24", "dev", "vA")
+	sh("ip", "-n", ns, "addr", "add", "198.18.70.2/24", "dev", "vB")
+	sh("ip", "-n", ns, "link", "set", "vA", "up")
+	sh("ip", "-n", ns, "link", "set", "vB", "up")
+
+	tmp := t.TempDir()
+	sock := filepath.Join(tmp, "routerd.sock")
+	const metrics = "127.0.0.1:19436"
+	log := &strings.Builder{}
+	rd := exec.Command("ip", "netns", "exec", ns, routerdBin(), "--data-dir", filepath.Join(tmp, "data"),
+		"--socket", sock, "--metrics-listen", metrics, "--bpffs", filepath.Join(tmp, "bpf"), "--service-bind", "127.0.0.1")
+	rd.Stdout, rd.Stderr = log, log
+	if err := rd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Process.Signal(os.Interrupt); rd.Wait() })
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routerd did not start:\n%s", log)
+		}
+	}
+	ctl := exec.Command(routerctlBin(), "--socket", sock, "-f", "-")
+	ctl.Stdin = strings.NewReader(`/interface gre add name=gre-dash local-address=198.18.70.1 remote-address=198.18.70.2 keepalive=1s,2
+/system ptp add name=ptp-dash
+/system ptp port add interface=vA ptp=ptp-dash
+/ip service set www port=18080 disabled=no
+/user set admin password=dash-pass-1
+`)
+	if out, err := ctl.CombinedOutput(); err != nil {
+		t.Fatalf("routerctl: %v\n%s", err, out)
+	}
+	// A login that fails and one that works, so the login counters have series.
+	time.Sleep(time.Second)
+	exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-u", "admin:wrong", "http://127.0.0.1:18080/rest/system/identity").Run()
+	exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-u", "admin:dash-pass-1", "http://127.0.0.1:18080/rest/system/identity").Run()
+
+	expo := sh("ip", "netns", "exec", ns, "curl", "-sf", "http://"+metrics+"/metrics")
+	lint := exec.Command("promtool", "check", "metrics")
+	lint.Stdin = strings.NewReader(expo)
+	if out, err := lint.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+
+	cfg := filepath.Join(tmp, "prometheus.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: routerd
+    static_configs:
+      - targets: [%q]
+`, rules, metrics)), 0o644)
+	const promAddr = "127.0.0.1:19090"
+	plog := &strings.Builder{}
+	prom := exec.Command("ip", "netns", "exec", ns, "prometheus", "--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(tmp, "tsdb"), "--web.listen-address="+promAddr)
+	prom.Stdout, prom.Stderr = plog, plog
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
+
+	query := func(q string) (int, string) {
+		out, err := exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-G",
+			"http://"+promAddr+"/api/v1/query", "--data-urlencode", "query="+q).CombinedOutput()
+		if err != nil {
+			return -1, string(out)
+		}
+		var r struct {
+			Status string
+			Data   struct{ Result []json.RawMessage }
+		}
+		if json.Unmarshal(out, &r) != nil || r.Status != "success" {
+			return -1, string(out)
+		}
+		return len(r.Data.Result), string(out)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(root, "docs/monitoring/grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	// rate() needs two scrapes in its window: give Prometheus some.
+	deadline := time.Now().Add(40 * time.Second)
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for {
+				n, out := query(tg.Expr)
+				if n > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("panel %q: %s returns no series: %s", p.Title, tg.Expr, out)
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+	}
+	if n, out := query(`up{job="routerd"}`); n != 1 {
+		t.Fatalf("up: %s\n%s", out, plog)
+	}
+}
