@@ -57,6 +57,8 @@ func newRig(t testing.TB) *rig {
 	run(t, "ip", "-n", r.b, "addr", "add", "198.19.2.1/32", "dev", "lo")
 	run(t, "ip", "-n", r.a, "-6", "addr", "add", "2001:db8:1::1/128", "dev", "lo", "nodad")
 	run(t, "ip", "-n", r.b, "-6", "addr", "add", "2001:db8:2::1/128", "dev", "lo", "nodad")
+	run(t, "ip", "-n", r.a, "-6", "addr", "add", "2001:db8:ff::1/64", "dev", "eth0", "nodad")
+	run(t, "ip", "-n", r.b, "-6", "addr", "add", "2001:db8:ff::2/64", "dev", "eth0", "nodad")
 	for _, n := range []string{r.a, r.b} {
 		run(t, "ip", "-n", n, "link", "set", "eth0", "up")
 	}
@@ -96,8 +98,9 @@ func inNS(t testing.TB, name string, fn func()) {
 }
 
 type node struct {
-	dp  Datapath
-	udp *net.UDPConn
+	dp   Datapath
+	udp  *net.UDPConn
+	udp6 *net.UDPConn
 }
 
 // startNode opens a userspace datapath in ns with a 4500 socket served by ServeUDP (what
@@ -110,8 +113,12 @@ func startNode(t testing.TB, ns string) *node {
 		if err != nil {
 			return
 		}
+		n.udp6, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified, Port: 4500})
+		if err != nil {
+			return
+		}
 		cfg := DefaultConfig()
-		cfg.UDP4500 = n.udp
+		cfg.UDP4500, cfg.UDP4500v6 = n.udp, n.udp6
 		cfg.Force = KindUserspace
 		n.dp, err = Open(context.Background(), cfg)
 	})
@@ -119,7 +126,8 @@ func startNode(t testing.TB, ns string) *node {
 		t.Fatal(err)
 	}
 	go ServeUDP(n.dp, n.udp, nil)
-	t.Cleanup(func() { n.dp.Close(); n.udp.Close() })
+	go ServeUDP(n.dp, n.udp6, nil)
+	t.Cleanup(func() { n.dp.Close(); n.udp.Close(); n.udp6.Close() })
 	return n
 }
 
@@ -128,6 +136,7 @@ type pairOpts struct {
 	mode      Mode
 	udp       bool
 	v6inner   bool
+	v6outer   bool
 }
 
 func keyFor(t testing.TB, enc, auth string, seed byte) ([]byte, []byte) {
@@ -149,6 +158,9 @@ func keyFor(t testing.TB, enc, auth string, seed byte) ([]byte, []byte) {
 func install(t testing.TB, a, b *node, o pairOpts) {
 	ctx := context.Background()
 	ipa, ipb := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	if o.v6outer {
+		ipa, ipb = netip.MustParseAddr("2001:db8:ff::1"), netip.MustParseAddr("2001:db8:ff::2")
+	}
 	k1e, k1a := keyFor(t, o.enc, o.auth, 1)
 	k2e, k2a := keyFor(t, o.enc, o.auth, 101)
 	var enc *Encap
@@ -251,9 +263,11 @@ func TestDatapathNamespaces(t *testing.T) {
 		{enc: "aes-128-ctr", auth: "sha1", mode: ModeTunnel, udp: true},
 		{enc: "3des", auth: "md5", mode: ModeTunnel},
 		{enc: "null", auth: "sha512", mode: ModeTunnel},
+		{enc: "aes-128-gcm", mode: ModeTunnel, v6outer: true},
+		{enc: "aes-256-gcm", mode: ModeTunnel, v6outer: true, v6inner: true, udp: true},
 	}
 	for _, c := range cases {
-		name := fmt.Sprintf("%s-%s-%s-udp=%v-v6=%v", c.enc, c.auth, c.mode, c.udp, c.v6inner)
+		name := fmt.Sprintf("%s-%s-%s-udp=%v-v6=%v-v6outer=%v", c.enc, c.auth, c.mode, c.udp, c.v6inner, c.v6outer)
 		t.Run(name, func(t *testing.T) {
 			r := newRig(t)
 			a, b := startNode(t, r.a), startNode(t, r.b)
@@ -272,6 +286,9 @@ func TestDatapathNamespaces(t *testing.T) {
 				t.Fatal("iperf3 moved nothing")
 			}
 			k := Key{SPI: 0x1000, Dst: netip.MustParseAddr("198.18.0.2")}
+			if c.v6outer {
+				k.Dst = netip.MustParseAddr("2001:db8:ff::2")
+			}
 			ca, err := a.dp.Counters(k)
 			if err != nil {
 				t.Fatal(err)
@@ -289,4 +306,59 @@ func TestDatapathNamespaces(t *testing.T) {
 			t.Logf("b: %s", &b.dp.(*userspace).perf)
 		})
 	}
+}
+
+// TestRekeyUnderTraffic: a new SA pair with the same reqid takes over while pings flow (the
+// outbound side picks the newest SA), the old pair goes, and no ping is lost.
+func TestRekeyUnderTraffic(t *testing.T) {
+	r := newRig(t)
+	a, b := startNode(t, r.a), startNode(t, r.b)
+	o := pairOpts{enc: "aes-256-gcm", mode: ModeTunnel, udp: true}
+	install(t, a, b, o)
+	pingOK(t, r.a, "198.19.2.1")
+	ping := exec.Command("ip", "netns", "exec", r.a, "ping", "-q", "-i", "0.002", "-c", "1500", "-W", "1", "198.19.2.1")
+	var out strings.Builder
+	ping.Stdout, ping.Stderr = &out, &out
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	ctx := context.Background()
+	ipa, ipb := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	k1e, _ := keyFor(t, o.enc, "", 51)
+	k2e, _ := keyFor(t, o.enc, "", 52)
+	mk := func(spi uint32, dir Direction, src, dst netip.Addr, ek []byte) SA {
+		return SA{SPI: spi, Dir: dir, Src: src, Dst: dst, Encap: &Encap{4500, 4500}, Mode: o.mode, EncAlg: o.enc, EncKey: ek,
+			ReplayWindow: DefaultReplayWindow, ReqID: 7}
+	}
+	// Inbound first on both ends, then outbound (RFC 7296 2.8's order), then the old ones go.
+	for _, step := range []struct {
+		n  *node
+		sa SA
+	}{
+		{b, mk(0x1001, DirIn, ipa, ipb, k1e)}, {a, mk(0x2001, DirIn, ipb, ipa, k2e)},
+		{a, mk(0x1001, DirOut, ipa, ipb, k1e)}, {b, mk(0x2001, DirOut, ipb, ipa, k2e)},
+	} {
+		if err := step.n.dp.AddSA(ctx, step.sa); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, d := range []struct {
+		n *node
+		k Key
+	}{{a, Key{0x1000, ipb}}, {b, Key{0x1000, ipb}}, {a, Key{0x2000, ipa}}, {b, Key{0x2000, ipa}}} {
+		if err := d.n.dp.DeleteSA(ctx, d.k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := ping.Wait()
+	if err != nil || !strings.Contains(out.String(), " 0% packet loss") {
+		t.Fatalf("ping across the rekey: %v\n%s", err, out.String())
+	}
+	c, err := b.dp.Counters(Key{0x1001, ipb})
+	if err != nil || c.Packets < 100 {
+		t.Fatalf("new SA carried %d packets (%v)", c.Packets, err)
+	}
+	t.Logf("%s; new inbound SA: %d packets", strings.TrimSpace(out.String()), c.Packets)
 }
