@@ -194,6 +194,40 @@ func exportValue(m *menu.Menu, k string, props, decl map[string]string, opt Expo
 
 // Quote renders a value as the console reads it back: bare when it is one plain word,
 // otherwise in double quotes with RouterOS escapes.
+// Printable escapes the control characters of a user's string for a terminal or a log
+// line, as Quote does inside quotes (\n, \r, \t, \1B...), so that a name with a newline
+// and ESC cannot forge a line or move the cursor. Other text is kept.
+func Printable(v string) string {
+	clean := true
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return v
+	}
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\%02X`, r)
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 func Quote(v string) string {
 	if v != "" && plainWord(v) {
 		return v

@@ -54,7 +54,9 @@ func (b *Buffer) Add(topics []string, msg string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.last++
-	e := Entry{ID: b.last, Time: t, Topics: topics, Message: msg}
+	// Messages carry users' strings (a login name, :log text); a newline or ESC in
+	// them must not forge a line of /log or drive the reader's terminal.
+	e := Entry{ID: b.last, Time: t, Topics: topics, Message: control.Printable(msg)}
 	if b.n < len(b.ring) {
 		b.ring[(b.start+b.n)%len(b.ring)] = e
 		b.n++

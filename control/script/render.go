@@ -200,7 +200,7 @@ func renderDetail(w io.Writer, i int, r *control.Row, width int) {
 	indent := strings.Repeat(" ", len(head))
 	line := head
 	if c := r.Props["comment"]; c != "" {
-		fmt.Fprintf(w, "%s;;; %s\n", head, c)
+		fmt.Fprintf(w, "%s;;; %s\n", head, control.Printable(c))
 		line = indent
 	}
 	col := len(line)
@@ -235,6 +235,7 @@ func renderTable(w io.Writer, m *menu.Menu, rows []control.Row, width int) {
 		cells[j] = make([]string, len(cols))
 		for i, c := range cols {
 			v, _ := shown(&rows[j], c)
+			v = control.Printable(v)
 			cells[j][i] = v
 			if len(v) > wd[i] {
 				wd[i] = len(v)
@@ -255,7 +256,7 @@ func renderTable(w io.Writer, m *menu.Menu, rows []control.Row, width int) {
 	for j := range rows {
 		b.Reset()
 		if c := rows[j].Props["comment"]; c != "" {
-			fmt.Fprintf(w, "%*d %s ;;; %s\n", numW, j, fc, c)
+			fmt.Fprintf(w, "%*d %s ;;; %s\n", numW, j, fc, control.Printable(c))
 			fmt.Fprintf(&b, "%*s %s", numW, "", flagCol(m, rows[j].Flags))
 		} else {
 			fmt.Fprintf(&b, "%*d %s", numW, j, flagCol(m, rows[j].Flags))

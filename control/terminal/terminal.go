@@ -34,7 +34,7 @@ const (
 	MaxLine = 4096
 	// MaxStatement bounds the lines of one statement continued over several (an open
 	// brace or bracket, a trailing backslash).
-	MaxStatement = 256 << 10
+	MaxStatement = 64 << 10
 	// maxTypeahead bounds what is kept of input typed while a command runs.
 	maxTypeahead = 64 << 10
 	// DefaultWidth is the width until the client tells its own.
