@@ -416,6 +416,11 @@ func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
 	// A verified message: the peer is alive and this is its address now (NAT mapping
 	// changes, RFC 7296 2.23).
 	sa.lastRecv = time.Now()
+	if sa.state == stateHalfOpen {
+		// The initiator floated to port 4500 with IKE_AUTH (RFC 7296 2.23): answer
+		// there, and so does ESP.
+		sa.local, sa.remote = local, from
+	}
 	if sa.natRemote && from != sa.remote && sa.state == stateEstablished {
 		sa.d.log.Info("ipsec: peer address changed", "peer", sa.peer.Name, "from", sa.remote, "to", from)
 		sa.remote = from
