@@ -257,7 +257,12 @@ func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 		return a, nil
 	case s.Cmd == "get":
 		if len(rep.Rows) == 1 {
-			return rowArray(m, &rep.Rows[0]), nil
+			a := rowArray(m, &rep.Rows[0])
+			if !subst && r.c.Interactive {
+				// get without a property at the prompt shows the item, as :put would.
+				fmt.Fprintln(r.w, ToString(a))
+			}
+			return a, nil
 		}
 		name, _ := sen.Get("value-name")
 		if m != nil {
@@ -278,6 +283,10 @@ func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 			a := &Array{}
 			for i := range rep.Rows {
 				a.List = append(a.List, rowArray(m, &rep.Rows[i]))
+			}
+			if !subst && r.c.Interactive {
+				// print as-value at the prompt shows the array, as :put would.
+				fmt.Fprintln(r.w, ToString(a))
 			}
 			return a, nil
 		}

@@ -63,3 +63,25 @@ func TestConsoleHelpAndFollow(t *testing.T) {
 	x.send("C-c")
 	x.waitFor("prompt after Ctrl-C", func(p string) bool { return lastLine(p) == "[admin@MikroTik] >" })
 }
+
+// TestConsoleAsValueAndGet: at the interactive prompt, print as-value and get without
+// a property show the value they return.
+func TestConsoleAsValueAndGet(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed; the interactive console test needs it (apt-get install tmux)")
+	}
+	r := newRouter(t, "")
+	id := fmt.Sprintf("routerd-av-%d-%d", os.Getpid(), time.Now().UnixNano())
+	x := &tmux{t: t, server: id, session: id}
+	shell := fmt.Sprintf("env HOME=%s TERM=xterm %s --socket %s", t.TempDir(), routerctlBin(), r.sock)
+	if out, err := x.run("new-session", "-d", "-s", x.session, "-x", "200", "-y", "40", shell); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	t.Cleanup(func() { x.run("kill-server") })
+	x.waitLast("[admin@MikroTik] > ")
+	x.send("/system script add name=av1", "Enter")
+	x.send("/system script print as-value", "Enter")
+	x.waitFor("as-value output", func(p string) bool { return strings.Contains(p, "name=av1") })
+	x.send("/system identity get", "Enter")
+	x.waitFor("get output", func(p string) bool { return strings.Contains(p, "name=MikroTik") })
+}
