@@ -10,6 +10,7 @@ import (
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/metrics"
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/scheduler"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/tftp"
@@ -39,6 +40,10 @@ func engines(env *Env) []engine.Engine {
 		tunnelEngine(env),
 		ptpEngine(env),
 		scheduler.New(env.Interp, scheduler.SystemClock{}, time.Now()),
+		engine.Func(engine.Spec{Name: "routing", Menus: []string{"/routing"}}, func(ctx context.Context, h *engine.Handle) error {
+			_, err := routing.Start(ctx, h.Ex, routing.Options{})
+			return err
+		}),
 		engine.Func(engine.Spec{Name: "firewall", Menus: []string{"/ip/firewall", "/ipv6/firewall"}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := firewall.Start(ctx, h.Ex, h.Metrics, firewall.Options{})
 			return err

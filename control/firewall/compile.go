@@ -29,6 +29,9 @@ const (
 	ctStatusDNAT = 0x20             // IPS_DST_NAT
 )
 
+// IPsecTun is the TUN device of the userspace ESP data path (ike/esp DefaultConfig).
+const IPsecTun = "ipsec0"
+
 // Config is everything one family's table is built from.
 type Config struct {
 	V6    bool
@@ -37,6 +40,20 @@ type Config struct {
 	Lists map[string][]Entry
 	// IfLists resolves interface list names to their member interfaces.
 	IfLists func(name string) []string
+	// RoutingMarks are the routing marks of the routing tables by name (/routing table).
+	RoutingMarks map[string]uint32
+}
+
+// routingMark returns the mark of a routing table name; main is no mark.
+func (cfg Config) routingMark(name string) (uint32, error) {
+	if name == "main" {
+		return 0, nil
+	}
+	m, ok := cfg.RoutingMarks[name]
+	if !ok {
+		return 0, fmt.Errorf("no such routing table %s", name)
+	}
+	return m, nil
 }
 
 // Entry is one static address-list element: a closed range of addresses.
@@ -459,22 +476,33 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	}
 	if v := p["packet-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
-		m = and(m, markMatch(NameMark(strings.TrimPrefix(v, "!"), 16), PacketMarkMask, neg))
+		m = and(m, markMatch(NameMark(strings.TrimPrefix(v, "!"), packetMarkBits), PacketMarkMask, neg))
 	}
 	if v := p["routing-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
-		m = and(m, markMatch(RoutingMark(strings.TrimPrefix(v, "!")), RoutingMarkMask, neg))
+		mark, err := cfg.routingMark(strings.TrimPrefix(v, "!"))
+		if err != nil {
+			return nil, err
+		}
+		m = and(m, markMatch(mark, RoutingMarkMask, neg))
 	}
 	if v := p["ipsec-policy"]; v != "" {
+		// Two data paths: the kernel's XFRM (a decapsulated packet has a secpath; a route
+		// through a policy has an xfrm dst) and routerd's userspace ESP, whose inner
+		// packets come from and go to its TUN device.
 		dir, pol, _ := strings.Cut(v, ",")
-		want := byte(0)
-		if pol == "ipsec" {
-			want = 1
+		var kern expr.Any = &expr.Meta{Key: metaSecpath, Register: 1}
+		ifKey := expr.MetaKeyIIFNAME
+		if dir == "out" {
+			kern, ifKey = &expr.Rt{Key: rtXfrm, Register: 1}, expr.MetaKeyOIFNAME
 		}
-		if dir == "in" {
-			m = and(m, one(&expr.Meta{Key: metaSecpath, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{want}}))
+		no := &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0}}
+		yes := &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{1}}
+		tun := &expr.Meta{Key: ifKey, Register: 1}
+		if pol == "ipsec" {
+			m = and(m, alt{{kern, yes}, {kern, no, tun, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(IPsecTun)}}})
 		} else {
-			m = and(m, one(&expr.Rt{Key: rtXfrm, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{want}}))
+			m = and(m, one(kern, no, tun, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(IPsecTun)}))
 		}
 	}
 	for _, d := range []struct {
@@ -667,9 +695,13 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: ne32(NameMark(p["new-connection-mark"], 32))},
 			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}), nil
 	case "mark-packet":
-		return pass(setMark(NameMark(p["new-packet-mark"], 16), RoutingMarkMask)), nil
+		return pass(setMark(NameMark(p["new-packet-mark"], packetMarkBits), RoutingMarkMask)), nil
 	case "mark-routing":
-		return pass(setMark(RoutingMark(p["new-routing-mark"]), PacketMarkMask)), nil
+		mark, err := cfg.routingMark(p["new-routing-mark"])
+		if err != nil {
+			return nil, err
+		}
+		return pass(setMark(mark, PacketMarkMask)), nil
 	case "change-dscp":
 		n, _ := strconv.Atoi(p["new-dscp"])
 		if v6 {

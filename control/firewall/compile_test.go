@@ -77,12 +77,24 @@ func TestCompileExpressions(t *testing.T) {
 	if in == nil || in.Hook == nil {
 		t.Fatalf("filter/input is not a base chain: %+v", in)
 	}
+	// in,none: no secpath (kernel IPsec) and not from the userspace path's TUN.
 	es := in.Rules[0].Exprs[0]
-	if m, ok := es[len(es)-4].(*expr.Meta); !ok || m.Key != metaSecpath {
-		t.Errorf("ipsec-policy=in,none: want meta secpath, got %#v", es)
+	n := len(es)
+	wantTail := []expr.Any{
+		&expr.Meta{Key: metaSecpath, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0}},
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: append([]byte("ipsec0"), make([]byte, 10)...)},
+		&expr.Objref{Type: objCounter, Name: "filter/3"},
+		&expr.Verdict{Kind: expr.VerdictDrop},
 	}
-	if c, ok := es[len(es)-3].(*expr.Cmp); !ok || c.Data[0] != 0 {
-		t.Errorf("ipsec-policy=in,none: want secpath == 0, got %#v", es[len(es)-3])
+	if len(in.Rules[0].Exprs) != 1 || n < 6 || !reflect.DeepEqual(es[n-6:], wantTail) {
+		t.Errorf("ipsec-policy=in,none:\n got %#v\nwant tail %#v", es, wantTail)
+	}
+	// in,ipsec: secpath, or no secpath and from the TUN: two exclusive kernel rules.
+	pl = Compile(Config{Rules: []*Rule{rule(1, "filter", "chain", "input", "ipsec-policy", "in,ipsec")}})
+	if got := len(chain(pl, "filter/input").Rules[0].Exprs); got != 2 {
+		t.Errorf("ipsec-policy=in,ipsec: %d alternatives, want 2", got)
 	}
 }
 

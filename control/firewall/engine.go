@@ -15,6 +15,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
@@ -76,6 +77,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	ex.Watch("/ip/firewall", poke)
 	ex.Watch("/ipv6/firewall", poke)
 	ex.Watch("/interface/list", poke)
+	ex.Watch(routing.TablePath, poke)
 	if reg != nil {
 		if err := reg.Register(&collector{e: e}); err != nil {
 			return nil, fmt.Errorf("firewall: metrics: %w", err)
@@ -112,7 +114,13 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 }
 
 func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
-	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: func(n string) []string { return link.Members(e.ex, n) }}
+	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: func(n string) []string { return link.Members(e.ex, n) },
+		RoutingMarks: map[string]uint32{}}
+	if ts, _, err := routing.Tables(e.ex); err == nil {
+		for n, t := range ts {
+			cfg.RoutingMarks[n] = t.Mark
+		}
+	}
 	itemsByTable := map[string][]store.Item{}
 	for _, t := range menu.FirewallTables {
 		items, err := e.ex.Items(rulePath(v6, t))

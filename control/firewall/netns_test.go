@@ -62,6 +62,10 @@ func newTopo(t *testing.T) *topo {
 		sh(t, append([]string{"ip", "-n"}, c...)...)
 	}
 	sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	// Wait for the links to carry traffic.
+	for i := 0; i < 30 && !(tp.ping(tp.c, "198.18.1.1") && tp.ping(tp.s, "198.19.2.1")); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 	f, err := os.Open("/run/netns/" + tp.r)
 	if err != nil {
 		t.Fatal(err)

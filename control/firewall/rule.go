@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -236,14 +237,14 @@ func checkHook(r *Rule, builtin string) error {
 	return nil
 }
 
-// Mark numbers. RouterOS marks are names; the kernel's are numbers. The packet mark and
-// the routing mark share the 32-bit packet mark: the low 16 bits carry the packet mark,
-// the high 16 bits the routing mark (the routing table's mark, matched by the fwmark
-// rules of policy routing). Connection marks use the whole 32-bit conntrack mark. Names
+// Mark numbers. RouterOS marks are names; the kernel's are numbers. The packet mark
+// carries the routing mark in its high 12 bits (routing.MarkMask: the routing table's
+// mark, matched by policy routing's fwmark rules) and the packet mark in the low 20 bits.
+// Connection marks use the whole 32-bit conntrack mark. Packet and connection mark names
 // map to numbers by hash, so the numbers survive restarts (conntrack keeps its marks).
 const (
-	PacketMarkMask  = 0x0000ffff
-	RoutingMarkMask = 0xffff0000
+	RoutingMarkMask = routing.MarkMask
+	PacketMarkMask  = ^uint32(routing.MarkMask)
 )
 
 // NameMark returns the number of a mark name within bits bits (never 0: 0 is no-mark).
@@ -260,8 +261,8 @@ func NameMark(name string, bits uint) uint32 {
 	return v
 }
 
-// RoutingMark returns the packet mark bits of routing table name (high 16 bits).
-func RoutingMark(table string) uint32 { return NameMark(table, 16) << 16 }
+// packetMarkBits is the width of the packet-mark part of the packet mark.
+const packetMarkBits = routing.MarkShift
 
 // limit is a parsed limit= value: rate per unit and burst.
 type limit struct {

@@ -86,7 +86,7 @@ func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
 	ex.Provide("/ip/pool/used", e.Pools.usedRows)
 	e.registerChecks()
 	registerPing(ex)
-	for _, p := range []string{"/ip/address", "/ipv6/address", "/ip/route", "/ipv6/route", "/interface"} {
+	for _, p := range []string{"/ip/address", "/ipv6/address", "/ip/route", "/ipv6/route", "/interface", "/routing/table"} {
 		ex.Watch(p, func(control.Change) { e.poke() })
 	}
 

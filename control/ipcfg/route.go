@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -179,6 +181,16 @@ func (e *Engine) applyRoutes(v int) {
 		if it.Props["disabled"] == "yes" {
 			e.ex.State.Set(path, it.ID, control.ItemState{Props: map[string]string{"static": "yes"}})
 			continue
+		}
+		if t := it.Props["routing-table"]; t != "" && t != "main" {
+			id, err := routing.TableID(e.ex, t)
+			if err != nil {
+				e.routeState(path, it.ID, false, err.Error(), "")
+				continue
+			}
+			props := maps.Clone(it.Props)
+			props["routing-table"] = strconv.Itoa(id)
+			it.Props = props
 		}
 		d, err := desiredRoute(it, v, byName)
 		if err != nil {

@@ -12,6 +12,8 @@ func declarations() []*Menu {
 		systemMenus(),
 		serviceMenus(),
 		tunnelMenus(),
+		// Routes name routing tables.
+		routingMenus(),
 		// Addresses and routes name links, tunnels among them; IPsec refers to addresses.
 		ipMenus(),
 		// Firewall rules name interfaces and lists; policy routing tables come before routes use them.

@@ -117,6 +117,13 @@ func firewallMenus() []*Menu {
 		},
 		Desc: "Connection tracking settings.",
 	})
+	return ms
+}
+
+// routingMenus declares policy routing: /routing table and /routing rule. They come
+// before the IP menus, whose routes name tables (routing-table=).
+func routingMenus() []*Menu {
+	var ms []*Menu
 	ms = append(ms, &Menu{
 		Path: "/routing/table",
 		Kind: List,
@@ -138,11 +145,12 @@ func firewallMenus() []*Menu {
 		Props: []Prop{
 			{Name: "src-address", Type: value.Prefix(), Desc: "Source prefix the rule matches."},
 			{Name: "dst-address", Type: value.Prefix(), Desc: "Destination prefix the rule matches."},
-			{Name: "routing-mark", Type: value.String(), Desc: "Routing mark (table name) the rule matches."},
+			{Name: "routing-mark", Type: value.String(), Ref: "/routing/table", Desc: "Routing mark (table name) the rule matches."},
 			{Name: "interface", Type: value.String(), Desc: "Incoming interface the rule matches."},
 			{Name: "action", Type: value.Enum("lookup", "lookup-only-in-table", "drop", "unreachable"), Default: "lookup",
 				Desc: "What to do with a matching packet."},
-			{Name: "table", Type: value.String(), Default: "main", Desc: "Table to look the route up in."},
+			{Name: "table", Type: value.String(), Ref: "/routing/table", RefExtra: []string{"main"}, Default: "main",
+				Desc: "Table to look the route up in."},
 			{Name: "comment", Type: value.String(), Desc: "Short description of the rule."},
 			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the rule is disabled."},
 			{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The rule cannot apply."},
@@ -192,7 +200,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("connection-nat-state", fwNot{value.EnumList("srcnat", "dstnat")}, "NAT applied to the connection."),
 		p("connection-mark", notStr, "Connection mark; no-mark is unmarked."),
 		p("packet-mark", notStr, "Packet mark; no-mark is unmarked."),
-		p("routing-mark", notStr, "Routing mark (routing table name)."),
+		p("routing-mark", notStr, "Routing mark (routing table name, see /routing table)."),
 		p("connection-type", fwNot{value.Enum("ftp", "h323", "irc", "pptp", "quake3", "sip", "tftp")}, "Connection helper of the connection."),
 		p("ipsec-policy", fwIpsecPolicy{}, "in|out,ipsec|none: whether the packet was (in) or will be (out) processed by IPsec."),
 		p("icmp-options", fwNot{fwICMP{}}, "ICMP type[:code]."),
@@ -231,7 +239,8 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("to-ports", fwPorts{single: true}, "Port or port range NAT translates to."),
 		p("new-connection-mark", str, "Mark of mark-connection (no-mark clears it)."),
 		p("new-packet-mark", str, "Mark of mark-packet (no-mark clears it)."),
-		p("new-routing-mark", str, "Routing table of mark-routing."),
+		{Name: "new-routing-mark", Type: str, Ref: "/routing/table", RefExtra: []string{"main"},
+			Desc: "Routing table of mark-routing (see /routing table); main clears the mark."},
 		{Name: "passthrough", Type: bool_, Default: "yes", Desc: "Continue with the next rule after a mark or change action."},
 		p("new-dscp", value.Int(0, 63), "DSCP of change-dscp."),
 		p("new-ttl", str, "TTL change of change-ttl: set:N, increment:N, decrement:N."),
