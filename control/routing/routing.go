@@ -116,6 +116,7 @@ func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, er
 	e := &Engine{ex: ex, h: h, wake: make(chan struct{}, 1), exited: make(chan struct{})}
 	ex.SetEngine(TablePath, "routing")
 	ex.SetEngine(RulePath, "routing")
+	fibFlag(ex)
 	ex.Watch("/routing", func(control.Change) {
 		select {
 		case e.wake <- struct{}{}:
@@ -297,9 +298,17 @@ func key(r netlink.Rule) string {
 // apply makes routerd's rules of a family exactly want: missing ones are added before
 // stale ones are removed, so marked traffic always finds its table.
 func (e *Engine) apply(fam int, want []netlink.Rule) error {
-	have, err := e.h.RuleListFiltered(fam, &netlink.Rule{Protocol: Proto}, netlink.RT_FILTER_PROTOCOL)
+	all, err := e.h.RuleList(fam)
 	if err != nil {
 		return fmt.Errorf("routing: list rules: %w", err)
+	}
+	// Only routerd's own rules: the list is filtered here, not by the library, since
+	// removing the kernel's local/main/default rules would cut the box off.
+	var have []netlink.Rule
+	for _, r := range all {
+		if r.Protocol == Proto {
+			have = append(have, r)
+		}
 	}
 	haveKeys := map[string]bool{}
 	for _, r := range have {
@@ -334,4 +343,26 @@ func (e *Engine) apply(fam int, want []netlink.Rule) error {
 		}
 	}
 	return first
+}
+
+// fibFlag lets add and set of /routing table take fib alone, as RouterOS writes it
+// ("/routing table add name=backup fib"): the word is fib=yes.
+func fibFlag(ex *control.Executor) {
+	for _, cmd := range []string{"add", "set"} {
+		fn, spec, ok := ex.Generic(TablePath, cmd)
+		if !ok {
+			continue
+		}
+		spec.Flags = append(slices.Clone(spec.Flags), "fib")
+		ex.Handle(TablePath, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			s := *c.S
+			s.Args = slices.Clone(s.Args)
+			for i, a := range s.Args {
+				if a.Flag && a.Name == "fib" {
+					s.Args[i] = control.Arg{Name: "fib", Value: "yes"}
+				}
+			}
+			return fn(ctx, &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu})
+		})
+	}
 }

@@ -1,0 +1,83 @@
+package routing
+
+import (
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/store"
+)
+
+// TestDesiredRules: fwmark rules per table, /routing rule items in order, unknown tables
+// reported.
+func TestDesiredRules(t *testing.T) {
+	ts, _, _ := tables([]store.Item{{ID: 1, Props: map[string]string{"name": "backup"}},
+		{ID: 2, Props: map[string]string{"name": "off", "disabled": "yes"}}})
+	rules, invalid := desired(unix.AF_INET, ts, []store.Item{
+		{ID: 1, Props: map[string]string{"src-address": "198.18.0.0/24", "table": "backup"}},
+		{ID: 2, Props: map[string]string{"dst-address": "2001:db8::/32", "table": "backup"}},
+		{ID: 3, Props: map[string]string{"routing-mark": "nosuch"}},
+		{ID: 4, Props: map[string]string{"interface": "lan", "action": "lookup-only-in-table", "table": "backup"}},
+	})
+	if len(rules) != 4 {
+		t.Fatalf("%d rules: %+v", len(rules), rules)
+	}
+	if r := rules[0]; r.Priority != MarkPriority || r.Mark != 1<<MarkShift || *r.Mask != MarkMask || r.Table != TableBase+1 {
+		t.Errorf("fwmark rule: %+v", r)
+	}
+	if r := rules[1]; r.Priority != RulePriority || r.Src.String() != "198.18.0.0/24" || r.Table != TableBase+1 {
+		t.Errorf("src rule: %+v", r)
+	}
+	if r := rules[3]; r.Type != unix.RTN_UNREACHABLE || r.IifName != "lan" || r.Priority != rules[2].Priority+1 {
+		t.Errorf("lookup-only-in-table: %+v then %+v", rules[2], r)
+	}
+	if invalid[3] == "" {
+		t.Errorf("routing-mark=nosuch not reported")
+	}
+}
+
+// TestApplyKeepsOtherRules: applying in a fresh namespace adds routerd's rules and never
+// removes the kernel's own (local, main, default).
+func TestApplyKeepsOtherRules(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, _ := netns.Get()
+	defer orig.Close()
+	ns, err := netns.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	defer netns.Set(orig)
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	e := &Engine{h: h}
+	before, _ := h.RuleList(unix.AF_INET)
+	ts, _, _ := tables([]store.Item{{ID: 3, Props: map[string]string{"name": "backup"}}})
+	want, _ := desired(unix.AF_INET, ts, nil)
+	for i := 0; i < 2; i++ { // twice: the second apply changes nothing
+		if err := e.apply(unix.AF_INET, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := h.RuleList(unix.AF_INET)
+	if len(after) != len(before)+1 {
+		t.Fatalf("rules before %d, after %d: %+v", len(before), len(after), after)
+	}
+	if err := e.apply(unix.AF_INET, nil); err != nil {
+		t.Fatal(err)
+	}
+	if final, _ := h.RuleList(unix.AF_INET); len(final) != len(before) {
+		t.Fatalf("rules after removing routerd's: %d, want %d", len(final), len(before))
+	}
+}

@@ -1,0 +1,426 @@
+// Package firewall_test runs routerd in a network namespace between a client and a
+// server namespace and checks the firewall with real traffic: the IPsec reference's
+// firewall lines as written, policy routing with mangle marks, raw notrack, restart.
+package firewall_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/test/testbin"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
+
+func sh(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// topo: client c (198.18.1.2) — lan — router r — wan (198.19.2.0/24) and wan2
+// (198.19.3.0/24) — server s, which also has 198.19.9.9 on its loopback.
+type topo struct {
+	c, r, s string
+	rt      *router
+}
+
+func newTopo(t *testing.T) *topo {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and nftables")
+	}
+	for _, tool := range []string{"nft", "python3", "conntrack"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	tp := &topo{c: "fwtc" + id, r: "fwtr" + id, s: "fwts" + id}
+	for _, n := range []string{tp.c, tp.r, tp.s} {
+		exec.Command("ip", "netns", "del", n).Run()
+		sh(t, "ip", "netns", "add", n)
+		n := n
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+	}
+	sh(t, "ip", "link", "add", "c0", "netns", tp.c, "type", "veth", "peer", "name", "lan", "netns", tp.r)
+	sh(t, "ip", "link", "add", "s0", "netns", tp.s, "type", "veth", "peer", "name", "wan", "netns", tp.r)
+	sh(t, "ip", "link", "add", "s1", "netns", tp.s, "type", "veth", "peer", "name", "wan2", "netns", tp.r)
+	for _, c := range [][]string{
+		{tp.c, "addr", "add", "198.18.1.2/24", "dev", "c0"}, {tp.c, "link", "set", "c0", "up"},
+		{tp.c, "link", "set", "lo", "up"}, {tp.c, "route", "add", "default", "via", "198.18.1.1"},
+		{tp.s, "addr", "add", "198.19.2.2/24", "dev", "s0"}, {tp.s, "link", "set", "s0", "up"},
+		{tp.s, "addr", "add", "198.19.3.2/24", "dev", "s1"}, {tp.s, "link", "set", "s1", "up"},
+		{tp.s, "addr", "add", "198.19.9.9/32", "dev", "lo"},
+		{tp.s, "link", "set", "lo", "up"}, {tp.s, "route", "add", "default", "via", "198.19.2.1"},
+		{tp.r, "link", "set", "lan", "up"}, {tp.r, "link", "set", "wan", "up"}, {tp.r, "link", "set", "wan2", "up"},
+		{tp.r, "link", "set", "lo", "up"},
+	} {
+		sh(t, append([]string{"ip", "-n"}, c...)...)
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	for _, k := range []string{"all", "default", "s0", "s1"} {
+		sh(t, "ip", "netns", "exec", tp.s, "sysctl", "-qw", "net.ipv4.conf."+k+".rp_filter=0")
+	}
+	tp.rt = startRouter(t, tp.r)
+	tp.rt.must(t, `/ip address add address=198.18.1.1/24 interface=lan`)
+	tp.rt.must(t, `/ip address add address=198.19.2.1/24 interface=wan`)
+	tp.rt.must(t, `/ip address add address=198.19.3.1/24 interface=wan2`)
+	// Addresses apply asynchronously.
+	for i := 0; i < 20 && !(ping(tp.c, "198.18.1.1") && ping(tp.s, "198.19.3.1")); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !ping(tp.c, "198.19.2.2") {
+		t.Fatalf("client cannot reach the server through the router\n%s\n%s", sh(t, "ip", "-n", tp.r, "addr"),
+			sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "ruleset"))
+	}
+	return tp
+}
+
+func ping(ns, dst string) bool {
+	return exec.Command("ip", "netns", "exec", ns, "ping", "-c1", "-W1", dst).Run() == nil
+}
+
+type router struct {
+	netns, data, sock string
+	cmd               *exec.Cmd
+	done              chan struct{}
+	log               *bytes.Buffer
+}
+
+func startRouter(t *testing.T, ns string) *router {
+	t.Helper()
+	dir := t.TempDir()
+	r := &router{netns: ns, data: filepath.Join(dir, "data"), sock: filepath.Join(dir, "routerd.sock")}
+	r.start(t)
+	t.Cleanup(func() {
+		r.stop()
+		if t.Failed() {
+			t.Logf("routerd log:\n%s", r.log)
+		}
+	})
+	return r
+}
+
+func (r *router) start(t *testing.T) {
+	t.Helper()
+	r.log = &bytes.Buffer{}
+	r.cmd = exec.Command("nsenter", "--net=/run/netns/"+r.netns, filepath.Join(binDir, "routerd"),
+		"--data-dir", r.data, "--socket", r.sock, "--metrics-listen", "127.0.0.1:0", "--bpffs", filepath.Join(r.data, "bpf"))
+	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.done = make(chan struct{})
+	go func() { r.cmd.Wait(); close(r.done) }()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		if c, err := net.Dial("unix", r.sock); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("routerd exited:\n%s", r.log)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("routerd did not open its socket:\n%s", r.log)
+}
+
+func (r *router) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(5 * time.Second):
+		r.cmd.Process.Kill()
+		<-r.done
+	}
+}
+
+func (r *router) kill() {
+	r.cmd.Process.Kill()
+	<-r.done
+}
+
+// ctl runs console source through routerctl.
+func (r *router) ctl(src string) (string, error) {
+	cmd := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, "-f", "-")
+	cmd.Stdin = strings.NewReader(src)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (r *router) must(t testing.TB, src string) string {
+	t.Helper()
+	out, err := r.ctl(src)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", src, err, out)
+	}
+	return out
+}
+
+// settle waits until the firewall engine has applied what the console committed: the
+// engine applies asynchronously, so the test looks for a rule counter name in the
+// kernel's table.
+func (tp *topo) settle(t *testing.T, want string) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if strings.Contains(tp.ruleset(t), want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("ruleset never showed %q:\n%s", want, tp.ruleset(t))
+}
+
+func (tp *topo) ruleset(t *testing.T) string {
+	return sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "ruleset")
+}
+
+// udp sends one datagram from namespace from (source port sport, 0 for any) to dst:port
+// and reports what the server saw: the source address:port and the interface the
+// datagram arrived on, or "" when nothing arrived.
+func udp(t *testing.T, from, to, dst string, sport, port int) (src, iface string) {
+	t.Helper()
+	srv := exec.Command("ip", "netns", "exec", to, "python3", "-u", "-c", fmt.Sprintf(`
+import socket,struct
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 8, 1)
+s.bind(("0.0.0.0",%d))
+print("ready")
+s.settimeout(2)
+try:
+    d,anc,fl,a=s.recvmsg(100, 256)
+    ifn="?"
+    for lvl,typ,data in anc:
+        if lvl==socket.IPPROTO_IP and typ==8:
+            ifn=socket.if_indextoname(struct.unpack("i",data[:4])[0])
+    print("%%s:%%d %%s"%%(a[0],a[1],ifn))
+except socket.timeout:
+    print("")
+`, port))
+	pipe, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(pipe)
+	if l, _ := rd.ReadString('\n'); strings.TrimSpace(l) != "ready" {
+		t.Fatalf("udp server did not start: %q", l)
+	}
+	exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
+import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.bind(("0.0.0.0",%d))
+s.sendto(b"x",(%q,%d))
+`, sport, dst, port)).Run()
+	l, _ := rd.ReadString('\n')
+	srv.Wait()
+	src, iface, _ = strings.Cut(strings.TrimSpace(l), " ")
+	return src, iface
+}
+
+func counter(t *testing.T, r *router, menu, comment string) int {
+	t.Helper()
+	out := strings.TrimSpace(r.must(t, fmt.Sprintf(`:put [%s get [find comment=%q] packets]`, menu, comment)))
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("packets of %q: %q", comment, out)
+	}
+	return n
+}
+
+// TestReferenceNATBypass: the reference's "NAT bypass" lines: masquerade out of the WAN,
+// with an accept rule for the tunnelled subnets placed before it (place-before=0).
+func TestReferenceNATBypass(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/ip route add dst-address=198.19.9.9/32 gateway=198.19.2.2`)
+	r.must(t, `/ip firewall nat add chain=srcnat action=masquerade out-interface=wan`)
+	tp.settle(t, `masquerade`)
+	if src, _ := udp(t, tp.c, tp.s, "198.19.9.9", 0, 7001); !strings.HasPrefix(src, "198.19.2.1:") {
+		t.Fatalf("masquerade: server saw %q\n%s", src, tp.ruleset(t))
+	}
+	r.must(t, `/ip firewall nat add chain=srcnat action=accept place-before=0 src-address=198.18.1.0/24 dst-address=198.19.9.9/32 comment=bypass`)
+	tp.settle(t, `ip daddr 198.19.9.9`)
+	if src, _ := udp(t, tp.c, tp.s, "198.19.9.9", 0, 7002); !strings.HasPrefix(src, "198.18.1.2:") {
+		t.Fatalf("bypass: server saw %q (want the client's own address)\n%s", src, tp.ruleset(t))
+	}
+	if n := counter(t, r, "/ip firewall nat", "bypass"); n < 1 {
+		t.Errorf("bypass rule counted %d packets", n)
+	}
+	out := r.must(t, `/ip firewall nat print`)
+	if !strings.Contains(out, "chain=srcnat action=accept src-address=198.18.1.0/24 dst-address=198.19.9.9") &&
+		!strings.Contains(out, "bypass") {
+		t.Errorf("print:\n%s", out)
+	}
+	onlyOurTable(t, tp)
+}
+
+// TestReferenceBackupTable: the reference's mangle lines that send IKE and ESP out a
+// backup routing table, with /routing table and routing-table= on a route.
+func TestReferenceBackupTable(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/routing table add name=backup fib`)
+	r.must(t, `/ip route add dst-address=198.19.9.9/32 gateway=198.19.2.2`)
+	r.must(t, `/ip route add dst-address=198.19.9.9/32 gateway=198.19.3.2 routing-table=backup`)
+	// As written in the reference, with the peer's address replaced by the test's.
+	r.must(t, `/ip firewall mangle
+add action=mark-connection chain=output connection-mark=no-mark dst-address=198.19.9.9 dst-port=500,4500 new-connection-mark=ipsec passthrough=yes protocol=udp
+add action=mark-connection chain=output connection-mark=no-mark dst-address=198.19.9.9 new-connection-mark=ipsec passthrough=yes protocol=ipsec-esp
+add action=mark-routing chain=output connection-mark=ipsec new-routing-mark=backup passthrough=no
+`)
+	tp.settle(t, `mangle/3`)
+	for i := 0; i < 50; i++ {
+		if strings.Contains(sh(t, "ip", "-n", tp.r, "route", "show", "table", "all"), "198.19.3.2") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, ifc := udp(t, tp.r, tp.s, "198.19.9.9", 0, 501); ifc != "s0" {
+		t.Fatalf("unmarked traffic arrived on %q, want s0 (main table)\n%s\n%s", ifc, tp.ruleset(t),
+			sh(t, "ip", "-n", tp.r, "rule"))
+	}
+	if _, ifc := udp(t, tp.r, tp.s, "198.19.9.9", 0, 500); ifc != "s1" {
+		t.Fatalf("IKE arrived on %q, want s1 (backup table)\n%s\n%s\n%s", ifc, tp.ruleset(t),
+			sh(t, "ip", "-n", tp.r, "rule"), sh(t, "ip", "-n", tp.r, "route", "show", "table", "all"))
+	}
+	// The connection carries the mark.
+	ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "udp", "--dport", "500")
+	if !strings.Contains(ct, "mark=") || strings.Contains(ct, "mark=0 ") {
+		t.Errorf("conntrack entry without the ipsec mark:\n%s", ct)
+	}
+	// Disabling the table sends IKE back to main.
+	r.must(t, `/routing table disable [find name=backup]`)
+	time.Sleep(500 * time.Millisecond)
+	if out := sh(t, "ip", "-n", tp.r, "rule"); strings.Contains(out, "fwmark") {
+		t.Errorf("fwmark rule left after the table was disabled:\n%s", out)
+	}
+}
+
+// TestReferenceRawNotrack: the reference's raw lines keep tunnelled subnets out of
+// connection tracking; forward traffic between them is then untracked.
+func TestReferenceRawNotrack(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/ip route add dst-address=198.19.9.9/32 gateway=198.19.2.2`)
+	r.must(t, `/ip firewall raw
+add action=notrack chain=prerouting src-address=198.18.1.0/24 dst-address=198.19.9.9/32
+add action=notrack chain=prerouting src-address=198.19.9.9/32 dst-address=198.18.1.0/24
+/ip firewall filter
+add chain=forward action=accept connection-state=untracked comment=untracked
+add chain=forward action=drop
+`)
+	tp.settle(t, `notrack`)
+	if src, _ := udp(t, tp.c, tp.s, "198.19.9.9", 0, 7003); src == "" {
+		t.Fatalf("untracked traffic did not pass\n%s", tp.ruleset(t))
+	}
+	if n := counter(t, r, "/ip firewall filter", "untracked"); n < 1 {
+		t.Errorf("untracked accept counted %d", n)
+	}
+	ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-d", "198.19.9.9")
+	if strings.Contains(ct, "dport=7003") {
+		t.Errorf("tracked despite notrack:\n%s", ct)
+	}
+	// Traffic not covered by notrack hits the drop rule.
+	if src, _ := udp(t, tp.c, tp.s, "198.19.2.2", 0, 7004); src != "" {
+		t.Errorf("tracked traffic passed the drop rule: %s", src)
+	}
+}
+
+// TestRestartKeepsRuleset: routerd killed and restarted: the kernel keeps routerd's table
+// meanwhile (no window without a firewall), the counters continue, and the restarted
+// daemon converges on the same ruleset.
+func TestRestartKeepsRuleset(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/ip firewall filter add chain=forward action=drop protocol=icmp comment=noping`)
+	tp.settle(t, `filter/1`)
+	if ping(tp.c, "198.19.2.2") {
+		t.Fatal("ping passed the drop rule")
+	}
+	before := counter(t, r, "/ip firewall filter", "noping")
+	rs := tp.ruleset(t)
+	r.kill()
+	if ping(tp.c, "198.19.2.2") {
+		t.Fatal("ping passed while routerd was down")
+	}
+	r.start(t)
+	tp.settle(t, `filter/1`)
+	if after := counter(t, r, "/ip firewall filter", "noping"); after < before+1 {
+		t.Errorf("counter went from %d to %d across the restart", before, after)
+	}
+	if got := tp.ruleset(t); stripCounters(got) != stripCounters(rs) {
+		t.Errorf("ruleset changed across restart:\n%s\nwas\n%s", got, rs)
+	}
+}
+
+func stripCounters(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.Contains(l, "packets ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestBadInput: refused with RouterOS's words; nothing reaches the kernel.
+func TestBadInput(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/ip firewall filter add chain=forward action=jump jump-target=a
+/ip firewall filter add chain=a action=return`)
+	tp.settle(t, `filter/2`)
+	rs := tp.ruleset(t)
+	for src, want := range map[string]string{
+		`/ip firewall filter add chain=forward action=masquerade`:               "input does not match any value of action",
+		`/ip firewall filter add chain=forward protocol=tcpx`:                   "input does not match any value of protocol",
+		`/ip firewall filter add chain=forward src-address=10.0.0.300`:          "invalid value for argument src-address",
+		`/ip firewall filter add chain=a action=jump jump-target=forward`:       "can not jump to builtin chain",
+		`/ip firewall filter add chain=a action=jump jump-target=a`:             "loop",
+		`/ip firewall filter add chain=input action=drop out-interface=wan`:     "outgoing interface matching not possible in input chain",
+		`/ip firewall filter add chain=input action=drop layer7-protocol=x`:     "not supported",
+		`/ip firewall filter add chain=input action=drop dst-port=80`:           "dst-port can be specified only for protocols",
+		`/ip firewall nat add chain=dstnat action=src-nat to-addresses=1.1.1.1`: "src-nat is possible only in srcnat chain",
+	} {
+		out, err := r.ctl(src)
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("%s: err=%v out=%q, want %q", src, err, out, want)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := tp.ruleset(t); got != rs {
+		t.Errorf("the kernel's ruleset changed:\n%s\nwas\n%s", got, rs)
+	}
+}
+
+func onlyOurTable(t *testing.T, tp *topo) {
+	t.Helper()
+	for _, l := range strings.Split(tp.ruleset(t), "\n") {
+		if strings.HasPrefix(l, "table ") && l != "table ip routerd {" {
+			t.Errorf("unexpected table: %s", l)
+		}
+	}
+}
