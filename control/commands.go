@@ -73,6 +73,9 @@ func (x *Executor) writable(tx *store.Tx, c *Call, skip map[string]bool) (map[st
 		if p.ReadOnly {
 			return nil, nil, errf(CatArgument, "failure: %s is read-only", a.Name)
 		}
+		if p.V6 != "" {
+			return nil, nil, errf(CatArgument, "failure: %s is a RouterOS 6 property (now %s)", a.Name, p.V6)
+		}
 		if a.Unset || emptyUnset(p, a.Value) {
 			unset = append(unset, a.Name)
 			continue

@@ -93,6 +93,9 @@ type Executor struct {
 	engines  map[string]string // menu path -> engine applying it (SetEngine)
 	faults   map[string]string // menu path -> why its engine failed its last pass
 
+	// migrations rewrite RouterOS 6 sentences of a menu into their v7 form (Migrate).
+	migrations map[string]Migration
+
 	// Observe, when set, is told each command's menu, verb and result ("ok" or "error").
 	Observe func(path, cmd, result string)
 	// Now is the clock (tests replace it).
@@ -282,12 +285,67 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 	if !ok {
 		return nil, errf(CatMissing, "no such command prefix")
 	}
-	c, ok := x.lookup(s.Path, s.Cmd)
-	if !ok {
+	if _, ok := x.lookup(s.Path, s.Cmd); !ok {
 		return nil, errf(CatMissing, "no such command")
 	}
 	if sess == nil {
 		sess = &Session{}
+	}
+	x.mu.RLock()
+	mg := x.migrations[s.Path]
+	x.mu.RUnlock()
+	if mg != nil && (s.Cmd == "add" || s.Cmd == "set") {
+		main, after, err := mg(ctx, x, sess, s)
+		if err != nil {
+			return nil, err
+		}
+		if main != nil {
+			rep, err := x.exec(ctx, sess, m, main)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range after {
+				if _, err := x.Exec(ctx, sess, a); err != nil {
+					return nil, err
+				}
+			}
+			return rep, nil
+		}
+	}
+	return x.exec(ctx, sess, m, s)
+}
+
+// Migration rewrites a RouterOS 6 sentence into the v7 one to run instead and the
+// sentences to run after it (items the upgrade creates elsewhere); a nil main means the
+// sentence needs no rewrite.
+// It gets the executor it runs on (a scratch one for a dry run).
+type Migration func(ctx context.Context, x *Executor, sess *Session, s *Sentence) (main *Sentence, after []*Sentence, err error)
+
+// Migrate registers the RouterOS 6 rewrite of add and set on the menu at path.
+func (x *Executor) Migrate(path string, fn Migration) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.migrations == nil {
+		x.migrations = map[string]Migration{}
+	}
+	x.migrations[path] = fn
+}
+
+// InheritMigrations gives x the migrations of from (a scratch executor that checks an
+// import or a backup loads as the live one would).
+func (x *Executor) InheritMigrations(from *Executor) {
+	from.mu.RLock()
+	defer from.mu.RUnlock()
+	for p, fn := range from.migrations {
+		x.Migrate(p, fn)
+	}
+}
+
+// exec runs a sentence past the migrations.
+func (x *Executor) exec(ctx context.Context, sess *Session, m *menu.Menu, s *Sentence) (*Reply, error) {
+	c, ok := x.lookup(s.Path, s.Cmd)
+	if !ok {
+		return nil, errf(CatMissing, "no such command")
 	}
 	policy := c.spec.Policy
 	if policy == "" {

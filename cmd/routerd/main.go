@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/menu"
@@ -103,6 +104,7 @@ func run(o options, events *eventlog.Buffer) error {
 	}
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
 	system.Register(ex, in, o.dataDir, events, started)
+	compat.Register(ex)
 	// Both listeners open before either serves, so a failure leaves nothing running.
 	var mln net.Listener
 	if o.metricsListen != "" {

@@ -157,7 +157,7 @@ func ipsecPeerMenu() *Menu {
 		Path: "/ip/ipsec/peer",
 		Kind: List,
 		Desc: "Peers: how to reach remote IKE daemons (phase 1).",
-		Props: []Prop{
+		Props: append([]Prop{
 			// The manual's type is an IP/IPv6 prefix; its IKEv2 example gives a DNS name
 			// (address=n.mynetname.net), so host names are accepted too.
 			{Name: "address", Type: value.OneOf(value.Prefix(), HostName{}), Default: "0.0.0.0/0",
@@ -178,7 +178,7 @@ func ipsecPeerMenu() *Menu {
 				Desc: "Name of the profile used during IKE negotiation."},
 			{Name: "send-initial-contact", Type: value.Bool(), Default: "yes",
 				Desc: "Send the initial-contact IKE packet, removing old peer SAs for the source address."},
-		},
+		}, ipsecPeerV6()...),
 		Flags:   []Flag{FlagDisabled, FlagDynamic, ipsecFlagResponder},
 		Columns: []string{"name", "address", "profile", "exchange-mode"},
 	}
@@ -541,4 +541,27 @@ func (t ipsecID) Parse(s string) (string, error) {
 		return s, nil
 	}
 	return "", value.ErrNoMatch
+}
+
+// IPsecPeerV6Identity and IPsecPeerV6Profile are the properties a RouterOS 6 peer had
+// (before 6.43) that RouterOS 7 keeps in /ip ipsec identity and /ip ipsec profile;
+// xauth-login and xauth-password became username and password.
+var (
+	IPsecPeerV6Identity = []string{"secret", "auth-method", "generate-policy", "policy-template-group",
+		"my-id", "mode-config", "certificate", "remote-certificate", "xauth-login", "xauth-password", "notrack-chain"}
+	IPsecPeerV6Profile = []string{"dh-group", "enc-algorithm", "hash-algorithm", "lifetime", "lifebytes",
+		"nat-traversal", "dpd-interval", "dpd-maximum-failures", "proposal-check"}
+)
+
+func ipsecPeerV6() []Prop {
+	var out []Prop
+	for _, n := range IPsecPeerV6Identity {
+		out = append(out, Prop{Name: n, Type: value.String(), V6: "/ip ipsec identity", Sensitive: n == "secret" || n == "xauth-password",
+			Desc: "RouterOS 6 peer property; an identity of the peer is made with it."})
+	}
+	for _, n := range IPsecPeerV6Profile {
+		out = append(out, Prop{Name: n, Type: value.String(), V6: "/ip ipsec profile",
+			Desc: "RouterOS 6 peer property; a profile of the peer is made with it."})
+	}
+	return out
 }

@@ -73,6 +73,12 @@ type Prop struct {
 	// Bytes: the value is a size in bytes, a plain number over the API, REST and in
 	// scripts as RouterOS sends it; the console prints it as 22.6GiB.
 	Bytes bool
+	// V6 marks a RouterOS 6 property that RouterOS 7 moved elsewhere (peer secret= went
+	// to /ip ipsec identity, route routing-mark= became routing-table=): it is accepted
+	// in add and set so that v6 configurations load, rewritten as RouterOS's upgrade does
+	// (package compat), and never stored, printed or exported. The text names the v7
+	// place.
+	V6 string
 	// Desc is the manual's description, used by help.
 	Desc string
 }
@@ -80,6 +86,8 @@ type Prop struct {
 // Effect is the state of a property in the properties table (docs/properties.md).
 func (p *Prop) Effect() string {
 	switch {
+	case p.V6 != "":
+		return "RouterOS 6, mapped to " + p.V6
 	case p.ReadOnly:
 		return "read-only"
 	case p.NoEffect != "":

@@ -144,6 +144,7 @@ func (s *system) withScratch(fn func(sx *control.Executor) error) error {
 	defer st.Close()
 	sx := control.New(s.ex.Tree, st)
 	sx.Now = s.ex.Now
+	sx.InheritMigrations(s.ex)
 	return fn(sx)
 }
 

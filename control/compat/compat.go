@@ -1,0 +1,273 @@
+package compat
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+)
+
+// Register installs the RouterOS 6 rewrites on ex.
+func Register(ex *control.Executor) {
+	ex.Migrate("/ip/ipsec/peer", peer())
+	ex.Migrate("/ip/ipsec/policy", policy)
+	ex.Migrate("/ip/route", route)
+	ex.Migrate("/ipv6/route", route)
+	ex.Migrate("/interface/ethernet", ethernet)
+}
+
+// mapped logs one mapped property.
+func mapped(menuPath, prop, to string) {
+	slog.Info("RouterOS 6 property mapped", "menu", strings.ReplaceAll(menuPath, "/", " ")[1:], "property", prop, "to", to)
+}
+
+func peer() control.Migration {
+	ident := map[string]bool{}
+	for _, n := range menu.IPsecPeerV6Identity {
+		ident[n] = true
+	}
+	prof := map[string]bool{}
+	for _, n := range menu.IPsecPeerV6Profile {
+		prof[n] = true
+	}
+	return func(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+		var keep, idArgs, profArgs []control.Arg
+		changed := false
+		for _, a := range s.Args {
+			switch {
+			case ident[a.Name]:
+				changed = true
+				name := a.Name
+				switch name {
+				case "xauth-login":
+					name = "username"
+				case "xauth-password":
+					name = "password"
+				}
+				mapped(s.Path, a.Name, "/ip ipsec identity "+name)
+				a.Name = name
+				idArgs = append(idArgs, a)
+			case prof[a.Name]:
+				changed = true
+				mapped(s.Path, a.Name, "/ip ipsec profile "+a.Name)
+				profArgs = append(profArgs, a)
+			case a.Name == "exchange-mode" && a.Value == "main-l2tp":
+				changed = true
+				mapped(s.Path, "exchange-mode=main-l2tp", "exchange-mode=main")
+				a.Value = "main"
+				keep = append(keep, a)
+			default:
+				keep = append(keep, a)
+			}
+		}
+		if !changed {
+			return nil, nil, nil
+		}
+		if s.Cmd != "add" {
+			if len(idArgs)+len(profArgs) > 0 {
+				return nil, nil, control.ArgError("failure: RouterOS 6 peer properties are taken on add only (set them in /ip ipsec identity and profile)")
+			}
+			return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, nil, nil
+		}
+		name, ok := s.Get("name")
+		if !ok || name == "" {
+			// The upgrade names v6's unnamed peers peer1, peer2 ...
+			var err error
+			if name, err = freeName(ex, sess, "/ip/ipsec/peer", "peer"); err != nil {
+				return nil, nil, err
+			}
+			keep = append(keep, control.Arg{Name: "name", Value: name})
+		}
+		var after []*control.Sentence
+		var before []*control.Sentence
+		if len(profArgs) > 0 {
+			pname := "profile-" + name
+			if taken(ex, sess, "/ip/ipsec/profile", pname) {
+				var err error
+				if pname, err = freeName(ex, sess, "/ip/ipsec/profile", pname+"-"); err != nil {
+					return nil, nil, err
+				}
+			}
+			before = append(before, &control.Sentence{Path: "/ip/ipsec/profile", Cmd: "add",
+				Args: append(profArgs, control.Arg{Name: "name", Value: pname})})
+			out := keep[:0:0]
+			for _, a := range keep {
+				if a.Name != "profile" {
+					out = append(out, a)
+				}
+			}
+			keep = append(out, control.Arg{Name: "profile", Value: pname})
+		}
+		if len(idArgs) > 0 {
+			after = append(after, &control.Sentence{Path: "/ip/ipsec/identity", Cmd: "add",
+				Args: append(idArgs, control.Arg{Name: "peer", Value: name})})
+		}
+		// The profile must exist before the peer names it.
+		for _, b := range before {
+			if _, err := ex.Exec(ctx, sess, b); err != nil {
+				return nil, nil, err
+			}
+		}
+		return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, after, nil
+	}
+}
+
+func taken(ex *control.Executor, sess *control.Session, path, name string) bool {
+	found := false
+	ex.View(sess, func(tx *store.Tx) error {
+		_, found = tx.ByName(path, name)
+		return nil
+	})
+	return found
+}
+
+// freeName is the first of base1, base2 ... that no item of the menu has.
+func freeName(ex *control.Executor, sess *control.Session, path, base string) (string, error) {
+	var out string
+	err := ex.View(sess, func(tx *store.Tx) error {
+		for n := 1; ; n++ {
+			c := base + strconv.Itoa(n)
+			if _, ok := tx.ByName(path, c); !ok {
+				out = c
+				return nil
+			}
+		}
+	})
+	return out, err
+}
+
+func policy(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	var keep []control.Arg
+	changed := false
+	_, hasPeer := s.Get("peer")
+	for _, a := range s.Args {
+		switch a.Name {
+		case "sa-src-address":
+			changed = true
+			mapped(s.Path, a.Name, "the peer's local-address (dropped)")
+		case "sa-dst-address":
+			changed = true
+			if hasPeer {
+				mapped(s.Path, a.Name, "the policy's peer (dropped)")
+				continue
+			}
+			name, err := peerByAddress(ex, sess, a.Value)
+			if err != nil {
+				return nil, nil, err
+			}
+			if name == "" {
+				return nil, nil, control.ArgError("failure: sa-dst-address %s: no /ip ipsec peer has this address", a.Value)
+			}
+			mapped(s.Path, a.Name, "peer="+name)
+			keep = append(keep, control.Arg{Name: "peer", Value: name})
+		default:
+			keep = append(keep, a)
+		}
+	}
+	if !changed {
+		return nil, nil, nil
+	}
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, nil, nil
+}
+
+// peerByAddress names the peer whose address is ip (as a host prefix).
+func peerByAddress(ex *control.Executor, sess *control.Session, ip string) (string, error) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "", control.ArgError("invalid value for argument sa-dst-address")
+	}
+	var name string
+	err = ex.View(sess, func(tx *store.Tx) error {
+		items, err := tx.List("/ip/ipsec/peer")
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			p, err := netip.ParsePrefix(it.Props["address"])
+			if err != nil {
+				if q, err := netip.ParseAddr(it.Props["address"]); err == nil {
+					p = netip.PrefixFrom(q, q.BitLen())
+				}
+			}
+			if p.IsValid() && p.IsSingleIP() && p.Addr() == a {
+				name = it.Props["name"]
+				return nil
+			}
+		}
+		return nil
+	})
+	return name, err
+}
+
+func route(_ context.Context, _ *control.Executor, _ *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	var keep []control.Arg
+	changed := false
+	for _, a := range s.Args {
+		switch a.Name {
+		case "routing-mark":
+			changed = true
+			mapped(s.Path, a.Name, "routing-table")
+			a.Name = "routing-table"
+			keep = append(keep, a)
+		case "type":
+			changed = true
+			switch a.Value {
+			case "unicast":
+				mapped(s.Path, "type=unicast", "(the default)")
+			case "blackhole":
+				mapped(s.Path, "type=blackhole", "blackhole=yes")
+				keep = append(keep, control.Arg{Name: "blackhole", Value: "yes"})
+			default:
+				return nil, nil, control.ArgError("failure: type=%s has no RouterOS 7 equivalent here (only blackhole)", a.Value)
+			}
+		default:
+			keep = append(keep, a)
+		}
+	}
+	if !changed {
+		return nil, nil, nil
+	}
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, nil, nil
+}
+
+// v6Speed and v6Advertise are RouterOS 6's words for ethernet speeds, with v7's.
+var (
+	v6Speed = map[string]string{"10Mbps": "10M-baseT-full", "100Mbps": "100M-baseT-full",
+		"1Gbps": "1G-baseT-full", "2.5Gbps": "2.5G-baseT", "5Gbps": "5G-baseT", "10Gbps": "10G-baseT"}
+	v6Advertise = map[string]string{"10M-half": "10M-baseT-half", "10M-full": "10M-baseT-full",
+		"100M-half": "100M-baseT-half", "100M-full": "100M-baseT-full", "1000M-half": "1G-baseT-half",
+		"1000M-full": "1G-baseT-full", "2500M-full": "2.5G-baseT", "5000M-full": "5G-baseT",
+		"10000M-full": "10G-baseT"}
+)
+
+func ethernet(_ context.Context, _ *control.Executor, _ *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	changed := false
+	args := append([]control.Arg(nil), s.Args...)
+	for i, a := range args {
+		switch a.Name {
+		case "speed":
+			if v, ok := v6Speed[a.Value]; ok {
+				mapped(s.Path, "speed="+a.Value, "speed="+v)
+				args[i].Value, changed = v, true
+			}
+		case "advertise":
+			parts := strings.Split(a.Value, ",")
+			for j, p := range parts {
+				if v, ok := v6Advertise[p]; ok {
+					mapped(s.Path, "advertise "+p, v)
+					parts[j], changed = v, true
+				}
+			}
+			args[i].Value = strings.Join(parts, ",")
+		}
+	}
+	if !changed {
+		return nil, nil, nil
+	}
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, nil, nil
+}

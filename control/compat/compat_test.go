@@ -1,0 +1,107 @@
+package compat
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
+)
+
+func exec(t *testing.T, ex *control.Executor, path, cmd string, args ...string) (*control.Reply, error) {
+	t.Helper()
+	s := &control.Sentence{Path: path, Cmd: cmd}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		s.Args = append(s.Args, control.Arg{Name: k, Value: v})
+	}
+	return ex.Exec(context.Background(), &control.Session{User: "admin", ShowSensitive: true}, s)
+}
+
+func get(t *testing.T, ex *control.Executor, path, name, prop string) string {
+	t.Helper()
+	items, err := ex.Items(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Props["name"] == name || name == "" {
+			return it.Props[prop]
+		}
+	}
+	t.Fatalf("%s: no item %q", path, name)
+	return ""
+}
+
+// TestV6Peer: a RouterOS 6.42 peer line becomes a v7 peer, profile and identity.
+func TestV6Peer(t *testing.T) {
+	ex := controltest.New(t)
+	Register(ex)
+	if _, err := exec(t, ex, "/ip/ipsec/peer", "add", "address=198.18.6.1/32", "secret=s3cret",
+		"enc-algorithm=aes-256,aes-128", "hash-algorithm=sha256", "dh-group=modp2048", "lifetime=8h",
+		"exchange-mode=main-l2tp", "generate-policy=port-override", "xauth-login=u1", "xauth-password=p1",
+		"auth-method=pre-shared-key-xauth"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ex, "/ip/ipsec/peer", "peer1", "exchange-mode"); got != "main" {
+		t.Errorf("exchange-mode = %q", got)
+	}
+	if got := get(t, ex, "/ip/ipsec/peer", "peer1", "profile"); got != "profile-peer1" {
+		t.Errorf("profile = %q", got)
+	}
+	for k, want := range map[string]string{"enc-algorithm": "aes-256,aes-128", "hash-algorithm": "sha256",
+		"dh-group": "modp2048", "lifetime": "8h"} {
+		if got := get(t, ex, "/ip/ipsec/profile", "profile-peer1", k); got != want {
+			t.Errorf("profile %s = %q, want %q", k, got, want)
+		}
+	}
+	for k, want := range map[string]string{"peer": "peer1", "secret": "s3cret", "generate-policy": "port-override",
+		"username": "u1", "password": "p1", "auth-method": "pre-shared-key-xauth"} {
+		if got := get(t, ex, "/ip/ipsec/identity", "", k); got != want {
+			t.Errorf("identity %s = %q, want %q", k, got, want)
+		}
+	}
+	// v6 policy naming its peer by SA address.
+	if _, err := exec(t, ex, "/ip/ipsec/policy", "add", "src-address=198.18.1.0/24", "dst-address=198.18.20.0/24",
+		"sa-src-address=198.18.5.1", "sa-dst-address=198.18.6.1", "tunnel=yes"); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := ex.Items("/ip/ipsec/policy")
+	found := false
+	for _, it := range items {
+		if it.Props["dst-address"] == "198.18.20.0/24" {
+			found = it.Props["peer"] == "peer1" && it.Props["sa-dst-address"] == ""
+		}
+	}
+	if !found {
+		t.Errorf("policy did not get peer=peer1: %v", items)
+	}
+	if _, err := exec(t, ex, "/ip/ipsec/policy", "add", "dst-address=198.18.21.0/24", "sa-dst-address=198.18.66.1"); err == nil {
+		t.Error("sa-dst-address of no peer accepted")
+	}
+	// A peer property on set is refused, not silently dropped.
+	if _, err := exec(t, ex, "/ip/ipsec/peer", "set", "numbers=peer1", "secret=x"); err == nil {
+		t.Error("v6 secret= on set accepted")
+	}
+}
+
+func TestV6Route(t *testing.T) {
+	ex := controltest.New(t)
+	Register(ex)
+	if _, err := exec(t, ex, "/ip/route", "add", "dst-address=198.18.99.0/24", "type=blackhole"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ex, "/ip/route", "", "blackhole"); got != "yes" {
+		t.Errorf("blackhole = %q", got)
+	}
+	if _, err := exec(t, ex, "/ip/route", "add", "dst-address=198.18.98.0/24", "type=prohibit"); err == nil {
+		t.Error("type=prohibit accepted")
+	}
+	// Without the migration the v6 property is refused, never stored.
+	raw := controltest.New(t)
+	if _, err := exec(t, raw, "/ip/route", "add", "dst-address=198.18.99.0/24", "routing-mark=x", "gateway=198.18.0.1"); err == nil ||
+		!strings.Contains(err.Error(), "RouterOS 6 property") {
+		t.Errorf("err = %v", err)
+	}
+}
