@@ -37,7 +37,7 @@ add allow-fast-path=no arp-timeout=2m clamp-tcp-mss=no dont-fragment=inherit \
     mac-address=02:5A:00:00:02:01 mtu=1400 name=eoip-hq remote-address=\
     hq.example.net tunnel-id=42
 /interface gre
-add allow-fast-path=no ipsec-secret=gre-secret keepalive=10s,5 l2mtu=1600 \
+add allow-fast-path=no keepalive=10s,5 l2mtu=1600 \
     local-address=198.18.5.1 mtu=1400 name=gre-branch remote-address=\
     198.18.6.1
 /interface ipip
