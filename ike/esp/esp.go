@@ -244,8 +244,6 @@ type Config struct {
 	BypassMark uint32
 	// MTU of the TUN device; outer overhead is subtracted by the peer's path, not here.
 	MTU int
-	// Workers: goroutines encrypting/decrypting (0: one per CPU, at most 4).
-	Workers int
 	// Force picks an implementation instead of probing ("" probes).
 	Force Kind
 }

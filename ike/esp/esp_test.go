@@ -307,3 +307,35 @@ func FuzzParseInner(f *testing.F) {
 		}
 	})
 }
+
+func TestLevelUseAndSequenceLimit(t *testing.T) {
+	u := testUserspace()
+	pols := []Policy{{ID: 4, Src: netip.MustParsePrefix("198.19.1.0/24"), Dst: netip.MustParsePrefix("198.19.2.0/24"),
+		Dir: DirOut, Action: ActionEncrypt, Level: LevelUse, ReqID: 3}}
+	u.pols.Store(&pols)
+	buf := make([]byte, headroom+100)
+	copy(buf[headroom:], innerPacket())
+	if _, ok := u.encapOne(buf[:headroom+48]); ok || u.Statistics().OutNoStates != 0 || len(u.events) != 1 {
+		t.Fatalf("level=use without SA: out-no-states %d, %d events", u.Statistics().OutNoStates, len(u.events))
+	}
+	<-u.events
+	ek, _ := keyFor(t, "aes-128-gcm", "", 1)
+	sa := SA{SPI: 0x42, Dir: DirOut, Src: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParseAddr("198.18.0.2"),
+		EncAlg: "aes-128-gcm", EncKey: ek, ReqID: 3}
+	if err := u.AddSA(context.Background(), sa); err != nil {
+		t.Fatal(err)
+	}
+	s := u.outReq[3]
+	s.seq.Store(seqSoftLimit - 1)
+	if _, ok := u.encapOne(buf[:headroom+48]); !ok {
+		t.Fatal("not encrypted")
+	}
+	if e := <-u.events; e.Kind != EventSoftExpire || e.SA.SPI != 0x42 {
+		t.Fatalf("event %+v", e)
+	}
+	s.seq.Store(0xffffffff)
+	copy(buf[headroom:], innerPacket())
+	if _, ok := u.encapOne(buf[:headroom+48]); ok || u.Statistics().OutStateSequenceErrors != 1 {
+		t.Fatal("sequence number cycled")
+	}
+}

@@ -29,6 +29,8 @@ const (
 	// the virtio-net header in front).
 	tunWriteOffset = 16
 	maxBatch       = 128
+	// seqSoftLimit: an outbound SA without ESN asks for a rekey this many packets in.
+	seqSoftLimit = 0xffffffff - 1<<20
 )
 
 // userspace is the ESP data path in Go (see doc.go).
@@ -85,7 +87,11 @@ type pbuf struct {
 	n int
 }
 
-var pbufPool = sync.Pool{New: func() any { return &pbuf{b: make([]byte, 65536)} }}
+// pbufSize bounds one ESP packet (jumbo frames included); larger ones are counted as
+// in-buffer-errors. With inq's capacity it bounds the memory a burst can pin (16 MiB).
+const pbufSize = 16 << 10
+
+var pbufPool = sync.Pool{New: func() any { return &pbuf{b: make([]byte, pbufSize)} }}
 
 // openUserspace creates the TUN device, the raw ESP sockets and the steering rule in the
 // calling thread's network namespace.
@@ -109,7 +115,7 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 		cfg: cfg, udp4: cfg.UDP4500, udp6: cfg.UDP4500v6, bypass4: -1,
 		sas: map[Key]*saState{}, inSPI: map[uint32]*saState{}, outReq: map[uint32]*saState{},
 		routes: map[string]netlink.Route{}, acqLast: map[uint32]time.Time{},
-		events: make(chan Event, 1024), inq: make(chan *pbuf, 4096), done: make(chan struct{}),
+		events: make(chan Event, 1024), inq: make(chan *pbuf, 1024), done: make(chan struct{}),
 	}
 	u.udpGSO.Store(true)
 	ok := false
@@ -608,8 +614,12 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 	}
 	s := u.outSA(p)
 	if s == nil {
-		u.st.inc(stOutNoStates)
 		u.acquire(p, &sel)
+		if p.Level == LevelUse {
+			u.bypass(pkt, sel.dst) // level=use: in the clear until an SA exists
+			return outPkt{}, false
+		}
+		u.st.inc(stOutNoStates)
 		return outPkt{}, false
 	}
 	ep := s.ep.Load()
@@ -622,6 +632,10 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 		u.st.inc(stOutStateSequenceErrors) // RFC 4303 3.3.3: never cycle; IKE must rekey
 		s.seq.Add(^uint64(0))
 		return outPkt{}, false
+	}
+	if !s.sa.ESN && seq == seqSoftLimit && !s.softFired.Swap(true) {
+		// Rekey well before the 32-bit counter runs out, whatever the lifetimes say.
+		u.emit(Event{Kind: EventSoftExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: DirOut})
 	}
 	t := s.t
 	var payload []byte
@@ -908,6 +922,10 @@ func (u *userspace) InputUDP(b []byte, src, dst netip.AddrPort) {
 		return
 	}
 	// decap works in place; b belongs to the caller, so copy once into our own buffer.
+	if len(b) > pbufSize {
+		u.st.inc(stInBufferErrors)
+		return
+	}
 	pb := pbufPool.Get().(*pbuf)
 	n := copy(pb.b, b)
 	u.decapInto(pb, pb.b[:n], src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), true)
@@ -989,6 +1007,10 @@ func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport u
 	}
 	out := pb
 	if out == nil {
+		if len(payload)+40 > pbufSize {
+			u.st.inc(stInBufferErrors)
+			return
+		}
 		out = pbufPool.Get().(*pbuf)
 	}
 	var inner []byte
