@@ -26,7 +26,6 @@ import (
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/sdnotify"
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/system"
 	ptpengine "github.com/routerd/routerd/ptp/engine"
 )
@@ -88,7 +87,7 @@ func run(o options, events *eventlog.Buffer) error {
 	prepareBPFFS(o.bpffs)
 
 	m := metrics.New(control.Version)
-	st, err := store.Open(filepath.Join(o.dataDir, "routerd.db"))
+	st, restore, err := openStore(filepath.Join(o.dataDir, "routerd.db"), o.dataDir)
 	if err != nil {
 		return err
 	}
@@ -105,6 +104,11 @@ func run(o options, events *eventlog.Buffer) error {
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
 	system.Register(ex, in, o.dataDir, events, started)
 	compat.Register(ex)
+	if restore != "" {
+		if err := loadBackup(ctx, ex, restore); err != nil {
+			return err
+		}
+	}
 	// Both listeners open before either serves, so a failure leaves nothing running.
 	var mln net.Listener
 	if o.metricsListen != "" {

@@ -45,15 +45,48 @@ var (
 // ErrNotFound is returned for an id that does not exist in the menu.
 var ErrNotFound = errors.New("no such item")
 
+// ErrUnreadable is the error of a store file that exists but cannot be read as one: a
+// zero-length file, a bad header, a tree page that fails the consistency check or
+// makes bbolt panic. Open never replaces or repairs such a file; routerd refuses to
+// start on it and says so (its --store-recover flag starts anew when asked to).
+var ErrUnreadable = errors.New("store file cannot be read")
+
 // Open opens (creating if needed) the store file at path with mode 0600: it may hold
-// secrets.
-func Open(path string) (*Store, error) {
+// secrets. An existing file that cannot be read is an ErrUnreadable error, and the
+// file is left as it was.
+func Open(path string) (st *Store, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		// bbolt would initialise an empty file as a new database: the configuration
+		// would be silently gone and a new admin password made.
+		return nil, fmt.Errorf("store: %s is empty (0 bytes): %w", path, ErrUnreadable)
+	}
+	var db *bolt.DB
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				db.Close()
+			}
+			st, err = nil, fmt.Errorf("store: %s: bbolt panicked reading it (%v): %w", path, r, ErrUnreadable)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store: open %s: %w (is another routerd running?)", path, err)
+		}
+		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+			return nil, fmt.Errorf("store: open %s: %v: %w", path, err, ErrUnreadable)
+		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// Walk every page once: a damaged tree fails here, at start, with the file
+	// untouched, rather than in some later command or as a panic.
+	if err := check(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %v: %w", path, err, ErrUnreadable)
 	}
 	// A file left by an older run may have wider permissions.
 	_ = os.Chmod(path, 0o600)
@@ -72,6 +105,33 @@ func Open(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// check runs bbolt's consistency check and reads every item, so that both damaged
+// pages and damaged values show.
+func check(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			return walk(b, 0)
+		})
+	})
+}
+
+func walk(b *bolt.Bucket, depth int) error {
+	if depth > 8 {
+		return errors.New("buckets nested too deep")
+	}
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				return walk(nb, depth+1)
+			}
+		}
+		return nil
+	})
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -79,15 +139,25 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Path() string { return s.db.Path() }
 
 // View runs fn in a read-only transaction.
-func (s *Store) View(fn func(*Tx) error) error {
+func (s *Store) View(fn func(*Tx) error) (err error) {
+	defer recoverInto(&err)
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// recoverInto turns a bbolt panic (a page damaged after the start check, by a disk or
+// a hand) into an error of the command that met it, instead of a dead daemon.
+func recoverInto(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("store: bbolt panicked (%v): %w", r, ErrUnreadable)
+	}
 }
 
 // Update runs fn in a read-write transaction that commits (and fsyncs) when fn returns nil
 // and rolls back otherwise.
-func (s *Store) Update(fn func(*Tx) error) error {
+func (s *Store) Update(fn func(*Tx) error) (err error) {
+	defer recoverInto(&err)
 	start := time.Now()
-	err := s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	err = s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
 	if s.Observe != nil {
 		s.Observe(time.Since(start), err)
 	}
