@@ -173,6 +173,17 @@ func (d *Daemon) NATSocket(v6 bool) *net.UDPConn {
 	return nil
 }
 
+// IKESocket returns the UDP 500 socket of a family (the data path marks it so that
+// transport-mode routes do not capture IKE).
+func (d *Daemon) IKESocket(v6 bool) *net.UDPConn {
+	for _, s := range d.socks {
+		if s.v6 == v6 && s.port == d.opts.Port {
+			return s.c
+		}
+	}
+	return nil
+}
+
 // SetDatapath sets the data path CHILD_SAs are installed into (before any SA exists).
 func (d *Daemon) SetDatapath(dp Datapath) {
 	d.mu.Lock()

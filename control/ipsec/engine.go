@@ -486,6 +486,13 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ESP data path: %w", err)
 	}
+	for _, v6 := range []bool{false, true} {
+		if c := e.d.IKESocket(v6); c != nil {
+			if err := esp.SetBypassMark(c, cfg); err != nil {
+				e.log.Warn("ipsec: cannot mark the IKE socket", "err", err)
+			}
+		}
+	}
 	e.mu.Lock()
 	e.dp = dp
 	e.mu.Unlock()

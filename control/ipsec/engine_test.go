@@ -167,3 +167,123 @@ func TestRefusals(t *testing.T) {
 	}
 	_ = os.Getpid
 }
+
+// TestTransportMode: a transport-mode policy between the two routers' own addresses
+// (the reference's policy with tunnel=no); pings between them are encrypted.
+func TestTransportMode(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	conf := func(peer, src, dst string) string {
+		return `/ip ipsec profile add name=t dh-group=ecp256 enc-algorithm=aes-256 hash-algorithm=sha256
+/ip ipsec proposal add name=t enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none
+/ip ipsec peer add name=t address=` + peer + `/32 exchange-mode=ike2 profile=t
+/ip ipsec identity add peer=t secret=transport-psk
+/ip ipsec policy add src-address=` + src + `/32 dst-address=` + dst + `/32 protocol=icmp tunnel=no proposal=t peer=t
+`
+	}
+	b.run(t, conf("198.18.90.1", "198.18.90.2", "198.18.90.1"))
+	a.run(t, conf("198.18.90.2", "198.18.90.1", "198.18.90.2"))
+	if !iketest.WaitFor(15*time.Second, func() bool { return strings.Contains(a.run(t, "/ip ipsec policy print"), "established") }) {
+		t.Fatalf("not established:\n%s", a.run(t, "/ip ipsec active-peers print detail"))
+	}
+	if err := iketest.In(nsA, "ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.90.2").Run(); err != nil {
+		t.Fatalf("ping: %v\n%s", err, a.run(t, "/ip ipsec statistics print"))
+	}
+	sas := a.run(t, "/ip ipsec installed-sa print detail")
+	if !strings.Contains(sas, "aes-gcm") || strings.Contains(sas, "current-bytes=0\n") {
+		t.Logf("installed-sa:\n%s", sas)
+	}
+	// The ICMP really went through ESP: the SAs counted bytes.
+	var bytes bool
+	for _, s := range a.e.Daemon().Snapshot() {
+		for _, c := range s.Children {
+			if c.Tunnel {
+				t.Errorf("child in tunnel mode")
+			}
+			if ct, err := a.e.Datapath().Counters(esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}); err == nil && ct.Bytes > 0 {
+				bytes = true
+			}
+		}
+	}
+	if !bytes {
+		t.Errorf("no bytes through the outbound SA")
+	}
+}
+
+// TestRekey: short lifetimes rekey CHILD and IKE SAs under traffic without losing
+// pings.
+func TestRekey(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	conf := func(peer, src, dst string, passive string) string {
+		return `/ip ipsec profile add name=r dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256 lifetime=14s dpd-interval=2s dpd-maximum-failures=2
+/ip ipsec proposal add name=r enc-algorithms=aes-128-cbc auth-algorithms=sha256 pfs-group=ecp256 lifetime=8s
+/ip ipsec peer add name=r address=` + peer + `/32 exchange-mode=ike2 profile=r passive=` + passive + `
+/ip ipsec identity add peer=r secret=rekey-psk
+/ip ipsec policy add src-address=` + src + ` dst-address=` + dst + ` tunnel=yes proposal=r peer=r
+`
+	}
+	b.run(t, conf("198.18.90.1", "198.19.101.0/24", "198.19.202.0/24", "yes"))
+	a.run(t, conf("198.18.90.2", "198.19.202.0/24", "198.19.101.0/24", "no"))
+	if !iketest.WaitFor(15*time.Second, func() bool { return strings.Contains(a.run(t, "/ip ipsec policy print"), "established") }) {
+		t.Fatalf("not established")
+	}
+	// 20 s of pings every 50 ms across two CHILD rekeys and one IKE rekey.
+	out, err := iketest.In(nsA, "ping", "-q", "-c", "400", "-i", "0.05", "-W", "1", "-I", "198.19.202.1", "198.19.101.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), " 0% packet loss") {
+		t.Errorf("loss across rekeys:\n%s", out)
+	}
+	st := &a.e.Daemon().Stats
+	sb := &b.e.Daemon().Stats
+	if st.ChildRekeys.Load()+sb.ChildRekeys.Load() < 2 || st.IKERekeys.Load()+sb.IKERekeys.Load() < 1 {
+		t.Errorf("rekeys: child %d+%d, IKE %d+%d", st.ChildRekeys.Load(), sb.ChildRekeys.Load(), st.IKERekeys.Load(), sb.IKERekeys.Load())
+	}
+	if n := len(a.e.Daemon().Snapshot()); n != 1 {
+		t.Errorf("%d IKE SAs after rekeys, want 1", n)
+	}
+}
+
+// TestDPD: the peer goes silent and dead peer detection (2 s x 2 failures) removes the
+// SAs.
+func TestDPD(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	conf := func(peer, src, dst string, passive string) string {
+		return `/ip ipsec profile add name=r dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256 dpd-interval=2s dpd-maximum-failures=2
+/ip ipsec proposal add name=r enc-algorithms=aes-128-cbc auth-algorithms=sha256 pfs-group=none
+/ip ipsec peer add name=r address=` + peer + `/32 exchange-mode=ike2 profile=r passive=` + passive + `
+/ip ipsec identity add peer=r secret=dpd-psk
+/ip ipsec policy add src-address=` + src + ` dst-address=` + dst + ` tunnel=yes proposal=r peer=r
+`
+	}
+	b.run(t, conf("198.18.90.1", "198.19.101.0/24", "198.19.202.0/24", "yes"))
+	a.run(t, conf("198.18.90.2", "198.19.202.0/24", "198.19.101.0/24", "no"))
+	if !iketest.WaitFor(15*time.Second, func() bool { return strings.Contains(a.run(t, "/ip ipsec policy print"), "established") }) {
+		t.Fatalf("not established")
+	}
+	// Idle for a few DPD intervals: the probes are answered and nothing goes.
+	time.Sleep(5 * time.Second)
+	if a.e.Daemon().Stats.DPDFailures.Load() != 0 || len(a.e.Daemon().Snapshot()) != 1 {
+		t.Fatalf("DPD failed against a live peer")
+	}
+	// The peer goes silent: DPD (2 s x 2 failures) removes the SAs within about 6 s.
+	iketest.Sh(t, "ip", "-n", nsB, "link", "set", "wan", "down")
+	start := time.Now()
+	if !iketest.WaitFor(12*time.Second, func() bool {
+		for _, s := range a.e.Daemon().Snapshot() {
+			if s.State == "established" {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("SAs still up %v after the peer vanished", time.Since(start))
+	}
+	if a.e.Daemon().Stats.DPDFailures.Load() == 0 {
+		t.Errorf("no DPD failure counted")
+	}
+	t.Logf("DPD noticed the dead peer after %v", time.Since(start).Round(100*time.Millisecond))
+}
