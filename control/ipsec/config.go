@@ -115,12 +115,12 @@ func checkProposal(props map[string]string) error {
 
 // profile is a decoded /ip ipsec profile.
 type profile struct {
-	proposal       ike.Proposal
-	lifetime       time.Duration
-	dpd            time.Duration
-	dpdMax         int
-	natT           bool
-	proposalCheck  string
+	proposal      ike.Proposal
+	lifetime      time.Duration
+	dpd           time.Duration
+	dpdMax        int
+	natT          bool
+	proposalCheck string
 }
 
 func decodeProfile(p map[string]string) (*profile, error) {

@@ -78,19 +78,19 @@ type Engine struct {
 }
 
 type policyInfo struct {
-	id      uint64
-	peer    string
-	action  esp.Action
-	level   esp.Level
-	tunnel  bool
-	src     netip.Prefix
-	dst     netip.Prefix
-	proto   uint8
-	sport   uint16
-	dport   uint16
-	reqID   uint32
-	saSrc   netip.Addr
-	saDst   netip.Addr
+	id     uint64
+	peer   string
+	action esp.Action
+	level  esp.Level
+	tunnel bool
+	src    netip.Prefix
+	dst    netip.Prefix
+	proto  uint8
+	sport  uint16
+	dport  uint16
+	reqID  uint32
+	saSrc  netip.Addr
+	saDst  netip.Addr
 }
 
 // Start opens the IKE sockets and the data path, registers the menus and applies the

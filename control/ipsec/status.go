@@ -242,4 +242,3 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
-

@@ -62,8 +62,8 @@ func (r *router) run(t *testing.T, src string) string {
 
 // suite is one row of the matrix: routerd's menus and charon's proposal strings.
 type suite struct {
-	name            string
-	profile, prop   string // /ip ipsec profile and proposal arguments
+	name             string
+	profile, prop    string // /ip ipsec profile and proposal arguments
 	swanIKE, swanESP string
 }
 
