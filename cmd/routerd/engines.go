@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/arp"
 	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/firewall"
@@ -35,6 +36,7 @@ func engines(env *Env) []engine.Engine {
 	return []engine.Engine{
 		linkEngine(),
 		ipEngine(),
+		arp.New(nil),
 		managementEngine(env),
 		consolesEngine(env),
 		tunnelEngine(env),

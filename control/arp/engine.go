@@ -1,0 +1,244 @@
+package arp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/store"
+)
+
+// Path is the menu the engine applies.
+const Path = "/ip/arp"
+
+// dynBase is where the ids of kernel-learned rows start, far above stored items' ids.
+const dynBase = 1 << 40
+
+// Engine applies /ip arp.
+type Engine struct {
+	h  *netlink.Handle // nil: the process's namespace
+	ex *control.Executor
+
+	mu      sync.Mutex
+	applied map[key]entry // permanent entries routerd installed
+	dynIDs  map[string]uint64
+}
+
+type key struct {
+	addr  netip.Addr
+	index int
+}
+
+// entry is one configured item as applied.
+type entry struct {
+	id        uint64
+	mac       net.HardwareAddr
+	published bool
+}
+
+// New returns the engine; h is the netlink handle of the namespace to apply in (nil:
+// the process's own).
+func New(h *netlink.Handle) *Engine {
+	return &Engine{h: h, applied: map[key]entry{}, dynIDs: map[string]uint64{}}
+}
+
+// Spec declares the menu.
+func (e *Engine) Spec() engine.Spec { return engine.Spec{Name: "arp", Menus: []string{Path}} }
+
+// Start registers the dynamic rows.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.ex = h.Ex
+	e.ex.Provide(Path, e.rows)
+	e.ex.SetEngine(Path, "arp")
+	return nil
+}
+
+func (e *Engine) nl() *netlink.Handle {
+	if e.h != nil {
+		return e.h
+	}
+	return &netlink.Handle{}
+}
+
+// desired decodes the enabled items; an item that cannot be applied gets its reason.
+func (e *Engine) desired(items []store.Item) (map[key]entry, map[uint64]string) {
+	want := map[key]entry{}
+	bad := map[uint64]string{}
+	for _, it := range items {
+		p := it.Props
+		if p["disabled"] == "yes" {
+			continue
+		}
+		addr, err := netip.ParseAddr(p["address"])
+		if err != nil || !addr.Is4() {
+			bad[it.ID] = "invalid address"
+			continue
+		}
+		link, err := e.nl().LinkByName(p["interface"])
+		if err != nil {
+			bad[it.ID] = "interface " + p["interface"] + " not found"
+			continue
+		}
+		en := entry{id: it.ID, published: p["published"] == "yes"}
+		if m := p["mac-address"]; m != "" {
+			if en.mac, err = net.ParseMAC(m); err != nil {
+				bad[it.ID] = "invalid mac-address"
+				continue
+			}
+		} else if !en.published {
+			bad[it.ID] = "mac-address is needed unless published"
+			continue
+		}
+		k := key{addr, link.Attrs().Index}
+		if _, dup := want[k]; dup {
+			bad[it.ID] = "another entry has this address on this interface"
+			continue
+		}
+		want[k] = en
+	}
+	return want, bad
+}
+
+func neigh(k key, en entry) *netlink.Neigh {
+	n := &netlink.Neigh{LinkIndex: k.index, Family: unix.AF_INET, IP: k.addr.AsSlice(), State: netlink.NUD_PERMANENT}
+	if en.published {
+		n.Flags = netlink.NTF_PROXY
+	}
+	if en.mac != nil && !en.published {
+		n.HardwareAddr = en.mac
+	}
+	return n
+}
+
+// Reconcile installs the permanent entries that are missing or differ and removes the
+// ones routerd installed that are no longer configured.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	items, err := e.ex.Items(Path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", Path, err)
+	}
+	want, bad := e.desired(items)
+	kern, err := e.nl().NeighList(0, unix.AF_INET)
+	if err != nil {
+		return fmt.Errorf("neighbour dump: %w", err)
+	}
+	proxies, err := e.nl().NeighProxyList(0, unix.AF_INET)
+	if err != nil {
+		return fmt.Errorf("proxy neighbour dump: %w", err)
+	}
+	have := map[key]netlink.Neigh{}
+	for _, n := range append(kern, proxies...) {
+		if a, ok := netip.AddrFromSlice(n.IP); ok {
+			have[key{a.Unmap(), n.LinkIndex}] = n
+		}
+	}
+	var errs []error
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, en := range want {
+		n, ok := have[k]
+		same := ok && n.State&netlink.NUD_PERMANENT != 0 && (n.Flags&netlink.NTF_PROXY != 0) == en.published &&
+			(en.published || n.HardwareAddr.String() == en.mac.String())
+		if !same {
+			if old, was := e.applied[k]; was && old.published != en.published {
+				e.nl().NeighDel(neigh(k, old))
+			}
+			if err := e.nl().NeighSet(neigh(k, en)); err != nil {
+				bad[en.id] = "cannot install: " + err.Error()
+				continue
+			}
+		}
+		e.applied[k] = en
+	}
+	for k, en := range e.applied {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		if err := e.nl().NeighDel(neigh(k, en)); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", k.addr, err))
+			continue
+		}
+		delete(e.applied, k)
+	}
+	for _, it := range items {
+		st := control.ItemState{Props: map[string]string{}}
+		if why, ok := bad[it.ID]; ok {
+			st.Invalid, st.Status = true, why
+		} else if it.Props["disabled"] != "yes" {
+			st.Props["complete"] = "yes"
+			st.Props["status"] = "permanent"
+		}
+		e.ex.State.Set(Path, it.ID, st)
+	}
+	return errors.Join(errs...)
+}
+
+var nudNames = []struct {
+	state int
+	name  string
+}{
+	{netlink.NUD_PERMANENT, "permanent"}, {netlink.NUD_REACHABLE, "reachable"}, {netlink.NUD_STALE, "stale"},
+	{netlink.NUD_DELAY, "delay"}, {netlink.NUD_PROBE, "probe"}, {netlink.NUD_FAILED, "failed"},
+	{netlink.NUD_INCOMPLETE, "incomplete"}, {netlink.NUD_NOARP, "noarp"},
+}
+
+func nudName(s int) string {
+	for _, n := range nudNames {
+		if s&n.state != 0 {
+			return n.name
+		}
+	}
+	return "none"
+}
+
+// rows are the kernel's IPv4 neighbours that routerd did not install, as dynamic rows.
+func (e *Engine) rows(context.Context, *control.Session) ([]control.Row, error) {
+	kern, err := e.nl().NeighList(0, unix.AF_INET)
+	if err != nil {
+		return nil, control.Failure("neighbour dump: %v", err)
+	}
+	links, _ := e.nl().LinkList()
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var rows []control.Row
+	for _, n := range kern {
+		a, ok := netip.AddrFromSlice(n.IP)
+		if !ok || n.State == netlink.NUD_NOARP {
+			continue
+		}
+		k := key{a.Unmap(), n.LinkIndex}
+		if _, mine := e.applied[k]; mine {
+			continue
+		}
+		flags := "D"
+		p := map[string]string{"address": k.addr.String(), "interface": names[n.LinkIndex],
+			"status": nudName(n.State), "dynamic": "yes", "published": "no", "disabled": "no"}
+		if len(n.HardwareAddr) > 0 {
+			p["mac-address"] = strings.ToUpper(n.HardwareAddr.String())
+			p["complete"] = "yes"
+			flags += "C"
+		}
+		id, ok := e.dynIDs[fmt.Sprintf("%s/%d", k.addr, k.index)]
+		if !ok {
+			id = dynBase + uint64(len(e.dynIDs))
+			e.dynIDs[fmt.Sprintf("%s/%d", k.addr, k.index)] = id
+		}
+		rows = append(rows, control.Row{ID: id, Props: p, Flags: flags})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	return rows, nil
+}
