@@ -52,7 +52,7 @@ func Resolver(ex *control.Executor) *net.Resolver {
 func registerPing(ex *control.Executor) {
 	ex.Handle("", "ping", control.CommandSpec{Positional: []string{"address"},
 		Args:   []string{"count", "interval", "size", "src-address", "interface", "ttl"},
-		Policy: "test"}, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+		Policy: "test", Effect: true}, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 		return ping(ctx, c)
 	})
 }

@@ -327,7 +327,7 @@ func (e *Engine) registerCommands() {
 		e.ex.Handle(p, "get", spec, e.getLink)
 	}
 	e.ex.Handle("/interface", "monitor-traffic", control.CommandSpec{Positional: []string{"interface"},
-		Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"duration", "interval"}, Policy: "read"}, e.monitorTraffic)
+		Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"duration", "interval"}, Policy: "read", Effect: true}, e.monitorTraffic)
 
 	CheckNames(e.ex, "/interface/bridge/port", nil, "interface")
 	CheckNames(e.ex, "/interface/vlan", nil, "interface")

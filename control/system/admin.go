@@ -63,11 +63,11 @@ func (s *system) adminHandlers() {
 		}
 	}
 	ex.Provide("/file", s.fileRows)
-	ex.Handle("/file", "remove", control.CommandSpec{Positional: []string{"numbers"}}, s.fileRemove)
-	ex.Handle("/file", "set", control.CommandSpec{Positional: []string{"numbers"}, Args: []string{"contents"}}, s.fileSet)
-	ex.Handle("/file", "add", control.CommandSpec{Args: []string{"name", "contents", "type"}}, s.fileAdd)
+	ex.Handle("/file", "remove", control.CommandSpec{Positional: []string{"numbers"}, Effect: true}, s.fileRemove)
+	ex.Handle("/file", "set", control.CommandSpec{Positional: []string{"numbers"}, Args: []string{"contents"}, Effect: true}, s.fileSet)
+	ex.Handle("/file", "add", control.CommandSpec{Args: []string{"name", "contents", "type"}, Effect: true}, s.fileAdd)
 	ex.Provide("/system/clock", s.clockRow)
-	ex.Handle("/system/clock", "set", control.CommandSpec{Args: []string{"time", "date", "time-zone-name", "time-zone-autodetect"}}, s.clockSet)
+	ex.Handle("/system/clock", "set", control.CommandSpec{Args: []string{"time", "date", "time-zone-name", "time-zone-autodetect"}, Effect: true}, s.clockSet)
 	ex.Provide("/system/package", s.packageRows)
 	ex.Provide("/system/routerboard", func(context.Context, *control.Session) ([]control.Row, error) {
 		// What RouterOS CHR answers: not a RouterBOARD, so no model or firmware.

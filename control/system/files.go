@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/script"
-	"github.com/routerd/routerd/control/store"
 )
 
 // export is the root menu's export with file= support: the text is the generic export's
@@ -80,20 +81,7 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 
 	var out strings.Builder
 	if dry {
-		err = s.withScratch(func(sx *control.Executor) error {
-			if err := s.ex.View(c.Sess, func(live *store.Tx) error {
-				return sx.Store.Update(func(tx *store.Tx) error { return copyConfig(tx, live) })
-			}); err != nil {
-				return err
-			}
-			// The scratch has this package's commands too, writing no files, so that
-			// an import that runs scripts or saves a backup checks out.
-			sin := &script.Interp{Ex: sx, Globals: &script.Globals{}}
-			ds := &system{ex: sx, in: sin, dataDir: s.dataDir, files: s.files, res: s.res, dry: true, fileIDs: s.fileIDs}
-			ds.handlers()
-			sess := &control.Session{User: c.Sess.User, ShowSensitive: c.Sess.ShowSensitive}
-			return ds.runFile(ctx, sess, lines, from, true, &out)
-		})
+		err = s.dryRun(ctx, c.Sess, lines, from, &out)
 	} else {
 		err = s.runFile(ctx, session(c.Sess), lines, from, verbose, &out)
 	}
@@ -102,6 +90,40 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 	}
 	out.WriteString("Script file loaded and executed successfully\n")
 	return &control.Reply{Menu: c.Menu, Text: out.String()}, nil
+}
+
+// dryRunLimit bounds a dry run, which holds the store's writer for all its length.
+const dryRunLimit = 10 * time.Second
+
+// dryRun runs the import for real, statement by statement, in one transaction of a
+// session with the caller's user and policies, and rolls it back: every policy,
+// reference and check the real import meets, it meets, and nothing stays. Commands
+// that act outside the store (files, ping, clock) check their policy and are skipped,
+// :delay does not wait, and the whole run is bounded by dryRunLimit since it holds the
+// store's writer throughout.
+func (s *system) dryRun(ctx context.Context, caller *control.Session, lines []string, from int, out *strings.Builder) error {
+	if caller.DryRun {
+		// Inside another dry run: its rollback covers this one.
+		return s.runFile(ctx, caller, lines, from, true, out)
+	}
+	// What the caller's batch holds is its own, committed before the dry run's
+	// transaction takes the writer.
+	if err := s.ex.FlushBatch(caller); err != nil {
+		return err
+	}
+	sess := &control.Session{User: caller.User, Policies: maps.Clone(caller.Policies),
+		ShowSensitive: caller.ShowSensitive, DryRun: true}
+	if err := s.ex.BeginAtomic(sess); err != nil {
+		return err
+	}
+	defer s.ex.RollbackBatch(sess)
+	ctx, cancel := context.WithTimeout(ctx, dryRunLimit)
+	defer cancel()
+	err := s.runFile(ctx, sess, lines, from, true, out)
+	if ctx.Err() == context.DeadlineExceeded {
+		return control.Failure("dry run took longer than %v", dryRunLimit)
+	}
+	return err
 }
 
 // runFile runs the lines of a file (the first being line number first) in one batch of

@@ -79,7 +79,7 @@ func (s *system) handlers() {
 		Args: []string{"verbose", "from-line"}, Flags: []string{"dry-run"}}, s.importFile)
 	ex.Handle("", "export", control.CommandSpec{
 		Flags: []string{"verbose", "terse", "compact", "show-sensitive", "hide-sensitive"},
-		Args:  []string{"file"}, Where: true, Policy: "read"}, s.export)
+		Args:  []string{"file"}, Where: true, Policy: "read", Effect: true}, s.export)
 	// run needs only read: what the script does is checked command by command, and
 	// scriptRun refuses a script whose policies the caller lacks.
 	ex.Handle("/system/script", "run", control.CommandSpec{Positional: []string{"number"},
