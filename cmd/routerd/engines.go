@@ -12,6 +12,7 @@ import (
 	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/routing"
+	"github.com/routerd/routerd/control/queue"
 	"github.com/routerd/routerd/control/scheduler"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/tftp"
@@ -48,6 +49,10 @@ func engines(env *Env) []engine.Engine {
 		}),
 		engine.Func(engine.Spec{Name: "firewall", Menus: []string{"/ip/firewall", "/ipv6/firewall"}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := firewall.Start(ctx, h.Ex, h.Metrics, firewall.Options{})
+			return err
+		}),
+		engine.Func(engine.Spec{Name: "queue", Menus: []string{"/queue"}}, func(ctx context.Context, h *engine.Handle) error {
+			_, err := queue.Start(ctx, h.Ex, queue.Options{})
 			return err
 		}),
 		engine.Func(engine.Spec{Name: "e-mail", Menus: []string{"/tool/e-mail"}}, func(ctx context.Context, h *engine.Handle) error {

@@ -1,0 +1,16 @@
+// Package queue applies /queue simple and /queue type with the kernel's traffic control,
+// through netlink: each interface a queue reaches gets an HTB tree on its egress for the
+// download direction (traffic to the target) and, through an IFB device fed by an ingress
+// redirect (act_mirred), an HTB tree for the upload direction (traffic from the target).
+// A queue is an HTB class (rate = limit-at, ceil = max-limit, prio = priority - 1,
+// parent = the parent queue's class) classified by u32 filters on the target's and dst's
+// IPv4 prefixes, with the queue type's qdisc (pfifo, bfifo, sfq, red) as its leaf.
+// burst-limit/threshold/time follow RouterOS's rule: while the average rate over
+// burst-time stays below burst-threshold the class may reach burst-limit. time= windows
+// switch a queue on and off. Counters (rate, packet-rate, bytes, packets, queued, dropped)
+// are read from the classes every second.
+//
+// What the running kernel lacks is reported per item (invalid, with the reason): queue
+// kinds without their qdisc (sfq, red, fq-codel... on kernels built without them),
+// packet-marks (no cls_fw here), IPv6 targets (u32 IPv6 matching is not written yet).
+package queue

@@ -1,0 +1,770 @@
+package queue
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
+)
+
+// Menu paths this engine applies.
+const (
+	Path     = "/queue/simple"
+	TypePath = "/queue/type"
+)
+
+// ErrNotSupported: the kernel lacks what a queue needs (HTB, IFB, a leaf qdisc).
+var ErrNotSupported = errors.New("not supported by this kernel")
+
+// rootMajor is the handle major of routerd's HTB roots; leaves use the queue's minor.
+const rootMajor = 1
+
+// Options tune the engine.
+type Options struct {
+	// Now is the clock of time= windows; nil is time.Now.
+	Now func() time.Time
+	// Poll is the period of counters, bursts and time windows; 0 is one second.
+	Poll time.Duration
+}
+
+// classRef says where a queue's class of one direction lives.
+type classRef struct {
+	dev   string // device name (the interface, or its IFB)
+	index int
+	minor uint16
+	spec  dirSpec
+}
+
+// sample is one reading of a class's counters.
+type sample struct {
+	at             time.Time
+	bytes, packets uint64
+	qbytes, qpkts  uint32
+	drops          uint32
+}
+
+// dirState follows one direction of a queue between polls.
+type dirState struct {
+	last      sample
+	rate, pps uint64
+	hist      []uint64 // byte deltas per poll, for the burst average
+	bursting  bool
+}
+
+// Engine applies the simple queues.
+type Engine struct {
+	ex   *control.Executor
+	h    *netlink.Handle
+	opts Options
+	kick chan struct{}
+
+	mu      sync.Mutex
+	applied map[string]string // device -> fingerprint of what is installed
+	ifbs    map[string]string // interface -> its IFB device
+	refs    map[uint64][2]*classRef
+	state   map[uint64]*[2]dirState
+	invalid map[uint64]string
+	active  map[uint64]bool // time window state at the last reconcile
+	probed  *error          // sfq probe result
+}
+
+// Start registers the engine, applies the stored queues and follows changes.
+func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Poll == 0 {
+		opts.Poll = time.Second
+	}
+	e := &Engine{ex: ex, h: h, opts: opts, kick: make(chan struct{}, 1),
+		applied: map[string]string{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
+		state: map[uint64]*[2]dirState{}, invalid: map[uint64]string{}, active: map[uint64]bool{}}
+	ex.SetEngine(Path, "queue")
+	ex.SetEngine(TypePath, "queue")
+	wake := func(control.Change) {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
+	ex.Watch(Path, wake)
+	ex.Watch(TypePath, wake)
+	// Addresses and routes decide which interface reaches a target.
+	ex.Watch("/ip/address", wake)
+	ex.Watch("/ip/route", wake)
+	if err := e.Reconcile(ctx); err != nil {
+		slog.Warn("queue: reconcile", "err", err)
+	}
+	go e.loop(ctx)
+	return e, nil
+}
+
+func (e *Engine) loop(ctx context.Context) {
+	t := time.NewTicker(e.opts.Poll)
+	defer t.Stop()
+	defer e.teardown()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.kick:
+			if err := e.Reconcile(ctx); err != nil {
+				slog.Warn("queue: reconcile", "err", err)
+			}
+		case <-t.C:
+			if e.windowsChanged() {
+				if err := e.Reconcile(ctx); err != nil {
+					slog.Warn("queue: reconcile", "err", err)
+				}
+			}
+			e.poll()
+		}
+	}
+}
+
+// Kick asks for a reconcile (tests, after changing addresses outside routerd).
+func (e *Engine) Kick() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// windowsChanged reports whether a time= window opened or closed since the last reconcile.
+func (e *Engine) windowsChanged() bool {
+	items, err := e.ex.Items(Path)
+	if err != nil {
+		return false
+	}
+	now := e.opts.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, it := range items {
+		w, err := parseWindow(it.Props["time"])
+		if err != nil || w == nil {
+			continue
+		}
+		if w.active(now) != e.active[it.ID] {
+			return true
+		}
+	}
+	return false
+}
+
+// class is one HTB class to install on a device.
+type class struct {
+	minor, parent uint16
+	dir           dirSpec
+	match         []match // empty: the queue has children (inner class, no filter)
+	order         int
+	queue         uint64
+	dirIdx        int
+}
+
+// match is one u32 rule: src and/or dst prefixes (invalid = any).
+type match struct{ src, dst netip.Prefix }
+
+// Reconcile decodes the queues and types and installs the difference.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	titems, err := e.ex.Items(TypePath)
+	if err != nil {
+		return err
+	}
+	types := map[string]leafSpec{}
+	for _, it := range titems {
+		types[it.Props["name"]] = decodeType(it.Props)
+	}
+	items, err := e.ex.Items(Path)
+	if err != nil {
+		return err
+	}
+	now := e.opts.Now()
+	invalid := map[uint64]string{}
+	active := map[uint64]bool{}
+	specs := map[string]*Spec{}
+	var order []*Spec
+	for _, it := range items {
+		s, err := decode(it.ID, it.Props, types)
+		if err != nil {
+			invalid[it.ID] = err.Error()
+			continue
+		}
+		if s.Disabled {
+			continue
+		}
+		active[it.ID] = s.Window.active(now)
+		if s.Name != "" {
+			specs[s.Name] = s
+		}
+		order = append(order, s)
+	}
+	children := map[string]bool{}
+	for _, s := range order {
+		if s.Parent != "" {
+			if _, ok := specs[s.Parent]; !ok {
+				invalid[s.ID] = "parent " + s.Parent + " is not an enabled queue"
+				continue
+			}
+			children[s.Parent] = true
+		}
+	}
+	// Devices per queue: the interfaces named, else the ones the routes to the targets use.
+	devs := map[uint64][]string{}
+	var resolve func(s *Spec) ([]string, error)
+	resolve = func(s *Spec) ([]string, error) {
+		if d, ok := devs[s.ID]; ok {
+			return d, nil
+		}
+		set := map[string]bool{}
+		for _, n := range s.Ifaces {
+			if _, err := e.h.LinkByName(n); err != nil {
+				return nil, fmt.Errorf("no interface %s", n)
+			}
+			set[n] = true
+		}
+		if len(s.Ifaces) == 0 {
+			for _, t := range s.Targets {
+				rs, err := e.h.RouteGet(t.Addr().AsSlice())
+				if err != nil || len(rs) == 0 {
+					return nil, fmt.Errorf("no route to target %s", t)
+				}
+				l, err := e.h.LinkByIndex(rs[0].LinkIndex)
+				if err != nil {
+					return nil, fmt.Errorf("no route to target %s", t)
+				}
+				set[l.Attrs().Name] = true
+			}
+		}
+		var out []string
+		for n := range set {
+			out = append(out, n)
+		}
+		sort.Strings(out)
+		devs[s.ID] = out
+		return out, nil
+	}
+	want := map[string][]class{} // device -> classes; upload devices are "ifb:<iface>"
+	for i, s := range order {
+		if _, bad := invalid[s.ID]; bad || !active[s.ID] {
+			continue
+		}
+		ifs, err := resolve(s)
+		if err != nil {
+			invalid[s.ID] = err.Error()
+			continue
+		}
+		// A parent lives where its descendants do.
+		var ifsOf func(name string) []string
+		ifsOf = func(name string) []string {
+			var out []string
+			for _, c := range order {
+				if c.Parent == name {
+					if d, err := resolve(c); err == nil {
+						out = append(out, d...)
+					}
+					out = append(out, ifsOf(c.Name)...)
+				}
+			}
+			return out
+		}
+		if children[s.Name] {
+			ifs = dedupe(append(ifs, ifsOf(s.Name)...))
+		}
+		parentMinor := uint16(0)
+		if s.Parent != "" {
+			parentMinor = minorOf(specs[s.Parent].ID)
+		}
+		for _, ifn := range ifs {
+			for di, dir := range []dirSpec{s.Up, s.Down} {
+				c := class{minor: minorOf(s.ID), parent: parentMinor, dir: dir, order: i, queue: s.ID, dirIdx: di}
+				if !children[s.Name] {
+					c.match = matches(s, di == 1)
+				}
+				dev := ifn
+				if di == 0 {
+					dev = "ifb:" + ifn
+				}
+				want[dev] = append(want[dev], c)
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	refs := map[uint64][2]*classRef{}
+	for dev, cs := range want {
+		fp := fingerprint(cs)
+		idx, name, err := e.device(dev)
+		if err == nil && e.applied[dev] != fp {
+			err = e.install(idx, cs)
+			if err == nil {
+				e.applied[dev] = fp
+				for _, c := range cs {
+					delete(e.state, c.queue)
+				}
+			} else {
+				delete(e.applied, dev)
+			}
+		}
+		for _, c := range cs {
+			if err != nil {
+				invalid[c.queue] = err.Error()
+				continue
+			}
+			r := refs[c.queue]
+			if r[c.dirIdx] == nil {
+				r[c.dirIdx] = &classRef{dev: name, index: idx, minor: c.minor, spec: c.dir}
+			}
+			refs[c.queue] = r
+		}
+	}
+	for dev := range e.applied {
+		if _, ok := want[dev]; !ok {
+			e.remove(dev)
+		}
+	}
+	e.refs, e.invalid, e.active = refs, invalid, active
+	for id := range e.state {
+		if _, ok := refs[id]; !ok {
+			delete(e.state, id)
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, it := range items {
+		seen[it.ID] = true
+		e.publishLocked(it.ID)
+	}
+	for _, it := range titems {
+		st := control.ItemState{}
+		if k := it.Props["kind"]; k != "pfifo" && k != "bfifo" && k != "none" && k != "sfq" {
+			st.Invalid, st.Status = true, "kind "+k+": this kernel has no "+k+" queueing discipline"
+		}
+		if it.Props["kind"] == "sfq" {
+			if err := e.probe("sfq"); err != nil {
+				st.Invalid, st.Status = true, "kind sfq: "+err.Error()
+			}
+		}
+		e.ex.State.Set(TypePath, it.ID, st)
+	}
+	return nil
+}
+
+func dedupe(in []string) []string {
+	set := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !set[s] {
+			set[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// minorOf maps an item id to its class minor (1:1 is unused; ids start at 1).
+func minorOf(id uint64) uint16 { return uint16(0x100 + id%0xfe00) }
+
+// matches are the u32 rules of a leaf queue: download matches traffic to the targets
+// (and from dst), upload traffic from the targets (and to dst).
+func matches(s *Spec, download bool) []match {
+	var out []match
+	if len(s.Targets) == 0 {
+		m := match{}
+		if download {
+			m.src = s.Dst
+		} else {
+			m.dst = s.Dst
+		}
+		return []match{m}
+	}
+	for _, t := range s.Targets {
+		if download {
+			out = append(out, match{dst: t, src: s.Dst})
+		} else {
+			out = append(out, match{src: t, dst: s.Dst})
+		}
+	}
+	return out
+}
+
+func fingerprint(cs []class) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "%d/%d/%d/%+v/%v;", c.minor, c.parent, c.order, c.dir, c.match)
+	}
+	return b.String()
+}
+
+// device returns the ifindex and name of dev, creating the IFB and the ingress redirect
+// for "ifb:<iface>".
+func (e *Engine) device(dev string) (int, string, error) {
+	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
+	l, err := e.h.LinkByName(ifn)
+	if err != nil {
+		return 0, "", fmt.Errorf("no interface %s", ifn)
+	}
+	if !isIFB {
+		return l.Attrs().Index, ifn, nil
+	}
+	name := "rq-" + strconv.Itoa(l.Attrs().Index)
+	ifb, err := e.h.LinkByName(name)
+	if err != nil {
+		if err := e.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}}); err != nil {
+			return 0, "", fmt.Errorf("upload shaping needs an IFB device: %w (%w)", err, ErrNotSupported)
+		}
+		if ifb, err = e.h.LinkByName(name); err != nil {
+			return 0, "", err
+		}
+	}
+	if err := e.h.LinkSetUp(ifb); err != nil {
+		return 0, "", err
+	}
+	e.ifbs[ifn] = name
+	if err := e.redirect(l.Attrs().Index, ifb.Attrs().Index); err != nil {
+		return 0, "", fmt.Errorf("ingress redirect of %s to %s: %w", ifn, name, err)
+	}
+	return ifb.Attrs().Index, name, nil
+}
+
+// ingressParent is the parent of ingress filters: the ingress qdisc's, or clsact's
+// ingress hook when another engine put clsact there.
+func (e *Engine) ingressParent(index int) (uint32, error) {
+	qs, err := e.h.QdiscList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}})
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range qs {
+		switch q.Type() {
+		case "clsact":
+			return netlink.MakeHandle(0xffff, 0xfff2), nil
+		case "ingress":
+			return netlink.MakeHandle(0xffff, 0), nil
+		}
+	}
+	q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_INGRESS,
+		Handle: netlink.MakeHandle(0xffff, 0)}}
+	if err := e.h.QdiscAdd(q); err != nil {
+		return 0, err
+	}
+	return netlink.MakeHandle(0xffff, 0), nil
+}
+
+// redirectPrio is the priority of routerd's ingress redirect filter.
+const redirectPrio = 0xc000
+
+func (e *Engine) redirect(index, ifb int) error {
+	parent, err := e.ingressParent(index)
+	if err != nil {
+		return err
+	}
+	link := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}}
+	fs, _ := e.h.FilterList(link, parent)
+	for _, f := range fs {
+		if f.Attrs().Priority == redirectPrio {
+			return nil
+		}
+	}
+	act := netlink.NewMirredAction(ifb)
+	f := &netlink.U32{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: index, Parent: parent, Priority: redirectPrio,
+			Protocol: unix.ETH_P_ALL},
+		Actions: []netlink.Action{act},
+	}
+	return e.h.FilterAdd(f)
+}
+
+// install replaces the HTB tree of one device.
+func (e *Engine) install(index int, cs []class) error {
+	root := netlink.MakeHandle(rootMajor, 0)
+	e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root}})
+	if err := e.h.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root})); err != nil {
+		return fmt.Errorf("HTB root: %w", err)
+	}
+	// Parents before children.
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].parent == 0 && cs[j].parent != 0 })
+	done := map[uint16]bool{}
+	for len(done) < len(cs) {
+		progress := false
+		for _, c := range cs {
+			if done[c.minor] || c.parent != 0 && !done[c.parent] {
+				continue
+			}
+			parent := root
+			if c.parent != 0 {
+				parent = netlink.MakeHandle(rootMajor, c.parent)
+			}
+			cl := netlink.NewHtbClass(netlink.ClassAttrs{LinkIndex: index, Parent: parent,
+				Handle: netlink.MakeHandle(rootMajor, c.minor)},
+				netlink.HtbClassAttrs{Rate: c.dir.Rate, Ceil: c.dir.Ceil, Prio: c.dir.Prio})
+			if err := e.h.ClassAdd(cl); err != nil {
+				return fmt.Errorf("HTB class: %w", err)
+			}
+			done[c.minor], progress = true, true
+		}
+		if !progress {
+			return fmt.Errorf("queue parents form a loop")
+		}
+	}
+	for _, c := range cs {
+		if c.match == nil {
+			continue
+		}
+		if err := e.leaf(index, c); err != nil {
+			return err
+		}
+		for _, m := range c.match {
+			if err := e.h.FilterAdd(u32(index, root, c, m)); err != nil {
+				return fmt.Errorf("u32 filter: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func u32(index int, parent uint32, c class, m match) *netlink.U32 {
+	sel := &nl.TcU32Sel{Flags: nl.TC_U32_TERMINAL}
+	key := func(pf netip.Prefix, off int32) {
+		if !pf.IsValid() {
+			return
+		}
+		a := pf.Addr().As4()
+		mask := uint32(0)
+		if pf.Bits() > 0 {
+			mask = ^uint32(0) << (32 - pf.Bits())
+		}
+		sel.Keys = append(sel.Keys, nl.TcU32Key{Mask: mask, Val: binary.BigEndian.Uint32(a[:]) & mask, Off: off})
+	}
+	key(m.src, 12)
+	key(m.dst, 16)
+	if len(sel.Keys) == 0 {
+		sel.Keys = append(sel.Keys, nl.TcU32Key{})
+	}
+	return &netlink.U32{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: index, Parent: parent, Priority: uint16(10 + c.order),
+			Protocol: unix.ETH_P_IP},
+		ClassId: netlink.MakeHandle(rootMajor, c.minor),
+		Sel:     sel,
+	}
+}
+
+// leaf installs the queue type's qdisc under a leaf class.
+func (e *Engine) leaf(index int, c class) error {
+	attrs := netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.MakeHandle(rootMajor, c.minor),
+		Handle: netlink.MakeHandle(c.minor, 0)}
+	l := c.dir.Leaf
+	var err error
+	switch l.Kind {
+	case "none", "":
+		return nil
+	case "pfifo", "bfifo":
+		err = e.fifo(attrs, l.Kind, l.Limit)
+	case "sfq":
+		err = e.h.QdiscAdd(&netlink.Sfq{QdiscAttrs: attrs, Perturb: int32(l.Perturb), Quantum: l.Allot})
+	default:
+		err = e.h.QdiscAdd(&netlink.GenericQdisc{QdiscAttrs: attrs, QdiscType: l.Kind})
+	}
+	if err != nil {
+		return fmt.Errorf("queue type %s: this kernel has no %s qdisc (%w)", l.Kind, l.Kind, err)
+	}
+	return nil
+}
+
+// fifo adds pfifo or bfifo with its limit (struct tc_fifo_qopt), which the netlink
+// library has no type for.
+func (e *Engine) fifo(a netlink.QdiscAttrs, kind string, limit uint32) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWQDISC, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(a.LinkIndex), Handle: a.Handle, Parent: a.Parent})
+	req.AddData(nl.NewRtAttr(nl.TCA_KIND, nl.ZeroTerminated(kind)))
+	opt := make([]byte, 4)
+	binary.NativeEndian.PutUint32(opt, limit)
+	req.AddData(nl.NewRtAttr(nl.TCA_OPTIONS, opt))
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// probe reports whether the kernel has the sfq qdisc, by adding it to a throwaway IFB
+// once; the answer is kept.
+func (e *Engine) probe(kind string) error {
+	if e.probed != nil {
+		return *e.probed
+	}
+	name := "rq-probe"
+	e.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}})
+	l, err := e.h.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	defer e.h.LinkDel(l)
+	err = e.h.QdiscAdd(&netlink.Sfq{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
+		Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(1, 0)}})
+	if err != nil {
+		err = fmt.Errorf("this kernel has no %s qdisc (%w)", kind, err)
+	}
+	e.probed = &err
+	return err
+}
+
+// remove takes routerd's tree off a device it no longer shapes.
+func (e *Engine) remove(dev string) {
+	delete(e.applied, dev)
+	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
+	if !isIFB {
+		if l, err := e.h.LinkByName(ifn); err == nil {
+			e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
+				Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(rootMajor, 0)}})
+		}
+		return
+	}
+	if l, err := e.h.LinkByName(ifn); err == nil {
+		if parent, err := e.ingressParent(l.Attrs().Index); err == nil {
+			e.h.FilterDel(&netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index,
+				Parent: parent, Priority: redirectPrio, Protocol: unix.ETH_P_ALL}})
+		}
+	}
+	if name, ok := e.ifbs[ifn]; ok {
+		if l, err := e.h.LinkByName(name); err == nil {
+			e.h.LinkDel(l)
+		}
+		delete(e.ifbs, ifn)
+	}
+}
+
+// teardown removes everything routerd installed (engine stop).
+func (e *Engine) teardown() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for dev := range e.applied {
+		e.remove(dev)
+	}
+}
+
+// poll reads the counters of every class, updates rates and bursts, and publishes.
+func (e *Engine) poll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	byDev := map[int]map[uint32]*netlink.ClassStatistics{}
+	for id, r := range e.refs {
+		for di, ref := range r {
+			if ref == nil {
+				continue
+			}
+			stats, ok := byDev[ref.index]
+			if !ok {
+				stats = map[uint32]*netlink.ClassStatistics{}
+				cls, _ := e.h.ClassList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: ref.index}}, 0)
+				for _, c := range cls {
+					stats[c.Attrs().Handle] = c.Attrs().Statistics
+				}
+				byDev[ref.index] = stats
+			}
+			cs := stats[netlink.MakeHandle(rootMajor, ref.minor)]
+			if cs == nil || cs.Basic == nil {
+				continue
+			}
+			st := e.state[id]
+			if st == nil {
+				st = &[2]dirState{}
+				e.state[id] = st
+			}
+			d := &st[di]
+			s := sample{at: now, bytes: cs.Basic.Bytes, packets: uint64(cs.Basic.Packets)}
+			if cs.Queue != nil {
+				s.qbytes, s.qpkts, s.drops = cs.Queue.Backlog, cs.Queue.Qlen, cs.Queue.Drops
+			}
+			if !d.last.at.IsZero() && s.bytes >= d.last.bytes {
+				dt := now.Sub(d.last.at).Seconds()
+				db := s.bytes - d.last.bytes
+				d.rate = uint64(float64(db*8) / dt)
+				d.pps = uint64(float64(s.packets-d.last.packets) / dt)
+				d.hist = append(d.hist, d.rate)
+			}
+			d.last = s
+			e.burst(ref, d)
+		}
+		e.publishLocked(id)
+	}
+}
+
+// burst applies RouterOS's burst rule to one direction: the class may reach burst-limit
+// while the average rate over burst-time is below burst-threshold.
+func (e *Engine) burst(ref *classRef, d *dirState) {
+	sp := ref.spec
+	if sp.BurstLimit == 0 || sp.BurstTime <= 0 {
+		return
+	}
+	n := int(sp.BurstTime / e.opts.Poll)
+	if n < 1 {
+		n = 1
+	}
+	if len(d.hist) > n {
+		d.hist = d.hist[len(d.hist)-n:]
+	}
+	var sum uint64
+	for _, r := range d.hist {
+		sum += r
+	}
+	avg := uint64(0)
+	if len(d.hist) > 0 {
+		avg = sum / uint64(n)
+	}
+	threshold := sp.BurstThreshold
+	if threshold == 0 {
+		threshold = sp.Ceil
+	}
+	want := avg < threshold
+	if want == d.bursting {
+		return
+	}
+	ceil := sp.Ceil
+	if want {
+		ceil = sp.BurstLimit
+	}
+	cl := netlink.NewHtbClass(netlink.ClassAttrs{LinkIndex: ref.index, Parent: netlink.MakeHandle(rootMajor, 0),
+		Handle: netlink.MakeHandle(rootMajor, ref.minor)}, netlink.HtbClassAttrs{Rate: sp.Rate, Ceil: ceil, Prio: sp.Prio})
+	if err := e.h.ClassChange(cl); err == nil {
+		d.bursting = want
+	}
+}
+
+// publishLocked writes an item's flags, status and counters.
+func (e *Engine) publishLocked(id uint64) {
+	st := control.ItemState{Props: map[string]string{}}
+	if why, bad := e.invalid[id]; bad {
+		st.Invalid, st.Status = true, why
+	} else if on, known := e.active[id]; known && !on {
+		st.Status = "outside its time window"
+	}
+	var ds [2]dirState
+	if s := e.state[id]; s != nil {
+		ds = *s
+	}
+	two := func(f func(d dirState) uint64) string {
+		return strconv.FormatUint(f(ds[0]), 10) + "/" + strconv.FormatUint(f(ds[1]), 10)
+	}
+	st.Props["rate"] = two(func(d dirState) uint64 { return d.rate })
+	st.Props["packet-rate"] = two(func(d dirState) uint64 { return d.pps })
+	st.Props["bytes"] = two(func(d dirState) uint64 { return d.last.bytes })
+	st.Props["packets"] = two(func(d dirState) uint64 { return d.last.packets })
+	st.Props["queued-bytes"] = two(func(d dirState) uint64 { return uint64(d.last.qbytes) })
+	st.Props["queued-packets"] = two(func(d dirState) uint64 { return uint64(d.last.qpkts) })
+	st.Props["dropped"] = two(func(d dirState) uint64 { return uint64(d.last.drops) })
+	e.ex.State.Set(Path, id, st)
+}

@@ -1,0 +1,189 @@
+package examples
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shaped builds client C - router R - server S: R's ether1 faces the client network
+// 198.18.1.0/24, ether2 the server network 198.18.0.0/24; routerd runs in R.
+func shaped(t *testing.T) (r *router, c, s string) {
+	t.Helper()
+	need(t, "iperf3", "tc")
+	rn, c, s := netns(t, "qr"), netns(t, "qc"), netns(t, "qs")
+	veth(t, rn, "ether1", c, "c0")
+	veth(t, rn, "ether2", s, "s0")
+	runIn(t, rn, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	run(t, "ip", "-n", c, "addr", "add", "198.18.1.2/24", "dev", "c0")
+	run(t, "ip", "-n", c, "route", "add", "default", "via", "198.18.1.1")
+	run(t, "ip", "-n", s, "addr", "add", "198.18.0.2/24", "dev", "s0")
+	run(t, "ip", "-n", s, "route", "add", "default", "via", "198.18.0.1")
+	r = startRouter(t, rn)
+	r.must("/ip address add address=198.18.1.1/24 interface=ether1")
+	r.must("/ip address add address=198.18.0.1/24 interface=ether2")
+	eventually(t, "forwarding", func() (bool, string) {
+		out, err := in(s, "ping", "-c1", "-W1", "198.18.1.2").CombinedOutput()
+		return err == nil, string(out)
+	})
+	return r, c, s
+}
+
+// iperf measures from the server namespace: download (server to client) or, with
+// reverse, upload (client to server). udp offers rate bits/s; TCP otherwise. It returns
+// the receiver's bits/s.
+func iperf(t *testing.T, c, s string, reverse bool, udpRate string, secs int) float64 {
+	t.Helper()
+	// A one-test server per measurement: a flow cut by a class change leaves no busy
+	// server behind.
+	srv := in(c, "iperf3", "-s", "-1", "-B", "198.18.1.2")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	eventually(t, "iperf3 server", func() (bool, string) {
+		out, err := in(c, "ss", "-Hltn", "sport = :5201").CombinedOutput()
+		return err == nil && strings.Contains(string(out), "5201"), string(out)
+	})
+	args := []string{"iperf3", "-c", "198.18.1.2", "-J", "-t", itoa(secs), "-O", "1"}
+	if reverse {
+		args = append(args, "-R")
+	}
+	if udpRate != "" {
+		args = append(args, "-u", "-b", udpRate, "-l", "1000")
+	}
+	var out []byte
+	var err error
+	out, err = in(s, args...).Output()
+	if err != nil || strings.Contains(string(out), `"error":`) {
+		t.Fatalf("iperf3: %v\n%s", err, out)
+	}
+	var v struct {
+		End struct {
+			SumReceived struct {
+				BPS float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+			Sum struct {
+				BPS  float64 `json:"bits_per_second"`
+				Lost float64 `json:"lost_percent"`
+			} `json:"sum"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("iperf3 JSON: %v\n%s", err, out)
+	}
+	if udpRate != "" {
+		// Debian 12's iperf3 reports the sender's rate and the loss the receiver saw.
+		return v.End.Sum.BPS * (1 - v.End.Sum.Lost/100)
+	}
+	return v.End.SumReceived.BPS
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func within(got, want, frac float64) bool { return math.Abs(got-want) <= want*frac }
+
+// TestSimpleQueueHoldsMaxLimit: an iperf3 TCP flow through a simple queue is held to its
+// max-limit within 10 % in both directions (download on ether1's egress, upload through
+// the IFB behind ether1's ingress); removing the queue lifts the limit.
+func TestSimpleQueueHoldsMaxLimit(t *testing.T) {
+	r, c, s := shaped(t)
+	free := iperf(t, c, s, false, "", 2)
+	r.must("/queue simple add name=q1 target=198.18.1.2/32 max-limit=4M/8M")
+	eventually(t, "HTB on ether1", func() (bool, string) {
+		out, _ := in(r.ns, "tc", "class", "show", "dev", "ether1").CombinedOutput()
+		return strings.Contains(string(out), "htb"), string(out)
+	})
+	down := iperf(t, c, s, false, "", 4)
+	up := iperf(t, c, s, true, "", 4)
+	t.Logf("unshaped %.1f Mbit/s; download %.2f Mbit/s (max 8M), upload %.2f Mbit/s (max 4M)", free/1e6, down/1e6, up/1e6)
+	if !within(down, 8e6, 0.10) {
+		t.Errorf("download %.0f bit/s; want 8M within 10%%", down)
+	}
+	if !within(up, 4e6, 0.10) {
+		t.Errorf("upload %.0f bit/s; want 4M within 10%%", up)
+	}
+	// Counters: bytes and packets moved in both directions.
+	out := r.must("/queue simple print stats")
+	if !strings.Contains(out, "q1") {
+		t.Errorf("print stats:\n%s", out)
+	}
+	b := strings.TrimSpace(r.must(":put [/queue simple get q1 bytes]"))
+	var u, d int64
+	if n, _ := fmtSscanf(b, &u, &d); n != 2 || u < 1e6 || d < 1e6 {
+		t.Errorf("bytes %q", b)
+	}
+	r.must("/queue simple remove q1")
+	eventually(t, "HTB removed", func() (bool, string) {
+		out, _ := in(r.ns, "tc", "qdisc", "show", "dev", "ether1").CombinedOutput()
+		return !strings.Contains(string(out), "htb"), string(out)
+	})
+	if after := iperf(t, c, s, false, "", 2); after < 3*8e6 {
+		t.Errorf("after remove %.0f bit/s; the limit stayed", after)
+	}
+	_ = free
+}
+
+func fmtSscanf(s string, u, d *int64) (int, error) {
+	a, b, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, nil
+	}
+	var err error
+	if *u, err = parseInt(a); err != nil {
+		return 0, err
+	}
+	if *d, err = parseInt(b); err != nil {
+		return 1, err
+	}
+	return 2, nil
+}
+
+func parseInt(s string) (int64, error) {
+	var n int64
+	err := json.Unmarshal([]byte(s), &n)
+	return n, err
+}
+
+// TestSchedulerQueueExample runs the scheduler page's queue example as written (the
+// client network mapped to 198.18.1.0/24 behind ether1): start_limit and stop_limit switch
+// Cust0 between 64 and 128 kbit/s, and the measured download rate follows.
+func TestSchedulerQueueExample(t *testing.T) {
+	r, c, s := shaped(t)
+	for _, src := range []string{
+		"/queue simple\nadd name=Cust0 interface=ether1 \\\ndst-address=198.18.1.0/24 limit-at=64000",
+		"/system script\nadd name=start_limit source={/queue simple set \\\nCust0 limit-at=64000}",
+		"/system script\nadd name=stop_limit source={/queue simple set \\\nCust0 limit-at=128000}",
+		"/system scheduler\nadd interval=24h name=\"set-64k\" \\\nstart-time=9:00:00 on-event=start_limit",
+		"/system scheduler\nadd interval=24h name=\"set-128k\" \\\nstart-time=17:00:00 on-event=stop_limit",
+	} {
+		if out, err := r.script(src); err != nil {
+			t.Fatalf("%s: %v\n%s", src, err, out)
+		}
+	}
+	measure := func() float64 {
+		eventually(t, "class applied", func() (bool, string) {
+			out, _ := in(r.ns, "tc", "class", "show", "dev", "ether1").CombinedOutput()
+			return strings.Contains(string(out), "htb"), string(out)
+		})
+		time.Sleep(300 * time.Millisecond)
+		return iperf(t, c, s, false, "", 6)
+	}
+	r.must("/system script run start_limit")
+	slow := measure()
+	r.must("/system script run stop_limit")
+	eventually(t, "128k applied", func() (bool, string) {
+		out, _ := in(r.ns, "tc", "class", "show", "dev", "ether1").CombinedOutput()
+		return strings.Contains(string(out), "rate 128Kbit"), string(out)
+	})
+	fast := measure()
+	t.Logf("Cust0 at 64k: %.1f kbit/s; at 128k: %.1f kbit/s", slow/1e3, fast/1e3)
+	if !within(slow, 64e3, 0.15) || !within(fast, 128e3, 0.15) {
+		t.Errorf("rates %.0f and %.0f bit/s; want 64k and 128k within 15%%", slow, fast)
+	}
+}
