@@ -362,3 +362,29 @@ func TestRekeyUnderTraffic(t *testing.T) {
 	}
 	t.Logf("%s; new inbound SA: %d packets", strings.TrimSpace(out.String()), c.Packets)
 }
+
+// TestConcurrentSetPolicies: SetPolicies, AddSA and Counters from several goroutines (run
+// with -race).
+func TestConcurrentSetPolicies(t *testing.T) {
+	r := newRig(t)
+	a := startNode(t, r.a)
+	ctx := context.Background()
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 20; i++ {
+				dst := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 19, byte(10 + g), byte(i)}), 32)
+				a.dp.SetPolicies(ctx, []Policy{{ID: uint32(i), Src: netip.MustParsePrefix("198.19.1.0/24"), Dst: dst,
+					Dir: DirOut, Action: ActionEncrypt, ReqID: uint32(g)}})
+				ek, _ := keyFor(t, "aes-128-gcm", "", byte(i))
+				a.dp.AddSA(ctx, SA{SPI: uint32(g<<8 | i + 1), Dir: DirIn, Src: netip.MustParseAddr("198.18.0.2"),
+					Dst: netip.MustParseAddr("198.18.0.1"), EncAlg: "aes-128-gcm", EncKey: ek})
+				a.dp.Counters(Key{SPI: uint32(g<<8 | i + 1), Dst: netip.MustParseAddr("198.18.0.1")})
+			}
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+}

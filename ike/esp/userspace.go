@@ -55,6 +55,7 @@ type userspace struct {
 	inSPI  map[uint32]*saState
 	outReq map[uint32]*saState // newest outbound SA per reqid
 	pols   atomic.Pointer[[]Policy]
+	polMu  sync.Mutex // serialises SetPolicies (routes)
 	routes map[string]netlink.Route
 
 	acqMu   sync.Mutex
@@ -369,8 +370,9 @@ func (u *userspace) emit(e Event) {
 // SetPolicies replaces the SPD and reconciles the steering routes: one route per outbound
 // encrypt policy's dst-address through the TUN in cfg.Table.
 func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
-	for i := range ps {
-		p := &ps[i]
+	cp := append([]Policy(nil), ps...) // the caller keeps its slice
+	for i := range cp {
+		p := &cp[i]
 		if !p.Src.IsValid() || !p.Dst.IsValid() {
 			return fmt.Errorf("esp: policy %d: src-address and dst-address must be prefixes", p.ID)
 		}
@@ -378,7 +380,8 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 			p.Mode = ModeTunnel
 		}
 	}
-	cp := append([]Policy(nil), ps...)
+	u.polMu.Lock()
+	defer u.polMu.Unlock()
 	u.pols.Store(&cp)
 	want := map[string]netlink.Route{}
 	for _, p := range cp {
@@ -1195,6 +1198,8 @@ func (u *userspace) Close() error {
 }
 
 func (u *userspace) closeAll() {
+	u.polMu.Lock()
+	defer u.polMu.Unlock()
 	if u.nl != nil {
 		for _, r := range u.routes {
 			_ = u.nl.RouteDel(&r)
