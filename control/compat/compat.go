@@ -204,7 +204,7 @@ func peerByAddress(ex *control.Executor, sess *control.Session, ip string) (stri
 	return name, err
 }
 
-func route(_ context.Context, _ *control.Executor, _ *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+func route(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
 	var keep []control.Arg
 	changed := false
 	for _, a := range s.Args {
@@ -214,6 +214,16 @@ func route(_ context.Context, _ *control.Executor, _ *control.Session, s *contro
 			mapped(s.Path, a.Name, "routing-table")
 			a.Name = "routing-table"
 			keep = append(keep, a)
+			// RouterOS 6 made a table of every routing mark; the upgrade adds them to
+			// /routing table (fib=yes) before the routes that name them.
+			if _, ok := ex.Tree.Get("/routing/table"); ok && a.Value != "main" && a.Value != "" &&
+				!taken(ex, sess, "/routing/table", a.Value) {
+				mapped(s.Path, "routing-mark="+a.Value, "/routing table add name="+a.Value+" fib")
+				if _, err := ex.Exec(ctx, sess, &control.Sentence{Path: "/routing/table", Cmd: "add",
+					Args: []control.Arg{{Name: "name", Value: a.Value}, {Name: "fib", Value: "yes"}}}); err != nil {
+					return nil, nil, err
+				}
+			}
 		case "type":
 			changed = true
 			switch a.Value {

@@ -95,6 +95,12 @@ func TestV6Route(t *testing.T) {
 	if got := get(t, ex, "/ip/route", "", "blackhole"); got != "yes" {
 		t.Errorf("blackhole = %q", got)
 	}
+	if _, err := exec(t, ex, "/ip/route", "add", "dst-address=0.0.0.0/0", "gateway=198.18.0.1", "routing-mark=isp2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ex, "/routing/table", "isp2", "fib"); got != "yes" {
+		t.Errorf("routing table isp2 fib = %q", got)
+	}
 	if _, err := exec(t, ex, "/ip/route", "add", "dst-address=198.18.98.0/24", "type=prohibit"); err == nil {
 		t.Error("type=prohibit accepted")
 	}

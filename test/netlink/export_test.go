@@ -69,8 +69,8 @@ func TestImportRouterOSExports(t *testing.T) {
 				if err != nil || !strings.Contains(out, "0 skipped (menu not in routerd), 0 refused") {
 					t.Fatalf("import %d: %v\n%s", i, err, out)
 				}
-				if i == 0 {
-					checkApplied(t, r, ns)
+				if check := fileChecks[filepath.Base(f)]; i == 0 && check != nil {
+					check(t, r, ns)
 				}
 				exports = append(exports, body(r.must("/export show-sensitive")))
 			}
@@ -78,6 +78,108 @@ func TestImportRouterOSExports(t *testing.T) {
 				t.Errorf("export of the re-import differs:\n%s\n---\n%s", exports[0], exports[1])
 			}
 		})
+	}
+}
+
+// fileChecks check what each export did beyond loading.
+var fileChecks = map[string]func(t *testing.T, r *router, ns string){
+	"v7.20-full.rsc": checkApplied,
+	"v6.49-full.rsc": func(t *testing.T, r *router, ns string) {
+		eventually(t, "ether1 renamed to ether1-gateway", func() (bool, string) {
+			out, err := exec.Command("ip", "-n", ns, "link", "show", "ether1-gateway").CombinedOutput()
+			return err == nil, string(out)
+		})
+		if out := r.must("/interface ethernet print detail where name=ether1-gateway"); !strings.Contains(out, `speed="100M-baseT-full"`) {
+			t.Errorf("v6 speed not mapped:\n%s", out)
+		}
+		if out := r.must("/ip route print detail where routing-table=isp2"); !strings.Contains(out, "198.18.5.253") {
+			t.Errorf("routing-mark not mapped to routing-table:\n%s", out)
+		}
+		logHas(t, r, "RouterOS 6 property mapped", "routing-mark", "speed=100Mbps")
+	},
+	"v6.42-full.rsc": func(t *testing.T, r *router, ns string) {
+		out := r.must("/ip ipsec identity export show-sensitive")
+		for _, want := range []string{"peer=peer1 secret=site-secret", "auth-method=pre-shared-key-xauth",
+			"password=warrior", "peer=peer2", "username=road", "generate-policy=port-override"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("identity export lacks %q:\n%s", want, out)
+			}
+		}
+		out = r.must("/ip ipsec export")
+		if out := r.must("/ip ipsec peer print detail where name=peer1"); !strings.Contains(out, "exchange-mode=main ") {
+			t.Errorf("main-l2tp not mapped to main:\n%s", out)
+		}
+		for _, want := range []string{"name=profile-peer1", "peer=peer1 "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("ipsec export lacks %q:\n%s", want, out)
+			}
+		}
+		logHas(t, r, "RouterOS 6 property mapped", "secret", "sa-dst-address", "xauth-login")
+	},
+}
+
+// logHas checks routerd's log for the words.
+func logHas(t *testing.T, r *router, words ...string) {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(r.dir, "log"))
+	for _, w := range words {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("routerd's log lacks %q", w)
+		}
+	}
+}
+
+// TestImportMissingMenus: an export with menus routerd lacks loads the rest; import
+// verbose=yes and routerctl -f --continue name the missing menus with their counts.
+func TestImportMissingMenus(t *testing.T) {
+	need(t)
+	src, err := os.ReadFile("../testdata/exports/v7.20-partial.rsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSkipped := map[string]string{
+		"/interface wireless security-profiles": "2", "/ip dhcp-server": "1", "/ip dhcp-server network": "1",
+		"/ip neighbor discovery-settings": "1", "/ip dhcp-client": "1", "/tool mac-server": "1",
+		"/tool mac-server mac-winbox": "1",
+	}
+	for i, how := range []string{"import", "routerctl"} {
+		ns := portsNS(t, "m"+string(rune('a'+i)))
+		r := startRouter(t, ns, t.TempDir())
+		var out string
+		if how == "import" {
+			out, err = importFile(t, r, "partial.rsc", string(src))
+		} else {
+			f := filepath.Join(r.dir, "partial.rsc")
+			if err := os.WriteFile(f, src, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err = r.ctl("-f", f, "--continue")
+		}
+		if err == nil {
+			t.Errorf("%s: succeeded although menus were skipped:\n%s", how, out)
+		}
+		if !strings.Contains(out, "11 applied, 8 skipped (menu not in routerd), 0 refused") {
+			t.Errorf("%s: summary:\n%s", how, out)
+		}
+		for menu, n := range wantSkipped {
+			if !regexp.MustCompile(`skipped +` + n + `  ` + regexp.QuoteMeta(menu) + `\n`).MatchString(out) {
+				t.Errorf("%s: %s not reported as skipped %s times:\n%s", how, menu, n, out)
+			}
+		}
+		if !strings.Contains(out, "line 8: menu /interface wireless security-profiles is not in routerd") {
+			t.Errorf("%s: failing line not reported with its number:\n%s", how, out)
+		}
+		// The rest applied, the statements of the missing menus ran nowhere else.
+		exp := r.must("/export")
+		for _, want := range []string{"name=home-ap", "add address=198.18.1.1/24 comment=defconf interface=bridge network=198.18.1.0",
+			"add bridge=bridge comment=defconf interface=ether3", "allow-remote-requests=yes"} {
+			if !strings.Contains(exp, want) {
+				t.Errorf("%s: export lacks %q:\n%s", how, want, exp)
+			}
+		}
+		if strings.Contains(exp, "supplicant-identity") || strings.Contains(exp, "allowed-interface-list") {
+			t.Errorf("%s: a skipped statement ran in another menu:\n%s", how, exp)
+		}
 	}
 }
 
