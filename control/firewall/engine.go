@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
@@ -82,6 +83,11 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		if err := reg.Register(&collector{e: e}); err != nil {
 			return nil, fmt.Errorf("firewall: metrics: %w", err)
 		}
+	}
+	if err := e.k.ListenLog(ctx, func(l LogLine) {
+		slog.Info(l.Message(), eventlog.TopicsKey, "firewall,info")
+	}); err != nil {
+		slog.Warn("firewall: log rules' lines will not reach /log", "err", err)
 	}
 	if err := e.Reconcile(ctx); err != nil {
 		slog.Warn("firewall: not applied", "err", err)

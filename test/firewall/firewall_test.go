@@ -424,3 +424,39 @@ func onlyOurTable(t *testing.T, tp *topo) {
 		}
 	}
 }
+
+// TestReferenceIpsecPolicyLog: the reference's "allow only IPsec encapsulated traffic"
+// lines with WAN renamed: plain traffic from the WAN is dropped and logged in /log;
+// ipsec-policy=in,ipsec accepts only decapsulated traffic (none here).
+func TestReferenceIpsecPolicyLog(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/ip firewall filter
+add chain=input comment="ipsec policy matcher" in-interface=wan ipsec-policy=in,ipsec
+add action=drop chain=input comment="drop all" in-interface=wan log=yes
+`)
+	tp.settle(t, `filter/2`)
+	if ping(tp.s, "198.19.2.1") {
+		t.Fatal("plain ping from the WAN was accepted")
+	}
+	if !ping(tp.c, "198.18.1.1") {
+		t.Fatal("ping from the LAN was dropped")
+	}
+	var out string
+	for i := 0; i < 40; i++ {
+		out = r.must(t, `/log print where topics~"firewall"`)
+		if strings.Contains(out, "input: in:wan") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out, "input: in:wan out:(unknown 0), proto ICMP (type 8, code 0), 198.19.2.2->198.19.2.1") {
+		t.Errorf("/log:\n%s", out)
+	}
+	if n := counter(t, r, "/ip firewall filter", "ipsec policy matcher"); n != 0 {
+		t.Errorf("ipsec-policy=in,ipsec matched %d plain packets", n)
+	}
+	if n := counter(t, r, "/ip firewall filter", "drop all"); n < 1 {
+		t.Errorf("drop all counted %d", n)
+	}
+}
