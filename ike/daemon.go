@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/binary"
@@ -435,6 +436,46 @@ func (d *Daemon) Initiate(name string) error {
 		}
 	}
 	return fmt.Errorf("no such peer %q", name)
+}
+
+// Establish negotiates one more IKE SA with its first CHILD_SA to a peer and waits until
+// both are up (nil) or the negotiation failed; then, when del is set, deletes it. The
+// load generator (tools/ikeload) drives responders with it.
+func (d *Daemon) Establish(ctx context.Context, name string, del bool) error {
+	d.mu.Lock()
+	var p *PeerConfig
+	for _, x := range d.peers {
+		if x.Name == name {
+			p = x
+		}
+	}
+	if p == nil {
+		d.mu.Unlock()
+		return fmt.Errorf("no such peer %q", name)
+	}
+	sa, err := d.initiate(p)
+	if err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	done := make(chan error, 1)
+	sa.done = done
+	d.mu.Unlock()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if del {
+		d.mu.Lock()
+		if err == nil {
+			sa.deleteIKE("done")
+		} else {
+			sa.destroy("abandoned")
+		}
+		d.mu.Unlock()
+	}
+	return err
 }
 
 func (d *Daemon) newSPI() uint64 {

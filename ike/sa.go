@@ -72,7 +72,8 @@ type IKESA struct {
 	created, established, lastRecv, lastSent time.Time
 	rekeyAt, expireAt                        time.Time
 	rekeying                                 bool
-	rx, tx                                   uint64 // bytes of IKE messages
+	rx, tx                                   uint64     // bytes of IKE messages
+	done                                     chan error // Establish waits on it
 	rxPkts, txPkts                           uint64
 }
 
@@ -729,7 +730,15 @@ func (sa *IKESA) authResponse(ps []Payload) {
 	sa.setEstablished()
 	if cp := sa.pendingFirst; cp != nil {
 		sa.pendingFirst = nil
-		sa.completeChild(cp, ps, sa.ni, sa.nr)
+		c := sa.completeChild(cp, ps, sa.ni, sa.nr)
+		if sa.done != nil {
+			if c != nil {
+				sa.done <- nil
+			} else {
+				sa.done <- errors.New("CHILD SA refused")
+			}
+			sa.done = nil
+		}
 	}
 	for _, c := range sa.peer.Children[min(1, len(sa.peer.Children)):] {
 		sa.createChild(c)
@@ -1154,6 +1163,10 @@ func (sa *IKESA) destroy(why string) {
 	}
 	was := sa.state
 	sa.state = stateDead
+	if sa.done != nil {
+		sa.done <- errors.New(why)
+		sa.done = nil
+	}
 	sa.pending, sa.queue = nil, nil
 	if sa.initiator {
 		delete(sa.d.sas, sa.spiI)

@@ -496,7 +496,12 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 	e.mu.Lock()
 	e.dp = dp
 	e.mu.Unlock()
-	e.d.SetDatapath(&adapter{e: e})
+	e.d.SetDatapath(&adapter{dp: e.Datapath, changed: func() {
+		select {
+		case e.spd <- struct{}{}:
+		default:
+		}
+	}})
 	e.dpEvents <- dp.Events()
 	e.log.Info("ipsec: ESP data path", "kind", dp.Kind(), "reason", esp.Probe().Reason)
 	return nil
@@ -620,7 +625,16 @@ func (e *Engine) publishPolicies() {
 }
 
 // adapter installs IKE's CHILD_SAs into the ESP data path.
-type adapter struct{ e *Engine }
+type adapter struct {
+	dp      func() esp.Datapath
+	changed func()
+}
+
+// Adapter installs an IKE daemon's CHILD_SAs into an ESP data path (the engine uses it;
+// so does tools/ikeload's responder).
+func Adapter(dp esp.Datapath) ike.Datapath {
+	return &adapter{dp: func() esp.Datapath { return dp }, changed: func() {}}
+}
 
 func encAlg(s *ike.Suite) string {
 	switch s.Encr.ID {
@@ -671,7 +685,7 @@ func (a *adapter) sas(c *ike.ChildSA) (in, out esp.SA) {
 }
 
 func (a *adapter) InstallChild(c *ike.ChildSA) error {
-	dp := a.e.Datapath()
+	dp := a.dp()
 	in, out := a.sas(c)
 	ctx := context.Background()
 	if err := dp.AddSA(ctx, in); err != nil {
@@ -681,15 +695,12 @@ func (a *adapter) InstallChild(c *ike.ChildSA) error {
 		dp.DeleteSA(ctx, esp.Key{SPI: in.SPI, Dst: in.Dst})
 		return err
 	}
-	select {
-	case a.e.spd <- struct{}{}:
-	default:
-	}
+	a.changed()
 	return nil
 }
 
 func (a *adapter) RemoveChild(c *ike.ChildSA) error {
-	dp := a.e.Datapath()
+	dp := a.dp()
 	ctx := context.Background()
 	err1 := dp.DeleteSA(ctx, esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()})
 	err2 := dp.DeleteSA(ctx, esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
@@ -697,5 +708,5 @@ func (a *adapter) RemoveChild(c *ike.ChildSA) error {
 }
 
 func (a *adapter) InputESP(b []byte, src, dst netip.AddrPort) {
-	a.e.Datapath().InputUDP(b, src, dst)
+	a.dp().InputUDP(b, src, dst)
 }
