@@ -347,11 +347,7 @@ func (x *Executor) exec(ctx context.Context, sess *Session, m *menu.Menu, s *Sen
 	if !ok {
 		return nil, errf(CatMissing, "no such command")
 	}
-	policy := c.spec.Policy
-	if policy == "" {
-		policy = "write"
-	}
-	for _, p := range strings.Split(policy, ",") {
+	for _, p := range strings.Split(CommandPolicy(c.spec), ",") {
 		if !sess.Can(p) {
 			return nil, ErrPermission
 		}

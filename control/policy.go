@@ -154,3 +154,58 @@ func (x *Executor) own(c *Call, props map[string]string, given map[string]string
 	}
 	return nil
 }
+
+// Allowed reports whether sess may run the command cmd of the menu at path: nil, or
+// ErrPermission, or the error of a command that does not exist. Exec checks exactly
+// this before it runs anything.
+func (x *Executor) Allowed(sess *Session, path, cmd string) error {
+	c, ok := x.lookup(path, cmd)
+	if !ok {
+		return errf(CatMissing, "no such command")
+	}
+	for _, p := range strings.Split(CommandPolicy(c.spec), ",") {
+		if !sess.Can(p) {
+			return ErrPermission
+		}
+	}
+	return nil
+}
+
+// CommandPolicy is the comma list of policies a command needs ("write" when its spec
+// names none).
+func CommandPolicy(spec CommandSpec) string {
+	if spec.Policy == "" {
+		return "write"
+	}
+	return spec.Policy
+}
+
+// PolicyRow is one command and the policies it needs.
+type PolicyRow struct {
+	Path, Cmd, Policy string
+}
+
+// PolicyTable lists every command of every menu with the policies it needs, sorted by
+// menu and command: the table docs/policies.md is generated from.
+func (x *Executor) PolicyTable() []PolicyRow {
+	var out []PolicyRow
+	paths := []string{""}
+	for _, m := range x.Tree.All() {
+		if m.Path != "" {
+			paths = append(paths, m.Path)
+		}
+	}
+	for _, path := range paths {
+		for _, cmd := range x.Commands(path) {
+			spec, _ := x.Command(path, cmd)
+			out = append(out, PolicyRow{Path: path, Cmd: cmd, Policy: CommandPolicy(spec)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Cmd < out[j].Cmd
+	})
+	return out
+}

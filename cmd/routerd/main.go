@@ -130,6 +130,9 @@ func run(o options, events *eventlog.Buffer) error {
 	host := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o})
 	// Engines end before the store closes (deferred above), every goroutine joined.
 	defer host.Stop()
+	if *policyTable {
+		return writePolicyTable(os.Stdout, ex)
+	}
 	consoleDone := make(chan error, 1)
 	go func() { consoleDone <- console.Serve(ctx, ln, in, identity(ex)) }()
 	metricsDone := make(chan error, 1)
