@@ -76,7 +76,7 @@ func pingArgs(ctx context.Context, c *control.Call) (pingOpts, error) {
 	if a, err := netip.ParseAddr(addr); err == nil {
 		o.dst = a.Unmap()
 	} else {
-		ips, err := Resolver(c.Ex).LookupNetIP(ctx, "ip", addr)
+		ips, err := LookupHost(ctx, c.Ex, "ip", addr)
 		if err != nil || len(ips) == 0 {
 			return o, control.Failure("could not resolve %s", addr)
 		}

@@ -11,7 +11,8 @@ import (
 )
 
 // A tunnel's remote-address may be a DNS name, as RouterOS allows
-// (remote-address=hq.example.net). It is resolved through /ip dns (ipcfg.Resolver), again
+// (remote-address=hq.example.net). It is resolved through /ip dns (ipcfg.LookupHost:
+// static entries, then the servers), again
 // after dnsEvery (a moved peer is followed) and whenever /ip dns changes.
 
 // dnsEvery is how long a resolved address is used before the name is asked again.
@@ -38,7 +39,7 @@ func (e *Engine) resolve(host string) (netip.Addr, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	ips, err := ipcfg.Resolver(e.ex).LookupNetIP(ctx, "ip4", host)
+	ips, err := ipcfg.LookupHost(ctx, e.ex, "ip4", host)
 	next := resolved{at: now}
 	switch {
 	case err == nil && len(ips) > 0:

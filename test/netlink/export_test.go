@@ -215,3 +215,39 @@ func checkApplied(t *testing.T, r *router, ns string) {
 		t.Errorf("route to a bare address:\n%s", out)
 	}
 }
+
+// TestTunnelRemoteHostName: a DNS name as a tunnel's remote-address resolves through
+// /ip dns (a static entry here), shows as actual-remote-address, follows a changed
+// record; /ping takes the name too; a name that does not resolve is a status.
+func TestTunnelRemoteHostName(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "h")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/ip address add address=198.18.5.1/24 interface=ether1")
+	run(t, "ip", "-n", ns, "link", "set", "p0", "up")
+	run(t, "ip", "-n", ns, "addr", "add", "198.18.5.2/24", "dev", "p0")
+	r.must("/ip dns set servers=198.18.5.53")
+	r.must("/ip dns static add name=hq.example.net address=198.18.5.2")
+	r.must("/interface gre add name=gre-hq remote-address=hq.example.net")
+	r.must("/interface eoip add name=eoip-nx remote-address=nx.example.invalid tunnel-id=3")
+	shows := func(what, want string) {
+		eventually(t, what, func() (bool, string) {
+			out, _ := r.ctl("/interface gre print detail where name=gre-hq")
+			return strings.Contains(out, want), out
+		})
+	}
+	shows("gre-hq resolved", "actual-remote-address=198.18.5.2")
+	r.must("/ip dns static set [ find name=hq.example.net ] address=198.18.5.3")
+	shows("gre-hq follows the changed record", "actual-remote-address=198.18.5.3")
+	eventually(t, "unresolvable name is a status", func() (bool, string) {
+		out, _ := r.ctl("/interface eoip print detail where name=eoip-nx")
+		return strings.Contains(out, "cannot resolve remote-address nx.example.invalid"), out
+	})
+	if out := r.must("/interface gre export"); !strings.Contains(out, "remote-address=hq.example.net") {
+		t.Errorf("export lost the name:\n%s", out)
+	}
+	r.must("/ip dns static set [ find name=hq.example.net ] address=198.18.5.2")
+	if out, _ := r.ctl("/ping hq.example.net count=1"); !strings.Contains(out, "198.18.5.2") {
+		t.Errorf("/ping did not resolve the name:\n%s", out)
+	}
+}
