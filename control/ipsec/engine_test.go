@@ -122,6 +122,11 @@ func TestSiteToSite(t *testing.T) {
 	if strings.Count(sas, "spi=") != 2 || !strings.Contains(sas, "aes-cbc") {
 		t.Fatalf("installed-sa:\n%s", sas)
 	}
+	// Which ESP data path carries them is shown, as the probe chose it.
+	kind := string(esp.Probe().Kind)
+	if st := a.run(t, "/ip ipsec statistics print"); !strings.Contains(sas, "datapath="+kind) || !strings.Contains(st, "datapath: "+kind) {
+		t.Fatalf("datapath %s not shown:\n%s\n%s", kind, sas, st)
+	}
 	if err := ping(nsA, "198.19.202.1", "198.19.101.1"); err != nil {
 		t.Fatalf("ping across the tunnel: %v\n%s", err, a.run(t, "/ip ipsec statistics print"))
 	}

@@ -147,6 +147,7 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 					p["expires-in"] = dur(c.Soft - age)
 				}
 				if dp != nil {
+					p["datapath"] = string(dp.Kind())
 					if ct, err := dp.Counters(esp.Key{SPI: spi, Dst: dst}); err == nil {
 						p["current-bytes"] = strconv.FormatUint(ct.Bytes, 10)
 						if ct.State != "" {
@@ -166,6 +167,7 @@ func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]contr
 	dp := e.Datapath()
 	p := map[string]string{}
 	if dp != nil {
+		p["datapath"] = string(dp.Kind())
 		for _, f := range esp.StatisticsFields(dp.Statistics()) {
 			p[f[0].(string)] = fmt.Sprint(f[1])
 		}

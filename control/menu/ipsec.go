@@ -373,6 +373,7 @@ func ipsecStatisticsMenu() *Menu {
 		NoExport: true,
 		Desc:     "IPsec statistics and errors (read-only).",
 		Props: []Prop{
+			ipsecDatapathProp(),
 			c("in-errors", "All inbound errors not matched by other counters."),
 			c("in-buffer-errors", "No free buffer."),
 			c("in-header-errors", "Header error."),
@@ -400,6 +401,13 @@ func ipsecStatisticsMenu() *Menu {
 			c("out-policy-errors", "Policy error."),
 		},
 	}
+}
+
+// ipsecDatapathProp is routerd's own: which ESP data path carries the SAs, chosen at start
+// by probing the kernel (kernel-xfrm where it has ESP, userspace ESP in Go where not).
+func ipsecDatapathProp() Prop {
+	return Prop{Name: "datapath", Type: value.Enum("kernel-xfrm", "userspace"), ReadOnly: true,
+		Desc: "routerd: the ESP data path in use, chosen at start by probing the kernel."}
 }
 
 func ipsecActivePeersMenu() *Menu {
@@ -457,6 +465,7 @@ func ipsecInstalledSAMenu() *Menu {
 				Desc: "Authentication key in use."},
 			{Name: "current-bytes", Type: ipsecCounter(), ReadOnly: true,
 				Desc: "Number of bytes seen by this SA."},
+			ipsecDatapathProp(),
 			{Name: "dst-address", Type: value.IP(), ReadOnly: true, Desc: "Destination address of this SA."},
 			{Name: "enc-algorithm", Type: value.Enum("null", "des", "3des", "aes-cbc", "aes-ctr", "aes-gcm",
 				"blowfish", "camellia", "twofish"), ReadOnly: true,
