@@ -43,18 +43,33 @@ func (s *system) backupName(ctx context.Context, c *control.Call) (string, error
 // backupSave writes the whole configuration, secrets included, as a script that load
 // replays: an export is already a complete, consistent (one read transaction) and
 // version-tolerant image of the store, which a raw copy of the bbolt file would not be
-// across schema changes. The password is accepted and ignored: the file is 0600 in a
-// 0700 directory; encryption= likewise.
+// across schema changes. It is the only export that carries password hashes. With
+// password= (and not dont-encrypt=yes) the file is encrypted with it
+// (encryption=aes-sha256, the default and the only one: RouterOS's rc4 is refused).
+// The file is 0600 in a 0700 directory either way.
 func (s *system) backupSave(ctx context.Context, c *control.Call) (*control.Reply, error) {
 	name, err := s.backupName(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	password, _ := c.S.Get("password")
+	if enc, _ := c.S.Get("encryption"); enc != "" && enc != "aes-sha256" {
+		return nil, control.ArgError("encryption %s is not supported (use aes-sha256)", enc)
+	}
+	if v, _ := c.S.Get("dont-encrypt"); v == "yes" {
+		password = ""
+	}
 	text, err := s.ex.Export(ctx, c.Sess, "", control.ExportOptions{ShowSensitive: true, Backup: true})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.writeFile(name, []byte(backupHeader+text)); err != nil {
+	data := []byte(backupHeader + text)
+	if password != "" {
+		if data, err = encryptBackup(data, password); err != nil {
+			return nil, control.Failure("cannot encrypt the backup: %v", err)
+		}
+	}
+	if err := s.writeFile(name, data); err != nil {
 		return nil, err
 	}
 	return &control.Reply{Menu: c.Menu, Text: "Configuration backup saved"}, nil
@@ -79,6 +94,15 @@ func (s *system) backupLoad(ctx context.Context, c *control.Call) (*control.Repl
 	data, err := s.readFile(name)
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(string(data), encryptedHeader) {
+		password, _ := c.S.Get("password")
+		if password == "" {
+			return nil, control.Failure("%s is encrypted: give password=", name)
+		}
+		if data, err = decryptBackup(data, password); err != nil {
+			return nil, control.Failure("%s: %v", name, err)
+		}
 	}
 	if !strings.HasPrefix(string(data), backupHeader) {
 		return nil, control.Failure("%s is not a routerd backup", name)

@@ -1,6 +1,8 @@
 package security
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,31 @@ func TestEscalationBackup(t *testing.T) {
 	}
 	if _, err := r.ctl(nil, "/system/backup/save", "name=full"); err != nil {
 		t.Fatal(err)
+	}
+	// The plain backup carries the hashes; one saved with a password shows nothing of
+	// them or of anything else, and loads only with that password.
+	plain, _ := os.ReadFile(filepath.Join(r.data, "files", "full.backup"))
+	if !strings.Contains(string(plain), "password-hash=") {
+		t.Errorf("the backup lacks the password hashes it must restore:\n%s", plain)
+	}
+	r.script("/system script add name=marker source=\":put 1\"\n/system backup save name=enc password=backup-pw-1 encryption=aes-sha256\n")
+	enc, _ := os.ReadFile(filepath.Join(r.data, "files", "enc.backup"))
+	if strings.Contains(string(enc), "argon2") || strings.Contains(string(enc), "marker") {
+		t.Errorf("the encrypted backup shows its content")
+	}
+	r.must("/system/script/remove", "marker")
+	for _, bad := range []string{"", "password=wrong"} {
+		args := []string{"/system/backup/load", "name=enc"}
+		if bad != "" {
+			args = append(args, bad)
+		}
+		if out, err := r.ctl(nil, args...); err == nil && !strings.Contains(out, "failure") {
+			t.Errorf("encrypted backup loaded with %q: %s", bad, out)
+		}
+	}
+	r.must("/system/backup/load", "name=enc", "password=backup-pw-1")
+	if out := r.must(":put [:len [/system script find name=marker]]"); strings.TrimSpace(out) != "1" {
+		t.Errorf("the encrypted backup did not restore the script")
 	}
 	for _, cmd := range []string{"/export show-sensitive", "/user print detail show-sensitive", "/user export show-sensitive"} {
 		if out := r.must(cmd); strings.Contains(out, "argon2") || strings.Contains(out, "password-hash") {
