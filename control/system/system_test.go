@@ -266,7 +266,7 @@ func TestBackupRoundTrip(t *testing.T) {
 	if exportAll(t, r) == before {
 		t.Fatal("changes not visible")
 	}
-	rep, err = r.exec(t, "/system/backup", "load", arg("name", "b1"))
+	rep, err = r.exec(t, "/system/backup", "load", arg("name", "b1"), arg("password", "x"))
 	if err != nil {
 		t.Fatal(err)
 	}
