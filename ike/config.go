@@ -97,6 +97,22 @@ type IdentityConfig struct {
 	// Templates are the policy templates of policy-template-group, checked when the
 	// peer proposes selectors no policy covers and GeneratePolicy is not "no".
 	Templates []*ChildConfig
+	// ModeConfig, when set, hands out (responder) or asks for (initiator) an address
+	// and networks with the configuration payload (RFC 7296 3.15).
+	ModeConfig *ModeConfig
+}
+
+// ModeConfig is one /ip ipsec mode-config.
+type ModeConfig struct {
+	Name      string
+	Responder bool
+	// Address is the single address handed out; Allocate, when set, picks one from a pool
+	// (the release function gives it back).
+	Address   netip.Addr
+	Allocate  func() (netip.Addr, func(), error)
+	PrefixLen int
+	Split     []netip.Prefix
+	DNS       []netip.Addr
 }
 
 // ChildConfig is one policy the peer's CHILD_SAs protect.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 )
 
@@ -166,6 +168,16 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 	}
 	out := []Payload{&ID{Responder: true, IDType: sa.myID.Type, Data: sa.myID.Data},
 		&Auth{Method: AuthPSK, Data: sa.authData(ident.PSK, false, sa.myID)}}
+	if c := Find[*CP](ps); c != nil && c.CfgType == CPRequest && ident.ModeConfig != nil && ident.ModeConfig.Responder {
+		reply, err := sa.giveConfig(ident.ModeConfig)
+		if err != nil {
+			sa.d.log.Warn("ipsec: no mode config address for the peer", "peer", sa.peer.Name, "err", err)
+			sa.respond(h.Exchange, h.MsgID, append(out, &Notify{NType: NotifyInternalAddressFailure}))
+			sa.setEstablished()
+			return
+		}
+		out = append(out, reply)
+	}
 	sa.setEstablished()
 	if Find[*SA](ps) != nil {
 		cps, c := sa.acceptChild(ps, sa.ni, sa.nr, nil)
@@ -186,6 +198,43 @@ func (sa *IKESA) authFailed(h Header, why string) {
 	sa.destroy("authentication failed")
 }
 
+// giveConfig hands the peer an address (and the split networks and DNS servers).
+func (sa *IKESA) giveConfig(mc *ModeConfig) (*CP, error) {
+	addr := mc.Address
+	if mc.Allocate != nil {
+		a, release, err := mc.Allocate()
+		if err != nil {
+			return nil, err
+		}
+		addr, sa.vipRelease = a, release
+	}
+	if !addr.IsValid() || !addr.Is4() {
+		return nil, errors.New("mode config has no IPv4 address or pool")
+	}
+	sa.vip = addr
+	a4 := addr.As4()
+	c := &CP{CfgType: CPReply, Attrs: []CPAttr{{Type: CPInternalIP4Address, Value: a4[:]}}}
+	if mc.PrefixLen > 0 {
+		m := net.CIDRMask(mc.PrefixLen, 32)
+		c.Attrs = append(c.Attrs, CPAttr{Type: CPInternalIP4Netmask, Value: []byte(m)})
+	}
+	for _, p := range mc.Split {
+		if !p.Addr().Is4() {
+			continue
+		}
+		b := p.Masked().Addr().As4()
+		c.Attrs = append(c.Attrs, CPAttr{Type: CPInternalIP4Subnet, Value: append(b[:], net.CIDRMask(p.Bits(), 32)...)})
+	}
+	for _, d := range mc.DNS {
+		if d.Is4() {
+			b := d.As4()
+			c.Attrs = append(c.Attrs, CPAttr{Type: CPInternalIP4DNS, Value: b[:]})
+		}
+	}
+	sa.d.log.Info("ipsec: mode config address given", "peer", sa.peer.Name, "address", addr)
+	return c, nil
+}
+
 // acceptChild answers a CHILD_SA request: proposal, selectors narrowed to a policy (or a
 // template with generate-policy), keys. It returns the response payloads and the
 // CHILD_SA to install after the response is sent.
@@ -196,7 +245,18 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	if sap == nil || tsi == nil || tsr == nil {
 		return []Payload{&Notify{NType: NotifyInvalidSyntax}}, nil
 	}
-	cfg, li, ri := sa.matchPolicy(tsi.Selectors, tsr.Selectors)
+	offeredI := tsi.Selectors
+	if sa.vip.IsValid() {
+		// The peer's side is the address it was given (RFC 7296 2.9 narrowing).
+		var narrowed []Selector
+		for _, s := range offeredI {
+			if n, ok := intersectSel(s, Selector{IPProto: s.IPProto, StartPort: s.StartPort, EndPort: s.EndPort, Start: sa.vip, End: sa.vip}); ok {
+				narrowed = append(narrowed, n)
+			}
+		}
+		offeredI = narrowed
+	}
+	cfg, li, ri := sa.matchPolicy(offeredI, tsr.Selectors)
 	if cfg == nil {
 		sa.d.log.Warn("ipsec: no policy matches the peer's traffic selectors", "peer", sa.peer.Name,
 			"tsi", selString(tsi.Selectors), "tsr", selString(tsr.Selectors))
@@ -269,6 +329,11 @@ func (sa *IKESA) matchPolicy(tsi, tsr []Selector) (*ChildConfig, Selector, Selec
 				dyn := *t
 				dyn.Dynamic = true
 				dyn.Local, dyn.Remote = loc, rem
+				// A policy between other addresses than the SA's own is a tunnel,
+				// whatever the template says (RouterOS shows such policies tunnel=yes).
+				if loc.Start != loc.End || loc.Start != sa.local.Addr() || rem.Start != rem.End || rem.Start != sa.remote.Addr() {
+					dyn.Tunnel = true
+				}
 				sa.d.reqID++
 				dyn.ReqID = sa.d.reqID
 				return &dyn, loc, rem

@@ -74,6 +74,9 @@ type IKESA struct {
 	rekeying                                 bool
 	rx, tx                                   uint64     // bytes of IKE messages
 	done                                     chan error // Establish waits on it
+	vip                                      netip.Addr // mode config address (given or received)
+	vipRelease                               func()
+	splits                                   []netip.Prefix
 	rxPkts, txPkts                           uint64
 }
 
@@ -685,9 +688,19 @@ func (sa *IKESA) sendAuth() {
 		ps = append(ps, &ID{Responder: true, IDType: id.ID.Type, Data: id.ID.Data})
 	}
 	ps = append(ps, &Auth{Method: AuthPSK, Data: sa.authData(sa.ident.PSK, true, sa.myID)})
+	mc := sa.ident.ModeConfig
+	if mc != nil && !mc.Responder {
+		ps = append(ps, &CP{CfgType: CPRequest, Attrs: []CPAttr{{Type: CPInternalIP4Address}, {Type: CPInternalIP4DNS}}})
+	}
 	var cp *childProposal
 	if len(sa.peer.Children) > 0 {
 		cp = sa.proposeChild(sa.peer.Children[0], nil, false)
+		if mc != nil && !mc.Responder {
+			// Our address is the one the responder hands out: ask for any, it narrows.
+			any := cp.tsi[0]
+			any.Start, any.End = netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
+			cp.tsi = []Selector{any}
+		}
 		ps = append(ps, cp.payloads(false)...)
 	}
 	sa.pendingFirst = cp
@@ -727,6 +740,9 @@ func (sa *IKESA) authResponse(ps []Payload) {
 		return
 	}
 	sa.remoteID = rid
+	if c := Find[*CP](ps); c != nil && c.CfgType == CPReply {
+		sa.takeConfig(c)
+	}
 	sa.setEstablished()
 	if cp := sa.pendingFirst; cp != nil {
 		sa.pendingFirst = nil
@@ -742,6 +758,32 @@ func (sa *IKESA) authResponse(ps []Payload) {
 	}
 	for _, c := range sa.peer.Children[min(1, len(sa.peer.Children)):] {
 		sa.createChild(c)
+	}
+}
+
+// takeConfig records the address and networks a responder handed out.
+func (sa *IKESA) takeConfig(c *CP) {
+	for _, a := range c.Attrs {
+		switch a.Type {
+		case CPInternalIP4Address:
+			if ip, ok := netip.AddrFromSlice(a.Value); ok && len(a.Value) == 4 {
+				sa.vip = ip
+			}
+		case CPInternalIP4Subnet:
+			if len(a.Value) == 8 {
+				ip, _ := netip.AddrFromSlice(a.Value[:4])
+				ones := 0
+				for _, b := range a.Value[4:] {
+					for i := 7; i >= 0 && b&(1<<i) != 0; i-- {
+						ones++
+					}
+				}
+				sa.splits = append(sa.splits, netip.PrefixFrom(ip, ones).Masked())
+			}
+		}
+	}
+	if sa.vip.IsValid() {
+		sa.d.log.Info("ipsec: mode config address received", "peer", sa.peer.Name, "address", sa.vip)
 	}
 }
 
@@ -1174,6 +1216,10 @@ func (sa *IKESA) destroy(why string) {
 		delete(sa.d.sas, sa.spiR)
 	}
 	delete(sa.d.halfOpen, halfKey{sa.spiI, sa.remote})
+	if sa.vipRelease != nil {
+		sa.vipRelease()
+		sa.vipRelease = nil
+	}
 	if was == stateEstablished || was == stateDeleting {
 		sa.d.log.Info("ipsec: IKE SA deleted", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
 	}
@@ -1274,14 +1320,15 @@ func (sa *IKESA) reconcileChildren() {
 	}
 	have := map[uint64]bool{}
 	for _, c := range append([]*ChildSA(nil), sa.children...) {
-		if c.Policy.Dynamic {
+		if nc := want[c.Policy.ID]; nc != nil {
+			have[c.Policy.ID] = true
+			if !c.Policy.Dynamic {
+				c.Policy = nc
+			}
 			continue
 		}
-		if nc := want[c.Policy.ID]; nc == nil {
+		if !c.Policy.Dynamic { // generated from a template for this SA: stays with it
 			sa.deleteChild(c, "policy removed")
-		} else {
-			have[c.Policy.ID] = true
-			c.Policy = nc
 		}
 	}
 	if sa.initiator {

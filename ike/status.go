@@ -21,6 +21,9 @@ type SAStatus struct {
 	RxBytes, TxBytes     uint64
 	RxPackets, TxPackets uint64
 	Children             []ChildSA
+	// VirtualIP is the mode config address given to the peer or received from it.
+	VirtualIP netip.Addr
+	Received  bool // VirtualIP was received (initiator)
 }
 
 // Snapshot returns every IKE SA with copies of its CHILD_SAs, oldest first.
@@ -35,6 +38,7 @@ func (d *Daemon) Snapshot() []SAStatus {
 		s := SAStatus{Peer: sa.peer.Name, Local: sa.local, Remote: sa.remote, State: sa.state.String(),
 			Initiator: sa.initiator, NATT: sa.natLocal || sa.natRemote, SPIi: sa.spiI, SPIr: sa.spiR,
 			RemoteID: sa.remoteID.String(), Established: sa.established, LastSeen: sa.lastRecv,
+			VirtualIP: sa.vip, Received: sa.vip.IsValid() && sa.ident != nil && sa.ident.ModeConfig != nil && !sa.ident.ModeConfig.Responder,
 			RxBytes: sa.rx, TxBytes: sa.tx, RxPackets: sa.rxPkts, TxPackets: sa.txPkts}
 		if sa.suite != nil {
 			s.Suite = sa.suite.String()

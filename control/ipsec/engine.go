@@ -10,10 +10,12 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/menu"
@@ -34,6 +36,7 @@ const (
 	StatisticsPath  = "/ip/ipsec/statistics"
 	ActivePeersPath = "/ip/ipsec/active-peers"
 	InstalledSAPath = "/ip/ipsec/installed-sa"
+	ModeConfigPath  = "/ip/ipsec/mode-config"
 )
 
 // Options say where the engine listens and how it reaches the data path.
@@ -75,6 +78,9 @@ type Engine struct {
 	peers   []*ike.PeerConfig
 	polCfg  map[uint64]*policyInfo
 	m       *metrics
+	leaseMu sync.Mutex
+	leases  map[netip.Addr]bool
+	vips    map[netip.Addr]bool // mode config addresses installed on lo
 }
 
 type policyInfo struct {
@@ -120,7 +126,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	}
 	e.d = d
 	e.m = newMetrics(e, reg)
-	for _, p := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, GroupPath,
+	for _, p := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, GroupPath, ModeConfigPath,
 		SettingsPath, StatisticsPath, ActivePeersPath, InstalledSAPath} {
 		ex.SetEngine(p, "ipsec")
 	}
@@ -177,9 +183,11 @@ func (e *Engine) loop(ctx context.Context) {
 				e.log.Warn("ipsec: configuration not applied", "err", err)
 			}
 		case <-e.spd:
+			e.syncVIPs()
 			e.applySPD(ctx)
 			e.publishPolicies()
 		case <-tick.C:
+			e.syncVIPs()
 			e.publishPolicies()
 		}
 	}
@@ -262,6 +270,15 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	profiles, proposals, peers := read(ProfilePath), read(ProposalPath), read(PeerPath)
 	identities, policies := read(IdentityPath), read(PolicyPath)
+	modeConfigs := map[string]*ike.ModeConfig{}
+	for _, it := range read(ModeConfigPath) {
+		mc, err := e.decodeModeConfig(it.Props)
+		if err != nil {
+			e.bad(ModeConfigPath, it.ID, err)
+			continue
+		}
+		modeConfigs[mc.Name] = mc
+	}
 
 	profByName := map[string]*profile{}
 	for _, it := range profiles {
@@ -427,14 +444,28 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			e.bad(IdentityPath, it.ID, err)
 			continue
 		}
-		if p["mode-config"] != "" && p["mode-config"] != "none" {
-			e.bad(IdentityPath, it.ID, errors.New("mode-config is not supported yet"))
-			continue
-		}
 		ic := &ike.IdentityConfig{Name: strconv.FormatUint(it.ID, 10), Method: ike.AuthMethodPSK, PSK: psk,
 			MyID: my, RemoteID: rem, GeneratePolicy: p["generate-policy"]}
+		if m := p["mode-config"]; m != "" && m != "none" {
+			if ic.ModeConfig = modeConfigs[m]; ic.ModeConfig == nil {
+				e.bad(IdentityPath, it.ID, fmt.Errorf("mode-config %q is not usable", m))
+				continue
+			}
+		}
 		if g := p["policy-template-group"]; g != "none" {
 			ic.Templates = templates[g]
+		}
+		if !pc.Passive && ic.GeneratePolicy != "no" && len(pc.Children) == 0 {
+			// An initiator with generate-policy proposes its templates (the reference's
+			// GRE over IKEv2 client).
+			for _, t := range ic.Templates {
+				c := *t
+				c.Dynamic = true
+				if h := pc.Remote; c.Remote.Start != c.Remote.End || !h.IsSingleIP() || c.Remote.Start != h.Addr() {
+					c.Tunnel = true // not between the SA's own addresses: a tunnel
+				}
+				pc.Children = append(pc.Children, &c)
+			}
 		}
 		pc.Identities = append(pc.Identities, ic)
 	}
@@ -559,8 +590,179 @@ func (e *Engine) applySPD(ctx context.Context) {
 		ps = append(ps, out, in)
 	}
 	e.mu.Unlock()
+	// Policies generated from templates for the peers' CHILD_SAs.
+	for _, s := range e.d.Snapshot() {
+		for _, c := range s.Children {
+			if !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
+				continue
+			}
+			lp, ok1 := selPrefix(c.LocalTS[0])
+			rp, ok2 := selPrefix(c.RemoteTS[0])
+			if !ok1 || !ok2 {
+				continue
+			}
+			mode := esp.ModeTransport
+			if c.Tunnel {
+				mode = esp.ModeTunnel
+			}
+			proto := c.LocalTS[0].IPProto
+			ps = append(ps,
+				esp.Policy{ID: c.ReqID | 1<<31, Src: lp, Dst: rp, Protocol: proto, Dir: esp.DirOut, Action: esp.ActionEncrypt,
+					Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Local.Addr(), TunnelDst: c.Remote.Addr(), ReqID: c.ReqID},
+				esp.Policy{ID: c.ReqID | 1<<31, Src: rp, Dst: lp, Protocol: proto, Dir: esp.DirIn, Action: esp.ActionEncrypt,
+					Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Remote.Addr(), TunnelDst: c.Local.Addr(), ReqID: c.ReqID})
+		}
+	}
 	if err := dp.SetPolicies(ctx, ps); err != nil {
 		e.log.Warn("ipsec: cannot install policies", "err", err)
+	}
+}
+
+// syncVIPs puts the addresses received by mode config on the loopback device (so that
+// traffic from them, and to them, is local) and takes away those whose SA is gone.
+func (e *Engine) syncVIPs() {
+	want := map[netip.Addr]bool{}
+	for _, s := range e.d.Snapshot() {
+		if s.Received && s.VirtualIP.IsValid() && s.State == "established" {
+			want[s.VirtualIP] = true
+		}
+	}
+	if e.vips == nil {
+		e.vips = map[netip.Addr]bool{}
+	}
+	change := func(a netip.Addr, add bool) {
+		err := e.opts.Do(func() error {
+			lo, err := netlink.LinkByName("lo")
+			if err != nil {
+				return err
+			}
+			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}}
+			if add {
+				return netlink.AddrReplace(lo, addr)
+			}
+			return netlink.AddrDel(lo, addr)
+		})
+		if err != nil {
+			e.log.Warn("ipsec: mode config address", "address", a, "add", add, "err", err)
+		}
+	}
+	for a := range want {
+		if !e.vips[a] {
+			change(a, true)
+			e.vips[a] = true
+		}
+	}
+	for a := range e.vips {
+		if !want[a] {
+			change(a, false)
+			delete(e.vips, a)
+		}
+	}
+}
+
+// selPrefix is the prefix a selector covers, when it is one.
+func selPrefix(s ike.Selector) (netip.Prefix, bool) {
+	for bits := 0; bits <= s.Start.BitLen(); bits++ {
+		p := netip.PrefixFrom(s.Start, bits)
+		if p.Masked().Addr() != s.Start {
+			continue
+		}
+		if ike.SelectorFromPrefix(p, 0, 0).End == s.End {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// decodeModeConfig reads a /ip ipsec mode-config item; address-pool names an /ip pool.
+func (e *Engine) decodeModeConfig(p map[string]string) (*ike.ModeConfig, error) {
+	mc := &ike.ModeConfig{Name: p["name"], Responder: p["responder"] != "no"}
+	if a := p["address"]; a != "" && a != "none" {
+		addr, err := netip.ParseAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("bad address %q", a)
+		}
+		mc.Address = addr
+	}
+	if n, err := strconv.Atoi(p["address-prefix-length"]); err == nil {
+		mc.PrefixLen = n
+	}
+	for _, s := range list(p["split-include"]) {
+		if pf, err := prefix(s); err == nil {
+			mc.Split = append(mc.Split, pf)
+		}
+	}
+	for _, s := range list(p["static-dns"]) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			mc.DNS = append(mc.DNS, a)
+		}
+	}
+	if pool := p["address-pool"]; pool != "" && pool != "none" {
+		ranges, err := e.poolRanges(pool)
+		if err != nil {
+			return nil, err
+		}
+		mc.Allocate = e.allocator(pool, ranges)
+	}
+	return mc, nil
+}
+
+func (e *Engine) poolRanges(name string) ([][2]netip.Addr, error) {
+	its, _, err := e.items("/ip/pool")
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range its {
+		if it.Props["name"] != name {
+			continue
+		}
+		var out [][2]netip.Addr
+		for _, r := range list(it.Props["ranges"]) {
+			lo, hi, ok := strings.Cut(r, "-")
+			if !ok {
+				hi = lo
+			}
+			if strings.Contains(lo, "/") {
+				pf, err := netip.ParsePrefix(lo)
+				if err != nil {
+					return nil, fmt.Errorf("pool %s: bad range %q", name, r)
+				}
+				out = append(out, [2]netip.Addr{pf.Masked().Addr(), ike.SelectorFromPrefix(pf, 0, 0).End})
+				continue
+			}
+			a, err1 := netip.ParseAddr(lo)
+			b, err2 := netip.ParseAddr(hi)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("pool %s: bad range %q", name, r)
+			}
+			out = append(out, [2]netip.Addr{a, b})
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no /ip pool named %q", name)
+}
+
+// allocator hands out the lowest free address of a pool's ranges.
+func (e *Engine) allocator(pool string, ranges [][2]netip.Addr) func() (netip.Addr, func(), error) {
+	return func() (netip.Addr, func(), error) {
+		e.leaseMu.Lock()
+		defer e.leaseMu.Unlock()
+		if e.leases == nil {
+			e.leases = map[netip.Addr]bool{}
+		}
+		for _, r := range ranges {
+			for a := r[0]; a.IsValid() && !r[1].Less(a); a = a.Next() {
+				if !e.leases[a] {
+					e.leases[a] = true
+					return a, func() {
+						e.leaseMu.Lock()
+						delete(e.leases, a)
+						e.leaseMu.Unlock()
+					}, nil
+				}
+			}
+		}
+		return netip.Addr{}, nil, fmt.Errorf("pool %s is exhausted", pool)
 	}
 }
 

@@ -292,3 +292,60 @@ func TestDPD(t *testing.T) {
 	}
 	t.Logf("DPD noticed the dead peer after %v", time.Since(start).Round(100*time.Millisecond))
 }
+
+// TestGREExampleIPsec runs the IPsec part of the reference's "Site to Site GRE tunnel
+// over IPsec (IKEv2) using DNS" as written, addresses mapped into 198.18.0.0/15 (the DNS
+// name is the server's address): mode config hands the client 198.19.99.2, both sides
+// generate the policy from their templates (port-strict), and the two loopback
+// addresses the GRE tunnel would use reach each other through ESP.
+func TestGREExampleIPsec(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	server, client := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	iketest.Sh(t, "ip", "-n", nsA, "addr", "add", "198.19.99.1/32", "dev", "lo") // the example's loopback bridge
+	server.run(t, `/ip ipsec profile
+add dh-group=ecp256,modp2048,modp1024 enc-algorithm=aes-256,aes-192,aes-128 name=ike2
+/ip ipsec proposal
+add auth-algorithms=null enc-algorithms=aes-128-gcm name=ike2-gre pfs-group=none
+/ip ipsec mode-config
+add address=198.19.99.2 address-prefix-length=32 name=ike2-gre split-include=198.19.99.1/32 system-dns=no
+/ip ipsec policy group
+add name=ike2-gre
+/ip ipsec policy
+add dst-address=198.19.99.2/32 group=ike2-gre proposal=ike2-gre src-address=198.19.99.1/32 template=yes
+/ip ipsec peer
+add exchange-mode=ike2 name=ike2 passive=yes profile=ike2
+/ip ipsec identity
+add generate-policy=port-strict mode-config=ike2-gre peer=ike2 policy-template-group=ike2-gre secret=test
+`)
+	client.run(t, `/ip ipsec profile
+add dh-group=ecp256 enc-algorithm=aes-256 name=ike2-gre
+/ip ipsec proposal
+add auth-algorithms=null enc-algorithms=aes-128-gcm name=ike2-gre pfs-group=none
+/ip ipsec mode-config
+add name=ike2-gre responder=no
+/ip ipsec policy group
+add name=ike2-gre
+/ip ipsec policy
+add dst-address=198.19.99.1/32 group=ike2-gre proposal=ike2-gre src-address=198.19.99.2/32 template=yes
+/ip ipsec peer
+add address=198.18.90.1 exchange-mode=ike2 name=p1.ez profile=ike2-gre
+/ip ipsec identity
+add generate-policy=port-strict mode-config=ike2-gre peer=p1.ez policy-template-group=ike2-gre secret=test
+`)
+	var pols string
+	if !iketest.WaitFor(15*time.Second, func() bool {
+		pols = client.run(t, "/ip ipsec policy print")
+		return strings.Contains(pols, "198.19.99.2/32") && strings.Contains(pols, "DA")
+	}) {
+		t.Fatalf("no dynamic policy on the client:\n%s\n%s", pols, client.run(t, "/ip ipsec active-peers print detail"))
+	}
+	if peers := client.run(t, "/ip ipsec active-peers print detail"); !strings.Contains(peers, "dynamic-address=198.19.99.2") {
+		t.Errorf("active-peers:\n%s", peers)
+	}
+	if sp := server.run(t, "/ip ipsec policy print"); !strings.Contains(sp, "198.19.99.2/32") || !strings.Contains(sp, "DA") {
+		t.Errorf("server policies:\n%s", sp)
+	}
+	if !iketest.WaitFor(5*time.Second, func() bool { return ping(nsB, "198.19.99.2", "198.19.99.1") == nil }) {
+		t.Fatalf("198.19.99.2 -> 198.19.99.1 does not cross:\n%s", client.run(t, "/ip ipsec statistics print"))
+	}
+}

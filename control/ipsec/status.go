@@ -56,6 +56,7 @@ func (e *Engine) registerStatus() {
 	e.ex.Provide(ActivePeersPath, e.activePeers)
 	e.ex.Provide(InstalledSAPath, e.installedSA)
 	e.ex.Provide(StatisticsPath, e.statistics)
+	e.ex.Provide(PolicyPath, e.dynamicPolicies)
 	e.ex.Handle(ActivePeersPath, "kill-connections", control.CommandSpec{},
 		func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			n := e.d.Kill(noAddr)
@@ -97,6 +98,9 @@ func (e *Engine) activePeers(ctx context.Context, sess *control.Session) ([]cont
 		}
 		if !s.Initiator {
 			p["side"] = "responder"
+		}
+		if s.VirtualIP.IsValid() {
+			p["dynamic-address"] = s.VirtualIP.String()
 		}
 		if !s.Established.IsZero() {
 			p["uptime"] = dur(now.Sub(s.Established))
@@ -160,6 +164,50 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 		}
 	}
 	return rows, nil
+}
+
+// dynamicPolicies lists the policies generated from templates (flags D and A).
+func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]control.Row, error) {
+	var rows []control.Row
+	n := uint64(1) << 40
+	for _, s := range e.d.Snapshot() {
+		for _, c := range s.Children {
+			if !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
+				continue
+			}
+			n++
+			tunnel := "yes"
+			if !c.Tunnel {
+				tunnel = "no"
+			}
+			p := map[string]string{
+				"src-address": selAddr(c.LocalTS[0]), "dst-address": selAddr(c.RemoteTS[0]),
+				"src-port": selPort(c.LocalTS[0]), "dst-port": selPort(c.RemoteTS[0]), "protocol": "all",
+				"action": "encrypt", "level": "unique", "ipsec-protocols": "esp", "tunnel": tunnel,
+				"sa-src-address": c.Local.Addr().String(), "sa-dst-address": c.Remote.Addr().String(),
+				"peer": s.Peer, "ph2-count": "1", "ph2-state": "established",
+			}
+			if pr := c.LocalTS[0].IPProto; pr != 0 {
+				p["protocol"] = strconv.Itoa(int(pr))
+			}
+			rows = append(rows, control.Row{ID: n, Props: p, Flags: "DA"})
+		}
+	}
+	return rows, nil
+}
+
+func selAddr(s ike.Selector) string {
+	if p, ok := selPrefix(s); ok {
+		return p.String()
+	}
+	return s.Start.String() + "-" + s.End.String()
+}
+
+func selPort(s ike.Selector) string {
+	if s.StartPort == 0 && s.EndPort == 65535 {
+		return "any"
+	}
+	return strconv.Itoa(int(s.StartPort))
 }
 
 func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]control.Row, error) {
