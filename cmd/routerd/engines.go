@@ -6,6 +6,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/arp"
+	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/firewall"
@@ -49,6 +50,10 @@ func engines(env *Env) []engine.Engine {
 		}),
 		engine.Func(engine.Spec{Name: "firewall", Menus: []string{"/ip/firewall", "/ipv6/firewall"}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := firewall.Start(ctx, h.Ex, h.Metrics, firewall.Options{})
+			return err
+		}),
+		engine.Func(engine.Spec{Name: "dns", Menus: []string{"/ip/dns/static", "/ip/dns/cache"}}, func(ctx context.Context, h *engine.Handle) error {
+			_, err := dns.Start(ctx, h.Ex, dns.Options{})
 			return err
 		}),
 		engine.Func(engine.Spec{Name: "queue", Menus: []string{"/queue"}}, func(ctx context.Context, h *engine.Handle) error {

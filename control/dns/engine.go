@@ -1,0 +1,187 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/value"
+)
+
+// Options say where the server listens.
+type Options struct {
+	// Addr is the address of both listeners; empty is ":53".
+	Addr string
+}
+
+// Engine follows /ip dns and /ip dns static and runs the server while
+// allow-remote-requests=yes.
+type Engine struct {
+	ex   *control.Executor
+	opts Options
+	Srv  *Server
+	kick chan struct{}
+
+	mu       sync.Mutex
+	udp, tcp *mdns.Server
+	addr     net.Addr
+	lerr     error
+}
+
+// Start registers the engine and applies the configuration.
+func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
+	if opts.Addr == "" {
+		opts.Addr = ":53"
+	}
+	e := &Engine{ex: ex, opts: opts, Srv: NewServer(DefaultConfig()), kick: make(chan struct{}, 1)}
+	ex.SetEngine(StaticPath, "dns")
+	ex.SetEngine(CachePath, "dns")
+	ex.SetEngine(CacheAllPath, "dns")
+	ex.Provide(CachePath, e.cacheRows)
+	ex.Provide(CacheAllPath, e.cacheRows)
+	ex.Handle(CachePath, "flush", control.CommandSpec{}, func(context.Context, *control.Call) (*control.Reply, error) {
+		e.Srv.Flush()
+		return &control.Reply{}, nil
+	})
+	wake := func(control.Change) {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
+	ex.Watch(SettingsPath, wake)
+	e.Reconcile(ctx)
+	go func() {
+		defer e.stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.kick:
+				e.Reconcile(ctx)
+			}
+		}
+	}()
+	return e, nil
+}
+
+func (e *Engine) cacheRows(context.Context, *control.Session) ([]control.Row, error) {
+	var rows []control.Row
+	for i, p := range e.Srv.CacheRows() {
+		rows = append(rows, control.Row{ID: uint64(i + 1), Props: p})
+	}
+	return rows, nil
+}
+
+// Reconcile decodes the settings and statics, and starts or stops the listeners.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	cfg := DefaultConfig()
+	settings, err := e.ex.Items(SettingsPath)
+	if err != nil {
+		return err
+	}
+	if len(settings) > 0 {
+		p := settings[0].Props
+		cfg.Listen = p["allow-remote-requests"] == "yes"
+		for _, s := range strings.Split(p["servers"], ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				cfg.Servers = append(cfg.Servers, net.JoinHostPort(s, "53"))
+			}
+		}
+		if n, err := strconv.Atoi(p["cache-size"]); err == nil {
+			cfg.CacheBytes = n << 10
+		}
+		if n, err := strconv.Atoi(p["max-udp-packet-size"]); err == nil {
+			cfg.MaxUDP = n
+		}
+		for k, dst := range map[string]*time.Duration{"cache-max-ttl": &cfg.MaxTTL,
+			"query-server-timeout": &cfg.ServerTimeout, "query-total-timeout": &cfg.TotalTimeout} {
+			if d, err := value.ParseDuration(p[k]); err == nil && p[k] != "" {
+				*dst = d
+			}
+		}
+	}
+	statics, err := e.ex.Items(StaticPath)
+	if err != nil {
+		return err
+	}
+	for _, it := range statics {
+		st := control.ItemState{}
+		if it.Props["disabled"] != "yes" {
+			s, err := decodeStatic(it.ID, it.Props)
+			if err != nil {
+				st.Invalid, st.Status = true, err.Error()
+			} else {
+				cfg.Statics = append(cfg.Statics, s)
+			}
+		}
+		e.ex.State.Set(StaticPath, it.ID, st)
+	}
+	e.Srv.SetConfig(cfg)
+	if !cfg.Listen {
+		e.stop()
+		return nil
+	}
+	if err := e.listen(); err != nil {
+		slog.Warn("dns: not listening", "err", err)
+		return err
+	}
+	return nil
+}
+
+// listen opens UDP and TCP on the same port.
+func (e *Engine) listen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.udp != nil {
+		return nil
+	}
+	pc, err := net.ListenPacket("udp", e.opts.Addr)
+	if err != nil {
+		e.lerr = err
+		return fmt.Errorf("dns: listen udp %s: %w", e.opts.Addr, err)
+	}
+	// TCP on the port UDP got (Addr may say port 0 in tests).
+	_, port, _ := net.SplitHostPort(pc.LocalAddr().String())
+	host, _, _ := net.SplitHostPort(e.opts.Addr)
+	l, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		pc.Close()
+		e.lerr = err
+		return fmt.Errorf("dns: listen tcp %s: %w", e.opts.Addr, err)
+	}
+	e.udp = &mdns.Server{PacketConn: pc, Handler: e.Srv}
+	e.tcp = &mdns.Server{Listener: l, Handler: e.Srv, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
+	e.addr, e.lerr = pc.LocalAddr(), nil
+	go func(s *mdns.Server) { logServeError("udp", s.ActivateAndServe()) }(e.udp)
+	go func(s *mdns.Server) { logServeError("tcp", s.ActivateAndServe()) }(e.tcp)
+	return nil
+}
+
+func (e *Engine) stop() {
+	e.mu.Lock()
+	udp, tcp := e.udp, e.tcp
+	e.udp, e.tcp, e.addr = nil, nil, nil
+	e.mu.Unlock()
+	if udp != nil {
+		udp.Shutdown()
+	}
+	if tcp != nil {
+		tcp.Shutdown()
+	}
+}
+
+// Addr is the UDP address the server listens on, nil when it does not.
+func (e *Engine) Addr() net.Addr {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.addr
+}
