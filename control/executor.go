@@ -90,6 +90,7 @@ type Executor struct {
 	sources  map[string]Source
 	watchers []*watcher
 	failed   map[string]string // menu prefix -> why its engine did not start
+	hist     *history          // /system history; nil when the tree has no such menu
 	engines  map[string]string // menu path -> engine applying it (SetEngine)
 	faults   map[string]string // menu path -> why its engine failed its last pass
 
@@ -112,6 +113,7 @@ func New(tree *menu.Tree, st *store.Store) *Executor {
 	x := &Executor{Tree: tree, Store: st, commands: map[string]map[string]command{},
 		sources: map[string]Source{}, Now: time.Now}
 	x.generic = genericCommands()
+	x.enableHistory()
 	return x
 }
 
@@ -355,7 +357,11 @@ func (x *Executor) exec(ctx context.Context, sess *Session, m *menu.Menu, s *Sen
 	if sess.DryRun && c.spec.Effect {
 		return &Reply{Menu: m}, nil
 	}
-	return c.fn(ctx, &Call{Ex: x, Sess: sess, S: s, Menu: m})
+	rep, err := c.fn(ctx, &Call{Ex: x, Sess: sess, S: s, Menu: m})
+	if x.hist != nil {
+		x.hist.commit(x, sess, s, policy, err)
+	}
+	return rep, err
 }
 
 // Update runs fn in the session's batch transaction when it has one, or in a transaction
@@ -363,6 +369,9 @@ func (x *Executor) exec(ctx context.Context, sess *Session, m *menu.Menu, s *Sen
 // error from fn leaves the store as it was (own transaction) and a batch must not see
 // half a command either, which is why handlers collect their writes and apply them last.
 func (x *Executor) Update(sess *Session, fn func(tx *store.Tx) ([]Change, error)) error {
+	if x.hist != nil && sess != nil {
+		fn = journaled(sess.root(), fn)
+	}
 	if sess != nil {
 		sess = sess.root()
 		sess.txmu.Lock()

@@ -23,10 +23,12 @@ type Session struct {
 	// :delay does not wait.
 	DryRun bool
 
-	mu    sync.Mutex
-	ended bool
-	onEnd []func()
-	nums  map[string][]uint64
+	mu          sync.Mutex
+	ended       bool
+	onEnd       []func()
+	nums        map[string][]uint64
+	journal     []store.Before // items as they were before the command in progress wrote them
+	journalLost bool
 
 	// share is the session whose batch this one uses (a script started by it).
 	share *Session
@@ -253,4 +255,27 @@ func (s *Session) End() {
 	for _, fn := range fns {
 		fn()
 	}
+}
+
+// maxJournal bounds the items one history entry keeps: a command that changes more
+// (a large import) is not undoable rather than held in memory.
+const maxJournal = 5000
+
+func (s *Session) addJournal(bs []store.Before) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.journalLost || len(s.journal)+len(bs) > maxJournal {
+		s.journal, s.journalLost = nil, true
+		return
+	}
+	s.journal = append(s.journal, bs...)
+}
+
+// takeJournal returns and clears the journal; nil when it overflowed.
+func (s *Session) takeJournal() []store.Before {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bs := s.journal
+	s.journal, s.journalLost = nil, false
+	return bs
 }

@@ -179,6 +179,72 @@ type Tx struct {
 	tx    *bolt.Tx
 	start time.Time
 	owner *Store // set for transactions from Begin
+	// journal, when set, is told the state of each item before Put, Move or Delete
+	// changes it (undo history).
+	journal func(Before)
+}
+
+// Before is an item as it was before a write: Existed false for an item the write
+// created. Restore puts it back.
+type Before struct {
+	Path    string
+	ID      uint64
+	Existed bool
+	Props   map[string]string
+	Pos     uint64
+}
+
+// SetJournal makes the transaction report each item's state before it is written or
+// deleted (nil: stop).
+func (t *Tx) SetJournal(fn func(Before)) { t.journal = fn }
+
+// before reports an item's state to the journal.
+func (t *Tx) before(path string, b *bolt.Bucket, id uint64) error {
+	if t.journal == nil {
+		return nil
+	}
+	bf := Before{Path: path, ID: id}
+	if b != nil {
+		if v := b.Get(itemKey(id)); v != nil {
+			r, err := t.read(b, itemKey(id), v)
+			if err != nil {
+				return err
+			}
+			bf.Existed, bf.Props, bf.Pos = true, r.Props, r.Pos
+		}
+	}
+	t.journal(bf)
+	return nil
+}
+
+// Restore puts an item back as bf says it was: at its position with its properties, or
+// gone when it did not exist. The journal sees it like any write.
+func (t *Tx) Restore(bf Before) error {
+	b, err := t.menu(bf.Path, bf.Existed)
+	if err != nil {
+		return err
+	}
+	if !bf.Existed {
+		if err := t.Delete(bf.Path, bf.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	if err := t.before(bf.Path, b, bf.ID); err != nil {
+		return err
+	}
+	oldName := ""
+	if v := b.Get(itemKey(bf.ID)); v != nil {
+		r, err := t.read(b, itemKey(bf.ID), v)
+		if err != nil {
+			return err
+		}
+		oldName = r.Props["name"]
+	}
+	if err := t.index(b, bf.ID, oldName, bf.Props["name"]); err != nil {
+		return err
+	}
+	return t.writeTracked(b, bf.ID, record{Pos: bf.Pos, Props: bf.Props})
 }
 
 // Commit commits a transaction from Begin. One that wrote nothing is rolled back
@@ -311,6 +377,9 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 	if err != nil {
 		return err
 	}
+	if err := t.before(path, b, it.ID); err != nil {
+		return err
+	}
 	k := itemKey(it.ID)
 	var pos uint64
 	if old := b.Get(k); old != nil {
@@ -393,6 +462,9 @@ func (t *Tx) Move(path string, id, before uint64) error {
 	if before == id {
 		return nil
 	}
+	if err := t.before(path, b, id); err != nil {
+		return err
+	}
 	// Take it out of the order first so place() does not see it.
 	if err := b.Delete(itemKey(id)); err != nil {
 		return err
@@ -431,6 +503,9 @@ func (t *Tx) Delete(path string, id uint64) error {
 	}
 	r, err := t.read(b, itemKey(id), v)
 	if err != nil {
+		return err
+	}
+	if err := t.before(path, b, id); err != nil {
 		return err
 	}
 	if err := t.index(b, id, r.Props["name"], ""); err != nil {

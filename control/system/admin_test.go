@@ -76,3 +76,39 @@ func TestClockPackageRouterboard(t *testing.T) {
 		t.Errorf("package:\n%s", out)
 	}
 }
+
+// TestHistoryUndoRedo: console changes show in /system history; /undo reverts the last
+// one (a removed item comes back with its id, a set goes back), /redo makes it again,
+// and a new change ends what could be redone.
+func TestHistoryUndoRedo(t *testing.T) {
+	r := newRig(t)
+	r.mustRun(t, "/system script add name=h1\n/system script set h1 source=\":put 1\"\n/system script remove h1")
+	out := r.mustRun(t, "/system history print")
+	if strings.Count(out, "in /system/script") != 3 || !strings.Contains(out, "item removed") || !strings.Contains(out, "admin") {
+		t.Fatalf("history:\n%s", out)
+	}
+	r.mustRun(t, "/undo")
+	if got := r.mustRun(t, ":put [/system script get h1 source]"); got != ":put 1\n" {
+		t.Fatalf("after undo of remove: %q", got)
+	}
+	r.mustRun(t, "/undo")
+	if got := r.mustRun(t, ":put [/system script get h1 source]"); got != "\n" {
+		t.Fatalf("after undo of set: %q", got)
+	}
+	r.mustRun(t, "/redo")
+	if got := r.mustRun(t, ":put [/system script get h1 source]"); got != ":put 1\n" {
+		t.Fatalf("after redo of set: %q", got)
+	}
+	out = r.mustRun(t, "/system history print detail")
+	if !regexp.MustCompile(`(?m)^ *\d+ R `).MatchString(out) {
+		t.Fatalf("the undone remove is not redoable:\n%s", out)
+	}
+	r.mustRun(t, "/system script add name=h2")
+	if _, err := r.run(t, "/redo"); err == nil || !strings.Contains(err.Error(), "nothing to redo") {
+		t.Fatalf("redo after a new change: %v", err)
+	}
+	r.mustRun(t, "/undo\n/undo\n/undo")
+	if got := r.mustRun(t, ":put [:len [/system script find]]"); got != "0\n" {
+		t.Fatalf("after undoing everything: %q scripts", got)
+	}
+}
