@@ -359,7 +359,7 @@ func (x *Executor) exec(ctx context.Context, sess *Session, m *menu.Menu, s *Sen
 	}
 	rep, err := c.fn(ctx, &Call{Ex: x, Sess: sess, S: s, Menu: m})
 	if x.hist != nil {
-		x.hist.commit(x, sess, s, policy, err)
+		x.hist.commit(x, sess, s, CommandPolicy(c.spec), err)
 	}
 	return rep, err
 }
