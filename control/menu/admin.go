@@ -116,6 +116,24 @@ func adminMenus() []*Menu {
 			Desc:     "Users logged in now.",
 		},
 		{
+			// routerd runs no neighbour discovery protocol (MNDP, CDP, LLDP), so the
+			// table is empty; it exists so that tools listing it (Ansible's interfaces
+			// facts) get an empty list rather than an error.
+			Path: "/ip/neighbor",
+			Kind: Status,
+			Props: []Prop{
+				ro("interface", "Interface the neighbour was seen on."),
+				ro("address", "Address the neighbour announced."),
+				ro("mac-address", "MAC address of the neighbour."),
+				ro("identity", "Identity the neighbour announced."),
+				ro("platform", "Platform the neighbour announced."),
+				ro("version", "Software version the neighbour announced."),
+			},
+			Columns:  []string{"interface", "address", "mac-address", "identity"},
+			NoExport: true,
+			Desc:     "Neighbours found by discovery protocols (none: routerd runs no discovery).",
+		},
+		{
 			Path: "/ip/arp",
 			Kind: List,
 			Props: []Prop{

@@ -192,18 +192,19 @@ func TestRESTStreams(t *testing.T) {
 
 // TestAnsibleNetworkCLI: Ansible's community.routeros command and facts modules over ssh
 // (network_cli), which run /system routerboard print, /system package print and
-// print without-paging, and parse /system resource print.
+// print without-paging, and parse /system resource print; and api_facts over the API,
+// whose hardware facts need plain byte counts.
 func TestAnsibleNetworkCLI(t *testing.T) {
 	pb := need(t, "ansible-playbook")
 	need(t, "sshpass")
 	if _, err := os.Stat("/usr/lib/python3/dist-packages/ansible_collections/community/routeros"); err != nil {
 		t.Skip("community.routeros collection not installed (Debian package ansible)")
 	}
-	d := startDaemon(t, "ssh")
+	d := startDaemon(t, "ssh", "api")
 	inv := filepath.Join(t.TempDir(), "inventory")
-	os.WriteFile(inv, []byte(fmt.Sprintf("router ansible_host=127.0.0.1 ansible_port=%d ansible_user=admin ansible_password=%s "+
+	os.WriteFile(inv, []byte(fmt.Sprintf("router ansible_host=127.0.0.1 ansible_port=%d api_port=%d ansible_user=admin ansible_password=%s "+
 		"ansible_connection=ansible.netcommon.network_cli ansible_network_os=community.routeros.routeros "+
-		"ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n", d.ports["ssh"], d.pw)), 0o600)
+		"ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n", d.ports["ssh"], d.ports["api"], d.pw)), 0o600)
 	cmd := exec.Command(pb, "-i", inv, "ansible-cli.yml")
 	cmd.Env = append(os.Environ(), "ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3", "ANSIBLE_HOST_KEY_CHECKING=False",
 		"ANSIBLE_LOCAL_TEMP="+t.TempDir(), "ANSIBLE_NOCOLOR=1", "ANSIBLE_PERSISTENT_COMMAND_TIMEOUT=60")
