@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/ike"
@@ -329,13 +330,16 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		addr := it.Props["address"]
 		pfx, err := prefix(addr)
 		if err != nil {
-			ips, lerr := net.LookupIP(addr)
+			// A host name resolves as RouterOS resolves it: /ip dns static, then the
+			// /ip dns servers.
+			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			ips, lerr := ipcfg.LookupHost(lctx, e.ex, "ip", addr)
+			cancel()
 			if lerr != nil || len(ips) == 0 {
 				e.bad(PeerPath, it.ID, fmt.Errorf("cannot resolve %s", addr))
 				continue
 			}
-			a, _ := netip.AddrFromSlice(ips[0])
-			a = a.Unmap()
+			a := ips[0].Unmap()
 			pfx = netip.PrefixFrom(a, a.BitLen())
 		}
 		pc.Remote = pfx

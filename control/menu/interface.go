@@ -141,6 +141,8 @@ func interfaceMenus() []*Menu {
 				stored("power-cycle-ping-address", value.IP(), "", "no PoE here", "Address pinged by power-cycle-ping."),
 				stored("power-cycle-ping-timeout", anyTime, "", "no PoE here", "Ping failure time before a power cycle."),
 				stored("power-cycle-interval", anyTime, "", "no PoE here", "Power-cycle the PoE output at this interval."),
+				stored("mdix-enable", value.Bool(), "yes", "link settings are left to the driver", "Detect crossed cables (auto MDI-X)."),
+				stored("sfp-ignore-rx-los", value.Bool(), "no", noHW, "Ignore the SFP module's receive loss-of-signal."),
 			},
 				append(append([]Prop{}, loopProtect...), comment, disabled, running,
 					hidden("slave", "The link is a port of a bridge."))...,

@@ -1,6 +1,8 @@
 package menu
 
 import (
+	"strings"
+
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -149,11 +151,39 @@ func ipMenus() []*Menu {
 				{Name: "max-udp-packet-size", Type: value.Int(50, 65507), Default: "4096", Desc: "Largest UDP DNS message."},
 				{Name: "query-server-timeout", Type: value.Time(0, 1<<40), Default: "2s", Desc: "Time to wait for one server."},
 				{Name: "query-total-timeout", Type: value.Time(0, 1<<40), Default: "10s", Desc: "Time to wait for an answer."},
-				{Name: "cache-size", Type: value.Int(64, 1<<20), Default: "2048", Desc: "Cache size in KiB."},
+				{Name: "cache-size", Type: kibSize{value.Int(64, 1<<20)}, Default: "2048", Desc: "Cache size in KiB (RouterOS 7 writes 2048KiB)."},
 				{Name: "cache-max-ttl", Type: value.Time(0, 1<<52), Default: "1w", Desc: "Longest time an answer is cached, whatever its TTL."},
 				{Name: "cache-used", Type: value.Int(0, 1<<40), ReadOnly: true, Desc: "KiB of the cache in use."},
+				// What RouterOS 7 exports besides: kept, with a status, until routerd's
+				// DNS server applies them.
+				{Name: "max-concurrent-queries", Type: value.Int(1, 1000), Default: "100", NoEffect: "the server's own limit applies",
+					Desc: "Most queries handled at once."},
+				{Name: "max-concurrent-tcp-sessions", Type: value.Int(1, 1000), Default: "20", NoEffect: "the server's own limit applies",
+					Desc: "Most TCP sessions at once."},
+				{Name: "use-doh-server", Type: value.String(), NoEffect: "no DNS over HTTPS here",
+					Desc: "DNS over HTTPS server URL used instead of servers."},
+				{Name: "verify-doh-cert", Type: value.Bool(), Default: "no", NoEffect: "no DNS over HTTPS here",
+					Desc: "Verify the DoH server's certificate."},
+				{Name: "doh-max-server-connections", Type: value.Int(1, 1000), Default: "5", NoEffect: "no DNS over HTTPS here",
+					Desc: "Most connections to the DoH server."},
+				{Name: "doh-max-concurrent-queries", Type: value.Int(1, 1000), Default: "50", NoEffect: "no DNS over HTTPS here",
+					Desc: "Most queries in flight to the DoH server."},
+				{Name: "doh-timeout", Type: value.Time(0, 1<<52), Default: "5s", NoEffect: "no DNS over HTTPS here",
+					Desc: "Time to wait for the DoH server."},
+				{Name: "address-list-extra-time", Type: value.Time(0, 1<<52), Default: "0s", NoEffect: "no DNS-based address lists here",
+					Desc: "Extra time address-list entries made from DNS answers are kept."},
+				{Name: "vrf", Type: value.String(), Default: "main", NoEffect: "no VRF here",
+					Desc: "VRF the DNS client and server use."},
+				{Name: "mdns-repeat-ifaces", Type: value.String(), NoEffect: "no mDNS repeater here",
+					Desc: "Interfaces between which mDNS is repeated."},
 			},
 			Desc: "DNS client settings, used by routerd to resolve names (peer addresses).",
 		},
 	}
 }
+
+// kibSize is a size in KiB that RouterOS 7 writes with its unit (cache-size=2048KiB);
+// the canonical value is the number.
+type kibSize struct{ value.Type }
+
+func (t kibSize) Parse(s string) (string, error) { return t.Type.Parse(strings.TrimSuffix(s, "KiB")) }

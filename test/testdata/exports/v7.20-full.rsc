@@ -30,6 +30,7 @@ set [ find default-name=ether3 ] cable-settings=short combo-mode=copper \
     power-cycle-ping-address=198.18.5.1 power-cycle-ping-enabled=yes \
     power-cycle-ping-timeout=2m sfp-rate-select=low \
     sfp-shutdown-temperature=90
+set [ find default-name=ether4 ] mdix-enable=no sfp-ignore-rx-los=yes
 set [ find default-name=sfp-sfpplus1 ] disabled=yes
 /interface eoip
 add allow-fast-path=no arp-timeout=2m clamp-tcp-mss=no dont-fragment=inherit \
@@ -92,7 +93,12 @@ add address=198.18.5.1/24 comment=wan interface=ether1-WAN network=198.18.5.0
 add address=198.18.1.1/24 interface=bridge network=198.18.1.0
 add address=198.18.9.1 interface=vlan10 network=198.18.9.1
 /ip dns
-set allow-remote-requests=yes servers=198.18.5.53
+set address-list-extra-time=1m allow-remote-requests=yes cache-max-ttl=1d \
+    cache-size=4096KiB doh-max-concurrent-queries=20 \
+    doh-max-server-connections=2 doh-timeout=3s max-concurrent-queries=200 \
+    max-concurrent-tcp-sessions=30 mdns-repeat-ifaces=bridge servers=\
+    198.18.5.53 use-doh-server=https://dns.example.net/dns-query \
+    verify-doh-cert=yes
 /ip ipsec identity
 add peer=site-b secret=site-secret
 add generate-policy=port-strict mode-config=rw-cfg peer=rw \
