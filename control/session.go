@@ -71,6 +71,10 @@ func (s *Session) setNumbers(path string, ids []uint64) {
 // An atomic batch (a dry-run import) is never committed early: it is rolled back at
 // the end, and the run must not wait inside it (:delay returns at once in a dry run).
 
+// Root is the session s was started from (a script's caller, its caller's...): the one
+// that holds the batch, and owns the globals, of all of them.
+func (s *Session) Root() *Session { return s.root() }
+
 // root is the session that holds the batch s's commands use.
 func (s *Session) root() *Session {
 	for s.share != nil {

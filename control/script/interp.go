@@ -20,10 +20,36 @@ import (
 )
 
 // Globals holds global variables (/system script environment).
+//
+// Each global belongs to the session that created it (the root session: a script
+// started from a console counts as that console's). A login session's globals are
+// dropped when it ends (EndSession), so one user cannot fill routerd's memory with
+// globals that outlive it; those of scheduler and startup runs stay, as scripts keep
+// state in them between runs. Both the number of globals and their size are bounded.
 type Globals struct {
-	mu sync.Mutex
-	m  map[string]Value
+	mu    sync.Mutex
+	m     map[string]Value
+	owner map[string]*control.Session
+	count map[*control.Session]int
 }
+
+// Limits on globals and values.
+const (
+	// MaxGlobals bounds the globals of all sessions together, MaxSessionGlobals those
+	// one session may create.
+	MaxGlobals        = 4096
+	MaxSessionGlobals = 256
+	// MaxValue bounds the size of one value, a string's bytes or an array's elements
+	// (counted through nested arrays): `:set a ($a.$a)` in a loop doubles a string
+	// each turn and would otherwise take all memory within a second.
+	MaxValue = 4 << 20
+)
+
+// ErrTooLarge and ErrTooManyGlobals are the run-time errors of those limits.
+var (
+	ErrValueTooLarge  = &Error{Msg: "value too large"}
+	ErrTooManyGlobals = &Error{Msg: "too many global variables"}
+)
 
 // Get reads a global.
 func (g *Globals) Get(name string) (Value, bool) {
@@ -33,21 +59,68 @@ func (g *Globals) Get(name string) (Value, bool) {
 	return v, ok
 }
 
-// Set writes a global.
+// Set writes a global that belongs to no session.
 func (g *Globals) Set(name string, v Value) {
+	_ = g.SetBy(name, v, nil)
+}
+
+// SetBy writes a global on behalf of sess (its root session owns a new global).
+func (g *Globals) SetBy(name string, v Value, sess *control.Session) error {
+	if !fits(v, MaxValue) {
+		return ErrValueTooLarge
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.m == nil {
-		g.m = map[string]Value{}
+		g.m, g.owner, g.count = map[string]Value{}, map[string]*control.Session{}, map[*control.Session]int{}
+	}
+	if _, ok := g.m[name]; !ok {
+		if len(g.m) >= MaxGlobals {
+			return ErrTooManyGlobals
+		}
+		if sess != nil {
+			sess = sess.Root()
+			if g.count[sess] >= MaxSessionGlobals {
+				return ErrTooManyGlobals
+			}
+			g.owner[name] = sess
+			g.count[sess]++
+		}
 	}
 	g.m[name] = v
+	return nil
 }
 
 // Delete removes a global.
 func (g *Globals) Delete(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.drop(name)
+}
+
+func (g *Globals) drop(name string) {
+	if o, ok := g.owner[name]; ok {
+		if g.count[o]--; g.count[o] <= 0 {
+			delete(g.count, o)
+		}
+		delete(g.owner, name)
+	}
 	delete(g.m, name)
+}
+
+// EndSession drops the globals the session created: its login has ended.
+func (g *Globals) EndSession(sess *control.Session) {
+	if sess == nil {
+		return
+	}
+	sess = sess.Root()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for name, o := range g.owner {
+		if o == sess {
+			g.drop(name)
+		}
+	}
 }
 
 // Names lists the globals, sorted.
@@ -60,6 +133,30 @@ func (g *Globals) Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// fits reports whether v is at most budget in size: a string's bytes, an array's
+// elements and their sizes, nested arrays included. It stops walking once over.
+func fits(v Value, budget int) bool {
+	return size(v, budget, 0) <= budget
+}
+
+func size(v Value, budget, depth int) int {
+	switch x := v.(type) {
+	case Str:
+		return len(x)
+	case *Array:
+		if depth > MaxNesting {
+			return budget + 1
+		}
+		n := 0
+		x.each(func(_, e Value) bool {
+			n += 1 + size(e, budget-n, depth+1)
+			return n <= budget
+		})
+		return n
+	}
+	return 8
 }
 
 // scope is one block's variables; a global declared in a block is bound by name.
@@ -548,7 +645,11 @@ func binop(op string, l, r Value) (Value, error) {
 			a.each(func(_, v Value) bool { out.List = append(out.List, Str(ToString(v)+ToString(r))); return true })
 			return out, nil
 		}
-		return Str(ToString(l) + ToString(r)), nil
+		ls, rs := ToString(l), ToString(r)
+		if len(ls)+len(rs) > MaxValue {
+			return nil, ErrValueTooLarge
+		}
+		return Str(ls + rs), nil
 	case ",":
 		out := &Array{}
 		for _, v := range []Value{l, r} {
@@ -914,7 +1015,9 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 				if err != nil {
 					return nil, err
 				}
-				r.in.Globals.Set(name, v)
+				if err := r.in.Globals.SetBy(name, v, r.c.Sess); err != nil {
+					return nil, err
+				}
 			}
 			return Nothing{}, nil
 		}
@@ -945,6 +1048,9 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 			if err != nil {
 				return nil, err
 			}
+			if a.Len() >= MaxValue || !fits(v, MaxValue) {
+				return nil, ErrValueTooLarge
+			}
 			a.Set(k, v)
 			return Nothing{}, nil
 		}
@@ -969,8 +1075,13 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 			return nil, err
 		}
 		if owner.isGlobal(name) {
-			r.in.Globals.Set(name, v)
+			if err := r.in.Globals.SetBy(name, v, r.c.Sess); err != nil {
+				return nil, err
+			}
 		} else {
+			if !fits(v, MaxValue) {
+				return nil, ErrValueTooLarge
+			}
 			owner.vars[name] = v
 		}
 		return Nothing{}, nil

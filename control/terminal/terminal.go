@@ -117,6 +117,10 @@ func (t *Term) Run(ctx context.Context, sh Shell) error {
 	t.interp = sh.Interp
 	t.mu.Unlock()
 	con := &script.Console{Sess: sh.Sess, Interactive: true}
+	if sh.Interp != nil && sh.Interp.Globals != nil {
+		// The globals this login made go with it.
+		defer sh.Interp.Globals.EndSession(sh.Sess)
+	}
 	var pending []string // lines of a statement that continues (open brace, trailing \)
 	for ctx.Err() == nil {
 		t.mu.Lock()

@@ -92,3 +92,29 @@ func parseROSTime(s string) (time.Duration, error) {
 	}
 	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec*float64(time.Second)), nil
 }
+
+// A session's globals are bounded in number and size and go when its login ends; a
+// value that doubles in a loop stops at the size limit instead of taking all memory.
+func TestGlobalsAndValuesBounded(t *testing.T) {
+	r := newRouter(t, []string{"telnet"})
+	r.addUser("reader", "read", "reader-pw-1")
+	tc := r.console("reader", "reader-pw-1")
+	out := tc.run(t, `:global big "x"; :while (true) do={ :set big ($big.$big) }`)
+	if !strings.Contains(out, "value too large") {
+		t.Errorf("a doubling string: no size error:\n%s", tail(out, 300))
+	}
+	out = tc.run(t, `:for i from=1 to=300 do={ :local f [:parse ":global g$i 1"]; $f }`)
+	if !strings.Contains(out, "too many global variables") {
+		t.Errorf("300 globals from one session: no limit error:\n%s", tail(out, 300))
+	}
+	if out := r.must(":global g1; :put [:typeof $g1]"); strings.TrimSpace(out) != "num" {
+		t.Errorf("the session's global is not visible while it is logged in: %q", out)
+	}
+	tc.send("/quit\r")
+	tc.c.Close()
+	time.Sleep(500 * time.Millisecond)
+	if out := r.must(":global g1; :global big; :put ([:typeof $g1].[:typeof $big])"); strings.TrimSpace(out) != "nothingnothing" {
+		t.Errorf("the session's globals outlived it: %q", out)
+	}
+	r.alive()
+}
