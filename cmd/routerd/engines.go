@@ -12,6 +12,7 @@ import (
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/metrics"
+	"github.com/routerd/routerd/control/nd"
 	"github.com/routerd/routerd/control/queue"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/scheduler"
@@ -54,6 +55,10 @@ func engines(env *Env) []engine.Engine {
 		}),
 		engine.Func(engine.Spec{Name: "dns", Menus: []string{"/ip/dns/static", "/ip/dns/cache"}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := dns.Start(ctx, h.Ex, dns.Options{})
+			return err
+		}),
+		engine.Func(engine.Spec{Name: "nd", Menus: []string{"/ipv6/nd"}}, func(ctx context.Context, h *engine.Handle) error {
+			_, err := nd.Start(ctx, h.Ex)
 			return err
 		}),
 		engine.Func(engine.Spec{Name: "queue", Menus: []string{"/queue"}}, func(ctx context.Context, h *engine.Handle) error {

@@ -1,0 +1,430 @@
+package nd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/value"
+)
+
+// Menu paths.
+const (
+	Path       = "/ipv6/nd"
+	PrefixPath = "/ipv6/nd/prefix"
+)
+
+// ErrNotSupported: no raw ICMPv6 socket (no IPv6, or no privilege).
+var ErrNotSupported = errors.New("nd: raw ICMPv6 sockets not available")
+
+var (
+	allNodes   = netip.MustParseAddr("ff02::1")
+	allRouters = netip.MustParseAddr("ff02::2")
+)
+
+// ifCfg is what one interface advertises.
+type ifCfg struct {
+	name     string
+	index    int
+	ra       RA
+	min, max time.Duration
+	next     time.Time
+	itemID   uint64
+}
+
+// Engine sends router advertisements.
+type Engine struct {
+	ex   *control.Executor
+	pc   *ipv6.PacketConn
+	conn *icmp.PacketConn
+	kick chan struct{}
+
+	mu     sync.Mutex
+	ifs    map[int]*ifCfg
+	joined map[int]bool
+	dyn    []control.Row
+	sent   map[int]uint64
+}
+
+// Start opens the socket, registers the engine and applies the configuration.
+func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
+	conn, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+	}
+	pc := conn.IPv6PacketConn()
+	pc.SetControlMessage(ipv6.FlagInterface|ipv6.FlagHopLimit|ipv6.FlagSrc, true)
+	pc.SetMulticastHopLimit(255)
+	pc.SetHopLimit(255)
+	pc.SetMulticastLoopback(false)
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	f.Accept(ipv6.ICMPTypeRouterSolicitation)
+	pc.SetICMPFilter(&f)
+	e := &Engine{ex: ex, pc: pc, conn: conn, kick: make(chan struct{}, 1), ifs: map[int]*ifCfg{},
+		joined: map[int]bool{}, sent: map[int]uint64{}}
+	ex.SetEngine(Path, "nd")
+	ex.SetEngine(PrefixPath, "nd")
+	ex.Provide(PrefixPath, e.prefixRows)
+	wake := func(control.Change) {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
+	ex.Watch("/ipv6", wake)
+	ex.Watch("/ip/dns", wake)
+	ex.Watch("/interface", wake)
+	e.Reconcile(ctx)
+	go e.read(ctx)
+	go e.loop(ctx)
+	return e, nil
+}
+
+func (e *Engine) prefixRows(context.Context, *control.Session) ([]control.Row, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]control.Row(nil), e.dyn...), nil
+}
+
+func (e *Engine) loop(ctx context.Context) {
+	defer e.conn.Close()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.kick:
+			e.Reconcile(ctx)
+		case now := <-t.C:
+			e.mu.Lock()
+			var due []*ifCfg
+			for _, c := range e.ifs {
+				if !now.Before(c.next) {
+					due = append(due, c)
+					c.next = now.Add(c.min + rand.N(c.max-c.min+1))
+				}
+			}
+			e.mu.Unlock()
+			for _, c := range due {
+				if err := e.send(c, allNodes); err != nil {
+					slog.Debug("nd: advertisement", "interface", c.name, "err", err)
+					// No link-local address yet (DAD): try again soon.
+					e.mu.Lock()
+					c.next = now.Add(time.Second)
+					e.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+// read answers router solicitations.
+func (e *Engine) read(ctx context.Context) {
+	buf := make([]byte, 1500)
+	for ctx.Err() == nil {
+		n, cm, src, err := e.pc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		if cm == nil || cm.HopLimit != 255 {
+			continue
+		}
+		var from netip.Addr
+		if ua, ok := src.(*net.IPAddr); ok {
+			from, _ = netip.AddrFromSlice(ua.IP)
+		}
+		if _, err := ParseRS(buf[:n], from); err != nil {
+			continue
+		}
+		e.mu.Lock()
+		c := e.ifs[cm.IfIndex]
+		e.mu.Unlock()
+		if c == nil {
+			continue
+		}
+		to := allNodes
+		if from.IsValid() && !from.IsUnspecified() {
+			to = from
+		}
+		if err := e.send(c, to); err != nil {
+			slog.Debug("nd: answer to solicitation", "interface", c.name, "err", err)
+		}
+	}
+}
+
+func (e *Engine) send(c *ifCfg, to netip.Addr) error {
+	e.mu.Lock()
+	msg := c.ra.Marshal()
+	idx, name := c.index, c.name
+	e.mu.Unlock()
+	dst := &net.IPAddr{IP: to.AsSlice(), Zone: name}
+	_, err := e.pc.WriteTo(msg, &ipv6.ControlMessage{IfIndex: idx, HopLimit: 255}, dst)
+	if err == nil {
+		e.mu.Lock()
+		e.sent[idx]++
+		e.mu.Unlock()
+	}
+	return err
+}
+
+// Sent is the number of advertisements sent on an interface (tests).
+func (e *Engine) Sent(ifname string) uint64 {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return 0
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sent[ifi.Index]
+}
+
+func parseInterval(s string) (time.Duration, time.Duration, error) {
+	a, b, ok := strings.Cut(s, "-")
+	min, err := value.ParseDuration(a)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ra-interval: %w", err)
+	}
+	max := min
+	if ok {
+		if max, err = value.ParseDuration(b); err != nil {
+			return 0, 0, fmt.Errorf("ra-interval: %w", err)
+		}
+	}
+	if min < 3*time.Second || max < min || max > 1800*time.Second {
+		return 0, 0, fmt.Errorf("ra-interval: want min-max within 3s..30m, min <= max")
+	}
+	return min, max, nil
+}
+
+func optDur(s string, unspecified time.Duration) (time.Duration, error) {
+	switch s {
+	case "", "unspecified":
+		return unspecified, nil
+	case "none":
+		return 0, nil
+	case "infinity":
+		return -1, nil
+	}
+	return value.ParseDuration(s)
+}
+
+// Reconcile decodes the items and rebuilds the per-interface advertisements.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	items, err := e.ex.Items(Path)
+	if err != nil {
+		return err
+	}
+	addrs, _ := e.ex.Items("/ipv6/address")
+	statics, _ := e.ex.Items(PrefixPath)
+	var dns []netip.Addr
+	if st, _ := e.ex.Items("/ip/dns"); len(st) > 0 {
+		for _, s := range strings.Split(st[0].Props["servers"], ",") {
+			if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil && a.Is6() {
+				dns = append(dns, a)
+			}
+		}
+	}
+	// Prefixes per interface: dynamic from addresses, then static.
+	prefixes := map[string][]Prefix{}
+	var dyn []control.Row
+	for _, a := range addrs {
+		p := a.Props
+		if p["disabled"] == "yes" || p["advertise"] == "no" {
+			continue
+		}
+		pf, err := netip.ParsePrefix(p["address"])
+		if err != nil || pf.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		pf = pf.Masked()
+		prefixes[p["interface"]] = append(prefixes[p["interface"]], Prefix{Prefix: pf, OnLink: true, Autonomous: pf.Bits() == 64,
+			Valid: 30 * 24 * time.Hour, Preferred: 7 * 24 * time.Hour})
+		dyn = append(dyn, control.Row{ID: 0x10000 + a.ID, Props: map[string]string{"prefix": pf.String(),
+			"interface": p["interface"], "on-link": "yes", "autonomous": map[bool]string{true: "yes", false: "no"}[pf.Bits() == 64],
+			"valid-lifetime": "4w2d", "preferred-lifetime": "1w", "dynamic": "yes"}, Flags: "D"})
+	}
+	for _, s := range statics {
+		p := s.Props
+		st := control.ItemState{}
+		pf, err := netip.ParsePrefix(p["prefix"])
+		valid, err2 := optDur(p["valid-lifetime"], 30*24*time.Hour)
+		pref, err3 := optDur(p["preferred-lifetime"], 7*24*time.Hour)
+		switch {
+		case err != nil || !pf.Addr().Is6():
+			st.Invalid, st.Status = true, "prefix must be IPv6"
+		case errors.Join(err2, err3) != nil:
+			st.Invalid, st.Status = true, errors.Join(err2, err3).Error()
+		case p["disabled"] != "yes":
+			prefixes[p["interface"]] = append(prefixes[p["interface"]], Prefix{Prefix: pf.Masked(),
+				OnLink: p["on-link"] != "no", Autonomous: p["autonomous"] != "no", Valid: valid, Preferred: pref})
+		}
+		e.ex.State.Set(PrefixPath, s.ID, st)
+	}
+	// Interfaces: explicit items, and for the default item (all) every interface that
+	// carries an IPv6 address of routerd's.
+	type choice struct {
+		id    uint64
+		props map[string]string
+	}
+	chosen := map[string]choice{}
+	var all *choice
+	for _, it := range items {
+		if it.Props["interface"] == "all" {
+			c := choice{it.ID, it.Props}
+			all = &c
+			continue
+		}
+		chosen[it.Props["interface"]] = choice{it.ID, it.Props}
+	}
+	if all != nil {
+		for _, a := range addrs {
+			n := a.Props["interface"]
+			if _, ok := chosen[n]; !ok && a.Props["disabled"] != "yes" {
+				chosen[n] = *all
+			}
+		}
+	}
+	names := make([]string, 0, len(chosen))
+	for n := range chosen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	next := map[int]*ifCfg{}
+	problems := map[uint64][]string{}
+	for _, n := range names {
+		ch := chosen[n]
+		p := ch.props
+		if p["disabled"] == "yes" {
+			continue
+		}
+		ifi, err := net.InterfaceByName(n)
+		if err != nil {
+			problems[ch.id] = append(problems[ch.id], "no interface "+n)
+			continue
+		}
+		cfg, err := decodeIf(p, ifi, prefixes[n], dns)
+		if err != nil {
+			problems[ch.id] = append(problems[ch.id], err.Error())
+			continue
+		}
+		cfg.itemID = ch.id
+		next[ifi.Index] = cfg
+	}
+	e.mu.Lock()
+	for idx, c := range next {
+		if old, ok := e.ifs[idx]; ok {
+			c.next = old.next
+			if !c.sameTiming(old) {
+				c.next = time.Now()
+			}
+		} else {
+			c.next = time.Now()
+		}
+		if !e.joined[idx] {
+			ifi := &net.Interface{Index: idx, Name: c.name}
+			if err := e.pc.JoinGroup(ifi, &net.IPAddr{IP: allRouters.AsSlice()}); err == nil {
+				e.joined[idx] = true
+			}
+		}
+	}
+	for idx := range e.joined {
+		if _, ok := next[idx]; !ok {
+			e.pc.LeaveGroup(&net.Interface{Index: idx}, &net.IPAddr{IP: allRouters.AsSlice()})
+			delete(e.joined, idx)
+		}
+	}
+	e.ifs, e.dyn = next, dyn
+	e.mu.Unlock()
+	for _, it := range items {
+		st := control.ItemState{}
+		if ps := problems[it.ID]; len(ps) > 0 && it.Props["interface"] != "all" {
+			st.Invalid, st.Status = true, strings.Join(ps, "; ")
+		}
+		e.ex.State.Set(Path, it.ID, st)
+	}
+	return nil
+}
+
+func (c *ifCfg) sameTiming(o *ifCfg) bool { return c.min == o.min && c.max == o.max }
+
+// decodeIf builds one interface's advertisement from its nd item.
+func decodeIf(p map[string]string, ifi *net.Interface, prefixes []Prefix, dns []netip.Addr) (*ifCfg, error) {
+	c := &ifCfg{name: ifi.Name, index: ifi.Index}
+	var err error
+	iv := p["ra-interval"]
+	if iv == "" {
+		iv = "3m20s-10m"
+	}
+	if c.min, c.max, err = parseInterval(iv); err != nil {
+		return nil, err
+	}
+	ra := &c.ra
+	ra.Managed = p["managed-address-configuration"] == "yes"
+	ra.Other = p["other-configuration"] == "yes"
+	ra.Preference = p["ra-preference"]
+	if hl := p["hop-limit"]; hl != "" && hl != "unspecified" {
+		n, err := strconv.Atoi(hl)
+		if err != nil || n < 1 || n > 255 {
+			return nil, fmt.Errorf("hop-limit: want 1..255")
+		}
+		ra.HopLimit = uint8(n)
+	}
+	lt := p["ra-lifetime"]
+	if lt == "" {
+		lt = "30m"
+	}
+	if ra.Lifetime, err = optDur(lt, 0); err != nil {
+		return nil, fmt.Errorf("ra-lifetime: %w", err)
+	}
+	if ra.Lifetime < 0 || ra.Lifetime > 9000*time.Second {
+		return nil, fmt.Errorf("ra-lifetime: at most 2h30m")
+	}
+	if ra.Reachable, err = optDur(p["reachable-time"], 0); err != nil {
+		return nil, fmt.Errorf("reachable-time: %w", err)
+	}
+	if ra.Retrans, err = optDur(p["retransmit-interval"], 0); err != nil {
+		return nil, fmt.Errorf("retransmit-interval: %w", err)
+	}
+	if m := p["mtu"]; m != "" && m != "unspecified" {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 1280 {
+			return nil, fmt.Errorf("mtu: want 1280..65535")
+		}
+		ra.MTU = uint32(n)
+	}
+	if p["advertise-mac-address"] != "no" && len(ifi.HardwareAddr) == 6 {
+		ra.SLLA = ifi.HardwareAddr
+	}
+	ra.Prefixes = prefixes
+	if p["advertise-dns"] != "no" {
+		ra.DNS = dns
+		if own := p["dns"]; own != "" {
+			ra.DNS = nil
+			for _, s := range strings.Split(own, ",") {
+				if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
+					ra.DNS = append(ra.DNS, a)
+				}
+			}
+		}
+		ra.DNSLifetime = 3 * c.max
+	}
+	return c, nil
+}
