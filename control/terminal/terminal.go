@@ -35,6 +35,8 @@ const (
 	// MaxStatement bounds the lines of one statement continued over several (an open
 	// brace or bracket, a trailing backslash).
 	MaxStatement = 64 << 10
+	// maxComplete bounds the statement text Tab completes.
+	maxComplete = 512
 	// maxTypeahead bounds what is kept of input typed while a command runs.
 	maxTypeahead = 64 << 10
 	// DefaultWidth is the width until the client tells its own.
@@ -263,6 +265,16 @@ func (t *Term) complete(line string, pos int) (string, int, bool) {
 		return line, pos, true
 	}
 	before := line[:pos]
+	// Completion looks at the statement being typed, not at what came before it on
+	// the line, and not at all at a statement longer than any command needs: its cost
+	// grows with the text, and Tab can be pressed at every byte.
+	if i := strings.LastIndexAny(before, ";{"); i >= 0 {
+		before = before[i+1:]
+	}
+	if len(before) > maxComplete {
+		return line, pos, true
+	}
+	head := line[:pos-len(before)]
 	word := before[strings.LastIndexAny(before, " \t")+1:]
 	var cands []string
 	for _, w := range in.Complete(path, before) {
@@ -292,7 +304,7 @@ func (t *Term) complete(line string, pos int) (string, int, bool) {
 			return line, pos, true
 		}
 	}
-	return before + insert + line[pos:], pos + len(insert), true
+	return head + before + insert + line[pos:], pos + len(insert), true
 }
 
 // input reads the stream on its own goroutine, so that Ctrl-C reaches a running command
@@ -327,7 +339,9 @@ func (in *input) pump(r io.Reader) {
 			in.intr()
 			chunk = bytes.ReplaceAll(chunk, []byte{ctrlC}, nil)
 		}
-		if in.intr == nil || in.buf.Len()+len(chunk) <= maxTypeahead {
+		// Input is bounded whether or not a command runs: a client that floods keys
+		// (Tab completes, and each costs work) gets no more than maxTypeahead queued.
+		if in.buf.Len()+len(chunk) <= maxTypeahead {
 			for _, c := range chunk {
 				switch c {
 				case ctrlC:
@@ -350,6 +364,9 @@ func (in *input) pump(r io.Reader) {
 		}
 		if err != nil {
 			in.err = err
+			// The client is gone: what it typed and nobody will see is not worth
+			// the work (completions, a line to run).
+			in.buf.Reset()
 		}
 		in.cond.Broadcast()
 		in.mu.Unlock()

@@ -2,6 +2,7 @@ package security
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,47 @@ func TestGlobalsAndValuesBounded(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if out := r.must(":global g1; :global big; :put ([:typeof $g1].[:typeof $big])"); strings.TrimSpace(out) != "nothingnothing" {
 		t.Errorf("the session's globals outlived it: %q", out)
+	}
+	r.alive()
+}
+
+// cpuTime is routerd's user+system CPU time so far.
+func (r *router) cpuTime() time.Duration {
+	r.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+// Tab completion of a long line flooded with Tabs costs little, and stops when the
+// client goes: the work queued for it is dropped with its session.
+func TestCompletionBounded(t *testing.T) {
+	r := newRouter(t, []string{"telnet"})
+	r.addUser("reader", "read", "reader-pw-1")
+	tc := r.console("reader", "reader-pw-1")
+	start := r.cpuTime()
+	tc.send("/system script print where name=" + strings.Repeat("a", 3000))
+	for i := 0; i < 20; i++ {
+		tc.send(strings.Repeat("\t", 10000))
+	}
+	time.Sleep(300 * time.Millisecond)
+	tc.c.Close()
+	time.Sleep(time.Second)
+	mid := r.cpuTime()
+	time.Sleep(2 * time.Second)
+	end := r.cpuTime()
+	t.Logf("CPU: %v for the flood, %v in the 2 s after the client left", mid-start, end-mid)
+	if end-mid > 500*time.Millisecond {
+		t.Errorf("routerd kept working for a client that left: %v CPU in 2 s", end-mid)
+	}
+	if mid-start > 5*time.Second {
+		t.Errorf("200000 Tabs cost %v of CPU", mid-start)
 	}
 	r.alive()
 }
