@@ -300,6 +300,7 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 				put(ix, uint16(pvid), vlanFlags{pvid: true, untagged: true})
 			}
 		}
+		var entries []entryState
 		for _, v := range cfg.bvlans {
 			if v.Props["bridge"] != bi.Props["name"] {
 				continue
@@ -339,9 +340,13 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 			if len(refused) > 0 {
 				reason = strings.TrimPrefix(reason+"; ", "; ") + "ports admitting only untagged frames cannot be tagged: " + strings.Join(refused, ",")
 			}
-			e.setState("/interface/bridge/vlan", v.ID, false, reason, map[string]string{
-				"current-tagged": strings.Join(cur[0], ","), "current-untagged": strings.Join(cur[1], ",")})
+			entries = append(entries, entryState{v.ID, reason, map[string]string{
+				"current-tagged": strings.Join(cur[0], ","), "current-untagged": strings.Join(cur[1], ",")}})
 		}
+		// The entries' state is known once the kernel took (or refused) the VLANs: a
+		// kernel without bridge VLAN filtering refuses every VLAN (EOPNOTSUPP), and the
+		// entries must not show ports as current as if they were applied.
+		var vlanErr error
 		for ix, want := range desired {
 			l := linkByIndex(links, ix)
 			if l == nil {
@@ -362,10 +367,32 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 				if h, ok := have[vid]; ok && h == f {
 					continue
 				}
-				e.h.BridgeVlanAdd(l, vid, f.pvid, f.untagged, self, !self)
+				if err := e.h.BridgeVlanAdd(l, vid, f.pvid, f.untagged, self, !self); err != nil && vlanErr == nil {
+					vlanErr = err
+				}
+			}
+		}
+		for _, st := range entries {
+			switch {
+			case errors.Is(vlanErr, unix.EOPNOTSUPP):
+				e.setState("/interface/bridge/vlan", st.id, false,
+					"not applied: this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING): "+vlanErr.Error(),
+					map[string]string{"current-tagged": "", "current-untagged": ""})
+			case vlanErr != nil:
+				e.setState("/interface/bridge/vlan", st.id, false, "not applied: "+vlanErr.Error(),
+					map[string]string{"current-tagged": "", "current-untagged": ""})
+			default:
+				e.setState("/interface/bridge/vlan", st.id, false, st.reason, st.props)
 			}
 		}
 	}
+}
+
+// entryState is the state of one /interface bridge vlan entry before the kernel's answer.
+type entryState struct {
+	id     uint64
+	reason string
+	props  map[string]string
 }
 
 func linkByIndex(links map[string]netlink.Link, ix int) netlink.Link {
