@@ -1,7 +1,9 @@
 package ike_test
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -279,3 +281,75 @@ func TestWrongPSK(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestBadMessagesDropped: garbage, a forged encrypted message on the live IKE SA's SPIs
+// (its ICV cannot verify) and a stale response are counted and dropped; the SA stays up.
+func TestBadMessagesDropped(t *testing.T) {
+	rg := newRig(t)
+	c := iketest.StartCharon(t, rg.nsS, swanConf("aes128-sha256-ecp256", "aes128-sha256", "tunnel", false))
+	rec := &recorder{}
+	d := startDaemon(t, rg.nsR, rec)
+	d.SetPeers([]*ike.PeerConfig{peerConfig(t, "aes128-sha256-ecp256", "aes128-sha256", "tunnel", "a-long-test-psk", false)})
+	if !iketest.WaitFor(10*time.Second, func() bool { return rec.count() == 1 && established(t, c) }) {
+		t.Fatal("not established")
+	}
+	s := d.Snapshot()[0]
+	conn, err := iketest.ListenIn(rg.nsS)("udp4", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	to500 := &net.UDPAddr{IP: net.ParseIP("198.18.30.1"), Port: 500}
+	to4500 := &net.UDPAddr{IP: net.ParseIP("198.18.30.1"), Port: 4500}
+	forged := func(flags uint8, msgID uint32) []byte {
+		m := &ike.Message{Header: ike.Header{SPIi: s.SPIi, SPIr: s.SPIr, Version: ike.Version2, Exchange: ike.Informational,
+			Flags: flags, MsgID: msgID}, Payloads: []ike.Payload{&ike.Encrypted{First: ike.PayloadNone, Body: bytes.Repeat([]byte{0x5a}, 64)}}}
+		return append([]byte{0, 0, 0, 0}, m.Encode()...)
+	}
+	malformed0, stale0 := d.Stats.Malformed.Load(), d.Stats.ReplayedOrStale.Load()
+	conn.WriteTo([]byte("not an IKE message"), to500)
+	conn.WriteTo(forged(0, 0), to4500)                 // a request from the responder: ICV fails
+	conn.WriteTo(forged(ike.FlagResponse, 77), to4500) // a response to nothing we asked
+	if !iketest.WaitFor(3*time.Second, func() bool {
+		return d.Stats.Malformed.Load() >= malformed0+2 && d.Stats.ReplayedOrStale.Load() >= stale0+1
+	}) {
+		t.Fatalf("malformed %d->%d, stale %d->%d", malformed0, d.Stats.Malformed.Load(), stale0, d.Stats.ReplayedOrStale.Load())
+	}
+	if ss := d.Snapshot(); len(ss) != 1 || ss[0].State != "established" || rec.count() != 1 {
+		t.Fatalf("SA gone after bad messages: %+v", ss)
+	}
+	// The SA still works: a rekey of the CHILD SA completes.
+	d.RekeyChild(s.Children[0].InSPI)
+	if !iketest.WaitFor(5*time.Second, func() bool { return d.Stats.ChildRekeys.Load() == 1 && rec.count() == 1 }) {
+		t.Fatalf("child rekey after bad messages: rekeys %d, children %d", d.Stats.ChildRekeys.Load(), rec.count())
+	}
+}
+
+// TestCharonRekeys: charon rekeys the CHILD SA (with PFS) and the IKE SA every few
+// seconds against routerd's responder; the SAs are replaced, not duplicated.
+func TestCharonRekeys(t *testing.T) {
+	rg := newRig(t)
+	rec := &recorder{}
+	d := startDaemon(t, rg.nsR, rec)
+	d.SetPeers([]*ike.PeerConfig{peerConfig(t, "aes128-sha256-ecp256", "aes128-sha256-ecp256", "tunnel", "a-long-test-psk", true)})
+	conf := swanConf("aes128-sha256-ecp256", "aes128-sha256-ecp256", "tunnel", false)
+	conf = strings.Replace(conf, "    dpd_delay = 0\n", "    dpd_delay = 0\n    rekey_time = 7s\n    over_time = 3s\n", 1)
+	conf = strings.Replace(conf, "        mode = tunnel\n", "        mode = tunnel\n        rekey_time = 3s\n        life_time = 6s\n", 1)
+	c := iketest.StartCharon(t, rg.nsS, conf)
+	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+		t.Fatalf("initiate: %v\n%s", err, out)
+	}
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return d.Stats.ChildRekeys.Load() >= 2 && d.Stats.IKERekeys.Load() >= 1
+	}) {
+		t.Fatalf("rekeys: child %d, IKE %d", d.Stats.ChildRekeys.Load(), d.Stats.IKERekeys.Load())
+	}
+	time.Sleep(time.Second) // let the deletes of the old SAs finish
+	ss := d.Snapshot()
+	if len(ss) != 1 || len(ss[0].Children) != 1 {
+		t.Fatalf("after rekeys: %d IKE SAs, children %v", len(ss), len(ss[0].Children))
+	}
+	if !established(t, c) {
+		t.Fatal("charon lost its SA")
+	}
+}
