@@ -3,8 +3,8 @@ package ike_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
