@@ -123,6 +123,11 @@ func (t *Term) Run(ctx context.Context, sh Shell) error {
 		// The globals this login made go with it.
 		defer sh.Interp.Globals.EndSession(sh.Sess)
 	}
+	if sh.Interp != nil {
+		if note := LoginNote(ctx, sh.Interp.Ex); note != "" {
+			fmt.Fprintln(t, note)
+		}
+	}
 	var pending []string // lines of a statement that continues (open brace, trailing \)
 	for ctx.Err() == nil {
 		t.mu.Lock()
@@ -416,4 +421,17 @@ func (in *input) setInterrupt(cancel context.CancelFunc) {
 	in.mu.Lock()
 	in.intr = cancel
 	in.mu.Unlock()
+}
+
+// LoginNote is the /system note shown after login when show-at-login is yes, or "".
+func LoginNote(ctx context.Context, ex *control.Executor) string {
+	m, ok := ex.Tree.Get("/system/note")
+	if !ok {
+		return ""
+	}
+	rows, err := ex.Rows(ctx, nil, m, false)
+	if err != nil || len(rows) != 1 || rows[0].Props["show-at-login"] != "yes" {
+		return ""
+	}
+	return strings.TrimRight(rows[0].Props["note"], "\n")
 }

@@ -2,8 +2,12 @@ package terminal
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
 )
 
 func TestPrompt(t *testing.T) {
@@ -37,4 +41,27 @@ func FuzzValidUTF8(f *testing.F) {
 			t.Fatalf("valid input %q changed to %q", in, whole)
 		}
 	})
+}
+
+// TestLoginNote: the note shows after login while show-at-login is yes.
+func TestLoginNote(t *testing.T) {
+	ex := controltest.NewIn(t, t.TempDir())
+	ctx := context.Background()
+	if got := LoginNote(ctx, ex); got != "" {
+		t.Fatalf("no note set: %q", got)
+	}
+	set := func(args ...control.Arg) {
+		t.Helper()
+		if _, err := ex.Exec(ctx, nil, &control.Sentence{Path: "/system/note", Cmd: "set", Args: args}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(control.Arg{Name: "note", Value: "Authorised use only.\nCall ops on 123."})
+	if got := LoginNote(ctx, ex); got != "Authorised use only.\nCall ops on 123." {
+		t.Fatalf("note: %q", got)
+	}
+	set(control.Arg{Name: "show-at-login", Value: "no"})
+	if got := LoginNote(ctx, ex); got != "" {
+		t.Fatalf("show-at-login=no: %q", got)
+	}
 }
