@@ -731,7 +731,8 @@ func printStream(ctx context.Context, c *Call, rows []Row, pl []string) (*Reply,
 			}
 		}
 		for id := range seen {
-			if _, ok := now[id]; !ok {
+			// Log lines that fall off the end of the buffer were not removed.
+			if _, ok := now[id]; !ok && c.Menu.Path != "/log" {
 				out = append(out, Row{ID: id, Menu: c.Menu, Props: map[string]string{".dead": "yes"}, Keys: []string{".dead"}})
 			}
 		}

@@ -66,5 +66,22 @@ while got != {'interrupted', 'f1-done', 'c1-done'}:
         got.add('interrupted')
     elif word == '!done':
         got.add(tag + '-done')
+
+# /log print follow-only: a failed login from another connection shows as a new line.
+proto.writeSentence('/log/print', '=follow-only=', '.tag=l1')
+try:
+    connect(host=host, port=port, username=user, password='wrong-password', timeout=10).close()
+except Exception:
+    pass
+while True:
+    word, words = read()
+    if word == '!re' and words.get('.tag') == 'l1' and 'login failure' in words.get('message', ''):
+        break
+proto.writeSentence('/cancel', '=tag=l1', '.tag=c2')
+done = set()
+while done != {'l1', 'c2'}:
+    word, words = read()
+    if word == '!done':
+        done.add(words.get('.tag'))
 api.close()
 print('OK')

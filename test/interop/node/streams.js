@@ -21,8 +21,18 @@ async function nodeRouteros() {
     if (err) { error = err; return; }
     if (packet && packet.name) samples.push(packet);
   });
+  // A listen held as long, beside it.
+  const heard = [];
+  const listen = api.stream('/system/script/listen', [], (err, packet) => {
+    if (err) { error = err; return; }
+    if (packet && packet.name) heard.push(packet.name);
+  });
   await sleep(hold * 1000);
   assert.strictEqual(error, null, 'error while streaming: ' + error);
+  await api.write('/system/script/add', ['=name=after-hold']);
+  for (let i = 0; i < 50 && !heard.includes('after-hold'); i++) await sleep(100);
+  assert.deepStrictEqual(heard, ['after-hold'], 'listen after the hold');
+  await listen.stop();
   // One sample a second, give or take scheduling.
   assert.ok(samples.length >= hold - 3, `${samples.length} samples in ${hold}s`);
   assert.ok(/^\d+$/.test(samples[samples.length - 1]['rx-bits-per-second']), JSON.stringify(samples[0]));
@@ -34,7 +44,7 @@ async function nodeRouteros() {
   const rows = await api.write('/system/identity/print');
   assert.strictEqual(rows[0].name, 'MikroTik');
   await api.close();
-  return `node-routeros: ${after} samples in ${hold}s with keepalive`;
+  return `node-routeros: ${after} samples in ${hold}s with keepalive; listen still live after it`;
 }
 
 async function routerosClient() {
