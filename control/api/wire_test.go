@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -439,6 +440,21 @@ func FuzzReadSentence(f *testing.F) {
 		f.Add(v.want)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Before login a server reads with small limits: whatever the length
+		// prefixes claim, reading costs in proportion to the bytes that came.
+		pre := NewReader(bytes.NewReader(data))
+		pre.SetLimits(4096, 16384)
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		for {
+			if _, err := pre.ReadSentence(); err != nil {
+				break
+			}
+		}
+		runtime.ReadMemStats(&b)
+		if n := b.TotalAlloc - a.TotalAlloc; n > 8*uint64(len(data))+64<<10 {
+			t.Fatalf("reading %d bytes with pre-login limits allocated %d", len(data), n)
+		}
 		src := bytes.NewReader(data)
 		r := NewReader(src)
 		var got [][]string

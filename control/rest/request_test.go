@@ -3,6 +3,8 @@ package rest
 import (
 	"errors"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/routerd/routerd/control/menu"
@@ -69,8 +71,18 @@ func FuzzParse(f *testing.F) {
 	f.Add("PATCH", "/rest/ip/service/www", "", `{"port":"8080"}`)
 	f.Add("POST", "/rest/ip/service/print", "", `{".proplist":"name",".query":["port=22","#|!"]}`)
 	f.Add("DELETE", "/rest/system/script/*1", "", "")
+	f.Add("PUT", "/rest/system/script", "", `{"name":`+strings.Repeat("[", 20000)+`}`)
 	f.Fuzz(func(t *testing.T, method, path, query, body string) {
-		c, err := parse(tree, method, path, query, []byte(body))
+		var c *call
+		var err error
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		c, err = parse(tree, method, path, query, []byte(body))
+		runtime.ReadMemStats(&b)
+		// Parsing costs in proportion to the request, however deeply its JSON nests.
+		if n, size := b.TotalAlloc-a.TotalAlloc, uint64(len(method)+len(path)+len(query)+len(body)); n > 64*size+1<<20 {
+			t.Fatalf("parsing a %d-byte request allocated %d bytes", size, n)
+		}
 		if err != nil {
 			var re *reqError
 			if !errors.As(err, &re) || re.status < 400 || re.status > 499 || http.StatusText(re.status) == "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,11 +62,26 @@ func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
+	f.Add(strings.Repeat("[", 5000))
+	f.Add(":put " + strings.Repeat("(", 300) + "1" + strings.Repeat(")", 300))
+	f.Add(":put " + strings.Repeat("!", 1000) + "true")
+	f.Add(":put (1" + strings.Repeat("+1", 5000) + ")")
+	f.Add(":put (1" + strings.Repeat("+1", 500) + ")")
 	in, _ := newInterp(f)
 	res := in.resolver()
 	f.Fuzz(func(t *testing.T, src string) {
 		for _, cwd := range []string{"", "/ip/ipsec/policy"} {
-			_, _, err := Parse(src, cwd, res)
+			var stmts []Stmt
+			var err error
+			n := allocated(func() { stmts, _, err = Parse(src, cwd, res) })
+			// Parsing costs in proportion to the text, however it nests: a few
+			// hundred bytes of tree per byte at most.
+			if limit := 512*uint64(len(src)) + 1<<20; n > limit {
+				t.Fatalf("%.200q: parsing %d bytes allocated %d bytes", src, len(src), n)
+			}
+			if d := depth(reflect.ValueOf(stmts), 0); d > 16*MaxNesting+4*MaxOperands {
+				t.Fatalf("%.200q: a tree %d deep was accepted (nesting limit %d)", src, d, MaxNesting)
+			}
 			if err == nil {
 				continue
 			}
@@ -80,6 +97,42 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// allocated runs fn and returns how many bytes it allocated.
+func allocated(fn func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	fn()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// depth is how deeply pointers, interfaces, slices and structs nest in v.
+func depth(v reflect.Value, d int) int {
+	if d > 100000 {
+		return d
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return d
+		}
+		return depth(v.Elem(), d+1)
+	case reflect.Slice, reflect.Array:
+		m := d
+		for i := 0; i < v.Len(); i++ {
+			m = max(m, depth(v.Index(i), d+1))
+		}
+		return m
+	case reflect.Struct:
+		m := d
+		for i := 0; i < v.NumField(); i++ {
+			m = max(m, depth(v.Field(i), d+1))
+		}
+		return m
+	}
+	return d
 }
 
 // cappedWriter keeps the first 64 kB written to it and discards the rest, so that a

@@ -73,7 +73,7 @@ const (
 	MaxNesting = 128
 	// MaxOperands bounds the operands of one chain of binary operators (a+b+c...),
 	// which evaluation walks recursively too.
-	MaxOperands = 4096
+	MaxOperands = 512
 	// MaxSource bounds the text of one unit (a console line, a script's source, an
 	// import file).
 	MaxSource = 8 << 20
@@ -832,12 +832,20 @@ func (p *parser) parenExpr() (Expr, error) {
 }
 
 func (p *parser) exprNL(min int) (Expr, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	p.spaceNL()
 	l, err := p.unary()
 	if err != nil {
 		return nil, err
 	}
-	for {
+	for n := 1; ; n++ {
+		if n > MaxOperands {
+			pos := p.posOf(p.i)
+			return nil, &Error{Msg: "syntax error (expression too long)", Line: pos.Line, Col: pos.Col}
+		}
 		p.spaceNL()
 		op := p.binop()
 		prec, ok := binPrec[op]
