@@ -135,8 +135,7 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer s.release(client)
-			s.handle(ctx, local, peer, p)
+			s.handle(ctx, local, peer, p, sync.OnceFunc(func() { s.release(client) }))
 		}()
 	}
 }
@@ -161,7 +160,10 @@ func (s *Server) reject(conn *net.UDPConn, peer netip.AddrPort, code uint16, msg
 }
 
 // handle runs one transfer from its own socket (its transfer ID, RFC 1350 section 4).
-func (s *Server) handle(ctx context.Context, local netip.Addr, peer netip.AddrPort, p *Packet) {
+// handle serves one request; release frees the client's slot and runs at the latest when
+// handle returns.
+func (s *Server) handle(ctx context.Context, local netip.Addr, peer netip.AddrPort, p *Packet, release func()) {
+	defer release()
 	listen := s.Listen
 	if listen == nil {
 		listen = func(a *net.UDPAddr) (*net.UDPConn, error) { return net.ListenUDP("udp", a) }
@@ -179,7 +181,7 @@ func (s *Server) handle(ctx context.Context, local netip.Addr, peer netip.AddrPo
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-	t := &transfer{ctx: ctx, s: s, conn: conn, peer: peer, blksize: defaultBlock, timeout: defaultTimeout, window: 1}
+	t := &transfer{ctx: ctx, s: s, conn: conn, peer: peer, blksize: defaultBlock, timeout: defaultTimeout, window: 1, release: release}
 	op := opName(p.Op)
 	res, err := t.run(p)
 	if err != nil {
@@ -199,6 +201,9 @@ type transfer struct {
 	window  int
 	out     []byte // reused for every sent packet
 	in      []byte
+	// release frees the client's slot. A refused request frees it before the client is
+	// told, so a client that asks again at once is not refused as busy.
+	release func()
 }
 
 // failure is an error the client is told about.
@@ -219,6 +224,7 @@ func (t *transfer) run(p *Packet) (string, error) {
 	case err == nil:
 		return "ok", nil
 	case errors.As(err, &f):
+		t.release()
 		t.send(appendError(t.out, f.code, f.msg))
 		switch f.code {
 		case errAccess:
