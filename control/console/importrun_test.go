@@ -66,3 +66,36 @@ add address=198.18.0.1/24 interface=nope
 		}
 	}
 }
+
+// FuzzRunStatements: any file splits into statements without a panic, every line is run
+// at most once, and the counts add up.
+func FuzzRunStatements(f *testing.F) {
+	f.Add("/ip firewall filter\nadd chain=input\n/interface bridge\nadd name=b \\\n    comment=x\n")
+	f.Add("/x y\n\"unterminated\n{ [ (\n# c\n\\")
+	f.Add(":foreach i in={1;2} do={\n:put $i\n}\n/ip route add blackhole")
+	f.Fuzz(func(t *testing.T, src string) {
+		lines := strings.Split(src, "\n")
+		ran := 0
+		r := RunStatements(lines, 1, func(stmt string) error {
+			ran++
+			switch {
+			case strings.HasPrefix(stmt, "/x"):
+				return errors.New("bad command name x (line 1 column 2)")
+			case strings.Contains(stmt, "err"):
+				return errors.New("failure: err")
+			}
+			return nil
+		}, nil)
+		if ran > len(lines) {
+			t.Fatalf("ran %d statements of %d lines", ran, len(lines))
+		}
+		refused := 0
+		for _, n := range r.Refused {
+			refused += n
+		}
+		if r.Applied+refused > ran {
+			t.Fatalf("applied %d + refused %d > ran %d", r.Applied, refused, ran)
+		}
+		_ = r.Summary()
+	})
+}

@@ -88,7 +88,10 @@ func (e *Engine) applyEthers(cfg *config) {
 		if def == "" {
 			def = l.Attrs().Name
 		}
-		orig := e.origMAC(def, l.Attrs())
+		orig := it.Props["orig-mac-address"]
+		if orig == "" {
+			orig = e.origMAC(def, l.Attrs())
+		}
 		if l.Attrs().Name != want {
 			// The kernel renames only links that are down; applyLinkSettings brings it
 			// back up below.

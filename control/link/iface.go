@@ -173,7 +173,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			}
 			p["name"] = eit.Props["name"] // renamed at once; the kernel follows
 			p["default-name"] = orDefault(eit.Props["default-name"], a.Name)
-			p["orig-mac-address"] = e.origMAC(p["default-name"], a)
+			p["orig-mac-address"] = orDefault(eit.Props["orig-mac-address"], e.origMAC(p["default-name"], a))
 			if k := strings.ToUpper(a.HardwareAddr.String()); len(a.HardwareAddr) == 6 {
 				p["mac-address"] = k
 			}
@@ -530,6 +530,11 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 					S: &control.Sentence{Path: etherPath, Cmd: cmd, Args: withIDs(owners[path])}}); err != nil {
 					return nil, err
 				}
+				if to, ok := c.S.Get("name"); ok && cmd == "set" && len(rows) == 1 && rows[0].Props["name"] != to {
+					if err := e.renameRefs(c.Sess, rows[0].Props["name"], to); err != nil {
+						return nil, err
+					}
+				}
 				continue
 			}
 			if _, err := e.ex.Exec(ctx, c.Sess, &control.Sentence{Path: path, Cmd: cmd, Args: withIDs(owners[path])}); err != nil {
@@ -716,6 +721,13 @@ func (e *Engine) etherItem(tx *store.Tx, create bool, r control.Row) (uint64, bo
 		def = name
 	}
 	props := map[string]string{"name": name, "default-name": def}
+	// The port's own MAC address, kept so that unsetting mac-address restores it after a
+	// restart too (a veth reports no permanent address).
+	if m := r.Props["orig-mac-address"]; m != "" {
+		props["orig-mac-address"] = m
+	} else if m := r.Props["mac-address"]; m != "" {
+		props["orig-mac-address"] = m
+	}
 	var chs []control.Change
 	if id, ok := tx.ByName("/interface", name); ok {
 		old, err := tx.Get("/interface", id)
@@ -758,5 +770,62 @@ func (e *Engine) checkRename(sess *control.Session, r control.Row, name string) 
 			return control.Failure("failure: already have interface with such name")
 		}
 		return nil
+	})
+}
+
+// ifaceRefProps are the properties that name interfaces (comma lists of them): a
+// renamed port is renamed in them too, as RouterOS (which refers by id) shows it.
+var ifaceRefProps = map[string]bool{"interface": true, "tagged": true, "untagged": true, "ports": true,
+	"in-interface": true, "out-interface": true, "in-bridge-port": true, "out-bridge-port": true}
+
+// renameRefs renames interface from to to in every stored property that names it, and
+// in route gateways (gateway=ether1 or address%ether1).
+func (e *Engine) renameRefs(sess *control.Session, from, to string) error {
+	return e.ex.Update(sess, func(tx *store.Tx) ([]control.Change, error) {
+		var chs []control.Change
+		for _, m := range e.ex.Tree.All() {
+			if m.Path == etherPath || m.Path == "/interface" || (m.Kind != menu.List && m.Kind != menu.Fixed) {
+				continue
+			}
+			var props []string
+			for _, p := range m.Props {
+				if !p.ReadOnly && (ifaceRefProps[p.Name] || p.Name == "gateway") {
+					props = append(props, p.Name)
+				}
+			}
+			if len(props) == 0 {
+				continue
+			}
+			items, err := tx.List(m.Path)
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range items {
+				changed := false
+				for _, k := range props {
+					v, ok := it.Props[k]
+					if !ok {
+						continue
+					}
+					parts := strings.Split(v, ",")
+					for i, part := range parts {
+						switch {
+						case part == from:
+							parts[i], changed = to, true
+						case k == "gateway" && strings.HasSuffix(part, "%"+from):
+							parts[i], changed = strings.TrimSuffix(part, from)+to, true
+						}
+					}
+					it.Props[k] = strings.Join(parts, ",")
+				}
+				if changed {
+					if err := tx.Put(m.Path, it, 0); err != nil {
+						return nil, err
+					}
+					chs = append(chs, control.Change{Path: m.Path, ID: it.ID, Op: "set"})
+				}
+			}
+		}
+		return chs, nil
 	})
 }

@@ -251,3 +251,53 @@ func TestTunnelRemoteHostName(t *testing.T) {
 		t.Errorf("/ping did not resolve the name:\n%s", out)
 	}
 }
+
+// TestEthernetRename: a port renamed through /interface ethernet is renamed in the
+// kernel and in every setting that names it, keeps its settings and default-name across a
+// restart, and gets its own MAC address back when mac-address is unset.
+func TestEthernetRename(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "r")
+	dir := t.TempDir()
+	r := startRouter(t, ns, dir)
+	macOf := func(name string) string {
+		out, err := exec.Command("ip", "-n", ns, "-j", "link", "show", name).CombinedOutput()
+		if err != nil {
+			return ""
+		}
+		m := regexp.MustCompile(`"address":"([0-9a-f:]+)"`).FindStringSubmatch(string(out))
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	orig := macOf("ether2")
+	r.must("/interface bridge add name=br1")
+	r.must("/interface bridge port add bridge=br1 interface=ether2")
+	r.must("/ip address add address=198.18.3.1/24 interface=ether3")
+	r.must("/ip route add dst-address=198.18.33.0/24 gateway=ether3")
+	r.must("/interface list add name=LAN")
+	r.must("/interface list member add list=LAN interface=ether2")
+	r.must("/interface ethernet set [ find default-name=ether2 ] name=lan2 mac-address=02:5A:00:00:09:02")
+	r.must("/interface ethernet set ether3 name=lan3")
+	r.fails("/interface ethernet set lan3 name=ether4", "already have interface with such name")
+	eventually(t, "ether2 renamed lan2 with the new MAC", func() (bool, string) {
+		return macOf("lan2") == "02:5a:00:00:09:02", macOf("lan2")
+	})
+	exp := r.must("/export")
+	for _, want := range []string{"set [ find default-name=ether2 ] mac-address=02:5A:00:00:09:02 name=lan2",
+		"add bridge=br1 interface=lan2", "interface=lan3", "gateway=lan3", "add interface=lan2 list=LAN"} {
+		if !strings.Contains(exp, want) {
+			t.Errorf("export lacks %q:\n%s", want, exp)
+		}
+	}
+	r.stop()
+	r.start()
+	if out := r.must("/interface ethernet print detail where name=lan2"); !strings.Contains(out, `default-name="ether2"`) {
+		t.Errorf("after restart:\n%s", out)
+	}
+	r.must("/interface ethernet unset lan2 mac-address")
+	eventually(t, "lan2 gets its own MAC back", func() (bool, string) {
+		return macOf("lan2") == orig, macOf("lan2") + " want " + orig
+	})
+}
