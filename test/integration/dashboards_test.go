@@ -3,12 +3,19 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/routerd/routerd/control/api"
 )
 
 // TestDashboardsAgainstPrometheus runs routerd in a network namespace of its own with a
@@ -72,6 +79,7 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 /system ptp add name=ptp-dash
 /system ptp port add interface=vA ptp=ptp-dash
 /ip service set www port=18080 disabled=no
+/ip service set api port=18728 disabled=no
 /user set admin password=dash-pass-1
 `)
 	if out, err := ctl.CombinedOutput(); err != nil {
@@ -156,5 +164,63 @@ scrape_configs:
 	}
 	if n, out := query(`up{job="routerd"}`); n != 1 {
 		t.Fatalf("up: %s\n%s", out, plog)
+	}
+
+	// /system ptp monitor streams over the API: a tagged !re per interval until
+	// /cancel, then the interrupted trap and !done under the tag.
+	c := dialIn(t, ns, "127.0.0.1:18728")
+	defer c.Close()
+	r, w := api.NewReader(c), api.NewWriter(c)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	w.WriteSentence("/login", "=name=admin", "=password=dash-pass-1")
+	if re, err := r.ReadSentence(); err != nil || re[0] != "!done" {
+		t.Fatalf("login: %v %v", re, err)
+	}
+	w.WriteSentence("/system/ptp/monitor", "=numbers=ptp-dash", "=interval=200ms", ".tag=pm")
+	for i := 0; i < 3; i++ {
+		re, err := r.ReadSentence()
+		if err != nil || re[0] != "!re" || !slices.Contains(re, ".tag=pm") {
+			t.Fatalf("ptp monitor sample %d: %v %v", i, re, err)
+		}
+	}
+	w.WriteSentence("/cancel", "=tag=pm", ".tag=c")
+	var trap, done bool
+	for !(trap && done) {
+		re, err := r.ReadSentence()
+		if err != nil {
+			t.Fatal(err)
+		}
+		trap = trap || (re[0] == "!trap" && slices.Contains(re, ".tag=pm") && slices.Contains(re, "=message=interrupted"))
+		done = done || (re[0] == "!done" && slices.Contains(re, ".tag=pm"))
+	}
+}
+
+// dialIn connects to addr from inside network namespace ns; the socket stays there.
+func dialIn(t *testing.T, ns, addr string) net.Conn {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	defer netns.Set(orig)
+	var c net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if c, err = net.Dial("tcp", addr); err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s in %s: %v", addr, ns, err)
+		}
 	}
 }
