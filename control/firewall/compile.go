@@ -40,6 +40,9 @@ type Config struct {
 	Lists map[string][]Entry
 	// IfLists resolves interface list names to their member interfaces.
 	IfLists func(name string) []string
+	// NoTrack: connection tracking is off (/ip firewall connection tracking enabled=no):
+	// every packet is marked untracked before the raw table's rules.
+	NoTrack bool
 	// RoutingMarks are the routing marks of the routing tables by name (/routing table).
 	RoutingMarks map[string]uint32
 }
@@ -206,6 +209,15 @@ func Compile(cfg Config) *Plan {
 			}
 		}
 		pl.Chains = append(pl.Chains, chains...)
+	}
+	if cfg.NoTrack {
+		for _, h := range []struct {
+			name string
+			hook *nftables.ChainHook
+		}{{"notrack-prerouting", nftables.ChainHookPrerouting}, {"notrack-output", nftables.ChainHookOutput}} {
+			pl.Chains = append(pl.Chains, &ChainPlan{Name: h.name, Hook: h.hook, Prio: nftables.ChainPriorityRef(-350),
+				Type: nftables.ChainTypeFilter, Rules: []RulePlan{{Exprs: [][]expr.Any{{&expr.Notrack{}}}}}})
+		}
 	}
 	for l := range lists {
 		pl.Lists = append(pl.Lists, l)

@@ -84,6 +84,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 			return nil, fmt.Errorf("firewall: metrics: %w", err)
 		}
 	}
+	e.registerConnections()
 	if err := e.k.ListenLog(ctx, func(l LogLine) {
 		slog.Info(l.Message(), eventlog.TopicsKey, "firewall,info")
 	}); err != nil {
@@ -111,6 +112,9 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 // Reconcile compiles both families' configuration and applies each as one transaction.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	var first error
+	if err := e.applyTracking(""); err != nil {
+		slog.Warn("firewall: connection tracking settings not applied", "err", err)
+	}
 	for _, v6 := range []bool{false, true} {
 		if err := e.reconcile(ctx, v6); err != nil && first == nil {
 			first = err
@@ -164,6 +168,9 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		}
 		name := it.Props["list"]
 		cfg.Lists[name] = append(cfg.Lists[name], ents...)
+	}
+	if st, err := e.ex.Items(TrackingPath); err == nil && len(st) > 0 && st[0].Props["enabled"] == "no" {
+		cfg.NoTrack = true
 	}
 	pl := Compile(cfg)
 	aerr := e.k.Apply(pl, cfg.Lists)

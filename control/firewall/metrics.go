@@ -13,15 +13,26 @@ var (
 		"Bytes matched by a firewall rule.", []string{"family", "table", "chain", "rule", "comment"}, nil)
 )
 
+var (
+	descCtEntries = prometheus.NewDesc("routerd_conntrack_entries", "Connections tracked now.", nil, nil)
+	descCtMax     = prometheus.NewDesc("routerd_conntrack_max_entries", "Largest number of tracked connections.", nil, nil)
+)
+
 // collector reads the rules' kernel counters at scrape time.
 type collector struct{ e *Engine }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descPackets
 	ch <- descBytes
+	ch <- descCtEntries
+	ch <- descCtMax
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	if n, max, err := c.e.k.conntrackTotals(); err == nil {
+		ch <- prometheus.MustNewConstMetric(descCtEntries, prometheus.GaugeValue, float64(n))
+		ch <- prometheus.MustNewConstMetric(descCtMax, prometheus.GaugeValue, float64(max))
+	}
 	for _, v6 := range []bool{false, true} {
 		fam := "ip"
 		if v6 {

@@ -159,7 +159,7 @@ func TestNATAndFilter(t *testing.T) {
 	}
 	r.run(t, `/ip firewall address-list add list=blocked address=198.18.1.0/28`)
 	r.run(t, `/ip firewall filter add chain=forward action=accept connection-state=established,related`)
-	r.run(t, `/ip firewall filter add chain=forward action=drop src-address-list=blocked protocol=icmp`)
+	r.run(t, `/ip firewall filter add chain=forward action=drop src-address-list=blocked protocol=icmp comment=blocked`)
 	if tp.ping(tp.c, "198.19.2.2") {
 		t.Fatalf("ping passed the drop rule\n%s", ruleset(t, tp))
 	}
@@ -174,9 +174,38 @@ func TestNATAndFilter(t *testing.T) {
 			t.Errorf("unexpected table: %s", line)
 		}
 	}
-	// Counters: the drop rule counted the dropped ping.
-	out := r.run(t, `/ip firewall filter print stats`)
-	t.Log(out)
+	// Counters: the drop rule counted the dropped ping, in print stats and in the metrics
+	// by chain and comment.
+	out := r.run(t, `:put [/ip firewall filter get [find comment=blocked] packets]`)
+	if strings.TrimSpace(out) == "0" || strings.TrimSpace(out) == "" {
+		t.Errorf("drop rule packets=%q", out)
+	}
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() != "routerd_firewall_rule_packets_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["comment"] == "blocked" && labels["chain"] == "forward" && labels["table"] == "filter" && m.GetCounter().GetValue() >= 1 {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no routerd_firewall_rule_packets_total{chain=forward,comment=blocked} >= 1")
+	}
+	r.run(t, `/ip firewall filter reset-counters [find comment=blocked]`)
+	if out := strings.TrimSpace(r.run(t, `:put [/ip firewall filter get [find comment=blocked] packets]`)); out != "0" {
+		t.Errorf("after reset-counters packets=%q", out)
+	}
 }
 
 // udpTo is udp with the server listening on a different port than the client sends to

@@ -460,3 +460,73 @@ add action=drop chain=input comment="drop all" in-interface=wan log=yes
 		t.Errorf("drop all counted %d", n)
 	}
 }
+
+// TestDynamicAddressList: add-src-to-address-list puts the source in the list with its
+// timeout (a D row of /ip firewall address-list), the list matches at once, and the
+// entry expires.
+func TestDynamicAddressList(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/ip firewall filter
+add chain=input action=add-src-to-address-list address-list=pingers address-list-timeout=3s protocol=icmp
+add chain=input action=drop src-address-list=pingers protocol=icmp comment=listed
+`)
+	tp.settle(t, `filter/2`)
+	if ping(tp.c, "198.18.1.1") {
+		t.Fatal("ping passed: the source was not listed")
+	}
+	out := r.must(t, `/ip firewall address-list print`)
+	if !strings.Contains(out, "pingers") || !strings.Contains(out, "198.18.1.2") || !strings.Contains(out, " D ") {
+		t.Fatalf("no dynamic entry:\n%s", out)
+	}
+	if n := counter(t, r, "/ip firewall filter", "listed"); n < 1 {
+		t.Errorf("drop by list counted %d", n)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	if out := r.must(t, `/ip firewall address-list print`); strings.Contains(out, "198.18.1.2") {
+		t.Errorf("entry did not expire:\n%s", out)
+	}
+	// A configured entry of another list blocks too, and removing it unblocks.
+	r.must(t, `/ip firewall filter set [find comment=listed] src-address-list=static
+/ip firewall address-list add list=static address=198.18.1.0/24`)
+	tp.settle(t, `list/static`)
+	time.Sleep(300 * time.Millisecond)
+	if ping(tp.c, "198.18.1.1") {
+		t.Error("ping passed although its source is in a configured list")
+	}
+}
+
+// TestConnections: /ip firewall connection lists the kernel's connections (with NAT
+// flags) and removes them; connection tracking settings reach the kernel.
+func TestConnections(t *testing.T) {
+	tp := newTopo(t)
+	r := tp.rt
+	r.must(t, `/ip firewall nat add chain=srcnat action=masquerade out-interface=wan`)
+	tp.settle(t, `masquerade`)
+	if src, _ := udp(t, tp.c, tp.s, "198.19.2.2", 40123, 7010); !strings.HasPrefix(src, "198.19.2.1:") {
+		t.Fatalf("masquerade: %q", src)
+	}
+	out := r.must(t, `/ip firewall connection print detail where dst-address="198.19.2.2:7010"`)
+	if !strings.Contains(out, `src-address="198.18.1.2:40123"`) || !strings.Contains(out, `protocol="udp"`) ||
+		!strings.Contains(out, `reply-dst-address="198.19.2.1:`) {
+		t.Fatalf("connection not listed:\n%s", out)
+	}
+	if n := strings.TrimSpace(r.must(t, `:put [/ip firewall connection print count-only where dst-address="198.19.2.2:7010" and srcnat]`)); n != "1" {
+		t.Errorf("count-only where srcnat: %q", n)
+	}
+	r.must(t, `/ip firewall connection remove [find dst-address="198.19.2.2:7010"]`)
+	if ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "udp", "--dport", "7010"); strings.Contains(ct, "dport=7010") {
+		t.Errorf("connection still in the kernel after remove:\n%s", ct)
+	}
+	r.must(t, `/ip firewall connection tracking set udp-timeout=17s tcp-established-timeout=2h`)
+	time.Sleep(500 * time.Millisecond)
+	if v := strings.TrimSpace(sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-n", "net.netfilter.nf_conntrack_udp_timeout")); v != "17" {
+		t.Errorf("nf_conntrack_udp_timeout=%s, want 17", v)
+	}
+	if v := strings.TrimSpace(sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-n", "net.netfilter.nf_conntrack_tcp_timeout_established")); v != "7200" {
+		t.Errorf("nf_conntrack_tcp_timeout_established=%s, want 7200", v)
+	}
+	if out := r.must(t, `/ip firewall connection tracking print`); !strings.Contains(out, "total-entries") {
+		t.Errorf("tracking print without totals:\n%s", out)
+	}
+}

@@ -1,0 +1,297 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+)
+
+// Menu paths of connection tracking.
+const (
+	ConnPath     = "/ip/firewall/connection"
+	ConnPath6    = "/ipv6/firewall/connection"
+	TrackingPath = "/ip/firewall/connection/tracking"
+)
+
+var tcpStates = []string{"none", "syn-sent", "syn-received", "established", "fin-wait", "close-wait", "last-ack",
+	"time-wait", "close", "syn-sent2"}
+
+// conns lists and removes kernel connections; rows get ids that stay with the
+// connection (its original tuple) while routerd runs.
+type conns struct {
+	k   *Kernel
+	mu  sync.Mutex
+	ids map[string]uint64
+	by  map[uint64]conntrack.Flow
+}
+
+func (k *Kernel) ctConn() (*conntrack.Conn, error) {
+	c, err := conntrack.Dial(&netlink.Config{NetNS: k.NetNS})
+	if err != nil {
+		return nil, fmt.Errorf("conntrack: %w", err)
+	}
+	return c, nil
+}
+
+func tupleKey(t conntrack.Tuple) string {
+	return fmt.Sprintf("%d/%s/%d/%s/%d/%d", t.Proto.Protocol, t.IP.SourceAddress, t.Proto.SourcePort,
+		t.IP.DestinationAddress, t.Proto.DestinationPort, t.Proto.ICMPID)
+}
+
+func hostPort(a netip.Addr, port uint16, ports bool) string {
+	if !ports {
+		return a.String()
+	}
+	if a.Is6() {
+		return "[" + a.String() + "]:" + strconv.Itoa(int(port))
+	}
+	return a.String() + ":" + strconv.Itoa(int(port))
+}
+
+// rows dumps the kernel's connections of one family as /ip firewall connection rows.
+func (cs *conns) rows(v6 bool) ([]control.Row, error) {
+	c, err := cs.k.ctConn()
+	if err != nil {
+		return nil, control.Failure("%v", err)
+	}
+	defer c.Close()
+	flows, err := c.Dump(nil)
+	if err != nil {
+		return nil, control.Failure("conntrack: %v", err)
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.ids == nil {
+		cs.ids = map[string]uint64{}
+	}
+	cs.by = map[uint64]conntrack.Flow{}
+	var rows []control.Row
+	for _, f := range flows {
+		o, r := f.TupleOrig, f.TupleReply
+		if o.IP.SourceAddress.Is6() != v6 {
+			continue
+		}
+		k := tupleKey(o)
+		id, ok := cs.ids[k]
+		if !ok {
+			id = uint64(len(cs.ids) + 1)
+			cs.ids[k] = id
+		}
+		cs.by[id] = f
+		ports := o.Proto.Protocol == unix.IPPROTO_TCP || o.Proto.Protocol == unix.IPPROTO_UDP ||
+			o.Proto.Protocol == unix.IPPROTO_SCTP || o.Proto.Protocol == unix.IPPROTO_DCCP
+		proto := strconv.Itoa(int(o.Proto.Protocol))
+		for n, p := range protoNames {
+			if int(p) == int(o.Proto.Protocol) {
+				proto = n
+			}
+		}
+		p := map[string]string{
+			"protocol":          proto,
+			"src-address":       hostPort(o.IP.SourceAddress, o.Proto.SourcePort, ports),
+			"dst-address":       hostPort(o.IP.DestinationAddress, o.Proto.DestinationPort, ports),
+			"reply-src-address": hostPort(r.IP.SourceAddress, r.Proto.SourcePort, ports),
+			"reply-dst-address": hostPort(r.IP.DestinationAddress, r.Proto.DestinationPort, ports),
+			"timeout":           value.FormatDuration(time.Duration(f.Timeout) * time.Second),
+			"orig-packets":      strconv.FormatUint(f.CountersOrig.Packets, 10),
+			"orig-bytes":        strconv.FormatUint(f.CountersOrig.Bytes, 10),
+			"repl-packets":      strconv.FormatUint(f.CountersReply.Packets, 10),
+			"repl-bytes":        strconv.FormatUint(f.CountersReply.Bytes, 10),
+			"connection-mark":   strconv.FormatUint(uint64(f.Mark), 10),
+			"assured":           yesNo(f.Status.Assured()),
+			"seen-reply":        yesNo(f.Status.SeenReply()),
+			"srcnat":            yesNo(f.Status.SrcNAT()),
+			"dstnat":            yesNo(f.Status.DstNAT()),
+		}
+		if f.ProtoInfo.TCP != nil && int(f.ProtoInfo.TCP.State) < len(tcpStates) {
+			p["tcp-state"] = tcpStates[f.ProtoInfo.TCP.State]
+		}
+		var fl []byte
+		for _, x := range []struct {
+			on bool
+			c  byte
+		}{{f.Status.Expected(), 'E'}, {f.Status.SeenReply(), 'S'}, {f.Status.Assured(), 'A'}, {f.Status.Confirmed(), 'C'},
+			{f.Status.Dying(), 'D'}, {f.Status.Offload(), 'F'}, {f.Status.SrcNAT(), 's'}, {f.Status.DstNAT(), 'd'}} {
+			if x.on {
+				fl = append(fl, x.c)
+			}
+		}
+		rows = append(rows, control.Row{ID: id, Props: p, Flags: string(fl)})
+	}
+	return rows, nil
+}
+
+// remove deletes the connections with the given row ids.
+func (cs *conns) remove(ids []uint64) error {
+	c, err := cs.k.ctConn()
+	if err != nil {
+		return control.Failure("%v", err)
+	}
+	defer c.Close()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, id := range ids {
+		f, ok := cs.by[id]
+		if !ok {
+			return control.ErrNoSuchItem
+		}
+		if err := c.Delete(f); err != nil && !strings.Contains(err.Error(), "no such file") {
+			return control.Failure("conntrack: %v", err)
+		}
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// registerConnections provides /ip firewall connection (print, remove) and the totals of
+// /ip firewall connection tracking.
+func (e *Engine) registerConnections() {
+	cs := &conns{k: e.k}
+	for _, v6 := range []bool{false, true} {
+		path, v := ConnPath, v6
+		if v6 {
+			path = ConnPath6
+		}
+		e.ex.SetEngine(path, "firewall")
+		e.ex.Provide(path, func(context.Context, *control.Session) ([]control.Row, error) { return cs.rows(v) })
+		m, ok := e.ex.Tree.Get(path)
+		if !ok {
+			continue
+		}
+		e.ex.Handle(path, "remove", control.CommandSpec{Positional: []string{"numbers"}}, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			ref, _ := c.S.Get("numbers")
+			if _, err := cs.rows(v); err != nil {
+				return nil, err
+			}
+			var ids []uint64
+			for _, part := range strings.Split(ref, ",") {
+				id, isID := control.ParseID(strings.TrimSpace(part))
+				if !isID {
+					// Row numbers as the last print showed them, or find's ids.
+					var rids []uint64
+					verr := e.ex.View(c.Sess, func(tx *store.Tx) error {
+						var err error
+						rids, err = e.ex.Resolve(tx, c.Sess, m, part)
+						return err
+					})
+					if verr != nil {
+						return nil, verr
+					}
+					ids = append(ids, rids...)
+					continue
+				}
+				ids = append(ids, id)
+			}
+			return &control.Reply{Menu: m}, cs.remove(ids)
+		})
+	}
+	e.ex.SetEngine(TrackingPath, "firewall")
+	e.ex.Provide(TrackingPath, func(context.Context, *control.Session) ([]control.Row, error) {
+		p := map[string]string{}
+		if n, max, err := e.k.conntrackTotals(); err == nil {
+			p["total-entries"], p["max-entries"] = strconv.Itoa(n), strconv.Itoa(max)
+		}
+		return []control.Row{{Props: p}}, nil
+	})
+}
+
+// trackingSysctls maps /ip firewall connection tracking settings to the kernel's.
+var trackingSysctls = map[string]string{
+	"generic-timeout":          "nf_conntrack_generic_timeout",
+	"icmp-timeout":             "nf_conntrack_icmp_timeout",
+	"tcp-close-timeout":        "nf_conntrack_tcp_timeout_close",
+	"tcp-close-wait-timeout":   "nf_conntrack_tcp_timeout_close_wait",
+	"tcp-established-timeout":  "nf_conntrack_tcp_timeout_established",
+	"tcp-fin-wait-timeout":     "nf_conntrack_tcp_timeout_fin_wait",
+	"tcp-last-ack-timeout":     "nf_conntrack_tcp_timeout_last_ack",
+	"tcp-syn-received-timeout": "nf_conntrack_tcp_timeout_syn_recv",
+	"tcp-syn-sent-timeout":     "nf_conntrack_tcp_timeout_syn_sent",
+	"tcp-time-wait-timeout":    "nf_conntrack_tcp_timeout_time_wait",
+	"udp-stream-timeout":       "nf_conntrack_udp_timeout_stream",
+	"udp-timeout":              "nf_conntrack_udp_timeout",
+	"loose-tcp-tracking":       "nf_conntrack_tcp_loose",
+}
+
+// applyTracking writes the connection tracking settings to the kernel of the daemon's
+// namespace (/proc/sys is the namespace's own). With Options.NetNS (tests) it is not
+// written: /proc/sys belongs to the process's namespace.
+func (e *Engine) applyTracking(sysctlDir string) error {
+	if e.k.NetNS != 0 && sysctlDir == "" {
+		return nil
+	}
+	if sysctlDir == "" {
+		sysctlDir = "/proc/sys/net/netfilter"
+	}
+	items, err := e.ex.Items(TrackingPath)
+	if err != nil {
+		return err
+	}
+	props := map[string]string{}
+	if len(items) > 0 {
+		props = items[0].Props
+	}
+	m, _ := e.ex.Tree.Get(TrackingPath)
+	for prop, name := range trackingSysctls {
+		v := props[prop]
+		if v == "" && m != nil {
+			if p, ok := m.Prop(prop); ok {
+				v = p.Default
+			}
+		}
+		var out string
+		if prop == "loose-tcp-tracking" {
+			out = map[string]string{"yes": "1", "no": "0"}[v]
+		} else {
+			d, err := value.ParseDuration(v)
+			if err != nil {
+				continue
+			}
+			out = strconv.Itoa(int(d / time.Second))
+		}
+		if err := os.WriteFile(filepath.Join(sysctlDir, name), []byte(out), 0o644); err != nil {
+			return fmt.Errorf("connection tracking: %s: %w", prop, err)
+		}
+	}
+	return nil
+}
+
+// conntrackTotals reads the number of tracked connections and the limit. The kernel's
+// counters are per namespace; /proc/sys shows the daemon's own, so with Options.NetNS
+// (tests) they are not available.
+func (k *Kernel) conntrackTotals() (n, max int, err error) {
+	if k.NetNS != 0 {
+		return 0, 0, ErrNotSupported
+	}
+	read := func(name string) (int, error) {
+		b, err := os.ReadFile("/proc/sys/net/netfilter/" + name)
+		if err != nil {
+			return 0, err
+		}
+		return strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if n, err = read("nf_conntrack_count"); err != nil {
+		return 0, 0, err
+	}
+	max, err = read("nf_conntrack_max")
+	return n, max, err
+}
