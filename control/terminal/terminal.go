@@ -106,6 +106,8 @@ func Prompt(user, identity, path string) string {
 	if identity == "" {
 		identity = "MikroTik"
 	}
+	// The identity is a user's string: an ESC in it must not drive every console.
+	user, identity = control.Printable(user), control.Printable(identity)
 	if path == "" {
 		return fmt.Sprintf("[%s@%s] > ", user, identity)
 	}
