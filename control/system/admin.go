@@ -103,7 +103,7 @@ func birthTime(path string, fi fs.FileInfo) time.Time {
 }
 
 // fileRows lists files/ (exports, backups, ftp and tftp uploads), sorted by name.
-func (s *system) fileRows(ctx context.Context, _ *control.Session) ([]control.Row, error) {
+func (s *system) fileRows(ctx context.Context, sess *control.Session) ([]control.Row, error) {
 	m, _ := s.ex.Tree.Get("/file")
 	var rows []control.Row
 	err := filepath.WalkDir(s.files, func(path string, d fs.DirEntry, err error) error {
@@ -137,7 +137,10 @@ func (s *system) fileRows(ctx context.Context, _ *control.Session) ([]control.Ro
 		if !d.IsDir() {
 			p["size"] = strconv.FormatInt(fi.Size(), 10)
 			if fi.Mode().IsRegular() && fi.Size() <= maxContents {
-				if b, err := os.ReadFile(path); err == nil && utf8.Valid(b) && !strings.ContainsRune(string(b), 0) {
+				if b, err := os.ReadFile(path); err == nil && utf8.Valid(b) && !strings.ContainsRune(string(b), 0) &&
+					(!strings.HasPrefix(string(b), backupHeader) || (sess.Can("policy") && sess.Can("sensitive"))) {
+					// A backup holds every secret: its text is shown only to who may
+					// save one.
 					p["contents"] = string(b)
 				}
 			}

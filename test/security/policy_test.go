@@ -82,6 +82,14 @@ func TestEscalationDontRequirePermissions(t *testing.T) {
 func TestEscalationBackup(t *testing.T) {
 	r := escalationRouter(t)
 	tc := r.console("w", "w-password-1")
+	// A backup an admin saved is not readable through /file by the write user.
+	r.must("/system/backup/save", "name=adm")
+	if out := r.must(":put [/file get [find name=adm.backup] contents]"); !strings.Contains(out, "routerd backup") {
+		t.Fatalf("root cannot read the backup through /file (the check below needs it):\n%s", tail(out, 300))
+	}
+	if out := tc.run(t, `:put [/file get [find name=adm.backup] contents]`); strings.Contains(out, "password-hash") || strings.Contains(out, "routerd backup") {
+		t.Errorf("a write user reads the admin's backup through /file:\n%s", tail(out, 300))
+	}
 	for _, cmd := range []string{"/system backup save name=b", "/system backup load name=b"} {
 		if out := tc.run(t, cmd); !strings.Contains(out, "not enough permissions") {
 			t.Errorf("%s by a write user:\n%s", cmd, out)
