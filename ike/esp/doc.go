@@ -1,32 +1,49 @@
 // Package esp is routerd's ESP data path (RFC 4303, RFC 3948 UDP encapsulation) behind one
 // interface, Datapath, with two implementations chosen at start by Probe:
 //
-//   - "kernel-xfrm": SAs and policies in the kernel's XFRM through netlink
-//     (vishvananda/netlink); ESP-in-UDP with UDP_ENCAP_ESPINUDP set on IKE's 4500 socket. Used
-//     where the kernel has ESP (esp4/esp6 and the AEAD/authenc templates), which is where
-//     routerd usually runs.
-//   - "userspace": ESP in Go for kernels without it. Inner packets go through a TUN device
-//     with virtio-net headers and TSO/USO offloads (so a GSO batch is one read); routerd's own
-//     security policy database (SPD) selects them; the security association database (SAD)
-//     keeps sequence numbers, the anti-replay window (RFC 4303 3.4.3, 64..4096 packets;
-//     extended sequence numbers on request), byte and time lifetimes. Outer packets leave by
-//     a raw IP protocol 50 socket or by IKE's UDP 4500 socket without the encap option (IKE
-//     reads 4500 and hands ESP to InputUDP; the non-ESP marker tells IKE from ESP). No XFRM
-//     policy is ever installed in this mode: on a kernel without ESP an XFRM policy silently
-//     blackholes its traffic.
+//   - "kernel-xfrm" (kernel.go): SAs and policies in the kernel's XFRM. routerd builds the
+//     netlink messages itself (NEWSA/UPDSA/DELSA, UPDPOLICY/DELPOLICY with templates) so
+//     tests check them attribute by attribute on kernels that cannot run them; it sets
+//     UDP_ENCAP_ESPINUDP on IKE's 4500 socket, turns XFRM EXPIRE and ACQUIRE multicasts into
+//     Events and reads the statistics from its namespace's /proc/net/xfrm_stat. Used where the
+//     kernel has ESP (esp4/esp6 and the AEAD/authenc templates), which is where routerd
+//     usually runs.
+//   - "userspace" (userspace.go): ESP in Go for kernels without it. Inner packets go through
+//     a TUN device with virtio-net headers and TSO/USO offloads (a GSO batch is one read,
+//     split in Go; decrypted packets are written in batches the TUN library coalesces into
+//     GRO super-packets); routerd's own security policy database (SPD, first match in
+//     RouterOS order); a security association database (SAD) with sequence numbers, the
+//     anti-replay window (RFC 4303 3.4.3, any size; ESN with the Appendix A inference),
+//     byte and time lifetimes raising Events. Outer packets leave by a raw IP protocol 50
+//     socket (IPv4 with IP_HDRINCL, IPv6 with IPV6_PKTINFO; sendmmsg) or by IKE's UDP 4500
+//     socket without the encap option (UDP GSO: one sendmsg per run of equal-size datagrams
+//     to a peer); they come in by the raw sockets (recvmmsg) and by InputUDP, to which IKE
+//     hands what its 4500 reader sees after the non-ESP marker test (ServeUDP is such a
+//     reader, with recvmmsg and UDP GRO). No XFRM policy is ever installed in this mode: on
+//     a kernel without ESP an XFRM policy silently blackholes its traffic.
 //
-// How traffic reaches the userspace path: for every encrypt policy routerd puts a route to
-// the policy's dst-address through the TUN device (src = a local address inside the policy's
-// src-address when there is one) into its own routing table (DefaultConfig: table 220), with
-// an ip rule sending everything not carrying the bypass firewall mark to that table first. Outer
-// packets (raw ESP, UDP 4500 and IKE's 500) carry the bypass mark, so they never loop back
-// into the TUN even in transport mode, where the route is the peer's own address. Inbound,
-// decrypted inner packets are written into the TUN and the kernel receives them as if they
-// arrived on it (rp_filter is off on the TUN).
+// How traffic reaches the userspace path: for every outbound encrypt or discard policy a
+// route to the policy's dst-address through the TUN device (src = a local address inside the
+// policy's src-address when there is one; in transport mode that is the host's own address)
+// goes into routerd's table (Config.Table, 220), and an ip rule sends everything that does
+// not carry the bypass firewall mark to that table first. Outer packets (raw ESP, UDP 4500,
+// and IKE's 500 socket when the engine marks it with SetBypassMark) carry the mark, so they
+// never loop into the TUN, even in transport mode. A packet that the routes bring in but no
+// policy wants (action none, or no match) is sent on in the clear through a raw socket with
+// the mark. Inbound, decrypted inner packets are written into the TUN and the kernel
+// receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
+// inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the
+// TCP/UDP checksum is recomputed (RFC 3948 3.1.2).
 //
-// Covered: ESP with aes-128/192/256-gcm (16-byte ICV, RFC 4106), chacha20poly1305 (RFC 7634),
-// aes-128/192/256-cbc (RFC 3602), aes-128/192/256-ctr (RFC 3686), 3des (RFC 2451) and null
-// (RFC 2410), integrity md5/sha1 (96-bit ICV, RFC 2403/2404), sha256/384/512 (RFC 4868
-// truncation to half); tunnel and transport mode, IPv4 and IPv6 inner and outer; SA counters
-// and the /ip ipsec statistics counter names. Not covered: AH, ESP TFC padding, IPcomp.
+// Algorithms (RouterOS names): aes-128/192/256-gcm with the 16-byte ICV (RFC 4106),
+// chacha20poly1305 (RFC 7634), aes-128/192/256-cbc (RFC 3602), aes-128/192/256-ctr (RFC
+// 3686), 3des (RFC 2451), null (RFC 2410); integrity md5 and sha1 (96-bit ICV, RFC 2403/2404),
+// sha256/384/512 (RFC 4868). Checked against scapy's ESP both ways and against tshark's
+// decryption (interop_test.go), and against strongSwan's kernel-libipsec through routerd's
+// IKE (ike/esp_interop_test.go).
+//
+// Not covered: AH, TFC padding (dummy packets, next header 59, are dropped on receipt),
+// IPcomp, GCM with 8/12-byte ICVs. On the userspace path level=require does not stop
+// cleartext packets that arrive matching an inbound policy (the kernel delivers them without
+// passing the TUN); decrypted packets are checked against the inbound policies.
 package esp
