@@ -186,3 +186,20 @@ func TestEngineAppliesStoredRules(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// An unencrypted backup is never served: it holds every secret and TFTP has no login
+// (a user who may add a rule could otherwise read an admin's backup). An encrypted
+// one is served like any file.
+func TestEnginePlainBackupRefused(t *testing.T) {
+	r := newEngineRig(t, Options{})
+	os.WriteFile(filepath.Join(r.dir, "files", "a.backup"), []byte(plainBackupHeader+"/user add name=x password-hash=y\n"), 0o600)
+	os.WriteFile(filepath.Join(r.dir, "files", "e.backup"), []byte("# routerd backup aes-sha256\nsealed"), 0o600)
+	r.run(t, `/ip tftp add req-filename=.* allow=yes read-only=yes`)
+	srv := r.addr(t).AddrPort()
+	if _, _, err := testGet(t, srv, "a.backup", "octet"); errCode(err) != errAccess {
+		t.Fatalf("plain backup over TFTP: %v", err)
+	}
+	if got, _, err := testGet(t, srv, "e.backup", "octet"); err != nil || !strings.Contains(string(got), "sealed") {
+		t.Fatalf("encrypted backup over TFTP: %q %v", got, err)
+	}
+}

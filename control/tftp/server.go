@@ -396,6 +396,9 @@ func (t *transfer) recv(deadline time.Time) (*Packet, error) {
 	}
 }
 
+// plainBackupHeader starts an unencrypted /system backup file (control/system).
+const plainBackupHeader = "# routerd backup\n"
+
 // read sends a file (RRQ), a window of blocks at a time (RFC 7440; window 1 is RFC 1350).
 func (t *transfer) read(root *os.Root, name string, p *Packet, cfg *Config, rule *Rule) error {
 	f, err := root.Open(name)
@@ -406,6 +409,13 @@ func (t *transfer) read(root *os.Root, name string, p *Packet, cfg *Config, rule
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		return fail(errNotFound, "File not found")
+	}
+	// An unencrypted backup holds every secret of the router (password hashes, keys)
+	// and TFTP has no login: whoever may add a rule must not be able to read it.
+	// Backups saved with password= are encrypted and served like any file.
+	hdr := make([]byte, len(plainBackupHeader))
+	if n, _ := f.ReadAt(hdr, 0); n == len(hdr) && string(hdr) == plainBackupHeader {
+		return fail(errAccess, "Access violation")
 	}
 	var src io.Reader = f
 	size := fi.Size()
