@@ -349,3 +349,44 @@ add generate-policy=port-strict mode-config=ike2-gre peer=p1.ez policy-template-
 		t.Fatalf("198.19.99.2 -> 198.19.99.1 does not cross:\n%s", client.run(t, "/ip ipsec statistics print"))
 	}
 }
+
+// TestRestart: the initiator's routerd restarts (its engine stops, telling the peer, and
+// a new one starts on the same configuration): the tunnel is back within seconds.
+func TestRestart(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	ex := controltest.New(t)
+	b := startRouter(t, nsB, true)
+	b.run(t, siteToSite("ike1-site1", "198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	start := func() (*Engine, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := Options{Listen: iketest.ListenIn(nsA), Do: func(f func() error) error { return iketest.Do(nsA, f) },
+			Log: slog.New(slog.NewTextHandler(testLog{t, nsA}, nil))}
+		opts.ESP = esp.DefaultConfig()
+		opts.ESP.Force = esp.KindUserspace
+		e, err := Start(ctx, ex, prometheus.NewRegistry(), opts)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		return e, cancel
+	}
+	e, cancel := start()
+	a := &router{e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin"}}, ns: nsA}
+	a.run(t, siteToSite("ike1-site2", "198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(15*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up before the restart")
+	}
+	cancel()
+	<-e.Exited
+	began := time.Now()
+	e2, cancel2 := start()
+	defer func() { cancel2(); <-e2.Exited }()
+	if !iketest.WaitFor(15*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not back after the restart")
+	}
+	t.Logf("back %v after the restart", time.Since(began).Round(100*time.Millisecond))
+	if n := len(b.e.Daemon().Snapshot()); n != 1 {
+		t.Errorf("the peer keeps %d IKE SAs", n)
+	}
+}
