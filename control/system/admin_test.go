@@ -69,6 +69,16 @@ func TestClockPackageRouterboard(t *testing.T) {
 	if _, err := r.run(t, "/system clock set time=01:02:03"); err == nil || !strings.Contains(err.Error(), "--allow-clock-set") {
 		t.Errorf("clock set without the flag: %v", err)
 	}
+	// With the flag, the shown zone can be set (the machine's clock is left alone here).
+	AllowClockSet = true
+	t.Cleanup(func() { AllowClockSet = false })
+	r.mustRun(t, "/system clock set time-zone-name=Asia/Tokyo")
+	if out := r.mustRun(t, "/system clock print"); !strings.Contains(out, "time-zone-name: Asia/Tokyo") || !strings.Contains(out, "gmt-offset: +09:00") {
+		t.Errorf("after setting the zone:\n%s", out)
+	}
+	if _, err := r.run(t, "/system clock set time-zone-name=No/Such_Zone"); err == nil {
+		t.Error("unknown zone accepted")
+	}
 	if out := r.mustRun(t, "/system routerboard print"); !strings.Contains(out, "routerboard: no") {
 		t.Errorf("routerboard:\n%s", out)
 	}
