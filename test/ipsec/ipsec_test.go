@@ -205,3 +205,62 @@ func TestWithCharon(t *testing.T) {
 		}
 	}
 }
+
+// TestRoadWarriorCharon: charon asks for a virtual IP (vips = 0.0.0.0); routerd hands
+// one out of an /ip pool through mode config, generates the policy from its template,
+// and the client pings the server's network from its new address.
+func TestRoadWarriorCharon(t *testing.T) {
+	tp := newTopo(t, false)
+	r := startRouter(t, tp.nsR)
+	r.run(t, `/ip pool add name=rw-pool ranges=198.19.77.10-198.19.77.20
+/ip ipsec profile add name=rw dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256
+/ip ipsec proposal add name=rw enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none
+/ip ipsec mode-config add name=rw address-pool=rw-pool address-prefix-length=32 split-include=198.19.101.0/24
+/ip ipsec policy group add name=rw
+/ip ipsec policy add group=rw template=yes src-address=198.19.101.0/24 dst-address=198.19.77.0/24 proposal=rw
+/ip ipsec peer add name=rw exchange-mode=ike2 passive=yes profile=rw
+/ip ipsec identity add peer=rw secret=a-long-test-psk generate-policy=port-strict mode-config=rw policy-template-group=rw my-id=fqdn:r.example remote-id=fqdn:s.example
+`)
+	c := iketest.StartCharon(t, tp.nsS, `connections {
+  rw {
+    version = 2
+    local_addrs = 198.18.50.2
+    remote_addrs = 198.18.50.1
+    proposals = aes128-sha256-ecp256
+    vips = 0.0.0.0
+    local { auth = psk
+            id = s.example }
+    remote { auth = psk
+             id = r.example }
+    children {
+      net {
+        remote_ts = 198.19.101.0/24
+        esp_proposals = aes128gcm16
+      }
+    }
+  }
+}
+secrets {
+  ike-1 { id-a = s.example
+          id-b = r.example
+          secret = "a-long-test-psk" }
+}
+`)
+	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+		t.Fatalf("initiate: %v\n%s", err, out)
+	}
+	sas, _ := c.Swanctl("--list-sas")
+	if !strings.Contains(sas, "198.19.77.10") {
+		t.Fatalf("charon got no address from the pool:\n%s", sas)
+	}
+	peers := r.run(t, "/ip ipsec active-peers print detail")
+	if !strings.Contains(peers, "dynamic-address=198.19.77.10") {
+		t.Errorf("active-peers:\n%s", peers)
+	}
+	if pol := r.run(t, "/ip ipsec policy print"); !strings.Contains(pol, "198.19.77.10/32") {
+		t.Errorf("no generated policy:\n%s", pol)
+	}
+	if err := iketest.In(tp.nsS, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", "198.19.77.10", "198.19.101.1").Run(); err != nil {
+		t.Fatalf("ping from the virtual IP: %v\n%s\n%s", err, r.run(t, "/ip ipsec installed-sa print detail"), sas)
+	}
+}
