@@ -107,7 +107,7 @@ func (x *Executor) checkRef(tx *store.Tx, p *menu.Prop, v string) error {
 		return nil
 	}
 	x.mu.RLock()
-	src := x.sources[target.Path]
+	src, has := x.sources[target.Path], x.names[target.Path]
 	x.mu.RUnlock()
 	var dynamic []Row
 next:
@@ -120,7 +120,15 @@ next:
 		if _, ok := tx.ByName(target.Path, n); ok {
 			continue
 		}
-		// Items an engine supplies (kernel links, dynamic peers) are valid targets too.
+		// Items an engine supplies (kernel links, dynamic peers) are valid targets too:
+		// asked through ProvideNames where the engine offers it; a menu whose engine
+		// only has a row source still builds its rows here, inside the transaction.
+		if has != nil {
+			if n != "" && has(n) {
+				continue
+			}
+			return errf(CatArgument, "input does not match any value of %s", p.Name)
+		}
 		if src != nil && dynamic == nil {
 			rows, err := src(context.Background(), nil)
 			if err != nil {

@@ -88,6 +88,7 @@ type Executor struct {
 	commands map[string]map[string]command // path -> cmd
 	generic  map[menu.Kind]map[string]command
 	sources  map[string]Source
+	names    map[string]func(name string) bool // dynamic item names, for reference checks
 	watchers []*watcher
 	failed   map[string]string // menu prefix -> why its engine did not start
 	hist     *history          // /system history; nil when the tree has no such menu
@@ -132,6 +133,29 @@ func (x *Executor) Provide(path string, src Source) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.sources[path] = src
+}
+
+// ProvideNames registers how a reference to the menu at path (interface=, a list of
+// names) finds items the engine supplies beside the stored ones (kernel links routerd
+// did not create). has runs inside the writing command's store transaction: it must
+// answer from what the engine has already published or one cheap kernel lookup, never
+// by dumping the kernel or opening a transaction of its own.
+func (x *Executor) ProvideNames(path string, has func(name string) bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.names == nil {
+		x.names = map[string]func(string) bool{}
+	}
+	x.names[path] = has
+}
+
+// HasName reports whether the engine of the menu at path supplies an item named name
+// (ProvideNames); false when it provides none.
+func (x *Executor) HasName(path, name string) bool {
+	x.mu.RLock()
+	has := x.names[path]
+	x.mu.RUnlock()
+	return has != nil && name != "" && has(name)
 }
 
 // Watch calls fn after every committed change to a menu at or below prefix. fn runs on

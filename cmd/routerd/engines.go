@@ -10,7 +10,9 @@ import (
 	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/firewall"
+	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/ipsec"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/nd"
 	"github.com/routerd/routerd/control/queue"
@@ -18,6 +20,7 @@ import (
 	"github.com/routerd/routerd/control/scheduler"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/tftp"
+	"github.com/routerd/routerd/control/tunnel"
 )
 
 // Env is what the registration list builds engines from: the executor (configuration,
@@ -37,12 +40,12 @@ type Env struct {
 // plug into its /ip service manager). docs/architecture.md says how to write one.
 func engines(env *Env) []engine.Engine {
 	return []engine.Engine{
-		linkEngine(),
-		ipEngine(),
+		link.New(),
+		ipcfg.New(),
 		arp.New(nil),
 		managementEngine(env),
 		consolesEngine(env),
-		tunnelEngine(env),
+		tunnel.New(env.BPFFS),
 		ptpEngine(env),
 		scheduler.New(env.Interp, scheduler.SystemClock{}, time.Now()),
 		engine.Func(engine.Spec{Name: "routing", Menus: []string{"/routing"}}, func(ctx context.Context, h *engine.Handle) error {
@@ -50,7 +53,8 @@ func engines(env *Env) []engine.Engine {
 			return err
 		}),
 		engine.Func(engine.Spec{Name: "firewall", Menus: []string{"/ip/firewall", "/ipv6/firewall"}}, func(ctx context.Context, h *engine.Handle) error {
-			_, err := firewall.Start(ctx, h.Ex, h.Metrics, firewall.Options{})
+			lists, _ := engine.Lookup[link.ListMembers](h)
+			_, err := firewall.Start(ctx, h.Ex, h.Metrics, firewall.Options{IfLists: lists})
 			return err
 		}),
 		engine.Func(engine.Spec{Name: "dns", Menus: []string{"/ip/dns/static", "/ip/dns/cache"}}, func(ctx context.Context, h *engine.Handle) error {

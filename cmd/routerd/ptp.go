@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"strconv"
@@ -24,12 +23,9 @@ func ptpFlags(o *ptpengine.Options) {
 	})
 }
 
-// ptpEngine runs /system ptp (ptp/engine).
+// ptpEngine runs /system ptp (ptp/engine) with the daemon's --ptp-* options.
 func ptpEngine(env *Env) engine.Engine {
-	return engine.Func(engine.Spec{Name: "ptp", Menus: []string{"/system/ptp"}},
-		func(ctx context.Context, h *engine.Handle) error {
-			o := env.Opts.ptp
-			o.BPFFS = env.BPFFS
-			return ptpengine.Start(ctx, h.Ex, h.Metrics, o)
-		})
+	o := env.Opts.ptp
+	o.BPFFS = env.BPFFS
+	return ptpengine.New(o)
 }

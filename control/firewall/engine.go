@@ -14,7 +14,6 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/eventlog"
-	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
@@ -25,11 +24,15 @@ import (
 type Options struct {
 	// NetNS is a network namespace file descriptor (tests); 0 is the daemon's namespace.
 	NetNS int
+	// IfLists resolves interface list names (in-interface-list=) to their members: the
+	// link engine's link.ListMembers. Nil resolves every list to nothing.
+	IfLists func(name string) []string
 }
 
 // Engine applies /ip firewall and /ipv6 firewall to nftables.
 type Engine struct {
 	ex   *control.Executor
+	opts Options
 	k    *Kernel
 	wake chan struct{}
 	// exited closes when the engine has stopped following changes.
@@ -57,7 +60,7 @@ func listPath(v6 bool) string {
 
 // Start registers the engine, applies the stored configuration and follows changes.
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
-	e := &Engine{ex: ex, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
+	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
@@ -124,7 +127,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 }
 
 func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
-	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: func(n string) []string { return link.Members(e.ex, n) },
+	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: e.opts.IfLists,
 		RoutingMarks: map[string]uint32{}}
 	if ts, _, err := routing.Tables(e.ex); err == nil {
 		for n, t := range ts {

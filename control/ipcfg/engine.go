@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -25,9 +26,8 @@ const dynBase = 0x2000000
 
 // Engine converges addresses and routes to the configuration.
 type Engine struct {
-	ex   *control.Executor
-	h    *netlink.Handle
-	kick chan struct{}
+	ex *control.Executor
+	h  *netlink.Handle
 
 	// Pools hands out addresses of /ip pool to other subsystems.
 	Pools *Pools
@@ -66,85 +66,104 @@ func (e *Engine) forgetAddrs() {
 	e.addrMu.Unlock()
 }
 
-// Start registers the IP menus' sources and commands, applies the configuration and
-// follows kernel links, addresses and routes until ctx ends.
-func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
+// Menus this engine applies.
+const (
+	addr4Path    = "/ip/address"
+	addr6Path    = "/ipv6/address"
+	route4Path   = "/ip/route"
+	route6Path   = "/ipv6/route"
+	poolPath     = "/ip/pool"
+	poolUsedPath = "/ip/pool/used"
+	dnsPath      = "/ip/dns"
+)
+
+// New returns the engine of addresses, routes, pools and /ip dns, for an engine host to
+// run.
+func New() *Engine {
+	return &Engine{dynIDs: map[string]uint64{}}
+}
+
+// Spec declares the menus the engine applies. Addresses follow /interface (a link
+// renamed or created), routes /routing/table; kernel link, address and route events kick it, so it needs no
+// periodic pass.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "ipcfg",
+		Menus:  []string{addr4Path, addr6Path, route4Path, route6Path, poolPath, poolUsedPath, dnsPath},
+		Watch:  []string{"/interface", "/routing/table"},
+		Resync: engine.Never}
+}
+
+// Start registers the IP menus' sources and commands, offers the pools (*Pools) to the
+// engines after it, and follows kernel links, addresses and routes until ctx ends.
+func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	h, err := netlink.NewHandle()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
-	e := &Engine{ex: ex, h: h, kick: make(chan struct{}, 1), dynIDs: map[string]uint64{}}
+	ex := eh.Ex
+	e.ex, e.h = ex, h
 	e.Pools = newPools(ex)
-	registerPools(ex, e.Pools)
-	for _, p := range []string{"/ip/address", "/ipv6/address", "/ip/route", "/ipv6/route", "/ip/pool", "/ip/pool/used", "/ip/dns"} {
-		ex.SetEngine(p, "ipcfg")
-	}
-	ex.Provide("/ip/address", func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(4) })
-	ex.Provide("/ipv6/address", func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(6) })
-	ex.Provide("/ip/route", func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(4) })
-	ex.Provide("/ipv6/route", func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(6) })
-	ex.Provide("/ip/pool/used", e.Pools.usedRows)
+	engine.Offer(eh, e.Pools)
+	ex.Provide(addr4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(4) })
+	ex.Provide(addr6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(6) })
+	ex.Provide(route4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(4) })
+	ex.Provide(route6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(6) })
+	ex.Provide(poolUsedPath, e.Pools.usedRows)
 	e.registerChecks()
 	registerPing(ex)
-	for _, p := range []string{"/ip/address", "/ipv6/address", "/ip/route", "/ipv6/route", "/interface", "/routing/table"} {
-		ex.Watch(p, func(control.Change) { e.poke() })
-	}
 
 	lu := make(chan netlink.LinkUpdate, 256)
 	au := make(chan netlink.AddrUpdate, 256)
 	ru := make(chan netlink.RouteUpdate, 1024)
-	onErr := func(err error) { slog.Warn("ipcfg: netlink subscription", "err", err); e.poke() }
+	onErr := func(err error) { slog.Warn("ipcfg: netlink subscription", "err", err); eh.Kick() }
 	if err := netlink.LinkSubscribeWithOptions(lu, ctx.Done(), netlink.LinkSubscribeOptions{ErrorCallback: onErr}); err != nil {
-		return nil, fmt.Errorf("ipcfg: subscribe links: %w", err)
+		h.Close()
+		return fmt.Errorf("ipcfg: subscribe links: %w", err)
 	}
 	if err := netlink.AddrSubscribeWithOptions(au, ctx.Done(), netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
-		return nil, fmt.Errorf("ipcfg: subscribe addresses: %w", err)
+		h.Close()
+		return fmt.Errorf("ipcfg: subscribe addresses: %w", err)
 	}
 	if err := netlink.RouteSubscribeWithOptions(ru, ctx.Done(), netlink.RouteSubscribeOptions{ErrorCallback: onErr}); err != nil {
-		return nil, fmt.Errorf("ipcfg: subscribe routes: %w", err)
+		h.Close()
+		return fmt.Errorf("ipcfg: subscribe routes: %w", err)
 	}
-	go e.run(ctx, lu, au, ru)
-	e.poke()
-	return e, nil
-}
-
-func (e *Engine) poke() {
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (e *Engine) run(ctx context.Context, lu <-chan netlink.LinkUpdate, au <-chan netlink.AddrUpdate, ru <-chan netlink.RouteUpdate) {
-	defer e.h.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-lu:
-			e.poke()
-		case <-au:
-			e.forgetAddrs()
-			e.poke()
-		case u := <-ru:
-			// Our own route installs echo back; only others' changes (a connected route
-			// appearing) can make an invalid item applicable.
-			if u.Protocol != Proto {
-				e.poke()
+	eh.Go(ctx, func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-lu:
+				eh.Kick()
+			case <-au:
+				e.forgetAddrs()
+				eh.Kick()
+			case u := <-ru:
+				// Our own route installs echo back; only others' changes (a connected
+				// route appearing) can make an invalid item applicable.
+				if u.Protocol != Proto {
+					eh.Kick()
+				}
 			}
-		case <-e.kick:
-			e.reconcile()
 		}
-	}
+	})
+	return nil
 }
 
-// Reconcile runs one pass now (tests and the benchmark use it to wait for convergence).
-func (e *Engine) reconcile() {
+// Close releases the netlink handle once the engine's goroutines have ended.
+func (e *Engine) Close() error {
+	e.h.Close()
+	return nil
+}
+
+// Reconcile converges addresses and routes to the configuration.
+func (e *Engine) Reconcile(context.Context) error {
 	e.forgetAddrs()
 	e.applyAddrs(4)
 	e.applyAddrs(6)
 	e.applyRoutes(4)
 	e.applyRoutes(6)
+	return nil
 }
 
 // dynID returns a stable id for a dynamic row.

@@ -86,17 +86,6 @@ func newPools(ex *control.Executor) *Pools {
 	return &Pools{ex: ex, leases: map[string]map[netip.Addr]Lease{}}
 }
 
-var registry sync.Map // *control.Executor -> *Pools
-
-func registerPools(ex *control.Executor, p *Pools) { registry.Store(ex, p) }
-
-// PoolsOf returns the pools of the routerd that runs ex (nil before the ipcfg engine started).
-func PoolsOf(ex *control.Executor) *Pools {
-	p, _ := registry.Load(ex)
-	pp, _ := p.(*Pools)
-	return pp
-}
-
 // Acquire leases the first free address of the named pool (then of its next-pool chain).
 func (p *Pools) Acquire(pool, owner, info string) (netip.Addr, error) {
 	items, err := p.ex.Items("/ip/pool")

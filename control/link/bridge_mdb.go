@@ -216,8 +216,8 @@ func (e *Engine) watchMdb(ctx context.Context) {
 		slog.Warn("link: mdb notifications unavailable; entries are checked on configuration and link changes only", "err", err)
 		return
 	}
-	go func() { <-ctx.Done(); s.Close() }()
-	go func() {
+	e.eh.Go(ctx, func(ctx context.Context) { <-ctx.Done(); s.Close() })
+	e.eh.Go(ctx, func(ctx context.Context) {
 		for {
 			_, _, err := s.Receive()
 			switch {
@@ -229,12 +229,10 @@ func (e *Engine) watchMdb(ctx context.Context) {
 				slog.Warn("link: mdb notifications stopped", "err", err)
 				return
 			}
-			select {
-			case e.mdbKick <- struct{}{}:
-			default:
-			}
+			// One pass applies the multicast databases with the rest.
+			e.eh.Kick()
 		}
-	}()
+	})
 }
 
 // applyMdb converges the multicast databases to /interface bridge mdb: one entry per

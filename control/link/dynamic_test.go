@@ -25,7 +25,7 @@ func TestDynamicRule(t *testing.T) {
 	}
 	configured := map[string]bool{"ether2": true, "gre1": true}
 	want := map[string]bool{"lo": false, "eth0": false, "ext0": true, "ether2": false, "bridge1": false, "docker0": true, "gre1": false}
-	infos := classify(links, configured)
+	infos := classify(links, configured, func(string) bool { return false })
 	for i, l := range links {
 		n := l.Attrs().Name
 		if got := dynamicLink(l, configured); got != want[n] {

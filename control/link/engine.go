@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -26,22 +27,35 @@ const dynBase = 0x1000000
 // ErrNotSupported is returned by Start when netlink cannot be used (no rtnetlink socket).
 var ErrNotSupported = errors.New("link: netlink not available")
 
-// Paths this engine applies.
-var paths = []string{"/interface", "/interface/ethernet", "/interface/bridge", "/interface/bridge/port",
-	"/interface/bridge/vlan", "/interface/vlan", "/interface/bridge/mdb", "/interface/list", "/interface/list/member"}
+// Menus this engine applies.
+const (
+	IfacePath      = "/interface"
+	etherPathMenu  = "/interface/ethernet"
+	bridgePath     = "/interface/bridge"
+	portPath       = "/interface/bridge/port"
+	bridgeVlanPath = "/interface/bridge/vlan"
+	vlanPath       = "/interface/vlan"
+	mdbPath        = "/interface/bridge/mdb"
+	listPath       = "/interface/list"
+	listMemberPath = "/interface/list/member"
+)
+
+var paths = []string{IfacePath, etherPathMenu, bridgePath, portPath, bridgeVlanPath, vlanPath, mdbPath, listPath, listMemberPath}
 
 // Engine converges links, bridges and VLANs to the configuration.
 type Engine struct {
-	ex   *control.Executor
-	h    *netlink.Handle
-	kick chan struct{}
+	ex *control.Executor
+	eh *engine.Handle
+	h  *netlink.Handle
 
-	mdbKick chan struct{}   // multicast database notifications
-	mdbHost map[mdbKey]bool // host entries added in this run (run goroutine only)
+	mdbHost map[mdbKey]bool // host entries added in this run (Reconcile only)
 
 	mu   sync.Mutex
 	hist map[string]*history // carrier history by link name, since start
 	macs map[string]string   // original MAC address of ethernet ports, by default-name
+	// byName and byIndex are the kernel's links as link events told them.
+	byName  map[string]int
+	byIndex map[int]string
 }
 
 type history struct {
@@ -50,70 +64,67 @@ type history struct {
 	downs            int
 }
 
-// Start registers the engine's sources and commands, applies the configuration and
-// follows the kernel's links until ctx ends.
-func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
+// New returns the link engine, for an engine host to run.
+func New() *Engine {
+	return &Engine{hist: map[string]*history{}, mdbHost: map[mdbKey]bool{},
+		byName: map[string]int{}, byIndex: map[int]string{}}
+}
+
+// Spec declares the menus the engine applies. Kernel link events kick it, so it needs
+// no periodic pass: a link deleted behind routerd's back is put back at once.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "link", Menus: paths, Resync: engine.Never}
+}
+
+// Start registers the engine's sources and commands and follows the kernel's links
+// until ctx ends. Overlays and hiders other engines offer (link.Overlay, link.Hider)
+// are looked up whenever rows are built.
+func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	h, err := netlink.NewHandle()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
-	e := &Engine{ex: ex, h: h, kick: make(chan struct{}, 1), hist: map[string]*history{},
-		mdbKick: make(chan struct{}, 1), mdbHost: map[mdbKey]bool{}}
-	for _, p := range paths {
-		ex.SetEngine(p, "link")
-	}
-	ex.Provide("/interface", e.ifaceRows)
-	ex.Provide("/interface/ethernet", e.etherRows)
+	e.ex, e.eh, e.h = eh.Ex, eh, h
+	e.ex.Provide(IfacePath, e.ifaceRows)
+	e.ex.Provide(etherPathMenu, e.etherRows)
+	e.ex.ProvideNames(IfacePath, e.hasLink)
 	e.registerCommands()
-	ex.Watch("/interface", func(control.Change) { e.poke() })
+	engine.Offer(eh, ListMembers(e.Members))
 
 	updates := make(chan netlink.LinkUpdate, 512)
 	err = netlink.LinkSubscribeWithOptions(updates, ctx.Done(), netlink.LinkSubscribeOptions{
 		ListExisting: true,
 		ErrorCallback: func(err error) {
 			slog.Warn("link: netlink subscription", "err", err)
-			e.poke()
+			eh.Kick()
 		},
 	})
 	if err != nil {
 		h.Close()
-		return nil, fmt.Errorf("link: subscribe: %w", err)
+		return fmt.Errorf("link: subscribe: %w", err)
 	}
 	e.watchMdb(ctx)
-	go e.run(ctx, updates)
-	e.poke()
-	return e, nil
-}
-
-func (e *Engine) poke() {
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-}
-
-// run applies the configuration after every change and every kernel link event; events
-// arriving during a pass coalesce into one more pass.
-func (e *Engine) run(ctx context.Context, updates <-chan netlink.LinkUpdate) {
-	defer e.h.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case u, ok := <-updates:
-			if !ok {
+	eh.Go(ctx, func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
 				return
-			}
-			e.observe(u)
-			e.poke()
-		case <-e.kick:
-			e.reconcile()
-		case <-e.mdbKick:
-			if cfg, err := e.load(); err == nil {
-				e.applyMdb(cfg)
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				e.observe(u)
+				eh.Kick()
 			}
 		}
-	}
+	})
+	return nil
+}
+
+// Close releases the netlink handle once the engine's goroutines have ended.
+func (e *Engine) Close() error {
+	e.h.Close()
+	return nil
 }
 
 // observe keeps the carrier history print shows (last-link-up-time, link-downs).
@@ -121,10 +132,16 @@ func (e *Engine) observe(u netlink.LinkUpdate) {
 	a := u.Link.Attrs()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if old, ok := e.byIndex[a.Index]; ok && old != a.Name {
+		delete(e.byName, old) // renamed
+	}
 	if u.Header.Type == 17 { // RTM_DELLINK
 		delete(e.hist, a.Name)
+		delete(e.byName, a.Name)
+		delete(e.byIndex, a.Index)
 		return
 	}
+	e.byName[a.Name], e.byIndex[a.Index] = a.Index, a.Name
 	up := a.OperState == netlink.OperUp || (a.OperState == netlink.OperUnknown && a.Flags&1 != 0 && a.RawFlags&0x10000 != 0)
 	hs := e.hist[a.Name]
 	if hs == nil {
@@ -146,12 +163,11 @@ func (e *Engine) observe(u netlink.LinkUpdate) {
 	}
 }
 
-// reconcile converges the kernel to the store, in dependency order.
-func (e *Engine) reconcile() {
+// Reconcile converges the kernel to the store, in dependency order.
+func (e *Engine) Reconcile(context.Context) error {
 	cfg, err := e.load()
 	if err != nil {
-		slog.Warn("link: reading configuration", "err", err)
-		return
+		return fmt.Errorf("reading configuration: %w", err)
 	}
 	e.applyEthers(cfg)
 	e.applyBridges(cfg)
@@ -161,6 +177,7 @@ func (e *Engine) reconcile() {
 	e.applyBridgeVlans(cfg)
 	e.applyMdb(cfg)
 	e.applyLists(cfg)
+	return nil
 }
 
 // config is one consistent read of the menus this engine applies.
@@ -225,6 +242,21 @@ func Known(ex *control.Executor, tx *store.Tx, name string) bool {
 			return true
 		}
 	}
-	_, err := netlink.LinkByName(name)
-	return err == nil
+	return ex.HasName(IfacePath, name)
+}
+
+// hasLink reports whether the kernel has a link of that name that is an interface of
+// its own (not a tunnel's hidden end), for the reference checks of writing commands: from
+// the names the link events published, else one lookup of that name (a link made a
+// moment ago whose event is still on its way), never a dump.
+func (e *Engine) hasLink(name string) bool {
+	e.mu.Lock()
+	_, ok := e.byName[name]
+	e.mu.Unlock()
+	if !ok {
+		if _, err := netlink.LinkByName(name); err != nil { // own socket: e.h belongs to the pass
+			return false
+		}
+	}
+	return !e.hiddenLink(name)
 }

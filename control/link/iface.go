@@ -93,7 +93,7 @@ func (e *Engine) kernelProps(l netlink.Link, qdrops map[int]uint64) (p map[strin
 		}
 	}
 	p["tx-queue-drop"] = strconv.FormatUint(qdrops[a.Index], 10)
-	claimed = applyOverlays(a.Name, p)
+	claimed = e.applyOverlays(a.Name, p)
 	e.mu.Lock()
 	if hs := e.hist[a.Name]; hs != nil {
 		if !hs.lastUp.IsZero() {
@@ -150,7 +150,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 		}
 		a := l.Attrs()
 		present[a.Name] = true
-		if hiddenLink(a.Name) {
+		if e.hiddenLink(a.Name) {
 			continue
 		}
 		p, claimed := e.kernelProps(l, qdrops)

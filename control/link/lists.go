@@ -89,12 +89,17 @@ func (l *lists) resolve(list string, seen map[string]bool) map[string]bool {
 	return out
 }
 
+// ListMembers resolves an interface list to the names of its member interfaces; the link
+// engine offers its Members as one (engine.Lookup[link.ListMembers]).
+type ListMembers func(list string) []string
+
 // Members returns the names of the interfaces in list, sorted: the links of the system
 // that are members (directly or through include=, less exclude=), or for the built-in
 // lists all, dynamic and static the links of that kind (dynamicLink, the rule behind the
 // D flag of /interface print). A member whose link does not exist is left out, so callers
 // resolve again when links come and go.
-func Members(ex *control.Executor, list string) []string {
+func (e *Engine) Members(list string) []string {
+	ex := e.ex
 	var listItems, memberItems []store.Item
 	var configured map[string]bool
 	err := ex.Store.View(func(tx *store.Tx) error {
@@ -116,7 +121,7 @@ func Members(ex *control.Executor, list string) []string {
 	if err != nil {
 		slog.Warn("link: listing links", "err", err)
 	}
-	set := newLists(listItems, memberItems, classify(ls, configured)).resolve(list, map[string]bool{})
+	set := newLists(listItems, memberItems, classify(ls, configured, e.hiddenLink)).resolve(list, map[string]bool{})
 	out := make([]string, 0, len(set))
 	for n := range set {
 		out = append(out, n)
@@ -154,10 +159,10 @@ func dynamicLink(l netlink.Link, configured map[string]bool) bool {
 	return l.Type() != "device" && !owned(l) && !configured[l.Attrs().Name]
 }
 
-func classify(ls []netlink.Link, configured map[string]bool) []ifInfo {
+func classify(ls []netlink.Link, configured map[string]bool, hidden func(string) bool) []ifInfo {
 	out := make([]ifInfo, 0, len(ls))
 	for _, l := range ls {
-		if hiddenLink(l.Attrs().Name) {
+		if hidden(l.Attrs().Name) {
 			continue
 		}
 		out = append(out, ifInfo{name: l.Attrs().Name, static: !dynamicLink(l, configured)})

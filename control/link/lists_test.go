@@ -81,19 +81,20 @@ func TestMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Members(ex, "LAN"); !slices.Equal(got, []string{"lo"}) {
+	e := &Engine{ex: ex}
+	if got := e.Members("LAN"); !slices.Equal(got, []string{"lo"}) {
 		t.Errorf("LAN: %v", got)
 	}
-	if got := Members(ex, "all"); !slices.Contains(got, "lo") {
+	if got := e.Members("all"); !slices.Contains(got, "lo") {
 		t.Errorf("all without lo: %v", got)
 	}
-	if got := Members(ex, "static"); !slices.Contains(got, "lo") {
+	if got := e.Members("static"); !slices.Contains(got, "lo") {
 		t.Errorf("static without lo: %v", got)
 	}
-	if got := Members(ex, "NOLO"); slices.Contains(got, "lo") || len(got) != len(Members(ex, "all"))-1 {
+	if got := e.Members("NOLO"); slices.Contains(got, "lo") || len(got) != len(e.Members("all"))-1 {
 		t.Errorf("NOLO: %v", got)
 	}
-	if got := Members(ex, "none"); len(got) != 0 {
+	if got := e.Members("none"); len(got) != 0 {
 		t.Errorf("none: %v", got)
 	}
 	items, _ := ex.Items("/interface/list")

@@ -1,6 +1,6 @@
 package link
 
-import "sync"
+import "github.com/routerd/routerd/control/engine"
 
 // Overlay supplies, for a link whose packets another engine handles itself (the eBPF
 // tunnels: the kernel's own counters of their veth ends miss the dataplane's drops and
@@ -17,34 +17,14 @@ type Overlay func(name string) (props map[string]string, ok bool)
 // /interface ethernet print and the interface lists leave them out.
 type Hider func(name string) bool
 
-var overlays struct {
-	sync.RWMutex
-	fns    []Overlay
-	hiders []Hider
-}
-
-// RegisterOverlay adds an Overlay for every /interface print from now on.
-func RegisterOverlay(fn Overlay) {
-	overlays.Lock()
-	overlays.fns = append(overlays.fns, fn)
-	overlays.Unlock()
-}
-
-// RegisterHider adds a Hider for every /interface print from now on.
-func RegisterHider(fn Hider) {
-	overlays.Lock()
-	overlays.hiders = append(overlays.hiders, fn)
-	overlays.Unlock()
-}
-
-// applyOverlays lets the registered overlays replace properties of the named link and
-// reports whether one claimed it.
-func applyOverlays(name string, p map[string]string) bool {
-	overlays.RLock()
-	fns := overlays.fns
-	overlays.RUnlock()
+// applyOverlays lets the overlays other engines offer replace properties of the named
+// link and reports whether one claimed it.
+func (e *Engine) applyOverlays(name string, p map[string]string) bool {
 	claimed := false
-	for _, fn := range fns {
+	if e.eh == nil {
+		return false // not started by a host (unit tests): nothing offered
+	}
+	for _, fn := range engine.All[Overlay](e.eh) {
 		if extra, ok := fn(name); ok {
 			claimed = true
 			for k, v := range extra {
@@ -59,12 +39,12 @@ func applyOverlays(name string, p map[string]string) bool {
 	return claimed
 }
 
-// hiddenLink reports whether a registered Hider hides the named link.
-func hiddenLink(name string) bool {
-	overlays.RLock()
-	hs := overlays.hiders
-	overlays.RUnlock()
-	for _, h := range hs {
+// hiddenLink reports whether a Hider another engine offers hides the named link.
+func (e *Engine) hiddenLink(name string) bool {
+	if e.eh == nil {
+		return false
+	}
+	for _, h := range engine.All[Hider](e.eh) {
 		if h(name) {
 			return true
 		}

@@ -32,8 +32,8 @@ type Options struct {
 
 // Engine applies /ip tftp: it listens while at least one rule is enabled.
 type Engine struct {
-	ex   *control.Executor
-	h    *engine.Handle
+	ex *control.Executor
+	h  *engine.Handle
 	// life is the engine's lifetime (Start's context): the listener runs under it, not
 	// under one pass's.
 	life context.Context

@@ -15,11 +15,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
@@ -45,14 +45,21 @@ const resyncEvery = 5 * time.Second
 // Engine applies the tunnel menus.
 type Engine struct {
 	ex    *control.Executor
+	eh    *engine.Handle
+	bpffs string
 	dp    *dataplane.Tunnels
-	kick  chan struct{}
 	raw   int // IPPROTO_RAW socket for keepalives
 	force dataplane.Hook
 	// pinned: the eBPF objects are pinned under --bpffs and outlive routerd; unpin
 	// releases the private bpf filesystem that holds them otherwise.
 	pinned bool
 	unpin  func()
+	// life is the engine's lifetime (Start's context).
+	life context.Context
+
+	// pass serialises a reconcile with the keepalive tick: both walk the live tunnels
+	// and the dataplane, as they did when one goroutine ran both.
+	pass sync.Mutex
 
 	mu    sync.Mutex
 	dns   map[string]resolved   // remote-address host names, by name
@@ -89,11 +96,27 @@ type tunnel struct {
 	state              control.ItemState // as last reported, refreshed with counters
 }
 
-// Start loads the tunnel programs (reusing pinned maps and links under bpffs), applies
-// the configuration and follows its changes until ctx ends. Without eBPF support the
-// menus stay unapplied and the error says why.
-func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, bpffs string) error {
-	dir, pinned, unpin, err := pinDir(filepath.Join(bpffs, "tunnel"))
+// New returns the tunnel engine, for an engine host to run; its eBPF objects are pinned
+// under bpffs.
+func New(bpffs string) *Engine {
+	return &Engine{bpffs: bpffs, live: map[string]*tunnel{}, loops: map[string]*loopGuard{},
+		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK"))}
+}
+
+// Spec declares the tunnel menus; the periodic pass notices changed routes.
+func (e *Engine) Spec() engine.Spec {
+	s := engine.Spec{Name: "tunnel", Resync: resyncEvery}
+	for _, m := range Menus {
+		s.Menus = append(s.Menus, m.Path)
+	}
+	return s
+}
+
+// Start loads the tunnel programs (reusing pinned maps and links under bpffs), offers
+// /interface print its overlay and hider, and starts the keepalive tick. Without eBPF
+// support the menus stay unapplied and the error says why.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	dir, pinned, unpin, err := pinDir(filepath.Join(e.bpffs, "tunnel"))
 	if err != nil {
 		return err
 	}
@@ -108,72 +131,61 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		unpin()
 		return fmt.Errorf("keepalive socket: %w", err)
 	}
-	e := &Engine{ex: ex, dp: dp, kick: make(chan struct{}, 1), raw: raw, live: map[string]*tunnel{},
-		loops: map[string]*loopGuard{},
-		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK")), pinned: pinned, unpin: unpin}
+	e.ex, e.eh, e.dp, e.raw, e.pinned, e.unpin, e.life = h.Ex, h, dp, raw, pinned, unpin, ctx
 	for _, m := range Menus {
-		ex.SetEngine(m.Path, "tunnel")
-		ex.Watch(m.Path, func(control.Change) { e.Kick() })
-		ex.Provide(m.Path, e.refresh(m.Path))
+		e.ex.Provide(m.Path, e.refresh(m.Path))
 	}
 	// A changed DNS configuration (servers, static entries) may change what a
 	// remote-address name resolves to.
-	ex.Watch("/ip/dns", func(control.Change) {
+	e.ex.Watch("/ip/dns", func(control.Change) {
 		e.mu.Lock()
 		e.dns = nil
 		e.mu.Unlock()
-		e.Kick()
+		h.Kick()
 	})
-	link.RegisterHider(isHidden)
-	if reg != nil {
-		if err := reg.Register(e); err != nil {
+	engine.Offer(h, link.Hider(isHidden))
+	engine.Offer(h, link.Overlay(e.ifaceOverlay))
+	if h.Metrics != nil {
+		if err := h.Metrics.Register(e); err != nil {
 			slog.Warn("tunnel metrics not registered", "err", err)
 		}
 	}
-	link.RegisterOverlay(e.ifaceOverlay)
-	e.reconcile()
-	go e.run(ctx)
+	h.Go(ctx, e.tick)
 	return nil
 }
 
 // Kick asks for a reconcile soon; it never blocks.
-func (e *Engine) Kick() {
-	select {
-	case e.kick <- struct{}{}:
-	default:
+func (e *Engine) Kick() { e.eh.Kick() }
+
+// Close releases the keepalive socket and the loaded objects. Tunnels keep forwarding:
+// links, maps and attachments stay for the next routerd.
+func (e *Engine) Close() error {
+	unix.Close(e.raw)
+	e.mu.Lock()
+	for _, g := range e.loops {
+		g.close()
 	}
+	e.mu.Unlock()
+	e.dp.Close()
+	e.unpin()
+	return nil
 }
 
-func (e *Engine) run(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last := time.Now()
+// tick sends keepalives and runs loop protection every second.
+func (e *Engine) tick(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			// Tunnels keep forwarding: links, maps and attachments stay for the next
-			// routerd.
-			unix.Close(e.raw)
-			e.mu.Lock()
-			for _, g := range e.loops {
-				g.close()
-			}
-			e.mu.Unlock()
-			e.dp.Close()
-			e.unpin()
 			return
-		case <-e.kick:
-			e.reconcile()
-			last = time.Now()
-		case now := <-tick.C:
-			if now.Sub(last) >= resyncEvery {
-				e.reconcile()
-				last = now
-			}
+		case now := <-t.C:
+			e.pass.Lock()
 			e.keepalive(now)
 			e.mu.Lock()
 			changed := e.loopProtect(now)
 			e.mu.Unlock()
+			e.pass.Unlock()
 			if changed {
 				e.Kick()
 			}
@@ -194,19 +206,15 @@ type item struct {
 
 func (it *item) hiddenName() string { return it.prefix + strconv.FormatUint(it.id, 10) }
 
-// reconcile converges links, maps and attachments to the configuration.
-func (e *Engine) reconcile() {
-	defer func() {
-		if r := recover(); r != nil {
-			slog.Error("tunnel engine: reconcile panicked", "panic", r)
-		}
-	}()
+// Reconcile converges links, maps and attachments to the configuration.
+func (e *Engine) Reconcile(context.Context) error {
+	e.pass.Lock()
+	defer e.pass.Unlock()
 	var items []item
 	for _, m := range Menus {
 		its, err := e.ex.Items(m.Path)
 		if err != nil {
-			slog.Error("tunnel engine: reading configuration", "menu", m.Path, "err", err)
-			return
+			return fmt.Errorf("reading %s: %w", m.Path, err)
 		}
 		mm, _ := e.ex.Tree.Get(m.Path)
 		for _, it := range its {
@@ -242,17 +250,24 @@ func (e *Engine) reconcile() {
 		}
 		e.ex.State.Set(it.path, it.id, st)
 	}
-	e.prune(want)
+	err := e.prune(want)
 	for _, ul := range e.dp.DecapLinks() {
 		if !underlays[ul] {
 			e.dp.DetachDecap(ul)
 		}
 	}
+	return err
 }
 
-// prune removes the links and map entries of tunnels no longer configured.
-func (e *Engine) prune(want map[string]bool) {
-	links, _ := netlink.LinkList()
+// prune removes the links and map entries of tunnels no longer configured. What it
+// cannot remove belongs to no item any more, so the error is the pass's.
+func (e *Engine) prune(want map[string]bool) error {
+	links, err := netlink.LinkList()
+	if err != nil {
+		// Without the list, removing map entries would take those of live tunnels.
+		return fmt.Errorf("listing links: %w", err)
+	}
+	var errs []error
 	keepIdx := map[int]bool{}
 	for _, l := range links {
 		n := l.Attrs().Name
@@ -264,12 +279,18 @@ func (e *Engine) prune(want map[string]bool) {
 			continue
 		}
 		e.dp.DetachEncap(n)
-		netlink.LinkDel(l) // takes the visible end with it
+		if err := netlink.LinkDel(l); err != nil { // takes the visible end with it
+			errs = append(errs, fmt.Errorf("deleting %s: %w", n, err))
+		}
 	}
-	if idx, err := e.dp.Hidden(); err == nil {
-		for _, i := range idx {
-			if !keepIdx[i] {
-				e.dp.Delete(i)
+	idx, err := e.dp.Hidden()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("listing tunnel map: %w", err))
+	}
+	for _, i := range idx {
+		if !keepIdx[i] {
+			if err := e.dp.Delete(i); err != nil {
+				errs = append(errs, fmt.Errorf("deleting tunnel %d from the map: %w", i, err))
 			}
 		}
 	}
@@ -286,6 +307,7 @@ func (e *Engine) prune(want map[string]bool) {
 		}
 	}
 	e.mu.Unlock()
+	return errors.Join(errs...)
 }
 
 func isHidden(name string) bool {
@@ -635,7 +657,7 @@ func (e *Engine) generateMAC(it *item) string {
 	b[0] = 0xFE // locally administered, unicast: RouterOS's auto EoIP addresses look so
 	mac := net.HardwareAddr(b).String()
 	mac = strings.ToUpper(mac)
-	go func() {
+	e.eh.Go(e.life, func(context.Context) {
 		// Through the executor, on its own goroutine: the change notifies watchers,
 		// and this reconcile must not wait for its own kick.
 		_, err := e.ex.Exec(context.Background(), nil, &control.Sentence{Path: it.path, Cmd: "set",
@@ -643,7 +665,7 @@ func (e *Engine) generateMAC(it *item) string {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			slog.Warn("tunnel: storing generated mac-address", "name", it.name, "err", err)
 		}
-	}()
+	})
 	return mac
 }
 

@@ -12,11 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/ptp/clock"
@@ -62,9 +62,10 @@ const (
 // Engine runs the instances.
 type Engine struct {
 	ex   *control.Executor
+	h    *engine.Handle
+	life context.Context // Start's: instances run under it
 	opts Options
 	log  *slog.Logger
-	kick chan struct{}
 
 	mu        sync.Mutex
 	instances map[uint64]*instance // by /system/ptp item id
@@ -78,65 +79,61 @@ type instance struct {
 	name   string
 	n      *node.Node
 	cancel context.CancelFunc
+	dead   atomic.Bool // Run returned (a panic): the next pass starts it again
 	done   chan struct{}
 	// steered: bridge ports whose PTP ptp/steer keeps from the bridge, name → ifindex.
 	steered map[string]int
 }
 
-// Start registers the engine and applies the configuration; instances run until ctx ends.
-func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) error {
-	if err := opts.Check(); err != nil {
-		return err
-	}
+// New returns the PTP engine, for an engine host to run.
+func New(opts Options) *Engine {
 	if opts.Clock == "" {
 		opts.Clock = ClockAuto
 	}
-	e := &Engine{ex: ex, opts: opts, log: slog.Default(), kick: make(chan struct{}, 1), instances: map[uint64]*instance{}}
-	if opts.Clock == ClockVirtual {
-		e.virtual = clock.NewVirtual(opts.VirtualOffset, opts.VirtualDrift)
+	return &Engine{opts: opts, log: slog.Default(), instances: map[uint64]*instance{}}
+}
+
+// Spec declares the PTP menus. Interfaces come and go (another engine may create them
+// later): the periodic pass retries inactive profiles.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "ptp", Menus: []string{pathPTP, pathPort, pathStatus}, Resync: 5 * time.Second}
+}
+
+// Start checks the options and registers the engine's command, sources and metrics.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	if err := e.opts.Check(); err != nil {
+		return err
 	}
-	ex.SetEngine(pathPTP, "ptp")
-	ex.SetEngine(pathPort, "ptp")
-	ex.SetEngine(pathStatus, "ptp")
-	ex.Watch(pathPTP, func(control.Change) {
-		select {
-		case e.kick <- struct{}{}:
-		default:
-		}
-	})
+	e.ex, e.h, e.life = h.Ex, h, ctx
+	if e.opts.Clock == ClockVirtual {
+		e.virtual = clock.NewVirtual(e.opts.VirtualOffset, e.opts.VirtualDrift)
+	}
+	ex := e.ex
 	ex.Handle(pathPTP, "monitor", control.CommandSpec{Positional: []string{"numbers"},
 		Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"interval", "do"}}, e.monitor)
 	ex.Provide(pathStatus, e.status)
 	ex.Provide(pathPTP, e.refresh)
-	if reg != nil {
-		if err := reg.Register(&collector{e}); err != nil {
+	if h.Metrics != nil {
+		if err := h.Metrics.Register(&collector{e}); err != nil {
 			return fmt.Errorf("ptp metrics: %w", err)
 		}
 	}
-	e.apply(ctx)
-	go e.loop(ctx)
 	return nil
 }
 
-func (e *Engine) loop(ctx context.Context) {
-	// Interfaces come and go (another engine may create them later): retry inactive
-	// profiles now and then.
-	retry := time.NewTicker(5 * time.Second)
-	defer retry.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			e.mu.Lock()
-			for id, in := range e.instances {
-				e.stop(id, in)
-			}
-			e.mu.Unlock()
-			return
-		case <-e.kick:
-		case <-retry.C:
-		}
-		e.apply(ctx)
+// Reconcile starts, restarts and stops instances as the configuration says.
+func (e *Engine) Reconcile(context.Context) error {
+	return e.apply()
+}
+
+// Close stops every instance (their goroutines have ended with the engine's context).
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, in := range e.instances {
+		e.stop(id, in)
 	}
+	return nil
 }
 
 // want is the instance one /system ptp item asks for.
@@ -223,11 +220,10 @@ func (e *Engine) read() ([]want, []store.Item, error) {
 }
 
 // apply converges the running instances to the configuration.
-func (e *Engine) apply(ctx context.Context) {
+func (e *Engine) apply() error {
 	ws, ports, err := e.read()
 	if err != nil {
-		e.log.Error("ptp: reading configuration", "err", err)
-		return
+		return fmt.Errorf("reading configuration: %w", err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -248,7 +244,7 @@ func (e *Engine) apply(ctx context.Context) {
 			e.ex.State.Set(pathPTP, w.id, control.ItemState{Status: err.Error(), Props: map[string]string{"inactive": "yes"}})
 			continue
 		}
-		if in != nil && in.key == w.key() {
+		if in != nil && in.key == w.key() && !in.dead.Load() {
 			in.n.SetPriorities(prof.Priority1, prof.Priority2)
 			continue
 		}
@@ -263,11 +259,17 @@ func (e *Engine) apply(ctx context.Context) {
 			}
 			continue
 		}
-		rctx, cancel := context.WithCancel(ctx)
+		rctx, cancel := context.WithCancel(e.life)
 		in = &instance{key: w.key(), name: w.name, n: n, cancel: cancel, done: make(chan struct{})}
 		in.steered, status = e.steerPorts(w)
 		e.instances[w.id] = in
-		go func() { defer close(in.done); n.Run(rctx) }()
+		// The node parses packets from the network: a panic there is recovered by the
+		// host, which marks the items and kicks a pass that starts the instance again.
+		e.h.Go(rctx, func(ctx context.Context) {
+			defer close(in.done)
+			defer in.dead.Store(true)
+			n.Run(ctx)
+		})
 		e.ex.State.Set(pathPTP, w.id, control.ItemState{Status: status})
 	}
 	for id, in := range e.instances {
@@ -283,6 +285,7 @@ func (e *Engine) apply(ctx context.Context) {
 			e.ex.State.Clear(pathPort, pt.ID)
 		}
 	}
+	return nil
 }
 
 func (e *Engine) stop(id uint64, in *instance) {

@@ -315,6 +315,10 @@ func TestEoIPBridge(t *testing.T) {
 	tp.rb.must("/interface", "eoip", "add", `name="eoip-main"`, "tunnel-id=0", "remote-address="+tp.addrA, "disabled=no")
 	waitLink(t, tp.a, "eoip-remote")
 	waitLink(t, tp.b, "eoip-main")
+	// The link exists a moment before the pass that made it publishes the item's state.
+	waitFor(t, "eoip-remote applied", 10*time.Second, func() bool {
+		return strings.Contains(tp.ra.must("/interface", "eoip", "print"), "actual-mtu=")
+	})
 	// As the manual prints it, line wrapping aside.
 	d := strings.Join(strings.Fields(tp.ra.must("/interface", "eoip", "print")), " ")
 	for _, re := range []string{` 0 R name="eoip-remote" mtu=auto actual-mtu=1458 l2mtu=65535`, `mac-address=FE:[0-9A-F:]{14} arp=enabled`,
