@@ -9,7 +9,7 @@ SOCKET   ?= /run/routerd/routerd.sock
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/routerd/routerd/control.Version=$(VERSION)
 
-.PHONY: all build run test test-short fuzz bench install uninstall clean
+.PHONY: all build run test test-race lint check-bpf test-short fuzz bench install uninstall clean
 
 all: build
 
@@ -21,11 +21,30 @@ run: build
 	mkdir -p $(dir $(SOCKET))
 	./bin/routerd --data-dir $(DATA_DIR) --socket $(SOCKET)
 
-test: build
-	$(GO) vet ./...
+test: build lint check-bpf test-race
 	# One package at a time: the namespace tests measure locking and keepalives, which a
 	# second package loading both cores would make flaky.
 	$(GO) test -count=1 -p 1 -timeout 30m ./...
+
+# The packages with concurrency (executor, store, the engine host and the engines) under
+# the race detector.
+RACE_PKGS ?= ./control/ ./control/store/ ./control/engine/ ./control/scheduler/ ./control/tftp/ \
+	./control/service/ ./control/link/ ./control/ipcfg/ ./control/tunnel/ ./ptp/node/
+test-race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+STATICCHECK ?= $(shell command -v staticcheck || echo $$($(GO) env GOPATH)/bin/staticcheck)
+lint:
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+# The committed BPF objects must be what their sources compile to (bpf2go with Debian's
+# clang 14, see dataplane/gen.go): regenerate and compare byte for byte.
+check-bpf:
+	$(GO) generate ./dataplane/... ./ptp/steer/...
+	@if [ -n "$$(git status --porcelain -- dataplane ptp/steer)" ]; then \
+		git status --short -- dataplane ptp/steer; \
+		echo "go generate changed the committed BPF objects: commit what it generates"; exit 1; fi
 
 test-short:
 	$(GO) test -short ./...
