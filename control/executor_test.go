@@ -99,11 +99,11 @@ func TestReferencesFollowRenameAndBlockRemove(t *testing.T) {
 	if rep.Ret != "p2" {
 		t.Fatalf("reference not renamed: %q", rep.Ret)
 	}
-	rep, err = exec(ex, sess, "/ip/ipsec/profile", "remove", "numbers=p2")
+	_, err = exec(ex, sess, "/ip/ipsec/profile", "remove", "numbers=p2")
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("removing a referenced profile: %v", err)
 	}
-	rep, err = exec(ex, sess, "/ip/ipsec/profile", "remove", "numbers=default")
+	_, err = exec(ex, sess, "/ip/ipsec/profile", "remove", "numbers=default")
 	if err == nil {
 		t.Fatal("removed the built-in default profile")
 	}

@@ -292,9 +292,7 @@ func compileQuery(qs []string) (control.Filter, error) {
 			})
 		default:
 			// ?=name=value is the explicit form of ?name=value (librouteros sends it).
-			if strings.HasPrefix(q, "=") {
-				q = q[1:]
-			}
+			q = strings.TrimPrefix(q, "=")
 			name, val, hasVal := strings.Cut(q, "=")
 			if !hasVal {
 				stack = append(stack, func(r *control.Row) bool { v, ok := r.Get(name); return ok && v != "" })

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/ike"
 )
@@ -60,11 +60,12 @@ var hashPRF = map[string]uint16{
 }
 
 func unsupported(prop, name string, have map[string]ike.Transform) error {
-	var names []string
+	names := make([]string, 0, len(have))
 	for n := range have {
 		names = append(names, n)
 	}
-	return fmt.Errorf("%s %s is %w by this build", prop, name, ErrUnsupported)
+	sort.Strings(names)
+	return fmt.Errorf("%s %s is %w by this build (it has %s)", prop, name, ErrUnsupported, strings.Join(names, ", "))
 }
 
 func list(v string) []string {
@@ -280,13 +281,4 @@ func prefix(v string) (netip.Prefix, error) {
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	return netip.ParsePrefix(v)
-}
-
-// byName indexes items by their name property.
-func byName(items []store.Item) map[string]store.Item {
-	m := map[string]store.Item{}
-	for _, it := range items {
-		m[it.Props["name"]] = it
-	}
-	return m
 }

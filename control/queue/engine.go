@@ -227,8 +227,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	// Devices per queue: the interfaces named, else the ones the routes to the targets use.
 	devs := map[uint64][]string{}
-	var resolve func(s *Spec) ([]string, error)
-	resolve = func(s *Spec) ([]string, error) {
+	resolve := func(s *Spec) ([]string, error) {
 		if d, ok := devs[s.ID]; ok {
 			return d, nil
 		}

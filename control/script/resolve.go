@@ -112,9 +112,7 @@ func (in *Interp) Complete(path, line string) []string {
 			for _, a := range spec.Args {
 				cands = append(cands, a+"=")
 			}
-			for _, a := range spec.Flags {
-				cands = append(cands, a)
-			}
+			cands = append(cands, spec.Flags...)
 			if spec.Props {
 				for _, p := range res.Props(path) {
 					cands = append(cands, p+"=")

@@ -607,7 +607,7 @@ func (t prefixType) Name() string {
 
 func (t prefixType) Parse(s string) (string, error) {
 	p, err := parsePrefix(s)
-	if err != nil || !(ipType{t.v4, t.v6}).family(p.Addr()) {
+	if err != nil || !ipType(t).family(p.Addr()) {
 		return "", ErrInvalid
 	}
 	return p.String(), nil

@@ -27,7 +27,7 @@ type saState struct {
 	bytes, packets       atomic.Uint64
 	replayErrs, authErrs atomic.Uint64
 	softFired, dead      atomic.Bool
-	hardByBytes, softByB atomic.Bool
+	hardByBytes          atomic.Bool
 }
 
 func newSAState(sa SA) (*saState, error) {

@@ -161,9 +161,6 @@ func newTransform(sa *SA) (*transform, error) {
 	return t, nil
 }
 
-// overhead is the most an ESP payload of n bytes grows by (header, IV, padding, trailer, ICV).
-func (t *transform) overhead() int { return 8 + t.ivLen + t.align + 1 + t.icvLen }
-
 // minLen is the shortest ESP packet this transform can open (an empty payload).
 func (t *transform) minLen() int { return t.sealedLen(0) }
 

@@ -732,11 +732,9 @@ func (u *userspace) bypass(pkt []byte, dst netip.Addr) {
 // outSender batches outer packets: UDP GSO (one sendmsg per run of equal-size datagrams
 // to one peer) for ESP-in-UDP, sendmmsg for raw ESP.
 type outSender struct {
-	u      *userspace
-	gso    []byte
-	msgs4  []ipv4.Message
-	msgs6  []ipv6.Message
-	addrs4 []net.IPAddr
+	u     *userspace
+	gso   []byte
+	msgs4 []ipv4.Message
 }
 
 func newOutSender(u *userspace) *outSender {
