@@ -18,10 +18,15 @@
 //     retry, COOKIE when half-open SAs pile up (2.6), CREATE_CHILD_SA for new and rekeyed
 //     CHILD_SAs with and without PFS and for IKE SA rekeying, simultaneous CHILD_SA rekey
 //     (2.8.1), INFORMATIONAL delete and dead peer detection, retransmission with window
-//     size 1, fragmentation and reassembly (RFC 7383).
+//     size 1, fragmentation and reassembly (RFC 7383), duplicate IKE SAs from both sides
+//     initiating at once resolved;
+//   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
+//     an address (fixed or from a pool), netmask, split networks and DNS servers and
+//     narrows the peer's selectors to it; the initiator asks for one.
 //
-// Not covered yet: IKEv1, certificate and EAP authentication, mode-config (CP is parsed
-// only), MOBIKE, IKE SA rekey collisions (answered with TEMPORARY_FAILURE).
+// Not covered yet: IKEv1, certificate and EAP authentication, MOBIKE, IPv6 mode-config
+// attributes, IKE SA rekey collisions (answered with TEMPORARY_FAILURE instead of the
+// nonce rule of 2.8.2), IKE lifebytes.
 //
 // The peer, identity and SA structures (PeerConfig, IdentityConfig, AuthMethodKind) keep
 // the authentication method apart from the exchange so that those slot in. CHILD_SAs go

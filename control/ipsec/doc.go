@@ -6,8 +6,14 @@
 // policies' ph2-count/ph2-state; Prometheus metrics of IKE SAs, CHILD SAs, rekeys, DPD
 // failures, ESP bytes and every statistics counter.
 //
+// Mode config (responder: address or /ip pool, prefix length, split-include, static-dns;
+// initiator: the address received goes on lo), generate-policy from the identity's
+// policy-template-group (dynamic policies shown with flags D and A) and initiators that
+// propose their templates (the reference's GRE over IKEv2 client).
+//
 // Algorithms the build cannot run (blowfish, camellia, twofish, des) are refused at add
 // and set; so is a tunnel's ipsec-secret until tunnels create their own peers. Items that
 // are stored but cannot apply yet (exchange-mode other than ike2, auth-method other than
-// pre-shared-key, mode-config) are marked invalid with the reason.
+// pre-shared-key) are marked invalid with the reason. Not applied yet: proposal-check,
+// profile lifebytes, notrack-chain, match-by=certificate, system-dns.
 package ipsec

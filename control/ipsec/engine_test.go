@@ -18,6 +18,7 @@ import (
 )
 
 type router struct {
+	reg *prometheus.Registry
 	e   *Engine
 	in  *script.Interp
 	con *script.Console
@@ -33,7 +34,8 @@ func startRouter(t *testing.T, ns string, datapath bool) *router {
 		Log: slog.New(slog.NewTextHandler(testLog{t, ns}, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	opts.ESP = esp.DefaultConfig()
 	opts.ESP.Force = esp.KindUserspace
-	e, err := Start(ctx, ex, prometheus.NewRegistry(), opts)
+	reg := prometheus.NewRegistry()
+	e, err := Start(ctx, ex, reg, opts)
 	if err != nil {
 		cancel()
 		if strings.Contains(err.Error(), "tun") || strings.Contains(err.Error(), "TUN") {
@@ -42,7 +44,7 @@ func startRouter(t *testing.T, ns string, datapath bool) *router {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); <-e.Exited })
-	return &router{e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+	return &router{reg: reg, e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
 		con: &script.Console{Sess: &control.Session{User: "admin", ShowSensitive: true}}, ns: ns}
 }
 
@@ -132,6 +134,28 @@ func TestSiteToSite(t *testing.T) {
 	}
 	if sas := a.run(t, "/ip ipsec installed-sa print detail"); strings.Contains(sas, "current-bytes=0 ") {
 		t.Logf("installed-sa after ping:\n%s", sas)
+	}
+	// Metrics: one established IKE SA, one CHILD SA pair, ESP bytes out, the counters.
+	mfs, err := a.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var lv []string
+			for _, l := range m.GetLabel() {
+				lv = append(lv, l.GetValue())
+			}
+			got[mf.GetName()+"{"+strings.Join(lv, ",")+"}"] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	for key, min := range map[string]float64{"routerd_ipsec_ike_sas{established}": 1, "routerd_ipsec_child_sas{}": 1,
+		"routerd_ipsec_esp_bytes{out}": 1, "routerd_ipsec_statistics_total{in-no-states}": 0,
+		"routerd_ipsec_ike_events_total{ike-established}": 1} {
+		if v, ok := got[key]; !ok || v < min {
+			t.Errorf("metric %s = %v (present %v), want at least %v", key, v, ok, min)
+		}
 	}
 	// kill-connections: the SAs go on both sides, and the initiator brings them back.
 	a.run(t, "/ip ipsec active-peers kill-connections")
