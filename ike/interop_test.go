@@ -139,8 +139,11 @@ func peerConfig(t *testing.T, ikeProp, espProp, mode, psk string, passive bool) 
 	return p
 }
 
-func startDaemon(t *testing.T, ns string, dp ike.Datapath) *ike.Daemon {
+func startDaemon(t *testing.T, ns string, dp ike.Datapath, tweak ...func(*ike.Options)) *ike.Daemon {
 	opts := ike.DefaultOptions()
+	for _, f := range tweak {
+		f(&opts)
+	}
 	opts.Listen = iketest.ListenIn(ns)
 	opts.Log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := ike.New(opts, dp)
@@ -351,5 +354,69 @@ func TestCharonRekeys(t *testing.T) {
 	}
 	if !established(t, c) {
 		t.Fatal("charon lost its SA")
+	}
+}
+
+// TestFragmentation: both sides fragment IKE_AUTH (RFC 7383): charon with a 300-byte
+// fragment size as initiator, routerd with 200 bytes as responder, and the reverse.
+func TestFragmentation(t *testing.T) {
+	for _, routerdInitiates := range []bool{false, true} {
+		t.Run(fmt.Sprintf("routerd-initiator=%v", routerdInitiates), func(t *testing.T) {
+			rg := newRig(t)
+			rec := &recorder{}
+			d := startDaemon(t, rg.nsR, rec, func(o *ike.Options) { o.FragmentSize = 200 })
+			c := iketest.StartCharon(t, rg.nsS, swanConf("aes256-sha256-modp2048", "aes256-sha256", "tunnel", false),
+				"  fragment_size = 300")
+			d.SetPeers([]*ike.PeerConfig{peerConfig(t, "aes256-sha256-modp2048", "aes256-sha256", "tunnel", "a-long-test-psk", !routerdInitiates)})
+			if !routerdInitiates {
+				if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+					t.Fatalf("initiate: %v\n%s", err, out)
+				}
+			}
+			if !iketest.WaitFor(10*time.Second, func() bool { return rec.count() == 1 && established(t, c) }) {
+				t.Fatal("not established")
+			}
+			log := c.Log()
+			if !strings.Contains(log, "EF(") {
+				t.Errorf("no IKE fragments in charon's log")
+			}
+			if !strings.Contains(log, "received fragment") {
+				t.Errorf("charon received no fragments from routerd")
+			}
+		})
+	}
+}
+
+// TestCookie: with half-open IKE SAs at the threshold, routerd answers COOKIE; charon
+// retries with it and the SA comes up.
+func TestCookie(t *testing.T) {
+	rg := newRig(t)
+	rec := &recorder{}
+	d := startDaemon(t, rg.nsR, rec, func(o *ike.Options) { o.CookieThreshold = 1 })
+	d.SetPeers([]*ike.PeerConfig{peerConfig(t, "aes128-sha256-ecp256", "aes128-sha256", "tunnel", "a-long-test-psk", true)})
+	// One half-open SA from a forged initiator that never continues.
+	ip, _ := ike.ParseProposal("aes128-sha256-ecp256", ike.ProtoIKE)
+	dh, _ := ike.NewDH(ike.DHECP256)
+	m := &ike.Message{Header: ike.Header{SPIi: 0x1234, Version: ike.Version2, Exchange: ike.IKESAInit, Flags: ike.FlagInitiator},
+		Payloads: []ike.Payload{&ike.SA{Proposals: []ike.Proposal{ip}}, &ike.KE{Group: ike.DHECP256, Data: dh.Public()},
+			&ike.Nonce{Data: bytes.Repeat([]byte{1}, 32)}}}
+	conn, err := iketest.ListenIn(rg.nsS)("udp4", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.WriteTo(m.Encode(), &net.UDPAddr{IP: net.ParseIP("198.18.30.1"), Port: 500})
+	conn.Close()
+	if !iketest.WaitFor(2*time.Second, func() bool { return len(d.Snapshot()) == 1 }) {
+		t.Fatal("forged IKE_SA_INIT made no half-open SA")
+	}
+	c := iketest.StartCharon(t, rg.nsS, swanConf("aes128-sha256-ecp256", "aes128-sha256", "tunnel", false))
+	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+		t.Fatalf("initiate: %v\n%s", err, out)
+	}
+	if d.Stats.CookiesSent.Load() == 0 {
+		t.Fatal("no COOKIE sent")
+	}
+	if !strings.Contains(c.Log(), "N(COOKIE)") || rec.count() != 1 {
+		t.Fatalf("charon did not come up through the cookie (children %d)", rec.count())
 	}
 }

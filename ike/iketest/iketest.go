@@ -108,8 +108,9 @@ type Charon struct {
 	cmd *exec.Cmd
 }
 
-// StartCharon runs charon-systemd in ns with a swanctl.conf and loads it.
-func StartCharon(t testing.TB, ns, swanctl string) *Charon {
+// StartCharon runs charon-systemd in ns with a swanctl.conf and loads it; extra lines
+// go into strongswan.conf's charon-systemd section (fragment_size = 300, ...).
+func StartCharon(t testing.TB, ns, swanctl string, extra ...string) *Charon {
 	t.Helper()
 	NeedRoot(t, "/usr/sbin/charon-systemd", "swanctl")
 	dir := t.TempDir()
@@ -121,6 +122,7 @@ func StartCharon(t testing.TB, ns, swanctl string) *Charon {
   port_nat_t = 4500
   retransmit_tries = 3
   retransmit_timeout = 1.0
+%s
   load = random nonce openssl gmp aes sha1 sha2 md5 hmac gcm x509 pubkey pkcs1 pkcs8 pem kdf xcbc cmac kernel-libipsec kernel-netlink socket-default vici updown
   filelog { main { path = %s/charon.log
                    flush_line = yes
@@ -129,7 +131,7 @@ func StartCharon(t testing.TB, ns, swanctl string) *Charon {
                    cfg = 2 } }
   plugins { vici { socket = unix://%s/charon.vici } }
 }
-`, dir, dir)
+`, strings.Join(extra, "\n"), dir, dir)
 	os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(conf), 0o600)
 	os.WriteFile(filepath.Join(dir, "swanctl.conf"), []byte(swanctl), 0o600)
 	cmd := In(ns, "env", "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"), "/usr/sbin/charon-systemd")
