@@ -3,11 +3,16 @@ package terminal
 import (
 	"bytes"
 	"context"
+	"io"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/script"
 )
 
 func TestPrompt(t *testing.T) {
@@ -63,5 +68,62 @@ func TestLoginNote(t *testing.T) {
 	set(control.Arg{Name: "show-at-login", Value: "no"})
 	if got := LoginNote(ctx, ex); got != "" {
 		t.Fatalf("show-at-login=no: %q", got)
+	}
+}
+
+// TestQuestionMarkHelp: `?` prints help for what is typed and keeps the line; inside
+// quotes it is a character.
+func TestQuestionMarkHelp(t *testing.T) {
+	ex := controltest.NewIn(t, t.TempDir())
+	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
+	kr, kw := io.Pipe()
+	var out syncBuf
+	term := New(kr, &out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- term.Run(ctx, Shell{Interp: in, Sess: &control.Session{User: "admin"}}) }()
+	kw.Write([]byte("/system ?"))
+	waitFor(t, &out, "script/")
+	kw.Write([]byte("identity set name=\"a?b\"\r"))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		m, _ := ex.Tree.Get("/system/identity")
+		if rows, _ := ex.Rows(ctx, nil, m, false); len(rows) == 1 && rows[0].Props["name"] == "a?b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("identity not set with the quoted ?:\n%q", out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "/system ?\r\n") && !strings.Contains(out.String(), "/system ?\n") {
+		t.Errorf("the typed line was not echoed before the help:\n%q", out.String())
+	}
+	kw.Close()
+	<-done
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, b *syncBuf, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(b.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %q in:\n%q", want, b.String())
+		}
 	}
 }
