@@ -1119,7 +1119,12 @@ func (sa *IKESA) rekeyIKE() {
 		sa.rekeying = false
 		sap, nr, ke := Find[*SA](rs), Find[*Nonce](rs), Find[*KE](rs)
 		if sap == nil || nr == nil || ke == nil || len(sap.Proposals) != 1 || len(sap.Proposals[0].SPI) != 8 {
-			sa.d.log.Warn("ipsec: IKE SA rekey refused", "peer", sa.peer.Name)
+			// TEMPORARY_FAILURE when both sides rekeyed at once: try again after a
+			// random pause so the two do not collide again.
+			var b [1]byte
+			rand.Read(b[:])
+			sa.rekeyAt = time.Now().Add(time.Second + time.Duration(b[0])*8*time.Millisecond)
+			sa.d.log.Info("ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name)
 			return
 		}
 		chosen := sap.Proposals[0]

@@ -414,3 +414,41 @@ func TestRestart(t *testing.T) {
 		t.Errorf("the peer keeps %d IKE SAs", n)
 	}
 }
+
+// TestSimultaneousRekey: both routers rekey the same CHILD SA at the same moment
+// (RFC 7296 2.8.1): the redundant SA is deleted by its creator, the old one goes, and
+// one pair remains on each side, carrying traffic.
+func TestSimultaneousRekey(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	b.run(t, siteToSite("ike1-site1", "198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	a.run(t, siteToSite("ike1-site2", "198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(15*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up")
+	}
+	children := func(r *router) []uint32 {
+		var spis []uint32
+		for _, s := range r.e.Daemon().Snapshot() {
+			for _, c := range s.Children {
+				spis = append(spis, c.InSPI)
+			}
+		}
+		return spis
+	}
+	ca, cb := children(a), children(b)
+	if len(ca) != 1 || len(cb) != 1 {
+		t.Fatalf("children before: %v %v", ca, cb)
+	}
+	go a.e.Daemon().RekeyChild(ca[0])
+	b.e.Daemon().RekeyChild(cb[0])
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		na, nb := children(a), children(b)
+		return len(na) == 1 && len(nb) == 1 && na[0] != ca[0] && nb[0] != cb[0]
+	}) {
+		t.Fatalf("after simultaneous rekey: %v %v (were %v %v)", children(a), children(b), ca, cb)
+	}
+	if err := ping(nsA, "198.19.202.1", "198.19.101.1"); err != nil {
+		t.Fatalf("ping after simultaneous rekey: %v", err)
+	}
+	t.Logf("rekeys counted: %d + %d", a.e.Daemon().Stats.ChildRekeys.Load(), b.e.Daemon().Stats.ChildRekeys.Load())
+}
