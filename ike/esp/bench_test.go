@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,8 +220,9 @@ func TestThroughputVsCharon(t *testing.T) {
 		}
 		a.dp.Close()
 		b.dp.Close()
-		a.udp.Close()
-		b.udp.Close()
+		for _, c := range []*net.UDPConn{a.udp, a.udp6, b.udp, b.udp6} {
+			c.Close()
+		}
 	}
 	var lines []string
 	for k, v := range res {
