@@ -1,12 +1,16 @@
-package compat
+package compat_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
 )
 
 func exec(t *testing.T, ex *control.Executor, path, cmd string, args ...string) (*control.Reply, error) {
@@ -37,7 +41,7 @@ func get(t *testing.T, ex *control.Executor, path, name, prop string) string {
 // TestV6Peer: a RouterOS 6.42 peer line becomes a v7 peer, profile and identity.
 func TestV6Peer(t *testing.T) {
 	ex := controltest.New(t)
-	Register(ex)
+	compat.Register(ex)
 	if _, err := exec(t, ex, "/ip/ipsec/peer", "add", "address=198.18.6.1/32", "secret=s3cret",
 		"enc-algorithm=aes-256,aes-128", "hash-algorithm=sha256", "dh-group=modp2048", "lifetime=8h",
 		"exchange-mode=main-l2tp", "generate-policy=port-override", "xauth-login=u1", "xauth-password=p1",
@@ -88,7 +92,7 @@ func TestV6Peer(t *testing.T) {
 
 func TestV6Route(t *testing.T) {
 	ex := controltest.New(t)
-	Register(ex)
+	compat.Register(ex)
 	if _, err := exec(t, ex, "/ip/route", "add", "dst-address=198.18.99.0/24", "type=blackhole"); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +109,12 @@ func TestV6Route(t *testing.T) {
 		t.Error("type=prohibit accepted")
 	}
 	// Without the migration the v6 property is refused, never stored.
-	raw := controltest.New(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "routerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	raw := control.New(menu.Default(), st)
 	if _, err := exec(t, raw, "/ip/route", "add", "dst-address=198.18.99.0/24", "routing-mark=x", "gateway=198.18.0.1"); err == nil ||
 		!strings.Contains(err.Error(), "RouterOS 6 property") {
 		t.Errorf("err = %v", err)

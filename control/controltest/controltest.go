@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
@@ -29,5 +30,6 @@ func NewIn(t testing.TB, dir string) *control.Executor {
 	if err := ex.Seed(); err != nil {
 		t.Fatal(err)
 	}
+	compat.Register(ex) // RouterOS 6 properties load as in routerd
 	return ex
 }

@@ -191,10 +191,6 @@ func withPrompts(u refUnit) string {
 // runAllow lists the units of the manual that legitimately fail at run time in a fresh
 // routerd without engines, by file and first line, with the exact error.
 var runAllow = map[string]struct{ err, why string }{
-	"10-ip-ipsec.txt:310": {"failure: secret is a RouterOS 6 property (now /ip ipsec identity)",
-		"v6-era example: RouterOS v7 has no secret= on /ip ipsec peer"},
-	"10-ip-ipsec.txt:335": {"failure: secret is a RouterOS 6 property (now /ip ipsec identity)",
-		"v6-era example: RouterOS v7 has no secret= on /ip ipsec peer"},
 	"10-ip-ipsec.txt:318": {"input does not match any value of new-routing-mark",
 		"the routing table backup exists before the excerpt starts; the excerpt never adds it"},
 	"10-ip-ipsec.txt:343": {"no such item",
@@ -205,8 +201,10 @@ var runAllow = map[string]struct{ err, why string }{
 		"place-before=0 names the first NAT rule, which the excerpt's router has and this fresh one has not"},
 	"01-system-ptp.txt:34": {"failure: monitor: no engine for this menu yet",
 		"monitor reads the PTP engine's state; the engine is not part of this test"},
-	"10-ip-ipsec.txt:296": {"failure: sa-src-address is read-only",
-		"v6-era example: the v7 property table lists sa-src-address as read-only (it follows the peer), as the schema declares"},
+	"10-ip-ipsec.txt:310": {"no such item",
+		"the peer and policy load (RouterOS 6 mapping); the nat rule's place-before=0 names a rule the excerpt never adds"},
+	"10-ip-ipsec.txt:335": {"no such item",
+		"the peer and policy load (RouterOS 6 mapping); the nat rule's place-before=0 names a rule the excerpt never adds"},
 	"07-interface-eoip.txt:203": {"input does not match any value of bridge",
 		"the AP's bridge1 exists before the excerpt starts; the excerpt never adds it"},
 }
