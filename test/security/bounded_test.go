@@ -68,8 +68,14 @@ func TestDelayDoesNotHoldStore(t *testing.T) {
 		tc.login(t, "reader", "reader-pw-1")
 		tc.send(src + "\r")
 		time.Sleep(300 * time.Millisecond)
-		// :time measures inside routerd, the wait for the store's lock included.
+		// :time measures inside routerd, the wait for the store's lock included; the
+		// whole call is bounded too (generously: it includes starting routerctl),
+		// since the lock could also be waited for before the command starts.
+		start := time.Now()
 		out := strings.TrimSpace(r.must(":put [:time {/system identity set name=probe}]"))
+		if wall := time.Since(start); wall > 10*time.Second {
+			t.Errorf("%s: an admin write took %v of wall time while a reader ran it", src, wall)
+		}
 		d, err := parseROSTime(out)
 		if err != nil {
 			t.Fatalf("%s: :time said %q: %v", src, out, err)
