@@ -213,3 +213,31 @@ func TestAnsibleNetworkCLI(t *testing.T) {
 		t.Fatalf("ansible-playbook: %v\n%s", err, out)
 	}
 }
+
+// TestFilesFromFTPExportBackup: a file uploaded with curl over ftp, an export and a
+// backup all show in /file print with their types and sizes, and /file remove deletes
+// them from the file store.
+func TestFilesFromFTPExportBackup(t *testing.T) {
+	curl := need(t, "curl")
+	d := startDaemon(t, "ftp")
+	up := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(up, []byte("uploaded over ftp\n"), 0o600)
+	runClient(t, curl, "-sS", "-T", up, "--user", "admin:"+d.pw, fmt.Sprintf("ftp://127.0.0.1:%d/", d.ports["ftp"]))
+	d.ctl("/export file=cfg\n/system backup save name=nightly\n")
+	out := d.ctl("/file print\n")
+	for _, want := range []string{"notes.txt", ".txt file", "cfg.rsc", "script", "nightly.backup", "backup", "18B"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/file print lacks %q:\n%s", want, out)
+		}
+	}
+	if got := d.ctl(":put [/file get notes.txt contents]\n"); got != "uploaded over ftp\n\n" {
+		t.Errorf("contents: %q", got)
+	}
+	d.ctl("/file remove notes.txt,cfg.rsc\n")
+	if _, err := os.Stat(filepath.Join(d.data, "files", "notes.txt")); !os.IsNotExist(err) {
+		t.Errorf("notes.txt still in the file store: %v", err)
+	}
+	if out := d.ctl("/file print\n"); strings.Contains(out, "notes.txt") || !strings.Contains(out, "nightly.backup") {
+		t.Errorf("after remove:\n%s", out)
+	}
+}
