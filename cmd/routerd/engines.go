@@ -57,22 +57,10 @@ func engines(env *Env) []engine.Engine {
 			_, err := firewall.Start(ctx, h.Ex, h.Metrics, firewall.Options{IfLists: lists})
 			return err
 		}),
-		engine.Func(engine.Spec{Name: "dns", Menus: []string{"/ip/dns/static", "/ip/dns/cache"}}, func(ctx context.Context, h *engine.Handle) error {
-			_, err := dns.Start(ctx, h.Ex, dns.Options{})
-			return err
-		}),
-		engine.Func(engine.Spec{Name: "nd", Menus: []string{"/ipv6/nd"}}, func(ctx context.Context, h *engine.Handle) error {
-			_, err := nd.Start(ctx, h.Ex)
-			return err
-		}),
-		engine.Func(engine.Spec{Name: "queue", Menus: []string{"/queue"}}, func(ctx context.Context, h *engine.Handle) error {
-			_, err := queue.Start(ctx, h.Ex, queue.Options{})
-			return err
-		}),
-		engine.Func(engine.Spec{Name: "e-mail", Menus: []string{"/tool/e-mail"}}, func(ctx context.Context, h *engine.Handle) error {
-			_, err := email.Start(ctx, h.Ex, email.Options{DataDir: env.DataDir})
-			return err
-		}),
+		dns.New(dns.Options{}),
+		nd.New(),
+		queue.New(queue.Options{}),
+		email.New(email.Options{DataDir: env.DataDir}),
 		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{"/ip/ipsec"}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{})
 			return err

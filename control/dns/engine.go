@@ -13,6 +13,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -36,28 +37,55 @@ type Engine struct {
 	lerr     error
 }
 
-// Start registers the engine and applies the configuration.
-func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
+// New returns the engine for an engine host (no I/O until Start).
+func New(opts Options) *Engine {
 	if opts.Addr == "" {
 		opts.Addr = ":53"
 	}
-	e := &Engine{ex: ex, opts: opts, Srv: NewServer(DefaultConfig()), kick: make(chan struct{}, 1)}
-	ex.SetEngine(StaticPath, "dns")
-	ex.SetEngine(CachePath, "dns")
-	ex.SetEngine(CacheAllPath, "dns")
+	return &Engine{opts: opts, Srv: NewServer(DefaultConfig()), kick: make(chan struct{}, 1)}
+}
+
+// Spec declares the menus the engine applies and follows.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "dns", Menus: []string{StaticPath, CachePath, CacheAllPath}, Watch: []string{SettingsPath}}
+}
+
+// Start registers the cache's rows and flush.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.register(h.Ex)
+	return nil
+}
+
+// Close stops the listeners.
+func (e *Engine) Close() error {
+	e.stop()
+	return nil
+}
+
+func (e *Engine) register(ex *control.Executor) {
+	e.ex = ex
 	ex.Provide(CachePath, e.cacheRows)
 	ex.Provide(CacheAllPath, e.cacheRows)
 	ex.Handle(CachePath, "flush", control.CommandSpec{}, func(context.Context, *control.Call) (*control.Reply, error) {
 		e.Srv.Flush()
 		return &control.Reply{}, nil
 	})
-	wake := func(control.Change) {
+}
+
+// Start runs the engine without a host (tests): it registers, applies the configuration
+// and follows changes until ctx ends.
+func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
+	e := New(opts)
+	e.register(ex)
+	for _, p := range e.Spec().Menus {
+		ex.SetEngine(p, "dns")
+	}
+	ex.Watch(SettingsPath, func(control.Change) {
 		select {
 		case e.kick <- struct{}{}:
 		default:
 		}
-	}
-	ex.Watch(SettingsPath, wake)
+	})
 	e.Reconcile(ctx)
 	go func() {
 		defer e.stop()

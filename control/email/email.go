@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -80,17 +81,47 @@ type Engine struct {
 	wg     sync.WaitGroup
 }
 
-// Start registers /tool e-mail send on ex. Deliveries end with ctx.
-func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
+// New returns the engine for an engine host.
+func New(opts Options) *Engine {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Minute
 	}
-	e := &Engine{ex: ex, opts: opts, ctx: ctx}
-	ex.SetEngine(Path, "e-mail")
+	return &Engine{opts: opts}
+}
+
+// Spec declares the menu; there is nothing to converge, so no periodic pass.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "e-mail", Menus: []string{Path}, Resync: engine.Never}
+}
+
+// Start registers send and the status source; deliveries end with ctx.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.register(ctx, h.Ex)
+	return nil
+}
+
+// Reconcile has nothing to apply: the settings are read at each send.
+func (e *Engine) Reconcile(context.Context) error { return nil }
+
+// Close waits for deliveries under way (their context has ended).
+func (e *Engine) Close() error {
+	e.wg.Wait()
+	return nil
+}
+
+func (e *Engine) register(ctx context.Context, ex *control.Executor) {
+	e.ex, e.ctx = ex, ctx
 	ex.Handle(Path, "send", control.CommandSpec{
 		Args: []string{"to", "cc", "subject", "body", "file", "from", "server", "port", "tls", "user", "password"},
 	}, e.send)
 	ex.Provide(Path, e.source)
+}
+
+// Start registers /tool e-mail send on ex without a host (tests). Deliveries end with ctx.
+func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
+	e := New(opts)
+	ex.SetEngine(Path, "e-mail")
+	e.register(ctx, ex)
 	return e, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -59,11 +60,35 @@ type Engine struct {
 	sent   map[int]uint64
 }
 
-// Start opens the socket, registers the engine and applies the configuration.
-func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
+// New returns the engine for an engine host (no I/O until Start).
+func New() *Engine {
+	return &Engine{kick: make(chan struct{}, 1), ifs: map[int]*ifCfg{}, joined: map[int]bool{}, sent: map[int]uint64{}}
+}
+
+// Spec declares the menus the engine applies and the ones it follows: addresses give
+// the prefixes, /ip dns the RDNSS, links the interfaces.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "nd", Menus: []string{Path, PrefixPath},
+		Watch: []string{"/ipv6/address", "/ip/dns", "/interface"}}
+}
+
+// Start opens the raw ICMPv6 socket and starts the reader and the sender.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	if err := e.open(h.Ex); err != nil {
+		return err
+	}
+	h.Go(ctx, e.read)
+	h.Go(ctx, e.tick)
+	return nil
+}
+
+// Close closes the socket.
+func (e *Engine) Close() error { return e.conn.Close() }
+
+func (e *Engine) open(ex *control.Executor) error {
 	conn, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
 	pc := conn.IPv6PacketConn()
 	pc.SetControlMessage(ipv6.FlagInterface|ipv6.FlagHopLimit|ipv6.FlagSrc, true)
@@ -74,23 +99,42 @@ func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
 	f.SetAll(true)
 	f.Accept(ipv6.ICMPTypeRouterSolicitation)
 	pc.SetICMPFilter(&f)
-	e := &Engine{ex: ex, pc: pc, conn: conn, kick: make(chan struct{}, 1), ifs: map[int]*ifCfg{},
-		joined: map[int]bool{}, sent: map[int]uint64{}}
+	e.ex, e.pc, e.conn = ex, pc, conn
+	ex.Provide(PrefixPath, e.prefixRows)
+	return nil
+}
+
+// Start runs the engine without a host (tests).
+func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
+	e := New()
+	if err := e.open(ex); err != nil {
+		return nil, err
+	}
 	ex.SetEngine(Path, "nd")
 	ex.SetEngine(PrefixPath, "nd")
-	ex.Provide(PrefixPath, e.prefixRows)
 	wake := func(control.Change) {
 		select {
 		case e.kick <- struct{}{}:
 		default:
 		}
 	}
-	ex.Watch("/ipv6", wake)
-	ex.Watch("/ip/dns", wake)
-	ex.Watch("/interface", wake)
+	for _, p := range append(e.Spec().Menus, e.Spec().Watch...) {
+		ex.Watch(p, wake)
+	}
 	e.Reconcile(ctx)
 	go e.read(ctx)
-	go e.loop(ctx)
+	go func() {
+		defer e.conn.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.kick:
+				e.Reconcile(ctx)
+			}
+		}
+	}()
+	go e.tick(ctx)
 	return e, nil
 }
 
@@ -100,16 +144,14 @@ func (e *Engine) prefixRows(context.Context, *control.Session) ([]control.Row, e
 	return append([]control.Row(nil), e.dyn...), nil
 }
 
-func (e *Engine) loop(ctx context.Context) {
-	defer e.conn.Close()
+// tick sends the unsolicited advertisements that are due.
+func (e *Engine) tick(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.kick:
-			e.Reconcile(ctx)
 		case now := <-t.C:
 			e.mu.Lock()
 			var due []*ifCfg
@@ -137,6 +179,8 @@ func (e *Engine) loop(ctx context.Context) {
 func (e *Engine) read(ctx context.Context) {
 	buf := make([]byte, 1500)
 	for ctx.Err() == nil {
+		// A deadline lets the reader see ctx end: the host waits for it before Close.
+		e.pc.SetReadDeadline(time.Now().Add(time.Second))
 		n, cm, src, err := e.pc.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 )
 
 // Menu paths this engine applies.
@@ -79,46 +80,93 @@ type Engine struct {
 	invalid map[uint64]string
 	active  map[uint64]bool // time window state at the last reconcile
 	probed  *error          // sfq probe result
+
+	hostKick func() // the host's Kick when an engine host runs the engine
 }
 
-// Start registers the engine, applies the stored queues and follows changes.
-func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
-	h, err := netlink.NewHandle()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
-	}
+// New returns the engine for an engine host (no I/O until Start).
+func New(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Poll == 0 {
 		opts.Poll = time.Second
 	}
-	e := &Engine{ex: ex, h: h, opts: opts, kick: make(chan struct{}, 1),
+	return &Engine{opts: opts, kick: make(chan struct{}, 1),
 		applied: map[string]string{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
 		state: map[uint64]*[2]dirState{}, invalid: map[uint64]string{}, active: map[uint64]bool{}}
-	ex.SetEngine(Path, "queue")
-	ex.SetEngine(TypePath, "queue")
-	wake := func(control.Change) {
+}
+
+// Spec declares the menus the engine applies and follows: addresses and routes decide
+// which interface reaches a target.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "queue", Menus: []string{Path, TypePath}, Watch: []string{"/ip/address", "/ip/route"}}
+}
+
+// Start opens the netlink handle and starts the counter poll, which also asks for a
+// pass when a time= window opens or closes.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	if err := e.open(h.Ex); err != nil {
+		return err
+	}
+	e.hostKick = h.Kick
+	h.Go(ctx, e.pollLoop)
+	return nil
+}
+
+// Close takes routerd's queues off the interfaces.
+func (e *Engine) Close() error {
+	e.teardown()
+	return nil
+}
+
+func (e *Engine) open(ex *control.Executor) error {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
+	}
+	e.ex, e.h = ex, h
+	return nil
+}
+
+func (e *Engine) pollLoop(ctx context.Context) {
+	t := time.NewTicker(e.opts.Poll)
+	defer t.Stop()
+	for {
 		select {
-		case e.kick <- struct{}{}:
-		default:
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if e.windowsChanged() {
+				e.Kick()
+			}
+			e.poll()
 		}
 	}
-	ex.Watch(Path, wake)
-	ex.Watch(TypePath, wake)
-	// Addresses and routes decide which interface reaches a target.
-	ex.Watch("/ip/address", wake)
-	ex.Watch("/ip/route", wake)
+}
+
+// Start runs the engine without a host (tests): it registers, applies the stored queues
+// and follows changes until ctx ends.
+func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
+	e := New(opts)
+	if err := e.open(ex); err != nil {
+		return nil, err
+	}
+	ex.SetEngine(Path, "queue")
+	ex.SetEngine(TypePath, "queue")
+	wake := func(control.Change) { e.Kick() }
+	for _, p := range append(e.Spec().Menus, e.Spec().Watch...) {
+		ex.Watch(p, wake)
+	}
 	if err := e.Reconcile(ctx); err != nil {
 		slog.Warn("queue: reconcile", "err", err)
 	}
 	go e.loop(ctx)
+	go e.pollLoop(ctx)
 	return e, nil
 }
 
 func (e *Engine) loop(ctx context.Context) {
-	t := time.NewTicker(e.opts.Poll)
-	defer t.Stop()
 	defer e.teardown()
 	for {
 		select {
@@ -128,19 +176,16 @@ func (e *Engine) loop(ctx context.Context) {
 			if err := e.Reconcile(ctx); err != nil {
 				slog.Warn("queue: reconcile", "err", err)
 			}
-		case <-t.C:
-			if e.windowsChanged() {
-				if err := e.Reconcile(ctx); err != nil {
-					slog.Warn("queue: reconcile", "err", err)
-				}
-			}
-			e.poll()
 		}
 	}
 }
 
 // Kick asks for a reconcile (tests, after changing addresses outside routerd).
 func (e *Engine) Kick() {
+	if e.hostKick != nil {
+		e.hostKick()
+		return
+	}
 	select {
 	case e.kick <- struct{}{}:
 	default:
