@@ -359,3 +359,11 @@ type funcEngine struct {
 func (f funcEngine) Spec() Spec                                 { return f.spec }
 func (f funcEngine) Start(ctx context.Context, h *Handle) error { return f.start(ctx, h) }
 func (f funcEngine) Reconcile(context.Context) error            { return nil }
+
+// Typed is implemented by engines that decode their items with Decode: for each menu it
+// applies, a value of the struct the menu's items decode into. The registration list's
+// test lists the properties those structs leave unhandled (Unhandled) against a golden
+// file, so a property declared but not applied shows in review.
+type Typed interface {
+	TypedItems() map[string]any
+}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
@@ -40,7 +44,12 @@ type Engine struct {
 	opts Options
 	srv  *Server
 
+	// applies counts configurations handed to the server (a resync with nothing changed
+	// hands none).
+	applies atomic.Int64
+
 	mu      sync.Mutex
+	applied *desired // last configuration handed to the server
 	hits    map[uint64]int64
 	invalid map[uint64]string
 	cancel  context.CancelFunc // stops the running listener
@@ -80,45 +89,18 @@ func (e *Engine) Close() error {
 
 // Reconcile compiles the rules and settings, and opens or closes the listener.
 func (e *Engine) Reconcile(ctx context.Context) error {
-	items, err := e.ex.Items(Path)
+	want, err := e.desired()
 	if err != nil {
-		return fmt.Errorf("read rules: %w", err)
-	}
-	cfg := &Config{MaxBlock: 4096}
-	st, err := e.ex.Items(SettingsPath)
-	if err != nil {
-		return fmt.Errorf("read settings: %w", err)
-	}
-	if len(st) > 0 {
-		if n, err := strconv.Atoi(st[0].Props["max-block-size"]); err == nil {
-			cfg.MaxBlock = n
-		}
+		return err
 	}
 	e.mu.Lock()
-	seen := map[uint64]bool{}
-	for _, it := range items {
-		seen[it.ID] = true
-		delete(e.invalid, it.ID)
-		if it.Props["disabled"] == "yes" {
-			continue
-		}
-		r, err := CompileRule(it.ID, it.Props)
-		if err != nil {
-			e.invalid[it.ID] = err.Error()
-			continue
-		}
-		cfg.Rules = append(cfg.Rules, r)
-	}
-	for id := range e.hits {
-		if !seen[id] {
-			delete(e.hits, id)
-			e.ex.State.Clear(Path, id)
-		}
-	}
+	changed := e.applied == nil || !want.equal(e.applied)
 	e.mu.Unlock()
-	e.srv.SetConfig(cfg)
+	if changed {
+		e.apply(want)
+	}
 	var lerr error
-	if len(cfg.Rules) == 0 {
+	if len(want.rules) == 0 {
 		e.stop()
 	} else {
 		lerr = e.listen()
@@ -128,10 +110,90 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	// A listener that cannot open is every rule's status, not a failed pass: the rules
 	// are compiled and the next pass tries again.
-	for _, it := range items {
-		e.publish(it.ID, lerr)
+	for _, id := range want.ids {
+		e.publish(id, lerr)
 	}
 	return nil
+}
+
+// desired is the configuration decoded: every item's id in order, the enabled rules
+// compiled (or why not), the settings.
+type desired struct {
+	ids      []uint64
+	items    map[uint64]ruleItem
+	rules    []*Rule
+	invalid  map[uint64]string
+	settings settingsItem
+}
+
+// equal compares the decoded items and settings (the compiled rules follow from them).
+func (d *desired) equal(o *desired) bool {
+	return slices.Equal(d.ids, o.ids) && d.settings == o.settings &&
+		maps.EqualFunc(d.items, o.items, func(a, b ruleItem) bool { return reflect.DeepEqual(a, b) })
+}
+
+// desired reads and decodes the items through the menus' schemas.
+func (e *Engine) desired() (*desired, error) {
+	items, err := e.ex.Items(Path)
+	if err != nil {
+		return nil, fmt.Errorf("read rules: %w", err)
+	}
+	st, err := e.ex.Items(SettingsPath)
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	rm, _ := e.ex.Tree.Get(Path)
+	sm, _ := e.ex.Tree.Get(SettingsPath)
+	d := &desired{items: map[uint64]ruleItem{}, invalid: map[uint64]string{}, settings: settingsItem{MaxBlock: 4096}}
+	if len(st) > 0 {
+		if err := engine.Decode(sm, st[0], &d.settings); err != nil {
+			return nil, fmt.Errorf("settings: %w", err)
+		}
+	}
+	for _, it := range items {
+		d.ids = append(d.ids, it.ID)
+		var ri ruleItem
+		if err := engine.Decode(rm, it, &ri); err != nil {
+			d.invalid[it.ID] = err.Error()
+			continue
+		}
+		d.items[it.ID] = ri
+		if ri.Disabled {
+			continue
+		}
+		r, err := compileRule(it.ID, ri)
+		if err != nil {
+			d.invalid[it.ID] = err.Error()
+			continue
+		}
+		d.rules = append(d.rules, r)
+	}
+	return d, nil
+}
+
+// apply hands the server the new rules and settings and forgets removed items.
+func (e *Engine) apply(d *desired) {
+	e.mu.Lock()
+	e.applied = d
+	e.invalid = d.invalid
+	seen := map[uint64]bool{}
+	for _, id := range d.ids {
+		seen[id] = true
+	}
+	for id := range e.hits {
+		if !seen[id] {
+			delete(e.hits, id)
+			e.ex.State.Clear(Path, id)
+		}
+	}
+	e.mu.Unlock()
+	e.srv.SetConfig(&Config{MaxBlock: d.settings.MaxBlock, Rules: d.rules})
+	e.applies.Add(1)
+}
+
+// TypedItems names the struct each menu's items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{Path: ruleItem{}, SettingsPath: settingsItem{}}
 }
 
 // publish writes an item's hits and, when it cannot apply, why.

@@ -203,3 +203,22 @@ func TestEnginePlainBackupRefused(t *testing.T) {
 		t.Fatalf("encrypted backup over TFTP: %q %v", got, err)
 	}
 }
+
+// A pass with nothing changed hands the server nothing; a change hands it once.
+func TestResyncUnchangedAppliesNothing(t *testing.T) {
+	r := newEngineRig(t, Options{})
+	r.run(t, `/ip tftp add req-filename="^boot" read-only=yes`)
+	n := r.e.applies.Load()
+	for range 3 {
+		if err := r.e.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.e.applies.Load(); got != n {
+		t.Errorf("%d applies on passes with nothing changed", got-n)
+	}
+	r.run(t, `/ip tftp set 0 read-only=no`)
+	if got := r.e.applies.Load(); got != n+1 {
+		t.Errorf("%d applies after one change, want 1", got-n)
+	}
+}

@@ -6,6 +6,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
 )
 
 // Rule is one compiled /ip tftp access rule.
@@ -20,20 +25,41 @@ type Rule struct {
 	Rollover bool
 }
 
+// ruleItem is one /ip tftp item as the engine applies it, decoded through the menu's
+// schema (engine.Decode).
+type ruleItem struct {
+	Nets     []netip.Prefix `prop:"ip-addresses"`
+	Req      string         `prop:"req-filename"`
+	Real     string         `prop:"real-filename"`
+	Allow    bool           `prop:"allow"`
+	ReadOnly bool           `prop:"read-only"`
+	Rollover bool           `prop:"allow-rollover"`
+	Disabled bool           `prop:"disabled"`
+}
+
+// settingsItem is /ip tftp settings as the engine applies it.
+type settingsItem struct {
+	MaxBlock int `prop:"max-block-size"`
+}
+
+// ruleMenu is the declaration of /ip tftp, for CompileRule.
+var ruleMenu = sync.OnceValue(func() *menu.Menu {
+	m, _ := menu.Default().Get(Path)
+	return m
+})
+
 // CompileRule builds a rule from the stored properties of one /ip tftp item.
 func CompileRule(id uint64, props map[string]string) (*Rule, error) {
-	r := &Rule{ID: id, Allow: props["allow"] != "no", ReadOnly: props["read-only"] == "yes",
-		Rollover: props["allow-rollover"] == "yes"}
-	if s := props["ip-addresses"]; s != "" {
-		for _, f := range strings.Split(s, ",") {
-			p, err := netip.ParsePrefix(f)
-			if err != nil {
-				return nil, fmt.Errorf("ip-addresses: %q is not a prefix", f)
-			}
-			r.Nets = append(r.Nets, p.Masked())
-		}
+	var ri ruleItem
+	if err := engine.Decode(ruleMenu(), store.Item{ID: id, Props: props}, &ri); err != nil {
+		return nil, err
 	}
-	expr := props["req-filename"]
+	return compileRule(id, ri)
+}
+
+func compileRule(id uint64, ri ruleItem) (*Rule, error) {
+	r := &Rule{ID: id, Nets: ri.Nets, Allow: ri.Allow, ReadOnly: ri.ReadOnly, Rollover: ri.Rollover}
+	expr := ri.Req
 	if expr == "" {
 		expr = ".*"
 	}
@@ -42,7 +68,7 @@ func CompileRule(id uint64, props map[string]string) (*Rule, error) {
 		return nil, fmt.Errorf("req-filename: bad regular expression: %w", err)
 	}
 	r.Re = re
-	r.Real, r.Need = splitGroups(props["real-filename"])
+	r.Real, r.Need = splitGroups(ri.Real)
 	for _, g := range r.Need {
 		if g > re.NumSubexp() {
 			return nil, fmt.Errorf("real-filename: req-filename has no group \\%d", g)
