@@ -182,6 +182,7 @@ func tunnelMenus() []*Menu {
 				dscp,
 				clamp,
 				dontFragment,
+				fastPath,
 				comment,
 				disabled,
 				running,

@@ -42,7 +42,8 @@ add allow-fast-path=no keepalive=10s,5 l2mtu=1600 \
     local-address=198.18.5.1 mtu=1400 name=gre-branch remote-address=\
     198.18.6.1
 /interface ipip
-add local-address=198.18.5.1 name=ipip1 remote-address=198.18.7.1
+add allow-fast-path=no local-address=198.18.5.1 name=ipip1 remote-address=\
+    198.18.7.1
 /interface 6to4
 add name=sit1 remote-address=198.18.8.1
 /interface vlan
