@@ -1,11 +1,13 @@
 package ptp
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -66,10 +68,31 @@ func TestBridgeSteering(t *testing.T) {
 				"-f", "udp port 319 or udp port 320 or ether proto 0x88f7 or icmp", "-T", "fields", "-e", "eth.src", "-e", "_ws.col.Protocol")
 			var out strings.Builder
 			capture.Stdout = &out
+			started := make(chan struct{})
+			stderr, err := capture.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := capture.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(2 * time.Second) // tshark needs a moment before it captures
+			// tshark says "Capturing on" once the capture runs; on a loaded machine that
+			// can take seconds, and pings sent before it would go unseen.
+			go func() {
+				sc := bufio.NewScanner(stderr)
+				once := sync.OnceFunc(func() { close(started) })
+				for sc.Scan() {
+					if strings.Contains(sc.Text(), "Capturing on") {
+						once()
+					}
+				}
+			}()
+			select {
+			case <-started:
+			case <-ctx.Done():
+				t.Fatal("tshark did not start capturing")
+			}
+			time.Sleep(500 * time.Millisecond) // "Capturing on" comes a moment before the first packet is taken
 			if o, err := exec.Command("nsenter", "--net=/run/netns/"+tp.ns["g"], "ping", "-c", "3", "-i", "0.2", "-W", "2", net+".2").CombinedOutput(); err != nil {
 				t.Fatalf("ping across the bridge: %v\n%s", err, o)
 			}
