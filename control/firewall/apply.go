@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // TableName is the name of routerd's table in the ip and ip6 families. routerd touches no
@@ -20,7 +22,21 @@ type Kernel struct {
 }
 
 func (k *Kernel) conn() (*nftables.Conn, error) {
-	var opts []nftables.ConnOption
+	// A whole ruleset goes in one batch, which one sendmsg carries; netlink refuses a
+	// message larger than the socket's send buffer, and the kernel acknowledges every
+	// message of the batch. Both buffers are raised past the defaults (root may).
+	opts := []nftables.ConnOption{nftables.WithSockOptions(func(c *netlink.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		// Without CAP_NET_ADMIN the FORCE options fail and the defaults stay, which still
+		// carry small rulesets; so their errors are not the caller's.
+		return rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 1<<28)
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 1<<26)
+		})
+	})}
 	if k.NetNS != 0 {
 		opts = append(opts, nftables.WithNetNSFd(k.NetNS))
 	}
@@ -100,7 +116,9 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 		} else {
 			c.FlushSet(st)
 		}
-		if els := intervalElements(lists[l]); len(els) > 0 {
+		// One message per chunk: a netlink attribute is at most 64 KiB long, and a longer
+		// element list would be cut short (silently turning the last range open-ended).
+		for _, els := range chunks(intervalElements(lists[l]), 512) {
 			if err := c.SetAddElements(st, els); err != nil {
 				return fmt.Errorf("nftables: set %s: %w", st.Name, err)
 			}
@@ -195,6 +213,21 @@ func intervalElements(es []Entry) []nftables.SetElement {
 		if end := e.To.Next(); end.IsValid() {
 			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
 		}
+	}
+	return out
+}
+
+// chunks splits interval elements into groups of at most n, never between a range's
+// start and its end.
+func chunks(els []nftables.SetElement, n int) [][]nftables.SetElement {
+	var out [][]nftables.SetElement
+	for len(els) > 0 {
+		k := min(n, len(els))
+		if k < len(els) && els[k].IntervalEnd {
+			k++
+		}
+		out = append(out, els[:k])
+		els = els[k:]
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -243,4 +244,33 @@ s.sendto(b"x",(%q,%d))
 	l, _ := rd.ReadString('\n')
 	srv.Wait()
 	return strings.TrimSpace(l)
+}
+
+// TestLargeAddressList: a list of 20,000 entries spans many netlink messages; every
+// entry is in the kernel's set (the last one too) and nothing else is.
+func TestLargeAddressList(t *testing.T) {
+	tp := newTopo(t)
+	k := &Kernel{NetNS: int(tp.rfd.Fd())}
+	var ents []Entry
+	for i := 0; i < 20000; i++ {
+		j := 2 * i
+		a := netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)})
+		ents = append(ents, Entry{From: a, To: a})
+	}
+	apply := func(ents []Entry) {
+		pl := Compile(Config{Rules: []*Rule{rule(1, "filter", "chain", "forward", "action", "drop", "src-address-list", "big")},
+			Lists: map[string][]Entry{"big": ents}})
+		if err := k.Apply(pl, map[string][]Entry{"big": ents}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(ents)
+	if !tp.ping(tp.c, "198.19.2.2") {
+		t.Fatalf("client not in the list was dropped")
+	}
+	client := netip.MustParseAddr("198.18.1.2")
+	apply(append(ents, Entry{From: client, To: client}))
+	if tp.ping(tp.c, "198.19.2.2") {
+		t.Fatalf("client at the end of the list passed")
+	}
 }

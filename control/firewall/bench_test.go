@@ -1,0 +1,162 @@
+package firewall
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var benchFlag = flag.Bool("firewall.bench", false, "run the firewall benchmarks of docs/perf.md (root; minutes)")
+
+// rules10k is a 10,000-rule filter ruleset of the kind an import carries: forward rules
+// with addresses, protocols and ports, accept and drop.
+func rules10k(n int) []*Rule {
+	var rs []*Rule
+	for i := 0; i < n; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0})
+		rs = append(rs, rule(uint64(i+1), "filter", "chain", "forward", "action", []string{"accept", "drop"}[i%2],
+			"src-address", a.String()+"/24", "protocol", "tcp", "dst-port", fmt.Sprint(1000+i%5000)))
+	}
+	return rs
+}
+
+// nftText is the same ruleset for nft -f, with a named counter per rule as routerd has.
+func nftText(n int) string {
+	var b strings.Builder
+	b.WriteString("table ip bench {\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "counter c%d { }\n", i+1)
+	}
+	b.WriteString("chain forward {\ntype filter hook forward priority 0; policy accept;\n")
+	for i := 0; i < n; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0})
+		fmt.Fprintf(&b, "ip saddr %s/24 tcp dport %d counter name c%d %s\n", a, 1000+i%5000, i+1, []string{"accept", "drop"}[i%2])
+	}
+	b.WriteString("}\n}\n")
+	return b.String()
+}
+
+// TestBenchApply10k: applying 10,000 filter rules through routerd's compiler and one
+// nftables transaction, beside nft -f of the equivalent ruleset, in the same run.
+//
+//	go test ./control/firewall/ -run TestBenchApply10k -firewall.bench -v
+func TestBenchApply10k(t *testing.T) {
+	if !*benchFlag {
+		t.Skip("benchmark: run with -firewall.bench")
+	}
+	tp := newTopo(t)
+	k := &Kernel{NetNS: int(tp.rfd.Fd())}
+	const n, rounds = 10000, 5
+	f := filepath.Join(t.TempDir(), "rules.nft")
+	if err := os.WriteFile(f, []byte(nftText(n)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ours, theirs time.Duration
+	for i := 0; i < rounds; i++ {
+		start := time.Now()
+		pl := Compile(Config{Rules: rules10k(n)})
+		if len(pl.Invalid) > 0 {
+			t.Fatal(pl.Invalid)
+		}
+		if err := k.Apply(pl, nil); err != nil {
+			t.Fatal(err)
+		}
+		ours += time.Since(start)
+		if err := k.Apply(&Plan{}, nil); err != nil { // remove, so each round starts empty
+			t.Fatal(err)
+		}
+		start = time.Now()
+		sh(t, "ip", "netns", "exec", tp.r, "nft", "-f", f)
+		theirs += time.Since(start)
+		sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", "bench")
+	}
+	t.Logf("10,000 rules: routerd compile+apply %v per apply, nft -f %v per apply, ratio %.2f",
+		ours/rounds, theirs/rounds, float64(ours)/float64(theirs))
+}
+
+// TestBenchSetVsLinear: TCP throughput client -> server through the router while the
+// forward chain checks the source against 100,000 addresses: as one address-list match
+// (routerd's sets) beside 100,000 linear rules (one per address), in the same run.
+//
+//	go test ./control/firewall/ -run TestBenchSetVsLinear -firewall.bench -v
+func TestBenchSetVsLinear(t *testing.T) {
+	if !*benchFlag {
+		t.Skip("benchmark: run with -firewall.bench")
+	}
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		t.Skip("needs iperf3")
+	}
+	tp := newTopo(t)
+	k := &Kernel{NetNS: int(tp.rfd.Fd())}
+	const n = 100000
+	// Every other address, so the interval set cannot merge them into a few ranges.
+	addr := func(i int) netip.Addr {
+		j := 2 * i
+		return netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)})
+	}
+	srv := exec.Command("ip", "netns", "exec", tp.s, "iperf3", "-s", "-1")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	rate := func() string {
+		time.Sleep(300 * time.Millisecond)
+		out := sh(t, "ip", "netns", "exec", tp.c, "iperf3", "-c", "198.19.2.2", "-t", "3", "-f", "m")
+		m := regexp.MustCompile(`([0-9.]+) Mbits/sec\s+\S*\s*receiver`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("iperf3:\n%s", out)
+		}
+		return m[1]
+	}
+	// No rules.
+	base := rate()
+	t.Logf("no rules: %s Mbit/s", base)
+	srv2 := func() {
+		s := exec.Command("ip", "netns", "exec", tp.s, "iperf3", "-s", "-1")
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Process.Kill() })
+	}
+	// One rule, 100,000-entry address list.
+	var ents []Entry
+	for i := 0; i < n; i++ {
+		ents = append(ents, Entry{From: addr(i), To: addr(i)})
+	}
+	pl := Compile(Config{Rules: []*Rule{rule(1, "filter", "chain", "forward", "action", "drop", "src-address-list", "big")},
+		Lists: map[string][]Entry{"big": ents}})
+	start := time.Now()
+	if err := k.Apply(pl, map[string][]Entry{"big": ents}); err != nil {
+		t.Fatal(err)
+	}
+	applySet := time.Since(start)
+	srv2()
+	withSet := rate()
+	t.Logf("address list: %s Mbit/s", withSet)
+	if err := k.Apply(&Plan{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// 100,000 linear rules.
+	var b strings.Builder
+	b.WriteString("table ip linear {\nchain forward {\ntype filter hook forward priority 0; policy accept;\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "ip saddr %s drop\n", addr(i))
+	}
+	b.WriteString("}\n}\n")
+	f := filepath.Join(t.TempDir(), "linear.nft")
+	os.WriteFile(f, []byte(b.String()), 0o644)
+	start = time.Now()
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "-f", f)
+	t.Logf("100,000 linear rules loaded in %v", time.Since(start))
+	srv2()
+	linear := rate()
+	t.Logf("TCP client->server through the router, Mbit/s: no rules %s; 100,000-entry address list %s (applied in %v); 100,000 linear rules %s",
+		base, withSet, applySet, linear)
+}
