@@ -348,6 +348,12 @@ func (in *input) pump(r io.Reader) {
 		}
 		// Input is bounded whether or not a command runs: a client that floods keys
 		// (Tab completes, and each costs work) gets no more than maxTypeahead queued.
+		// At the prompt the reader waits for the line editor to catch up (the
+		// client's sends back up, nothing is lost); while a command runs it must keep
+		// reading to see Ctrl-C, so what does not fit is dropped.
+		for in.intr == nil && in.buf.Len() > 0 && in.buf.Len()+len(chunk) > maxTypeahead {
+			in.cond.Wait()
+		}
 		if in.buf.Len()+len(chunk) <= maxTypeahead {
 			for _, c := range chunk {
 				switch c {
@@ -414,7 +420,9 @@ func (in *input) Read(p []byte) (int, error) {
 		in.cond.Wait()
 	}
 	if in.buf.Len() > 0 {
-		return in.buf.Read(p)
+		n, err := in.buf.Read(p)
+		in.cond.Broadcast() // room for the reader waiting to queue more
+		return n, err
 	}
 	return 0, in.err
 }
@@ -422,6 +430,7 @@ func (in *input) Read(p []byte) (int, error) {
 func (in *input) setInterrupt(cancel context.CancelFunc) {
 	in.mu.Lock()
 	in.intr = cancel
+	in.cond.Broadcast() // a reader waiting for room must go back to reading for Ctrl-C
 	in.mu.Unlock()
 }
 
