@@ -478,6 +478,48 @@ func (d *Daemon) Establish(ctx context.Context, name string, del bool) error {
 	return err
 }
 
+// Acquire answers traffic that found no SA for a policy (the data path's ACQUIRE):
+// a CHILD_SA is negotiated on the peer's established IKE SA, or a new IKE SA is started.
+func (d *Daemon) Acquire(peer string, policy uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var p *PeerConfig
+	for _, x := range d.peers {
+		if x.Name == peer {
+			p = x
+		}
+	}
+	if p == nil {
+		return
+	}
+	var cfg *ChildConfig
+	for _, c := range p.Children {
+		if c.ID == policy {
+			cfg = c
+		}
+	}
+	for _, sa := range d.sas {
+		if sa.peer != p || sa.state == stateDead {
+			continue
+		}
+		if sa.state != stateEstablished || cfg == nil {
+			return // negotiating already
+		}
+		for _, c := range sa.children {
+			if c.Policy.ID == policy && !c.rekeyed {
+				return
+			}
+		}
+		sa.createChild(cfg)
+		return
+	}
+	if _, ok := p.host(); ok && len(p.Identities) > 0 {
+		if sa, err := d.initiate(p); err == nil {
+			d.started[p.Name] = sa
+		}
+	}
+}
+
 func (d *Daemon) newSPI() uint64 {
 	for {
 		var b [8]byte

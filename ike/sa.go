@@ -76,6 +76,7 @@ type IKESA struct {
 	done                                     chan error // Establish waits on it
 	vip                                      netip.Addr // mode config address (given or received)
 	vipRelease                               func()
+	creating                                 map[uint64]bool // policies with a CREATE_CHILD_SA in flight
 	splits                                   []netip.Prefix
 	rxPkts, txPkts                           uint64
 }
@@ -1037,16 +1038,24 @@ func (sa *IKESA) updateChildrenEndpoints() {
 
 // createChild negotiates an additional CHILD_SA for a policy.
 func (sa *IKESA) createChild(cfg *ChildConfig) {
+	if sa.creating == nil {
+		sa.creating = map[uint64]bool{}
+	}
+	if sa.creating[cfg.ID] {
+		return
+	}
+	sa.creating[cfg.ID] = true
 	cp := sa.proposeChild(cfg, nil, true)
 	ps := cp.payloads(true)
 	sa.request(CreateChildSA, ps, func(rs []Payload) {
+		delete(sa.creating, cfg.ID)
 		nr := Find[*Nonce](rs)
 		if nr == nil {
 			sa.completeChild(cp, rs, cp.ni, nil) // logs the error notify
 			return
 		}
 		sa.completeChild(cp, rs, cp.ni, nr.Data)
-	}, nil)
+	}, func() { delete(sa.creating, cfg.ID) })
 }
 
 // rekeyChild replaces a CHILD_SA by a new one (RFC 7296 2.8).

@@ -200,19 +200,15 @@ func (e *Engine) loop(ctx context.Context) {
 func (e *Engine) acquire(ev esp.Event) {
 	e.mu.Lock()
 	var peer string
+	var id uint64
 	for _, p := range e.polCfg {
 		if p.reqID == ev.ReqID || uint32(p.id) == ev.PolicyID {
-			peer = p.peer
+			peer, id = p.peer, p.id
 		}
 	}
 	e.mu.Unlock()
 	if peer != "" {
-		for _, s := range e.d.Snapshot() {
-			if s.Peer == peer {
-				return
-			}
-		}
-		e.d.Initiate(peer)
+		e.d.Acquire(peer, id)
 	}
 }
 

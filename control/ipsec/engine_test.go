@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -451,4 +452,68 @@ func TestSimultaneousRekey(t *testing.T) {
 		t.Fatalf("ping after simultaneous rekey: %v", err)
 	}
 	t.Logf("rekeys counted: %d + %d", a.e.Daemon().Stats.ChildRekeys.Load(), b.e.Daemon().Stats.ChildRekeys.Load())
+}
+
+// TestFlush: installed-sa flush removes the CHILD SAs on both sides; the next packets
+// of the policy's traffic (the data path's ACQUIRE) negotiate new ones on the IKE SA.
+func TestFlush(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	b.run(t, siteToSite("ike1-site1", "198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	a.run(t, siteToSite("ike1-site2", "198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(15*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up")
+	}
+	spis := func(r *router) []string {
+		var out []string
+		for _, f := range strings.Fields(r.run(t, "/ip ipsec installed-sa print detail")) {
+			if strings.HasPrefix(f, "spi=") {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	before := append(spis(a), spis(b)...)
+	a.run(t, "/ip ipsec installed-sa flush")
+	// The flushed SAs go on both sides; the policy's traffic (ACQUIRE) or the next
+	// reconcile negotiates new ones on the same IKE SA.
+	if !iketest.WaitFor(15*time.Second, func() bool {
+		now := append(spis(a), spis(b)...)
+		for _, s := range before {
+			if slices.Contains(now, s) {
+				return false
+			}
+		}
+		return ping(nsA, "198.19.202.1", "198.19.101.1") == nil
+	}) {
+		t.Fatalf("flushed SAs still there or no new ones: before %v now %v %v", before, spis(a), spis(b))
+	}
+	// Without a reconcile only traffic can bring them back: the data path's ACQUIRE.
+	inSPIs := func() []uint32 {
+		var out []uint32
+		for _, s := range a.e.Daemon().Snapshot() {
+			for _, c := range s.Children {
+				out = append(out, c.InSPI)
+			}
+		}
+		return out
+	}
+	old := inSPIs()
+	a.e.Daemon().FlushChildren()
+	if !iketest.WaitFor(5*time.Second, func() bool {
+		for _, s := range inSPIs() {
+			if slices.Contains(old, s) {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("flushed children still there: %v", inSPIs())
+	}
+	if !iketest.WaitFor(15*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatalf("ACQUIRE did not bring a CHILD SA back (had %v)", old)
+	}
+	if n := len(a.e.Daemon().Snapshot()); n != 1 {
+		t.Errorf("%d IKE SAs, want the one that was there", n)
+	}
 }
