@@ -10,7 +10,11 @@
 // switch a queue on and off. Counters (rate, packet-rate, bytes, packets, queued, dropped)
 // are read from the classes every second.
 //
+// packet-marks are matched by a small eBPF classifier (cls_bpf, built with cilium/ebpf's
+// assembler) that reads the mark the firewall's mangle sets (the same name-to-number map,
+// firewall.NameMark) and the addresses: this kernel has no cls_fw and no u32 mark match.
+//
 // What the running kernel lacks is reported per item (invalid, with the reason): queue
-// kinds without their qdisc (sfq, red, fq-codel... on kernels built without them),
-// packet-marks (no cls_fw here), IPv6 targets (u32 IPv6 matching is not written yet).
+// kinds without their qdisc (sfq, red, fq-codel... on kernels built without them); IPv6
+// targets are refused the same way (u32 IPv6 matching is not written yet).
 package queue

@@ -217,7 +217,8 @@ func (e *Engine) windowsChanged() bool {
 type class struct {
 	minor, parent uint16
 	dir           dirSpec
-	match         []match // empty: the queue has children (inner class, no filter)
+	match         []match  // empty: the queue has children (inner class, no filter)
+	marks         []string // packet-marks: classified by an eBPF filter instead of u32
 	order         int
 	queue         uint64
 	dirIdx        int
@@ -340,6 +341,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 				c := class{minor: minorOf(s.ID), parent: parentMinor, dir: dir, order: i, queue: s.ID, dirIdx: di}
 				if !children[s.Name] {
 					c.match = matches(s, di == 1)
+					c.marks = s.Marks
 				}
 				dev := ifn
 				if di == 0 {
@@ -451,7 +453,7 @@ func matches(s *Spec, download bool) []match {
 func fingerprint(cs []class) string {
 	var b strings.Builder
 	for _, c := range cs {
-		fmt.Fprintf(&b, "%d/%d/%d/%+v/%v;", c.minor, c.parent, c.order, c.dir, c.match)
+		fmt.Fprintf(&b, "%d/%d/%d/%+v/%v/%v;", c.minor, c.parent, c.order, c.dir, c.match, c.marks)
 	}
 	return b.String()
 }
@@ -573,11 +575,36 @@ func (e *Engine) install(index int, cs []class) error {
 		if err := e.leaf(index, c); err != nil {
 			return err
 		}
+		if len(c.marks) > 0 {
+			if err := e.markFilter(index, root, c); err != nil {
+				return err
+			}
+			continue
+		}
 		for _, m := range c.match {
 			if err := e.h.FilterAdd(u32(index, root, c, m)); err != nil {
 				return fmt.Errorf("u32 filter: %w", err)
 			}
 		}
+	}
+	return nil
+}
+
+// markFilter classifies a queue with packet-marks by an eBPF program (cls_bpf): the
+// filter holds the program, so routerd's descriptor is closed once it is attached.
+func (e *Engine) markFilter(index int, parent uint32, c class) error {
+	prog, err := markProgram(c.marks, c.match)
+	if err != nil {
+		return fmt.Errorf("packet-marks: cannot load the mark classifier: %w", err)
+	}
+	defer prog.Close()
+	f := &netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: index, Parent: parent, Priority: uint16(10 + c.order),
+			Protocol: unix.ETH_P_ALL},
+		Fd: prog.FD(), Name: "routerd_qmark", ClassId: netlink.MakeHandle(rootMajor, c.minor),
+	}
+	if err := e.h.FilterAdd(f); err != nil {
+		return fmt.Errorf("packet-marks: bpf filter: %w", err)
 	}
 	return nil
 }

@@ -161,7 +161,6 @@ func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, e
 	}
 	if m := p["packet-marks"]; m != "" {
 		s.Marks = strings.Split(m, ",")
-		return s, fmt.Errorf("packet-marks: this kernel has no cls_fw (and no u32 mark match) to classify by mark")
 	}
 	w, err := parseWindow(p["time"])
 	if err != nil {

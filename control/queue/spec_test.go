@@ -38,7 +38,6 @@ func TestDecode(t *testing.T) {
 		want  string
 	}{
 		{map[string]string{"target": "10.0.0.2", "limit-at": "2M/2M", "max-limit": "1M/1M"}, "limit-at is above max-limit"},
-		{map[string]string{"target": "10.0.0.2", "packet-marks": "voip"}, "packet-marks"},
 		{map[string]string{"target": "2001:db8::1"}, "IPv6 targets"},
 		{map[string]string{}, "no target"},
 		{map[string]string{"target": "10.0.0.2", "queue": "nosuch/nosuch"}, "no queue type nosuch"},
