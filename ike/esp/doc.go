@@ -42,8 +42,12 @@
 // decryption (interop_test.go), and against strongSwan's kernel-libipsec through routerd's
 // IKE (ike/esp_interop_test.go).
 //
+// Inbound policies on the userspace path: decrypted packets are checked against them
+// (in-no-policies, in-policy-blocked, in-template-mismatches); cleartext packets that match
+// an inbound require/unique policy but did not come out of the TUN are dropped by an
+// nftables table of its own (require.go, inet routerd_ipsec, prerouting) and counted as
+// in-template-mismatches; IKE (UDP 500/4500) and ESP are exempt.
+//
 // Not covered: AH, TFC padding (dummy packets, next header 59, are dropped on receipt),
-// IPcomp, GCM with 8/12-byte ICVs. On the userspace path level=require does not stop
-// cleartext packets that arrive matching an inbound policy (the kernel delivers them without
-// passing the TUN); decrypted packets are checked against the inbound policies.
+// IPcomp, GCM with 8/12-byte ICVs.
 package esp

@@ -478,3 +478,33 @@ func TestThroughNAT(t *testing.T) {
 		})
 	}
 }
+
+// TestRequireDropsCleartext: with an inbound require policy, cleartext from the protected
+// network that did not come through the tunnel is dropped and counted
+// (in-template-mismatches); with the policies gone, the same packets pass.
+func TestRequireDropsCleartext(t *testing.T) {
+	r := newRig(t)
+	a, b := startNode(t, r.a), startNode(t, r.b)
+	install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
+	pingOK(t, r.a, "198.19.2.1") // the tunnel itself still works
+	// b sends around its tunnel: marked so its steering table is skipped, via a's veth address.
+	run(t, "ip", "-n", r.b, "route", "add", "198.19.1.0/24", "via", "198.18.0.1")
+	run(t, "ip", "-n", r.a, "route", "add", "198.19.2.0/24", "via", "198.18.0.2")
+	mark := fmt.Sprint(DefaultConfig().BypassMark)
+	out, err := nsExec(t, r.b, "ping", "-c", "2", "-W", "1", "-m", mark, "-I", "198.19.2.1", "198.19.1.1")
+	if err == nil {
+		t.Fatalf("cleartext reached a protected address:\n%s", out)
+	}
+	if st := a.dp.Statistics(); st.InTemplateMismatches < 2 {
+		t.Fatalf("in-template-mismatches %d, want >= 2", st.InTemplateMismatches)
+	}
+	for _, n := range []*node{a, b} {
+		if err := n.dp.SetPolicies(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both answer in the clear now (their steering routes are gone too).
+	if out, err := nsExec(t, r.b, "ping", "-c", "2", "-W", "1", "-m", mark, "-I", "198.19.2.1", "198.19.1.1"); err != nil {
+		t.Fatalf("without policies the cleartext ping should pass: %v\n%s", err, out)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -40,6 +41,7 @@ type userspace struct {
 	tunName string
 	tunIdx  int
 	nl      *netlink.Handle
+	nsFd    int // Open's network namespace, for nftables (0: none)
 
 	raw4    *ipv4.PacketConn // IPPROTO_ESP, IP_HDRINCL for sending
 	raw4c   net.PacketConn
@@ -128,6 +130,9 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 	var err error
 	if u.nl, err = netlink.NewHandle(); err != nil {
 		return nil, fmt.Errorf("esp: netlink: %w", err)
+	}
+	if ns, err := netns.Get(); err == nil {
+		u.nsFd = int(ns)
 	}
 	if u.tun, err = tun.CreateTUN(cfg.TunName, cfg.MTU); err != nil {
 		return nil, fmt.Errorf("esp: tun %s: %w", cfg.TunName, err)
@@ -356,7 +361,11 @@ func (u *userspace) Counters(k Key) (SACounters, error) {
 	return s.counters(), nil
 }
 
-func (u *userspace) Statistics() Statistics { return u.st.snapshot() }
+func (u *userspace) Statistics() Statistics {
+	st := u.st.snapshot()
+	st.InTemplateMismatches += u.requireDrops()
+	return st
+}
 
 func (u *userspace) Events() <-chan Event { return u.events }
 
@@ -419,6 +428,9 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 			continue
 		}
 		u.routes[k] = r
+	}
+	if err := u.applyRequire(cp); err != nil {
+		errs = errors.Join(errs, fmt.Errorf("esp: level=require rules: %w", err))
 	}
 	return errs
 }
@@ -1220,5 +1232,10 @@ func (u *userspace) closeAll() {
 	}
 	if u.nl != nil {
 		u.nl.Close()
+	}
+	if u.nsFd > 0 {
+		u.dropRequire()
+		unix.Close(u.nsFd)
+		u.nsFd = 0
 	}
 }

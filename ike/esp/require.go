@@ -1,0 +1,146 @@
+package esp
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// requireTable enforces level=require/unique for inbound policies on the userspace path:
+// the kernel hands cleartext packets to the host without passing the TUN, so a packet from
+// a protected network that did not come out of the TUN is dropped here (and counted as
+// in-template-mismatches, as XFRM counts a packet that misses its policy's template). IKE
+// (UDP 500 and 4500) and ESP itself are exempt.
+const requireTable = "routerd_ipsec"
+
+func (u *userspace) nftConn() (*nftables.Conn, error) {
+	if u.nsFd <= 0 {
+		return nil, ErrNotSupported // no namespace handle (unit tests without devices)
+	}
+	return nftables.New(nftables.WithNetNSFd(u.nsFd))
+}
+
+func nftTable() *nftables.Table {
+	return &nftables.Table{Name: requireTable, Family: nftables.TableFamilyINet}
+}
+
+// applyRequire replaces the enforcement table with one rule per inbound require policy.
+func (u *userspace) applyRequire(ps []Policy) error {
+	c, err := u.nftConn()
+	if err != nil {
+		return nil
+	}
+	var req []Policy
+	for _, p := range ps {
+		if p.Dir != DirOut && p.Action == ActionEncrypt && p.Level != LevelUse {
+			req = append(req, p)
+		}
+	}
+	t := nftTable()
+	if _, err := c.ListTableOfFamily(requireTable, t.Family); err == nil {
+		c.DelTable(t)
+	}
+	if len(req) == 0 {
+		return c.Flush()
+	}
+	c.AddTable(t)
+	prio := nftables.ChainPriority(-160) // after raw/conntrack defrag, before mangle
+	ch := c.AddChain(&nftables.Chain{Name: "in_require", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: &prio})
+	accept := func(e ...expr.Any) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(e, &expr.Verdict{Kind: expr.VerdictAccept})})
+	}
+	// What came out of the TUN was decrypted (and checked) by us.
+	accept(&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(u.tunName)})
+	l4 := func(p byte) []expr.Any {
+		return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}}}
+	}
+	accept(l4(unix.IPPROTO_ESP)...)
+	for _, port := range []uint16{500, 4500} {
+		accept(append(l4(unix.IPPROTO_UDP),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)})...)
+	}
+	for _, p := range req {
+		var e []expr.Any
+		fam, off, alen := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
+		if p.Src.Addr().Is6() {
+			fam, off, alen = unix.NFPROTO_IPV6, 8, 16
+		}
+		e = append(e, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{fam}})
+		e = append(e, prefixMatch(p.Src, off)...)
+		e = append(e, prefixMatch(p.Dst, off+alen)...)
+		if p.Protocol != 0 {
+			e = append(e, l4(p.Protocol)...)
+			for i, port := range []uint16{p.SrcPort, p.DstPort} {
+				if port != 0 {
+					e = append(e, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: uint32(2 * i), Len: 2},
+						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)})
+				}
+			}
+		}
+		e = append(e, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("policy %d", p.ID))})
+	}
+	return c.Flush()
+}
+
+func prefixMatch(p netip.Prefix, off uint32) []expr.Any {
+	p = p.Masked()
+	a := p.Addr().AsSlice()
+	mask := make([]byte, len(a))
+	for i := 0; i < p.Bits(); i++ {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: uint32(len(a))},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(a)), Mask: mask, Xor: make([]byte, len(a))},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a},
+	}
+}
+
+func ifname(n string) []byte {
+	b := make([]byte, 16)
+	copy(b, n)
+	return b
+}
+
+// requireDrops sums the drop rules' counters.
+func (u *userspace) requireDrops() uint64 {
+	c, err := u.nftConn()
+	if err != nil {
+		return 0
+	}
+	t := nftTable()
+	rules, err := c.GetRules(t, &nftables.Chain{Name: "in_require", Table: t})
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	for _, r := range rules {
+		for _, e := range r.Exprs {
+			if ct, ok := e.(*expr.Counter); ok {
+				n += ct.Packets
+			}
+		}
+	}
+	return n
+}
+
+func (u *userspace) dropRequire() {
+	c, err := u.nftConn()
+	if err != nil {
+		return
+	}
+	if _, err := c.ListTableOfFamily(requireTable, nftables.TableFamilyINet); err == nil {
+		c.DelTable(nftTable())
+		c.Flush()
+	}
+}
