@@ -21,7 +21,8 @@ const maxHistory = 100
 type history struct {
 	mu      sync.Mutex
 	next    uint64
-	entries []*histEntry // oldest first
+	entries []*histEntry // oldest first; up to 2*maxHistory kept, maxHistory shown
+	undone  int          // entries undone (redoable)
 }
 
 type histEntry struct {
@@ -54,6 +55,9 @@ func (x *Executor) enableHistory() {
 // were, in the session's journal; Exec turns the journal into a history entry.
 func journaled(sess *Session, fn func(tx *store.Tx) ([]Change, error)) func(tx *store.Tx) ([]Change, error) {
 	return func(tx *store.Tx) ([]Change, error) {
+		if sess.journalFull() {
+			return fn(tx) // not undoable any more: spare the reads
+		}
 		var bs []store.Before
 		tx.SetJournal(func(b store.Before) { bs = append(bs, b) })
 		chs, err := fn(tx)
@@ -75,25 +79,30 @@ func (h *history) commit(x *Executor, sess *Session, s *Sentence, policy string,
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	// A new change ends what could be redone.
-	kept := h.entries[:0]
-	for _, e := range h.entries {
-		if !e.undone {
-			kept = append(kept, e)
+	if h.undone > 0 {
+		kept := h.entries[:0]
+		for _, e := range h.entries {
+			if !e.undone {
+				kept = append(kept, e)
+			}
 		}
+		h.entries, h.undone = kept, 0
 	}
-	h.entries = kept
 	h.next++
 	h.entries = append(h.entries, &histEntry{id: h.next, action: action(s), by: sess.User, policy: policy,
 		when: x.Now(), before: bs})
-	if len(h.entries) > maxHistory {
-		h.entries = h.entries[len(h.entries)-maxHistory:]
+	if len(h.entries) > 2*maxHistory {
+		// Drop the oldest in one copy now and then, not one per change.
+		h.entries = append(h.entries[:0:0], h.entries[len(h.entries)-maxHistory:]...)
 	}
 }
 
+var verbs = map[string]string{"add": "added", "set": "changed", "remove": "removed", "unset": "changed",
+	"enable": "enabled", "disable": "disabled", "comment": "changed", "move": "moved"}
+
 // action describes a command as history shows it: "item added in /system/script".
 func action(s *Sentence) string {
-	verb := map[string]string{"add": "added", "set": "changed", "remove": "removed", "unset": "changed",
-		"enable": "enabled", "disable": "disabled", "comment": "changed", "move": "moved"}[s.Cmd]
+	verb := verbs[s.Cmd]
 	where := s.Path
 	if where == "" {
 		where = "/"
@@ -160,8 +169,10 @@ func (x *Executor) undoRedo(sess *Session, undo bool) error {
 	}
 	if undo {
 		e.after, e.undone = seen, true
+		h.undone++
 	} else {
 		e.before, e.undone = seen, false
+		h.undone--
 	}
 	return nil
 }
@@ -169,8 +180,8 @@ func (x *Executor) undoRedo(sess *Session, undo bool) error {
 func (h *history) rows(context.Context, *Session) ([]Row, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rows := make([]Row, 0, len(h.entries))
-	for i := len(h.entries) - 1; i >= 0; i-- {
+	rows := make([]Row, 0, maxHistory)
+	for i := len(h.entries) - 1; i >= 0 && len(rows) < maxHistory; i-- {
 		e := h.entries[i]
 		flags, undoable, redoable := "U", "yes", "no"
 		if e.undone {

@@ -275,6 +275,12 @@ func (s *Session) addJournal(bs []store.Before) {
 	s.journal = append(s.journal, bs...)
 }
 
+func (s *Session) journalFull() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.journalLost
+}
+
 // takeJournal returns and clears the journal; nil when it overflowed.
 func (s *Session) takeJournal() []store.Before {
 	s.mu.Lock()
