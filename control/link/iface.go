@@ -161,38 +161,23 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 		eit, isEther := ethers.of(a.Name)
 		isEther = isEther && ethernetLike(l)
 		if ether && isEther {
-			// A configured port: its item's settings, the kernel's state.
-			st, _ := e.ex.State.Get(etherPath, eit.ID)
-			m, _ := e.ex.Tree.Get(etherPath)
-			for _, pr := range m.Props {
-				if v, ok := eit.Props[pr.Name]; ok && !pr.ReadOnly {
-					p[pr.Name] = v
-				} else if !ok && pr.Default != "" && !pr.ReadOnly {
-					p[pr.Name] = pr.Default
+			// A configured port is its stored item's row (so print shows its settings and
+			// their status once); the kernel's view goes into the item's state.
+			sp := map[string]string{}
+			for k, v := range p {
+				switch k {
+				case "name", "type", "actual-mtu":
+				default:
+					sp[k] = v
 				}
 			}
-			p["name"] = eit.Props["name"] // renamed at once; the kernel follows
-			p["default-name"] = orDefault(eit.Props["default-name"], a.Name)
-			p["orig-mac-address"] = orDefault(eit.Props["orig-mac-address"], e.origMAC(p["default-name"], a))
-			if k := strings.ToUpper(a.HardwareAddr.String()); len(a.HardwareAddr) == 6 {
-				p["mac-address"] = k
+			if eit.Props["mtu"] != "" {
+				delete(sp, "mtu") // the configured value shows
 			}
-			if st.Status != "" {
-				p["status"] = st.Status
-			}
-			delete(p, "type")
-			delete(p, "actual-mtu")
-			var fl []byte
-			if p["disabled"] == "yes" {
-				fl = append(fl, 'X')
-			}
-			if run {
-				fl = append(fl, 'R')
-			}
-			if p["slave"] == "yes" {
-				fl = append(fl, 'S')
-			}
-			rows = append(rows, control.Row{ID: eit.ID, Props: p, Flags: string(fl)})
+			sp["default-name"] = orDefault(eit.Props["default-name"], a.Name)
+			sp["orig-mac-address"] = orDefault(eit.Props["orig-mac-address"], e.origMAC(sp["default-name"], a))
+			st, _ := e.ex.State.Get(etherPath, eit.ID)
+			e.ex.State.Set(etherPath, eit.ID, control.ItemState{Running: run, Invalid: st.Invalid, Status: st.Status, Props: sp})
 			continue
 		}
 		it, configured := byName[a.Name]

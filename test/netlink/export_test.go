@@ -291,6 +291,9 @@ func TestEthernetRename(t *testing.T) {
 			t.Errorf("export lacks %q:\n%s", want, exp)
 		}
 	}
+	if out := strings.TrimSpace(r.must("/interface ethernet print count-only where name=lan2")); out != "1" {
+		t.Errorf("lan2 listed %s times", out)
+	}
 	r.stop()
 	r.start()
 	if out := r.must("/interface ethernet print detail where name=lan2"); !strings.Contains(out, `default-name="ether2"`) {
