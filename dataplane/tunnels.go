@@ -165,6 +165,56 @@ func (tn *Tunnel) rxKey() tunnelTunRxKey {
 	return k
 }
 
+// entries are the tunnel_cfg and tunnel_rx values of tn in slot.
+func (tn Tunnel) entries(slot uint16) (tunnelTunCfg, tunnelTunRx) {
+	dscp := uint8(0xff)
+	if tn.DSCP >= 0 {
+		dscp = uint8(tn.DSCP)
+	}
+	cfg := tunnelTunCfg{Kind: uint32(tn.Kind), Local: be32(tn.Local), Remote: be32(tn.Remote),
+		TunnelId: tn.TunnelID, Dscp: dscp, Ttl: tn.TTL, Mss4: tn.MSS4, Mss6: tn.MSS6, Slot: slot}
+	if tn.DFInherit {
+		cfg.DfInherit = 1
+	}
+	if tn.ClampMSS {
+		cfg.Clamp = 1
+	}
+	rx := tunnelTunRx{Ifindex: uint32(tn.Hidden), Mss4: tn.MSS4, Mss6: tn.MSS6, Clamp: cfg.Clamp, Kind: uint8(tn.Kind), Slot: slot}
+	copy(rx.PeerMac[:], tn.VisibleMAC)
+	copy(rx.OwnMac[:], tn.HiddenMAC)
+	return cfg, rx
+}
+
+// Applied reports whether the maps hold tn exactly as Set writes it. It only reads (three
+// lookups), so a resync that finds every tunnel applied writes nothing; Set itself scans
+// the maps and rebuilds the receive index, which a pass over many tunnels must not do
+// for each one.
+func (t *Tunnels) Applied(tn Tunnel) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tn.Hidden <= 0 {
+		return false
+	}
+	var cur tunnelTunCfg
+	if err := t.objs.TunnelCfg.Lookup(uint32(tn.Hidden), &cur); err != nil {
+		return false
+	}
+	cfg, rx := tn.entries(cur.Slot)
+	if cur != cfg {
+		return false
+	}
+	key := tn.rxKey()
+	var r tunnelTunRx
+	if err := t.objs.TunnelRx.Lookup(key, &r); err != nil || r != rx {
+		return false
+	}
+	var sl tunnelTunSlot
+	if err := t.objs.TunnelSlots.Lookup(uint32(cur.Slot), &sl); err != nil || sl.Key != key || sl.Rx != rx {
+		return false
+	}
+	return true
+}
+
 // Set writes a tunnel into the maps, replacing what its hidden ifindex had; its counters
 // start at zero only if it had none.
 func (t *Tunnels) Set(tn Tunnel) error {
@@ -178,21 +228,7 @@ func (t *Tunnels) Set(tn Tunnel) error {
 	if err != nil {
 		return err
 	}
-	dscp := uint8(0xff)
-	if tn.DSCP >= 0 {
-		dscp = uint8(tn.DSCP)
-	}
-	cfg := tunnelTunCfg{Kind: uint32(tn.Kind), Local: be32(tn.Local), Remote: be32(tn.Remote),
-		TunnelId: tn.TunnelID, Dscp: dscp, Ttl: tn.TTL, Mss4: tn.MSS4, Mss6: tn.MSS6, Slot: slot}
-	if tn.DFInherit {
-		cfg.DfInherit = 1
-	}
-	if tn.ClampMSS {
-		cfg.Clamp = 1
-	}
-	rx := tunnelTunRx{Ifindex: key, Mss4: tn.MSS4, Mss6: tn.MSS6, Clamp: cfg.Clamp, Kind: uint8(tn.Kind), Slot: slot}
-	copy(rx.PeerMac[:], tn.VisibleMAC)
-	copy(rx.OwnMac[:], tn.HiddenMAC)
+	cfg, rx := tn.entries(slot)
 	// A changed remote or local leaves an old receive entry behind: drop entries of this
 	// tunnel under other keys first.
 	want := tn.rxKey()

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -56,6 +57,10 @@ type Engine struct {
 	unpin  func()
 	// life is the engine's lifetime (Start's context).
 	life context.Context
+
+	// mapWrites counts tunnels written to the dataplane's maps (a pass with nothing
+	// changed writes none).
+	mapWrites atomic.Int64
 
 	// pass serialises a reconcile with the keepalive tick: both walk the live tunnels
 	// and the dataplane, as they did when one goroutine ran both.
@@ -410,8 +415,12 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		// any local address.
 		tn.Local = netip.Addr{}
 	}
-	if err := e.dp.Set(tn); err != nil {
-		return invalid("dataplane: " + err.Error()), ""
+	// Set scans the maps; a pass that finds the tunnel as wanted leaves them alone.
+	if !e.dp.Applied(tn) {
+		if err := e.dp.Set(tn); err != nil {
+			return invalid("dataplane: " + err.Error()), ""
+		}
+		e.mapWrites.Add(1)
 	}
 	if err := e.dp.AttachEncap(hid.Attrs().Index, hidden); err != nil {
 		return invalid(err.Error()), ""

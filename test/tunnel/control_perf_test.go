@@ -1,0 +1,103 @@
+package tunnel
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkControlPlane: the tunnel engine's control-plane cost for 10 and 1,000 GRE
+// tunnels in one routerd: the time from one script adding them to all of them being in
+// the dataplane's maps, the CPU routerd spends per 5 s resync period with nothing changed
+// (measured over three periods; it includes the keepalive tick), the map writes those
+// resyncs make (none is the requirement), and routerd's resident memory:
+//
+//	go test -run XXX -bench ControlPlane -benchtime 1x ./test/tunnel
+func BenchmarkControlPlane(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root for namespaces")
+	}
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("gre-%d", n), func(b *testing.B) {
+			for b.Loop() {
+				tp := newTopo(b)
+				r := tp.ra
+				var src strings.Builder
+				fmt.Fprintf(&src, ":for i from=1 to=%d do={/interface gre add name=(\"g\" . $i) remote-address=%s keepalive=10s,10}\n", n, tp.addrB)
+				f, err := os.CreateTemp(b.TempDir(), "*.rsc")
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.WriteString(src.String())
+				f.Close()
+				start := time.Now()
+				r.must("-f", f.Name())
+				waitFor(b, fmt.Sprintf("%d tunnels in the maps", n), 10*time.Minute, func() bool {
+					return metric(r.scrape(), "routerd_tunnel_map_writes_total") >= float64(n)
+				})
+				create := time.Since(start)
+				w0 := metric(r.scrape(), "routerd_tunnel_map_writes_total")
+				c0 := cpuTime(b, r.cmd.Process.Pid)
+				t0 := time.Now()
+				time.Sleep(15 * time.Second)
+				cpu := cpuTime(b, r.cmd.Process.Pid) - c0
+				periods := time.Since(t0).Seconds() / 5
+				writes := metric(r.scrape(), "routerd_tunnel_map_writes_total") - w0
+				rss := rssKB(b, r.cmd.Process.Pid)
+				b.ReportMetric(create.Seconds(), "create-s")
+				b.ReportMetric(cpu.Seconds()*1000/periods, "resync-cpu-ms/period")
+				b.ReportMetric(writes, "resync-map-writes")
+				b.ReportMetric(float64(rss)/1024, "rss-MiB")
+				if writes != 0 {
+					b.Errorf("resyncs with nothing changed wrote %v tunnels to the maps", writes)
+				}
+			}
+		})
+	}
+}
+
+var metricLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
+
+// metric reads an unlabelled metric from a scrape.
+func metric(scrape, name string) float64 {
+	for _, m := range metricLine.FindAllStringSubmatch(scrape, -1) {
+		if m[1] == name {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			return v
+		}
+	}
+	return -1
+}
+
+// cpuTime is the user and system time a process has used (/proc/PID/stat, clock ticks
+// of 10 ms).
+func cpuTime(tb testing.TB, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// rssKB is a process's resident set (VmRSS) in KiB.
+func rssKB(tb testing.TB, pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
+}
