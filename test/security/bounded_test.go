@@ -55,6 +55,11 @@ func TestNestingAsStartupItem(t *testing.T) {
 	}
 	time.Sleep(4 * time.Second) // startup items run 3 s after start
 	r.alive()
+	if err == nil {
+		if log := r.must("/log/print"); !strings.Contains(log, "too deep") {
+			t.Errorf("the startup item's run did not fail with the nesting error:\n%s", tail(log, 1000))
+		}
+	}
 }
 
 // A read-only user's `:delay 30s` and `:while` loop do not hold the store's writer:
