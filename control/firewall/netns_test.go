@@ -274,3 +274,44 @@ func TestLargeAddressList(t *testing.T) {
 		t.Fatalf("client at the end of the list passed")
 	}
 }
+
+// TestIPv6Filter: /ipv6 firewall filter in the ip6 routerd table, with an address list
+// and connection-state, carrying ICMPv6 and UDP.
+func TestIPv6Filter(t *testing.T) {
+	tp := newTopo(t)
+	for _, c := range [][]string{
+		{tp.c, "addr", "add", "2001:db8:1::2/64", "dev", "c0", "nodad"}, {tp.c, "-6", "route", "add", "default", "via", "2001:db8:1::1"},
+		{tp.s, "addr", "add", "2001:db8:2::2/64", "dev", "s0", "nodad"}, {tp.s, "-6", "route", "add", "default", "via", "2001:db8:2::1"},
+		{tp.r, "addr", "add", "2001:db8:1::1/64", "dev", "lan", "nodad"}, {tp.r, "addr", "add", "2001:db8:2::1/64", "dev", "wan", "nodad"},
+	} {
+		sh(t, append([]string{"ip", "-n"}, c...)...)
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	ping6 := func() bool {
+		return exec.Command("ip", "netns", "exec", tp.c, "ping", "-6", "-c1", "-W1", "2001:db8:2::2").Run() == nil
+	}
+	for i := 0; i < 30 && !ping6(); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !ping6() {
+		t.Fatal("no IPv6 path through the router")
+	}
+	r := newRig(t, tp)
+	r.run(t, `/ipv6 firewall address-list add list=v6bad address=2001:db8:1::/64
+/ipv6 firewall filter add chain=forward action=accept connection-state=established,related
+/ipv6 firewall filter add chain=forward action=drop src-address-list=v6bad protocol=icmpv6 icmp-options=128 comment=v6drop`)
+	if ping6() {
+		t.Fatalf("echo request passed the drop rule\n%s", ruleset(t, tp))
+	}
+	if out := strings.TrimSpace(r.run(t, `:put [/ipv6 firewall filter get [find comment=v6drop] packets]`)); out == "0" {
+		t.Errorf("v6drop packets=%s", out)
+	}
+	rs := ruleset(t, tp)
+	if !strings.Contains(rs, "table ip6 routerd {") || !strings.Contains(rs, "icmpv6") {
+		t.Errorf("ruleset:\n%s", rs)
+	}
+	r.run(t, `/ipv6 firewall filter disable [find comment=v6drop]`)
+	if !ping6() {
+		t.Fatalf("ping blocked with the rule disabled\n%s", ruleset(t, tp))
+	}
+}
