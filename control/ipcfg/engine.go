@@ -272,18 +272,33 @@ func (e *Engine) applyAddrs(v int) {
 		}
 		k := key{l.Attrs().Index, p}
 		want[k] = true
-		if cur, ok := have[k]; ok {
+		// network= naming another address on a /32 makes a point-to-point address, as
+		// RouterOS exports them (address=10.0.0.1 network=10.0.0.2).
+		var peer netip.Addr
+		n := it.Props["network"]
+		if na, err := netip.ParseAddr(n); err == nil && v == 4 && p.Bits() == 32 && na != p.Addr() {
+			peer = na
+		}
+		cur, ok := have[k]
+		if ok && cur.proto == Proto && cur.peer != peer {
+			if err := addrDel(k.index, k.p); err != nil {
+				e.invalid(path, it, "cannot change peer: "+err.Error())
+				continue
+			}
+			ok = false
+		}
+		if ok {
 			if cur.proto != Proto {
 				e.invalid(path, it, "address already present on "+l.Attrs().Name+", not installed by routerd")
 				continue
 			}
-		} else if err := addrAdd(k.index, p, it.Props["no-dad"] == "yes"); err != nil {
+		} else if err := addrAdd(k.index, p, it.Props["no-dad"] == "yes", peer); err != nil {
 			e.invalid(path, it, "cannot add address: "+err.Error())
 			continue
 		}
 		st := control.ItemState{Props: addrProps(it, l.Attrs().Name)}
-		if n := it.Props["network"]; v == 4 && n != "" && n != p.Masked().Addr().String() {
-			st.Status = "network " + n + " is not the prefix's network: kept, not applied (no point-to-point peer addresses here)"
+		if v == 4 && n != "" && !peer.IsValid() && n != p.Masked().Addr().String() {
+			st.Status = "network " + n + " is not the prefix's network: kept, not applied (a peer address needs a /32)"
 		}
 		e.ex.State.Set(path, it.ID, st)
 	}

@@ -23,6 +23,9 @@ type kaddr struct {
 	proto  uint8
 	scope  uint8
 	flags  uint32
+	// peer is the other end of a point-to-point address (IFA_ADDRESS differing from
+	// IFA_LOCAL); invalid otherwise.
+	peer netip.Addr
 }
 
 // addrDump lists the kernel's addresses of one family with their protocol, which the
@@ -85,11 +88,16 @@ func parseAddrMsg(m []byte) (kaddr, bool) {
 		return kaddr{}, false
 	}
 	ka.prefix = p
+	if local != nil && address != nil {
+		if pa, ok := netip.AddrFromSlice(address); ok && pa.Unmap() != ip.Unmap() {
+			ka.peer = pa.Unmap()
+		}
+	}
 	return ka, true
 }
 
 // addrAdd installs an address marked with Proto.
-func addrAdd(index int, p netip.Prefix, noDAD bool) error {
+func addrAdd(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
 	family := unix.AF_INET
 	if p.Addr().Is6() {
 		family = unix.AF_INET6
@@ -101,8 +109,13 @@ func addrAdd(index int, p netip.Prefix, noDAD bool) error {
 	req.AddData(msg)
 	ip := p.Addr().AsSlice()
 	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, ip))
-	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, ip))
-	if p.Addr().Is4() && p.Bits() < 31 {
+	if peer.IsValid() {
+		// A point-to-point address: the kernel routes the peer through this link.
+		req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, peer.AsSlice()))
+	} else {
+		req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, ip))
+	}
+	if p.Addr().Is4() && p.Bits() < 31 && !peer.IsValid() {
 		n := p.Masked().Addr().As4()
 		for i := p.Bits(); i < 32; i++ {
 			n[i/8] |= 1 << (7 - uint(i%8))

@@ -304,3 +304,25 @@ func TestEthernetRename(t *testing.T) {
 		return macOf("lan2") == orig, macOf("lan2") + " want " + orig
 	})
 }
+
+// TestPointToPointAddress: network= naming another address on a /32 (as RouterOS
+// exports point-to-point addresses) installs the peer; a changed network moves it.
+func TestPointToPointAddress(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "p")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/ip address add address=198.18.30.1 network=198.18.30.2 interface=ether3")
+	peer := func(want string) {
+		eventually(t, "peer "+want, func() (bool, string) {
+			out, _ := exec.Command("ip", "-n", ns, "-4", "-j", "addr", "show", "dev", "ether3").CombinedOutput()
+			s := string(out)
+			return strings.Contains(s, `"local":"198.18.30.1"`) && strings.Contains(s, `"address":"`+want+`"`), s
+		})
+	}
+	peer("198.18.30.2")
+	r.must("/ip address set [ find address=198.18.30.1/32 ] network=198.18.30.3")
+	peer("198.18.30.3")
+	if out := r.must("/ip address print detail"); strings.Contains(out, "not applied") {
+		t.Errorf("peer reported as not applied:\n%s", out)
+	}
+}
