@@ -42,6 +42,7 @@ type Engine struct {
 	applied map[bool]*Plan // last plan applied per family (v6)
 	lastErr map[bool]error
 	dynIDs  map[string]uint64
+	dynamic map[string][]DynamicRule // by owner
 }
 
 func rulePath(v6 bool, table string) string {
@@ -88,6 +89,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		}
 	}
 	e.registerConnections()
+	running.Store(e)
 	if err := e.k.ListenLog(ctx, func(l LogLine) {
 		slog.Info(l.Message(), eventlog.TopicsKey, "firewall,info")
 	}); err != nil {
@@ -141,6 +143,9 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 			return fmt.Errorf("firewall: read %s: %w", rulePath(v6, t), err)
 		}
 		itemsByTable[t] = items
+		for _, it := range e.dynamicRules(v6, t) {
+			cfg.Rules = append(cfg.Rules, decodeRule(t, it))
+		}
 		for _, it := range items {
 			if it.Props["disabled"] == "yes" {
 				continue
@@ -267,7 +272,7 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 	}
 	e.ex.Provide(path, func(context.Context, *control.Session) ([]control.Row, error) {
 		e.refreshCounters(v6)
-		return nil, nil
+		return e.dynamicRuleRows(v6, table), nil
 	})
 	reset := func(all bool) control.Handler {
 		return func(_ context.Context, c *control.Call) (*control.Reply, error) {

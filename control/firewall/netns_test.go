@@ -315,3 +315,29 @@ func TestIPv6Filter(t *testing.T) {
 		t.Fatalf("ping blocked with the rule disabled\n%s", ruleset(t, tp))
 	}
 }
+
+// TestDynamicRules: rules another engine adds (IPsec mode-config's src-nat) apply before
+// the configured ones, print with flag D and their counters, and go when withdrawn.
+func TestDynamicRules(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	sh(t, "ip", "-n", tp.r, "addr", "add", "198.19.2.9/24", "dev", "wan")
+	r.run(t, `/ip firewall nat add chain=srcnat action=masquerade out-interface=wan`)
+	if !SetDynamic("ipsec", []DynamicRule{{Table: "nat", Props: map[string]string{"chain": "srcnat", "action": "src-nat",
+		"to-addresses": "198.19.2.9", "src-address": "198.18.1.0/24", "comment": "ipsec mode-config"}}}) {
+		t.Fatal("no engine")
+	}
+	r.e.Reconcile(context.Background())
+	if src := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5100); !strings.HasPrefix(src, "198.19.2.9:") {
+		t.Fatalf("dynamic src-nat not first: server saw %q\n%s", src, ruleset(t, tp))
+	}
+	out := r.run(t, `/ip firewall nat print`)
+	if !strings.Contains(out, " D ") || !strings.Contains(out, "ipsec mode-config") || !strings.Contains(out, "to-addresses=198.19.2.9") {
+		t.Errorf("print:\n%s", out)
+	}
+	SetDynamic("ipsec", nil)
+	r.e.Reconcile(context.Background())
+	if src := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5101); !strings.HasPrefix(src, "198.19.2.1:") {
+		t.Fatalf("after withdrawal: server saw %q", src)
+	}
+}
