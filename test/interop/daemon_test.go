@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -84,6 +85,16 @@ func startDaemon(t *testing.T, services ...string) *daemon {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("routerd did not start:\n%s", d.log)
+		}
+	}
+	// --metrics-listen 127.0.0.1:0: the start line names the port the kernel picked.
+	metricsRE := regexp.MustCompile(`routerd started.* metrics=127\.0\.0\.1:(\d+)`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if m := metricsRE.FindStringSubmatch(d.log.String()); m != nil && m[1] != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the start line does not name the bound metrics port:\n%s", d.log)
 		}
 	}
 	d.pw = fmt.Sprintf("interop-%d", time.Now().UnixNano())
