@@ -218,7 +218,7 @@ import socket
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
 s.bind(("0.0.0.0",%d))
 print("ready")
-s.settimeout(2)
+s.settimeout(5)
 try:
     d,a=s.recvfrom(100)
     print("%%s:%%d"%%a)

@@ -206,7 +206,7 @@ s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 8, 1)
 s.bind(("0.0.0.0",%d))
 print("ready")
-s.settimeout(2)
+s.settimeout(5)
 try:
     d,anc,fl,a=s.recvmsg(100, 256)
     ifn="?"
