@@ -162,6 +162,9 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 		// INITIAL_CONTACT: the peer lost its state; other IKE SAs with it are stale.
 		for _, o := range sa.d.sas {
 			if o != sa && o.peer == sa.peer && o.remoteID.Equal(rid) && o.remote.Addr() == sa.remote.Addr() && o.state == stateEstablished {
+				// Tell the peer anyway: when both sides initiated at once it may still
+				// hold this SA, and a delete for a forgotten SPI costs nothing.
+				o.sendDelete()
 				o.destroy("initial contact from the peer")
 			}
 		}

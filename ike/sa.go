@@ -851,7 +851,9 @@ func jitter(lt time.Duration, frac float64, initiator bool) time.Duration {
 	rand.Read(b[:])
 	f := frac - float64(b[0])/255*0.05
 	if !initiator {
-		f += 0.03
+		// The original responder waits clearly longer, so that the two sides rarely
+		// start a rekey at once (collisions are handled, but cost a round).
+		f = frac + 0.05 - float64(b[0])/255*0.02
 	}
 	return time.Duration(float64(lt) * f)
 }
@@ -1069,6 +1071,19 @@ func (sa *IKESA) rekeyChild(old *ChildSA) {
 	ps := cp.payloads(true)
 	sa.request(CreateChildSA, ps, func(rs []Payload) {
 		old.rekeying = false
+		if FindNotify(rs, NotifyChildSANotFound) != nil {
+			// The peer no longer has it (it rekeyed or deleted it at the same time):
+			// drop our half, and negotiate afresh if nothing else covers the policy.
+			old.rekeyed = true
+			sa.removeChild(old, "peer no longer has it")
+			for _, c := range sa.children {
+				if c.Policy.ID == old.Policy.ID && !c.rekeyed {
+					return
+				}
+			}
+			sa.createChild(old.Policy)
+			return
+		}
 		nr := Find[*Nonce](rs)
 		var c *ChildSA
 		if nr != nil {
@@ -1132,7 +1147,7 @@ func (sa *IKESA) rekeyIKE() {
 			// random pause so the two do not collide again.
 			var b [1]byte
 			rand.Read(b[:])
-			sa.rekeyAt = time.Now().Add(time.Second + time.Duration(b[0])*8*time.Millisecond)
+			sa.rekeyAt = time.Now().Add(200*time.Millisecond + time.Duration(b[0])*4*time.Millisecond)
 			sa.d.log.Info("ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name)
 			return
 		}
