@@ -26,8 +26,11 @@ func BenchmarkControlPlane(b *testing.B) {
 			for b.Loop() {
 				tp := newTopo(b)
 				r := tp.ra
+				// Each tunnel its own remote (plain GRE tunnels to one remote are one
+				// tunnel on receive), all routed over the underlay to B.
+				run(b, "ip", "-n", tp.a, "route", "add", "198.19.0.0/16", "via", tp.addrB)
 				var src strings.Builder
-				fmt.Fprintf(&src, ":for i from=1 to=%d do={/interface gre add name=(\"g\" . $i) remote-address=%s keepalive=10s,10}\n", n, tp.addrB)
+				fmt.Fprintf(&src, ":for i from=1 to=%d do={/interface gre add name=(\"g\" . $i) remote-address=(198.19.0.0 + $i) keepalive=10s,10}\n", n)
 				f, err := os.CreateTemp(b.TempDir(), "*.rsc")
 				if err != nil {
 					b.Fatal(err)
