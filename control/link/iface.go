@@ -445,9 +445,13 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		if err != nil {
 			return nil, err
 		}
+		if len(rows) == 0 {
+			// RouterOS: a command on an empty list ([find] matched nothing) does nothing.
+			return &control.Reply{Menu: c.Menu}, nil
+		}
 		if newName, ok := c.S.Get("name"); ok && c.Menu.Path == etherPath {
 			if len(rows) != 1 {
-				return nil, control.Failure("failure: already have such name")
+				return nil, control.Failure("already have such name")
 			}
 			if err := e.checkRename(c.Sess, rows[0], newName); err != nil {
 				return nil, err
@@ -748,11 +752,11 @@ func (e *Engine) checkRename(sess *control.Session, r control.Row, name string) 
 		return control.ArgError("invalid value for argument name")
 	}
 	if _, err := e.h.LinkByName(name); err == nil {
-		return control.Failure("failure: already have interface with such name")
+		return control.Failure("already have interface with such name")
 	}
 	return e.ex.View(sess, func(tx *store.Tx) error {
 		if names, err := configuredNames(e.ex, tx); err == nil && names[name] {
-			return control.Failure("failure: already have interface with such name")
+			return control.Failure("already have interface with such name")
 		}
 		return nil
 	})

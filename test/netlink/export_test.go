@@ -281,6 +281,13 @@ func TestEthernetRename(t *testing.T) {
 	r.must("/interface ethernet set [ find default-name=ether2 ] name=lan2 mac-address=02:5A:00:00:09:02")
 	r.must("/interface ethernet set ether3 name=lan3")
 	r.fails("/interface ethernet set lan3 name=ether4", "already have interface with such name")
+	if out, _ := r.ctl("/interface ethernet set lan3 name=ether4"); strings.Contains(out, "failure: failure:") {
+		t.Errorf("doubled failure prefix: %q", out)
+	}
+	// An import of another router's export names ports this host lacks: set on the empty
+	// list [find] gives does nothing and succeeds, as in RouterOS.
+	r.must("/interface ethernet set [ find default-name=nosuch ] name=foo")
+	r.must("/interface set [ find name=nosuch ] disabled=yes")
 	eventually(t, "ether2 renamed lan2 with the new MAC", func() (bool, string) {
 		return macOf("lan2") == "02:5a:00:00:09:02", macOf("lan2")
 	})
