@@ -283,12 +283,22 @@ func zoneName() string {
 	return "UTC"
 }
 
-// zone is the zone /system clock shows: one set with --allow-clock-set, else the
-// process's.
+// zone is the zone /system clock shows: one set with /system clock set, else the
+// process's. autodetect is only remembered: routerd takes no zone from the network.
 var zone struct {
 	sync.Mutex
-	name string
-	loc  *time.Location
+	name       string
+	loc        *time.Location
+	autodetect string
+}
+
+func clockAutodetect() string {
+	zone.Lock()
+	defer zone.Unlock()
+	if zone.autodetect == "" {
+		return "no"
+	}
+	return zone.autodetect
 }
 
 func clockZone() (string, *time.Location) {
@@ -315,17 +325,20 @@ func (s *system) clockRow(context.Context, *control.Session) ([]control.Row, err
 	return []control.Row{{ID: 1, Props: map[string]string{
 		"time":                 now.Format("15:04:05"),
 		"date":                 now.Format("2006-01-02"),
-		"time-zone-autodetect": "no",
+		"time-zone-autodetect": clockAutodetect(),
 		"time-zone-name":       name,
 		"gmt-offset":           sign + time.Time{}.Add(time.Duration(off)*time.Second).Format("15:04"),
 		"dst-active":           dst,
 	}}}, nil
 }
 
-// clockSet sets the date, time and zone when routerd was started with
-// --allow-clock-set, and refuses otherwise.
+// clockSet sets the zone routerd shows time in, always: a zone does not change the
+// machine's clock, and nearly every RouterOS export sets one. The date and time change
+// the machine's clock, so they need --allow-clock-set.
 func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply, error) {
-	if !AllowClockSet {
+	_, hasDate := c.S.Get("date")
+	_, hasTime := c.S.Get("time")
+	if (hasDate || hasTime) && !AllowClockSet {
 		return nil, control.Failure("setting the clock is not allowed: routerd runs without --allow-clock-set (the machine's clock belongs to NTP or PTP)")
 	}
 	name, loc := clockZone()
@@ -336,10 +349,21 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 		}
 		name, loc = v, l
 	}
+	autodetect := clockAutodetect()
+	if v, ok := c.S.Get("time-zone-autodetect"); ok {
+		switch v {
+		case "yes", "true":
+			autodetect = "yes"
+		case "no", "false":
+			autodetect = "no"
+		default:
+			return nil, control.ArgError("invalid value for argument time-zone-autodetect")
+		}
+	}
 	now := s.ex.Now().In(loc)
 	date, clock := now.Format("2006-01-02"), now.Format("15:04:05")
-	dv, hasDate := c.S.Get("date")
-	tv, hasTime := c.S.Get("time")
+	dv, _ := c.S.Get("date")
+	tv, _ := c.S.Get("time")
 	if hasDate {
 		date = dv
 	}
@@ -361,7 +385,7 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 		}
 	}
 	zone.Lock()
-	zone.name, zone.loc = name, loc
+	zone.name, zone.loc, zone.autodetect = name, loc, autodetect
 	zone.Unlock()
 	return &control.Reply{Menu: c.Menu}, nil
 }

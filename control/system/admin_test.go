@@ -69,6 +69,18 @@ func TestClockPackageRouterboard(t *testing.T) {
 	if _, err := r.run(t, "/system clock set time=01:02:03"); err == nil || !strings.Contains(err.Error(), "--allow-clock-set") {
 		t.Errorf("clock set without the flag: %v", err)
 	}
+	// A zone does not change the machine's clock: exports set one, so it needs no flag.
+	r.mustRun(t, "/system clock set time-zone-autodetect=no time-zone-name=Europe/Riga")
+	if out := r.mustRun(t, "/system clock print"); !strings.Contains(out, "time-zone-name: Europe/Riga") || !strings.Contains(out, "time-zone-autodetect: no") {
+		t.Errorf("after setting the zone without the flag:\n%s", out)
+	}
+	r.mustRun(t, "/system clock set time-zone-name=America/New_York")
+	if out := r.mustRun(t, "/system clock print"); !strings.Contains(out, "time-zone-name: America/New_York") || !regexp.MustCompile(`gmt-offset: -0[45]:00`).MatchString(out) {
+		t.Errorf("after setting a western zone without the flag:\n%s", out)
+	}
+	if _, err := r.run(t, "/system clock set time-zone-name=No/Such_Zone"); err == nil {
+		t.Error("unknown zone accepted without the flag")
+	}
 	// With the flag, the shown zone can be set (the machine's clock is left alone here).
 	AllowClockSet = true
 	t.Cleanup(func() { AllowClockSet = false })
