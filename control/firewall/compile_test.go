@@ -181,3 +181,22 @@ func TestMenuValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultConfigFasttrack: RouterOS 7's default configuration writes its fasttrack
+// rule with hw-offload=yes, so every real export has it; it parses and compiles (the
+// property is stored with a no-effect status: no switch chip here).
+func TestDefaultConfigFasttrack(t *testing.T) {
+	m, _ := menu.Default().Get("/ip/firewall/filter")
+	p, ok := m.Prop("hw-offload")
+	if !ok || p.NoEffect == "" {
+		t.Fatalf("hw-offload: declared %v, no-effect %q", ok, p.NoEffect)
+	}
+	if _, err := p.Type.Parse("yes"); err != nil {
+		t.Fatal(err)
+	}
+	pl := Compile(Config{Rules: []*Rule{rule(1, "filter", "chain", "forward", "action", "fasttrack-connection",
+		"connection-state", "established,related", "hw-offload", "yes")}})
+	if len(pl.Invalid) != 0 {
+		t.Fatalf("invalid: %v", pl.Invalid)
+	}
+}

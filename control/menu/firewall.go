@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -254,6 +255,14 @@ func firewallRuleMenu(fam, table string) *Menu {
 	}
 	if table != "mangle" {
 		props = removeProp(props, "passthrough")
+	}
+	if table == "filter" {
+		// RouterOS 7's default configuration writes hw-offload=yes on its fasttrack rule;
+		// it asks a switch chip to carry the connection, which Linux ports do not have.
+		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "bytes" })
+		props = slices.Insert(props, i, Prop{Name: "hw-offload", Type: bool_, Default: "no",
+			NoEffect: "no switch chip offloads connections here",
+			Desc:     "Offload fasttracked connections to the switch chip."})
 	}
 	return &Menu{
 		Path:     "/" + fam + "/firewall/" + table,
