@@ -1,6 +1,10 @@
 package menu
 
 import (
+	"math"
+	"strconv"
+	"strings"
+
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -77,6 +81,23 @@ func exampleMenus() []*Menu {
 					Desc: "A burst is allowed while the average rate stays below this."},
 				{Name: "burst-time", Type: value.String(), Default: "0s/0s",
 					Desc: "Period over which the average rate is computed, upload/download."},
+				// RouterOS 7 exports these; routerd stores them so those exports import.
+				{Name: "bucket-size", Type: bucketSizes{}, Default: "0.1/0.1", NoEffect: "routerd's HTB keeps the kernel's bucket",
+					Desc: "HTB bucket capacity upload/download as a multiple of max-limit (0..10)."},
+				{Name: "total-limit-at", Type: value.Rate(), Default: "0", NoEffect: "routerd shapes upload and download separately",
+					Desc: "Guaranteed rate of upload and download together."},
+				{Name: "total-max-limit", Type: value.Rate(), Default: "0", NoEffect: "routerd shapes upload and download separately",
+					Desc: "Largest rate of upload and download together; 0 is unlimited."},
+				{Name: "total-burst-limit", Type: value.Rate(), Default: "0", NoEffect: "routerd shapes upload and download separately",
+					Desc: "Rate of upload and download together allowed while a burst is on."},
+				{Name: "total-burst-threshold", Type: value.Rate(), Default: "0", NoEffect: "routerd shapes upload and download separately",
+					Desc: "A total burst is allowed while the average total rate stays below this."},
+				{Name: "total-burst-time", Type: value.Time(0, 1<<42), Default: "0s", NoEffect: "routerd shapes upload and download separately",
+					Desc: "Period over which the average total rate is computed."},
+				{Name: "total-priority", Type: value.Int(1, 8), Default: "8", NoEffect: "routerd shapes upload and download separately",
+					Desc: "Priority of upload and download together."},
+				{Name: "total-queue", Type: value.String(), Default: "default-small", NoEffect: "routerd shapes upload and download separately",
+					Desc: "Queue type (/queue type) of upload and download together."},
 				{Name: "packet-marks", Type: value.List(value.String()),
 					Desc: "Only packets with these marks (firewall mangle new-packet-mark)."},
 				{Name: "time", Type: value.String(),
@@ -226,4 +247,29 @@ func exampleMenus() []*Menu {
 			Desc:     "Every record of the DNS server's cache.",
 		},
 	}
+}
+
+// bucketSizes is /queue simple's bucket-size: upload/download multiples of max-limit,
+// each 0..10 with up to three decimals (a single value sets both).
+type bucketSizes struct{}
+
+func (bucketSizes) Name() string { return "decimal [0..10]/decimal [0..10]" }
+
+func (bucketSizes) Parse(s string) (string, error) {
+	up, down, ok := strings.Cut(s, "/")
+	if !ok {
+		down = up
+	}
+	var out []string
+	for _, x := range []string{up, down} {
+		v, err := strconv.ParseFloat(x, 64)
+		if err != nil || x == "" || strings.ContainsAny(x, "eEnNiIxXpP_+") {
+			return "", value.ErrInvalid
+		}
+		if v < 0 || v > 10 {
+			return "", &value.RangeError{Min: "0", Max: "10"}
+		}
+		out = append(out, strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64))
+	}
+	return out[0] + "/" + out[1], nil
 }

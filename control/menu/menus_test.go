@@ -499,6 +499,14 @@ func TestManualValues(t *testing.T) {
 		{"/system/script", "policy", "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon", "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon"},
 		{"/system/script", "policy", "api", ""},
 
+		{"/queue/simple", "bucket-size", "0.1/0.1", "0.1/0.1"},
+		{"/queue/simple", "bucket-size", "0.5", "0.5/0.5"},
+		{"/queue/simple", "bucket-size", "10/0", "10/0"},
+		{"/queue/simple", "bucket-size", "11/0.1", ""},
+		{"/queue/simple", "bucket-size", "x/0.1", ""},
+		{"/queue/simple", "total-max-limit", "0", "0"},
+		{"/queue/simple", "total-max-limit", "10M", "10M"},
+		{"/queue/simple", "total-priority", "9", ""},
 		{"/interface/gre", "keepalive", "10s,10", "10s,10"},
 		{"/interface/gre", "keepalive", "10,10", "10s,10"},
 		{"/interface/gre", "keepalive", "10s,4294967296", ""},
@@ -608,6 +616,8 @@ var manualExamples = []struct {
 	path string
 	args string // the command's words after the menu path and command name
 }{
+	// A RouterOS 7 export's simple queue (every property its export writes).
+	{"/queue/simple", "bucket-size=0.1/0.1 limit-at=0/0 max-limit=0/0 name=t priority=8/8 queue=default-small/default-small target=198.18.0.2/32 total-limit-at=0 total-max-limit=0 total-priority=8 total-queue=default-small total-burst-limit=0 total-burst-threshold=0 total-burst-time=0s"},
 	// 08-interface-gre.txt
 	{"/interface/gre", "name=myGre remote-address=192.168.90.1 local-address=192.168.80.1"},
 	{"/interface/gre", "name=myGre remote-address=192.168.80.1 local-address=192.168.90.1"},
