@@ -22,6 +22,7 @@ import (
 	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/script"
@@ -108,6 +109,11 @@ func run(o options, events *eventlog.Buffer) error {
 		if err := loadBackup(ctx, ex, restore); err != nil {
 			return err
 		}
+	}
+	// A router keeps loopback up; a fresh namespace has it down, and the metrics
+	// listener binds 127.0.0.1.
+	if err := link.LoopbackUp(nil); err != nil {
+		slog.Warn("routerd: bringing loopback up", "err", err)
 	}
 	// Both listeners open before either serves, so a failure leaves nothing running.
 	var mln net.Listener

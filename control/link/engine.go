@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -173,11 +174,44 @@ func (e *Engine) Reconcile(context.Context) error {
 	e.applyBridges(cfg)
 	e.applyVlans(cfg)
 	e.applyIfaces(cfg)
+	e.keepLoopbackUp(cfg)
 	e.applyPorts(cfg)
 	e.applyBridgeVlans(cfg)
 	e.applyMdb(cfg)
 	e.applyLists(cfg)
 	return nil
+}
+
+// LoopbackUp brings lo up. A router keeps loopback up (its services and the metrics
+// listener bind 127.0.0.1), and a fresh network namespace starts with lo down. A nil h
+// uses the calling thread's namespace.
+func LoopbackUp(h *netlink.Handle) error {
+	if h == nil {
+		h = &netlink.Handle{}
+	}
+	l, err := h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if l.Attrs().Flags&net.FlagUp != 0 {
+		return nil
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("loopback up: %w", err)
+	}
+	return nil
+}
+
+// keepLoopbackUp keeps lo up unless /interface configures it (then applyIfaces rules).
+func (e *Engine) keepLoopbackUp(cfg *config) {
+	for _, it := range cfg.ifaces {
+		if it.Props["name"] == "lo" {
+			return
+		}
+	}
+	if err := LoopbackUp(e.h); err != nil {
+		slog.Warn("link: keeping loopback up", "err", err)
+	}
 }
 
 // config is one consistent read of the menus this engine applies.

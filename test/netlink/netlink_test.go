@@ -395,3 +395,26 @@ func TestBridge(t *testing.T) {
 		t.Errorf("port link gone with the bridge")
 	}
 }
+
+// TestLoopbackUp: in a fresh namespace (lo down) routerd brings lo up before it binds its
+// metrics listener to 127.0.0.1, and the link engine keeps it up.
+func TestLoopbackUp(t *testing.T) {
+	need(t)
+	name := fmt.Sprintf("lnk%dlo", os.Getpid())
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	loUp := func() (bool, string) {
+		out, _ := exec.Command("ip", "-n", name, "-o", "link", "show", "lo").CombinedOutput()
+		return strings.Contains(string(out), ",UP"), string(out)
+	}
+	if up, _ := loUp(); up {
+		t.Fatal("a new namespace already has lo up")
+	}
+	r := startRouter(t, name, t.TempDir())
+	if up, out := loUp(); !up {
+		t.Fatalf("routerd left lo down: %s", out)
+	}
+	run(t, "ip", "-n", name, "link", "set", "lo", "down")
+	r.must("/interface list add name=LOTEST")
+	eventually(t, "lo up again", loUp)
+}
