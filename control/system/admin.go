@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -66,6 +67,7 @@ func (s *system) adminHandlers() {
 	ex.Handle("/file", "remove", control.CommandSpec{Positional: []string{"numbers"}, Effect: true}, s.fileRemove)
 	ex.Handle("/file", "set", control.CommandSpec{Positional: []string{"numbers"}, Args: []string{"contents"}, Effect: true}, s.fileSet)
 	ex.Handle("/file", "add", control.CommandSpec{Args: []string{"name", "contents", "type"}, Effect: true}, s.fileAdd)
+	s.loadZone()
 	ex.Provide("/system/clock", s.clockRow)
 	ex.Handle("/system/clock", "set", control.CommandSpec{Args: []string{"time", "date", "time-zone-name", "time-zone-autodetect"}, Effect: true}, s.clockSet)
 	ex.Provide("/system/package", s.packageRows)
@@ -378,16 +380,58 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 		}
 		set = t
 	}
+	if s.dry {
+		return &control.Reply{Menu: c.Menu}, nil
+	}
 	if !set.IsZero() {
 		tv := unix.NsecToTimeval(set.UnixNano())
 		if err := unix.Settimeofday(&tv); err != nil {
 			return nil, control.Failure("cannot set the clock: %v", err)
 		}
 	}
+	if err := s.saveZone(name, autodetect); err != nil {
+		return nil, control.Failure("cannot save the time zone: %v", err)
+	}
 	zone.Lock()
 	zone.name, zone.loc, zone.autodetect = name, loc, autodetect
 	zone.Unlock()
 	return &control.Reply{Menu: c.Menu}, nil
+}
+
+// zoneFile keeps the zone set with /system clock set across restarts: the clock menu
+// is not in the store (its time and date are the machine's).
+const zoneFile = "clock-zone"
+
+func (s *system) saveZone(name, autodetect string) error {
+	if s.dataDir == "" {
+		return nil
+	}
+	p := filepath.Join(s.dataDir, zoneFile)
+	if err := os.WriteFile(p+".tmp", []byte(name+"\n"+autodetect+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// loadZone restores the zone a previous run saved; a missing or unknown one leaves the
+// process's zone.
+func (s *system) loadZone() {
+	b, err := os.ReadFile(filepath.Join(s.dataDir, zoneFile))
+	if err != nil || s.dataDir == "" {
+		return
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return
+	}
+	loc, err := time.LoadLocation(f[0])
+	if err != nil || f[0] == "Local" {
+		slog.Warn("system clock: saved time zone", "zone", f[0], "err", err)
+		return
+	}
+	zone.Lock()
+	zone.name, zone.loc, zone.autodetect = f[0], loc, f[1]
+	zone.Unlock()
 }
 
 // packageRows is routerd as the one installed package, as RouterOS lists routeros.

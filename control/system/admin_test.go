@@ -81,6 +81,14 @@ func TestClockPackageRouterboard(t *testing.T) {
 	if _, err := r.run(t, "/system clock set time-zone-name=No/Such_Zone"); err == nil {
 		t.Error("unknown zone accepted without the flag")
 	}
+	// The zone survives a restart (the clock menu is not in the store).
+	zone.Lock()
+	zone.name, zone.loc, zone.autodetect = "", nil, ""
+	zone.Unlock()
+	(&system{dataDir: r.dataDir}).loadZone()
+	if name, _ := clockZone(); name != "America/New_York" {
+		t.Errorf("after a restart the zone is %q", name)
+	}
 	// With the flag, the shown zone can be set (the machine's clock is left alone here).
 	AllowClockSet = true
 	t.Cleanup(func() { AllowClockSet = false })
