@@ -12,6 +12,7 @@ import (
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/ipsec"
+	"github.com/routerd/routerd/control/ipsettings"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/nd"
@@ -42,6 +43,7 @@ func engines(env *Env) []engine.Engine {
 	return []engine.Engine{
 		link.New(),
 		ipcfg.New(),
+		ipsettings.New(ipsettings.Options{}),
 		arp.New(nil),
 		managementEngine(env),
 		consolesEngine(env),

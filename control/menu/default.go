@@ -16,6 +16,7 @@ func declarations() []*Menu {
 		routingMenus(),
 		// Addresses and routes name links, tunnels among them; IPsec refers to addresses.
 		ipMenus(),
+		ipSettingsMenus(),
 		// Firewall rules name interfaces and lists; policy routing tables come before routes use them.
 		firewallMenus(),
 		ipsecMenus(),

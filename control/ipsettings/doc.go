@@ -1,0 +1,13 @@
+// Package ipsettings applies /ip settings and /ipv6 settings (RouterOS 7's "IP Settings"
+// page) to the kernel of routerd's network namespace through /proc/sys, the kernel's
+// interface for them: forwarding (RouterOS routes by default), redirects, source routing,
+// reverse path filter, SYN cookies, ICMP rate limits, ARP reachable time, TCP timestamps,
+// multipath hash policy, IPv6 router advertisements and disable-ipv6.
+//
+// Per-interface parameters are written to conf/all, conf/default (interfaces made later)
+// and every existing interface; the resync puts back what was changed behind routerd's
+// back and covers interfaces that appeared since. Not covered: the neighbour table limits
+// (max-neighbor-entries) when routerd runs in a child namespace, because gc_thresh3 is
+// one value for every namespace of the machine (the item says so); the fast path and its
+// counters (they read no/0 until it exists); route-cache (Linux has none).
+package ipsettings

@@ -1,0 +1,220 @@
+package ipsettings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/value"
+)
+
+// Menu paths this engine applies.
+const (
+	Path   = "/ip/settings"
+	Path6  = "/ipv6/settings"
+	itemID = 1 // the one item of a Single menu
+)
+
+// ErrSharedLimit says a parameter is one value for the whole machine, not the namespace.
+var ErrSharedLimit = errors.New("the kernel's neighbour table limit is shared by every network namespace; routerd runs in a child one")
+
+// param maps one property to the sysctl files it sets.
+type param struct {
+	prop string
+	// files are globs under /proc/sys.
+	files []string
+	// conv turns the canonical property value into the file's text.
+	conv func(string) (string, error)
+	// global: the file is the machine's, written only from the initial namespace.
+	global bool
+}
+
+func boolean(v string) (string, error) {
+	if v == "yes" {
+		return "1", nil
+	}
+	return "0", nil
+}
+
+func enum(m map[string]string) func(string) (string, error) {
+	return func(v string) (string, error) {
+		s, ok := m[v]
+		if !ok {
+			return "", fmt.Errorf("%q: %w", v, value.ErrInvalid)
+		}
+		return s, nil
+	}
+}
+
+func same(v string) (string, error) { return v, nil }
+
+func millis(v string) (string, error) {
+	d, err := value.ParseDuration(v)
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10), nil
+}
+
+func hex(v string) (string, error) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(v, "0x"), 16, 32)
+	return strconv.FormatUint(n, 10), err
+}
+
+var hashPolicy = enum(map[string]string{"l3": "0", "l4": "1", "l3-inner": "2"})
+
+// conf4 is a per-interface IPv4 parameter: all, default and every interface.
+func conf4(name string) []string { return []string{"net/ipv4/conf/*/" + name} }
+func conf6(name string) []string { return []string{"net/ipv6/conf/*/" + name} }
+
+// params4 are /ip settings' applied properties in the order they are written.
+var params4 = []param{
+	// ip_forward resets every interface's forwarding; conf/all/forwarding is the same knob.
+	{prop: "ip-forward", files: []string{"net/ipv4/ip_forward"}, conv: boolean},
+	{prop: "send-redirects", files: conf4("send_redirects"), conv: boolean},
+	{prop: "accept-source-route", files: conf4("accept_source_route"), conv: boolean},
+	{prop: "accept-redirects", files: conf4("accept_redirects"), conv: boolean},
+	{prop: "secure-redirects", files: conf4("secure_redirects"), conv: boolean},
+	{prop: "rp-filter", files: conf4("rp_filter"), conv: enum(map[string]string{"no": "0", "strict": "1", "loose": "2"})},
+	{prop: "tcp-syncookies", files: []string{"net/ipv4/tcp_syncookies"}, conv: boolean},
+	{prop: "max-neighbor-entries", files: []string{"net/ipv4/neigh/default/gc_thresh3"}, conv: same, global: true},
+	{prop: "arp-timeout", files: []string{"net/ipv4/neigh/*/base_reachable_time_ms"}, conv: millis},
+	{prop: "icmp-errors-use-inbound-interface-address", files: []string{"net/ipv4/icmp_errors_use_inbound_ifaddr"}, conv: boolean},
+	{prop: "icmp-rate-limit", files: []string{"net/ipv4/icmp_ratelimit"}, conv: same},
+	{prop: "icmp-rate-mask", files: []string{"net/ipv4/icmp_ratemask"}, conv: hex},
+	{prop: "tcp-timestamps", files: []string{"net/ipv4/tcp_timestamps"}, conv: enum(map[string]string{"disable": "0", "random-offset": "1", "enable": "2"})},
+	{prop: "ipv4-multipath-hash-policy", files: []string{"net/ipv4/fib_multipath_hash_policy"}, conv: hashPolicy},
+}
+
+// params6 are /ipv6 settings' applied properties; disable-ipv6 first so that a re-enabled
+// interface gets the rest.
+var params6 = []param{
+	// conf/all/disable_ipv6 sets every interface's when it changes; not per interface,
+	// where the tunnel engine keeps IPv6 off its hidden device.
+	{prop: "disable-ipv6", files: []string{"net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"}, conv: boolean},
+	// conf/all/forwarding sets every interface's.
+	{prop: "forward", files: []string{"net/ipv6/conf/all/forwarding", "net/ipv6/conf/default/forwarding"}, conv: boolean},
+	{prop: "accept-redirects", files: conf6("accept_redirects"), conv: enum(map[string]string{"no": "0", "yes-if-forwarding-disabled": "1"})},
+	{prop: "accept-router-advertisements", files: conf6("accept_ra"), conv: enum(map[string]string{"no": "0", "yes-if-forwarding-disabled": "1", "yes": "2"})},
+	{prop: "max-neighbor-entries", files: []string{"net/ipv6/neigh/default/gc_thresh3"}, conv: same, global: true},
+	{prop: "multipath-hash-policy", files: []string{"net/ipv6/fib_multipath_hash_policy"}, conv: hashPolicy},
+}
+
+// Options say where the sysctls are.
+type Options struct {
+	// Proc is /proc/sys (default); the initial namespace is told by comparing
+	// /proc/self/ns/net with /proc/1/ns/net.
+	Proc string
+}
+
+// Engine applies /ip settings and /ipv6 settings.
+type Engine struct {
+	ex   *control.Executor
+	opts Options
+	// initNS: routerd runs in the machine's namespace and owns the global limits.
+	initNS bool
+}
+
+// New returns the engine, for an engine host to run.
+func New(opts Options) *Engine {
+	if opts.Proc == "" {
+		opts.Proc = "/proc/sys"
+	}
+	return &Engine{opts: opts}
+}
+
+// Spec declares the menus; a new interface kicks a pass so it gets the parameters.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "ip-settings", Menus: []string{Path, Path6}, Watch: []string{"/interface"}}
+}
+
+// Start finds out whether routerd owns the machine-wide parameters.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.ex = h.Ex
+	self, err1 := os.Readlink("/proc/self/ns/net")
+	init, err2 := os.Readlink("/proc/1/ns/net")
+	e.initNS = err1 == nil && err2 == nil && self == init
+	return nil
+}
+
+// Reconcile writes every parameter whose file differs; unchanged files are not written.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	e.apply(Path, params4, map[string]string{
+		"ipv4-fast-path-active": "no", "ipv4-fast-path-packets": "0", "ipv4-fast-path-bytes": "0",
+		"ipv4-fasttrack-active": "no", "ipv4-fasttrack-packets": "0", "ipv4-fasttrack-bytes": "0",
+	})
+	e.apply(Path6, params6, nil)
+	return nil
+}
+
+// apply converges one menu's parameters and publishes what could not be applied as the
+// item's status.
+func (e *Engine) apply(path string, params []param, ro map[string]string) {
+	props := map[string]string{}
+	if items, err := e.ex.Items(path); err == nil && len(items) > 0 {
+		props = items[0].Props
+	}
+	m, _ := e.ex.Tree.Get(path)
+	var problems []string
+	for _, p := range params {
+		v, ok := props[p.prop]
+		if !ok {
+			d, _ := m.Prop(p.prop)
+			v = d.Default
+		}
+		if err := e.set(p, v); err != nil {
+			problems = append(problems, p.prop+": "+err.Error())
+		}
+	}
+	st := control.ItemState{Props: ro}
+	if len(problems) > 0 {
+		st.Status = "not applied: " + strings.Join(problems, "; ")
+	}
+	e.ex.State.Set(path, itemID, st)
+}
+
+// set writes v to p's files where they hold something else.
+func (e *Engine) set(p param, v string) error {
+	want, err := p.conv(v)
+	if err != nil {
+		return err
+	}
+	if p.global && !e.initNS {
+		return ErrSharedLimit
+	}
+	var files []string
+	for _, g := range p.files {
+		fs, _ := filepath.Glob(filepath.Join(e.opts.Proc, g))
+		files = append(files, fs...)
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("%w: no %s in this kernel", os.ErrNotExist, strings.Join(p.files, ", "))
+	}
+	// all and default first: some kernels copy them into the interfaces.
+	slices.SortStableFunc(files, func(a, b string) int { return rank(a) - rank(b) })
+	var errs []error
+	for _, f := range files {
+		cur, err := os.ReadFile(f)
+		if err == nil && strings.TrimSpace(string(cur)) == want {
+			continue
+		}
+		if err := os.WriteFile(f, []byte(want), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", strings.TrimPrefix(f, e.opts.Proc+"/"), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func rank(f string) int {
+	if strings.Contains(f, "/all/") || strings.Contains(f, "/default/") {
+		return 0
+	}
+	return 1
+}

@@ -1,0 +1,104 @@
+package menu
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/routerd/routerd/control/value"
+)
+
+// ipSettingsMenus declares /ip settings and /ipv6 settings after RouterOS 7's "IP
+// Settings" manual page: the kernel's forwarding and ICMP/ARP/TCP parameters, which
+// package ipsettings applies to the namespace's sysctls. RouterOS routes by default.
+func ipSettingsMenus() []*Menu {
+	noFastPath := "no fast path here yet"
+	return []*Menu{
+		{
+			Path: "/ip/settings",
+			Kind: Single,
+			Props: []Prop{
+				{Name: "ip-forward", Type: value.Bool(), Default: "yes",
+					Desc: "Forward IPv4 packets between interfaces (net.ipv4.ip_forward)."},
+				{Name: "send-redirects", Type: value.Bool(), Default: "yes",
+					Desc: "Send ICMP redirects when the router is on the best path's link."},
+				{Name: "accept-source-route", Type: value.Bool(), Default: "no",
+					Desc: "Accept packets with the source route (SRR) option."},
+				{Name: "accept-redirects", Type: value.Bool(), Default: "no",
+					Desc: "Accept ICMP redirects; typically off on routers."},
+				{Name: "secure-redirects", Type: value.Bool(), Default: "yes",
+					Desc: "Accept ICMP redirects only from gateways of the default route list."},
+				{Name: "rp-filter", Type: value.Enum("no", "strict", "loose"), Default: "no",
+					Desc: "Reverse path filtering: strict drops packets arriving on an interface that is not the best way back to their source, loose drops those with no way back."},
+				{Name: "tcp-syncookies", Type: value.Bool(), Default: "no",
+					Desc: "Send SYN cookies when a socket's SYN backlog overflows."},
+				{Name: "max-neighbor-entries", Type: value.Int(0, math.MaxUint32), Default: "8192",
+					Desc: "Most ARP entries (gc_thresh3 of the neighbour table)."},
+				{Name: "arp-timeout", Type: value.Time(0, 1<<52), Default: "30s",
+					Desc: "ARP reachable time (base_reachable_time_ms of every interface)."},
+				{Name: "icmp-errors-use-inbound-interface-address", Type: value.Bool(), Default: "no",
+					Desc: "Send ICMP errors from the address of the interface the packet came in on."},
+				{Name: "icmp-rate-limit", Type: value.Int(0, math.MaxUint32), Default: "10",
+					Desc: "Minimum space in milliseconds between ICMP messages of icmp-rate-mask's types to one target; 0 disables the limit."},
+				{Name: "icmp-rate-mask", Type: hexMask{}, Default: "0x1818",
+					Desc: "Mask of the ICMP types rate limited (bit n is type n)."},
+				{Name: "route-cache", Type: value.Bool(), Default: "yes", NoEffect: "Linux has no IPv4 route cache since 3.6",
+					Desc: "Use the route cache."},
+				{Name: "allow-fast-path", Type: value.Bool(), Default: "yes", NoEffect: noFastPath,
+					Desc: "Allow the fast path."},
+				{Name: "tcp-timestamps", Type: value.Enum("disable", "enable", "random-offset"), Default: "random-offset",
+					Desc: "TCP timestamps (RFC 1323): off, on, or on with a random offset per connection."},
+				{Name: "ipv4-multipath-hash-policy", Type: value.Enum("l3", "l4", "l3-inner"), Default: "l3",
+					Desc: "Fields hashed to pick a path of an ECMP route."},
+				{Name: "ipv4-fast-path-active", Type: value.Bool(), ReadOnly: true, Desc: "Whether the fast path is in use."},
+				{Name: "ipv4-fast-path-packets", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "Packets forwarded by the fast path."},
+				{Name: "ipv4-fast-path-bytes", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Bytes: true, Desc: "Bytes forwarded by the fast path."},
+				{Name: "ipv4-fasttrack-active", Type: value.Bool(), ReadOnly: true, Desc: "Whether FastTrack is in use."},
+				{Name: "ipv4-fasttrack-packets", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "Packets forwarded by FastTrack."},
+				{Name: "ipv4-fasttrack-bytes", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Bytes: true, Desc: "Bytes forwarded by FastTrack."},
+			},
+			Desc: "IPv4 kernel parameters: forwarding, redirects, reverse path filter, ICMP rate limits, ARP.",
+		},
+		{
+			Path: "/ipv6/settings",
+			Kind: Single,
+			Props: []Prop{
+				{Name: "disable-ipv6", Type: value.Bool(), Default: "no",
+					Desc: "Disable IPv6 on every interface."},
+				{Name: "forward", Type: value.Bool(), Default: "yes",
+					Desc: "Forward IPv6 packets between interfaces (net.ipv6.conf.all.forwarding)."},
+				{Name: "accept-redirects", Type: value.Enum("no", "yes-if-forwarding-disabled"), Default: "yes-if-forwarding-disabled",
+					Desc: "Accept ICMPv6 redirects, only while forwarding is off."},
+				{Name: "accept-router-advertisements", Type: value.Enum("no", "yes", "yes-if-forwarding-disabled"), Default: "yes-if-forwarding-disabled",
+					Desc: "Accept router advertisements (accept_ra): never, always, or only while forwarding is off."},
+				{Name: "max-neighbor-entries", Type: value.Int(0, math.MaxUint32), Default: "8192",
+					Desc: "Most IPv6 neighbour entries (gc_thresh3)."},
+				{Name: "multipath-hash-policy", Type: value.Enum("l3", "l4", "l3-inner"), Default: "l3",
+					Desc: "Fields hashed to pick a path of an ECMP route."},
+				{Name: "allow-fast-path", Type: value.Bool(), Default: "yes", NoEffect: noFastPath,
+					Desc: "Allow the IPv6 fast path."},
+			},
+			Desc: "IPv6 kernel parameters: forwarding, redirects, router advertisements, neighbour table.",
+		},
+	}
+}
+
+// hexMask is a 32-bit mask RouterOS writes in hex (icmp-rate-mask=0x1818); decimal is
+// accepted too.
+type hexMask struct{}
+
+func (hexMask) Name() string { return "0..FFFFFFFF" }
+
+func (hexMask) Parse(s string) (string, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
+	base := 16
+	if t == s {
+		base = 10
+	}
+	n, err := strconv.ParseUint(t, base, 32)
+	if err != nil || t == "" || strings.ContainsAny(t, "+-_") {
+		return "", value.ErrInvalid
+	}
+	return fmt.Sprintf("0x%X", n), nil
+}

@@ -1,0 +1,121 @@
+package netlink
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pings reports whether one echo from ns to addr is answered.
+func pings(ns, addr string) bool {
+	return exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", addr).Run() == nil
+}
+
+// sysctl reads a sysctl in ns.
+func sysctl(t *testing.T, ns, name string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, "ip", "netns", "exec", ns, "sysctl", "-n", name))
+}
+
+// forwards waits until a ping from client to addr through the router is answered (want)
+// or lost (!want): the engine applies asynchronously.
+func forwards(t *testing.T, client, addr string, want bool) {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		if pings(client, addr) == want {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("ping %s from %s: want answered=%v", addr, client, want)
+}
+
+// TestIPSettingsForwarding routes a client namespace to a server namespace through
+// routerd: with RouterOS's defaults it forwards IPv4 and IPv6, ip-forward=no and
+// forward=no stop it, yes brings it back, and what is changed behind routerd's back is
+// put back by the resync.
+func TestIPSettingsForwarding(t *testing.T) {
+	need(t)
+	rn, cn, sn := netns(t, "fr"), netns(t, "fc"), netns(t, "fs")
+	veth(t, rn, "ether1", cn, "eth0")
+	veth(t, rn, "ether2", sn, "eth0")
+	for _, h := range []struct{ ns, a4, g4, a6, g6 string }{
+		{cn, "198.18.40.2/24", "198.18.40.1", "2001:db8:40::2/64", "2001:db8:40::1"},
+		{sn, "198.18.41.2/24", "198.18.41.1", "2001:db8:41::2/64", "2001:db8:41::1"},
+	} {
+		run(t, "ip", "-n", h.ns, "addr", "add", h.a4, "dev", "eth0")
+		run(t, "ip", "-n", h.ns, "addr", "add", h.a6, "dev", "eth0", "nodad")
+		run(t, "ip", "-n", h.ns, "link", "set", "eth0", "up")
+		run(t, "ip", "-n", h.ns, "route", "add", "default", "via", h.g4)
+		run(t, "ip", "-n", h.ns, "-6", "route", "add", "default", "via", h.g6)
+	}
+	run(t, "ip", "-n", rn, "link", "set", "ether1", "up")
+	run(t, "ip", "-n", rn, "link", "set", "ether2", "up")
+	// A new namespace may inherit the machine's forwarding (devconf_inherit_init_net):
+	// start from none, so that whatever forwards below is routerd's doing.
+	run(t, "ip", "netns", "exec", rn, "sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0")
+	if pings(cn, "198.18.41.2") {
+		t.Fatal("the router namespace forwards before routerd runs")
+	}
+	r := startRouter(t, rn, t.TempDir())
+	r.must("/ip address add address=198.18.40.1/24 interface=ether1")
+	r.must("/ip address add address=198.18.41.1/24 interface=ether2")
+	r.must("/ipv6 address add address=2001:db8:40::1/64 advertise=no interface=ether1 no-dad=yes")
+	r.must("/ipv6 address add address=2001:db8:41::1/64 advertise=no interface=ether2 no-dad=yes")
+
+	forwards(t, cn, "198.18.41.2", true)
+	forwards(t, cn, "2001:db8:41::2", true)
+	out := r.must("/ip settings print")
+	for _, want := range []string{"ip-forward: yes", "rp-filter: no", "icmp-rate-mask: 0x1818", "ipv4-fast-path-active: no"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/ip settings print lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(r.must("/ipv6 settings print"), "forward: yes") {
+		t.Error("/ipv6 settings print lacks forward: yes")
+	}
+
+	r.must("/ip settings set ip-forward=no")
+	forwards(t, cn, "198.18.41.2", false)
+	if v := sysctl(t, rn, "net.ipv4.conf.all.forwarding"); v != "0" {
+		t.Errorf("ip-forward=no: conf.all.forwarding=%s", v)
+	}
+	forwards(t, cn, "2001:db8:41::2", true)
+	r.must("/ip settings set ip-forward=yes")
+	forwards(t, cn, "198.18.41.2", true)
+
+	r.must("/ipv6 settings set forward=no")
+	forwards(t, cn, "2001:db8:41::2", false)
+	forwards(t, cn, "198.18.41.2", true)
+	r.must("/ipv6 settings set forward=yes")
+	forwards(t, cn, "2001:db8:41::2", true)
+
+	// Other parameters reach their sysctls; bad values change nothing.
+	r.must("/ip settings set rp-filter=loose tcp-syncookies=yes send-redirects=no arp-timeout=1m icmp-rate-mask=0x1819")
+	r.fails("/ip settings set rp-filter=maybe", "rp-filter")
+	r.must("/ipv6 settings set accept-router-advertisements=no")
+	want := map[string]string{
+		"net.ipv4.conf.all.rp_filter":                  "2",
+		"net.ipv4.conf.ether1.rp_filter":               "2",
+		"net.ipv4.tcp_syncookies":                      "1",
+		"net.ipv4.conf.all.send_redirects":             "0",
+		"net.ipv4.conf.ether2.send_redirects":          "0",
+		"net.ipv4.neigh.ether1.base_reachable_time_ms": "60000",
+		"net.ipv4.icmp_ratemask":                       "6169",
+		"net.ipv6.conf.ether1.accept_ra":               "0",
+	}
+	eventually(t, "sysctls", func() (bool, string) {
+		for k, v := range want {
+			if got := sysctl(t, rn, k); got != v {
+				return false, k + "=" + got
+			}
+		}
+		return true, ""
+	})
+	forwards(t, cn, "198.18.41.2", true)
+
+	// The resync puts back forwarding turned off behind routerd's back.
+	run(t, "ip", "netns", "exec", rn, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+	forwards(t, cn, "198.18.41.2", true)
+}
