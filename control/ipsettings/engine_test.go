@@ -1,0 +1,105 @@
+package ipsettings
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// fakeProc makes a /proc/sys tree with the files of one parameter set to old.
+func fakeProc(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for f, v := range files {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func read(t *testing.T, dir, f string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// A per-interface parameter reaches all, default and every interface; a second pass
+// with nothing changed writes nothing.
+func TestSetPerInterface(t *testing.T) {
+	files := map[string]string{
+		"net/ipv4/conf/all/rp_filter": "0", "net/ipv4/conf/default/rp_filter": "0",
+		"net/ipv4/conf/ether1/rp_filter": "1", "net/ipv4/conf/lo/rp_filter": "2",
+	}
+	dir := fakeProc(t, files)
+	e := New(Options{Proc: dir})
+	p := params4[5]
+	if p.prop != "rp-filter" {
+		t.Fatalf("params4[5] is %s", p.prop)
+	}
+	if err := e.set(p, "loose"); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Unix(1e9, 0)
+	for f := range files {
+		if got := read(t, dir, f); got != "2" && got != "2\n" {
+			t.Errorf("%s = %q, want 2", f, got)
+		}
+		os.Chtimes(filepath.Join(dir, f), old, old)
+	}
+	if err := e.set(p, "loose"); err != nil {
+		t.Fatal(err)
+	}
+	for f := range files {
+		if st, _ := os.Stat(filepath.Join(dir, f)); !st.ModTime().Equal(old) {
+			t.Errorf("%s rewritten with nothing changed", f)
+		}
+	}
+}
+
+// Conversions of the RouterOS values to the kernel's.
+func TestConversions(t *testing.T) {
+	for _, c := range []struct {
+		f    func(string) (string, error)
+		in   string
+		want string
+	}{
+		{boolean, "yes", "1"}, {boolean, "no", "0"},
+		{millis, "1m", "60000"}, {millis, "30s", "30000"},
+		{hex, "0x1818", "6168"},
+		{hashPolicy, "l3-inner", "2"},
+	} {
+		if got, err := c.f(c.in); err != nil || got != c.want {
+			t.Errorf("%s -> %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+// The machine-wide neighbour limit is not written from a child namespace, and a
+// missing file is an error, not silence.
+func TestSetRefusals(t *testing.T) {
+	dir := fakeProc(t, map[string]string{"net/ipv4/neigh/default/gc_thresh3": "1024"})
+	e := New(Options{Proc: dir})
+	if err := e.set(params4[7], "8192"); !errors.Is(err, ErrSharedLimit) {
+		t.Errorf("gc_thresh3 from a child namespace: %v", err)
+	}
+	if read(t, dir, "net/ipv4/neigh/default/gc_thresh3") != "1024\n" {
+		t.Error("gc_thresh3 written")
+	}
+	e.initNS = true
+	if err := e.set(params4[7], "8192"); err != nil || read(t, dir, "net/ipv4/neigh/default/gc_thresh3") != "8192" {
+		t.Errorf("gc_thresh3 from the initial namespace: %v", err)
+	}
+	if err := e.set(params4[0], "yes"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing ip_forward: %v", err)
+	}
+}
