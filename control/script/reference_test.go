@@ -1,31 +1,32 @@
 package script
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/routerd/routerd/test/refcmd"
 )
 
 // referenceFile holds every console command of the RouterOS manual excerpts in
 // shared/reference, one unit per block of lines (see the file's header comments).
 const referenceFile = "../../test/testdata/reference-commands.txt"
 
-// refUnit is one unit of reference-commands.txt: the text a user types (or an import file
-// holds) as one piece, with the annotations that precede it.
-type refUnit struct {
-	File    string   // "# file:" in force
-	Menu    string   // "# menu:" in force, slash form ("/" is root)
-	Line    int      // line of the unit's first command line in referenceFile
-	Src     string   // the unit's lines, joined by "\n"
-	Bad     bool     // "# expect: bad command name": a menu routerd does not implement
-	Prompts []string // "# prompt: name: value": values the console prompts for
-}
+// refUnit is one unit of reference-commands.txt.
+type refUnit = refcmd.Unit
 
-func (u refUnit) String() string {
-	return u.File + ":" + itoa(u.Line) + " at " + u.Menu + ": " + strings.ReplaceAll(u.Src, "\n", `\n`)
+// loadReference reads referenceFile into units.
+func loadReference(t testing.TB) []refUnit {
+	t.Helper()
+	units, err := refcmd.Load(referenceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(units) < 100 {
+		t.Fatalf("only %d units in %s", len(units), referenceFile)
+	}
+	return units
 }
 
 func itoa(n int) string {
@@ -37,64 +38,6 @@ func itoa(n int) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
-}
-
-// loadReference reads referenceFile into units. Annotation lines apply to the unit that
-// follows; "# file:" and "# menu:" stay in force until the next of their kind.
-func loadReference(t testing.TB) []refUnit {
-	t.Helper()
-	f, err := os.Open(referenceFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var units []refUnit
-	var cur refUnit
-	var lines []string
-	flush := func() {
-		if len(lines) > 0 {
-			cur.Src = strings.Join(lines, "\n")
-			units = append(units, cur)
-		}
-		lines = nil
-		cur = refUnit{File: cur.File, Menu: cur.Menu}
-	}
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := sc.Text()
-		switch {
-		case strings.TrimSpace(l) == "":
-			flush()
-		case strings.HasPrefix(l, "# file: "):
-			flush()
-			cur.File = strings.TrimPrefix(l, "# file: ")
-			cur.Menu = "/"
-		case strings.HasPrefix(l, "# menu: "):
-			cur.Menu = strings.TrimPrefix(l, "# menu: ")
-		case l == "# expect: bad command name":
-			cur.Bad = true
-		case strings.HasPrefix(l, "# prompt: "):
-			cur.Prompts = append(cur.Prompts, strings.TrimPrefix(l, "# prompt: "))
-		case strings.HasPrefix(l, "# reconstructed:"):
-		case strings.HasPrefix(l, "#"):
-			t.Fatalf("line %d: unknown annotation %q", n, l)
-		default:
-			if len(lines) == 0 {
-				cur.Line = n
-			}
-			lines = append(lines, l)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	flush()
-	if len(units) < 100 {
-		t.Fatalf("only %d units in %s", len(units), referenceFile)
-	}
-	return units
 }
 
 // menuPath turns a "# menu:" annotation into the console's path: "" for root, and root
@@ -131,8 +74,8 @@ func TestReferenceCommands(t *testing.T) {
 			}
 			continue
 		}
-		if want, ok := parseAllow[u.File+":"+itoa(u.Line)]; ok {
-			delete(unusedParseAllow, u.File+":"+itoa(u.Line))
+		if want, ok := parseAllow[u.Key()]; ok {
+			delete(unusedParseAllow, u.Key())
 			if err == nil || err.Error() != want.err {
 				t.Errorf("%v\n\tgot %v; allowlisted with %q", u, err, want.err)
 			}
@@ -235,7 +178,7 @@ func TestReferenceCommandsRun(t *testing.T) {
 	}
 	keys := map[string]bool{}
 	for _, u := range units {
-		keys[u.File+":"+itoa(u.Line)] = true
+		keys[u.Key()] = true
 	}
 	for k := range runAllow {
 		if !keys[k] {
@@ -254,7 +197,7 @@ func TestReferenceCommandsRun(t *testing.T) {
 				if u.Bad {
 					continue
 				}
-				key := u.File + ":" + itoa(u.Line)
+				key := u.Key()
 				if _, ok := newRouter[key]; ok {
 					in, c = newInterp(t)
 				}

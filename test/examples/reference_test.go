@@ -1,68 +1,27 @@
 package examples
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/test/refcmd"
 )
 
-// refUnit is one unit of reference-commands.txt (see control/script/reference_test.go,
-// which parses the same file against the bare interpreter).
-type refUnit struct {
-	File, Menu, Src string
-	Line            int
-	Bad             bool
-	Prompts         []string
-}
+// refUnit is one unit of reference-commands.txt (control/script parses the same units
+// against the bare interpreter).
+type refUnit = refcmd.Unit
 
 func loadUnits(t *testing.T) []refUnit {
 	t.Helper()
-	f, err := os.Open("../testdata/reference-commands.txt")
+	units, err := refcmd.Load("../testdata/reference-commands.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var units []refUnit
-	var cur refUnit
-	var lines []string
-	flush := func() {
-		if len(lines) > 0 {
-			cur.Src = strings.Join(lines, "\n")
-			units = append(units, cur)
-		}
-		lines = nil
-		cur = refUnit{File: cur.File, Menu: cur.Menu}
-	}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		l := sc.Text()
-		switch {
-		case strings.TrimSpace(l) == "":
-			flush()
-		case strings.HasPrefix(l, "# file: "):
-			flush()
-			cur.File, cur.Menu = strings.TrimPrefix(l, "# file: "), "/"
-		case strings.HasPrefix(l, "# menu: "):
-			cur.Menu = strings.TrimPrefix(l, "# menu: ")
-		case l == "# expect: bad command name":
-			cur.Bad = true
-		case strings.HasPrefix(l, "# prompt: "):
-			cur.Prompts = append(cur.Prompts, strings.TrimPrefix(l, "# prompt: "))
-		case strings.HasPrefix(l, "#"):
-		default:
-			if len(lines) == 0 {
-				cur.Line = n
-			}
-			lines = append(lines, l)
-		}
-	}
-	flush()
 	return units
 }
 
@@ -106,7 +65,7 @@ func TestReferenceExamplesDaemon(t *testing.T) {
 	}
 	keys := map[string]bool{}
 	for _, u := range units {
-		keys[u.File+":"+strconv.Itoa(u.Line)] = true
+		keys[u.Key()] = true
 	}
 	for k := range refAllow {
 		if !keys[k] {
@@ -147,7 +106,7 @@ func TestReferenceExamplesDaemon(t *testing.T) {
 			}
 			get("a")
 			for _, u := range byFile[file] {
-				key := u.File + ":" + strconv.Itoa(u.Line)
+				key := u.Key()
 				r := get("a")
 				if _, ok := refOnB[key]; ok {
 					r = get("b")
