@@ -336,8 +336,11 @@ func TestCharonRekeys(t *testing.T) {
 	d := startDaemon(t, rg.nsR, rec)
 	d.SetPeers([]*ike.PeerConfig{peerConfig(t, "aes128-sha256-ecp256", "aes128-sha256-ecp256", "tunnel", "a-long-test-psk", true)})
 	conf := swanConf("aes128-sha256-ecp256", "aes128-sha256-ecp256", "tunnel", false)
-	conf = strings.Replace(conf, "    dpd_delay = 0\n", "    dpd_delay = 0\n    rekey_time = 7s\n    over_time = 3s\n", 1)
-	conf = strings.Replace(conf, "        mode = tunnel\n", "        mode = tunnel\n        rekey_time = 3s\n        life_time = 6s\n", 1)
+	// rand_time=0: charon's default jitter (life_time - rekey_time) can draw a soft
+	// lifetime of zero, which disables the CHILD rekey so the SA only hard-expires and
+	// is recreated, never rekeyed (seen in CI: "child 1, IKE 3").
+	conf = strings.Replace(conf, "    dpd_delay = 0\n", "    dpd_delay = 0\n    rekey_time = 7s\n    over_time = 3s\n    rand_time = 0s\n", 1)
+	conf = strings.Replace(conf, "        mode = tunnel\n", "        mode = tunnel\n        rekey_time = 3s\n        life_time = 6s\n        rand_time = 0s\n", 1)
 	c := iketest.StartCharon(t, rg.nsS, conf)
 	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 		t.Fatalf("initiate: %v\n%s", err, out)
