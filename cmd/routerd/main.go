@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
+
 	"syscall"
 	"time"
 
@@ -28,6 +28,7 @@ import (
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/sdnotify"
 	"github.com/routerd/routerd/control/system"
+	"github.com/routerd/routerd/dataplane"
 	ptpengine "github.com/routerd/routerd/ptp/engine"
 )
 
@@ -85,7 +86,7 @@ func run(o options, events *eventlog.Buffer) error {
 			return fmt.Errorf("data dir: %w", err)
 		}
 	}
-	prepareBPFFS(o.bpffs)
+	dataplane.PrepareRoot(o.bpffs)
 
 	m := metrics.New(control.Version)
 	st, restore, err := openStore(filepath.Join(o.dataDir, "routerd.db"), o.dataDir)
@@ -232,42 +233,4 @@ func listenConsole(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("console socket: %w", err)
 	}
 	return ln, nil
-}
-
-// bpfFSMagic is BPF_FS_MAGIC, the f_type of a bpffs mount.
-const bpfFSMagic = 0xcafe4a11
-
-// prepareBPFFS creates the pin directory when it lies on a bpffs mount. Without one
-// routerd still runs (configuration, scripts, IKE, PTP); only what pins BPF objects will
-// fail, later, with its own error.
-// bpfRoot is where the BPF file system is normally mounted.
-const bpfRoot = "/sys/fs/bpf"
-
-func prepareBPFFS(dir string) {
-	// The nearest existing ancestor (or dir itself) tells which file system dir is on.
-	at := dir
-	for {
-		if _, err := os.Stat(at); err == nil || filepath.Dir(at) == at {
-			break
-		}
-		at = filepath.Dir(at)
-	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(at, &fs); err != nil || uint32(fs.Type) != bpfFSMagic {
-		// Where systemd has not mounted the BPF file system at its usual place, mount it
-		// there as systemd would, so pins outlive routerd; elsewhere leave mounts alone.
-		if !strings.HasPrefix(dir+"/", bpfRoot+"/") || at != bpfRoot {
-			slog.Warn("bpffs not mounted; BPF objects cannot be pinned", "dir", dir,
-				"hint", "mount -t bpf bpf /sys/fs/bpf")
-			return
-		}
-		if err := unix.Mount("bpf", bpfRoot, "bpf", 0, "mode=0700"); err != nil {
-			slog.Warn("cannot mount bpffs; BPF objects cannot be pinned", "dir", bpfRoot, "err", err)
-			return
-		}
-		slog.Info("mounted bpffs", "dir", bpfRoot)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		slog.Warn("cannot create bpffs directory", "dir", dir, "err", err)
-	}
 }

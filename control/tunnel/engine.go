@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,11 +120,12 @@ func (e *Engine) Spec() engine.Spec {
 // /interface print its overlay and hider, and starts the keepalive tick. Without eBPF
 // support the menus stay unapplied and the error says why.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
-	dir, pinned, unpin, err := pinDir(filepath.Join(e.bpffs, "tunnel"))
+	pins, err := dataplane.OpenPins(e.bpffs, "tunnel")
 	if err != nil {
 		return err
 	}
-	dp, err := dataplane.OpenTunnels(dir)
+	pinned, unpin := pins.Persistent, pins.Close
+	dp, err := dataplane.OpenTunnels(pins.Dir)
 	if err != nil {
 		unpin()
 		return err

@@ -1,14 +1,9 @@
 package tunnel
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/dataplane"
@@ -52,45 +47,4 @@ func TestCounterNames(t *testing.T) {
 	if p["rx-byte"] != "2" || p["tx-packet"] != "3" {
 		t.Errorf("counters %v", p)
 	}
-}
-
-// TestPinDir: a tunnel folder on a bpf filesystem is used as it is; any other folder
-// gets a private bpf filesystem that no folder shows and that goes with its descriptor.
-func TestPinDir(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts bpf filesystems")
-	}
-	root := t.TempDir()
-	plain := filepath.Join(root, "plain", "tunnel")
-	path, persistent, closeFn, err := pinDir(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if persistent || !strings.HasPrefix(path, "/proc/self/fd/") || !onBPFFS(path) || onBPFFS(plain) {
-		t.Fatalf("plain folder: path %s persistent %v (bpffs there: %v, at the folder: %v)", path, persistent, onBPFFS(path), onBPFFS(plain))
-	}
-	// Objects can be pinned there (what dataplane does), and no mount is left to see.
-	if err := os.Mkdir(filepath.Join(path, "tunnel"), 0o700); err != nil {
-		t.Fatalf("mkdir in the private bpffs: %v", err)
-	}
-	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), "routerd-bpffs-") {
-		t.Errorf("the private bpffs is mounted where it can be seen:\n%s", mi)
-	}
-	closeFn()
-	if onBPFFS(path) {
-		t.Errorf("%s still a bpffs after close", path)
-	}
-
-	fs := filepath.Join(root, "fs")
-	os.MkdirAll(fs, 0o700)
-	if err := unix.Mount("bpf", fs, "bpf", 0, ""); err != nil {
-		t.Skipf("cannot mount bpffs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(fs, unix.MNT_DETACH) })
-	dir := filepath.Join(fs, "tunnel")
-	path, persistent, closeFn, err = pinDir(dir)
-	if err != nil || path != dir || !persistent {
-		t.Fatalf("bpffs folder: %s %v %v", path, persistent, err)
-	}
-	closeFn()
 }

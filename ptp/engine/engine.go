@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -307,7 +306,7 @@ func (e *Engine) steerPorts(w want) (map[string]int, string) {
 			continue
 		}
 		if e.steer == nil && e.steerErr == nil {
-			e.steer, e.steerErr = steer.Open(filepath.Join(e.opts.BPFFS, "ptp"))
+			e.steer, e.steerErr = steer.Open(e.opts.BPFFS)
 			if e.steerErr != nil {
 				e.log.Warn("ptp: steering unavailable; PTP on bridge ports is also bridged", "err", e.steerErr)
 			}

@@ -9,7 +9,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/dataplane"
 )
 
 // ErrNotSupported says the kernel cannot run the steering program (no BPF, no tcx, no
@@ -34,17 +35,15 @@ type Steer struct {
 
 var mapNames = []string{"ptp_steer_portmap", "ptp_steer_counters"}
 
-// Open loads the program, reusing maps pinned in dir (a bpffs folder) by an earlier run
-// so that counters survive a restart. Where dir is not on bpffs, nothing is pinned:
-// steering still works, and ends with the process.
-func Open(dir string) (*Steer, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil || !onBPFFS(dir) {
-		s, err := load()
-		if err == nil {
-			s.links = map[string]link.Link{}
-		}
-		return s, err
+// Open loads the program, reusing maps pinned under root/ptp (the --bpffs root; dataplane
+// says the policy every routerd object follows) by an earlier run so that counters
+// survive a restart, and pins the program there for bpftool.
+func Open(root string) (*Steer, error) {
+	pins, err := dataplane.OpenPins(root, "ptp")
+	if err != nil {
+		return nil, err
 	}
+	dir := pins.Dir
 	spec, err := loadSteer()
 	if err != nil {
 		return nil, fmt.Errorf("ptp steering program: %w", err)
@@ -64,6 +63,12 @@ func Open(dir string) (*Steer, error) {
 			return nil, fmt.Errorf("%w: %v", ErrNotSupported, err)
 		}
 		return nil, fmt.Errorf("loading the ptp steering program: %w", err)
+	}
+	path := filepath.Join(dir, "ptp_steer")
+	os.Remove(path)
+	if err := s.objs.PtpSteer.Pin(path); err != nil {
+		s.objs.Close()
+		return nil, fmt.Errorf("pinning ptp_steer: %w", err)
 	}
 	return s, nil
 }
@@ -92,11 +97,6 @@ func (s *Steer) Close() error { return s.objs.Close() }
 
 // Program is the TC program (benchmarks and BPF_PROG_RUN tests).
 func (s *Steer) Program() *ebpf.Program { return s.objs.PtpSteer }
-
-func onBPFFS(dir string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(dir, &st) == nil && uint32(st.Type) == unix.BPF_FS_MAGIC
-}
 
 func (s *Steer) linkPath(ifname string) string { return filepath.Join(s.dir, "link_"+ifname) }
 
