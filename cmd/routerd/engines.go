@@ -55,9 +55,7 @@ func engines(env *Env) []engine.Engine {
 			return err
 		}),
 		engine.Func(engine.Spec{Name: "firewall", Menus: []string{"/ip/firewall", "/ipv6/firewall"}}, func(ctx context.Context, h *engine.Handle) error {
-			lists, _ := engine.Lookup[link.ListMembers](h)
-			_, err := firewall.Start(ctx, h.Ex, h.Metrics, firewall.Options{IfLists: lists})
-			return err
+			return firewall.Register(ctx, h, firewall.Options{})
 		}),
 		dns.New(dns.Options{}),
 		nd.New(),

@@ -484,7 +484,8 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	if v := p["connection-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
 		m = and(m, one(&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
-			&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(NameMark(strings.TrimPrefix(v, "!"), 32))}))
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(ConnMarkMask), Xor: ne32(0)},
+			&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(ConnMark(strings.TrimPrefix(v, "!")))}))
 	}
 	if v := p["packet-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
@@ -677,10 +678,15 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		return verdict(expr.VerdictDrop), nil
 	case "return":
 		return verdict(expr.VerdictReturn), nil
-	case "passthrough", "fasttrack-connection":
-		// No flow table in this kernel: fasttrack-connection is counted and the packet
-		// continues (the next rule accepts established traffic, as in RouterOS).
+	case "passthrough":
 		return nil, nil
+	case "fasttrack-connection":
+		// The connection's conntrack mark gets FastTrackMark, which the XDP fast path
+		// looks for; this packet continues (the next rule accepts established traffic,
+		// as in RouterOS's default configuration).
+		return []expr.Any{&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(ConnMarkMask), Xor: ne32(FastTrackMark)},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}, nil
 	case "jump":
 		return []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: ChainName(r.Table, p["jump-target"])}}, nil
 	case "log":
@@ -704,7 +710,9 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
 			&expr.Dynset{SrcRegKey: 1, SetName: dynamicSet(p["address-list"]), Operation: dynsetUpdate, Timeout: to}}, nil
 	case "mark-connection":
-		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: ne32(NameMark(p["new-connection-mark"], 32))},
+		// The fasttrack bit stays as it is.
+		return pass([]expr.Any{&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(FastTrackMark), Xor: ne32(ConnMark(p["new-connection-mark"]))},
 			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}), nil
 	case "mark-packet":
 		return pass(setMark(NameMark(p["new-packet-mark"], packetMarkBits), RoutingMarkMask)), nil

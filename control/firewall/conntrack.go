@@ -111,7 +111,7 @@ func (cs *conns) rows(v6 bool) ([]control.Row, error) {
 			"orig-bytes":        strconv.FormatUint(f.CountersOrig.Bytes, 10),
 			"repl-packets":      strconv.FormatUint(f.CountersReply.Packets, 10),
 			"repl-bytes":        strconv.FormatUint(f.CountersReply.Bytes, 10),
-			"connection-mark":   strconv.FormatUint(uint64(f.Mark), 10),
+			"connection-mark":   strconv.FormatUint(uint64(f.Mark&ConnMarkMask), 10),
 			"assured":           yesNo(f.Status.Assured()),
 			"seen-reply":        yesNo(f.Status.SeenReply()),
 			"srcnat":            yesNo(f.Status.SrcNAT()),
@@ -125,7 +125,7 @@ func (cs *conns) rows(v6 bool) ([]control.Row, error) {
 			on bool
 			c  byte
 		}{{f.Status.Expected(), 'E'}, {f.Status.SeenReply(), 'S'}, {f.Status.Assured(), 'A'}, {f.Status.Confirmed(), 'C'},
-			{f.Status.Dying(), 'D'}, {f.Status.Offload(), 'F'}, {f.Status.SrcNAT(), 's'}, {f.Status.DstNAT(), 'd'}} {
+			{f.Status.Dying(), 'D'}, {f.Status.Offload() || f.Mark&FastTrackMark != 0, 'F'}, {f.Status.SrcNAT(), 's'}, {f.Status.DstNAT(), 'd'}} {
 			if x.on {
 				fl = append(fl, x.c)
 			}

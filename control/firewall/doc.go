@@ -27,6 +27,19 @@
 // mark's low 16 bits carry packet-mark and its high 16 bits routing-mark (the routing
 // table's mark, for policy routing's fwmark rules).
 //
+// Dynamic rules (flag D, never exported) come from other engines through the
+// *DynamicRules service the engine offers on the engine host (Register; consumers call
+// engine.Lookup[*firewall.DynamicRules](h) and Set(owner, rules) / Withdraw(owner)). They
+// apply before the configured rules of their table; a rule that cannot apply is refused by
+// Set with the reason.
+//
+// FastTrack: fasttrack-connection sets FastTrackMark (bit 31) in the connection's conntrack
+// mark; connection marks use the low 31 bits (ConnMarkMask), so the two never disturb each
+// other. The XDP fast path forwards the packets of connections carrying the bit and offers
+// its counters as a FastTrackCounters service; while an enabled fasttrack-connection rule
+// exists, the filter table shows RouterOS's "special dummy rule to show fasttrack counters"
+// (D) with those counters. /ip firewall connection shows such connections with flag F.
+//
 // Covered: matchers src/dst-address (!, prefixes, ranges), src/dst-address-list,
 // src/dst-address-type, protocol, src-port, dst-port, port, in/out-interface,
 // in/out-interface-list, connection-state, connection-nat-state, connection-mark,
@@ -35,7 +48,7 @@
 // nth, limit; actions accept, drop, reject (reject-with), jump, return, passthrough, log,
 // add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,
 // notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
-// (set), fasttrack-connection (counted; the kernel here has no flow table). Everything
+// (set), fasttrack-connection. Everything
 // else RouterOS offers is refused with the reason (ErrNotSupported), never applied with
 // the matcher left out.
 package firewall

@@ -27,6 +27,9 @@ type Options struct {
 	// IfLists resolves interface list names (in-interface-list=) to their members: the
 	// link engine's link.ListMembers. Nil resolves every list to nothing.
 	IfLists func(name string) []string
+	// FastTrack reads the fast path's counters of fasttracked packets of a family, shown
+	// on the filter table's dummy fasttrack rule. Nil shows zero.
+	FastTrack func(v6 bool) Counter
 }
 
 // Engine applies /ip firewall and /ipv6 firewall to nftables.
@@ -43,6 +46,9 @@ type Engine struct {
 	lastErr map[bool]error
 	dynIDs  map[string]uint64
 	dynamic map[string][]DynamicRule // by owner
+	// fasttrack: the family's filter table has an enabled fasttrack-connection rule
+	// (the dummy counter rule shows).
+	fasttrack map[bool]bool
 }
 
 func rulePath(v6 bool, table string) string {
@@ -62,7 +68,7 @@ func listPath(v6 bool) string {
 // Start registers the engine, applies the stored configuration and follows changes.
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
-		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}}
+		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -73,12 +79,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		lp, v := listPath(v6), v6
 		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) { return e.dynamicRows(v) })
 	}
-	poke := func(control.Change) {
-		select {
-		case e.wake <- struct{}{}:
-		default:
-		}
-	}
+	poke := func(control.Change) { e.poke() }
 	ex.Watch("/ip/firewall", poke)
 	ex.Watch("/ipv6/firewall", poke)
 	ex.Watch("/interface/list", poke)
@@ -89,7 +90,6 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		}
 	}
 	e.registerConnections()
-	running.Store(e)
 	if err := e.k.ListenLog(ctx, func(l LogLine) {
 		slog.Info(l.Message(), eventlog.TopicsKey, "firewall,info")
 	}); err != nil {
@@ -137,14 +137,27 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		}
 	}
 	itemsByTable := map[string][]store.Item{}
+	dynByTable := map[string][]dynItem{}
 	for _, t := range menu.FirewallTables {
 		items, err := e.ex.Items(rulePath(v6, t))
 		if err != nil {
 			return fmt.Errorf("firewall: read %s: %w", rulePath(v6, t), err)
 		}
 		itemsByTable[t] = items
-		for _, it := range e.dynamicRules(v6, t) {
-			cfg.Rules = append(cfg.Rules, decodeRule(t, it))
+		if t == "filter" {
+			ft := false
+			for _, it := range items {
+				ft = ft || (it.Props["action"] == "fasttrack-connection" && it.Props["disabled"] != "yes")
+			}
+			e.mu.Lock()
+			e.fasttrack[v6] = ft
+			e.mu.Unlock()
+		}
+		dynByTable[t] = e.dynamicRules(v6, t)
+		for _, it := range dynByTable[t] {
+			if it.counters == nil {
+				cfg.Rules = append(cfg.Rules, decodeRule(t, it.Item))
+			}
 		}
 		for _, it := range items {
 			if it.Props["disabled"] == "yes" {
@@ -197,6 +210,17 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 				st.Invalid, st.Status = true, why
 			} else if aerr != nil && it.Props["disabled"] != "yes" {
 				st.Status = aerr.Error()
+			}
+			e.ex.State.Set(path, it.ID, st)
+		}
+	}
+	for t, dis := range dynByTable {
+		path := rulePath(v6, t)
+		for _, it := range dis {
+			st := control.ItemState{}
+			if why, bad := pl.Invalid[RuleKey{t, it.ID}]; bad {
+				st.Invalid, st.Status = true, why
+				slog.Warn("firewall: dynamic rule not applied", "rule", it.Props, "err", why)
 			}
 			e.ex.State.Set(path, it.ID, st)
 		}

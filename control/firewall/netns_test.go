@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -323,9 +325,18 @@ func TestDynamicRules(t *testing.T) {
 	r := newRig(t, tp)
 	sh(t, "ip", "-n", tp.r, "addr", "add", "198.19.2.9/24", "dev", "wan")
 	r.run(t, `/ip firewall nat add chain=srcnat action=masquerade out-interface=wan`)
-	if !SetDynamic("ipsec", []DynamicRule{{Table: "nat", Props: map[string]string{"chain": "srcnat", "action": "src-nat",
-		"to-addresses": "198.19.2.9", "src-address": "198.18.1.0/24", "comment": "ipsec mode-config"}}}) {
-		t.Fatal("no engine")
+	dr := r.e.Dynamic()
+	if err := dr.Set("ipsec", []DynamicRule{{Table: "nat", Props: map[string]string{"chain": "srcnat", "action": "src-nat",
+		"to-addresses": "198.19.2.9", "src-address": "198.18.1.0/24", "comment": "ipsec mode-config"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A rule that cannot apply is refused and changes nothing of the owner's rules.
+	if err := dr.Set("ipsec", []DynamicRule{{Table: "nat", Props: map[string]string{"chain": "srcnat", "action": "src-nat"}}}); err == nil ||
+		!strings.Contains(err.Error(), "to-addresses must be specified") {
+		t.Fatalf("bad dynamic rule: %v", err)
+	}
+	if got := dr.Rules("ipsec"); len(got) != 1 {
+		t.Fatalf("refused Set changed the rules: %v", got)
 	}
 	r.e.Reconcile(context.Background())
 	if src := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5100); !strings.HasPrefix(src, "198.19.2.9:") {
@@ -335,9 +346,71 @@ func TestDynamicRules(t *testing.T) {
 	if !strings.Contains(out, " D ") || !strings.Contains(out, "ipsec mode-config") || !strings.Contains(out, "to-addresses=198.19.2.9") {
 		t.Errorf("print:\n%s", out)
 	}
-	SetDynamic("ipsec", nil)
+	dr.Withdraw("ipsec")
 	r.e.Reconcile(context.Background())
 	if src := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5101); !strings.HasPrefix(src, "198.19.2.1:") {
 		t.Fatalf("after withdrawal: server saw %q", src)
 	}
+}
+
+// TestFastTrack: fasttrack-connection puts FastTrackMark on the connection (what the XDP
+// fast path looks for) while its connection mark stays; the filter table shows the dummy
+// counter rule with the fast path's counters while a fasttrack rule is enabled.
+func TestFastTrack(t *testing.T) {
+	tp := newTopo(t)
+	ex := controltest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	e, err := Start(ctx, ex, nil, Options{NetNS: int(tp.rfd.Fd()), FastTrack: func(v6 bool) Counter {
+		if v6 {
+			return Counter{}
+		}
+		return Counter{Packets: 7, Bytes: 700}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-e.exited })
+	r := &rig{e: e, ex: ex, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin"}}}
+	r.run(t, `/ip firewall mangle add chain=forward action=mark-connection new-connection-mark=web connection-state=new
+/ip firewall filter add chain=forward action=fasttrack-connection connection-state=established,related comment=ft
+/ip firewall filter add chain=forward action=accept connection-state=established,related
+/ip firewall filter add chain=forward action=accept connection-mark=web comment=marked`)
+	out := r.run(t, `/ip firewall filter print`)
+	if !strings.Contains(out, FastTrackComment) || !strings.Contains(out, " D ") {
+		t.Fatalf("no dummy rule:\n%s", out)
+	}
+	out = r.run(t, `/ip firewall filter print stats`)
+	if !strings.Contains(out, "700") {
+		t.Errorf("dummy rule without the fast path's counters:\n%s", out)
+	}
+	// The echo reply makes the connection established; the next request is fasttracked.
+	sh(t, "ip", "netns", "exec", tp.c, "ping", "-c3", "-i0.2", "-W2", "198.19.2.2")
+	ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "icmp")
+	want := fmt.Sprintf("mark=%d ", FastTrackMark|ConnMark("web"))
+	if !strings.Contains(ct, want) {
+		t.Fatalf("conntrack without %s (fasttrack bit and connection mark):\n%s\n%s", want, ct, ruleset(t, tp))
+	}
+	if n := r.counter(t, "/ip firewall filter", "marked"); n == 0 {
+		t.Errorf("connection-mark=web no longer matches a fasttracked connection")
+	}
+	out = r.run(t, `/ip firewall connection print where protocol=icmp`)
+	if !regexp.MustCompile(`(?m)^ *\d+ +[A-Za-z]*F[A-Za-z]* +icmp`).MatchString(out) {
+		t.Errorf("connection without flag F:\n%s", out)
+	}
+	r.run(t, `/ip firewall filter disable [find comment=ft]`)
+	if out := r.run(t, `/ip firewall filter print`); strings.Contains(out, FastTrackComment) {
+		t.Errorf("dummy rule without a fasttrack rule:\n%s", out)
+	}
+}
+
+// counter reads the packets counter of the rule with comment in menu.
+func (r *rig) counter(t *testing.T, menu, comment string) int {
+	t.Helper()
+	out := strings.TrimSpace(r.run(t, `:put [`+menu+` get [find comment=`+comment+`] packets]`))
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("packets of %s: %q", comment, out)
+	}
+	return n
 }

@@ -261,6 +261,19 @@ func NameMark(name string, bits uint) uint32 {
 	return v
 }
 
+// FastTrackMark is the conntrack mark bit of a fasttracked connection: action
+// fasttrack-connection sets it, and the XDP fast path (dataplane) forwards the packets of
+// connections that have it, bypassing the firewall. Connection marks use the other 31
+// bits (ConnMarkMask), so marking a connection keeps it fasttracked and fasttracking keeps
+// its mark.
+const (
+	FastTrackMark uint32 = 1 << 31
+	ConnMarkMask         = ^FastTrackMark
+)
+
+// ConnMark is the conntrack mark number of a connection-mark name (0 for no-mark).
+func ConnMark(name string) uint32 { return NameMark(name, 31) }
+
 // packetMarkBits is the width of the packet-mark part of the packet mark.
 const packetMarkBits = routing.MarkShift
 
