@@ -47,7 +47,8 @@ type Engine struct {
 	ex    *control.Executor
 	eh    *engine.Handle
 	bpffs string
-	dp    *dataplane.Tunnels
+	k     Kernel
+	dp    Dataplane
 	raw   int // IPPROTO_RAW socket for keepalives
 	force dataplane.Hook
 	// pinned: the eBPF objects are pinned under --bpffs and outlive routerd; unpin
@@ -72,6 +73,17 @@ type Engine struct {
 	// shown are the configured tunnels by interface name, disabled ones included, for
 	// /interface print (ifaceOverlay).
 	shown map[string]shownTunnel
+
+	// encapAt and decapAt are the attachments this process made or found (hidden end
+	// name -> its ifindex; underlay name -> ifindex and hook): a pass attaches again only
+	// when the interface is new or was recreated, so a resync makes no BPF link updates.
+	encapAt map[string]int
+	decapAt map[string]decapAttachment
+}
+
+type decapAttachment struct {
+	index int
+	hook  dataplane.Hook
 }
 
 type shownTunnel struct {
@@ -103,7 +115,8 @@ type tunnel struct {
 // New returns the tunnel engine, for an engine host to run; its eBPF objects are pinned
 // under bpffs.
 func New(bpffs string) *Engine {
-	return &Engine{bpffs: bpffs, live: map[string]*tunnel{}, loops: map[string]*loopGuard{},
+	return &Engine{bpffs: bpffs, k: netlinkKernel{}, live: map[string]*tunnel{}, loops: map[string]*loopGuard{},
+		encapAt: map[string]int{}, decapAt: map[string]decapAttachment{},
 		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK"))}
 }
 
@@ -198,67 +211,173 @@ func (e *Engine) tick(ctx context.Context) {
 	}
 }
 
-// item is a tunnel item's configuration, parsed.
+// tunnelItem is what every tunnel menu's items decode into (engine.Decode).
+type tunnelItem struct {
+	Name string `prop:"name"`
+	// MTU is a number or auto.
+	MTU string `prop:"mtu"`
+	// Local unset or 0.0.0.0: the source follows the route.
+	Local netip.Addr `prop:"local-address"`
+	// Remote is an IPv4 address or a DNS name (resolved through /ip dns).
+	Remote string `prop:"remote-address"`
+	// Keepalive is interval,retries.
+	Keepalive    string `prop:"keepalive"`
+	DSCP         string `prop:"dscp"` // 0-63 or inherit
+	ClampMSS     bool   `prop:"clamp-tcp-mss"`
+	DontFragment string `prop:"dont-fragment"`
+	Disabled     bool   `prop:"disabled"`
+}
+
+// eoipItem adds what only /interface eoip has.
+type eoipItem struct {
+	tunnelItem
+	MAC                     string        `prop:"mac-address"`
+	ARP                     string        `prop:"arp"`
+	ARPTimeout              string        `prop:"arp-timeout"`
+	LoopProtect             string        `prop:"loop-protect"`
+	LoopProtectSendInterval time.Duration `prop:"loop-protect-send-interval"`
+	LoopProtectDisableTime  time.Duration `prop:"loop-protect-disable-time"`
+	TunnelID                uint16        `prop:"tunnel-id"`
+}
+
+// TypedItems names the struct each tunnel menu's items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	out := map[string]any{}
+	for _, m := range Menus {
+		if m.Kind == dataplane.EoIP {
+			out[m.Path] = eoipItem{}
+		} else {
+			out[m.Path] = tunnelItem{}
+		}
+	}
+	return out
+}
+
+// item is one tunnel item, decoded.
 type item struct {
-	path     string
-	kind     dataplane.Kind
-	prefix   string
-	id       uint64
-	props    map[string]string
-	name     string
-	disabled bool
+	path   string
+	kind   dataplane.Kind
+	prefix string
+	id     uint64
+	eoipItem
+	// bad says why the item could not be decoded (a store of an older routerd).
+	bad string
 }
 
 func (it *item) hiddenName() string { return it.prefix + strconv.FormatUint(it.id, 10) }
 
-// Reconcile converges links, maps and attachments to the configuration.
-func (e *Engine) Reconcile(context.Context) error {
-	e.pass.Lock()
-	defer e.pass.Unlock()
+// decodeItems reads every tunnel menu's items through the schema.
+func (e *Engine) decodeItems() ([]item, error) {
 	var items []item
 	for _, m := range Menus {
 		its, err := e.ex.Items(m.Path)
 		if err != nil {
-			return fmt.Errorf("reading %s: %w", m.Path, err)
+			return nil, fmt.Errorf("reading %s: %w", m.Path, err)
 		}
 		mm, _ := e.ex.Tree.Get(m.Path)
-		for _, it := range its {
-			// Defaults filled in: the store keeps only what was set.
-			props := map[string]string{}
-			for _, pr := range mm.Props {
-				if pr.Default != "" {
-					props[pr.Name] = pr.Default
-				}
+		for _, si := range its {
+			it := item{path: m.Path, kind: m.Kind, prefix: m.Prefix, id: si.ID}
+			var err error
+			if m.Kind == dataplane.EoIP {
+				err = engine.Decode(mm, si, &it.eoipItem)
+			} else {
+				err = engine.Decode(mm, si, &it.tunnelItem)
 			}
-			for k, v := range it.Props {
-				props[k] = v
+			if err != nil {
+				it.bad = err.Error()
 			}
-			items = append(items, item{path: m.Path, kind: m.Kind, prefix: m.Prefix, id: it.ID,
-				props: props, name: props["name"], disabled: props["disabled"] == "yes"})
+			items = append(items, it)
 		}
+	}
+	return items, nil
+}
+
+// keepaliveOf reads interval,retries.
+func keepaliveOf(s string) (time.Duration, int64, error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	iv, rs, ok := strings.Cut(s, ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("keepalive %q is not interval,retries", s)
+	}
+	d, err := value.ParseDuration(iv)
+	if err != nil {
+		return 0, 0, fmt.Errorf("keepalive interval %q: %w", iv, err)
+	}
+	n, err := strconv.ParseInt(rs, 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("keepalive retries %q: %w", rs, err)
+	}
+	return d, n, nil
+}
+
+// rxKey is what a received packet is matched to its tunnel by (the dataplane's
+// tunnel_rx key): two tunnels with the same key would be one tunnel on receive.
+type rxKey struct {
+	kind          dataplane.Kind
+	remote, local netip.Addr
+	id            uint16
+}
+
+func (k rxKey) String() string {
+	var b strings.Builder
+	if k.remote.IsValid() {
+		fmt.Fprintf(&b, "remote-address %s", k.remote)
+	} else {
+		b.WriteString("no remote-address")
+	}
+	if k.local.IsValid() {
+		fmt.Fprintf(&b, ", local-address %s", k.local)
+	}
+	if k.kind == dataplane.EoIP {
+		fmt.Fprintf(&b, ", tunnel-id %d", k.id)
+	}
+	return b.String()
+}
+
+// passState is what one reconcile collects while it applies the items.
+type passState struct {
+	// rx: the receive entries taken so far, by the interface name that took them.
+	rx map[rxKey]string
+}
+
+// Reconcile converges links, maps and attachments to the configuration. It reads what
+// the kernel and the maps hold and writes only what differs: with nothing changed it
+// makes no netlink, sysctl, ethtool, map or attachment writes.
+func (e *Engine) Reconcile(context.Context) error {
+	e.pass.Lock()
+	defer e.pass.Unlock()
+	items, err := e.decodeItems()
+	if err != nil {
+		return err
 	}
 	shown := map[string]shownTunnel{}
 	for _, it := range items {
-		shown[it.name] = shownTunnel{typ: strings.TrimPrefix(it.path, "/interface/") + "-tunnel", disabled: it.disabled}
+		shown[it.Name] = shownTunnel{typ: strings.TrimPrefix(it.path, "/interface/") + "-tunnel", disabled: it.Disabled}
 	}
 	e.mu.Lock()
 	e.shown = shown
 	e.mu.Unlock()
 	want := map[string]bool{}
 	underlays := map[string]bool{}
+	ps := &passState{rx: map[rxKey]string{}}
 	for i := range items {
 		it := &items[i]
 		want[it.hiddenName()] = true
-		st, ul := e.apply(it)
+		st, ul := e.apply(it, ps)
 		if ul != "" {
 			underlays[ul] = true
 		}
 		e.ex.State.Set(it.path, it.id, st)
 	}
-	err := e.prune(want)
+	err = e.prune(want)
 	for _, ul := range e.dp.DecapLinks() {
 		if !underlays[ul] {
 			e.dp.DetachDecap(ul)
+			e.mu.Lock()
+			delete(e.decapAt, ul)
+			e.mu.Unlock()
 		}
 	}
 	return err
@@ -267,7 +386,7 @@ func (e *Engine) Reconcile(context.Context) error {
 // prune removes the links and map entries of tunnels no longer configured. What it
 // cannot remove belongs to no item any more, so the error is the pass's.
 func (e *Engine) prune(want map[string]bool) error {
-	links, err := netlink.LinkList()
+	links, err := e.k.LinkList()
 	if err != nil {
 		// Without the list, removing map entries would take those of live tunnels.
 		return fmt.Errorf("listing links: %w", err)
@@ -284,7 +403,7 @@ func (e *Engine) prune(want map[string]bool) error {
 			continue
 		}
 		e.dp.DetachEncap(n)
-		if err := netlink.LinkDel(l); err != nil { // takes the visible end with it
+		if err := e.k.LinkDel(l); err != nil { // takes the visible end with it
 			errs = append(errs, fmt.Errorf("deleting %s: %w", n, err))
 		}
 	}
@@ -303,6 +422,11 @@ func (e *Engine) prune(want map[string]bool) error {
 	for n := range e.live {
 		if !want[n] {
 			delete(e.live, n)
+		}
+	}
+	for n := range e.encapAt {
+		if !want[n] {
+			delete(e.encapAt, n)
 		}
 	}
 	for n, g := range e.loops {
@@ -326,33 +450,65 @@ func isHidden(name string) bool {
 
 func invalid(msg string) control.ItemState { return control.ItemState{Invalid: true, Status: msg} }
 
+// unapplied takes a tunnel out of the kernel because of why; the item stays, invalid, and
+// says also what could not be removed.
+func (e *Engine) unapplied(hidden, why string) control.ItemState {
+	if err := e.remove(hidden); err != nil {
+		why += "; " + err.Error()
+	}
+	return invalid(why)
+}
+
 // apply brings one tunnel to its configuration and returns its state and the underlay
 // interface its decapsulator runs on.
-func (e *Engine) apply(it *item) (control.ItemState, string) {
+func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	hidden := it.hiddenName()
-	if len(it.name) == 0 || len(it.name) >= unix.IFNAMSIZ || strings.ContainsAny(it.name, "/ \t") {
-		e.remove(hidden)
-		return invalid(fmt.Sprintf("name %q is not usable as a Linux interface name (1-15 characters, no / or space)", it.name)), ""
+	if it.bad != "" {
+		return e.unapplied(hidden, it.bad), ""
 	}
-	p := it.props
-	remote, _ := netip.ParseAddr(p["remote-address"])
+	if len(it.Name) == 0 || len(it.Name) >= unix.IFNAMSIZ || strings.ContainsAny(it.Name, "/ \t") {
+		return e.unapplied(hidden, fmt.Sprintf("name %q is not usable as a Linux interface name (1-15 characters, no / or space)", it.Name)), ""
+	}
+	remote, _ := netip.ParseAddr(it.Remote)
 	host := ""
-	if ra := p["remote-address"]; ra != "" && !remote.IsValid() {
-		host = ra
-		a, err := e.resolve(ra)
+	if it.Remote != "" && !remote.IsValid() {
+		host = it.Remote
+		a, err := e.resolve(host)
 		if err != nil {
-			e.remove(hidden)
-			return invalid(fmt.Sprintf("cannot resolve remote-address %s: %v", ra, err)), ""
+			return e.unapplied(hidden, fmt.Sprintf("cannot resolve remote-address %s: %v", host, err)), ""
 		}
 		remote = a
 	}
-	local, _ := netip.ParseAddr(p["local-address"])
+	local := it.Local
 	if local.IsValid() && local.IsUnspecified() {
 		local = netip.Addr{}
 	}
+	configuredLocal := local
 	if it.kind != dataplane.SixToFour && !remote.IsValid() {
-		e.remove(hidden)
-		return invalid("remote-address is required"), ""
+		return e.unapplied(hidden, "remote-address is required"), ""
+	}
+	interval, retries, err := keepaliveOf(it.Keepalive)
+	if err != nil {
+		return e.unapplied(hidden, err.Error()), ""
+	}
+	dscp := dataplane.DSCPInherit
+	if it.DSCP != "" && it.DSCP != "inherit" {
+		if dscp, err = strconv.Atoi(it.DSCP); err != nil || dscp < 0 || dscp > 63 {
+			return e.unapplied(hidden, fmt.Sprintf("dscp %q is not 0-63 or inherit", it.DSCP)), ""
+		}
+	}
+	// Two enabled tunnels that would take the same receive entry are one tunnel on
+	// receive (the second write would take the first's packets): the first in
+	// configuration order keeps it.
+	key := rxKey{kind: it.kind, remote: remote, local: configuredLocal}
+	if it.kind == dataplane.EoIP {
+		key.id = it.TunnelID
+	}
+	if !it.Disabled {
+		if other, taken := ps.rx[key]; taken {
+			return e.unapplied(hidden, fmt.Sprintf("%s has the same %s: received packets could reach only one of them", other, key)), ""
+		}
+		ps.rx[key] = it.Name
 	}
 
 	// The underlay: where the remote (or, for 6to4 without one, the 6to4 relay anycast
@@ -361,14 +517,16 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 	if !target.IsValid() {
 		target = netip.MustParseAddr("192.88.99.1")
 	}
-	ulName, ulIdx, ulMTU, src := underlay(target)
+	ulName, ulIdx, ulMTU, src := e.underlay(target)
 	if !local.IsValid() {
 		local = src
 	}
 
 	mtu := 0
-	if v := p["mtu"]; v != "" && v != "auto" {
-		mtu, _ = strconv.Atoi(v)
+	if it.MTU != "" && it.MTU != "auto" {
+		if mtu, err = strconv.Atoi(it.MTU); err != nil {
+			return e.unapplied(hidden, fmt.Sprintf("mtu %q is not a number or auto", it.MTU)), ""
+		}
 	}
 	if mtu == 0 {
 		base := ulMTU
@@ -384,37 +542,40 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		mtu = ulMTU - it.kind.Overhead()
 	}
 	if mtu < 68 {
-		e.remove(hidden)
-		return invalid(fmt.Sprintf("mtu %d is below the IPv4 minimum of 68", mtu)), ""
+		return e.unapplied(hidden, fmt.Sprintf("mtu %d is below the IPv4 minimum of 68", mtu)), ""
 	}
 
 	vis, hid, err := e.ensureLinks(it, hidden, mtu)
 	if err != nil {
 		return invalid(err.Error()), ""
 	}
-	if it.disabled {
-		netlink.LinkSetDown(vis)
-		e.dp.Delete(hid.Attrs().Index)
+	if it.Disabled {
+		var errs []error
+		if vis.Attrs().Flags&net.FlagUp != 0 {
+			if err := e.k.LinkSetDown(vis); err != nil {
+				errs = append(errs, fmt.Errorf("setting %s down: %w", it.Name, err))
+			}
+		}
+		if _, err := e.dp.Stats(hid.Attrs().Index); err == nil { // in the maps
+			if err := e.dp.Delete(hid.Attrs().Index); err != nil {
+				errs = append(errs, fmt.Errorf("dataplane: %w", err))
+			}
+		}
 		e.forget(hidden)
 		e.setLoopGuard(hidden, nil)
-		return control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}, ""
+		st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}
+		if err := errors.Join(errs...); err != nil {
+			st.Invalid, st.Status = true, err.Error()
+		}
+		return st, ""
 	}
 
-	dscp := dataplane.DSCPInherit
-	if v := p["dscp"]; v != "" && v != "inherit" {
-		dscp, _ = strconv.Atoi(v)
-	}
-	tid, _ := strconv.Atoi(p["tunnel-id"])
-	clamp := p["clamp-tcp-mss"] != "no"
-	tn := dataplane.Tunnel{Kind: it.kind, Local: local, Remote: remote, TunnelID: uint16(tid),
-		DSCP: dscp, DFInherit: p["dont-fragment"] == "inherit", TTL: 64, ClampMSS: clamp,
+	tn := dataplane.Tunnel{Kind: it.kind, Local: configuredLocal, Remote: remote, TunnelID: key.id,
+		DSCP: dscp, DFInherit: it.DontFragment == "inherit", TTL: 64, ClampMSS: it.ClampMSS,
 		MSS4: uint16(mtu - 40), MSS6: uint16(mtu - 60), Hidden: hid.Attrs().Index,
 		VisibleMAC: vis.Attrs().HardwareAddr, HiddenMAC: hid.Attrs().HardwareAddr}
-	if p["local-address"] == "" || p["local-address"] == "0.0.0.0" {
-		// The source follows the route, per packet (bpf_fib_lookup); receive matches
-		// any local address.
-		tn.Local = netip.Addr{}
-	}
+	// Without local-address the source follows the route, per packet
+	// (bpf_fib_lookup), and receive matches any local address.
 	// Set scans the maps; a pass that finds the tunnel as wanted leaves them alone.
 	if !e.dp.Applied(tn) {
 		if err := e.dp.Set(tn); err != nil {
@@ -422,8 +583,16 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		}
 		e.mapWrites.Add(1)
 	}
-	if err := e.dp.AttachEncap(hid.Attrs().Index, hidden); err != nil {
-		return invalid(err.Error()), ""
+	e.mu.Lock()
+	attached := e.encapAt[hidden] == hid.Attrs().Index
+	e.mu.Unlock()
+	if !attached {
+		if err := e.dp.AttachEncap(hid.Attrs().Index, hidden); err != nil {
+			return invalid(err.Error()), ""
+		}
+		e.mu.Lock()
+		e.encapAt[hidden] = hid.Attrs().Index
+		e.mu.Unlock()
 	}
 	st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu), "pinned": "no"}}
 	if host != "" {
@@ -446,26 +615,18 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 			st.Props["hook"] = string(hook)
 		}
 		e.mu.Unlock()
-	} else if hook, err = e.dp.AttachDecap(ulIdx, ulName, e.force); err != nil {
+	} else if hook, err = e.attachDecap(ulIdx, ulName); err != nil {
 		return invalid(err.Error()), ""
 	} else {
 		st.Props["hook"] = string(hook)
 	}
 
-	ka := strings.SplitN(p["keepalive"], ",", 2)
-	interval, retries := time.Duration(0), int64(0)
-	if len(ka) == 2 {
-		if d, err := value.ParseDuration(ka[0]); err == nil {
-			interval = d
-		}
-		retries, _ = strconv.ParseInt(ka[1], 10, 64)
-	}
 	if !remote.IsValid() { // 6to4 without remote-address: no peer to ask
 		interval = 0
 	}
 	e.mu.Lock()
 	t := e.live[hidden]
-	if t == nil || t.kind != it.kind || t.remote != remote || t.tunnelID != uint16(tid) {
+	if t == nil || t.kind != it.kind || t.remote != remote || t.tunnelID != key.id {
 		t = &tunnel{}
 		e.live[hidden] = t
 	}
@@ -474,8 +635,8 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 		// unanswered, which is what the running flag is for).
 		local = t.local
 	}
-	*t = tunnel{path: it.path, name: it.name, hidden: hidden, id: it.id, kind: it.kind,
-		hiddenIdx: hid.Attrs().Index, local: local, remote: remote, tunnelID: uint16(tid),
+	*t = tunnel{path: it.path, name: it.Name, hidden: hidden, id: it.id, kind: it.kind,
+		hiddenIdx: hid.Attrs().Index, local: local, remote: remote, tunnelID: key.id,
 		kaInterval: interval, kaRetries: retries, lastSent: t.lastSent, lastKaRx: t.lastKaRx,
 		sent: t.sent, misses: t.misses, up: true, hook: hook, underlay: ulName, actualMTU: mtu}
 	st.Running = t.running() && !e.tripped(hidden)
@@ -483,6 +644,25 @@ func (e *Engine) apply(it *item) (control.ItemState, string) {
 	t.state = st
 	e.mu.Unlock()
 	return st, ulName
+}
+
+// attachDecap runs the decapsulator on an underlay unless this process already did on
+// that interface.
+func (e *Engine) attachDecap(idx int, name string) (dataplane.Hook, error) {
+	e.mu.Lock()
+	at, ok := e.decapAt[name]
+	e.mu.Unlock()
+	if ok && at.index == idx {
+		return at.hook, nil
+	}
+	hook, err := e.dp.AttachDecap(idx, name, e.force)
+	if err != nil {
+		return "", err
+	}
+	e.mu.Lock()
+	e.decapAt[name] = decapAttachment{index: idx, hook: hook}
+	e.mu.Unlock()
+	return hook, nil
 }
 
 func (t *tunnel) running() bool {
@@ -496,23 +676,36 @@ func (e *Engine) forget(hidden string) {
 }
 
 // remove takes a tunnel out of the kernel (its item stays, invalid).
-func (e *Engine) remove(hidden string) {
+func (e *Engine) remove(hidden string) error {
 	e.forget(hidden)
 	e.setLoopGuard(hidden, nil)
-	if l, err := netlink.LinkByName(hidden); err == nil {
-		e.dp.Delete(l.Attrs().Index)
-		e.dp.DetachEncap(hidden)
-		netlink.LinkDel(l)
+	e.mu.Lock()
+	delete(e.encapAt, hidden)
+	e.mu.Unlock()
+	l, err := e.k.LinkByName(hidden)
+	if err != nil {
+		return nil // not there: nothing to remove
 	}
+	var errs []error
+	if _, err := e.dp.Stats(l.Attrs().Index); err == nil {
+		if err := e.dp.Delete(l.Attrs().Index); err != nil {
+			errs = append(errs, fmt.Errorf("dataplane: %w", err))
+		}
+	}
+	e.dp.DetachEncap(hidden)
+	if err := e.k.LinkDel(l); err != nil {
+		errs = append(errs, fmt.Errorf("deleting %s: %w", hidden, err))
+	}
+	return errors.Join(errs...)
 }
 
 // underlay finds the interface, its MTU and the source address of the route to dst.
-func underlay(dst netip.Addr) (name string, index, mtu int, src netip.Addr) {
-	rs, err := netlink.RouteGet(net.IP(dst.AsSlice()))
+func (e *Engine) underlay(dst netip.Addr) (name string, index, mtu int, src netip.Addr) {
+	rs, err := e.k.RouteGet(net.IP(dst.AsSlice()))
 	if err != nil || len(rs) == 0 || rs[0].LinkIndex == 0 {
 		return "", 0, 0, netip.Addr{}
 	}
-	l, err := netlink.LinkByIndex(rs[0].LinkIndex)
+	l, err := e.k.LinkByIndex(rs[0].LinkIndex)
 	if err != nil || l.Attrs().Flags&net.FlagLoopback != 0 || isHidden(l.Attrs().Name) {
 		return "", 0, 0, netip.Addr{}
 	}
@@ -522,96 +715,130 @@ func underlay(dst netip.Addr) (name string, index, mtu int, src netip.Addr) {
 	return l.Attrs().Name, l.Attrs().Index, l.Attrs().MTU, src
 }
 
-// ensureLinks creates or updates the veth pair of a tunnel.
+// ensureLinks creates or updates the veth pair of a tunnel, changing only what is not
+// as wanted.
 func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink.Link, err error) {
-	hid, err = netlink.LinkByName(hidden)
+	hid, err = e.k.LinkByName(hidden)
 	if err == nil {
-		peer, perr := netlink.VethPeerIndex(hid.(*netlink.Veth))
-		if perr == nil {
-			vis, err = netlink.LinkByIndex(peer)
+		veth, ok := hid.(*netlink.Veth)
+		var perr error = errors.New("not a veth")
+		if ok {
+			var peer int
+			if peer, perr = e.k.VethPeerIndex(veth); perr == nil {
+				vis, perr = e.k.LinkByIndex(peer)
+			}
 		}
-		if perr != nil || err != nil {
-			netlink.LinkDel(hid)
+		if perr != nil {
+			if err := e.k.LinkDel(hid); err != nil {
+				return nil, nil, fmt.Errorf("deleting broken %s: %w", hidden, err)
+			}
 			hid = nil
 		}
+	} else {
+		hid = nil
 	}
 	if hid == nil {
-		if l, err := netlink.LinkByName(it.name); err == nil {
-			_ = l
-			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.name)
+		if _, err := e.k.LinkByName(it.Name); err == nil {
+			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.Name)
 		}
-		la := netlink.LinkAttrs{Name: it.name, MTU: mtu}
-		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: hidden}); err != nil {
-			return nil, nil, fmt.Errorf("creating %s: %w", it.name, err)
+		la := netlink.LinkAttrs{Name: it.Name, MTU: mtu}
+		if err := e.k.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: hidden}); err != nil {
+			return nil, nil, fmt.Errorf("creating %s: %w", it.Name, err)
 		}
-		if hid, err = netlink.LinkByName(hidden); err != nil {
+		if hid, err = e.k.LinkByName(hidden); err != nil {
 			return nil, nil, err
 		}
-		if vis, err = netlink.LinkByName(it.name); err != nil {
+		if vis, err = e.k.LinkByName(it.Name); err != nil {
 			return nil, nil, err
 		}
 	}
-	if vis.Attrs().Name != it.name {
+	if vis.Attrs().Name != it.Name {
 		// Renamed: the kernel renames only links that are down.
-		if _, err := netlink.LinkByName(it.name); err == nil {
-			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.name)
+		if _, err := e.k.LinkByName(it.Name); err == nil {
+			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.Name)
 		}
-		netlink.LinkSetDown(vis)
-		if err := netlink.LinkSetName(vis, it.name); err != nil {
-			return nil, nil, fmt.Errorf("renaming %s to %s: %w", vis.Attrs().Name, it.name, err)
+		if err := e.k.LinkSetDown(vis); err != nil {
+			return nil, nil, fmt.Errorf("setting %s down to rename it: %w", vis.Attrs().Name, err)
+		}
+		if err := e.k.LinkSetName(vis, it.Name); err != nil {
+			return nil, nil, fmt.Errorf("renaming %s to %s: %w", vis.Attrs().Name, it.Name, err)
+		}
+		if vis, err = e.k.LinkByIndex(vis.Attrs().Index); err != nil {
+			return nil, nil, err
 		}
 	}
 	// The hidden end sees only this tunnel's packets: no IPv6 autoconfiguration
 	// chatter on it, and forwarding on so that bpf_fib_lookup answers from it.
-	writeSysctl("net/ipv6/conf/"+hidden+"/disable_ipv6", "1")
-	writeSysctl("net/ipv4/conf/"+hidden+"/forwarding", "1")
+	if err := e.setSysctl("net/ipv6/conf/"+hidden+"/disable_ipv6", "1"); err != nil {
+		return nil, nil, err
+	}
+	if err := e.setSysctl("net/ipv4/conf/"+hidden+"/forwarding", "1"); err != nil {
+		return nil, nil, err
+	}
 	for _, l := range []netlink.Link{vis, hid} {
 		if l.Attrs().MTU != mtu {
-			if err := netlink.LinkSetMTU(l, mtu); err != nil {
+			if err := e.k.LinkSetMTU(l, mtu); err != nil {
 				return nil, nil, fmt.Errorf("mtu %d on %s: %w", mtu, l.Attrs().Name, err)
 			}
 		}
 	}
 	if it.kind == dataplane.EoIP {
-		mac := it.props["mac-address"]
+		mac := it.MAC
 		if mac == "" {
 			mac = e.generateMAC(it)
 		}
 		if hw, err := net.ParseMAC(mac); err == nil && vis.Attrs().HardwareAddr.String() != hw.String() {
-			if err := netlink.LinkSetHardwareAddr(vis, hw); err != nil {
-				return nil, nil, fmt.Errorf("mac-address on %s: %w", it.name, err)
+			if err := e.k.LinkSetHardwareAddr(vis, hw); err != nil {
+				return nil, nil, fmt.Errorf("mac-address on %s: %w", it.Name, err)
 			}
 		}
-		applyARP(it.name, vis, it.props["arp"], it.props["arp-timeout"])
+		if err := e.applyARP(it.Name, vis, it.ARP, it.ARPTimeout); err != nil {
+			return nil, nil, err
+		}
 		// The EoIP header carries the payload length: every frame must fit one packet,
 		// so the visible end segments before handing frames over.
-		ethtoolSet(it.name, ethtoolSTSO, false)
-		ethtoolSet(it.name, ethtoolSGSO, false)
-	} else {
+		if err := e.setOffload(it.Name, ethtoolGTSO, ethtoolSTSO, false); err != nil {
+			return nil, nil, err
+		}
+		if err := e.setOffload(it.Name, ethtoolGGSO, ethtoolSGSO, false); err != nil {
+			return nil, nil, err
+		}
+	} else if err := e.setARP(vis, false); err != nil {
 		// Point-to-point L3: nothing answers ARP or ND behind the visible end.
-		netlink.LinkSetARPOff(vis)
+		return nil, nil, err
 	}
 	// XDP_REDIRECT into the hidden end delivers on the visible end only when that end
 	// runs NAPI, which GRO turns on; GRO also rebuilds large TCP segments there.
-	if err := ethtoolSet(it.name, ethtoolSGRO, true); err != nil {
-		slog.Warn("tunnel: cannot enable GRO; decapsulated packets may be dropped", "interface", it.name, "err", err)
+	if err := e.setOffload(it.Name, ethtoolGGRO, ethtoolSGRO, true); err != nil {
+		return nil, nil, fmt.Errorf("enabling GRO (decapsulated packets would be dropped): %w", err)
 	}
 	tripped := e.loopTripped(hidden)
 	for _, l := range []netlink.Link{hid, vis} {
-		if (it.disabled || tripped) && l == vis {
+		if (it.Disabled || tripped) && l == vis || l.Attrs().Flags&net.FlagUp != 0 {
 			continue
 		}
-		if err := netlink.LinkSetUp(l); err != nil {
+		if err := e.k.LinkSetUp(l); err != nil {
 			return nil, nil, fmt.Errorf("setting %s up: %w", l.Attrs().Name, err)
 		}
 	}
-	if vis, err = netlink.LinkByIndex(vis.Attrs().Index); err != nil {
+	if vis, err = e.k.LinkByIndex(vis.Attrs().Index); err != nil {
 		return nil, nil, err
 	}
-	if hid, err = netlink.LinkByIndex(hid.Attrs().Index); err != nil {
+	if hid, err = e.k.LinkByIndex(hid.Attrs().Index); err != nil {
 		return nil, nil, err
 	}
 	return vis, hid, nil
+}
+
+// setARP turns ARP on or off on a link unless it already is.
+func (e *Engine) setARP(l netlink.Link, on bool) error {
+	if (l.Attrs().RawFlags&unix.IFF_NOARP == 0) == on {
+		return nil
+	}
+	if err := e.k.LinkSetARP(l, on); err != nil {
+		return fmt.Errorf("arp on %s: %w", l.Attrs().Name, err)
+	}
+	return nil
 }
 
 // applyARP sets an EoIP interface's ARP mode and timeout:
@@ -622,11 +849,9 @@ func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink
 //     (no solicitations), and take nothing from gratuitous ARP;
 //   - arp-timeout: how long an entry stays reachable (base_reachable_time); auto is the
 //     kernel's 30 s.
-func applyARP(ifname string, vis netlink.Link, mode, timeout string) {
-	if mode == "disabled" {
-		netlink.LinkSetARPOff(vis)
-	} else {
-		netlink.LinkSetARPOn(vis)
+func (e *Engine) applyARP(ifname string, vis netlink.Link, mode, timeout string) error {
+	if err := e.setARP(vis, mode != "disabled"); err != nil {
+		return err
 	}
 	proxy, pvlan := "0", "0"
 	switch mode {
@@ -635,27 +860,28 @@ func applyARP(ifname string, vis netlink.Link, mode, timeout string) {
 	case "local-proxy-arp":
 		pvlan = "1"
 	}
-	writeSysctl("net/ipv4/conf/"+ifname+"/proxy_arp", proxy)
-	writeSysctl("net/ipv4/conf/"+ifname+"/proxy_arp_pvlan", pvlan)
 	solicit, ignore := "3", "0"
 	if mode == "reply-only" {
 		solicit, ignore = "0", "1"
 	}
-	writeSysctl("net/ipv4/neigh/"+ifname+"/mcast_solicit", solicit)
-	writeSysctl("net/ipv4/neigh/"+ifname+"/ucast_solicit", solicit)
-	writeSysctl("net/ipv4/neigh/"+ifname+"/app_solicit", "0")
-	writeSysctl("net/ipv4/conf/"+ifname+"/drop_gratuitous_arp", ignore)
 	reachable := int64(30000)
 	if d, err := value.ParseDuration(timeout); err == nil && d > 0 {
 		reachable = d.Milliseconds()
 	}
-	writeSysctl("net/ipv4/neigh/"+ifname+"/base_reachable_time_ms", strconv.FormatInt(reachable, 10))
-}
-
-func writeSysctl(name, v string) {
-	if err := os.WriteFile("/proc/sys/"+name, []byte(v), 0o644); err != nil {
-		slog.Debug("tunnel: sysctl", "name", name, "err", err)
+	for _, s := range [][2]string{
+		{"net/ipv4/conf/" + ifname + "/proxy_arp", proxy},
+		{"net/ipv4/conf/" + ifname + "/proxy_arp_pvlan", pvlan},
+		{"net/ipv4/neigh/" + ifname + "/mcast_solicit", solicit},
+		{"net/ipv4/neigh/" + ifname + "/ucast_solicit", solicit},
+		{"net/ipv4/neigh/" + ifname + "/app_solicit", "0"},
+		{"net/ipv4/conf/" + ifname + "/drop_gratuitous_arp", ignore},
+		{"net/ipv4/neigh/" + ifname + "/base_reachable_time_ms", strconv.FormatInt(reachable, 10)},
+	} {
+		if err := e.setSysctl(s[0], s[1]); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // generateMAC makes a random locally administered address for an EoIP tunnel without
@@ -672,7 +898,7 @@ func (e *Engine) generateMAC(it *item) string {
 		_, err := e.ex.Exec(context.Background(), nil, &control.Sentence{Path: it.path, Cmd: "set",
 			Args: []control.Arg{{Name: ".id", Value: control.FormatID(it.id)}, {Name: "mac-address", Value: mac}}})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			slog.Warn("tunnel: storing generated mac-address", "name", it.name, "err", err)
+			slog.Warn("tunnel: storing generated mac-address", "name", it.Name, "err", err)
 		}
 	})
 	return mac

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
-	"github.com/routerd/routerd/control/value"
 )
 
 // etherTypeLoopProtect is the EtherType of RouterOS loop protect frames.
@@ -182,14 +181,12 @@ func (e *Engine) tripped(hidden string) bool {
 // loopGuardOf is the loop protection an EoIP item asks for (nil: loop-protect is not on;
 // default works as off, as in RouterOS).
 func loopGuardOf(it *item, vis netlink.Link) *loopGuard {
-	if it.props["loop-protect"] != "on" {
+	if it.LoopProtect != "on" {
 		return nil
 	}
-	g := &loopGuard{ifname: it.name, ifindex: vis.Attrs().Index,
-		mac: strings.ToUpper(vis.Attrs().HardwareAddr.String())}
-	g.interval, _ = value.ParseDuration(it.props["loop-protect-send-interval"])
-	g.disableTime, _ = value.ParseDuration(it.props["loop-protect-disable-time"])
-	return g
+	return &loopGuard{ifname: it.Name, ifindex: vis.Attrs().Index,
+		mac:      strings.ToUpper(vis.Attrs().HardwareAddr.String()),
+		interval: it.LoopProtectSendInterval, disableTime: it.LoopProtectDisableTime}
 }
 
 // loopProtect sends due loop protect frames, looks for frames that came back, takes
@@ -204,8 +201,10 @@ func (e *Engine) loopProtect(now time.Time) (changed bool) {
 			if g.disableTime > 0 && !now.Before(g.until) {
 				g.tripped = false
 				g.lastSent = time.Time{}
-				if l, err := netlink.LinkByIndex(g.ifindex); err == nil {
-					netlink.LinkSetUp(l)
+				if l, err := e.k.LinkByIndex(g.ifindex); err == nil {
+					if err := e.k.LinkSetUp(l); err != nil {
+						slog.Warn("tunnel: loop protect cannot set the interface up", "interface", g.ifname, "err", err)
+					}
 				}
 				slog.Info("tunnel: loop protect re-enabled the interface", "interface", g.ifname)
 				changed = true
@@ -221,8 +220,10 @@ func (e *Engine) loopProtect(now time.Time) (changed bool) {
 			slog.Warn(fmt.Sprintf("%s received loop protect packet originated from %s (%s)", g.ifname, src, origin))
 			g.tripped = true
 			g.until = now.Add(g.disableTime)
-			if l, err := netlink.LinkByIndex(g.ifindex); err == nil {
-				netlink.LinkSetDown(l)
+			if l, err := e.k.LinkByIndex(g.ifindex); err == nil {
+				if err := e.k.LinkSetDown(l); err != nil {
+					slog.Warn("tunnel: loop protect cannot set the interface down", "interface", g.ifname, "err", err)
+				}
 			}
 			changed = true
 			break
