@@ -11,7 +11,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
-
 )
 
 // etherTypeLoopProtect is the EtherType of RouterOS loop protect frames.
