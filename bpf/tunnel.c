@@ -646,9 +646,9 @@ int tun_decap(struct xdp_md *ctx)
 	return bpf_redirect(e->rx.ifindex, 0);
 }
 
-/* tun_decap_tc is tun_decap for interfaces where XDP cannot attach. */
-SEC("tc")
-int tun_decap_tc(struct __sk_buff *skb)
+/* decap_tc is tun_decap for interfaces where XDP cannot attach; skb->data is at an
+ * Ethernet header. */
+static __always_inline int decap_tc(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	volatile struct decap d;
@@ -712,6 +712,39 @@ int tun_decap_tc(struct __sk_buff *skb)
 	}
 	count_rx(st, skb->len);
 	return bpf_redirect(rx->ifindex, 0);
+}
+
+SEC("tc")
+int tun_decap_tc(struct __sk_buff *skb)
+{
+	return decap_tc(skb);
+}
+
+/* tun_decap_l3 is tun_decap_tc for underlays without a link-layer header, such as the TUN
+ * device of the userspace ESP path (GRE over IPsec): the decrypted outer packet arrives
+ * there as bare IP. An Ethernet header is put in front of a packet that may be a tunnel's,
+ * so that the Ethernet decapsulator applies unchanged. A packet left to the stack keeps
+ * the pushed header as its (ignored) MAC header: TC ingress pulls mac_len, which
+ * change_head set, before the stack goes on at the IP header. XDP cannot serve here: a
+ * TUN runs native XDP only for TAP frames. */
+SEC("tc")
+int tun_decap_l3(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data;
+	if ((void *)(ip + 1) > end || ip->version != 4 || skb->protocol != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if (ip->protocol != IPPROTO_GRE_ && ip->protocol != IPPROTO_IPIP_ && ip->protocol != IPPROTO_IPV6_)
+		return TC_ACT_OK;
+	if (bpf_skb_change_head(skb, sizeof(struct ethhdr), 0))
+		return TC_ACT_OK;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_SHOT;
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	return decap_tc(skb);
 }
 
 /* ---------------------------------------------------------------- encapsulation */

@@ -5,7 +5,8 @@
 //
 // Tunnels: tun_encap runs at TC ingress of the hidden end of a tunnel's veth pair;
 // tun_decap runs at XDP (native, else generic) on the underlay, or tun_decap_tc at TC
-// where XDP cannot attach. tunnel_cfg is keyed by the hidden end's ifindex; each tunnel
+// where XDP cannot attach, or tun_decap_l3 at TC on an underlay without a link-layer
+// header (the userspace ESP path's TUN). tunnel_cfg is keyed by the hidden end's ifindex; each tunnel
 // also has a slot, the index of its per-CPU counters (tunnel_stats) and of its receive
 // entry in tunnel_slots. A received packet is matched through tunnel_rx_index (an array
 // indexed by a hash of remote, protocol and EoIP tunnel-id that the Go side fills) and,

@@ -76,6 +76,7 @@ const (
 	tunnelMapTunnelSlots   = "tunnel_slots"
 	tunnelMapTunnelStats   = "tunnel_stats"
 	tunnelProgTunDecap     = "tun_decap"
+	tunnelProgTunDecapL3   = "tun_decap_l3"
 	tunnelProgTunDecapTc   = "tun_decap_tc"
 	tunnelProgTunEncap     = "tun_encap"
 	tunnelVarBenchHead     = "bench_head"
@@ -126,6 +127,7 @@ type tunnelSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tunnelProgramSpecs struct {
 	TunDecap   *ebpf.ProgramSpec `ebpf:"tun_decap"`
+	TunDecapL3 *ebpf.ProgramSpec `ebpf:"tun_decap_l3"`
 	TunDecapTc *ebpf.ProgramSpec `ebpf:"tun_decap_tc"`
 	TunEncap   *ebpf.ProgramSpec `ebpf:"tun_encap"`
 }
@@ -201,6 +203,7 @@ type tunnelVariables struct {
 // It can be passed to loadTunnelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tunnelPrograms struct {
 	TunDecap   *ebpf.Program `ebpf:"tun_decap"`
+	TunDecapL3 *ebpf.Program `ebpf:"tun_decap_l3"`
 	TunDecapTc *ebpf.Program `ebpf:"tun_decap_tc"`
 	TunEncap   *ebpf.Program `ebpf:"tun_encap"`
 }
@@ -208,6 +211,7 @@ type tunnelPrograms struct {
 func (p *tunnelPrograms) Close() error {
 	return _TunnelClose(
 		p.TunDecap,
+		p.TunDecapL3,
 		p.TunDecapTc,
 		p.TunEncap,
 	)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
 )
 
 // ErrNotSupported says the kernel cannot run the tunnel programs (no BPF, no BTF, no
@@ -122,7 +123,7 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 		return nil, fmt.Errorf("loading tunnel programs: %w", err)
 	}
 	for name, p := range map[string]*ebpf.Program{"tun_encap": t.objs.TunEncap,
-		"tun_decap": t.objs.TunDecap, "tun_decap_tc": t.objs.TunDecapTc} {
+		"tun_decap": t.objs.TunDecap, "tun_decap_tc": t.objs.TunDecapTc, "tun_decap_l3": t.objs.TunDecapL3} {
 		path := filepath.Join(dir, name)
 		os.Remove(path)
 		if err := p.Pin(path); err != nil {
@@ -483,10 +484,16 @@ func unpin(path string) {
 // has it, else generic XDP, else TC. A pinned attachment of an earlier run is updated in
 // place and keeps its hook. force, when not "", asks for one hook only.
 func (t *Tunnels) AttachDecap(ifindex int, ifname string, force Hook) (Hook, error) {
+	// An underlay without a link-layer header (a TUN: the userspace ESP path's device)
+	// gets the TC decapsulator that supplies one; XDP there would never see the packets.
+	decapTC := t.objs.TunDecapTc
+	if l3Device(ifindex) {
+		decapTC, force = t.objs.TunDecapL3, HookTC
+	}
 	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
 		prog := t.objs.TunDecap
 		if h == HookTC {
-			prog = t.objs.TunDecapTc
+			prog = decapTC
 		}
 		if l := reuse(t.linkPath("decap-"+string(h), ifname), prog); l != nil {
 			l.Close()
@@ -508,7 +515,7 @@ func (t *Tunnels) AttachDecap(ifindex int, ifname string, force Hook) (Hook, err
 		case HookXDPGeneric:
 			l, err = link.AttachXDP(link.XDPOptions{Program: t.objs.TunDecap, Interface: ifindex, Flags: link.XDPGenericMode})
 		case HookTC:
-			l, err = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: t.objs.TunDecapTc, Attach: ebpf.AttachTCXIngress})
+			l, err = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: decapTC, Attach: ebpf.AttachTCXIngress})
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", h, err))
@@ -522,6 +529,13 @@ func (t *Tunnels) AttachDecap(ifindex int, ifname string, force Hook) (Hook, err
 		return h, nil
 	}
 	return "", fmt.Errorf("attaching the decapsulator to %s: %w", ifname, errors.Join(errs...))
+}
+
+// l3Device reports whether an interface carries bare IP packets (ARPHRD_NONE: TUN,
+// WireGuard), which the Ethernet decapsulators cannot parse.
+func l3Device(ifindex int) bool {
+	l, err := netlink.LinkByIndex(ifindex)
+	return err == nil && l.Attrs().EncapType == "none"
 }
 
 // DetachDecap removes the decapsulator from an underlay interface.

@@ -11,8 +11,13 @@
 // policy-template-group (dynamic policies shown with flags D and A) and initiators that
 // propose their templates (the reference's GRE over IKEv2 client).
 //
+// A tunnel's ipsec-secret (GRE, EoIP, IPIP, 6to4) adds a dynamic peer (ike2, default
+// profile) to its remote-address with an identity of that pre-shared key and a
+// transport-mode policy for the tunnel's protocol between its endpoints, phase 2
+// sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go).
+//
 // Algorithms the build cannot run (blowfish, camellia, twofish, des) are refused at add
-// and set; so is a tunnel's ipsec-secret until tunnels create their own peers. Items that
+// and set. Items that
 // are stored but cannot apply yet (exchange-mode other than ike2, auth-method other than
 // pre-shared-key) are marked invalid with the reason. Not applied yet: proposal-check,
 // profile lifebytes, notrack-chain, match-by=certificate, system-dns.

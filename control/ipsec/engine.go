@@ -82,6 +82,10 @@ type Engine struct {
 	leaseMu sync.Mutex
 	leases  map[netip.Addr]bool
 	vips    map[netip.Addr]bool // mode config addresses installed on lo
+	tunnels []tunnelPeer        // dynamic peers of tunnels' ipsec-secret
+	warned  map[string]string   // warnOnce's last message by key
+	// retryTunnels asks the loop to reconcile again: a tunnel's endpoints were unknown.
+	retryTunnels bool
 }
 
 type policyInfo struct {
@@ -136,6 +140,9 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	e.registerChecks()
 	e.registerStatus()
 	ex.Watch("/ip/ipsec", func(control.Change) { e.poke() })
+	for _, tm := range tunnelMenus {
+		ex.Watch(tm.path, func(control.Change) { e.poke() })
+	}
 	if err := e.Reconcile(ctx); err != nil {
 		e.log.Warn("ipsec: configuration not applied", "err", err)
 	}
@@ -190,6 +197,12 @@ func (e *Engine) loop(ctx context.Context) {
 			e.applySPD(ctx)
 			e.publishPolicies()
 		case <-tick.C:
+			e.mu.Lock()
+			retry := e.retryTunnels
+			e.mu.Unlock()
+			if retry {
+				e.poke()
+			}
 			e.syncVIPs()
 			e.publishPolicies()
 		}
@@ -354,6 +367,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		cfgs = append(cfgs, pc)
 		peerByName[name] = pc
 	}
+	tunnels := e.tunnelPeers(ctx, profByName, peerByName)
+	for _, tp := range tunnels {
+		cfgs = append(cfgs, tp.peer)
+	}
 	// Policy templates by group.
 	templates := map[string][]*ike.ChildConfig{}
 	polCfg := map[uint64]*policyInfo{}
@@ -471,8 +488,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		pc.Identities = append(pc.Identities, ic)
 	}
+	for _, tp := range tunnels {
+		polCfg[tp.policy.id] = tp.policy
+	}
 	e.peers = cfgs
 	e.polCfg = polCfg
+	e.tunnels = tunnels
 	e.mu.Unlock()
 	if len(cfgs) > 0 {
 		// The data path (a TUN device and a routing rule, or XFRM) comes up with the

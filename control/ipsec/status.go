@@ -15,20 +15,10 @@ import (
 	"github.com/routerd/routerd/ike/esp"
 )
 
-// registerChecks refuses, at add and set, algorithms the build cannot provide, and a
-// tunnel's ipsec-secret until tunnels create their own peers.
+// registerChecks refuses, at add and set, algorithms the build cannot provide.
 func (e *Engine) registerChecks() {
 	e.wrap(ProfilePath, checkProfile)
 	e.wrap(ProposalPath, checkProposal)
-	for _, p := range []string{"/interface/gre", "/interface/eoip", "/interface/ipip", "/interface/6to4"} {
-		e.wrap(p, func(props map[string]string) error {
-			if props["ipsec-secret"] != "" {
-				return fmt.Errorf("ipsec-secret is not supported yet: the tunnel would run unencrypted; " +
-					"configure /ip ipsec peer, identity and a transport policy for its endpoints instead")
-			}
-			return nil
-		})
-	}
 }
 
 func (e *Engine) wrap(path string, check func(map[string]string) error) {
@@ -57,6 +47,12 @@ func (e *Engine) registerStatus() {
 	e.ex.Provide(InstalledSAPath, e.installedSA)
 	e.ex.Provide(StatisticsPath, e.statistics)
 	e.ex.Provide(PolicyPath, e.dynamicPolicies)
+	e.ex.Provide(PeerPath, func(context.Context, *control.Session) ([]control.Row, error) {
+		return e.tunnelRows(PeerPath), nil
+	})
+	e.ex.Provide(IdentityPath, func(context.Context, *control.Session) ([]control.Row, error) {
+		return e.tunnelRows(IdentityPath), nil
+	})
 	e.ex.Handle(ActivePeersPath, "kill-connections", control.CommandSpec{},
 		func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			n := e.d.Kill(noAddr)
@@ -168,7 +164,7 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 
 // dynamicPolicies lists the policies generated from templates (flags D and A).
 func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]control.Row, error) {
-	var rows []control.Row
+	rows := e.tunnelRows(PolicyPath)
 	n := uint64(1) << 40
 	for _, s := range e.d.Snapshot() {
 		for _, c := range s.Children {

@@ -168,11 +168,6 @@ add dst-network=198.19.101.0/24 gateway=198.18.16.1
 	if !iketest.WaitFor(10*time.Second, func() bool {
 		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "198.18.16.1").Run() == nil
 	}) {
-		// GRE packets do go out through ipsec0 and arrive decrypted on the other
-		// side's ipsec0, but the tunnel engine's XDP decapsulator (bpf/tunnel.c
-		// tun_decap) parses an Ethernet header, and the userspace ESP path's TUN is an
-		// L3 device: the inner GRE is never decapsulated. Until the tunnel engine
-		// decapsulates on L3 underlays this part cannot pass; everything above it did.
-		t.Skip("GRE over the userspace ESP path: the tunnel decapsulator does not handle the L3 TUN underlay (ipsec0) yet")
+		t.Fatalf("no traffic across the GRE tunnel:\n%s", client.script("/interface gre print detail\n"))
 	}
 }

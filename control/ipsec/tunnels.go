@@ -1,0 +1,214 @@
+package ipsec
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/ipcfg"
+	"github.com/routerd/routerd/ike"
+	"github.com/routerd/routerd/ike/esp"
+)
+
+// tunnelMenus are the tunnels with an ipsec-secret, and the IP protocol of their packets
+// (the transport-mode policy between the endpoints selects it).
+var tunnelMenus = []struct {
+	path  string
+	proto uint8
+}{
+	{"/interface/gre", 47},
+	{"/interface/eoip", 47},
+	{"/interface/ipip", 4},
+	{"/interface/6to4", 41},
+}
+
+// tunnelPeer is what a tunnel's ipsec-secret adds: a dynamic peer with its identity and
+// a transport-mode policy for the tunnel's packets between its endpoints.
+type tunnelPeer struct {
+	tunnel string // the tunnel's name
+	peer   *ike.PeerConfig
+	policy *policyInfo
+}
+
+// tunnelPolicyID keeps the dynamic policies' ids apart from stored ones (the data path
+// sees the low 32 bits).
+func tunnelPolicyID(menu int, id uint64) uint64 { return 0x60000000 | uint64(menu)<<24 | id&0xffffff }
+
+// tunnelProposal is phase 2 of a tunnel's peer: sha1/aes128-cbc, as the reference says.
+var tunnelProposal = map[string]string{"auth-algorithms": "sha1", "enc-algorithms": "aes-128-cbc",
+	"pfs-group": "none", "lifetime": "30m"}
+
+// tunnelPeers decodes the tunnels that ask for encryption (e.mu held). The peer uses the
+// default profile; its identity authenticates with the secret and generates no policy.
+func (e *Engine) tunnelPeers(ctx context.Context, profiles map[string]*profile, taken map[string]*ike.PeerConfig) []tunnelPeer {
+	var out []tunnelPeer
+	e.retryTunnels = false
+	ps, lt, err := espProposal(tunnelProposal)
+	if err != nil {
+		e.log.Warn("ipsec: tunnel proposal", "err", err)
+		return nil
+	}
+	for mi, tm := range tunnelMenus {
+		its, _, err := e.items(tm.path)
+		if err != nil {
+			continue
+		}
+		for _, it := range its {
+			p := it.Props
+			if p["ipsec-secret"] == "" || p["disabled"] == "yes" {
+				continue
+			}
+			name := p["name"]
+			remote, local, err := e.tunnelEndpoints(ctx, p)
+			if err != nil {
+				e.retryTunnels = true // the address or route may come later
+				e.warnOnce("tunnel "+name, fmt.Sprintf("ipsec: %s: ipsec-secret not applied: %v", name, err))
+				continue
+			}
+			prof := profiles["default"]
+			if prof == nil {
+				e.warnOnce("tunnel "+name, "ipsec: "+name+": ipsec-secret not applied: the default profile is not usable")
+				continue
+			}
+			pc := ike.DefaultPeer()
+			pc.Name = name
+			if taken[name] != nil {
+				pc.Name = "tunnel-" + name
+			}
+			pc.Remote = netip.PrefixFrom(remote, 32)
+			pc.Local = local
+			pc.SendInitialContact = true
+			pc.Proposals = []ike.Proposal{prof.proposal}
+			pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
+			pc.Identities = []*ike.IdentityConfig{{Name: "tunnel-" + name, Method: ike.AuthMethodPSK,
+				PSK: []byte(p["ipsec-secret"]), GeneratePolicy: "no"}}
+			id := tunnelPolicyID(mi, it.ID)
+			src, dst := netip.PrefixFrom(local, 32), netip.PrefixFrom(remote, 32)
+			cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, tm.proto, 0),
+				Remote: ike.SelectorFromPrefix(dst, tm.proto, 0), Proposals: ps, Lifetime: lt}
+			if old := e.polCfg[id]; old != nil {
+				cc.ReqID = old.reqID
+			}
+			pc.Children = []*ike.ChildConfig{cc}
+			pi := &policyInfo{id: id, peer: pc.Name, action: esp.ActionEncrypt, level: esp.LevelRequire,
+				src: src, dst: dst, proto: tm.proto, reqID: cc.ReqID, saSrc: local, saDst: remote}
+			out = append(out, tunnelPeer{tunnel: name, peer: pc, policy: pi})
+		}
+	}
+	return out
+}
+
+// tunnelEndpoints are a tunnel's remote address (a host name resolves through /ip dns)
+// and its local one: local-address, else the source of the route to the remote.
+func (e *Engine) tunnelEndpoints(ctx context.Context, p map[string]string) (remote, local netip.Addr, err error) {
+	ra := p["remote-address"]
+	if ra == "" || ra == "0.0.0.0" {
+		return remote, local, fmt.Errorf("it needs remote-address")
+	}
+	if remote, err = netip.ParseAddr(ra); err != nil {
+		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ips, lerr := ipcfg.LookupHost(lctx, e.ex, "ip", ra)
+		cancel()
+		if lerr != nil || len(ips) == 0 || !ips[0].Unmap().Is4() {
+			return remote, local, fmt.Errorf("cannot resolve %s", ra)
+		}
+		remote = ips[0].Unmap()
+	}
+	if la, perr := netip.ParseAddr(p["local-address"]); perr == nil && !la.IsUnspecified() {
+		return remote, la, nil
+	}
+	// The route the tunnel's packets take outside IPsec (the bypass mark skips the
+	// data path's own steering routes).
+	err = e.opts.Do(func() error {
+		mark := esp.DefaultConfig().BypassMark
+		if e.opts.ESP.BypassMark != 0 {
+			mark = e.opts.ESP.BypassMark
+		}
+		rs, err := netlink.RouteGetWithOptions(net.IP(remote.AsSlice()), &netlink.RouteGetOptions{Mark: mark})
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 || rs[0].Src == nil {
+			return fmt.Errorf("no source address")
+		}
+		local, _ = netip.AddrFromSlice(rs[0].Src.To4())
+		return nil
+	})
+	if err != nil {
+		return remote, local, fmt.Errorf("no route to %s: %w", remote, err)
+	}
+	return remote, local, nil
+}
+
+// warnOnce logs a message the first time it differs from the last one under key.
+func (e *Engine) warnOnce(key, msg string) {
+	if e.warned == nil {
+		e.warned = map[string]string{}
+	}
+	if e.warned[key] == msg {
+		return
+	}
+	e.warned[key] = msg
+	e.log.Warn(msg)
+}
+
+// tunnelRows are the dynamic peers, identities and policies of the tunnels (flag D).
+func (e *Engine) tunnelRows(path string) []control.Row {
+	e.mu.Lock()
+	tps := e.tunnels
+	e.mu.Unlock()
+	if len(tps) == 0 {
+		return nil
+	}
+	up := map[string]bool{}
+	for _, s := range e.d.Snapshot() {
+		if s.State == "established" && len(s.Children) > 0 {
+			up[s.Peer] = true
+		}
+	}
+	var rows []control.Row
+	for i, tp := range tps {
+		var p map[string]string
+		flags := "D"
+		switch path {
+		case PeerPath:
+			p = map[string]string{"name": tp.peer.Name, "address": tp.peer.Remote.String(),
+				"local-address": tp.peer.Local.String(), "profile": "default", "exchange-mode": "ike2",
+				"passive": "no", "send-initial-contact": "yes", "port": "500"}
+		case IdentityPath:
+			p = map[string]string{"peer": tp.peer.Name, "auth-method": "pre-shared-key", "my-id": "auto",
+				"remote-id": "auto", "generate-policy": "no", "policy-template-group": "default"}
+		case PolicyPath:
+			pi := tp.policy
+			p = map[string]string{"src-address": pi.src.String(), "dst-address": pi.dst.String(),
+				"src-port": "any", "dst-port": "any", "protocol": protoName(pi.proto), "action": "encrypt",
+				"level": "require", "ipsec-protocols": "esp", "tunnel": "no", "peer": tp.peer.Name,
+				"sa-src-address": pi.saSrc.String(), "sa-dst-address": pi.saDst.String(),
+				"ph2-count": "0", "ph2-state": "no-phase2", "comment": tp.tunnel}
+			if up[tp.peer.Name] {
+				p["ph2-count"], p["ph2-state"] = "1", "established"
+				flags = "DA"
+			}
+		}
+		rows = append(rows, control.Row{ID: 1<<41 | uint64(i+1), Props: p, Flags: flags})
+	}
+	return rows
+}
+
+func protoName(n uint8) string {
+	switch n {
+	case 47:
+		return "gre"
+	case 4:
+		return "ipencap"
+	case 41:
+		return "ipv6"
+	}
+	return strconv.Itoa(int(n))
+}

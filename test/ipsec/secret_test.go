@@ -1,0 +1,90 @@
+package ipsec_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// TestGREIPsecSecret is the reference's GRE site-to-site with the tunnel's ipsec-secret
+// instead of explicit peers: each routerd adds a dynamic peer, identity and transport
+// policy (flag D), traffic crosses the GRE tunnel, the wire carries only IKE and ESP
+// (tshark sees no GRE), and the dynamic items go with the tunnel.
+func TestGREIPsecSecret(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
+	nsA, nsB := iketest.NS(t, "gsa"), iketest.NS(t, "gsb")
+	iketest.Veth(t, nsA, "ether1", "", nsB, "ether1", "")
+	a, b := startDaemon(t, nsA), startDaemon(t, nsB)
+	a.script(`/ip address add address=198.18.91.1/24 interface=ether1
+/interface gre add name=gre-tunnel1 local-address=198.18.91.1 remote-address=198.18.91.2 ipsec-secret=s3cret
+/ip address add address=198.18.17.1/30 interface=gre-tunnel1
+`)
+	b.script(`/ip address add address=198.18.91.2/24 interface=ether1
+/interface gre add name=gre-tunnel1 remote-address=198.18.91.1 ipsec-secret=s3cret
+/ip address add address=198.18.17.2/30 interface=gre-tunnel1
+`)
+	for _, d := range []*daemon{a, b} {
+		var out string
+		if !iketest.WaitFor(20*time.Second, func() bool {
+			out = d.script("/ip ipsec peer print detail\n/ip ipsec policy print detail\n")
+			return strings.Contains(out, " D ") && strings.Contains(out, "protocol=gre")
+		}) {
+			t.Fatalf("no dynamic peer and policy:\n%s", out)
+		}
+	}
+	pcap := filepath.Join(t.TempDir(), "wire.pcap")
+	capture := iketest.In(nsA, "tshark", "-i", "ether1", "-f", "ip", "-w", pcap)
+	capture.Stderr = &lockedBuf{}
+	if err := capture.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			capture.Process.Signal(syscall.SIGINT)
+			capture.Wait()
+		}
+	}
+	defer stop()
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return strings.Contains(capture.Stderr.(*lockedBuf).String(), "Capturing on")
+	}) {
+		t.Fatalf("tshark did not start: %s", capture.Stderr)
+	}
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "198.18.17.1").Run() == nil
+	}) {
+		t.Fatalf("no traffic across the GRE tunnel:\n%s", b.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n/interface gre print detail\n"))
+	}
+	if out, err := iketest.In(nsB, "ping", "-c", "20", "-i", "0.02", "-W", "2", "198.18.17.1").CombinedOutput(); err != nil {
+		t.Fatalf("ping across GRE over IPsec: %v\n%s", err, out)
+	}
+	time.Sleep(500 * time.Millisecond) // let tshark write the last packets
+	stop()
+	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "ip.proto").Output()
+	if err != nil {
+		t.Fatalf("tshark -r: %v", err)
+	}
+	protos := map[string]int{}
+	for _, l := range strings.Fields(string(out)) {
+		protos[strings.SplitN(l, ",", 2)[0]]++
+	}
+	if protos["47"] != 0 || protos["50"] < 40 {
+		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+	}
+	out2 := a.script("/ip ipsec policy print detail\n")
+	if !strings.Contains(out2, "DA") || !strings.Contains(out2, "ph2-state=established") {
+		t.Errorf("dynamic policy not active:\n%s", out2)
+	}
+	// The dynamic items go with the tunnel.
+	a.script("/interface gre remove gre-tunnel1\n")
+	if out := a.script("/ip ipsec peer print\n/ip ipsec identity print\n/ip ipsec policy print\n"); strings.Contains(out, "198.18.91.2") {
+		t.Fatalf("dynamic items stayed after the tunnel was removed:\n%s", out)
+	}
+}
