@@ -17,6 +17,7 @@ import (
 	"github.com/routerd/routerd/control/metrics"
 	"github.com/routerd/routerd/control/nd"
 	"github.com/routerd/routerd/control/queue"
+	"github.com/routerd/routerd/control/radius"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/scheduler"
 	"github.com/routerd/routerd/control/script"
@@ -61,6 +62,8 @@ func engines(env *Env) []engine.Engine {
 		nd.New(),
 		queue.New(queue.Options{}),
 		email.New(email.Options{DataDir: env.DataDir}),
+		// RADIUS before the services that ask it (IPsec's eap-radius).
+		radius.New(),
 		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{"/ip/ipsec"}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{})
 			return err

@@ -21,6 +21,8 @@ func declarations() []*Menu {
 		firewallMenus(),
 		ipsecMenus(),
 		tftpMenus(),
+		// /radius and /user-manager name no other menu.
+		radiusMenus(),
 		ptpMenus(),
 		adminMenus(),
 		exampleMenus(),

@@ -1,0 +1,21 @@
+// Package radius is routerd's RADIUS: the client the router's services ask (/radius) and
+// the server User Manager answers with.
+//
+// The packet codec, the attribute dictionaries (RFC 2865, 2866, 2869, Microsoft's vendor
+// attributes of RFC 2548) and the MS-CHAPv2 primitives (RFC 2759, 3079) are
+// layeh.com/radius's. Written here, because that library has none of it:
+//   - Message-Authenticator (RFC 3579 3.2): added to every Access-Request and
+//     Accounting-Request, checked on every reply and request that carries one, required on
+//     any packet with an EAP-Message;
+//   - EAP-Message fragmentation over 253-byte attributes and their reassembly (RFC 3579 3.1);
+//   - MS-MPPE-Send/Recv-Key encryption and decryption (RFC 2548 2.4.2, 2.4.3) and the EAP
+//     MSK made from them;
+//   - a client that tries each server in order, resending after its timeout (three tries
+//     per server), refusing and counting replies whose Response Authenticator or
+//     Message-Authenticator does not verify, and that sends accounting (RFC 2866);
+//   - the server side of PAP (RFC 2865 5.2), CHAP (RFC 2865 5.3, RFC 1994), MS-CHAPv2
+//     (RFC 2548, RFC 2759) and EAP-MSCHAPv2 (draft-kamath-pppext-eap-mschapv2) checked
+//     against an NT password hash, with the MPPE keys and the authenticator response.
+//
+// Not covered: RadSec (RFC 6614), CoA and Disconnect (RFC 5176), EAP-TLS/TTLS/PEAP.
+package radius
