@@ -51,11 +51,11 @@ func engines(env *Env) []engine.Engine {
 		tunnel.New(env.BPFFS),
 		ptpEngine(env),
 		scheduler.New(env.Interp, scheduler.SystemClock{}, time.Now()),
-		engine.Func(engine.Spec{Name: "routing", Menus: []string{"/routing"}}, func(ctx context.Context, h *engine.Handle) error {
+		engine.Func(engine.Spec{Name: "routing", Menus: []string{routing.Root}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := routing.Start(ctx, h.Ex, routing.Options{})
 			return err
 		}),
-		engine.Func(engine.Spec{Name: "firewall", Menus: []string{"/ip/firewall", "/ipv6/firewall"}}, func(ctx context.Context, h *engine.Handle) error {
+		engine.Func(engine.Spec{Name: "firewall", Menus: []string{firewall.Root4, firewall.Root6}}, func(ctx context.Context, h *engine.Handle) error {
 			return firewall.Register(ctx, h, firewall.Options{})
 		}),
 		dns.New(dns.Options{}),
@@ -64,7 +64,7 @@ func engines(env *Env) []engine.Engine {
 		email.New(email.Options{DataDir: env.DataDir}),
 		// RADIUS before the services that ask it (IPsec's eap-radius).
 		radius.New(),
-		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{"/ip/ipsec"}}, func(ctx context.Context, h *engine.Handle) error {
+		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{})
 			return err
 		}),

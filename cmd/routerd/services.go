@@ -24,7 +24,7 @@ func init() {
 // the login checker (*user.Auth) and the /ip service manager (*service.Manager) to the
 // engines after it, which plug their protocols into them.
 func managementEngine(env *Env) engine.Engine {
-	return engine.Func(engine.Spec{Name: "management", Menus: []string{"/ip/service", "/user"}},
+	return engine.Func(engine.Spec{Name: "management", Menus: []string{service.Path, user.UserPath}},
 		func(ctx context.Context, h *engine.Handle) error {
 			user.Register(h.Ex, env.DataDir)
 			if err := user.Seed(h.Ex, env.DataDir); err != nil {

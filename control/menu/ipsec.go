@@ -412,10 +412,11 @@ func ipsecDatapathProp() Prop {
 
 func ipsecActivePeersMenu() *Menu {
 	return &Menu{
-		Path:     "/ip/ipsec/active-peers",
-		Kind:     Status,
-		NoExport: true,
-		Desc:     "Remote peers with an established phase 1.",
+		Path:       "/ip/ipsec/active-peers",
+		Kind:       Status,
+		StatusPage: true,
+		NoExport:   true,
+		Desc:       "Remote peers with an established phase 1.",
 		Props: []Prop{
 			{Name: "dynamic-address", Type: value.IP(), ReadOnly: true,
 				Desc: "Address assigned dynamically by mode config."},
@@ -448,10 +449,11 @@ func ipsecActivePeersMenu() *Menu {
 
 func ipsecInstalledSAMenu() *Menu {
 	return &Menu{
-		Path:     "/ip/ipsec/installed-sa",
-		Kind:     Status,
-		NoExport: true,
-		Desc:     "Installed security associations, including their keys.",
+		Path:       "/ip/ipsec/installed-sa",
+		Kind:       Status,
+		StatusPage: true,
+		NoExport:   true,
+		Desc:       "Installed security associations, including their keys.",
 		Props: []Prop{
 			// Printed soft/hard ("10m/15m"): no value type takes a slash pair yet.
 			{Name: "add-lifetime", Type: value.String(), ReadOnly: true,

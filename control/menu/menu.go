@@ -130,9 +130,12 @@ type Menu struct {
 	Stats []string
 	// Builtin items of Fixed menus, by property; each must set the naming property.
 	Builtin []map[string]string
-	// Engine names what applies this menu ("" = stored only, no engine yet). Set by the
-	// package that implements it when it registers.
+	// Engine names what applies this menu when the declaration itself knows it ("" =
+	// whatever engine registers with Executor.SetEngine, else stored only). Never written
+	// after the tree is built: engines record themselves under the executor's lock.
 	Engine string
+	// StatusPage menus are shown on the www status page after the interface menus.
+	StatusPage bool
 	// Ordered menus keep a user order (place-before, move), e.g. policies.
 	Ordered bool
 	// NoExport menus are runtime state and never exported (logs, active peers).

@@ -56,8 +56,9 @@ func ptpMenus() []*Menu {
 			Desc:     "PTP profiles (ordinary and boundary clocks).",
 		},
 		{
-			Path: "/system/ptp/port",
-			Kind: List,
+			Path:       "/system/ptp/port",
+			Kind:       List,
+			StatusPage: true,
 			Props: []Prop{
 				{Name: "interface", Type: value.String(), Required: true, Unique: true,
 					Desc: "Interface taking part in PTP."},
@@ -73,8 +74,9 @@ func ptpMenus() []*Menu {
 			Desc:    "Ports assigned to PTP profiles.",
 		},
 		{
-			Path: "/system/ptp/status",
-			Kind: Status,
+			Path:       "/system/ptp/status",
+			Kind:       Status,
+			StatusPage: true,
 			Props: []Prop{
 				{Name: "ptp", Type: value.String(), ReadOnly: true, Desc: "PTP profile."},
 				{Name: "interface", Type: value.String(), ReadOnly: true, Desc: "PTP port."},

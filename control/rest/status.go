@@ -12,10 +12,6 @@ import (
 	"github.com/routerd/routerd/control/menu"
 )
 
-// statusMenus are shown on the status page after the interface menus, when the tree has
-// them.
-var statusMenus = []string{"/ip/ipsec/active-peers", "/ip/ipsec/installed-sa", "/system/ptp/status", "/system/ptp/port"}
-
 // maxColumns keeps a table readable when a menu declares no columns.
 const maxColumns = 10
 
@@ -97,20 +93,19 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	w.Write(b.Bytes())
 }
 
-// statusMenuList is the interface menus (tunnels included) then the IPsec and PTP ones.
+// statusMenuList is the interface menus (tunnels included) then the menus declared for
+// the status page (IPsec peers and SAs, PTP), in declaration order.
 func statusMenuList(t *menu.Tree) []*menu.Menu {
-	var out []*menu.Menu
+	var out, more []*menu.Menu
 	for _, m := range t.All() {
-		if (m.Path == "/interface" || strings.HasPrefix(m.Path, "/interface/")) && m.Kind != menu.Dir && m.Kind != menu.Single {
+		switch {
+		case (m.Path == "/interface" || strings.HasPrefix(m.Path, "/interface/")) && m.Kind != menu.Dir && m.Kind != menu.Single:
 			out = append(out, m)
+		case m.StatusPage:
+			more = append(more, m)
 		}
 	}
-	for _, p := range statusMenus {
-		if m, ok := t.Get(p); ok {
-			out = append(out, m)
-		}
-	}
-	return out
+	return append(out, more...)
 }
 
 func renderMenu(ctx context.Context, ex *control.Executor, sess *control.Session, m *menu.Menu) section {

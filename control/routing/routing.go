@@ -18,6 +18,8 @@ import (
 )
 
 const (
+	// Root is the menu tree the engine applies and watches.
+	Root      = "/routing"
 	TablePath = "/routing/table"
 	RulePath  = "/routing/rule"
 
@@ -117,7 +119,7 @@ func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, er
 	ex.SetEngine(TablePath, "routing")
 	ex.SetEngine(RulePath, "routing")
 	fibFlag(ex)
-	ex.Watch("/routing", func(control.Change) {
+	ex.Watch(Root, func(control.Change) {
 		select {
 		case e.wake <- struct{}{}:
 		default:

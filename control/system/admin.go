@@ -59,8 +59,9 @@ func (f *fileIDs) id(name string) uint64 {
 func (s *system) adminHandlers() {
 	ex := s.ex
 	for _, p := range []string{"/file", "/system/clock", "/system/package", "/system/routerboard", "/system/note"} {
-		if m, ok := ex.Tree.Get(p); ok && m.Engine == "" {
-			m.Engine = engine
+		// Recorded under the executor's lock: sessions print while this runs.
+		if ex.Engine(p) == "" {
+			ex.SetEngine(p, engine)
 		}
 	}
 	ex.Provide("/file", s.fileRows)
