@@ -28,15 +28,15 @@ func BenchmarkRun(b *testing.B) {
 		}
 	})
 	b.Run("scheduled-inline", func(b *testing.B) {
-		props := map[string]string{"name": "inline", "owner": "admin", "on-event": src}
+		it := decoded(b, map[string]string{"name": "inline", "owner": "admin", "on-event": src})
 		for b.Loop() {
-			r.e.run(ctx, props)
+			r.e.run(ctx, it)
 		}
 	})
 	b.Run("scheduled-named", func(b *testing.B) {
-		props := map[string]string{"name": "named", "owner": "admin", "on-event": "inc"}
+		it := decoded(b, map[string]string{"name": "named", "owner": "admin", "on-event": "inc"})
 		for b.Loop() {
-			r.e.run(ctx, props)
+			r.e.run(ctx, it)
 		}
 	})
 	if n := testutil.ToFloat64(r.e.runs.WithLabelValues("error")); n != 0 {

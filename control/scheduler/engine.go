@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,9 +49,36 @@ type Engine struct {
 	runs *prometheus.CounterVec
 }
 
+// item is a scheduler item, decoded through the menu's schema (engine.Decode).
+type item struct {
+	Name      string        `prop:"name"`
+	StartDate string        `prop:"start-date"`
+	StartTime string        `prop:"start-time"` // hh:mm:ss or startup
+	Interval  time.Duration `prop:"interval"`
+	OnEvent   string        `prop:"on-event"`
+	Owner     string        `prop:"owner"`
+	Policy    string        `prop:"policy"`
+	Disabled  bool          `prop:"disabled"`
+}
+
+// TypedItems names the struct the menu's items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any { return map[string]any{Path: item{}} }
+
+// decode reads one stored item through the schema.
+func (e *Engine) decode(si store.Item) (item, error) {
+	var it item
+	m, ok := e.ex.Tree.Get(Path)
+	if !ok {
+		return it, fmt.Errorf("no menu %s", Path)
+	}
+	err := engine.Decode(m, si, &it)
+	return it, err
+}
+
 // task is the runtime side of one item.
 type task struct {
-	props   map[string]string // as configured, to notice changes
+	item    item // as configured, to notice changes
+	decoded bool // item holds a decoded configuration (else bad says why not)
 	plan    plan
 	next    time.Time // zero: no run ahead
 	count   uint64    // run-count
@@ -302,19 +328,26 @@ func (e *Engine) reload() int {
 	defer e.mu.Unlock()
 	present := make(map[uint64]bool, len(items))
 	e.order = e.order[:0]
-	for _, it := range items {
-		present[it.ID] = true
-		e.order = append(e.order, it.ID)
-		t := e.tasks[it.ID]
-		if t != nil && maps.Equal(t.props, it.Props) {
+	for _, si := range items {
+		present[si.ID] = true
+		e.order = append(e.order, si.ID)
+		it, derr := e.decode(si)
+		t := e.tasks[si.ID]
+		if t != nil && derr == nil && t.decoded && t.item == it {
 			continue
 		}
 		if t == nil {
 			t = &task{}
-			e.tasks[it.ID] = t
+			e.tasks[si.ID] = t
 		}
-		e.schedule(t, it, now)
-		e.publish(it.ID, t)
+		if derr != nil {
+			// The schema validated these; an item that still does not decode came from
+			// an older store, and says so rather than never running silently.
+			t.item, t.decoded, t.next, t.bad = item{}, false, time.Time{}, derr.Error()
+		} else {
+			e.schedule(t, it, now)
+		}
+		e.publish(si.ID, t)
 	}
 	for id := range e.tasks {
 		if !present[id] {
@@ -330,25 +363,26 @@ func (e *Engine) rescheduleAll(now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for id, t := range e.tasks {
+		if !t.decoded {
+			continue
+		}
 		t.last = time.Time{}
-		e.schedule(t, store.Item{ID: id, Props: t.props}, now)
+		e.schedule(t, t.item, now)
 		e.publish(id, t)
 	}
 }
 
 // schedule sets t's plan and first run from the item's properties.
-func (e *Engine) schedule(t *task, it store.Item, now time.Time) {
-	t.props = maps.Clone(it.Props)
+func (e *Engine) schedule(t *task, it item, now time.Time) {
+	t.item, t.decoded = it, true
 	t.next, t.bad = time.Time{}, ""
-	p, err := parsePlan(it.Props, now, e.started)
+	p, err := parsePlan(it, now, e.started)
 	if err != nil {
-		// The schema validated these; an item that still does not parse came from an
-		// older store, and says so rather than never running silently.
 		t.bad = err.Error()
 		return
 	}
 	t.plan = p
-	if it.Props["disabled"] == "yes" {
+	if it.Disabled {
 		return
 	}
 	n, ok := p.first(now)
@@ -399,7 +433,7 @@ func (e *Engine) runDue(ctx context.Context, now time.Time) {
 		}
 		t.next, _ = t.plan.after(now)
 		if t.running {
-			slog.Warn("scheduler: previous run still in progress, skipped", "name", t.props["name"])
+			slog.Warn("scheduler: previous run still in progress, skipped", "name", t.item.Name)
 			e.runs.WithLabelValues("skipped").Inc()
 		} else {
 			t.running = true
@@ -426,13 +460,17 @@ func (e *Engine) runDue(ctx context.Context, now time.Time) {
 // start runs one item of a batch unless an earlier one of the same moment disabled or
 // removed it: the manual has scheduled scripts turn each other on and off.
 func (e *Engine) start(ctx context.Context, id uint64, now time.Time) {
-	var it store.Item
+	var si store.Item
 	err := e.ex.View(nil, func(tx *store.Tx) error {
 		var err error
-		it, err = tx.Get(Path, id)
+		si, err = tx.Get(Path, id)
 		return err
 	})
-	if err != nil || it.Props["disabled"] == "yes" {
+	if err != nil {
+		return
+	}
+	it, err := e.decode(si)
+	if err != nil || it.Disabled {
 		return
 	}
 	e.mu.Lock()
@@ -445,7 +483,7 @@ func (e *Engine) start(ctx context.Context, id uint64, now time.Time) {
 	t.last = now
 	e.publish(id, t)
 	e.mu.Unlock()
-	e.run(ctx, it.Props)
+	e.run(ctx, it)
 }
 
 // idle reports whether the engine has nothing left to do at the clock's present: no
@@ -469,31 +507,28 @@ func (e *Engine) idle() bool {
 // so its own run-count, nesting bound and policy check apply; anything else runs as
 // source. Either way the session is the item's owner with the item's policies, and a
 // failure is logged, never returned: nobody waits for a scheduled run.
-func (e *Engine) run(ctx context.Context, props map[string]string) {
-	name := props["name"]
+func (e *Engine) run(ctx context.Context, it item) {
+	name := it.Name
 	defer func() {
 		if r := recover(); r != nil {
 			e.logFailure(name, fmt.Errorf("internal error: %v", r))
 		}
 	}()
-	policy, ok := props["policy"]
-	if !ok {
-		policy = e.defaultPolicy
-	}
+	policy := it.Policy // the menu's default when never set
 	// The item runs with its policies cut down to what its owner (who wrote it last)
 	// holds; a script it starts by name is cut down further to its own owner's.
 	var owner map[string]bool
 	_ = e.ex.Store.View(func(tx *store.Tx) error {
-		owner = e.ex.UserPolicies(tx, props["owner"])
+		owner = e.ex.UserPolicies(tx, it.Owner)
 		return nil
 	})
-	sess := &control.Session{User: props["owner"],
+	sess := &control.Session{User: it.Owner,
 		Policies: control.Intersect(control.Policies(policy), owner)}
 	if sess.Policies == nil {
 		sess.Policies = map[string]bool{}
 	}
 	sess.ShowSensitive = sess.Policies["sensitive"]
-	src := props["on-event"]
+	src := it.OnEvent
 	var err error
 	if id, ok := e.scriptID(src); ok {
 		_, err = e.ex.Exec(ctx, sess, &control.Sentence{Path: scriptPath, Cmd: "run",

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/big"
 	"time"
-
-	"github.com/routerd/routerd/control/value"
 )
 
 // startupDelay is how long after the start of routerd a start-time=startup item runs
@@ -22,31 +20,27 @@ type plan struct {
 // parsePlan reads start-date, start-time and interval. A missing start-date means
 // today and a missing start-time midnight (items stored before the engine filled them
 // in on add); both are local time, as RouterOS reads them in its clock's time zone.
-func parsePlan(props map[string]string, now, started time.Time) (plan, error) {
+func parsePlan(it item, now, started time.Time) (plan, error) {
 	var p plan
-	if iv := props["interval"]; iv != "" {
-		d, err := value.ParseDuration(iv)
-		if err != nil {
-			return p, fmt.Errorf("interval %q: %w", iv, err)
-		}
+	if d := it.Interval; d != 0 {
 		if d < 0 {
-			return p, fmt.Errorf("interval %q: negative", iv)
+			return p, fmt.Errorf("interval %s: negative", d)
 		}
 		// The scheduler works in whole seconds as RouterOS's does; a shorter interval
 		// would spin the daemon (each run commits the store).
-		if d > 0 && d < time.Second {
+		if d < time.Second {
 			d = time.Second
 		}
 		p.interval = d
 	}
-	if props["start-time"] == "startup" {
+	if it.StartTime == "startup" {
 		p.startup = true
 		p.anchor = started.Add(startupDelay)
 		return p, nil
 	}
 	loc := now.Location()
 	y, mo, d := now.In(loc).Date()
-	if sd := props["start-date"]; sd != "" {
+	if sd := it.StartDate; sd != "" {
 		t, err := time.ParseInLocation("2006-01-02", sd, loc)
 		if err != nil {
 			return p, fmt.Errorf("start-date %q: %w", sd, err)
@@ -54,7 +48,7 @@ func parsePlan(props map[string]string, now, started time.Time) (plan, error) {
 		y, mo, d = t.Date()
 	}
 	var h, mi, s int
-	if st := props["start-time"]; st != "" {
+	if st := it.StartTime; st != "" {
 		if _, err := fmt.Sscanf(st, "%d:%d:%d", &h, &mi, &s); err != nil {
 			return p, fmt.Errorf("start-time %q: %w", st, err)
 		}

@@ -2,9 +2,13 @@ package scheduler
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -50,7 +54,7 @@ func TestPlan(t *testing.T) {
 			"9999-12-31 23:59:59", "10000-01-01 23:59:59"},
 	} {
 		now := at(tc.now)
-		p, err := parsePlan(tc.props, now, started)
+		p, err := parsePlan(decoded(t, tc.props), now, started)
 		if err != nil {
 			t.Errorf("%v: %v", tc.props, err)
 			continue
@@ -104,7 +108,7 @@ func FuzzPlan(f *testing.F) {
 			}
 		}
 		now := time.Unix(0, nowNs).In(ny)
-		p, err := parsePlan(props, now, time.Unix(0, startedNs).In(ny))
+		p, err := parsePlan(decoded(t, props), now, time.Unix(0, startedNs).In(ny))
 		if err != nil {
 			t.Fatalf("schema-valid %v: %v", props, err)
 		}
@@ -127,3 +131,20 @@ func FuzzPlan(f *testing.F) {
 		}
 	})
 }
+
+// decoded is a scheduler item with props, decoded through the menu's schema as the engine
+// decodes it.
+func decoded(t testing.TB, props map[string]string) item {
+	t.Helper()
+	m, ok := defaultTree().Get(Path)
+	if !ok {
+		t.Fatalf("no menu %s", Path)
+	}
+	var it item
+	if err := engine.Decode(m, store.Item{Props: props}, &it); err != nil {
+		t.Fatalf("%v: %v", props, err)
+	}
+	return it
+}
+
+var defaultTree = sync.OnceValue(menu.Default)
