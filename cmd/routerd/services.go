@@ -23,23 +23,36 @@ func init() {
 // managementEngine applies /user and /ip service and serves the RouterOS API. It offers
 // the login checker (*user.Auth) and the /ip service manager (*service.Manager) to the
 // engines after it, which plug their protocols into them.
-func managementEngine(env *Env) engine.Engine {
-	return engine.Func(engine.Spec{Name: "management", Menus: []string{service.Path, user.UserPath}},
-		func(ctx context.Context, h *engine.Handle) error {
-			user.Register(h.Ex, env.DataDir)
-			if err := user.Seed(h.Ex, env.DataDir); err != nil {
-				return err
-			}
-			auth := user.NewAuth(h.Ex, h.Metrics)
-			svcs := service.New(h.Ex, env.DataDir, *serviceBind, h.Metrics)
-			apis := apiserver.New(h.Ex, auth)
-			svcs.Register("api", apis.Protocol("api"))
-			svcs.Register("api-ssl", apis.Protocol("api-ssl"))
-			if err := svcs.Start(ctx); err != nil {
-				return fmt.Errorf("services: %w", err)
-			}
-			engine.Offer(h, auth)
-			engine.Offer(h, svcs)
-			return nil
-		})
+func managementEngine(env *Env) engine.Engine { return &management{env: env} }
+
+type management struct{ env *Env }
+
+// Spec: the service manager follows /ip service itself (its loop also retries ports
+// another program held), so the host's pass has nothing to add.
+func (m *management) Spec() engine.Spec {
+	return engine.Spec{Name: "management", Menus: []string{service.Path, user.UserPath}, Resync: engine.Never}
 }
+
+func (m *management) Start(ctx context.Context, h *engine.Handle) error {
+	user.Register(h.Ex, m.env.DataDir)
+	if err := user.Seed(h.Ex, m.env.DataDir); err != nil {
+		return err
+	}
+	auth := user.NewAuth(h.Ex, h.Metrics)
+	svcs := service.New(h.Ex, m.env.DataDir, *serviceBind, h.Metrics)
+	apis := apiserver.New(h.Ex, auth)
+	svcs.Register("api", apis.Protocol("api"))
+	svcs.Register("api-ssl", apis.Protocol("api-ssl"))
+	if err := svcs.Prepare(ctx); err != nil {
+		return fmt.Errorf("services: %w", err)
+	}
+	h.Go(ctx, svcs.Loop) // joined on shutdown; closes the listeners when ctx ends
+	engine.Offer(h, auth)
+	engine.Offer(h, svcs)
+	return nil
+}
+
+func (m *management) Reconcile(context.Context) error { return nil }
+
+// TypedItems: /ip service items decode in the service manager (engine.Typed).
+func (m *management) TypedItems() map[string]any { return (*service.Manager).TypedItems(nil) }

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/store"
 )
 
 // Protocol serves a service on ln until ln is closed (Accept fails) or ctx ends. The
@@ -100,9 +102,19 @@ func (m *Manager) poke() {
 	}
 }
 
-// Start prepares the self-signed certificate, applies the configuration and follows
-// its changes until ctx ends, when every listener is closed.
+// Start prepares the manager and runs Loop on a goroutine of its own (tests; the daemon's
+// engine host runs Prepare and Loop so that shutdown joins the loop).
 func (m *Manager) Start(ctx context.Context) error {
+	if err := m.Prepare(ctx); err != nil {
+		return err
+	}
+	go m.Loop(ctx)
+	return nil
+}
+
+// Prepare makes the self-signed certificate, applies the configuration once and watches
+// it; Loop then follows the changes until ctx ends.
+func (m *Manager) Prepare(ctx context.Context) error {
 	if _, err := selfSigned(m.dataDir); err != nil {
 		// Only the TLS services need it; they show the reason as invalid.
 		m.log.Error("self-signed certificate", "err", err)
@@ -113,11 +125,12 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.ex.SetEngine(Path, "service")
 	m.ex.Watch(Path, func(control.Change) { m.poke() })
 	m.reconcile()
-	go m.loop(ctx)
 	return nil
 }
 
-func (m *Manager) loop(ctx context.Context) {
+// Loop applies changes (and retries services that could not listen) until ctx ends,
+// then closes every listener and waits for their protocols to return.
+func (m *Manager) Loop(ctx context.Context) {
 	// Services that could not listen (port taken) are retried: the other program may
 	// go away.
 	retry := time.NewTicker(5 * time.Second)
@@ -149,6 +162,22 @@ func (r *running) stop() {
 	<-r.done
 }
 
+// item is one service as configured, decoded through the menu's schema (engine.Decode)
+// from its row (the builtin item's values, such as its port, filled in).
+type item struct {
+	Name        string         `prop:"name"`
+	Port        int            `prop:"port"`
+	Address     []netip.Prefix `prop:"address"`
+	Certificate string         `prop:"certificate"`
+	TLSVersion  string         `prop:"tls-version"`
+	MaxSessions int            `prop:"max-sessions"`
+	VRF         string         `prop:"vrf"`
+	Disabled    bool           `prop:"disabled"`
+}
+
+// TypedItems names the struct the menu's items decode into (engine.Typed).
+func (m *Manager) TypedItems() map[string]any { return map[string]any{Path: item{}} }
+
 // config is one service as configured.
 type config struct {
 	id       uint64
@@ -160,6 +189,7 @@ type config struct {
 	max      int
 	vrf      string
 	disabled bool
+	bad      string // why the item does not decode
 }
 
 func (m *Manager) configs() ([]config, error) {
@@ -172,21 +202,21 @@ func (m *Manager) configs() ([]config, error) {
 		return nil, err
 	}
 	var out []config
-	for _, it := range items {
-		r := m.ex.Row(menu, it, true)
-		c := config{id: it.ID, name: r.Props["name"], cert: r.Props["certificate"],
-			only12: r.Props["tls-version"] == "only-1.2", vrf: r.Props["vrf"],
-			disabled: r.Props["disabled"] == "yes"}
-		c.port, _ = strconv.Atoi(r.Props["port"])
-		c.max, _ = strconv.Atoi(r.Props["max-sessions"])
+	for _, si := range items {
+		r := m.ex.Row(menu, si, true)
+		var it item
+		c := config{id: si.ID, name: r.Props["name"]}
+		if err := engine.Decode(menu, store.Item{ID: si.ID, Props: r.Props}, &it); err != nil {
+			c.bad = err.Error()
+			out = append(out, c)
+			continue
+		}
+		c = config{id: si.ID, name: it.Name, port: it.Port, cert: it.Certificate,
+			only12: it.TLSVersion == "only-1.2", vrf: it.VRF, disabled: it.Disabled, max: it.MaxSessions}
 		if c.max <= 0 {
 			c.max = 20
 		}
-		for _, s := range strings.Split(r.Props["address"], ",") {
-			if p, err := netip.ParsePrefix(s); err == nil {
-				c.addrs = append(c.addrs, p.Masked())
-			}
-		}
+		c.addrs = it.Address
 		out = append(out, c)
 	}
 	return out, nil
@@ -224,6 +254,14 @@ func (m *Manager) reconcile() {
 		seen[c.name] = true
 		r := m.running[c.name]
 		proto := m.protos[c.name]
+		if c.bad != "" {
+			if r != nil {
+				r.stop()
+				delete(m.running, c.name)
+			}
+			m.ex.State.Set(Path, c.id, control.ItemState{Invalid: true, Status: c.bad})
+			continue
+		}
 		if c.disabled || proto == nil {
 			if r != nil {
 				r.stop()
