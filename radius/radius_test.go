@@ -216,7 +216,11 @@ func FuzzReply(f *testing.F) {
 		}
 		checkMessageAuth(b, s.Secret, wire[4:20])
 		rs := &Responder{Secret: func(netip.Addr) ([]byte, string, bool) { return []byte("s"), "x", true },
-			Auth: func(ctx context.Context, q *Request) *radius.Packet { PAPPassword(q.Packet); CheckCHAP(q.Packet, "x"); return nil }}
+			Auth: func(ctx context.Context, q *Request) *radius.Packet {
+				PAPPassword(q.Packet)
+				CheckCHAP(q.Packet, "x")
+				return nil
+			}}
 		rs.handle(context.Background(), b, netip.MustParseAddrPort("127.0.0.1:1"))
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/tftp"
 	"github.com/routerd/routerd/control/tunnel"
+	"github.com/routerd/routerd/control/usermanager"
 )
 
 // Env is what the registration list builds engines from: the executor (configuration,
@@ -64,6 +65,7 @@ func engines(env *Env) []engine.Engine {
 		email.New(email.Options{DataDir: env.DataDir}),
 		// RADIUS before the services that ask it (IPsec's eap-radius).
 		radius.New(),
+		usermanager.New(usermanager.Options{}),
 		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root}}, func(ctx context.Context, h *engine.Handle) error {
 			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{})
 			return err
