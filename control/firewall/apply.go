@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -75,8 +76,14 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 		if oldSets, err = c.GetSets(t); err != nil {
 			return fmt.Errorf("nftables: list sets: %w", err)
 		}
-		if oldObjs, err = c.GetObjects(t); err != nil {
+		if oldObjs, err = c.GetNamedObjects(t); err != nil {
 			return fmt.Errorf("nftables: list counters: %w", err)
+		}
+	}
+	var oldHelpers []string
+	for _, o := range oldObjs {
+		if no, ok := o.(*nftables.NamedObj); ok && no.Type == nftables.ObjTypeCtHelper {
+			oldHelpers = append(oldHelpers, no.Name)
 		}
 	}
 	if len(pl.Chains) == 0 && len(pl.Lists) == 0 {
@@ -90,13 +97,19 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 	c.FlushTable(t)
 	haveObj := map[string]bool{}
 	for _, o := range oldObjs {
-		if co, ok := o.(*nftables.CounterObj); ok {
-			haveObj[co.Name] = true
+		if no, ok := o.(*nftables.NamedObj); ok && no.Type == nftables.ObjTypeCounter {
+			haveObj[no.Name] = true
 		}
 	}
 	for _, name := range pl.Counters {
 		if !haveObj[name] {
 			c.AddObj(&nftables.CounterObj{Table: t, Name: name})
+		}
+	}
+	helpers := helperObjects(t, pl.Helpers)
+	for name, o := range helpers {
+		if !slices.Contains(oldHelpers, name) {
+			c.AddObj(o)
 		}
 	}
 	haveSet := map[string]bool{}
@@ -170,6 +183,11 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 	for name := range haveObj {
 		if !usedObj[name] {
 			c.DeleteObject(&nftables.CounterObj{Table: t, Name: name})
+		}
+	}
+	for _, name := range oldHelpers {
+		if helpers[name] == nil {
+			c.DeleteObject(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeCtHelper})
 		}
 	}
 	return flush(c)
@@ -247,17 +265,19 @@ func (k *Kernel) Counters(v6 bool, reset bool) (map[string]Counter, error) {
 	}
 	var objs []nftables.Obj
 	if reset {
-		objs, err = c.ResetObjects(t)
+		objs, err = c.ResetNamedObjects(t)
 	} else {
-		objs, err = c.GetObjects(t)
+		objs, err = c.GetNamedObjects(t)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("nftables: read counters: %w", err)
 	}
 	out := map[string]Counter{}
 	for _, o := range objs {
-		if co, ok := o.(*nftables.CounterObj); ok {
-			out[co.Name] = Counter{Packets: co.Packets, Bytes: co.Bytes}
+		if no, ok := o.(*nftables.NamedObj); ok && no.Type == nftables.ObjTypeCounter {
+			if co, ok := no.Obj.(*expr.Counter); ok {
+				out[no.Name] = Counter{Packets: co.Packets, Bytes: co.Bytes}
+			}
 		}
 	}
 	return out, nil

@@ -45,6 +45,8 @@ type Config struct {
 	NoTrack bool
 	// RoutingMarks are the routing marks of the routing tables by name (/routing table).
 	RoutingMarks map[string]uint32
+	// Helpers are the connection tracking helpers to assign (/ip firewall service-port).
+	Helpers []Helper
 }
 
 // routingMark returns the mark of a routing table name; main is no mark.
@@ -71,6 +73,8 @@ type Plan struct {
 	Chains   []*ChainPlan
 	Lists    []string // address list names with a set pair
 	Counters []string
+	// Helpers are the ct helper objects the helper chains use.
+	Helpers []Helper
 	// Invalid holds the rules left out and why, by rule id and table.
 	Invalid map[RuleKey]string
 }
@@ -209,6 +213,10 @@ func Compile(cfg Config) *Plan {
 			}
 		}
 		pl.Chains = append(pl.Chains, chains...)
+	}
+	if !cfg.NoTrack {
+		pl.Chains = append(pl.Chains, helperChains(cfg.V6, cfg.Helpers)...)
+		pl.Helpers = cfg.Helpers
 	}
 	if cfg.NoTrack {
 		for _, h := range []struct {
@@ -480,6 +488,14 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		m = and(m, one(&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(bits), Xor: ne32(0)},
 			&expr.Cmp{Op: cmpOp(!neg), Register: 1, Data: ne32(0)}))
+	}
+	if v := p["connection-type"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		a, err := connectionTypeMatch(cfg, strings.TrimPrefix(v, "!"), neg)
+		if err != nil {
+			return nil, err
+		}
+		m = and(m, a)
 	}
 	if v := p["connection-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
@@ -899,9 +915,13 @@ func lastAddr(p netip.Prefix) netip.Addr {
 
 // portMatch matches ports at transport offset off (0 source, 2 destination).
 func portMatch(v string, off uint32) alt {
+	return portMatchLoad(v, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2})
+}
+
+// portMatchLoad matches ports that load puts in register 1 (2 bytes, network order).
+func portMatchLoad(v string, load expr.Any) alt {
 	neg := strings.HasPrefix(v, "!")
 	v = strings.TrimPrefix(v, "!")
-	load := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2}
 	parts := strings.Split(v, ",")
 	if len(parts) == 1 {
 		a, b := portRange(v)

@@ -40,9 +40,18 @@
 // exists, the filter table shows RouterOS's "special dummy rule to show fasttrack counters"
 // (D) with those counters. /ip firewall connection shows such connections with flag F.
 //
+// Service ports (/ip firewall service-port, RouterOS's defaults: ftp, tftp, irc, h323,
+// sip, pptp on; rtsp off) assign the kernel's connection tracking helpers through nftables
+// ct helper objects ("helper/NAME/PROTO") from base chains on prerouting and output, in
+// both families (IRC and PPTP exist only for IPv4 in the kernel). rtsp is refused: Linux
+// has no RTSP helper; udplite, dccp and sctp select no helper and cannot be turned off.
+// connection-type= matches "a helper is assigned and the connection's original protocol
+// and port are those of that service port": the kernel's ct helper expression does not
+// match entries whose helper an object assigned (seen on 6.18; `nft` shows the same).
+//
 // Covered: matchers src/dst-address (!, prefixes, ranges), src/dst-address-list,
 // src/dst-address-type, protocol, src-port, dst-port, port, in/out-interface,
-// in/out-interface-list, connection-state, connection-nat-state, connection-mark,
+// in/out-interface-list, connection-state, connection-nat-state, connection-type, connection-mark,
 // packet-mark, routing-mark, ipsec-policy (meta secpath / rt ipsec), icmp-options,
 // tcp-flags, tcp-mss, packet-size, ttl, dscp, src-mac-address, fragment (IPv4), random,
 // nth, limit; actions accept, drop, reject (reject-with), jump, return, passthrough, log,

@@ -162,3 +162,13 @@ func (e *Engine) dynamicRuleRows(v6 bool, table string) []control.Row {
 	}
 	return rows
 }
+
+// RulesApplied reports whether the family's table, as the firewall applied it last, has
+// any rule in the kernel (configured or dynamic; the dummy fasttrack row is none): what a
+// fast path that bypasses nftables needs to know before it forwards a packet on its own.
+func (d *DynamicRules) RulesApplied(v6 bool) bool {
+	d.e.mu.Lock()
+	defer d.e.mu.Unlock()
+	pl := d.e.applied[v6]
+	return pl != nil && len(pl.Counters) > 0
+}

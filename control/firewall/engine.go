@@ -41,6 +41,11 @@ type Engine struct {
 	// exited closes when the engine has stopped following changes.
 	exited chan struct{}
 
+	// passMu makes passes one at a time (the loop's and a caller's, as tests and
+	// commands run them): two transactions built from the same old table would both
+	// delete what it no longer uses.
+	passMu sync.Mutex
+
 	mu      sync.Mutex
 	applied map[bool]*Plan // last plan applied per family (v6)
 	lastErr map[bool]error
@@ -76,6 +81,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 			e.registerRuleMenu(path, v6, t)
 		}
 		ex.SetEngine(listPath(v6), "firewall")
+		ex.SetEngine(ServicePortPath, "firewall")
 		lp, v := listPath(v6), v6
 		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) { return e.dynamicRows(v) })
 	}
@@ -116,6 +122,8 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 
 // Reconcile compiles both families' configuration and applies each as one transaction.
 func (e *Engine) Reconcile(ctx context.Context) error {
+	e.passMu.Lock()
+	defer e.passMu.Unlock()
 	var first error
 	if err := e.applyTracking(""); err != nil {
 		slog.Warn("firewall: connection tracking settings not applied", "err", err)
@@ -192,6 +200,28 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	}
 	if st, err := e.ex.Items(TrackingPath); err == nil && len(st) > 0 && st[0].Props["enabled"] == "no" {
 		cfg.NoTrack = true
+	}
+	sps, err := e.ex.Items(ServicePortPath)
+	if err != nil {
+		return fmt.Errorf("firewall: read service ports: %w", err)
+	}
+	for _, it := range sps {
+		dis := it.Props["disabled"] == "yes"
+		st := control.ItemState{Status: servicePortStatus(it.Props["name"], dis)}
+		if !dis {
+			hs, err := servicePortHelpers(it.Props["name"], it.Props["ports"])
+			if err != nil {
+				st.Invalid, st.Status = true, err.Error()
+			}
+			for _, h := range hs {
+				if !v6 || !ipv4OnlyHelper(h.Kernel) {
+					cfg.Helpers = append(cfg.Helpers, h)
+				}
+			}
+		}
+		if !v6 {
+			e.ex.State.Set(ServicePortPath, it.ID, st)
+		}
 	}
 	pl := Compile(cfg)
 	aerr := e.k.Apply(pl, cfg.Lists)

@@ -173,7 +173,7 @@ func TestNATAndFilter(t *testing.T) {
 	// Only routerd's table exists.
 	rs := ruleset(t, tp)
 	for _, line := range strings.Split(rs, "\n") {
-		if strings.HasPrefix(line, "table ") && line != "table ip routerd {" {
+		if strings.HasPrefix(line, "table ") && line != "table ip routerd {" && line != "table ip6 routerd {" {
 			t.Errorf("unexpected table: %s", line)
 		}
 	}
@@ -342,6 +342,9 @@ func TestDynamicRules(t *testing.T) {
 	if src := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5100); !strings.HasPrefix(src, "198.19.2.9:") {
 		t.Fatalf("dynamic src-nat not first: server saw %q\n%s", src, ruleset(t, tp))
 	}
+	if !dr.RulesApplied(false) || dr.RulesApplied(true) {
+		t.Errorf("RulesApplied: v4 %v v6 %v", dr.RulesApplied(false), dr.RulesApplied(true))
+	}
 	out := r.run(t, `/ip firewall nat print`)
 	if !strings.Contains(out, " D ") || !strings.Contains(out, "ipsec mode-config") || !strings.Contains(out, "to-addresses=198.19.2.9") {
 		t.Errorf("print:\n%s", out)
@@ -413,4 +416,82 @@ func (r *rig) counter(t *testing.T, menu, comment string) int {
 		t.Fatalf("packets of %s: %q", comment, out)
 	}
 	return n
+}
+
+// tcpConnect opens a TCP connection from one namespace to a listener in another and
+// closes it, so conntrack has an entry for it.
+func (tp *topo) tcpConnect(t *testing.T, from, to, dst string, port int) {
+	t.Helper()
+	srv := exec.Command("ip", "netns", "exec", to, "python3", "-u", "-c", fmt.Sprintf(`
+import socket
+s=socket.socket()
+s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("0.0.0.0",%d))
+s.listen(1)
+print("ready")
+s.settimeout(10)
+c,a=s.accept()
+c.sendall(b"220 hello\r\n")
+c.recv(100)
+`, port))
+	pipe, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Wait()
+	if l, _ := bufio.NewReader(pipe).ReadString('\n'); strings.TrimSpace(l) != "ready" {
+		t.Fatalf("tcp server did not start: %q", l)
+	}
+	out, err := exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
+import socket
+s=socket.create_connection((%q,%d),timeout=10)
+s.recv(100)
+s.sendall(b"QUIT\r\n")
+`, dst, port)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcp client: %v\n%s", err, out)
+	}
+}
+
+// TestServicePorts: RouterOS's default service ports assign the kernel's helpers (an FTP
+// control connection gets helper=ftp and connection-type=ftp matches it); disabling one
+// stops it; rtsp, which the kernel lacks, is refused with the reason.
+func TestServicePorts(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall filter add chain=forward connection-type=ftp action=accept comment=ftp`)
+	if rs := ruleset(t, tp); !strings.Contains(rs, `ct helper set "helper/ftp/tcp"`) || !strings.Contains(rs, `ct helper set "helper/sip/udp"`) {
+		t.Fatalf("no helper objects:\n%s", rs)
+	}
+	tp.tcpConnect(t, tp.c, tp.s, "198.19.2.2", 21)
+	ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "tcp", "--dport", "21")
+	if !strings.Contains(ct, "helper=ftp") {
+		t.Fatalf("ftp connection without the helper:\n%s\n%s", ct, ruleset(t, tp))
+	}
+	if n := r.counter(t, "/ip firewall filter", "ftp"); n == 0 {
+		t.Errorf("connection-type=ftp matched nothing\n%s", ruleset(t, tp))
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-F")
+	if _, err := r.try(`/ip firewall service-port disable ftp`); err != nil {
+		t.Fatalf("%v\n%s", err, ruleset(t, tp))
+	}
+	if rs := ruleset(t, tp); strings.Contains(rs, `"helper/ftp/tcp"`) {
+		t.Fatalf("ftp helper still there:\n%s", rs)
+	}
+	tp.tcpConnect(t, tp.c, tp.s, "198.19.2.2", 21)
+	if ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "tcp", "--dport", "21"); strings.Contains(ct, "helper=ftp") {
+		t.Fatalf("helper assigned while disabled:\n%s", ct)
+	}
+	r.run(t, `/ip firewall service-port enable rtsp`)
+	out := r.run(t, `/ip firewall service-port print detail where name=rtsp`)
+	if !strings.Contains(out, "no RTSP") {
+		t.Errorf("rtsp not refused:\n%s", out)
+	}
+	r.run(t, `/ip firewall service-port disable sctp`)
+	if out := r.run(t, `/ip firewall service-port print detail where name=sctp`); !strings.Contains(out, "tracks sctp always") {
+		t.Errorf("sctp without status:\n%s", out)
+	}
 }

@@ -57,7 +57,6 @@ var unsupported = map[string]string{
 	"content":                   "content matching has no kernel support",
 	"priority":                  "priority matching is not translated yet",
 	"psd":                       "port scan detection has no kernel support",
-	"connection-type":           "connection helpers are not assigned by routerd yet",
 }
 
 var unsupportedActions = map[string]string{

@@ -95,6 +95,37 @@ func firewallMenus() []*Menu {
 		})
 	}
 	ms = append(ms, &Menu{
+		Path: "/ip/firewall/service-port",
+		Kind: Fixed,
+		Props: []Prop{
+			{Name: "name", Type: value.String(), ReadOnly: true, Unique: true, Desc: "Protocol the connection tracking helper follows."},
+			{Name: "ports", Type: fwPorts{}, Desc: "Ports the helper is assigned to (helpers with ports)."},
+			{Name: "sip-direct-media", Type: value.Bool(), Default: "yes",
+				NoEffect: "the kernel's SIP helper takes it only as a boot parameter",
+				Desc:     "SIP: expect media only between the signalling endpoints."},
+			{Name: "sip-timeout", Type: value.Time(0, 1<<50), Default: "1h",
+				NoEffect: "the kernel's SIP helper takes it only as a boot parameter",
+				Desc:     "SIP: timeout of the signalling connection."},
+			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the helper is off."},
+			{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The helper cannot apply."},
+		},
+		Flags:   []Flag{FlagDisabled, FlagInvalid},
+		Columns: []string{"name", "ports"},
+		Builtin: []map[string]string{
+			{"name": "ftp", "ports": "21"},
+			{"name": "tftp", "ports": "69"},
+			{"name": "irc", "ports": "6667"},
+			{"name": "h323"},
+			{"name": "sip", "ports": "5060,5061"},
+			{"name": "pptp"},
+			{"name": "rtsp", "ports": "554", "disabled": "yes"},
+			{"name": "udplite"},
+			{"name": "dccp"},
+			{"name": "sctp"},
+		},
+		Desc: "Connection tracking helpers (NAT and firewall of protocols that open further connections); they can be turned off, not added.",
+	})
+	ms = append(ms, &Menu{
 		Path: "/ip/firewall/connection/tracking",
 		Kind: Single,
 		Props: []Prop{

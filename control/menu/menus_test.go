@@ -254,6 +254,7 @@ func TestDeclaredKinds(t *testing.T) {
 		"/interface/ipip":            List,
 		"/interface/6to4":            List,
 		"/ip/service":                Fixed,
+		"/ip/firewall/service-port":  Fixed,
 		"/user":                      List,
 		"/user/group":                List,
 		"/ip/tftp":                   List,

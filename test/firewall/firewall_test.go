@@ -419,7 +419,7 @@ func TestBadInput(t *testing.T) {
 func onlyOurTable(t *testing.T, tp *topo) {
 	t.Helper()
 	for _, l := range strings.Split(tp.ruleset(t), "\n") {
-		if strings.HasPrefix(l, "table ") && l != "table ip routerd {" {
+		if strings.HasPrefix(l, "table ") && l != "table ip routerd {" && l != "table ip6 routerd {" {
 			t.Errorf("unexpected table: %s", l)
 		}
 	}
