@@ -190,6 +190,8 @@ type ChildSA struct {
 	rekeying          bool
 	rekeyed           bool
 	collision         *ChildSA
+	outPending        bool     // outbound half not installed (rekeyswitch.go)
+	waitFor           *ChildSA // the SA whose removal installs it
 }
 
 // Datapath installs CHILD_SAs; the ESP package (kernel XFRM or userspace) implements it

@@ -61,6 +61,7 @@ type Stats struct {
 	IKEEstablished         atomic.Uint64
 	ChildEstablished       atomic.Uint64
 	ReplayedOrStale        atomic.Uint64
+	BadIntegrity           atomic.Uint64 // of Malformed: the encrypted payload did not verify
 }
 
 type sock struct {
@@ -88,6 +89,10 @@ type Daemon struct {
 	wg       sync.WaitGroup
 	started  map[string]*IKESA // initiator SAs by peer name (one at a time)
 	retryAt  map[string]time.Time
+	backoff  map[string]time.Duration // peerchange.go
+	lastErr  map[string]string
+	sig      uint64    // stateSig when the engine was last told
+	retired  []retired // rekeyswitch.go
 	ticker   *time.Ticker
 	notify   chan struct{}
 	done     chan struct{}
@@ -211,6 +216,7 @@ func (d *Daemon) Close() error {
 		}
 		sa.destroy("daemon stopped")
 	}
+	d.expireRetired(time.Now(), true)
 	d.closed = true
 	d.mu.Unlock()
 	d.ticker.Stop()
@@ -240,6 +246,10 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 			}
 		}
 	}
+	old := map[string]*PeerConfig{}
+	for _, p := range d.peers {
+		old[p.Name] = p
+	}
 	d.peers = peers
 	byName := map[string]*PeerConfig{}
 	for _, p := range peers {
@@ -254,11 +264,23 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 			sa.destroy("peer removed")
 			continue
 		}
+		if peerMoved(sa, np) {
+			d.log.Info("ipsec: peer changed, renegotiating", "peer", np.Name, "was", sa.remote, "now", np.Remote)
+			if sa.state == stateEstablished {
+				sa.sendDelete()
+			}
+			sa.destroy("peer changed")
+			continue
+		}
 		sa.peer = np
 		sa.reconcileChildren()
 	}
 	for name := range d.retryAt {
-		delete(d.retryAt, name)
+		if o, n := old[name], byName[name]; o == nil || n == nil || !sameEndpoints(o, n) {
+			delete(d.retryAt, name)
+			delete(d.backoff, name)
+			delete(d.lastErr, name)
+		}
 	}
 }
 
@@ -376,8 +398,14 @@ func (d *Daemon) tick() {
 		for _, sa := range d.sas {
 			sa.timers(now)
 		}
+		d.expireRetired(now, false)
 		d.startPeers(now)
 		ev := d.opts.Events
+		if sig := d.stateSig(); sig != d.sig {
+			d.sig = sig
+		} else {
+			ev = nil // nothing the engine shows or installs changed
+		}
 		d.mu.Unlock()
 		if ev != nil {
 			ev()
@@ -404,10 +432,11 @@ func (d *Daemon) startPeers(now time.Time) {
 		if t, ok := d.retryAt[p.Name]; ok && now.Before(t) {
 			continue
 		}
-		d.retryAt[p.Name] = now.Add(5 * time.Second)
+		d.retryAt[p.Name] = now.Add(firstRetry)
 		if sa, err := d.initiate(p); err != nil {
-			d.log.Warn("ipsec: cannot initiate", "peer", p.Name, "err", err)
+			d.initFailed(p, now, err)
 		} else {
+			d.initStarted(p)
 			d.started[p.Name] = sa
 		}
 	}

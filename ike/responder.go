@@ -494,9 +494,11 @@ func (sa *IKESA) createChildRequest(h Header, ps []Payload) {
 	}
 	sa.respond(h.Exchange, h.MsgID, out)
 	if c != nil {
-		sa.installChild(c)
 		if old != nil {
+			sa.installRekeyed(c, old)
 			sa.d.Stats.ChildRekeys.Add(1)
+		} else {
+			sa.installChild(c)
 		}
 	}
 }
@@ -572,7 +574,7 @@ func (sa *IKESA) informational(h Header, ps []Payload) {
 					if !c.rekeyed { // not already being deleted by us
 						ours = append(ours, spiBytes(c.InSPI))
 					}
-					sa.removeChild(c, "deleted by the peer")
+					sa.retireChild(c, "deleted by the peer")
 				}
 			}
 			if len(ours) > 0 {

@@ -415,6 +415,9 @@ func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	if err != nil {
 		sa.d.Stats.Malformed.Add(1)
+		if !errors.Is(err, ErrMalformed) {
+			sa.d.Stats.BadIntegrity.Add(1)
+		}
 		sa.d.log.Debug("ipsec: dropped message", "peer", sa.peer.Name, "err", err)
 		return
 	}
@@ -995,7 +998,7 @@ func (sa *IKESA) makeChild(cfg *ChildConfig, s *Suite, in, out uint32, shared, n
 
 func (sa *IKESA) installChild(c *ChildSA) {
 	if dp := sa.d.dp; dp != nil {
-		if err := dp.InstallChild(c); err != nil {
+		if err := sa.installDP(c); err != nil {
 			sa.d.log.Warn("ipsec: cannot install CHILD SA", "peer", sa.peer.Name, "err", err)
 		}
 	}
@@ -1018,6 +1021,7 @@ func (sa *IKESA) removeChild(c *ChildSA, why string) {
 	for i, x := range sa.children {
 		if x == c {
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			sa.activateWaiting(c, time.Now())
 			if dp := sa.d.dp; dp != nil {
 				dp.RemoveChild(c)
 			}
@@ -1117,8 +1121,9 @@ func minNonce(a, b []byte) []byte {
 // deleteChild tells the peer and removes the CHILD_SA once it answers.
 func (sa *IKESA) deleteChild(c *ChildSA, why string) {
 	c.rekeyed = true
+	sa.stopSending(c)
 	sa.request(Informational, []Payload{&Delete{Protocol: ProtoESP, SPIs: [][]byte{spiBytes(c.InSPI)}}},
-		func([]Payload) { sa.removeChild(c, why) }, func() { sa.removeChild(c, why) })
+		func([]Payload) { sa.retireChild(c, why) }, func() { sa.removeChild(c, why) })
 }
 
 // rekeyIKE replaces this IKE SA by a new one (RFC 7296 2.18); the CHILD_SAs move over.
@@ -1305,6 +1310,7 @@ func (sa *IKESA) timers(now time.Time) {
 		sa.lastSent = now
 		sa.d.sendKeepalive(sa.local, sa.remote)
 	}
+	sa.activateWaiting(nil, now)
 	for _, c := range append([]*ChildSA(nil), sa.children...) {
 		age := now.Sub(c.Added)
 		if c.Lifetime > 0 && age >= c.Lifetime {

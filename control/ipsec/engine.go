@@ -124,7 +124,9 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	}
 	io.Listen = opts.Listen
 	io.Log = opts.Log
-	io.Events = e.poke
+	// SAs coming or going change the SPD's endpoints and the status, not the
+	// configuration: refresh those, without decoding the menus again.
+	io.Events = e.refresh
 	d, err := ike.New(io, nil)
 	if err != nil {
 		return nil, err
@@ -148,6 +150,13 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	}
 	go e.loop(ctx)
 	return e, nil
+}
+
+func (e *Engine) refresh() {
+	select {
+	case e.spd <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) poke() {
@@ -550,12 +559,7 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 	e.mu.Lock()
 	e.dp = dp
 	e.mu.Unlock()
-	e.d.SetDatapath(&adapter{dp: e.Datapath, changed: func() {
-		select {
-		case e.spd <- struct{}{}:
-		default:
-		}
-	}})
+	e.d.SetDatapath(&adapter{dp: e.Datapath, changed: e.refresh})
 	e.dpEvents <- dp.Events()
 	e.log.Info("ipsec: ESP data path", "kind", dp.Kind(), "reason", esp.Probe().Reason)
 	return nil
@@ -873,8 +877,10 @@ func encAlg(s *ike.Suite) string {
 		return "chacha20poly1305"
 	case ike.EncrDES3:
 		return "3des"
+	case ike.EncrNull:
+		return "null"
 	}
-	return "null"
+	return "" // never installed: the data path would take it for another algorithm
 }
 
 func authAlg(s *ike.Suite) string {
@@ -903,7 +909,8 @@ func (a *adapter) sas(c *ike.ChildSA) (in, out esp.SA) {
 	// the hard limits are handed over (the soft event would start a second rekey).
 	in.Lifetime.SoftTime, out.Lifetime.SoftTime = 0, 0
 	if c.Encap {
-		in.Encap = &esp.Encap{SrcPort: c.Local.Port(), DstPort: c.Remote.Port()}
+		// Ports in packet direction (esp.Encap).
+		in.Encap = &esp.Encap{SrcPort: c.Remote.Port(), DstPort: c.Local.Port()}
 		out.Encap = &esp.Encap{SrcPort: c.Local.Port(), DstPort: c.Remote.Port()}
 	}
 	return in, out
@@ -912,6 +919,9 @@ func (a *adapter) sas(c *ike.ChildSA) (in, out esp.SA) {
 func (a *adapter) InstallChild(c *ike.ChildSA) error {
 	dp := a.dp()
 	in, out := a.sas(c)
+	if in.EncAlg == "" {
+		return fmt.Errorf("encryption transform %d: %w", c.Suite.Encr.ID, esp.ErrUnknownAlgorithm)
+	}
 	ctx := context.Background()
 	if err := dp.AddSA(ctx, in); err != nil {
 		return err
@@ -922,6 +932,36 @@ func (a *adapter) InstallChild(c *ike.ChildSA) error {
 	}
 	a.changed()
 	return nil
+}
+
+// InstallInbound, InstallOutbound and RemoveOutbound make the adapter an
+// ike.SplitDatapath: a rekey switches the sending SA without losing packets.
+func (a *adapter) InstallInbound(c *ike.ChildSA) error {
+	in, _ := a.sas(c)
+	if in.EncAlg == "" {
+		return fmt.Errorf("encryption transform %d: %w", c.Suite.Encr.ID, esp.ErrUnknownAlgorithm)
+	}
+	if err := a.dp().AddSA(context.Background(), in); err != nil {
+		return err
+	}
+	a.changed()
+	return nil
+}
+
+func (a *adapter) InstallOutbound(c *ike.ChildSA) error {
+	_, out := a.sas(c)
+	if out.EncAlg == "" {
+		return fmt.Errorf("encryption transform %d: %w", c.Suite.Encr.ID, esp.ErrUnknownAlgorithm)
+	}
+	if err := a.dp().AddSA(context.Background(), out); err != nil {
+		return err
+	}
+	a.changed()
+	return nil
+}
+
+func (a *adapter) RemoveOutbound(c *ike.ChildSA) error {
+	return a.dp().DeleteSA(context.Background(), esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
 }
 
 func (a *adapter) RemoveChild(c *ike.ChildSA) error {

@@ -212,12 +212,41 @@ func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]contr
 	p := map[string]string{}
 	if dp != nil {
 		p["datapath"] = string(dp.Kind())
-		for _, f := range esp.StatisticsFields(dp.Statistics()) {
-			p[f[0].(string)] = fmt.Sprint(f[1])
-		}
 	}
-	// IKE messages that fail to parse or authenticate are inbound errors too.
+	for _, f := range e.statFields() {
+		p[f.name] = strconv.FormatUint(f.v, 10)
+	}
 	return []control.Row{{ID: 1, Menu: m, Props: p}}, nil
+}
+
+type statField struct {
+	name string
+	v    uint64
+}
+
+// statFields are the reference's statistics counters: the data path's ESP counters plus
+// the IKE messages dropped for the same reasons (a malformed message is a header error,
+// one whose encrypted payload does not verify a protocol error, an unknown SPI no state,
+// a replayed or stale message ID a sequence error).
+func (e *Engine) statFields() []statField {
+	var st esp.Statistics
+	if dp := e.Datapath(); dp != nil {
+		st = dp.Statistics()
+	}
+	ds := &e.d.Stats
+	bad := ds.BadIntegrity.Load()
+	ike := map[string]uint64{
+		"in-header-errors":         ds.Malformed.Load() - bad,
+		"in-state-protocol-errors": bad,
+		"in-no-states":             ds.NoSA.Load(),
+		"in-state-sequence-errors": ds.ReplayedOrStale.Load(),
+	}
+	var out []statField
+	for _, f := range esp.StatisticsFields(st) {
+		name := f[0].(string)
+		out = append(out, statField{name, f[1].(uint64) + ike[name]})
+	}
+	return out
 }
 
 var noAddr = ike.SAStatus{}.Remote.Addr()
@@ -282,9 +311,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	} {
 		ch <- prometheus.MustNewConstMetric(descIKECount, prometheus.CounterValue, float64(v), name)
 	}
-	if dp != nil {
-		for _, f := range esp.StatisticsFields(dp.Statistics()) {
-			ch <- prometheus.MustNewConstMetric(descStat, prometheus.CounterValue, float64(f[1].(uint64)), f[0].(string))
-		}
+	for _, f := range e.statFields() {
+		ch <- prometheus.MustNewConstMetric(descStat, prometheus.CounterValue, float64(f.v), f.name)
 	}
 }

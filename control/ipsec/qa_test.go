@@ -1,0 +1,202 @@
+package ipsec
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/ike/esp"
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+	t  *testing.T
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.t.Log(strings.TrimSpace(string(p)))
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// startRouterLog is startRouter with the engine's log kept for the test to read.
+func startRouterLog(t *testing.T, ns string, w io.Writer) *router {
+	t.Helper()
+	ex := controltest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := Options{Listen: iketest.ListenIn(ns), NoDatapath: true,
+		Do:  func(f func() error) error { return iketest.Do(ns, f) },
+		Log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	opts.ESP = esp.DefaultConfig()
+	e, err := Start(ctx, ex, prometheus.NewRegistry(), opts)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-e.Exited })
+	return &router{e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin", ShowSensitive: true}}, ns: ns}
+}
+
+// TestPeerAddressChange: a peer's address changed while its SA is up is applied at once
+// (the old SA is deleted and the new address initiated), not at the next disable/enable.
+func TestPeerAddressChange(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.18.90.3/24", "dev", "wan")
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	b.run(t, siteToSite("ike1-site1", "198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	b.run(t, "/ip ipsec peer set ike1-site1 passive=yes")
+	a.run(t, siteToSite("ike1-site2", "198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(20*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up")
+	}
+	a.run(t, "/ip ipsec peer set ike1-site2 address=198.18.90.3/32")
+	var out string
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		out = a.run(t, "/ip ipsec active-peers print detail")
+		return strings.Contains(out, "remote-address=198.18.90.3") && !strings.Contains(out, "remote-address=198.18.90.2") &&
+			strings.Contains(out, "established")
+	}) {
+		t.Fatalf("new peer address not applied:\n%s", out)
+	}
+	if !iketest.WaitFor(20*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatalf("no traffic after the address change:\n%s", a.run(t, "/ip ipsec installed-sa print detail"))
+	}
+	if sas := a.run(t, "/ip ipsec installed-sa print detail"); strings.Contains(sas, "198.18.90.2") {
+		t.Errorf("SAs to the old address stayed:\n%s", sas)
+	}
+}
+
+// TestInitiateBackoff: a peer without a route is retried with backoff and its reason
+// logged once, not four times a second.
+func TestInitiateBackoff(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "ipsbo")
+	log := &logBuf{t: t}
+	r := startRouterLog(t, ns, log)
+	r.run(t, siteToSite("far", "198.19.250.1", "198.19.1.0/24", "198.19.2.0/24"))
+	if !iketest.WaitFor(10*time.Second, func() bool { return strings.Contains(log.String(), "cannot initiate") }) {
+		t.Fatalf("no initiation failure logged:\n%s", log)
+	}
+	time.Sleep(3 * time.Second)
+	// Configuration changes elsewhere must not reset the backoff either.
+	r.run(t, "/ip ipsec proposal add name=other")
+	time.Sleep(time.Second)
+	if n := strings.Count(log.String(), "cannot initiate"); n != 1 {
+		t.Fatalf("logged %d times, want once:\n%s", n, log)
+	}
+}
+
+// TestIKEErrorStatistics: malformed IKE messages and messages for unknown SAs are
+// counted under the reference's statistics names (and dropped without an answer).
+func TestIKEErrorStatistics(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "ipsst")
+	iketest.Sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	r := startRouterLog(t, ns, io.Discard)
+	hdr := make([]byte, 28)
+	binary.BigEndian.PutUint64(hdr[0:], 0x1122334455667788)
+	binary.BigEndian.PutUint64(hdr[8:], 0x99aabbccddeeff00)
+	hdr[16], hdr[17], hdr[18] = 46, 0x20, 37 // SK, IKEv2, INFORMATIONAL
+	hdr[19] = 0x08                          // from the initiator
+	binary.BigEndian.PutUint32(hdr[24:], 28)
+	err := iketest.Do(ns, func() error {
+		c, err := net.Dial("udp4", "127.0.0.1:500")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.Write([]byte("not an IKE message"))
+		c.Write([]byte{1, 2, 3})
+		c.Write(hdr)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		out = r.run(t, "/ip ipsec statistics print")
+		return strings.Contains(out, "in-header-errors: 2") && strings.Contains(out, "in-no-states: 1")
+	}) {
+		t.Fatalf("IKE errors not counted under the reference's names:\n%s", out)
+	}
+}
+
+// TestRekeyNoLoss: CHILD SAs rekeyed under a ping flood, by their lifetimes and by both
+// sides at the same moment (RFC 7296 2.8.1), lose no packet: the responder of a rekey
+// sends on the new SA only once the old one is deleted, and the deleting side stops
+// sending on an SA before it asks the peer to delete it.
+func TestRekeyNoLoss(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	conf := func(peer, src, dst string) string {
+		return `/ip ipsec profile add name=r dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256
+/ip ipsec proposal add name=r enc-algorithms=aes-128-cbc auth-algorithms=sha256 pfs-group=none lifetime=6s
+/ip ipsec peer add name=r address=` + peer + `/32 exchange-mode=ike2 profile=r
+/ip ipsec identity add peer=r secret=rekey-psk
+/ip ipsec policy add src-address=` + src + ` dst-address=` + dst + ` tunnel=yes proposal=r peer=r
+`
+	}
+	b.run(t, conf("198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	a.run(t, conf("198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(20*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up")
+	}
+	ping := iketest.In(nsA, "ping", "-q", "-f", "-i", "0.002", "-c", "5000", "-W", "2", "-I", "198.19.202.1", "198.19.101.1")
+	var out strings.Builder
+	ping.Stdout, ping.Stderr = &out, &out
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ping.Wait() }()
+	first := func(r *router) uint32 {
+		for _, s := range r.e.Daemon().Snapshot() {
+			for _, c := range s.Children {
+				return c.InSPI
+			}
+		}
+		return 0
+	}
+	forced := 0
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("ping: %v\n%s", err, out.String())
+			}
+			running = false
+		case <-time.After(1500 * time.Millisecond):
+			if sa, sb := first(a), first(b); sa != 0 && sb != 0 {
+				go a.e.Daemon().RekeyChild(sa)
+				b.e.Daemon().RekeyChild(sb)
+				forced++
+			}
+		}
+	}
+	if !strings.Contains(out.String(), "5000 packets transmitted, 5000 received") {
+		t.Errorf("packets lost across rekeys:\n%s\nA:\n%s\nB:\n%s", out.String(), a.run(t, "/ip ipsec statistics print"), b.run(t, "/ip ipsec statistics print"))
+	}
+	ra, rb := a.e.Daemon().Stats.ChildRekeys.Load(), b.e.Daemon().Stats.ChildRekeys.Load()
+	t.Logf("%d forced simultaneous rekeys; CHILD rekeys counted %d + %d\n%s", forced, ra, rb, out.String())
+	if forced < 2 || ra+rb < 4 {
+		t.Errorf("too few rekeys under the flood: forced %d, counted %d+%d", forced, ra, rb)
+	}
+}

@@ -1,0 +1,122 @@
+package ike
+
+import (
+	"fmt"
+	"time"
+)
+
+// SplitDatapath is a Datapath that installs and removes a CHILD_SA's outbound SA on its
+// own. With it a rekey loses no packets (RFC 7296 2.8): the responder of a rekey
+// installs the new inbound SA at once but keeps sending on the old SA until the
+// initiator deletes that (by then the initiator receives on the new one), and whoever
+// deletes a CHILD_SA stops sending on it before asking the peer, who may go on sending
+// until the answer.
+type SplitDatapath interface {
+	Datapath
+	InstallInbound(c *ChildSA) error
+	InstallOutbound(c *ChildSA) error
+	RemoveOutbound(c *ChildSA) error
+}
+
+// outWait bounds how long a rekeyed responder SA waits for the old one's delete before
+// it sends anyway (a peer that never deletes).
+const outWait = 10 * time.Second
+
+// installRekeyed installs the CHILD_SA a peer's rekey request made; with a
+// SplitDatapath its outbound half waits for old to go.
+func (sa *IKESA) installRekeyed(c, old *ChildSA) {
+	if _, ok := sa.d.dp.(SplitDatapath); ok {
+		c.outPending, c.waitFor = true, old
+	}
+	sa.installChild(c)
+}
+
+// activateWaiting installs the outbound halves that waited for gone (just removed), and
+// those that waited too long.
+func (sa *IKESA) activateWaiting(gone *ChildSA, now time.Time) {
+	split, ok := sa.d.dp.(SplitDatapath)
+	if !ok {
+		return
+	}
+	for _, c := range sa.children {
+		if !c.outPending || c.rekeyed || (c.waitFor != gone && now.Sub(c.Added) < outWait) {
+			continue
+		}
+		c.outPending, c.waitFor = false, nil
+		if err := split.InstallOutbound(c); err != nil {
+			sa.d.log.Warn("ipsec: cannot install outbound SA", "peer", sa.peer.Name, "err", err)
+			continue
+		}
+		sa.d.log.Debug("ipsec: sending on the rekeyed CHILD SA", "peer", sa.peer.Name, "out-spi", fmt.Sprintf("0x%08x", c.OutSPI))
+	}
+}
+
+// stopSending removes a CHILD_SA's outbound half before it is deleted.
+func (sa *IKESA) stopSending(c *ChildSA) {
+	split, ok := sa.d.dp.(SplitDatapath)
+	if !ok {
+		return
+	}
+	if c.outPending {
+		c.outPending, c.waitFor = false, nil // never installed: it stays so
+		return
+	}
+	split.RemoveOutbound(c)
+}
+
+// installDP installs c into the data path, only its inbound half when its outbound one
+// waits.
+func (sa *IKESA) installDP(c *ChildSA) error {
+	if split, ok := sa.d.dp.(SplitDatapath); ok && c.outPending {
+		return split.InstallInbound(c)
+	}
+	return sa.d.dp.InstallChild(c)
+}
+
+// retireGrace is how long the inbound half of a deleted CHILD_SA still takes packets:
+// ESP the peer sealed just before it stopped sending may arrive after the IKE message
+// that deleted the SA (they travel different queues).
+const retireGrace = 2 * time.Second
+
+type retired struct {
+	c  *ChildSA
+	at time.Time
+}
+
+// retireChild is removeChild for a CHILD_SA deleted by agreement with the peer: it is
+// gone from the IKE SA at once and sends no more, but its inbound half stays for
+// retireGrace (d.mu held).
+func (sa *IKESA) retireChild(c *ChildSA, why string) {
+	if _, ok := sa.d.dp.(SplitDatapath); !ok {
+		sa.removeChild(c, why)
+		return
+	}
+	for i, x := range sa.children {
+		if x != c {
+			continue
+		}
+		// The successor sends first, then this one stops: no moment without an SA.
+		sa.activateWaiting(c, time.Now())
+		sa.stopSending(c)
+		sa.children = append(sa.children[:i], sa.children[i+1:]...)
+		sa.d.retired = append(sa.d.retired, retired{c, time.Now().Add(retireGrace)})
+		sa.d.log.Info("ipsec: CHILD SA removed", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI), "reason", why)
+		sa.d.changed()
+		return
+	}
+}
+
+// expireRetired removes the inbound halves whose grace is over (d.mu held).
+func (d *Daemon) expireRetired(now time.Time, all bool) {
+	keep := d.retired[:0]
+	for _, r := range d.retired {
+		if all || now.After(r.at) {
+			if d.dp != nil {
+				d.dp.RemoveChild(r.c)
+			}
+			continue
+		}
+		keep = append(keep, r)
+	}
+	d.retired = keep
+}
