@@ -80,7 +80,7 @@ func BenchmarkRouteImport10k(b *testing.B) {
 			ipRSS = float64(ru.Maxrss) / 1024
 		}
 		b.StopTimer()
-		rss = vmRSS(b, r.cmd.Process.Pid)
+		rss = vmRSS(b, r.Pid())
 		r.stop()
 		b.StartTimer()
 	}

@@ -121,9 +121,9 @@ var fileChecks = map[string]func(t *testing.T, r *router, ns string){
 // logHas checks routerd's log for the words.
 func logHas(t *testing.T, r *router, words ...string) {
 	t.Helper()
-	b, _ := os.ReadFile(filepath.Join(r.dir, "log"))
+	log := r.Log.String()
 	for _, w := range words {
-		if !strings.Contains(string(b), w) {
+		if !strings.Contains(log, w) {
 			t.Errorf("routerd's log lacks %q", w)
 		}
 	}

@@ -6,14 +6,11 @@ package netlink
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/routerd/routerd/test/testbin"
 )
@@ -22,102 +19,41 @@ var binDir string
 
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
-func need(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
-	for _, tool := range []string{"ip", "nsenter", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
-}
+func need(t testing.TB) { t.Helper(); testbin.Need(t, "ping") }
 
-func run(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+func run(t testing.TB, args ...string) string { t.Helper(); return testbin.Run(t, args...) }
 
 // netns makes a namespace with a unique name, deleted at cleanup.
-func netns(t testing.TB, tag string) string {
-	t.Helper()
-	name := fmt.Sprintf("lnk%d%s", os.Getpid(), tag)
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
+func netns(t testing.TB, tag string) string { t.Helper(); return testbin.Netns(t, "lnk", tag) }
 
-// veth joins ns a (link an) and ns b (link bn).
-func veth(t testing.TB, a, an, b, bn string) {
-	t.Helper()
-	run(t, "ip", "link", "add", an, "netns", a, "type", "veth", "peer", "name", bn, "netns", b)
-}
+// veth joins ns a (link an) and ns b (link bn), both left down.
+func veth(t testing.TB, a, an, b, bn string) { t.Helper(); testbin.Veth(t, a, an, b, bn, false) }
 
+// router is one routerd in namespace ns, with its data in dir/data (testbin.Router).
 type router struct {
-	t    testing.TB
-	ns   string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	*testbin.Router
+	t   testing.TB
+	dir string
 }
 
 func startRouter(t testing.TB, ns, dir string) *router {
 	t.Helper()
-	r := &router{t: t, ns: ns, dir: dir}
+	r := &router{Router: testbin.New(t, binDir, testbin.Options{Netns: ns,
+		Data: filepath.Join(dir, "data"), BPFFS: filepath.Join(dir, "bpf")}), t: t, dir: dir}
 	r.start()
-	t.Cleanup(r.stop)
 	return r
 }
 
-func (r *router) sock() string { return filepath.Join(r.dir, "routerd.sock") }
-
 func (r *router) start() {
 	r.t.Helper()
-	os.Remove(r.sock())
-	r.cmd = exec.Command("nsenter", "--net=/run/netns/"+r.ns, filepath.Join(binDir, "routerd"),
-		"--data-dir", filepath.Join(r.dir, "data"), "--socket", r.sock(),
-		"--metrics-listen", "127.0.0.1:0", "--bpffs", filepath.Join(r.dir, "bpf"))
-	logf, _ := os.Create(filepath.Join(r.dir, "log"))
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	if err := r.cmd.Start(); err != nil {
+	if err := r.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	r.done = make(chan struct{})
-	go func(c *exec.Cmd, d chan struct{}) { c.Wait(); close(d) }(r.cmd, r.done)
-	for i := 0; i < 500; i++ {
-		if c, err := net.Dial("unix", r.sock()); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.t.Fatal("routerd did not start")
 }
 
-func (r *router) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-	r.cmd = nil
-}
+func (r *router) stop() { r.Stop() }
 
-func (r *router) ctl(args ...string) (string, error) {
-	out, err := exec.Command(filepath.Join(binDir, "routerctl"), append([]string{"--socket", r.sock()}, args...)...).CombinedOutput()
-	return string(out), err
-}
+func (r *router) ctl(args ...string) (string, error) { return r.Ctl(nil, args...) }
 
 func (r *router) must(cmd string) string {
 	r.t.Helper()
@@ -136,20 +72,20 @@ func (r *router) fails(cmd, want string) {
 	}
 }
 
+// vlanFilteringWorks reports whether this kernel's bridges filter VLANs (MACHINE-NOTES:
+// some test machines' do not), probed with a bridge in a namespace of its own.
+func vlanFilteringWorks(t testing.TB) bool {
+	t.Helper()
+	ns := netns(t, "vlprobe")
+	err := exec.Command("ip", "-n", ns, "link", "add", "br0", "type", "bridge", "vlan_filtering", "1").Run()
+	return err == nil
+}
+
 // eventually retries cond until it holds (the engines apply asynchronously); it fails
-// after a generous bound, which is about liveness, not speed.
+// after testbin's generous bound, which is about liveness, not speed.
 func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	var last string
-	for i := 0; i < 250; i++ {
-		ok, s := cond()
-		if ok {
-			return
-		}
-		last = s
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached; last: %s", what, last)
+	testbin.Eventually(t, what, 0, cond)
 }
 
 type ipAddr struct {
@@ -266,7 +202,13 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 	r.fails("/ip route add dst-address=198.19.8.1/32 gateway=198.19.8.1", "route loop")
 	r.fails("/ip route add dst-address=198.19.8.0/24 gateway=nosuch0", "input does not match any value of gateway")
 	r.fails("/interface set sfp28-1 mtu=10", "")
-	time.Sleep(100 * time.Millisecond)
+	// Refused commands commit nothing, so no pass runs for them; a write that does
+	// commit, and its pass, must come and go without the refused ones' effects.
+	r.must("/ip address set [find address=\"198.18.1.1/30\"] comment=probe")
+	eventually(t, "the probe's pass", func() (bool, string) {
+		out := r.must("/ip address print detail where comment=probe")
+		return strings.Contains(out, "198.18.1.1/30"), out
+	})
 	if after := fmt.Sprint(addrs(t, r1), routes(t, r1, "-4")); after != before {
 		t.Errorf("bad input changed the kernel:\n%s\n%s", before, after)
 	}
@@ -288,7 +230,6 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 	// Restart: nothing lost or duplicated, nothing foreign touched.
 	r.stop()
 	r.start()
-	time.Sleep(300 * time.Millisecond)
 	eventually(t, "applied after restart", applied)
 	a := addrs(t, r1)
 	if count(a, wantAddr) != 1 || !has(a, "lo 198.18.9.1/32") {
@@ -362,10 +303,14 @@ func TestBridge(t *testing.T) {
 		t.Errorf("no running slave ports in /interface print:\n%s", out)
 	}
 
-	vf, _ := r.ctl("/interface bridge set bridge1 vlan-filtering=yes")
-	time.Sleep(200 * time.Millisecond)
-	if st := r.must("/interface bridge print detail"); strings.Contains(st, "not supported by this kernel") {
-		t.Logf("VLAN isolation not checked: %s", "bridge vlan-filtering is not supported by this kernel")
+	r.must("/interface bridge set bridge1 vlan-filtering=yes")
+	// What routerd must do depends on the kernel, asked directly (not from what routerd
+	// printed a moment after the set, before its pass ran).
+	if !vlanFilteringWorks(t) {
+		eventually(t, "vlan-filtering refused with the reason", func() (bool, string) {
+			st := r.must("/interface bridge print detail")
+			return strings.Contains(st, "not supported by this kernel"), st
+		})
 		// The VLAN entry is not applied either: invalid with the reason, no current ports.
 		eventually(t, "bridge vlan entry invalid", func() (bool, string) {
 			out := r.must("/interface bridge vlan print detail")
@@ -373,7 +318,6 @@ func TestBridge(t *testing.T) {
 				!strings.Contains(out, `current-untagged="bridge1`) && !strings.Contains(out, "current-untagged=bridge1"), out
 		})
 	} else {
-		_ = vf
 		eventually(t, "vlan filtering", func() (bool, string) {
 			return ping(hosts[0], "198.18.10.3") != nil, "sfp28-1 (pvid 10) still reaches ether2 (pvid 20)"
 		})

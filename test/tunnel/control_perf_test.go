@@ -44,13 +44,13 @@ func BenchmarkControlPlane(b *testing.B) {
 				})
 				create := time.Since(start)
 				w0 := metric(r.scrape(), "routerd_tunnel_map_writes_total")
-				c0 := cpuTime(b, r.cmd.Process.Pid)
+				c0 := cpuTime(b, r.Pid())
 				t0 := time.Now()
 				time.Sleep(15 * time.Second)
-				cpu := cpuTime(b, r.cmd.Process.Pid) - c0
+				cpu := cpuTime(b, r.Pid()) - c0
 				periods := time.Since(t0).Seconds() / 5
 				writes := metric(r.scrape(), "routerd_tunnel_map_writes_total") - w0
-				rss := rssKB(b, r.cmd.Process.Pid)
+				rss := rssKB(b, r.Pid())
 				b.ReportMetric(create.Seconds(), "create-s")
 				b.ReportMetric(cpu.Seconds()*1000/periods, "resync-cpu-ms/period")
 				b.ReportMetric(writes, "resync-map-writes")

@@ -4,7 +4,6 @@
 package tunnel
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -31,17 +29,7 @@ var binDir string
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
 // need skips unless root and the named tools exist.
-func need(t testing.TB, tools ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: network namespaces and BPF")
-	}
-	for _, tool := range append([]string{"ip", "nsenter"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
-}
+func need(t testing.TB, tools ...string) { t.Helper(); testbin.Need(t, tools...) }
 
 var seq atomic.Int32
 
@@ -49,14 +37,7 @@ var seq atomic.Int32
 // processes apart.
 func prefix() string { return fmt.Sprintf("tu%d%c", os.Getpid(), 'a'+rune(seq.Add(1)-1)) }
 
-func run(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+func run(t testing.TB, args ...string) string { t.Helper(); return testbin.Run(t, args...) }
 
 // ns runs a command inside a namespace.
 func ns(t testing.TB, name string, args ...string) string {
@@ -160,105 +141,51 @@ func newTopoWith(t testing.TB, o topoOpts) *topo {
 	return tp
 }
 
-// router is one routerd in a namespace.
+// router is one routerd in a namespace (testbin.Router); metrics listens on a fixed
+// port inside it, for scrape.
 type router struct {
-	t               testing.TB
-	netns           string
-	data, sock, bpf string
-	metrics         string
-	hook            string // ROUTERD_TUNNEL_HOOK, "" for the automatic choice
-	cmd             *exec.Cmd
-	log             *bytes.Buffer
-	done            chan struct{}
+	*testbin.Router
+	t                      testing.TB
+	netns, data, bpf, hook string
+	metrics                string
 }
 
 func startRouter(t testing.TB, netnsName, bpf, data, hook string) *router {
 	t.Helper()
-	dir := t.TempDir()
-	if data == "" {
-		data = filepath.Join(dir, "data")
+	o := testbin.Options{Netns: netnsName, Data: data, BPFFS: bpf, Metrics: "127.0.0.1:19436"}
+	if hook != "" {
+		o.Env = []string{"ROUTERD_TUNNEL_HOOK=" + hook}
 	}
-	r := &router{t: t, netns: netnsName, data: data, sock: filepath.Join(dir, "routerd.sock"), bpf: bpf,
-		metrics: "127.0.0.1:19436", hook: hook}
+	tr := testbin.New(t, binDir, o)
+	r := &router{Router: tr, t: t, netns: netnsName, data: tr.Opts.Data, bpf: bpf, hook: hook, metrics: o.Metrics}
 	r.start()
-	t.Cleanup(r.stop)
 	return r
 }
 
 func (r *router) start() {
-	r.log = &bytes.Buffer{}
-	r.cmd = exec.Command("nsenter", "--net=/run/netns/"+r.netns, filepath.Join(binDir, "routerd"),
-		"--data-dir", r.data, "--socket", r.sock, "--bpffs", r.bpf, "--metrics-listen", r.metrics)
-	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	if r.hook != "" {
-		r.cmd.Env = append(os.Environ(), "ROUTERD_TUNNEL_HOOK="+r.hook)
-	}
-	if err := r.cmd.Start(); err != nil {
+	r.t.Helper()
+	if err := r.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	r.done = make(chan struct{})
-	go func() { r.cmd.Wait(); close(r.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", r.sock); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-r.done:
-			r.t.Fatalf("routerd exited:\n%s", r.log)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	r.t.Fatalf("routerd did not open its socket:\n%s", r.log)
 }
 
-func (r *router) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(5 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-	if r.t.Failed() {
-		r.t.Logf("routerd %s log:\n%s", r.netns, r.log)
-	}
-}
-
-func (r *router) kill() {
-	r.cmd.Process.Kill()
-	<-r.done
-}
+func (r *router) stop() { r.Stop() }
+func (r *router) kill() { r.Kill() }
 
 // ctl runs one console command through routerctl.
-func (r *router) ctl(args ...string) (string, error) {
-	out, err := exec.Command(filepath.Join(binDir, "routerctl"), append([]string{"--socket", r.sock}, args...)...).CombinedOutput()
-	return string(out), err
-}
+func (r *router) ctl(args ...string) (string, error) { return r.Ctl(nil, args...) }
 
 func (r *router) must(args ...string) string {
 	r.t.Helper()
-	out, err := r.ctl(args...)
-	if err != nil {
-		r.t.Fatalf("routerctl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
+	return r.Must(args...)
 }
 
-// waitFor polls cond until it holds or the timeout passes.
+// waitFor polls cond until it holds; timeouts below testbin's bound are raised to it
+// (the bound is about liveness: CI runs on two loaded cores).
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	timeout = max(timeout, testbin.WaitTimeout)
+	testbin.Eventually(t, what, timeout, func() (bool, string) { return cond(), "" })
 }
 
 // scrape fetches /metrics of a routerd from inside its namespace.
@@ -294,31 +221,13 @@ func (r *router) scrape() string {
 	return string(b)
 }
 
-// syncBuffer is a bytes.Buffer a process writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // capture runs tshark on an interface of a namespace while fn runs and returns the
 // fields of the captured packets, one line per packet.
 func capture(t testing.TB, netnsName, ifname, filter string, fields []string, fn func()) []string {
 	t.Helper()
 	pcap := filepath.Join(t.TempDir(), "c.pcap")
 	cmd := exec.Command("ip", "netns", "exec", netnsName, "tshark", "-q", "-i", ifname, "-f", filter, "-w", pcap)
-	errb := &syncBuffer{}
+	errb := &testbin.Buffer{}
 	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

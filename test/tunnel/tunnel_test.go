@@ -14,10 +14,25 @@ import (
 )
 
 // ping pings dst from a namespace and fails the test on loss.
+// ping waits until dst answers pings from netnsName (routes and links converge
+// asynchronously after a change: a tunnel enabled a moment ago has its routes back only
+// after the address engine's pass).
 func ping(t testing.TB, netnsName, dst string, extra ...string) {
 	t.Helper()
-	args := append([]string{"ping", "-c", "3", "-i", "0.2", "-W", "2"}, extra...)
-	ns(t, netnsName, append(args, dst)...)
+	args := append([]string{"ip", "netns", "exec", netnsName, "ping", "-c", "3", "-i", "0.2", "-W", "2"}, extra...)
+	args = append(args, dst)
+	var out []byte
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if out, err = exec.Command(args[0], args[1:]...).CombinedOutput(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func printDetail(r *router, menu string) string {
