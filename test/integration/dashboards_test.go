@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/routerd/routerd/control/api"
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // TestDashboardsAgainstPrometheus runs routerd in a network namespace of its own with a
@@ -37,18 +38,8 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 
-	ns := fmt.Sprintf("opdash%d", os.Getpid())
-	sh := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	sh("ip", "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	sh("ip", "-n", ns, "link", "set", "lo", "up")
+	ns := testbin.Netns(t, "opdash", "")
+	sh := func(args ...string) string { t.Helper(); return testbin.Run(t, args...) }
 	sh("ip", "-n", ns, "link", "add", "vA", "type", "veth", "peer", "name", "vB")
 	sh("ip", "-n", ns, "addr", "add", "198.18.70.1/24", "dev", "vA")
 	sh("ip", "-n", ns, "addr", "add", "198.18.70.2/24", "dev", "vB")
@@ -56,37 +47,22 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 	sh("ip", "-n", ns, "link", "set", "vB", "up")
 
 	tmp := t.TempDir()
-	sock := filepath.Join(tmp, "routerd.sock")
 	const metrics = "127.0.0.1:19436"
-	log := &strings.Builder{}
-	rd := exec.Command("ip", "netns", "exec", ns, routerdBin(), "--data-dir", filepath.Join(tmp, "data"),
-		"--socket", sock, "--metrics-listen", metrics, "--bpffs", filepath.Join(tmp, "bpf"), "--service-bind", "127.0.0.1")
-	rd.Stdout, rd.Stderr = log, log
-	if err := rd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rd.Process.Signal(os.Interrupt); rd.Wait() })
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("routerd did not start:\n%s", log)
-		}
-	}
-	ctl := exec.Command(routerctlBin(), "--socket", sock, "-f", "-")
-	ctl.Stdin = strings.NewReader(`/interface gre add name=gre-dash local-address=198.18.70.1 remote-address=198.18.70.2 keepalive=1s,2
+	rd := testbin.Start(t, binDir, testbin.Options{Netns: ns, Metrics: metrics,
+		Args: []string{"--service-bind", "127.0.0.1"}})
+	rd.Script(`/interface gre add name=gre-dash local-address=198.18.70.1 remote-address=198.18.70.2 keepalive=1s,2
 /system ptp add name=ptp-dash
 /system ptp port add interface=vA ptp=ptp-dash
 /ip service set www port=18080 disabled=no
 /ip service set api port=18728 disabled=no
 /user set admin password=dash-pass-1
 `)
-	if out, err := ctl.CombinedOutput(); err != nil {
-		t.Fatalf("routerctl: %v\n%s", err, out)
-	}
+	// www listens once the service manager's pass has run.
+	testbin.Eventually(t, "www on 18080", 0, func() (bool, string) {
+		out, _ := testbin.In(ns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:18080/").CombinedOutput()
+		return len(out) > 0 && string(out) != "000", string(out)
+	})
 	// A login that fails and one that works, so the login counters have series.
-	time.Sleep(time.Second)
 	exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-u", "admin:wrong", "http://127.0.0.1:18080/rest/system/identity").Run()
 	exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-u", "admin:dash-pass-1", "http://127.0.0.1:18080/rest/system/identity").Run()
 

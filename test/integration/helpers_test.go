@@ -1,17 +1,13 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,30 +22,24 @@ func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 func routerdBin() string   { return filepath.Join(binDir, "routerd") }
 func routerctlBin() string { return filepath.Join(binDir, "routerctl") }
 
-// router is one routerd process started by a test.
+// router is one routerd process started by a test (testbin.Router), its services bound
+// to 127.0.0.1 and its metrics on a port of its own.
 type router struct {
+	*testbin.Router
 	t       *testing.T
 	data    string // data dir
 	sock    string // console socket
-	bpffs   string
 	metrics string // host:port of /metrics
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	log     *bytes.Buffer
 }
 
 // newRouter starts routerd on data dir (a fresh one when ""), with its socket and bpffs
 // folder in a temp dir, and waits for the console socket. It is stopped in t.Cleanup.
 func newRouter(t *testing.T, data string) *router {
 	t.Helper()
-	tmp := t.TempDir()
-	if data == "" {
-		data = filepath.Join(tmp, "data")
-	}
-	r := &router{t: t, data: data, sock: filepath.Join(tmp, "routerd.sock"),
-		bpffs: filepath.Join(tmp, "bpf"), metrics: freePort(t)}
+	tr := testbin.New(t, binDir, testbin.Options{Data: data, Metrics: freePort(t),
+		Args: []string{"--service-bind", "127.0.0.1"}})
+	r := &router{Router: tr, t: t, data: tr.Opts.Data, sock: tr.Sock, metrics: tr.Opts.Metrics}
 	r.start()
-	t.Cleanup(r.stop)
 	return r
 }
 
@@ -67,74 +57,20 @@ func freePort(t *testing.T) string {
 // start runs routerd and waits until its console answers.
 func (r *router) start() {
 	r.t.Helper()
-	r.log = &bytes.Buffer{}
-	r.cmd = exec.Command(routerdBin(), "--data-dir", r.data, "--socket", r.sock,
-		"--metrics-listen", r.metrics, "--bpffs", r.bpffs, "--service-bind", "127.0.0.1")
-	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	if err := r.cmd.Start(); err != nil {
+	if err := r.Start(); err != nil {
 		r.t.Fatal(err)
-	}
-	r.exited = make(chan struct{})
-	cmd, exited := r.cmd, r.exited
-	go func() { cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-exited:
-			r.t.Fatalf("routerd exited at start: %v\n%s", cmd.ProcessState, r.log)
-		default:
-		}
-		if c, err := net.DialTimeout("unix", r.sock, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("routerd console socket %s did not appear\n%s", r.sock, r.log)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (r *router) kill() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.exited
-}
+func (r *router) kill() { r.Kill() }
 
 // stop ends routerd with SIGTERM (SIGKILL if it lingers); a stopped router is left alone.
-func (r *router) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-r.exited:
-		return
-	default:
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(10 * time.Second):
-		r.cmd.Process.Signal(syscall.SIGKILL)
-		<-r.exited
-	}
-}
+func (r *router) stop() { r.Stop() }
 
 // ctl runs routerctl against r with the given stdin (nil: none) and arguments.
 func (r *router) ctl(stdin io.Reader, args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, routerctlBin(), append([]string{"--socket", r.sock}, args...)...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if stdin != nil {
-		cmd.Stdin = stdin
-	}
-	err = cmd.Run()
-	return o.String(), e.String(), err
+	return r.CtlSplit(stdin, args...)
 }
 
 // must runs routerctl and fails the test when it does not succeed.

@@ -355,7 +355,7 @@ func TestResidentMemory10k(t *testing.T) {
 	if err := os.WriteFile(file, []byte(sb.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := vmRSS(t, r.cmd.Process.Pid)
+	before := vmRSS(t, r.Pid())
 	start := time.Now()
 	if out, errOut, err := r.ctl(nil, "-f", file); err != nil {
 		t.Fatalf("routerctl -f: %v\n%s%s", err, out, errOut)
@@ -364,7 +364,7 @@ func TestResidentMemory10k(t *testing.T) {
 	if got := strings.TrimSpace(r.must(":put [:len [/system script find]]")); got != strconv.Itoa(n) {
 		t.Fatalf("%s scripts after import, want %d", got, n)
 	}
-	after := vmRSS(t, r.cmd.Process.Pid)
+	after := vmRSS(t, r.Pid())
 	t.Logf("import of %d /system script items: %v", n, took.Round(time.Millisecond))
 	t.Logf("routerd VmRSS: %.1f MB before, %.1f MB with %d items (budget %d MB)",
 		float64(before)/1024, float64(after)/1024, n, budgetKB>>10)

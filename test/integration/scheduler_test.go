@@ -76,7 +76,7 @@ func waitCount(t *testing.T, r *router, name string, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: run-count %q after 10 s; want %d\n%s", name, out, n, r.log)
+			t.Fatalf("%s: run-count %q after 10 s; want %d\n%s", name, out, n, r.Log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

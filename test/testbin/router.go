@@ -173,10 +173,25 @@ func (r *Router) Kill() {
 func (r *Router) Ctl(stdin io.Reader, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	out, err := r.ctlCmd(ctx, stdin, args).CombinedOutput()
+	return string(out), err
+}
+
+// CtlSplit is Ctl with stdout and stderr apart.
+func (r *Router) CtlSplit(stdin io.Reader, args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := r.ctlCmd(ctx, stdin, args)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func (r *Router) ctlCmd(ctx context.Context, stdin io.Reader, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(r.Bin, "routerctl"), append([]string{"--socket", r.Sock}, args...)...)
 	cmd.Stdin = stdin
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return cmd
 }
 
 // Must is Ctl without stdin that fails the test on an error.
