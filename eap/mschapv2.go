@@ -81,6 +81,9 @@ const (
 	opFailure   = 4
 )
 
+// MSCHAPv2Failure is the opcode of an MS-CHAPv2 failure request (the first data byte).
+const MSCHAPv2Failure = opFailure
+
 // msHeader is OpCode, MS-CHAPv2-ID and MS-Length.
 func msHeader(op, id byte, rest int) []byte {
 	b := []byte{op, id, 0, 0}

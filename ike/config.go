@@ -83,6 +83,10 @@ type AuthMethodKind string
 // Authentication methods of /ip ipsec identity.
 const (
 	AuthMethodPSK AuthMethodKind = "pre-shared-key"
+	// AuthMethodEAP: this side (initiator) authenticates with EAP (EAPUser, EAPPassword).
+	AuthMethodEAP AuthMethodKind = "eap"
+	// AuthMethodEAPRadius: the peer authenticates with EAP relayed to RADIUS (responder).
+	AuthMethodEAPRadius AuthMethodKind = "eap-radius"
 )
 
 // IdentityConfig is one /ip ipsec identity: how to authenticate with a peer.
@@ -100,6 +104,8 @@ type IdentityConfig struct {
 	// ModeConfig, when set, hands out (responder) or asks for (initiator) an address
 	// and networks with the configuration payload (RFC 7296 3.15).
 	ModeConfig *ModeConfig
+	// EAPUser and EAPPassword are the credentials of auth-method=eap (eap-mschapv2).
+	EAPUser, EAPPassword string
 }
 
 // ModeConfig is one /ip ipsec mode-config.

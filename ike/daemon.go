@@ -38,6 +38,8 @@ type Options struct {
 	// Events, when set, is called (without locks held) when an IKE SA or CHILD_SA comes
 	// or goes, so that the engine can refresh its status.
 	Events func()
+	// EAPRelay answers eap-radius identities' EAP (eap.go); nil refuses them.
+	EAPRelay EAPRelay
 }
 
 // DefaultOptions returns the ports and timers RouterOS uses.

@@ -24,7 +24,13 @@
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
 //     narrows the peer's selectors to it; the initiator asks for one.
 //
-// Not covered yet: IKEv1, certificate and EAP authentication, MOBIKE, IPv6 mode-config
+//   - EAP in IKE_AUTH (RFC 7296 2.16, eap.go): the initiator of auth-method=eap runs
+//     EAP-MSCHAPv2 (package eap) and verifies the responder's AUTH by pre-shared key or
+//     EAP-only (RFC 5998); the responder of auth-method=eap-radius relays the peer's EAP
+//     through an EAPRelay (RADIUS), authenticating itself with the identity's secret or
+//     EAP-only; both AUTHs after EAP are keyed with the MSK; accounting start and stop.
+//
+// Not covered yet: IKEv1, certificate authentication (also of an EAP responder), MOBIKE, IPv6 mode-config
 // attributes, IKE SA rekey collisions (answered with TEMPORARY_FAILURE instead of the
 // nonce rule of 2.8.2), IKE lifebytes.
 //

@@ -282,6 +282,7 @@ const (
 	NotifyMobikeSupported         NotifyType = 16396
 	NotifyMultipleAuthSupported   NotifyType = 16404
 	NotifyRedirectSupported       NotifyType = 16406
+	NotifyEAPOnlyAuthentication   NotifyType = 16417
 	NotifyIKEv2FragmentationSupp  NotifyType = 16430
 	NotifySignatureHashAlgorithms NotifyType = 16431
 	notifyErrorMax                NotifyType = 16383

@@ -125,6 +125,9 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
 		return
 	}
+	if sa.eapAuthRequest(h, ps) {
+		return
+	}
 	idi, _ := FindType(ps, PayloadIDi).(*ID)
 	auth := Find[*Auth](ps)
 	if idi == nil || auth == nil {

@@ -79,6 +79,7 @@ type IKESA struct {
 	creating                                 map[uint64]bool // policies with a CREATE_CHILD_SA in flight
 	splits                                   []netip.Prefix
 	rxPkts, txPkts                           uint64
+	eap                                      *eapState // EAP in progress or done (eap.go)
 }
 
 type request struct {
@@ -683,6 +684,10 @@ func (sa *IKESA) fail(why string) {
 
 // sendAuth sends IKE_AUTH with the first CHILD_SA.
 func (sa *IKESA) sendAuth() {
+	if sa.ident.Method == AuthMethodEAP {
+		sa.sendAuthEAP()
+		return
+	}
 	sa.myID = sa.localIdentity()
 	ps := []Payload{&ID{IDType: sa.myID.Type, Data: sa.myID.Data}}
 	if sa.peer.SendInitialContact {
@@ -1238,6 +1243,7 @@ func (sa *IKESA) destroy(why string) {
 		sa.removeChild(sa.children[0], why)
 	}
 	was := sa.state
+	sa.eapEnded(was == stateEstablished || was == stateDeleting, why)
 	sa.state = stateDead
 	if sa.done != nil {
 		sa.done <- errors.New(why)

@@ -117,6 +117,7 @@ type Engine struct {
 type conv struct {
 	srv     *eap.MSCHAPv2Server
 	expires time.Time
+	logged  bool // the failure is logged and counted
 }
 
 // session is one accounting session (or an authentication waiting for it).
@@ -560,10 +561,17 @@ func (e *Engine) eap(q *rad.Request, cfg *config, msg []byte) *radius.Packet {
 	}
 	out, done := c.srv.Handle(p)
 	if !done {
+		if c.srv.Err != nil && !c.logged {
+			// The failure request goes out now; the client's acknowledgement ends it.
+			c.logged = true
+			e.reject(q, method, c.srv.User, c.srv.Err.Error())
+		}
 		return challenge(c, out)
 	}
 	if c.srv.Err != nil {
-		e.reject(q, method, c.srv.User, c.srv.Err.Error())
+		if !c.logged {
+			e.reject(q, method, c.srv.User, c.srv.Err.Error())
+		}
 		return final(out)
 	}
 	u := e.cfg.Load().users[c.srv.User]

@@ -109,9 +109,20 @@ type Charon struct {
 }
 
 // StartCharon runs charon-systemd in ns with a swanctl.conf and loads it; extra lines
-// go into strongswan.conf's charon-systemd section (fragment_size = 300, ...).
+// go into strongswan.conf's charon-systemd section (fragment_size = 300, ...), except
+// lines starting with "+", which name more plugins to load ("+eap-identity eap-mschapv2").
 func StartCharon(t testing.TB, ns, swanctl string, extra ...string) *Charon {
 	t.Helper()
+	plugins := ""
+	var rest []string
+	for _, e := range extra {
+		if p, ok := strings.CutPrefix(e, "+"); ok {
+			plugins += " " + p
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	extra = rest
 	NeedRoot(t, "/usr/sbin/charon-systemd", "swanctl")
 	dir := t.TempDir()
 	for _, d := range []string{"x509", "x509ca", "x509aa", "x509ocsp", "x509crl", "x509ac", "pubkey", "private", "rsa", "ecdsa", "pkcs8", "pkcs12"} {
@@ -123,7 +134,7 @@ func StartCharon(t testing.TB, ns, swanctl string, extra ...string) *Charon {
   retransmit_tries = 3
   retransmit_timeout = 1.0
 %s
-  load = random nonce openssl gmp aes sha1 sha2 md5 hmac gcm x509 pubkey pkcs1 pkcs8 pem kdf xcbc cmac kernel-libipsec kernel-netlink socket-default vici updown
+  load = random nonce openssl gmp aes sha1 sha2 md5 hmac gcm x509 pubkey pkcs1 pkcs8 pem kdf xcbc cmac kernel-libipsec kernel-netlink socket-default vici updown%s
   filelog { main { path = %s/charon.log
                    flush_line = yes
                    default = 1
@@ -131,7 +142,7 @@ func StartCharon(t testing.TB, ns, swanctl string, extra ...string) *Charon {
                    cfg = 2 } }
   plugins { vici { socket = unix://%s/charon.vici } }
 }
-`, strings.Join(extra, "\n"), dir, dir)
+`, strings.Join(extra, "\n"), plugins, dir, dir)
 	os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(conf), 0o600)
 	os.WriteFile(filepath.Join(dir, "swanctl.conf"), []byte(swanctl), 0o600)
 	cmd := In(ns, "env", "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"), "/usr/sbin/charon-systemd")
