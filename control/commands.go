@@ -531,6 +531,7 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 		rows, err := src(ctx, sess)
 		for i := range rows {
 			rows[i].Menu = m
+			hideSensitive(m, rows[i].Props, showSensitive)
 		}
 		return rows, err
 	}
@@ -579,10 +580,21 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 		// A List menu's source adds dynamic items (flag D) after the configured ones.
 		for i := range extra {
 			extra[i].Menu = m
+			hideSensitive(m, extra[i].Props, showSensitive)
 		}
 		rows = append(rows, extra...)
 	}
 	return rows, err
+}
+
+// hideSensitive takes from an engine's row what a stored item's row would not show: a
+// source (installed-sa keys) hands over everything and print decides.
+func hideSensitive(m *menu.Menu, props map[string]string, showSensitive bool) {
+	for _, p := range m.Props {
+		if p.Secret || (p.Sensitive && !showSensitive) {
+			delete(props, p.Name)
+		}
+	}
 }
 
 // selected returns the rows of c's menu that pass its filter and equality arguments.

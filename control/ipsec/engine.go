@@ -141,7 +141,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	}
 	e.registerChecks()
 	e.registerStatus()
-	ex.Watch("/ip/ipsec", func(control.Change) { e.poke() })
+	ex.Watch(Root, func(control.Change) { e.poke() })
 	for _, tm := range tunnelMenus {
 		ex.Watch(tm.path, func(control.Change) { e.poke() })
 	}

@@ -80,6 +80,12 @@ func TestPeerAddressChange(t *testing.T) {
 	}
 	if sas := a.run(t, "/ip ipsec installed-sa print detail"); strings.Contains(sas, "198.18.90.2") {
 		t.Errorf("SAs to the old address stayed:\n%s", sas)
+	} else if strings.Contains(sas, "enc-key=") {
+		t.Errorf("keys shown without show-sensitive:\n%s", sas)
+	}
+	// The keys only with show-sensitive (the session may see secrets).
+	if sas := a.run(t, "/ip ipsec installed-sa print detail show-sensitive"); !strings.Contains(sas, "enc-key=") || !strings.Contains(sas, "auth-key=") {
+		t.Errorf("no keys with show-sensitive:\n%s", sas)
 	}
 }
 

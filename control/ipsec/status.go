@@ -2,6 +2,7 @@ package ipsec
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -139,6 +140,12 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 					"state": state, "auth-algorithm": auth, "enc-algorithm": family,
 					"enc-key-size": strconv.Itoa(c.Suite.KeyBits), "add-lifetime": dur(c.Soft) + "/" + dur(c.Lifetime),
 					"addtime": c.Added.Format("2006-01-02 15:04:05"), "replay": strconv.Itoa(esp.DefaultReplayWindow),
+				}
+				// Shown only to print show-sensitive (the menu marks them sensitive).
+				if dir == esp.DirOut {
+					p["enc-key"], p["auth-key"] = hex.EncodeToString(c.OutEncKey), hex.EncodeToString(c.OutIntegKey)
+				} else {
+					p["enc-key"], p["auth-key"] = hex.EncodeToString(c.InEncKey), hex.EncodeToString(c.InIntegKey)
 				}
 				if c.Suite.KeyBits == 0 {
 					p["enc-key-size"] = strconv.Itoa(8 * (c.Suite.EncrKeyLen() - c.Suite.Encr.Salt))
