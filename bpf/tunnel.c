@@ -13,6 +13,7 @@
 #include <bpf/bpf_endian.h>
 #include "lib/tunnel.h"
 #include "lib/bench.h"
+#include "lib/fastpath.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -608,21 +609,203 @@ static __noinline int decap_slow(struct xdp_md *ctx)
 	return bpf_redirect(rx->ifindex, 0);
 }
 
-SEC("xdp")
-int tun_decap(struct xdp_md *ctx)
-{
-	if (bench_mode && bench_restore(ctx, bench_head))
-		return XDP_DROP;
-	if (slow_only)
-		return decap_slow(ctx);
-	__u32 se;
-	struct tun_slot *e = fast_match(xdp_data(ctx), xdp_end(ctx), &se);
-	if (!e)
-		return decap_slow(ctx);
-	if (bench_mode == BENCH_MATCH)
-		return XDP_DROP;
+/* ---------------------------------------------------------------- fast path */
 
-	/* What decap_slow does for DECAP_DELIVER without clamping, in one helper call. */
+/* xdp_ports: the ports that run xdp_port, by ifindex, with their roles. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct fp_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdp_ports SEC(".maps");
+
+/* fp_tx: where the fast path may send, the fast path ports (a redirect into an
+ * interface without it would skip whatever the kernel does there). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, FP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_tx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct fp_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_counters SEC(".maps");
+
+#define AF_INET6 10
+#define NEXTHDR_HOP 0
+
+static __always_inline int fp_pass(struct fp_stats *st, int reason)
+{
+	if (st && reason >= 0 && reason < FP_PASS_MAX)
+		st->pass[reason]++;
+	return -1;
+}
+
+/* fp_route forwards the frame at [data, end), an IPv4 or IPv6 packet behind an
+ * Ethernet header, that arrived on ifindex in: the kernel's FIB and neighbour table
+ * decide (bpf_fib_lookup, with the packet's length so that the route MTU is checked),
+ * the TTL or hop limit is decremented (IPv4 checksum updated incrementally, RFC 1624,
+ * as ip_decrease_ttl does), the MACs rewritten, and the frame redirected through
+ * fp_tx. Returns the XDP verdict, or -1 (counted in st->pass) to leave the frame to
+ * the stack untouched. */
+static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stats *st)
+{
+	void *data = xdp_data(ctx), *end = xdp_end(ctx);
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return fp_pass(st, FP_PASS_NOT_IP);
+	__u32 k = 0;
+	struct fp_cfg *cfg = bpf_map_lookup_elem(&fp_config, &k);
+	__u32 on = cfg ? cfg->flags : 0;
+	struct bpf_fib_lookup fib = {};
+	fib.ifindex = in;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	__u32 len;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		if ((void *)(ip + 1) > end)
+			return fp_pass(st, FP_PASS_NOT_IP);
+		if (!(on & FP_ON4))
+			return fp_pass(st, FP_PASS_OFF);
+		if (*(__u8 *)ip != 0x45)
+			return fp_pass(st, (*(__u8 *)ip >> 4) == 4 ? FP_PASS_OPTIONS : FP_PASS_NOT_IP);
+		if (ip->ttl <= 1)
+			return fp_pass(st, FP_PASS_TTL);
+		len = bpf_ntohs(ip->tot_len);
+		fib.family = AF_INET;
+		fib.tos = ip->tos;
+		fib.l4_protocol = ip->protocol;
+		fib.tot_len = len;
+		fib.ipv4_src = ip->saddr;
+		fib.ipv4_dst = ip->daddr;
+		ip6 = NULL;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		if ((void *)(ip6 + 1) > end || ip6->version != 6)
+			return fp_pass(st, FP_PASS_NOT_IP);
+		if (!(on & FP_ON6))
+			return fp_pass(st, FP_PASS_OFF);
+		if (ip6->nexthdr == NEXTHDR_HOP)
+			return fp_pass(st, FP_PASS_OPTIONS);
+		if (ip6->hop_limit <= 1)
+			return fp_pass(st, FP_PASS_TTL);
+		/* Multicast (ff00::/8) and link-local (fe80::/10) stay on their link. */
+		__u16 d = bpf_ntohs(ip6->daddr.in6_u.u6_addr16[0]), s = bpf_ntohs(ip6->saddr.in6_u.u6_addr16[0]);
+		if ((d >> 8) == 0xff || (d & 0xffc0) == 0xfe80 || (s & 0xffc0) == 0xfe80)
+			return fp_pass(st, FP_PASS_LOCAL);
+		len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		fib.family = AF_INET6;
+		fib.flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0FFFFFFF);
+		fib.l4_protocol = ip6->nexthdr;
+		fib.tot_len = len;
+		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, 16);
+		ip = NULL;
+	} else {
+		return fp_pass(st, FP_PASS_NOT_IP);
+	}
+
+	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		break;
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+		return fp_pass(st, FP_PASS_LOCAL);
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return fp_pass(st, FP_PASS_MTU);
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return fp_pass(st, FP_PASS_NO_NEIGH);
+	default:
+		return fp_pass(st, FP_PASS_NO_ROUTE);
+	}
+	__u32 out = fib.ifindex;
+	if (!bpf_map_lookup_elem(&fp_tx, &out))
+		return fp_pass(st, FP_PASS_EGRESS);
+
+	/* The helper call may have moved nothing, but the verifier forgets the bounds. */
+	data = xdp_data(ctx);
+	end = xdp_end(ctx);
+	eth = data;
+	if (data + sizeof(*eth) + sizeof(struct ipv6hdr) > end) {
+		/* An IPv4 packet shorter than an IPv6 header: check its own size. */
+		ip = data + sizeof(*eth);
+		if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+			return fp_pass(st, FP_PASS_NOT_IP);
+		ip6 = NULL;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		ip = data + sizeof(*eth);
+		ip6 = NULL;
+	} else {
+		ip6 = data + sizeof(*eth);
+		ip = NULL;
+	}
+	if (ip) {
+		__u32 check = ip->check;
+		check += bpf_htons(0x0100);
+		ip->check = (__u16)(check + (check >= 0xFFFF));
+		ip->ttl--;
+		if (st) {
+			st->packets4++;
+			st->bytes4 += len;
+		}
+	} else if (ip6) {
+		ip6->hop_limit--;
+		if (st) {
+			st->packets6++;
+			st->bytes6 += len;
+		}
+	}
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return bpf_redirect_map(&fp_tx, out, 0);
+}
+
+/* fp_forward is the fast path of a frame received on port p (ifindex in): only frames
+ * addressed to the port's MAC are routed (the stack drops the others as not ours). */
+static __noinline int fp_forward(struct xdp_md *ctx, __u32 in, struct fp_port *p)
+{
+	__u32 slot = p->slot;
+	struct fp_stats *st = bpf_map_lookup_elem(&fp_counters, &slot);
+	void *data = xdp_data(ctx), *end = xdp_end(ctx);
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return -1;
+	if (*(__u32 *)eth->h_dest != *(__u32 *)p->mac || *(__u16 *)(eth->h_dest + 4) != *(__u16 *)(p->mac + 4))
+		return fp_pass(st, FP_PASS_NOT_IP);
+	return fp_route(ctx, in, st);
+}
+
+/* fp_forward_decap is the fast path of a tunnel's payload, as if received on the
+ * tunnel interface vis; counted at the underlay port's slot, else at slot 0. */
+static __noinline int fp_forward_decap(struct xdp_md *ctx, __u32 vis)
+{
+	__u32 in = ctx->ingress_ifindex;
+	struct fp_port *p = bpf_map_lookup_elem(&xdp_ports, &in);
+	__u32 slot = p ? p->slot : 0;
+	struct fp_stats *st = bpf_map_lookup_elem(&fp_counters, &slot);
+	return fp_route(ctx, vis, st);
+}
+
+/* decap_deliver is what decap_slow does for DECAP_DELIVER without clamping, in one
+ * helper call, for a tunnel fast_match found. With fwd (the port program), an L3
+ * payload of a tunnel with allow-fast-path is forwarded in the same pass where the fast
+ * path can take it (decap-and-forward), as if received on the tunnel interface. */
+static __always_inline int decap_deliver(struct xdp_md *ctx, struct tun_slot *e, __u32 se, int fwd)
+{
 	__u32 sslot = e->rx.slot;
 	struct tun_stats *st = bpf_map_lookup_elem(&tunnel_stats, &sslot);
 	if (bpf_xdp_adjust_head(ctx, se & 0xffff)) {
@@ -643,7 +826,52 @@ int tun_decap(struct xdp_md *ctx)
 	count_rx(st, end - data);
 	if (bench_mode == BENCH_DROP)
 		return XDP_DROP;
+	if (fwd && (se >> 16) && e->rx.fast) {
+		int v = fp_forward_decap(ctx, e->rx.vis_ifindex);
+		if (v >= 0)
+			return v;
+	}
 	return bpf_redirect(e->rx.ifindex, 0);
+}
+
+SEC("xdp")
+int tun_decap(struct xdp_md *ctx)
+{
+	if (bench_mode && bench_restore(ctx, bench_head))
+		return XDP_DROP;
+	if (slow_only)
+		return decap_slow(ctx);
+	__u32 se;
+	struct tun_slot *e = fast_match(xdp_data(ctx), xdp_end(ctx), &se);
+	if (!e)
+		return decap_slow(ctx);
+	if (bench_mode == BENCH_MATCH)
+		return XDP_DROP;
+	return decap_deliver(ctx, e, se, 0);
+}
+
+/* xdp_port is the one XDP program of a port routerd manages (dataplane attaches it for
+ * either role, fp_role): tunnel packets are decapsulated as by tun_decap (and their
+ * payload forwarded in the same pass where the fast path may), other packets that came
+ * in on a fast path port are forwarded by fp_forward where they may, and the rest go on
+ * to decap_slow, which hands them to the stack unless they are a tunnel's. */
+SEC("xdp")
+int xdp_port(struct xdp_md *ctx)
+{
+	if (bench_mode && bench_restore(ctx, bench_head))
+		return XDP_DROP;
+	__u32 se;
+	struct tun_slot *e = fast_match(xdp_data(ctx), xdp_end(ctx), &se);
+	if (e)
+		return decap_deliver(ctx, e, se, 1);
+	__u32 in = ctx->ingress_ifindex;
+	struct fp_port *p = bpf_map_lookup_elem(&xdp_ports, &in);
+	if (p && (p->roles & FP_ROLE_FORWARD)) {
+		int v = fp_forward(ctx, in, p);
+		if (v >= 0)
+			return v;
+	}
+	return decap_slow(ctx);
 }
 
 /* decap_tc is tun_decap for interfaces where XDP cannot attach; skb->data is at an

@@ -11,4 +11,16 @@
 // entry in tunnel_slots. A received packet is matched through tunnel_rx_index (an array
 // indexed by a hash of remote, protocol and EoIP tunnel-id that the Go side fills) and,
 // where that finds nothing, through tunnel_rx, the complete table with its wildcards.
+//
+// Ports: xdp_port is the one XDP program of a port, whatever routerd needs it for
+// (xdp_ports records the roles: an underlay of tunnels, a fast path port). It
+// decapsulates tunnel packets as tun_decap does and, on a fast path port, forwards IPv4
+// and IPv6 packets itself (bpf_fib_lookup with the packet's length, TTL/hop limit
+// decremented with an incremental checksum update, MACs rewritten, redirect through the
+// fp_tx devmap, which holds only the ports that take redirected frames, see
+// TakesRedirects); everything else goes to the stack untouched, counted by reason in
+// fp_counters. A tunnel's L3 payload is forwarded in the same pass where its tunnel
+// allows the fast path. fp_config switches the fast path per family.
+//
+// bpffs.go states the one pinning policy every routerd eBPF object follows.
 package dataplane

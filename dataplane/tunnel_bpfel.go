@@ -13,6 +13,28 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type tunnelFpCfg struct {
+	_     structs.HostLayout
+	Flags uint32
+	Pad   uint32
+}
+
+type tunnelFpPort struct {
+	_     structs.HostLayout
+	Mac   [6]uint8
+	Roles uint16
+	Slot  uint32
+}
+
+type tunnelFpStats struct {
+	_        structs.HostLayout
+	Packets4 uint64
+	Bytes4   uint64
+	Packets6 uint64
+	Bytes6   uint64
+	Pass     [9]uint64
+}
+
 type tunnelTunCfg struct {
 	_         structs.HostLayout
 	Kind      uint32
@@ -29,15 +51,17 @@ type tunnelTunCfg struct {
 }
 
 type tunnelTunRx struct {
-	_       structs.HostLayout
-	Ifindex uint32
-	PeerMac [6]uint8
-	OwnMac  [6]uint8
-	Mss4    uint16
-	Mss6    uint16
-	Clamp   uint8
-	Kind    uint8
-	Slot    uint16
+	_          structs.HostLayout
+	Ifindex    uint32
+	PeerMac    [6]uint8
+	OwnMac     [6]uint8
+	Mss4       uint16
+	Mss6       uint16
+	Clamp      uint8
+	Kind       uint8
+	Slot       uint16
+	VisIfindex uint32
+	Fast       uint32
 }
 
 type tunnelTunRxKey struct {
@@ -70,15 +94,20 @@ type tunnelTunStats struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	tunnelMapFpConfig      = "fp_config"
+	tunnelMapFpCounters    = "fp_counters"
+	tunnelMapFpTx          = "fp_tx"
 	tunnelMapTunnelCfg     = "tunnel_cfg"
 	tunnelMapTunnelRx      = "tunnel_rx"
 	tunnelMapTunnelRxIndex = "tunnel_rx_index"
 	tunnelMapTunnelSlots   = "tunnel_slots"
 	tunnelMapTunnelStats   = "tunnel_stats"
+	tunnelMapXdpPorts      = "xdp_ports"
 	tunnelProgTunDecap     = "tun_decap"
 	tunnelProgTunDecapL3   = "tun_decap_l3"
 	tunnelProgTunDecapTc   = "tun_decap_tc"
 	tunnelProgTunEncap     = "tun_encap"
+	tunnelProgXdpPort      = "xdp_port"
 	tunnelVarBenchHead     = "bench_head"
 	tunnelVarBenchMode     = "bench_mode"
 	tunnelVarSlowOnly      = "slow_only"
@@ -130,17 +159,22 @@ type tunnelProgramSpecs struct {
 	TunDecapL3 *ebpf.ProgramSpec `ebpf:"tun_decap_l3"`
 	TunDecapTc *ebpf.ProgramSpec `ebpf:"tun_decap_tc"`
 	TunEncap   *ebpf.ProgramSpec `ebpf:"tun_encap"`
+	XdpPort    *ebpf.ProgramSpec `ebpf:"xdp_port"`
 }
 
 // tunnelMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tunnelMapSpecs struct {
+	FpConfig      *ebpf.MapSpec `ebpf:"fp_config"`
+	FpCounters    *ebpf.MapSpec `ebpf:"fp_counters"`
+	FpTx          *ebpf.MapSpec `ebpf:"fp_tx"`
 	TunnelCfg     *ebpf.MapSpec `ebpf:"tunnel_cfg"`
 	TunnelRx      *ebpf.MapSpec `ebpf:"tunnel_rx"`
 	TunnelRxIndex *ebpf.MapSpec `ebpf:"tunnel_rx_index"`
 	TunnelSlots   *ebpf.MapSpec `ebpf:"tunnel_slots"`
 	TunnelStats   *ebpf.MapSpec `ebpf:"tunnel_stats"`
+	XdpPorts      *ebpf.MapSpec `ebpf:"xdp_ports"`
 }
 
 // tunnelVariableSpecs contains global variables before they are loaded into the kernel.
@@ -172,20 +206,28 @@ func (o *tunnelObjects) Close() error {
 //
 // It can be passed to loadTunnelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tunnelMaps struct {
+	FpConfig      *ebpf.Map `ebpf:"fp_config"`
+	FpCounters    *ebpf.Map `ebpf:"fp_counters"`
+	FpTx          *ebpf.Map `ebpf:"fp_tx"`
 	TunnelCfg     *ebpf.Map `ebpf:"tunnel_cfg"`
 	TunnelRx      *ebpf.Map `ebpf:"tunnel_rx"`
 	TunnelRxIndex *ebpf.Map `ebpf:"tunnel_rx_index"`
 	TunnelSlots   *ebpf.Map `ebpf:"tunnel_slots"`
 	TunnelStats   *ebpf.Map `ebpf:"tunnel_stats"`
+	XdpPorts      *ebpf.Map `ebpf:"xdp_ports"`
 }
 
 func (m *tunnelMaps) Close() error {
 	return _TunnelClose(
+		m.FpConfig,
+		m.FpCounters,
+		m.FpTx,
 		m.TunnelCfg,
 		m.TunnelRx,
 		m.TunnelRxIndex,
 		m.TunnelSlots,
 		m.TunnelStats,
+		m.XdpPorts,
 	)
 }
 
@@ -206,6 +248,7 @@ type tunnelPrograms struct {
 	TunDecapL3 *ebpf.Program `ebpf:"tun_decap_l3"`
 	TunDecapTc *ebpf.Program `ebpf:"tun_decap_tc"`
 	TunEncap   *ebpf.Program `ebpf:"tun_encap"`
+	XdpPort    *ebpf.Program `ebpf:"xdp_port"`
 }
 
 func (p *tunnelPrograms) Close() error {
@@ -214,6 +257,7 @@ func (p *tunnelPrograms) Close() error {
 		p.TunDecapL3,
 		p.TunDecapTc,
 		p.TunEncap,
+		p.XdpPort,
 	)
 }
 

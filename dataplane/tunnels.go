@@ -76,6 +76,11 @@ type Tunnel struct {
 	// addresses decapsulated L3 packets are written with.
 	Hidden                int
 	VisibleMAC, HiddenMAC net.HardwareAddr
+	// Visible is the ifindex of the visible end; with FastPath (allow-fast-path) the
+	// port program forwards decapsulated L3 payloads in the same pass where the fast
+	// path may, as if received there.
+	Visible  int
+	FastPath bool
 }
 
 // Stats are a tunnel's counters summed over CPUs.
@@ -111,7 +116,8 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 	err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		// A routerd of another layout pinned these: start over with fresh maps.
-		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats", "tunnel_rx_index", "tunnel_slots"} {
+		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats", "tunnel_rx_index", "tunnel_slots",
+			"xdp_ports", "fp_tx", "fp_config", "fp_counters"} {
 			os.Remove(filepath.Join(dir, n))
 		}
 		err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
@@ -123,7 +129,8 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 		return nil, fmt.Errorf("loading tunnel programs: %w", err)
 	}
 	for name, p := range map[string]*ebpf.Program{"tun_encap": t.objs.TunEncap,
-		"tun_decap": t.objs.TunDecap, "tun_decap_tc": t.objs.TunDecapTc, "tun_decap_l3": t.objs.TunDecapL3} {
+		"tun_decap": t.objs.TunDecap, "tun_decap_tc": t.objs.TunDecapTc, "tun_decap_l3": t.objs.TunDecapL3,
+		"xdp_port": t.objs.XdpPort} {
 		path := filepath.Join(dir, name)
 		os.Remove(path)
 		if err := p.Pin(path); err != nil {
@@ -180,7 +187,11 @@ func (tn Tunnel) entries(slot uint16) (tunnelTunCfg, tunnelTunRx) {
 	if tn.ClampMSS {
 		cfg.Clamp = 1
 	}
-	rx := tunnelTunRx{Ifindex: uint32(tn.Hidden), Mss4: tn.MSS4, Mss6: tn.MSS6, Clamp: cfg.Clamp, Kind: uint8(tn.Kind), Slot: slot}
+	rx := tunnelTunRx{Ifindex: uint32(tn.Hidden), Mss4: tn.MSS4, Mss6: tn.MSS6, Clamp: cfg.Clamp, Kind: uint8(tn.Kind), Slot: slot,
+		VisIfindex: uint32(tn.Visible)}
+	if tn.FastPath && tn.Visible > 0 {
+		rx.Fast = 1
+	}
 	copy(rx.PeerMac[:], tn.VisibleMAC)
 	copy(rx.OwnMac[:], tn.HiddenMAC)
 	return cfg, rx
@@ -480,55 +491,49 @@ func unpin(path string) {
 	os.Remove(path)
 }
 
-// AttachDecap runs the decapsulator on an underlay interface: native XDP where the driver
-// has it, else generic XDP, else TC. A pinned attachment of an earlier run is updated in
-// place and keeps its hook. force, when not "", asks for one hook only.
+// AttachDecap runs the decapsulator on an underlay interface: the port program
+// (xdp_port, which also forwards for the fast path) in native XDP where the driver has
+// it, else generic XDP, else tun_decap_tc at TC. A pinned attachment of an earlier run
+// is updated in place and keeps its hook. force, when not "", asks for one hook only.
 func (t *Tunnels) AttachDecap(ifindex int, ifname string, force Hook) (Hook, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	// An underlay without a link-layer header (a TUN: the userspace ESP path's device)
 	// gets the TC decapsulator that supplies one; XDP there would never see the packets.
 	decapTC := t.objs.TunDecapTc
 	if l3Device(ifindex) {
 		decapTC, force = t.objs.TunDecapL3, HookTC
 	}
-	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
-		prog := t.objs.TunDecap
-		if h == HookTC {
-			prog = decapTC
-		}
-		if l := reuse(t.linkPath("decap-"+string(h), ifname), prog); l != nil {
+	if force != HookTC {
+		if l := reuse(t.linkPath("decap-"+string(HookTC), ifname), decapTC); l != nil && force == "" {
 			l.Close()
+			return HookTC, nil
+		}
+		h, err := t.attachPort(ifindex, ifname, force)
+		if err == nil {
+			if err := t.addRole(ifindex, FPRoleDecap); err != nil {
+				return "", err
+			}
 			return h, nil
 		}
+		if force != "" {
+			return "", fmt.Errorf("attaching the decapsulator to %s: %w", ifname, err)
+		}
 	}
-	var errs []error
-	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
-		if force != "" && h != force {
-			continue
-		}
-		var (
-			l   link.Link
-			err error
-		)
-		switch h {
-		case HookXDPNative:
-			l, err = link.AttachXDP(link.XDPOptions{Program: t.objs.TunDecap, Interface: ifindex, Flags: link.XDPDriverMode})
-		case HookXDPGeneric:
-			l, err = link.AttachXDP(link.XDPOptions{Program: t.objs.TunDecap, Interface: ifindex, Flags: link.XDPGenericMode})
-		case HookTC:
-			l, err = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: decapTC, Attach: ebpf.AttachTCXIngress})
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", h, err))
-			continue
-		}
-		perr := l.Pin(t.linkPath("decap-"+string(h), ifname))
+	path := t.linkPath("decap-"+string(HookTC), ifname)
+	if l := reuse(path, decapTC); l != nil {
 		l.Close()
-		if perr != nil {
-			return "", fmt.Errorf("pinning decap link of %s: %w", ifname, perr)
-		}
-		return h, nil
+		return HookTC, nil
 	}
-	return "", fmt.Errorf("attaching the decapsulator to %s: %w", ifname, errors.Join(errs...))
+	l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: decapTC, Attach: ebpf.AttachTCXIngress})
+	if err != nil {
+		return "", fmt.Errorf("attaching the decapsulator to %s: %w", ifname, err)
+	}
+	defer l.Close()
+	if err := l.Pin(path); err != nil {
+		return "", fmt.Errorf("pinning decap link of %s: %w", ifname, err)
+	}
+	return HookTC, nil
 }
 
 // l3Device reports whether an interface carries bare IP packets (ARPHRD_NONE: TUN,
@@ -538,20 +543,27 @@ func l3Device(ifindex int) bool {
 	return err == nil && l.Attrs().EncapType == "none"
 }
 
-// DetachDecap removes the decapsulator from an underlay interface.
+// DetachDecap removes the decapsulator from an underlay interface; the port program
+// stays while the interface is a fast path port.
 func (t *Tunnels) DetachDecap(ifname string) {
-	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
-		unpin(t.linkPath("decap-"+string(h), ifname))
-	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	unpin(t.linkPath("decap-"+string(HookTC), ifname))
+	t.dropRole(ifname, FPRoleDecap)
 }
 
 // DecapLinks lists the interface names that have a pinned decapsulator.
 func (t *Tunnels) DecapLinks() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var out []string
-	for _, h := range []Hook{HookXDPNative, HookXDPGeneric, HookTC} {
-		ms, _ := filepath.Glob(t.linkPath("decap-"+string(h), "*"))
-		for _, m := range ms {
-			out = append(out, strings.TrimPrefix(filepath.Base(m), "link_decap-"+string(h)+"_"))
+	ms, _ := filepath.Glob(t.linkPath("decap-"+string(HookTC), "*"))
+	for _, m := range ms {
+		out = append(out, strings.TrimPrefix(filepath.Base(m), "link_decap-"+string(HookTC)+"_"))
+	}
+	for name, roles := range t.portLinks() {
+		if roles == 0 || roles&FPRoleDecap != 0 {
+			out = append(out, name)
 		}
 	}
 	return out

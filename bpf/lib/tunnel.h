@@ -58,6 +58,8 @@ struct tun_rx {
 	__u8 clamp;
 	__u8 kind;
 	__u16 slot;        /* index into tunnel_stats, as in tun_cfg */
+	__u32 vis_ifindex; /* visible end: where decapsulated packets are received */
+	__u32 fast;        /* allow-fast-path: L3 payloads may be forwarded in the same pass */
 };
 
 /* tun_slot: a tunnel's receive entry at its slot (tunnel_slots), for the fast lookup

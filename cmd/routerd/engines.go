@@ -9,6 +9,7 @@ import (
 	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/fastpath"
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/ipsec"
@@ -50,6 +51,7 @@ func engines(env *Env) []engine.Engine {
 		managementEngine(env),
 		consolesEngine(env),
 		tunnel.New(env.BPFFS),
+		fastpath.New(),
 		ptpEngine(env),
 		scheduler.New(env.Interp, scheduler.SystemClock{}, time.Now()),
 		engine.Func(engine.Spec{Name: "routing", Menus: []string{routing.Root}}, func(ctx context.Context, h *engine.Handle) error {

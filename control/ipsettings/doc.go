@@ -8,6 +8,7 @@
 // and every existing interface; the resync puts back what was changed behind routerd's
 // back and covers interfaces that appeared since. Not covered: the neighbour table limits
 // (max-neighbor-entries) when routerd runs in a child namespace, because gc_thresh3 is
-// one value for every namespace of the machine (the item says so); the fast path and its
-// counters (they read no/0 until it exists); route-cache (Linux has none).
+// one value for every namespace of the machine (the item says so); route-cache (Linux has
+// none); FastTrack's counters (no/0: there is no FastTrack yet). The fast path's counters
+// come from package fastpath (the FastPath service), which applies allow-fast-path.
 package ipsettings

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
@@ -107,6 +108,15 @@ var params6 = []param{
 	{prop: "multipath-hash-policy", files: []string{"net/ipv6/fib_multipath_hash_policy"}, conv: hashPolicy},
 }
 
+// FastPathStatus is what /ip settings and /ipv6 settings print of the fast path.
+type FastPathStatus struct {
+	Active4, Active6                   bool
+	Packets4, Bytes4, Packets6, Bytes6 uint64
+}
+
+// FastPath is the service the fast path engine offers (engine.Offer) for the counters.
+type FastPath func() FastPathStatus
+
 // Options say where the sysctls are.
 type Options struct {
 	// Proc is /proc/sys (default); the initial namespace is told by comparing
@@ -117,7 +127,12 @@ type Options struct {
 // Engine applies /ip settings and /ipv6 settings.
 type Engine struct {
 	ex   *control.Executor
+	eh   *engine.Handle
 	opts Options
+	// mu guards the last published states, which print refreshes with the fast path's
+	// counters.
+	mu     sync.Mutex
+	states map[string]control.ItemState
 	// initNS: routerd runs in the machine's namespace and owns the global limits.
 	initNS bool
 }
@@ -137,7 +152,9 @@ func (e *Engine) Spec() engine.Spec {
 
 // Start finds out whether routerd owns the machine-wide parameters.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
-	e.ex = h.Ex
+	e.ex, e.eh = h.Ex, h
+	e.ex.Provide(Path, e.refresh(Path))
+	e.ex.Provide(Path6, e.refresh(Path6))
 	self, err1 := os.Readlink("/proc/self/ns/net")
 	init, err2 := os.Readlink("/proc/1/ns/net")
 	e.initNS = err1 == nil && err2 == nil && self == init
@@ -146,17 +163,72 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 
 // Reconcile writes every parameter whose file differs; unchanged files are not written.
 func (e *Engine) Reconcile(ctx context.Context) error {
-	e.apply(Path, params4, map[string]string{
-		"ipv4-fast-path-active": "no", "ipv4-fast-path-packets": "0", "ipv4-fast-path-bytes": "0",
-		"ipv4-fasttrack-active": "no", "ipv4-fasttrack-packets": "0", "ipv4-fasttrack-bytes": "0",
-	})
-	e.apply(Path6, params6, nil)
+	e.apply(Path, params4)
+	e.apply(Path6, params6)
 	return nil
+}
+
+// fastPathProps are the read-only counters of a settings menu: no/0 without a fast path
+// engine. FastTrack does not exist yet.
+func (e *Engine) fastPathProps(path string) map[string]string {
+	var st FastPathStatus
+	if e.eh != nil {
+		if fp, ok := engine.Lookup[FastPath](e.eh); ok {
+			st = fp()
+		}
+	}
+	yn := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	if path == Path6 {
+		return map[string]string{"ipv6-fast-path-active": yn(st.Active6), "ipv6-fast-path-packets": u(st.Packets6),
+			"ipv6-fast-path-bytes": u(st.Bytes6)}
+	}
+	return map[string]string{
+		"ipv4-fast-path-active": yn(st.Active4), "ipv4-fast-path-packets": u(st.Packets4), "ipv4-fast-path-bytes": u(st.Bytes4),
+		"ipv4-fasttrack-active": "no", "ipv4-fasttrack-packets": "0", "ipv4-fasttrack-bytes": "0",
+	}
+}
+
+// refresh publishes the item's state with the fast path's counters as they are now.
+func (e *Engine) refresh(path string) control.Source {
+	return func(context.Context, *control.Session) ([]control.Row, error) {
+		e.publish(path, nil)
+		return nil, nil
+	}
+}
+
+// publish sets the item's state: st when given (a pass), else the last one, with the
+// fast path's counters read now.
+func (e *Engine) publish(path string, st *control.ItemState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.states == nil {
+		e.states = map[string]control.ItemState{}
+	}
+	cur := e.states[path]
+	if st != nil {
+		cur = *st
+	}
+	props := map[string]string{}
+	for k, v := range cur.Props {
+		props[k] = v
+	}
+	for k, v := range e.fastPathProps(path) {
+		props[k] = v
+	}
+	cur.Props = props
+	e.states[path] = cur
+	e.ex.State.Set(path, itemID, cur)
 }
 
 // apply converges one menu's parameters and publishes what could not be applied as the
 // item's status.
-func (e *Engine) apply(path string, params []param, ro map[string]string) {
+func (e *Engine) apply(path string, params []param) {
 	props := map[string]string{}
 	if items, err := e.ex.Items(path); err == nil && len(items) > 0 {
 		props = items[0].Props
@@ -173,11 +245,11 @@ func (e *Engine) apply(path string, params []param, ro map[string]string) {
 			problems = append(problems, p.prop+": "+err.Error())
 		}
 	}
-	st := control.ItemState{Props: ro}
+	st := control.ItemState{}
 	if len(problems) > 0 {
 		st.Status = "not applied: " + strings.Join(problems, "; ")
 	}
-	e.ex.State.Set(path, itemID, st)
+	e.publish(path, &st)
 }
 
 // set writes v to p's files where they hold something else.

@@ -94,6 +94,7 @@ func (e *Engine) kernelProps(l netlink.Link, qdrops map[int]uint64) (p map[strin
 	}
 	p["tx-queue-drop"] = strconv.FormatUint(qdrops[a.Index], 10)
 	claimed = e.applyOverlays(a.Name, p)
+	e.applyExtras(a.Name, p)
 	e.mu.Lock()
 	if hs := e.hist[a.Name]; hs != nil {
 		if !hs.lastUp.IsZero() {

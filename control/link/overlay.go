@@ -12,6 +12,11 @@ import "github.com/routerd/routerd/control/engine"
 // are built and must not call back into this engine.
 type Overlay func(name string) (props map[string]string, ok bool)
 
+// Extra supplies read-only properties another engine adds to a link's row in /interface
+// print without claiming the link (the fast path's fast-path of a port). It is called
+// while rows are built and must not call back into this engine.
+type Extra func(name string) map[string]string
+
 // Hider reports links that are a part of another engine's implementation rather than
 // interfaces of their own (the hidden veth ends of tunnels): /interface print,
 // /interface ethernet print and the interface lists leave them out.
@@ -37,6 +42,18 @@ func (e *Engine) applyOverlays(name string, p map[string]string) bool {
 		}
 	}
 	return claimed
+}
+
+// applyExtras adds the properties other engines offer for the named link.
+func (e *Engine) applyExtras(name string, p map[string]string) {
+	if e.eh == nil {
+		return
+	}
+	for _, fn := range engine.All[Extra](e.eh) {
+		for k, v := range fn(name) {
+			p[k] = v
+		}
+	}
 }
 
 // hiddenLink reports whether a Hider another engine offers hides the named link.

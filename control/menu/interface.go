@@ -96,6 +96,7 @@ func interfaceMenus() []*Menu {
 				ro("last-link-down-time", value.String(), "When the link last lost carrier (seen by routerd)."),
 				ro("last-link-up-time", value.String(), "When the link last gained carrier (seen by routerd)."),
 				counter("link-downs", "Times the link lost carrier since routerd started."),
+				ro("fast-path", value.Bool(), "Whether the port runs the fast path program (XDP), which forwards what it may of the packets received on it."),
 			},
 				comment,
 				disabled,

@@ -13,7 +13,6 @@ import (
 // Settings" manual page: the kernel's forwarding and ICMP/ARP/TCP parameters, which
 // package ipsettings applies to the namespace's sysctls. RouterOS routes by default.
 func ipSettingsMenus() []*Menu {
-	noFastPath := "no fast path here yet"
 	return []*Menu{
 		{
 			Path: "/ip/settings",
@@ -45,8 +44,8 @@ func ipSettingsMenus() []*Menu {
 					Desc: "Mask of the ICMP types rate limited (bit n is type n)."},
 				{Name: "route-cache", Type: value.Bool(), Default: "yes", NoEffect: "Linux has no IPv4 route cache since 3.6",
 					Desc: "Use the route cache."},
-				{Name: "allow-fast-path", Type: value.Bool(), Default: "yes", NoEffect: noFastPath,
-					Desc: "Allow the fast path."},
+				{Name: "allow-fast-path", Type: value.Bool(), Default: "yes",
+					Desc: "Allow the fast path: IPv4 packets forwarded by the ports' XDP program while no firewall rule, IPsec policy or queue is configured."},
 				{Name: "tcp-timestamps", Type: value.Enum("disable", "enable", "random-offset"), Default: "random-offset",
 					Desc: "TCP timestamps (RFC 1323): off, on, or on with a random offset per connection."},
 				{Name: "ipv4-multipath-hash-policy", Type: value.Enum("l3", "l4", "l3-inner"), Default: "l3",
@@ -76,8 +75,11 @@ func ipSettingsMenus() []*Menu {
 					Desc: "Most IPv6 neighbour entries (gc_thresh3)."},
 				{Name: "multipath-hash-policy", Type: value.Enum("l3", "l4", "l3-inner"), Default: "l3",
 					Desc: "Fields hashed to pick a path of an ECMP route."},
-				{Name: "allow-fast-path", Type: value.Bool(), Default: "yes", NoEffect: noFastPath,
-					Desc: "Allow the IPv6 fast path."},
+				{Name: "allow-fast-path", Type: value.Bool(), Default: "yes",
+					Desc: "Allow the IPv6 fast path: IPv6 packets forwarded by the ports' XDP program while no firewall rule, IPsec policy or queue is configured."},
+				{Name: "ipv6-fast-path-active", Type: value.Bool(), ReadOnly: true, Desc: "Whether the IPv6 fast path is in use."},
+				{Name: "ipv6-fast-path-packets", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "IPv6 packets forwarded by the fast path."},
+				{Name: "ipv6-fast-path-bytes", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "IPv6 bytes forwarded by the fast path."},
 			},
 			Desc: "IPv6 kernel parameters: forwarding, redirects, router advertisements, neighbour table.",
 		},

@@ -162,6 +162,8 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		h.Kick()
 	})
 	engine.Offer(h, link.Hider(isHidden))
+	// The fast path engine drives the same loaded objects (one port program per port).
+	engine.Offer(h, dp)
 	engine.Offer(h, link.Overlay(e.ifaceOverlay))
 	if h.Metrics != nil {
 		if err := h.Metrics.Register(e); err != nil {
@@ -226,11 +228,21 @@ type tunnelItem struct {
 	ClampMSS     bool   `prop:"clamp-tcp-mss"`
 	DontFragment string `prop:"dont-fragment"`
 	Disabled     bool   `prop:"disabled"`
+	// IPsecSecret is the ipsec engine's; a tunnel with one takes no fast path (its
+	// packets must meet the IPsec policies).
+	IPsecSecret string `prop:"ipsec-secret"`
+}
+
+// fastItem adds allow-fast-path, which every tunnel menu but 6to4 has: the port program
+// may forward the payload in the pass that decapsulates it.
+type fastItem struct {
+	tunnelItem
+	AllowFastPath bool `prop:"allow-fast-path"`
 }
 
 // eoipItem adds what only /interface eoip has.
 type eoipItem struct {
-	tunnelItem
+	fastItem
 	MAC                     string        `prop:"mac-address"`
 	ARP                     string        `prop:"arp"`
 	ARPTimeout              string        `prop:"arp-timeout"`
@@ -244,10 +256,13 @@ type eoipItem struct {
 func (e *Engine) TypedItems() map[string]any {
 	out := map[string]any{}
 	for _, m := range Menus {
-		if m.Kind == dataplane.EoIP {
+		switch m.Kind {
+		case dataplane.EoIP:
 			out[m.Path] = eoipItem{}
-		} else {
+		case dataplane.SixToFour:
 			out[m.Path] = tunnelItem{}
+		default:
+			out[m.Path] = fastItem{}
 		}
 	}
 	return out
@@ -278,10 +293,13 @@ func (e *Engine) decodeItems() ([]item, error) {
 		for _, si := range its {
 			it := item{path: m.Path, kind: m.Kind, prefix: m.Prefix, id: si.ID}
 			var err error
-			if m.Kind == dataplane.EoIP {
+			switch m.Kind {
+			case dataplane.EoIP:
 				err = engine.Decode(mm, si, &it.eoipItem)
-			} else {
+			case dataplane.SixToFour:
 				err = engine.Decode(mm, si, &it.tunnelItem)
+			default:
+				err = engine.Decode(mm, si, &it.fastItem)
 			}
 			if err != nil {
 				it.bad = err.Error()
@@ -439,6 +457,10 @@ func (e *Engine) prune(want map[string]bool) error {
 	return errors.Join(errs...)
 }
 
+// IsHidden reports whether name is the hidden veth end of a tunnel (the fast path leaves
+// it alone).
+func IsHidden(name string) bool { return isHidden(name) }
+
 func isHidden(name string) bool {
 	for _, m := range Menus {
 		if rest, ok := strings.CutPrefix(name, m.Prefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
@@ -573,7 +595,9 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	tn := dataplane.Tunnel{Kind: it.kind, Local: configuredLocal, Remote: remote, TunnelID: key.id,
 		DSCP: dscp, DFInherit: it.DontFragment == "inherit", TTL: 64, ClampMSS: it.ClampMSS,
 		MSS4: uint16(mtu - 40), MSS6: uint16(mtu - 60), Hidden: hid.Attrs().Index,
-		VisibleMAC: vis.Attrs().HardwareAddr, HiddenMAC: hid.Attrs().HardwareAddr}
+		VisibleMAC: vis.Attrs().HardwareAddr, HiddenMAC: hid.Attrs().HardwareAddr,
+		// allow-fast-path; a tunnel with an ipsec-secret must not skip the IPsec policies.
+		Visible: vis.Attrs().Index, FastPath: it.AllowFastPath && it.IPsecSecret == ""}
 	// Without local-address the source follows the route, per packet
 	// (bpf_fib_lookup), and receive matches any local address.
 	// Set scans the maps; a pass that finds the tunnel as wanted leaves them alone.

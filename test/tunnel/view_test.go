@@ -97,7 +97,7 @@ func checkBpftool(t *testing.T, dir string) {
 		}
 		return string(out)
 	}
-	for _, p := range []string{"tun_encap", "tun_decap", "tun_decap_tc"} {
+	for _, p := range []string{"tun_encap", "tun_decap", "tun_decap_tc", "xdp_port"} {
 		if out := bt("prog", "show", "pinned", filepath.Join(dir, p)); !strings.Contains(out, "name "+p) || !strings.Contains(out, "btf_id") {
 			t.Errorf("bpftool prog show pinned %s:\n%s", p, out)
 		}
@@ -105,7 +105,8 @@ func checkBpftool(t *testing.T, dir string) {
 	if out := bt("prog", "show"); !strings.Contains(out, "name tun_encap") {
 		t.Errorf("bpftool prog show lacks tun_encap:\n%s", out)
 	}
-	for m, fields := range map[string][]string{"tunnel_cfg": {`"kind"`, `"remote"`, `"tunnel_id"`}, "tunnel_rx": {`"ifindex"`, `"peer_mac"`}} {
+	for m, fields := range map[string][]string{"tunnel_cfg": {`"kind"`, `"remote"`, `"tunnel_id"`}, "tunnel_rx": {`"ifindex"`, `"peer_mac"`},
+		"xdp_ports": {`"roles"`, `"slot"`}} {
 		out := bt("map", "dump", "pinned", filepath.Join(dir, m))
 		for _, f := range fields {
 			if !strings.Contains(out, f) {

@@ -1,0 +1,59 @@
+/* Types shared by the port program's fast path (bpf/tunnel.c, xdp_port) and routerd's Go
+ * side (dataplane/fastpath.go, through bpf2go -type). No implicit padding: Go reads
+ * them as raw bytes. */
+#ifndef ROUTERD_FASTPATH_H
+#define ROUTERD_FASTPATH_H
+
+/* What a port's XDP program is there for (fp_port.roles); the link stays while any is
+ * set. Only FP_ROLE_FORWARD changes what the program does. */
+enum fp_role {
+	FP_ROLE_DECAP = 1,   /* an underlay of tunnels (the tunnel engine) */
+	FP_ROLE_FORWARD = 2, /* a fast path port: forwards what it receives */
+};
+
+/* fp_cfg.flags: what may take the fast path now (Go clears a family's bit while
+ * allow-fast-path is off or a firewall rule or IPsec policy could see its packets). */
+enum fp_flags {
+	FP_ON4 = 1,
+	FP_ON6 = 2,
+};
+
+/* Why a packet that reached the fast path went to the stack (fp_stats.pass). */
+enum fp_pass {
+	FP_PASS_OFF = 0,      /* fast path off for the family (settings, firewall, IPsec) */
+	FP_PASS_NOT_IP = 1,   /* not IPv4/IPv6 over plain Ethernet, or not to our MAC */
+	FP_PASS_OPTIONS = 2,  /* IPv4 options, IPv6 hop-by-hop header */
+	FP_PASS_TTL = 3,      /* TTL / hop limit at most 1: the kernel sends time exceeded */
+	FP_PASS_LOCAL = 4,    /* to us, broadcast, multicast, link-local, no route */
+	FP_PASS_MTU = 5,      /* over the egress MTU: the kernel fragments or sends frag-needed */
+	FP_PASS_NO_NEIGH = 6, /* next hop unresolved: the kernel resolves it */
+	FP_PASS_NO_ROUTE = 7, /* unreachable, blackhole or prohibit route, forwarding off */
+	FP_PASS_EGRESS = 8,   /* leaves by an interface that is not a fast path port */
+	FP_PASS_MAX = 9,
+};
+
+struct fp_cfg {
+	__u32 flags;
+	__u32 pad;
+};
+
+/* fp_port: a port with the port program, in xdp_ports by ifindex. */
+struct fp_port {
+	__u8 mac[6];  /* forwarded frames must be addressed to it */
+	__u16 roles;
+	__u32 slot;   /* index into fp_counters */
+};
+
+/* fp_stats: per CPU, in a per-CPU array at the ingress port's slot (slot 0: packets
+ * decapsulated and forwarded in one pass that came in on no fast path port). */
+struct fp_stats {
+	__u64 packets4;
+	__u64 bytes4;
+	__u64 packets6;
+	__u64 bytes6;
+	__u64 pass[FP_PASS_MAX];
+};
+
+#define FP_MAX_PORTS 1024
+
+#endif

@@ -1,0 +1,20 @@
+// Package fastpath runs RouterOS's FastPath in XDP: every Ethernet port routerd manages
+// gets the port program (dataplane's xdp_port, the same program that decapsulates
+// tunnels on an underlay, so a port has one XDP program whatever its roles), which
+// forwards IPv4 and IPv6 packets itself (bpf_fib_lookup, TTL/hop limit, MAC rewrite,
+// redirect through a devmap) and hands the stack everything the kernel must see: packets
+// to us, TTL at most 1, over the egress MTU, IP options, unresolved neighbours, packets
+// leaving by a port that cannot take redirected frames, and, as in RouterOS, every packet
+// of a family while a firewall rule (filter, nat, mangle, raw), an IPsec policy or a queue
+// is configured or /ip settings allow-fast-path (/ipv6 settings allow-fast-path) is no.
+// Tunnels with allow-fast-path=yes forward their decapsulated L3 payload in the same pass.
+//
+// It publishes the counters of /ip settings and /ipv6 settings (ipv4-fast-path-*,
+// ipv6-fast-path-*), a fast-path property per port in /interface print detail, and
+// per-port Prometheus counters.
+//
+// Not covered yet: FastTrack (fasttrack-connection is only counted by the firewall, so
+// ipv4-fasttrack-* read no/0), sending into tunnels (traffic routed into a tunnel goes
+// through the stack), dynamic firewall rules other engines add (they do not block the fast
+// path), ports that are bridge members (the bridge forwards them).
+package fastpath

@@ -1,0 +1,249 @@
+package fastpath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/ipsettings"
+	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/tunnel"
+	"github.com/routerd/routerd/dataplane"
+)
+
+// ErrNoDataplane says the eBPF dataplane (loaded by the tunnel engine) is not there.
+var ErrNoDataplane = errors.New("fast path: no eBPF dataplane (the tunnel engine did not start)")
+
+// blockers4 and blockers6 are the menus whose enabled items could see forwarded packets
+// of the family; while any has one, the family takes no fast path (RouterOS: "firewall
+// rules are not configured", "IPsec policies are not configured", "simple and queue
+// trees ... are not configured").
+var (
+	shared    = []string{"/ip/ipsec/policy", "/queue/simple", "/queue/tree"}
+	blockers4 = append([]string{"/ip/firewall/filter", "/ip/firewall/nat", "/ip/firewall/mangle", "/ip/firewall/raw"}, shared...)
+	blockers6 = append([]string{"/ipv6/firewall/filter", "/ipv6/firewall/nat", "/ipv6/firewall/mangle", "/ipv6/firewall/raw"}, shared...)
+)
+
+// resyncEvery bounds how long a new port, or a peer that started taking redirected
+// frames, goes unnoticed.
+const resyncEvery = 5 * time.Second
+
+// Engine attaches the port program to the ports and keeps the fast path's settings.
+type Engine struct {
+	ex *control.Executor
+	dp *dataplane.Tunnels
+
+	mu    sync.Mutex
+	ports map[string]port // by name
+	on4   bool
+	on6   bool
+	why4  string // why IPv4 takes no fast path ("" when it does)
+	why6  string
+}
+
+// port is a fast path port as last applied.
+type port struct {
+	index int
+	hook  dataplane.Hook
+	tx    bool   // takes redirected frames
+	err   string // why the program could not be attached
+}
+
+// New returns the engine, for an engine host to run after the tunnel engine.
+func New() *Engine { return &Engine{ports: map[string]port{}} }
+
+// Spec: the settings, the menus that block the fast path and the links are watched.
+func (e *Engine) Spec() engine.Spec {
+	w := []string{ipsettings.Path, ipsettings.Path6, "/interface"}
+	w = append(w, blockers4...)
+	w = append(w, blockers6[:4]...)
+	return engine.Spec{Name: "fastpath", Watch: w, Resync: resyncEvery}
+}
+
+// Start finds the dataplane the tunnel engine loaded and offers the counters to /ip
+// settings, the per-port property to /interface print and the metrics.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	dp, ok := engine.Lookup[*dataplane.Tunnels](h)
+	if !ok || dp == nil {
+		return ErrNoDataplane
+	}
+	e.ex, e.dp = h.Ex, dp
+	engine.Offer(h, ipsettings.FastPath(e.status))
+	engine.Offer(h, link.Extra(e.linkProps))
+	if h.Metrics != nil {
+		if err := h.Metrics.Register(e); err != nil {
+			slog.Warn("fast path metrics not registered", "err", err)
+		}
+	}
+	return nil
+}
+
+// Reconcile converges the port attachments and the families' switch to the
+// configuration.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	allow4 := e.setting(ipsettings.Path)
+	allow6 := e.setting(ipsettings.Path6)
+	why4, why6 := "", ""
+	if !allow4 {
+		why4 = "allow-fast-path=no"
+	} else if m := e.blocked(blockers4); m != "" {
+		why4 = m + " configured"
+	}
+	if !allow6 {
+		why6 = "allow-fast-path=no"
+	} else if m := e.blocked(blockers6); m != "" {
+		why6 = m + " configured"
+	}
+	// Off first, then ports: a blocker added never sees a packet forwarded past it.
+	if err := e.dp.SetFastPath(why4 == "", why6 == ""); err != nil {
+		return err
+	}
+	want, err := e.wantPorts()
+	if err != nil {
+		return err
+	}
+	ports := map[string]port{}
+	var errs []error
+	for name, idx := range want {
+		p := port{index: idx}
+		h, tx, err := e.dp.AddFastPort(idx, name, "")
+		if err != nil {
+			p.err = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		p.hook, p.tx = h, tx
+		ports[name] = p
+	}
+	// Ports that went (or are no longer ports) lose the fast path.
+	have, err := e.dp.FastPorts()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	keep := map[int]bool{}
+	for _, p := range ports {
+		keep[p.index] = true
+	}
+	for _, idx := range have {
+		if keep[idx] {
+			continue
+		}
+		name := ""
+		if l, err := netlink.LinkByIndex(idx); err == nil {
+			name = l.Attrs().Name
+		}
+		e.dp.RemoveFastPort(idx, name)
+	}
+	e.mu.Lock()
+	e.ports, e.on4, e.on6, e.why4, e.why6 = ports, why4 == "", why6 == "", why4, why6
+	e.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// setting reads allow-fast-path of a settings menu (default yes).
+func (e *Engine) setting(path string) bool {
+	its, err := e.ex.Items(path)
+	if err != nil || len(its) == 0 {
+		return true
+	}
+	return its[0].Props["allow-fast-path"] != "no"
+}
+
+// blocked names the first menu among paths with an enabled item ("" for none).
+func (e *Engine) blocked(paths []string) string {
+	for _, p := range paths {
+		its, err := e.ex.Items(p)
+		if err != nil {
+			continue
+		}
+		for _, it := range its {
+			if it.Props["disabled"] == "yes" || it.Props["template"] == "yes" {
+				continue
+			}
+			return strings.ReplaceAll(strings.TrimPrefix(p, "/"), "/", " ")
+		}
+	}
+	return ""
+}
+
+// wantPorts lists the ports: the Ethernet links (veth or hardware) that are no bridge
+// member, no part of a tunnel (hidden or visible end) and not the loopback.
+func (e *Engine) wantPorts() (map[string]int, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("listing links: %w", err)
+	}
+	tunnels := map[string]bool{}
+	for _, m := range tunnel.Menus {
+		its, _ := e.ex.Items(m.Path)
+		for _, it := range its {
+			tunnels[it.Props["name"]] = true
+		}
+	}
+	out := map[string]int{}
+	for _, l := range links {
+		a := l.Attrs()
+		if t := l.Type(); t != "veth" && t != "device" {
+			continue
+		}
+		if a.Flags&net.FlagLoopback != 0 || len(a.HardwareAddr) != 6 || a.EncapType != "ether" ||
+			a.MasterIndex != 0 || tunnels[a.Name] || tunnel.IsHidden(a.Name) {
+			continue
+		}
+		out[a.Name] = a.Index
+	}
+	return out, nil
+}
+
+// status is what /ip settings and /ipv6 settings print of the fast path.
+func (e *Engine) status() ipsettings.FastPathStatus {
+	tot, _ := e.dp.FastTotals()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tx := false
+	for _, p := range e.ports {
+		tx = tx || (p.tx && p.err == "")
+	}
+	return ipsettings.FastPathStatus{
+		Active4: e.on4 && tx, Packets4: tot.Packets4, Bytes4: tot.Bytes4,
+		Active6: e.on6 && tx, Packets6: tot.Packets6, Bytes6: tot.Bytes6,
+	}
+}
+
+// linkProps is the fast-path property of a port in /interface print: yes while its
+// packets may take the fast path (the family's switch aside).
+func (e *Engine) linkProps(name string) map[string]string {
+	e.mu.Lock()
+	p, ok := e.ports[name]
+	e.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	props := map[string]string{"fast-path": "no"}
+	if p.err == "" && p.hook != "" {
+		props["fast-path"] = "yes"
+	}
+	return props
+}
+
+// Ports lists the fast path ports with their state (tests, diagnostics).
+func (e *Engine) Ports() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for n, p := range e.ports {
+		out = append(out, n+" hook="+string(p.hook)+" tx="+strconv.FormatBool(p.tx))
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,347 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Roles of a port's XDP program (enum fp_role): the attachment stays while any is set.
+const (
+	FPRoleDecap   = 1 // an underlay of tunnels
+	FPRoleForward = 2 // a fast path port
+)
+
+// PassReasons name the index of FastStats.Pass (enum fp_pass): why a packet that came to
+// the fast path went to the kernel stack.
+var PassReasons = []string{"off", "not-ip", "options", "ttl", "local", "mtu", "no-neighbour", "no-route", "egress"}
+
+// FastStats are a port's fast path counters summed over CPUs.
+type FastStats struct {
+	Packets4, Bytes4, Packets6, Bytes6 uint64
+	Pass                               [9]uint64
+}
+
+func (s *FastStats) add(p tunnelFpStats) {
+	s.Packets4 += p.Packets4
+	s.Bytes4 += p.Bytes4
+	s.Packets6 += p.Packets6
+	s.Bytes6 += p.Bytes6
+	for i := range s.Pass {
+		s.Pass[i] += p.Pass[i]
+	}
+}
+
+// portHooks are the hooks the port program runs at, in the order tried.
+var portHooks = []Hook{HookXDPNative, HookXDPGeneric}
+
+// attachPort runs xdp_port on ifindex (native XDP, else generic; force picks one),
+// reusing an attachment pinned by an earlier run (also one pinned under the name the
+// decapsulator's links had before the port program, link_decap-xdp-*).
+func (t *Tunnels) attachPort(ifindex int, ifname string, force Hook) (Hook, error) {
+	for _, h := range portHooks {
+		path := t.linkPath("port-"+string(h), ifname)
+		old := t.linkPath("decap-"+string(h), ifname)
+		if _, err := os.Stat(old); err == nil {
+			if _, err := os.Stat(path); err != nil {
+				os.Rename(old, path)
+			} else {
+				unpin(old)
+			}
+		}
+		if l := reuse(path, t.objs.XdpPort); l != nil {
+			info, err := l.Info()
+			if err == nil && info.XDP() != nil && int(info.XDP().Ifindex) == ifindex {
+				l.Close()
+				return h, nil
+			}
+			l.Unpin()
+			l.Close()
+		}
+	}
+	var errs []error
+	for _, h := range portHooks {
+		if force != "" && force != h {
+			continue
+		}
+		flags := link.XDPDriverMode
+		if h == HookXDPGeneric {
+			flags = link.XDPGenericMode
+		}
+		l, err := link.AttachXDP(link.XDPOptions{Program: t.objs.XdpPort, Interface: ifindex, Flags: flags})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h, err))
+			continue
+		}
+		perr := l.Pin(t.linkPath("port-"+string(h), ifname))
+		l.Close()
+		if perr != nil {
+			return "", fmt.Errorf("pinning the port link of %s: %w", ifname, perr)
+		}
+		return h, nil
+	}
+	return "", fmt.Errorf("attaching the port program to %s: %w", ifname, errors.Join(errs...))
+}
+
+// portHook says at which hook the port program of ifname runs ("" for none).
+func (t *Tunnels) portHook(ifname string) Hook {
+	for _, h := range portHooks {
+		if _, err := os.Stat(t.linkPath("port-"+string(h), ifname)); err == nil {
+			return h
+		}
+	}
+	return ""
+}
+
+// portLinks lists the interfaces with a pinned port program and their roles (0: no
+// entry, the interface is gone or was configured by another layout).
+func (t *Tunnels) portLinks() map[string]uint16 {
+	out := map[string]uint16{}
+	for _, h := range portHooks {
+		prefix := "link_port-" + string(h) + "_"
+		ms, _ := filepath.Glob(filepath.Join(t.dir, prefix+"*"))
+		for _, m := range ms {
+			name := strings.TrimPrefix(filepath.Base(m), prefix)
+			out[name] = 0
+			if ifc, err := net.InterfaceByName(name); err == nil {
+				var p tunnelFpPort
+				if t.objs.XdpPorts.Lookup(uint32(ifc.Index), &p) == nil {
+					out[name] = p.Roles
+				}
+			}
+		}
+	}
+	return out
+}
+
+// addRole records a role of ifindex's port program, giving the port a counter slot
+// (zeroed) when it has none.
+func (t *Tunnels) addRole(ifindex int, role uint16) error {
+	key := uint32(ifindex)
+	var p tunnelFpPort
+	if err := t.objs.XdpPorts.Lookup(key, &p); err != nil {
+		slot, err := t.freePortSlot()
+		if err != nil {
+			return err
+		}
+		p = tunnelFpPort{Slot: slot}
+		if ifc, err := net.InterfaceByIndex(ifindex); err == nil {
+			copy(p.Mac[:], ifc.HardwareAddr)
+		}
+	}
+	p.Roles |= role
+	if err := t.objs.XdpPorts.Put(key, p); err != nil {
+		return fmt.Errorf("xdp_ports: %w", err)
+	}
+	return nil
+}
+
+// freePortSlot returns the lowest fp_counters slot no port has (0 is kept for the
+// packets decapsulated and forwarded that came in on no fast path port), zeroed.
+func (t *Tunnels) freePortSlot() (uint32, error) {
+	used := map[uint32]bool{0: true}
+	var (
+		k uint32
+		v tunnelFpPort
+	)
+	it := t.objs.XdpPorts.Iterate()
+	for it.Next(&k, &v) {
+		used[v.Slot] = true
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("xdp_ports: %w", err)
+	}
+	for s := uint32(1); s < t.objs.FpCounters.MaxEntries(); s++ {
+		if used[s] {
+			continue
+		}
+		zero := make([]tunnelFpStats, ebpf.MustPossibleCPU())
+		if err := t.objs.FpCounters.Put(s, zero); err != nil {
+			return 0, fmt.Errorf("fp_counters: %w", err)
+		}
+		return s, nil
+	}
+	return 0, errors.New("dataplane: too many ports")
+}
+
+// dropRole removes a role of the port program of ifname; without roles left, the
+// program is detached and the port forgotten.
+func (t *Tunnels) dropRole(ifname string, role uint16) {
+	ifc, err := net.InterfaceByName(ifname)
+	if err == nil {
+		key := uint32(ifc.Index)
+		var p tunnelFpPort
+		if t.objs.XdpPorts.Lookup(key, &p) == nil {
+			p.Roles &^= role
+			if p.Roles != 0 {
+				t.objs.XdpPorts.Put(key, p)
+				return
+			}
+			t.objs.XdpPorts.Delete(key)
+			t.objs.FpTx.Delete(key)
+		}
+	}
+	for _, h := range portHooks {
+		unpin(t.linkPath("port-"+string(h), ifname))
+	}
+}
+
+// AddFastPort makes ifindex (named ifname) a fast path port: its packets are forwarded
+// by the port program where they may, and, where the device takes redirected frames
+// (TakesRedirects; called again, it looks again), the fast path may send out of it.
+// Returns the hook the program runs at and whether the port takes redirects.
+func (t *Tunnels) AddFastPort(ifindex int, ifname string, force Hook) (Hook, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h, err := t.attachPort(ifindex, ifname, force)
+	if err != nil {
+		return "", false, err
+	}
+	if err := t.addRole(ifindex, FPRoleForward); err != nil {
+		return "", false, err
+	}
+	// The MAC may have changed since the entry was made.
+	var p tunnelFpPort
+	if ifc, err := net.InterfaceByIndex(ifindex); err == nil && t.objs.XdpPorts.Lookup(uint32(ifindex), &p) == nil {
+		var mac [6]byte
+		copy(mac[:], ifc.HardwareAddr)
+		if mac != p.Mac {
+			p.Mac = mac
+			if err := t.objs.XdpPorts.Put(uint32(ifindex), p); err != nil {
+				return "", false, fmt.Errorf("xdp_ports: %w", err)
+			}
+		}
+	}
+	tx, err := TakesRedirects(ifindex)
+	if err != nil || !tx {
+		t.objs.FpTx.Delete(uint32(ifindex))
+		return h, false, err
+	}
+	if err := t.objs.FpTx.Put(uint32(ifindex), uint32(ifindex)); err != nil {
+		return "", false, fmt.Errorf("fp_tx: %w", err)
+	}
+	return h, true, nil
+}
+
+// RemoveFastPort stops the fast path on a port; the port program stays while the port
+// is an underlay of tunnels.
+func (t *Tunnels) RemoveFastPort(ifindex int, ifname string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.objs.FpTx.Delete(uint32(ifindex))
+	var p tunnelFpPort
+	if t.objs.XdpPorts.Lookup(uint32(ifindex), &p) == nil {
+		p.Roles &^= FPRoleForward
+		if p.Roles != 0 {
+			t.objs.XdpPorts.Put(uint32(ifindex), p)
+			return
+		}
+		t.objs.XdpPorts.Delete(uint32(ifindex))
+	}
+	for _, h := range portHooks {
+		unpin(t.linkPath("port-"+string(h), ifname))
+	}
+}
+
+// FastPorts lists the ifindexes of the fast path ports.
+func (t *Tunnels) FastPorts() ([]int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var (
+		k   uint32
+		v   tunnelFpPort
+		out []int
+	)
+	it := t.objs.XdpPorts.Iterate()
+	for it.Next(&k, &v) {
+		if v.Roles&FPRoleForward != 0 {
+			out = append(out, int(k))
+		}
+	}
+	return out, it.Err()
+}
+
+// SetFastPath says which families may take the fast path (allowed, and nothing, such as a
+// firewall rule or an IPsec policy, would see their packets).
+func (t *Tunnels) SetFastPath(v4, v6 bool) error {
+	var c tunnelFpCfg
+	if v4 {
+		c.Flags |= 1 // FP_ON4
+	}
+	if v6 {
+		c.Flags |= 2 // FP_ON6
+	}
+	var cur tunnelFpCfg
+	if t.objs.FpConfig.Lookup(uint32(0), &cur) == nil && cur == c {
+		return nil
+	}
+	if err := t.objs.FpConfig.Put(uint32(0), c); err != nil {
+		return fmt.Errorf("fp_config: %w", err)
+	}
+	return nil
+}
+
+func (t *Tunnels) slotStats(slot uint32) (FastStats, error) {
+	var per []tunnelFpStats
+	if err := t.objs.FpCounters.Lookup(slot, &per); err != nil {
+		return FastStats{}, fmt.Errorf("fp_counters: %w", err)
+	}
+	var s FastStats
+	for _, p := range per {
+		s.add(p)
+	}
+	return s, nil
+}
+
+// FastPortStats reads the fast path counters of a port.
+func (t *Tunnels) FastPortStats(ifindex int) (FastStats, error) {
+	var p tunnelFpPort
+	if err := t.objs.XdpPorts.Lookup(uint32(ifindex), &p); err != nil {
+		return FastStats{}, fmt.Errorf("xdp_ports: %w", err)
+	}
+	return t.slotStats(p.Slot)
+}
+
+// FastTotals sums the fast path counters of every port (and of slot 0).
+func (t *Tunnels) FastTotals() (FastStats, error) {
+	slots := []uint32{0}
+	var (
+		k uint32
+		v tunnelFpPort
+	)
+	it := t.objs.XdpPorts.Iterate()
+	for it.Next(&k, &v) {
+		slots = append(slots, v.Slot)
+	}
+	if err := it.Err(); err != nil {
+		return FastStats{}, fmt.Errorf("xdp_ports: %w", err)
+	}
+	var tot FastStats
+	for _, s := range slots {
+		st, err := t.slotStats(s)
+		if err != nil {
+			return FastStats{}, err
+		}
+		tot.Packets4 += st.Packets4
+		tot.Bytes4 += st.Bytes4
+		tot.Packets6 += st.Packets6
+		tot.Bytes6 += st.Bytes6
+		for i := range tot.Pass {
+			tot.Pass[i] += st.Pass[i]
+		}
+	}
+	return tot, nil
+}
+
+// PortHook says at which hook the port program of ifname runs ("" when none).
+func (t *Tunnels) PortHook(ifname string) Hook {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.portHook(ifname)
+}

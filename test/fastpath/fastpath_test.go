@@ -1,0 +1,413 @@
+// Package fastpath runs routerd as the router of a three-namespace rig (source, router,
+// sink) and checks its XDP fast path with real traffic: what the sink receives (tshark
+// checks TTL and checksums), the ICMP errors the kernel still sends, and the counters
+// routerd shows in /ip settings, /ipv6 settings and /interface print.
+package fastpath
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/test/testbin"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
+
+func need(t testing.TB, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, XDP)")
+	}
+	for _, tool := range append([]string{"ip", "nsenter", "ping", "ethtool"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+}
+
+func run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// in runs a command in namespace ns (nsenter keeps /sys as it is, unlike ip netns exec).
+func in(ns string, args ...string) *exec.Cmd {
+	return exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...)
+}
+
+type rig struct {
+	src, rtr, snk string
+	dir           string
+	cmd           *exec.Cmd
+	done          chan struct{}
+	t             *testing.T
+}
+
+// newRig builds source (eth0, 198.18.60.2, 2001:db8:60::2) - router (ether1, ether2) -
+// sink (eth0, 198.18.61.2, 2001:db8:61::2) and starts routerd in the router namespace
+// with the addresses configured. The source and the sink have GRO on (so that their
+// veth peers, the router's ports, take redirected frames) and TX checksum offload off
+// (so that their packets carry complete checksums, as from a wire).
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	tag := fmt.Sprintf("fp%d%s", os.Getpid(), strings.ToLower(regexp.MustCompile(`\W`).ReplaceAllString(t.Name(), "")))
+	if len(tag) > 20 {
+		tag = tag[:20]
+	}
+	r := &rig{src: tag + "s", rtr: tag + "r", snk: tag + "k", dir: t.TempDir(), t: t}
+	for _, n := range []string{r.src, r.rtr, r.snk} {
+		run(t, "ip", "netns", "add", n)
+		n := n
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+		run(t, "ip", "-n", n, "link", "set", "lo", "up")
+	}
+	run(t, "ip", "link", "add", "ether1", "netns", r.rtr, "type", "veth", "peer", "name", "eth0", "netns", r.src)
+	run(t, "ip", "link", "add", "ether2", "netns", r.rtr, "type", "veth", "peer", "name", "eth0", "netns", r.snk)
+	for _, h := range []struct{ ns, a4, g4, a6, g6 string }{
+		{r.src, "198.18.60.2/24", "198.18.60.1", "2001:db8:60::2/64", "2001:db8:60::1"},
+		{r.snk, "198.18.61.2/24", "198.18.61.1", "2001:db8:61::2/64", "2001:db8:61::1"},
+	} {
+		run(t, "ip", "-n", h.ns, "addr", "add", h.a4, "dev", "eth0")
+		run(t, "ip", "-n", h.ns, "addr", "add", h.a6, "dev", "eth0", "nodad")
+		run(t, "ip", "-n", h.ns, "link", "set", "eth0", "up")
+		run(t, "ip", "-n", h.ns, "route", "add", "default", "via", h.g4)
+		run(t, "ip", "-n", h.ns, "-6", "route", "add", "default", "via", h.g6)
+		if out, err := in(h.ns, "ethtool", "-K", "eth0", "tx", "off", "gro", "on").CombinedOutput(); err != nil {
+			t.Fatalf("ethtool: %v\n%s", err, out)
+		}
+	}
+	run(t, "ip", "-n", r.rtr, "link", "set", "ether1", "up")
+	run(t, "ip", "-n", r.rtr, "link", "set", "ether2", "up")
+	r.start()
+	t.Cleanup(r.stop)
+	r.must("/ip address add address=198.18.60.1/24 interface=ether1")
+	r.must("/ip address add address=198.18.61.1/24 interface=ether2")
+	r.must("/ipv6 address add address=2001:db8:60::1/64 advertise=no interface=ether1 no-dad=yes")
+	r.must("/ipv6 address add address=2001:db8:61::1/64 advertise=no interface=ether2 no-dad=yes")
+	return r
+}
+
+func (r *rig) sock() string { return filepath.Join(r.dir, "routerd.sock") }
+
+func (r *rig) start() {
+	r.t.Helper()
+	r.cmd = in(r.rtr, filepath.Join(binDir, "routerd"), "--data-dir", filepath.Join(r.dir, "data"),
+		"--socket", r.sock(), "--metrics-listen", "127.0.0.1:0", "--bpffs", filepath.Join(r.dir, "bpf"))
+	logf, _ := os.Create(filepath.Join(r.dir, "log"))
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.done = make(chan struct{})
+	go func(c *exec.Cmd, d chan struct{}) { c.Wait(); close(d) }(r.cmd, r.done)
+	for i := 0; i < 1500; i++ {
+		if c, err := net.Dial("unix", r.sock()); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatal("routerd did not start")
+}
+
+func (r *rig) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		r.cmd.Process.Kill()
+		<-r.done
+	}
+	if r.t.Failed() {
+		b, _ := os.ReadFile(filepath.Join(r.dir, "log"))
+		r.t.Logf("routerd log:\n%s", b)
+	}
+	r.cmd = nil
+}
+
+func (r *rig) must(cmd string) string {
+	r.t.Helper()
+	out, err := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock(), cmd).CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return string(out)
+}
+
+// prop reads one property of a print (as "name: value" lines).
+func prop(out, name string) string {
+	m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(name) + `: (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// counter reads a fast path counter of /ip settings (ipv4-) or /ipv6 settings (ipv6-).
+func (r *rig) counter(name string) uint64 {
+	r.t.Helper()
+	menu := "/ip settings print"
+	if strings.HasPrefix(name, "ipv6-") {
+		menu = "/ipv6 settings print"
+	}
+	v, err := strconv.ParseUint(prop(r.must(menu), name), 10, 64)
+	if err != nil {
+		r.t.Fatalf("%s: %v", name, err)
+	}
+	return v
+}
+
+// eventually retries cond until it holds; the bound is about liveness, not speed.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ok, s := cond()
+		if ok {
+			return
+		}
+		last = s
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached; last: %s", what, last)
+}
+
+// ping runs ping in ns and returns its output (ping's exit status is not looked at: the
+// ICMP errors it reports are what some callers want).
+func ping(ns string, args ...string) string {
+	out, _ := in(ns, append([]string{"ping", "-n", "-W", "2"}, args...)...).CombinedOutput()
+	return string(out)
+}
+
+// active waits until the fast path is active on both ports and for both families.
+func (r *rig) active(t *testing.T) {
+	t.Helper()
+	eventually(t, "fast path active", func() (bool, string) {
+		s4, s6, ifs := r.must("/ip settings print"), r.must("/ipv6 settings print"), r.must("/interface print detail")
+		ok := prop(s4, "ipv4-fast-path-active") == "yes" && prop(s6, "ipv6-fast-path-active") == "yes" &&
+			strings.Count(ifs, "fast-path=yes") == 2
+		return ok, s4 + s6 + ifs
+	})
+	// Neighbours resolved both ways: the first packets go through the kernel for that.
+	for _, a := range []string{"198.18.61.2", "2001:db8:61::2"} {
+		if out := ping(r.src, "-c", "2", "-i", "0.2", a); !strings.Contains(out, " 0% packet loss") {
+			t.Fatalf("ping %s:\n%s", a, out)
+		}
+	}
+}
+
+// TestFastPathRig: forwarded packets take the fast path (TTL and hop limit decremented,
+// IPv4, UDP and ICMP checksums valid at the sink), the kernel still sends time exceeded
+// and fragmentation needed / packet too big, and the counters move only for eligible
+// traffic; allow-fast-path=no and a firewall rule turn it off while forwarding goes on.
+func TestFastPathRig(t *testing.T) {
+	need(t, "tshark")
+	r := newRig(t)
+	r.active(t)
+
+	// What the sink receives from the source: TTL/hop limit and checksum verdicts.
+	before4, before6 := r.counter("ipv4-fast-path-packets"), r.counter("ipv6-fast-path-packets")
+	lines := capture(t, r.snk, "src host 198.18.60.2 or src host 2001:db8:60::2", 6,
+		[]string{"ip.ttl", "ip.checksum.status", "udp.checksum.status", "icmp.checksum.status", "ipv6.hlim", "icmpv6.checksum.status"}, func() {
+			udp := `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(2): s.sendto(b"x" * 100, ("198.18.61.2", 9))`
+			if out, err := in(r.src, "/usr/bin/python3", "-c", udp).CombinedOutput(); err != nil {
+				t.Fatalf("udp: %v\n%s", err, out)
+			}
+			ping(r.src, "-c", "2", "-i", "0.2", "198.18.61.2")
+			ping(r.src, "-c", "2", "-i", "0.2", "2001:db8:61::2")
+		})
+	var udp, icmp, icmp6 int
+	for _, l := range lines {
+		f := strings.Split(l, "|")
+		switch {
+		case f[2] != "": // UDP
+			udp++
+			if f[0] != "63" || f[1] != "1" || f[2] != "1" {
+				t.Errorf("UDP at the sink: ttl %s ip checksum %s udp checksum %s (want 63, good, good)", f[0], f[1], f[2])
+			}
+		case f[3] != "":
+			icmp++
+			if f[0] != "63" || f[1] != "1" || f[3] != "1" {
+				t.Errorf("ICMP at the sink: ttl %s ip checksum %s icmp checksum %s", f[0], f[1], f[3])
+			}
+		case f[4] != "":
+			icmp6++
+			if f[4] != "63" || f[5] != "1" {
+				t.Errorf("ICMPv6 at the sink: hop limit %s checksum %s", f[4], f[5])
+			}
+		}
+	}
+	if udp != 2 || icmp != 2 || icmp6 != 2 {
+		t.Errorf("sink saw %d UDP, %d ICMP, %d ICMPv6 packets (want 2 each):\n%s", udp, icmp, icmp6, strings.Join(lines, "\n"))
+	}
+	// 2 UDP + 2 echo requests + 2 replies (the source's port takes redirects too).
+	if d := r.counter("ipv4-fast-path-packets") - before4; d < 4 {
+		t.Errorf("ipv4-fast-path-packets moved by %d, want at least 4", d)
+	}
+	if d := r.counter("ipv6-fast-path-packets") - before6; d < 2 {
+		t.Errorf("ipv6-fast-path-packets moved by %d, want at least 2", d)
+	}
+
+	// Not eligible: the kernel answers, the counters stay.
+	run(t, "ip", "-n", r.rtr, "link", "set", "ether2", "mtu", "1300")
+	before4, before6 = r.counter("ipv4-fast-path-packets"), r.counter("ipv6-fast-path-packets")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-c", "1", "-t", "1", "198.18.61.2"}, "Time to live exceeded"},
+		{[]string{"-c", "1", "-M", "do", "-s", "1400", "198.18.61.2"}, "mtu = 1300"},
+		{[]string{"-c", "1", "-t", "1", "2001:db8:61::2"}, "Time exceeded: Hop limit"},
+		{[]string{"-c", "1", "-M", "do", "-s", "1400", "2001:db8:61::2"}, "Packet too big: mtu=1300"},
+	} {
+		if out := ping(r.src, c.args...); !strings.Contains(out, c.want) {
+			t.Errorf("ping %s: want %q from the router:\n%s", strings.Join(c.args, " "), c.want, out)
+		}
+	}
+	if a, b := r.counter("ipv4-fast-path-packets"), r.counter("ipv6-fast-path-packets"); a != before4 || b != before6 {
+		t.Errorf("counters moved for packets the kernel had to handle: ipv4 %d -> %d, ipv6 %d -> %d", before4, a, before6, b)
+	}
+
+	// allow-fast-path=no: still forwarded, by the kernel.
+	r.must("/ip settings set allow-fast-path=no")
+	eventually(t, "ipv4 fast path off", func() (bool, string) {
+		s := r.must("/ip settings print")
+		return prop(s, "ipv4-fast-path-active") == "no", s
+	})
+	before4 = r.counter("ipv4-fast-path-packets")
+	if out := ping(r.src, "-c", "3", "-i", "0.2", "198.18.61.2"); !strings.Contains(out, " 0% packet loss") {
+		t.Errorf("allow-fast-path=no: ping lost:\n%s", out)
+	}
+	if a := r.counter("ipv4-fast-path-packets"); a != before4 {
+		t.Errorf("allow-fast-path=no: counter moved %d -> %d", before4, a)
+	}
+	r.must("/ip settings set allow-fast-path=yes")
+
+	// A firewall rule could see forwarded packets: no fast path for IPv4 while it is there.
+	r.must("/ip firewall filter add chain=forward action=accept protocol=icmp")
+	eventually(t, "ipv4 fast path off for the firewall", func() (bool, string) {
+		s := r.must("/ip settings print")
+		return prop(s, "ipv4-fast-path-active") == "no", s
+	})
+	before4, before6 = r.counter("ipv4-fast-path-packets"), r.counter("ipv6-fast-path-packets")
+	ping(r.src, "-c", "2", "-i", "0.2", "198.18.61.2")
+	ping(r.src, "-c", "2", "-i", "0.2", "2001:db8:61::2")
+	if a := r.counter("ipv4-fast-path-packets"); a != before4 {
+		t.Errorf("with a firewall rule: ipv4 counter moved %d -> %d", before4, a)
+	}
+	if b := r.counter("ipv6-fast-path-packets"); b == before6 {
+		t.Errorf("an IPv4 firewall rule stopped the IPv6 fast path")
+	}
+	r.must("/ip firewall filter remove [find]")
+	eventually(t, "ipv4 fast path back", func() (bool, string) {
+		s := r.must("/ip settings print")
+		return prop(s, "ipv4-fast-path-active") == "yes", s
+	})
+	if m := r.metrics(t); !regexp.MustCompile(`routerd_fastpath_packets_total\{family="ipv4",interface="ether1"\} [1-9]`).MatchString(m) {
+		t.Errorf("metrics lack ether1's fast path packets:\n%s", grepLines(m, "routerd_fastpath"))
+	}
+}
+
+// metrics scrapes routerd's Prometheus endpoint (its port is in the log).
+func (r *rig) metrics(t *testing.T) string {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(r.dir, "log"))
+	m := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindAllSubmatch(b, -1)
+	if m == nil {
+		t.Fatalf("no metrics port in the log:\n%s", b)
+	}
+	port := string(m[len(m)-1][1])
+	out, err := in(r.rtr, "/usr/bin/python3", "-c",
+		"import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:"+port+"/metrics').read().decode())").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scraping metrics: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// capture runs tshark in ns until it has n packets matching filter (or 30 s went by),
+// runs send once tshark captures, and returns one line per packet, fields joined by |.
+func capture(t *testing.T, ns, filter string, n int, fields []string, send func()) []string {
+	t.Helper()
+	args := []string{"timeout", "40", "tshark", "-l", "-n", "-i", "eth0", "-c", strconv.Itoa(n), "-f", filter,
+		"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-T", "fields", "-E", "separator=|"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	cmd := in(ns, args...)
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "Capturing on") {
+				once = true
+				close(started)
+			}
+		}
+		if !once {
+			close(started)
+		}
+	}()
+	lines := make(chan []string)
+	go func() {
+		b, _ := io.ReadAll(stdout)
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if l != "" {
+				out = append(out, l)
+			}
+		}
+		lines <- out
+	}()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("tshark did not start")
+	}
+	// "Capturing on" comes just before the capture really runs.
+	time.Sleep(500 * time.Millisecond)
+	send()
+	out := <-lines
+	cmd.Wait()
+	return out
+}
