@@ -136,9 +136,28 @@ type ChildConfig struct {
 	Dynamic bool
 }
 
+// ExchangeMode is a peer's exchange-mode: IKEv2 (the zero value) or one of the IKEv1
+// Phase 1 exchanges.
+type ExchangeMode uint8
+
+// Exchange modes of /ip ipsec peer.
+const (
+	ExchangeIKEv2 ExchangeMode = iota
+	ExchangeMain
+	ExchangeAggressive
+	ExchangeBase
+)
+
 // PeerConfig is one /ip ipsec peer with its profile, identities and policies.
 type PeerConfig struct {
 	Name string
+	// Exchange selects IKEv2 or an IKEv1 Phase 1 exchange (ikev1*.go).
+	Exchange ExchangeMode
+	// ProposalCheck is the profile's proposal-check (IKEv1 Phase 2 lifetimes as
+	// responder): "obey" (default), "claim", "strict" or "exact".
+	ProposalCheck string
+	// Lifebytes is the profile's lifebytes, sent in IKEv1 Phase 1 proposals.
+	Lifebytes uint64
 	// Remote is the address prefix of the peer (most specific wins when responding).
 	Remote netip.Prefix
 	// Local binds phase 1 to one local address (invalid: any).

@@ -592,6 +592,10 @@ func (d *Daemon) handle(b []byte, from, local netip.AddrPort) {
 		d.Stats.Malformed.Add(1)
 		return
 	}
+	if h.Version>>4 == 1 {
+		d.handleV1(b[:h.Length], h, from, local)
+		return
+	}
 	if h.Version>>4 != 2 {
 		d.Stats.Malformed.Add(1)
 		return
@@ -650,7 +654,7 @@ func (d *Daemon) cookie(ni []byte, from netip.AddrPort, spiI uint64) []byte {
 func (d *Daemon) matchPeer(a netip.Addr) *PeerConfig {
 	var best *PeerConfig
 	for _, p := range d.peers {
-		if !p.Remote.IsValid() || !p.Remote.Contains(a) {
+		if p.Exchange != ExchangeIKEv2 || !p.Remote.IsValid() || !p.Remote.Contains(a) {
 			continue
 		}
 		if best == nil || p.Remote.Bits() > best.Remote.Bits() {

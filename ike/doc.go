@@ -1,16 +1,21 @@
-// Package ike is routerd's IKEv2 daemon (RFC 7296).
+// Package ike is routerd's IKE daemon: IKEv2 (RFC 7296) and IKEv1 (RFC 2409 over the
+// ISAKMP of RFC 2408) on the same UDP 500/4500 sockets, dispatched on the header's
+// version; both kinds share the peers, policies, CHILD SA data path and statistics.
 //
 // Covered here:
+//
 //   - the message codec: header, SA/proposal/transform/attribute, KE, IDi/IDr, CERT and
 //     CERTREQ (carried as bytes for the certificate issue), AUTH, Ni/Nr, N, D, V, TSi/TSr,
 //     SK, SKF (RFC 7383), CP, EAP (as bytes); strict bounds checks, unknown critical
 //     payloads reported (UNSUPPORTED_CRITICAL_PAYLOAD); FuzzParse and FuzzOpen;
+//
 //   - the crypto suites from Go's standard library and golang.org/x/crypto: PRF
 //     HMAC-MD5/SHA1/SHA2-256/384/512 and prf+, SKEYSEED and the key schedule (2.14, 2.17,
 //     2.18), integrity HMAC-MD5-96/SHA1-96/SHA2-256-128/384-192/512-256, encryption
 //     AES-CBC, AES-CTR (RFC 5930), AES-GCM with 16 and 12 byte ICVs (RFC 5282),
 //     ChaCha20-Poly1305 (RFC 7634), 3DES; DH MODP 768..8192 (RFC 2409/3526, primes
 //     derived from pi), ECP 256/384/521 (RFC 5903) and Curve25519 (RFC 8031);
+//
 //   - IKE_SA_INIT and IKE_AUTH with pre-shared keys as initiator and responder, the first
 //     CHILD_SA in IKE_AUTH, traffic selectors narrowed from policies (and generated from
 //     templates, generate-policy), NAT detection and the float to UDP 4500 with the
@@ -20,6 +25,7 @@
 //     (2.8.1), INFORMATIONAL delete and dead peer detection, retransmission with window
 //     size 1, fragmentation and reassembly (RFC 7383), duplicate IKE SAs from both sides
 //     initiating at once resolved;
+//
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
 //     narrows the peer's selectors to it; the initiator asks for one.
@@ -30,7 +36,20 @@
 //     through an EAPRelay (RADIUS), authenticating itself with the identity's secret or
 //     EAP-only; both AUTHs after EAP are keyed with the MSK; accounting start and stop.
 //
-// Not covered yet: IKEv1, certificate authentication (also of an EAP responder), MOBIKE, IPv6 mode-config
+// IKEv1 (ikev1*.go): Phase 1 main, aggressive and base mode (base as racoon does it)
+// with pre-shared keys as initiator and responder; Quick Mode with PFS, lifetimes from
+// the policy's proposal and RESPONDER-LIFETIME, proposal-check (obey, claim, strict,
+// exact) as responder, rekeying on the soft lifetime, delete notifications, the commit
+// bit, INITIAL-CONTACT; NAT-T (RFC 3947 and the draft-02/03 vendor IDs with their
+// payload numbers and encapsulation modes, float to 4500, keepalives); DPD (RFC 3706
+// R-U-THERE); retransmissions answered from the last message; RouterOS's log lines for
+// proposal mismatches ("rejected enctype: DB(...):Peer(...) = ours:theirs", "no suitable
+// proposal found."), wrong keys ("parsing packet failed, possible cause: wrong
+// password") and timeouts ("phase1 negotiation failed due to time up"). Phase 1 is
+// rekeyed only with DPD on, as RouterOS does; without it, its expiry takes its IPsec
+// SAs with it (RouterOS keeps them until their own expiry). FuzzHandleV1, FuzzParseV1.
+//
+// Not covered yet: IKEv1 XAuth, mode config and RSA keys, certificate authentication (also of an EAP responder), MOBIKE, IPv6 mode-config
 // attributes, IKE SA rekey collisions (answered with TEMPORARY_FAILURE instead of the
 // nonce rule of 2.8.2), IKE lifebytes.
 //

@@ -80,6 +80,7 @@ type IKESA struct {
 	splits                                   []netip.Prefix
 	rxPkts, txPkts                           uint64
 	eap                                      *eapState // EAP in progress or done (eap.go)
+	v1                                       *v1State  // set on IKEv1 SAs (ikev1*.go)
 }
 
 type request struct {
@@ -197,6 +198,9 @@ func spi64(spi uint64) []byte { return binary.BigEndian.AppendUint64(nil, spi) }
 
 // initiate starts IKE_SA_INIT towards a peer.
 func (d *Daemon) initiate(p *PeerConfig) (*IKESA, error) {
+	if p.Exchange != ExchangeIKEv2 {
+		return d.initiateV1(p)
+	}
 	host, ok := p.host()
 	if !ok {
 		return nil, fmt.Errorf("peer address %s is not a single host", p.Remote)
@@ -1049,6 +1053,10 @@ func (sa *IKESA) updateChildrenEndpoints() {
 
 // createChild negotiates an additional CHILD_SA for a policy.
 func (sa *IKESA) createChild(cfg *ChildConfig) {
+	if sa.v1 != nil {
+		sa.v1CreateChild(cfg, nil)
+		return
+	}
 	if sa.creating == nil {
 		sa.creating = map[uint64]bool{}
 	}
@@ -1071,6 +1079,10 @@ func (sa *IKESA) createChild(cfg *ChildConfig) {
 
 // rekeyChild replaces a CHILD_SA by a new one (RFC 7296 2.8).
 func (sa *IKESA) rekeyChild(old *ChildSA) {
+	if sa.v1 != nil {
+		sa.v1RekeyChild(old)
+		return
+	}
 	if old.rekeying || old.rekeyed || sa.state != stateEstablished {
 		return
 	}
@@ -1125,6 +1137,10 @@ func minNonce(a, b []byte) []byte {
 
 // deleteChild tells the peer and removes the CHILD_SA once it answers.
 func (sa *IKESA) deleteChild(c *ChildSA, why string) {
+	if sa.v1 != nil {
+		sa.v1DeleteChild(c, why)
+		return
+	}
 	c.rekeyed = true
 	sa.stopSending(c)
 	sa.request(Informational, []Payload{&Delete{Protocol: ProtoESP, SPIs: [][]byte{spiBytes(c.InSPI)}}},
@@ -1214,6 +1230,10 @@ func (sa *IKESA) handOver(n *IKESA) {
 
 // sendDelete sends an IKE SA delete without waiting for the answer.
 func (sa *IKESA) sendDelete() {
+	if sa.v1 != nil {
+		sa.v1SendDelete()
+		return
+	}
 	if sa.cOut == nil {
 		return
 	}
@@ -1224,6 +1244,13 @@ func (sa *IKESA) sendDelete() {
 
 // Delete removes the IKE SA, telling the peer.
 func (sa *IKESA) deleteIKE(why string) {
+	if sa.v1 != nil { // IKEv1 deletes are not answered
+		if sa.state == stateEstablished {
+			sa.v1SendDelete()
+		}
+		sa.destroy(why)
+		return
+	}
 	if sa.state != stateEstablished {
 		sa.destroy(why)
 		return
@@ -1268,6 +1295,10 @@ func (sa *IKESA) destroy(why string) {
 
 // timers runs retransmissions, DPD, keepalives and lifetimes (d.mu held).
 func (sa *IKESA) timers(now time.Time) {
+	if sa.v1 != nil {
+		sa.v1Timers(now)
+		return
+	}
 	if r := sa.pending; r != nil && now.Sub(r.sentAt) >= r.timeout {
 		if r.tries >= r.maxTries {
 			sa.pending = nil

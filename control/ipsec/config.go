@@ -122,6 +122,13 @@ type profile struct {
 	dpdMax        int
 	natT          bool
 	proposalCheck string
+	lifebytes     uint64 // IKEv1 Phase 1 proposals carry it
+}
+
+// exchangeModes maps a peer's exchange-mode to the daemon's: IKEv2 or an IKEv1 Phase 1
+// exchange (RFC 2409 main and aggressive, RFC 2408 base).
+var exchangeModes = map[string]ike.ExchangeMode{
+	"ike2": ike.ExchangeIKEv2, "main": ike.ExchangeMain, "aggressive": ike.ExchangeAggressive, "base": ike.ExchangeBase,
 }
 
 func decodeProfile(p map[string]string) (*profile, error) {
@@ -163,6 +170,9 @@ func decodeProfile(p map[string]string) (*profile, error) {
 	}
 	if n, err := strconv.Atoi(p["dpd-maximum-failures"]); err == nil {
 		pr.dpdMax = n
+	}
+	if n, err := strconv.ParseUint(p["lifebytes"], 10, 32); err == nil {
+		pr.lifebytes = n
 	}
 	return pr, nil
 }

@@ -1,7 +1,8 @@
 // Package ipsec is the /ip ipsec engine: it decodes profiles, proposals, peers,
-// identities and policies (with groups and templates) into the IKEv2 daemon's
-// configuration (package ike), installs the CHILD_SAs and the security policy database
-// into the ESP data path (package ike/esp: kernel XFRM or userspace, chosen by a probe),
+// identities and policies (with groups and templates) into the IKE daemon's
+// configuration (package ike: IKEv2, and IKEv1 for exchange-mode main, aggressive and
+// base, with proposal-check and lifebytes), installs the CHILD_SAs and the security
+// policy database into the ESP data path (package ike/esp: kernel XFRM or userspace, chosen by a probe),
 // and shows active-peers (kill-connections), installed-sa (flush), statistics and the
 // policies' ph2-count/ph2-state; Prometheus metrics of IKE SAs, CHILD SAs, rekeys, DPD
 // failures, ESP bytes and every statistics counter.
@@ -17,8 +18,7 @@
 // sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go).
 //
 // Algorithms the build cannot run (blowfish, camellia, twofish, des) are refused at add
-// and set. Items that
-// are stored but cannot apply yet (exchange-mode other than ike2, auth-method other than
-// pre-shared-key) are marked invalid with the reason. Not applied yet: proposal-check,
-// profile lifebytes, notrack-chain, match-by=certificate, system-dns.
+// and set. Items that are stored but cannot apply yet (auth-method other than
+// pre-shared-key) are marked invalid with the reason. Not applied yet: notrack-chain,
+// match-by=certificate, system-dns.
 package ipsec

@@ -336,8 +336,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if name == "" {
 			name = "peer" + strconv.FormatUint(it.ID, 10)
 		}
-		if m := it.Props["exchange-mode"]; m != "ike2" {
-			e.bad(PeerPath, it.ID, fmt.Errorf("exchange-mode=%s (IKEv1) is not supported yet; use exchange-mode=ike2", m))
+		mode, ok := exchangeModes[it.Props["exchange-mode"]]
+		if !ok {
+			e.bad(PeerPath, it.ID, fmt.Errorf("exchange-mode=%s is not supported", it.Props["exchange-mode"]))
 			continue
 		}
 		prof := profByName[it.Props["profile"]]
@@ -372,6 +373,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		pc.Passive = it.Props["passive"] == "yes"
 		pc.SendInitialContact = it.Props["send-initial-contact"] != "no"
 		pc.Proposals = []ike.Proposal{prof.proposal}
+		pc.Exchange, pc.ProposalCheck, pc.Lifebytes = mode, prof.proposalCheck, prof.lifebytes
 		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
 		cfgs = append(cfgs, pc)
 		peerByName[name] = pc

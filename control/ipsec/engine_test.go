@@ -188,11 +188,11 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("refused proposal stored: %q", out)
 	}
 	r.run(t, "/ip ipsec proposal add name=ok enc-algorithms=aes-256-gcm,aes-128-cbc auth-algorithms=sha256 pfs-group=ecp256")
-	// An IKEv1 peer is kept but marked invalid with the reason.
+	// An IKEv1 peer (exchange-mode main, the default) is valid.
 	r.run(t, "/ip ipsec peer add name=v1 address=198.18.0.9/32")
-	out := r.run(t, "/ip ipsec peer print detail")
-	if !strings.Contains(out, "IKEv1") {
-		t.Errorf("IKEv1 peer not explained:\n%s", out)
+	out := r.run(t, "/ip ipsec peer print detail where name=v1")
+	if strings.Contains(out, "not supported") || !strings.Contains(out, "v1") {
+		t.Errorf("IKEv1 peer refused:\n%s", out)
 	}
 	_ = os.Getpid
 }

@@ -1,0 +1,97 @@
+package ipsec_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// TestSiteToSiteIKEv1Example runs the reference's "Site to Site IPsec (IKEv1) tunnel"
+// on two routerd processes as written (exchange-mode left at its default, main), with
+// its NAT bypass and raw notrack lines (in front of the masquerade rule the example
+// assumes). Addresses are mapped into 198.18.0.0/15: the
+// offices' public addresses 192.168.90.1 (site 1) and 192.168.80.1 (site 2) become
+// 198.18.90.1 and 198.18.90.2 on one link, the office networks 10.1.202.0/24 and
+// 10.1.101.0/24 become 198.19.202.0/24 and 198.19.101.0/24 on a bridge each.
+func TestSiteToSiteIKEv1Example(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping")
+	nsA, nsB := iketest.NS(t, "ike1a"), iketest.NS(t, "ike1b")
+	iketest.Veth(t, nsA, "ether1", "", nsB, "ether1", "")
+	site1, site2 := startDaemon(t, nsA), startDaemon(t, nsB)
+	site1.script(`/ip address add address=198.18.90.1/24 interface=ether1
+/interface bridge add name=office
+/ip address add address=198.19.202.1/24 interface=office
+/ip firewall nat add chain=srcnat action=masquerade out-interface=ether1
+`)
+	site2.script(`/ip address add address=198.18.90.2/24 interface=ether1
+/interface bridge add name=office
+/ip address add address=198.19.101.1/24 interface=office
+/ip firewall nat add chain=srcnat action=masquerade out-interface=ether1
+`)
+	// Site 1 configuration, then site 2's, in the reference's order and words.
+	site1.script(`/ip ipsec profile
+add dh-group=modp2048 enc-algorithm=aes-128 name=ike1-site2
+/ip ipsec proposal
+add enc-algorithms=aes-128-cbc name=ike1-site2 pfs-group=modp2048
+/ip ipsec peer
+add address=198.18.90.2/32 name=ike1-site2 profile=ike1-site2
+/ip ipsec identity
+add peer=ike1-site2 secret=thisisnotasecurepsk
+/ip ipsec policy
+add src-address=198.19.202.0/24 src-port=any dst-address=198.19.101.0/24 dst-port=any tunnel=yes action=encrypt proposal=ike1-site2 peer=ike1-site2
+`)
+	site2.script(`/ip ipsec profile
+add dh-group=modp2048 enc-algorithm=aes-128 name=ike1-site1
+/ip ipsec proposal
+add enc-algorithms=aes-128-cbc name=ike1-site1 pfs-group=modp2048
+/ip ipsec peer
+add address=198.18.90.1/32 name=ike1-site1 profile=ike1-site1
+/ip ipsec identity
+add peer=ike1-site1 secret=thisisnotasecurepsk
+/ip ipsec policy
+add src-address=198.19.101.0/24 src-port=any dst-address=198.19.202.0/24 dst-port=any tunnel=yes action=encrypt proposal=ike1-site1 peer=ike1-site1
+`)
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return strings.Contains(site1.script("/ip ipsec policy print\n"), "established") &&
+			strings.Contains(site2.script("/ip ipsec policy print\n"), "established")
+	}) {
+		t.Fatalf("policies not established:\n%s\n%s", site1.script("/ip ipsec policy print detail\n"), site1.script("/ip ipsec active-peers print detail\n"))
+	}
+	// "At this point, the tunnel should be established and two IPsec Security
+	// Associations should be created on both routers."
+	for _, s := range []*daemon{site1, site2} {
+		peers := s.script("/ip ipsec\nactive-peers print\n")
+		if !strings.Contains(peers, "established") {
+			t.Fatalf("active-peers:\n%s", peers)
+		}
+		sas := s.script("/ip ipsec\ninstalled-sa print detail\n")
+		if strings.Count(sas, "spi=") != 2 || !strings.Contains(sas, "aes-cbc") {
+			t.Fatalf("installed-sa:\n%s", sas)
+		}
+	}
+	// NAT bypass as the reference adds it, before the masquerade rule both offices
+	// have (the example's premise), and the raw notrack rules.
+	site1.script(`/ip firewall nat
+add chain=srcnat action=accept place-before=0 src-address=198.19.202.0/24 dst-address=198.19.101.0/24
+/ip firewall raw
+add action=notrack chain=prerouting src-address=198.19.101.0/24 dst-address=198.19.202.0/24
+add action=notrack chain=prerouting src-address=198.19.202.0/24 dst-address=198.19.101.0/24
+`)
+	site2.script(`/ip firewall nat
+add chain=srcnat action=accept place-before=0 src-address=198.19.101.0/24 dst-address=198.19.202.0/24
+`)
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return iketest.In(nsA, "ping", "-c", "1", "-W", "1", "-I", "198.19.202.1", "198.19.101.1").Run() == nil
+	}) {
+		t.Fatalf("no ping across the IKEv1 tunnel:\n%s", site1.script("/ip ipsec statistics print\n"))
+	}
+	if err := iketest.In(nsB, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", "198.19.101.1", "198.19.202.1").Run(); err != nil {
+		t.Fatalf("ping site 2 -> site 1: %v", err)
+	}
+	// The log says which exchange brought the SA up.
+	if out := site1.script("/log print\n"); !strings.Contains(out, "phase 1 established") {
+		t.Errorf("no phase 1 line in /log:\n%s", out)
+	}
+}
