@@ -675,6 +675,7 @@ func (sa *IKESA) v1Phase1(b []byte, h Header, from, local netip.AddrPort) {
 // pre-shared key mismatch looks like; RouterOS says so in these words.
 func (sa *IKESA) v1WrongKey() {
 	sa.d.Stats.AuthFailed.Add(1)
+	sa.v1BadHash()
 	sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s parsing packet failed, possible cause: wrong password", sa.remote.Addr()))
 	sa.destroy("pre-shared key mismatch")
 }

@@ -278,7 +278,7 @@ func (sa *IKESA) v1Quick(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	if qm.initiator {
 		if !sa.v1CheckHash(ps, pt, h.MsgID, qm.ni) {
-			sa.d.Stats.Malformed.Add(1)
+			sa.v1BadHash()
 			sa.d.log.Warn("ipsec: quick mode reply with a bad hash dropped", "peer", sa.peer.Name)
 			return
 		}
@@ -293,7 +293,7 @@ func (sa *IKESA) v1Quick(b []byte, h Header, from, local netip.AddrPort) {
 	k := v.keys
 	want := k.hash.Sum(k.a, []byte{0}, binary.BigEndian.AppendUint32(nil, h.MsgID), qm.ni, qm.nr)
 	if len(ps) == 0 || ps[0].Type != v1PHash || !hmac.Equal(ps[0].Body, want) {
-		sa.d.Stats.Malformed.Add(1)
+		sa.v1BadHash()
 		sa.d.log.Warn("ipsec: quick mode message 3 with a bad hash dropped", "peer", sa.peer.Name)
 		return
 	}
@@ -307,6 +307,13 @@ func (sa *IKESA) v1Quick(b []byte, h Header, from, local netip.AddrPort) {
 			sa.v1SendInfo([]v1Payload{{Type: v1PNotify, Body: n.encode()}})
 		}
 	}
+}
+
+// v1BadHash counts a message whose HASH does not verify (a protocol error of the
+// statistics, as an IKEv2 message whose ICV fails).
+func (sa *IKESA) v1BadHash() {
+	sa.d.Stats.Malformed.Add(1)
+	sa.d.Stats.BadIntegrity.Add(1)
 }
 
 // v1Alive notes a verified message: the peer lives, and behind a NAT this is its
@@ -475,7 +482,7 @@ func (sa *IKESA) v1QuickR1(b []byte, h Header, from, local netip.AddrPort) {
 	iv := v.keys.ivFor(v.p1iv, h.MsgID)
 	ps, pt, next, err := sa.v1Open(b, h, iv)
 	if err != nil || !sa.v1CheckHash(ps, pt, h.MsgID) {
-		sa.d.Stats.Malformed.Add(1)
+		sa.v1BadHash()
 		sa.d.log.Debug("ipsec: quick mode message dropped (bad hash or payloads)", "peer", sa.peer.Name)
 		return
 	}
@@ -690,7 +697,7 @@ func (sa *IKESA) v1Informational(b []byte, h Header) {
 	}
 	ps, pt, _, err := sa.v1Open(b, h, v.keys.ivFor(v.p1iv, h.MsgID))
 	if err != nil || !sa.v1CheckHash(ps, pt, h.MsgID) {
-		sa.d.Stats.Malformed.Add(1)
+		sa.v1BadHash()
 		return
 	}
 	v.infoSeen[h.MsgID] = time.Now()
@@ -727,7 +734,7 @@ func (sa *IKESA) v1Informational(b []byte, h Header) {
 					spi := binary.BigEndian.Uint32(s)
 					for _, c := range append([]*ChildSA(nil), sa.children...) {
 						if c.OutSPI == spi {
-							sa.removeChild(c, "deleted by the peer")
+							sa.retireChild(c, "deleted by the peer")
 						}
 					}
 				}
@@ -808,7 +815,9 @@ func (sa *IKESA) v1DeleteChild(c *ChildSA, why string) {
 		d := &v1Delete{Proto: v1ProtoESP, SPIs: [][]byte{spiBytes(c.InSPI)}}
 		sa.v1SendInfo([]v1Payload{{Type: v1PDelete, Body: d.encode()}})
 	}
-	sa.removeChild(c, why)
+	// The inbound half lingers a little: ESP the peer sent just before it saw the
+	// delete is still taken.
+	sa.retireChild(c, why)
 }
 
 // v1SendDelete deletes the IPsec SAs and the ISAKMP SA at the peer.
