@@ -143,6 +143,16 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 			}
 		}
 	}
+	for _, m := range pl.Meters {
+		if haveSet[m.Name] {
+			continue
+		}
+		ms := &nftables.Set{Table: t, Name: m.Name, KeyType: m.Key, Concatenation: m.Concat, Dynamic: true,
+			HasTimeout: m.Timeout > 0, Timeout: m.Timeout, Size: meterSetMaxLen}
+		if err := c.AddSet(ms, nil); err != nil {
+			return fmt.Errorf("nftables: set %s: %w", ms.Name, err)
+		}
+	}
 	planned := map[string]bool{}
 	for _, ch := range pl.Chains {
 		planned[ch.Name] = true
@@ -170,6 +180,9 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 	usedSet := map[string]bool{}
 	for _, l := range pl.Lists {
 		usedSet[staticSet(l)], usedSet[dynamicSet(l)] = true, true
+	}
+	for _, m := range pl.Meters {
+		usedSet[m.Name] = true
 	}
 	for _, s := range oldSets {
 		if !usedSet[s.Name] && !s.Anonymous {

@@ -47,6 +47,16 @@ type Config struct {
 	RoutingMarks map[string]uint32
 	// Helpers are the connection tracking helpers to assign (/ip firewall service-port).
 	Helpers []Helper
+	// ZoneOffset is the offset of routerd's time zone east of UTC in seconds, for time=
+	// (nil: the process's zone now).
+	ZoneOffset *int
+}
+
+func (cfg Config) zoneOffset() int {
+	if cfg.ZoneOffset != nil {
+		return *cfg.ZoneOffset
+	}
+	return zoneOffset()
 }
 
 // routingMark returns the mark of a routing table name; main is no mark.
@@ -75,6 +85,8 @@ type Plan struct {
 	Counters []string
 	// Helpers are the ct helper objects the helper chains use.
 	Helpers []Helper
+	// Meters are the rules' per-flow sets (dst-limit, connection-limit).
+	Meters []Meter
 	// Invalid holds the rules left out and why, by rule id and table.
 	Invalid map[RuleKey]string
 }
@@ -198,6 +210,7 @@ func Compile(cfg Config) *Plan {
 				for _, l := range r.lists() {
 					lists[l] = true
 				}
+				pl.Meters = append(pl.Meters, ruleMeters(cfg, r)...)
 				pl.Counters = append(pl.Counters, CounterName(k))
 				cp.Rules = append(cp.Rules, RulePlan{Key: k, Exprs: alts})
 			}
@@ -618,7 +631,34 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x1fff), Xor: be16(0)},
 			&expr.Cmp{Op: cmpOp(v == "yes"), Register: 1, Data: be16(0)}))
 	}
+	if v := p["time"]; v != "" {
+		if err := add(timeMatch(v, cfg.zoneOffset())); err != nil {
+			return nil, err
+		}
+	}
+	if v := p["per-connection-classifier"]; v != "" {
+		if err := add(perConnectionClassifier(cfg, v)); err != nil {
+			return nil, err
+		}
+	}
+	if r.Action == "change-mss" && p["protocol"] == "" {
+		m = and(m, one(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}))
+	}
 	// Stateful matchers last.
+	if v := p["dst-limit"]; v != "" {
+		a, _, err := dstLimit(cfg, r, v)
+		if err != nil {
+			return nil, err
+		}
+		m = and(m, a)
+	}
+	if v := p["connection-limit"]; v != "" {
+		a, _, err := connectionLimit(cfg, r, v)
+		if err != nil {
+			return nil, err
+		}
+		m = and(m, a)
+	}
 	if v := p["random"]; v != "" {
 		n, _ := strconv.Atoi(v)
 		m = and(m, one(&expr.Numgen{Register: 1, Modulus: 100, Type: unix.NFT_NG_RANDOM},
@@ -747,6 +787,12 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x03}, Xor: []byte{byte(n << 2)}},
 			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1,
 				CsumType: expr.CsumTypeInet, CsumOffset: 10, CsumFlags: 0}}), nil
+	case "change-mss":
+		es, err := changeMSS(r)
+		if err != nil {
+			return nil, err
+		}
+		return pass(es), nil
 	case "change-ttl":
 		_, n, _ := parseTTLChange(p["new-ttl"])
 		if v6 {
@@ -1037,3 +1083,19 @@ func timeValue(s string) (time.Duration, error) { return value.ParseDuration(s) 
 
 func ne32(v uint32) []byte { b := make([]byte, 4); binary.NativeEndian.PutUint32(b, v); return b }
 func be16(v uint16) []byte { b := make([]byte, 2); binary.BigEndian.PutUint16(b, v); return b }
+
+// ruleMeters are the per-flow sets a compiled rule uses.
+func ruleMeters(cfg Config, r *Rule) []Meter {
+	var out []Meter
+	if v := r.Props["dst-limit"]; v != "" {
+		if _, m, err := dstLimit(cfg, r, v); err == nil {
+			out = append(out, *m)
+		}
+	}
+	if v := r.Props["connection-limit"]; v != "" {
+		if _, m, err := connectionLimit(cfg, r, v); err == nil {
+			out = append(out, *m)
+		}
+	}
+	return out
+}

@@ -54,10 +54,16 @@
 // in/out-interface-list, connection-state, connection-nat-state, connection-type, connection-mark,
 // packet-mark, routing-mark, ipsec-policy (meta secpath / rt ipsec), icmp-options,
 // tcp-flags, tcp-mss, packet-size, ttl, dscp, src-mac-address, fragment (IPv4), random,
-// nth, limit; actions accept, drop, reject (reject-with), jump, return, passthrough, log,
+// nth, limit, dst-limit (a per-rule meter set whose elements carry a limit), connection-limit
+// (a meter with connlimit: ct count over N per source block), per-connection-classifier
+// (jhash of the packet's fields with one seed for all rules, modulo every), time (meta hour
+// and day; the kernel counts in UTC, so the window is shifted by routerd's zone offset when
+// the rule is applied); actions change-mss (new-mss=N or clamp-to-pmtu via rt mtu), accept, drop, reject (reject-with), jump, return, passthrough, log,
 // add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,
 // notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
 // (set), fasttrack-connection. Everything
 // else RouterOS offers is refused with the reason (ErrNotSupported), never applied with
-// the matcher left out.
+// the matcher left out: in/out-bridge-port (the ip family sees the bridge, not the port),
+// connection-rate (no per-connection rate in nftables), tarpit (no TARPIT here),
+// layer7-protocol, content, psd, hotspot, priority.
 package firewall

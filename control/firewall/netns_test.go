@@ -495,3 +495,106 @@ func TestServicePorts(t *testing.T) {
 		t.Errorf("sctp without status:\n%s", out)
 	}
 }
+
+// TestMatchersTraffic: dst-limit, connection-limit, per-connection-classifier, time and
+// change-mss with real packets through the router.
+func TestMatchersTraffic(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	sh(t, "ip", "-n", tp.s, "addr", "add", "198.19.2.3/24", "dev", "s0")
+	now := time.Now()
+	sec := now.Hour()*3600 + now.Minute()*60 + now.Second()
+	// A window of two hours around now (in routerd's zone), and one that excludes now.
+	in := fmt.Sprintf("%ds-%ds,%s", (sec+86400-3600)%86400, (sec+3600)%86400, weekdays[now.Weekday()])
+	out := fmt.Sprintf("%ds-%ds", (sec+2*3600)%86400, (sec+3*3600)%86400)
+	echo := `protocol=icmp icmp-options=8:0`
+	r.run(t, `/ip firewall filter
+add chain=forward `+echo+` action=passthrough time=`+in+` comment=now
+add chain=forward `+echo+` action=passthrough time=`+out+` comment=later
+add chain=forward `+echo+` action=passthrough per-connection-classifier=both-addresses:2/0 comment=pcc0
+add chain=forward `+echo+` action=passthrough per-connection-classifier=both-addresses:2/1 comment=pcc1
+add chain=forward `+echo+` action=passthrough connection-limit=1,32 comment=over
+add chain=forward `+echo+` action=accept dst-limit=2,2,dst-address comment=limited
+add chain=forward `+echo+` action=accept comment=rest
+/ip firewall mangle add chain=forward protocol=tcp tcp-flags=syn action=change-mss new-mss=1000 passthrough=yes comment=mss`)
+	sh(t, "ip", "netns", "exec", tp.c, "ping", "-c3", "-i0.2", "-W2", "198.19.2.2")
+	if n := r.counter(t, "/ip firewall filter", "over"); n != 0 {
+		t.Errorf("connection-limit=1,32 matched with one connection: %d", n)
+	}
+	sh(t, "ip", "netns", "exec", tp.c, "ping", "-c1", "-W2", "198.19.2.3")
+	if n := r.counter(t, "/ip firewall filter", "over"); n != 1 {
+		t.Errorf("connection-limit=1,32 with a second connection: %d, want 1", n)
+	}
+	if n := r.counter(t, "/ip firewall filter", "now"); n != 4 {
+		t.Errorf("time=%s matched %d of 4", in, n)
+	}
+	if n := r.counter(t, "/ip firewall filter", "later"); n != 0 {
+		t.Errorf("time=%s matched %d", out, n)
+	}
+	// One flow's packets all fall in one class.
+	a, b := r.counter(t, "/ip firewall filter", "pcc0"), r.counter(t, "/ip firewall filter", "pcc1")
+	if a+b != 4 || a == 2 { // the flows have 3 and 1 packets
+		t.Errorf("per-connection-classifier classes %d+%d, want 4 packets", a, b)
+	}
+	// A burst of 20 to one destination: dst-limit lets the burst of 2 and about 2/s through.
+	exec.Command("ip", "netns", "exec", tp.c, "ping", "-c20", "-i0.01", "-W1", "198.19.2.2").Run()
+	lim, rest := r.counter(t, "/ip firewall filter", "limited"), r.counter(t, "/ip firewall filter", "rest")
+	if lim < 2 || rest < 1 || lim+rest != 20 {
+		t.Errorf("dst-limit=2,2,dst-address: %d limited, %d over the limit", lim, rest)
+	}
+	// The server sees the MSS change-mss wrote into the client's SYN.
+	srv := exec.Command("ip", "netns", "exec", tp.s, "python3", "-u", "-c", `
+import socket
+s=socket.socket()
+s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("0.0.0.0",5300))
+s.listen(1)
+print("ready")
+s.settimeout(10)
+c,a=s.accept()
+print(c.getsockopt(socket.IPPROTO_TCP,socket.TCP_MAXSEG))
+`)
+	pipe, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(pipe)
+	if l, _ := rd.ReadString('\n'); strings.TrimSpace(l) != "ready" {
+		t.Fatalf("server: %q", l)
+	}
+	exec.Command("ip", "netns", "exec", tp.c, "python3", "-c", `
+import socket
+socket.create_connection(("198.19.2.2",5300),timeout=10).close()
+`).Run()
+	l, _ := rd.ReadString('\n')
+	srv.Wait()
+	if mss, err := strconv.Atoi(strings.TrimSpace(l)); err != nil || mss > 1000 {
+		t.Errorf("server's MSS %q, want at most 1000", l)
+	}
+	if n := r.counter(t, "/ip firewall mangle", "mss"); n == 0 {
+		t.Errorf("change-mss rule counted nothing")
+	}
+}
+
+func TestTimeWindows(t *testing.T) {
+	h := time.Hour
+	// 8h-17h Monday in UTC+2: 6h-15h Monday UTC.
+	if w := timeWindows(8*h, 17*h, []int{1}, 7200); len(w) != 1 || w[0].from != 6*3600 || w[0].to != 15*3600 || w[0].days[0] != 1 {
+		t.Errorf("%+v", w)
+	}
+	// 1h-3h Monday in UTC+2: 23h-24h Sunday and 0h-1h Monday.
+	w := timeWindows(1*h, 3*h, []int{1}, 7200)
+	if len(w) != 2 || w[0].from != 23*3600 || w[0].days[0] != 0 || w[1].to != 3600 || w[1].days[0] != 1 {
+		t.Errorf("%+v", w)
+	}
+	// 22h-2h Saturday in UTC: 22h-24h Saturday, 0h-2h Sunday.
+	w = timeWindows(22*h, 2*h, []int{6}, 0)
+	if len(w) != 2 || w[0].days[0] != 6 || w[1].days[0] != 0 || w[1].to != 7200 {
+		t.Errorf("%+v", w)
+	}
+	for _, bad := range []string{"8h", "8h-25h", "8h-9h,funday"} {
+		if _, _, _, err := parseTime(bad); err == nil {
+			t.Errorf("time=%s accepted", bad)
+		}
+	}
+}

@@ -43,20 +43,16 @@ func IsBuiltinChain(table, chain string) bool { return slices.Contains(builtinCh
 // unsupported are properties the kernel here cannot express (or routerd does not yet
 // translate); a rule setting one is refused with this reason.
 var unsupported = map[string]string{
-	"in-bridge-port":            "bridge port matching needs the bridge family",
-	"out-bridge-port":           "bridge port matching needs the bridge family",
-	"in-bridge-port-list":       "bridge port matching needs the bridge family",
-	"out-bridge-port-list":      "bridge port matching needs the bridge family",
-	"dst-limit":                 "per-destination limits are not translated yet",
-	"connection-limit":          "connection limits are not translated yet",
-	"connection-rate":           "connection rate is not translated yet",
-	"per-connection-classifier": "per-connection-classifier is not translated yet",
-	"time":                      "time matching is not translated yet",
-	"hotspot":                   "there is no hotspot",
-	"layer7-protocol":           "layer 7 matching has no kernel support",
-	"content":                   "content matching has no kernel support",
-	"priority":                  "priority matching is not translated yet",
-	"psd":                       "port scan detection has no kernel support",
+	"in-bridge-port":       bridgePortWhy,
+	"out-bridge-port":      bridgePortWhy,
+	"in-bridge-port-list":  bridgePortWhy,
+	"out-bridge-port-list": bridgePortWhy,
+	"connection-rate":      "nftables cannot measure a connection's current rate",
+	"hotspot":              "there is no hotspot",
+	"layer7-protocol":      "layer 7 matching has no kernel support",
+	"content":              "content matching has no kernel support",
+	"priority":             "priority matching is not translated yet",
+	"psd":                  "port scan detection has no kernel support",
 }
 
 var unsupportedActions = map[string]string{
@@ -68,8 +64,13 @@ var unsupportedActions = map[string]string{
 	"sniff-pc":                 "sniffing is not supported",
 	"sniff-tzsp":               "sniffing is not supported",
 	"strip-ipv4-options":       "strip-ipv4-options has no nftables statement",
-	"change-mss":               "change-mss is not translated yet",
 }
+
+// bridgePortWhy: in the ip and ip6 families the hooks see the bridge as the interface;
+// the port a packet used is known only to the bridge family (or to xtables' physdev,
+// which nftables cannot call), so routerd refuses the matchers instead of matching the
+// bridge.
+const bridgePortWhy = "the ip firewall sees the bridge, not its port (bridge port matching needs the bridge family)"
 
 // portProtocols carry ports.
 var portProtocols = []string{"tcp", "udp", "udp-lite", "dccp", "sctp"}
@@ -140,6 +141,13 @@ func (r *Rule) Check(v6 bool) error {
 		if err := need("new-dscp"); err != nil {
 			return err
 		}
+	case "change-mss":
+		if err := need("new-mss"); err != nil {
+			return err
+		}
+		if pr := p["protocol"]; pr != "tcp" {
+			return fmt.Errorf("failure: change-mss can be used only with protocol=tcp")
+		}
 	}
 	if p["to-ports"] != "" || p["to-addresses"] != "" {
 		switch r.Action {
@@ -176,6 +184,26 @@ func (r *Rule) Check(v6 bool) error {
 	}
 	if p["limit"] != "" {
 		if _, err := parseLimit(p["limit"]); err != nil {
+			return err
+		}
+	}
+	if v := p["dst-limit"]; v != "" {
+		if _, _, _, err := parseDstLimit(v); err != nil {
+			return err
+		}
+	}
+	if v := p["connection-limit"]; v != "" {
+		if _, _, err := parseConnLimit(v, v6); err != nil {
+			return err
+		}
+	}
+	if v := p["per-connection-classifier"]; v != "" {
+		if _, err := perConnectionClassifier(Config{V6: v6}, v); err != nil {
+			return err
+		}
+	}
+	if v := p["time"]; v != "" {
+		if _, _, _, err := parseTime(v); err != nil {
 			return err
 		}
 	}
@@ -231,6 +259,11 @@ func checkHook(r *Rule, builtin string) error {
 	case "mark-routing":
 		if builtin != "prerouting" && builtin != "output" {
 			return fmt.Errorf("failure: mark-routing is possible only in prerouting and output chains")
+		}
+	case "change-mss":
+		// The route's MTU is known once the packet is routed.
+		if p["new-mss"] == "clamp-to-pmtu" && builtin != "forward" && builtin != "output" && builtin != "postrouting" {
+			return fmt.Errorf("failure: new-mss=clamp-to-pmtu is possible only in forward, output and postrouting chains")
 		}
 	}
 	return nil

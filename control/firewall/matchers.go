@@ -1,0 +1,359 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+
+	"github.com/routerd/routerd/control/value"
+)
+
+// Kernel constants google/nftables does not name.
+const (
+	metaTimeDay    = expr.MetaKey(31) // NFT_META_TIME_DAY: 0 = Sunday
+	metaTimeHour   = expr.MetaKey(32) // NFT_META_TIME_HOUR: seconds since midnight
+	connlimitOver  = 1                // NFT_CONNLIMIT_F_INV
+	reg32          = 8                // NFT_REG32_00: the first 4-byte register
+	defaultExpire  = 10 * time.Minute // dst-limit's default expire
+	meterSetMaxLen = 1 << 16
+	pccSeed        = 0x72746431 // "rtd1"
+)
+
+// Meter is a per-rule dynamic set holding per-flow state (dst-limit's token buckets,
+// connection-limit's connection counts).
+type Meter struct {
+	Name    string
+	Key     nftables.SetDatatype
+	Concat  bool
+	Timeout time.Duration // 0: entries stay until their state is empty
+}
+
+// meterName names a rule's meter; the key's shape is in the name so that a changed
+// mode makes a new set instead of reusing one of another key type.
+func meterName(kind string, r *Rule, shape string) string {
+	return fmt.Sprintf("%s/%s/%d/%s", kind, r.Table, r.ID, shape)
+}
+
+// loadKey loads the named packet fields into consecutive 4-byte registers from reg32
+// and returns the loads, the set key type and whether it is a concatenation.
+func loadKey(v6 bool, fields []string, mask *netip.Prefix) ([]expr.Any, nftables.SetDatatype, int) {
+	var es []expr.Any
+	var types []nftables.SetDatatype
+	reg := uint32(reg32)
+	alen, atype := uint32(4), nftables.TypeIPAddr
+	src, dst := uint32(12), uint32(16)
+	if v6 {
+		alen, atype, src, dst = 16, nftables.TypeIP6Addr, 8, 24
+	}
+	for _, f := range fields {
+		switch f {
+		case "src", "dst":
+			off := src
+			if f == "dst" {
+				off = dst
+			}
+			es = append(es, &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: alen})
+			if mask != nil && mask.Bits() < int(alen*8) {
+				m := make([]byte, alen)
+				for i := 0; i < mask.Bits(); i++ {
+					m[i/8] |= 0x80 >> (i % 8)
+				}
+				es = append(es, &expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: alen, Mask: m, Xor: make([]byte, alen)})
+			}
+			types = append(types, atype)
+			reg += alen / 4
+		case "sport", "dport":
+			off := uint32(0)
+			if f == "dport" {
+				off = 2
+			}
+			es = append(es, &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2})
+			types = append(types, nftables.TypeInetService)
+			reg++
+		}
+	}
+	if len(types) == 1 {
+		return es, types[0], 0
+	}
+	t := nftables.MustConcatSetType(types...)
+	n := 0
+	for _, ty := range types {
+		n += int((ty.Bytes + 3) / 4 * 4)
+	}
+	return es, t, n
+}
+
+// dstLimitModes are dst-limit's flow definitions as packet fields.
+var dstLimitModes = map[string][]string{
+	"dst-address":            {"dst"},
+	"src-address":            {"src"},
+	"src-and-dst-address":    {"src", "dst"},
+	"dst-address-and-port":   {"dst", "dport"},
+	"addresses-and-dst-port": {"src", "dst", "dport"},
+}
+
+// parseDstLimit reads count[/time],burst,mode[/expire].
+func parseDstLimit(s string) (l limit, mode string, expire time.Duration, err error) {
+	bad := fmt.Errorf("invalid value for argument dst-limit")
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return l, "", 0, bad
+	}
+	l, err = parseLimit(parts[0] + "," + parts[1])
+	if err != nil {
+		return l, "", 0, err
+	}
+	mode, exp, hasExp := strings.Cut(parts[2], "/")
+	if _, ok := dstLimitModes[mode]; !ok {
+		return l, "", 0, bad
+	}
+	expire = defaultExpire
+	if hasExp {
+		if expire, err = value.ParseDuration(exp); err != nil || expire <= 0 {
+			return l, "", 0, bad
+		}
+	}
+	return l, mode, expire, nil
+}
+
+func limitExpr(l limit) *expr.Limit {
+	lim := &expr.Limit{Type: expr.LimitTypePkts, Rate: l.rate, Burst: l.burst}
+	if l.bytes {
+		lim.Type = expr.LimitTypePktBytes
+	}
+	lim.Unit = map[time.Duration]expr.LimitTime{time.Second: expr.LimitTimeSecond, time.Minute: expr.LimitTimeMinute,
+		time.Hour: expr.LimitTimeHour, 24 * time.Hour: expr.LimitTimeDay}[l.unit]
+	return lim
+}
+
+// dstLimit: a meter keyed by the flow; a packet matches while its flow's bucket has
+// tokens (the kernel's dynset stops the rule when the element's limit is over).
+func dstLimit(cfg Config, r *Rule, v string) (alt, *Meter, error) {
+	l, mode, expire, err := parseDstLimit(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	loads, key, _ := loadKey(cfg.V6, dstLimitModes[mode], nil)
+	m := &Meter{Name: meterName("dst-limit", r, mode), Key: key, Concat: strings.Contains(key.Name, " . "), Timeout: expire}
+	es := append(loads, &expr.Dynset{SrcRegKey: reg32, SetName: m.Name, Operation: dynsetUpdate, Timeout: expire,
+		Exprs: []expr.Any{limitExpr(l)}})
+	return alt{es}, m, nil
+}
+
+// parseConnLimit reads limit,netmask.
+func parseConnLimit(s string, v6 bool) (uint32, int, error) {
+	bad := fmt.Errorf("invalid value for argument connection-limit")
+	a, b, ok := strings.Cut(s, ",")
+	n, e1 := strconv.ParseUint(a, 10, 32)
+	bits, e2 := strconv.Atoi(b)
+	max := 32
+	if v6 {
+		max = 128
+	}
+	if !ok || e1 != nil || e2 != nil || bits < 0 || bits > max {
+		return 0, 0, bad
+	}
+	return uint32(n), bits, nil
+}
+
+// connectionLimit: a meter keyed by the source address block counts the block's
+// connections (the kernel's connlimit); the rule matches when there are more than limit.
+func connectionLimit(cfg Config, r *Rule, v string) (alt, *Meter, error) {
+	n, bits, err := parseConnLimit(v, cfg.V6)
+	if err != nil {
+		return nil, nil, err
+	}
+	zero := netip.IPv4Unspecified()
+	if cfg.V6 {
+		zero = netip.IPv6Unspecified()
+	}
+	pfx := netip.PrefixFrom(zero, bits)
+	loads, key, _ := loadKey(cfg.V6, []string{"src"}, &pfx)
+	m := &Meter{Name: meterName("connection-limit", r, strconv.Itoa(bits)), Key: key}
+	es := append(loads, &expr.Dynset{SrcRegKey: reg32, SetName: m.Name, Operation: dynsetAdd,
+		Exprs: []expr.Any{&expr.Connlimit{Count: n, Flags: connlimitOver}}})
+	return alt{es}, m, nil
+}
+
+// pccFields are per-connection-classifier's hashed fields.
+var pccFields = map[string][]string{
+	"both-addresses":           {"src", "dst"},
+	"both-ports":               {"sport", "dport"},
+	"both-addresses-and-ports": {"src", "dst", "sport", "dport"},
+	"src-address":              {"src"},
+	"dst-address":              {"dst"},
+	"src-port":                 {"sport"},
+	"dst-port":                 {"dport"},
+	"src-address-and-port":     {"src", "sport"},
+	"dst-address-and-port":     {"dst", "dport"},
+}
+
+// perConnectionClassifier reads [!]fields:every/remainder and hashes the fields with
+// the kernel's jhash: the packets of one flow always get the same remainder.
+func perConnectionClassifier(cfg Config, v string) (alt, error) {
+	bad := fmt.Errorf("invalid value for argument per-connection-classifier")
+	neg := strings.HasPrefix(v, "!")
+	f, rest, ok := strings.Cut(strings.TrimPrefix(v, "!"), ":")
+	a, b, ok2 := strings.Cut(rest, "/")
+	every, e1 := strconv.ParseUint(a, 10, 32)
+	rem, e2 := strconv.ParseUint(b, 10, 32)
+	fields, known := pccFields[f]
+	if !ok || !ok2 || e1 != nil || e2 != nil || !known || every == 0 || rem >= every {
+		return nil, bad
+	}
+	loads, _, n := loadKey(cfg.V6, fields, nil)
+	if n == 0 {
+		n = 4
+		if cfg.V6 && (f == "src-address" || f == "dst-address") {
+			n = 16
+		}
+	}
+	// One seed for every rule (the kernel picks a random one per rule without it), so
+	// that rules dividing the same flows agree on each flow's class.
+	es := append(loads, &expr.Hash{SourceRegister: reg32, DestRegister: 1, Length: uint32(n), Modulus: uint32(every),
+		Seed: pccSeed, Type: expr.HashTypeJenkins},
+		&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(uint32(rem))})
+	return alt{es}, nil
+}
+
+var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// parseTime reads from-to[,day...] (times of day as durations or hh:mm:ss).
+func parseTime(s string) (from, to time.Duration, days []int, err error) {
+	bad := fmt.Errorf("invalid value for argument time")
+	parts := strings.Split(s, ",")
+	a, b, ok := strings.Cut(parts[0], "-")
+	if !ok {
+		return 0, 0, nil, bad
+	}
+	if from, err = value.ParseDuration(a); err != nil {
+		return 0, 0, nil, bad
+	}
+	if to, err = value.ParseDuration(b); err != nil {
+		return 0, 0, nil, bad
+	}
+	if from < 0 || to < 0 || from > 24*time.Hour || to > 24*time.Hour {
+		return 0, 0, nil, bad
+	}
+	for _, d := range parts[1:] {
+		i := slices.Index(weekdays, d)
+		if i < 0 {
+			return 0, 0, nil, bad
+		}
+		if !slices.Contains(days, i) {
+			days = append(days, i)
+		}
+	}
+	if len(days) == 0 {
+		days = []int{0, 1, 2, 3, 4, 5, 6}
+	}
+	return from, to, days, nil
+}
+
+// timeWindow is a window of seconds [from, to) of a day on some weekdays.
+type timeWindow struct {
+	from, to int
+	days     []int
+}
+
+// timeWindows turns a local window on local days into kernel-clock (UTC) windows: the
+// kernel's meta hour and day count in UTC, the rule's times in the zone routerd runs in
+// (offset seconds east of UTC, as of the compile).
+func timeWindows(from, to time.Duration, days []int, offset int) []timeWindow {
+	const day = 24 * 3600
+	f, t := int(from/time.Second), int(to/time.Second)
+	var local []timeWindow
+	switch {
+	case f == t:
+		return nil
+	case f < t:
+		local = []timeWindow{{f, t, days}}
+	default: // past midnight: the tail runs on the next day
+		next := make([]int, len(days))
+		for i, d := range days {
+			next[i] = (d + 1) % 7
+		}
+		local = []timeWindow{{f, day, days}, {0, t, next}}
+	}
+	var out []timeWindow
+	for _, w := range local {
+		a, b := w.from-offset, w.to-offset
+		shift := 0
+		for a < 0 {
+			a, b, shift = a+day, b+day, shift-1
+		}
+		for a >= day {
+			a, b, shift = a-day, b-day, shift+1
+		}
+		move := func(ds []int, by int) []int {
+			o := make([]int, len(ds))
+			for i, d := range ds {
+				o[i] = ((d+by)%7 + 7) % 7
+			}
+			return o
+		}
+		if b <= day {
+			out = append(out, timeWindow{a, b, move(w.days, shift)})
+		} else {
+			out = append(out, timeWindow{a, day, move(w.days, shift)}, timeWindow{0, b - day, move(w.days, shift+1)})
+		}
+	}
+	return out
+}
+
+// timeMatch: meta hour in the window and meta day one of its days; windows are disjoint
+// in time, so at most one alternative matches a packet.
+func timeMatch(v string, offset int) (alt, error) {
+	from, to, days, err := parseTime(v)
+	if err != nil {
+		return nil, err
+	}
+	var out alt
+	for _, w := range timeWindows(from, to, days, offset) {
+		hour := []expr.Any{&expr.Meta{Key: metaTimeHour, Register: 1},
+			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: ne32(uint32(w.from)), ToData: ne32(uint32(w.to - 1))}}
+		if len(w.days) == 7 {
+			out = append(out, hour)
+			continue
+		}
+		slices.Sort(w.days)
+		var vals [][]byte
+		for _, d := range w.days {
+			vals = append(vals, []byte{byte(d)})
+		}
+		out = append(out, and(alt{hour}, anyOf(&expr.Meta{Key: metaTimeDay, Register: 1}, vals, false))...)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("time: the window %s is empty", v)
+	}
+	return out, nil
+}
+
+// zoneOffset is routerd's zone's offset east of UTC now.
+func zoneOffset() int {
+	_, off := time.Now().Zone()
+	return off
+}
+
+// changeMSS: the TCP MSS option set to new-mss, or to the route's MTU less the headers
+// (clamp-to-pmtu); the kernel fixes the checksum.
+func changeMSS(r *Rule) ([]expr.Any, error) {
+	v := r.Props["new-mss"]
+	var load expr.Any
+	if v == "clamp-to-pmtu" {
+		load = &expr.Rt{Register: 1, Key: expr.RtTCPMSS}
+	} else {
+		n, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("invalid value for argument new-mss")
+		}
+		load = &expr.Immediate{Register: 1, Data: be16(uint16(n))}
+	}
+	return []expr.Any{load, &expr.Exthdr{SourceRegister: 1, Type: 2, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt}}, nil
+}
