@@ -246,17 +246,21 @@ func declares(m *menu.Menu, cmd string) bool {
 // (Menu.Commands). Until the engine of a menu registers its handler, such a command still
 // parses (a script that uses it is valid) and fails when run.
 var declaredSpec = map[string]CommandSpec{
-	"monitor":          {Positional: []string{"numbers"}, Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"interval", "do"}},
-	"run":              {Positional: []string{"number"}, Flags: []string{"use-script-permissions"}},
-	"remove":           {Positional: []string{"numbers"}},
-	"save":             {Args: []string{"name", "password", "encryption", "dont-encrypt"}},
-	"load":             {Args: []string{"name", "password"}},
-	"export-pub-key":   {Args: []string{"file-name", "key"}},
-	"generate-key":     {Args: []string{"key-size", "name"}},
-	"import":           {Args: []string{"file-name", "name", "passphrase"}},
-	"kill-connections": {},
-	"flush":            {Args: []string{"sa-type"}},
-	"send":             {Args: []string{"to", "cc", "subject", "body", "file", "from", "server", "port", "tls", "user", "password"}},
+	"monitor":                {Positional: []string{"numbers"}, Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"interval", "do"}},
+	"run":                    {Positional: []string{"number"}, Flags: []string{"use-script-permissions"}},
+	"remove":                 {Positional: []string{"numbers"}},
+	"save":                   {Args: []string{"name", "password", "encryption", "dont-encrypt"}},
+	"load":                   {Args: []string{"name", "password"}},
+	"export-pub-key":         {Args: []string{"file-name", "key"}},
+	"generate-key":           {Args: []string{"key-size", "name"}},
+	"import":                 {Args: []string{"file-name", "name", "passphrase", "trusted"}},
+	"sign":                   {Positional: []string{"numbers"}, Args: []string{"ca", "ca-crl-host", "name", "ca-on-smart-card"}},
+	"export-certificate":     {Positional: []string{"numbers"}, Args: []string{"type", "export-passphrase", "file-name"}},
+	"issued-revoke":          {Positional: []string{"numbers"}},
+	"enable-ssl-certificate": {Args: []string{"dns-name"}},
+	"kill-connections":       {},
+	"flush":                  {Args: []string{"sa-type"}},
+	"send":                   {Args: []string{"to", "cc", "subject", "body", "file", "from", "server", "port", "tls", "user", "password"}},
 }
 
 // cmdNoEngine runs a declared command whose engine has not registered a handler.

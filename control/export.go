@@ -48,7 +48,7 @@ func (x *Executor) Export(ctx context.Context, sess *Session, path string, opt E
 			if m.Path != path && !strings.HasPrefix(m.Path, path+"/") && path != "" {
 				continue
 			}
-			if m.NoExport || m.Kind == menu.Dir || m.Kind == menu.Status {
+			if m.NoExport || (m.BackupOnly && !opt.Backup) || m.Kind == menu.Dir || m.Kind == menu.Status {
 				continue
 			}
 			lines, err := x.exportMenu(tx, m, opt, m.Path == path)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/arp"
+	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/engine"
@@ -65,6 +66,7 @@ func engines(env *Env) []engine.Engine {
 		nd.New(),
 		queue.New(queue.Options{}),
 		email.New(email.Options{DataDir: env.DataDir}),
+		certificate.New(certificate.Options{DataDir: env.DataDir}),
 		// RADIUS before the services that ask it (IPsec's eap-radius).
 		radius.New(),
 		usermanager.New(usermanager.Options{}),

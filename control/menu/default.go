@@ -19,6 +19,8 @@ func declarations() []*Menu {
 		ipSettingsMenus(),
 		// Firewall rules name interfaces and lists; policy routing tables come before routes use them.
 		firewallMenus(),
+		// IPsec identities name certificates.
+		certificateMenus(),
 		ipsecMenus(),
 		tftpMenus(),
 		// /radius and /user-manager name no other menu.

@@ -140,6 +140,9 @@ type Menu struct {
 	Ordered bool
 	// NoExport menus are runtime state and never exported (logs, active peers).
 	NoExport bool
+	// BackupOnly menus are left out of /export but carried by backups (certificates:
+	// RouterOS does not export them, yet a backup must restore them).
+	BackupOnly bool
 	// Selector is the property export finds the items of a Fixed menu by, when it is not
 	// the name: "default-name" writes `set [ find default-name=ether1 ] name=...`, so a
 	// renamed port is found again.

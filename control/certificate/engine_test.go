@@ -1,0 +1,259 @@
+package certificate_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/certificate"
+	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/script"
+)
+
+type router struct {
+	dir string
+	ex  *control.Executor
+	e   *certificate.Engine
+	in  *script.Interp
+	con *script.Console
+}
+
+func newRouter(t *testing.T) *router {
+	t.Helper()
+	dir := t.TempDir()
+	ex := controltest.NewIn(t, dir)
+	e := certificate.New(certificate.Options{DataDir: dir})
+	if err := e.Attach(ex); err != nil {
+		t.Fatal(err)
+	}
+	return &router{dir: dir, ex: ex, e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin"}}}
+}
+
+func (r *router) run(t *testing.T, src string) string {
+	t.Helper()
+	out, err := r.try(src)
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	return out
+}
+
+func (r *router) try(src string) (string, error) {
+	var b strings.Builder
+	err := r.in.Run(context.Background(), r.con, src, &b)
+	// A script's last writes may commit from its flush timer, whose notice reaches the
+	// engine a moment after Run returns: read what is committed now.
+	r.e.Reconcile(context.Background())
+	return b.String(), err
+}
+
+func (r *router) file(name string) string { return filepath.Join(r.dir, "files", name) }
+
+// referenceCA is the reference's road-warrior certificate setup, as written.
+const referenceCA = `/certificate
+add common-name=ca name=ca
+sign ca ca-crl-host=2.2.2.2
+add common-name=2.2.2.2 subject-alt-name=IP:2.2.2.2 key-usage=tls-server name=server1
+sign server1 ca=ca
+add common-name=rw-client1 name=rw-client1 key-usage=tls-client
+sign rw-client1 ca=ca
+`
+
+func TestReferenceCertificates(t *testing.T) {
+	r := newRouter(t)
+	r.run(t, referenceCA)
+	out := r.run(t, "/certificate print detail")
+	for _, want := range []string{`name="ca"`, `name="server1"`, `subject-alt-name="IP:2.2.2.2"`, `ca="ca"`, `key-usage="tls-server"`} {
+		if !strings.Contains(strings.ReplaceAll(out, `"`, `"`), want) && !strings.Contains(out, strings.ReplaceAll(want, `"`, "")) {
+			t.Errorf("print detail lacks %s:\n%s", want, out)
+		}
+	}
+	flags := r.run(t, `:put [/certificate get [find name=ca] authority]; :put [/certificate get [find name=server1] issued]; :put [/certificate get [find name=server1] private-key]; :put [/certificate get [find name=ca] trusted]`)
+	if strings.Fields(flags)[0] != "true" && strings.Fields(flags)[0] != "yes" {
+		t.Errorf("ca flags: %q", flags)
+	}
+	if strings.Contains(out, "private-key-der") || strings.Contains(out, "certificate-der") {
+		t.Errorf("print shows stored DER:\n%s", out)
+	}
+	if exp := r.run(t, "/export"); strings.Contains(exp, "certificate") {
+		t.Errorf("/export carries certificates:\n%s", exp)
+	}
+	show := r.run(t, "/export show-sensitive")
+	if strings.Contains(show, "private-key") {
+		t.Errorf("export show-sensitive carries keys:\n%s", show)
+	}
+
+	// The reference's exports, as written.
+	r.run(t, `/certificate
+export-certificate rw-client1 export-passphrase=1234567890 type=pkcs12
+export-certificate ca type=pem
+export-certificate ca
+export-certificate rw-client1 export-passphrase=1234567890
+`)
+	for _, f := range []string{"cert_export_rw-client1.p12", "cert_export_ca.crt", "cert_export_rw-client1.crt", "cert_export_rw-client1.key"} {
+		st, err := os.Stat(r.file(f))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v", f, st.Mode().Perm())
+		}
+	}
+	if _, err := os.Stat(r.file("cert_export_ca.key")); err == nil {
+		t.Errorf("the CA's key was exported without a passphrase")
+	}
+	if _, err := r.try("/certificate export-certificate rw-client1 type=pkcs12"); err == nil {
+		t.Errorf("PKCS#12 export without passphrase accepted")
+	}
+
+	// openssl, an independent reader, checks the chain and opens the key and the bundle.
+	if _, err := exec.LookPath("openssl"); err == nil {
+		ossl := func(args ...string) string {
+			out, err := exec.Command("openssl", args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("openssl %v: %v\n%s", args, err, out)
+			}
+			return string(out)
+		}
+		ossl("verify", "-CAfile", r.file("cert_export_ca.crt"), r.file("cert_export_rw-client1.crt"))
+		ossl("pkey", "-in", r.file("cert_export_rw-client1.key"), "-passin", "pass:1234567890", "-noout")
+		p12 := ossl("pkcs12", "-in", r.file("cert_export_rw-client1.p12"), "-passin", "pass:1234567890", "-nokeys")
+		if strings.Count(p12, "BEGIN CERTIFICATE") != 2 {
+			t.Errorf("PKCS#12 should carry the client and the CA:\n%s", p12)
+		}
+	}
+
+	// A second router imports the PKCS#12 bundle as the reference's client does.
+	r2 := newRouter(t)
+	b, _ := os.ReadFile(r.file("cert_export_rw-client1.p12"))
+	os.MkdirAll(filepath.Join(r2.dir, "files"), 0o700)
+	os.WriteFile(r2.file("cert_export_RouterOS_client.p12"), b, 0o600)
+	if _, err := r2.try("/certificate import file-name=cert_export_RouterOS_client.p12 passphrase=wrong-passphrase"); err == nil {
+		t.Errorf("wrong passphrase accepted")
+	}
+	out = r2.run(t, "/certificate import file-name=cert_export_RouterOS_client.p12 passphrase=1234567890")
+	if !strings.Contains(out, "certificates-imported: 2") || !strings.Contains(out, "private-keys-imported: 1") {
+		t.Errorf("import: %s", out)
+	}
+	got := r2.run(t, `:put [/certificate get [find name=cert_export_RouterOS_client.p12_0] private-key]; :put [/certificate get [find name=cert_export_RouterOS_client.p12_0] common-name]`)
+	if !strings.Contains(got, "rw-client1") {
+		t.Errorf("cert_export_RouterOS_client.p12_0 is not the client certificate: %q", got)
+	}
+	c, ok := r2.e.Store().Get("cert_export_RouterOS_client.p12_0")
+	if !ok || c.Key == nil {
+		t.Fatalf("client certificate without key in the store")
+	}
+	if _, err := r2.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err != nil {
+		t.Errorf("imported chain does not verify: %v", err)
+	}
+	if _, err := r2.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeServer); !errors.Is(err, certificate.ErrUsage) {
+		t.Errorf("a tls-client certificate verified as a server: %v", err)
+	}
+}
+
+func TestRevokeAndCRL(t *testing.T) {
+	r := newRouter(t)
+	r.run(t, referenceCA+"/certificate settings set crl-use=yes\n")
+	c, _ := r.e.Store().Get("rw-client1")
+	if _, err := r.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err != nil {
+		t.Fatalf("verify before revoking: %v", err)
+	}
+	r.run(t, "/certificate issued-revoke rw-client1")
+	if _, err := r.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); !errors.Is(err, certificate.ErrRevoked) {
+		t.Errorf("revoked certificate verified: %v", err)
+	}
+	out := r.run(t, `:put [/certificate get [find name=rw-client1] revoked]; :put [/certificate get [find name=ca] crl]`)
+	if strings.Count(out, "true")+strings.Count(out, "yes") != 2 {
+		t.Errorf("R and L flags: %q", out)
+	}
+	if crl := r.run(t, "/certificate crl print detail"); !strings.Contains(crl, strings.ToUpper(c.X509.SerialNumber.Text(16))) {
+		t.Errorf("CRL does not list the serial:\n%s", crl)
+	}
+	if _, err := r.try("/certificate issued-revoke rw-client1"); err == nil {
+		t.Errorf("revoked twice")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	r := newRouter(t)
+	for _, bad := range []string{
+		"/certificate add name=a common-name=a subject-alt-name=IP:not-an-ip",
+		"/certificate add name=a common-name=a subject-alt-name=URI:x",
+		"/certificate add name=a common-name=a key-type=rsa key-size=prime256v1",
+		"/certificate add name=a common-name=a certificate-der=AAAA",
+		"/certificate enable-ssl-certificate",
+		"/certificate import file-name=../etc/passwd",
+		"/certificate import file-name=missing.pem",
+	} {
+		if _, err := r.try(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	os.MkdirAll(filepath.Join(r.dir, "files"), 0o700)
+	os.WriteFile(r.file("junk.pem"), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600)
+	if _, err := r.try("/certificate import file-name=junk.pem"); err == nil {
+		t.Errorf("malformed certificate imported")
+	}
+	if n := r.run(t, ":put [:len [/certificate find]]"); strings.TrimSpace(n) != "0" {
+		t.Errorf("bad input changed the configuration: %s", n)
+	}
+	// Certificates are only changed by name, trust and comment once signed.
+	r.run(t, "/certificate add name=ca common-name=ca\n/certificate sign ca")
+	if _, err := r.try("/certificate set ca common-name=other"); err == nil {
+		t.Errorf("subject of a signed certificate changed")
+	}
+	r.run(t, "/certificate set ca trusted=no")
+}
+
+func TestECDSAAndPEMImport(t *testing.T) {
+	r := newRouter(t)
+	r.run(t, `/certificate
+add name=ca common-name=ca key-type=ec key-size=prime256v1
+sign ca
+add name=srv common-name=srv.example subject-alt-name=DNS:srv.example,email:a@b.example key-type=ec key-size=secp384r1 key-usage=digital-signature,tls-server
+sign srv ca=ca
+export-certificate srv export-passphrase=a-long-passphrase
+export-certificate ca
+`)
+	c, ok := r.e.Store().Get("srv")
+	if !ok {
+		t.Fatalf("srv not in the store:\n%s", r.run(t, "/certificate print detail"))
+	}
+	if c.X509.PublicKeyAlgorithm != x509.ECDSA || len(c.X509.DNSNames) != 1 || len(c.X509.EmailAddresses) != 1 {
+		t.Fatalf("srv: %v %v %v", c.X509.PublicKeyAlgorithm, c.X509.DNSNames, c.X509.EmailAddresses)
+	}
+	// PEM chain and encrypted key into a second router: the key finds its certificate.
+	r2 := newRouter(t)
+	os.MkdirAll(filepath.Join(r2.dir, "files"), 0o700)
+	crt, _ := os.ReadFile(r.file("cert_export_srv.crt"))
+	ca, _ := os.ReadFile(r.file("cert_export_ca.crt"))
+	key, _ := os.ReadFile(r.file("cert_export_srv.key"))
+	if b, _ := pem.Decode(key); b == nil || b.Type != "ENCRYPTED PRIVATE KEY" {
+		t.Fatalf("exported key is not encrypted PKCS#8")
+	}
+	os.WriteFile(r2.file("chain.pem"), append(crt, ca...), 0o600)
+	os.WriteFile(r2.file("srv.key"), key, 0o600)
+	out := r2.run(t, "/certificate import file-name=chain.pem")
+	if !strings.Contains(out, "certificates-imported: 2") {
+		t.Errorf("chain import: %s", out)
+	}
+	out = r2.run(t, "/certificate import file-name=srv.key")
+	if !strings.Contains(out, "decryption-failures: 1") {
+		t.Errorf("key without passphrase: %s", out)
+	}
+	out = r2.run(t, "/certificate import file-name=srv.key passphrase=a-long-passphrase")
+	if !strings.Contains(out, "private-keys-imported: 1") {
+		t.Errorf("key import: %s", out)
+	}
+	if c, ok := r2.e.Store().Get("chain.pem_0"); !ok || c.Key == nil {
+		t.Errorf("key not matched to chain.pem_0")
+	}
+}
