@@ -86,8 +86,8 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) { return e.dynamicRows(v) })
 	}
 	poke := func(control.Change) { e.poke() }
-	ex.Watch("/ip/firewall", poke)
-	ex.Watch("/ipv6/firewall", poke)
+	ex.Watch(Root4, poke)
+	ex.Watch(Root6, poke)
 	ex.Watch("/interface/list", poke)
 	ex.Watch(routing.TablePath, poke)
 	if reg != nil {
