@@ -774,6 +774,8 @@ func StatsKeys(m *menu.Menu) []string {
 	var out []string
 	if np := m.NameProp(); np != "" {
 		out = append(out, np)
+	} else {
+		out = append(out, m.StatsLead...)
 	}
 	return append(out, m.Stats...)
 }

@@ -384,6 +384,9 @@ func TestFastTrack(t *testing.T) {
 		t.Fatalf("no dummy rule:\n%s", out)
 	}
 	out = r.run(t, `/ip firewall filter print stats`)
+	if !regexp.MustCompile(`#\s+CHAIN\s+ACTION\s+BYTES\s+PACKETS`).MatchString(out) || !strings.Contains(out, "fasttrack-connection") {
+		t.Errorf("print stats columns:\n%s", out)
+	}
 	if !strings.Contains(out, "700") {
 		t.Errorf("dummy rule without the fast path's counters:\n%s", out)
 	}

@@ -296,14 +296,15 @@ func firewallRuleMenu(fam, table string) *Menu {
 			Desc:     "Offload fasttracked connections to the switch chip."})
 	}
 	return &Menu{
-		Path:     "/" + fam + "/firewall/" + table,
-		Kind:     List,
-		Props:    props,
-		Flags:    []Flag{FlagDisabled, FlagInvalid, FlagDynamic},
-		Commands: []string{"reset-counters", "reset-counters-all"},
-		Stats:    []string{"bytes", "packets"},
-		Ordered:  true,
-		Desc:     fmt.Sprintf("Firewall %s rules (%s).", table, fam),
+		Path:      "/" + fam + "/firewall/" + table,
+		Kind:      List,
+		Props:     props,
+		Flags:     []Flag{FlagDisabled, FlagInvalid, FlagDynamic},
+		Commands:  []string{"reset-counters", "reset-counters-all"},
+		Stats:     []string{"bytes", "packets"},
+		StatsLead: []string{"chain", "action"},
+		Ordered:   true,
+		Desc:      fmt.Sprintf("Firewall %s rules (%s).", table, fam),
 	}
 }
 

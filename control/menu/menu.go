@@ -128,6 +128,9 @@ type Menu struct {
 	// keeps counters apart from configuration); the other forms of print leave them out.
 	// Empty: the menu has no stats form.
 	Stats []string
+	// StatsLead are the properties print stats shows before the counters when the items
+	// have no name (firewall rules: chain, action).
+	StatsLead []string
 	// Builtin items of Fixed menus, by property; each must set the naming property.
 	Builtin []map[string]string
 	// Engine names what applies this menu when the declaration itself knows it ("" =
