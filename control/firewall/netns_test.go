@@ -603,3 +603,48 @@ func TestTimeWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestNetmapRedirectSame: netmap both ways (a client's /24 mapped one to one onto another
+// /24; a virtual /24 mapped onto the server's), redirect to the router itself, and same
+// (one address of a range per client, the same each time), seen by the receivers.
+func TestNetmapRedirectSame(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	// srcnat netmap: 198.18.1.2 leaves as 198.19.5.2 (the server routes it back via the router).
+	r.run(t, `/ip firewall nat add chain=srcnat action=netmap src-address=198.18.1.0/24 to-addresses=198.19.5.0/24 protocol=udp dst-port=5500`)
+	if got := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5500); !strings.HasPrefix(got, "198.19.5.2:") {
+		t.Fatalf("netmap srcnat: server saw %q\n%s", got, ruleset(t, tp))
+	}
+	// dstnat netmap: 198.19.6.2 reaches 198.19.2.2.
+	r.run(t, `/ip firewall nat add chain=dstnat action=netmap dst-address=198.19.6.0/24 to-addresses=198.19.2.0/24`)
+	if got := tp.udp(t, tp.c, tp.s, "198.19.6.2", 5501); !strings.HasPrefix(got, "198.18.1.2:") {
+		t.Fatalf("netmap dstnat: server saw %q\n%s", got, ruleset(t, tp))
+	}
+	// redirect: a datagram for the server's port 5502 goes to the router's port 5503.
+	r.run(t, `/ip firewall nat add chain=dstnat action=redirect protocol=udp dst-port=5502 to-ports=5503`)
+	if got := tp.udpTo(t, tp.c, tp.r, "198.19.2.2", 5502, 5503); !strings.HasPrefix(got, "198.18.1.2:") {
+		t.Fatalf("redirect: the router's listener saw %q\n%s", got, ruleset(t, tp))
+	}
+	if got := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5502); got != "" {
+		t.Fatalf("redirect: the server still got the datagram from %q", got)
+	}
+	// same: every connection of a client leaves from the same address of the range.
+	r.run(t, `/ip firewall nat add chain=srcnat action=same to-addresses=198.19.2.20-198.19.2.23 protocol=udp dst-port=5504-5505`)
+	a := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5504)
+	b := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5505)
+	ha, _, _ := strings.Cut(a, ":")
+	hb, _, _ := strings.Cut(b, ":")
+	if ip, err := netip.ParseAddr(ha); err != nil || ip.Compare(netip.MustParseAddr("198.19.2.20")) < 0 || ip.Compare(netip.MustParseAddr("198.19.2.23")) > 0 || ha != hb {
+		t.Fatalf("same: server saw %q and %q\n%s", a, b, ruleset(t, tp))
+	}
+	onlyRouterdTables(t, tp)
+}
+
+func onlyRouterdTables(t *testing.T, tp *topo) {
+	t.Helper()
+	for _, line := range strings.Split(ruleset(t, tp), "\n") {
+		if strings.HasPrefix(line, "table ") && line != "table ip routerd {" && line != "table ip6 routerd {" {
+			t.Errorf("unexpected table: %s", line)
+		}
+	}
+}
