@@ -26,6 +26,7 @@ import (
 	"github.com/routerd/routerd/control/tftp"
 	"github.com/routerd/routerd/control/tunnel"
 	"github.com/routerd/routerd/control/usermanager"
+	rad "github.com/routerd/routerd/radius"
 )
 
 // Env is what the registration list builds engines from: the executor (configuration,
@@ -71,7 +72,8 @@ func engines(env *Env) []engine.Engine {
 		radius.New(),
 		usermanager.New(usermanager.Options{}),
 		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root}}, func(ctx context.Context, h *engine.Handle) error {
-			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{})
+			rc, _ := engine.Lookup[*rad.Client](h)
+			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{RADIUS: rc})
 			return err
 		}),
 		tftp.New(tftp.Options{DataDir: env.DataDir}),

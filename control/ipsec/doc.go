@@ -19,6 +19,12 @@
 //
 // Algorithms the build cannot run (blowfish, camellia, twofish, des) are refused at add
 // and set. Items that are stored but cannot apply yet (auth-method other than
-// pre-shared-key) are marked invalid with the reason. Not applied yet: notrack-chain,
-// match-by=certificate, system-dns.
+// pre-shared-key, eap and eap-radius) are marked invalid with the reason. Not applied yet:
+// notrack-chain, match-by=certificate, system-dns.
+//
+// EAP (eap.go): auth-method=eap as initiator with username/password and eap-methods
+// eap-mschapv2; auth-method=eap-radius as responder relaying EAP to the /radius servers of
+// service=ipsec (the router authenticates with the identity's secret, or EAP-only when the
+// client offers it), Framed-IP-Address handed out by mode config, RADIUS accounting start
+// and stop when /ip ipsec settings accounting=yes (interim-update is not sent).
 package ipsec

@@ -23,6 +23,7 @@ import (
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/ike"
 	"github.com/routerd/routerd/ike/esp"
+	rad "github.com/routerd/routerd/radius"
 )
 
 // Menu paths.
@@ -53,6 +54,8 @@ type Options struct {
 	// NoDatapath runs IKE without installing SAs (for hosts without TUN; status only).
 	NoDatapath bool
 	Log        *slog.Logger
+	// RADIUS is the /radius client eap-radius identities and accounting use (nil: none).
+	RADIUS *rad.Client
 }
 
 // Engine applies /ip ipsec.
@@ -127,6 +130,9 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	// SAs coming or going change the SPD's endpoints and the status, not the
 	// configuration: refresh those, without decoding the menus again.
 	io.Events = e.refresh
+	if opts.RADIUS != nil {
+		io.EAPRelay = &radiusRelay{e: e, client: opts.RADIUS}
+	}
 	d, err := ike.New(io, nil)
 	if err != nil {
 		return nil, err
@@ -452,12 +458,14 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			e.bad(IdentityPath, it.ID, fmt.Errorf("peer %q is not usable", p["peer"]))
 			continue
 		}
-		if m := p["auth-method"]; m != "pre-shared-key" {
-			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", m))
+		method := p["auth-method"]
+		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" {
+			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", method))
 			continue
 		}
 		psk, err := secret(p["secret"])
-		if err == nil && len(psk) == 0 {
+		// EAP identities may have a secret: the responder authenticates with it (eap.go).
+		if err == nil && len(psk) == 0 && method == "pre-shared-key" {
 			err = errors.New("secret is empty")
 		}
 		if err != nil {
@@ -474,8 +482,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			e.bad(IdentityPath, it.ID, err)
 			continue
 		}
-		ic := &ike.IdentityConfig{Name: strconv.FormatUint(it.ID, 10), Method: ike.AuthMethodPSK, PSK: psk,
+		ic := &ike.IdentityConfig{Name: strconv.FormatUint(it.ID, 10), Method: ike.AuthMethodKind(method), PSK: psk,
 			MyID: my, RemoteID: rem, GeneratePolicy: p["generate-policy"]}
+		if err := eapIdentity(p, ic, e.opts.RADIUS != nil); err != nil {
+			e.bad(IdentityPath, it.ID, err)
+			continue
+		}
 		if m := p["mode-config"]; m != "" && m != "none" {
 			if ic.ModeConfig = modeConfigs[m]; ic.ModeConfig == nil {
 				e.bad(IdentityPath, it.ID, fmt.Errorf("mode-config %q is not usable", m))

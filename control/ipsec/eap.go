@@ -1,0 +1,134 @@
+package ipsec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
+	"layeh.com/radius/rfc2869"
+
+	"github.com/routerd/routerd/ike"
+	rad "github.com/routerd/routerd/radius"
+)
+
+// eapIdentity fills in the EAP part of an identity (auth-method eap or eap-radius).
+func eapIdentity(p map[string]string, ic *ike.IdentityConfig, haveRADIUS bool) error {
+	switch ic.Method {
+	case ike.AuthMethodEAP:
+		if !slices.Contains(strings.Split(p["eap-methods"], ","), "eap-mschapv2") {
+			return fmt.Errorf("eap-methods=%s: only eap-mschapv2 is implemented", p["eap-methods"])
+		}
+		if p["username"] == "" || p["password"] == "" {
+			return errors.New("auth-method=eap needs username and password")
+		}
+		ic.EAPUser, ic.EAPPassword = p["username"], p["password"]
+	case ike.AuthMethodEAPRadius:
+		if !haveRADIUS {
+			return errors.New("auth-method=eap-radius needs the RADIUS client")
+		}
+	}
+	return nil
+}
+
+// radiusRelay relays eap-radius identities' EAP to the /radius servers of service=ipsec
+// (RFC 3579) and sends their accounting (RFC 2866) when /ip ipsec settings accounting=yes.
+type radiusRelay struct {
+	e      *Engine
+	client *rad.Client
+}
+
+// Relay sends one EAP response in an Access-Request.
+func (r *radiusRelay) Relay(ctx context.Context, q ike.EAPRelayRequest) (ike.EAPRelayAnswer, error) {
+	rep, err := r.client.Authenticate(ctx, "ipsec", func(p *radius.Packet, s rad.Server) error {
+		rfc2865.UserName_SetString(p, q.Identity)
+		rad.SetEAPMessage(p, q.EAP)
+		if len(q.State) > 0 {
+			rfc2865.State_Set(p, q.State)
+		}
+		rfc2865.ServiceType_Set(p, rfc2865.ServiceType_Value_FramedUser)
+		rfc2865.NASPortType_Set(p, rfc2865.NASPortType_Value_Virtual)
+		rfc2865.CallingStationID_SetString(p, q.Peer.Addr().String())
+		rfc2865.CalledStationID_SetString(p, q.Local.Addr().String())
+		if a := q.Local.Addr(); a.Is4() {
+			rfc2865.NASIPAddress_Set(p, a.AsSlice())
+		}
+		return nil
+	})
+	if err != nil {
+		return ike.EAPRelayAnswer{}, err
+	}
+	ans := ike.EAPRelayAnswer{EAP: rad.EAPMessage(rep.Packet), State: rfc2865.State_Get(rep.Packet)}
+	switch rep.Code {
+	case radius.CodeAccessAccept:
+		ans.Accept = true
+		if ans.MSK, err = rad.MSK(rep.Packet, rep.Request); err != nil {
+			return ike.EAPRelayAnswer{}, fmt.Errorf("Access-Accept from %s: %w", rep.Server.Addr, err)
+		}
+		if a := rfc2865.FramedIPAddress_Get(rep.Packet); a != nil {
+			ans.Address, _ = netip.AddrFromSlice(a.To4())
+		}
+	case radius.CodeAccessReject:
+		ans.Reason = "Access-Reject from RADIUS server " + rep.Server.Addr.String()
+		if m := rfc2865.ReplyMessage_GetString(rep.Packet); m != "" {
+			ans.Reason += ": " + m
+		}
+	case radius.CodeAccessChallenge:
+		if len(ans.EAP) == 0 {
+			return ike.EAPRelayAnswer{}, fmt.Errorf("Access-Challenge from %s without EAP-Message", rep.Server.Addr)
+		}
+	}
+	return ans, nil
+}
+
+// Account sends Accounting-Request Start or Stop.
+func (r *radiusRelay) Account(ctx context.Context, a ike.EAPAccounting) {
+	if !r.e.accounting() {
+		return
+	}
+	err := r.client.Account(ctx, "ipsec", func(p *radius.Packet) error {
+		typ := rfc2866.AcctStatusType_Value_Stop
+		if a.Start {
+			typ = rfc2866.AcctStatusType_Value_Start
+		}
+		rfc2866.AcctStatusType_Set(p, typ)
+		rfc2866.AcctSessionID_SetString(p, a.SessionID)
+		rfc2865.UserName_SetString(p, a.User)
+		rfc2865.NASPortType_Set(p, rfc2865.NASPortType_Value_Virtual)
+		rfc2865.CallingStationID_SetString(p, a.Peer.Addr().String())
+		rfc2865.CalledStationID_SetString(p, a.Local.Addr().String())
+		if a.Local.Addr().Is4() {
+			rfc2865.NASIPAddress_Set(p, a.Local.Addr().AsSlice())
+		}
+		if a.Address.Is4() {
+			rfc2865.FramedIPAddress_Set(p, a.Address.AsSlice())
+		}
+		if !a.Start {
+			rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(a.Duration.Seconds()))
+			rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_NASRequest)
+			if strings.Contains(a.Cause, "peer") {
+				rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_UserRequest)
+			}
+		}
+		rfc2869.NASPortID_SetString(p, "ipsec")
+		return nil
+	})
+	if err != nil {
+		r.e.log.Warn("ipsec: RADIUS accounting failed", "user", a.User, "err", err)
+	}
+}
+
+// accounting reads /ip ipsec settings accounting (default yes).
+func (e *Engine) accounting() bool {
+	items, err := e.ex.Items(SettingsPath)
+	if err != nil || len(items) == 0 {
+		return true
+	}
+	v, ok := items[0].Props["accounting"]
+	return !ok || v == "yes" || v == "true"
+}
