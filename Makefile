@@ -41,9 +41,9 @@ lint:
 # The committed BPF objects must be what their sources compile to (bpf2go with Debian's
 # clang 14, see dataplane/gen.go): regenerate and compare byte for byte.
 check-bpf:
-	$(GO) generate ./dataplane/... ./ptp/steer/...
-	@if [ -n "$$(git status --porcelain -- dataplane ptp/steer)" ]; then \
-		git status --short -- dataplane ptp/steer; \
+	$(GO) generate ./dataplane/... ./ptp/steer/... ./tools/trafficgen/...
+	@if [ -n "$$(git status --porcelain -- dataplane ptp/steer tools/trafficgen)" ]; then \
+		git status --short -- dataplane ptp/steer tools/trafficgen; \
 		echo "go generate changed the committed BPF objects: commit what it generates"; exit 1; fi
 
 test-short:

@@ -532,7 +532,11 @@ static __always_inline struct tun_slot *fast_match(void *data, void *end, __u32 
  * inlined: its register pressure would otherwise spill fast-path values to the stack
  * (clang allocates registers for the whole function), and its call costs only packets
  * that are rare (keepalives, GRE options, clamping, wildcard or colliding tunnels). */
-static __noinline int decap_slow(struct xdp_md *ctx)
+static __noinline int fp_forward_decap(struct xdp_md *ctx, __u32 vis);
+
+/* With fwd (the port program), an L3 payload of a tunnel with allow-fast-path is
+ * forwarded in the same pass where the fast path can take it, as in decap_deliver. */
+static __noinline int decap_slow(struct xdp_md *ctx, int fwd)
 {
 	void *data = xdp_data(ctx), *end = xdp_end(ctx);
 	volatile struct decap d;
@@ -606,6 +610,11 @@ static __noinline int decap_slow(struct xdp_md *ctx)
 	count_rx(st, end - data);
 	if (bench_mode == BENCH_DROP)
 		return XDP_DROP;
+	if (fwd && !d.eoip && rx->fast) {
+		int v = fp_forward_decap(ctx, rx->vis_ifindex);
+		if (v >= 0)
+			return v;
+	}
 	return bpf_redirect(rx->ifindex, 0);
 }
 
@@ -840,11 +849,11 @@ int tun_decap(struct xdp_md *ctx)
 	if (bench_mode && bench_restore(ctx, bench_head))
 		return XDP_DROP;
 	if (slow_only)
-		return decap_slow(ctx);
+		return decap_slow(ctx, 0);
 	__u32 se;
 	struct tun_slot *e = fast_match(xdp_data(ctx), xdp_end(ctx), &se);
 	if (!e)
-		return decap_slow(ctx);
+		return decap_slow(ctx, 0);
 	if (bench_mode == BENCH_MATCH)
 		return XDP_DROP;
 	return decap_deliver(ctx, e, se, 0);
@@ -871,7 +880,7 @@ int xdp_port(struct xdp_md *ctx)
 		if (v >= 0)
 			return v;
 	}
-	return decap_slow(ctx);
+	return decap_slow(ctx, 1);
 }
 
 /* decap_tc is tun_decap for interfaces where XDP cannot attach; skb->data is at an

@@ -316,6 +316,16 @@ func TestDecapAndForward(t *testing.T) {
 		t.Errorf("fast path %+v, tunnel rx %d", st, ts.RxPackets)
 	}
 
+	// A tunnel that clamps the MSS takes the general decapsulation path: forwarded the same.
+	tn.ClampMSS, tn.MSS4, tn.MSS6 = true, 1400, 1380
+	if err := r.tp.Set(tn); err != nil {
+		t.Fatal(err)
+	}
+	ret, out = r.run(t, r.a0, pkt)
+	if ret != xdpRedirect || !bytes.Equal(out[:6], neighMAC) || out[14+8] != 63 || ipCsum(out[14:34]) != 0 {
+		t.Errorf("clamping tunnel: verdict %d frame %x", ret, out[:34])
+	}
+
 	tn.FastPath = false
 	if err := r.tp.Set(tn); err != nil {
 		t.Fatal(err)

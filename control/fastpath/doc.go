@@ -15,6 +15,7 @@
 //
 // Not covered yet: FastTrack (fasttrack-connection is only counted by the firewall, so
 // ipv4-fasttrack-* read no/0), sending into tunnels (traffic routed into a tunnel goes
-// through the stack), dynamic firewall rules other engines add (they do not block the fast
-// path), ports that are bridge members (the bridge forwards them).
+// through the stack), ports that are bridge members (the bridge forwards them). Dynamic
+// firewall rules other engines add block the fast path once the firewall applied them
+// (firewall.DynamicRules.RulesApplied, looked at every pass).
 package fastpath

@@ -16,6 +16,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipsettings"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/tunnel"
@@ -42,6 +43,7 @@ const resyncEvery = 5 * time.Second
 // Engine attaches the port program to the ports and keeps the fast path's settings.
 type Engine struct {
 	ex *control.Executor
+	eh *engine.Handle
 	dp *dataplane.Tunnels
 
 	mu    sync.Mutex
@@ -78,7 +80,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	if !ok || dp == nil {
 		return ErrNoDataplane
 	}
-	e.ex, e.dp = h.Ex, dp
+	e.ex, e.eh, e.dp = h.Ex, h, dp
 	engine.Offer(h, ipsettings.FastPath(e.status))
 	engine.Offer(h, link.Extra(e.linkProps))
 	if h.Metrics != nil {
@@ -99,11 +101,15 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		why4 = "allow-fast-path=no"
 	} else if m := e.blocked(blockers4); m != "" {
 		why4 = m + " configured"
+	} else if e.dynamicRules(false) {
+		why4 = "dynamic firewall rules"
 	}
 	if !allow6 {
 		why6 = "allow-fast-path=no"
 	} else if m := e.blocked(blockers6); m != "" {
 		why6 = m + " configured"
+	} else if e.dynamicRules(true) {
+		why6 = "dynamic firewall rules"
 	}
 	// Off first, then ports: a blocker added never sees a packet forwarded past it.
 	if err := e.dp.SetFastPath(why4 == "", why6 == ""); err != nil {
@@ -148,6 +154,13 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.ports, e.on4, e.on6, e.why4, e.why6 = ports, why4 == "", why6 == "", why4, why6
 	e.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// dynamicRules reports whether the firewall has rules in the family's table that are
+// not items of the menus (dynamic rules other engines add).
+func (e *Engine) dynamicRules(v6 bool) bool {
+	dr, ok := engine.Lookup[*firewall.DynamicRules](e.eh)
+	return ok && dr != nil && dr.RulesApplied(v6)
 }
 
 // setting reads allow-fast-path of a settings menu (default yes).

@@ -57,7 +57,7 @@ type rig struct {
 	dir           string
 	cmd           *exec.Cmd
 	done          chan struct{}
-	t             *testing.T
+	t             testing.TB
 }
 
 // newRig builds source (eth0, 198.18.60.2, 2001:db8:60::2) - router (ether1, ether2) -
@@ -65,7 +65,7 @@ type rig struct {
 // with the addresses configured. The source and the sink have GRO on (so that their
 // veth peers, the router's ports, take redirected frames) and TX checksum offload off
 // (so that their packets carry complete checksums, as from a wire).
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	tag := fmt.Sprintf("fp%d%s", os.Getpid(), strings.ToLower(regexp.MustCompile(`\W`).ReplaceAllString(t.Name(), "")))
 	if len(tag) > 20 {
@@ -178,7 +178,7 @@ func (r *rig) counter(name string) uint64 {
 }
 
 // eventually retries cond until it holds; the bound is about liveness, not speed.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	var last string
 	deadline := time.Now().Add(30 * time.Second)
@@ -201,7 +201,7 @@ func ping(ns string, args ...string) string {
 }
 
 // active waits until the fast path is active on both ports and for both families.
-func (r *rig) active(t *testing.T) {
+func (r *rig) active(t testing.TB) {
 	t.Helper()
 	eventually(t, "fast path active", func() (bool, string) {
 		s4, s6, ifs := r.must("/ip settings print"), r.must("/ipv6 settings print"), r.must("/interface print detail")
