@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,12 +103,11 @@ func (tp *topo) bridge(sw string, nodes map[string]string) {
 	}
 }
 
-// router is a routerd in a namespace on the virtual clock.
+// router is a routerd in a namespace on the virtual clock (testbin.Router).
 type router struct {
+	*testbin.Router
 	t    testing.TB
 	sock string
-	log  *bytes.Buffer
-	mu   sync.Mutex
 }
 
 func (tp *topo) routerd(ns string, offset time.Duration, drift int) *router {
@@ -121,33 +119,10 @@ func (tp *topo) routerd(ns string, offset time.Duration, drift int) *router {
 func (tp *topo) routerdWith(ns string, offset time.Duration, drift int, tee io.Writer, extra ...string) *router {
 	t := tp.t
 	t.Helper()
-	dir := t.TempDir()
-	r := &router{t: t, sock: filepath.Join(dir, "sock"), log: &bytes.Buffer{}}
-	args := append([]string{"--net=/run/netns/" + tp.ns[ns], filepath.Join(binDir, "routerd"),
-		"--data-dir", filepath.Join(dir, "data"), "--socket", r.sock, "--metrics-listen", "",
-		"--bpffs", bpffsDir(t), "--ptp-clock", "virtual",
+	args := append([]string{"--ptp-clock", "virtual",
 		"--ptp-virtual-offset", offset.String(), "--ptp-virtual-drift", strconv.Itoa(drift)}, extra...)
-	cmd := exec.Command("nsenter", args...)
-	var out io.Writer = syncWriter{&r.mu, r.log}
-	if tee != nil {
-		out = io.MultiWriter(out, tee)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	startProc(t, cmd, "routerd in "+ns, func() string {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.log.String()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("unix", r.sock); err == nil {
-			c.Close()
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("routerd did not start: %s", r.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	tr := testbin.Start(t, binDir, testbin.Options{Netns: tp.ns[ns], BPFFS: bpffsDir(t), Args: args, Tee: tee})
+	return &router{Router: tr, t: t, sock: tr.Sock}
 }
 
 // bpffsDir is a fresh pin folder: a private bpffs mounted on a temporary folder (the
@@ -179,11 +154,7 @@ func (w syncWriter) Write(p []byte) (int, error) {
 
 func (r *router) run(cmd string) string {
 	r.t.Helper()
-	out, err := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, cmd).CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("routerctl %q: %v\n%s", cmd, err, out)
-	}
-	return string(out)
+	return r.Must(cmd)
 }
 
 // monitor runs `/system ptp monitor NAME once` and returns its fields.
@@ -335,13 +306,6 @@ func median(xs []int64) int64 {
 	return s[len(s)/2]
 }
 
-func tryRun(r *router, cmd string) (string, error) {
-	out, err := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, cmd).CombinedOutput()
-	return string(out), err
-}
+func tryRun(r *router, cmd string) (string, error) { return r.Ctl(nil, cmd) }
 
-func (r *router) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.log.String()
-}
+func (r *router) output() string { return r.Log.String() }

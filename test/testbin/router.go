@@ -32,6 +32,8 @@ type Options struct {
 	Metrics string
 	// Args are more routerd flags; Env more environment (KEY=VALUE).
 	Args, Env []string
+	// Tee, when not nil, also gets what routerd writes (a test that follows its log).
+	Tee io.Writer
 }
 
 // Router is one routerd process a test started, stopped at the test's cleanup. Its log
@@ -91,7 +93,11 @@ func (r *Router) Start() error {
 		bin = "nsenter"
 	}
 	r.cmd = exec.Command(bin, args...)
-	r.cmd.Stdout, r.cmd.Stderr = r.Log, r.Log
+	var out io.Writer = r.Log
+	if r.Opts.Tee != nil {
+		out = io.MultiWriter(r.Log, r.Opts.Tee)
+	}
+	r.cmd.Stdout, r.cmd.Stderr = out, out
 	if len(r.Opts.Env) > 0 {
 		r.cmd.Env = append(os.Environ(), r.Opts.Env...)
 	}
