@@ -177,50 +177,92 @@ func parseUint8(v string) *uint8 {
 	return &u
 }
 
-func (e *Engine) read() ([]want, []store.Item, error) {
+// profileItem is a /system ptp item, decoded through the menu's schema (engine.Decode).
+type profileItem struct {
+	Name      string `prop:"name"`
+	Profile   string `prop:"profile"`
+	Priority1 string `prop:"priority1"` // 0-255 or auto
+	Priority2 string `prop:"priority2"`
+	Domain    string `prop:"domain"`
+	Transport string `prop:"transport"`  // or auto
+	DelayMode string `prop:"delay-mode"` // or auto
+	Disabled  bool   `prop:"disabled"`
+}
+
+// portItem is a /system ptp port item, decoded.
+type portItem struct {
+	Interface     string `prop:"interface"`
+	PTP           string `prop:"ptp"`
+	LocalPriority uint8  `prop:"local-priority"`
+	Disabled      bool   `prop:"disabled"`
+}
+
+// TypedItems names the structs the menus' items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{pathPTP: profileItem{}, pathPort: portItem{}}
+}
+
+// read decodes the profiles and ports; bad says, by item, why one does not decode.
+func (e *Engine) read() (ws []want, ports []store.Item, bad map[string]map[uint64]string, err error) {
 	profiles, err := e.ex.Items(pathPTP)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ports, err := e.ex.Items(pathPort)
-	if err != nil {
-		return nil, nil, err
+	if ports, err = e.ex.Items(pathPort); err != nil {
+		return nil, nil, nil, err
 	}
-	var ws []want
+	pm, _ := e.ex.Tree.Get(pathPTP)
+	qm, _ := e.ex.Tree.Get(pathPort)
+	bad = map[string]map[uint64]string{pathPTP: {}, pathPort: {}}
+	var decoded []portItem
+	var portIDs []uint64
+	for _, it := range ports {
+		var pi portItem
+		if err := engine.Decode(qm, it, &pi); err != nil {
+			bad[pathPort][it.ID] = err.Error()
+			continue
+		}
+		decoded = append(decoded, pi)
+		portIDs = append(portIDs, it.ID)
+	}
 	for _, it := range profiles {
-		p := it.Props
-		w := want{id: it.ID, name: p["name"], disabled: p["disabled"] == "yes"}
-		w.settings = node.Settings{Profile: p["profile"], Priority1: parseUint8(p["priority1"]),
-			Priority2: parseUint8(p["priority2"]), Domain: parseUint8(p["domain"])}
-		if v := p["transport"]; v != "" && v != "auto" {
+		var p profileItem
+		if err := engine.Decode(pm, it, &p); err != nil {
+			bad[pathPTP][it.ID] = err.Error()
+			continue
+		}
+		w := want{id: it.ID, name: p.Name, disabled: p.Disabled}
+		w.settings = node.Settings{Profile: p.Profile, Priority1: parseUint8(p.Priority1),
+			Priority2: parseUint8(p.Priority2), Domain: parseUint8(p.Domain)}
+		if v := p.Transport; v != "" && v != "auto" {
 			m := ts.Mode(v)
 			w.settings.Transport = &m
 		}
-		if v := p["delay-mode"]; v != "" && v != "auto" {
+		if v := p.DelayMode; v != "" && v != "auto" {
 			d := node.DelayMode(v)
 			w.settings.Delay = &d
 		}
-		for _, pt := range ports {
-			if pt.Props["ptp"] == w.name && pt.Props["disabled"] != "yes" {
-				w.ports = append(w.ports, pt.Props["interface"])
-				w.portIDs = append(w.portIDs, pt.ID)
-				br, _ := ts.BridgePort(pt.Props["interface"])
+		for i, pt := range decoded {
+			if pt.PTP == w.name && !pt.Disabled {
+				w.ports = append(w.ports, pt.Interface)
+				w.portIDs = append(w.portIDs, portIDs[i])
+				br, _ := ts.BridgePort(pt.Interface)
 				w.bridged = append(w.bridged, br)
 				lp := uint8(128)
-				if v := parseUint8(pt.Props["local-priority"]); v != nil && *v > 0 {
-					lp = *v
+				if pt.LocalPriority > 0 {
+					lp = pt.LocalPriority
 				}
 				w.localPri = append(w.localPri, lp)
 			}
 		}
 		ws = append(ws, w)
 	}
-	return ws, ports, nil
+	return ws, ports, bad, nil
 }
 
 // apply converges the running instances to the configuration.
 func (e *Engine) apply() error {
-	ws, ports, err := e.read()
+	ws, ports, bad, err := e.read()
 	if err != nil {
 		return fmt.Errorf("reading configuration: %w", err)
 	}
@@ -228,6 +270,12 @@ func (e *Engine) apply() error {
 	defer e.mu.Unlock()
 	seen := map[uint64]bool{}
 	portStatus := map[uint64]string{}
+	for id, why := range bad[pathPTP] {
+		// Kept running as last applied (when it ran): the store holds what an older
+		// routerd wrote, and the item says why it is not applied.
+		seen[id] = true
+		e.ex.State.Set(pathPTP, id, control.ItemState{Invalid: true, Status: why})
+	}
 	for _, w := range ws {
 		seen[w.id] = true
 		in := e.instances[w.id]
@@ -278,7 +326,9 @@ func (e *Engine) apply() error {
 		}
 	}
 	for _, pt := range ports {
-		if s := portStatus[pt.ID]; s != "" {
+		if why := bad[pathPort][pt.ID]; why != "" {
+			e.ex.State.Set(pathPort, pt.ID, control.ItemState{Invalid: true, Status: why})
+		} else if s := portStatus[pt.ID]; s != "" {
 			e.ex.State.Set(pathPort, pt.ID, control.ItemState{Status: s})
 		} else {
 			e.ex.State.Clear(pathPort, pt.ID)

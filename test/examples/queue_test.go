@@ -166,22 +166,19 @@ func TestSchedulerQueueExample(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", src, err, out)
 		}
 	}
-	measure := func() float64 {
-		eventually(t, "class applied", func() (bool, string) {
+	// measure waits for the class at the script's rate (not a moment after the run),
+	// then measures.
+	measure := func(rate string) float64 {
+		eventually(t, rate+" applied", func() (bool, string) {
 			out, _ := in(r.ns, "tc", "class", "show", "dev", "ether1").CombinedOutput()
-			return strings.Contains(string(out), "htb"), string(out)
+			return strings.Contains(string(out), "htb") && strings.Contains(string(out), "rate "+rate), string(out)
 		})
-		time.Sleep(300 * time.Millisecond)
 		return iperf(t, c, s, false, "", 6)
 	}
 	r.must("/system script run start_limit")
-	slow := measure()
+	slow := measure("64Kbit")
 	r.must("/system script run stop_limit")
-	eventually(t, "128k applied", func() (bool, string) {
-		out, _ := in(r.ns, "tc", "class", "show", "dev", "ether1").CombinedOutput()
-		return strings.Contains(string(out), "rate 128Kbit"), string(out)
-	})
-	fast := measure()
+	fast := measure("128Kbit")
 	t.Logf("Cust0 at 64k: %.1f kbit/s; at 128k: %.1f kbit/s", slow/1e3, fast/1e3)
 	if !within(slow, 64e3, 0.15) || !within(fast, 128e3, 0.15) {
 		t.Errorf("rates %.0f and %.0f bit/s; want 64k and 128k within 15%%", slow, fast)

@@ -1,8 +1,6 @@
 package interop
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,8 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,79 +20,28 @@ var binDir string
 
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
-// daemon is one routerd process with services on free ports of 127.0.0.1.
+// daemon is one routerd process (testbin.Router) with services on free ports of
+// 127.0.0.1.
 type daemon struct {
+	*testbin.Router
 	t     *testing.T
 	data  string
 	sock  string
 	pw    string
 	ports map[string]int
-	log   *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log   *testbin.Buffer
 }
 
 func startDaemon(t *testing.T, services ...string) *daemon {
 	t.Helper()
-	tmp := t.TempDir()
-	d := &daemon{t: t, data: filepath.Join(tmp, "data"), sock: filepath.Join(tmp, "routerd.sock"),
-		ports: map[string]int{}, log: &lockedBuffer{}}
-	cmd := exec.Command(filepath.Join(binDir, "routerd"), "--data-dir", d.data, "--socket", d.sock,
-		"--metrics-listen", "127.0.0.1:0", "--bpffs", filepath.Join(tmp, "bpf"), "--service-bind", "127.0.0.1")
-	cmd.Stdout, cmd.Stderr = d.log, d.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("unix", d.sock); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("routerd exited:\n%s", d.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("routerd did not start:\n%s", d.log)
-		}
-	}
+	tr := testbin.Start(t, binDir, testbin.Options{Args: []string{"--service-bind", "127.0.0.1"}})
+	d := &daemon{Router: tr, t: t, data: tr.Opts.Data, sock: tr.Sock, ports: map[string]int{}, log: tr.Log}
 	// --metrics-listen 127.0.0.1:0: the start line names the port the kernel picked.
 	metricsRE := regexp.MustCompile(`routerd started.* metrics=127\.0\.0\.1:(\d+)`)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if m := metricsRE.FindStringSubmatch(d.log.String()); m != nil && m[1] != "0" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the start line does not name the bound metrics port:\n%s", d.log)
-		}
-	}
+	testbin.Eventually(t, "the start line naming the bound metrics port", 0, func() (bool, string) {
+		m := metricsRE.FindStringSubmatch(d.log.String())
+		return m != nil && m[1] != "0", testbin.Tail(d.log.String(), 2000)
+	})
 	d.pw = fmt.Sprintf("interop-%d", time.Now().UnixNano())
 	var b strings.Builder
 	fmt.Fprintf(&b, "/user set admin password=%s\n", d.pw)
@@ -111,15 +56,13 @@ func startDaemon(t *testing.T, services ...string) *daemon {
 	}
 	d.ctl(b.String())
 	for _, s := range services {
-		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.ports[s])); err == nil {
+		testbin.Eventually(t, "service "+s+" listening", 0, func() (bool, string) {
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.ports[s]))
+			if err == nil {
 				c.Close()
-				break
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("service %s did not listen:\n%s", s, d.log)
-			}
-		}
+			return err == nil, fmt.Sprint(err)
+		})
 	}
 	return d
 }
@@ -127,15 +70,7 @@ func startDaemon(t *testing.T, services ...string) *daemon {
 // ctl runs a script through routerctl.
 func (d *daemon) ctl(src string) string {
 	d.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "routerctl"), "--socket", d.sock, "-f", "-")
-	cmd.Stdin = strings.NewReader(src)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		d.t.Fatalf("routerctl: %v\n%s\nscript:\n%s", err, out, src)
-	}
-	return string(out)
+	return d.Script(src)
 }
 
 // TestNodeStreams: node-routeros with keepalive on holds a monitor-traffic stream for

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // A read-only user sends 2 MB of nested `[` over telnet: the parser refuses it with a
@@ -53,13 +55,15 @@ func TestNestingAsStartupItem(t *testing.T) {
 	if err := r.start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second) // startup items run 3 s after start
-	r.alive()
 	if err == nil {
-		if log := r.must("/log/print"); !strings.Contains(log, "too deep") {
-			t.Errorf("the startup item's run did not fail with the nesting error:\n%s", tail(log, 1000))
-		}
+		// Startup items run 3 s after start: wait for its run to fail, routerd up.
+		testbin.Eventually(t, "the startup item's run to fail with the nesting error", 0, func() (bool, string) {
+			r.alive()
+			log := r.must("/log/print")
+			return strings.Contains(log, "too deep"), tail(log, 1000)
+		})
 	}
+	r.alive()
 }
 
 // A read-only user's `:delay 30s` and `:while` loop do not hold the store's writer:
@@ -134,7 +138,7 @@ func TestGlobalsAndValuesBounded(t *testing.T) {
 // cpuTime is routerd's user+system CPU time so far.
 func (r *router) cpuTime() time.Duration {
 	r.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.Pid()))
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -3,15 +3,11 @@ package security
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,37 +19,15 @@ var binDir string
 
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
-// router is one routerd process started by a test, its services on 127.0.0.1.
+// router is one routerd process started by a test (testbin.Router), its services on
+// 127.0.0.1.
 type router struct {
-	t      *testing.T
-	data   string
-	sock   string
-	bpffs  string
-	args   []string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *syncBuffer
-	ports  map[string]int // /ip service name -> port
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writer and the test's reader.
-type syncBuffer struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.String()
+	*testbin.Router
+	t     *testing.T
+	data  string
+	sock  string
+	args  []string       // routerd flags of the next start
+	ports map[string]int // /ip service name -> port
 }
 
 // newRouter starts routerd on a fresh data dir with extra flags and enables the given
@@ -68,58 +42,26 @@ func newRouter(t *testing.T, services []string, args ...string) *router {
 // startRouter starts routerd on data dir (a fresh one when "") and waits for its console.
 func startRouter(t *testing.T, data string, args ...string) *router {
 	t.Helper()
-	tmp := t.TempDir()
-	if data == "" {
-		data = filepath.Join(tmp, "data")
-	}
-	r := &router{t: t, data: data, sock: filepath.Join(tmp, "routerd.sock"),
-		bpffs: filepath.Join(tmp, "bpf"), args: args, ports: map[string]int{}}
+	tr := testbin.New(t, binDir, testbin.Options{Data: data})
+	r := &router{Router: tr, t: t, data: tr.Opts.Data, sock: tr.Sock, args: args, ports: map[string]int{}}
 	if err := r.start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.stop)
 	return r
 }
 
-// start runs routerd and waits until its console answers; an early exit is an error
-// carrying the process's output.
+// start runs routerd with r.args and waits until its console answers; an early exit is
+// an error carrying the process's output.
 func (r *router) start() error {
-	r.log = newSyncBuffer()
-	args := append([]string{"--data-dir", r.data, "--socket", r.sock, "--metrics-listen", "",
-		"--bpffs", r.bpffs, "--service-bind", "127.0.0.1"}, r.args...)
-	r.cmd = exec.Command(filepath.Join(binDir, "routerd"), args...)
-	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	if err := r.cmd.Start(); err != nil {
-		return err
-	}
-	r.exited = make(chan struct{})
-	cmd, exited := r.cmd, r.exited
-	go func() { cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("routerd exited at start: %v\n%s", cmd.ProcessState, r.log)
-		default:
-		}
-		if c, err := net.DialTimeout("unix", r.sock, time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("routerd console socket did not appear\n%s", r.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r.Opts.Args = append([]string{"--service-bind", "127.0.0.1"}, r.args...)
+	return r.Start()
 }
 
 // alive fails the test when routerd has exited.
 func (r *router) alive() {
 	r.t.Helper()
-	select {
-	case <-r.exited:
-		r.t.Fatalf("routerd died: %v\n%s", r.cmd.ProcessState, tail(r.log.String(), 4000))
-	default:
+	if !r.Running() {
+		r.t.Fatalf("routerd died: %v\n%s", r.ProcessState(), tail(r.Log.String(), 4000))
 	}
 	r.must("/system/identity/print")
 }
@@ -131,37 +73,10 @@ func tail(s string, n int) string {
 	return s
 }
 
-func (r *router) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-r.exited:
-		return
-	default:
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(10 * time.Second):
-		r.cmd.Process.Signal(syscall.SIGKILL)
-		<-r.exited
-	}
-}
+func (r *router) stop() { r.Stop() }
 
 // ctl runs routerctl (root's console) with stdin (nil: none) and arguments.
-func (r *router) ctl(stdin io.Reader, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "routerctl"), append([]string{"--socket", r.sock}, args...)...)
-	var o bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &o
-	if stdin != nil {
-		cmd.Stdin = stdin
-	}
-	err := cmd.Run()
-	return o.String(), err
-}
+func (r *router) ctl(stdin io.Reader, args ...string) (string, error) { return r.Ctl(stdin, args...) }
 
 // must runs a console command as root and fails the test when it fails.
 func (r *router) must(args ...string) string {

@@ -125,7 +125,7 @@ func TestParallelLoginGuessing(t *testing.T) {
 // vmRSS is routerd's resident memory in kB.
 func (r *router) vmRSS() int {
 	r.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.Pid()))
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -1,11 +1,14 @@
 package security
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // users: a write-group user without policy or sensitive, and a check that no user
@@ -39,7 +42,16 @@ func TestEscalationSchedulerScript(t *testing.T) {
 	if o := r.must(":put [/system script get job owner]"); strings.TrimSpace(o) != "w" {
 		t.Errorf("owner after the edit is %q, want w", strings.TrimSpace(o))
 	}
-	time.Sleep(3 * time.Second)
+	// Two scheduled runs of the edited script, then nothing it did may show.
+	runs := func() int {
+		n, _ := strconv.Atoi(strings.TrimSpace(r.must(":put [/system scheduler get every run-count]")))
+		return n
+	}
+	n0 := runs()
+	testbin.Eventually(t, "two scheduled runs of the edited script", 0, func() (bool, string) {
+		n := runs()
+		return n >= n0+2, fmt.Sprintf("run-count %d, was %d", n, n0)
+	})
 	r.noEvil()
 	// Run by hand by the full admin, it still has only its owner's rights.
 	r.ctl(nil, "/system/script/run", "job")

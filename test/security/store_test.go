@@ -14,7 +14,7 @@ func (r *router) startFails(want string, args ...string) {
 	r.t.Helper()
 	r.args = args
 	if err := r.start(); err == nil {
-		r.t.Fatalf("routerd started on an unreadable store\n%s", tail(r.log.String(), 2000))
+		r.t.Fatalf("routerd started on an unreadable store\n%s", tail(r.Log.String(), 2000))
 	} else if !strings.Contains(err.Error(), want) {
 		r.t.Fatalf("routerd's refusal does not say %q:\n%v", want, err)
 	}
