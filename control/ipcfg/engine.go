@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -213,13 +212,70 @@ func (e *Engine) linkNames() (byIndex map[int]netlink.Link, byName map[string]ne
 	return byIndex, byName
 }
 
+// addr4Item and addr6Item are what /ip address and /ipv6 address items decode into
+// (engine.Decode); addrItem is either, as the engine applies it. The address is kept
+// as written (host bits included), so it is read as text and parsed here.
+type addr4Item struct {
+	Address   string `prop:"address"`
+	Network   string `prop:"network"`
+	Interface string `prop:"interface"`
+	Disabled  bool   `prop:"disabled"`
+}
+
+type addr6Item struct {
+	Address   string `prop:"address"`
+	Interface string `prop:"interface"`
+	EUI64     bool   `prop:"eui-64"`
+	NoDAD     bool   `prop:"no-dad"`
+	FromPool  string `prop:"from-pool"`
+	Disabled  bool   `prop:"disabled"`
+}
+
+type addrItem struct {
+	id                      uint64
+	address, network, iface string
+	eui64, noDAD, disabled  bool
+	fromPool                string
+	bad                     string // why the item does not decode
+}
+
+// TypedItems names the structs the menus' items decode into (engine.Typed). Routes are
+// not decoded through the schema yet.
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{addrPath(4): addr4Item{}, addrPath(6): addr6Item{}}
+}
+
+// decodeAddr reads an address item of family v through the menu's schema.
+func (e *Engine) decodeAddr(v int, it store.Item) addrItem {
+	a := addrItem{id: it.ID}
+	m, ok := e.ex.Tree.Get(addrPath(v))
+	if !ok {
+		a.bad = "no menu " + addrPath(v)
+		return a
+	}
+	if v == 4 {
+		var d addr4Item
+		if err := engine.Decode(m, it, &d); err != nil {
+			a.bad = err.Error()
+		}
+		a.address, a.network, a.iface, a.disabled = d.Address, d.Network, d.Interface, d.Disabled
+		return a
+	}
+	var d addr6Item
+	if err := engine.Decode(m, it, &d); err != nil {
+		a.bad = err.Error()
+	}
+	a.address, a.iface, a.eui64, a.noDAD, a.fromPool, a.disabled = d.Address, d.Interface, d.EUI64, d.NoDAD, d.FromPool, d.Disabled
+	return a
+}
+
 // itemAddr is the prefix an address item installs on link l.
-func itemAddr(it store.Item, v int, l netlink.Link) (netip.Prefix, error) {
-	p, err := netip.ParsePrefix(it.Props["address"])
+func itemAddr(it addrItem, v int, l netlink.Link) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(it.address)
 	if err != nil {
 		return p, err
 	}
-	if v == 6 && it.Props["eui-64"] == "yes" && l != nil {
+	if v == 6 && it.eui64 && l != nil {
 		q, ok := eui64(p, l.Attrs().HardwareAddr)
 		if !ok {
 			return p, errors.New("eui-64 needs a /64 or shorter prefix and a MAC address")
@@ -229,7 +285,8 @@ func itemAddr(it store.Item, v int, l netlink.Link) (netip.Prefix, error) {
 	return p, nil
 }
 
-// applyAddrs converges the addresses of one family.
+// applyAddrs converges the addresses of one family: it reads the kernel's addresses and
+// adds or removes only what differs.
 func (e *Engine) applyAddrs(v int) {
 	path := addrPath(v)
 	items, err := e.ex.Items(path)
@@ -251,23 +308,28 @@ func (e *Engine) applyAddrs(v int) {
 		have[key{k.index, k.prefix}] = k
 	}
 	want := map[key]bool{}
-	for _, it := range items {
-		if it.Props["disabled"] == "yes" {
-			e.ex.State.Set(path, it.ID, control.ItemState{Props: addrProps(it, "")})
+	for _, si := range items {
+		it := e.decodeAddr(v, si)
+		if it.bad != "" {
+			e.invalidAddr(path, it, it.bad)
 			continue
 		}
-		if pool := it.Props["from-pool"]; pool != "" {
-			e.invalid(path, it, "address from pool "+pool+": no IPv6 pools here, not installed")
+		if it.disabled {
+			e.ex.State.Set(path, it.id, control.ItemState{Props: addrProps(it, "")})
 			continue
 		}
-		l, ok := byName[it.Props["interface"]]
+		if pool := it.fromPool; pool != "" {
+			e.invalidAddr(path, it, "address from pool "+pool+": no IPv6 pools here, not installed")
+			continue
+		}
+		l, ok := byName[it.iface]
 		if !ok {
-			e.invalid(path, it, "interface "+it.Props["interface"]+" not present")
+			e.invalidAddr(path, it, "interface "+it.iface+" not present")
 			continue
 		}
 		p, err := itemAddr(it, v, l)
 		if err != nil {
-			e.invalid(path, it, err.Error())
+			e.invalidAddr(path, it, err.Error())
 			continue
 		}
 		k := key{l.Attrs().Index, p}
@@ -275,32 +337,32 @@ func (e *Engine) applyAddrs(v int) {
 		// network= naming another address on a /32 makes a point-to-point address, as
 		// RouterOS exports them (address=10.0.0.1 network=10.0.0.2).
 		var peer netip.Addr
-		n := it.Props["network"]
+		n := it.network
 		if na, err := netip.ParseAddr(n); err == nil && v == 4 && p.Bits() == 32 && na != p.Addr() {
 			peer = na
 		}
 		cur, ok := have[k]
 		if ok && cur.proto == Proto && cur.peer != peer {
 			if err := addrDel(k.index, k.p); err != nil {
-				e.invalid(path, it, "cannot change peer: "+err.Error())
+				e.invalidAddr(path, it, "cannot change peer: "+err.Error())
 				continue
 			}
 			ok = false
 		}
 		if ok {
 			if cur.proto != Proto {
-				e.invalid(path, it, "address already present on "+l.Attrs().Name+", not installed by routerd")
+				e.invalidAddr(path, it, "address already present on "+l.Attrs().Name+", not installed by routerd")
 				continue
 			}
-		} else if err := addrAdd(k.index, p, it.Props["no-dad"] == "yes", peer); err != nil {
-			e.invalid(path, it, "cannot add address: "+err.Error())
+		} else if err := addrAdd(k.index, p, it.noDAD, peer); err != nil {
+			e.invalidAddr(path, it, "cannot add address: "+err.Error())
 			continue
 		}
 		st := control.ItemState{Props: addrProps(it, l.Attrs().Name)}
 		if v == 4 && n != "" && !peer.IsValid() && n != p.Masked().Addr().String() {
 			st.Status = "network " + n + " is not the prefix's network: kept, not applied (a peer address needs a /32)"
 		}
-		e.ex.State.Set(path, it.ID, st)
+		e.ex.State.Set(path, it.id, st)
 	}
 	for k, cur := range have {
 		if cur.proto == Proto && !want[k] {
@@ -311,20 +373,16 @@ func (e *Engine) applyAddrs(v int) {
 	}
 }
 
-func addrProps(it store.Item, actual string) map[string]string {
+func addrProps(it addrItem, actual string) map[string]string {
 	p := map[string]string{"actual-interface": actual}
-	if pf, err := netip.ParsePrefix(it.Props["address"]); err == nil && pf.Addr().Is4() && it.Props["network"] == "" {
+	if pf, err := netip.ParsePrefix(it.address); err == nil && pf.Addr().Is4() && it.network == "" {
 		p["network"] = pf.Masked().Addr().String()
 	}
 	return p
 }
 
-func (e *Engine) invalid(path string, it store.Item, reason string) {
-	st := control.ItemState{Invalid: true, Status: reason}
-	if strings.HasSuffix(path, "address") {
-		st.Props = addrProps(it, "")
-	}
-	e.ex.State.Set(path, it.ID, st)
+func (e *Engine) invalidAddr(path string, it addrItem, reason string) {
+	e.ex.State.Set(path, it.id, control.ItemState{Invalid: true, Status: reason, Props: addrProps(it, "")})
 }
 
 // addrRows lists kernel addresses routerd did not install, as dynamic rows.
