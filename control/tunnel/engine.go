@@ -58,9 +58,9 @@ type Engine struct {
 	// life is the engine's lifetime (Start's context).
 	life context.Context
 
-	// mapWrites counts tunnels written to the dataplane's maps (a pass with nothing
-	// changed writes none).
-	mapWrites atomic.Int64
+	// mapWrites counts tunnels written to the dataplane's maps, kernelWrites the calls
+	// that changed links, sysctls or offloads (a pass with nothing changed makes none).
+	mapWrites, kernelWrites atomic.Int64
 
 	// pass serialises a reconcile with the keepalive tick: both walk the live tunnels
 	// and the dataplane, as they did when one goroutine ran both.
@@ -115,9 +115,11 @@ type tunnel struct {
 // New returns the tunnel engine, for an engine host to run; its eBPF objects are pinned
 // under bpffs.
 func New(bpffs string) *Engine {
-	return &Engine{bpffs: bpffs, k: netlinkKernel{}, live: map[string]*tunnel{}, loops: map[string]*loopGuard{},
+	e := &Engine{bpffs: bpffs, live: map[string]*tunnel{}, loops: map[string]*loopGuard{},
 		encapAt: map[string]int{}, decapAt: map[string]decapAttachment{},
 		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK"))}
+	e.k = countingKernel{Kernel: netlinkKernel{}, n: &e.kernelWrites}
+	return e
 }
 
 // Spec declares the tunnel menus; the periodic pass notices changed routes.

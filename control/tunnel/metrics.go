@@ -19,11 +19,12 @@ var (
 	descDrops  = prometheus.NewDesc("routerd_tunnel_drops_total", "Packets of the tunnel dropped by the eBPF dataplane, by reason.", append(labels, "reason"), nil)
 	descUp     = prometheus.NewDesc("routerd_tunnel_running", "1 while the tunnel has the running flag.", labels, nil)
 	descWrites = prometheus.NewDesc("routerd_tunnel_map_writes_total", "Tunnels written to the dataplane's maps by the engine's passes (a pass with nothing changed writes none).", nil, nil)
+	descKWrite = prometheus.NewDesc("routerd_tunnel_kernel_writes_total", "Netlink, sysctl and ethtool changes the tunnel engine made (a pass with nothing changed makes none).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (e *Engine) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRxPkts, descRxByte, descTxPkts, descTxByte, descKaRx, descKaRefl, descDrops, descUp, descWrites} {
+	for _, d := range []*prometheus.Desc{descRxPkts, descRxByte, descTxPkts, descTxByte, descKaRx, descKaRefl, descDrops, descUp, descWrites, descKWrite} {
 		ch <- d
 	}
 }
@@ -31,6 +32,7 @@ func (e *Engine) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector: the per-CPU counters summed.
 func (e *Engine) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(e.mapWrites.Load()))
+	ch <- prometheus.MustNewConstMetric(descKWrite, prometheus.CounterValue, float64(e.kernelWrites.Load()))
 	e.mu.Lock()
 	type row struct {
 		name, typ string

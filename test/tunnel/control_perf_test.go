@@ -13,8 +13,9 @@ import (
 // BenchmarkControlPlane: the tunnel engine's control-plane cost for 10 and 1,000 GRE
 // tunnels in one routerd: the time from one script adding them to all of them being in
 // the dataplane's maps, the CPU routerd spends per 5 s resync period with nothing changed
-// (measured over three periods; it includes the keepalive tick), the map writes those
-// resyncs make (none is the requirement), and routerd's resident memory:
+// (measured over three periods; it includes the keepalive tick), the map writes and the
+// netlink, sysctl and ethtool changes those resyncs make (none is the requirement), and
+// routerd's resident memory:
 //
 //	go test -run XXX -bench ControlPlane -benchtime 1x ./test/tunnel
 func BenchmarkControlPlane(b *testing.B) {
@@ -44,19 +45,25 @@ func BenchmarkControlPlane(b *testing.B) {
 				})
 				create := time.Since(start)
 				w0 := metric(r.scrape(), "routerd_tunnel_map_writes_total")
+				k0 := metric(r.scrape(), "routerd_tunnel_kernel_writes_total")
 				c0 := cpuTime(b, r.Pid())
 				t0 := time.Now()
 				time.Sleep(15 * time.Second)
 				cpu := cpuTime(b, r.Pid()) - c0
 				periods := time.Since(t0).Seconds() / 5
 				writes := metric(r.scrape(), "routerd_tunnel_map_writes_total") - w0
+				kwrites := metric(r.scrape(), "routerd_tunnel_kernel_writes_total") - k0
 				rss := rssKB(b, r.Pid())
 				b.ReportMetric(create.Seconds(), "create-s")
 				b.ReportMetric(cpu.Seconds()*1000/periods, "resync-cpu-ms/period")
 				b.ReportMetric(writes, "resync-map-writes")
+				b.ReportMetric(kwrites, "resync-kernel-writes")
 				b.ReportMetric(float64(rss)/1024, "rss-MiB")
 				if writes != 0 {
 					b.Errorf("resyncs with nothing changed wrote %v tunnels to the maps", writes)
+				}
+				if kwrites != 0 {
+					b.Errorf("resyncs with nothing changed made %v netlink, sysctl or ethtool changes", kwrites)
 				}
 			}
 		})

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,9 +70,16 @@ func checkAPIStats(t *testing.T, r *router, name string) {
 		t.Fatal(err)
 	}
 	script, _ := filepath.Abs("testdata/api_stats.py")
-	out, err := exec.Command("ip", "netns", "exec", r.netns, "/usr/bin/python3", script, strings.TrimSpace(string(pw)), name).CombinedOutput()
+	cmd := exec.Command("ip", "netns", "exec", r.netns, "/usr/bin/python3", script, strings.TrimSpace(string(pw)), name)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("api_stats.py: %v\n%s", err, out)
+		t.Fatalf("api_stats.py: %v\n%s\n%s", err, out, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		// Words above ASCII in other rows: reported, not this test's subject.
+		t.Logf("api_stats.py:\n%s\n/interface print detail:\n%s", stderr.String(), r.must("/interface", "print", "detail"))
 	}
 	for _, re := range []string{`(?m)^name=` + name + `$`, `(?m)^rx-packet=[1-9]`, `(?m)^tx-byte=[1-9]`, `(?m)^tx-queue-drop=0$`} {
 		if !regexp.MustCompile(re).Match(out) {
