@@ -201,6 +201,19 @@ func (e *Engine) send(ctx context.Context, c *control.Call) (*control.Reply, err
 	return &control.Reply{Menu: c.Menu}, nil
 }
 
+// settingsItem is what the /tool e-mail item decodes into (engine.Decode).
+type settingsItem struct {
+	Server   string `prop:"server"`
+	Port     int    `prop:"port"`
+	TLS      string `prop:"tls"`
+	From     string `prop:"from"`
+	User     string `prop:"user"`
+	Password string `prop:"password"`
+}
+
+// TypedItems names the struct the menu's item decodes into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any { return map[string]any{Path: settingsItem{}} }
+
 // settings reads the menu's values and applies send's overrides.
 func (e *Engine) settings(c *control.Call) (Settings, error) {
 	s := c.S
@@ -217,16 +230,12 @@ func (e *Engine) settings(c *control.Call) (Settings, error) {
 		return st, err
 	}
 	if len(items) > 0 {
-		p := items[0].Props
-		for k, dst := range map[string]*string{"server": &st.Server, "from": &st.From, "user": &st.User,
-			"password": &st.Password, "tls": &st.TLS} {
-			if v, ok := p[k]; ok {
-				*dst = v
-			}
+		m, _ := c.Ex.Tree.Get(Path)
+		var it settingsItem
+		if err := engine.Decode(m, items[0], &it); err != nil {
+			return st, control.Failure("%s: %v", Path, err)
 		}
-		if v, ok := p["port"]; ok {
-			st.Port, _ = strconv.Atoi(v)
-		}
+		st.Server, st.Port, st.TLS, st.From, st.User, st.Password = it.Server, it.Port, it.TLS, it.From, it.User, it.Password
 	}
 	for k, dst := range map[string]*string{"server": &st.Server, "from": &st.From, "user": &st.User,
 		"password": &st.Password, "tls": &st.TLS} {
