@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"crypto/x509"
 	"net/netip"
 	"strings"
 	"time"
@@ -106,6 +107,16 @@ type IdentityConfig struct {
 	ModeConfig *ModeConfig
 	// EAPUser and EAPPassword are the credentials of auth-method=eap (eap-mschapv2).
 	EAPUser, EAPPassword string
+	// Cert, when set, is what this side signs AUTH with (digital-signature; also the
+	// responder's own AUTH of eap-radius).
+	Cert *Credential
+	// Verifier checks the peer's certificates (digital-signature).
+	Verifier CertVerifier
+	// RemoteCert is remote-certificate: the peer's certificate (it need not send it);
+	// with MatchByCert (match-by=certificate) the identity applies only to a peer
+	// presenting exactly it.
+	RemoteCert  *x509.Certificate
+	MatchByCert bool
 }
 
 // ModeConfig is one /ip ipsec mode-config.

@@ -68,7 +68,7 @@ type eapState struct {
 	// initiator
 	peer        *eap.MSCHAPv2Peer
 	responderOK bool
-	counted bool // the failure is counted already
+	counted     bool // the failure is counted already
 	// both
 	success bool
 	msk     []byte
@@ -108,6 +108,15 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 		sa.myID = sa.localIdentity()
 		out := []Payload{&ID{Responder: true, IDType: sa.myID.Type, Data: sa.myID.Data}}
 		switch {
+		case ident.Cert != nil:
+			// certificate=: this side signs its AUTH and sends its chain (sigauth.go),
+			// as the reference's EAP road warrior has the responder do.
+			own, err := sa.ownAuth(ident, false, sa.myID)
+			if err != nil {
+				sa.authFailed(h, err.Error())
+				return true
+			}
+			out = append(out, own...)
 		case len(ident.PSK) > 0:
 			// The identity has a secret: this side authenticates with it before EAP
 			// (clients such as strongSwan accept EAP-MSCHAPv2 only with a responder
@@ -116,7 +125,7 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 		case FindNotify(ps, NotifyEAPOnlyAuthentication) != nil:
 			// EAP-only (RFC 5998): both AUTHs are keyed with the MSK.
 		default:
-			sa.authFailed(h, "the peer does not offer EAP-only authentication (RFC 5998) and the identity has no secret; authenticating the responder with a certificate is not implemented yet")
+			sa.authFailed(h, "the peer does not offer EAP-only authentication (RFC 5998) and the identity has neither a secret nor a certificate to authenticate the responder with")
 			return true
 		}
 		sa.eap = &eapState{first: ps}

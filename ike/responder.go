@@ -95,6 +95,8 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	if sa.fragOK {
 		ps = append(ps, &Notify{NType: NotifyIKEv2FragmentationSupp})
 	}
+	sa.noteSigInit(m.Payloads)
+	ps = append(ps, sa.sigInitPayloads(true)...)
 	r := &Message{Header: Header{SPIi: sa.spiI, SPIr: sa.spiR, Version: Version2, Exchange: IKESAInit, Flags: FlagResponse}, Payloads: ps}
 	out := r.Encode()
 	sa.initR = out
@@ -139,24 +141,14 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 	}
 	rid := Identity{Type: idi.IDType, Data: idi.Data}
 	// The switch to port 4500 happened with this message (RFC 7296 2.23).
-	var ident *IdentityConfig
-	for _, ic := range sa.peer.Identities {
-		if sa.remoteIDMatches(ic, rid) {
-			ident = ic
-			break
-		}
-	}
+	ident := sa.pickIdentity(rid, auth, ps)
 	if ident == nil {
-		sa.authFailed(h, "no identity matches the peer's ID "+rid.String())
+		sa.authFailed(h, fmt.Sprintf("no identity matches the peer's ID %s (AUTH method %d)", rid, auth.Method))
 		return
 	}
 	sa.ident = ident
-	if auth.Method != AuthPSK || ident.Method != AuthMethodPSK {
-		sa.authFailed(h, fmt.Sprintf("peer authenticates with method %d; only pre-shared-key is supported", auth.Method))
-		return
-	}
-	if !hmac.Equal(auth.Data, sa.authData(ident.PSK, true, rid)) {
-		sa.authFailed(h, "AUTH payload does not verify: pre-shared key mismatch")
+	if why := sa.checkPeerAuth(ident, auth, rid, ps, true); why != "" {
+		sa.authFailed(h, why)
 		return
 	}
 	sa.remoteID = rid
@@ -172,8 +164,12 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 			}
 		}
 	}
-	out := []Payload{&ID{Responder: true, IDType: sa.myID.Type, Data: sa.myID.Data},
-		&Auth{Method: AuthPSK, Data: sa.authData(ident.PSK, false, sa.myID)}}
+	own, err := sa.ownAuth(ident, false, sa.myID)
+	if err != nil {
+		sa.authFailed(h, err.Error())
+		return
+	}
+	out := append([]Payload{&ID{Responder: true, IDType: sa.myID.Type, Data: sa.myID.Data}}, own...)
 	if c := Find[*CP](ps); c != nil && c.CfgType == CPRequest && ident.ModeConfig != nil && ident.ModeConfig.Responder {
 		reply, err := sa.giveConfig(ident.ModeConfig)
 		if err != nil {

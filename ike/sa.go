@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -79,8 +80,10 @@ type IKESA struct {
 	creating                                 map[uint64]bool // policies with a CREATE_CHILD_SA in flight
 	splits                                   []netip.Prefix
 	rxPkts, txPkts                           uint64
-	eap                                      *eapState // EAP in progress or done (eap.go)
-	v1                                       *v1State  // set on IKEv1 SAs (ikev1*.go)
+	eap                                      *eapState         // EAP in progress or done (eap.go)
+	sig                                      sigState          // signature authentication (sigauth.go)
+	peerCert                                 *x509.Certificate // the peer's verified certificate
+	v1                                       *v1State          // set on IKEv1 SAs (ikev1*.go)
 }
 
 type request struct {
@@ -254,6 +257,7 @@ func (sa *IKESA) sendInit() {
 			&Notify{NType: NotifyNATDetectionDestIP, Data: natHash(sa.spiI, 0, sa.remote)})
 	}
 	ps = append(ps, &Notify{NType: NotifyIKEv2FragmentationSupp})
+	ps = append(ps, sa.sigInitPayloads(false)...)
 	m := &Message{Header: Header{SPIi: sa.spiI, Version: Version2, Exchange: IKESAInit, Flags: FlagInitiator}, Payloads: ps}
 	b := m.Encode()
 	sa.initI = b
@@ -557,6 +561,9 @@ func (sa *IKESA) localIdentity() Identity {
 	if sa.ident != nil && !sa.ident.MyID.Auto {
 		return sa.ident.MyID.ID
 	}
+	if sa.ident != nil && sa.ident.Cert != nil && len(sa.ident.Cert.Chain) > 0 {
+		return certIdentity(sa.ident.Cert.Chain[0]) // my-id=auto: the certificate's SAN, else its DN
+	}
 	return AddrIdentity(sa.local.Addr())
 }
 
@@ -629,6 +636,7 @@ func (sa *IKESA) initResponse(b []byte, h Header, from netip.AddrPort) {
 	sa.nr = nr.Data
 	sa.initR = b
 	sa.fragOK = FindNotify(m.Payloads, NotifyIKEv2FragmentationSupp) != nil
+	sa.noteSigInit(m.Payloads)
 	if err := sa.deriveKeys(shared, nil, nil); err != nil {
 		sa.fail(err.Error())
 		return
@@ -700,7 +708,15 @@ func (sa *IKESA) sendAuth() {
 	if id := sa.ident.RemoteID; !id.Auto && !id.Ignore {
 		ps = append(ps, &ID{Responder: true, IDType: id.ID.Type, Data: id.ID.Data})
 	}
-	ps = append(ps, &Auth{Method: AuthPSK, Data: sa.authData(sa.ident.PSK, true, sa.myID)})
+	own, err := sa.ownAuth(sa.ident, true, sa.myID)
+	if err != nil {
+		sa.fail(err.Error())
+		return
+	}
+	if sa.ident.Method == AuthMethodSignature {
+		ps = append(ps, sa.certReq()...)
+	}
+	ps = append(ps, own...)
 	mc := sa.ident.ModeConfig
 	if mc != nil && !mc.Responder {
 		ps = append(ps, &CP{CfgType: CPRequest, Attrs: []CPAttr{{Type: CPInternalIP4Address}, {Type: CPInternalIP4DNS}}})
@@ -747,9 +763,9 @@ func (sa *IKESA) authResponse(ps []Payload) {
 		sa.fail("peer's identity " + rid.String() + " does not match remote-id")
 		return
 	}
-	if auth.Method != AuthPSK || !hmac.Equal(auth.Data, sa.authData(sa.ident.PSK, false, rid)) {
+	if why := sa.checkPeerAuth(sa.ident, auth, rid, ps, false); why != "" {
 		sa.d.Stats.AuthFailed.Add(1)
-		sa.fail("peer's AUTH does not verify: pre-shared key mismatch")
+		sa.fail("peer's AUTH refused: " + why)
 		return
 	}
 	sa.remoteID = rid

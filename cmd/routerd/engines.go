@@ -73,7 +73,8 @@ func engines(env *Env) []engine.Engine {
 		usermanager.New(usermanager.Options{}),
 		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root}}, func(ctx context.Context, h *engine.Handle) error {
 			rc, _ := engine.Lookup[*rad.Client](h)
-			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{RADIUS: rc})
+			certs, _ := engine.Lookup[*certificate.Store](h)
+			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{RADIUS: rc, Certs: certs})
 			return err
 		}),
 		tftp.New(tftp.Options{DataDir: env.DataDir}),

@@ -46,6 +46,15 @@ type Store struct {
 	crls   []*x509.RevocationList
 	crlUse bool
 	now    func() time.Time
+	subs   []func()
+}
+
+// Subscribe calls fn (which must not block) after every refresh of the store, so that
+// an engine using certificates re-applies what names them.
+func (s *Store) Subscribe(fn func()) {
+	s.mu.Lock()
+	s.subs = append(s.subs, fn)
+	s.mu.Unlock()
 }
 
 func newStore() *Store { return &Store{byName: map[string]*Cert{}, now: time.Now} }
@@ -53,8 +62,22 @@ func newStore() *Store { return &Store{byName: map[string]*Cert{}, now: time.Now
 // set replaces the contents (the engine's pass).
 func (s *Store) set(certs map[string]*Cert, crls []*x509.RevocationList, crlUse bool) {
 	s.mu.Lock()
+	changed := len(certs) != len(s.byName) || crlUse != s.crlUse || len(crls) != len(s.crls)
+	for n, c := range certs {
+		o := s.byName[n]
+		changed = changed || o == nil || o.X509 != c.X509 || o.Key != c.Key || o.Trusted != c.Trusted || o.Revoked != c.Revoked
+	}
+	for i := range crls {
+		changed = changed || i >= len(s.crls) || !bytes.Equal(s.crls[i].Raw, crls[i].Raw)
+	}
 	s.byName, s.crls, s.crlUse = certs, crls, crlUse
+	subs := s.subs
 	s.mu.Unlock()
+	if changed {
+		for _, fn := range subs {
+			fn()
+		}
+	}
 }
 
 // Get returns the certificate called name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/routerd/routerd/control/certificate"
 	"log/slog"
 	"maps"
 	"net"
@@ -56,6 +57,8 @@ type Options struct {
 	Log        *slog.Logger
 	// RADIUS is the /radius client eap-radius identities and accounting use (nil: none).
 	RADIUS *rad.Client
+	// Certs are the router's certificates (digital-signature identities); nil: none.
+	Certs *certificate.Store
 }
 
 // Engine applies /ip ipsec.
@@ -148,6 +151,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	e.registerChecks()
 	e.registerStatus()
 	ex.Watch(Root, func(control.Change) { e.poke() })
+	e.watchCertificates()
 	for _, tm := range tunnelMenus {
 		ex.Watch(tm.path, func(control.Change) { e.poke() })
 	}
@@ -459,7 +463,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			continue
 		}
 		method := p["auth-method"]
-		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" {
+		sig := method == "digital-signature"
+		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig {
 			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", method))
 			continue
 		}
@@ -487,6 +492,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if err := eapIdentity(p, ic, e.opts.RADIUS != nil); err != nil {
 			e.bad(IdentityPath, it.ID, err)
 			continue
+		}
+		// digital-signature signs and verifies with /certificate; an eap-radius
+		// identity with certificate= signs the responder's AUTH with it.
+		if sig {
+			if err := e.certAuth(p, ic); err != nil {
+				e.bad(IdentityPath, it.ID, err)
+				continue
+			}
+		} else if method == "eap-radius" && p["certificate"] != "" && e.certAuth(p, ic) != nil {
+			// No such certificate here (the reference's Let's Encrypt one): the
+			// responder authenticates with its secret or EAP-only, as without one.
+			ic.Cert, ic.Verifier = nil, nil
 		}
 		if m := p["mode-config"]; m != "" && m != "none" {
 			if ic.ModeConfig = modeConfigs[m]; ic.ModeConfig == nil {

@@ -120,7 +120,7 @@ func TestIKEErrorStatistics(t *testing.T) {
 	binary.BigEndian.PutUint64(hdr[0:], 0x1122334455667788)
 	binary.BigEndian.PutUint64(hdr[8:], 0x99aabbccddeeff00)
 	hdr[16], hdr[17], hdr[18] = 46, 0x20, 37 // SK, IKEv2, INFORMATIONAL
-	hdr[19] = 0x08                          // from the initiator
+	hdr[19] = 0x08                           // from the initiator
 	binary.BigEndian.PutUint32(hdr[24:], 28)
 	err := iketest.Do(ns, func() error {
 		c, err := net.Dial("udp4", "127.0.0.1:500")

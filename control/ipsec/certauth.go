@@ -1,0 +1,70 @@
+package ipsec
+
+import (
+	"crypto/x509"
+	"fmt"
+
+	"github.com/routerd/routerd/control/certificate"
+	"github.com/routerd/routerd/ike"
+)
+
+// certVerifier verifies peers' certificates against /certificate (trusted authorities,
+// validity, extended key usage of the peer's role, CRLs with crl-use=yes).
+type certVerifier struct{ s *certificate.Store }
+
+func (v certVerifier) VerifyPeer(chain []*x509.Certificate, server bool) error {
+	p := certificate.PurposeClient
+	if server {
+		p = certificate.PurposeServer
+	}
+	_, err := v.s.Verify(chain, p)
+	return err
+}
+
+func (v certVerifier) Anchors() []*x509.Certificate { return v.s.Anchors() }
+
+// watchCertificates re-applies the identities when /certificate changes (a
+// certificate signed or imported after the identity naming it, a CA trusted).
+func (e *Engine) watchCertificates() {
+	if e.opts.Certs != nil {
+		e.opts.Certs.Subscribe(e.poke)
+	}
+}
+
+// certAuth fills a digital-signature identity from /certificate: certificate= (with
+// its private key) signs this side's AUTH; remote-certificate= names the peer's
+// certificate, which match-by=certificate requires; the peer's chain is verified
+// against the trusted authorities there.
+func (e *Engine) certAuth(p map[string]string, ic *ike.IdentityConfig) error {
+	s := e.opts.Certs
+	if s == nil {
+		return fmt.Errorf("auth-method=%s needs the certificate engine", p["auth-method"])
+	}
+	ic.Verifier = certVerifier{s}
+	if name := p["certificate"]; name != "" {
+		c, ok := s.Get(name)
+		if !ok {
+			return fmt.Errorf("certificate %q: %w", name, certificate.ErrNotFound)
+		}
+		if c.Key == nil {
+			return fmt.Errorf("certificate %q has no private key", name)
+		}
+		ic.Cert = &ike.Credential{Key: c.Key, Chain: s.Chain(c)}
+	} else if p["auth-method"] == "digital-signature" {
+		return fmt.Errorf("auth-method=digital-signature needs certificate=")
+	}
+	if name := p["remote-certificate"]; name != "" {
+		c, ok := s.Get(name)
+		if !ok {
+			return fmt.Errorf("remote-certificate %q: %w", name, certificate.ErrNotFound)
+		}
+		ic.RemoteCert = c.X509
+	}
+	if p["match-by"] == "certificate" {
+		if ic.RemoteCert == nil {
+			return fmt.Errorf("match-by=certificate needs remote-certificate=")
+		}
+		ic.MatchByCert = true
+	}
+	return nil
+}
