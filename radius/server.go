@@ -47,6 +47,7 @@ type Responder struct {
 
 	mu    sync.Mutex
 	cache map[dupKey]dupEntry
+	swept time.Time
 }
 
 type dupKey struct {
@@ -174,7 +175,10 @@ func (s *Responder) store(k dupKey, reply []byte) {
 		s.cache = map[dupKey]dupEntry{}
 	}
 	now := time.Now()
-	if len(s.cache) > 4096 {
+	// Sweep at most once a second: entries live dupWindow, so a sweep per insert would
+	// walk thousands of live entries for nothing under load.
+	if len(s.cache) > 4096 && now.Sub(s.swept) > time.Second {
+		s.swept = now
 		for k, e := range s.cache {
 			if now.Sub(e.at) >= dupWindow {
 				delete(s.cache, k)

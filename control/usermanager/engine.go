@@ -409,7 +409,7 @@ func (e *Engine) accept(q *rad.Request, method string, u *user) *radius.Packet {
 	e.count(method, 0)
 	r := q.Response(radius.CodeAccessAccept)
 	addAttrs(r, u.attrs)
-	slog.Info("user-manager: login", "user", u.Name, "method", method, "nas", q.NAS)
+	slog.Debug("user-manager: login", "user", u.Name, "method", method, "nas", q.NAS)
 	return r
 }
 

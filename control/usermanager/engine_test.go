@@ -31,7 +31,7 @@ type rig struct {
 }
 
 // newRig runs User Manager on loopback ports the kernel picks (whatever the settings say).
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	ex := controltest.NewIn(t, dir)
@@ -47,7 +47,7 @@ func newRig(t *testing.T) *rig {
 		con: &script.Console{Sess: &control.Session{User: "admin"}}, dir: dir}
 }
 
-func (r *rig) run(t *testing.T, src string) string {
+func (r *rig) run(t testing.TB, src string) string {
 	t.Helper()
 	var b strings.Builder
 	if err := r.in.Run(context.Background(), r.con, src, &b); err != nil {
