@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/certificate"
@@ -255,5 +256,37 @@ export-certificate ca
 	}
 	if c, ok := r2.e.Store().Get("chain.pem_0"); !ok || c.Key == nil {
 		t.Errorf("key not matched to chain.pem_0")
+	}
+}
+
+// TestExpiredAndUntrusted: a chain past its end, or ending at a CA that is not trusted,
+// does not verify; a CA made here with sign is trusted.
+func TestExpiredAndUntrusted(t *testing.T) {
+	dir := t.TempDir()
+	ex := controltest.NewIn(t, dir)
+	now := time.Now()
+	e := certificate.New(certificate.Options{DataDir: dir, Now: func() time.Time { return now }})
+	if err := e.Attach(ex); err != nil {
+		t.Fatal(err)
+	}
+	r := &router{dir: dir, ex: ex, e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin"}}}
+	r.run(t, referenceCA)
+	c, _ := e.Store().Get("rw-client1")
+	if _, err := e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(400 * 24 * time.Hour) // days-valid=365
+	if _, err := e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired chain: %v", err)
+	}
+	e.Reconcile(context.Background())
+	if out := r.run(t, ":put [/certificate get rw-client1 expired]"); !strings.Contains(out, "true") {
+		t.Errorf("E flag: %q", out)
+	}
+	now = now.Add(-400 * 24 * time.Hour)
+	r.run(t, "/certificate set ca trusted=no")
+	if _, err := e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err == nil {
+		t.Errorf("verified with the CA untrusted")
 	}
 }

@@ -315,3 +315,45 @@ add auth-method=digital-signature certificate=cert_export_RouterOS_client.p12_0 
 		t.Errorf("routerd got no address from charon's pool:\n%s", sas)
 	}
 }
+
+// TestCertificateRefusals: a client certificate without tls-client (key-usage=tls-server)
+// and one from a CA that is not trusted are refused with a log line saying why, and
+// counted as authentication failures; the good client still connects afterwards.
+func TestCertificateRefusals(t *testing.T) {
+	tp := newTopo(t, false)
+	r := startCertRouter(t, tp.nsR)
+	r.exec(t, roadWarriorServer(""))
+	r.client(t, "good", "")
+	r.exec(t, `/certificate
+add common-name=wrongeku name=wrongeku key-usage=digital-signature,tls-server
+sign wrongeku ca=ca
+export-certificate wrongeku export-passphrase=1234567890 type=pkcs12
+add common-name=ca2 name=ca2
+sign ca2
+set ca2 trusted=no
+add common-name=untrusted name=untrusted key-usage=tls-client
+sign untrusted ca=ca2
+export-certificate untrusted export-passphrase=1234567890 type=pkcs12
+`)
+	c := r.charonClient(t, tp.nsS, "wrongeku", "untrusted", "good")
+	for _, bad := range []struct{ conn, why string }{
+		{"wrongeku", "lacks tls-client"},
+		{"untrusted", "certificate signed by unknown authority"},
+	} {
+		if out, err := c.Swanctl("--initiate", "--child", bad.conn, "--timeout", "15"); err == nil {
+			t.Errorf("%s connected:\n%s", bad.conn, out)
+		}
+		if !strings.Contains(r.log.String(), bad.why) {
+			t.Errorf("%s: no log line says %q", bad.conn, bad.why)
+		}
+	}
+	if st := r.run(t, "/ip ipsec statistics print"); st == "" {
+		t.Errorf("no statistics")
+	}
+	if failed := r.e.Daemon().Stats.AuthFailed.Load(); failed < 2 {
+		t.Errorf("auth failures counted %d, want 2", failed)
+	}
+	if out, err := c.Swanctl("--initiate", "--child", "good", "--timeout", "20"); err != nil {
+		t.Fatalf("good client after the refusals: %v\n%s", err, out)
+	}
+}
