@@ -206,3 +206,68 @@ func TestEAPFreeRADIUSExample(t *testing.T) {
 	d.script(eapServerConfig)
 	roadWarrior(t, tp, d)
 }
+
+// swanEAPResponder is charon as an EAP-MSCHAPv2 server authenticating itself with a
+// pre-shared key.
+const swanEAPResponder = `connections {
+  srv {
+    version = 2
+    local_addrs = 198.18.50.2
+    remote_addrs = 198.18.50.1
+    proposals = aes128-sha1-modp2048
+    dpd_delay = 0
+    local { auth = psk
+            id = s.example }
+    remote { auth = eap-mschapv2
+             eap_id = %any }
+    children {
+      net {
+        local_ts = 198.19.102.0/24
+        remote_ts = 198.19.101.0/24
+        esp_proposals = aes256-sha1,aes128-sha1
+      }
+    }
+  }
+}
+secrets {
+  ike-1 { id-a = s.example
+          secret = "a-long-test-psk" }
+  eap-1 { id = user1
+          secret = "password" }
+}
+`
+
+// TestEAPClientCharon: routerd as the EAP client (auth-method=eap eap-methods=eap-mschapv2
+// username= password=) of a strongSwan responder, pinging across; a wrong password is
+// refused with a log line.
+func TestEAPClientCharon(t *testing.T) {
+	tp := newTopo(t, false)
+	c := iketest.StartCharon(t, tp.nsS, swanEAPResponder, "+eap-identity eap-mschapv2")
+	d := startDaemon(t, tp.nsR)
+	d.script(`/ip ipsec profile add name=p
+/ip ipsec proposal add name=p pfs-group=none
+/ip ipsec peer add name=s address=198.18.50.2/32 exchange-mode=ike2 profile=p
+/ip ipsec identity add peer=s auth-method=eap eap-methods=eap-mschapv2 username=user1 password=password secret=a-long-test-psk remote-id=fqdn:s.example
+/ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.102.0/24 tunnel=yes proposal=p peer=s
+`)
+	established := func() bool {
+		out, _ := c.Swanctl("--list-sas")
+		return strings.Contains(out, "ESTABLISHED") && strings.Contains(out, "INSTALLED")
+	}
+	if !iketest.WaitFor(20*time.Second, established) {
+		out, _ := c.Swanctl("--list-sas")
+		t.Fatalf("no SA:\n%s\n%s", out, d.script("/ip ipsec identity print detail\n"))
+	}
+	if err := iketest.WaitFor(10*time.Second, func() bool { return pingAcross(tp.nsR) == nil }); !err {
+		t.Fatalf("no ping across:\n%s", d.script("/ip ipsec installed-sa print detail\n"))
+	}
+	if s := d.script("/ip ipsec identity print detail\n"); strings.Contains(s, "password=password") {
+		t.Fatalf("password printed:\n%s", s)
+	}
+	d.script("/ip ipsec identity set 0 password=wrong\n/ip ipsec active-peers kill-connections\n")
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return strings.Contains(d.log.String(), "EAP authentication failed")
+	}) {
+		t.Fatalf("no log line for the wrong password")
+	}
+}
