@@ -1011,22 +1011,21 @@ func portRange(s string) (uint16, uint16) {
 	return uint16(x), uint16(y)
 }
 
-// rangeMatch matches a number or range loaded by load (n bytes, big endian for headers,
-// host order for meta len).
+// rangeMatch matches a number or range loaded by load (n bytes: 2 big endian from a
+// header, 4 in host order from meta len, turned to network order first because ranges
+// compare bytes in order).
 func rangeMatch(v string, load expr.Any, n int) alt {
 	neg := strings.HasPrefix(v, "!")
 	a, b := portRange(strings.TrimPrefix(v, "!"))
-	enc := func(x uint16) []byte {
-		if n == 2 {
-			return be16(x)
-		}
-		return ne32(uint32(x))
-	}
 	op := expr.CmpOpEq
 	if neg {
 		op = expr.CmpOpNeq
 	}
-	return one(load, &expr.Range{Op: op, Register: 1, FromData: enc(a), ToData: enc(b)})
+	if n == 2 {
+		return one(load, &expr.Range{Op: op, Register: 1, FromData: be16(a), ToData: be16(b)})
+	}
+	return one(load, &expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+		&expr.Range{Op: op, Register: 1, FromData: be32(uint32(a)), ToData: be32(uint32(b))})
 }
 
 // anyOf matches the value load puts in register 1 against one of vals (exclusive

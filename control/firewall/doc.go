@@ -23,6 +23,12 @@
 // exclusive nftables rules sharing the rule's counter, so each packet counts and acts
 // once.
 //
+// A configured entry with timeout= gets the time left as its kernel timeout and leaves the
+// configuration when it runs out, as in RouterOS (the timer starts when routerd first
+// applies the entry or its timeout changes; a restart starts it again). Entries given by
+// DNS name are resolved through /ip dns's servers (else the system's) and resolved again
+// every DNSRefresh (30 s); a changed answer reapplies the table.
+//
 // Marks: connection marks are the conntrack mark (names hashed to 32 bits); the packet
 // mark's low 16 bits carry packet-mark and its high 16 bits routing-mark (the routing
 // table's mark, for policy routing's fwmark rules).

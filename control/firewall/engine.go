@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +26,9 @@ type Options struct {
 	// IfLists resolves interface list names (in-interface-list=) to their members: the
 	// link engine's link.ListMembers. Nil resolves every list to nothing.
 	IfLists func(name string) []string
+	// DNSRefresh is how often address-list entries given by DNS name are resolved again
+	// (0: DefaultDNSRefresh).
+	DNSRefresh time.Duration
 	// FastTrack reads the fast path's counters of fasttracked packets of a family, shown
 	// on the filter table's dummy fasttrack rule. Nil shows zero.
 	FastTrack func(v6 bool) Counter
@@ -54,6 +56,8 @@ type Engine struct {
 	// fasttrack: the family's filter table has an enabled fasttrack-connection rule
 	// (the dummy counter rule shows).
 	fasttrack map[bool]bool
+	timers    map[string]listTimer // timed address-list entries by path/id
+	dns       map[string]dnsEntry  // address-list DNS names by family/name
 }
 
 func rulePath(v6 bool, table string) string {
@@ -73,7 +77,8 @@ func listPath(v6 bool) string {
 // Start registers the engine, applies the stored configuration and follows changes.
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
-		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{}}
+		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
+		timers: map[string]listTimer{}, dns: map[string]dnsEntry{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -104,8 +109,14 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	if err := e.Reconcile(ctx); err != nil {
 		slog.Warn("firewall: not applied", "err", err)
 	}
+	timersDone := make(chan struct{})
+	go func() {
+		defer close(timersDone)
+		e.listTimers(ctx)
+	}()
 	go func() {
 		defer close(e.exited)
+		defer func() { <-timersDone }()
 		for {
 			select {
 			case <-ctx.Done():
@@ -183,15 +194,13 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		if it.Props["disabled"] == "yes" {
 			continue
 		}
-		ents, err := entries(ctx, it.Props["address"], v6)
+		ents, err := e.entries(ctx, it.Props["address"], v6)
 		if err != nil {
 			listInvalid[it.ID] = err.Error()
 			continue
 		}
-		var to time.Duration
-		if t := it.Props["timeout"]; t != "" {
-			to, _ = value.ParseDuration(t)
-		}
+		// The kernel gets the time left, so passes do not restart the entry's timer.
+		to, _ := e.timedEntry(listPath(v6), it, time.Now())
 		for i := range ents {
 			ents[i].Timeout = to
 		}
@@ -276,32 +285,6 @@ func decodeRule(table string, it store.Item) *Rule {
 		r.Action = "accept"
 	}
 	return r
-}
-
-// entries resolves an address-list address: an address, prefix, range or DNS name.
-func entries(ctx context.Context, addr string, v6 bool) ([]Entry, error) {
-	if from, to, err := addrRange(addr); err == nil {
-		if from.Is6() != v6 {
-			return nil, fmt.Errorf("invalid value for argument address")
-		}
-		return []Entry{{From: from, To: to}}, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	network := "ip4"
-	if v6 {
-		network = "ip6"
-	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("could not resolve %s: %w", addr, err)
-	}
-	var out []Entry
-	for _, a := range addrs {
-		a = a.Unmap()
-		out = append(out, Entry{From: a, To: a})
-	}
-	return out, nil
 }
 
 // registerRuleMenu puts the rule checks in front of add and set, refreshes counters when

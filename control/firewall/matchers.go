@@ -316,8 +316,10 @@ func timeMatch(v string, offset int) (alt, error) {
 	}
 	var out alt
 	for _, w := range timeWindows(from, to, days, offset) {
+		// Ranges compare bytes in order: the host-order hour goes to network order first.
 		hour := []expr.Any{&expr.Meta{Key: metaTimeHour, Register: 1},
-			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: ne32(uint32(w.from)), ToData: ne32(uint32(w.to - 1))}}
+			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be32(uint32(w.from)), ToData: be32(uint32(w.to - 1))}}
 		if len(w.days) == 7 {
 			out = append(out, hour)
 			continue
@@ -357,3 +359,5 @@ func changeMSS(r *Rule) ([]expr.Any, error) {
 	}
 	return []expr.Any{load, &expr.Exthdr{SourceRegister: 1, Type: 2, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt}}, nil
 }
+
+func be32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }

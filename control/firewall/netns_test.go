@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -512,6 +516,7 @@ func TestMatchersTraffic(t *testing.T) {
 	out := fmt.Sprintf("%ds-%ds", (sec+2*3600)%86400, (sec+3*3600)%86400)
 	echo := `protocol=icmp icmp-options=8:0`
 	r.run(t, `/ip firewall filter
+add chain=forward `+echo+` action=passthrough packet-size=1000-1500 comment=big
 add chain=forward `+echo+` action=passthrough time=`+in+` comment=now
 add chain=forward `+echo+` action=passthrough time=`+out+` comment=later
 add chain=forward `+echo+` action=passthrough per-connection-classifier=both-addresses:2/0 comment=pcc0
@@ -578,6 +583,11 @@ socket.create_connection(("198.19.2.2",5300),timeout=10).close()
 	}
 	if n := r.counter(t, "/ip firewall mangle", "mss"); n == 0 {
 		t.Errorf("change-mss rule counted nothing")
+	}
+	// packet-size: only the 1228-byte echo is in 1000-1500.
+	sh(t, "ip", "netns", "exec", tp.c, "ping", "-c1", "-s1200", "-W2", "198.19.2.2")
+	if n := r.counter(t, "/ip firewall filter", "big"); n != 1 {
+		t.Errorf("packet-size=1000-1500 matched %d, want 1", n)
 	}
 }
 
@@ -646,5 +656,74 @@ func onlyRouterdTables(t *testing.T, tp *topo) {
 		if strings.HasPrefix(line, "table ") && line != "table ip routerd {" && line != "table ip6 routerd {" {
 			t.Errorf("unexpected table: %s", line)
 		}
+	}
+}
+
+// TestAddressListTimers: a configured entry with timeout= leaves the configuration (and
+// the kernel) when it expires; an entry given by DNS name follows the name's answers.
+func TestAddressListTimers(t *testing.T) {
+	tp := newTopo(t)
+	ex := controltest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	e, err := Start(ctx, ex, nil, Options{NetNS: int(tp.rfd.Fd()), DNSRefresh: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-e.exited })
+	r := &rig{e: e, ex: ex, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		con: &script.Console{Sess: &control.Session{User: "admin"}}}
+	r.run(t, `/ip firewall address-list add list=timed address=198.19.7.7 timeout=2s
+/ip firewall address-list add list=timed address=198.19.7.8
+/ip firewall filter add chain=forward src-address-list=timed action=drop`)
+	set := func(name string) string {
+		out, _ := exec.Command("ip", "netns", "exec", tp.r, "nft", "list", "set", "ip", TableName, name).CombinedOutput()
+		return string(out)
+	}
+	if s := set("list/timed"); !strings.Contains(s, "198.19.7.7") {
+		t.Fatalf("timed entry not in the kernel:\n%s", s)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.TrimSpace(r.run(t, `:put [/ip firewall address-list print count-only where list=timed]`)) != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed entry still configured:\n%s", r.run(t, `/ip firewall address-list print`))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s := set("list/timed"); strings.Contains(s, "198.19.7.7") || !strings.Contains(s, "198.19.7.8") {
+		t.Fatalf("kernel set after expiry:\n%s", s)
+	}
+
+	// A DNS server on a loopback address of its own, as /ip dns servers.
+	var answer atomic.Value
+	answer.Store("198.19.8.1")
+	srvAddr := fmt.Sprintf("127.77.%d.%d", os.Getpid()%250+1, time.Now().UnixNano()%250+1)
+	pc, err := net.ListenPacket("udp", srvAddr+":53")
+	if err != nil {
+		t.Skipf("no DNS server for the test: %v", err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if q.Question[0].Qtype == dns.TypeA && q.Question[0].Name == "web.fw.test." {
+			rr, _ := dns.NewRR("web.fw.test. 1 IN A " + answer.Load().(string))
+			m.Answer = append(m.Answer, rr)
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	r.run(t, `/ip dns set servers=`+srvAddr+`
+/ip firewall address-list add list=named address=web.fw.test
+/ip firewall filter add chain=forward dst-address-list=named action=drop`)
+	if s := set("list/named"); !strings.Contains(s, "198.19.8.1") {
+		t.Fatalf("named entry not resolved:\n%s\n%s", s, r.run(t, `/ip firewall address-list print detail`))
+	}
+	answer.Store("198.19.8.2")
+	deadline = time.Now().Add(20 * time.Second)
+	for s := set("list/named"); !strings.Contains(s, "198.19.8.2") || strings.Contains(s, "198.19.8.1"); s = set("list/named") {
+		if time.Now().After(deadline) {
+			t.Fatalf("named entry not refreshed:\n%s", s)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -1,0 +1,214 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/ipcfg"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
+)
+
+// DefaultDNSRefresh is how often address-list entries given by DNS name are resolved
+// again (RouterOS follows the records' TTL; routerd's resolver does not report it).
+const DefaultDNSRefresh = 30 * time.Second
+
+// listTimer is when a configured address-list entry with timeout= expires: timeout after
+// it was added, or after its timeout was last set, as RouterOS counts.
+type listTimer struct {
+	timeout  string
+	deadline time.Time
+}
+
+// dnsEntry is a DNS name's addresses as last resolved.
+type dnsEntry struct {
+	addrs []netip.Addr
+	err   error
+}
+
+// resolve looks a name up through /ip dns (its servers, else the system's).
+func (e *Engine) resolve(ctx context.Context, name string, v6 bool) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	network := "ip4"
+	if v6 {
+		network = "ip6"
+	}
+	addrs, err := ipcfg.Resolver(e.ex).LookupNetIP(ctx, network, name)
+	if err != nil {
+		return nil, fmt.Errorf("could not resolve %s: %w", name, err)
+	}
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return slices.Compact(addrs), nil
+}
+
+// entries resolves an address-list address: an address, prefix or range, or a DNS name
+// from the cache (resolved now when it is not there yet; refreshDNS keeps it current).
+func (e *Engine) entries(ctx context.Context, addr string, v6 bool) ([]Entry, error) {
+	if from, to, err := addrRange(addr); err == nil {
+		if from.Is6() != v6 {
+			return nil, fmt.Errorf("invalid value for argument address")
+		}
+		return []Entry{{From: from, To: to}}, nil
+	}
+	key := dnsKey(addr, v6)
+	e.mu.Lock()
+	d, ok := e.dns[key]
+	e.mu.Unlock()
+	if !ok {
+		addrs, err := e.resolve(ctx, addr, v6)
+		d = dnsEntry{addrs: addrs, err: err}
+		e.mu.Lock()
+		e.dns[key] = d
+		e.mu.Unlock()
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	var out []Entry
+	for _, a := range d.addrs {
+		out = append(out, Entry{From: a, To: a})
+	}
+	return out, nil
+}
+
+func dnsKey(name string, v6 bool) string {
+	if v6 {
+		return "6/" + name
+	}
+	return "4/" + name
+}
+
+// refreshDNS resolves every name in the cache again and starts a pass when any
+// answer changed; names no longer in any list are dropped from the cache.
+func (e *Engine) refreshDNS(ctx context.Context) {
+	inUse := map[string]bool{}
+	for _, v6 := range []bool{false, true} {
+		items, _ := e.ex.Items(listPath(v6))
+		for _, it := range items {
+			if _, _, err := addrRange(it.Props["address"]); err != nil {
+				inUse[dnsKey(it.Props["address"], v6)] = true
+			}
+		}
+	}
+	e.mu.Lock()
+	keys := make([]string, 0, len(e.dns))
+	for k := range e.dns {
+		if inUse[k] {
+			keys = append(keys, k)
+		} else {
+			delete(e.dns, k)
+		}
+	}
+	e.mu.Unlock()
+	changed := false
+	for _, k := range keys {
+		addrs, err := e.resolve(ctx, k[2:], k[0] == '6')
+		e.mu.Lock()
+		old := e.dns[k]
+		if !slices.Equal(old.addrs, addrs) || (old.err == nil) != (err == nil) {
+			changed = true
+			e.dns[k] = dnsEntry{addrs: addrs, err: err}
+		}
+		e.mu.Unlock()
+	}
+	if changed {
+		e.poke()
+	}
+}
+
+// timedEntry returns the time left of a configured entry with timeout= (first seen now:
+// the full timeout) and whether it has a timeout.
+func (e *Engine) timedEntry(path string, it store.Item, now time.Time) (time.Duration, bool) {
+	t := it.Props["timeout"]
+	if t == "" {
+		return 0, false
+	}
+	to, err := value.ParseDuration(t)
+	if err != nil || to <= 0 {
+		return 0, false
+	}
+	key := path + "/" + control.FormatID(it.ID)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	lt, ok := e.timers[key]
+	if !ok || lt.timeout != t {
+		lt = listTimer{timeout: t, deadline: now.Add(to)}
+		e.timers[key] = lt
+	}
+	return max(lt.deadline.Sub(now), time.Second), true
+}
+
+// expireEntries removes configured entries whose timeout ran out from the
+// configuration, as RouterOS does; the kernel's set dropped them already.
+func (e *Engine) expireEntries(now time.Time) {
+	for _, v6 := range []bool{false, true} {
+		path := listPath(v6)
+		items, err := e.ex.Items(path)
+		if err != nil {
+			continue
+		}
+		var gone []uint64
+		e.mu.Lock()
+		for _, it := range items {
+			lt, ok := e.timers[path+"/"+control.FormatID(it.ID)]
+			if ok && lt.timeout == it.Props["timeout"] && !now.Before(lt.deadline) {
+				gone = append(gone, it.ID)
+			}
+		}
+		e.mu.Unlock()
+		if len(gone) == 0 {
+			continue
+		}
+		err = e.ex.Update(nil, func(tx *store.Tx) ([]control.Change, error) {
+			var chs []control.Change
+			for _, id := range gone {
+				if err := tx.Delete(path, id); err != nil {
+					continue // removed meanwhile
+				}
+				chs = append(chs, control.Change{Path: path, ID: id, Op: "remove"})
+			}
+			return chs, nil
+		})
+		if err != nil {
+			slog.Warn("firewall: expired address-list entries not removed", "err", err)
+			continue
+		}
+		e.mu.Lock()
+		for _, id := range gone {
+			delete(e.timers, path+"/"+control.FormatID(id))
+		}
+		e.mu.Unlock()
+	}
+}
+
+// listTimers runs the expiry of timed entries (every second) and the DNS refresh.
+func (e *Engine) listTimers(ctx context.Context) {
+	refresh := e.opts.DNSRefresh
+	if refresh <= 0 {
+		refresh = DefaultDNSRefresh
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastDNS := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			e.expireEntries(now)
+			if now.Sub(lastDNS) >= refresh {
+				lastDNS = now
+				e.refreshDNS(ctx)
+			}
+		}
+	}
+}
