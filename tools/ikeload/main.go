@@ -37,7 +37,18 @@ func main() {
 	n := flag.Int("n", 200, "IKE SAs to set up")
 	c := flag.Int("c", 16, "concurrent negotiations")
 	datapath := flag.Bool("datapath", true, "responder: install CHILD SAs into the userspace ESP path")
+	certFile := flag.String("cert", "", "digital-signature: PEM certificate (then its chain) to authenticate with, instead of -psk")
+	keyFile := flag.String("key", "", "digital-signature: PEM private key of -cert")
+	caFile := flag.String("ca", "", "digital-signature: PEM trust anchors for the peer's certificate")
 	flag.Parse()
+	if *certFile != "" {
+		ic, err := sigIdentity(*certFile, *keyFile, *caFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ikeload:", err)
+			os.Exit(1)
+		}
+		sigIdent = ic
+	}
 	if err := run(*respond, *remote, *ikeProp, *espProp, *psk, *myID, *peerID, *localTS, *remoteTS, *n, *c, *datapath); err != nil {
 		fmt.Fprintln(os.Stderr, "ikeload:", err)
 		os.Exit(1)
@@ -67,6 +78,9 @@ func run(respond bool, remote, ikeProp, espProp, psk, myID, peerID, localTS, rem
 	p.Proposals = []ike.Proposal{ip}
 	p.Identities = []*ike.IdentityConfig{{Method: ike.AuthMethodPSK, PSK: []byte(psk),
 		MyID: ike.IDSpec{ID: my}, RemoteID: ike.IDSpec{ID: pid}}}
+	if sigIdent != nil {
+		p.Identities = []*ike.IdentityConfig{sigIdent}
+	}
 	p.Children = []*ike.ChildConfig{{ID: 1, Local: ike.SelectorFromPrefix(lts, 0, 0),
 		Remote: ike.SelectorFromPrefix(rts, 0, 0), Tunnel: true, Proposals: []ike.Proposal{ep}, Lifetime: time.Hour}}
 	opts := ike.DefaultOptions()
