@@ -658,6 +658,126 @@ struct {
 #define AF_INET6 10
 #define NEXTHDR_HOP 0
 
+/* The conntrack kfuncs FastTrack uses. */
+struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *, struct bpf_sock_tuple *, __u32, struct bpf_ct_opts *,
+				  __u32) __ksym;
+void bpf_ct_release(struct nf_conn *) __ksym;
+int bpf_ct_change_timeout(struct nf_conn *, __u32) __ksym;
+
+#define IPPROTO_UDP_ 17
+#define TCP_CONNTRACK_ESTABLISHED_ 3
+#define IPS_CONFIRMED_ 8
+
+/* ft is a fasttracked packet's translation: its addresses and ports after the
+ * connection's NAT (as the conntrack entry's other direction says), and where its L4
+ * checksum is. */
+struct ft {
+	__be32 saddr, daddr;
+	__be16 sport, dport;
+	__u16 csum_off; /* from the IP header; 0: none (UDP without checksum) */
+};
+
+/* fp_ft_lookup finds the conntrack entry of an IPv4 TCP or UDP packet (ip, no options,
+ * not a fragment) and fills *ft when the connection is fasttracked (ct mark bit
+ * FP_FASTTRACK_MARK), confirmed and, for TCP, established, and the packet is no SYN, FIN
+ * or RST (the stack sees those, so conntrack follows the connection's end). The entry's
+ * timeout is refreshed as the kernel would on a packet. Returns 0 when fasttracked. */
+static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct iphdr *ip, void *end, struct ft *ft)
+{
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return -1;
+	__be16 *ports = (void *)(ip + 1);
+	__u32 timeout;
+	__u8 proto = ip->protocol;
+	if (proto == IPPROTO_TCP_) {
+		struct tcphdr *tcp = (void *)(ip + 1);
+		if ((void *)(tcp + 1) > end || tcp->syn || tcp->fin || tcp->rst)
+			return -1;
+		ft->csum_off = sizeof(*ip) + 16;
+		timeout = 432000000; /* nf_conntrack_tcp_timeout_established, ms */
+	} else if (proto == IPPROTO_UDP_) {
+		struct udphdr *udp = (void *)(ip + 1);
+		if ((void *)(udp + 1) > end)
+			return -1;
+		ft->csum_off = udp->check ? sizeof(*ip) + 6 : 0;
+		timeout = 120000; /* nf_conntrack_udp_timeout_stream, ms */
+	} else {
+		return -1;
+	}
+	if ((void *)(ports + 2) > end)
+		return -1;
+	struct bpf_sock_tuple tup = {};
+	tup.ipv4.saddr = ip->saddr;
+	tup.ipv4.daddr = ip->daddr;
+	tup.ipv4.sport = ports[0];
+	tup.ipv4.dport = ports[1];
+	struct bpf_ct_opts opts = {.netns_id = -1, .l4proto = proto};
+	struct nf_conn *ct = bpf_xdp_ct_lookup(ctx, &tup, sizeof(tup.ipv4), &opts, sizeof(opts));
+	if (!ct)
+		return -1;
+	int ok = (ct->mark & FP_FASTTRACK_MARK) && (ct->status & IPS_CONFIRMED_) &&
+		 (proto != IPPROTO_TCP_ || ct->proto.tcp.state == TCP_CONNTRACK_ESTABLISHED_);
+	if (ok) {
+		/* The other direction's tuple, reversed, is this packet after NAT. */
+		struct nf_conntrack_tuple *o = opts.dir ? &ct->tuplehash[0].tuple : &ct->tuplehash[1].tuple;
+		ft->saddr = o->dst.u3.ip;
+		ft->daddr = o->src.u3.ip;
+		ft->sport = o->dst.u.all;
+		ft->dport = o->src.u.all;
+		bpf_ct_change_timeout(ct, timeout);
+	}
+	bpf_ct_release(ct);
+	return ok ? 0 : -1;
+}
+
+/* csum_replace4 updates a ones' complement checksum for a changed 32-bit word. */
+static __always_inline void csum_replace4(__u16 *sum, __be32 old, __be32 new)
+{
+	csum_replace2(sum, old >> 16, new >> 16);
+	csum_replace2(sum, old & 0xffff, new & 0xffff);
+}
+
+/* ft_apply rewrites the packet at ip as ft says, checksums updated incrementally (the
+ * L4 checksum covers the addresses through the pseudo header). */
+static __always_inline void ft_apply(struct iphdr *ip, void *end, struct ft *ft)
+{
+	__be16 *ports = (void *)(ip + 1);
+	__u16 *l4sum = NULL;
+	if (ft->csum_off == sizeof(*ip) + 16) {
+		struct tcphdr *tcp = (void *)(ip + 1);
+		if ((void *)(tcp + 1) <= end)
+			l4sum = &tcp->check;
+	} else if (ft->csum_off) {
+		struct udphdr *udp = (void *)(ip + 1);
+		if ((void *)(udp + 1) <= end)
+			l4sum = &udp->check;
+	}
+	if ((void *)(ports + 2) > end)
+		return;
+	if (ip->saddr != ft->saddr) {
+		csum_replace4(&ip->check, ip->saddr, ft->saddr);
+		if (l4sum)
+			csum_replace4(l4sum, ip->saddr, ft->saddr);
+		ip->saddr = ft->saddr;
+	}
+	if (ip->daddr != ft->daddr) {
+		csum_replace4(&ip->check, ip->daddr, ft->daddr);
+		if (l4sum)
+			csum_replace4(l4sum, ip->daddr, ft->daddr);
+		ip->daddr = ft->daddr;
+	}
+	if (ports[0] != ft->sport) {
+		if (l4sum)
+			csum_replace2(l4sum, ports[0], ft->sport);
+		ports[0] = ft->sport;
+	}
+	if (ports[1] != ft->dport) {
+		if (l4sum)
+			csum_replace2(l4sum, ports[1], ft->dport);
+		ports[1] = ft->dport;
+	}
+}
+
 static __always_inline int fp_pass(struct fp_stats *st, int reason)
 {
 	if (st && reason >= 0 && reason < FP_PASS_MAX)
@@ -686,10 +806,12 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 	struct iphdr *ip = (void *)(eth + 1);
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
 	__u32 len;
+	struct ft ft = {};
+	int fasttrack = 0;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		if ((void *)(ip + 1) > end)
 			return fp_pass(st, FP_PASS_NOT_IP);
-		if (!(on & FP_ON4))
+		if (!(on & (FP_ON4 | FP_FT4)))
 			return fp_pass(st, FP_PASS_OFF);
 		if (*(__u8 *)ip != 0x45)
 			return fp_pass(st, (*(__u8 *)ip >> 4) == 4 ? FP_PASS_OPTIONS : FP_PASS_NOT_IP);
@@ -702,6 +824,15 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		fib.tot_len = len;
 		fib.ipv4_src = ip->saddr;
 		fib.ipv4_dst = ip->daddr;
+		if (!(on & FP_ON4)) {
+			/* A firewall rule could see the packet: only a fasttracked connection's
+			 * may pass it by, routed by its addresses after NAT. */
+			if (fp_ft_lookup(ctx, ip, end, &ft))
+				return fp_pass(st, FP_PASS_NOT_FT);
+			fasttrack = 1;
+			fib.ipv4_src = ft.saddr;
+			fib.ipv4_dst = ft.daddr;
+		}
 		ip6 = NULL;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		if ((void *)(ip6 + 1) > end || ip6->version != 6)
@@ -763,6 +894,8 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		ip = NULL;
 	}
 	if (ip) {
+		if (fasttrack)
+			ft_apply(ip, end, &ft);
 		__u32 check = ip->check;
 		check += bpf_htons(0x0100);
 		ip->check = (__u16)(check + (check >= 0xFFFF));
@@ -770,6 +903,10 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		if (st) {
 			st->packets4++;
 			st->bytes4 += len;
+			if (fasttrack) {
+				st->ft_packets4++;
+				st->ft_bytes4 += len;
+			}
 		}
 	} else if (ip6) {
 		ip6->hop_limit--;

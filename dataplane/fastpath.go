@@ -20,12 +20,19 @@ const (
 
 // PassReasons name the index of FastStats.Pass (enum fp_pass): why a packet that came to
 // the fast path went to the kernel stack.
-var PassReasons = []string{"off", "not-ip", "options", "ttl", "local", "mtu", "no-neighbour", "no-route", "egress"}
+var PassReasons = []string{"off", "not-ip", "options", "ttl", "local", "mtu", "no-neighbour", "no-route", "egress", "not-fasttracked"}
+
+// FastTrackMark is the conntrack mark bit of a fasttracked connection
+// (firewall.FastTrackMark, FP_FASTTRACK_MARK).
+const FastTrackMark = 0x80000000
 
 // FastStats are a port's fast path counters summed over CPUs.
 type FastStats struct {
 	Packets4, Bytes4, Packets6, Bytes6 uint64
-	Pass                               [9]uint64
+	// FastTrack4 and FastTrackBytes4 count the IPv4 packets of fasttracked connections
+	// (among Packets4 and Bytes4).
+	FastTrack4, FastTrackBytes4 uint64
+	Pass                        [10]uint64
 }
 
 func (s *FastStats) add(p tunnelFpStats) {
@@ -33,6 +40,8 @@ func (s *FastStats) add(p tunnelFpStats) {
 	s.Bytes4 += p.Bytes4
 	s.Packets6 += p.Packets6
 	s.Bytes6 += p.Bytes6
+	s.FastTrack4 += p.FtPackets4
+	s.FastTrackBytes4 += p.FtBytes4
 	for i := range s.Pass {
 		s.Pass[i] += p.Pass[i]
 	}
@@ -268,14 +277,18 @@ func (t *Tunnels) FastPorts() ([]int, error) {
 }
 
 // SetFastPath says which families may take the fast path (allowed, and nothing, such as a
-// firewall rule or an IPsec policy, would see their packets).
-func (t *Tunnels) SetFastPath(v4, v6 bool) error {
+// firewall rule or an IPsec policy, would see their packets) and whether the IPv4
+// packets of fasttracked connections may while v4 may not (FastTrack).
+func (t *Tunnels) SetFastPath(v4, v6, ft4 bool) error {
 	var c tunnelFpCfg
 	if v4 {
 		c.Flags |= 1 // FP_ON4
 	}
 	if v6 {
 		c.Flags |= 2 // FP_ON6
+	}
+	if ft4 {
+		c.Flags |= 4 // FP_FT4
 	}
 	var cur tunnelFpCfg
 	if t.objs.FpConfig.Lookup(uint32(0), &cur) == nil && cur == c {
@@ -332,6 +345,8 @@ func (t *Tunnels) FastTotals() (FastStats, error) {
 		tot.Bytes4 += st.Bytes4
 		tot.Packets6 += st.Packets6
 		tot.Bytes6 += st.Bytes6
+		tot.FastTrack4 += st.FastTrack4
+		tot.FastTrackBytes4 += st.FastTrackBytes4
 		for i := range tot.Pass {
 			tot.Pass[i] += st.Pass[i]
 		}

@@ -27,12 +27,14 @@ type tunnelFpPort struct {
 }
 
 type tunnelFpStats struct {
-	_        structs.HostLayout
-	Packets4 uint64
-	Bytes4   uint64
-	Packets6 uint64
-	Bytes6   uint64
-	Pass     [9]uint64
+	_          structs.HostLayout
+	Packets4   uint64
+	Bytes4     uint64
+	Packets6   uint64
+	Bytes6     uint64
+	FtPackets4 uint64
+	FtBytes4   uint64
+	Pass       [10]uint64
 }
 
 type tunnelTunCfg struct {

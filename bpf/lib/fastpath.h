@@ -16,7 +16,11 @@ enum fp_role {
 enum fp_flags {
 	FP_ON4 = 1,
 	FP_ON6 = 2,
+	FP_FT4 = 4, /* FastTrack: IPv4 connections marked fasttracked bypass the firewall */
 };
+
+/* The conntrack mark bit fasttrack-connection sets (firewall.FastTrackMark). */
+#define FP_FASTTRACK_MARK 0x80000000u
 
 /* Why a packet that reached the fast path went to the stack (fp_stats.pass). */
 enum fp_pass {
@@ -29,7 +33,8 @@ enum fp_pass {
 	FP_PASS_NO_NEIGH = 6, /* next hop unresolved: the kernel resolves it */
 	FP_PASS_NO_ROUTE = 7, /* unreachable, blackhole or prohibit route, forwarding off */
 	FP_PASS_EGRESS = 8,   /* leaves by an interface that is not a fast path port */
-	FP_PASS_MAX = 9,
+	FP_PASS_NOT_FT = 9,   /* the firewall sees it: no fasttracked connection (or FIN/RST/SYN) */
+	FP_PASS_MAX = 10,
 };
 
 struct fp_cfg {
@@ -51,6 +56,8 @@ struct fp_stats {
 	__u64 bytes4;
 	__u64 packets6;
 	__u64 bytes6;
+	__u64 ft_packets4; /* FastTrack (also counted in packets4/bytes4: it is fast path too) */
+	__u64 ft_bytes4;
 	__u64 pass[FP_PASS_MAX];
 };
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,8 +51,11 @@ type Engine struct {
 	ports map[string]port // by name
 	on4   bool
 	on6   bool
-	why4  string // why IPv4 takes no fast path ("" when it does)
-	why6  string
+	ft4   bool // FastTrack on
+	// setLiberal: routerd turned conntrack's TCP window checks off for FastTrack.
+	setLiberal bool
+	why4       string // why IPv4 takes no fast path ("" when it does)
+	why6       string
 }
 
 // port is a fast path port as last applied.
@@ -83,6 +87,14 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.ex, e.eh, e.dp = h.Ex, h, dp
 	engine.Offer(h, ipsettings.FastPath(e.status))
 	engine.Offer(h, link.Extra(e.linkProps))
+	// The firewall's dummy rule shows FastTrack's counters.
+	engine.Offer(h, firewall.FastTrackCounters(func(v6 bool) firewall.Counter {
+		if v6 {
+			return firewall.Counter{}
+		}
+		tot, _ := e.dp.FastTotals()
+		return firewall.Counter{Packets: tot.FastTrack4, Bytes: tot.FastTrackBytes4}
+	}))
 	if h.Metrics != nil {
 		if err := h.Metrics.Register(e); err != nil {
 			slog.Warn("fast path metrics not registered", "err", err)
@@ -111,8 +123,15 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	} else if e.dynamicRules(true) {
 		why6 = "dynamic firewall rules"
 	}
+	// FastTrack: while the firewall sees IPv4, connections a fasttrack-connection rule
+	// marked still take the fast path (their first packets went through the rules).
+	ftRule := e.fasttrackRule()
+	ft4 := allow4 && why4 != "" && ftRule
+	// Window checks stay off while the rule exists, FastTrack on or not: the kernel takes
+	// over connections whose segments it did not see when FastTrack is turned off.
+	e.liberal(ftRule)
 	// Off first, then ports: a blocker added never sees a packet forwarded past it.
-	if err := e.dp.SetFastPath(why4 == "", why6 == ""); err != nil {
+	if err := e.dp.SetFastPath(why4 == "", why6 == "", ft4); err != nil {
 		return err
 	}
 	want, err := e.wantPorts()
@@ -151,9 +170,46 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.dp.RemoveFastPort(idx, name)
 	}
 	e.mu.Lock()
-	e.ports, e.on4, e.on6, e.why4, e.why6 = ports, why4 == "", why6 == "", why4, why6
+	e.ports, e.on4, e.on6, e.ft4, e.why4, e.why6 = ports, why4 == "", why6 == "", ft4, why4, why6
 	e.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// beLiberal is the namespace's switch of conntrack's TCP window tracking.
+const beLiberal = "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal"
+
+// liberal turns conntrack's TCP window checks off while FastTrack is on, as the kernel's
+// flow offload does for the connections it takes: conntrack does not see the segments
+// FastTrack forwards, and would call the first one it sees again (FastTrack turned off,
+// a FIN) out of window, invalid, and leave it untranslated. What routerd set is put
+// back when the last fasttrack rule goes.
+func (e *Engine) liberal(on bool) {
+	cur, err := os.ReadFile(beLiberal)
+	if err != nil {
+		return
+	}
+	switch {
+	case on && strings.TrimSpace(string(cur)) == "0":
+		if os.WriteFile(beLiberal, []byte("1"), 0o644) == nil {
+			e.setLiberal = true
+		}
+	case !on && e.setLiberal:
+		os.WriteFile(beLiberal, []byte("0"), 0o644)
+		e.setLiberal = false
+	}
+}
+
+// fasttrackRule reports whether an enabled fasttrack-connection rule exists.
+func (e *Engine) fasttrackRule() bool {
+	for _, p := range []string{"/ip/firewall/filter", "/ip/firewall/mangle"} {
+		its, _ := e.ex.Items(p)
+		for _, it := range its {
+			if it.Props["action"] == "fasttrack-connection" && it.Props["disabled"] != "yes" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dynamicRules reports whether the firewall has rules in the family's table that are
@@ -228,8 +284,9 @@ func (e *Engine) status() ipsettings.FastPathStatus {
 		tx = tx || (p.tx && p.err == "")
 	}
 	return ipsettings.FastPathStatus{
-		Active4: e.on4 && tx, Packets4: tot.Packets4, Bytes4: tot.Bytes4,
+		Active4: e.on4 && tx, Packets4: tot.Packets4 - tot.FastTrack4, Bytes4: tot.Bytes4 - tot.FastTrackBytes4,
 		Active6: e.on6 && tx, Packets6: tot.Packets6, Bytes6: tot.Bytes6,
+		FastTrackActive4: e.ft4 && tx, FastTrack4: tot.FastTrack4, FastTrackBytes4: tot.FastTrackBytes4,
 	}
 }
 

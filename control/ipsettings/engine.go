@@ -112,6 +112,8 @@ var params6 = []param{
 type FastPathStatus struct {
 	Active4, Active6                   bool
 	Packets4, Bytes4, Packets6, Bytes6 uint64
+	FastTrackActive4                   bool
+	FastTrack4, FastTrackBytes4        uint64
 }
 
 // FastPath is the service the fast path engine offers (engine.Offer) for the counters.
@@ -169,7 +171,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 }
 
 // fastPathProps are the read-only counters of a settings menu: no/0 without a fast path
-// engine. FastTrack does not exist yet.
+// engine.
 func (e *Engine) fastPathProps(path string) map[string]string {
 	var st FastPathStatus
 	if e.eh != nil {
@@ -190,7 +192,8 @@ func (e *Engine) fastPathProps(path string) map[string]string {
 	}
 	return map[string]string{
 		"ipv4-fast-path-active": yn(st.Active4), "ipv4-fast-path-packets": u(st.Packets4), "ipv4-fast-path-bytes": u(st.Bytes4),
-		"ipv4-fasttrack-active": "no", "ipv4-fasttrack-packets": "0", "ipv4-fasttrack-bytes": "0",
+		"ipv4-fasttrack-active": yn(st.FastTrackActive4), "ipv4-fasttrack-packets": u(st.FastTrack4),
+		"ipv4-fasttrack-bytes": u(st.FastTrackBytes4),
 	}
 }
 

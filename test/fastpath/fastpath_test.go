@@ -411,3 +411,107 @@ func capture(t *testing.T, ns, filter string, n int, fields []string, send func(
 	cmd.Wait()
 	return out
 }
+
+// TestFastTrackMasquerade: a TCP connection through masquerade that the filter fasttracks
+// moves its packets through XDP (ipv4-fasttrack-packets grows, the firewall's dummy rule
+// counts them), keeps working while allow-fast-path is turned off and on in the middle of
+// the transfer, and the sink sees it from the router's address.
+func TestFastTrackMasquerade(t *testing.T) {
+	need(t)
+	r := newRig(t)
+	r.active(t)
+	r.must("/ip firewall nat add chain=srcnat action=masquerade out-interface=ether2")
+	r.must("/ip firewall filter add chain=forward action=fasttrack-connection connection-state=established,related")
+	r.must("/ip firewall filter add chain=forward action=accept connection-state=established,related")
+	eventually(t, "fasttrack active", func() (bool, string) {
+		s := r.must("/ip settings print")
+		return prop(s, "ipv4-fasttrack-active") == "yes" && prop(s, "ipv4-fast-path-active") == "no", s
+	})
+
+	// The sink counts what it receives and says who sent it; the source sends 64 KiB
+	// writes, paced, until the test creates the stop file, and says how much it sent.
+	stop := filepath.Join(r.dir, "stop")
+	server := in(r.snk, "/usr/bin/python3", "-c", `
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.61.2", 5001)); s.listen(1)
+print("ready", flush=True)
+c, a = s.accept(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b: break
+    n += len(b)
+print(a[0], n, flush=True)`)
+	sout, _ := server.StdoutPipe()
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer server.Process.Kill()
+	rd := bufio.NewReader(sout)
+	if l, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(l, "ready") {
+		t.Fatalf("sink server: %q %v", l, err)
+	}
+	client := in(r.src, "/usr/bin/python3", "-c", fmt.Sprintf(`
+import os, socket, time
+c = socket.create_connection(("198.18.61.2", 5001), timeout=30)
+buf = b"x" * (1 << 16); n = 0
+while not os.path.exists(%q):
+    c.sendall(buf); n += len(buf)
+    time.sleep(0.002)
+c.close()
+print(n, flush=True)`, stop))
+	var cout strings.Builder
+	client.Stdout = &cout
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	clientDone := make(chan error, 1)
+	go func() { clientDone <- client.Wait() }()
+
+	eventually(t, "fasttracked packets", func() (bool, string) {
+		s := r.must("/ip settings print")
+		v, _ := strconv.ParseUint(prop(s, "ipv4-fasttrack-packets"), 10, 64)
+		return v > 100, s
+	})
+	r.must("/ip settings set allow-fast-path=no")
+	eventually(t, "fasttrack off", func() (bool, string) {
+		s := r.must("/ip settings print")
+		return prop(s, "ipv4-fasttrack-active") == "no", s
+	})
+	off := r.counter("ipv4-fasttrack-packets")
+	time.Sleep(500 * time.Millisecond)
+	if v := r.counter("ipv4-fasttrack-packets"); v != off {
+		t.Errorf("allow-fast-path=no: fasttrack counter moved %d -> %d", off, v)
+	}
+	r.must("/ip settings set allow-fast-path=yes")
+	eventually(t, "fasttrack back", func() (bool, string) {
+		v := r.counter("ipv4-fasttrack-packets")
+		if v > off+100 {
+			return true, ""
+		}
+		ct, _ := in(r.rtr, "conntrack", "-L", "-p", "tcp").CombinedOutput()
+		return false, strconv.FormatUint(v, 10) + "\n" + grepLines(r.metrics(t), "routerd_fastpath_pass") + "\n" + string(ct) + r.must("/ip settings print")
+	})
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-clientDone:
+		if err != nil {
+			t.Fatalf("client: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the transfer did not finish")
+	}
+	l, err := rd.ReadString('\n')
+	if err != nil {
+		t.Fatalf("sink server: %v", err)
+	}
+	sent := strings.TrimSpace(cout.String())
+	if f := strings.Fields(l); len(f) != 2 || f[0] != "198.18.61.1" || f[1] != sent || sent == "" {
+		t.Errorf("sink received %q, want all %s bytes sent from the masquerading router 198.18.61.1", strings.TrimSpace(l), sent)
+	}
+	if out := r.must("/ip firewall filter print stats"); !strings.Contains(out, "fasttrack") {
+		t.Logf("filter stats:\n%s", out)
+	}
+}
