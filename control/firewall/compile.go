@@ -454,6 +454,9 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		key  expr.MetaKey
 	}{{"in-interface", expr.MetaKeyIIFNAME}, {"out-interface", expr.MetaKeyOIFNAME}} {
 		if v := p[d.prop]; v != "" {
+			if ipsecIface(p) == d.prop {
+				continue // combined with ipsec-policy below
+			}
 			neg := strings.HasPrefix(v, "!")
 			m = and(m, one(&expr.Meta{Key: d.key, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ifname(strings.TrimPrefix(v, "!"))}))
 		}
@@ -542,7 +545,14 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		yes := &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{1}}
 		tun := &expr.Meta{Key: ifKey, Register: 1}
 		if pol == "ipsec" {
-			m = and(m, alt{{kern, yes}, {kern, no, tun, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(IPsecTun)}}})
+			a := alt{{kern, yes}, {kern, no, tun, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(IPsecTun)}}}
+			if prop := ipsecIface(p); prop != "" {
+				// The kernel's decapsulated packets come in (and encapsulated ones leave)
+				// on the interface itself; the userspace path's on its TUN, whichever
+				// interface carried the ESP.
+				a[0] = append(a[0], &expr.Meta{Key: ifKey, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(p[prop])})
+			}
+			m = and(m, a)
 		} else {
 			m = and(m, one(kern, no, tun, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(IPsecTun)}))
 		}
@@ -1097,4 +1107,15 @@ func ruleMeters(cfg Config, r *Rule) []Meter {
 		}
 	}
 	return out
+}
+
+// ipsecIface names the interface matcher a rule's ipsec-policy=DIR,ipsec combines with
+// (in-interface for in, out-interface for out, when set without !), or "".
+func ipsecIface(p map[string]string) string {
+	dir, pol, _ := strings.Cut(p["ipsec-policy"], ",")
+	prop := map[string]string{"in": "in-interface", "out": "out-interface"}[dir]
+	if pol != "ipsec" || prop == "" || p[prop] == "" || strings.HasPrefix(p[prop], "!") {
+		return ""
+	}
+	return prop
 }

@@ -46,6 +46,16 @@
 // exists, the filter table shows RouterOS's "special dummy rule to show fasttrack counters"
 // (D) with those counters. /ip firewall connection shows such connections with flag F.
 //
+// ipsec-policy: two data paths, both compiled into every such rule. The kernel's XFRM
+// (meta secpath for in, rt ipsec for out) is active where the kernel has ESP; routerd's
+// userspace ESP (ike/esp, the active path on kernels without ESP, such as the test
+// machines) writes decapsulated packets to its TUN ipsec0 and routes packets to protect
+// into it, so in,ipsec is "came in on ipsec0" and out,ipsec "goes out on ipsec0". Combined
+// with in-interface=X (out-interface=X) the kernel path also needs X, while the userspace
+// path accepts ipsec0 whichever interface carried the ESP: the reference's
+// `in-interface=WAN ipsec-policy=in,ipsec` accepts decapsulated traffic on both paths.
+// (test/firewall TestReferenceIpsecPolicyTraffic runs it against charon.)
+//
 // Service ports (/ip firewall service-port, RouterOS's defaults: ftp, tftp, irc, h323,
 // sip, pptp on; rtsp off) assign the kernel's connection tracking helpers through nftables
 // ct helper objects ("helper/NAME/PROTO") from base chains on prerouting and output, in
