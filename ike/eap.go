@@ -340,6 +340,10 @@ func (sa *IKESA) sendAuthEAP() {
 		ps = append(ps, &ID{Responder: true, IDType: id.ID.Type, Data: id.ID.Data})
 	}
 	ps = append(ps, &Notify{NType: NotifyEAPOnlyAuthentication})
+	if sa.ident.Verifier != nil {
+		// Ask for the responder's certificate (strongSwan sends it only when asked).
+		ps = append(ps, sa.certReq()...)
+	}
 	mc := sa.ident.ModeConfig
 	if mc != nil && !mc.Responder {
 		ps = append(ps, &CP{CfgType: CPRequest, Attrs: []CPAttr{{Type: CPInternalIP4Address}, {Type: CPInternalIP4DNS}}})
@@ -394,12 +398,20 @@ func (sa *IKESA) eapResponse(ps []Payload) {
 		return
 	}
 	if auth != nil {
-		// The responder authenticated itself before EAP (no EAP-only).
-		if auth.Method != AuthPSK || len(sa.ident.PSK) == 0 {
-			sa.eapFail(fmt.Sprintf("cannot verify the responder's AUTH (method %d): only a pre-shared key (secret=) is supported with auth-method=eap yet", auth.Method))
+		// The responder authenticated itself before EAP (no EAP-only): with a
+		// certificate checked against /certificate, or with the identity's secret.
+		switch {
+		case auth.Method != AuthPSK && sa.ident.Verifier != nil:
+			sig := *sa.ident
+			sig.Method = AuthMethodSignature
+			if why := sa.checkPeerAuth(&sig, auth, sa.remoteID, ps, false); why != "" {
+				sa.eapFail("responder: " + why)
+				return
+			}
+		case auth.Method != AuthPSK || len(sa.ident.PSK) == 0:
+			sa.eapFail(fmt.Sprintf("cannot verify the responder's AUTH (method %d): no certificate store and no secret=", auth.Method))
 			return
-		}
-		if !hmac.Equal(auth.Data, sa.authData(sa.ident.PSK, false, sa.remoteID)) {
+		case !hmac.Equal(auth.Data, sa.authData(sa.ident.PSK, false, sa.remoteID)):
 			sa.eapFail("responder's AUTH does not verify: pre-shared key mismatch")
 			return
 		}

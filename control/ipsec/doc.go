@@ -23,8 +23,9 @@
 // notrack-chain, match-by=certificate, system-dns.
 //
 // EAP (eap.go): auth-method=eap as initiator with username/password and eap-methods
-// eap-mschapv2; auth-method=eap-radius as responder relaying EAP to the /radius servers of
-// service=ipsec (the router authenticates with the identity's secret, or EAP-only when the
-// client offers it), Framed-IP-Address handed out by mode config, RADIUS accounting start
+// eap-mschapv2, the responder verified by its certificate (/certificate) or secret=;
+// auth-method=eap-radius as responder relaying EAP to the /radius servers of
+// service=ipsec (the router authenticates with certificate=, else the identity's secret,
+// else EAP-only when the client offers it), Framed-IP-Address handed out by mode config, RADIUS accounting start
 // and stop when /ip ipsec settings accounting=yes (interim-update is not sent).
 package ipsec

@@ -504,6 +504,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			// No such certificate here (the reference's Let's Encrypt one): the
 			// responder authenticates with its secret or EAP-only, as without one.
 			ic.Cert, ic.Verifier = nil, nil
+		} else if method == "eap" && e.opts.Certs != nil {
+			// The EAP client verifies a responder's certificate against /certificate.
+			if err := e.certAuth(p, ic); err != nil {
+				e.bad(IdentityPath, it.ID, err)
+				continue
+			}
 		}
 		if m := p["mode-config"]; m != "" && m != "none" {
 			if ic.ModeConfig = modeConfigs[m]; ic.ModeConfig == nil {

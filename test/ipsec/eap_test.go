@@ -12,12 +12,20 @@ import (
 	"github.com/routerd/routerd/ike/iketest"
 )
 
+// eapCertificates stands in for the example's `/certificate enable-ssl-certificate`
+// (no ACME here): a local CA signs a server certificate under the name the example
+// uses, for routerd's address 198.18.50.1; the CA is exported for the client.
+const eapCertificates = `/certificate
+add common-name=ca name=ca
+sign ca
+add common-name=198.18.50.1 subject-alt-name=IP:198.18.50.1 key-usage=tls-server name="letsencrypt_2021-04-09T07:10:55Z"
+sign "letsencrypt_2021-04-09T07:10:55Z" ca=ca
+export-certificate ca type=pem
+`
+
 // eapServerConfig is the reference's "Road Warrior setup using IKEv2 with EAP-MSCHAPv2
 // authentication handled by User Manager" as written, with its addresses mapped into
-// 198.18.0.0/15 (192.168.77.0/24 -> 198.19.77.0/24). One change waits for
-// certificates: the identity authenticates the router with secret= (strongSwan accepts
-// EAP-MSCHAPv2 only from a responder authenticated apart from EAP) instead of
-// certificate="letsencrypt...".
+// 198.18.0.0/15 (192.168.77.0/24 -> 198.19.77.0/24).
 const eapServerConfig = `/radius
 add address=127.0.0.1 secret=test service=ipsec
 /ip ipsec profile
@@ -35,7 +43,7 @@ add dst-address=198.19.77.0/24 group=ike2-policies proposal=ike2 src-address=0.0
 /ip ipsec peer
 add exchange-mode=ike2 name=ike2 passive=yes profile=ike2
 /ip ipsec identity
-add auth-method=eap-radius secret=a-long-test-psk my-id=fqdn:r.example generate-policy=port-strict mode-config=ike2-conf peer=ike2 \
+add auth-method=eap-radius certificate="letsencrypt_2021-04-09T07:10:55Z" generate-policy=port-strict mode-config=ike2-conf peer=ike2 \
 policy-template-group=ike2-policies
 `
 
@@ -43,7 +51,7 @@ policy-template-group=ike2-policies
 const userManagerConfig = `/user-manager router
 add address=127.0.0.1 comment=localhost name=local shared-secret=test
 /user-manager
-set enabled=yes
+set certificate="letsencrypt_2021-04-09T07:10:55Z" enabled=yes
 /user-manager user
 add name=user1 password=password
 add name=user2 password=another-password
@@ -61,8 +69,8 @@ const swanRoadWarrior = `connections {
     dpd_delay = 0
     local { auth = eap-mschapv2
             eap_id = user1 }
-    remote { auth = psk
-             id = r.example }
+    remote { auth = pubkey
+             id = 198.18.50.1 }
     children {
       net {
         remote_ts = 198.19.101.0/24
@@ -79,8 +87,8 @@ const swanRoadWarrior = `connections {
     dpd_delay = 0
     local { auth = eap-mschapv2
             eap_id = user2 }
-    remote { auth = psk
-             id = r.example }
+    remote { auth = pubkey
+             id = 198.18.50.1 }
     children {
       bad {
         remote_ts = 198.19.101.0/24
@@ -90,8 +98,6 @@ const swanRoadWarrior = `connections {
   }
 }
 secrets {
-  ike-1 { id-a = r.example
-          secret = "a-long-test-psk" }
   eap-1 { id = user1
           secret = "password" }
   eap-2 { id = user2
@@ -105,6 +111,14 @@ secrets {
 func roadWarrior(t *testing.T, tp *topo, d *daemon) {
 	t.Helper()
 	c := iketest.StartCharon(t, tp.nsS, swanRoadWarrior, "+eap-identity eap-mschapv2")
+	ca, err := os.ReadFile(filepath.Join(filepath.Dir(d.sock), "data", "files", "cert_export_ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(c.Dir, "x509ca", "ca.crt"), ca, 0o600)
+	if out, err := c.Swanctl("--load-creds", "--file", filepath.Join(c.Dir, "swanctl.conf")); err != nil {
+		t.Fatalf("load-creds: %v\n%s", err, out)
+	}
 	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
 		t.Fatalf("initiate: %v\n%s", err, out)
 	}
@@ -133,6 +147,7 @@ func roadWarrior(t *testing.T, tp *topo, d *daemon) {
 func TestEAPUserManagerExample(t *testing.T) {
 	tp := newTopo(t, false)
 	d := startDaemon(t, tp.nsR)
+	d.script(eapCertificates)
 	d.script(userManagerConfig)
 	d.script(eapServerConfig)
 	roadWarrior(t, tp, d)
@@ -203,6 +218,7 @@ func TestEAPFreeRADIUSExample(t *testing.T) {
 	tp := newTopo(t, false)
 	freeRADIUS(t, tp.nsR)
 	d := startDaemon(t, tp.nsR)
+	d.script(eapCertificates)
 	d.script(eapServerConfig)
 	roadWarrior(t, tp, d)
 }
