@@ -287,3 +287,68 @@ func TestEAPClientCharon(t *testing.T) {
 		t.Fatalf("no log line for the wrong password")
 	}
 }
+
+// TestEAPClientCertificateCharon: routerd as EAP-MSCHAPv2 client of a strongSwan
+// responder that authenticates with a certificate routerd issued (exported as PKCS#12),
+// verified against routerd's /certificate.
+func TestEAPClientCertificateCharon(t *testing.T) {
+	tp := newTopo(t, false)
+	d := startDaemon(t, tp.nsR)
+	d.script(`/certificate
+add common-name=ca name=ca
+sign ca
+add common-name=198.18.50.2 subject-alt-name=IP:198.18.50.2 key-usage=tls-server name=srv
+sign srv ca=ca
+export-certificate srv export-passphrase=1234567890 type=pkcs12
+`)
+	files := filepath.Join(filepath.Dir(d.sock), "data", "files")
+	var p12 []byte
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		var err error
+		p12, err = os.ReadFile(filepath.Join(files, "cert_export_srv.p12"))
+		return err == nil
+	}) {
+		t.Fatalf("no PKCS#12 export:\n%s", d.script("/file print\n"))
+	}
+	c := iketest.StartCharon(t, tp.nsS, `connections {
+  srv {
+    version = 2
+    local_addrs = 198.18.50.2
+    remote_addrs = 198.18.50.1
+    proposals = aes128-sha1-modp2048
+    dpd_delay = 0
+    local { auth = pubkey
+            id = 198.18.50.2 }
+    remote { auth = eap-mschapv2
+             eap_id = %any }
+    children {
+      net {
+        local_ts = 198.19.102.0/24
+        remote_ts = 198.19.101.0/24
+        esp_proposals = aes256-sha1,aes128-sha1
+      }
+    }
+  }
+}
+secrets {
+  pkcs12-1 { file = srv.p12
+             secret = "1234567890" }
+  eap-1 { id = user1
+          secret = "password" }
+}
+`, "+eap-identity eap-mschapv2")
+	os.WriteFile(filepath.Join(c.Dir, "pkcs12", "srv.p12"), p12, 0o600)
+	if out, err := c.Swanctl("--load-creds", "--file", filepath.Join(c.Dir, "swanctl.conf")); err != nil {
+		t.Fatalf("load-creds: %v\n%s", err, out)
+	}
+	d.script(`/ip ipsec profile add name=p
+/ip ipsec proposal add name=p pfs-group=none
+/ip ipsec peer add name=s address=198.18.50.2/32 exchange-mode=ike2 profile=p
+/ip ipsec identity add peer=s auth-method=eap eap-methods=eap-mschapv2 username=user1 password=password
+/ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.102.0/24 tunnel=yes proposal=p peer=s
+`)
+	if !iketest.WaitFor(20*time.Second, func() bool { return pingAcross(tp.nsR) == nil }) {
+		out, _ := c.Swanctl("--list-sas")
+		t.Fatalf("no ping across:\n%s", out)
+	}
+}
