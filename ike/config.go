@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"net/netip"
 	"strings"
@@ -117,6 +118,8 @@ type IdentityConfig struct {
 	// presenting exactly it.
 	RemoteCert  *x509.Certificate
 	MatchByCert bool
+	// RemoteKey is remote-key: the peer's public key (rsa-key).
+	RemoteKey crypto.PublicKey
 }
 
 // ModeConfig is one /ip ipsec mode-config.

@@ -26,6 +26,16 @@ import (
 // peer's certificate (auth-method=digital-signature; RFC 7296 2.15, RFC 7427).
 const AuthMethodSignature AuthMethodKind = "digital-signature"
 
+// AuthMethodRSAKey: AUTH signed with a bare RSA key (Cert with no chain) and verified
+// with the peer's public key (RemoteKey), no certificates (auth-method=rsa-key, which
+// RouterOS has for IKEv1 only; here for IKEv2 too).
+const AuthMethodRSAKey AuthMethodKind = "rsa-key"
+
+// signs reports whether the identity authenticates with signatures.
+func (ic *IdentityConfig) signs() bool {
+	return ic.Method == AuthMethodSignature || ic.Method == AuthMethodRSAKey
+}
+
 // Credential is what this side signs with: a private key and its certificate, then
 // the intermediates the peer needs to reach its trust anchor.
 type Credential struct {
@@ -64,7 +74,7 @@ const CertEncodingX509Sig = 4
 // usesSignatures reports whether any identity of p works with certificates.
 func (p *PeerConfig) usesSignatures() bool {
 	for _, ic := range p.Identities {
-		if ic.Method == AuthMethodSignature || ic.Cert != nil {
+		if ic.signs() || ic.Cert != nil {
 			return true
 		}
 	}
@@ -445,7 +455,7 @@ func (sa *IKESA) pickIdentity(rid Identity, auth *Auth, ps []Payload) *IdentityC
 		}
 	}
 	for _, ic := range sa.peer.Identities {
-		if (ic.Method == AuthMethodSignature) != sig || (sig && ic.MatchByCert) {
+		if ic.signs() != sig || (sig && ic.MatchByCert) {
 			continue
 		}
 		if ic.Method == AuthMethodSignature {
@@ -464,6 +474,15 @@ func (sa *IKESA) pickIdentity(rid Identity, auth *Auth, ps []Payload) *IdentityC
 // checkPeerAuth verifies the peer's AUTH for identity ic ("" when it verifies, else
 // why not, for the log). ofInitiator: the AUTH is the initiator's (we respond).
 func (sa *IKESA) checkPeerAuth(ic *IdentityConfig, auth *Auth, rid Identity, ps []Payload, ofInitiator bool) string {
+	if ic.Method == AuthMethodRSAKey {
+		if auth.Method == AuthPSK || ic.RemoteKey == nil {
+			return "the rsa-key identity expects a signature made with its remote-key"
+		}
+		if err := verifyAuth(ic.RemoteKey, auth, sa.signedOctets(ofInitiator, rid)); err != nil {
+			return "AUTH signature does not verify with remote-key: " + err.Error()
+		}
+		return ""
+	}
 	if ic.Method != AuthMethodSignature {
 		if auth.Method != AuthPSK || ic.Method != AuthMethodPSK {
 			return fmt.Sprintf("peer authenticates with method %d; the identity expects a pre-shared key", auth.Method)

@@ -77,7 +77,7 @@ func New(opts Options) *Engine {
 
 // Spec declares the menus.
 func (e *Engine) Spec() engine.Spec {
-	return engine.Spec{Name: "certificate", Menus: []string{Path, CRLPath, SettingsPath}}
+	return engine.Spec{Name: "certificate", Menus: []string{Path, CRLPath, SettingsPath, KeyPath}}
 }
 
 // Store is the service the engine offers (also for tests that run it alone).
@@ -93,6 +93,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	engine.Offer(h, e.store)
 	e.register()
+	e.registerKeys()
 	return nil
 }
 
@@ -105,9 +106,11 @@ func (e *Engine) Reconcile(ctx context.Context) error { return e.refresh() }
 func (e *Engine) Attach(ex *control.Executor) error {
 	e.ex = ex
 	e.register()
-	for _, p := range []string{Path, CRLPath, SettingsPath} {
+	e.registerKeys()
+	for _, p := range []string{Path, CRLPath, SettingsPath, KeyPath} {
 		ex.SetEngine(p, "certificate")
 	}
+	ex.Watch(KeyPath, func(control.Change) { e.refresh() })
 	ex.Watch(Path, func(control.Change) {
 		if err := e.refresh(); err != nil {
 			e.log.Warn("certificate: refresh", "err", err)
@@ -118,7 +121,12 @@ func (e *Engine) Attach(ex *control.Executor) error {
 
 // TypedItems names the struct each menu's items decode into (engine.Typed).
 func (e *Engine) TypedItems() map[string]any {
-	return map[string]any{Path: template{}, CRLPath: crlItem{}, SettingsPath: settings{}}
+	return map[string]any{Path: template{}, CRLPath: crlItem{}, SettingsPath: settings{}, KeyPath: keyItem{}}
+}
+
+type keyItem struct {
+	Name string `prop:"name"`
+	DER  string `prop:"key-der"`
 }
 
 type crlItem struct {
@@ -166,13 +174,16 @@ func (e *Engine) decodeCert(t *template) *parsed {
 func (e *Engine) refresh() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var items, crlItems, st []store.Item
+	var items, crlItems, st, keyItems []store.Item
 	err := e.ex.Store.View(func(tx *store.Tx) error {
 		var err error
 		if items, err = tx.List(Path); err != nil {
 			return err
 		}
 		if crlItems, err = tx.List(CRLPath); err != nil {
+			return err
+		}
+		if keyItems, err = tx.List(KeyPath); err != nil {
 			return err
 		}
 		st, err = tx.List(SettingsPath)
@@ -260,7 +271,16 @@ func (e *Engine) refresh() error {
 			}
 		}
 	}
-	e.store.set(certs, crls, set.CRLUse)
+	keys := e.refreshKeys(keyItems)
+	e.store.mu.Lock()
+	keysChanged := len(keys) != len(e.store.keys)
+	for n, k := range keys {
+		o := e.store.keys[n]
+		keysChanged = keysChanged || o == nil || o.Signer == nil != (k.Signer == nil) || !publicEqual(o.Public, k.Public)
+	}
+	e.store.keys = keys
+	e.store.mu.Unlock()
+	e.store.set(certs, crls, set.CRLUse, keysChanged)
 
 	for _, c := range certs {
 		st := states[ids[c]]
@@ -346,4 +366,9 @@ func nextCRLNumber(l *x509.RevocationList) *big.Int {
 		return big.NewInt(1)
 	}
 	return new(big.Int).Add(l.Number, big.NewInt(1))
+}
+
+func publicEqual(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
 }

@@ -290,3 +290,31 @@ func TestExpiredAndUntrusted(t *testing.T) {
 		t.Errorf("verified with the CA untrusted")
 	}
 }
+
+// TestIPsecKeys: /ip ipsec key generate-key, export-pub-key and import (the exported
+// public key comes back as a public-only key), print's P and R flags, and no key in
+// /export.
+func TestIPsecKeys(t *testing.T) {
+	r := newRouter(t)
+	r.run(t, `/ip ipsec key
+generate-key name=k1 key-size=2048
+export-pub-key key=k1 file-name=k1.pub
+import file-name=k1.pub name=k1pub
+`)
+	out := r.run(t, "/ip ipsec key print")
+	if !strings.Contains(out, "PR") || !strings.Contains(out, "k1pub") || !strings.Contains(out, "2048") {
+		t.Errorf("print:\n%s", out)
+	}
+	if k, ok := r.e.Store().Key("k1pub"); !ok || k.Signer != nil || k.Public == nil {
+		t.Errorf("k1pub should be public only")
+	}
+	if exp := r.run(t, "/export show-sensitive"); strings.Contains(exp, "key-der") {
+		t.Errorf("export carries the key:\n%s", exp)
+	}
+	for _, bad := range []string{"/ip ipsec key generate-key name=k2 key-size=512", "/ip ipsec key generate-key name=k1",
+		"/ip ipsec key import file-name=nothing.pem name=x", "/ip ipsec key export-pub-key key=none file-name=x.pub"} {
+		if _, err := r.try(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -43,6 +43,7 @@ var (
 type Store struct {
 	mu     sync.RWMutex
 	byName map[string]*Cert
+	keys   map[string]*Key
 	crls   []*x509.RevocationList
 	crlUse bool
 	now    func() time.Time
@@ -57,12 +58,14 @@ func (s *Store) Subscribe(fn func()) {
 	s.mu.Unlock()
 }
 
-func newStore() *Store { return &Store{byName: map[string]*Cert{}, now: time.Now} }
+func newStore() *Store {
+	return &Store{byName: map[string]*Cert{}, keys: map[string]*Key{}, now: time.Now}
+}
 
 // set replaces the contents (the engine's pass).
-func (s *Store) set(certs map[string]*Cert, crls []*x509.RevocationList, crlUse bool) {
+func (s *Store) set(certs map[string]*Cert, crls []*x509.RevocationList, crlUse, keysChanged bool) {
 	s.mu.Lock()
-	changed := len(certs) != len(s.byName) || crlUse != s.crlUse || len(crls) != len(s.crls)
+	changed := keysChanged || len(certs) != len(s.byName) || crlUse != s.crlUse || len(crls) != len(s.crls)
 	for n, c := range certs {
 		o := s.byName[n]
 		changed = changed || o == nil || o.X509 != c.X509 || o.Key != c.Key || o.Trusted != c.Trusted || o.Revoked != c.Revoked

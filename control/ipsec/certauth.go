@@ -68,3 +68,25 @@ func (e *Engine) certAuth(p map[string]string, ic *ike.IdentityConfig) error {
 	}
 	return nil
 }
+
+// rsaKeyAuth fills an rsa-key identity from /ip ipsec key: key= (a private key) signs
+// this side's AUTH, remote-key= (a public key, or a private one's public half)
+// verifies the peer's.
+func (e *Engine) rsaKeyAuth(p map[string]string, ic *ike.IdentityConfig) error {
+	s := e.opts.Certs
+	if s == nil {
+		return fmt.Errorf("auth-method=rsa-key needs the certificate engine (it keeps /ip ipsec key)")
+	}
+	k, ok := s.Key(p["key"])
+	if !ok || k.Signer == nil {
+		return fmt.Errorf("key %q is not a private key in /ip ipsec key", p["key"])
+	}
+	rk, ok := s.Key(p["remote-key"])
+	if !ok {
+		return fmt.Errorf("remote-key %q is not in /ip ipsec key", p["remote-key"])
+	}
+	ic.Method = ike.AuthMethodRSAKey
+	ic.Cert = &ike.Credential{Key: k.Signer}
+	ic.RemoteKey = rk.Public
+	return nil
+}

@@ -464,7 +464,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		method := p["auth-method"]
 		sig := method == "digital-signature"
-		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig {
+		rsaKey := method == "rsa-key"
+		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig && !rsaKey {
 			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", method))
 			continue
 		}
@@ -495,8 +496,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		// digital-signature signs and verifies with /certificate; an eap-radius
 		// identity with certificate= signs the responder's AUTH with it.
-		if sig {
-			if err := e.certAuth(p, ic); err != nil {
+		if sig || rsaKey {
+			auth := e.certAuth
+			if rsaKey {
+				auth = e.rsaKeyAuth
+			}
+			if err := auth(p, ic); err != nil {
 				e.bad(IdentityPath, it.ID, err)
 				continue
 			}

@@ -142,8 +142,13 @@ func ipsecKeyMenu() *Menu {
 			{Name: "name", Type: value.String(), Unique: true, Desc: "Name of the key."},
 			{Name: "key-size", Type: value.Enum("1024", "2048", "4096"), ReadOnly: true,
 				Desc: "Size of this key."},
+			// The key itself (PKCS#8 for a private key, PKIX for a public one; base64):
+			// never printed or exported, carried by backups.
+			{Name: "key-der", Type: value.String(), Secret: true,
+				Desc: "The key (DER, base64); set by generate-key and import, carried by backups."},
 		},
-		Flags: []Flag{{'P', "private-key"}, {'R', "rsa"}},
+		BackupOnly: true,
+		Flags:      []Flag{{'P', "private-key"}, {'R', "rsa"}},
 		// export-pub-key (file-name, key): export the public key of a private key to a file.
 		// generate-key (key-size, name): generate a private key of 1024, 2048 or 4096 bits.
 		// import (file-name, name): import a key from a file.

@@ -357,3 +357,75 @@ export-certificate untrusted export-passphrase=1234567890 type=pkcs12
 		t.Fatalf("good client after the refusals: %v\n%s", err, out)
 	}
 }
+
+// TestRSAKeyCharon: auth-method=rsa-key over IKEv2 with /ip ipsec key — routerd's key
+// made with generate-key and handed to charon with export-pub-key, charon's public key
+// (openssl) imported — then routerd initiates and pings across.
+func TestRSAKeyCharon(t *testing.T) {
+	iketest.NeedRoot(t, "openssl")
+	tp := newTopo(t, false)
+	r := startCertRouter(t, tp.nsR)
+	// The keys exist only once charon's folders do: a placeholder connection lets it
+	// start, the real one loads after the keys.
+	c := iketest.StartCharon(t, tp.nsS, `connections {
+  placeholder {
+    version = 2
+    local { auth = psk }
+    remote { auth = psk }
+  }
+  k {
+    version = 2
+    local_addrs = 198.18.50.2
+    remote_addrs = 198.18.50.1
+    proposals = aes128-sha256-ecp256
+    dpd_delay = 0
+    local { auth = pubkey
+            pubkeys = s.pub
+            id = s.example }
+    remote { auth = pubkey
+             pubkeys = r.pub
+             id = r.example }
+    children {
+      net {
+        local_ts = 198.19.102.0/24
+        remote_ts = 198.19.101.0/24
+        esp_proposals = aes128gcm16
+      }
+    }
+  }
+}
+`)
+	iketest.Sh(t, "openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", filepath.Join(c.Dir, "private", "s.key"))
+	iketest.Sh(t, "openssl", "pkey", "-in", filepath.Join(c.Dir, "private", "s.key"), "-pubout", "-out", filepath.Join(c.Dir, "pubkey", "s.pub"))
+	os.MkdirAll(filepath.Join(r.dir, "files"), 0o700)
+	copyFile(t, filepath.Join(c.Dir, "pubkey", "s.pub"), filepath.Join(r.dir, "files", "s.pub"))
+	r.exec(t, `/ip ipsec key
+generate-key name=r key-size=2048
+export-pub-key key=r file-name=r.pub
+import file-name=s.pub name=s
+`)
+	if out := r.exec(t, "/ip ipsec key print"); !strings.Contains(out, "PR") || strings.Count(out, " R ")+strings.Count(out, "R  ") == 0 {
+		t.Logf("keys:\n%s", out)
+	}
+	copyFile(t, filepath.Join(r.dir, "files", "r.pub"), filepath.Join(c.Dir, "pubkey", "r.pub"))
+	if out, err := c.Swanctl("--load-all", "--file", filepath.Join(c.Dir, "swanctl.conf")); err != nil {
+		t.Logf("load-all: %v\n%s", err, out)
+	}
+	if out, _ := c.Swanctl("--list-conns"); !strings.Contains(out, "k:") {
+		t.Fatalf("connection k not loaded:\n%s", out)
+	}
+	r.exec(t, `/ip ipsec profile add name=p dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256
+/ip ipsec proposal add name=p enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none
+/ip ipsec peer add name=s address=198.18.50.2/32 exchange-mode=ike2 profile=p
+/ip ipsec identity add peer=s auth-method=rsa-key key=r remote-key=s my-id=fqdn:r.example remote-id=fqdn:s.example
+/ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.102.0/24 tunnel=yes proposal=p peer=s
+`)
+	if !iketest.WaitFor(25*time.Second, func() bool {
+		return strings.Contains(r.run(t, "/ip ipsec policy print"), "established")
+	}) {
+		t.Fatalf("no phase 2:\n%s\n%s", r.run(t, "/ip ipsec active-peers print detail"), r.run(t, "/ip ipsec identity print detail"))
+	}
+	if err := pingAcross(tp.nsR); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}
