@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
@@ -33,10 +34,11 @@ var tcpStates = []string{"none", "syn-sent", "syn-received", "established", "fin
 // conns lists and removes kernel connections; rows get ids that stay with the
 // connection (its original tuple) while routerd runs.
 type conns struct {
-	k   *Kernel
-	mu  sync.Mutex
-	ids map[string]uint64
-	by  map[uint64]conntrack.Flow
+	k        *Kernel
+	markName func() map[uint32]string
+	mu       sync.Mutex
+	ids      map[string]uint64
+	by       map[uint64]conntrack.Flow
 }
 
 func (k *Kernel) ctConn() (*conntrack.Conn, error) {
@@ -111,7 +113,7 @@ func (cs *conns) rows(v6 bool) ([]control.Row, error) {
 			"orig-bytes":        strconv.FormatUint(f.CountersOrig.Bytes, 10),
 			"repl-packets":      strconv.FormatUint(f.CountersReply.Packets, 10),
 			"repl-bytes":        strconv.FormatUint(f.CountersReply.Bytes, 10),
-			"connection-mark":   strconv.FormatUint(uint64(f.Mark&ConnMarkMask), 10),
+			"connection-mark":   cs.mark(f.Mark & ConnMarkMask),
 			"assured":           yesNo(f.Status.Assured()),
 			"seen-reply":        yesNo(f.Status.SeenReply()),
 			"srcnat":            yesNo(f.Status.SrcNAT()),
@@ -166,7 +168,7 @@ func yesNo(b bool) string {
 // registerConnections provides /ip firewall connection (print, remove) and the totals of
 // /ip firewall connection tracking.
 func (e *Engine) registerConnections() {
-	cs := &conns{k: e.k}
+	cs := &conns{k: e.k, markName: e.connMarkNames}
 	for _, v6 := range []bool{false, true} {
 		path, v := ConnPath, v6
 		if v6 {
@@ -294,4 +296,36 @@ func (k *Kernel) conntrackTotals() (n, max int, err error) {
 	}
 	max, err = read("nf_conntrack_max")
 	return n, max, err
+}
+
+// mark shows a connection mark by the name that makes it, as RouterOS does (the number
+// when no rule names it).
+func (cs *conns) mark(m uint32) string {
+	if m == 0 {
+		return ""
+	}
+	if cs.markName != nil {
+		if n, ok := cs.markName()[m]; ok {
+			return n
+		}
+	}
+	return strconv.FormatUint(uint64(m), 10)
+}
+
+// connMarkNames maps the connection marks the configured rules name to their names.
+func (e *Engine) connMarkNames() map[uint32]string {
+	out := map[uint32]string{}
+	for _, v6 := range []bool{false, true} {
+		for _, t := range menu.FirewallTables {
+			items, _ := e.ex.Items(rulePath(v6, t))
+			for _, it := range items {
+				for _, k := range []string{"new-connection-mark", "connection-mark"} {
+					if n := strings.TrimPrefix(it.Props[k], "!"); n != "" && n != "no-mark" {
+						out[ConnMark(n)] = n
+					}
+				}
+			}
+		}
+	}
+	return out
 }

@@ -56,6 +56,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descPackets, prometheus.CounterValue, float64(cnt.Packets), lv...)
 				ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(cnt.Bytes), lv...)
 			}
+			// Dynamic rules (other engines', the fasttrack counter row) by their comment.
+			for _, it := range c.e.dynamicRules(v6, t) {
+				cnt, ok := cs[CounterName(RuleKey{t, it.ID})]
+				if it.counters != nil {
+					cnt, ok = it.counters(), true
+				}
+				if !ok {
+					continue
+				}
+				lv := []string{fam, t, it.Props["chain"], "*" + formatHex(it.ID), it.Props["comment"]}
+				ch <- prometheus.MustNewConstMetric(descPackets, prometheus.CounterValue, float64(cnt.Packets), lv...)
+				ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(cnt.Bytes), lv...)
+			}
 		}
 	}
 }

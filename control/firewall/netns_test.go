@@ -187,26 +187,7 @@ func TestNATAndFilter(t *testing.T) {
 	if strings.TrimSpace(out) == "0" || strings.TrimSpace(out) == "" {
 		t.Errorf("drop rule packets=%q", out)
 	}
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, mf := range mfs {
-		if mf.GetName() != "routerd_firewall_rule_packets_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["comment"] == "blocked" && labels["chain"] == "forward" && labels["table"] == "filter" && m.GetCounter().GetValue() >= 1 {
-				found = true
-			}
-		}
-	}
-	if !found {
+	if !r.metric(t, "filter", "forward", "blocked") {
 		t.Errorf("no routerd_firewall_rule_packets_total{chain=forward,comment=blocked} >= 1")
 	}
 	r.run(t, `/ip firewall filter reset-counters [find comment=blocked]`)
@@ -349,6 +330,9 @@ func TestDynamicRules(t *testing.T) {
 	if !dr.RulesApplied(false) || dr.RulesApplied(true) {
 		t.Errorf("RulesApplied: v4 %v v6 %v", dr.RulesApplied(false), dr.RulesApplied(true))
 	}
+	if !r.metric(t, "nat", "srcnat", "ipsec mode-config") {
+		t.Errorf("no metric of the dynamic rule")
+	}
 	out := r.run(t, `/ip firewall nat print`)
 	if !strings.Contains(out, " D ") || !strings.Contains(out, "ipsec mode-config") || !strings.Contains(out, "to-addresses=198.19.2.9") {
 		t.Errorf("print:\n%s", out)
@@ -405,7 +389,7 @@ func TestFastTrack(t *testing.T) {
 		t.Errorf("connection-mark=web no longer matches a fasttracked connection")
 	}
 	out = r.run(t, `/ip firewall connection print where protocol=icmp`)
-	if !regexp.MustCompile(`(?m)^ *\d+ +[A-Za-z]*F[A-Za-z]* +icmp`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^ *\d+ +[A-Za-z]*F[A-Za-z]* +icmp.* web\s*$`).MatchString(out) {
 		t.Errorf("connection without flag F:\n%s", out)
 	}
 	r.run(t, `/ip firewall filter disable [find comment=ft]`)
@@ -726,4 +710,29 @@ func TestAddressListTimers(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// metric reports whether routerd_firewall_rule_packets_total has the rule of table,
+// chain and comment with at least one packet.
+func (r *rig) metric(t *testing.T, table, chain, comment string) bool {
+	t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "routerd_firewall_rule_packets_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["comment"] == comment && labels["chain"] == chain && labels["table"] == table && m.GetCounter().GetValue() >= 1 {
+				return true
+			}
+		}
+	}
+	return false
 }
