@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ type Engine struct {
 
 	mu    sync.Mutex // one refresh at a time
 	cache map[string]*parsed
+	// ram are the CRLs downloaded with crl-store=ram, by url; dlErr the last
+	// download error per url (logged once per change).
+	ram   map[string]*x509.RevocationList
+	dlErr map[string]string
 }
 
 // parsed is a stored certificate decoded once (by its DER).
@@ -71,6 +76,7 @@ func New(opts Options) *Engine {
 	s := newStore()
 	s.now = opts.Now
 	return &Engine{opts: opts, store: s, log: opts.Log, cache: map[string]*parsed{},
+		ram: map[string]*x509.RevocationList{}, dlErr: map[string]string{},
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "routerd_certificate_refused_total",
 			Help: "Certificate files and items refused (malformed, wrong passphrase, key without certificate)."}, []string{"reason"})}
 }
@@ -94,6 +100,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	engine.Offer(h, e.store)
 	e.register()
 	e.registerKeys()
+	h.Go(ctx, e.downloadLoop)
 	return nil
 }
 
@@ -259,6 +266,21 @@ func (e *Engine) refresh() error {
 			crlOf[issuer] = l
 		}
 		crlStates[it.ID] = cs
+	}
+	ramURLs := make([]string, 0, len(e.ram))
+	for u := range e.ram {
+		ramURLs = append(ramURLs, u)
+	}
+	sort.Strings(ramURLs)
+	for _, u := range ramURLs {
+		l := e.ram[u]
+		for _, c := range certs {
+			if c.X509.IsCA && bytes.Equal(c.X509.RawSubject, l.RawIssuer) && l.CheckSignatureFrom(c.X509) == nil {
+				crls = append(crls, l)
+				crlOf[c] = l
+				break
+			}
+		}
 	}
 	for _, c := range certs {
 		for _, l := range crls {

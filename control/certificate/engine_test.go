@@ -3,12 +3,16 @@ package certificate_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,5 +320,66 @@ import file-name=k1.pub name=k1pub
 		if _, err := r.try(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// TestCRLDownload: a router holding a CA's certificate and a client certificate from
+// another router downloads the CA's CRL from the distribution point ca-crl-host put in
+// the certificate (crl-download=yes), and with crl-use=yes refuses the revoked client;
+// crl-store=system keeps the list as a /certificate crl item.
+func TestCRLDownload(t *testing.T) {
+	a := newRouter(t)
+	var crl []byte
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.HasPrefix(req.URL.Path, "/crl/") || crl == nil {
+			http.NotFound(w, req)
+			return
+		}
+		w.Write(crl)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	a.run(t, `/certificate
+add common-name=ca name=ca
+sign ca ca-crl-host=`+host+`
+add common-name=rw-client1 name=rw-client1 key-usage=tls-client
+sign rw-client1 ca=ca
+export-certificate ca
+export-certificate rw-client1
+issued-revoke rw-client1
+`)
+	items, _ := a.ex.Items(certificate.CRLPath)
+	der, _ := base64.StdEncoding.DecodeString(items[0].Props["crl-der"])
+	mu.Lock()
+	crl = der
+	mu.Unlock()
+
+	b := newRouter(t)
+	os.MkdirAll(filepath.Join(b.dir, "files"), 0o700)
+	for _, f := range []string{"cert_export_ca.crt", "cert_export_rw-client1.crt"} {
+		data, _ := os.ReadFile(a.file(f))
+		os.WriteFile(b.file(f), data, 0o600)
+	}
+	b.run(t, "/certificate import file-name=cert_export_ca.crt\n/certificate import file-name=cert_export_rw-client1.crt\n/certificate settings set crl-use=yes")
+	c, _ := b.e.Store().Get("cert_export_rw-client1.crt_0")
+	if _, err := b.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err != nil {
+		t.Fatalf("before the download: %v", err)
+	}
+	b.e.DownloadCRLs(context.Background()) // crl-download=no: nothing fetched
+	if _, err := b.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err != nil {
+		t.Fatalf("downloaded with crl-download=no: %v", err)
+	}
+	b.run(t, "/certificate settings set crl-download=yes")
+	b.e.DownloadCRLs(context.Background())
+	if _, err := b.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); !errors.Is(err, certificate.ErrRevoked) {
+		t.Fatalf("after the download (ram): %v", err)
+	}
+	b.run(t, "/certificate settings set crl-store=system")
+	b.e.DownloadCRLs(context.Background())
+	if p := b.run(t, "/certificate crl print detail"); !strings.Contains(p, host) || !strings.Contains(p, strings.ToUpper(c.X509.SerialNumber.Text(16))) {
+		t.Errorf("crl-store=system keeps no item:\n%s", p)
 	}
 }
