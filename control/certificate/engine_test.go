@@ -1,6 +1,7 @@
 package certificate_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -19,6 +20,8 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/system"
 	"github.com/routerd/routerd/control/script"
 )
 
@@ -381,5 +384,33 @@ issued-revoke rw-client1
 	b.e.DownloadCRLs(context.Background())
 	if p := b.run(t, "/certificate crl print detail"); !strings.Contains(p, host) || !strings.Contains(p, strings.ToUpper(c.X509.SerialNumber.Text(16))) {
 		t.Errorf("crl-store=system keeps no item:\n%s", p)
+	}
+}
+
+// TestBackupRestoresKeys: a backup carries certificates and their keys (the only
+// export that does); loading it after they were removed brings them back, signing
+// keys included, and the backup file is 0600.
+func TestBackupRestoresKeys(t *testing.T) {
+	r := newRouter(t)
+	system.Register(r.ex, r.in, r.dir, eventlog.New(eventlog.DefaultSize), time.Now())
+	r.run(t, referenceCA+"/ip ipsec key generate-key name=k1\n")
+	before, _ := r.e.Store().Get("server1")
+	r.run(t, "/system backup save name=b password=a-backup-password")
+	st, err := os.Stat(r.file("b.backup"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", err, st)
+	}
+	r.run(t, "/certificate remove [find]\n/ip ipsec key remove [find]")
+	if _, ok := r.e.Store().Get("server1"); ok {
+		t.Fatal("not removed")
+	}
+	r.run(t, "/system backup load name=b password=a-backup-password")
+	r.e.Reconcile(context.Background())
+	after, ok := r.e.Store().Get("server1")
+	if !ok || after.Key == nil || !bytes.Equal(after.X509.Raw, before.X509.Raw) {
+		t.Fatalf("server1 not restored with its key")
+	}
+	if k, ok := r.e.Store().Key("k1"); !ok || k.Signer == nil {
+		t.Errorf("ipsec key not restored")
 	}
 }
