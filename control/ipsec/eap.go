@@ -7,12 +7,15 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/ike"
 	rad "github.com/routerd/routerd/radius"
 )
@@ -41,6 +44,50 @@ func eapIdentity(p map[string]string, ic *ike.IdentityConfig, haveRADIUS bool) e
 type radiusRelay struct {
 	e      *Engine
 	client *rad.Client
+
+	mu       sync.Mutex
+	sessions map[string]*acctSession // started, by Acct-Session-Id
+}
+
+// acctSession is an accounted IKE SA, for interim updates.
+type acctSession struct {
+	start ike.EAPAccounting
+	at    time.Time // started
+	last  time.Time // last start or interim sent
+}
+
+// interim sends Interim-Update for the open sessions every /ip ipsec settings
+// interim-update (none when it is unset or zero), until ctx ends.
+func (r *radiusRelay) interim(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			every := r.e.interimUpdate()
+			if every <= 0 || !r.e.accounting() {
+				continue
+			}
+			var due []ike.EAPAccounting
+			r.mu.Lock()
+			for _, s := range r.sessions {
+				if now.Sub(s.last) >= every {
+					s.last = now
+					a := s.start
+					a.Start, a.Duration = false, now.Sub(s.at)
+					due = append(due, a)
+				}
+			}
+			r.mu.Unlock()
+			for _, a := range due {
+				actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				r.send(actx, a, rfc2866.AcctStatusType_Value_InterimUpdate)
+				cancel()
+			}
+		}
+	}
 }
 
 // Relay sends one EAP response in an Access-Request.
@@ -86,16 +133,30 @@ func (r *radiusRelay) Relay(ctx context.Context, q ike.EAPRelayRequest) (ike.EAP
 	return ans, nil
 }
 
-// Account sends Accounting-Request Start or Stop.
+// Account sends Accounting-Request Start or Stop and keeps the open sessions for
+// interim updates.
 func (r *radiusRelay) Account(ctx context.Context, a ike.EAPAccounting) {
+	r.mu.Lock()
+	if a.Start {
+		now := time.Now()
+		r.sessions[a.SessionID] = &acctSession{start: a, at: now, last: now}
+	} else {
+		delete(r.sessions, a.SessionID)
+	}
+	r.mu.Unlock()
 	if !r.e.accounting() {
 		return
 	}
+	typ := rfc2866.AcctStatusType_Value_Stop
+	if a.Start {
+		typ = rfc2866.AcctStatusType_Value_Start
+	}
+	r.send(ctx, a, typ)
+}
+
+// send sends one Accounting-Request.
+func (r *radiusRelay) send(ctx context.Context, a ike.EAPAccounting, typ rfc2866.AcctStatusType) {
 	err := r.client.Account(ctx, "ipsec", func(p *radius.Packet) error {
-		typ := rfc2866.AcctStatusType_Value_Stop
-		if a.Start {
-			typ = rfc2866.AcctStatusType_Value_Start
-		}
 		rfc2866.AcctStatusType_Set(p, typ)
 		rfc2866.AcctSessionID_SetString(p, a.SessionID)
 		rfc2865.UserName_SetString(p, a.User)
@@ -108,8 +169,10 @@ func (r *radiusRelay) Account(ctx context.Context, a ike.EAPAccounting) {
 		if a.Address.Is4() {
 			rfc2865.FramedIPAddress_Set(p, a.Address.AsSlice())
 		}
-		if !a.Start {
+		if typ != rfc2866.AcctStatusType_Value_Start {
 			rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(a.Duration.Seconds()))
+		}
+		if typ == rfc2866.AcctStatusType_Value_Stop {
 			rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_NASRequest)
 			if strings.Contains(a.Cause, "peer") {
 				rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_UserRequest)
@@ -121,6 +184,19 @@ func (r *radiusRelay) Account(ctx context.Context, a ike.EAPAccounting) {
 	if err != nil {
 		r.e.log.Warn("ipsec: RADIUS accounting failed", "user", a.User, "err", err)
 	}
+}
+
+// interimUpdate reads /ip ipsec settings interim-update (0: none).
+func (e *Engine) interimUpdate() time.Duration {
+	items, err := e.ex.Items(SettingsPath)
+	if err != nil || len(items) == 0 {
+		return 0
+	}
+	d, err := value.ParseDuration(items[0].Props["interim-update"])
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // accounting reads /ip ipsec settings accounting (default yes).

@@ -133,8 +133,10 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	// SAs coming or going change the SPD's endpoints and the status, not the
 	// configuration: refresh those, without decoding the menus again.
 	io.Events = e.refresh
+	var relay *radiusRelay
 	if opts.RADIUS != nil {
-		io.EAPRelay = &radiusRelay{e: e, client: opts.RADIUS}
+		relay = &radiusRelay{e: e, client: opts.RADIUS, sessions: map[string]*acctSession{}}
+		io.EAPRelay = relay
 	}
 	d, err := ike.New(io, nil)
 	if err != nil {
@@ -142,10 +144,10 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	}
 	e.d = d
 	e.m = newMetrics(e, reg)
-	// /ip ipsec settings (RADIUS accounting, XAuth) and key (rsa-key) keep saying they
-	// are not applied: neither is used by IKEv2 with pre-shared keys.
+	// /ip ipsec key (rsa-key) keeps saying it is not applied. settings is applied:
+	// accounting and interim-update drive eap-radius accounting (eap.go).
 	for _, p := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, GroupPath, ModeConfigPath,
-		StatisticsPath, ActivePeersPath, InstalledSAPath} {
+		StatisticsPath, ActivePeersPath, InstalledSAPath, SettingsPath} {
 		ex.SetEngine(p, "ipsec")
 	}
 	e.registerChecks()
@@ -159,6 +161,9 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		e.log.Warn("ipsec: configuration not applied", "err", err)
 	}
 	go e.loop(ctx)
+	if relay != nil {
+		go relay.interim(ctx)
+	}
 	return e, nil
 }
 

@@ -1,6 +1,7 @@
 package ipsec_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,7 +109,7 @@ secrets {
 // roadWarrior runs the client against a configured routerd: it connects with user1 and
 // pings routerd's network from the pool address; user2 with a wrong password gets no
 // SA, a log line and a count.
-func roadWarrior(t *testing.T, tp *topo, d *daemon) {
+func roadWarrior(t *testing.T, tp *topo, d *daemon, interim func()) {
 	t.Helper()
 	c := iketest.StartCharon(t, tp.nsS, swanRoadWarrior, "+eap-identity eap-mschapv2")
 	ca, err := os.ReadFile(filepath.Join(filepath.Dir(d.sock), "data", "files", "cert_export_ca.crt"))
@@ -130,6 +131,9 @@ func roadWarrior(t *testing.T, tp *topo, d *daemon) {
 	if err := iketest.In(tp.nsS, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", m, "198.19.101.1").Run(); err != nil {
 		t.Fatalf("ping from %s: %v\n%s", m, err, d.script("/ip ipsec installed-sa print detail\n"))
 	}
+	if interim != nil {
+		interim()
+	}
 	c.Swanctl("--terminate", "--ike", "rw", "--timeout", "10")
 	if out, err := c.Swanctl("--initiate", "--child", "bad", "--timeout", "20"); err == nil {
 		t.Fatalf("wrong password connected:\n%s", out)
@@ -150,15 +154,27 @@ func TestEAPUserManagerExample(t *testing.T) {
 	d.script(eapCertificates)
 	d.script(userManagerConfig)
 	d.script(eapServerConfig)
-	roadWarrior(t, tp, d)
+	// The example's accounting section, with 1 s instead of 1m: the open session gets
+	// interim updates.
+	roadWarrior(t, tp, d, func() {
+		d.script("/ip ipsec settings\nset interim-update=1s\n")
+		if !iketest.WaitFor(10*time.Second, func() bool {
+			return strings.Contains(d.script("/user-manager session print detail\n"), `status="interim"`)
+		}) {
+			t.Fatalf("no interim update:\n%s", d.script("/user-manager session print detail\n"))
+		}
+	})
 	if !iketest.WaitFor(10*time.Second, func() bool {
 		s := d.script("/user-manager session print detail\n")
 		return strings.Contains(s, `user="user1"`) && strings.Contains(s, `status="stop"`)
 	}) {
 		t.Fatalf("no accounting session:\n%s", d.script("/user-manager session print detail\n"))
 	}
-	// user1's three Access-Requests end in an Accept; its start and stop are answered.
-	if s := d.script(":put [/radius get 0 accepts]; :put [/radius get 0 acct-responses]\n"); s != "1\n2\n" {
+	// user1's three Access-Requests end in an Accept; its start, interim updates and
+	// stop are answered.
+	var accepts, acct int
+	s := d.script(":put [/radius get 0 accepts]; :put [/radius get 0 acct-responses]\n")
+	if fmt.Sscan(s, &accepts, &acct); accepts != 1 || acct < 3 {
 		t.Fatalf("radius counters %q:\n%s", s, d.script("/radius print stats\n"))
 	}
 }
@@ -220,7 +236,7 @@ func TestEAPFreeRADIUSExample(t *testing.T) {
 	d := startDaemon(t, tp.nsR)
 	d.script(eapCertificates)
 	d.script(eapServerConfig)
-	roadWarrior(t, tp, d)
+	roadWarrior(t, tp, d, nil)
 }
 
 // swanEAPResponder is charon as an EAP-MSCHAPv2 server authenticating itself with a
