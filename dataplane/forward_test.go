@@ -335,3 +335,79 @@ func TestDecapAndForward(t *testing.T) {
 		t.Errorf("allow-fast-path=no: verdict %d frame %x (want the inner packet to the visible end, TTL 64)", ret, out[:34])
 	}
 }
+
+// udpPkt is an IPv4 UDP packet with valid IP and UDP checksums.
+func udpPkt(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
+	u := make([]byte, 8, 8+len(payload))
+	binary.BigEndian.PutUint16(u, sport)
+	binary.BigEndian.PutUint16(u[2:], dport)
+	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
+	u = append(u, payload...)
+	binary.BigEndian.PutUint16(u[6:], l4Csum(src, dst, 17, u))
+	return withCsum(ipv4(17, src, dst, u))
+}
+
+// l4Csum is the UDP/TCP checksum of seg (its checksum field zero or not: it is summed
+// as it is, so a valid segment sums to 0).
+func l4Csum(src, dst netip.Addr, proto byte, seg []byte) uint16 {
+	s, d := src.As4(), dst.As4()
+	ph := append(append(append([]byte{}, s[:]...), d[:]...), 0, proto, byte(len(seg)>>8), byte(len(seg)))
+	return ipCsum(append(ph, seg...))
+}
+
+// TestFastTrackNAT: with the firewall's rules in the way (FastPath off for IPv4), a UDP
+// packet of a connection marked fasttracked (conntrack mark bit 31, the entry made with
+// conntrack -I as a masquerading router's) is forwarded with the NAT of its entry applied
+// (source address and port), IPv4 and UDP checksums still valid; an unmarked connection's
+// packet goes to the stack untouched.
+func TestFastTrackNAT(t *testing.T) {
+	if _, err := exec.LookPath("conntrack"); err != nil {
+		t.Skip("needs conntrack (conntrack-tools)")
+	}
+	r := newFPRig(t)
+	r.in(t, func() {
+		if err := r.tp.SetFastPath(false, false, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+	src, dst, nat := netip.MustParseAddr("198.18.1.2"), netip.MustParseAddr("198.18.2.2"), netip.MustParseAddr("198.18.2.1")
+	entry := func(sport, natPort uint16, mark string) {
+		t.Helper()
+		r.in(t, func() {
+			out, err := exec.Command("conntrack", "-I", "-p", "udp", "-s", src.String(), "-d", dst.String(),
+				"--sport", fmt.Sprint(sport), "--dport", "9", "-r", dst.String(), "-q", nat.String(),
+				"--reply-port-src", "9", "--reply-port-dst", fmt.Sprint(natPort), "-t", "60", "-u", "SEEN_REPLY,ASSURED",
+				"-m", mark).CombinedOutput()
+			if err != nil {
+				t.Fatalf("conntrack -I: %v\n%s", err, out)
+			}
+		})
+	}
+	entry(1000, 40000, "2147483648") // FastTrackMark
+	entry(1001, 40001, "1")
+	in := frameTo(r.a0MAC, 0x0800, udpPkt(src, dst, 1000, 9, []byte("fasttracked")))
+	ret, out := r.run(t, r.a0, in)
+	if ret != xdpRedirect {
+		t.Fatalf("fasttracked: verdict %d, want redirect", ret)
+	}
+	ip := out[14 : 14+len(in)-14]
+	gotSrc, _ := netip.AddrFromSlice(ip[12:16])
+	if gotSrc != nat || binary.BigEndian.Uint16(ip[20:]) != 40000 || ip[8] != 63 {
+		t.Errorf("after NAT: src %s:%d ttl %d, want %s:40000 ttl 63", gotSrc, binary.BigEndian.Uint16(ip[20:]), ip[8], nat)
+	}
+	if ipCsum(ip[:20]) != 0 || l4Csum(nat, dst, 17, ip[20:]) != 0 {
+		t.Errorf("checksums: ip %#x udp %#x (want 0 when valid)", ipCsum(ip[:20]), l4Csum(nat, dst, 17, ip[20:]))
+	}
+	st, _ := r.tp.FastPortStats(r.a0)
+	if st.FastTrack4 != 1 {
+		t.Errorf("fasttrack counter %d", st.FastTrack4)
+	}
+	plain := frameTo(r.a0MAC, 0x0800, udpPkt(src, dst, 1001, 9, []byte("not fasttracked")))
+	if ret, out := r.run(t, r.a0, plain); ret != xdpPass || !bytes.Equal(out[:len(plain)], plain) {
+		t.Errorf("unmarked connection: verdict %d (want pass, untouched)", ret)
+	}
+	unknown := frameTo(r.a0MAC, 0x0800, udpPkt(src, dst, 1002, 9, nil))
+	if ret, _ := r.run(t, r.a0, unknown); ret != xdpPass {
+		t.Errorf("no connection: verdict %d (want pass)", ret)
+	}
+}
