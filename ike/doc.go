@@ -24,7 +24,9 @@
 //     CHILD_SAs with and without PFS and for IKE SA rekeying, simultaneous CHILD_SA rekey
 //     (2.8.1), INFORMATIONAL delete and dead peer detection, retransmission with window
 //     size 1, fragmentation and reassembly (RFC 7383), duplicate IKE SAs from both sides
-//     initiating at once resolved;
+//     initiating at once resolved, simultaneous IKE SA rekey by the nonce rule (2.8.2,
+//     ikecollision.go), rekeys without packet loss (rekeyswitch.go: the responder sends
+//     on the new CHILD_SA once the old is deleted; deleted inbound SAs linger 2 s);
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
@@ -50,8 +52,8 @@
 // SAs with it (RouterOS keeps them until their own expiry). FuzzHandleV1, FuzzParseV1.
 //
 // Not covered yet: IKEv1 XAuth, mode config and RSA keys, certificate authentication (also of an EAP responder), MOBIKE, IPv6 mode-config
-// attributes, IKE SA rekey collisions (answered with TEMPORARY_FAILURE instead of the
-// nonce rule of 2.8.2), IKE lifebytes.
+// attributes, lifebytes and proposal-check with IKEv2 (ignored, as the reference says of
+// exchange-mode=ike2).
 //
 // The peer, identity and SA structures (PeerConfig, IdentityConfig, AuthMethodKind) keep
 // the authentication method apart from the exchange so that those slot in. CHILD_SAs go

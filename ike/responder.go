@@ -504,11 +504,6 @@ func (sa *IKESA) createChildRequest(h Header, ps []Payload) {
 
 // rekeyIKERequest answers an IKE SA rekey (RFC 7296 2.18).
 func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
-	if sa.rekeying {
-		// Our own rekey is in flight: let the peer retry rather than racing (2.25).
-		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyTemporaryFailure}})
-		return
-	}
 	chosen, ok := Select(sap.Proposals, sa.peer.Proposals)
 	if !ok || len(chosen.SPI) != 8 || ke == nil {
 		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyNoProposalChosen}})
@@ -540,9 +535,13 @@ func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
 	sa.respond(h.Exchange, h.MsgID, []Payload{&SA{Proposals: []Proposal{resp}}, &Nonce{Data: nr}, &KE{Group: dh.Group(), Data: dh.Public()}})
 	n.recvReqID = 0
 	sa.d.sas[spi] = n
+	sa.d.Stats.IKERekeys.Add(1)
+	if sa.rekeying {
+		sa.acceptPeerRekey(n) // both rekey at once: the nonces decide (2.8.2)
+		return
+	}
 	n.children = sa.children
 	sa.children = nil
-	sa.d.Stats.IKERekeys.Add(1)
 	sa.d.log.Info("ipsec: IKE SA rekeyed by the peer", "peer", sa.peer.Name, "suite", n.suite.String())
 	sa.d.changed()
 }
@@ -584,6 +583,11 @@ func (sa *IKESA) informational(h Header, ps []Payload) {
 	sa.respond(h.Exchange, h.MsgID, out)
 	if deleteIKE {
 		sa.d.log.Info("ipsec: peer deleted the IKE SA", "peer", sa.peer.Name, "remote", sa.remote.Addr())
+		if n := sa.peerRekey; n != nil && n.state != stateDead {
+			// Its rekey won before our exchange ended: the CHILD_SAs live on there.
+			sa.peerRekey = nil
+			sa.moveChildren(n)
+		}
 		sa.destroy("deleted by the peer")
 	}
 }

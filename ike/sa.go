@@ -78,6 +78,7 @@ type IKESA struct {
 	vip                                      netip.Addr // mode config address (given or received)
 	vipRelease                               func()
 	creating                                 map[uint64]bool // policies with a CREATE_CHILD_SA in flight
+	peerRekey                                *IKESA          // the peer's new IKE SA from a rekey collision (ikecollision.go)
 	splits                                   []netip.Prefix
 	rxPkts, txPkts                           uint64
 	eap                                      *eapState         // EAP in progress or done (eap.go)
@@ -1185,6 +1186,9 @@ func (sa *IKESA) rekeyIKE() {
 		sa.rekeying = false
 		sap, nr, ke := Find[*SA](rs), Find[*Nonce](rs), Find[*KE](rs)
 		if sap == nil || nr == nil || ke == nil || len(sap.Proposals) != 1 || len(sap.Proposals[0].SPI) != 8 {
+			if sa.ourRekeyDone(nil) {
+				return
+			}
 			// TEMPORARY_FAILURE when both sides rekeyed at once: try again after a
 			// random pause so the two do not collide again.
 			var b [1]byte
@@ -1208,6 +1212,9 @@ func (sa *IKESA) rekeyIKE() {
 		}
 		sa.d.sas[n.spiI] = n
 		sa.d.Stats.IKERekeys.Add(1)
+		if sa.ourRekeyDone(n) {
+			return
+		}
 		sa.handOver(n)
 	}, func() { delete(sa.d.sas, spi); sa.rekeying = false })
 }

@@ -74,7 +74,11 @@ func engines(env *Env) []engine.Engine {
 		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root}}, func(ctx context.Context, h *engine.Handle) error {
 			rc, _ := engine.Lookup[*rad.Client](h)
 			certs, _ := engine.Lookup[*certificate.Store](h)
-			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, ipsec.Options{RADIUS: rc, Certs: certs})
+			opts := ipsec.Options{RADIUS: rc, Certs: certs}
+			if fw, ok := engine.Lookup[*firewall.DynamicRules](h); ok {
+				opts.Rules = fw // mode config src-nat, notrack-chain and NAT bypass rules
+			}
+			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, opts)
 			return err
 		}),
 		tftp.New(tftp.Options{DataDir: env.DataDir}),

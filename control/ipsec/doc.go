@@ -17,10 +17,18 @@
 // transport-mode policy for the tunnel's protocol between its endpoints, phase 2
 // sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go).
 //
+// Dynamic firewall rules through the firewall engine's DynamicRules service (rules.go):
+// mode config initiators with src-address-list (and connection-mark) get one src-nat to
+// the received address per dynamic policy ("ipsec mode-config"), identities with
+// notrack-chain raw notrack rules for their generated policies, and the router's IKE and
+// every tunnel-mode policy's traffic are accepted in srcnat ahead of any masquerade.
+// Mode config system-dns sends the /ip dns servers after static-dns.
+//
 // Algorithms the build cannot run (blowfish, camellia, twofish, des) are refused at add
 // and set. Items that are stored but cannot apply yet (auth-method other than
-// pre-shared-key, eap and eap-radius) are marked invalid with the reason. Not applied yet:
-// notrack-chain, match-by=certificate, system-dns.
+// pre-shared-key, eap and eap-radius) are marked invalid with the reason. proposal-check
+// and lifebytes are ignored with exchange-mode=ike2, as the reference says RouterOS does.
+// Not here: match-by=certificate (certificates), xauth-use-radius (IKEv1).
 //
 // EAP (eap.go): auth-method=eap as initiator with username/password and eap-methods
 // eap-mschapv2, the responder verified by its certificate (/certificate) or secret=;

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,6 +60,8 @@ type Options struct {
 	RADIUS *rad.Client
 	// Certs are the router's certificates (digital-signature identities); nil: none.
 	Certs *certificate.Store
+	// Rules, when set, takes the engine's dynamic firewall rules (rules.go).
+	Rules RuleSetter
 }
 
 // Engine applies /ip ipsec.
@@ -89,7 +92,10 @@ type Engine struct {
 	leases  map[netip.Addr]bool
 	vips    map[netip.Addr]bool // mode config addresses installed on lo
 	tunnels []tunnelPeer        // dynamic peers of tunnels' ipsec-secret
-	warned  map[string]string   // warnOnce's last message by key
+	// peerRules: what each peer's identity and mode config ask of the firewall.
+	peerRules map[string]peerRules
+	rulesKey  string            // the rules as last handed to the firewall
+	warned    map[string]string // warnOnce's last message by key
 	// retryTunnels asks the loop to reconcile again: a tunnel's endpoints were unknown.
 	retryTunnels bool
 }
@@ -154,6 +160,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	e.registerStatus()
 	ex.Watch(Root, func(control.Change) { e.poke() })
 	e.watchCertificates()
+	ex.Watch("/ip/dns", func(control.Change) { e.poke() }) // mode config system-dns
 	for _, tm := range tunnelMenus {
 		ex.Watch(tm.path, func(control.Change) { e.poke() })
 	}
@@ -191,6 +198,9 @@ func (e *Engine) loop(ctx context.Context) {
 		if dp != nil {
 			dp.Close()
 		}
+		if e.opts.Rules != nil {
+			e.opts.Rules.Set(ruleOwner, nil)
+		}
 	}()
 	var events <-chan esp.Event
 	tick := time.NewTicker(2 * time.Second)
@@ -220,6 +230,7 @@ func (e *Engine) loop(ctx context.Context) {
 			e.syncVIPs()
 			e.applySPD(ctx)
 			e.publishPolicies()
+			e.syncRules()
 		case <-tick.C:
 			e.mu.Lock()
 			retry := e.retryTunnels
@@ -307,7 +318,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	profiles, proposals, peers := read(ProfilePath), read(ProposalPath), read(PeerPath)
 	identities, policies := read(IdentityPath), read(PolicyPath)
 	modeConfigs := map[string]*ike.ModeConfig{}
+	mcProps := map[string]map[string]string{}
 	for _, it := range read(ModeConfigPath) {
+		mcProps[it.Props["name"]] = it.Props
 		mc, err := e.decodeModeConfig(it.Props)
 		if err != nil {
 			e.bad(ModeConfigPath, it.ID, err)
@@ -397,6 +410,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	for _, tp := range tunnels {
 		cfgs = append(cfgs, tp.peer)
 	}
+	prs := map[string]peerRules{}
 	// Policy templates by group.
 	templates := map[string][]*ike.ChildConfig{}
 	polCfg := map[uint64]*policyInfo{}
@@ -543,6 +557,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			}
 		}
 		pc.Identities = append(pc.Identities, ic)
+		pr := peerRules{notrackChain: p["notrack-chain"]}
+		if mc := mcProps[p["mode-config"]]; mc != nil && mc["responder"] == "no" {
+			pr.srcList, pr.connMark = mc["src-address-list"], mc["connection-mark"]
+		}
+		prs[pc.Name] = pr
 	}
 	for _, tp := range tunnels {
 		polCfg[tp.policy.id] = tp.policy
@@ -550,6 +569,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.peers = cfgs
 	e.polCfg = polCfg
 	e.tunnels = tunnels
+	e.peerRules = prs
 	e.mu.Unlock()
 	if len(cfgs) > 0 {
 		// The data path (a TUN device and a routing rule, or XFRM) comes up with the
@@ -573,6 +593,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.applySPD(ctx)
 	e.publishConfig(profiles, proposals, peers, identities)
 	e.publishPolicies()
+	e.syncRules()
 	return nil
 }
 
@@ -769,6 +790,16 @@ func (e *Engine) decodeModeConfig(p map[string]string) (*ike.ModeConfig, error) 
 	for _, s := range list(p["static-dns"]) {
 		if a, err := netip.ParseAddr(s); err == nil {
 			mc.DNS = append(mc.DNS, a)
+		}
+	}
+	if mc.Responder && p["system-dns"] != "no" {
+		// system-dns: the servers of /ip dns too.
+		if its, _, err := e.items("/ip/dns"); err == nil && len(its) > 0 {
+			for _, s := range list(its[0].Props["servers"]) {
+				if a, err := netip.ParseAddr(s); err == nil && !slices.Contains(mc.DNS, a) {
+					mc.DNS = append(mc.DNS, a)
+				}
+			}
 		}
 	}
 	if pool := p["address-pool"]; pool != "" && pool != "none" {

@@ -3,6 +3,7 @@ package ipsec
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -204,5 +205,89 @@ func TestRekeyNoLoss(t *testing.T) {
 	t.Logf("%d forced simultaneous rekeys; CHILD rekeys counted %d + %d\n%s", forced, ra, rb, out.String())
 	if forced < 2 || ra+rb < 4 {
 		t.Errorf("too few rekeys under the flood: forced %d, counted %d+%d", forced, ra, rb)
+	}
+}
+
+// TestSimultaneousIKERekey: both routers rekey the IKE SA at the same moment (RFC 7296
+// 2.8.2): both exchanges complete, the SA with the lowest nonce is deleted by its
+// creator, and both sides end with the same single IKE SA carrying the CHILD SA, with no
+// TEMPORARY_FAILURE round and no lost pings.
+func TestSimultaneousIKERekey(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	b.run(t, siteToSite("s", "198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	a.run(t, siteToSite("s", "198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(20*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up")
+	}
+	spis := func(r *router) (out []uint64, children int) {
+		for _, s := range r.e.Daemon().Snapshot() {
+			if s.State == "established" {
+				out = append(out, s.SPIi)
+				children += len(s.Children)
+			}
+		}
+		return out, children
+	}
+	// A lone IKE SA on each side first (both initiated at start; the duplicate goes).
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		sa, _ := spis(a)
+		sb, _ := spis(b)
+		return len(sa) == 1 && len(sb) == 1
+	}) {
+		t.Fatal("duplicate IKE SAs stay")
+	}
+	before, _ := spis(a)
+	pings := iketest.In(nsA, "ping", "-q", "-c", "60", "-i", "0.05", "-W", "2", "-I", "198.19.202.1", "198.19.101.1")
+	var out strings.Builder
+	pings.Stdout = &out
+	if err := pings.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	go a.e.Daemon().RekeyIKE("s")
+	b.e.Daemon().RekeyIKE("s")
+	var sa, sb []uint64
+	var ca, cb int
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		sa, ca = spis(a)
+		sb, cb = spis(b)
+		return len(sa) == 1 && len(sb) == 1 && sa[0] == sb[0] && sa[0] != before[0] && ca == 1 && cb == 1
+	}) {
+		t.Fatalf("after simultaneous IKE rekey: A %x (%d children), B %x (%d children), before %x", sa, ca, sb, cb, before)
+	}
+	if err := pings.Wait(); err != nil || !strings.Contains(out.String(), " 0% packet loss") {
+		t.Fatalf("pings across the simultaneous IKE rekey: %v\n%s", err, out.String())
+	}
+	if err := ping(nsA, "198.19.202.1", "198.19.101.1"); err != nil {
+		t.Fatalf("no traffic after the rekey: %v", err)
+	}
+	if ra, rb := a.e.Daemon().Stats.IKERekeys.Load(), b.e.Daemon().Stats.IKERekeys.Load(); ra < 2 || rb < 2 {
+		t.Errorf("IKE rekeys counted %d and %d: both exchanges should complete", ra, rb)
+	}
+}
+
+// TestModeConfigSystemDNS: a responder mode config with system-dns (the default) hands
+// out the servers of /ip dns after its static-dns; system-dns=no only static-dns.
+func TestModeConfigSystemDNS(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "ipsdn")
+	r := startRouterLog(t, ns, io.Discard)
+	r.run(t, "/ip dns set servers=198.18.5.5,198.18.5.6")
+	for _, c := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"name": "a", "responder": "yes", "static-dns": "198.18.9.9"}, "[198.18.9.9 198.18.5.5 198.18.5.6]"},
+		{map[string]string{"name": "b", "responder": "yes", "static-dns": "198.18.9.9", "system-dns": "no"}, "[198.18.9.9]"},
+		{map[string]string{"name": "c", "responder": "no"}, "[]"},
+	} {
+		mc, err := r.e.decodeModeConfig(c.props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(mc.DNS); got != c.want {
+			t.Errorf("%v: DNS %s, want %s", c.props, got, c.want)
+		}
 	}
 }

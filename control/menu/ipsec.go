@@ -203,6 +203,9 @@ func ipsecModeConfigMenu() *Menu {
 			{Name: "address-prefix-length", Type: value.Int(1, 32),
 				Desc: "Prefix length (netmask) of the address assigned from the pool."},
 			{Name: "comment", Type: value.String(), Desc: "Short description of the mode config."},
+			// RouterOS 7 (initiator): the dynamic src-nat rules match this connection mark too.
+			{Name: "connection-mark", Type: value.String(),
+				Desc: "Connection mark the dynamic source NAT rules match (initiator only, responder=no)."},
 			{Name: "name", Type: value.String(), Unique: true, Desc: "Name of the mode config."},
 			// The property table says Default: no, but the worked examples create responder
 			// entries ("create a new mode config entry with responder=yes") without giving

@@ -1,0 +1,131 @@
+package ipsec
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/routerd/routerd/control/firewall"
+	"github.com/routerd/routerd/ike/esp"
+)
+
+// RuleSetter takes the engine's dynamic firewall rules: the firewall engine's
+// *firewall.DynamicRules service (cmd/routerd looks it up on the engine host).
+type RuleSetter interface {
+	Set(owner string, rules []firewall.DynamicRule) error
+}
+
+// ruleOwner names the engine's rules in the firewall.
+const ruleOwner = "ipsec"
+
+// peerRules is what a peer's identity and mode config ask of the firewall.
+type peerRules struct {
+	notrackChain string // identity notrack-chain
+	srcList      string // mode config (responder=no) src-address-list
+	connMark     string // mode config (responder=no) connection-mark
+}
+
+// dynamicRules are the rules RouterOS adds for IPsec (flag D in /ip firewall):
+//   - mode config initiators with src-address-list: one src-nat to the received address
+//     per dynamic policy ("ipsec mode-config"), for the list's sources (and connection-mark);
+//   - identities with notrack-chain: raw notrack rules for their dynamic policies' traffic,
+//     both ways;
+//   - NAT bypass: the router's own IKE (UDP 500, 4500) and the traffic of every tunnel
+//     mode policy are accepted in srcnat before any masquerade can rewrite them out of
+//     the policy.
+func (e *Engine) dynamicRules() []firewall.DynamicRule {
+	var modeCfg, notrack, bypass []firewall.DynamicRule
+	v6 := func(p netip.Prefix) bool { return p.Addr().Is6() }
+	e.mu.Lock()
+	byPeer, havePeers := e.peerRules, len(e.peers) > 0
+	for _, id := range sortedIDs(e.polCfg) {
+		pi := e.polCfg[id]
+		if pi.action == esp.ActionEncrypt && pi.tunnel {
+			bypass = append(bypass, firewall.DynamicRule{V6: v6(pi.src), Table: "nat", Props: map[string]string{
+				"chain": "srcnat", "action": "accept", "src-address": pi.src.String(), "dst-address": pi.dst.String(),
+				"comment": "ipsec policy"}})
+		}
+	}
+	e.mu.Unlock()
+	for _, s := range e.d.Snapshot() {
+		if s.State != "established" {
+			continue
+		}
+		pr := byPeer[s.Peer]
+		for _, c := range s.Children {
+			if c.Policy == nil || !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
+				continue
+			}
+			lp, ok1 := selPrefix(c.LocalTS[0])
+			rp, ok2 := selPrefix(c.RemoteTS[0])
+			if !ok1 || !ok2 {
+				continue
+			}
+			if c.Tunnel {
+				bypass = append(bypass, firewall.DynamicRule{V6: v6(lp), Table: "nat", Props: map[string]string{
+					"chain": "srcnat", "action": "accept", "src-address": lp.String(), "dst-address": rp.String(),
+					"comment": "ipsec policy"}})
+			}
+			if pr.notrackChain != "" {
+				for _, d := range [][2]netip.Prefix{{rp, lp}, {lp, rp}} {
+					notrack = append(notrack, firewall.DynamicRule{V6: v6(lp), Table: "raw", Props: map[string]string{
+						"chain": pr.notrackChain, "action": "notrack", "src-address": d[0].String(),
+						"dst-address": d[1].String(), "comment": "ipsec notrack-chain"}})
+				}
+			}
+			if pr.srcList != "" && s.Received && s.VirtualIP.IsValid() && s.VirtualIP.Is4() == lp.Addr().Is4() {
+				p := map[string]string{"chain": "srcnat", "action": "src-nat", "to-addresses": s.VirtualIP.String(),
+					"src-address-list": pr.srcList, "comment": "ipsec mode-config"}
+				if rp.Bits() == 0 {
+					p["dst-address-list"] = "!" + pr.srcList
+				} else {
+					p["dst-address"] = rp.String()
+				}
+				if pr.connMark != "" {
+					p["connection-mark"] = pr.connMark
+				}
+				modeCfg = append(modeCfg, firewall.DynamicRule{V6: s.VirtualIP.Is6(), Table: "nat", Props: p})
+			}
+		}
+	}
+	var out []firewall.DynamicRule
+	out = append(out, modeCfg...)
+	if havePeers {
+		for _, fam := range []bool{false, true} {
+			out = append(out, firewall.DynamicRule{V6: fam, Table: "nat", Props: map[string]string{
+				"chain": "srcnat", "action": "accept", "protocol": "udp", "src-port": "500,4500", "comment": "ipsec IKE"}})
+		}
+	}
+	out = append(out, bypass...)
+	return append(out, notrack...)
+}
+
+// syncRules hands the firewall the rules when they changed.
+func (e *Engine) syncRules() {
+	if e.opts.Rules == nil {
+		return
+	}
+	rules := e.dynamicRules()
+	key := fmt.Sprint(rules)
+	e.mu.Lock()
+	same := key == e.rulesKey
+	e.rulesKey = key
+	e.mu.Unlock()
+	if same {
+		return
+	}
+	if err := e.opts.Rules.Set(ruleOwner, rules); err != nil {
+		e.mu.Lock()
+		e.warnOnce("rules", fmt.Sprintf("ipsec: dynamic firewall rules not applied: %v", err))
+		e.mu.Unlock()
+	}
+}
+
+func sortedIDs[V any](m map[uint64]V) []uint64 {
+	ids := make([]uint64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
