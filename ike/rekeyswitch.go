@@ -120,3 +120,14 @@ func (d *Daemon) expireRetired(now time.Time, all bool) {
 	}
 	d.retired = keep
 }
+
+// redoDeletes asks again, on the IKE SA the CHILD_SAs just moved to, for the deletes of
+// those still waiting for one: a delete queued on the replaced IKE SA reaches a peer
+// whose old IKE SA no longer holds them, and the peer would go on sending on them.
+func (sa *IKESA) redoDeletes() {
+	for _, c := range append([]*ChildSA(nil), sa.children...) {
+		if c.rekeyed {
+			sa.deleteChild(c, "rekeyed")
+		}
+	}
+}

@@ -542,6 +542,7 @@ func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
 	}
 	n.children = sa.children
 	sa.children = nil
+	n.redoDeletes()
 	sa.d.log.Info("ipsec: IKE SA rekeyed by the peer", "peer", sa.peer.Name, "suite", n.suite.String())
 	sa.d.changed()
 }

@@ -1244,6 +1244,7 @@ func (sa *IKESA) successor(weInitiated bool, ourSPI, theirSPI uint64, s *Suite, 
 func (sa *IKESA) handOver(n *IKESA) {
 	n.children = sa.children
 	sa.children = nil
+	n.redoDeletes()
 	sa.d.log.Info("ipsec: IKE SA rekeyed", "peer", sa.peer.Name, "suite", n.suite.String())
 	sa.state = stateDeleting
 	sa.request(Informational, []Payload{&Delete{Protocol: ProtoIKE}}, func([]Payload) { sa.destroy("rekeyed") },

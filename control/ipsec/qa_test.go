@@ -291,3 +291,48 @@ func TestModeConfigSystemDNS(t *testing.T) {
 		}
 	}
 }
+
+// TestChildRekeyDuringIKERekey: a CHILD SA rekey whose delete of the old SA is queued
+// behind an IKE SA rekey: the delete is asked again on the new IKE SA, so the peer
+// stops sending on the old SA at once (it used to go on until its fallback, losing
+// seconds of traffic) and neither side keeps the old CHILD SA.
+func TestChildRekeyDuringIKERekey(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	b.run(t, siteToSite("s", "198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	b.run(t, "/ip ipsec peer set s passive=yes")
+	a.run(t, siteToSite("s", "198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(20*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up")
+	}
+	children := func(r *router) (n int, spi uint32) {
+		for _, s := range r.e.Daemon().Snapshot() {
+			for _, c := range s.Children {
+				n, spi = n+1, c.InSPI
+			}
+		}
+		return n, spi
+	}
+	_, old := children(a)
+	pings := iketest.In(nsA, "ping", "-q", "-c", "300", "-i", "0.01", "-W", "2", "-I", "198.19.202.1", "198.19.101.1")
+	var out strings.Builder
+	pings.Stdout = &out
+	if err := pings.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	a.e.Daemon().RekeyChild(old)
+	a.e.Daemon().RekeyIKE("s")
+	if !iketest.WaitFor(15*time.Second, func() bool {
+		na, sa := children(a)
+		nb, _ := children(b)
+		return na == 1 && nb == 1 && sa != old
+	}) {
+		na, _ := children(a)
+		nb, _ := children(b)
+		t.Fatalf("children after the rekeys: A %d, B %d", na, nb)
+	}
+	if err := pings.Wait(); err != nil || !strings.Contains(out.String(), " 0% packet loss") {
+		t.Fatalf("pings across the rekeys: %v\n%s", err, out.String())
+	}
+}
