@@ -239,10 +239,10 @@ type addrItem struct {
 	bad                     string // why the item does not decode
 }
 
-// TypedItems names the structs the menus' items decode into (engine.Typed). Routes are
-// not decoded through the schema yet.
+// TypedItems names the structs the menus' items decode into (engine.Typed).
 func (e *Engine) TypedItems() map[string]any {
-	return map[string]any{addrPath(4): addr4Item{}, addrPath(6): addr6Item{}}
+	return map[string]any{addrPath(4): addr4Item{}, addrPath(6): addr6Item{},
+		routePath(4): routeItem{}, routePath(6): routeItem{}}
 }
 
 // decodeAddr reads an address item of family v through the menu's schema.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -16,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/routing"
-	"github.com/routerd/routerd/control/store"
 )
 
 // gateway is a parsed gateway= value: an address, an interface, or address%interface.
@@ -65,26 +64,36 @@ type routeKey struct {
 	metric int
 }
 
+// routeItem is what /ip route and /ipv6 route items decode into (engine.Decode).
+type routeItem struct {
+	DstAddress   string `prop:"dst-address"` // the menu's default: the default route
+	Gateway      string `prop:"gateway"`     // an address, an interface, or address%interface
+	PrefSrc      string `prop:"pref-src"`
+	Distance     int    `prop:"distance"`
+	RoutingTable string `prop:"routing-table"` // main, a /routing table name, or its kernel number
+	Blackhole    bool   `prop:"blackhole"`
+	Disabled     bool   `prop:"disabled"`
+}
+
 // desiredRoute builds the kernel route of an item, or says why it cannot be built.
-func desiredRoute(it store.Item, v int, byName map[string]netlink.Link) (*netlink.Route, error) {
+func desiredRoute(it routeItem, v int, byName map[string]netlink.Link) (*netlink.Route, error) {
 	dst, err := netip.ParsePrefix(dstOf(it, v))
 	if err != nil {
 		return nil, fmt.Errorf("bad dst-address: %w", err)
 	}
 	dst = dst.Masked()
-	metric, _ := strconv.Atoi(orDefault(it.Props["distance"], "1"))
 	r := &netlink.Route{
 		Dst:      &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())},
-		Priority: metric,
-		Table:    tableID(it.Props["routing-table"]),
+		Priority: it.Distance,
+		Table:    tableID(it.RoutingTable),
 		Protocol: Proto,
 		Family:   family(v),
 	}
-	if it.Props["blackhole"] == "yes" {
+	if it.Blackhole {
 		r.Type = unix.RTN_BLACKHOLE
 		return r, nil
 	}
-	gw, err := parseGateway(it.Props["gateway"])
+	gw, err := parseGateway(it.Gateway)
 	if err != nil {
 		return nil, fmt.Errorf("bad gateway: %w", err)
 	}
@@ -103,27 +112,20 @@ func desiredRoute(it store.Item, v int, byName map[string]netlink.Link) (*netlin
 	} else {
 		r.Scope = netlink.SCOPE_LINK
 	}
-	if s := it.Props["pref-src"]; s != "" {
+	if s := it.PrefSrc; s != "" {
 		r.Src = net.ParseIP(s)
 	}
 	return r, nil
 }
 
-func dstOf(it store.Item, v int) string {
-	if d := it.Props["dst-address"]; d != "" {
+func dstOf(it routeItem, v int) string {
+	if d := it.DstAddress; d != "" {
 		return d
 	}
 	if v == 6 {
 		return "::/0"
 	}
 	return "0.0.0.0/0"
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 func keyOf(r *netlink.Route) routeKey {
@@ -177,37 +179,41 @@ func (e *Engine) applyRoutes(v int) {
 	}
 	var active []applied
 	var jobs []replaceJob
-	for _, it := range items {
-		if it.Props["disabled"] == "yes" {
-			e.ex.State.Set(path, it.ID, control.ItemState{Props: map[string]string{"static": "yes"}})
+	m, _ := e.ex.Tree.Get(path)
+	for _, si := range items {
+		var it routeItem
+		if err := engine.Decode(m, si, &it); err != nil {
+			e.routeState(path, si.ID, false, err.Error(), "")
 			continue
 		}
-		if t := it.Props["routing-table"]; t != "" && t != "main" {
+		if it.Disabled {
+			e.ex.State.Set(path, si.ID, control.ItemState{Props: map[string]string{"static": "yes"}})
+			continue
+		}
+		if t := it.RoutingTable; t != "" && t != "main" {
 			id, err := routing.TableID(e.ex, t)
 			if err != nil {
-				e.routeState(path, it.ID, false, err.Error(), "")
+				e.routeState(path, si.ID, false, err.Error(), "")
 				continue
 			}
-			props := maps.Clone(it.Props)
-			props["routing-table"] = strconv.Itoa(id)
-			it.Props = props
+			it.RoutingTable = strconv.Itoa(id)
 		}
 		d, err := desiredRoute(it, v, byName)
 		if err != nil {
-			e.routeState(path, it.ID, false, err.Error(), "")
+			e.routeState(path, si.ID, false, err.Error(), "")
 			continue
 		}
 		k := keyOf(d)
 		if want[k] {
-			e.routeState(path, it.ID, false, "another route has the same dst-address, distance and routing-table", "")
+			e.routeState(path, si.ID, false, "another route has the same dst-address, distance and routing-table", "")
 			continue
 		}
 		want[k] = true
 		if cur, ok := have[k]; !ok || !sameRoute(cur, d) {
-			jobs = append(jobs, replaceJob{id: it.ID, key: k, route: d})
+			jobs = append(jobs, replaceJob{id: si.ID, key: k, route: d})
 			continue
 		}
-		active = append(active, applied{it.ID, k})
+		active = append(active, applied{si.ID, k})
 	}
 	changed := len(jobs) > 0
 	for _, j := range e.replaceRoutes(jobs) {
