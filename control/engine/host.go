@@ -82,11 +82,32 @@ type Host struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	started  bool
+
+	// passes and passTime count each engine's passes and the wall time they took, so
+	// that the cost of a resync can be told apart by engine.
+	passes, passTime *prometheus.CounterVec
 }
 
 // New returns a host over ex; reg receives the engines' metrics (nil: none).
 func New(ex *control.Executor, reg prometheus.Registerer) *Host {
-	return &Host{Ex: ex, Metrics: reg, services: map[reflect.Type][]any{}}
+	h := &Host{Ex: ex, Metrics: reg, services: map[reflect.Type][]any{},
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_engine_passes_total",
+			Help: "Reconcile passes by engine.",
+		}, []string{"engine"}),
+		passTime: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_engine_pass_seconds_total",
+			Help: "Wall time spent in reconcile passes, by engine.",
+		}, []string{"engine"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{h.passes, h.passTime} {
+			if err := reg.Register(c); err != nil {
+				slog.Warn("engine host metrics not registered", "err", err)
+			}
+		}
+	}
+	return h
 }
 
 // Register adds an engine; engines start in the order they are registered (links before
@@ -261,7 +282,10 @@ func (r *Handle) protect(fn func() error) (err error) {
 
 // reconcile runs one pass and records how it went on the engine's menus.
 func (r *Handle) reconcile(ctx context.Context) {
+	start := time.Now()
 	err := r.protect(func() error { return r.eng.Reconcile(ctx) })
+	r.host.passes.WithLabelValues(r.spec.Name).Inc()
+	r.host.passTime.WithLabelValues(r.spec.Name).Add(time.Since(start).Seconds())
 	if err == nil {
 		r.succeeded()
 		return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,6 +47,7 @@ func BenchmarkControlPlane(b *testing.B) {
 				create := time.Since(start)
 				w0 := metric(r.scrape(), "routerd_tunnel_map_writes_total")
 				k0 := metric(r.scrape(), "routerd_tunnel_kernel_writes_total")
+				p0 := passSeconds(r.scrape())
 				c0 := cpuTime(b, r.Pid())
 				t0 := time.Now()
 				time.Sleep(15 * time.Second)
@@ -53,6 +55,14 @@ func BenchmarkControlPlane(b *testing.B) {
 				periods := time.Since(t0).Seconds() / 5
 				writes := metric(r.scrape(), "routerd_tunnel_map_writes_total") - w0
 				kwrites := metric(r.scrape(), "routerd_tunnel_kernel_writes_total") - k0
+				var spent []string
+				for eng, v := range passSeconds(r.scrape()) {
+					if d := (v - p0[eng]) * 1000 / periods; d >= 1 {
+						spent = append(spent, fmt.Sprintf("%s %.0f ms", eng, d))
+					}
+				}
+				sort.Strings(spent)
+				b.Logf("%d tunnels: engine pass wall time per period: %s", n, strings.Join(spent, ", "))
 				rss := rssKB(b, r.Pid())
 				b.ReportMetric(create.Seconds(), "create-s")
 				b.ReportMetric(cpu.Seconds()*1000/periods, "resync-cpu-ms/period")
@@ -71,6 +81,17 @@ func BenchmarkControlPlane(b *testing.B) {
 }
 
 var metricLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
+
+var passLine = regexp.MustCompile(`(?m)^routerd_engine_pass_seconds_total\{engine="([^"]+)"\} (\S+)$`)
+
+// passSeconds reads routerd_engine_pass_seconds_total by engine.
+func passSeconds(scrape string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range passLine.FindAllStringSubmatch(scrape, -1) {
+		out[m[1]], _ = strconv.ParseFloat(m[2], 64)
+	}
+	return out
+}
 
 // metric reads an unlabelled metric from a scrape.
 func metric(scrape, name string) float64 {
