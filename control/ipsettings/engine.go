@@ -137,6 +137,22 @@ type Engine struct {
 	states map[string]control.ItemState
 	// initNS: routerd runs in the machine's namespace and owns the global limits.
 	initNS bool
+
+	// checked remembers, per parameter, the value last applied and the per-interface
+	// files found holding it since, so that a resync reads only new interfaces' files
+	// (with 2,000 tunnel interfaces every pass read tens of thousands of files); all
+	// and default are read every pass, and every file again each fullCheck passes.
+	checked map[string]*checkedParam
+	passes  int
+}
+
+// fullCheck is how many passes go by between reads of every interface's files: a value
+// changed behind routerd's back on one interface is put back within about a minute.
+const fullCheck = 12
+
+type checkedParam struct {
+	want  string
+	files map[string]bool
 }
 
 // New returns the engine, for an engine host to run.
@@ -165,6 +181,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 
 // Reconcile writes every parameter whose file differs; unchanged files are not written.
 func (e *Engine) Reconcile(ctx context.Context) error {
+	e.passes++
 	e.apply(Path, params4)
 	e.apply(Path6, params6)
 	return nil
@@ -274,16 +291,33 @@ func (e *Engine) set(p param, v string) error {
 	}
 	// all and default first: some kernels copy them into the interfaces.
 	slices.SortStableFunc(files, func(a, b string) int { return rank(a) - rank(b) })
+	key := strings.Join(p.files, ",")
+	prev := e.checked[key]
+	if prev == nil || prev.want != want || e.passes%fullCheck == 0 {
+		prev = &checkedParam{want: want, files: map[string]bool{}}
+	}
+	next := &checkedParam{want: want, files: map[string]bool{}}
 	var errs []error
 	for _, f := range files {
+		if prev.files[f] && rank(f) != 0 {
+			next.files[f] = true // holds want since it was read or written
+			continue
+		}
 		cur, err := os.ReadFile(f)
 		if err == nil && strings.TrimSpace(string(cur)) == want {
+			next.files[f] = true
 			continue
 		}
 		if err := os.WriteFile(f, []byte(want), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", strings.TrimPrefix(f, e.opts.Proc+"/"), err))
+			continue
 		}
+		next.files[f] = true
 	}
+	if e.checked == nil {
+		e.checked = map[string]*checkedParam{}
+	}
+	e.checked[key] = next
 	return errors.Join(errs...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,5 +102,53 @@ func TestSetRefusals(t *testing.T) {
 	}
 	if err := e.set(params4[0], "yes"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing ip_forward: %v", err)
+	}
+}
+
+// A resync reads all, default and new interfaces' files only; an interface's file
+// changed behind routerd's back is put back at the next full check.
+func TestResyncReadsNewInterfacesOnly(t *testing.T) {
+	files := map[string]string{
+		"net/ipv4/conf/all/rp_filter": "0", "net/ipv4/conf/default/rp_filter": "0",
+		"net/ipv4/conf/ether1/rp_filter": "0",
+	}
+	dir := fakeProc(t, files)
+	e := New(Options{Proc: dir})
+	p := params4[5]
+	e.passes = 1
+	if err := e.set(p, "loose"); err != nil {
+		t.Fatal(err)
+	}
+	for f, v := range map[string]string{"net/ipv4/conf/all/rp_filter": "0", "net/ipv4/conf/ether1/rp_filter": "0",
+		"net/ipv4/conf/ether2/rp_filter": "0"} {
+		fakeFile(t, dir, f, v)
+	}
+	e.passes = 2
+	if err := e.set(p, "loose"); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]string{"net/ipv4/conf/all/rp_filter": "2", "net/ipv4/conf/ether2/rp_filter": "2",
+		"net/ipv4/conf/ether1/rp_filter": "0"} {
+		if got := strings.TrimSpace(read(t, dir, f)); got != want {
+			t.Errorf("after a resync %s = %q, want %q", f, got, want)
+		}
+	}
+	e.passes = fullCheck
+	if err := e.set(p, "loose"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(read(t, dir, "net/ipv4/conf/ether1/rp_filter")); got != "2" {
+		t.Errorf("after a full check ether1 = %q, want 2", got)
+	}
+}
+
+func fakeFile(t *testing.T, dir, f, v string) {
+	t.Helper()
+	p := filepath.Join(dir, f)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
