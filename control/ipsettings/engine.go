@@ -144,6 +144,10 @@ type Engine struct {
 	// and default are read every pass, and every file again each fullCheck passes.
 	checked map[string]*checkedParam
 	passes  int
+	// dirs caches, for one pass, the entries of the folders a parameter's pattern
+	// ranges over (net/ipv4/conf/*: one per interface), read once instead of a glob's
+	// stat per interface per parameter.
+	dirs map[string][]string
 }
 
 // fullCheck is how many passes go by between reads of every interface's files: a value
@@ -182,6 +186,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 // Reconcile writes every parameter whose file differs; unchanged files are not written.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	e.passes++
+	e.dirs = nil
 	e.apply(Path, params4)
 	e.apply(Path6, params6)
 	return nil
@@ -283,11 +288,7 @@ func (e *Engine) set(p param, v string) error {
 	}
 	var files []string
 	for _, g := range p.files {
-		fs, _ := filepath.Glob(filepath.Join(e.opts.Proc, g))
-		files = append(files, fs...)
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("%w: no %s in this kernel", os.ErrNotExist, strings.Join(p.files, ", "))
+		files = append(files, e.expand(g)...)
 	}
 	// all and default first: some kernels copy them into the interfaces.
 	slices.SortStableFunc(files, func(a, b string) int { return rank(a) - rank(b) })
@@ -298,12 +299,18 @@ func (e *Engine) set(p param, v string) error {
 	}
 	next := &checkedParam{want: want, files: map[string]bool{}}
 	var errs []error
+	found := 0
 	for _, f := range files {
 		if prev.files[f] && rank(f) != 0 {
 			next.files[f] = true // holds want since it was read or written
+			found++
 			continue
 		}
 		cur, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // an interface that went, or a knob this kernel lacks
+		}
+		found++
 		if err == nil && strings.TrimSpace(string(cur)) == want {
 			next.files[f] = true
 			continue
@@ -314,11 +321,40 @@ func (e *Engine) set(p param, v string) error {
 		}
 		next.files[f] = true
 	}
+	if found == 0 {
+		return fmt.Errorf("%w: no %s in this kernel", os.ErrNotExist, strings.Join(p.files, ", "))
+	}
 	if e.checked == nil {
 		e.checked = map[string]*checkedParam{}
 	}
 	e.checked[key] = next
 	return errors.Join(errs...)
+}
+
+// expand lists the files of pattern g under Proc: g as it is, or, with one "*" segment,
+// one file per entry of the folder before it (listed once per pass).
+func (e *Engine) expand(g string) []string {
+	dir, rest, ok := strings.Cut(g, "/*/")
+	if !ok {
+		return []string{filepath.Join(e.opts.Proc, g)}
+	}
+	dir = filepath.Join(e.opts.Proc, dir)
+	if e.dirs == nil {
+		e.dirs = map[string][]string{}
+	}
+	names, ok := e.dirs[dir]
+	if !ok {
+		ents, _ := os.ReadDir(dir)
+		for _, ent := range ents {
+			names = append(names, ent.Name())
+		}
+		e.dirs[dir] = names
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, filepath.Join(dir, n, rest))
+	}
+	return out
 }
 
 func rank(f string) int {

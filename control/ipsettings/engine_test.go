@@ -123,7 +123,7 @@ func TestResyncReadsNewInterfacesOnly(t *testing.T) {
 		"net/ipv4/conf/ether2/rp_filter": "0"} {
 		fakeFile(t, dir, f, v)
 	}
-	e.passes = 2
+	e.passes, e.dirs = 2, nil // a new pass, as Reconcile starts one
 	if err := e.set(p, "loose"); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestResyncReadsNewInterfacesOnly(t *testing.T) {
 			t.Errorf("after a resync %s = %q, want %q", f, got, want)
 		}
 	}
-	e.passes = fullCheck
+	e.passes, e.dirs = fullCheck, nil
 	if err := e.set(p, "loose"); err != nil {
 		t.Fatal(err)
 	}
