@@ -122,10 +122,10 @@ type conv struct {
 
 // session is one accounting session (or an authentication waiting for it).
 type session struct {
-	id, user, nas, nasAddr, port, caller, addr, acctID, status string
-	started, ended                                             time.Time
-	uptime                                                     time.Duration
-	in, out                                                    uint64
+	user, nas, nasAddr, port, caller, addr, acctID, status string
+	started, ended                                         time.Time
+	uptime                                                 time.Duration
+	in, out                                                uint64
 }
 
 // New returns the User Manager engine.
