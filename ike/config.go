@@ -89,6 +89,10 @@ const (
 	AuthMethodEAP AuthMethodKind = "eap"
 	// AuthMethodEAPRadius: the peer authenticates with EAP relayed to RADIUS (responder).
 	AuthMethodEAPRadius AuthMethodKind = "eap-radius"
+	// AuthMethodPSKXAuth: IKEv1 pre-shared key plus XAuth; the initiator is the XAuth
+	// client (EAPUser, EAPPassword: the identity's username and password), the
+	// responder the server (XAuthUsers: /ip ipsec user).
+	AuthMethodPSKXAuth AuthMethodKind = "pre-shared-key-xauth"
 )
 
 // IdentityConfig is one /ip ipsec identity: how to authenticate with a peer.
@@ -106,7 +110,8 @@ type IdentityConfig struct {
 	// ModeConfig, when set, hands out (responder) or asks for (initiator) an address
 	// and networks with the configuration payload (RFC 7296 3.15).
 	ModeConfig *ModeConfig
-	// EAPUser and EAPPassword are the credentials of auth-method=eap (eap-mschapv2).
+	// EAPUser and EAPPassword are the credentials of auth-method=eap (eap-mschapv2)
+	// and of an XAuth client (pre-shared-key-xauth).
 	EAPUser, EAPPassword string
 	// Cert, when set, is what this side signs AUTH with (digital-signature; also the
 	// responder's own AUTH of eap-radius).
@@ -120,6 +125,9 @@ type IdentityConfig struct {
 	MatchByCert bool
 	// RemoteKey is remote-key: the peer's public key (rsa-key).
 	RemoteKey crypto.PublicKey
+	// XAuthUsers looks up an XAuth user (/ip ipsec user): its password and the address
+	// mode config gives it (invalid: from the mode config).
+	XAuthUsers func(name string) (password string, addr netip.Addr, ok bool)
 }
 
 // ModeConfig is one /ip ipsec mode-config.

@@ -47,6 +47,7 @@ type v1State struct {
 	dpdSent  time.Time
 	dpdFails int
 	replaces *IKESA // the Phase 1 SA this one rekeys (DPD on)
+	cfg      *v1Cfg // XAuth and mode config (ikev1_cfg.go)
 }
 
 // v1QM is one Quick Mode exchange.
@@ -72,6 +73,8 @@ type v1QM struct {
 	commit    bool
 	offers    []v1Proposal
 	life      time.Duration
+	xchg      ExchangeType // v1ExchTransaction for XAuth and mode config, else Quick Mode
+	cfgType   uint8        // the attribute payload type a transaction began with
 }
 
 func (d *Daemon) rosLog(level slog.Level, msg string) {
@@ -98,6 +101,9 @@ func v1ModeName(m ExchangeMode) ExchangeType {
 
 // v1AuthMethod is the Phase 1 authentication attribute the identity asks for.
 func v1AuthMethod(ic *IdentityConfig, initiator bool) uint16 {
+	if ic != nil && ic.Method == AuthMethodPSKXAuth {
+		return v1AuthXAuthInitPSK // the initiator is the XAuth client either way
+	}
 	return v1AuthPSK
 }
 
@@ -247,6 +253,9 @@ func (sa *IKESA) v1VendorIDs(peer [][]byte) []v1Payload {
 			ids = append(ids, vidRFC3947, vidDraft03, vidDraft02N, vidDraft02)
 		}
 		ids = append(ids, vidDPD)
+		if ic := sa.ident; ic != nil && (ic.Method == AuthMethodPSKXAuth || ic.ModeConfig != nil && !ic.ModeConfig.Responder) {
+			ids = append(ids, vidXAuth, vidUnity) // split networks come with the Unity extension
+		}
 	} else {
 		if sa.peer.NATTraversal && sa.v1.natt != v1NATTNone {
 			for _, v := range [][]byte{vidRFC3947, vidDraft03, vidDraft02N, vidDraft02} {
@@ -618,6 +627,12 @@ func (sa *IKESA) v1Receive(b []byte, h Header, from, local netip.AddrPort) {
 		sa.v1Quick(b, h, from, local)
 	case v1ExchInfo:
 		sa.v1Informational(b, h)
+	case v1ExchTransaction:
+		if sa.state != stateEstablished || h.Flags&v1FlagEncrypted == 0 || h.MsgID == 0 {
+			sa.d.Stats.Malformed.Add(1)
+			return
+		}
+		sa.v1Transaction(b, h, from, local)
 	default:
 		sa.d.Stats.Malformed.Add(1)
 	}
@@ -748,7 +763,7 @@ func (sa *IKESA) v1MainI4(ps []v1Payload, from, local netip.AddrPort, fail func(
 	sa.v1Float()
 	v.idiB = sa.v1IDBody(sa.myID)
 	out := []v1Payload{{Type: v1PID, Body: v.idiB}, {Type: v1PHash, Body: sa.v1HashAuth(true)}}
-	if sa.peer.SendInitialContact && sa.ident.ModeConfig == nil {
+	if sa.peer.SendInitialContact && sa.ident.ModeConfig == nil && !v1IsXAuth(v.p1.auth) {
 		n := &v1Notify{Proto: v1ProtoISAKMP, Type: v1NInitialContact, SPI: append(spi64(sa.spiI), spi64(sa.spiR)...)}
 		out = append(out, v1Payload{Type: v1PNotify, Body: n.encode()})
 	}
@@ -1108,15 +1123,6 @@ func (sa *IKESA) v1Established() {
 		v.replaces = nil
 	}
 	sa.d.changed()
-	if sa.initiator && !sa.peer.Passive || sa.initiator {
-		have := map[uint64]bool{}
-		for _, c := range sa.children {
-			have[c.Policy.ID] = true
-		}
-		for _, c := range sa.peer.Children {
-			if !have[c.ID] {
-				sa.v1CreateChild(c, nil)
-			}
-		}
-	}
+	sa.v1StartCfg()
+	sa.v1StartChildren()
 }

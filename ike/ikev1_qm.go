@@ -212,11 +212,11 @@ func encapTunnel(m uint16) bool {
 // v1CreateChild starts a Quick Mode for a policy (rekey: replacing an IPsec SA).
 func (sa *IKESA) v1CreateChild(cfg *ChildConfig, rekey *ChildSA) {
 	v := sa.v1
-	if sa.state != stateEstablished || v.p1iv == nil {
+	if sa.state != stateEstablished || v.p1iv == nil || !sa.v1Ready() {
 		return
 	}
 	for _, q := range v.qms {
-		if q.initiator && !q.done && q.cfg.ID == cfg.ID {
+		if q.initiator && !q.done && q.cfg == cfg {
 			return // one at a time per policy
 		}
 	}
@@ -255,6 +255,10 @@ func (sa *IKESA) v1CreateChild(cfg *ChildConfig, rekey *ChildSA) {
 func (sa *IKESA) v1Quick(b []byte, h Header, from, local netip.AddrPort) {
 	v := sa.v1
 	qm := v.qms[h.MsgID]
+	if qm != nil && qm.xchg != 0 {
+		sa.d.Stats.ReplayedOrStale.Add(1) // a transaction's message ID
+		return
+	}
 	if qm != nil && qm.lastIn != nil && string(qm.lastIn) == string(b) {
 		// A retransmission: the peer missed our answer.
 		sa.d.Stats.ReplayedOrStale.Add(1)
@@ -529,6 +533,15 @@ func (sa *IKESA) v1QuickR1(b []byte, h Header, from, local netip.AddrPort) {
 			return
 		}
 		idciB, idcrB = ids[0].Body, ids[1].Body
+	}
+	if !sa.v1Ready() {
+		notify(v1NAuthFailed, "quick mode before XAuth completed")
+		return
+	}
+	if sa.vip.IsValid() && (ri.Start != sa.vip || ri.End != sa.vip) {
+		// The peer's side is the address mode config gave it, nothing else.
+		notify(v1NInvalidIDInformation, "the peer's ID "+ri.String()+" is not its mode config address "+sa.vip.String())
+		return
 	}
 	cfg, l, r := sa.matchPolicy([]Selector{ri}, []Selector{li})
 	if cfg == nil || l != li || r != ri {
@@ -866,6 +879,11 @@ func (sa *IKESA) v1Timers(now time.Time) {
 		if qm.wait && now.Sub(qm.sentAt) >= qm.timeout {
 			if qm.tries >= maxTries {
 				qm.wait, qm.done = false, true
+				if qm.xchg == v1ExchTransaction {
+					sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s mode config or xauth exchange failed due to time up", sa.remote.Addr()))
+					sa.destroy("no answer to the transaction exchange")
+					return
+				}
 				sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s phase2 negotiation failed due to time up %s", sa.remote.Addr(), sa.endpoints()))
 				if qm.rekey != nil {
 					qm.rekey.rekeying = false

@@ -41,6 +41,7 @@ const (
 	ActivePeersPath = "/ip/ipsec/active-peers"
 	InstalledSAPath = "/ip/ipsec/installed-sa"
 	ModeConfigPath  = "/ip/ipsec/mode-config"
+	UserPath        = "/ip/ipsec/user"
 )
 
 // Options say where the engine listens and how it reaches the data path.
@@ -153,7 +154,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	// /ip ipsec key (rsa-key) keeps saying it is not applied. settings is applied:
 	// accounting and interim-update drive eap-radius accounting (eap.go).
 	for _, p := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, GroupPath, ModeConfigPath,
-		StatisticsPath, ActivePeersPath, InstalledSAPath, SettingsPath} {
+		StatisticsPath, ActivePeersPath, InstalledSAPath, SettingsPath, UserPath} {
 		ex.SetEngine(p, "ipsec")
 	}
 	e.registerChecks()
@@ -317,6 +318,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	profiles, proposals, peers := read(ProfilePath), read(ProposalPath), read(PeerPath)
 	identities, policies := read(IdentityPath), read(PolicyPath)
+	xauthUsers := decodeUsers(read(UserPath))
 	modeConfigs := map[string]*ike.ModeConfig{}
 	mcProps := map[string]map[string]string{}
 	for _, it := range read(ModeConfigPath) {
@@ -436,6 +438,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		if p["template"] == "yes" {
 			templates[p["group"]] = append(templates[p["group"]], cc)
+			if v4 := anyFamilyTwin(cc); v4 != nil {
+				templates[p["group"]] = append(templates[p["group"]], v4)
+			}
 			continue
 		}
 		pi := &policyInfo{id: it.ID, peer: p["peer"], tunnel: cc.Tunnel, src: src, dst: dst, proto: proto,
@@ -484,13 +489,13 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		method := p["auth-method"]
 		sig := method == "digital-signature"
 		rsaKey := method == "rsa-key"
-		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig && !rsaKey {
+		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig && !rsaKey && method != "pre-shared-key-xauth" {
 			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", method))
 			continue
 		}
 		psk, err := secret(p["secret"])
 		// EAP identities may have a secret: the responder authenticates with it (eap.go).
-		if err == nil && len(psk) == 0 && method == "pre-shared-key" {
+		if err == nil && len(psk) == 0 && (method == "pre-shared-key" || method == "pre-shared-key-xauth") {
 			err = errors.New("secret is empty")
 		}
 		if err != nil {
@@ -531,6 +536,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		} else if method == "eap" && e.opts.Certs != nil {
 			// The EAP client verifies a responder's certificate against /certificate.
 			if err := e.certAuth(p, ic); err != nil {
+				e.bad(IdentityPath, it.ID, err)
+				continue
+			}
+		}
+		if method == "pre-shared-key-xauth" {
+			if err := xauthIdentity(ic, p, pc, xauthUsers); err != nil {
 				e.bad(IdentityPath, it.ID, err)
 				continue
 			}

@@ -24,6 +24,7 @@ func ipsecMenus() []*Menu {
 		ipsecPolicyGroupMenu(),
 		ipsecPolicyMenu(),
 		ipsecIdentityMenu(),
+		ipsecUserMenu(),
 		ipsecSettingsMenu(),
 		ipsecStatisticsMenu(),
 		ipsecActivePeersMenu(),

@@ -131,6 +131,7 @@ func TestIpsecMenusPresent(t *testing.T) {
 		"/ip/ipsec/policy/group": List,
 		"/ip/ipsec/policy":       List,
 		"/ip/ipsec/identity":     List,
+		"/ip/ipsec/user":         List,
 		"/ip/ipsec/settings":     Single,
 		"/ip/ipsec/statistics":   Single,
 		"/ip/ipsec/active-peers": Status,

@@ -95,3 +95,42 @@ add chain=srcnat action=accept place-before=0 src-address=198.19.101.0/24 dst-ad
 		t.Errorf("no phase 1 line in /log:\n%s", out)
 	}
 }
+
+// TestIKEv1XAuthRoadWarrior: an IKEv1 road warrior between two routerd: the server
+// (passive) checks /ip ipsec user and hands out a pool address with the split network
+// through mode config; the client (pre-shared-key-xauth with username and password,
+// mode-config=request-only) gets a dynamic policy (flag D) from its address to the split
+// network and pings the server's office network from the address.
+func TestIKEv1XAuthRoadWarrior(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping")
+	nsA, nsB := iketest.NS(t, "xaus"), iketest.NS(t, "xauc")
+	iketest.Veth(t, nsA, "ether1", "", nsB, "ether1", "")
+	server, client := startDaemon(t, nsA), startDaemon(t, nsB)
+	server.script(`/ip address add address=198.18.90.1/24 interface=ether1
+/interface bridge add name=office
+/ip address add address=198.19.101.1/24 interface=office
+/ip pool add name=rw-pool ranges=198.19.77.10-198.19.77.20
+/ip ipsec mode-config add name=rw address-pool=rw-pool split-include=198.19.101.0/24 system-dns=no
+/ip ipsec user add name=user1 password=user1-pass
+/ip ipsec peer add name=rw passive=yes
+/ip ipsec identity add peer=rw auth-method=pre-shared-key-xauth secret=group-psk generate-policy=port-strict mode-config=rw
+`)
+	client.script(`/ip address add address=198.18.90.2/24 interface=ether1
+/ip ipsec peer add name=gw address=198.18.90.1/32
+/ip ipsec identity add peer=gw auth-method=pre-shared-key-xauth secret=group-psk username=user1 password=user1-pass generate-policy=port-strict mode-config=request-only
+`)
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return strings.Contains(client.script("/ip ipsec policy print where dynamic\n"), "198.19.101.0/24")
+	}) {
+		t.Fatalf("no dynamic policy on the client:\n%s\n%s", client.script("/ip ipsec policy print detail\n"), client.script("/ip ipsec active-peers print detail\n"))
+	}
+	pol := client.script("/ip ipsec policy print where dynamic\n")
+	if !strings.Contains(pol, "198.19.77.10/32") || !strings.Contains(pol, "D") {
+		t.Fatalf("client's dynamic policy:\n%s", pol)
+	}
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "-I", "198.19.77.10", "198.19.101.1").Run() == nil
+	}) {
+		t.Fatalf("no ping from the mode config address:\n%s", client.script("/ip ipsec statistics print\n"))
+	}
+}

@@ -1,0 +1,79 @@
+package ipsec
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/ike"
+)
+
+// IKEv1 parts of the configuration: XAuth identities and /ip ipsec user.
+
+type xauthUser struct {
+	password string
+	address  netip.Addr
+}
+
+// decodeUsers reads /ip ipsec user (disabled users cannot log in).
+func decodeUsers(items []store.Item) map[string]xauthUser {
+	users := map[string]xauthUser{}
+	for _, it := range items {
+		p := it.Props
+		if p["disabled"] == "yes" || p["name"] == "" {
+			continue
+		}
+		u := xauthUser{password: p["password"]}
+		u.address, _ = netip.ParseAddr(p["address"])
+		users[p["name"]] = u
+	}
+	return users
+}
+
+// xauthIdentity makes an identity pre-shared-key-xauth: an initiator (passive=no) logs
+// in with the identity's username and password, a responder (passive=yes) checks
+// /ip ipsec user, as the reference's peer passive property says.
+func xauthIdentity(ic *ike.IdentityConfig, p map[string]string, pc *ike.PeerConfig, users map[string]xauthUser) error {
+	if pc.Exchange == ike.ExchangeIKEv2 {
+		return errors.New("pre-shared-key-xauth is IKEv1 only (exchange-mode main or aggressive)")
+	}
+	ic.Method = ike.AuthMethodPSKXAuth
+	if !pc.Passive {
+		if p["username"] == "" {
+			return errors.New("pre-shared-key-xauth initiator needs username and password")
+		}
+		ic.EAPUser, ic.EAPPassword = p["username"], p["password"]
+		return nil
+	}
+	ic.XAuthUsers = func(name string) (string, netip.Addr, bool) {
+		u, ok := users[name]
+		return u.password, u.address, ok
+	}
+	return nil
+}
+
+// anyFamilyTwin is the IPv4 twin of a template whose side is ::/0: RouterOS's default
+// template (group=default src-address=::/0 dst-address=::/0) generates IPv4 policies
+// too, so road warriors get theirs without a template of their own. nil when the
+// template has no ::/0 side.
+func anyFamilyTwin(cc *ike.ChildConfig) *ike.ChildConfig {
+	all6 := ike.SelectorFromPrefix(netip.MustParsePrefix("::/0"), 0, 0)
+	isAll6 := func(s ike.Selector) bool { return s.Start == all6.Start && s.End == all6.End }
+	if !isAll6(cc.Local) && !isAll6(cc.Remote) {
+		return nil
+	}
+	twin := *cc
+	all4 := netip.MustParsePrefix("0.0.0.0/0")
+	if isAll6(cc.Local) {
+		twin.Local = ike.SelectorFromPrefix(all4, cc.Local.IPProto, 0)
+		twin.Local.StartPort, twin.Local.EndPort = cc.Local.StartPort, cc.Local.EndPort
+	}
+	if isAll6(cc.Remote) {
+		twin.Remote = ike.SelectorFromPrefix(all4, cc.Remote.IPProto, 0)
+		twin.Remote.StartPort, twin.Remote.EndPort = cc.Remote.StartPort, cc.Remote.EndPort
+	}
+	if twin.Local.Start.Is4() != twin.Remote.Start.Is4() {
+		return nil
+	}
+	return &twin
+}
