@@ -493,6 +493,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", method))
 			continue
 		}
+		if err := ikev1Method(method, pc); err != nil {
+			e.bad(IdentityPath, it.ID, err)
+			continue
+		}
 		psk, err := secret(p["secret"])
 		// EAP identities may have a secret: the responder authenticates with it (eap.go).
 		if err == nil && len(psk) == 0 && (method == "pre-shared-key" || method == "pre-shared-key-xauth") {

@@ -2,6 +2,7 @@ package ipsec
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 
 	"github.com/routerd/routerd/control/store"
@@ -28,6 +29,15 @@ func decodeUsers(items []store.Item) map[string]xauthUser {
 		users[p["name"]] = u
 	}
 	return users
+}
+
+// ikev1Method refuses the authentication methods IKEv1 does not have yet on IKEv1
+// peers (exchange-mode main, aggressive, base).
+func ikev1Method(method string, pc *ike.PeerConfig) error {
+	if pc.Exchange == ike.ExchangeIKEv2 || method == "pre-shared-key" || method == "pre-shared-key-xauth" {
+		return nil
+	}
+	return fmt.Errorf("auth-method=%s with exchange-mode main, aggressive or base is not supported yet (IKEv1 has pre-shared-key and pre-shared-key-xauth)", method)
 }
 
 // xauthIdentity makes an identity pre-shared-key-xauth: an initiator (passive=no) logs
