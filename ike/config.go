@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"net/netip"
 	"strings"
 	"time"
@@ -29,6 +31,10 @@ func (id Identity) String() string {
 	case IDKeyID:
 		return "key-id:" + string(id.Data)
 	case IDDERASNDN:
+		var seq pkix.RDNSequence
+		if rest, err := asn1.Unmarshal(id.Data, &seq); err == nil && len(rest) == 0 {
+			return "dn:" + seq.String()
+		}
 		return "dn:(der)"
 	}
 	return "id-type-" + string(rune('0'+id.Type))

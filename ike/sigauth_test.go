@@ -7,8 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"math/big"
+	"net"
+	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -91,4 +96,35 @@ func FuzzVerifyAuth(f *testing.F) {
 		}
 		_, _ = peerCerts([]Payload{&Cert{Encoding: CertEncodingX509Sig, Data: data}})
 	})
+}
+
+// TestCertIdentity: my-id=auto is the first SAN (IP, DNS, email) else the DN, and an ID
+// matches a certificate by its DN or one of its SANs.
+func TestCertIdentity(t *testing.T) {
+	mk := func(tpl *x509.Certificate) *x509.Certificate {
+		tpl.SerialNumber = big.NewInt(1)
+		der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, testP256.Public(), testP256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}
+	ipc := mk(&x509.Certificate{Subject: pkix.Name{CommonName: "198.18.0.1"}, IPAddresses: []net.IP{net.ParseIP("198.18.0.1").To4()}, DNSNames: []string{"r.example"}})
+	if id := certIdentity(ipc); id.String() != "address:198.18.0.1" {
+		t.Errorf("SAN IP: %s", id)
+	}
+	for _, id := range []Identity{AddrIdentity(netip.MustParseAddr("198.18.0.1")), {IDFQDN, []byte("R.example")}} {
+		if !idMatchesCert(id, ipc) {
+			t.Errorf("%s does not match", id)
+		}
+	}
+	if idMatchesCert(Identity{IDFQDN, []byte("other.example")}, ipc) || idMatchesCert(AddrIdentity(netip.MustParseAddr("198.18.0.2")), ipc) {
+		t.Error("a name not in the certificate matched")
+	}
+	dnc := mk(&x509.Certificate{Subject: pkix.Name{CommonName: "rw-client1", Organization: []string{"o"}}})
+	id := certIdentity(dnc)
+	if id.Type != IDDERASNDN || !strings.Contains(id.String(), "CN=rw-client1") || !idMatchesCert(id, dnc) {
+		t.Errorf("DN identity %s", id)
+	}
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/eventlog"
-	"github.com/routerd/routerd/control/system"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/system"
 )
 
 type router struct {
@@ -412,5 +412,33 @@ func TestBackupRestoresKeys(t *testing.T) {
 	}
 	if k, ok := r.e.Store().Key("k1"); !ok || k.Signer == nil {
 		t.Errorf("ipsec key not restored")
+	}
+}
+
+// TestIntermediateChain: root -> intermediate -> leaf made here; Chain sends the leaf
+// and the intermediate (not the root); a peer's leaf plus intermediate verifies with
+// only the root trusted.
+func TestIntermediateChain(t *testing.T) {
+	r := newRouter(t)
+	r.run(t, `/certificate
+add name=root common-name=root
+sign root
+add name=inter common-name=inter key-usage=key-cert-sign,crl-sign,digital-signature
+sign inter ca=root
+add name=leaf common-name=leaf subject-alt-name=DNS:leaf.example key-usage=digital-signature,tls-client
+sign leaf ca=inter
+`)
+	s := r.e.Store()
+	leaf, _ := s.Get("leaf")
+	chain := s.Chain(leaf)
+	if len(chain) != 2 || chain[1].Subject.CommonName != "inter" {
+		t.Fatalf("chain %v", chain)
+	}
+	r.run(t, "/certificate remove [find name=inter]")
+	if _, err := s.Verify([]*x509.Certificate{leaf.X509}, certificate.PurposeClient); err == nil {
+		t.Fatal("verified without the intermediate")
+	}
+	if _, err := s.Verify(chain, certificate.PurposeClient); err != nil {
+		t.Fatalf("leaf + intermediate from the peer: %v", err)
 	}
 }
