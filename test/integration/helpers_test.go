@@ -19,7 +19,6 @@ var binDir string
 
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
-func routerdBin() string   { return filepath.Join(binDir, "routerd") }
 func routerctlBin() string { return filepath.Join(binDir, "routerctl") }
 
 // router is one routerd process started by a test (testbin.Router), its services bound
