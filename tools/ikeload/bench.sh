@@ -4,8 +4,15 @@
 # (kernel-libipsec), in two namespaces joined by veth. Prints setups/s and the
 # responder's CPU per IKE_SA+CHILD_SA. Needs root, strongSwan (charon-systemd, swanctl).
 #   tools/ikeload/bench.sh [N] [CONCURRENCY]
+# MODE=main (or aggressive) measures IKEv1: Phase 1 with address IDs, then Quick Mode.
 set -euo pipefail
-N=${1:-300} C=${2:-16}
+N=${1:-300} C=${2:-16} MODE=${MODE:-ike2}
+if [ "$MODE" = ike2 ]; then
+  VERSION=2 MYID=fqdn:r.example PEERID=fqdn:s.example SID=s.example RID=r.example AGGR=no
+else
+  VERSION=1 MYID=address:198.18.60.1 PEERID=address:198.18.60.2 SID=198.18.60.2 RID=198.18.60.1 AGGR=no
+  [ "$MODE" = aggressive ] && AGGR=yes
+fi
 cd "$(dirname "$0")/../.."
 go build -o /tmp/ikeload.$$ ./tools/ikeload
 I=ikli$$ S=ikls$$ DIR=$(mktemp -d)
@@ -21,7 +28,7 @@ tck=$(getconf CLK_TCK)
 measure() { # name pid group
   local before after out
   before=$(cpu "$2")
-  out=$(nsenter --net=/run/netns/$I /tmp/ikeload.$$ -remote 198.18.60.2 -ike "$3" -esp aes128gcm16 -n "$N" -c "$C")
+  out=$(nsenter --net=/run/netns/$I /tmp/ikeload.$$ -exchange "$MODE" -id "$MYID" -peer-id "$PEERID" -remote 198.18.60.2 -ike "$3" -esp aes128gcm16 -n "$N" -c "$C")
   after=$(cpu "$2")
   local setups; setups=$(sed -n 's/.*setups=\([0-9]*\).*/\1/p' <<<"$out")
   awk -v n="$1" -v o="$out" -v d="$((after-before))" -v t="$tck" -v s="$setups" \
@@ -30,7 +37,7 @@ measure() { # name pid group
 for group in ecp256 modp2048; do
   ike="aes128-sha256-$group"
   echo "== $ike, $N setups, $C concurrent"
-  nsenter --net=/run/netns/$S /tmp/ikeload.$$ -respond -ike "$ike" -esp aes128gcm16 -id fqdn:s.example -peer-id fqdn:r.example \
+  nsenter --net=/run/netns/$S /tmp/ikeload.$$ -respond -exchange "$MODE" -ike "$ike" -esp aes128gcm16 -id "$PEERID" -peer-id "$MYID" \
     -local-ts 198.19.102.0/24 -remote-ts 198.19.101.0/24 >"$DIR/r.out" 2>&1 & echo $! >"$DIR/pid"
   sleep 0.5
   measure routerd "$(cat "$DIR/pid")" "$ike"
@@ -40,27 +47,29 @@ for group in ecp256 modp2048; do
 charon-systemd {
   port = 500
   port_nat_t = 4500
+  i_dont_care_about_security_and_use_aggressive_mode_psk = yes
   load = random nonce openssl gmp aes sha1 sha2 md5 hmac gcm x509 pubkey pkcs1 pem kdf xcbc cmac kernel-libipsec kernel-netlink socket-default vici updown
   filelog { main { path = $DIR/swan/charon.log
-                   default = 0 } }
+                   default = ${SWANLOG:-0} } }
   plugins { vici { socket = unix://$DIR/swan/charon.vici } }
 }
 SC
   cat >"$DIR/swan/swanctl.conf" <<SW
-connections { r { version = 2
+connections { r { version = $VERSION
+  aggressive = $AGGR
   local_addrs = 198.18.60.2
   remote_addrs = %any
   proposals = $ike
   dpd_delay = 0
   local { auth = psk
-          id = s.example }
+          id = $SID }
   remote { auth = psk
-           id = r.example }
+           id = $RID }
   children { net { local_ts = 198.19.102.0/24
                    remote_ts = 198.19.101.0/24
                    esp_proposals = aes128gcm16 } } } }
-secrets { ike-1 { id-a = s.example
-                  id-b = r.example
+secrets { ike-1 { id-a = $SID
+                  id-b = $RID
                   secret = "a-long-test-psk" } }
 SW
   nsenter --net=/run/netns/$S env STRONGSWAN_CONF="$DIR/swan/strongswan.conf" /usr/sbin/charon-systemd >"$DIR/swan/stdout" 2>&1 & echo $! >"$DIR/pid"
@@ -68,4 +77,5 @@ SW
   swanctl --load-all --uri "unix://$DIR/swan/charon.vici" --file "$DIR/swan/swanctl.conf" >/dev/null 2>&1 || true
   measure charon "$(cat "$DIR/pid")" "$ike"
   kill "$(cat "$DIR/pid")"; wait "$(cat "$DIR/pid")" 2>/dev/null || true; sleep 0.5
+  [ -n "${KEEPLOG:-}" ] && cp "$DIR/swan/charon.log" "$KEEPLOG" || true
 done

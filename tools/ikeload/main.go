@@ -1,4 +1,4 @@
-// Command ikeload measures IKEv2 responders: as initiator (built on routerd's ike
+// Command ikeload measures IKE responders (IKEv2, or IKEv1 with -exchange main): as initiator (built on routerd's ike
 // package) it sets up IKE_SA+CHILD_SA pairs with PSK against a responder as fast as a
 // window of concurrent negotiations allows, deleting each once it is up, and prints
 // setups per second; with -respond it is routerd's responder (the ike daemon with the
@@ -40,7 +40,15 @@ func main() {
 	certFile := flag.String("cert", "", "digital-signature: PEM certificate (then its chain) to authenticate with, instead of -psk")
 	keyFile := flag.String("key", "", "digital-signature: PEM private key of -cert")
 	caFile := flag.String("ca", "", "digital-signature: PEM trust anchors for the peer's certificate")
+	exchange := flag.String("exchange", "ike2", "exchange mode: ike2, or IKEv1 main, aggressive or base")
 	flag.Parse()
+	mode, ok := map[string]ike.ExchangeMode{"ike2": ike.ExchangeIKEv2, "main": ike.ExchangeMain,
+		"aggressive": ike.ExchangeAggressive, "base": ike.ExchangeBase}[*exchange]
+	if !ok {
+		fmt.Fprintln(os.Stderr, "ikeload: -exchange must be ike2, main, aggressive or base")
+		os.Exit(2)
+	}
+	exchangeMode = mode
 	if *certFile != "" {
 		ic, err := sigIdentity(*certFile, *keyFile, *caFile)
 		if err != nil {
@@ -54,6 +62,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// exchangeMode is -exchange: IKEv2 or an IKEv1 Phase 1 exchange (Quick Mode follows).
+var exchangeMode ike.ExchangeMode
 
 func run(respond bool, remote, ikeProp, espProp, psk, myID, peerID, localTS, remoteTS string, n, c int, datapath bool) error {
 	ip, err := ike.ParseProposal(ikeProp, ike.ProtoIKE)
@@ -76,6 +87,7 @@ func run(respond bool, remote, ikeProp, espProp, psk, myID, peerID, localTS, rem
 	p.DPDInterval = 0
 	p.SendInitialContact = false
 	p.Proposals = []ike.Proposal{ip}
+	p.Exchange = exchangeMode
 	p.Identities = []*ike.IdentityConfig{{Method: ike.AuthMethodPSK, PSK: []byte(psk),
 		MyID: ike.IDSpec{ID: my}, RemoteID: ike.IDSpec{ID: pid}}}
 	if sigIdent != nil {
