@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -159,4 +160,53 @@ func TestBenchSetVsLinear(t *testing.T) {
 	linear := rate()
 	t.Logf("TCP client->server through the router, Mbit/s: no rules %s; 100,000-entry address list %s (applied in %v); 100,000 linear rules %s",
 		base, withSet, applySet, linear)
+}
+
+// TestBenchImport10k: the whole path of a 10,000-rule `/ip firewall filter` script (the
+// console's parser, the store, the engine's passes until the kernel has every rule)
+// beside nft -f of the equivalent ruleset, in the same run.
+//
+//	go test ./control/firewall/ -run TestBenchImport10k -firewall.bench -v
+func TestBenchImport10k(t *testing.T) {
+	if !*benchFlag {
+		t.Skip("benchmark: run with -firewall.bench")
+	}
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	const n = 10000
+	var b strings.Builder
+	b.WriteString("/ip firewall filter\n")
+	for i := 0; i < n; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0})
+		fmt.Fprintf(&b, "add chain=forward action=%s src-address=%s/24 protocol=tcp dst-port=%d\n", []string{"accept", "drop"}[i%2], a, 1000+i%5000)
+	}
+	f := filepath.Join(t.TempDir(), "rules.nft")
+	if err := os.WriteFile(f, []byte(nftText(n)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "-f", f)
+	theirs := time.Since(start)
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", "bench")
+	start = time.Now()
+	var out strings.Builder
+	if err := r.in.Run(context.Background(), r.con, b.String(), &out); err != nil {
+		t.Fatal(err)
+	}
+	script := time.Since(start)
+	applied := func() bool {
+		r.e.mu.Lock()
+		defer r.e.mu.Unlock()
+		pl := r.e.applied[false]
+		return pl != nil && len(pl.Counters) >= n
+	}
+	for !applied() {
+		if time.Since(start) > 4*time.Minute {
+			t.Fatal("the engine never applied the last rule")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ours := time.Since(start)
+	t.Logf("10,000-rule /ip firewall filter script: %v until the kernel has every rule (script itself %v); nft -f %v; ratio %.2f",
+		ours, script, theirs, float64(ours)/float64(theirs))
 }

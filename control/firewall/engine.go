@@ -122,6 +122,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 			case <-ctx.Done():
 				return
 			case <-e.wake:
+				settle(ctx, e.wake)
 				if err := e.Reconcile(ctx); err != nil {
 					slog.Warn("firewall: not applied", "err", err)
 				}
@@ -386,10 +387,7 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 				targets = append(targets, it)
 			}
 		}
-		items, err := tx.List(m.Path)
-		if err != nil {
-			return err
-		}
+		var items []store.Item // read only for a jump's loop check: an import adds many rules
 		for _, it := range targets {
 			props := map[string]string{}
 			for k, v := range it.Props {
@@ -410,6 +408,12 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			}
 			// A jump must not close a loop with the rules already there.
 			if r.Action == "jump" && props["disabled"] != "yes" {
+				if items == nil {
+					var err error
+					if items, err = tx.List(m.Path); err != nil {
+						return err
+					}
+				}
 				var rules []*Rule
 				for _, o := range items {
 					if o.ID != it.ID && o.Props["disabled"] != "yes" {
@@ -492,4 +496,27 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 		rows = append(rows, control.Row{ID: e.dynID(d.List + "/" + d.Addr.String()), Props: p, Flags: "D"})
 	}
 	return rows, nil
+}
+
+// settle waits until changes stop coming for a moment (at most settleMax): an import
+// commits every few milliseconds, and each pass compiles and applies the whole table, so
+// passes in the middle of an import are work thrown away.
+func settle(ctx context.Context, wake <-chan struct{}) {
+	const quiet, settleMax = 100 * time.Millisecond, 2 * time.Second
+	deadline := time.Now().Add(settleMax)
+	t := time.NewTimer(quiet)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case <-wake:
+			if time.Now().After(deadline) {
+				return
+			}
+			t.Reset(quiet)
+		}
+	}
 }
