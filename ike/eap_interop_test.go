@@ -3,6 +3,7 @@ package ike_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -196,6 +197,45 @@ func TestEAPRadiusResponderWithCharon(t *testing.T) {
 				return len(relay.acct) == 1 && relay.acct[0].Start && relay.acct[0].User == "user1"
 			}) {
 				t.Fatalf("accounting: %+v", relay.acct)
+			}
+		})
+	}
+}
+
+// TestEAPOnlyBetweenRouterd: routerd's auth-method=eap initiator against routerd's
+// eap-radius responder with neither a secret nor a certificate: EAP-only authentication
+// (RFC 5998), both AUTHs keyed with the MSK; a wrong password gets no SA.
+func TestEAPOnlyBetweenRouterd(t *testing.T) {
+	for _, tc := range []struct {
+		name, password string
+		ok             bool
+	}{{"right", "password", true}, {"wrong", "bad", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rg := newRig(t)
+			recR, recI := &recorder{}, &recorder{}
+			relay := &localRelay{convs: map[string]*eap.MSCHAPv2Server{}}
+			resp := startDaemon(t, rg.nsR, recR, func(o *ike.Options) { o.EAPRelay = relay })
+			resp.SetPeers([]*ike.PeerConfig{eapPeer(t, true, &ike.IdentityConfig{Name: "r", Method: ike.AuthMethodEAPRadius,
+				MyID: ike.IDSpec{Auto: true}, RemoteID: ike.IDSpec{Auto: true}})})
+			init := startDaemon(t, rg.nsS, recI)
+			p := eapPeer(t, false, &ike.IdentityConfig{Name: "i", Method: ike.AuthMethodEAP, EAPUser: "user1",
+				EAPPassword: tc.password, MyID: ike.IDSpec{Auto: true}, RemoteID: ike.IDSpec{Auto: true}})
+			// The mirror image of the responder's peer.
+			p.Remote = netip.MustParsePrefix("198.18.30.1/32")
+			c := p.Children[0]
+			c.Local, c.Remote = c.Remote, c.Local
+			init.SetPeers([]*ike.PeerConfig{p})
+			if tc.ok {
+				if !iketest.WaitFor(20*time.Second, func() bool { return recR.count() == 1 && recI.count() == 1 }) {
+					t.Fatalf("CHILD SAs: responder %d, initiator %d", recR.count(), recI.count())
+				}
+				return
+			}
+			if !iketest.WaitFor(20*time.Second, func() bool { return resp.Stats.AuthFailed.Load() > 0 && init.Stats.AuthFailed.Load() > 0 }) {
+				t.Fatalf("wrong password not counted: responder %d, initiator %d", resp.Stats.AuthFailed.Load(), init.Stats.AuthFailed.Load())
+			}
+			if recR.count()+recI.count() != 0 {
+				t.Fatal("SA with a wrong password")
 			}
 		})
 	}
