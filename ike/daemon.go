@@ -162,7 +162,11 @@ func New(opts Options, dp Datapath) (*Daemon, error) {
 	}
 	for _, s := range d.socks {
 		d.wg.Add(1)
-		go d.read(s)
+		if s.port == opts.NATPort {
+			go d.readNAT(s) // natread.go
+		} else {
+			go d.read(s)
+		}
 	}
 	d.ticker = time.NewTicker(250 * time.Millisecond)
 	d.wg.Add(1)
