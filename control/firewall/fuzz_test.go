@@ -20,3 +20,30 @@ func FuzzLogPacket(f *testing.F) {
 		_ = describePacket(payload)
 	})
 }
+
+// FuzzRuleValues: the matcher values a console, API or import sends (time=, dst-limit=,
+// connection-limit=, per-connection-classifier=, limit=, nth=, ttl=) either are refused
+// by Check or compile, and never panic.
+func FuzzRuleValues(f *testing.F) {
+	for _, s := range []string{"8h-17h,mon,fri", "22h-2h", "2,2,dst-address/1m", "3,24", "both-addresses:2/1", "!src-port:3/0",
+		"10/1m,5:packet", "4,1", "equal:64", "0s-24h,sun,sat", "1,1,addresses-and-dst-port"} {
+		f.Add("time", s, false)
+		f.Add("dst-limit", s, true)
+	}
+	f.Fuzz(func(t *testing.T, prop, val string, v6 bool) {
+		switch prop {
+		case "time", "dst-limit", "connection-limit", "per-connection-classifier", "limit", "nth", "ttl":
+		default:
+			prop = "time"
+		}
+		r := &Rule{ID: 1, Table: "filter", Chain: "forward", Action: "accept", Props: map[string]string{"chain": "forward", prop: val}}
+		if r.Check(v6) != nil {
+			return
+		}
+		off := 3600
+		pl := Compile(Config{V6: v6, Rules: []*Rule{r}, ZoneOffset: &off})
+		if len(pl.Invalid) == 0 && len(pl.Chains) == 0 {
+			t.Fatalf("%s=%q: valid but compiled to nothing", prop, val)
+		}
+	})
+}
