@@ -28,7 +28,7 @@
 // and set. Items that are stored but cannot apply yet (auth-method other than
 // pre-shared-key, eap and eap-radius) are marked invalid with the reason. proposal-check
 // and lifebytes are ignored with exchange-mode=ike2, as the reference says RouterOS does.
-// Not here: match-by=certificate (certificates), xauth-use-radius (IKEv1).
+// match-by=certificate is certauth.go's; xauth-use-radius applies to IKEv1 peers only.
 //
 // EAP (eap.go): auth-method=eap as initiator with username/password and eap-methods
 // eap-mschapv2, the responder verified by its certificate (/certificate) or secret=;
