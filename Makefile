@@ -29,7 +29,8 @@ test: build lint check-bpf test-race
 # The packages with concurrency (executor, store, the engine host and the engines) under
 # the race detector.
 RACE_PKGS ?= ./control/ ./control/store/ ./control/engine/ ./control/scheduler/ ./control/tftp/ \
-	./control/service/ ./control/link/ ./control/ipcfg/ ./control/tunnel/ ./ptp/node/ ./radius/
+	./control/service/ ./control/link/ ./control/ipcfg/ ./control/tunnel/ ./ptp/node/ ./radius/ \
+	./control/certificate/
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
