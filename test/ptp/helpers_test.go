@@ -160,7 +160,15 @@ func (r *router) run(cmd string) string {
 // monitor runs `/system ptp monitor NAME once` and returns its fields.
 func (r *router) monitor(name string) map[string]string {
 	r.t.Helper()
-	out := r.run("/system ptp monitor " + name + " once")
+	out, err := r.Ctl(nil, "/system ptp monitor "+name+" once")
+	if err != nil {
+		if strings.Contains(out, "profile is not running") {
+			// The engine's pass that starts the instance has not run yet: no fields,
+			// so the callers' conditions (all inside waits) do not hold yet.
+			return map[string]string{"error": strings.TrimSpace(out)}
+		}
+		r.t.Fatalf("/system ptp monitor %s once: %v\n%s", name, err, out)
+	}
 	f := map[string]string{}
 	for _, l := range strings.Split(out, "\n") {
 		k, v, ok := strings.Cut(l, ":")
@@ -280,6 +288,9 @@ func pmcID(id string) string {
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
+	// A bound is about liveness, not speed: never below testbin's (CI's two cores are
+	// loaded).
+	timeout = max(timeout, testbin.WaitTimeout)
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for time.Now().Before(deadline) {
