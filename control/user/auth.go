@@ -202,7 +202,7 @@ func (a *Auth) login(ctx context.Context, name string, remote netip.Addr, servic
 	succeeded = true
 	a.logins.WithLabelValues(service, "ok").Inc()
 	a.log.Info(fmt.Sprintf("user %s logged in from %s via %s", name, remote, service))
-	a.ex.State.Set("/user", u.id, control.ItemState{Props: map[string]string{
+	a.ex.State.Set(UserPath, u.id, control.ItemState{Props: map[string]string{
 		"last-logged-in": a.now().Format("2006-01-02 15:04:05")}})
 	sess := &control.Session{User: name, Policies: u.policies, ShowSensitive: u.policies["sensitive"]}
 	a.active.add(ctx, sess, activeSession{when: a.now(), name: name, address: remote, via: service, group: u.group})
@@ -235,12 +235,12 @@ func (a *Auth) lookup(name string) (*account, string, error) {
 	var u *account
 	why := ""
 	err := a.ex.Store.View(func(tx *store.Tx) error {
-		id, ok := tx.ByName("/user", name)
+		id, ok := tx.ByName(UserPath, name)
 		if !ok || name == "" {
 			why = "no such user"
 			return nil
 		}
-		it, err := tx.Get("/user", id)
+		it, err := tx.Get(UserPath, id)
 		if err != nil {
 			return err
 		}
