@@ -72,7 +72,6 @@ type v1QM struct {
 	created   time.Time
 	commit    bool
 	offers    []v1Proposal
-	life      time.Duration
 	xchg      ExchangeType // v1ExchTransaction for XAuth and mode config, else Quick Mode
 	cfgType   uint8        // the attribute payload type a transaction began with
 }

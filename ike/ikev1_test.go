@@ -67,12 +67,11 @@ func (k *keepChildren) all() []*ChildSA {
 }
 
 type relay struct {
-	c        *net.UDPConn
-	a, b     *net.UDPAddr
-	cut      atomic.Bool
-	mu       sync.Mutex
-	fromA    [][]byte
-	stopOnce sync.Once
+	c     *net.UDPConn
+	a, b  *net.UDPAddr
+	cut   atomic.Bool
+	mu    sync.Mutex
+	fromA [][]byte
 }
 
 func (r *relay) run() {
@@ -111,17 +110,14 @@ func (r *relay) sentByA(exch ExchangeType) [][]byte {
 }
 
 type v1Pair struct {
-	a, b       *Daemon
-	la, lb     *lockedLog
-	ka, kb     *keepChildren
-	r          *relay
-	send       func(b []byte) // a datagram to B, from the relay's address
-	peerA      *PeerConfig
-	peerB      *PeerConfig
-	cookieB    func() (uint64, uint64)
-	namespace  string
-	relayAddr  netip.AddrPort
-	daemonOpts Options
+	a, b      *Daemon
+	la, lb    *lockedLog
+	ka, kb    *keepChildren
+	r         *relay
+	send      func(b []byte) // a datagram to B, from the relay's address
+	peerA     *PeerConfig
+	peerB     *PeerConfig
+	namespace string
 }
 
 const (
