@@ -325,20 +325,30 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 	mg := x.migrations[s.Path]
 	x.mu.RUnlock()
 	if mg != nil && (s.Cmd == "add" || s.Cmd == "set") {
-		main, after, err := mg(ctx, x, sess, s)
-		if err != nil {
-			return nil, err
-		}
-		if main != nil {
-			rep, err := x.exec(ctx, sess, m, main)
-			if err != nil {
-				return nil, err
+		// A v6 line the upgrade splits into several items (a peer, its profile and
+		// identity) is one change: a refused part leaves none of them behind.
+		var rep *Reply
+		migrated := false
+		err := x.atomically(sess, func() error {
+			main, after, err := mg(ctx, x, sess, s)
+			if err != nil || main == nil {
+				return err
+			}
+			migrated = true
+			if rep, err = x.exec(ctx, sess, m, main); err != nil {
+				return err
 			}
 			for _, a := range after {
 				if _, err := x.Exec(ctx, sess, a); err != nil {
-					return nil, err
+					return err
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if migrated {
 			return rep, nil
 		}
 	}

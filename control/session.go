@@ -289,3 +289,40 @@ func (s *Session) takeJournal() []store.Before {
 	s.journal, s.journalLost = nil, false
 	return bs
 }
+
+// atomically runs fn, whose commands write through the session, as one transaction:
+// when fn fails nothing they wrote is kept. What the session's batch held before is
+// committed first. Inside an atomic batch already (a dry run, a nested call) fn just runs.
+func (x *Executor) atomically(sess *Session, fn func() error) error {
+	s := sess.root()
+	s.txmu.Lock()
+	if s.atomic {
+		s.txmu.Unlock()
+		return fn()
+	}
+	wasBatching := s.batching
+	chs, err := s.commitLocked()
+	s.batching, s.atomic = true, true
+	s.txmu.Unlock()
+	x.notify(chs)
+	if err == nil {
+		err = fn()
+	}
+	s.txmu.Lock()
+	chs = nil
+	if err != nil {
+		if s.batch != nil {
+			s.batch.Rollback()
+		}
+		s.batch, s.pending = nil, nil
+	} else {
+		chs, err = s.commitLocked()
+		if err != nil {
+			err = AsError(err)
+		}
+	}
+	s.batching, s.atomic = wasBatching, false
+	s.txmu.Unlock()
+	x.notify(chs)
+	return err
+}

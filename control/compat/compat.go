@@ -51,6 +51,11 @@ func peer() control.Migration {
 				}
 				mapped(s.Path, a.Name, "/ip ipsec identity "+name)
 				a.Name = name
+				if name == "auth-method" && a.Value == "rsa-signature" {
+					// The upgrade's name for v6's certificate authentication.
+					mapped(s.Path, "auth-method=rsa-signature", "auth-method=digital-signature")
+					a.Value = "digital-signature"
+				}
 				idArgs = append(idArgs, a)
 			case prof[a.Name]:
 				changed = true

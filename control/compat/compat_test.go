@@ -120,3 +120,35 @@ func TestV6Route(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestV6PeerAllOrNothing: a v6 peer line whose identity or profile part is refused
+// leaves no peer, profile or identity behind; rsa-signature is digital-signature.
+func TestV6PeerAllOrNothing(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	count := func(path string) int {
+		items, err := ex.Items(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(items)
+	}
+	peers, profs, ids := count("/ip/ipsec/peer"), count("/ip/ipsec/profile"), count("/ip/ipsec/identity")
+	for _, bad := range [][]string{
+		{"address=198.18.50.3/32", "auth-method=bogus", "dh-group=modp2048"},
+		{"address=198.18.50.4/32", "secret=x", "dh-group=bogus"},
+	} {
+		if _, err := exec(t, ex, "/ip/ipsec/peer", "add", bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+		if p, f, i := count("/ip/ipsec/peer"), count("/ip/ipsec/profile"), count("/ip/ipsec/identity"); p != peers || f != profs || i != ids {
+			t.Errorf("%v refused but left peers %d->%d profiles %d->%d identities %d->%d", bad, peers, p, profs, f, ids, i)
+		}
+	}
+	if _, err := exec(t, ex, "/ip/ipsec/peer", "add", "address=198.18.50.3/32", "auth-method=rsa-signature", "certificate=none"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ex, "/ip/ipsec/identity", "", "auth-method"); got != "digital-signature" {
+		t.Errorf("identity auth-method = %q, want digital-signature", got)
+	}
+}
