@@ -103,6 +103,18 @@ func TestHandler(t *testing.T) {
 			l.With("psk", "hunter2").WithGroup("ike").Info("sa", slog.Group("auth", "key", "hunter2", "method", "psk"))
 		}, wantTopics: "system,info", wantMsg: "sa psk=<hidden> ike.auth.key=<hidden> ike.auth.method=psk",
 			notInNext: "hunter2"},
+		{name: "topic attribute", log: func(l *slog.Logger) {
+			l.With("topic", "ipsec").Info("IKE SA established", "peer", "p1")
+		}, wantTopics: "ipsec,info", wantMsg: "IKE SA established peer=p1"},
+		{name: "topic attribute error", log: func(l *slog.Logger) {
+			l.With("topic", "ipsec").Error("phase1 negotiation failed")
+		}, wantTopics: "ipsec,error", wantMsg: "phase1 negotiation failed"},
+		{name: "topic attribute warning on record", log: func(l *slog.Logger) {
+			l.Warn("radius timeout", "topic", "radius")
+		}, wantTopics: "radius,warning", wantMsg: "radius timeout"},
+		{name: "topic attribute with level and more topics", log: func(l *slog.Logger) {
+			l.With("topic", "system,info,account").Warn("login failure", "user", "admin")
+		}, wantTopics: "system,warning,account", wantMsg: "login failure user=admin"},
 		{name: "keepalive is not a key", log: func(l *slog.Logger) { l.Info("gre", "keepalive", "10s,10") },
 			wantTopics: "system,info", wantMsg: "gre keepalive=10s,10"},
 	}

@@ -12,6 +12,12 @@ import (
 // show under its own topics while still reaching journald through the same handler.
 const TopicsKey = "topics"
 
+// TopicKey is the attribute by which a subsystem names its /log topic ("ipsec",
+// "radius", "certificate"; "system,info,account"): the record is logged under it, with
+// the record's level as the second topic (ipsec,info, ipsec,error), as RouterOS logs
+// them, instead of system,<level> with the topic repeated in the message.
+const TopicKey = "topic"
+
 // hidden replaces the value of attributes that may hold secrets; neither journald nor
 // /log ever sees them.
 const hidden = "<hidden>"
@@ -35,6 +41,7 @@ type handler struct {
 	next   slog.Handler
 	prefix string   // group prefix for attributes, "a.b."
 	attrs  []string // pre-rendered key=value of WithAttrs
+	topic  string   // TopicKey of WithAttrs
 }
 
 // Enabled is true for everything next wants and for everything /log wants, so that
@@ -46,10 +53,16 @@ func (h *handler) Enabled(ctx context.Context, l slog.Level) bool {
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	clean := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
 	var topics string
+	topic := h.topic
 	var kv []string
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == TopicsKey && a.Value.Kind() == slog.KindString && h.prefix == "" {
 			topics = a.Value.String()
+			clean.AddAttrs(a)
+			return true
+		}
+		if a.Key == TopicKey && a.Value.Kind() == slog.KindString && h.prefix == "" {
+			topic = a.Value.String()
 			clean.AddAttrs(a)
 			return true
 		}
@@ -62,6 +75,8 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		var ts []string
 		if topics != "" {
 			ts = strings.Split(topics, ",")
+		} else if topic != "" {
+			ts = topicLevel(topic, r.Level)
 		} else {
 			ts = []string{"system", levelTopic(r.Level)}
 		}
@@ -80,11 +95,16 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 	clean := make([]slog.Attr, len(as))
 	kv := append([]string(nil), h.attrs...)
+	topic := h.topic
 	for i, a := range as {
 		clean[i] = redact(a)
+		if a.Key == TopicKey && a.Value.Kind() == slog.KindString && h.prefix == "" {
+			topic = a.Value.String()
+			continue
+		}
 		kv = appendAttr(kv, h.prefix, clean[i])
 	}
-	return &handler{buf: h.buf, next: h.next.WithAttrs(clean), prefix: h.prefix, attrs: kv}
+	return &handler{buf: h.buf, next: h.next.WithAttrs(clean), prefix: h.prefix, attrs: kv, topic: topic}
 }
 
 func (h *handler) WithGroup(name string) slog.Handler {
@@ -92,7 +112,28 @@ func (h *handler) WithGroup(name string) slog.Handler {
 		return h
 	}
 	return &handler{buf: h.buf, next: h.next.WithGroup(name), prefix: h.prefix + name + ".",
-		attrs: h.attrs}
+		attrs: h.attrs, topic: h.topic}
+}
+
+// topicLevel is the topics of a record with a TopicKey: its first topic, the record's
+// level, then its other topics; a level word in the attribute gives way to the record's.
+func topicLevel(topic string, l slog.Level) []string {
+	var ts []string
+	for _, t := range strings.Split(topic, ",") {
+		switch t = strings.TrimSpace(t); t {
+		case "", "info", "warning", "error", "critical", "debug":
+		default:
+			ts = append(ts, t)
+		}
+	}
+	lvl := levelTopic(l)
+	if l < slog.LevelInfo {
+		lvl = "debug"
+	}
+	if len(ts) == 0 {
+		return []string{"system", lvl}
+	}
+	return append([]string{ts[0], lvl}, ts[1:]...)
 }
 
 func levelTopic(l slog.Level) string {
