@@ -86,8 +86,12 @@ func (e *Engine) tunnelPeers(ctx context.Context, profiles map[string]*profile, 
 			pc.SendInitialContact = true
 			pc.Proposals = []ike.Proposal{prof.proposal}
 			pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
+			// my-id=auto remote-id=auto as RouterOS's dynamic identity: our address goes out
+			// and any ID the secret authenticates is accepted, so a peer configured by hand
+			// (or another vendor) interoperates.
 			pc.Identities = []*ike.IdentityConfig{{Name: "tunnel-" + name, Method: ike.AuthMethodPSK,
-				PSK: []byte(p["ipsec-secret"]), GeneratePolicy: "no"}}
+				PSK: []byte(p["ipsec-secret"]), GeneratePolicy: "no",
+				MyID: ike.IDSpec{Auto: true}, RemoteID: ike.IDSpec{Auto: true}}}
 			id := tunnelPolicyID(mi, it.ID)
 			src, dst := netip.PrefixFrom(local, 32), netip.PrefixFrom(remote, 32)
 			cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, tm.proto, 0),

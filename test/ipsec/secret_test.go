@@ -89,3 +89,37 @@ func TestGREIPsecSecret(t *testing.T) {
 		t.Fatalf("dynamic items stayed after the tunnel was removed:\n%s", out)
 	}
 }
+
+// TestGREIPsecSecretStaticPeer: a tunnel's ipsec-secret on one side, the equivalent peer,
+// identity and transport policy written by hand (my-id and remote-id left at auto) on the
+// other: the dynamic identity must send an address ID and accept the peer's, or a RouterOS
+// configured by hand could never talk to it.
+func TestGREIPsecSecretStaticPeer(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping")
+	nsA, nsB := iketest.NS(t, "gpa"), iketest.NS(t, "gpb")
+	iketest.Veth(t, nsA, "ether1", "", nsB, "ether1", "")
+	a, b := startDaemon(t, nsA), startDaemon(t, nsB)
+	a.script(`/ip address add address=198.18.92.1/24 interface=ether1
+/interface gre add name=gre-sec local-address=198.18.92.1 remote-address=198.18.92.2 ipsec-secret=s3cr3tGRE
+/ip address add address=198.18.18.1/30 interface=gre-sec
+`)
+	b.script(`/ip address add address=198.18.92.2/24 interface=ether1
+/interface gre add name=gre-sec local-address=198.18.92.2 remote-address=198.18.92.1
+/ip address add address=198.18.18.2/30 interface=gre-sec
+/ip ipsec peer add name=static-gre address=198.18.92.1/32 exchange-mode=ike2
+/ip ipsec identity add peer=static-gre secret=s3cr3tGRE
+/ip ipsec policy add src-address=198.18.92.2/32 dst-address=198.18.92.1/32 protocol=gre peer=static-gre tunnel=no
+`)
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "198.18.18.1").Run() == nil
+	}) {
+		t.Fatalf("no traffic across GRE between ipsec-secret and a static peer:\nA:\n%s\nB:\n%s",
+			a.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n"),
+			b.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n"))
+	}
+	for _, d := range []*daemon{a, b} {
+		if out := d.script("/ip ipsec active-peers print detail\n"); !strings.Contains(out, "198.18.92.") || strings.Contains(out, "id-type-0") {
+			t.Errorf("active peer's id should be an address:\n%s", out)
+		}
+	}
+}
