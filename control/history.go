@@ -34,6 +34,28 @@ type histEntry struct {
 	before []store.Before // the items before the change, in write order
 	after  []store.Before // the items before the undo, for redo
 	undone bool
+	sess   *Session // root session of the command
+}
+
+// mark is the id of the newest entry, for dropSince.
+func (h *history) mark() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.next
+}
+
+// dropSince forgets the entries the session made after mark: their commands were
+// rolled back together (a refused part of a RouterOS 6 line), so there is nothing to undo.
+func (h *history) dropSince(mark uint64, sess *Session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept := h.entries[:0]
+	for _, e := range h.entries {
+		if e.id <= mark || e.sess != sess {
+			kept = append(kept, e)
+		}
+	}
+	h.entries = kept
 }
 
 // enableHistory turns history on when the tree declares its menu.
@@ -90,7 +112,7 @@ func (h *history) commit(x *Executor, sess *Session, s *Sentence, policy string,
 	}
 	h.next++
 	h.entries = append(h.entries, &histEntry{id: h.next, action: action(s), by: sess.User, policy: policy,
-		when: x.Now(), before: bs})
+		when: x.Now(), before: bs, sess: sess.root()})
 	if len(h.entries) > 2*maxHistory {
 		// Drop the oldest in one copy now and then, not one per change.
 		h.entries = append(h.entries[:0:0], h.entries[len(h.entries)-maxHistory:]...)

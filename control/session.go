@@ -301,6 +301,10 @@ func (x *Executor) atomically(sess *Session, fn func() error) error {
 		return fn()
 	}
 	wasBatching := s.batching
+	var mark uint64
+	if x.hist != nil {
+		mark = x.hist.mark()
+	}
 	chs, err := s.commitLocked()
 	s.batching, s.atomic = true, true
 	s.txmu.Unlock()
@@ -315,6 +319,9 @@ func (x *Executor) atomically(sess *Session, fn func() error) error {
 			s.batch.Rollback()
 		}
 		s.batch, s.pending = nil, nil
+		if x.hist != nil {
+			x.hist.dropSince(mark, s)
+		}
 	} else {
 		chs, err = s.commitLocked()
 		if err != nil {

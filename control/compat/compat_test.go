@@ -133,7 +133,15 @@ func TestV6PeerAllOrNothing(t *testing.T) {
 		}
 		return len(items)
 	}
+	history := func() int {
+		rep, err := exec(t, ex, "/system/history", "print")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rep.Rows)
+	}
 	peers, profs, ids := count("/ip/ipsec/peer"), count("/ip/ipsec/profile"), count("/ip/ipsec/identity")
+	hist := history()
 	for _, bad := range [][]string{
 		{"address=198.18.50.3/32", "auth-method=bogus", "dh-group=modp2048"},
 		{"address=198.18.50.4/32", "secret=x", "dh-group=bogus"},
@@ -143,6 +151,9 @@ func TestV6PeerAllOrNothing(t *testing.T) {
 		}
 		if p, f, i := count("/ip/ipsec/peer"), count("/ip/ipsec/profile"), count("/ip/ipsec/identity"); p != peers || f != profs || i != ids {
 			t.Errorf("%v refused but left peers %d->%d profiles %d->%d identities %d->%d", bad, peers, p, profs, f, ids, i)
+		}
+		if h := history(); h != hist {
+			t.Errorf("%v refused but /system history has %d entries, had %d", bad, h, hist)
 		}
 	}
 	if _, err := exec(t, ex, "/ip/ipsec/peer", "add", "address=198.18.50.3/32", "auth-method=rsa-signature", "certificate=none"); err != nil {
