@@ -52,7 +52,7 @@ type Engine struct {
 
 // New returns the /radius engine; its client is offered to later engines as *radius.Client.
 func New() *Engine {
-	return &Engine{client: rad.NewClient(slog.Default()), applied: map[uint64]serverItem{}, invalid: map[uint64]string{}}
+	return &Engine{client: rad.NewClient(slog.Default().With("topic", "radius")), applied: map[uint64]serverItem{}, invalid: map[uint64]string{}}
 }
 
 // Client is the RADIUS client the engine configures.

@@ -163,7 +163,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	h.Ex.Provide(SessionPath, e.sessionRows)
 	h.Ex.Provide(MonitorPath, e.monitorRows)
-	e.resp = &rad.Responder{Secret: e.secret, Auth: e.auth, Acct: e.acct, Log: slog.Default()}
+	e.resp = &rad.Responder{Secret: e.secret, Auth: e.auth, Acct: e.acct, Log: logger()}
 	return nil
 }
 
@@ -349,7 +349,7 @@ func (e *Engine) listen(st settingsItem) error {
 			e.h.Go(ctx, func(ctx context.Context) {
 				defer wg.Done()
 				if err := e.resp.Serve(ctx, c); err != nil {
-					slog.Warn("user-manager: socket failed", "err", err)
+					logger().Warn("socket failed", "err", err)
 				}
 			})
 		}
@@ -357,7 +357,7 @@ func (e *Engine) listen(st settingsItem) error {
 	e.mu.Lock()
 	e.listening, e.cancel, e.conns, e.wg = st, cancel, conns, wg
 	e.mu.Unlock()
-	slog.Info("user-manager: listening", "authentication-port", st.AuthPort, "accounting-port", st.AcctPort)
+	logger().Info("listening", "authentication-port", st.AuthPort, "accounting-port", st.AcctPort)
 	return nil
 }
 
@@ -399,7 +399,7 @@ func (e *Engine) count(method string, i int) {
 // reject answers Access-Reject and logs why.
 func (e *Engine) reject(q *rad.Request, method, name, why string) *radius.Packet {
 	e.count(method, 1)
-	slog.Warn("user-manager: login failed", "user", name, "method", method, "nas", q.NAS, "from", q.From.Addr(), "reason", why)
+	logger().Warn("login failed", "user", name, "method", method, "nas", q.NAS, "from", q.From.Addr(), "reason", why)
 	r := q.Response(radius.CodeAccessReject)
 	return r
 }
@@ -409,7 +409,7 @@ func (e *Engine) accept(q *rad.Request, method string, u *user) *radius.Packet {
 	e.count(method, 0)
 	r := q.Response(radius.CodeAccessAccept)
 	addAttrs(r, u.attrs)
-	slog.Debug("user-manager: login", "user", u.Name, "method", method, "nas", q.NAS)
+	logger().Debug("login", "user", u.Name, "method", method, "nas", q.NAS)
 	return r
 }
 
@@ -650,3 +650,6 @@ func (e *Engine) active(name string) int {
 	}
 	return n
 }
+
+// logger logs under /log topic manager, as RouterOS's User Manager does.
+func logger() *slog.Logger { return slog.Default().With("topic", "manager") }
