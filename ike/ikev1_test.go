@@ -238,7 +238,7 @@ func TestIKEv1BadInput(t *testing.T) {
 	pr := newV1Pair(t, nil)
 	a := v1TestPeer(t, "b", ExchangeMain, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
 	b := v1TestPeer(t, "a", ExchangeMain, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
-	a.DPDInterval, a.DPDMaxFailures = 500*time.Millisecond, 2
+	a.DPDInterval, a.DPDMaxFailures = 700*time.Millisecond, 4 // ~3 s without answers: robust under load
 	pr.start(a, b)
 	pr.established(t)
 	qm := pr.r.sentByA(v1ExchQuick)
@@ -265,7 +265,7 @@ func TestIKEv1BadInput(t *testing.T) {
 		t.Fatalf("B lost its SAs: %d children, %d SAs", len(pr.kb.all()), len(pr.b.Snapshot()))
 	}
 	// DPD answers keep the SA while the link is up...
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	if s := pr.a.Snapshot(); len(s) != 1 || s[0].State != "established" {
 		t.Fatalf("A lost its SA with the link up: %+v", s)
 	}
