@@ -402,6 +402,14 @@ func (se *session) retr(arg string) {
 		se.reply(550, "%s: not a file", arg)
 		return
 	}
+	// Backups and exported private keys: only who may see secrets fetches them, as
+	// /file shows their contents (control.SecretFile).
+	head := make([]byte, control.SecretFileHead)
+	n, _ := f.ReadAt(head, 0)
+	if control.SecretFile(arg, head[:n]) && !se.sess.Can("sensitive") {
+		se.reply(550, "%s: not enough permissions", arg)
+		return
+	}
 	se.transfer(arg, func(c net.Conn) error {
 		_, err := io.Copy(c, f)
 		return err

@@ -9,11 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/user"
 )
 
-const adminPW, viewerPW = "ftp-admin-pw", "ftp-viewer-pw"
+const adminPW, viewerPW, ftponlyPW = "ftp-admin-pw", "ftp-viewer-pw", "ftp-nosens-pw"
 
 // startServer serves dir/files with users admin (full: ftp policy) and viewer (read: no
 // ftp policy).
@@ -29,7 +30,12 @@ func startServer(t *testing.T) (url, files string) {
 	}
 	ex := controltest.NewIn(t, dir)
 	user.Register(ex, dir)
-	for _, u := range [][3]string{{"admin", "full", adminPW}, {"viewer", "read", viewerPW}} {
+	root := &control.Session{User: "admin", ShowSensitive: true}
+	if _, err := ex.Exec(context.Background(), root, &control.Sentence{Path: "/user/group", Cmd: "add",
+		Args: []control.Arg{{Name: "name", Value: "nosens"}, {Name: "policy", Value: "local,ftp,read,write"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range [][3]string{{"admin", "full", adminPW}, {"viewer", "read", viewerPW}, {"ftponly", "nosens", ftponlyPW}} {
 		if err := user.Put(context.Background(), ex, u[0], u[1], u[2]); err != nil {
 			t.Fatal(err)
 		}
@@ -138,5 +144,27 @@ func TestConfinedAndPolicy(t *testing.T) {
 	}
 	if out, err := curl(t, "-u", "admin:wrong", url); err == nil || !strings.Contains(out, "530") {
 		t.Errorf("wrong password: %v %q", err, out)
+	}
+}
+
+// Exported private keys and plain backups go only to users with the sensitive policy:
+// ftp alone fetches certificates and scripts, not what holds secrets.
+func TestSecretFilesNeedSensitive(t *testing.T) {
+	url, files := startServer(t)
+	os.WriteFile(filepath.Join(files, "cert_export_c.key"), []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
+	os.WriteFile(filepath.Join(files, "cert_export_c.p12"), []byte{0x30, 0x82, 1, 0, 2, 1, 3}, 0o600)
+	os.WriteFile(filepath.Join(files, "a.backup"), []byte(control.BackupHeader+"/user add name=x\n"), 0o600)
+	os.WriteFile(filepath.Join(files, "cert_export_c.crt"), []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o600)
+	nosens := "ftponly:" + ftponlyPW
+	for _, n := range []string{"cert_export_c.key", "cert_export_c.p12", "a.backup"} {
+		if out, err := curl(t, "-u", nosens, url+n); err == nil || strings.Contains(out, "PRIVATE") || strings.Contains(out, "routerd backup") {
+			t.Errorf("%s without sensitive: %v %q", n, err, out)
+		}
+		if out, err := curl(t, "-u", "admin:"+adminPW, url+n); err != nil {
+			t.Errorf("%s as admin: %v %q", n, err, out)
+		}
+	}
+	if out, err := curl(t, "-u", nosens, url+"cert_export_c.crt"); err != nil || !strings.Contains(out, "CERTIFICATE") {
+		t.Errorf("certificate without sensitive: %v %q", err, out)
 	}
 }

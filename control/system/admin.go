@@ -140,10 +140,7 @@ func (s *system) fileRows(ctx context.Context, sess *control.Session) ([]control
 		if !d.IsDir() {
 			p["size"] = strconv.FormatInt(fi.Size(), 10)
 			if fi.Mode().IsRegular() && fi.Size() <= maxContents {
-				if b, err := os.ReadFile(path); err == nil && utf8.Valid(b) && !strings.ContainsRune(string(b), 0) &&
-					(!strings.HasPrefix(string(b), backupHeader) || (sess.Can("policy") && sess.Can("sensitive"))) {
-					// A backup holds every secret: its text is shown only to who may
-					// save one.
+				if b, err := os.ReadFile(path); err == nil && utf8.Valid(b) && !strings.ContainsRune(string(b), 0) && mayRead(sess, rel, b) {
 					p["contents"] = string(b)
 				}
 			}
@@ -153,6 +150,19 @@ func (s *system) fileRows(ctx context.Context, sess *control.Session) ([]control
 	})
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Props["name"] < rows[j].Props["name"] })
 	return rows, err
+}
+
+// mayRead says whether sess may see the text of a file: a backup holds every secret,
+// so only who may save one reads it; exported private keys (guarded by a passphrase
+// open to offline guessing) need the sensitive policy, as export-certificate does.
+func mayRead(sess *control.Session, name string, b []byte) bool {
+	if !control.SecretFile(name, b) {
+		return true
+	}
+	if strings.HasPrefix(string(b), backupHeader) {
+		return sess.Can("policy") && sess.Can("sensitive")
+	}
+	return sess.Can("sensitive")
 }
 
 // fileRefs resolves /file numbers: names, *ids, print numbers, comma lists.

@@ -1,11 +1,14 @@
 package system
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/routerd/routerd/control"
 )
 
 // TestFile: exports, backups and files written by others (ftp, tftp uploads) all show
@@ -140,5 +143,37 @@ func TestHistoryUndoRedo(t *testing.T) {
 	r.mustRun(t, "/undo\n/undo\n/undo")
 	if got := r.mustRun(t, ":put [:len [/system script find]]"); got != "0\n" {
 		t.Fatalf("after undoing everything: %q scripts", got)
+	}
+}
+
+// /file print shows an exported private key's text only to a session with the sensitive
+// policy (the export passphrase only slows offline guessing); certificates to anyone.
+func TestFileKeyContentsNeedSensitive(t *testing.T) {
+	r := newRig(t)
+	files := filepath.Join(r.dataDir, "files")
+	os.MkdirAll(files, 0o700)
+	key := "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"
+	crt := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	os.WriteFile(filepath.Join(files, "cert_export_c.key"), []byte(key), 0o600)
+	os.WriteFile(filepath.Join(files, "cert_export_c.crt"), []byte(crt), 0o600)
+	contents := func(sess *control.Session) map[string]string {
+		t.Helper()
+		rep, err := r.ex.Exec(context.Background(), sess, &control.Sentence{Path: "/file", Cmd: "print"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, row := range rep.Rows {
+			m[row.Props["name"]] = row.Props["contents"]
+		}
+		return m
+	}
+	ro := &control.Session{User: "ro", Policies: map[string]bool{"local": true, "read": true, "api": true, "test": true}}
+	if got := contents(ro); got["cert_export_c.key"] != "" || got["cert_export_c.crt"] != crt {
+		t.Errorf("without sensitive: key %q, certificate %q", got["cert_export_c.key"], got["cert_export_c.crt"])
+	}
+	sens := &control.Session{User: "s", ShowSensitive: true, Policies: map[string]bool{"read": true, "sensitive": true}}
+	if got := contents(sens); got["cert_export_c.key"] != key {
+		t.Errorf("with sensitive: key %q", got["cert_export_c.key"])
 	}
 }

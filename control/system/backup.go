@@ -15,7 +15,7 @@ import (
 
 // backupHeader starts every backup file; load refuses files without it, so that a stray
 // .rsc renamed to .backup cannot wipe the configuration.
-const backupHeader = "# routerd backup\n"
+const backupHeader = control.BackupHeader
 
 // backupName turns name= into a file name under files/: ".backup" appended when missing,
 // and RouterOS's default of identity and date when empty.

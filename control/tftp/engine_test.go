@@ -204,6 +204,26 @@ func TestEnginePlainBackupRefused(t *testing.T) {
 	}
 }
 
+// Exported private keys (export-certificate's .key and .p12) are refused like plain
+// backups: their passphrase only slows offline guessing. Certificates are served.
+func TestEngineKeyExportRefused(t *testing.T) {
+	r := newEngineRig(t, Options{})
+	os.WriteFile(filepath.Join(r.dir, "files", "cert_export_c.key"), []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
+	os.WriteFile(filepath.Join(r.dir, "files", "k.pem"), []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n"), 0o600)
+	os.WriteFile(filepath.Join(r.dir, "files", "cert_export_c.p12"), []byte{0x30, 0x82, 0x01, 0x00, 2, 1, 3}, 0o600)
+	os.WriteFile(filepath.Join(r.dir, "files", "cert_export_c.crt"), []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o600)
+	r.run(t, `/ip tftp add req-filename=.* allow=yes read-only=yes`)
+	srv := r.addr(t).AddrPort()
+	for _, n := range []string{"cert_export_c.key", "k.pem", "cert_export_c.p12"} {
+		if _, _, err := testGet(t, srv, n, "octet"); errCode(err) != errAccess {
+			t.Fatalf("%s over TFTP: %v", n, err)
+		}
+	}
+	if got, _, err := testGet(t, srv, "cert_export_c.crt", "octet"); err != nil || !strings.Contains(string(got), "CERTIFICATE") {
+		t.Fatalf("certificate over TFTP: %q %v", got, err)
+	}
+}
+
 // A pass with nothing changed hands the server nothing; a change hands it once.
 func TestResyncUnchangedAppliesNothing(t *testing.T) {
 	r := newEngineRig(t, Options{})

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
 )
 
 const (
@@ -397,7 +399,7 @@ func (t *transfer) recv(deadline time.Time) (*Packet, error) {
 }
 
 // plainBackupHeader starts an unencrypted /system backup file (control/system).
-const plainBackupHeader = "# routerd backup\n"
+const plainBackupHeader = control.BackupHeader
 
 // read sends a file (RRQ), a window of blocks at a time (RFC 7440; window 1 is RFC 1350).
 func (t *transfer) read(root *os.Root, name string, p *Packet, cfg *Config, rule *Rule) error {
@@ -410,11 +412,12 @@ func (t *transfer) read(root *os.Root, name string, p *Packet, cfg *Config, rule
 	if err != nil || !fi.Mode().IsRegular() {
 		return fail(errNotFound, "File not found")
 	}
-	// An unencrypted backup holds every secret of the router (password hashes, keys)
-	// and TFTP has no login: whoever may add a rule must not be able to read it.
-	// Backups saved with password= are encrypted and served like any file.
-	hdr := make([]byte, len(plainBackupHeader))
-	if n, _ := f.ReadAt(hdr, 0); n == len(hdr) && string(hdr) == plainBackupHeader {
+	// An unencrypted backup holds every secret of the router (password hashes, keys),
+	// an exported private key is open to offline guessing of its passphrase, and TFTP
+	// has no login: whoever may add a rule must not be able to read them. Backups
+	// saved with password= are encrypted and served like any file.
+	head := make([]byte, control.SecretFileHead)
+	if n, _ := f.ReadAt(head, 0); control.SecretFile(name, head[:n]) {
 		return fail(errAccess, "Access violation")
 	}
 	var src io.Reader = f
