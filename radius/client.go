@@ -55,6 +55,7 @@ type Client struct {
 	servers  []Server
 	counters map[uint64]*Counters
 	log      *slog.Logger
+	drops    dropLog // refused replies: counted in BadReplies, logged once a minute per server
 	// Dial opens the socket to one server (tests: inside their namespace).
 	Dial func(local, remote netip.AddrPort) (*net.UDPConn, error)
 	// Notify, when set, is called with a server's id after its counters changed.
@@ -274,7 +275,7 @@ func (c *Client) exchange(ctx context.Context, s Server, port uint16, p *radius.
 			r, err := c.verify(buf[:n], wire, p, s)
 			if err != nil {
 				k.BadReplies.Add(1)
-				c.log.Warn("radius: reply refused", "server", s.Addr, "err", err)
+				c.drops.drop(c.log, s.Addr, "radius: reply refused", "server", s.Addr, "err", err)
 				continue
 			}
 			if acct {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,4 +226,69 @@ func FuzzReply(f *testing.F) {
 			}}
 		rs.handle(context.Background(), b, netip.MustParseAddrPort("127.0.0.1:1"))
 	})
+}
+
+// TestDropLogRateLimited: a flood of junk datagrams (unknown client, malformed from a
+// known one) is counted whole but logs one line per source per interval, then a line
+// saying how many went unlogged; many sources together stay bounded too.
+func TestDropLogRateLimited(t *testing.T) {
+	var buf lockedBuffer
+	clock := time.Unix(1e9, 0)
+	r := &Responder{
+		Secret: func(a netip.Addr) ([]byte, string, bool) {
+			return []byte("s"), "nas", a == netip.MustParseAddr("127.0.0.1")
+		},
+		Log: slog.New(slog.NewTextHandler(&buf, nil)),
+	}
+	r.drops.now = func() time.Time { return clock }
+	stranger := netip.MustParseAddrPort("198.18.0.2:4000")
+	known := netip.MustParseAddrPort("127.0.0.1:4000")
+	junk := []byte{1, 1, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200, 0, 0, 0, 0, 0, 0, 0, 0}
+	for range 1000 {
+		r.handle(context.Background(), junk, stranger)
+		r.handle(context.Background(), junk, known)
+	}
+	if n := r.Stats.UnknownClient.Load(); n != 1000 {
+		t.Errorf("unknown-client drops counted %d, want 1000", n)
+	}
+	if n := r.Stats.Malformed.Load(); n != 1000 {
+		t.Errorf("malformed drops counted %d, want 1000", n)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 2 {
+		t.Fatalf("%d log lines for 2000 drops from 2 sources, want 2:\n%s", n, buf.String())
+	}
+	clock = clock.Add(DropLogInterval)
+	r.handle(context.Background(), junk, stranger)
+	if out := buf.String(); !strings.Contains(out, "more-dropped=999") || strings.Count(out, "\n") != 3 {
+		t.Fatalf("after an interval: %s", out)
+	}
+	// Spoofed sources: bounded per interval, the rest summed into one line later.
+	for i := range 5000 {
+		r.handle(context.Background(), junk, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), 1))
+	}
+	if n := strings.Count(buf.String(), "\n"); n > 3+dropLogLines {
+		t.Fatalf("%d log lines after 5000 spoofed sources", n)
+	}
+	clock = clock.Add(DropLogInterval)
+	r.handle(context.Background(), junk, stranger)
+	if out := buf.String(); !strings.Contains(out, "rate limit") {
+		t.Fatalf("no summary of unlogged drops:\n%s", out)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

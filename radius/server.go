@@ -45,6 +45,7 @@ type Responder struct {
 	Stats              ServerStats
 	Log                *slog.Logger
 
+	drops dropLog // every drop is counted in Stats, logged at most once a minute per source
 	mu    sync.Mutex
 	cache map[dupKey]dupEntry
 	swept time.Time
@@ -97,13 +98,13 @@ func (s *Responder) handle(ctx context.Context, b []byte, from netip.AddrPort) [
 	secret, name, ok := s.Secret(from.Addr())
 	if !ok {
 		s.Stats.UnknownClient.Add(1)
-		s.log().Warn("radius: request from an unknown client dropped", "from", from.Addr())
+		s.drops.drop(s.log(), from.Addr(), "radius: request from an unknown client dropped", "from", from.Addr())
 		return nil
 	}
 	p, err := radius.Parse(b, secret)
 	if err != nil {
 		s.Stats.Malformed.Add(1)
-		s.log().Warn("radius: malformed request dropped", "from", from.Addr(), "err", err)
+		s.drops.drop(s.log(), from.Addr(), "radius: malformed request dropped", "from", from.Addr(), "err", err)
 		return nil
 	}
 	key := dupKey{from: from, id: p.Identifier, auth: p.Authenticator}
@@ -128,12 +129,12 @@ func (s *Responder) handle(ctx context.Context, b []byte, from netip.AddrPort) [
 		h = s.Acct
 	default:
 		s.Stats.Malformed.Add(1)
-		s.log().Warn("radius: unsupported request code dropped", "from", from.Addr(), "code", p.Code)
+		s.drops.drop(s.log(), from.Addr(), "radius: unsupported request code dropped", "from", from.Addr(), "code", p.Code)
 		return nil
 	}
 	if err != nil {
 		s.Stats.BadAuthenticator.Add(1)
-		s.log().Warn("radius: request refused (wrong shared secret?)", "from", from.Addr(), "client", name, "err", err)
+		s.drops.drop(s.log(), from.Addr(), "radius: request refused (wrong shared secret?)", "from", from.Addr(), "client", name, "err", err)
 		return nil
 	}
 	if h == nil {
