@@ -86,6 +86,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 			e.registerRuleMenu(path, v6, t)
 		}
 		ex.SetEngine(listPath(v6), "firewall")
+		e.registerListMenu(listPath(v6))
 		ex.SetEngine(ServicePortPath, "firewall")
 		lp, v := listPath(v6), v6
 		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) { return e.dynamicRows(v) })

@@ -659,6 +659,23 @@ func TestAddressListTimers(t *testing.T) {
 	r.run(t, `/ip firewall address-list add list=timed address=198.19.7.7 timeout=2s
 /ip firewall address-list add list=timed address=198.19.7.8
 /ip firewall filter add chain=forward src-address-list=timed action=drop`)
+	// A second entry with the same list and address is refused, timeout or not, and
+	// nothing is added (RouterOS: "failure: already have such entry").
+	for _, dup := range []string{
+		`/ip firewall address-list add list=timed address=198.19.7.8`,
+		`/ip firewall address-list add list=timed address=198.19.7.8/32 timeout=1h`,
+		`/ip firewall address-list add list=timed address=198.19.7.7`,
+		`/ip firewall address-list set [find address=198.19.7.7] address=198.19.7.8`,
+	} {
+		if _, err := r.try(dup); err == nil || !strings.Contains(err.Error(), "already have such entry") {
+			t.Errorf("%s: err %v, want already have such entry", dup, err)
+		}
+	}
+	if n := strings.TrimSpace(r.run(t, `:put [/ip firewall address-list print count-only]`)); n != "2" {
+		t.Fatalf("duplicates added: %s entries\n%s", n, r.run(t, `/ip firewall address-list print`))
+	}
+	r.run(t, `/ip firewall address-list add list=other address=198.19.7.8
+/ip firewall address-list remove [find list=other]`)
 	set := func(name string) string {
 		out, _ := exec.Command("ip", "netns", "exec", tp.r, "nft", "list", "set", "ip", TableName, name).CombinedOutput()
 		return string(out)
