@@ -682,7 +682,8 @@ struct ft {
  * FP_FASTTRACK_MARK), confirmed and, for TCP, established, and the packet is no SYN, FIN
  * or RST (the stack sees those, so conntrack follows the connection's end). The entry's
  * timeout is refreshed as the kernel would on a packet. Returns 0 when fasttracked. */
-static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct iphdr *ip, void *end, struct ft *ft)
+static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct iphdr *ip, void *end, struct ft *ft,
+					struct fp_cfg *cfg)
 {
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return -1;
@@ -694,13 +695,15 @@ static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct iphdr *ip, vo
 		if ((void *)(tcp + 1) > end || tcp->syn || tcp->fin || tcp->rst)
 			return -1;
 		ft->csum_off = sizeof(*ip) + 16;
-		timeout = 432000000; /* nf_conntrack_tcp_timeout_established, ms */
+		/* The namespace's nf_conntrack_tcp_timeout_established, as control/fastpath
+		 * read it; the kernel's default when it has not said. */
+		timeout = cfg && cfg->tcp_timeout ? cfg->tcp_timeout : 432000000;
 	} else if (proto == IPPROTO_UDP_) {
 		struct udphdr *udp = (void *)(ip + 1);
 		if ((void *)(udp + 1) > end)
 			return -1;
 		ft->csum_off = udp->check ? sizeof(*ip) + 6 : 0;
-		timeout = 120000; /* nf_conntrack_udp_timeout_stream, ms */
+		timeout = cfg && cfg->udp_timeout ? cfg->udp_timeout : 120000; /* ..._udp_timeout_stream */
 	} else {
 		return -1;
 	}
@@ -778,6 +781,32 @@ static __always_inline void ft_apply(struct iphdr *ip, void *end, struct ft *ft)
 	}
 }
 
+/* l4_partial says whether the TCP or UDP checksum at l4 holds only the pseudo header's
+ * sum psum (folded, not complemented), which is what a sender with checksum offload
+ * leaves for the device (a CHECKSUM_PARTIAL skb: veth, tap). XDP cannot see ip_summed,
+ * and a frame redirected from XDP reaches the receiver with that incomplete checksum;
+ * the stack completes it. A complete checksum that happens to equal it only costs the
+ * packet the slow path. */
+static __always_inline int l4_partial(__u32 psum, __u8 proto, void *l4, void *end)
+{
+	__u16 check;
+	if (proto == IPPROTO_TCP_) {
+		struct tcphdr *tcp = l4;
+		if ((void *)(tcp + 1) > end)
+			return 0;
+		check = tcp->check;
+	} else if (proto == IPPROTO_UDP_) {
+		struct udphdr *udp = l4;
+		if ((void *)(udp + 1) > end)
+			return 0;
+		check = udp->check;
+	} else {
+		return 0;
+	}
+	__u16 f = ~csum_fold32(psum);
+	return check == f || (f == 0xffff && check == 0);
+}
+
 static __always_inline int fp_pass(struct fp_stats *st, int reason)
 {
 	if (st && reason >= 0 && reason < FP_PASS_MAX)
@@ -813,11 +842,32 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 			return fp_pass(st, FP_PASS_NOT_IP);
 		if (!(on & (FP_ON4 | FP_FT4)))
 			return fp_pass(st, FP_PASS_OFF);
-		if (*(__u8 *)ip != 0x45)
-			return fp_pass(st, (*(__u8 *)ip >> 4) == 4 ? FP_PASS_OPTIONS : FP_PASS_NOT_IP);
+		__u8 vihl = *(__u8 *)ip;
+		if (vihl != 0x45) {
+			if ((vihl >> 4) != 4)
+				return fp_pass(st, FP_PASS_NOT_IP);
+			return fp_pass(st, (vihl & 0xf) < 5 ? FP_PASS_MALFORMED : FP_PASS_OPTIONS);
+		}
+		/* What ip_rcv_core drops: a length outside [header, frame], a bad checksum. */
+		len = bpf_ntohs(ip->tot_len);
+		if (len < sizeof(*ip) || len > (__u32)(end - (void *)ip) || ip_csum(ip))
+			return fp_pass(st, FP_PASS_MALFORMED);
+		/* Martian sources (0/8, loopback, multicast, limited broadcast) and
+		 * destinations (0/8, loopback) that ip_route_input drops. */
+		__u8 s0 = ((__u8 *)&ip->saddr)[0], d0 = ((__u8 *)&ip->daddr)[0];
+		if (s0 == 0 || s0 == 127 || (s0 & 0xf0) == 0xe0 || ip->saddr == 0xffffffff || d0 == 0 || d0 == 127)
+			return fp_pass(st, FP_PASS_MARTIAN);
+		/* Multicast and limited broadcast are not routed by the FIB. */
+		if ((d0 & 0xf0) == 0xe0 || ip->daddr == 0xffffffff)
+			return fp_pass(st, FP_PASS_LOCAL);
 		if (ip->ttl <= 1)
 			return fp_pass(st, FP_PASS_TTL);
-		len = bpf_ntohs(ip->tot_len);
+		if (!(ip->frag_off & bpf_htons(IP_OFFSET))) {
+			__u32 ps = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16) +
+				   bpf_htons((__u16)ip->protocol) + bpf_htons((__u16)(len - sizeof(*ip)));
+			if (l4_partial(ps, ip->protocol, ip + 1, end))
+				return fp_pass(st, FP_PASS_CSUM_PARTIAL);
+		}
 		fib.family = AF_INET;
 		fib.tos = ip->tos;
 		fib.l4_protocol = ip->protocol;
@@ -827,7 +877,7 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		if (!(on & FP_ON4)) {
 			/* A firewall rule could see the packet: only a fasttracked connection's
 			 * may pass it by, routed by its addresses after NAT. */
-			if (fp_ft_lookup(ctx, ip, end, &ft))
+			if (fp_ft_lookup(ctx, ip, end, &ft, cfg))
 				return fp_pass(st, FP_PASS_NOT_FT);
 			fasttrack = 1;
 			fib.ipv4_src = ft.saddr;
@@ -841,8 +891,26 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 			return fp_pass(st, FP_PASS_OFF);
 		if (ip6->nexthdr == NEXTHDR_HOP)
 			return fp_pass(st, FP_PASS_OPTIONS);
+		/* What ip6_rcv_core drops: a payload longer than the frame, source :: or
+		 * multicast, loopback either way (destination :: is routed nowhere). */
+		__u32 plen = bpf_ntohs(ip6->payload_len);
+		if (plen > (__u32)(end - (void *)(ip6 + 1)))
+			return fp_pass(st, FP_PASS_MALFORMED);
+		__u32 *sa = ip6->saddr.in6_u.u6_addr32, *da = ip6->daddr.in6_u.u6_addr32;
+		int s_low = !(sa[0] | sa[1] | sa[2]) && (sa[3] == 0 || sa[3] == bpf_htonl(1));
+		int d_low = !(da[0] | da[1] | da[2]) && (da[3] == 0 || da[3] == bpf_htonl(1));
+		if (s_low || d_low || ip6->saddr.in6_u.u6_addr8[0] == 0xff)
+			return fp_pass(st, FP_PASS_MARTIAN);
 		if (ip6->hop_limit <= 1)
 			return fp_pass(st, FP_PASS_TTL);
+		{
+			__u32 ps = bpf_htons((__u16)plen) + bpf_htons((__u16)ip6->nexthdr);
+#pragma unroll
+			for (int i = 0; i < 8; i++)
+				ps += ip6->saddr.in6_u.u6_addr16[i] + ip6->daddr.in6_u.u6_addr16[i];
+			if (l4_partial(ps, ip6->nexthdr, ip6 + 1, end))
+				return fp_pass(st, FP_PASS_CSUM_PARTIAL);
+		}
 		/* Multicast (ff00::/8) and link-local (fe80::/10) stay on their link. */
 		__u16 d = bpf_ntohs(ip6->daddr.in6_u.u6_addr16[0]), s = bpf_ntohs(ip6->saddr.in6_u.u6_addr16[0]);
 		if ((d >> 8) == 0xff || (d & 0xffc0) == 0xfe80 || (s & 0xffc0) == 0xfe80)

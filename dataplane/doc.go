@@ -19,7 +19,8 @@
 // decremented with an incremental checksum update, MACs rewritten, redirect through the
 // fp_tx devmap, which holds only the ports that take redirected frames, see
 // TakesRedirects); everything else goes to the stack untouched, counted by reason in
-// fp_counters. A tunnel's L3 payload is forwarded in the same pass where its tunnel
+// fp_counters, among them what the kernel would drop (malformed headers, martian
+// addresses) and TCP/UDP packets whose checksum is still partial (the sender's offload). A tunnel's L3 payload is forwarded in the same pass where its tunnel
 // allows the fast path. fp_config switches the fast path per family.
 //
 // bpffs.go states the one pinning policy every routerd eBPF object follows.

@@ -3,10 +3,12 @@ package dataplane
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -20,7 +22,8 @@ const (
 
 // PassReasons name the index of FastStats.Pass (enum fp_pass): why a packet that came to
 // the fast path went to the kernel stack.
-var PassReasons = []string{"off", "not-ip", "options", "ttl", "local", "mtu", "no-neighbour", "no-route", "egress", "not-fasttracked"}
+var PassReasons = []string{"off", "not-ip", "options", "ttl", "local", "mtu", "no-neighbour", "no-route", "egress", "not-fasttracked",
+	"malformed", "martian", "checksum-partial"}
 
 // FastTrackMark is the conntrack mark bit of a fasttracked connection
 // (firewall.FastTrackMark, FP_FASTTRACK_MARK).
@@ -32,7 +35,7 @@ type FastStats struct {
 	// FastTrack4 and FastTrackBytes4 count the IPv4 packets of fasttracked connections
 	// (among Packets4 and Bytes4).
 	FastTrack4, FastTrackBytes4 uint64
-	Pass                        [10]uint64
+	Pass                        [13]uint64
 }
 
 func (s *FastStats) add(p tunnelFpStats) {
@@ -291,10 +294,40 @@ func (t *Tunnels) SetFastPath(v4, v6, ft4 bool) error {
 		c.Flags |= 4 // FP_FT4
 	}
 	var cur tunnelFpCfg
-	if t.objs.FpConfig.Lookup(uint32(0), &cur) == nil && cur == c {
-		return nil
+	if t.objs.FpConfig.Lookup(uint32(0), &cur) == nil {
+		c.TcpTimeout, c.UdpTimeout = cur.TcpTimeout, cur.UdpTimeout
+		if cur == c {
+			return nil
+		}
 	}
 	if err := t.objs.FpConfig.Put(uint32(0), c); err != nil {
+		return fmt.Errorf("fp_config: %w", err)
+	}
+	return nil
+}
+
+// SetFastTrackTimeouts gives the conntrack timeouts the fast path refreshes a
+// fasttracked connection's entry with on each packet it forwards: the namespace's
+// established TCP and UDP stream timeouts (nf_conntrack_tcp_timeout_established,
+// nf_conntrack_udp_timeout_stream). Zero leaves the kernel's default (5 days, 120 s).
+func (t *Tunnels) SetFastTrackTimeouts(tcp, udp time.Duration) error {
+	var c tunnelFpCfg
+	t.objs.FpConfig.Lookup(uint32(0), &c)
+	ms := func(d time.Duration) uint32 {
+		if d <= 0 {
+			return 0
+		}
+		if d.Milliseconds() > math.MaxUint32 {
+			return math.MaxUint32
+		}
+		return uint32(d.Milliseconds())
+	}
+	n := c
+	n.TcpTimeout, n.UdpTimeout = ms(tcp), ms(udp)
+	if n == c {
+		return nil
+	}
+	if err := t.objs.FpConfig.Put(uint32(0), n); err != nil {
 		return fmt.Errorf("fp_config: %w", err)
 	}
 	return nil

@@ -14,9 +14,11 @@ import (
 )
 
 type tunnelFpCfg struct {
-	_     structs.HostLayout
-	Flags uint32
-	Pad   uint32
+	_          structs.HostLayout
+	Flags      uint32
+	TcpTimeout uint32
+	UdpTimeout uint32
+	Pad        uint32
 }
 
 type tunnelFpPort struct {
@@ -34,7 +36,7 @@ type tunnelFpStats struct {
 	Bytes6     uint64
 	FtPackets4 uint64
 	FtBytes4   uint64
-	Pass       [10]uint64
+	Pass       [13]uint64
 }
 
 type tunnelTunCfg struct {

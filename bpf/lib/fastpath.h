@@ -34,11 +34,16 @@ enum fp_pass {
 	FP_PASS_NO_ROUTE = 7, /* unreachable, blackhole or prohibit route, forwarding off */
 	FP_PASS_EGRESS = 8,   /* leaves by an interface that is not a fast path port */
 	FP_PASS_NOT_FT = 9,   /* the firewall sees it: no fasttracked connection (or FIN/RST/SYN) */
-	FP_PASS_MAX = 10,
+	FP_PASS_MALFORMED = 10, /* bad IHL, length or header checksum: the kernel drops it */
+	FP_PASS_MARTIAN = 11, /* martian source or destination: the kernel drops it */
+	FP_PASS_CSUM_PARTIAL = 12, /* L4 checksum still partial (veth/tap offload): the stack completes it */
+	FP_PASS_MAX = 13,
 };
 
 struct fp_cfg {
 	__u32 flags;
+	__u32 tcp_timeout; /* ms: nf_conntrack_tcp_timeout_established (0: the kernel's default) */
+	__u32 udp_timeout; /* ms: nf_conntrack_udp_timeout_stream (0: the kernel's default) */
 	__u32 pad;
 };
 

@@ -4,14 +4,20 @@
 // forwards IPv4 and IPv6 packets itself (bpf_fib_lookup, TTL/hop limit, MAC rewrite,
 // redirect through a devmap) and hands the stack everything the kernel must see: packets
 // to us, TTL at most 1, over the egress MTU, IP options, unresolved neighbours, packets
-// leaving by a port that cannot take redirected frames, and, as in RouterOS, every packet
+// leaving by a port that cannot take redirected frames, what the kernel would drop
+// (malformed IPv4/IPv6 headers, martian addresses: the stack applies its own checks),
+// TCP/UDP packets whose checksum is still partial (a veth or tap sender with TX checksum
+// offload; redirected from XDP they would arrive incomplete, the stack completes them),
+// and, as in RouterOS, every packet
 // of a family while a firewall rule (filter, nat, mangle, raw), an IPsec policy or a queue
 // is configured or /ip settings allow-fast-path (/ipv6 settings allow-fast-path) is no.
 // Tunnels with allow-fast-path=yes forward their decapsulated L3 payload in the same pass.
 //
 // It publishes the counters of /ip settings and /ipv6 settings (ipv4-fast-path-*,
 // ipv6-fast-path-*), a fast-path property per port in /interface print detail, and
-// per-port Prometheus counters.
+// per-port Prometheus counters (routerd_fastpath_pass_total by reason). FastTrack
+// refreshes a connection's conntrack entry with the namespace's established TCP and UDP
+// stream timeouts, which this engine hands to the program (fp_config) every pass.
 //
 // Not covered yet: FastTrack (fasttrack-connection is only counted by the firewall, so
 // ipv4-fasttrack-* read no/0), sending into tunnels (traffic routed into a tunnel goes

@@ -134,6 +134,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if err := e.dp.SetFastPath(why4 == "", why6 == "", ft4); err != nil {
 		return err
 	}
+	// FastTrack refreshes its connections' entries with the namespace's own timeouts
+	// (the firewall engine sets them from /ip firewall connection tracking); the resync
+	// picks up a change within resyncEvery.
+	if err := e.dp.SetFastTrackTimeouts(sysctlSeconds(tcpEstablished), sysctlSeconds(udpStream)); err != nil {
+		return err
+	}
 	want, err := e.wantPorts()
 	if err != nil {
 		return err
@@ -183,6 +189,25 @@ const beLiberal = "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal"
 // FastTrack forwards, and would call the first one it sees again (FastTrack turned off,
 // a FIN) out of window, invalid, and leave it untranslated. What routerd set is put
 // back when the last fasttrack rule goes.
+// The conntrack timeouts FastTrack refreshes entries with.
+const (
+	tcpEstablished = "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established"
+	udpStream      = "/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream"
+)
+
+// sysctlSeconds reads a sysctl in seconds (0 when unreadable: the program's default).
+func sysctlSeconds(path string) time.Duration {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
+
 func (e *Engine) liberal(on bool) {
 	cur, err := os.ReadFile(beLiberal)
 	if err != nil {
