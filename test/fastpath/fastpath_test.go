@@ -429,7 +429,7 @@ func capture(t *testing.T, ns, filter string, n int, fields []string, send func(
 // counts them), keeps working while allow-fast-path is turned off and on in the middle of
 // the transfer, and the sink sees it from the router's address.
 func TestFastTrackMasquerade(t *testing.T) {
-	need(t)
+	need(t, "nft")
 	r := newRig(t)
 	r.active(t)
 	r.must("/ip firewall nat add chain=srcnat action=masquerade out-interface=ether2")
@@ -439,6 +439,9 @@ func TestFastTrackMasquerade(t *testing.T) {
 		s := r.must("/ip settings print")
 		return prop(s, "ipv4-fasttrack-active") == "yes" && prop(s, "ipv4-fast-path-active") == "no", s
 	})
+	// The fast path engine reads the configuration; the firewall applies it in its own
+	// pass: a connection opened before the masquerade rule is in nftables stays unNATed.
+	r.nftApplied(t, "masquerade")
 
 	// The sink counts what it receives and says who sent it; the source sends 64 KiB
 	// writes, paced, until the test creates the stop file, and says how much it sent.
@@ -672,4 +675,13 @@ print(n, flush=True)`).CombinedOutput()
 		return prop(s, "ipv4-fasttrack-active") == "yes", s
 	})
 	transfer("fasttrack")
+}
+
+// nftApplied waits until the router namespace's nftables ruleset holds word.
+func (r *rig) nftApplied(t testing.TB, word string) {
+	t.Helper()
+	eventually(t, "nftables has "+word, func() (bool, string) {
+		out, _ := in(r.rtr, "nft", "list", "ruleset").CombinedOutput()
+		return strings.Contains(string(out), word), string(out)
+	})
 }
