@@ -134,6 +134,16 @@ func (e *Engine) after(r *control.Reply, err error) (*control.Reply, error) {
 	return r, err
 }
 
+// settle commits the session's batch (a script's commands share one) and refreshes, so
+// the items import (and sign) reports carry their flags and fingerprint when it returns: refresh
+// reads committed items only. An atomic batch (dry run) is left as it is.
+func (e *Engine) settle(sess *control.Session) error {
+	if err := e.ex.FlushBatch(sess); err != nil {
+		return err
+	}
+	return e.refresh()
+}
+
 // one resolves the single item a command names.
 func (e *Engine) one(tx *store.Tx, c *control.Call, arg string) (store.Item, error) {
 	ref, _ := c.S.Get(arg)
@@ -247,7 +257,9 @@ func (e *Engine) sign(ctx context.Context, c *control.Call) (*control.Reply, err
 	if err != nil {
 		return nil, err
 	}
-	e.refresh()
+	if err := e.settle(c.Sess); err != nil {
+		return nil, err
+	}
 	return &control.Reply{Menu: c.Menu, Text: "progress: done"}, nil
 }
 
@@ -424,7 +436,9 @@ func (e *Engine) importFile(ctx context.Context, c *control.Call) (*control.Repl
 		e.refused.WithLabelValues("decryption").Add(float64(b.decryptFailures))
 		e.log.Warn("certificate: encrypted keys not opened (wrong or missing passphrase)", "file", name, "keys", b.decryptFailures)
 	}
-	e.refresh()
+	if err := e.settle(c.Sess); err != nil {
+		return nil, err
+	}
 	text := fmt.Sprintf("certificates-imported: %d\nprivate-keys-imported: %d\nfiles-imported: 1\ndecryption-failures: %d\nkeys-with-no-certificate: %d",
 		certsN, keysN, b.decryptFailures, orphans)
 	return &control.Reply{Menu: c.Menu, Text: text}, nil

@@ -3,8 +3,10 @@ package certificate_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -165,6 +167,22 @@ export-certificate rw-client1 export-passphrase=1234567890
 	if _, err := r2.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeServer); !errors.Is(err, certificate.ErrUsage) {
 		t.Errorf("a tls-client certificate verified as a server: %v", err)
 	}
+
+	// A script reading the imported items right after import sees them complete: the
+	// K flag, the CA's A flag and the fingerprint (not a moment later).
+	r3 := newRouter(t)
+	os.MkdirAll(filepath.Join(r3.dir, "files"), 0o700)
+	os.WriteFile(r3.file("c.p12"), b, 0o600)
+	got = r3.run(t, `/certificate import file-name=c.p12 passphrase=1234567890
+:put ([/certificate get [find name=c.p12_0] private-key] . "|" . [/certificate get [find name=c.p12_0] fingerprint] . "|" . [/certificate print count-only where authority])`)
+	if want := "true|" + certFingerprint(c.X509) + "|1"; !strings.Contains(got, want) {
+		t.Errorf("right after import: %q, want %q", got, want)
+	}
+}
+
+func certFingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 func TestRevokeAndCRL(t *testing.T) {
