@@ -570,6 +570,7 @@ func (x *Executor) resolve(tx *store.Tx, sess *Session, m *menu.Menu, ref string
 		} else if isDigits(part) {
 			n, _ := strconv.Atoi(part)
 			nums := sess.numbers(m.Path)
+			printed := nums != nil
 			if nums == nil {
 				// No print yet in this session: number as print would.
 				items, err := tx.List(m.Path)
@@ -582,7 +583,10 @@ func (x *Executor) resolve(tx *store.Tx, sess *Session, m *menu.Menu, ref string
 			}
 			if n >= 0 && n < len(nums) {
 				_, err := tx.Get(m.Path, nums[n])
-				id, found = nums[n], err == nil
+				// A status menu's rows come from its engine, not the store (connections):
+				// the number refers to the row the last print showed; the engine's
+				// command decides whether it still exists.
+				id, found = nums[n], err == nil || (printed && m.Kind == menu.Status)
 			}
 		}
 		if !found && m.NameProp() != "" {

@@ -518,6 +518,21 @@ func TestConnections(t *testing.T) {
 	if ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "udp", "--dport", "7010"); strings.Contains(ct, "dport=7010") {
 		t.Errorf("connection still in the kernel after remove:\n%s", ct)
 	}
+	// Removal by the numbers of the session's last print, as in other menus.
+	if src, _ := udp(t, tp.c, tp.s, "198.19.2.2", 40124, 7011); src == "" {
+		t.Fatalf("no second connection")
+	}
+	out = r.must(t, `/ip firewall connection print where dst-address="198.19.2.2:7011"
+/ip firewall connection remove 0`)
+	if !strings.Contains(out, "198.19.2.2:7011") {
+		t.Errorf("print before remove 0:\n%s", out)
+	}
+	if ct := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "udp", "--dport", "7011"); strings.Contains(ct, "dport=7011") {
+		t.Errorf("connection still in the kernel after remove 0:\n%s", ct)
+	}
+	if out, err := r.ctl(`/ip firewall connection remove 99`); err == nil || !strings.Contains(out, "no such item") {
+		t.Errorf("remove 99 without such row: %v\n%s", err, out)
+	}
 	r.must(t, `/ip firewall connection tracking set udp-timeout=17s tcp-established-timeout=2h`)
 	time.Sleep(500 * time.Millisecond)
 	if v := strings.TrimSpace(sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-n", "net.netfilter.nf_conntrack_udp_timeout")); v != "17" {
