@@ -48,6 +48,15 @@ func (s *Session) numbers(path string) []uint64 {
 	return s.nums[path]
 }
 
+// PrintNumbers returns the ids the session's last print of a menu showed, in order (nil
+// before any print), for handlers that resolve numbers of engine-supplied rows.
+func (s *Session) PrintNumbers(path string) []uint64 {
+	if s == nil {
+		return nil
+	}
+	return s.numbers(path)
+}
+
 // setNumbers remembers the ids shown by the last print of a menu, in order: "set 0"
 // refers to the first of them until the next print.
 func (s *Session) setNumbers(path string, ids []uint64) {

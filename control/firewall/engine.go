@@ -309,6 +309,11 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 			return fn(ctx, c)
 		})
 	}
+	if fn, spec, ok := e.ex.Generic(path, "remove"); ok {
+		e.ex.Handle(path, "remove", spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			return e.removeRules(ctx, c, fn, v6, table)
+		})
+	}
 	e.ex.Provide(path, func(context.Context, *control.Session) ([]control.Row, error) {
 		e.refreshCounters(v6)
 		return e.dynamicRuleRows(v6, table), nil
@@ -520,4 +525,65 @@ func settle(ctx context.Context, wake <-chan struct{}) {
 			t.Reset(quiet)
 		}
 	}
+}
+
+// removeRules runs the generic remove on the configured rules a reference names. The
+// dynamic rows (the engine's rules, the fasttrack counter row) are not the operator's to
+// remove: [find] includes them, so they are left out of a list with configured rules,
+// and a reference to dynamic rows only fails with RouterOS's words.
+func (e *Engine) removeRules(ctx context.Context, c *control.Call, fn control.Handler, v6 bool, table string) (*control.Reply, error) {
+	argName := "numbers"
+	ref, ok := c.S.Get(argName)
+	if !ok {
+		argName = ".id"
+		if ref, ok = c.S.Get(argName); !ok {
+			return fn(ctx, c)
+		}
+	}
+	dyn := map[uint64]bool{}
+	for _, it := range e.dynamicRules(v6, table) {
+		dyn[it.ID] = true
+	}
+	if len(dyn) == 0 {
+		return fn(ctx, c)
+	}
+	nums := c.Sess.PrintNumbers(c.Menu.Path)
+	var keep []string
+	dynamic := false
+	for _, part := range strings.Split(ref, ",") {
+		part = strings.TrimSpace(part)
+		id, isID := control.ParseID(part)
+		if !isID && isNumber(part) && nums != nil {
+			if n, _ := strconv.Atoi(part); n < len(nums) {
+				id, isID = nums[n], true
+			}
+		}
+		if isID && dyn[id] {
+			dynamic = true
+			continue
+		}
+		if part != "" {
+			keep = append(keep, part)
+		}
+	}
+	if !dynamic {
+		return fn(ctx, c)
+	}
+	if len(keep) == 0 {
+		return nil, control.Failure("can not remove dynamic item")
+	}
+	s := *c.S
+	s.Args = nil
+	for _, a := range c.S.Args {
+		if a.Name == argName && !a.Flag && !a.Unset {
+			a.Value = strings.Join(keep, ",")
+		}
+		s.Args = append(s.Args, a)
+	}
+	return fn(ctx, &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu})
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil && s != ""
 }

@@ -396,6 +396,30 @@ func TestFastTrack(t *testing.T) {
 	if out := r.run(t, `/ip firewall filter print`); strings.Contains(out, FastTrackComment) {
 		t.Errorf("dummy rule without a fasttrack rule:\n%s", out)
 	}
+	r.run(t, `/ip firewall filter enable [find comment=ft]`)
+	// The dummy row is in [find] but not the operator's to remove: alone it is refused
+	// with RouterOS's words, by number or id; among configured rules it is left out.
+	count := func() string {
+		return strings.TrimSpace(r.run(t, `:put [/ip firewall filter print count-only]`))
+	}
+	before := count()
+	out = r.run(t, `/ip firewall filter print`)
+	m := regexp.MustCompile(`(?m)^\s*(\d+)\s+D\s`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no D row number in:\n%s", out)
+	}
+	for _, src := range []string{`/ip firewall filter remove ` + m[1], `/ip firewall filter remove [find dynamic=yes]`} {
+		if _, err := r.try(src); err == nil || !strings.Contains(err.Error(), "can not remove dynamic item") {
+			t.Errorf("%s: err %v, want can not remove dynamic item", src, err)
+		}
+	}
+	if n := count(); n != before {
+		t.Errorf("rows %s after refused removes, want %s", n, before)
+	}
+	r.run(t, `/ip firewall filter remove [find]`)
+	if out := r.run(t, `/ip firewall filter print`); count() != "0" || strings.Contains(out, FastTrackComment) {
+		t.Errorf("remove [find] left rules:\n%s", out)
+	}
 }
 
 // counter reads the packets counter of the rule with comment in menu.
