@@ -278,6 +278,16 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 			sa.destroy("peer changed")
 			continue
 		}
+		if sa.ident != nil && !hasIdentity(np, sa.ident.Name) {
+			// RouterOS tears down what was negotiated with an identity that is
+			// disabled or removed; the peer stays down until one is usable again.
+			d.log.Info("ipsec: identity gone, deleting the IKE SA", "peer", np.Name, "identity", sa.ident.Name)
+			if sa.state == stateEstablished {
+				sa.sendDelete()
+			}
+			sa.destroy("identity removed")
+			continue
+		}
 		sa.peer = np
 		sa.reconcileChildren()
 	}
@@ -288,6 +298,16 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 			delete(d.lastErr, name)
 		}
 	}
+}
+
+// hasIdentity reports whether p still holds the identity named name.
+func hasIdentity(p *PeerConfig, name string) bool {
+	for _, ic := range p.Identities {
+		if ic.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Daemon) read(s *sock) {

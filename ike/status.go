@@ -8,14 +8,16 @@ import (
 
 // SAStatus is a snapshot of one IKE SA (active-peers).
 type SAStatus struct {
-	Peer                 string
-	Local, Remote        netip.AddrPort
-	State                string
-	Initiator            bool
-	NATT                 bool
-	SPIi, SPIr           uint64
-	Suite                string
-	RemoteID             string
+	Peer          string
+	Local, Remote netip.AddrPort
+	State         string
+	Initiator     bool
+	NATT          bool
+	SPIi, SPIr    uint64
+	Suite         string
+	RemoteID      string
+	// Identity names the identity the SA was negotiated with (IdentityConfig.Name).
+	Identity             string
 	Established          time.Time
 	LastSeen             time.Time
 	RxBytes, TxBytes     uint64
@@ -42,6 +44,9 @@ func (d *Daemon) Snapshot() []SAStatus {
 			RxBytes: sa.rx, TxBytes: sa.tx, RxPackets: sa.rxPkts, TxPackets: sa.txPkts}
 		if sa.suite != nil {
 			s.Suite = sa.suite.String()
+		}
+		if sa.ident != nil {
+			s.Identity = sa.ident.Name
 		}
 		for _, c := range sa.children {
 			s.Children = append(s.Children, *c)

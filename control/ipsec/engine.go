@@ -93,7 +93,7 @@ type Engine struct {
 	leases  map[netip.Addr]bool
 	vips    map[netip.Addr]bool // mode config addresses installed on lo
 	tunnels []tunnelPeer        // dynamic peers of tunnels' ipsec-secret
-	// peerRules: what each peer's identity and mode config ask of the firewall.
+	// peerRules: what each identity (by IdentityConfig.Name) and its mode config ask of the firewall.
 	peerRules map[string]peerRules
 	rulesKey  string            // the rules as last handed to the firewall
 	warned    map[string]string // warnOnce's last message by key
@@ -565,6 +565,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			for _, t := range ic.Templates {
 				c := *t
 				c.Dynamic = true
+				if mc := ic.ModeConfig; mc != nil && !mc.Responder {
+					c.Remote = unsetToAny(c.Remote)
+				}
 				if h := pc.Remote; c.Remote.Start != c.Remote.End || !h.IsSingleIP() || c.Remote.Start != h.Addr() {
 					c.Tunnel = true // not between the SA's own addresses: a tunnel
 				}
@@ -576,7 +579,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if mc := mcProps[p["mode-config"]]; mc != nil && mc["responder"] == "no" {
 			pr.srcList, pr.connMark = mc["src-address-list"], mc["connection-mark"]
 		}
-		prs[pc.Name] = pr
+		prs[ic.Name] = pr
 	}
 	for _, tp := range tunnels {
 		polCfg[tp.policy.id] = tp.policy
@@ -610,6 +613,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.publishPolicies()
 	e.syncRules()
 	return nil
+}
+
+// unsetToAny widens a template's default address (0.0.0.0/32, ::/128: none given) to
+// the whole family: RouterOS's mode config initiator then asks for everything (TSr
+// 0.0.0.0/0), and the responder narrows it to its split-include or template.
+func unsetToAny(s ike.Selector) ike.Selector {
+	if s.Start != s.End || !s.Start.IsUnspecified() {
+		return s
+	}
+	w := ike.SelectorFromPrefix(netip.PrefixFrom(s.Start, 0), s.IPProto, 0)
+	w.StartPort, w.EndPort = s.StartPort, s.EndPort
+	return w
 }
 
 func (e *Engine) openDatapath(ctx context.Context) error {

@@ -18,7 +18,8 @@ type RuleSetter interface {
 // ruleOwner names the engine's rules in the firewall.
 const ruleOwner = "ipsec"
 
-// peerRules is what a peer's identity and mode config ask of the firewall.
+// peerRules is what an identity and its mode config ask of the firewall; the engine keeps
+// them per identity, since a peer may hold several and an SA follows the one it matched.
 type peerRules struct {
 	notrackChain string // identity notrack-chain
 	srcList      string // mode config (responder=no) src-address-list
@@ -37,7 +38,7 @@ func (e *Engine) dynamicRules() []firewall.DynamicRule {
 	var modeCfg, notrack, bypass []firewall.DynamicRule
 	v6 := func(p netip.Prefix) bool { return p.Addr().Is6() }
 	e.mu.Lock()
-	byPeer, havePeers := e.peerRules, len(e.peers) > 0
+	byIdent, havePeers := e.peerRules, len(e.peers) > 0
 	for _, id := range sortedIDs(e.polCfg) {
 		pi := e.polCfg[id]
 		if pi.action == esp.ActionEncrypt && pi.tunnel {
@@ -51,7 +52,7 @@ func (e *Engine) dynamicRules() []firewall.DynamicRule {
 		if s.State != "established" {
 			continue
 		}
-		pr := byPeer[s.Peer]
+		pr := byIdent[s.Identity]
 		for _, c := range s.Children {
 			if c.Policy == nil || !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
 				continue
