@@ -57,6 +57,7 @@ type Engine struct {
 	// (the dummy counter rule shows).
 	fasttrack map[bool]bool
 	timers    map[string]listTimer // timed address-list entries by path/id
+	created   map[string]time.Time // address-list entries' creation-time by path/id
 	dns       map[string]dnsEntry  // address-list DNS names by family/name
 }
 
@@ -78,7 +79,7 @@ func listPath(v6 bool) string {
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
-		timers: map[string]listTimer{}, dns: map[string]dnsEntry{}}
+		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -89,7 +90,10 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		e.registerListMenu(listPath(v6))
 		ex.SetEngine(ServicePortPath, "firewall")
 		lp, v := listPath(v6), v6
-		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) { return e.dynamicRows(v) })
+		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) {
+			e.refreshLists(v)
+			return e.dynamicRows(v)
+		})
 	}
 	poke := func(control.Change) { e.poke() }
 	ex.Watch(Root4, poke)
@@ -266,8 +270,9 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 			e.ex.State.Set(path, it.ID, st)
 		}
 	}
+	now := time.Now()
 	for _, it := range lists {
-		st := control.ItemState{}
+		st := control.ItemState{Props: e.listProps(listPath(v6), it, now)}
 		if why, bad := listInvalid[it.ID]; bad {
 			st.Invalid, st.Status = true, why
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/routerd/routerd/control"
@@ -211,4 +212,55 @@ func (e *Engine) listTimers(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// listProps is what print shows of a configured entry beyond its configuration: when it
+// was added (as this daemon first saw it), and for an entry with timeout= the time left,
+// counting down, and the D flag RouterOS gives timed entries.
+func (e *Engine) listProps(path string, it store.Item, now time.Time) map[string]string {
+	key := path + "/" + control.FormatID(it.ID)
+	e.mu.Lock()
+	c, ok := e.created[key]
+	if !ok {
+		c = now
+		e.created[key] = c
+	}
+	e.mu.Unlock()
+	p := map[string]string{"creation-time": c.Format("2006-01-02 15:04:05")}
+	if left, timed := e.timedEntry(path, it, now); timed {
+		p["timeout"] = value.FormatDuration(left.Round(time.Second))
+		p["dynamic"] = "yes"
+	}
+	return p
+}
+
+// refreshLists brings the printed state of the configured entries up to date (time left)
+// and forgets the creation times of entries no longer configured.
+func (e *Engine) refreshLists(v6 bool) {
+	path := listPath(v6)
+	items, err := e.ex.Items(path)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	have := map[string]bool{}
+	for _, it := range items {
+		have[path+"/"+control.FormatID(it.ID)] = true
+		st, _ := e.ex.State.Get(path, it.ID)
+		props := e.listProps(path, it, now)
+		for k, v := range st.Props {
+			if _, ok := props[k]; !ok && k != "timeout" && k != "dynamic" {
+				props[k] = v
+			}
+		}
+		st.Props = props
+		e.ex.State.Set(path, it.ID, st)
+	}
+	e.mu.Lock()
+	for k := range e.created {
+		if strings.HasPrefix(k, path+"/") && !have[k] {
+			delete(e.created, k)
+		}
+	}
+	e.mu.Unlock()
 }

@@ -700,6 +700,21 @@ func TestAddressListTimers(t *testing.T) {
 	}
 	r.run(t, `/ip firewall address-list add list=other address=198.19.7.8
 /ip firewall address-list remove [find list=other]`)
+	// A timed entry is dynamic (D) and print shows its time left counting down; every
+	// entry shows when it was added.
+	r.run(t, `/ip firewall address-list add list=countdown address=198.19.7.9 timeout=1h`)
+	time.Sleep(1500 * time.Millisecond)
+	out := r.run(t, `/ip firewall address-list print detail where list=countdown or address=198.19.7.8`)
+	if !regexp.MustCompile(`(?m)^\s*\d+\s+D\s+list="countdown" address=198\.19\.7\.9 timeout=59m5\ds\s+creation-time="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"`).MatchString(out) {
+		t.Errorf("timed entry without D, creation-time or countdown:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^\s*\d+\s+list="timed" address=198\.19\.7\.8 creation-time="\d{4}-`).MatchString(out) {
+		t.Errorf("static entry without creation-time, or flagged:\n%s", out)
+	}
+	if exp := r.run(t, `/ip firewall address-list export`); !strings.Contains(exp, "timeout=1h") {
+		t.Errorf("export lost the configured timeout:\n%s", exp)
+	}
+	r.run(t, `/ip firewall address-list remove [find list=countdown]`)
 	set := func(name string) string {
 		out, _ := exec.Command("ip", "netns", "exec", tp.r, "nft", "list", "set", "ip", TableName, name).CombinedOutput()
 		return string(out)
