@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/routerd/routerd/control/menu"
@@ -51,7 +52,7 @@ func (x *Executor) Export(ctx context.Context, sess *Session, path string, opt E
 			if m.NoExport || (m.BackupOnly && !opt.Backup) || m.Kind == menu.Dir || m.Kind == menu.Status {
 				continue
 			}
-			lines, err := x.exportMenu(tx, m, opt, m.Path == path)
+			lines, hidden, err := x.exportMenu(tx, m, opt, m.Path == path)
 			if err != nil {
 				return err
 			}
@@ -61,6 +62,9 @@ func (x *Executor) Export(ctx context.Context, sess *Session, path string, opt E
 			head := menuWords(m.Path)
 			if !opt.Terse {
 				b.WriteString(head + "\n")
+			}
+			for _, h := range hidden {
+				fmt.Fprintf(&b, "# %s %s hidden: export show-sensitive to include it\n", head, h)
 			}
 			for _, l := range lines {
 				if opt.Terse {
@@ -83,7 +87,9 @@ func menuWords(path string) string {
 	return "/" + strings.ReplaceAll(path[1:], "/", " ")
 }
 
-func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, filtered bool) ([]string, error) {
+// exportMenu returns the menu's lines and the NoteHidden properties some item has that
+// the export left out.
+func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, filtered bool) ([]string, []string, error) {
 	var items []store.Item
 	if m.Kind == menu.Single {
 		it, err := tx.Get(m.Path, singleID)
@@ -91,23 +97,23 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 			it, err = store.Item{ID: singleID, Props: map[string]string{}}, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		items = []store.Item{it}
 	} else {
 		var err error
 		if items, err = tx.List(m.Path); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	var lines []string
+	var lines, hidden []string
 	np := m.NameProp()
 	for _, it := range items {
 		if filtered && opt.Filter != nil {
 			r := x.Row(m, it, opt.ShowSensitive)
 			if ok, err := opt.Filter(&r); err != nil || !ok {
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				continue
 			}
@@ -118,6 +124,13 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 			for i, d := range m.Builtin {
 				if sameBuiltin(it.Props, m, i) {
 					decl = d
+				}
+			}
+		}
+		if !opt.ShowSensitive && !opt.Backup {
+			for _, p := range m.Props {
+				if p.NoteHidden && it.Props[p.Name] != "" && !slices.Contains(hidden, p.Name) {
+					hidden = append(hidden, p.Name)
 				}
 			}
 		}
@@ -146,7 +159,7 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 			lines = append(lines, "add "+strings.Join(args, " "))
 		}
 	}
-	return lines, nil
+	return lines, hidden, nil
 }
 
 // exportProps is the set of properties an item's export line carries: those that differ

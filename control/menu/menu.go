@@ -47,6 +47,9 @@ type Prop struct {
 	// Sensitive properties (secrets) are hidden from print and export unless the user asks
 	// with show-sensitive.
 	Sensitive bool
+	// NoteHidden: an export without show-sensitive says this property was left out
+	// (where import cannot restore an item fully without it, e.g. a password).
+	NoteHidden bool
 	// Secret properties (password hashes) never leave routerd except inside a backup:
 	// no print, get or export shows them, show-sensitive or not, as RouterOS never
 	// exports user passwords.

@@ -164,9 +164,10 @@ func radiusMenus() []*Menu {
 					NoEffect: "one-time codes are not implemented", Desc: "Token of a one-time code appended to the password."},
 				{Name: "password", Type: value.String(), Sensitive: true,
 					Desc: "Password; kept only as the hashes the methods need (see password-hash)."},
-				// Secret: never printed or exported; a backup keeps it.
-				{Name: "password-hash", Type: value.String(), Secret: true,
-					Desc: "NT hash (and, for CHAP users, the sealed password) User Manager checks against."},
+				// Sensitive: export show-sensitive carries it so that /import restores
+				// the user (RouterOS exports password= there; only the hash is kept).
+				{Name: "password-hash", Type: value.String(), Sensitive: true, NoteHidden: true,
+					Desc: "NT hash (nt: and 32 hex digits) User Manager checks against; export show-sensitive writes it and import restores it."},
 				{Name: "shared-users", Type: value.Int(0, 1000000), Default: "1",
 					Desc: "Sessions the user may have at once; 0: unlimited."},
 			},

@@ -241,3 +241,42 @@ func TestEapolTest(t *testing.T) {
 		t.Fatalf("monitor:\n%s", s)
 	}
 }
+
+// TestExportImportKeepsPassword: export show-sensitive carries the user's NT hash as
+// password-hash=, which /import restores, so the re-imported user logs in (PAP against
+// radclient); a plain export leaves it out and says so.
+func TestExportImportKeepsPassword(t *testing.T) {
+	r := newRig(t)
+	r.con.Sess.ShowSensitive = true
+	r.run(t, referenceSetup+"/user-manager user add name=user2 password=UserPass55\n")
+	plain := r.run(t, `/export`)
+	if strings.Contains(plain, "nt:") || !strings.Contains(plain, "password-hash hidden") {
+		t.Fatalf("plain export:\n%s", plain)
+	}
+	full := r.run(t, `/export show-sensitive`)
+	if !strings.Contains(full, "password-hash=nt:") || strings.Contains(full, "UserPass55") || strings.Contains(full, "hidden") {
+		t.Fatalf("export show-sensitive:\n%s", full)
+	}
+	// Without the sensitive policy show-sensitive shows nothing secret.
+	r.con.Sess.ShowSensitive = false
+	if s := r.run(t, `/export show-sensitive`); strings.Contains(s, "nt:") {
+		t.Fatalf("show-sensitive without the sensitive policy:\n%s", s)
+	}
+
+	r2 := newRig(t)
+	r2.run(t, full)
+	a := r2.e.Addr()
+	if a == nil {
+		t.Fatal("imported User Manager is not listening")
+	}
+	for _, u := range [][2]string{{"user1", "password"}, {"user2", "UserPass55"}} {
+		out, err := radclient(t, a, "auth", "test", "User-Name = "+u[0]+"\nUser-Password = "+u[1]+"\n")
+		if err != nil || !strings.Contains(out, "Access-Accept") {
+			t.Fatalf("%s after export+import: %v\n%s", u[0], err, out)
+		}
+	}
+	out, _ := radclient(t, a, "auth", "test", "User-Name = user2\nUser-Password = wrong\n")
+	if !strings.Contains(out, "Access-Reject") {
+		t.Fatalf("wrong password after import:\n%s", out)
+	}
+}
