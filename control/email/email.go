@@ -176,6 +176,11 @@ func (e *Engine) send(ctx context.Context, c *control.Call) (*control.Reply, err
 			if err != nil {
 				return nil, err
 			}
+			// Backups and exported private keys leave the router only for who may
+			// see secrets, as /file print and FTP treat them (control.SecretFile).
+			if control.SecretFile(a.Name, a.Data) && !c.Sess.Can("sensitive") {
+				return nil, control.ErrPermission
+			}
 			msg.Files = append(msg.Files, a)
 		}
 	}

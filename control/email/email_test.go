@@ -252,6 +252,19 @@ func TestSendErrors(t *testing.T) {
 			t.Errorf("%s: %v; want %q", tc.src, err, tc.want)
 		}
 	}
+	// An exported private key (or a backup) is not mailed for a user without the
+	// sensitive policy.
+	os.MkdirAll(filepath.Join(r.dir, "files"), 0o700)
+	os.WriteFile(filepath.Join(r.dir, "files", "cert_export_c.key"), []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
+	os.WriteFile(filepath.Join(r.dir, "files", "a.backup"), []byte(control.BackupHeader+"/user add name=x\n"), 0o600)
+	r.c.Sess.Policies = map[string]bool{"read": true, "write": true, "test": true, "policy": true}
+	for _, f := range []string{"cert_export_c.key", "a.backup"} {
+		src := `/tool e-mail send server=127.0.0.1 to=a@b.c file=` + f
+		if _, err := r.run(src); err == nil || err.Error() != "not enough permissions (9)" {
+			t.Errorf("%s without sensitive: %v", src, err)
+		}
+	}
+	r.c.Sess.Policies = nil
 	port := freePort(t) // nothing listens there
 	r.must(`/tool e-mail send server=127.0.0.1 port=` + strconv.Itoa(port) + ` to=a@b.c subject=x`)
 	r.e.Wait()
