@@ -955,6 +955,15 @@ func (e *Engine) publishPolicies() {
 				st.Props["sa-dst-address"] = s.Remote.Addr().String()
 			} else if pi.saDst.IsValid() {
 				st.Props["sa-dst-address"] = pi.saDst.String()
+				// No local address chosen yet: the unspecified one of the policy's family, not ::.
+				src := pi.saSrc
+				if !src.IsValid() {
+					src = netip.IPv4Unspecified()
+					if pi.saDst.Is6() {
+						src = netip.IPv6Unspecified()
+					}
+				}
+				st.Props["sa-src-address"] = src.String()
 			}
 		}
 		e.ex.State.Set(PolicyPath, it.ID, st)

@@ -82,8 +82,18 @@ add secret=test generate-policy=port-strict mode-config=ike2-rw peer=ike2-rw-cli
 	}) {
 		t.Fatalf("no dynamic policy on the client:\n%s\n%s", pols, client.run(t, "/ip ipsec active-peers print detail"))
 	}
+	if got := client.run(t, "/ip ipsec policy print detail where dynamic"); !strings.Contains(got, `proposal="ike2-rw"`) {
+		t.Errorf("client's dynamic policy shows no proposal:\n%s", got)
+	}
 	if !strings.Contains(pols, "dst-address=0.0.0.0/0") {
 		t.Errorf("client's dynamic policy does not cover everything:\n%s", pols)
+	}
+	// A policy of a peer with no local-address and no SA: sa-src-address 0.0.0.0, not ::.
+	client.run(t, `/ip ipsec peer add name=dead address=198.18.90.99/32 exchange-mode=ike2
+/ip ipsec identity add peer=dead secret=x
+/ip ipsec policy add src-address=198.19.30.0/24 dst-address=198.19.31.0/24 tunnel=yes peer=dead`)
+	if got := client.run(t, ":put [/ip ipsec policy get [find peer=dead] sa-src-address]"); strings.TrimSpace(got) != "0.0.0.0" {
+		t.Errorf("sa-src-address of a peer with no SA = %q, want 0.0.0.0", got)
 	}
 	rules := func(r *router) string { return fmt.Sprint(r.e.dynamicRules()) }
 	if got := rules(client); !strings.Contains(got, "dst-address-list:!local") || !strings.Contains(got, "to-addresses:198.19.77.2") {

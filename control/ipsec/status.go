@@ -173,6 +173,13 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]control.Row, error) {
 	rows := e.tunnelRows(PolicyPath)
 	n := uint64(1) << 40
+	// A generated policy shows its template's proposal, as RouterOS prints it.
+	proposal := map[uint64]string{}
+	if its, _, err := e.items(PolicyPath); err == nil {
+		for _, it := range its {
+			proposal[it.ID] = it.Props["proposal"]
+		}
+	}
 	for _, s := range e.d.Snapshot() {
 		for _, c := range s.Children {
 			if !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
@@ -189,6 +196,9 @@ func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]
 				"action": "encrypt", "level": "unique", "ipsec-protocols": "esp", "tunnel": tunnel,
 				"sa-src-address": c.Local.Addr().String(), "sa-dst-address": c.Remote.Addr().String(),
 				"peer": s.Peer, "ph2-count": "1", "ph2-state": "established",
+			}
+			if pr := proposal[c.Policy.ID]; pr != "" {
+				p["proposal"] = pr
 			}
 			if pr := c.LocalTS[0].IPProto; pr != 0 {
 				p["protocol"] = strconv.Itoa(int(pr))
