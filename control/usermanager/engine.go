@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
@@ -164,6 +165,21 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	h.Ex.Provide(SessionPath, e.sessionRows)
 	h.Ex.Provide(MonitorPath, e.monitorRows)
 	e.resp = &rad.Responder{Secret: e.secret, Auth: e.auth, Acct: e.acct, Log: logger()}
+	// Every dropped datagram is counted here; the log shows only some (rate limited).
+	if h.Metrics != nil {
+		st := &e.resp.Stats
+		for reason, n := range map[string]*atomic.Int64{
+			"unknown-client": &st.UnknownClient, "malformed": &st.Malformed, "bad-authenticator": &st.BadAuthenticator,
+		} {
+			if err := h.Metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "routerd_usermanager_dropped_requests_total",
+				Help:        "RADIUS datagrams User Manager dropped without an answer, by reason.",
+				ConstLabels: prometheus.Labels{"reason": reason},
+			}, func() float64 { return float64(n.Load()) })); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/vendors/microsoft"
@@ -278,5 +280,50 @@ func TestExportImportKeepsPassword(t *testing.T) {
 	out, _ := radclient(t, a, "auth", "test", "User-Name = user2\nUser-Password = wrong\n")
 	if !strings.Contains(out, "Access-Reject") {
 		t.Fatalf("wrong password after import:\n%s", out)
+	}
+}
+
+// TestDroppedCounted: junk sent to the authentication port is counted in the metrics,
+// every datagram, although the log shows it once.
+func TestDroppedCounted(t *testing.T) {
+	dir := t.TempDir()
+	ex := controltest.NewIn(t, dir)
+	reg := prometheus.NewRegistry()
+	h := engine.New(ex, reg)
+	e := New(Options{Host: "127.0.0.1", Listen: func(a *net.UDPAddr) (*net.UDPConn, error) {
+		return net.ListenUDP("udp", &net.UDPAddr{IP: a.IP})
+	}})
+	h.Register(e)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.Start(ctx)
+	t.Cleanup(func() { cancel(); h.Stop() })
+	r := &rig{e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}}, con: &script.Console{Sess: &control.Session{User: "admin"}}, dir: dir}
+	r.run(t, referenceSetup)
+	c, err := net.DialUDP("udp", nil, e.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	junk := []byte{1, 1, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200, 0, 0, 0, 0, 0, 0, 0, 0}
+	for range 50 {
+		c.Write(junk)
+	}
+	want := `
+# HELP routerd_usermanager_dropped_requests_total RADIUS datagrams User Manager dropped without an answer, by reason.
+# TYPE routerd_usermanager_dropped_requests_total counter
+routerd_usermanager_dropped_requests_total{reason="bad-authenticator"} 0
+routerd_usermanager_dropped_requests_total{reason="malformed"} 50
+routerd_usermanager_dropped_requests_total{reason="unknown-client"} 0
+`
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := testutil.GatherAndCompare(reg, strings.NewReader(want), "routerd_usermanager_dropped_requests_total")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
