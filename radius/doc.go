@@ -15,7 +15,10 @@
 //     Message-Authenticator does not verify, and that sends accounting (RFC 2866);
 //   - the server side of PAP (RFC 2865 5.2), CHAP (RFC 2865 5.3, RFC 1994), MS-CHAPv2
 //     (RFC 2548, RFC 2759) and EAP-MSCHAPv2 (draft-kamath-pppext-eap-mschapv2) checked
-//     against an NT password hash, with the MPPE keys and the authenticator response.
+//     against an NT password hash, with the MPPE keys and the authenticator response;
+//   - dropped datagrams (unknown client, malformed, wrong authenticator, refused replies)
+//     are all counted but logged at most once a minute per source, 20 lines a minute in
+//     all (droplog.go): whoever reaches UDP 1812/1813 cannot flush /log.
 //
 // Not covered: RadSec (RFC 6614), CoA and Disconnect (RFC 5176), EAP-TLS/TTLS/PEAP.
 package radius
