@@ -577,12 +577,19 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 			}
 			return rows, nil
 		}
-		// A List menu's source adds dynamic items (flag D) after the configured ones.
+		// A List menu's source adds dynamic items (flag D) after the configured ones, or
+		// before them when they come first in effect (Row.First).
+		var first []Row
 		for i := range extra {
 			extra[i].Menu = m
 			hideSensitive(m, extra[i].Props, showSensitive)
+			if extra[i].First {
+				first = append(first, extra[i])
+			} else {
+				rows = append(rows, extra[i])
+			}
 		}
-		rows = append(rows, extra...)
+		rows = append(first, rows...)
 	}
 	return rows, err
 }

@@ -100,6 +100,9 @@ type Row struct {
 	// Order of the properties to show; defaults to the menu's order.
 	Keys  []string
 	Flags string // flag letters, in the menu's flag order
+	// First: an engine's dynamic row that print lists before the configured items (the
+	// firewall's dynamic rules, which the kernel evaluates before them).
+	First bool
 }
 
 // Get reads a property of the row; flags read as "yes"/"no" under their names.

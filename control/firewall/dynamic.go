@@ -158,7 +158,8 @@ func (e *Engine) dynamicRuleRows(v6 bool, table string) []control.Row {
 			flags = "XD"
 			p["invalid"] = "yes"
 		}
-		rows = append(rows, control.Row{ID: it.ID, Props: p, Flags: flags})
+		// The kernel evaluates dynamic rules before the configured ones: print says so.
+		rows = append(rows, control.Row{ID: it.ID, Props: p, Flags: flags, First: true})
 	}
 	return rows
 }

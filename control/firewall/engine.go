@@ -311,7 +311,15 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 			if err := e.check(c, m, v6, table, cmd); err != nil {
 				return nil, err
 			}
+			if cmd == "add" {
+				c = e.placeDynamic(c, "place-before", v6, table)
+			}
 			return fn(ctx, c)
+		})
+	}
+	if fn, spec, ok := e.ex.Generic(path, "move"); ok {
+		e.ex.Handle(path, "move", spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			return fn(ctx, e.placeDynamic(c, "destination", v6, table))
 		})
 	}
 	if fn, spec, ok := e.ex.Generic(path, "remove"); ok {
@@ -591,4 +599,48 @@ func (e *Engine) removeRules(ctx context.Context, c *control.Call, fn control.Ha
 func isNumber(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 64)
 	return err == nil && s != ""
+}
+
+// placeDynamic turns a place-before/destination naming a dynamic row (print lists them
+// first, as the kernel evaluates them first) into the first configured rule: before a
+// dynamic rule is before every configured one, as the reference's place-before=0 means.
+func (e *Engine) placeDynamic(c *control.Call, arg string, v6 bool, table string) *control.Call {
+	ref, ok := c.S.Get(arg)
+	if !ok {
+		return c
+	}
+	part, _, _ := strings.Cut(ref, ",")
+	part = strings.TrimSpace(part)
+	id, isID := control.ParseID(part)
+	if nums := c.Sess.PrintNumbers(c.Menu.Path); !isID && isNumber(part) && nums != nil {
+		if n, _ := strconv.Atoi(part); n < len(nums) {
+			id, isID = nums[n], true
+		}
+	}
+	if !isID {
+		return c
+	}
+	dynamic := false
+	for _, it := range e.dynamicRules(v6, table) {
+		dynamic = dynamic || it.ID == id
+	}
+	if !dynamic {
+		return c
+	}
+	items, err := e.ex.Items(c.Menu.Path)
+	if err != nil {
+		return c
+	}
+	s := *c.S
+	s.Args = nil
+	for _, a := range c.S.Args {
+		if a.Name == arg && !a.Flag && !a.Unset {
+			if len(items) == 0 {
+				continue // no configured rule: the end is the top
+			}
+			a.Value = control.FormatID(items[0].ID)
+		}
+		s.Args = append(s.Args, a)
+	}
+	return &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu}
 }

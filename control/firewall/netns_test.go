@@ -337,6 +337,20 @@ func TestDynamicRules(t *testing.T) {
 	if !strings.Contains(out, " D ") || !strings.Contains(out, "ipsec mode-config") || !strings.Contains(out, "to-addresses=198.19.2.9") {
 		t.Errorf("print:\n%s", out)
 	}
+	// Print lists rules in the kernel's order: the dynamic src-nat first, as row 0.
+	if d, m := strings.Index(out, "ipsec mode-config"), strings.Index(out, "masquerade"); d < 0 || m < d ||
+		!regexp.MustCompile(`(?m)^\s*0\s+D\s`).MatchString(out) {
+		t.Errorf("print not in evaluation order:\n%s", out)
+	}
+	// place-before=0 after that print means before every configured rule.
+	r.run(t, `/ip firewall nat add chain=srcnat action=accept dst-address=198.19.3.0/24 comment=bypass place-before=0`)
+	out = r.run(t, `/ip firewall nat print`)
+	if b, m := strings.Index(out, "bypass"), strings.Index(out, "masquerade"); b < 0 || m < b {
+		t.Errorf("place-before=0 did not put the rule first among the configured:\n%s", out)
+	}
+	r.run(t, `/ip firewall nat print
+/ip firewall nat move [find comment=bypass] destination=0
+/ip firewall nat remove [find comment=bypass]`)
 	dr.Withdraw("ipsec")
 	r.e.Reconcile(context.Background())
 	if src := tp.udp(t, tp.c, tp.s, "198.19.2.2", 5101); !strings.HasPrefix(src, "198.19.2.1:") {
