@@ -69,6 +69,18 @@ type port struct {
 // New returns the engine, for an engine host to run after the tunnel engine.
 func New() *Engine { return &Engine{ports: map[string]port{}} }
 
+// portHook is the XDP hook forced with ROUTERD_TUNNEL_HOOK (as the tunnel engine reads
+// it), "" for the automatic choice. A port has one XDP program shared with the tunnel
+// decapsulator, and the kernel refuses native and generic XDP on one device together, so
+// both engines must ask for the same hook; "tc" forces only the decapsulator.
+func portHook() dataplane.Hook {
+	switch h := dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK")); h {
+	case dataplane.HookXDPNative, dataplane.HookXDPGeneric:
+		return h
+	}
+	return ""
+}
+
 // Spec: the settings, the menus that block the fast path and the links are watched.
 func (e *Engine) Spec() engine.Spec {
 	w := []string{ipsettings.Path, ipsettings.Path6, "/interface"}
@@ -148,7 +160,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	var errs []error
 	for name, idx := range want {
 		p := port{index: idx}
-		h, tx, err := e.dp.AddFastPort(idx, name, "")
+		h, tx, err := e.dp.AddFastPort(idx, name, portHook())
 		if err != nil {
 			p.err = err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
