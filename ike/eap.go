@@ -344,21 +344,7 @@ func (sa *IKESA) sendAuthEAP() {
 		// Ask for the responder's certificate (strongSwan sends it only when asked).
 		ps = append(ps, sa.certReq()...)
 	}
-	mc := sa.ident.ModeConfig
-	if mc != nil && !mc.Responder {
-		ps = append(ps, &CP{CfgType: CPRequest, Attrs: []CPAttr{{Type: CPInternalIP4Address}, {Type: CPInternalIP4DNS}}})
-	}
-	var cp *childProposal
-	if len(sa.peer.Children) > 0 {
-		cp = sa.proposeChild(sa.peer.Children[0], nil, false)
-		if mc != nil && !mc.Responder {
-			any := cp.tsi[0]
-			any.Start, any.End = netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
-			cp.tsi = []Selector{any}
-		}
-		ps = append(ps, cp.payloads(false)...)
-	}
-	sa.pendingFirst = cp
+	ps = append(ps, sa.firstChildRequest()...)
 	sa.eap = &eapState{peer: &eap.MSCHAPv2Peer{User: sa.ident.EAPUser, Password: sa.ident.EAPPassword}}
 	sa.request(IKEAuth, ps, sa.eapResponse, func() { sa.fail("malformed IKE_AUTH response") })
 }

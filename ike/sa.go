@@ -718,22 +718,7 @@ func (sa *IKESA) sendAuth() {
 		ps = append(ps, sa.certReq()...)
 	}
 	ps = append(ps, own...)
-	mc := sa.ident.ModeConfig
-	if mc != nil && !mc.Responder {
-		ps = append(ps, &CP{CfgType: CPRequest, Attrs: []CPAttr{{Type: CPInternalIP4Address}, {Type: CPInternalIP4DNS}}})
-	}
-	var cp *childProposal
-	if len(sa.peer.Children) > 0 {
-		cp = sa.proposeChild(sa.peer.Children[0], nil, false)
-		if mc != nil && !mc.Responder {
-			// Our address is the one the responder hands out: ask for any, it narrows.
-			any := cp.tsi[0]
-			any.Start, any.End = netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
-			cp.tsi = []Selector{any}
-		}
-		ps = append(ps, cp.payloads(false)...)
-	}
-	sa.pendingFirst = cp
+	ps = append(ps, sa.firstChildRequest()...)
 	sa.request(IKEAuth, ps, sa.authResponse, func() { sa.fail("malformed IKE_AUTH response") })
 }
 
@@ -1462,4 +1447,28 @@ func notifyName(t NotifyType) string {
 		return "SINGLE_PAIR_REQUIRED"
 	}
 	return fmt.Sprintf("notify %d", t)
+}
+
+// firstChildRequest is the initiator's IKE_AUTH tail, with PSK, signature or EAP alike: the
+// mode-config request (responder=no) and the first CHILD SA's proposal, kept as
+// pendingFirst for the response.
+func (sa *IKESA) firstChildRequest() []Payload {
+	var ps []Payload
+	mc := sa.ident.ModeConfig
+	if mc != nil && !mc.Responder {
+		ps = append(ps, &CP{CfgType: CPRequest, Attrs: []CPAttr{{Type: CPInternalIP4Address}, {Type: CPInternalIP4DNS}}})
+	}
+	var cp *childProposal
+	if len(sa.peer.Children) > 0 {
+		cp = sa.proposeChild(sa.peer.Children[0], nil, false)
+		if mc != nil && !mc.Responder {
+			// Our address is the one the responder hands out: ask for any, it narrows.
+			any := cp.tsi[0]
+			any.Start, any.End = netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
+			cp.tsi = []Selector{any}
+		}
+		ps = append(ps, cp.payloads(false)...)
+	}
+	sa.pendingFirst = cp
+	return ps
 }
