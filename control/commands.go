@@ -107,9 +107,8 @@ func (x *Executor) checkRef(tx *store.Tx, p *menu.Prop, v string) error {
 		return nil
 	}
 	x.mu.RLock()
-	src, has := x.sources[target.Path], x.names[target.Path]
+	has := x.names[target.Path]
 	x.mu.RUnlock()
-	var dynamic []Row
 next:
 	for _, n := range names {
 		for _, e := range p.RefExtra {
@@ -120,26 +119,11 @@ next:
 		if _, ok := tx.ByName(target.Path, n); ok {
 			continue
 		}
-		// Items an engine supplies (kernel links, dynamic peers) are valid targets too:
-		// asked through ProvideNames where the engine offers it; a menu whose engine
-		// only has a row source still builds its rows here, inside the transaction.
-		if has != nil {
-			if n != "" && has(n) {
-				continue
-			}
-			return errf(CatArgument, "input does not match any value of %s", p.Name)
-		}
-		if src != nil && dynamic == nil {
-			rows, err := src(context.Background(), nil)
-			if err != nil {
-				return err
-			}
-			dynamic = append(rows, Row{})
-		}
-		for _, r := range dynamic {
-			if r.Props[target.NameProp()] == n && n != "" {
-				continue next
-			}
+		// Items an engine supplies (kernel links, a tunnel's dynamic peer) are valid
+		// targets too, asked through ProvideNames: never by building the engine's rows
+		// inside this transaction.
+		if has != nil && n != "" && has(n) {
+			continue
 		}
 		return errf(CatArgument, "input does not match any value of %s", p.Name)
 	}

@@ -106,3 +106,19 @@ add secret=test generate-policy=port-strict mode-config=ike2-rw peer=ike2-rw-cli
 		t.Fatalf("198.19.77.2 -> 198.19.202.1 does not cross:\n%s", client.run(t, "/ip ipsec installed-sa print detail"))
 	}
 }
+
+// TestPolicyNamesTunnelPeer: peer= may name the dynamic peer of a tunnel's ipsec-secret.
+// The write asks the engine's published names (ProvideNames) rather than building the
+// engine's rows inside its store transaction.
+func TestPolicyNamesTunnelPeer(t *testing.T) {
+	nsA, _ := twoSites(t)
+	a := startRouter(t, nsA, false)
+	a.run(t, `/interface gre add name=gre-sec local-address=198.18.90.1 remote-address=198.18.90.2 ipsec-secret=s3cr3tGRE`)
+	if err := a.try(`/ip ipsec policy add src-address=198.19.202.0/24 dst-address=198.19.101.0/24 tunnel=yes peer=nope`); err == nil ||
+		!strings.Contains(err.Error(), "input does not match any value of peer") {
+		t.Fatalf("peer=nope: got %v, want input does not match any value of peer", err)
+	}
+	if err := a.try(`/ip ipsec policy add src-address=198.19.202.0/24 dst-address=198.19.101.0/24 tunnel=yes peer=gre-sec`); err != nil {
+		t.Fatalf("peer= naming the tunnel's dynamic peer: %v", err)
+	}
+}

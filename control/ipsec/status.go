@@ -54,6 +54,9 @@ func (e *Engine) registerStatus() {
 	e.ex.Provide(IdentityPath, func(context.Context, *control.Session) ([]control.Row, error) {
 		return e.tunnelRows(IdentityPath), nil
 	})
+	// peer= may name a tunnel's dynamic peer; the write that checks it asks here, from
+	// what the last pass published, instead of building the rows inside its transaction.
+	e.ex.ProvideNames(PeerPath, e.hasTunnelPeer)
 	e.ex.Handle(ActivePeersPath, "kill-connections", control.CommandSpec{},
 		func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			n := e.d.Kill(noAddr)
@@ -65,6 +68,18 @@ func (e *Engine) registerStatus() {
 			e.d.FlushChildren()
 			return &control.Reply{}, nil
 		})
+}
+
+// hasTunnelPeer reports whether a tunnel's ipsec-secret made a dynamic peer named name.
+func (e *Engine) hasTunnelPeer(name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, tp := range e.tunnels {
+		if tp.peer.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func dur(d time.Duration) string {
