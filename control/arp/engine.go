@@ -70,28 +70,44 @@ func (e *Engine) nl() *netlink.Handle {
 	return &netlink.Handle{}
 }
 
+// item is one /ip arp entry as configured, decoded through the menu schema.
+type item struct {
+	Address   netip.Addr `prop:"address"`
+	Interface string     `prop:"interface"`
+	MAC       string     `prop:"mac-address"`
+	Published bool       `prop:"published"`
+	Disabled  bool       `prop:"disabled"`
+}
+
+// TypedItems names the struct the menu's items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any { return map[string]any{Path: item{}} }
+
 // desired decodes the enabled items; an item that cannot be applied gets its reason.
 func (e *Engine) desired(items []store.Item) (map[key]entry, map[uint64]string) {
 	want := map[key]entry{}
 	bad := map[uint64]string{}
+	m, _ := e.ex.Tree.Get(Path)
 	for _, it := range items {
-		p := it.Props
-		if p["disabled"] == "yes" {
+		var c item
+		if err := engine.Decode(m, it, &c); err != nil {
+			bad[it.ID] = err.Error()
 			continue
 		}
-		addr, err := netip.ParseAddr(p["address"])
-		if err != nil || !addr.Is4() {
+		if c.Disabled {
+			continue
+		}
+		if !c.Address.Is4() {
 			bad[it.ID] = "invalid address"
 			continue
 		}
-		link, err := e.nl().LinkByName(p["interface"])
+		link, err := e.nl().LinkByName(c.Interface)
 		if err != nil {
-			bad[it.ID] = "interface " + p["interface"] + " not found"
+			bad[it.ID] = "interface " + c.Interface + " not found"
 			continue
 		}
-		en := entry{id: it.ID, published: p["published"] == "yes"}
-		if m := p["mac-address"]; m != "" {
-			if en.mac, err = net.ParseMAC(m); err != nil {
+		en := entry{id: it.ID, published: c.Published}
+		if c.MAC != "" {
+			if en.mac, err = net.ParseMAC(c.MAC); err != nil {
 				bad[it.ID] = "invalid mac-address"
 				continue
 			}
@@ -99,7 +115,7 @@ func (e *Engine) desired(items []store.Item) (map[key]entry, map[uint64]string) 
 			bad[it.ID] = "mac-address is needed unless published"
 			continue
 		}
-		k := key{addr, link.Attrs().Index}
+		k := key{c.Address, link.Attrs().Index}
 		if _, dup := want[k]; dup {
 			bad[it.ID] = "another entry has this address on this interface"
 			continue
