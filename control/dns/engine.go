@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
-	"github.com/routerd/routerd/control/value"
 )
 
 // Options say where the server listens.
@@ -109,6 +107,39 @@ func (e *Engine) cacheRows(context.Context, *control.Session) ([]control.Row, er
 	return rows, nil
 }
 
+// settingsItem is /ip dns as configured, decoded through the menu schema.
+type settingsItem struct {
+	Servers       []string      `prop:"servers"`
+	Listen        bool          `prop:"allow-remote-requests"`
+	MaxUDP        int           `prop:"max-udp-packet-size"`
+	ServerTimeout time.Duration `prop:"query-server-timeout"`
+	TotalTimeout  time.Duration `prop:"query-total-timeout"`
+	CacheKiB      int           `prop:"cache-size"`
+	MaxTTL        time.Duration `prop:"cache-max-ttl"`
+}
+
+// staticItem is one /ip dns static entry as configured.
+type staticItem struct {
+	Name      string        `prop:"name"`
+	Regexp    string        `prop:"regexp"`
+	Type      string        `prop:"type"`
+	Address   netip.Addr    `prop:"address"`
+	CNAME     string        `prop:"cname"`
+	Text      string        `prop:"text"`
+	MX        string        `prop:"mx-exchange"`
+	MXPref    uint16        `prop:"mx-preference"`
+	NS        string        `prop:"ns"`
+	ForwardTo string        `prop:"forward-to"`
+	TTL       time.Duration `prop:"ttl"`
+	Subdomain bool          `prop:"match-subdomain"`
+	Disabled  bool          `prop:"disabled"`
+}
+
+// TypedItems names the structs the menus' items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{SettingsPath: settingsItem{}, StaticPath: staticItem{}}
+}
+
 // Reconcile decodes the settings and statics, and starts or stops the listeners.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	cfg := DefaultConfig()
@@ -117,39 +148,35 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		return err
 	}
 	if len(settings) > 0 {
-		p := settings[0].Props
-		cfg.Listen = p["allow-remote-requests"] == "yes"
-		for _, s := range strings.Split(p["servers"], ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				cfg.Servers = append(cfg.Servers, net.JoinHostPort(s, "53"))
-			}
+		sm, _ := e.ex.Tree.Get(SettingsPath)
+		var c settingsItem
+		if err := engine.Decode(sm, settings[0], &c); err != nil {
+			return fmt.Errorf("%s: %w", SettingsPath, err)
 		}
-		if n, err := strconv.Atoi(p["cache-size"]); err == nil {
-			cfg.CacheBytes = n << 10
+		cfg.Listen = c.Listen
+		for _, s := range c.Servers {
+			cfg.Servers = append(cfg.Servers, net.JoinHostPort(s, "53"))
 		}
-		if n, err := strconv.Atoi(p["max-udp-packet-size"]); err == nil {
-			cfg.MaxUDP = n
-		}
-		for k, dst := range map[string]*time.Duration{"cache-max-ttl": &cfg.MaxTTL,
-			"query-server-timeout": &cfg.ServerTimeout, "query-total-timeout": &cfg.TotalTimeout} {
-			if d, err := value.ParseDuration(p[k]); err == nil && p[k] != "" {
-				*dst = d
-			}
-		}
+		cfg.CacheBytes, cfg.MaxUDP = c.CacheKiB<<10, c.MaxUDP
+		cfg.MaxTTL, cfg.ServerTimeout, cfg.TotalTimeout = c.MaxTTL, c.ServerTimeout, c.TotalTimeout
 	}
 	statics, err := e.ex.Items(StaticPath)
 	if err != nil {
 		return err
 	}
+	stm, _ := e.ex.Tree.Get(StaticPath)
 	for _, it := range statics {
 		st := control.ItemState{}
-		if it.Props["disabled"] != "yes" {
-			s, err := decodeStatic(it.ID, it.Props)
-			if err != nil {
-				st.Invalid, st.Status = true, err.Error()
-			} else {
+		var c staticItem
+		err := engine.Decode(stm, it, &c)
+		if err == nil && !c.Disabled {
+			var s Static
+			if s, err = c.static(it.ID); err == nil {
 				cfg.Statics = append(cfg.Statics, s)
 			}
+		}
+		if err != nil {
+			st.Invalid, st.Status = true, err.Error()
 		}
 		e.ex.State.Set(StaticPath, it.ID, st)
 	}

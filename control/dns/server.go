@@ -403,20 +403,21 @@ func staticAnswer(req *mdns.Msg, st Static, all []Static) *mdns.Msg {
 	return resp
 }
 
-// decodeStatic reads one static item.
-func decodeStatic(id uint64, p map[string]string) (Static, error) {
-	st := Static{ID: id, Type: p["type"], Target: p["cname"], Text: p["text"], Subdomain: p["match-subdomain"] == "yes"}
+// static checks one enabled static entry and turns it into what the server answers from.
+func (c staticItem) static(id uint64) (Static, error) {
+	st := Static{ID: id, Type: c.Type, Target: c.CNAME, Text: c.Text, Subdomain: c.Subdomain,
+		TTL: uint32(c.TTL / time.Second)}
 	if st.Type == "" {
 		st.Type = "A"
 	}
-	if n := p["name"]; n != "" {
+	if n := c.Name; n != "" {
 		if _, ok := mdns.IsDomainName(n); !ok {
 			return st, fmt.Errorf("invalid name %q", n)
 		}
 		st.Name = strings.ToLower(mdns.Fqdn(n))
 	}
-	if re := p["regexp"]; re != "" {
-		r, err := regexp.CompilePOSIX(re)
+	if c.Regexp != "" {
+		r, err := regexp.CompilePOSIX(c.Regexp)
 		if err != nil {
 			return st, fmt.Errorf("invalid regexp: %w", err)
 		}
@@ -425,36 +426,28 @@ func decodeStatic(id uint64, p map[string]string) (Static, error) {
 	if st.Name == "" && st.Re == nil {
 		return st, errors.New("needs name or regexp")
 	}
-	ttl, err := value.ParseDuration(p["ttl"])
-	if err != nil || p["ttl"] == "" {
-		ttl = 24 * time.Hour
-	}
-	st.TTL = uint32(ttl / time.Second)
 	switch st.Type {
 	case "A", "AAAA":
-		a, err := netip.ParseAddr(p["address"])
-		if err != nil || (st.Type == "A") != a.Is4() {
+		if !c.Address.IsValid() || (st.Type == "A") != c.Address.Is4() {
 			return st, fmt.Errorf("type %s needs an IPv%s address", st.Type, map[bool]string{true: "4", false: "6"}[st.Type == "A"])
 		}
-		st.Addr = a
+		st.Addr = c.Address
 	case "CNAME":
 		if st.Target == "" {
 			return st, errors.New("type CNAME needs cname")
 		}
 	case "MX":
-		st.Target = p["mx-exchange"]
-		n, _ := strconv.Atoi(p["mx-preference"])
-		st.Pref = uint16(n)
+		st.Target, st.Pref = c.MX, c.MXPref
 		if st.Target == "" {
 			return st, errors.New("type MX needs mx-exchange")
 		}
 	case "NS":
-		st.Target = p["ns"]
+		st.Target = c.NS
 		if st.Target == "" {
 			return st, errors.New("type NS needs ns")
 		}
 	case "FWD":
-		st.Target = p["forward-to"]
+		st.Target = c.ForwardTo
 		if _, err := netip.ParseAddr(st.Target); err != nil {
 			return st, errors.New("type FWD needs forward-to")
 		}
