@@ -270,12 +270,50 @@ func optDur(s string, unspecified time.Duration) (time.Duration, error) {
 	return value.ParseDuration(s)
 }
 
+// ndItem is one /ipv6 nd item as configured, decoded through the menu schema. The
+// properties that take a word or a time (unspecified, none, infinity) stay strings until
+// decodeIf checks them together.
+type ndItem struct {
+	Interface    string   `prop:"interface"`
+	RAInterval   string   `prop:"ra-interval"`
+	RALifetime   string   `prop:"ra-lifetime"`
+	RAPreference string   `prop:"ra-preference"`
+	HopLimit     string   `prop:"hop-limit"`
+	Managed      bool     `prop:"managed-address-configuration"`
+	Other        bool     `prop:"other-configuration"`
+	AdvertiseMAC bool     `prop:"advertise-mac-address"`
+	AdvertiseDNS bool     `prop:"advertise-dns"`
+	DNS          []string `prop:"dns"`
+	MTU          string   `prop:"mtu"`
+	Reachable    string   `prop:"reachable-time"`
+	Retransmit   string   `prop:"retransmit-interval"`
+	Disabled     bool     `prop:"disabled"`
+}
+
+// prefixItem is one /ipv6 nd prefix item as configured.
+type prefixItem struct {
+	Prefix     netip.Prefix `prop:"prefix"`
+	Interface  string       `prop:"interface"`
+	OnLink     bool         `prop:"on-link"`
+	Autonomous bool         `prop:"autonomous"`
+	Valid      string       `prop:"valid-lifetime"`
+	Preferred  string       `prop:"preferred-lifetime"`
+	Disabled   bool         `prop:"disabled"`
+}
+
+// TypedItems names the structs the menus' items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{Path: ndItem{}, PrefixPath: prefixItem{}}
+}
+
 // Reconcile decodes the items and rebuilds the per-interface advertisements.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	items, err := e.ex.Items(Path)
 	if err != nil {
 		return err
 	}
+	ndm, _ := e.ex.Tree.Get(Path)
+	pm, _ := e.ex.Tree.Get(PrefixPath)
 	addrs, _ := e.ex.Items("/ipv6/address")
 	statics, _ := e.ex.Items(PrefixPath)
 	var dns []netip.Addr
@@ -306,37 +344,44 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			"valid-lifetime": "4w2d", "preferred-lifetime": "1w", "dynamic": "yes"}, Flags: "D"})
 	}
 	for _, s := range statics {
-		p := s.Props
+		var c prefixItem
 		st := control.ItemState{}
-		pf, err := netip.ParsePrefix(p["prefix"])
-		valid, err2 := optDur(p["valid-lifetime"], 30*24*time.Hour)
-		pref, err3 := optDur(p["preferred-lifetime"], 7*24*time.Hour)
+		err := engine.Decode(pm, s, &c)
+		valid, err2 := optDur(c.Valid, 30*24*time.Hour)
+		pref, err3 := optDur(c.Preferred, 7*24*time.Hour)
 		switch {
-		case err != nil || !pf.Addr().Is6():
+		case err != nil:
+			st.Invalid, st.Status = true, err.Error()
+		case !c.Prefix.Addr().Is6():
 			st.Invalid, st.Status = true, "prefix must be IPv6"
 		case errors.Join(err2, err3) != nil:
 			st.Invalid, st.Status = true, errors.Join(err2, err3).Error()
-		case p["disabled"] != "yes":
-			prefixes[p["interface"]] = append(prefixes[p["interface"]], Prefix{Prefix: pf.Masked(),
-				OnLink: p["on-link"] != "no", Autonomous: p["autonomous"] != "no", Valid: valid, Preferred: pref})
+		case !c.Disabled:
+			prefixes[c.Interface] = append(prefixes[c.Interface], Prefix{Prefix: c.Prefix.Masked(),
+				OnLink: c.OnLink, Autonomous: c.Autonomous, Valid: valid, Preferred: pref})
 		}
 		e.ex.State.Set(PrefixPath, s.ID, st)
 	}
 	// Interfaces: explicit items, and for the default item (all) every interface that
 	// carries an IPv6 address of routerd's.
 	type choice struct {
-		id    uint64
-		props map[string]string
+		id uint64
+		c  ndItem
 	}
 	chosen := map[string]choice{}
+	undecodable := map[uint64]string{}
 	var all *choice
 	for _, it := range items {
-		if it.Props["interface"] == "all" {
-			c := choice{it.ID, it.Props}
-			all = &c
+		var c ndItem
+		if err := engine.Decode(ndm, it, &c); err != nil {
+			undecodable[it.ID] = err.Error()
 			continue
 		}
-		chosen[it.Props["interface"]] = choice{it.ID, it.Props}
+		if c.Interface == "all" {
+			all = &choice{it.ID, c}
+			continue
+		}
+		chosen[c.Interface] = choice{it.ID, c}
 	}
 	if all != nil {
 		for _, a := range addrs {
@@ -355,8 +400,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	problems := map[uint64][]string{}
 	for _, n := range names {
 		ch := chosen[n]
-		p := ch.props
-		if p["disabled"] == "yes" {
+		if ch.c.Disabled {
 			continue
 		}
 		ifi, err := net.InterfaceByName(n)
@@ -364,7 +408,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			problems[ch.id] = append(problems[ch.id], "no interface "+n)
 			continue
 		}
-		cfg, err := decodeIf(p, ifi, prefixes[n], dns)
+		cfg, err := decodeIf(ch.c, ifi, prefixes[n], dns)
 		if err != nil {
 			problems[ch.id] = append(problems[ch.id], err.Error())
 			continue
@@ -399,7 +443,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.mu.Unlock()
 	for _, it := range items {
 		st := control.ItemState{}
-		if ps := problems[it.ID]; len(ps) > 0 && it.Props["interface"] != "all" {
+		if why, ok := undecodable[it.ID]; ok {
+			st.Invalid, st.Status = true, why
+		} else if ps := problems[it.ID]; len(ps) > 0 && it.Props["interface"] != "all" {
 			st.Invalid, st.Status = true, strings.Join(ps, "; ")
 		}
 		e.ex.State.Set(Path, it.ID, st)
@@ -410,59 +456,49 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 func (c *ifCfg) sameTiming(o *ifCfg) bool { return c.min == o.min && c.max == o.max }
 
 // decodeIf builds one interface's advertisement from its nd item.
-func decodeIf(p map[string]string, ifi *net.Interface, prefixes []Prefix, dns []netip.Addr) (*ifCfg, error) {
+func decodeIf(p ndItem, ifi *net.Interface, prefixes []Prefix, dns []netip.Addr) (*ifCfg, error) {
 	c := &ifCfg{name: ifi.Name, index: ifi.Index}
 	var err error
-	iv := p["ra-interval"]
-	if iv == "" {
-		iv = "3m20s-10m"
-	}
-	if c.min, c.max, err = parseInterval(iv); err != nil {
+	if c.min, c.max, err = parseInterval(p.RAInterval); err != nil {
 		return nil, err
 	}
 	ra := &c.ra
-	ra.Managed = p["managed-address-configuration"] == "yes"
-	ra.Other = p["other-configuration"] == "yes"
-	ra.Preference = p["ra-preference"]
-	if hl := p["hop-limit"]; hl != "" && hl != "unspecified" {
+	ra.Managed, ra.Other, ra.Preference = p.Managed, p.Other, p.RAPreference
+	if hl := p.HopLimit; hl != "" && hl != "unspecified" {
 		n, err := strconv.Atoi(hl)
 		if err != nil || n < 1 || n > 255 {
 			return nil, fmt.Errorf("hop-limit: want 1..255")
 		}
 		ra.HopLimit = uint8(n)
 	}
-	lt := p["ra-lifetime"]
-	if lt == "" {
-		lt = "30m"
-	}
-	if ra.Lifetime, err = optDur(lt, 0); err != nil {
+	if ra.Lifetime, err = optDur(p.RALifetime, 0); err != nil {
 		return nil, fmt.Errorf("ra-lifetime: %w", err)
 	}
 	if ra.Lifetime < 0 || ra.Lifetime > 9000*time.Second {
 		return nil, fmt.Errorf("ra-lifetime: at most 2h30m")
 	}
-	if ra.Reachable, err = optDur(p["reachable-time"], 0); err != nil {
+	if ra.Reachable, err = optDur(p.Reachable, 0); err != nil {
 		return nil, fmt.Errorf("reachable-time: %w", err)
 	}
-	if ra.Retrans, err = optDur(p["retransmit-interval"], 0); err != nil {
+	if ra.Retrans, err = optDur(p.Retransmit, 0); err != nil {
 		return nil, fmt.Errorf("retransmit-interval: %w", err)
 	}
-	if m := p["mtu"]; m != "" && m != "unspecified" {
+	if m := p.MTU; m != "" && m != "unspecified" {
 		n, err := strconv.Atoi(m)
 		if err != nil || n < 1280 {
 			return nil, fmt.Errorf("mtu: want 1280..65535")
 		}
 		ra.MTU = uint32(n)
 	}
-	if p["advertise-mac-address"] != "no" && len(ifi.HardwareAddr) == 6 {
+	if p.AdvertiseMAC && len(ifi.HardwareAddr) == 6 {
 		ra.SLLA = ifi.HardwareAddr
 	}
 	ra.Prefixes = prefixes
-	if p["advertise-dns"] != "no" {
+	if p.AdvertiseDNS {
 		ra.DNS = dns
-		if own := p["dns"]; own != "" {
+		if len(p.DNS) > 0 {
 			ra.DNS = nil
-			for _, s := range strings.Split(own, ",") {
+			for _, s := range p.DNS {
 				if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
 					ra.DNS = append(ra.DNS, a)
 				}
