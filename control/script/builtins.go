@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -256,11 +258,26 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 			src = ToString(v)
 		}
 	}
-	sess := &control.Session{}
-	if r.c.Sess != nil {
-		sess.User, sess.ShowSensitive = r.c.Sess.User, r.c.Sess.ShowSensitive
+	// The job is its caller's in everything but the batch: the same user, policies
+	// (nil, every policy, only for root's console) and dry run. A session without
+	// policies would run as root: a read-only user's `:execute "/user group set ..."`.
+	sess := &control.Session{Policies: map[string]bool{}}
+	if cs := r.c.Sess; cs != nil {
+		sess.User, sess.ShowSensitive, sess.DryRun = cs.User, cs.ShowSensitive, cs.DryRun
+		sess.Policies = maps.Clone(cs.Policies)
 	}
 	c := &Console{Sess: sess, Path: r.c.Path}
+	if sess.DryRun {
+		// A dry run checks the job's source and runs nothing: the job would commit on
+		// its own, and as-string would first commit the dry run's batch.
+		if _, _, err := Parse(src, r.c.Path, r.in.resolver()); err != nil {
+			return nil, err
+		}
+		if _, asString := named["as-string"]; asString {
+			return Str(""), nil
+		}
+		return ID(jobSeq.Add(1)), nil
+	}
 	if _, asString := named["as-string"]; asString {
 		// The caller's batch must not hold the store's writer while the job runs.
 		inBatch := r.c.Sess != nil && r.c.Sess.InBatch()
@@ -270,7 +287,9 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 			}
 		}
 		var out limitedBuffer
+		r.in.Globals.adopt(sess, r.c.Sess)
 		err := r.in.Run(r.ctx, c, src, &out)
+		r.in.Globals.release(sess)
 		if inBatch {
 			if berr := r.in.Ex.BeginBatch(r.c.Sess); berr != nil && err == nil {
 				err = berr
@@ -285,12 +304,58 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 		return nil, err
 	}
 	id := jobSeq.Add(1)
-	ctx := context.WithoutCancel(r.ctx)
+	if !jobs.start(sess.User) {
+		return nil, ErrTooManyJobs
+	}
+	// The job outlives the command that started it, not the login: when the caller's
+	// session ends (a console or API connection closing) its jobs are cancelled and the
+	// globals they made, which count as the caller's, dropped, so a stranger's loops cannot keep the CPU after they left.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.ctx))
+	if cs := r.c.Sess; cs != nil {
+		cs.Root().OnEnd(cancel)
+	}
+	r.in.Globals.adopt(sess, r.c.Sess)
 	go func() {
+		defer jobs.done(sess.User)
+		defer cancel()
+		defer r.in.Globals.release(sess)
 		var out limitedBuffer
 		_ = r.in.Run(ctx, c, src, &out)
 	}()
 	return ID(id), nil
+}
+
+// MaxJobs bounds the :execute jobs one user may have running at once: each is a
+// goroutine that may loop for ever.
+const MaxJobs = 16
+
+// ErrTooManyJobs is :execute's answer beyond MaxJobs.
+var ErrTooManyJobs = &Error{Msg: "too many running jobs"}
+
+// jobs counts the running :execute jobs per user.
+var jobs = jobCounter{n: map[string]int{}}
+
+type jobCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (j *jobCounter) start(user string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.n[user] >= MaxJobs {
+		return false
+	}
+	j.n[user]++
+	return true
+}
+
+func (j *jobCounter) done(user string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.n[user]--; j.n[user] <= 0 {
+		delete(j.n, user)
+	}
 }
 
 // limitedBuffer keeps the first maxExecuteOutput bytes written to it.

@@ -31,6 +31,29 @@ type Globals struct {
 	m     map[string]Value
 	owner map[string]*control.Session
 	count map[*control.Session]int
+	// parent maps an :execute job's session to the root session of its caller, which
+	// owns the globals the job creates.
+	parent map[*control.Session]*control.Session
+}
+
+// adopt makes parent's root the owner of the globals child creates, until release.
+func (g *Globals) adopt(child, parent *control.Session) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.parent == nil {
+		g.parent = map[*control.Session]*control.Session{}
+	}
+	p := parent.Root()
+	if pp, ok := g.parent[p]; ok {
+		p = pp
+	}
+	g.parent[child] = p
+}
+
+func (g *Globals) release(child *control.Session) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.parent, child)
 }
 
 // Limits on globals and values.
@@ -80,6 +103,9 @@ func (g *Globals) SetBy(name string, v Value, sess *control.Session) error {
 		}
 		if sess != nil {
 			sess = sess.Root()
+			if p, ok := g.parent[sess]; ok {
+				sess = p
+			}
 			if g.count[sess] >= MaxSessionGlobals {
 				return ErrTooManyGlobals
 			}

@@ -1,0 +1,81 @@
+package security
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Escalation 4: :execute runs its script as a job; the job used to get a session
+// without policies, which stands for every policy, so a read-only user's
+// `:execute "/user add ..."` made a full user. The job has its caller's policies.
+func TestEscalationExecute(t *testing.T) {
+	r := newRouter(t, []string{"telnet"})
+	r.addUser("reader", "read", "reader-pw-1")
+	tc := r.console("reader", "reader-pw-1")
+	out := tc.run(t, `:put [:execute "/user add name=evil group=full password=evil-pw-1" as-string]`)
+	if !strings.Contains(out, "not enough permissions") {
+		t.Errorf(":execute as-string of /user add by a reader: no permission error:\n%s", out)
+	}
+	tc.run(t, `:execute "/user add name=evil group=full password=evil-pw-1"`)
+	tc.run(t, `:execute "/user group set read policy=read,write,policy,sensitive,telnet"`)
+	time.Sleep(time.Second) // the background jobs' time to run
+	r.noEvil()
+	if out := r.must(":put [/user group get read policy]"); strings.Contains(out, "policy") {
+		t.Errorf("a reader's :execute changed its group: %s", out)
+	}
+	// What the reader may do, its job does.
+	if out := tc.run(t, `:put [:execute ":put [/system identity get name]" as-string]`); !strings.Contains(out, "MikroTik") {
+		t.Errorf(":execute as-string of a read command:\n%s", out)
+	}
+	r.alive()
+}
+
+// A user's :execute jobs are bounded in number and end with its login: a stranger's
+// endless loops do not keep routerd's CPU after the connection closed.
+func TestExecuteJobsBounded(t *testing.T) {
+	r := newRouter(t, []string{"telnet"})
+	r.addUser("reader", "read", "reader-pw-1")
+	tc := r.console("reader", "reader-pw-1")
+	out := tc.run(t, `:for i from=1 to=40 do={ :execute ":while (true) do={}" }`)
+	if !strings.Contains(out, "too many running jobs") {
+		t.Errorf("40 endless jobs: no limit error:\n%s", tail(out, 300))
+	}
+	tc.send("/quit\r")
+	tc.c.Close()
+	time.Sleep(time.Second)
+	mid := r.cpuTime()
+	time.Sleep(2 * time.Second)
+	end := r.cpuTime()
+	t.Logf("CPU in the 2 s after the client left: %v", end-mid)
+	if end-mid > time.Second {
+		t.Errorf("routerd kept running a departed user's jobs: %v CPU in 2 s", end-mid)
+	}
+	// The limit is per running job: a new login may start jobs again.
+	tc = r.console("reader", "reader-pw-1")
+	if out := tc.run(t, `:execute ":delay 1s"`); strings.Contains(out, "too many") {
+		t.Errorf("the jobs of an ended login still count:\n%s", out)
+	}
+	r.alive()
+}
+
+// /import dry-run runs no :execute job: a job commits on its own (it used to apply
+// its change for real), and as-string used to commit the dry run's batch first.
+func TestImportDryRunExecute(t *testing.T) {
+	r := newRouter(t, nil)
+	files := filepath.Join(r.data, "files")
+	src := "/system identity set name=leak1\n:put [:execute \":put 1\" as-string]\n:execute \"/system identity set name=leak2\"\n"
+	if err := os.WriteFile(filepath.Join(files, "x.rsc"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := r.must("/import", "file-name=x.rsc", "dry-run")
+	if !strings.Contains(out, "successfully") {
+		t.Errorf("dry run of :execute lines failed:\n%s", out)
+	}
+	time.Sleep(time.Second)
+	if name := strings.TrimSpace(r.must(":put [/system identity get name]")); name != "MikroTik" {
+		t.Errorf("a dry run changed the identity to %q", name)
+	}
+}
