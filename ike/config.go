@@ -245,6 +245,7 @@ type ChildSA struct {
 	collision         *ChildSA
 	outPending        bool     // outbound half not installed (rekeyswitch.go)
 	waitFor           *ChildSA // the SA whose removal installs it
+	inEarly           bool     // inbound half installed before the exchange ended (ikev1_rekey.go)
 }
 
 // Datapath installs CHILD_SAs; the ESP package (kernel XFRM or userspace) implements it

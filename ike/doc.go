@@ -48,8 +48,11 @@
 // proposal mismatches ("rejected enctype: DB(...):Peer(...) = ours:theirs", "no suitable
 // proposal found."), wrong keys ("parsing packet failed, possible cause: wrong
 // password") and timeouts ("phase1 negotiation failed due to time up"). Phase 1 is
-// rekeyed only with DPD on, as RouterOS does; without it, its expiry takes its IPsec
-// SAs with it (RouterOS keeps them until their own expiry). FuzzHandleV1, FuzzParseV1.
+// rekeyed only with DPD on, as RouterOS does; without it, its expiry (or the peer's
+// delete of it) leaves its IPsec SAs to their own lifetimes, and a new Phase 1 adopts
+// them (ikev1_expiry.go). Quick Mode rekeys lose no packets (ikev1_rekey.go: the
+// responder's inbound SA goes in with message 2, its outbound waits for the old SA's
+// delete). FuzzHandleV1, FuzzParseV1.
 //
 // Not covered yet: IKEv1 XAuth, mode config and RSA keys, certificate authentication (also of an EAP responder), MOBIKE, IPv6 mode-config
 // attributes, lifebytes and proposal-check with IKEv2 (ignored, as the reference says of

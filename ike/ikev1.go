@@ -599,6 +599,10 @@ func (sa *IKESA) v1Float() {
 
 // v1Receive handles a message of an existing ISAKMP SA.
 func (sa *IKESA) v1Receive(b []byte, h Header, from, local netip.AddrPort) {
+	if sa.state == stateP1Expired {
+		sa.d.Stats.NoSA.Add(1) // the ISAKMP SA is deleted; only its IPsec SAs remain
+		return
+	}
 	sa.rx += uint64(len(b))
 	sa.rxPkts++
 	v := sa.v1
@@ -1114,13 +1118,14 @@ func (sa *IKESA) v1Established() {
 	}
 	sa.d.log.Info("ipsec: IKEv1 phase 1 established"+nat, "peer", sa.peer.Name, "remote", sa.remote.Addr(),
 		"mode", v1ExchName(v.mode), "suite", sa.suite.String(), "side", sa.side(), "remote-id", sa.remoteID.String())
-	if old := v.replaces; old != nil && old.state != stateDead {
+	if old := v.replaces; old != nil && old.state == stateEstablished {
 		sa.children = append(sa.children, old.children...)
 		old.children = nil
 		old.sendDelete()
 		old.destroy("phase 1 rekeyed")
 		v.replaces = nil
 	}
+	sa.v1Adopt()
 	sa.d.changed()
 	sa.v1StartCfg()
 	sa.v1StartChildren()

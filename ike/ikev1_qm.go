@@ -304,10 +304,11 @@ func (sa *IKESA) v1Quick(b []byte, h Header, from, local netip.AddrPort) {
 	sa.v1Alive(from, local)
 	qm.lastIn, qm.done, qm.wait = b, true, false
 	qm.out = nil
-	if qm.child != nil {
-		sa.v1Install(qm.child)
+	if c := qm.child; c != nil {
+		qm.child = nil
+		sa.v1ResponderInstall(c)
 		if qm.commit {
-			n := &v1Notify{Proto: v1ProtoESP, Type: v1NConnected, SPI: spiBytes(qm.child.InSPI)}
+			n := &v1Notify{Proto: v1ProtoESP, Type: v1NConnected, SPI: spiBytes(c.InSPI)}
 			sa.v1SendInfo([]v1Payload{{Type: v1PNotify, Body: n.encode()}})
 		}
 	}
@@ -627,6 +628,7 @@ func (sa *IKESA) v1QuickR1(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	qm.iv = next
 	qm.out, qm.iv = sa.v1HashedSeal(v1ExchQuick, h.MsgID, [][]byte{qm.ni}, out, qm.iv)
+	sa.v1EarlyInbound(c)
 	qm.done = false
 	qm.wait, qm.sentAt, qm.tries, qm.timeout = true, time.Now(), 1, sa.d.opts.Retransmit
 	sa.sendPkts([][]byte{qm.out})
@@ -735,7 +737,7 @@ func (sa *IKESA) v1Informational(b []byte, h Header) {
 				for _, s := range del.SPIs {
 					if len(s) == 16 && string(s) == string(sa.v1Cookies()) {
 						sa.d.log.Info("ipsec: peer deleted the ISAKMP SA", "peer", sa.peer.Name, "remote", sa.remote.Addr())
-						sa.destroy("deleted by the peer")
+						sa.v1Expire("deleted by the peer", false)
 						return
 					}
 				}
@@ -857,6 +859,10 @@ func (sa *IKESA) v1RekeyChild(old *ChildSA) {
 // v1Timers runs retransmissions, DPD, keepalives and lifetimes (d.mu held).
 func (sa *IKESA) v1Timers(now time.Time) {
 	v := sa.v1
+	if sa.state == stateP1Expired {
+		sa.v1OrphanTimers(now)
+		return
+	}
 	maxTries := sa.d.opts.Retries + 1
 	if sa.state != stateEstablished {
 		if v.wait && now.Sub(v.sentAt) >= v.timeout {
@@ -875,7 +881,7 @@ func (sa *IKESA) v1Timers(now time.Time) {
 		}
 		return
 	}
-	for id, qm := range v.qms {
+	for _, qm := range v.qms {
 		if qm.wait && now.Sub(qm.sentAt) >= qm.timeout {
 			if qm.tries >= maxTries {
 				qm.wait, qm.done = false, true
@@ -897,7 +903,7 @@ func (sa *IKESA) v1Timers(now time.Time) {
 			sa.sendPkts([][]byte{qm.out})
 		}
 		if now.Sub(qm.created) > 2*time.Minute {
-			delete(v.qms, id)
+			sa.v1DropQM(qm)
 		}
 	}
 	for id, t := range v.infoSeen {
@@ -937,6 +943,7 @@ func (sa *IKESA) v1Timers(now time.Time) {
 			sa.v1RekeyChild(c)
 		}
 	}
+	sa.v1Waiting(now)
 	if !sa.rekeyAt.IsZero() && now.After(sa.rekeyAt) && !sa.rekeying {
 		sa.rekeying = true
 		if n, err := sa.d.initiateV1(sa.peer); err == nil {
@@ -945,8 +952,7 @@ func (sa *IKESA) v1Timers(now time.Time) {
 		}
 	}
 	if !sa.expireAt.IsZero() && now.After(sa.expireAt) {
-		sa.sendDelete()
-		sa.destroy("phase 1 lifetime expired")
+		sa.v1Expire("phase 1 lifetime expired", true)
 	}
 }
 

@@ -67,6 +67,12 @@ func (sa *IKESA) stopSending(c *ChildSA) {
 // installDP installs c into the data path, only its inbound half when its outbound one
 // waits.
 func (sa *IKESA) installDP(c *ChildSA) error {
+	if split, ok := sa.d.dp.(SplitDatapath); ok && c.inEarly {
+		if c.outPending {
+			return nil
+		}
+		return split.InstallOutbound(c)
+	}
 	if split, ok := sa.d.dp.(SplitDatapath); ok && c.outPending {
 		return split.InstallInbound(c)
 	}

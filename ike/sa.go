@@ -24,10 +24,11 @@ const (
 	stateEstablished
 	stateDeleting
 	stateDead
+	stateP1Expired // IKEv1: the ISAKMP SA is gone, its IPsec SAs stay (ikev1_expiry.go)
 )
 
 func (s saState) String() string {
-	return [...]string{"message-1-sent", "auth-sent", "half-open", "established", "deleting", "dead"}[s]
+	return [...]string{"message-1-sent", "auth-sent", "half-open", "established", "deleting", "dead", "expired"}[s]
 }
 
 // IKESA is one IKEv2 security association and the CHILD_SAs negotiated through it.
@@ -1277,6 +1278,9 @@ func (sa *IKESA) destroy(why string) {
 	}
 	for len(sa.children) > 0 {
 		sa.removeChild(sa.children[0], why)
+	}
+	if sa.v1 != nil {
+		sa.v1DropQMs()
 	}
 	was := sa.state
 	sa.eapEnded(was == stateEstablished || was == stateDeleting, why)

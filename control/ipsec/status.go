@@ -94,6 +94,9 @@ func (e *Engine) activePeers(ctx context.Context, sess *control.Session) ([]cont
 	now := time.Now()
 	var rows []control.Row
 	for i, s := range e.d.Snapshot() {
+		if s.State == "expired" {
+			continue // an IKEv1 Phase 1 gone, only its IPsec SAs left (installed-sa)
+		}
 		flags := ""
 		if !s.Initiator {
 			flags += "R"

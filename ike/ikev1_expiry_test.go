@@ -1,0 +1,53 @@
+package ike
+
+import (
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// TestIKEv1Phase1ExpiryKeepsSAs: without DPD, Phase 1 expires (both sides, 2 s) and
+// its IPsec SAs stay installed on both sides; at the IPsec SA's soft lifetime the
+// initiator negotiates a new Phase 1, which adopts the SA on both sides and rekeys it.
+func TestIKEv1Phase1ExpiryKeepsSAs(t *testing.T) {
+	pr := newV1Pair(t, nil)
+	a := v1TestPeer(t, "b", ExchangeMain, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+	b := v1TestPeer(t, "a", ExchangeMain, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	a.Lifetime, b.Lifetime = 2*time.Second, 2*time.Second
+	a.Children[0].Lifetime, b.Children[0].Lifetime = 14*time.Second, 14*time.Second
+	pr.start(a, b)
+	pr.established(t)
+	first := pr.ka.all()[0].InSPI
+	expired := func(d *Daemon) bool {
+		s := d.Snapshot()
+		return len(s) == 1 && s[0].State == "expired" && len(s[0].Children) == 1
+	}
+	if !iketest.WaitFor(20*time.Second, func() bool { return expired(pr.a) && expired(pr.b) }) {
+		t.Fatalf("phase 1 did not expire with its IPsec SA kept: A %+v, B %+v", pr.a.Snapshot(), pr.b.Snapshot())
+	}
+	if len(pr.ka.all()) != 1 || len(pr.kb.all()) != 1 || pr.ka.all()[0].InSPI != first {
+		t.Fatalf("the IPsec SAs went with phase 1: A %d, B %d", len(pr.ka.all()), len(pr.kb.all()))
+	}
+	// About 11 s in, the soft lifetime: a new Phase 1 comes up, adopts and rekeys.
+	rekeyed := func() bool {
+		ca, cb := pr.ka.all(), pr.kb.all()
+		if len(ca) != 1 || len(cb) != 1 || ca[0].InSPI == first || ca[0].OutSPI != cb[0].InSPI {
+			return false
+		}
+		for _, d := range []*Daemon{pr.a, pr.b} {
+			for _, s := range d.Snapshot() {
+				if len(s.Children) == 1 && s.Children[0].InSPI == first {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !iketest.WaitFor(30*time.Second, rekeyed) {
+		t.Fatalf("no rekey through a new phase 1: A %+v, B %+v", pr.a.Snapshot(), pr.b.Snapshot())
+	}
+	if testing.Verbose() {
+		t.Logf("A:\n%s", pr.la)
+	}
+}

@@ -1,0 +1,72 @@
+package ike
+
+import "time"
+
+// IKEv1 Quick Mode rekeys without packet loss (with a SplitDatapath, as
+// rekeyswitch.go does for IKEv2). The initiator installs the new SA pair on message 2
+// and sends on it at once, so the responder installs the inbound half when it sends
+// message 2, before the initiator can use it. On message 3 the responder sends on the
+// new SA only once the initiator deletes the one it replaces (then the initiator
+// receives on the new one), or after outWait when no delete comes; the initiator stops
+// sending on the old SA before it deletes it, and deleted inbound halves linger for
+// retireGrace.
+
+// v1EarlyInbound installs the inbound half of the SA the responder's message 2 makes.
+func (sa *IKESA) v1EarlyInbound(c *ChildSA) {
+	split, ok := sa.d.dp.(SplitDatapath)
+	if !ok {
+		return
+	}
+	if err := split.InstallInbound(c); err != nil {
+		sa.d.log.Warn("ipsec: cannot install inbound SA", "peer", sa.peer.Name, "err", err)
+		return
+	}
+	c.inEarly, c.outPending = true, true
+}
+
+// v1ResponderInstall completes the responder's SA on message 3: the outbound half now,
+// or, when the SA rekeys one of the same selectors, once that one is deleted.
+func (sa *IKESA) v1ResponderInstall(c *ChildSA) {
+	if c.inEarly {
+		if old := sa.v1Predecessor(c); old != nil {
+			c.waitFor = old
+		} else {
+			c.outPending = false
+		}
+	}
+	sa.v1Install(c)
+}
+
+// v1Predecessor is the SA a new one of the same selectors replaces (nil: none).
+func (sa *IKESA) v1Predecessor(c *ChildSA) *ChildSA {
+	for _, x := range sa.children {
+		if x != c && !x.rekeyed && selString(x.LocalTS) == selString(c.LocalTS) && selString(x.RemoteTS) == selString(c.RemoteTS) {
+			return x
+		}
+	}
+	return nil
+}
+
+// v1DropQM forgets a Quick Mode; an inbound half it installed early goes too.
+func (sa *IKESA) v1DropQM(qm *v1QM) {
+	if c := qm.child; c != nil && c.inEarly && !qm.initiator {
+		qm.child = nil
+		if dp := sa.d.dp; dp != nil {
+			dp.RemoveChild(c)
+		}
+	}
+	delete(sa.v1.qms, qm.msgID)
+}
+
+// v1DropQMs forgets every Quick Mode in progress (the ISAKMP SA goes).
+func (sa *IKESA) v1DropQMs() {
+	for _, qm := range sa.v1.qms {
+		if qm.rekey != nil {
+			qm.rekey.rekeying = false
+		}
+		sa.v1DropQM(qm)
+	}
+}
+
+// v1Waiting installs the outbound halves that waited too long for a delete.
+func (sa *IKESA) v1Waiting(now time.Time) { sa.activateWaiting(nil, now) }
