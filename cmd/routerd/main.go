@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/metrics"
@@ -104,6 +106,9 @@ func run(o options, events *eventlog.Buffer) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
+	in.LookupHost = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+		return ipcfg.LookupHost(ctx, ex, network, host)
+	}
 	system.Register(ex, in, o.dataDir, events, started)
 	compat.Register(ex)
 	if restore != "" {

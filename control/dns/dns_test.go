@@ -91,8 +91,23 @@ func TestStaticCacheForward(t *testing.T) {
 	if m := query(t, addr, "ROUTER.lan", mdns.TypeAAAA, true); len(m.Answer) != 1 || m.Answer[0].(*mdns.AAAA).AAAA.String() != "2001:db8::1" {
 		t.Errorf("AAAA over TCP: %v", m)
 	}
-	if m := query(t, addr, "www.lan", mdns.TypeA, false); len(m.Answer) != 1 || m.Answer[0].(*mdns.CNAME).Target != "router.lan." {
+	// A CNAME carries its target's statics of the asked type; asked for CNAME, only itself.
+	if m := query(t, addr, "www.lan", mdns.TypeA, false); len(m.Answer) != 2 || m.Answer[0].(*mdns.CNAME).Target != "router.lan." ||
+		m.Answer[1].(*mdns.A).A.String() != "198.18.0.1" {
 		t.Errorf("CNAME: %v", m)
+	}
+	if m := query(t, addr, "www.lan", mdns.TypeCNAME, false); len(m.Answer) != 1 {
+		t.Errorf("CNAME asked for CNAME: %v", m)
+	}
+	r.must(`/ip dns static add name=loop1.lan type=CNAME cname=loop2.lan`)
+	r.must(`/ip dns static add name=loop2.lan type=CNAME cname=loop1.lan`)
+	if m := query(t, addr, "loop1.lan", mdns.TypeA, false); len(m.Answer) == 0 || len(m.Answer) > 9 {
+		t.Errorf("CNAME loop: %v", m)
+	}
+	r.must(`/ip dns static add name=_sip._tcp.lan type=SRV srv-target=sip.lan srv-port=5060 srv-priority=1 srv-weight=2`)
+	if m := query(t, addr, "_sip._tcp.lan", mdns.TypeSRV, false); len(m.Answer) != 1 || m.Answer[0].(*mdns.SRV).Port != 5060 ||
+		m.Answer[0].(*mdns.SRV).Target != "sip.lan." || m.Answer[0].(*mdns.SRV).Priority != 1 || m.Answer[0].(*mdns.SRV).Weight != 2 {
+		t.Errorf("SRV: %v", m)
 	}
 	if m := query(t, addr, "lan", mdns.TypeMX, false); len(m.Answer) != 1 || m.Answer[0].(*mdns.MX).Preference != 10 {
 		t.Errorf("MX: %v", m)
@@ -105,6 +120,17 @@ func TestStaticCacheForward(t *testing.T) {
 	}
 	if out := r.must(`/ip dns static print where invalid`); !strings.Contains(out, "bad") {
 		t.Errorf("A with an IPv6 address not invalid:\n%s", out)
+	}
+	// :resolve asks a server given with server= (the digest's §5.6).
+	host, port, _ := net.SplitHostPort(addr)
+	if out := r.must(`:put [:resolve router.lan server=` + host + ` server-port=` + port + `]`); out != "198.18.0.1\n" {
+		t.Errorf(":resolve server=: %q", out)
+	}
+	if out := r.must(`:put [:resolve router.lan type=ipv6 server=` + host + ` server-port=` + port + `]`); out != "2001:db8::1\n" {
+		t.Errorf(":resolve type=ipv6: %q", out)
+	}
+	if out := r.must(`:do { :put [:resolve gone.example server=` + host + ` server-port=` + port + `] } on-error={ :put failed }`); out != "failed\n" {
+		t.Errorf(":resolve of a missing name: %q", out)
 	}
 	// Forwarded, cached with the TTL cut to cache-max-ttl.
 	m := query(t, addr, "far.example", mdns.TypeA, false)

@@ -49,6 +49,8 @@ type Static struct {
 	Target    string // cname, mx-exchange, ns, forward-to
 	Text      string
 	Pref      uint16
+	Port      uint16 // SRV
+	Weight    uint16 // SRV
 	TTL       uint32
 	Subdomain bool
 }
@@ -364,41 +366,23 @@ func staticAnswer(req *mdns.Msg, st Static, all []Static) *mdns.Msg {
 		resp.Rcode = mdns.RcodeNameError
 		return resp
 	}
-	hdr := func(t uint16, ttl uint32) mdns.RR_Header {
-		return mdns.RR_Header{Name: q.Name, Rrtype: t, Class: mdns.ClassINET, Ttl: ttl}
-	}
-	for _, e := range all {
-		if m, ok := matchStatic([]Static{e}, q.Name); !ok || m.ID != e.ID {
-			continue
+	resp.Answer = staticRecords(q, all)
+	// A CNAME whose target has statics of the asked type carries them too (up to a few
+	// links), so a stub resolver needs no second query.
+	for i := 0; i < 8 && q.Qtype != mdns.TypeCNAME && len(resp.Answer) > 0; i++ {
+		c, ok := resp.Answer[len(resp.Answer)-1].(*mdns.CNAME)
+		if !ok {
+			break
 		}
-		var rr mdns.RR
-		switch e.Type {
-		case "A":
-			if q.Qtype == mdns.TypeA && e.Addr.Is4() {
-				rr = &mdns.A{Hdr: hdr(mdns.TypeA, e.TTL), A: e.Addr.AsSlice()}
-			}
-		case "AAAA":
-			if q.Qtype == mdns.TypeAAAA && e.Addr.Is6() {
-				rr = &mdns.AAAA{Hdr: hdr(mdns.TypeAAAA, e.TTL), AAAA: e.Addr.AsSlice()}
-			}
-		case "CNAME":
-			rr = &mdns.CNAME{Hdr: hdr(mdns.TypeCNAME, e.TTL), Target: mdns.Fqdn(e.Target)}
-		case "MX":
-			if q.Qtype == mdns.TypeMX {
-				rr = &mdns.MX{Hdr: hdr(mdns.TypeMX, e.TTL), Preference: e.Pref, Mx: mdns.Fqdn(e.Target)}
-			}
-		case "NS":
-			if q.Qtype == mdns.TypeNS {
-				rr = &mdns.NS{Hdr: hdr(mdns.TypeNS, e.TTL), Ns: mdns.Fqdn(e.Target)}
-			}
-		case "TXT":
-			if q.Qtype == mdns.TypeTXT {
-				rr = &mdns.TXT{Hdr: hdr(mdns.TypeTXT, e.TTL), Txt: []string{e.Text}}
-			}
+		st, ok := matchStatic(all, strings.ToLower(c.Target))
+		if !ok || st.Type == "FWD" || st.Type == "NXDOMAIN" {
+			break
 		}
-		if rr != nil {
-			resp.Answer = append(resp.Answer, rr)
+		more := staticRecords(mdns.Question{Name: c.Target, Qtype: q.Qtype, Qclass: q.Qclass}, all)
+		if len(more) == 0 {
+			break
 		}
+		resp.Answer = append(resp.Answer, more...)
 	}
 	return resp
 }
@@ -446,6 +430,18 @@ func (c staticItem) static(id uint64) (Static, error) {
 		if st.Target == "" {
 			return st, errors.New("type NS needs ns")
 		}
+	case "SRV":
+		st.Target = p["srv-target"]
+		for _, f := range []struct {
+			prop string
+			dst  *uint16
+		}{{"srv-port", &st.Port}, {"srv-priority", &st.Pref}, {"srv-weight", &st.Weight}} {
+			n, _ := strconv.Atoi(p[f.prop])
+			*f.dst = uint16(n)
+		}
+		if st.Target == "" {
+			return st, errors.New("type SRV needs srv-target")
+		}
 	case "FWD":
 		st.Target = c.ForwardTo
 		if _, err := netip.ParseAddr(st.Target); err != nil {
@@ -460,4 +456,52 @@ func logServeError(proto string, err error) {
 	if err != nil {
 		slog.Warn("dns: server stopped", "proto", proto, "err", err)
 	}
+}
+
+// staticRecords are the records of the statics named q.Name of q's type (a CNAME
+// whatever the type).
+func staticRecords(q mdns.Question, all []Static) []mdns.RR {
+	hdr := func(t uint16, ttl uint32) mdns.RR_Header {
+		return mdns.RR_Header{Name: q.Name, Rrtype: t, Class: mdns.ClassINET, Ttl: ttl}
+	}
+	var out []mdns.RR
+	for _, e := range all {
+		if m, ok := matchStatic([]Static{e}, q.Name); !ok || m.ID != e.ID {
+			continue
+		}
+		var rr mdns.RR
+		switch e.Type {
+		case "A":
+			if q.Qtype == mdns.TypeA && e.Addr.Is4() {
+				rr = &mdns.A{Hdr: hdr(mdns.TypeA, e.TTL), A: e.Addr.AsSlice()}
+			}
+		case "AAAA":
+			if q.Qtype == mdns.TypeAAAA && e.Addr.Is6() {
+				rr = &mdns.AAAA{Hdr: hdr(mdns.TypeAAAA, e.TTL), AAAA: e.Addr.AsSlice()}
+			}
+		case "CNAME":
+			rr = &mdns.CNAME{Hdr: hdr(mdns.TypeCNAME, e.TTL), Target: mdns.Fqdn(e.Target)}
+		case "MX":
+			if q.Qtype == mdns.TypeMX {
+				rr = &mdns.MX{Hdr: hdr(mdns.TypeMX, e.TTL), Preference: e.Pref, Mx: mdns.Fqdn(e.Target)}
+			}
+		case "NS":
+			if q.Qtype == mdns.TypeNS {
+				rr = &mdns.NS{Hdr: hdr(mdns.TypeNS, e.TTL), Ns: mdns.Fqdn(e.Target)}
+			}
+		case "TXT":
+			if q.Qtype == mdns.TypeTXT {
+				rr = &mdns.TXT{Hdr: hdr(mdns.TypeTXT, e.TTL), Txt: []string{e.Text}}
+			}
+		case "SRV":
+			if q.Qtype == mdns.TypeSRV {
+				rr = &mdns.SRV{Hdr: hdr(mdns.TypeSRV, e.TTL), Priority: e.Pref, Weight: e.Weight,
+					Port: e.Port, Target: mdns.Fqdn(e.Target)}
+			}
+		}
+		if rr != nil {
+			out = append(out, rr)
+		}
+	}
+	return out
 }

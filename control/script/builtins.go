@@ -58,6 +58,25 @@ func (r *run) moreGlobal(name string, pos []Expr, named map[string]Expr, sc *sco
 		return ToString(v), nil
 	}
 	switch name {
+	case "resolve":
+		host, err := str(arg(0, "domain-name"))
+		if err != nil {
+			return nil, true, err
+		}
+		server, err := str(named["server"])
+		if err != nil {
+			return nil, true, err
+		}
+		port, err := str(named["server-port"])
+		if err != nil {
+			return nil, true, err
+		}
+		typ, err := str(named["type"])
+		if err != nil {
+			return nil, true, err
+		}
+		v, err := r.resolve(host, server, port, typ)
+		return v, true, err
 	case "retry":
 		v, err := r.retry(arg(0, "command"), named, sc)
 		return v, true, err

@@ -5,7 +5,9 @@
 package script
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/routerd/routerd/control"
 )
@@ -43,4 +45,8 @@ type Interp struct {
 	Log func(topics, msg string)
 	// Globals are the /system script environment, shared by all consoles and scripts.
 	Globals *Globals
+	// LookupHost resolves a name for :resolve without server= as the router does (/ip
+	// dns static, then the /ip dns servers); network is "ip", "ip4" or "ip6". Nil: the
+	// system's resolver.
+	LookupHost func(ctx context.Context, network, host string) ([]netip.Addr, error)
 }

@@ -51,6 +51,25 @@ func TestDNSServerDig(t *testing.T) {
 	if out := r.must("/ip dns cache print"); strings.Contains(out, "upstream.example") {
 		t.Errorf("cache after flush:\n%s", out)
 	}
+	// :resolve in the daemon goes through /ip dns static, then the servers.
+	if out := r.must(":put [:resolve router.lan]"); strings.TrimSpace(out) != "198.18.2.1" {
+		t.Errorf(":resolve static: %q", out)
+	}
+	if out := r.must(":put [:resolve upstream.example]"); strings.TrimSpace(out) != "198.18.9.9" {
+		t.Errorf(":resolve through servers: %q", out)
+	}
+	r.must("/ip dns static add name=www.lan type=CNAME cname=router.lan")
+	r.must("/ip dns static add name=_sip._udp.lan type=SRV srv-target=router.lan srv-port=5060 srv-priority=1 srv-weight=5")
+	r.must(`/ip dns static add name=lan type=TXT text="v=spf1 -all"`)
+	if out := dig("+short", "www.lan"); out != "router.lan.\n198.18.2.1" {
+		t.Errorf("CNAME: %q", out)
+	}
+	if out := dig("+short", "_sip._udp.lan", "SRV"); out != "1 5 5060 router.lan." {
+		t.Errorf("SRV: %q", out)
+	}
+	if out := dig("+short", "lan", "TXT"); out != `"v=spf1 -all"` {
+		t.Errorf("TXT: %q", out)
+	}
 	if out := dig("+short", "nosuch.invalid"); out != "" {
 		t.Errorf("unknown name: %q", out)
 	}
