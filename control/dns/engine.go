@@ -130,6 +130,10 @@ type staticItem struct {
 	MXPref    uint16        `prop:"mx-preference"`
 	NS        string        `prop:"ns"`
 	ForwardTo string        `prop:"forward-to"`
+	SRVTarget string        `prop:"srv-target"`
+	SRVPort   uint16        `prop:"srv-port"`
+	SRVPrio   uint16        `prop:"srv-priority"`
+	SRVWeight uint16        `prop:"srv-weight"`
 	TTL       time.Duration `prop:"ttl"`
 	Subdomain bool          `prop:"match-subdomain"`
 	Disabled  bool          `prop:"disabled"`

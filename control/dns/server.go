@@ -431,14 +431,7 @@ func (c staticItem) static(id uint64) (Static, error) {
 			return st, errors.New("type NS needs ns")
 		}
 	case "SRV":
-		st.Target = p["srv-target"]
-		for _, f := range []struct {
-			prop string
-			dst  *uint16
-		}{{"srv-port", &st.Port}, {"srv-priority", &st.Pref}, {"srv-weight", &st.Weight}} {
-			n, _ := strconv.Atoi(p[f.prop])
-			*f.dst = uint16(n)
-		}
+		st.Target, st.Port, st.Pref, st.Weight = c.SRVTarget, c.SRVPort, c.SRVPrio, c.SRVWeight
 		if st.Target == "" {
 			return st, errors.New("type SRV needs srv-target")
 		}
