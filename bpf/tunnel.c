@@ -655,6 +655,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } fp_counters SEC(".maps");
 
+/* The router's own IPv4 addresses (control/fastpath keeps them, lib/fastpath.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_local);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_local SEC(".maps");
+
+/* fp_srcv: by input ifindex, how the kernel validates sources there (enum fp_srcv_mode);
+ * looked up only while fp_cfg says it has entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4 * FP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_srcv SEC(".maps");
+
 #define AF_INET6 10
 #define NEXTHDR_HOP 0
 
@@ -814,6 +833,81 @@ static __always_inline int fp_pass(struct fp_stats *st, int reason)
 	return -1;
 }
 
+/* l4_ports reads what the kernel's flow dissector takes as a packet's ports (the
+ * multipath hash of fib_multipath_hash_policy 1 covers them): the first four bytes of the
+ * transport header for TCP, UDP, UDP-Lite, DCCP, SCTP and ESP, bytes 4-7 for AH, nothing
+ * for other protocols (and for fragments, which the caller leaves out). */
+static __always_inline void l4_ports(struct bpf_fib_lookup *fib, __u8 proto, void *l4, void *end)
+{
+	__u32 off;
+	switch (proto) {
+	case 6: case 17: case 33: case 50: case 132: case 136:
+		off = 0;
+		break;
+	case 51:
+		off = 4;
+		break;
+	default:
+		return;
+	}
+	__be16 *pp = l4 + off;
+	if ((void *)(pp + 2) > end)
+		return;
+	fib->sport = pp[0];
+	fib->dport = pp[1];
+}
+
+/* fp_src_ok says whether the kernel would take saddr as the source of a packet that came
+ * in on in and leaves by out, as fib_validate_source decides: without rp_filter only that
+ * it is none of ours (fp_local), unless accept_local; with rp_filter (or custom routing
+ * rules) the route back to the source must be unicast and, for strict rp_filter, leave by
+ * in. The route back is looked up as the kernel does, from out. Anything else (a route
+ * back through another of several next hops, a local or unreachable one) is left to the
+ * stack, which decides. */
+static __always_inline int fp_src_ok(struct xdp_md *ctx, __u32 on, __u32 in, __u32 out, __be32 saddr,
+				     __be32 daddr, __u8 tos)
+{
+	__u32 mode = 0;
+	if (on & FP_SRCV) {
+		__u32 *m = bpf_map_lookup_elem(&fp_srcv, &in);
+		if (m)
+			mode = *m;
+	}
+	if (!(mode & FP_SRCV_ACCEPT_LOCAL)) {
+		__u32 k = 0;
+		struct fp_local *l = bpf_map_lookup_elem(&fp_local, &k);
+		__u32 h = FP_LOCAL_HASH(saddr);
+		if (l && (l->bits[(h >> 6) & (FP_LOCAL_WORDS - 1)] >> (h & 63)) & 1)
+			return 0;
+	}
+	if (!(mode & (FP_SRCV_STRICT | FP_SRCV_LOOSE | FP_SRCV_FULL)))
+		return 1;
+	struct bpf_fib_lookup r = {};
+	r.family = AF_INET;
+	r.tos = tos;
+	r.ipv4_src = daddr;
+	r.ipv4_dst = saddr;
+	r.ifindex = out;
+	long rc = bpf_fib_lookup(ctx, &r, sizeof(r), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	return !(mode & FP_SRCV_STRICT) || r.ifindex == in;
+}
+
+/* icmp_error says whether an ICMP (v4: proto 1) or ICMPv6 (58) message at l4 is an error,
+ * which the kernel's multipath hash takes from the packet quoted inside. */
+static __always_inline int icmp_error(__u8 proto, void *l4, void *end)
+{
+	__u8 *type = l4;
+	if ((void *)(type + 1) > end)
+		return 0;
+	if (proto == 1)
+		return *type == 3 || *type == 4 || *type == 5 || *type == 11 || *type == 12;
+	if (proto == 58)
+		return *type < 128;
+	return 0;
+}
+
 /* fp_route forwards the frame at [data, end), an IPv4 or IPv6 packet behind an
  * Ethernet header, that arrived on ifindex in: the kernel's FIB and neighbour table
  * decide (bpf_fib_lookup, with the packet's length so that the route MTU is checked),
@@ -868,20 +962,27 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 			if (l4_partial(ps, ip->protocol, ip + 1, end))
 				return fp_pass(st, FP_PASS_CSUM_PARTIAL);
 		}
+		if (icmp_error(ip->protocol, ip + 1, end))
+			return fp_pass(st, FP_PASS_ICMP_ERROR);
 		fib.family = AF_INET;
 		fib.tos = ip->tos;
 		fib.l4_protocol = ip->protocol;
 		fib.tot_len = len;
 		fib.ipv4_src = ip->saddr;
 		fib.ipv4_dst = ip->daddr;
+		if (!(ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+			l4_ports(&fib, ip->protocol, ip + 1, end);
 		if (!(on & FP_ON4)) {
 			/* A firewall rule could see the packet: only a fasttracked connection's
-			 * may pass it by, routed by its addresses after NAT. */
+			 * may pass it by. The kernel routes it after prerouting's destination NAT
+			 * and before postrouting's source NAT: by its source address and port as
+			 * received, its destination's as translated. */
 			if (fp_ft_lookup(ctx, ip, end, &ft, cfg))
 				return fp_pass(st, FP_PASS_NOT_FT);
 			fasttrack = 1;
-			fib.ipv4_src = ft.saddr;
 			fib.ipv4_dst = ft.daddr;
+			if (fib.dport)
+				fib.dport = ft.dport;
 		}
 		ip6 = NULL;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
@@ -915,6 +1016,9 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		__u16 d = bpf_ntohs(ip6->daddr.in6_u.u6_addr16[0]), s = bpf_ntohs(ip6->saddr.in6_u.u6_addr16[0]);
 		if ((d >> 8) == 0xff || (d & 0xffc0) == 0xfe80 || (s & 0xffc0) == 0xfe80)
 			return fp_pass(st, FP_PASS_LOCAL);
+		if (icmp_error(ip6->nexthdr, ip6 + 1, end))
+			return fp_pass(st, FP_PASS_ICMP_ERROR);
+		l4_ports(&fib, ip6->nexthdr, ip6 + 1, end);
 		len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 		fib.family = AF_INET6;
 		fib.flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0FFFFFFF);
@@ -927,6 +1031,8 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		return fp_pass(st, FP_PASS_NOT_IP);
 	}
 
+	/* The lookup writes the next hop over ipv4_dst. */
+	__be32 src4 = fib.ipv4_src, dst4 = fib.ipv4_dst;
 	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
@@ -941,8 +1047,14 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		return fp_pass(st, FP_PASS_NO_ROUTE);
 	}
 	__u32 out = fib.ifindex;
+	/* Out of the port it came in on, the kernel would also tell the sender of the
+	 * better next hop (ICMP redirect). */
+	if (out == in)
+		return fp_pass(st, FP_PASS_REDIRECT);
 	if (!bpf_map_lookup_elem(&fp_tx, &out))
 		return fp_pass(st, FP_PASS_EGRESS);
+	if (fib.family == AF_INET && !fp_src_ok(ctx, on, in, out, src4, dst4, fib.tos))
+		return fp_pass(st, FP_PASS_MARTIAN);
 
 	/* The helper call may have moved nothing, but the verifier forgets the bounds. */
 	data = xdp_data(ctx);

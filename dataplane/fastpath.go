@@ -1,10 +1,12 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +25,7 @@ const (
 // PassReasons name the index of FastStats.Pass (enum fp_pass): why a packet that came to
 // the fast path went to the kernel stack.
 var PassReasons = []string{"off", "not-ip", "options", "ttl", "local", "mtu", "no-neighbour", "no-route", "egress", "not-fasttracked",
-	"malformed", "martian", "checksum-partial"}
+	"malformed", "martian", "checksum-partial", "redirect", "icmp-error"}
 
 // FastTrackMark is the conntrack mark bit of a fasttracked connection
 // (firewall.FastTrackMark, FP_FASTTRACK_MARK).
@@ -35,7 +37,7 @@ type FastStats struct {
 	// FastTrack4 and FastTrackBytes4 count the IPv4 packets of fasttracked connections
 	// (among Packets4 and Bytes4).
 	FastTrack4, FastTrackBytes4 uint64
-	Pass                        [13]uint64
+	Pass                        [15]uint64
 }
 
 func (s *FastStats) add(p tunnelFpStats) {
@@ -295,6 +297,7 @@ func (t *Tunnels) SetFastPath(v4, v6, ft4 bool) error {
 	}
 	var cur tunnelFpCfg
 	if t.objs.FpConfig.Lookup(uint32(0), &cur) == nil {
+		c.Flags |= cur.Flags & fpSrcv
 		c.TcpTimeout, c.UdpTimeout = cur.TcpTimeout, cur.UdpTimeout
 		if cur == c {
 			return nil
@@ -333,16 +336,16 @@ func (t *Tunnels) SetFastTrackTimeouts(tcp, udp time.Duration) error {
 	return nil
 }
 
-func (t *Tunnels) slotStats(slot uint32) (FastStats, error) {
+// addSlot adds the per-CPU counters of a fp_counters slot to s.
+func (t *Tunnels) addSlot(s *FastStats, slot uint32) error {
 	var per []tunnelFpStats
 	if err := t.objs.FpCounters.Lookup(slot, &per); err != nil {
-		return FastStats{}, fmt.Errorf("fp_counters: %w", err)
+		return fmt.Errorf("fp_counters: %w", err)
 	}
-	var s FastStats
 	for _, p := range per {
 		s.add(p)
 	}
-	return s, nil
+	return nil
 }
 
 // FastPortStats reads the fast path counters of a port.
@@ -351,7 +354,9 @@ func (t *Tunnels) FastPortStats(ifindex int) (FastStats, error) {
 	if err := t.objs.XdpPorts.Lookup(uint32(ifindex), &p); err != nil {
 		return FastStats{}, fmt.Errorf("xdp_ports: %w", err)
 	}
-	return t.slotStats(p.Slot)
+	var s FastStats
+	err := t.addSlot(&s, p.Slot)
+	return s, err
 }
 
 // FastTotals sums the fast path counters of every port (and of slot 0).
@@ -370,18 +375,8 @@ func (t *Tunnels) FastTotals() (FastStats, error) {
 	}
 	var tot FastStats
 	for _, s := range slots {
-		st, err := t.slotStats(s)
-		if err != nil {
+		if err := t.addSlot(&tot, s); err != nil {
 			return FastStats{}, err
-		}
-		tot.Packets4 += st.Packets4
-		tot.Bytes4 += st.Bytes4
-		tot.Packets6 += st.Packets6
-		tot.Bytes6 += st.Bytes6
-		tot.FastTrack4 += st.FastTrack4
-		tot.FastTrackBytes4 += st.FastTrackBytes4
-		for i := range tot.Pass {
-			tot.Pass[i] += st.Pass[i]
 		}
 	}
 	return tot, nil
@@ -392,4 +387,99 @@ func (t *Tunnels) PortHook(ifname string) Hook {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.portHook(ifname)
+}
+
+// How the kernel validates the IPv4 source of a packet received on an interface
+// (enum fp_srcv_mode): bits of the modes SetSourceChecks takes.
+const (
+	SrcvStrict      = 1 // rp_filter 1
+	SrcvLoose       = 2 // rp_filter 2
+	SrcvFull        = 4 // custom routing rules: the kernel looks the route back up
+	SrcvAcceptLocal = 8 // accept_local
+)
+
+// fpSrcv is FP_SRCV: fp_srcv has entries.
+const fpSrcv = 8
+
+// localHash is FP_LOCAL_HASH: the bit of an IPv4 address (as the packet holds it) in
+// fp_local.
+func localHash(a netip.Addr) uint32 {
+	b := a.As4()
+	return (binary.NativeEndian.Uint32(b[:]) * 0x9E3779B1) >> 16
+}
+
+// SetLocalAddrs gives the fast path the router's own IPv4 addresses: a packet with one
+// of them as its source is a martian to the kernel (fib_validate_source) and goes to the
+// stack instead of being forwarded. Other families are ignored.
+func (t *Tunnels) SetLocalAddrs(addrs []netip.Addr) error {
+	var set tunnelFpLocal
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is4() {
+			h := localHash(a)
+			set.Bits[h>>6] |= 1 << (h & 63)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var cur tunnelFpLocal
+	if t.objs.FpLocal.Lookup(uint32(0), &cur) == nil && cur == set {
+		return nil
+	}
+	if err := t.objs.FpLocal.Put(uint32(0), &set); err != nil {
+		return fmt.Errorf("fp_local: %w", err)
+	}
+	return nil
+}
+
+// SetSourceChecks gives the fast path the interfaces (by ifindex) whose received IPv4
+// packets the kernel validates beyond "not one of ours" (Srcv* bits; 0 or absent: no
+// more than that).
+func (t *Tunnels) SetSourceChecks(modes map[int]uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var (
+		k, v uint32
+		errs []error
+	)
+	have := map[uint32]uint32{}
+	it := t.objs.FpSrcv.Iterate()
+	for it.Next(&k, &v) {
+		have[k] = v
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("fp_srcv: %w", err)
+	}
+	n := 0
+	for idx, m := range modes {
+		if m == 0 {
+			continue
+		}
+		n++
+		if old, ok := have[uint32(idx)]; ok && old == m {
+			delete(have, uint32(idx))
+			continue
+		}
+		delete(have, uint32(idx))
+		if err := t.objs.FpSrcv.Put(uint32(idx), m); err != nil {
+			errs = append(errs, fmt.Errorf("fp_srcv: %w", err))
+		}
+	}
+	for idx := range have {
+		t.objs.FpSrcv.Delete(idx)
+	}
+	// The flag goes on after the entries are in: a mode added applies from the next
+	// packet. (Without the flag, or without an entry, the program checks the least.)
+	var c tunnelFpCfg
+	t.objs.FpConfig.Lookup(uint32(0), &c)
+	want := c
+	want.Flags &^= fpSrcv
+	if n > 0 {
+		want.Flags |= fpSrcv
+	}
+	if want != c {
+		if err := t.objs.FpConfig.Put(uint32(0), want); err != nil {
+			errs = append(errs, fmt.Errorf("fp_config: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }

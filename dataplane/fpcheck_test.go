@@ -17,6 +17,8 @@ const (
 	passMalformed = 10
 	passMartian   = 11
 	passPartial   = 12
+	passRedirect  = 13
+	passICMPError = 14
 )
 
 // expectPass runs pkt into a0 and wants it left to the stack untouched with reason counted.

@@ -21,6 +21,11 @@ type tunnelFpCfg struct {
 	Pad        uint32
 }
 
+type tunnelFpLocal struct {
+	_    structs.HostLayout
+	Bits [1024]uint64
+}
+
 type tunnelFpPort struct {
 	_     structs.HostLayout
 	Mac   [6]uint8
@@ -36,7 +41,7 @@ type tunnelFpStats struct {
 	Bytes6     uint64
 	FtPackets4 uint64
 	FtBytes4   uint64
-	Pass       [13]uint64
+	Pass       [15]uint64
 }
 
 type tunnelTunCfg struct {
@@ -100,6 +105,8 @@ type tunnelTunStats struct {
 const (
 	tunnelMapFpConfig      = "fp_config"
 	tunnelMapFpCounters    = "fp_counters"
+	tunnelMapFpLocal       = "fp_local"
+	tunnelMapFpSrcv        = "fp_srcv"
 	tunnelMapFpTx          = "fp_tx"
 	tunnelMapTunnelCfg     = "tunnel_cfg"
 	tunnelMapTunnelRx      = "tunnel_rx"
@@ -172,6 +179,8 @@ type tunnelProgramSpecs struct {
 type tunnelMapSpecs struct {
 	FpConfig      *ebpf.MapSpec `ebpf:"fp_config"`
 	FpCounters    *ebpf.MapSpec `ebpf:"fp_counters"`
+	FpLocal       *ebpf.MapSpec `ebpf:"fp_local"`
+	FpSrcv        *ebpf.MapSpec `ebpf:"fp_srcv"`
 	FpTx          *ebpf.MapSpec `ebpf:"fp_tx"`
 	TunnelCfg     *ebpf.MapSpec `ebpf:"tunnel_cfg"`
 	TunnelRx      *ebpf.MapSpec `ebpf:"tunnel_rx"`
@@ -212,6 +221,8 @@ func (o *tunnelObjects) Close() error {
 type tunnelMaps struct {
 	FpConfig      *ebpf.Map `ebpf:"fp_config"`
 	FpCounters    *ebpf.Map `ebpf:"fp_counters"`
+	FpLocal       *ebpf.Map `ebpf:"fp_local"`
+	FpSrcv        *ebpf.Map `ebpf:"fp_srcv"`
 	FpTx          *ebpf.Map `ebpf:"fp_tx"`
 	TunnelCfg     *ebpf.Map `ebpf:"tunnel_cfg"`
 	TunnelRx      *ebpf.Map `ebpf:"tunnel_rx"`
@@ -225,6 +236,8 @@ func (m *tunnelMaps) Close() error {
 	return _TunnelClose(
 		m.FpConfig,
 		m.FpCounters,
+		m.FpLocal,
+		m.FpSrcv,
 		m.FpTx,
 		m.TunnelCfg,
 		m.TunnelRx,

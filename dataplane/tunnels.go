@@ -117,7 +117,7 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		// A routerd of another layout pinned these: start over with fresh maps.
 		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats", "tunnel_rx_index", "tunnel_slots",
-			"xdp_ports", "fp_tx", "fp_config", "fp_counters"} {
+			"xdp_ports", "fp_tx", "fp_config", "fp_counters", "fp_local", "fp_srcv"} {
 			os.Remove(filepath.Join(dir, n))
 		}
 		err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
@@ -426,17 +426,21 @@ func (t *Tunnels) Stats(hidden int) (Stats, error) {
 	}
 	var s Stats
 	for _, p := range per {
-		s.RxPackets += p.RxPackets
-		s.RxBytes += p.RxBytes
-		s.TxPackets += p.TxPackets
-		s.TxBytes += p.TxBytes
-		s.KeepaliveRx += p.KeepaliveRx
-		s.KeepaliveReflected += p.KeepaliveReflected
-		for i := range s.Drops {
-			s.Drops[i] += p.Drops[i]
-		}
+		s.add(p)
 	}
 	return s, nil
+}
+
+func (s *Stats) add(p tunnelTunStats) {
+	s.RxPackets += p.RxPackets
+	s.RxBytes += p.RxBytes
+	s.TxPackets += p.TxPackets
+	s.TxBytes += p.TxBytes
+	s.KeepaliveRx += p.KeepaliveRx
+	s.KeepaliveReflected += p.KeepaliveReflected
+	for i := range s.Drops {
+		s.Drops[i] += p.Drops[i]
+	}
 }
 
 func (t *Tunnels) linkPath(kind, ifname string) string {

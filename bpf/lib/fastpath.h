@@ -17,6 +17,26 @@ enum fp_flags {
 	FP_ON4 = 1,
 	FP_ON6 = 2,
 	FP_FT4 = 4, /* FastTrack: IPv4 connections marked fasttracked bypass the firewall */
+	FP_SRCV = 8, /* fp_srcv has entries: some interface validates sources (rp_filter, ...) */
+};
+
+/* fp_srcv values: how the kernel validates an IPv4 packet's source on an input interface
+ * (fib_validate_source). Without an entry: only that the source is none of the router's
+ * own addresses (fp_local). */
+enum fp_srcv_mode {
+	FP_SRCV_STRICT = 1,  /* rp_filter 1: the route back to the source leaves by the input port */
+	FP_SRCV_LOOSE = 2,   /* rp_filter 2: there is a unicast route back to the source */
+	FP_SRCV_FULL = 4,    /* custom routing rules: the kernel checks the route back */
+	FP_SRCV_ACCEPT_LOCAL = 8, /* accept_local: a source of our own is no martian */
+};
+
+/* fp_local: the router's own IPv4 addresses as a 65536-bit set, indexed by
+ * FP_LOCAL_HASH; a source whose bit is set goes to the stack (a hash collision only costs
+ * that source the slow path). */
+#define FP_LOCAL_WORDS 1024
+#define FP_LOCAL_HASH(a) ((__u32)((a) * 0x9E3779B1u) >> 16)
+struct fp_local {
+	__u64 bits[FP_LOCAL_WORDS];
 };
 
 /* The conntrack mark bit fasttrack-connection sets (firewall.FastTrackMark). */
@@ -35,9 +55,11 @@ enum fp_pass {
 	FP_PASS_EGRESS = 8,   /* leaves by an interface that is not a fast path port */
 	FP_PASS_NOT_FT = 9,   /* the firewall sees it: no fasttracked connection (or FIN/RST/SYN) */
 	FP_PASS_MALFORMED = 10, /* bad IHL, length or header checksum: the kernel drops it */
-	FP_PASS_MARTIAN = 11, /* martian source or destination: the kernel drops it */
+	FP_PASS_MARTIAN = 11, /* martian source (ours, rp_filter) or destination: the kernel drops it */
 	FP_PASS_CSUM_PARTIAL = 12, /* L4 checksum still partial (veth/tap offload): the stack completes it */
-	FP_PASS_MAX = 13,
+	FP_PASS_REDIRECT = 13, /* leaves by the port it came in on: the kernel sends a redirect */
+	FP_PASS_ICMP_ERROR = 14, /* ICMP error: the kernel's multipath hash reads the quoted packet */
+	FP_PASS_MAX = 15,
 };
 
 struct fp_cfg {

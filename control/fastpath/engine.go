@@ -112,7 +112,41 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 			slog.Warn("fast path metrics not registered", "err", err)
 		}
 	}
+	e.watchAddrs(ctx)
 	return nil
+}
+
+// watchAddrs refreshes the fast path's set of our addresses as soon as an address comes
+// or goes (the resync would take up to resyncEvery), until ctx ends.
+func (e *Engine) watchAddrs(ctx context.Context) {
+	ch := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
+		ErrorCallback: func(err error) { slog.Warn("fast path: address updates", "err", err) }})
+	if err != nil {
+		slog.Warn("fast path: no address updates; our addresses are refreshed on resync", "err", err)
+		return
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+				// One refresh for a burst.
+				for len(ch) > 0 {
+					<-ch
+				}
+				if addrs, err := dataplane.LocalAddrs(); err == nil {
+					e.dp.SetLocalAddrs(addrs)
+				}
+			}
+		}
+	}()
 }
 
 // Reconcile converges the port attachments and the families' switch to the
@@ -142,6 +176,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	// Window checks stay off while the rule exists, FastTrack on or not: the kernel takes
 	// over connections whose segments it did not see when FastTrack is turned off.
 	e.liberal(ftRule)
+	// Sources the kernel would refuse before anything is turned on.
+	if err := e.applySources(); err != nil {
+		return fmt.Errorf("source checks: %w", err)
+	}
 	// Off first, then ports: a blocker added never sees a packet forwarded past it.
 	if err := e.dp.SetFastPath(why4 == "", why6 == "", ft4); err != nil {
 		return err
@@ -353,4 +391,20 @@ func (e *Engine) Ports() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// applySources hands the addresses and the interfaces' source checks to the fast path.
+func (e *Engine) applySources() error {
+	addrs, err := dataplane.LocalAddrs()
+	if err != nil {
+		return err
+	}
+	if err := e.dp.SetLocalAddrs(addrs); err != nil {
+		return err
+	}
+	modes, err := dataplane.SourceChecks()
+	if err != nil {
+		return err
+	}
+	return e.dp.SetSourceChecks(modes)
 }

@@ -1,0 +1,276 @@
+package dataplane
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelPath sends frames into the rig as a1 (the peer of a0) and watches which of b1
+// and c1 a frame leaves the router by: the kernel's own forwarding, to compare the fast
+// path with. The fast path is off while it runs (the port program passes everything).
+type kernelPath struct {
+	r      *fpRig
+	a1     int
+	tx     int            // AF_PACKET socket on a1
+	rx     map[string]int // AF_PACKET sockets on b1, c1
+	srcMAC net.HardwareAddr
+}
+
+func newKernelPath(t *testing.T, r *fpRig) *kernelPath {
+	t.Helper()
+	k := &kernelPath{r: r, rx: map[string]int{}}
+	r.in(t, func() {
+		open := func(name string) (int, int) {
+			ifc, err := net.InterfaceByName(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Close(fd) })
+			if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index}); err != nil {
+				t.Fatal(err)
+			}
+			if name == "a1" {
+				k.srcMAC = ifc.HardwareAddr
+			}
+			return fd, ifc.Index
+		}
+		k.tx, k.a1 = open("a1")
+		for _, n := range []string{"b1", "c1"} {
+			k.rx[n], _ = open(n)
+			unix.SetsockoptTimeval(k.rx[n], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 50000})
+		}
+	})
+	return k
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// forwardedBy sends frame (whose payload ends with mark) from a1 and returns the port
+// ("b1", "c1") it came out of, or "" when it did not within wait.
+func (k *kernelPath) forwardedBy(t *testing.T, frame, mark []byte, wait time.Duration) string {
+	t.Helper()
+	f := append([]byte{}, frame...)
+	copy(f[6:12], k.srcMAC)
+	if err := unix.Sendto(k.tx, f, 0, &unix.SockaddrLinklayer{Ifindex: k.a1}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
+		for name, fd := range k.rx {
+			n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+			if err != nil || n <= 0 {
+				continue
+			}
+			if bytes.HasSuffix(buf[:n], mark) {
+				return name
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return ""
+}
+
+// TestFastPathSourceAsKernel compares the fast path with the kernel's forwarding, both in
+// the same namespace, for packets whose source the kernel may refuse
+// (fib_validate_source): one of the router's own addresses, with and without
+// accept_local; rp_filter strict and loose on the input port. Where the kernel drops a
+// packet, the fast path must not forward it (it leaves it to the stack, counted as
+// martian); where the kernel forwards it, the fast path forwards it too. The interfaces'
+// checks reach the program as routerd's engine hands them over (SourceChecks,
+// LocalAddrs, read from the namespace's sysctls and addresses).
+func TestFastPathSourceAsKernel(t *testing.T) {
+	r := newFPRig(t)
+	k := newKernelPath(t, r)
+	dst := netip.MustParseAddr("198.18.2.2")
+	sysctl := func(kv map[string]string) {
+		r.in(t, func() {
+			for f, v := range kv {
+				if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+f, []byte(v), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			addrs, err := LocalAddrs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			modes, err := SourceChecks()
+			if err == nil {
+				err = r.tp.SetLocalAddrs(addrs)
+			}
+			if err == nil {
+				err = r.tp.SetSourceChecks(modes)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	fast := func(on bool) {
+		r.in(t, func() {
+			if err := r.tp.SetFastPath(on, on, false); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	seq := 0
+	for _, tc := range []struct {
+		name string
+		conf map[string]string
+		src  string
+	}{
+		{"plain source", nil, "198.18.1.2"},
+		{"own address of another port", nil, "198.18.2.1"},
+		{"own address of a port that is no fast path port", nil, "198.18.4.1"},
+		{"own address of the input port", nil, "198.18.1.1"},
+		{"source behind another port, rp_filter off", nil, "198.18.4.7"},
+		{"own address, accept_local", map[string]string{"a0/accept_local": "1"}, "198.18.2.1"},
+		{"strict rp_filter, source behind another port", map[string]string{"a0/accept_local": "0", "a0/rp_filter": "1"}, "198.18.4.7"},
+		{"strict rp_filter, source behind the input port", nil, "198.18.1.2"},
+		{"strict rp_filter (all), source behind another port", map[string]string{"a0/rp_filter": "0", "all/rp_filter": "1"}, "198.18.4.7"},
+		{"loose rp_filter, source behind another port", map[string]string{"all/rp_filter": "0", "a0/rp_filter": "2"}, "198.18.4.7"},
+		{"loose rp_filter, unreachable source", nil, "198.19.9.9"},
+		{"loose rp_filter, source without a route", nil, "198.19.77.7"},
+		{"loose rp_filter, own address", nil, "198.18.2.1"},
+	} {
+		sysctl(tc.conf)
+		seq++
+		mark := []byte(fmt.Sprintf("srcdiff-%d-%d", os.Getpid(), seq))
+		frame := frameTo(r.a0MAC, 0x0800, udpPkt(netip.MustParseAddr(tc.src), dst, 5000+uint16(seq), 9, mark))
+
+		fast(false)
+		kern := k.forwardedBy(t, frame, mark, 2*time.Second) != ""
+		fast(true)
+		before, _ := r.tp.FastPortStats(r.a0)
+		ret, _ := r.run(t, r.a0, frame)
+		after, _ := r.tp.FastPortStats(r.a0)
+		fwd := ret == xdpRedirect
+		if kern != fwd {
+			t.Errorf("%s (source %s): kernel forwards %v, fast path forwards %v (pass %v -> %v)", tc.name, tc.src, kern, fwd, before.Pass, after.Pass)
+		}
+		if !fwd && after.Pass[passMartian] != before.Pass[passMartian]+1 {
+			t.Errorf("%s: not counted as martian: %v -> %v", tc.name, before.Pass, after.Pass)
+		}
+		t.Logf("%s: source %s: kernel forwards %v, fast path %v", tc.name, tc.src, kern, fwd)
+	}
+
+	// IPv6 knows no source validation: a source of ours is forwarded by both.
+	seq++
+	mark := []byte(fmt.Sprintf("srcdiff-%d-%d", os.Getpid(), seq))
+	udp := make([]byte, 8, 8+len(mark))
+	binary.BigEndian.PutUint16(udp, 5000)
+	binary.BigEndian.PutUint16(udp[2:], 9)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(mark)))
+	udp = append(udp, mark...)
+	frame := frameTo(r.a0MAC, 0x86dd, ipv6Pkt("2001:db8:2::1", "2001:db8:2::2", 64, udp))
+	fast(false)
+	kern := k.forwardedBy(t, frame, mark, 2*time.Second) != ""
+	fast(true)
+	ret, _ := r.run(t, r.a0, frame)
+	if kern != (ret == xdpRedirect) {
+		t.Errorf("IPv6 own source: kernel forwards %v, fast path verdict %d", kern, ret)
+	}
+	t.Logf("IPv6 own source: kernel forwards %v, fast path verdict %d", kern, ret)
+}
+
+// TestFastPathMultipathAsKernel: with fib_multipath_hash_policy 1 (layer 4), each flow
+// of a route with two next hops leaves by the port the kernel's forwarding picks for
+// it: the fast path gives the lookup the flow's ports, as the kernel's flow dissector
+// finds them.
+func TestFastPathMultipathAsKernel(t *testing.T) {
+	r := newFPRig(t)
+	k := newKernelPath(t, r)
+	r.in(t, func() {
+		for _, c := range [][]string{
+			{"sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1"},
+			{"ethtool", "-K", "c1", "gro", "on"},
+			{"ip", "route", "add", "198.18.20.0/24", "nexthop", "via", "198.18.2.2", "dev", "b0", "nexthop", "via", "198.18.4.2", "dev", "c0"},
+		} {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+		}
+		if _, _, err := r.tp.AddFastPort(r.c0, "c0", ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	src, dst := netip.MustParseAddr("198.18.1.2"), netip.MustParseAddr("198.18.20.5")
+	c0MAC := func() net.HardwareAddr {
+		var m net.HardwareAddr
+		r.in(t, func() {
+			ifc, err := net.InterfaceByIndex(r.c0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m = ifc.HardwareAddr
+		})
+		return m
+	}()
+	by := map[string]int{}
+	for i := 0; i < 16; i++ {
+		mark := []byte(fmt.Sprintf("mpath-%d-%d", os.Getpid(), i))
+		frame := frameTo(r.a0MAC, 0x0800, udpPkt(src, dst, 20000+uint16(i)*7, 443, mark))
+		r.in(t, func() { r.tp.SetFastPath(false, false, false) })
+		kern := k.forwardedBy(t, frame, mark, 3*time.Second)
+		r.in(t, func() { r.tp.SetFastPath(true, true, false) })
+		ret, out := r.run(t, r.a0, frame)
+		fp := ""
+		switch {
+		case ret != xdpRedirect:
+		case bytes.Equal(out[6:12], r.b0MAC):
+			fp = "b1"
+		case bytes.Equal(out[6:12], c0MAC):
+			fp = "c1"
+		}
+		if kern != fp {
+			t.Errorf("flow %d: the kernel sends it to %q, the fast path to %q (verdict %d)", i, kern, fp, ret)
+		}
+		by[kern]++
+	}
+	if by["b1"] == 0 || by["c1"] == 0 {
+		t.Errorf("flows by port %v: want both next hops used", by)
+	}
+}
+
+// TestFastPathRedirectAndICMPErrors: a packet that would leave by the port it came in on
+// goes to the stack, which forwards it and tells the sender of the better next hop (ICMP
+// redirect); transit ICMP errors go to the stack, whose multipath hash reads the packet
+// they quote; an echo request is forwarded.
+func TestFastPathRedirectAndICMPErrors(t *testing.T) {
+	r := newFPRig(t)
+	r.in(t, func() {
+		if out, err := exec.Command("ip", "neigh", "add", "198.18.1.3", "lladdr", neighMAC.String(), "dev", "a0", "nud", "permanent").CombinedOutput(); err != nil {
+			t.Fatalf("ip neigh: %v\n%s", err, out)
+		}
+	})
+	src, dst := netip.MustParseAddr("198.18.1.2"), netip.MustParseAddr("198.18.2.2")
+	r.expectPass(t, "hairpin", frameTo(r.a0MAC, 0x0800, udpPkt(src, netip.MustParseAddr("198.18.1.3"), 1, 2, []byte("x"))), passRedirect)
+	icmp := func(typ byte) []byte {
+		m := make([]byte, 8+28)
+		m[0] = typ
+		binary.BigEndian.PutUint16(m[2:], ipCsum(m))
+		return frameTo(r.a0MAC, 0x0800, withCsum(ipv4(1, src, dst, m)))
+	}
+	for _, typ := range []byte{3, 11, 12} {
+		r.expectPass(t, fmt.Sprintf("ICMP type %d", typ), icmp(typ), passICMPError)
+	}
+	if ret, _ := r.run(t, r.a0, icmp(8)); ret != xdpRedirect {
+		t.Errorf("ICMP echo request: verdict %d, want redirect", ret)
+	}
+	e6 := ipv6Pkt("2001:db8:1::2", "2001:db8:2::2", 64, make([]byte, 48))
+	e6[6] = 58
+	e6[40] = 1 // destination unreachable
+	r.expectPass(t, "ICMPv6 destination unreachable", frameTo(r.a0MAC, 0x86dd, e6), passICMPError)
+}
