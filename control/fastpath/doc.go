@@ -8,7 +8,12 @@
 // (malformed IPv4/IPv6 headers, martian addresses: the stack applies its own checks),
 // TCP/UDP packets whose checksum is still partial (a veth or tap sender with TX checksum
 // offload; redirected from XDP they would arrive incomplete, the stack completes them),
-// and, as in RouterOS, every packet
+// IPv4 sources the kernel refuses (fib_validate_source: one of our addresses unless
+// accept_local, rp_filter strict or loose, the route back under custom routing rules;
+// this engine hands the program our addresses, refreshed on every address change, and
+// each interface's rp_filter/accept_local every pass), packets that would leave by the
+// port they came in on (the kernel also sends an ICMP redirect), transit ICMP errors
+// (the kernel's multipath hash reads the packet they quote), and, as in RouterOS, every packet
 // of a family while a firewall rule (filter, nat, mangle, raw), an IPsec policy or a queue
 // is configured or /ip settings allow-fast-path (/ipv6 settings allow-fast-path) is no.
 // Tunnels with allow-fast-path=yes forward their decapsulated L3 payload in the same pass.
@@ -19,8 +24,15 @@
 // refreshes a connection's conntrack entry with the namespace's established TCP and UDP
 // stream timeouts, which this engine hands to the program (fp_config) every pass.
 //
-// Not covered yet: FastTrack (fasttrack-connection is only counted by the firewall, so
-// ipv4-fasttrack-* read no/0), sending into tunnels (traffic routed into a tunnel goes
+// Multipath routes: the lookup is given the flow's ports, so that with
+// fib_multipath_hash_policy 1 a flow takes the next hop the kernel's software hash picks
+// (a NIC's RSS hash, which the kernel prefers when the driver set one, is not seen).
+//
+// FastTrack: IPv4 TCP/UDP connections a fasttrack-connection rule marked (conntrack mark
+// bit 31) are looked up with bpf_xdp_ct_lookup and forwarded with their NAT applied
+// while the firewall blocks FastPath; IPv6 FastTrack is not done.
+//
+// Not covered yet: sending into tunnels (traffic routed into a tunnel goes
 // through the stack), ports that are bridge members (the bridge forwards them). Dynamic
 // firewall rules other engines add block the fast path once the firewall applied them
 // (firewall.DynamicRules.RulesApplied, looked at every pass).
