@@ -98,19 +98,28 @@ type rig struct {
 	in  *script.Interp
 	con *script.Console
 	reg *prometheus.Registry
+	// stop stops the engine (cleanup does it too).
+	stop func()
 }
 
 func newRig(t *testing.T, tp *topo) *rig {
 	t.Helper()
-	ex := controltest.New(t)
+	return newRigIn(t, tp, t.TempDir())
+}
+
+// newRigIn starts an engine over a store in data dir dir.
+func newRigIn(t *testing.T, tp *topo, dir string) *rig {
+	t.Helper()
+	ex := controltest.NewIn(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	e, err := Start(ctx, ex, reg, Options{NetNS: int(tp.rfd.Fd())})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); <-e.exited })
-	return &rig{e: e, ex: ex, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+	stop := func() { cancel(); <-e.exited }
+	t.Cleanup(stop)
+	return &rig{e: e, ex: ex, stop: stop, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
 		con: &script.Console{Sess: &control.Session{User: "admin"}}, reg: reg}
 }
 

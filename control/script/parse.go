@@ -103,7 +103,7 @@ func Parse(src string, cwd string, res Resolver) ([]Stmt, string, error) {
 	if len(src) > MaxSource {
 		return nil, cwd, ErrTooLarge
 	}
-	p := &parser{src: src, res: res, path: cwd}
+	p := &parser{src: src, res: memo(res), path: cwd}
 	stmts, err := p.stmtList(0)
 	if err != nil {
 		return nil, cwd, err
@@ -113,6 +113,45 @@ func Parse(src string, cwd string, res Resolver) ([]Stmt, string, error) {
 	}
 	return stmts, p.path, nil
 }
+
+// memoResolver remembers a resolver's answers for one parse: an import asks the same
+// questions (the menu's sub-menus, commands and properties) for each of its thousands of
+// lines, and the answers do not change while it is parsed.
+type memoResolver struct {
+	r        Resolver
+	children map[string][]string
+	commands map[string][]string
+	props    map[string][]string
+}
+
+func memo(r Resolver) Resolver {
+	if _, ok := r.(*memoResolver); ok || r == nil {
+		return r
+	}
+	return &memoResolver{r: r, children: map[string][]string{}, commands: map[string][]string{},
+		props: map[string][]string{}}
+}
+
+func memoize(m map[string][]string, key string, fn func(string) []string) []string {
+	v, ok := m[key]
+	if !ok {
+		v = fn(key)
+		m[key] = v
+	}
+	return v
+}
+
+func (m *memoResolver) Children(path string) []string {
+	return memoize(m.children, path, m.r.Children)
+}
+func (m *memoResolver) Commands(path string) []string {
+	return memoize(m.commands, path, m.r.Commands)
+}
+func (m *memoResolver) Props(path string) []string { return memoize(m.props, path, m.r.Props) }
+func (m *memoResolver) Command(path, cmd string) (control.CommandSpec, bool) {
+	return m.r.Command(path, cmd)
+}
+func (m *memoResolver) IsCode(path, prop string) bool { return m.r.IsCode(path, prop) }
 
 func (p *parser) posOf(i int) Pos {
 	if p.lines == nil {
