@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,10 +18,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/unhandled.txt")
 
-// TestUnhandledProperties lists, for every registered engine that decodes its items
-// through the schema (engine.Typed), the writable properties of its menus that its typed
-// items leave unapplied; with -v it names the engines that do not decode yet. The list is golden: a new property an engine does not handle
-// (or an engine that stops decoding one) changes testdata/unhandled.txt, which review sees.
+// TestUnhandledProperties lists, for every menu that an engine decodes through the schema
+// (engine.Typed), the writable properties that none of the engines decoding it handles,
+// with those engines named; with -v it names the engines that do not decode yet. The list
+// is golden: a new property nobody handles (or an engine that stops decoding one) changes
+// testdata/unhandled.txt, which review sees.
 // go test ./cmd/routerd -run TestUnhandledProperties -update rewrites it.
 func TestUnhandledProperties(t *testing.T) {
 	ex := controltest.New(t)
@@ -28,6 +30,9 @@ func TestUnhandledProperties(t *testing.T) {
 		Metrics: metrics.New("test"), DataDir: t.TempDir(), BPFFS: t.TempDir()}
 	var b strings.Builder
 	names := map[string]bool{}
+	var order []string                 // menus in the order engines first decode them
+	decoders := map[string][]string{}  // menu -> engines decoding it
+	unhandled := map[string][]string{} // menu -> properties no decoder handles so far
 	for _, e := range engines(env) {
 		spec := e.Spec()
 		if names[spec.Name] {
@@ -42,14 +47,7 @@ func TestUnhandledProperties(t *testing.T) {
 			continue
 		}
 		items := typed.TypedItems()
-		paths := slices.Sorted(func(yield func(string) bool) {
-			for p := range items {
-				if !yield(p) {
-					return
-				}
-			}
-		})
-		for _, p := range paths {
+		for _, p := range slices.Sorted(maps.Keys(items)) {
 			m, ok := ex.Tree.Get(p)
 			if !ok {
 				t.Errorf("%s: no menu %s", spec.Name, p)
@@ -59,11 +57,21 @@ func TestUnhandledProperties(t *testing.T) {
 				t.Errorf("%s decodes %s but declares it neither in Spec.Menus nor in Spec.Watch", spec.Name, p)
 			}
 			u := engine.Unhandled(m, items[p])
-			if len(u) == 0 {
-				u = []string{"(none)"}
+			if _, seen := decoders[p]; !seen {
+				order = append(order, p)
+				unhandled[p] = u
+			} else {
+				unhandled[p] = slices.DeleteFunc(unhandled[p], func(s string) bool { return !slices.Contains(u, s) })
 			}
-			fmt.Fprintf(&b, "%s %s: %s\n", spec.Name, p, strings.Join(u, " "))
+			decoders[p] = append(decoders[p], spec.Name)
 		}
+	}
+	for _, p := range order {
+		u := unhandled[p]
+		if len(u) == 0 {
+			u = []string{"(none)"}
+		}
+		fmt.Fprintf(&b, "%s %s: %s\n", strings.Join(decoders[p], ","), p, strings.Join(u, " "))
 	}
 	golden := filepath.Join("testdata", "unhandled.txt")
 	if *update {

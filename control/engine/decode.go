@@ -53,17 +53,30 @@ func Decode(m *menu.Menu, it store.Item, dst any) error {
 	return nil
 }
 
+// Props names the properties a table-driven engine applies (each row of its table maps
+// one property to the kernel), for TypedItems where a struct would only repeat the table.
+type Props []string
+
 // Unhandled lists the writable properties of m that no field of the struct type of
-// example handles, sorted: what an engine's typed item leaves unapplied (comment is
-// never applied and not listed).
+// example handles (or, for Props, that it does not name), sorted: what an engine's typed
+// item leaves unapplied (comment is never applied and not listed).
 func Unhandled(m *menu.Menu, example any) []string {
-	t := reflect.TypeOf(example)
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
 	handled := map[string]bool{"comment": true}
-	for _, f := range fieldsOf(t) {
-		handled[f.prop] = true
+	if ps, ok := example.(Props); ok {
+		for _, p := range ps {
+			if _, ok := m.Prop(p); !ok {
+				panic(fmt.Sprintf("engine.Unhandled: %s has no property %q", m.Path, p))
+			}
+			handled[p] = true
+		}
+	} else {
+		t := reflect.TypeOf(example)
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		for _, f := range fieldsOf(t) {
+			handled[f.prop] = true
+		}
 	}
 	var out []string
 	for _, p := range m.Props {

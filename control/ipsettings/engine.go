@@ -183,6 +183,18 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	return nil
 }
 
+// TypedItems names the properties the parameter tables apply (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	names := func(ps []param) engine.Props {
+		var out engine.Props
+		for _, p := range ps {
+			out = append(out, p.prop)
+		}
+		return out
+	}
+	return map[string]any{Path: names(params4), Path6: names(params6)}
+}
+
 // Reconcile writes every parameter whose file differs; unchanged files are not written.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	e.passes++

@@ -303,7 +303,9 @@ type prefixItem struct {
 
 // TypedItems names the structs the menus' items decode into (engine.Typed).
 func (e *Engine) TypedItems() map[string]any {
-	return map[string]any{Path: ndItem{}, PrefixPath: prefixItem{}}
+	// Of the addresses it follows, the engine applies advertise (their prefixes go into
+	// the advertisements).
+	return map[string]any{Path: ndItem{}, PrefixPath: prefixItem{}, "/ipv6/address": engine.Props{"advertise"}}
 }
 
 // Reconcile decodes the items and rebuilds the per-interface advertisements.
