@@ -31,6 +31,7 @@ type Globals struct {
 	m     map[string]Value
 	owner map[string]*control.Session
 	count map[*control.Session]int
+	bytes map[*control.Session]int // size of the globals each session owns
 	// parent maps an :execute job's session to the root session of its caller, which
 	// owns the globals the job creates.
 	parent map[*control.Session]*control.Session
@@ -66,6 +67,9 @@ const (
 	// (counted through nested arrays): `:set a ($a.$a)` in a loop doubles a string
 	// each turn and would otherwise take all memory within a second.
 	MaxValue = 4 << 20
+	// MaxSessionGlobalBytes bounds the size of the globals one session owns together:
+	// 256 globals of 4 MiB each would be a gigabyte for every login.
+	MaxSessionGlobalBytes = 16 << 20
 )
 
 // ErrTooLarge and ErrTooManyGlobals are the run-time errors of those limits.
@@ -97,7 +101,12 @@ func (g *Globals) SetBy(name string, v Value, sess *control.Session) error {
 	if g.m == nil {
 		g.m, g.owner, g.count = map[string]Value{}, map[string]*control.Session{}, map[*control.Session]int{}
 	}
-	if _, ok := g.m[name]; !ok {
+	if g.bytes == nil {
+		g.bytes = map[*control.Session]int{}
+	}
+	n := size(v, MaxValue, 0)
+	old, exists := g.m[name]
+	if !exists {
 		if len(g.m) >= MaxGlobals {
 			return ErrTooManyGlobals
 		}
@@ -109,9 +118,22 @@ func (g *Globals) SetBy(name string, v Value, sess *control.Session) error {
 			if g.count[sess] >= MaxSessionGlobals {
 				return ErrTooManyGlobals
 			}
+			if g.bytes[sess]+n > MaxSessionGlobalBytes {
+				return ErrValueTooLarge
+			}
 			g.owner[name] = sess
 			g.count[sess]++
 		}
+	} else if o, ok := g.owner[name]; ok {
+		delta := n - size(old, MaxValue, 0)
+		if delta > 0 && g.bytes[o]+delta > MaxSessionGlobalBytes {
+			return ErrValueTooLarge
+		}
+		g.bytes[o] += delta
+		n = 0
+	}
+	if o, ok := g.owner[name]; ok && n > 0 {
+		g.bytes[o] += n
 	}
 	g.m[name] = v
 	return nil
@@ -128,6 +150,9 @@ func (g *Globals) drop(name string) {
 	if o, ok := g.owner[name]; ok {
 		if g.count[o]--; g.count[o] <= 0 {
 			delete(g.count, o)
+			delete(g.bytes, o)
+		} else {
+			g.bytes[o] -= size(g.m[name], MaxValue, 0)
 		}
 		delete(g.owner, name)
 	}
@@ -276,6 +301,9 @@ func (r *run) block(stmts []Stmt, sc *scope) (Value, error) {
 	for _, st := range stmts {
 		if err := r.ctx.Err(); err != nil {
 			return nil, &Error{Msg: "interrupted"}
+		}
+		if heapFull() {
+			return nil, ErrNoMemory
 		}
 		v, err := r.stmt(st, sc)
 		if err != nil {
@@ -661,15 +689,14 @@ func binop(op string, l, r Value) (Value, error) {
 	case "in":
 		return Bool(contains(l, r)), nil
 	case ".":
+		// An array with a string makes an element per element of the array, each
+		// carrying the string: bounded as a whole, or 1000 elements with a 4 MiB
+		// string would take 4 GB in one expression.
 		if a, ok := r.(*Array); ok {
-			out := &Array{}
-			a.each(func(_, v Value) bool { out.List = append(out.List, Str(ToString(l)+ToString(v))); return true })
-			return out, nil
+			return concatEach(a, ToString(l), true)
 		}
 		if a, ok := l.(*Array); ok {
-			out := &Array{}
-			a.each(func(_, v Value) bool { out.List = append(out.List, Str(ToString(v)+ToString(r))); return true })
-			return out, nil
+			return concatEach(a, ToString(r), false)
 		}
 		ls, rs := ToString(l), ToString(r)
 		if len(ls)+len(rs) > MaxValue {
@@ -1074,10 +1101,9 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			if a.Len() >= MaxValue || !fits(v, MaxValue) {
-				return nil, ErrValueTooLarge
+			if err := setElement(a, k, v); err != nil {
+				return nil, err
 			}
-			a.Set(k, v)
 			return Nothing{}, nil
 		}
 		name, ok := varName(target)

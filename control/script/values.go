@@ -46,6 +46,11 @@ type (
 type Array struct {
 	List []Value
 	Keys map[string]Value
+
+	// bytes is the size (as size counts it) of the elements :set wrote one by one,
+	// kept as they are written so that building an array element by element stays
+	// bounded without walking it each time; 0 until first needed.
+	bytes int
 }
 
 func (a *Array) keys() []string {

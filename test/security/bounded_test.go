@@ -175,3 +175,31 @@ func TestCompletionBounded(t *testing.T) {
 	}
 	r.alive()
 }
+
+// A read-only user cannot make routerd hold gigabytes through values that pass the
+// per-value check one by one: an array joined with a 2 MiB string, an array filled
+// element by element with 2 MiB strings, many 2 MiB globals. Each is refused with
+// "value too large" long before it costs much.
+func TestScriptMemoryBounded(t *testing.T) {
+	r := newRouter(t, []string{"telnet"})
+	r.addUser("reader", "read", "reader-pw-1")
+	tc := r.console("reader", "reader-pw-1")
+	before := r.vmRSS()
+	const big = `:global s "x"; :for i from=1 to=21 do={ :set s ($s.$s) }; `
+	for _, src := range []string{
+		big + `:local a [:toarray ""]; :for i from=1 to=5000 do={ :set ($a->$i) $i }; :local b ($a . $s); :put [:len $b]`,
+		big + `:local a [:toarray ""]; :for i from=1 to=5000 do={ :set ($a->$i) ($s.$i) }; :put [:len $a]`,
+		big + `:for i from=1 to=100 do={ :local f [:parse ":global s; :global g$i (\$s . \"$i\")"]; $f }`,
+	} {
+		out := tc.run(t, src)
+		if !strings.Contains(out, "value too large") {
+			t.Errorf("%s: no size error:\n%s", src, tail(out, 300))
+		}
+		rss := r.vmRSS()
+		t.Logf("RSS grew %d kB", rss-before)
+		if rss-before > 300*1024 {
+			t.Errorf("%s: routerd RSS grew by %d kB", src, rss-before)
+		}
+	}
+	r.alive()
+}
