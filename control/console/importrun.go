@@ -143,7 +143,8 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		// a relative one is a bad command.
 		if m := badCommand.FindStringSubmatch(msg); m != nil && strings.HasPrefix(t, "/") {
 			menu := menuWords(t)
-			if strings.Contains(" "+menu+" ", " "+m[1]+" ") || strings.HasSuffix(menu, "/"+m[1]) {
+			// "/snmp community", "/interface/wireless": the bad word may follow a slash.
+			if strings.Contains(" "+strings.ReplaceAll(menu, "/", " ")+" ", " "+m[1]+" ") {
 				if absolute && menu == t {
 					skip = menu // a menu line alone: the statements after it are in it
 					r.Skipped[menu] += 0

@@ -311,6 +311,10 @@ func TestBridge(t *testing.T) {
 			st := r.must("/interface bridge print detail")
 			return strings.Contains(st, "not supported by this kernel"), st
 		})
+		eventually(t, "bridge flagged invalid", func() (bool, string) {
+			st := r.must("/interface bridge print where invalid")
+			return strings.Contains(st, "bridge1") && strings.Contains(st, " I "), st
+		})
 		// The VLAN entry is not applied either: invalid with the reason, no current ports.
 		eventually(t, "bridge vlan entry invalid", func() (bool, string) {
 			out := r.must("/interface bridge vlan print detail")
@@ -325,6 +329,23 @@ func TestBridge(t *testing.T) {
 			t.Errorf("same-VLAN ping with filtering: %v", err)
 		}
 	}
+
+	// A VLAN interface where the kernel has no 802.1Q, and a bridge whose name Linux
+	// cannot take (RouterOS allows more than 15 characters): invalid with the reason.
+	r.must("/interface vlan add interface=ether2 name=v30 vlan-id=30")
+	r.must("/interface bridge add name=bridge-with-a-long-name")
+	if _, err := os.Stat("/proc/net/vlan"); err != nil {
+		eventually(t, "vlan interface invalid", func() (bool, string) {
+			out := r.must("/interface vlan print detail where invalid")
+			return strings.Contains(out, `name="v30"`) && strings.Contains(out, "not supported by this kernel"), out
+		})
+	}
+	eventually(t, "long bridge name invalid", func() (bool, string) {
+		out := r.must("/interface bridge print detail where invalid")
+		return strings.Contains(out, `name="bridge-with-a-long-name"`) && strings.Contains(out, "status="), out
+	})
+	r.must("/interface vlan remove v30")
+	r.must("/interface bridge remove bridge-with-a-long-name")
 
 	// Removing the port and bridge items releases exactly what routerd made.
 	r.must("/ip address remove [find interface=bridge1]")
