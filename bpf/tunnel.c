@@ -534,8 +534,23 @@ static __always_inline struct tun_slot *fast_match(void *data, void *end, __u32 
  * that are rare (keepalives, GRE options, clamping, wildcard or colliding tunnels). */
 static __noinline int fp_forward_decap(struct xdp_md *ctx, __u32 vis);
 
-/* With fwd (the port program), an L3 payload of a tunnel with allow-fast-path is
- * forwarded in the same pass where the fast path can take it, as in decap_deliver. */
+/* eoip_to_vis says whether the Ethernet frame at eth that an EoIP tunnel carried is an
+ * IPv4 or IPv6 packet addressed to the tunnel interface itself (vis_mac): a routed EoIP
+ * tunnel's, which the fast path may forward as if received there. The tunnel engine
+ * allows the fast path only on EoIP tunnels that are no bridge port; a bridged one's
+ * frames go to the bridge (see control/fastpath's doc.go). */
+static __always_inline int eoip_to_vis(struct ethhdr *eth, void *end, __u8 *vis_mac)
+{
+	if ((void *)(eth + 1) > end)
+		return 0;
+	if (*(__u32 *)eth->h_dest != *(__u32 *)vis_mac || *(__u16 *)(eth->h_dest + 4) != *(__u16 *)(vis_mac + 4))
+		return 0;
+	return eth->h_proto == bpf_htons(ETH_P_IP) || eth->h_proto == bpf_htons(ETH_P_IPV6);
+}
+
+/* With fwd (the port program), an L3 payload of a tunnel with allow-fast-path (or a
+ * routed EoIP tunnel's IP packet) is forwarded in the same pass where the fast path can
+ * take it, as in decap_deliver. */
 static __noinline int decap_slow(struct xdp_md *ctx, int fwd)
 {
 	void *data = xdp_data(ctx), *end = xdp_end(ctx);
@@ -610,7 +625,7 @@ static __noinline int decap_slow(struct xdp_md *ctx, int fwd)
 	count_rx(st, end - data);
 	if (bench_mode == BENCH_DROP)
 		return XDP_DROP;
-	if (fwd && !d.eoip && rx->fast) {
+	if (fwd && rx->fast && (!d.eoip || eoip_to_vis(eth, end, rx->peer_mac))) {
 		int v = fp_forward_decap(ctx, rx->vis_ifindex);
 		if (v >= 0)
 			return v;
@@ -1152,7 +1167,7 @@ static __always_inline int decap_deliver(struct xdp_md *ctx, struct tun_slot *e,
 	count_rx(st, end - data);
 	if (bench_mode == BENCH_DROP)
 		return XDP_DROP;
-	if (fwd && (se >> 16) && e->rx.fast) {
+	if (fwd && e->rx.fast && ((se >> 16) || eoip_to_vis(eth, end, e->rx.peer_mac))) {
 		int v = fp_forward_decap(ctx, e->rx.vis_ifindex);
 		if (v >= 0)
 			return v;

@@ -274,3 +274,56 @@ func TestFastPathRedirectAndICMPErrors(t *testing.T) {
 	e6[40] = 1 // destination unreachable
 	r.expectPass(t, "ICMPv6 destination unreachable", frameTo(r.a0MAC, 0x86dd, e6), passICMPError)
 }
+
+// TestDecapAndForwardEoIP: a routed EoIP tunnel's IP packet (its inner frame addressed
+// to the tunnel interface) whose destination leaves by another fast path port is
+// decapsulated and forwarded in one pass; a frame for another MAC (a bridged tunnel's
+// traffic) and any frame of a tunnel without the fast path are delivered to the tunnel
+// interface as before.
+func TestDecapAndForwardEoIP(t *testing.T) {
+	r := newFPRig(t)
+	local, remote := netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.1.2")
+	r.in(t, func() {
+		if err := exec.Command("sysctl", "-qw", "net.ipv4.conf.v0.forwarding=1").Run(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	tn := Tunnel{Kind: EoIP, Local: local, Remote: remote, TunnelID: 7, TTL: 64, Hidden: r.h0, Visible: r.v0,
+		VisibleMAC: r.vMAC, HiddenMAC: r.hMAC, FastPath: true}
+	if err := r.tp.Set(tn); err != nil {
+		t.Fatal(err)
+	}
+	inner := udpPkt(netip.MustParseAddr("198.18.5.2"), netip.MustParseAddr("198.18.2.2"), 7, 9, make([]byte, 40))
+	eoipPkt := func(dstMAC net.HardwareAddr) []byte {
+		frame := frameTo(dstMAC, 0x0800, inner)
+		h := make([]byte, 8)
+		binary.BigEndian.PutUint16(h, 0x2001)
+		binary.BigEndian.PutUint16(h[2:], 0x6400)
+		binary.BigEndian.PutUint16(h[4:], uint16(len(frame)))
+		binary.LittleEndian.PutUint16(h[6:], 7)
+		return frameTo(r.a0MAC, 0x0800, withCsum(ipv4(47, remote, local, append(h, frame...))))
+	}
+	ret, out := r.run(t, r.a0, eoipPkt(r.vMAC))
+	if ret != xdpRedirect || !bytes.Equal(out[:6], neighMAC) || !bytes.Equal(out[6:12], r.b0MAC) ||
+		out[14+8] != 63 || ipCsum(out[14:34]) != 0 || !bytes.Equal(out[34:14+len(inner)], inner[20:]) {
+		t.Errorf("routed EoIP: verdict %d frame %x (want forwarded out of b0, TTL 63)", ret, out[:34])
+	}
+	st, _ := r.tp.FastPortStats(r.a0)
+	ts, _ := r.tp.Stats(r.h0)
+	if st.Packets4 != 1 || ts.RxPackets != 1 {
+		t.Errorf("fast path %+v, tunnel rx %d", st, ts.RxPackets)
+	}
+	other := net.HardwareAddr{2, 0, 0, 0, 0x33, 0x33}
+	ret, out = r.run(t, r.a0, eoipPkt(other))
+	if ret != xdpRedirect || !bytes.Equal(out[:6], other) || out[14+8] != 64 {
+		t.Errorf("frame for another MAC: verdict %d frame %x (want the inner frame unchanged to the tunnel)", ret, out[:34])
+	}
+	tn.FastPath = false
+	if err := r.tp.Set(tn); err != nil {
+		t.Fatal(err)
+	}
+	ret, out = r.run(t, r.a0, eoipPkt(r.vMAC))
+	if ret != xdpRedirect || !bytes.Equal(out[:6], r.vMAC) || out[14+8] != 64 {
+		t.Errorf("allow-fast-path=no: verdict %d frame %x (want the inner frame unchanged to the tunnel)", ret, out[:34])
+	}
+}

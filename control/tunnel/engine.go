@@ -598,8 +598,11 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		DSCP: dscp, DFInherit: it.DontFragment == "inherit", TTL: 64, ClampMSS: it.ClampMSS,
 		MSS4: uint16(mtu - 40), MSS6: uint16(mtu - 60), Hidden: hid.Attrs().Index,
 		VisibleMAC: vis.Attrs().HardwareAddr, HiddenMAC: hid.Attrs().HardwareAddr,
-		// allow-fast-path; a tunnel with an ipsec-secret must not skip the IPsec policies.
-		Visible: vis.Attrs().Index, FastPath: it.AllowFastPath && it.IPsecSecret == ""}
+		// allow-fast-path; a tunnel with an ipsec-secret must not skip the IPsec policies,
+		// and a bridged EoIP tunnel's frames are the bridge's (it learns from them, and its
+		// ports' states, VLANs and horizons apply, none of which XDP can see).
+		Visible: vis.Attrs().Index, FastPath: it.AllowFastPath && it.IPsecSecret == "" &&
+			(it.kind != dataplane.EoIP || vis.Attrs().MasterIndex == 0)}
 	// Without local-address the source follows the route, per packet
 	// (bpf_fib_lookup), and receive matches any local address.
 	// Set scans the maps; a pass that finds the tunnel as wanted leaves them alone.
