@@ -205,8 +205,6 @@ func exportValue(m *menu.Menu, k string, props, decl map[string]string, opt Expo
 	return p.Default
 }
 
-// Quote renders a value as the console reads it back: bare when it is one plain word,
-// otherwise in double quotes with RouterOS escapes.
 // Printable escapes the control characters of a user's string for a terminal or a log
 // line, as Quote does inside quotes (\n, \r, \t, \1B...), so that a name with a newline
 // and ESC cannot forge a line or move the cursor. Other text is kept.
@@ -241,6 +239,18 @@ func Printable(v string) string {
 	return b.String()
 }
 
+// PrintableText is Printable for multi-line text (a note, a value shown alone): its
+// newlines stay line breaks, every other control character is escaped.
+func PrintableText(v string) string {
+	lines := strings.Split(v, "\n")
+	for i, l := range lines {
+		lines[i] = Printable(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Quote renders a value as the console reads it back: bare when it is one plain word,
+// otherwise in double quotes with RouterOS escapes.
 func Quote(v string) string {
 	if v != "" && plainWord(v) {
 		return v

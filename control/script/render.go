@@ -143,7 +143,7 @@ func renderSingle(w io.Writer, r *control.Row) {
 	// Names are right-aligned two columns in from the longest: "  name: MikroTik".
 	for _, k := range ks {
 		v, _ := shown(r, k)
-		fmt.Fprintf(w, "%*s: %s\n", n+2, k, v)
+		fmt.Fprintf(w, "%*s: %s\n", n+2, k, control.PrintableText(v))
 	}
 }
 

@@ -444,5 +444,6 @@ func LoginNote(ctx context.Context, ex *control.Executor) string {
 	if err != nil || len(rows) != 1 || rows[0].Props["show-at-login"] != "yes" {
 		return ""
 	}
-	return strings.TrimRight(rows[0].Props["note"], "\n")
+	// Whoever may write the note must not drive the terminals of those who log in.
+	return control.PrintableText(strings.TrimRight(rows[0].Props["note"], "\n"))
 }
