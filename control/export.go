@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/routerd/routerd/control/menu"
@@ -120,10 +121,11 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 		}
 		builtin := it.Props[builtinKey] != ""
 		var decl map[string]string
+		declIdx := 0
 		if builtin {
 			for i, d := range m.Builtin {
 				if sameBuiltin(it.Props, m, i) {
-					decl = d
+					decl, declIdx = d, i
 				}
 			}
 		}
@@ -153,6 +155,11 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 				sel = "[ find " + m.Selector + "=" + Quote(it.Props[m.Selector]) + " ]"
 			case np != "":
 				sel = "[ find " + np + "=" + Quote(it.Props[np]) + " ]"
+			case len(m.Builtin) > 1:
+				// Several unnamed built-in items (the default /system logging rules):
+				// RouterOS writes their numbers, which they keep as they are seeded
+				// first and cannot be removed.
+				sel = strconv.Itoa(declIdx)
 			}
 			lines = append(lines, "set "+sel+" "+strings.Join(args, " "))
 		default:

@@ -10,6 +10,7 @@ import (
 	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/email"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/fastpath"
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipcfg"
@@ -39,6 +40,8 @@ type Env struct {
 	DataDir string
 	BPFFS   string
 	Opts    options
+	// Events is the /log buffer that /system logging routes entries to.
+	Events *eventlog.Buffer
 }
 
 // engines is the registration list: one line per engine, started in this order (links
@@ -46,6 +49,7 @@ type Env struct {
 // plug into its /ip service manager). docs/architecture.md says how to write one.
 func engines(env *Env) []engine.Engine {
 	return []engine.Engine{
+		eventlog.NewEngine(env.Events, env.DataDir),
 		link.New(),
 		ipcfg.New(),
 		ipsettings.New(ipsettings.Options{}),

@@ -139,7 +139,7 @@ func run(o options, events *eventlog.Buffer) error {
 	// Engines start only once this instance owns its console socket: a second routerd
 	// started by mistake must not reconcile the kernel against an empty store and remove
 	// what the first one installed.
-	host := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o})
+	host := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events})
 	// Engines end before the store closes (deferred above), every goroutine joined.
 	defer host.Stop()
 	if *policyTable {

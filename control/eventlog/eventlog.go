@@ -8,8 +8,10 @@ package eventlog
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/routerd/routerd/control"
@@ -34,9 +36,16 @@ type Buffer struct {
 	start int // index of the oldest entry
 	n     int // entries held
 	last  uint64
+	// stopOnFull: a full ring drops new entries (memory-stop-on-full).
+	stopOnFull bool
+	// route is /system logging compiled (DefaultConfig until SetConfig).
+	route     *router
+	wantDebug atomic.Bool
 
 	// Now is the clock (tests replace it).
 	Now func() time.Time
+	// Echo receives the entries of echo actions (nil: standard error).
+	Echo io.Writer
 }
 
 // New makes a buffer holding the last size entries (DefaultSize when size <= 0).
@@ -44,7 +53,25 @@ func New(size int) *Buffer {
 	if size <= 0 {
 		size = DefaultSize
 	}
-	return &Buffer{ring: make([]Entry, size), Now: time.Now}
+	b := &Buffer{ring: make([]Entry, size), Now: time.Now}
+	b.route = defaultRouter(b)
+	return b
+}
+
+// resize keeps the newest n entries in a ring of n (memory-lines).
+func (b *Buffer) resize(n int, stopOnFull bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopOnFull = stopOnFull
+	if n == len(b.ring) {
+		return
+	}
+	keep := min(n, b.n)
+	ring := make([]Entry, n)
+	for i := 0; i < keep; i++ {
+		ring[i] = b.ring[(b.start+b.n-keep+i)%len(b.ring)]
+	}
+	b.ring, b.start, b.n = ring, 0, keep
 }
 
 // Add appends an entry, dropping the oldest when the buffer is full.
@@ -53,6 +80,9 @@ func (b *Buffer) Add(topics []string, msg string) {
 	topics = append([]string(nil), topics...)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.stopOnFull && b.n == len(b.ring) {
+		return
+	}
 	b.last++
 	// Messages carry users' strings (a login name, :log text); a newline or ESC in
 	// them must not forge a line of /log or drive the reader's terminal.

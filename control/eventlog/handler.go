@@ -22,10 +22,12 @@ const TopicKey = "topic"
 // /log ever sees them.
 const hidden = "<hidden>"
 
-// Handler returns a slog.Handler that passes every record to next and also adds records
-// at info level and above to the buffer, as "system,info", "system,warning" or
-// "system,error" (or the topics of a TopicsKey attribute). Debug records stay out of /log
-// as RouterOS's default memory rule leaves out debug.
+// Handler returns a slog.Handler that passes every record to next and also logs it as a
+// /log entry through /system logging's rules (Buffer.Log): under "system,info",
+// "system,warning", "system,error" or "system,debug", or the topics of a TopicsKey
+// attribute, or TopicKey's topic with the record's level. With RouterOS's default rules
+// debug entries go nowhere; a rule such as topics=ipsec,debug brings the IKE daemon's
+// debug records into /log.
 //
 // Wrapping a handler that already feeds this buffer returns it unchanged, so a record is
 // never buffered twice.
@@ -45,9 +47,10 @@ type handler struct {
 }
 
 // Enabled is true for everything next wants and for everything /log wants, so that
-// --log-level=warn on stderr does not empty /log of info events.
+// --log-level=warn on stderr does not empty /log of info events, and debug records are
+// made only while a logging rule takes them.
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l) || h.buf.WantsDebug()
 }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
@@ -71,7 +74,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		kv = appendAttr(kv, h.prefix, a)
 		return true
 	})
-	if r.Level >= slog.LevelInfo {
+	{
 		var ts []string
 		if topics != "" {
 			ts = strings.Split(topics, ",")
@@ -84,7 +87,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		if all := append(append([]string(nil), h.attrs...), kv...); len(all) > 0 {
 			msg += " " + strings.Join(all, " ")
 		}
-		h.buf.Add(ts, msg)
+		h.buf.Log(ts, msg)
 	}
 	if h.next.Enabled(ctx, r.Level) {
 		return h.next.Handle(ctx, clean)
@@ -138,6 +141,8 @@ func topicLevel(topic string, l slog.Level) []string {
 
 func levelTopic(l slog.Level) string {
 	switch {
+	case l < slog.LevelInfo:
+		return "debug"
 	case l >= slog.LevelError:
 		return "error"
 	case l >= slog.LevelWarn:

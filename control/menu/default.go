@@ -27,6 +27,7 @@ func declarations() []*Menu {
 		radiusMenus(),
 		ptpMenus(),
 		adminMenus(),
+		loggingMenus(),
 		exampleMenus(),
 	} {
 		all = append(all, ms...)

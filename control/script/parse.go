@@ -418,6 +418,11 @@ func (p *parser) command(pos Pos) (Stmt, error) {
 	return &CmdStmt{P: pos, Path: cur}, nil
 }
 
+// isCondOp reports whether c (then next) starts a comparison other than `=`: ~, !=, <, >.
+func isCondOp(c, next byte) bool {
+	return c == '~' || c == '<' || c == '>' || (c == '!' && next == '=')
+}
+
 func (p *parser) isCommandExact(path, w string) bool {
 	for _, c := range p.res.Commands(path) {
 		if c == w {
@@ -465,6 +470,21 @@ func (p *parser) menuCommand(pos Pos, path, cmd string) (Stmt, error) {
 		}
 		ws := p.i
 		w := p.word()
+		// find takes a condition without `where` as RouterOS does
+		// (`[/interface find name~"ether"]`, `find mtu>1400`); name=value stays an
+		// argument.
+		if cmd == "find" && spec.Where && w != "" && !unset && isCondOp(p.peek(), p.byteAt(p.i+1)) {
+			p.i = as
+			x, err := p.expr(0)
+			if err != nil {
+				return nil, err
+			}
+			if st.Where != nil {
+				x = &Binary{P: apos, Op: "&&", L: st.Where, R: x}
+			}
+			st.Where = x
+			continue
+		}
 		if w != "" && p.peek() == '=' && !unset {
 			name, ok := match(w, named)
 			if !ok {

@@ -43,6 +43,10 @@ func TestConsoleBasics(t *testing.T) {
 		{`/interface/gre/add name=gre2 remote-address=10.0.0.2`, ""},
 		{`:put [/interface gre find where name="gre2"]`, "*2\n"},
 		{`:put [/interface gre get [find name=myGre] remote-address]`, "192.168.90.1\n"},
+		// find takes a condition without where, as RouterOS scripts write it.
+		{`:put [/interface gre find name~"^gre"]`, "*2\n"},
+		{`:put [/interface gre get [find name~"^my"] remote-address]`, "192.168.90.1\n"},
+		{`:put [:len [/interface gre find name!="gre2" disabled=no]]`, "1\n"},
 		{`:put [:len [/interface gre find]]`, "2\n"},
 		{`/interface gre set myGre mtu=1400`, ""},
 		{`:put [/interface gre get myGre mtu]`, "1400\n"},

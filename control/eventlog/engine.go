@@ -1,0 +1,186 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+)
+
+// Menu paths the logging engine applies.
+const (
+	RulesPath    = "/system/logging"
+	ActionsPath  = "/system/logging/action"
+	identityPath = "/system/identity"
+)
+
+// ruleItem is one /system logging item as the engine applies it.
+type ruleItem struct {
+	Topics   string `prop:"topics"`
+	Action   string `prop:"action"`
+	Prefix   string `prop:"prefix"`
+	Disabled bool   `prop:"disabled"`
+}
+
+// actionItem is one /system logging action item as the engine applies it.
+type actionItem struct {
+	Name             string     `prop:"name"`
+	Target           string     `prop:"target"`
+	MemoryLines      int        `prop:"memory-lines"`
+	MemoryStopOnFull bool       `prop:"memory-stop-on-full"`
+	DiskFileName     string     `prop:"disk-file-name"`
+	DiskLines        int        `prop:"disk-lines-per-file"`
+	DiskCount        int        `prop:"disk-file-count"`
+	DiskStopOnFull   bool       `prop:"disk-stop-on-full"`
+	Remote           netip.Addr `prop:"remote"`
+	RemotePort       uint16     `prop:"remote-port"`
+	Src              netip.Addr `prop:"src-address"`
+	BSD              bool       `prop:"bsd-syslog"`
+	Facility         string     `prop:"syslog-facility"`
+	Severity         string     `prop:"syslog-severity"`
+	TimeFormat       string     `prop:"syslog-time-format"`
+}
+
+// TypedItems are the structs the engine decodes each menu into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{RulesPath: ruleItem{}, ActionsPath: actionItem{}}
+}
+
+// facilities are syslog's facility numbers by name.
+var facilities = map[string]int{"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5,
+	"lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "local0": 16, "local1": 17,
+	"local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23}
+
+// Engine applies /system logging and its actions to a Buffer: which entries reach /log,
+// the disk files, routerd's standard error and a remote syslog server.
+type Engine struct {
+	buf     *Buffer
+	dataDir string
+	ex      *control.Executor
+
+	mu      sync.Mutex
+	applied *Config
+	errs    map[string]error
+}
+
+// NewEngine returns the logging engine of buf; disk actions write under dataDir/files.
+func NewEngine(buf *Buffer, dataDir string) *Engine {
+	if buf == nil {
+		buf = New(0)
+	}
+	return &Engine{buf: buf, dataDir: dataDir}
+}
+
+// Spec declares the menus the engine applies; the identity names bsd-syslog's host.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "logging", Menus: []string{RulesPath, ActionsPath}, Watch: []string{identityPath}}
+}
+
+// Start keeps the executor.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.ex = h.Ex
+	return nil
+}
+
+// Reconcile decodes the rules and actions and hands the buffer a new routing when they
+// changed; an action that cannot work (disk file, remote address) prints invalid.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	am, _ := e.ex.Tree.Get(ActionsPath)
+	rm, _ := e.ex.Tree.Get(RulesPath)
+	actions, err := e.ex.Items(ActionsPath)
+	if err != nil {
+		return fmt.Errorf("read actions: %w", err)
+	}
+	rules, err := e.ex.Items(RulesPath)
+	if err != nil {
+		return fmt.Errorf("read rules: %w", err)
+	}
+	c := Config{}
+	if ids, err := e.ex.Items(identityPath); err == nil && len(ids) > 0 {
+		c.Host = ids[0].Props["name"]
+	}
+	invalid := map[uint64]string{}
+	actionIDs := map[string]uint64{}
+	for _, it := range actions {
+		var a actionItem
+		if err := engine.Decode(am, it, &a); err != nil {
+			invalid[it.ID] = err.Error()
+			continue
+		}
+		actionIDs[a.Name] = it.ID
+		act := Action{Name: a.Name, Target: a.Target, MemoryLines: a.MemoryLines, MemoryStopOnFull: a.MemoryStopOnFull,
+			DiskLines: a.DiskLines, DiskCount: a.DiskCount, DiskStopOnFull: a.DiskStopOnFull,
+			Remote: netip.AddrPortFrom(a.Remote, a.RemotePort), Src: a.Src, BSD: a.BSD,
+			Facility: facilities[a.Facility], Severity: a.Severity, TimeFormat: a.TimeFormat}
+		if a.Target == "disk" {
+			p, err := diskPath(e.dataDir, a.DiskFileName)
+			if err != nil {
+				invalid[it.ID] = err.Error()
+				continue
+			}
+			act.DiskFile = p
+		}
+		if a.Target == "remote" && (!a.Remote.IsValid() || a.Remote.IsUnspecified()) {
+			// RouterOS's default remote action has no server; rules naming it log nowhere.
+			continue
+		}
+		c.Actions = append(c.Actions, act)
+	}
+	for _, it := range rules {
+		var r ruleItem
+		if err := engine.Decode(rm, it, &r); err != nil {
+			invalid[it.ID] = err.Error()
+			continue
+		}
+		if r.Disabled {
+			continue
+		}
+		c.Rules = append(c.Rules, ParseRule(r.Topics, r.Action, r.Prefix))
+	}
+	e.mu.Lock()
+	changed := e.applied == nil || !reflect.DeepEqual(*e.applied, c)
+	if changed {
+		e.applied = &c
+		e.errs = e.buf.SetConfig(c)
+	}
+	errs := e.errs
+	e.mu.Unlock()
+	for name, err := range errs {
+		if id, ok := actionIDs[name]; ok {
+			invalid[id] = err.Error()
+		}
+	}
+	for _, it := range actions {
+		e.publish(ActionsPath, it.ID, invalid[it.ID])
+	}
+	for _, it := range rules {
+		e.publish(RulesPath, it.ID, invalid[it.ID])
+	}
+	return nil
+}
+
+func (e *Engine) publish(path string, id uint64, why string) {
+	st := control.ItemState{}
+	if why != "" {
+		st.Invalid, st.Status = true, why
+	}
+	e.ex.State.Set(path, id, st)
+}
+
+// diskPath is where a disk action's files go: inside the file store, never outside it.
+func diskPath(dataDir, name string) (string, error) {
+	if name == "" {
+		name = "log"
+	}
+	clean := filepath.Clean("/" + name)
+	if clean == "/" || strings.HasSuffix(name, "/") {
+		return "", fmt.Errorf("disk-file-name %q names no file", name)
+	}
+	return filepath.Join(dataDir, "files", clean), nil
+}

@@ -1,0 +1,111 @@
+package menu
+
+import (
+	"github.com/routerd/routerd/control/value"
+)
+
+// LogTopics are the topics of RouterOS's Log manual that a /system logging rule may name,
+// each also negated with "!" (topics=ipsec,!debug). A rule matches an entry that has every
+// topic the rule names and none of those it negates.
+var LogTopics = []string{
+	"account", "backup", "bfd", "bgp", "bridge", "calc", "caps", "certificate", "container",
+	"critical", "ddns", "debug", "dhcp", "dns", "dot1x", "dude", "e-mail", "error", "event",
+	"fetch", "firewall", "gsm", "health", "hotspot", "igmp-proxy", "info", "interface",
+	"ipsec", "iscsi", "isdn", "l2tp", "ldp", "lte", "manager", "mme", "mpls", "natpmp",
+	"netinstall", "ntp", "ospf", "ovpn", "packet", "pim", "poe-out", "ppp", "pppoe", "pptp",
+	"ptp", "queue", "radius", "radvd", "raw", "read", "rip", "route", "rpki", "rsvp",
+	"script", "sertcp", "smb", "snmp", "ssh", "sstp", "state", "store", "system",
+	"telephony", "tftp", "timer", "tr069", "update", "upnp", "ups", "vrrp", "warning",
+	"watchdog", "web-proxy", "wireguard", "wireless", "write",
+}
+
+func logTopicsType() value.Type {
+	words := make([]string, 0, 2*len(LogTopics))
+	words = append(words, LogTopics...)
+	for _, t := range LogTopics {
+		words = append(words, "!"+t)
+	}
+	return value.EnumList(words...)
+}
+
+// loggingMenus declares (actions first: rules name them) /system logging (rules: which topics go to which action) and
+// /system logging action (where they go), after RouterOS's Log manual page. The default
+// rules and actions are RouterOS's: info, error and warning to memory, critical to echo.
+func loggingMenus() []*Menu {
+	return []*Menu{
+		{
+			Path: "/system/logging/action",
+			Kind: List,
+			Props: []Prop{
+				{Name: "name", Type: value.String(), Required: true, Unique: true, Desc: "Name of the action."},
+				{Name: "target", Type: value.Enum("disk", "echo", "memory", "remote"), Default: "memory",
+					Desc: "Where entries go: memory (/log), disk (files in the file store), echo (routerd's standard error), remote (a syslog server)."},
+				{Name: "memory-lines", Type: value.Int(1, 65535), Default: "1000",
+					Desc: "Number of entries /log keeps (target=memory)."},
+				{Name: "memory-stop-on-full", Type: value.Bool(), Default: "no",
+					Desc: "Stop logging once memory-lines entries are held (target=memory)."},
+				{Name: "disk-file-name", Type: value.String(), Default: "log",
+					Desc: "Name of the log files in the file store: NAME.0.txt is written, NAME.1.txt ... older (target=disk)."},
+				{Name: "disk-lines-per-file", Type: value.Int(1, 65535), Default: "1000",
+					Desc: "Lines per log file (target=disk)."},
+				{Name: "disk-file-count", Type: value.Int(1, 65535), Default: "2",
+					Desc: "Number of log files kept (target=disk)."},
+				{Name: "disk-stop-on-full", Type: value.Bool(), Default: "no",
+					Desc: "Stop logging once every file is full (target=disk)."},
+				{Name: "remember", Type: value.Bool(), Default: "yes",
+					Desc:     "Keep echoed entries for consoles that log in later (target=echo).",
+					NoEffect: "echo writes to routerd's standard error, which the journal keeps"},
+				{Name: "remote", Type: value.IP(), Default: "0.0.0.0",
+					Desc: "Address of the syslog server (target=remote)."},
+				{Name: "remote-port", Type: value.Int(0, 65535), Default: "514",
+					Desc: "UDP port of the syslog server (target=remote)."},
+				{Name: "src-address", Type: value.IP(), Default: "0.0.0.0",
+					Desc: "Source address of the syslog datagrams (target=remote)."},
+				{Name: "bsd-syslog", Type: value.Bool(), Default: "no",
+					Desc: "Send RFC 3164 messages with priority, time stamp and host name (target=remote)."},
+				{Name: "syslog-facility", Type: value.Enum("kern", "user", "mail", "daemon", "auth", "syslog", "lpr",
+					"news", "uucp", "cron", "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4",
+					"local5", "local6", "local7"), Default: "daemon",
+					Desc: "Facility of bsd-syslog messages (target=remote)."},
+				{Name: "syslog-severity", Type: value.Enum("auto", "emergency", "alert", "critical", "error",
+					"warning", "notice", "info", "debug"), Default: "auto",
+					Desc: "Severity of bsd-syslog messages; auto takes it from the entry's topics (target=remote)."},
+				{Name: "syslog-time-format", Type: value.Enum("bsd-syslog", "iso8601"), Default: "bsd-syslog",
+					Desc: "Time stamp format of bsd-syslog messages (target=remote)."},
+				{Name: "comment", Type: value.String(), Desc: "Short description of the action."},
+			},
+			Flags:   []Flag{FlagInvalid, {'*', "default"}},
+			Columns: []string{"name", "target"},
+			Builtin: []map[string]string{
+				{"name": "memory", "target": "memory"},
+				{"name": "disk", "target": "disk"},
+				{"name": "echo", "target": "echo"},
+				{"name": "remote", "target": "remote"},
+			},
+			Desc: "Where log entries go: memory, disk files, echo, a remote syslog server.",
+		},
+		{
+			Path: "/system/logging",
+			Kind: List,
+			Props: []Prop{
+				{Name: "topics", Type: logTopicsType(), Default: "info",
+					Desc: "Topics an entry must all have to match (!topic: must not have it)."},
+				{Name: "action", Type: value.String(), Ref: "/system/logging/action", Default: "memory",
+					Desc: "Logging action (/system logging action) that matching entries go to."},
+				{Name: "prefix", Type: value.String(),
+					Desc: "Text put before the message of the entries this rule logs."},
+				{Name: "comment", Type: value.String(), Desc: "Short description of the rule."},
+				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the rule is disabled."},
+			},
+			Flags:   []Flag{FlagDisabled, FlagInvalid, {'*', "default"}},
+			Columns: []string{"topics", "action", "prefix"},
+			Builtin: []map[string]string{
+				{"topics": "info", "action": "memory"},
+				{"topics": "error", "action": "memory"},
+				{"topics": "warning", "action": "memory"},
+				{"topics": "critical", "action": "echo"},
+			},
+			Desc: "Rules that send log entries of given topics to logging actions.",
+		},
+	}
+}
