@@ -399,7 +399,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	for _, it := range titems {
 		st := control.ItemState{}
 		if k := it.Props["kind"]; k != "pfifo" && k != "bfifo" && k != "none" && k != "sfq" {
-			st.Invalid, st.Status = true, "kind "+k+": this kernel has no "+k+" queueing discipline"
+			st.Invalid, st.Status = true, "kind "+k+": "+unbuilt[k]
 		}
 		if it.Props["kind"] == "sfq" {
 			if err := e.probe("sfq"); err != nil {
@@ -838,4 +838,13 @@ func (e *Engine) publishLocked(id uint64) {
 	st.Props["queued-packets"] = two(func(d dirState) uint64 { return uint64(d.last.qpkts) })
 	st.Props["dropped"] = two(func(d dirState) uint64 { return uint64(d.last.drops) })
 	e.ex.State.Set(Path, id, st)
+}
+
+// unbuilt says why a queue type kind is not applied.
+var unbuilt = map[string]string{
+	"red":      "this kernel has no red queueing discipline",
+	"pcq":      "Linux has no PCQ queueing discipline",
+	"mq-pfifo": "multi-queue pfifo is not built by routerd",
+	"fq-codel": "fq-codel leaves are not built by routerd yet",
+	"cake":     "cake leaves are not built by routerd yet",
 }
