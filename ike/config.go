@@ -147,6 +147,10 @@ type ModeConfig struct {
 	PrefixLen int
 	Split     []netip.Prefix
 	DNS       []netip.Addr
+	// SplitDNS is split-dns: the domains resolved with DNS; sent (responder only, as
+	// RouterOS does) to a peer asking for Cisco Unity's split DNS and default domain
+	// (IKEv1) or INTERNAL_DNS_DOMAIN (RFC 8598, IKEv2).
+	SplitDNS []string
 }
 
 // ChildConfig is one policy the peer's CHILD_SAs protect.

@@ -54,9 +54,13 @@
 // responder's inbound SA goes in with message 2, its outbound waits for the old SA's
 // delete). FuzzHandleV1, FuzzParseV1.
 //
-// Not covered yet: IKEv1 XAuth, mode config and RSA keys, certificate authentication (also of an EAP responder), MOBIKE, IPv6 mode-config
-// attributes, lifebytes and proposal-check with IKEv2 (ignored, as the reference says of
-// exchange-mode=ike2).
+// IKEv1 signatures (ikev1_sig.go) in main and aggressive mode: digital-signature with
+// RSA certificates (CERT, CERTREQ), rsa-key with bare RSA keys, and
+// rsa-signature-hybrid (the responder signs, the initiator logs in with XAuth).
+//
+// Not covered yet: ECDSA signatures and signatures in base mode with IKEv1, MOBIKE,
+// IPv6 mode-config attributes, lifebytes and proposal-check with IKEv2 (ignored, as
+// the reference says of exchange-mode=ike2).
 //
 // The peer, identity and SA structures (PeerConfig, IdentityConfig, AuthMethodKind) keep
 // the authentication method apart from the exchange so that those slot in. CHILD_SAs go

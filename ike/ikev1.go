@@ -99,9 +99,17 @@ func v1ModeName(m ExchangeMode) ExchangeType {
 }
 
 // v1AuthMethod is the Phase 1 authentication attribute the identity asks for.
-func v1AuthMethod(ic *IdentityConfig, initiator bool) uint16 {
-	if ic != nil && ic.Method == AuthMethodPSKXAuth {
+func v1AuthMethod(ic *IdentityConfig) uint16 {
+	if ic == nil {
+		return v1AuthPSK
+	}
+	switch ic.Method {
+	case AuthMethodPSKXAuth:
 		return v1AuthXAuthInitPSK // the initiator is the XAuth client either way
+	case AuthMethodSignature, AuthMethodRSAKey:
+		return v1AuthRSASig
+	case AuthMethodRSAHybrid:
+		return v1AuthHybridInitRSA
 	}
 	return v1AuthPSK
 }
@@ -177,7 +185,7 @@ func (d *Daemon) initiateV1(p *PeerConfig) (*IKESA, error) {
 	sa.myID = sa.localIdentity()
 	d.sas[sa.spiI] = sa
 	v := sa.v1
-	offers := v1P1Offers(p.Proposals, v1AuthMethod(sa.ident, true), p.Lifetime, p.Lifebytes)
+	offers := v1P1Offers(p.Proposals, v1AuthMethod(sa.ident), p.Lifetime, p.Lifebytes)
 	if len(offers) == 0 {
 		delete(d.sas, sa.spiI)
 		return nil, errors.New("the profile has no IKEv1 proposal (IKEv1 takes aes-cbc or 3des)")
@@ -213,6 +221,7 @@ func (d *Daemon) initiateV1(p *PeerConfig) (*IKESA, error) {
 		}
 		v.idiB = sa.v1IDBody(sa.myID)
 		ps = append(ps, v1Payload{Type: v1PNonce, Body: sa.ni}, v1Payload{Type: v1PID, Body: v.idiB})
+		ps = append(ps, sa.v1CertReq(offers[0].auth)...)
 	}
 	ps = append(ps, sa.v1VendorIDs(nil)...)
 	d.log.Info("ipsec: initiating IKEv1 phase 1", "peer", p.Name, "remote", sa.remote.Addr(), "mode", v1ExchName(v.mode))
@@ -252,7 +261,7 @@ func (sa *IKESA) v1VendorIDs(peer [][]byte) []v1Payload {
 			ids = append(ids, vidRFC3947, vidDraft03, vidDraft02N, vidDraft02)
 		}
 		ids = append(ids, vidDPD)
-		if ic := sa.ident; ic != nil && (ic.Method == AuthMethodPSKXAuth || ic.ModeConfig != nil && !ic.ModeConfig.Responder) {
+		if ic := sa.ident; ic != nil && (ic.Method == AuthMethodPSKXAuth || ic.Method == AuthMethodRSAHybrid || ic.ModeConfig != nil && !ic.ModeConfig.Responder) {
 			ids = append(ids, vidXAuth, vidUnity) // split networks come with the Unity extension
 		}
 	} else {
@@ -420,15 +429,15 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 			return
 		}
 		sa.remoteID = rid
-	} else if len(p.Identities) > 0 {
-		sa.ident = p.Identities[0]
+	} else {
+		sa.ident = v1IdentityFor(p, &offer.Proposals[0])
 	}
 	if sa.ident == nil {
 		d.Stats.AuthFailed.Add(1)
 		d.rosLog(slog.LevelWarn, fmt.Sprintf("%s peer %s has no identity", from.Addr(), p.Name))
 		return
 	}
-	ours := v1P1Offers(p.Proposals, v1AuthMethod(sa.ident, false), p.Lifetime, p.Lifebytes)
+	ours := v1P1Offers(p.Proposals, v1AuthMethod(sa.ident), p.Lifetime, p.Lifebytes)
 	chosen, tr, ok := d.v1SelectP1(ours, &offer.Proposals[0], from.Addr())
 	if !ok {
 		d.Stats.NoProposal.Add(1)
@@ -464,8 +473,13 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 			return
 		}
 		v.idrB = sa.v1IDBody(sa.myID)
-		out = append(out, v1Payload{Type: v1PKE, Body: v.gxr}, v1Payload{Type: v1PNonce, Body: sa.nr},
-			v1Payload{Type: v1PID, Body: v.idrB}, v1Payload{Type: v1PHash, Body: sa.v1HashAuth(false)})
+		auth, err := sa.v1OwnAuth()
+		if err != nil {
+			d.log.Warn("ipsec: cannot authenticate to the peer", "peer", p.Name, "err", err)
+			return
+		}
+		out = append(out, v1Payload{Type: v1PKE, Body: v.gxr}, v1Payload{Type: v1PNonce, Body: sa.nr}, v1Payload{Type: v1PID, Body: v.idrB})
+		out = append(append(out, auth...), sa.v1CertReq(chosen.auth)...)
 		out = append(out, sa.v1NATD()...)
 		v.iv = v.keys.iv0(v.gxi, v.gxr)
 	} else if h.Exchange == v1ExchBase {
@@ -698,6 +712,33 @@ func (sa *IKESA) v1WrongKey() {
 	sa.destroy("pre-shared key mismatch")
 }
 
+// v1HashMismatch: a HASH that does not verify where no decryption could fail first
+// (aggressive and base mode), in RouterOS's words.
+func (sa *IKESA) v1HashMismatch() {
+	sa.d.Stats.AuthFailed.Add(1)
+	sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s hash mismatch, possible cause: wrong password", sa.remote.Addr()))
+	sa.destroy("pre-shared key mismatch")
+}
+
+// v1IdentityFor picks the identity a main mode responder keys Phase 1 with before it
+// knows the initiator's ID: the first whose method the initiator offers.
+func v1IdentityFor(p *PeerConfig, offer *v1Proposal) *IdentityConfig {
+	for _, ic := range p.Identities {
+		want := v1AuthMethod(ic)
+		for _, t := range offer.Transforms {
+			for _, a := range t.Attrs {
+				if a.Type == v1AAuth && uint16(a.Value) == want {
+					return ic
+				}
+			}
+		}
+	}
+	if len(p.Identities) > 0 {
+		return p.Identities[0]
+	}
+	return nil
+}
+
 // v1TakeChosen checks the responder's answer to our SA offer.
 func (sa *IKESA) v1TakeChosen(ps []v1Payload) bool {
 	sap := findV1(ps, v1PSA)
@@ -712,7 +753,7 @@ func (sa *IKESA) v1TakeChosen(ps []v1Payload) bool {
 	if err != nil {
 		return false
 	}
-	for _, o := range v1P1Offers(sa.peer.Proposals, v1AuthMethod(sa.ident, true), sa.peer.Lifetime, sa.peer.Lifebytes) {
+	for _, o := range v1P1Offers(sa.peer.Proposals, v1AuthMethod(sa.ident), sa.peer.Lifetime, sa.peer.Lifebytes) {
 		if o.encr.ID == got.encr.ID && o.keyBits == got.keyBits && o.hash.ID == got.hash.ID && o.group == got.group && o.auth == got.auth {
 			if got.life == 0 {
 				got.life = o.life
@@ -740,7 +781,7 @@ func (sa *IKESA) v1MainI2(ps []v1Payload, h Header, from, local netip.AddrPort, 
 	}
 	v.dh, v.gxi = dh, dh.Public()
 	out := []v1Payload{{Type: v1PKE, Body: v.gxi}, {Type: v1PNonce, Body: sa.ni}}
-	out = append(out, sa.v1NATD()...)
+	out = append(append(out, sa.v1CertReq(v.p1.auth)...), sa.v1NATD()...)
 	sa.v1SendPhase1(0, out, nil)
 	v.step = 3
 }
@@ -765,7 +806,12 @@ func (sa *IKESA) v1MainI4(ps []v1Payload, from, local netip.AddrPort, fail func(
 	sa.v1DetectNAT(ps, from, local)
 	sa.v1Float()
 	v.idiB = sa.v1IDBody(sa.myID)
-	out := []v1Payload{{Type: v1PID, Body: v.idiB}, {Type: v1PHash, Body: sa.v1HashAuth(true)}}
+	auth, err := sa.v1OwnAuth()
+	if err != nil {
+		sa.fail(err.Error())
+		return
+	}
+	out := append([]v1Payload{{Type: v1PID, Body: v.idiB}}, auth...)
 	if sa.peer.SendInitialContact && sa.ident.ModeConfig == nil && !v1IsXAuth(v.p1.auth) {
 		n := &v1Notify{Proto: v1ProtoISAKMP, Type: v1NInitialContact, SPI: append(spi64(sa.spiI), spi64(sa.spiR)...)}
 		out = append(out, v1Payload{Type: v1PNotify, Body: n.encode()})
@@ -777,28 +823,15 @@ func (sa *IKESA) v1MainI4(ps []v1Payload, from, local netip.AddrPort, fail func(
 
 func (sa *IKESA) v1MainI6(b []byte, ps []v1Payload, next []byte, fail func(string)) {
 	v := sa.v1
-	idp, hp := findV1(ps, v1PID), findV1(ps, v1PHash)
-	if idp == nil || hp == nil {
+	idp := findV1(ps, v1PID)
+	if idp == nil {
 		sa.v1WrongKey()
 		return
 	}
 	v.idrB = idp.Body
-	if !hmac.Equal(hp.Body, sa.v1HashAuth(false)) {
-		sa.v1WrongKey()
+	if !sa.v1PeerAuth(ps, idp.Body, sa.v1WrongKey) {
 		return
 	}
-	id, err := parseV1ID(idp.Body)
-	if err != nil {
-		fail(err.Error())
-		return
-	}
-	rid := Identity{Type: IDType(id.Type), Data: id.Data}
-	if !sa.remoteIDMatches(sa.ident, rid) {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.fail("peer's identity " + rid.String() + " does not match remote-id")
-		return
-	}
-	sa.remoteID = rid
 	v.iv, v.p1iv, v.lastIn = next, next, b
 	sa.v1Established()
 }
@@ -828,7 +861,7 @@ func (sa *IKESA) v1MainR3(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 	}
 	sa.v1DetectNAT(ps, from, local)
 	out := []v1Payload{{Type: v1PKE, Body: v.gxr}, {Type: v1PNonce, Body: sa.nr}}
-	out = append(out, sa.v1NATD()...)
+	out = append(append(out, sa.v1CertReq(v.p1.auth)...), sa.v1NATD()...)
 	v.lastIn = b
 	sa.v1SendPhase1(0, out, nil)
 	v.iv = v.keys.iv0(v.gxi, v.gxr)
@@ -837,34 +870,25 @@ func (sa *IKESA) v1MainR3(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 
 func (sa *IKESA) v1MainR5(b []byte, ps []v1Payload, next []byte, from, local netip.AddrPort, fail func(string)) {
 	v := sa.v1
-	idp, hp := findV1(ps, v1PID), findV1(ps, v1PHash)
-	if idp == nil || hp == nil {
+	idp := findV1(ps, v1PID)
+	if idp == nil {
 		sa.v1WrongKey()
 		return
 	}
 	v.idiB = idp.Body
-	if !hmac.Equal(hp.Body, sa.v1HashAuth(true)) {
-		sa.v1WrongKey()
+	// The initiator floated to port 4500 with this message when it saw a NAT.
+	sa.local, sa.remote = local, from
+	if !sa.v1PeerAuth(ps, idp.Body, sa.v1WrongKey) {
 		return
 	}
-	id, err := parseV1ID(idp.Body)
+	v.iv = next
+	v.idrB = sa.v1IDBody(sa.myID)
+	auth, err := sa.v1OwnAuth()
 	if err != nil {
 		fail(err.Error())
 		return
 	}
-	rid := Identity{Type: IDType(id.Type), Data: id.Data}
-	// The initiator floated to port 4500 with this message when it saw a NAT.
-	sa.local, sa.remote = local, from
-	if !sa.remoteIDMatches(sa.ident, rid) {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s peer's ID %s does not match remote-id", from.Addr(), rid))
-		sa.destroy("remote-id mismatch")
-		return
-	}
-	sa.remoteID = rid
-	v.iv = next
-	v.idrB = sa.v1IDBody(sa.myID)
-	out := []v1Payload{{Type: v1PID, Body: v.idrB}, {Type: v1PHash, Body: sa.v1HashAuth(false)}}
+	out := append([]v1Payload{{Type: v1PID, Body: v.idrB}}, auth...)
 	v.lastIn = b
 	v.iv = sa.v1SendPhase1(0, out, v.iv)
 	v.p1iv = v.iv
@@ -878,9 +902,9 @@ func (sa *IKESA) v1AggrI2(b []byte, ps []v1Payload, h Header, from, local netip.
 		fail("the responder chose no offered proposal")
 		return
 	}
-	kp, np, idp, hp := findV1(ps, v1PKE), findV1(ps, v1PNonce), findV1(ps, v1PID), findV1(ps, v1PHash)
-	if kp == nil || np == nil || idp == nil || hp == nil || len(np.Body) < 8 || len(np.Body) > 256 || v.p1.group != v.dh.Group() {
-		fail("no KE, nonce, ID or hash")
+	kp, np, idp := findV1(ps, v1PKE), findV1(ps, v1PNonce), findV1(ps, v1PID)
+	if kp == nil || np == nil || idp == nil || len(np.Body) < 8 || len(np.Body) > 256 || v.p1.group != v.dh.Group() {
+		fail("no KE, nonce or ID")
 		return
 	}
 	sa.spiR = h.SPIr
@@ -895,27 +919,16 @@ func (sa *IKESA) v1AggrI2(b []byte, ps []v1Payload, h Header, from, local netip.
 		fail(err.Error())
 		return
 	}
-	if !hmac.Equal(hp.Body, sa.v1HashAuth(false)) {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s hash mismatch, possible cause: wrong password", sa.remote.Addr()))
-		sa.destroy("pre-shared key mismatch")
+	if !sa.v1PeerAuth(ps, idp.Body, sa.v1HashMismatch) {
 		return
 	}
-	id, _ := parseV1ID(idp.Body)
-	if id == nil {
-		fail("bad ID")
-		return
-	}
-	rid := Identity{Type: IDType(id.Type), Data: id.Data}
-	if !sa.remoteIDMatches(sa.ident, rid) {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.fail("peer's identity " + rid.String() + " does not match remote-id")
-		return
-	}
-	sa.remoteID = rid
 	sa.v1DetectNAT(ps, from, local)
 	sa.v1Float()
-	out := []v1Payload{{Type: v1PHash, Body: sa.v1HashAuth(true)}}
+	out, err := sa.v1OwnAuth()
+	if err != nil {
+		sa.fail(err.Error())
+		return
+	}
 	out = append(out, sa.v1NATD()...)
 	v.iv = v.keys.iv0(v.gxi, v.gxr)
 	v.iv = sa.v1SendPhase1(0, out, v.iv)
@@ -926,8 +939,7 @@ func (sa *IKESA) v1AggrI2(b []byte, ps []v1Payload, h Header, from, local netip.
 
 func (sa *IKESA) v1AggrR3(b []byte, ps []v1Payload, next []byte, enc bool, from, local netip.AddrPort, fail func(string)) {
 	v := sa.v1
-	hp := findV1(ps, v1PHash)
-	if hp == nil {
+	if findV1(ps, v1PHash) == nil && findV1(ps, v1PSig) == nil {
 		if enc {
 			sa.v1WrongKey()
 		} else {
@@ -935,8 +947,7 @@ func (sa *IKESA) v1AggrR3(b []byte, ps []v1Payload, next []byte, enc bool, from,
 		}
 		return
 	}
-	if !hmac.Equal(hp.Body, sa.v1HashAuth(true)) {
-		sa.v1WrongKey()
+	if !sa.v1PeerAuth(ps, v.idiB, sa.v1WrongKey) {
 		return
 	}
 	sa.local, sa.remote = local, from
@@ -1001,9 +1012,7 @@ func (sa *IKESA) v1BaseR3(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 	}
 	v.gxi = append([]byte(nil), kp.Body...)
 	if !hmac.Equal(hp.Body, sa.v1BaseHash(true)) {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s hash mismatch, possible cause: wrong password", sa.remote.Addr()))
-		sa.destroy("pre-shared key mismatch")
+		sa.v1HashMismatch()
 		return
 	}
 	dh, err := NewDH(v.p1.group)
@@ -1040,9 +1049,7 @@ func (sa *IKESA) v1BaseI4(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 	}
 	v.gxr = append([]byte(nil), kp.Body...)
 	if !hmac.Equal(hp.Body, sa.v1BaseHash(false)) {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s hash mismatch, possible cause: wrong password", sa.remote.Addr()))
-		sa.destroy("pre-shared key mismatch")
+		sa.v1HashMismatch()
 		return
 	}
 	gxy, err := v.dh.Shared(kp.Body)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -108,7 +109,13 @@ type v1Cfg struct {
 	cfgDone   bool
 }
 
-func v1IsXAuth(auth uint16) bool { return auth == v1AuthXAuthInitPSK || auth == v1AuthXAuthRespPSK }
+func v1IsXAuth(auth uint16) bool {
+	switch auth {
+	case v1AuthXAuthInitPSK, v1AuthXAuthRespPSK, v1AuthHybridInitRSA, v1AuthHybridRespRSA, v1AuthXAuthInitRSA, v1AuthXAuthRespRSA:
+		return true
+	}
+	return false
+}
 
 // v1Ready reports whether Quick Modes may run: XAuth and mode config are over.
 func (sa *IKESA) v1Ready() bool {
@@ -362,6 +369,7 @@ func (sa *IKESA) v1GiveConfig(cp *v1CfgPayload) *v1CfgPayload {
 		}
 		out.Attrs = append(out.Attrs, v1CfgAttr{Type: v1UnitySplitIncl, Value: v})
 	}
+	out.Attrs = append(out.Attrs, v1SplitDNS(mc, cp)...)
 	return out
 }
 
@@ -444,4 +452,21 @@ func (sa *IKESA) v1StartChildren() {
 			sa.v1CreateChild(c, nil)
 		}
 	}
+}
+
+// v1SplitDNS answers the Cisco Unity DNS attributes the peer asked for from split-dns:
+// UNITY_SPLIT_DNS_NAME, the domains separated by commas, and UNITY_DEF_DOMAIN, the
+// first of them.
+func v1SplitDNS(mc *ModeConfig, cp *v1CfgPayload) []v1CfgAttr {
+	if len(mc.SplitDNS) == 0 {
+		return nil
+	}
+	var out []v1CfgAttr
+	if _, ok := cp.attr(v1UnitySplitDNS); ok {
+		out = append(out, v1CfgAttr{Type: v1UnitySplitDNS, Value: []byte(strings.Join(mc.SplitDNS, ","))})
+	}
+	if _, ok := cp.attr(v1UnityDefDomain); ok {
+		out = append(out, v1CfgAttr{Type: v1UnityDefDomain, Value: []byte(mc.SplitDNS[0])})
+	}
+	return out
 }

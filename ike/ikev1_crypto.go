@@ -194,8 +194,12 @@ func v1AuthName(a uint16) string {
 		return "XAuth InitPreShared"
 	case v1AuthXAuthRespPSK:
 		return "XAuth RespPreShared"
-	case 3:
+	case v1AuthRSASig:
 		return "RSA signatures"
+	case v1AuthHybridInitRSA:
+		return "Hybrid InitRSA"
+	case v1AuthXAuthInitRSA:
+		return "XAuth InitRSA"
 	}
 	return fmt.Sprintf("method %d", a)
 }
@@ -211,7 +215,12 @@ type v1Keys struct {
 // deriveV1 computes SKEYID for pre-shared keys and the keys from it.
 func deriveV1(s v1P1, psk, ni, nr, gxy []byte, ci, cr uint64) (*v1Keys, error) {
 	k := &v1Keys{hash: s.hash}
-	k.skeyid = s.hash.Sum(psk, ni, nr)
+	if v1SigAuth(s.auth) {
+		// Signatures: SKEYID = prf(Ni_b | Nr_b, g^xy) (RFC 2409 5).
+		k.skeyid = s.hash.Sum(append(append([]byte{}, ni...), nr...), gxy)
+	} else {
+		k.skeyid = s.hash.Sum(psk, ni, nr)
+	}
 	cky := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, ci), cr)
 	k.d = s.hash.Sum(k.skeyid, gxy, cky, []byte{0})
 	k.a = s.hash.Sum(k.skeyid, k.d, gxy, cky, []byte{1})

@@ -178,6 +178,7 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 			sa.setEstablished()
 			return
 		}
+		reply.Attrs = append(reply.Attrs, cpDNSDomains(ident.ModeConfig, c)...)
 		out = append(out, reply)
 	}
 	sa.setEstablished()

@@ -489,7 +489,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		method := p["auth-method"]
 		sig := method == "digital-signature"
 		rsaKey := method == "rsa-key"
-		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig && !rsaKey && method != "pre-shared-key-xauth" {
+		hybrid := method == "rsa-signature-hybrid"
+		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig && !rsaKey && !hybrid && method != "pre-shared-key-xauth" {
 			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", method))
 			continue
 		}
@@ -524,7 +525,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		// digital-signature signs and verifies with /certificate; an eap-radius
 		// identity with certificate= signs the responder's AUTH with it.
-		if sig || rsaKey {
+		if sig || rsaKey || hybrid {
 			auth := e.certAuth
 			if rsaKey {
 				auth = e.rsaKeyAuth
@@ -544,7 +545,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 				continue
 			}
 		}
-		if method == "pre-shared-key-xauth" {
+		if method == "pre-shared-key-xauth" || hybrid {
 			if err := xauthIdentity(ic, p, pc, xauthUsers); err != nil {
 				e.bad(IdentityPath, it.ID, err)
 				continue
@@ -817,6 +818,7 @@ func (e *Engine) decodeModeConfig(p map[string]string) (*ike.ModeConfig, error) 
 			mc.Split = append(mc.Split, pf)
 		}
 	}
+	mc.SplitDNS = list(p["split-dns"])
 	for _, s := range list(p["static-dns"]) {
 		if a, err := netip.ParseAddr(s); err == nil {
 			mc.DNS = append(mc.DNS, a)

@@ -31,13 +31,24 @@ func decodeUsers(items []store.Item) map[string]xauthUser {
 	return users
 }
 
-// ikev1Method refuses the authentication methods IKEv1 does not have yet on IKEv1
-// peers (exchange-mode main, aggressive, base).
+// ikev1Method refuses the authentication methods an exchange mode does not have:
+// EAP on IKEv1, rsa-signature-hybrid on IKEv2, anything but pre-shared keys in base
+// mode (racoon's base mode hashes take a key).
 func ikev1Method(method string, pc *ike.PeerConfig) error {
-	if pc.Exchange == ike.ExchangeIKEv2 || method == "pre-shared-key" || method == "pre-shared-key-xauth" {
+	switch {
+	case pc.Exchange == ike.ExchangeIKEv2:
+		if method == "rsa-signature-hybrid" {
+			return errors.New("rsa-signature-hybrid is IKEv1 only (exchange-mode main or aggressive)")
+		}
+		return nil
+	case method == "pre-shared-key" || method == "pre-shared-key-xauth":
+		return nil
+	case pc.Exchange == ike.ExchangeBase:
+		return fmt.Errorf("auth-method=%s with exchange-mode=base is not supported (base mode takes pre-shared-key and pre-shared-key-xauth)", method)
+	case method == "digital-signature" || method == "rsa-key" || method == "rsa-signature-hybrid":
 		return nil
 	}
-	return fmt.Errorf("auth-method=%s with exchange-mode main, aggressive or base is not supported yet (IKEv1 has pre-shared-key and pre-shared-key-xauth)", method)
+	return fmt.Errorf("auth-method=%s is IKEv2 only (exchange-mode=ike2)", method)
 }
 
 // xauthIdentity makes an identity pre-shared-key-xauth: an initiator (passive=no) logs
@@ -45,12 +56,19 @@ func ikev1Method(method string, pc *ike.PeerConfig) error {
 // /ip ipsec user, as the reference's peer passive property says.
 func xauthIdentity(ic *ike.IdentityConfig, p map[string]string, pc *ike.PeerConfig, users map[string]xauthUser) error {
 	if pc.Exchange == ike.ExchangeIKEv2 {
-		return errors.New("pre-shared-key-xauth is IKEv1 only (exchange-mode main or aggressive)")
+		return fmt.Errorf("%s is IKEv1 only (exchange-mode main or aggressive)", p["auth-method"])
 	}
 	ic.Method = ike.AuthMethodPSKXAuth
+	if p["auth-method"] == "rsa-signature-hybrid" {
+		// The responder signs with its certificate, the initiator logs in with XAuth.
+		ic.Method = ike.AuthMethodRSAHybrid
+		if pc.Passive && ic.Cert == nil {
+			return errors.New("rsa-signature-hybrid responder (passive=yes) needs certificate=")
+		}
+	}
 	if !pc.Passive {
 		if p["username"] == "" {
-			return errors.New("pre-shared-key-xauth initiator needs username and password")
+			return fmt.Errorf("%s initiator needs username and password", p["auth-method"])
 		}
 		ic.EAPUser, ic.EAPPassword = p["username"], p["password"]
 		return nil
