@@ -227,15 +227,28 @@ type class struct {
 // match is one u32 rule: src and/or dst prefixes (invalid = any).
 type match struct{ src, dst netip.Prefix }
 
+// TypedItems names the structs the menus' items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{Path: simpleItem{}, TypePath: typeItem{}}
+}
+
 // Reconcile decodes the queues and types and installs the difference.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	titems, err := e.ex.Items(TypePath)
 	if err != nil {
 		return err
 	}
+	tm, _ := e.ex.Tree.Get(TypePath)
+	sm, _ := e.ex.Tree.Get(Path)
 	types := map[string]leafSpec{}
+	undecodable := map[uint64]string{} // type items
 	for _, it := range titems {
-		types[it.Props["name"]] = decodeType(it.Props)
+		var t typeItem
+		if err := engine.Decode(tm, it, &t); err != nil {
+			undecodable[it.ID] = err.Error()
+			continue
+		}
+		types[t.Name] = decodeType(t)
 	}
 	items, err := e.ex.Items(Path)
 	if err != nil {
@@ -247,7 +260,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	specs := map[string]*Spec{}
 	var order []*Spec
 	for _, it := range items {
-		s, err := decode(it.ID, it.Props, types)
+		var si simpleItem
+		err := engine.Decode(sm, it, &si)
+		var s *Spec
+		if err == nil {
+			s, err = decode(it.ID, si, types)
+		}
 		if err != nil {
 			invalid[it.ID] = err.Error()
 			continue
@@ -398,7 +416,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	for _, it := range titems {
 		st := control.ItemState{}
-		if k := it.Props["kind"]; k != "pfifo" && k != "bfifo" && k != "none" && k != "sfq" {
+		if why, bad := undecodable[it.ID]; bad {
+			st.Invalid, st.Status = true, why
+		} else if k := it.Props["kind"]; k != "pfifo" && k != "bfifo" && k != "none" && k != "sfq" {
 			st.Invalid, st.Status = true, "kind "+k+": "+unbuilt[k]
 		}
 		if it.Props["kind"] == "sfq" {

@@ -110,9 +110,45 @@ func pair(s string) (string, string) {
 	return a, b
 }
 
-// decode turns an item's properties into a Spec; types maps queue type names to leaves.
-func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, error) {
-	s := &Spec{ID: id, Name: p["name"], Parent: p["parent"], Disabled: p["disabled"] == "yes"}
+// simpleItem is one /queue simple item as configured, decoded through the menu schema.
+// Pair values (upload/download) stay strings until decode splits them.
+type simpleItem struct {
+	Name           string `prop:"name"`
+	Target         string `prop:"target"`
+	Dst            string `prop:"dst"`
+	Interface      string `prop:"interface"`
+	DstAddress     string `prop:"dst-address"`
+	Parent         string `prop:"parent"`
+	Priority       string `prop:"priority"`
+	Queue          string `prop:"queue"`
+	LimitAt        string `prop:"limit-at"`
+	MaxLimit       string `prop:"max-limit"`
+	BurstLimit     string `prop:"burst-limit"`
+	BurstThreshold string `prop:"burst-threshold"`
+	BurstTime      string `prop:"burst-time"`
+	PacketMarks    string `prop:"packet-marks"`
+	Time           string `prop:"time"`
+	Disabled       bool   `prop:"disabled"`
+}
+
+// typeItem is one /queue type item as configured.
+type typeItem struct {
+	Name            string `prop:"name"`
+	Kind            string `prop:"kind"`
+	PfifoLimit      uint32 `prop:"pfifo-limit"`
+	BfifoLimit      uint32 `prop:"bfifo-limit"`
+	SfqPerturb      uint32 `prop:"sfq-perturb"`
+	SfqAllot        uint32 `prop:"sfq-allot"`
+	RedLimit        uint32 `prop:"red-limit"`
+	RedMinThreshold uint32 `prop:"red-min-threshold"`
+	RedMaxThreshold uint32 `prop:"red-max-threshold"`
+	RedBurst        uint32 `prop:"red-burst"`
+	RedAvgPacket    uint32 `prop:"red-avg-packet"`
+}
+
+// decode turns an item into a Spec; types maps queue type names to leaves.
+func decode(id uint64, p simpleItem, types map[string]leafSpec) (*Spec, error) {
+	s := &Spec{ID: id, Name: p.Name, Parent: p.Parent, Disabled: p.Disabled}
 	if s.Parent == "none" {
 		s.Parent = ""
 	}
@@ -132,14 +168,14 @@ func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, e
 		s.Ifaces = append(s.Ifaces, t)
 		return nil
 	}
-	for _, t := range strings.Split(p["target"], ",") {
+	for _, t := range strings.Split(p.Target, ",") {
 		addTarget(t)
 	}
-	addTarget(p["dst-address"])
-	if v := p["interface"]; v != "" && v != "all" {
+	addTarget(p.DstAddress)
+	if v := p.Interface; v != "" && v != "all" {
 		s.Ifaces = append(s.Ifaces, v)
 	}
-	if d := p["dst"]; d != "" {
+	if d := p.Dst; d != "" {
 		if pf, err := netip.ParsePrefix(d); err == nil {
 			s.Dst = pf.Masked()
 		} else if a, err := netip.ParseAddr(d); err == nil {
@@ -159,16 +195,15 @@ func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, e
 	if len(s.Targets) == 0 && len(s.Ifaces) == 0 {
 		return s, fmt.Errorf("no target")
 	}
-	if m := p["packet-marks"]; m != "" {
+	if m := p.PacketMarks; m != "" {
 		s.Marks = strings.Split(m, ",")
 	}
-	w, err := parseWindow(p["time"])
+	w, err := parseWindow(p.Time)
 	if err != nil {
 		return s, err
 	}
 	s.Window = w
-	rates := func(prop string) (uint64, uint64, error) {
-		v := p[prop]
+	rates := func(prop, v string) (uint64, uint64, error) {
 		if v == "" {
 			return 0, 0, nil
 		}
@@ -179,19 +214,19 @@ func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, e
 		return up, down, nil
 	}
 	var lu, ld, mu, md, blu, bld, btu, btd uint64
-	if lu, ld, err = rates("limit-at"); err != nil {
+	if lu, ld, err = rates("limit-at", p.LimitAt); err != nil {
 		return s, err
 	}
-	if mu, md, err = rates("max-limit"); err != nil {
+	if mu, md, err = rates("max-limit", p.MaxLimit); err != nil {
 		return s, err
 	}
-	if blu, bld, err = rates("burst-limit"); err != nil {
+	if blu, bld, err = rates("burst-limit", p.BurstLimit); err != nil {
 		return s, err
 	}
-	if btu, btd, err = rates("burst-threshold"); err != nil {
+	if btu, btd, err = rates("burst-threshold", p.BurstThreshold); err != nil {
 		return s, err
 	}
-	bt1, bt2 := pair(p["burst-time"])
+	bt1, bt2 := pair(p.BurstTime)
 	var btimeU, btimeD time.Duration
 	if bt1 != "" {
 		if btimeU, err = value.ParseDuration(bt1); err != nil {
@@ -201,7 +236,7 @@ func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, e
 			return s, fmt.Errorf("burst-time: %w", err)
 		}
 	}
-	pr1, pr2 := pair(p["priority"])
+	pr1, pr2 := pair(p.Priority)
 	prio := func(x string) (uint32, error) {
 		if x == "" {
 			return 7, nil
@@ -220,7 +255,7 @@ func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, e
 	if err != nil {
 		return s, err
 	}
-	q1, q2 := pair(p["queue"])
+	q1, q2 := pair(p.Queue)
 	if q1 == "" {
 		q1, q2 = "default-small", "default-small"
 	}
@@ -263,26 +298,21 @@ func decode(id uint64, p map[string]string, types map[string]leafSpec) (*Spec, e
 	return s, nil
 }
 
-// decodeType reads a /queue type item.
-func decodeType(p map[string]string) leafSpec {
-	n := func(k string, def uint32) uint32 {
-		if v, err := strconv.ParseUint(p[k], 10, 32); err == nil {
-			return uint32(v)
-		}
-		return def
-	}
-	l := leafSpec{Kind: p["kind"]}
+// decodeType turns a /queue type item into the leaf it makes; the menu's defaults fill
+// what the item does not set.
+func decodeType(p typeItem) leafSpec {
+	l := leafSpec{Kind: p.Kind}
 	switch l.Kind {
 	case "pfifo":
-		l.Limit = n("pfifo-limit", 50)
+		l.Limit = p.PfifoLimit
 	case "bfifo":
-		l.Limit = n("bfifo-limit", 15000)
+		l.Limit = p.BfifoLimit
 	case "sfq":
-		l.Perturb, l.Allot = n("sfq-perturb", 5), n("sfq-allot", 1514)
+		l.Perturb, l.Allot = p.SfqPerturb, p.SfqAllot
 	case "red":
-		l.Limit = n("red-limit", 60)
-		l.RedMin, l.RedMax = n("red-min-threshold", 10), n("red-max-threshold", 50)
-		l.RedBurst, l.RedAvgPkt = n("red-burst", 20), n("red-avg-packet", 1000)
+		l.Limit = p.RedLimit
+		l.RedMin, l.RedMax = p.RedMinThreshold, p.RedMaxThreshold
+		l.RedBurst, l.RedAvgPkt = p.RedBurst, p.RedAvgPacket
 	}
 	return l
 }

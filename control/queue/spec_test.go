@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
 )
 
 var testTypes = map[string]leafSpec{
@@ -11,9 +15,19 @@ var testTypes = map[string]leafSpec{
 	"sfq-x":         {Kind: "sfq"},
 }
 
+// decodeProps decodes props as the engine does: through the menu schema, then decode.
+func decodeProps(id uint64, props map[string]string, types map[string]leafSpec) (*Spec, error) {
+	m, _ := menu.Default().Get(Path)
+	var si simpleItem
+	if err := engine.Decode(m, store.Item{ID: id, Props: props}, &si); err != nil {
+		return nil, err
+	}
+	return decode(id, si, types)
+}
+
 func TestDecode(t *testing.T) {
 	// The scheduler example: v2-era interface= and dst-address=, limit-at only.
-	s, err := decode(1, map[string]string{"name": "Cust0", "interface": "ether1",
+	s, err := decodeProps(1, map[string]string{"name": "Cust0", "interface": "ether1",
 		"dst-address": "192.168.0.0/24", "limit-at": "64k/64k"}, testTypes)
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +38,7 @@ func TestDecode(t *testing.T) {
 	if s.Down.Rate != 64000 || s.Down.Ceil != 64000 || s.Down.Prio != 7 || s.Down.Leaf.Limit != 10 {
 		t.Errorf("down %+v", s.Down)
 	}
-	s, err = decode(2, map[string]string{"target": "10.0.0.2", "limit-at": "1M/2M", "max-limit": "4M/8M",
+	s, err = decodeProps(2, map[string]string{"target": "10.0.0.2", "limit-at": "1M/2M", "max-limit": "4M/8M",
 		"priority": "1/8", "burst-limit": "6M/10M", "burst-threshold": "3M/6M", "burst-time": "8s/16s"}, testTypes)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +59,7 @@ func TestDecode(t *testing.T) {
 		{map[string]string{"target": "10.0.0.2", "time": "8h-30h"}, "time"},
 		{map[string]string{"target": "10.0.0.2", "time": "8h-17h,funday"}, "unknown day"},
 	} {
-		if _, err := decode(3, tc.props, testTypes); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := decodeProps(3, tc.props, testTypes); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v; want %q", tc.props, err, tc.want)
 		}
 	}
