@@ -325,6 +325,7 @@ func (cn *conn) login(ctx context.Context, req api.Request) bool {
 	switch {
 	case err == nil:
 		cn.sess = sess
+		svc.LoggedIn(cn.c)
 		cn.failures = 0
 		cn.c.SetReadDeadline(time.Time{})
 		cn.r.SetLimits(0, 0)

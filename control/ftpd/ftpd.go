@@ -133,6 +133,7 @@ func (se *session) handle(ctx context.Context, cmd, arg string) bool {
 			return false
 		}
 		se.sess, se.root, se.cwd = sess, root, "/"
+		service.LoggedIn(se.c)
 		se.reply(230, "User %s logged in", se.user)
 		return true
 	case "SYST":

@@ -18,6 +18,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/api"
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/service"
 )
 
 // Authenticator checks a user's credentials for a service and opens an executor session
@@ -53,6 +54,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 	}
 	stopped := make(chan struct{})
@@ -112,8 +114,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (*control.Session
 		writeError(w, http.StatusUnauthorized, "")
 		return nil, false
 	}
+	// A connection that has made an authenticated request no longer counts against
+	// its source's pre-login share of max-sessions.
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		service.LoggedIn(c)
+	}
 	return sess, true
 }
+
+// connKey is where ConnContext leaves a request's connection.
+type connKey struct{}
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.login(w, r)

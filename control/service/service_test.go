@@ -28,7 +28,7 @@ type rig struct {
 }
 
 // greet is a protocol that says hello and echoes a line, so a test can tell a served
-// connection from a refused one.
+// connection from a refused one. Its connections count as logged in at once.
 func greet(ctx context.Context, ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
@@ -37,6 +37,7 @@ func greet(ctx context.Context, ln net.Listener) error {
 		}
 		go func() {
 			defer c.Close()
+			LoggedIn(c)
 			fmt.Fprintf(c, "hello\n")
 			line, err := bufio.NewReader(c).ReadString('\n')
 			if err == nil {
@@ -289,5 +290,63 @@ func TestNoProtocol(t *testing.T) {
 	r.set(t, fmt.Sprintf("telnet port=%d disabled=no", freePort(t)))
 	if st := r.state(t, "telnet"); !strings.Contains(st.Status, "not available") {
 		t.Fatalf("telnet without protocol: %+v", st)
+	}
+}
+
+// Connections from one source that have not logged in hold at most half of
+// max-sessions; once logged in they count like any other.
+func TestPreLoginShare(t *testing.T) {
+	r := newRig(t)
+	port := freePort(t)
+	r.m.Register("api", func(ctx context.Context, ln net.Listener) error {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			go func() {
+				defer c.Close()
+				fmt.Fprintf(c, "hello\n")
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				if line == "login\n" {
+					LoggedIn(c)
+					io.WriteString(c, line)
+					bufio.NewReader(c).ReadString('\n')
+				}
+			}()
+		}
+	})
+	r.set(t, fmt.Sprintf("api port=%d disabled=no max-sessions=4", port))
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		c, ok := served(t, port)
+		if !ok {
+			t.Fatalf("pre-login connection %d of 2 refused", i+1)
+		}
+		held = append(held, c)
+	}
+	if c, ok := served(t, port); ok {
+		c.Close()
+		t.Fatal("a third pre-login connection from one source was served with max-sessions=4")
+	}
+	if n := testutil.ToFloat64(r.m.refused.WithLabelValues("api", "pre-login")); n != 1 {
+		t.Fatalf("refused pre-login = %v", n)
+	}
+	// Logged in, the first two free the share.
+	for _, c := range held {
+		io.WriteString(c, "login\n")
+		bufio.NewReader(c).ReadString('\n')
+	}
+	for i := 0; i < 2; i++ {
+		c, ok := served(t, port)
+		if !ok {
+			t.Fatalf("pre-login connection %d after two logins refused", i+1)
+		}
+		held = append(held, c)
 	}
 }

@@ -151,6 +151,7 @@ func (s *Server) serveConn(ctx context.Context, cfg *ssh.ServerConfig, c net.Con
 		return
 	}
 	defer login.End() // off /user active
+	service.LoggedIn(c)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for nc := range chans {

@@ -81,6 +81,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer sess.End() // off /user active
+	service.LoggedIn(c)
 	c.SetDeadline(time.Time{})
 	err := t.Run(ctx, terminal.Shell{Interp: s.Interp, Sess: sess, Identity: s.Identity})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {

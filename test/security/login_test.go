@@ -2,6 +2,7 @@ package security
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -218,4 +219,81 @@ func TestFTPPreLoginTimeout(t *testing.T) {
 			t.Fatal("an ftp client sending NOOP without logging in is still connected after 20 s")
 		}
 	}
+}
+
+// A stranger opening max-sessions idle connections to each service from one address
+// holds at most half the slots until --login-timeout: a client from another address
+// still gets in (every service used to reset it), and logged-in sessions from the
+// stranger's address are not limited by the pre-login share.
+func TestPreLoginSlots(t *testing.T) {
+	services := []string{"telnet", "ftp", "ssh", "api", "api-ssl", "www"}
+	r := newRouter(t, services)
+	r.must("/user/set", "admin", "password=admin-pw-1")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for _, s := range services {
+		for i := 0; i < 20; i++ {
+			// Past the pre-login share the stranger's connections are reset.
+			if c, err := net.DialTimeout("tcp", r.addr(s), 5*time.Second); err == nil {
+				held = append(held, c)
+			}
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	other := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	for _, s := range services {
+		c, err := other.Dial("tcp", r.addr(s))
+		if err != nil {
+			t.Errorf("%s: %v", s, err)
+			continue
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		switch s {
+		case "api":
+			api.NewWriter(c).WriteSentence("/login", "=name=admin", "=password=admin-pw-1")
+			words, err := api.NewReader(c).ReadSentence()
+			if err != nil || len(words) == 0 || words[0] != "!done" {
+				t.Errorf("api login from another address while a stranger holds connections: %v %v", words, err)
+			}
+		case "api-ssl":
+			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+			if err := tc.Handshake(); err != nil {
+				t.Errorf("api-ssl from another address: %v", err)
+			}
+		case "www":
+			fmt.Fprintf(c, "GET /rest/system/identity HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46YWRtaW4tcHctMQ==\r\n\r\n")
+			fallthrough
+		default: // telnet, ftp and ssh speak first
+			b := make([]byte, 64)
+			if n, err := c.Read(b); err != nil || n == 0 {
+				t.Errorf("%s from another address while a stranger holds connections: %v", s, err)
+			} else if s == "www" && !strings.Contains(string(b[:n]), "200 OK") {
+				t.Errorf("www from another address: %q", b[:n])
+			}
+		}
+		c.Close()
+	}
+	// Logged in, the stranger's address may use the other slots like anyone.
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	time.Sleep(300 * time.Millisecond)
+	for i := 0; i < 15; i++ {
+		c, err := net.DialTimeout("tcp", r.addr("api"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		api.NewWriter(c).WriteSentence("/login", "=name=admin", "=password=admin-pw-1")
+		if words, err := api.NewReader(c).ReadSentence(); err != nil || len(words) == 0 || words[0] != "!done" {
+			t.Fatalf("logged-in api session %d from one address: %v %v", i, words, err)
+		}
+	}
+	r.alive()
 }
