@@ -2,7 +2,6 @@ package usermanager
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/eap"
 	rad "github.com/routerd/routerd/radius"
@@ -86,6 +86,7 @@ type user struct {
 	userItem
 	nt    []byte
 	outer []string
+	inner []string
 	attrs []attr
 }
 
@@ -93,6 +94,11 @@ type user struct {
 type config struct {
 	routers map[netip.Addr]routerItem
 	users   map[string]*user
+	// cert is settings' certificate= (the TLS-based EAP methods' server certificate);
+	// anonOuter the outer-auths of group default-anonymous, for outer identities that
+	// are not users (EAP-TTLS and EAP-PEAP hide the user inside the tunnel).
+	cert      string
+	anonOuter []string
 }
 
 // Engine runs User Manager.
@@ -103,6 +109,9 @@ type Engine struct {
 	life context.Context
 	resp *rad.Responder
 	cfg  atomic.Pointer[config]
+	// certs is /certificate: the server certificate of the TLS-based EAP methods and the
+	// authorities EAP-TLS client certificates must chain to.
+	certs *certificate.Store
 
 	mu        sync.Mutex
 	listening settingsItem
@@ -116,7 +125,10 @@ type Engine struct {
 
 // conv is one EAP conversation, found again by its State attribute.
 type conv struct {
-	srv     *eap.MSCHAPv2Server
+	srv     eapServer
+	method  string   // outer-auths name of the running method
+	allowed []string // the outer methods the outer identity may use
+	started bool     // the peer answered the method (a Nak is too late then)
 	expires time.Time
 	logged  bool // the failure is logged and counted
 }
@@ -155,6 +167,7 @@ func (e *Engine) TypedItems() map[string]any {
 // Start installs the password hashing, the status menus and the responder.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.ex, e.h, e.life = h.Ex, h, ctx
+	e.certs, _ = engine.Lookup[*certificate.Store](h)
 	for _, cmd := range []string{"add", "set"} {
 		gen, spec, ok := h.Ex.Generic(UserPath, cmd)
 		if !ok {
@@ -314,7 +327,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			st.Status = "no password: cannot log in"
 		}
 		if err == nil && gok {
-			u.outer = g.Outer
+			u.outer, u.inner = g.Outer, g.Inner
 			u.attrs = append(slices.Clone(gattrs[u.Group]), as...)
 			if !u.Disabled {
 				cfg.users[u.Name] = &u
@@ -324,6 +337,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	cfg.cert = st.Cert
+	cfg.anonOuter = groups["default-anonymous"].Outer
 	e.cfg.Store(cfg)
 	e.resp.RequireMessageAuth = st.RequireMA != "no"
 	if !st.Enabled {
@@ -429,12 +444,13 @@ func (e *Engine) accept(q *rad.Request, method string, u *user) *radius.Packet {
 	return r
 }
 
-// check says why a user may not log in with a method now ("" when it may).
+// check says why a user may not log in with a method now ("" when it may; method ""
+// skips the outer-auths check).
 func (e *Engine) check(q *rad.Request, u *user, method string) string {
 	if u == nil {
 		return "no such user"
 	}
-	if !slices.Contains(u.outer, method) {
+	if method != "" && !slices.Contains(u.outer, method) {
 		return "method " + method + " not in the outer-auths of group " + u.Group
 	}
 	if u.CallerID != "" && rfc2865.CallingStationID_GetString(q.Packet) != u.CallerID {
@@ -508,99 +524,6 @@ func (e *Engine) mschap2(q *rad.Request, u *user, name string, resp []byte) *rad
 
 // convTTL is how long an EAP conversation waits for the client's next message.
 const convTTL = 60 * time.Second
-
-// eap runs EAP-MSCHAPv2 over RADIUS (RFC 3579).
-func (e *Engine) eap(q *rad.Request, cfg *config, msg []byte) *radius.Packet {
-	const method = "eap-mschap2"
-	name := rfc2865.UserName_GetString(q.Packet)
-	p, err := eap.Parse(msg)
-	if err != nil {
-		return e.reject(q, method, name, err.Error())
-	}
-	challenge := func(c *conv, out *eap.Packet) *radius.Packet {
-		var b [16]byte
-		rand.Read(b[:])
-		st := hex.EncodeToString(b[:])
-		e.mu.Lock()
-		now := time.Now()
-		for k, o := range e.convs {
-			if now.After(o.expires) {
-				delete(e.convs, k)
-			}
-		}
-		if len(e.convs) >= 4096 {
-			e.mu.Unlock()
-			return e.reject(q, method, name, "too many EAP conversations in progress")
-		}
-		c.expires = now.Add(convTTL)
-		e.convs[st] = c
-		e.mu.Unlock()
-		e.count(method, 2)
-		r := q.Response(radius.CodeAccessChallenge)
-		rad.SetEAPMessage(r, out.Marshal())
-		rfc2865.State_Set(r, []byte(st))
-		rfc2865.SessionTimeout_Set(r, 30)
-		return r
-	}
-	final := func(out *eap.Packet) *radius.Packet {
-		r := q.Response(radius.CodeAccessReject)
-		rad.SetEAPMessage(r, out.Marshal())
-		return r
-	}
-	state := string(rfc2865.State_Get(q.Packet))
-	if state == "" {
-		if p.Code != eap.CodeResponse || p.Type != eap.TypeIdentity {
-			e.reject(q, method, name, "EAP conversation does not start with an identity")
-			return final(&eap.Packet{Code: eap.CodeFailure, ID: p.ID})
-		}
-		u := cfg.users[string(p.Data)]
-		if why := e.check(q, u, method); why != "" {
-			e.reject(q, method, string(p.Data), why)
-			return final(&eap.Packet{Code: eap.CodeFailure, ID: p.ID})
-		}
-		c := &conv{srv: &eap.MSCHAPv2Server{Name: "routerd", Lookup: func(n string) ([]byte, bool) {
-			u := e.cfg.Load().users[n]
-			if u == nil || u.nt == nil {
-				return nil, false
-			}
-			return u.nt, true
-		}}}
-		return challenge(c, c.srv.Start(p.ID+1))
-	}
-	e.mu.Lock()
-	c := e.convs[state]
-	delete(e.convs, state)
-	e.mu.Unlock()
-	if c == nil {
-		e.reject(q, method, name, "unknown or expired EAP State")
-		return final(&eap.Packet{Code: eap.CodeFailure, ID: p.ID})
-	}
-	out, done := c.srv.Handle(p)
-	if !done {
-		if c.srv.Err != nil && !c.logged {
-			// The failure request goes out now; the client's acknowledgement ends it.
-			c.logged = true
-			e.reject(q, method, c.srv.User, c.srv.Err.Error())
-		}
-		return challenge(c, out)
-	}
-	if c.srv.Err != nil {
-		if !c.logged {
-			e.reject(q, method, c.srv.User, c.srv.Err.Error())
-		}
-		return final(out)
-	}
-	u := e.cfg.Load().users[c.srv.User]
-	if why := e.check(q, u, method); why != "" {
-		e.reject(q, method, c.srv.User, why)
-		return final(&eap.Packet{Code: eap.CodeFailure, ID: p.ID})
-	}
-	r := e.accept(q, method, u)
-	rad.SetEAPMessage(r, out.Marshal())
-	rad.SetMPPEKeys(r, c.srv.RecvKey, c.srv.SendKey)
-	rfc2865.UserName_SetString(r, c.srv.User)
-	return r
-}
 
 // acct records Accounting-Requests into sessions.
 func (e *Engine) acct(ctx context.Context, q *rad.Request) *radius.Packet {

@@ -19,6 +19,7 @@ import (
 	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/script"
@@ -39,6 +40,7 @@ func newRig(t testing.TB) *rig {
 	ex := controltest.NewIn(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := engine.New(ex, nil)
+	h.Register(certificate.New(certificate.Options{DataDir: dir}))
 	e := New(Options{Host: "127.0.0.1", Listen: func(a *net.UDPAddr) (*net.UDPConn, error) {
 		return net.ListenUDP("udp", &net.UDPAddr{IP: a.IP})
 	}})

@@ -1,0 +1,164 @@
+package eap
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+)
+
+type testPKI struct {
+	ca           *x509.Certificate
+	server, user tls.Certificate
+	pool         *x509.CertPool
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	leaf := func(cn string, eku x509.ExtKeyUsage, serial int64) tls.Certificate {
+		k, _ := rsa.GenerateKey(rand.Reader, 2048)
+		tm := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{eku}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment}
+		d, err := x509.CreateCertificate(rand.Reader, tm, ca, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _ := x509.ParseCertificate(d)
+		return tls.Certificate{Certificate: [][]byte{d, der}, PrivateKey: k, Leaf: x}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &testPKI{ca: ca, server: leaf("radius.example", x509.ExtKeyUsageServerAuth, 2),
+		user: leaf("user1", x509.ExtKeyUsageClientAuth, 3), pool: pool}
+}
+
+// run drives a peer and a server to the end; it returns the server's outcome and the
+// peer's error.
+func runTLS(t *testing.T, peer *TLSPeer, srv *TLSServer) (error, error) {
+	t.Helper()
+	idResp, _ := peer.Handle(&Packet{Code: CodeRequest, ID: 1, Type: TypeIdentity})
+	if idResp == nil || idResp.Type != TypeIdentity {
+		t.Fatalf("identity response %v", idResp)
+	}
+	req := srv.Start(2)
+	for i := 0; i < 100; i++ {
+		resp, perr := peer.Handle(req)
+		if resp == nil {
+			return srv.Err, perr
+		}
+		raw, err := Parse(resp.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, done := srv.Handle(raw)
+		if done {
+			_, perr := peer.Handle(next)
+			return srv.Err, perr
+		}
+		req = next
+	}
+	t.Fatal("conversation does not end")
+	return nil, nil
+}
+
+func TestTLSMethodsRoundTrip(t *testing.T) {
+	pki := newTestPKI(t)
+	users := map[string][]byte{"user1": NTHash("password")}
+	inner := func(method, u string) ([]byte, error) {
+		if h, ok := users[u]; ok {
+			return h, nil
+		}
+		return nil, ErrAuth
+	}
+	verifyServer := func(rawCerts [][]byte, _ [][]*x509.Certificate) error {
+		c, err := x509.ParseCertificate(rawCerts[0])
+		if err != nil {
+			return err
+		}
+		_, err = c.Verify(x509.VerifyOptions{Roots: pki.pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+		return err
+	}
+	clientCfg := &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: verifyServer}
+	srvCfg := &tls.Config{Certificates: []tls.Certificate{pki.server}}
+	tlsSrvCfg := srvCfg.Clone()
+	tlsSrvCfg.ClientAuth, tlsSrvCfg.ClientCAs = tls.RequireAndVerifyClientCert, pki.pool
+	certUser := func(c *x509.Certificate) (string, error) { return c.Subject.CommonName, nil }
+	withCert := clientCfg.Clone()
+	withCert.Certificates = []tls.Certificate{pki.user}
+
+	for _, tc := range []struct {
+		name     string
+		peer     *TLSPeer
+		srv      *TLSServer
+		ok       bool
+		innerUse string
+	}{
+		{"tls", &TLSPeer{Type: TypeTLS, Identity: "user1", Config: withCert}, &TLSServer{Type: TypeTLS, Config: tlsSrvCfg, CertUser: certUser}, true, ""},
+		{"tls-no-cert", &TLSPeer{Type: TypeTLS, Identity: "user1", Config: clientCfg}, &TLSServer{Type: TypeTLS, Config: tlsSrvCfg, CertUser: certUser}, false, ""},
+		{"ttls-mschapv2", &TLSPeer{Type: TypeTTLS, Identity: "anonymous", User: "user1", Password: "password", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, true, "ttls-mschap2"},
+		{"ttls-pap", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "password", Inner: "pap", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, true, "ttls-pap"},
+		{"ttls-wrong", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "nope", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, false, ""},
+		{"ttls-pap-wrong", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "nope", Inner: "pap", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, false, ""},
+		{"peap", &TLSPeer{Type: TypePEAP, Identity: "anonymous", User: "user1", Password: "password", Config: clientCfg}, &TLSServer{Type: TypePEAP, Config: srvCfg, Inner: inner}, true, "peap-mschap2"},
+		{"peap-wrong", &TLSPeer{Type: TypePEAP, User: "user1", Password: "nope", Config: clientCfg}, &TLSServer{Type: TypePEAP, Config: srvCfg, Inner: inner}, false, ""},
+		{"peap-untrusted-server", &TLSPeer{Type: TypePEAP, User: "user1", Password: "password", Config: &tls.Config{InsecureSkipVerify: true,
+			VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return errors.New("untrusted") }}}, &TLSServer{Type: TypePEAP, Config: srvCfg, Inner: inner}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			serr, perr := runTLS(t, tc.peer, tc.srv)
+			if tc.ok {
+				if serr != nil || perr != nil {
+					t.Fatalf("server %v, peer %v", serr, perr)
+				}
+				if len(tc.peer.MSK) != 64 || string(tc.peer.MSK) != string(tc.srv.MSK) {
+					t.Fatalf("MSK peer %x server %x", tc.peer.MSK, tc.srv.MSK)
+				}
+				if tc.srv.User != "user1" || tc.srv.Method != tc.innerUse {
+					t.Fatalf("user %q method %q", tc.srv.User, tc.srv.Method)
+				}
+				return
+			}
+			if serr == nil || perr == nil || tc.srv.MSK != nil || tc.peer.MSK != nil {
+				t.Fatalf("expected failure: server %v, peer %v", serr, perr)
+			}
+			t.Logf("server: %v; peer: %v", serr, perr)
+		})
+	}
+}
+
+// FuzzTLSMethods: the TLS-based methods' framing, AVPs and TLVs come from the network.
+func FuzzTLSMethods(f *testing.F) {
+	f.Add([]byte{0x80, 0, 0, 0, 10, 22, 3, 1}, byte(TypeTTLS))
+	f.Add([]byte{0x40, 1, 2, 3}, byte(TypePEAP))
+	f.Add(appendAVP(nil, vendorMicrosoft, avpMSCHAP2Resp, make([]byte, 50)), byte(TypeTLS))
+	f.Fuzz(func(t *testing.T, d []byte, typ byte) {
+		parseAVPs(d)
+		parseResult(d)
+		var fr framer
+		fr.take(d)
+		srv := &TLSServer{Type: TypeTTLS}
+		srv.Start(1)
+		srv.Handle(&Packet{Code: CodeResponse, ID: 1, Type: Type(typ), Data: d})
+		srv.Close()
+		peer := &TLSPeer{Type: TypePEAP, User: "u", Password: "p"}
+		peer.Handle(&Packet{Code: CodeRequest, ID: 1, Type: Type(typ), Data: d})
+		peer.Close()
+	})
+}

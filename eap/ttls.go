@@ -1,0 +1,207 @@
+package eap
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// EAP-TTLSv0 (RFC 5281): the tunnel carries Diameter-style AVPs; routerd authenticates
+// PAP (User-Password) and MS-CHAPv2 (RFC 5281 11.2.4, challenge from the tunnel keys).
+
+// AVP codes used in the tunnel (RFC 5281 10, RFC 2548 vendor 311).
+const (
+	avpUserName      = 1
+	avpUserPassword  = 2
+	avpMSCHAP2Resp   = 25 // vendor 311
+	avpMSCHAP2Succ   = 26 // vendor 311
+	avpMSCHAPError   = 2  // vendor 311
+	avpMSCHAPChal    = 11 // vendor 311
+	vendorMicrosoft  = 311
+	avpFlagVendor    = 0x80
+	avpFlagMandatory = 0x40
+)
+
+type avp struct {
+	code   uint32
+	vendor uint32
+	data   []byte
+}
+
+// parseAVPs decodes the AVPs of one tunnel message (RFC 5281 10.1).
+func parseAVPs(b []byte) ([]avp, error) {
+	var out []avp
+	for len(b) > 0 {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("%w: short AVP header", ErrMalformed)
+		}
+		a := avp{code: binary.BigEndian.Uint32(b)}
+		flags := b[4]
+		l := int(b[5])<<16 | int(b[6])<<8 | int(b[7])
+		h := 8
+		if flags&avpFlagVendor != 0 {
+			if len(b) < 12 {
+				return nil, fmt.Errorf("%w: short vendor AVP", ErrMalformed)
+			}
+			a.vendor = binary.BigEndian.Uint32(b[8:])
+			h = 12
+		}
+		if l < h || l > len(b) {
+			return nil, fmt.Errorf("%w: AVP length %d", ErrMalformed, l)
+		}
+		a.data = b[h:l]
+		out = append(out, a)
+		pad := (l + 3) &^ 3
+		if pad > len(b) {
+			pad = len(b)
+		}
+		b = b[pad:]
+	}
+	return out, nil
+}
+
+func findAVP(as []avp, vendor, code uint32) ([]byte, bool) {
+	for _, a := range as {
+		if a.vendor == vendor && a.code == code {
+			return a.data, true
+		}
+	}
+	return nil, false
+}
+
+// appendAVP encodes one mandatory AVP, padded to four bytes.
+func appendAVP(b []byte, vendor, code uint32, data []byte) []byte {
+	h := 8
+	flags := byte(avpFlagMandatory)
+	if vendor != 0 {
+		h, flags = 12, flags|avpFlagVendor
+	}
+	l := h + len(data)
+	b = binary.BigEndian.AppendUint32(b, code)
+	b = append(b, flags, byte(l>>16), byte(l>>8), byte(l))
+	if vendor != 0 {
+		b = binary.BigEndian.AppendUint32(b, vendor)
+	}
+	b = append(b, data...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// ttlsChallenge is the 17 bytes of RFC 5281 11.1: MS-CHAP challenge then identifier.
+func ttlsChallenge(c *tls.Conn, p *pipe, kl *keyLog) ([]byte, error) {
+	return tunnelKeys(c, p, kl, "ttls challenge", 17)
+}
+
+// ttlsServer authenticates the tunnel's inner method (server program).
+func (s *TLSServer) ttls(c *tls.Conn) error {
+	buf := make([]byte, 16384)
+	n, err := c.Read(buf)
+	if err != nil {
+		return fmt.Errorf("reading the tunnel: %w", err)
+	}
+	as, err := parseAVPs(buf[:n])
+	if err != nil {
+		return err
+	}
+	name, ok := findAVP(as, 0, avpUserName)
+	if !ok {
+		return fmt.Errorf("%w: no User-Name in the tunnel", ErrMalformed)
+	}
+	s.User = string(name)
+	if pw, ok := findAVP(as, 0, avpUserPassword); ok {
+		s.Method = "ttls-pap"
+		nt, err := s.Inner(s.Method, s.User)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(NTHash(string(bytes.TrimRight(pw, "\x00"))), nt) != 1 {
+			return fmt.Errorf("%w: wrong password for %q", ErrAuth, s.User)
+		}
+		return nil
+	}
+	resp, ok := findAVP(as, vendorMicrosoft, avpMSCHAP2Resp)
+	if !ok {
+		return fmt.Errorf("inner method not supported (only PAP and MS-CHAPv2 in EAP-TTLS)")
+	}
+	s.Method = "ttls-mschap2"
+	ch, ok := findAVP(as, vendorMicrosoft, avpMSCHAPChal)
+	want, err := ttlsChallenge(c, s.p, &s.kl)
+	if err != nil {
+		return err
+	}
+	if !ok || len(resp) != 50 || !bytes.Equal(ch, want[:16]) || resp[0] != want[16] {
+		return fmt.Errorf("%w: MS-CHAP-Challenge or identifier not the tunnel's (RFC 5281 11.2.4)", ErrAuth)
+	}
+	nt, err := s.Inner(s.Method, s.User)
+	if err != nil {
+		return err
+	}
+	peer, ntResp := resp[2:18], resp[26:50]
+	if subtle.ConstantTimeCompare(NTResponse(ch, peer, s.User, nt), ntResp) != 1 {
+		return fmt.Errorf("%w: wrong password for %q", ErrAuth, s.User)
+	}
+	ok2 := append([]byte{resp[0]}, AuthenticatorResponse(ch, peer, ntResp, s.User, nt)...)
+	if _, err := c.Write(appendAVP(nil, vendorMicrosoft, avpMSCHAP2Succ, ok2)); err != nil {
+		return err
+	}
+	// The peer acknowledges with an empty message; EAP-Success follows it.
+	return nil
+}
+
+// ttlsPeer runs the inner method as peer (client program).
+func (c *TLSPeer) ttls(conn *tls.Conn) error {
+	user := []byte(c.User)
+	out := appendAVP(nil, 0, avpUserName, user)
+	if strings.EqualFold(c.Inner, "pap") {
+		pw := []byte(c.Password)
+		pw = append(pw, make([]byte, (16-len(pw)%16)%16)...)
+		if len(pw) == 0 {
+			pw = make([]byte, 16)
+		}
+		_, err := conn.Write(appendAVP(out, 0, avpUserPassword, pw))
+		return err
+	}
+	ch, err := ttlsChallenge(conn, c.p, &c.kl)
+	if err != nil {
+		return err
+	}
+	peer := make([]byte, 16)
+	randRead(peer)
+	h := NTHash(c.Password)
+	ntResp := NTResponse(ch[:16], peer, c.User, h)
+	resp := []byte{ch[16], 0}
+	resp = append(resp, peer...)
+	resp = append(resp, make([]byte, 8)...)
+	resp = append(resp, ntResp...)
+	out = appendAVP(out, vendorMicrosoft, avpMSCHAPChal, ch[:16])
+	out = appendAVP(out, vendorMicrosoft, avpMSCHAP2Resp, resp)
+	if _, err := conn.Write(out); err != nil {
+		return err
+	}
+	buf := make([]byte, 16384)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return fmt.Errorf("waiting for MS-CHAP2-Success: %w", err)
+	}
+	as, err := parseAVPs(buf[:n])
+	if err != nil {
+		return err
+	}
+	if e, ok := findAVP(as, vendorMicrosoft, avpMSCHAPError); ok {
+		return fmt.Errorf("%w: %s", ErrAuth, bytes.TrimLeft(e[min(1, len(e)):], "\x00"))
+	}
+	succ, ok := findAVP(as, vendorMicrosoft, avpMSCHAP2Succ)
+	want := AuthenticatorResponse(ch[:16], peer, ntResp, c.User, h)
+	if !ok || len(succ) < 43 || subtle.ConstantTimeCompare(succ[1:43], []byte(want)) != 1 {
+		return fmt.Errorf("%w: the server's MS-CHAP2-Success does not verify (it does not know the password)", ErrAuth)
+	}
+	return nil
+}
+
+var errNoInner = errors.New("no inner method")
