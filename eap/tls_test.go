@@ -113,6 +113,8 @@ func TestTLSMethodsRoundTrip(t *testing.T) {
 		{"tls", &TLSPeer{Type: TypeTLS, Identity: "user1", Config: withCert}, &TLSServer{Type: TypeTLS, Config: tlsSrvCfg, CertUser: certUser}, true, ""},
 		{"tls-no-cert", &TLSPeer{Type: TypeTLS, Identity: "user1", Config: clientCfg}, &TLSServer{Type: TypeTLS, Config: tlsSrvCfg, CertUser: certUser}, false, ""},
 		{"ttls-mschapv2", &TLSPeer{Type: TypeTTLS, Identity: "anonymous", User: "user1", Password: "password", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, true, "ttls-mschap2"},
+		{"ttls-eap", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "password", Inner: "eap", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, true, "ttls-mschap2"},
+		{"ttls-eap-wrong", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "wrong", Inner: "eap", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, false, ""},
 		{"ttls-pap", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "password", Inner: "pap", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, true, "ttls-pap"},
 		{"ttls-wrong", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "nope", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, false, ""},
 		{"ttls-pap-wrong", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "nope", Inner: "pap", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, false, ""},
@@ -161,4 +163,31 @@ func FuzzTLSMethods(f *testing.F) {
 		peer.Handle(&Packet{Code: CodeRequest, ID: 1, Type: Type(typ), Data: d})
 		peer.Close()
 	})
+}
+
+// TestPeerNak: a Peer Naks what it was not given and runs what it was.
+func TestPeerNak(t *testing.T) {
+	users := map[string][]byte{"user1": NTHash("password")}
+	peer := &Peer{Methods: []Type{TypeMSCHAPv2}, User: "user1", Password: "password"}
+	resp, err := peer.Handle(&Packet{Code: CodeRequest, ID: 3, Type: TypePEAP, Data: []byte{flagS}})
+	if err != nil || resp.Type != TypeNak || len(resp.Data) != 1 || resp.Data[0] != byte(TypeMSCHAPv2) {
+		t.Fatalf("%v %v", resp, err)
+	}
+	srv := &MSCHAPv2Server{Name: "r", Lookup: func(u string) ([]byte, bool) { h, ok := users[u]; return h, ok }}
+	req := srv.Start(4)
+	for {
+		resp, err := peer.Handle(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := Parse(resp.Marshal())
+		next, done := srv.Handle(raw)
+		if done {
+			if _, err := peer.Handle(next); err != nil || len(peer.MSK) != 32 {
+				t.Fatalf("%v %x", err, peer.MSK)
+			}
+			return
+		}
+		req = next
+	}
 }

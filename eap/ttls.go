@@ -17,6 +17,7 @@ import (
 const (
 	avpUserName      = 1
 	avpUserPassword  = 2
+	avpEAPMessage    = 79
 	avpMSCHAP2Resp   = 25 // vendor 311
 	avpMSCHAP2Succ   = 26 // vendor 311
 	avpMSCHAPError   = 2  // vendor 311
@@ -109,6 +110,9 @@ func (s *TLSServer) ttls(c *tls.Conn) error {
 	if err != nil {
 		return err
 	}
+	if m, ok := findAVP(as, 0, avpEAPMessage); ok {
+		return s.ttlsEAP(c, m)
+	}
 	name, ok := findAVP(as, 0, avpUserName)
 	if !ok {
 		return fmt.Errorf("%w: no User-Name in the tunnel", ErrMalformed)
@@ -154,10 +158,80 @@ func (s *TLSServer) ttls(c *tls.Conn) error {
 	return nil
 }
 
+// ttlsEAP runs EAP-MSCHAPv2 in EAP-Message AVPs (RFC 5281 11.2.1), as strongSwan's
+// EAP-TTLS peer authenticates; it counts as ttls-mschap2. first is the peer's inner
+// EAP-Response/Identity.
+func (s *TLSServer) ttlsEAP(c *tls.Conn, first []byte) error {
+	p, err := Parse(first)
+	if err != nil {
+		return err
+	}
+	if p.Code != CodeResponse || p.Type != TypeIdentity || len(p.Data) == 0 {
+		return fmt.Errorf("%w: inner EAP does not start with an identity", ErrMalformed)
+	}
+	s.User, s.Method = string(p.Data), "ttls-mschap2"
+	var innerErr error
+	ms := &MSCHAPv2Server{Name: s.Name, Lookup: func(u string) ([]byte, bool) {
+		nt, err := s.Inner(s.Method, u)
+		if err != nil {
+			innerErr = err
+			return nil, false
+		}
+		return nt, true
+	}}
+	req := ms.Start(p.ID + 1)
+	buf := make([]byte, 16384)
+	for i := 0; ; i++ {
+		if i == maxInnerRounds {
+			return fmt.Errorf("%w: inner EAP does not end", ErrMalformed)
+		}
+		if _, err := c.Write(appendAVP(nil, 0, avpEAPMessage, req.Marshal())); err != nil {
+			return err
+		}
+		n, err := c.Read(buf)
+		if err != nil {
+			return fmt.Errorf("reading the tunnel: %w", err)
+		}
+		as, err := parseAVPs(buf[:n])
+		if err != nil {
+			return err
+		}
+		m, ok := findAVP(as, 0, avpEAPMessage)
+		if !ok {
+			return fmt.Errorf("%w: no EAP-Message in the tunnel", ErrMalformed)
+		}
+		resp, err := Parse(m)
+		if err != nil {
+			return err
+		}
+		if resp.Code == CodeResponse && resp.Type == TypeNak {
+			return errors.New("peer refuses EAP-MSCHAPv2 inside EAP-TTLS (Nak)")
+		}
+		next, done := ms.Handle(resp)
+		if done {
+			break
+		}
+		req = next
+	}
+	switch {
+	case innerErr != nil:
+		return innerErr
+	case ms.Err != nil:
+		return ms.Err
+	}
+	if ms.User != "" {
+		s.User = ms.User
+	}
+	return nil
+}
+
 // ttlsPeer runs the inner method as peer (client program).
 func (c *TLSPeer) ttls(conn *tls.Conn) error {
 	user := []byte(c.User)
 	out := appendAVP(nil, 0, avpUserName, user)
+	if strings.EqualFold(c.Inner, "eap") {
+		return c.ttlsEAP(conn)
+	}
 	if strings.EqualFold(c.Inner, "pap") {
 		pw := []byte(c.Password)
 		pw = append(pw, make([]byte, (16-len(pw)%16)%16)...)
@@ -204,4 +278,45 @@ func (c *TLSPeer) ttls(conn *tls.Conn) error {
 	return nil
 }
 
-var errNoInner = errors.New("no inner method")
+// ttlsEAP is the peer's EAP-MSCHAPv2 in EAP-Message AVPs.
+func (c *TLSPeer) ttlsEAP(conn *tls.Conn) error {
+	inner := &MSCHAPv2Peer{User: c.User, Password: c.Password}
+	out := (&Packet{Code: CodeResponse, ID: 0, Type: TypeIdentity, Data: []byte(c.User)}).Marshal()
+	buf := make([]byte, 16384)
+	for i := 0; i < maxInnerRounds; i++ {
+		if _, err := conn.Write(appendAVP(nil, 0, avpEAPMessage, out)); err != nil {
+			return err
+		}
+		if inner.MSK != nil {
+			return nil // the acknowledged MS-CHAPv2 success; the outer EAP-Success follows
+		}
+		n, err := conn.Read(buf)
+		if err != nil {
+			return fmt.Errorf("reading the tunnel: %w", err)
+		}
+		as, err := parseAVPs(buf[:n])
+		if err != nil {
+			return err
+		}
+		m, ok := findAVP(as, 0, avpEAPMessage)
+		if !ok {
+			return fmt.Errorf("%w: no EAP-Message in the tunnel", ErrMalformed)
+		}
+		p, err := Parse(m)
+		if err != nil {
+			return err
+		}
+		resp, err := inner.Handle(p)
+		if err != nil {
+			if resp != nil {
+				conn.Write(appendAVP(nil, 0, avpEAPMessage, resp.Marshal()))
+			}
+			return err
+		}
+		if resp == nil {
+			return fmt.Errorf("%w: inner %v", ErrMalformed, p)
+		}
+		out = resp.Marshal()
+	}
+	return fmt.Errorf("%w: inner EAP does not end", ErrMalformed)
+}

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/routerd/routerd/eap"
 )
 
 // Identity is an IKE identification as it travels in IDi/IDr.
@@ -119,6 +121,9 @@ type IdentityConfig struct {
 	// EAPUser and EAPPassword are the credentials of auth-method=eap (eap-mschapv2)
 	// and of an XAuth client (pre-shared-key-xauth).
 	EAPUser, EAPPassword string
+	// EAPMethods are eap-methods of auth-method=eap (empty: EAP-MSCHAPv2); EAP-TLS
+	// authenticates with Cert, and the TLS-based methods verify the server with Verifier.
+	EAPMethods []eap.Type
 	// Cert, when set, is what this side signs AUTH with (digital-signature; also the
 	// responder's own AUTH of eap-radius).
 	Cert *Credential

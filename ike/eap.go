@@ -66,7 +66,7 @@ type eapState struct {
 	sessionID string
 	started   time.Time
 	// initiator
-	peer        *eap.MSCHAPv2Peer
+	peer        *eap.Peer
 	responderOK bool
 	counted     bool // the failure is counted already
 	// both
@@ -312,6 +312,9 @@ func (sa *IKESA) eapAccountStart() {
 // eapEnded sends the accounting stop when an accounted IKE SA goes (d.mu held).
 func (sa *IKESA) eapEnded(established bool, why string) {
 	st := sa.eap
+	if st != nil && st.peer != nil {
+		st.peer.Close()
+	}
 	relay := sa.d.opts.EAPRelay
 	if st == nil || relay == nil || st.sessionID == "" || !established {
 		return
@@ -345,14 +348,19 @@ func (sa *IKESA) sendAuthEAP() {
 		ps = append(ps, sa.certReq()...)
 	}
 	ps = append(ps, sa.firstChildRequest()...)
-	sa.eap = &eapState{peer: &eap.MSCHAPv2Peer{User: sa.ident.EAPUser, Password: sa.ident.EAPPassword}}
+	methods := sa.ident.EAPMethods
+	if len(methods) == 0 {
+		methods = []eap.Type{eap.TypeMSCHAPv2}
+	}
+	sa.eap = &eapState{peer: &eap.Peer{Methods: methods, User: sa.ident.EAPUser, Password: sa.ident.EAPPassword,
+		Identity: sa.eapIdentity(), TLS: sa.eapTLS()}}
 	sa.request(IKEAuth, ps, sa.eapResponse, func() { sa.fail("malformed IKE_AUTH response") })
 }
 
 // eapFail ends an initiator's EAP exchange.
 func (sa *IKESA) eapFail(why string) {
 	sa.d.Stats.AuthFailed.Add(1)
-	sa.d.log.Warn("ipsec: EAP authentication failed", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "user", sa.ident.EAPUser, "reason", why)
+	sa.d.log.Warn("ipsec: EAP authentication failed", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "user", sa.eapIdentity(), "reason", why)
 	sa.destroy("EAP authentication failed")
 }
 
@@ -445,7 +453,7 @@ func (sa *IKESA) eapEstablished(ps []Payload) {
 		sa.takeConfig(c)
 	}
 	sa.setEstablished()
-	sa.d.log.Info("ipsec: EAP authentication succeeded", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "user", sa.ident.EAPUser)
+	sa.d.log.Info("ipsec: EAP authentication succeeded", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "user", sa.eapIdentity())
 	if cp := sa.pendingFirst; cp != nil {
 		sa.pendingFirst = nil
 		c := sa.completeChild(cp, ps, sa.ni, sa.nr)

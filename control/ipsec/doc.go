@@ -31,8 +31,10 @@
 // and lifebytes are ignored with exchange-mode=ike2, as the reference says RouterOS does.
 // match-by=certificate is certauth.go's; xauth-use-radius applies to IKEv1 peers only.
 //
-// EAP (eap.go): auth-method=eap as initiator with username/password and eap-methods
-// eap-mschapv2, the responder verified by its certificate (/certificate) or secret=;
+// EAP (eap.go): auth-method=eap as initiator with eap-methods eap-mschapv2, eap-ttls and
+// eap-peap (username/password) and eap-tls (certificate=), in the order given (the
+// server picks; others are Naked), the EAP server's TLS certificate verified against
+// /certificate as a tls-server (ike/eaptls.go), the responder verified by its certificate (/certificate) or secret=;
 // auth-method=eap-radius as responder relaying EAP to the /radius servers of
 // service=ipsec (the router authenticates with certificate=, else the identity's secret,
 // else EAP-only when the client offers it), Framed-IP-Address handed out by mode config, RADIUS accounting start

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,19 +15,30 @@ import (
 	"layeh.com/radius/rfc2869"
 
 	"github.com/routerd/routerd/control/value"
+	"github.com/routerd/routerd/eap"
 	"github.com/routerd/routerd/ike"
 	rad "github.com/routerd/routerd/radius"
 )
+
+// eapMethods are the eap-methods the initiator speaks.
+var eapMethods = map[string]eap.Type{"eap-mschapv2": eap.TypeMSCHAPv2, "eap-tls": eap.TypeTLS, "eap-ttls": eap.TypeTTLS, "eap-peap": eap.TypePEAP}
 
 // eapIdentity fills in the EAP part of an identity (auth-method eap or eap-radius).
 func eapIdentity(p map[string]string, ic *ike.IdentityConfig, haveRADIUS bool) error {
 	switch ic.Method {
 	case ike.AuthMethodEAP:
-		if !slices.Contains(strings.Split(p["eap-methods"], ","), "eap-mschapv2") {
-			return fmt.Errorf("eap-methods=%s: only eap-mschapv2 is implemented", p["eap-methods"])
+		ic.EAPMethods = nil
+		password := false
+		for _, m := range strings.Split(p["eap-methods"], ",") {
+			t, ok := eapMethods[m]
+			if !ok {
+				return fmt.Errorf("eap-methods=%s: %s is not implemented (eap-mschapv2, eap-tls, eap-ttls and eap-peap are)", p["eap-methods"], m)
+			}
+			ic.EAPMethods = append(ic.EAPMethods, t)
+			password = password || t != eap.TypeTLS
 		}
-		if p["username"] == "" || p["password"] == "" {
-			return errors.New("auth-method=eap needs username and password")
+		if password && (p["username"] == "" || p["password"] == "") {
+			return errors.New("auth-method=eap needs username and password (eap-methods other than eap-tls)")
 		}
 		ic.EAPUser, ic.EAPPassword = p["username"], p["password"]
 	case ike.AuthMethodEAPRadius:

@@ -23,6 +23,7 @@ import (
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/eap"
 	"github.com/routerd/routerd/ike"
 	"github.com/routerd/routerd/ike/esp"
 	rad "github.com/routerd/routerd/radius"
@@ -542,6 +543,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			// The EAP client verifies a responder's certificate against /certificate.
 			if err := e.certAuth(p, ic); err != nil {
 				e.bad(IdentityPath, it.ID, err)
+				continue
+			}
+			if slices.Contains(ic.EAPMethods, eap.TypeTLS) && ic.Cert == nil && len(ic.EAPMethods) == 1 {
+				e.bad(IdentityPath, it.ID, errors.New("eap-methods=eap-tls needs certificate="))
 				continue
 			}
 		}
