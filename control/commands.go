@@ -190,7 +190,7 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		for k, v := range vals {
 			props[k] = v
 		}
-		if np := c.Menu.NameProp(); np != "" && props[np] == "" {
+		if np := c.Menu.NameProp(); np != "" && props[np] == "" && !c.Menu.NoDefaultName {
 			props[np] = defaultName(tx, c.Menu)
 		}
 		if _, ok := c.Menu.Prop("owner"); ok && props["owner"] == "" && c.Sess.User != "" {

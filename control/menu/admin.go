@@ -38,12 +38,11 @@ func adminMenus() []*Menu {
 			Props: []Prop{
 				{Name: "time", Type: value.TimeOfDay(), ReadOnly: true, Desc: "Local time of day (set needs routerd --allow-clock-set)."},
 				{Name: "date", Type: value.Date(), ReadOnly: true, Desc: "Local date (set needs routerd --allow-clock-set)."},
-				{Name: "time-zone-autodetect", Type: value.Bool(), ReadOnly: true, Desc: "Remembered only: routerd takes no zone from the network."},
-				{Name: "time-zone-name", Type: value.String(), ReadOnly: true, Desc: "Zone routerd shows time in (default the process's TZ, /etc/localtime); set needs no flag, it does not change the machine's clock."},
+				{Name: "time-zone-autodetect", Type: value.Bool(), Desc: "Remembered and exported only: routerd takes no zone from the network."},
+				{Name: "time-zone-name", Type: value.String(), Desc: "Zone routerd shows time in (default the process's TZ, /etc/localtime); set needs no flag, it does not change the machine's clock. Exported once set."},
 				ro("gmt-offset", "Offset of local time from UTC."),
 				{Name: "dst-active", Type: value.Bool(), ReadOnly: true, Desc: "Whether daylight saving time is in effect."},
 			},
-			NoExport: true,
 			Desc:     "System date and time.",
 		},
 		{

@@ -153,7 +153,10 @@ type Menu struct {
 	// the name: "default-name" writes `set [ find default-name=ether1 ] name=...`, so a
 	// renamed port is found again.
 	Selector string
-	Desc     string
+	// NoDefaultName: items added without a name keep none (RouterOS names /ip dns static
+	// entries only when told: a regexp entry has no name).
+	NoDefaultName bool
+	Desc          string
 }
 
 // Prop returns the named property.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/store"
 )
 
 // AllowClockSet lets /system clock set change the machine's clock and the process's time
@@ -406,6 +407,31 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 	zone.Lock()
 	zone.name, zone.loc, zone.autodetect = name, loc, autodetect
 	zone.Unlock()
+	// The zone is configuration RouterOS exports (/system clock set time-zone-name=):
+	// kept in the store too, so /export and backups carry it.
+	_, setName := c.S.Get("time-zone-name")
+	_, setAuto := c.S.Get("time-zone-autodetect")
+	if setName || setAuto {
+		err := s.ex.Update(c.Sess, func(tx *store.Tx) ([]control.Change, error) {
+			it, err := tx.Get(c.Menu.Path, 1)
+			if err != nil {
+				it = store.Item{ID: 1, Props: map[string]string{}}
+			}
+			if setName {
+				it.Props["time-zone-name"] = name
+			}
+			if setAuto {
+				it.Props["time-zone-autodetect"] = autodetect
+			}
+			if err := tx.Put(c.Menu.Path, it, 0); err != nil {
+				return nil, err
+			}
+			return []control.Change{{Path: c.Menu.Path, ID: 1, Op: "set"}}, nil
+		})
+		if err != nil {
+			return nil, control.Failure("cannot save the time zone: %v", err)
+		}
+	}
 	return &control.Reply{Menu: c.Menu}, nil
 }
 

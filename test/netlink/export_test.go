@@ -84,6 +84,22 @@ func TestImportRouterOSExports(t *testing.T) {
 // fileChecks check what each export did beyond loading.
 var fileChecks = map[string]func(t *testing.T, r *router, ns string){
 	"v7.20-full.rsc": checkApplied,
+	// The menus the other exports leave out: firewall, queues, DNS statics of every type,
+	// ND, e-mail, TFTP, PTP, RADIUS, User Manager, clock, settings.
+	"v7.20-services-full.rsc": func(t *testing.T, r *router, ns string) {
+		out := r.must("/export")
+		for _, want := range []string{"/system clock\nset time-zone-autodetect=no time-zone-name=Europe/Riga",
+			`add address=0.0.0.0 regexp=".*\\.ads\\.example\$" ttl=1h`, "srv-target=router.lan",
+			"queue=pcq-upload-default/pcq-download-default", "kind=cake name=cake-up",
+			"tls=starttls", "ra-preference=high", "lookup-only-in-table"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("export lacks %q:\n%s", want, out)
+			}
+		}
+		if out := r.must("/queue type print detail where name=cake-up"); !strings.Contains(out, "not built by routerd") {
+			t.Errorf("cake type not invalid with the reason:\n%s", out)
+		}
+	},
 	"v6.49-full.rsc": func(t *testing.T, r *router, ns string) {
 		eventually(t, "ether1 renamed to ether1-gateway", func() (bool, string) {
 			out, err := exec.Command("ip", "-n", ns, "link", "show", "ether1-gateway").CombinedOutput()
