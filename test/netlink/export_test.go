@@ -349,3 +349,54 @@ func TestPointToPointAddress(t *testing.T) {
 		t.Errorf("peer reported as not applied:\n%s", out)
 	}
 }
+
+// TestImportPublicExports imports exports published in public repositories (RouterOS
+// 7.11.2 on a CRS326 switch, 7.18.2 on a wAP; trimmed to the test's ports, addresses
+// moved into 198.18.0.0/15, otherwise as RouterOS wrote them: wrapped `\` continuations
+// inside quoted lists and mid-word, escaped script sources, owner= and policy=). Menus
+// routerd lacks are skipped and reported; nothing in a menu routerd has is refused; the
+// export of the result re-imports to the same export.
+func TestImportPublicExports(t *testing.T) {
+	need(t)
+	files, _ := filepath.Glob("../testdata/exports/public-*.rsc")
+	if len(files) == 0 {
+		t.Fatal("no public exports in test/testdata/exports")
+	}
+	skipped := map[string][]string{
+		"public-v7.11.2-crs.rsc": {"/interface wireless security-profiles", "/ip hotspot profile", "/port", "/system routerboard settings"},
+		"public-v7.18.2-wap.rsc": {"/interface wireguard", "/ip dhcp-client"},
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var exports []string
+			for i, text := range []string{string(src), ""} {
+				ns := portsNS(t, "p"+string(rune('a'+i)))
+				r := startRouter(t, ns, t.TempDir())
+				if i == 1 {
+					text = exports[0]
+				}
+				out, _ := importFile(t, r, "in.rsc", text)
+				if !strings.Contains(out, " 0 refused") {
+					t.Fatalf("import %d refused statements:\n%s", i, out)
+				}
+				if i == 0 {
+					for _, m := range skipped[filepath.Base(f)] {
+						if !regexp.MustCompile(`skipped +\d+  ` + regexp.QuoteMeta(m) + `\n`).MatchString(out) {
+							t.Errorf("%s not reported as skipped:\n%s", m, out)
+						}
+					}
+				} else if !strings.Contains(out, "0 skipped") {
+					t.Errorf("the re-import skipped statements:\n%s", out)
+				}
+				exports = append(exports, body(r.must("/export show-sensitive")))
+			}
+			if exports[0] != exports[1] {
+				t.Errorf("export of the re-import differs:\n%s\n---\n%s", exports[0], exports[1])
+			}
+		})
+	}
+}
