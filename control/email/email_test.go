@@ -402,3 +402,83 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
 }
+
+// tlsServer is aiosmtpd speaking SMTP inside TLS from the first byte (SMTPS, port 465
+// style), requiring AUTH.
+const tlsServer = `
+import sys, ssl
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, md, cert, key, user, pw = sys.argv[1:]
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cert, key)
+def auth(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == pw.encode()
+    return AuthResult(success=ok, handled=False, auth_data=data)
+class H(Mailbox):
+    async def handle_DATA(self, server, session, envelope):
+        with open(md + ".log", "a") as f:
+            f.write("%s tls=%s\n" % (",".join(envelope.rcpt_tos), server.transport.get_extra_info("ssl_object") is not None))
+        return await super().handle_DATA(server, session, envelope)
+c = Controller(H(md), hostname="127.0.0.1", port=int(port), ssl_context=ctx,
+               authenticator=auth, auth_require_tls=False, auth_required=True)
+c.start()
+print("ready", flush=True)
+sys.stdin.read()
+c.stop()
+`
+
+// TestImplicitTLS sends with tls=yes to an SMTPS server (TLS from the first byte, the
+// certificate verified, AUTH) with a file attached; the server sees the session under TLS.
+func TestImplicitTLS(t *testing.T) {
+	needAiosmtpd(t)
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600)
+	md := filepath.Join(dir, "maildir")
+	port := freePort(t)
+	cmd := exec.Command(python, "-c", tlsServer, strconv.Itoa(port), md,
+		filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), "mailer", "s3cret")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("server: %s", stderr.String())
+		}
+	})
+	if l, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || l != "ready\n" {
+		t.Fatalf("server: %q %v %s", l, err, stderr.String())
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	r := newRig(t, Options{RootCAs: pool})
+	os.MkdirAll(filepath.Join(r.dir, "files"), 0o700)
+	os.WriteFile(filepath.Join(r.dir, "files", "report.txt"), []byte("uptime 3d\n"), 0o600)
+	r.must(`/tool e-mail set server=127.0.0.1 port=` + strconv.Itoa(port) + ` tls=yes from=r@example.net user=mailer password=s3cret`)
+	r.must(`/tool e-mail send to=ops@example.net subject="report" body="see attached" file=report.txt`)
+	r.e.Wait()
+	if s := r.e.LastStatus(); s != "sent" {
+		t.Fatalf("last-status %q", s)
+	}
+	msgs := received(t, md)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	if got := string(parts(t, msgs[0])["report.txt"]); got != "uptime 3d\n" {
+		t.Errorf("attachment %q", got)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "maildir.log"))
+	if !strings.Contains(string(b), "ops@example.net tls=True") {
+		t.Errorf("server log: %q", b)
+	}
+}
