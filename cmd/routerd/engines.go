@@ -60,10 +60,7 @@ func engines(env *Env) []engine.Engine {
 		fastpath.New(),
 		ptpEngine(env),
 		scheduler.New(env.Interp, scheduler.SystemClock{}, time.Now()),
-		engine.Func(engine.Spec{Name: "routing", Menus: []string{routing.Root}}, func(ctx context.Context, h *engine.Handle) error {
-			_, err := routing.Start(ctx, h.Ex, routing.Options{})
-			return err
-		}),
+		routing.New(routing.Options{}),
 		engine.Func(engine.Spec{Name: "firewall", Menus: []string{firewall.Root4, firewall.Root6}}, func(ctx context.Context, h *engine.Handle) error {
 			return firewall.Register(ctx, h, firewall.Options{})
 		}),

@@ -3,7 +3,6 @@ package routing
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -14,12 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
 const (
-	// Root is the menu tree the engine applies and watches.
-	Root      = "/routing"
 	TablePath = "/routing/table"
 	RulePath  = "/routing/rule"
 
@@ -43,6 +42,29 @@ type Table struct {
 	Mark uint32 // routing mark bits
 }
 
+// tableItem is one /routing table item as configured, decoded through the menu schema.
+type tableItem struct {
+	Name     string `prop:"name"`
+	Disabled bool   `prop:"disabled"`
+}
+
+// ruleItem is one /routing rule item as configured.
+type ruleItem struct {
+	Src         netip.Prefix `prop:"src-address"`
+	Dst         netip.Prefix `prop:"dst-address"`
+	RoutingMark string       `prop:"routing-mark"`
+	Interface   string       `prop:"interface"`
+	Action      string       `prop:"action"`
+	Table       string       `prop:"table"`
+	Disabled    bool         `prop:"disabled"`
+}
+
+// rule is a decoded rule item with its id.
+type rule struct {
+	id uint64
+	ruleItem
+}
+
 // Tables returns the enabled tables by name; items whose id does not fit the mark are
 // left out (with the reason in the second map).
 func Tables(ex *control.Executor) (map[string]Table, map[uint64]string, error) {
@@ -50,23 +72,29 @@ func Tables(ex *control.Executor) (map[string]Table, map[uint64]string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return tables(items)
+	m, _ := ex.Tree.Get(TablePath)
+	ts, bad := tables(m, items)
+	return ts, bad, nil
 }
 
-func tables(items []store.Item) (map[string]Table, map[uint64]string, error) {
+func tables(m *menu.Menu, items []store.Item) (map[string]Table, map[uint64]string) {
 	out, bad := map[string]Table{}, map[uint64]string{}
 	for _, it := range items {
-		if it.Props["disabled"] == "yes" {
+		var c tableItem
+		if err := engine.Decode(m, it, &c); err != nil {
+			bad[it.ID] = err.Error()
+			continue
+		}
+		if c.Disabled {
 			continue
 		}
 		if it.ID >= 1<<(32-MarkShift) {
 			bad[it.ID] = "too many routing tables"
 			continue
 		}
-		n := it.Props["name"]
-		out[n] = Table{Name: n, ID: TableBase + int(it.ID), Mark: uint32(it.ID) << MarkShift}
+		out[c.Name] = Table{Name: c.Name, ID: TableBase + int(it.ID), Mark: uint32(it.ID) << MarkShift}
 	}
-	return out, bad, nil
+	return out, bad
 }
 
 // TableID returns the kernel table of a routing-table= value ("main", a table name, or a
@@ -97,52 +125,46 @@ type Options struct {
 
 // Engine applies /routing table and /routing rule as ip rules.
 type Engine struct {
-	ex     *control.Executor
-	h      *netlink.Handle
-	wake   chan struct{}
-	exited chan struct{}
+	opts Options
+	ex   *control.Executor
+	h    *netlink.Handle
 }
 
-// Start registers the engine and applies the configuration.
-func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
-	var h *netlink.Handle
+// New returns the engine, for an engine host to run.
+func New(opts Options) *Engine { return &Engine{opts: opts} }
+
+// Spec declares the menus.
+func (e *Engine) Spec() engine.Spec {
+	return engine.Spec{Name: "routing", Menus: []string{TablePath, RulePath}}
+}
+
+// TypedItems names the structs the menus' items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{TablePath: tableItem{}, RulePath: ruleItem{}}
+}
+
+// Start opens the netlink handle and lets add and set of /routing table take fib alone.
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	var err error
-	if opts.NetNS != 0 {
-		h, err = netlink.NewHandleAt(netns.NsHandle(opts.NetNS))
+	if e.opts.NetNS != 0 {
+		e.h, err = netlink.NewHandleAt(netns.NsHandle(e.opts.NetNS))
 	} else {
-		h, err = netlink.NewHandle()
+		e.h, err = netlink.NewHandle()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("routing: netlink: %w", err)
+		return fmt.Errorf("routing: netlink: %w", err)
 	}
-	e := &Engine{ex: ex, h: h, wake: make(chan struct{}, 1), exited: make(chan struct{})}
-	ex.SetEngine(TablePath, "routing")
-	ex.SetEngine(RulePath, "routing")
-	fibFlag(ex)
-	ex.Watch(Root, func(control.Change) {
-		select {
-		case e.wake <- struct{}{}:
-		default:
-		}
-	})
-	if err := e.Reconcile(ctx); err != nil {
-		slog.Warn("routing: not applied", "err", err)
+	e.ex = h.Ex
+	fibFlag(h.Ex)
+	return nil
+}
+
+// Close releases the netlink handle once the host has stopped the engine.
+func (e *Engine) Close() error {
+	if e.h != nil {
+		e.h.Close()
 	}
-	go func() {
-		defer close(e.exited)
-		defer h.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-e.wake:
-				if err := e.Reconcile(ctx); err != nil {
-					slog.Warn("routing: not applied", "err", err)
-				}
-			}
-		}
-	}()
-	return e, nil
+	return nil
 }
 
 // Reconcile converges routerd's ip rules of both families with the configuration.
@@ -151,7 +173,8 @@ func (e *Engine) Reconcile(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("routing: read tables: %w", err)
 	}
-	ts, bad, _ := tables(titems)
+	tm, _ := e.ex.Tree.Get(TablePath)
+	ts, bad := tables(tm, titems)
 	for _, it := range titems {
 		st := control.ItemState{Props: map[string]string{}}
 		if why, ok := bad[it.ID]; ok {
@@ -165,16 +188,29 @@ func (e *Engine) Reconcile(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("routing: read rules: %w", err)
 	}
+	rm, _ := e.ex.Tree.Get(RulePath)
+	rules := make([]rule, 0, len(ritems))
+	undecodable := map[uint64]string{}
+	for _, it := range ritems {
+		r := rule{id: it.ID}
+		if err := engine.Decode(rm, it, &r.ruleItem); err != nil {
+			undecodable[it.ID] = err.Error()
+			continue
+		}
+		rules = append(rules, r)
+	}
 	var first error
 	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
-		want, invalid := desired(fam, ts, ritems)
+		want, invalid := desired(fam, ts, rules)
 		if err := e.apply(fam, want); err != nil && first == nil {
 			first = err
 		}
 		if fam == unix.AF_INET {
 			for _, it := range ritems {
 				st := control.ItemState{}
-				if why, ok := invalid[it.ID]; ok {
+				if why, ok := undecodable[it.ID]; ok {
+					st.Invalid, st.Status = true, why
+				} else if why, ok := invalid[it.ID]; ok {
 					st.Invalid, st.Status = true, why
 				}
 				e.ex.State.Set(RulePath, it.ID, st)
@@ -185,7 +221,7 @@ func (e *Engine) Reconcile(context.Context) error {
 }
 
 // desired builds the ip rules of one family.
-func desired(fam int, ts map[string]Table, ritems []store.Item) ([]netlink.Rule, map[uint64]string) {
+func desired(fam int, ts map[string]Table, rules []rule) ([]netlink.Rule, map[uint64]string) {
 	var out []netlink.Rule
 	invalid := map[uint64]string{}
 	names := make([]string, 0, len(ts))
@@ -201,58 +237,50 @@ func desired(fam int, ts map[string]Table, ritems []store.Item) ([]netlink.Rule,
 		out = append(out, r)
 	}
 	prio := RulePriority
-	for _, it := range ritems {
-		if it.Props["disabled"] == "yes" {
+	for _, c := range rules {
+		if c.Disabled {
 			continue
 		}
-		p := it.Props
 		r := base(fam, prio)
-		skip := false
-		for _, k := range []string{"src-address", "dst-address"} {
-			if v := p[k]; v != "" {
-				pfx, err := netip.ParsePrefix(v)
-				if err != nil {
-					invalid[it.ID] = "invalid value for argument " + k
-					skip = true
-					break
-				}
-				if pfx.Addr().Is4() != (fam == unix.AF_INET) {
-					skip = true // a rule of the other family
-					break
-				}
-				n := &net.IPNet{IP: pfx.Masked().Addr().AsSlice(), Mask: net.CIDRMask(pfx.Bits(), pfx.Addr().BitLen())}
-				if k == "src-address" {
-					r.Src = n
-				} else {
-					r.Dst = n
-				}
+		other := false // a rule of the other family
+		for _, sel := range []struct {
+			pfx netip.Prefix
+			dst **net.IPNet
+		}{{c.Src, &r.Src}, {c.Dst, &r.Dst}} {
+			if !sel.pfx.IsValid() {
+				continue
 			}
+			if sel.pfx.Addr().Is4() != (fam == unix.AF_INET) {
+				other = true
+				break
+			}
+			p := sel.pfx.Masked()
+			*sel.dst = &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 		}
-		if skip {
+		if other {
 			continue
 		}
-		if v := p["routing-mark"]; v != "" {
+		if v := c.RoutingMark; v != "" {
 			t, ok := ts[v]
 			if !ok {
-				invalid[it.ID] = "no such routing table " + v
+				invalid[c.id] = "no such routing table " + v
 				continue
 			}
 			mask := uint32(MarkMask)
 			r.Mark, r.Mask = t.Mark, &mask
 		}
-		r.IifName = p["interface"]
-		table := p["table"]
-		switch act := orDefault(p["action"], "lookup"); act {
+		r.IifName = c.Interface
+		switch act := orDefault(c.Action, "lookup"); act {
 		case "drop":
 			r.Type = unix.RTN_BLACKHOLE
 		case "unreachable":
 			r.Type = unix.RTN_UNREACHABLE
 		default:
 			id := unix.RT_TABLE_MAIN
-			if table != "" && table != "main" {
+			if table := c.Table; table != "" && table != "main" {
 				t, ok := ts[table]
 				if !ok {
-					invalid[it.ID] = "no such routing table " + table
+					invalid[c.id] = "no such routing table " + table
 					continue
 				}
 				id = t.ID

@@ -9,20 +9,33 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
 // TestDesiredRules: fwmark rules per table, /routing rule items in order, unknown tables
 // reported.
 func TestDesiredRules(t *testing.T) {
-	ts, _, _ := tables([]store.Item{{ID: 1, Props: map[string]string{"name": "backup"}},
+	tree := menu.Default()
+	tm, _ := tree.Get(TablePath)
+	rm, _ := tree.Get(RulePath)
+	ts, _ := tables(tm, []store.Item{{ID: 1, Props: map[string]string{"name": "backup"}},
 		{ID: 2, Props: map[string]string{"name": "off", "disabled": "yes"}}})
-	rules, invalid := desired(unix.AF_INET, ts, []store.Item{
+	var rs []rule
+	for _, it := range []store.Item{
 		{ID: 1, Props: map[string]string{"src-address": "198.18.0.0/24", "table": "backup"}},
 		{ID: 2, Props: map[string]string{"dst-address": "2001:db8::/32", "table": "backup"}},
 		{ID: 3, Props: map[string]string{"routing-mark": "nosuch"}},
 		{ID: 4, Props: map[string]string{"interface": "lan", "action": "lookup-only-in-table", "table": "backup"}},
-	})
+	} {
+		r := rule{id: it.ID}
+		if err := engine.Decode(rm, it, &r.ruleItem); err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	rules, invalid := desired(unix.AF_INET, ts, rs)
 	if len(rules) != 4 {
 		t.Fatalf("%d rules: %+v", len(rules), rules)
 	}
@@ -63,7 +76,8 @@ func TestApplyKeepsOtherRules(t *testing.T) {
 	defer h.Close()
 	e := &Engine{h: h}
 	before, _ := h.RuleList(unix.AF_INET)
-	ts, _, _ := tables([]store.Item{{ID: 3, Props: map[string]string{"name": "backup"}}})
+	tm, _ := menu.Default().Get(TablePath)
+	ts, _ := tables(tm, []store.Item{{ID: 3, Props: map[string]string{"name": "backup"}}})
 	want, _ := desired(unix.AF_INET, ts, nil)
 	for i := 0; i < 2; i++ { // twice: the second apply changes nothing
 		if err := e.apply(unix.AF_INET, want); err != nil {
