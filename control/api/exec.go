@@ -25,7 +25,9 @@ func ExecStream(ctx context.Context, ex *control.Executor, sess *control.Session
 	tag, hasTag := req.API[".tag"]
 	reply := func(words ...string) []string {
 		if hasTag {
-			words = append(words, ".tag="+tag)
+			// RouterOS puts the tag right after the reply word (`!trap`, `.tag=2`,
+			// `=category=2`); mikronode's parsers read it only there.
+			words = append([]string{words[0], ".tag=" + tag}, words[1:]...)
 		}
 		return words
 	}

@@ -27,7 +27,7 @@ func call(t *testing.T, ex *control.Executor, words ...string) [][]string {
 func TestExecSentences(t *testing.T) {
 	ex := newExecutor(t)
 	got := call(t, ex, "/interface/gre/add", "=name=gre1", "=remote-address=10.0.0.2", ".tag=7")
-	if want := [][]string{{"!done", "=ret=*1", ".tag=7"}}; !reflect.DeepEqual(got, want) {
+	if want := [][]string{{"!done", ".tag=7", "=ret=*1"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("add: %q", got)
 	}
 	call(t, ex, "/interface/gre/add", "=name=gre2", "=remote-address=10.0.0.3", "=disabled=yes")

@@ -151,8 +151,9 @@ func (cn *conn) fatal(msg string) {
 }
 
 func withTag(words []string, req api.Request) []string {
-	if t, ok := req.API[".tag"]; ok {
-		return append(words, ".tag="+t)
+	if t, ok := req.API[".tag"]; ok && len(words) > 0 {
+		// Right after the reply word, where RouterOS puts it (see api.ExecStream).
+		return append([]string{words[0], ".tag=" + t}, words[1:]...)
 	}
 	return words
 }

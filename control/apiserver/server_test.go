@@ -134,7 +134,8 @@ func TestCommands(t *testing.T) {
 	r := newRig(t)
 	cl := r.login(t)
 	re := cl.do("/system/script/add", "=name=s1", "=source=:put 1", ".tag=7")
-	if re[0][0] != "!done" || re[0][1] != "=ret=*1" || re[0][2] != ".tag=7" {
+	// The tag comes right after the reply word, as RouterOS sends it.
+	if re[0][0] != "!done" || re[0][1] != ".tag=7" || re[0][2] != "=ret=*1" {
 		t.Fatalf("add: %v", re)
 	}
 	cl.do("/system/script/add", "=name=s2", "=source=:put 2")
@@ -197,7 +198,7 @@ func TestListenCancelConcurrent(t *testing.T) {
 		}
 	}
 	cl.c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if got[0] != "!re" || got[len(got)-1] != ".tag=l" || !strings.Contains(strings.Join(got, " "), "=name=w") {
+	if got[0] != "!re" || got[1] != ".tag=l" || !strings.Contains(strings.Join(got, " "), "=name=w") {
 		t.Fatalf("listen row: %v", got)
 	}
 	// Drain what the other adds produced, then a remove shows .dead.
@@ -219,11 +220,11 @@ func TestListenCancelConcurrent(t *testing.T) {
 		s := cl.read()
 		j := strings.Join(s, " ")
 		switch {
-		case s[0] == "!trap" && strings.Contains(j, "interrupted") && strings.HasSuffix(j, ".tag=l"):
+		case s[0] == "!trap" && strings.Contains(j, "interrupted") && s[1] == ".tag=l":
 			seenTrap = true
-		case s[0] == "!done" && strings.HasSuffix(j, ".tag=l"):
+		case s[0] == "!done" && s[1] == ".tag=l":
 			seenDoneL = true
-		case s[0] == "!done" && strings.HasSuffix(j, ".tag=c"):
+		case s[0] == "!done" && s[1] == ".tag=c":
 			seenDoneC = true
 		}
 	}

@@ -19,14 +19,24 @@ var LogTopics = []string{
 	"watchdog", "web-proxy", "wireguard", "wireless", "write",
 }
 
-func logTopicsType() value.Type {
+// topicsType is a comma list of LogTopics, each possibly negated; its name stays short
+// for help (the words are there for completion).
+type topicsType struct{ value.Type }
+
+func (topicsType) Name() string { return "list of topic | !topic (info, error, ipsec, debug ...)" }
+
+func (t topicsType) Values() []string { return t.Type.(value.Lister).Values() }
+
+var topicsList value.Type = func() value.Type {
 	words := make([]string, 0, 2*len(LogTopics))
 	words = append(words, LogTopics...)
 	for _, t := range LogTopics {
 		words = append(words, "!"+t)
 	}
-	return value.EnumList(words...)
-}
+	return topicsType{value.EnumList(words...)}
+}()
+
+func logTopicsType() value.Type { return topicsList }
 
 // loggingMenus declares (actions first: rules name them) /system logging (rules: which topics go to which action) and
 // /system logging action (where they go), after RouterOS's Log manual page. The default

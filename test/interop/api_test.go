@@ -209,3 +209,18 @@ held[0].close()
 	}
 	t.Fatalf("max-sessions+1: %s", last)
 }
+
+// TestMikronodeLegacyLogin: mikronode-ng (npm), which logs in only with the pre-6.43 MD5
+// challenge, gets the challenge (it reads .tag right after the reply word) and then a
+// trap saying why the response is refused, instead of crashing on the reply.
+func TestMikronodeLegacyLogin(t *testing.T) {
+	node := need(t, "node")
+	if _, err := os.Stat("node/node_modules/mikronode-ng"); err != nil {
+		t.Skip("node modules not installed: run npm ci in test/interop/node (.ci/run does)")
+	}
+	r := newRouter(t, "127.0.0.1")
+	out := runClient(t, node, "node/legacy.js", "127.0.0.1", fmt.Sprint(r.port), "admin", r.pw)
+	if !strings.Contains(out, "REFUSED: legacy challenge login is not supported") {
+		t.Fatal(out)
+	}
+}
