@@ -525,6 +525,9 @@ func (e *Engine) mschap2(q *rad.Request, u *user, name string, resp []byte) *rad
 // convTTL is how long an EAP conversation waits for the client's next message.
 const convTTL = 60 * time.Second
 
+// maxSessions bounds the accounting sessions kept.
+const maxSessions = 1000
+
 // acct records Accounting-Requests into sessions.
 func (e *Engine) acct(ctx context.Context, q *rad.Request) *radius.Packet {
 	typ := rfc2866.AcctStatusType_Get(q.Packet)
@@ -545,14 +548,17 @@ func (e *Engine) acct(ctx context.Context, q *rad.Request) *radius.Packet {
 			s.nasAddr = a.String()
 		}
 		e.sessions = append(e.sessions, s)
-		// Keep the table bounded: drop the oldest ended sessions.
-		if len(e.sessions) > 1000 {
+		// Keep the table bounded: drop the oldest ended session, else the oldest one (a
+		// NAS that starts sessions and never stops them must not grow it for ever).
+		if len(e.sessions) > maxSessions {
+			drop := 0
 			for i, o := range e.sessions {
 				if !o.ended.IsZero() {
-					e.sessions = slices.Delete(e.sessions, i, i+1)
+					drop = i
 					break
 				}
 			}
+			e.sessions = slices.Delete(e.sessions, drop, drop+1)
 		}
 	}
 	if s != nil {

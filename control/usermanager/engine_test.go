@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/routerd/routerd/control"
@@ -24,6 +25,7 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/eap"
+	rad "github.com/routerd/routerd/radius"
 )
 
 type rig struct {
@@ -327,5 +329,21 @@ routerd_usermanager_dropped_requests_total{reason="unknown-client"} 0
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSessionsBounded: a NAS that starts sessions and never stops them does not grow
+// the session table past its bound (it only dropped ended sessions).
+func TestSessionsBounded(t *testing.T) {
+	e := New(Options{})
+	for i := 0; i < maxSessions+500; i++ {
+		p := radius.New(radius.CodeAccountingRequest, []byte("s"))
+		rfc2865.UserName_SetString(p, "u")
+		rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_Start)
+		rfc2866.AcctSessionID_SetString(p, fmt.Sprint("S", i))
+		e.acct(context.Background(), &rad.Request{Packet: p, NAS: "nas"})
+	}
+	if n := len(e.sessions); n > maxSessions {
+		t.Fatalf("%d sessions kept, bound %d", n, maxSessions)
 	}
 }
