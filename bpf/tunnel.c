@@ -702,54 +702,59 @@ int bpf_ct_change_timeout(struct nf_conn *, __u32) __ksym;
 #define TCP_CONNTRACK_ESTABLISHED_ 3
 #define IPS_CONFIRMED_ 8
 
-/* ft is a fasttracked packet's translation: its addresses and ports after the
- * connection's NAT (as the conntrack entry's other direction says), and where its L4
- * checksum is. */
+/* ft is a fasttracked packet's translation: its addresses (IPv4: the first word) and
+ * ports after the connection's NAT (as the conntrack entry's other direction says), and
+ * which L4 checksum it has. */
 struct ft {
-	__be32 saddr, daddr;
+	__be32 saddr[4], daddr[4];
 	__be16 sport, dport;
-	__u16 csum_off; /* from the IP header; 0: none (UDP without checksum) */
+	__u32 l4sum; /* FT_TCP, FT_UDP (with a checksum) or 0 (UDP without one) */
 };
 
-/* fp_ft_lookup finds the conntrack entry of an IPv4 TCP or UDP packet (ip, no options,
- * not a fragment) and fills *ft when the connection is fasttracked (ct mark bit
+#define FT_TCP 1
+#define FT_UDP 2
+
+/* fp_ft_lookup finds the conntrack entry of a TCP or UDP packet (IPv4 without options,
+ * not a fragment; IPv6 with the transport header next) whose transport header is at l4,
+ * the tuple filled in tup, and fills *ft when the connection is fasttracked (ct mark bit
  * FP_FASTTRACK_MARK), confirmed and, for TCP, established, and the packet is no SYN, FIN
  * or RST (the stack sees those, so conntrack follows the connection's end). The entry's
  * timeout is refreshed as the kernel would on a packet. Returns 0 when fasttracked. */
-static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct iphdr *ip, void *end, struct ft *ft,
-					struct fp_cfg *cfg)
+static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct bpf_sock_tuple *tup, int v6, __u8 proto,
+					void *l4, void *end, struct ft *ft, struct fp_cfg *cfg)
 {
-	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return -1;
-	__be16 *ports = (void *)(ip + 1);
+	__be16 *ports = l4;
 	__u32 timeout;
-	__u8 proto = ip->protocol;
 	if (proto == IPPROTO_TCP_) {
-		struct tcphdr *tcp = (void *)(ip + 1);
+		struct tcphdr *tcp = l4;
 		if ((void *)(tcp + 1) > end || tcp->syn || tcp->fin || tcp->rst)
 			return -1;
-		ft->csum_off = sizeof(*ip) + 16;
+		ft->l4sum = FT_TCP;
 		/* The namespace's nf_conntrack_tcp_timeout_established, as control/fastpath
 		 * read it; the kernel's default when it has not said. */
 		timeout = cfg && cfg->tcp_timeout ? cfg->tcp_timeout : 432000000;
 	} else if (proto == IPPROTO_UDP_) {
-		struct udphdr *udp = (void *)(ip + 1);
+		struct udphdr *udp = l4;
 		if ((void *)(udp + 1) > end)
 			return -1;
-		ft->csum_off = udp->check ? sizeof(*ip) + 6 : 0;
+		ft->l4sum = udp->check ? FT_UDP : 0;
 		timeout = cfg && cfg->udp_timeout ? cfg->udp_timeout : 120000; /* ..._udp_timeout_stream */
 	} else {
 		return -1;
 	}
 	if ((void *)(ports + 2) > end)
 		return -1;
-	struct bpf_sock_tuple tup = {};
-	tup.ipv4.saddr = ip->saddr;
-	tup.ipv4.daddr = ip->daddr;
-	tup.ipv4.sport = ports[0];
-	tup.ipv4.dport = ports[1];
 	struct bpf_ct_opts opts = {.netns_id = -1, .l4proto = proto};
-	struct nf_conn *ct = bpf_xdp_ct_lookup(ctx, &tup, sizeof(tup.ipv4), &opts, sizeof(opts));
+	struct nf_conn *ct;
+	if (v6) {
+		tup->ipv6.sport = ports[0];
+		tup->ipv6.dport = ports[1];
+		ct = bpf_xdp_ct_lookup(ctx, tup, sizeof(tup->ipv6), &opts, sizeof(opts));
+	} else {
+		tup->ipv4.sport = ports[0];
+		tup->ipv4.dport = ports[1];
+		ct = bpf_xdp_ct_lookup(ctx, tup, sizeof(tup->ipv4), &opts, sizeof(opts));
+	}
 	if (!ct)
 		return -1;
 	int ok = (ct->mark & FP_FASTTRACK_MARK) && (ct->status & IPS_CONFIRMED_) &&
@@ -757,8 +762,8 @@ static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct iphdr *ip, vo
 	if (ok) {
 		/* The other direction's tuple, reversed, is this packet after NAT. */
 		struct nf_conntrack_tuple *o = opts.dir ? &ct->tuplehash[0].tuple : &ct->tuplehash[1].tuple;
-		ft->saddr = o->dst.u3.ip;
-		ft->daddr = o->src.u3.ip;
+		__builtin_memcpy(ft->saddr, o->dst.u3.all, 16);
+		__builtin_memcpy(ft->daddr, o->src.u3.all, 16);
 		ft->sport = o->dst.u.all;
 		ft->dport = o->src.u.all;
 		bpf_ct_change_timeout(ct, timeout);
@@ -774,35 +779,26 @@ static __always_inline void csum_replace4(__u16 *sum, __be32 old, __be32 new)
 	csum_replace2(sum, old & 0xffff, new & 0xffff);
 }
 
-/* ft_apply rewrites the packet at ip as ft says, checksums updated incrementally (the
- * L4 checksum covers the addresses through the pseudo header). */
-static __always_inline void ft_apply(struct iphdr *ip, void *end, struct ft *ft)
+/* ft_l4sum finds the L4 checksum ft says the packet has, its transport header at l4. */
+static __always_inline __u16 *ft_l4sum(void *l4, void *end, struct ft *ft)
 {
-	__be16 *ports = (void *)(ip + 1);
-	__u16 *l4sum = NULL;
-	if (ft->csum_off == sizeof(*ip) + 16) {
-		struct tcphdr *tcp = (void *)(ip + 1);
+	if (ft->l4sum == FT_TCP) {
+		struct tcphdr *tcp = l4;
 		if ((void *)(tcp + 1) <= end)
-			l4sum = &tcp->check;
-	} else if (ft->csum_off) {
-		struct udphdr *udp = (void *)(ip + 1);
+			return &tcp->check;
+	} else if (ft->l4sum == FT_UDP) {
+		struct udphdr *udp = l4;
 		if ((void *)(udp + 1) <= end)
-			l4sum = &udp->check;
+			return &udp->check;
 	}
+	return NULL;
+}
+
+/* ft_ports rewrites the ports at l4 as ft says, the L4 checksum l4sum updated. */
+static __always_inline void ft_ports(__be16 *ports, void *end, __u16 *l4sum, struct ft *ft)
+{
 	if ((void *)(ports + 2) > end)
 		return;
-	if (ip->saddr != ft->saddr) {
-		csum_replace4(&ip->check, ip->saddr, ft->saddr);
-		if (l4sum)
-			csum_replace4(l4sum, ip->saddr, ft->saddr);
-		ip->saddr = ft->saddr;
-	}
-	if (ip->daddr != ft->daddr) {
-		csum_replace4(&ip->check, ip->daddr, ft->daddr);
-		if (l4sum)
-			csum_replace4(l4sum, ip->daddr, ft->daddr);
-		ip->daddr = ft->daddr;
-	}
 	if (ports[0] != ft->sport) {
 		if (l4sum)
 			csum_replace2(l4sum, ports[0], ft->sport);
@@ -813,6 +809,47 @@ static __always_inline void ft_apply(struct iphdr *ip, void *end, struct ft *ft)
 			csum_replace2(l4sum, ports[1], ft->dport);
 		ports[1] = ft->dport;
 	}
+}
+
+/* ft_apply rewrites the IPv4 packet at ip as ft says, checksums updated incrementally
+ * (the L4 checksum covers the addresses through the pseudo header). */
+static __always_inline void ft_apply(struct iphdr *ip, void *end, struct ft *ft)
+{
+	__u16 *l4sum = ft_l4sum(ip + 1, end, ft);
+	if (ip->saddr != ft->saddr[0]) {
+		csum_replace4(&ip->check, ip->saddr, ft->saddr[0]);
+		if (l4sum)
+			csum_replace4(l4sum, ip->saddr, ft->saddr[0]);
+		ip->saddr = ft->saddr[0];
+	}
+	if (ip->daddr != ft->daddr[0]) {
+		csum_replace4(&ip->check, ip->daddr, ft->daddr[0]);
+		if (l4sum)
+			csum_replace4(l4sum, ip->daddr, ft->daddr[0]);
+		ip->daddr = ft->daddr[0];
+	}
+	ft_ports((void *)(ip + 1), end, l4sum, ft);
+}
+
+/* ft_apply6 is ft_apply for IPv6 (no header checksum; addresses are four words). */
+static __always_inline void ft_apply6(struct ipv6hdr *ip6, void *end, struct ft *ft)
+{
+	__u16 *l4sum = ft_l4sum(ip6 + 1, end, ft);
+	__be32 *sa = ip6->saddr.in6_u.u6_addr32, *da = ip6->daddr.in6_u.u6_addr32;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		if (sa[i] != ft->saddr[i]) {
+			if (l4sum)
+				csum_replace4(l4sum, sa[i], ft->saddr[i]);
+			sa[i] = ft->saddr[i];
+		}
+		if (da[i] != ft->daddr[i]) {
+			if (l4sum)
+				csum_replace4(l4sum, da[i], ft->daddr[i]);
+			da[i] = ft->daddr[i];
+		}
+	}
+	ft_ports((void *)(ip6 + 1), end, l4sum, ft);
 }
 
 /* l4_partial says whether the TCP or UDP checksum at l4 holds only the pseudo header's
@@ -992,10 +1029,15 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 			 * may pass it by. The kernel routes it after prerouting's destination NAT
 			 * and before postrouting's source NAT: by its source address and port as
 			 * received, its destination's as translated. */
-			if (fp_ft_lookup(ctx, ip, end, &ft, cfg))
+			if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+				return fp_pass(st, FP_PASS_NOT_FT);
+			struct bpf_sock_tuple tup = {};
+			tup.ipv4.saddr = ip->saddr;
+			tup.ipv4.daddr = ip->daddr;
+			if (fp_ft_lookup(ctx, &tup, 0, ip->protocol, ip + 1, end, &ft, cfg))
 				return fp_pass(st, FP_PASS_NOT_FT);
 			fasttrack = 1;
-			fib.ipv4_dst = ft.daddr;
+			fib.ipv4_dst = ft.daddr[0];
 			if (fib.dport)
 				fib.dport = ft.dport;
 		}
@@ -1003,7 +1045,7 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		if ((void *)(ip6 + 1) > end || ip6->version != 6)
 			return fp_pass(st, FP_PASS_NOT_IP);
-		if (!(on & FP_ON6))
+		if (!(on & (FP_ON6 | FP_FT6)))
 			return fp_pass(st, FP_PASS_OFF);
 		if (ip6->nexthdr == NEXTHDR_HOP)
 			return fp_pass(st, FP_PASS_OPTIONS);
@@ -1041,6 +1083,19 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		fib.tot_len = len;
 		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
 		__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, 16);
+		if (!(on & FP_ON6)) {
+			/* As for IPv4: only a fasttracked connection's packets pass the firewall
+			 * by, routed by the destination after NAT. */
+			struct bpf_sock_tuple tup = {};
+			__builtin_memcpy(tup.ipv6.saddr, &ip6->saddr, 16);
+			__builtin_memcpy(tup.ipv6.daddr, &ip6->daddr, 16);
+			if (fp_ft_lookup(ctx, &tup, 1, ip6->nexthdr, ip6 + 1, end, &ft, cfg))
+				return fp_pass(st, FP_PASS_NOT_FT);
+			fasttrack = 1;
+			__builtin_memcpy(fib.ipv6_dst, ft.daddr, 16);
+			if (fib.dport)
+				fib.dport = ft.dport;
+		}
 		ip = NULL;
 	} else {
 		return fp_pass(st, FP_PASS_NOT_IP);
@@ -1104,10 +1159,16 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 			}
 		}
 	} else if (ip6) {
+		if (fasttrack)
+			ft_apply6(ip6, end, &ft);
 		ip6->hop_limit--;
 		if (st) {
 			st->packets6++;
 			st->bytes6 += len;
+			if (fasttrack) {
+				st->ft_packets6++;
+				st->ft_bytes6 += len;
+			}
 		}
 	}
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);

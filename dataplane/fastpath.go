@@ -37,6 +37,8 @@ type FastStats struct {
 	// FastTrack4 and FastTrackBytes4 count the IPv4 packets of fasttracked connections
 	// (among Packets4 and Bytes4).
 	FastTrack4, FastTrackBytes4 uint64
+	// FastTrack6 and FastTrackBytes6: the same for IPv6 (among Packets6 and Bytes6).
+	FastTrack6, FastTrackBytes6 uint64
 	Pass                        [15]uint64
 }
 
@@ -47,6 +49,8 @@ func (s *FastStats) add(p tunnelFpStats) {
 	s.Bytes6 += p.Bytes6
 	s.FastTrack4 += p.FtPackets4
 	s.FastTrackBytes4 += p.FtBytes4
+	s.FastTrack6 += p.FtPackets6
+	s.FastTrackBytes6 += p.FtBytes6
 	for i := range s.Pass {
 		s.Pass[i] += p.Pass[i]
 	}
@@ -282,9 +286,9 @@ func (t *Tunnels) FastPorts() ([]int, error) {
 }
 
 // SetFastPath says which families may take the fast path (allowed, and nothing, such as a
-// firewall rule or an IPsec policy, would see their packets) and whether the IPv4
-// packets of fasttracked connections may while v4 may not (FastTrack).
-func (t *Tunnels) SetFastPath(v4, v6, ft4 bool) error {
+// firewall rule or an IPsec policy, would see their packets) and whether the packets of
+// fasttracked connections of a family may while the family may not (FastTrack).
+func (t *Tunnels) SetFastPath(v4, v6, ft4, ft6 bool) error {
 	var c tunnelFpCfg
 	if v4 {
 		c.Flags |= 1 // FP_ON4
@@ -294,6 +298,9 @@ func (t *Tunnels) SetFastPath(v4, v6, ft4 bool) error {
 	}
 	if ft4 {
 		c.Flags |= 4 // FP_FT4
+	}
+	if ft6 {
+		c.Flags |= 16 // FP_FT6
 	}
 	var cur tunnelFpCfg
 	if t.objs.FpConfig.Lookup(uint32(0), &cur) == nil {

@@ -118,7 +118,7 @@ func newFPRig(t *testing.T) *fpRig {
 				t.Errorf("%s takes redirects: %v, want %v", p.n, tx, p.tx)
 			}
 		}
-		if err := tp.SetFastPath(true, true, false); err != nil {
+		if err := tp.SetFastPath(true, true, false, false); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -267,7 +267,7 @@ func TestFastPathForward(t *testing.T) {
 	}
 
 	// Off (allow-fast-path=no, or a firewall rule): everything to the stack.
-	r.in(t, func() { r.tp.SetFastPath(false, false, false) })
+	r.in(t, func() { r.tp.SetFastPath(false, false, false, false) })
 	if ret, _ := r.run(t, r.a0, v4(dst, 64, 28)); ret != xdpPass {
 		t.Errorf("fast path off: verdict %d", ret)
 	}
@@ -275,7 +275,7 @@ func TestFastPathForward(t *testing.T) {
 		t.Errorf("fast path off, IPv6: verdict %d", ret)
 	}
 	// A port that is no fast path port forwards nothing.
-	r.in(t, func() { r.tp.SetFastPath(true, true, false) })
+	r.in(t, func() { r.tp.SetFastPath(true, true, false, false) })
 	r.in(t, func() { r.tp.RemoveFastPort(r.a0, "a0") })
 	if ret, _ := r.run(t, r.a0, v4(dst, 64, 28)); ret != xdpPass {
 		t.Errorf("removed port: verdict %d", ret)
@@ -366,7 +366,7 @@ func TestFastTrackNAT(t *testing.T) {
 	}
 	r := newFPRig(t)
 	r.in(t, func() {
-		if err := r.tp.SetFastPath(false, false, true); err != nil {
+		if err := r.tp.SetFastPath(false, false, true, false); err != nil {
 			t.Fatal(err)
 		}
 	})

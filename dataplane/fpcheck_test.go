@@ -155,7 +155,7 @@ func TestFastTrackTimeout(t *testing.T) {
 	r := newFPRig(t)
 	src, dst, nat := netip.MustParseAddr("198.18.1.2"), netip.MustParseAddr("198.18.2.2"), netip.MustParseAddr("198.18.2.1")
 	r.in(t, func() {
-		if err := r.tp.SetFastPath(false, false, true); err != nil {
+		if err := r.tp.SetFastPath(false, false, true, false); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.tp.SetFastTrackTimeouts(1000*time.Second, 77*time.Second); err != nil {

@@ -120,7 +120,7 @@ func TestFastPathSourceAsKernel(t *testing.T) {
 	}
 	fast := func(on bool) {
 		r.in(t, func() {
-			if err := r.tp.SetFastPath(on, on, false); err != nil {
+			if err := r.tp.SetFastPath(on, on, false, false); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -222,9 +222,9 @@ func TestFastPathMultipathAsKernel(t *testing.T) {
 	for i := 0; i < 16; i++ {
 		mark := []byte(fmt.Sprintf("mpath-%d-%d", os.Getpid(), i))
 		frame := frameTo(r.a0MAC, 0x0800, udpPkt(src, dst, 20000+uint16(i)*7, 443, mark))
-		r.in(t, func() { r.tp.SetFastPath(false, false, false) })
+		r.in(t, func() { r.tp.SetFastPath(false, false, false, false) })
 		kern := k.forwardedBy(t, frame, mark, 3*time.Second)
-		r.in(t, func() { r.tp.SetFastPath(true, true, false) })
+		r.in(t, func() { r.tp.SetFastPath(true, true, false, false) })
 		ret, out := r.run(t, r.a0, frame)
 		fp := ""
 		switch {
@@ -325,5 +325,76 @@ func TestDecapAndForwardEoIP(t *testing.T) {
 	ret, out = r.run(t, r.a0, eoipPkt(r.vMAC))
 	if ret != xdpRedirect || !bytes.Equal(out[:6], r.vMAC) || out[14+8] != 64 {
 		t.Errorf("allow-fast-path=no: verdict %d frame %x (want the inner frame unchanged to the tunnel)", ret, out[:34])
+	}
+}
+
+// l4Csum6 is the UDP/TCP checksum of seg over IPv6 (RFC 8200 8.1); a valid segment sums
+// to 0.
+func l4Csum6(src, dst netip.Addr, proto byte, seg []byte) uint16 {
+	s, d := src.As16(), dst.As16()
+	ph := append(append(append([]byte{}, s[:]...), d[:]...), 0, 0, byte(len(seg)>>8), byte(len(seg)), 0, 0, 0, proto)
+	return ipCsum(append(ph, seg...))
+}
+
+// TestFastTrackNAT6: IPv6 FastTrack. With the firewall in the way (FastPath off for IPv6),
+// a UDP packet of a fasttracked connection (the entry made with conntrack -I, with source
+// NAT to the router's address) is forwarded with the NAT applied and a valid UDP
+// checksum, counted as IPv6 FastTrack; an unmarked connection's packet and one of no
+// connection go to the stack.
+func TestFastTrackNAT6(t *testing.T) {
+	if _, err := exec.LookPath("conntrack"); err != nil {
+		t.Skip("needs conntrack (conntrack-tools)")
+	}
+	r := newFPRig(t)
+	r.in(t, func() {
+		if err := r.tp.SetFastPath(false, false, false, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+	src, dst, nat := netip.MustParseAddr("2001:db8:1::2"), netip.MustParseAddr("2001:db8:2::2"), netip.MustParseAddr("2001:db8:2::1")
+	for _, e := range []struct {
+		sport, natPort uint16
+		mark           string
+	}{{1000, 40000, "2147483648"}, {1001, 40001, "1"}} {
+		r.in(t, func() {
+			out, err := exec.Command("conntrack", "-I", "-p", "udp", "-s", src.String(), "-d", dst.String(),
+				"--sport", fmt.Sprint(e.sport), "--dport", "9", "-r", dst.String(), "-q", nat.String(),
+				"--reply-port-src", "9", "--reply-port-dst", fmt.Sprint(e.natPort), "-t", "60", "-u", "SEEN_REPLY,ASSURED",
+				"-m", e.mark).CombinedOutput()
+			if err != nil {
+				t.Fatalf("conntrack -I: %v\n%s", err, out)
+			}
+		})
+	}
+	udp6 := func(sport uint16, payload string) []byte {
+		u := make([]byte, 8, 8+len(payload))
+		binary.BigEndian.PutUint16(u, sport)
+		binary.BigEndian.PutUint16(u[2:], 9)
+		binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
+		u = append(u, payload...)
+		binary.BigEndian.PutUint16(u[6:], l4Csum6(src, dst, 17, u))
+		return frameTo(r.a0MAC, 0x86dd, ipv6Pkt(src.String(), dst.String(), 64, u))
+	}
+	ret, out := r.run(t, r.a0, udp6(1000, "fasttracked"))
+	if ret != xdpRedirect {
+		t.Fatalf("fasttracked: verdict %d, want redirect", ret)
+	}
+	ip := out[14 : 14+40+8+len("fasttracked")]
+	gotSrc, _ := netip.AddrFromSlice(ip[8:24])
+	if gotSrc != nat || binary.BigEndian.Uint16(ip[40:]) != 40000 || ip[7] != 63 || !bytes.Equal(out[:6], neighMAC) {
+		t.Errorf("after NAT: src [%s]:%d hop limit %d, want [%s]:40000, 63", gotSrc, binary.BigEndian.Uint16(ip[40:]), ip[7], nat)
+	}
+	if c := l4Csum6(nat, dst, 17, ip[40:]); c != 0 {
+		t.Errorf("UDP checksum after NAT: %#x (want 0 when valid)", c)
+	}
+	st, _ := r.tp.FastPortStats(r.a0)
+	if st.FastTrack6 != 1 || st.Packets6 != 1 || st.FastTrack4 != 0 {
+		t.Errorf("counters %+v, want one IPv6 FastTrack packet", st)
+	}
+	for _, sport := range []uint16{1001, 1002} {
+		in := udp6(sport, "to the stack")
+		if ret, out := r.run(t, r.a0, in); ret != xdpPass || !bytes.Equal(out[:len(in)], in) {
+			t.Errorf("port %d (unmarked or no connection): verdict %d (want pass, untouched)", sport, ret)
+		}
 	}
 }

@@ -41,6 +41,8 @@ type tunnelFpStats struct {
 	Bytes6     uint64
 	FtPackets4 uint64
 	FtBytes4   uint64
+	FtPackets6 uint64
+	FtBytes6   uint64
 	Pass       [15]uint64
 }
 

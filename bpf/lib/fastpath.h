@@ -18,6 +18,7 @@ enum fp_flags {
 	FP_ON6 = 2,
 	FP_FT4 = 4, /* FastTrack: IPv4 connections marked fasttracked bypass the firewall */
 	FP_SRCV = 8, /* fp_srcv has entries: some interface validates sources (rp_filter, ...) */
+	FP_FT6 = 16, /* FastTrack for IPv6 */
 };
 
 /* fp_srcv values: how the kernel validates an IPv4 packet's source on an input interface
@@ -85,6 +86,8 @@ struct fp_stats {
 	__u64 bytes6;
 	__u64 ft_packets4; /* FastTrack (also counted in packets4/bytes4: it is fast path too) */
 	__u64 ft_bytes4;
+	__u64 ft_packets6; /* IPv6 FastTrack (also in packets6/bytes6) */
+	__u64 ft_bytes6;
 	__u64 pass[FP_PASS_MAX];
 };
 

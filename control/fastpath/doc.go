@@ -28,9 +28,11 @@
 // fib_multipath_hash_policy 1 a flow takes the next hop the kernel's software hash picks
 // (a NIC's RSS hash, which the kernel prefers when the driver set one, is not seen).
 //
-// FastTrack: IPv4 TCP/UDP connections a fasttrack-connection rule marked (conntrack mark
-// bit 31) are looked up with bpf_xdp_ct_lookup and forwarded with their NAT applied
-// while the firewall blocks FastPath; IPv6 FastTrack is not done.
+// FastTrack: TCP/UDP connections a fasttrack-connection rule of the family marked
+// (conntrack mark bit 31; /ip or /ipv6 firewall filter or mangle) are looked up with
+// bpf_xdp_ct_lookup and forwarded with their NAT applied (addresses, ports, checksums)
+// while the firewall blocks FastPath for the family; /ip and /ipv6 settings show
+// ipv4-/ipv6-fasttrack-*, and the filter's dummy rule their counters.
 //
 // Not covered yet: sending into tunnels (traffic routed into a tunnel goes
 // through the stack), ports that are bridge members (the bridge forwards them). Dynamic

@@ -52,6 +52,7 @@ type Engine struct {
 	on4   bool
 	on6   bool
 	ft4   bool // FastTrack on
+	ft6   bool
 	// setLiberal: routerd turned conntrack's TCP window checks off for FastTrack.
 	setLiberal bool
 	why4       string // why IPv4 takes no fast path ("" when it does)
@@ -101,10 +102,10 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	engine.Offer(h, link.Extra(e.linkProps))
 	// The firewall's dummy rule shows FastTrack's counters.
 	engine.Offer(h, firewall.FastTrackCounters(func(v6 bool) firewall.Counter {
-		if v6 {
-			return firewall.Counter{}
-		}
 		tot, _ := e.dp.FastTotals()
+		if v6 {
+			return firewall.Counter{Packets: tot.FastTrack6, Bytes: tot.FastTrackBytes6}
+		}
 		return firewall.Counter{Packets: tot.FastTrack4, Bytes: tot.FastTrackBytes4}
 	}))
 	if h.Metrics != nil {
@@ -171,17 +172,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	// FastTrack: while the firewall sees IPv4, connections a fasttrack-connection rule
 	// marked still take the fast path (their first packets went through the rules).
-	ftRule := e.fasttrackRule()
-	ft4 := allow4 && why4 != "" && ftRule
+	ftRule4, ftRule6 := e.fasttrackRule(false), e.fasttrackRule(true)
+	ft4 := allow4 && why4 != "" && ftRule4
+	ft6 := allow6 && why6 != "" && ftRule6
 	// Window checks stay off while the rule exists, FastTrack on or not: the kernel takes
 	// over connections whose segments it did not see when FastTrack is turned off.
-	e.liberal(ftRule)
+	e.liberal(ftRule4 || ftRule6)
 	// Sources the kernel would refuse before anything is turned on.
 	if err := e.applySources(); err != nil {
 		return fmt.Errorf("source checks: %w", err)
 	}
 	// Off first, then ports: a blocker added never sees a packet forwarded past it.
-	if err := e.dp.SetFastPath(why4 == "", why6 == "", ft4); err != nil {
+	if err := e.dp.SetFastPath(why4 == "", why6 == "", ft4, ft6); err != nil {
 		return err
 	}
 	// FastTrack refreshes its connections' entries with the namespace's own timeouts
@@ -226,7 +228,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.dp.RemoveFastPort(idx, name)
 	}
 	e.mu.Lock()
-	e.ports, e.on4, e.on6, e.ft4, e.why4, e.why6 = ports, why4 == "", why6 == "", ft4, why4, why6
+	e.ports, e.on4, e.on6, e.ft4, e.ft6, e.why4, e.why6 = ports, why4 == "", why6 == "", ft4, ft6, why4, why6
 	e.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -274,9 +276,13 @@ func (e *Engine) liberal(on bool) {
 	}
 }
 
-// fasttrackRule reports whether an enabled fasttrack-connection rule exists.
-func (e *Engine) fasttrackRule() bool {
-	for _, p := range []string{"/ip/firewall/filter", "/ip/firewall/mangle"} {
+// fasttrackRule reports whether an enabled fasttrack-connection rule of the family exists.
+func (e *Engine) fasttrackRule(v6 bool) bool {
+	paths := []string{"/ip/firewall/filter", "/ip/firewall/mangle"}
+	if v6 {
+		paths = []string{"/ipv6/firewall/filter", "/ipv6/firewall/mangle"}
+	}
+	for _, p := range paths {
 		its, _ := e.ex.Items(p)
 		for _, it := range its {
 			if it.Props["action"] == "fasttrack-connection" && it.Props["disabled"] != "yes" {
@@ -360,8 +366,9 @@ func (e *Engine) status() ipsettings.FastPathStatus {
 	}
 	return ipsettings.FastPathStatus{
 		Active4: e.on4 && tx, Packets4: tot.Packets4 - tot.FastTrack4, Bytes4: tot.Bytes4 - tot.FastTrackBytes4,
-		Active6: e.on6 && tx, Packets6: tot.Packets6, Bytes6: tot.Bytes6,
+		Active6: e.on6 && tx, Packets6: tot.Packets6 - tot.FastTrack6, Bytes6: tot.Bytes6 - tot.FastTrackBytes6,
 		FastTrackActive4: e.ft4 && tx, FastTrack4: tot.FastTrack4, FastTrackBytes4: tot.FastTrackBytes4,
+		FastTrackActive6: e.ft6 && tx, FastTrack6: tot.FastTrack6, FastTrackBytes6: tot.FastTrackBytes6,
 	}
 }
 

@@ -9,6 +9,7 @@
 // back and covers interfaces that appeared since. Not covered: the neighbour table limits
 // (max-neighbor-entries) when routerd runs in a child namespace, because gc_thresh3 is
 // one value for every namespace of the machine (the item says so); route-cache (Linux has
-// none); FastTrack's counters (no/0: there is no FastTrack yet). The fast path's counters
-// come from package fastpath (the FastPath service), which applies allow-fast-path.
+// none). The fast path's and FastTrack's counters (ipv4-/ipv6-fast-path-*,
+// ipv4-/ipv6-fasttrack-*) come from package fastpath (the FastPath service), which
+// applies allow-fast-path.
 package ipsettings

@@ -112,8 +112,9 @@ var params6 = []param{
 type FastPathStatus struct {
 	Active4, Active6                   bool
 	Packets4, Bytes4, Packets6, Bytes6 uint64
-	FastTrackActive4                   bool
+	FastTrackActive4, FastTrackActive6 bool
 	FastTrack4, FastTrackBytes4        uint64
+	FastTrack6, FastTrackBytes6        uint64
 }
 
 // FastPath is the service the fast path engine offers (engine.Offer) for the counters.
@@ -222,7 +223,8 @@ func (e *Engine) fastPathProps(path string) map[string]string {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	if path == Path6 {
 		return map[string]string{"ipv6-fast-path-active": yn(st.Active6), "ipv6-fast-path-packets": u(st.Packets6),
-			"ipv6-fast-path-bytes": u(st.Bytes6)}
+			"ipv6-fast-path-bytes": u(st.Bytes6), "ipv6-fasttrack-active": yn(st.FastTrackActive6),
+			"ipv6-fasttrack-packets": u(st.FastTrack6), "ipv6-fasttrack-bytes": u(st.FastTrackBytes6)}
 	}
 	return map[string]string{
 		"ipv4-fast-path-active": yn(st.Active4), "ipv4-fast-path-packets": u(st.Packets4), "ipv4-fast-path-bytes": u(st.Bytes4),
