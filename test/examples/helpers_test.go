@@ -44,7 +44,8 @@ type router struct {
 
 func startRouter(t testing.TB, ns string) *router {
 	t.Helper()
-	return &router{Router: testbin.Start(t, binDir, testbin.Options{Netns: ns}), t: t, ns: ns}
+	// The PTP example steers a virtual clock here, never the machine's.
+	return &router{Router: testbin.Start(t, binDir, testbin.Options{Netns: ns, Args: []string{"--ptp-clock", "virtual"}}), t: t, ns: ns}
 }
 
 func (r *router) sock() string { return r.Sock }

@@ -38,8 +38,11 @@ type router struct {
 
 func startRouter(t testing.TB, ns, dir string) *router {
 	t.Helper()
+	// Imported exports may carry /system ptp: PTP steers a virtual clock here, never the
+	// machine's.
 	r := &router{Router: testbin.New(t, binDir, testbin.Options{Netns: ns,
-		Data: filepath.Join(dir, "data"), BPFFS: filepath.Join(dir, "bpf")}), t: t, dir: dir}
+		Data: filepath.Join(dir, "data"), BPFFS: filepath.Join(dir, "bpf"),
+		Args: []string{"--ptp-clock", "virtual"}}), t: t, dir: dir}
 	r.start()
 	return r
 }
