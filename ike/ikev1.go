@@ -157,30 +157,11 @@ func (d *Daemon) handleV1(b []byte, h Header, from, local netip.AddrPort) {
 
 // initiateV1 starts Phase 1 towards a peer.
 func (d *Daemon) initiateV1(p *PeerConfig) (*IKESA, error) {
-	host, ok := p.host()
-	if !ok {
-		return nil, fmt.Errorf("peer address %s is not a single host", p.Remote)
+	sa, err := d.newInitiator(p)
+	if err != nil {
+		return nil, err
 	}
-	if len(p.Identities) == 0 {
-		return nil, errors.New("no identity for the peer")
-	}
-	local := p.Local
-	if !local.IsValid() {
-		var err error
-		if local, err = d.localAddrFor(host); err != nil {
-			return nil, err
-		}
-	}
-	sa := d.newSA(p, true)
 	sa.v1 = &v1State{mode: v1ModeName(p.Exchange), qms: map[uint32]*v1QM{}, infoSeen: map[uint32]time.Time{}}
-	sa.ident = p.Identities[0]
-	sa.spiI = d.newSPI()
-	sa.local = netip.AddrPortFrom(local, d.opts.Port)
-	port := p.Port
-	if port == 0 {
-		port = 500
-	}
-	sa.remote = netip.AddrPortFrom(host, port)
 	sa.state = stateInitSent
 	sa.myID = sa.localIdentity()
 	d.sas[sa.spiI] = sa
@@ -459,15 +440,10 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 			d.Stats.Malformed.Add(1)
 			return
 		}
-		dh, err := NewDH(chosen.group)
-		if err != nil {
-			return
-		}
-		if v.gxy, err = dh.Shared(kp.Body); err != nil {
+		if err := sa.v1ResponderDH(kp.Body); err != nil {
 			d.Stats.Malformed.Add(1)
 			return
 		}
-		v.dh, v.gxi, v.gxr = dh, append([]byte(nil), kp.Body...), dh.Public()
 		sa.nr = nonce()[:20]
 		if v.keys, err = deriveV1(chosen, sa.ident.PSK, sa.ni, sa.nr, v.gxy, sa.spiI, sa.spiR); err != nil {
 			return
@@ -712,6 +688,22 @@ func (sa *IKESA) v1WrongKey() {
 	sa.destroy("pre-shared key mismatch")
 }
 
+// v1ResponderDH makes the responder's DH value and the shared secret from the
+// initiator's KE (g^xi).
+func (sa *IKESA) v1ResponderDH(gxi []byte) error {
+	v := sa.v1
+	dh, err := NewDH(v.p1.group)
+	if err != nil {
+		return err
+	}
+	gxy, err := dh.Shared(gxi)
+	if err != nil {
+		return err
+	}
+	v.dh, v.gxi, v.gxr, v.gxy = dh, append([]byte(nil), gxi...), dh.Public(), gxy
+	return nil
+}
+
 // v1HashMismatch: a HASH that does not verify where no decryption could fail first
 // (aggressive and base mode), in RouterOS's words.
 func (sa *IKESA) v1HashMismatch() {
@@ -843,19 +835,13 @@ func (sa *IKESA) v1MainR3(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 		fail("no KE or nonce")
 		return
 	}
-	dh, err := NewDH(v.p1.group)
-	if err != nil {
+	if err := sa.v1ResponderDH(kp.Body); err != nil {
 		fail(err.Error())
 		return
 	}
-	gxy, err := dh.Shared(kp.Body)
-	if err != nil {
-		fail(err.Error())
-		return
-	}
-	v.dh, v.gxi, v.gxr, v.gxy = dh, append([]byte(nil), kp.Body...), dh.Public(), gxy
 	sa.ni, sa.nr = append([]byte(nil), np.Body...), nonce()[:20]
-	if v.keys, err = deriveV1(v.p1, sa.ident.PSK, sa.ni, sa.nr, gxy, sa.spiI, sa.spiR); err != nil {
+	var err error
+	if v.keys, err = deriveV1(v.p1, sa.ident.PSK, sa.ni, sa.nr, v.gxy, sa.spiI, sa.spiR); err != nil {
 		fail(err.Error())
 		return
 	}
@@ -1015,18 +1001,12 @@ func (sa *IKESA) v1BaseR3(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 		sa.v1HashMismatch()
 		return
 	}
-	dh, err := NewDH(v.p1.group)
-	if err != nil {
+	if err := sa.v1ResponderDH(kp.Body); err != nil {
 		fail(err.Error())
 		return
 	}
-	gxy, err := dh.Shared(kp.Body)
-	if err != nil {
-		fail(err.Error())
-		return
-	}
-	v.dh, v.gxr, v.gxy = dh, dh.Public(), gxy
-	if v.keys, err = deriveV1(v.p1, sa.ident.PSK, sa.ni, sa.nr, gxy, sa.spiI, sa.spiR); err != nil {
+	var err error
+	if v.keys, err = deriveV1(v.p1, sa.ident.PSK, sa.ni, sa.nr, v.gxy, sa.spiI, sa.spiR); err != nil {
 		fail(err.Error())
 		return
 	}

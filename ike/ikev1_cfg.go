@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -342,11 +343,7 @@ func (sa *IKESA) v1GiveConfig(cp *v1CfgPayload) *v1CfgPayload {
 		if bits == 0 {
 			bits = 32
 		}
-		m := make([]byte, 4)
-		for i := 0; i < bits; i++ {
-			m[i/8] |= 0x80 >> (i % 8)
-		}
-		out.Attrs = append(out.Attrs, v1CfgAttr{Type: v1CfgIP4Netmask, Value: m})
+		out.Attrs = append(out.Attrs, v1CfgAttr{Type: v1CfgIP4Netmask, Value: net.CIDRMask(bits, 32)})
 		sa.d.log.Info("ipsec: mode config address given", "peer", sa.peer.Name, "address", sa.vip)
 	}
 	for _, d := range mc.DNS {
@@ -361,11 +358,7 @@ func (sa *IKESA) v1GiveConfig(cp *v1CfgPayload) *v1CfgPayload {
 			if !p.Addr().Is4() {
 				continue
 			}
-			m := make([]byte, 4)
-			for i := 0; i < p.Bits(); i++ {
-				m[i/8] |= 0x80 >> (i % 8)
-			}
-			v = append(append(append(v, p.Masked().Addr().AsSlice()...), m...), 0, 0, 0, 0, 0, 0)
+			v = append(append(append(v, p.Masked().Addr().AsSlice()...), net.CIDRMask(p.Bits(), 32)...), 0, 0, 0, 0, 0, 0)
 		}
 		out.Attrs = append(out.Attrs, v1CfgAttr{Type: v1UnitySplitIncl, Value: v})
 	}
@@ -373,41 +366,23 @@ func (sa *IKESA) v1GiveConfig(cp *v1CfgPayload) *v1CfgPayload {
 	return out
 }
 
-// v1TakeConfig records what a responder handed out (initiator).
+// v1TakeConfig records what a responder handed out (initiator): the attributes IKEv1
+// shares with IKEv2's configuration payload (address, subnets) and the Cisco Unity
+// split networks, taken as subnets.
 func (sa *IKESA) v1TakeConfig(cp *v1CfgPayload) {
+	c := &CP{CfgType: CPReply}
 	for _, a := range cp.Attrs {
 		switch a.Type {
-		case v1CfgIP4Address:
-			if ip, ok := netip.AddrFromSlice(a.Value); ok && len(a.Value) == 4 {
-				sa.vip = ip
-			}
+		case v1CfgIP4Address, v1CfgIP4Subnet:
+			c.Attrs = append(c.Attrs, CPAttr{Type: a.Type, Value: a.Value})
 		case v1UnitySplitIncl:
+			// Address, mask and six more bytes per network.
 			for v := a.Value; len(v) >= 14; v = v[14:] {
-				ip, _ := netip.AddrFromSlice(v[:4])
-				ones := 0
-				for _, b := range v[4:8] {
-					for i := 7; i >= 0 && b&(1<<i) != 0; i-- {
-						ones++
-					}
-				}
-				sa.splits = append(sa.splits, netip.PrefixFrom(ip, ones).Masked())
-			}
-		case v1CfgIP4Subnet:
-			if len(a.Value) == 8 {
-				ip, _ := netip.AddrFromSlice(a.Value[:4])
-				ones := 0
-				for _, b := range a.Value[4:] {
-					for i := 7; i >= 0 && b&(1<<i) != 0; i-- {
-						ones++
-					}
-				}
-				sa.splits = append(sa.splits, netip.PrefixFrom(ip, ones).Masked())
+				c.Attrs = append(c.Attrs, CPAttr{Type: CPInternalIP4Subnet, Value: v[:8]})
 			}
 		}
 	}
-	if sa.vip.IsValid() {
-		sa.d.log.Info("ipsec: mode config address received", "peer", sa.peer.Name, "address", sa.vip, "split", fmt.Sprint(sa.splits))
-	}
+	sa.takeConfig(c)
 	sa.d.changed()
 }
 
@@ -469,4 +444,26 @@ func v1SplitDNS(mc *ModeConfig, cp *v1CfgPayload) []v1CfgAttr {
 		out = append(out, v1CfgAttr{Type: v1UnityDefDomain, Value: []byte(mc.SplitDNS[0])})
 	}
 	return out
+}
+
+// prefixOfMask is the network of an IPv4 address and netmask (4 bytes each), as mode
+// config's subnet attributes carry them; the prefix length counts the mask's leading
+// ones.
+func prefixOfMask(addr, mask []byte) netip.Prefix {
+	ip, _ := netip.AddrFromSlice(addr)
+	ones, _ := net.IPMask(mask).Size()
+	if ones == 0 && mask[0] != 0 {
+		// Not contiguous: the leading ones.
+		for _, b := range mask {
+			n := 0
+			for i := 7; i >= 0 && b&(1<<i) != 0; i-- {
+				n++
+			}
+			ones += n
+			if n < 8 {
+				break
+			}
+		}
+	}
+	return netip.PrefixFrom(ip, ones).Masked()
 }

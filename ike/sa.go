@@ -122,6 +122,35 @@ type childProposal struct {
 	rekey *ChildSA
 }
 
+// newInitiator is a new initiator's SA towards a peer of a single address: its first
+// identity, a fresh SPI, the local address that reaches the peer (unregistered).
+func (d *Daemon) newInitiator(p *PeerConfig) (*IKESA, error) {
+	host, ok := p.host()
+	if !ok {
+		return nil, fmt.Errorf("peer address %s is not a single host", p.Remote)
+	}
+	if len(p.Identities) == 0 {
+		return nil, errors.New("no identity for the peer")
+	}
+	local := p.Local
+	if !local.IsValid() {
+		var err error
+		if local, err = d.localAddrFor(host); err != nil {
+			return nil, err
+		}
+	}
+	sa := d.newSA(p, true)
+	sa.ident = p.Identities[0]
+	sa.spiI = d.newSPI()
+	sa.local = netip.AddrPortFrom(local, d.opts.Port)
+	port := p.Port
+	if port == 0 {
+		port = 500
+	}
+	sa.remote = netip.AddrPortFrom(host, port)
+	return sa, nil
+}
+
 func (d *Daemon) newSA(p *PeerConfig, initiator bool) *IKESA {
 	now := time.Now()
 	return &IKESA{d: d, peer: p, initiator: initiator, created: now, lastRecv: now}
@@ -206,34 +235,15 @@ func (d *Daemon) initiate(p *PeerConfig) (*IKESA, error) {
 	if p.Exchange != ExchangeIKEv2 {
 		return d.initiateV1(p)
 	}
-	host, ok := p.host()
-	if !ok {
-		return nil, fmt.Errorf("peer address %s is not a single host", p.Remote)
-	}
-	if len(p.Identities) == 0 {
-		return nil, errors.New("no identity for the peer")
-	}
-	local := p.Local
-	if !local.IsValid() {
-		var err error
-		if local, err = d.localAddrFor(host); err != nil {
-			return nil, err
-		}
+	sa, err := d.newInitiator(p)
+	if err != nil {
+		return nil, err
 	}
 	g := firstDH(p.Proposals)
 	dh, err := NewDH(g)
 	if err != nil {
 		return nil, err
 	}
-	sa := d.newSA(p, true)
-	sa.ident = p.Identities[0]
-	sa.spiI = d.newSPI()
-	sa.local = netip.AddrPortFrom(local, d.opts.Port)
-	port := p.Port
-	if port == 0 {
-		port = 500
-	}
-	sa.remote = netip.AddrPortFrom(host, port)
 	sa.dh = dh
 	sa.ni = nonce()
 	sa.state = stateInitSent
@@ -787,19 +797,12 @@ func (sa *IKESA) takeConfig(c *CP) {
 			}
 		case CPInternalIP4Subnet:
 			if len(a.Value) == 8 {
-				ip, _ := netip.AddrFromSlice(a.Value[:4])
-				ones := 0
-				for _, b := range a.Value[4:] {
-					for i := 7; i >= 0 && b&(1<<i) != 0; i-- {
-						ones++
-					}
-				}
-				sa.splits = append(sa.splits, netip.PrefixFrom(ip, ones).Masked())
+				sa.splits = append(sa.splits, prefixOfMask(a.Value[:4], a.Value[4:8]))
 			}
 		}
 	}
 	if sa.vip.IsValid() {
-		sa.d.log.Info("ipsec: mode config address received", "peer", sa.peer.Name, "address", sa.vip)
+		sa.d.log.Info("ipsec: mode config address received", "peer", sa.peer.Name, "address", sa.vip, "split", fmt.Sprint(sa.splits))
 	}
 }
 
