@@ -62,6 +62,12 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 	if err != nil {
 		return nil, err
 	}
+	// A backup or an exported key read as a script would hand its secrets to whoever
+	// may not read the file: verbose lists failing lines whole, and what succeeds is
+	// applied with the importer's rights.
+	if !mayRead(c.Sess, name, data) {
+		return nil, control.ErrPermission
+	}
 	from := 1
 	if v, ok := c.S.Get("from-line"); ok && v != "" {
 		if from, err = strconv.Atoi(v); err != nil || from < 1 {

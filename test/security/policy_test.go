@@ -141,3 +141,24 @@ func TestEscalationBackup(t *testing.T) {
 		}
 	}
 }
+
+// A write user /imports the admin's backup as a script: verbose used to list its
+// failing lines whole (the tunnels' ipsec-secret, the User Manager's NT hashes) and
+// apply the rest. Reading a backup needs what saving one does, as /file print does.
+func TestImportBackupRefused(t *testing.T) {
+	r := escalationRouter(t)
+	r.script(`/interface gre add name=g1 remote-address=198.18.0.9 ipsec-secret=GRE-SECRET-1
+/system backup save name=nb
+`)
+	tc := r.console("w", "w-password-1")
+	for _, cmd := range []string{"/import file-name=nb.backup verbose=yes", "/import file-name=nb.backup dry-run", "/import file-name=nb.backup"} {
+		out := tc.run(t, cmd)
+		if strings.Contains(out, "GRE-SECRET-1") || !strings.Contains(out, "not enough permissions") {
+			t.Errorf("%s by a write user:\n%s", cmd, out)
+		}
+	}
+	// The admin may still import it like any file.
+	if out, _ := r.ctl(nil, "/import", "file-name=nb.backup"); strings.Contains(out, "permissions") {
+		t.Errorf("admin's /import of a backup: %s", out)
+	}
+}
