@@ -2,7 +2,8 @@
 // server in routerd (UDP 1812 authentication, 1813 accounting by default) for the RADIUS
 // clients listed in /user-manager router, with its own users and groups.
 //
-// Covered: PAP (RFC 2865 5.2), MS-CHAPv2 (RFC 2548 MS-CHAP2-Response/Success with
+// Covered: PAP (RFC 2865 5.2), MS-CHAPv1 (RFC 2433 NT-Response, RFC 2548
+// MS-CHAP-Response; the LAN Manager response is refused), MS-CHAPv2 (RFC 2548 MS-CHAP2-Response/Success with
 // MS-MPPE keys), EAP over RADIUS (RFC 3579, with State) through package eap: EAP-MSCHAPv2,
 // EAP-TLS, EAP-TTLS (ttls-pap, ttls-mschap2) and EAP-PEAP (peap-mschap2) with settings'
 // certificate= from /certificate (eapmethods.go says which user a conversation is for),
@@ -12,7 +13,10 @@
 // Passwords are stored as their NT hash only (password-hash, never printed or exported):
 // PAP and MS-CHAPv2 check against it.
 //
-// Not covered: CHAP and MS-CHAPv1 (CHAP needs the cleartext password, which is not kept;
-// such requests are rejected with a log line saying so), ttls-chap and ttls-mschap1,
+// Not covered: CHAP. It needs the cleartext password. RouterOS keeps the cleartext (its
+// export show-sensitive writes password=) and so answers CHAP; routerd keeps only the NT
+// hash, which every other method checks against, so that a leaked store or export yields
+// no password: CHAP requests are rejected with a log line saying why. Also not covered:
+// ttls-chap and ttls-mschap1,
 // profiles and limitations, CoA, OTP.
 package usermanager

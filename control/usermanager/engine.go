@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2759"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
@@ -474,10 +475,10 @@ func (e *Engine) auth(ctx context.Context, q *rad.Request) *radius.Packet {
 		return e.mschap2(q, u, name, resp)
 	}
 	if _, ok := q.Lookup(rfc2865.CHAPPassword_Type); ok {
-		return e.reject(q, "chap", name, "CHAP needs the cleartext password; User Manager keeps only the NT hash (use PAP, MS-CHAPv2 or EAP-MSCHAPv2)")
+		return e.reject(q, "chap", name, "CHAP needs the cleartext password; User Manager keeps only the NT hash (use PAP, MS-CHAPv1, MS-CHAPv2 or an EAP method)")
 	}
-	if _, err := microsoft.MSCHAPResponse_Lookup(q.Packet); err == nil {
-		return e.reject(q, "mschap1", name, "MS-CHAPv1 is not supported")
+	if resp, err := microsoft.MSCHAPResponse_Lookup(q.Packet); err == nil {
+		return e.mschap1(q, u, name, resp)
 	}
 	pw, err := rad.PAPPassword(q.Packet)
 	if err != nil {
@@ -520,6 +521,34 @@ func (e *Engine) mschap2(q *rad.Request, u *user, name string, resp []byte) *rad
 	microsoft.MSMPPEEncryptionPolicy_Add(r, microsoft.MSMPPEEncryptionPolicy_Value_EncryptionAllowed)
 	microsoft.MSMPPEEncryptionTypes_Add(r, microsoft.MSMPPEEncryptionTypes_Value_RC440or128BitAllowed)
 	return r
+}
+
+// mschap1 checks an MS-CHAP-Response (RFC 2433, RFC 2548 2.1.3) against the user's NT
+// hash: the 24-byte NT-Response to the 8-byte MS-CHAP-Challenge. The LAN Manager response
+// (flags 0) is refused: it needs the LM hash, which is not kept.
+func (e *Engine) mschap1(q *rad.Request, u *user, name string, resp []byte) *radius.Packet {
+	const method = "mschap1"
+	fail := func(why string) *radius.Packet {
+		r := e.reject(q, method, name, why)
+		if len(resp) > 0 {
+			microsoft.MSCHAPError_Add(r, append([]byte{resp[0]}, "E=691 R=1"...))
+		}
+		return r
+	}
+	ch, err := microsoft.MSCHAPChallenge_Lookup(q.Packet)
+	if err != nil || len(ch) != 8 || len(resp) != 50 {
+		return fail("malformed MS-CHAP attributes")
+	}
+	if resp[1] != 1 {
+		return fail("MS-CHAP LAN Manager response (only the NT response is checked)")
+	}
+	if why := e.check(q, u, method); why != "" {
+		return fail(why)
+	}
+	if u.nt == nil || subtle.ConstantTimeCompare(rfc2759.ChallengeResponse(ch, u.nt), resp[26:50]) != 1 {
+		return fail("wrong password")
+	}
+	return e.accept(q, method, u)
 }
 
 // convTTL is how long an EAP conversation waits for the client's next message.

@@ -128,6 +128,16 @@ func TestRadclient(t *testing.T) {
 	if !strings.Contains(out, "Access-Reject") {
 		t.Fatalf("CHAP:\n%s", out)
 	}
+	// MS-CHAPv1 (radclient makes MS-CHAP-Challenge and MS-CHAP-Response from
+	// MS-CHAP-Password) checks against the NT hash.
+	out, err = radclient(t, a, "auth", "test", "User-Name = user1\nMS-CHAP-Password = password\n")
+	if err != nil || !strings.Contains(out, "Access-Accept") {
+		t.Fatalf("MS-CHAPv1: %v\n%s", err, out)
+	}
+	out, _ = radclient(t, a, "auth", "test", "User-Name = user1\nMS-CHAP-Password = wrong\n")
+	if !strings.Contains(out, "Access-Reject") || !strings.Contains(out, "E=691") {
+		t.Fatalf("MS-CHAPv1 wrong password:\n%s", out)
+	}
 	before := r.e.resp.Stats.BadAuthenticator.Load()
 	out, _ = radclient(t, a, "auth", "wrong-secret", "User-Name = user1\nUser-Password = password\nMessage-Authenticator = 0x00\n")
 	if strings.Contains(out, "Access-Accept") || r.e.resp.Stats.BadAuthenticator.Load() == before {

@@ -1,7 +1,9 @@
 package ipsec_test
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -198,5 +200,109 @@ func TestEAPInitiatorTLSMethodsUserManager(t *testing.T) {
 			regexp.MustCompile(`accepts=\d+ rejects=[1-9]`).MatchString(d.script("/user-manager monitor print detail where method=eap-peap\n"))
 	}) {
 		t.Fatalf("wrong password: no failure logged\n%s", d.script("/user-manager monitor print detail\n"))
+	}
+}
+
+// freeRADIUSTLS runs Debian's FreeRADIUS in ns on 127.0.0.1:1812/1813 (client secret
+// "test", user1/password) with EAP-TLS, EAP-TTLS and PEAP, using a server certificate
+// and CA routerd exported into files.
+func freeRADIUSTLS(t *testing.T, ns, files string) {
+	t.Helper()
+	iketest.NeedRoot(t, "freeradius")
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-rL", "/etc/freeradius/3.0/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy the FreeRADIUS configuration: %v\n%s", err, out)
+	}
+	edit := func(name string, f func(string) string) {
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(p, []byte(f(string(b))), 0o600)
+	}
+	edit("radiusd.conf", func(s string) string {
+		return regexp.MustCompile(`(?m)^\s*(user|group) = freerad`).ReplaceAllString(s, "#")
+	})
+	edit("sites-enabled/default", func(s string) string {
+		return regexp.MustCompile(`(?m)^(\s*)ipaddr = \*`).ReplaceAllString(s, "${1}ipaddr = 127.0.0.1")
+	})
+	srv := filepath.Join(files, "cert_export_letsencrypt_2021-04-09T07:10:55Z")
+	os.WriteFile(filepath.Join(dir, "mods-enabled/eap"), []byte(`eap {
+ default_eap_type = peap
+ timer_expire = 60
+ ignore_unknown_eap_types = no
+ max_sessions = ${max_requests}
+ mschapv2 {
+ }
+ tls-config tls-common {
+  private_key_password = 1234567890
+  private_key_file = "`+srv+`.key"
+  certificate_file = "`+srv+`.crt"
+  ca_file = "`+filepath.Join(files, "cert_export_ca.crt")+`"
+  cipher_list = "DEFAULT"
+  tls_min_version = "1.2"
+  tls_max_version = "1.2"
+ }
+ tls {
+  tls = tls-common
+ }
+ ttls {
+  tls = tls-common
+  default_eap_type = mschapv2
+  virtual_server = "inner-tunnel"
+ }
+ peap {
+  tls = tls-common
+  default_eap_type = mschapv2
+  virtual_server = "inner-tunnel"
+ }
+}
+`), 0o600)
+	os.WriteFile(filepath.Join(dir, "mods-config/files/authorize"), []byte("user1 Cleartext-Password := \"password\"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "clients.conf"), []byte("client local {\n ipaddr = 127.0.0.1\n secret = test\n}\n"), 0o600)
+	cmd := iketest.In(ns, "freeradius", "-f", "-l", filepath.Join(dir, "radius.log"), "-d", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "radius.log"))
+			t.Logf("freeradius log:\n%s", b)
+		}
+	})
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		out, _ := iketest.In(ns, "ss", "-lun").CombinedOutput()
+		return strings.Contains(string(out), "127.0.0.1:1812")
+	}) {
+		b, _ := os.ReadFile(filepath.Join(dir, "radius.log"))
+		t.Fatalf("freeradius did not start:\n%s", b)
+	}
+}
+
+// TestEAPInitiatorTLSMethodsFreeRADIUS: routerd's EAP client with eap-tls, eap-ttls and
+// eap-peap against routerd's eap-radius responder relaying to FreeRADIUS (an EAP server
+// routerd did not write); FreeRADIUS's MPPE keys key both sides' AUTH.
+func TestEAPInitiatorTLSMethodsFreeRADIUS(t *testing.T) {
+	tp := newTopo(t, false)
+	d := startDaemon(t, tp.nsR)
+	d.script(eapCertificates)
+	d.script(eapTLSClientCert)
+	d.script("/certificate export-certificate \"letsencrypt_2021-04-09T07:10:55Z\" type=pem export-passphrase=1234567890\n")
+	freeRADIUSTLS(t, tp.nsR, filepath.Join(filepath.Dir(d.sock), "data", "files"))
+	d.script(eapServerConfig)
+	c := eapInitiator(t, tp, d)
+	accepts := 0
+	for _, m := range eapInitiatorMethods[:3] {
+		t.Run(m.method, func(t *testing.T) {
+			connectEAP(t, c, m.identity, func() bool {
+				var n int
+				fmt.Sscan(d.script(":put [/radius get 0 accepts]\n"), &n)
+				return n > accepts
+			})
+			fmt.Sscan(d.script(":put [/radius get 0 accepts]\n"), &accepts)
+		})
 	}
 }
