@@ -564,14 +564,34 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 		// A List menu's source adds dynamic items (flag D) after the configured ones, or
 		// before them when they come first in effect (Row.First).
 		var first []Row
+		after := map[uint64][]Row{}
 		for i := range extra {
 			extra[i].Menu = m
 			hideSensitive(m, extra[i].Props, showSensitive)
-			if extra[i].First {
+			switch {
+			case extra[i].First:
 				first = append(first, extra[i])
-			} else {
+			case extra[i].After != 0:
+				after[extra[i].After] = append(after[extra[i].After], extra[i])
+			default:
 				rows = append(rows, extra[i])
 			}
+		}
+		if len(after) > 0 {
+			out := make([]Row, 0, len(rows)+len(extra))
+			for _, r := range rows {
+				out = append(out, r)
+				if r.ID != 0 {
+					out = append(out, after[r.ID]...)
+					delete(after, r.ID)
+				}
+			}
+			for _, r := range extra {
+				if _, gone := after[r.After]; gone && r.After != 0 {
+					out = append(out, r) // its item is not listed: at the end
+				}
+			}
+			rows = out
 		}
 		rows = append(first, rows...)
 	}

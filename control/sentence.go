@@ -103,6 +103,9 @@ type Row struct {
 	// First: an engine's dynamic row that print lists before the configured items (the
 	// firewall's dynamic rules, which the kernel evaluates before them).
 	First bool
+	// After: an engine's dynamic row that print lists right after the configured item
+	// of this id (IPsec policies generated from a template, at the template's place).
+	After uint64
 }
 
 // Get reads a property of the row; flags read as "yes"/"no" under their names.

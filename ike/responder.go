@@ -285,7 +285,8 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	inSPI := sa.d.newChildSPI()
 	tunnel := cfg.Tunnel || FindNotify(ps, NotifyUseTransportMode) == nil
 	c := sa.makeChild(cfg, suite, inSPI, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, false, tunnel)
-	c.LocalTS, c.RemoteTS = []Selector{li}, []Selector{ri}
+	lis := sa.responderSplits(li)
+	c.LocalTS, c.RemoteTS = lis, []Selector{ri}
 	resp := *chosen
 	resp.SPI = spiBytes(inSPI)
 	var out []Payload
@@ -293,7 +294,7 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 		out = append(out, &Notify{NType: NotifyUseTransportMode})
 	}
 	out = append(out, &SA{Proposals: []Proposal{resp}})
-	return append(out, &TS{Selectors: []Selector{ri}}, &TS{Responder: true, Selectors: []Selector{li}}), c
+	return append(out, &TS{Selectors: []Selector{ri}}, &TS{Responder: true, Selectors: lis}), c
 }
 
 // matchPolicy narrows the initiator's selectors (tsi: its side, our remote; tsr: our

@@ -984,7 +984,7 @@ func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *
 	}
 	tunnel := cp.cfg.Tunnel || FindNotify(ps, NotifyUseTransportMode) == nil
 	c := sa.makeChild(cp.cfg, suite, cp.spi, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, true, tunnel)
-	c.LocalTS, c.RemoteTS = tsi.Selectors, tsr.Selectors
+	c.LocalTS, c.RemoteTS = tsi.Selectors, sa.initiatorSplits(cp.cfg, tsr.Selectors)
 	sa.installChild(c)
 	return c
 }

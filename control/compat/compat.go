@@ -147,6 +147,17 @@ func freeName(ex *control.Executor, sess *control.Session, path, base string) (s
 }
 
 func policy(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	_, hasSrc := s.Get("sa-src-address")
+	_, hasDst := s.Get("sa-dst-address")
+	if !hasSrc && !hasDst {
+		return nil, nil, nil
+	}
+	// A policy that encrypts nothing (action=discard or none, the reference's "generic
+	// IPsec policy") has no peer: v7 keeps its sa-src-address and sa-dst-address as
+	// written. Only encrypting policies move to peer=, as the upgrade moves them.
+	if enc, err := encrypts(ex, sess, s); err != nil || !enc {
+		return nil, nil, err
+	}
 	var keep []control.Arg
 	changed := false
 	_, hasPeer := s.Get("peer")
@@ -178,6 +189,43 @@ func policy(ctx context.Context, ex *control.Executor, sess *control.Session, s 
 		return nil, nil, nil
 	}
 	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, nil, nil
+}
+
+// encrypts reports whether the policies s writes encrypt: its action=, else (set) the
+// stored action of every target, else the default, encrypt.
+func encrypts(ex *control.Executor, sess *control.Session, s *control.Sentence) (bool, error) {
+	if a, ok := s.Get("action"); ok {
+		return a == "encrypt", nil
+	}
+	if s.Cmd != "set" {
+		return true, nil
+	}
+	ref, ok := s.Get("numbers")
+	if !ok {
+		ref, _ = s.Get(".id")
+	}
+	m, ok := ex.Tree.Get(s.Path)
+	if !ok {
+		return true, nil
+	}
+	enc := false
+	err := ex.View(sess, func(tx *store.Tx) error {
+		ids, err := ex.Resolve(tx, sess, m, ref)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			it, err := tx.Get(s.Path, id)
+			if err != nil {
+				return err
+			}
+			if a := it.Props["action"]; a == "" || a == "encrypt" {
+				enc = true
+			}
+		}
+		return nil
+	})
+	return enc, err
 }
 
 // peerByAddress names the peer whose address is ip (as a host prefix).

@@ -8,8 +8,9 @@
 //     profile= when none is set); xauth-login and xauth-password become the identity's
 //     username and password; exchange-mode=main-l2tp becomes main. Unnamed v6 peers get
 //     the names the upgrade gives them (peer1, peer2 ...).
-//   - /ip ipsec policy: sa-src-address= goes (the SA's source follows the peer), and
-//     sa-dst-address= names the peer with that address when the policy names none.
+//   - /ip ipsec policy that encrypts: sa-src-address= goes (the SA's source follows the
+//     peer), and sa-dst-address= names the peer with that address when the policy names
+//     none. A discard or none policy has no peer and keeps both as written.
 //   - /ip route and /ipv6 route: routing-mark= is routing-table=, type=blackhole is
 //     blackhole=yes (type=unicast is the default and goes).
 //   - /interface ethernet: the v6 speed words (100Mbps, 1Gbps) and advertise words

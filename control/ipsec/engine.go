@@ -89,6 +89,10 @@ type Engine struct {
 	invalid map[string]map[uint64]string
 	peers   []*ike.PeerConfig
 	polCfg  map[uint64]*policyInfo
+	// tmplOrd is each template's place in the policy menu: the policies generated from
+	// it take that place in the SPD, as RouterOS puts them (a static discard policy below
+	// the template comes after them).
+	tmplOrd map[uint64]int
 	m       *metrics
 	leaseMu sync.Mutex
 	leases  map[netip.Addr]bool
@@ -116,6 +120,9 @@ type policyInfo struct {
 	reqID  uint32
 	saSrc  netip.Addr
 	saDst  netip.Addr
+	// ord is the policy's place in the menu (from 1; dynamic tunnel policies 0): the SPD
+	// keeps RouterOS's top-to-bottom order.
+	ord int
 }
 
 // Start opens the IKE sockets and the data path, registers the menus and applies the
@@ -417,10 +424,14 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	// Policy templates by group.
 	templates := map[string][]*ike.ChildConfig{}
 	polCfg := map[uint64]*policyInfo{}
-	for _, it := range policies {
+	tmplOrd := map[uint64]int{}
+	for i, it := range policies {
 		p := it.Props
 		if p["disabled"] == "yes" {
 			continue
+		}
+		if p["template"] == "yes" {
+			tmplOrd[it.ID] = i + 1
 		}
 		src, err1 := prefix(p["src-address"])
 		dst, err2 := prefix(p["dst-address"])
@@ -445,7 +456,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			continue
 		}
 		pi := &policyInfo{id: it.ID, peer: p["peer"], tunnel: cc.Tunnel, src: src, dst: dst, proto: proto,
-			sport: portNum(p["src-port"]), dport: portNum(p["dst-port"])}
+			sport: portNum(p["src-port"]), dport: portNum(p["dst-port"]), ord: i + 1}
 		switch p["action"] {
 		case "discard":
 			pi.action = esp.ActionDiscard
@@ -592,6 +603,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	e.peers = cfgs
 	e.polCfg = polCfg
+	e.tmplOrd = tmplOrd
 	e.tunnels = tunnels
 	e.peerRules = prs
 	e.mu.Unlock()
@@ -690,13 +702,17 @@ func (e *Engine) applySPD(ctx context.Context) {
 			endpoints[s.Peer] = [2]netip.Addr{s.Local.Addr(), s.Remote.Addr()}
 		}
 	}
+	type entry struct {
+		ord int
+		ps  []esp.Policy
+	}
+	var ents []entry
 	e.mu.Lock()
 	ids := make([]uint64, 0, len(e.polCfg))
 	for id := range e.polCfg {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	var ps []esp.Policy
 	for _, id := range ids {
 		pi := e.polCfg[id]
 		mode := esp.ModeTransport
@@ -718,35 +734,73 @@ func (e *Engine) applySPD(ctx context.Context) {
 			out.TunnelSrc, out.TunnelDst = ep[0], ep[1]
 			in.TunnelSrc, in.TunnelDst = ep[1], ep[0]
 		}
-		ps = append(ps, out, in)
+		ents = append(ents, entry{pi.ord, []esp.Policy{out, in}})
 	}
+	tmplOrd := e.tmplOrd
 	e.mu.Unlock()
-	// Policies generated from templates for the peers' CHILD_SAs.
+	// Policies generated from templates for the peers' CHILD_SAs, at their template's
+	// place: one per pair of traffic selectors (a responder's split-include networks
+	// each get their own, as RouterOS generates them).
 	for _, s := range e.d.Snapshot() {
 		for _, c := range s.Children {
-			if !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
-				continue
-			}
-			lp, ok1 := selPrefix(c.LocalTS[0])
-			rp, ok2 := selPrefix(c.RemoteTS[0])
-			if !ok1 || !ok2 {
+			if !c.Policy.Dynamic {
 				continue
 			}
 			mode := esp.ModeTransport
 			if c.Tunnel {
 				mode = esp.ModeTunnel
 			}
-			proto := c.LocalTS[0].IPProto
-			ps = append(ps,
-				esp.Policy{ID: c.ReqID | 1<<31, Src: lp, Dst: rp, Protocol: proto, Dir: esp.DirOut, Action: esp.ActionEncrypt,
-					Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Local.Addr(), TunnelDst: c.Remote.Addr(), ReqID: c.ReqID},
-				esp.Policy{ID: c.ReqID | 1<<31, Src: rp, Dst: lp, Protocol: proto, Dir: esp.DirIn, Action: esp.ActionEncrypt,
-					Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Remote.Addr(), TunnelDst: c.Local.Addr(), ReqID: c.ReqID})
+			var ps []esp.Policy
+			for _, pr := range tsPairs(&c) {
+				ps = append(ps,
+					esp.Policy{ID: c.ReqID | 1<<31, Src: pr.local, Dst: pr.remote, Protocol: pr.proto, Dir: esp.DirOut, Action: esp.ActionEncrypt,
+						Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Local.Addr(), TunnelDst: c.Remote.Addr(), ReqID: c.ReqID},
+					esp.Policy{ID: c.ReqID | 1<<31, Src: pr.remote, Dst: pr.local, Protocol: pr.proto, Dir: esp.DirIn, Action: esp.ActionEncrypt,
+						Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Remote.Addr(), TunnelDst: c.Local.Addr(), ReqID: c.ReqID})
+			}
+			ents = append(ents, entry{tmplOrd[c.Policy.ID], ps})
 		}
+	}
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].ord < ents[j].ord })
+	var ps []esp.Policy
+	for _, en := range ents {
+		ps = append(ps, en.ps...)
 	}
 	if err := dp.SetPolicies(ctx, ps); err != nil {
 		e.log.Warn("ipsec: cannot install policies", "err", err)
 	}
+}
+
+// tsPair is one policy of a CHILD_SA: a local and a remote selector of one family.
+type tsPair struct {
+	local, remote netip.Prefix
+	proto         uint8
+	lsel, rsel    ike.Selector
+}
+
+// tsPairs lists the policies a CHILD_SA's traffic selectors make: every local selector
+// with every remote one of its family (a narrowed TSr of two split-include networks is
+// two policies).
+func tsPairs(c *ike.ChildSA) []tsPair {
+	var out []tsPair
+	for _, l := range c.LocalTS {
+		lp, ok := selPrefix(l)
+		if !ok {
+			continue
+		}
+		for _, r := range c.RemoteTS {
+			rp, ok := selPrefix(r)
+			if !ok || rp.Addr().Is4() != lp.Addr().Is4() {
+				continue
+			}
+			proto := l.IPProto
+			if proto == 0 {
+				proto = r.IPProto
+			}
+			out = append(out, tsPair{local: lp, remote: rp, proto: proto, lsel: l, rsel: r})
+		}
+	}
+	return out
 }
 
 // syncVIPs puts the addresses received by mode config on the loopback device (so that
@@ -948,6 +1002,20 @@ func (e *Engine) publishPolicies() {
 		st := control.ItemState{Props: map[string]string{}}
 		if why, ok := e.invalid[PolicyPath][it.ID]; ok {
 			st.Invalid, st.Status = true, why
+		}
+		if it.Props["template"] != "yes" {
+			// Until an SA or a peer says otherwise: what the policy was given (a policy
+			// without a peer), else the unspecified address of the policy's family.
+			unspec := netip.IPv4Unspecified()
+			if src, err := prefix(it.Props["src-address"]); err == nil && src.Addr().Is6() {
+				unspec = netip.IPv6Unspecified()
+			}
+			for _, k := range []string{"sa-src-address", "sa-dst-address"} {
+				st.Props[k] = unspec.String()
+				if v := it.Props[k]; v != "" {
+					st.Props[k] = v
+				}
+			}
 		}
 		if pi := e.polCfg[it.ID]; pi != nil && pi.action == esp.ActionEncrypt {
 			n := count[it.ID]

@@ -336,3 +336,37 @@ func TestChildRekeyDuringIKERekey(t *testing.T) {
 		t.Fatalf("pings across the rekeys: %v\n%s", err, out.String())
 	}
 }
+
+// TestIperfAcrossRekeys: a TCP flow (iperf3) through the tunnel between two routerd
+// keeps going across several CHILD SA rekeys (4 s lifetimes): iperf3 completes, and no
+// two consecutive seconds pass without data.
+func TestIperfAcrossRekeys(t *testing.T) {
+	nsA, nsB := twoSites(t)
+	a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
+	conf := func(peer, src, dst string) string {
+		return `/ip ipsec profile add name=r dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256
+/ip ipsec proposal add name=r enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=ecp256 lifetime=4s
+/ip ipsec peer add name=r address=` + peer + `/32 exchange-mode=ike2 profile=r
+/ip ipsec identity add peer=r secret=iperf-psk
+/ip ipsec policy add src-address=` + src + ` dst-address=` + dst + ` tunnel=yes proposal=r peer=r
+`
+	}
+	b.run(t, conf("198.18.90.1", "198.19.101.0/24", "198.19.202.0/24"))
+	a.run(t, conf("198.18.90.2", "198.19.202.0/24", "198.19.101.0/24"))
+	if !iketest.WaitFor(20*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
+		t.Fatal("not up")
+	}
+	before := a.e.Daemon().Stats.ChildRekeys.Load() + b.e.Daemon().Stats.ChildRekeys.Load()
+	r, err := iketest.IperfTCP(t, nsB, "198.19.101.1", nsA, "198.19.202.1", 12)
+	rekeys := a.e.Daemon().Stats.ChildRekeys.Load() + b.e.Daemon().Stats.ChildRekeys.Load() - before
+	t.Logf("iperf3: %d bytes, per second %v; %d CHILD rekeys during the run", r.Bytes, r.Intervals, rekeys)
+	if err != nil {
+		t.Fatalf("the TCP flow broke across rekeys: %v\n%s\n%s", err, r.Output, a.run(t, "/ip ipsec statistics print"))
+	}
+	if s := r.LongestStall(); s >= 2 || len(r.Intervals) < 10 {
+		t.Errorf("the flow stalled %d s (intervals %v)", s, r.Intervals)
+	}
+	if rekeys < 3 {
+		t.Errorf("only %d CHILD rekeys during the run", rekeys)
+	}
+}

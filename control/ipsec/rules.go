@@ -54,38 +54,37 @@ func (e *Engine) dynamicRules() []firewall.DynamicRule {
 		}
 		pr := byIdent[s.Identity]
 		for _, c := range s.Children {
-			if c.Policy == nil || !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
+			if c.Policy == nil || !c.Policy.Dynamic {
 				continue
 			}
-			lp, ok1 := selPrefix(c.LocalTS[0])
-			rp, ok2 := selPrefix(c.RemoteTS[0])
-			if !ok1 || !ok2 {
-				continue
-			}
-			if c.Tunnel {
-				bypass = append(bypass, firewall.DynamicRule{V6: v6(lp), Table: "nat", Props: map[string]string{
-					"chain": "srcnat", "action": "accept", "src-address": lp.String(), "dst-address": rp.String(),
-					"comment": "ipsec policy"}})
-			}
-			if pr.notrackChain != "" {
-				for _, d := range [][2]netip.Prefix{{rp, lp}, {lp, rp}} {
-					notrack = append(notrack, firewall.DynamicRule{V6: v6(lp), Table: "raw", Props: map[string]string{
-						"chain": pr.notrackChain, "action": "notrack", "src-address": d[0].String(),
-						"dst-address": d[1].String(), "comment": "ipsec notrack-chain"}})
+			// One set of rules per generated policy (per split-include network).
+			for _, tp := range tsPairs(&c) {
+				lp, rp := tp.local, tp.remote
+				if c.Tunnel {
+					bypass = append(bypass, firewall.DynamicRule{V6: v6(lp), Table: "nat", Props: map[string]string{
+						"chain": "srcnat", "action": "accept", "src-address": lp.String(), "dst-address": rp.String(),
+						"comment": "ipsec policy"}})
 				}
-			}
-			if pr.srcList != "" && s.Received && s.VirtualIP.IsValid() && s.VirtualIP.Is4() == lp.Addr().Is4() {
-				p := map[string]string{"chain": "srcnat", "action": "src-nat", "to-addresses": s.VirtualIP.String(),
-					"src-address-list": pr.srcList, "comment": "ipsec mode-config"}
-				if rp.Bits() == 0 {
-					p["dst-address-list"] = "!" + pr.srcList
-				} else {
-					p["dst-address"] = rp.String()
+				if pr.notrackChain != "" {
+					for _, d := range [][2]netip.Prefix{{rp, lp}, {lp, rp}} {
+						notrack = append(notrack, firewall.DynamicRule{V6: v6(lp), Table: "raw", Props: map[string]string{
+							"chain": pr.notrackChain, "action": "notrack", "src-address": d[0].String(),
+							"dst-address": d[1].String(), "comment": "ipsec notrack-chain"}})
+					}
 				}
-				if pr.connMark != "" {
-					p["connection-mark"] = pr.connMark
+				if pr.srcList != "" && s.Received && s.VirtualIP.IsValid() && s.VirtualIP.Is4() == lp.Addr().Is4() {
+					p := map[string]string{"chain": "srcnat", "action": "src-nat", "to-addresses": s.VirtualIP.String(),
+						"src-address-list": pr.srcList, "comment": "ipsec mode-config"}
+					if rp.Bits() == 0 {
+						p["dst-address-list"] = "!" + pr.srcList
+					} else {
+						p["dst-address"] = rp.String()
+					}
+					if pr.connMark != "" {
+						p["connection-mark"] = pr.connMark
+					}
+					modeCfg = append(modeCfg, firewall.DynamicRule{V6: s.VirtualIP.Is6(), Table: "nat", Props: p})
 				}
-				modeCfg = append(modeCfg, firewall.DynamicRule{V6: s.VirtualIP.Is6(), Table: "nat", Props: p})
 			}
 		}
 	}

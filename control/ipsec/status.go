@@ -192,36 +192,48 @@ func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]
 	rows := e.tunnelRows(PolicyPath)
 	n := uint64(1) << 40
 	// A generated policy shows its template's proposal, as RouterOS prints it.
-	proposal := map[uint64]string{}
+	proposal, level := map[uint64]string{}, map[uint64]string{}
 	if its, _, err := e.items(PolicyPath); err == nil {
 		for _, it := range its {
-			proposal[it.ID] = it.Props["proposal"]
+			proposal[it.ID], level[it.ID] = it.Props["proposal"], it.Props["level"]
 		}
 	}
 	for _, s := range e.d.Snapshot() {
 		for _, c := range s.Children {
-			if !c.Policy.Dynamic || len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
+			if !c.Policy.Dynamic {
 				continue
 			}
-			n++
 			tunnel := "yes"
 			if !c.Tunnel {
 				tunnel = "no"
 			}
-			p := map[string]string{
-				"src-address": selAddr(c.LocalTS[0]), "dst-address": selAddr(c.RemoteTS[0]),
-				"src-port": selPort(c.LocalTS[0]), "dst-port": selPort(c.RemoteTS[0]), "protocol": "all",
-				"action": "encrypt", "level": "unique", "ipsec-protocols": "esp", "tunnel": tunnel,
-				"sa-src-address": c.Local.Addr().String(), "sa-dst-address": c.Remote.Addr().String(),
-				"peer": s.Peer, "ph2-count": "1", "ph2-state": "established",
+			for _, pr := range tsPairs(&c) {
+				n++
+				p := map[string]string{
+					"src-address": pr.local.String(), "dst-address": pr.remote.String(),
+					"src-port": selPort(pr.lsel), "dst-port": selPort(pr.rsel), "protocol": "all",
+					"action": "encrypt", "level": "unique", "ipsec-protocols": "esp", "tunnel": tunnel,
+					"sa-src-address": c.Local.Addr().String(), "sa-dst-address": c.Remote.Addr().String(),
+					"ph2-count": "1", "ph2-state": "established",
+					// The template's proposal ("default" for the default template).
+					"proposal": "default",
+				}
+				if v := proposal[c.Policy.ID]; v != "" {
+					p["proposal"] = v
+				}
+				// The template's level (the reference's L2TP server: require); a mode config
+				// client's are unique (the reference's road warrior client).
+				if !s.Received {
+					p["level"] = "require"
+					if v := level[c.Policy.ID]; v != "" {
+						p["level"] = v
+					}
+				}
+				if pr.proto != 0 {
+					p["protocol"] = protoName(pr.proto)
+				}
+				rows = append(rows, control.Row{ID: n, Props: p, Flags: "DA", After: c.Policy.ID})
 			}
-			if pr := proposal[c.Policy.ID]; pr != "" {
-				p["proposal"] = pr
-			}
-			if pr := c.LocalTS[0].IPProto; pr != 0 {
-				p["protocol"] = strconv.Itoa(int(pr))
-			}
-			rows = append(rows, control.Row{ID: n, Props: p, Flags: "DA"})
 		}
 	}
 	return rows, nil

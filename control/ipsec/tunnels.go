@@ -205,14 +205,22 @@ func (e *Engine) tunnelRows(path string) []control.Row {
 	return rows
 }
 
+// protoName is an IP protocol as print names it (the menu's words), else its number.
 func protoName(n uint8) string {
 	switch n {
-	case 47:
-		return "gre"
 	case 4:
 		return "ipencap"
 	case 41:
 		return "ipv6"
+	}
+	best := ""
+	for name, v := range protoNums {
+		if v == n && name != "all" && (best == "" || name < best) {
+			best = name
+		}
+	}
+	if best != "" {
+		return best
 	}
 	return strconv.Itoa(int(n))
 }

@@ -253,52 +253,87 @@ func ipsecPolicyMenu() *Menu {
 		Kind:    List,
 		Ordered: true, // policies are matched top to bottom (since v6.40)
 		Desc:    "Security policy database: which packets IPsec transforms.",
+		// In the order RouterOS prints a policy (the reference's print outputs).
 		Props: []Prop{
-			{Name: "action", Type: value.Enum("discard", "encrypt", "none"), Default: "encrypt",
-				Desc: "What to do with a matched packet: none (pass), discard (drop) or encrypt."},
-			{Name: "comment", Type: value.String(), Desc: "Short description of the policy."},
-			{Name: "disabled", Type: value.Bool(), Default: "no",
-				Desc: "Whether the policy is used to match packets."},
-			{Name: "dst-address", Type: value.Prefix(), Default: "0.0.0.0/32",
-				Desc: "Destination address to match (tunnel mode or template)."},
-			{Name: "dst-port", Type: ipsecPort(), Default: "any",
-				Desc: "Destination port to match; any matches all ports."},
-			{Name: "group", Type: value.String(), Default: "default", Ref: "/ip/ipsec/policy/group",
-				Desc: "Policy group to which this template is assigned."},
-			{Name: "ipsec-protocols", Type: value.EnumList("ah", "esp"), Default: "esp",
-				Desc: "Combination of AH and ESP to apply to matched traffic."},
-			{Name: "level", Type: value.Enum("require", "unique", "use"), Default: "require",
-				Desc: "What to do when an SA is missing: use (skip), require (drop and acquire), unique (unique SA)."},
 			{Name: "peer", Type: value.String(), Ref: "/ip/ipsec/peer",
 				Desc: "Name of the peer on which the policy applies."},
-			{Name: "proposal", Type: value.String(), Default: "default", Ref: "/ip/ipsec/proposal",
-				Desc: "Proposal the IKE daemon sends to establish SAs for this policy."},
-			{Name: "protocol", Type: ipsecIPProtocol(), Default: "all", Desc: "IP protocol to match."},
+			{Name: "group", Type: value.String(), Default: "default", Ref: "/ip/ipsec/policy/group",
+				Desc: "Policy group to which this template is assigned."},
 			{Name: "src-address", Type: value.Prefix(), Default: "0.0.0.0/32",
 				Desc: "Source address to match (tunnel mode or template)."},
 			{Name: "src-port", Type: ipsecPort(), Default: "any",
 				Desc: "Source port to match; any matches all ports."},
+			{Name: "dst-address", Type: value.Prefix(), Default: "0.0.0.0/32",
+				Desc: "Destination address to match (tunnel mode or template)."},
+			{Name: "dst-port", Type: ipsecPort(), Default: "any",
+				Desc: "Destination port to match; any matches all ports."},
+			{Name: "protocol", Type: ipsecIPProtocol(), Default: "all", Desc: "IP protocol to match."},
+			{Name: "action", Type: value.Enum("discard", "encrypt", "none"), Default: "encrypt",
+				Desc: "What to do with a matched packet: none (pass), discard (drop) or encrypt."},
+			{Name: "level", Type: value.Enum("require", "unique", "use"), Default: "require",
+				Desc: "What to do when an SA is missing: use (skip), require (drop and acquire), unique (unique SA)."},
+			{Name: "ipsec-protocols", Type: value.EnumList("ah", "esp"), Default: "esp",
+				Desc: "Combination of AH and ESP to apply to matched traffic."},
+			{Name: "tunnel", Type: value.Bool(), Default: "no", Desc: "Whether to use tunnel mode."},
+			// Read-only in the property table: an encrypting policy's follow its peer (and
+			// a v6 line's sa-dst-address names the peer, package compat). The reference's
+			// "Using generic IPsec policy" gives them to a discard policy, which has no
+			// peer: there they are kept as written.
+			{Name: "sa-src-address", Type: value.IP(),
+				Desc: "SA source address (local peer); written only on a policy without a peer (discard, none)."},
+			{Name: "sa-dst-address", Type: value.IP(),
+				Desc: "SA destination address (remote peer); written only on a policy without a peer (discard, none)."},
+			{Name: "proposal", Type: value.String(), Default: "default", Ref: "/ip/ipsec/proposal",
+				Desc: "Proposal the IKE daemon sends to establish SAs for this policy."},
 			{Name: "template", Type: value.Bool(), Default: "no",
 				Desc: "Make this a template of the policy group (used by generate-policy)."},
-			{Name: "tunnel", Type: value.Bool(), Default: "no", Desc: "Whether to use tunnel mode."},
-
 			{Name: "ph2-count", Type: ipsecCounter(), ReadOnly: true,
 				Desc: "Number of active phase 2 sessions associated with the policy."},
 			{Name: "ph2-state", Type: value.Enum("expired", "no-phase2", "established"), ReadOnly: true,
 				Desc: "Progress of key establishing."},
-			// Read-only in the property table (they follow the peer); the v6-era examples
-			// that set sa-src-address= on add will fail against this declaration.
-			{Name: "sa-dst-address", Type: value.IP(), Default: "::", ReadOnly: true,
-				Desc: "SA destination address (remote peer)."},
-			{Name: "sa-src-address", Type: value.IP(), Default: "::", ReadOnly: true,
-				Desc: "SA source address (local peer)."},
+			{Name: "comment", Type: value.String(), Desc: "Short description of the policy."},
+			{Name: "disabled", Type: value.Bool(), Default: "no",
+				Desc: "Whether the policy is used to match packets."},
 		},
-		Flags: []Flag{ipsecFlagTemplate, FlagDisabled, FlagDynamic, FlagInvalid, FlagActive, ipsecFlagDefault},
+		PrintKeys: ipsecPolicyPrintKeys,
+		Flags:     []Flag{ipsecFlagTemplate, FlagDisabled, FlagDynamic, FlagInvalid, FlagActive, ipsecFlagDefault},
 		Builtin: []map[string]string{{
 			"group": "default", "src-address": "::/0", "dst-address": "::/0",
 			"protocol": "all", "proposal": "default", "template": "yes",
 		}},
 	}
+}
+
+// ipsecPolicyPrintKeys is what RouterOS prints of a policy: a template its group,
+// selectors and proposal; any other policy its selectors, action, SA and proposal, and
+// the phase 2 count and state when it encrypts. group, template and disabled (a flag)
+// are read with get.
+func ipsecPolicyPrintKeys(p map[string]string) []string {
+	if p["template"] == "yes" {
+		ks := []string{"group", "src-address"}
+		if v := p["src-port"]; v != "" && v != "any" {
+			ks = append(ks, "src-port")
+		}
+		ks = append(ks, "dst-address")
+		if v := p["dst-port"]; v != "" && v != "any" {
+			ks = append(ks, "dst-port")
+		}
+		ks = append(ks, "protocol")
+		if v := p["level"]; v != "" && v != "require" {
+			ks = append(ks, "level")
+		}
+		return append(ks, "proposal", "template")
+	}
+	var ks []string
+	if p["peer"] != "" {
+		ks = append(ks, "peer")
+	}
+	ks = append(ks, "src-address", "src-port", "dst-address", "dst-port", "protocol", "action", "level",
+		"ipsec-protocols", "tunnel", "sa-src-address", "sa-dst-address", "proposal")
+	if p["action"] == "" || p["action"] == "encrypt" {
+		ks = append(ks, "ph2-count", "ph2-state")
+	}
+	return ks
 }
 
 func ipsecIdentityMenu() *Menu {

@@ -260,7 +260,6 @@ func TestIpsecMenusManual(t *testing.T) {
 	}
 	for _, s := range []struct{ path, prop string }{
 		{"/ip/ipsec/policy", "ph2-count"},
-		{"/ip/ipsec/policy", "sa-src-address"},
 		{"/ip/ipsec/key", "key-size"},
 		{"/ip/ipsec/statistics", "in-errors"},
 		{"/ip/ipsec/active-peers", "uptime"},

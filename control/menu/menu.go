@@ -125,6 +125,10 @@ type Menu struct {
 	Flags []Flag
 	// Commands beyond the generic ones of the kind (e.g. "run", "monitor", "save").
 	Commands []string
+	// PrintKeys, when set, lists the properties the console's print shows of an item
+	// (given its properties), in order, where RouterOS shows fewer than all (an IPsec
+	// policy template). get, the API and proplist= still see every property.
+	PrintKeys func(props map[string]string) []string
 	// Columns are the properties of the table form of print; empty means detail form.
 	Columns []string
 	// Stats are the counters `print stats` shows after the name, as a table (RouterOS

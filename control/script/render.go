@@ -60,6 +60,9 @@ func keys(r *control.Row) []string {
 	if len(r.Keys) > 0 {
 		return r.Keys
 	}
+	if r.Menu != nil && r.Menu.PrintKeys != nil {
+		return r.Menu.PrintKeys(r.Props)
+	}
 	var out []string
 	seen := map[string]bool{"comment": true}
 	if r.Menu != nil {

@@ -3,6 +3,7 @@ package esp
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -34,17 +35,25 @@ func (u *userspace) applyRequire(ps []Policy) error {
 	if err != nil {
 		return nil
 	}
+	// Inbound policies in SPD order, each deciding a cleartext packet it matches first:
+	// encrypt (require, unique) and discard drop it, encrypt level=use and none let it
+	// pass. With no dropping policy the table is not needed at all.
 	var req []Policy
+	drops := false
 	for _, p := range ps {
-		if p.Dir != DirOut && p.Action == ActionEncrypt && p.Level != LevelUse {
-			req = append(req, p)
+		if p.Dir == DirOut {
+			continue
 		}
+		if dropsCleartext(p) {
+			drops = true
+		}
+		req = append(req, p)
 	}
 	t := nftTable()
 	if _, err := c.ListTableOfFamily(requireTable, t.Family); err == nil {
 		c.DelTable(t)
 	}
-	if len(req) == 0 {
+	if !drops {
 		return c.Flush()
 	}
 	c.AddTable(t)
@@ -86,10 +95,24 @@ func (u *userspace) applyRequire(ps []Policy) error {
 				}
 			}
 		}
+		if !dropsCleartext(p) {
+			e = append(e, &expr.Verdict{Kind: expr.VerdictAccept})
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("pass %d", p.ID))})
+			continue
+		}
+		tag := "policy"
+		if p.Action == ActionDiscard {
+			tag = "discard"
+		}
 		e = append(e, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("policy %d", p.ID))})
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("%s %d", tag, p.ID))})
 	}
 	return c.Flush()
+}
+
+// dropsCleartext: a cleartext packet matching the inbound policy p first is dropped.
+func dropsCleartext(p Policy) bool {
+	return p.Action == ActionDiscard || (p.Action == ActionEncrypt && p.Level != LevelUse)
 }
 
 func prefixMatch(p netip.Prefix, off uint32) []expr.Any {
@@ -112,8 +135,9 @@ func ifname(n string) []byte {
 	return b
 }
 
-// requireDrops sums the drop rules' counters.
-func (u *userspace) requireDrops() uint64 {
+// requireDrops sums the counters of the drop rules of encrypt policies (discard false)
+// or of discard policies (discard true).
+func (u *userspace) requireDrops(discard bool) uint64 {
 	c, err := u.nftConn()
 	if err != nil {
 		return 0
@@ -125,6 +149,9 @@ func (u *userspace) requireDrops() uint64 {
 	}
 	var n uint64
 	for _, r := range rules {
+		if strings.HasPrefix(string(r.UserData), "discard ") != discard {
+			continue
+		}
 		for _, e := range r.Exprs {
 			if ct, ok := e.(*expr.Counter); ok {
 				n += ct.Packets

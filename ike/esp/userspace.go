@@ -363,7 +363,8 @@ func (u *userspace) Counters(k Key) (SACounters, error) {
 
 func (u *userspace) Statistics() Statistics {
 	st := u.st.snapshot()
-	st.InTemplateMismatches += u.requireDrops()
+	st.InTemplateMismatches += u.requireDrops(false)
+	st.InPolicyBlocked += u.requireDrops(true)
 	return st
 }
 

@@ -1,0 +1,97 @@
+package iketest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Iperf is the outcome of one iperf3 TCP run: the bytes of each one-second interval.
+type Iperf struct {
+	Intervals []uint64
+	Bytes     uint64
+	Output    string
+}
+
+// LongestStall is the longest run of intervals that carried no byte.
+func (r Iperf) LongestStall() int {
+	longest, cur := 0, 0
+	for _, b := range r.Intervals {
+		if b == 0 {
+			cur++
+			longest = max(longest, cur)
+		} else {
+			cur = 0
+		}
+	}
+	return longest
+}
+
+// IperfTCP runs an iperf3 server in nsServer on addr and a TCP client in nsClient bound
+// to from, for secs seconds, and returns the per-second bytes. An error means the
+// connection broke (iperf3 failed) or the output was not iperf3's.
+func IperfTCP(t testing.TB, nsServer, addr, nsClient, from string, secs int) (Iperf, error) {
+	t.Helper()
+	NeedRoot(t, "iperf3")
+	srv := In(nsServer, "iperf3", "-s", "-1", "-B", addr)
+	if err := srv.Start(); err != nil {
+		return Iperf{}, err
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	var out []byte
+	var err error
+	// The server needs a moment to listen; a refused connect is retried, nothing else.
+	for i := 0; i < 20; i++ {
+		out, err = In(nsClient, "iperf3", "-c", addr, "-B", from, "-t", fmt.Sprint(secs), "-i", "1", "-J",
+			"--connect-timeout", "3000").Output()
+		var ee *exec.ExitError
+		if err == nil || !(errorAsExit(err, &ee) && len(out) > 0 && refused(out)) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var j struct {
+		Intervals []struct {
+			Sum struct {
+				Bytes uint64 `json:"bytes"`
+			} `json:"sum"`
+		} `json:"intervals"`
+		End struct {
+			SumReceived struct {
+				Bytes uint64 `json:"bytes"`
+			} `json:"sum_received"`
+		} `json:"end"`
+		Error string `json:"error"`
+	}
+	r := Iperf{Output: string(out)}
+	if jerr := json.Unmarshal(out, &j); jerr != nil {
+		return r, fmt.Errorf("iperf3: %v (%v)", err, jerr)
+	}
+	for _, iv := range j.Intervals {
+		r.Intervals = append(r.Intervals, iv.Sum.Bytes)
+	}
+	r.Bytes = j.End.SumReceived.Bytes
+	if err != nil || j.Error != "" {
+		return r, fmt.Errorf("iperf3: %v %s", err, j.Error)
+	}
+	return r, nil
+}
+
+func errorAsExit(err error, ee **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	if ok {
+		*ee = e
+	}
+	return ok
+}
+
+func refused(out []byte) bool {
+	var j struct {
+		Error string `json:"error"`
+	}
+	return json.Unmarshal(out, &j) == nil && strings.Contains(j.Error, "refused")
+}
+
