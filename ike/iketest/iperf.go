@@ -94,4 +94,3 @@ func refused(out []byte) bool {
 	}
 	return json.Unmarshal(out, &j) == nil && strings.Contains(j.Error, "refused")
 }
-
