@@ -398,3 +398,45 @@ func TestFastTrackNAT6(t *testing.T) {
 		}
 	}
 }
+
+// TestDecapAndForwardIPIP6to4: IPIP and 6to4 tunnels' payloads whose destination leaves
+// by another fast path port are decapsulated and forwarded in one pass, as GRE's.
+func TestDecapAndForwardIPIP6to4(t *testing.T) {
+	r := newFPRig(t)
+	local, remote := netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.1.2")
+	r.in(t, func() {
+		for _, k := range []string{"net.ipv4.conf.v0.forwarding=1", "net.ipv6.conf.v0.forwarding=1"} {
+			if err := exec.Command("sysctl", "-qw", k).Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	for _, tc := range []struct {
+		kind  Kind
+		proto byte
+		inner []byte
+		hop   int // offset of the TTL / hop limit in the forwarded frame
+	}{
+		{IPIP, 4, udpPkt(netip.MustParseAddr("198.18.5.2"), netip.MustParseAddr("198.18.2.2"), 7, 9, make([]byte, 40)), 14 + 8},
+		{SixToFour, 41, ipv6Pkt("2002:c612:102::2", "2001:db8:2::2", 64, make([]byte, 40)), 14 + 7},
+	} {
+		tn := Tunnel{Kind: tc.kind, Local: local, Remote: remote, TTL: 64, Hidden: r.h0, Visible: r.v0,
+			VisibleMAC: r.vMAC, HiddenMAC: r.hMAC, FastPath: true}
+		if err := r.tp.Set(tn); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := r.tp.FastPortStats(r.a0)
+		pkt := frameTo(r.a0MAC, 0x0800, withCsum(ipv4(tc.proto, remote, local, tc.inner)))
+		ret, out := r.run(t, r.a0, pkt)
+		if ret != xdpRedirect || !bytes.Equal(out[:6], neighMAC) || !bytes.Equal(out[6:12], r.b0MAC) || out[tc.hop] != 63 {
+			t.Errorf("kind %d: verdict %d frame %x (want forwarded out of b0, TTL/hop limit 63)", tc.kind, ret, out[:40])
+		}
+		after, _ := r.tp.FastPortStats(r.a0)
+		if after.Packets4+after.Packets6 != before.Packets4+before.Packets6+1 {
+			t.Errorf("kind %d: fast path counters %+v -> %+v", tc.kind, before, after)
+		}
+		if err := r.tp.Delete(r.h0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -230,7 +230,7 @@ func (r *rig) active(t testing.TB) {
 }
 
 // TestFastPathRig: forwarded packets take the fast path (TTL and hop limit decremented,
-// IPv4, UDP and ICMP checksums valid at the sink), the kernel still sends time exceeded
+// IPv4, UDP (both families), TCP, ICMP and ICMPv6 checksums valid at the sink), the kernel still sends time exceeded
 // and fragmentation needed / packet too big, and the counters move only for eligible
 // traffic; allow-fast-path=no and a firewall rule turn it off while forwarding goes on.
 func TestFastPathRig(t *testing.T) {
@@ -240,21 +240,37 @@ func TestFastPathRig(t *testing.T) {
 
 	// What the sink receives from the source: TTL/hop limit and checksum verdicts.
 	before4, before6 := r.counter("ipv4-fast-path-packets"), r.counter("ipv6-fast-path-packets")
-	lines := capture(t, r.snk, "src host 198.18.60.2 or src host 2001:db8:60::2", 6,
-		[]string{"ip.ttl", "ip.checksum.status", "udp.checksum.status", "icmp.checksum.status", "ipv6.hlim", "icmpv6.checksum.status"}, func() {
+	lines := capture(t, r.snk, "src host 198.18.60.2 or src host 2001:db8:60::2", 9,
+		[]string{"ip.ttl", "ip.checksum.status", "udp.checksum.status", "icmp.checksum.status", "ipv6.hlim", "icmpv6.checksum.status",
+			"tcp.checksum.status"}, func() {
+			// Two UDP datagrams each way of IP, one TCP SYN (the sink answers RST).
 			udp := `import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(2): s.sendto(b"x" * 100, ("198.18.61.2", 9))`
+for i in range(2): s.sendto(b"x" * 100, ("198.18.61.2", 9))
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+for i in range(2): s6.sendto(b"y" * 100, ("2001:db8:61::2", 9))
+try: socket.create_connection(("198.18.61.2", 9), timeout=5)
+except OSError: pass`
 			if out, err := in(r.src, "/usr/bin/python3", "-c", udp).CombinedOutput(); err != nil {
 				t.Fatalf("udp: %v\n%s", err, out)
 			}
 			ping(r.src, "-c", "2", "-i", "0.2", "198.18.61.2")
 			ping(r.src, "-c", "2", "-i", "0.2", "2001:db8:61::2")
 		})
-	var udp, icmp, icmp6 int
+	var udp, udp6, tcp, icmp, icmp6 int
 	for _, l := range lines {
 		f := strings.Split(l, "|")
 		switch {
+		case f[6] != "": // TCP
+			tcp++
+			if f[0] != "63" || f[1] != "1" || f[6] != "1" {
+				t.Errorf("TCP at the sink: ttl %s ip checksum %s tcp checksum %s (want 63, good, good)", f[0], f[1], f[6])
+			}
+		case f[2] != "" && f[4] != "": // UDP over IPv6
+			udp6++
+			if f[4] != "63" || f[2] != "1" {
+				t.Errorf("IPv6 UDP at the sink: hop limit %s udp checksum %s (want 63, good)", f[4], f[2])
+			}
 		case f[2] != "": // UDP
 			udp++
 			if f[0] != "63" || f[1] != "1" || f[2] != "1" {
@@ -272,15 +288,16 @@ for i in range(2): s.sendto(b"x" * 100, ("198.18.61.2", 9))`
 			}
 		}
 	}
-	if udp != 2 || icmp != 2 || icmp6 != 2 {
-		t.Errorf("sink saw %d UDP, %d ICMP, %d ICMPv6 packets (want 2 each):\n%s", udp, icmp, icmp6, strings.Join(lines, "\n"))
+	if udp != 2 || udp6 != 2 || tcp != 1 || icmp != 2 || icmp6 != 2 {
+		t.Errorf("sink saw %d UDP, %d IPv6 UDP, %d TCP, %d ICMP, %d ICMPv6 packets (want 2, 2, 1, 2, 2):\n%s",
+			udp, udp6, tcp, icmp, icmp6, strings.Join(lines, "\n"))
 	}
-	// 2 UDP + 2 echo requests + 2 replies (the source's port takes redirects too).
-	if d := r.counter("ipv4-fast-path-packets") - before4; d < 4 {
-		t.Errorf("ipv4-fast-path-packets moved by %d, want at least 4", d)
+	// 2 UDP + SYN + RST + 2 echo requests + 2 replies (the source's port takes redirects too).
+	if d := r.counter("ipv4-fast-path-packets") - before4; d < 5 {
+		t.Errorf("ipv4-fast-path-packets moved by %d, want at least 5", d)
 	}
-	if d := r.counter("ipv6-fast-path-packets") - before6; d < 2 {
-		t.Errorf("ipv6-fast-path-packets moved by %d, want at least 2", d)
+	if d := r.counter("ipv6-fast-path-packets") - before6; d < 4 {
+		t.Errorf("ipv6-fast-path-packets moved by %d, want at least 4", d)
 	}
 
 	// Not eligible: the kernel answers, the counters stay.
@@ -375,7 +392,7 @@ func grepLines(s, sub string) string {
 func capture(t *testing.T, ns, filter string, n int, fields []string, send func()) []string {
 	t.Helper()
 	args := []string{"timeout", "40", "tshark", "-l", "-n", "-i", "eth0", "-c", strconv.Itoa(n), "-f", filter,
-		"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-T", "fields", "-E", "separator=|"}
+		"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-T", "fields", "-E", "separator=|"}
 	for _, f := range fields {
 		args = append(args, "-e", f)
 	}
