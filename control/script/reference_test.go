@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"github.com/routerd/routerd/control/certificate"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -251,5 +254,66 @@ func TestFunctionExamples(t *testing.T) {
 		if got := mustRun(t, in, c, tc.src); got != tc.want {
 			t.Errorf("%s: got %q want %q", tc.src, got, tc.want)
 		}
+	}
+}
+
+// excerptsDir holds the manual excerpts reference-commands.txt was taken from (beside
+// the repository, as the language digest the fuzz targets read).
+const excerptsDir = "../../../shared/reference"
+
+var (
+	promptLine = regexp.MustCompile(`^\s*\[[^\]]*@[^\]]*\][^>]*>\s*(.*)$`)
+	slashLine  = regexp.MustCompile(`^\s*(/[a-z][a-z0-9/ -]*[a-z0-9](\s.*)?)$`)
+)
+
+// TestReferenceCommandsComplete reads the excerpts themselves: every command typed at a
+// prompt ("[admin@MikroTik] system script> add ...") and every line that starts with a
+// menu path ("/interface gre add ...") outside IPsec and the VPN index is in
+// reference-commands.txt (its first line, as far as the excerpt did not wrap it), so the
+// tests that run that file cannot miss an example.
+func TestReferenceCommandsComplete(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(excerptsDir, "*.txt"))
+	if len(files) == 0 { // a worktree one level further down
+		files, _ = filepath.Glob(filepath.Join("..", excerptsDir, "*.txt"))
+	}
+	if len(files) == 0 {
+		t.Skip("the manual excerpts are not beside the repository (" + excerptsDir + ")")
+	}
+	b, err := os.ReadFile(referenceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := regexp.MustCompile(`\s+`)
+	ref := space.ReplaceAllString(string(b), " ")
+	n := 0
+	for _, f := range files {
+		base := filepath.Base(f)
+		if base == "10-ip-ipsec.txt" || base == "05-vpn-index.txt" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range strings.Split(string(src), "\n") {
+			var cmd string
+			if m := promptLine.FindStringSubmatch(l); m != nil {
+				cmd = m[1]
+			} else if m := slashLine.FindStringSubmatch(l); m != nil {
+				cmd = m[1]
+			}
+			cmd = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(cmd), `\`))
+			if cmd == "" {
+				continue
+			}
+			n++
+			if !strings.Contains(ref, space.ReplaceAllString(cmd, " ")) {
+				t.Errorf("%s:%d: %q is not in %s", base, i+1, cmd, referenceFile)
+			}
+		}
+	}
+	t.Logf("%d commands of the excerpts found in %s", n, referenceFile)
+	if n < 80 {
+		t.Errorf("only %d commands found in the excerpts", n)
 	}
 }
