@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 
 	"github.com/routerd/routerd/control/apiserver"
+	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/service"
 	"github.com/routerd/routerd/control/user"
@@ -40,6 +42,21 @@ func (m *management) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	auth := user.NewAuth(h.Ex, h.Metrics)
 	svcs := service.New(h.Ex, m.env.DataDir, *serviceBind, h.Metrics)
+	// api-ssl and www-ssl name certificates of /certificate, whose engine starts later.
+	svcs.Certs = func(name string) (tls.Certificate, bool) {
+		for _, st := range engine.All[*certificate.Store](h) {
+			c, ok := st.Get(name)
+			if !ok || c.Key == nil {
+				continue
+			}
+			tc := tls.Certificate{PrivateKey: c.Key, Leaf: c.X509}
+			for _, x := range st.Chain(c) {
+				tc.Certificate = append(tc.Certificate, x.Raw)
+			}
+			return tc, true
+		}
+		return tls.Certificate{}, false
+	}
 	apis := apiserver.New(h.Ex, auth)
 	svcs.Register("api", apis.Protocol("api"))
 	svcs.Register("api-ssl", apis.Protocol("api-ssl"))

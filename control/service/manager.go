@@ -46,6 +46,11 @@ type Manager struct {
 	ctx     context.Context
 	wake    chan struct{}
 
+	// Certs finds a certificate of /certificate by name, with its private key and the
+	// chain to send (nil: only the files NAME.crt and NAME.key are looked at). Set
+	// before Prepare.
+	Certs func(name string) (tls.Certificate, bool)
+
 	sessions *prometheus.GaugeVec
 	accepted *prometheus.CounterVec
 	refused  *prometheus.CounterVec

@@ -89,14 +89,20 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 }
 
 // tlsConfig builds the TLS settings of api-ssl or www-ssl: the named certificate
-// (files/NAME.crt and files/NAME.key until /certificate exists) or the self-signed
-// one, and tls-version.
+// (from /certificate, else files/NAME.crt and files/NAME.key) or the self-signed one,
+// and tls-version.
 func (m *Manager) tlsConfig(c config) (*tls.Config, error) {
 	var cert tls.Certificate
 	var err error
-	if c.cert == "" || c.cert == "none" {
+	found := false
+	if c.cert != "" && c.cert != "none" && m.Certs != nil {
+		cert, found = m.Certs(c.cert)
+	}
+	switch {
+	case found:
+	case c.cert == "" || c.cert == "none":
 		cert, err = selfSigned(m.dataDir)
-	} else {
+	default:
 		files := filepath.Join(m.dataDir, "files")
 		if filepath.Base(c.cert) != c.cert || c.cert == "." || c.cert == ".." {
 			return nil, fmt.Errorf("certificate %s not found", c.cert)

@@ -187,3 +187,32 @@ func TestFilesFromFTPExportBackup(t *testing.T) {
 		t.Errorf("after remove:\n%s", out)
 	}
 }
+
+// TestLibrouterosTLS: api-ssl with a certificate made in /certificate, as RouterOS's
+// manual sets it up (add, sign, /ip service set api-ssl certificate=), and librouteros
+// over TLS verifying it against the CA exported with export-certificate.
+func TestLibrouterosTLS(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import librouteros").Run(); err != nil {
+		t.Skip("python3-librouteros not installed (see .ci/run)")
+	}
+	d := startDaemon(t, "api-ssl")
+	d.ctl(`/certificate add name=ca common-name=interop-ca key-usage=key-cert-sign,crl-sign
+/certificate sign ca
+/certificate add name=srv common-name=127.0.0.1 subject-alt-name=IP:127.0.0.1
+/certificate sign srv ca=ca
+/certificate export-certificate ca file-name=interop-ca
+/ip service set api-ssl certificate=srv
+`)
+	ca := filepath.Join(d.data, "files", "interop-ca.crt")
+	// The service manager picks the certificate up on its next pass.
+	var out string
+	testbin.Eventually(t, "librouteros verifying api-ssl's certificate", 0, func() (bool, string) {
+		b, err := exec.Command(py, "librouteros_tls.py", "127.0.0.1", fmt.Sprint(d.ports["api-ssl"]), "admin", d.pw, ca).CombinedOutput()
+		out = string(b)
+		return err == nil && strings.Contains(out, "OK"), out
+	})
+	if st := d.ctl("/ip service print where name=api-ssl and invalid\n"); strings.Contains(st, "api-ssl") {
+		t.Errorf("api-ssl invalid:\n%s", st)
+	}
+}
