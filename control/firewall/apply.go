@@ -1,9 +1,13 @@
 package firewall
 
 import (
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/nftables"
@@ -20,6 +24,79 @@ const TableName = "routerd"
 type Kernel struct {
 	// NetNS is a network namespace file descriptor; 0 is the daemon's own namespace.
 	NetNS int
+
+	mu sync.Mutex
+	// last is what the last acknowledged Apply left in each family's table (nil: not
+	// known, the next Apply rebuilds the table).
+	last map[bool]*tableState
+}
+
+// tableState is what routerd's last transaction left in a family's table.
+type tableState struct {
+	chains   map[string]chainState
+	counters map[string]bool
+	helpers  map[string]bool
+	sets     map[string]bool   // static, dynamic and meter sets
+	lists    map[string]uint64 // the static sets' contents, fingerprinted
+}
+
+type chainState struct {
+	sig  string   // hook, priority and type
+	sums []uint64 // the rules' RulePlan.Sum, in order
+}
+
+func chainSig(ch *ChainPlan) string {
+	var b strings.Builder
+	if ch.Hook != nil {
+		fmt.Fprintf(&b, "hook=%d", *ch.Hook)
+	}
+	if ch.Prio != nil {
+		fmt.Fprintf(&b, " prio=%d", *ch.Prio)
+	}
+	fmt.Fprintf(&b, " type=%s", ch.Type)
+	return b.String()
+}
+
+// listSum fingerprints a static set's entries (time left included: a timed entry's
+// set is loaded again on each pass, so its timer keeps running from where it was).
+func listSum(es []Entry) uint64 {
+	var h maphash.Hash
+	h.SetSeed(sumSeed)
+	for _, e := range es {
+		h.Write(e.From.AsSlice())
+		h.Write(e.To.AsSlice())
+		fmt.Fprintf(&h, "%d;", e.Timeout)
+	}
+	return h.Sum64()
+}
+
+// stateOf is what the table holds once pl is applied.
+func stateOf(pl *Plan, lists map[string][]Entry) *tableState {
+	st := &tableState{chains: map[string]chainState{}, counters: map[string]bool{}, helpers: map[string]bool{},
+		sets: map[string]bool{}, lists: map[string]uint64{}}
+	for _, ch := range pl.Chains {
+		cs := chainState{sig: chainSig(ch)}
+		for _, r := range ch.Rules {
+			for range r.Exprs {
+				cs.sums = append(cs.sums, r.Sum)
+			}
+		}
+		st.chains[ch.Name] = cs
+	}
+	for _, n := range pl.Counters {
+		st.counters[n] = true
+	}
+	for _, h := range pl.Helpers {
+		st.helpers[h.objName()] = true
+	}
+	for _, l := range pl.Lists {
+		st.sets[staticSet(l)], st.sets[dynamicSet(l)] = true, true
+		st.lists[l] = listSum(lists[l])
+	}
+	for _, m := range pl.Meters {
+		st.sets[m.Name] = true
+	}
+	return st
 }
 
 func (k *Kernel) conn() (*nftables.Conn, error) {
@@ -56,7 +133,180 @@ func table(v6 bool) *nftables.Table {
 // transaction: the kernel either switches from the old ruleset to the new one at once or,
 // when it refuses any part, keeps the old one untouched. Named counters and the dynamic
 // address-list sets survive (they are only added, or removed when no longer used).
+//
+// After a first Apply rebuilt the table, the next ones send only the difference from
+// what the last one left: rules appended to a chain are appended, a chain changed in
+// any other way is flushed and filled again, chains, sets and counters are added or
+// deleted as the plan says, and unchanged address lists are not sent again. An import
+// that the engine applies in passes as it runs thus sends each rule once. When the
+// kernel refuses such a transaction (the table was changed behind routerd's back), the
+// table is rebuilt from the plan in a second one.
 func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.last == nil {
+		k.last = map[bool]*tableState{}
+	}
+	prev := k.last[pl.V6]
+	k.last[pl.V6] = nil // unknown until the kernel acknowledges
+	if prev != nil && len(pl.Chains)+len(pl.Lists) > 0 {
+		if err := k.applyDiff(pl, lists, prev); err == nil {
+			k.last[pl.V6] = stateOf(pl, lists)
+			return nil
+		}
+	}
+	if err := k.applyAll(pl, lists); err != nil {
+		return err
+	}
+	if len(pl.Chains)+len(pl.Lists) > 0 {
+		k.last[pl.V6] = stateOf(pl, lists)
+	}
+	return nil
+}
+
+// applyDiff sends what differs between prev (the table as the last Apply left it) and
+// pl, in one transaction.
+func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev *tableState) error {
+	next := stateOf(pl, lists)
+	for _, ch := range pl.Chains {
+		if old, ok := prev.chains[ch.Name]; ok && old.sig != chainSig(ch) {
+			return errRebuild // a base chain's hook cannot change in place
+		}
+	}
+	c, err := k.conn()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := table(pl.V6)
+	c.AddTable(t)
+	for _, name := range pl.Counters {
+		if !prev.counters[name] {
+			c.AddObj(&nftables.CounterObj{Table: t, Name: name})
+		}
+	}
+	for name, o := range helperObjects(t, pl.Helpers) {
+		if !prev.helpers[name] {
+			c.AddObj(o)
+		}
+	}
+	keyType := nftables.TypeIPAddr
+	if pl.V6 {
+		keyType = nftables.TypeIP6Addr
+	}
+	for _, l := range pl.Lists {
+		st := &nftables.Set{Table: t, Name: staticSet(l), KeyType: keyType, Interval: true, HasTimeout: true}
+		if !prev.sets[st.Name] {
+			if err := c.AddSet(st, nil); err != nil {
+				return fmt.Errorf("nftables: set %s: %w", st.Name, err)
+			}
+		}
+		if sum, ok := prev.lists[l]; !ok || sum != next.lists[l] {
+			if prev.sets[st.Name] {
+				c.FlushSet(st)
+			}
+			for _, els := range chunks(intervalElements(lists[l]), 512) {
+				if err := c.SetAddElements(st, els); err != nil {
+					return fmt.Errorf("nftables: set %s: %w", st.Name, err)
+				}
+			}
+		}
+		dy := &nftables.Set{Table: t, Name: dynamicSet(l), KeyType: keyType, HasTimeout: true, Dynamic: true, Size: 1 << 20}
+		if !prev.sets[dy.Name] {
+			if err := c.AddSet(dy, nil); err != nil {
+				return fmt.Errorf("nftables: set %s: %w", dy.Name, err)
+			}
+		}
+	}
+	for _, m := range pl.Meters {
+		if prev.sets[m.Name] {
+			continue
+		}
+		ms := &nftables.Set{Table: t, Name: m.Name, KeyType: m.Key, Concatenation: m.Concat, Dynamic: true,
+			HasTimeout: m.Timeout > 0, Timeout: m.Timeout, Size: meterSetMaxLen}
+		if err := c.AddSet(ms, nil); err != nil {
+			return fmt.Errorf("nftables: set %s: %w", ms.Name, err)
+		}
+	}
+	// New chains first, so that jumps to them resolve.
+	for _, ch := range pl.Chains {
+		if _, ok := prev.chains[ch.Name]; !ok {
+			nc := &nftables.Chain{Name: ch.Name, Table: t, Hooknum: ch.Hook, Priority: ch.Prio, Type: ch.Type}
+			if ch.Hook != nil {
+				accept := nftables.ChainPolicyAccept
+				nc.Policy = &accept
+			}
+			c.AddChain(nc)
+		}
+	}
+	for _, ch := range pl.Chains {
+		nc := &nftables.Chain{Name: ch.Name, Table: t}
+		old, had := prev.chains[ch.Name]
+		keep := 0 // kernel rules kept at the head of the chain
+		if had {
+			if isPrefix(old.sums, next.chains[ch.Name].sums) {
+				keep = len(old.sums)
+			} else {
+				c.FlushChain(nc)
+			}
+		}
+		n := 0
+		for _, r := range ch.Rules {
+			for _, es := range r.Exprs {
+				if n >= keep {
+					c.AddRule(&nftables.Rule{Table: t, Chain: nc, Exprs: es})
+				}
+				n++
+			}
+		}
+	}
+	// What the new ruleset no longer uses goes last, once no rule refers to it.
+	for name := range prev.chains {
+		if _, ok := next.chains[name]; !ok {
+			c.FlushChain(&nftables.Chain{Name: name, Table: t})
+		}
+	}
+	for name := range prev.chains {
+		if _, ok := next.chains[name]; !ok {
+			c.DelChain(&nftables.Chain{Name: name, Table: t})
+		}
+	}
+	for name := range prev.sets {
+		if !next.sets[name] {
+			c.DelSet(&nftables.Set{Table: t, Name: name})
+		}
+	}
+	for name := range prev.counters {
+		if !next.counters[name] {
+			c.DeleteObject(&nftables.CounterObj{Table: t, Name: name})
+		}
+	}
+	for name := range prev.helpers {
+		if !next.helpers[name] {
+			c.DeleteObject(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeCtHelper})
+		}
+	}
+	return flush(c)
+}
+
+// errRebuild: the difference cannot be applied in place; the table is rebuilt.
+var errRebuild = errors.New("nftables: the table is rebuilt")
+
+// isPrefix reports whether old is the head of next and every rule of it has a
+// fingerprint (rules without one are never assumed equal).
+func isPrefix(old, next []uint64) bool {
+	if len(old) > len(next) {
+		return false
+	}
+	for i, s := range old {
+		if s == 0 || next[i] != s {
+			return false
+		}
+	}
+	return true
+}
+
+// applyAll rebuilds the family's table from pl in one transaction.
+func (k *Kernel) applyAll(pl *Plan, lists map[string][]Entry) error {
 	c, err := k.conn()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)

@@ -237,7 +237,7 @@ func TestBenchImport10k(t *testing.T) {
 		if got := strings.Count(ruleset(t, tp), "counter name"); got != n {
 			t.Fatalf("the kernel holds %d rules, want %d", got, n)
 		}
-		t.Logf("round %d: /import %v (the file itself %v)", round, el, script)
+		t.Logf("round %d: /import %v (the file itself %v) ended %s", round, el, script, start.Add(script).Format("05.000"))
 		r.stop()
 		sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
 	}

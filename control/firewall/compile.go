@@ -3,6 +3,7 @@ package firewall
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"sort"
@@ -50,6 +51,85 @@ type Config struct {
 	// ZoneOffset is the offset of routerd's time zone east of UTC in seconds, for time=
 	// (nil: the process's zone now).
 	ZoneOffset *int
+	// Cache, when set, keeps compiled rules from one Compile to the next: a pass after
+	// one changed rule (or the next batch of an import) compiles only what changed.
+	Cache *CompileCache
+}
+
+// CompileCache holds compiled rules by their fingerprint (RulePlan.Sum). Each Compile
+// keeps only the rules it used. A cache serves one family's passes, one at a time.
+type CompileCache struct {
+	m map[uint64]compiled
+}
+
+type compiled struct {
+	alts   [][]expr.Any
+	meters []Meter
+	err    error
+}
+
+// sumSeed seeds the rule fingerprints; they never leave the process.
+var sumSeed = maphash.MakeSeed()
+
+// contextSum fingerprints everything of cfg besides a rule's own properties that its
+// compiled form depends on: the family, routing marks, the time zone, the helpers and
+// the members of the interface lists the rules name.
+func (cfg Config) contextSum() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "v6=%v notrack=%v zone=%d helpers=%v marks=", cfg.V6, cfg.NoTrack, cfg.zoneOffset(), cfg.Helpers)
+	names := make([]string, 0, len(cfg.RoutingMarks))
+	for n := range cfg.RoutingMarks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s:%d,", n, cfg.RoutingMarks[n])
+	}
+	lists := map[string]bool{}
+	for _, r := range cfg.Rules {
+		for _, k := range []string{"in-interface-list", "out-interface-list"} {
+			if v := strings.TrimPrefix(r.Props[k], "!"); v != "" {
+				lists[v] = true
+			}
+		}
+	}
+	names = names[:0]
+	for n := range lists {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		var members []string
+		if cfg.IfLists != nil {
+			members = cfg.IfLists(n)
+		}
+		fmt.Fprintf(&b, " list %s=%q", n, members)
+	}
+	return b.String()
+}
+
+// ruleSum fingerprints a rule with the context it compiles in: equal sums compile to
+// the same kernel rules.
+func ruleSum(ctx string, r *Rule) uint64 {
+	var h maphash.Hash
+	h.SetSeed(sumSeed)
+	h.WriteString(ctx)
+	fmt.Fprintf(&h, "\x00%s\x00%d\x00%s\x00%s\x00%s", r.Table, r.ID, r.Chain, r.Action, r.Comment)
+	keys := make([]string, 0, len(r.Props))
+	for k := range r.Props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		h.WriteString("\x00")
+		h.WriteString(k)
+		h.WriteString("=")
+		h.WriteString(r.Props[k])
+	}
+	if s := h.Sum64(); s != 0 {
+		return s
+	}
+	return 1 // 0 means "no fingerprint"
 }
 
 func (cfg Config) zoneOffset() int {
@@ -111,6 +191,10 @@ type ChainPlan struct {
 type RulePlan struct {
 	Key   RuleKey
 	Exprs [][]expr.Any
+	// Sum fingerprints the configured rule and what it compiled with (0: none, as for
+	// the rules routerd makes itself): an apply keeps kernel rules whose sums it has
+	// applied already.
+	Sum uint64
 }
 
 // ChainName is the nftables chain of a RouterOS chain.
@@ -162,6 +246,11 @@ func hookDefs(table string) []hookDef {
 // Plan.Invalid; the rest is complete.
 func Compile(cfg Config) *Plan {
 	pl := &Plan{V6: cfg.V6, Invalid: map[RuleKey]string{}}
+	ctx := cfg.contextSum()
+	next := map[uint64]compiled{}
+	if cfg.Cache != nil {
+		defer func() { cfg.Cache.m = next }()
+	}
 	lists := map[string]bool{}
 	for name := range cfg.Lists {
 		lists[name] = true
@@ -202,17 +291,28 @@ func Compile(cfg Config) *Plan {
 			}
 			for _, r := range byChain[c] {
 				k := RuleKey{table, r.ID}
-				alts, err := compileRule(cfg, r)
-				if err != nil {
-					pl.Invalid[k] = err.Error()
+				sum := ruleSum(ctx, r)
+				cr, ok := compiled{}, false
+				if cfg.Cache != nil {
+					cr, ok = cfg.Cache.m[sum]
+				}
+				if !ok {
+					cr.alts, cr.err = compileRule(cfg, r)
+					if cr.err == nil {
+						cr.meters = ruleMeters(cfg, r)
+					}
+				}
+				next[sum] = cr
+				if cr.err != nil {
+					pl.Invalid[k] = cr.err.Error()
 					continue
 				}
 				for _, l := range r.lists() {
 					lists[l] = true
 				}
-				pl.Meters = append(pl.Meters, ruleMeters(cfg, r)...)
+				pl.Meters = append(pl.Meters, cr.meters...)
 				pl.Counters = append(pl.Counters, CounterName(k))
-				cp.Rules = append(cp.Rules, RulePlan{Key: k, Exprs: alts})
+				cp.Rules = append(cp.Rules, RulePlan{Key: k, Exprs: cr.alts, Sum: sum})
 			}
 			chains = append(chains, cp)
 		}

@@ -59,6 +59,7 @@ type Engine struct {
 	timers    map[string]listTimer // timed address-list entries by path/id
 	created   map[string]time.Time // address-list entries' creation-time by path/id
 	dns       map[string]dnsEntry  // address-list DNS names by family/name
+	cache     map[bool]*CompileCache
 }
 
 func rulePath(v6 bool, table string) string {
@@ -79,7 +80,8 @@ func listPath(v6 bool) string {
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
-		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{}}
+		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{},
+		cache: map[bool]*CompileCache{false: {}, true: {}}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -155,7 +157,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 
 func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: e.opts.IfLists,
-		RoutingMarks: map[string]uint32{}}
+		RoutingMarks: map[string]uint32{}, Cache: e.cache[v6]}
 	if ts, _, err := routing.Tables(e.ex); err == nil {
 		for n, t := range ts {
 			cfg.RoutingMarks[n] = t.Mark
@@ -518,10 +520,12 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 }
 
 // settle waits until changes stop coming for a moment (at most settleMax): an import
-// commits every few milliseconds, and each pass compiles and applies the whole table, so
-// passes in the middle of an import are work thrown away.
+// commits every few milliseconds. A pass in the middle of an import is not thrown
+// away: it compiles only the rules added since the last one (CompileCache) and sends
+// only those to the kernel (Kernel.Apply), so the kernel takes in a long import while
+// it runs rather than all of it after the end.
 func settle(ctx context.Context, wake <-chan struct{}) {
-	const quiet, settleMax = 100 * time.Millisecond, 2 * time.Second
+	const quiet, settleMax = 50 * time.Millisecond, 500 * time.Millisecond
 	deadline := time.Now().Add(settleMax)
 	t := time.NewTimer(quiet)
 	defer t.Stop()

@@ -55,9 +55,10 @@ type parser struct {
 	src   string
 	i     int
 	res   Resolver
-	path  string // current menu while parsing
-	lines []int  // offsets of line starts, built on the first error or position
-	depth int    // nesting of blocks, substitutions, parentheses and unary operators
+	named map[string][]string // argNames by menu and command
+	path  string              // current menu while parsing
+	lines []int               // offsets of line starts, built on the first error or position
+	depth int                 // nesting of blocks, substitutions, parentheses and unary operators
 	// inParen counts the parentheses around the cursor: there line ends are blanks, also
 	// inside a command substitution (`([/system` newline `identity get name] . "x")`, as
 	// the manual's backup-by-mail example writes it). A code block resets it.
@@ -152,6 +153,26 @@ func (m *memoResolver) Command(path, cmd string) (control.CommandSpec, bool) {
 	return m.r.Command(path, cmd)
 }
 func (m *memoResolver) IsCode(path, prop string) bool { return m.r.IsCode(path, prop) }
+
+// argNames lists the names an argument of cmd at path may take, once per parse.
+func (p *parser) argNames(path, cmd string, spec control.CommandSpec) []string {
+	key := path + "\x00" + cmd
+	if named, ok := p.named[key]; ok {
+		return named
+	}
+	var named []string
+	named = append(named, spec.Args...)
+	named = append(named, spec.Positional...)
+	named = append(named, spec.Flags...)
+	if spec.Props {
+		named = append(named, p.res.Props(path)...)
+	}
+	if p.named == nil {
+		p.named = map[string][]string{}
+	}
+	p.named[key] = named
+	return named
+}
 
 func (p *parser) posOf(i int) Pos {
 	if p.lines == nil {
@@ -436,13 +457,7 @@ func (p *parser) isCommandExact(path, w string) bool {
 func (p *parser) menuCommand(pos Pos, path, cmd string) (Stmt, error) {
 	spec, _ := p.res.Command(path, cmd)
 	st := &CmdStmt{P: pos, Path: path, Cmd: cmd}
-	var named []string
-	named = append(named, spec.Args...)
-	named = append(named, spec.Positional...)
-	named = append(named, spec.Flags...)
-	if spec.Props {
-		named = append(named, p.res.Props(path)...)
-	}
+	named := p.argNames(path, cmd, spec)
 	positional := 0
 	saved := p.path
 	p.path = path // [find ...] inside the arguments is relative to the command's menu

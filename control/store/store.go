@@ -8,13 +8,16 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"maps"
 	"sort"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,6 +35,57 @@ type Store struct {
 	db *bolt.DB
 	// Observe, when set, is told how long each write transaction took to commit.
 	Observe func(d time.Duration, err error)
+	decoded decodedCache
+}
+
+// decodedCache remembers items decoded by read-only transactions beside the bytes they
+// were decoded from. Engines read whole menus on every pass (10,000 firewall rules while
+// an import runs), and decoding their JSON was most of that cost; a record is reused
+// only while its stored bytes are the same, so a write, a rollback or a backup load
+// can never make a read return what is not stored.
+type decodedCache struct {
+	mu sync.Mutex
+	m  map[string]map[uint64]cachedRecord
+}
+
+type cachedRecord struct {
+	raw []byte
+	r   record
+}
+
+// get returns a copy of the record decoded from raw, if it is remembered.
+func (c *decodedCache) get(path string, id uint64, raw []byte) (record, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[path][id]
+	if !ok || !bytes.Equal(e.raw, raw) {
+		return record{}, false
+	}
+	return record{Pos: e.r.Pos, Props: maps.Clone(e.r.Props)}, true
+}
+
+// put remembers r as decoded from raw; r is the cache's own from here on.
+func (c *decodedCache) put(path string, id uint64, raw []byte, r record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]map[uint64]cachedRecord{}
+	}
+	if c.m[path] == nil {
+		c.m[path] = map[uint64]cachedRecord{}
+	}
+	c.m[path][id] = cachedRecord{raw: bytes.Clone(raw), r: r}
+}
+
+// forget drops an item (deleted) or, with path "", everything (the store was wiped).
+func (c *decodedCache) forget(path string, id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if path == "" {
+		c.m = nil
+		return
+	}
+	delete(c.m[path], id)
 }
 
 var (
@@ -142,7 +196,7 @@ func (s *Store) Path() string { return s.db.Path() }
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(*Tx) error) (err error) {
 	defer recoverInto(&err)
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, st: s}) })
 }
 
 // recoverInto turns a bbolt panic (a page damaged after the start check, by a disk or
@@ -158,7 +212,7 @@ func recoverInto(err *error) {
 func (s *Store) Update(fn func(*Tx) error) (err error) {
 	defer recoverInto(&err)
 	start := time.Now()
-	err = s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	err = s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, st: s}) })
 	if s.Observe != nil {
 		s.Observe(time.Since(start), err)
 	}
@@ -172,7 +226,7 @@ func (s *Store) Begin() (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	return &Tx{tx: tx, start: time.Now(), owner: s}, nil
+	return &Tx{tx: tx, start: time.Now(), owner: s, st: s}, nil
 }
 
 // Tx is a store transaction.
@@ -180,6 +234,7 @@ type Tx struct {
 	tx    *bolt.Tx
 	start time.Time
 	owner *Store // set for transactions from Begin
+	st    *Store // the store, for its decoded-item cache
 	// journal, when set, is told the state of each item before Put, Move or Delete
 	// changes it (undo history).
 	journal func(Before)
@@ -207,7 +262,7 @@ func (t *Tx) before(path string, b *bolt.Bucket, id uint64) error {
 	bf := Before{Path: path, ID: id}
 	if b != nil {
 		if v := b.Get(itemKey(id)); v != nil {
-			r, err := t.read(b, itemKey(id), v)
+			r, err := t.read(path, itemKey(id), v)
 			if err != nil {
 				return err
 			}
@@ -236,7 +291,7 @@ func (t *Tx) Restore(bf Before) error {
 	}
 	oldName := ""
 	if v := b.Get(itemKey(bf.ID)); v != nil {
-		r, err := t.read(b, itemKey(bf.ID), v)
+		r, err := t.read(bf.Path, itemKey(bf.ID), v)
 		if err != nil {
 			return err
 		}
@@ -312,10 +367,21 @@ type record struct {
 
 const posGap = 1 << 20
 
-func (t *Tx) read(b *bolt.Bucket, k, v []byte) (record, error) {
+// read decodes the item stored as v under key k of menu path. Only read-only
+// transactions fill the cache: what they see is committed.
+func (t *Tx) read(path string, k, v []byte) (record, error) {
+	id := binary.BigEndian.Uint64(k[1:])
+	if t.st != nil {
+		if r, ok := t.st.decoded.get(path, id, v); ok {
+			return r, nil
+		}
+	}
 	var r record
 	if err := json.Unmarshal(v, &r); err != nil {
-		return r, fmt.Errorf("store: item *%X: %w", binary.BigEndian.Uint64(k[1:]), err)
+		return r, fmt.Errorf("store: item *%X: %w", id, err)
+	}
+	if t.st != nil && !t.tx.Writable() {
+		t.st.decoded.put(path, id, v, record{Pos: r.Pos, Props: maps.Clone(r.Props)})
 	}
 	return r, nil
 }
@@ -333,7 +399,7 @@ func (t *Tx) scan(path string) ([]posItem, error) {
 	var out []posItem
 	c := b.Cursor()
 	for k, v := c.Seek([]byte{prefixItem}); k != nil && k[0] == prefixItem; k, v = c.Next() {
-		r, err := t.read(b, k, v)
+		r, err := t.read(path, k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -357,7 +423,7 @@ func (t *Tx) Get(path string, id uint64) (Item, error) {
 	if v == nil {
 		return Item{}, ErrNotFound
 	}
-	r, err := t.read(b, k, v)
+	r, err := t.read(path, k, v)
 	return Item{ID: id, Props: r.Props}, err
 }
 
@@ -384,7 +450,7 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 	k := itemKey(it.ID)
 	var pos uint64
 	if old := b.Get(k); old != nil {
-		r, err := t.read(b, k, old)
+		r, err := t.read(path, k, old)
 		if err != nil {
 			return err
 		}
@@ -502,7 +568,7 @@ func (t *Tx) Delete(path string, id uint64) error {
 	if v == nil {
 		return ErrNotFound
 	}
-	r, err := t.read(b, itemKey(id), v)
+	r, err := t.read(path, itemKey(id), v)
 	if err != nil {
 		return err
 	}
@@ -511,6 +577,9 @@ func (t *Tx) Delete(path string, id uint64) error {
 	}
 	if err := t.index(b, id, r.Props["name"], ""); err != nil {
 		return err
+	}
+	if t.st != nil {
+		t.st.decoded.forget(path, id)
 	}
 	return b.Delete(itemKey(id))
 }
@@ -569,6 +638,9 @@ func (t *Tx) Menus() []string {
 
 // Wipe deletes every menu bucket (backup load replaces the whole configuration).
 func (t *Tx) Wipe() error {
+	if t.st != nil {
+		t.st.decoded.forget("", 0)
+	}
 	for _, m := range t.Menus() {
 		if err := t.tx.Bucket(bucketMenus).DeleteBucket([]byte(m)); err != nil {
 			return err

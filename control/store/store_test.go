@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 )
@@ -146,4 +147,55 @@ func TestCommitWithoutWritesSkipsTheDisk(t *testing.T) {
 	if got := txid(); got != before+3 {
 		t.Fatalf("bucket creation not committed: txid %d -> %d", before, got)
 	}
+}
+
+// TestDecodedCache: reads reuse decoded items only while the stored bytes are the same:
+// a caller changing what it read, a later write, a delete and a rollback all show.
+func TestDecodedCache(t *testing.T) {
+	s := open(t)
+	var id uint64
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Update(func(tx *Tx) error {
+		var err error
+		if id, err = tx.NextID("/m"); err != nil {
+			return err
+		}
+		return tx.Put("/m", Item{ID: id, Props: map[string]string{"a": "1"}}, 0)
+	}))
+	get := func() string {
+		var v string
+		must(s.View(func(tx *Tx) error {
+			it, err := tx.Get("/m", id)
+			v = it.Props["a"]
+			it.Props["a"] = "changed by the reader"
+			return err
+		}))
+		return v
+	}
+	if get() != "1" || get() != "1" {
+		t.Fatal("a reader's change reached the next read")
+	}
+	must(s.Update(func(tx *Tx) error { return tx.Put("/m", Item{ID: id, Props: map[string]string{"a": "2"}}, 0) }))
+	if v := get(); v != "2" {
+		t.Fatalf("after a write read %q", v)
+	}
+	tx, err := s.Begin()
+	must(err)
+	must(tx.Put("/m", Item{ID: id, Props: map[string]string{"a": "3"}}, 0))
+	must(tx.Rollback())
+	if v := get(); v != "2" {
+		t.Fatalf("after a rollback read %q", v)
+	}
+	must(s.Update(func(tx *Tx) error { return tx.Delete("/m", id) }))
+	must(s.View(func(tx *Tx) error {
+		if _, err := tx.Get("/m", id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("deleted item read back: %v", err)
+		}
+		return nil
+	}))
 }
