@@ -19,15 +19,14 @@ func (e *Engine) applyBridges(cfg *config) {
 	links := e.links()
 	want := map[string]bool{}
 	for _, it := range cfg.bridges {
-		name := it.Props["name"]
+		name := it.Name
 		want[name] = true
 		l, ok := links[name]
 		if ok && (!owned(l) || l.Type() != "bridge") {
 			e.setState("/interface/bridge", it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
 			continue
 		}
-		vf := it.Props["vlan-filtering"] == "yes"
-		snoop := it.Props["igmp-snooping"] == "yes"
+		vf, snoop := it.VlanFiltering, it.IGMPSnooping
 		if !ok {
 			// vlan-filtering is set afterwards: a kernel without bridge VLAN filtering
 			// refuses the whole create otherwise, and the bridge is useful without it.
@@ -48,7 +47,7 @@ func (e *Engine) applyBridges(cfg *config) {
 				continue
 			}
 		}
-		if mac := it.Props["admin-mac"]; it.Props["auto-mac"] == "no" && mac != "" &&
+		if mac := it.AdminMAC; !it.AutoMAC && mac != "" &&
 			!strings.EqualFold(l.Attrs().HardwareAddr.String(), mac) {
 			hw, err := net.ParseMAC(mac)
 			if err == nil {
@@ -84,7 +83,7 @@ func (e *Engine) applyBridges(cfg *config) {
 					continue
 				}
 			}
-			mode := mcastRouterModes[orDefault(it.Props["multicast-router"], "temporary-query")]
+			mode := mcastRouterModes[orDefault(it.MulticastRouter, "temporary-query")]
 			if cur, err := bridgeMcastRouter(b.Index); err != nil || cur != mode {
 				if err := setBridgeMcastRouter(b.Index, mode); err != nil {
 					e.setState("/interface/bridge", it.ID, false, "multicast-router: "+err.Error(), nil)
@@ -92,11 +91,11 @@ func (e *Engine) applyBridges(cfg *config) {
 				}
 			}
 		}
-		mtu := it.Props["mtu"]
+		mtu := it.MTU
 		if mtu == "auto" {
 			mtu = ""
 		}
-		if err := e.applyLinkSettings(l, mtu, it.Props["disabled"] == "yes"); err != nil {
+		if err := e.applyLinkSettings(l, mtu, it.Disabled); err != nil {
 			e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
 			continue
 		}
@@ -116,15 +115,14 @@ func (e *Engine) applyVlans(cfg *config) {
 	links := e.links()
 	want := map[string]bool{}
 	for _, it := range cfg.vlans {
-		name := it.Props["name"]
+		name := it.Name
 		want[name] = true
-		parent, ok := links[it.Props["interface"]]
+		parent, ok := links[it.Interface]
 		if !ok {
-			e.setState("/interface/vlan", it.ID, false, "interface "+it.Props["interface"]+" not present", nil)
+			e.setState("/interface/vlan", it.ID, false, "interface "+it.Interface+" not present", nil)
 			continue
 		}
-		vid, _ := strconv.Atoi(orDefault(it.Props["vlan-id"], "1"))
-		mtu, _ := strconv.Atoi(orDefault(it.Props["mtu"], "1500"))
+		vid, mtu := it.VlanID, it.MTU
 		l, ok := links[name]
 		if ok && (!owned(l) || l.Type() != "vlan") {
 			e.setState("/interface/vlan", it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
@@ -155,7 +153,7 @@ func (e *Engine) applyVlans(cfg *config) {
 				continue
 			}
 		}
-		if err := e.applyLinkSettings(l, strconv.Itoa(mtu), it.Props["disabled"] == "yes"); err != nil {
+		if err := e.applyLinkSettings(l, strconv.Itoa(mtu), it.Disabled); err != nil {
 			e.setState("/interface/vlan", it.ID, false, err.Error(), nil)
 			continue
 		}
@@ -191,31 +189,31 @@ func (e *Engine) applyPorts(cfg *config) {
 	}
 	vlanFiltering := map[string]bool{}
 	for _, b := range cfg.bridges {
-		vlanFiltering[b.Props["name"]] = b.Props["vlan-filtering"] == "yes"
+		vlanFiltering[b.Name] = b.VlanFiltering
 	}
 	group := map[string]string{} // bridge → the horizon value applied as isolation
 	want := map[string]bool{}
 	for _, it := range cfg.ports {
-		if it.Props["disabled"] == "yes" {
+		if it.Disabled {
 			e.setState("/interface/bridge/port", it.ID, false, "", nil)
 			continue
 		}
-		brName := it.Props["bridge"]
+		brName := it.Bridge
 		br, okB := links[brName]
-		pl, okP := links[it.Props["interface"]]
+		pl, okP := links[it.Interface]
 		switch {
 		case !okB || br.Type() != "bridge":
 			e.setState("/interface/bridge/port", it.ID, false, "bridge "+brName+" not present", nil)
 			continue
 		case !okP:
-			e.setState("/interface/bridge/port", it.ID, false, "interface "+it.Props["interface"]+" not present", nil)
+			e.setState("/interface/bridge/port", it.ID, false, "interface "+it.Interface+" not present", nil)
 			continue
 		}
-		if reason := frameTypesReason(it.Props["frame-types"], vlanFiltering[brName], br); reason != "" {
+		if reason := frameTypesReason(it.FrameTypes, vlanFiltering[brName], br); reason != "" {
 			e.setState("/interface/bridge/port", it.ID, false, reason, nil)
 			continue
 		}
-		horizon := orDefault(it.Props["horizon"], "none")
+		horizon := orDefault(it.Horizon, "none")
 		if horizon != "none" {
 			if g, ok := group[brName]; ok && g != horizon {
 				e.setState("/interface/bridge/port", it.ID, false, fmt.Sprintf(
@@ -264,7 +262,7 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 		return
 	}
 	for _, bi := range cfg.bridges {
-		br, ok := links[bi.Props["name"]]
+		br, ok := links[bi.Name]
 		if !ok || !owned(br) {
 			continue
 		}
@@ -280,44 +278,43 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 			}
 			desired[ix][vid] = f
 		}
-		bpvid, _ := strconv.Atoi(orDefault(bi.Props["pvid"], "1"))
-		put(bIdx, uint16(bpvid), vlanFlags{pvid: true, untagged: true})
+		put(bIdx, uint16(bi.PVID), vlanFlags{pvid: true, untagged: true})
 		ports := map[string]int{br.Attrs().Name: bIdx}
 		untaggedOnly := map[string]bool{} // ports that admit no tagged frames: PVID only
 		for _, p := range cfg.ports {
-			pl, ok := links[p.Props["interface"]]
-			if p.Props["bridge"] != bi.Props["name"] || p.Props["disabled"] == "yes" || !ok || pl.Attrs().MasterIndex != bIdx {
+			pl, ok := links[p.Interface]
+			if p.Bridge != bi.Name || p.Disabled || !ok || pl.Attrs().MasterIndex != bIdx {
 				continue
 			}
 			ix := pl.Attrs().Index
 			ports[pl.Attrs().Name] = ix
 			desired[ix] = map[uint16]vlanFlags{}
-			if p.Props["frame-types"] == "admit-only-untagged-and-priority-tagged" {
+			if p.FrameTypes == "admit-only-untagged-and-priority-tagged" {
 				untaggedOnly[pl.Attrs().Name] = true
 			}
-			if p.Props["frame-types"] != "admit-only-vlan-tagged" {
-				pvid, _ := strconv.Atoi(orDefault(p.Props["pvid"], "1"))
-				put(ix, uint16(pvid), vlanFlags{pvid: true, untagged: true})
+			if p.FrameTypes != "admit-only-vlan-tagged" {
+				put(ix, uint16(p.PVID), vlanFlags{pvid: true, untagged: true})
 			}
 		}
 		var entries []entryState
 		for _, v := range cfg.bvlans {
-			if v.Props["bridge"] != bi.Props["name"] {
+			if v.Bridge != bi.Name {
 				continue
 			}
-			if v.Props["disabled"] == "yes" {
+			if v.Disabled {
 				e.setState("/interface/bridge/vlan", v.ID, false, "", nil)
 				continue
 			}
-			vids, err := parseVids(v.Props["vlan-ids"])
+			vids, err := parseVids(v.VlanIDs)
 			if err != nil {
 				e.setState("/interface/bridge/vlan", v.ID, false, err.Error(), nil)
 				continue
 			}
 			var cur [2][]string
 			var missing, refused []string
-			for i, key := range []string{"tagged", "untagged"} {
-				for _, n := range splitList(v.Props[key]) {
+			for i, names := range [][]string{v.Tagged, v.Untagged} {
+				key := [...]string{"tagged", "untagged"}[i]
+				for _, n := range names {
 					ix, ok := ports[n]
 					if !ok {
 						missing = append(missing, n)
@@ -335,7 +332,7 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 			}
 			reason := ""
 			if len(missing) > 0 {
-				reason = "not ports of " + bi.Props["name"] + ": " + strings.Join(missing, ",")
+				reason = "not ports of " + bi.Name + ": " + strings.Join(missing, ",")
 			}
 			if len(refused) > 0 {
 				reason = strings.TrimPrefix(reason+"; ", "; ") + "ports admitting only untagged frames cannot be tagged: " + strings.Join(refused, ",")

@@ -255,24 +255,24 @@ func (e *Engine) applyMdb(cfg *config) {
 	links := e.links()
 	want := map[mdbKey]bool{}
 	for _, it := range cfg.mdbs {
-		if it.Props["disabled"] == "yes" {
+		if it.Disabled {
 			e.setState(path, it.ID, false, "", nil)
 			continue
 		}
-		br, ok := links[it.Props["bridge"]]
+		br, ok := links[it.Bridge]
 		if !ok || br.Type() != "bridge" {
-			e.setState(path, it.ID, false, "bridge "+it.Props["bridge"]+" not present", nil)
+			e.setState(path, it.ID, false, "bridge "+it.Bridge+" not present", nil)
 			continue
 		}
-		group, err := netip.ParseAddr(it.Props["group"])
+		group, err := netip.ParseAddr(it.Group)
 		if err != nil || !group.IsMulticast() {
-			e.setState(path, it.ID, false, "group "+it.Props["group"]+" is not a multicast address", nil)
+			e.setState(path, it.ID, false, "group "+it.Group+" is not a multicast address", nil)
 			continue
 		}
-		vid, _ := parseVid(it.Props["vid"])
+		vid, _ := parseVid(it.VID)
 		bIdx := br.Attrs().Index
 		var problems []string
-		for _, name := range splitList(it.Props["ports"]) {
+		for _, name := range it.Ports {
 			ent := mdbEntry{Bridge: bIdx, State: mdbPermanent, Vid: vid, Group: group.Unmap()}
 			switch pl, ok := links[name]; {
 			case name == br.Attrs().Name:

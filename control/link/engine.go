@@ -14,6 +14,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -179,6 +180,11 @@ func (e *Engine) Reconcile(context.Context) error {
 	e.applyBridgeVlans(cfg)
 	e.applyMdb(cfg)
 	e.applyLists(cfg)
+	for path, bad := range cfg.undecodable {
+		for id, why := range bad {
+			e.setState(path, id, false, why, nil)
+		}
+	}
 	return nil
 }
 
@@ -216,29 +222,55 @@ func (e *Engine) keepLoopbackUp(cfg *config) {
 
 // config is one consistent read of the menus this engine applies.
 type config struct {
-	ifaces, ethers, bridges, vlans, ports, bvlans, mdbs, lists, members []store.Item
+	ifaces, ethers []store.Item
+	bridges        []bridgeItem
+	vlans          []vlanItem
+	ports          []portItem
+	bvlans         []bridgeVlanItem
+	mdbs           []mdbItem
+	lists          []listItem
+	members        []memberItem
+	// undecodable are the items, by menu, that did not decode (shown invalid).
+	undecodable map[string]map[uint64]string
 }
 
 func (e *Engine) load() (*config, error) {
-	c := &config{}
+	c := &config{undecodable: map[string]map[uint64]string{}}
+	raw := map[string][]store.Item{}
 	err := e.ex.Store.View(func(tx *store.Tx) error {
-		for _, x := range []struct {
-			path string
-			dst  *[]store.Item
-		}{
-			{"/interface", &c.ifaces}, {etherPath, &c.ethers}, {"/interface/bridge", &c.bridges}, {"/interface/vlan", &c.vlans},
-			{"/interface/bridge/port", &c.ports}, {"/interface/bridge/vlan", &c.bvlans},
-			{"/interface/bridge/mdb", &c.mdbs}, {"/interface/list", &c.lists}, {"/interface/list/member", &c.members},
-		} {
-			items, err := tx.List(x.path)
+		for _, p := range paths {
+			items, err := tx.List(p)
 			if err != nil {
 				return err
 			}
-			*x.dst = items
+			raw[p] = items
 		}
 		return nil
 	})
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	c.ifaces, c.ethers = raw[IfacePath], raw[etherPathMenu]
+	bad := func(path string) (*menu.Menu, map[uint64]string) {
+		m, _ := e.ex.Tree.Get(path)
+		c.undecodable[path] = map[uint64]string{}
+		return m, c.undecodable[path]
+	}
+	m, b := bad(bridgePath)
+	c.bridges = decodeAll[bridgeItem](m, raw[bridgePath], b)
+	m, b = bad(vlanPath)
+	c.vlans = decodeAll[vlanItem](m, raw[vlanPath], b)
+	m, b = bad(portPath)
+	c.ports = decodeAll[portItem](m, raw[portPath], b)
+	m, b = bad(bridgeVlanPath)
+	c.bvlans = decodeAll[bridgeVlanItem](m, raw[bridgeVlanPath], b)
+	m, b = bad(mdbPath)
+	c.mdbs = decodeAll[mdbItem](m, raw[mdbPath], b)
+	m, b = bad(listPath)
+	c.lists = decodeAll[listItem](m, raw[listPath], b)
+	m, b = bad(listMemberPath)
+	c.members = decodeAll[memberItem](m, raw[listMemberPath], b)
+	return c, nil
 }
 
 // links returns the kernel's links by name.

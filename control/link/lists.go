@@ -25,19 +25,19 @@ type ifInfo struct {
 
 // lists is one consistent view of the interface lists and the system's links.
 type lists struct {
-	byName  map[string]store.Item
+	byName  map[string]listItem
 	members map[string][]string // list name → interfaces of its enabled members
 	links   []ifInfo
 }
 
-func newLists(listItems, memberItems []store.Item, links []ifInfo) *lists {
-	l := &lists{byName: map[string]store.Item{}, members: map[string][]string{}, links: links}
+func newLists(listItems []listItem, memberItems []memberItem, links []ifInfo) *lists {
+	l := &lists{byName: map[string]listItem{}, members: map[string][]string{}, links: links}
 	for _, it := range listItems {
-		l.byName[it.Props["name"]] = it
+		l.byName[it.Name] = it
 	}
 	for _, it := range memberItems {
-		if it.Props["disabled"] != "yes" {
-			l.members[it.Props["list"]] = append(l.members[it.Props["list"]], it.Props["interface"])
+		if !it.Disabled {
+			l.members[it.List] = append(l.members[it.List], it.Interface)
 		}
 	}
 	return l
@@ -76,12 +76,12 @@ func (l *lists) resolve(list string, seen map[string]bool) map[string]bool {
 			out[n] = true
 		}
 	}
-	for _, inc := range splitList(it.Props["include"]) {
+	for _, inc := range it.Include {
 		for n := range l.resolve(inc, seen) {
 			out[n] = true
 		}
 	}
-	for _, exc := range splitList(it.Props["exclude"]) {
+	for _, exc := range it.Exclude {
 		for n := range l.resolve(exc, seen) {
 			delete(out, n)
 		}
@@ -121,7 +121,11 @@ func (e *Engine) Members(list string) []string {
 	if err != nil {
 		slog.Warn("link: listing links", "err", err)
 	}
-	set := newLists(listItems, memberItems, classify(ls, configured, e.hiddenLink)).resolve(list, map[string]bool{})
+	lm, _ := ex.Tree.Get(listPath)
+	mm, _ := ex.Tree.Get(listMemberPath)
+	bad := map[uint64]string{} // shown by the engine's pass; a list resolves without them
+	set := newLists(decodeAll[listItem](lm, listItems, bad), decodeAll[memberItem](mm, memberItems, bad),
+		classify(ls, configured, e.hiddenLink)).resolve(list, map[string]bool{})
 	out := make([]string, 0, len(set))
 	for n := range set {
 		out = append(out, n)
@@ -175,7 +179,7 @@ func classify(ls []netlink.Link, configured map[string]bool, hidden func(string)
 func (e *Engine) applyLists(cfg *config) {
 	for _, it := range cfg.lists {
 		var props map[string]string
-		if isBuiltinList(it.Props["name"]) {
+		if isBuiltinList(it.Name) {
 			props = map[string]string{"builtin": "yes"}
 		}
 		e.setState("/interface/list", it.ID, false, "", props)
@@ -183,10 +187,10 @@ func (e *Engine) applyLists(cfg *config) {
 	links := e.links()
 	for _, it := range cfg.members {
 		reason := ""
-		switch n := it.Props["interface"]; {
-		case it.Props["disabled"] == "yes":
-		case isBuiltinList(it.Props["list"]):
-			reason = "list " + it.Props["list"] + " is built in; its members are computed"
+		switch n := it.Interface; {
+		case it.Disabled:
+		case isBuiltinList(it.List):
+			reason = "list " + it.List + " is built in; its members are computed"
 		case links[n] == nil:
 			reason = "interface " + n + " not present"
 		}

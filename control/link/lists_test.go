@@ -7,6 +7,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -22,15 +23,22 @@ func item(props ...string) store.Item {
 
 func TestListResolve(t *testing.T) {
 	links := []ifInfo{{"lo", true}, {"ether1", true}, {"ether2", true}, {"bridge1", true}, {"tun0", false}}
+	tree := menu.Default()
+	lm, _ := tree.Get(listPath)
+	mm, _ := tree.Get(listMemberPath)
+	bad := map[uint64]string{}
 	l := newLists(
-		[]store.Item{item("name", "all"), item("name", "none"), item("name", "dynamic"), item("name", "static"),
+		decodeAll[listItem](lm, []store.Item{item("name", "all"), item("name", "none"), item("name", "dynamic"), item("name", "static"),
 			item("name", "LAN"), item("name", "WAN"),
 			item("name", "ALL-BUT-WAN", "include", "all", "exclude", "WAN,dynamic"),
-			item("name", "LOOP", "include", "LOOP2"), item("name", "LOOP2", "include", "LOOP,LAN")},
-		[]store.Item{item("list", "LAN", "interface", "bridge1"), item("list", "LAN", "interface", "ether2"),
+			item("name", "LOOP", "include", "LOOP2"), item("name", "LOOP2", "include", "LOOP,LAN")}, bad),
+		decodeAll[memberItem](mm, []store.Item{item("list", "LAN", "interface", "bridge1"), item("list", "LAN", "interface", "ether2"),
 			item("list", "LAN", "interface", "gone0"), item("list", "LAN", "interface", "ether1", "disabled", "yes"),
-			item("list", "WAN", "interface", "ether1")},
+			item("list", "WAN", "interface", "ether1")}, bad),
 		links)
+	if len(bad) > 0 {
+		t.Fatalf("undecodable: %v", bad)
+	}
 	for list, want := range map[string]string{
 		"all":         "bridge1,ether1,ether2,lo,tun0",
 		"none":        "",

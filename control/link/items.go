@@ -1,0 +1,106 @@
+package link
+
+import (
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+)
+
+// The typed items of the menus that create or join links, decoded once per pass through
+// the menu schema (engine.Decode: defaults filled in). /interface and /interface
+// ethernet stay as stored items: their rows merge configuration kept by link name with
+// the kernel's links.
+
+// itemID is the store id every typed item carries.
+type itemID struct{ ID uint64 }
+
+func (i *itemID) setID(id uint64) { i.ID = id }
+
+type bridgeItem struct {
+	itemID
+	Name            string `prop:"name"`
+	MTU             string `prop:"mtu"` // auto or a number
+	AutoMAC         bool   `prop:"auto-mac"`
+	AdminMAC        string `prop:"admin-mac"`
+	VlanFiltering   bool   `prop:"vlan-filtering"`
+	PVID            int    `prop:"pvid"`
+	IGMPSnooping    bool   `prop:"igmp-snooping"`
+	MulticastRouter string `prop:"multicast-router"`
+	Disabled        bool   `prop:"disabled"`
+}
+
+type vlanItem struct {
+	itemID
+	Name      string `prop:"name"`
+	MTU       int    `prop:"mtu"`
+	VlanID    int    `prop:"vlan-id"`
+	Interface string `prop:"interface"`
+	Disabled  bool   `prop:"disabled"`
+}
+
+type portItem struct {
+	itemID
+	Interface  string `prop:"interface"`
+	Bridge     string `prop:"bridge"`
+	PVID       int    `prop:"pvid"`
+	FrameTypes string `prop:"frame-types"`
+	Horizon    string `prop:"horizon"` // none or a number
+	Disabled   bool   `prop:"disabled"`
+}
+
+type bridgeVlanItem struct {
+	itemID
+	Bridge   string   `prop:"bridge"`
+	VlanIDs  string   `prop:"vlan-ids"` // ids and ranges, parseVids
+	Tagged   []string `prop:"tagged"`
+	Untagged []string `prop:"untagged"`
+	Disabled bool     `prop:"disabled"`
+}
+
+type mdbItem struct {
+	itemID
+	Group    string   `prop:"group"`
+	Bridge   string   `prop:"bridge"`
+	Ports    []string `prop:"ports"`
+	VID      string   `prop:"vid"`
+	Disabled bool     `prop:"disabled"`
+}
+
+type listItem struct {
+	itemID
+	Name    string   `prop:"name"`
+	Include []string `prop:"include"`
+	Exclude []string `prop:"exclude"`
+}
+
+type memberItem struct {
+	itemID
+	List      string `prop:"list"`
+	Interface string `prop:"interface"`
+	Disabled  bool   `prop:"disabled"`
+}
+
+// TypedItems names the structs the menus' items decode into (engine.Typed).
+func (e *Engine) TypedItems() map[string]any {
+	return map[string]any{bridgePath: bridgeItem{}, vlanPath: vlanItem{}, portPath: portItem{},
+		bridgeVlanPath: bridgeVlanItem{}, mdbPath: mdbItem{}, listPath: listItem{}, listMemberPath: memberItem{}}
+}
+
+// decodeAll decodes items of menu m; an item that does not decode is left out with the
+// reason in bad (a store written by an older routerd).
+func decodeAll[T any, PT interface {
+	*T
+	setID(uint64)
+}](m *menu.Menu, items []store.Item, bad map[uint64]string) []T {
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		var v T
+		if err := engine.Decode(m, it, &v); err != nil {
+			bad[it.ID] = err.Error()
+			continue
+		}
+		PT(&v).setID(it.ID)
+		out = append(out, v)
+	}
+	return out
+}
