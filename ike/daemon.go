@@ -74,10 +74,13 @@ type sock struct {
 
 // Daemon is the IKEv2 daemon: it owns the IKE sockets and every IKE SA.
 type Daemon struct {
-	opts  Options
-	log   *slog.Logger
-	dp    Datapath
-	Stats Stats
+	opts Options
+	log  *slog.Logger
+	// strangers rate-limits the lines of failures anyone can cause before
+	// authenticating.
+	strangers strangerLog
+	dp        Datapath
+	Stats     Stats
 
 	socks []*sock
 

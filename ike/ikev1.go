@@ -372,7 +372,7 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 		return
 	}
 	if len(d.halfOpen) >= d.opts.CookieThreshold*4 {
-		d.log.Warn("ipsec: too many half-open IKEv1 SAs, dropping", "remote", from.Addr())
+		d.strangers.log(d.log, slog.LevelWarn, from.Addr(), "ipsec: too many half-open IKEv1 SAs, dropping", "remote", from.Addr())
 		return
 	}
 	sa := d.newSA(p, false)
@@ -479,7 +479,7 @@ func (d *Daemon) v1SelectP1(ours []v1P1, offer *v1Proposal, from netip.Addr) (v1
 		t := &offer.Transforms[i]
 		theirs, err := v1P1Of(t)
 		if err != nil {
-			d.log.Info("ipsec: unsupported transform offered", "remote", from, "transform", t.Num, "err", err)
+			d.strangers.log(d.log, slog.LevelInfo, from, "ipsec: unsupported transform offered", "remote", from, "transform", t.Num, "err", err)
 			continue
 		}
 		for j, o := range ours {
@@ -651,7 +651,7 @@ func (sa *IKESA) v1Phase1(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	fail := func(why string) {
 		sa.d.Stats.Malformed.Add(1)
-		sa.d.log.Warn("ipsec: IKEv1 phase 1 message dropped", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
+		sa.d.strangers.log(sa.d.log, slog.LevelWarn, sa.remote.Addr(), "ipsec: IKEv1 phase 1 message dropped", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
 	}
 	switch {
 	case sa.initiator && v.mode == v1ExchMain && v.step == 1 && !enc:

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 )
@@ -44,7 +45,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	p := d.matchPeer(from.Addr())
 	if p == nil {
-		d.log.Info("ipsec: IKE_SA_INIT from an address no peer covers", "remote", from.Addr())
+		d.strangers.log(d.log, slog.LevelInfo, from.Addr(), "ipsec: IKE_SA_INIT from an address no peer covers", "remote", from.Addr())
 		d.Stats.NoProposal.Add(1)
 		reply(&Notify{NType: NotifyNoProposalChosen})
 		return
@@ -52,7 +53,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	chosen, ok := Select(sap.Proposals, p.Proposals)
 	if !ok {
 		d.Stats.NoProposal.Add(1)
-		d.log.Warn("ipsec: no IKE proposal chosen", "peer", p.Name, "remote", from.Addr(), "offered", proposalsString(sap.Proposals))
+		d.strangers.log(d.log, slog.LevelWarn, from.Addr(), "ipsec: no IKE proposal chosen", "peer", p.Name, "remote", from.Addr(), "offered", proposalsString(sap.Proposals))
 		reply(&Notify{NType: NotifyNoProposalChosen})
 		return
 	}
@@ -197,7 +198,7 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 func (sa *IKESA) authFailed(h Header, why string) {
 	sa.d.Stats.AuthFailed.Add(1)
 	sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyAuthenticationFailed}})
-	sa.d.log.Warn("ipsec: authentication failed", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
+	sa.d.strangers.log(sa.d.log, slog.LevelWarn, sa.remote.Addr(), "ipsec: authentication failed", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)
 	sa.destroy("authentication failed")
 }
 
