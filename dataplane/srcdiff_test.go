@@ -440,3 +440,63 @@ func TestDecapAndForwardIPIP6to4(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathIPsecPolicyRoute: routerd's userspace ESP steers what IPsec policies cover
+// with a routing rule ("not fwmark bypass: lookup the policy table") to its TUN device.
+// The fast path's lookup follows the rule as the kernel's forwarding does: a destination
+// the policy table sends to a device that is no fast path port (c0 here, as the ESP TUN)
+// goes to the stack, and traffic beside it is still forwarded by the fast path, which
+// now checks the route back to every source (custom rules: fib_validate_source's full
+// check) as the kernel does.
+func TestFastPathIPsecPolicyRoute(t *testing.T) {
+	r := newFPRig(t)
+	k := newKernelPath(t, r)
+	r.in(t, func() {
+		for _, c := range [][]string{
+			{"ip", "rule", "add", "not", "fwmark", "0x10000/0x10000", "table", "220", "prio", "100"},
+			{"ip", "route", "add", "198.18.2.128/25", "dev", "c0", "table", "220"},
+			{"ip", "route", "add", "198.18.30.0/24", "via", "198.18.2.2", "dev", "b0"},
+			{"ip", "neigh", "replace", "198.18.2.130", "lladdr", neighMAC.String(), "dev", "c0", "nud", "permanent"},
+		} {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+		}
+		modes, err := SourceChecks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if modes[r.a0]&SrcvFull == 0 {
+			t.Errorf("custom rule not seen: a0's source check %#x", modes[r.a0])
+		}
+		if err := r.tp.SetSourceChecks(modes); err != nil {
+			t.Fatal(err)
+		}
+	})
+	src := netip.MustParseAddr("198.18.1.2")
+	for i, tc := range []struct {
+		dst    string
+		kernel string // the port the kernel sends it out of
+		fast   bool
+		reason int
+	}{
+		{"198.18.2.130", "c1", false, 8}, // the policy table: the stack (egress)
+		{"198.18.30.5", "b1", true, 0},   // main table via b0: the fast path
+		{"198.18.2.2", "b1", true, 0},    // outside the policy's /25: main table
+	} {
+		mark := []byte(fmt.Sprintf("policy-%d-%d", os.Getpid(), i))
+		frame := frameTo(r.a0MAC, 0x0800, udpPkt(src, netip.MustParseAddr(tc.dst), 7000, 9, mark))
+		r.in(t, func() { r.tp.SetFastPath(false, false, false, false) })
+		if got := k.forwardedBy(t, frame, mark, 3*time.Second); got != tc.kernel {
+			t.Errorf("%s: the kernel sends it to %q, want %q", tc.dst, got, tc.kernel)
+		}
+		r.in(t, func() { r.tp.SetFastPath(true, true, false, false) })
+		if tc.fast {
+			if ret, _ := r.run(t, r.a0, frame); ret != xdpRedirect {
+				t.Errorf("%s: verdict %d, want forwarded by the fast path", tc.dst, ret)
+			}
+		} else {
+			r.expectPass(t, tc.dst, frame, tc.reason)
+		}
+	}
+}
