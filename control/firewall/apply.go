@@ -38,6 +38,7 @@ type tableState struct {
 	helpers  map[string]bool
 	sets     map[string]bool   // static, dynamic and meter sets
 	lists    map[string]uint64 // the static sets' contents, fingerprinted
+	ports    string            // the bridge table's ports (Plan.BridgePorts), "" without one
 }
 
 type chainState struct {
@@ -73,7 +74,7 @@ func listSum(es []Entry) uint64 {
 // stateOf is what the table holds once pl is applied.
 func stateOf(pl *Plan, lists map[string][]Entry) *tableState {
 	st := &tableState{chains: map[string]chainState{}, counters: map[string]bool{}, helpers: map[string]bool{},
-		sets: map[string]bool{}, lists: map[string]uint64{}}
+		sets: map[string]bool{}, lists: map[string]uint64{}, ports: strings.Join(pl.BridgePorts, ",")}
 	for _, ch := range pl.Chains {
 		cs := chainState{sig: chainSig(ch)}
 		for _, r := range ch.Rules {
@@ -285,7 +286,57 @@ func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev *tableState)
 			c.DeleteObject(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeCtHelper})
 		}
 	}
+	if prev.ports != next.ports {
+		bridgePorts(c, pl, prev.ports != "")
+	}
 	return flush(c)
+}
+
+// bridgeTable is the bridge-family table that numbers the ports of a family's
+// in-bridge-port rules (see bridgePortBase); each family has its own, as each numbers
+// its own ports.
+func bridgeTable(v6 bool) *nftables.Table {
+	name := TableName + "-ip"
+	if v6 {
+		name += "6"
+	}
+	return &nftables.Table{Name: name, Family: nftables.TableFamilyBridge}
+}
+
+// bridgePorts puts the bridge table of pl's family in the transaction: deleted when no
+// rule needs it, else filled again (it holds a rule per port).
+func bridgePorts(c *nftables.Conn, pl *Plan, existed bool) {
+	bt := bridgeTable(pl.V6)
+	if len(pl.BridgePorts) == 0 {
+		if existed {
+			c.DelTable(bt)
+		}
+		return
+	}
+	c.AddTable(bt)
+	if existed {
+		c.FlushTable(bt)
+	}
+	accept := nftables.ChainPolicyAccept
+	pre := c.AddChain(&nftables.Chain{Name: "ports", Table: bt, Hooknum: nftables.ChainHookPrerouting,
+		Priority: nftables.ChainPriorityRef(-350), Type: nftables.ChainTypeFilter, Policy: &accept})
+	post := c.AddChain(&nftables.Chain{Name: "reset", Table: bt, Hooknum: nftables.ChainHookPostrouting,
+		Priority: nftables.ChainPriorityRef(400), Type: nftables.ChainTypeFilter, Policy: &accept})
+	proto := []byte{0x08, 0x00} // the ether type the family's rules see
+	if pl.V6 {
+		proto = []byte{0x86, 0xdd}
+	}
+	for i, n := range pl.BridgePorts {
+		c.AddRule(&nftables.Rule{Table: bt, Chain: pre, Exprs: []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: proto},
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n)},
+			&expr.Immediate{Register: 1, Data: ne32(bridgePortBase | uint32(i+1))},
+			&expr.Meta{Key: expr.MetaKeyPRIORITY, SourceRegister: true, Register: 1},
+		}})
+	}
+	c.AddRule(&nftables.Rule{Table: bt, Chain: post, Exprs: bridgePortReset()})
 }
 
 // errRebuild: the difference cannot be applied in place; the table is rebuilt.
@@ -336,9 +387,17 @@ func (k *Kernel) applyAll(pl *Plan, lists map[string][]Entry) error {
 			oldHelpers = append(oldHelpers, no.Name)
 		}
 	}
+	bt := bridgeTable(pl.V6)
+	_, err = c.ListTableOfFamily(bt.Name, bt.Family)
+	bridgeExists := err == nil
 	if len(pl.Chains) == 0 && len(pl.Lists) == 0 {
+		if bridgeExists {
+			c.DelTable(bt)
+		}
 		if exists {
 			c.DelTable(t)
+		}
+		if exists || bridgeExists {
 			return flush(c)
 		}
 		return nil
@@ -453,6 +512,7 @@ func (k *Kernel) applyAll(pl *Plan, lists map[string][]Entry) error {
 			c.DeleteObject(&nftables.NamedObj{Table: t, Name: name, Type: nftables.ObjTypeCtHelper})
 		}
 	}
+	bridgePorts(c, pl, bridgeExists)
 	return flush(c)
 }
 

@@ -54,6 +54,45 @@ type Config struct {
 	// Cache, when set, keeps compiled rules from one Compile to the next: a pass after
 	// one changed rule (or the next batch of an import) compiles only what changed.
 	Cache *CompileCache
+
+	// ports numbers the bridge ports in-bridge-port names (set by Compile).
+	ports map[string]uint32
+}
+
+// The ip and ip6 families see the bridge, not the port a packet entered it through: the
+// bridge family's prerouting hook, which runs first, knows the port and sets the
+// packet's priority to bridgePortBase plus the port's number, the ip rules match that,
+// and the postrouting hooks of both families set it back to 0 so no queue sees it.
+// routerd sets no other priority (the priority matcher and set-priority are refused).
+const (
+	bridgePortBase = 0xFFBE0000
+	bridgePortMask = 0xFFFF0000
+)
+
+// bridgePorts numbers (from 1, in name order) the ports the rules' in-bridge-port and
+// in-bridge-port-list name.
+func (cfg Config) bridgePorts() ([]string, map[string]uint32) {
+	seen := map[string]bool{}
+	for _, r := range cfg.Rules {
+		if v := strings.TrimPrefix(r.Props["in-bridge-port"], "!"); v != "" {
+			seen[v] = true
+		}
+		if v := strings.TrimPrefix(r.Props["in-bridge-port-list"], "!"); v != "" && cfg.IfLists != nil {
+			for _, m := range cfg.IfLists(v) {
+				seen[m] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	idx := map[string]uint32{}
+	for i, n := range names {
+		idx[n] = uint32(i + 1)
+	}
+	return names, idx
 }
 
 // CompileCache holds compiled rules by their fingerprint (RulePlan.Sum). Each Compile
@@ -76,7 +115,7 @@ var sumSeed = maphash.MakeSeed()
 // the members of the interface lists the rules name.
 func (cfg Config) contextSum() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "v6=%v notrack=%v zone=%d helpers=%v marks=", cfg.V6, cfg.NoTrack, cfg.zoneOffset(), cfg.Helpers)
+	fmt.Fprintf(&b, "v6=%v notrack=%v zone=%d helpers=%v ports=%v marks=", cfg.V6, cfg.NoTrack, cfg.zoneOffset(), cfg.Helpers, cfg.ports)
 	names := make([]string, 0, len(cfg.RoutingMarks))
 	for n := range cfg.RoutingMarks {
 		names = append(names, n)
@@ -169,6 +208,9 @@ type Plan struct {
 	Meters []Meter
 	// Invalid holds the rules left out and why, by rule id and table.
 	Invalid map[RuleKey]string
+	// BridgePorts are the bridge ports in-bridge-port matches, in the order of their
+	// numbers (bridgePortBase+1...).
+	BridgePorts []string
 }
 
 // RuleKey names a rule across tables.
@@ -246,6 +288,7 @@ func hookDefs(table string) []hookDef {
 // Plan.Invalid; the rest is complete.
 func Compile(cfg Config) *Plan {
 	pl := &Plan{V6: cfg.V6, Invalid: map[RuleKey]string{}}
+	pl.BridgePorts, cfg.ports = cfg.bridgePorts()
 	ctx := cfg.contextSum()
 	next := map[uint64]compiled{}
 	if cfg.Cache != nil {
@@ -340,11 +383,34 @@ func Compile(cfg Config) *Plan {
 				Type: nftables.ChainTypeFilter, Rules: []RulePlan{{Exprs: [][]expr.Any{{&expr.Notrack{}}}}}})
 		}
 	}
+	if len(pl.BridgePorts) > 0 {
+		pl.Chains = append(pl.Chains, &ChainPlan{Name: "bridge-port-reset", Hook: nftables.ChainHookPostrouting,
+			Prio: nftables.ChainPriorityRef(400), Type: nftables.ChainTypeFilter, Rules: []RulePlan{{Exprs: [][]expr.Any{bridgePortReset()}}}})
+	}
 	for l := range lists {
 		pl.Lists = append(pl.Lists, l)
 	}
 	sort.Strings(pl.Lists)
 	return pl
+}
+
+// bridgePortMatch matches packets that entered the bridge through one of ports (or, neg,
+// through none of them: also packets that entered no bridge).
+func bridgePortMatch(cfg Config, ports []string, neg bool) alt {
+	var vals [][]byte
+	for _, n := range ports {
+		vals = append(vals, ne32(bridgePortBase|cfg.ports[n]))
+	}
+	return anyOf(&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1}, vals, neg)
+}
+
+// bridgePortReset sets a priority bridgePortMatch left on a packet back to 0.
+func bridgePortReset() []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(bridgePortMask), Xor: ne32(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(bridgePortBase)},
+		&expr.Immediate{Register: 1, Data: ne32(0)},
+		&expr.Meta{Key: expr.MetaKeyPRIORITY, SourceRegister: true, Register: 1}}
 }
 
 // lists returns the address lists a rule uses.
@@ -583,6 +649,23 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 				}
 				m = and(m, anyOf(&expr.Meta{Key: d.key, Register: 1}, vals, neg))
 			}
+		}
+	}
+	if v := p["in-bridge-port"]; v != "" {
+		m = and(m, bridgePortMatch(cfg, []string{strings.TrimPrefix(v, "!")}, strings.HasPrefix(v, "!")))
+	}
+	if v := p["in-bridge-port-list"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		var members []string
+		if cfg.IfLists != nil {
+			members = cfg.IfLists(strings.TrimPrefix(v, "!"))
+		}
+		switch {
+		case len(members) == 0 && neg:
+		case len(members) == 0:
+			return nil, fmt.Errorf("in-bridge-port-list: list %s has no interfaces", strings.TrimPrefix(v, "!"))
+		default:
+			m = and(m, bridgePortMatch(cfg, members, neg))
 		}
 	}
 	if v := p["connection-state"]; v != "" {

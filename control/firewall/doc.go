@@ -79,7 +79,20 @@
 // notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
 // (set), fasttrack-connection. Everything
 // else RouterOS offers is refused with the reason (ErrNotSupported), never applied with
-// the matcher left out: in/out-bridge-port (the ip family sees the bridge, not the port),
-// connection-rate (no per-connection rate in nftables), tarpit (no TARPIT here),
+// the matcher left out: out-bridge-port and out-bridge-port-list (the bridge chooses the
+// port after the ip hooks), in-bridge-port in chains reached after forwarding (see
+// below), connection-rate (no per-connection rate in nftables), tarpit (no TARPIT here),
 // layer7-protocol, content, psd, hotspot, priority.
+//
+// in-bridge-port and in-bridge-port-list: the ip and ip6 families see the bridge as the
+// input interface. A bridge-family table per family (routerd-ip, routerd-ip6), whose
+// prerouting hook runs before the packet leaves the bridge, sets the packet's priority
+// to a reserved value naming the port it entered through (bridgePortBase plus a number);
+// the ip rules match that value, and postrouting hooks of both families clear it, so no
+// queue sees it. The kernel's IPv4 forwarding sets the priority anew from the TOS, so
+// the matcher is possible in the chains before it: prerouting, input and dstnat.
+//
+// Applying: the first pass rebuilds routerd's table in one transaction; later passes send
+// in one transaction only the difference from what the last one left (Kernel.Apply), and
+// compile only rules whose fingerprint changed (CompileCache).
 package firewall

@@ -43,10 +43,8 @@ func IsBuiltinChain(table, chain string) bool { return slices.Contains(builtinCh
 // unsupported are properties the kernel here cannot express (or routerd does not yet
 // translate); a rule setting one is refused with this reason.
 var unsupported = map[string]string{
-	"in-bridge-port":       bridgePortWhy,
-	"out-bridge-port":      bridgePortWhy,
-	"in-bridge-port-list":  bridgePortWhy,
-	"out-bridge-port-list": bridgePortWhy,
+	"out-bridge-port":      outBridgePortWhy,
+	"out-bridge-port-list": outBridgePortWhy,
 	"connection-rate":      "nftables cannot measure a connection's current rate",
 	"hotspot":              "there is no hotspot",
 	"layer7-protocol":      "layer 7 matching has no kernel support",
@@ -66,11 +64,11 @@ var unsupportedActions = map[string]string{
 	"strip-ipv4-options":       "strip-ipv4-options has no nftables statement",
 }
 
-// bridgePortWhy: in the ip and ip6 families the hooks see the bridge as the interface;
-// the port a packet used is known only to the bridge family (or to xtables' physdev,
-// which nftables cannot call), so routerd refuses the matchers instead of matching the
-// bridge.
-const bridgePortWhy = "the ip firewall sees the bridge, not its port (bridge port matching needs the bridge family)"
+// outBridgePortWhy: the port a packet leaves a bridge through is chosen by the bridge's
+// forwarding database after the ip firewall's hooks have run (they see the bridge as
+// the output interface), so no rule of the ip and ip6 families can know it.
+// in-bridge-port works (see bridgePortMatch).
+const outBridgePortWhy = "the port a packet leaves a bridge through is chosen after the ip firewall has run"
 
 // portProtocols carry ports.
 var portProtocols = []string{"tcp", "udp", "udp-lite", "dccp", "sctp"}
@@ -230,6 +228,11 @@ func checkHook(r *Rule, builtin string) error {
 	}
 	if outOnly && (p["in-interface"] != "" || p["in-interface-list"] != "") {
 		return fmt.Errorf("failure: incoming interface matching not possible in %s chain", builtin)
+	}
+	if (p["in-bridge-port"] != "" || p["in-bridge-port-list"] != "") && !inOnly {
+		// The port rides on the packet's priority (bridgePortBase), which the kernel's
+		// forwarding sets anew from the TOS, and a packet routerd sends has no port.
+		return fmt.Errorf("failure: in-bridge-port matching possible only in prerouting, input and dstnat chains (the kernel's forwarding drops what carries the port)")
 	}
 	if p["src-mac-address"] != "" && outOnly {
 		return fmt.Errorf("failure: src-mac-address matching possible only in prerouting, input and forward chains")
