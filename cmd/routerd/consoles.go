@@ -26,6 +26,7 @@ func consolesEngine(env *Env) engine.Engine {
 			return errors.New("the management engine did not start")
 		}
 		id := identity(env.Ex)
+		env.ConsoleSession = auth.Console
 		for _, svc := range []string{"www", "www-ssl"} {
 			s := &rest.Server{Ex: env.Ex, Auth: auth, Service: svc, Identity: id}
 			svcs.Register(svc, s.Serve)

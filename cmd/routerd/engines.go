@@ -42,6 +42,9 @@ type Env struct {
 	Opts    options
 	// Events is the /log buffer that /system logging routes entries to.
 	Events *eventlog.Buffer
+	// ConsoleSession, set by the consoles engine, lists a console connection in
+	// /user active.
+	ConsoleSession func(context.Context, *control.Session)
 }
 
 // engines is the registration list: one line per engine, started in this order (links

@@ -139,14 +139,19 @@ func run(o options, events *eventlog.Buffer) error {
 	// Engines start only once this instance owns its console socket: a second routerd
 	// started by mistake must not reconcile the kernel against an empty store and remove
 	// what the first one installed.
-	host := startEngines(ctx, &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events})
+	env := &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events}
+	host := startEngines(ctx, env)
 	// Engines end before the store closes (deferred above), every goroutine joined.
 	defer host.Stop()
 	if *policyTable {
 		return writePolicyTable(os.Stdout, ex)
 	}
 	consoleDone := make(chan error, 1)
-	go func() { consoleDone <- console.Serve(ctx, ln, in, identity(ex)) }()
+	var hooks []func(context.Context, *control.Session)
+	if env.ConsoleSession != nil {
+		hooks = append(hooks, env.ConsoleSession)
+	}
+	go func() { consoleDone <- console.Serve(ctx, ln, in, identity(ex), hooks...) }()
 	metricsDone := make(chan error, 1)
 	if mln != nil {
 		go func() { metricsDone <- metrics.ServeListener(ctx, mln, m.Handler()) }()

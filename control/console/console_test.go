@@ -375,7 +375,7 @@ func FuzzServerRequest(f *testing.F) {
 		defer cancel()
 		done := make(chan struct{})
 		go func() {
-			serveConn(ctx, b, in, func() string { return "r" })
+			serveConn(ctx, b, in, func() string { return "r" }, nil)
 			close(done)
 		}()
 		go func() {

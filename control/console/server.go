@@ -24,7 +24,9 @@ const drainTimeout = 5 * time.Second
 // Serve accepts console connections on ln until ctx ends, then closes ln and every
 // connection, interrupts the commands in progress and waits (a bounded time) for them.
 // identity names the router for routerctl's prompt. It returns nil when stopped by ctx.
-func Serve(ctx context.Context, ln net.Listener, in *script.Interp, identity func() string) error {
+// Each hook is called with a connection's session and its lifetime (the console lists
+// itself in /user active).
+func Serve(ctx context.Context, ln net.Listener, in *script.Interp, identity func() string, hooks ...func(context.Context, *control.Session)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -57,7 +59,7 @@ func Serve(ctx context.Context, ln net.Listener, in *script.Interp, identity fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			serveConn(ctx, conn, in, identity)
+			serveConn(ctx, conn, in, identity, hooks)
 		}()
 	}
 	cancel()
@@ -91,7 +93,7 @@ type item struct {
 	bad string
 }
 
-func serveConn(ctx context.Context, nc net.Conn, in *script.Interp, identity func() string) {
+func serveConn(ctx context.Context, nc net.Conn, in *script.Interp, identity func() string, hooks []func(context.Context, *control.Session)) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer nc.Close()
@@ -103,6 +105,9 @@ func serveConn(ctx context.Context, nc net.Conn, in *script.Interp, identity fun
 	}()
 	c := &conn{c: nc, in: in, identity: identity, enc: json.NewEncoder(nc),
 		sess: &control.Session{User: User, ShowSensitive: true}}
+	for _, h := range hooks {
+		h(ctx, c.sess)
+	}
 
 	items := make(chan item)
 	go c.read(ctx, cancel, items)

@@ -70,3 +70,14 @@ func (s *activeSessions) rows(ex *control.Executor) control.Source {
 		return rows, nil
 	}
 }
+
+// Console lists a session of the local console (routerctl on the console socket, which
+// needs no password: its user is root on the machine) in /user active as via=console
+// until ctx ends, as RouterOS lists its serial and local console logins.
+func (a *Auth) Console(ctx context.Context, sess *control.Session) {
+	group := "full"
+	if u, _, err := a.lookup(sess.User); err == nil && u != nil {
+		group = u.group
+	}
+	a.active.add(ctx, sess, activeSession{when: a.now(), name: sess.User, via: "console", group: group})
+}

@@ -216,3 +216,25 @@ func TestLibrouterosTLS(t *testing.T) {
 		t.Errorf("api-ssl invalid:\n%s", st)
 	}
 }
+
+// TestUserActiveConsole: routerctl's session on the console socket is listed in
+// /user active (via=console) while it runs, beside an ssh session held by the ssh
+// client; both leave the list when they end.
+func TestUserActiveConsole(t *testing.T) {
+	ssh := need(t, "ssh")
+	sshpass := need(t, "sshpass")
+	d := startDaemon(t, "ssh")
+	out := d.ctl("/user active print\n")
+	if !strings.Contains(out, "console") || !strings.Contains(out, "admin") {
+		t.Fatalf("/user active lacks the console session:\n%s", out)
+	}
+	b, err := exec.Command(sshpass, "-p", d.pw, ssh, "-p", fmt.Sprint(d.ports["ssh"]), "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "admin@127.0.0.1", "/user active print").CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "ssh") || !strings.Contains(string(b), "127.0.0.1") {
+		t.Fatalf("/user active over ssh: %v\n%s", err, b)
+	}
+	testbin.Eventually(t, "only this console session left", 0, func() (bool, string) {
+		out := d.ctl("/user active print\n")
+		return strings.Count(out, "admin") == 1 && !strings.Contains(out, "ssh"), out
+	})
+}
