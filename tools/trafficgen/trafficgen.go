@@ -43,6 +43,9 @@ type Options struct {
 	OuterSrc, OuterDst netip.Addr
 	// TunnelID is EoIP's tunnel-id.
 	TunnelID uint16
+	// InnerDstMAC is the destination of the frame EoIP carries (default DstMAC): the
+	// tunnel interface's MAC for a routed EoIP tunnel.
+	InnerDstMAC net.HardwareAddr
 	// TTL of the (inner) packet; 0 means 64.
 	TTL uint8
 }
@@ -189,6 +192,9 @@ func Build(o Options) (Frame, error) {
 	case "eoip":
 		// EoIP carries the Ethernet frame; its addresses are the inner ones.
 		frame := append(append([]byte{}, eth...), inner...)
+		if len(o.InnerDstMAC) == 6 {
+			copy(frame, o.InnerDstMAC)
+		}
 		h := make([]byte, 8)
 		binary.BigEndian.PutUint16(h, 0x2001)
 		binary.BigEndian.PutUint16(h[2:], 0x6400)
