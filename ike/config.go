@@ -45,7 +45,8 @@ func (id Identity) String() string {
 // Equal compares type and data.
 func (id Identity) Equal(o Identity) bool { return id.Type == o.Type && bytes.Equal(id.Data, o.Data) }
 
-// ParseIdentity reads RouterOS's "fqdn:x", "address:1.2.3.4", "user-fqdn:a@b", "key-id:k".
+// ParseIdentity reads RouterOS's "fqdn:x", "address:1.2.3.4", "user-fqdn:a@b", "key-id:k",
+// "dn:CN=x,O=y" (dnid.go).
 func ParseIdentity(s string) (Identity, bool) {
 	kind, v, ok := strings.Cut(s, ":")
 	if !ok {
@@ -64,6 +65,12 @@ func ParseIdentity(s string) (Identity, bool) {
 		return Identity{IDRFC822, []byte(v)}, true
 	case "key-id":
 		return Identity{IDKeyID, []byte(v)}, true
+	case "dn":
+		der, err := ParseDN(v)
+		if err != nil {
+			return Identity{}, false
+		}
+		return Identity{IDDERASNDN, der}, true
 	}
 	return Identity{}, false
 }

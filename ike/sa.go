@@ -571,7 +571,12 @@ func (sa *IKESA) authData(psk []byte, ofInitiator bool, id Identity) []byte {
 
 func (sa *IKESA) localIdentity() Identity {
 	if sa.ident != nil && !sa.ident.MyID.Auto {
-		return sa.ident.MyID.ID
+		id := sa.ident.MyID.ID
+		if c := sa.ident.Cert; c != nil && len(c.Chain) > 0 && dnEqual(id, Identity{IDDERASNDN, c.Chain[0].RawSubject}) {
+			// my-id=dn: naming the certificate: its subject's own encoding.
+			return Identity{IDDERASNDN, c.Chain[0].RawSubject}
+		}
+		return id
 	}
 	if sa.ident != nil && sa.ident.Cert != nil && len(sa.ident.Cert.Chain) > 0 {
 		return certIdentity(sa.ident.Cert.Chain[0]) // my-id=auto: the certificate's SAN, else its DN
@@ -819,7 +824,7 @@ func (sa *IKESA) remoteIDMatches(ic *IdentityConfig, id Identity) bool {
 		}
 		return true
 	}
-	return ic.RemoteID.ID.Equal(id)
+	return ic.RemoteID.ID.Equal(id) || dnEqual(ic.RemoteID.ID, id)
 }
 
 func (sa *IKESA) setEstablished() {

@@ -426,7 +426,7 @@ func idMatchesCert(id Identity, c *x509.Certificate) bool {
 			}
 		}
 	case IDDERASNDN:
-		if bytes.Equal(id.Data, c.RawSubject) {
+		if bytes.Equal(id.Data, c.RawSubject) || dnEqual(id, Identity{IDDERASNDN, c.RawSubject}) {
 			return true
 		}
 		var seq pkix.RDNSequence

@@ -238,9 +238,14 @@ func idSpec(v string) (ike.IDSpec, error) {
 	case "ignore":
 		return ike.IDSpec{Ignore: true}, nil
 	}
+	if dn, ok := strings.CutPrefix(v, "dn:"); ok {
+		if _, err := ike.ParseDN(dn); err != nil {
+			return ike.IDSpec{}, fmt.Errorf("identity %q: %w", v, err)
+		}
+	}
 	id, ok := ike.ParseIdentity(v)
 	if !ok {
-		return ike.IDSpec{}, fmt.Errorf("identity %q is %w (dn needs certificates)", v, ErrUnsupported)
+		return ike.IDSpec{}, fmt.Errorf("identity %q is %w", v, ErrUnsupported)
 	}
 	return ike.IDSpec{ID: id}, nil
 }
