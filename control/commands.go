@@ -279,8 +279,15 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 		}
 		ids, err := x.targets(tx, c)
 		if err != nil {
-			return nil, err
+			// A number past routerd's built-in items (RouterOS has more): name= may
+			// still name one.
+			alt := builtinByName(tx, c, vals, []uint64{0})
+			if alt[0] == 0 {
+				return nil, err
+			}
+			ids = alt
 		}
+		ids = builtinByName(tx, c, vals, ids)
 		var chs []Change
 		var writes []store.Item
 		for _, id := range ids {
@@ -924,3 +931,31 @@ func emptyUnset(p *menu.Prop, v string) bool {
 
 // EmptyUnset is emptyUnset for engines that check arguments before the generic commands.
 func EmptyUnset(p *menu.Prop, v string) bool { return emptyUnset(p, v) }
+
+// builtinByName: verbose exports set built-in items by number and name (`/queue type
+// set 6 kind=pcq name=pcq-upload-default`), and the numbers differ between RouterOS
+// versions and routerd. When name= names a built-in item other than the one numbered,
+// the name says which one is meant (renaming an item to a built-in item's name could
+// only fail).
+func builtinByName(tx *store.Tx, c *Call, vals map[string]string, ids []uint64) []uint64 {
+	np := c.Menu.NameProp()
+	name, ok := vals[np]
+	ref, _ := c.S.Get("numbers")
+	if !ok || np == "" || len(c.Menu.Builtin) == 0 || len(ids) != 1 || ref == "" || strings.Trim(ref, "0123456789") != "" {
+		return ids
+	}
+	if ids[0] != 0 {
+		cur, err := tx.Get(c.Menu.Path, ids[0])
+		if err != nil || cur.Props[np] == name {
+			return ids
+		}
+	}
+	id, ok := tx.ByName(c.Menu.Path, name)
+	if !ok {
+		return ids
+	}
+	if it, err := tx.Get(c.Menu.Path, id); err != nil || it.Props[builtinKey] == "" {
+		return ids
+	}
+	return []uint64{id}
+}

@@ -43,7 +43,7 @@ func adminMenus() []*Menu {
 				ro("gmt-offset", "Offset of local time from UTC."),
 				{Name: "dst-active", Type: value.Bool(), ReadOnly: true, Desc: "Whether daylight saving time is in effect."},
 			},
-			Desc:     "System date and time.",
+			Desc: "System date and time.",
 		},
 		{
 			Path: "/system/package",

@@ -43,10 +43,10 @@ func exampleMenus() []*Menu {
 				// (mq-pfifo, fq-codel, cake): their properties are accepted and exported as
 				// RouterOS writes them; the type is invalid with the reason.
 				{Name: "pcq-rate", Type: value.Rate(), Default: "0", Desc: "pcq: rate limit of each sub-stream (not applied here)."},
-				{Name: "pcq-limit", Type: value.Int(1, 4294967295), Default: "50", Desc: "pcq: queue size of one sub-stream in KiB (not applied here)."},
+				{Name: "pcq-limit", Type: kibSize{value.Int(1, 4294967295)}, Default: "50", Desc: "pcq: queue size of one sub-stream in KiB (not applied here)."},
 				{Name: "pcq-classifier", Type: value.EnumList("dst-address", "dst-port", "src-address", "src-port"),
 					Desc: "pcq: what divides traffic into sub-streams (not applied here)."},
-				{Name: "pcq-total-limit", Type: value.Int(1, 4294967295), Default: "2000", Desc: "pcq: queue size of all sub-streams in KiB (not applied here)."},
+				{Name: "pcq-total-limit", Type: kibSize{value.Int(1, 4294967295)}, Default: "2000", Desc: "pcq: queue size of all sub-streams in KiB (not applied here)."},
 				{Name: "pcq-burst-rate", Type: value.Rate(), Default: "0", Desc: "pcq: burst rate of a sub-stream (not applied here)."},
 				{Name: "pcq-burst-threshold", Type: value.Rate(), Default: "0", Desc: "pcq: burst threshold of a sub-stream (not applied here)."},
 				{Name: "pcq-burst-time", Type: value.Time(0, 4294967295*1e9), Default: "10s", Desc: "pcq: burst time of a sub-stream (not applied here)."},
@@ -87,16 +87,18 @@ func exampleMenus() []*Menu {
 			},
 			Flags: []Flag{FlagInvalid, {'*', "default"}},
 			Builtin: []map[string]string{
+				// RouterOS's order: verbose exports set them by number (set 6 kind=pcq
+				// name=pcq-upload-default ...).
 				{"name": "default", "kind": "pfifo"},
-				{"name": "default-small", "kind": "pfifo", "pfifo-limit": "10"},
 				{"name": "ethernet-default", "kind": "pfifo"},
-				{"name": "synchronous-default", "kind": "red"},
 				{"name": "wireless-default", "kind": "sfq"},
+				{"name": "synchronous-default", "kind": "red"},
 				{"name": "hotspot-default", "kind": "sfq"},
 				{"name": "pcq-upload-default", "kind": "pcq", "pcq-classifier": "src-address"},
 				{"name": "pcq-download-default", "kind": "pcq", "pcq-classifier": "dst-address"},
 				{"name": "only-hardware-queue", "kind": "none"},
 				{"name": "multi-queue-ethernet-default", "kind": "mq-pfifo"},
+				{"name": "default-small", "kind": "pfifo", "pfifo-limit": "10"},
 			},
 			Columns: []string{"name", "kind"},
 			Desc:    "Queue types that simple queues use as their leaf queue (the default-small type is pfifo with 10 packets).",

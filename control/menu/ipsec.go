@@ -226,6 +226,10 @@ func ipsecModeConfigMenu() *Menu {
 			// The table gives no default; the text says "By default, system-dns=yes is used".
 			{Name: "system-dns", Type: value.Bool(), Default: "yes",
 				Desc: "Send the DNS servers of /ip dns."},
+			// RouterOS 6 and 7 exports write it on the request-only item.
+			{Name: "use-responder-dns", Type: value.Enum("exclusively", "yes", "no"), Default: "exclusively",
+				NoEffect: "DNS servers a responder sends are not installed in /ip dns here",
+				Desc:     "Initiator: use the DNS servers the responder sends (stored only)."},
 		},
 		Flags:   []Flag{ipsecFlagDefault},
 		Builtin: []map[string]string{{"name": "request-only", "responder": "no"}},
