@@ -163,6 +163,13 @@ func (x *Executor) undoRedo(sess *Session, undo bool) error {
 		}
 		return Failure("nothing to redo")
 	}
+	// Undoing or redoing a change is making it: it needs the policies the change
+	// needed (a write user's /undo reverted an admin's /user or /user group change).
+	for p := range Policies(e.policy) {
+		if !sess.Can(p) {
+			return ErrPermission
+		}
+	}
 	apply := e.before
 	if !undo {
 		apply = e.after

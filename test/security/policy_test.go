@@ -162,3 +162,31 @@ func TestImportBackupRefused(t *testing.T) {
 		t.Errorf("admin's /import of a backup: %s", out)
 	}
 }
+
+// Escalation 5: a write user runs /undo after an admin took rights away (a group's
+// policies, a user's password): undoing a change is making it, so it needs the
+// policies the change needed.
+func TestUndoNeedsPolicies(t *testing.T) {
+	r := escalationRouter(t)
+	r.must("/user/group/add", "name=ops", "policy=read,write,telnet,policy")
+	r.must("/user/group/set", "ops", "policy=read,telnet")
+	tc := r.console("w", "w-password-1")
+	for _, cmd := range []string{"/undo", "/redo"} {
+		if out := tc.run(t, cmd); cmd == "/undo" && !strings.Contains(out, "not enough permissions") {
+			t.Errorf("%s of an admin's /user group change by a write user:\n%s", cmd, out)
+		}
+	}
+	if out := r.must(":put [/user group get ops policy]"); strings.TrimSpace(out) != "read,telnet" {
+		t.Errorf("the write user's /undo restored the group's policies: %s", out)
+	}
+	// Its own changes it may undo.
+	tc.run(t, "/system note set note=mine")
+	if out := tc.run(t, "/undo"); strings.Contains(out, "permissions") {
+		t.Errorf("a write user's /undo of its own note change:\n%s", out)
+	}
+	// The admin still may.
+	if out, err := r.ctl(nil, "/undo"); err != nil {
+		t.Errorf("admin's /undo: %v %s", err, out)
+	}
+	r.noEvil()
+}
