@@ -16,7 +16,12 @@
 // (the kernel's multipath hash reads the packet they quote), and, as in RouterOS, every packet
 // of a family while a firewall rule (filter, nat, mangle, raw), an IPsec policy or a queue
 // is configured or /ip settings allow-fast-path (/ipv6 settings allow-fast-path) is no.
-// Tunnels with allow-fast-path=yes forward their decapsulated L3 payload in the same pass.
+// Tunnels with allow-fast-path=yes forward their decapsulated L3 payload in the same pass
+// (GRE, IPIP, 6to4; EoIP when the tunnel is routed, its inner frame addressed to the
+// tunnel interface). A bridged EoIP tunnel's frames are delivered to its interface and
+// switched by the kernel's bridge (no IP stack, no netfilter unless br_netfilter): XDP has
+// no bridge FDB lookup, and skipping the bridge would skip its learning of the remote
+// MACs, port states (STP), VLAN filtering, horizon and loop protection.
 //
 // It publishes the counters of /ip settings and /ipv6 settings (ipv4-fast-path-*,
 // ipv6-fast-path-*), a fast-path property per port in /interface print detail, and

@@ -460,46 +460,7 @@ func TestFastTrackMasquerade(t *testing.T) {
 	// pass: a connection opened before the masquerade rule is in nftables stays unNATed.
 	r.nftApplied(t, "masquerade")
 
-	// The sink counts what it receives and says who sent it; the source sends 64 KiB
-	// writes, paced, until the test creates the stop file, and says how much it sent.
-	stop := filepath.Join(r.dir, "stop")
-	server := in(r.snk, "/usr/bin/python3", "-c", `
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.61.2", 5001)); s.listen(1)
-print("ready", flush=True)
-c, a = s.accept(); n = 0
-while True:
-    b = c.recv(1 << 16)
-    if not b: break
-    n += len(b)
-print(a[0], n, flush=True)`)
-	sout, _ := server.StdoutPipe()
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer server.Process.Kill()
-	rd := bufio.NewReader(sout)
-	if l, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(l, "ready") {
-		t.Fatalf("sink server: %q %v", l, err)
-	}
-	client := in(r.src, "/usr/bin/python3", "-c", fmt.Sprintf(`
-import os, socket, time
-c = socket.create_connection(("198.18.61.2", 5001), timeout=30)
-buf = b"x" * (1 << 16); n = 0
-while not os.path.exists(%q):
-    c.sendall(buf); n += len(buf)
-    time.sleep(0.002)
-c.close()
-print(n, flush=True)`, stop))
-	var cout strings.Builder
-	client.Stdout = &cout
-	if err := client.Start(); err != nil {
-		t.Fatal(err)
-	}
-	clientDone := make(chan error, 1)
-	go func() { clientDone <- client.Wait() }()
-
+	tr := r.startTransfer(t, "198.18.61.2")
 	eventually(t, "fasttracked packets", func() (bool, string) {
 		s := r.must("/ip settings print")
 		v, _ := strconv.ParseUint(prop(s, "ipv4-fasttrack-packets"), 10, 64)
@@ -524,24 +485,8 @@ print(n, flush=True)`, stop))
 		ct, _ := in(r.rtr, "conntrack", "-L", "-p", "tcp").CombinedOutput()
 		return false, strconv.FormatUint(v, 10) + "\n" + grepLines(r.metrics(t), "routerd_fastpath_pass") + "\n" + string(ct) + r.must("/ip settings print")
 	})
-	if err := os.WriteFile(stop, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-clientDone:
-		if err != nil {
-			t.Fatalf("client: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the transfer did not finish")
-	}
-	l, err := rd.ReadString('\n')
-	if err != nil {
-		t.Fatalf("sink server: %v", err)
-	}
-	sent := strings.TrimSpace(cout.String())
-	if f := strings.Fields(l); len(f) != 2 || f[0] != "198.18.61.1" || f[1] != sent || sent == "" {
-		t.Errorf("sink received %q, want all %s bytes sent from the masquerading router 198.18.61.1", strings.TrimSpace(l), sent)
+	if from, got, sent := tr.finish(t); from != "198.18.61.1" || got != sent {
+		t.Errorf("sink received %s bytes from %s, want all %s bytes sent from the masquerading router 198.18.61.1", got, from, sent)
 	}
 	if out := r.must("/ip firewall filter print stats"); !strings.Contains(out, "fasttrack") {
 		t.Logf("filter stats:\n%s", out)
@@ -701,4 +646,88 @@ func (r *rig) nftApplied(t testing.TB, word string) {
 		out, _ := in(r.rtr, "nft", "list", "ruleset").CombinedOutput()
 		return strings.Contains(string(out), word), string(out)
 	})
+}
+
+// transfer is a TCP transfer from the source to the sink: the sink counts what it
+// receives and says who sent it; the source sends 64 KiB writes, paced, until finish,
+// and says how much it sent.
+type transfer struct {
+	stop  string
+	rd    *bufio.Reader
+	cout  strings.Builder
+	done  chan error
+	close func()
+}
+
+// startTransfer starts a transfer to addr (IPv4 or IPv6), port 5001, at the sink.
+func (r *rig) startTransfer(t *testing.T, addr string) *transfer {
+	t.Helper()
+	fam := "AF_INET"
+	if strings.Contains(addr, ":") {
+		fam = "AF_INET6"
+	}
+	tr := &transfer{stop: filepath.Join(r.dir, "stop"), done: make(chan error, 1)}
+	server := in(r.snk, "/usr/bin/python3", "-c", fmt.Sprintf(`
+import socket
+s = socket.socket(socket.%s); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((%q, 5001)); s.listen(1)
+print("ready", flush=True)
+c, a = s.accept(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b: break
+    n += len(b)
+print(a[0], n, flush=True)`, fam, addr))
+	sout, _ := server.StdoutPipe()
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	tr.rd = bufio.NewReader(sout)
+	if l, err := tr.rd.ReadString('\n'); err != nil || !strings.HasPrefix(l, "ready") {
+		t.Fatalf("sink server: %q %v", l, err)
+	}
+	client := in(r.src, "/usr/bin/python3", "-c", fmt.Sprintf(`
+import os, socket, time
+c = socket.create_connection((%q, 5001), timeout=30)
+buf = b"x" * (1 << 16); n = 0
+while not os.path.exists(%q):
+    c.sendall(buf); n += len(buf)
+    time.sleep(0.002)
+c.close()
+print(n, flush=True)`, addr, tr.stop))
+	client.Stdout = &tr.cout
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { tr.done <- client.Wait() }()
+	t.Cleanup(func() { os.WriteFile(tr.stop, nil, 0o644) })
+	return tr
+}
+
+// finish stops the source and returns who the sink saw sending, how many bytes it got
+// and how many were sent.
+func (tr *transfer) finish(t *testing.T) (from, got, sent string) {
+	t.Helper()
+	if err := os.WriteFile(tr.stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-tr.done:
+		if err != nil {
+			t.Fatalf("client: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the transfer did not finish")
+	}
+	l, err := tr.rd.ReadString('\n')
+	if err != nil {
+		t.Fatalf("sink server: %v", err)
+	}
+	sent = strings.TrimSpace(tr.cout.String())
+	f := strings.Fields(l)
+	if len(f) != 2 || sent == "" {
+		t.Fatalf("sink said %q, client %q", l, sent)
+	}
+	return f[0], f[1], sent
 }
