@@ -307,6 +307,12 @@ func (a *Auth) begin(remote netip.Addr, name string) (done func(ok bool), allowe
 			}
 		}
 	}
+	// An IPv6 host usually has a whole /64: counted per address, it could guess
+	// without limit from the addresses it has.
+	if remote.Is6() && !remote.Is4In6() {
+		p, _ := remote.Prefix(64)
+		remote = p.Addr()
+	}
 	keys := []limitKey{{addr: remote, name: name}, {addr: remote, all: true}}
 	limits := []int{a.MaxFailures, max(a.AddressFailures, a.MaxFailures)}
 	fs := make([]*failures, len(keys))

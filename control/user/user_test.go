@@ -335,3 +335,25 @@ func FuzzCheckHash(f *testing.F) {
 }
 
 func mustHashF(pw string) string { h, _ := HashPassword(pw); return h }
+
+// TestRateLimitIPv6Prefix: guesses from the addresses of one IPv6 /64 count together
+// (per address, a host with a /64 could guess without end); another /64 is not
+// affected.
+func TestRateLimitIPv6Prefix(t *testing.T) {
+	r := newRig(t)
+	r.run(t, `/user add name=ops group=full password=right`)
+	r.auth.MaxFailures = 3
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		a := netip.MustParseAddr(fmt.Sprintf("2001:db8:1:2::%x", i))
+		if _, err := r.auth.Login(ctx, "ops", "wrong", a, "api"); !errors.Is(err, ErrDenied) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	if _, err := r.auth.Login(ctx, "ops", "wrong", netip.MustParseAddr("2001:db8:1:2:ffff::9"), "api"); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("a fourth guess from another address of the same /64: %v", err)
+	}
+	if _, err := r.auth.Login(ctx, "ops", "right", netip.MustParseAddr("2001:db8:1:3::1"), "api"); err != nil {
+		t.Fatalf("from another /64: %v", err)
+	}
+}
