@@ -211,7 +211,7 @@ func LoopbackUp(h *netlink.Handle) error {
 // keepLoopbackUp keeps lo up unless /interface configures it (then applyIfaces rules).
 func (e *Engine) keepLoopbackUp(cfg *config) {
 	for _, it := range cfg.ifaces {
-		if it.Props["name"] == "lo" {
+		if it.Name == "lo" {
 			return
 		}
 	}
@@ -222,7 +222,10 @@ func (e *Engine) keepLoopbackUp(cfg *config) {
 
 // config is one consistent read of the menus this engine applies.
 type config struct {
-	ifaces, ethers []store.Item
+	// raw /interface and /interface ethernet items, for the lookups rows share
+	rawIfaces, rawEthers []store.Item
+	ifaces               []ifaceItem
+	ethers               []etherItem
 	bridges        []bridgeItem
 	vlans          []vlanItem
 	ports          []portItem
@@ -250,13 +253,17 @@ func (e *Engine) load() (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.ifaces, c.ethers = raw[IfacePath], raw[etherPathMenu]
+	c.rawIfaces, c.rawEthers = raw[IfacePath], raw[etherPathMenu]
 	bad := func(path string) (*menu.Menu, map[uint64]string) {
 		m, _ := e.ex.Tree.Get(path)
 		c.undecodable[path] = map[uint64]string{}
 		return m, c.undecodable[path]
 	}
-	m, b := bad(bridgePath)
+	m, b := bad(IfacePath)
+	c.ifaces = decodeAll[ifaceItem](m, raw[IfacePath], b)
+	m, b = bad(etherPathMenu)
+	c.ethers = decodeAll[etherItem](m, raw[etherPathMenu], b)
+	m, b = bad(bridgePath)
 	c.bridges = decodeAll[bridgeItem](m, raw[bridgePath], b)
 	m, b = bad(vlanPath)
 	c.vlans = decodeAll[vlanItem](m, raw[vlanPath], b)

@@ -72,7 +72,7 @@ func (e *Engine) origMAC(def string, a *netlink.LinkAttrs) string {
 func (e *Engine) applyEthers(cfg *config) {
 	links := e.links()
 	for _, it := range cfg.ethers {
-		want, def := it.Props["name"], it.Props["default-name"]
+		want, def := it.Name, it.DefaultName
 		l, ok := links[want]
 		if !ok && def != "" {
 			l, ok = links[def]
@@ -88,7 +88,7 @@ func (e *Engine) applyEthers(cfg *config) {
 		if def == "" {
 			def = l.Attrs().Name
 		}
-		orig := it.Props["orig-mac-address"]
+		orig := it.OrigMAC
 		if orig == "" {
 			orig = e.origMAC(def, l.Attrs())
 		}
@@ -109,7 +109,7 @@ func (e *Engine) applyEthers(cfg *config) {
 				continue
 			}
 		}
-		mac := it.Props["mac-address"]
+		mac := it.MAC
 		if mac == "" {
 			mac = orig
 		}
@@ -127,7 +127,7 @@ func (e *Engine) applyEthers(cfg *config) {
 				continue
 			}
 		}
-		if err := e.applyLinkSettings(l, it.Props["mtu"], it.Props["disabled"] == "yes"); err != nil {
+		if err := e.applyLinkSettings(l, it.MTU, it.Disabled); err != nil {
 			e.setState(etherPath, it.ID, false, err.Error(), nil)
 			continue
 		}

@@ -253,20 +253,19 @@ func (e *Engine) etherRows(context.Context, *control.Session) ([]control.Row, er
 func (e *Engine) applyIfaces(cfg *config) {
 	links := e.links()
 	qdrops := e.queueDrops()
-	ethers := indexEthers(cfg.ethers)
+	ethers := indexEthers(cfg.rawEthers)
 	for _, it := range cfg.ifaces {
-		if eit, ok := ethers.of(it.Props["name"]); ok {
+		if _, ok := ethers.of(it.Name); ok {
 			// The port's /interface ethernet item rules.
-			_ = eit
 			e.setState("/interface", it.ID, false, "configured under /interface ethernet", nil)
 			continue
 		}
-		l, ok := links[it.Props["name"]]
+		l, ok := links[it.Name]
 		if !ok {
 			e.setState("/interface", it.ID, false, "link not present", nil)
 			continue
 		}
-		if err := e.applyLinkSettings(l, it.Props["mtu"], it.Props["disabled"] == "yes"); err != nil {
+		if err := e.applyLinkSettings(l, it.MTU, it.Disabled); err != nil {
 			e.setState("/interface", it.ID, false, err.Error(), nil)
 			continue
 		}

@@ -6,15 +6,34 @@ import (
 	"github.com/routerd/routerd/control/store"
 )
 
-// The typed items of the menus that create or join links, decoded once per pass through
-// the menu schema (engine.Decode: defaults filled in). /interface and /interface
-// ethernet stay as stored items: their rows merge configuration kept by link name with
-// the kernel's links.
+// The typed items of the engine's menus, decoded once per pass through the menu schema
+// (engine.Decode: defaults filled in). The rows of /interface and /interface ethernet
+// merge the stored items (configuration kept by link name) with the kernel's links, so
+// those read the stored items too.
 
 // itemID is the store id every typed item carries.
 type itemID struct{ ID uint64 }
 
 func (i *itemID) setID(id uint64) { i.ID = id }
+
+// ifaceItem is the configuration routerd keeps for a link it did not create.
+type ifaceItem struct {
+	itemID
+	Name     string `prop:"name"`
+	MTU      string `prop:"mtu"` // empty: the link's own
+	Disabled bool   `prop:"disabled"`
+}
+
+// etherItem is one /interface ethernet item: a port, renamed from its default-name.
+type etherItem struct {
+	itemID
+	Name        string `prop:"name"`
+	DefaultName string `prop:"default-name"`
+	OrigMAC     string `prop:"orig-mac-address"`
+	MAC         string `prop:"mac-address"`
+	MTU         string `prop:"mtu"`
+	Disabled    bool   `prop:"disabled"`
+}
 
 type bridgeItem struct {
 	itemID
@@ -82,7 +101,7 @@ type memberItem struct {
 
 // TypedItems names the structs the menus' items decode into (engine.Typed).
 func (e *Engine) TypedItems() map[string]any {
-	return map[string]any{bridgePath: bridgeItem{}, vlanPath: vlanItem{}, portPath: portItem{},
+	return map[string]any{IfacePath: ifaceItem{}, etherPathMenu: etherItem{}, bridgePath: bridgeItem{}, vlanPath: vlanItem{}, portPath: portItem{},
 		bridgeVlanPath: bridgeVlanItem{}, mdbPath: mdbItem{}, listPath: listItem{}, listMemberPath: memberItem{}}
 }
 
