@@ -24,7 +24,9 @@ func TestRouterAdvertisementRdisc6(t *testing.T) {
 	eventually(t, "rdisc6 gets an advertisement", func() (bool, string) {
 		o, err := in(hn, "rdisc6", "-1", "-r", "1", "-w", "1000", "h0").CombinedOutput()
 		out = squeeze(string(o))
-		return err == nil && strings.Contains(out, "2001:2:0:37e::/64"), out
+		// The RA engine may answer from a pass before it saw /ip dns's servers: wait
+		// for both the prefix and the RDNSS.
+		return err == nil && strings.Contains(out, "2001:2:0:37e::/64") && strings.Contains(out, "2001:2::8844"), out
 	})
 	for _, want := range []string{
 		"Prefix : 2001:2:0:37e::/64",
