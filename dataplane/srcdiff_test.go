@@ -500,3 +500,65 @@ func TestFastPathIPsecPolicyRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathMultipathAsKernel6 is TestFastPathMultipathAsKernel for IPv6
+// (net.ipv6.fib_multipath_hash_policy 1).
+func TestFastPathMultipathAsKernel6(t *testing.T) {
+	r := newFPRig(t)
+	k := newKernelPath(t, r)
+	r.in(t, func() {
+		for _, c := range [][]string{
+			{"sysctl", "-qw", "net.ipv6.fib_multipath_hash_policy=1"},
+			{"ethtool", "-K", "c1", "gro", "on"},
+			{"ip", "addr", "add", "2001:db8:4::1/64", "dev", "c0", "nodad"},
+			{"ip", "neigh", "add", "2001:db8:4::2", "lladdr", neighMAC.String(), "dev", "c0", "nud", "permanent"},
+			{"ip", "-6", "route", "add", "2001:db8:20::/64", "nexthop", "via", "2001:db8:2::2", "dev", "b0", "nexthop", "via", "2001:db8:4::2", "dev", "c0"},
+		} {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+		}
+		if _, _, err := r.tp.AddFastPort(r.c0, "c0", ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var c0MAC net.HardwareAddr
+	r.in(t, func() {
+		ifc, err := net.InterfaceByIndex(r.c0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c0MAC = ifc.HardwareAddr
+	})
+	by := map[string]int{}
+	for i := 0; i < 16; i++ {
+		mark := []byte(fmt.Sprintf("mpath6-%d-%d", os.Getpid(), i))
+		udp := make([]byte, 8, 8+len(mark))
+		binary.BigEndian.PutUint16(udp, 20000+uint16(i)*7)
+		binary.BigEndian.PutUint16(udp[2:], 443)
+		binary.BigEndian.PutUint16(udp[4:], uint16(8+len(mark)))
+		udp = append(udp, mark...)
+		src, dst := netip.MustParseAddr("2001:db8:1::2"), netip.MustParseAddr("2001:db8:20::5")
+		binary.BigEndian.PutUint16(udp[6:], l4Csum6(src, dst, 17, udp))
+		frame := frameTo(r.a0MAC, 0x86dd, ipv6Pkt(src.String(), dst.String(), 64, udp))
+		r.in(t, func() { r.tp.SetFastPath(false, false, false, false) })
+		kern := k.forwardedBy(t, frame, mark, 3*time.Second)
+		r.in(t, func() { r.tp.SetFastPath(true, true, false, false) })
+		ret, out := r.run(t, r.a0, frame)
+		fp := ""
+		switch {
+		case ret != xdpRedirect:
+		case bytes.Equal(out[6:12], r.b0MAC):
+			fp = "b1"
+		case bytes.Equal(out[6:12], c0MAC):
+			fp = "c1"
+		}
+		if kern != fp {
+			t.Errorf("flow %d: the kernel sends it to %q, the fast path to %q (verdict %d)", i, kern, fp, ret)
+		}
+		by[kern]++
+	}
+	if by["b1"] == 0 || by["c1"] == 0 {
+		t.Errorf("flows by port %v: want both next hops used", by)
+	}
+}
