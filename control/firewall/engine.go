@@ -508,8 +508,21 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 	if err != nil {
 		return nil, control.Failure("%v", err)
 	}
+	// A rule adding an address the list holds as a configured entry changes nothing
+	// there, as in RouterOS: the kernel's dynamic set has it, the list shows it once.
+	static := map[string]bool{}
+	if items, err := e.ex.Items(listPath(v6)); err == nil {
+		for _, it := range items {
+			if a, ok := hostAddr(it.Props["address"]); ok && it.Props["disabled"] != "yes" {
+				static[it.Props["list"]+"/"+a.String()] = true
+			}
+		}
+	}
 	var rows []control.Row
 	for _, d := range ds {
+		if static[d.List+"/"+d.Addr.String()] {
+			continue
+		}
 		p := map[string]string{"list": d.List, "address": d.Addr.String(), "disabled": "no", "dynamic": "yes"}
 		if d.Timeout > 0 {
 			p["timeout"] = value.FormatDuration(d.Expires.Round(time.Second))

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/store"
@@ -9,8 +10,10 @@ import (
 
 // registerListMenu puts the duplicate check in front of the address list's add and set:
 // RouterOS refuses a second entry with the same list and address, with or without a
-// timeout ("failure: already have such entry").
+// timeout ("failure: already have such entry"), also when the entry there is a dynamic
+// one a rule added (add-src/dst-to-address-list).
 func (e *Engine) registerListMenu(path string) {
+	v6 := path == listPath(true)
 	m, ok := e.ex.Tree.Get(path)
 	if !ok {
 		return
@@ -77,6 +80,9 @@ func (e *Engine) registerListMenu(path string) {
 						return control.Failure("already have such entry")
 					}
 					seen[k] = true
+					if e.dynamicEntry(v6, k[0], k[1]) {
+						return control.Failure("already have such entry")
+					}
 					for _, o := range items {
 						if (cmd == "add" || o.ID != it.ID) && o.Props["list"] == k[0] && o.Props["address"] == k[1] {
 							return control.Failure("already have such entry")
@@ -91,4 +97,35 @@ func (e *Engine) registerListMenu(path string) {
 			return fn(ctx, c)
 		})
 	}
+}
+
+// dynamicEntry reports whether a rule has added address (one host, as a rule adds) to
+// list.
+func (e *Engine) dynamicEntry(v6 bool, list, address string) bool {
+	a, ok := hostAddr(address)
+	if !ok {
+		return false
+	}
+	ds, err := e.k.Dynamic(v6)
+	if err != nil {
+		return false
+	}
+	for _, d := range ds {
+		if d.List == list && d.Addr == a {
+			return true
+		}
+	}
+	return false
+}
+
+// hostAddr is the one address an address-list value names ("192.0.2.1" or a host
+// prefix such as "192.0.2.1/32"); false for networks, ranges and DNS names.
+func hostAddr(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if p, err := netip.ParsePrefix(s); err == nil && p.IsSingleIP() {
+		return p.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }

@@ -974,3 +974,35 @@ func TestInBridgePort(t *testing.T) {
 		t.Fatalf("the bridge table stayed:\n%s", out)
 	}
 }
+
+// TestRuleAddedEntries: an entry a rule added (add-src-to-address-list) is an entry of
+// the list as RouterOS has it: adding the same list and address by hand is refused, and
+// a rule adding an address the list already holds shows it once, as configured.
+func TestRuleAddedEntries(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall address-list add list=pingers address=198.19.2.2 comment=static
+/ip firewall filter add chain=input protocol=icmp action=add-src-to-address-list address-list=pingers address-list-timeout=1h`)
+	sh(t, "ip", "netns", "exec", tp.c, "ping", "-c1", "-W2", "198.18.1.1")
+	sh(t, "ip", "netns", "exec", tp.s, "ping", "-c1", "-W2", "198.19.2.1")
+	out := r.run(t, `/ip firewall address-list print where list=pingers`)
+	if !regexp.MustCompile(`(?m)^\s*\d+\s+D\s+pingers\s+198\.18\.1\.2\b`).MatchString(out) {
+		t.Fatalf("the rule's entry is not listed as dynamic:\n%s", out)
+	}
+	if n := strings.Count(out, "198.19.2.2"); n != 1 {
+		t.Fatalf("the configured address is listed %d times:\n%s", n, out)
+	}
+	for _, dup := range []string{
+		`/ip firewall address-list add list=pingers address=198.18.1.2`,
+		`/ip firewall address-list add list=pingers address=198.18.1.2/32 timeout=5m`,
+	} {
+		if _, err := r.try(dup); err == nil || !strings.Contains(err.Error(), "already have such entry") {
+			t.Errorf("%s: err %v, want already have such entry", dup, err)
+		}
+	}
+	if n := strings.TrimSpace(r.run(t, `:put [/ip firewall address-list print count-only where address=198.18.1.2 and !dynamic]`)); n != "0" {
+		t.Fatalf("a configured duplicate was added: %s", n)
+	}
+	// Another list is another entry.
+	r.run(t, `/ip firewall address-list add list=others address=198.18.1.2`)
+}
