@@ -53,6 +53,8 @@ type EAPAccounting struct {
 	Address     netip.Addr
 	Duration    time.Duration
 	Cause       string
+	// In and Out are the IKE SA's CHILD_SA traffic (Stop only; In from the peer).
+	In, Out Traffic
 }
 
 // eapState is the EAP part of an IKE SA.
@@ -65,6 +67,7 @@ type eapState struct {
 	addr      netip.Addr
 	sessionID string
 	started   time.Time
+	in, out   Traffic // of the CHILD_SAs gone so far (acctcount.go)
 	// initiator
 	peer        *eap.Peer
 	responderOK bool
@@ -320,7 +323,7 @@ func (sa *IKESA) eapEnded(established bool, why string) {
 		return
 	}
 	a := EAPAccounting{SessionID: st.sessionID, User: st.user, Peer: sa.remote, Local: sa.local, Address: sa.vip,
-		Duration: time.Since(st.started), Cause: why}
+		Duration: time.Since(st.started), Cause: why, In: st.in, Out: st.out}
 	st.sessionID = ""
 	sa.d.wg.Add(1)
 	go func() {

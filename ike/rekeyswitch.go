@@ -103,6 +103,7 @@ func (sa *IKESA) retireChild(c *ChildSA, why string) {
 		}
 		// The successor sends first, then this one stops: no moment without an SA.
 		sa.activateWaiting(c, time.Now())
+		sa.countChild(c)
 		sa.stopSending(c)
 		sa.children = append(sa.children[:i], sa.children[i+1:]...)
 		sa.d.retired = append(sa.d.retired, retired{c, time.Now().Add(retireGrace)})

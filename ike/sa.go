@@ -1042,6 +1042,7 @@ func (sa *IKESA) removeChild(c *ChildSA, why string) {
 		if x == c {
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			sa.activateWaiting(c, time.Now())
+			sa.countChild(c)
 			if dp := sa.d.dp; dp != nil {
 				dp.RemoveChild(c)
 			}

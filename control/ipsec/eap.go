@@ -183,6 +183,13 @@ func (r *radiusRelay) send(ctx context.Context, a ike.EAPAccounting, typ rfc2866
 			rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(a.Duration.Seconds()))
 		}
 		if typ == rfc2866.AcctStatusType_Value_Stop {
+			// The CHILD_SAs' traffic (input: from the user), 64-bit with Gigawords.
+			rfc2866.AcctInputOctets_Set(p, rfc2866.AcctInputOctets(uint32(a.In.Bytes)))
+			rfc2869.AcctInputGigawords_Set(p, rfc2869.AcctInputGigawords(uint32(a.In.Bytes>>32)))
+			rfc2866.AcctInputPackets_Set(p, rfc2866.AcctInputPackets(uint32(a.In.Packets)))
+			rfc2866.AcctOutputOctets_Set(p, rfc2866.AcctOutputOctets(uint32(a.Out.Bytes)))
+			rfc2869.AcctOutputGigawords_Set(p, rfc2869.AcctOutputGigawords(uint32(a.Out.Bytes>>32)))
+			rfc2866.AcctOutputPackets_Set(p, rfc2866.AcctOutputPackets(uint32(a.Out.Packets)))
 			rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_NASRequest)
 			if strings.Contains(a.Cause, "peer") {
 				rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_UserRequest)

@@ -1156,6 +1156,19 @@ func (a *adapter) RemoveOutbound(c *ike.ChildSA) error {
 	return a.dp().DeleteSA(context.Background(), esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
 }
 
+// ChildCounters reads a CHILD_SA's traffic from the data path (ike.ChildCounters): the
+// accounting Stop of eap-radius sessions carries it.
+func (a *adapter) ChildCounters(c *ike.ChildSA) (in, out ike.Traffic) {
+	dp := a.dp()
+	if ct, err := dp.Counters(esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}); err == nil {
+		in = ike.Traffic{Bytes: ct.Bytes, Packets: ct.Packets}
+	}
+	if ct, err := dp.Counters(esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}); err == nil {
+		out = ike.Traffic{Bytes: ct.Bytes, Packets: ct.Packets}
+	}
+	return in, out
+}
+
 func (a *adapter) RemoveChild(c *ike.ChildSA) error {
 	dp := a.dp()
 	ctx := context.Background()

@@ -103,13 +103,16 @@ func TestEAPTLSMethodsUserManager(t *testing.T) {
 				t.Fatalf("ping from %s: %v", addr, err)
 			}
 			c.Swanctl("--terminate", "--ike", m.conn, "--timeout", "10")
+			// The accounting Stop carries the CHILD SA's bytes (the pings both ways).
 			if !iketest.WaitFor(10*time.Second, func() bool {
-				return strings.Contains(d.script("/user-manager session print detail where user=\""+m.user+"\"\n"), "stop")
+				s := d.script("/user-manager session print detail where user=\"" + m.user + "\" and status=stop\n")
+				return regexp.MustCompile(`download=[1-9]`).MatchString(s) && regexp.MustCompile(`upload=[1-9]`).MatchString(s)
 			}) {
-				t.Fatalf("no accounting stop for %s:\n%s", m.user, d.script("/user-manager session print detail\n"))
+				t.Fatalf("no accounting stop with byte counts for %s:\n%s", m.user, d.script("/user-manager session print detail\n"))
 			}
 		})
 	}
+	t.Log(d.script("/user-manager session print detail\n"))
 	mon := d.script("/user-manager monitor print\n")
 	for _, m := range []string{"eap-tls", "eap-ttls"} {
 		if !strings.Contains(mon, m) {

@@ -1,0 +1,31 @@
+package ike
+
+// Accounting of an EAP-authenticated IKE SA's traffic: the bytes and packets of each
+// CHILD_SA are added up when it leaves the IKE SA (deleted, or retired after a rekey),
+// read from the data path, so that the accounting Stop carries Acct-Input/Output-Octets
+// and -Packets (input: from the peer).
+
+// Traffic is one direction's count.
+type Traffic struct{ Bytes, Packets uint64 }
+
+// ChildCounters is what a Datapath may offer besides: a CHILD_SA's traffic so far.
+type ChildCounters interface {
+	ChildCounters(c *ChildSA) (in, out Traffic)
+}
+
+// countChild adds c's traffic to the IKE SA's accounting (d.mu held).
+func (sa *IKESA) countChild(c *ChildSA) {
+	st := sa.eap
+	if st == nil || st.sessionID == "" {
+		return
+	}
+	cc, ok := sa.d.dp.(ChildCounters)
+	if !ok {
+		return
+	}
+	in, out := cc.ChildCounters(c)
+	st.in.Bytes += in.Bytes
+	st.in.Packets += in.Packets
+	st.out.Bytes += out.Bytes
+	st.out.Packets += out.Packets
+}
