@@ -52,7 +52,9 @@
 // delete of it) leaves its IPsec SAs to their own lifetimes, and a new Phase 1 adopts
 // them (ikev1_expiry.go). Quick Mode rekeys lose no packets (ikev1_rekey.go: the
 // responder's inbound SA goes in with message 2, its outbound waits for the old SA's
-// delete). FuzzHandleV1, FuzzParseV1.
+// delete; the initiator sends on the old SA for a second after message 3). Both sides
+// initiating at once end with one ISAKMP SA and one phase 2 per policy
+// (ikev1_collision.go). FuzzHandleV1, FuzzParseV1, FuzzV1CheckAuth.
 //
 // IKEv1 signatures (ikev1_sig.go) in main and aggressive mode: digital-signature with
 // RSA certificates (CERT, CERTREQ), rsa-key with bare RSA keys, and

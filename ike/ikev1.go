@@ -48,6 +48,9 @@ type v1State struct {
 	dpdFails int
 	replaces *IKESA // the Phase 1 SA this one rekeys (DPD on)
 	cfg      *v1Cfg // XAuth and mode config (ikev1_cfg.go)
+	// retire are the IPsec SAs our rekeys replaced, deleted at the time given
+	// (ikev1_rekey.go).
+	retire map[*ChildSA]time.Time
 }
 
 // v1QM is one Quick Mode exchange.
@@ -1113,6 +1116,9 @@ func (sa *IKESA) v1Established() {
 		v.replaces = nil
 	}
 	sa.v1Adopt()
+	if sa.v1DropDuplicate() {
+		return
+	}
 	sa.d.changed()
 	sa.v1StartCfg()
 	sa.v1StartChildren()

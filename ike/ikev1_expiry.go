@@ -12,6 +12,14 @@ import "time"
 // v1Expire ends the ISAKMP SA but keeps its IPsec SAs; it tells the peer (only the
 // ISAKMP SA is deleted) unless the peer deleted it.
 func (sa *IKESA) v1Expire(why string, tell bool) {
+	if keep := sa.v1EstablishedWith(); keep != nil {
+		// Another ISAKMP SA with the peer is up (both sides initiated): it takes them.
+		if tell {
+			sa.v1SendDeleteISAKMP()
+		}
+		keep.v1TakeOver(sa, why)
+		return
+	}
 	if len(sa.children) == 0 {
 		if tell {
 			sa.v1SendDeleteISAKMP()

@@ -216,8 +216,8 @@ func (sa *IKESA) v1CreateChild(cfg *ChildConfig, rekey *ChildSA) {
 		return
 	}
 	for _, q := range v.qms {
-		if q.initiator && !q.done && q.cfg == cfg {
-			return // one at a time per policy
+		if q.initiator && !q.done && q.xchg == 0 && (q.cfg == cfg || q.cfg.ID == cfg.ID && q.cfg.Local == cfg.Local && q.cfg.Remote == cfg.Remote) {
+			return // one at a time per policy (the engine may hand a new copy of it)
 		}
 	}
 	qm := &v1QM{msgID: sa.v1NewMsgID(), initiator: true, cfg: cfg, spi: sa.d.newChildSPI(), rekey: rekey, created: time.Now()}
@@ -399,10 +399,12 @@ func (sa *IKESA) v1QuickI2(qm *v1QM, ps []v1Payload, h Header) {
 		qm.child, qm.commit = c, true
 		return
 	}
-	sa.v1Install(c)
 	if old := qm.rekey; old != nil {
 		sa.d.Stats.ChildRekeys.Add(1)
-		sa.v1DeleteChild(old, "rekeyed")
+		sa.v1InitiatorRekeyed(c, old)
+	} else {
+		sa.v1Install(c)
+		sa.v1DropRedundantChild(c)
 	}
 }
 
@@ -780,6 +782,8 @@ func (sa *IKESA) v1Notify(n *v1Notify) {
 				sa.v1Install(c)
 				if qm.rekey != nil {
 					sa.v1DeleteChild(qm.rekey, "rekeyed")
+				} else {
+					sa.v1DropRedundantChild(c)
 				}
 			}
 		}
@@ -944,6 +948,7 @@ func (sa *IKESA) v1Timers(now time.Time) {
 		}
 	}
 	sa.v1Waiting(now)
+	sa.v1RetireRekeyed(now)
 	if !sa.rekeyAt.IsZero() && now.After(sa.rekeyAt) && !sa.rekeying {
 		sa.rekeying = true
 		if n, err := sa.d.initiateV1(sa.peer); err == nil {

@@ -7,9 +7,11 @@ import "time"
 // and sends on it at once, so the responder installs the inbound half when it sends
 // message 2, before the initiator can use it. On message 3 the responder sends on the
 // new SA only once the initiator deletes the one it replaces (then the initiator
-// receives on the new one), or after outWait when no delete comes; the initiator stops
-// sending on the old SA before it deletes it, and deleted inbound halves linger for
-// retireGrace.
+// receives on the new one), or after outWait when no delete comes. The initiator
+// receives on the new SA from message 2 on, but goes on sending on the old one for
+// rekeyOverlap, until the responder (a peer that installs its SA only on message 3,
+// like charon) surely has the new one; then it sends on the new SA and deletes the old.
+// Deleted inbound halves linger for retireGrace.
 
 // v1EarlyInbound installs the inbound half of the SA the responder's message 2 makes.
 func (sa *IKESA) v1EarlyInbound(c *ChildSA) {
@@ -70,3 +72,36 @@ func (sa *IKESA) v1DropQMs() {
 
 // v1Waiting installs the outbound halves that waited too long for a delete.
 func (sa *IKESA) v1Waiting(now time.Time) { sa.activateWaiting(nil, now) }
+
+// rekeyOverlap is how long the initiator of a rekey sends on the old SA after message
+// 3, so that the responder has installed the new one.
+const rekeyOverlap = time.Second
+
+// v1InitiatorRekeyed installs c, which rekeys old, after our message 3: with a
+// SplitDatapath its outbound half waits for old's delete, rekeyOverlap from now.
+func (sa *IKESA) v1InitiatorRekeyed(c, old *ChildSA) {
+	if _, ok := sa.d.dp.(SplitDatapath); !ok {
+		sa.v1Install(c)
+		sa.v1DeleteChild(old, "rekeyed")
+		return
+	}
+	c.outPending, c.waitFor = true, old
+	sa.v1Install(c)
+	old.rekeyed = true
+	if sa.v1.retire == nil {
+		sa.v1.retire = map[*ChildSA]time.Time{}
+	}
+	sa.v1.retire[old] = time.Now().Add(rekeyOverlap)
+}
+
+// v1RetireRekeyed deletes the rekeyed SAs whose overlap is over (the successor sends
+// from then on).
+func (sa *IKESA) v1RetireRekeyed(now time.Time) {
+	for c, at := range sa.v1.retire {
+		if now.Before(at) {
+			continue
+		}
+		delete(sa.v1.retire, c)
+		sa.v1DeleteChild(c, "rekeyed")
+	}
+}
