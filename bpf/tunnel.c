@@ -1101,8 +1101,9 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		return fp_pass(st, FP_PASS_NOT_IP);
 	}
 
-	/* The lookup writes the next hop over ipv4_dst. */
+	/* The lookup writes the next hop over ipv4_dst and the route's metric over tos. */
 	__be32 src4 = fib.ipv4_src, dst4 = fib.ipv4_dst;
+	__u8 tos4 = fib.tos;
 	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
@@ -1123,7 +1124,7 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		return fp_pass(st, FP_PASS_REDIRECT);
 	if (!bpf_map_lookup_elem(&fp_tx, &out))
 		return fp_pass(st, FP_PASS_EGRESS);
-	if (fib.family == AF_INET && !fp_src_ok(ctx, on, in, out, src4, dst4, fib.tos))
+	if (fib.family == AF_INET && !fp_src_ok(ctx, on, in, out, src4, dst4, tos4))
 		return fp_pass(st, FP_PASS_MARTIAN);
 
 	/* The helper call may have moved nothing, but the verifier forgets the bounds. */
