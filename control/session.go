@@ -32,6 +32,9 @@ type Session struct {
 
 	// share is the session whose batch this one uses (a script started by it).
 	share *Session
+	// login is the session that started this one with a batch of its own (a script run
+	// over the API): what ends with a login (:execute jobs) ends with that one.
+	login *Session
 
 	txmu     sync.Mutex // guards the batch fields; held while a command uses the batch
 	batching bool
@@ -240,6 +243,24 @@ func (s *Session) Can(policy string) bool {
 		return true
 	}
 	return s.Policies[policy]
+}
+
+// StartedBy records that caller started s (a script's own session): Login then leads
+// from s to caller's login.
+func (s *Session) StartedBy(caller *Session) {
+	if caller != nil && caller != s {
+		s.login = caller.Login()
+	}
+}
+
+// Login is the session of the connection or run that s works for: s's root, or the
+// login that started it (StartedBy). :execute jobs end when it ends.
+func (s *Session) Login() *Session {
+	s = s.root()
+	for s.login != nil {
+		s = s.login.root()
+	}
+	return s
 }
 
 // OnEnd runs fn when the session ends (End), e.g. to drop it from /user active; at once

@@ -306,7 +306,7 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 			}
 		}
 		var out limitedBuffer
-		r.in.Globals.adopt(sess, r.c.Sess)
+		r.in.Globals.adopt(sess, r.c.Sess.Login())
 		err := r.in.Run(r.ctx, c, src, &out)
 		r.in.Globals.release(sess)
 		if inBatch {
@@ -331,9 +331,9 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 	// globals they made, which count as the caller's, dropped, so a stranger's loops cannot keep the CPU after they left.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.ctx))
 	if cs := r.c.Sess; cs != nil {
-		cs.Root().OnEnd(cancel)
+		cs.Login().OnEnd(cancel)
 	}
-	r.in.Globals.adopt(sess, r.c.Sess)
+	r.in.Globals.adopt(sess, r.c.Sess.Login())
 	go func() {
 		defer jobs.done(sess.User)
 		defer cancel()

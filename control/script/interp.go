@@ -44,7 +44,7 @@ func (g *Globals) adopt(child, parent *control.Session) {
 	if g.parent == nil {
 		g.parent = map[*control.Session]*control.Session{}
 	}
-	p := parent.Root()
+	p := parent.Login()
 	if pp, ok := g.parent[p]; ok {
 		p = pp
 	}

@@ -134,8 +134,10 @@ func session(caller *control.Session) *control.Session {
 		return caller
 	}
 	// Policies are kept: a script must not do more than whoever started it.
-	return &control.Session{User: caller.User, ShowSensitive: caller.ShowSensitive,
+	s := &control.Session{User: caller.User, ShowSensitive: caller.ShowSensitive,
 		Policies: maps.Clone(caller.Policies)}
+	s.StartedBy(caller)
+	return s
 }
 
 // errBadName is the answer to a file name that is empty or leaves files/.

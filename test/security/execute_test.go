@@ -1,11 +1,14 @@
 package security
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/control/api"
 )
 
 // Escalation 4: :execute runs its script as a job; the job used to get a session
@@ -78,4 +81,39 @@ func TestImportDryRunExecute(t *testing.T) {
 	if name := strings.TrimSpace(r.must(":put [/system identity get name]")); name != "MikroTik" {
 		t.Errorf("a dry run changed the identity to %q", name)
 	}
+}
+
+// Jobs a script starts that a user runs over the API end when the API connection
+// does: the script's own session leads back to the connection's login.
+func TestExecuteJobsEndWithAPILogin(t *testing.T) {
+	r := newRouter(t, []string{"api"})
+	r.addUser("w", "write", "w-password-1")
+	r.script(`/system script add name=spin policy=read,write,test source=":for i from=1 to=4 do={ :execute \":while (true) do={}\" }"` + "\n")
+	c, err := net.Dial("tcp", r.addr("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	w, rd := api.NewWriter(c), api.NewReader(c)
+	w.WriteSentence("/login", "=name=w", "=password=w-password-1")
+	if words, err := rd.ReadSentence(); err != nil || words[0] != "!done" {
+		t.Fatalf("login: %v %v", words, err)
+	}
+	w.WriteSentence("/system/script/run", "=number=spin")
+	if words, err := rd.ReadSentence(); err != nil || words[0] != "!done" {
+		t.Fatalf("run: %v %v", words, err)
+	}
+	c0 := r.cpuTime()
+	time.Sleep(time.Second)
+	t.Logf("CPU in 1 s while the API client is connected: %v", r.cpuTime()-c0)
+	c.Close()
+	time.Sleep(time.Second)
+	mid := r.cpuTime()
+	time.Sleep(2 * time.Second)
+	end := r.cpuTime()
+	t.Logf("CPU in the 2 s after the API client left: %v", end-mid)
+	if end-mid > time.Second {
+		t.Errorf("routerd kept running a departed API user's jobs: %v CPU in 2 s", end-mid)
+	}
+	r.alive()
 }
