@@ -232,3 +232,29 @@ func TestIKEv1HybridCharon(t *testing.T) {
 		t.Fatal("no XAuth login logged")
 	}
 }
+
+// TestIKEv1HybridClientCharon: routerd is the hybrid client (rsa-signature-hybrid with
+// username and password, the gateway's certificate checked against routerd's CA) and
+// charon the gateway (its certificate signs, XAuth checks the login).
+func TestIKEv1HybridClientCharon(t *testing.T) {
+	iketest.NeedRoot(t, "openssl")
+	tp := newTopo(t, false)
+	r := startCertRouter(t, tp.nsR)
+	v1CertSetup(t, r)
+	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = xauth }", "",
+		`  pkcs12-1 { file = s.p12
+    secret = "1234567890" }
+  xauth-1 { id = user1
+    secret = "user1-pass" }`, true, "+xauth-generic")
+	r.exec(t, v1RouterdNet+`/ip ipsec peer add name=s address=198.18.50.2/32 profile=p
+/ip ipsec identity add peer=s auth-method=rsa-signature-hybrid username=user1 password=user1-pass
+/ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.102.0/24 tunnel=yes proposal=p peer=s
+`)
+	if out := r.exec(t, "/ip ipsec identity print detail"); strings.Contains(out, "status=") {
+		t.Fatalf("identity not applied:\n%s", out)
+	}
+	waitV1Up(t, r, ch, tp.nsR)
+	if !strings.Contains(ch.Log(), "XAuth authentication of 'user1' successful") {
+		t.Errorf("charon did not log the XAuth login:\n%s", tail(ch.Log(), 3000))
+	}
+}
