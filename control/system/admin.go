@@ -166,6 +166,18 @@ func mayRead(sess *control.Session, name string, b []byte) bool {
 	return sess.Can("sensitive")
 }
 
+// mayWrite says whether sess may replace a file holding old with data: a backup (by
+// name or by its text) is what /system backup load and --store-recover=backup trust,
+// so only who may save one writes one (a write user's /file set nb.backup
+// contents="# routerd backup ..." handed the admin's next load a /user add); an
+// exported key needs what reading it does.
+func mayWrite(sess *control.Session, name string, old, data []byte) bool {
+	if strings.HasSuffix(strings.ToLower(name), ".backup") && !(sess.Can("policy") && sess.Can("sensitive")) {
+		return false
+	}
+	return mayRead(sess, name, old) && mayRead(sess, name, data)
+}
+
 // fileRefs resolves /file numbers: names, *ids, print numbers, comma lists.
 func (s *system) fileRefs(ctx context.Context, c *control.Call) ([]string, error) {
 	ref, _ := c.S.Get("numbers")
@@ -231,6 +243,10 @@ func (s *system) fileSet(ctx context.Context, c *control.Call) (*control.Reply, 
 		if fileType(n, s.isDir(n)) == "directory" {
 			return nil, control.Failure("%s is a directory", n)
 		}
+		old, _ := s.readFile(n)
+		if !mayWrite(c.Sess, n, old, []byte(text)) {
+			return nil, control.ErrPermission
+		}
 		if err := s.writeFile(filepath.FromSlash(n), []byte(text)); err != nil {
 			return nil, err
 		}
@@ -261,6 +277,9 @@ func (s *system) fileAdd(ctx context.Context, c *control.Call) (*control.Reply, 
 	text, _ := c.S.Get("contents")
 	if len(text) > maxContents {
 		return nil, control.ArgError("contents longer than %d bytes", maxContents)
+	}
+	if !mayWrite(c.Sess, name, nil, []byte(text)) {
+		return nil, control.ErrPermission
 	}
 	if t, _ := c.S.Get("type"); t == "directory" {
 		r, err := s.openFiles()

@@ -190,3 +190,29 @@ func TestUndoNeedsPolicies(t *testing.T) {
 	}
 	r.noEvil()
 }
+
+// Escalation 6: a write user rewrites the admin's backup through /file (or plants a
+// new one), which the admin's next /system backup load, or --store-recover=backup,
+// would trust. Writing a backup needs what saving one does.
+func TestFileBackupWriteRefused(t *testing.T) {
+	r := escalationRouter(t)
+	r.must("/system/backup/save", "name=nb")
+	tc := r.console("w", "w-password-1")
+	for _, cmd := range []string{
+		`/file set nb.backup contents="# routerd backup\n/user add name=evil group=full password=evil-pw-1\n"`,
+		`/file add name=planted.backup contents="# routerd backup\n/user add name=evil group=full password=evil-pw-1\n"`,
+		`/file add name=planted.rsc contents="# routerd backup\n/user add name=evil group=full password=evil-pw-1\n"`,
+	} {
+		if out := tc.run(t, cmd); !strings.Contains(out, "not enough permissions") {
+			t.Errorf("%s by a write user:\n%s", cmd, out)
+		}
+	}
+	if out, err := r.ctl(nil, "/system/backup/load", "name=nb"); err != nil {
+		t.Fatalf("admin's load of its own backup: %v %s", err, out)
+	}
+	r.noEvil()
+	// Other files the write user may still write.
+	if out := tc.run(t, `/file add name=notes.txt contents="hello"`); strings.Contains(out, "permissions") {
+		t.Errorf("a write user's /file add of a text file:\n%s", out)
+	}
+}
