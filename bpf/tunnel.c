@@ -1384,7 +1384,7 @@ int tun_decap_l3(struct __sk_buff *skb)
  * Returns the ifindex, 0 when the neighbour is unresolved (nh is then the next hop),
  * or -1 without a route. */
 static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 dst, __u32 *nh,
-				     __u32 *oif)
+				     __u32 *oif, __u32 table)
 {
 	struct bpf_fib_lookup fib = {};
 	fib.family = AF_INET;
@@ -1392,6 +1392,11 @@ static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 
 	fib.ipv4_dst = dst;
 	fib.ifindex = skb->ifindex;
 	__u32 flags = *src ? 0 : BPF_FIB_LOOKUP_SRC;
+	if (table) {
+		/* IPsec-protected: that table alone (tun_cfg.ipsec_table). */
+		flags |= BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID;
+		fib.tbid = table;
+	}
 	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), flags);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return -1;
@@ -1505,7 +1510,7 @@ int tun_encap(struct __sk_buff *skb)
 	ip->saddr = local;
 
 	__u32 nh = 0, oif = 0;
-	int out = route_out(skb, &local, remote, &nh, &oif);
+	int out = route_out(skb, &local, remote, &nh, &oif, c->ipsec_table);
 	if (out < 0) {
 		count_drop(st, TUN_DROP_NO_ROUTE);
 		return TC_ACT_SHOT;

@@ -167,6 +167,33 @@ func TestEncap(t *testing.T) {
 		}
 	})
 
+	// An ipsec-secret tunnel on the userspace ESP path is routed in the ESP path's table
+	// only: before its policy's route is there, its packets are dropped (counted as no
+	// route), not sent in the clear by the main table's route.
+	t.Run("gre ipsec-protected", func(t *testing.T) {
+		tn := Tunnel{Kind: GRE, Local: ipA, Remote: ipB, DSCP: DSCPInherit, TTL: 64, IPsecTable: 250,
+			Hidden: r.hidden, VisibleMAC: r.visibleMAC, HiddenMAC: r.ownMAC}
+		if err := tp.Set(tn); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := tp.Stats(r.hidden)
+		if ret, _ := runEncap(t, r, tp.objs.TunEncap, ether(0x0800, tcpSYN(0, true, 1400))); ret != 2 {
+			t.Fatalf("no route in the IPsec table: verdict %d, want shot", ret)
+		}
+		if st, _ := tp.Stats(r.hidden); st.Drops[1] != before.Drops[1]+1 {
+			t.Errorf("no-route drops %d, want %d", st.Drops[1], before.Drops[1]+1)
+		}
+		r.in(t, func() {
+			if out, err := exec.Command("ip", "route", "add", "198.18.0.2/32", "dev", "u0", "table", "250").CombinedOutput(); err != nil {
+				t.Fatalf("ip route: %v %s", err, out)
+			}
+		})
+		ret, out := runEncap(t, r, tp.objs.TunEncap, ether(0x0800, tcpSYN(0, true, 1400)))
+		if ret != tcActRedirect || out[14+9] != 47 {
+			t.Fatalf("with the policy's route: verdict %d, outer % x", ret, out[14:34])
+		}
+	})
+
 	t.Run("6to4 without remote", func(t *testing.T) {
 		tn := Tunnel{Kind: SixToFour, Local: ipA, DSCP: DSCPInherit, TTL: 64,
 			Hidden: r.hidden, VisibleMAC: r.visibleMAC, HiddenMAC: r.ownMAC}

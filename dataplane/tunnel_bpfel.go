@@ -47,18 +47,19 @@ type tunnelFpStats struct {
 }
 
 type tunnelTunCfg struct {
-	_         structs.HostLayout
-	Kind      uint32
-	Local     uint32
-	Remote    uint32
-	TunnelId  uint16
-	Dscp      uint8
-	DfInherit uint8
-	Ttl       uint8
-	Clamp     uint8
-	Mss4      uint16
-	Mss6      uint16
-	Slot      uint16
+	_          structs.HostLayout
+	Kind       uint32
+	Local      uint32
+	Remote     uint32
+	TunnelId   uint16
+	Dscp       uint8
+	DfInherit  uint8
+	Ttl        uint8
+	Clamp      uint8
+	Mss4       uint16
+	Mss6       uint16
+	Slot       uint16
+	IpsecTable uint32
 }
 
 type tunnelTunRx struct {

@@ -81,6 +81,10 @@ type Tunnel struct {
 	// path may, as if received there.
 	Visible  int
 	FastPath bool
+	// IPsecTable, when not 0, is the routing table of the userspace ESP path that an
+	// IPsec-protected tunnel's (ipsec-secret) outer packets must be routed by: without
+	// a route there (no policy installed yet) they are dropped, not sent in the clear.
+	IPsecTable uint32
 }
 
 // Stats are a tunnel's counters summed over CPUs.
@@ -180,7 +184,8 @@ func (tn Tunnel) entries(slot uint16) (tunnelTunCfg, tunnelTunRx) {
 		dscp = uint8(tn.DSCP)
 	}
 	cfg := tunnelTunCfg{Kind: uint32(tn.Kind), Local: be32(tn.Local), Remote: be32(tn.Remote),
-		TunnelId: tn.TunnelID, Dscp: dscp, Ttl: tn.TTL, Mss4: tn.MSS4, Mss6: tn.MSS6, Slot: slot}
+		TunnelId: tn.TunnelID, Dscp: dscp, Ttl: tn.TTL, Mss4: tn.MSS4, Mss6: tn.MSS6, Slot: slot,
+		IpsecTable: tn.IPsecTable}
 	if tn.DFInherit {
 		cfg.DfInherit = 1
 	}

@@ -37,6 +37,11 @@ struct tun_cfg {
 	__u16 mss4;
 	__u16 mss6;
 	__u16 slot;     /* index into tunnel_stats */
+	/* Non-zero: the tunnel is protected by IPsec (ipsec-secret) on the userspace ESP
+	 * path, whose policies steer the outer packets through this routing table to the
+	 * ESP device. The outer packet is routed in that table only: with no route there
+	 * yet (no policy installed) it is dropped, never sent in the clear. */
+	__u32 ipsec_table;
 };
 
 /* tun_rx_key: outer header fields a received packet is matched on. */

@@ -603,6 +603,9 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		// ports' states, VLANs and horizons apply, none of which XDP can see).
 		Visible: vis.Attrs().Index, FastPath: it.AllowFastPath && it.IPsecSecret == "" &&
 			(it.kind != dataplane.EoIP || vis.Attrs().MasterIndex == 0)}
+	if it.IPsecSecret != "" {
+		tn.IPsecTable = ipsecTable()
+	}
 	// Without local-address the source follows the route, per packet
 	// (bpf_fib_lookup), and receive matches any local address.
 	// Set scans the maps; a pass that finds the tunnel as wanted leaves them alone.
