@@ -618,6 +618,45 @@ func (k *Kernel) ResetCounter(v6 bool, name string) error {
 	return nil
 }
 
+// StaticTimeouts reads the time left of the timed elements of a family's address-list
+// sets, by list and first address; exists is false when routerd's table is not there.
+func (k *Kernel) StaticTimeouts(v6 bool) (left map[string]map[netip.Addr]time.Duration, exists bool, err error) {
+	c, err := k.conn()
+	if err != nil {
+		return nil, false, fmt.Errorf("nftables: %w", err)
+	}
+	t := table(v6)
+	if _, err := c.ListTableOfFamily(TableName, t.Family); err != nil {
+		return nil, false, nil
+	}
+	sets, err := c.GetSets(t)
+	if err != nil {
+		return nil, true, fmt.Errorf("nftables: list sets: %w", err)
+	}
+	left = map[string]map[netip.Addr]time.Duration{}
+	for _, s := range sets {
+		list, ok := strings.CutPrefix(s.Name, "list/")
+		if !ok {
+			continue
+		}
+		els, err := c.GetSetElements(s)
+		if err != nil {
+			return nil, true, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
+		}
+		for _, e := range els {
+			a, ok := netip.AddrFromSlice(e.Key)
+			if !ok || e.IntervalEnd || e.Timeout == 0 {
+				continue
+			}
+			if left[list] == nil {
+				left[list] = map[netip.Addr]time.Duration{}
+			}
+			left[list][a] = e.Expires
+		}
+	}
+	return left, true, nil
+}
+
 // DynamicEntry is an address added by a rule (add-src/dst-to-address-list).
 type DynamicEntry struct {
 	List    string

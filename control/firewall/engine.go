@@ -113,6 +113,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	}); err != nil {
 		slog.Warn("firewall: log rules' lines will not reach /log", "err", err)
 	}
+	e.seedTimers(time.Now())
 	if err := e.Reconcile(ctx); err != nil {
 		slog.Warn("firewall: not applied", "err", err)
 	}

@@ -169,25 +169,81 @@ func (e *Engine) expireEntries(now time.Time) {
 		if len(gone) == 0 {
 			continue
 		}
-		err = e.ex.Update(nil, func(tx *store.Tx) ([]control.Change, error) {
-			var chs []control.Change
-			for _, id := range gone {
-				if err := tx.Delete(path, id); err != nil {
-					continue // removed meanwhile
-				}
-				chs = append(chs, control.Change{Path: path, ID: id, Op: "remove"})
+		e.removeEntries(path, gone)
+	}
+}
+
+// removeEntries removes timed entries whose time is up from the configuration.
+func (e *Engine) removeEntries(path string, gone []uint64) {
+	err := e.ex.Update(nil, func(tx *store.Tx) ([]control.Change, error) {
+		var chs []control.Change
+		for _, id := range gone {
+			if err := tx.Delete(path, id); err != nil {
+				continue // removed meanwhile
 			}
-			return chs, nil
-		})
+			chs = append(chs, control.Change{Path: path, ID: id, Op: "remove"})
+		}
+		return chs, nil
+	})
+	if err != nil {
+		slog.Warn("firewall: expired address-list entries not removed", "err", err)
+		return
+	}
+	e.mu.Lock()
+	for _, id := range gone {
+		delete(e.timers, path+"/"+control.FormatID(id))
+	}
+	e.mu.Unlock()
+}
+
+// seedTimers runs once at start, before the first pass. A restarted routerd finds its
+// table in the kernel, where each timed entry's element holds the time it has left: the
+// entry keeps that time and its creation-time (the deadline less the timeout) rather
+// than starting its timeout anew. Without the table the machine has started: timed
+// entries are dynamic in RouterOS and do not outlive a reboot, so they are removed as
+// RouterOS drops them. An entry whose element is not found (merged with a neighbour into
+// one range) starts its timeout anew.
+func (e *Engine) seedTimers(now time.Time) {
+	for _, v6 := range []bool{false, true} {
+		left, exists, err := e.k.StaticTimeouts(v6)
 		if err != nil {
-			slog.Warn("firewall: expired address-list entries not removed", "err", err)
+			slog.Warn("firewall: timed address-list entries restart their timeout", "err", err)
 			continue
 		}
+		path := listPath(v6)
+		items, err := e.ex.Items(path)
+		if err != nil {
+			continue
+		}
+		var gone []uint64
 		e.mu.Lock()
-		for _, id := range gone {
-			delete(e.timers, path+"/"+control.FormatID(id))
+		for _, it := range items {
+			t := it.Props["timeout"]
+			to, err := value.ParseDuration(t)
+			if t == "" || err != nil || to <= 0 {
+				continue
+			}
+			if !exists {
+				gone = append(gone, it.ID)
+				continue
+			}
+			from, _, err := addrRange(it.Props["address"])
+			if err != nil {
+				continue // a DNS name: its addresses start anew
+			}
+			d, ok := left[it.Props["list"]][from.Unmap()]
+			if !ok {
+				continue
+			}
+			key := path + "/" + control.FormatID(it.ID)
+			e.timers[key] = listTimer{timeout: t, deadline: now.Add(d)}
+			e.created[key] = now.Add(d).Add(-to)
 		}
 		e.mu.Unlock()
+		if len(gone) > 0 {
+			slog.Info("firewall: timed address-list entries removed at start, as after a reboot", "count", len(gone))
+			e.removeEntries(path, gone)
+		}
 	}
 }
 

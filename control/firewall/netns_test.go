@@ -23,6 +23,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/value"
 )
 
 // topo is client — router — server in three namespaces:
@@ -1005,4 +1006,54 @@ func TestRuleAddedEntries(t *testing.T) {
 	}
 	// Another list is another entry.
 	r.run(t, `/ip firewall address-list add list=others address=198.18.1.2`)
+}
+
+// TestTimedEntriesRestart: a restarted engine finds the kernel's table and keeps each
+// timed entry's time left and creation-time; without the table (a machine that started
+// anew) timed entries are gone, as RouterOS's dynamic entries after a reboot.
+func TestTimedEntriesRestart(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall address-list add list=timed address=198.19.7.7 timeout=1h
+/ip firewall address-list add list=timed address=198.19.7.20`)
+	line := func(rr *rig) (string, string) {
+		out := rr.run(t, `/ip firewall address-list print detail where address=198.19.7.7`)
+		m := regexp.MustCompile(`timeout=(\S+)\s+creation-time="([^"]+)"`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no timed entry:\n%s", out)
+		}
+		return m[1], m[2]
+	}
+	_, created := line(r)
+	time.Sleep(2500 * time.Millisecond)
+	r.stop()
+	restart := func() *rig {
+		ctx, cancel := context.WithCancel(context.Background())
+		e, err := Start(ctx, r.ex, nil, Options{NetNS: int(tp.rfd.Fd())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := func() { cancel(); <-e.exited }
+		t.Cleanup(stop)
+		return &rig{e: e, ex: r.ex, in: r.in, con: r.con, stop: stop}
+	}
+	r2 := restart()
+	left, created2 := line(r2)
+	d, err := value.ParseDuration(left)
+	if err != nil || d > time.Hour-2*time.Second || d < time.Hour-time.Minute {
+		t.Errorf("after a restart the entry has %s left, want under 59m58s", left)
+	}
+	c1, _ := time.ParseInLocation("2006-01-02 15:04:05", created, time.Local)
+	c2, _ := time.ParseInLocation("2006-01-02 15:04:05", created2, time.Local)
+	if diff := c2.Sub(c1); diff < -2*time.Second || diff > 2*time.Second {
+		t.Errorf("creation-time %s became %s after a restart", created, created2)
+	}
+	// A start without routerd's table: the timed entry goes, the other stays.
+	r2.stop()
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
+	r3 := restart()
+	out := r3.run(t, `/ip firewall address-list print where list=timed`)
+	if strings.Contains(out, "198.19.7.7") || !strings.Contains(out, "198.19.7.20") {
+		t.Fatalf("after a start without the table:\n%s", out)
+	}
 }
