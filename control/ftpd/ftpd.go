@@ -2,6 +2,7 @@ package ftpd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -321,8 +322,14 @@ func (se *session) transfer(what string, fn func(c net.Conn) error) {
 	se.reply(226, "Transfer complete")
 }
 
+// errNoPermission ends an upload the session may not make.
+var errNoPermission = errors.New("not enough permissions")
+
 // transferError words a failure without the server's file system paths.
 func transferError(err error) string {
+	if errors.Is(err, errNoPermission) {
+		return err.Error()
+	}
 	var pe *iofs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err.Error()
@@ -423,18 +430,60 @@ func (se *session) stor(arg string) {
 		se.reply(553, "%s: bad file name", arg)
 		return
 	}
+	// A backup is what /system backup load and --store-recover=backup trust, an
+	// exported key what export-certificate guards: replacing or planting one needs
+	// what /file asks for. The upload goes to a part file and takes the name only once
+	// its first bytes are known.
+	if old, err := se.head(v); err == nil && !se.mayReplace(arg, old) {
+		se.reply(550, "%s: not enough permissions", arg)
+		return
+	}
+	part := path.Join(path.Dir(v), "."+path.Base(v)+".part")
 	// Files hold secrets (backups, keys): only routerd reads them.
-	f, err := se.root.OpenFile(rel(v), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := se.root.OpenFile(rel(part), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		se.reply(553, "%s: cannot create", arg)
 		return
 	}
+	refused := false
 	se.transfer(arg, func(c net.Conn) error {
 		_, err := io.Copy(f, c)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if head, herr := se.head(part); herr != nil || !se.mayReplace(arg, head) {
+			refused = true
+			return errNoPermission
+		}
+		return se.root.Rename(rel(part), rel(v))
 	})
 	f.Close()
+	if refused || func() bool { _, err := se.root.Stat(rel(part)); return err == nil }() {
+		se.root.Remove(rel(part))
+	}
+}
+
+// head is the first bytes of a file, as control.SecretFile looks at them.
+func (se *session) head(v string) ([]byte, error) {
+	f, err := se.root.Open(rel(v))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, control.SecretFileHead)
+	n, _ := f.ReadAt(b, 0)
+	return b[:n], nil
+}
+
+// mayReplace says whether the session may write a file called name whose text starts
+// with head: backups (by name or text) need policy and sensitive, keys sensitive.
+func (se *session) mayReplace(name string, head []byte) bool {
+	backup := strings.HasSuffix(strings.ToLower(name), ".backup") || bytes.HasPrefix(head, []byte(control.BackupHeader))
+	if backup {
+		return se.sess.Can("policy") && se.sess.Can("sensitive")
+	}
+	return !control.SecretFile(name, head) || se.sess.Can("sensitive")
 }

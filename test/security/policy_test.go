@@ -1,12 +1,15 @@
 package security
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/routerd/routerd/test/testbin"
 )
@@ -215,4 +218,76 @@ func TestFileBackupWriteRefused(t *testing.T) {
 	if out := tc.run(t, `/file add name=notes.txt contents="hello"`); strings.Contains(out, "permissions") {
 		t.Errorf("a write user's /file add of a text file:\n%s", out)
 	}
+}
+
+// The same over ftp: a user with the ftp and write policies but not policy uploads a
+// backup over the admin's (or a file that reads as one); the upload is refused and the
+// admin's backup stays as it was.
+func TestFTPBackupUploadRefused(t *testing.T) {
+	r := newRouter(t, []string{"ftp"})
+	r.must("/user/group/add", "name=ftpw", "policy=read,write,ftp,sensitive")
+	r.addUser("f", "ftpw", "f-password-1")
+	r.must("/system/backup/save", "name=nb")
+	before, err := os.ReadFile(filepath.Join(r.data, "files", "nb.backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := "# routerd backup\n/user add name=evil group=full password=evil-pw-1\n"
+	for _, name := range []string{"nb.backup", "planted.rsc", "notes.txt"} {
+		reply := ftpStore(t, r.addr("ftp"), "f", "f-password-1", name, evil)
+		if !strings.HasPrefix(reply, "426") && !strings.HasPrefix(reply, "550") {
+			t.Errorf("STOR %s of a backup's text by an ftp user without policy: %q", name, reply)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(r.data, "files", "nb.backup")); string(after) != string(before) {
+		t.Errorf("the admin's backup changed:\n%s", after)
+	}
+	if reply := ftpStore(t, r.addr("ftp"), "f", "f-password-1", "notes.txt", "hello\n"); !strings.HasPrefix(reply, "226") {
+		t.Errorf("STOR of a plain file: %q", reply)
+	}
+	r.must("/system/backup/load", "name=nb")
+	r.noEvil()
+}
+
+// ftpStore logs in and uploads text as name in passive mode; it returns the reply that
+// ends the transfer (or the first refusal).
+func ftpStore(t *testing.T, addr, user, password, name, text string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	cmd := func(line string) string {
+		if line != "" {
+			fmt.Fprintf(c, "%s\r\n", line)
+		}
+		l, _ := br.ReadString('\n')
+		return strings.TrimSpace(l)
+	}
+	cmd("")
+	cmd("USER " + user)
+	if l := cmd("PASS " + password); !strings.HasPrefix(l, "230") {
+		t.Fatalf("ftp login: %s", l)
+	}
+	l := cmd("EPSV")
+	var port int
+	if i := strings.Index(l, "|||"); i < 0 {
+		t.Fatalf("EPSV: %s", l)
+	} else {
+		fmt.Sscanf(l[i+3:], "%d", &port)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if l = cmd("STOR " + name); !strings.HasPrefix(l, "150") {
+		return l
+	}
+	d, err := net.DialTimeout("tcp", net.JoinHostPort(host, fmt.Sprint(port)), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Write([]byte(text))
+	d.Close()
+	return cmd("")
 }
