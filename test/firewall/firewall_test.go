@@ -5,15 +5,11 @@ package firewall_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -96,76 +92,17 @@ func ping(ns, dst string) bool {
 	return exec.Command("ip", "netns", "exec", ns, "ping", "-c1", "-W1", dst).Run() == nil
 }
 
-type router struct {
-	netns, data, sock string
-	cmd               *exec.Cmd
-	done              chan struct{}
-	log               *bytes.Buffer
-}
+// router is one routerd in a namespace (test/testbin's harness).
+type router struct{ *testbin.Router }
 
 func startRouter(t *testing.T, ns string) *router {
 	t.Helper()
-	dir := t.TempDir()
-	r := &router{netns: ns, data: filepath.Join(dir, "data"), sock: filepath.Join(dir, "routerd.sock")}
-	r.start(t)
-	t.Cleanup(func() {
-		r.stop()
-		if t.Failed() {
-			t.Logf("routerd log:\n%s", r.log)
-		}
-	})
-	return r
-}
-
-func (r *router) start(t *testing.T) {
-	t.Helper()
-	r.log = &bytes.Buffer{}
-	r.cmd = exec.Command("nsenter", "--net=/run/netns/"+r.netns, filepath.Join(binDir, "routerd"),
-		"--data-dir", r.data, "--socket", r.sock, "--metrics-listen", "127.0.0.1:0", "--bpffs", filepath.Join(r.data, "bpf"))
-	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.done = make(chan struct{})
-	go func() { r.cmd.Wait(); close(r.done) }()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
-		if c, err := net.Dial("unix", r.sock); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-r.done:
-			t.Fatalf("routerd exited:\n%s", r.log)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("routerd did not open its socket:\n%s", r.log)
-}
-
-func (r *router) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(5 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-}
-
-func (r *router) kill() {
-	r.cmd.Process.Kill()
-	<-r.done
+	return &router{testbin.Start(t, binDir, testbin.Options{Netns: ns})}
 }
 
 // ctl runs console source through routerctl.
 func (r *router) ctl(src string) (string, error) {
-	cmd := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock, "-f", "-")
-	cmd.Stdin = strings.NewReader(src)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return r.Ctl(strings.NewReader(src), "-f", "-")
 }
 
 func (r *router) must(t testing.TB, src string) string {
@@ -362,11 +299,13 @@ func TestRestartKeepsRuleset(t *testing.T) {
 	}
 	before := counter(t, r, "/ip firewall filter", "noping")
 	rs := tp.ruleset(t)
-	r.kill()
+	r.Kill()
 	if ping(tp.c, "198.19.2.2") {
 		t.Fatal("ping passed while routerd was down")
 	}
-	r.start(t)
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
 	tp.settle(t, `filter/1`)
 	if after := counter(t, r, "/ip firewall filter", "noping"); after < before+1 {
 		t.Errorf("counter went from %d to %d across the restart", before, after)
