@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -1055,5 +1056,49 @@ func TestTimedEntriesRestart(t *testing.T) {
 	out := r3.run(t, `/ip firewall address-list print where list=timed`)
 	if strings.Contains(out, "198.19.7.7") || !strings.Contains(out, "198.19.7.20") {
 		t.Fatalf("after a start without the table:\n%s", out)
+	}
+}
+
+// TestOtherTablesUntouched: a table someone else keeps on the box (here inet other, with
+// a rule and a counter) stays as it was through routerd's applies, the difference passes,
+// the bridge table and the removal of every rule; the ruleset holds only routerd's own
+// tables besides it.
+func TestOtherTablesUntouched(t *testing.T) {
+	tp := newTopo(t)
+	f := filepath.Join(t.TempDir(), "other.nft")
+	if err := os.WriteFile(f, []byte("table inet other {\n counter seen { }\n chain c {\n  type filter hook input priority 10; policy accept;\n  tcp dport 4242 counter name seen\n }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "-f", f)
+	other := func() string {
+		return sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "table", "inet", "other")
+	}
+	want := other()
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall filter add chain=input protocol=icmp action=accept
+/ip firewall filter add chain=forward in-interface=lan action=accept
+/ip firewall nat add chain=srcnat out-interface=wan action=masquerade
+/ip firewall address-list add list=l address=198.18.9.9
+/ipv6 firewall filter add chain=input protocol=icmpv6 action=accept
+/ip firewall raw add chain=prerouting in-bridge-port=p9 action=notrack`)
+	r.run(t, `/ip firewall filter add chain=forward action=drop place-before=0`)
+	tables := regexp.MustCompile(`(?m)^table (\S+ \S+)`).FindAllStringSubmatch(ruleset(t, tp), -1)
+	for _, m := range tables {
+		switch m[1] {
+		case "inet other", "ip routerd", "ip6 routerd", "bridge routerd-ip":
+		default:
+			t.Errorf("table %s in the ruleset", m[1])
+		}
+	}
+	if got := other(); got != want {
+		t.Fatalf("the other table changed:\n%s\nwas\n%s", got, want)
+	}
+	r.run(t, `/ip firewall filter remove [find]
+/ip firewall nat remove [find]
+/ip firewall raw remove [find]
+/ip firewall address-list remove [find]
+/ipv6 firewall filter remove [find]`)
+	if got := other(); got != want {
+		t.Fatalf("the other table changed after every rule went:\n%s\nwas\n%s", got, want)
 	}
 }
