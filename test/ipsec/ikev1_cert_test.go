@@ -29,7 +29,8 @@ export-certificate ca type=pem
 
 // charonV1 starts charon with an IKEv1 connection "c" (local and remote sections as
 // given) to routerd's network, and loads the PKCS#12 of s and the CA when asked.
-func charonV1(t *testing.T, r *certRouter, ns, local, remote, extraConn, secrets string, certs bool, plugins ...string) *iketest.Charon {
+// charonV1's child takes extraChild too (rekey_time, life_time).
+func charonV1(t *testing.T, r *certRouter, ns, local, remote, extraConn, extraChild, secrets string, certs bool, plugins ...string) *iketest.Charon {
 	// The placeholder lets charon start before the keys c names exist.
 	conf := fmt.Sprintf(`connections {
   placeholder {
@@ -53,6 +54,7 @@ func charonV1(t *testing.T, r *certRouter, ns, local, remote, extraConn, secrets
         remote_ts = 198.19.101.0/24
         esp_proposals = aes128-sha1
         rand_time = 0s
+        %s
       }
     }
   }
@@ -60,7 +62,7 @@ func charonV1(t *testing.T, r *certRouter, ns, local, remote, extraConn, secrets
 secrets {
 %s
 }
-`, extraConn, local, remote, secrets)
+`, extraConn, local, remote, extraChild, secrets)
 	c := iketest.StartCharon(t, ns, conf, plugins...)
 	if certs {
 		copyFile(t, filepath.Join(r.dir, "files", "cert_export_ca.crt"), filepath.Join(c.Dir, "x509ca", "ca.crt"))
@@ -115,7 +117,7 @@ func TestIKEv1CertificatesCharon(t *testing.T) {
 			if c.mode == "aggressive" {
 				extra = "    aggressive = yes"
 			}
-			ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = pubkey\n id = 198.18.50.1 }", extra,
+			ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = pubkey\n id = 198.18.50.1 }", extra, "",
 				`  pkcs12-1 { file = s.p12
     secret = "1234567890" }`, true)
 			passive := "no"
@@ -160,7 +162,7 @@ export-certificate s2 export-passphrase=1234567890 type=pkcs12
 /certificate remove [find name=other-ca]
 `)
 	copyFile(t, filepath.Join(r.dir, "files", "cert_export_s2.p12"), filepath.Join(r.dir, "files", "cert_export_s.p12"))
-	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = pubkey\n id = 198.18.50.1 }", "",
+	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = pubkey\n id = 198.18.50.1 }", "", "",
 		`  pkcs12-1 { file = s.p12
     secret = "1234567890" }`, true)
 	r.exec(t, v1RouterdNet+`/ip ipsec peer add name=s address=198.18.50.2/32 profile=p passive=yes
@@ -184,7 +186,7 @@ func TestIKEv1RSAKeyCharon(t *testing.T) {
 	iketest.NeedRoot(t, "openssl")
 	tp := newTopo(t, false)
 	r := startCertRouter(t, tp.nsR)
-	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n pubkeys = s.pub\n id = s.example }", "{ auth = pubkey\n pubkeys = r.pub\n id = r.example }", "", "", false)
+	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n pubkeys = s.pub\n id = s.example }", "{ auth = pubkey\n pubkeys = r.pub\n id = r.example }", "", "", "", false)
 	iketest.Sh(t, "openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", filepath.Join(ch.Dir, "private", "s.key"))
 	iketest.Sh(t, "openssl", "pkey", "-in", filepath.Join(ch.Dir, "private", "s.key"), "-pubout", "-out", filepath.Join(ch.Dir, "pubkey", "s.pub"))
 	os.MkdirAll(filepath.Join(r.dir, "files"), 0o700)
@@ -213,7 +215,7 @@ func TestIKEv1HybridCharon(t *testing.T) {
 	tp := newTopo(t, false)
 	r := startCertRouter(t, tp.nsR)
 	v1CertSetup(t, r)
-	ch := charonV1(t, r, tp.nsS, "{ auth = xauth\n xauth_id = user1 }", "{ auth = pubkey\n id = 198.18.50.1 }", "",
+	ch := charonV1(t, r, tp.nsS, "{ auth = xauth\n xauth_id = user1 }", "{ auth = pubkey\n id = 198.18.50.1 }", "", "",
 		`  xauth-1 { id = user1
     secret = "user1-pass" }`, true, "+xauth-generic")
 	r.exec(t, v1RouterdNet+`/ip ipsec user add name=user1 password=user1-pass
@@ -241,7 +243,7 @@ func TestIKEv1HybridClientCharon(t *testing.T) {
 	tp := newTopo(t, false)
 	r := startCertRouter(t, tp.nsR)
 	v1CertSetup(t, r)
-	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = xauth }", "",
+	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = xauth }", "", "",
 		`  pkcs12-1 { file = s.p12
     secret = "1234567890" }
   xauth-1 { id = user1

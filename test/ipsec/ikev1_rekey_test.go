@@ -1,7 +1,6 @@
 package ipsec_test
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,35 +25,10 @@ func TestIKEv1RekeyNoLossCharon(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tp := newTopo(t, false)
 			r := startRouter(t, tp.nsR)
-			ch := iketest.StartCharon(t, tp.nsS, fmt.Sprintf(`connections {
-  r {
-    version = 1
-    local_addrs = %s
-    remote_addrs = %s
-    proposals = aes128-sha1-modp2048
-    dpd_delay = 0
-    rand_time = 0s
-    local { auth = psk
-            id = %s }
-    remote { auth = psk
-             id = %s }
-    children {
-      net {
-        local_ts = 198.19.102.0/24
-        remote_ts = 198.19.101.0/24
-        esp_proposals = aes128-sha1
-        rand_time = 0s
-        %s
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = %s
-          id-b = %s
-          secret = "a-long-test-psk" }
-}
-`, tp.sAddr, tp.rAddr, tp.sAddr, tp.rAddr, c.charonChild, tp.sAddr, tp.rAddr))
+			ch := charonV1(t, nil, tp.nsS, "{ auth = psk\n id = "+tp.sAddr+" }", "{ auth = psk\n id = "+tp.rAddr+" }", "", c.charonChild,
+				`  ike-1 { id-a = `+tp.sAddr+`
+    id-b = `+tp.rAddr+`
+    secret = "a-long-test-psk" }`, false)
 			r.run(t, `/ip ipsec profile add name=p enc-algorithm=aes-128 hash-algorithm=sha1 dh-group=modp2048
 /ip ipsec proposal add name=p enc-algorithms=aes-128-cbc auth-algorithms=sha1 pfs-group=none lifetime=`+c.routerdLife+`
 /ip ipsec peer add name=s address=`+tp.sAddr+`/32 profile=p
