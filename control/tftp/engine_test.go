@@ -242,3 +242,29 @@ func TestResyncUnchangedAppliesNothing(t *testing.T) {
 		t.Errorf("%d applies after one change, want 1", got-n)
 	}
 }
+
+// A writable rule lets nobody replace or plant a backup or an exported key: the admin's
+// next /system backup load (or --store-recover=backup) would trust a planted backup.
+func TestEngineBackupWriteRefused(t *testing.T) {
+	r := newEngineRig(t, Options{})
+	orig := []byte(plainBackupHeader + "/system identity set name=mine\n")
+	os.WriteFile(filepath.Join(r.dir, "files", "a.backup"), orig, 0o600)
+	os.WriteFile(filepath.Join(r.dir, "files", "c.key"), []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
+	r.run(t, `/ip tftp add req-filename=.* allow=yes read-only=no`)
+	srv := r.addr(t).AddrPort()
+	evil := []byte(plainBackupHeader + "/user add name=evil group=full password=evil-pw-1\n")
+	for _, n := range []string{"a.backup", "new.backup", "c.key", "planted.rsc"} {
+		if err := testPut(t, srv, n, evil, -1); errCode(err) != errAccess {
+			t.Errorf("WRQ %s with a backup's text: %v", n, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(r.dir, "files", "a.backup")); string(b) != string(orig) {
+		t.Errorf("the backup changed: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "files", "planted.rsc")); err == nil {
+		t.Error("planted.rsc was written")
+	}
+	if err := testPut(t, srv, "notes.txt", []byte("hello\n"), -1); err != nil {
+		t.Errorf("WRQ of a plain file: %v", err)
+	}
+}

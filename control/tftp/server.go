@@ -532,9 +532,28 @@ func (t *transfer) awaitOACKAck(order []string, acc map[string]string) error {
 	return errGaveUp
 }
 
+// secretOnDisk says whether name under root is a backup or an exported key by its name
+// or first bytes (control.SecretFile).
+func secretOnDisk(root *os.Root, name string) bool {
+	f, err := root.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, control.SecretFileHead)
+	n, _ := f.ReadAt(head, 0)
+	return control.SecretFile(name, head[:n])
+}
+
 // write receives a file (WRQ) into a temporary file that replaces name when complete.
 func (t *transfer) write(root *os.Root, name string, p *Packet, cfg *Config, rule *Rule) error {
 	if fi, err := root.Stat(name); err == nil && !fi.Mode().IsRegular() {
+		return fail(errAccess, "Access violation")
+	}
+	// Backups are what /system backup load and --store-recover=backup trust, exported
+	// keys what export-certificate guards: nobody unauthenticated replaces or plants
+	// one, whatever a rule allows.
+	if strings.HasSuffix(strings.ToLower(name), ".backup") || secretOnDisk(root, name) {
 		return fail(errAccess, "Access violation")
 	}
 	if dir := path.Dir(name); dir != "." {
@@ -626,6 +645,9 @@ func (t *transfer) write(root *os.Root, name string, p *Packet, cfg *Config, rul
 	}
 	if err := f.Close(); err != nil {
 		return fail(errDiskFull, "Disk full or allocation exceeded")
+	}
+	if secretOnDisk(root, tmp) {
+		return fail(errAccess, "Access violation")
 	}
 	if err := root.Rename(tmp, name); err != nil {
 		return openError(err)
