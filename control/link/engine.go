@@ -226,13 +226,13 @@ type config struct {
 	rawIfaces, rawEthers []store.Item
 	ifaces               []ifaceItem
 	ethers               []etherItem
-	bridges        []bridgeItem
-	vlans          []vlanItem
-	ports          []portItem
-	bvlans         []bridgeVlanItem
-	mdbs           []mdbItem
-	lists          []listItem
-	members        []memberItem
+	bridges              []bridgeItem
+	vlans                []vlanItem
+	ports                []portItem
+	bvlans               []bridgeVlanItem
+	mdbs                 []mdbItem
+	lists                []listItem
+	members              []memberItem
 	// undecodable are the items, by menu, that did not decode (shown invalid).
 	undecodable map[string]map[uint64]string
 }
