@@ -12,10 +12,21 @@
 // policy-template-group (dynamic policies shown with flags D and A) and initiators that
 // propose their templates (the reference's GRE over IKEv2 client).
 //
+// Policies keep the menu's top-to-bottom order in the data path; the policies generated
+// from a template take the template's place there and in print, so a static discard or
+// none policy below the template (the reference's "Using generic IPsec policy") comes
+// after them. Such a peer-less policy keeps the sa-src-address and sa-dst-address it was
+// given; inbound cleartext matching a discard policy first is dropped (in-policy-blocked).
+// A mode config responder narrows its side of the CHILD_SA to the split-include networks
+// and an initiator keeps, of the responder's side, the networks it was sent: one dynamic
+// policy per network on both ends (ike/splitinclude.go).
+//
 // A tunnel's ipsec-secret (GRE, EoIP, IPIP, 6to4) adds a dynamic peer (ike2, default
 // profile) to its remote-address with an identity of that pre-shared key and a
 // transport-mode policy for the tunnel's protocol between its endpoints, phase 2
-// sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go).
+// sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go). On
+// the userspace path the tunnel's encapsulator routes in the ESP table only, so nothing
+// leaves in the clear before the policy is installed (control/tunnel ipsecTable).
 //
 // Dynamic firewall rules through the firewall engine's DynamicRules service (rules.go):
 // mode config initiators with src-address-list (and connection-mark) get one src-nat to
