@@ -559,9 +559,17 @@ func (e *Engine) export(ctx context.Context, c *control.Call) (*control.Reply, e
 	return &control.Reply{Menu: c.Menu}, nil
 }
 
+// errBackupName refuses an export named like a backup.
+var errBackupName = errors.New("a backup's name (.backup) is not for exports")
+
 // writeFile replaces a file of files/ atomically, 0600 (keys, and certificates beside
 // them).
 func writeFile(r *os.Root, name string, data []byte) error {
+	// An export never takes a backup's place (a write user's export-pub-key
+	// file-name=nightly.backup replaced the admin's recovery point).
+	if strings.HasSuffix(strings.ToLower(name), ".backup") {
+		return errBackupName
+	}
 	tmp := name + ".tmp"
 	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

@@ -291,3 +291,16 @@ func ftpStore(t *testing.T, addr, user, password, name, text string) string {
 	d.Close()
 	return cmd("")
 }
+
+// An export never replaces a backup: a write user's export-pub-key
+// file-name=nb.backup wrote a public key over the admin's recovery point.
+func TestExportKeepsBackup(t *testing.T) {
+	r := escalationRouter(t)
+	r.script("/ip ipsec key generate-key name=k1 key-size=2048\n/system backup save name=nb\n")
+	before, _ := os.ReadFile(filepath.Join(r.data, "files", "nb.backup"))
+	tc := r.console("w", "w-password-1")
+	tc.run(t, "/ip ipsec key export-pub-key key=k1 file-name=nb.backup")
+	if after, _ := os.ReadFile(filepath.Join(r.data, "files", "nb.backup")); string(after) != string(before) {
+		t.Errorf("export-pub-key replaced the backup with:\n%.80s", after)
+	}
+}
