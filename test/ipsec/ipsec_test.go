@@ -196,6 +196,12 @@ func TestWithCharon(t *testing.T) {
 						t.Fatalf("ping: %v\n%s\n%s\n%s", err, r.run(t, "/ip ipsec installed-sa print detail"),
 							r.run(t, "/ip ipsec statistics print"), out)
 					}
+					// And a TCP flow (iperf3, 2 s) across every proposal of the matrix.
+					res, err := iketest.IperfTCP(t, tp.nsS, "198.19.102.1", tp.nsR, "198.19.101.1", 2)
+					if err != nil || res.Bytes == 0 {
+						t.Fatalf("iperf3 across the SA: %v (%d bytes)\n%s", err, res.Bytes, res.Output)
+					}
+					t.Logf("iperf3: %.0f Mbit/s", float64(res.Bytes)*8/2e6)
 					peers := r.run(t, "/ip ipsec active-peers print detail")
 					if nat && !strings.Contains(peers, "N") {
 						t.Errorf("NAT not flagged:\n%s", peers)
