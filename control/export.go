@@ -45,6 +45,9 @@ type ExportOptions struct {
 func (x *Executor) Export(ctx context.Context, sess *Session, path string, opt ExportOptions) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s by routerd %s\n", x.Now().Format("2006-01-02 15:04:05"), Version)
+	if opt.ShowSensitive && !opt.Backup {
+		b.WriteString(SensitiveExportLine)
+	}
 	err := x.View(sess, func(tx *store.Tx) error {
 		for _, m := range x.Tree.All() {
 			if m.Path != path && !strings.HasPrefix(m.Path, path+"/") && path != "" {

@@ -73,7 +73,10 @@ func exportText(t *testing.T, in *Interp, c *Console, cmd string) string {
 	if !strings.HasPrefix(head, "# ") || !strings.Contains(head, " by routerd ") {
 		t.Fatalf("%s: header %q", cmd, head)
 	}
-	return body
+	if strings.HasPrefix(body, control.SensitiveExportLine) && (!strings.Contains(cmd, "show-sensitive") || !c.Sess.ShowSensitive) {
+		t.Fatalf("%s: marked as holding secrets", cmd)
+	}
+	return strings.TrimPrefix(body, control.SensitiveExportLine)
 }
 
 func buildRich(t *testing.T) (*Interp, *Console) {

@@ -177,3 +177,30 @@ func TestFileKeyContentsNeedSensitive(t *testing.T) {
 		t.Errorf("with sensitive: key %q", got["cert_export_c.key"])
 	}
 }
+
+// An export written with show-sensitive holds every secret of what it exports: /file
+// shows its text only to a session with the sensitive policy; a plain export to anyone.
+func TestFileSensitiveExportNeedsSensitive(t *testing.T) {
+	r := newRig(t)
+	r.mustRun(t, "/system identity set name=qa\n/export file=plain\n/export show-sensitive file=all")
+	contents := func(sess *control.Session) map[string]string {
+		t.Helper()
+		rep, err := r.ex.Exec(context.Background(), sess, &control.Sentence{Path: "/file", Cmd: "print"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, row := range rep.Rows {
+			m[row.Props["name"]] = row.Props["contents"]
+		}
+		return m
+	}
+	ro := &control.Session{User: "ro", Policies: map[string]bool{"local": true, "read": true, "write": true, "ftp": true}}
+	if got := contents(ro); got["all.rsc"] != "" || !strings.Contains(got["plain.rsc"], "name=qa") {
+		t.Errorf("without sensitive: all.rsc %q, plain.rsc %q", got["all.rsc"], got["plain.rsc"])
+	}
+	sens := &control.Session{User: "s", ShowSensitive: true, Policies: map[string]bool{"read": true, "sensitive": true}}
+	if got := contents(sens); !strings.Contains(got["all.rsc"], control.SensitiveExportLine) {
+		t.Errorf("with sensitive: all.rsc %q", got["all.rsc"])
+	}
+}
