@@ -174,6 +174,16 @@ func (x *Executor) undoRedo(sess *Session, undo bool) error {
 	if !undo {
 		apply = e.after
 	}
+	// and the policies of writing the items it restores: /password needs only password,
+	// but what it changed is a /user item, which only policy may set (a write user's
+	// /undo brought back another user's old password).
+	for _, b := range apply {
+		if _, ok := x.lookup(b.Path, "set"); ok {
+			if err := x.Allowed(sess, b.Path, "set"); err != nil {
+				return err
+			}
+		}
+	}
 	var seen []store.Before
 	err := x.Update(sess, func(tx *store.Tx) ([]Change, error) {
 		tx.SetJournal(func(b store.Before) { seen = append(seen, b) })

@@ -304,3 +304,20 @@ func TestExportKeepsBackup(t *testing.T) {
 		t.Errorf("export-pub-key replaced the backup with:\n%.80s", after)
 	}
 }
+
+// Escalation 8: /password needs only the password policy, but what it changes is a /user
+// item, which only policy may set: a write user's /undo must not bring back another
+// user's old password.
+func TestUndoOfPasswordNeedsPolicy(t *testing.T) {
+	r := escalationRouter(t)
+	r.addUser("ro", "read", "ro-password-1")
+	roc := r.console("ro", "ro-password-1")
+	if out := roc.run(t, "/password old-password=ro-password-1 new-password=ro-password-2 confirm-new-password=ro-password-2"); !strings.Contains(out, "password changed") {
+		t.Fatalf("/password by ro:\n%s", out)
+	}
+	tc := r.console("w", "w-password-1")
+	if out := tc.run(t, "/undo"); !strings.Contains(out, "not enough permissions") {
+		t.Errorf("a write user's /undo of ro's /password:\n%s", out)
+	}
+	r.console("ro", "ro-password-2") // the new password still logs in
+}
