@@ -105,6 +105,13 @@ func (e *Engine) desired(items []store.Item) (map[key]entry, map[uint64]string) 
 			bad[it.ID] = "interface " + c.Interface + " not found"
 			continue
 		}
+		// The kernel keeps a neighbour on a link without ARP (loopback, TUN, IP
+		// tunnels) under 0.0.0.0 for every destination: one on lo sent all of the
+		// router's own traffic to a foreign MAC address.
+		if a := link.Attrs(); a.Flags&net.FlagLoopback != 0 || a.RawFlags&unix.IFF_NOARP != 0 || len(a.HardwareAddr) != 6 {
+			bad[it.ID] = "interface " + c.Interface + " does not use ARP"
+			continue
+		}
 		en := entry{id: it.ID, published: c.Published}
 		if c.MAC != "" {
 			if en.mac, err = net.ParseMAC(c.MAC); err != nil {

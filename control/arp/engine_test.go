@@ -75,8 +75,14 @@ func TestStaticAndDynamic(t *testing.T) {
 	run("add", "address", "198.18.71.2", "mac-address", "02:00:00:00:71:02", "interface", "vA")
 	run("add", "address", "198.18.71.3", "interface", "vA", "published", "yes")
 	run("add", "address", "198.18.71.4", "mac-address", "02:00:00:00:71:04", "interface", "nosuch")
+	run("add", "address", "198.18.71.5", "mac-address", "02:00:00:00:71:05", "interface", "lo")
 	if err := e.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if lo, err := h.LinkByName("lo"); err == nil {
+		if ns, _ := h.NeighList(lo.Attrs().Index, unix.AF_INET); len(ns) != 0 {
+			t.Errorf("neighbours on lo: %+v", ns)
+		}
 	}
 	perm := func(ip string) *netlink.Neigh {
 		ns, _ := h.NeighList(link.Attrs().Index, unix.AF_INET)
@@ -102,6 +108,9 @@ func TestStaticAndDynamic(t *testing.T) {
 	if r := byAddr["198.18.71.4"]; !strings.Contains(r.Flags, "I") || !strings.Contains(r.Props["status"], "nosuch") {
 		t.Errorf("bad interface: flags %q status %q", r.Flags, r.Props["status"])
 	}
+	if r := byAddr["198.18.71.5"]; !strings.Contains(r.Flags, "I") || !strings.Contains(r.Props["status"], "does not use ARP") {
+		t.Errorf("entry on lo: flags %q status %q", r.Flags, r.Props["status"])
+	}
 	if r := byAddr["198.18.71.9"]; r.Flags != "DC" || r.Props["mac-address"] != "02:00:00:00:71:09" || r.Props["status"] != "reachable" {
 		t.Errorf("dynamic row: %+v", r)
 	}
@@ -116,7 +125,7 @@ func TestStaticAndDynamic(t *testing.T) {
 	if perm("198.18.71.2") == nil {
 		t.Fatal("static entry not restored")
 	}
-	run("remove", "numbers", "0,1,2")
+	run("remove", "numbers", "0,1,2,3")
 	if err := e.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
