@@ -255,7 +255,14 @@ func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *ca
 		}
 	case opSet, opRemove:
 		if c.ref != "" {
-			req.Attrs = append([]api.Attr{{Name: ".id", Value: c.ref}}, req.Attrs...)
+			// The path names the item as GET reads it (.id, or name): a bare number
+			// is neither, and must not reach the API's numbers as a console number.
+			id, ok := resolveRef(ctx, ex, sess, c.menu, c.ref)
+			if !ok {
+				return http.StatusNotFound, nil, "no such item"
+			}
+			c.ref = id
+			req.Attrs = append([]api.Attr{{Name: ".id", Value: id}}, req.Attrs...)
 		}
 	}
 	res := runAPI(ctx, ex, sess, req)
@@ -327,6 +334,20 @@ func fetch(ctx context.Context, ex *control.Executor, sess *control.Session, m *
 		return http.StatusOK, map[string]string{}, ""
 	}
 	return http.StatusOK, r.rows[0], ""
+}
+
+// resolveRef finds the .id of the item a path names (refQuery), as this user may read it.
+func resolveRef(ctx context.Context, ex *control.Executor, sess *control.Session, m *menu.Menu, ref string) (string, bool) {
+	q, ok := refQuery(m, ref)
+	if !ok {
+		return "", false
+	}
+	r := runAPI(ctx, ex, sess, api.Request{Command: m.Path + "/print", Queries: []string{q},
+		API: map[string]string{".proplist": ".id"}})
+	if r.trap != nil || len(r.rows) == 0 || r.rows[0][".id"] == "" {
+		return "", false
+	}
+	return r.rows[0][".id"], true
 }
 
 // refQuery is the API query selecting the item a path names: by .id, or by name in

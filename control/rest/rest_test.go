@@ -188,6 +188,28 @@ func TestCurlCRUD(t *testing.T) {
 		t.Fatalf("GET identity: %d %s", code, body)
 	}
 
+	// A bare number in the path is neither an .id nor a name: every verb says so, none
+	// takes it as a console number (the second script is console number 1).
+	for _, verb := range []string{"GET", "PATCH", "DELETE"} {
+		b := ""
+		if verb == "PATCH" {
+			b = `{"comment":"by number"}`
+		}
+		code, body = r.curl(t, admin, verb, "/rest/system/script/1", b)
+		if code != 404 {
+			t.Errorf("%s by a console number: %d %s", verb, code, body)
+		}
+	}
+	if code, body = r.curl(t, admin, "GET", "/rest/system/script/second", ""); code != 200 ||
+		decode[map[string]string](t, body)["comment"] != "" {
+		t.Fatalf("the second script after PATCH/DELETE by number: %d %s", code, body)
+	}
+	// PATCH by name answers with the item, renamed or not.
+	code, body = r.curl(t, admin, "PATCH", "/rest/system/script/second", `{"name":"second2"}`)
+	if code != 200 || decode[map[string]string](t, body)["name"] != "second2" {
+		t.Fatalf("PATCH by name with a rename: %d %s", code, body)
+	}
+
 	// DELETE, then the item is gone.
 	code, body = r.curl(t, admin, "DELETE", "/rest/system/script/"+id, "")
 	if code != 204 || body != "" {
