@@ -239,13 +239,6 @@ func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]
 	return rows, nil
 }
 
-func selAddr(s ike.Selector) string {
-	if p, ok := selPrefix(s); ok {
-		return p.String()
-	}
-	return s.Start.String() + "-" + s.End.String()
-}
-
 func selPort(s ike.Selector) string {
 	if s.StartPort == 0 && s.EndPort == 65535 {
 		return "any"

@@ -177,7 +177,7 @@ func TestDecodedCache(t *testing.T) {
 		}))
 		return v
 	}
-	if get() != "1" || get() != "1" {
+	if first, second := get(), get(); first != "1" || second != "1" {
 		t.Fatal("a reader's change reached the next read")
 	}
 	must(s.Update(func(tx *Tx) error { return tx.Put("/m", Item{ID: id, Props: map[string]string{"a": "2"}}, 0) }))

@@ -652,11 +652,10 @@ func (r *rig) nftApplied(t testing.TB, word string) {
 // receives and says who sent it; the source sends 64 KiB writes, paced, until finish,
 // and says how much it sent.
 type transfer struct {
-	stop  string
-	rd    *bufio.Reader
-	cout  strings.Builder
-	done  chan error
-	close func()
+	stop string
+	rd   *bufio.Reader
+	cout strings.Builder
+	done chan error
 }
 
 // startTransfer starts a transfer to addr (IPv4 or IPv6), port 5001, at the sink.
