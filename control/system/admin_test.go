@@ -156,24 +156,12 @@ func TestFileKeyContentsNeedSensitive(t *testing.T) {
 	crt := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 	os.WriteFile(filepath.Join(files, "cert_export_c.key"), []byte(key), 0o600)
 	os.WriteFile(filepath.Join(files, "cert_export_c.crt"), []byte(crt), 0o600)
-	contents := func(sess *control.Session) map[string]string {
-		t.Helper()
-		rep, err := r.ex.Exec(context.Background(), sess, &control.Sentence{Path: "/file", Cmd: "print"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]string{}
-		for _, row := range rep.Rows {
-			m[row.Props["name"]] = row.Props["contents"]
-		}
-		return m
-	}
 	ro := &control.Session{User: "ro", Policies: map[string]bool{"local": true, "read": true, "api": true, "test": true}}
-	if got := contents(ro); got["cert_export_c.key"] != "" || got["cert_export_c.crt"] != crt {
+	if got := fileContents(t, r, ro); got["cert_export_c.key"] != "" || got["cert_export_c.crt"] != crt {
 		t.Errorf("without sensitive: key %q, certificate %q", got["cert_export_c.key"], got["cert_export_c.crt"])
 	}
 	sens := &control.Session{User: "s", ShowSensitive: true, Policies: map[string]bool{"read": true, "sensitive": true}}
-	if got := contents(sens); got["cert_export_c.key"] != key {
+	if got := fileContents(t, r, sens); got["cert_export_c.key"] != key {
 		t.Errorf("with sensitive: key %q", got["cert_export_c.key"])
 	}
 }
@@ -183,24 +171,26 @@ func TestFileKeyContentsNeedSensitive(t *testing.T) {
 func TestFileSensitiveExportNeedsSensitive(t *testing.T) {
 	r := newRig(t)
 	r.mustRun(t, "/system identity set name=qa\n/export file=plain\n/export show-sensitive file=all")
-	contents := func(sess *control.Session) map[string]string {
-		t.Helper()
-		rep, err := r.ex.Exec(context.Background(), sess, &control.Sentence{Path: "/file", Cmd: "print"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]string{}
-		for _, row := range rep.Rows {
-			m[row.Props["name"]] = row.Props["contents"]
-		}
-		return m
-	}
 	ro := &control.Session{User: "ro", Policies: map[string]bool{"local": true, "read": true, "write": true, "ftp": true}}
-	if got := contents(ro); got["all.rsc"] != "" || !strings.Contains(got["plain.rsc"], "name=qa") {
+	if got := fileContents(t, r, ro); got["all.rsc"] != "" || !strings.Contains(got["plain.rsc"], "name=qa") {
 		t.Errorf("without sensitive: all.rsc %q, plain.rsc %q", got["all.rsc"], got["plain.rsc"])
 	}
 	sens := &control.Session{User: "s", ShowSensitive: true, Policies: map[string]bool{"read": true, "sensitive": true}}
-	if got := contents(sens); !strings.Contains(got["all.rsc"], control.SensitiveExportLine) {
+	if got := fileContents(t, r, sens); !strings.Contains(got["all.rsc"], control.SensitiveExportLine) {
 		t.Errorf("with sensitive: all.rsc %q", got["all.rsc"])
 	}
+}
+
+// fileContents is /file print as sess sees it: each file's contents by name.
+func fileContents(t *testing.T, r *rig, sess *control.Session) map[string]string {
+	t.Helper()
+	rep, err := r.ex.Exec(context.Background(), sess, &control.Sentence{Path: "/file", Cmd: "print"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, row := range rep.Rows {
+		m[row.Props["name"]] = row.Props["contents"]
+	}
+	return m
 }
