@@ -20,15 +20,23 @@ const (
 )
 
 // strangerLog rate-limits the log lines of failures a stranger can cause, as the
-// RADIUS server's dropped-datagram log does: a source's first line, then at most one
-// a minute carrying how many were not logged; spoofed sources share a budget.
+// RADIUS server's dropped-datagram log does: a source's first line of each kind (message
+// and reason), then at most one a minute carrying how many were not logged; spoofed
+// sources and varied reasons share one budget. Kinds are apart so that an operator who
+// tries one bad certificate and then another sees why each was refused.
 type strangerLog struct {
 	mu     sync.Mutex
 	now    func() time.Time
 	window time.Time
 	lines  int
 	hidden int
-	srcs   map[netip.Addr]*strangerSrc
+	srcs   map[strangerKey]*strangerSrc
+}
+
+// strangerKey is one source's failure of one kind.
+type strangerKey struct {
+	from        netip.Addr
+	msg, reason string
 }
 
 type strangerSrc struct {
@@ -43,7 +51,13 @@ func (s *strangerLog) log(l *slog.Logger, level slog.Level, from netip.Addr, msg
 		now = s.now()
 	}
 	if s.srcs == nil {
-		s.srcs = map[netip.Addr]*strangerSrc{}
+		s.srcs = map[strangerKey]*strangerSrc{}
+	}
+	key := strangerKey{from: from, msg: msg}
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] == "reason" {
+			key.reason, _ = args[i+1].(string)
+		}
 	}
 	summary := 0
 	if now.Sub(s.window) >= StrangerLogInterval {
@@ -59,7 +73,7 @@ func (s *strangerLog) log(l *slog.Logger, level slog.Level, from netip.Addr, msg
 			s.lines++
 		}
 	}
-	e := s.srcs[from]
+	e := s.srcs[key]
 	switch {
 	case e != nil && now.Sub(e.logged) < StrangerLogInterval:
 		e.more++
@@ -70,7 +84,7 @@ func (s *strangerLog) log(l *slog.Logger, level slog.Level, from netip.Addr, msg
 	default:
 		if e == nil {
 			e = &strangerSrc{}
-			s.srcs[from] = e
+			s.srcs[key] = e
 		}
 		if e.more > 0 {
 			args = append(args, "more-not-logged", e.more)

@@ -48,3 +48,20 @@ func TestStrangerLogBounded(t *testing.T) {
 		t.Errorf("after the interval:\n%s", out)
 	}
 }
+
+// TestStrangerLogKinds: one source's failures of different kinds (two refused client
+// certificates) are each logged once; repeats of one kind are not.
+func TestStrangerLogKinds(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	var s strangerLog
+	from := netip.MustParseAddr("198.18.0.2")
+	for i := 0; i < 3; i++ {
+		s.log(l, slog.LevelWarn, from, "ipsec: authentication failed", "reason", "certificate is not for this use")
+		s.log(l, slog.LevelWarn, from, "ipsec: authentication failed", "reason", "certificate signed by unknown authority")
+	}
+	out := buf.String()
+	if strings.Count(out, "not for this use") != 1 || strings.Count(out, "unknown authority") != 1 {
+		t.Errorf("two kinds from one source, three times each:\n%s", out)
+	}
+}
