@@ -41,9 +41,23 @@ func TestDecapForwardRig(t *testing.T) {
 		ifc, _ := net.InterfaceByName("eth0")
 		srcMAC, srcIdx = ifc.HardwareAddr, ifc.Index
 	})
+	// linkMAC waits for the link: the tunnel engine creates it after the command
+	// returns, later still on a loaded machine.
 	linkMAC := func(ns, dev string) net.HardwareAddr {
-		out := run(t, "ip", "-n", ns, "-o", "link", "show", dev)
-		m, _ := net.ParseMAC(strings.Fields(out[strings.Index(out, "link/ether"):])[1])
+		t.Helper()
+		var out []byte
+		var err error
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			out, err = in(ns, "ip", "-o", "link", "show", dev).CombinedOutput()
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil || !strings.Contains(string(out), "link/ether") {
+			t.Fatalf("ip -n %s link show %s: %v\n%s", ns, dev, err, out)
+		}
+		s := string(out)
+		m, _ := net.ParseMAC(strings.Fields(s[strings.Index(s, "link/ether"):])[1])
 		return m
 	}
 	// forwarded is the kernel's count of the datagrams it forwarded (Ip ForwDatagrams).
