@@ -14,7 +14,6 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
-	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -254,29 +253,16 @@ func (e *Engine) load() (*config, error) {
 		return nil, err
 	}
 	c.rawIfaces, c.rawEthers = raw[IfacePath], raw[etherPathMenu]
-	bad := func(path string) (*menu.Menu, map[uint64]string) {
-		m, _ := e.ex.Tree.Get(path)
-		c.undecodable[path] = map[uint64]string{}
-		return m, c.undecodable[path]
-	}
-	m, b := bad(IfacePath)
-	c.ifaces = decodeAll[ifaceItem](m, raw[IfacePath], b)
-	m, b = bad(etherPathMenu)
-	c.ethers = decodeAll[etherItem](m, raw[etherPathMenu], b)
-	m, b = bad(bridgePath)
-	c.bridges = decodeAll[bridgeItem](m, raw[bridgePath], b)
-	m, b = bad(vlanPath)
-	c.vlans = decodeAll[vlanItem](m, raw[vlanPath], b)
-	m, b = bad(portPath)
-	c.ports = decodeAll[portItem](m, raw[portPath], b)
-	m, b = bad(bridgeVlanPath)
-	c.bvlans = decodeAll[bridgeVlanItem](m, raw[bridgeVlanPath], b)
-	m, b = bad(mdbPath)
-	c.mdbs = decodeAll[mdbItem](m, raw[mdbPath], b)
-	m, b = bad(listPath)
-	c.lists = decodeAll[listItem](m, raw[listPath], b)
-	m, b = bad(listMemberPath)
-	c.members = decodeAll[memberItem](m, raw[listMemberPath], b)
+	t, u := e.ex.Tree, c.undecodable
+	c.ifaces = decodeMenu[ifaceItem](t, IfacePath, raw, u)
+	c.ethers = decodeMenu[etherItem](t, etherPathMenu, raw, u)
+	c.bridges = decodeMenu[bridgeItem](t, bridgePath, raw, u)
+	c.vlans = decodeMenu[vlanItem](t, vlanPath, raw, u)
+	c.ports = decodeMenu[portItem](t, portPath, raw, u)
+	c.bvlans = decodeMenu[bridgeVlanItem](t, bridgeVlanPath, raw, u)
+	c.mdbs = decodeMenu[mdbItem](t, mdbPath, raw, u)
+	c.lists = decodeMenu[listItem](t, listPath, raw, u)
+	c.members = decodeMenu[memberItem](t, listMemberPath, raw, u)
 	return c, nil
 }
 

@@ -123,3 +123,14 @@ func decodeAll[T any, PT interface {
 	}
 	return out
 }
+
+// decodeMenu decodes the stored items of the menu at path (raw, by path); those that do
+// not decode go to undecodable[path].
+func decodeMenu[T any, PT interface {
+	*T
+	setID(uint64)
+}](tree *menu.Tree, path string, raw map[string][]store.Item, undecodable map[string]map[uint64]string) []T {
+	m, _ := tree.Get(path)
+	undecodable[path] = map[uint64]string{}
+	return decodeAll[T, PT](m, raw[path], undecodable[path])
+}
