@@ -25,7 +25,9 @@
 //
 // A configured entry with timeout= gets the time left as its kernel timeout and leaves the
 // configuration when it runs out, as in RouterOS (the timer starts when routerd first
-// applies the entry or its timeout changes; a restart starts it again). Entries given by
+// applies the entry or its timeout changes; a restart starts it again). Every entry's
+// creation-time is kept in the store's meta bucket, so it survives restarts and reboots,
+// as RouterOS keeps it. Entries given by
 // DNS name are resolved through /ip dns's servers (else the system's) and resolved again
 // every DNSRefresh (30 s); a changed answer reapplies the table.
 //

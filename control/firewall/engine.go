@@ -58,8 +58,11 @@ type Engine struct {
 	fasttrack map[bool]bool
 	timers    map[string]listTimer // timed address-list entries by path/id
 	created   map[string]time.Time // address-list entries' creation-time by path/id
-	dns       map[string]dnsEntry  // address-list DNS names by family/name
-	cache     map[bool]*CompileCache
+	saved     map[string]string    // creation-times as the store's meta bucket has them
+	// createdDirty: a pass ran since saveCreated last looked at the entries.
+	createdDirty bool
+	dns          map[string]dnsEntry // address-list DNS names by family/name
+	cache        map[bool]*CompileCache
 }
 
 func rulePath(v6 bool, table string) string {
@@ -80,7 +83,7 @@ func listPath(v6 bool) string {
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
-		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{},
+		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
 		cache: map[bool]*CompileCache{false: {}, true: {}}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
@@ -114,6 +117,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		slog.Warn("firewall: log rules' lines will not reach /log", "err", err)
 	}
 	e.seedTimers(time.Now())
+	e.loadCreated()
 	if err := e.Reconcile(ctx); err != nil {
 		slog.Warn("firewall: not applied", "err", err)
 	}
@@ -281,6 +285,9 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		}
 		e.ex.State.Set(listPath(v6), it.ID, st)
 	}
+	e.mu.Lock()
+	e.createdDirty = true
+	e.mu.Unlock()
 	return aerr
 }
 

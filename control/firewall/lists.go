@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -259,9 +260,11 @@ func (e *Engine) listTimers(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			e.saveCreated()
 			return
 		case now := <-tick.C:
 			e.expireEntries(now)
+			e.saveCreated()
 			if now.Sub(lastDNS) >= refresh {
 				lastDNS = now
 				e.refreshDNS(ctx)
@@ -319,4 +322,119 @@ func (e *Engine) refreshLists(v6 bool) {
 		}
 	}
 	e.mu.Unlock()
+}
+
+// createdMeta prefixes the store's meta keys that keep address-list entries'
+// creation-time (path/id), so that it survives a restart of routerd, and a reboot, as
+// RouterOS keeps it. The value also names the entry's list and address: a key left
+// behind by an entry removed while routerd was down never dates another entry.
+const createdMeta = "firewall/created:"
+
+func createdValue(t time.Time, it store.Item) string {
+	return strconv.FormatInt(t.Unix(), 10) + "\x00" + it.Props["list"] + "\x00" + it.Props["address"]
+}
+
+// loadCreated reads the creation-times saveCreated kept, at start.
+func (e *Engine) loadCreated() {
+	err := e.ex.Store.View(func(tx *store.Tx) error {
+		for _, v6 := range []bool{false, true} {
+			path := listPath(v6)
+			items, err := tx.List(path)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				key := path + "/" + control.FormatID(it.ID)
+				v := tx.Meta(createdMeta + key)
+				unix, _, ok := strings.Cut(v, "\x00")
+				n, err := strconv.ParseInt(unix, 10, 64)
+				if !ok || err != nil {
+					continue
+				}
+				c := time.Unix(n, 0)
+				if v != createdValue(c, it) {
+					continue
+				}
+				e.mu.Lock()
+				e.created[key], e.saved[key] = c, v
+				e.mu.Unlock()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		slog.Warn("firewall: address-list creation times not read", "err", err)
+	}
+}
+
+// saveCreated writes the creation-times that changed since the last call (new entries,
+// changed addresses, removed entries) into the store's meta bucket. It runs from the
+// list timers, once a second after a pass, not in the pass: an import holds the store's
+// write transaction in its batch.
+func (e *Engine) saveCreated() {
+	e.mu.Lock()
+	dirty := e.createdDirty
+	e.createdDirty = false
+	e.mu.Unlock()
+	if !dirty {
+		return
+	}
+	want := map[string]string{}
+	for _, v6 := range []bool{false, true} {
+		path := listPath(v6)
+		items, err := e.ex.Items(path)
+		if err != nil {
+			return
+		}
+		e.mu.Lock()
+		for _, it := range items {
+			key := path + "/" + control.FormatID(it.ID)
+			if c, ok := e.created[key]; ok {
+				want[key] = createdValue(c, it)
+			}
+		}
+		e.mu.Unlock()
+	}
+	put, del := map[string]string{}, []string{}
+	e.mu.Lock()
+	for k, v := range want {
+		if e.saved[k] != v {
+			put[k] = v
+		}
+	}
+	for k := range e.saved {
+		if _, ok := want[k]; !ok {
+			del = append(del, k)
+		}
+	}
+	e.mu.Unlock()
+	if len(put)+len(del) == 0 {
+		return
+	}
+	err := e.ex.Store.Update(func(tx *store.Tx) error {
+		for k, v := range put {
+			if err := tx.SetMeta(createdMeta+k, v); err != nil {
+				return err
+			}
+		}
+		for _, k := range del {
+			if err := tx.DeleteMeta(createdMeta + k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.createdDirty = true // again on the next tick
+		slog.Warn("firewall: address-list creation times not kept", "err", err)
+		return
+	}
+	for k, v := range put {
+		e.saved[k] = v
+	}
+	for _, k := range del {
+		delete(e.saved, k)
+	}
 }

@@ -1026,6 +1026,17 @@ func TestTimedEntriesRestart(t *testing.T) {
 		return m[1], m[2]
 	}
 	_, created := line(r)
+	// An entry without a timeout keeps its creation-time too, from the store: across a
+	// restart and a start without the table (a reboot).
+	untimed := func(rr *rig) string {
+		out := rr.run(t, `/ip firewall address-list print detail where address=198.19.7.20`)
+		m := regexp.MustCompile(`creation-time="([^"]+)"`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no untimed entry:\n%s", out)
+		}
+		return m[1]
+	}
+	createdUntimed := untimed(r)
 	time.Sleep(2500 * time.Millisecond)
 	r.stop()
 	restart := func() *rig {
@@ -1049,6 +1060,9 @@ func TestTimedEntriesRestart(t *testing.T) {
 	if diff := c2.Sub(c1); diff < -2*time.Second || diff > 2*time.Second {
 		t.Errorf("creation-time %s became %s after a restart", created, created2)
 	}
+	if got := untimed(r2); got != createdUntimed {
+		t.Errorf("untimed entry's creation-time %s became %s after a restart", createdUntimed, got)
+	}
 	// A start without routerd's table: the timed entry goes, the other stays.
 	r2.stop()
 	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
@@ -1056,6 +1070,9 @@ func TestTimedEntriesRestart(t *testing.T) {
 	out := r3.run(t, `/ip firewall address-list print where list=timed`)
 	if strings.Contains(out, "198.19.7.7") || !strings.Contains(out, "198.19.7.20") {
 		t.Fatalf("after a start without the table:\n%s", out)
+	}
+	if got := untimed(r3); got != createdUntimed {
+		t.Errorf("untimed entry's creation-time %s became %s after a start without the table", createdUntimed, got)
 	}
 }
 

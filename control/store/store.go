@@ -658,3 +658,8 @@ func (t *Tx) Meta(key string) string {
 func (t *Tx) SetMeta(key, val string) error {
 	return t.tx.Bucket(bucketMeta).Put([]byte(key), []byte(val))
 }
+
+// DeleteMeta removes a value of the meta bucket.
+func (t *Tx) DeleteMeta(key string) error {
+	return t.tx.Bucket(bucketMeta).Delete([]byte(key))
+}
