@@ -162,12 +162,16 @@ func radiusMenus() []*Menu {
 					Desc: "Group of the user."},
 				{Name: "otp-secret", Type: value.String(), Sensitive: true,
 					NoEffect: "one-time codes are not implemented", Desc: "Token of a one-time code appended to the password."},
-				{Name: "password", Type: value.String(), Sensitive: true,
-					Desc: "Password; kept only as the hashes the methods need (see password-hash)."},
-				// Sensitive: export show-sensitive carries it so that /import restores
-				// the user (RouterOS exports password= there; only the hash is kept).
-				{Name: "password-hash", Type: value.String(), Sensitive: true, NoteHidden: true,
-					Desc: "NT hash (nt: and 32 hex digits) User Manager checks against; export show-sensitive writes it and import restores it."},
+				// The password is kept as given (Sensitive, in the 0600 store), as
+				// RouterOS keeps it: CHAP and ttls-chap need it, and export
+				// show-sensitive writes password= so that /import restores the user.
+				{Name: "password", Type: value.String(), Sensitive: true, NoteHidden: true,
+					Desc: "Password; print and export show it only with show-sensitive."},
+				// Users stored before passwords were kept have only this NT hash. It is
+				// Secret: only a backup carries it (hashes never leave otherwise), and
+				// setting password= replaces it.
+				{Name: "password-hash", Type: value.String(), Sensitive: true, Secret: true,
+					Desc: "NT hash (nt: and 32 hex digits) of a user stored before routerd kept User Manager passwords; PAP, MS-CHAP and EAP-MSCHAPv2 check against it, CHAP needs password= set again. Only backups carry it."},
 				{Name: "shared-users", Type: value.Int(0, 1000000), Default: "1",
 					Desc: "Sessions the user may have at once; 0: unlimited."},
 			},

@@ -10,13 +10,15 @@
 // the group's outer-auths and inner-auths, shared-users counted from accounting, caller-id, the user's and
 // group's attributes in Access-Accept (a dictionary of the common RFC 2865 and MikroTik
 // attributes), accounting Start/Interim-Update/Stop into /user-manager session.
-// Passwords are stored as their NT hash only (password-hash, never printed or exported):
-// PAP and MS-CHAPv2 check against it.
+// CHAP (RFC 2865 5.3, RFC 1994: CHAP-Password over CHAP-Challenge or the Request
+// Authenticator), gated by outer-auths=chap like every method.
 //
-// Not covered: CHAP. It needs the cleartext password. RouterOS keeps the cleartext (its
-// export show-sensitive writes password=) and so answers CHAP; routerd keeps only the NT
-// hash, which every other method checks against, so that a leaked store or export yields
-// no password: CHAP requests are rejected with a log line saying why. Also not covered:
-// ttls-chap and ttls-mschap1,
-// profiles and limitations, CoA, OTP.
+// Passwords are kept as given (password=, Sensitive: in the 0600 store, shown by print
+// and export only with show-sensitive, which writes password= as RouterOS's export does),
+// since CHAP needs the password itself. Users stored before that carry only their NT hash
+// (password-hash, Secret: no print, get or export shows it; only a backup carries it):
+// PAP, MS-CHAP and EAP-MSCHAPv2 check against it, CHAP is refused with a log line and
+// print's status saying password= must be set again; setting it drops the hash.
+//
+// Not covered: ttls-chap and ttls-mschap1, profiles and limitations, CoA, OTP.
 package usermanager

@@ -72,6 +72,7 @@ type userItem struct {
 	Disabled bool     `prop:"disabled"`
 	Group    string   `prop:"group"`
 	Hash     string   `prop:"password-hash"`
+	Password string   `prop:"password"`
 	Shared   int      `prop:"shared-users"`
 }
 
@@ -174,7 +175,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		if !ok {
 			return fmt.Errorf("no generic %s for %s", cmd, UserPath)
 		}
-		h.Ex.Handle(UserPath, cmd, spec, hashing(gen))
+		h.Ex.Handle(UserPath, cmd, spec, passwords(gen, cmd == "set"))
 	}
 	h.Ex.Provide(SessionPath, e.sessionRows)
 	h.Ex.Provide(MonitorPath, e.monitorRows)
@@ -223,24 +224,34 @@ func (e *Engine) AcctAddr() *net.UDPAddr {
 	return e.conns[1].LocalAddr().(*net.UDPAddr)
 }
 
-// hashing replaces password=X by password-hash=nt:HEX before the generic add or set,
-// so the password itself is never stored.
-func hashing(gen control.Handler) control.Handler {
+// passwords wraps the generic add or set: password= is stored as given (sensitive, in
+// the 0600 store; CHAP needs it) and, on set, drops the NT hash a user stored before
+// passwords were kept may still carry, so no stale hash outlives a new password;
+// password-hash= (from a backup) is checked.
+func passwords(gen control.Handler, set bool) control.Handler {
 	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 		s := *c.S
-		s.Args = make([]control.Arg, 0, len(c.S.Args))
+		s.Args = make([]control.Arg, 0, len(c.S.Args)+1)
+		var pw, hash bool
 		for _, a := range c.S.Args {
-			switch {
-			case a.Name == "password" && a.Unset:
-				a.Name = "password-hash"
-			case a.Name == "password":
-				a = control.Arg{Name: "password-hash", Value: "nt:" + hex.EncodeToString(eap.NTHash(a.Value))}
-			case a.Name == "password-hash" && !a.Unset:
-				if _, err := parseHash(a.Value); err != nil {
-					return nil, control.ArgError("value of password-hash is %v", err)
+			switch a.Name {
+			case "password":
+				pw = true
+			case "password-hash":
+				hash = true
+				if !a.Unset {
+					if _, err := parseHash(a.Value); err != nil {
+						return nil, control.ArgError("value of password-hash is %v", err)
+					}
 				}
 			}
 			s.Args = append(s.Args, a)
+		}
+		if pw && hash {
+			return nil, control.ArgError("give password or password-hash, not both")
+		}
+		if pw && set {
+			s.Args = append(s.Args, control.Arg{Name: "password-hash", Unset: true})
 		}
 		cc := *c
 		cc.S = &s
@@ -311,7 +322,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		var u user
 		st := control.ItemState{}
 		err := dec(&u.userItem)
-		if err == nil && u.Hash != "" {
+		switch {
+		case err != nil:
+		case u.Password != "":
+			u.nt = eap.NTHash(u.Password)
+		case u.Hash != "":
 			u.nt, err = parseHash(u.Hash)
 		}
 		var as []attr
@@ -326,6 +341,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			st.Invalid, st.Status = true, "no such group "+u.Group
 		case u.nt == nil:
 			st.Status = "no password: cannot log in"
+		case u.Password == "":
+			st.Status = "password kept only as its NT hash (stored before routerd kept User Manager passwords): chap and ttls-chap need password= set again"
 		}
 		if err == nil && gok {
 			u.outer, u.inner = g.Outer, g.Inner
@@ -474,8 +491,8 @@ func (e *Engine) auth(ctx context.Context, q *rad.Request) *radius.Packet {
 	if resp, err := microsoft.MSCHAP2Response_Lookup(q.Packet); err == nil {
 		return e.mschap2(q, u, name, resp)
 	}
-	if _, ok := q.Lookup(rfc2865.CHAPPassword_Type); ok {
-		return e.reject(q, "chap", name, "CHAP needs the cleartext password; User Manager keeps only the NT hash (use PAP, MS-CHAPv1, MS-CHAPv2 or an EAP method)")
+	if cp, ok := q.Lookup(rfc2865.CHAPPassword_Type); ok {
+		return e.chap(q, u, name, cp)
 	}
 	if resp, err := microsoft.MSCHAPResponse_Lookup(q.Packet); err == nil {
 		return e.mschap1(q, u, name, resp)
@@ -491,6 +508,29 @@ func (e *Engine) auth(ctx context.Context, q *rad.Request) *radius.Packet {
 		return e.reject(q, "pap", name, "wrong password")
 	}
 	return e.accept(q, "pap", u)
+}
+
+// chap checks a CHAP-Password (RFC 2865 5.3: the CHAP identifier and MD5 of identifier,
+// password and challenge, RFC 1994 4.1) against the user's password; the challenge is
+// CHAP-Challenge or else the Request Authenticator.
+func (e *Engine) chap(q *rad.Request, u *user, name string, cp []byte) *radius.Packet {
+	const method = "chap"
+	if len(cp) != 17 {
+		return e.reject(q, method, name, "malformed CHAP-Password")
+	}
+	if c, ok := q.Lookup(rfc2865.CHAPChallenge_Type); ok && len(c) == 0 {
+		return e.reject(q, method, name, "malformed CHAP-Challenge")
+	}
+	if why := e.check(q, u, method); why != "" {
+		return e.reject(q, method, name, why)
+	}
+	if u.Password == "" {
+		return e.reject(q, method, name, "CHAP needs the password, and this user has only the NT hash of an older store: set password= again")
+	}
+	if !rad.CheckCHAP(q.Packet, u.Password) {
+		return e.reject(q, method, name, "wrong password")
+	}
+	return e.accept(q, method, u)
 }
 
 // mschap2 checks an MS-CHAP2-Response (RFC 2548 2.3.2) against the user's NT hash.

@@ -124,9 +124,19 @@ func TestRadclient(t *testing.T) {
 	if !strings.Contains(out, "Access-Reject") {
 		t.Fatalf("unknown user:\n%s", out)
 	}
-	out, _ = radclient(t, a, "auth", "test", "User-Name = user1\nCHAP-Password = password\n")
+	// CHAP (radclient computes CHAP-Password from the password, with the Request
+	// Authenticator as the challenge, or the CHAP-Challenge given).
+	out, err = radclient(t, a, "auth", "test", "User-Name = user1\nCHAP-Password = password\n")
+	if err != nil || !strings.Contains(out, "Access-Accept") {
+		t.Fatalf("CHAP: %v\n%s", err, out)
+	}
+	out, err = radclient(t, a, "auth", "test", "User-Name = user1\nCHAP-Challenge = 0x0123456789abcdef0123\nCHAP-Password = password\n")
+	if err != nil || !strings.Contains(out, "Access-Accept") {
+		t.Fatalf("CHAP with CHAP-Challenge: %v\n%s", err, out)
+	}
+	out, _ = radclient(t, a, "auth", "test", "User-Name = user1\nCHAP-Password = wrong\n")
 	if !strings.Contains(out, "Access-Reject") {
-		t.Fatalf("CHAP:\n%s", out)
+		t.Fatalf("CHAP wrong password:\n%s", out)
 	}
 	// MS-CHAPv1 (radclient makes MS-CHAP-Challenge and MS-CHAP-Response from
 	// MS-CHAP-Password) checks against the NT hash.
@@ -173,6 +183,15 @@ func TestRadclient(t *testing.T) {
 	out, _ = radclient(t, a, "auth", "test", "User-Name = user1\nUser-Password = password\n")
 	if !strings.Contains(out, "Access-Reject") {
 		t.Fatalf("pap outside outer-auths:\n%s", out)
+	}
+	out, _ = radclient(t, a, "auth", "test", "User-Name = user1\nCHAP-Password = password\n")
+	if !strings.Contains(out, "Access-Reject") {
+		t.Fatalf("chap outside outer-auths:\n%s", out)
+	}
+	r.run(t, `/user-manager user group set eaponly outer-auths=eap-mschap2,chap`)
+	out, _ = radclient(t, a, "auth", "test", "User-Name = user1\nCHAP-Password = password\n")
+	if !strings.Contains(out, "Access-Accept") {
+		t.Fatalf("chap in outer-auths:\n%s", out)
 	}
 	for _, cmd := range []string{`/user-manager user print detail`, `/user-manager user export`, `/user-manager user print detail show-sensitive`} {
 		if s := r.run(t, cmd); strings.Contains(s, "password=password") || strings.Contains(s, "nt:") {
@@ -258,25 +277,36 @@ func TestEapolTest(t *testing.T) {
 	}
 }
 
-// TestExportImportKeepsPassword: export show-sensitive carries the user's NT hash as
-// password-hash=, which /import restores, so the re-imported user logs in (PAP against
-// radclient); a plain export leaves it out and says so.
+// TestExportImportKeepsPassword: export show-sensitive carries the user's password as
+// password= (as RouterOS's does), which /import restores, so the re-imported user logs
+// in (PAP and CHAP against radclient); a plain export and print leave it out and the
+// export says so; no export carries a hash.
 func TestExportImportKeepsPassword(t *testing.T) {
 	r := newRig(t)
 	r.con.Sess.ShowSensitive = true
 	r.run(t, referenceSetup+"/user-manager user add name=user2 password=UserPass55\n")
 	plain := r.run(t, `/export`)
-	if strings.Contains(plain, "nt:") || !strings.Contains(plain, "password-hash hidden") {
+	if strings.Contains(plain, "UserPass55") || strings.Contains(plain, "nt:") || !strings.Contains(plain, "password hidden") {
 		t.Fatalf("plain export:\n%s", plain)
 	}
+	for _, cmd := range []string{`/user-manager user print detail`, `/user-manager user print detail without-paging`} {
+		if s := r.run(t, cmd); strings.Contains(s, "UserPass55") || strings.Contains(s, "nt:") {
+			t.Fatalf("%s shows the password:\n%s", cmd, s)
+		}
+	}
 	full := r.run(t, `/export show-sensitive`)
-	if !strings.Contains(full, "password-hash=nt:") || strings.Contains(full, "UserPass55") || strings.Contains(full, "hidden") {
+	if !strings.Contains(full, "password=UserPass55") || strings.Contains(full, "nt:") || strings.Contains(full, "password-hash") || strings.Contains(full, "hidden") {
 		t.Fatalf("export show-sensitive:\n%s", full)
+	}
+	if s := r.run(t, `/user-manager user print detail show-sensitive`); !strings.Contains(s, `password="UserPass55"`) || strings.Contains(s, "nt:") {
+		t.Fatalf("print show-sensitive:\n%s", s)
 	}
 	// Without the sensitive policy show-sensitive shows nothing secret.
 	r.con.Sess.ShowSensitive = false
-	if s := r.run(t, `/export show-sensitive`); strings.Contains(s, "nt:") {
-		t.Fatalf("show-sensitive without the sensitive policy:\n%s", s)
+	for _, cmd := range []string{`/export show-sensitive`, `/user-manager user print detail show-sensitive`, `:put [/user-manager user get user2]`} {
+		if s := r.run(t, cmd); strings.Contains(s, "UserPass55") || strings.Contains(s, "nt:") {
+			t.Fatalf("%s without the sensitive policy:\n%s", cmd, s)
+		}
 	}
 
 	r2 := newRig(t)
@@ -286,14 +316,65 @@ func TestExportImportKeepsPassword(t *testing.T) {
 		t.Fatal("imported User Manager is not listening")
 	}
 	for _, u := range [][2]string{{"user1", "password"}, {"user2", "UserPass55"}} {
-		out, err := radclient(t, a, "auth", "test", "User-Name = "+u[0]+"\nUser-Password = "+u[1]+"\n")
-		if err != nil || !strings.Contains(out, "Access-Accept") {
-			t.Fatalf("%s after export+import: %v\n%s", u[0], err, out)
+		for _, attr := range []string{"User-Password", "CHAP-Password"} {
+			out, err := radclient(t, a, "auth", "test", "User-Name = "+u[0]+"\n"+attr+" = "+u[1]+"\n")
+			if err != nil || !strings.Contains(out, "Access-Accept") {
+				t.Fatalf("%s %s after export+import: %v\n%s", u[0], attr, err, out)
+			}
 		}
 	}
 	out, _ := radclient(t, a, "auth", "test", "User-Name = user2\nUser-Password = wrong\n")
 	if !strings.Contains(out, "Access-Reject") {
 		t.Fatalf("wrong password after import:\n%s", out)
+	}
+}
+
+// TestHashOnlyUser: a user stored before passwords were kept (password-hash= only, as an
+// older export or store has it) still logs in with PAP and MS-CHAPv1; CHAP is refused
+// and print says why; the hash leaves only in a backup; password= replaces it.
+func TestHashOnlyUser(t *testing.T) {
+	r := newRig(t)
+	r.con.Sess.ShowSensitive = true
+	hash := "nt:" + fmt.Sprintf("%x", eap.NTHash("OldPass1"))
+	r.run(t, referenceSetup+"/user-manager user add name=old password-hash="+hash+"\n")
+	a := r.e.Addr()
+	for _, attr := range []string{"User-Password", "MS-CHAP-Password"} {
+		out, err := radclient(t, a, "auth", "test", "User-Name = old\n"+attr+" = OldPass1\n")
+		if err != nil || !strings.Contains(out, "Access-Accept") {
+			t.Fatalf("%s with the hash only: %v\n%s", attr, err, out)
+		}
+	}
+	out, _ := radclient(t, a, "auth", "test", "User-Name = old\nCHAP-Password = OldPass1\n")
+	if !strings.Contains(out, "Access-Reject") {
+		t.Fatalf("CHAP with the hash only:\n%s", out)
+	}
+	if s := r.run(t, `/user-manager user print detail where name=old`); !strings.Contains(s, "set again") {
+		t.Fatalf("print does not say CHAP needs the password:\n%s", s)
+	}
+	for _, cmd := range []string{`/export show-sensitive`, `/user-manager user print detail show-sensitive`, `:put [/user-manager user get old]`} {
+		if s := r.run(t, cmd); strings.Contains(s, "nt:") {
+			t.Fatalf("%s shows the hash:\n%s", cmd, s)
+		}
+	}
+	backup, err := r.in.Ex.Export(context.Background(), nil, UserPath, control.ExportOptions{ShowSensitive: true, Backup: true})
+	if err != nil || !strings.Contains(backup, "password-hash="+hash) {
+		t.Fatalf("backup export does not carry the hash: %v\n%s", err, backup)
+	}
+	if err := r.in.Run(context.Background(), r.con, "/user-manager user set old password=x password-hash="+hash, &strings.Builder{}); err == nil {
+		t.Fatal("password and password-hash together accepted")
+	}
+	r.run(t, `/user-manager user set old password=NewPass2`)
+	backup, _ = r.in.Ex.Export(context.Background(), nil, UserPath, control.ExportOptions{ShowSensitive: true, Backup: true})
+	if strings.Contains(backup, "nt:") {
+		t.Fatalf("the old hash outlived the new password:\n%s", backup)
+	}
+	out, err = radclient(t, a, "auth", "test", "User-Name = old\nCHAP-Password = NewPass2\n")
+	if err != nil || !strings.Contains(out, "Access-Accept") {
+		t.Fatalf("CHAP after password= : %v\n%s", err, out)
+	}
+	out, _ = radclient(t, a, "auth", "test", "User-Name = old\nUser-Password = OldPass1\n")
+	if !strings.Contains(out, "Access-Reject") {
+		t.Fatalf("old password still accepted:\n%s", out)
 	}
 }
 

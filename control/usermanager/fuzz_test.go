@@ -32,11 +32,17 @@ func FuzzRequest(f *testing.F) {
 		rfc2865.UserName_SetString(p, "u1")
 		rad.SetEAPMessage(p, (&eap.Packet{Code: eap.CodeResponse, ID: 1, Type: eap.TypeIdentity, Data: []byte("u1")}).Marshal())
 	})
+	seed(func(p *radius.Packet) {
+		rfc2865.UserName_SetString(p, "u1")
+		rfc2865.CHAPChallenge_Set(p, []byte("0123456789abcdef"))
+		rfc2865.CHAPPassword_Set(p, make([]byte, 17))
+	})
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.Fuzz(func(t *testing.T, first, second []byte) {
 		e := New(Options{})
-		e.cfg.Store(&config{users: map[string]*user{"u1": {userItem: userItem{Name: "u1", Group: "g"},
-			nt: eap.NTHash("pw"), outer: []string{"pap", "mschap2", "eap-mschap2"}}}})
+		e.cfg.Store(&config{users: map[string]*user{"u1": {userItem: userItem{Name: "u1", Group: "g", Password: "pw"},
+			nt: eap.NTHash("pw"), outer: []string{"pap", "chap", "mschap1", "mschap2", "eap-mschap2", "eap-ttls"},
+			inner: []string{"ttls-pap", "ttls-chap", "ttls-mschap1", "ttls-mschap2"}}}})
 		from := netip.MustParseAddrPort("127.0.0.1:1")
 		var state []byte
 		for _, b := range [][]byte{first, second} {
