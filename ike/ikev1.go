@@ -109,7 +109,14 @@ func v1AuthMethod(ic *IdentityConfig) uint16 {
 	switch ic.Method {
 	case AuthMethodPSKXAuth:
 		return v1AuthXAuthInitPSK // the initiator is the XAuth client either way
-	case AuthMethodSignature, AuthMethodRSAKey:
+	case AuthMethodSignature:
+		if ic.Cert != nil && ic.Cert.Key != nil {
+			if m := v1ECDSAMethod(ic.Cert.Key.Public()); m != 0 {
+				return m
+			}
+		}
+		return v1AuthRSASig
+	case AuthMethodRSAKey:
 		return v1AuthRSASig
 	case AuthMethodRSAHybrid:
 		return v1AuthHybridInitRSA
@@ -525,10 +532,14 @@ func (sa *IKESA) v1SendNotifyPlain(typ uint16, to, from netip.AddrPort) {
 func (sa *IKESA) v1HashAuth(ofInitiator bool) []byte {
 	v := sa.v1
 	ci, cr := spi64(sa.spiI), spi64(sa.spiR)
-	if ofInitiator {
-		return v.keys.hash.Sum(v.keys.skeyid, v.gxi, v.gxr, ci, cr, v.saiB, v.idiB)
+	h := v.keys.hash
+	if e := v1ECDSAPRF(v.p1.auth); e != nil {
+		h = e // RFC 4754: the curve's hash, not the negotiated one
 	}
-	return v.keys.hash.Sum(v.keys.skeyid, v.gxr, v.gxi, cr, ci, v.saiB, v.idrB)
+	if ofInitiator {
+		return h.Sum(v.keys.skeyid, v.gxi, v.gxr, ci, cr, v.saiB, v.idiB)
+	}
+	return h.Sum(v.keys.skeyid, v.gxr, v.gxi, cr, ci, v.saiB, v.idrB)
 }
 
 // v1NATD are our NAT-D payloads: the peer's address first, then ours (RFC 3947 3.2).

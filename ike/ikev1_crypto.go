@@ -200,6 +200,12 @@ func v1AuthName(a uint16) string {
 		return "Hybrid InitRSA"
 	case v1AuthXAuthInitRSA:
 		return "XAuth InitRSA"
+	case v1AuthECDSA256:
+		return "ECDSA-256"
+	case v1AuthECDSA384:
+		return "ECDSA-384"
+	case v1AuthECDSA521:
+		return "ECDSA-521"
 	}
 	return fmt.Sprintf("method %d", a)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // IKEv1 Phase 1 with signatures (RFC 2409 5.1) in main and aggressive mode:
-// digital-signature (RSA, the certificate chain in CERT payloads, CERTREQ naming the
+// digital-signature (RSA, or ECDSA as ikev1_ecdsa.go has it; the certificate chain in CERT payloads, CERTREQ naming the
 // CAs we trust), rsa-key (bare RSA keys from /ip ipsec key, no CERT) and
 // rsa-signature-hybrid (draft-ietf-ipsec-isakmp-hybrid-auth-05: the responder signs,
 // the initiator sends HASH_I keyed as for signatures and then proves itself with
@@ -37,7 +37,8 @@ const AuthMethodRSAHybrid AuthMethodKind = "rsa-signature-hybrid"
 // v1SigAuth reports whether a Phase 1 method keys SKEYID as signatures do.
 func v1SigAuth(auth uint16) bool {
 	switch auth {
-	case v1AuthRSASig, v1AuthHybridInitRSA, v1AuthHybridRespRSA, v1AuthXAuthInitRSA, v1AuthXAuthRespRSA:
+	case v1AuthRSASig, v1AuthHybridInitRSA, v1AuthHybridRespRSA, v1AuthXAuthInitRSA, v1AuthXAuthRespRSA,
+		v1AuthECDSA256, v1AuthECDSA384, v1AuthECDSA521:
 		return true
 	}
 	return false
@@ -47,7 +48,7 @@ func v1SigAuth(auth uint16) bool {
 // signs; otherwise it sends HASH.
 func v1SignsBy(auth uint16, ofInitiator bool) bool {
 	switch auth {
-	case v1AuthRSASig, v1AuthXAuthInitRSA, v1AuthXAuthRespRSA:
+	case v1AuthRSASig, v1AuthXAuthInitRSA, v1AuthXAuthRespRSA, v1AuthECDSA256, v1AuthECDSA384, v1AuthECDSA521:
 		return true
 	case v1AuthHybridInitRSA, v1AuthHybridRespRSA:
 		return !ofInitiator
@@ -85,12 +86,20 @@ func (sa *IKESA) v1OwnAuth() ([]v1Payload, error) {
 	if cred == nil || cred.Key == nil {
 		return nil, errors.New("the identity has no certificate or key to sign with")
 	}
-	if _, ok := cred.Key.Public().(*rsa.PublicKey); !ok {
-		return nil, errors.New("IKEv1 signatures take an RSA key")
-	}
-	sig, err := cred.Key.Sign(rand.Reader, h, crypto.Hash(0))
-	if err != nil {
-		return nil, fmt.Errorf("cannot sign: %w", err)
+	var sig []byte
+	if auth := sa.v1.p1.auth; v1IsECDSA(auth) {
+		var err error
+		if sig, err = v1SignECDSA(cred.Key, auth, h); err != nil {
+			return nil, err
+		}
+	} else {
+		if _, ok := cred.Key.Public().(*rsa.PublicKey); !ok {
+			return nil, errors.New("IKEv1 RSA signatures take an RSA key")
+		}
+		var err error
+		if sig, err = cred.Key.Sign(rand.Reader, h, crypto.Hash(0)); err != nil {
+			return nil, fmt.Errorf("cannot sign: %w", err)
+		}
 	}
 	var ps []v1Payload
 	if sa.ident.Method != AuthMethodRSAKey {
@@ -136,6 +145,13 @@ func (sa *IKESA) v1CheckAuth(ps []v1Payload, rid Identity) error {
 		if pub, why = sa.peerCertKey(ic, rid, certs, of); why != "" {
 			return errors.New(why)
 		}
+	}
+	if auth := sa.v1.p1.auth; v1IsECDSA(auth) {
+		if err := v1VerifyECDSA(pub, auth, want, sp.Body); err != nil {
+			sa.peerCert = nil
+			return err
+		}
+		return nil
 	}
 	rk, ok := pub.(*rsa.PublicKey)
 	if !ok {

@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -24,9 +26,14 @@ func FuzzV1CheckAuth(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
 	sig := make([]byte, 128)
 	f.Add(append([]byte{v1PCert, 0, 0, 8, 4, 0x30, 0x82, 1}, append([]byte{0, 0, 0, 132}, sig...)...), uint8(0))
 	f.Add(append([]byte{0, 0, 0, 132}, sig...), uint8(1))
+	f.Add(append([]byte{0, 0, 0, 68}, sig[:64]...), uint8(3))
 	f.Fuzz(func(t *testing.T, b []byte, which uint8) {
 		ps, err := parseV1Payloads(b, 0, v1PSig)
 		if err != nil {
@@ -37,11 +44,15 @@ func FuzzV1CheckAuth(f *testing.F) {
 		}
 		ic := &IdentityConfig{Method: AuthMethodSignature, Verifier: refuseAll{}, RemoteID: IDSpec{Auto: true}}
 		auth := uint16(v1AuthRSASig)
-		switch which % 3 {
+		switch which % 4 {
 		case 1:
 			ic = &IdentityConfig{Method: AuthMethodRSAKey, RemoteKey: &key.PublicKey}
 		case 2:
 			auth = v1AuthHybridInitRSA
+		case 3:
+			// ECDSA (RFC 4754 method 9) with a known key: fuzz bytes as r | s.
+			ic = &IdentityConfig{Method: AuthMethodRSAKey, RemoteKey: &ek.PublicKey}
+			auth = v1AuthECDSA256
 		}
 		s := v1P1{encr: Encr(EncrAESCBC), keyBits: 128, hash: PRF(PRFHMACSHA1), group: DHModp1024, auth: auth, life: time.Hour}
 		keys, err := deriveV1(s, nil, []byte("ni"), []byte("nr"), []byte("gxy"), 1, 2)
