@@ -56,9 +56,12 @@ type TLSServer struct {
 	// CertUser names the user of a verified EAP-TLS client certificate, or says why it
 	// may not log in.
 	CertUser func(leaf *x509.Certificate) (string, error)
-	// Inner checks the user of an inner method (ttls-pap, ttls-mschap2, peap-mschap2):
+	// Inner checks the user of an inner method (ttls-pap, ttls-mschap1, ttls-mschap2, peap-mschap2):
 	// it returns the NT hash, or why the user may not log in so.
 	Inner func(method, user string) (ntHash []byte, err error)
+	// InnerPassword is Inner for ttls-chap, which needs the password itself; nil: CHAP
+	// in the tunnel is refused.
+	InnerPassword func(method, user string) (password string, err error)
 	// Name is the authenticator name in inner MS-CHAPv2 challenges.
 	Name string
 

@@ -3,15 +3,19 @@ package eap
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io"
 	"math/big"
 	"testing"
 	"time"
+
+	"layeh.com/radius/rfc2759"
 )
 
 type testPKI struct {
@@ -190,4 +194,92 @@ func TestPeerNak(t *testing.T) {
 		}
 		req = next
 	}
+}
+
+// innerTunnel is the tunnel as ttlsInner sees it: the peer's messages in turn, what the
+// server writes discarded.
+type innerTunnel struct{ msgs [][]byte }
+
+func (t *innerTunnel) Read(b []byte) (int, error) {
+	if len(t.msgs) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, t.msgs[0])
+	t.msgs = t.msgs[1:]
+	return n, nil
+}
+
+func (t *innerTunnel) Write(b []byte) (int, error) { return len(b), nil }
+
+var testChallenge = []byte("0123456789abcdefg")
+
+func innerServer() *TLSServer {
+	return &TLSServer{Type: TypeTTLS,
+		Inner:         func(method, user string) ([]byte, error) { return NTHash("password"), nil },
+		InnerPassword: func(method, user string) (string, error) { return "password", nil }}
+}
+
+func runInner(s *TLSServer, msgs ...[]byte) error {
+	return s.ttlsInner(&innerTunnel{msgs: msgs}, func(n int) ([]byte, error) { return testChallenge[:n], nil })
+}
+
+// TestTTLSCHAPAndMSCHAP: CHAP (RFC 5281 11.2.2) and MS-CHAP (11.2.3) inside EAP-TTLS
+// are accepted with the right password over the tunnel's challenge and identifier, and
+// refused with a wrong password, another challenge or identifier, or the LM response.
+func TestTTLSCHAPAndMSCHAP(t *testing.T) {
+	chap := func(pw string, id byte, ch []byte) []byte {
+		h := md5.Sum(append(append([]byte{id}, pw...), ch...))
+		b := appendAVP(nil, 0, avpUserName, []byte("user1"))
+		b = appendAVP(b, 0, avpCHAPChallenge, ch)
+		return appendAVP(b, 0, avpCHAPPassword, append([]byte{id}, h[:]...))
+	}
+	mschap := func(pw string, id, flags byte, ch []byte) []byte {
+		resp := append([]byte{id, flags}, make([]byte, 24)...)
+		resp = append(resp, rfc2759.ChallengeResponse(ch, NTHash(pw))...)
+		b := appendAVP(nil, 0, avpUserName, []byte("user1"))
+		b = appendAVP(b, vendorMicrosoft, avpMSCHAPChal, ch)
+		return appendAVP(b, vendorMicrosoft, avpMSCHAPResp, resp)
+	}
+	other := []byte("ffffffffffffffff")
+	for _, tc := range []struct {
+		name, method string
+		msg          []byte
+		ok           bool
+	}{
+		{"chap", "ttls-chap", chap("password", testChallenge[16], testChallenge[:16]), true},
+		{"chap-wrong", "ttls-chap", chap("wrong", testChallenge[16], testChallenge[:16]), false},
+		{"chap-other-challenge", "ttls-chap", chap("password", testChallenge[16], other), false},
+		{"chap-other-id", "ttls-chap", chap("password", 1, testChallenge[:16]), false},
+		{"mschap", "ttls-mschap1", mschap("password", testChallenge[8], 1, testChallenge[:8]), true},
+		{"mschap-wrong", "ttls-mschap1", mschap("wrong", testChallenge[8], 1, testChallenge[:8]), false},
+		{"mschap-other-challenge", "ttls-mschap1", mschap("password", testChallenge[8], 1, other[:8]), false},
+		{"mschap-other-id", "ttls-mschap1", mschap("password", 7, 1, testChallenge[:8]), false},
+		{"mschap-lm", "ttls-mschap1", mschap("password", testChallenge[8], 0, testChallenge[:8]), false},
+	} {
+		s := innerServer()
+		err := runInner(s, tc.msg)
+		if (err == nil) != tc.ok || s.Method != tc.method || s.User != "user1" {
+			t.Errorf("%s: err %v, method %q, user %q", tc.name, err, s.Method, s.User)
+		}
+		if err != nil && !errors.Is(err, ErrAuth) {
+			t.Errorf("%s: %v is not ErrAuth", tc.name, err)
+		}
+	}
+	s := innerServer()
+	s.InnerPassword = nil
+	if err := runInner(s, chap("password", testChallenge[16], testChallenge[:16])); err == nil {
+		t.Error("CHAP accepted without the password")
+	}
+}
+
+// FuzzTTLSInner: whatever the peer sends inside the EAP-TTLS tunnel (its first message
+// and an answer), the server's inner methods refuse or accept without panicking.
+func FuzzTTLSInner(f *testing.F) {
+	f.Add(appendAVP(appendAVP(nil, 0, avpUserName, []byte("u")), 0, avpCHAPPassword, make([]byte, 17)), []byte{})
+	f.Add(appendAVP(appendAVP(nil, 0, avpUserName, []byte("u")), vendorMicrosoft, avpMSCHAPResp, make([]byte, 50)), []byte{})
+	f.Add(appendAVP(nil, 0, avpEAPMessage, (&Packet{Code: CodeResponse, ID: 1, Type: TypeIdentity, Data: []byte("u")}).Marshal()),
+		appendAVP(nil, 0, avpEAPMessage, []byte{2, 2, 0, 6, 3, 26}))
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		runInner(innerServer(), first, second)
+	})
 }

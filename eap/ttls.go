@@ -2,21 +2,29 @@ package eap
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/subtle"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"layeh.com/radius/rfc2759"
 )
 
 // EAP-TTLSv0 (RFC 5281): the tunnel carries Diameter-style AVPs; routerd authenticates
-// PAP (User-Password) and MS-CHAPv2 (RFC 5281 11.2.4, challenge from the tunnel keys).
+// PAP (User-Password, 11.2.5), CHAP (11.2.2), MS-CHAP (11.2.3) and MS-CHAPv2 (11.2.4),
+// the challenges from the tunnel keys, and EAP-MSCHAPv2 in EAP-Message AVPs (11.2.1).
 
 // AVP codes used in the tunnel (RFC 5281 10, RFC 2548 vendor 311).
 const (
 	avpUserName      = 1
 	avpUserPassword  = 2
+	avpCHAPPassword  = 3
+	avpCHAPChallenge = 60
+	avpMSCHAPResp    = 1 // vendor 311
 	avpEAPMessage    = 79
 	avpMSCHAP2Resp   = 25 // vendor 311
 	avpMSCHAP2Succ   = 26 // vendor 311
@@ -99,8 +107,14 @@ func ttlsChallenge(c *tls.Conn, p *pipe, kl *keyLog) ([]byte, error) {
 	return tunnelKeys(c, p, kl, "ttls challenge", 17)
 }
 
-// ttlsServer authenticates the tunnel's inner method (server program).
+// ttls authenticates the tunnel's inner method (server program).
 func (s *TLSServer) ttls(c *tls.Conn) error {
+	return s.ttlsInner(c, func(n int) ([]byte, error) { return tunnelKeys(c, s.p, &s.kl, "ttls challenge", n) })
+}
+
+// ttlsInner reads the peer's inner method from the tunnel c; challenge gives the first n
+// bytes of the tunnel's challenge material (RFC 5281 11.1).
+func (s *TLSServer) ttlsInner(c io.ReadWriter, challenge func(n int) ([]byte, error)) error {
 	buf := make([]byte, 16384)
 	n, err := c.Read(buf)
 	if err != nil {
@@ -129,13 +143,19 @@ func (s *TLSServer) ttls(c *tls.Conn) error {
 		}
 		return nil
 	}
+	if cp, ok := findAVP(as, 0, avpCHAPPassword); ok {
+		return s.ttlsCHAP(challenge, as, cp)
+	}
+	if resp, ok := findAVP(as, vendorMicrosoft, avpMSCHAPResp); ok {
+		return s.ttlsMSCHAP(challenge, as, resp)
+	}
 	resp, ok := findAVP(as, vendorMicrosoft, avpMSCHAP2Resp)
 	if !ok {
-		return fmt.Errorf("inner method not supported (only PAP and MS-CHAPv2 in EAP-TTLS)")
+		return fmt.Errorf("inner method not supported (EAP-TTLS carries PAP, CHAP, MS-CHAP, MS-CHAPv2 or EAP here)")
 	}
 	s.Method = "ttls-mschap2"
 	ch, ok := findAVP(as, vendorMicrosoft, avpMSCHAPChal)
-	want, err := ttlsChallenge(c, s.p, &s.kl)
+	want, err := challenge(17)
 	if err != nil {
 		return err
 	}
@@ -158,10 +178,68 @@ func (s *TLSServer) ttls(c *tls.Conn) error {
 	return nil
 }
 
+// ttlsCHAP checks CHAP in the tunnel (RFC 5281 11.2.2): CHAP-Challenge must be the first
+// 16 bytes of the tunnel's challenge material and CHAP-Password's identifier its 17th;
+// the response is MD5 of identifier, password and challenge (RFC 1994 4.1), so it needs
+// the user's password itself. No success AVP exists: the outer EAP-Success says it.
+func (s *TLSServer) ttlsCHAP(challenge func(int) ([]byte, error), as []avp, cp []byte) error {
+	s.Method = "ttls-chap"
+	ch, ok := findAVP(as, 0, avpCHAPChallenge)
+	want, err := challenge(17)
+	if err != nil {
+		return err
+	}
+	if !ok || len(cp) != 17 || subtle.ConstantTimeCompare(ch, want[:16]) != 1 || cp[0] != want[16] {
+		return fmt.Errorf("%w: CHAP-Challenge or identifier not the tunnel's (RFC 5281 11.2.2)", ErrAuth)
+	}
+	if s.InnerPassword == nil {
+		return fmt.Errorf("%w: CHAP needs the password, which is not kept here", ErrAuth)
+	}
+	pw, err := s.InnerPassword(s.Method, s.User)
+	if err != nil {
+		return err
+	}
+	h := md5.New()
+	h.Write(cp[:1])
+	h.Write([]byte(pw))
+	h.Write(ch)
+	if subtle.ConstantTimeCompare(h.Sum(nil), cp[1:]) != 1 {
+		return fmt.Errorf("%w: wrong password for %q", ErrAuth, s.User)
+	}
+	return nil
+}
+
+// ttlsMSCHAP checks MS-CHAP (v1) in the tunnel (RFC 5281 11.2.3, RFC 2433): the 8-byte
+// MS-CHAP-Challenge must be the tunnel's challenge material and the response's
+// identifier its 9th byte; the 24-byte NT-Response is checked against the NT hash (the
+// LAN Manager response, flags 0, is refused: no LM hash is kept). No success AVP exists.
+func (s *TLSServer) ttlsMSCHAP(challenge func(int) ([]byte, error), as []avp, resp []byte) error {
+	s.Method = "ttls-mschap1"
+	ch, ok := findAVP(as, vendorMicrosoft, avpMSCHAPChal)
+	want, err := challenge(9)
+	if err != nil {
+		return err
+	}
+	if !ok || len(resp) != 50 || subtle.ConstantTimeCompare(ch, want[:8]) != 1 || resp[0] != want[8] {
+		return fmt.Errorf("%w: MS-CHAP-Challenge or identifier not the tunnel's (RFC 5281 11.2.3)", ErrAuth)
+	}
+	if resp[1] != 1 {
+		return fmt.Errorf("%w: MS-CHAP LAN Manager response (only the NT response is checked)", ErrAuth)
+	}
+	nt, err := s.Inner(s.Method, s.User)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(rfc2759.ChallengeResponse(ch, nt), resp[26:50]) != 1 {
+		return fmt.Errorf("%w: wrong password for %q", ErrAuth, s.User)
+	}
+	return nil
+}
+
 // ttlsEAP runs EAP-MSCHAPv2 in EAP-Message AVPs (RFC 5281 11.2.1), as strongSwan's
 // EAP-TTLS peer authenticates; it counts as ttls-mschap2. first is the peer's inner
 // EAP-Response/Identity.
-func (s *TLSServer) ttlsEAP(c *tls.Conn, first []byte) error {
+func (s *TLSServer) ttlsEAP(c io.ReadWriter, first []byte) error {
 	p, err := Parse(first)
 	if err != nil {
 		return err

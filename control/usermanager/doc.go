@@ -5,7 +5,7 @@
 // Covered: PAP (RFC 2865 5.2), MS-CHAPv1 (RFC 2433 NT-Response, RFC 2548
 // MS-CHAP-Response; the LAN Manager response is refused), MS-CHAPv2 (RFC 2548 MS-CHAP2-Response/Success with
 // MS-MPPE keys), EAP over RADIUS (RFC 3579, with State) through package eap: EAP-MSCHAPv2,
-// EAP-TLS, EAP-TTLS (ttls-pap, ttls-mschap2) and EAP-PEAP (peap-mschap2) with settings'
+// EAP-TLS, EAP-TTLS (ttls-pap, ttls-chap, ttls-mschap1, ttls-mschap2) and EAP-PEAP (peap-mschap2) with settings'
 // certificate= from /certificate (eapmethods.go says which user a conversation is for),
 // the group's outer-auths and inner-auths, shared-users counted from accounting, caller-id, the user's and
 // group's attributes in Access-Accept (a dictionary of the common RFC 2865 and MikroTik
@@ -20,5 +20,5 @@
 // PAP, MS-CHAP and EAP-MSCHAPv2 check against it, CHAP is refused with a log line and
 // print's status saying password= must be set again; setting it drops the hash.
 //
-// Not covered: ttls-chap and ttls-mschap1, profiles and limitations, CoA, OTP.
+// Not covered: profiles and limitations, CoA, OTP.
 package usermanager

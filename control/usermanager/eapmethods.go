@@ -19,7 +19,7 @@ import (
 )
 
 // EAP over RADIUS (RFC 3579) with the methods of outer-auths: eap-mschap2, and the
-// TLS-based eap-tls, eap-ttls (inner ttls-pap, ttls-mschap2) and eap-peap (inner
+// TLS-based eap-tls, eap-ttls (inner ttls-pap, ttls-chap, ttls-mschap1, ttls-mschap2) and eap-peap (inner
 // peap-mschap2) with settings' certificate= as the server certificate.
 //
 // Which user a conversation is for: the outer EAP identity when it names a user (its
@@ -57,7 +57,7 @@ func (e *Engine) newMethod(t eap.Type, cfg *config) (eapServer, error) {
 		return nil, err
 	}
 	s := &eap.TLSServer{Type: t, Config: tc, Name: "routerd"}
-	s.Inner = func(method, name string) ([]byte, error) {
+	innerUser := func(method, name string) (*user, error) {
 		u := e.cfg.Load().users[name]
 		switch {
 		case u == nil:
@@ -67,7 +67,24 @@ func (e *Engine) newMethod(t eap.Type, cfg *config) (eapServer, error) {
 		case u.nt == nil:
 			return nil, fmt.Errorf("%w: user %q has no password", eap.ErrAuth, name)
 		}
+		return u, nil
+	}
+	s.Inner = func(method, name string) ([]byte, error) {
+		u, err := innerUser(method, name)
+		if err != nil {
+			return nil, err
+		}
 		return u.nt, nil
+	}
+	s.InnerPassword = func(method, name string) (string, error) {
+		u, err := innerUser(method, name)
+		if err != nil {
+			return "", err
+		}
+		if u.Password == "" {
+			return "", fmt.Errorf("%w: %s needs the password, and user %q has only the NT hash of an older store: set password= again", eap.ErrAuth, method, name)
+		}
+		return u.Password, nil
 	}
 	s.CertUser = func(leaf *x509.Certificate) (string, error) {
 		users := e.cfg.Load().users

@@ -32,13 +32,16 @@ set certificate=um
 add name=papless outer-auths=eap-ttls,eap-peap inner-auths=ttls-mschap2
 /user-manager user
 add name=user2 password=password2 group=papless
+# A user of an older store: only the NT hash of OldPass1.
+add name=old password-hash=nt:de8f10fc58552919de7c4ef318631a05
 `
 
-// TestEapolTestTLSMethods: wpa_supplicant's eapol_test runs EAP-TLS, EAP-TTLS (PAP and
-// MS-CHAPv2 inside) and PEAPv0 (EAP-MSCHAPv2 inside) against User Manager, checking the
+// TestEapolTestTLSMethods: wpa_supplicant's eapol_test runs EAP-TLS, EAP-TTLS (PAP,
+// CHAP, MS-CHAP and MS-CHAPv2 inside) and PEAPv0 (EAP-MSCHAPv2 inside) against User Manager, checking the
 // server certificate against the exported CA and the MPPE keys against the MSK it
 // derived itself; wrong passwords, a certificate naming no user, a certificate without
-// tls-client, and an inner method the group does not allow fail.
+// tls-client, an inner method the group does not allow, and ttls-chap of a user whose store kept
+// only the NT hash fail.
 func TestEapolTestTLSMethods(t *testing.T) {
 	bin := need(t, "eapol_test")
 	r := newRig(t)
@@ -64,6 +67,14 @@ func TestEapolTestTLSMethods(t *testing.T) {
 		{"eap-tls", "eap=TLS\n identity=\"user1\"\n " + key("user1"), true},
 		{"eap-ttls-mschapv2", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"user1\"\n password=\"password\"\n phase2=\"auth=MSCHAPV2\"", true},
 		{"eap-ttls-pap", "eap=TTLS\n identity=\"user1\"\n password=\"password\"\n phase2=\"auth=PAP\"", true},
+		{"eap-ttls-chap", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"user1\"\n password=\"password\"\n phase2=\"auth=CHAP\"", true},
+		{"eap-ttls-mschap", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"user1\"\n password=\"password\"\n phase2=\"auth=MSCHAP\"", true},
+		{"eap-ttls-chap-wrong", "eap=TTLS\n identity=\"user1\"\n password=\"wrong\"\n phase2=\"auth=CHAP\"", false},
+		{"eap-ttls-mschap-wrong", "eap=TTLS\n identity=\"user1\"\n password=\"wrong\"\n phase2=\"auth=MSCHAP\"", false},
+		{"eap-ttls-chap-not-in-inner-auths", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"user2\"\n password=\"password2\"\n phase2=\"auth=CHAP\"", false},
+		{"eap-ttls-mschap-not-in-inner-auths", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"user2\"\n password=\"password2\"\n phase2=\"auth=MSCHAP\"", false},
+		{"eap-ttls-chap-hash-only", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"old\"\n password=\"OldPass1\"\n phase2=\"auth=CHAP\"", false},
+		{"eap-ttls-mschap-hash-only", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"old\"\n password=\"OldPass1\"\n phase2=\"auth=MSCHAP\"", true},
 		{"eap-peap", "eap=PEAP\n anonymous_identity=\"anonymous\"\n identity=\"user1\"\n password=\"password\"\n phase1=\"peapver=0\"\n phase2=\"auth=MSCHAPV2\"", true},
 		{"eap-peap-user2", "eap=PEAP\n identity=\"user2\"\n password=\"password2\"\n phase2=\"auth=MSCHAPV2\"", false},
 		{"eap-ttls-user2", "eap=TTLS\n anonymous_identity=\"anonymous\"\n identity=\"user2\"\n password=\"password2\"\n phase2=\"auth=MSCHAPV2\"", true},
