@@ -74,7 +74,7 @@ func listSum(es []Entry) uint64 {
 // stateOf is what the table holds once pl is applied.
 func stateOf(pl *Plan, lists map[string][]Entry) *tableState {
 	st := &tableState{chains: map[string]chainState{}, counters: map[string]bool{}, helpers: map[string]bool{},
-		sets: map[string]bool{}, lists: map[string]uint64{}, ports: strings.Join(pl.BridgePorts, ",")}
+		sets: map[string]bool{}, lists: map[string]uint64{}, ports: fmt.Sprint(pl.BridgePorts, pl.BridgeClasses)}
 	for _, ch := range pl.Chains {
 		cs := chainState{sig: chainSig(ch)}
 		for _, r := range ch.Rules {
@@ -293,7 +293,7 @@ func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev *tableState)
 }
 
 // bridgeTable is the bridge-family table that numbers the ports of a family's
-// in-bridge-port rules (see bridgePortBase); each family has its own, as each numbers
+// in-bridge-port rules (see bridgePortShift); each family has its own, as each numbers
 // its own ports.
 func bridgeTable(v6 bool) *nftables.Table {
 	name := TableName + "-ip"
@@ -304,7 +304,8 @@ func bridgeTable(v6 bool) *nftables.Table {
 }
 
 // bridgePorts puts the bridge table of pl's family in the transaction: deleted when no
-// rule needs it, else filled again (it holds a rule per port).
+// rule needs it, else filled again (it holds a rule per port, writing the port's class
+// into the packet mark).
 func bridgePorts(c *nftables.Conn, pl *Plan, existed bool) {
 	bt := bridgeTable(pl.V6)
 	if len(pl.BridgePorts) == 0 {
@@ -320,23 +321,26 @@ func bridgePorts(c *nftables.Conn, pl *Plan, existed bool) {
 	accept := nftables.ChainPolicyAccept
 	pre := c.AddChain(&nftables.Chain{Name: "ports", Table: bt, Hooknum: nftables.ChainHookPrerouting,
 		Priority: nftables.ChainPriorityRef(-350), Type: nftables.ChainTypeFilter, Policy: &accept})
-	post := c.AddChain(&nftables.Chain{Name: "reset", Table: bt, Hooknum: nftables.ChainHookPostrouting,
-		Priority: nftables.ChainPriorityRef(400), Type: nftables.ChainTypeFilter, Policy: &accept})
 	proto := []byte{0x08, 0x00} // the ether type the family's rules see
 	if pl.V6 {
 		proto = []byte{0x86, 0xdd}
 	}
 	for i, n := range pl.BridgePorts {
+		class := pl.BridgeClasses[i]
+		if class > maxPortClasses {
+			continue // its rules are invalid
+		}
 		c.AddRule(&nftables.Rule{Table: bt, Chain: pre, Exprs: []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: proto},
 			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(n)},
-			&expr.Immediate{Register: 1, Data: ne32(bridgePortBase | uint32(i+1))},
-			&expr.Meta{Key: expr.MetaKeyPRIORITY, SourceRegister: true, Register: 1},
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(^uint32(BridgePortMarkMask)),
+				Xor: ne32(class << bridgePortShift)},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
 		}})
 	}
-	c.AddRule(&nftables.Rule{Table: bt, Chain: post, Exprs: bridgePortReset()})
 }
 
 // errRebuild: the difference cannot be applied in place; the table is rebuilt.

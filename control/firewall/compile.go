@@ -60,37 +60,59 @@ type Config struct {
 }
 
 // The ip and ip6 families see the bridge, not the port a packet entered it through: the
-// bridge family's prerouting hook, which runs first, knows the port and sets the
-// packet's priority to bridgePortBase plus the port's number, the ip rules match that,
-// and the postrouting hooks of both families set it back to 0 so no queue sees it.
-// routerd sets no other priority (the priority matcher and set-priority are refused).
+// bridge family's prerouting hook, which runs first, knows the port and writes the
+// number of the port's class into bits 16-19 of the packet mark (BridgePortMarkMask),
+// which the ip rules match. The mark, unlike the priority the kernel's IPv4 forwarding
+// sets anew from the TOS, stays on the packet through routing, so the matcher works in
+// forward as well as in prerouting, input and dstnat. A class is the ports that every
+// in-bridge-port and in-bridge-port-list of the rules takes or leaves together (the 24
+// members of one list are one class), so 15 classes tell apart what the rules ask.
 const (
-	bridgePortBase = 0xFFBE0000
-	bridgePortMask = 0xFFFF0000
+	bridgePortShift = 16
+	maxPortClasses  = 15
 )
 
-// bridgePorts numbers (from 1, in name order) the ports the rules' in-bridge-port and
-// in-bridge-port-list name.
+// bridgePorts numbers the classes (from 1) of the ports the rules' in-bridge-port and
+// in-bridge-port-list name, and returns the ports in name order with their class.
 func (cfg Config) bridgePorts() ([]string, map[string]uint32) {
-	seen := map[string]bool{}
+	sets := map[string]map[string]bool{} // port -> the rule sets it is in
+	in := func(port, set string) {
+		if sets[port] == nil {
+			sets[port] = map[string]bool{}
+		}
+		sets[port][set] = true
+	}
 	for _, r := range cfg.Rules {
 		if v := strings.TrimPrefix(r.Props["in-bridge-port"], "!"); v != "" {
-			seen[v] = true
+			in(v, "port/"+v)
 		}
 		if v := strings.TrimPrefix(r.Props["in-bridge-port-list"], "!"); v != "" && cfg.IfLists != nil {
 			for _, m := range cfg.IfLists(v) {
-				seen[m] = true
+				in(m, "list/"+v)
 			}
 		}
 	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
+	names := make([]string, 0, len(sets))
+	sigOf := map[string]string{}
+	var sigs []string
+	for n, ss := range sets {
 		names = append(names, n)
+		keys := make([]string, 0, len(ss))
+		for k := range ss {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		sig := strings.Join(keys, "\x00")
+		if !slices.Contains(sigs, sig) {
+			sigs = append(sigs, sig)
+		}
+		sigOf[n] = sig
 	}
 	sort.Strings(names)
+	sort.Strings(sigs)
 	idx := map[string]uint32{}
-	for i, n := range names {
-		idx[n] = uint32(i + 1)
+	for _, n := range names {
+		idx[n] = uint32(slices.Index(sigs, sigOf[n]) + 1)
 	}
 	return names, idx
 }
@@ -208,9 +230,11 @@ type Plan struct {
 	Meters []Meter
 	// Invalid holds the rules left out and why, by rule id and table.
 	Invalid map[RuleKey]string
-	// BridgePorts are the bridge ports in-bridge-port matches, in the order of their
-	// numbers (bridgePortBase+1...).
-	BridgePorts []string
+	// BridgePorts are the bridge ports in-bridge-port matches, in name order, and
+	// BridgeClasses the number of each one's class (see bridgePortShift); a class over
+	// maxPortClasses is not marked.
+	BridgePorts   []string
+	BridgeClasses []uint32
 }
 
 // RuleKey names a rule across tables.
@@ -289,6 +313,9 @@ func hookDefs(table string) []hookDef {
 func Compile(cfg Config) *Plan {
 	pl := &Plan{V6: cfg.V6, Invalid: map[RuleKey]string{}}
 	pl.BridgePorts, cfg.ports = cfg.bridgePorts()
+	for _, n := range pl.BridgePorts {
+		pl.BridgeClasses = append(pl.BridgeClasses, cfg.ports[n])
+	}
 	ctx := cfg.contextSum()
 	next := map[uint64]compiled{}
 	if cfg.Cache != nil {
@@ -383,10 +410,6 @@ func Compile(cfg Config) *Plan {
 				Type: nftables.ChainTypeFilter, Rules: []RulePlan{{Exprs: [][]expr.Any{{&expr.Notrack{}}}}}})
 		}
 	}
-	if len(pl.BridgePorts) > 0 {
-		pl.Chains = append(pl.Chains, &ChainPlan{Name: "bridge-port-reset", Hook: nftables.ChainHookPostrouting,
-			Prio: nftables.ChainPriorityRef(400), Type: nftables.ChainTypeFilter, Rules: []RulePlan{{Exprs: [][]expr.Any{bridgePortReset()}}}})
-	}
 	for l := range lists {
 		pl.Lists = append(pl.Lists, l)
 	}
@@ -395,22 +418,39 @@ func Compile(cfg Config) *Plan {
 }
 
 // bridgePortMatch matches packets that entered the bridge through one of ports (or, neg,
-// through none of them: also packets that entered no bridge).
-func bridgePortMatch(cfg Config, ports []string, neg bool) alt {
-	var vals [][]byte
+// through none of them: also packets that entered no bridge). Packets routerd sends (no
+// input interface: the output path of dstnat) entered through no port, whatever their
+// mark carries (IKE's bypass mark has bit 16).
+func bridgePortMatch(cfg Config, ports []string, neg bool) (alt, error) {
+	var classes []uint32
 	for _, n := range ports {
-		vals = append(vals, ne32(bridgePortBase|cfg.ports[n]))
+		c := cfg.ports[n]
+		if c > maxPortClasses {
+			return nil, fmt.Errorf("failure: in-bridge-port rules can tell apart at most %d groups of bridge ports", maxPortClasses)
+		}
+		if !slices.Contains(classes, c) {
+			classes = append(classes, c)
+		}
 	}
-	return anyOf(&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1}, vals, neg)
-}
-
-// bridgePortReset sets a priority bridgePortMatch left on a packet back to 0.
-func bridgePortReset() []expr.Any {
-	return []expr.Any{&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(bridgePortMask), Xor: ne32(0)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(bridgePortBase)},
-		&expr.Immediate{Register: 1, Data: ne32(0)},
-		&expr.Meta{Key: expr.MetaKeyPRIORITY, SourceRegister: true, Register: 1}}
+	slices.Sort(classes)
+	iif := []expr.Any{&expr.Meta{Key: expr.MetaKeyIIF, Register: 1}}
+	load := []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(BridgePortMarkMask), Xor: ne32(0)}}
+	received := append(slices.Clone(iif), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne32(0)})
+	if neg {
+		none := append(slices.Clone(received), load...)
+		for _, c := range classes {
+			none = append(none, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne32(c << bridgePortShift)})
+		}
+		sent := append(slices.Clone(iif), &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(0)})
+		return alt{sent, none}, nil
+	}
+	var out alt
+	for _, c := range classes {
+		es := append(slices.Clone(received), load...)
+		out = append(out, append(es, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(c << bridgePortShift)}))
+	}
+	return out, nil
 }
 
 // lists returns the address lists a rule uses.
@@ -652,7 +692,9 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		}
 	}
 	if v := p["in-bridge-port"]; v != "" {
-		m = and(m, bridgePortMatch(cfg, []string{strings.TrimPrefix(v, "!")}, strings.HasPrefix(v, "!")))
+		if err := add(bridgePortMatch(cfg, []string{strings.TrimPrefix(v, "!")}, strings.HasPrefix(v, "!"))); err != nil {
+			return nil, err
+		}
 	}
 	if v := p["in-bridge-port-list"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
@@ -665,7 +707,9 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		case len(members) == 0:
 			return nil, fmt.Errorf("in-bridge-port-list: list %s has no interfaces", strings.TrimPrefix(v, "!"))
 		default:
-			m = and(m, bridgePortMatch(cfg, members, neg))
+			if err := add(bridgePortMatch(cfg, members, neg)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if v := p["connection-state"]; v != "" {
@@ -704,7 +748,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	}
 	if v := p["packet-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
-		m = and(m, markMatch(NameMark(strings.TrimPrefix(v, "!"), packetMarkBits), PacketMarkMask, neg))
+		m = and(m, markMatch(NameMark(strings.TrimPrefix(v, "!"), PacketMarkBits), PacketMarkMask, neg))
 	}
 	if v := p["routing-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
@@ -964,13 +1008,13 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(FastTrackMark), Xor: ne32(ConnMark(p["new-connection-mark"]))},
 			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}), nil
 	case "mark-packet":
-		return pass(setMark(NameMark(p["new-packet-mark"], packetMarkBits), RoutingMarkMask)), nil
+		return pass(setMark(NameMark(p["new-packet-mark"], PacketMarkBits), RoutingMarkMask|BridgePortMarkMask)), nil
 	case "mark-routing":
 		mark, err := cfg.routingMark(p["new-routing-mark"])
 		if err != nil {
 			return nil, err
 		}
-		return pass(setMark(mark, PacketMarkMask)), nil
+		return pass(setMark(mark, PacketMarkMask|BridgePortMarkMask)), nil
 	case "change-dscp":
 		n, _ := strconv.Atoi(p["new-dscp"])
 		if v6 {

@@ -200,3 +200,49 @@ func TestDefaultConfigFasttrack(t *testing.T) {
 		t.Fatalf("invalid: %v", pl.Invalid)
 	}
 }
+
+// TestBridgePortClasses: ports the rules always take or leave together share a class
+// (the members of a list), so the 4 bits of the mark tell apart what the rules ask; a
+// configuration needing more than 15 classes leaves the rules that need them out.
+func TestBridgePortClasses(t *testing.T) {
+	lists := func(name string) []string {
+		if name == "lan" {
+			return []string{"e1", "e2", "e3", "e4", "e5"}
+		}
+		var out []string
+		for i := range 20 {
+			out = append(out, "x"+strings.Repeat("x", i))
+		}
+		return out
+	}
+	pl := Compile(Config{IfLists: lists, Rules: []*Rule{
+		rule(1, "filter", "chain", "forward", "in-bridge-port-list", "lan", "action", "drop"),
+		rule(2, "filter", "chain", "forward", "in-bridge-port", "e3", "action", "accept"),
+		rule(3, "filter", "chain", "input", "in-bridge-port", "!e9", "action", "accept"),
+	}})
+	if len(pl.Invalid) != 0 {
+		t.Fatalf("invalid: %v", pl.Invalid)
+	}
+	class := map[string]uint32{}
+	for i, n := range pl.BridgePorts {
+		class[n] = pl.BridgeClasses[i]
+	}
+	if class["e1"] != class["e2"] || class["e1"] != class["e5"] || class["e3"] == class["e1"] || class["e9"] == class["e1"] ||
+		class["e9"] == class["e3"] || class["e1"] == 0 {
+		t.Fatalf("classes %v", class)
+	}
+	// 20 ports each named by its own rule: 20 classes.
+	var rs []*Rule
+	for i := range 20 {
+		rs = append(rs, rule(uint64(i+1), "filter", "chain", "forward", "in-bridge-port", "x"+strings.Repeat("x", i), "action", "drop"))
+	}
+	pl = Compile(Config{Rules: rs})
+	if len(pl.Invalid) != 20-maxPortClasses {
+		t.Fatalf("%d rules invalid, want %d: %v", len(pl.Invalid), 20-maxPortClasses, pl.Invalid)
+	}
+	for _, why := range pl.Invalid {
+		if !strings.Contains(why, "at most 15 groups of bridge ports") {
+			t.Fatalf("reason %q", why)
+		}
+	}
+}

@@ -82,17 +82,24 @@
 // (set), fasttrack-connection. Everything
 // else RouterOS offers is refused with the reason (ErrNotSupported), never applied with
 // the matcher left out: out-bridge-port and out-bridge-port-list (the bridge chooses the
-// port after the ip hooks), in-bridge-port in chains reached after forwarding (see
-// below), connection-rate (no per-connection rate in nftables), tarpit (no TARPIT here),
+// port after the ip hooks), in-bridge-port in output, postrouting and srcnat,
+// connection-rate (no per-connection rate in nftables), tarpit (no TARPIT here),
 // layer7-protocol, content, psd, hotspot, priority.
 //
 // in-bridge-port and in-bridge-port-list: the ip and ip6 families see the bridge as the
 // input interface. A bridge-family table per family (routerd-ip, routerd-ip6), whose
-// prerouting hook runs before the packet leaves the bridge, sets the packet's priority
-// to a reserved value naming the port it entered through (bridgePortBase plus a number);
-// the ip rules match that value, and postrouting hooks of both families clear it, so no
-// queue sees it. The kernel's IPv4 forwarding sets the priority anew from the TOS, so
-// the matcher is possible in the chains before it: prerouting, input and dstnat.
+// prerouting hook runs before the packet leaves the bridge, writes the class of the port
+// it entered through into bits 16-19 of the packet mark (BridgePortMarkMask; packet-mark
+// keeps the low 16 bits, routing-mark the high 12), and the ip rules match it. The mark
+// stays on the packet through routing, so the matcher works in prerouting, input, dstnat
+// and forward (and chains reached from them); output, postrouting and srcnat refuse it,
+// as routerd's own packets enter through no port. A class is the set of ports the rules
+// always take or leave together (the members of one list are one class); rules needing
+// more than 15 classes are invalid with the reason.
+//
+// out-bridge-port and out-bridge-port-list are refused: the bridge chooses the port from
+// its forwarding database after the ip and ip6 hooks have run, and a rule of the bridge
+// family's output hook could not keep its place among the ip chain's rules.
 //
 // Applying: the first pass rebuilds routerd's table in one transaction; later passes send
 // in one transaction only the difference from what the last one left (Kernel.Apply), and

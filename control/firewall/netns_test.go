@@ -940,11 +940,12 @@ func TestInBridgePort(t *testing.T) {
 	if !tp.ping(h1, "198.18.50.1") || tp.ping(h2, "198.18.50.1") {
 		t.Fatalf("in-bridge-port=!p1: p1 should pass and p2 not\n%s", ruleset(t, tp))
 	}
-	// Forwarded packets: the kernel's forwarding sets the priority anew, so the rule is
-	// refused in forward (and in a custom chain reached from it, marked invalid).
-	if _, err := r.try(`/ip firewall filter add chain=forward in-bridge-port=p2 action=drop`); err == nil ||
-		!strings.Contains(err.Error(), "possible only in prerouting, input and dstnat") {
-		t.Fatalf("in-bridge-port in forward: %v", err)
+	// routerd's own packets enter through no port: refused where only they pass.
+	for _, chain := range []string{"output"} {
+		if _, err := r.try(`/ip firewall filter add chain=` + chain + ` in-bridge-port=p2 action=drop`); err == nil ||
+			!strings.Contains(err.Error(), "incoming bridge port matching not possible in "+chain+" chain") {
+			t.Fatalf("in-bridge-port in %s: %v", chain, err)
+		}
 	}
 	// mangle prerouting sees the port of a packet that is then routed.
 	sh(t, "ip", "-n", h1, "route", "add", "default", "via", "198.18.50.1")
@@ -961,9 +962,47 @@ func TestInBridgePort(t *testing.T) {
 	if tp.ping(h2, "198.19.2.2") {
 		t.Fatalf("raw prerouting in-bridge-port=p2: h2 reached the server\n%s", ruleset(t, tp))
 	}
-	// The priority that carried the port is gone when the packet leaves.
 	if out := ruleset(t, tp); !strings.Contains(out, "table bridge routerd-ip") {
 		t.Fatalf("no bridge table:\n%s", out)
+	}
+	// Forwarded packets: the port rides on the packet mark through routing, beside a
+	// packet mark mangle set, to filter forward (and a custom chain reached from it).
+	r.run(t, `/ip firewall raw remove [find]
+/ip firewall mangle add chain=prerouting protocol=icmp action=mark-packet new-packet-mark=pm passthrough=yes
+/ip firewall filter add chain=forward action=jump jump-target=fromports
+/ip firewall filter add chain=fromports in-bridge-port=p2 packet-mark=pm protocol=icmp action=drop comment=fwd-p2`)
+	if !tp.ping(h1, "198.19.2.2") {
+		t.Fatalf("forward in-bridge-port=p2: h1 did not reach the server\n%s", ruleset(t, tp))
+	}
+	if tp.ping(h2, "198.19.2.2") {
+		t.Fatalf("forward in-bridge-port=p2: h2 reached the server\n%s", ruleset(t, tp))
+	}
+	if n := r.counter(t, "/ip firewall filter", "fwd-p2"); n == 0 {
+		t.Error("the forward in-bridge-port rule counted nothing")
+	}
+	// A list of ports: p1 and p2 are one class, so both are dropped; !list lets both pass
+	// and the server (which entered no bridge) is matched by the negation.
+	r.e.passMu.Lock()
+	r.e.opts.IfLists = func(name string) []string { // the link engine's part
+		if name == "ports" {
+			return []string{"p1", "p2"}
+		}
+		return nil
+	}
+	r.e.passMu.Unlock()
+	r.run(t, `/ip firewall filter set [find comment=fwd-p2] in-bridge-port-list=ports !in-bridge-port`)
+	if tp.ping(h1, "198.19.2.2") || tp.ping(h2, "198.19.2.2") {
+		t.Fatalf("forward in-bridge-port-list=ports: a ping passed\n%s", ruleset(t, tp))
+	}
+	// !ports: the requests entering through the ports pass; the server's replies, which
+	// entered through no bridge port, are what it drops.
+	r.run(t, `/ip firewall filter set [find comment=fwd-p2] in-bridge-port-list=!ports dst-address=198.19.2.2`)
+	if !tp.ping(h1, "198.19.2.2") {
+		t.Fatalf("forward in-bridge-port-list=!ports dst-address=server: h1 did not reach the server\n%s", ruleset(t, tp))
+	}
+	r.run(t, `/ip firewall filter set [find comment=fwd-p2] !dst-address src-address=198.19.2.2`)
+	if tp.ping(h1, "198.19.2.2") {
+		t.Fatalf("forward in-bridge-port-list=!ports src-address=server: the reply passed\n%s", ruleset(t, tp))
 	}
 	if _, err := r.try(`/ip firewall filter add chain=forward out-bridge-port=p1 action=drop`); err == nil ||
 		!strings.Contains(err.Error(), "chosen after the ip firewall") {

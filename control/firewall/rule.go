@@ -229,10 +229,10 @@ func checkHook(r *Rule, builtin string) error {
 	if outOnly && (p["in-interface"] != "" || p["in-interface-list"] != "") {
 		return fmt.Errorf("failure: incoming interface matching not possible in %s chain", builtin)
 	}
-	if (p["in-bridge-port"] != "" || p["in-bridge-port-list"] != "") && !inOnly {
-		// The port rides on the packet's priority (bridgePortBase), which the kernel's
-		// forwarding sets anew from the TOS, and a packet routerd sends has no port.
-		return fmt.Errorf("failure: in-bridge-port matching possible only in prerouting, input and dstnat chains (the kernel's forwarding drops what carries the port)")
+	if (p["in-bridge-port"] != "" || p["in-bridge-port-list"] != "") && !inOnly && builtin != "forward" {
+		// The port rides on the packet mark (bridgePortShift), which routerd's own
+		// packets never carry; RouterOS matches no port in these chains either.
+		return fmt.Errorf("failure: incoming bridge port matching not possible in %s chain", builtin)
 	}
 	if p["src-mac-address"] != "" && outOnly {
 		return fmt.Errorf("failure: src-mac-address matching possible only in prerouting, input and forward chains")
@@ -274,12 +274,17 @@ func checkHook(r *Rule, builtin string) error {
 
 // Mark numbers. RouterOS marks are names; the kernel's are numbers. The packet mark
 // carries the routing mark in its high 12 bits (routing.MarkMask: the routing table's
-// mark, matched by policy routing's fwmark rules) and the packet mark in the low 20 bits.
+// mark, matched by policy routing's fwmark rules), the class of the bridge port the
+// packet entered through in bits 16-19 (BridgePortMarkMask, see bridgePortShift) and the
+// packet mark in the low 16 bits (PacketMarkBits).
 // Connection marks use the whole 32-bit conntrack mark. Packet and connection mark names
 // map to numbers by hash, so the numbers survive restarts (conntrack keeps its marks).
 const (
-	RoutingMarkMask = routing.MarkMask
-	PacketMarkMask  = ^uint32(routing.MarkMask)
+	RoutingMarkMask    = routing.MarkMask
+	BridgePortMarkMask = 0x000f0000
+	PacketMarkMask     = ^uint32(routing.MarkMask) &^ BridgePortMarkMask
+	// PacketMarkBits is the width of the packet-mark part of the packet mark.
+	PacketMarkBits = 16
 )
 
 // NameMark returns the number of a mark name within bits bits (never 0: 0 is no-mark).
@@ -308,9 +313,6 @@ const (
 
 // ConnMark is the conntrack mark number of a connection-mark name (0 for no-mark).
 func ConnMark(name string) uint32 { return NameMark(name, 31) }
-
-// packetMarkBits is the width of the packet-mark part of the packet mark.
-const packetMarkBits = routing.MarkShift
 
 // limit is a parsed limit= value: rate per unit and burst.
 type limit struct {

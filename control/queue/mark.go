@@ -9,13 +9,12 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/routerd/routerd/control/firewall"
-	"github.com/routerd/routerd/control/routing"
 )
 
 // markOf is the number the firewall's mangle gives a packet-mark name (its low bits of
 // the packet mark), and the mask of those bits.
 func markOf(name string) (uint32, uint32) {
-	return firewall.NameMark(name, routing.MarkShift), firewall.PacketMarkMask
+	return firewall.NameMark(name, firewall.PacketMarkBits), firewall.PacketMarkMask
 }
 
 // Offsets in struct __sk_buff.
