@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,8 +39,11 @@ func (e *Engine) applyBridges(cfg *config) {
 				continue
 			}
 			if err := e.h.LinkSetAlias(br, ownerAlias); err != nil {
-				e.h.LinkDel(br)
-				e.setState("/interface/bridge", it.ID, false, "cannot mark bridge: "+err.Error(), nil)
+				reason := "cannot mark bridge: " + err.Error()
+				if derr := e.h.LinkDel(br); derr != nil {
+					reason += "; left unmarked: " + derr.Error()
+				}
+				e.setState("/interface/bridge", it.ID, false, reason, nil)
 				continue
 			}
 			var err error
@@ -84,8 +89,8 @@ func (e *Engine) applyBridges(cfg *config) {
 				}
 			}
 			mode := mcastRouterModes[orDefault(it.MulticastRouter, "temporary-query")]
-			if cur, err := bridgeMcastRouter(b.Index); err != nil || cur != mode {
-				if err := setBridgeMcastRouter(b.Index, mode); err != nil {
+			if cur, err := e.h.BridgeMcastRouter(b.Index); err != nil || cur != mode {
+				if err := e.h.SetBridgeMcastRouter(b.Index, mode); err != nil {
 					e.setState("/interface/bridge", it.ID, false, "multicast-router: "+err.Error(), nil)
 					continue
 				}
@@ -105,7 +110,10 @@ func (e *Engine) applyBridges(cfg *config) {
 	}
 	for name, l := range links {
 		if l.Type() == "bridge" && owned(l) && !want[name] {
-			e.h.LinkDel(l)
+			// No item is left to show it on.
+			if err := e.h.LinkDel(l); err != nil {
+				slog.Warn("link: removing bridge", "bridge", name, "err", err)
+			}
 		}
 	}
 }
@@ -131,7 +139,11 @@ func (e *Engine) applyVlans(cfg *config) {
 		if ok {
 			v := l.(*netlink.Vlan)
 			if v.VlanId != vid || v.ParentIndex != parent.Attrs().Index {
-				e.h.LinkDel(l) // the kernel cannot change either: recreate
+				// The kernel cannot change either: recreate.
+				if err := e.h.LinkDel(l); err != nil {
+					e.setState("/interface/vlan", it.ID, false, "cannot recreate vlan: "+err.Error(), nil)
+					continue
+				}
 				ok = false
 			}
 		}
@@ -146,7 +158,14 @@ func (e *Engine) applyVlans(cfg *config) {
 				e.setState("/interface/vlan", it.ID, false, reason, nil)
 				continue
 			}
-			e.h.LinkSetAlias(v, ownerAlias)
+			if err := e.h.LinkSetAlias(v, ownerAlias); err != nil {
+				reason := "cannot mark vlan: " + err.Error()
+				if derr := e.h.LinkDel(v); derr != nil {
+					reason += "; left unmarked: " + derr.Error()
+				}
+				e.setState("/interface/vlan", it.ID, false, reason, nil)
+				continue
+			}
 			var err error
 			if l, err = e.h.LinkByName(name); err != nil {
 				e.setState("/interface/vlan", it.ID, false, err.Error(), nil)
@@ -161,7 +180,9 @@ func (e *Engine) applyVlans(cfg *config) {
 	}
 	for name, l := range links {
 		if l.Type() == "vlan" && owned(l) && !want[name] {
-			e.h.LinkDel(l)
+			if err := e.h.LinkDel(l); err != nil {
+				slog.Warn("link: removing vlan", "vlan", name, "err", err)
+			}
 		}
 	}
 }
@@ -183,7 +204,7 @@ func orDefault(v, def string) string {
 // invalid rather than forwarding where its configuration says it must not.
 func (e *Engine) applyPorts(cfg *config) {
 	links := e.links()
-	isolated, err := portIsolation()
+	isolated, err := e.h.PortIsolation()
 	if err != nil {
 		slog.Warn("link: reading bridge port flags", "err", err)
 	}
@@ -245,7 +266,9 @@ func (e *Engine) applyPorts(cfg *config) {
 	}
 	for name, l := range links {
 		if m := l.Attrs().MasterIndex; m != 0 && ownedIdx[m] && !want[name] {
-			e.h.LinkSetNoMaster(l)
+			if err := e.h.LinkSetNoMaster(l); err != nil {
+				slog.Warn("link: releasing bridge port", "port", name, "err", err)
+			}
 		}
 	}
 }
@@ -259,6 +282,9 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 	links := e.links()
 	current, err := e.h.BridgeVlanList()
 	if err != nil {
+		for _, v := range cfg.bvlans {
+			e.setState("/interface/bridge/vlan", v.ID, false, "cannot read the bridges' VLAN tables: "+err.Error(), nil)
+		}
 		return
 	}
 	for _, bi := range cfg.bridges {
@@ -344,7 +370,8 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 		// kernel without bridge VLAN filtering refuses every VLAN (EOPNOTSUPP), and the
 		// entries must not show ports as current as if they were applied.
 		var vlanErr error
-		for ix, want := range desired {
+		for _, ix := range slices.Sorted(maps.Keys(desired)) { // in order: a plan tests can read
+			want := desired[ix]
 			l := linkByIndex(links, ix)
 			if l == nil {
 				continue
@@ -356,7 +383,9 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 			}
 			for vid := range have {
 				if _, ok := want[vid]; !ok {
-					e.h.BridgeVlanDel(l, vid, false, false, self, !self)
+					if err := e.h.BridgeVlanDel(l, vid, false, false, self, !self); err != nil && vlanErr == nil {
+						vlanErr = err
+					}
 				}
 			}
 			for _, vid := range sortedVids(want) {

@@ -241,7 +241,7 @@ func (e *Engine) watchMdb(ctx context.Context) {
 // no protocol for those).
 func (e *Engine) applyMdb(cfg *config) {
 	const path = "/interface/bridge/mdb"
-	current, err := mdbDump()
+	current, err := e.h.MdbList()
 	if err != nil {
 		for _, it := range cfg.mdbs {
 			e.setState(path, it.ID, false, "cannot read the multicast database: "+err.Error(), nil)
@@ -295,7 +295,7 @@ func (e *Engine) applyMdb(cfg *config) {
 				}
 				continue
 			}
-			if err := mdbChange(unix.RTM_NEWMDB, ent); err != nil && !errors.Is(err, unix.EEXIST) {
+			if err := e.h.MdbAdd(ent); err != nil && !errors.Is(err, unix.EEXIST) {
 				problems = append(problems, fmt.Sprintf("cannot add %s on %s: %v", group, name, err))
 				continue
 			}
@@ -313,7 +313,7 @@ func (e *Engine) applyMdb(cfg *config) {
 		if want[k] || !ours {
 			continue
 		}
-		if err := mdbChange(unix.RTM_DELMDB, c); err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := e.h.MdbDel(c); err != nil && !errors.Is(err, unix.ENOENT) {
 			slog.Warn("link: removing mdb entry", "group", c.Group, "err", err)
 			continue
 		}

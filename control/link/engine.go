@@ -47,7 +47,7 @@ var paths = []string{IfacePath, etherPathMenu, bridgePath, portPath, bridgeVlanP
 type Engine struct {
 	ex *control.Executor
 	eh *engine.Handle
-	h  *netlink.Handle
+	h  Kernel // the real kernel (NewKernel) unless a test set a fake
 
 	mdbHost map[mdbKey]bool // host entries added in this run (Reconcile only)
 
@@ -81,7 +81,7 @@ func (e *Engine) Spec() engine.Spec {
 // until ctx ends. Overlays and hiders other engines offer (link.Overlay, link.Hider)
 // are looked up whenever rows are built.
 func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
-	h, err := netlink.NewHandle()
+	h, err := NewKernel()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
@@ -194,6 +194,10 @@ func LoopbackUp(h *netlink.Handle) error {
 	if h == nil {
 		h = &netlink.Handle{}
 	}
+	return loopbackUp(netlinkKernel{h})
+}
+
+func loopbackUp(h Kernel) error {
 	l, err := h.LinkByName("lo")
 	if err != nil {
 		return fmt.Errorf("loopback: %w", err)
@@ -214,7 +218,7 @@ func (e *Engine) keepLoopbackUp(cfg *config) {
 			return
 		}
 	}
-	if err := LoopbackUp(e.h); err != nil {
+	if err := loopbackUp(e.h); err != nil {
 		slog.Warn("link: keeping loopback up", "err", err)
 	}
 }

@@ -95,12 +95,21 @@ func (e *Engine) applyEthers(cfg *config) {
 		if l.Attrs().Name != want {
 			// The kernel renames only links that are down; applyLinkSettings brings it
 			// back up below.
-			if err := e.h.LinkSetDown(l); err != nil {
-				e.setState(etherPath, it.ID, false, "cannot rename: "+err.Error(), nil)
-				continue
+			up := l.Attrs().Flags&net.FlagUp != 0
+			if up {
+				if err := e.h.LinkSetDown(l); err != nil {
+					e.setState(etherPath, it.ID, false, "cannot rename: "+err.Error(), nil)
+					continue
+				}
 			}
 			if err := e.h.LinkSetName(l, want); err != nil {
-				e.setState(etherPath, it.ID, false, "cannot rename to "+want+": "+err.Error(), nil)
+				reason := "cannot rename to " + want + ": " + err.Error()
+				if up { // not left down under its old name
+					if err := e.h.LinkSetUp(l); err != nil {
+						reason += "; left down: " + err.Error()
+					}
+				}
+				e.setState(etherPath, it.ID, false, reason, nil)
 				continue
 			}
 			var err error

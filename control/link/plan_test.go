@@ -1,0 +1,615 @@
+package link
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
+)
+
+// fakeKernel is an in-memory kernel for the link engine's plan: links with their types,
+// bridge VLAN tables, port isolation, multicast-router modes and multicast databases.
+// Every call that would change the kernel is recorded in writes, as "verb link args";
+// a write named in fail is refused with that error (and recorded with " (failed)").
+type fakeKernel struct {
+	mu       sync.Mutex
+	links    map[int]netlink.Link
+	vlans    map[int32][]*nl.BridgeVlanInfo
+	isolated map[int]bool
+	mrouter  map[int]uint8
+	mdb      []mdbEntry
+	next     int
+	writes   []string
+	fail     map[string]error
+}
+
+func newFakeKernel() *fakeKernel {
+	k := &fakeKernel{links: map[int]netlink.Link{}, vlans: map[int32][]*nl.BridgeVlanInfo{},
+		isolated: map[int]bool{}, mrouter: map[int]uint8{}, fail: map[string]error{}, next: 1}
+	k.put(&netlink.Device{LinkAttrs: attrsOf("lo", "", true)})
+	return k
+}
+
+func attrsOf(name, alias string, up bool) netlink.LinkAttrs {
+	a := netlink.NewLinkAttrs()
+	a.Name, a.Alias, a.MTU, a.EncapType = name, alias, 1500, "ether"
+	if up {
+		a.Flags = net.FlagUp
+	}
+	return a
+}
+
+// put adds a link as the kernel would have it, with a fresh index and MAC address.
+func (k *fakeKernel) put(l netlink.Link) int {
+	a := l.Attrs()
+	a.Index = k.next
+	if a.HardwareAddr == nil {
+		a.HardwareAddr = net.HardwareAddr{2, 0, 0, 0, 0, byte(k.next)}
+	}
+	k.links[a.Index] = l
+	k.next++
+	return a.Index
+}
+
+// ether adds an ethernet port, up.
+func (k *fakeKernel) ether(name string) int {
+	return k.put(&netlink.Device{LinkAttrs: attrsOf(name, "", true)})
+}
+
+func clone(l netlink.Link) netlink.Link {
+	switch v := l.(type) {
+	case *netlink.Device:
+		c := *v
+		return &c
+	case *netlink.Bridge:
+		c := *v
+		return &c
+	case *netlink.Vlan:
+		c := *v
+		return &c
+	}
+	panic(fmt.Sprintf("fake kernel: link type %T", l))
+}
+
+func (k *fakeKernel) byName(name string) (netlink.Link, bool) {
+	for _, l := range k.links {
+		if l.Attrs().Name == name {
+			return l, true
+		}
+	}
+	return nil, false
+}
+
+func (k *fakeKernel) nameOf(index int) string {
+	if l, ok := k.links[index]; ok {
+		return l.Attrs().Name
+	}
+	return fmt.Sprint(index)
+}
+
+// write records one change and says whether the test refuses it.
+func (k *fakeKernel) write(format string, a ...any) error {
+	w := fmt.Sprintf(format, a...)
+	if err := k.fail[w]; err != nil {
+		k.writes = append(k.writes, w+" (failed)")
+		return err
+	}
+	k.writes = append(k.writes, w)
+	return nil
+}
+
+func (k *fakeKernel) takeWrites() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w := k.writes
+	k.writes = nil
+	return w
+}
+
+func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []netlink.Link
+	for _, l := range k.links {
+		out = append(out, clone(l))
+	}
+	return out, nil
+}
+
+func (k *fakeKernel) LinkByName(name string) (netlink.Link, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if l, ok := k.byName(name); ok {
+		return clone(l), nil
+	}
+	return nil, unix.ENODEV
+}
+
+func (k *fakeKernel) QdiscList(netlink.Link) ([]netlink.Qdisc, error) { return nil, nil }
+
+func (k *fakeKernel) BridgeVlanList() (map[int32][]*nl.BridgeVlanInfo, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := map[int32][]*nl.BridgeVlanInfo{}
+	for ix, vs := range k.vlans {
+		out[ix] = slices.Clone(vs)
+	}
+	return out, nil
+}
+
+func (k *fakeKernel) BridgeMcastRouter(index int) (uint8, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.mrouter[index], nil
+}
+
+func (k *fakeKernel) PortIsolation() (map[int]bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := map[int]bool{}
+	for ix, on := range k.isolated {
+		out[ix] = on
+	}
+	return out, nil
+}
+
+func (k *fakeKernel) MdbList() ([]mdbEntry, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.mdb), nil
+}
+
+func (k *fakeKernel) LinkAdd(l netlink.Link) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	name := l.Attrs().Name
+	if _, dup := k.byName(name); dup {
+		return unix.EEXIST
+	}
+	var err error
+	switch v := l.(type) {
+	case *netlink.Bridge:
+		if err = k.write("add bridge %s", name); err == nil {
+			c := *v
+			c.LinkAttrs = attrsOf(name, "", false)
+			off := false
+			c.VlanFiltering = &off
+			ix := k.put(&c)
+			k.mrouter[ix] = 1 // the kernel's default: temporary-query
+			// default_pvid: the bridge itself joins VLAN 1, untagged.
+			k.vlans[int32(ix)] = []*nl.BridgeVlanInfo{{Flags: nl.BRIDGE_VLAN_INFO_PVID | nl.BRIDGE_VLAN_INFO_UNTAGGED, Vid: 1}}
+		}
+	case *netlink.Vlan:
+		if err = k.write("add vlan %s id %d on %s", name, v.VlanId, k.nameOf(v.ParentIndex)); err == nil {
+			c := *v
+			c.LinkAttrs = attrsOf(name, "", false)
+			c.ParentIndex = v.ParentIndex
+			k.put(&c)
+		}
+	default:
+		err = k.write("add %s %s", l.Type(), name)
+	}
+	return err
+}
+
+// change applies fn to the link l names (by index) when the write is not refused.
+func (k *fakeKernel) change(l netlink.Link, fn func(cur netlink.Link), format string, a ...any) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur, ok := k.links[l.Attrs().Index]
+	if l.Attrs().Index == 0 { // as netlink's ensureIndex: a link not read back is found by name
+		cur, ok = k.byName(l.Attrs().Name)
+	}
+	if !ok {
+		return unix.ENODEV
+	}
+	if err := k.write(format, a...); err != nil {
+		return err
+	}
+	if fn != nil {
+		fn(cur)
+	}
+	return nil
+}
+
+func (k *fakeKernel) LinkDel(l netlink.Link) error {
+	return k.change(l, func(c netlink.Link) {
+		ix := c.Attrs().Index
+		delete(k.links, ix)
+		delete(k.vlans, int32(ix))
+	}, "del %s", l.Attrs().Name)
+}
+
+func (k *fakeKernel) LinkSetUp(l netlink.Link) error {
+	return k.change(l, func(c netlink.Link) { c.Attrs().Flags |= net.FlagUp }, "up %s", l.Attrs().Name)
+}
+
+func (k *fakeKernel) LinkSetDown(l netlink.Link) error {
+	return k.change(l, func(c netlink.Link) { c.Attrs().Flags &^= net.FlagUp }, "down %s", l.Attrs().Name)
+}
+
+func (k *fakeKernel) LinkSetName(l netlink.Link, name string) error {
+	return k.change(l, func(c netlink.Link) { c.Attrs().Name = name }, "rename %s %s", l.Attrs().Name, name)
+}
+
+func (k *fakeKernel) LinkSetMTU(l netlink.Link, mtu int) error {
+	return k.change(l, func(c netlink.Link) { c.Attrs().MTU = mtu }, "mtu %s %d", l.Attrs().Name, mtu)
+}
+
+func (k *fakeKernel) LinkSetHardwareAddr(l netlink.Link, hw net.HardwareAddr) error {
+	return k.change(l, func(c netlink.Link) { c.Attrs().HardwareAddr = hw }, "mac %s %s", l.Attrs().Name, hw)
+}
+
+func (k *fakeKernel) LinkSetAlias(l netlink.Link, alias string) error {
+	return k.change(l, func(c netlink.Link) { c.Attrs().Alias = alias }, "alias %s %s", l.Attrs().Name, alias)
+}
+
+func (k *fakeKernel) LinkSetMaster(l, master netlink.Link) error {
+	mi := master.Attrs().Index
+	return k.change(l, func(c netlink.Link) {
+		c.Attrs().MasterIndex = mi
+		k.vlans[int32(c.Attrs().Index)] = []*nl.BridgeVlanInfo{{Flags: nl.BRIDGE_VLAN_INFO_PVID | nl.BRIDGE_VLAN_INFO_UNTAGGED, Vid: 1}}
+	}, "master %s %s", l.Attrs().Name, master.Attrs().Name)
+}
+
+func (k *fakeKernel) LinkSetNoMaster(l netlink.Link) error {
+	return k.change(l, func(c netlink.Link) {
+		c.Attrs().MasterIndex = 0
+		delete(k.vlans, int32(c.Attrs().Index))
+	}, "nomaster %s", l.Attrs().Name)
+}
+
+func (k *fakeKernel) LinkSetIsolated(l netlink.Link, on bool) error {
+	return k.change(l, func(c netlink.Link) { k.isolated[c.Attrs().Index] = on }, "isolated %s %v", l.Attrs().Name, on)
+}
+
+func (k *fakeKernel) BridgeSetVlanFiltering(l netlink.Link, on bool) error {
+	return k.change(l, func(c netlink.Link) { c.(*netlink.Bridge).VlanFiltering = &on }, "vlan-filtering %s %v", l.Attrs().Name, on)
+}
+
+func (k *fakeKernel) BridgeSetMcastSnoop(l netlink.Link, on bool) error {
+	return k.change(l, func(c netlink.Link) { c.(*netlink.Bridge).MulticastSnooping = &on }, "igmp-snooping %s %v", l.Attrs().Name, on)
+}
+
+func vlanWrite(verb string, l netlink.Link, vid uint16, pvid, untagged, self bool) string {
+	w := fmt.Sprintf("%s %s %d", verb, l.Attrs().Name, vid)
+	if pvid {
+		w += " pvid"
+	}
+	if untagged {
+		w += " untagged"
+	}
+	if self {
+		w += " self"
+	}
+	return w
+}
+
+func (k *fakeKernel) BridgeVlanAdd(l netlink.Link, vid uint16, pvid, untagged, self, master bool) error {
+	ix := int32(l.Attrs().Index)
+	return k.change(l, func(netlink.Link) {
+		var f uint16
+		if pvid {
+			f |= nl.BRIDGE_VLAN_INFO_PVID
+			for _, v := range k.vlans[ix] {
+				v.Flags &^= nl.BRIDGE_VLAN_INFO_PVID
+			}
+		}
+		if untagged {
+			f |= nl.BRIDGE_VLAN_INFO_UNTAGGED
+		}
+		k.vlans[ix] = slices.DeleteFunc(k.vlans[ix], func(v *nl.BridgeVlanInfo) bool { return v.Vid == vid })
+		k.vlans[ix] = append(k.vlans[ix], &nl.BridgeVlanInfo{Flags: f, Vid: vid})
+	}, "%s", vlanWrite("vlan-add", l, vid, pvid, untagged, self))
+}
+
+func (k *fakeKernel) BridgeVlanDel(l netlink.Link, vid uint16, pvid, untagged, self, master bool) error {
+	ix := int32(l.Attrs().Index)
+	return k.change(l, func(netlink.Link) {
+		k.vlans[ix] = slices.DeleteFunc(k.vlans[ix], func(v *nl.BridgeVlanInfo) bool { return v.Vid == vid })
+	}, "%s", vlanWrite("vlan-del", l, vid, false, false, self))
+}
+
+func (k *fakeKernel) SetBridgeMcastRouter(index int, mode uint8) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.write("multicast-router %s %d", k.nameOf(index), mode); err != nil {
+		return err
+	}
+	k.mrouter[index] = mode
+	return nil
+}
+
+func (k *fakeKernel) MdbAdd(e mdbEntry) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.write("mdb-add %s %s %s", k.nameOf(e.Bridge), k.nameOf(e.Port), e.Group); err != nil {
+		return err
+	}
+	if e.Port != e.Bridge {
+		e.Proto = mdbProto
+	}
+	k.mdb = append(k.mdb, e)
+	return nil
+}
+
+func (k *fakeKernel) MdbDel(e mdbEntry) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.write("mdb-del %s %s %s", k.nameOf(e.Bridge), k.nameOf(e.Port), e.Group); err != nil {
+		return err
+	}
+	k.mdb = slices.DeleteFunc(k.mdb, func(m mdbEntry) bool { return m.key() == e.key() })
+	return nil
+}
+
+func (k *fakeKernel) Close() {}
+
+var _ Kernel = (*fakeKernel)(nil)
+
+// planRig is the link engine over a fake kernel, with a real executor, store and the
+// engine's own commands and name checks.
+type planRig struct {
+	e  *Engine
+	k  *fakeKernel
+	ex *control.Executor
+}
+
+func newPlanRig(t *testing.T, k *fakeKernel) *planRig {
+	t.Helper()
+	r := &planRig{e: New(), k: k, ex: controltest.New(t)}
+	r.e.ex, r.e.h = r.ex, k
+	for ix, l := range k.links { // what the link events would have told
+		r.e.byName[l.Attrs().Name], r.e.byIndex[ix] = ix, l.Attrs().Name
+	}
+	r.ex.Provide(IfacePath, r.e.ifaceRows)
+	r.ex.Provide(etherPathMenu, r.e.etherRows)
+	r.ex.ProvideNames(IfacePath, r.e.hasLink)
+	r.e.registerCommands()
+	return r
+}
+
+func (r *planRig) exec(t *testing.T, line string) {
+	t.Helper()
+	path, rest, _ := strings.Cut(line, " ")
+	words := strings.Fields(rest)
+	s := &control.Sentence{Path: path, Cmd: words[0]}
+	for _, a := range words[1:] {
+		n, v, ok := strings.Cut(a, "=")
+		if !ok {
+			n, v = "numbers", a
+		}
+		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
+	}
+	if _, err := r.ex.Exec(context.Background(), nil, s); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+}
+
+func (r *planRig) reconcile(t *testing.T) []string {
+	t.Helper()
+	if err := r.e.Reconcile(context.Background()); err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	return r.k.takeWrites()
+}
+
+// state is the state of the item of path whose name (or interface=, for unnamed items)
+// is name.
+func (r *planRig) state(t *testing.T, path, name string) control.ItemState {
+	t.Helper()
+	its, err := r.ex.Items(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range its {
+		if it.Props["name"] == name || (it.Props["name"] == "" && it.Props["interface"] == name) {
+			st, _ := r.ex.State.Get(path, it.ID)
+			return st
+		}
+	}
+	t.Fatalf("no %s item %s", path, name)
+	return control.ItemState{}
+}
+
+// TestPlan: desired items (commands) over an observed kernel give exactly the planned
+// writes; the next pass writes nothing (or retries exactly what failed); a kernel error
+// marks the item invalid with the kernel's reason.
+func TestPlan(t *testing.T) {
+	owned := func(k *fakeKernel, l netlink.Link) { l.Attrs().Alias = ownerAlias; k.put(l) }
+	for _, tc := range []struct {
+		name  string
+		setup func(k *fakeKernel)
+		cmds  []string
+		fail  map[string]error
+		want  []string
+		again []string // the second pass' writes (nil: none)
+		// state: path|name → a substring of the item's status ("" applied, not invalid)
+		state map[string]string
+	}{{
+		name:  "bridge with a port",
+		setup: func(k *fakeKernel) { k.ether("ether1"); k.ether("ether2") },
+		cmds:  []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2"},
+		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1"},
+		state: map[string]string{"/interface/bridge|bridge1": "", "/interface/bridge/port|ether2": ""},
+	}, {
+		name:  "nothing configured changes nothing",
+		setup: func(k *fakeKernel) { k.ether("ether1") },
+	}, {
+		name:  "mtu and disable an existing port",
+		setup: func(k *fakeKernel) { k.ether("ether1") },
+		cmds:  []string{"/interface set ether1 mtu=1400 disabled=yes"},
+		want:  []string{"mtu ether1 1400", "down ether1"},
+		state: map[string]string{"/interface|ether1": ""},
+	}, {
+		name:  "rename an ethernet port",
+		setup: func(k *fakeKernel) { k.ether("ether1") },
+		cmds:  []string{"/interface/ethernet set ether1 name=wan"},
+		want:  []string{"down ether1", "rename ether1 wan", "up wan"},
+		state: map[string]string{"/interface/ethernet|wan": ""},
+	}, {
+		name:  "vlan on a port",
+		setup: func(k *fakeKernel) { k.ether("ether1") },
+		cmds:  []string{"/interface/vlan add name=vlan10 vlan-id=10 interface=ether1"},
+		want:  []string{"add vlan vlan10 id 10 on ether1", "alias vlan10 routerd", "up vlan10"},
+		state: map[string]string{"/interface/vlan|vlan10": ""},
+	}, {
+		name: "vlan id changed behind routerd's back: recreated",
+		setup: func(k *fakeKernel) {
+			p := k.ether("ether1")
+			v := &netlink.Vlan{LinkAttrs: attrsOf("vlan10", "", true), VlanId: 20}
+			v.ParentIndex = p
+			owned(k, v)
+		},
+		cmds: []string{"/interface/vlan add name=vlan10 vlan-id=10 interface=ether1"},
+		want: []string{"del vlan10", "add vlan vlan10 id 10 on ether1", "alias vlan10 routerd", "up vlan10"},
+	}, {
+		name: "stale bridge of routerd removed, foreign bridge kept",
+		setup: func(k *fakeKernel) {
+			owned(k, &netlink.Bridge{LinkAttrs: attrsOf("bridge9", "", true)})
+			k.put(&netlink.Bridge{LinkAttrs: attrsOf("docker0", "", true)})
+		},
+		want: []string{"del bridge9"},
+	}, {
+		name:  "a foreign link has the bridge's name",
+		setup: func(k *fakeKernel) { k.put(&netlink.Bridge{LinkAttrs: attrsOf("bridge1", "", true)}) },
+		cmds:  []string{"/interface/bridge add name=bridge1"},
+		state: map[string]string{"/interface/bridge|bridge1": "a link named bridge1 exists that routerd did not create"},
+	}, {
+		name: "bridge options",
+		setup: func(k *fakeKernel) {
+			k.ether("ether2")
+			k.ether("ether3")
+		},
+		cmds: []string{"/interface/bridge add name=bridge1 igmp-snooping=yes multicast-router=permanent",
+			"/interface/bridge/port add bridge=bridge1 interface=ether2 horizon=1",
+			"/interface/bridge/port add bridge=bridge1 interface=ether3 horizon=2"},
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "multicast-router bridge1 2", "up bridge1",
+			"master ether2 bridge1", "isolated ether2 true"},
+		state: map[string]string{"/interface/bridge/port|ether3": "horizon 2 cannot be applied"},
+	}, {
+		name:  "bridge vlan filtering with a tagged port",
+		setup: func(k *fakeKernel) { k.ether("ether2") },
+		cmds: []string{"/interface/bridge add name=bridge1 vlan-filtering=yes",
+			"/interface/bridge/port add bridge=bridge1 interface=ether2",
+			"/interface/bridge/vlan add bridge=bridge1 vlan-ids=10 tagged=bridge1,ether2"},
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "vlan-filtering bridge1 true", "up bridge1",
+			"master ether2 bridge1", "vlan-add ether2 10", "vlan-add bridge1 10 self"},
+		state: map[string]string{"/interface/bridge/vlan|": ""},
+	}, {
+		name:  "mdb entry on a port",
+		setup: func(k *fakeKernel) { k.ether("ether2") },
+		cmds: []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2",
+			"/interface/bridge/mdb add bridge=bridge1 group=239.1.1.1 ports=ether2"},
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1",
+			"mdb-add bridge1 ether2 239.1.1.1"},
+	}, {
+		name:  "kernel refuses the bridge",
+		setup: func(k *fakeKernel) {},
+		cmds:  []string{"/interface/bridge add name=bridge1"},
+		fail:  map[string]error{"add bridge bridge1": unix.EPERM},
+		want:  []string{"add bridge bridge1 (failed)"},
+		again: []string{"add bridge bridge1 (failed)"},
+		state: map[string]string{"/interface/bridge|bridge1": "cannot create bridge: operation not permitted"},
+	}, {
+		name:  "kernel refuses to mark the bridge: removed again",
+		setup: func(k *fakeKernel) {},
+		cmds:  []string{"/interface/bridge add name=bridge1"},
+		fail:  map[string]error{"alias bridge1 routerd": unix.EPERM},
+		want:  []string{"add bridge bridge1", "alias bridge1 routerd (failed)", "del bridge1"},
+		again: []string{"add bridge bridge1", "alias bridge1 routerd (failed)", "del bridge1"},
+		state: map[string]string{"/interface/bridge|bridge1": "cannot mark bridge: operation not permitted"},
+	}, {
+		name:  "kernel refuses the mtu",
+		setup: func(k *fakeKernel) { k.ether("ether1") },
+		cmds:  []string{"/interface set ether1 mtu=9000"},
+		fail:  map[string]error{"mtu ether1 9000": unix.EINVAL},
+		want:  []string{"mtu ether1 9000 (failed)"},
+		again: []string{"mtu ether1 9000 (failed)"},
+		state: map[string]string{"/interface|ether1": "could not set mtu 9000: invalid argument"},
+	}, {
+		name:  "kernel without 8021q",
+		setup: func(k *fakeKernel) { k.ether("ether1") },
+		cmds:  []string{"/interface/vlan add name=vlan10 vlan-id=10 interface=ether1"},
+		fail:  map[string]error{"add vlan vlan10 id 10 on ether1": unix.EOPNOTSUPP},
+		want:  []string{"add vlan vlan10 id 10 on ether1 (failed)"},
+		again: []string{"add vlan vlan10 id 10 on ether1 (failed)"},
+		state: map[string]string{"/interface/vlan|vlan10": "VLAN interfaces are not supported by this kernel"},
+	}, {
+		name:  "kernel without bridge vlan filtering",
+		setup: func(k *fakeKernel) {},
+		cmds:  []string{"/interface/bridge add name=bridge1 vlan-filtering=yes"},
+		fail:  map[string]error{"vlan-filtering bridge1 true": unix.EOPNOTSUPP},
+		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "vlan-filtering bridge1 true (failed)"},
+		again: []string{"vlan-filtering bridge1 true (failed)"},
+		state: map[string]string{"/interface/bridge|bridge1": "vlan-filtering is not supported by this kernel"},
+	}, {
+		name:  "kernel refuses the rename",
+		setup: func(k *fakeKernel) { k.ether("ether1") },
+		cmds:  []string{"/interface/ethernet set ether1 name=wan"},
+		fail:  map[string]error{"rename ether1 wan": unix.EBUSY},
+		want:  []string{"down ether1", "rename ether1 wan (failed)", "up ether1"},
+		again: []string{"down ether1", "rename ether1 wan (failed)", "up ether1"},
+		state: map[string]string{"/interface/ethernet|wan": "cannot rename to wan: device or resource busy"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newFakeKernel()
+			tc.setup(k)
+			r := newPlanRig(t, k)
+			for _, c := range tc.cmds {
+				r.exec(t, c)
+			}
+			k.takeWrites()
+			k.fail = tc.fail
+			if got := r.reconcile(t); !slices.Equal(got, tc.want) {
+				t.Errorf("first pass wrote\n  %q\nwant\n  %q", got, tc.want)
+			}
+			if got := r.reconcile(t); !slices.Equal(got, tc.again) {
+				t.Errorf("second pass wrote\n  %q\nwant\n  %q", got, tc.again)
+			}
+			for key, want := range tc.state {
+				path, name, _ := strings.Cut(key, "|")
+				st := r.state(t, path, name)
+				if want == "" && (st.Invalid || st.Status != "") {
+					t.Errorf("%s %s: %+v, want applied", path, name, st)
+				}
+				if want != "" && (!st.Invalid || !strings.Contains(st.Status, want)) {
+					t.Errorf("%s %s: %+v, want invalid with %q", path, name, st, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRepairAfterDelete: a bridge deleted behind routerd's back is put back by the next
+// pass (which link events kick), with its port; then passes are quiet again.
+func TestRepairAfterDelete(t *testing.T) {
+	k := newFakeKernel()
+	k.ether("ether2")
+	r := newPlanRig(t, k)
+	r.exec(t, "/interface/bridge add name=bridge1")
+	r.exec(t, "/interface/bridge/port add bridge=bridge1 interface=ether2")
+	r.reconcile(t)
+	br, _ := k.byName("bridge1")
+	k.LinkDel(br)
+	port, _ := k.byName("ether2")
+	port.Attrs().MasterIndex = 0 // the kernel releases the ports of a deleted bridge
+	k.takeWrites()
+	want := []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1"}
+	if got := r.reconcile(t); !slices.Equal(got, want) {
+		t.Errorf("repair wrote %q, want %q", got, want)
+	}
+	if got := r.reconcile(t); len(got) != 0 {
+		t.Errorf("pass after the repair wrote %q", got)
+	}
+}
