@@ -35,6 +35,8 @@ type Kernel interface {
 	LinkSetMTU(l netlink.Link, mtu int) error
 	LinkSetHardwareAddr(l netlink.Link, hw net.HardwareAddr) error
 	LinkSetAlias(l netlink.Link, alias string) error
+	LinkAddAltName(l netlink.Link, name string) error
+	LinkDelAltName(l netlink.Link, name string) error
 	LinkSetMaster(l, master netlink.Link) error
 	LinkSetNoMaster(l netlink.Link) error
 	LinkSetIsolated(l netlink.Link, on bool) error

@@ -254,6 +254,16 @@ func (k *fakeKernel) LinkSetAlias(l netlink.Link, alias string) error {
 	return k.change(l, func(c netlink.Link) { c.Attrs().Alias = alias }, "alias %s %s", l.Attrs().Name, alias)
 }
 
+func (k *fakeKernel) LinkAddAltName(l netlink.Link, name string) error {
+	return k.change(l, func(c netlink.Link) { c.Attrs().AltNames = append(c.Attrs().AltNames, name) }, "altname %s %s", l.Attrs().Name, name)
+}
+
+func (k *fakeKernel) LinkDelAltName(l netlink.Link, name string) error {
+	return k.change(l, func(c netlink.Link) {
+		c.Attrs().AltNames = slices.DeleteFunc(c.Attrs().AltNames, func(n string) bool { return n == name })
+	}, "del-altname %s %s", l.Attrs().Name, name)
+}
+
 func (k *fakeKernel) LinkSetMaster(l, master netlink.Link) error {
 	mi := master.Attrs().Index
 	return k.change(l, func(c netlink.Link) {
