@@ -23,6 +23,13 @@ type Session struct {
 	// :delay does not wait.
 	DryRun bool
 
+	// KeepsGlobals: the globals this session's scripts make stay after it ends, until
+	// routerd stops, as RouterOS keeps them until a reboot (a /system script run, a
+	// scheduler item); they count against the user's bound instead of a session's. The
+	// globals a login makes itself (lines typed at a console, an ssh command, an
+	// imported file) go when it ends.
+	KeepsGlobals bool
+
 	mu          sync.Mutex
 	ended       bool
 	onEnd       []func()
@@ -251,6 +258,17 @@ func (s *Session) StartedBy(caller *Session) {
 	if caller != nil && caller != s {
 		s.login = caller.Login()
 	}
+}
+
+// GlobalsKept reports whether the globals s's scripts make outlive the login: s or a
+// session it shares its batch with keeps them (KeepsGlobals).
+func (s *Session) GlobalsKept() bool {
+	for ; s != nil; s = s.share {
+		if s.KeepsGlobals {
+			return true
+		}
+	}
+	return false
 }
 
 // Login is the session of the connection or run that s works for: s's root, or the

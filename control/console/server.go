@@ -105,6 +105,8 @@ func serveConn(ctx context.Context, nc net.Conn, in *script.Interp, identity fun
 	}()
 	c := &conn{c: nc, in: in, identity: identity, enc: json.NewEncoder(nc),
 		sess: &control.Session{User: User, ShowSensitive: true}}
+	// Ending the session drops the globals its lines made.
+	defer c.sess.End()
 	for _, h := range hooks {
 		h(ctx, c.sess)
 	}

@@ -130,6 +130,9 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A request is a login of its own: what it leaves (globals an imported file
+	// made, :execute jobs) ends with it.
+	defer sess.End()
 	if !sess.Can("rest-api") {
 		writeError(w, http.StatusUnauthorized, "not enough permissions (9)")
 		return

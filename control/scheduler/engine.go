@@ -522,7 +522,7 @@ func (e *Engine) run(ctx context.Context, it item) {
 		owner = e.ex.UserPolicies(tx, it.Owner)
 		return nil
 	})
-	sess := &control.Session{User: it.Owner,
+	sess := &control.Session{User: it.Owner, KeepsGlobals: true,
 		Policies: control.Intersect(control.Policies(policy), owner)}
 	if sess.Policies == nil {
 		sess.Policies = map[string]bool{}

@@ -306,7 +306,7 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 			}
 		}
 		var out limitedBuffer
-		r.in.Globals.adopt(sess, r.c.Sess.Login())
+		r.in.Globals.adopt(sess, r.c.Sess)
 		err := r.in.Run(r.ctx, c, src, &out)
 		r.in.Globals.release(sess)
 		if inBatch {
@@ -333,7 +333,7 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 	if cs := r.c.Sess; cs != nil {
 		cs.Login().OnEnd(cancel)
 	}
-	r.in.Globals.adopt(sess, r.c.Sess.Login())
+	r.in.Globals.adopt(sess, r.c.Sess)
 	go func() {
 		defer jobs.done(sess.User)
 		defer cancel()

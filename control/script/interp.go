@@ -8,183 +8,15 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/value"
 )
-
-// Globals holds global variables (/system script environment).
-//
-// Each global belongs to the session that created it (the root session: a script
-// started from a console counts as that console's). A login session's globals are
-// dropped when it ends (EndSession), so one user cannot fill routerd's memory with
-// globals that outlive it; those of scheduler and startup runs stay, as scripts keep
-// state in them between runs. Both the number of globals and their size are bounded.
-type Globals struct {
-	mu    sync.Mutex
-	m     map[string]Value
-	owner map[string]*control.Session
-	count map[*control.Session]int
-	bytes map[*control.Session]int // size of the globals each session owns
-	// parent maps an :execute job's session to the root session of its caller, which
-	// owns the globals the job creates.
-	parent map[*control.Session]*control.Session
-}
-
-// adopt makes parent's root the owner of the globals child creates, until release.
-func (g *Globals) adopt(child, parent *control.Session) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.parent == nil {
-		g.parent = map[*control.Session]*control.Session{}
-	}
-	p := parent.Login()
-	if pp, ok := g.parent[p]; ok {
-		p = pp
-	}
-	g.parent[child] = p
-}
-
-func (g *Globals) release(child *control.Session) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.parent, child)
-}
-
-// Limits on globals and values.
-const (
-	// MaxGlobals bounds the globals of all sessions together, MaxSessionGlobals those
-	// one session may create.
-	MaxGlobals        = 4096
-	MaxSessionGlobals = 256
-	// MaxValue bounds the size of one value, a string's bytes or an array's elements
-	// (counted through nested arrays): `:set a ($a.$a)` in a loop doubles a string
-	// each turn and would otherwise take all memory within a second.
-	MaxValue = 4 << 20
-	// MaxSessionGlobalBytes bounds the size of the globals one session owns together:
-	// 256 globals of 4 MiB each would be a gigabyte for every login.
-	MaxSessionGlobalBytes = 16 << 20
-)
-
-// ErrTooLarge and ErrTooManyGlobals are the run-time errors of those limits.
-var (
-	ErrValueTooLarge  = &Error{Msg: "value too large"}
-	ErrTooManyGlobals = &Error{Msg: "too many global variables"}
-)
-
-// Get reads a global.
-func (g *Globals) Get(name string) (Value, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	v, ok := g.m[name]
-	return v, ok
-}
-
-// Set writes a global that belongs to no session.
-func (g *Globals) Set(name string, v Value) {
-	_ = g.SetBy(name, v, nil)
-}
-
-// SetBy writes a global on behalf of sess (its root session owns a new global).
-func (g *Globals) SetBy(name string, v Value, sess *control.Session) error {
-	if !fits(v, MaxValue) {
-		return ErrValueTooLarge
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.m == nil {
-		g.m, g.owner, g.count = map[string]Value{}, map[string]*control.Session{}, map[*control.Session]int{}
-	}
-	if g.bytes == nil {
-		g.bytes = map[*control.Session]int{}
-	}
-	n := size(v, MaxValue, 0)
-	old, exists := g.m[name]
-	if !exists {
-		if len(g.m) >= MaxGlobals {
-			return ErrTooManyGlobals
-		}
-		if sess != nil {
-			sess = sess.Root()
-			if p, ok := g.parent[sess]; ok {
-				sess = p
-			}
-			if g.count[sess] >= MaxSessionGlobals {
-				return ErrTooManyGlobals
-			}
-			if g.bytes[sess]+n > MaxSessionGlobalBytes {
-				return ErrValueTooLarge
-			}
-			g.owner[name] = sess
-			g.count[sess]++
-		}
-	} else if o, ok := g.owner[name]; ok {
-		delta := n - size(old, MaxValue, 0)
-		if delta > 0 && g.bytes[o]+delta > MaxSessionGlobalBytes {
-			return ErrValueTooLarge
-		}
-		g.bytes[o] += delta
-		n = 0
-	}
-	if o, ok := g.owner[name]; ok && n > 0 {
-		g.bytes[o] += n
-	}
-	g.m[name] = v
-	return nil
-}
-
-// Delete removes a global.
-func (g *Globals) Delete(name string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.drop(name)
-}
-
-func (g *Globals) drop(name string) {
-	if o, ok := g.owner[name]; ok {
-		if g.count[o]--; g.count[o] <= 0 {
-			delete(g.count, o)
-			delete(g.bytes, o)
-		} else {
-			g.bytes[o] -= size(g.m[name], MaxValue, 0)
-		}
-		delete(g.owner, name)
-	}
-	delete(g.m, name)
-}
-
-// EndSession drops the globals the session created: its login has ended.
-func (g *Globals) EndSession(sess *control.Session) {
-	if sess == nil {
-		return
-	}
-	sess = sess.Root()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for name, o := range g.owner {
-		if o == sess {
-			g.drop(name)
-		}
-	}
-}
-
-// Names lists the globals, sorted.
-func (g *Globals) Names() []string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make([]string, 0, len(g.m))
-	for k := range g.m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // fits reports whether v is at most budget in size: a string's bytes, an array's
 // elements and their sizes, nested arrays included. It stops walking once over.
@@ -714,6 +546,9 @@ func binop(op string, l, r Value) (Value, error) {
 			} else {
 				out.List = append(out.List, v)
 			}
+			if out.Len() > MaxElements {
+				return nil, ErrTooManyElements
+			}
 		}
 		return out, nil
 	}
@@ -959,6 +794,9 @@ func (r *run) call(fn Value, args []*ArgNode, sc *scope) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
+		if v, err = hold(v); err != nil {
+			return nil, err
+		}
 		if a.Name == "" {
 			inner.vars[strconv.Itoa(n)] = v
 			n++
@@ -990,6 +828,72 @@ func (r *run) argsOf(args []*ArgNode, sc *scope) ([]Expr, map[string]Expr) {
 		}
 	}
 	return pos, named
+}
+
+// hold checks v against the value limits and makes it a variable's own (see own).
+func hold(v Value) (Value, error) {
+	v = own(v)
+	if _, _, err := measure(v, 0); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// setElement is `:set ($a->k1->k2...) v`: the path's keys are evaluated left to right,
+// then v, and v is written into $a, a local or a global (see setPath). A path that does
+// not start at a variable writes into a value nobody holds: it is evaluated, and
+// nothing is kept.
+func (r *run) setElement(target *Binary, vx Expr, sc *scope) (Value, error) {
+	var kx []Expr
+	x := Expr(target)
+	for {
+		b, ok := x.(*Binary)
+		if !ok || b.Op != "->" {
+			break
+		}
+		if len(kx) >= MaxArrayDepth {
+			return nil, ErrArrayTooDeep
+		}
+		kx = append(kx, b.R)
+		x = b.L
+	}
+	slices.Reverse(kx)
+	keys := make([]Value, len(kx))
+	for i, e := range kx {
+		if w, ok := e.(*Word); ok {
+			keys[i] = Str(w.S)
+			continue
+		}
+		k, err := r.eval(e, sc)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k
+	}
+	v, err := r.eval(vx, sc)
+	if err != nil {
+		return nil, err
+	}
+	ref, isVar := x.(*VarRef)
+	if !isVar {
+		if _, err := r.eval(x, sc); err != nil {
+			return nil, err
+		}
+		return Nothing{}, nil
+	}
+	holder, ok := sc.lookup(ref.Name)
+	if !ok {
+		return nil, errNotArray
+	}
+	if holder.isGlobal(ref.Name) {
+		return Nothing{}, r.in.Globals.SetElement(ref.Name, keys, v, r.c.Sess)
+	}
+	root, _, err := setPath(holder.vars[ref.Name], keys, v)
+	if err != nil {
+		return nil, err
+	}
+	holder.vars[ref.Name] = root
+	return Nothing{}, nil
 }
 
 // varName reads a variable name argument (:local NAME, :set NAME).
@@ -1078,33 +982,15 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
+		if v, err = hold(v); err != nil {
+			return nil, err
+		}
 		sc.vars[name] = v
 		return Nothing{}, nil
 	case "set":
 		target := arg(0, "")
 		if b, ok := target.(*Binary); ok && b.Op == "->" {
-			base, err := ev(b.L)
-			if err != nil {
-				return nil, err
-			}
-			a, ok := base.(*Array)
-			if !ok {
-				return nil, &Error{Msg: "not an array"}
-			}
-			var k Value
-			if w, ok := b.R.(*Word); ok {
-				k = Str(w.S)
-			} else if k, err = ev(b.R); err != nil {
-				return nil, err
-			}
-			v, err := ev(arg(1, ""))
-			if err != nil {
-				return nil, err
-			}
-			if err := setElement(a, k, v); err != nil {
-				return nil, err
-			}
-			return Nothing{}, nil
+			return r.setElement(b, arg(1, ""), sc)
 		}
 		name, ok := varName(target)
 		if !ok {
@@ -1131,8 +1017,8 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 				return nil, err
 			}
 		} else {
-			if !fits(v, MaxValue) {
-				return nil, ErrValueTooLarge
+			if v, err = hold(v); err != nil {
+				return nil, err
 			}
 			owner.vars[name] = v
 		}
@@ -1247,7 +1133,8 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 		}
 		var ferr error
 		a.each(func(k, v Value) bool {
-			inner := &scope{vars: map[string]Value{vname: v}, parent: sc}
+			// The loop variable is the element's copy: a write to it leaves the array.
+			inner := &scope{vars: map[string]Value{vname: own(v)}, parent: sc}
 			if kname != "" {
 				inner.vars[kname] = k
 			}

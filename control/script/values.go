@@ -47,10 +47,13 @@ type Array struct {
 	List []Value
 	Keys map[string]Value
 
-	// bytes is the size (as size counts it) of the elements :set wrote one by one,
-	// kept as they are written so that building an array element by element stays
-	// bounded without walking it each time; 0 until first needed.
-	bytes int
+	// bytes and elems are the array's measure, kept by setPath as it writes once
+	// sized (see measured).
+	bytes, elems int
+	sized        bool
+	// held: a variable or another array holds this array (see own); frozen: a
+	// global's, never written again (see freeze).
+	held, frozen bool
 }
 
 func (a *Array) keys() []string {

@@ -169,6 +169,8 @@ func (s *Server) serveConn(ctx context.Context, cfg *ssh.ServerConfig, c net.Con
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The channel's globals and jobs end with it.
+			defer sess.End()
 			defer func() {
 				if p := recover(); p != nil {
 					slog.Error("ssh session panicked", "panic", p, "stack", string(debug.Stack()))

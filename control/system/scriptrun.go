@@ -55,6 +55,9 @@ func (s *system) scriptRun(ctx context.Context, c *control.Call) (*control.Reply
 		}
 		sess = c.Sess.Restricted(grant)
 	}
+	// Its globals stay when the caller's login ends, as RouterOS keeps globals until
+	// a reboot; they count against the user's bound (script.Globals).
+	sess.KeepsGlobals = true
 	if ctx, err = enter(ctx); err != nil {
 		return nil, err
 	}

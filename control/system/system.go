@@ -135,7 +135,7 @@ func session(caller *control.Session) *control.Session {
 	}
 	// Policies are kept: a script must not do more than whoever started it.
 	s := &control.Session{User: caller.User, ShowSensitive: caller.ShowSensitive,
-		Policies: maps.Clone(caller.Policies)}
+		Policies: maps.Clone(caller.Policies), KeepsGlobals: caller.GlobalsKept()}
 	s.StartedBy(caller)
 	return s
 }
