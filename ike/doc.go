@@ -59,9 +59,10 @@
 // IKEv1 signatures (ikev1_sig.go) in main and aggressive mode: digital-signature with
 // RSA certificates (CERT, CERTREQ) or ECDSA ones (RFC 4754 methods 9-11,
 // ikev1_ecdsa.go), rsa-key with bare RSA keys, and rsa-signature-hybrid (the responder
-// signs, the initiator logs in with XAuth).
+// signs, the initiator logs in with XAuth); base mode takes digital-signature and
+// rsa-key too, its hashes keyed with the nonces as racoon keys them (ikev1_basesig.go).
 //
-// Not covered yet: signatures in base mode with IKEv1, MOBIKE,
+// Not covered yet: MOBIKE,
 // IPv6 mode-config attributes, lifebytes and proposal-check with IKEv2 (ignored, as
 // the reference says of exchange-mode=ike2).
 //

@@ -472,6 +472,7 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 		sa.nr = nonce()[:20]
 		v.idrB = sa.v1IDBody(sa.myID)
 		out = append(out, v1Payload{Type: v1PNonce, Body: sa.nr}, v1Payload{Type: v1PID, Body: v.idrB})
+		out = append(out, sa.v1CertReq(chosen.auth)...)
 	}
 	out = append(out, sa.v1VendorIDs(peerVIDs)...)
 	v.lastIn = b
@@ -982,7 +983,17 @@ func (sa *IKESA) v1BaseI2(ps []v1Payload, h Header, from, local netip.AddrPort, 
 		return
 	}
 	v.dh, v.gxi = dh, dh.Public()
-	out := []v1Payload{{Type: v1PKE, Body: v.gxi}, {Type: v1PHash, Body: sa.v1BaseHash(true)}}
+	out := []v1Payload{{Type: v1PKE, Body: v.gxi}}
+	if v1SigAuth(v.p1.auth) {
+		auth, err := sa.v1OwnAuth()
+		if err != nil {
+			fail(err.Error())
+			return
+		}
+		out = append(out, auth...)
+	} else {
+		out = append(out, v1Payload{Type: v1PHash, Body: sa.v1BaseHash(true)})
+	}
 	out = append(out, sa.v1NATD()...)
 	sa.v1SendPhase1(0, out, nil)
 	v.step = 3
@@ -1005,13 +1016,21 @@ func (sa *IKESA) v1BaseHash(ofInitiator bool) []byte {
 
 func (sa *IKESA) v1BaseR3(b []byte, ps []v1Payload, from, local netip.AddrPort, fail func(string)) {
 	v := sa.v1
+	sig := v1SigAuth(v.p1.auth)
 	kp, hp := findV1(ps, v1PKE), findV1(ps, v1PHash)
+	if sig {
+		hp = findV1(ps, v1PSig)
+	}
 	if kp == nil || hp == nil {
 		fail("no KE or hash")
 		return
 	}
 	v.gxi = append([]byte(nil), kp.Body...)
-	if !hmac.Equal(hp.Body, sa.v1BaseHash(true)) {
+	if sig {
+		if !sa.v1PeerAuth(ps, v.idiB, sa.v1HashMismatch) {
+			return
+		}
+	} else if !hmac.Equal(hp.Body, sa.v1BaseHash(true)) {
 		sa.v1HashMismatch()
 		return
 	}
@@ -1025,7 +1044,17 @@ func (sa *IKESA) v1BaseR3(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 		return
 	}
 	sa.v1DetectNAT(ps, from, local)
-	out := []v1Payload{{Type: v1PKE, Body: v.gxr}, {Type: v1PHash, Body: sa.v1BaseHash(false)}}
+	out := []v1Payload{{Type: v1PKE, Body: v.gxr}}
+	if sig {
+		auth, err := sa.v1OwnAuth()
+		if err != nil {
+			fail(err.Error())
+			return
+		}
+		out = append(out, auth...)
+	} else {
+		out = append(out, v1Payload{Type: v1PHash, Body: sa.v1BaseHash(false)})
+	}
 	out = append(out, sa.v1NATD()...)
 	v.lastIn = b
 	sa.v1SendPhase1(0, out, nil)
@@ -1036,13 +1065,22 @@ func (sa *IKESA) v1BaseR3(b []byte, ps []v1Payload, from, local netip.AddrPort, 
 
 func (sa *IKESA) v1BaseI4(b []byte, ps []v1Payload, from, local netip.AddrPort, fail func(string)) {
 	v := sa.v1
+	sig := v1SigAuth(v.p1.auth)
 	kp, hp := findV1(ps, v1PKE), findV1(ps, v1PHash)
+	if sig {
+		hp = findV1(ps, v1PSig)
+	}
 	if kp == nil || hp == nil {
 		fail("no KE or hash")
 		return
 	}
 	v.gxr = append([]byte(nil), kp.Body...)
-	if !hmac.Equal(hp.Body, sa.v1BaseHash(false)) {
+	if sig {
+		// v1PeerAuth checks SIG_R, the certificate and remote-id.
+		if !sa.v1PeerAuth(ps, v.idrB, sa.v1HashMismatch) {
+			return
+		}
+	} else if !hmac.Equal(hp.Body, sa.v1BaseHash(false)) {
 		sa.v1HashMismatch()
 		return
 	}

@@ -78,7 +78,7 @@ func (sa *IKESA) v1CertReq(auth uint16) []v1Payload {
 // v1OwnAuth is this side's proof in its last Phase 1 message: HASH, or CERT payloads
 // and SIG.
 func (sa *IKESA) v1OwnAuth() ([]v1Payload, error) {
-	h := sa.v1HashAuth(sa.initiator)
+	h := sa.v1AuthHash(sa.initiator)
 	if !v1SignsBy(sa.v1.p1.auth, sa.initiator) {
 		return []v1Payload{{Type: v1PHash, Body: h}}, nil
 	}
@@ -116,7 +116,7 @@ var errV1Hash = errors.New("hash mismatch")
 // v1CheckAuth verifies the peer's HASH or SIG (and its certificate) for its ID rid.
 func (sa *IKESA) v1CheckAuth(ps []v1Payload, rid Identity) error {
 	of := !sa.initiator
-	want := sa.v1HashAuth(of)
+	want := sa.v1AuthHash(of)
 	if !v1SignsBy(sa.v1.p1.auth, of) {
 		if hp := findV1(ps, v1PHash); hp == nil || !hmac.Equal(hp.Body, want) {
 			return errV1Hash

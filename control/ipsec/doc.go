@@ -38,7 +38,7 @@
 // Algorithms the build cannot run (blowfish, camellia, twofish, des) are refused at add
 // and set. Items that are stored but cannot apply are marked invalid with the reason
 // (an auth-method the exchange mode does not have: eap and eap-radius need ike2,
-// rsa-signature-hybrid IKEv1, base mode pre-shared keys). proposal-check
+// rsa-signature-hybrid IKEv1 main or aggressive mode). proposal-check
 // and lifebytes are ignored with exchange-mode=ike2, as the reference says RouterOS does.
 // match-by=certificate is certauth.go's; xauth-use-radius applies to IKEv1 peers only.
 //

@@ -32,8 +32,8 @@ func decodeUsers(items []store.Item) map[string]xauthUser {
 }
 
 // ikev1Method refuses the authentication methods an exchange mode does not have:
-// EAP on IKEv1, rsa-signature-hybrid on IKEv2, anything but pre-shared keys in base
-// mode (racoon's base mode hashes take a key).
+// EAP on IKEv1, rsa-signature-hybrid on IKEv2 and in base mode (its initiator has no
+// signature to send with its KE).
 func ikev1Method(method string, pc *ike.PeerConfig) error {
 	switch {
 	case pc.Exchange == ike.ExchangeIKEv2:
@@ -43,8 +43,8 @@ func ikev1Method(method string, pc *ike.PeerConfig) error {
 		return nil
 	case method == "pre-shared-key" || method == "pre-shared-key-xauth":
 		return nil
-	case pc.Exchange == ike.ExchangeBase:
-		return fmt.Errorf("auth-method=%s with exchange-mode=base is not supported (base mode takes pre-shared-key and pre-shared-key-xauth)", method)
+	case pc.Exchange == ike.ExchangeBase && method == "rsa-signature-hybrid":
+		return fmt.Errorf("auth-method=%s with exchange-mode=base is not supported (base mode takes pre-shared-key, pre-shared-key-xauth, rsa-key and digital-signature)", method)
 	case method == "digital-signature" || method == "rsa-key" || method == "rsa-signature-hybrid":
 		return nil
 	}
