@@ -53,7 +53,8 @@ type EAPAccounting struct {
 	Address     netip.Addr
 	Duration    time.Duration
 	Cause       string
-	// In and Out are the IKE SA's CHILD_SA traffic (Stop only; In from the peer).
+	// In and Out are the IKE SA's CHILD_SA traffic (Stop; the relay fills them for
+	// Interim-Update from Daemon.EAPTraffic; In from the peer).
 	In, Out Traffic
 }
 

@@ -92,6 +92,10 @@ func (r *radiusRelay) interim(ctx context.Context) {
 			}
 			r.mu.Unlock()
 			for _, a := range due {
+				// The running total of the IKE SA's CHILD_SAs, as Stop carries it.
+				if d := r.e.d; d != nil {
+					a.In, a.Out, _ = d.EAPTraffic(a.SessionID)
+				}
 				actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				r.send(actx, a, rfc2866.AcctStatusType_Value_InterimUpdate)
 				cancel()
@@ -182,7 +186,7 @@ func (r *radiusRelay) send(ctx context.Context, a ike.EAPAccounting, typ rfc2866
 		if typ != rfc2866.AcctStatusType_Value_Start {
 			rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(a.Duration.Seconds()))
 		}
-		if typ == rfc2866.AcctStatusType_Value_Stop {
+		if typ != rfc2866.AcctStatusType_Value_Start {
 			// The CHILD_SAs' traffic (input: from the user), 64-bit with Gigawords.
 			rfc2866.AcctInputOctets_Set(p, rfc2866.AcctInputOctets(uint32(a.In.Bytes)))
 			rfc2869.AcctInputGigawords_Set(p, rfc2869.AcctInputGigawords(uint32(a.In.Bytes>>32)))
@@ -190,6 +194,8 @@ func (r *radiusRelay) send(ctx context.Context, a ike.EAPAccounting, typ rfc2866
 			rfc2866.AcctOutputOctets_Set(p, rfc2866.AcctOutputOctets(uint32(a.Out.Bytes)))
 			rfc2869.AcctOutputGigawords_Set(p, rfc2869.AcctOutputGigawords(uint32(a.Out.Bytes>>32)))
 			rfc2866.AcctOutputPackets_Set(p, rfc2866.AcctOutputPackets(uint32(a.Out.Packets)))
+		}
+		if typ == rfc2866.AcctStatusType_Value_Stop {
 			rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_NASRequest)
 			if strings.Contains(a.Cause, "peer") {
 				rfc2866.AcctTerminateCause_Set(p, rfc2866.AcctTerminateCause_Value_UserRequest)

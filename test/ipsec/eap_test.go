@@ -155,11 +155,13 @@ func TestEAPUserManagerExample(t *testing.T) {
 	d.script(userManagerConfig)
 	d.script(eapServerConfig)
 	// The example's accounting section, with 1 s instead of 1m: the open session gets
-	// interim updates.
+	// interim updates, which carry the pings' bytes so far.
 	roadWarrior(t, tp, d, func() {
 		d.script("/ip ipsec settings\nset interim-update=1s\n")
+		down, up := regexp.MustCompile(`download=[1-9]`), regexp.MustCompile(`upload=[1-9]`)
 		if !iketest.WaitFor(10*time.Second, func() bool {
-			return strings.Contains(d.script("/user-manager session print detail\n"), `status="interim"`)
+			s := d.script("/user-manager session print detail\n")
+			return strings.Contains(s, `status="interim"`) && down.MatchString(s) && up.MatchString(s)
 		}) {
 			t.Fatalf("no interim update:\n%s", d.script("/user-manager session print detail\n"))
 		}
@@ -180,8 +182,9 @@ func TestEAPUserManagerExample(t *testing.T) {
 }
 
 // freeRADIUS runs Debian's FreeRADIUS in ns on 127.0.0.1:1812/1813 with client secret
-// "test", user1/password and EAP-MSCHAPv2 as its default EAP method.
-func freeRADIUS(t *testing.T, ns string) {
+// "test", user1/password and EAP-MSCHAPv2 as its default EAP method. It returns the
+// directory its detail module writes the accounting records under.
+func freeRADIUS(t *testing.T, ns string) string {
 	t.Helper()
 	iketest.NeedRoot(t, "freeradius")
 	dir := t.TempDir()
@@ -198,6 +201,7 @@ func freeRADIUS(t *testing.T, ns string) {
 	}
 	// Root in the test's namespace, no privilege drop; no TLS methods (no certificates).
 	edit("radiusd.conf", func(s string) string {
+		s = regexp.MustCompile(`(?m)^radacctdir = .*`).ReplaceAllString(s, "radacctdir = "+dir+"/radacct")
 		return regexp.MustCompile(`(?m)^\s*(user|group) = freerad`).ReplaceAllString(s, "#")
 	})
 	edit("sites-enabled/default", func(s string) string {
@@ -226,17 +230,46 @@ func freeRADIUS(t *testing.T, ns string) {
 		b, _ := os.ReadFile(filepath.Join(dir, "radius.log"))
 		t.Fatalf("freeradius did not start:\n%s", b)
 	}
+	return filepath.Join(dir, "radacct")
 }
 
 // TestEAPFreeRADIUSExample: the same example with FreeRADIUS as the RADIUS server
-// instead of User Manager.
+// instead of User Manager, with the example's accounting: FreeRADIUS records an
+// Interim-Update carrying the session's byte and packet counts so far.
 func TestEAPFreeRADIUSExample(t *testing.T) {
 	tp := newTopo(t, false)
-	freeRADIUS(t, tp.nsR)
+	acct := freeRADIUS(t, tp.nsR)
 	d := startDaemon(t, tp.nsR)
 	d.script(eapCertificates)
 	d.script(eapServerConfig)
-	roadWarrior(t, tp, d, nil)
+	nonzero := func(rec, attr string) bool {
+		return regexp.MustCompile(`(?m)^\s*` + attr + ` = [1-9]`).MatchString(rec)
+	}
+	roadWarrior(t, tp, d, func() {
+		d.script("/ip ipsec settings\nset interim-update=1s\n")
+		var last string
+		if !iketest.WaitFor(15*time.Second, func() bool {
+			files, _ := filepath.Glob(filepath.Join(acct, "*", "detail*"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				for _, rec := range strings.Split(string(b), "\n\n") {
+					if !strings.Contains(rec, "Acct-Status-Type = Interim-Update") {
+						continue
+					}
+					last = rec
+					if nonzero(rec, "Acct-Input-Octets") && nonzero(rec, "Acct-Output-Octets") &&
+						nonzero(rec, "Acct-Input-Packets") && nonzero(rec, "Acct-Output-Packets") &&
+						strings.Contains(rec, "Acct-Input-Gigawords = 0") && nonzero(rec, "Acct-Session-Time") {
+						return true
+					}
+				}
+			}
+			return false
+		}) {
+			t.Fatalf("no Interim-Update with counts in FreeRADIUS's detail file; last one:\n%s", last)
+		}
+		t.Logf("FreeRADIUS recorded:\n%s", last)
+	})
 }
 
 // swanEAPResponder is charon as an EAP-MSCHAPv2 server authenticating itself with a
