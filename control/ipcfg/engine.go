@@ -26,7 +26,7 @@ const dynBase = 0x2000000
 // Engine converges addresses and routes to the configuration.
 type Engine struct {
 	ex *control.Executor
-	h  *netlink.Handle
+	h  Kernel // the real kernel (NewKernel) unless a test set a fake
 
 	// Pools hands out addresses of /ip pool to other subsystems.
 	Pools *Pools
@@ -48,7 +48,7 @@ func (e *Engine) localAddrs(fam int) ([]kaddr, error) {
 	if a, ok := e.addrs[fam]; ok {
 		return a, nil
 	}
-	a, err := addrDump(fam)
+	a, err := e.h.AddrList(fam)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (e *Engine) Spec() engine.Spec {
 // Start registers the IP menus' sources and commands, offers the pools (*Pools) to the
 // engines after it, and follows kernel links, addresses and routes until ctx ends.
 func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
-	h, err := netlink.NewHandle()
+	h, err := NewKernel()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
@@ -158,11 +158,9 @@ func (e *Engine) Close() error {
 // Reconcile converges addresses and routes to the configuration.
 func (e *Engine) Reconcile(context.Context) error {
 	e.forgetAddrs()
-	e.applyAddrs(4)
-	e.applyAddrs(6)
-	e.applyRoutes(4)
-	e.applyRoutes(6)
-	return nil
+	// A family whose state cannot be read is an error of the pass: the host shows it
+	// on every item until a pass succeeds.
+	return errors.Join(e.applyAddrs(4), e.applyAddrs(6), e.applyRoutes(4), e.applyRoutes(6))
 }
 
 // dynID returns a stable id for a dynamic row.
@@ -287,17 +285,16 @@ func itemAddr(it addrItem, v int, l netlink.Link) (netip.Prefix, error) {
 
 // applyAddrs converges the addresses of one family: it reads the kernel's addresses and
 // adds or removes only what differs.
-func (e *Engine) applyAddrs(v int) {
+func (e *Engine) applyAddrs(v int) error {
 	path := addrPath(v)
 	items, err := e.ex.Items(path)
 	if err != nil {
-		return
+		return err
 	}
 	byIndex, byName := e.linkNames()
-	kern, err := addrDump(family(v))
+	kern, err := e.h.AddrList(family(v))
 	if err != nil {
-		slog.Warn("ipcfg: listing addresses", "err", err)
-		return
+		return fmt.Errorf("listing addresses: %w", err)
 	}
 	type key struct {
 		index int
@@ -343,7 +340,7 @@ func (e *Engine) applyAddrs(v int) {
 		}
 		cur, ok := have[k]
 		if ok && cur.proto == Proto && cur.peer != peer {
-			if err := addrDel(k.index, k.p); err != nil {
+			if err := e.h.AddrDel(k.index, k.p); err != nil {
 				e.invalidAddr(path, it, "cannot change peer: "+err.Error())
 				continue
 			}
@@ -354,7 +351,7 @@ func (e *Engine) applyAddrs(v int) {
 				e.invalidAddr(path, it, "address already present on "+l.Attrs().Name+", not installed by routerd")
 				continue
 			}
-		} else if err := addrAdd(k.index, p, it.noDAD, peer); err != nil {
+		} else if err := e.h.AddrAdd(k.index, p, it.noDAD, peer); err != nil {
 			e.invalidAddr(path, it, "cannot add address: "+err.Error())
 			continue
 		}
@@ -366,11 +363,12 @@ func (e *Engine) applyAddrs(v int) {
 	}
 	for k, cur := range have {
 		if cur.proto == Proto && !want[k] {
-			if err := addrDel(k.index, k.p); err != nil && byIndex[k.index] != nil {
+			if err := e.h.AddrDel(k.index, k.p); err != nil && byIndex[k.index] != nil {
 				slog.Warn("ipcfg: removing address", "address", k.p, "err", err)
 			}
 		}
 	}
+	return nil
 }
 
 func addrProps(it addrItem, actual string) map[string]string {
@@ -387,7 +385,7 @@ func (e *Engine) invalidAddr(path string, it addrItem, reason string) {
 
 // addrRows lists kernel addresses routerd did not install, as dynamic rows.
 func (e *Engine) addrRows(v int) ([]control.Row, error) {
-	kern, err := addrDump(family(v))
+	kern, err := e.h.AddrList(family(v))
 	if err != nil {
 		return nil, control.Failure("%v", err)
 	}

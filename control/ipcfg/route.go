@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -150,20 +149,19 @@ func sameRoute(k, d *netlink.Route) bool {
 
 // listRoutes lists every route of a family in every table.
 func (e *Engine) listRoutes(v int) ([]netlink.Route, error) {
-	return e.h.RouteListFiltered(family(v), &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	return e.h.RouteList(family(v))
 }
 
 // applyRoutes converges the routes of one family.
-func (e *Engine) applyRoutes(v int) {
+func (e *Engine) applyRoutes(v int) error {
 	path := routePath(v)
 	items, err := e.ex.Items(path)
 	if err != nil {
-		return
+		return err
 	}
 	kern, err := e.listRoutes(v)
 	if err != nil {
-		slog.Warn("ipcfg: listing routes", "err", err)
-		return
+		return fmt.Errorf("listing routes: %w", err)
 	}
 	have := map[routeKey]*netlink.Route{}
 	for i := range kern {
@@ -250,6 +248,7 @@ func (e *Engine) applyRoutes(v int) {
 			}
 		}
 	}
+	return nil
 }
 
 func routeError(err error) string {
@@ -325,38 +324,14 @@ type replaceJob struct {
 	err   error
 }
 
-// replaceWorkers is how many netlink sockets install routes at once: the kernel takes
-// them one at a time, but each request's round trip overlaps with the others', which
-// matters for an import of thousands of routes.
-const replaceWorkers = 4
-
-// replaceRoutes installs the routes of jobs, spread over several netlink handles, and
-// returns the jobs with their errors.
+// replaceRoutes installs the routes of jobs and returns the jobs with their errors.
 func (e *Engine) replaceRoutes(jobs []replaceJob) []replaceJob {
-	if len(jobs) < 64 {
-		for i := range jobs {
-			jobs[i].err = e.h.RouteReplace(jobs[i].route)
-		}
-		return jobs
+	rs := make([]*netlink.Route, len(jobs))
+	for i := range jobs {
+		rs[i] = jobs[i].route
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < replaceWorkers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			h, err := netlink.NewHandle()
-			if err != nil {
-				for i := w; i < len(jobs); i += replaceWorkers {
-					jobs[i].err = err
-				}
-				return
-			}
-			defer h.Close()
-			for i := w; i < len(jobs); i += replaceWorkers {
-				jobs[i].err = h.RouteReplace(jobs[i].route)
-			}
-		}(w)
+	for i, err := range e.h.RoutesReplace(rs) {
+		jobs[i].err = err
 	}
-	wg.Wait()
 	return jobs
 }

@@ -1,0 +1,387 @@
+package ipcfg
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/link"
+)
+
+// fakeKernel is an in-memory kernel for the engine's plan: links, addresses and routes.
+// Every call that would change the kernel is recorded in writes; a write named in fail
+// is refused with that error (and recorded with " (failed)"). Like the kernel, it
+// refuses a route whose gateway no address of a link reaches (ENETUNREACH).
+type fakeKernel struct {
+	mu     sync.Mutex
+	links  []netlink.Link
+	addrs  []kaddr
+	routes []netlink.Route
+	writes []string
+	fail   map[string]error
+}
+
+func newFakeKernel(names ...string) *fakeKernel {
+	k := &fakeKernel{fail: map[string]error{}}
+	for i, n := range append([]string{"lo"}, names...) {
+		a := netlink.NewLinkAttrs()
+		a.Name, a.Index, a.Flags = n, i+1, net.FlagUp
+		a.HardwareAddr = net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}
+		k.links = append(k.links, &netlink.Device{LinkAttrs: a})
+	}
+	return k
+}
+
+func (k *fakeKernel) name(index int) string {
+	for _, l := range k.links {
+		if l.Attrs().Index == index {
+			return l.Attrs().Name
+		}
+	}
+	return fmt.Sprint(index)
+}
+
+func (k *fakeKernel) write(format string, a ...any) error {
+	w := fmt.Sprintf(format, a...)
+	if err := k.fail[w]; err != nil {
+		k.writes = append(k.writes, w+" (failed)")
+		return err
+	}
+	k.writes = append(k.writes, w)
+	return nil
+}
+
+func (k *fakeKernel) takeWrites() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w := k.writes
+	k.writes = nil
+	return w
+}
+
+func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.links), nil
+}
+
+func (k *fakeKernel) AddrList(fam int) ([]kaddr, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []kaddr
+	for _, a := range k.addrs {
+		if a.prefix.Addr().Is4() == (fam == unix.AF_INET) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (k *fakeKernel) RouteList(fam int) ([]netlink.Route, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []netlink.Route
+	for _, r := range k.routes {
+		if r.Family == fam {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (k *fakeKernel) AddrAdd(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w := fmt.Sprintf("addr-add %s %s", k.name(index), p)
+	if peer.IsValid() {
+		w += " peer " + peer.String()
+	}
+	for _, a := range k.addrs {
+		if a.index == index && a.prefix == p {
+			return unix.EEXIST
+		}
+	}
+	if err := k.write("%s", w); err != nil {
+		return err
+	}
+	k.addrs = append(k.addrs, kaddr{index: index, prefix: p, proto: Proto, peer: peer})
+	return nil
+}
+
+func (k *fakeKernel) AddrDel(index int, p netip.Prefix) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.write("addr-del %s %s", k.name(index), p); err != nil {
+		return err
+	}
+	k.addrs = slices.DeleteFunc(k.addrs, func(a kaddr) bool { return a.index == index && a.prefix == p })
+	return nil
+}
+
+// routeText is a route as the engine asked for it.
+func (k *fakeKernel) routeText(r *netlink.Route) string {
+	key := keyOf(r)
+	w := fmt.Sprintf("table %s %s metric %d", tableName(key.table), key.dst, key.metric)
+	switch {
+	case r.Type == unix.RTN_BLACKHOLE:
+		w += " blackhole"
+	case r.Gw != nil:
+		w += " via " + r.Gw.String()
+	}
+	if r.LinkIndex != 0 {
+		w += " dev " + k.name(r.LinkIndex)
+	}
+	return w
+}
+
+func (k *fakeKernel) RoutesReplace(rs []*netlink.Route) []error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		c := *r
+		if c.Gw != nil && c.LinkIndex == 0 {
+			gw, _ := netip.AddrFromSlice(c.Gw)
+			for _, a := range k.addrs {
+				if a.prefix.Masked().Contains(gw.Unmap()) {
+					c.LinkIndex = a.index
+				}
+			}
+			if c.LinkIndex == 0 {
+				k.writes = append(k.writes, "route-replace "+k.routeText(r)+" (unreachable)")
+				errs[i] = unix.ENETUNREACH
+				continue
+			}
+		}
+		if errs[i] = k.write("route-replace %s", k.routeText(r)); errs[i] != nil {
+			continue
+		}
+		k.routes = slices.DeleteFunc(k.routes, func(o netlink.Route) bool { return keyOf(&o) == keyOf(&c) })
+		k.routes = append(k.routes, c)
+	}
+	return errs
+}
+
+func (k *fakeKernel) RouteDel(r *netlink.Route) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.write("route-del %s", k.routeText(r)); err != nil {
+		return err
+	}
+	k.routes = slices.DeleteFunc(k.routes, func(o netlink.Route) bool { return keyOf(&o) == keyOf(r) })
+	return nil
+}
+
+func (k *fakeKernel) Close() {}
+
+var _ Kernel = (*fakeKernel)(nil)
+
+// planRig is the engine over a fake kernel, with a real executor and store and the
+// engine's own checks; the fake's links answer for /interface names.
+type planRig struct {
+	e  *Engine
+	k  *fakeKernel
+	ex *control.Executor
+}
+
+func newPlanRig(t *testing.T, k *fakeKernel) *planRig {
+	t.Helper()
+	r := &planRig{e: New(), k: k, ex: controltest.New(t)}
+	r.e.ex, r.e.h = r.ex, k
+	r.ex.ProvideNames(link.IfacePath, func(name string) bool {
+		return slices.ContainsFunc(k.links, func(l netlink.Link) bool { return l.Attrs().Name == name })
+	})
+	r.e.registerChecks()
+	return r
+}
+
+func (r *planRig) exec(t *testing.T, line string) {
+	t.Helper()
+	path, rest, _ := strings.Cut(line, " ")
+	words := strings.Fields(rest)
+	s := &control.Sentence{Path: path, Cmd: words[0]}
+	for _, a := range words[1:] {
+		n, v, ok := strings.Cut(a, "=")
+		if !ok {
+			n, v = "numbers", a
+		}
+		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
+	}
+	if _, err := r.ex.Exec(context.Background(), nil, s); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+}
+
+// state is the state of the item of path whose address= or dst-address= is key.
+func (r *planRig) state(t *testing.T, path, key string) control.ItemState {
+	t.Helper()
+	its, err := r.ex.Items(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range its {
+		if it.Props["address"] == key || it.Props["dst-address"] == key {
+			st, _ := r.ex.State.Get(path, it.ID)
+			return st
+		}
+	}
+	t.Fatalf("no %s item %s", path, key)
+	return control.ItemState{}
+}
+
+// TestPlan: desired addresses and routes over an observed kernel give exactly the
+// planned writes; the next pass writes nothing (or retries exactly what failed); a kernel
+// error marks the item invalid with the reason.
+func TestPlan(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	for _, tc := range []struct {
+		name  string
+		setup func(k *fakeKernel)
+		cmds  []string
+		fail  map[string]error
+		want  []string
+		again []string
+		after func(k *fakeKernel) // changes behind routerd's back after the commands
+		state map[string]string   // path|address → status substring ("" applied)
+	}{{
+		name: "address and a route through it",
+		cmds: []string{"/ip/address add address=198.18.0.1/24 interface=ether1",
+			"/ip/route add dst-address=198.19.0.0/16 gateway=198.18.0.254"},
+		want:  []string{"addr-add ether1 198.18.0.1/24", "route-replace table main 198.19.0.0/16 metric 1 via 198.18.0.254"},
+		state: map[string]string{"/ip/address|198.18.0.1/24": "", "/ip/route|198.19.0.0/16": ""},
+	}, {
+		name: "nothing configured changes nothing",
+	}, {
+		name: "point-to-point address",
+		cmds: []string{"/ip/address add address=198.18.0.1 network=198.18.0.2 interface=ether1"},
+		want: []string{"addr-add ether1 198.18.0.1/32 peer 198.18.0.2"},
+	}, {
+		name: "peer changed behind routerd's back: replaced",
+		setup: func(k *fakeKernel) {
+			k.addrs = append(k.addrs, kaddr{index: 2, prefix: pfx("198.18.0.1/32"), proto: Proto, peer: netip.MustParseAddr("198.18.0.9")})
+		},
+		cmds: []string{"/ip/address add address=198.18.0.1 network=198.18.0.2 interface=ether1"},
+		want: []string{"addr-del ether1 198.18.0.1/32", "addr-add ether1 198.18.0.1/32 peer 198.18.0.2"},
+	}, {
+		name: "routerd's stale address and route removed, others' kept",
+		setup: func(k *fakeKernel) {
+			k.addrs = append(k.addrs, kaddr{index: 2, prefix: pfx("198.18.5.1/24"), proto: Proto},
+				kaddr{index: 2, prefix: pfx("198.18.6.1/24")})
+			k.routes = append(k.routes, netlink.Route{Family: unix.AF_INET, Table: unix.RT_TABLE_MAIN, Protocol: Proto,
+				Dst: &net.IPNet{IP: net.IPv4(198, 19, 9, 0).To4(), Mask: net.CIDRMask(24, 32)}, Type: unix.RTN_BLACKHOLE},
+				netlink.Route{Family: unix.AF_INET, Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_STATIC,
+					Dst: &net.IPNet{IP: net.IPv4(198, 19, 8, 0).To4(), Mask: net.CIDRMask(24, 32)}, Type: unix.RTN_BLACKHOLE})
+		},
+		want: []string{"addr-del ether1 198.18.5.1/24", "route-del table main 198.19.9.0/24 metric 0 blackhole"},
+	}, {
+		name: "an address someone else installed after the item",
+		cmds: []string{"/ip/address add address=198.18.0.1/24 interface=ether1"},
+		after: func(k *fakeKernel) {
+			k.addrs = append(k.addrs, kaddr{index: 2, prefix: pfx("198.18.0.1/24")})
+		},
+		state: map[string]string{"/ip/address|198.18.0.1/24": "address already present on ether1, not installed by routerd"},
+	}, {
+		name:  "interface not present",
+		cmds:  []string{"/ip/address add address=198.18.0.1/24 interface=ether2"},
+		after: func(k *fakeKernel) { k.links = k.links[:2] },
+		state: map[string]string{"/ip/address|198.18.0.1/24": "interface ether2 not present"},
+	}, {
+		name: "blackhole, interface gateway and a route in a table",
+		cmds: []string{"/ip/address add address=198.18.0.1/24 interface=ether1",
+			"/ip/route add dst-address=198.19.1.0/24 blackhole=yes",
+			"/ip/route add dst-address=198.19.2.0/24 gateway=ether2 distance=5",
+			"/routing/table add name=t1 fib=yes",
+			"/ip/route add dst-address=0.0.0.0/0 gateway=198.18.0.254 routing-table=t1"},
+		want: []string{"addr-add ether1 198.18.0.1/24",
+			"route-replace table main 198.19.1.0/24 metric 1 blackhole",
+			"route-replace table main 198.19.2.0/24 metric 5 dev ether2",
+			"route-replace table 10001 0.0.0.0/0 metric 1 via 198.18.0.254"},
+	}, {
+		name:  "gateway unreachable",
+		cmds:  []string{"/ip/route add dst-address=198.19.0.0/16 gateway=198.18.7.1"},
+		want:  []string{"route-replace table main 198.19.0.0/16 metric 1 via 198.18.7.1 (unreachable)"},
+		again: []string{"route-replace table main 198.19.0.0/16 metric 1 via 198.18.7.1 (unreachable)"},
+		state: map[string]string{"/ip/route|198.19.0.0/16": "gateway unreachable"},
+	}, {
+		name:  "kernel refuses the address",
+		cmds:  []string{"/ip/address add address=198.18.0.1/24 interface=ether1"},
+		fail:  map[string]error{"addr-add ether1 198.18.0.1/24": unix.EPERM},
+		want:  []string{"addr-add ether1 198.18.0.1/24 (failed)"},
+		again: []string{"addr-add ether1 198.18.0.1/24 (failed)"},
+		state: map[string]string{"/ip/address|198.18.0.1/24": "cannot add address: operation not permitted"},
+	}, {
+		name:  "kernel refuses the route",
+		cmds:  []string{"/ip/route add dst-address=198.19.1.0/24 blackhole=yes"},
+		fail:  map[string]error{"route-replace table main 198.19.1.0/24 metric 1 blackhole": unix.EINVAL},
+		want:  []string{"route-replace table main 198.19.1.0/24 metric 1 blackhole (failed)"},
+		again: []string{"route-replace table main 198.19.1.0/24 metric 1 blackhole (failed)"},
+		state: map[string]string{"/ip/route|198.19.1.0/24": "kernel refused the route"},
+	}, {
+		name: "two routes with one key",
+		cmds: []string{"/ip/route add dst-address=198.19.1.0/24 blackhole=yes",
+			"/ip/route add dst-address=198.19.1.0/24 blackhole=yes comment=second"},
+		want: []string{"route-replace table main 198.19.1.0/24 metric 1 blackhole"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newFakeKernel("ether1", "ether2")
+			if tc.setup != nil {
+				tc.setup(k)
+			}
+			r := newPlanRig(t, k)
+			for _, c := range tc.cmds {
+				r.exec(t, c)
+			}
+			k.fail = tc.fail
+			if tc.after != nil {
+				tc.after(k)
+			}
+			if err := r.e.Reconcile(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := k.takeWrites(); !slices.Equal(got, tc.want) {
+				t.Errorf("first pass wrote\n  %q\nwant\n  %q", got, tc.want)
+			}
+			if err := r.e.Reconcile(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := k.takeWrites(); !slices.Equal(got, tc.again) {
+				t.Errorf("second pass wrote\n  %q\nwant\n  %q", got, tc.again)
+			}
+			for key, want := range tc.state {
+				path, name, _ := strings.Cut(key, "|")
+				st := r.state(t, path, name)
+				if want == "" && st.Invalid {
+					t.Errorf("%s %s: %+v, want applied", path, name, st)
+				}
+				if want != "" && (!st.Invalid || !strings.Contains(st.Status, want)) {
+					t.Errorf("%s %s: %+v, want invalid with %q", path, name, st, want)
+				}
+			}
+		})
+	}
+}
+
+// TestReadErrorFailsPass: a kernel that cannot list addresses fails the pass (the host
+// then shows the reason on every item) instead of passing as if nothing were configured.
+func TestReadErrorFailsPass(t *testing.T) {
+	k := &brokenKernel{newFakeKernel("ether1")}
+	r := newPlanRig(t, k.fakeKernel)
+	r.e.h = k
+	if err := r.e.Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "listing addresses") {
+		t.Fatalf("pass over an unreadable kernel: %v", err)
+	}
+}
+
+type brokenKernel struct{ *fakeKernel }
+
+func (brokenKernel) AddrList(int) ([]kaddr, error) { return nil, unix.ENOBUFS }
