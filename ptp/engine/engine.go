@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,18 +64,19 @@ type Engine struct {
 	life context.Context // Start's: instances run under it
 	opts Options
 	log  *slog.Logger
+	sys  System // the machine (osSystem) unless a test set a fake
 
 	mu        sync.Mutex
 	instances map[uint64]*instance // by /system/ptp item id
 	virtual   *clock.Virtual
-	steer     *steer.Steer // opened when a bridge port first needs it
+	steer     Steerer // opened when a bridge port first needs it
 	steerErr  error
 }
 
 type instance struct {
 	key    string
 	name   string
-	n      *node.Node
+	n      Node
 	cancel context.CancelFunc
 	dead   atomic.Bool // Run returned (a panic): the next pass starts it again
 	done   chan struct{}
@@ -89,7 +89,7 @@ func New(opts Options) *Engine {
 	if opts.Clock == "" {
 		opts.Clock = ClockAuto
 	}
-	return &Engine{opts: opts, log: slog.Default(), instances: map[uint64]*instance{}}
+	return &Engine{opts: opts, log: slog.Default(), sys: osSystem{}, instances: map[uint64]*instance{}}
 }
 
 // Spec declares the PTP menus. Interfaces come and go (another engine may create them
@@ -131,6 +131,9 @@ func (e *Engine) Close() error {
 	defer e.mu.Unlock()
 	for id, in := range e.instances {
 		e.stop(id, in)
+	}
+	if e.steer != nil {
+		return e.steer.Close() // the program stays pinned for the next start
 	}
 	return nil
 }
@@ -246,7 +249,9 @@ func (e *Engine) read() (ws []want, ports []store.Item, bad map[string]map[uint6
 			if pt.PTP == w.name && !pt.Disabled {
 				w.ports = append(w.ports, pt.Interface)
 				w.portIDs = append(w.portIDs, portIDs[i])
-				br, _ := ts.BridgePort(pt.Interface)
+				// An interface that is not there is no bridge port; the instance's
+				// start says it is missing.
+				br, _ := e.sys.BridgePort(pt.Interface)
 				w.bridged = append(w.bridged, br)
 				lp := uint8(128)
 				if pt.LocalPriority > 0 {
@@ -356,7 +361,7 @@ func (e *Engine) steerPorts(w want) (map[string]int, string) {
 			continue
 		}
 		if e.steer == nil && e.steerErr == nil {
-			e.steer, e.steerErr = steer.Open(e.opts.BPFFS)
+			e.steer, e.steerErr = e.sys.OpenSteer(e.opts.BPFFS)
 			if e.steerErr != nil {
 				e.log.Warn("ptp: steering unavailable; PTP on bridge ports is also bridged", "err", e.steerErr)
 			}
@@ -365,15 +370,15 @@ func (e *Engine) steerPorts(w want) (map[string]int, string) {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, e.steerErr))
 			continue
 		}
-		ifi, err := net.InterfaceByName(name)
+		ifindex, err := e.sys.IfIndex(name)
 		if err == nil {
-			err = e.steer.Attach(ifi.Index, name)
+			err = e.steer.Attach(ifindex, name)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
-		out[name] = ifi.Index
+		out[name] = ifindex
 	}
 	if len(errs) > 0 {
 		return out, "PTP is not kept from the bridge on " + strings.Join(errs, "; ")
@@ -403,12 +408,12 @@ func (e *Engine) steerStats() map[uint64]map[string]steer.Stats {
 
 // start opens an instance; a nil node comes with the reason. A non-empty status with a
 // node says what was left out (ports that could not open).
-func (e *Engine) start(w want, prof node.Profile) (*node.Node, string) {
+func (e *Engine) start(w want, prof node.Profile) (Node, string) {
 	clk, hw, err := e.clockFor(w.ports)
 	if err != nil {
 		return nil, err.Error()
 	}
-	n, err := node.New(node.Config{Name: w.name, Profile: prof, Ports: w.ports, LocalPriority: w.localPri, Clock: clk, Hardware: hw, Log: e.log})
+	n, err := e.sys.NewNode(node.Config{Name: w.name, Profile: prof, Ports: w.ports, LocalPriority: w.localPri, Clock: clk, Hardware: hw, Log: e.log})
 	if err != nil {
 		e.log.Warn("ptp: instance not started", "ptp", w.name, "err", err)
 		return nil, err.Error()
@@ -428,11 +433,11 @@ func (e *Engine) clockFor(ports []string) (clock.Clock, bool, error) {
 		return clock.System(), false, nil
 	}
 	for _, p := range ports {
-		info, err := ts.TSInfo(p)
+		info, err := e.sys.TSInfo(p)
 		if err != nil || !info.Hardware {
 			continue
 		}
-		c, err := clock.OpenPHC(info.PHC)
+		c, err := e.sys.OpenPHC(info.PHC)
 		if err != nil {
 			e.log.Warn("ptp: PHC", "port", p, "err", err)
 			continue
