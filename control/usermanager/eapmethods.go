@@ -296,6 +296,10 @@ func outcome(s eapServer) (string, error) {
 	case *eap.MSCHAPv2Server:
 		return s.User, s.Err
 	case *eap.TLSServer:
+		if s.Err != nil && s.Method != "" {
+			// Say which inner method failed (the count stays the outer method's).
+			return s.User, fmt.Errorf("%s: %w", s.Method, s.Err)
+		}
 		return s.User, s.Err
 	}
 	return "", nil
