@@ -340,7 +340,7 @@ func (sa *IKESA) eapEnded(established bool, why string) {
 func (sa *IKESA) sendAuthEAP() {
 	sa.myID = sa.localIdentity()
 	ps := []Payload{&ID{IDType: sa.myID.Type, Data: sa.myID.Data}}
-	if sa.peer.SendInitialContact {
+	if sa.initialContactDue() {
 		ps = append(ps, &Notify{NType: NotifyInitialContact})
 	}
 	if id := sa.ident.RemoteID; !id.Auto && !id.Ignore {

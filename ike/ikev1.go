@@ -819,7 +819,7 @@ func (sa *IKESA) v1MainI4(ps []v1Payload, from, local netip.AddrPort, fail func(
 		return
 	}
 	out := append([]v1Payload{{Type: v1PID, Body: v.idiB}}, auth...)
-	if sa.peer.SendInitialContact && sa.ident.ModeConfig == nil && !v1IsXAuth(v.p1.auth) {
+	if sa.initialContactDue() && sa.ident.ModeConfig == nil && !v1IsXAuth(v.p1.auth) {
 		n := &v1Notify{Proto: v1ProtoISAKMP, Type: v1NInitialContact, SPI: append(spi64(sa.spiI), spi64(sa.spiR)...)}
 		out = append(out, v1Payload{Type: v1PNotify, Body: n.encode()})
 	}

@@ -719,7 +719,7 @@ func (sa *IKESA) sendAuth() {
 	}
 	sa.myID = sa.localIdentity()
 	ps := []Payload{&ID{IDType: sa.myID.Type, Data: sa.myID.Data}}
-	if sa.peer.SendInitialContact {
+	if sa.initialContactDue() {
 		ps = append(ps, &Notify{NType: NotifyInitialContact})
 	}
 	if id := sa.ident.RemoteID; !id.Auto && !id.Ignore {
