@@ -802,17 +802,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		}
 	}
 	if v := p["icmp-options"]; v != "" {
-		neg := strings.HasPrefix(v, "!")
-		t, c, hasCode := strings.Cut(strings.TrimPrefix(v, "!"), ":")
-		tn, _ := strconv.Atoi(t)
-		es := []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
-			&expr.Cmp{Op: cmpOp(neg && !hasCode), Register: 1, Data: []byte{byte(tn)}}}
-		if hasCode {
-			cn, _ := strconv.Atoi(c)
-			es = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
-				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{byte(tn), byte(cn)}}}
-		}
-		m = and(m, alt{es})
+		m = and(m, icmpOptions(v))
 	}
 	if v := p["tcp-flags"]; v != "" {
 		var set, mask byte
@@ -867,6 +857,9 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 2},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x1fff), Xor: be16(0)},
 			&expr.Cmp{Op: cmpOp(v == "yes"), Register: 1, Data: be16(0)}))
+	}
+	if v := p["ipv4-options"]; v != "" {
+		m = and(m, ipv4Options(v))
 	}
 	if v := p["time"]; v != "" {
 		if err := add(timeMatch(v, cfg.zoneOffset())); err != nil {
@@ -1346,3 +1339,81 @@ func ipsecIface(p map[string]string) string {
 	}
 	return prop
 }
+
+// icmpOptions matches icmp-options=[!]TYPE[:CODE[-CODE]]: the type alone, the type and one
+// code, or the type and a range of codes (0-255: any code, the type alone).
+func icmpOptions(v string) alt {
+	neg := strings.HasPrefix(v, "!")
+	t, c, hasCode := strings.Cut(strings.TrimPrefix(v, "!"), ":")
+	tn, _ := strconv.Atoi(t)
+	lo, hi := 0, 255
+	if hasCode {
+		a, b, isRange := strings.Cut(c, "-")
+		lo, _ = strconv.Atoi(a)
+		hi = lo
+		if isRange {
+			hi, _ = strconv.Atoi(b)
+		}
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+	}
+	typ := func(op expr.CmpOp) []expr.Any {
+		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+			&expr.Cmp{Op: op, Register: 1, Data: []byte{byte(tn)}}}
+	}
+	code := func(op expr.CmpOp) []expr.Any {
+		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 1, Len: 1},
+			&expr.Range{Op: op, Register: 1, FromData: []byte{byte(lo)}, ToData: []byte{byte(hi)}}}
+	}
+	if lo == 0 && hi == 255 {
+		return alt{typ(cmpOp(neg))}
+	}
+	if !neg {
+		return alt{append(typ(expr.CmpOpEq), code(expr.CmpOpEq)...)}
+	}
+	// Not (this type with such a code): another type, or this type with another code.
+	return alt{typ(expr.CmpOpNeq), append(typ(expr.CmpOpEq), code(expr.CmpOpNeq)...)}
+}
+
+// ipv4Options matches ipv4-options=: any and none by the header length, the source
+// routing, record-route and router-alert options by the kernel's IPv4 option lookup
+// (exthdr; it knows no other option, so timestamp is refused by Check).
+func ipv4Options(v string) alt {
+	ihl := func(op expr.CmpOp) alt {
+		return one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x0f}, Xor: []byte{0}},
+			&expr.Cmp{Op: op, Register: 1, Data: []byte{5}})
+	}
+	present := func(typ uint8, yes bool) []expr.Any {
+		return []expr.Any{&expr.Exthdr{DestRegister: 1, Type: typ, Offset: 0, Len: 1, Op: exthdrOpIPv4,
+			Flags: unix.NFT_EXTHDR_F_PRESENT},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{map[bool]byte{true: 1, false: 0}[yes]}}}
+	}
+	const lsrr, ssrr, rr, ra = 131, 137, 7, 148
+	switch v {
+	case "any":
+		return ihl(expr.CmpOpGt)
+	case "none":
+		return ihl(expr.CmpOpEq)
+	case "loose-source-routing":
+		return alt{present(lsrr, true)}
+	case "strict-source-routing":
+		return alt{present(ssrr, true)}
+	case "record-route":
+		return alt{present(rr, true)}
+	case "router-alert":
+		return alt{present(ra, true)}
+	case "no-record-route":
+		return alt{present(rr, false)}
+	case "no-router-alert":
+		return alt{present(ra, false)}
+	case "no-source-routing":
+		return alt{append(present(lsrr, false), present(ssrr, false)...)}
+	}
+	return nil
+}
+
+// exthdrOpIPv4 is NFT_EXTHDR_OP_IPV4 of the kernel's enum nft_exthdr_op (x/sys does not
+// name it yet).
+const exthdrOpIPv4 expr.ExthdrOp = 2

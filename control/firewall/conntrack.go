@@ -231,6 +231,8 @@ var trackingSysctls = map[string]string{
 	"tcp-time-wait-timeout":    "nf_conntrack_tcp_timeout_time_wait",
 	"udp-stream-timeout":       "nf_conntrack_udp_timeout_stream",
 	"udp-timeout":              "nf_conntrack_udp_timeout",
+	"tcp-max-retrans-timeout":  "nf_conntrack_tcp_timeout_max_retrans",
+	"tcp-unacked-timeout":      "nf_conntrack_tcp_timeout_unacknowledged",
 	"loose-tcp-tracking":       "nf_conntrack_tcp_loose",
 }
 

@@ -381,14 +381,15 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 		if a.Flag {
 			continue
 		}
-		if _, ok := m.Prop(a.Name); !ok {
+		p, ok := m.Prop(a.Name)
+		if !ok {
 			continue // generic arguments (numbers, place-before); the generic command checks them
 		}
-		if a.Unset {
+		if a.Unset || control.EmptyUnset(p, a.Value) {
+			// src-port="" as terse exports write it unsets, as in the generic command.
 			unset = append(unset, a.Name)
 			continue
 		}
-		p, _ := m.Prop(a.Name)
 		v, err := control.ParseValue(p, a.Value)
 		if err != nil {
 			return err
@@ -527,6 +528,23 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 		}
 	}
 	var rows []control.Row
+	// An entry given by DNS name shows a dynamic child entry per address it resolved to,
+	// named by the comment, as RouterOS lists them.
+	if items, err := e.ex.Items(listPath(v6)); err == nil {
+		for _, it := range items {
+			name := it.Props["address"]
+			if _, _, err := addrRange(name); err == nil || it.Props["disabled"] == "yes" {
+				continue
+			}
+			e.mu.Lock()
+			d := e.dns[dnsKey(name, v6)]
+			e.mu.Unlock()
+			for _, a := range d.addrs {
+				p := map[string]string{"list": it.Props["list"], "address": a.String(), "disabled": "no", "dynamic": "yes", "comment": name}
+				rows = append(rows, control.Row{ID: e.dynID("dns/" + it.Props["list"] + "/" + name + "/" + a.String()), Props: p, Flags: "D"})
+			}
+		}
+	}
 	for _, d := range ds {
 		if static[d.List+"/"+d.Addr.String()] {
 			continue

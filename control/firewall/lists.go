@@ -33,7 +33,8 @@ type dnsEntry struct {
 	err   error
 }
 
-// resolve looks a name up through /ip dns (its servers, else the system's).
+// resolve looks a name up as RouterOS does: /ip dns static, then /ip dns's servers (else
+// the system's).
 func (e *Engine) resolve(ctx context.Context, name string, v6 bool) ([]netip.Addr, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -41,7 +42,7 @@ func (e *Engine) resolve(ctx context.Context, name string, v6 bool) ([]netip.Add
 	if v6 {
 		network = "ip6"
 	}
-	addrs, err := ipcfg.Resolver(e.ex).LookupNetIP(ctx, network, name)
+	addrs, err := ipcfg.LookupHost(ctx, e.ex, network, name)
 	if err != nil {
 		return nil, fmt.Errorf("could not resolve %s: %w", name, err)
 	}

@@ -793,6 +793,17 @@ func TestAddressListTimers(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// print shows what the name resolved to: a dynamic child entry per address.
+	if out := r.run(t, `/ip firewall address-list print where list=named`); !regexp.MustCompile(`(?m);;; web\.fw\.test\s*\n\s*D\s+named\s+198\.19\.8\.2\b`).MatchString(out) ||
+		strings.Contains(out, "198.19.8.1") {
+		t.Errorf("no dynamic entry for the resolved address:\n%s", out)
+	}
+	// A name /ip dns static answers resolves from there, as RouterOS resolves it.
+	r.run(t, `/ip dns static add name=host.fw.test address=198.19.9.9
+/ip firewall address-list add list=st address=host.fw.test`)
+	if s := set("list/st"); !strings.Contains(s, "198.19.9.9") {
+		t.Fatalf("a name of /ip dns static not resolved:\n%s\n%s", s, r.run(t, `/ip firewall address-list print detail`))
+	}
 }
 
 // metric reports whether routerd_firewall_rule_packets_total has the rule of table,
@@ -1156,5 +1167,122 @@ func TestOtherTablesUntouched(t *testing.T) {
 /ipv6 firewall filter remove [find]`)
 	if got := other(); got != want {
 		t.Fatalf("the other table changed after every rule went:\n%s\nwas\n%s", got, want)
+	}
+}
+
+// TestICMPOptionsCodeRange: icmp-options=TYPE:A-B matches every code of the range (the
+// common 'allow ICMP' sets write 3:0-255); the port unreachable (3:3) a closed UDP port
+// answers is dropped in forward by 3:0-255 and 3:2-4, not by 3:0-2, and by !3:0-2.
+func TestICMPOptionsCodeRange(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	// refused: the client's connected UDP socket got the port unreachable.
+	refused := func() bool {
+		out, _ := exec.Command("ip", "netns", "exec", tp.c, "python3", "-c", `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.5)
+s.connect(("198.19.2.2", 9))
+s.send(b"x")
+try:
+    s.recv(10)
+    print("data")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+`).CombinedOutput()
+		switch strings.TrimSpace(string(out)) {
+		case "refused":
+			return true
+		case "timeout":
+			return false
+		}
+		t.Fatalf("udp probe: %s", out)
+		return false
+	}
+	if !refused() {
+		t.Fatal("no port unreachable before any rule")
+	}
+	r.run(t, `/ip firewall filter add chain=forward protocol=icmp icmp-options=3:0-255 action=drop comment=unreach`)
+	for _, c := range []struct {
+		opt  string
+		drop bool
+	}{{"3:0-255", true}, {"3:0-2", false}, {"3:2-4", true}, {"3:3", true}, {"!3:0-2", true}, {"!3:2-4", false}, {"3", true}, {"11:0-1", false}} {
+		r.run(t, `/ip firewall filter set [find comment=unreach] icmp-options=`+c.opt)
+		if got := !refused(); got != c.drop {
+			t.Errorf("icmp-options=%s: port unreachable dropped %v, want %v\n%s", c.opt, got, c.drop, ruleset(t, tp))
+		}
+		// Echo (type 0 and 8) is another type: only a negation matches it.
+		if got := tp.ping(tp.c, "198.19.2.2"); got == strings.HasPrefix(c.opt, "!") {
+			t.Errorf("icmp-options=%s: ping passed %v", c.opt, got)
+		}
+	}
+	if n := r.counter(t, "/ip firewall filter", "unreach"); n == 0 {
+		t.Error("the icmp-options rule counted nothing")
+	}
+}
+
+// TestIPv4Options: ipv4-options= with real packets: a ping with the record-route option
+// (ping -R) against a plain one, in forward.
+func TestIPv4Options(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	rrPing := func() bool {
+		return exec.Command("ip", "netns", "exec", tp.c, "ping", "-R", "-c1", "-W1", "198.19.2.2").Run() == nil
+	}
+	if !rrPing() || !tp.ping(tp.c, "198.19.2.2") {
+		t.Fatal("pings do not pass before any rule")
+	}
+	r.run(t, `/ip firewall filter add chain=forward protocol=icmp ipv4-options=record-route action=drop comment=opt`)
+	for _, c := range []struct {
+		opt       string
+		rr, plain bool // pass
+	}{{"record-route", false, true}, {"any", false, true}, {"none", true, false}, {"no-record-route", true, false},
+		{"router-alert", true, true}, {"no-source-routing", false, false}} {
+		r.run(t, `/ip firewall filter set [find comment=opt] ipv4-options=`+c.opt)
+		if got := rrPing(); got != c.rr {
+			t.Errorf("ipv4-options=%s: record-route ping passed %v, want %v", c.opt, got, c.rr)
+		}
+		if got := tp.ping(tp.c, "198.19.2.2"); got != c.plain {
+			t.Errorf("ipv4-options=%s: plain ping passed %v, want %v", c.opt, got, c.plain)
+		}
+	}
+	if _, err := r.try(`/ip firewall filter set [find comment=opt] ipv4-options=timestamp`); err == nil ||
+		!strings.Contains(err.Error(), "timestamp") {
+		t.Errorf("ipv4-options=timestamp: %v", err)
+	}
+}
+
+// TestExportVerboseLines: what RouterOS 6.49 `export verbose` and 7.x terse exports write
+// on firewall rules and connection tracking loads: unset matchers (!ingress-priority ...),
+// src-port="" and the two TCP timeouts (applied to the kernel); a value for a matcher the
+// kernel cannot express is refused with the reason.
+func TestExportVerboseLines(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall filter add action=accept chain=input comment=v6export !connection-bytes !connection-limit !connection-mark !connection-nat-state !connection-rate !connection-type !content disabled=no !dscp !dst-address !dst-address-list !dst-address-type !dst-limit !dst-port !fragment !hotspot !icmp-options !in-bridge-port !in-bridge-port-list !in-interface !in-interface-list !ingress-priority !ipsec-policy !ipv4-options !layer7-protocol !limit log=no log-prefix="" !nth !out-bridge-port !out-bridge-port-list !out-interface !out-interface-list !packet-mark !packet-size !per-connection-classifier !port !priority !protocol !psd !random !routing-mark !routing-table !src-address !src-address-list !src-address-type !src-mac-address !src-port !tcp-mss !time !tls-host !ttl
+/ip firewall filter add action=log chain=forward dst-port=22,5022 log=yes log-prefix=--SSH-5022 protocol=tcp src-port="" comment=terse
+/ip firewall connection tracking set tcp-max-retrans-timeout=7m tcp-unacked-timeout=6m`)
+	if out := r.run(t, `/ip firewall filter print count-only where comment=v6export || comment=terse`); strings.TrimSpace(out) != "2" {
+		t.Fatalf("rules loaded: %s", out)
+	}
+	// The engine writes /proc/sys of its own namespace only (test/firewall checks that);
+	// here it writes the same files into a directory.
+	dir := t.TempDir()
+	if err := r.e.applyTracking(dir); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"nf_conntrack_tcp_timeout_max_retrans": "420", "nf_conntrack_tcp_timeout_unacknowledged": "360"} {
+		b, _ := os.ReadFile(filepath.Join(dir, k))
+		if got := string(b); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
+	for _, arg := range []string{"ingress-priority=5", "routing-table=main", "tls-host=*.example.com"} {
+		_, err := r.try(`/ip firewall filter add chain=forward action=accept ` + arg)
+		if err == nil || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s: %v, want a refusal saying not supported", arg, err)
+		}
 	}
 }

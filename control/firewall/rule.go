@@ -46,6 +46,9 @@ var unsupported = map[string]string{
 	"out-bridge-port":      outBridgePortWhy,
 	"out-bridge-port-list": outBridgePortWhy,
 	"connection-rate":      "nftables cannot measure a connection's current rate",
+	"ingress-priority":     "Linux keeps no ingress priority on the packet for nftables",
+	"routing-table":        "nftables cannot see which routing table resolved the destination (match routing-mark instead)",
+	"tls-host":             "nftables cannot read the server name of a TLS handshake",
 	"hotspot":              "there is no hotspot",
 	"layer7-protocol":      "layer 7 matching has no kernel support",
 	"content":              "content matching has no kernel support",
@@ -171,6 +174,9 @@ func (r *Rule) Check(v6 bool) error {
 		if proto := p["protocol"]; proto != "icmp" && proto != "icmpv6" {
 			return fmt.Errorf("failure: icmp-options can be specified only for protocol icmp or icmpv6")
 		}
+	}
+	if o := p["ipv4-options"]; o == "timestamp" || o == "no-timestamp" {
+		return fmt.Errorf("ipv4-options: the kernel's IPv4 option match knows no timestamp option: %w", ErrNotSupported)
 	}
 	if p["fragment"] == "yes" && v6 {
 		return fmt.Errorf("fragment: IPv6 fragment matching is not translated yet: %w", ErrNotSupported)

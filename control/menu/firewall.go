@@ -145,6 +145,8 @@ func firewallMenus() []*Menu {
 			{Name: "tcp-time-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in TIME_WAIT."},
 			{Name: "udp-stream-timeout", Type: value.Time(0, 1<<50), Default: "3m", Desc: "Timeout of UDP entries with traffic both ways."},
 			{Name: "udp-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of other UDP entries."},
+			{Name: "tcp-max-retrans-timeout", Type: value.Time(0, 1<<50), Default: "5m", Desc: "Timeout of TCP entries retransmitting past the limit."},
+			{Name: "tcp-unacked-timeout", Type: value.Time(0, 1<<50), Default: "5m", Desc: "Timeout of TCP entries with data not acknowledged."},
 			{Name: "loose-tcp-tracking", Type: value.Bool(), Default: "yes", Desc: "Pick up TCP connections already established."},
 		},
 		Desc: "Connection tracking settings.",
@@ -257,6 +259,9 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("layer7-protocol", str, "Layer 7 pattern."),
 		p("content", str, "Text the packet carries."),
 		p("priority", str, "Packet priority."),
+		p("ingress-priority", fwNot{value.Int(0, 63)}, "Priority the packet came in with (VLAN, WMM, MPLS EXP)."),
+		p("routing-table", notStr, "Routing table the destination was resolved in."),
+		p("tls-host", notStr, "Server name of a TLS connection (SNI); wildcards allowed."),
 		p("psd", str, "Port scan detection."),
 		p("jump-target", str, "Chain to jump to (action=jump)."),
 		p("reject-with", value.Enum("icmp-admin-prohibited", "icmp-host-prohibited", "icmp-host-unreachable",
@@ -286,6 +291,12 @@ func firewallRuleMenu(fam, table string) *Menu {
 	}
 	if table != "mangle" {
 		props = removeProp(props, "passthrough")
+	}
+	if !v6 {
+		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "fragment" })
+		props = slices.Insert(props, i+1, p("ipv4-options", value.Enum("any", "loose-source-routing", "no-record-route",
+			"no-router-alert", "no-source-routing", "no-timestamp", "none", "record-route", "router-alert",
+			"strict-source-routing", "timestamp"), "IPv4 header options the packet carries."))
 	}
 	if table == "filter" {
 		// RouterOS 7's default configuration writes hw-offload=yes on its fasttrack rule;
