@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/ftpd"
 	"github.com/routerd/routerd/control/rest"
@@ -28,7 +29,14 @@ func consolesEngine(env *Env) engine.Engine {
 		id := identity(env.Ex)
 		env.ConsoleSession = auth.Console
 		for _, svc := range []string{"www", "www-ssl"} {
-			s := &rest.Server{Ex: env.Ex, Auth: auth, Service: svc, Identity: id}
+			s := &rest.Server{Ex: env.Ex, Auth: auth, Service: svc, Identity: id, CRL: func(serial string) ([]byte, bool) {
+				// Looked up per request: the certificate engine starts after this one.
+				certs, ok := engine.Lookup[*certificate.Store](h)
+				if !ok {
+					return nil, false
+				}
+				return certs.PublishedCRL(serial)
+			}}
 			svcs.Register(svc, s.Serve)
 		}
 		tn := &telnet.Server{Interp: env.Interp, Auth: auth, Identity: id}

@@ -4,7 +4,9 @@
 // import reads PEM, DER and PKCS#12 files from /file (chains, and keys matched to the
 // certificates by their public key); export-certificate writes PEM (.crt, and the key
 // as an encrypted PKCS#8 .key) or PKCS#12 (.p12) files under the data dir's files/,
-// 0600; issued-revoke revokes what a local CA issued and reissues that CA's CRL.
+// 0600; issued-revoke revokes what a local CA issued and reissues that CA's CRL. The www
+// service publishes each local CA's CRL at its distribution point /crl/SERIAL.crl
+// (Store.PublishedCRL: issued-revoke's list, or a signed empty one before it).
 //
 // Private keys live in the store as a Secret property (never printed, exported or
 // logged; carried only by backups, in the 0600 store file and 0600 backup files), and

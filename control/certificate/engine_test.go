@@ -5,17 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/rest"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/system"
 )
@@ -344,23 +344,16 @@ import file-name=k1.pub name=k1pub
 	}
 }
 
-// TestCRLDownload: a router holding a CA's certificate and a client certificate from
-// another router downloads the CA's CRL from the distribution point ca-crl-host put in
-// the certificate (crl-download=yes), and with crl-use=yes refuses the revoked client;
-// crl-store=system keeps the list as a /certificate crl item.
+// TestCRLDownload: router A publishes its CA's CRL on www at the distribution point
+// ca-crl-host put in the certificates it issued (rest.Server's /crl/ route: an empty
+// list it signs before it revoked anything, then issued-revoke's); router B, holding
+// the CA's certificate and a client certificate, downloads it (crl-download=yes) and
+// with crl-use=yes refuses the revoked client; crl-store=system keeps the list as a
+// /certificate crl item.
 func TestCRLDownload(t *testing.T) {
 	a := newRouter(t)
-	var crl []byte
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !strings.HasPrefix(req.URL.Path, "/crl/") || crl == nil {
-			http.NotFound(w, req)
-			return
-		}
-		w.Write(crl)
-	}))
+	www := &rest.Server{CRL: a.e.Store().PublishedCRL}
+	srv := httptest.NewServer(www)
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	a.run(t, `/certificate
@@ -370,13 +363,13 @@ add common-name=rw-client1 name=rw-client1 key-usage=tls-client
 sign rw-client1 ca=ca
 export-certificate ca
 export-certificate rw-client1
-issued-revoke rw-client1
 `)
-	items, _ := a.ex.Items(certificate.CRLPath)
-	der, _ := base64.StdEncoding.DecodeString(items[0].Props["crl-der"])
-	mu.Lock()
-	crl = der
-	mu.Unlock()
+	ca, _ := a.e.Store().Get("ca")
+	for _, path := range []string{"/crl/" + ca.X509.SerialNumber.Text(16) + "0.crl", "/crl/zz.crl", "/crl/", "/crl/" + ca.X509.SerialNumber.Text(16)} {
+		if resp, err := http.Get(srv.URL + path); err != nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %v %v", path, err, resp.Status)
+		}
+	}
 
 	b := newRouter(t)
 	os.MkdirAll(filepath.Join(b.dir, "files"), 0o700)
@@ -386,16 +379,34 @@ issued-revoke rw-client1
 	}
 	b.run(t, "/certificate import file-name=cert_export_ca.crt\n/certificate import file-name=cert_export_rw-client1.crt\n/certificate settings set crl-use=yes")
 	c, _ := b.e.Store().Get("cert_export_rw-client1.crt_0")
-	if _, err := b.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err != nil {
-		t.Fatalf("before the download: %v", err)
+	verify := func() error {
+		_, err := b.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient)
+		return err
 	}
+	b.run(t, "/certificate settings set crl-download=yes")
+	b.e.DownloadCRLs(context.Background())
+	if err := verify(); err != nil {
+		t.Fatalf("with A's empty list: %v", err)
+	}
+	resp, err := http.Get(srv.URL + "/crl/" + ca.X509.SerialNumber.Text(16) + ".crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	l, err := x509.ParseRevocationList(body)
+	if err != nil || l.CheckSignatureFrom(ca.X509) != nil || len(l.RevokedCertificateEntries) != 0 || resp.Header.Get("Content-Type") != "application/pkix-crl" {
+		t.Fatalf("A's empty list: %v %v", err, resp.Header)
+	}
+	b.run(t, "/certificate settings set crl-download=no")
+	a.run(t, "/certificate issued-revoke rw-client1")
 	b.e.DownloadCRLs(context.Background()) // crl-download=no: nothing fetched
-	if _, err := b.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); err != nil {
+	if err := verify(); err != nil {
 		t.Fatalf("downloaded with crl-download=no: %v", err)
 	}
 	b.run(t, "/certificate settings set crl-download=yes")
 	b.e.DownloadCRLs(context.Background())
-	if _, err := b.e.Store().Verify([]*x509.Certificate{c.X509}, certificate.PurposeClient); !errors.Is(err, certificate.ErrRevoked) {
+	if err := verify(); !errors.Is(err, certificate.ErrRevoked) {
 		t.Fatalf("after the download (ram): %v", err)
 	}
 	b.run(t, "/certificate settings set crl-store=system")

@@ -48,6 +48,8 @@ type Store struct {
 	crlUse bool
 	now    func() time.Time
 	subs   []func()
+	// empty holds the signed empty CRLs of CAs that revoked nothing yet, by CA (publish.go).
+	empty map[string]signedCRL
 }
 
 // Subscribe calls fn (which must not block) after every refresh of the store, so that

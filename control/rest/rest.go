@@ -35,6 +35,9 @@ type Server struct {
 	Service string
 	// Identity names the router on the status page (nil: "MikroTik").
 	Identity func() string
+	// CRL gives the DER CRL a CA of the router publishes at /crl/SERIAL.crl (its
+	// certificates' distribution point); nil: none served.
+	CRL func(serial string) ([]byte, bool)
 }
 
 // StreamLimit bounds a REST call of a command that goes on (ping, monitor-traffic, print
@@ -91,9 +94,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveREST(w, r)
 	case r.URL.Path == "/":
 		s.serveStatus(w, r)
+	case strings.HasPrefix(r.URL.Path, "/crl/") && s.CRL != nil:
+		s.serveCRL(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "")
 	}
+}
+
+// serveCRL answers GET /crl/SERIAL.crl with a CA's CRL, without a login (RouterOS
+// publishes its CAs' lists to anyone who can reach www, as distribution points are).
+func (s *Server) serveCRL(w http.ResponseWriter, r *http.Request) {
+	serial, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/crl/"), ".crl")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeError(w, http.StatusMethodNotAllowed, "")
+		return
+	}
+	der, found := s.CRL(serial)
+	if !ok || !found {
+		writeError(w, http.StatusNotFound, "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Write(der)
 }
 
 // login authenticates the request's Basic credentials; on failure it has answered 401.
