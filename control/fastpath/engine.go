@@ -84,7 +84,7 @@ func portHook() dataplane.Hook {
 
 // Spec: the settings, the menus that block the fast path and the links are watched.
 func (e *Engine) Spec() engine.Spec {
-	w := []string{ipsettings.Path, ipsettings.Path6, "/interface"}
+	w := []string{ipsettings.Path, ipsettings.Path6, link.IfacePath}
 	w = append(w, blockers4...)
 	w = append(w, blockers6[:4]...)
 	return engine.Spec{Name: "fastpath", Watch: w, Resync: resyncEvery}

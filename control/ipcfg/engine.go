@@ -13,6 +13,8 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -88,7 +90,7 @@ func New() *Engine {
 func (e *Engine) Spec() engine.Spec {
 	return engine.Spec{Name: "ipcfg",
 		Menus:  []string{addr4Path, addr6Path, route4Path, route6Path, poolPath, poolUsedPath, dnsPath},
-		Watch:  []string{"/interface", "/routing/table"},
+		Watch:  []string{link.IfacePath, routing.TablePath},
 		Resync: engine.Never}
 }
 

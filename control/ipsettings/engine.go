@@ -13,6 +13,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -170,7 +171,7 @@ func New(opts Options) *Engine {
 
 // Spec declares the menus; a new interface kicks a pass so it gets the parameters.
 func (e *Engine) Spec() engine.Spec {
-	return engine.Spec{Name: "ip-settings", Menus: []string{Path, Path6}, Watch: []string{"/interface"}}
+	return engine.Spec{Name: "ip-settings", Menus: []string{Path, Path6}, Watch: []string{link.IfacePath}}
 }
 
 // Start finds out whether routerd owns the machine-wide parameters.

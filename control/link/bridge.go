@@ -25,7 +25,7 @@ func (e *Engine) applyBridges(cfg *config) {
 		want[name] = true
 		l, ok := links[name]
 		if ok && (!owned(l) || l.Type() != "bridge") {
-			e.setState("/interface/bridge", it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
+			e.setState(bridgePath, it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
 			continue
 		}
 		vf, snoop := it.VlanFiltering, it.IGMPSnooping
@@ -35,7 +35,7 @@ func (e *Engine) applyBridges(cfg *config) {
 			br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs(), MulticastSnooping: &snoop}
 			br.Name = name
 			if err := e.h.LinkAdd(br); err != nil {
-				e.setState("/interface/bridge", it.ID, false, "cannot create bridge: "+err.Error(), nil)
+				e.setState(bridgePath, it.ID, false, "cannot create bridge: "+err.Error(), nil)
 				continue
 			}
 			if err := e.h.LinkSetAlias(br, ownerAlias); err != nil {
@@ -43,12 +43,12 @@ func (e *Engine) applyBridges(cfg *config) {
 				if derr := e.h.LinkDel(br); derr != nil {
 					reason += "; left unmarked: " + derr.Error()
 				}
-				e.setState("/interface/bridge", it.ID, false, reason, nil)
+				e.setState(bridgePath, it.ID, false, reason, nil)
 				continue
 			}
 			var err error
 			if l, err = e.h.LinkByName(name); err != nil {
-				e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
+				e.setState(bridgePath, it.ID, false, err.Error(), nil)
 				continue
 			}
 		}
@@ -59,11 +59,11 @@ func (e *Engine) applyBridges(cfg *config) {
 				err = e.h.LinkSetHardwareAddr(l, hw)
 			}
 			if err != nil {
-				e.setState("/interface/bridge", it.ID, false, "admin-mac: "+err.Error(), nil)
+				e.setState(bridgePath, it.ID, false, "admin-mac: "+err.Error(), nil)
 				continue
 			}
 			if l, err = e.h.LinkByName(name); err != nil {
-				e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
+				e.setState(bridgePath, it.ID, false, err.Error(), nil)
 				continue
 			}
 		}
@@ -74,7 +74,7 @@ func (e *Engine) applyBridges(cfg *config) {
 					if errors.Is(err, unix.EOPNOTSUPP) {
 						reason = "vlan-filtering is not supported by this kernel"
 					}
-					e.setState("/interface/bridge", it.ID, false, reason, nil)
+					e.setState(bridgePath, it.ID, false, reason, nil)
 					continue
 				}
 			}
@@ -84,14 +84,14 @@ func (e *Engine) applyBridges(cfg *config) {
 				only := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs()}
 				only.Name, only.Index = b.Name, b.Index
 				if err := e.h.BridgeSetMcastSnoop(only, snoop); err != nil {
-					e.setState("/interface/bridge", it.ID, false, "igmp-snooping: "+err.Error(), nil)
+					e.setState(bridgePath, it.ID, false, "igmp-snooping: "+err.Error(), nil)
 					continue
 				}
 			}
 			mode := mcastRouterModes[orDefault(it.MulticastRouter, "temporary-query")]
 			if cur, err := e.h.BridgeMcastRouter(b.Index); err != nil || cur != mode {
 				if err := e.h.SetBridgeMcastRouter(b.Index, mode); err != nil {
-					e.setState("/interface/bridge", it.ID, false, "multicast-router: "+err.Error(), nil)
+					e.setState(bridgePath, it.ID, false, "multicast-router: "+err.Error(), nil)
 					continue
 				}
 			}
@@ -101,11 +101,11 @@ func (e *Engine) applyBridges(cfg *config) {
 			mtu = ""
 		}
 		if err := e.applyLinkSettings(l, mtu, it.Disabled); err != nil {
-			e.setState("/interface/bridge", it.ID, false, err.Error(), nil)
+			e.setState(bridgePath, it.ID, false, err.Error(), nil)
 			continue
 		}
 		p, _ := e.kernelProps(l, nil)
-		e.setState("/interface/bridge", it.ID, running(l.Attrs()), "", map[string]string{
+		e.setState(bridgePath, it.ID, running(l.Attrs()), "", map[string]string{
 			"actual-mtu": p["actual-mtu"], "mac-address": p["mac-address"]})
 	}
 	for name, l := range links {
@@ -127,13 +127,13 @@ func (e *Engine) applyVlans(cfg *config) {
 		want[name] = true
 		parent, ok := links[it.Interface]
 		if !ok {
-			e.setState("/interface/vlan", it.ID, false, "interface "+it.Interface+" not present", nil)
+			e.setState(vlanPath, it.ID, false, "interface "+it.Interface+" not present", nil)
 			continue
 		}
 		vid, mtu := it.VlanID, it.MTU
 		l, ok := links[name]
 		if ok && (!owned(l) || l.Type() != "vlan") {
-			e.setState("/interface/vlan", it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
+			e.setState(vlanPath, it.ID, false, fmt.Sprintf("a link named %s exists that routerd did not create", name), nil)
 			continue
 		}
 		if ok {
@@ -141,7 +141,7 @@ func (e *Engine) applyVlans(cfg *config) {
 			if v.VlanId != vid || v.ParentIndex != parent.Attrs().Index {
 				// The kernel cannot change either: recreate.
 				if err := e.h.LinkDel(l); err != nil {
-					e.setState("/interface/vlan", it.ID, false, "cannot recreate vlan: "+err.Error(), nil)
+					e.setState(vlanPath, it.ID, false, "cannot recreate vlan: "+err.Error(), nil)
 					continue
 				}
 				ok = false
@@ -155,7 +155,7 @@ func (e *Engine) applyVlans(cfg *config) {
 				if errors.Is(err, unix.EOPNOTSUPP) {
 					reason = "VLAN interfaces are not supported by this kernel (no 8021q)"
 				}
-				e.setState("/interface/vlan", it.ID, false, reason, nil)
+				e.setState(vlanPath, it.ID, false, reason, nil)
 				continue
 			}
 			if err := e.h.LinkSetAlias(v, ownerAlias); err != nil {
@@ -163,20 +163,20 @@ func (e *Engine) applyVlans(cfg *config) {
 				if derr := e.h.LinkDel(v); derr != nil {
 					reason += "; left unmarked: " + derr.Error()
 				}
-				e.setState("/interface/vlan", it.ID, false, reason, nil)
+				e.setState(vlanPath, it.ID, false, reason, nil)
 				continue
 			}
 			var err error
 			if l, err = e.h.LinkByName(name); err != nil {
-				e.setState("/interface/vlan", it.ID, false, err.Error(), nil)
+				e.setState(vlanPath, it.ID, false, err.Error(), nil)
 				continue
 			}
 		}
 		if err := e.applyLinkSettings(l, strconv.Itoa(mtu), it.Disabled); err != nil {
-			e.setState("/interface/vlan", it.ID, false, err.Error(), nil)
+			e.setState(vlanPath, it.ID, false, err.Error(), nil)
 			continue
 		}
-		e.setState("/interface/vlan", it.ID, running(l.Attrs()), "", map[string]string{"mac-address": strings.ToUpper(l.Attrs().HardwareAddr.String())})
+		e.setState(vlanPath, it.ID, running(l.Attrs()), "", map[string]string{"mac-address": strings.ToUpper(l.Attrs().HardwareAddr.String())})
 	}
 	for name, l := range links {
 		if l.Type() == "vlan" && owned(l) && !want[name] {
@@ -216,7 +216,7 @@ func (e *Engine) applyPorts(cfg *config) {
 	want := map[string]bool{}
 	for _, it := range cfg.ports {
 		if it.Disabled {
-			e.setState("/interface/bridge/port", it.ID, false, "", nil)
+			e.setState(portPath, it.ID, false, "", nil)
 			continue
 		}
 		brName := it.Bridge
@@ -224,20 +224,20 @@ func (e *Engine) applyPorts(cfg *config) {
 		pl, okP := links[it.Interface]
 		switch {
 		case !okB || br.Type() != "bridge":
-			e.setState("/interface/bridge/port", it.ID, false, "bridge "+brName+" not present", nil)
+			e.setState(portPath, it.ID, false, "bridge "+brName+" not present", nil)
 			continue
 		case !okP:
-			e.setState("/interface/bridge/port", it.ID, false, "interface "+it.Interface+" not present", nil)
+			e.setState(portPath, it.ID, false, "interface "+it.Interface+" not present", nil)
 			continue
 		}
 		if reason := frameTypesReason(it.FrameTypes, vlanFiltering[brName], br); reason != "" {
-			e.setState("/interface/bridge/port", it.ID, false, reason, nil)
+			e.setState(portPath, it.ID, false, reason, nil)
 			continue
 		}
 		horizon := orDefault(it.Horizon, "none")
 		if horizon != "none" {
 			if g, ok := group[brName]; ok && g != horizon {
-				e.setState("/interface/bridge/port", it.ID, false, fmt.Sprintf(
+				e.setState(portPath, it.ID, false, fmt.Sprintf(
 					"horizon %s cannot be applied: %s already uses horizon %s, and the kernel isolates one group of ports per bridge", horizon, brName, g), nil)
 				continue
 			}
@@ -246,17 +246,17 @@ func (e *Engine) applyPorts(cfg *config) {
 		want[pl.Attrs().Name] = true
 		if pl.Attrs().MasterIndex != br.Attrs().Index {
 			if err := e.h.LinkSetMaster(pl, br); err != nil {
-				e.setState("/interface/bridge/port", it.ID, false, "cannot add port: "+err.Error(), nil)
+				e.setState(portPath, it.ID, false, "cannot add port: "+err.Error(), nil)
 				continue
 			}
 		}
 		if iso := horizon != "none"; isolated[pl.Attrs().Index] != iso {
 			if err := e.h.LinkSetIsolated(pl, iso); err != nil {
-				e.setState("/interface/bridge/port", it.ID, false, "horizon: "+err.Error(), nil)
+				e.setState(portPath, it.ID, false, "horizon: "+err.Error(), nil)
 				continue
 			}
 		}
-		e.setState("/interface/bridge/port", it.ID, false, "", nil)
+		e.setState(portPath, it.ID, false, "", nil)
 	}
 	ownedIdx := map[int]bool{}
 	for _, l := range links {
@@ -283,7 +283,7 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 	current, err := e.h.BridgeVlanList()
 	if err != nil {
 		for _, v := range cfg.bvlans {
-			e.setState("/interface/bridge/vlan", v.ID, false, "cannot read the bridges' VLAN tables: "+err.Error(), nil)
+			e.setState(bridgeVlanPath, v.ID, false, "cannot read the bridges' VLAN tables: "+err.Error(), nil)
 		}
 		return
 	}
@@ -328,12 +328,12 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 				continue
 			}
 			if v.Disabled {
-				e.setState("/interface/bridge/vlan", v.ID, false, "", nil)
+				e.setState(bridgeVlanPath, v.ID, false, "", nil)
 				continue
 			}
 			vids, err := parseVids(v.VlanIDs)
 			if err != nil {
-				e.setState("/interface/bridge/vlan", v.ID, false, err.Error(), nil)
+				e.setState(bridgeVlanPath, v.ID, false, err.Error(), nil)
 				continue
 			}
 			var cur [2][]string
@@ -401,14 +401,14 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 		for _, st := range entries {
 			switch {
 			case errors.Is(vlanErr, unix.EOPNOTSUPP):
-				e.setState("/interface/bridge/vlan", st.id, false,
+				e.setState(bridgeVlanPath, st.id, false,
 					"not applied: this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING): "+vlanErr.Error(),
 					map[string]string{"current-tagged": "", "current-untagged": ""})
 			case vlanErr != nil:
-				e.setState("/interface/bridge/vlan", st.id, false, "not applied: "+vlanErr.Error(),
+				e.setState(bridgeVlanPath, st.id, false, "not applied: "+vlanErr.Error(),
 					map[string]string{"current-tagged": "", "current-untagged": ""})
 			default:
-				e.setState("/interface/bridge/vlan", st.id, false, st.reason, st.props)
+				e.setState(bridgeVlanPath, st.id, false, st.reason, st.props)
 			}
 		}
 	}

@@ -240,7 +240,7 @@ func (e *Engine) watchMdb(ctx context.Context) {
 // entries marked with mdbProto; host entries on bridges routerd owns, as the kernel keeps
 // no protocol for those).
 func (e *Engine) applyMdb(cfg *config) {
-	const path = "/interface/bridge/mdb"
+	const path = mdbPath
 	current, err := e.h.MdbList()
 	if err != nil {
 		for _, it := range cfg.mdbs {

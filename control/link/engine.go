@@ -31,7 +31,7 @@ var ErrNotSupported = errors.New("link: netlink not available")
 // Menus this engine applies.
 const (
 	IfacePath      = "/interface"
-	etherPathMenu  = "/interface/ethernet"
+	etherPath      = "/interface/ethernet"
 	bridgePath     = "/interface/bridge"
 	portPath       = "/interface/bridge/port"
 	bridgeVlanPath = "/interface/bridge/vlan"
@@ -41,7 +41,7 @@ const (
 	listMemberPath = "/interface/list/member"
 )
 
-var paths = []string{IfacePath, etherPathMenu, bridgePath, portPath, bridgeVlanPath, vlanPath, mdbPath, listPath, listMemberPath}
+var paths = []string{IfacePath, etherPath, bridgePath, portPath, bridgeVlanPath, vlanPath, mdbPath, listPath, listMemberPath}
 
 // Engine converges links, bridges and VLANs to the configuration.
 type Engine struct {
@@ -87,7 +87,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	}
 	e.ex, e.eh, e.h = eh.Ex, eh, h
 	e.ex.Provide(IfacePath, e.ifaceRows)
-	e.ex.Provide(etherPathMenu, e.etherRows)
+	e.ex.Provide(etherPath, e.etherRows)
 	e.ex.ProvideNames(IfacePath, e.hasLink)
 	e.registerCommands()
 	engine.Offer(eh, ListMembers(e.Members))
@@ -256,10 +256,10 @@ func (e *Engine) load() (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.rawIfaces, c.rawEthers = raw[IfacePath], raw[etherPathMenu]
+	c.rawIfaces, c.rawEthers = raw[IfacePath], raw[etherPath]
 	t, u := e.ex.Tree, c.undecodable
 	c.ifaces = decodeMenu[ifaceItem](t, IfacePath, raw, u)
-	c.ethers = decodeMenu[etherItem](t, etherPathMenu, raw, u)
+	c.ethers = decodeMenu[etherItem](t, etherPath, raw, u)
 	c.bridges = decodeMenu[bridgeItem](t, bridgePath, raw, u)
 	c.vlans = decodeMenu[vlanItem](t, vlanPath, raw, u)
 	c.ports = decodeMenu[portItem](t, portPath, raw, u)
@@ -298,7 +298,7 @@ func Known(ex *control.Executor, tx *store.Tx, name string) bool {
 		return false
 	}
 	for _, m := range ex.Tree.All() {
-		if !strings.HasPrefix(m.Path, "/interface/") || m.NameProp() != "name" || strings.HasPrefix(m.Path, "/interface/list") {
+		if !strings.HasPrefix(m.Path, "/interface/") || m.NameProp() != "name" || strings.HasPrefix(m.Path, listPath) {
 			continue
 		}
 		if _, ok := tx.ByName(m.Path, name); ok {

@@ -15,9 +15,6 @@ import (
 // rename (and after a restart, when the kernel already has the new name) the item is
 // found again by either name.
 
-// etherPath is the menu of ethernet ports.
-const etherPath = "/interface/ethernet"
-
 // etherItems indexes the ethernet items by their name and by their default-name.
 type etherItems struct {
 	byName, byDefault map[string]store.Item

@@ -122,7 +122,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 	if err != nil {
 		return nil, control.Failure("cannot list links: %v", err)
 	}
-	items, err := e.ex.Items("/interface")
+	items, err := e.ex.Items(IfacePath)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			if it.Props["mtu"] != "" {
 				delete(p, "mtu") // the configured value shows
 			}
-			e.ex.State.Set("/interface", it.ID, control.ItemState{Running: run, Props: p})
+			e.ex.State.Set(IfacePath, it.ID, control.ItemState{Running: run, Props: p})
 			continue
 		}
 		id := uint64(dynBase + a.Index)
@@ -234,7 +234,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 	if !ether {
 		for _, it := range items {
 			if !present[it.Props["name"]] {
-				e.ex.State.Set("/interface", it.ID, control.ItemState{Invalid: true, Status: "link not present"})
+				e.ex.State.Set(IfacePath, it.ID, control.ItemState{Invalid: true, Status: "link not present"})
 			}
 		}
 	}
@@ -257,20 +257,20 @@ func (e *Engine) applyIfaces(cfg *config) {
 	for _, it := range cfg.ifaces {
 		if _, ok := ethers.of(it.Name); ok {
 			// The port's /interface ethernet item rules.
-			e.setState("/interface", it.ID, false, "configured under /interface ethernet", nil)
+			e.setState(IfacePath, it.ID, false, "configured under /interface ethernet", nil)
 			continue
 		}
 		l, ok := links[it.Name]
 		if !ok {
-			e.setState("/interface", it.ID, false, "link not present", nil)
+			e.setState(IfacePath, it.ID, false, "link not present", nil)
 			continue
 		}
 		if err := e.applyLinkSettings(l, it.MTU, it.Disabled); err != nil {
-			e.setState("/interface", it.ID, false, err.Error(), nil)
+			e.setState(IfacePath, it.ID, false, err.Error(), nil)
 			continue
 		}
 		p, _ := e.kernelProps(l, qdrops)
-		e.setState("/interface", it.ID, linkRunning(l.Attrs(), p), "", p)
+		e.setState(IfacePath, it.ID, linkRunning(l.Attrs(), p), "", p)
 	}
 }
 
@@ -300,23 +300,23 @@ func (e *Engine) applyLinkSettings(l netlink.Link, mtu string, disabled bool) er
 // rows are links, so the first write to a link creates its /interface item) and the
 // interface-name checks of the menus that name links.
 func (e *Engine) registerCommands() {
-	for _, p := range []string{"/interface", "/interface/ethernet"} {
+	for _, p := range []string{IfacePath, etherPath} {
 		for _, cmd := range []string{"set", "unset", "enable", "disable", "comment"} {
-			_, spec, ok := e.ex.Generic("/interface", cmd)
+			_, spec, ok := e.ex.Generic(IfacePath, cmd)
 			if !ok {
 				continue
 			}
 			e.ex.Handle(p, cmd, spec, e.writeLink(cmd))
 		}
-		_, spec, _ := e.ex.Generic("/interface", "get")
+		_, spec, _ := e.ex.Generic(IfacePath, "get")
 		e.ex.Handle(p, "get", spec, e.getLink)
 	}
-	e.ex.Handle("/interface", "monitor-traffic", control.CommandSpec{Positional: []string{"interface"},
+	e.ex.Handle(IfacePath, "monitor-traffic", control.CommandSpec{Positional: []string{"interface"},
 		Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"duration", "interval"}, Policy: "read", Effect: true}, e.monitorTraffic)
 
-	CheckNames(e.ex, "/interface/bridge/port", nil, "interface")
-	CheckNames(e.ex, "/interface/vlan", nil, "interface")
-	CheckNames(e.ex, "/interface/bridge/vlan", func(a control.Arg) error {
+	CheckNames(e.ex, portPath, nil, "interface")
+	CheckNames(e.ex, vlanPath, nil, "interface")
+	CheckNames(e.ex, bridgeVlanPath, func(a control.Arg) error {
 		if a.Name == "vlan-ids" {
 			if _, err := parseVids(a.Value); err != nil {
 				return control.ArgError("invalid value for argument vlan-ids")
@@ -324,8 +324,8 @@ func (e *Engine) registerCommands() {
 		}
 		return nil
 	}, "tagged", "untagged")
-	CheckNames(e.ex, "/interface/bridge/mdb", checkMdbGroup, "ports")
-	CheckNames(e.ex, "/interface/list/member", checkMember, "interface")
+	CheckNames(e.ex, mdbPath, checkMdbGroup, "ports")
+	CheckNames(e.ex, listMemberPath, checkMember, "interface")
 }
 
 // CheckNames makes add and set of the menu at path refuse values of the given properties
@@ -406,7 +406,7 @@ func (e *Engine) targets(ctx context.Context, c *control.Call, ref string) ([]co
 // creates nothing.
 func (e *Engine) writeLink(cmd string) control.Handler {
 	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-		im, _ := e.ex.Tree.Get("/interface")
+		im, _ := e.ex.Tree.Get(IfacePath)
 		skip := map[string]bool{"numbers": true, ".id": true, "value-name": true}
 		if cmd == "comment" {
 			skip["comment"] = true
@@ -481,19 +481,19 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 					owners[path] = append(owners[path], control.FormatID(id))
 					continue
 				}
-				if id, ok := tx.ByName("/interface", name); ok {
+				if id, ok := tx.ByName(IfacePath, name); ok {
 					ids = append(ids, control.FormatID(id))
 					continue
 				}
-				id, err := tx.NextID("/interface")
+				id, err := tx.NextID(IfacePath)
 				if err != nil {
 					return nil, err
 				}
-				if err := tx.Put("/interface", store.Item{ID: id, Props: map[string]string{"name": name}}, 0); err != nil {
+				if err := tx.Put(IfacePath, store.Item{ID: id, Props: map[string]string{"name": name}}, 0); err != nil {
 					return nil, err
 				}
 				ids = append(ids, control.FormatID(id))
-				chs = append(chs, control.Change{Path: "/interface", ID: id, Op: "add"})
+				chs = append(chs, control.Change{Path: IfacePath, ID: id, Op: "add"})
 			}
 			return chs, nil
 		})
@@ -513,7 +513,7 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		// writes them on the line that creates the link and import has them in order.
 		for _, path := range ownerPaths {
 			if path == etherPath {
-				fn, _, _ := e.ex.Generic("/interface", cmd)
+				fn, _, _ := e.ex.Generic(IfacePath, cmd)
 				em, _ := e.ex.Tree.Get(etherPath)
 				if _, err := fn(ctx, &control.Call{Ex: e.ex, Sess: c.Sess, Menu: em,
 					S: &control.Sentence{Path: etherPath, Cmd: cmd, Args: withIDs(owners[path])}}); err != nil {
@@ -533,9 +533,9 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		if len(ids) == 0 {
 			return &control.Reply{Menu: c.Menu}, nil
 		}
-		fn, _, _ := e.ex.Generic("/interface", cmd)
+		fn, _, _ := e.ex.Generic(IfacePath, cmd)
 		return fn(ctx, &control.Call{Ex: e.ex, Sess: c.Sess, Menu: im,
-			S: &control.Sentence{Path: "/interface", Cmd: cmd, Args: withIDs(ids)}})
+			S: &control.Sentence{Path: IfacePath, Cmd: cmd, Args: withIDs(ids)}})
 	}
 }
 
@@ -544,7 +544,7 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 func (e *Engine) creator(tx *store.Tx, name string) (string, uint64, bool) {
 	for _, m := range e.ex.Tree.All() {
 		if !strings.HasPrefix(m.Path, "/interface/") || m.Kind != menu.List || m.NameProp() != "name" ||
-			strings.HasPrefix(m.Path, "/interface/list") {
+			strings.HasPrefix(m.Path, listPath) {
 			continue
 		}
 		if _, ok := m.Prop("mtu"); !ok || !m.HasDisabled() {
@@ -718,8 +718,8 @@ func (e *Engine) etherItem(tx *store.Tx, create bool, r control.Row) (uint64, bo
 		props["orig-mac-address"] = m
 	}
 	var chs []control.Change
-	if id, ok := tx.ByName("/interface", name); ok {
-		old, err := tx.Get("/interface", id)
+	if id, ok := tx.ByName(IfacePath, name); ok {
+		old, err := tx.Get(IfacePath, id)
 		if err != nil {
 			return 0, false, nil, err
 		}
@@ -728,10 +728,10 @@ func (e *Engine) etherItem(tx *store.Tx, create bool, r control.Row) (uint64, bo
 				props[k] = v
 			}
 		}
-		if err := tx.Delete("/interface", id); err != nil {
+		if err := tx.Delete(IfacePath, id); err != nil {
 			return 0, false, nil, err
 		}
-		chs = append(chs, control.Change{Path: "/interface", ID: id, Op: "remove"})
+		chs = append(chs, control.Change{Path: IfacePath, ID: id, Op: "remove"})
 	}
 	id, err := tx.NextID(etherPath)
 	if err != nil {
@@ -773,7 +773,7 @@ func (e *Engine) renameRefs(sess *control.Session, from, to string) error {
 	return e.ex.Update(sess, func(tx *store.Tx) ([]control.Change, error) {
 		var chs []control.Change
 		for _, m := range e.ex.Tree.All() {
-			if m.Path == etherPath || m.Path == "/interface" || (m.Kind != menu.List && m.Kind != menu.Fixed) {
+			if m.Path == etherPath || m.Path == IfacePath || (m.Kind != menu.List && m.Kind != menu.Fixed) {
 				continue
 			}
 			var props []string

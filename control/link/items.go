@@ -101,7 +101,7 @@ type memberItem struct {
 
 // TypedItems names the structs the menus' items decode into (engine.Typed).
 func (e *Engine) TypedItems() map[string]any {
-	return map[string]any{IfacePath: ifaceItem{}, etherPathMenu: etherItem{}, bridgePath: bridgeItem{}, vlanPath: vlanItem{}, portPath: portItem{},
+	return map[string]any{IfacePath: ifaceItem{}, etherPath: etherItem{}, bridgePath: bridgeItem{}, vlanPath: vlanItem{}, portPath: portItem{},
 		bridgeVlanPath: bridgeVlanItem{}, mdbPath: mdbItem{}, listPath: listItem{}, listMemberPath: memberItem{}}
 }
 

@@ -104,10 +104,10 @@ func (e *Engine) Members(list string) []string {
 	var configured map[string]bool
 	err := ex.Store.View(func(tx *store.Tx) error {
 		var err error
-		if listItems, err = tx.List("/interface/list"); err != nil {
+		if listItems, err = tx.List(listPath); err != nil {
 			return err
 		}
-		if memberItems, err = tx.List("/interface/list/member"); err != nil {
+		if memberItems, err = tx.List(listMemberPath); err != nil {
 			return err
 		}
 		configured, err = configuredNames(ex, tx)
@@ -140,8 +140,8 @@ func (e *Engine) Members(list string) []string {
 func configuredNames(ex *control.Executor, tx *store.Tx) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, m := range ex.Tree.All() {
-		if (m.Path != "/interface" && !strings.HasPrefix(m.Path, "/interface/")) || m.NameProp() != "name" ||
-			strings.HasPrefix(m.Path, "/interface/list") {
+		if (m.Path != IfacePath && !strings.HasPrefix(m.Path, "/interface/")) || m.NameProp() != "name" ||
+			strings.HasPrefix(m.Path, listPath) {
 			continue
 		}
 		items, err := tx.List(m.Path)
@@ -182,7 +182,7 @@ func (e *Engine) applyLists(cfg *config) {
 		if isBuiltinList(it.Name) {
 			props = map[string]string{"builtin": "yes"}
 		}
-		e.setState("/interface/list", it.ID, false, "", props)
+		e.setState(listPath, it.ID, false, "", props)
 	}
 	links := e.links()
 	for _, it := range cfg.members {
@@ -194,7 +194,7 @@ func (e *Engine) applyLists(cfg *config) {
 		case links[n] == nil:
 			reason = "interface " + n + " not present"
 		}
-		e.setState("/interface/list/member", it.ID, false, reason, nil)
+		e.setState(listMemberPath, it.ID, false, reason, nil)
 	}
 }
 

@@ -383,7 +383,7 @@ func newPlanRig(t *testing.T, k *fakeKernel) *planRig {
 		r.e.byName[l.Attrs().Name], r.e.byIndex[ix] = ix, l.Attrs().Name
 	}
 	r.ex.Provide(IfacePath, r.e.ifaceRows)
-	r.ex.Provide(etherPathMenu, r.e.etherRows)
+	r.ex.Provide(etherPath, r.e.etherRows)
 	r.ex.ProvideNames(IfacePath, r.e.hasLink)
 	r.e.registerCommands()
 	return r

@@ -19,6 +19,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -69,7 +70,7 @@ func New() *Engine {
 // the prefixes, /ip dns the RDNSS, links the interfaces.
 func (e *Engine) Spec() engine.Spec {
 	return engine.Spec{Name: "nd", Menus: []string{Path, PrefixPath},
-		Watch: []string{"/ipv6/address", "/ip/dns", "/interface"}}
+		Watch: []string{"/ipv6/address", "/ip/dns", link.IfacePath}}
 }
 
 // Start opens the raw ICMPv6 socket and starts the reader and the sender.
