@@ -78,6 +78,7 @@ func run(o options, events *eventlog.Buffer) error {
 	started := time.Now()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	defer startProfile()()
 
 	for _, d := range []string{o.dataDir, filepath.Join(o.dataDir, "files")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

@@ -3,10 +3,13 @@ package tunnel
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -19,6 +22,11 @@ import (
 // routerd's resident memory:
 //
 //	go test -run XXX -bench ControlPlane -benchtime 1x ./test/tunnel
+//
+// The baseline, in the same run, is the kernel alone: `ip -batch` adding the same N GRE
+// links (and setting them up) in a namespace of their own. With ROUTERD_BENCH_PROFILE=DIR
+// the router writes CPU profiles DIR/gre-N.0 (start and create) and DIR/gre-N.1 (the
+// resync periods), for `go tool pprof`.
 func BenchmarkControlPlane(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root for namespaces")
@@ -28,6 +36,14 @@ func BenchmarkControlPlane(b *testing.B) {
 			for b.Loop() {
 				tp := newTopo(b)
 				r := tp.ra
+				profile := ""
+				if dir := os.Getenv("ROUTERD_BENCH_PROFILE"); dir != "" {
+					profile = filepath.Join(dir, fmt.Sprintf("gre-%d", n))
+					r.stop()
+					r.Opts.Env = append(r.Opts.Env, "ROUTERD_CPUPROFILE="+profile)
+					r.start()
+				}
+				base := ipBatchBaseline(b, n)
 				// Each tunnel its own remote (plain GRE tunnels to one remote are one
 				// tunnel on receive), all routed over the underlay to B.
 				run(b, "ip", "-n", tp.a, "route", "add", "198.19.0.0/16", "via", tp.addrB)
@@ -48,10 +64,16 @@ func BenchmarkControlPlane(b *testing.B) {
 				w0 := metric(r.scrape(), "routerd_tunnel_map_writes_total")
 				k0 := metric(r.scrape(), "routerd_tunnel_kernel_writes_total")
 				p0 := passSeconds(r.scrape())
+				if profile != "" {
+					syscall.Kill(r.Pid(), syscall.SIGUSR1) // the resyncs' profile begins
+				}
 				c0 := cpuTime(b, r.Pid())
 				t0 := time.Now()
 				time.Sleep(15 * time.Second)
 				cpu := cpuTime(b, r.Pid()) - c0
+				if profile != "" {
+					syscall.Kill(r.Pid(), syscall.SIGUSR1)
+				}
 				periods := time.Since(t0).Seconds() / 5
 				writes := metric(r.scrape(), "routerd_tunnel_map_writes_total") - w0
 				kwrites := metric(r.scrape(), "routerd_tunnel_kernel_writes_total") - k0
@@ -65,6 +87,8 @@ func BenchmarkControlPlane(b *testing.B) {
 				b.Logf("%d tunnels: engine pass wall time per period: %s", n, strings.Join(spent, ", "))
 				rss := rssKB(b, r.Pid())
 				b.ReportMetric(create.Seconds(), "create-s")
+				b.ReportMetric(base.Seconds(), "ip-batch-s")
+				b.ReportMetric(create.Seconds()/base.Seconds(), "create/ip-batch")
 				b.ReportMetric(cpu.Seconds()*1000/periods, "resync-cpu-ms/period")
 				b.ReportMetric(writes, "resync-map-writes")
 				b.ReportMetric(kwrites, "resync-kernel-writes")
@@ -78,6 +102,26 @@ func BenchmarkControlPlane(b *testing.B) {
 			}
 		})
 	}
+}
+
+// ipBatchBaseline is how long the kernel alone takes to add n GRE links, each to its own
+// remote, and set them up: one `ip -batch` in a namespace of its own.
+func ipBatchBaseline(tb testing.TB, n int) time.Duration {
+	tb.Helper()
+	nsName := fmt.Sprintf("rdbase%d", os.Getpid())
+	run(tb, "ip", "netns", "add", nsName)
+	defer exec.Command("ip", "netns", "del", nsName).Run()
+	var batch strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&batch, "link add g%d type gre remote 198.19.%d.%d\nlink set g%d up\n", i, i/256, i%256, i)
+	}
+	f := filepath.Join(tb.TempDir(), "batch")
+	if err := os.WriteFile(f, []byte(batch.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Now()
+	run(tb, "ip", "-n", nsName, "-batch", f)
+	return time.Since(start)
 }
 
 var metricLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
