@@ -282,7 +282,7 @@ static __always_inline struct tun_rx *rx_lookup(struct tun_rx_key *k)
 
 /* decap_parse reads the headers from the linear part [data, end); len is the whole
  * frame's length, which at TC is more than the linear part for GSO and paged packets. */
-static __always_inline int decap_parse(void *data, void *end, __u32 len, volatile struct decap *d)
+static __always_inline int decap_parse(void *data, void *end, __u32 len, volatile struct decap *d, int via_esp)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
@@ -358,6 +358,13 @@ static __always_inline int decap_parse(void *data, void *end, __u32 len, volatil
 	if (!rx)
 		return DECAP_PASS;
 	struct tun_stats *st = stats_of(rx->slot);
+	/* An IPsec-protected tunnel takes its packets from the ESP path alone, keepalives
+	 * included: handing cleartext to the stack instead would reach the require policy's
+	 * nftables drop only once a policy exists, so it is dropped here in every state. */
+	if (rx->ipsec && !via_esp) {
+		count_drop(st, TUN_DROP_CLEARTEXT);
+		return DECAP_DROP;
+	}
 	d->rx = rx;
 	d->st = st;
 	d->hlen = hlen;
@@ -522,7 +529,7 @@ static __always_inline struct tun_slot *fast_match(void *data, void *end, __u32 
 	 * (see above). The key decides the kind (dataplane rxKey: 47 is GRE, 47 with eoip
 	 * EoIP, 4 IPIP, 41 6to4), so the kind needs no check of its own. */
 	if (!e || e->key.remote != ip->saddr || *(__u32 *)&e->key.proto != key ||
-	    (e->key.local != 0 && e->key.local != ip->daddr) || e->rx.clamp)
+	    (e->key.local != 0 && e->key.local != ip->daddr) || e->rx.clamp || e->rx.ipsec)
 		return NULL;
 	*se = s;
 	return e;
@@ -555,7 +562,7 @@ static __noinline int decap_slow(struct xdp_md *ctx, int fwd)
 {
 	void *data = xdp_data(ctx), *end = xdp_end(ctx);
 	volatile struct decap d;
-	int v = decap_parse(data, end, end - data, &d);
+	int v = decap_parse(data, end, end - data, &d, 0);
 	if (bench_mode == BENCH_MATCH)
 		return v == DECAP_PASS ? XDP_PASS : XDP_DROP;
 
@@ -1279,11 +1286,11 @@ int xdp_port(struct xdp_md *ctx)
 
 /* decap_tc is tun_decap for interfaces where XDP cannot attach; skb->data is at an
  * Ethernet header. */
-static __always_inline int decap_tc(struct __sk_buff *skb)
+static __always_inline int decap_tc(struct __sk_buff *skb, int via_esp)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	volatile struct decap d;
-	int v = decap_parse(data, end, skb->len, &d);
+	int v = decap_parse(data, end, skb->len, &d, via_esp);
 
 	switch (v) {
 	case DECAP_PASS:
@@ -1348,7 +1355,7 @@ static __always_inline int decap_tc(struct __sk_buff *skb)
 SEC("tc")
 int tun_decap_tc(struct __sk_buff *skb)
 {
-	return decap_tc(skb);
+	return decap_tc(skb, 0);
 }
 
 /* tun_decap_l3 is tun_decap_tc for underlays without a link-layer header, such as the TUN
@@ -1375,7 +1382,8 @@ int tun_decap_l3(struct __sk_buff *skb)
 	if ((void *)(eth + 1) > end)
 		return TC_ACT_SHOT;
 	eth->h_proto = bpf_htons(ETH_P_IP);
-	return decap_tc(skb);
+	/* Decrypted by the ESP path: the one way into an IPsec-protected tunnel. */
+	return decap_tc(skb, 1);
 }
 
 /* ---------------------------------------------------------------- encapsulation */

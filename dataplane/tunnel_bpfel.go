@@ -73,7 +73,9 @@ type tunnelTunRx struct {
 	Kind       uint8
 	Slot       uint16
 	VisIfindex uint32
-	Fast       uint32
+	Fast       uint8
+	Ipsec      uint8
+	Pad        uint16
 }
 
 type tunnelTunRxKey struct {
@@ -99,7 +101,7 @@ type tunnelTunStats struct {
 	TxBytes            uint64
 	KeepaliveRx        uint64
 	KeepaliveReflected uint64
-	Drops              [6]uint64
+	Drops              [7]uint64
 }
 
 // Names of all BPF objects in the ELF.

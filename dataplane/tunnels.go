@@ -43,7 +43,7 @@ func (k Kind) Overhead() int {
 }
 
 // Drop reasons, the index of Stats.Drops (enum tun_drop).
-var DropReasons = []string{"protocol", "no-route", "no-neighbour", "no-remote", "adjust", "malformed"}
+var DropReasons = []string{"protocol", "no-route", "no-neighbour", "no-remote", "adjust", "malformed", "cleartext"}
 
 // Hook says where a decapsulator runs.
 type Hook string
@@ -85,13 +85,18 @@ type Tunnel struct {
 	// IPsec-protected tunnel's (ipsec-secret) outer packets must be routed by: without
 	// a route there (no policy installed yet) they are dropped, not sent in the clear.
 	IPsecTable uint32
+	// IPsec says IPsec protects the tunnel (ipsec-secret, or an inbound policy that
+	// drops cleartext matches its outer packets): its packets are decapsulated only
+	// when they come out of the userspace ESP path's device, and dropped in the clear
+	// (the "cleartext" drop reason) wherever else they arrive.
+	IPsec bool
 }
 
 // Stats are a tunnel's counters summed over CPUs.
 type Stats struct {
 	RxPackets, RxBytes, TxPackets, TxBytes uint64
 	KeepaliveRx, KeepaliveReflected        uint64
-	Drops                                  [6]uint64
+	Drops                                  [7]uint64
 }
 
 // Tunnels owns the loaded tunnel programs and their pinned maps.
@@ -196,6 +201,9 @@ func (tn Tunnel) entries(slot uint16) (tunnelTunCfg, tunnelTunRx) {
 		VisIfindex: uint32(tn.Visible)}
 	if tn.FastPath && tn.Visible > 0 {
 		rx.Fast = 1
+	}
+	if tn.IPsec {
+		rx.Ipsec = 1
 	}
 	copy(rx.PeerMac[:], tn.VisibleMAC)
 	copy(rx.OwnMac[:], tn.HiddenMAC)

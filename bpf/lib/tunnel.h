@@ -19,7 +19,8 @@ enum tun_drop {
 	TUN_DROP_NO_REMOTE = 3, /* 6to4 without remote-address and a non-2002::/16 destination */
 	TUN_DROP_ADJUST = 4,  /* the kernel refused to grow or shrink the packet */
 	TUN_DROP_MALFORMED = 5, /* EoIP length beyond the packet */
-	TUN_DROP_MAX = 6,
+	TUN_DROP_CLEARTEXT = 6, /* an IPsec-protected tunnel's packet that did not come out of ESP */
+	TUN_DROP_MAX = 7,
 };
 
 #define TUN_DSCP_INHERIT 0xff
@@ -64,7 +65,14 @@ struct tun_rx {
 	__u8 kind;
 	__u16 slot;        /* index into tunnel_stats, as in tun_cfg */
 	__u32 vis_ifindex; /* visible end: where decapsulated packets are received */
-	__u32 fast;        /* allow-fast-path: L3 payloads may be forwarded in the same pass */
+	__u8 fast;         /* allow-fast-path: L3 payloads may be forwarded in the same pass */
+	/* 1: IPsec protects the tunnel (ipsec-secret, or an inbound require/unique or
+	 * discard policy matches its outer packets): only what the userspace ESP path
+	 * decrypted (tun_decap_l3 on its device) is decapsulated; the same packet in the
+	 * clear on any other interface is dropped and counted (TUN_DROP_CLEARTEXT), from
+	 * the moment the tunnel exists, with or without an SA or a policy route. */
+	__u8 ipsec;
+	__u16 pad;
 };
 
 /* tun_slot: a tunnel's receive entry at its slot (tunnel_slots), for the fast lookup

@@ -82,6 +82,7 @@ func engines(env *Env) []engine.Engine {
 			if fw, ok := engine.Lookup[*firewall.DynamicRules](h); ok {
 				opts.Rules = fw // mode config src-nat, notrack-chain and NAT bypass rules
 			}
+			opts.Protect, _ = engine.Lookup[tunnel.Protect](h) // cleartext refused at decapsulation
 			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, opts)
 			return err
 		}),

@@ -23,6 +23,7 @@ import (
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/tunnel"
 	"github.com/routerd/routerd/eap"
 	"github.com/routerd/routerd/ike"
 	"github.com/routerd/routerd/ike/esp"
@@ -64,6 +65,9 @@ type Options struct {
 	Certs *certificate.Store
 	// Rules, when set, takes the engine's dynamic firewall rules (rules.go).
 	Rules RuleSetter
+	// Protect, when set, takes the inbound policies after every change, so that the
+	// tunnel decapsulator refuses cleartext that a policy requires encrypted.
+	Protect tunnel.Protect
 }
 
 // Engine applies /ip ipsec.
@@ -705,6 +709,9 @@ func (e *Engine) applySPD(ctx context.Context) {
 	type entry struct {
 		ord int
 		ps  []esp.Policy
+		// noSA: an encrypt policy whose endpoints are unknown until its peer is up; not
+		// installed, but its inbound rule still protects tunnels (Options.Protect).
+		noSA bool
 	}
 	var ents []entry
 	e.mu.Lock()
@@ -729,12 +736,13 @@ func (e *Engine) applySPD(ctx context.Context) {
 				ep = [2]netip.Addr{pi.saSrc, pi.saDst}
 			}
 			if !ep[0].IsValid() || !ep[1].IsValid() {
+				ents = append(ents, entry{pi.ord, []esp.Policy{out, in}, true})
 				continue // endpoints unknown until the peer is up
 			}
 			out.TunnelSrc, out.TunnelDst = ep[0], ep[1]
 			in.TunnelSrc, in.TunnelDst = ep[1], ep[0]
 		}
-		ents = append(ents, entry{pi.ord, []esp.Policy{out, in}})
+		ents = append(ents, entry{pi.ord, []esp.Policy{out, in}, false})
 	}
 	tmplOrd := e.tmplOrd
 	e.mu.Unlock()
@@ -758,13 +766,26 @@ func (e *Engine) applySPD(ctx context.Context) {
 					esp.Policy{ID: c.ReqID | 1<<31, Src: pr.remote, Dst: pr.local, Protocol: pr.proto, Dir: esp.DirIn, Action: esp.ActionEncrypt,
 						Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Remote.Addr(), TunnelDst: c.Local.Addr(), ReqID: c.ReqID})
 			}
-			ents = append(ents, entry{tmplOrd[c.Policy.ID], ps})
+			ents = append(ents, entry{tmplOrd[c.Policy.ID], ps, false})
 		}
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].ord < ents[j].ord })
 	var ps []esp.Policy
+	var rules []tunnel.ProtectRule
 	for _, en := range ents {
-		ps = append(ps, en.ps...)
+		for _, p := range en.ps {
+			// Tunnels' outer packets have no ports: a policy with ports never matches them.
+			if p.Dir == esp.DirIn && p.SrcPort == 0 && p.DstPort == 0 {
+				rules = append(rules, tunnel.ProtectRule{Src: p.Src, Dst: p.Dst, Proto: p.Protocol,
+					Drop: p.Action == esp.ActionDiscard || (p.Action == esp.ActionEncrypt && p.Level != esp.LevelUse)})
+			}
+		}
+		if !en.noSA {
+			ps = append(ps, en.ps...)
+		}
+	}
+	if e.opts.Protect != nil {
+		e.opts.Protect(rules)
 	}
 	if err := dp.SetPolicies(ctx, ps); err != nil {
 		e.log.Warn("ipsec: cannot install policies", "err", err)

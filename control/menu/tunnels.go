@@ -14,7 +14,7 @@ var tunnelCounters = [][2]string{
 	{"tx-byte", "Bytes encapsulated and sent to the underlay."},
 	{"rx-packet", "Packets decapsulated and delivered on the tunnel interface."},
 	{"tx-packet", "Packets encapsulated (a GSO packet counts once)."},
-	{"rx-drop", "Received packets dropped (malformed)."},
+	{"rx-drop", "Received packets dropped (malformed, cleartext)."},
 	{"tx-drop", "Packets dropped on the way out (every other reason)."},
 	{"protocol-drop", "Payloads the tunnel does not carry (not IPv4/IPv6 on GRE, not IPv6 on 6to4 ...)."},
 	{"no-route-drop", "Packets without a route to the remote (bpf_fib_lookup failed)."},
@@ -22,6 +22,7 @@ var tunnelCounters = [][2]string{
 	{"no-remote-drop", "6to4 packets without remote-address to a destination outside 2002::/16."},
 	{"adjust-drop", "Packets the dataplane could not grow or shrink for the tunnel headers."},
 	{"malformed-drop", "Received tunnel packets with an inconsistent header (EoIP length beyond the packet)."},
+	{"cleartext-drop", "Received packets of a tunnel that IPsec protects (ipsec-secret, or a policy that requires its packets encrypted) that arrived in the clear."},
 }
 
 var tunnelStats = func() []string {

@@ -79,6 +79,9 @@ type Engine struct {
 	// when the interface is new or was recreated, so a resync makes no BPF link updates.
 	encapAt map[string]int
 	decapAt map[string]decapAttachment
+
+	// protect are the ipsec engine's inbound policies (Protect).
+	protect []ProtectRule
 }
 
 type decapAttachment struct {
@@ -166,6 +169,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	engine.Offer(h, link.Hider(isHidden))
 	// The fast path engine drives the same loaded objects (one port program per port).
 	engine.Offer(h, dp)
+	engine.Offer(h, Protect(e.setProtect))
 	engine.Offer(h, link.Overlay(e.ifaceOverlay))
 	if h.Metrics != nil {
 		if err := h.Metrics.Register(e); err != nil {
@@ -606,6 +610,9 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	if it.IPsecSecret != "" {
 		tn.IPsecTable = ipsecTable()
 	}
+	// Cleartext is refused from the moment the tunnel exists: with an ipsec-secret before
+	// its policy is even generated, and where a configured policy covers the endpoints.
+	tn.IPsec = it.IPsecSecret != "" || (local.IsValid() && remote.IsValid() && e.protected(remote, local, outerProto(it.kind)))
 	// Without local-address the source follows the route, per packet
 	// (bpf_fib_lookup), and receive matches any local address.
 	// Set scans the maps; a pass that finds the tunnel as wanted leaves them alone.
@@ -1048,7 +1055,7 @@ func counterProps(s dataplane.Stats) map[string]string {
 		}
 		d := s.Drops[i]
 		p[reason+"-drop"] = u(d)
-		if reason == "malformed" {
+		if reason == "malformed" || reason == "cleartext" {
 			rxDrop += d
 		} else {
 			txDrop += d
