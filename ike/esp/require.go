@@ -51,12 +51,20 @@ func (u *userspace) applyRequire(ps []Policy) error {
 	}
 	t := nftTable()
 	if _, err := c.ListTableOfFamily(requireTable, t.Family); err == nil {
+		// The counters go with the table: keep what they held.
+		u.dropBase[0].Add(u.requireDrops(false))
+		u.dropBase[1].Add(u.requireDrops(true))
+		u.dropBase[2].Add(u.outDiscards())
 		c.DelTable(t)
 	}
-	if !drops {
+	if !drops && !hasOutDiscard(ps) {
 		return c.Flush()
 	}
 	c.AddTable(t)
+	if !drops {
+		u.addOutDiscard(c, t, ps)
+		return c.Flush()
+	}
 	prio := nftables.ChainPriority(-160) // after raw/conntrack defrag, before mangle
 	ch := c.AddChain(&nftables.Chain{Name: "in_require", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: &prio})
@@ -77,24 +85,7 @@ func (u *userspace) applyRequire(ps []Policy) error {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)})...)
 	}
 	for _, p := range req {
-		var e []expr.Any
-		fam, off, alen := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
-		if p.Src.Addr().Is6() {
-			fam, off, alen = unix.NFPROTO_IPV6, 8, 16
-		}
-		e = append(e, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{fam}})
-		e = append(e, prefixMatch(p.Src, off)...)
-		e = append(e, prefixMatch(p.Dst, off+alen)...)
-		if p.Protocol != 0 {
-			e = append(e, l4(p.Protocol)...)
-			for i, port := range []uint16{p.SrcPort, p.DstPort} {
-				if port != 0 {
-					e = append(e, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: uint32(2 * i), Len: 2},
-						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)})
-				}
-			}
-		}
+		e := policyMatch(p)
 		if !dropsCleartext(p) {
 			e = append(e, &expr.Verdict{Kind: expr.VerdictAccept})
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("pass %d", p.ID))})
@@ -107,7 +98,88 @@ func (u *userspace) applyRequire(ps []Policy) error {
 		e = append(e, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("%s %d", tag, p.ID))})
 	}
+	u.addOutDiscard(c, t, ps)
 	return c.Flush()
+}
+
+// policyMatch is the nftables match of a policy's selectors (src, dst, protocol, ports)
+// on a packet as it travels in the policy's direction.
+func policyMatch(p Policy) []expr.Any {
+	var e []expr.Any
+	fam, off, alen := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
+	if p.Src.Addr().Is6() {
+		fam, off, alen = unix.NFPROTO_IPV6, 8, 16
+	}
+	e = append(e, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{fam}})
+	e = append(e, prefixMatch(p.Src, off)...)
+	e = append(e, prefixMatch(p.Dst, off+alen)...)
+	if p.Protocol != 0 {
+		e = append(e, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p.Protocol}})
+		for i, port := range []uint16{p.SrcPort, p.DstPort} {
+			if port != 0 {
+				e = append(e, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: uint32(2 * i), Len: 2},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)})
+			}
+		}
+	}
+	return e
+}
+
+func hasOutDiscard(ps []Policy) bool {
+	for _, p := range ps {
+		if p.Dir == DirOut && p.Action == ActionDiscard {
+			return true
+		}
+	}
+	return false
+}
+
+// addOutDiscard enforces the outbound discard policies in the kernel: a chain at output
+// and forward with the outbound policies in SPD order up to the last discard, each
+// deciding what it matches first (discard: counted and dropped; encrypt, none: on to
+// routing, which steers encrypt traffic into the ESP device). Discard policies get no
+// route into the device, so neither what they drop nor the traffic they do not match
+// (a discard 0.0.0.0/0 covers everything) goes through the userspace ESP engine. Outer
+// packets (the bypass mark: IKE, ESP, what userspace sends in the clear) are exempt.
+func (u *userspace) addOutDiscard(c *nftables.Conn, t *nftables.Table, ps []Policy) {
+	last := -1
+	for i, p := range ps {
+		if p.Dir == DirOut && p.Action == ActionDiscard {
+			last = i
+		}
+	}
+	if last < 0 {
+		return
+	}
+	prio := nftables.ChainPriority(-160)
+	for _, hook := range []struct {
+		name string
+		num  *nftables.ChainHook
+	}{{"out_discard", nftables.ChainHookOutput}, {"fwd_discard", nftables.ChainHookForward}} {
+		ch := c.AddChain(&nftables.Chain{Name: hook.name, Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: hook.num, Priority: &prio})
+		mark := binaryutil.NativeEndian.PutUint32(u.cfg.BypassMark)
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mark, Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: mark},
+			&expr.Verdict{Kind: expr.VerdictAccept}}})
+		for _, p := range ps[:last+1] {
+			if p.Dir != DirOut {
+				continue
+			}
+			e := policyMatch(p)
+			if p.Action != ActionDiscard {
+				e = append(e, &expr.Verdict{Kind: expr.VerdictAccept})
+				c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("pass %d", p.ID))})
+				continue
+			}
+			e = append(e, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(fmt.Sprintf("discard %d", p.ID))})
+		}
+	}
 }
 
 // dropsCleartext: a cleartext packet matching the inbound policy p first is dropped.
@@ -138,12 +210,21 @@ func ifname(n string) []byte {
 // requireDrops sums the counters of the drop rules of encrypt policies (discard false)
 // or of discard policies (discard true).
 func (u *userspace) requireDrops(discard bool) uint64 {
+	return u.chainDrops("in_require", discard)
+}
+
+// outDiscards sums what the outbound discard policies dropped (out-policy-block).
+func (u *userspace) outDiscards() uint64 {
+	return u.chainDrops("out_discard", true) + u.chainDrops("fwd_discard", true)
+}
+
+func (u *userspace) chainDrops(chain string, discard bool) uint64 {
 	c, err := u.nftConn()
 	if err != nil {
 		return 0
 	}
 	t := nftTable()
-	rules, err := c.GetRules(t, &nftables.Chain{Name: "in_require", Table: t})
+	rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
 	if err != nil {
 		return 0
 	}

@@ -59,6 +59,10 @@ type userspace struct {
 	pols   atomic.Pointer[[]Policy]
 	polMu  sync.Mutex // serialises SetPolicies (routes)
 	routes map[string]netlink.Route
+	// dropBase keeps what the nftables counters held before SetPolicies replaced the
+	// table (in_require encrypt, in_require discard, outbound discard), so the statistics
+	// never go back.
+	dropBase [3]atomic.Uint64
 
 	acqMu   sync.Mutex
 	acqLast map[uint32]time.Time
@@ -363,8 +367,9 @@ func (u *userspace) Counters(k Key) (SACounters, error) {
 
 func (u *userspace) Statistics() Statistics {
 	st := u.st.snapshot()
-	st.InTemplateMismatches += u.requireDrops(false)
-	st.InPolicyBlocked += u.requireDrops(true)
+	st.InTemplateMismatches += u.dropBase[0].Load() + u.requireDrops(false)
+	st.InPolicyBlocked += u.dropBase[1].Load() + u.requireDrops(true)
+	st.OutPolicyBlocked += u.dropBase[2].Load() + u.outDiscards()
 	return st
 }
 
@@ -394,11 +399,32 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 	defer u.polMu.Unlock()
 	u.pols.Store(&cp)
 	want := map[string]netlink.Route{}
-	for _, p := range cp {
-		if p.Dir != DirOut || p.Action == ActionNone {
+	for i, p := range cp {
+		if p.Dir != DirOut {
 			continue
 		}
 		dst := p.Dst.Masked()
+		k := dst.String()
+		if _, dup := want[k]; dup {
+			continue
+		}
+		switch p.Action {
+		case ActionDiscard:
+			// Dropped by the out_discard chains (require.go), in the kernel.
+			continue
+		case ActionNone:
+			// A throw route sends what the policy passes back to the main lookup instead
+			// of into the device with an encrypt policy's wider route, to be sent on in
+			// the clear from userspace. Only where the route is exact: any source, all
+			// protocols and ports, and no earlier encrypt policy whose destination
+			// covers this one (its packets would otherwise skip that policy).
+			if !throwable(cp[:i], p) {
+				continue
+			}
+			want[k] = netlink.Route{Dst: prefixNet(dst), Table: u.cfg.Table, Type: unix.RTN_THROW,
+				Protocol: 4}
+			continue
+		}
 		r := netlink.Route{
 			LinkIndex: u.tunIdx, Dst: prefixNet(dst), Table: u.cfg.Table,
 			Scope: netlink.SCOPE_LINK, Protocol: 4, // RTPROT_STATIC
@@ -406,10 +432,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 		if src, ok := u.localAddrIn(p.Src); ok {
 			r.Src = src.AsSlice()
 		}
-		k := dst.String()
-		if _, dup := want[k]; !dup {
-			want[k] = r
-		}
+		want[k] = r
 	}
 	var errs error
 	for k, r := range u.routes {
@@ -437,7 +460,24 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 }
 
 func sameRoute(a, b netlink.Route) bool {
-	return a.Dst.String() == b.Dst.String() && net.IP(a.Src).Equal(b.Src)
+	return a.Dst.String() == b.Dst.String() && net.IP(a.Src).Equal(b.Src) && a.Type == b.Type
+}
+
+// throwable says whether a none policy p, after the policies before, may be a throw
+// route: its selectors are its destination alone, and no earlier outbound encrypt
+// policy covers that destination (a longer-prefix throw would take that policy's
+// packets from it). Earlier discard policies are enforced by nftables in order anyway.
+func throwable(before []Policy, p Policy) bool {
+	if p.Protocol != 0 || p.SrcPort != 0 || p.DstPort != 0 || p.Src.Bits() != 0 {
+		return false
+	}
+	for _, q := range before {
+		if q.Dir == DirOut && q.Action == ActionEncrypt && q.Dst.Addr().Is4() == p.Dst.Addr().Is4() &&
+			q.Dst.Bits() <= p.Dst.Bits() && q.Dst.Masked().Contains(p.Dst.Addr()) {
+			return false
+		}
+	}
+	return true
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {
