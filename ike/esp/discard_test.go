@@ -2,6 +2,8 @@ package esp
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"net/netip"
 	"strings"
 	"testing"
@@ -70,4 +72,50 @@ func TestDiscardNoneInKernel(t *testing.T) {
 	if routes := run(t, "ip", "-n", r.a, "route", "show", "table", "220"); strings.Contains(routes, "throw") {
 		t.Errorf("throw route stayed:\n%s", routes)
 	}
+}
+
+// TestBenchUnmatchedUnderDiscard measures iperf3 TCP from a to b's veth address on the
+// same namespaces in three set-ups, one after the other, twice each: no policies (the
+// kernel alone); the reference's generic discard policy (src-address=198.18.0.1
+// protocol=udp src-port=1701 dst-address=0.0.0.0/0 action=discard) as routerd now applies
+// it (nftables, no route); and the same with the route 0.0.0.0/0 into the ESP device that
+// the previous steering installed for it, so that all unmatched traffic crossed the
+// userspace engine and left in the clear through its raw socket. It asserts only that
+// each carries traffic; the figures go to docs/perf.md.
+//
+//	ESP_BENCH=1 go test -count=1 -run TestBenchUnmatchedUnderDiscard -v ./ike/esp/
+func TestBenchUnmatchedUnderDiscard(t *testing.T) {
+	if os.Getenv("ESP_BENCH") == "" {
+		t.Skip("benchmark rig: set ESP_BENCH=1")
+	}
+	r := newRig(t)
+	a := startNode(t, r.a)
+	generic := []Policy{{ID: 1, Src: netip.MustParsePrefix("198.18.0.1/32"), Dst: netip.MustParsePrefix("0.0.0.0/0"),
+		Protocol: 17, SrcPort: 1701, Dir: DirOut, Action: ActionDiscard}}
+	ctx := context.Background()
+	setup := map[string]func(){
+		"kernel": func() { a.dp.SetPolicies(ctx, nil) },
+		"now":    func() { a.dp.SetPolicies(ctx, generic) },
+		"before": func() {
+			a.dp.SetPolicies(ctx, generic)
+			run(t, "ip", "-n", r.a, "route", "replace", "default", "dev", "ipsec0", "src", "198.18.0.1", "table", "220")
+		},
+	}
+	res := map[string]float64{}
+	for i := 0; i < 2; i++ {
+		for _, name := range []string{"kernel", "now", "before"} {
+			exec.Command("ip", "-n", r.a, "route", "del", "default", "table", "220").Run()
+			setup[name]()
+			if out, err := nsExec(t, r.a, "ping", "-c", "1", "-W", "2", "198.18.0.2"); err != nil {
+				t.Fatalf("%s: ping: %v\n%s", name, err, out)
+			}
+			bps := iperf(t, r, "198.18.0.2", 3)
+			if bps <= 0 {
+				t.Fatalf("%s: nothing carried", name)
+			}
+			res[name] += bps / 2
+		}
+	}
+	t.Logf("unmatched TCP under a discard policy: kernel %.0f Mbit/s, now %.0f Mbit/s, before %.0f Mbit/s; now/before %.1fx, now/kernel %.2f",
+		res["kernel"]/1e6, res["now"]/1e6, res["before"]/1e6, res["now"]/res["before"], res["now"]/res["kernel"])
 }
