@@ -11,6 +11,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/script"
 )
 
@@ -26,11 +27,13 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ex := controltest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	e, err := Start(ctx, ex, Options{Addr: "127.0.0.1:0"})
-	if err != nil {
+	e := New(Options{Addr: "127.0.0.1:0"})
+	h, wait := engine.Standalone(ex, e.Spec())
+	if err := e.Start(ctx, h); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { cancel(); wait(); e.Close() })
+	e.Reconcile(ctx)
 	return &rig{t: t, ex: ex, e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
 		c: &script.Console{Sess: &control.Session{User: "admin"}}}
 }

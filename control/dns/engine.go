@@ -70,35 +70,6 @@ func (e *Engine) register(ex *control.Executor) {
 	})
 }
 
-// Start runs the engine without a host (tests): it registers, applies the configuration
-// and follows changes until ctx ends.
-func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
-	e := New(opts)
-	e.register(ex)
-	for _, p := range e.Spec().Menus {
-		ex.SetEngine(p, "dns")
-	}
-	ex.Watch(SettingsPath, func(control.Change) {
-		select {
-		case e.kick <- struct{}{}:
-		default:
-		}
-	})
-	e.Reconcile(ctx)
-	go func() {
-		defer e.stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-e.kick:
-				e.Reconcile(ctx)
-			}
-		}
-	}()
-	return e, nil
-}
-
 func (e *Engine) cacheRows(context.Context, *control.Session) ([]control.Row, error) {
 	var rows []control.Row
 	for i, p := range e.Srv.CacheRows() {

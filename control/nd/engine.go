@@ -105,40 +105,6 @@ func (e *Engine) open(ex *control.Executor) error {
 	return nil
 }
 
-// Start runs the engine without a host (tests).
-func Start(ctx context.Context, ex *control.Executor) (*Engine, error) {
-	e := New()
-	if err := e.open(ex); err != nil {
-		return nil, err
-	}
-	ex.SetEngine(Path, "nd")
-	ex.SetEngine(PrefixPath, "nd")
-	wake := func(control.Change) {
-		select {
-		case e.kick <- struct{}{}:
-		default:
-		}
-	}
-	for _, p := range append(e.Spec().Menus, e.Spec().Watch...) {
-		ex.Watch(p, wake)
-	}
-	e.Reconcile(ctx)
-	go e.read(ctx)
-	go func() {
-		defer e.conn.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-e.kick:
-				e.Reconcile(ctx)
-			}
-		}
-	}()
-	go e.tick(ctx)
-	return e, nil
-}
-
 func (e *Engine) prefixRows(context.Context, *control.Session) ([]control.Row, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -141,41 +140,6 @@ func (e *Engine) pollLoop(ctx context.Context) {
 				e.Kick()
 			}
 			e.poll()
-		}
-	}
-}
-
-// Start runs the engine without a host (tests): it registers, applies the stored queues
-// and follows changes until ctx ends.
-func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
-	e := New(opts)
-	if err := e.open(ex); err != nil {
-		return nil, err
-	}
-	ex.SetEngine(Path, "queue")
-	ex.SetEngine(TypePath, "queue")
-	wake := func(control.Change) { e.Kick() }
-	for _, p := range append(e.Spec().Menus, e.Spec().Watch...) {
-		ex.Watch(p, wake)
-	}
-	if err := e.Reconcile(ctx); err != nil {
-		slog.Warn("queue: reconcile", "err", err)
-	}
-	go e.loop(ctx)
-	go e.pollLoop(ctx)
-	return e, nil
-}
-
-func (e *Engine) loop(ctx context.Context) {
-	defer e.teardown()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.kick:
-			if err := e.Reconcile(ctx); err != nil {
-				slog.Warn("queue: reconcile", "err", err)
-			}
 		}
 	}
 }
