@@ -220,7 +220,7 @@ func (e *Engine) sign(ctx context.Context, c *control.Call) (*control.Reply, err
 	if err != nil {
 		return nil, control.Failure("cannot make a key: %v", err)
 	}
-	cert, err := t.sign(key, ca, e.opts.Now())
+	cert, err := t.sign(key, ca, e.opts.Now(), crlHost)
 	if err != nil {
 		return nil, control.Failure("cannot sign: %v", err)
 	}

@@ -365,6 +365,9 @@ export-certificate ca
 export-certificate rw-client1
 `)
 	ca, _ := a.e.Store().Get("ca")
+	if want := "http://" + host + "/crl/" + ca.X509.SerialNumber.Text(16) + ".crl"; len(ca.X509.CRLDistributionPoints) != 1 || ca.X509.CRLDistributionPoints[0] != want {
+		t.Errorf("the CA's own distribution point %v, want %s", ca.X509.CRLDistributionPoints, want)
+	}
 	for _, path := range []string{"/crl/" + ca.X509.SerialNumber.Text(16) + "0.crl", "/crl/zz.crl", "/crl/", "/crl/" + ca.X509.SerialNumber.Text(16)} {
 		if resp, err := http.Get(srv.URL + path); err != nil || resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %v %v", path, err, resp.Status)

@@ -16,7 +16,7 @@ import (
 func FuzzParseBundle(f *testing.F) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tpl := &template{Name: "x", CommonName: "x", KeyUsage: "digital-signature,key-cert-sign", DaysValid: 1, AltName: "DNS:x.example,IP:198.18.0.1"}
-	cert, err := tpl.sign(key, nil, time.Now())
+	cert, err := tpl.sign(key, nil, time.Now(), "")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -280,8 +280,10 @@ type signer struct {
 }
 
 // sign makes the certificate of template t with key, signed by ca (nil: self-signed).
-// A template with key-cert-sign becomes a CA.
-func (t *template) sign(key crypto.Signer, ca *signer, now time.Time) (*x509.Certificate, error) {
+// A template with key-cert-sign becomes a CA; a self-signed one with crlHost carries its
+// own distribution point, as RouterOS's do, so a peer holding only the CA learns where
+// to download its list.
+func (t *template) sign(key crypto.Signer, ca *signer, now time.Time, crlHost string) (*x509.Certificate, error) {
 	alt, err := parseAltNames(t.AltName)
 	if err != nil {
 		return nil, err
@@ -317,6 +319,9 @@ func (t *template) sign(key crypto.Signer, ca *signer, now time.Time) (*x509.Cer
 		DNSNames: alt.dns, IPAddresses: alt.ips, EmailAddresses: alt.emails,
 		SubjectKeyId: id, BasicConstraintsValid: true, IsCA: ku&x509.KeyUsageCertSign != 0,
 		SignatureAlgorithm: sigAlg(key.Public(), t.Digest),
+	}
+	if ca == nil && crlHost != "" && tpl.IsCA {
+		tpl.CRLDistributionPoints = []string{crlURL(crlHost, tpl)}
 	}
 	parent, signKey := tpl, key
 	if ca != nil {
