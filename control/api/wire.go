@@ -103,7 +103,24 @@ type Reader struct {
 	// maxWord and maxSentence are the limits in force (0: MaxWordLen and
 	// MaxSentenceLen); a server lowers them until the client has logged in.
 	maxWord, maxSentence int
+	// skip: a sentence past the limits is read through to its end without keeping
+	// what is over (SkippedError) instead of failing the stream.
+	skip bool
 }
+
+// SkippedError is ReadSentence's answer to a sentence past the limits when the reader
+// skips (SetSkip): the words over the limits were read and thrown away, the stream is
+// still in step, and the words that fit are returned beside it (a .tag among them
+// names the reply).
+type SkippedError struct{ Err error }
+
+func (e *SkippedError) Error() string { return e.Err.Error() }
+func (e *SkippedError) Unwrap() error { return e.Err }
+
+// SetSkip makes the reader skip sentences past its limits (see SkippedError) rather
+// than fail: for a client that has logged in, whose one oversized command should be
+// refused without closing the connection.
+func (r *Reader) SetSkip(skip bool) { r.skip = skip }
 
 // SetLimits sets the longest word and sentence accepted from now on (0: the protocol's
 // maximums). A server keeps them small before login, so that strangers cannot make it
@@ -127,19 +144,20 @@ func NewReader(r io.Reader) *Reader {
 func (r *Reader) ReadSentence() ([]string, error) {
 	words := []string{}
 	total := 0
+	var skipped error
 	for {
 		n, err := r.readLength()
 		if err != nil {
-			if err == io.EOF && len(words) > 0 {
+			if err == io.EOF && (len(words) > 0 || skipped != nil) {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
 		}
 		if n == 0 {
+			if skipped != nil {
+				return words, &SkippedError{skipped}
+			}
 			return words, nil
-		}
-		if len(words) == MaxWords {
-			return nil, ErrTooManyWords
 		}
 		maxWord, maxSentence := MaxWordLen, MaxSentenceLen
 		if r.maxWord > 0 {
@@ -148,13 +166,29 @@ func (r *Reader) ReadSentence() ([]string, error) {
 		if r.maxSentence > 0 {
 			maxSentence = r.maxSentence
 		}
-		if n > uint32(maxWord) {
-			return nil, fmt.Errorf("%w: %d bytes", ErrWordTooLong, n)
+		var over error
+		switch {
+		case len(words) == MaxWords:
+			over = ErrTooManyWords
+		case n > uint32(maxWord):
+			over = fmt.Errorf("%w: %d bytes, at most %d", ErrWordTooLong, n, maxWord)
+		case total+int(n) > maxSentence:
+			over = fmt.Errorf("%w: over %d bytes", ErrSentenceTooLong, maxSentence)
+		}
+		if over != nil {
+			if !r.skip {
+				return nil, over
+			}
+			if skipped == nil {
+				skipped = over
+			}
+			// Read through, keeping nothing: the bytes pass through a small buffer.
+			if _, err := io.CopyN(io.Discard, r.br, int64(n)); err != nil {
+				return nil, noEOF(err)
+			}
+			continue
 		}
 		total += int(n)
-		if total > maxSentence {
-			return nil, fmt.Errorf("%w: over %d bytes", ErrSentenceTooLong, maxSentence)
-		}
 		w, err := r.readWord(int(n))
 		if err != nil {
 			return nil, err

@@ -115,6 +115,31 @@ func TestWordTooLong(t *testing.T) {
 	}
 }
 
+// A reader that skips reads an over-long word through, keeps the words around it that
+// fit (the tag), and stays in step for the next sentence.
+func TestSkipOverLimits(t *testing.T) {
+	var in []byte
+	for _, w := range []string{"/system/script/add", strings.Repeat("x", 5000), ".tag=3"} {
+		in = AppendWord(in, w)
+	}
+	in = append(in, 0)
+	in = append(in, EncodeSentence("/quit")...)
+	r := NewReader(bytes.NewReader(in))
+	r.SetLimits(4096, 8192)
+	r.SetSkip(true)
+	words, err := r.ReadSentence()
+	var se *SkippedError
+	if !errors.As(err, &se) || !errors.Is(err, ErrWordTooLong) {
+		t.Fatalf("over-long word: %v", err)
+	}
+	if strings.Join(words, " ") != "/system/script/add .tag=3" {
+		t.Errorf("kept words %q", words)
+	}
+	if words, err := r.ReadSentence(); err != nil || len(words) != 1 || words[0] != "/quit" {
+		t.Errorf("next sentence: %q %v", words, err)
+	}
+}
+
 func TestSentenceTooLong(t *testing.T) {
 	big := strings.Repeat("y", MaxWordLen)
 	in := EncodeSentence("/x", big, big, "z")
@@ -454,6 +479,33 @@ func FuzzReadSentence(f *testing.F) {
 		runtime.ReadMemStats(&b)
 		if n := b.TotalAlloc - a.TotalAlloc; n > 8*uint64(len(data))+64<<10 {
 			t.Fatalf("reading %d bytes with pre-login limits allocated %d", len(data), n)
+		}
+		// After login a server skips what is over its limits: the same bound, and a
+		// skipped sentence keeps only words within them.
+		post := NewReader(bytes.NewReader(data))
+		post.SetLimits(4096, 16384)
+		post.SetSkip(true)
+		runtime.ReadMemStats(&a)
+		for {
+			words, err := post.ReadSentence()
+			var se *SkippedError
+			if errors.As(err, &se) {
+				total := 0
+				for _, w := range words {
+					total += len(w)
+				}
+				if total > 16384 {
+					t.Fatalf("a skipped sentence kept %d bytes", total)
+				}
+				continue
+			}
+			if err != nil {
+				break
+			}
+		}
+		runtime.ReadMemStats(&b)
+		if n := b.TotalAlloc - a.TotalAlloc; n > 8*uint64(len(data))+64<<10 {
+			t.Fatalf("reading %d bytes with skipping limits allocated %d", len(data), n)
 		}
 		src := bytes.NewReader(data)
 		r := NewReader(src)

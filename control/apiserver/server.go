@@ -32,6 +32,21 @@ const (
 	preLoginSentence = 16384
 )
 
+// After login a word may be as long as the longest value a client sends: a /system
+// script source, which REST also takes in bodies of up to 1 MiB (/file contents are at
+// most 4 KiB, /import takes a file name). A longer word or sentence is read through
+// without being kept and refused with a !trap, the connection still in step: the
+// protocol's 16 MiB words and 32 MiB sentences would let each logged-in connection
+// pin twice that.
+const (
+	loginWord     = 1<<20 + 256 // a 1 MiB value and its =name=
+	loginSentence = 2 << 20
+)
+
+// maxRunning bounds the tagged commands one connection may have running at once:
+// each is a goroutine (a monitor or a ping may run until cancelled).
+const maxRunning = 64
+
 // maxLoginFailures closes a connection after that many failed logins on it.
 const maxLoginFailures = 3
 
@@ -111,9 +126,16 @@ func (s *Server) serve(ctx context.Context, c net.Conn, service string, sess *co
 	if sess == nil {
 		c.SetReadDeadline(time.Now().Add(svc.LoginTimeout))
 		cn.r.SetLimits(preLoginWord, preLoginSentence)
+	} else {
+		cn.loggedIn()
 	}
 	for {
 		words, err := cn.r.ReadSentence()
+		var skipped *api.SkippedError
+		if errors.As(err, &skipped) {
+			cn.trap(api.Request{API: tagOf(words)}, control.CatAPI, strings.TrimPrefix(err.Error(), "api: "))
+			continue
+		}
 		if err != nil {
 			switch {
 			case errors.Is(err, io.EOF), ctx.Err() != nil, errors.Is(err, net.ErrClosed):
@@ -209,6 +231,12 @@ func (cn *conn) handle(ctx context.Context, words []string) bool {
 		cn.trap(req, control.CatAPI, "tag is in use by a running command")
 		return true
 	}
+	if cn.live() >= maxRunning {
+		cn.mu.Unlock()
+		cancel()
+		cn.trap(req, control.CatAPI, fmt.Sprintf("too many running commands (at most %d): cancel one first", maxRunning))
+		return true
+	}
 	cn.running[tag] = j
 	cn.mu.Unlock()
 	cn.wg.Add(1)
@@ -264,6 +292,18 @@ func tagOf(words []string) map[string]string {
 		}
 	}
 	return nil
+}
+
+// live counts the running commands not cancelled yet (a cancelled one is ending);
+// cn.mu is held.
+func (cn *conn) live() int {
+	n := 0
+	for _, j := range cn.running {
+		if !j.canceled {
+			n++
+		}
+	}
+	return n
 }
 
 func (cn *conn) wasCanceled(req api.Request) bool {
@@ -329,7 +369,7 @@ func (cn *conn) login(ctx context.Context, req api.Request) bool {
 		svc.LoggedIn(cn.c)
 		cn.failures = 0
 		cn.c.SetReadDeadline(time.Time{})
-		cn.r.SetLimits(0, 0)
+		cn.loggedIn()
 		cn.send(withTag([]string{"!done"}, req)...)
 		return true
 	case errors.Is(err, user.ErrDenied), errors.Is(err, user.ErrRateLimited):
@@ -338,6 +378,12 @@ func (cn *conn) login(ctx context.Context, req api.Request) bool {
 		cn.trap(req, control.CatFailure, "failure: "+err.Error())
 	}
 	return cn.loginFailed()
+}
+
+// loggedIn sets the limits of a logged-in connection.
+func (cn *conn) loggedIn() {
+	cn.r.SetLimits(loginWord, loginSentence)
+	cn.r.SetSkip(true)
 }
 
 func (cn *conn) loginFailed() bool {

@@ -105,3 +105,40 @@ func TestPrintIntervalUntagged(t *testing.T) {
 		t.Fatal(re)
 	}
 }
+
+// TestRunningBounded: a connection may have maxRunning tagged commands running; one
+// more is refused with a trap under its tag, and /cancel makes room again.
+func TestRunningBounded(t *testing.T) {
+	r := newRig(t)
+	cl := r.login(t)
+	for i := 0; i < maxRunning; i++ {
+		cl.send("/system/script/print", "=follow-only=", ".tag=f"+string(rune('A'+i/26))+string(rune('a'+i%26)))
+	}
+	cl.send("/system/script/print", "=follow-only=", ".tag=over")
+	for {
+		re := cl.read()
+		if slices.Contains(re, ".tag=over") {
+			if re[0] != "!trap" || !slices.Contains(re, "=message=too many running commands (at most 64): cancel one first") {
+				t.Fatalf("command past the bound: %v", re)
+			}
+			break
+		}
+	}
+	cl.send("/cancel", ".tag=c")
+	for {
+		if re := cl.read(); re[0] == "!done" && slices.Contains(re, ".tag=c") {
+			break
+		}
+	}
+	cl.send("/system/script/print", ".tag=after")
+	for {
+		if re := cl.read(); slices.Contains(re, ".tag=after") {
+			if re[0] == "!trap" {
+				t.Fatalf("after /cancel: %v", re)
+			}
+			if re[0] == "!done" {
+				break
+			}
+		}
+	}
+}
