@@ -57,7 +57,7 @@ func ipsecIPProtocol() value.Type {
 var (
 	ipsecDHGroups = []string{
 		"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "modp6144",
-		"modp8192", "ecp256", "ecp384", "ecp521",
+		"modp8192", "ecp256", "ecp384", "ecp521", "curve25519",
 	}
 	ipsecPhase2AuthAlgorithms = []string{"md5", "null", "sha1", "sha256", "sha512"}
 )
@@ -81,8 +81,11 @@ func ipsecProfileMenu() *Menu {
 				Desc: "Dead peer detection interval; disable-dpd turns dead peer detection off."},
 			{Name: "dpd-maximum-failures", Type: value.Int(1, 100), Default: "4",
 				Desc: "Maximum count of failures until the peer is considered dead (when DPD is enabled)."},
+			// RouterOS 7 adds the counter-mode, GCM and ChaCha20-Poly1305 names.
 			{Name: "enc-algorithm", Type: value.EnumList("3des", "aes-128", "aes-192", "aes-256", "blowfish",
-				"camellia-128", "camellia-192", "camellia-256", "des"), Default: "aes-128",
+				"camellia-128", "camellia-192", "camellia-256", "des",
+				"aes-128-ctr", "aes-192-ctr", "aes-256-ctr", "aes-128-gcm", "aes-192-gcm", "aes-256-gcm",
+				"chacha20poly1305"), Default: "aes-128",
 				Desc: "List of encryption algorithms that will be used by the peer."},
 			{Name: "hash-algorithm", Type: value.Enum("md5", "sha1", "sha256", "sha512"), Default: "sha1",
 				Desc: "Hashing algorithm; SHA is stronger but slower than MD5."},
@@ -120,7 +123,7 @@ func ipsecProposalMenu() *Menu {
 				"aes-128-cbc", "aes-128-ctr", "aes-128-gcm",
 				"aes-192-cbc", "aes-192-ctr", "aes-192-gcm",
 				"aes-256-cbc", "aes-256-ctr", "aes-256-gcm",
-				"blowfish", "camellia-128", "camellia-192", "camellia-256", "twofish"),
+				"blowfish", "camellia-128", "camellia-192", "camellia-256", "twofish", "chacha20poly1305"),
 				Default: "aes-256-cbc,aes-192-cbc,aes-128-cbc",
 				Desc:    "Allowed algorithms and key lengths to use for SAs."},
 			{Name: "lifetime", Type: ipsecDuration(), Default: "30m",
