@@ -1392,10 +1392,14 @@ int tun_decap_l3(struct __sk_buff *skb)
  * Returns the ifindex, 0 when the neighbour is unresolved (nh is then the next hop),
  * or -1 without a route. */
 static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 dst, __u32 *nh,
-				     __u32 *oif, __u32 table)
+				     __u32 *oif, __u32 table, __u16 tot_len)
 {
 	struct bpf_fib_lookup fib = {};
 	fib.family = AF_INET;
+	/* The MTU check on the outer IP length: without it the kernel checks the whole
+	 * frame, whose Ethernet header an underlay without one (the ESP device) does not
+	 * allow for, and drops the largest packets that fit. 0 (GSO) skips the check. */
+	fib.tot_len = tot_len;
 	fib.ipv4_src = *src;
 	fib.ipv4_dst = dst;
 	fib.ifindex = skb->ifindex;
@@ -1518,7 +1522,8 @@ int tun_encap(struct __sk_buff *skb)
 	ip->saddr = local;
 
 	__u32 nh = 0, oif = 0;
-	int out = route_out(skb, &local, remote, &nh, &oif, c->ipsec_table);
+	int out = route_out(skb, &local, remote, &nh, &oif, c->ipsec_table,
+			    skb->gso_size ? 0 : bpf_ntohs(ip->tot_len));
 	if (out < 0) {
 		count_drop(st, TUN_DROP_NO_ROUTE);
 		return TC_ACT_SHOT;

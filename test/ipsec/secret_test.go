@@ -65,6 +65,7 @@ func TestGREIPsecSecret(t *testing.T) {
 	if out, err := iketest.In(nsB, "ping", "-c", "20", "-i", "0.02", "-W", "2", "198.18.17.1").CombinedOutput(); err != nil {
 		t.Fatalf("ping across GRE over IPsec: %v\n%s", err, out)
 	}
+	fullSizePings(t, b, nsB, "198.18.17.1")
 	time.Sleep(500 * time.Millisecond) // let tshark write the last packets
 	stop()
 	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "ip.proto").Output()
