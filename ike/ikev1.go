@@ -378,7 +378,7 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 	p := d.matchPeerV1(from.Addr(), h.Exchange)
 	if p == nil {
 		d.Stats.NoProposal.Add(1)
-		d.rosLog(slog.LevelWarn, fmt.Sprintf("%s %s mode from an address no peer with that exchange mode covers", from.Addr(), v1ExchName(h.Exchange)))
+		d.rosLogFrom(from.Addr(), slog.LevelWarn, fmt.Sprintf("%s %s mode from an address no peer with that exchange mode covers", from.Addr(), v1ExchName(h.Exchange)))
 		return
 	}
 	if len(d.halfOpen) >= d.opts.CookieThreshold*4 {
@@ -416,7 +416,7 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 		}
 		if sa.ident == nil {
 			d.Stats.AuthFailed.Add(1)
-			d.rosLog(slog.LevelWarn, fmt.Sprintf("%s no identity matches the peer's ID %s", from.Addr(), rid))
+			d.rosLogFrom(from.Addr(), slog.LevelWarn, fmt.Sprintf("%s no identity matches the peer's ID %s", from.Addr(), rid))
 			return
 		}
 		sa.remoteID = rid
@@ -425,17 +425,17 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	if sa.ident == nil {
 		d.Stats.AuthFailed.Add(1)
-		d.rosLog(slog.LevelWarn, fmt.Sprintf("%s peer %s has no identity", from.Addr(), p.Name))
+		d.rosLogFrom(from.Addr(), slog.LevelWarn, fmt.Sprintf("%s peer %s has no identity", from.Addr(), p.Name))
 		return
 	}
 	ours := v1P1Offers(p.Proposals, v1AuthMethod(sa.ident), p.Lifetime, p.Lifebytes)
 	chosen, tr, ok := d.v1SelectP1(ours, &offer.Proposals[0], from.Addr())
 	if !ok {
 		d.Stats.NoProposal.Add(1)
-		d.rosLog(slog.LevelWarn, "no suitable proposal found.")
-		d.rosLog(slog.LevelWarn, fmt.Sprintf("%s failed to get valid proposal.", from.Addr()))
-		d.rosLog(slog.LevelWarn, fmt.Sprintf("%s failed to pre-process ph1 packet (side: 1, status 1).", from.Addr()))
-		d.rosLog(slog.LevelWarn, fmt.Sprintf("%s phase1 negotiation failed.", from.Addr()))
+		d.rosLogFrom(from.Addr(), slog.LevelWarn, "no suitable proposal found.")
+		d.rosLogFrom(from.Addr(), slog.LevelWarn, fmt.Sprintf("%s failed to get valid proposal.", from.Addr()))
+		d.rosLogFrom(from.Addr(), slog.LevelWarn, fmt.Sprintf("%s failed to pre-process ph1 packet (side: 1, status 1).", from.Addr()))
+		d.rosLogFrom(from.Addr(), slog.LevelWarn, fmt.Sprintf("%s phase1 negotiation failed.", from.Addr()))
 		sa.v1SendNotifyPlain(v1NNoProposalChosen, from, local)
 		return
 	}
@@ -497,15 +497,15 @@ func (d *Daemon) v1SelectP1(ours []v1P1, offer *v1Proposal, from netip.Addr) (v1
 			where := fmt.Sprintf("DB(prop#1:trns#%d):Peer(prop#%d:trns#%d)", j+1, offer.Num, t.Num)
 			switch {
 			case o.encr.ID != theirs.encr.ID:
-				d.rosLog(slog.LevelInfo, fmt.Sprintf("rejected enctype: %s = %s:%s", where, v1EncName(o.encr), v1EncName(theirs.encr)))
+				d.rosLogFrom(from, slog.LevelInfo, fmt.Sprintf("rejected enctype: %s = %s:%s", where, v1EncName(o.encr), v1EncName(theirs.encr)))
 			case o.keyBits != theirs.keyBits:
-				d.rosLog(slog.LevelInfo, fmt.Sprintf("rejected keylen: %s = %d:%d", where, o.keyBits, theirs.keyBits))
+				d.rosLogFrom(from, slog.LevelInfo, fmt.Sprintf("rejected keylen: %s = %d:%d", where, o.keyBits, theirs.keyBits))
 			case o.hash.ID != theirs.hash.ID:
-				d.rosLog(slog.LevelInfo, fmt.Sprintf("rejected hashtype: %s = %s:%s", where, v1HashName(o.hash), v1HashName(theirs.hash)))
+				d.rosLogFrom(from, slog.LevelInfo, fmt.Sprintf("rejected hashtype: %s = %s:%s", where, v1HashName(o.hash), v1HashName(theirs.hash)))
 			case o.group != theirs.group:
-				d.rosLog(slog.LevelInfo, fmt.Sprintf("rejected dh_group: %s = %s:%s", where, v1GroupName(o.group), v1GroupName(theirs.group)))
+				d.rosLogFrom(from, slog.LevelInfo, fmt.Sprintf("rejected dh_group: %s = %s:%s", where, v1GroupName(o.group), v1GroupName(theirs.group)))
 			case o.auth != theirs.auth:
-				d.rosLog(slog.LevelInfo, fmt.Sprintf("rejected authmethod: %s = %s:%s", where, v1AuthName(o.auth), v1AuthName(theirs.auth)))
+				d.rosLogFrom(from, slog.LevelInfo, fmt.Sprintf("rejected authmethod: %s = %s:%s", where, v1AuthName(o.auth), v1AuthName(theirs.auth)))
 			default:
 				theirs.lifeKB = o.lifeKB
 				if theirs.life == 0 || o.life > 0 && o.life < theirs.life {
@@ -699,7 +699,7 @@ func (sa *IKESA) v1Phase1(b []byte, h Header, from, local netip.AddrPort) {
 func (sa *IKESA) v1WrongKey() {
 	sa.d.Stats.AuthFailed.Add(1)
 	sa.v1BadHash()
-	sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s parsing packet failed, possible cause: wrong password", sa.remote.Addr()))
+	sa.d.rosLogFrom(sa.remote.Addr(), slog.LevelWarn, fmt.Sprintf("%s parsing packet failed, possible cause: wrong password", sa.remote.Addr()))
 	sa.destroy("pre-shared key mismatch")
 }
 
@@ -723,7 +723,7 @@ func (sa *IKESA) v1ResponderDH(gxi []byte) error {
 // (aggressive and base mode), in RouterOS's words.
 func (sa *IKESA) v1HashMismatch() {
 	sa.d.Stats.AuthFailed.Add(1)
-	sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s hash mismatch, possible cause: wrong password", sa.remote.Addr()))
+	sa.d.rosLogFrom(sa.remote.Addr(), slog.LevelWarn, fmt.Sprintf("%s hash mismatch, possible cause: wrong password", sa.remote.Addr()))
 	sa.destroy("pre-shared key mismatch")
 }
 

@@ -974,6 +974,12 @@ func (sa *IKESA) v1SendDPD(now time.Time) {
 
 // v1TimeUp ends a Phase 1 that got no answer, in RouterOS's words.
 func (sa *IKESA) v1TimeUp() {
-	sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("phase1 negotiation failed due to time up %s", sa.endpoints()))
+	msg := fmt.Sprintf("phase1 negotiation failed due to time up %s", sa.endpoints())
+	if sa.initiator {
+		sa.d.rosLog(slog.LevelWarn, msg)
+	} else {
+		// A half-open SA anyone can open by sending message 1.
+		sa.d.rosLogFrom(sa.remote.Addr(), slog.LevelWarn, msg)
+	}
 	sa.destroy("phase1 negotiation failed due to time up")
 }

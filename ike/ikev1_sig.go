@@ -182,13 +182,13 @@ func (sa *IKESA) v1PeerAuth(ps []v1Payload, idB []byte, wrongKey func()) bool {
 			return false
 		}
 		sa.d.Stats.AuthFailed.Add(1)
-		sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s peer %s failed to authenticate: %v", sa.remote.Addr(), rid, err))
+		sa.d.rosLogFrom(sa.remote.Addr(), slog.LevelWarn, fmt.Sprintf("%s peer %s failed to authenticate: %v", sa.remote.Addr(), rid, err))
 		sa.destroy("authentication failed")
 		return false
 	}
 	if !sa.remoteIDMatches(sa.ident, rid) {
 		sa.d.Stats.AuthFailed.Add(1)
-		sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s peer's ID %s does not match remote-id", sa.remote.Addr(), rid))
+		sa.d.rosLogFrom(sa.remote.Addr(), slog.LevelWarn, fmt.Sprintf("%s peer's ID %s does not match remote-id", sa.remote.Addr(), rid))
 		sa.destroy("remote-id mismatch")
 		return false
 	}
