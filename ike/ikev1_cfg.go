@@ -373,7 +373,7 @@ func (sa *IKESA) v1TakeConfig(cp *v1CfgPayload) {
 	c := &CP{CfgType: CPReply}
 	for _, a := range cp.Attrs {
 		switch a.Type {
-		case v1CfgIP4Address, v1CfgIP4Subnet:
+		case v1CfgIP4Address, v1CfgIP4Subnet, v1CfgIP4DNS:
 			c.Attrs = append(c.Attrs, CPAttr{Type: a.Type, Value: a.Value})
 		case v1UnitySplitIncl:
 			// Address, mask and six more bytes per network.

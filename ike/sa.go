@@ -81,6 +81,7 @@ type IKESA struct {
 	creating                                 map[uint64]bool // policies with a CREATE_CHILD_SA in flight
 	peerRekey                                *IKESA          // the peer's new IKE SA from a rekey collision (ikecollision.go)
 	splits                                   []netip.Prefix
+	dns                                      []netip.Addr // DNS servers received by mode config
 	rxPkts, txPkts                           uint64
 	eap                                      *eapState         // EAP in progress or done (eap.go)
 	sig                                      sigState          // signature authentication (sigauth.go)
@@ -804,6 +805,8 @@ func (sa *IKESA) takeConfig(c *CP) {
 			if len(a.Value) == 8 {
 				sa.splits = append(sa.splits, prefixOfMask(a.Value[:4], a.Value[4:8]))
 			}
+		case CPInternalIP4DNS:
+			sa.takeDNS(a.Value)
 		}
 	}
 	if sa.vip.IsValid() {

@@ -26,6 +26,8 @@ type SAStatus struct {
 	// VirtualIP is the mode config address given to the peer or received from it.
 	VirtualIP netip.Addr
 	Received  bool // VirtualIP was received (initiator)
+	// DNS are the DNS servers the responder's mode config handed us (initiator).
+	DNS []netip.Addr
 }
 
 // Snapshot returns every IKE SA with copies of its CHILD_SAs, oldest first.
@@ -44,6 +46,9 @@ func (d *Daemon) Snapshot() []SAStatus {
 			RxBytes: sa.rx, TxBytes: sa.tx, RxPackets: sa.rxPkts, TxPackets: sa.txPkts}
 		if sa.suite != nil {
 			s.Suite = sa.suite.String()
+		}
+		if s.Received {
+			s.DNS = append([]netip.Addr(nil), sa.dns...)
 		}
 		if sa.ident != nil {
 			s.Identity = sa.ident.Name

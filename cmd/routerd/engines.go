@@ -83,6 +83,9 @@ func engines(env *Env) []engine.Engine {
 				opts.Rules = fw // mode config src-nat, notrack-chain and NAT bypass rules
 			}
 			opts.Protect, _ = engine.Lookup[tunnel.Protect](h) // cleartext refused at decapsulation
+			if ds, ok := engine.Lookup[*dns.DynamicServers](h); ok {
+				opts.DNS = ds // mode config DNS servers into /ip dns dynamic-servers
+			}
 			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, opts)
 			return err
 		}),

@@ -27,6 +27,8 @@ type Engine struct {
 	ex   *control.Executor
 	opts Options
 	Srv  *Server
+	// Dyn are the servers other engines learned (dynamic.go).
+	Dyn  *DynamicServers
 	kick chan struct{}
 
 	mu       sync.Mutex
@@ -40,7 +42,7 @@ func New(opts Options) *Engine {
 	if opts.Addr == "" {
 		opts.Addr = ":53"
 	}
-	return &Engine{opts: opts, Srv: NewServer(DefaultConfig()), kick: make(chan struct{}, 1)}
+	return &Engine{opts: opts, Srv: NewServer(DefaultConfig()), Dyn: &DynamicServers{}, kick: make(chan struct{}, 1)}
 }
 
 // Spec declares the menus the engine applies and follows.
@@ -51,6 +53,8 @@ func (e *Engine) Spec() engine.Spec {
 // Start registers the cache's rows and flush.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.register(h.Ex)
+	e.Dyn.notify(h.Kick)
+	engine.Offer(h, e.Dyn)
 	return nil
 }
 
@@ -63,6 +67,7 @@ func (e *Engine) Close() error {
 func (e *Engine) register(ex *control.Executor) {
 	e.ex = ex
 	ex.Provide(CachePath, e.cacheRows)
+	ex.Provide(SettingsPath, e.settingsState)
 	ex.Provide(CacheAllPath, e.cacheRows)
 	ex.Handle(CachePath, "flush", control.CommandSpec{}, func(context.Context, *control.Call) (*control.Reply, error) {
 		e.Srv.Flush()
@@ -134,6 +139,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		cfg.CacheBytes, cfg.MaxUDP = c.CacheKiB<<10, c.MaxUDP
 		cfg.MaxTTL, cfg.ServerTimeout, cfg.TotalTimeout = c.MaxTTL, c.ServerTimeout, c.TotalTimeout
+	}
+	for _, a := range e.Dyn.Servers() {
+		// After the configured servers, as RouterOS asks them.
+		cfg.Servers = append(cfg.Servers, net.JoinHostPort(a.String(), "53"))
 	}
 	statics, err := e.ex.Items(StaticPath)
 	if err != nil {

@@ -68,6 +68,8 @@ type Options struct {
 	// Protect, when set, takes the inbound policies after every change, so that the
 	// tunnel decapsulator refuses cleartext that a policy requires encrypted.
 	Protect tunnel.Protect
+	// DNS, when set, takes the DNS servers mode config handed us (dnsservers.go).
+	DNS DNSSetter
 }
 
 // Engine applies /ip ipsec.
@@ -864,6 +866,7 @@ func (e *Engine) syncVIPs() {
 			delete(e.vips, a)
 		}
 	}
+	e.syncDNS()
 }
 
 // selPrefix is the prefix a selector covers, when it is one.

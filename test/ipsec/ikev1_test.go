@@ -110,7 +110,7 @@ func TestIKEv1XAuthRoadWarrior(t *testing.T) {
 /interface bridge add name=office
 /ip address add address=198.19.101.1/24 interface=office
 /ip pool add name=rw-pool ranges=198.19.77.10-198.19.77.20
-/ip ipsec mode-config add name=rw address-pool=rw-pool split-include=198.19.101.0/24 system-dns=no
+/ip ipsec mode-config add name=rw address-pool=rw-pool split-include=198.19.101.0/24 system-dns=no static-dns=198.19.101.53
 /ip ipsec user add name=user1 password=user1-pass
 /ip ipsec peer add name=rw passive=yes
 /ip ipsec identity add peer=rw auth-method=pre-shared-key-xauth secret=group-psk generate-policy=port-strict mode-config=rw
@@ -132,5 +132,24 @@ func TestIKEv1XAuthRoadWarrior(t *testing.T) {
 		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "-I", "198.19.77.10", "198.19.101.1").Run() == nil
 	}) {
 		t.Fatalf("no ping from the mode config address:\n%s", client.script("/ip ipsec statistics print\n"))
+	}
+	// The DNS server the mode config handed out is the client's while the SA lives.
+	dnsFollowsSA(t, client, "gw", "198.19.101.53")
+}
+
+// dnsFollowsSA: the initiator d shows the mode config's DNS server in /ip dns
+// dynamic-servers; disabling its peer takes the server away.
+func dnsFollowsSA(t *testing.T, d *daemon, peer, server string) {
+	t.Helper()
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return strings.Contains(d.script("/ip dns print\n"), "dynamic-servers: "+server)
+	}) {
+		t.Fatalf("no dynamic DNS server:\n%s", d.script("/ip dns print\n"))
+	}
+	d.script("/ip ipsec peer disable " + peer + "\n")
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return !strings.Contains(d.script("/ip dns print\n"), server)
+	}) {
+		t.Fatalf("the DNS server stayed after the SA went:\n%s", d.script("/ip dns print\n"))
 	}
 }
