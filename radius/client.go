@@ -36,11 +36,15 @@ type Server struct {
 	CalledID string
 	// AcctBackup servers get accounting only when the others did not answer.
 	AcctBackup bool
+	// RequireMessageAuth refuses Access-Accept, -Reject and -Challenge replies without a
+	// Message-Authenticator (RouterOS 7.15's require-message-auth, against BlastRADIUS
+	// forgeries); replies with an EAP-Message need one either way.
+	RequireMessageAuth bool
 }
 
 // DefaultServer returns RouterOS's defaults of a /radius entry.
 func DefaultServer() Server {
-	return Server{AuthPort: 1812, AcctPort: 1813, Timeout: 300 * time.Millisecond}
+	return Server{AuthPort: 1812, AcctPort: 1813, Timeout: 300 * time.Millisecond, RequireMessageAuth: true}
 }
 
 // Counters are one server's statistics (the /radius stats columns).
@@ -319,6 +323,9 @@ func (c *Client) verify(b, wire []byte, req *radius.Packet, s Server) (*radius.P
 	case errors.Is(err, ErrNoMessageAuth):
 		if hasAttr(r, 79) {
 			return nil, fmt.Errorf("%w with an EAP-Message", ErrNoMessageAuth)
+		}
+		if s.RequireMessageAuth && r.Code != radius.CodeAccountingResponse {
+			return nil, fmt.Errorf("%w (require-message-auth=yes)", ErrNoMessageAuth)
 		}
 	case err != nil:
 		return nil, err

@@ -292,3 +292,45 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestRequireMessageAuth: an Access-Accept without Message-Authenticator (an old server,
+// or a BlastRADIUS forgery) is refused and counted while require-message-auth=yes (the
+// default), and taken with require-message-auth=no; accounting answers need none.
+func TestRequireMessageAuth(t *testing.T) {
+	c := listen(t)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			q, err := radius.Parse(buf[:n], []byte("s3cret"))
+			if err != nil {
+				continue
+			}
+			code := radius.CodeAccessAccept
+			if q.Code == radius.CodeAccountingRequest {
+				code = radius.CodeAccountingResponse
+			}
+			b, _ := q.Response(code).Encode() // no Message-Authenticator
+			c.WriteToUDPAddrPort(b, from)
+		}
+	}()
+	for _, require := range []bool{true, false} {
+		cl := NewClient(nil)
+		s := server(9, port(c), "s3cret")
+		s.RequireMessageAuth = require
+		cl.SetServers([]Server{s})
+		_, err := cl.Authenticate(context.Background(), "ipsec", func(*radius.Packet, Server) error { return nil })
+		if require && (!errors.Is(err, ErrTimeout) || cl.Counters(9).BadReplies.Load() == 0) {
+			t.Fatalf("require-message-auth=yes: %v, bad replies %d", err, cl.Counters(9).BadReplies.Load())
+		}
+		if !require && err != nil {
+			t.Fatalf("require-message-auth=no: %v", err)
+		}
+		if err := cl.Account(context.Background(), "ipsec", func(*radius.Packet) error { return nil }); err != nil {
+			t.Fatalf("accounting (require-message-auth=%v): %v", require, err)
+		}
+	}
+}

@@ -53,6 +53,8 @@ func radiusMenus() []*Menu {
 					Desc: "Transport to the server; radsec is refused with a status."},
 				{Name: "realm", Type: value.String(),
 					Desc: "Realm appended to user names (user@realm) sent to this server."},
+				{Name: "require-message-auth", Type: value.Bool(), Default: "yes",
+					Desc: "Whether Access-Accept, -Reject and -Challenge replies without Message-Authenticator are refused (BlastRADIUS)."},
 				{Name: "secret", Type: value.String(), Sensitive: true,
 					Desc: "Shared secret of the RADIUS server."},
 				{Name: "service", Type: value.EnumList(radiusServices...),

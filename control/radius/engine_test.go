@@ -42,12 +42,18 @@ func TestServers(t *testing.T) {
 	e, run := rig(t)
 	run("/radius\nadd address=127.0.0.1 secret=test service=ipsec\n")
 	ss := e.Client().For("ipsec")
-	if len(ss) != 1 || ss[0].AuthPort != 1812 || ss[0].AcctPort != 1813 || string(ss[0].Secret) != "test" || ss[0].Timeout.Milliseconds() != 300 {
+	if len(ss) != 1 || ss[0].AuthPort != 1812 || ss[0].AcctPort != 1813 || string(ss[0].Secret) != "test" || ss[0].Timeout.Milliseconds() != 300 || !ss[0].RequireMessageAuth {
 		t.Fatalf("servers %+v", ss)
 	}
 	if len(e.Client().For("login")) != 0 {
 		t.Fatal("login has a server")
 	}
+	// A RouterOS 7.15+ export of a box talking to an old server (QA's line).
+	run("/radius set 0 require-message-auth=no")
+	if ss := e.Client().For("ipsec"); len(ss) != 1 || ss[0].RequireMessageAuth {
+		t.Fatalf("require-message-auth=no not applied: %+v", ss)
+	}
+	run("/radius remove 0\n/radius add address=127.0.0.1 secret=test service=ipsec\n")
 	run(`/radius add address=198.18.0.9 secret=x service=ipsec,login timeout=1s authentication-port=11812
 /radius add address=198.18.0.10 service=ipsec
 /radius add address=198.18.0.11 secret=x service=ipsec protocol=radsec
