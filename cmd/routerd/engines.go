@@ -64,9 +64,7 @@ func engines(env *Env) []engine.Engine {
 		ptpEngine(env),
 		scheduler.New(env.Interp, scheduler.SystemClock{}, time.Now()),
 		routing.New(routing.Options{}),
-		engine.Func(engine.Spec{Name: "firewall", Menus: []string{firewall.Root4, firewall.Root6}}, func(ctx context.Context, h *engine.Handle) error {
-			return firewall.Register(ctx, h, firewall.Options{})
-		}),
+		firewall.New(firewall.Options{}),
 		dns.New(dns.Options{}),
 		nd.New(),
 		queue.New(queue.Options{}),

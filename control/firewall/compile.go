@@ -861,6 +861,11 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	if v := p["ipv4-options"]; v != "" {
 		m = and(m, ipv4Options(v))
 	}
+	if v := p["connection-bytes"]; v != "" {
+		if err := add(connectionBytes(v)); err != nil {
+			return nil, err
+		}
+	}
 	if v := p["time"]; v != "" {
 		if err := add(timeMatch(v, cfg.zoneOffset())); err != nil {
 			return nil, err
@@ -1417,3 +1422,22 @@ func ipv4Options(v string) alt {
 // exthdrOpIPv4 is NFT_EXTHDR_OP_IPV4 of the kernel's enum nft_exthdr_op (x/sys does not
 // name it yet).
 const exthdrOpIPv4 expr.ExthdrOp = 2
+
+// connectionBytes matches connection-bytes=FROM-TO: the bytes the connection carried in
+// both directions (conntrack accounting, which the kernel turns on for a ct bytes
+// expression); TO 0 is no upper bound, as in RouterOS.
+func connectionBytes(v string) (alt, error) {
+	a, b, ok := strings.Cut(v, "-")
+	from, err1 := strconv.ParseUint(a, 10, 64)
+	to, err2 := strconv.ParseUint(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || (to != 0 && to < from) {
+		return nil, fmt.Errorf("invalid value for argument connection-bytes")
+	}
+	be64 := func(v uint64) []byte { b := make([]byte, 8); binary.BigEndian.PutUint64(b, v); return b }
+	load := []expr.Any{&expr.Ct{Key: expr.CtKeyBYTES, Register: 1},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 8, Size: 8}}
+	if to == 0 {
+		return alt{append(load, &expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: be64(from)})}, nil
+	}
+	return alt{append(load, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be64(from), ToData: be64(to)})}, nil
+}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
@@ -330,4 +332,14 @@ func (e *Engine) connMarkNames() map[uint32]string {
 		}
 	}
 	return out
+}
+
+// trackingProps names the connection tracking settings the engine applies.
+func trackingProps() engine.Props {
+	ps := engine.Props{"enabled"}
+	for k := range trackingSysctls {
+		ps = append(ps, k)
+	}
+	slices.Sort(ps)
+	return ps
 }

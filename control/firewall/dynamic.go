@@ -45,8 +45,11 @@ func (d *DynamicRules) Set(owner string, rules []DynamicRule) error {
 		if r.Counters != nil {
 			continue
 		}
-		dr := decodeRule(r.Table, store.Item{Props: r.Props})
-		if err := dr.Check(r.V6); err != nil {
+		dr, err := d.e.decodeRule(r.V6, r.Table, store.Item{Props: r.Props})
+		if err == nil {
+			err = dr.Check(r.V6)
+		}
+		if err != nil {
 			return fmt.Errorf("firewall: dynamic rule %d of %s: %w", i, owner, err)
 		}
 	}

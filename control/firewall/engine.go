@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
@@ -170,6 +171,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	}
 	itemsByTable := map[string][]store.Item{}
 	dynByTable := map[string][]dynItem{}
+	decodeErr := map[RuleKey]string{} // items whose stored values do not decode
 	for _, t := range menu.FirewallTables {
 		items, err := e.ex.Items(rulePath(v6, t))
 		if err != nil {
@@ -188,14 +190,24 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		dynByTable[t] = e.dynamicRules(v6, t)
 		for _, it := range dynByTable[t] {
 			if it.counters == nil {
-				cfg.Rules = append(cfg.Rules, decodeRule(t, it.Item))
+				r, err := e.decodeRule(v6, t, it.Item)
+				if err != nil {
+					decodeErr[RuleKey{t, it.ID}] = err.Error()
+					continue
+				}
+				cfg.Rules = append(cfg.Rules, r)
 			}
 		}
 		for _, it := range items {
 			if it.Props["disabled"] == "yes" {
 				continue
 			}
-			cfg.Rules = append(cfg.Rules, decodeRule(t, it))
+			r, err := e.decodeRule(v6, t, it)
+			if err != nil {
+				decodeErr[RuleKey{t, it.ID}] = err.Error()
+				continue
+			}
+			cfg.Rules = append(cfg.Rules, r)
 		}
 	}
 	lists, err := e.ex.Items(listPath(v6))
@@ -203,11 +215,17 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		return fmt.Errorf("firewall: read address lists: %w", err)
 	}
 	listInvalid := map[uint64]string{}
+	lm, _ := e.ex.Tree.Get(listPath(v6))
 	for _, it := range lists {
-		if it.Props["disabled"] == "yes" {
+		var li listItem
+		if err := engine.Decode(lm, it, &li); err != nil {
+			listInvalid[it.ID] = err.Error()
 			continue
 		}
-		ents, err := e.entries(ctx, it.Props["address"], v6)
+		if li.Disabled {
+			continue
+		}
+		ents, err := e.entries(ctx, li.Address, v6)
 		if err != nil {
 			listInvalid[it.ID] = err.Error()
 			continue
@@ -217,8 +235,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		for i := range ents {
 			ents[i].Timeout = to
 		}
-		name := it.Props["list"]
-		cfg.Lists[name] = append(cfg.Lists[name], ents...)
+		cfg.Lists[li.List] = append(cfg.Lists[li.List], ents...)
 	}
 	if st, err := e.ex.Items(TrackingPath); err == nil && len(st) > 0 && st[0].Props["enabled"] == "no" {
 		cfg.NoTrack = true
@@ -227,11 +244,19 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	if err != nil {
 		return fmt.Errorf("firewall: read service ports: %w", err)
 	}
+	spm, _ := e.ex.Tree.Get(ServicePortPath)
 	for _, it := range sps {
-		dis := it.Props["disabled"] == "yes"
-		st := control.ItemState{Status: servicePortStatus(it.Props["name"], dis)}
+		var sp servicePortItem
+		if err := engine.Decode(spm, it, &sp); err != nil {
+			if !v6 {
+				e.ex.State.Set(ServicePortPath, it.ID, control.ItemState{Invalid: true, Status: err.Error()})
+			}
+			continue
+		}
+		dis := sp.Disabled
+		st := control.ItemState{Status: servicePortStatus(sp.Name, dis)}
 		if !dis {
-			hs, err := servicePortHelpers(it.Props["name"], it.Props["ports"])
+			hs, err := servicePortHelpers(sp.Name, sp.Ports)
 			if err != nil {
 				st.Invalid, st.Status = true, err.Error()
 			}
@@ -246,6 +271,9 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 		}
 	}
 	pl := Compile(cfg)
+	for k, why := range decodeErr {
+		pl.Invalid[k] = why
+	}
 	aerr := e.k.Apply(pl, cfg.Lists)
 	e.mu.Lock()
 	if aerr == nil {
@@ -291,17 +319,22 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	return aerr
 }
 
-// decodeRule reads a rule item with the menu's defaults filled in.
-func decodeRule(table string, it store.Item) *Rule {
-	p := map[string]string{}
-	for k, v := range it.Props {
-		p[k] = v
+// decodeRule decodes a rule item through its menu's schema (decodeItem): the compiler
+// sees the properties ruleItem names, with the menu's defaults filled in.
+func (e *Engine) decodeRule(v6 bool, table string, it store.Item) (*Rule, error) {
+	m, ok := e.ex.Tree.Get(rulePath(v6, table))
+	if !ok {
+		return nil, fmt.Errorf("firewall: no menu %s", rulePath(v6, table))
+	}
+	p, err := decodeItem(m, v6, table, it)
+	if err != nil {
+		return nil, err
 	}
 	r := &Rule{ID: it.ID, Table: table, Chain: p["chain"], Action: p["action"], Props: p, Comment: p["comment"]}
 	if r.Action == "" {
 		r.Action = "accept"
 	}
-	return r
+	return r, nil
 }
 
 // registerRuleMenu puts the rule checks in front of add and set, refreshes counters when
@@ -429,7 +462,10 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			for _, k := range unset {
 				delete(props, k)
 			}
-			r := decodeRule(table, store.Item{ID: it.ID, Props: props})
+			r, err := e.decodeRule(v6, table, store.Item{ID: it.ID, Props: props})
+			if err != nil {
+				return ruleError(err)
+			}
 			if r.Chain == "" {
 				continue // "failure: chain not specified" from the generic add
 			}
@@ -447,7 +483,9 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 				var rules []*Rule
 				for _, o := range items {
 					if o.ID != it.ID && o.Props["disabled"] != "yes" {
-						rules = append(rules, decodeRule(table, o))
+						if or, err := e.decodeRule(v6, table, o); err == nil {
+							rules = append(rules, or)
+						}
 					}
 				}
 				rules = append(rules, r)

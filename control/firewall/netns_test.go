@@ -707,7 +707,7 @@ func TestAddressListTimers(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-e.exited })
 	r := &rig{e: e, ex: ex, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
 		con: &script.Console{Sess: &control.Session{User: "admin"}}}
-	r.run(t, `/ip firewall address-list add list=timed address=198.19.7.7 timeout=2s
+	r.run(t, `/ip firewall address-list add list=timed address=198.19.7.7 timeout=6s
 /ip firewall address-list add list=timed address=198.19.7.8
 /ip firewall filter add chain=forward src-address-list=timed action=drop`)
 	// A second entry with the same list and address is refused, timeout or not, and

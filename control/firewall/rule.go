@@ -175,6 +175,11 @@ func (r *Rule) Check(v6 bool) error {
 			return fmt.Errorf("failure: icmp-options can be specified only for protocol icmp or icmpv6")
 		}
 	}
+	if v := p["connection-bytes"]; v != "" {
+		if _, err := connectionBytes(v); err != nil {
+			return err
+		}
+	}
 	if o := p["ipv4-options"]; o == "timestamp" || o == "no-timestamp" {
 		return fmt.Errorf("ipv4-options: the kernel's IPv4 option match knows no timestamp option: %w", ErrNotSupported)
 	}

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"slices"
 
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
@@ -17,6 +18,11 @@ type FastTrackCounters func(v6 bool) Counter
 // offered (at print time, so a fast path started later counts too) and offers its
 // *DynamicRules to the engines started after it.
 func Register(ctx context.Context, h *engine.Handle, opts Options) error {
+	_, err := register(ctx, h, opts)
+	return err
+}
+
+func register(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error) {
 	if opts.IfLists == nil {
 		if lists, ok := engine.Lookup[link.ListMembers](h); ok {
 			opts.IfLists = lists
@@ -35,11 +41,52 @@ func Register(ctx context.Context, h *engine.Handle, opts Options) error {
 	}
 	e, err := Start(ctx, h.Ex, h.Metrics, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	engine.Offer(h, e.Dynamic())
+	return e, nil
+}
+
+// HostEngine is the firewall on the engine host (cmd/routerd registers it with New).
+// Its items decode through the menu schema (TypedItems). Passes run in the engine's own
+// loop, which waits for an import's commits to settle (settle) and applies only the
+// difference; the host's Reconcile asks that loop for a pass.
+type HostEngine struct {
+	opts Options
+	e    *Engine
+}
+
+// New returns the firewall engine for the host.
+func New(opts Options) *HostEngine { return &HostEngine{opts: opts} }
+
+// Spec declares the firewall's menus. No periodic pass: a pass with nothing changed
+// sends the kernel nothing, so it would not repair a table changed behind routerd's back.
+func (he *HostEngine) Spec() engine.Spec {
+	menus := []string{Root4, Root6}
+	for p := range TypedItems() {
+		menus = append(menus, p)
+	}
+	slices.Sort(menus)
+	return engine.Spec{Name: "firewall", Menus: slices.Compact(menus), Resync: engine.Never}
+}
+
+// Start starts the engine (Register).
+func (he *HostEngine) Start(ctx context.Context, h *engine.Handle) error {
+	e, err := register(ctx, h, he.opts)
+	he.e = e
+	return err
+}
+
+// Reconcile asks the engine's loop for a pass.
+func (he *HostEngine) Reconcile(context.Context) error {
+	if he.e != nil {
+		he.e.poke()
+	}
 	return nil
 }
+
+// TypedItems is TypedItems (engine.Typed).
+func (he *HostEngine) TypedItems() map[string]any { return TypedItems() }
 
 // FastTrackComment is the comment of the dummy rule that shows fasttrack counters.
 const FastTrackComment = "special dummy rule to show fasttrack counters"

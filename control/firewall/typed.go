@@ -1,0 +1,170 @@
+package firewall
+
+import (
+	"reflect"
+
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
+)
+
+// ruleItem is a rule of /ip firewall filter, nat, mangle and raw (and /ipv6's) as the
+// menu schema decodes it (engine.Decode): every property the compiler applies or refuses
+// with a reason. The compiler reads RouterOS's words, so the fields keep the stored text;
+// a property without a field here never reaches the compiler and is listed by
+// cmd/routerd's TestUnhandledProperties (hw-offload, which has no effect here).
+type ruleItem struct {
+	Chain                   string `prop:"chain"`
+	Action                  string `prop:"action"`
+	SrcAddress              string `prop:"src-address"`
+	DstAddress              string `prop:"dst-address"`
+	SrcAddressList          string `prop:"src-address-list"`
+	DstAddressList          string `prop:"dst-address-list"`
+	SrcAddressType          string `prop:"src-address-type"`
+	DstAddressType          string `prop:"dst-address-type"`
+	Protocol                string `prop:"protocol"`
+	SrcPort                 string `prop:"src-port"`
+	DstPort                 string `prop:"dst-port"`
+	Port                    string `prop:"port"`
+	InInterface             string `prop:"in-interface"`
+	OutInterface            string `prop:"out-interface"`
+	InInterfaceList         string `prop:"in-interface-list"`
+	OutInterfaceList        string `prop:"out-interface-list"`
+	InBridgePort            string `prop:"in-bridge-port"`
+	OutBridgePort           string `prop:"out-bridge-port"`
+	InBridgePortList        string `prop:"in-bridge-port-list"`
+	OutBridgePortList       string `prop:"out-bridge-port-list"`
+	ConnectionState         string `prop:"connection-state"`
+	ConnectionNATState      string `prop:"connection-nat-state"`
+	ConnectionMark          string `prop:"connection-mark"`
+	PacketMark              string `prop:"packet-mark"`
+	RoutingMark             string `prop:"routing-mark"`
+	ConnectionType          string `prop:"connection-type"`
+	IPsecPolicy             string `prop:"ipsec-policy"`
+	ICMPOptions             string `prop:"icmp-options"`
+	TCPFlags                string `prop:"tcp-flags"`
+	TCPMSS                  string `prop:"tcp-mss"`
+	PacketSize              string `prop:"packet-size"`
+	TTL                     string `prop:"ttl"`
+	DSCP                    string `prop:"dscp"`
+	Limit                   string `prop:"limit"`
+	DstLimit                string `prop:"dst-limit"`
+	ConnectionLimit         string `prop:"connection-limit"`
+	ConnectionRate          string `prop:"connection-rate"`
+	ConnectionBytes         string `prop:"connection-bytes"`
+	Nth                     string `prop:"nth"`
+	Random                  string `prop:"random"`
+	PerConnectionClassifier string `prop:"per-connection-classifier"`
+	Time                    string `prop:"time"`
+	SrcMACAddress           string `prop:"src-mac-address"`
+	Fragment                string `prop:"fragment"`
+	Hotspot                 string `prop:"hotspot"`
+	Layer7Protocol          string `prop:"layer7-protocol"`
+	Content                 string `prop:"content"`
+	Priority                string `prop:"priority"`
+	IngressPriority         string `prop:"ingress-priority"`
+	RoutingTable            string `prop:"routing-table"`
+	TLSHost                 string `prop:"tls-host"`
+	PSD                     string `prop:"psd"`
+	JumpTarget              string `prop:"jump-target"`
+	RejectWith              string `prop:"reject-with"`
+	Log                     string `prop:"log"`
+	LogPrefix               string `prop:"log-prefix"`
+	AddressList             string `prop:"address-list"`
+	AddressListTimeout      string `prop:"address-list-timeout"`
+	ToAddresses             string `prop:"to-addresses"`
+	ToPorts                 string `prop:"to-ports"`
+	NewConnectionMark       string `prop:"new-connection-mark"`
+	NewPacketMark           string `prop:"new-packet-mark"`
+	NewRoutingMark          string `prop:"new-routing-mark"`
+	NewDSCP                 string `prop:"new-dscp"`
+	NewTTL                  string `prop:"new-ttl"`
+	NewMSS                  string `prop:"new-mss"`
+	Comment                 string `prop:"comment"`
+	Disabled                string `prop:"disabled"`
+}
+
+// mangleItem adds what only mangle has.
+type mangleItem struct {
+	ruleItem
+	Passthrough string `prop:"passthrough"`
+}
+
+// rule4Item and mangle4Item add what only IPv4 has.
+type rule4Item struct {
+	ruleItem
+	IPv4Options string `prop:"ipv4-options"`
+}
+
+type mangle4Item struct {
+	mangleItem
+	IPv4Options string `prop:"ipv4-options"`
+}
+
+// listItem is an address-list entry.
+type listItem struct {
+	List     string `prop:"list"`
+	Address  string `prop:"address"`
+	Timeout  string `prop:"timeout"`
+	Disabled bool   `prop:"disabled"`
+}
+
+// servicePortItem is a /ip firewall service-port row (sip-direct-media and sip-timeout
+// are the kernel SIP helper's module parameters, which routerd does not set).
+type servicePortItem struct {
+	Name     string `prop:"name"`
+	Ports    string `prop:"ports"`
+	Disabled bool   `prop:"disabled"`
+}
+
+// ruleExample is the struct a rule menu's items decode into.
+func ruleExample(v6 bool, table string) any {
+	switch {
+	case table == "mangle" && !v6:
+		return &mangle4Item{}
+	case table == "mangle":
+		return &mangleItem{}
+	case !v6:
+		return &rule4Item{}
+	}
+	return &ruleItem{}
+}
+
+// decodeItem decodes a rule through the menu's schema into the compiler's words: the
+// properties the struct names, the menu's defaults filled in, unset ones left out.
+func decodeItem(m *menu.Menu, v6 bool, table string, it store.Item) (map[string]string, error) {
+	dst := ruleExample(v6, table)
+	if err := engine.Decode(m, it, dst); err != nil {
+		return nil, err
+	}
+	return propsOf(dst), nil
+}
+
+// propsOf lists the non-empty string fields of a decoded item by property name.
+func propsOf(v any) map[string]string {
+	rv := reflect.ValueOf(v).Elem()
+	out := map[string]string{}
+	for _, f := range reflect.VisibleFields(rv.Type()) {
+		tag, ok := f.Tag.Lookup("prop")
+		if !ok || f.Type.Kind() != reflect.String {
+			continue
+		}
+		if s := rv.FieldByIndex(f.Index).String(); s != "" {
+			out[tag] = s
+		}
+	}
+	return out
+}
+
+// TypedItems names, for each menu the engine applies, the struct its items decode into
+// (engine.Typed), so the properties it leaves unhandled are listed in review.
+func TypedItems() map[string]any {
+	out := map[string]any{ServicePortPath: servicePortItem{}, TrackingPath: trackingProps()}
+	for _, v6 := range []bool{false, true} {
+		for _, t := range menu.FirewallTables {
+			out[rulePath(v6, t)] = ruleExample(v6, t)
+		}
+		out[listPath(v6)] = listItem{}
+	}
+	return out
+}
