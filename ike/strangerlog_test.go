@@ -41,7 +41,7 @@ func TestStrangerLogBounded(t *testing.T) {
 		t.Errorf("no-proposal count %d, want 2000 (every one counted)", got)
 	}
 	// A minute later the source's next line says how many were not logged.
-	d.strangers.now = func() time.Time { return time.Now().Add(StrangerLogInterval + time.Second) }
+	d.strangers.Now = func() time.Time { return time.Now().Add(StrangerLogInterval + time.Second) }
 	buf.Reset()
 	send(0, netip.MustParseAddrPort("198.18.0.2:500"))
 	if out := buf.String(); !strings.Contains(out, "not logged (rate limit)") || !strings.Contains(out, "no IKE proposal chosen") {

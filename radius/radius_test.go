@@ -240,7 +240,7 @@ func TestDropLogRateLimited(t *testing.T) {
 		},
 		Log: slog.New(slog.NewTextHandler(&buf, nil)),
 	}
-	r.drops.now = func() time.Time { return clock }
+	r.drops.Now = func() time.Time { return clock }
 	stranger := netip.MustParseAddrPort("198.18.0.2:4000")
 	known := netip.MustParseAddrPort("127.0.0.1:4000")
 	junk := []byte{1, 1, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200, 0, 0, 0, 0, 0, 0, 0, 0}
