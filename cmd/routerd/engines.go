@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/routerd/routerd/control"
@@ -73,7 +75,8 @@ func engines(env *Env) []engine.Engine {
 		// RADIUS before the services that ask it (IPsec's eap-radius).
 		radius.New(),
 		usermanager.New(usermanager.Options{}),
-		engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root}}, func(ctx context.Context, h *engine.Handle) error {
+		typedFunc{ipsec.TypedItems, engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root},
+			Watch: slices.Collect(maps.Keys(ipsec.TypedItems()))}, func(ctx context.Context, h *engine.Handle) error {
 			rc, _ := engine.Lookup[*rad.Client](h)
 			certs, _ := engine.Lookup[*certificate.Store](h)
 			opts := ipsec.Options{RADIUS: rc, Certs: certs}
@@ -86,10 +89,19 @@ func engines(env *Env) []engine.Engine {
 			}
 			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, opts)
 			return err
-		}),
+		})},
 		tftp.New(tftp.Options{DataDir: env.DataDir}),
 	}
 }
+
+// typedFunc is an engine still on its own loop (engine.Func) that already decodes some
+// menus through the schema (engine.Typed).
+type typedFunc struct {
+	typed func() map[string]any
+	engine.Engine
+}
+
+func (t typedFunc) TypedItems() map[string]any { return t.typed() }
 
 // startEngines starts every engine on one host; Stop on the host ends them all.
 func startEngines(ctx context.Context, env *Env) *engine.Host {

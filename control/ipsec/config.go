@@ -75,19 +75,23 @@ func list(v string) []string {
 	return strings.Split(v, ",")
 }
 
-// checkProfile refuses algorithms the build cannot provide.
+// checkProfile refuses algorithms the build cannot provide (add and set).
 func checkProfile(props map[string]string) error {
-	for _, n := range list(props["enc-algorithm"]) {
+	return checkProfileAlgs(list(props["enc-algorithm"]), props["hash-algorithm"], list(props["dh-group"]))
+}
+
+func checkProfileAlgs(enc []string, hash string, dh []string) error {
+	for _, n := range enc {
 		if _, ok := profileEnc[n]; !ok {
 			return unsupported("enc-algorithm", n, profileEnc)
 		}
 	}
-	if h := props["hash-algorithm"]; h != "" {
-		if _, ok := hashInteg[h]; !ok {
-			return fmt.Errorf("hash-algorithm %s is %w", h, ErrUnsupported)
+	if hash != "" {
+		if _, ok := hashInteg[hash]; !ok {
+			return fmt.Errorf("hash-algorithm %s is %w", hash, ErrUnsupported)
 		}
 	}
-	for _, g := range list(props["dh-group"]) {
+	for _, g := range dh {
 		if id, ok := ike.DHByName(g); !ok || !ike.DHSupported(id) {
 			return fmt.Errorf("dh-group %s is %w by this build", g, ErrUnsupported)
 		}
@@ -95,20 +99,25 @@ func checkProfile(props map[string]string) error {
 	return nil
 }
 
+// checkProposal refuses algorithms the build cannot provide (add and set).
 func checkProposal(props map[string]string) error {
-	for _, n := range list(props["enc-algorithms"]) {
+	return checkProposalAlgs(list(props["enc-algorithms"]), list(props["auth-algorithms"]), props["pfs-group"])
+}
+
+func checkProposalAlgs(enc, auth []string, pfs string) error {
+	for _, n := range enc {
 		if _, ok := proposalEnc[n]; !ok {
 			return unsupported("enc-algorithms", n, proposalEnc)
 		}
 	}
-	for _, a := range list(props["auth-algorithms"]) {
+	for _, a := range auth {
 		if _, ok := hashInteg[a]; !ok && a != "null" {
 			return fmt.Errorf("auth-algorithms %s is %w by this build", a, ErrUnsupported)
 		}
 	}
-	if g := props["pfs-group"]; g != "" && g != "none" {
-		if id, ok := ike.DHByName(g); !ok || !ike.DHSupported(id) {
-			return fmt.Errorf("pfs-group %s is %w by this build", g, ErrUnsupported)
+	if pfs != "" && pfs != "none" {
+		if id, ok := ike.DHByName(pfs); !ok || !ike.DHSupported(id) {
+			return fmt.Errorf("pfs-group %s is %w by this build", pfs, ErrUnsupported)
 		}
 	}
 	return nil
@@ -131,60 +140,51 @@ var exchangeModes = map[string]ike.ExchangeMode{
 	"ike2": ike.ExchangeIKEv2, "main": ike.ExchangeMain, "aggressive": ike.ExchangeAggressive, "base": ike.ExchangeBase,
 }
 
-func decodeProfile(p map[string]string) (*profile, error) {
-	if err := checkProfile(p); err != nil {
+func decodeProfile(p profileItem) (*profile, error) {
+	if err := checkProfileAlgs(p.EncAlgorithm, p.HashAlgorithm, p.DHGroup); err != nil {
 		return nil, err
 	}
-	pr := &profile{natT: p["nat-traversal"] != "no", proposalCheck: p["proposal-check"], dpdMax: 4}
+	pr := &profile{natT: p.NATTraversal, proposalCheck: p.ProposalCheck, dpdMax: p.DPDMax,
+		lifetime: p.Lifetime, lifebytes: p.Lifebytes}
 	prop := ike.Proposal{Num: 1, Protocol: ike.ProtoIKE}
 	aead := true
-	for _, n := range list(p["enc-algorithm"]) {
+	for _, n := range p.EncAlgorithm {
 		t := profileEnc[n]
 		prop.Transforms = append(prop.Transforms, t)
 		if e := ike.Encr(t.ID); e == nil || !e.AEAD() {
 			aead = false
 		}
 	}
-	hash := p["hash-algorithm"]
-	prf := p["prf-algorithm"]
+	prf := p.PRFAlgorithm
 	if prf == "" || prf == "auto" {
-		prf = hash
+		prf = p.HashAlgorithm
 	}
 	prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformPRF, ID: hashPRF[prf]})
 	if !aead {
-		prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformINTEG, ID: hashInteg[hash]})
+		prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformINTEG, ID: hashInteg[p.HashAlgorithm]})
 	}
-	for _, g := range list(p["dh-group"]) {
+	for _, g := range p.DHGroup {
 		id, _ := ike.DHByName(g)
 		prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformDH, ID: id})
 	}
 	pr.proposal = prop
-	var err error
-	if pr.lifetime, err = parseDur(p["lifetime"]); err != nil {
-		return nil, err
-	}
-	if d := p["dpd-interval"]; d != "disable-dpd" {
+	if d := p.DPDInterval; d != "disable-dpd" {
+		var err error
 		if pr.dpd, err = parseDur(d); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("dpd-interval: %w", err)
 		}
-	}
-	if n, err := strconv.Atoi(p["dpd-maximum-failures"]); err == nil {
-		pr.dpdMax = n
-	}
-	if n, err := strconv.ParseUint(p["lifebytes"], 10, 32); err == nil {
-		pr.lifebytes = n
 	}
 	return pr, nil
 }
 
 // espProposal decodes a /ip ipsec proposal; AEAD ciphers go in a proposal of their own
 // (they take no integrity transform), as strongSwan and RouterOS send them.
-func espProposal(p map[string]string) ([]ike.Proposal, time.Duration, error) {
-	if err := checkProposal(p); err != nil {
+func espProposal(p proposalItem) ([]ike.Proposal, time.Duration, error) {
+	if err := checkProposalAlgs(p.EncAlgorithms, p.AuthAlgorithms, p.PFSGroup); err != nil {
 		return nil, 0, err
 	}
 	var aeadT, plainT []ike.Transform
-	for _, n := range list(p["enc-algorithms"]) {
+	for _, n := range p.EncAlgorithms {
 		t := proposalEnc[n]
 		if e := ike.Encr(t.ID); e != nil && e.AEAD() {
 			aeadT = append(aeadT, t)
@@ -193,7 +193,7 @@ func espProposal(p map[string]string) ([]ike.Proposal, time.Duration, error) {
 		}
 	}
 	var dh []ike.Transform
-	if g := p["pfs-group"]; g != "" && g != "none" {
+	if g := p.PFSGroup; g != "" && g != "none" {
 		id, _ := ike.DHByName(g)
 		dh = []ike.Transform{{Type: ike.TransformDH, ID: id}}
 	}
@@ -205,7 +205,7 @@ func espProposal(p map[string]string) ([]ike.Proposal, time.Duration, error) {
 	}
 	if len(plainT) > 0 {
 		ts := append([]ike.Transform{}, plainT...)
-		for _, a := range list(p["auth-algorithms"]) {
+		for _, a := range p.AuthAlgorithms {
 			if a == "null" {
 				ts = append(ts, ike.Transform{Type: ike.TransformINTEG, ID: ike.IntegNone})
 				continue
@@ -218,8 +218,7 @@ func espProposal(p map[string]string) ([]ike.Proposal, time.Duration, error) {
 	for i := range out {
 		out[i].Num = uint8(i + 1)
 	}
-	lt, err := parseDur(p["lifetime"])
-	return out, lt, err
+	return out, p.Lifetime, nil
 }
 
 // parseDur reads a RouterOS duration; empty is zero.

@@ -285,6 +285,12 @@ func (e *Engine) Datapath() esp.Datapath {
 	return e.dp
 }
 
+// menu is the schema of path (declared in control/menu, so always there).
+func (e *Engine) menu(path string) *menu.Menu {
+	m, _ := e.ex.Tree.Get(path)
+	return m
+}
+
 // items reads a menu with each item's properties completed by the menu's defaults.
 func (e *Engine) items(path string) ([]store.Item, *menu.Menu, error) {
 	m, ok := e.ex.Tree.Get(path)
@@ -346,29 +352,31 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 
 	profByName := map[string]*profile{}
-	for _, it := range profiles {
-		p, err := decodeProfile(it.Props)
+	profItems, profIDs := decodeAll[profileItem](e, ProfilePath, e.menu(ProfilePath), profiles)
+	for i, it := range profItems {
+		p, err := decodeProfile(it)
 		if err != nil {
-			e.bad(ProfilePath, it.ID, err)
+			e.bad(ProfilePath, profIDs[i], err)
 			continue
 		}
-		profByName[it.Props["name"]] = p
+		profByName[it.Name] = p
 	}
 	type espProp struct {
 		ps []ike.Proposal
 		lt time.Duration
 	}
 	propByName := map[string]espProp{}
-	for _, it := range proposals {
-		if it.Props["disabled"] == "yes" {
+	propItems, propIDs := decodeAll[proposalItem](e, ProposalPath, e.menu(ProposalPath), proposals)
+	for i, it := range propItems {
+		if it.Disabled {
 			continue
 		}
-		ps, lt, err := espProposal(it.Props)
+		ps, lt, err := espProposal(it)
 		if err != nil {
-			e.bad(ProposalPath, it.ID, err)
+			e.bad(ProposalPath, propIDs[i], err)
 			continue
 		}
-		propByName[it.Props["name"]] = espProp{ps, lt}
+		propByName[it.Name] = espProp{ps, lt}
 	}
 	var cfgs []*ike.PeerConfig
 	peerByName := map[string]*ike.PeerConfig{}

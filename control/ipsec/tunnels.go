@@ -41,8 +41,8 @@ type tunnelPeer struct {
 func tunnelPolicyID(menu int, id uint64) uint64 { return 0x60000000 | uint64(menu)<<24 | id&0xffffff }
 
 // tunnelProposal is phase 2 of a tunnel's peer: sha1/aes128-cbc, as the reference says.
-var tunnelProposal = map[string]string{"auth-algorithms": "sha1", "enc-algorithms": "aes-128-cbc",
-	"pfs-group": "none", "lifetime": "30m"}
+var tunnelProposal = proposalItem{AuthAlgorithms: []string{"sha1"}, EncAlgorithms: []string{"aes-128-cbc"},
+	PFSGroup: "none", Lifetime: 30 * time.Minute}
 
 // tunnelPeers decodes the tunnels that ask for encryption (e.mu held). The peer uses the
 // default profile; its identity authenticates with the secret and generates no policy.
