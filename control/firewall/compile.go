@@ -41,6 +41,9 @@ type Config struct {
 	Lists map[string][]Entry
 	// IfLists resolves interface list names to their member interfaces.
 	IfLists func(name string) []string
+	// KernelName maps a RouterOS interface name to the kernel's (names longer than the
+	// kernel's 15 bytes differ; see link.Names); nil is the identity.
+	KernelName func(name string) string
 	// NoTrack: connection tracking is off (/ip firewall connection tracking enabled=no):
 	// every packet is marked untracked before the raw table's rules.
 	NoTrack bool
@@ -159,14 +162,42 @@ func (cfg Config) contextSum() string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var ifs []string // interface names the rules give the kernel
 	for _, n := range names {
 		var members []string
 		if cfg.IfLists != nil {
 			members = cfg.IfLists(n)
 		}
 		fmt.Fprintf(&b, " list %s=%q", n, members)
+		ifs = append(ifs, members...)
+	}
+	if cfg.KernelName != nil {
+		for _, r := range cfg.Rules {
+			for _, k := range []string{"in-interface", "out-interface"} {
+				if v := strings.TrimPrefix(r.Props[k], "!"); v != "" {
+					ifs = append(ifs, v)
+				}
+			}
+		}
+		for n := range cfg.ports {
+			ifs = append(ifs, n)
+		}
+		sort.Strings(ifs)
+		for _, n := range slices.Compact(ifs) {
+			if k := cfg.KernelName(n); k != n {
+				fmt.Fprintf(&b, " kernel %s=%s", n, k)
+			}
+		}
 	}
 	return b.String()
+}
+
+// kname is the kernel's name of interface n.
+func (cfg Config) kname(n string) string {
+	if cfg.KernelName == nil {
+		return n
+	}
+	return cfg.KernelName(n)
 }
 
 // ruleSum fingerprints a rule with the context it compiles in: equal sums compile to
@@ -313,8 +344,9 @@ func hookDefs(table string) []hookDef {
 func Compile(cfg Config) *Plan {
 	pl := &Plan{V6: cfg.V6, Invalid: map[RuleKey]string{}}
 	pl.BridgePorts, cfg.ports = cfg.bridgePorts()
-	for _, n := range pl.BridgePorts {
+	for i, n := range pl.BridgePorts {
 		pl.BridgeClasses = append(pl.BridgeClasses, cfg.ports[n])
+		pl.BridgePorts[i] = cfg.kname(n) // the bridge table matches the kernel's name
 	}
 	ctx := cfg.contextSum()
 	next := map[uint64]compiled{}
@@ -664,7 +696,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 				continue // combined with ipsec-policy below
 			}
 			neg := strings.HasPrefix(v, "!")
-			m = and(m, one(&expr.Meta{Key: d.key, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ifname(strings.TrimPrefix(v, "!"))}))
+			m = and(m, one(&expr.Meta{Key: d.key, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ifname(cfg.kname(strings.TrimPrefix(v, "!")))}))
 		}
 	}
 	for _, d := range []struct {
@@ -685,7 +717,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 			default:
 				var vals [][]byte
 				for _, n := range members {
-					vals = append(vals, ifname(n))
+					vals = append(vals, ifname(cfg.kname(n)))
 				}
 				m = and(m, anyOf(&expr.Meta{Key: d.key, Register: 1}, vals, neg))
 			}
@@ -777,7 +809,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 				// The kernel's decapsulated packets come in (and encapsulated ones leave)
 				// on the interface itself; the userspace path's on its TUN, whichever
 				// interface carried the ESP.
-				a[0] = append(a[0], &expr.Meta{Key: ifKey, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(p[prop])})
+				a[0] = append(a[0], &expr.Meta{Key: ifKey, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(cfg.kname(p[prop]))})
 			}
 			m = and(m, a)
 		} else {

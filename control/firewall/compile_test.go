@@ -246,3 +246,40 @@ func TestBridgePortClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelNames: interface names reach the kernel as Config.KernelName maps them
+// (RouterOS names longer than 15 bytes), and a changed mapping compiles the rule anew.
+func TestKernelNames(t *testing.T) {
+	long := "ether2-master-local"
+	kn := map[string]string{long: "ether2-mas~1a2b"}
+	cfg := Config{KernelName: func(n string) string {
+		if k, ok := kn[n]; ok {
+			return k
+		}
+		return n
+	}, Cache: &CompileCache{}, Rules: []*Rule{rule(1, "filter", "chain", "forward", "in-interface", long, "action", "drop"),
+		rule(2, "filter", "chain", "forward", "in-bridge-port", long, "action", "drop")}}
+	has := func(pl *Plan, name string) bool {
+		for _, r := range chain(pl, "filter/forward").Rules {
+			for _, es := range r.Exprs {
+				for _, e := range es {
+					if c, ok := e.(*expr.Cmp); ok && string(c.Data) == string(ifname(name)) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	pl := Compile(cfg)
+	if !has(pl, "ether2-mas~1a2b") || has(pl, long[:15]) {
+		t.Fatal("in-interface does not carry the kernel name")
+	}
+	if !reflect.DeepEqual(pl.BridgePorts, []string{"ether2-mas~1a2b"}) {
+		t.Fatalf("bridge ports %v", pl.BridgePorts)
+	}
+	kn[long] = "ether2-mas~ffff"
+	if pl = Compile(cfg); !has(pl, "ether2-mas~ffff") {
+		t.Fatal("a changed kernel name was not compiled anew")
+	}
+}

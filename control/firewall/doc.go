@@ -31,9 +31,16 @@
 // DNS name are resolved through /ip dns's servers (else the system's) and resolved again
 // every DNSRefresh (30 s); a changed answer reapplies the table.
 //
-// Marks: connection marks are the conntrack mark (names hashed to 32 bits); the packet
-// mark's low 16 bits carry packet-mark and its high 16 bits routing-mark (the routing
-// table's mark, for policy routing's fwmark rules).
+// Marks, the one bit map of the packet mark (skb->mark):
+//
+//	0xfff00000  routing-mark: the routing table's number (control/routing); the all-ones
+//	            value routing.ReservedMark is no table's, kept for routerd's own packets
+//	            (ike/esp's bypass mark), so no rule can set or alias it
+//	0x000f0000  the class of the bridge port the packet entered through (in-bridge-port)
+//	0x0000ffff  packet-mark (names hashed to 16 bits, as control/queue matches them)
+//
+// Connection marks are the conntrack mark: bit 31 is FastTrackMark, the low 31 bits
+// connection-mark (names hashed).
 //
 // Dynamic rules (flag D, never exported) come from other engines through the
 // *DynamicRules service the engine offers on the engine host (Register; consumers call

@@ -27,6 +27,9 @@ type Options struct {
 	// IfLists resolves interface list names (in-interface-list=) to their members: the
 	// link engine's link.ListMembers. Nil resolves every list to nothing.
 	IfLists func(name string) []string
+	// KernelName maps RouterOS interface names to the kernel's (link.Names); nil is the
+	// identity.
+	KernelName func(name string) string
 	// DNSRefresh is how often address-list entries given by DNS name are resolved again
 	// (0: DefaultDNSRefresh).
 	DNSRefresh time.Duration
@@ -162,7 +165,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 }
 
 func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
-	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: e.opts.IfLists,
+	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: e.opts.IfLists, KernelName: e.opts.KernelName,
 		RoutingMarks: map[string]uint32{}, Cache: e.cache[v6]}
 	if ts, _, err := routing.Tables(e.ex); err == nil {
 		for n, t := range ts {

@@ -27,6 +27,9 @@ const (
 	// MarkShift and MarkMask place the routing mark in the packet mark.
 	MarkShift = 20
 	MarkMask  = 0xfff00000
+	// ReservedMark is the routing field no table gets (all ones): marks with it are
+	// routerd's own (ike/esp's bypass mark), which no firewall rule can set or alias.
+	ReservedMark = 0xfff00000
 	// MarkPriority is the priority of the fwmark rules; RulePriority the first of the
 	// /routing rule items.
 	MarkPriority = 2000
@@ -88,7 +91,7 @@ func tables(m *menu.Menu, items []store.Item) (map[string]Table, map[uint64]stri
 		if c.Disabled {
 			continue
 		}
-		if it.ID >= 1<<(32-MarkShift) {
+		if it.ID >= ReservedMark>>MarkShift {
 			bad[it.ID] = "too many routing tables"
 			continue
 		}
