@@ -90,6 +90,12 @@ add chain=srcnat action=accept place-before=0 src-address=198.19.101.0/24 dst-ad
 	if err := iketest.In(nsB, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", "198.19.101.1", "198.19.202.1").Run(); err != nil {
 		t.Fatalf("ping site 2 -> site 1: %v", err)
 	}
+	// And TCP across (the "ping and iperf3 across").
+	if res, err := iketest.IperfTCP(t, nsB, "198.19.101.1", nsA, "198.19.202.1", 2); err != nil || res.Bytes == 0 {
+		t.Fatalf("iperf3 site 1 -> site 2: %v (%d bytes)\n%s", err, res.Bytes, res.Output)
+	} else {
+		t.Logf("iperf3 site 1 -> site 2: %.0f Mbit/s", float64(res.Bytes)*8/2e6)
+	}
 	// The log says which exchange brought the SA up.
 	if out := site1.script("/log print\n"); !strings.Contains(out, "phase 1 established") {
 		t.Errorf("no phase 1 line in /log:\n%s", out)
