@@ -27,8 +27,13 @@ type signedCRL struct {
 // /certificate crl entry (written by issued-revoke), or before it revoked anything an
 // empty list it signs. ok is false when no such CA is here.
 func (s *Store) PublishedCRL(serial string) (der []byte, ok bool) {
+	// serial comes from a stranger's URL: a serial number is at most 20 bytes (RFC 5280
+	// 4.1.2.2), 40 hexadecimal digits.
 	var n big.Int
-	if _, good := n.SetString(serial, 16); !good || len(serial) > 64 {
+	if len(serial) > 40 {
+		return nil, false
+	}
+	if _, good := n.SetString(serial, 16); !good {
 		return nil, false
 	}
 	s.mu.RLock()
