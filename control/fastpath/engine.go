@@ -128,7 +128,7 @@ func (e *Engine) watchAddrs(ctx context.Context) {
 		slog.Warn("fast path: no address updates; our addresses are refreshed on resync", "err", err)
 		return
 	}
-	go func() {
+	e.eh.Go(ctx, func(ctx context.Context) {
 		defer close(done)
 		for {
 			select {
@@ -147,7 +147,7 @@ func (e *Engine) watchAddrs(ctx context.Context) {
 				}
 			}
 		}
-	}()
+	})
 }
 
 // Reconcile converges the port attachments and the families' switch to the
