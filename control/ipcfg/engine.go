@@ -162,7 +162,11 @@ func (e *Engine) Reconcile(context.Context) error {
 	e.forgetAddrs()
 	// A family whose state cannot be read is an error of the pass: the host shows it
 	// on every item until a pass succeeds.
-	return errors.Join(e.applyAddrs(4), e.applyAddrs(6), e.applyRoutes(4), e.applyRoutes(6))
+	// One dump of the links per pass: with thousands of links (tunnels), a dump per
+	// family and menu was most of the pass.
+	byIndex, byName := e.linkNames()
+	return errors.Join(e.applyAddrs(4, byIndex, byName), e.applyAddrs(6, byIndex, byName),
+		e.applyRoutes(4, byIndex, byName), e.applyRoutes(6, byIndex, byName))
 }
 
 // dynID returns a stable id for a dynamic row.
@@ -287,13 +291,12 @@ func itemAddr(it addrItem, v int, l netlink.Link) (netip.Prefix, error) {
 
 // applyAddrs converges the addresses of one family: it reads the kernel's addresses and
 // adds or removes only what differs.
-func (e *Engine) applyAddrs(v int) error {
+func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[string]netlink.Link) error {
 	path := addrPath(v)
 	items, err := e.ex.Items(path)
 	if err != nil {
 		return err
 	}
-	byIndex, byName := e.linkNames()
 	kern, err := e.h.AddrList(family(v))
 	if err != nil {
 		return fmt.Errorf("listing addresses: %w", err)

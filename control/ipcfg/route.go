@@ -153,7 +153,7 @@ func (e *Engine) listRoutes(v int) ([]netlink.Route, error) {
 }
 
 // applyRoutes converges the routes of one family.
-func (e *Engine) applyRoutes(v int) error {
+func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[string]netlink.Link) error {
 	path := routePath(v)
 	items, err := e.ex.Items(path)
 	if err != nil {
@@ -169,7 +169,6 @@ func (e *Engine) applyRoutes(v int) error {
 			have[keyOf(&kern[i])] = &kern[i]
 		}
 	}
-	byIndex, byName := e.linkNames()
 	want := map[routeKey]bool{}
 	type applied struct {
 		id  uint64

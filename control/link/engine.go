@@ -170,6 +170,11 @@ func (e *Engine) Reconcile(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading configuration: %w", err)
 	}
+	// The pass reads the links once, again only after it changed some.
+	if pk, ok := e.h.(*passKernel); ok {
+		pk.begin()
+		defer pk.end()
+	}
 	e.applyEthers(cfg)
 	e.applyBridges(cfg)
 	e.applyVlans(cfg)

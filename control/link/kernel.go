@@ -2,6 +2,7 @@ package link
 
 import (
 	"net"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -62,7 +63,7 @@ func NewKernel() (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return netlinkKernel{h}, nil
+	return &passKernel{Kernel: netlinkKernel{h}}, nil
 }
 
 func (netlinkKernel) BridgeMcastRouter(index int) (uint8, error) { return bridgeMcastRouter(index) }
@@ -75,3 +76,90 @@ func (netlinkKernel) MdbAdd(e mdbEntry) error              { return mdbChange(un
 func (netlinkKernel) MdbDel(e mdbEntry) error              { return mdbChange(unix.RTM_DELMDB, e) }
 
 var _ Kernel = netlinkKernel{}
+
+// passKernel keeps the link dump of a pass until the pass changes something: every step
+// of a pass (ethernet ports, bridges, VLANs, ports, bridge VLANs, mdb, lists) needs the
+// links, and with thousands of them (tunnels) a dump per step was most of the pass.
+// Any write forgets the dump, so a step sees what the steps before it did; outside a
+// pass (print, checks) every LinkList dumps.
+type passKernel struct {
+	Kernel
+	mu     sync.Mutex
+	active bool
+	links  []netlink.Link // nil: dump again
+}
+
+func (k *passKernel) begin() { k.mu.Lock(); k.active, k.links = true, nil; k.mu.Unlock() }
+func (k *passKernel) end()   { k.mu.Lock(); k.active, k.links = false, nil; k.mu.Unlock() }
+
+func (k *passKernel) LinkList() ([]netlink.Link, error) {
+	k.mu.Lock()
+	if ls := k.links; ls != nil {
+		k.mu.Unlock()
+		return ls, nil
+	}
+	k.mu.Unlock()
+	ls, err := k.Kernel.LinkList()
+	k.mu.Lock()
+	if err == nil && k.active {
+		k.links = ls
+	}
+	k.mu.Unlock()
+	return ls, err
+}
+
+func (k *passKernel) forget()                      { k.mu.Lock(); k.links = nil; k.mu.Unlock() }
+func (k *passKernel) LinkAdd(l netlink.Link) error { k.forget(); return k.Kernel.LinkAdd(l) }
+func (k *passKernel) LinkDel(l netlink.Link) error { k.forget(); return k.Kernel.LinkDel(l) }
+func (k *passKernel) LinkSetUp(l netlink.Link) error {
+	k.forget()
+	return k.Kernel.LinkSetUp(l)
+}
+func (k *passKernel) LinkSetDown(l netlink.Link) error {
+	k.forget()
+	return k.Kernel.LinkSetDown(l)
+}
+func (k *passKernel) LinkSetName(l netlink.Link, name string) error {
+	k.forget()
+	return k.Kernel.LinkSetName(l, name)
+}
+func (k *passKernel) LinkSetMTU(l netlink.Link, mtu int) error {
+	k.forget()
+	return k.Kernel.LinkSetMTU(l, mtu)
+}
+func (k *passKernel) LinkSetHardwareAddr(l netlink.Link, hw net.HardwareAddr) error {
+	k.forget()
+	return k.Kernel.LinkSetHardwareAddr(l, hw)
+}
+func (k *passKernel) LinkSetAlias(l netlink.Link, alias string) error {
+	k.forget()
+	return k.Kernel.LinkSetAlias(l, alias)
+}
+func (k *passKernel) LinkAddAltName(l netlink.Link, name string) error {
+	k.forget()
+	return k.Kernel.LinkAddAltName(l, name)
+}
+func (k *passKernel) LinkDelAltName(l netlink.Link, name string) error {
+	k.forget()
+	return k.Kernel.LinkDelAltName(l, name)
+}
+func (k *passKernel) LinkSetMaster(l, master netlink.Link) error {
+	k.forget()
+	return k.Kernel.LinkSetMaster(l, master)
+}
+func (k *passKernel) LinkSetNoMaster(l netlink.Link) error {
+	k.forget()
+	return k.Kernel.LinkSetNoMaster(l)
+}
+func (k *passKernel) LinkSetIsolated(l netlink.Link, on bool) error {
+	k.forget()
+	return k.Kernel.LinkSetIsolated(l, on)
+}
+func (k *passKernel) BridgeSetVlanFiltering(l netlink.Link, on bool) error {
+	k.forget()
+	return k.Kernel.BridgeSetVlanFiltering(l, on)
+}
+func (k *passKernel) BridgeSetMcastSnoop(l netlink.Link, on bool) error {
+	k.forget()
+	return k.Kernel.BridgeSetMcastSnoop(l, on)
+}

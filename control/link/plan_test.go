@@ -378,7 +378,7 @@ type planRig struct {
 func newPlanRig(t *testing.T, k *fakeKernel) *planRig {
 	t.Helper()
 	r := &planRig{e: New(), k: k, ex: controltest.New(t)}
-	r.e.ex, r.e.h = r.ex, k
+	r.e.ex, r.e.h = r.ex, &passKernel{Kernel: k} // as the daemon's: one dump per pass until a write
 	for ix, l := range k.links { // what the link events would have told
 		r.e.byName[l.Attrs().Name], r.e.byIndex[ix] = ix, l.Attrs().Name
 	}
