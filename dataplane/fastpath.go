@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
 )
 
 // Roles of a port's XDP program (enum fp_role): the attachment stays while any is set.
@@ -119,6 +119,10 @@ func (t *Tunnels) portHook(ifname string) Hook {
 
 // portLinks lists the interfaces with a pinned port program and their roles (0: no
 // entry, the interface is gone or was configured by another layout).
+//
+// Interfaces are looked up with one netlink request each: net.InterfaceByName and
+// InterfaceByIndex dump every interface per call, which with thousands of tunnel links
+// made each fast path pass quadratic.
 func (t *Tunnels) portLinks() map[string]uint16 {
 	out := map[string]uint16{}
 	for _, h := range portHooks {
@@ -127,9 +131,9 @@ func (t *Tunnels) portLinks() map[string]uint16 {
 		for _, m := range ms {
 			name := strings.TrimPrefix(filepath.Base(m), prefix)
 			out[name] = 0
-			if ifc, err := net.InterfaceByName(name); err == nil {
+			if ifc, err := netlink.LinkByName(name); err == nil {
 				var p tunnelFpPort
-				if t.objs.XdpPorts.Lookup(uint32(ifc.Index), &p) == nil {
+				if t.objs.XdpPorts.Lookup(uint32(ifc.Attrs().Index), &p) == nil {
 					out[name] = p.Roles
 				}
 			}
@@ -149,8 +153,8 @@ func (t *Tunnels) addRole(ifindex int, role uint16) error {
 			return err
 		}
 		p = tunnelFpPort{Slot: slot}
-		if ifc, err := net.InterfaceByIndex(ifindex); err == nil {
-			copy(p.Mac[:], ifc.HardwareAddr)
+		if ifc, err := netlink.LinkByIndex(ifindex); err == nil {
+			copy(p.Mac[:], ifc.Attrs().HardwareAddr)
 		}
 	}
 	p.Roles |= role
@@ -191,9 +195,9 @@ func (t *Tunnels) freePortSlot() (uint32, error) {
 // dropRole removes a role of the port program of ifname; without roles left, the
 // program is detached and the port forgotten.
 func (t *Tunnels) dropRole(ifname string, role uint16) {
-	ifc, err := net.InterfaceByName(ifname)
+	ifc, err := netlink.LinkByName(ifname)
 	if err == nil {
-		key := uint32(ifc.Index)
+		key := uint32(ifc.Attrs().Index)
 		var p tunnelFpPort
 		if t.objs.XdpPorts.Lookup(key, &p) == nil {
 			p.Roles &^= role
@@ -226,9 +230,9 @@ func (t *Tunnels) AddFastPort(ifindex int, ifname string, force Hook) (Hook, boo
 	}
 	// The MAC may have changed since the entry was made.
 	var p tunnelFpPort
-	if ifc, err := net.InterfaceByIndex(ifindex); err == nil && t.objs.XdpPorts.Lookup(uint32(ifindex), &p) == nil {
+	if ifc, err := netlink.LinkByIndex(ifindex); err == nil && t.objs.XdpPorts.Lookup(uint32(ifindex), &p) == nil {
 		var mac [6]byte
-		copy(mac[:], ifc.HardwareAddr)
+		copy(mac[:], ifc.Attrs().HardwareAddr)
 		if mac != p.Mac {
 			p.Mac = mac
 			if err := t.objs.XdpPorts.Put(uint32(ifindex), p); err != nil {

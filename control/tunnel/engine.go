@@ -49,8 +49,11 @@ type Engine struct {
 	bpffs string
 	k     Kernel
 	dp    Dataplane
-	raw   int // IPPROTO_RAW socket for keepalives
-	force dataplane.Hook
+	// arpWrites counts ARP flag changes (passes only, under pass): a tunnel whose
+	// links a pass changed is read back.
+	arpWrites int
+	raw       int // IPPROTO_RAW socket for keepalives
+	force     dataplane.Hook
 	// pinned: the eBPF objects are pinned under --bpffs and outlive routerd; unpin
 	// releases the private bpf filesystem that holds them otherwise.
 	pinned bool
@@ -364,6 +367,32 @@ func (k rxKey) String() string {
 type passState struct {
 	// rx: the receive entries taken so far, by the interface name that took them.
 	rx map[rxKey]string
+	// byName and byIndex are the links as the pass began (one dump instead of half a
+	// dozen lookups per tunnel: with 1,000 tunnels those were most of a resync). A
+	// tunnel's links are read again only after the pass changed them; nil maps (the
+	// dump failed) mean lookups one by one.
+	byName  map[string]netlink.Link
+	byIndex map[int]netlink.Link
+}
+
+// linkByName is the link of that name as the pass began, else as the kernel has it now.
+func (e *Engine) linkByName(ps *passState, name string) (netlink.Link, error) {
+	if ps.byName != nil {
+		if l, ok := ps.byName[name]; ok {
+			return l, nil
+		}
+		return nil, fmt.Errorf("no link %s", name)
+	}
+	return e.k.LinkByName(name)
+}
+
+func (e *Engine) linkByIndex(ps *passState, index int) (netlink.Link, error) {
+	if ps.byIndex != nil {
+		if l, ok := ps.byIndex[index]; ok {
+			return l, nil
+		}
+	}
+	return e.k.LinkByIndex(index)
 }
 
 // Reconcile converges links, maps and attachments to the configuration. It reads what
@@ -386,6 +415,12 @@ func (e *Engine) Reconcile(context.Context) error {
 	want := map[string]bool{}
 	underlays := map[string]bool{}
 	ps := &passState{rx: map[rxKey]string{}}
+	if links, err := e.k.LinkList(); err == nil {
+		ps.byName, ps.byIndex = make(map[string]netlink.Link, len(links)), make(map[int]netlink.Link, len(links))
+		for _, l := range links {
+			ps.byName[l.Attrs().Name], ps.byIndex[l.Attrs().Index] = l, l
+		}
+	}
 	for i := range items {
 		it := &items[i]
 		want[it.hiddenName()] = true
@@ -545,7 +580,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	if !target.IsValid() {
 		target = netip.MustParseAddr("192.88.99.1")
 	}
-	ulName, ulIdx, ulMTU, src := e.underlay(target)
+	ulName, ulIdx, ulMTU, src := e.underlay(ps, target)
 	if !local.IsValid() {
 		local = src
 	}
@@ -573,7 +608,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		return e.unapplied(hidden, fmt.Sprintf("mtu %d is below the IPv4 minimum of 68", mtu)), ""
 	}
 
-	vis, hid, err := e.ensureLinks(it, hidden, mtu)
+	vis, hid, err := e.ensureLinks(ps, it, hidden, mtu)
 	if err != nil {
 		return invalid(err.Error()), ""
 	}
@@ -739,12 +774,12 @@ func (e *Engine) remove(hidden string) error {
 }
 
 // underlay finds the interface, its MTU and the source address of the route to dst.
-func (e *Engine) underlay(dst netip.Addr) (name string, index, mtu int, src netip.Addr) {
+func (e *Engine) underlay(ps *passState, dst netip.Addr) (name string, index, mtu int, src netip.Addr) {
 	rs, err := e.k.RouteGet(net.IP(dst.AsSlice()))
 	if err != nil || len(rs) == 0 || rs[0].LinkIndex == 0 {
 		return "", 0, 0, netip.Addr{}
 	}
-	l, err := e.k.LinkByIndex(rs[0].LinkIndex)
+	l, err := e.linkByIndex(ps, rs[0].LinkIndex)
 	if err != nil || l.Attrs().Flags&net.FlagLoopback != 0 || isHidden(l.Attrs().Name) {
 		return "", 0, 0, netip.Addr{}
 	}
@@ -756,34 +791,44 @@ func (e *Engine) underlay(dst netip.Addr) (name string, index, mtu int, src neti
 
 // ensureLinks creates or updates the veth pair of a tunnel, changing only what is not
 // as wanted.
-func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink.Link, err error) {
-	hid, err = e.k.LinkByName(hidden)
+func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (vis, hid netlink.Link, err error) {
+	wrote := false // a link was changed: read both ends again at the end
+	arp0 := e.arpWrites
+	hid, err = e.linkByName(ps, hidden)
 	if err == nil {
 		veth, ok := hid.(*netlink.Veth)
 		var perr error = errors.New("not a veth")
 		if ok {
-			var peer int
-			if peer, perr = e.k.VethPeerIndex(veth); perr == nil {
-				vis, perr = e.k.LinkByIndex(peer)
+			// A veth's IFLA_LINK is its peer (in the same namespace); ask ethtool only
+			// when the dump did not say.
+			peer := veth.ParentIndex
+			if peer == 0 {
+				peer, perr = e.k.VethPeerIndex(veth)
+			} else {
+				perr = nil
+			}
+			if perr == nil {
+				vis, perr = e.linkByIndex(ps, peer)
 			}
 		}
 		if perr != nil {
 			if err := e.k.LinkDel(hid); err != nil {
 				return nil, nil, fmt.Errorf("deleting broken %s: %w", hidden, err)
 			}
-			hid = nil
+			hid, wrote = nil, true
 		}
 	} else {
 		hid = nil
 	}
 	if hid == nil {
-		if _, err := e.k.LinkByName(it.Name); err == nil {
+		if _, err := e.k.LinkByName(it.Name); err == nil { // now: the dump may predate a delete
 			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.Name)
 		}
 		la := netlink.LinkAttrs{Name: it.Name, MTU: mtu}
 		if err := e.k.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: hidden}); err != nil {
 			return nil, nil, fmt.Errorf("creating %s: %w", it.Name, err)
 		}
+		wrote = true
 		if hid, err = e.k.LinkByName(hidden); err != nil {
 			return nil, nil, err
 		}
@@ -802,6 +847,7 @@ func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink
 		if err := e.k.LinkSetName(vis, it.Name); err != nil {
 			return nil, nil, fmt.Errorf("renaming %s to %s: %w", vis.Attrs().Name, it.Name, err)
 		}
+		wrote = true
 		if vis, err = e.k.LinkByIndex(vis.Attrs().Index); err != nil {
 			return nil, nil, err
 		}
@@ -819,6 +865,7 @@ func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink
 			if err := e.k.LinkSetMTU(l, mtu); err != nil {
 				return nil, nil, fmt.Errorf("mtu %d on %s: %w", mtu, l.Attrs().Name, err)
 			}
+			wrote = true
 		}
 	}
 	if it.kind == dataplane.EoIP {
@@ -830,6 +877,7 @@ func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink
 			if err := e.k.LinkSetHardwareAddr(vis, hw); err != nil {
 				return nil, nil, fmt.Errorf("mac-address on %s: %w", it.Name, err)
 			}
+			wrote = true
 		}
 		if err := e.applyARP(it.Name, vis, it.ARP, it.ARPTimeout); err != nil {
 			return nil, nil, err
@@ -859,6 +907,10 @@ func (e *Engine) ensureLinks(it *item, hidden string, mtu int) (vis, hid netlink
 		if err := e.k.LinkSetUp(l); err != nil {
 			return nil, nil, fmt.Errorf("setting %s up: %w", l.Attrs().Name, err)
 		}
+		wrote = true
+	}
+	if !wrote && e.arpWrites == arp0 {
+		return vis, hid, nil
 	}
 	if vis, err = e.k.LinkByIndex(vis.Attrs().Index); err != nil {
 		return nil, nil, err
@@ -874,6 +926,7 @@ func (e *Engine) setARP(l netlink.Link, on bool) error {
 	if (l.Attrs().RawFlags&unix.IFF_NOARP == 0) == on {
 		return nil
 	}
+	e.arpWrites++
 	if err := e.k.LinkSetARP(l, on); err != nil {
 		return fmt.Errorf("arp on %s: %w", l.Attrs().Name, err)
 	}
