@@ -3,7 +3,9 @@
 package controltest
 
 import (
+	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/routerd/routerd/control"
@@ -32,4 +34,44 @@ func NewIn(t testing.TB, dir string) *control.Executor {
 	}
 	compat.Register(ex) // RouterOS 6 properties load as in routerd
 	return ex
+}
+
+// Exec runs one command written as "PATH CMD NAME=VALUE ...", where a word without "=" is
+// numbers= (an item's name or id), as the engines' plan tests write their desired
+// state; an error fails the test.
+func Exec(t testing.TB, ex *control.Executor, line string) {
+	t.Helper()
+	path, rest, _ := strings.Cut(line, " ")
+	words := strings.Fields(rest)
+	if len(words) == 0 {
+		t.Fatalf("%q: no command", line)
+	}
+	s := &control.Sentence{Path: path, Cmd: words[0]}
+	for _, a := range words[1:] {
+		n, v, ok := strings.Cut(a, "=")
+		if !ok {
+			n, v = "numbers", a
+		}
+		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
+	}
+	if _, err := ex.Exec(context.Background(), nil, s); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+}
+
+// State is the state an engine set on the item of path whose property prop is value.
+func State(t testing.TB, ex *control.Executor, path, prop, value string) control.ItemState {
+	t.Helper()
+	its, err := ex.Items(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range its {
+		if it.Props[prop] == value {
+			st, _ := ex.State.Get(path, it.ID)
+			return st
+		}
+	}
+	t.Fatalf("no %s item with %s=%s", path, prop, value)
+	return control.ItemState{}
 }

@@ -205,40 +205,6 @@ func newPlanRig(t *testing.T, k *fakeKernel) *planRig {
 	return r
 }
 
-func (r *planRig) exec(t *testing.T, line string) {
-	t.Helper()
-	path, rest, _ := strings.Cut(line, " ")
-	words := strings.Fields(rest)
-	s := &control.Sentence{Path: path, Cmd: words[0]}
-	for _, a := range words[1:] {
-		n, v, ok := strings.Cut(a, "=")
-		if !ok {
-			n, v = "numbers", a
-		}
-		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
-	}
-	if _, err := r.ex.Exec(context.Background(), nil, s); err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-}
-
-// state is the state of the item of path whose address= or dst-address= is key.
-func (r *planRig) state(t *testing.T, path, key string) control.ItemState {
-	t.Helper()
-	its, err := r.ex.Items(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range its {
-		if it.Props["address"] == key || it.Props["dst-address"] == key {
-			st, _ := r.ex.State.Get(path, it.ID)
-			return st
-		}
-	}
-	t.Fatalf("no %s item %s", path, key)
-	return control.ItemState{}
-}
-
 // TestPlan: desired addresses and routes over an observed kernel give exactly the
 // planned writes; the next pass writes nothing (or retries exactly what failed); a kernel
 // error marks the item invalid with the reason.
@@ -339,7 +305,7 @@ func TestPlan(t *testing.T) {
 			}
 			r := newPlanRig(t, k)
 			for _, c := range tc.cmds {
-				r.exec(t, c)
+				controltest.Exec(t, r.ex, c)
 			}
 			k.fail = tc.fail
 			if tc.after != nil {
@@ -359,7 +325,11 @@ func TestPlan(t *testing.T) {
 			}
 			for key, want := range tc.state {
 				path, name, _ := strings.Cut(key, "|")
-				st := r.state(t, path, name)
+				prop := "address"
+				if strings.HasSuffix(path, "/route") {
+					prop = "dst-address"
+				}
+				st := controltest.State(t, r.ex, path, prop, name)
 				if want == "" && st.Invalid {
 					t.Errorf("%s %s: %+v, want applied", path, name, st)
 				}

@@ -379,7 +379,7 @@ func newPlanRig(t *testing.T, k *fakeKernel) *planRig {
 	t.Helper()
 	r := &planRig{e: New(), k: k, ex: controltest.New(t)}
 	r.e.ex, r.e.h = r.ex, &passKernel{Kernel: k} // as the daemon's: one dump per pass until a write
-	for ix, l := range k.links { // what the link events would have told
+	for ix, l := range k.links {                 // what the link events would have told
 		r.e.byName[l.Attrs().Name], r.e.byIndex[ix] = ix, l.Attrs().Name
 	}
 	r.ex.Provide(IfacePath, r.e.ifaceRows)
@@ -389,47 +389,12 @@ func newPlanRig(t *testing.T, k *fakeKernel) *planRig {
 	return r
 }
 
-func (r *planRig) exec(t *testing.T, line string) {
-	t.Helper()
-	path, rest, _ := strings.Cut(line, " ")
-	words := strings.Fields(rest)
-	s := &control.Sentence{Path: path, Cmd: words[0]}
-	for _, a := range words[1:] {
-		n, v, ok := strings.Cut(a, "=")
-		if !ok {
-			n, v = "numbers", a
-		}
-		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
-	}
-	if _, err := r.ex.Exec(context.Background(), nil, s); err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-}
-
 func (r *planRig) reconcile(t *testing.T) []string {
 	t.Helper()
 	if err := r.e.Reconcile(context.Background()); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
 	return r.k.takeWrites()
-}
-
-// state is the state of the item of path whose name (or interface=, for unnamed items)
-// is name.
-func (r *planRig) state(t *testing.T, path, name string) control.ItemState {
-	t.Helper()
-	its, err := r.ex.Items(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range its {
-		if it.Props["name"] == name || (it.Props["name"] == "" && it.Props["interface"] == name) {
-			st, _ := r.ex.State.Get(path, it.ID)
-			return st
-		}
-	}
-	t.Fatalf("no %s item %s", path, name)
-	return control.ItemState{}
 }
 
 // TestPlan: desired items (commands) over an observed kernel give exactly the planned
@@ -451,7 +416,7 @@ func TestPlan(t *testing.T) {
 		setup: func(k *fakeKernel) { k.ether("ether1"); k.ether("ether2") },
 		cmds:  []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2"},
 		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1"},
-		state: map[string]string{"/interface/bridge|bridge1": "", "/interface/bridge/port|ether2": ""},
+		state: map[string]string{"/interface/bridge|bridge1": "", "/interface/bridge/port|interface=ether2": ""},
 	}, {
 		name:  "nothing configured changes nothing",
 		setup: func(k *fakeKernel) { k.ether("ether1") },
@@ -506,7 +471,7 @@ func TestPlan(t *testing.T) {
 			"/interface/bridge/port add bridge=bridge1 interface=ether3 horizon=2"},
 		want: []string{"add bridge bridge1", "alias bridge1 routerd", "multicast-router bridge1 2", "up bridge1",
 			"master ether2 bridge1", "isolated ether2 true"},
-		state: map[string]string{"/interface/bridge/port|ether3": "horizon 2 cannot be applied"},
+		state: map[string]string{"/interface/bridge/port|interface=ether3": "horizon 2 cannot be applied"},
 	}, {
 		name:  "bridge vlan filtering with a tagged port",
 		setup: func(k *fakeKernel) { k.ether("ether2") },
@@ -515,7 +480,7 @@ func TestPlan(t *testing.T) {
 			"/interface/bridge/vlan add bridge=bridge1 vlan-ids=10 tagged=bridge1,ether2"},
 		want: []string{"add bridge bridge1", "alias bridge1 routerd", "vlan-filtering bridge1 true", "up bridge1",
 			"master ether2 bridge1", "vlan-add ether2 10", "vlan-add bridge1 10 self"},
-		state: map[string]string{"/interface/bridge/vlan|": ""},
+		state: map[string]string{"/interface/bridge/vlan|bridge=bridge1": ""},
 	}, {
 		name:  "mdb entry on a port",
 		setup: func(k *fakeKernel) { k.ether("ether2") },
@@ -577,7 +542,7 @@ func TestPlan(t *testing.T) {
 			tc.setup(k)
 			r := newPlanRig(t, k)
 			for _, c := range tc.cmds {
-				r.exec(t, c)
+				controltest.Exec(t, r.ex, c)
 			}
 			k.takeWrites()
 			k.fail = tc.fail
@@ -589,7 +554,11 @@ func TestPlan(t *testing.T) {
 			}
 			for key, want := range tc.state {
 				path, name, _ := strings.Cut(key, "|")
-				st := r.state(t, path, name)
+				prop, val, ok := strings.Cut(name, "=")
+				if !ok {
+					prop, val = "name", name
+				}
+				st := controltest.State(t, r.ex, path, prop, val)
 				if want == "" && (st.Invalid || st.Status != "") {
 					t.Errorf("%s %s: %+v, want applied", path, name, st)
 				}
@@ -607,8 +576,8 @@ func TestRepairAfterDelete(t *testing.T) {
 	k := newFakeKernel()
 	k.ether("ether2")
 	r := newPlanRig(t, k)
-	r.exec(t, "/interface/bridge add name=bridge1")
-	r.exec(t, "/interface/bridge/port add bridge=bridge1 interface=ether2")
+	controltest.Exec(t, r.ex, "/interface/bridge add name=bridge1")
+	controltest.Exec(t, r.ex, "/interface/bridge/port add bridge=bridge1 interface=ether2")
 	r.reconcile(t)
 	br, _ := k.byName("bridge1")
 	k.LinkDel(br)

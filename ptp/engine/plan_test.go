@@ -146,45 +146,12 @@ func newPlanRig(t *testing.T, opts Options) *planRig {
 	return r
 }
 
-func (r *planRig) exec(t *testing.T, line string) {
-	t.Helper()
-	path, rest, _ := strings.Cut(line, " ")
-	words := strings.Fields(rest)
-	s := &control.Sentence{Path: path, Cmd: words[0]}
-	for _, a := range words[1:] {
-		n, v, ok := strings.Cut(a, "=")
-		if !ok {
-			n, v = "numbers", a
-		}
-		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
-	}
-	if _, err := r.ex.Exec(context.Background(), nil, s); err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-}
-
 func (r *planRig) pass(t *testing.T) []string {
 	t.Helper()
 	if err := r.e.Reconcile(context.Background()); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
 	return r.s.take()
-}
-
-func (r *planRig) state(t *testing.T, path, key string) control.ItemState {
-	t.Helper()
-	its, err := r.ex.Items(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range its {
-		if it.Props["name"] == key || it.Props["interface"] == key {
-			st, _ := r.ex.State.Get(path, it.ID)
-			return st
-		}
-	}
-	t.Fatalf("no %s item %s", path, key)
-	return control.ItemState{}
 }
 
 // TestPlan: profiles and ports over a fake machine give exactly the planned starts,
@@ -274,7 +241,7 @@ func TestPlan(t *testing.T) {
 			}
 			for i, st := range tc.steps {
 				for _, c := range st.cmds {
-					r.exec(t, c)
+					controltest.Exec(t, r.ex, c)
 				}
 				if got := r.pass(t); !slices.Equal(got, st.want) {
 					t.Errorf("step %d wrote\n  %q\nwant\n  %q", i, got, st.want)
@@ -285,7 +252,11 @@ func TestPlan(t *testing.T) {
 			}
 			for key, want := range tc.state {
 				path, name, _ := strings.Cut(key, "|")
-				st := r.state(t, path, name)
+				prop := "name"
+				if strings.HasSuffix(path, "/port") {
+					prop = "interface"
+				}
+				st := controltest.State(t, r.ex, path, prop, name)
 				if want == "" && st.Status != "" {
 					t.Errorf("%s %s: %+v, want running", path, name, st)
 				}
@@ -303,8 +274,8 @@ func TestPlan(t *testing.T) {
 func TestPanicRestarts(t *testing.T) {
 	r := newPlanRig(t, Options{Clock: ClockSystem})
 	r.s.panicRun = "ptp1"
-	r.exec(t, "/system/ptp add name=ptp1")
-	r.exec(t, "/system/ptp/port add interface=ether1 ptp=ptp1")
+	controltest.Exec(t, r.ex, "/system/ptp add name=ptp1")
+	controltest.Exec(t, r.ex, "/system/ptp/port add interface=ether1 ptp=ptp1")
 	r.pass(t)
 	deadline := testDeadline(t)
 	for !r.h.Kicked() {
