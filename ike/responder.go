@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // respondInit answers an IKE_SA_INIT request (d.mu held).
@@ -53,7 +54,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	chosen, ok := Select(sap.Proposals, p.Proposals)
 	if !ok {
 		d.Stats.NoProposal.Add(1)
-		d.strangers.log(d.log, slog.LevelWarn, from.Addr(), "ipsec: no IKE proposal chosen", "peer", p.Name, "remote", from.Addr(), "offered", proposalsString(sap.Proposals))
+		d.strangers.log(d.log, slog.LevelWarn, from.Addr(), "ipsec: no suitable proposal found (IKE SA)", "peer", p.Name, "remote", from.Addr(), "offered", proposalsString(sap.Proposals))
 		reply(&Notify{NType: NotifyNoProposalChosen})
 		return
 	}
@@ -107,19 +108,72 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	sa.sendPkts(sa.lastResp)
 }
 
+// proposalsString names offered proposals as the menus name the algorithms: one suite
+// per proposal (aes128-sha256-modp2048), or, where a proposal lists alternatives of one
+// type, its transforms by type (encr=aes-128-cbc,aes-256-cbc integ=sha256 dh=modp2048,ecp256).
 func proposalsString(ps []Proposal) string {
 	var b bytes.Buffer
 	for i, p := range ps {
 		if i > 0 {
-			b.WriteString(", ")
+			b.WriteString("; ")
 		}
 		if s, err := SuiteOf(&p); err == nil {
 			b.WriteString(s.String())
-		} else {
-			fmt.Fprintf(&b, "%v", p.Transforms)
+			continue
+		}
+		byType := map[TransformType][]string{}
+		for _, t := range p.Transforms {
+			byType[t.Type] = append(byType[t.Type], transformName(t))
+		}
+		sep := ""
+		for _, k := range []struct {
+			t    TransformType
+			name string
+		}{{TransformENCR, "encr"}, {TransformINTEG, "integ"}, {TransformPRF, "prf"}, {TransformDH, "dh"}, {TransformESN, "esn"}} {
+			if v := byType[k.t]; len(v) > 0 {
+				fmt.Fprintf(&b, "%s%s=%s", sep, k.name, strings.Join(v, ","))
+				sep = " "
+			}
 		}
 	}
 	return b.String()
+}
+
+// transformName names one transform as /ip ipsec profile and proposal do.
+func transformName(t Transform) string {
+	switch t.Type {
+	case TransformENCR:
+		if e := Encr(t.ID); e != nil {
+			bits := int(t.KeyLen)
+			switch e.ID {
+			case EncrAESCBC:
+				return fmt.Sprintf("aes-%d-cbc", bits)
+			case EncrAESCTR:
+				return fmt.Sprintf("aes-%d-ctr", bits)
+			case EncrAESGCM16:
+				return fmt.Sprintf("aes-%d-gcm", bits)
+			case EncrChaCha:
+				return "chacha20poly1305"
+			}
+			return e.Name
+		}
+	case TransformINTEG:
+		if h := integSpecs[t.ID]; h != nil {
+			return h.Name
+		}
+	case TransformPRF:
+		if h := prfSpecs[t.ID]; h != nil {
+			return h.Name
+		}
+	case TransformDH:
+		return DHName(t.ID)
+	case TransformESN:
+		if t.ID == 0 {
+			return "no"
+		}
+		return "yes"
+	}
+	return fmt.Sprintf("%d", t.ID)
 }
 
 // authRequest handles IKE_AUTH as responder.
@@ -279,7 +333,7 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	chosen, ok := Select(offered, ours)
 	if !ok {
 		sa.d.Stats.NoProposal.Add(1)
-		sa.d.log.Warn("ipsec: no CHILD SA proposal chosen", "peer", sa.peer.Name, "offered", proposalsString(sap.Proposals))
+		sa.d.log.Warn("ipsec: no suitable proposal found (CHILD SA)", "peer", sa.peer.Name, "offered", proposalsString(sap.Proposals))
 		return []Payload{&Notify{NType: NotifyNoProposalChosen}}, nil
 	}
 	suite, _ := SuiteOf(chosen)

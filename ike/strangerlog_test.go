@@ -27,7 +27,7 @@ func TestStrangerLogBounded(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		send(i, netip.MustParseAddrPort("198.18.0.2:500"))
 	}
-	if n := strings.Count(buf.String(), "no IKE proposal chosen"); n != 1 {
+	if n := strings.Count(buf.String(), "no suitable proposal found"); n != 1 {
 		t.Errorf("1000 refused proposals from one address: %d log lines, want 1", n)
 	}
 	buf.Reset()
@@ -44,7 +44,7 @@ func TestStrangerLogBounded(t *testing.T) {
 	d.strangers.Now = func() time.Time { return time.Now().Add(StrangerLogInterval + time.Second) }
 	buf.Reset()
 	send(0, netip.MustParseAddrPort("198.18.0.2:500"))
-	if out := buf.String(); !strings.Contains(out, "not logged (rate limit)") || !strings.Contains(out, "no IKE proposal chosen") {
+	if out := buf.String(); !strings.Contains(out, "not logged (rate limit)") || !strings.Contains(out, "no suitable proposal found") {
 		t.Errorf("after the interval:\n%s", out)
 	}
 }
