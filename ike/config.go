@@ -146,6 +146,9 @@ type IdentityConfig struct {
 	// XAuthUsers looks up an XAuth user (/ip ipsec user): its password and the address
 	// mode config gives it (invalid: from the mode config).
 	XAuthUsers func(name string) (password string, addr netip.Addr, ok bool)
+	// XAuthCheck, when set, checks an XAuth login XAuthUsers does not know (RADIUS:
+	// /ip ipsec settings xauth-use-radius=yes); see xauthradius.go.
+	XAuthCheck XAuthChecker
 }
 
 // ModeConfig is one /ip ipsec mode-config.

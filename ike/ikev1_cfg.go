@@ -280,24 +280,22 @@ func (sa *IKESA) v1CfgAnswer(qm *v1QM, cp *v1CfgPayload) {
 		user, _ := cp.attr(v1XAuthUserName)
 		pass, _ := cp.attr(v1XAuthPassword)
 		c.user = string(user.Value)
-		ok := false
+		ok, known := false, false
 		if f := sa.ident.XAuthUsers; f != nil {
-			if want, addr, found := f(c.user); found && want == string(pass.Value) {
+			var want string
+			var addr netip.Addr
+			if want, addr, known = f(c.user); known && want == string(pass.Value) {
 				ok = true
 				if addr.IsValid() {
 					sa.vip = addr
 				}
 			}
 		}
-		c.xauthOK = ok
-		status := []byte{0, 0}
-		if ok {
-			status[1] = 1
-		} else {
-			sa.d.Stats.AuthFailed.Add(1)
-			sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s xauth user %q authentication failed", sa.remote.Addr(), c.user))
+		if !known && sa.ident.XAuthCheck != nil {
+			sa.v1XAuthRemote(c, string(pass.Value))
+			return
 		}
-		sa.v1CfgStart(&v1CfgPayload{Type: v1CfgSet, Attrs: []v1CfgAttr{{Type: v1XAuthStatus, TV: true, Value: status}}})
+		sa.v1XAuthVerdict(c, ok)
 	case qm.cfgType == v1CfgSet && cp.Type == v1CfgAck && c.xauth && !sa.initiator:
 		c.xauthDone = true
 		if !c.xauthOK {

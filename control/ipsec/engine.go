@@ -580,6 +580,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 				e.bad(IdentityPath, it.ID, err)
 				continue
 			}
+			if pc.Passive {
+				ic.XAuthCheck = e.xauthRADIUS() // xauth-use-radius=yes
+			}
 		}
 		if m := p["mode-config"]; m != "" && m != "none" {
 			if ic.ModeConfig = modeConfigs[m]; ic.ModeConfig == nil {
