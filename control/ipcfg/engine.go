@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/routing"
@@ -69,13 +70,13 @@ func (e *Engine) forgetAddrs() {
 
 // Menus this engine applies.
 const (
-	addr4Path    = "/ip/address"
-	addr6Path    = "/ipv6/address"
-	route4Path   = "/ip/route"
-	route6Path   = "/ipv6/route"
+	Addr4Path    = "/ip/address"
+	Addr6Path    = "/ipv6/address"
+	Route4Path   = "/ip/route"
+	Route6Path   = "/ipv6/route"
 	poolPath     = "/ip/pool"
 	poolUsedPath = "/ip/pool/used"
-	dnsPath      = "/ip/dns"
+	dnsPath      = dns.SettingsPath
 )
 
 // New returns the engine of addresses, routes, pools and /ip dns, for an engine host to
@@ -89,7 +90,7 @@ func New() *Engine {
 // periodic pass.
 func (e *Engine) Spec() engine.Spec {
 	return engine.Spec{Name: "ipcfg",
-		Menus:  []string{addr4Path, addr6Path, route4Path, route6Path, poolPath, poolUsedPath, dnsPath},
+		Menus:  []string{Addr4Path, Addr6Path, Route4Path, Route6Path, poolPath, poolUsedPath, dnsPath},
 		Watch:  []string{link.IfacePath, routing.TablePath},
 		Resync: engine.Never}
 }
@@ -105,10 +106,10 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	e.ex, e.h = ex, h
 	e.Pools = newPools(ex)
 	engine.Offer(eh, e.Pools)
-	ex.Provide(addr4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(4) })
-	ex.Provide(addr6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(6) })
-	ex.Provide(route4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(4) })
-	ex.Provide(route6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(6) })
+	ex.Provide(Addr4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(4) })
+	ex.Provide(Addr6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(6) })
+	ex.Provide(Route4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(4) })
+	ex.Provide(Route6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(6) })
 	ex.Provide(poolUsedPath, e.Pools.usedRows)
 	e.registerChecks()
 	registerPing(ex)
@@ -190,16 +191,16 @@ func family(v int) int {
 
 func addrPath(v int) string {
 	if v == 6 {
-		return "/ipv6/address"
+		return Addr6Path
 	}
-	return "/ip/address"
+	return Addr4Path
 }
 
 func routePath(v int) string {
 	if v == 6 {
-		return "/ipv6/route"
+		return Route6Path
 	}
-	return "/ip/route"
+	return Route4Path
 }
 
 // linkNames maps link indexes to names and back.

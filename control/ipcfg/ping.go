@@ -27,7 +27,7 @@ import (
 func Resolver(ex *control.Executor) *net.Resolver {
 	var servers []string
 	ex.Store.View(func(tx *store.Tx) error {
-		if it, err := tx.Get("/ip/dns", 1); err == nil && it.Props["servers"] != "" {
+		if it, err := tx.Get(dnsPath, 1); err == nil && it.Props["servers"] != "" {
 			servers = strings.Split(it.Props["servers"], ",")
 		}
 		return nil

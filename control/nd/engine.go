@@ -18,7 +18,9 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/value"
 )
@@ -70,7 +72,7 @@ func New() *Engine {
 // the prefixes, /ip dns the RDNSS, links the interfaces.
 func (e *Engine) Spec() engine.Spec {
 	return engine.Spec{Name: "nd", Menus: []string{Path, PrefixPath},
-		Watch: []string{"/ipv6/address", "/ip/dns", link.IfacePath}}
+		Watch: []string{ipcfg.Addr6Path, dns.SettingsPath, link.IfacePath}}
 }
 
 // Start opens the raw ICMPv6 socket and starts the reader and the sender.
@@ -272,7 +274,7 @@ type prefixItem struct {
 func (e *Engine) TypedItems() map[string]any {
 	// Of the addresses it follows, the engine applies advertise (their prefixes go into
 	// the advertisements).
-	return map[string]any{Path: ndItem{}, PrefixPath: prefixItem{}, "/ipv6/address": engine.Props{"advertise"}}
+	return map[string]any{Path: ndItem{}, PrefixPath: prefixItem{}, ipcfg.Addr6Path: engine.Props{"advertise"}}
 }
 
 // Reconcile decodes the items and rebuilds the per-interface advertisements.
@@ -283,13 +285,13 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	ndm, _ := e.ex.Tree.Get(Path)
 	pm, _ := e.ex.Tree.Get(PrefixPath)
-	addrs, _ := e.ex.Items("/ipv6/address")
+	addrs, _ := e.ex.Items(ipcfg.Addr6Path)
 	statics, _ := e.ex.Items(PrefixPath)
-	var dns []netip.Addr
-	if st, _ := e.ex.Items("/ip/dns"); len(st) > 0 {
+	var rdnss []netip.Addr
+	if st, _ := e.ex.Items(dns.SettingsPath); len(st) > 0 {
 		for _, s := range strings.Split(st[0].Props["servers"], ",") {
 			if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil && a.Is6() {
-				dns = append(dns, a)
+				rdnss = append(rdnss, a)
 			}
 		}
 	}
@@ -377,7 +379,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			problems[ch.id] = append(problems[ch.id], "no interface "+n)
 			continue
 		}
-		cfg, err := decodeIf(ch.c, ifi, prefixes[n], dns)
+		cfg, err := decodeIf(ch.c, ifi, prefixes[n], rdnss)
 		if err != nil {
 			problems[ch.id] = append(problems[ch.id], err.Error())
 			continue

@@ -18,6 +18,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/ipcfg"
 )
 
 // Menu paths this engine applies.
@@ -99,7 +100,7 @@ func New(opts Options) *Engine {
 // Spec declares the menus the engine applies and follows: addresses and routes decide
 // which interface reaches a target.
 func (e *Engine) Spec() engine.Spec {
-	return engine.Spec{Name: "queue", Menus: []string{Path, TypePath}, Watch: []string{"/ip/address", "/ip/route"}}
+	return engine.Spec{Name: "queue", Menus: []string{Path, TypePath}, Watch: []string{ipcfg.Addr4Path, ipcfg.Route4Path}}
 }
 
 // Start opens the netlink handle and starts the counter poll, which also asks for a

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
@@ -163,7 +164,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	// A changed DNS configuration (servers, static entries) may change what a
 	// remote-address name resolves to.
-	e.ex.Watch("/ip/dns", func(control.Change) {
+	e.ex.Watch(dns.SettingsPath, func(control.Change) {
 		e.mu.Lock()
 		e.dns = nil
 		e.mu.Unlock()
