@@ -37,11 +37,10 @@ func Decode(m *menu.Menu, it store.Item, dst any) error {
 		panic(fmt.Sprintf("engine.Decode: %T is not a pointer to a struct", dst))
 	}
 	v = v.Elem()
-	for _, f := range fieldsOf(v.Type()) {
-		p, ok := m.Prop(f.prop)
-		if !ok {
-			panic(fmt.Sprintf("engine.Decode: %s has no property %q (field %s)", m.Path, f.prop, f.name))
-		}
+	fs := fieldsOf(v.Type())
+	ps := propsOf(m, v.Type(), fs)
+	for i, f := range fs {
+		p := ps[i]
 		s, set := it.Props[f.prop]
 		if !set {
 			s = p.Default
@@ -94,6 +93,33 @@ type field struct {
 }
 
 var fieldCache sync.Map // reflect.Type -> []field
+
+// propCache holds each (menu, struct type)'s properties in field order: an engine decodes
+// thousands of items of one menu a pass (firewall rules have some 80 properties, and
+// Menu.Prop searches the list).
+var propCache sync.Map // propKey -> []*menu.Prop
+
+type propKey struct {
+	m *menu.Menu
+	t reflect.Type
+}
+
+func propsOf(m *menu.Menu, t reflect.Type, fs []field) []*menu.Prop {
+	k := propKey{m, t}
+	if ps, ok := propCache.Load(k); ok {
+		return ps.([]*menu.Prop)
+	}
+	ps := make([]*menu.Prop, len(fs))
+	for i, f := range fs {
+		p, ok := m.Prop(f.prop)
+		if !ok {
+			panic(fmt.Sprintf("engine.Decode: %s has no property %q (field %s)", m.Path, f.prop, f.name))
+		}
+		ps[i] = p
+	}
+	propCache.Store(k, ps)
+	return ps
+}
 
 func fieldsOf(t reflect.Type) []field {
 	if fs, ok := fieldCache.Load(t); ok {

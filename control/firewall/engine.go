@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,7 @@ type Engine struct {
 	createdDirty bool
 	dns          map[string]dnsEntry // address-list DNS names by family/name
 	cache        map[bool]*CompileCache
+	decoded      map[bool]map[RuleKey]decodedRule // by family: the last pass's rules (passMu)
 }
 
 func rulePath(v6 bool, table string) string {
@@ -88,7 +90,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
 		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
-		cache: map[bool]*CompileCache{false: {}, true: {}}}
+		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[RuleKey]decodedRule{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -175,6 +177,8 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	itemsByTable := map[string][]store.Item{}
 	dynByTable := map[string][]dynItem{}
 	decodeErr := map[RuleKey]string{} // items whose stored values do not decode
+	decoded := map[RuleKey]decodedRule{}
+	defer func() { e.decoded[v6] = decoded }()
 	for _, t := range menu.FirewallTables {
 		items, err := e.ex.Items(rulePath(v6, t))
 		if err != nil {
@@ -205,7 +209,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 			if it.Props["disabled"] == "yes" {
 				continue
 			}
-			r, err := e.decodeRule(v6, t, it)
+			r, err := e.decodeCached(v6, t, it, decoded)
 			if err != nil {
 				decodeErr[RuleKey{t, it.ID}] = err.Error()
 				continue
@@ -320,6 +324,38 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	e.createdDirty = true
 	e.mu.Unlock()
 	return aerr
+}
+
+// rawRule is a rule of the stored properties as they are, for the checks of add and set.
+func rawRule(table string, id uint64, p map[string]string) *Rule {
+	r := &Rule{ID: id, Table: table, Chain: p["chain"], Action: p["action"], Props: p, Comment: p["comment"]}
+	if r.Action == "" {
+		r.Action = "accept"
+	}
+	return r
+}
+
+// decodedRule is a rule as decodeRule made it from the stored properties raw.
+type decodedRule struct {
+	raw map[string]string
+	r   *Rule
+}
+
+// decodeCached is decodeRule for a pass: a rule whose stored properties are those it was
+// decoded from last time is not decoded again (a pass reads every rule; an import adds
+// a few hundred between passes). The compiler never changes a Rule. Only passes call it
+// (passMu), and next collects what this pass decoded for the next one.
+func (e *Engine) decodeCached(v6 bool, table string, it store.Item, next map[RuleKey]decodedRule) (*Rule, error) {
+	k := RuleKey{table, it.ID}
+	if d, ok := e.decoded[v6][k]; ok && maps.Equal(d.raw, it.Props) {
+		next[k] = d
+		return d.r, nil
+	}
+	r, err := e.decodeRule(v6, table, it)
+	if err == nil {
+		next[k] = decodedRule{raw: it.Props, r: r}
+	}
+	return r, err
 }
 
 // decodeRule decodes a rule item through its menu's schema (decodeItem): the compiler
@@ -465,10 +501,9 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			for _, k := range unset {
 				delete(props, k)
 			}
-			r, err := e.decodeRule(v6, table, store.Item{ID: it.ID, Props: props})
-			if err != nil {
-				return ruleError(err)
-			}
+			// The arguments were parsed through the schema above; the rule is checked as
+			// written (the pass decodes it with the menu's defaults).
+			r := rawRule(table, it.ID, props)
 			if r.Chain == "" {
 				continue // "failure: chain not specified" from the generic add
 			}
@@ -486,9 +521,7 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 				var rules []*Rule
 				for _, o := range items {
 					if o.ID != it.ID && o.Props["disabled"] != "yes" {
-						if or, err := e.decodeRule(v6, table, o); err == nil {
-							rules = append(rules, or)
-						}
+						rules = append(rules, rawRule(table, o.ID, o.Props))
 					}
 				}
 				rules = append(rules, r)

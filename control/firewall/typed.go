@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"reflect"
+	"sync"
 
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/menu"
@@ -143,17 +144,36 @@ func decodeItem(m *menu.Menu, v6 bool, table string, it store.Item) (map[string]
 // propsOf lists the non-empty string fields of a decoded item by property name.
 func propsOf(v any) map[string]string {
 	rv := reflect.ValueOf(v).Elem()
-	out := map[string]string{}
-	for _, f := range reflect.VisibleFields(rv.Type()) {
-		tag, ok := f.Tag.Lookup("prop")
-		if !ok || f.Type.Kind() != reflect.String {
-			continue
-		}
-		if s := rv.FieldByIndex(f.Index).String(); s != "" {
-			out[tag] = s
+	fs := stringFields(rv.Type())
+	out := make(map[string]string, 16)
+	for _, f := range fs {
+		if s := rv.FieldByIndex(f.index).String(); s != "" {
+			out[f.prop] = s
 		}
 	}
 	return out
+}
+
+type stringField struct {
+	prop  string
+	index []int
+}
+
+var stringFieldCache sync.Map // reflect.Type -> []stringField
+
+// stringFields lists a struct type's string fields tagged prop, once per type.
+func stringFields(t reflect.Type) []stringField {
+	if fs, ok := stringFieldCache.Load(t); ok {
+		return fs.([]stringField)
+	}
+	var fs []stringField
+	for _, f := range reflect.VisibleFields(t) {
+		if tag, ok := f.Tag.Lookup("prop"); ok && f.Type.Kind() == reflect.String {
+			fs = append(fs, stringField{tag, f.Index})
+		}
+	}
+	stringFieldCache.Store(t, fs)
+	return fs
 }
 
 // TypedItems names, for each menu the engine applies, the struct its items decode into
