@@ -74,6 +74,9 @@ func (u *userspace) applyRequire(ps []Policy) error {
 	// What came out of the TUN was decrypted (and checked) by us.
 	accept(&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(u.tunName)})
+	// The host talking to itself never crossed a wire (XFRM: lo has disable_policy).
+	accept(&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")})
 	l4 := func(p byte) []expr.Any {
 		return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}}}
@@ -166,6 +169,12 @@ func (u *userspace) addOutDiscard(c *nftables.Conn, t *nftables.Table, ps []Poli
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mark, Xor: make([]byte, 4)},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: mark},
 			&expr.Verdict{Kind: expr.VerdictAccept}}})
+		if hook.name == "out_discard" {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")},
+				&expr.Verdict{Kind: expr.VerdictAccept}}})
+		}
 		for _, p := range ps[:last+1] {
 			if p.Dir != DirOut {
 				continue

@@ -434,6 +434,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 		}
 		want[k] = r
 	}
+	u.keepLocal(cp, want)
 	var errs error
 	for k, r := range u.routes {
 		if w, ok := want[k]; !ok || !sameRoute(w, r) {
@@ -485,6 +486,9 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 }
 
 // localAddrIn finds an address of this host inside p, to be the source of routed traffic.
+// Loopback addresses never are: a packet from 127.0.0.1 cannot leave the host, so a
+// 0.0.0.0/0 policy's route with src 127.0.0.1 would send the router's own traffic into
+// the tunnel with a source no peer answers.
 func (u *userspace) localAddrIn(p netip.Prefix) (netip.Addr, bool) {
 	fam := netlink.FAMILY_V4
 	if p.Addr().Is6() {
@@ -496,11 +500,62 @@ func (u *userspace) localAddrIn(p netip.Prefix) (netip.Addr, bool) {
 	}
 	for _, a := range addrs {
 		ip, ok := netip.AddrFromSlice(a.IP)
-		if ok && p.Contains(ip.Unmap()) {
+		if ok && p.Contains(ip.Unmap()) && !ip.Unmap().IsLoopback() {
 			return ip.Unmap(), true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// keepLocal adds throw routes to want so that an encrypt policy's wide route (a full
+// tunnel's 0.0.0.0/0) does not capture the networks this host is directly connected to,
+// nor the IKE peer's own address: those go back to the main lookup, as with XFRM,
+// where connected routes win and only packets matching the policy's selectors (here:
+// from the mode config address) are tunnelled. An exact encrypt route (a transport
+// policy to the peer itself) is left alone.
+func (u *userspace) keepLocal(ps []Policy, want map[string]netlink.Route) {
+	var wide []netip.Prefix
+	for _, p := range ps {
+		if p.Dir == DirOut && p.Action == ActionEncrypt {
+			wide = append(wide, p.Dst.Masked())
+		}
+	}
+	if len(wide) == 0 {
+		return
+	}
+	throw := func(c netip.Prefix) {
+		c = c.Masked()
+		k := c.String()
+		if _, ok := want[k]; ok {
+			return
+		}
+		for _, w := range wide {
+			if w.Addr().Is4() == c.Addr().Is4() && w.Bits() < c.Bits() && w.Contains(c.Addr()) {
+				want[k] = netlink.Route{Dst: prefixNet(c), Table: u.cfg.Table, Type: unix.RTN_THROW, Protocol: 4}
+				return
+			}
+		}
+	}
+	for _, p := range ps {
+		if p.Dir == DirOut && p.Action == ActionEncrypt && p.Mode == ModeTunnel && p.TunnelDst.IsValid() {
+			throw(netip.PrefixFrom(p.TunnelDst.Unmap(), p.TunnelDst.Unmap().BitLen()))
+		}
+	}
+	addrs, err := u.nl.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return
+	}
+	for _, a := range addrs {
+		if a.LinkIndex == u.tunIdx || a.IPNet == nil {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		throw(netip.PrefixFrom(ip.Unmap(), ones))
+	}
 }
 
 // lookup returns the first policy of direction dir matching s (RouterOS order).
