@@ -4,8 +4,10 @@ package controltest
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/routerd/routerd/control"
@@ -74,4 +76,44 @@ func State(t testing.TB, ex *control.Executor, path, prop, value string) control
 	}
 	t.Fatalf("no %s item with %s=%s", path, prop, value)
 	return control.ItemState{}
+}
+
+// Recorder is the write log of a fake kernel in an engine's plan test: each call that
+// would change the kernel is recorded as a line ("add bridge bridge1"), and a line named
+// in Fail is refused with that error instead (recorded with " (failed)"), so a test reads
+// exactly what a pass asked of the kernel, in order.
+type Recorder struct {
+	mu     sync.Mutex
+	writes []string
+	Fail   map[string]error
+}
+
+// Write records a write and returns the error the test wants for it (nil: done).
+func (r *Recorder) Write(format string, a ...any) error {
+	w := fmt.Sprintf(format, a...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.Fail[w]; err != nil {
+		r.writes = append(r.writes, w+" (failed)")
+		return err
+	}
+	r.writes = append(r.writes, w)
+	return nil
+}
+
+// Record records a line as it is (an outcome the fake decides itself, such as a route
+// the kernel would find unreachable).
+func (r *Recorder) Record(line string) {
+	r.mu.Lock()
+	r.writes = append(r.writes, line)
+	r.mu.Unlock()
+}
+
+// Take returns the writes recorded since the last Take.
+func (r *Recorder) Take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.writes
+	r.writes = nil
+	return w
 }

@@ -19,20 +19,19 @@ import (
 )
 
 // fakeKernel is an in-memory kernel for the engine's plan: links, addresses and routes.
-// Every call that would change the kernel is recorded in writes; a write named in fail
-// is refused with that error (and recorded with " (failed)"). Like the kernel, it
+// Every call that would change the kernel is recorded (controltest.Recorder); a write
+// named in Fail is refused with that error. Like the kernel, it
 // refuses a route whose gateway no address of a link reaches (ENETUNREACH).
 type fakeKernel struct {
 	mu     sync.Mutex
 	links  []netlink.Link
 	addrs  []kaddr
 	routes []netlink.Route
-	writes []string
-	fail   map[string]error
+	controltest.Recorder
 }
 
 func newFakeKernel(names ...string) *fakeKernel {
-	k := &fakeKernel{fail: map[string]error{}}
+	k := &fakeKernel{}
 	for i, n := range append([]string{"lo"}, names...) {
 		a := netlink.NewLinkAttrs()
 		a.Name, a.Index, a.Flags = n, i+1, net.FlagUp
@@ -49,24 +48,6 @@ func (k *fakeKernel) name(index int) string {
 		}
 	}
 	return fmt.Sprint(index)
-}
-
-func (k *fakeKernel) write(format string, a ...any) error {
-	w := fmt.Sprintf(format, a...)
-	if err := k.fail[w]; err != nil {
-		k.writes = append(k.writes, w+" (failed)")
-		return err
-	}
-	k.writes = append(k.writes, w)
-	return nil
-}
-
-func (k *fakeKernel) takeWrites() []string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	w := k.writes
-	k.writes = nil
-	return w
 }
 
 func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
@@ -111,7 +92,7 @@ func (k *fakeKernel) AddrAdd(index int, p netip.Prefix, noDAD bool, peer netip.A
 			return unix.EEXIST
 		}
 	}
-	if err := k.write("%s", w); err != nil {
+	if err := k.Write("%s", w); err != nil {
 		return err
 	}
 	k.addrs = append(k.addrs, kaddr{index: index, prefix: p, proto: Proto, peer: peer})
@@ -121,7 +102,7 @@ func (k *fakeKernel) AddrAdd(index int, p netip.Prefix, noDAD bool, peer netip.A
 func (k *fakeKernel) AddrDel(index int, p netip.Prefix) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.write("addr-del %s %s", k.name(index), p); err != nil {
+	if err := k.Write("addr-del %s %s", k.name(index), p); err != nil {
 		return err
 	}
 	k.addrs = slices.DeleteFunc(k.addrs, func(a kaddr) bool { return a.index == index && a.prefix == p })
@@ -158,12 +139,12 @@ func (k *fakeKernel) RoutesReplace(rs []*netlink.Route) []error {
 				}
 			}
 			if c.LinkIndex == 0 {
-				k.writes = append(k.writes, "route-replace "+k.routeText(r)+" (unreachable)")
+				k.Record("route-replace " + k.routeText(r) + " (unreachable)")
 				errs[i] = unix.ENETUNREACH
 				continue
 			}
 		}
-		if errs[i] = k.write("route-replace %s", k.routeText(r)); errs[i] != nil {
+		if errs[i] = k.Write("route-replace %s", k.routeText(r)); errs[i] != nil {
 			continue
 		}
 		k.routes = slices.DeleteFunc(k.routes, func(o netlink.Route) bool { return keyOf(&o) == keyOf(&c) })
@@ -175,7 +156,7 @@ func (k *fakeKernel) RoutesReplace(rs []*netlink.Route) []error {
 func (k *fakeKernel) RouteDel(r *netlink.Route) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.write("route-del %s", k.routeText(r)); err != nil {
+	if err := k.Write("route-del %s", k.routeText(r)); err != nil {
 		return err
 	}
 	k.routes = slices.DeleteFunc(k.routes, func(o netlink.Route) bool { return keyOf(&o) == keyOf(r) })
@@ -307,20 +288,20 @@ func TestPlan(t *testing.T) {
 			for _, c := range tc.cmds {
 				controltest.Exec(t, r.ex, c)
 			}
-			k.fail = tc.fail
+			k.Fail = tc.fail
 			if tc.after != nil {
 				tc.after(k)
 			}
 			if err := r.e.Reconcile(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if got := k.takeWrites(); !slices.Equal(got, tc.want) {
+			if got := k.Take(); !slices.Equal(got, tc.want) {
 				t.Errorf("first pass wrote\n  %q\nwant\n  %q", got, tc.want)
 			}
 			if err := r.e.Reconcile(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if got := k.takeWrites(); !slices.Equal(got, tc.again) {
+			if got := k.Take(); !slices.Equal(got, tc.again) {
 				t.Errorf("second pass wrote\n  %q\nwant\n  %q", got, tc.again)
 			}
 			for key, want := range tc.state {

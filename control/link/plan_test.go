@@ -19,8 +19,8 @@ import (
 
 // fakeKernel is an in-memory kernel for the link engine's plan: links with their types,
 // bridge VLAN tables, port isolation, multicast-router modes and multicast databases.
-// Every call that would change the kernel is recorded in writes, as "verb link args";
-// a write named in fail is refused with that error (and recorded with " (failed)").
+// Every call that would change the kernel is recorded (controltest.Recorder) as "verb
+// link args"; a write named in Fail is refused with that error.
 type fakeKernel struct {
 	mu       sync.Mutex
 	links    map[int]netlink.Link
@@ -29,13 +29,12 @@ type fakeKernel struct {
 	mrouter  map[int]uint8
 	mdb      []mdbEntry
 	next     int
-	writes   []string
-	fail     map[string]error
+	controltest.Recorder
 }
 
 func newFakeKernel() *fakeKernel {
 	k := &fakeKernel{links: map[int]netlink.Link{}, vlans: map[int32][]*nl.BridgeVlanInfo{},
-		isolated: map[int]bool{}, mrouter: map[int]uint8{}, fail: map[string]error{}, next: 1}
+		isolated: map[int]bool{}, mrouter: map[int]uint8{}, next: 1}
 	k.put(&netlink.Device{LinkAttrs: attrsOf("lo", "", true)})
 	return k
 }
@@ -98,24 +97,6 @@ func (k *fakeKernel) nameOf(index int) string {
 }
 
 // write records one change and says whether the test refuses it.
-func (k *fakeKernel) write(format string, a ...any) error {
-	w := fmt.Sprintf(format, a...)
-	if err := k.fail[w]; err != nil {
-		k.writes = append(k.writes, w+" (failed)")
-		return err
-	}
-	k.writes = append(k.writes, w)
-	return nil
-}
-
-func (k *fakeKernel) takeWrites() []string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	w := k.writes
-	k.writes = nil
-	return w
-}
-
 func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -179,7 +160,7 @@ func (k *fakeKernel) LinkAdd(l netlink.Link) error {
 	var err error
 	switch v := l.(type) {
 	case *netlink.Bridge:
-		if err = k.write("add bridge %s", name); err == nil {
+		if err = k.Write("add bridge %s", name); err == nil {
 			c := *v
 			c.LinkAttrs = attrsOf(name, "", false)
 			off := false
@@ -190,14 +171,14 @@ func (k *fakeKernel) LinkAdd(l netlink.Link) error {
 			k.vlans[int32(ix)] = []*nl.BridgeVlanInfo{{Flags: nl.BRIDGE_VLAN_INFO_PVID | nl.BRIDGE_VLAN_INFO_UNTAGGED, Vid: 1}}
 		}
 	case *netlink.Vlan:
-		if err = k.write("add vlan %s id %d on %s", name, v.VlanId, k.nameOf(v.ParentIndex)); err == nil {
+		if err = k.Write("add vlan %s id %d on %s", name, v.VlanId, k.nameOf(v.ParentIndex)); err == nil {
 			c := *v
 			c.LinkAttrs = attrsOf(name, "", false)
 			c.ParentIndex = v.ParentIndex
 			k.put(&c)
 		}
 	default:
-		err = k.write("add %s %s", l.Type(), name)
+		err = k.Write("add %s %s", l.Type(), name)
 	}
 	return err
 }
@@ -213,7 +194,7 @@ func (k *fakeKernel) change(l netlink.Link, fn func(cur netlink.Link), format st
 	if !ok {
 		return unix.ENODEV
 	}
-	if err := k.write(format, a...); err != nil {
+	if err := k.Write(format, a...); err != nil {
 		return err
 	}
 	if fn != nil {
@@ -333,7 +314,7 @@ func (k *fakeKernel) BridgeVlanDel(l netlink.Link, vid uint16, pvid, untagged, s
 func (k *fakeKernel) SetBridgeMcastRouter(index int, mode uint8) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.write("multicast-router %s %d", k.nameOf(index), mode); err != nil {
+	if err := k.Write("multicast-router %s %d", k.nameOf(index), mode); err != nil {
 		return err
 	}
 	k.mrouter[index] = mode
@@ -343,7 +324,7 @@ func (k *fakeKernel) SetBridgeMcastRouter(index int, mode uint8) error {
 func (k *fakeKernel) MdbAdd(e mdbEntry) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.write("mdb-add %s %s %s", k.nameOf(e.Bridge), k.nameOf(e.Port), e.Group); err != nil {
+	if err := k.Write("mdb-add %s %s %s", k.nameOf(e.Bridge), k.nameOf(e.Port), e.Group); err != nil {
 		return err
 	}
 	if e.Port != e.Bridge {
@@ -356,7 +337,7 @@ func (k *fakeKernel) MdbAdd(e mdbEntry) error {
 func (k *fakeKernel) MdbDel(e mdbEntry) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.write("mdb-del %s %s %s", k.nameOf(e.Bridge), k.nameOf(e.Port), e.Group); err != nil {
+	if err := k.Write("mdb-del %s %s %s", k.nameOf(e.Bridge), k.nameOf(e.Port), e.Group); err != nil {
 		return err
 	}
 	k.mdb = slices.DeleteFunc(k.mdb, func(m mdbEntry) bool { return m.key() == e.key() })
@@ -394,7 +375,7 @@ func (r *planRig) reconcile(t *testing.T) []string {
 	if err := r.e.Reconcile(context.Background()); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
-	return r.k.takeWrites()
+	return r.k.Take()
 }
 
 // TestPlan: desired items (commands) over an observed kernel give exactly the planned
@@ -544,8 +525,8 @@ func TestPlan(t *testing.T) {
 			for _, c := range tc.cmds {
 				controltest.Exec(t, r.ex, c)
 			}
-			k.takeWrites()
-			k.fail = tc.fail
+			k.Take()
+			k.Fail = tc.fail
 			if got := r.reconcile(t); !slices.Equal(got, tc.want) {
 				t.Errorf("first pass wrote\n  %q\nwant\n  %q", got, tc.want)
 			}
@@ -583,7 +564,7 @@ func TestRepairAfterDelete(t *testing.T) {
 	k.LinkDel(br)
 	port, _ := k.byName("ether2")
 	port.Attrs().MasterIndex = 0 // the kernel releases the ports of a deleted bridge
-	k.takeWrites()
+	k.Take()
 	want := []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1"}
 	if got := r.reconcile(t); !slices.Equal(got, want) {
 		t.Errorf("repair wrote %q, want %q", got, want)
