@@ -51,6 +51,8 @@ type v1State struct {
 	// retire are the IPsec SAs our rekeys replaced, deleted at the time given
 	// (ikev1_rekey.go).
 	retire map[*ChildSA]time.Time
+	// retireDel are those no longer sent on, whose delete goes out at the time given.
+	retireDel map[*ChildSA]time.Time
 }
 
 // v1QM is one Quick Mode exchange.

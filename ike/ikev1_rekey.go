@@ -1,6 +1,9 @@
 package ike
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // IKEv1 Quick Mode rekeys without packet loss (with a SplitDatapath, as
 // rekeyswitch.go does for IKEv2). The initiator installs the new SA pair on message 2
@@ -10,7 +13,8 @@ import "time"
 // receives on the new one), or after outWait when no delete comes. The initiator
 // receives on the new SA from message 2 on, but goes on sending on the old one for
 // rekeyOverlap, until the responder (a peer that installs its SA only on message 3,
-// like charon) surely has the new one; then it sends on the new SA and deletes the old.
+// like charon) surely has the new one; then it sends on the new SA, and deletes the old
+// deleteLag later.
 // Deleted inbound halves linger for retireGrace.
 
 // v1EarlyInbound installs the inbound half of the SA the responder's message 2 makes.
@@ -94,14 +98,42 @@ func (sa *IKESA) v1InitiatorRekeyed(c, old *ChildSA) {
 	sa.v1.retire[old] = time.Now().Add(rekeyOverlap)
 }
 
-// v1RetireRekeyed deletes the rekeyed SAs whose overlap is over (the successor sends
-// from then on).
+// deleteLag is how long after the successor takes over sending the delete of the
+// rekeyed SA goes out. charon's kernel-libipsec decrypts inbound ESP on a queue of its
+// own while IKE runs on other threads: a delete sent right after our last packet on the
+// old SA was seen to overtake that packet, which then met no SA and was dropped (one
+// ping in a few hundred at 20 a second, in a capture inside charon's namespace: ESP on
+// the old SPI arrived before the delete, and never came out of charon's ipsec0).
+const deleteLag = 500 * time.Millisecond
+
+// v1RetireRekeyed ends the rekeyed SAs whose overlap is over: the successor sends
+// from then on, and the delete follows deleteLag later, when what we sent on the old
+// SA is surely through the peer.
 func (sa *IKESA) v1RetireRekeyed(now time.Time) {
 	for c, at := range sa.v1.retire {
 		if now.Before(at) {
 			continue
 		}
 		delete(sa.v1.retire, c)
-		sa.v1DeleteChild(c, "rekeyed")
+		if _, ok := sa.d.dp.(SplitDatapath); !ok {
+			sa.v1DeleteChild(c, "rekeyed")
+			continue
+		}
+		sa.activateWaiting(c, now)
+		sa.stopSending(c)
+		c.outPending = true // its outbound half is gone: retireChild need not remove it
+		if sa.v1.retireDel == nil {
+			sa.v1.retireDel = map[*ChildSA]time.Time{}
+		}
+		sa.v1.retireDel[c] = now.Add(deleteLag)
+	}
+	for c, at := range sa.v1.retireDel {
+		if now.Before(at) {
+			continue
+		}
+		delete(sa.v1.retireDel, c)
+		if slices.Contains(sa.children, c) {
+			sa.v1DeleteChild(c, "rekeyed")
+		}
 	}
 }

@@ -53,8 +53,10 @@ func TestIKEv1RekeyNoLossCharon(t *testing.T) {
 				t.Fatalf("no rekey during the ping: SAs before %v, after %v\n%s", before, after, tail(ch.Log(), 4000))
 			}
 			// routerd's data path must not have met an ESP packet without its SA (a
-			// switchover too early or too late); one ping of the 440 may go missing in
-			// charon's kernel-libipsec under load (its rekey swaps policies).
+			// switchover too early or too late). One ping of the 440 went missing now and
+			// then when our delete of the old SA overtook, inside charon, ESP sent on it
+			// just before (ike/ikev1_rekey.go's deleteLag); one is still allowed so that
+			// a loaded CI machine cannot fail this on a scheduling hiccup.
 			stats := r.run(t, "/ip ipsec statistics print")
 			m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(string(out))
 			if m == nil {
