@@ -125,3 +125,69 @@ func writeConf(t *testing.T, c *iketest.Charon, conf string) {
 		t.Fatalf("load-all: %v\n%s", err, out)
 	}
 }
+
+// TestIKEv1AggressiveXAuthCharon: routerd (the daemon binary) as an XAuth client in
+// aggressive mode (pre-shared-key-xauth with username and password) against a charon
+// gateway that checks the login: the tunnel comes up, ping and iperf3 cross.
+func TestIKEv1AggressiveXAuthCharon(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping")
+	nsA, nsB := iketest.NS(t, "agxa"), iketest.NS(t, "agxb")
+	iketest.Veth(t, nsA, "ether1", "", nsB, "wan", "198.18.90.2/24")
+	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.101.1/24", "dev", "lo")
+	ch := iketest.StartCharon(t, nsB, `connections {
+  gw {
+    version = 1
+    aggressive = yes
+    local_addrs = 198.18.90.2
+    remote_addrs = 198.18.90.1
+    proposals = aes128-sha1-modp2048
+    dpd_delay = 0
+    local { auth = psk
+            id = 198.18.90.2 }
+    remote-1 { auth = psk }
+    remote-2 { auth = xauth }
+    children {
+      office {
+        local_ts = 198.19.101.0/24
+        remote_ts = 198.19.202.0/24
+        esp_proposals = aes128-sha1
+      }
+    }
+  }
+}
+secrets {
+  ike-1 { secret = "group-psk-12345" }
+  xauth-1 { id = user1
+            secret = "user1-pass" }
+}
+`, "+xauth-generic", "  i_dont_care_about_security_and_use_aggressive_mode_psk = yes")
+	r := startDaemon(t, nsA)
+	r.script(`/ip address add address=198.18.90.1/24 interface=ether1
+/interface bridge add name=office
+/ip address add address=198.19.202.1/24 interface=office
+/ip ipsec profile add name=gw dh-group=modp2048 enc-algorithm=aes-128
+/ip ipsec proposal add name=gw enc-algorithms=aes-128-cbc pfs-group=none
+/ip ipsec peer add name=gw address=198.18.90.2/32 exchange-mode=aggressive profile=gw
+/ip ipsec identity add peer=gw auth-method=pre-shared-key-xauth secret=group-psk-12345 username=user1 password=user1-pass
+/ip ipsec policy add src-address=198.19.202.0/24 dst-address=198.19.101.0/24 tunnel=yes action=encrypt proposal=gw peer=gw
+`)
+	if !iketest.WaitFor(25*time.Second, func() bool {
+		return strings.Contains(r.script("/ip ipsec policy print\n"), "established")
+	}) {
+		sas, _ := ch.Swanctl("--list-sas")
+		t.Fatalf("not established:\n%s\n%s\n%s", r.script("/ip ipsec active-peers print detail\n"), sas, tail(ch.Log(), 4000))
+	}
+	if !strings.Contains(ch.Log(), "XAuth authentication of 'user1' successful") {
+		t.Fatalf("charon did not log the XAuth login:\n%s", tail(ch.Log(), 3000))
+	}
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return iketest.In(nsA, "ping", "-c", "1", "-W", "1", "-I", "198.19.202.1", "198.19.101.1").Run() == nil
+	}) {
+		t.Fatalf("no ping across:\n%s", r.script("/ip ipsec statistics print\n"))
+	}
+	res, err := iketest.IperfTCP(t, nsB, "198.19.101.1", nsA, "198.19.202.1", 2)
+	if err != nil || res.Bytes == 0 {
+		t.Fatalf("iperf3 across: %v (%d bytes)\n%s", err, res.Bytes, res.Output)
+	}
+	t.Logf("iperf3 over aggressive mode + XAuth: %.0f Mbit/s", float64(res.Bytes)*8/2e6)
+}
