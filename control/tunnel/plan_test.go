@@ -23,7 +23,7 @@ import (
 
 // fakeKernel is an in-memory kernel for the engine's plan: links (veth pairs and one
 // underlay), one route, sysctls and offloads. Every call that would change the kernel is
-// recorded in writes.
+// recorded (controltest.Recorder).
 type fakeKernel struct {
 	mu      sync.Mutex
 	links   map[int]netlink.Link
@@ -31,7 +31,7 @@ type fakeKernel struct {
 	sysctl  map[string]string
 	offload map[string]bool
 	next    int
-	writes  []string
+	controltest.Recorder
 }
 
 func newFakeKernel() *fakeKernel {
@@ -40,18 +40,6 @@ func newFakeKernel() *fakeKernel {
 	k.links[1] = &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "ether1", MTU: 1500,
 		Flags: net.FlagUp, RawFlags: unix.IFF_UP, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}}
 	return k
-}
-
-func (k *fakeKernel) wrote(format string, a ...any) {
-	k.writes = append(k.writes, fmt.Sprintf(format, a...))
-}
-
-func (k *fakeKernel) takeWrites() []string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	w := k.writes
-	k.writes = nil
-	return w
 }
 
 func clone(l netlink.Link) netlink.Link {
@@ -135,7 +123,7 @@ func (k *fakeKernel) Offload(ifname string, get uint32) (bool, error) {
 func (k *fakeKernel) LinkAdd(l netlink.Link) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.wrote("add %s", l.Attrs().Name)
+	k.Record(fmt.Sprintf("add %s", l.Attrs().Name))
 	v := l.(*netlink.Veth)
 	if _, ok := k.byName(v.Name); ok {
 		return unix.EEXIST
@@ -162,7 +150,7 @@ func (k *fakeKernel) del(idx int) {
 func (k *fakeKernel) LinkDel(l netlink.Link) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.wrote("del %s", l.Attrs().Name)
+	k.Record(fmt.Sprintf("del %s", l.Attrs().Name))
 	k.del(l.Attrs().Index)
 	return nil
 }
@@ -170,7 +158,7 @@ func (k *fakeKernel) LinkDel(l netlink.Link) error {
 func (k *fakeKernel) set(l netlink.Link, what string, fn func(a *netlink.LinkAttrs)) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.wrote("%s %s", what, l.Attrs().Name)
+	k.Record(fmt.Sprintf("%s %s", what, l.Attrs().Name))
 	cur, ok := k.links[l.Attrs().Index]
 	if !ok {
 		return netlink.LinkNotFoundError{}
@@ -212,7 +200,7 @@ func (k *fakeKernel) LinkSetARP(l netlink.Link, on bool) error {
 func (k *fakeKernel) SetSysctl(name, v string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.wrote("sysctl %s=%s", name, v)
+	k.Record(fmt.Sprintf("sysctl %s=%s", name, v))
 	k.sysctl[name] = v
 	return nil
 }
@@ -220,7 +208,7 @@ func (k *fakeKernel) SetSysctl(name, v string) error {
 func (k *fakeKernel) SetOffload(ifname string, set uint32, on bool) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.wrote("ethtool %s %#x=%v", ifname, set, on)
+	k.Record(fmt.Sprintf("ethtool %s %#x=%v", ifname, set, on))
 	k.offload[fmt.Sprintf("%s/%#x", ifname, set)] = on
 	return nil
 }
@@ -230,19 +218,11 @@ type fakeDataplane struct {
 	mu      sync.Mutex
 	tunnels map[int]dataplane.Tunnel
 	decap   map[string]bool
-	writes  []string
+	controltest.Recorder
 }
 
 func newFakeDataplane() *fakeDataplane {
 	return &fakeDataplane{tunnels: map[int]dataplane.Tunnel{}, decap: map[string]bool{}}
-}
-
-func (d *fakeDataplane) takeWrites() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	w := d.writes
-	d.writes = nil
-	return w
 }
 
 func (d *fakeDataplane) Applied(tn dataplane.Tunnel) bool {
@@ -284,7 +264,7 @@ func (d *fakeDataplane) DecapLinks() []string {
 func (d *fakeDataplane) Set(tn dataplane.Tunnel) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.writes = append(d.writes, fmt.Sprintf("set %d", tn.Hidden))
+	d.Record(fmt.Sprintf("set %d", tn.Hidden))
 	d.tunnels[tn.Hidden] = tn
 	return nil
 }
@@ -292,7 +272,7 @@ func (d *fakeDataplane) Set(tn dataplane.Tunnel) error {
 func (d *fakeDataplane) Delete(hidden int) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.writes = append(d.writes, fmt.Sprintf("delete %d", hidden))
+	d.Record(fmt.Sprintf("delete %d", hidden))
 	delete(d.tunnels, hidden)
 	return nil
 }
@@ -300,20 +280,20 @@ func (d *fakeDataplane) Delete(hidden int) error {
 func (d *fakeDataplane) AttachEncap(ifindex int, ifname string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.writes = append(d.writes, "encap "+ifname)
+	d.Record("encap " + ifname)
 	return nil
 }
 
 func (d *fakeDataplane) DetachEncap(ifname string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.writes = append(d.writes, "detach encap "+ifname)
+	d.Record("detach encap " + ifname)
 }
 
 func (d *fakeDataplane) AttachDecap(ifindex int, ifname string, force dataplane.Hook) (dataplane.Hook, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.writes = append(d.writes, "decap "+ifname)
+	d.Record("decap " + ifname)
 	d.decap[ifname] = true
 	return dataplane.HookXDPGeneric, nil
 }
@@ -321,7 +301,7 @@ func (d *fakeDataplane) AttachDecap(ifindex int, ifname string, force dataplane.
 func (d *fakeDataplane) DetachDecap(ifname string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.writes = append(d.writes, "detach decap "+ifname)
+	d.Record("detach decap " + ifname)
 	delete(d.decap, ifname)
 }
 
@@ -359,7 +339,7 @@ func (r *planRig) reconcile(t *testing.T) (kernel, dp []string) {
 	if err := r.e.Reconcile(context.Background()); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
-	return r.k.takeWrites(), r.dp.takeWrites()
+	return r.k.Take(), r.dp.Take()
 }
 
 func (r *planRig) state(t *testing.T, path, name string) control.ItemState {
