@@ -85,14 +85,20 @@ func (d *Daemon) Kill(remote netip.Addr) int {
 }
 
 // FlushChildren removes every CHILD_SA (installed-sa flush): the peers are told, and
-// initiators negotiate new ones.
+// initiators negotiate new ones (for generated policies, this side at once).
 func (d *Daemon) FlushChildren() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, sa := range d.sas {
 		for _, c := range append([]*ChildSA(nil), sa.children...) {
 			if sa.state == stateEstablished {
+				live := !c.rekeyed
 				sa.deleteChild(c, "flushed")
+				// Generated policies go with their CHILD_SA: the side that set the IKE
+				// SA up negotiates them again, as RouterOS does on the next packet.
+				if sa.initiator && c.Policy != nil && c.Policy.Dynamic && live {
+					sa.recreateChild(c)
+				}
 			} else {
 				sa.removeChild(c, "flushed")
 			}

@@ -172,6 +172,16 @@ add dst-network=198.19.101.0/24 gateway=198.18.16.1
 		t.Fatalf("no traffic across the GRE tunnel:\n%s", client.script("/interface gre print detail\n"))
 	}
 	fullSizePings(t, client, nsB, "198.18.16.1")
+
+	// installed-sa flush on the client (the road warrior): its generated policy goes with
+	// the SAs, so the client negotiates a new CHILD_SA at once and the tunnel comes back
+	// (QA: it stayed down with the IKE SA up and no policy).
+	client.script("/ip ipsec installed-sa flush\n")
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "198.18.16.1").Run() == nil
+	}) {
+		t.Fatalf("no traffic across the tunnel after installed-sa flush:\n%s", client.script("/ip ipsec active-peers print detail\n/ip ipsec policy print\n/ip ipsec installed-sa print\n"))
+	}
 }
 
 // fullSizePings: packets of every size up to the tunnel's actual-mtu cross it, don't

@@ -1,0 +1,31 @@
+package ike
+
+// recreateChild negotiates a new CHILD_SA for the selectors of one that installed-sa
+// flush removed, on the IKE SA it lived on. A policy generated from a template (mode
+// config, generate-policy) goes with its CHILD_SA, so no traffic would ever acquire a
+// new one and the tunnel would stay down while the IKE SA lives; RouterOS keeps such
+// policies and renegotiates. sa.d.mu held.
+func (sa *IKESA) recreateChild(old *ChildSA) {
+	cfg := old.Policy
+	if sa.v1 != nil || cfg == nil || sa.state != stateEstablished {
+		return
+	}
+	if sa.creating == nil {
+		sa.creating = map[uint64]bool{}
+	}
+	if sa.creating[cfg.ID] {
+		return
+	}
+	sa.creating[cfg.ID] = true
+	cp := sa.proposeChild(cfg, nil, true)
+	cp.tsi, cp.tsr = old.LocalTS, old.RemoteTS
+	sa.request(CreateChildSA, cp.payloads(true), func(rs []Payload) {
+		delete(sa.creating, cfg.ID)
+		nr := Find[*Nonce](rs)
+		if nr == nil {
+			sa.completeChild(cp, rs, cp.ni, nil) // logs the error notify
+			return
+		}
+		sa.completeChild(cp, rs, cp.ni, nr.Data)
+	}, func() { delete(sa.creating, cfg.ID) })
+}
