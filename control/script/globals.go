@@ -22,9 +22,9 @@ import (
 // MaxOwnerGlobalBytes together, and all globals together are bounded by MaxGlobals and
 // MaxGlobalBytes.
 //
-// A global's arrays are never written in place: another session may be reading them.
-// An element write (`:set ($g->k) v`) copies the arrays on the path to the element and
-// replaces the global (see setPath).
+// A global's arrays are never written while another session may be reading them: Get
+// freezes what it hands out, and an element write (`:set ($g->k) v`) copies the frozen
+// arrays on its path (see setPath).
 type Globals struct {
 	mu    sync.Mutex
 	m     map[string]Value
@@ -94,12 +94,34 @@ func (g *Globals) release(child *control.Session) {
 	delete(g.parent, child)
 }
 
-// Get reads a global. Its arrays must not be written (see Globals).
+// Get reads a global. What it returns is frozen: the caller may keep it while other
+// sessions write the global (a write then copies what it changes; see Globals).
 func (g *Globals) Get(name string) (Value, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	v, ok := g.m[name]
+	freeze(v)
 	return v, ok
+}
+
+// Element reads $name->keys[0]->...: Nothing when there is none. Only what it returns
+// is frozen (see Get).
+func (g *Globals) Element(name string, keys []Value) Value {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.m[name]
+	if !ok {
+		return Nothing{}
+	}
+	for _, k := range keys {
+		a, ok := v.(*Array)
+		if !ok {
+			return Nothing{}
+		}
+		v = a.Get(k)
+	}
+	freeze(v)
+	return v
 }
 
 // Set writes a global that belongs to no session.
@@ -114,46 +136,48 @@ func (g *Globals) SetBy(name string, v Value, sess *control.Session) error {
 	if err != nil {
 		return err
 	}
-	freeze(v)
-	return g.put(name, v, n, sess)
+	g.mu.Lock()
+	o := g.ownerOf(sess)
+	if err := g.admit(name, o, n); err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	hook := g.store(name, v, n, o)
+	g.mu.Unlock()
+	g.hook(hook)
+	return nil
 }
 
-// SetElement is `:set ($name->keys[0]->...) v` on a global.
+// SetElement is `:set ($name->keys[0]->...) v` on a global. It writes in place what
+// no session has read since it was last written, and copies the rest (see setPath),
+// so that a script filling a global element by element costs in proportion to what it
+// writes, while a reader's copy never changes under it.
 func (g *Globals) SetElement(name string, keys []Value, v Value, sess *control.Session) error {
 	g.mu.Lock()
 	root, ok := g.m[name]
-	g.mu.Unlock()
 	if !ok {
+		g.mu.Unlock()
 		return errNotArray
 	}
-	// The global's arrays are frozen: setPath copies the path, so the global is
-	// unchanged until put replaces it. A concurrent writer of the same global may
-	// have replaced it meanwhile; the later put wins, as with two :set of it.
-	nroot, _, err := setPath(root, keys, v)
+	o := g.ownerOf(sess)
+	oldN := g.size[name]
+	nroot, grow, err := setPath(root, keys, v, func(grow int) error { return g.admit(name, o, oldN+grow) })
 	if err != nil {
+		g.mu.Unlock()
 		return err
 	}
-	n, _, err := measure(nroot, 0)
-	if err != nil {
-		return err
-	}
-	freeze(nroot)
-	return g.put(name, nroot, n, sess)
+	hook := g.store(name, nroot, oldN+grow, o)
+	g.mu.Unlock()
+	g.hook(hook)
+	return nil
 }
 
-// put stores v, n bytes, as global name owned by sess's owner, within the bounds.
-func (g *Globals) put(name string, v Value, n int, sess *control.Session) error {
-	g.mu.Lock()
-	if g.m == nil {
-		g.m, g.size, g.owner = map[string]Value{}, map[string]int{}, map[string]owner{}
-		g.count, g.bytes, g.hooked = map[owner]int{}, map[owner]int{}, map[*control.Session]bool{}
-	}
-	o := g.ownerOf(sess)
+// admit checks that global name may hold n bytes owned by o; g.mu is held.
+func (g *Globals) admit(name string, o owner, n int) error {
 	prev, exists := g.owner[name]
 	oldN := g.size[name]
 	switch {
 	case !exists && len(g.m) >= MaxGlobals, (!exists || prev != o) && g.count[o] >= MaxOwnerGlobals:
-		g.mu.Unlock()
 		return ErrTooManyGlobals
 	}
 	mine := 0 // what o holds of the global now
@@ -161,27 +185,38 @@ func (g *Globals) put(name string, v Value, n int, sess *control.Session) error 
 		mine = oldN
 	}
 	if n > mine && g.bytes[o]-mine+n > MaxOwnerGlobalBytes || g.total-oldN+n > MaxGlobalBytes {
-		g.mu.Unlock()
 		return ErrValueTooLarge
 	}
-	if exists {
+	return nil
+}
+
+// store makes v, n bytes, global name, owned by o; g.mu is held. It returns the login
+// whose End must drop its globals, when that is not arranged yet.
+func (g *Globals) store(name string, v Value, n int, o owner) *control.Session {
+	if g.m == nil {
+		g.m, g.size, g.owner = map[string]Value{}, map[string]int{}, map[string]owner{}
+		g.count, g.bytes, g.hooked = map[owner]int{}, map[owner]int{}, map[*control.Session]bool{}
+	}
+	if _, exists := g.owner[name]; exists {
 		g.disown(name)
 	}
 	g.m[name], g.size[name], g.owner[name] = v, n, o
 	g.count[o]++
 	g.bytes[o] += n
 	g.total += n
-	hook := o.sess != nil && !g.hooked[o.sess]
-	if hook {
-		g.hooked[o.sess] = true
+	if o.sess == nil || g.hooked[o.sess] {
+		return nil
 	}
-	g.mu.Unlock()
-	if hook {
-		// At once when the login has ended already (a job that outlived it).
-		login := o.sess
+	g.hooked[o.sess] = true
+	return o.sess
+}
+
+// hook drops login's globals when it ends; at once when it has ended already (a job
+// that outlived it). g.mu is not held.
+func (g *Globals) hook(login *control.Session) {
+	if login != nil {
 		login.OnEnd(func() { g.EndSession(login) })
 	}
-	return nil
 }
 
 // disown takes global name off its owner's account; g.mu is held.

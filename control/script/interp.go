@@ -427,6 +427,11 @@ func (r *run) eval(x Expr, sc *scope) (Value, error) {
 }
 
 func (r *run) binary(e *Binary, sc *scope) (Value, error) {
+	if e.Op == "->" {
+		if v, ok, err := r.globalElement(e, sc); ok {
+			return v, err
+		}
+	}
 	l, err := r.eval(e.L, sc)
 	if err != nil {
 		return nil, err
@@ -888,12 +893,51 @@ func (r *run) setElement(target *Binary, vx Expr, sc *scope) (Value, error) {
 	if holder.isGlobal(ref.Name) {
 		return Nothing{}, r.in.Globals.SetElement(ref.Name, keys, v, r.c.Sess)
 	}
-	root, _, err := setPath(holder.vars[ref.Name], keys, v)
+	root, _, err := setPath(holder.vars[ref.Name], keys, v, nil)
 	if err != nil {
 		return nil, err
 	}
 	holder.vars[ref.Name] = root
 	return Nothing{}, nil
+}
+
+// globalElement reads `$g->k1->k2...` of a global g without handing out all of g:
+// reading an element of a big global map (a counter per address) would otherwise
+// freeze the map, and the next write of an element would copy it (see Globals). ok is
+// false when the path does not start at a global.
+func (r *run) globalElement(e *Binary, sc *scope) (Value, bool, error) {
+	var kx []Expr
+	x := Expr(e)
+	for {
+		b, ok := x.(*Binary)
+		if !ok || b.Op != "->" {
+			break
+		}
+		kx = append(kx, b.R)
+		x = b.L
+	}
+	ref, ok := x.(*VarRef)
+	if !ok {
+		return nil, false, nil
+	}
+	holder, ok := sc.lookup(ref.Name)
+	if !ok || !holder.isGlobal(ref.Name) {
+		return nil, false, nil
+	}
+	slices.Reverse(kx)
+	keys := make([]Value, len(kx))
+	for i, k := range kx {
+		if w, ok := k.(*Word); ok {
+			keys[i] = Str(w.S)
+			continue
+		}
+		v, err := r.eval(k, sc)
+		if err != nil {
+			return nil, true, err
+		}
+		keys[i] = v
+	}
+	return r.in.Globals.Element(ref.Name, keys), true, nil
 }
 
 // varName reads a variable name argument (:local NAME, :set NAME).

@@ -183,9 +183,10 @@ func clone(a *Array) *Array {
 	return c
 }
 
-// freeze marks v's arrays as a global's: sessions read them without a lock, so they
-// are never written again (setPath copies them instead). A frozen array's elements are
-// frozen already.
+// freeze marks v's arrays as read by a session that may keep them (a global's value
+// handed out by Globals.Get): they are never written again (setPath copies them
+// instead). A frozen array's elements are frozen already, so freezing walks only what
+// was written since the last freeze.
 func freeze(v Value) {
 	a, ok := v.(*Array)
 	if !ok || a.frozen {
@@ -204,8 +205,9 @@ func freeze(v Value) {
 // path leads to and returns the root to keep. Arrays on the path must exist. A frozen
 // array on the path (a global's) is copied rather than written, so the root returned is
 // then a new one. The root may not grow past the value limits (measure); keys deeper
-// than MaxArrayDepth are refused before anything is walked.
-func setPath(root Value, keys []Value, v Value) (Value, int, error) {
+// than MaxArrayDepth are refused before anything is walked. admit, when set, is asked
+// about the growth before anything is written (a global's owner's bound).
+func setPath(root Value, keys []Value, v Value, admit func(grow int) error) (Value, int, error) {
 	if len(keys) == 0 {
 		return nil, 0, errNotArray
 	}
@@ -243,6 +245,11 @@ func setPath(root Value, keys []Value, v Value) (Value, int, error) {
 	}
 	if re-oe+ne > MaxElements {
 		return nil, 0, ErrTooManyElements
+	}
+	if admit != nil {
+		if err := admit(n - old); err != nil {
+			return nil, 0, err
+		}
 	}
 	// Every array on the path knows its size before it changes.
 	for _, a := range path {

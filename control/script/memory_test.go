@@ -199,7 +199,7 @@ func FuzzSetPath(f *testing.F) {
 				_ = g.SetElement("g", keys, v, sess)
 				continue
 			}
-			if nr, _, err := setPath(roots[root], keys, v); err == nil {
+			if nr, _, err := setPath(roots[root], keys, v, nil); err == nil {
 				roots[root] = nr
 			}
 		}
@@ -226,7 +226,7 @@ func checkHeld(t *testing.T, v Value, seen map[*Array]bool, global bool) {
 	}
 	seen[a] = true
 	if global && !a.frozen {
-		t.Fatalf("a global's array is not frozen")
+		t.Fatalf("a global's array handed out by Get is not frozen")
 	}
 	if a.sized {
 		b, e, _ := measure(a, 0)
