@@ -856,7 +856,10 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	if v := p["packet-size"]; v != "" {
 		m = and(m, rangeMatch(v, &expr.Meta{Key: expr.MetaKeyLEN, Register: 1}, 4))
 	}
-	if v := p["ttl"]; v != "" {
+	if v := p["ttl"]; v != "" || p["hop-limit"] != "" {
+		if v == "" {
+			v = p["hop-limit"] // /ipv6 firewall's name of the same field
+		}
 		op, n, _ := parseTTLMatch(v)
 		off := uint32(8)
 		if v6 {

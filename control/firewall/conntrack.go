@@ -278,6 +278,11 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 			return fmt.Errorf("connection tracking: %s: %w", prop, err)
 		}
 	}
+	// Accounting, so /ip firewall connection shows each connection's packets and bytes
+	// as RouterOS does (the kernel counts nothing with it off).
+	if err := os.WriteFile(filepath.Join(sysctlDir, "nf_conntrack_acct"), []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("connection tracking: accounting: %w", err)
+	}
 	return nil
 }
 

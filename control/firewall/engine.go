@@ -601,6 +601,17 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 			}
 		}
 	}
+	seen := map[string]bool{}
+	for _, d := range ds {
+		seen[dynPrefix(v6)+d.List+"/"+d.Addr.String()] = true
+	}
+	e.mu.Lock()
+	for k := range e.created {
+		if strings.HasPrefix(k, dynPrefix(v6)) && !seen[k] {
+			delete(e.created, k) // expired or flushed: a new one is new
+		}
+	}
+	e.mu.Unlock()
 	var rows []control.Row
 	// An entry given by DNS name shows a dynamic child entry per address it resolved to,
 	// named by the comment, as RouterOS lists them.
@@ -623,7 +634,8 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 		if static[d.List+"/"+d.Addr.String()] {
 			continue
 		}
-		p := map[string]string{"list": d.List, "address": d.Addr.String(), "disabled": "no", "dynamic": "yes"}
+		p := map[string]string{"list": d.List, "address": d.Addr.String(), "disabled": "no", "dynamic": "yes",
+			"creation-time": e.firstSeen(dynPrefix(v6)+d.List+"/"+d.Addr.String(), d.Expires, d.Timeout).Format("2006-01-02 15:04:05")}
 		if d.Timeout > 0 {
 			p["timeout"] = value.FormatDuration(d.Expires.Round(time.Second))
 		}
@@ -760,4 +772,30 @@ func (e *Engine) placeDynamic(c *control.Call, arg string, v6 bool, table string
 		s.Args = append(s.Args, a)
 	}
 	return &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu}
+}
+
+func dynPrefix(v6 bool) string {
+	if v6 {
+		return "dyn6/"
+	}
+	return "dyn4/"
+}
+
+// firstSeen is the creation-time of an entry a rule added: the kernel's element has no
+// timestamp, so it is when routerd first saw it, or, for an element with a timeout that
+// is full minus what is left (the moment the rule added or last refreshed it), whichever
+// is earlier. Entries no longer in the kernel are forgotten by forgetDynamic.
+func (e *Engine) firstSeen(key string, left, timeout time.Duration) time.Time {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.created[key]
+	if !ok {
+		c = now
+		if timeout > 0 && left <= timeout {
+			c = now.Add(left - timeout).Truncate(time.Second)
+		}
+		e.created[key] = c
+	}
+	return c
 }

@@ -1044,6 +1044,9 @@ func TestRuleAddedEntries(t *testing.T) {
 	if n := strings.Count(out, "198.19.2.2"); n != 1 {
 		t.Fatalf("the configured address is listed %d times:\n%s", n, out)
 	}
+	if d := r.run(t, `/ip firewall address-list print detail where address=198.18.1.2`); !regexp.MustCompile(`creation-time="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"`).MatchString(d) {
+		t.Errorf("the rule's entry has no creation-time:\n%s", d)
+	}
 	for _, dup := range []string{
 		`/ip firewall address-list add list=pingers address=198.18.1.2`,
 		`/ip firewall address-list add list=pingers address=198.18.1.2/32 timeout=5m`,
@@ -1273,11 +1276,16 @@ func TestExportVerboseLines(t *testing.T) {
 	if err := r.e.applyTracking(dir); err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]string{"nf_conntrack_tcp_timeout_max_retrans": "420", "nf_conntrack_tcp_timeout_unacknowledged": "360"} {
+	for k, want := range map[string]string{"nf_conntrack_tcp_timeout_max_retrans": "420", "nf_conntrack_tcp_timeout_unacknowledged": "360", "nf_conntrack_acct": "1"} {
 		b, _ := os.ReadFile(filepath.Join(dir, k))
 		if got := string(b); got != want {
 			t.Errorf("%s = %s, want %s", k, got, want)
 		}
+	}
+	// RouterOS's IPv6 defconf: hop-limit is IPv6's ttl.
+	r.run(t, `/ipv6 firewall filter add action=drop chain=forward comment="defconf: rfc4890 drop hop-limit=1" hop-limit=equal:1 protocol=icmpv6`)
+	if out := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "chain", "ip6", TableName, "filter/forward"); !strings.Contains(out, "ip6 hoplimit 1") {
+		t.Errorf("hop-limit=equal:1 not in the kernel:\n%s", out)
 	}
 	for _, arg := range []string{"ingress-priority=5", "routing-table=main", "tls-host=*.example.com"} {
 		_, err := r.try(`/ip firewall filter add chain=forward action=accept ` + arg)

@@ -221,6 +221,11 @@ func (r *Rule) Check(v6 bool) error {
 			return err
 		}
 	}
+	if p["hop-limit"] != "" {
+		if _, _, err := parseTTLMatch(p["hop-limit"]); err != nil {
+			return fmt.Errorf("invalid value for argument hop-limit")
+		}
+	}
 	if p["ttl"] != "" {
 		if _, _, err := parseTTLMatch(p["ttl"]); err != nil {
 			return err

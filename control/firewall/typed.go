@@ -118,17 +118,28 @@ type servicePortItem struct {
 	Disabled bool   `prop:"disabled"`
 }
 
+// rule6Item and mangle6Item add what only IPv6 has.
+type rule6Item struct {
+	ruleItem
+	HopLimit string `prop:"hop-limit"`
+}
+
+type mangle6Item struct {
+	mangleItem
+	HopLimit string `prop:"hop-limit"`
+}
+
 // ruleExample is the struct a rule menu's items decode into.
 func ruleExample(v6 bool, table string) any {
 	switch {
 	case table == "mangle" && !v6:
 		return &mangle4Item{}
 	case table == "mangle":
-		return &mangleItem{}
+		return &mangle6Item{}
 	case !v6:
 		return &rule4Item{}
 	}
-	return &ruleItem{}
+	return &rule6Item{}
 }
 
 // decodeItem decodes a rule through the menu's schema into the compiler's words: the

@@ -292,6 +292,10 @@ func firewallRuleMenu(fam, table string) *Menu {
 	if table != "mangle" {
 		props = removeProp(props, "passthrough")
 	}
+	if v6 {
+		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "ttl" })
+		props = slices.Insert(props, i+1, p("hop-limit", str, "Hop limit (IPv6's TTL): equal:N, greater-than:N, less-than:N, not-equal:N."))
+	}
 	if !v6 {
 		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "fragment" })
 		props = slices.Insert(props, i+1, p("ipv4-options", value.Enum("any", "loose-source-routing", "no-record-route",
