@@ -2,9 +2,9 @@ package esp
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"os/exec"
-	"net/netip"
 	"strings"
 	"testing"
 )
