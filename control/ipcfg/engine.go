@@ -34,6 +34,8 @@ type Engine struct {
 	// Pools hands out addresses of /ip pool to other subsystems.
 	Pools *Pools
 
+	names *link.Names // RouterOS interface names <-> kernel link names (the link engine's)
+
 	mu     sync.Mutex
 	dynIDs map[string]uint64 // stable ids of dynamic rows, by key, for the process' life
 
@@ -104,6 +106,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	}
 	ex := eh.Ex
 	e.ex, e.h = ex, h
+	e.names, _ = engine.Lookup[*link.Names](eh)
 	e.Pools = newPools(ex)
 	engine.Offer(eh, e.Pools)
 	ex.Provide(Addr4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(4) })
@@ -112,7 +115,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	ex.Provide(Route6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(6) })
 	ex.Provide(poolUsedPath, e.Pools.usedRows)
 	e.registerChecks()
-	registerPing(ex)
+	registerPing(ex, e.names)
 
 	lu := make(chan netlink.LinkUpdate, 256)
 	au := make(chan netlink.AddrUpdate, 256)
@@ -203,7 +206,7 @@ func routePath(v int) string {
 	return Route4Path
 }
 
-// linkNames maps link indexes to names and back.
+// linkNames maps link indexes to links, and RouterOS names to links.
 func (e *Engine) linkNames() (byIndex map[int]netlink.Link, byName map[string]netlink.Link) {
 	ls, err := e.h.LinkList()
 	if err != nil {
@@ -212,7 +215,7 @@ func (e *Engine) linkNames() (byIndex map[int]netlink.Link, byName map[string]ne
 	byIndex, byName = map[int]netlink.Link{}, map[string]netlink.Link{}
 	for _, l := range ls {
 		byIndex[l.Attrs().Index] = l
-		byName[l.Attrs().Name] = l
+		byName[e.names.Of(l.Attrs())] = l
 	}
 	return byIndex, byName
 }
@@ -354,14 +357,14 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 		}
 		if ok {
 			if cur.proto != Proto {
-				e.invalidAddr(path, it, "address already present on "+l.Attrs().Name+", not installed by routerd")
+				e.invalidAddr(path, it, "address already present on "+e.names.Of(l.Attrs())+", not installed by routerd")
 				continue
 			}
 		} else if err := e.h.AddrAdd(k.index, p, it.noDAD, peer); err != nil {
 			e.invalidAddr(path, it, "cannot add address: "+err.Error())
 			continue
 		}
-		st := control.ItemState{Props: addrProps(it, l.Attrs().Name)}
+		st := control.ItemState{Props: addrProps(it, e.names.Of(l.Attrs()))}
 		if v == 4 && n != "" && !peer.IsValid() && n != p.Masked().Addr().String() {
 			st.Status = "network " + n + " is not the prefix's network: kept, not applied (a peer address needs a /32)"
 		}
@@ -403,7 +406,7 @@ func (e *Engine) addrRows(v int) ([]control.Row, error) {
 		}
 		name := ""
 		if l := byIndex[k.index]; l != nil {
-			name = l.Attrs().Name
+			name = e.names.Of(l.Attrs())
 		}
 		p := map[string]string{"address": k.prefix.String(), "interface": name, "actual-interface": name,
 			"disabled": "no", "dynamic": "yes"}

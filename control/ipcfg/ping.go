@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
@@ -49,11 +50,11 @@ func Resolver(ex *control.Executor) *net.Resolver {
 }
 
 // registerPing installs the root command /ping.
-func registerPing(ex *control.Executor) {
+func registerPing(ex *control.Executor, names *link.Names) {
 	ex.Handle("", "ping", control.CommandSpec{Positional: []string{"address"},
 		Args:   []string{"count", "interval", "size", "src-address", "interface", "ttl"},
 		Policy: "test", Effect: true}, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-		return ping(ctx, c)
+		return ping(ctx, c, names)
 	})
 }
 
@@ -67,7 +68,7 @@ type pingOpts struct {
 	ttl      int
 }
 
-func pingArgs(ctx context.Context, c *control.Call) (pingOpts, error) {
+func pingArgs(ctx context.Context, c *control.Call, names *link.Names) (pingOpts, error) {
 	o := pingOpts{count: 4, interval: time.Second, size: 64, ttl: 64}
 	addr, _ := c.S.Get("address")
 	if addr == "" {
@@ -119,6 +120,8 @@ func pingArgs(ctx context.Context, c *control.Call) (pingOpts, error) {
 	}
 	o.iface, _ = c.S.Get("interface")
 	if o.iface != "" {
+		// The socket binds to the kernel name (SO_BINDTODEVICE knows no altnames).
+		o.iface = names.Kernel(o.iface)
 		if _, err := net.InterfaceByName(o.iface); err != nil {
 			return o, control.ArgError("input does not match any value of interface")
 		}
@@ -138,8 +141,8 @@ func pingLine(seq int, host, size, ttl, rtt, status string) string {
 // line per request and a summary line. On a console (Sentence.Out) each line is written
 // as it comes; otherwise the whole text is the reply. The return value is the number of
 // replies received.
-func ping(ctx context.Context, c *control.Call) (*control.Reply, error) {
-	o, err := pingArgs(ctx, c)
+func ping(ctx context.Context, c *control.Call, names *link.Names) (*control.Reply, error) {
+	o, err := pingArgs(ctx, c, names)
 	if err != nil {
 		return nil, err
 	}

@@ -235,7 +235,7 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 		gwIf := ""
 		if r := have[a.key]; r != nil {
 			if l := byIndex[r.LinkIndex]; l != nil {
-				gwIf = l.Attrs().Name
+				gwIf = e.names.Of(l.Attrs())
 			}
 		}
 		e.routeState(path, a.id, true, "", gwIf)
@@ -288,7 +288,7 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 		k := keyOf(r)
 		ifName := ""
 		if l := byIndex[r.LinkIndex]; l != nil {
-			ifName = l.Attrs().Name
+			ifName = e.names.Of(l.Attrs())
 		}
 		gw := ifName
 		if r.Gw != nil {

@@ -33,7 +33,7 @@ func (e *Engine) applyBridges(cfg *config) {
 			// vlan-filtering is set afterwards: a kernel without bridge VLAN filtering
 			// refuses the whole create otherwise, and the bridge is useful without it.
 			br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs(), MulticastSnooping: &snoop}
-			br.Name = name
+			br.Name = KernelName(name)
 			if err := e.h.LinkAdd(br); err != nil {
 				e.setState(bridgePath, it.ID, false, "cannot create bridge: "+err.Error(), nil)
 				continue
@@ -47,10 +47,14 @@ func (e *Engine) applyBridges(cfg *config) {
 				continue
 			}
 			var err error
-			if l, err = e.h.LinkByName(name); err != nil {
+			if l, err = e.h.LinkByName(br.Name); err != nil {
 				e.setState(bridgePath, it.ID, false, err.Error(), nil)
 				continue
 			}
+		}
+		if err := e.setAltName(l, name); err != nil {
+			e.setState(bridgePath, it.ID, false, err.Error(), nil)
+			continue
 		}
 		if mac := it.AdminMAC; !it.AutoMAC && mac != "" &&
 			!strings.EqualFold(l.Attrs().HardwareAddr.String(), mac) {
@@ -62,7 +66,7 @@ func (e *Engine) applyBridges(cfg *config) {
 				e.setState(bridgePath, it.ID, false, "admin-mac: "+err.Error(), nil)
 				continue
 			}
-			if l, err = e.h.LinkByName(name); err != nil {
+			if l, err = e.h.LinkByName(KernelName(name)); err != nil {
 				e.setState(bridgePath, it.ID, false, err.Error(), nil)
 				continue
 			}
@@ -149,7 +153,7 @@ func (e *Engine) applyVlans(cfg *config) {
 		}
 		if !ok {
 			v := &netlink.Vlan{LinkAttrs: netlink.NewLinkAttrs(), VlanId: vid}
-			v.Name, v.ParentIndex = name, parent.Attrs().Index
+			v.Name, v.ParentIndex = KernelName(name), parent.Attrs().Index
 			if err := e.h.LinkAdd(v); err != nil {
 				reason := "cannot create vlan: " + err.Error()
 				if errors.Is(err, unix.EOPNOTSUPP) {
@@ -167,10 +171,14 @@ func (e *Engine) applyVlans(cfg *config) {
 				continue
 			}
 			var err error
-			if l, err = e.h.LinkByName(name); err != nil {
+			if l, err = e.h.LinkByName(v.Name); err != nil {
 				e.setState(vlanPath, it.ID, false, err.Error(), nil)
 				continue
 			}
+		}
+		if err := e.setAltName(l, name); err != nil {
+			e.setState(vlanPath, it.ID, false, err.Error(), nil)
+			continue
 		}
 		if err := e.applyLinkSettings(l, strconv.Itoa(mtu), it.Disabled); err != nil {
 			e.setState(vlanPath, it.ID, false, err.Error(), nil)
@@ -243,7 +251,7 @@ func (e *Engine) applyPorts(cfg *config) {
 			}
 			group[brName] = horizon
 		}
-		want[pl.Attrs().Name] = true
+		want[it.Interface] = true
 		if pl.Attrs().MasterIndex != br.Attrs().Index {
 			if err := e.h.LinkSetMaster(pl, br); err != nil {
 				e.setState(portPath, it.ID, false, "cannot add port: "+err.Error(), nil)
@@ -305,7 +313,7 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 			desired[ix][vid] = f
 		}
 		put(bIdx, uint16(bi.PVID), vlanFlags{pvid: true, untagged: true})
-		ports := map[string]int{br.Attrs().Name: bIdx}
+		ports := map[string]int{bi.Name: bIdx}
 		untaggedOnly := map[string]bool{} // ports that admit no tagged frames: PVID only
 		for _, p := range cfg.ports {
 			pl, ok := links[p.Interface]
@@ -313,10 +321,10 @@ func (e *Engine) applyBridgeVlans(cfg *config) {
 				continue
 			}
 			ix := pl.Attrs().Index
-			ports[pl.Attrs().Name] = ix
+			ports[p.Interface] = ix
 			desired[ix] = map[uint16]vlanFlags{}
 			if p.FrameTypes == "admit-only-untagged-and-priority-tagged" {
-				untaggedOnly[pl.Attrs().Name] = true
+				untaggedOnly[p.Interface] = true
 			}
 			if p.FrameTypes != "admit-only-vlan-tagged" {
 				put(ix, uint16(p.PVID), vlanFlags{pvid: true, untagged: true})
@@ -477,5 +485,5 @@ func frameTypesReason(ft string, vlanFiltering bool, br netlink.Link) string {
 	if b, ok := br.(*netlink.Bridge); ok && b.VlanFiltering != nil && *b.VlanFiltering {
 		return ""
 	}
-	return "frame-types=" + ft + " needs vlan-filtering, which is not in effect on " + br.Attrs().Name
+	return "frame-types=" + ft + " needs vlan-filtering, which is not in effect on " + rosName(br.Attrs())
 }

@@ -275,13 +275,13 @@ func (e *Engine) applyMdb(cfg *config) {
 		for _, name := range it.Ports {
 			ent := mdbEntry{Bridge: bIdx, State: mdbPermanent, Vid: vid, Group: group.Unmap()}
 			switch pl, ok := links[name]; {
-			case name == br.Attrs().Name:
+			case name == it.Bridge:
 				ent.Port, ent.State = bIdx, mdbTemporary // the kernel refuses permanent host entries
 			case !ok:
 				problems = append(problems, "interface "+name+" not present")
 				continue
 			case pl.Attrs().MasterIndex != bIdx:
-				problems = append(problems, name+" is not a port of "+br.Attrs().Name)
+				problems = append(problems, name+" is not a port of "+it.Bridge)
 				continue
 			default:
 				ent.Port = pl.Attrs().Index

@@ -54,9 +54,11 @@ type Engine struct {
 	mu   sync.Mutex
 	hist map[string]*history // carrier history by link name, since start
 	macs map[string]string   // original MAC address of ethernet ports, by default-name
-	// byName and byIndex are the kernel's links as link events told them.
+	// byName and byIndex are the kernel's links as link events told them, by RouterOS name.
 	byName  map[string]int
 	byIndex map[int]string
+
+	names *Names // RouterOS names <-> kernel link names, offered to the other engines
 }
 
 type history struct {
@@ -68,7 +70,7 @@ type history struct {
 // New returns the link engine, for an engine host to run.
 func New() *Engine {
 	return &Engine{hist: map[string]*history{}, mdbHost: map[mdbKey]bool{},
-		byName: map[string]int{}, byIndex: map[int]string{}}
+		byName: map[string]int{}, byIndex: map[int]string{}, names: NewNames()}
 }
 
 // Spec declares the menus the engine applies. Kernel link events kick it, so it needs
@@ -91,6 +93,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	e.ex.ProvideNames(IfacePath, e.hasLink)
 	e.registerCommands()
 	engine.Offer(eh, ListMembers(e.Members))
+	engine.Offer(eh, e.names)
 
 	updates := make(chan netlink.LinkUpdate, 512)
 	err = netlink.LinkSubscribeWithOptions(updates, ctx.Done(), netlink.LinkSubscribeOptions{
@@ -131,18 +134,20 @@ func (e *Engine) Close() error {
 // observe keeps the carrier history print shows (last-link-up-time, link-downs).
 func (e *Engine) observe(u netlink.LinkUpdate) {
 	a := u.Link.Attrs()
+	e.names.observe(a)
+	ros := e.nameOf(a)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if old, ok := e.byIndex[a.Index]; ok && old != a.Name {
+	if old, ok := e.byIndex[a.Index]; ok && old != ros {
 		delete(e.byName, old) // renamed
 	}
 	if u.Header.Type == 17 { // RTM_DELLINK
 		delete(e.hist, a.Name)
-		delete(e.byName, a.Name)
+		delete(e.byName, ros)
 		delete(e.byIndex, a.Index)
 		return
 	}
-	e.byName[a.Name], e.byIndex[a.Index] = a.Index, a.Name
+	e.byName[ros], e.byIndex[a.Index] = a.Index, ros
 	up := a.OperState == netlink.OperUp || (a.OperState == netlink.OperUnknown && a.Flags&1 != 0 && a.RawFlags&0x10000 != 0)
 	hs := e.hist[a.Name]
 	if hs == nil {
@@ -256,7 +261,13 @@ func (e *Engine) load() (*config, error) {
 			}
 			raw[p] = items
 		}
-		return nil
+		// Every configured interface name (tunnels' too): the map answers for links
+		// whose alternative name the kernel could not keep.
+		names, err := configuredNames(e.ex, tx)
+		for n := range names {
+			e.names.learn(n)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -275,7 +286,7 @@ func (e *Engine) load() (*config, error) {
 	return c, nil
 }
 
-// links returns the kernel's links by name.
+// links returns the kernel's links by RouterOS name.
 func (e *Engine) links() map[string]netlink.Link {
 	ls, err := e.h.LinkList()
 	if err != nil {
@@ -283,7 +294,7 @@ func (e *Engine) links() map[string]netlink.Link {
 	}
 	out := make(map[string]netlink.Link, len(ls))
 	for _, l := range ls {
-		out[l.Attrs().Name] = l
+		out[e.nameOf(l.Attrs())] = l
 	}
 	return out
 }
@@ -322,7 +333,10 @@ func (e *Engine) hasLink(name string) bool {
 	_, ok := e.byName[name]
 	e.mu.Unlock()
 	if !ok {
-		if _, err := netlink.LinkByName(name); err != nil { // own socket: e.h belongs to the pass
+		if CheckName(name) != nil {
+			return false
+		}
+		if _, err := netlink.LinkByName(e.names.Kernel(name)); err != nil { // own socket: e.h belongs to the pass
 			return false
 		}
 	}

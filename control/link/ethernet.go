@@ -79,7 +79,7 @@ func (e *Engine) applyEthers(cfg *config) {
 			continue
 		}
 		if !ethernetLike(l) {
-			e.setState(etherPath, it.ID, false, "a link named "+l.Attrs().Name+" exists that is not an ethernet port", nil)
+			e.setState(etherPath, it.ID, false, "a link named "+e.nameOf(l.Attrs())+" exists that is not an ethernet port", nil)
 			continue
 		}
 		if def == "" {
@@ -89,7 +89,8 @@ func (e *Engine) applyEthers(cfg *config) {
 		if orig == "" {
 			orig = e.origMAC(def, l.Attrs())
 		}
-		if l.Attrs().Name != want {
+		if kn := KernelName(want); l.Attrs().Name != kn {
+			prev := rosName(l.Attrs())
 			// The kernel renames only links that are down; applyLinkSettings brings it
 			// back up below.
 			up := l.Attrs().Flags&net.FlagUp != 0
@@ -99,7 +100,7 @@ func (e *Engine) applyEthers(cfg *config) {
 					continue
 				}
 			}
-			if err := e.h.LinkSetName(l, want); err != nil {
+			if err := e.h.LinkSetName(l, kn); err != nil {
 				reason := "cannot rename to " + want + ": " + err.Error()
 				if up { // not left down under its old name
 					if err := e.h.LinkSetUp(l); err != nil {
@@ -109,11 +110,16 @@ func (e *Engine) applyEthers(cfg *config) {
 				e.setState(etherPath, it.ID, false, reason, nil)
 				continue
 			}
+			e.dropAltName(l, prev, want)
 			var err error
-			if l, err = e.h.LinkByName(want); err != nil {
+			if l, err = e.h.LinkByName(kn); err != nil {
 				e.setState(etherPath, it.ID, false, err.Error(), nil)
 				continue
 			}
+		}
+		if err := e.setAltName(l, want); err != nil {
+			e.setState(etherPath, it.ID, false, err.Error(), nil)
+			continue
 		}
 		mac := it.MAC
 		if mac == "" {
@@ -128,7 +134,7 @@ func (e *Engine) applyEthers(cfg *config) {
 				e.setState(etherPath, it.ID, false, "mac-address: "+err.Error(), nil)
 				continue
 			}
-			if l, err = e.h.LinkByName(want); err != nil {
+			if l, err = e.h.LinkByName(KernelName(want)); err != nil {
 				e.setState(etherPath, it.ID, false, err.Error(), nil)
 				continue
 			}

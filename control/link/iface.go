@@ -77,8 +77,9 @@ func linkRunning(a *netlink.LinkAttrs, p map[string]string) bool {
 // an overlay supplied some (the link is another engine's, a tunnel).
 func (e *Engine) kernelProps(l netlink.Link, qdrops map[int]uint64) (p map[string]string, claimed bool) {
 	a := l.Attrs()
+	name := e.nameOf(a)
 	p = map[string]string{
-		"name":       a.Name,
+		"name":       name,
 		"type":       kind(l),
 		"actual-mtu": strconv.Itoa(a.MTU),
 		"mtu":        strconv.Itoa(a.MTU),
@@ -93,8 +94,8 @@ func (e *Engine) kernelProps(l netlink.Link, qdrops map[int]uint64) (p map[strin
 		}
 	}
 	p["tx-queue-drop"] = strconv.FormatUint(qdrops[a.Index], 10)
-	claimed = e.applyOverlays(a.Name, p)
-	e.applyExtras(a.Name, p)
+	claimed = e.applyOverlays(name, p)
+	e.applyExtras(name, p)
 	e.mu.Lock()
 	if hs := e.hist[a.Name]; hs != nil {
 		if !hs.lastUp.IsZero() {
@@ -150,8 +151,9 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			continue
 		}
 		a := l.Attrs()
-		present[a.Name] = true
-		if e.hiddenLink(a.Name) {
+		name := e.nameOf(a)
+		present[name] = true
+		if e.hiddenLink(name) {
 			continue
 		}
 		p, claimed := e.kernelProps(l, qdrops)
@@ -159,7 +161,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			continue // a tunnel's veth end, not an ethernet port
 		}
 		run := linkRunning(a, p)
-		eit, isEther := ethers.of(a.Name)
+		eit, isEther := ethers.of(name)
 		isEther = isEther && ethernetLike(l)
 		if ether && isEther {
 			// A configured port is its stored item's row (so print shows its settings and
@@ -175,13 +177,13 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			if eit.Props["mtu"] != "" {
 				delete(sp, "mtu") // the configured value shows
 			}
-			sp["default-name"] = orDefault(eit.Props["default-name"], a.Name)
+			sp["default-name"] = orDefault(eit.Props["default-name"], name)
 			sp["orig-mac-address"] = orDefault(eit.Props["orig-mac-address"], e.origMAC(sp["default-name"], a))
 			st, _ := e.ex.State.Get(etherPath, eit.ID)
 			e.ex.State.Set(etherPath, eit.ID, control.ItemState{Running: run, Invalid: st.Invalid, Status: st.Status, Props: sp})
 			continue
 		}
-		it, configured := byName[a.Name]
+		it, configured := byName[name]
 		if isEther && !configured {
 			// Shown in /interface with the port's settings, under the link's own id.
 			for _, k := range []string{"mtu", "comment", "disabled"} {
@@ -207,8 +209,8 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			}
 		}
 		if ether {
-			p["default-name"] = a.Name
-			p["orig-mac-address"] = e.origMAC(a.Name, a)
+			p["default-name"] = name
+			p["orig-mac-address"] = e.origMAC(name, a)
 			delete(p, "type")
 			delete(p, "actual-mtu")
 		}
@@ -605,7 +607,11 @@ func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	prev, err := e.h.LinkByName(name)
+	if CheckName(name) != nil {
+		return nil, control.ArgError("input does not match any value of interface")
+	}
+	kname := e.names.Kernel(name)
+	prev, err := e.h.LinkByName(kname)
 	if err != nil {
 		return nil, control.ArgError("input does not match any value of interface")
 	}
@@ -628,7 +634,7 @@ func (e *Engine) monitorTraffic(ctx context.Context, c *control.Call) (*control.
 			return &control.Reply{Menu: m}, nil
 		case <-time.After(interval):
 		}
-		cur, err := e.h.LinkByName(name)
+		cur, err := e.h.LinkByName(kname)
 		if err != nil {
 			return nil, control.Failure("%s disappeared", name)
 		}
@@ -748,10 +754,13 @@ func (e *Engine) checkRename(sess *control.Session, r control.Row, name string) 
 	if name == r.Props["name"] {
 		return nil
 	}
-	if name == "" || len(name) >= 16 || strings.ContainsAny(name, "/ \t") {
+	if CheckName(name) != nil {
 		return control.ArgError("invalid value for argument name")
 	}
 	if _, err := e.h.LinkByName(name); err == nil {
+		return control.Failure("already have interface with such name")
+	}
+	if _, err := e.h.LinkByName(KernelName(name)); err == nil && KernelName(name) != KernelName(r.Props["name"]) {
 		return control.Failure("already have interface with such name")
 	}
 	return e.ex.View(sess, func(tx *store.Tx) error {

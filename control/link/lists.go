@@ -160,7 +160,7 @@ func configuredNames(ex *control.Executor, tx *store.Tx) (map[string]bool, error
 // Physical devices and the loopback are the box's own ports and static, as RouterOS shows
 // its ethernet ports.
 func dynamicLink(l netlink.Link, configured map[string]bool) bool {
-	return l.Type() != "device" && !owned(l) && !configured[l.Attrs().Name]
+	return l.Type() != "device" && !owned(l) && !configured[rosName(l.Attrs())]
 }
 
 func classify(ls []netlink.Link, configured map[string]bool, hidden func(string) bool) []ifInfo {
@@ -169,7 +169,7 @@ func classify(ls []netlink.Link, configured map[string]bool, hidden func(string)
 		if hidden(l.Attrs().Name) {
 			continue
 		}
-		out = append(out, ifInfo{name: l.Attrs().Name, static: !dynamicLink(l, configured)})
+		out = append(out, ifInfo{name: rosName(l.Attrs()), static: !dynamicLink(l, configured)})
 	}
 	return out
 }

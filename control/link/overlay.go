@@ -2,6 +2,9 @@ package link
 
 import "github.com/routerd/routerd/control/engine"
 
+// Overlay, Extra and Hider are called with a link's RouterOS name (Names.RouterOS of its
+// kernel name; the same for the short names of hidden links).
+
 // Overlay supplies, for a link whose packets another engine handles itself (the eBPF
 // tunnels: the kernel's own counters of their veth ends miss the dataplane's drops and
 // its view of the tunnel), properties that replace the kernel's in /interface print:

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -530,8 +531,8 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	if it.bad != "" {
 		return e.unapplied(hidden, it.bad), ""
 	}
-	if len(it.Name) == 0 || len(it.Name) >= unix.IFNAMSIZ || strings.ContainsAny(it.Name, "/ \t") {
-		return e.unapplied(hidden, fmt.Sprintf("name %q is not usable as a Linux interface name (1-15 characters, no / or space)", it.Name)), ""
+	if err := link.CheckName(it.Name); err != nil {
+		return e.unapplied(hidden, err.Error()), ""
 	}
 	remote, _ := netip.ParseAddr(it.Remote)
 	host := ""
@@ -821,11 +822,14 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 	} else {
 		hid = nil
 	}
+	// The visible end's kernel name is the RouterOS name, or one derived from it when it
+	// is too long for a link name (then the RouterOS name is its alternative name).
+	kname := link.KernelName(it.Name)
 	if hid == nil {
-		if _, err := e.k.LinkByName(it.Name); err == nil { // now: the dump may predate a delete
+		if _, err := e.k.LinkByName(kname); err == nil { // now: the dump may predate a delete
 			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.Name)
 		}
-		la := netlink.LinkAttrs{Name: it.Name, MTU: mtu}
+		la := netlink.LinkAttrs{Name: kname, MTU: mtu}
 		if err := e.k.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: hidden}); err != nil {
 			return nil, nil, fmt.Errorf("creating %s: %w", it.Name, err)
 		}
@@ -833,25 +837,36 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 		if hid, err = e.k.LinkByName(hidden); err != nil {
 			return nil, nil, err
 		}
-		if vis, err = e.k.LinkByName(it.Name); err != nil {
+		if vis, err = e.k.LinkByName(kname); err != nil {
 			return nil, nil, err
 		}
 	}
-	if vis.Attrs().Name != it.Name {
+	if vis.Attrs().Name != kname {
 		// Renamed: the kernel renames only links that are down.
-		if _, err := e.k.LinkByName(it.Name); err == nil {
+		if _, err := e.k.LinkByName(kname); err == nil {
 			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.Name)
 		}
 		if err := e.k.LinkSetDown(vis); err != nil {
 			return nil, nil, fmt.Errorf("setting %s down to rename it: %w", vis.Attrs().Name, err)
 		}
-		if err := e.k.LinkSetName(vis, it.Name); err != nil {
+		if err := e.k.LinkSetName(vis, kname); err != nil {
 			return nil, nil, fmt.Errorf("renaming %s to %s: %w", vis.Attrs().Name, it.Name, err)
 		}
 		wrote = true
+		for _, alt := range vis.Attrs().AltNames {
+			if alt != it.Name && link.KernelName(alt) == vis.Attrs().Name {
+				e.k.LinkDelAltName(vis, alt) // the old RouterOS name
+			}
+		}
 		if vis, err = e.k.LinkByIndex(vis.Attrs().Index); err != nil {
 			return nil, nil, err
 		}
+	}
+	if kname != it.Name && !slices.Contains(vis.Attrs().AltNames, it.Name) {
+		if err := e.k.LinkAddAltName(vis, it.Name); err != nil {
+			return nil, nil, fmt.Errorf("cannot set alternative name %s on %s: %w", it.Name, kname, err)
+		}
+		wrote = true
 	}
 	// The hidden end sees only this tunnel's packets: no IPv6 autoconfiguration
 	// chatter on it, and forwarding on so that bpf_fib_lookup answers from it.
@@ -880,15 +895,15 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 			}
 			wrote = true
 		}
-		if err := e.applyARP(it.Name, vis, it.ARP, it.ARPTimeout); err != nil {
+		if err := e.applyARP(kname, vis, it.ARP, it.ARPTimeout); err != nil {
 			return nil, nil, err
 		}
 		// The EoIP header carries the payload length: every frame must fit one packet,
 		// so the visible end segments before handing frames over.
-		if err := e.setOffload(it.Name, ethtoolGTSO, ethtoolSTSO, false); err != nil {
+		if err := e.setOffload(kname, ethtoolGTSO, ethtoolSTSO, false); err != nil {
 			return nil, nil, err
 		}
-		if err := e.setOffload(it.Name, ethtoolGGSO, ethtoolSGSO, false); err != nil {
+		if err := e.setOffload(kname, ethtoolGGSO, ethtoolSGSO, false); err != nil {
 			return nil, nil, err
 		}
 	} else if err := e.setARP(vis, false); err != nil {
@@ -897,7 +912,7 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 	}
 	// XDP_REDIRECT into the hidden end delivers on the visible end only when that end
 	// runs NAPI, which GRO turns on; GRO also rebuilds large TCP segments there.
-	if err := e.setOffload(it.Name, ethtoolGGRO, ethtoolSGRO, true); err != nil {
+	if err := e.setOffload(kname, ethtoolGGRO, ethtoolSGRO, true); err != nil {
 		return nil, nil, fmt.Errorf("enabling GRO (decapsulated packets would be dropped): %w", err)
 	}
 	tripped := e.loopTripped(hidden)

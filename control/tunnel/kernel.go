@@ -37,6 +37,10 @@ type Kernel interface {
 	LinkSetUp(l netlink.Link) error
 	LinkSetDown(l netlink.Link) error
 	LinkSetName(l netlink.Link, name string) error
+	// LinkAddAltName gives a link an alternative name (the RouterOS name when it is
+	// longer than a kernel link name can be); LinkDelAltName takes one away.
+	LinkAddAltName(l netlink.Link, name string) error
+	LinkDelAltName(l netlink.Link, name string) error
 	LinkSetMTU(l netlink.Link, mtu int) error
 	LinkSetHardwareAddr(l netlink.Link, hw net.HardwareAddr) error
 	LinkSetARP(l netlink.Link, on bool) error
@@ -76,7 +80,13 @@ func (netlinkKernel) LinkDel(l netlink.Link) error                 { return netl
 func (netlinkKernel) LinkSetUp(l netlink.Link) error               { return netlink.LinkSetUp(l) }
 func (netlinkKernel) LinkSetDown(l netlink.Link) error             { return netlink.LinkSetDown(l) }
 func (netlinkKernel) LinkSetName(l netlink.Link, n string) error   { return netlink.LinkSetName(l, n) }
-func (netlinkKernel) LinkSetMTU(l netlink.Link, mtu int) error     { return netlink.LinkSetMTU(l, mtu) }
+func (netlinkKernel) LinkAddAltName(l netlink.Link, n string) error {
+	return netlink.LinkAddAltName(l, n)
+}
+func (netlinkKernel) LinkDelAltName(l netlink.Link, n string) error {
+	return netlink.LinkDelAltName(l, n)
+}
+func (netlinkKernel) LinkSetMTU(l netlink.Link, mtu int) error { return netlink.LinkSetMTU(l, mtu) }
 func (netlinkKernel) LinkSetHardwareAddr(l netlink.Link, hw net.HardwareAddr) error {
 	return netlink.LinkSetHardwareAddr(l, hw)
 }
@@ -194,6 +204,14 @@ func (k countingKernel) LinkSetDown(l netlink.Link) error {
 func (k countingKernel) LinkSetName(l netlink.Link, name string) error {
 	k.n.Add(1)
 	return k.Kernel.LinkSetName(l, name)
+}
+func (k countingKernel) LinkAddAltName(l netlink.Link, name string) error {
+	k.n.Add(1)
+	return k.Kernel.LinkAddAltName(l, name)
+}
+func (k countingKernel) LinkDelAltName(l netlink.Link, name string) error {
+	k.n.Add(1)
+	return k.Kernel.LinkDelAltName(l, name)
 }
 func (k countingKernel) LinkSetMTU(l netlink.Link, mtu int) error {
 	k.n.Add(1)

@@ -56,7 +56,7 @@ func clone(l netlink.Link) netlink.Link {
 
 func (k *fakeKernel) byName(name string) (netlink.Link, bool) {
 	for _, l := range k.links {
-		if l.Attrs().Name == name {
+		if l.Attrs().Name == name || slices.Contains(l.Attrs().AltNames, name) {
 			return l, true
 		}
 	}
@@ -177,6 +177,16 @@ func (k *fakeKernel) LinkSetDown(l netlink.Link) error {
 
 func (k *fakeKernel) LinkSetName(l netlink.Link, name string) error {
 	return k.set(l, "rename", func(a *netlink.LinkAttrs) { a.Name = name })
+}
+
+func (k *fakeKernel) LinkAddAltName(l netlink.Link, name string) error {
+	return k.set(l, "altname", func(a *netlink.LinkAttrs) { a.AltNames = append(a.AltNames, name) })
+}
+
+func (k *fakeKernel) LinkDelAltName(l netlink.Link, name string) error {
+	return k.set(l, "altname", func(a *netlink.LinkAttrs) {
+		a.AltNames = slices.DeleteFunc(a.AltNames, func(n string) bool { return n == name })
+	})
 }
 
 func (k *fakeKernel) LinkSetMTU(l netlink.Link, mtu int) error {
