@@ -15,6 +15,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -32,6 +33,8 @@ type Engine struct {
 	mu      sync.Mutex
 	applied map[key]entry // permanent entries routerd installed
 	dynIDs  map[string]uint64
+
+	names *link.Names // RouterOS interface names <-> kernel link names (the link engine's)
 }
 
 type key struct {
@@ -58,6 +61,7 @@ func (e *Engine) Spec() engine.Spec { return engine.Spec{Name: "arp", Menus: []s
 // Start registers the dynamic rows.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.ex = h.Ex
+	e.names, _ = engine.Lookup[*link.Names](h)
 	e.ex.Provide(Path, e.rows)
 	e.ex.SetEngine(Path, "arp")
 	return nil
@@ -100,7 +104,7 @@ func (e *Engine) desired(items []store.Item) (map[key]entry, map[uint64]string) 
 			bad[it.ID] = "invalid address"
 			continue
 		}
-		link, err := e.nl().LinkByName(c.Interface)
+		link, err := e.nl().LinkByName(e.names.Kernel(c.Interface))
 		if err != nil {
 			bad[it.ID] = "interface " + c.Interface + " not found"
 			continue
@@ -233,7 +237,7 @@ func (e *Engine) rows(context.Context, *control.Session) ([]control.Row, error) 
 	links, _ := e.nl().LinkList()
 	names := map[int]string{}
 	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
+		names[l.Attrs().Index] = e.names.Of(l.Attrs())
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

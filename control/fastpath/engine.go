@@ -46,9 +46,11 @@ type Engine struct {
 	ex *control.Executor
 	eh *engine.Handle
 	dp *dataplane.Tunnels
+	// names translates RouterOS interface names to kernel link names (the link engine's).
+	names *link.Names
 
 	mu    sync.Mutex
-	ports map[string]port // by name
+	ports map[string]port // by kernel name
 	on4   bool
 	on6   bool
 	ft4   bool // FastTrack on
@@ -98,6 +100,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		return ErrNoDataplane
 	}
 	e.ex, e.eh, e.dp = h.Ex, h, dp
+	e.names, _ = engine.Lookup[*link.Names](h)
 	engine.Offer(h, ipsettings.FastPath(e.status))
 	engine.Offer(h, link.Extra(e.linkProps))
 	// The firewall's dummy rule shows FastTrack's counters.
@@ -347,7 +350,7 @@ func (e *Engine) wantPorts() (map[string]int, error) {
 			continue
 		}
 		if a.Flags&net.FlagLoopback != 0 || len(a.HardwareAddr) != 6 || a.EncapType != "ether" ||
-			a.MasterIndex != 0 || tunnels[a.Name] || tunnel.IsHidden(a.Name) {
+			a.MasterIndex != 0 || tunnels[e.names.Of(a)] || tunnel.IsHidden(a.Name) {
 			continue
 		}
 		out[a.Name] = a.Index
@@ -376,7 +379,7 @@ func (e *Engine) status() ipsettings.FastPathStatus {
 // packets may take the fast path (the family's switch aside).
 func (e *Engine) linkProps(name string) map[string]string {
 	e.mu.Lock()
-	p, ok := e.ports[name]
+	p, ok := e.ports[e.names.Kernel(name)] // ports go by kernel name
 	e.mu.Unlock()
 	if !ok {
 		return nil

@@ -23,6 +23,11 @@ func Register(ctx context.Context, h *engine.Handle, opts Options) error {
 }
 
 func register(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error) {
+	if opts.KernelName == nil {
+		if n, ok := engine.Lookup[*link.Names](h); ok {
+			opts.KernelName = n.Kernel
+		}
+	}
 	if opts.IfLists == nil {
 		if lists, ok := engine.Lookup[link.ListMembers](h); ok {
 			opts.IfLists = lists

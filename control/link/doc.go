@@ -11,6 +11,14 @@
 // it. `/interface set` on a link that a menu creates (a bridge, VLAN or tunnel) writes that
 // menu's item, so export carries the setting on the line that creates the link.
 //
+// Names: RouterOS interface names may be longer than a Linux link name (15 bytes). The
+// link engine owns the map between the two (names.go): the kernel name is the RouterOS
+// name when it fits, else a stable short name derived from it (KernelName), and the
+// RouterOS name is the link's alternative name (IFLA_ALT_IFNAME), so `ip link show
+// ether2-master-local` works. Other engines get the map as *Names (engine.Lookup) and
+// use Kernel where a name goes to the kernel (nftables iifname, SO_BINDTODEVICE, sysctl
+// paths, a link's name) and Of/RouterOS where a kernel name is shown.
+//
 // Ownership: links routerd creates (bridges, VLANs) carry the alias "routerd"; only those
 // are deleted when their item goes, and a bridge port is released only from a bridge
 // routerd owns. MDB port entries carry rtnetlink protocol 0xc4; host entries (ports=the

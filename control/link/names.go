@@ -83,15 +83,6 @@ func NewNames() *Names { return &Names{ros: map[string]string{}} }
 // Kernel is the kernel link name of the RouterOS interface name ros.
 func (n *Names) Kernel(ros string) string { return KernelName(ros) }
 
-// KernelList translates a comma-separated list of RouterOS names.
-func (n *Names) KernelList(ros []string) []string {
-	out := make([]string, len(ros))
-	for i, r := range ros {
-		out[i] = n.Kernel(r)
-	}
-	return out
-}
-
 // RouterOS is the RouterOS name of the kernel link called kernel: the long name it was
 // derived from when the link carries it as an alternative name or it is configured,
 // else the kernel name itself.

@@ -56,6 +56,8 @@ type Engine struct {
 	conn *icmp.PacketConn
 	kick chan struct{}
 
+	names *link.Names // RouterOS interface names <-> kernel link names (the link engine's)
+
 	mu     sync.Mutex
 	ifs    map[int]*ifCfg
 	joined map[int]bool
@@ -77,6 +79,7 @@ func (e *Engine) Spec() engine.Spec {
 
 // Start opens the raw ICMPv6 socket and starts the reader and the sender.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.names, _ = engine.Lookup[*link.Names](h)
 	if err := e.open(h.Ex); err != nil {
 		return err
 	}
@@ -200,7 +203,7 @@ func (e *Engine) send(c *ifCfg, to netip.Addr) error {
 
 // Sent is the number of advertisements sent on an interface (tests).
 func (e *Engine) Sent(ifname string) uint64 {
-	ifi, err := net.InterfaceByName(ifname)
+	ifi, err := net.InterfaceByName(e.names.Kernel(ifname))
 	if err != nil {
 		return 0
 	}
@@ -374,7 +377,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if ch.c.Disabled {
 			continue
 		}
-		ifi, err := net.InterfaceByName(n)
+		ifi, err := net.InterfaceByName(e.names.Kernel(n))
 		if err != nil {
 			problems[ch.id] = append(problems[ch.id], "no interface "+n)
 			continue

@@ -19,6 +19,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/ipcfg"
+	"github.com/routerd/routerd/control/link"
 )
 
 // Menu paths this engine applies.
@@ -71,6 +72,8 @@ type Engine struct {
 	h    *netlink.Handle
 	opts Options
 	kick chan struct{}
+	// names translates RouterOS interface names to kernel link names (the link engine's).
+	names *link.Names
 
 	mu      sync.Mutex
 	applied map[string]string // device -> fingerprint of what is installed
@@ -106,6 +109,7 @@ func (e *Engine) Spec() engine.Spec {
 // Start opens the netlink handle and starts the counter poll, which also asks for a
 // pass when a time= window opens or closes.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.names, _ = engine.Lookup[*link.Names](h)
 	if err := e.open(h.Ex); err != nil {
 		return err
 	}
@@ -262,10 +266,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		set := map[string]bool{}
 		for _, n := range s.Ifaces {
-			if _, err := e.h.LinkByName(n); err != nil {
+			// Devices go by kernel name from here on.
+			if _, err := e.h.LinkByName(e.names.Kernel(n)); err != nil {
 				return nil, fmt.Errorf("no interface %s", n)
 			}
-			set[n] = true
+			set[e.names.Kernel(n)] = true
 		}
 		if len(s.Ifaces) == 0 {
 			for _, t := range s.Targets {

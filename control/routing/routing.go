@@ -14,6 +14,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
@@ -131,6 +132,9 @@ type Engine struct {
 	opts Options
 	ex   *control.Executor
 	h    *netlink.Handle
+	// names translates RouterOS interface names to kernel link names (the link engine's):
+	// a rule's iif matches the kernel's name.
+	names *link.Names
 }
 
 // New returns the engine, for an engine host to run.
@@ -148,6 +152,7 @@ func (e *Engine) TypedItems() map[string]any {
 
 // Start opens the netlink handle and lets add and set of /routing table take fib alone.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.names, _ = engine.Lookup[*link.Names](h)
 	var err error
 	if e.opts.NetNS != 0 {
 		e.h, err = netlink.NewHandleAt(netns.NsHandle(e.opts.NetNS))
@@ -199,6 +204,9 @@ func (e *Engine) Reconcile(context.Context) error {
 		if err := engine.Decode(rm, it, &r.ruleItem); err != nil {
 			undecodable[it.ID] = err.Error()
 			continue
+		}
+		if r.Interface != "" {
+			r.Interface = e.names.Kernel(r.Interface)
 		}
 		rules = append(rules, r)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/ptp/clock"
@@ -63,8 +64,11 @@ type Engine struct {
 	h    *engine.Handle
 	life context.Context // Start's: instances run under it
 	opts Options
-	log  *slog.Logger
-	sys  System // the machine (osSystem) unless a test set a fake
+	// names translates RouterOS interface names to kernel link names and back (the link
+	// engine's): instances open their ports by kernel name.
+	names *link.Names
+	log   *slog.Logger
+	sys   System // the machine (osSystem) unless a test set a fake
 
 	mu        sync.Mutex
 	instances map[uint64]*instance // by /system/ptp item id
@@ -104,6 +108,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		return err
 	}
 	e.ex, e.h, e.life = h.Ex, h, ctx
+	e.names, _ = engine.Lookup[*link.Names](h)
 	if e.opts.Clock == ClockVirtual {
 		e.virtual = clock.NewVirtual(e.opts.VirtualOffset, e.opts.VirtualDrift)
 	}
@@ -247,11 +252,12 @@ func (e *Engine) read() (ws []want, ports []store.Item, bad map[string]map[uint6
 		}
 		for i, pt := range decoded {
 			if pt.PTP == w.name && !pt.Disabled {
-				w.ports = append(w.ports, pt.Interface)
+				kname := e.names.Kernel(pt.Interface)
+				w.ports = append(w.ports, kname)
 				w.portIDs = append(w.portIDs, portIDs[i])
 				// An interface that is not there is no bridge port; the instance's
 				// start says it is missing.
-				br, _ := e.sys.BridgePort(pt.Interface)
+				br, _ := e.sys.BridgePort(kname)
 				w.bridged = append(w.bridged, br)
 				lp := uint8(128)
 				if pt.LocalPriority > 0 {
@@ -595,7 +601,7 @@ func (e *Engine) status(context.Context, *control.Session) ([]control.Row, error
 	for _, id := range ids {
 		s := snaps[id]
 		for _, p := range s.Ports {
-			props := map[string]string{"ptp": s.Name, "interface": p.Interface, "state": p.State,
+			props := map[string]string{"ptp": s.Name, "interface": e.names.RouterOS(p.Interface), "state": p.State,
 				"delay": strconv.FormatInt(p.Delay, 10)}
 			if p.Gptp {
 				props["as-capable"] = yesNo(p.AsCapable)
