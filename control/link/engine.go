@@ -50,6 +50,9 @@ type Engine struct {
 	h  Kernel // the real kernel (NewKernel) unless a test set a fake
 
 	mdbHost map[mdbKey]bool // host entries added in this run (Reconcile only)
+	// etherIdx is the ifindex of the link each /interface ethernet item was applied to
+	// (Reconcile only), so a port renamed again is found under the name it has.
+	etherIdx map[uint64]int
 
 	mu   sync.Mutex
 	hist map[string]*history // carrier history by link name, since start
@@ -69,7 +72,7 @@ type history struct {
 
 // New returns the link engine, for an engine host to run.
 func New() *Engine {
-	return &Engine{hist: map[string]*history{}, mdbHost: map[mdbKey]bool{},
+	return &Engine{hist: map[string]*history{}, mdbHost: map[mdbKey]bool{}, etherIdx: map[uint64]int{},
 		byName: map[string]int{}, byIndex: map[int]string{}, names: NewNames()}
 }
 

@@ -75,6 +75,10 @@ func (e *Engine) applyEthers(cfg *config) {
 			l, ok = links[def]
 		}
 		if !ok {
+			// Renamed again: the link still has the name the last pass gave it.
+			l, ok = byIndex(links, e.etherIdx[it.ID])
+		}
+		if !ok {
 			e.setState(etherPath, it.ID, false, "link not present", nil)
 			continue
 		}
@@ -143,8 +147,22 @@ func (e *Engine) applyEthers(cfg *config) {
 			e.setState(etherPath, it.ID, false, err.Error(), nil)
 			continue
 		}
+		e.etherIdx[it.ID] = l.Attrs().Index
 		p, _ := e.kernelProps(l, nil)
 		e.setState(etherPath, it.ID, running(l.Attrs()), "", map[string]string{
 			"mac-address": p["mac-address"], "orig-mac-address": orig, "default-name": def})
 	}
+}
+
+// byIndex finds the link with ifindex idx (0: none).
+func byIndex(links map[string]netlink.Link, idx int) (netlink.Link, bool) {
+	if idx == 0 {
+		return nil, false
+	}
+	for _, l := range links {
+		if l.Attrs().Index == idx {
+			return l, true
+		}
+	}
+	return nil, false
 }

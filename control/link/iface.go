@@ -1,8 +1,10 @@
 package link
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -410,6 +412,7 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 		im, _ := e.ex.Tree.Get(IfacePath)
 		skip := map[string]bool{"numbers": true, ".id": true, "value-name": true}
+		var origMAC net.HardwareAddr // orig-mac-address= as export verbose writes it
 		if cmd == "comment" {
 			skip["comment"] = true
 		}
@@ -420,6 +423,16 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 			p, ok := c.Menu.Prop(a.Name)
 			if !ok {
 				return nil, control.ArgError("unknown parameter %s", a.Name)
+			}
+			if p.ReadOnly && a.Name == "orig-mac-address" && c.Menu.Path == etherPath && cmd == "set" && !a.Unset {
+				// RouterOS's `export verbose` writes it on every port; it stays read-only:
+				// the port's own value loads, another is refused below.
+				mac, err := net.ParseMAC(a.Value)
+				if err != nil {
+					return nil, control.ArgError("invalid value for argument orig-mac-address")
+				}
+				origMAC = mac
+				continue
 			}
 			if p.ReadOnly {
 				return nil, control.ArgError("failure: %s is read-only", a.Name)
@@ -450,6 +463,15 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		if len(rows) == 0 {
 			// RouterOS: a command on an empty list ([find] matched nothing) does nothing.
 			return &control.Reply{Menu: c.Menu}, nil
+		}
+		if origMAC != nil {
+			for _, r := range rows {
+				if have, err := net.ParseMAC(r.Props["orig-mac-address"]); err != nil || !bytes.Equal(have, origMAC) {
+					// The same words for every port, so an import's summary counts them as one
+					// reason; print shows the port's own address.
+					return nil, control.Failure("orig-mac-address is read-only: it is the port's own address, which differs")
+				}
+			}
 		}
 		if newName, ok := c.S.Get("name"); ok && c.Menu.Path == etherPath {
 			if len(rows) != 1 {
@@ -505,7 +527,7 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		withIDs := func(ids []string) []control.Arg {
 			args := []control.Arg{{Name: "numbers", Value: strings.Join(ids, ",")}}
 			for _, a := range c.S.Args {
-				if a.Name != "numbers" && a.Name != ".id" {
+				if a.Name != "numbers" && a.Name != ".id" && (origMAC == nil || a.Name != "orig-mac-address") {
 					args = append(args, a)
 				}
 			}

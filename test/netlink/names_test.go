@@ -1,0 +1,185 @@
+package netlink
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestLongInterfaceNames runs RouterOS 6-style configurations whose interface names are
+// longer than a Linux link name (15 bytes): a renamed port, a bridge and an EoIP tunnel
+// on a head-office router, the renamed port and a tunnel on a branch router (a second
+// routerd), and a host behind the bridge. Addresses, a route with gateway=addr%iface, a
+// bridge port, an interface list and firewall rules name the long names; traffic flows
+// and the rules' counters move (nftables matches the kernel name), `ip link show` finds
+// the links by their RouterOS names (altnames), and a restart finds the same links again
+// with the same configuration.
+func TestLongInterfaceNames(t *testing.T) {
+	need(t)
+	hq, br, host := netns(t, "nhq"), netns(t, "nbr"), netns(t, "nho")
+	veth(t, hq, "ether2", br, "ether1")
+	veth(t, hq, "ether3", host, "eth0")
+	run(t, "ip", "-n", host, "addr", "add", "198.18.2.2/24", "dev", "eth0")
+	run(t, "ip", "-n", host, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", host, "route", "add", "default", "via", "198.18.2.1")
+
+	dir := t.TempDir()
+	r := startRouter(t, hq, filepath.Join(dir, "hq"))
+	b := startRouter(t, br, filepath.Join(dir, "br"))
+	r.Script(`/interface ethernet set [ find default-name=ether2 ] name=ether2-master-local
+/interface ethernet set [ find default-name=ether3 ] name=ether3-slave-local-port
+/interface bridge add name=bridge-local-very-long
+/interface bridge port add bridge=bridge-local-very-long interface=ether3-slave-local-port
+/ip address add address=198.18.1.1/24 interface=ether2-master-local
+/ip address add address=198.18.2.1/24 interface=bridge-local-very-long
+/ip route add dst-address=198.18.77.0/24 gateway=198.18.1.2%ether2-master-local
+/interface list add name=towards-branches
+/interface list member add list=towards-branches interface=ether2-master-local
+/ip firewall filter add chain=input in-interface=ether2-master-local protocol=icmp comment=long-in
+/ip firewall filter add chain=forward in-interface-list=towards-branches comment=long-list
+/ip firewall filter add chain=forward out-interface=ether2-master-local comment=long-out
+/interface eoip add name=eoip-to-branch-office-1 remote-address=198.18.1.2 tunnel-id=7
+/ip address add address=198.18.9.1/30 interface=eoip-to-branch-office-1
+`)
+	b.Script(`/interface ethernet set [ find default-name=ether1 ] name=ether1-uplink-to-head-office
+/interface bridge add name=loopback-bridge-services
+/ip address add address=198.18.1.2/24 interface=ether1-uplink-to-head-office
+/ip address add address=198.18.77.1/24 interface=loopback-bridge-services
+/ip route add dst-address=198.18.2.0/24 gateway=198.18.1.1
+/interface eoip add name=eoip-to-head-office-main remote-address=198.18.1.1 tunnel-id=7
+/ip address add address=198.18.9.2/30 interface=eoip-to-head-office-main
+`)
+
+	// The kernel finds every long name (its altname) on a link with a short name.
+	for ns, names := range map[string][]string{
+		hq: {"ether2-master-local", "ether3-slave-local-port", "bridge-local-very-long", "eoip-to-branch-office-1"},
+		br: {"ether1-uplink-to-head-office", "loopback-bridge-services", "eoip-to-head-office-main"}} {
+		for _, n := range names {
+			eventually(t, "link "+n, func() (bool, string) {
+				out, err := exec.Command("ip", "-n", ns, "link", "show", n).CombinedOutput()
+				return err == nil && strings.Contains(string(out), "altname "+n), string(out)
+			})
+		}
+	}
+	idx := ifindex(t, hq, "ether2-master-local")
+
+	check := func(when string) {
+		t.Helper()
+		eventually(t, when+": branch reaches the head office's long-named port", func() (bool, string) {
+			return pings(br, "198.18.1.1"), "no answer from 198.18.1.1"
+		})
+		eventually(t, when+": host behind the long-named bridge reaches the branch through the route", func() (bool, string) {
+			return pings(host, "198.18.77.1"), "no answer from 198.18.77.1"
+		})
+		eventually(t, when+": EoIP tunnels with long names carry traffic", func() (bool, string) {
+			return pings(hq, "198.18.9.2"), "no answer through the tunnel"
+		})
+		for _, c := range []string{"long-in", "long-list", "long-out"} {
+			eventually(t, when+": counters of "+c, func() (bool, string) {
+				out := r.must(`:put [/ip firewall filter get [find comment=` + c + `] packets]`)
+				n, _ := strconv.Atoi(strings.TrimSpace(out))
+				if n == 0 {
+					pings(host, "198.18.77.1")
+					pings(br, "198.18.1.1")
+				}
+				return n > 0, c + " packets=" + out
+			})
+		}
+		// Print shows the RouterOS names only; nothing is invalid.
+		for _, cmd := range []string{"/interface print", "/ip address print", "/ip route print", "/interface bridge port print"} {
+			out := r.must(cmd)
+			if regexp.MustCompile(`~[0-9a-f]{4}`).MatchString(out) {
+				t.Errorf("%s: %s shows a kernel name:\n%s", when, cmd, out)
+			}
+		}
+		for _, cmd := range []string{"/ip address print where invalid", "/ip route print where invalid",
+			"/interface bridge port print where invalid", "/interface bridge print where invalid"} {
+			if out := r.must(cmd + " count-only"); strings.TrimSpace(out) != "0" {
+				t.Errorf("%s: %s: %s\n%s", when, cmd, out, r.must(cmd+" detail"))
+			}
+		}
+		// Menus without an invalid flag show a problem as status=.
+		for _, cmd := range []string{"/interface ethernet print detail", "/interface eoip print detail"} {
+			if out := r.must(cmd); regexp.MustCompile(`\sstatus=`).MatchString(out) {
+				t.Errorf("%s: %s:\n%s", when, cmd, out)
+			}
+		}
+		if out := r.must("/ip route print where dst-address=198.18.77.0/24"); !strings.Contains(out, "198.18.1.2%ether2-master-local") {
+			t.Errorf("%s: route gateway:\n%s", when, out)
+		}
+		if out := r.must("/interface print where name=eoip-to-branch-office-1"); !strings.Contains(out, "eoip-tunnel") {
+			t.Errorf("%s: tunnel row:\n%s", when, out)
+		}
+	}
+	check("first start")
+	export := r.must("/export")
+	for _, want := range []string{"name=ether2-master-local", "interface=ether2-master-local", "in-interface=ether2-master-local",
+		"name=bridge-local-very-long", "name=eoip-to-branch-office-1"} {
+		if !strings.Contains(export, want) {
+			t.Errorf("export lacks %s:\n%s", want, export)
+		}
+	}
+
+	// A restart finds the renamed port (same link, not recreated) and the rest by the
+	// same derived kernel names.
+	r.stop()
+	r.start()
+	check("after restart")
+	if got := ifindex(t, hq, "ether2-master-local"); got != idx {
+		t.Errorf("the renamed port is another link after the restart: ifindex %d, was %d", got, idx)
+	}
+	if again := r.must("/export"); stripHeader(again) != stripHeader(export) {
+		t.Errorf("export changed across the restart:\nbefore:\n%s\nafter:\n%s", export, again)
+	}
+
+	// Renaming a long name to another keeps the link and drops the old altname.
+	r.must("/interface ethernet set [find default-name=ether2] name=ether2-towards-all-branches")
+	eventually(t, "renamed again", func() (bool, string) {
+		out, err := exec.Command("ip", "-n", hq, "link", "show", "ether2-towards-all-branches").CombinedOutput()
+		return err == nil && !strings.Contains(string(out), "ether2-master-local"), string(out)
+	})
+	if got := ifindex(t, hq, "ether2-towards-all-branches"); got != idx {
+		t.Errorf("rename recreated the link: ifindex %d, was %d", got, idx)
+	}
+	if out := r.must("/ip address print where address=198.18.1.1/24"); !strings.Contains(out, "ether2-towards-all-branches") {
+		t.Errorf("address does not follow the rename:\n%s", out)
+	}
+	eventually(t, "traffic after the second rename", func() (bool, string) {
+		return pings(host, "198.18.77.1"), "no answer from 198.18.77.1"
+	})
+
+	// orig-mac-address as `export verbose` writes it: read-only, so the port's own
+	// address loads (with the rest of the line) and another is refused.
+	own := strings.TrimSpace(r.must(`:put [/interface ethernet get [find default-name=ether3] orig-mac-address]`))
+	r.must("/interface ethernet set [ find default-name=ether3 ] orig-mac-address=" + own + " comment=verbose-line")
+	if out := r.must("/interface ethernet print where comment=verbose-line"); !strings.Contains(out, "ether3-slave-local-port") {
+		t.Errorf("a verbose line with the port's own orig-mac-address did not load:\n%s", out)
+	}
+	r.fails("/interface ethernet set [ find default-name=ether3 ] orig-mac-address=02:00:00:00:00:01 comment=other",
+		"orig-mac-address is read-only")
+	if out := r.must("/interface ethernet print where comment=other"); strings.Contains(out, "ether3") {
+		t.Errorf("a refused line changed the port:\n%s", out)
+	}
+}
+
+// ifindex is the index of the link ns finds by name (a kernel or an alternative name).
+func ifindex(t *testing.T, ns, name string) int {
+	t.Helper()
+	out := run(t, "ip", "-n", ns, "-o", "link", "show", name)
+	n, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(out, ":", 2)[0]))
+	if err != nil {
+		t.Fatalf("ifindex of %s: %q", name, out)
+	}
+	return n
+}
+
+// stripHeader drops export's first line (it carries the time).
+func stripHeader(s string) string {
+	if _, rest, ok := strings.Cut(s, "\n"); ok {
+		return rest
+	}
+	return s
+}
