@@ -168,11 +168,12 @@ func TestLongInterfaceNames(t *testing.T) {
 // ifindex is the index of the link ns finds by name (a kernel or an alternative name).
 func ifindex(t *testing.T, ns, name string) int {
 	t.Helper()
-	out := run(t, "ip", "-n", ns, "-o", "link", "show", name)
-	n, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(out, ":", 2)[0]))
-	if err != nil {
+	out := run(t, "ip", "-n", ns, "-o", "link", "show", name) // may carry warnings on stderr
+	m := regexp.MustCompile(`(?m)^(\d+): `).FindStringSubmatch(out)
+	if m == nil {
 		t.Fatalf("ifindex of %s: %q", name, out)
 	}
+	n, _ := strconv.Atoi(m[1])
 	return n
 }
 
