@@ -1282,7 +1282,12 @@ func TestExportVerboseLines(t *testing.T) {
 			t.Errorf("%s = %s, want %s", k, got, want)
 		}
 	}
-	// RouterOS's IPv6 defconf: hop-limit is IPv6's ttl.
+	// RouterOS's IPv6 defconf: the IPv4-mapped bogon prefix, and hop-limit (IPv6's ttl).
+	r.run(t, `/ipv6 firewall address-list add address=::ffff:0.0.0.0/96 comment="defconf: ipv4-mapped" list=bad_ipv6
+/ipv6 firewall filter add action=drop chain=forward src-address-list=bad_ipv6 comment=bogon`)
+	if out := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "set", "ip6", TableName, "list/bad_ipv6"); !strings.Contains(out, "::ffff:0.0.0.0/96") {
+		t.Errorf("::ffff:0.0.0.0/96 not in the kernel:\n%s", out)
+	}
 	r.run(t, `/ipv6 firewall filter add action=drop chain=forward comment="defconf: rfc4890 drop hop-limit=1" hop-limit=equal:1 protocol=icmpv6`)
 	if out := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "chain", "ip6", TableName, "filter/forward"); !strings.Contains(out, "ip6 hoplimit 1") {
 		t.Errorf("hop-limit=equal:1 not in the kernel:\n%s", out)

@@ -356,7 +356,7 @@ type fwAddress struct{ v4, v6, name bool }
 func (a fwAddress) Name() string { return "IP address | prefix | range" }
 
 func (a fwAddress) fam(x netip.Addr) bool {
-	return (a.v4 && x.Is4()) || (a.v6 && x.Is6() && !x.Is4In6())
+	return (a.v4 && x.Is4()) || (a.v6 && x.Is6()) // ::ffff:0.0.0.0/96 is an IPv6 prefix (RouterOS's IPv6 defconf lists it)
 }
 
 func (a fwAddress) Parse(s string) (string, error) {
