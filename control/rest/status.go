@@ -53,7 +53,7 @@ th{background:#e8eef4}tr:nth-child(even) td{background:#f7f7f7}
 `))
 
 // serveStatus renders the read-only status page. It shows configuration and state, so
-// it takes the same login as the REST API, and the read policy.
+// it takes the same login as the REST API, and the web and read policies.
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeError(w, http.StatusMethodNotAllowed, "")
@@ -63,7 +63,7 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !sess.Can("read") {
+	if !sess.Can("web") || !sess.Can("read") {
 		writeError(w, http.StatusUnauthorized, "not enough permissions (9)")
 		return
 	}

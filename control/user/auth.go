@@ -29,9 +29,10 @@ var (
 	ErrRateLimited = errors.New("too many failed logins, try again later")
 )
 
-// ServicePolicy is the group policy a login through each service needs. The REST API
-// on www/www-ssl additionally needs rest-api, which the REST handler checks with
-// Session.Can.
+// ServicePolicy is the group policy a login through each service needs. On www and
+// www-ssl either web or rest-api lets a user in, as RouterOS 7 has it (a REST client's
+// group is typically read,api,rest-api); the handlers then check what each part
+// needs with Session.Can: rest-api for /rest, web for the status pages.
 var ServicePolicy = map[string]string{
 	"api": "api", "api-ssl": "api",
 	"ssh": "ssh", "telnet": "telnet", "ftp": "ftp",
@@ -213,6 +214,9 @@ func policyFor(u *account, service string) bool {
 	p, ok := ServicePolicy[service]
 	if !ok {
 		return false
+	}
+	if p == "web" && u.policies["rest-api"] {
+		return true
 	}
 	return u.policies[p]
 }

@@ -191,6 +191,16 @@ func TestGroupsAndPolicies(t *testing.T) {
 	if _, err := r.auth.Login(ctx, "sshop", "pw", local, "ssh"); err != nil {
 		t.Fatal(err)
 	}
+	// RouterOS 7's least-privilege REST group: rest-api lets the user in over www
+	// without web; a group with neither stays out.
+	r.run(t, `/user group add name=restro policy=read,api,rest-api`)
+	r.run(t, `/user add name=restop group=restro password=pw`)
+	if s, err := r.auth.Login(ctx, "restop", "pw", local, "www-ssl"); err != nil || s.Can("web") || !s.Can("rest-api") {
+		t.Fatalf("rest-api group over www-ssl: %v", err)
+	}
+	if _, err := r.auth.Login(ctx, "sshop", "pw", local, "www"); !errors.Is(err, ErrDenied) {
+		t.Fatalf("user without web or rest-api logged in over www: %v", err)
+	}
 	r.fails(t, `/user group remove full`, "default")
 	r.fails(t, `/user group remove sshonly`, "in use")
 	r.fails(t, `/user add name=z group=nosuch`, "group")
