@@ -29,3 +29,22 @@ func (sa *IKESA) recreateChild(old *ChildSA) {
 		sa.completeChild(cp, rs, cp.ni, nr.Data)
 	}, func() { delete(sa.creating, cfg.ID) })
 }
+
+// childDHGroup is the PFS group this side asks a CHILD_SA initiator for (INVALID_KE_PAYLOAD):
+// the first of the peer's policies, or of the identity's templates when policies are
+// generated (a passive generate-policy peer has none of its own); 0 when there is none.
+func (sa *IKESA) childDHGroup() uint16 {
+	for _, c := range sa.peer.Children {
+		if g := firstDH(c.Proposals); g != 0 {
+			return g
+		}
+	}
+	if sa.ident != nil {
+		for _, c := range sa.ident.Templates {
+			if g := firstDH(c.Proposals); g != 0 {
+				return g
+			}
+		}
+	}
+	return 0
+}

@@ -497,6 +497,7 @@ func (sa *IKESA) createChildRequest(h Header, ps []Payload) {
 	}
 	sap, ni := Find[*SA](ps), Find[*Nonce](ps)
 	if sap == nil || ni == nil || len(sap.Proposals) == 0 {
+		sa.d.log.Warn("ipsec: malformed request", "peer", sa.peer.Name, "exchange", h.Exchange, "err", "CREATE_CHILD_SA without SA or nonce")
 		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
 		return
 	}
@@ -525,13 +526,22 @@ func (sa *IKESA) createChildRequest(h Header, ps []Payload) {
 		// PFS: answer in the group the initiator picked when our proposals allow it.
 		var err error
 		if dh, err = NewDH(ke.Group); err != nil {
-			var g [2]byte
-			binary.BigEndian.PutUint16(g[:], firstDH(sa.peer.Children[0].Proposals))
-			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidKEPayload, Data: g[:]}})
+			g := sa.childDHGroup()
+			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name, "reason", "unsupported PFS group", "group", ke.Group, "ours", g)
+			if g == 0 {
+				// No PFS group of ours to ask for: refusing the SA leaves the IKE SA up
+				// (INVALID_SYNTAX would make the peer tear it down, RFC 7296 3.10.1).
+				sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyNoProposalChosen}})
+				return
+			}
+			var b [2]byte
+			binary.BigEndian.PutUint16(b[:], g)
+			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidKEPayload, Data: b[:]}})
 			return
 		}
 		if shared, err = dh.Shared(ke.Data); err != nil {
-			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
+			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name, "reason", "bad PFS key exchange", "err", err)
+			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyNoProposalChosen}})
 			return
 		}
 	}

@@ -481,6 +481,7 @@ func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
 			return
 		}
 		sa.d.Stats.Malformed.Add(1)
+		sa.d.log.Warn("ipsec: malformed request", "peer", sa.peer.Name, "exchange", h.Exchange, "err", perr)
 		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyInvalidSyntax}})
 		return
 	}
