@@ -38,6 +38,9 @@ type Globals struct {
 	// parent maps an :execute job's session to the owner of its caller's globals, which
 	// owns the globals the job makes.
 	parent map[*control.Session]owner
+	// ids number the globals for /system script environment, from 1 as made.
+	ids  map[string]uint64
+	next uint64
 }
 
 // owner is a login session or, for globals that outlive sessions, a user name.
@@ -200,6 +203,13 @@ func (g *Globals) store(name string, v Value, n int, o owner) *control.Session {
 	if _, exists := g.owner[name]; exists {
 		g.disown(name)
 	}
+	if g.ids == nil {
+		g.ids = map[string]uint64{}
+	}
+	if _, ok := g.ids[name]; !ok {
+		g.next++
+		g.ids[name] = g.next
+	}
 	g.m[name], g.size[name], g.owner[name] = v, n, o
 	g.count[o]++
 	g.bytes[o] += n
@@ -235,6 +245,7 @@ func (g *Globals) disown(name string) {
 	}
 	delete(g.owner, name)
 	delete(g.size, name)
+	delete(g.ids, name)
 }
 
 // Delete removes a global.
@@ -260,6 +271,31 @@ func (g *Globals) EndSession(sess *control.Session) {
 		}
 	}
 	delete(g.hooked, o.sess)
+}
+
+// Var is one global as /system script environment shows it.
+type Var struct {
+	ID         uint64
+	Name, User string
+	Value      Value
+}
+
+// List returns the globals in the order they were made.
+func (g *Globals) List() []Var {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Var, 0, len(g.m))
+	for name, v := range g.m {
+		o := g.owner[name]
+		user := o.user
+		if o.sess != nil {
+			user = o.sess.User
+		}
+		freeze(v)
+		out = append(out, Var{ID: g.ids[name], Name: name, User: user, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Names lists the globals, sorted.

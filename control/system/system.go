@@ -55,6 +55,9 @@ func Register(ex *control.Executor, in *script.Interp, dataDir string, log *even
 	if in != nil {
 		in.Log = s.scriptLog
 	}
+	if in != nil && in.Globals != nil {
+		s.registerEnvironment()
+	}
 }
 
 // handlers installs the commands and sources on s.ex.

@@ -487,3 +487,33 @@ func hasLog(b *eventlog.Buffer, msg string) bool {
 	}
 	return false
 }
+
+// /system script environment lists the globals with the user that made them and
+// removes them by name or print number; a user without the policy policy sees only
+// their own.
+func TestScriptEnvironment(t *testing.T) {
+	r := newRig(t)
+	in := r.in
+	root := &script.Console{Sess: &control.Session{User: "admin"}}
+	u := &script.Console{Sess: &control.Session{User: "u", Policies: map[string]bool{"read": true, "write": true}}}
+	run := func(c *script.Console, src string) string {
+		t.Helper()
+		var b strings.Builder
+		if err := in.Run(context.Background(), c, src, &b); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		return b.String()
+	}
+	run(root, `:global ga 1`)
+	run(u, `:global gu "x"`)
+	if out := run(root, `:put [:len [/system script environment find]]`); out != "2\n" {
+		t.Errorf("root sees %q globals, want 2", out)
+	}
+	if out := run(u, `:put [/system script environment get [find] name]`); out != "gu\n" {
+		t.Errorf("u sees %q, want only gu", out)
+	}
+	run(root, `/system script environment remove [find name=ga]`)
+	if out := run(root, `:global ga; :put [:typeof $ga]`); out != "nothing\n" {
+		t.Errorf("after remove: %q", out)
+	}
+}
