@@ -141,7 +141,7 @@ func interfaceMenus() []*Menu {
 				stored("power-cycle-ping-enabled", value.Bool(), "no", "no PoE here", "Power-cycle the PoE output when pings fail."),
 				stored("power-cycle-ping-address", value.IP(), "", "no PoE here", "Address pinged by power-cycle-ping."),
 				stored("power-cycle-ping-timeout", anyTime, "", "no PoE here", "Ping failure time before a power cycle."),
-				stored("power-cycle-interval", anyTime, "", "no PoE here", "Power-cycle the PoE output at this interval."),
+				stored("power-cycle-interval", value.OneOf(anyTime, value.Enum("none")), "", "no PoE here", "Power-cycle the PoE output at this interval (none: never; RouterOS 6 export verbose writes none)."),
 				stored("mdix-enable", value.Bool(), "yes", "link settings are left to the driver", "Detect crossed cables (auto MDI-X)."),
 				stored("sfp-ignore-rx-los", value.Bool(), "no", noHW, "Ignore the SFP module's receive loss-of-signal."),
 			},
