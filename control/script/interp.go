@@ -18,30 +18,6 @@ import (
 	"github.com/routerd/routerd/control/value"
 )
 
-// fits reports whether v is at most budget in size: a string's bytes, an array's
-// elements and their sizes, nested arrays included. It stops walking once over.
-func fits(v Value, budget int) bool {
-	return size(v, budget, 0) <= budget
-}
-
-func size(v Value, budget, depth int) int {
-	switch x := v.(type) {
-	case Str:
-		return len(x)
-	case *Array:
-		if depth > MaxNesting {
-			return budget + 1
-		}
-		n := 0
-		x.each(func(_, e Value) bool {
-			n += 1 + size(e, budget-n, depth+1)
-			return n <= budget
-		})
-		return n
-	}
-	return 8
-}
-
 // scope is one block's variables; a global declared in a block is bound by name.
 type scope struct {
 	vars    map[string]Value
