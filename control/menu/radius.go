@@ -193,6 +193,8 @@ func radiusMenus() []*Menu {
 				ro("acct-session-id", "Acct-Session-Id the client gave."),
 				ro("started", "When accounting started."),
 				ro("ended", "When accounting stopped (empty while active)."),
+				ro("terminate-cause", "Acct-Terminate-Cause of the stop, in lower case (user-request, lost-carrier, session-timeout ...)."),
+				ro("last-accounting-packet", "When the last Accounting-Request of the session came."),
 				ro("uptime", "Session time reported by the client."),
 				count("download", "Bytes sent to the user."),
 				count("upload", "Bytes received from the user."),

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,7 +139,8 @@ type conv struct {
 // session is one accounting session (or an authentication waiting for it).
 type session struct {
 	user, nas, nasAddr, port, caller, addr, acctID, status string
-	started, ended                                         time.Time
+	cause                                                  string // Acct-Terminate-Cause of the stop
+	started, ended, lastAcct                               time.Time
 	uptime                                                 time.Duration
 	in, out                                                uint64
 }
@@ -639,6 +641,7 @@ func (e *Engine) acct(ctx context.Context, q *rad.Request) *radius.Packet {
 		s.uptime = time.Duration(rfc2866.AcctSessionTime_Get(q.Packet)) * time.Second
 		s.in = uint64(rfc2866.AcctInputOctets_Get(q.Packet)) | uint64(rfc2869.AcctInputGigawords_Get(q.Packet))<<32
 		s.out = uint64(rfc2866.AcctOutputOctets_Get(q.Packet)) | uint64(rfc2869.AcctOutputGigawords_Get(q.Packet))<<32
+		s.lastAcct = now
 		switch typ {
 		case rfc2866.AcctStatusType_Value_Start:
 			s.status = "start"
@@ -646,10 +649,22 @@ func (e *Engine) acct(ctx context.Context, q *rad.Request) *radius.Packet {
 			s.status = "interim"
 		case rfc2866.AcctStatusType_Value_Stop:
 			s.status, s.ended = "stop", now
+			if c, err := rfc2866.AcctTerminateCause_Lookup(q.Packet); err == nil {
+				s.cause = terminateCause(c)
+			}
 		}
 	}
 	e.mu.Unlock()
 	return q.Response(radius.CodeAccountingResponse)
+}
+
+// terminateCause names an Acct-Terminate-Cause as RouterOS prints it: the RFC 2866
+// name in lower case (user-request, lost-carrier, session-timeout ...), or its number.
+func terminateCause(c rfc2866.AcctTerminateCause) string {
+	if n, ok := rfc2866.AcctTerminateCause_Strings[c]; ok {
+		return strings.ToLower(n)
+	}
+	return strconv.FormatUint(uint64(c), 10)
 }
 
 // active counts a user's open accounting sessions.

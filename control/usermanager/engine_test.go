@@ -166,7 +166,10 @@ func TestRadclient(t *testing.T) {
 	if !strings.Contains(out, "Access-Reject") {
 		t.Fatalf("shared-users=1 with a session open:\n%s", out)
 	}
-	radclient(t, r.e.AcctAddr(), "acct", "test", "User-Name = user1\nAcct-Status-Type = Stop\nAcct-Session-Id = S1\nAcct-Session-Time = 42\n")
+	radclient(t, r.e.AcctAddr(), "acct", "test", "User-Name = user1\nAcct-Status-Type = Stop\nAcct-Session-Id = S1\nAcct-Session-Time = 42\nAcct-Terminate-Cause = Lost-Carrier\n")
+	if s := r.run(t, `/user-manager session print detail`); !strings.Contains(s, `terminate-cause="lost-carrier"`) || !strings.Contains(s, "last-accounting-packet=") {
+		t.Fatalf("stopped session: %q", s)
+	}
 	out, _ = radclient(t, a, "auth", "test", "User-Name = user1\nUser-Password = password\n")
 	if !strings.Contains(out, "Access-Accept") {
 		t.Fatalf("after the stop:\n%s", out)

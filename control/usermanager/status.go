@@ -28,6 +28,10 @@ func (e *Engine) sessionRows(ctx context.Context, sess *control.Session) ([]cont
 			flags = "A"
 		} else {
 			p["ended"] = s.ended.Format(time.DateTime)
+			p["terminate-cause"] = s.cause
+		}
+		if !s.lastAcct.IsZero() {
+			p["last-accounting-packet"] = s.lastAcct.Format(time.DateTime)
 		}
 		rows = append(rows, control.Row{ID: uint64(i + 1), Menu: m, Props: p, Flags: flags})
 	}
