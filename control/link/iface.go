@@ -3,7 +3,9 @@ package link
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -425,8 +427,10 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 				return nil, control.ArgError("unknown parameter %s", a.Name)
 			}
 			if p.ReadOnly && a.Name == "orig-mac-address" && c.Menu.Path == etherPath && cmd == "set" && !a.Unset {
-				// RouterOS's `export verbose` writes it on every port; it stays read-only:
-				// the port's own value loads, another is refused below.
+				// RouterOS's `export verbose` writes it on every port. It stays read-only,
+				// but the line loads: the port's own value is a no-op, and another (an
+				// export taken on a different box, the usual migration) is logged and left,
+				// so the port's name, MTU and the rest of the line still apply.
 				mac, err := net.ParseMAC(a.Value)
 				if err != nil {
 					return nil, control.ArgError("invalid value for argument orig-mac-address")
@@ -467,9 +471,9 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		if origMAC != nil {
 			for _, r := range rows {
 				if have, err := net.ParseMAC(r.Props["orig-mac-address"]); err != nil || !bytes.Equal(have, origMAC) {
-					// The same words for every port, so an import's summary counts them as one
-					// reason; print shows the port's own address.
-					return nil, control.Failure("orig-mac-address is read-only: it is the port's own address, which differs")
+					slog.Default().With("topic", "interface").Warn(fmt.Sprintf(
+						"%s: orig-mac-address=%s is not this port's (%s); kept the port's own, applied the rest of the line",
+						r.Props["name"], origMAC, r.Props["orig-mac-address"]))
 				}
 			}
 		}
