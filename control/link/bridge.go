@@ -33,7 +33,7 @@ func (e *Engine) applyBridges(cfg *config) {
 			// vlan-filtering is set afterwards: a kernel without bridge VLAN filtering
 			// refuses the whole create otherwise, and the bridge is useful without it.
 			br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs(), MulticastSnooping: &snoop}
-			br.Name = KernelName(name)
+			br.Name = e.names.Kernel(name)
 			if err := e.h.LinkAdd(br); err != nil {
 				e.setState(bridgePath, it.ID, false, "cannot create bridge: "+err.Error(), nil)
 				continue
@@ -66,7 +66,7 @@ func (e *Engine) applyBridges(cfg *config) {
 				e.setState(bridgePath, it.ID, false, "admin-mac: "+err.Error(), nil)
 				continue
 			}
-			if l, err = e.h.LinkByName(KernelName(name)); err != nil {
+			if l, err = e.h.LinkByName(e.names.Kernel(name)); err != nil {
 				e.setState(bridgePath, it.ID, false, err.Error(), nil)
 				continue
 			}
@@ -153,7 +153,7 @@ func (e *Engine) applyVlans(cfg *config) {
 		}
 		if !ok {
 			v := &netlink.Vlan{LinkAttrs: netlink.NewLinkAttrs(), VlanId: vid}
-			v.Name, v.ParentIndex = KernelName(name), parent.Attrs().Index
+			v.Name, v.ParentIndex = e.names.Kernel(name), parent.Attrs().Index
 			if err := e.h.LinkAdd(v); err != nil {
 				reason := "cannot create vlan: " + err.Error()
 				if errors.Is(err, unix.EOPNOTSUPP) {
@@ -238,7 +238,7 @@ func (e *Engine) applyPorts(cfg *config) {
 			e.setState(portPath, it.ID, false, "interface "+it.Interface+" not present", nil)
 			continue
 		}
-		if reason := frameTypesReason(it.FrameTypes, vlanFiltering[brName], br); reason != "" {
+		if reason := frameTypesReason(it.FrameTypes, vlanFiltering[brName], br, brName); reason != "" {
 			e.setState(portPath, it.ID, false, reason, nil)
 			continue
 		}
@@ -478,12 +478,12 @@ func parseVids(s string) ([]uint16, error) {
 // vlan-filtering RouterOS ignores frame-types, and so does the kernel's bridge; with it,
 // the kernel filters by PVID and VLAN membership (applyBridgeVlans), which needs a bridge
 // that has VLAN filtering in effect.
-func frameTypesReason(ft string, vlanFiltering bool, br netlink.Link) string {
+func frameTypesReason(ft string, vlanFiltering bool, br netlink.Link, name string) string {
 	if ft == "" || ft == "admit-all" || !vlanFiltering {
 		return ""
 	}
 	if b, ok := br.(*netlink.Bridge); ok && b.VlanFiltering != nil && *b.VlanFiltering {
 		return ""
 	}
-	return "frame-types=" + ft + " needs vlan-filtering, which is not in effect on " + rosName(br.Attrs())
+	return "frame-types=" + ft + " needs vlan-filtering, which is not in effect on " + name
 }

@@ -11,10 +11,13 @@
 // it. `/interface set` on a link that a menu creates (a bridge, VLAN or tunnel) writes that
 // menu's item, so export carries the setting on the line that creates the link.
 //
-// Names: RouterOS interface names may be longer than a Linux link name (15 bytes). The
-// link engine owns the map between the two (names.go): the kernel name is the RouterOS
-// name when it fits, else a stable short name derived from it (KernelName), and the
-// RouterOS name is the link's alternative name (IFLA_ALT_IFNAME), so `ip link show
+// Names: RouterOS interface names may be longer than a Linux link name (15 bytes) and
+// may hold characters Linux refuses (`ether1 - WAN`, `vlan10/office`, `sfp:1`). The link
+// engine owns the map between the two (names.go), and the map is the source of truth:
+// the kernel name is the RouterOS name when the kernel takes it, else a stable short name
+// derived from it (KernelName); when two names derive the same, the later one moves to
+// the next candidate, persisted in the store. Where the kernel takes it the RouterOS name
+// is also the link's alternative name (IFLA_ALT_IFNAME), so `ip link show
 // ether2-master-local` works. Other engines get the map as *Names (engine.Lookup) and
 // use Kernel where a name goes to the kernel (nftables iifname, SO_BINDTODEVICE, sysctl
 // paths, a link's name) and Of/RouterOS where a kernel name is shown.

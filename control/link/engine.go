@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +93,10 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
 	e.ex, e.eh, e.h = eh.Ex, eh, h
+	// The kernel names collisions moved on to, before any engine asks for one.
+	if err := e.ex.Store.View(func(tx *store.Tx) error { e.names.load(tx); return nil }); err != nil {
+		slog.Warn("link: reading stored kernel names", "err", err)
+	}
 	e.ex.Provide(IfacePath, e.ifaceRows)
 	e.ex.Provide(etherPath, e.etherRows)
 	e.ex.ProvideNames(IfacePath, e.hasLink)
@@ -174,6 +180,7 @@ func (e *Engine) observe(u netlink.LinkUpdate) {
 
 // Reconcile converges the kernel to the store, in dependency order.
 func (e *Engine) Reconcile(context.Context) error {
+	mark := e.names.mark()
 	cfg, err := e.load()
 	if err != nil {
 		return fmt.Errorf("reading configuration: %w", err)
@@ -183,6 +190,7 @@ func (e *Engine) Reconcile(context.Context) error {
 		pk.begin()
 		defer pk.end()
 	}
+	e.forgetNames(mark, cfg.names)
 	e.applyEthers(cfg)
 	e.applyBridges(cfg)
 	e.applyVlans(cfg)
@@ -251,6 +259,8 @@ type config struct {
 	members              []memberItem
 	// undecodable are the items, by menu, that did not decode (shown invalid).
 	undecodable map[string]map[uint64]string
+	// names are the configured interface names (configuredNames).
+	names map[string]bool
 }
 
 func (e *Engine) load() (*config, error) {
@@ -264,12 +274,13 @@ func (e *Engine) load() (*config, error) {
 			}
 			raw[p] = items
 		}
-		// Every configured interface name (tunnels' too): the map answers for links
-		// whose alternative name the kernel could not keep.
+		// Every configured interface name (tunnels' too), in one order so collisions
+		// resolve alike: the map is where every engine finds the kernel name.
 		names, err := configuredNames(e.ex, tx)
-		for n := range names {
+		for _, n := range slices.Sorted(maps.Keys(names)) {
 			e.names.learn(n)
 		}
+		c.names = names
 		return err
 	})
 	if err != nil {
@@ -287,6 +298,24 @@ func (e *Engine) load() (*config, error) {
 	c.lists = decodeMenu[listItem](t, listPath, raw, u)
 	c.members = decodeMenu[memberItem](t, listMemberPath, raw, u)
 	return c, nil
+}
+
+// forgetNames drops from the map the names assigned before mark that are neither
+// configured nor a link's any more, so their kernel names are free for others, and
+// persists the assignments collisions moved.
+func (e *Engine) forgetNames(mark uint64, configured map[string]bool) {
+	ls, err := e.h.LinkList()
+	if err != nil {
+		return // keep them all: no way to tell which links exist
+	}
+	have := make(map[string]bool, len(ls))
+	for _, l := range ls {
+		have[l.Attrs().Name] = true
+	}
+	e.names.retain(mark, func(ros, k string) bool { return configured[ros] || have[k] })
+	if err := e.names.save(e.ex.Store); err != nil {
+		slog.Warn("link: saving kernel names", "err", err)
+	}
 }
 
 // links returns the kernel's links by RouterOS name.

@@ -93,8 +93,8 @@ func (e *Engine) applyEthers(cfg *config) {
 		if orig == "" {
 			orig = e.origMAC(def, l.Attrs())
 		}
-		if kn := KernelName(want); l.Attrs().Name != kn {
-			prev := rosName(l.Attrs())
+		if kn := e.names.Kernel(want); l.Attrs().Name != kn {
+			prev := e.nameOf(l.Attrs())
 			// The kernel renames only links that are down; applyLinkSettings brings it
 			// back up below.
 			up := l.Attrs().Flags&net.FlagUp != 0
@@ -138,7 +138,7 @@ func (e *Engine) applyEthers(cfg *config) {
 				e.setState(etherPath, it.ID, false, "mac-address: "+err.Error(), nil)
 				continue
 			}
-			if l, err = e.h.LinkByName(KernelName(want)); err != nil {
+			if l, err = e.h.LinkByName(e.names.Kernel(want)); err != nil {
 				e.setState(etherPath, it.ID, false, err.Error(), nil)
 				continue
 			}

@@ -219,7 +219,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			delete(p, "actual-mtu")
 		}
 		var fl []byte
-		if !ether && dynamicLink(l, cfgNames) {
+		if !ether && dynamicLink(l, cfgNames, e.names) {
 			fl = append(fl, 'D')
 			p["dynamic"] = "yes"
 		}
@@ -783,11 +783,10 @@ func (e *Engine) checkRename(sess *control.Session, r control.Row, name string) 
 	if CheckName(name) != nil {
 		return control.ArgError("invalid value for argument name")
 	}
-	if _, err := e.h.LinkByName(name); err == nil {
-		return control.Failure("already have interface with such name")
-	}
-	if _, err := e.h.LinkByName(KernelName(name)); err == nil && KernelName(name) != KernelName(r.Props["name"]) {
-		return control.Failure("already have interface with such name")
+	if kernelSafe(name) && len(name) <= maxKernelName {
+		if _, err := e.h.LinkByName(name); err == nil {
+			return control.Failure("already have interface with such name")
+		}
 	}
 	return e.ex.View(sess, func(tx *store.Tx) error {
 		if names, err := configuredNames(e.ex, tx); err == nil && names[name] {

@@ -125,7 +125,7 @@ func (e *Engine) Members(list string) []string {
 	mm, _ := ex.Tree.Get(listMemberPath)
 	bad := map[uint64]string{} // shown by the engine's pass; a list resolves without them
 	set := newLists(decodeAll[listItem](lm, listItems, bad), decodeAll[memberItem](mm, memberItems, bad),
-		classify(ls, configured, e.hiddenLink)).resolve(list, map[string]bool{})
+		classify(ls, configured, e.hiddenLink, e.names)).resolve(list, map[string]bool{})
 	out := make([]string, 0, len(set))
 	for n := range set {
 		out = append(out, n)
@@ -159,17 +159,19 @@ func configuredNames(ex *control.Executor, tx *store.Tx) (map[string]bool, error
 // built-in list dynamic): routerd did not create it and has no configuration for it.
 // Physical devices and the loopback are the box's own ports and static, as RouterOS shows
 // its ethernet ports.
-func dynamicLink(l netlink.Link, configured map[string]bool) bool {
-	return l.Type() != "device" && !owned(l) && !configured[rosName(l.Attrs())]
+func dynamicLink(l netlink.Link, configured map[string]bool, names *Names) bool {
+	return l.Type() != "device" && !owned(l) && !configured[names.Of(l.Attrs())]
 }
 
-func classify(ls []netlink.Link, configured map[string]bool, hidden func(string) bool) []ifInfo {
+// classify names the links for list resolution by their RouterOS names (the map's, so a
+// name the kernel cannot carry shows as configured, not as its kernel name).
+func classify(ls []netlink.Link, configured map[string]bool, hidden func(string) bool, names *Names) []ifInfo {
 	out := make([]ifInfo, 0, len(ls))
 	for _, l := range ls {
 		if hidden(l.Attrs().Name) {
 			continue
 		}
-		out = append(out, ifInfo{name: rosName(l.Attrs()), static: !dynamicLink(l, configured)})
+		out = append(out, ifInfo{name: names.Of(l.Attrs()), static: !dynamicLink(l, configured, names)})
 	}
 	return out
 }

@@ -62,6 +62,8 @@ type Engine struct {
 	unpin  func()
 	// life is the engine's lifetime (Start's context).
 	life context.Context
+	// names maps RouterOS interface names to kernel link names (the link engine's).
+	names *link.Names
 
 	// mapWrites counts tunnels written to the dataplane's maps, kernelWrites the calls
 	// that changed links, sysctls or offloads (a pass with nothing changed makes none).
@@ -171,6 +173,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		e.mu.Unlock()
 		h.Kick()
 	})
+	e.names, _ = engine.Lookup[*link.Names](h)
 	engine.Offer(h, link.Hider(isHidden))
 	// The fast path engine drives the same loaded objects (one port program per port).
 	engine.Offer(h, dp)
@@ -824,7 +827,7 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 	}
 	// The visible end's kernel name is the RouterOS name, or one derived from it when it
 	// is too long for a link name (then the RouterOS name is its alternative name).
-	kname := link.KernelName(it.Name)
+	kname := e.names.Kernel(it.Name)
 	if hid == nil {
 		if _, err := e.k.LinkByName(kname); err == nil { // now: the dump may predate a delete
 			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.Name)
@@ -862,7 +865,7 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 			return nil, nil, err
 		}
 	}
-	if kname != it.Name && !slices.Contains(vis.Attrs().AltNames, it.Name) {
+	if kname != it.Name && link.AltNameOK(it.Name) && !slices.Contains(vis.Attrs().AltNames, it.Name) {
 		if err := e.k.LinkAddAltName(vis, it.Name); err != nil {
 			return nil, nil, fmt.Errorf("cannot set alternative name %s on %s: %w", it.Name, kname, err)
 		}

@@ -1,12 +1,15 @@
 package netlink
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/routerd/routerd/control/link"
 )
 
 // TestLongInterfaceNames runs RouterOS 6-style configurations whose interface names are
@@ -189,4 +192,135 @@ func stripHeader(s string) string {
 		return rest
 	}
 	return s
+}
+
+// collision constructs two RouterOS interface names with the same derived kernel name.
+func collision(t *testing.T, prefix string) (string, string) {
+	t.Helper()
+	seen := map[string]string{}
+	for i := 0; i < 1<<20; i++ {
+		n := fmt.Sprintf("%s-%d", prefix, i)
+		k := link.KernelName(n)
+		if o, ok := seen[k]; ok {
+			return o, n
+		}
+		seen[k] = n
+	}
+	t.Fatal("no collision found")
+	return "", ""
+}
+
+// TestRouterOSOnlyNames runs interface names RouterOS takes and Linux refuses even as
+// alternative names (a space, '/', ':'), and two long names whose derived kernel names
+// collide: a renamed port `ether1 - WAN` with an address, a firewall rule and an
+// interface list, a bridge `bridge/office` with a port and an address, an EoIP tunnel
+// `eoip:branch`, and two bridges with colliding names. Traffic flows, counters move,
+// print, export and interface lists show only RouterOS names, and a restart finds the
+// same links (the collision's moved kernel name is persisted).
+func TestRouterOSOnlyNames(t *testing.T) {
+	need(t)
+	hq, peer, host := netns(t, "uhq"), netns(t, "upe"), netns(t, "uho")
+	veth(t, hq, "ether1", peer, "eth0")
+	veth(t, hq, "ether2", host, "eth0")
+	run(t, "ip", "-n", peer, "addr", "add", "198.18.31.2/24", "dev", "eth0")
+	run(t, "ip", "-n", peer, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", peer, "route", "add", "198.18.32.0/24", "via", "198.18.31.1")
+	run(t, "ip", "-n", host, "addr", "add", "198.18.32.2/24", "dev", "eth0")
+	run(t, "ip", "-n", host, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", host, "route", "add", "default", "via", "198.18.32.1")
+	ca, cb := collision(t, "bridge-collides")
+
+	r := startRouter(t, hq, filepath.Join(t.TempDir(), "hq"))
+	r.Script(`/interface ethernet set [ find default-name=ether1 ] name="ether1 - WAN"
+/interface ethernet set [ find default-name=ether2 ] name="sfp:1"
+/interface bridge add name=bridge/office
+/interface bridge port add bridge=bridge/office interface="sfp:1"
+/ip address add address=198.18.31.1/24 interface="ether1 - WAN"
+/ip address add address=198.18.32.1/24 interface=bridge/office
+/interface list add name=WAN
+/interface list member add list=WAN interface="ether1 - WAN"
+/ip firewall filter add chain=input in-interface="ether1 - WAN" protocol=icmp comment=space-in
+/ip firewall filter add chain=forward out-interface=bridge/office action=passthrough comment=slash-out
+/ip firewall filter add chain=forward in-interface-list=WAN comment=space-list
+/interface eoip add name="eoip:branch" remote-address=198.18.31.2 tunnel-id=9
+/interface bridge add name=` + ca + `
+/interface bridge add name=` + cb + `
+`)
+	kernelNames := func() string { return run(t, "ip", "-n", hq, "-o", "link", "show") }
+	ka := link.KernelName(ca)
+	check := func(when string) {
+		t.Helper()
+		eventually(t, when+": peer reaches the port named with spaces", func() (bool, string) {
+			return pings(peer, "198.18.31.1"), "no answer from 198.18.31.1"
+		})
+		eventually(t, when+": peer reaches the host behind bridge/office", func() (bool, string) {
+			return pings(peer, "198.18.32.2"), "no answer from 198.18.32.2"
+		})
+		for _, c := range []string{"space-in", "space-list", "slash-out"} {
+			eventually(t, when+": counters of "+c, func() (bool, string) {
+				out := r.must(`:put [/ip firewall filter get [find comment=` + c + `] packets]`)
+				n, _ := strconv.Atoi(strings.TrimSpace(out))
+				if n == 0 {
+					pings(peer, "198.18.32.2")
+				}
+				return n > 0, c + " packets=" + out
+			})
+		}
+		// Both colliding bridges exist, each on its own kernel link.
+		eventually(t, when+": both colliding bridges", func() (bool, string) {
+			out := r.must("/interface bridge print where !invalid count-only")
+			return strings.TrimSpace(out) == "3", out + r.must("/interface bridge print detail")
+		})
+		if n := strings.Count(kernelNames(), strings.Split(ka, "~")[0]+"~"); n != 2 {
+			t.Errorf("%s: want two kernel links for the colliding names, have %d:\n%s", when, n, kernelNames())
+		}
+		for _, cmd := range []string{"/interface print", "/ip address print", "/interface bridge port print",
+			"/interface list member print", "/interface bridge print", "/interface eoip print", "/ip firewall filter print"} {
+			out := r.must(cmd)
+			if regexp.MustCompile(`~[0-9a-f]{4}`).MatchString(out) {
+				t.Errorf("%s: %s shows a kernel name:\n%s", when, cmd, out)
+			}
+		}
+		out := r.must("/interface print")
+		for _, n := range []string{"ether1 - WAN", "sfp:1", "bridge/office", "eoip:branch", ca, cb} {
+			if !strings.Contains(out, n) {
+				t.Errorf("%s: /interface print lacks %q:\n%s", when, n, out)
+			}
+		}
+		for _, cmd := range []string{"/ip address print where invalid", "/interface bridge port print where invalid",
+			"/interface bridge print where invalid", "/interface list member print where invalid"} {
+			if out := r.must(cmd + " count-only"); strings.TrimSpace(out) != "0" {
+				t.Errorf("%s: %s: %s\n%s", when, cmd, out, r.must(cmd+" detail"))
+			}
+		}
+		if out := r.must("/interface ethernet print detail"); regexp.MustCompile(`\sstatus=`).MatchString(out) {
+			t.Errorf("%s: /interface ethernet print detail:\n%s", when, out)
+		}
+		// The built-in lists and the operator's list name the RouterOS names.
+		if out := r.must(`:put [/interface list member print as-value where list=WAN]`); !strings.Contains(out, "ether1 - WAN") {
+			t.Errorf("%s: list member: %s", when, out)
+		}
+	}
+	check("first start")
+	idx := ifindex(t, hq, link.KernelName("ether1 - WAN"))
+	export := r.must("/export")
+	for _, want := range []string{`name="ether1 - WAN"`, `interface="ether1 - WAN"`, "name=bridge/office", `name=eoip:branch`, "name=" + cb} {
+		if !strings.Contains(export, want) && !strings.Contains(export, strings.ReplaceAll(want, `"`, "")) {
+			t.Errorf("export lacks %s:\n%s", want, export)
+		}
+	}
+	before := kernelNames()
+	r.stop()
+	r.start()
+	check("after restart")
+	if got := ifindex(t, hq, link.KernelName("ether1 - WAN")); got != idx {
+		t.Errorf("the renamed port is another link after the restart: ifindex %d, was %d", got, idx)
+	}
+	names := func(s string) []string { return regexp.MustCompile(`(?m)^\d+: ([^:@]+)`).FindAllString(s, -1) }
+	if b, a := names(before), names(kernelNames()); strings.Join(b, ",") != strings.Join(a, ",") {
+		t.Errorf("kernel links changed across the restart:\nbefore %v\nafter  %v", b, a)
+	}
+	if again := r.must("/export"); stripHeader(again) != stripHeader(export) {
+		t.Errorf("export changed across the restart:\nbefore:\n%s\nafter:\n%s", export, again)
+	}
 }
