@@ -178,7 +178,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			(en.published || n.HardwareAddr.String() == en.mac.String())
 		if !same {
 			if old, was := e.applied[k]; was && old.published != en.published {
-				e.nl().NeighDel(neigh(k, old))
+				if err := e.nl().NeighDel(neigh(k, old)); err != nil && !gone(err) {
+					bad[en.id] = "cannot remove the previous entry: " + err.Error()
+					continue
+				}
 			}
 			if err := e.nl().NeighSet(neigh(k, en)); err != nil {
 				bad[en.id] = "cannot install: " + err.Error()
@@ -191,7 +194,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if _, ok := want[k]; ok {
 			continue
 		}
-		if err := e.nl().NeighDel(neigh(k, en)); err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := e.nl().NeighDel(neigh(k, en)); err != nil && !gone(err) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", k.addr, err))
 			continue
 		}
@@ -268,4 +271,10 @@ func (e *Engine) rows(context.Context, *control.Session) ([]control.Row, error) 
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
 	return rows, nil
+}
+
+// gone reports whether a neighbour delete failed because there is nothing to delete: the
+// entry is not there, or its link is gone (re-created with a new index) and took it along.
+func gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV)
 }

@@ -125,6 +125,37 @@ func TestStaticAndDynamic(t *testing.T) {
 	if perm("198.18.71.2") == nil {
 		t.Fatal("static entry not restored")
 	}
+	// The link re-created behind routerd's back (a new ifindex): the entries on the old
+	// one are gone with it, and the pass converges on the new one without an error.
+	if err := h.LinkDel(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "vA"}, PeerName: "vB"}); err != nil {
+		t.Fatal(err)
+	}
+	link, _ = h.LinkByName("vA")
+	h.LinkSetUp(link)
+	if err := h.NeighSet(&netlink.Neigh{LinkIndex: link.Attrs().Index, Family: unix.AF_INET,
+		IP: net.ParseIP("198.18.71.9"), HardwareAddr: mac, State: netlink.NUD_REACHABLE}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := e.Reconcile(context.Background()); err != nil {
+			t.Fatalf("pass %d after the link was re-created: %v", i, err)
+		}
+	}
+	if perm("198.18.71.2") == nil {
+		t.Fatal("static entry not installed on the re-created link")
+	}
+	if r := run("print").Rows; len(r) == 0 {
+		t.Fatal("no rows")
+	} else {
+		for _, r := range r {
+			if r.Props["address"] == "198.18.71.2" && strings.Contains(r.Flags, "I") {
+				t.Errorf("entry invalid after the link came back: %q", r.Props["status"])
+			}
+		}
+	}
 	run("remove", "numbers", "0,1,2,3")
 	if err := e.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)

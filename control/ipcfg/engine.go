@@ -144,9 +144,10 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 				e.forgetAddrs()
 				eh.Kick()
 			case u := <-ru:
-				// Our own route installs echo back; only others' changes (a connected
-				// route appearing) can make an invalid item applicable.
-				if u.Protocol != Proto {
+				// Our own route installs echo back and need no pass; others' changes (a
+				// connected route appearing) can make an invalid item applicable, and
+				// one of our routes deleted behind our back must be put back.
+				if u.Protocol != Proto || u.Type == unix.RTM_DELROUTE {
 					eh.Kick()
 				}
 			}

@@ -216,6 +216,16 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 		t.Errorf("bad input changed the kernel:\n%s\n%s", before, after)
 	}
 
+	// A route and an address deleted behind routerd's back come back (ipcfg follows the
+	// kernel's events and has no periodic resync, so this is the delete event's pass).
+	// One at a time: a pass another event happens to start must not hide a missed one.
+	run(t, "ip", "-n", r1, "-6", "route", "del", "2001:db8:99::/48")
+	eventually(t, "IPv6 route deleted behind routerd's back restored", applied)
+	run(t, "ip", "-n", r1, "route", "del", "198.19.202.0/24")
+	eventually(t, "IPv4 route deleted behind routerd's back restored", applied)
+	run(t, "ip", "-n", r1, "addr", "del", "198.18.1.1/30", "dev", "sfp28-1")
+	eventually(t, "address deleted behind routerd's back restored", applied)
+
 	// The link goes away: items invalid. It comes back: applied again.
 	run(t, "ip", "-n", r1, "link", "del", "sfp28-1")
 	eventually(t, "items invalid", func() (bool, string) {
