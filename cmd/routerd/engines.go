@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/routerd/routerd/control"
@@ -29,7 +27,6 @@ import (
 	"github.com/routerd/routerd/control/tftp"
 	"github.com/routerd/routerd/control/tunnel"
 	"github.com/routerd/routerd/control/usermanager"
-	rad "github.com/routerd/routerd/radius"
 )
 
 // Env is what the registration list builds engines from: the executor (configuration,
@@ -75,33 +72,10 @@ func engines(env *Env) []engine.Engine {
 		// RADIUS before the services that ask it (IPsec's eap-radius).
 		radius.New(),
 		usermanager.New(usermanager.Options{}),
-		typedFunc{ipsec.TypedItems, engine.Func(engine.Spec{Name: "ipsec", Menus: []string{ipsec.Root},
-			Watch: slices.Collect(maps.Keys(ipsec.TypedItems()))}, func(ctx context.Context, h *engine.Handle) error {
-			rc, _ := engine.Lookup[*rad.Client](h)
-			certs, _ := engine.Lookup[*certificate.Store](h)
-			opts := ipsec.Options{RADIUS: rc, Certs: certs}
-			if fw, ok := engine.Lookup[*firewall.DynamicRules](h); ok {
-				opts.Rules = fw // mode config src-nat, notrack-chain and NAT bypass rules
-			}
-			opts.Protect, _ = engine.Lookup[tunnel.Protect](h) // cleartext refused at decapsulation
-			if ds, ok := engine.Lookup[*dns.DynamicServers](h); ok {
-				opts.DNS = ds // mode config DNS servers into /ip dns dynamic-servers
-			}
-			_, err := ipsec.Start(ctx, h.Ex, h.Metrics, opts)
-			return err
-		})},
+		ipsec.New(ipsec.Options{}),
 		tftp.New(tftp.Options{DataDir: env.DataDir}),
 	}
 }
-
-// typedFunc is an engine still on its own loop (engine.Func) that already decodes some
-// menus through the schema (engine.Typed).
-type typedFunc struct {
-	typed func() map[string]any
-	engine.Engine
-}
-
-func (t typedFunc) TypedItems() map[string]any { return t.typed() }
 
 // startEngines starts every engine on one host; Stop on the host ends them all.
 func startEngines(ctx context.Context, env *Env) *engine.Host {

@@ -45,7 +45,7 @@ type Engine struct {
 	opts Options
 	k    *Kernel
 	wake chan struct{}
-	// exited closes when the engine has stopped following changes.
+	// exited closes when an engine run by Start has stopped following changes.
 	exited chan struct{}
 
 	// passMu makes passes one at a time (the loop's and a caller's, as tests and
@@ -85,8 +85,27 @@ func listPath(v6 bool) string {
 	return "/ip/firewall/address-list"
 }
 
-// Start registers the engine, applies the stored configuration and follows changes.
+// Start runs the engine without a host (tests; the daemon registers New): it applies the
+// stored configuration and follows changes until ctx ends, then closes exited once every
+// goroutine it started has returned.
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
+	h, wait := engine.Standalone(ex, engine.Spec{Name: "firewall", Menus: []string{Root4, Root6}})
+	h.Metrics = reg
+	e, err := start(ctx, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, func() {
+		wait()
+		close(e.exited)
+	})
+	return e, nil
+}
+
+// start registers the engine, applies the stored configuration and follows changes,
+// its goroutines under h (joined on shutdown, panics recovered).
+func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error) {
+	ex, reg := h.Ex, h.Metrics
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
 		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
@@ -117,7 +136,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 		}
 	}
 	e.registerConnections()
-	if err := e.k.ListenLog(ctx, func(l LogLine) {
+	if err := e.k.ListenLog(ctx, h.Go, func(l LogLine) {
 		slog.Info(l.Message(), eventlog.TopicsKey, "firewall,info")
 	}); err != nil {
 		slog.Warn("firewall: log rules' lines will not reach /log", "err", err)
@@ -127,14 +146,8 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	if err := e.Reconcile(ctx); err != nil {
 		slog.Warn("firewall: not applied", "err", err)
 	}
-	timersDone := make(chan struct{})
-	go func() {
-		defer close(timersDone)
-		e.listTimers(ctx)
-	}()
-	go func() {
-		defer close(e.exited)
-		defer func() { <-timersDone }()
+	h.Go(ctx, e.listTimers)
+	h.Go(ctx, func(ctx context.Context) {
 		for {
 			select {
 			case <-ctx.Done():
@@ -146,7 +159,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 				}
 			}
 		}
-	}()
+	})
 	return e, nil
 }
 

@@ -41,8 +41,9 @@ type LogLine struct {
 }
 
 // ListenLog reads the packets log rules send to LogGroup and calls fn for each until ctx
-// ends. The socket binds the group in the engine's namespace.
-func (k *Kernel) ListenLog(ctx context.Context, fn func(LogLine)) error {
+// ends, in a goroutine started with run (the engine's Handle.Go). The socket binds the
+// group in the engine's namespace.
+func (k *Kernel) ListenLog(ctx context.Context, run func(context.Context, func(context.Context)), fn func(LogLine)) error {
 	c, err := netfilter.Dial(&netlink.Config{NetNS: k.NetNS})
 	if err != nil {
 		return fmt.Errorf("nflog: %w", err)
@@ -67,11 +68,8 @@ func (k *Kernel) ListenLog(ctx context.Context, fn func(LogLine)) error {
 		return fmt.Errorf("nflog: copy mode: %w", err)
 	}
 	names := k.ifNames()
-	go func() {
-		<-ctx.Done()
-		c.Close()
-	}()
-	go func() {
+	context.AfterFunc(ctx, func() { c.Close() })
+	run(ctx, func(ctx context.Context) {
 		for {
 			msgs, err := c.Receive()
 			if err != nil {
@@ -90,7 +88,7 @@ func (k *Kernel) ListenLog(ctx context.Context, fn func(LogLine)) error {
 				}
 			}
 		}
-	}()
+	})
 	return nil
 }
 

@@ -44,7 +44,7 @@ func register(ctx context.Context, h *engine.Handle, opts Options) (*Engine, err
 			return sum
 		}
 	}
-	e, err := Start(ctx, h.Ex, h.Metrics, opts)
+	e, err := start(ctx, h, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,9 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/dns"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
@@ -44,6 +47,12 @@ const (
 	InstalledSAPath = "/ip/ipsec/installed-sa"
 	ModeConfigPath  = "/ip/ipsec/mode-config"
 	UserPath        = "/ip/ipsec/user"
+)
+
+// Menus the pass reads besides its own.
+const (
+	dnsPath  = dns.SettingsPath // mode config system-dns
+	poolPath = "/ip/pool"       // mode config address-pool
 )
 
 // Options say where the engine listens and how it reaches the data path.
@@ -79,16 +88,18 @@ type Engine struct {
 	log  *slog.Logger
 	d    *ike.Daemon
 	dp   esp.Datapath
-	wake chan struct{}
+	h    *engine.Handle
+	// startErr is why Start failed (Start, the tests' host of its own).
+	startErr error
 	// spd asks the loop to refresh the data path's policies (an SA came up).
 	spd chan struct{}
-	// reconcileMu serialises Reconcile (the loop and direct callers).
+	// reconcileMu serialises Reconcile (the host's pass, tests) and the loop's refreshes.
 	reconcileMu sync.Mutex
 	// spdMu serialises SetPolicies.
 	spdMu sync.Mutex
 	// dpEvents hands the data path's event channel to the loop once it is open.
 	dpEvents chan (<-chan esp.Event)
-	// Exited closes when the engine stopped.
+	// Exited closes when an engine run by Start stopped.
 	Exited chan struct{}
 
 	mu      sync.Mutex
@@ -131,17 +142,61 @@ type policyInfo struct {
 	ord int
 }
 
-// Start opens the IKE sockets and the data path, registers the menus and applies the
-// stored configuration.
-func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
+// New returns the IPsec engine (no I/O: the registration list calls it). Options left
+// unset that another engine offers (the RADIUS client, /certificate, the firewall's
+// dynamic rules, the tunnels' cleartext protection, /ip dns dynamic-servers) are looked
+// up at Start.
+func New(opts Options) *Engine {
 	if opts.Log == nil {
 		opts.Log = slog.Default().With("topic", "ipsec")
 	}
 	if opts.Do == nil {
 		opts.Do = func(f func() error) error { return f() }
 	}
-	e := &Engine{ex: ex, opts: opts, log: opts.Log, wake: make(chan struct{}, 1), spd: make(chan struct{}, 1), dpEvents: make(chan (<-chan esp.Event), 1), Exited: make(chan struct{}),
-		invalid: map[string]map[uint64]string{}, polCfg: map[uint64]*policyInfo{}}
+	return &Engine{opts: opts, log: opts.Log, spd: make(chan struct{}, 1), dpEvents: make(chan (<-chan esp.Event), 1),
+		Exited: make(chan struct{}), invalid: map[string]map[uint64]string{}, polCfg: map[uint64]*policyInfo{}}
+}
+
+// Spec declares the engine: /ip ipsec, and the menus its pass reads besides (mode
+// config's system-dns, the tunnels' ipsec-secret). No periodic pass: what the pass
+// applies changes only with the configuration; the engine's own loop follows the SAs.
+func (e *Engine) Spec() engine.Spec {
+	watch := []string{dnsPath}
+	for p := range TypedItems() {
+		watch = append(watch, p) // below Root, named for the unhandled-properties list
+	}
+	slices.Sort(watch)
+	for _, tm := range tunnelMenus {
+		watch = append(watch, tm.path)
+	}
+	return engine.Spec{Name: "ipsec", Menus: []string{Root}, Watch: watch, Resync: engine.Never}
+}
+
+// Start opens the IKE sockets, registers the commands and status menus, and starts the
+// loop that follows the SAs and the data path's events. The data path opens with the
+// first peer (Reconcile).
+func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.h, e.ex = h, h.Ex
+	opts := &e.opts
+	if opts.RADIUS == nil {
+		opts.RADIUS, _ = engine.Lookup[*rad.Client](h)
+	}
+	if opts.Certs == nil {
+		opts.Certs, _ = engine.Lookup[*certificate.Store](h)
+	}
+	if opts.Rules == nil {
+		if fw, ok := engine.Lookup[*firewall.DynamicRules](h); ok {
+			opts.Rules = fw // mode config src-nat, notrack-chain and NAT bypass rules
+		}
+	}
+	if opts.Protect == nil {
+		opts.Protect, _ = engine.Lookup[tunnel.Protect](h) // cleartext refused at decapsulation
+	}
+	if opts.DNS == nil {
+		if ds, ok := engine.Lookup[*dns.DynamicServers](h); ok {
+			opts.DNS = ds // mode config DNS servers into /ip dns dynamic-servers
+		}
+	}
 	io := ike.DefaultOptions()
 	if opts.Port != 0 {
 		io.Port = opts.Port
@@ -161,31 +216,64 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	}
 	d, err := ike.New(io, nil)
 	if err != nil {
-		return nil, err
+		e.startErr = err
+		return err
 	}
 	e.d = d
-	e.m = newMetrics(e, reg)
+	e.m = newMetrics(e, h.Metrics)
 	// /ip ipsec key (rsa-key) keeps saying it is not applied. settings is applied:
 	// accounting and interim-update drive eap-radius accounting (eap.go).
 	for _, p := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, GroupPath, ModeConfigPath,
 		StatisticsPath, ActivePeersPath, InstalledSAPath, SettingsPath, UserPath} {
-		ex.SetEngine(p, "ipsec")
+		e.ex.SetEngine(p, "ipsec")
 	}
 	e.registerChecks()
 	e.registerStatus()
-	ex.Watch(Root, func(control.Change) { e.poke() })
 	e.watchCertificates()
-	ex.Watch("/ip/dns", func(control.Change) { e.poke() }) // mode config system-dns
-	for _, tm := range tunnelMenus {
-		ex.Watch(tm.path, func(control.Change) { e.poke() })
-	}
-	if err := e.Reconcile(ctx); err != nil {
-		e.log.Warn("ipsec: configuration not applied", "err", err)
-	}
-	go e.loop(ctx)
+	h.Go(ctx, e.loop)
 	if relay != nil {
-		go relay.interim(ctx)
+		h.Go(ctx, relay.interim)
 	}
+	return nil
+}
+
+// Close stops IKE, closes the data path and withdraws the engine's firewall rules; the
+// host calls it once the loop has ended.
+func (e *Engine) Close() error {
+	if e.d != nil {
+		e.d.Close()
+	}
+	e.mu.Lock()
+	dp := e.dp
+	e.mu.Unlock()
+	if dp != nil {
+		dp.Close()
+	}
+	if e.opts.Rules != nil {
+		e.opts.Rules.Set(ruleOwner, nil)
+	}
+	return nil
+}
+
+// Start runs the engine on a host of its own over ex (tests; the daemon registers New
+// on its one host): it returns once the stored configuration is applied, and ends when
+// ctx does, closing Exited.
+func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
+	e := New(opts)
+	h := engine.New(ex, reg)
+	h.Register(e)
+	h.Start(ctx)
+	if e.d == nil || e.startErr != nil {
+		h.Stop()
+		if e.startErr == nil {
+			e.startErr = errors.New("ipsec engine did not start")
+		}
+		return nil, e.startErr
+	}
+	context.AfterFunc(ctx, func() {
+		h.Stop()
+		close(e.Exited)
+	})
 	return e, nil
 }
 
@@ -196,27 +284,19 @@ func (e *Engine) refresh() {
 	}
 }
 
+// poke asks the host for a pass (configuration the pass reads changed outside the
+// watched menus: a certificate).
 func (e *Engine) poke() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
+	if e.h != nil {
+		e.h.Kick()
 	}
 }
 
+// loop follows what changes without the configuration: the data path's events (soft
+// expiry, acquire), SAs coming and going (the SPD's endpoints, virtual IPs, status)
+// and tunnels whose endpoints were unknown. It runs under the host (Handle.Go); the
+// host's Reconcile applies the configuration.
 func (e *Engine) loop(ctx context.Context) {
-	defer close(e.Exited)
-	defer func() {
-		e.d.Close()
-		e.mu.Lock()
-		dp := e.dp
-		e.mu.Unlock()
-		if dp != nil {
-			dp.Close()
-		}
-		if e.opts.Rules != nil {
-			e.opts.Rules.Set(ruleOwner, nil)
-		}
-	}()
 	var events <-chan esp.Event
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -237,15 +317,14 @@ func (e *Engine) loop(ctx context.Context) {
 			case esp.EventAcquire:
 				e.acquire(ev)
 			}
-		case <-e.wake:
-			if err := e.Reconcile(ctx); err != nil {
-				e.log.Warn("ipsec: configuration not applied", "err", err)
-			}
 		case <-e.spd:
+			// One at a time with the host's pass, as when both ran in one loop.
+			e.reconcileMu.Lock()
 			e.syncVIPs()
 			e.applySPD(ctx)
 			e.publishPolicies()
 			e.syncRules()
+			e.reconcileMu.Unlock()
 		case <-tick.C:
 			e.mu.Lock()
 			retry := e.retryTunnels
@@ -253,8 +332,10 @@ func (e *Engine) loop(ctx context.Context) {
 			if retry {
 				e.poke()
 			}
+			e.reconcileMu.Lock()
 			e.syncVIPs()
 			e.publishPolicies()
+			e.reconcileMu.Unlock()
 		}
 	}
 }
@@ -920,7 +1001,7 @@ func (e *Engine) decodeModeConfig(p map[string]string) (*ike.ModeConfig, error) 
 	}
 	if mc.Responder && p["system-dns"] != "no" {
 		// system-dns: the servers of /ip dns too.
-		if its, _, err := e.items("/ip/dns"); err == nil && len(its) > 0 {
+		if its, _, err := e.items(dnsPath); err == nil && len(its) > 0 {
 			for _, s := range list(its[0].Props["servers"]) {
 				if a, err := netip.ParseAddr(s); err == nil && !slices.Contains(mc.DNS, a) {
 					mc.DNS = append(mc.DNS, a)
@@ -939,7 +1020,7 @@ func (e *Engine) decodeModeConfig(p map[string]string) (*ike.ModeConfig, error) 
 }
 
 func (e *Engine) poolRanges(name string) ([][2]netip.Addr, error) {
-	its, _, err := e.items("/ip/pool")
+	its, _, err := e.items(poolPath)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,9 @@ func TypedItems() map[string]any {
 	return map[string]any{ProfilePath: profileItem{}, ProposalPath: proposalItem{}}
 }
 
+// TypedItems is TypedItems (engine.Typed).
+func (e *Engine) TypedItems() map[string]any { return TypedItems() }
+
 // decodeAll decodes the items of one menu into T; an item that does not decode is marked
 // invalid with the reason (e.mu held) and left out.
 func decodeAll[T any](e *Engine, path string, m *menu.Menu, its []store.Item) ([]T, []uint64) {
