@@ -805,7 +805,10 @@ func parseTS(resp bool, b []byte) (*TS, error) {
 		ts.Selectors = append(ts.Selectors, s)
 		r = r[l:]
 	}
-	if len(r) != 0 || n == 0 {
+	// No selectors at all is well-formed: charon sends it when its own configuration
+	// narrows to nothing (a transport child between subnets); the answer to that is
+	// TS_UNACCEPTABLE, not INVALID_SYNTAX, which would cost the whole IKE SA.
+	if len(r) != 0 {
 		return nil, malformed("TS payload with %d selectors and %d trailing bytes", n, len(r))
 	}
 	return ts, nil

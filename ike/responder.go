@@ -314,9 +314,30 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 		}
 		offeredI = narrowed
 	}
-	cfg, li, ri := sa.matchPolicy(offeredI, tsr.Selectors)
+	offeredR := tsr.Selectors
+	transportReq := FindNotify(ps, NotifyUseTransportMode) != nil
+	var origI, origR netip.Addr
+	if transportReq {
+		offeredI, origI = natTransport(offeredI, sa.natRemote, sa.remote.Addr())
+		offeredR, origR = natTransport(offeredR, sa.natLocal, sa.local.Addr())
+	}
+	if len(tsi.Selectors) == 0 || len(offeredR) == 0 {
+		sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name,
+			"reason", "the peer offered no traffic selectors (its own configuration narrowed them to nothing)",
+			"tsi", selString(tsi.Selectors), "tsr", selString(tsr.Selectors), "transport", transportReq)
+		return []Payload{&Notify{NType: NotifyTSUnacceptable}}, nil
+	}
+	cfg, li, ri := sa.matchPolicy(offeredI, offeredR)
 	if cfg == nil {
 		sa.d.log.Warn("ipsec: no policy matches the peer's traffic selectors", "peer", sa.peer.Name,
+			"tsi", selString(tsi.Selectors), "tsr", selString(tsr.Selectors))
+		return []Payload{&Notify{NType: NotifyTSUnacceptable}}, nil
+	}
+	if transportReq && cfg.Dynamic && !sa.hostToHost(li, ri) {
+		// A generated policy between other addresses than the SA's own can only be a
+		// tunnel, and a peer that asked for transport deletes a tunnel answer.
+		sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name,
+			"reason", "transport mode asked for traffic selectors that are not the two hosts' addresses",
 			"tsi", selString(tsi.Selectors), "tsr", selString(tsr.Selectors))
 		return []Payload{&Notify{NType: NotifyTSUnacceptable}}, nil
 	}
@@ -338,7 +359,7 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	}
 	suite, _ := SuiteOf(chosen)
 	inSPI := sa.d.newChildSPI()
-	tunnel := cfg.Tunnel || FindNotify(ps, NotifyUseTransportMode) == nil
+	tunnel := cfg.Tunnel || !transportReq
 	c := sa.makeChild(cfg, suite, inSPI, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, false, tunnel)
 	lis := sa.responderSplits(li)
 	c.LocalTS, c.RemoteTS = lis, []Selector{ri}
@@ -349,7 +370,13 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 		out = append(out, &Notify{NType: NotifyUseTransportMode})
 	}
 	out = append(out, &SA{Proposals: []Proposal{resp}})
-	return append(out, &TS{Selectors: []Selector{ri}}, &TS{Responder: true, Selectors: lis}), c
+	// The answer carries the selectors in the initiator's terms (its private address
+	// behind a NAT); the SA's policies use the substituted ones.
+	rlis := make([]Selector, len(lis))
+	for i, l := range lis {
+		rlis[i] = withAddr(l, origR)
+	}
+	return append(out, &TS{Selectors: []Selector{withAddr(ri, origI)}}, &TS{Responder: true, Selectors: rlis}), c
 }
 
 // matchPolicy narrows the initiator's selectors (tsi: its side, our remote; tsr: our

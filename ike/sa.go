@@ -962,7 +962,7 @@ func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *
 	sap := Find[*SA](ps)
 	tsi, _ := FindType(ps, PayloadTSi).(*TS)
 	tsr, _ := FindType(ps, PayloadTSr).(*TS)
-	if sap == nil || tsi == nil || tsr == nil || len(sap.Proposals) != 1 || len(sap.Proposals[0].SPI) != 4 {
+	if sap == nil || tsi == nil || tsr == nil || len(tsi.Selectors) == 0 || len(tsr.Selectors) == 0 || len(sap.Proposals) != 1 || len(sap.Proposals[0].SPI) != 4 {
 		sa.d.Stats.Malformed.Add(1)
 		sa.d.log.Warn("ipsec: CHILD SA response without SA or TS", "peer", sa.peer.Name)
 		return nil
