@@ -63,6 +63,7 @@ var portHooks = []Hook{HookXDPNative, HookXDPGeneric}
 // reusing an attachment pinned by an earlier run (also one pinned under the name the
 // decapsulator's links had before the port program, link_decap-xdp-*).
 func (t *Tunnels) attachPort(ifindex int, ifname string, force Hook) (Hook, error) {
+	t.followRename(ifindex, ifname)
 	for _, h := range portHooks {
 		path := t.linkPath("port-"+string(h), ifname)
 		old := t.linkPath("decap-"+string(h), ifname)
@@ -105,6 +106,33 @@ func (t *Tunnels) attachPort(ifindex int, ifname string, force Hook) (Hook, erro
 		return h, nil
 	}
 	return "", fmt.Errorf("attaching the port program to %s: %w", ifname, errors.Join(errs...))
+}
+
+// followRename moves the pin of a port link that runs on ifindex under another name (the
+// interface was renamed: the attachment stays with the device) to ifname's path, so it
+// is reused. Attaching anew would fail while the old attachment holds the device (XDP:
+// EBUSY native, EEXIST generic) until the stale pin was cleaned up.
+func (t *Tunnels) followRename(ifindex int, ifname string) {
+	for _, h := range portHooks {
+		path := t.linkPath("port-"+string(h), ifname)
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		ms, _ := filepath.Glob(t.linkPath("port-"+string(h), "*"))
+		for _, m := range ms {
+			l, err := link.LoadPinnedLink(m, nil)
+			if err != nil {
+				continue
+			}
+			info, err := l.Info()
+			l.Close()
+			if err == nil && info.XDP() != nil && int(info.XDP().Ifindex) == ifindex {
+				if err := os.Rename(m, path); err == nil {
+					return
+				}
+			}
+		}
+	}
 }
 
 // portHook says at which hook the port program of ifname runs ("" for none).
