@@ -1392,10 +1392,13 @@ int tun_decap_l3(struct __sk_buff *skb)
  * Returns the ifindex, 0 when the neighbour is unresolved (nh is then the next hop),
  * or -1 without a route. */
 static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 dst, __u32 *nh,
-				     __u32 *oif, __u32 table, __u16 tot_len)
+				     __u32 *oif, __u32 table, __u16 tot_len, __u8 proto)
 {
 	struct bpf_fib_lookup fib = {};
 	fib.family = AF_INET;
+	/* The outer protocol: ip rules that select by it (the userspace ESP path's
+	 * per-policy rules, ike/esp) see the packet as the kernel would route it. */
+	fib.l4_protocol = proto;
 	/* The MTU check on the outer IP length: without it the kernel checks the whole
 	 * frame, whose Ethernet header an underlay without one (the ESP device) does not
 	 * allow for, and drops the largest packets that fit. 0 (GSO) skips the check. */
@@ -1427,6 +1430,32 @@ static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 
 	return fib.ifindex;
 }
 
+static __always_inline bool zero_mac(const __u8 *m)
+{
+	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
+}
+
+/* eoip_resend sends on an EoIP packet that tun_encap wrapped and sent back in through
+ * the hidden end (see the end of tun_encap): the kernel has parsed it as the IP packet
+ * it now is, so the network header is the outer one, and an L3 egress (the ESP device)
+ * or the kernel's neighbour code take it whole. ip is the outer header, in bounds. */
+static __always_inline int eoip_resend(struct __sk_buff *skb, struct tun_cfg *c, struct tun_stats *st,
+				       struct iphdr *ip)
+{
+	__be32 local = ip->saddr;
+	__u32 nh = 0, oif = 0;
+	int out = route_out(skb, &local, ip->daddr, &nh, &oif, c->ipsec_table,
+			    bpf_ntohs(ip->tot_len), IPPROTO_GRE_);
+	if (out < 0) {
+		count_drop(st, TUN_DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
+	}
+	if (out > 0)
+		return bpf_redirect(out, 0);
+	struct bpf_redir_neigh rn = {.nh_family = AF_INET, .ipv4_nh = nh};
+	return bpf_redirect_neigh(oif, &rn, sizeof(rn), 0);
+}
+
 SEC("tc")
 int tun_encap(struct __sk_buff *skb)
 {
@@ -1443,6 +1472,19 @@ int tun_encap(struct __sk_buff *skb)
 	__be32 remote = c->remote, local = c->local;
 	__u8 tos = 0, df = 0, kind = c->kind;
 	void *l3 = eth + 1;
+
+	if (kind == TUN_EOIP && zero_mac(eth->h_source) && skb->protocol == bpf_htons(ETH_P_IP)) {
+		/* Back from the end of this program: the outer header of this tunnel, in
+		 * front of a frame. No frame from the visible end has an all-zero source
+		 * (the stack sends with the interface's address; a bridge drops such a
+		 * source). */
+		struct iphdr *ip = l3;
+		struct eoiphdr *e = (void *)(ip + 1);
+		if ((void *)(e + 1) <= end && ip->version == 4 && ip->ihl == 5 && ip->protocol == IPPROTO_GRE_ &&
+		    ip->daddr == remote && e->flags == bpf_htons(EOIP_FLAGS) && e->proto == bpf_htons(EOIP_PROTO) &&
+		    e->id == c->tunnel_id)
+			return eoip_resend(skb, c, st, ip);
+	}
 
 	if (ethertype == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = l3;
@@ -1523,7 +1565,7 @@ int tun_encap(struct __sk_buff *skb)
 
 	__u32 nh = 0, oif = 0;
 	int out = route_out(skb, &local, remote, &nh, &oif, c->ipsec_table,
-			    skb->gso_size ? 0 : bpf_ntohs(ip->tot_len));
+			    skb->gso_size ? 0 : bpf_ntohs(ip->tot_len), ip->protocol);
 	if (out < 0) {
 		count_drop(st, TUN_DROP_NO_ROUTE);
 		return TC_ACT_SHOT;
@@ -1554,18 +1596,30 @@ int tun_encap(struct __sk_buff *skb)
 		st->tx_packets++;
 		st->tx_bytes += pkt_len;
 	}
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_SHOT;
+	if (kind == TUN_EOIP && (out == 0 || zero_mac(eth->h_source))) {
+		/* change_head left the network header at the inner frame. An egress without
+		 * a link layer (the ESP device: fib gives it an all-zero address) takes the
+		 * packet from there, so it would get the inner payload alone; the kernel's
+		 * neighbour code (unresolved next hop) takes IP packets only, and no ARP
+		 * frame is one. Received once more on the hidden end, the frame is parsed
+		 * as the outer IP packet it now is, and the start of this program sends it
+		 * on (eoip_resend). */
+		__builtin_memset(eth->h_dest, 0, ETH_ALEN);
+		__builtin_memset(eth->h_source, 0, ETH_ALEN);
+		eth->h_proto = bpf_htons(ETH_P_IP);
+		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+	}
 	if (out > 0)
 		return bpf_redirect(out, 0);
 	/* Unresolved next hop: the kernel's neighbour code resolves it and queues the
-	 * packet. It only takes IP packets; other EoIP frames wait for the resolution
-	 * that keepalives and IP traffic cause. */
+	 * packet (IP only; EoIP went above). */
 	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6)) {
 		count_drop(st, TUN_DROP_NO_NEIGH);
 		return TC_ACT_SHOT;
 	}
-	eth = data;
-	if ((void *)(eth + 1) > end)
-		return TC_ACT_SHOT;
 	/* redirect_neigh drops frames with a multicast destination (EoIP broadcast). */
 	__builtin_memset(eth->h_dest, 0, ETH_ALEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);

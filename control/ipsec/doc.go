@@ -26,7 +26,13 @@
 // transport-mode policy for the tunnel's protocol between its endpoints, phase 2
 // sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go). On
 // the userspace path the tunnel's encapsulator routes in the ESP table only, so nothing
-// leaves in the clear before the policy is installed (control/tunnel ipsecTable).
+// leaves in the clear before the policy is installed (control/tunnel ipsecTable). An
+// EoIP frame, which may be any frame (ARP), is wrapped in front of its Ethernet header,
+// so the kernel still sees its network header inside; it is received once more on the
+// tunnel's hidden end, parsed as the outer IP packet, and only then sent into the ESP
+// device (bpf/tunnel.c eoip_resend). A tunnel without a secret whose packets a policy
+// selects (a plain EoIP beside a GRE with a secret between the same addresses: both
+// are protocol gre) rides that policy's SA, as it would through XFRM.
 //
 // Dynamic firewall rules through the firewall engine's DynamicRules service (rules.go):
 // mode config initiators with src-address-list (and connection-mark) get one src-nat to

@@ -44,8 +44,12 @@ func TestGRECleartextRefused(t *testing.T) {
 		n, _ := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 64)
 		return n
 	}
-	if !iketest.WaitFor(20*time.Second, func() bool { return delivered() < 1<<62 }) {
-		t.Fatalf("no tunnel interface:\n%s", a.script("/interface gre print detail\n"))
+	// The interface comes before the tunnel is in the dataplane, whose counters print
+	// shows only from then on.
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return delivered() < 1<<62 && strings.Contains(a.script("/interface gre print stats detail\n"), "cleartext-drop=")
+	}) {
+		t.Fatalf("no tunnel interface:\n%s", a.script("/interface gre print stats detail\n"))
 	}
 	dropped := func() uint64 {
 		out := a.script("/interface gre print stats detail\n")

@@ -1,0 +1,208 @@
+package ipsec_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// wire captures IPv4 on an interface of a namespace with tshark; protos stops the capture
+// and counts the packets by IP protocol.
+type wire struct {
+	t       *testing.T
+	pcap    string
+	cmd     *exec.Cmd
+	stopped bool
+}
+
+func captureWire(t *testing.T, ns, ifname string) *wire {
+	t.Helper()
+	w := &wire{t: t, pcap: filepath.Join(t.TempDir(), "wire.pcap")}
+	w.cmd = iketest.In(ns, "tshark", "-i", ifname, "-f", "ip", "-w", w.pcap)
+	errs := &lockedBuf{}
+	w.cmd.Stderr = errs
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.stop)
+	if !iketest.WaitFor(20*time.Second, func() bool { return strings.Contains(errs.String(), "Capturing on") }) {
+		t.Fatalf("tshark did not start: %s", errs)
+	}
+	return w
+}
+
+func (w *wire) stop() {
+	if !w.stopped {
+		w.stopped = true
+		w.cmd.Process.Signal(syscall.SIGINT)
+		w.cmd.Wait()
+	}
+}
+
+func (w *wire) protos() map[string]int {
+	w.t.Helper()
+	time.Sleep(500 * time.Millisecond) // let tshark write the last packets
+	w.stop()
+	out, err := exec.Command("tshark", "-r", w.pcap, "-T", "fields", "-e", "ip.proto").Output()
+	if err != nil {
+		w.t.Fatalf("tshark -r: %v", err)
+	}
+	protos := map[string]int{}
+	for _, l := range strings.Fields(string(out)) {
+		protos[strings.SplitN(l, ",", 2)[0]]++
+	}
+	return protos
+}
+
+// eoipPair starts two routerd joined by a veth (R 198.18.61.1, S 198.18.61.2 on ether1),
+// the QA's rig.
+func eoipPair(t *testing.T, tag string) (r, s *daemon, nsR, nsS string) {
+	nsR, nsS = iketest.NS(t, tag+"r"), iketest.NS(t, tag+"s")
+	iketest.Veth(t, nsR, "ether1", "", nsS, "ether1", "")
+	r, s = startDaemon(t, nsR), startDaemon(t, nsS)
+	r.script("/ip address add address=198.18.61.1/24 interface=ether1\n")
+	s.script("/ip address add address=198.18.61.2/24 interface=ether1\n")
+	return r, s, nsR, nsS
+}
+
+// TestEoIPIPsecSecret: the reference's EoIP with ipsec-secret between two routerd. EoIP
+// carries Ethernet frames of any kind: ARP must resolve across it (the first frame is
+// not IP), IPv4 and IPv6 pings cross, and the wire carries only IKE and ESP.
+func TestEoIPIPsecSecret(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
+	r, s, nsR, nsS := eoipPair(t, "eos")
+	w := captureWire(t, nsR, "ether1")
+	r.script(`/interface eoip add name=eo1 local-address=198.18.61.1 remote-address=198.18.61.2 tunnel-id=7 ipsec-secret=eoipsecret1
+/ip address add address=198.19.218.1/30 interface=eo1
+/ipv6 address add address=fd00:218::1/64 interface=eo1 advertise=no
+`)
+	s.script(`/interface eoip add name=eo1 local-address=198.18.61.2 remote-address=198.18.61.1 tunnel-id=7 ipsec-secret=eoipsecret1
+/ip address add address=198.19.218.2/30 interface=eo1
+/ipv6 address add address=fd00:218::2/64 interface=eo1 advertise=no
+`)
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		return iketest.In(nsR, "ping", "-c", "1", "-W", "1", "198.19.218.2").Run() == nil
+	}) {
+		t.Fatalf("no traffic across EoIP over IPsec:\nR:\n%s\nS:\n%s",
+			r.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n/interface eoip print stats detail\n/ip arp print\n"),
+			s.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n/interface eoip print stats detail\n/ip arp print\n"))
+	}
+	// ARP resolved across the tunnel, both ways.
+	for _, d := range []*daemon{r, s} {
+		if out := d.script("/ip arp print where interface=eo1\n"); !strings.Contains(out, "198.19.218.") {
+			t.Errorf("no ARP entry on eo1:\n%s", out)
+		}
+	}
+	if out, err := iketest.In(nsS, "ping", "-c", "20", "-i", "0.02", "-W", "2", "198.19.218.1").CombinedOutput(); err != nil {
+		t.Fatalf("ping across EoIP over IPsec: %v\n%s", err, out)
+	}
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return iketest.In(nsR, "ping", "-6", "-c", "1", "-W", "1", "fd00:218::2").Run() == nil
+	}) {
+		t.Errorf("no IPv6 across EoIP over IPsec")
+	}
+	// Full-size frames: what the tunnel's MTU lets in gets through.
+	out := r.script(":put [/interface eoip get eo1 actual-mtu]\n")
+	if o, err := iketest.In(nsR, "ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1300", "198.19.218.2").CombinedOutput(); err != nil {
+		t.Errorf("ping -s 1300 (actual-mtu %s): %v\n%s", strings.TrimSpace(out), err, o)
+	}
+	protos := w.protos()
+	if protos["47"] != 0 || protos["50"] < 2 {
+		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+	}
+}
+
+// TestEoIPBesideIPsecGRE: a plain EoIP (no secret) between the same endpoints as a GRE
+// with an ipsec-secret. Its packets are GRE (protocol 47) between the two addresses, so
+// the GRE tunnel's transport policy selects them, as XFRM does on RouterOS: they ride
+// the ESP SA, and traffic flows; nothing is swallowed and nothing is sent in the clear.
+func TestEoIPBesideIPsecGRE(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
+	r, s, nsR, _ := eoipPair(t, "eog")
+	r.script(`/interface gre add name=gs local-address=198.18.61.1 remote-address=198.18.61.2 ipsec-secret=gresecret1
+/ip address add address=198.19.217.1/30 interface=gs
+`)
+	s.script(`/interface gre add name=gs local-address=198.18.61.2 remote-address=198.18.61.1 ipsec-secret=gresecret1
+/ip address add address=198.19.217.2/30 interface=gs
+`)
+	stats := func() string {
+		q := "/ip ipsec statistics print\n/interface eoip print stats detail\n/interface gre print stats detail\n"
+		return "R:\n" + r.script(q) + "S:\n" + s.script(q)
+	}
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		return iketest.In(nsR, "ping", "-c", "1", "-W", "1", "198.19.217.2").Run() == nil
+	}) {
+		t.Fatalf("no traffic across the GRE with ipsec-secret:\n%s", stats())
+	}
+	// The policy is in place: from here on, nothing of the two tunnels in the clear.
+	w := captureWire(t, nsR, "ether1")
+	r.script(`/interface eoip add name=eo2 local-address=198.18.61.1 remote-address=198.18.61.2 tunnel-id=8
+/ip address add address=198.19.219.1/30 interface=eo2
+`)
+	s.script(`/interface eoip add name=eo2 local-address=198.18.61.2 remote-address=198.18.61.1 tunnel-id=8
+/ip address add address=198.19.219.2/30 interface=eo2
+`)
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		return iketest.In(nsR, "ping", "-c", "1", "-W", "1", "198.19.219.2").Run() == nil
+	}) {
+		t.Fatalf("no traffic across the plain EoIP beside the GRE with ipsec-secret:\n%s", stats())
+	}
+	if out, err := iketest.In(nsR, "ping", "-c", "10", "-i", "0.02", "-W", "2", "198.19.219.2").CombinedOutput(); err != nil {
+		t.Fatalf("ping across the plain EoIP: %v\n%s", err, out)
+	}
+	if protos := w.protos(); protos["47"] != 0 || protos["50"] < 2 {
+		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+	}
+}
+
+// TestIPsecSecretRouteViaPeer is the QA's case: while a 6to4 tunnel with an ipsec-secret
+// runs between R and S, a static route whose gateway is S must resolve through the real
+// interface and carry traffic (in the clear: the tunnel's policy selects protocol ipv6
+// only), and the tunnel keeps working.
+func TestIPsecSecretRouteViaPeer(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping")
+	r, s, nsR, nsS := eoipPair(t, "rvp")
+	r.script(`/interface 6to4 add name=s1 local-address=198.18.61.1 remote-address=198.18.61.2 ipsec-secret=sitsecret1
+/ipv6 address add address=fd00:61::1/64 interface=s1 advertise=no
+`)
+	s.script(`/interface 6to4 add name=s1 local-address=198.18.61.2 remote-address=198.18.61.1 ipsec-secret=sitsecret1
+/ipv6 address add address=fd00:61::2/64 interface=s1 advertise=no
+/interface bridge add name=lan
+/ip address add address=198.19.244.1/24 interface=lan
+/ip route add dst-address=198.19.245.0/24 gateway=198.18.61.1
+`)
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		return iketest.In(nsR, "ping", "-6", "-c", "1", "-W", "1", "fd00:61::2").Run() == nil
+	}) {
+		t.Fatalf("no traffic across the 6to4 tunnel:\n%s", r.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n"))
+	}
+	r.script(`/interface bridge add name=lan
+/ip address add address=198.19.245.1/24 interface=lan
+/ip route add dst-address=198.19.244.0/24 gateway=198.18.61.2
+`)
+	var route string
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		route = iketest.Sh(t, "ip", "-n", nsR, "route", "show", "198.19.244.0/24")
+		return strings.Contains(route, "via 198.18.61.2")
+	}) {
+		t.Fatalf("static route not installed: %q", route)
+	}
+	if !strings.Contains(route, "dev ether1") {
+		t.Errorf("route via the IPsec peer resolved off the real interface: %q", route)
+	}
+	if out, err := iketest.In(nsR, "ping", "-c", "3", "-W", "2", "-I", "198.19.245.1", "198.19.244.1").CombinedOutput(); err != nil {
+		t.Errorf("ping through the route via the IPsec peer: %v\n%s", err, out)
+	}
+	if out, err := iketest.In(nsR, "ping", "-c", "3", "-W", "2", "198.19.244.1").CombinedOutput(); err != nil {
+		t.Errorf("ping through the route via the IPsec peer: %v\n%s", err, out)
+	}
+	if out, err := iketest.In(nsR, "ping", "-6", "-c", "3", "-W", "2", "fd00:61::2").CombinedOutput(); err != nil {
+		t.Errorf("6to4 over IPsec after the route: %v\n%s", err, out)
+	}
+	_ = nsS
+}
