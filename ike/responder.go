@@ -317,7 +317,7 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	offeredR := tsr.Selectors
 	transportReq := FindNotify(ps, NotifyUseTransportMode) != nil
 	var origI, origR netip.Addr
-	if transportReq {
+	if transportReq && !sa.vip.IsValid() { // a virtual address is never the host's own
 		offeredI, origI = natTransport(offeredI, sa.natRemote, sa.remote.Addr())
 		offeredR, origR = natTransport(offeredR, sa.natLocal, sa.local.Addr())
 	}

@@ -452,7 +452,7 @@ func Compile(cfg Config) *Plan {
 // bridgePortMatch matches packets that entered the bridge through one of ports (or, neg,
 // through none of them: also packets that entered no bridge). Packets routerd sends (no
 // input interface: the output path of dstnat) entered through no port, whatever their
-// mark carries (IKE's bypass mark has bit 16).
+// mark carries.
 func bridgePortMatch(cfg Config, ports []string, neg bool) (alt, error) {
 	var classes []uint32
 	for _, n := range ports {

@@ -34,8 +34,10 @@
 // Marks, the one bit map of the packet mark (skb->mark):
 //
 //	0xfff00000  routing-mark: the routing table's number (control/routing); the all-ones
-//	            value routing.ReservedMark is no table's, kept for routerd's own packets
-//	            (ike/esp's bypass mark), so no rule can set or alias it
+//	            value routing.ReservedMark is no table's: it is ike/esp's bypass mark
+//	            (SO_MARK on IKE's and ESP's outer sockets, ip rule "not fwmark
+//	            0xfff00000/0xfff00000 lookup 220", the discard chains' exemption), so no
+//	            rule can set or alias it, and mark-packet and the bridge-port class keep it
 //	0x000f0000  the class of the bridge port the packet entered through (in-bridge-port)
 //	0x0000ffff  packet-mark (names hashed to 16 bits, as control/queue matches them)
 //

@@ -240,7 +240,11 @@ type Config struct {
 	// encrypt-policy traffic with.
 	Table, RulePriority int
 	// BypassMark is set (SO_MARK) on every outer socket so outer packets skip Table.
-	// IKE's 500 socket should carry it too (SetBypassMark).
+	// IKE's 500 socket should carry it too (SetBypassMark). The ip rule and the discard
+	// chains match it under itself as the mask, so it must be bits no firewall action
+	// writes: routerd's default is the routing field's all-ones value
+	// (control/routing.ReservedMark), which no routing table gets and mark-packet (low
+	// bits) and the bridge-port class (bits 16-19) leave alone.
 	BypassMark uint32
 	// MTU of the TUN device; outer overhead is subtracted by the peer's path, not here.
 	MTU int
@@ -254,7 +258,7 @@ func DefaultConfig() Config {
 		TunName:      "ipsec0",
 		Table:        220,
 		RulePriority: 220,
-		BypassMark:   0x1d0e5,
+		BypassMark:   0xfff00000,
 		MTU:          1400,
 	}
 }
