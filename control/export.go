@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
@@ -284,8 +285,13 @@ func Quote(v string) string {
 		default:
 			if c < 0x20 || c == 0x7f {
 				fmt.Fprintf(&b, `\%02X`, c)
+			} else if r, n := utf8.DecodeRuneInString(v[i:]); r == utf8.RuneError && n <= 1 {
+				// A byte that is not UTF-8 (RouterOS's Latin-1 and CP1251 text) goes
+				// back out as the escape it came in as.
+				fmt.Fprintf(&b, `\%02X`, c)
 			} else {
-				b.WriteByte(c)
+				b.WriteString(v[i : i+n])
+				i += n - 1
 			}
 		}
 	}

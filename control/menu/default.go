@@ -7,11 +7,15 @@ func Default() *Tree { return NewTree(declarations()...) }
 // declarations are every menu declaration in that order.
 func declarations() []*Menu {
 	var all []*Menu
+	// Links first (ports, bridges, tunnels), then the menus that name links: a tunnel
+	// can be a VLAN's parent, a bridge port or a list member.
+	links, linkUsers := splitBefore(interfaceMenus(), "/interface/vlan")
 	for _, ms := range [][]*Menu{
-		interfaceMenus(),
+		links,
+		tunnelMenus(),
+		linkUsers,
 		systemMenus(),
 		serviceMenus(),
-		tunnelMenus(),
 		// Routes name routing tables.
 		routingMenus(),
 		// Addresses and routes name links, tunnels among them; IPsec refers to addresses.
@@ -33,4 +37,14 @@ func declarations() []*Menu {
 		all = append(all, ms...)
 	}
 	return all
+}
+
+// splitBefore splits ms at the menu with path p.
+func splitBefore(ms []*Menu, p string) ([]*Menu, []*Menu) {
+	for i, m := range ms {
+		if m.Path == p {
+			return ms[:i], ms[i:]
+		}
+	}
+	panic("menu: no " + p + " among the interface menus")
 }

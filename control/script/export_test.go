@@ -301,6 +301,8 @@ func TestQuoteRoundTrip(t *testing.T) {
 		"plain", "two words", `"quoted"`, `back\slash`, `$x $(1+1) $[:put x] $"y"`, "tab\there",
 		"cr\r\nlf\n", "\x01\x1f\x7f", "?", "#hash", "semi;colon", "{brace} [bracket] (paren)",
 		"ünïcödé ✓", "!bang", "/", "a=b", "*1A", "-", "trailing \\", " lead and trail ",
+		// RouterOS exports write Latin-1 and CP1251 text as \HH escapes.
+		"Ponte de Seguran\xe7a", "\xc2 \xf1\xf2\xee", "mixed \xe7 and ç",
 	}
 	in, c := newInterp(t)
 	for i, s := range nasty {
@@ -318,6 +320,9 @@ func TestQuoteRoundTrip(t *testing.T) {
 	}
 	check(in, c)
 	text := exportText(t, in, c, "/system script export")
+	if !strings.Contains(text, `Seguran\E7a`) || !strings.Contains(text, `\C2 \F1\F2\EE`) {
+		t.Errorf("export does not write the bytes as RouterOS's escapes:\n%s", text)
+	}
 	in2, c2 := reimport(t, text)
 	check(in2, c2)
 	if again := exportText(t, in2, c2, "/system script export"); again != text {

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -363,6 +364,44 @@ func (t *Tx) NextID(path string) (uint64, error) {
 type record struct {
 	Pos   uint64            `json:"p"`
 	Props map[string]string `json:"v"`
+	// Raw holds the values that are not valid UTF-8 (RouterOS's `\E7` escapes write
+	// Latin-1 and CP1251 bytes into comments and names), which JSON strings cannot
+	// carry: they would come back as U+FFFD and an export would lose the bytes.
+	Raw map[string][]byte `json:"b,omitempty"`
+}
+
+// encode returns r as stored.
+func (r record) encode() ([]byte, error) {
+	for k, v := range r.Props {
+		if utf8.ValidString(v) {
+			continue
+		}
+		if r.Raw == nil {
+			r.Raw = map[string][]byte{}
+			r.Props = maps.Clone(r.Props)
+		}
+		r.Raw[k] = []byte(v)
+		delete(r.Props, k)
+	}
+	return json.Marshal(r)
+}
+
+// decodeRecord is encode's inverse.
+func decodeRecord(v []byte) (record, error) {
+	var r record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, err
+	}
+	if len(r.Raw) > 0 {
+		if r.Props == nil {
+			r.Props = map[string]string{}
+		}
+		for k, b := range r.Raw {
+			r.Props[k] = string(b)
+		}
+		r.Raw = nil
+	}
+	return r, nil
 }
 
 const posGap = 1 << 20
@@ -376,8 +415,8 @@ func (t *Tx) read(path string, k, v []byte) (record, error) {
 			return r, nil
 		}
 	}
-	var r record
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := decodeRecord(v)
+	if err != nil {
 		return r, fmt.Errorf("store: item *%X: %w", id, err)
 	}
 	if t.st != nil && !t.tx.Writable() {
@@ -470,7 +509,7 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 }
 
 func (t *Tx) write(b *bolt.Bucket, id uint64, r record) error {
-	v, err := json.Marshal(r)
+	v, err := r.encode()
 	if err != nil {
 		return err
 	}

@@ -199,3 +199,43 @@ func TestDecodedCache(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestBytesNotUTF8: a value with bytes that are not UTF-8 (a RouterOS export's `\E7`)
+// comes back byte for byte, beside plain values of the same item.
+func TestBytesNotUTF8(t *testing.T) {
+	s := open(t)
+	props := map[string]string{"name": "Ponte de Seguran\xe7a", "comment": "plain", "x": "\xc2 \xf1\xf2"}
+	err := s.Update(func(tx *Tx) error {
+		id, err := tx.NextID("/m")
+		if err != nil {
+			return err
+		}
+		return tx.Put("/m", Item{ID: id, Props: props}, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props["name"] != "Ponte de Seguran\xe7a" {
+		t.Fatal("Put changed the caller's map")
+	}
+	for i := 0; i < 2; i++ { // the second read comes from the decoded cache
+		var got map[string]string
+		if err := s.View(func(tx *Tx) error {
+			its, err := tx.List("/m")
+			if len(its) == 1 {
+				got = its[0].Props
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range props {
+			if got[k] != v {
+				t.Errorf("read %d: %s = %q, want %q", i, k, got[k], v)
+			}
+		}
+		if len(got) != len(props) {
+			t.Errorf("read %d: %v", i, got)
+		}
+	}
+}

@@ -50,6 +50,7 @@ add name=sit1 remote-address=198.18.8.1
 add arp=proxy-arp interface=bridge loop-protect=off mvrp=yes name=vlan10 \
     use-service-tag=yes vlan-id=10
 add interface=bridge name=vlan20 vlan-id=20
+add interface=eoip-hq name=vlan30 vlan-id=30
 /interface list
 add name=WAN
 add include=WAN name=LAN
@@ -83,12 +84,14 @@ add bridge=bridge bpdu-guard=yes broadcast-flood=no edge=yes fast-leave=yes \
     unknown-unicast-flood=no
 add auto-isolate=yes bridge=bridge2 interface=ether4 \
     mvrp-applicant-state=non-participant mvrp-registrar-state=fixed
+add bridge=bridge2 interface=eoip-hq
 /interface bridge vlan
 add bridge=bridge tagged=bridge,ether3 untagged=ether2 vlan-ids=10
 add bridge=bridge mvrp-forbidden=ether3 tagged=bridge vlan-ids=20,30-35
 /interface list member
 add interface=ether1-WAN list=WAN
 add interface=bridge list=LAN
+add interface=gre-branch list=WAN
 /ip address
 add address=198.18.5.1/24 comment=wan interface=ether1-WAN network=198.18.5.0
 add address=198.18.1.1/24 interface=bridge network=198.18.1.0
