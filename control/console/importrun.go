@@ -117,6 +117,20 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		}
 		stmt := strings.Join(lines[i:j], "\n")
 		n := first + i
+		if j == len(lines) && j-i > 1 && Incomplete(stmt) {
+			// An open quote or bracket swallowed the rest of the file: run nothing of
+			// it, say so, and go on at the next menu line, where an export's next
+			// statement starts.
+			k := i + 1
+			for k < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[k]), "/") {
+				k++
+			}
+			why := "unterminated string or bracket"
+			r.Refused[why] += statements(lines[i:k])
+			fail(n, fmt.Sprintf("%s (lines %d-%d not run)", why, n, first+k-1), stmt)
+			i = k
+			continue
+		}
 		i = j
 		t := strings.TrimSpace(stmt)
 		if t == "" || strings.HasPrefix(t, "#") {
@@ -159,4 +173,19 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		fail(n, msg, stmt)
 	}
 	return r
+}
+
+// statements counts the lines that hold a statement (not blank, not a comment, not
+// continued from the line before).
+func statements(lines []string) int {
+	n := 0
+	cont := false
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t != "" && !strings.HasPrefix(t, "#") && !cont {
+			n++
+		}
+		cont = strings.HasSuffix(t, "\\")
+	}
+	return max(n, 1)
 }
