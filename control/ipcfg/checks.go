@@ -72,10 +72,12 @@ func (e *Engine) checkAddr(v int) func(tx *store.Tx, cmd string, args []control.
 					return nil, control.ArgError("invalid value for argument address")
 				}
 				args[i].Value = val
-				if cmd == "add" && !fromPool(args) {
-					if err := e.duplicateAddr(tx, v, p.Addr()); err != nil {
-						return nil, err
-					}
+			}
+		}
+		if cmd == "add" && !fromPool(args) && argValue(args, "disabled") != "yes" {
+			if p, err := netip.ParsePrefix(argValue(args, "address")); err == nil {
+				if err := e.duplicateAddr(tx, v, p.Addr(), argValue(args, "interface")); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -83,13 +85,30 @@ func (e *Engine) checkAddr(v int) func(tx *store.Tx, cmd string, args []control.
 	}
 }
 
-// duplicateAddr refuses an address that an item or the kernel already has.
-func (e *Engine) duplicateAddr(tx *store.Tx, v int, ip netip.Addr) error {
+// argValue is the value of the last argument named name ("" when absent).
+func argValue(args []control.Arg, name string) string {
+	v := ""
+	for _, a := range args {
+		if a.Name == name && !a.Flag && !a.Unset {
+			v = a.Value
+		}
+	}
+	return v
+}
+
+// duplicateAddr refuses an address that an enabled item or the kernel already has on
+// the same interface. RouterOS (and Linux) let one address sit on several interfaces (a
+// loopback and a point-to-point link), and keep disabled duplicates: real exports carry
+// both.
+func (e *Engine) duplicateAddr(tx *store.Tx, v int, ip netip.Addr, iface string) error {
 	items, err := tx.List(addrPath(v))
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
+		if it.Props["disabled"] == "yes" || it.Props["interface"] != iface {
+			continue
+		}
 		if p, err := netip.ParsePrefix(it.Props["address"]); err == nil && p.Addr() == ip {
 			return control.Failure("already have such address")
 		}
@@ -99,11 +118,25 @@ func (e *Engine) duplicateAddr(tx *store.Tx, v int, ip netip.Addr) error {
 		return nil
 	}
 	for _, k := range kern {
-		if k.prefix.Addr() == ip && k.proto != Proto {
+		if k.prefix.Addr() == ip && k.proto != Proto && e.linkNamed(k.index, iface) {
 			return control.Failure("already have such address")
 		}
 	}
 	return nil
+}
+
+// linkNamed reports whether the kernel link index is the interface named (RouterOS name).
+func (e *Engine) linkNamed(index int, name string) bool {
+	links, err := e.h.LinkList()
+	if err != nil {
+		return false
+	}
+	for _, l := range links {
+		if l.Attrs().Index == index {
+			return l.Attrs().Name == e.names.Kernel(name)
+		}
+	}
+	return false
 }
 
 func (e *Engine) checkRoute(v int) func(tx *store.Tx, cmd string, args []control.Arg) ([]control.Arg, error) {

@@ -216,6 +216,21 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 		t.Errorf("bad input changed the kernel:\n%s\n%s", before, after)
 	}
 
+	// One address on two interfaces, and a disabled duplicate, as RouterOS exports carry
+	// them; a foreign address on the same link is still refused.
+	r.must("/ip address add address=198.18.1.1/32 interface=lo comment=twice")
+	r.must("/ip address add address=198.18.1.1/30 interface=sfp28-1 disabled=yes comment=twice")
+	r.fails("/ip address add address=198.18.9.1/32 interface=lo", "already have such address")
+	eventually(t, "the same address on lo too", func() (bool, string) {
+		a := addrs(t, r1)
+		return has(a, "lo 198.18.1.1/32") && count(a, wantAddr) == 1, fmt.Sprint(a)
+	})
+	r.must("/ip address remove [find comment=twice]")
+	eventually(t, "the second one removed, the first kept", func() (bool, string) {
+		a := addrs(t, r1)
+		return !has(a, "lo 198.18.1.1/32") && count(a, wantAddr) == 1, fmt.Sprint(a)
+	})
+
 	// A route and an address deleted behind routerd's back come back (ipcfg follows the
 	// kernel's events and has no periodic resync, so this is the delete event's pass).
 	// One at a time: a pass another event happens to start must not hide a missed one.
