@@ -262,9 +262,10 @@ type ChildSA struct {
 	rekeying          bool
 	rekeyed           bool
 	collision         *ChildSA
-	outPending        bool     // outbound half not installed (rekeyswitch.go)
-	waitFor           *ChildSA // the SA whose removal installs it
-	inEarly           bool     // inbound half installed before the exchange ended (ikev1_rekey.go)
+	outPending        bool      // outbound half not installed (rekeyswitch.go)
+	waitFor           *ChildSA  // the SA whose removal installs it
+	inEarly           bool      // inbound half installed before the exchange ended (ikev1_rekey.go)
+	deleteAt          time.Time // a rekeyed SA no longer sent on: its delete goes then (rekeydelete.go)
 }
 
 // Datapath installs CHILD_SAs; the ESP package (kernel XFRM or userspace) implements it

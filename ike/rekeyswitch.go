@@ -133,7 +133,7 @@ func (d *Daemon) expireRetired(now time.Time, all bool) {
 // whose old IKE SA no longer holds them, and the peer would go on sending on them.
 func (sa *IKESA) redoDeletes() {
 	for _, c := range append([]*ChildSA(nil), sa.children...) {
-		if c.rekeyed {
+		if c.rekeyed && c.deleteAt.IsZero() { // a lagged delete goes from the new SA's tick
 			sa.deleteChild(c, "rekeyed")
 		}
 	}

@@ -664,7 +664,7 @@ func (sa *IKESA) informational(h Header, ps []Payload) {
 					if c.OutSPI != spi {
 						continue
 					}
-					if !c.rekeyed { // not already being deleted by us
+					if !c.rekeyed || !c.deleteAt.IsZero() { // not already being deleted by us
 						ours = append(ours, spiBytes(c.InSPI))
 					}
 					sa.retireChild(c, "deleted by the peer")

@@ -1140,7 +1140,7 @@ func (sa *IKESA) rekeyChild(old *ChildSA) {
 				return
 			}
 		}
-		sa.deleteChild(old, "rekeyed")
+		sa.retireRekeyed(old)
 	}, func() { old.rekeying = false })
 }
 
@@ -1374,6 +1374,7 @@ func (sa *IKESA) timers(now time.Time) {
 		sa.d.sendKeepalive(sa.local, sa.remote)
 	}
 	sa.activateWaiting(nil, now)
+	sa.sendLaggedDeletes(now)
 	for _, c := range append([]*ChildSA(nil), sa.children...) {
 		age := now.Sub(c.Added)
 		if c.Lifetime > 0 && age >= c.Lifetime {
