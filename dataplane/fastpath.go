@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -157,7 +156,7 @@ func (t *Tunnels) portLinks() map[string]uint16 {
 		prefix := "link_port-" + string(h) + "_"
 		ms, _ := filepath.Glob(filepath.Join(t.dir, prefix+"*"))
 		for _, m := range ms {
-			name := strings.TrimPrefix(filepath.Base(m), prefix)
+			name := pinIfname(filepath.Base(m), prefix)
 			out[name] = 0
 			if ifc, err := netlink.LinkByName(name); err == nil {
 				var p tunnelFpPort

@@ -457,7 +457,19 @@ func (s *Stats) add(p tunnelTunStats) {
 }
 
 func (t *Tunnels) linkPath(kind, ifname string) string {
-	return filepath.Join(t.dir, "link_"+kind+"_"+ifname)
+	return filepath.Join(t.dir, "link_"+kind+"_"+pinEscaper.Replace(ifname))
+}
+
+// The bpf filesystem refuses '.' in names (EPERM), and interface names have them
+// (ether1.100, RouterOS's .S3_NEXUS): a pin's name writes '.' as %2e and '%' as %25.
+var (
+	pinEscaper   = strings.NewReplacer("%", "%25", ".", "%2e")
+	pinUnescaper = strings.NewReplacer("%25", "%", "%2e", ".")
+)
+
+// pinIfname is the interface name of the pin called base, whose kind prefix is prefix.
+func pinIfname(base, prefix string) string {
+	return pinUnescaper.Replace(strings.TrimPrefix(base, prefix))
 }
 
 // reuse opens a pinned link and points it at prog; a link whose interface is gone (or
@@ -576,7 +588,7 @@ func (t *Tunnels) DecapLinks() []string {
 	var out []string
 	ms, _ := filepath.Glob(t.linkPath("decap-"+string(HookTC), "*"))
 	for _, m := range ms {
-		out = append(out, strings.TrimPrefix(filepath.Base(m), "link_decap-"+string(HookTC)+"_"))
+		out = append(out, pinIfname(filepath.Base(m), "link_decap-"+string(HookTC)+"_"))
 	}
 	for name, roles := range t.portLinks() {
 		if roles == 0 || roles&FPRoleDecap != 0 {

@@ -366,6 +366,7 @@ func TestImportPublicExports(t *testing.T) {
 	skipped := map[string][]string{
 		"public-v7.11.2-crs.rsc": {"/interface wireless security-profiles", "/ip hotspot profile", "/port", "/system routerboard settings"},
 		"public-v7.18.2-wap.rsc": {"/interface wireguard", "/ip dhcp-client"},
+		"public-v6.47.1-ccr.rsc": {"/interface gre6", "/interface bridge settings"},
 		"public-v6.48.1-verbose.rsc": {"/queue interface", "/interface ethernet switch", "/interface ethernet switch port",
 			"/interface lte apn", "/ip hotspot profile", "/ip dhcp-server"},
 	}
