@@ -143,7 +143,10 @@ func run(o options, events *eventlog.Buffer) error {
 	env := &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events}
 	host := startEngines(ctx, env)
 	// Engines end before the store closes (deferred above), every goroutine joined.
-	defer host.Stop()
+	defer func() {
+		host.Stop()
+		slog.Info("routerd stopped")
+	}()
 	if *policyTable {
 		return writePolicyTable(os.Stdout, ex)
 	}

@@ -126,7 +126,11 @@ func (e *Engine) watchAddrs(ctx context.Context) {
 	ch := make(chan netlink.AddrUpdate, 64)
 	done := make(chan struct{})
 	err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
-		ErrorCallback: func(err error) { slog.Warn("fast path: address updates", "err", err) }})
+		ErrorCallback: func(err error) {
+			if ctx.Err() == nil { // closing the socket at shutdown is no error
+				slog.Warn("fast path: address updates", "err", err)
+			}
+		}})
 	if err != nil {
 		slog.Warn("fast path: no address updates; our addresses are refreshed on resync", "err", err)
 		return

@@ -120,7 +120,13 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	lu := make(chan netlink.LinkUpdate, 256)
 	au := make(chan netlink.AddrUpdate, 256)
 	ru := make(chan netlink.RouteUpdate, 1024)
-	onErr := func(err error) { slog.Warn("ipcfg: netlink subscription", "err", err); eh.Kick() }
+	onErr := func(err error) {
+		if ctx.Err() != nil {
+			return // closing the sockets at shutdown is no error
+		}
+		slog.Warn("ipcfg: netlink subscription", "err", err)
+		eh.Kick()
+	}
 	if err := netlink.LinkSubscribeWithOptions(lu, ctx.Done(), netlink.LinkSubscribeOptions{ErrorCallback: onErr}); err != nil {
 		h.Close()
 		return fmt.Errorf("ipcfg: subscribe links: %w", err)

@@ -108,6 +108,9 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	err = netlink.LinkSubscribeWithOptions(updates, ctx.Done(), netlink.LinkSubscribeOptions{
 		ListExisting: true,
 		ErrorCallback: func(err error) {
+			if ctx.Err() != nil {
+				return // closing the socket at shutdown is no error
+			}
 			slog.Warn("link: netlink subscription", "err", err)
 			eh.Kick()
 		},

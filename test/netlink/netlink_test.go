@@ -255,8 +255,18 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 		t.Errorf("link settings not re-applied: %s", out)
 	}
 
-	// Restart: nothing lost or duplicated, nothing foreign touched.
+	// Restart: nothing lost or duplicated, nothing foreign touched. The stop is orderly:
+	// exit 0, every engine joined, and no warning from closing the netlink sockets.
+	logged := len(r.Log.String())
 	r.stop()
+	if st := r.ProcessState(); st == nil || st.ExitCode() != 0 {
+		t.Errorf("routerd exited with %v", st)
+	}
+	if log := r.Log.String()[logged:]; !strings.Contains(log, "routerd stopping") || !strings.Contains(log, "routerd stopped") {
+		t.Errorf("no 'routerd stopping' ... 'routerd stopped' in the log:\n%s", log)
+	} else if strings.Contains(log, "level=WARN") || strings.Contains(log, "level=ERROR") {
+		t.Errorf("warnings while stopping:\n%s", log)
+	}
 	r.start()
 	eventually(t, "applied after restart", applied)
 	a := addrs(t, r1)
