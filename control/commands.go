@@ -131,18 +131,36 @@ next:
 }
 
 // checkUnique refuses a value of a Unique property that another item already has. Names
-// are looked up in the store's name index; other unique properties need a scan.
-func checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals map[string]string) error {
+// are looked up in the store's name index; other unique properties need a scan and
+// conflict only between enabled items, as RouterOS holds them (its exports carry a
+// disabled bridge port beside the enabled one of the same interface): an item being
+// enabled (vals sets disabled, merged is the whole item) is checked again.
+func checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals, merged map[string]string) error {
+	enabled := func(p map[string]string) bool { return !m.HasDisabled() || p["disabled"] != "yes" }
 	var items []store.Item
 	for _, p := range m.Props {
 		v, ok := vals[p.Name]
-		if !p.Unique || !ok {
+		if !p.Unique {
 			continue
 		}
 		if p.Name == "name" {
+			if !ok {
+				continue
+			}
 			if id, ok := tx.ByName(m.Path, v); ok && id != self {
 				return errf(CatFailure, "failure: already have such %s", p.Name)
 			}
+			continue
+		}
+		if !ok {
+			if _, enabling := vals["disabled"]; !enabling {
+				continue
+			}
+			if v, ok = merged[p.Name]; !ok {
+				continue
+			}
+		}
+		if !enabled(merged) {
 			continue
 		}
 		if items == nil {
@@ -152,7 +170,7 @@ func checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals map[string]string
 			}
 		}
 		for _, it := range items {
-			if it.ID != self && it.Props[p.Name] == v {
+			if it.ID != self && it.Props[p.Name] == v && enabled(it.Props) {
 				return errf(CatFailure, "failure: already have such %s", p.Name)
 			}
 		}
@@ -204,7 +222,7 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
 			}
 		}
-		if err := checkUnique(tx, c.Menu, 0, props); err != nil {
+		if err := checkUnique(tx, c.Menu, 0, props, props); err != nil {
 			return nil, err
 		}
 		before, err := x.firstItem(tx, c, "place-before")
@@ -299,6 +317,7 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 				return nil, err
 			}
 			old := it.Props[c.Menu.NameProp()]
+			wasDisabled := it.Props["disabled"] == "yes"
 			if err := fn(it.Props, vals, unset); err != nil {
 				return nil, err
 			}
@@ -310,7 +329,15 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 					return nil, errf(CatFailure, "failure: already have such name")
 				}
 			}
-			if err := checkUnique(tx, c.Menu, id, vals); err != nil {
+			changed := vals
+			if wasDisabled && it.Props["disabled"] != "yes" { // enable: its unique values count again
+				changed = maps.Clone(vals)
+				if changed == nil {
+					changed = map[string]string{}
+				}
+				changed["disabled"] = "no"
+			}
+			if err := checkUnique(tx, c.Menu, id, changed, it.Props); err != nil {
 				return nil, err
 			}
 			writes = append(writes, it)

@@ -155,3 +155,24 @@ func TestWatchSeesCommittedChanges(t *testing.T) {
 		t.Fatalf("changes %+v", got)
 	}
 }
+
+// TestUniqueAmongEnabled: a unique property other than the name conflicts only between
+// enabled items, as RouterOS holds them (exports carry a disabled bridge port beside the
+// enabled one of the same interface); enabling the duplicate is refused.
+func TestUniqueAmongEnabled(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/interface/bridge", "add", "name=br1")
+	mustExec(t, ex, sess, "/interface/bridge/port", "add", "bridge=br1", "interface=ether5", "disabled=yes")
+	mustExec(t, ex, sess, "/interface/bridge/port", "add", "bridge=br1", "interface=ether5")
+	rep, err := exec(ex, sess, "/interface/bridge/port", "add", "bridge=br1", "interface=ether5")
+	fails(t, "failure: already have such interface", rep, err)
+	rep, err = exec(ex, sess, "/interface/bridge/port", "enable", "numbers=*1")
+	fails(t, "failure: already have such interface", rep, err)
+	rep, err = exec(ex, sess, "/interface/bridge/port", "set", "numbers=*1", "disabled=no")
+	fails(t, "failure: already have such interface", rep, err)
+	mustExec(t, ex, sess, "/interface/bridge/port", "set", "numbers=*1", "comment=kept")
+	if n := count(t, ex, "/interface/bridge/port"); n != 2 {
+		t.Fatalf("%d ports, want 2", n)
+	}
+}
