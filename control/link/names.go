@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/vishvananda/netlink"
@@ -106,21 +105,20 @@ func derived(kernel string) bool {
 	return len(kernel) <= maxKernelName && i >= 0 && len(kernel)-i == 5
 }
 
-// CheckName says why name cannot be an interface name, or nil. RouterOS takes any
-// printable text (exports carry `ether1 - WAN`, `vlan10/office`, `sfp:1`); it refuses
-// an empty name, and control characters cannot be typed into one. The length is the
-// kernel's limit on an alternative name, so that a name the kernel takes is kept there.
+// CheckName says why name cannot be an interface name, or nil. RouterOS takes any text
+// (exports carry `ether1 - WAN`, `vlan10/office`, `sfp:1`, and Latin-1 bytes written
+// `Sa\EDda 01`, which are kept as the bytes they are); it refuses an empty name, and
+// control characters cannot be typed into one. The length is the kernel's limit on an
+// alternative name, so that a name the kernel takes is kept there.
 func CheckName(name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("interface name must not be empty")
 	case len(name) > MaxName:
 		return fmt.Errorf("interface name is longer than %d characters", MaxName)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("interface name %q is not valid UTF-8", name)
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
+	for i := 0; i < len(name); i++ {
+		if b := name[i]; b < 0x20 || b == 0x7f {
 			return fmt.Errorf("interface name %q has a control character", name)
 		}
 	}

@@ -52,12 +52,12 @@ func TestKernelName(t *testing.T) {
 func TestCheckName(t *testing.T) {
 	// RouterOS takes these (real exports carry them); the kernel does not, the map does.
 	for _, ok := range []string{"ether2-master-local", strings.Repeat("y", MaxName), "WAN.100",
-		".", "..", "vlan10/office", "sfp:1", "ether1 - WAN", "à"} {
+		".", "..", "vlan10/office", "sfp:1", "ether1 - WAN", "à", "Sa\xedda 01 - Aberta", "\xff\xfe"} {
 		if err := CheckName(ok); err != nil {
 			t.Errorf("CheckName(%q): %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "a\x00b", "tab\there", "\xff\xfe", strings.Repeat("y", MaxName+1)} {
+	for _, bad := range []string{"", "a\x00b", "tab\there", "del\x7f", strings.Repeat("y", MaxName+1)} {
 		if CheckName(bad) == nil {
 			t.Errorf("CheckName(%q) accepted", bad)
 		}
@@ -97,7 +97,7 @@ func TestNamesMap(t *testing.T) {
 // TestKernelNameUnsafe: names with characters the kernel refuses get a derived name the
 // kernel takes, even when short, and no alternative name.
 func TestKernelNameUnsafe(t *testing.T) {
-	for _, n := range []string{"ether1 - WAN", "vlan10/office", "sfp:1", ".", "..", "a b", "x\u00a0y", "àààààààààà"} {
+	for _, n := range []string{"ether1 - WAN", "vlan10/office", "sfp:1", ".", "..", "a b", "x\u00a0y", "àààààààààà", "Sa\xedda 01 - Aberta"} {
 		k := KernelName(n)
 		if k == n || !kernelSafe(k) || len(k) > maxKernelName || !derived(k) {
 			t.Errorf("KernelName(%q) = %q: not a valid derived kernel name", n, k)
