@@ -352,7 +352,9 @@ func TestPointToPointAddress(t *testing.T) {
 
 // TestImportPublicExports imports exports published in public repositories (RouterOS
 // 7.11.2 on a CRS326 switch, 7.18.2 on a wAP, an `export verbose` of 6.48.1 on a
-// RB952 that sets built-in items by number; trimmed to the test's ports, addresses
+// RB952 that sets built-in items by number, 6.47.1 on a CCR1036 with interface names
+// holding '/', spaces and leading dots, 6.43.8 on a RB750 with Latin-1 names written
+// `\ED`; trimmed to the test's ports, addresses
 // moved into 198.18.0.0/15, otherwise as RouterOS wrote them: wrapped `\` continuations
 // inside quoted lists and mid-word, escaped script sources, owner= and policy=). Menus
 // routerd lacks are skipped and reported; nothing in a menu routerd has is refused; the
@@ -367,6 +369,8 @@ func TestImportPublicExports(t *testing.T) {
 		"public-v7.11.2-crs.rsc": {"/interface wireless security-profiles", "/ip hotspot profile", "/port", "/system routerboard settings"},
 		"public-v7.18.2-wap.rsc": {"/interface wireguard", "/ip dhcp-client"},
 		"public-v6.47.1-ccr.rsc": {"/interface gre6", "/interface bridge settings"},
+		"public-v6.43.8-latin.rsc": {"/interface wireless security-profiles", "/ip hotspot profile", "/ip dhcp-server",
+			"/ip dhcp-client", "/ip dhcp-server network", "/ip proxy"},
 		"public-v6.48.1-verbose.rsc": {"/queue interface", "/interface ethernet switch", "/interface ethernet switch port",
 			"/interface lte apn", "/ip hotspot profile", "/ip dhcp-server"},
 	}
