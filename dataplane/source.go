@@ -8,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/nldump"
 )
 
 // The kernel drops a forwarded IPv4 packet whose source fib_validate_source refuses: one
@@ -20,7 +22,7 @@ import (
 // LocalAddrs lists the namespace's IPv4 addresses (every interface's, as
 // inet_lookup_ifaddr_rcu searches them).
 func LocalAddrs() ([]netip.Addr, error) {
-	as, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	as, err := nldump.Retry(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +49,7 @@ func confInt(dev, name string) int {
 // (local, main, default), with which the kernel always looks the route back up
 // (fib4_has_custom_rules).
 func customRules() bool {
-	rs, err := netlink.RuleList(netlink.FAMILY_V4)
+	rs, err := nldump.Retry(func() ([]netlink.Rule, error) { return netlink.RuleList(netlink.FAMILY_V4) })
 	if err != nil {
 		return true
 	}
@@ -67,7 +69,7 @@ func customRules() bool {
 // rp_filter is the larger of all's and the interface's, accept_local either's. The
 // result is for SetSourceChecks.
 func SourceChecks() (map[int]uint32, error) {
-	links, err := netlink.LinkList()
+	links, err := nldump.Retry(netlink.LinkList)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/nldump"
 )
 
 // Path is the menu the engine applies.
@@ -155,11 +156,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		return fmt.Errorf("read %s: %w", Path, err)
 	}
 	want, bad := e.desired(items)
-	kern, err := e.nl().NeighList(0, unix.AF_INET)
+	kern, err := nldump.Retry(func() ([]netlink.Neigh, error) { return e.nl().NeighList(0, unix.AF_INET) })
 	if err != nil {
 		return fmt.Errorf("neighbour dump: %w", err)
 	}
-	proxies, err := e.nl().NeighProxyList(0, unix.AF_INET)
+	proxies, err := nldump.Retry(func() ([]netlink.Neigh, error) { return e.nl().NeighProxyList(0, unix.AF_INET) })
 	if err != nil {
 		return fmt.Errorf("proxy neighbour dump: %w", err)
 	}
@@ -233,11 +234,11 @@ func nudName(s int) string {
 
 // rows are the kernel's IPv4 neighbours that routerd did not install, as dynamic rows.
 func (e *Engine) rows(context.Context, *control.Session) ([]control.Row, error) {
-	kern, err := e.nl().NeighList(0, unix.AF_INET)
+	kern, err := nldump.Retry(func() ([]netlink.Neigh, error) { return e.nl().NeighList(0, unix.AF_INET) })
 	if err != nil {
 		return nil, control.Failure("neighbour dump: %v", err)
 	}
-	links, _ := e.nl().LinkList()
+	links, _ := nldump.Retry(e.nl().LinkList)
 	names := map[int]string{}
 	for _, l := range links {
 		names[l.Attrs().Index] = e.names.Of(l.Attrs())

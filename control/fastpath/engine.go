@@ -22,6 +22,7 @@ import (
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/tunnel"
 	"github.com/routerd/routerd/dataplane"
+	"github.com/routerd/routerd/nldump"
 )
 
 // ErrNoDataplane says the eBPF dataplane (loaded by the tunnel engine) is not there.
@@ -336,7 +337,7 @@ func (e *Engine) blocked(paths []string) string {
 // wantPorts lists the ports: the Ethernet links (veth or hardware) that are no bridge
 // member, no part of a tunnel (hidden or visible end) and not the loopback.
 func (e *Engine) wantPorts() (map[string]int, error) {
-	links, err := netlink.LinkList()
+	links, err := nldump.Retry(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/nldump"
 )
 
 // Kernel is what the address and route engine reads from and changes in the kernel. A
@@ -45,10 +47,15 @@ func NewKernel() (Kernel, error) {
 	return netlinkKernel{h}, nil
 }
 
-func (k netlinkKernel) LinkList() ([]netlink.Link, error)  { return k.h.LinkList() }
-func (netlinkKernel) AddrList(family int) ([]kaddr, error) { return addrDump(family) }
+// Dumps that raced a change are repeated (package nldump), not a failed pass.
+func (k netlinkKernel) LinkList() ([]netlink.Link, error) { return nldump.Retry(k.h.LinkList) }
+func (netlinkKernel) AddrList(family int) ([]kaddr, error) {
+	return nldump.Retry(func() ([]kaddr, error) { return addrDump(family) })
+}
 func (k netlinkKernel) RouteList(family int) ([]netlink.Route, error) {
-	return k.h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	return nldump.Retry(func() ([]netlink.Route, error) {
+		return k.h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 }
 func (netlinkKernel) AddrAdd(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
 	return addrAdd(index, p, noDAD, peer)

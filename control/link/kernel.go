@@ -7,6 +7,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/nldump"
 )
 
 // Kernel is what the link engine reads from and changes in the kernel: links, bridge
@@ -66,6 +68,14 @@ func NewKernel() (Kernel, error) {
 	return &passKernel{Kernel: netlinkKernel{h}}, nil
 }
 
+// Dumps that raced a change are repeated (package nldump), not a failed pass.
+func (k netlinkKernel) LinkList() ([]netlink.Link, error) { return nldump.Retry(k.Handle.LinkList) }
+func (k netlinkKernel) QdiscList(l netlink.Link) ([]netlink.Qdisc, error) {
+	return nldump.Retry(func() ([]netlink.Qdisc, error) { return k.Handle.QdiscList(l) })
+}
+func (k netlinkKernel) BridgeVlanList() (map[int32][]*nl.BridgeVlanInfo, error) {
+	return nldump.Retry(k.Handle.BridgeVlanList)
+}
 func (netlinkKernel) BridgeMcastRouter(index int) (uint8, error) { return bridgeMcastRouter(index) }
 func (netlinkKernel) SetBridgeMcastRouter(index int, mode uint8) error {
 	return setBridgeMcastRouter(index, mode)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/nldump"
 )
 
 // builtinLists are the lists RouterOS has on every device; their members are computed
@@ -117,7 +118,7 @@ func (e *Engine) Members(list string) []string {
 		slog.Warn("link: reading interface lists", "err", err)
 		return nil
 	}
-	ls, err := netlink.LinkList()
+	ls, err := nldump.Retry(netlink.LinkList)
 	if err != nil {
 		slog.Warn("link: listing links", "err", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/nldump"
 )
 
 // Menu paths this engine applies.
@@ -482,7 +483,9 @@ func (e *Engine) device(dev string) (int, string, error) {
 // ingressParent is the parent of ingress filters: the ingress qdisc's, or clsact's
 // ingress hook when another engine put clsact there.
 func (e *Engine) ingressParent(index int) (uint32, error) {
-	qs, err := e.h.QdiscList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}})
+	qs, err := nldump.Retry(func() ([]netlink.Qdisc, error) {
+		return e.h.QdiscList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}})
+	})
 	if err != nil {
 		return 0, err
 	}

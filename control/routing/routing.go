@@ -17,6 +17,7 @@ import (
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/nldump"
 )
 
 const (
@@ -339,7 +340,7 @@ func key(r netlink.Rule) string {
 // apply makes routerd's rules of a family exactly want: missing ones are added before
 // stale ones are removed, so marked traffic always finds its table.
 func (e *Engine) apply(fam int, want []netlink.Rule) error {
-	all, err := e.h.RuleList(fam)
+	all, err := nldump.Retry(func() ([]netlink.Rule, error) { return e.h.RuleList(fam) })
 	if err != nil {
 		return fmt.Errorf("routing: list rules: %w", err)
 	}

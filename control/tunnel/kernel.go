@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/dataplane"
+	"github.com/routerd/routerd/nldump"
 )
 
 // Kernel is what the tunnel engine reads from and changes in the kernel: links, routes,
@@ -72,7 +73,7 @@ type netlinkKernel struct{}
 
 func (netlinkKernel) LinkByName(name string) (netlink.Link, error) { return netlink.LinkByName(name) }
 func (netlinkKernel) LinkByIndex(i int) (netlink.Link, error)      { return netlink.LinkByIndex(i) }
-func (netlinkKernel) LinkList() ([]netlink.Link, error)            { return netlink.LinkList() }
+func (netlinkKernel) LinkList() ([]netlink.Link, error)            { return nldump.Retry(netlink.LinkList) }
 func (netlinkKernel) VethPeerIndex(l *netlink.Veth) (int, error)   { return netlink.VethPeerIndex(l) }
 func (netlinkKernel) RouteGet(dst net.IP) ([]netlink.Route, error) { return netlink.RouteGet(dst) }
 func (netlinkKernel) LinkAdd(l netlink.Link) error                 { return netlink.LinkAdd(l) }

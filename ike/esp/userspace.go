@@ -20,6 +20,8 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/routerd/routerd/nldump"
 )
 
 const (
@@ -494,7 +496,7 @@ func (u *userspace) localAddrIn(p netip.Prefix) (netip.Addr, bool) {
 	if p.Addr().Is6() {
 		fam = netlink.FAMILY_V6
 	}
-	addrs, err := u.nl.AddrList(nil, fam)
+	addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return u.nl.AddrList(nil, fam) })
 	if err != nil {
 		return netip.Addr{}, false
 	}
@@ -541,7 +543,7 @@ func (u *userspace) keepLocal(ps []Policy, want map[string]netlink.Route) {
 			throw(netip.PrefixFrom(p.TunnelDst.Unmap(), p.TunnelDst.Unmap().BitLen()))
 		}
 	}
-	addrs, err := u.nl.AddrList(nil, netlink.FAMILY_ALL)
+	addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return u.nl.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return
 	}
