@@ -233,7 +233,11 @@ func (sa *IKESA) v1CfgRequest(cp *v1CfgPayload) *v1CfgPayload {
 			return &v1CfgPayload{Type: v1CfgReply, Attrs: []v1CfgAttr{
 				{Type: v1XAuthUserName, Value: []byte(sa.ident.EAPUser)}, {Type: v1XAuthPassword, Value: []byte(sa.ident.EAPPassword)}}}
 		}
-		return sa.v1GiveConfig(cp)
+		reply := sa.v1GiveConfig(cp)
+		if sa.vip.IsValid() {
+			sa.xauthAccountStart()
+		}
+		return reply
 	case v1CfgSet:
 		if st, ok := cp.attr(v1XAuthStatus); ok && c != nil && c.xauth && sa.initiator {
 			c.xauthDone = true
@@ -304,6 +308,9 @@ func (sa *IKESA) v1CfgAnswer(qm *v1QM, cp *v1CfgPayload) {
 			return
 		}
 		sa.d.log.Info("ipsec: XAuth user authenticated", "peer", sa.peer.Name, "user", c.user, "remote", sa.remote.Addr())
+		if mc := sa.ident.ModeConfig; mc == nil || !mc.Responder {
+			sa.xauthAccountStart()
+		}
 	case qm.cfgType == v1CfgRequest && cp.Type == v1CfgReply && c.wantCfg:
 		sa.v1TakeConfig(cp)
 		c.cfgDone = true

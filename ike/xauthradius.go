@@ -37,6 +37,11 @@ func (sa *IKESA) v1XAuthRemote(c *v1Cfg, password string) {
 		if ok && addr.IsValid() {
 			sa.vip = addr
 		}
+		if ok && err == nil && sa.eap == nil {
+			// Accounted as RADIUS logins are (settings accounting=), through the
+			// same relay as eap-radius: xauthAccountStart starts it.
+			sa.eap = &eapState{user: user}
+		}
 		sa.v1XAuthVerdict(c, ok && err == nil)
 	}()
 }
@@ -53,4 +58,13 @@ func (sa *IKESA) v1XAuthVerdict(c *v1Cfg, ok bool) {
 		sa.d.rosLog(slog.LevelWarn, fmt.Sprintf("%s xauth user %q authentication failed", sa.remote.Addr(), c.user))
 	}
 	sa.v1CfgStart(&v1CfgPayload{Type: v1CfgSet, Attrs: []v1CfgAttr{{Type: v1XAuthStatus, TV: true, Value: status}}})
+}
+
+// xauthAccountStart sends the accounting Start of a login RADIUS let in, once the peer
+// has its address (mode config) or acknowledged the XAuth status when it gets none
+// (d.mu held). The Stop goes with the IKE SA (eapEnded).
+func (sa *IKESA) xauthAccountStart() {
+	if st := sa.eap; st != nil && st.user != "" && st.sessionID == "" && st.peer == nil {
+		sa.eapAccountStart()
+	}
 }

@@ -47,7 +47,7 @@
 // rsa-signature-hybrid IKEv1 main or aggressive mode). proposal-check
 // and lifebytes are ignored with exchange-mode=ike2, as the reference says RouterOS does.
 // match-by=certificate is certauth.go's; xauth-use-radius=yes sends XAuth logins /ip ipsec user does not know to /radius
-// (xauthradius.go; IKEv1 responders only).
+// (xauthradius.go; IKEv1 responders only), accounted as eap-radius logins are (settings accounting=, interim-update=).
 //
 // EAP (eap.go): auth-method=eap as initiator with eap-methods eap-mschapv2, eap-ttls and
 // eap-peap (username/password) and eap-tls (certificate=), in the order given (the

@@ -12,7 +12,8 @@ import (
 // TestXAuthUseRADIUS: /ip ipsec settings xauth-use-radius=yes: strongSwan's IKEv1 XAuth
 // client logs in as a user only routerd's User Manager knows (no /ip ipsec user): the
 // login goes to /radius as a PAP Access-Request, User Manager accepts it and the client
-// gets its mode config address; the same user with a wrong password is refused.
+// gets its mode config address, and its session is accounted (Start with the address,
+// Stop when it goes); the same user with a wrong password is refused.
 func TestXAuthUseRADIUS(t *testing.T) {
 	tp := newTopo(t, false)
 	d := startDaemon(t, tp.nsR)
@@ -72,8 +73,21 @@ secrets {
 	if accepts != 1 {
 		t.Fatalf("RADIUS accepts %d, want 1:\n%s", accepts, d.script("/radius print stats\n"))
 	}
+	// Accounting (settings accounting=yes, the default): the login is a User Manager
+	// session from its Start, with the address mode config gave, ended by the Stop.
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		s := d.script("/user-manager session print detail\n")
+		return strings.Contains(s, `user="peapu"`) && strings.Contains(s, "198.19.77.10")
+	}) {
+		t.Fatalf("no accounting start:\n%s", d.script("/user-manager session print detail\n"))
+	}
 	// The wrong password: User Manager rejects, routerd refuses the login.
 	ch.Swanctl("--terminate", "--ike", "good", "--timeout", "10")
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return strings.Contains(d.script("/user-manager session print detail\n"), `status="stop"`)
+	}) {
+		t.Fatalf("no accounting stop:\n%s", d.script("/user-manager session print detail\n"))
+	}
 	writeConf(t, ch, `connections {
 `+conf("good", "")+`}
 secrets {
