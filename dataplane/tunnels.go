@@ -108,6 +108,52 @@ type Tunnels struct {
 	// index mirrors tunnel_rx_index (read from the pin on first use), so that a
 	// rebuild writes only the entries that change.
 	index []uint32
+	// m mirrors tunnel_cfg's slots and tunnel_rx (read from the pins on first use; nil
+	// again after a failed write, so the next Set reads them afresh): Set and Delete
+	// find a free slot, a tunnel's old receive entries and the index from it instead of
+	// iterating the maps, which made adding n tunnels n² map reads.
+	m *mirror
+	// want is rebuildIndex's scratch array (tunnel_rx_index's size).
+	want []uint32
+}
+
+// mirror is what Set and Delete need to know of the maps they alone write.
+type mirror struct {
+	slot map[uint32]uint16 // hidden ifindex -> counter slot (tunnel_cfg)
+	used map[uint16]bool   // slots some tunnel_cfg entry holds
+	rx   map[tunnelTunRxKey]tunnelTunRx
+}
+
+// mirrored returns the mirror, reading the maps when there is none.
+func (t *Tunnels) mirrored() (*mirror, error) {
+	if t.m != nil {
+		return t.m, nil
+	}
+	m := &mirror{slot: map[uint32]uint16{}, used: map[uint16]bool{}, rx: map[tunnelTunRxKey]tunnelTunRx{}}
+	var (
+		h   uint32
+		cfg tunnelTunCfg
+	)
+	it := t.objs.TunnelCfg.Iterate()
+	for it.Next(&h, &cfg) {
+		m.slot[h], m.used[cfg.Slot] = cfg.Slot, true
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("tunnel_cfg: %w", err)
+	}
+	var (
+		k tunnelTunRxKey
+		v tunnelTunRx
+	)
+	ri := t.objs.TunnelRx.Iterate()
+	for ri.Next(&k, &v) {
+		m.rx[k] = v
+	}
+	if err := ri.Err(); err != nil {
+		return nil, fmt.Errorf("tunnel_rx: %w", err)
+	}
+	t.m = m
+	return m, nil
 }
 
 // OpenTunnels loads the tunnel programs, reusing maps pinned in dir (a bpffs folder) by
@@ -211,9 +257,8 @@ func (tn Tunnel) entries(slot uint16) (tunnelTunCfg, tunnelTunRx) {
 }
 
 // Applied reports whether the maps hold tn exactly as Set writes it. It only reads (three
-// lookups), so a resync that finds every tunnel applied writes nothing; Set itself scans
-// the maps and rebuilds the receive index, which a pass over many tunnels must not do
-// for each one.
+// lookups in the maps themselves, not the mirror: a resync notices an entry changed
+// behind routerd's back), so a resync that finds every tunnel applied writes nothing.
 func (t *Tunnels) Applied(tn Tunnel) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -248,8 +293,20 @@ func (t *Tunnels) Set(tn Tunnel) error {
 	if tn.Hidden <= 0 {
 		return errors.New("tunnel without hidden ifindex")
 	}
+	err := t.set(tn)
+	if err != nil {
+		t.m = nil // a write failed part way: read the maps again next time
+	}
+	return err
+}
+
+func (t *Tunnels) set(tn Tunnel) error {
+	m, err := t.mirrored()
+	if err != nil {
+		return err
+	}
 	key := uint32(tn.Hidden)
-	slot, err := t.slotFor(key)
+	slot, err := t.slotFor(m, key)
 	if err != nil {
 		return err
 	}
@@ -262,16 +319,18 @@ func (t *Tunnels) Set(tn Tunnel) error {
 	if err := t.objs.TunnelSlots.Put(uint32(slot), tunnelTunSlot{Key: want, Rx: rx}); err != nil {
 		return fmt.Errorf("tunnel_slots: %w", err)
 	}
-	if err := t.deleteRx(key, &want); err != nil {
+	if err := t.deleteRx(m, key, &want); err != nil {
 		return err
 	}
 	if err := t.objs.TunnelRx.Put(want, rx); err != nil {
 		return fmt.Errorf("tunnel_rx: %w", err)
 	}
+	m.rx[want] = rx
 	if err := t.objs.TunnelCfg.Put(key, cfg); err != nil {
 		return fmt.Errorf("tunnel_cfg: %w", err)
 	}
-	return t.rebuildIndex()
+	m.slot[key], m.used[slot] = slot, true
+	return t.rebuildIndex(m)
 }
 
 // rxHash is tun_rx_hash of bpf/tunnel.c.
@@ -285,7 +344,7 @@ const rxIndexBits = 14 // TUN_RX_INDEX_BITS
 // rebuildIndex points every tunnel_rx_index entry at the slot of the one tunnel_rx entry
 // with a remote address that hashes there, or clears it where none or several do (those
 // packets take the tunnel_rx path, which also holds the wildcards).
-func (t *Tunnels) rebuildIndex() error {
+func (t *Tunnels) rebuildIndex(m *mirror) error {
 	n := t.objs.TunnelRxIndex.MaxEntries()
 	if t.index == nil {
 		// One batch read of the whole array (an array's keys are 0..n-1 in order).
@@ -300,14 +359,13 @@ func (t *Tunnels) rebuildIndex() error {
 		}
 		t.index = cur
 	}
-	want := make([]uint32, n)
+	if len(t.want) != int(n) {
+		t.want = make([]uint32, n)
+	}
+	want := t.want
+	clear(want)
 	shared := map[uint32]bool{}
-	var (
-		k tunnelTunRxKey
-		v tunnelTunRx
-	)
-	it := t.objs.TunnelRx.Iterate()
-	for it.Next(&k, &v) {
+	for k, v := range m.rx {
 		if k.Remote == 0 {
 			continue
 		}
@@ -316,9 +374,6 @@ func (t *Tunnels) rebuildIndex() error {
 			shared[h] = true
 		}
 		want[h] = uint32(v.Slot) + 1
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("tunnel_rx: %w", err)
 	}
 	for h := range shared {
 		want[h] = 0
@@ -341,24 +396,12 @@ var ErrTooManyTunnels = errors.New("dataplane: too many tunnels")
 // slotFor returns the counter slot of the tunnel at hidden: the one its tun_cfg holds
 // (pinned, so a restarted routerd keeps it and its counters), or else the lowest free
 // one, zeroed (array slots cannot be deleted and may hold a removed tunnel's counts).
-func (t *Tunnels) slotFor(hidden uint32) (uint16, error) {
-	var (
-		k    uint32
-		v    tunnelTunCfg
-		used = map[uint16]bool{}
-	)
-	it := t.objs.TunnelCfg.Iterate()
-	for it.Next(&k, &v) {
-		if k == hidden {
-			return v.Slot, nil
-		}
-		used[v.Slot] = true
-	}
-	if err := it.Err(); err != nil {
-		return 0, fmt.Errorf("tunnel_cfg: %w", err)
+func (t *Tunnels) slotFor(m *mirror, hidden uint32) (uint16, error) {
+	if s, ok := m.slot[hidden]; ok {
+		return s, nil
 	}
 	for s := uint32(0); s < t.objs.TunnelStats.MaxEntries(); s++ {
-		if used[uint16(s)] {
+		if m.used[uint16(s)] {
 			continue
 		}
 		zero := make([]tunnelTunStats, ebpf.MustPossibleCPU())
@@ -371,25 +414,15 @@ func (t *Tunnels) slotFor(hidden uint32) (uint16, error) {
 }
 
 // deleteRx removes the receive entries pointing at hidden, except keep.
-func (t *Tunnels) deleteRx(hidden uint32, keep *tunnelTunRxKey) error {
-	var (
-		k   tunnelTunRxKey
-		v   tunnelTunRx
-		del []tunnelTunRxKey
-	)
-	it := t.objs.TunnelRx.Iterate()
-	for it.Next(&k, &v) {
-		if v.Ifindex == hidden && (keep == nil || k != *keep) {
-			del = append(del, k)
+func (t *Tunnels) deleteRx(m *mirror, hidden uint32, keep *tunnelTunRxKey) error {
+	for k, v := range m.rx {
+		if v.Ifindex != hidden || (keep != nil && k == *keep) {
+			continue
 		}
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("tunnel_rx: %w", err)
-	}
-	for _, k := range del {
 		if err := t.objs.TunnelRx.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("tunnel_rx: %w", err)
 		}
+		delete(m.rx, k)
 	}
 	return nil
 }
@@ -398,17 +431,32 @@ func (t *Tunnels) deleteRx(hidden uint32, keep *tunnelTunRxKey) error {
 func (t *Tunnels) Delete(hidden int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	key := uint32(hidden)
-	if err := t.deleteRx(key, nil); err != nil {
+	err := t.delete(uint32(hidden))
+	if err != nil {
+		t.m = nil
+	}
+	return err
+}
+
+func (t *Tunnels) delete(key uint32) error {
+	m, err := t.mirrored()
+	if err != nil {
 		return err
 	}
-	if err := t.rebuildIndex(); err != nil {
+	if err := t.deleteRx(m, key, nil); err != nil {
+		return err
+	}
+	if err := t.rebuildIndex(m); err != nil {
 		return err
 	}
 	// The slot is freed with the tun_cfg entry (nothing in the index points at it any
 	// more); its counters are zeroed when it is taken again.
 	if err := t.objs.TunnelCfg.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("tunnel_cfg: %w", err)
+	}
+	if s, ok := m.slot[key]; ok {
+		delete(m.slot, key)
+		delete(m.used, s)
 	}
 	return nil
 }

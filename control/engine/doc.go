@@ -40,6 +40,13 @@
 //     (changes during a pass coalesce into one more pass), every Spec.Resync (default
 //     DefaultResync: what was changed behind routerd's back is put back, what failed is
 //     retried), and after Handle.Kick. Never two passes of one engine at once.
+//   - A pass that a kick alone started (a committed change, an event, Handle.Kick)
+//     begins no sooner after the last pass ended than that pass took (unless
+//     Spec.Unpaced): under a stream of kicks (link events while a thousand tunnels are
+//     made) an engine spends at most half its time in passes, and the kicks of the wait
+//     coalesce into one pass. Kicked(ctx) tells such a pass from the first and the
+//     periodic ones, so an engine may apply only what changed in it and leave the
+//     comparison with the kernel to the periodic pass (control/tunnel does).
 //   - A panic in Reconcile or in a goroutine started with Handle.Go is recovered and
 //     logged with its stack; every item of the engine's menus then prints invalid with
 //     "not applied: NAME: internal error: ..." until a pass succeeds. A returned error

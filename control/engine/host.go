@@ -67,6 +67,22 @@ type Spec struct {
 	// Resync is the period of the pass with nothing changed: 0 means DefaultResync,
 	// Never means none.
 	Resync time.Duration
+	// Unpaced turns off the spacing of kicked passes (see Handle.loop): for an engine
+	// whose kicked passes apply only what changed (Kicked), so they cost what the
+	// change costs and a burst is worked off at once.
+	Unpaced bool
+}
+
+type kickedKey struct{}
+
+// Kicked reports whether the host started this pass for a kick alone (a committed
+// change, an event, Handle.Kick): not the first pass and not a periodic one. An engine
+// may then apply only the items that changed since it last applied them and leave the
+// comparison with the kernel to the periodic pass; outside a host (unit tests) it is
+// false, so every pass there is a full one.
+func Kicked(ctx context.Context) bool {
+	v, _ := ctx.Value(kickedKey{}).(bool)
+	return v
 }
 
 // Host runs every engine of the daemon.
@@ -178,6 +194,8 @@ type Handle struct {
 	mu      sync.Mutex
 	running bool   // Start succeeded
 	lastErr string // reason of the last failed pass, "" after a good one
+	// lastPass is how long Start's first pass took (the loop's pacing starts from it).
+	lastPass time.Duration
 }
 
 // Name is the engine's name.
@@ -233,7 +251,7 @@ func (r *Handle) start(ctx context.Context) {
 	for _, m := range append(slices.Clone(r.spec.Menus), r.spec.Watch...) {
 		r.Ex.Watch(m, func(control.Change) { r.Kick() })
 	}
-	r.reconcile(ctx)
+	r.lastPass = r.reconcile(ctx)
 	r.host.wg.Add(1)
 	go func() {
 		defer r.host.wg.Done()
@@ -241,6 +259,11 @@ func (r *Handle) start(ctx context.Context) {
 	}()
 }
 
+// loop runs the engine's passes after Start's first one. A pass a kick starts waits,
+// after the last pass, as long as that pass took (unless Spec.Unpaced): an engine whose
+// pass reads every link, with a stream of link events (a thousand tunnels being made),
+// then spends at most half its time in passes instead of all of it, and the kicks of
+// the wait coalesce into the one pass. A router with few links waits microseconds.
 func (r *Handle) loop(ctx context.Context) {
 	var tick <-chan time.Time
 	if r.spec.Resync > 0 {
@@ -248,17 +271,36 @@ func (r *Handle) loop(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
+	kicked := context.WithValue(ctx, kickedKey{}, true)
+	last, ended := r.lastPass, time.Now()
 	for {
+		pctx := ctx
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.kick:
+			pctx = kicked
+			if wait := last - time.Since(ended); wait > 0 && !r.spec.Unpaced {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 		case <-tick:
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		r.reconcile(ctx)
+		// A kick arriving in the wait is this pass's.
+		select {
+		case <-r.kick:
+		default:
+		}
+		last = r.reconcile(pctx)
+		ended = time.Now()
 	}
 }
 
@@ -280,24 +322,27 @@ func (r *Handle) protect(fn func() error) (err error) {
 	return fn()
 }
 
-// reconcile runs one pass and records how it went on the engine's menus.
-func (r *Handle) reconcile(ctx context.Context) {
+// reconcile runs one pass, records how it went on the engine's menus and returns how
+// long it took.
+func (r *Handle) reconcile(ctx context.Context) time.Duration {
 	start := time.Now()
 	err := r.protect(func() error { return r.eng.Reconcile(ctx) })
+	took := time.Since(start)
 	r.host.passes.WithLabelValues(r.spec.Name).Inc()
-	r.host.passTime.WithLabelValues(r.spec.Name).Add(time.Since(start).Seconds())
+	r.host.passTime.WithLabelValues(r.spec.Name).Add(took.Seconds())
 	if err == nil {
 		r.succeeded()
-		return
+		return took
 	}
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return // shutting down
+		return took // shutting down
 	}
 	var stack []byte
 	if p, ok := err.(*errPanic); ok {
 		stack = p.stack
 	}
 	r.failed(err.Error(), stack)
+	return took
 }
 
 // failed marks the engine's items with why its pass failed; it logs a reason once, not

@@ -3,7 +3,9 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +72,22 @@ type thingEngine struct {
 	in     chan struct{} // told when a pass starts
 	h      *engine.Handle
 	closed atomic.Bool
+	// hold makes every pass take at least that long; passes records, per pass, when
+	// it started and ended and whether a kick alone started it (engine.Kicked).
+	hold time.Duration
+	mu   sync.Mutex
+	log  []passRecord
+}
+
+type passRecord struct {
+	start, end time.Time
+	kicked     bool
+}
+
+func (e *thingEngine) record() []passRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.log)
 }
 
 type greeter func() string
@@ -101,6 +119,14 @@ func (e *thingEngine) Reconcile(ctx context.Context) error {
 		}
 	}
 	e.passes.Add(1)
+	rec := passRecord{start: time.Now(), kicked: engine.Kicked(ctx)}
+	time.Sleep(e.hold)
+	defer func() {
+		rec.end = time.Now()
+		e.mu.Lock()
+		e.log = append(e.log, rec)
+		e.mu.Unlock()
+	}()
 	items, err := e.h.Ex.Items(thingPath)
 	if err != nil {
 		return err
@@ -372,5 +398,44 @@ func TestStopLeavesNoGoroutine(t *testing.T) {
 	}
 	h.Start(context.Background())
 	run(t, ex, thingPath, "add", "name=z")
+	h.Stop()
+}
+
+// Passes a kick starts say so (engine.Kicked), the first and the periodic ones do not;
+// a kicked pass starts no sooner after the last one than that one took, so an engine
+// under a stream of kicks spends at most half its time in passes.
+func TestKickedPassesPaced(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never, hold: 100 * time.Millisecond}
+	h := start(t, ex, th)
+	for i := range 5 {
+		run(t, ex, thingPath, "add", fmt.Sprintf("name=k%d", i))
+		eventually(t, "the pass of the change", func() bool { return len(th.k.list()) == i+1 })
+	}
+	log := th.record()
+	if log[0].kicked {
+		t.Error("the first pass says it was kicked")
+	}
+	for i := 1; i < len(log); i++ {
+		if !log[i].kicked {
+			t.Errorf("pass %d after a committed change does not say it was kicked", i)
+		}
+		took := log[i-1].end.Sub(log[i-1].start)
+		if gap := log[i].start.Sub(log[i-1].end); gap < took {
+			t.Errorf("pass %d started %v after the last, which took %v", i, gap, took)
+		}
+	}
+	h.Stop()
+
+	ex = newExecutor(t)
+	th = &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: 10 * time.Millisecond}
+	h = start(t, ex, th)
+	eventually(t, "two periodic passes", func() bool { return th.passes.Load() >= 3 })
+	for i, p := range th.record() {
+		if p.kicked {
+			t.Errorf("pass %d (first or periodic) says it was kicked", i)
+		}
+	}
 	h.Stop()
 }

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/routerd/routerd/control"
+import (
+	"context"
+
+	"github.com/routerd/routerd/control"
+)
 
 // Standalone returns a handle for one engine outside a host, for the unit tests of its
 // plan: the test calls the engine's Start and Reconcile itself, one pass at a time, so
@@ -22,4 +26,10 @@ func (r *Handle) Kicked() bool {
 	default:
 		return false
 	}
+}
+
+// KickedContext is ctx as the host hands it to a pass that a kick alone started
+// (Kicked reports true), for the unit tests of an engine's kicked passes.
+func KickedContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, kickedKey{}, true)
 }

@@ -44,6 +44,9 @@ type Engine struct {
 	// clear it.
 	addrMu sync.Mutex
 	addrs  map[int][]kaddr
+
+	// events decides which link events need a pass.
+	events linkEvents
 }
 
 // localAddrs returns the kernel's addresses of a family, from the cache when it is fresh.
@@ -144,8 +147,17 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 			select {
 			case <-ctx.Done():
 				return
-			case <-lu:
-				eh.Kick()
+			case u := <-lu:
+				a := u.Link.Attrs()
+				ros := a.Name
+				if e.names != nil {
+					ros = e.names.Of(a)
+				}
+				// A tunnel's hidden end carries no addresses or routes of ours; other
+				// links matter when an item names them.
+				if !hidden(eh, a.Name) && e.events.needsPass(a, ros) {
+					eh.Kick()
+				}
 			case <-au:
 				e.forgetAddrs()
 				eh.Kick()
@@ -162,6 +174,17 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	return nil
 }
 
+// hidden reports whether an engine offering a link.Hider (the tunnel engine) hides that
+// link from /interface.
+func hidden(eh *engine.Handle, name string) bool {
+	for _, h := range engine.All[link.Hider](eh) {
+		if h(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // Close releases the netlink handle once the engine's goroutines have ended.
 func (e *Engine) Close() error {
 	e.h.Close()
@@ -175,6 +198,17 @@ func (e *Engine) Reconcile(context.Context) error {
 	// on every item until a pass succeeds.
 	// One dump of the links per pass: with thousands of links (tunnels), a dump per
 	// family and menu was most of the pass.
+	var values []map[string]string
+	for _, p := range []string{Addr4Path, Addr6Path, Route4Path, Route6Path} {
+		its, err := e.ex.Items(p)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		for _, it := range its {
+			values = append(values, it.Props)
+		}
+	}
+	e.events.setNames(values)
 	byIndex, byName := e.linkNames()
 	return errors.Join(e.applyAddrs(4, byIndex, byName), e.applyAddrs(6, byIndex, byName),
 		e.applyRoutes(4, byIndex, byName), e.applyRoutes(6, byIndex, byName))

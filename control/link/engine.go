@@ -62,6 +62,8 @@ type Engine struct {
 	// byName and byIndex are the kernel's links as link events told them, by RouterOS name.
 	byName  map[string]int
 	byIndex map[int]string
+	// events decides which link events need a pass.
+	events eventFilter
 
 	names *Names // RouterOS names <-> kernel link names, offered to the other engines
 }
@@ -129,8 +131,12 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 				if !ok {
 					return
 				}
-				e.observe(u)
-				eh.Kick()
+				// A tunnel's hidden end is no interface of any menu here, and a
+				// tunnel's interface is one only when an item names it: their events
+				// (several per tunnel made) need no pass.
+				if e.observe(u) && !e.hiddenLink(u.Link.Attrs().Name) {
+					eh.Kick()
+				}
 			}
 		}
 	})
@@ -143,13 +149,15 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// observe keeps the carrier history print shows (last-link-up-time, link-downs).
-func (e *Engine) observe(u netlink.LinkUpdate) {
+// observe keeps the carrier history print shows (last-link-up-time, link-downs), and
+// reports whether the event needs a pass (eventFilter).
+func (e *Engine) observe(u netlink.LinkUpdate) bool {
 	a := u.Link.Attrs()
 	e.names.observe(a)
 	ros := e.nameOf(a)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	need := e.events.needsPass(u, ros)
 	if old, ok := e.byIndex[a.Index]; ok && old != ros {
 		delete(e.byName, old) // renamed
 	}
@@ -157,7 +165,7 @@ func (e *Engine) observe(u netlink.LinkUpdate) {
 		delete(e.hist, a.Name)
 		delete(e.byName, ros)
 		delete(e.byIndex, a.Index)
-		return
+		return need
 	}
 	e.byName[ros], e.byIndex[a.Index] = a.Index, ros
 	up := a.OperState == netlink.OperUp || (a.OperState == netlink.OperUnknown && a.Flags&1 != 0 && a.RawFlags&0x10000 != 0)
@@ -168,7 +176,7 @@ func (e *Engine) observe(u netlink.LinkUpdate) {
 			hs.lastUp = time.Now()
 		}
 		e.hist[a.Name] = hs
-		return
+		return need
 	}
 	if up != hs.up {
 		if up {
@@ -179,6 +187,7 @@ func (e *Engine) observe(u netlink.LinkUpdate) {
 		}
 		hs.up = up
 	}
+	return need
 }
 
 // Reconcile converges the kernel to the store, in dependency order.
@@ -289,6 +298,10 @@ func (e *Engine) load() (*config, error) {
 	if err != nil {
 		return nil, err
 	}
+	names := configValues(raw)
+	e.mu.Lock()
+	e.events.names = names
+	e.mu.Unlock()
 	c.rawIfaces, c.rawEthers = raw[IfacePath], raw[etherPath]
 	t, u := e.ex.Tree, c.undecodable
 	c.ifaces = decodeMenu[ifaceItem](t, IfacePath, raw, u)

@@ -89,6 +89,25 @@ type Engine struct {
 
 	// protect are the ipsec engine's inbound policies (Protect).
 	protect []ProtectRule
+
+	// applied are the items the last passes applied without a problem, by hidden name,
+	// as they were decoded then (passes only, under pass). A kicked pass
+	// (engine.Kicked: a committed change) applies only the items that differ from
+	// these and leaves the comparison with the kernel to the first and the periodic
+	// passes: adding one tunnel to a thousand then costs one tunnel, not a thousand
+	// route lookups and map reads. lastWant are the hidden names the last pass wanted.
+	applied  map[string]appliedItem
+	lastWant map[string]bool
+	// full asks the next pass to compare every tunnel with the kernel (under mu): the
+	// ipsec engine's policies changed, which changes tunnels whose items did not.
+	full bool
+}
+
+// appliedItem is an item as a pass applied it, and what it depended on beside the item.
+type appliedItem struct {
+	it       item
+	tripped  bool   // EoIP loop protection had the interface down
+	underlay string // where its decapsulator runs
 }
 
 type decapAttachment struct {
@@ -134,7 +153,8 @@ func New(bpffs string) *Engine {
 
 // Spec declares the tunnel menus; the periodic pass notices changed routes.
 func (e *Engine) Spec() engine.Spec {
-	s := engine.Spec{Name: "tunnel", Resync: resyncEvery}
+	// Kicked passes apply only the items that changed (Reconcile): no need to space them.
+	s := engine.Spec{Name: "tunnel", Resync: resyncEvery, Unpaced: true}
 	for _, m := range Menus {
 		s.Menus = append(s.Menus, m.Path)
 	}
@@ -403,12 +423,19 @@ func (e *Engine) linkByIndex(ps *passState, index int) (netlink.Link, error) {
 // Reconcile converges links, maps and attachments to the configuration. It reads what
 // the kernel and the maps hold and writes only what differs: with nothing changed it
 // makes no netlink, sysctl, ethtool, map or attachment writes.
-func (e *Engine) Reconcile(context.Context) error {
+func (e *Engine) Reconcile(ctx context.Context) error {
 	e.pass.Lock()
 	defer e.pass.Unlock()
 	items, err := e.decodeItems()
 	if err != nil {
 		return err
+	}
+	e.mu.Lock()
+	full := !engine.Kicked(ctx) || e.applied == nil || e.full
+	e.full = false
+	e.mu.Unlock()
+	if full {
+		e.applied = map[string]appliedItem{}
 	}
 	shown := map[string]shownTunnel{}
 	for _, it := range items {
@@ -420,22 +447,103 @@ func (e *Engine) Reconcile(context.Context) error {
 	want := map[string]bool{}
 	underlays := map[string]bool{}
 	ps := &passState{rx: map[rxKey]string{}}
-	if links, err := e.k.LinkList(); err == nil {
-		ps.byName, ps.byIndex = make(map[string]netlink.Link, len(links)), make(map[int]netlink.Link, len(links))
-		for _, l := range links {
-			ps.byName[l.Attrs().Name], ps.byIndex[l.Attrs().Index] = l, l
+	// Which items this pass applies: all of them, or on a kicked pass those that
+	// differ from what was applied (a skipped one still takes its receive entry, so a
+	// changed item cannot take it from under it).
+	// Items sharing a receive entry are all applied, in order, as a full pass would.
+	todo := make([]bool, len(items))
+	keys := make([]rxKey, len(items))
+	static := make([]bool, len(items))
+	sharing := map[rxKey]int{}
+	for i := range items {
+		keys[i], static[i] = items[i].staticRxKey()
+		if static[i] && !items[i].Disabled {
+			sharing[keys[i]]++
 		}
 	}
 	for i := range items {
 		it := &items[i]
-		want[it.hiddenName()] = true
+		h := it.hiddenName()
+		want[h] = true
+		a, ok := e.applied[h]
+		skip := !full && ok && static[i] && a.it == *it && a.tripped == e.loopTripped(h) &&
+			(it.Disabled || sharing[keys[i]] == 1)
+		if skip {
+			if !it.Disabled {
+				ps.rx[keys[i]] = it.Name
+			}
+			if a.underlay != "" {
+				underlays[a.underlay] = true
+			}
+			continue
+		}
+		todo[i] = true
+		delete(e.applied, h)
+	}
+	pruneNeeded := full
+	for h := range e.lastWant {
+		if !want[h] {
+			pruneNeeded = true
+		}
+	}
+	e.lastWant = want
+	if slices.Contains(todo, true) {
+		if links, err := e.k.LinkList(); err == nil {
+			ps.byName, ps.byIndex = make(map[string]netlink.Link, len(links)), make(map[int]netlink.Link, len(links))
+			for _, l := range links {
+				ps.byName[l.Attrs().Name], ps.byIndex[l.Attrs().Index] = l, l
+			}
+		}
+	}
+	for i := range items {
+		if !todo[i] {
+			continue
+		}
+		it := &items[i]
 		st, ul := e.apply(it, ps)
 		if ul != "" {
 			underlays[ul] = true
 		}
 		e.ex.State.Set(it.path, it.id, st)
+		if !st.Invalid && st.Status == "" {
+			h := it.hiddenName()
+			e.applied[h] = appliedItem{it: *it, tripped: e.loopTripped(h), underlay: ul}
+		}
+	}
+	if !pruneNeeded {
+		e.detachUnused(underlays)
+		return nil
+	}
+	for h := range e.applied {
+		if !want[h] {
+			delete(e.applied, h)
+		}
 	}
 	err = e.prune(want)
+	e.detachUnused(underlays)
+	return err
+}
+
+// staticRxKey is the receive entry an item takes when its remote-address is an address
+// (false: a host name, which only a pass that resolves it knows).
+func (it *item) staticRxKey() (rxKey, bool) {
+	remote, err := netip.ParseAddr(it.Remote)
+	if it.Remote != "" && err != nil {
+		return rxKey{}, false
+	}
+	local := it.Local
+	if local.IsValid() && local.IsUnspecified() {
+		local = netip.Addr{}
+	}
+	key := rxKey{kind: it.kind, remote: remote, local: local}
+	if it.kind == dataplane.EoIP {
+		key.id = it.TunnelID
+	}
+	return key, true
+}
+
+// detachUnused takes the decapsulator off underlays no tunnel uses any more.
+func (e *Engine) detachUnused(underlays map[string]bool) {
 	for _, ul := range e.dp.DecapLinks() {
 		if !underlays[ul] {
 			e.dp.DetachDecap(ul)
@@ -444,7 +552,6 @@ func (e *Engine) Reconcile(context.Context) error {
 			e.mu.Unlock()
 		}
 	}
-	return err
 }
 
 // prune removes the links and map entries of tunnels no longer configured. What it

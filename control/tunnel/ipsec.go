@@ -43,6 +43,7 @@ func (e *Engine) setProtect(rules []ProtectRule) {
 	same := slices.Equal(e.protect, rules)
 	if !same {
 		e.protect = slices.Clone(rules)
+		e.full = true // tunnels whose items did not change may be protected now
 	}
 	e.mu.Unlock()
 	if !same && e.eh != nil {

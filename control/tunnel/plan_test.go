@@ -18,6 +18,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/dataplane"
 )
 
@@ -31,6 +32,8 @@ type fakeKernel struct {
 	sysctl  map[string]string
 	offload map[string]bool
 	next    int
+	// routeGets counts route lookups: a kicked pass looks up only the tunnels it applies.
+	routeGets int
 	controltest.Recorder
 }
 
@@ -101,6 +104,9 @@ func (k *fakeKernel) VethPeerIndex(l *netlink.Veth) (int, error) {
 }
 
 func (k *fakeKernel) RouteGet(dst net.IP) ([]netlink.Route, error) {
+	k.mu.Lock()
+	k.routeGets++
+	k.mu.Unlock()
 	return []netlink.Route{{LinkIndex: 1, Dst: &net.IPNet{IP: dst, Mask: net.CIDRMask(32, 32)},
 		Src: net.IPv4(198, 18, 0, 1)}}, nil
 }
@@ -524,4 +530,72 @@ func (k *failingKernel) SetSysctl(name, v string) error {
 		return os.ErrPermission
 	}
 	return k.fakeKernel.SetSysctl(name, v)
+}
+
+// TestKickedPassAppliesOnlyChanges: a pass a committed change started (engine.Kicked)
+// applies the items that differ from what was applied and leaves the others alone, not
+// even looking up their routes; the periodic pass still compares every tunnel with the
+// kernel and repairs what was changed behind routerd's back.
+func TestKickedPassAppliesOnlyChanges(t *testing.T) {
+	r := newPlanRig(t)
+	for i := 1; i <= 20; i++ {
+		r.exec(t, "/interface/gre", "add", fmt.Sprintf("name=gre%d", i), fmt.Sprintf("remote-address=198.18.1.%d", i))
+	}
+	if kw, _ := r.reconcile(t); !slices.Contains(kw, "add gre20") {
+		t.Fatalf("first pass wrote %v", kw)
+	}
+	kicked := func() (kernel, dp []string, routeGets int) {
+		t.Helper()
+		r.k.mu.Lock()
+		r.k.routeGets = 0
+		r.k.mu.Unlock()
+		if err := r.e.Reconcile(engine.KickedContext(context.Background())); err != nil {
+			t.Fatalf("kicked pass: %v", err)
+		}
+		r.k.mu.Lock()
+		defer r.k.mu.Unlock()
+		return r.k.Take(), r.dp.Take(), r.k.routeGets
+	}
+
+	r.exec(t, "/interface/gre", "add", "name=gre21", "remote-address=198.18.1.21")
+	kw, dw, gets := kicked()
+	if !slices.Contains(kw, "add gre21") || len(dw) == 0 || gets != 1 {
+		t.Errorf("adding one tunnel to 20: kernel %v dataplane %v, %d route lookups (want 1)", kw, dw, gets)
+	}
+	if st := r.state(t, "/interface/gre", "gre21"); st.Invalid || st.Props["actual-mtu"] != "1476" {
+		t.Errorf("gre21: %+v", st)
+	}
+	if kw, dw, gets := kicked(); len(kw)+len(dw) != 0 || gets != 0 {
+		t.Errorf("kicked pass with nothing changed: kernel %v dataplane %v, %d route lookups", kw, dw, gets)
+	}
+
+	// A changed item is applied, and it may take a receive entry from nobody but itself:
+	// gre3 moved onto gre2's remote is refused, gre2 keeps its entry.
+	r.exec(t, "/interface/gre", "set", "numbers=gre3", "remote-address=198.18.1.2")
+	kicked()
+	if st := r.state(t, "/interface/gre", "gre3"); !st.Invalid || !strings.Contains(st.Status, "gre2") {
+		t.Errorf("gre3 on gre2's remote: %+v", st)
+	}
+	if st := r.state(t, "/interface/gre", "gre2"); st.Invalid {
+		t.Errorf("gre2 lost its entry: %+v", st)
+	}
+
+	// A removal is pruned by the kicked pass.
+	r.exec(t, "/interface/gre", "remove", "numbers=gre21")
+	if kw, _, _ := kicked(); !slices.Contains(kw, "del rtgre21") {
+		t.Errorf("removal: kernel %v", kw)
+	}
+
+	// Behind routerd's back: the kicked pass leaves it, the periodic one repairs it.
+	l, _ := r.k.byName("gre7")
+	r.k.del(l.Attrs().Index)
+	if kw, _, _ := kicked(); slices.Contains(kw, "add gre7") {
+		t.Errorf("kicked pass compared gre7 with the kernel: %v", kw)
+	}
+	if kw, _ := r.reconcile(t); !slices.Contains(kw, "add gre7") {
+		t.Errorf("periodic pass did not put gre7 back: %v", kw)
+	}
+	if kw, dw, _ := kicked(); len(kw)+len(dw) != 0 {
+		t.Errorf("kicked pass after the repair wrote: kernel %v dataplane %v", kw, dw)
+	}
 }

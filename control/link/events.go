@@ -1,0 +1,64 @@
+package link
+
+import (
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/routerd/routerd/control/store"
+)
+
+// eventFilter decides which link events need a pass of the link engine. A pass reads
+// every link; while a thousand tunnels are made, their interfaces send several events
+// each, none of which any item of this engine's menus names. An event needs a pass when
+// its link is one the configuration names (under any of its names), one routerd owns
+// (a bridge or VLAN it made), a bridge, VLAN or physical port, a bridge port, or a link
+// an earlier event needed a pass for (renamed away from a configured name, deleted).
+type eventFilter struct {
+	// names are every value of every item of the engine's menus (lists split at
+	// commas); nil until the first pass: every event needs a pass.
+	names map[string]bool
+	// seen are the ifindexes of links whose events needed a pass.
+	seen map[int]bool
+}
+
+// configValues collects the values of items, lists split at commas.
+func configValues(raw map[string][]store.Item) map[string]bool {
+	out := map[string]bool{}
+	for _, items := range raw {
+		for _, it := range items {
+			for _, v := range it.Props {
+				for part := range strings.SplitSeq(v, ",") {
+					out[part] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// needsPass reports whether a link event can change what the engine applies or shows
+// on its items; ros is the link's RouterOS name. e.mu is held.
+func (f *eventFilter) needsPass(u netlink.LinkUpdate, ros string) bool {
+	a := u.Link.Attrs()
+	if f.names == nil || f.seen[a.Index] {
+		return true
+	}
+	need := owned(u.Link) || a.MasterIndex != 0
+	switch u.Link.Type() {
+	case "bridge", "vlan", "device":
+		need = true
+	}
+	for _, n := range append([]string{ros, a.Name}, a.AltNames...) {
+		if f.names[n] {
+			need = true
+		}
+	}
+	if need {
+		if f.seen == nil {
+			f.seen = map[int]bool{}
+		}
+		f.seen[a.Index] = true
+	}
+	return need
+}

@@ -1,0 +1,55 @@
+package link
+
+import (
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/store"
+)
+
+// TestEventFilter: events of links no item names (a tunnel's interface being made) need
+// no pass; a configured name, an owned link, a bridge port, a physical port, and a link
+// once relevant (renamed away, deleted) do; before the first pass every event does.
+func TestEventFilter(t *testing.T) {
+	veth := func(index int, name string, alts ...string) netlink.LinkUpdate {
+		return netlink.LinkUpdate{Link: &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Index: index, Name: name, AltNames: alts}}}
+	}
+	var f eventFilter
+	if !f.needsPass(veth(5, "g1"), "g1") {
+		t.Error("before the first pass an event needs no pass")
+	}
+	f = eventFilter{names: configValues(map[string][]store.Item{
+		IfacePath:      {{ID: 1, Props: map[string]string{"name": "g7", "mtu": "1400"}}},
+		listMemberPath: {{ID: 1, Props: map[string]string{"interface": "e1,e2", "list": "LAN"}}},
+	})}
+	owned := veth(9, "br9")
+	owned.Link.Attrs().Alias = ownerAlias
+	port := veth(10, "p10")
+	port.Link.Attrs().MasterIndex = 3
+	dev := netlink.LinkUpdate{Link: &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 11, Name: "eth0"}}}
+	for _, c := range []struct {
+		u    netlink.LinkUpdate
+		ros  string
+		want bool
+	}{
+		{veth(5, "g1"), "g1", false},
+		{veth(7, "g7"), "g7", true},
+		{veth(8, "x8", "e2"), "e2", true},
+		{veth(12, "h12", "long name"), "long name", false},
+		{owned, "br9", true},
+		{port, "p10", true},
+		{dev, "eth0", true},
+		{veth(7, "renamed"), "renamed", true}, // index 7 was relevant
+	} {
+		if got := f.needsPass(c.u, c.ros); got != c.want {
+			t.Errorf("%s (index %d): needs a pass %v, want %v", c.ros, c.u.Link.Attrs().Index, got, c.want)
+		}
+	}
+	del := veth(7, "renamed")
+	del.Header.Type = unix.RTM_DELLINK
+	if !f.needsPass(del, "renamed") {
+		t.Error("deletion of a once-configured link needs no pass")
+	}
+}
