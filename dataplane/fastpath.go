@@ -183,6 +183,8 @@ func (t *Tunnels) addRole(ifindex int, role uint16) error {
 		if ifc, err := netlink.LinkByIndex(ifindex); err == nil {
 			copy(p.Mac[:], ifc.Attrs().HardwareAddr)
 		}
+	} else if p.Roles&role == role {
+		return nil // as it was: a resync writes nothing
 	}
 	p.Roles |= role
 	if err := t.objs.XdpPorts.Put(key, p); err != nil {
@@ -268,9 +270,16 @@ func (t *Tunnels) AddFastPort(ifindex int, ifname string, force Hook) (Hook, boo
 		}
 	}
 	tx, err := TakesRedirects(ifindex)
+	var cur uint32
+	had := t.objs.FpTx.Lookup(uint32(ifindex), &cur) == nil
 	if err != nil || !tx {
-		t.objs.FpTx.Delete(uint32(ifindex))
+		if had {
+			t.objs.FpTx.Delete(uint32(ifindex))
+		}
 		return h, false, err
+	}
+	if had && cur == uint32(ifindex) {
+		return h, true, nil
 	}
 	if err := t.objs.FpTx.Put(uint32(ifindex), uint32(ifindex)); err != nil {
 		return "", false, fmt.Errorf("fp_tx: %w", err)

@@ -520,13 +520,17 @@ func pinIfname(base, prefix string) string {
 	return pinUnescaper.Replace(strings.TrimPrefix(base, prefix))
 }
 
-// reuse opens a pinned link and points it at prog; a link whose interface is gone (or
-// that cannot be updated) is unpinned and nil returned.
+// reuse opens a pinned link and points it at prog unless it runs prog already (a
+// resync must not write); a link whose interface is gone (or that cannot be updated) is
+// unpinned and nil returned.
 func reuse(path string, prog *ebpf.Program) link.Link {
 	l, err := link.LoadPinnedLink(path, nil)
 	if err != nil {
 		os.Remove(path)
 		return nil
+	}
+	if runs(l, prog) {
+		return l
 	}
 	if err := l.Update(prog); err != nil {
 		l.Unpin()
@@ -534,6 +538,20 @@ func reuse(path string, prog *ebpf.Program) link.Link {
 		return nil
 	}
 	return l
+}
+
+// runs reports whether the link l runs prog (false when either cannot be asked).
+func runs(l link.Link, prog *ebpf.Program) bool {
+	li, err := l.Info()
+	if err != nil {
+		return false
+	}
+	pi, err := prog.Info()
+	if err != nil {
+		return false
+	}
+	id, ok := pi.ID()
+	return ok && li.Program == id
 }
 
 // AttachEncap runs tun_encap at TC ingress of a tunnel's hidden end (named ifname). An

@@ -147,6 +147,9 @@ func (k *fakeKernel) RoutesReplace(rs []*netlink.Route) []error {
 		if errs[i] = k.Write("route-replace %s", k.routeText(r)); errs[i] != nil {
 			continue
 		}
+		if c.Type == 0 {
+			c.Type = unix.RTN_UNICAST // as the kernel answers a dump
+		}
 		k.routes = slices.DeleteFunc(k.routes, func(o netlink.Route) bool { return keyOf(&o) == keyOf(&c) })
 		k.routes = append(k.routes, c)
 	}

@@ -143,8 +143,17 @@ func keyOf(r *netlink.Route) routeKey {
 
 // sameRoute reports whether the kernel's route already is what the item asks for.
 func sameRoute(k, d *netlink.Route) bool {
-	return k.Type == d.Type && k.Gw.Equal(d.Gw) && (d.LinkIndex == 0 || k.LinkIndex == d.LinkIndex) &&
+	return routeType(k.Type) == routeType(d.Type) && k.Gw.Equal(d.Gw) && (d.LinkIndex == 0 || k.LinkIndex == d.LinkIndex) &&
 		k.Src.Equal(d.Src)
+}
+
+// routeType is a route's type as the kernel answers it: a route asked for without one
+// is unicast (comparing 0 with the dump's RTN_UNICAST replaced every route on every pass).
+func routeType(t int) int {
+	if t == 0 {
+		return unix.RTN_UNICAST
+	}
+	return t
 }
 
 // listRoutes lists every route of a family in every table.
