@@ -244,7 +244,9 @@ func TestRestartNoLoss(t *testing.T) {
 	tp.greLink(t, "198.19.3")
 	ping(t, tp.a, "198.19.3.2")
 	ids := pinnedIDs(t, tp.ra)
-	flood := exec.Command("ip", "netns", "exec", tp.a, "ping", "-f", "-c", "50000", "-W", "1", "198.19.3.2")
+	// Long enough to outlast two restarts on a loaded machine (50,000 took 3.3 s, and a
+	// restart under load took longer), short enough to keep the test in seconds.
+	flood := exec.Command("ip", "netns", "exec", tp.a, "ping", "-f", "-c", "200000", "-W", "1", "198.19.3.2")
 	var out strings.Builder
 	flood.Stdout, flood.Stderr = &out, &out
 	if err := flood.Start(); err != nil {
