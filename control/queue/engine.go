@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -78,6 +79,9 @@ type Engine struct {
 
 	mu      sync.Mutex
 	applied map[string]string // device -> fingerprint of what is installed
+	// refused are the queues whose class, qdisc or filter the kernel refused when the
+	// device's tree was installed, with its reason, by device: they alone are invalid.
+	refused map[string]map[uint64]error
 	ifbs    map[string]string // interface -> its IFB device
 	refs    map[uint64][2]*classRef
 	state   map[uint64]*[2]dirState
@@ -97,7 +101,7 @@ func New(opts Options) *Engine {
 		opts.Poll = time.Second
 	}
 	return &Engine{opts: opts, kick: make(chan struct{}, 1),
-		applied: map[string]string{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
+		applied: map[string]string{}, refused: map[string]map[uint64]error{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
 		state: map[uint64]*[2]dirState{}, invalid: map[uint64]string{}, active: map[uint64]bool{}}
 }
 
@@ -347,9 +351,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		fp := fingerprint(cs)
 		idx, name, err := e.device(dev)
 		if err == nil && e.applied[dev] != fp {
-			err = e.install(idx, cs)
+			var refused map[uint64]error
+			refused, err = e.install(idx, cs)
 			if err == nil {
-				e.applied[dev] = fp
+				e.applied[dev], e.refused[dev] = fp, refused
 				for _, c := range cs {
 					delete(e.state, c.queue)
 				}
@@ -358,8 +363,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			}
 		}
 		for _, c := range cs {
-			if err != nil {
-				invalid[c.queue] = err.Error()
+			why := err
+			if why == nil {
+				why = e.refused[dev][c.queue]
+			}
+			if why != nil {
+				invalid[c.queue] = why.Error()
 				continue
 			}
 			r := refs[c.queue]
@@ -470,8 +479,10 @@ func (e *Engine) device(dev string) (int, string, error) {
 			return 0, "", err
 		}
 	}
-	if err := e.h.LinkSetUp(ifb); err != nil {
-		return 0, "", err
+	if ifb.Attrs().Flags&net.FlagUp == 0 { // a quiet pass writes nothing
+		if err := e.h.LinkSetUp(ifb); err != nil {
+			return 0, "", err
+		}
 	}
 	e.ifbs[ifn] = name
 	if err := e.redirect(l.Attrs().Index, ifb.Attrs().Index); err != nil {
@@ -529,20 +540,30 @@ func (e *Engine) redirect(index, ifb int) error {
 	return e.h.FilterAdd(f)
 }
 
-// install replaces the HTB tree of one device.
-func (e *Engine) install(index int, cs []class) error {
+// install replaces the HTB tree of one device. An error is the device's (its root);
+// what the kernel refuses of one queue (its class, its queue type's qdisc, its filter)
+// is returned by queue and leaves the others installed: one bad queue must not stop
+// the rest from shaping. The children of a refused class are refused with it.
+func (e *Engine) install(index int, cs []class) (map[uint64]error, error) {
 	root := netlink.MakeHandle(rootMajor, 0)
 	e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root}})
 	if err := e.h.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root})); err != nil {
-		return fmt.Errorf("HTB root: %w", err)
+		return nil, fmt.Errorf("HTB root: %w", err)
 	}
+	refused := map[uint64]error{}
 	// Parents before children.
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].parent == 0 && cs[j].parent != 0 })
-	done := map[uint16]bool{}
-	for len(done) < len(cs) {
+	done, bad := map[uint16]bool{}, map[uint16]bool{}
+	for len(done)+len(bad) < len(cs) {
 		progress := false
 		for _, c := range cs {
-			if done[c.minor] || c.parent != 0 && !done[c.parent] {
+			if done[c.minor] || bad[c.minor] || c.parent != 0 && !done[c.parent] && !bad[c.parent] {
+				continue
+			}
+			progress = true
+			if bad[c.parent] {
+				bad[c.minor] = true
+				refused[c.queue] = fmt.Errorf("its parent queue was refused")
 				continue
 			}
 			parent := root
@@ -553,31 +574,38 @@ func (e *Engine) install(index int, cs []class) error {
 				Handle: netlink.MakeHandle(rootMajor, c.minor)},
 				netlink.HtbClassAttrs{Rate: c.dir.Rate, Ceil: c.dir.Ceil, Prio: c.dir.Prio})
 			if err := e.h.ClassAdd(cl); err != nil {
-				return fmt.Errorf("HTB class: %w", err)
+				bad[c.minor] = true
+				refused[c.queue] = fmt.Errorf("HTB class: %w", err)
+				continue
 			}
-			done[c.minor], progress = true, true
+			done[c.minor] = true
 		}
 		if !progress {
-			return fmt.Errorf("queue parents form a loop")
+			return nil, fmt.Errorf("queue parents form a loop")
 		}
 	}
 	for _, c := range cs {
-		if c.match == nil {
+		if c.match == nil || refused[c.queue] != nil {
 			continue
 		}
-		if err := e.leaf(index, c); err != nil {
-			return err
+		if err := e.filters(index, root, c); err != nil {
+			refused[c.queue] = err
 		}
-		if len(c.marks) > 0 {
-			if err := e.markFilter(index, root, c); err != nil {
-				return err
-			}
-			continue
-		}
-		for _, m := range c.match {
-			if err := e.h.FilterAdd(u32(index, root, c, m)); err != nil {
-				return fmt.Errorf("u32 filter: %w", err)
-			}
+	}
+	return refused, nil
+}
+
+// filters installs a leaf queue's qdisc and the filters that classify into it.
+func (e *Engine) filters(index int, root uint32, c class) error {
+	if err := e.leaf(index, c); err != nil {
+		return err
+	}
+	if len(c.marks) > 0 {
+		return e.markFilter(index, root, c)
+	}
+	for _, m := range c.match {
+		if err := e.h.FilterAdd(u32(index, root, c, m)); err != nil {
+			return fmt.Errorf("u32 filter: %w", err)
 		}
 	}
 	return nil
@@ -688,6 +716,7 @@ func (e *Engine) probe(kind string) error {
 // remove takes routerd's tree off a device it no longer shapes.
 func (e *Engine) remove(dev string) {
 	delete(e.applied, dev)
+	delete(e.refused, dev)
 	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
 	if !isIFB {
 		if l, err := e.h.LinkByName(ifn); err == nil {

@@ -118,6 +118,23 @@ func TestSimpleQueueHoldsMaxLimit(t *testing.T) {
 	if n, _ := fmtSscanf(b, &u, &d); n != 2 || u < 1e6 || d < 1e6 {
 		t.Errorf("bytes %q", b)
 	}
+	// A queue the kernel refuses (a 1 bit/s rate) is invalid with the kernel's reason,
+	// and only it: q1 keeps its class and its filters.
+	r.must("/queue simple add name=qbad target=198.18.1.5/32 max-limit=1/1")
+	eventually(t, "qbad invalid", func() (bool, string) {
+		out := r.must("/queue simple print detail where name=qbad")
+		return strings.Contains(out, "HTB class"), out
+	})
+	if out := r.must("/queue simple print detail where name=q1"); strings.Contains(out, "status=") {
+		t.Errorf("q1 marked by qbad's refusal:\n%s", out)
+	}
+	for _, dev := range []string{"ether1", "rq-" + ifindex(t, r.ns, "ether1")} {
+		if out, _ := in(r.ns, "tc", "filter", "show", "dev", dev).CombinedOutput(); !strings.Contains(string(out), "flowid") {
+			t.Errorf("%s lost q1's filters beside the refused queue:\n%s", dev, out)
+		}
+	}
+	r.must("/queue simple remove qbad")
+
 	r.must("/queue simple remove q1")
 	eventually(t, "HTB removed", func() (bool, string) {
 		out, _ := in(r.ns, "tc", "qdisc", "show", "dev", "ether1").CombinedOutput()
@@ -212,4 +229,15 @@ func TestQueuePacketMarks(t *testing.T) {
 	if !within(held, 2e6, 0.10) {
 		t.Errorf("marked traffic %.0f bit/s; want 2M within 10%%", held)
 	}
+}
+
+// ifindex is the index of dev in namespace ns, as text.
+func ifindex(t *testing.T, ns, dev string) string {
+	t.Helper()
+	out, err := in(ns, "ip", "-o", "link", "show", "dev", dev).Output()
+	i, _, ok := strings.Cut(string(out), ":")
+	if err != nil || !ok {
+		t.Fatalf("ifindex of %s: %v %s", dev, err, out)
+	}
+	return i
 }
