@@ -256,6 +256,10 @@ func exampleMenus() []*Menu {
 				{Name: "mx-preference", Type: value.Int(0, 65535), Default: "0", Desc: "Preference of MX entries."},
 				{Name: "ns", Type: value.String(), Desc: "Name server of NS entries."},
 				{Name: "forward-to", Type: value.IP(), Desc: "Server FWD entries forward matching queries to."},
+				// RouterOS 7.x exports carry it on FWD entries (split DNS feeding policy
+				// routing); the forwarder does not fill firewall address lists yet.
+				{Name: "address-list", Type: value.String(), NoEffect: "resolved addresses are not added to firewall address lists here",
+					Desc: "Firewall address list the addresses an answer resolves to are added to."},
 				{Name: "srv-target", Type: value.String(), Desc: "Target host of SRV entries."},
 				{Name: "srv-port", Type: value.Int(0, 65535), Default: "0", Desc: "Port of SRV entries."},
 				{Name: "srv-priority", Type: value.Int(0, 65535), Default: "0", Desc: "Priority of SRV entries."},
