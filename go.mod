@@ -43,3 +43,5 @@ require (
 )
 
 tool github.com/cilium/ebpf/cmd/bpf2go
+
+replace github.com/google/nftables => ./third_party/google-nftables

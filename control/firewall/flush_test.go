@@ -1,0 +1,88 @@
+package firewall
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+// TestFlushReportsRefusals: the batch asks the kernel for no acknowledgement per
+// command (third_party/google-nftables), so a refusal must still come back as Flush's
+// error, leave the kernel as it was, and leave the next batch on the same connection
+// unaffected.
+func TestFlushReportsRefusals(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace and nftables")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft (package nftables) to inspect the ruleset")
+	}
+	ns := fmt.Sprintf("fwflush%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
+	sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	k := &Kernel{NetNS: int(f.Fd())}
+	c, err := k.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := &nftables.Table{Name: "flushtest", Family: nftables.TableFamilyIPv4}
+	fill := func(bad bool) {
+		c.AddTable(tbl)
+		ch := c.AddChain(&nftables.Chain{Name: "c", Table: tbl})
+		for i := 0; i < 2000; i++ {
+			if bad && i == 1000 {
+				// A jump to a chain that does not exist: the kernel refuses it.
+				c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: []expr.Any{
+					&expr.Verdict{Kind: expr.VerdictJump, Chain: "missing"}}})
+				continue
+			}
+			c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: []expr.Any{&expr.Counter{}}})
+		}
+	}
+	list := func() string {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "ruleset").CombinedOutput()
+		return string(out)
+	}
+
+	fill(true)
+	err = c.Flush()
+	if err == nil {
+		t.Fatal("Flush accepted a rule jumping to a missing chain")
+	}
+	if !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("Flush's error does not carry the kernel's: %v", err)
+	}
+	if got := list(); strings.Contains(got, "flushtest") {
+		t.Fatalf("a refused batch left the table behind:\n%s", got)
+	}
+
+	fill(false)
+	if err := c.Flush(); err != nil {
+		t.Fatalf("the next batch on the same connection: %v", err)
+	}
+	if n := strings.Count(list(), "counter packets"); n != 2000 {
+		t.Fatalf("the kernel holds %d rules, want 2000", n)
+	}
+	// Two refusals in one batch: both reported, nothing applied.
+	c.AddRule(&nftables.Rule{Table: tbl, Chain: &nftables.Chain{Name: "c", Table: tbl}, Exprs: []expr.Any{&expr.Counter{}}})
+	c.AddRule(&nftables.Rule{Table: tbl, Chain: &nftables.Chain{Name: "nochain", Table: tbl}, Exprs: []expr.Any{&expr.Counter{}}})
+	c.AddRule(&nftables.Rule{Table: tbl, Chain: &nftables.Chain{Name: "nochain2", Table: tbl}, Exprs: []expr.Any{&expr.Counter{}}})
+	err = c.Flush()
+	if err == nil || strings.Count(err.Error(), "no such file or directory") < 2 {
+		t.Fatalf("two refused commands: %v", err)
+	}
+	if n := strings.Count(list(), "counter packets"); n != 2000 {
+		t.Fatalf("after a refused batch the kernel holds %d rules, want 2000", n)
+	}
+}
