@@ -650,6 +650,18 @@ func (x *Executor) Items(path string) ([]store.Item, error) {
 	return items, err
 }
 
+// SharedItems is Items for an engine that never modifies the items' Props
+// (store.Tx.ListShared): unchanged items come back as the maps the last read returned.
+func (x *Executor) SharedItems(path string) ([]store.Item, error) {
+	var items []store.Item
+	err := x.Store.View(func(tx *store.Tx) error {
+		var err error
+		items, err = tx.ListShared(path)
+		return err
+	})
+	return items, err
+}
+
 // SetEngine records that an engine applies the menu at path, so print stops reporting
 // its items as not applied. The menu's declaration (Menu.Engine) is left alone: engines
 // register while sessions print, so the record lives under the executor's lock.

@@ -202,10 +202,23 @@ func (cfg Config) kname(n string) string {
 
 // ruleSum fingerprints a rule with the context it compiles in: equal sums compile to
 // the same kernel rules.
-func ruleSum(ctx string, r *Rule) uint64 {
+func ruleSum(ctx uint64, r *Rule) uint64 {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], ctx)
+	binary.LittleEndian.PutUint64(b[8:], r.ownSum())
+	if s := maphash.Bytes(sumSeed, b[:]); s != 0 {
+		return s
+	}
+	return 1 // 0 means "no fingerprint"
+}
+
+// ownSum fingerprints the rule's own fields, once.
+func (r *Rule) ownSum() uint64 {
+	if r.own != 0 {
+		return r.own
+	}
 	var h maphash.Hash
 	h.SetSeed(sumSeed)
-	h.WriteString(ctx)
 	fmt.Fprintf(&h, "\x00%s\x00%d\x00%s\x00%s\x00%s", r.Table, r.ID, r.Chain, r.Action, r.Comment)
 	keys := make([]string, 0, len(r.Props))
 	for k := range r.Props {
@@ -218,10 +231,8 @@ func ruleSum(ctx string, r *Rule) uint64 {
 		h.WriteString("=")
 		h.WriteString(r.Props[k])
 	}
-	if s := h.Sum64(); s != 0 {
-		return s
-	}
-	return 1 // 0 means "no fingerprint"
+	r.own = h.Sum64() | 1 // never 0, which means "not taken yet"
+	return r.own
 }
 
 func (cfg Config) zoneOffset() int {
@@ -348,7 +359,7 @@ func Compile(cfg Config) *Plan {
 		pl.BridgeClasses = append(pl.BridgeClasses, cfg.ports[n])
 		pl.BridgePorts[i] = cfg.kname(n) // the bridge table matches the kernel's name
 	}
-	ctx := cfg.contextSum()
+	ctx := maphash.String(sumSeed, cfg.contextSum())
 	next := map[uint64]compiled{}
 	if cfg.Cache != nil {
 		defer func() { cfg.Cache.m = next }()

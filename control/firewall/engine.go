@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,7 +194,9 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
 	decoded := map[RuleKey]decodedRule{}
 	defer func() { e.decoded[v6] = decoded }()
 	for _, t := range menu.FirewallTables {
-		items, err := e.ex.Items(rulePath(v6, t))
+		// Shared: the pass never modifies an item, and an unchanged one comes back as the
+		// map decodeCached saw last time.
+		items, err := e.ex.SharedItems(rulePath(v6, t))
 		if err != nil {
 			return fmt.Errorf("firewall: read %s: %w", rulePath(v6, t), err)
 		}
@@ -360,7 +363,7 @@ type decodedRule struct {
 // (passMu), and next collects what this pass decoded for the next one.
 func (e *Engine) decodeCached(v6 bool, table string, it store.Item, next map[RuleKey]decodedRule) (*Rule, error) {
 	k := RuleKey{table, it.ID}
-	if d, ok := e.decoded[v6][k]; ok && maps.Equal(d.raw, it.Props) {
+	if d, ok := e.decoded[v6][k]; ok && (sameMap(d.raw, it.Props) || maps.Equal(d.raw, it.Props)) {
 		next[k] = d
 		return d.r, nil
 	}
@@ -369,6 +372,12 @@ func (e *Engine) decodeCached(v6 bool, table string, it store.Item, next map[Rul
 		next[k] = decodedRule{raw: it.Props, r: r}
 	}
 	return r, err
+}
+
+// sameMap reports whether a and b are one map (the store's SharedItems hands out the
+// same map while an item's stored bytes are unchanged).
+func sameMap(a, b map[string]string) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // decodeRule decodes a rule item through its menu's schema (decodeItem): the compiler

@@ -54,13 +54,17 @@ type cachedRecord struct {
 	r   record
 }
 
-// get returns a copy of the record decoded from raw, if it is remembered.
-func (c *decodedCache) get(path string, id uint64, raw []byte) (record, bool) {
+// get returns a copy of the record decoded from raw, if it is remembered; shared
+// returns the cache's own (see ListShared).
+func (c *decodedCache) get(path string, id uint64, raw []byte, shared bool) (record, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[path][id]
 	if !ok || !bytes.Equal(e.raw, raw) {
 		return record{}, false
+	}
+	if shared {
+		return e.r, true
 	}
 	return record{Pos: e.r.Pos, Props: maps.Clone(e.r.Props)}, true
 }
@@ -409,9 +413,13 @@ const posGap = 1 << 20
 // read decodes the item stored as v under key k of menu path. Only read-only
 // transactions fill the cache: what they see is committed.
 func (t *Tx) read(path string, k, v []byte) (record, error) {
+	return t.readShared(path, k, v, false)
+}
+
+func (t *Tx) readShared(path string, k, v []byte, shared bool) (record, error) {
 	id := binary.BigEndian.Uint64(k[1:])
 	if t.st != nil {
-		if r, ok := t.st.decoded.get(path, id, v); ok {
+		if r, ok := t.st.decoded.get(path, id, v, shared); ok {
 			return r, nil
 		}
 	}
@@ -420,7 +428,12 @@ func (t *Tx) read(path string, k, v []byte) (record, error) {
 		return r, fmt.Errorf("store: item *%X: %w", id, err)
 	}
 	if t.st != nil && !t.tx.Writable() {
-		t.st.decoded.put(path, id, v, record{Pos: r.Pos, Props: maps.Clone(r.Props)})
+		if shared {
+			// The caller promised not to modify it, so the cache can keep this one.
+			t.st.decoded.put(path, id, v, r)
+		} else {
+			t.st.decoded.put(path, id, v, record{Pos: r.Pos, Props: maps.Clone(r.Props)})
+		}
 	}
 	return r, nil
 }
@@ -431,6 +444,10 @@ type posItem struct {
 }
 
 func (t *Tx) scan(path string) ([]posItem, error) {
+	return t.scanShared(path, false)
+}
+
+func (t *Tx) scanShared(path string, shared bool) ([]posItem, error) {
 	b, err := t.menu(path, false)
 	if err != nil || b == nil {
 		return nil, err
@@ -438,7 +455,7 @@ func (t *Tx) scan(path string) ([]posItem, error) {
 	var out []posItem
 	c := b.Cursor()
 	for k, v := c.Seek([]byte{prefixItem}); k != nil && k[0] == prefixItem; k, v = c.Next() {
-		r, err := t.read(path, k, v)
+		r, err := t.readShared(path, k, v, shared)
 		if err != nil {
 			return nil, err
 		}
@@ -469,6 +486,20 @@ func (t *Tx) Get(path string, id uint64) (Item, error) {
 // List reads every item of menu in user order.
 func (t *Tx) List(path string) ([]Item, error) {
 	ps, err := t.scan(path)
+	out := make([]Item, len(ps))
+	for i := range ps {
+		out[i] = ps[i].Item
+	}
+	return out, err
+}
+
+// ListShared is List for a caller that never modifies the items' Props: in a read-only
+// transaction, an item whose stored bytes are those the store last decoded comes back
+// as the same map, not a copy. An engine that reads a whole menu on every pass (10,000
+// firewall rules during an import) saves a copy of each, and can tell an unchanged item
+// by the map it got last time.
+func (t *Tx) ListShared(path string) ([]Item, error) {
+	ps, err := t.scanShared(path, !t.tx.Writable())
 	out := make([]Item, len(ps))
 	for i := range ps {
 		out[i] = ps[i].Item

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -237,5 +238,55 @@ func TestBytesNotUTF8(t *testing.T) {
 		if len(got) != len(props) {
 			t.Errorf("read %d: %v", i, got)
 		}
+	}
+}
+
+// TestListShared: an unchanged item comes back as the same map, a changed one as a new
+// map with the new values, and List's copies stay the reader's own.
+func TestListShared(t *testing.T) {
+	s := open(t)
+	a, b := add(t, s, "/m", 0), add(t, s, "/m", 0)
+	shared := func() map[uint64]map[string]string {
+		t.Helper()
+		out := map[uint64]map[string]string{}
+		if err := s.View(func(tx *Tx) error {
+			its, err := tx.ListShared("/m")
+			for _, it := range its {
+				out[it.ID] = it.Props
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	same := func(x, y map[string]string) bool {
+		return reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer()
+	}
+	first := shared()
+	if err := s.View(func(tx *Tx) error {
+		its, err := tx.List("/m")
+		for _, it := range its {
+			if same(it.Props, first[it.ID]) {
+				t.Error("List handed out the shared map")
+			}
+			it.Props["x"] = "changed by a List reader"
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Put("/m", Item{ID: b, Props: map[string]string{"n": "new"}}, 0) }); err != nil {
+		t.Fatal(err)
+	}
+	second := shared()
+	if !same(first[a], second[a]) {
+		t.Error("an unchanged item came back as a new map")
+	}
+	if _, ok := second[a]["x"]; ok {
+		t.Error("a List reader's change reached the shared map")
+	}
+	if same(first[b], second[b]) || second[b]["n"] != "new" {
+		t.Errorf("a changed item came back as %v", second[b])
 	}
 }
