@@ -952,13 +952,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	}
 	if v := p["limit"]; v != "" {
 		l, _ := parseLimit(v)
-		lim := &expr.Limit{Type: expr.LimitTypePkts, Rate: l.rate, Burst: l.burst}
-		if l.bytes {
-			lim.Type = expr.LimitTypePktBytes
-		}
-		lim.Unit = map[time.Duration]expr.LimitTime{time.Second: expr.LimitTimeSecond, time.Minute: expr.LimitTimeMinute,
-			time.Hour: expr.LimitTimeHour, 24 * time.Hour: expr.LimitTimeDay}[l.unit]
-		m = and(m, one(lim))
+		m = and(m, one(limitExpr(l)))
 	}
 	act, err := actionExprs(cfg, r)
 	if err != nil {

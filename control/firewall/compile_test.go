@@ -283,3 +283,50 @@ func TestKernelNames(t *testing.T) {
 		t.Fatal("a changed kernel name was not compiled anew")
 	}
 }
+
+// TestLimitAnyTime: RouterOS takes limit= with any time; the kernel's limit gets the
+// same rate in one of its named units.
+func TestLimitAnyTime(t *testing.T) {
+	for _, c := range []struct {
+		in          string
+		rate        uint64
+		unit        expr.LimitTime
+		burst       uint32
+		bytes, fail bool
+	}{
+		{in: "50/5s,2:packet", rate: 10, unit: expr.LimitTimeSecond, burst: 2},
+		{in: "50/5s,2", rate: 10, unit: expr.LimitTimeSecond, burst: 2},
+		{in: "100/10m,10", rate: 10, unit: expr.LimitTimeMinute, burst: 10},
+		{in: "1/7s", rate: 86400, unit: expr.LimitTimeWeek},
+		{in: "1/7s,5", rate: 86400, unit: expr.LimitTimeWeek, burst: 5},
+		{in: "3/2d", rate: 11, unit: expr.LimitTimeWeek}, // 10.5 a week, rounded
+		{in: "1/3w", rate: 1, unit: expr.LimitTimeWeek},  // less than one a week: one
+		{in: "10/500ms", rate: 20, unit: expr.LimitTimeSecond},
+		{in: "1000000/1s,100000:bytes", rate: 1000000, unit: expr.LimitTimeSecond, burst: 100000, bytes: true},
+		{in: "50/1s,2:packet", rate: 50, unit: expr.LimitTimeSecond, burst: 2},
+		{in: "5", rate: 5, unit: expr.LimitTimeSecond},
+		{in: "50/0s", fail: true},
+		{in: "50/x", fail: true},
+		{in: "0/1s", fail: true},
+		{in: "18446744073709551615/1ms", fail: true},
+	} {
+		l, err := parseLimit(c.in)
+		if c.fail {
+			if err == nil {
+				t.Errorf("limit=%s accepted", c.in)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("limit=%s: %v", c.in, err)
+			continue
+		}
+		want := &expr.Limit{Type: expr.LimitTypePkts, Rate: c.rate, Unit: c.unit, Burst: c.burst}
+		if c.bytes {
+			want.Type = expr.LimitTypePktBytes
+		}
+		if got := limitExpr(l); !reflect.DeepEqual(got, want) {
+			t.Errorf("limit=%s: %+v, want %+v", c.in, got, want)
+		}
+	}
+}

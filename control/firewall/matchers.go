@@ -127,8 +127,7 @@ func limitExpr(l limit) *expr.Limit {
 	if l.bytes {
 		lim.Type = expr.LimitTypePktBytes
 	}
-	lim.Unit = map[time.Duration]expr.LimitTime{time.Second: expr.LimitTimeSecond, time.Minute: expr.LimitTimeMinute,
-		time.Hour: expr.LimitTimeHour, 24 * time.Hour: expr.LimitTimeDay}[l.unit]
+	lim.Unit = expr.LimitTime(l.unit / time.Second)
 	return lim
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -341,6 +342,32 @@ type limit struct {
 	bytes bool
 }
 
+// limitUnits are the units nftables' limit has names for, finest first.
+var limitUnits = []time.Duration{time.Second, time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// perUnit turns n per d (RouterOS takes any time, limit=50/5s) into a count per one of
+// limitUnits: the finest in which the count is whole (50/5s is 10/second, 100/10m
+// 10/minute), else per week, rounded (within half a packet a week of the rate).
+func perUnit(n uint64, d time.Duration) (uint64, time.Duration, error) {
+	for _, u := range limitUnits {
+		hi, lo := bits.Mul64(n, uint64(u))
+		if hi >= uint64(d) {
+			return 0, 0, fmt.Errorf("rate too high")
+		}
+		q, rem := bits.Div64(hi, lo, uint64(d))
+		if rem == 0 {
+			return q, u, nil
+		}
+		if u == limitUnits[len(limitUnits)-1] {
+			if rem >= uint64(d)-rem {
+				q++
+			}
+			return max(q, 1), u, nil
+		}
+	}
+	panic("unreachable")
+}
+
 // parseLimit reads count[/time][,burst[:mode]] (mode packet or bytes).
 func parseLimit(s string) (limit, error) {
 	bad := fmt.Errorf("invalid value for argument limit")
@@ -354,14 +381,11 @@ func parseLimit(s string) (limit, error) {
 	l.rate = n
 	if hasPer {
 		d, err := value.ParseDuration(per)
-		if err != nil {
+		if err != nil || d <= 0 {
 			return l, bad
 		}
-		switch d {
-		case time.Second, time.Minute, time.Hour, 24 * time.Hour:
-			l.unit = d
-		default:
-			return l, fmt.Errorf("limit: time must be 1s, 1m, 1h or 1d: %w", ErrNotSupported)
+		if l.rate, l.unit, err = perUnit(n, d); err != nil {
+			return l, bad
 		}
 	}
 	if rest != "" {
