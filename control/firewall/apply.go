@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -150,6 +151,15 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 	}
 	prev := k.last[pl.V6]
 	k.last[pl.V6] = nil // unknown until the kernel acknowledges
+	if prev != nil {
+		if gone := k.missingChains(pl.V6, prev); len(gone) > 0 {
+			// Deleted behind routerd's back (nft delete table, flush ruleset): the
+			// difference from what it left would not restore it, so rebuild.
+			slog.Warn("firewall: the kernel's table was changed behind routerd's back; rebuilding it",
+				"table", table(pl.V6).Name, "ipv6", pl.V6, "missing", gone)
+			prev = nil
+		}
+	}
 	if prev != nil && len(pl.Chains)+len(pl.Lists) > 0 {
 		if err := k.applyDiff(pl, lists, prev); err == nil {
 			k.last[pl.V6] = stateOf(pl, lists)
@@ -163,6 +173,38 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 		k.last[pl.V6] = stateOf(pl, lists)
 	}
 	return nil
+}
+
+// missingChains lists the chains of prev that the family's table no longer has (all of
+// them when the table is gone). One chain dump: passes run it every DefaultResync, so a
+// table deleted behind routerd's back is back within seconds. A rule deleted from a
+// chain that is still there is not seen (that would take a dump of every rule).
+func (k *Kernel) missingChains(v6 bool, prev *tableState) []string {
+	if len(prev.chains) == 0 {
+		return nil
+	}
+	c, err := k.conn()
+	if err != nil {
+		return nil
+	}
+	chains, err := c.ListChainsOfTableFamily(table(v6).Family)
+	if err != nil {
+		return nil // the apply that follows finds out
+	}
+	have := map[string]bool{}
+	for _, ch := range chains {
+		if ch.Table != nil && ch.Table.Name == TableName {
+			have[ch.Name] = true
+		}
+	}
+	var gone []string
+	for name := range prev.chains {
+		if !have[name] {
+			gone = append(gone, name)
+		}
+	}
+	slices.Sort(gone)
+	return gone
 }
 
 // applyDiff sends what differs between prev (the table as the last Apply left it) and

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -1052,7 +1053,13 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return pass(setMark(mark, PacketMarkMask|BridgePortMarkMask)), nil
+		// routerd's own IKE and ESP packets carry routing.ReservedMark (the IPsec bypass):
+		// marking them for a table would send them back into the tunnel, so the rule
+		// leaves them alone.
+		guard := []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(RoutingMarkMask), Xor: ne32(0)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne32(routing.ReservedMark)}}
+		return pass(append(guard, setMark(mark, PacketMarkMask|BridgePortMarkMask)...)), nil
 	case "change-dscp":
 		n, _ := strconv.Atoi(p["new-dscp"])
 		if v6 {

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,5 +85,32 @@ func TestFlushReportsRefusals(t *testing.T) {
 	}
 	if n := strings.Count(list(), "counter packets"); n != 2000 {
 		t.Fatalf("after a refused batch the kernel holds %d rules, want 2000", n)
+	}
+}
+
+// TestTableRestored: a table deleted behind routerd's back (nft delete table) is back
+// after the next pass, which the engine host runs every DefaultResync with nothing
+// changed; a chain deleted out of it too.
+func TestTableRestored(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall filter add chain=input protocol=udp dst-port=5599 action=drop comment=kept
+/ip firewall filter add chain=custom action=return`)
+	if out := ruleset(t, tp); !strings.Contains(out, "udp dport 5599") {
+		t.Fatalf("the rule is not in the kernel:\n%s", out)
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
+	if err := r.e.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := ruleset(t, tp); !strings.Contains(out, "udp dport 5599") || !strings.Contains(out, `chain filter/custom`) {
+		t.Fatalf("the deleted table was not restored:\n%s", out)
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "chain", "ip", TableName, "filter/custom")
+	if err := r.e.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := ruleset(t, tp); !strings.Contains(out, `chain filter/custom`) {
+		t.Fatalf("the deleted chain was not restored:\n%s", out)
 	}
 }

@@ -64,15 +64,16 @@ type HostEngine struct {
 // New returns the firewall engine for the host.
 func New(opts Options) *HostEngine { return &HostEngine{opts: opts} }
 
-// Spec declares the firewall's menus. No periodic pass: a pass with nothing changed
-// sends the kernel nothing, so it would not repair a table changed behind routerd's back.
+// Spec declares the firewall's menus. The periodic pass (DefaultResync) sends the kernel
+// nothing when nothing changed, but first checks that the kernel still has routerd's
+// tables and chains (Kernel.missingChains) and rebuilds a table changed behind its back.
 func (he *HostEngine) Spec() engine.Spec {
 	menus := []string{Root4, Root6}
 	for p := range TypedItems() {
 		menus = append(menus, p)
 	}
 	slices.Sort(menus)
-	return engine.Spec{Name: "firewall", Menus: slices.Compact(menus), Resync: engine.Never}
+	return engine.Spec{Name: "firewall", Menus: slices.Compact(menus)}
 }
 
 // Start starts the engine (Register).

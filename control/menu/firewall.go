@@ -144,7 +144,7 @@ func firewallMenus() []*Menu {
 			{Name: "tcp-syn-sent-timeout", Type: value.Time(0, 1<<50), Default: "5s", Desc: "Timeout of TCP entries in SYN_SENT."},
 			{Name: "tcp-time-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in TIME_WAIT."},
 			{Name: "udp-stream-timeout", Type: value.Time(0, 1<<50), Default: "3m", Desc: "Timeout of UDP entries with traffic both ways."},
-			{Name: "udp-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of other UDP entries."},
+			{Name: "udp-timeout", Type: value.Time(0, 1<<50), Default: "30s", Desc: "Timeout of other UDP entries (RouterOS 7's default; RouterOS 6 had 10s)."},
 			{Name: "tcp-max-retrans-timeout", Type: value.Time(0, 1<<50), Default: "5m", Desc: "Timeout of TCP entries retransmitting past the limit."},
 			{Name: "tcp-unacked-timeout", Type: value.Time(0, 1<<50), Default: "5m", Desc: "Timeout of TCP entries with data not acknowledged."},
 			{Name: "loose-tcp-tracking", Type: value.Bool(), Default: "yes", Desc: "Pick up TCP connections already established."},
