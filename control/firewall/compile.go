@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/menu"
@@ -461,6 +462,49 @@ func Compile(cfg Config) *Plan {
 	return pl
 }
 
+// physdevOut matches packets the bridge sends out through one of ports (or, neg,
+// through none of them): the kernel's xt_physdev match (--physdev-out) through
+// nft_compat, as iptables-nft does; nftables has no expression of its own for it.
+// br_netfilter hands bridged IPv4 and IPv6 packets to the ip and ip6 forward and
+// postrouting hooks with the port the bridge chose (bridge-nf-call-iptables, on by
+// default: RouterOS's use-ip-firewall=yes). A packet that is not bridged (routed, or
+// routerd's own) has no such port: ports never match it and !ports always does, as
+// in-bridge-port's negation matches packets that entered through no port.
+func physdevOut(cfg Config, ports []string, neg bool) alt {
+	const (
+		opOut   = 0x02 // XT_PHYSDEV_OP_OUT
+		outDev  = 32   // struct xt_physdev_info: physindev, in_mask, physoutdev, out_mask
+		outMask = 48   // (IFNAMSIZ each), invert, bitmask
+		size    = 72   // 66, padded to XT_ALIGN
+	)
+	match := func(port string) expr.Any {
+		info := make([]byte, size)
+		name := cfg.kname(port)
+		copy(info[outDev:outDev+16], name)
+		for i := 0; i <= len(name) && i < 16; i++ {
+			info[outMask+i] = 0xff // the name and the NUL after it: exactly this port
+		}
+		if neg {
+			info[64] = opOut
+		}
+		info[65] = opOut
+		x := xt.Unknown(info)
+		return &expr.Match{Name: "physdev", Rev: 0, Info: &x}
+	}
+	if neg {
+		var es []expr.Any
+		for _, p := range ports {
+			es = append(es, match(p))
+		}
+		return alt{es}
+	}
+	var out alt
+	for _, p := range ports {
+		out = append(out, []expr.Any{match(p)}) // one port per packet: exclusive already
+	}
+	return out
+}
+
 // bridgePortMatch matches packets that entered the bridge through one of ports (or, neg,
 // through none of them: also packets that entered no bridge). Packets routerd sends (no
 // input interface: the output path of dstnat) entered through no port, whatever their
@@ -754,6 +798,23 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 			if err := add(bridgePortMatch(cfg, members, neg)); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if v := p["out-bridge-port"]; v != "" {
+		m = and(m, physdevOut(cfg, []string{strings.TrimPrefix(v, "!")}, strings.HasPrefix(v, "!")))
+	}
+	if v := p["out-bridge-port-list"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		var members []string
+		if cfg.IfLists != nil {
+			members = cfg.IfLists(strings.TrimPrefix(v, "!"))
+		}
+		switch {
+		case len(members) == 0 && neg:
+		case len(members) == 0:
+			return nil, fmt.Errorf("out-bridge-port-list: list %s has no interfaces", strings.TrimPrefix(v, "!"))
+		default:
+			m = and(m, physdevOut(cfg, members, neg))
 		}
 	}
 	if v := p["connection-state"]; v != "" {

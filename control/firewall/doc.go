@@ -90,8 +90,8 @@
 // notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
 // (set), fasttrack-connection. Everything
 // else RouterOS offers is refused with the reason (ErrNotSupported), never applied with
-// the matcher left out: out-bridge-port and out-bridge-port-list (the bridge chooses the
-// port after the ip hooks), in-bridge-port in output, postrouting and srcnat,
+// the matcher left out: out-bridge-port and out-bridge-port-list in input, prerouting,
+// dstnat and output, in-bridge-port in output, postrouting and srcnat,
 // connection-rate (no per-connection rate in nftables), tarpit (no TARPIT here),
 // layer7-protocol, content, psd, hotspot, priority.
 //
@@ -106,9 +106,15 @@
 // always take or leave together (the members of one list are one class); rules needing
 // more than 15 classes are invalid with the reason.
 //
-// out-bridge-port and out-bridge-port-list are refused: the bridge chooses the port from
-// its forwarding database after the ip and ip6 hooks have run, and a rule of the bridge
-// family's output hook could not keep its place among the ip chain's rules.
+// out-bridge-port and out-bridge-port-list: the bridge chooses the port from its
+// forwarding database after the ip hooks of routed packets have run, but br_netfilter
+// hands bridged IPv4 and IPv6 packets to the ip and ip6 forward and postrouting hooks
+// with the port chosen (bridge-nf-call-iptables, the kernel's default: RouterOS's
+// use-ip-firewall=yes), where the kernel's xt_physdev match (--physdev-out, through
+// nft_compat, as iptables-nft uses it) sees it. So the matcher works in forward,
+// postrouting and srcnat (and chains reached from them), in its place in the chain, for
+// bridged traffic; a routed packet leaving through a bridge has no port there (ports
+// never match it, !ports always does). input, prerouting, dstnat and output refuse it.
 //
 // Applying: the first pass rebuilds routerd's table in one transaction; later passes send
 // in one transaction only the difference from what the last one left (Kernel.Apply), and

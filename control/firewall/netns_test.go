@@ -1016,10 +1016,6 @@ func TestInBridgePort(t *testing.T) {
 	if tp.ping(h1, "198.19.2.2") {
 		t.Fatalf("forward in-bridge-port-list=!ports src-address=server: the reply passed\n%s", ruleset(t, tp))
 	}
-	if _, err := r.try(`/ip firewall filter add chain=forward out-bridge-port=p1 action=drop`); err == nil ||
-		!strings.Contains(err.Error(), "chosen after the ip firewall") {
-		t.Fatalf("out-bridge-port: %v", err)
-	}
 	// Without in-bridge-port rules the bridge table goes.
 	r.run(t, `/ip firewall filter remove [find]
 /ip firewall raw remove [find]`)

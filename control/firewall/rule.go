@@ -47,17 +47,15 @@ func IsBuiltinChain(table, chain string) bool { return slices.Contains(builtinCh
 // unsupported are properties the kernel here cannot express (or routerd does not yet
 // translate); a rule setting one is refused with this reason.
 var unsupported = map[string]string{
-	"out-bridge-port":      outBridgePortWhy,
-	"out-bridge-port-list": outBridgePortWhy,
-	"connection-rate":      "nftables cannot measure a connection's current rate",
-	"ingress-priority":     "Linux keeps no ingress priority on the packet for nftables",
-	"routing-table":        "nftables cannot see which routing table resolved the destination (match routing-mark instead)",
-	"tls-host":             "nftables cannot read the server name of a TLS handshake",
-	"hotspot":              "there is no hotspot",
-	"layer7-protocol":      "layer 7 matching has no kernel support",
-	"content":              "content matching has no kernel support",
-	"priority":             "priority matching is not translated yet",
-	"psd":                  "port scan detection has no kernel support",
+	"connection-rate":  "nftables cannot measure a connection's current rate",
+	"ingress-priority": "Linux keeps no ingress priority on the packet for nftables",
+	"routing-table":    "nftables cannot see which routing table resolved the destination (match routing-mark instead)",
+	"tls-host":         "nftables cannot read the server name of a TLS handshake",
+	"hotspot":          "there is no hotspot",
+	"layer7-protocol":  "layer 7 matching has no kernel support",
+	"content":          "content matching has no kernel support",
+	"priority":         "priority matching is not translated yet",
+	"psd":              "port scan detection has no kernel support",
 }
 
 var unsupportedActions = map[string]string{
@@ -70,12 +68,6 @@ var unsupportedActions = map[string]string{
 	"sniff-tzsp":               "sniffing is not supported",
 	"strip-ipv4-options":       "strip-ipv4-options has no nftables statement",
 }
-
-// outBridgePortWhy: the port a packet leaves a bridge through is chosen by the bridge's
-// forwarding database after the ip firewall's hooks have run (they see the bridge as
-// the output interface), so no rule of the ip and ip6 families can know it.
-// in-bridge-port works (see bridgePortMatch).
-const outBridgePortWhy = "the port a packet leaves a bridge through is chosen after the ip firewall has run"
 
 // portProtocols carry ports.
 var portProtocols = []string{"tcp", "udp", "udp-lite", "dccp", "sctp"}
@@ -253,6 +245,11 @@ func checkHook(r *Rule, builtin string) error {
 		// The port rides on the packet mark (bridgePortShift), which routerd's own
 		// packets never carry; RouterOS matches no port in these chains either.
 		return fmt.Errorf("failure: incoming bridge port matching not possible in %s chain", builtin)
+	}
+	if (p["out-bridge-port"] != "" || p["out-bridge-port-list"] != "") && (inOnly || builtin == "output") {
+		// The bridge chooses the port of bridged packets (physdevOut); routerd's own
+		// packets are not bridged, and input and prerouting come before the choice.
+		return fmt.Errorf("failure: outgoing bridge port matching not possible in %s chain", builtin)
 	}
 	if p["src-mac-address"] != "" && outOnly {
 		return fmt.Errorf("failure: src-mac-address matching possible only in prerouting, input and forward chains")
