@@ -160,12 +160,13 @@ func policy(ctx context.Context, ex *control.Executor, sess *control.Session, s 
 	}
 	var keep []control.Arg
 	changed := false
-	_, hasPeer := s.Get("peer")
+	peerName, hasPeer := s.Get("peer")
+	src := ""
 	for _, a := range s.Args {
 		switch a.Name {
 		case "sa-src-address":
 			changed = true
-			mapped(s.Path, a.Name, "the peer's local-address (dropped)")
+			src = a.Value
 		case "sa-dst-address":
 			changed = true
 			if hasPeer {
@@ -181,6 +182,7 @@ func policy(ctx context.Context, ex *control.Executor, sess *control.Session, s 
 			}
 			mapped(s.Path, a.Name, "peer="+name)
 			keep = append(keep, control.Arg{Name: "peer", Value: name})
+			peerName = name
 		default:
 			keep = append(keep, a)
 		}
@@ -188,7 +190,49 @@ func policy(ctx context.Context, ex *control.Executor, sess *control.Session, s 
 	if !changed {
 		return nil, nil, nil
 	}
-	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, nil, nil
+	var after []*control.Sentence
+	if src != "" {
+		// The upgrade moves the policy's SA source to the peer's local-address, so IKE
+		// leaves from the address the remote end expects on a box with several.
+		set, err := localAddress(ex, sess, peerName, src)
+		if err != nil {
+			return nil, nil, err
+		}
+		if set != nil {
+			mapped(s.Path, "sa-src-address", "local-address="+src+" of peer "+peerName)
+			after = append(after, set)
+		} else {
+			mapped(s.Path, "sa-src-address", "the peer's local-address (dropped: the peer has its own, or none is named)")
+		}
+	}
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, after, nil
+}
+
+// localAddress is the command giving peer name the local-address src when the peer has
+// none (nil when it has one, src is the wildcard, or no peer is named).
+func localAddress(ex *control.Executor, sess *control.Session, name, src string) (*control.Sentence, error) {
+	a, err := netip.ParseAddr(src)
+	if err != nil {
+		return nil, control.ArgError("invalid value for argument sa-src-address")
+	}
+	if name == "" || a.IsUnspecified() {
+		return nil, nil
+	}
+	var set *control.Sentence
+	err = ex.View(sess, func(tx *store.Tx) error {
+		id, ok := tx.ByName("/ip/ipsec/peer", name)
+		if !ok {
+			return nil
+		}
+		it, err := tx.Get("/ip/ipsec/peer", id)
+		if err != nil || it.Props["local-address"] != "" {
+			return err
+		}
+		set = &control.Sentence{Path: "/ip/ipsec/peer", Cmd: "set", Args: []control.Arg{
+			{Name: "numbers", Value: name}, {Name: "local-address", Value: a.String()}}}
+		return nil
+	})
+	return set, err
 }
 
 // encrypts reports whether the policies s writes encrypt: its action=, else (set) the

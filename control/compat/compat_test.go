@@ -81,6 +81,18 @@ func TestV6Peer(t *testing.T) {
 	if !found {
 		t.Errorf("policy did not get peer=peer1: %v", items)
 	}
+	// Its sa-src-address became the peer's local-address (the peer had none) ...
+	if got := get(t, ex, "/ip/ipsec/peer", "peer1", "local-address"); got != "198.18.5.1" {
+		t.Errorf("peer local-address = %q, want the policy's sa-src-address 198.18.5.1", got)
+	}
+	// ... and a second policy with another source leaves it as it is.
+	if _, err := exec(t, ex, "/ip/ipsec/policy", "add", "src-address=198.18.2.0/24", "dst-address=198.18.22.0/24",
+		"sa-src-address=198.18.5.9", "sa-dst-address=198.18.6.1", "tunnel=yes"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ex, "/ip/ipsec/peer", "peer1", "local-address"); got != "198.18.5.1" {
+		t.Errorf("peer local-address changed to %q", got)
+	}
 	if _, err := exec(t, ex, "/ip/ipsec/policy", "add", "dst-address=198.18.21.0/24", "sa-dst-address=198.18.66.1"); err == nil {
 		t.Error("sa-dst-address of no peer accepted")
 	}
