@@ -380,6 +380,10 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 			continue
 		}
 		k := key{l.Attrs().Index, p}
+		if want[k] { // a disabled duplicate enabled later: RouterOS refuses the enable
+			e.invalidAddr(path, it, "already have such address")
+			continue
+		}
 		want[k] = true
 		// network= naming another address on a /32 makes a point-to-point address, as
 		// RouterOS exports them (address=10.0.0.1 network=10.0.0.2).

@@ -74,6 +74,11 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 			return nil, control.ArgError("invalid value for argument from-line")
 		}
 	}
+	for _, a := range c.S.Args {
+		if a.Name == "verbose" && !a.Flag && a.Value != "yes" && a.Value != "no" {
+			return nil, control.ArgError("invalid value for argument verbose")
+		}
+	}
 	if ctx, err = enter(ctx); err != nil {
 		return nil, err
 	}

@@ -395,6 +395,10 @@ func TestImport(t *testing.T) {
 				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
 				"Script Error: found 2 error(s) in import file",
 			check: `:put ([:len [/interface gre find where name~"^m"]] = 3)`},
+		{name: "verbose is yes or no", args: []control.Arg{arg("file-name", "multi.rsc"), arg("verbose", "maybe")},
+			wantErr: "invalid value for argument verbose",
+			// The previous case's three remain; the refused import added nothing.
+			check: `:put ([:len [/interface gre find where name~"^m"]] = 3)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

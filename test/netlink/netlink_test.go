@@ -225,6 +225,15 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 		a := addrs(t, r1)
 		return has(a, "lo 198.18.1.1/32") && count(a, wantAddr) == 1, fmt.Sprint(a)
 	})
+	// Enabled, the duplicate on the same interface is invalid, as RouterOS refuses it.
+	r.must("/ip address enable [find where comment=twice and interface=sfp28-1]")
+	eventually(t, "the enabled duplicate invalid", func() (bool, string) {
+		out := r.must("/ip address print detail where comment=twice and interface=sfp28-1")
+		return strings.Contains(out, "already have such address"), out
+	})
+	if out := r.must("/ip address print detail where address=\"198.18.1.1/30\" and comment!=twice"); strings.Contains(out, "status=") {
+		t.Errorf("the first address marked by the duplicate:\n%s", out)
+	}
 	r.must("/ip address remove [find comment=twice]")
 	eventually(t, "the second one removed, the first kept", func() (bool, string) {
 		a := addrs(t, r1)
