@@ -246,6 +246,10 @@ type Config struct {
 	// (control/routing.ReservedMark), which no routing table gets and mark-packet (low
 	// bits) and the bridge-port class (bits 16-19) leave alone.
 	BypassMark uint32
+	// IKEPorts are the local UDP ports of IKE and ESP-in-UDP: what this host sends
+	// from them never enters the steering table, whatever mark the firewall gives it
+	// (bypassrules.go).
+	IKEPorts []uint16
 	// MTU of the TUN device; outer overhead is subtracted by the peer's path, not here.
 	MTU int
 	// Force picks an implementation instead of probing ("" probes).
@@ -259,6 +263,7 @@ func DefaultConfig() Config {
 		Table:        220,
 		RulePriority: 220,
 		BypassMark:   0xfff00000,
+		IKEPorts:     []uint16{500, 4500},
 		MTU:          1400,
 	}
 }

@@ -178,6 +178,9 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 			return nil, fmt.Errorf("esp: ip rule: %w", err)
 		}
 	}
+	if err := u.addBypassRules(); err != nil {
+		return nil, fmt.Errorf("esp: ip rule for IKE and ESP: %w", err)
+	}
 	ok = true
 	u.wg.Add(4)
 	go u.outLoop()
@@ -1315,6 +1318,7 @@ func (u *userspace) closeAll() {
 		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 			_ = u.nl.RuleDel(u.rule(fam))
 		}
+		u.delBypassRules()
 	}
 	if u.tun != nil {
 		u.tun.Close()
