@@ -58,7 +58,8 @@ type Props []string
 
 // Unhandled lists the writable properties of m that no field of the struct type of
 // example handles (or, for Props, that it does not name), sorted: what an engine's typed
-// item leaves unapplied (comment is never applied and not listed).
+// item leaves unapplied (comment is never applied and not listed, nor are the RouterOS 6
+// properties a migration moves to another menu before any engine sees them, Prop.V6).
 func Unhandled(m *menu.Menu, example any) []string {
 	handled := map[string]bool{"comment": true}
 	if ps, ok := example.(Props); ok {
@@ -79,7 +80,7 @@ func Unhandled(m *menu.Menu, example any) []string {
 	}
 	var out []string
 	for _, p := range m.Props {
-		if !p.ReadOnly && !handled[p.Name] {
+		if !p.ReadOnly && p.V6 == "" && !handled[p.Name] {
 			out = append(out, p.Name)
 		}
 	}

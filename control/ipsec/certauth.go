@@ -27,7 +27,10 @@ func (v certVerifier) Anchors() []*x509.Certificate { return v.s.Anchors() }
 // certificate signed or imported after the identity naming it, a CA trusted).
 func (e *Engine) watchCertificates() {
 	if e.opts.Certs != nil {
-		e.opts.Certs.Subscribe(e.poke)
+		e.opts.Certs.Subscribe(func() {
+			e.certGen.Add(1)
+			e.poke()
+		})
 	}
 }
 
@@ -35,13 +38,13 @@ func (e *Engine) watchCertificates() {
 // its private key) signs this side's AUTH; remote-certificate= names the peer's
 // certificate, which match-by=certificate requires; the peer's chain is verified
 // against the trusted authorities there.
-func (e *Engine) certAuth(p map[string]string, ic *ike.IdentityConfig) error {
+func (e *Engine) certAuth(p identityItem, ic *ike.IdentityConfig) error {
 	s := e.opts.Certs
 	if s == nil {
-		return fmt.Errorf("auth-method=%s needs the certificate engine", p["auth-method"])
+		return fmt.Errorf("auth-method=%s needs the certificate engine", p.AuthMethod)
 	}
 	ic.Verifier = certVerifier{s}
-	if name := p["certificate"]; name != "" {
+	if name := p.Certificate; name != "" {
 		c, ok := s.Get(name)
 		if !ok {
 			return fmt.Errorf("certificate %q: %w", name, certificate.ErrNotFound)
@@ -50,17 +53,17 @@ func (e *Engine) certAuth(p map[string]string, ic *ike.IdentityConfig) error {
 			return fmt.Errorf("certificate %q has no private key", name)
 		}
 		ic.Cert = &ike.Credential{Key: c.Key, Chain: s.Chain(c)}
-	} else if p["auth-method"] == "digital-signature" {
+	} else if p.AuthMethod == "digital-signature" {
 		return fmt.Errorf("auth-method=digital-signature needs certificate=")
 	}
-	if name := p["remote-certificate"]; name != "" {
+	if name := p.RemoteCertificate; name != "" {
 		c, ok := s.Get(name)
 		if !ok {
 			return fmt.Errorf("remote-certificate %q: %w", name, certificate.ErrNotFound)
 		}
 		ic.RemoteCert = c.X509
 	}
-	if p["match-by"] == "certificate" {
+	if p.MatchBy == "certificate" {
 		if ic.RemoteCert == nil {
 			return fmt.Errorf("match-by=certificate needs remote-certificate=")
 		}
@@ -72,18 +75,18 @@ func (e *Engine) certAuth(p map[string]string, ic *ike.IdentityConfig) error {
 // rsaKeyAuth fills an rsa-key identity from /ip ipsec key: key= (a private key) signs
 // this side's AUTH, remote-key= (a public key, or a private one's public half)
 // verifies the peer's.
-func (e *Engine) rsaKeyAuth(p map[string]string, ic *ike.IdentityConfig) error {
+func (e *Engine) rsaKeyAuth(p identityItem, ic *ike.IdentityConfig) error {
 	s := e.opts.Certs
 	if s == nil {
 		return fmt.Errorf("auth-method=rsa-key needs the certificate engine (it keeps /ip ipsec key)")
 	}
-	k, ok := s.Key(p["key"])
+	k, ok := s.Key(p.Key)
 	if !ok || k.Signer == nil {
-		return fmt.Errorf("key %q is not a private key in /ip ipsec key", p["key"])
+		return fmt.Errorf("key %q is not a private key in /ip ipsec key", p.Key)
 	}
-	rk, ok := s.Key(p["remote-key"])
+	rk, ok := s.Key(p.RemoteKey)
 	if !ok {
-		return fmt.Errorf("remote-key %q is not in /ip ipsec key", p["remote-key"])
+		return fmt.Errorf("remote-key %q is not in /ip ipsec key", p.RemoteKey)
 	}
 	ic.Method = ike.AuthMethodRSAKey
 	ic.Cert = &ike.Credential{Key: k.Signer}

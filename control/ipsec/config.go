@@ -270,20 +270,28 @@ var protoNums = map[string]uint8{
 	"vmtp": 81, "xns-idp": 22, "xtp": 36, "dccp": 33,
 }
 
-func protoNum(v string) uint8 {
+// protoNumber is an IP protocol by name or number.
+func protoNumber(v string) (uint8, error) {
 	if n, ok := protoNums[v]; ok {
-		return n
+		return n, nil
 	}
-	n, _ := strconv.Atoi(v)
-	return uint8(n)
+	n, err := strconv.ParseUint(v, 10, 8)
+	if err != nil {
+		return 0, fmt.Errorf("protocol %q is not a protocol name or number", v)
+	}
+	return uint8(n), nil
 }
 
-func portNum(v string) uint16 {
+// portNumber is a policy port: any (or unset) is 0.
+func portNumber(prop, v string) (uint16, error) {
 	if v == "" || v == "any" {
-		return 0
+		return 0, nil
 	}
-	n, _ := strconv.Atoi(v)
-	return uint16(n)
+	n, err := strconv.ParseUint(v, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q is not any or a port number", prop, v)
+	}
+	return uint16(n), nil
 }
 
 func prefix(v string) (netip.Prefix, error) {

@@ -24,23 +24,27 @@ import (
 var eapMethods = map[string]eap.Type{"eap-mschapv2": eap.TypeMSCHAPv2, "eap-tls": eap.TypeTLS, "eap-ttls": eap.TypeTTLS, "eap-peap": eap.TypePEAP}
 
 // eapIdentity fills in the EAP part of an identity (auth-method eap or eap-radius).
-func eapIdentity(p map[string]string, ic *ike.IdentityConfig, haveRADIUS bool) error {
+func eapIdentity(p identityItem, ic *ike.IdentityConfig, haveRADIUS bool) error {
 	switch ic.Method {
 	case ike.AuthMethodEAP:
 		ic.EAPMethods = nil
 		password := false
-		for _, m := range strings.Split(p["eap-methods"], ",") {
+		methods := p.EAPMethods
+		if len(methods) == 0 {
+			methods = []string{""} // eap-methods="": refused below, as before
+		}
+		for _, m := range methods {
 			t, ok := eapMethods[m]
 			if !ok {
-				return fmt.Errorf("eap-methods=%s: %s is not implemented (eap-mschapv2, eap-tls, eap-ttls and eap-peap are)", p["eap-methods"], m)
+				return fmt.Errorf("eap-methods=%s: %s is not implemented (eap-mschapv2, eap-tls, eap-ttls and eap-peap are)", strings.Join(p.EAPMethods, ","), m)
 			}
 			ic.EAPMethods = append(ic.EAPMethods, t)
 			password = password || t != eap.TypeTLS
 		}
-		if password && (p["username"] == "" || p["password"] == "") {
+		if password && (p.Username == "" || p.Password == "") {
 			return errors.New("auth-method=eap needs username and password (eap-methods other than eap-tls)")
 		}
-		ic.EAPUser, ic.EAPPassword = p["username"], p["password"]
+		ic.EAPUser, ic.EAPPassword = p.Username, p.Password
 	case ike.AuthMethodEAPRadius:
 		if !haveRADIUS {
 			return errors.New("auth-method=eap-radius needs the RADIUS client")

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,11 +24,9 @@ import (
 	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/firewall"
-	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/tunnel"
-	"github.com/routerd/routerd/eap"
 	"github.com/routerd/routerd/ike"
 	"github.com/routerd/routerd/ike/esp"
 	rad "github.com/routerd/routerd/radius"
@@ -121,6 +120,22 @@ type Engine struct {
 	warned    map[string]string // warnOnce's last message by key
 	// retryTunnels asks the loop to reconcile again: a tunnel's endpoints were unknown.
 	retryTunnels bool
+	// appliedSum is the digest of the configuration last applied (reconcile.go); nil
+	// after a pass that could not apply all of it.
+	appliedSum []byte
+	// certGen counts /certificate refreshes: identities read certificates.
+	certGen atomic.Int64
+	// dpErr, spdErr and rulesErr are why the data path did not open, the SPD or the
+	// firewall rules were not applied: the items they concern show it, and the loop
+	// tries again.
+	dpErr, spdErr, rulesErr error
+	// lastSPD and lastProtect are what the data path and the tunnels last took.
+	lastSPD     []esp.Policy
+	lastProtect []tunnel.ProtectRule
+	spdApplied  bool
+	// applied counts what passes handed on (tests: a pass with nothing changed hands
+	// on nothing).
+	applied struct{ peers, spd, protect, rules atomic.Int64 }
 }
 
 type policyInfo struct {
@@ -327,13 +342,20 @@ func (e *Engine) loop(ctx context.Context) {
 			e.reconcileMu.Unlock()
 		case <-tick.C:
 			e.mu.Lock()
-			retry := e.retryTunnels
+			// Tunnels whose endpoints were unknown, a data path that did not open: a
+			// pass; a refused SPD or firewall rules: those again.
+			retry := e.retryTunnels || e.dpErr != nil
+			failed := e.spdErr != nil || e.rulesErr != nil
 			e.mu.Unlock()
 			if retry {
 				e.poke()
 			}
 			e.reconcileMu.Lock()
 			e.syncVIPs()
+			if failed {
+				e.applySPD(ctx)
+				e.syncRules()
+			}
 			e.publishPolicies()
 			e.reconcileMu.Unlock()
 		}
@@ -395,340 +417,6 @@ func (e *Engine) items(path string) ([]store.Item, *menu.Menu, error) {
 		its[i].Props = props
 	}
 	return its, m, nil
-}
-
-func (e *Engine) bad(path string, id uint64, err error) {
-	if e.invalid[path] == nil {
-		e.invalid[path] = map[uint64]string{}
-	}
-	e.invalid[path][id] = err.Error()
-}
-
-// Reconcile decodes the menus into peer configurations for the daemon and the SPD.
-func (e *Engine) Reconcile(ctx context.Context) error {
-	e.reconcileMu.Lock()
-	defer e.reconcileMu.Unlock()
-	e.mu.Lock()
-	e.invalid = map[string]map[uint64]string{}
-	read := func(path string) []store.Item {
-		its, _, err := e.items(path)
-		if err != nil {
-			e.log.Warn("ipsec: read", "path", path, "err", err)
-		}
-		return its
-	}
-	profiles, proposals, peers := read(ProfilePath), read(ProposalPath), read(PeerPath)
-	identities, policies := read(IdentityPath), read(PolicyPath)
-	xauthUsers := decodeUsers(read(UserPath))
-	modeConfigs := map[string]*ike.ModeConfig{}
-	mcProps := map[string]map[string]string{}
-	for _, it := range read(ModeConfigPath) {
-		mcProps[it.Props["name"]] = it.Props
-		mc, err := e.decodeModeConfig(it.Props)
-		if err != nil {
-			e.bad(ModeConfigPath, it.ID, err)
-			continue
-		}
-		modeConfigs[mc.Name] = mc
-	}
-
-	profByName := map[string]*profile{}
-	profItems, profIDs := decodeAll[profileItem](e, ProfilePath, e.menu(ProfilePath), profiles)
-	for i, it := range profItems {
-		p, err := decodeProfile(it)
-		if err != nil {
-			e.bad(ProfilePath, profIDs[i], err)
-			continue
-		}
-		profByName[it.Name] = p
-	}
-	type espProp struct {
-		ps []ike.Proposal
-		lt time.Duration
-	}
-	propByName := map[string]espProp{}
-	propItems, propIDs := decodeAll[proposalItem](e, ProposalPath, e.menu(ProposalPath), proposals)
-	for i, it := range propItems {
-		if it.Disabled {
-			continue
-		}
-		ps, lt, err := espProposal(it)
-		if err != nil {
-			e.bad(ProposalPath, propIDs[i], err)
-			continue
-		}
-		propByName[it.Name] = espProp{ps, lt}
-	}
-	var cfgs []*ike.PeerConfig
-	peerByName := map[string]*ike.PeerConfig{}
-	for _, it := range peers {
-		if it.Props["disabled"] == "yes" {
-			continue
-		}
-		name := it.Props["name"]
-		if name == "" {
-			name = "peer" + strconv.FormatUint(it.ID, 10)
-		}
-		mode, ok := exchangeModes[it.Props["exchange-mode"]]
-		if !ok {
-			e.bad(PeerPath, it.ID, fmt.Errorf("exchange-mode=%s is not supported", it.Props["exchange-mode"]))
-			continue
-		}
-		prof := profByName[it.Props["profile"]]
-		if prof == nil {
-			e.bad(PeerPath, it.ID, fmt.Errorf("profile %q is not usable", it.Props["profile"]))
-			continue
-		}
-		pc := ike.DefaultPeer()
-		pc.Name = name
-		addr := it.Props["address"]
-		pfx, err := prefix(addr)
-		if err != nil {
-			// A host name resolves as RouterOS resolves it: /ip dns static, then the
-			// /ip dns servers.
-			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			ips, lerr := ipcfg.LookupHost(lctx, e.ex, "ip", addr)
-			cancel()
-			if lerr != nil || len(ips) == 0 {
-				e.bad(PeerPath, it.ID, fmt.Errorf("cannot resolve %s", addr))
-				continue
-			}
-			a := ips[0].Unmap()
-			pfx = netip.PrefixFrom(a, a.BitLen())
-		}
-		pc.Remote = pfx
-		if la := it.Props["local-address"]; la != "" {
-			pc.Local, _ = netip.ParseAddr(la)
-		}
-		if port, err := strconv.Atoi(it.Props["port"]); err == nil {
-			pc.Port = uint16(port)
-		}
-		pc.Passive = it.Props["passive"] == "yes"
-		pc.SendInitialContact = it.Props["send-initial-contact"] != "no"
-		pc.Proposals = []ike.Proposal{prof.proposal}
-		pc.Exchange, pc.ProposalCheck, pc.Lifebytes = mode, prof.proposalCheck, prof.lifebytes
-		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
-		cfgs = append(cfgs, pc)
-		peerByName[name] = pc
-	}
-	tunnels := e.tunnelPeers(ctx, profByName, peerByName)
-	for _, tp := range tunnels {
-		cfgs = append(cfgs, tp.peer)
-	}
-	prs := map[string]peerRules{}
-	// Policy templates by group.
-	templates := map[string][]*ike.ChildConfig{}
-	polCfg := map[uint64]*policyInfo{}
-	tmplOrd := map[uint64]int{}
-	for i, it := range policies {
-		p := it.Props
-		if p["disabled"] == "yes" {
-			continue
-		}
-		if p["template"] == "yes" {
-			tmplOrd[it.ID] = i + 1
-		}
-		src, err1 := prefix(p["src-address"])
-		dst, err2 := prefix(p["dst-address"])
-		if err1 != nil || err2 != nil {
-			e.bad(PolicyPath, it.ID, errors.New("bad src-address or dst-address"))
-			continue
-		}
-		proto := protoNum(p["protocol"])
-		cc := &ike.ChildConfig{ID: it.ID, Local: ike.SelectorFromPrefix(src, proto, portNum(p["src-port"])),
-			Remote: ike.SelectorFromPrefix(dst, proto, portNum(p["dst-port"])), Tunnel: p["tunnel"] == "yes"}
-		if pr, ok := propByName[p["proposal"]]; ok {
-			cc.Proposals, cc.Lifetime = pr.ps, pr.lt
-		} else {
-			e.bad(PolicyPath, it.ID, fmt.Errorf("proposal %q is not usable", p["proposal"]))
-			continue
-		}
-		if p["template"] == "yes" {
-			templates[p["group"]] = append(templates[p["group"]], cc)
-			if v4 := anyFamilyTwin(cc); v4 != nil {
-				templates[p["group"]] = append(templates[p["group"]], v4)
-			}
-			continue
-		}
-		pi := &policyInfo{id: it.ID, peer: p["peer"], tunnel: cc.Tunnel, src: src, dst: dst, proto: proto,
-			sport: portNum(p["src-port"]), dport: portNum(p["dst-port"]), ord: i + 1}
-		switch p["action"] {
-		case "discard":
-			pi.action = esp.ActionDiscard
-		case "none":
-			pi.action = esp.ActionNone
-		default:
-			pi.action = esp.ActionEncrypt
-		}
-		switch p["level"] {
-		case "use":
-			pi.level = esp.LevelUse
-		case "unique":
-			pi.level = esp.LevelUnique
-		default:
-			pi.level = esp.LevelRequire
-		}
-		if pi.action == esp.ActionEncrypt {
-			pc := peerByName[p["peer"]]
-			if pc == nil {
-				e.bad(PolicyPath, it.ID, fmt.Errorf("peer %q is not usable", p["peer"]))
-				continue
-			}
-			// Keep the request id of a policy across reconciles so the SAs stay linked.
-			if old := e.polCfg[it.ID]; old != nil {
-				cc.ReqID = old.reqID
-			}
-			pc.Children = append(pc.Children, cc)
-		}
-		polCfg[it.ID] = pi
-		pi.reqID = cc.ReqID
-	}
-	for _, it := range identities {
-		p := it.Props
-		if p["disabled"] == "yes" {
-			continue
-		}
-		pc := peerByName[p["peer"]]
-		if pc == nil {
-			e.bad(IdentityPath, it.ID, fmt.Errorf("peer %q is not usable", p["peer"]))
-			continue
-		}
-		method := p["auth-method"]
-		sig := method == "digital-signature"
-		rsaKey := method == "rsa-key"
-		hybrid := method == "rsa-signature-hybrid"
-		if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig && !rsaKey && !hybrid && method != "pre-shared-key-xauth" {
-			e.bad(IdentityPath, it.ID, fmt.Errorf("auth-method=%s is not supported yet", method))
-			continue
-		}
-		if err := ikev1Method(method, pc); err != nil {
-			e.bad(IdentityPath, it.ID, err)
-			continue
-		}
-		psk, err := secret(p["secret"])
-		// EAP identities may have a secret: the responder authenticates with it (eap.go).
-		if err == nil && len(psk) == 0 && (method == "pre-shared-key" || method == "pre-shared-key-xauth") {
-			err = errors.New("secret is empty")
-		}
-		if err != nil {
-			e.bad(IdentityPath, it.ID, err)
-			continue
-		}
-		my, err := idSpec(p["my-id"])
-		if err != nil {
-			e.bad(IdentityPath, it.ID, err)
-			continue
-		}
-		rem, err := idSpec(p["remote-id"])
-		if err != nil {
-			e.bad(IdentityPath, it.ID, err)
-			continue
-		}
-		ic := &ike.IdentityConfig{Name: strconv.FormatUint(it.ID, 10), Method: ike.AuthMethodKind(method), PSK: psk,
-			MyID: my, RemoteID: rem, GeneratePolicy: p["generate-policy"]}
-		if err := eapIdentity(p, ic, e.opts.RADIUS != nil); err != nil {
-			e.bad(IdentityPath, it.ID, err)
-			continue
-		}
-		// digital-signature signs and verifies with /certificate; an eap-radius
-		// identity with certificate= signs the responder's AUTH with it.
-		if sig || rsaKey || hybrid {
-			auth := e.certAuth
-			if rsaKey {
-				auth = e.rsaKeyAuth
-			}
-			if err := auth(p, ic); err != nil {
-				e.bad(IdentityPath, it.ID, err)
-				continue
-			}
-		} else if method == "eap-radius" && p["certificate"] != "" && e.certAuth(p, ic) != nil {
-			// No such certificate here (the reference's Let's Encrypt one): the
-			// responder authenticates with its secret or EAP-only, as without one.
-			ic.Cert, ic.Verifier = nil, nil
-		} else if method == "eap" && e.opts.Certs != nil {
-			// The EAP client verifies a responder's certificate against /certificate.
-			if err := e.certAuth(p, ic); err != nil {
-				e.bad(IdentityPath, it.ID, err)
-				continue
-			}
-			if slices.Contains(ic.EAPMethods, eap.TypeTLS) && ic.Cert == nil && len(ic.EAPMethods) == 1 {
-				e.bad(IdentityPath, it.ID, errors.New("eap-methods=eap-tls needs certificate="))
-				continue
-			}
-		}
-		if method == "pre-shared-key-xauth" || hybrid {
-			if err := xauthIdentity(ic, p, pc, xauthUsers); err != nil {
-				e.bad(IdentityPath, it.ID, err)
-				continue
-			}
-			if pc.Passive {
-				ic.XAuthCheck = e.xauthRADIUS() // xauth-use-radius=yes
-			}
-		}
-		if m := p["mode-config"]; m != "" && m != "none" {
-			if ic.ModeConfig = modeConfigs[m]; ic.ModeConfig == nil {
-				e.bad(IdentityPath, it.ID, fmt.Errorf("mode-config %q is not usable", m))
-				continue
-			}
-		}
-		if g := p["policy-template-group"]; g != "none" {
-			ic.Templates = templates[g]
-		}
-		if !pc.Passive && ic.GeneratePolicy != "no" && len(pc.Children) == 0 {
-			// An initiator with generate-policy proposes its templates (the reference's
-			// GRE over IKEv2 client).
-			for _, t := range ic.Templates {
-				c := *t
-				c.Dynamic = true
-				if mc := ic.ModeConfig; mc != nil && !mc.Responder {
-					c.Remote = unsetToAny(c.Remote)
-				}
-				if h := pc.Remote; c.Remote.Start != c.Remote.End || !h.IsSingleIP() || c.Remote.Start != h.Addr() {
-					c.Tunnel = true // not between the SA's own addresses: a tunnel
-				}
-				pc.Children = append(pc.Children, &c)
-			}
-		}
-		pc.Identities = append(pc.Identities, ic)
-		pr := peerRules{notrackChain: p["notrack-chain"]}
-		if mc := mcProps[p["mode-config"]]; mc != nil && mc["responder"] == "no" {
-			pr.srcList, pr.connMark = mc["src-address-list"], mc["connection-mark"]
-		}
-		prs[ic.Name] = pr
-	}
-	for _, tp := range tunnels {
-		polCfg[tp.policy.id] = tp.policy
-	}
-	e.peers = cfgs
-	e.polCfg = polCfg
-	e.tmplOrd = tmplOrd
-	e.tunnels = tunnels
-	e.peerRules = prs
-	e.mu.Unlock()
-	if len(cfgs) > 0 {
-		// The data path (a TUN device and a routing rule, or XFRM) comes up with the
-		// first peer, so a router without IPsec carries none of it.
-		if err := e.openDatapath(ctx); err != nil {
-			e.log.Warn("ipsec: no ESP data path", "err", err)
-		}
-	}
-	e.d.SetPeers(cfgs)
-	e.mu.Lock()
-	for _, pc := range cfgs {
-		for _, c := range pc.Children {
-			if pi := polCfg[c.ID]; pi != nil {
-				pi.reqID = c.ReqID
-				pi.saDst = pc.Remote.Addr()
-				pi.saSrc = pc.Local
-			}
-		}
-	}
-	e.mu.Unlock()
-	e.applySPD(ctx)
-	e.publishConfig(profiles, proposals, peers, identities)
-	e.publishPolicies()
-	e.syncRules()
-	return nil
 }
 
 // unsetToAny widens a template's default address (0.0.0.0/32, ::/128: none given) to
@@ -878,12 +566,31 @@ func (e *Engine) applySPD(ctx context.Context) {
 			ps = append(ps, en.ps...)
 		}
 	}
-	if e.opts.Protect != nil {
+	// Only what changed: an SA event or a pass with the same policies hands on nothing.
+	if e.opts.Protect != nil && (!e.spdApplied || !slices.Equal(rules, e.lastProtect)) {
 		e.opts.Protect(rules)
+		e.applied.protect.Add(1)
 	}
-	if err := dp.SetPolicies(ctx, ps); err != nil {
+	e.lastProtect = rules
+	if e.spdApplied && e.spdErrNil() && slices.Equal(ps, e.lastSPD) {
+		return
+	}
+	e.spdApplied = true
+	err := dp.SetPolicies(ctx, ps)
+	e.applied.spd.Add(1)
+	e.lastSPD = ps
+	if err != nil {
 		e.log.Warn("ipsec: cannot install policies", "err", err)
 	}
+	e.mu.Lock()
+	e.spdErr = err
+	e.mu.Unlock()
+}
+
+func (e *Engine) spdErrNil() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.spdErr == nil
 }
 
 // tsPair is one policy of a CHILD_SA: a local and a remote selector of one family.
@@ -975,48 +682,45 @@ func selPrefix(s ike.Selector) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// decodeModeConfig reads a /ip ipsec mode-config item; address-pool names an /ip pool.
-func (e *Engine) decodeModeConfig(p map[string]string) (*ike.ModeConfig, error) {
-	mc := &ike.ModeConfig{Name: p["name"], Responder: p["responder"] != "no"}
-	if a := p["address"]; a != "" && a != "none" {
+// decodeModeConfig builds a /ip ipsec mode-config item's attributes; address-pool names
+// an /ip pool, whose ranges are returned too (what the pass depends on).
+func (e *Engine) decodeModeConfig(it modeConfigItem) (*ike.ModeConfig, [][2]netip.Addr, error) {
+	mc := &ike.ModeConfig{Name: it.Name, Responder: it.Responder, PrefixLen: it.AddressPrefixLength,
+		Split: it.SplitInclude, SplitDNS: it.SplitDNS, DNS: slices.Clone(it.StaticDNS)}
+	if a := it.Address; a != "" && a != "none" {
 		addr, err := netip.ParseAddr(a)
 		if err != nil {
-			return nil, fmt.Errorf("bad address %q", a)
+			return nil, nil, fmt.Errorf("bad address %q", a)
 		}
 		mc.Address = addr
 	}
-	if n, err := strconv.Atoi(p["address-prefix-length"]); err == nil {
-		mc.PrefixLen = n
-	}
-	for _, s := range list(p["split-include"]) {
-		if pf, err := prefix(s); err == nil {
-			mc.Split = append(mc.Split, pf)
-		}
-	}
-	mc.SplitDNS = list(p["split-dns"])
-	for _, s := range list(p["static-dns"]) {
-		if a, err := netip.ParseAddr(s); err == nil {
-			mc.DNS = append(mc.DNS, a)
-		}
-	}
-	if mc.Responder && p["system-dns"] != "no" {
+	if mc.Responder && it.SystemDNS {
 		// system-dns: the servers of /ip dns too.
-		if its, _, err := e.items(dnsPath); err == nil && len(its) > 0 {
+		its, _, err := e.items(dnsPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("system-dns: %w", err)
+		}
+		if len(its) > 0 {
 			for _, s := range list(its[0].Props["servers"]) {
-				if a, err := netip.ParseAddr(s); err == nil && !slices.Contains(mc.DNS, a) {
+				a, err := netip.ParseAddr(s)
+				if err != nil {
+					return nil, nil, fmt.Errorf("system-dns: /ip dns servers: bad address %q", s)
+				}
+				if !slices.Contains(mc.DNS, a) {
 					mc.DNS = append(mc.DNS, a)
 				}
 			}
 		}
 	}
-	if pool := p["address-pool"]; pool != "" && pool != "none" {
-		ranges, err := e.poolRanges(pool)
-		if err != nil {
-			return nil, err
+	var ranges [][2]netip.Addr
+	if pool := it.AddressPool; pool != "" && pool != "none" {
+		var err error
+		if ranges, err = e.poolRanges(pool); err != nil {
+			return nil, nil, err
 		}
 		mc.Allocate = e.allocator(pool, ranges)
 	}
-	return mc, nil
+	return mc, ranges, nil
 }
 
 func (e *Engine) poolRanges(name string) ([][2]netip.Addr, error) {
@@ -1078,21 +782,6 @@ func (e *Engine) allocator(pool string, ranges [][2]netip.Addr) func() (netip.Ad
 	}
 }
 
-// publishConfig marks items that cannot apply.
-func (e *Engine) publishConfig(lists ...[]store.Item) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for i, path := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath} {
-		for _, it := range lists[i] {
-			st := control.ItemState{}
-			if why, ok := e.invalid[path][it.ID]; ok {
-				st.Invalid, st.Status = true, why
-			}
-			e.ex.State.Set(path, it.ID, st)
-		}
-	}
-}
-
 // publishPolicies writes ph2-count, ph2-state, sa addresses and the active flag.
 func (e *Engine) publishPolicies() {
 	snap := e.d.Snapshot()
@@ -1131,6 +820,15 @@ func (e *Engine) publishPolicies() {
 				if v := it.Props[k]; v != "" {
 					st.Props[k] = v
 				}
+			}
+		}
+		if pi := e.polCfg[it.ID]; pi != nil && !st.Invalid {
+			// What the data path refused shows on the policies it concerns.
+			switch {
+			case e.dpErr != nil && pi.action == esp.ActionEncrypt:
+				st.Invalid, st.Status = true, "not applied: "+e.dpErr.Error()
+			case e.spdErr != nil:
+				st.Invalid, st.Status = true, "not applied: "+e.spdErr.Error()
 			}
 		}
 		if pi := e.polCfg[it.ID]; pi != nil && pi.action == esp.ActionEncrypt {

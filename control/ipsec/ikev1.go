@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/ike"
 )
 
@@ -14,21 +13,6 @@ import (
 type xauthUser struct {
 	password string
 	address  netip.Addr
-}
-
-// decodeUsers reads /ip ipsec user (disabled users cannot log in).
-func decodeUsers(items []store.Item) map[string]xauthUser {
-	users := map[string]xauthUser{}
-	for _, it := range items {
-		p := it.Props
-		if p["disabled"] == "yes" || p["name"] == "" {
-			continue
-		}
-		u := xauthUser{password: p["password"]}
-		u.address, _ = netip.ParseAddr(p["address"])
-		users[p["name"]] = u
-	}
-	return users
 }
 
 // ikev1Method refuses the authentication methods an exchange mode does not have:
@@ -54,12 +38,12 @@ func ikev1Method(method string, pc *ike.PeerConfig) error {
 // xauthIdentity makes an identity pre-shared-key-xauth: an initiator (passive=no) logs
 // in with the identity's username and password, a responder (passive=yes) checks
 // /ip ipsec user, as the reference's peer passive property says.
-func xauthIdentity(ic *ike.IdentityConfig, p map[string]string, pc *ike.PeerConfig, users map[string]xauthUser) error {
+func xauthIdentity(ic *ike.IdentityConfig, p identityItem, pc *ike.PeerConfig, users map[string]xauthUser) error {
 	if pc.Exchange == ike.ExchangeIKEv2 {
-		return fmt.Errorf("%s is IKEv1 only (exchange-mode main or aggressive)", p["auth-method"])
+		return fmt.Errorf("%s is IKEv1 only (exchange-mode main or aggressive)", p.AuthMethod)
 	}
 	ic.Method = ike.AuthMethodPSKXAuth
-	if p["auth-method"] == "rsa-signature-hybrid" {
+	if p.AuthMethod == "rsa-signature-hybrid" {
 		// The responder signs with its certificate, the initiator logs in with XAuth.
 		ic.Method = ike.AuthMethodRSAHybrid
 		if pc.Passive && ic.Cert == nil {
@@ -67,10 +51,10 @@ func xauthIdentity(ic *ike.IdentityConfig, p map[string]string, pc *ike.PeerConf
 		}
 	}
 	if !pc.Passive {
-		if p["username"] == "" {
-			return fmt.Errorf("%s initiator needs username and password", p["auth-method"])
+		if p.Username == "" {
+			return fmt.Errorf("%s initiator needs username and password", p.AuthMethod)
 		}
-		ic.EAPUser, ic.EAPPassword = p["username"], p["password"]
+		ic.EAPUser, ic.EAPPassword = p.Username, p.Password
 		return nil
 	}
 	ic.XAuthUsers = func(name string) (string, netip.Addr, bool) {

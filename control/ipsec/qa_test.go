@@ -16,7 +16,9 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/ike/esp"
 	"github.com/routerd/routerd/ike/iketest"
 )
@@ -274,6 +276,7 @@ func TestModeConfigSystemDNS(t *testing.T) {
 	ns := iketest.NS(t, "ipsdn")
 	r := startRouterLog(t, ns, io.Discard)
 	r.run(t, "/ip dns set servers=198.18.5.5,198.18.5.6")
+	m, _ := r.e.ex.Tree.Get(ModeConfigPath)
 	for _, c := range []struct {
 		props map[string]string
 		want  string
@@ -282,7 +285,11 @@ func TestModeConfigSystemDNS(t *testing.T) {
 		{map[string]string{"name": "b", "responder": "yes", "static-dns": "198.18.9.9", "system-dns": "no"}, "[198.18.9.9]"},
 		{map[string]string{"name": "c", "responder": "no"}, "[]"},
 	} {
-		mc, err := r.e.decodeModeConfig(c.props)
+		var it modeConfigItem
+		if err := engine.Decode(m, store.Item{Props: c.props}, &it); err != nil {
+			t.Fatal(err)
+		}
+		mc, _, err := r.e.decodeModeConfig(it)
 		if err != nil {
 			t.Fatal(err)
 		}

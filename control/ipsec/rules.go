@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 
+	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/ike/esp"
 )
@@ -108,17 +110,41 @@ func (e *Engine) syncRules() {
 	rules := e.dynamicRules()
 	key := fmt.Sprint(rules)
 	e.mu.Lock()
-	same := key == e.rulesKey
-	e.rulesKey = key
+	same := key == e.rulesKey && e.rulesErr == nil
 	e.mu.Unlock()
 	if same {
 		return
 	}
-	if err := e.opts.Rules.Set(ruleOwner, rules); err != nil {
-		e.mu.Lock()
+	err := e.opts.Rules.Set(ruleOwner, rules)
+	e.applied.rules.Add(1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// A refused set is tried again (the loop, while rulesErr is set); the identities
+	// whose rules they are show why.
+	was := e.rulesErr
+	e.rulesKey, e.rulesErr = key, err
+	if err != nil {
 		e.warnOnce("rules", fmt.Sprintf("ipsec: dynamic firewall rules not applied: %v", err))
-		e.mu.Unlock()
 	}
+	if err != nil || was != nil {
+		for id, pr := range e.peerRules {
+			if n, perr := strconv.ParseUint(id, 10, 64); perr == nil && pr != (peerRules{}) {
+				e.ex.State.Set(IdentityPath, n, e.identityState(n, pr))
+			}
+		}
+	}
+}
+
+// identityState is an identity's state: why it cannot apply, or why the firewall rules
+// it asks for are not there (e.mu held).
+func (e *Engine) identityState(id uint64, pr peerRules) control.ItemState {
+	if why, ok := e.invalid[IdentityPath][id]; ok {
+		return control.ItemState{Invalid: true, Status: why}
+	}
+	if e.rulesErr != nil && pr != (peerRules{}) {
+		return control.ItemState{Invalid: true, Status: "not applied: dynamic firewall rules: " + e.rulesErr.Error()}
+	}
+	return control.ItemState{}
 }
 
 func sortedIDs[V any](m map[uint64]V) []uint64 {

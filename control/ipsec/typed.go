@@ -1,11 +1,8 @@
 package ipsec
 
 import (
+	"net/netip"
 	"time"
-
-	"github.com/routerd/routerd/control/engine"
-	"github.com/routerd/routerd/control/menu"
-	"github.com/routerd/routerd/control/store"
 )
 
 // profileItem is an /ip ipsec profile as the engine applies it (engine.Decode).
@@ -33,28 +30,91 @@ type proposalItem struct {
 	PFSGroup       string        `prop:"pfs-group"`
 }
 
-// TypedItems names the structs the engine decodes menus into (engine.Typed); the menus
-// not listed are still read as property maps.
+// peerItem is an /ip ipsec peer as the engine applies it. The RouterOS 6 properties the
+// menu also declares are turned into an identity and a profile when the line is read
+// (package compat), so the engine never sees them.
+type peerItem struct {
+	Name               string     `prop:"name"`
+	Disabled           bool       `prop:"disabled"`
+	Address            string     `prop:"address"` // a prefix, or a host name resolved through /ip dns
+	ExchangeMode       string     `prop:"exchange-mode"`
+	LocalAddress       netip.Addr `prop:"local-address"`
+	Passive            bool       `prop:"passive"`
+	Port               uint16     `prop:"port"`
+	Profile            string     `prop:"profile"`
+	SendInitialContact bool       `prop:"send-initial-contact"`
+}
+
+// identityItem is an /ip ipsec identity as the engine applies it.
+type identityItem struct {
+	Peer                string   `prop:"peer"`
+	Disabled            bool     `prop:"disabled"`
+	AuthMethod          string   `prop:"auth-method"`
+	Certificate         string   `prop:"certificate"`
+	EAPMethods          []string `prop:"eap-methods"`
+	GeneratePolicy      string   `prop:"generate-policy"`
+	Key                 string   `prop:"key"`
+	MatchBy             string   `prop:"match-by"`
+	ModeConfig          string   `prop:"mode-config"`
+	MyID                string   `prop:"my-id"`
+	NotrackChain        string   `prop:"notrack-chain"`
+	Password            string   `prop:"password"`
+	PolicyTemplateGroup string   `prop:"policy-template-group"`
+	RemoteCertificate   string   `prop:"remote-certificate"`
+	RemoteID            string   `prop:"remote-id"`
+	RemoteKey           string   `prop:"remote-key"`
+	Secret              string   `prop:"secret"`
+	Username            string   `prop:"username"`
+}
+
+// policyItem is an /ip ipsec policy as the engine applies it.
+type policyItem struct {
+	Peer       string       `prop:"peer"`
+	Disabled   bool         `prop:"disabled"`
+	Group      string       `prop:"group"`
+	SrcAddress netip.Prefix `prop:"src-address"`
+	SrcPort    string       `prop:"src-port"` // any or a number
+	DstAddress netip.Prefix `prop:"dst-address"`
+	DstPort    string       `prop:"dst-port"`
+	Protocol   string       `prop:"protocol"` // a name or a number
+	Action     string       `prop:"action"`
+	Level      string       `prop:"level"`
+	Tunnel     bool         `prop:"tunnel"`
+	// The SA addresses a policy without a peer was given: shown until an SA says otherwise.
+	SASrcAddress netip.Addr `prop:"sa-src-address"`
+	SADstAddress netip.Addr `prop:"sa-dst-address"`
+	Proposal     string     `prop:"proposal"`
+	Template     bool       `prop:"template"`
+}
+
+// modeConfigItem is an /ip ipsec mode-config as the engine applies it.
+type modeConfigItem struct {
+	Name                string         `prop:"name"`
+	Address             string         `prop:"address"` // none or an IPv4 address
+	AddressPool         string         `prop:"address-pool"`
+	AddressPrefixLength int            `prop:"address-prefix-length"`
+	ConnectionMark      string         `prop:"connection-mark"`
+	Responder           bool           `prop:"responder"`
+	SplitDNS            []string       `prop:"split-dns"`
+	SplitInclude        []netip.Prefix `prop:"split-include"`
+	SrcAddressList      string         `prop:"src-address-list"`
+	StaticDNS           []netip.Addr   `prop:"static-dns"`
+	SystemDNS           bool           `prop:"system-dns"`
+}
+
+// userItem is an /ip ipsec user (XAuth) as the engine applies it.
+type userItem struct {
+	Name     string     `prop:"name"`
+	Disabled bool       `prop:"disabled"`
+	Password string     `prop:"password"`
+	Address  netip.Addr `prop:"address"`
+}
+
+// TypedItems names the structs the engine decodes menus into (engine.Typed).
 func TypedItems() map[string]any {
-	return map[string]any{ProfilePath: profileItem{}, ProposalPath: proposalItem{}}
+	return map[string]any{ProfilePath: profileItem{}, ProposalPath: proposalItem{}, PeerPath: peerItem{},
+		IdentityPath: identityItem{}, PolicyPath: policyItem{}, ModeConfigPath: modeConfigItem{}, UserPath: userItem{}}
 }
 
 // TypedItems is TypedItems (engine.Typed).
 func (e *Engine) TypedItems() map[string]any { return TypedItems() }
-
-// decodeAll decodes the items of one menu into T; an item that does not decode is marked
-// invalid with the reason (e.mu held) and left out.
-func decodeAll[T any](e *Engine, path string, m *menu.Menu, its []store.Item) ([]T, []uint64) {
-	var out []T
-	var ids []uint64
-	for _, it := range its {
-		var v T
-		if err := engine.Decode(m, it, &v); err != nil {
-			e.bad(path, it.ID, err)
-			continue
-		}
-		out = append(out, v)
-		ids = append(ids, it.ID)
-	}
-	return out, ids
-}

@@ -1,0 +1,451 @@
+package ipsec
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/ipcfg"
+	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/eap"
+	"github.com/routerd/routerd/ike"
+	"github.com/routerd/routerd/ike/esp"
+)
+
+// decoded is one pass's configuration, decoded through the menus' schema before anything
+// is applied: why items cannot apply, and a digest of everything the peer configurations
+// are made of (the typed items, and what the pass looked up for them: host names,
+// tunnel endpoints, /ip dns servers, pool ranges, certificates). A pass whose digest is
+// the one last applied changes nothing: no IKE SA, SPD entry or firewall rule is touched.
+type decoded struct {
+	inv map[string]map[uint64]string
+	sum hash.Hash
+	// items of each menu this pass publishes the state of, in menu order.
+	ids map[string][]uint64
+}
+
+func (d *decoded) bad(path string, id uint64, err error) {
+	if d.inv[path] == nil {
+		d.inv[path] = map[uint64]string{}
+	}
+	d.inv[path][id] = err.Error()
+}
+
+// note adds what a configuration is made of to the digest (secrets too: the digest is all
+// that is kept).
+func (d *decoded) note(format string, args ...any) { fmt.Fprintf(d.sum, format+"\n", args...) }
+
+// decodeAll decodes the items of one menu into T; an item that does not decode is marked
+// invalid with the reason and left out. ords are the items' places in the menu (from 1).
+func decodeAll[T any](d *decoded, e *Engine, path string, its []store.Item) (out []T, ids []uint64, ords []int) {
+	m := e.menu(path)
+	for i, it := range its {
+		d.ids[path] = append(d.ids[path], it.ID)
+		var v T
+		if err := engine.Decode(m, it, &v); err != nil {
+			d.bad(path, it.ID, err)
+			d.note("%s %d bad %v", path, it.ID, err)
+			continue
+		}
+		d.note("%s %d %+v", path, it.ID, v)
+		out = append(out, v)
+		ids = append(ids, it.ID)
+		ords = append(ords, i+1)
+	}
+	return out, ids, ords
+}
+
+// Reconcile decodes the menus into peer configurations for the daemon and the SPD, and
+// applies them when they differ from what was applied last.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	e.reconcileMu.Lock()
+	defer e.reconcileMu.Unlock()
+	raw := map[string][]store.Item{}
+	for _, path := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, PolicyPath, ModeConfigPath, UserPath, SettingsPath} {
+		its, err := e.ex.Items(path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		raw[path] = its
+	}
+	d := &decoded{inv: map[string]map[uint64]string{}, sum: sha256.New(), ids: map[string][]uint64{}}
+	// Settings are read while the identities are built (xauth-use-radius).
+	for _, it := range raw[SettingsPath] {
+		d.note("settings %v", it.Props)
+	}
+	d.note("certificates %d", e.certGen.Load())
+
+	e.mu.Lock()
+	users, _, _ := decodeAll[userItem](d, e, UserPath, raw[UserPath])
+	xauthUsers := map[string]xauthUser{}
+	for _, u := range users {
+		if !u.Disabled && u.Name != "" {
+			xauthUsers[u.Name] = xauthUser{password: u.Password, address: u.Address}
+		}
+	}
+	modeConfigs := map[string]*ike.ModeConfig{}
+	mcItems := map[string]modeConfigItem{}
+	mcs, mcIDs, _ := decodeAll[modeConfigItem](d, e, ModeConfigPath, raw[ModeConfigPath])
+	for i, it := range mcs {
+		mcItems[it.Name] = it
+		mc, ranges, err := e.decodeModeConfig(it)
+		if err != nil {
+			d.bad(ModeConfigPath, mcIDs[i], err)
+			d.note("mode-config %s bad %v", it.Name, err)
+			continue
+		}
+		d.note("mode-config %s dns %v pool %v", it.Name, mc.DNS, ranges)
+		modeConfigs[mc.Name] = mc
+	}
+
+	profByName := map[string]*profile{}
+	profItems, profIDs, _ := decodeAll[profileItem](d, e, ProfilePath, raw[ProfilePath])
+	for i, it := range profItems {
+		p, err := decodeProfile(it)
+		if err != nil {
+			d.bad(ProfilePath, profIDs[i], err)
+			continue
+		}
+		profByName[it.Name] = p
+	}
+	type espProp struct {
+		ps []ike.Proposal
+		lt time.Duration
+	}
+	propByName := map[string]espProp{}
+	propItems, propIDs, _ := decodeAll[proposalItem](d, e, ProposalPath, raw[ProposalPath])
+	for i, it := range propItems {
+		if it.Disabled {
+			continue
+		}
+		ps, lt, err := espProposal(it)
+		if err != nil {
+			d.bad(ProposalPath, propIDs[i], err)
+			continue
+		}
+		propByName[it.Name] = espProp{ps, lt}
+	}
+
+	var cfgs []*ike.PeerConfig
+	peerByName := map[string]*ike.PeerConfig{}
+	peerItems, peerIDs, _ := decodeAll[peerItem](d, e, PeerPath, raw[PeerPath])
+	for i, it := range peerItems {
+		id := peerIDs[i]
+		if it.Disabled {
+			continue
+		}
+		name := it.Name
+		if name == "" {
+			name = "peer" + strconv.FormatUint(id, 10)
+		}
+		mode, ok := exchangeModes[it.ExchangeMode]
+		if !ok {
+			d.bad(PeerPath, id, fmt.Errorf("exchange-mode=%s is not supported", it.ExchangeMode))
+			continue
+		}
+		prof := profByName[it.Profile]
+		if prof == nil {
+			d.bad(PeerPath, id, fmt.Errorf("profile %q is not usable", it.Profile))
+			continue
+		}
+		pfx, err := prefix(it.Address)
+		if err != nil {
+			// A host name resolves as RouterOS resolves it: /ip dns static, then the
+			// /ip dns servers.
+			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			ips, lerr := ipcfg.LookupHost(lctx, e.ex, "ip", it.Address)
+			cancel()
+			if lerr != nil || len(ips) == 0 {
+				d.bad(PeerPath, id, fmt.Errorf("cannot resolve %s", it.Address))
+				d.note("peer %d unresolved", id)
+				continue
+			}
+			a := ips[0].Unmap()
+			pfx = netip.PrefixFrom(a, a.BitLen())
+			d.note("peer %d resolved %v", id, pfx)
+		}
+		pc := ike.DefaultPeer()
+		pc.Name = name
+		pc.Remote = pfx
+		pc.Local = it.LocalAddress
+		pc.Port = it.Port
+		pc.Passive = it.Passive
+		pc.SendInitialContact = it.SendInitialContact
+		pc.Proposals = []ike.Proposal{prof.proposal}
+		pc.Exchange, pc.ProposalCheck, pc.Lifebytes = mode, prof.proposalCheck, prof.lifebytes
+		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
+		cfgs = append(cfgs, pc)
+		peerByName[name] = pc
+	}
+	tunnels := e.tunnelPeers(ctx, profByName, peerByName)
+	for _, tp := range tunnels {
+		cfgs = append(cfgs, tp.peer)
+		d.note("tunnel %s %s %v %v %d %q", tp.tunnel, tp.peer.Name, tp.peer.Remote, tp.peer.Local, tp.policy.id, tp.peer.Identities[0].PSK)
+	}
+
+	// Policy templates by group.
+	templates := map[string][]*ike.ChildConfig{}
+	polCfg := map[uint64]*policyInfo{}
+	tmplOrd := map[uint64]int{}
+	polItems, polIDs, polOrds := decodeAll[policyItem](d, e, PolicyPath, raw[PolicyPath])
+	for i, it := range polItems {
+		id, ord := polIDs[i], polOrds[i]
+		if it.Disabled {
+			continue
+		}
+		if it.Template {
+			tmplOrd[id] = ord
+		}
+		proto, err := protoNumber(it.Protocol)
+		if err != nil {
+			d.bad(PolicyPath, id, err)
+			continue
+		}
+		sport, err1 := portNumber("src-port", it.SrcPort)
+		dport, err2 := portNumber("dst-port", it.DstPort)
+		if err := errors.Join(err1, err2); err != nil {
+			d.bad(PolicyPath, id, err)
+			continue
+		}
+		src, dst := it.SrcAddress, it.DstAddress
+		cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, proto, sport),
+			Remote: ike.SelectorFromPrefix(dst, proto, dport), Tunnel: it.Tunnel}
+		pr, ok := propByName[it.Proposal]
+		if !ok {
+			d.bad(PolicyPath, id, fmt.Errorf("proposal %q is not usable", it.Proposal))
+			continue
+		}
+		cc.Proposals, cc.Lifetime = pr.ps, pr.lt
+		if it.Template {
+			templates[it.Group] = append(templates[it.Group], cc)
+			if v4 := anyFamilyTwin(cc); v4 != nil {
+				templates[it.Group] = append(templates[it.Group], v4)
+			}
+			continue
+		}
+		pi := &policyInfo{id: id, peer: it.Peer, tunnel: cc.Tunnel, src: src, dst: dst, proto: proto,
+			sport: sport, dport: dport, ord: ord}
+		switch it.Action {
+		case "discard":
+			pi.action = esp.ActionDiscard
+		case "none":
+			pi.action = esp.ActionNone
+		default:
+			pi.action = esp.ActionEncrypt
+		}
+		switch it.Level {
+		case "use":
+			pi.level = esp.LevelUse
+		case "unique":
+			pi.level = esp.LevelUnique
+		default:
+			pi.level = esp.LevelRequire
+		}
+		if pi.action == esp.ActionEncrypt {
+			pc := peerByName[it.Peer]
+			if pc == nil {
+				d.bad(PolicyPath, id, fmt.Errorf("peer %q is not usable", it.Peer))
+				continue
+			}
+			// Keep the request id of a policy across reconciles so the SAs stay linked.
+			if old := e.polCfg[id]; old != nil {
+				cc.ReqID = old.reqID
+			}
+			pc.Children = append(pc.Children, cc)
+		}
+		polCfg[id] = pi
+		pi.reqID = cc.ReqID
+	}
+
+	prs := map[string]peerRules{}
+	idItems, idIDs, _ := decodeAll[identityItem](d, e, IdentityPath, raw[IdentityPath])
+	for i, it := range idItems {
+		if it.Disabled {
+			continue
+		}
+		ic, err := e.identity(it, idIDs[i], peerByName[it.Peer], xauthUsers, modeConfigs, templates)
+		if err != nil {
+			d.bad(IdentityPath, idIDs[i], err)
+			continue
+		}
+		pr := peerRules{notrackChain: it.NotrackChain}
+		if mc, ok := mcItems[it.ModeConfig]; ok && !mc.Responder {
+			pr.srcList, pr.connMark = mc.SrcAddressList, mc.ConnectionMark
+		}
+		prs[ic.Name] = pr
+	}
+	for _, tp := range tunnels {
+		polCfg[tp.policy.id] = tp.policy
+	}
+	sum := d.sum.Sum(nil)
+	if bytes.Equal(sum, e.appliedSum) {
+		// Nothing the peers are made of changed: the daemon keeps its configuration
+		// and SAs, the SPD and the firewall rules stay as they are.
+		e.mu.Unlock()
+		return nil
+	}
+	e.peers = cfgs
+	e.polCfg = polCfg
+	e.tmplOrd = tmplOrd
+	e.tunnels = tunnels
+	e.peerRules = prs
+	e.invalid = d.inv
+	e.mu.Unlock()
+	var dpErr error
+	if len(cfgs) > 0 {
+		// The data path (a TUN device and a routing rule, or XFRM) comes up with the
+		// first peer, so a router without IPsec carries none of it.
+		if dpErr = e.openDatapath(ctx); dpErr != nil {
+			e.log.Warn("ipsec: no ESP data path", "err", dpErr)
+		}
+	}
+	e.d.SetPeers(cfgs)
+	e.applied.peers.Add(1)
+	e.mu.Lock()
+	for _, pc := range cfgs {
+		for _, c := range pc.Children {
+			if pi := polCfg[c.ID]; pi != nil {
+				pi.reqID = c.ReqID
+				pi.saDst = pc.Remote.Addr()
+				pi.saSrc = pc.Local
+			}
+		}
+	}
+	e.dpErr = dpErr
+	// A data path that did not open is tried again on the next pass (the loop kicks
+	// one while dpErr is set); everything else is applied.
+	e.appliedSum = nil
+	if dpErr == nil {
+		e.appliedSum = sum
+	}
+	e.mu.Unlock()
+	e.applySPD(ctx)
+	e.publishConfig(d.ids)
+	e.publishPolicies()
+	e.syncRules()
+	return nil
+}
+
+// identity builds the daemon's configuration of one /ip ipsec identity and adds it to
+// its peer pc.
+func (e *Engine) identity(it identityItem, id uint64, pc *ike.PeerConfig, users map[string]xauthUser,
+	modeConfigs map[string]*ike.ModeConfig, templates map[string][]*ike.ChildConfig) (*ike.IdentityConfig, error) {
+	if pc == nil {
+		return nil, fmt.Errorf("peer %q is not usable", it.Peer)
+	}
+	method := it.AuthMethod
+	sig := method == "digital-signature"
+	rsaKey := method == "rsa-key"
+	hybrid := method == "rsa-signature-hybrid"
+	if method != "pre-shared-key" && method != "eap" && method != "eap-radius" && !sig && !rsaKey && !hybrid && method != "pre-shared-key-xauth" {
+		return nil, fmt.Errorf("auth-method=%s is not supported yet", method)
+	}
+	if err := ikev1Method(method, pc); err != nil {
+		return nil, err
+	}
+	psk, err := secret(it.Secret)
+	// EAP identities may have a secret: the responder authenticates with it (eap.go).
+	if err == nil && len(psk) == 0 && (method == "pre-shared-key" || method == "pre-shared-key-xauth") {
+		err = errors.New("secret is empty")
+	}
+	if err != nil {
+		return nil, err
+	}
+	my, err := idSpec(it.MyID)
+	if err != nil {
+		return nil, err
+	}
+	rem, err := idSpec(it.RemoteID)
+	if err != nil {
+		return nil, err
+	}
+	ic := &ike.IdentityConfig{Name: strconv.FormatUint(id, 10), Method: ike.AuthMethodKind(method), PSK: psk,
+		MyID: my, RemoteID: rem, GeneratePolicy: it.GeneratePolicy}
+	if err := eapIdentity(it, ic, e.opts.RADIUS != nil); err != nil {
+		return nil, err
+	}
+	// digital-signature signs and verifies with /certificate; an eap-radius identity
+	// with certificate= signs the responder's AUTH with it.
+	if sig || rsaKey || hybrid {
+		auth := e.certAuth
+		if rsaKey {
+			auth = e.rsaKeyAuth
+		}
+		if err := auth(it, ic); err != nil {
+			return nil, err
+		}
+	} else if method == "eap-radius" && it.Certificate != "" && e.certAuth(it, ic) != nil {
+		// No such certificate here (the reference's Let's Encrypt one): the responder
+		// authenticates with its secret or EAP-only, as without one.
+		ic.Cert, ic.Verifier = nil, nil
+	} else if method == "eap" && e.opts.Certs != nil {
+		// The EAP client verifies a responder's certificate against /certificate.
+		if err := e.certAuth(it, ic); err != nil {
+			return nil, err
+		}
+		if slices.Contains(ic.EAPMethods, eap.TypeTLS) && ic.Cert == nil && len(ic.EAPMethods) == 1 {
+			return nil, errors.New("eap-methods=eap-tls needs certificate=")
+		}
+	}
+	if method == "pre-shared-key-xauth" || hybrid {
+		if err := xauthIdentity(ic, it, pc, users); err != nil {
+			return nil, err
+		}
+		if pc.Passive {
+			ic.XAuthCheck = e.xauthRADIUS() // xauth-use-radius=yes
+		}
+	}
+	if m := it.ModeConfig; m != "" && m != "none" {
+		if ic.ModeConfig = modeConfigs[m]; ic.ModeConfig == nil {
+			return nil, fmt.Errorf("mode-config %q is not usable", m)
+		}
+	}
+	if g := it.PolicyTemplateGroup; g != "none" {
+		ic.Templates = templates[g]
+	}
+	if !pc.Passive && ic.GeneratePolicy != "no" && len(pc.Children) == 0 {
+		// An initiator with generate-policy proposes its templates (the reference's
+		// GRE over IKEv2 client).
+		for _, t := range ic.Templates {
+			c := *t
+			c.Dynamic = true
+			if mc := ic.ModeConfig; mc != nil && !mc.Responder {
+				c.Remote = unsetToAny(c.Remote)
+			}
+			if h := pc.Remote; c.Remote.Start != c.Remote.End || !h.IsSingleIP() || c.Remote.Start != h.Addr() {
+				c.Tunnel = true // not between the SA's own addresses: a tunnel
+			}
+			pc.Children = append(pc.Children, &c)
+		}
+	}
+	pc.Identities = append(pc.Identities, ic)
+	return ic, nil
+}
+
+// publishConfig marks the items that cannot apply (the policies: publishPolicies).
+func (e *Engine) publishConfig(ids map[string][]uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, path := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, ModeConfigPath, UserPath} {
+		for _, id := range ids[path] {
+			if path == IdentityPath {
+				e.ex.State.Set(path, id, e.identityState(id, e.peerRules[strconv.FormatUint(id, 10)]))
+				continue
+			}
+			st := control.ItemState{}
+			if why, ok := e.invalid[path][id]; ok {
+				st.Invalid, st.Status = true, why
+			}
+			e.ex.State.Set(path, id, st)
+		}
+	}
+}
