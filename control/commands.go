@@ -797,7 +797,7 @@ func printStream(ctx context.Context, c *Call, rows []Row, pl []string) (*Reply,
 		}
 		for id := range seen {
 			// Log lines that fall off the end of the buffer were not removed.
-			if _, ok := now[id]; !ok && c.Menu.Path != "/log" {
+			if _, ok := now[id]; !ok && c.Menu.Path != LogPath {
 				out = append(out, Row{ID: id, Menu: c.Menu, Props: map[string]string{".dead": "yes"}, Keys: []string{".dead"}})
 			}
 		}

@@ -75,19 +75,19 @@ func (x *Executor) UserPolicies(tx *store.Tx, name string) map[string]bool {
 	if name == "" {
 		return nil
 	}
-	id, ok := tx.ByName("/user", name)
+	id, ok := tx.ByName(UserPath, name)
 	if !ok {
 		return map[string]bool{}
 	}
-	u, err := tx.Get("/user", id)
+	u, err := tx.Get(UserPath, id)
 	if err != nil {
 		return map[string]bool{}
 	}
-	gid, ok := tx.ByName("/user/group", u.Props["group"])
+	gid, ok := tx.ByName(UserGroupPath, u.Props["group"])
 	if !ok {
 		return map[string]bool{}
 	}
-	g, err := tx.Get("/user/group", gid)
+	g, err := tx.Get(UserGroupPath, gid)
 	if err != nil {
 		return map[string]bool{}
 	}

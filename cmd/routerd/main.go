@@ -202,7 +202,7 @@ func run(o options, events *eventlog.Buffer) error {
 // identity reads the router's name for routerctl's prompt.
 func identity(ex *control.Executor) func() string {
 	return func() string {
-		m, ok := ex.Tree.Get("/system/identity")
+		m, ok := ex.Tree.Get(eventlog.IdentityPath)
 		if !ok {
 			return "MikroTik"
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/user"
 )
 
 // policyTable makes routerd start (store, menus, every engine's commands), write the
@@ -23,11 +24,11 @@ func writePolicyTable(w io.Writer, ex *control.Executor) error {
 	groups := map[string]*control.Session{}
 	err := ex.Store.View(func(tx *store.Tx) error {
 		for _, g := range builtinGroups {
-			id, ok := tx.ByName("/user/group", g)
+			id, ok := tx.ByName(user.GroupPath, g)
 			if !ok {
 				return fmt.Errorf("no built-in group %s", g)
 			}
-			it, err := tx.Get("/user/group", id)
+			it, err := tx.Get(user.GroupPath, id)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/system"
 )
 
 // storeRecover is what to do when the store file cannot be read: nothing (refuse to
@@ -80,7 +81,7 @@ func newestBackup(dir string) string {
 
 // loadBackup restores a backup at start, as root would with /system backup load.
 func loadBackup(ctx context.Context, ex *control.Executor, name string) error {
-	_, err := ex.Exec(ctx, nil, &control.Sentence{Path: "/system/backup", Cmd: "load",
+	_, err := ex.Exec(ctx, nil, &control.Sentence{Path: system.BackupPath, Cmd: "load",
 		Args: []control.Arg{{Name: "name", Value: name}}})
 	if err != nil {
 		return fmt.Errorf("--store-recover=backup: loading %s: %w", name, err)

@@ -12,13 +12,22 @@ import (
 	"github.com/routerd/routerd/control/store"
 )
 
+// Menus of other packages the rewrites name: their engines' packages cannot be imported
+// here (control/controltest imports this package, and the engines' tests import it).
+const (
+	route4Path = "/ip/route"
+	route6Path = "/ipv6/route"
+	etherPath  = "/interface/ethernet"
+	tablePath  = "/routing/table"
+)
+
 // Register installs the RouterOS 6 rewrites on ex.
 func Register(ex *control.Executor) {
-	ex.Migrate("/ip/ipsec/peer", peer())
-	ex.Migrate("/ip/ipsec/policy", policy)
-	ex.Migrate("/ip/route", route)
-	ex.Migrate("/ipv6/route", route)
-	ex.Migrate("/interface/ethernet", ethernet)
+	ex.Migrate(menu.IPsecPeerPath, peer())
+	ex.Migrate(menu.IPsecPolicyPath, policy)
+	ex.Migrate(route4Path, route)
+	ex.Migrate(route6Path, route)
+	ex.Migrate(etherPath, ethernet)
 }
 
 // mapped logs one mapped property.
@@ -83,7 +92,7 @@ func peer() control.Migration {
 		if !ok || name == "" {
 			// The upgrade names v6's unnamed peers peer1, peer2 ...
 			var err error
-			if name, err = freeName(ex, sess, "/ip/ipsec/peer", "peer"); err != nil {
+			if name, err = freeName(ex, sess, menu.IPsecPeerPath, "peer"); err != nil {
 				return nil, nil, err
 			}
 			keep = append(keep, control.Arg{Name: "name", Value: name})
@@ -92,13 +101,13 @@ func peer() control.Migration {
 		var before []*control.Sentence
 		if len(profArgs) > 0 {
 			pname := "profile-" + name
-			if taken(ex, sess, "/ip/ipsec/profile", pname) {
+			if taken(ex, sess, menu.IPsecProfilePath, pname) {
 				var err error
-				if pname, err = freeName(ex, sess, "/ip/ipsec/profile", pname+"-"); err != nil {
+				if pname, err = freeName(ex, sess, menu.IPsecProfilePath, pname+"-"); err != nil {
 					return nil, nil, err
 				}
 			}
-			before = append(before, &control.Sentence{Path: "/ip/ipsec/profile", Cmd: "add",
+			before = append(before, &control.Sentence{Path: menu.IPsecProfilePath, Cmd: "add",
 				Args: append(profArgs, control.Arg{Name: "name", Value: pname})})
 			out := keep[:0:0]
 			for _, a := range keep {
@@ -109,7 +118,7 @@ func peer() control.Migration {
 			keep = append(out, control.Arg{Name: "profile", Value: pname})
 		}
 		if len(idArgs) > 0 {
-			after = append(after, &control.Sentence{Path: "/ip/ipsec/identity", Cmd: "add",
+			after = append(after, &control.Sentence{Path: menu.IPsecIdentityPath, Cmd: "add",
 				Args: append(idArgs, control.Arg{Name: "peer", Value: name})})
 		}
 		// The profile must exist before the peer names it.
@@ -280,7 +289,7 @@ func peerByAddress(ex *control.Executor, sess *control.Session, ip string) (stri
 	}
 	var name string
 	err = ex.View(sess, func(tx *store.Tx) error {
-		items, err := tx.List("/ip/ipsec/peer")
+		items, err := tx.List(menu.IPsecPeerPath)
 		if err != nil {
 			return err
 		}
@@ -313,10 +322,10 @@ func route(ctx context.Context, ex *control.Executor, sess *control.Session, s *
 			keep = append(keep, a)
 			// RouterOS 6 made a table of every routing mark; the upgrade adds them to
 			// /routing table (fib=yes) before the routes that name them.
-			if _, ok := ex.Tree.Get("/routing/table"); ok && a.Value != "main" && a.Value != "" &&
-				!taken(ex, sess, "/routing/table", a.Value) {
+			if _, ok := ex.Tree.Get(tablePath); ok && a.Value != "main" && a.Value != "" &&
+				!taken(ex, sess, tablePath, a.Value) {
 				mapped(s.Path, "routing-mark="+a.Value, "/routing table add name="+a.Value+" fib")
-				if _, err := ex.Exec(ctx, sess, &control.Sentence{Path: "/routing/table", Cmd: "add",
+				if _, err := ex.Exec(ctx, sess, &control.Sentence{Path: tablePath, Cmd: "add",
 					Args: []control.Arg{{Name: "name", Value: a.Value}, {Name: "fib", Value: "yes"}}}); err != nil {
 					return nil, nil, err
 				}

@@ -17,8 +17,11 @@ import (
 const (
 	RulesPath    = "/system/logging"
 	ActionsPath  = "/system/logging/action"
-	identityPath = "/system/identity"
+	identityPath = IdentityPath
 )
+
+// IdentityPath is /system/identity: its name prefixes remote log lines.
+const IdentityPath = "/system/identity"
 
 // ruleItem is one /system logging item as the engine applies it.
 type ruleItem struct {

@@ -18,8 +18,10 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/firewall"
+	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/ipsettings"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/queue"
 	"github.com/routerd/routerd/control/tunnel"
 	"github.com/routerd/routerd/dataplane"
 	"github.com/routerd/routerd/nldump"
@@ -33,10 +35,18 @@ var ErrNoDataplane = errors.New("fast path: no eBPF dataplane (the tunnel engine
 // rules are not configured", "IPsec policies are not configured", "simple and queue
 // trees ... are not configured").
 var (
-	shared    = []string{"/ip/ipsec/policy", "/queue/simple", "/queue/tree"}
-	blockers4 = append([]string{"/ip/firewall/filter", "/ip/firewall/nat", "/ip/firewall/mangle", "/ip/firewall/raw"}, shared...)
-	blockers6 = append([]string{"/ipv6/firewall/filter", "/ipv6/firewall/nat", "/ipv6/firewall/mangle", "/ipv6/firewall/raw"}, shared...)
+	shared    = []string{ipsec.PolicyPath, queue.Path, "/queue/tree"}
+	blockers4 = append([]string{fwPath(false, "filter"), fwPath(false, "nat"), fwPath(false, "mangle"), fwPath(false, "raw")}, shared...)
+	blockers6 = append([]string{fwPath(true, "filter"), fwPath(true, "nat"), fwPath(true, "mangle"), fwPath(true, "raw")}, shared...)
 )
+
+// fwPath is a firewall table's menu (/ip/firewall/filter).
+func fwPath(v6 bool, table string) string {
+	if v6 {
+		return firewall.Root6 + "/" + table
+	}
+	return firewall.Root4 + "/" + table
+}
 
 // resyncEvery bounds how long a new port, or a peer that started taking redirected
 // frames, goes unnoticed.
@@ -286,10 +296,7 @@ func (e *Engine) liberal(on bool) {
 
 // fasttrackRule reports whether an enabled fasttrack-connection rule of the family exists.
 func (e *Engine) fasttrackRule(v6 bool) bool {
-	paths := []string{"/ip/firewall/filter", "/ip/firewall/mangle"}
-	if v6 {
-		paths = []string{"/ipv6/firewall/filter", "/ipv6/firewall/mangle"}
-	}
+	paths := []string{fwPath(v6, "filter"), fwPath(v6, "mangle")}
 	for _, p := range paths {
 		its, _ := e.ex.Items(p)
 		for _, it := range its {

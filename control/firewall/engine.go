@@ -16,6 +16,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
@@ -129,7 +130,7 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	poke := func(control.Change) { e.poke() }
 	ex.Watch(Root4, poke)
 	ex.Watch(Root6, poke)
-	ex.Watch("/interface/list", poke)
+	ex.Watch(link.ListPath, poke)
 	ex.Watch(routing.TablePath, poke)
 	if reg != nil {
 		if err := reg.Register(&collector{e: e}); err != nil {

@@ -17,7 +17,7 @@ func (e *Engine) registerChecks() {
 		e.wrap(addrPath(v), e.checkAddr(v))
 		e.wrap(routePath(v), e.checkRoute(v))
 	}
-	e.wrap("/ip/pool", e.checkPool)
+	e.wrap(PoolPath, e.checkPool)
 }
 
 // wrap runs check (which may rewrite the arguments) in the session's transaction, then

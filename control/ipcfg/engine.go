@@ -79,7 +79,7 @@ const (
 	Addr6Path    = "/ipv6/address"
 	Route4Path   = "/ip/route"
 	Route6Path   = "/ipv6/route"
-	poolPath     = "/ip/pool"
+	PoolPath     = "/ip/pool"
 	poolUsedPath = "/ip/pool/used"
 	dnsPath      = dns.SettingsPath
 )
@@ -95,7 +95,7 @@ func New() *Engine {
 // periodic pass.
 func (e *Engine) Spec() engine.Spec {
 	return engine.Spec{Name: "ipcfg",
-		Menus:  []string{Addr4Path, Addr6Path, Route4Path, Route6Path, poolPath, poolUsedPath, dnsPath},
+		Menus:  []string{Addr4Path, Addr6Path, Route4Path, Route6Path, PoolPath, poolUsedPath, dnsPath},
 		Watch:  []string{link.IfacePath, routing.TablePath},
 		Resync: engine.Never}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -27,7 +28,7 @@ func lookupStatic(ex *control.Executor, network, host string) (netip.Addr, bool)
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	var out netip.Addr
 	ex.Store.View(func(tx *store.Tx) error {
-		items, err := tx.List("/ip/dns/static")
+		items, err := tx.List(dns.StaticPath)
 		if err != nil {
 			return nil
 		}

@@ -88,7 +88,7 @@ func newPools(ex *control.Executor) *Pools {
 
 // Acquire leases the first free address of the named pool (then of its next-pool chain).
 func (p *Pools) Acquire(pool, owner, info string) (netip.Addr, error) {
-	items, err := p.ex.Items("/ip/pool")
+	items, err := p.ex.Items(PoolPath)
 	if err != nil {
 		return netip.Addr{}, err
 	}

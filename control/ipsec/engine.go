@@ -24,6 +24,7 @@ import (
 	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/firewall"
+	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/tunnel"
@@ -34,11 +35,11 @@ import (
 
 // Menu paths.
 const (
-	ProfilePath     = "/ip/ipsec/profile"
+	ProfilePath     = menu.IPsecProfilePath
 	ProposalPath    = "/ip/ipsec/proposal"
-	PeerPath        = "/ip/ipsec/peer"
-	IdentityPath    = "/ip/ipsec/identity"
-	PolicyPath      = "/ip/ipsec/policy"
+	PeerPath        = menu.IPsecPeerPath
+	IdentityPath    = menu.IPsecIdentityPath
+	PolicyPath      = menu.IPsecPolicyPath
 	GroupPath       = "/ip/ipsec/policy/group"
 	SettingsPath    = "/ip/ipsec/settings"
 	StatisticsPath  = "/ip/ipsec/statistics"
@@ -51,7 +52,7 @@ const (
 // Menus the pass reads besides its own.
 const (
 	dnsPath  = dns.SettingsPath // mode config system-dns
-	poolPath = "/ip/pool"       // mode config address-pool
+	poolPath = ipcfg.PoolPath   // mode config address-pool
 )
 
 // Options say where the engine listens and how it reaches the data path.

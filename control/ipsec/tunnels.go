@@ -12,21 +12,31 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/ipcfg"
+	"github.com/routerd/routerd/control/tunnel"
+	"github.com/routerd/routerd/dataplane"
 	"github.com/routerd/routerd/ike"
 	"github.com/routerd/routerd/ike/esp"
 )
 
-// tunnelMenus are the tunnels with an ipsec-secret, and the IP protocol of their packets
-// (the transport-mode policy between the endpoints selects it).
-var tunnelMenus = []struct {
+// tunnelMenu is a tunnel menu whose tunnels take an ipsec-secret, and the IP protocol
+// of their packets (the transport-mode policy between the endpoints selects it).
+type tunnelMenu struct {
 	path  string
 	proto uint8
-}{
-	{"/interface/gre", 47},
-	{"/interface/eoip", 47},
-	{"/interface/ipip", 4},
-	{"/interface/6to4", 41},
 }
+
+// tunnelMenus are in tunnel.Menus's order (the index is part of the dynamic policies'
+// ids); a tunnel kind without an outer protocol here takes no ipsec-secret.
+var tunnelMenus = func() []tunnelMenu {
+	protos := map[dataplane.Kind]uint8{dataplane.GRE: 47, dataplane.EoIP: 47, dataplane.IPIP: 4, dataplane.SixToFour: 41}
+	var out []tunnelMenu
+	for _, m := range tunnel.Menus {
+		if p, ok := protos[m.Kind]; ok {
+			out = append(out, tunnelMenu{m.Path, p})
+		}
+	}
+	return out
+}()
 
 // tunnelPeer is what a tunnel's ipsec-secret adds: a dynamic peer with its identity and
 // a transport-mode policy for the tunnel's packets between its endpoints.

@@ -13,6 +13,16 @@ import (
 // Where the manual's tables and its worked examples disagree, the choice and the reason
 // are noted at the property.
 
+// Paths of the /ip ipsec menus that packages other than the IPsec engine name too (the
+// RouterOS 6 migrations in control/compat, which cannot import the engine); control/ipsec
+// names them from here.
+const (
+	IPsecProfilePath  = "/ip/ipsec/profile"
+	IPsecPeerPath     = "/ip/ipsec/peer"
+	IPsecIdentityPath = "/ip/ipsec/identity"
+	IPsecPolicyPath   = "/ip/ipsec/policy"
+)
+
 // ipsecMenus returns the /ip ipsec menus, each after the menus it references.
 func ipsecMenus() []*Menu {
 	return []*Menu{
@@ -71,7 +81,7 @@ var (
 
 func ipsecProfileMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/profile",
+		Path: IPsecProfilePath,
 		Kind: List,
 		Desc: "Phase 1 (IKE) parameters shared by peers.",
 		Props: []Prop{
@@ -163,7 +173,7 @@ func ipsecKeyMenu() *Menu {
 
 func ipsecPeerMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/peer",
+		Path: IPsecPeerPath,
 		Kind: List,
 		Desc: "Peers: how to reach remote IKE daemons (phase 1).",
 		Props: append([]Prop{
@@ -256,7 +266,7 @@ func ipsecPolicyGroupMenu() *Menu {
 
 func ipsecPolicyMenu() *Menu {
 	return &Menu{
-		Path:    "/ip/ipsec/policy",
+		Path:    IPsecPolicyPath,
 		Kind:    List,
 		Ordered: true, // policies are matched top to bottom (since v6.40)
 		Desc:    "Security policy database: which packets IPsec transforms.",
@@ -345,7 +355,7 @@ func ipsecPolicyPrintKeys(p map[string]string) []string {
 
 func ipsecIdentityMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/identity",
+		Path: IPsecIdentityPath,
 		Kind: List,
 		Desc: "Per remote peer authentication parameters.",
 		Props: []Prop{

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 )
 
@@ -99,7 +100,7 @@ func statusMenuList(t *menu.Tree) []*menu.Menu {
 	var out, more []*menu.Menu
 	for _, m := range t.All() {
 		switch {
-		case (m.Path == "/interface" || strings.HasPrefix(m.Path, "/interface/")) && m.Kind != menu.Dir && m.Kind != menu.Single:
+		case (m.Path == link.IfacePath || strings.HasPrefix(m.Path, "/interface/")) && m.Kind != menu.Dir && m.Kind != menu.Single:
 			out = append(out, m)
 		case m.StatusPage:
 			more = append(more, m)

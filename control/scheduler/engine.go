@@ -22,7 +22,7 @@ import (
 const Path = "/system/scheduler"
 
 // scriptPath is where on-event looks for a script of that name.
-const scriptPath = "/system/script"
+const scriptPath = script.ScriptPath
 
 // maxWait bounds a wait on the clock, so that a step of the wall clock delays a run by
 // at most this much.

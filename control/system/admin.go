@@ -28,6 +28,17 @@ var AllowClockSet bool
 // timeFormat is how RouterOS v7 writes dates and times (creation-time, when).
 const timeFormat = "2006-01-02 15:04:05"
 
+// Menu paths of the administration menus this package serves.
+const (
+	FilePath        = "/file"
+	ClockPath       = "/system/clock"
+	PackagePath     = "/system/package"
+	RouterboardPath = "/system/routerboard"
+	NotePath        = "/system/note"
+	ResourcePath    = "/system/resource"
+	BackupPath      = "/system/backup"
+)
+
 // maxContents is the largest text file whose contents /file shows, as RouterOS does.
 const maxContents = 4096
 
@@ -59,21 +70,21 @@ func (f *fileIDs) id(name string) uint64 {
 // adminHandlers installs /file, /system clock, /system package and /system routerboard.
 func (s *system) adminHandlers() {
 	ex := s.ex
-	for _, p := range []string{"/file", "/system/clock", "/system/package", "/system/routerboard", "/system/note"} {
+	for _, p := range []string{FilePath, ClockPath, PackagePath, RouterboardPath, NotePath} {
 		// Recorded under the executor's lock: sessions print while this runs.
 		if ex.Engine(p) == "" {
 			ex.SetEngine(p, engine)
 		}
 	}
-	ex.Provide("/file", s.fileRows)
-	ex.Handle("/file", "remove", control.CommandSpec{Positional: []string{"numbers"}, Effect: true}, s.fileRemove)
-	ex.Handle("/file", "set", control.CommandSpec{Positional: []string{"numbers"}, Args: []string{"contents"}, Effect: true}, s.fileSet)
-	ex.Handle("/file", "add", control.CommandSpec{Args: []string{"name", "contents", "type"}, Effect: true}, s.fileAdd)
+	ex.Provide(FilePath, s.fileRows)
+	ex.Handle(FilePath, "remove", control.CommandSpec{Positional: []string{"numbers"}, Effect: true}, s.fileRemove)
+	ex.Handle(FilePath, "set", control.CommandSpec{Positional: []string{"numbers"}, Args: []string{"contents"}, Effect: true}, s.fileSet)
+	ex.Handle(FilePath, "add", control.CommandSpec{Args: []string{"name", "contents", "type"}, Effect: true}, s.fileAdd)
 	s.loadZone()
-	ex.Provide("/system/clock", s.clockRow)
-	ex.Handle("/system/clock", "set", control.CommandSpec{Args: []string{"time", "date", "time-zone-name", "time-zone-autodetect"}, Effect: true}, s.clockSet)
-	ex.Provide("/system/package", s.packageRows)
-	ex.Provide("/system/routerboard", func(context.Context, *control.Session) ([]control.Row, error) {
+	ex.Provide(ClockPath, s.clockRow)
+	ex.Handle(ClockPath, "set", control.CommandSpec{Args: []string{"time", "date", "time-zone-name", "time-zone-autodetect"}, Effect: true}, s.clockSet)
+	ex.Provide(PackagePath, s.packageRows)
+	ex.Provide(RouterboardPath, func(context.Context, *control.Session) ([]control.Row, error) {
 		// What RouterOS CHR answers: not a RouterBOARD, so no model or firmware.
 		return []control.Row{{ID: 1, Props: map[string]string{"routerboard": "no"}}}, nil
 	})
@@ -108,7 +119,7 @@ func birthTime(path string, fi fs.FileInfo) time.Time {
 
 // fileRows lists files/ (exports, backups, ftp and tftp uploads), sorted by name.
 func (s *system) fileRows(ctx context.Context, sess *control.Session) ([]control.Row, error) {
-	m, _ := s.ex.Tree.Get("/file")
+	m, _ := s.ex.Tree.Get(FilePath)
 	var rows []control.Row
 	err := filepath.WalkDir(s.files, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -499,6 +510,6 @@ func (s *system) packageRows(context.Context, *control.Session) ([]control.Row, 
 			p["size"] = strconv.FormatInt(fi.Size(), 10)
 		}
 	}
-	m, _ := s.ex.Tree.Get("/system/package")
+	m, _ := s.ex.Tree.Get(PackagePath)
 	return []control.Row{{ID: 1, Menu: m, Props: p}}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/store"
 )
@@ -23,7 +24,7 @@ func (s *system) backupName(ctx context.Context, c *control.Call) (string, error
 	name, _ := c.S.Get("name")
 	if name == "" {
 		id := "MikroTik"
-		if m, ok := s.ex.Tree.Get("/system/identity"); ok {
+		if m, ok := s.ex.Tree.Get(eventlog.IdentityPath); ok {
 			if rows, err := s.ex.Rows(ctx, c.Sess, m, false); err == nil && len(rows) == 1 && rows[0].Props["name"] != "" {
 				id = rows[0].Props["name"]
 			}
@@ -130,7 +131,7 @@ func (s *system) backupLoad(ctx context.Context, c *control.Call) (*control.Repl
 		}
 		return sx.Store.View(func(src *store.Tx) error {
 			return s.ex.Update(c.Sess, func(dst *store.Tx) ([]control.Change, error) {
-				old, err := dst.List("/system/script")
+				old, err := dst.List(script.ScriptPath)
 				if err != nil {
 					return nil, err
 				}
@@ -147,7 +148,7 @@ func (s *system) backupLoad(ctx context.Context, c *control.Call) (*control.Repl
 	// Run counts belong to the scripts that were replaced, not to new ones that happen
 	// to get their ids.
 	for _, id := range oldScripts {
-		s.ex.State.Clear("/system/script", id)
+		s.ex.State.Clear(script.ScriptPath, id)
 	}
 	return &control.Reply{Menu: c.Menu, Text: "configuration restored"}, nil
 }

@@ -48,8 +48,8 @@ func Register(ex *control.Executor, in *script.Interp, dataDir string, log *even
 		res:     &resource{proc: "/proc", dataDir: dataDir, started: started, now: ex.Now},
 		fileIDs: &fileIDs{},
 	}
-	if m, ok := ex.Tree.Get("/log"); ok && log != nil {
-		ex.Provide("/log", withMenu(m, log.Source()))
+	if m, ok := ex.Tree.Get(control.LogPath); ok && log != nil {
+		ex.Provide(control.LogPath, withMenu(m, log.Source()))
 	}
 	s.handlers()
 	if in != nil {
@@ -63,20 +63,20 @@ func Register(ex *control.Executor, in *script.Interp, dataDir string, log *even
 // handlers installs the commands and sources on s.ex.
 func (s *system) handlers() {
 	ex := s.ex
-	for _, p := range []string{"/system/resource", "/system/script"} {
+	for _, p := range []string{ResourcePath, script.ScriptPath} {
 		if ex.Engine(p) == "" {
 			ex.SetEngine(p, engine)
 		}
 	}
-	ex.Provide("/system/resource", s.res.source)
+	ex.Provide(ResourcePath, s.res.source)
 	s.adminHandlers()
 	// A backup carries every secret (password hashes, keys) and loading one replaces
 	// every user and policy: both need policy and sensitive, as in RouterOS, and load
 	// needs write too.
-	ex.Handle("/system/backup", "save",
+	ex.Handle(BackupPath, "save",
 		control.CommandSpec{Args: []string{"name", "password", "encryption", "dont-encrypt"},
 			Policy: "policy,sensitive", Effect: true}, s.backupSave)
-	ex.Handle("/system/backup", "load",
+	ex.Handle(BackupPath, "load",
 		control.CommandSpec{Args: []string{"name", "password"}, Policy: "write,policy,sensitive"}, s.backupLoad)
 	ex.Handle("", "import", control.CommandSpec{Positional: []string{"file-name"},
 		Args: []string{"verbose", "from-line"}, Flags: []string{"dry-run"}}, s.importFile)
@@ -85,7 +85,7 @@ func (s *system) handlers() {
 		Args:  []string{"file"}, Where: true, Policy: "read", Effect: true}, s.export)
 	// run needs only read: what the script does is checked command by command, and
 	// scriptRun refuses a script whose policies the caller lacks.
-	ex.Handle("/system/script", "run", control.CommandSpec{Positional: []string{"number"},
+	ex.Handle(script.ScriptPath, "run", control.CommandSpec{Positional: []string{"number"},
 		Flags: []string{"use-script-permissions"}, Policy: "read"}, s.scriptRun)
 }
 

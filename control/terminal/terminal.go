@@ -15,6 +15,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/system"
 )
 
 const (
@@ -436,7 +437,7 @@ func (in *input) setInterrupt(cancel context.CancelFunc) {
 
 // LoginNote is the /system note shown after login when show-at-login is yes, or "".
 func LoginNote(ctx context.Context, ex *control.Executor) string {
-	m, ok := ex.Tree.Get("/system/note")
+	m, ok := ex.Tree.Get(system.NotePath)
 	if !ok {
 		return ""
 	}

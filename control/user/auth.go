@@ -251,8 +251,8 @@ func (a *Auth) lookup(name string) (*account, string, error) {
 		u = &account{id: id, hash: it.Props["password-hash"], group: it.Props["group"],
 			disabled: it.Props["disabled"] == "yes", policies: map[string]bool{}}
 		u.address = parsePrefixes(it.Props["address"])
-		if gid, ok := tx.ByName("/user/group", u.group); ok {
-			g, err := tx.Get("/user/group", gid)
+		if gid, ok := tx.ByName(GroupPath, u.group); ok {
+			g, err := tx.Get(GroupPath, gid)
 			if err != nil {
 				return err
 			}
@@ -262,7 +262,7 @@ func (a *Auth) lookup(name string) (*account, string, error) {
 				}
 			}
 		}
-		keys, err := tx.List("/user/ssh-keys")
+		keys, err := tx.List(KeysPath)
 		if err != nil {
 			return err
 		}

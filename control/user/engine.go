@@ -20,8 +20,8 @@ import (
 
 // Menu paths this package applies.
 const (
-	UserPath  = "/user"
-	GroupPath = "/user/group"
+	UserPath  = control.UserPath
+	GroupPath = control.UserGroupPath
 	KeysPath  = "/user/ssh-keys"
 )
 
