@@ -360,11 +360,7 @@ func (d *Daemon) read(s *sock) {
 		}
 		d.Stats.RxPackets.Add(1)
 		msg := append([]byte(nil), pkt...)
-		d.mu.Lock()
-		if !d.closed {
-			d.handle(msg, from, local)
-		}
-		d.mu.Unlock()
+		d.input(msg, from, local) // recover.go
 	}
 }
 
@@ -418,24 +414,31 @@ func (d *Daemon) tick() {
 		case <-d.done:
 			return
 		}
-		d.mu.Lock()
-		if d.closed {
-			d.mu.Unlock()
+		var ev func()
+		closed := false
+		d.timersSafe(func() { // recover.go
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if d.closed {
+				closed = true
+				return
+			}
+			now := time.Now()
+			for _, sa := range d.sas {
+				sa.timers(now)
+			}
+			d.expireRetired(now, false)
+			d.startPeers(now)
+			ev = d.opts.Events
+			if sig := d.stateSig(); sig != d.sig {
+				d.sig = sig
+			} else {
+				ev = nil // nothing the engine shows or installs changed
+			}
+		})
+		if closed {
 			return
 		}
-		now := time.Now()
-		for _, sa := range d.sas {
-			sa.timers(now)
-		}
-		d.expireRetired(now, false)
-		d.startPeers(now)
-		ev := d.opts.Events
-		if sig := d.stateSig(); sig != d.sig {
-			d.sig = sig
-		} else {
-			ev = nil // nothing the engine shows or installs changed
-		}
-		d.mu.Unlock()
 		if ev != nil {
 			ev()
 		}

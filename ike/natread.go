@@ -69,11 +69,7 @@ func (d *Daemon) readNAT(s *sock) {
 				case len(pkt) > 4:
 					d.Stats.RxPackets.Add(1)
 					msg := append([]byte(nil), pkt[4:]...)
-					d.mu.Lock()
-					if !d.closed {
-						d.handle(msg, from, local)
-					}
-					d.mu.Unlock()
+					d.input(msg, from, local) // recover.go
 				}
 			}
 		}
