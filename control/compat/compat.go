@@ -229,15 +229,15 @@ func localAddress(ex *control.Executor, sess *control.Session, name, src string)
 	}
 	var set *control.Sentence
 	err = ex.View(sess, func(tx *store.Tx) error {
-		id, ok := tx.ByName("/ip/ipsec/peer", name)
+		id, ok := tx.ByName(menu.IPsecPeerPath, name)
 		if !ok {
 			return nil
 		}
-		it, err := tx.Get("/ip/ipsec/peer", id)
+		it, err := tx.Get(menu.IPsecPeerPath, id)
 		if err != nil || it.Props["local-address"] != "" {
 			return err
 		}
-		set = &control.Sentence{Path: "/ip/ipsec/peer", Cmd: "set", Args: []control.Arg{
+		set = &control.Sentence{Path: menu.IPsecPeerPath, Cmd: "set", Args: []control.Arg{
 			{Name: "numbers", Value: name}, {Name: "local-address", Value: a.String()}}}
 		return nil
 	})
