@@ -132,10 +132,9 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-// TestForgedReply: replies with a wrong Response Authenticator or Message-Authenticator
-// are refused and counted; no server answering ends in ErrTimeout.
-func TestForgedReply(t *testing.T) {
-	c := listen(t)
+// answer runs a test server on c: every request that parses with the secret s3cret goes
+// to f, until c is closed.
+func answer(c *net.UDPConn, f func(q *radius.Packet, from netip.AddrPort)) {
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -143,26 +142,33 @@ func TestForgedReply(t *testing.T) {
 			if err != nil {
 				return
 			}
-			q, err := radius.Parse(buf[:n], []byte("s3cret"))
-			if err != nil {
-				continue
+			if q, err := radius.Parse(buf[:n], []byte("s3cret")); err == nil {
+				f(q, from)
 			}
-			// Signed with another secret: the Response Authenticator is wrong.
-			r := q.Response(radius.CodeAccessAccept)
-			r.Secret = []byte("forged")
-			b, _ := r.Encode()
-			c.WriteToUDPAddrPort(b, from)
-			// Right Response Authenticator, Message-Authenticator of another key.
-			r = q.Response(radius.CodeAccessAccept)
-			r.Secret = []byte("forged")
-			signMessageAuth(r, q.Authenticator)
-			r.Secret = []byte("s3cret")
-			b, _ = r.Encode()
-			c.WriteToUDPAddrPort(b, from)
-			// Garbage.
-			c.WriteToUDPAddrPort([]byte{2, q.Identifier, 0, 3}, from)
 		}
 	}()
+}
+
+// TestForgedReply: replies with a wrong Response Authenticator or Message-Authenticator
+// are refused and counted; no server answering ends in ErrTimeout.
+func TestForgedReply(t *testing.T) {
+	c := listen(t)
+	answer(c, func(q *radius.Packet, from netip.AddrPort) {
+		// Signed with another secret: the Response Authenticator is wrong.
+		r := q.Response(radius.CodeAccessAccept)
+		r.Secret = []byte("forged")
+		b, _ := r.Encode()
+		c.WriteToUDPAddrPort(b, from)
+		// Right Response Authenticator, Message-Authenticator of another key.
+		r = q.Response(radius.CodeAccessAccept)
+		r.Secret = []byte("forged")
+		signMessageAuth(r, q.Authenticator)
+		r.Secret = []byte("s3cret")
+		b, _ = r.Encode()
+		c.WriteToUDPAddrPort(b, from)
+		// Garbage.
+		c.WriteToUDPAddrPort([]byte{2, q.Identifier, 0, 3}, from)
+	})
 	cl := NewClient(nil)
 	cl.SetServers([]Server{server(7, port(c), "s3cret")})
 	_, err := cl.Authenticate(context.Background(), "ipsec", func(q *radius.Packet, s Server) error { return nil })
@@ -298,25 +304,14 @@ func (l *lockedBuffer) String() string {
 // default), and taken with require-message-auth=no; accounting answers need none.
 func TestRequireMessageAuth(t *testing.T) {
 	c := listen(t)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			q, err := radius.Parse(buf[:n], []byte("s3cret"))
-			if err != nil {
-				continue
-			}
-			code := radius.CodeAccessAccept
-			if q.Code == radius.CodeAccountingRequest {
-				code = radius.CodeAccountingResponse
-			}
-			b, _ := q.Response(code).Encode() // no Message-Authenticator
-			c.WriteToUDPAddrPort(b, from)
+	answer(c, func(q *radius.Packet, from netip.AddrPort) {
+		code := radius.CodeAccessAccept
+		if q.Code == radius.CodeAccountingRequest {
+			code = radius.CodeAccountingResponse
 		}
-	}()
+		b, _ := q.Response(code).Encode() // no Message-Authenticator
+		c.WriteToUDPAddrPort(b, from)
+	})
 	for _, require := range []bool{true, false} {
 		cl := NewClient(nil)
 		s := server(9, port(c), "s3cret")

@@ -272,9 +272,11 @@ func TestEAPFreeRADIUSExample(t *testing.T) {
 	})
 }
 
-// swanEAPResponder is charon as an EAP-MSCHAPv2 server authenticating itself with a
-// pre-shared key.
-const swanEAPResponder = `connections {
+// swanEAPServer is charon as an IKEv2 responder authenticating itself with a
+// pre-shared key and its peer with EAP method (eap-mschapv2: charon's own users, in
+// secrets; eap-radius: relayed to a RADIUS server).
+func swanEAPServer(method, secrets string) string {
+	return `connections {
   srv {
     version = 2
     local_addrs = 198.18.50.2
@@ -283,7 +285,7 @@ const swanEAPResponder = `connections {
     dpd_delay = 0
     local { auth = psk
             id = s.example }
-    remote { auth = eap-mschapv2
+    remote { auth = ` + method + `
              eap_id = %any }
     children {
       net {
@@ -297,10 +299,14 @@ const swanEAPResponder = `connections {
 secrets {
   ike-1 { id-a = s.example
           secret = "a-long-test-psk" }
-  eap-1 { id = user1
-          secret = "password" }
-}
+` + secrets + `}
 `
+}
+
+// swanEAPResponder is charon as an EAP-MSCHAPv2 server with user1/password.
+var swanEAPResponder = swanEAPServer("eap-mschapv2", `  eap-1 { id = user1
+          secret = "password" }
+`)
 
 // TestEAPClientCharon: routerd as the EAP client (auth-method=eap eap-methods=eap-mschapv2
 // username= password=) of a strongSwan responder, pinging across; a wrong password is

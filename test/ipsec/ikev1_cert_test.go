@@ -99,6 +99,41 @@ func tail(s string, n int) string {
 	return s
 }
 
+// v1CertUp brings up an IKEv1 digital-signature SA between routerd (certificates from
+// setup) and charon (s.p12), in mode, initiated by routerd or by charon, and waits until
+// it carries traffic.
+func v1CertUp(t *testing.T, setup func(*certRouter), mode string, routerdIni bool) (*certRouter, *iketest.Charon) {
+	t.Helper()
+	tp := newTopo(t, false)
+	r := startCertRouter(t, tp.nsR)
+	setup(r)
+	extra := ""
+	if mode == "aggressive" {
+		extra = "    aggressive = yes"
+	}
+	ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = pubkey\n id = 198.18.50.1 }", extra, "",
+		`  pkcs12-1 { file = s.p12
+    secret = "1234567890" }`, true)
+	passive := "no"
+	if !routerdIni {
+		passive = "yes"
+	}
+	r.exec(t, v1RouterdNet+`/ip ipsec peer add name=s address=198.18.50.2/32 exchange-mode=`+mode+` profile=p passive=`+passive+`
+/ip ipsec identity add peer=s auth-method=digital-signature certificate=r
+/ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.102.0/24 tunnel=yes proposal=p peer=s
+`)
+	if out := r.exec(t, "/ip ipsec identity print detail"); strings.Contains(out, "status=") {
+		t.Fatalf("identity not applied:\n%s", out)
+	}
+	if !routerdIni {
+		if out, err := ch.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
+			t.Fatalf("swanctl --initiate: %v\n%s\n%s", err, out, tail(ch.Log(), 6000))
+		}
+	}
+	waitV1Up(t, r, ch, tp.nsR)
+	return r, ch
+}
+
 // TestIKEv1CertificatesCharon: IKEv1 main mode with RSA signatures (RFC 2409 5.1)
 // against charon: digital-signature with certificates of routerd's CA in both roles,
 // aggressive mode, and a certificate of another CA refused with a log line.
@@ -110,33 +145,7 @@ func TestIKEv1CertificatesCharon(t *testing.T) {
 		mode       string
 	}{{"main/routerd-initiates", true, "main"}, {"main/charon-initiates", false, "main"}, {"aggressive/routerd-initiates", true, "aggressive"}} {
 		t.Run(c.name, func(t *testing.T) {
-			tp := newTopo(t, false)
-			r := startCertRouter(t, tp.nsR)
-			v1CertSetup(t, r)
-			extra := ""
-			if c.mode == "aggressive" {
-				extra = "    aggressive = yes"
-			}
-			ch := charonV1(t, r, tp.nsS, "{ auth = pubkey\n id = 198.18.50.2 }", "{ auth = pubkey\n id = 198.18.50.1 }", extra, "",
-				`  pkcs12-1 { file = s.p12
-    secret = "1234567890" }`, true)
-			passive := "no"
-			if !c.routerdIni {
-				passive = "yes"
-			}
-			r.exec(t, v1RouterdNet+`/ip ipsec peer add name=s address=198.18.50.2/32 exchange-mode=`+c.mode+` profile=p passive=`+passive+`
-/ip ipsec identity add peer=s auth-method=digital-signature certificate=r
-/ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.102.0/24 tunnel=yes proposal=p peer=s
-`)
-			if out := r.exec(t, "/ip ipsec identity print detail"); strings.Contains(out, "status=") {
-				t.Fatalf("identity not applied:\n%s", out)
-			}
-			if !c.routerdIni {
-				if out, err := ch.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
-					t.Fatalf("swanctl --initiate: %v\n%s\n%s", err, out, tail(ch.Log(), 6000))
-				}
-			}
-			waitV1Up(t, r, ch, tp.nsR)
+			r, _ := v1CertUp(t, func(r *certRouter) { v1CertSetup(t, r) }, c.mode, c.routerdIni)
 			peers := r.run(t, "/ip ipsec active-peers print detail")
 			if !strings.Contains(peers, "198.18.50.2") {
 				t.Fatalf("active-peers:\n%s", peers)
@@ -149,14 +158,22 @@ func TestIKEv1CertificatesCharon(t *testing.T) {
 // trust: no SA, an authentication failure logged.
 func TestIKEv1CertificateRefused(t *testing.T) {
 	iketest.NeedRoot(t, "openssl")
+	v1CertRefused(t, func(r *certRouter) { v1CertSetup(t, r) }, "")
+}
+
+// v1CertRefused: charon's certificate (of key type keyOpts) is signed by another CA than
+// routerd's (from setup): charon's initiation fails, routerd logs the authentication
+// failure and no policy gets an SA.
+func v1CertRefused(t *testing.T, setup func(*certRouter), keyOpts string) {
+	t.Helper()
 	tp := newTopo(t, false)
 	r := startCertRouter(t, tp.nsR)
-	v1CertSetup(t, r)
+	setup(r)
 	// Another CA signs charon's certificate; routerd knows only its own.
 	r.exec(t, `/certificate
-add common-name=other-ca name=other-ca
+add common-name=other-ca name=other-ca`+keyOpts+`
 sign other-ca
-add common-name=198.18.50.2 subject-alt-name=IP:198.18.50.2 key-usage=tls-server,tls-client name=s2
+add common-name=198.18.50.2 subject-alt-name=IP:198.18.50.2 key-usage=tls-server,tls-client name=s2`+keyOpts+`
 sign s2 ca=other-ca
 export-certificate s2 export-passphrase=1234567890 type=pkcs12
 /certificate remove [find name=other-ca]

@@ -101,17 +101,24 @@ func newTopo(t *testing.T, nat bool) *topo {
 		iketest.Veth(t, tp.nsR, "wan", "198.18.50.1/24", m, "in", "198.18.50.2/24")
 		iketest.Veth(t, m, "out", "198.18.51.1/24", tp.nsS, "wan", "198.18.51.2/24")
 		iketest.Sh(t, "ip", "-n", tp.nsR, "route", "add", "default", "via", "198.18.50.2")
-		iketest.Sh(t, "ip", "netns", "exec", m, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-		cmd := iketest.In(m, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader("table ip nat {\n chain post {\n  type nat hook postrouting priority 100\n  oifname \"out\" masquerade\n }\n}\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("nft: %v %s", err, out)
-		}
+		masquerade(t, m, "out")
 		tp.rAddr, tp.sAddr, tp.seenAsAddr = "198.18.50.1", "198.18.51.2", "198.18.51.1"
 	}
 	iketest.Sh(t, "ip", "-n", tp.nsR, "addr", "add", "198.19.101.1/24", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", tp.nsS, "addr", "add", "198.19.102.1/24", "dev", "lo")
 	return tp
+}
+
+// masquerade makes ns a router that masquerades what leaves through oif (nftables).
+func masquerade(t *testing.T, ns, oif string) {
+	t.Helper()
+	iketest.NeedRoot(t, "nft")
+	iketest.Sh(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	cmd := iketest.In(ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader("table ip nat {\n chain post {\n  type nat hook postrouting priority 100\n  oifname \"" + oif + "\" masquerade\n }\n}\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v %s", err, out)
+	}
 }
 
 func (tp *topo) swanctl(s suite) string {

@@ -17,12 +17,7 @@ func transportRig(t *testing.T) (*router, *iketest.Charon, string) {
 	iketest.Veth(t, nsR, "wan", "198.18.52.1/24", nsM, "out", "198.18.52.2/24")
 	iketest.Veth(t, nsM, "in", "198.18.53.1/24", nsS, "wan", "198.18.53.2/24")
 	iketest.Sh(t, "ip", "-n", nsS, "route", "add", "default", "via", "198.18.53.1")
-	iketest.Sh(t, "ip", "netns", "exec", nsM, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	cmd := iketest.In(nsM, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader("table ip nat {\n chain post {\n  type nat hook postrouting priority 100\n  oifname \"out\" masquerade\n }\n}\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft: %v %s", err, out)
-	}
+	masquerade(t, nsM, "out")
 	iketest.Sh(t, "ip", "-n", nsR, "addr", "add", "198.19.101.1/24", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", nsS, "addr", "add", "198.19.72.1/24", "dev", "lo")
 	r := startRouter(t, nsR)
@@ -125,12 +120,7 @@ func TestTransportBehindNATRouterd(t *testing.T) {
 	iketest.Veth(t, nsA, "wan", "198.18.54.1/24", nsM, "out", "198.18.54.2/24")
 	iketest.Veth(t, nsM, "in", "198.18.55.1/24", nsB, "wan", "198.18.55.2/24")
 	iketest.Sh(t, "ip", "-n", nsB, "route", "add", "default", "via", "198.18.55.1")
-	iketest.Sh(t, "ip", "netns", "exec", nsM, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	cmd := iketest.In(nsM, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader("table ip nat {\n chain post {\n  type nat hook postrouting priority 100\n  oifname \"out\" masquerade\n }\n}\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft: %v %s", err, out)
-	}
+	masquerade(t, nsM, "out")
 	a, b := startRouter(t, nsA), startRouter(t, nsB)
 	a.run(t, `/ip ipsec peer add name=rw address=0.0.0.0/0 exchange-mode=ike2 passive=yes
 /ip ipsec identity add peer=rw secret=a-long-test-psk generate-policy=port-strict

@@ -12,31 +12,7 @@ import (
 // swanEAPRadiusResponder is charon as an IKEv2 responder (pre-shared key) whose EAP goes
 // to User Manager on routerd through charon's own RADIUS client (the eap-radius
 // plugin), with RADIUS accounting and interim updates every second.
-const swanEAPRadiusResponder = `connections {
-  srv {
-    version = 2
-    local_addrs = 198.18.50.2
-    remote_addrs = 198.18.50.1
-    proposals = aes128-sha1-modp2048
-    dpd_delay = 0
-    local { auth = psk
-            id = s.example }
-    remote { auth = eap-radius
-             eap_id = %any }
-    children {
-      net {
-        local_ts = 198.19.102.0/24
-        remote_ts = 198.19.101.0/24
-        esp_proposals = aes256-sha1,aes128-sha1
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          secret = "a-long-test-psk" }
-}
-`
+var swanEAPRadiusResponder = swanEAPServer("eap-radius", "")
 
 const swanEAPRadiusPlugin = `  plugins { eap-radius {
     accounting = yes
