@@ -1,6 +1,8 @@
 package menu
 
 import (
+	"strings"
+
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -136,7 +138,7 @@ func interfaceMenus() []*Menu {
 				stored("fec-mode", value.Enum("auto", "fec74", "fec91", "off"), "auto", noHW, "Forward error correction of SFP28/QSFP ports."),
 				stored("poe-out", value.Enum("auto-on", "forced-on", "off"), "auto-on", "no PoE here", "Power over Ethernet output."),
 				stored("poe-priority", value.Int(0, 99), "10", "no PoE here", "PoE output priority."),
-				stored("sfp-shutdown-temperature", value.Int(0, 200), "95", noHW, "SFP temperature (C) at which the module is shut down."),
+				stored("sfp-shutdown-temperature", celsius{}, "95C", noHW, "SFP temperature (C) at which the module is shut down."),
 				stored("sfp-rate-select", value.Enum("high", "low"), "high", noHW, "SFP rate select pin."),
 				stored("power-cycle-ping-enabled", value.Bool(), "no", "no PoE here", "Power-cycle the PoE output when pings fail."),
 				stored("power-cycle-ping-address", value.IP(), "", "no PoE here", "Address pinged by power-cycle-ping."),
@@ -359,4 +361,18 @@ func interfaceMenus() []*Menu {
 			Desc:    "Members of interface lists.",
 		},
 	}
+}
+
+// celsius is a temperature in whole degrees as RouterOS 7 writes it (95C); RouterOS 6's
+// bare number is taken too. The canonical form carries the C.
+type celsius struct{}
+
+func (celsius) Name() string { return "integer [0..200]C" }
+
+func (celsius) Parse(s string) (string, error) {
+	n, err := value.Int(0, 200).Parse(strings.TrimSuffix(s, "C"))
+	if err != nil {
+		return "", err
+	}
+	return n + "C", nil
 }

@@ -28,3 +28,17 @@ func TestNoEffectNotReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestCelsius: sfp-shutdown-temperature as RouterOS 7 (95C) and 6 (95) write it.
+func TestCelsius(t *testing.T) {
+	for in, want := range map[string]string{"95C": "95C", "95": "95C", "0C": "0C"} {
+		if got, err := (celsius{}).Parse(in); err != nil || got != want {
+			t.Errorf("Parse(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "C", "201C", "95F", "-1C", "9 5C"} {
+		if _, err := (celsius{}).Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}

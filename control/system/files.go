@@ -12,6 +12,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/script"
+	"github.com/routerd/routerd/control/value"
 )
 
 // export is the root menu's export with file= support: the text is the generic export's
@@ -67,6 +68,15 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 	// applied with the importer's rights.
 	if !mayRead(c.Sess, name, data) {
 		return nil, control.ErrPermission
+	}
+	// verbose is yes|no (the flag alone is yes), as RouterOS has it: anything else is
+	// refused before a line runs, not taken as "stop at the first error".
+	for _, a := range c.S.Args {
+		if a.Name == "verbose" && !a.Flag {
+			if _, err := value.Bool().Parse(a.Value); err != nil && a.Value != "" {
+				return nil, control.ArgError("invalid value for argument verbose")
+			}
+		}
 	}
 	from := 1
 	if v, ok := c.S.Get("from-line"); ok && v != "" {

@@ -388,6 +388,9 @@ func TestImport(t *testing.T) {
 				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
 				"Script Error: found 2 error(s) in import file",
 			check: `:put ([:len [/interface gre find where name~"^m"]] = 0)`},
+		{name: "verbose is yes or no", args: []control.Arg{arg("file-name", "noext"), arg("verbose", "maybe")},
+			wantErr: "invalid value for argument verbose",
+			check:   `:put ([:len [/interface gre find name=g0]] = 1)`}, // from the earlier case only
 		{name: "verbose runs every statement", args: []control.Arg{arg("file-name", "multi.rsc"), arg("verbose", "yes")},
 			wantErr: "line 6: failure: already have such name: add name=m1 remote-address=10.1.0.3\n" +
 				"line 7: bad command name bogus: bogus\n" +
