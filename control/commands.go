@@ -642,12 +642,16 @@ func hideSensitive(m *menu.Menu, props map[string]string, showSensitive bool) {
 	}
 }
 
-// selected returns the rows of c's menu that pass its filter and equality arguments.
+// selected returns the rows of c's menu that pass its filter and equality arguments. The
+// filters see the sensitive properties the session may see (a where on secret= compares
+// the real secret, not an empty string: a remove [find where secret=""] must not take
+// every item); the rows returned carry them only with showSensitive.
 func (x *Executor) selected(ctx context.Context, c *Call, showSensitive bool) ([]Row, error) {
-	rows, err := x.Rows(ctx, c.Sess, c.Menu, showSensitive)
+	rows, err := x.Rows(ctx, c.Sess, c.Menu, c.Sess.ShowSensitive || showSensitive)
 	if err != nil {
 		return nil, err
 	}
+
 	if from, ok := c.S.Get("from"); ok && from != "" {
 		var ids []uint64
 		if err := x.View(c.Sess, func(tx *store.Tx) error {
@@ -679,6 +683,9 @@ func (x *Executor) selected(ctx context.Context, c *Call, showSensitive bool) ([
 			if v, _ := r.Get(a.Name); v != a.Value {
 				ok = false
 			}
+			if p, isProp := c.Menu.Prop(a.Name); isProp && p.Sensitive && !c.Sess.ShowSensitive {
+				ok = false // a value the session may not see selects nothing
+			}
 		}
 		if ok && c.S.Filter != nil {
 			if ok, err = c.S.Filter(r); err != nil {
@@ -687,6 +694,11 @@ func (x *Executor) selected(ctx context.Context, c *Call, showSensitive bool) ([
 		}
 		if ok {
 			out = append(out, *r)
+		}
+	}
+	if !showSensitive {
+		for i := range out {
+			hideSensitive(c.Menu, out[i].Props, false)
 		}
 	}
 	return out, nil
