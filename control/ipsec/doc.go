@@ -25,8 +25,12 @@
 // profile) to its remote-address with an identity of that pre-shared key and a
 // transport-mode policy for the tunnel's protocol between its endpoints, phase 2
 // sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go). On
-// the userspace path the tunnel's encapsulator routes in the ESP table only, so nothing
-// leaves in the clear before the policy is installed (control/tunnel ipsecTable). An
+// the userspace path the tunnel's encapsulator routes in the ESP path's selector table
+// only, so nothing leaves in the clear before the policy is installed (control/tunnel
+// ipsecTable); its decapsulator runs on the ESP device too, and its keepalives are routed
+// as the tunnel's protocol, so that they ride the SA as well. The policy's ip rule selects
+// the tunnel's protocol alone: a static route via the peer and the host's other traffic
+// to it keep the real interface (ike/esp selrules.go). An
 // EoIP frame, which may be any frame (ARP), is wrapped in front of its Ethernet header,
 // so the kernel still sees its network header inside; it is received once more on the
 // tunnel's hidden end, parsed as the outer IP packet, and only then sent into the ESP

@@ -398,6 +398,8 @@ type passState struct {
 	// dump failed) mean lookups one by one.
 	byName  map[string]netlink.Link
 	byIndex map[int]netlink.Link
+	// esp is the ESP device when a tunnel's decapsulator runs there too (ipsec.go).
+	esp string
 }
 
 // linkByName is the link of that name as the pass began, else as the kernel has it now.
@@ -518,6 +520,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if !want[h] {
 			delete(e.applied, h)
 		}
+	}
+	if ps.esp != "" {
+		underlays[ps.esp] = true
 	}
 	err = e.prune(want)
 	e.detachUnused(underlays)
@@ -696,6 +701,13 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	if !local.IsValid() {
 		local = src
 	}
+	// Cleartext is refused from the moment the tunnel exists: with an ipsec-secret before
+	// its policy is even generated, and where a configured policy covers the endpoints.
+	protected := it.IPsecSecret != "" || (local.IsValid() && remote.IsValid() && e.protected(remote, local, outerProto(it.kind)))
+	espName, espIdx, espMTU := e.espDevice(ps, protected)
+	if espMTU > 0 && (ulMTU == 0 || espMTU < ulMTU) {
+		ulMTU = espMTU
+	}
 
 	mtu := 0
 	if it.MTU != "" && it.MTU != "auto" {
@@ -757,9 +769,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	if it.IPsecSecret != "" {
 		tn.IPsecTable = ipsecTable()
 	}
-	// Cleartext is refused from the moment the tunnel exists: with an ipsec-secret before
-	// its policy is even generated, and where a configured policy covers the endpoints.
-	tn.IPsec = it.IPsecSecret != "" || (local.IsValid() && remote.IsValid() && e.protected(remote, local, outerProto(it.kind)))
+	tn.IPsec = protected
 	// Without local-address the source follows the route, per packet
 	// (bpf_fib_lookup), and receive matches any local address.
 	// Set scans the maps; a pass that finds the tunnel as wanted leaves them alone.
@@ -805,6 +815,12 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		return invalid(err.Error()), ""
 	} else {
 		st.Props["hook"] = string(hook)
+	}
+	if espIdx != 0 {
+		if _, err := e.attachDecap(espIdx, espName); err != nil {
+			return invalid(err.Error()), ""
+		}
+		ps.esp = espName
 	}
 
 	if !remote.IsValid() { // 6to4 without remote-address: no peer to ask
@@ -1153,7 +1169,7 @@ func (e *Engine) keepalive(now time.Time) {
 			// Nothing to send from; the miss still counts.
 		} else if pkt := keepalivePacket(t.kind, t.local, t.remote, t.tunnelID); pkt != nil {
 			sa := &unix.SockaddrInet4{Addr: t.remote.As4()}
-			if err := unix.Sendto(e.raw, pkt, 0, sa); err != nil {
+			if err := sendOuter(e.raw, pkt, sa); err != nil {
 				slog.Debug("tunnel: keepalive", "name", t.name, "err", err)
 			}
 		}

@@ -1,22 +1,28 @@
 package tunnel
 
 import (
+	"encoding/binary"
+	"errors"
 	"net/netip"
 	"slices"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/dataplane"
 	"github.com/routerd/routerd/ike/esp"
 )
 
 // ipsecTable is the routing table an ipsec-secret tunnel's outer packets are routed in:
-// on the userspace ESP path, its policies' routes to the ESP device, so that until the
-// tunnel's policy is installed the encapsulator drops them rather than send GRE (or
-// IPIP, EoIP, 6to4) in the clear. With the kernel's XFRM, 0: the main lookup.
+// on the userspace ESP path, the routes to the ESP device of the policies that select a
+// protocol (the tunnel's transport policy is one), so that until the tunnel's policy is
+// installed the encapsulator drops them rather than send GRE (or IPIP, EoIP, 6to4) in
+// the clear. With the kernel's XFRM, 0: the main lookup.
 func ipsecTable() uint32 {
 	if esp.Probe().Kind != esp.KindUserspace {
 		return 0
 	}
-	return uint32(esp.DefaultConfig().Table)
+	return uint32(esp.DefaultConfig().SelectorTable())
 }
 
 // ProtectRule is one inbound IPsec policy as the decapsulator needs it: packets from Src
@@ -73,4 +79,41 @@ func outerProto(k dataplane.Kind) uint8 {
 		return 41
 	}
 	return 47 // GRE, EoIP
+}
+
+// espDevice is the userspace ESP path's device when a tunnel is IPsec-protected: its
+// outer packets leave through it (the policy's route) and come back out of it decrypted,
+// so the decapsulator runs there as well as on the underlay (which drops the cleartext),
+// and its MTU bounds the tunnel's. The underlay is found by the route to the remote,
+// which the kernel looks up for no protocol: the ESP path's rules select the tunnel's
+// protocol only (ike/esp selrules.go).
+func (e *Engine) espDevice(ps *passState, protected bool) (name string, index, mtu int) {
+	if !protected || ipsecTable() == 0 {
+		return "", 0, 0
+	}
+	name = esp.DefaultConfig().TunName
+	l, err := e.linkByName(ps, name)
+	if err != nil {
+		return "", 0, 0 // the ipsec engine has not opened it yet: a later pass finds it
+	}
+	return name, l.Attrs().Index, l.Attrs().MTU
+}
+
+// sendOuter sends an outer packet built whole (a keepalive) through the IPPROTO_RAW
+// socket fd. The kernel routes such a packet as protocol 255 unless told its protocol
+// (IP_PROTOCOL, Linux 6.x): the ESP path's rules select the tunnel's protocol, and a
+// protected tunnel's keepalive must be encrypted like its traffic, not leave in the
+// clear to be dropped by the peer. A kernel without the option refuses it (EINVAL).
+func sendOuter(fd int, pkt []byte, sa *unix.SockaddrInet4) error {
+	if len(pkt) >= 20 {
+		oob := make([]byte, unix.CmsgSpace(4))
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PROTOCOL
+		h.SetLen(unix.CmsgLen(4))
+		binary.NativeEndian.PutUint32(oob[unix.CmsgLen(0):], uint32(pkt[9]))
+		if err := unix.Sendmsg(fd, pkt, oob, sa, 0); !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+	}
+	return unix.Sendto(fd, pkt, 0, sa)
 }

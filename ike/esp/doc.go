@@ -26,9 +26,13 @@
 // route to the policy's dst-address through the TUN device (src = a local address inside the
 // policy's src-address when there is one; in transport mode that is the host's own address)
 // goes into routerd's table (Config.Table, 220), and an ip rule sends everything that does
-// not carry the bypass firewall mark to that table first. Outer packets (raw ESP, UDP 4500,
-// and IKE's 500 socket when the engine marks it with SetBypassMark) carry the mark, so they
-// never loop into the TUN, even in transport mode. A packet that the routes bring in but no
+// not carry the bypass firewall mark to that table first. A policy that also selects a
+// protocol or a port (a tunnel's ipsec-secret policy: gre between two hosts) has its route
+// in Config.SelectorTable (221) instead, reached by an ip rule of its own with those
+// selectors (selrules.go), so that the host's other traffic to that peer, and the kernel's
+// resolution of a gateway there, keep the real interface, as with XFRM. Outer packets (raw
+// ESP, UDP 4500, and IKE's 500 socket when the engine marks it with SetBypassMark) carry
+// the mark, so they never loop into the TUN, even in transport mode. A packet that the routes bring in but no
 // policy wants (action none, or no match) is sent on in the clear through a raw socket with
 // the mark. Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the

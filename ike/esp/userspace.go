@@ -61,6 +61,8 @@ type userspace struct {
 	pols   atomic.Pointer[[]Policy]
 	polMu  sync.Mutex // serialises SetPolicies (routes)
 	routes map[string]netlink.Route
+	// selRules are the per-policy ip rules (selrules.go), by ruleKey.
+	selRules map[string]*netlink.Rule
 	// dropBase keeps what the nftables counters held before SetPolicies replaced the
 	// table (in_require encrypt, in_require discard, outbound discard), so the statistics
 	// never go back.
@@ -180,6 +182,9 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 	}
 	if err := u.addBypassRules(); err != nil {
 		return nil, fmt.Errorf("esp: ip rule for IKE and ESP: %w", err)
+	}
+	if err := u.openSelectorRules(); err != nil {
+		return nil, err
 	}
 	ok = true
 	u.wg.Add(4)
@@ -409,7 +414,8 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 			continue
 		}
 		dst := p.Dst.Masked()
-		k := dst.String()
+		table := u.policyTable(&p)
+		k := routeKey(table, dst)
 		if _, dup := want[k]; dup {
 			continue
 		}
@@ -431,7 +437,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 			continue
 		}
 		r := netlink.Route{
-			LinkIndex: u.tunIdx, Dst: prefixNet(dst), Table: u.cfg.Table,
+			LinkIndex: u.tunIdx, Dst: prefixNet(dst), Table: table,
 			Scope: netlink.SCOPE_LINK, Protocol: 4, // RTPROT_STATIC
 		}
 		if src, ok := u.localAddrIn(p.Src); ok {
@@ -459,6 +465,9 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 		}
 		u.routes[k] = r
 	}
+	if err := u.syncSelectorRules(cp); err != nil {
+		errs = errors.Join(errs, err)
+	}
 	if err := u.applyRequire(cp); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("esp: level=require rules: %w", err))
 	}
@@ -466,7 +475,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 }
 
 func sameRoute(a, b netlink.Route) bool {
-	return a.Dst.String() == b.Dst.String() && net.IP(a.Src).Equal(b.Src) && a.Type == b.Type
+	return a.Dst.String() == b.Dst.String() && net.IP(a.Src).Equal(b.Src) && a.Type == b.Type && a.Table == b.Table
 }
 
 // throwable says whether a none policy p, after the policies before, may be a throw
@@ -519,10 +528,14 @@ func (u *userspace) localAddrIn(p netip.Prefix) (netip.Addr, bool) {
 // from the mode config address) are tunnelled. An exact encrypt route (a transport
 // policy to the peer itself) is left alone.
 func (u *userspace) keepLocal(ps []Policy, want map[string]netlink.Route) {
-	var wide []netip.Prefix
-	for _, p := range ps {
-		if p.Dir == DirOut && p.Action == ActionEncrypt {
-			wide = append(wide, p.Dst.Masked())
+	type route struct {
+		dst   netip.Prefix
+		table int
+	}
+	var wide []route
+	for i := range ps {
+		if p := &ps[i]; p.Dir == DirOut && p.Action == ActionEncrypt {
+			wide = append(wide, route{p.Dst.Masked(), u.policyTable(p)})
 		}
 	}
 	if len(wide) == 0 {
@@ -530,14 +543,13 @@ func (u *userspace) keepLocal(ps []Policy, want map[string]netlink.Route) {
 	}
 	throw := func(c netip.Prefix) {
 		c = c.Masked()
-		k := c.String()
-		if _, ok := want[k]; ok {
-			return
-		}
 		for _, w := range wide {
-			if w.Addr().Is4() == c.Addr().Is4() && w.Bits() < c.Bits() && w.Contains(c.Addr()) {
-				want[k] = netlink.Route{Dst: prefixNet(c), Table: u.cfg.Table, Type: unix.RTN_THROW, Protocol: 4}
-				return
+			k := routeKey(w.table, c)
+			if _, ok := want[k]; ok {
+				continue
+			}
+			if w.dst.Addr().Is4() == c.Addr().Is4() && w.dst.Bits() < c.Bits() && w.dst.Contains(c.Addr()) {
+				want[k] = netlink.Route{Dst: prefixNet(c), Table: w.table, Type: unix.RTN_THROW, Protocol: 4}
 			}
 		}
 	}
@@ -1315,6 +1327,7 @@ func (u *userspace) closeAll() {
 		for _, r := range u.routes {
 			_ = u.nl.RouteDel(&r)
 		}
+		u.closeSelectorRules()
 		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 			_ = u.nl.RuleDel(u.rule(fam))
 		}

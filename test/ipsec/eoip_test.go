@@ -77,18 +77,20 @@ func TestEoIPIPsecSecret(t *testing.T) {
 	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
 	r, s, nsR, nsS := eoipPair(t, "eos")
 	w := captureWire(t, nsR, "ether1")
-	r.script(`/interface eoip add name=eo1 local-address=198.18.61.1 remote-address=198.18.61.2 tunnel-id=7 ipsec-secret=eoipsecret1
+	// Keepalives every second (EoIP: each end sends its own): they are GRE between the
+	// endpoints too, and must ride the SA rather than leave in the clear.
+	r.script(`/interface eoip add name=eo1 local-address=198.18.61.1 remote-address=198.18.61.2 tunnel-id=7 ipsec-secret=eoipsecret1 keepalive=1s,2
 /ip address add address=198.19.218.1/30 interface=eo1
 /ipv6 address add address=fd00:218::1/64 interface=eo1 advertise=no
 `)
-	s.script(`/interface eoip add name=eo1 local-address=198.18.61.2 remote-address=198.18.61.1 tunnel-id=7 ipsec-secret=eoipsecret1
+	s.script(`/interface eoip add name=eo1 local-address=198.18.61.2 remote-address=198.18.61.1 tunnel-id=7 ipsec-secret=eoipsecret1 keepalive=1s,2
 /ip address add address=198.19.218.2/30 interface=eo1
 /ipv6 address add address=fd00:218::2/64 interface=eo1 advertise=no
 `)
 	if !iketest.WaitFor(30*time.Second, func() bool {
 		return iketest.In(nsR, "ping", "-c", "1", "-W", "1", "198.19.218.2").Run() == nil
 	}) {
-		t.Fatalf("no traffic across EoIP over IPsec:\nR:\n%s\nS:\n%s",
+		t.Fatalf("no traffic across EoIP over IPsec:\n%s\nR:\n%s\nS:\n%s", iketest.Sh(t, "ls", "-R", "/sys/fs/bpf/"+nsR)+iketest.Sh(t, "ip", "-n", nsR, "-d", "link")+r.script("/interface eoip print detail\n"),
 			r.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n/interface eoip print stats detail\n/ip arp print\n"),
 			s.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n/interface eoip print stats detail\n/ip arp print\n"))
 	}
@@ -110,6 +112,11 @@ func TestEoIPIPsecSecret(t *testing.T) {
 	out := r.script(":put [/interface eoip get eo1 actual-mtu]\n")
 	if o, err := iketest.In(nsR, "ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1300", "198.19.218.2").CombinedOutput(); err != nil {
 		t.Errorf("ping -s 1300 (actual-mtu %s): %v\n%s", strings.TrimSpace(out), err, o)
+	}
+	// Two missed keepalives would clear the running flag.
+	time.Sleep(4 * time.Second)
+	if out := r.script(":put [/interface eoip get eo1 running]\n"); strings.TrimSpace(out) != "true" {
+		t.Errorf("eo1 not running (keepalives lost):\n%s", r.script("/interface eoip print stats detail\n"))
 	}
 	protos := w.protos()
 	if protos["47"] != 0 || protos["50"] < 2 {
@@ -179,7 +186,9 @@ func TestIPsecSecretRouteViaPeer(t *testing.T) {
 	if !iketest.WaitFor(30*time.Second, func() bool {
 		return iketest.In(nsR, "ping", "-6", "-c", "1", "-W", "1", "fd00:61::2").Run() == nil
 	}) {
-		t.Fatalf("no traffic across the 6to4 tunnel:\n%s", r.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n"))
+		q := "/ip ipsec active-peers print detail\n/ip ipsec installed-sa print detail\n/ip ipsec policy print detail\n/ip ipsec statistics print\n/interface 6to4 print stats detail\n"
+		t.Fatalf("no traffic across the 6to4 tunnel:\nR:\n%s\nS:\n%s\n%s%s", r.script(q), s.script(q),
+			iketest.Sh(t, "ip", "-n", nsR, "rule"), iketest.Sh(t, "ip", "-n", nsR, "route", "show", "table", "all"))
 	}
 	r.script(`/interface bridge add name=lan
 /ip address add address=198.19.245.1/24 interface=lan

@@ -1,0 +1,166 @@
+package esp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Policies with selectors beyond the destination: their routes cannot go into Table,
+// which the catch-all rule opens to every packet of the host. A tunnel's ipsec-secret
+// transport policy (protocol gre between the two endpoints) would then put a /32 to the
+// peer there, and everything to the peer, the kernel's own resolution of a gateway
+// included, would go into the TUN device: a static route via that peer became "via
+// peer dev ipsec0" and was blackholed. XFRM only touches packets a policy selects, so
+// these policies get rules that select as they do:
+//
+//	RulePriority-2: fwmark BypassMark/BypassMark goto RulePriority (outer packets skip)
+//	RulePriority-1: to dst [from src] ipproto P [sport S] [dport D] lookup SelectorTable
+//	                (one per outbound encrypt policy with a protocol or a port)
+//	RulePriority:   not fwmark BypassMark/BypassMark lookup Table (the catch-all)
+//
+// from is left out where src holds an address of this host (the route then carries it
+// as the source hint), so that the host's own unbound packets, looked up from 0.0.0.0,
+// are matched. The tunnel encapsulator looks its outer packets up with their protocol
+// (bpf/tunnel.c route_out), and an ipsec-secret tunnel looks up SelectorTable alone.
+
+// SelectorTable is the routing table of the policies that select by protocol or port.
+func (c Config) SelectorTable() int {
+	if c.Table == 0 {
+		return DefaultConfig().Table + 1
+	}
+	return c.Table + 1
+}
+
+// selects says whether an outbound encrypt policy needs a rule of its own.
+func selects(p *Policy) bool {
+	return p.Dir == DirOut && p.Action == ActionEncrypt && (p.Protocol != 0 || p.SrcPort != 0 || p.DstPort != 0)
+}
+
+// policyTable is the table of an outbound policy's route.
+func (u *userspace) policyTable(p *Policy) int {
+	if selects(p) {
+		return u.cfg.SelectorTable()
+	}
+	return u.cfg.Table
+}
+
+// bypassRule skips the selector rules for packets with the bypass mark.
+func (u *userspace) bypassRule(fam int) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family = fam
+	r.Priority = u.cfg.RulePriority - 2
+	r.Mark = u.cfg.BypassMark
+	m := u.cfg.BypassMark
+	r.Mask = &m
+	r.Goto = u.cfg.RulePriority
+	return r
+}
+
+// selectorRule is p's rule (selects(p) holds).
+func (u *userspace) selectorRule(p *Policy) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family = netlink.FAMILY_V4
+	if p.Dst.Addr().Is6() {
+		r.Family = netlink.FAMILY_V6
+	}
+	r.Priority = u.cfg.RulePriority - 1
+	r.Table = u.cfg.SelectorTable()
+	if p.Dst.Bits() > 0 {
+		r.Dst = prefixNet(p.Dst.Masked())
+	}
+	if _, local := u.localAddrIn(p.Src); !local && p.Src.Bits() > 0 {
+		r.Src = prefixNet(p.Src.Masked())
+	}
+	r.IPProto = int(p.Protocol)
+	if p.SrcPort != 0 {
+		r.Sport = netlink.NewRulePortRange(p.SrcPort, p.SrcPort)
+	}
+	if p.DstPort != 0 {
+		r.Dport = netlink.NewRulePortRange(p.DstPort, p.DstPort)
+	}
+	return r
+}
+
+func ruleKey(r *netlink.Rule) string {
+	k := fmt.Sprintf("%d %v %v %d", r.Family, r.Src, r.Dst, r.IPProto)
+	if r.Sport != nil {
+		k += fmt.Sprintf(" sport %d", r.Sport.Start)
+	}
+	if r.Dport != nil {
+		k += fmt.Sprintf(" dport %d", r.Dport.Start)
+	}
+	return k
+}
+
+// syncSelectorRules makes the selector rules those of ps (u.polMu held).
+func (u *userspace) syncSelectorRules(ps []Policy) error {
+	want := map[string]*netlink.Rule{}
+	for i := range ps {
+		if selects(&ps[i]) {
+			r := u.selectorRule(&ps[i])
+			want[ruleKey(r)] = r
+		}
+	}
+	var errs error
+	for k, r := range u.selRules {
+		if _, ok := want[k]; !ok {
+			if err := u.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", k, err))
+				continue
+			}
+			delete(u.selRules, k)
+		}
+	}
+	for k, r := range want {
+		if _, ok := u.selRules[k]; ok {
+			continue
+		}
+		if err := u.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+			errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", k, err))
+			continue
+		}
+		u.selRules[k] = r
+	}
+	return errs
+}
+
+// openSelectorRules clears what an earlier run left at the selector priorities and adds
+// the bypass rule.
+func (u *userspace) openSelectorRules() error {
+	u.selRules = map[string]*netlink.Rule{}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := u.nl.RuleList(fam)
+		if err != nil {
+			return fmt.Errorf("esp: ip rules: %w", err)
+		}
+		for i := range rs {
+			r := &rs[i]
+			if r.Priority == u.cfg.RulePriority-1 && r.Table == u.cfg.SelectorTable() ||
+				r.Priority == u.cfg.RulePriority-2 && r.Goto == u.cfg.RulePriority {
+				_ = u.nl.RuleDel(r)
+			}
+		}
+		if err := u.nl.RuleAdd(u.bypassRule(fam)); err != nil {
+			return fmt.Errorf("esp: ip rule: %w", err)
+		}
+	}
+	return nil
+}
+
+// closeSelectorRules removes the rules (u.polMu held).
+func (u *userspace) closeSelectorRules() {
+	for _, r := range u.selRules {
+		_ = u.nl.RuleDel(r)
+	}
+	u.selRules = nil
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		_ = u.nl.RuleDel(u.bypassRule(fam))
+	}
+}
+
+// routeKey keys a route of the userspace path by table and destination.
+func routeKey(table int, dst netip.Prefix) string { return fmt.Sprintf("%d %s", table, dst) }
