@@ -7,6 +7,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/nldump"
 )
 
 // Policies with selectors beyond the destination: their routes cannot go into Table,
@@ -133,7 +135,7 @@ func (u *userspace) syncSelectorRules(ps []Policy) error {
 func (u *userspace) openSelectorRules() error {
 	u.selRules = map[string]*netlink.Rule{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		rs, err := u.nl.RuleList(fam)
+		rs, err := nldump.Retry(func() ([]netlink.Rule, error) { return u.nl.RuleList(fam) })
 		if err != nil {
 			return fmt.Errorf("esp: ip rules: %w", err)
 		}
