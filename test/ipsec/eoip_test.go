@@ -79,11 +79,11 @@ func TestEoIPIPsecSecret(t *testing.T) {
 	w := captureWire(t, nsR, "ether1")
 	// Keepalives every second (EoIP: each end sends its own): they are GRE between the
 	// endpoints too, and must ride the SA rather than leave in the clear.
-	r.script(`/interface eoip add name=eo1 local-address=198.18.61.1 remote-address=198.18.61.2 tunnel-id=7 ipsec-secret=eoipsecret1 keepalive=1s,2
+	r.script(`/interface eoip add name=eo1 local-address=198.18.61.1 remote-address=198.18.61.2 tunnel-id=7 ipsec-secret=eoipsecret1 keepalive=1s,4
 /ip address add address=198.19.218.1/30 interface=eo1
 /ipv6 address add address=fd00:218::1/64 interface=eo1 advertise=no
 `)
-	s.script(`/interface eoip add name=eo1 local-address=198.18.61.2 remote-address=198.18.61.1 tunnel-id=7 ipsec-secret=eoipsecret1 keepalive=1s,2
+	s.script(`/interface eoip add name=eo1 local-address=198.18.61.2 remote-address=198.18.61.1 tunnel-id=7 ipsec-secret=eoipsecret1 keepalive=1s,4
 /ip address add address=198.19.218.2/30 interface=eo1
 /ipv6 address add address=fd00:218::2/64 interface=eo1 advertise=no
 `)
@@ -113,8 +113,8 @@ func TestEoIPIPsecSecret(t *testing.T) {
 	if o, err := iketest.In(nsR, "ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1300", "198.19.218.2").CombinedOutput(); err != nil {
 		t.Errorf("ping -s 1300 (actual-mtu %s): %v\n%s", strings.TrimSpace(out), err, o)
 	}
-	// Two missed keepalives would clear the running flag.
-	time.Sleep(4 * time.Second)
+	// Four missed keepalives would clear the running flag.
+	time.Sleep(6 * time.Second)
 	if out := r.script(":put [/interface eoip get eo1 running]\n"); strings.TrimSpace(out) != "true" {
 		t.Errorf("eo1 not running (keepalives lost):\n%s", r.script("/interface eoip print stats detail\n"))
 	}
