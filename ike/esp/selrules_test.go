@@ -70,7 +70,7 @@ func TestSelectorPolicyRules(t *testing.T) {
 	}
 	via("eth0", "198.18.0.2", "ipproto", "icmp")
 	rules := run(t, "ip", "-n", r.a, "rule")
-	if strings.Contains(rules, "ipproto") {
+	if strings.Contains(rules, fmt.Sprintf("lookup %d", DefaultConfig().SelectorTable())) {
 		t.Errorf("selector rules stayed:\n%s", rules)
 	}
 	a.dp.Close()
