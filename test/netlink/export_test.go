@@ -122,7 +122,7 @@ var fileChecks = map[string]func(t *testing.T, r *router, ns string){
 			}
 		}
 		out = r.must("/ip ipsec export")
-		if out := r.must("/ip ipsec peer print detail where name=peer1"); !strings.Contains(out, "exchange-mode=main ") {
+		if out := r.must("/ip ipsec peer print detail where name=peer1"); !regexp.MustCompile(`exchange-mode=main\s`).MatchString(out) {
 			t.Errorf("main-l2tp not mapped to main:\n%s", out)
 		}
 		for _, want := range []string{"name=profile-peer1", "peer=peer1 "} {
