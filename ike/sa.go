@@ -95,6 +95,7 @@ type request struct {
 	msgID    uint32
 	pkts     [][]byte
 	sentAt   time.Time
+	firstAt  time.Time // first sent (dpdBudget)
 	timeout  time.Duration
 	tries    int
 	maxTries int
@@ -289,6 +290,9 @@ func (sa *IKESA) transmit(req *request) {
 	}
 	req.tries++
 	req.sentAt = time.Now()
+	if req.tries == 1 {
+		req.firstAt = req.sentAt
+	}
 	sa.pending = req
 	sa.sendPkts(req.pkts)
 }
@@ -1323,6 +1327,9 @@ func (sa *IKESA) destroy(why string) {
 func (sa *IKESA) timers(now time.Time) {
 	if sa.v1 != nil {
 		sa.v1Timers(now)
+		return
+	}
+	if sa.dpdBudgetSpent(now) {
 		return
 	}
 	if r := sa.pending; r != nil && now.Sub(r.sentAt) >= r.timeout {
