@@ -163,7 +163,8 @@ func routingMenus() []*Menu {
 		Kind: List,
 		Props: []Prop{
 			{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Table name, used by routing-table= and new-routing-mark=."},
-			{Name: "fib", Type: value.Bool(), Default: "no", Desc: "Install the table's routes in the kernel (FIB)."},
+			{Name: "fib", Type: value.Bool(), Default: "no", NoEffect: "every table is a kernel table here",
+				Desc: "Install the table's routes in the kernel (FIB)."},
 			{Name: "table-id", Type: value.Int(0, math.MaxUint32), ReadOnly: true, Desc: "Kernel table number."},
 			{Name: "comment", Type: value.String(), Desc: "Short description of the table."},
 			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the table is disabled."},

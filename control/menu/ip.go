@@ -9,6 +9,12 @@ import (
 // ipMenus declares the IP layer: addresses and routes of both families, address pools and
 // the DNS client settings. Addresses and routes that routerd did not configure show as
 // dynamic (D) rows read from the kernel.
+
+// recursive is why scope and target-scope are stored only: the kernel resolves a
+// gateway on a connected network or an interface; RouterOS's recursive lookup through
+// other routes is not done here.
+const recursive = "no recursive next-hop lookup here: the gateway must be on a connected network"
+
 func ipMenus() []*Menu {
 	hidden := func(name, desc string) Prop {
 		return Prop{Name: name, Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: desc}
@@ -33,8 +39,8 @@ func ipMenus() []*Menu {
 				{Name: "pref-src", Type: value.IP(), Desc: "Source address preferred for packets sent by this route."},
 				{Name: "distance", Type: value.Int(0, 255), Default: "1",
 					Desc: "Preference among routes to the same destination (lower wins); the kernel metric."},
-				{Name: "scope", Type: value.Int(0, 255), Default: "30", Desc: "Scope of the route."},
-				{Name: "target-scope", Type: value.Int(0, 255), Default: "10",
+				{Name: "scope", Type: value.Int(0, 255), Default: "30", NoEffect: recursive, Desc: "Scope of the route."},
+				{Name: "target-scope", Type: value.Int(0, 255), Default: "10", NoEffect: recursive,
 					Desc: "Largest scope of the route that resolves the gateway."},
 				{Name: "routing-table", Type: value.String(), Ref: "/routing/table", RefExtra: []string{"main"}, Default: "main",
 					Desc: "Routing table: main, or a table of /routing table."},

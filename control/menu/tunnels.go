@@ -54,7 +54,11 @@ func tunnelMenus() []*Menu {
 			// The manual lets GRE set it; an L3 tunnel has no L2 header it would bound.
 			desc = "Layer2 maximum transmission unit (kept and shown; a GRE tunnel carries no layer-2 header it would bound)."
 		}
-		return Prop{Name: "l2mtu", Type: value.Int(0, max), Default: "65535", ReadOnly: !settable, Desc: desc}
+		p := Prop{Name: "l2mtu", Type: value.Int(0, max), Default: "65535", ReadOnly: !settable, Desc: desc}
+		if settable {
+			p.NoEffect = "a GRE tunnel carries no layer-2 header it would bound"
+		}
+		return p
 	}
 	local := func(def string) Prop {
 		return Prop{Name: "local-address", Type: value.IPv4(), Default: def,
