@@ -108,6 +108,7 @@ func TestUnhandledProperties(t *testing.T) {
 // handledBeforeStore are properties that take effect at the command (rewritten into
 // another property, or acted on by a command handler) rather than in an engine's pass.
 var handledBeforeStore = map[string]string{
-	"/ip/route dst-network":   "the add and set check rewrites it to dst-address",
-	"/ipv6/route dst-network": "the add and set check rewrites it to dst-address",
+	"/ip/route dst-network":            "the add and set check rewrites it to dst-address",
+	"/ipv6/route dst-network":          "the add and set check rewrites it to dst-address",
+	"/ip/ipsec/policy ipsec-protocols": "the add and set check refuses ah: esp is all there is",
 }

@@ -99,6 +99,17 @@ func checkProfileAlgs(enc []string, hash string, dh []string) error {
 	return nil
 }
 
+// checkPolicy refuses AH (add and set): routerd's data paths carry ESP only, and a
+// policy asking for AH must not be applied as if it were ESP.
+func checkPolicy(props map[string]string) error {
+	for _, p := range list(props["ipsec-protocols"]) {
+		if p != "esp" {
+			return fmt.Errorf("ipsec-protocols %s is %w by this build (it has esp)", p, ErrUnsupported)
+		}
+	}
+	return nil
+}
+
 // checkProposal refuses algorithms the build cannot provide (add and set).
 func checkProposal(props map[string]string) error {
 	return checkProposalAlgs(list(props["enc-algorithms"]), list(props["auth-algorithms"]), props["pfs-group"])

@@ -178,6 +178,8 @@ func TestRefusals(t *testing.T) {
 		"/ip ipsec proposal add name=x enc-algorithms=aes-128-cbc,twofish",
 		"/ip ipsec profile add name=x enc-algorithm=camellia-128",
 		"/ip ipsec profile set default enc-algorithm=des",
+		"/ip ipsec policy add dst-address=198.19.1.0/24 src-address=198.19.2.0/24 ipsec-protocols=ah",
+		"/ip ipsec policy add dst-address=198.19.1.0/24 src-address=198.19.2.0/24 ipsec-protocols=ah,esp",
 	} {
 		err := r.try(cmd)
 		if err == nil || !strings.Contains(err.Error(), "not supported") {

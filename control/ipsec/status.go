@@ -20,6 +20,7 @@ import (
 func (e *Engine) registerChecks() {
 	e.wrap(ProfilePath, checkProfile)
 	e.wrap(ProposalPath, checkProposal)
+	e.wrap(PolicyPath, checkPolicy)
 }
 
 func (e *Engine) wrap(path string, check func(map[string]string) error) {
