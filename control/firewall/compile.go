@@ -555,6 +555,9 @@ func (r *Rule) lists() []string {
 	return out
 }
 
+// jumpLevels is how deep the kernel follows jumps from a hook chain (NFT_JUMP_STACK_SIZE).
+const jumpLevels = 16
+
 // validRules drops rules whose jump target has no rules, that close a jump loop, or
 // whose action is not possible in a built-in chain that reaches them.
 func validRules(table string, rules []*Rule, invalid map[RuleKey]string) []*Rule {
@@ -607,6 +610,37 @@ func validRules(table string, rules []*Rule, invalid map[RuleKey]string) []*Rule
 		}
 	}
 	rules = slices.DeleteFunc(rules, func(r *Rule) bool { return looping[r] })
+	// Depth: the kernel follows jumps at most jumpLevels deep from a hook chain
+	// (NFT_JUMP_STACK_SIZE) and refuses a whole table that nests deeper, so the jump
+	// that goes too deep is left out and the rest applies. nat's built-in chains are
+	// one level down already (hook chains jump to them).
+	tooDeep := map[*Rule]bool{}
+	deepest := map[string]int{}
+	var descend func(c string, level int)
+	descend = func(c string, level int) {
+		if l, ok := deepest[c]; ok && l >= level {
+			return
+		}
+		deepest[c] = level
+		for _, e := range edges[c] {
+			if level+1 >= jumpLevels {
+				tooDeep[e] = true
+				continue
+			}
+			descend(e.Props["jump-target"], level+1)
+		}
+	}
+	for _, b := range builtinChains[table] {
+		if table == "nat" {
+			descend(b, 1)
+		} else {
+			descend(b, 0)
+		}
+	}
+	for r := range tooDeep {
+		invalid[RuleKey{table, r.ID}] = fmt.Sprintf("failure: jump to %s nests chains deeper than the kernel's %d levels", r.Props["jump-target"], jumpLevels)
+	}
+	rules = slices.DeleteFunc(rules, func(r *Rule) bool { return tooDeep[r] })
 	// Which built-in chains reach each chain, for the hook-dependent checks.
 	reachedBy := map[string][]string{}
 	for _, b := range builtinChains[table] {

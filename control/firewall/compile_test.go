@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -328,5 +329,36 @@ func TestLimitAnyTime(t *testing.T) {
 		if got := limitExpr(l); !reflect.DeepEqual(got, want) {
 			t.Errorf("limit=%s: %+v, want %+v", c.in, got, want)
 		}
+	}
+}
+
+// TestJumpDepth: a jump nesting chains deeper than the kernel follows is invalid with
+// the reason and left out, and the rest of the table compiles; the kernel's limit is
+// checked by TestJumpDepthKernel.
+func TestJumpDepth(t *testing.T) {
+	deep := func(table, from string, n int) ([]*Rule, *Plan) {
+		rs := []*Rule{rule(1, table, "chain", from, "action", "jump", "jump-target", "d1")}
+		for i := 1; i <= n; i++ {
+			rs = append(rs, rule(uint64(i+1), table, "chain", fmt.Sprintf("d%d", i), "action", "jump", "jump-target", fmt.Sprintf("d%d", i+1)))
+		}
+		rs = append(rs, rule(uint64(n+2), table, "chain", fmt.Sprintf("d%d", n+1), "action", "accept"))
+		return rs, Compile(Config{Rules: rs})
+	}
+	// filter: forward is level 0, d1 level 1 ... d15 level 15: the jump to d16 is too deep.
+	_, pl := deep("filter", "forward", 15)
+	if why := pl.Invalid[RuleKey{"filter", 16}]; !strings.Contains(why, "deeper than the kernel's 16 levels") {
+		t.Errorf("the jump to d16: %q (invalid: %v)", why, pl.Invalid)
+	}
+	if len(pl.Invalid) != 1 {
+		t.Errorf("invalid: %v, want only the jump to d16", pl.Invalid)
+	}
+	_, pl = deep("filter", "forward", 14)
+	if len(pl.Invalid) != 0 {
+		t.Errorf("15 levels: %v", pl.Invalid)
+	}
+	// nat: srcnat is level 1, so one level less.
+	_, pl = deep("nat", "srcnat", 14)
+	if len(pl.Invalid) != 1 || pl.Invalid[RuleKey{"nat", 15}] == "" {
+		t.Errorf("nat: %v, want the jump to d15", pl.Invalid)
 	}
 }

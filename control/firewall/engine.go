@@ -130,7 +130,11 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	poke := func(control.Change) { e.poke() }
 	ex.Watch(Root4, poke)
 	ex.Watch(Root6, poke)
-	ex.Watch(link.ListPath, poke)
+	// Interfaces and their lists (link.IfacePath is their prefix): the built-in lists
+	// (all, static, dynamic) change as interfaces come and go, and a list's members
+	// compile into the rules. The periodic pass catches links that appear later than
+	// their configuration.
+	ex.Watch(link.IfacePath, poke)
 	ex.Watch(routing.TablePath, poke)
 	if reg != nil {
 		if err := reg.Register(&collector{e: e}); err != nil {

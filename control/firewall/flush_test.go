@@ -114,3 +114,30 @@ func TestTableRestored(t *testing.T) {
 		t.Fatalf("the deleted chain was not restored:\n%s", out)
 	}
 }
+
+// TestJumpDepthKernel: the deepest nesting the compiler lets through is one the kernel
+// takes, and a table with a jump one level deeper still applies, without that jump.
+func TestJumpDepthKernel(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	var b strings.Builder
+	b.WriteString("/ip firewall filter\nadd chain=forward action=jump jump-target=d1 comment=deep\n")
+	for i := 1; i <= 15; i++ {
+		fmt.Fprintf(&b, "add chain=d%d action=jump jump-target=d%d comment=deep\n", i, i+1)
+	}
+	b.WriteString("add chain=d16 action=accept comment=deep\nadd chain=input protocol=tcp dst-port=4444 action=drop comment=after\n")
+	if _, err := r.try(b.String()); err != nil {
+		t.Fatalf("the kernel refused the table: %v", err)
+	}
+	out := ruleset(t, tp)
+	if !strings.Contains(out, "tcp dport 4444") || !strings.Contains(out, "jump d15") && !strings.Contains(out, "jump filter/d15") {
+		t.Fatalf("the table is not in the kernel:\n%s", out)
+	}
+	if strings.Contains(out, "jump filter/d16") {
+		t.Fatalf("the jump 16 levels deep reached the kernel:\n%s", out)
+	}
+	st := r.run(t, `/ip firewall filter print detail where chain=d15`)
+	if !strings.Contains(st, "deeper than the kernel's 16 levels") {
+		t.Errorf("the too deep jump shows no reason:\n%s", st)
+	}
+}
