@@ -274,16 +274,25 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 			}
 			out = strconv.Itoa(int(d / time.Second))
 		}
-		if err := os.WriteFile(filepath.Join(sysctlDir, name), []byte(out), 0o644); err != nil {
+		if err := setSysctl(filepath.Join(sysctlDir, name), out); err != nil {
 			return fmt.Errorf("connection tracking: %s: %w", prop, err)
 		}
 	}
 	// Accounting, so /ip firewall connection shows each connection's packets and bytes
 	// as RouterOS does (the kernel counts nothing with it off).
-	if err := os.WriteFile(filepath.Join(sysctlDir, "nf_conntrack_acct"), []byte("1"), 0o644); err != nil {
+	if err := setSysctl(filepath.Join(sysctlDir, "nf_conntrack_acct"), "1"); err != nil {
 		return fmt.Errorf("connection tracking: accounting: %w", err)
 	}
 	return nil
+}
+
+// setSysctl writes v only when the knob holds another value: a pass with nothing
+// changed writes nothing.
+func setSysctl(path, v string) error {
+	if cur, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(cur)) == v {
+		return nil
+	}
+	return os.WriteFile(path, []byte(v), 0o644)
 }
 
 // conntrackTotals reads the number of tracked connections and the limit. The kernel's
