@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/menu"
-	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -1148,13 +1147,11 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		if err != nil {
 			return nil, err
 		}
-		// routerd's own IKE and ESP packets carry routing.ReservedMark (the IPsec bypass):
-		// marking them for a table would send them back into the tunnel, so the rule
-		// leaves them alone.
-		guard := []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(RoutingMarkMask), Xor: ne32(0)},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne32(routing.ReservedMark)}}
-		return pass(append(guard, setMark(mark, PacketMarkMask|BridgePortMarkMask)...)), nil
+		// routerd's own IKE and ESP packets may be marked too: the reference's "Using
+		// different routing table" example sends them out a backup table so. They
+		// lose the bypass mark then, but ike/esp's ip rules keep this host's ESP and
+		// IKE out of the tunnel whatever mark they carry.
+		return pass(setMark(mark, PacketMarkMask|BridgePortMarkMask)), nil
 	case "change-dscp":
 		n, _ := strconv.Atoi(p["new-dscp"])
 		if v6 {

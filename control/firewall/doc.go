@@ -37,7 +37,9 @@
 //	            value routing.ReservedMark is no table's: it is ike/esp's bypass mark
 //	            (SO_MARK on IKE's and ESP's outer sockets, ip rule "not fwmark
 //	            0xfff00000/0xfff00000 lookup 220", the discard chains' exemption), so no
-//	            rule can set or alias it, and mark-packet and the bridge-port class keep it
+//	            table aliases it, and mark-packet and the bridge-port class keep it;
+//	            mark-routing may replace it (IKE out a backup table): ike/esp's rules
+//	            for this host's own ESP and IKE do not depend on it
 //	0x000f0000  the class of the bridge port the packet entered through (in-bridge-port)
 //	0x0000ffff  packet-mark (names hashed to 16 bits, as control/queue matches them)
 //
