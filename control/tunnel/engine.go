@@ -51,8 +51,8 @@ type Engine struct {
 	bpffs string
 	k     Kernel
 	dp    Dataplane
-	raw       int // IPPROTO_RAW socket for keepalives
-	force     dataplane.Hook
+	raw   int // IPPROTO_RAW socket for keepalives
+	force dataplane.Hook
 	// pinned: the eBPF objects are pinned under --bpffs and outlive routerd; unpin
 	// releases the private bpf filesystem that holds them otherwise.
 	pinned bool
