@@ -106,7 +106,7 @@ func TestFastPathSourceAsKernel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			modes, err := SourceChecks()
+			modes, err := SourceChecks(nil)
 			if err == nil {
 				err = r.tp.SetLocalAddrs(addrs)
 			}
@@ -462,7 +462,7 @@ func TestFastPathIPsecPolicyRoute(t *testing.T) {
 				t.Fatalf("%v: %v\n%s", c, err, out)
 			}
 		}
-		modes, err := SourceChecks()
+		modes, err := SourceChecks(nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -424,7 +424,7 @@ func (e *Engine) applySources() error {
 	if err := e.dp.SetLocalAddrs(addrs); err != nil {
 		return err
 	}
-	modes, err := dataplane.SourceChecks()
+	modes, err := dataplane.SourceChecks(tunnel.IsHidden)
 	if err != nil {
 		return err
 	}

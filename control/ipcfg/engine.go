@@ -158,14 +158,16 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 				if !hidden(eh, a.Name) && e.events.needsPass(a, ros) {
 					eh.Kick()
 				}
-			case <-au:
+			case u := <-au:
 				e.forgetAddrs()
-				eh.Kick()
+				if e.events.addrNeedsPass(u) {
+					eh.Kick()
+				}
 			case u := <-ru:
 				// Our own route installs echo back and need no pass; others' changes (a
 				// connected route appearing) can make an invalid item applicable, and
 				// one of our routes deleted behind our back must be put back.
-				if u.Protocol != Proto || u.Type == unix.RTM_DELROUTE {
+				if (u.Protocol != Proto || u.Type == unix.RTM_DELROUTE) && e.events.routeNeedsPass(u) {
 					eh.Kick()
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // linkEvents decides which link events need a pass. A pass dumps every link, address
@@ -55,3 +56,32 @@ func (f *linkEvents) needsPass(a *netlink.LinkAttrs, ros string) bool {
 	}
 	return false
 }
+
+// addrNeedsPass reports whether an address event needs a pass: not for the IPv6
+// link-local address the kernel gives every new interface (a thousand tunnels made send a
+// thousand) unless an item names its link; an address that can make a gateway
+// reachable sends a route event of its own.
+func (f *linkEvents) addrNeedsPass(u netlink.AddrUpdate) bool {
+	if u.LinkAddress.IP.To4() != nil || !u.LinkAddress.IP.IsLinkLocalUnicast() {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.names == nil || f.seen[u.LinkIndex]
+}
+
+// routeNeedsPass reports whether a route event (not of ours) needs a pass: not for the
+// routes the kernel adds with every new interface, the local table's and the IPv6
+// link-local and multicast ones, which reach no gateway (an IPv6 gateway on a link-local
+// address names its interface, whose own events count) unless an item names the link.
+func (f *linkEvents) routeNeedsPass(u netlink.RouteUpdate) bool {
+	kernelOnly := u.Table == unix.RT_TABLE_LOCAL ||
+		u.Dst != nil && u.Dst.IP.To4() == nil && (u.Dst.IP.IsLinkLocalUnicast() || u.Dst.IP.IsMulticast())
+	if !kernelOnly {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.names == nil || f.seen[u.LinkIndex]
+}
+
