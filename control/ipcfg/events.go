@@ -84,4 +84,3 @@ func (f *linkEvents) routeNeedsPass(u netlink.RouteUpdate) bool {
 	defer f.mu.Unlock()
 	return f.names == nil || f.seen[u.LinkIndex]
 }
-
