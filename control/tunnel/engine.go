@@ -870,9 +870,9 @@ func tunnelMTU(it *item, ulMTU int) (int, string) {
 }
 
 // precreate adds the veth pairs of the new tunnels among the items a pass applies, all
-// of them before any is configured and set up, then reads the links again: the kernel
-// makes a thousand pairs about three times faster so than pair by pair with each set
-// up in between (the same holds for ip -batch). What cannot be made here (a name
+// of them before any is configured and set up, then reads the links again: `ip -batch`
+// makes a thousand pairs about three times faster so than pair by pair with each set up
+// in between (docs/perf.md). What cannot be made here (a name
 // taken, a remote-address that is a host name, an item apply refuses) is left to
 // apply, which makes it or says why not.
 func (e *Engine) precreate(ps *passState, items []item, pre []bool) {
