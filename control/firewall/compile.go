@@ -508,6 +508,20 @@ func physdevOut(cfg Config, ports []string, neg bool) alt {
 // through none of them: also packets that entered no bridge). Packets routerd sends (no
 // input interface: the output path of dstnat) entered through no port, whatever their
 // mark carries.
+// portList resolves an in- or out-bridge-port-list value (prop) to the list's members.
+// An empty list negated matches every packet (no members, no error: no match to add);
+// an empty list is refused, since the rule could never match.
+func portList(cfg Config, prop, v string) (members []string, neg bool, err error) {
+	name, neg := strings.TrimPrefix(v, "!"), strings.HasPrefix(v, "!")
+	if cfg.IfLists != nil {
+		members = cfg.IfLists(name)
+	}
+	if len(members) == 0 && !neg {
+		return nil, neg, fmt.Errorf("%s: list %s has no interfaces", prop, name)
+	}
+	return members, neg, nil
+}
+
 func bridgePortMatch(cfg Config, ports []string, neg bool) (alt, error) {
 	var classes []uint32
 	for _, n := range ports {
@@ -818,16 +832,11 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		}
 	}
 	if v := p["in-bridge-port-list"]; v != "" {
-		neg := strings.HasPrefix(v, "!")
-		var members []string
-		if cfg.IfLists != nil {
-			members = cfg.IfLists(strings.TrimPrefix(v, "!"))
+		members, neg, err := portList(cfg, "in-bridge-port-list", v)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case len(members) == 0 && neg:
-		case len(members) == 0:
-			return nil, fmt.Errorf("in-bridge-port-list: list %s has no interfaces", strings.TrimPrefix(v, "!"))
-		default:
+		if len(members) > 0 {
 			if err := add(bridgePortMatch(cfg, members, neg)); err != nil {
 				return nil, err
 			}
@@ -837,16 +846,11 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		m = and(m, physdevOut(cfg, []string{strings.TrimPrefix(v, "!")}, strings.HasPrefix(v, "!")))
 	}
 	if v := p["out-bridge-port-list"]; v != "" {
-		neg := strings.HasPrefix(v, "!")
-		var members []string
-		if cfg.IfLists != nil {
-			members = cfg.IfLists(strings.TrimPrefix(v, "!"))
+		members, neg, err := portList(cfg, "out-bridge-port-list", v)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case len(members) == 0 && neg:
-		case len(members) == 0:
-			return nil, fmt.Errorf("out-bridge-port-list: list %s has no interfaces", strings.TrimPrefix(v, "!"))
-		default:
+		if len(members) > 0 {
 			m = and(m, physdevOut(cfg, members, neg))
 		}
 	}
