@@ -12,7 +12,6 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/script"
-	"github.com/routerd/routerd/control/value"
 )
 
 // export is the root menu's export with file= support: the text is the generic export's
@@ -69,21 +68,14 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 	if !mayRead(c.Sess, name, data) {
 		return nil, control.ErrPermission
 	}
-	// verbose is yes|no (the flag alone is yes), as RouterOS has it: anything else is
-	// refused before a line runs, not taken as "stop at the first error".
-	for _, a := range c.S.Args {
-		if a.Name == "verbose" && !a.Flag {
-			if _, err := value.Bool().Parse(a.Value); err != nil && a.Value != "" {
-				return nil, control.ArgError("invalid value for argument verbose")
-			}
-		}
-	}
 	from := 1
 	if v, ok := c.S.Get("from-line"); ok && v != "" {
 		if from, err = strconv.Atoi(v); err != nil || from < 1 {
 			return nil, control.ArgError("invalid value for argument from-line")
 		}
 	}
+	// verbose is yes|no (the flag alone is yes), as RouterOS has it: anything else is
+	// refused before a line runs, not taken as "stop at the first error".
 	for _, a := range c.S.Args {
 		if a.Name == "verbose" && !a.Flag && a.Value != "yes" && a.Value != "no" {
 			return nil, control.ArgError("invalid value for argument verbose")
