@@ -16,6 +16,7 @@ func TestApplied(t *testing.T) {
 		t.Skip("needs root to load BPF programs")
 	}
 	dir := filepath.Join("/sys/fs/bpf", fmt.Sprintf("applied%d", os.Getpid()))
+	PrepareRoot(dir) // a fresh machine may have no bpffs mounted yet
 	tn, err := OpenTunnels(dir)
 	if err != nil {
 		t.Skipf("no bpffs at /sys/fs/bpf: %v", err)

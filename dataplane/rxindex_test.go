@@ -120,6 +120,7 @@ func TestPinnedReuse(t *testing.T) {
 		t.Skip("needs root to load BPF programs")
 	}
 	dir := filepath.Join("/sys/fs/bpf", fmt.Sprintf("dptest%d", os.Getpid()))
+	PrepareRoot(dir) // a fresh machine may have no bpffs mounted yet
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	tn := Tunnel{Kind: GRE, Local: ipA, Remote: ipB, Hidden: 7, VisibleMAC: macA, HiddenMAC: macB}
 	a, err := OpenTunnels(dir)

@@ -22,6 +22,7 @@ const (
 func kaEnd(t *testing.T, name string, tn dataplane.Tunnel) *dataplane.Tunnels {
 	t.Helper()
 	dir := filepath.Join("/sys/fs/bpf", fmt.Sprintf("tunka%d-%s", os.Getpid(), name))
+	dataplane.PrepareRoot(dir) // a fresh machine may have no bpffs mounted yet
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	tp, err := dataplane.OpenTunnels(dir)
 	if errors.Is(err, dataplane.ErrNotSupported) {
