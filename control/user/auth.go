@@ -40,14 +40,16 @@ var ServicePolicy = map[string]string{
 	"winbox": "winbox", "local": "local",
 }
 
-// Rate limit defaults. Attempts are counted when they start, not when their (slow,
-// argon2) check ends, so parallel connections cannot race past the limit: at most
-// MaxFailures attempts per address and user name are failing or under way within
-// Window, and at most AddressFailures per address whatever the names. A further
-// attempt is refused without a password check until the oldest failure has aged out
-// of the window, a delay rather than a wall: the limit is per address, so guesses from
-// elsewhere never lock a user out, and a user's right password from its own address
-// works again a Window after the last guesses.
+// Rate limit defaults. At most MaxFailures attempts per address and user name are
+// failing or under way within Window, and at most AddressFailures per address whatever
+// the names. An attempt is counted while its (slow, argon2) check runs, so parallel
+// connections cannot race past the limit; one that would exceed the limit only because
+// of attempts still running waits for them to end (a correct login never counts as a
+// failure, so twenty clients logging in at once from one address all get in), and one
+// that meets MaxFailures failures is refused without a password check until the oldest
+// has aged out of the window, a delay rather than a wall: the limit is per address, so
+// guesses from elsewhere never lock a user out, and a user's right password from its
+// own address works again a Window after the last guesses.
 const (
 	DefaultMaxFailures     = 5
 	DefaultAddressFailures = 20
@@ -70,6 +72,9 @@ type Auth struct {
 
 	mu       sync.Mutex
 	failures map[limitKey]*failures
+	// ended is closed (and replaced) whenever an attempt ends: attempts that waited for
+	// running ones look at the counts again.
+	ended chan struct{}
 
 	// Argon2 costs 19 MiB a check; bounding concurrent checks bounds what a flood of
 	// logins can allocate.
@@ -99,7 +104,7 @@ func NewAuth(ex *control.Executor, reg prometheus.Registerer) *Auth {
 		ex: ex, log: slog.Default().With("topic", "system,info,account"),
 		MaxFailures: DefaultMaxFailures, AddressFailures: DefaultAddressFailures,
 		Window: DefaultWindow, Lockout: DefaultLockout,
-		now: time.Now, failures: map[limitKey]*failures{}, hashing: make(chan struct{}, 4),
+		now: time.Now, failures: map[limitKey]*failures{}, ended: make(chan struct{}), hashing: make(chan struct{}, 4),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "routerd_user_logins_total",
 			Help: "Login attempts by service and result (ok, denied, rate-limited).",
@@ -163,8 +168,11 @@ type account struct {
 
 func (a *Auth) login(ctx context.Context, name string, remote netip.Addr, service, method string, check func(*account) bool) (*control.Session, error) {
 	remote = remote.Unmap()
-	done, admitted := a.begin(remote, name)
+	done, admitted := a.begin(ctx, remote, name)
 	if !admitted {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		a.logins.WithLabelValues(service, "rate-limited").Inc()
 		a.log.Warn(fmt.Sprintf("login failure for user %s from %s via %s: too many failed logins", name, remote, service))
 		return nil, ErrRateLimited
@@ -296,9 +304,38 @@ func parsePrefixes(v string) []netip.Prefix {
 
 // begin counts an attempt from remote for name before its check runs. It refuses
 // (false) when the address and name, or the address alone, already have their limit of
-// failed and running attempts within the window. done records the outcome: a success
-// does not count against the limit.
-func (a *Auth) begin(remote netip.Addr, name string) (done func(ok bool), allowed bool) {
+// failed attempts within the window; when running attempts alone take them to the
+// limit, it waits for one to end and looks again (a correct login does not count, so
+// it is never refused for the logins running beside it). done records the outcome: a
+// success does not count against the limit. ctx ending while it waits refuses.
+func (a *Auth) begin(ctx context.Context, remote netip.Addr, name string) (done func(ok bool), allowed bool) {
+	// An IPv6 host usually has a whole /64: counted per address, it could guess
+	// without limit from the addresses it has.
+	if remote.Is6() && !remote.Is4In6() {
+		p, _ := remote.Prefix(64)
+		remote = p.Addr()
+	}
+	keys := []limitKey{{addr: remote, name: name}, {addr: remote, all: true}}
+	for {
+		fs, wait, ok := a.admit(keys)
+		if ok {
+			return a.ender(fs), true
+		}
+		if wait == nil {
+			return nil, false
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// admit counts an attempt for keys if their limits allow it now. Otherwise it returns
+// a channel to wait on when attempts under way are what keeps it out, nil when
+// failures alone do.
+func (a *Auth) admit(keys []limitKey) (fs []*failures, wait <-chan struct{}, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
@@ -311,15 +348,9 @@ func (a *Auth) begin(remote netip.Addr, name string) (done func(ok bool), allowe
 			}
 		}
 	}
-	// An IPv6 host usually has a whole /64: counted per address, it could guess
-	// without limit from the addresses it has.
-	if remote.Is6() && !remote.Is4In6() {
-		p, _ := remote.Prefix(64)
-		remote = p.Addr()
-	}
-	keys := []limitKey{{addr: remote, name: name}, {addr: remote, all: true}}
 	limits := []int{a.MaxFailures, max(a.AddressFailures, a.MaxFailures)}
-	fs := make([]*failures, len(keys))
+	fs = make([]*failures, len(keys))
+	busy := false
 	for i, k := range keys {
 		f := a.failures[k]
 		if f == nil {
@@ -333,14 +364,26 @@ func (a *Auth) begin(remote netip.Addr, name string) (done func(ok bool), allowe
 			}
 		}
 		f.times = keep
+		if len(f.times) >= limits[i] {
+			return nil, nil, false
+		}
 		if len(f.times)+f.inflight >= limits[i] {
-			return nil, false
+			busy = true
 		}
 		fs[i] = f
+	}
+	if busy {
+		return nil, a.ended, false
 	}
 	for _, f := range fs {
 		f.inflight++
 	}
+	return fs, nil, true
+}
+
+// ender is the done of an admitted attempt: it records a failure and wakes the
+// attempts waiting for this one.
+func (a *Auth) ender(fs []*failures) func(ok bool) {
 	return func(ok bool) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -351,5 +394,7 @@ func (a *Auth) begin(remote netip.Addr, name string) (done func(ok bool), allowe
 				f.times = append(f.times, t)
 			}
 		}
-	}, true
+		close(a.ended)
+		a.ended = make(chan struct{})
+	}
 }

@@ -285,6 +285,58 @@ func TestRateLimitParallel(t *testing.T) {
 	}
 }
 
+// TestConcurrentCorrectLogins: correct logins running side by side from one address
+// are no failures; each waits for the checks running beside it rather than being
+// refused because of them (API clients that open one connection per worker).
+func TestConcurrentCorrectLogins(t *testing.T) {
+	r := newRig(t)
+	r.run(t, `/user add name=ops group=full password=right`)
+	var refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.auth.Login(context.Background(), "ops", "right", local, "api"); err != nil {
+				refused.Add(1)
+				t.Errorf("login %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if refused.Load() != 0 {
+		t.Fatalf("%d of 20 concurrent correct logins refused", refused.Load())
+	}
+	// The guesses still meet the limit: MaxFailures checks, then refusals, also for
+	// the right password.
+	for i := 0; i < DefaultMaxFailures; i++ {
+		if _, err := r.auth.Login(context.Background(), "ops", "wrong", local, "api"); !errors.Is(err, ErrDenied) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if _, err := r.auth.Login(context.Background(), "ops", "right", local, "api"); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("after %d failures: %v", DefaultMaxFailures, err)
+	}
+}
+
+// TestWaitingLoginEndsWithContext: a login waiting for running checks gives up when its
+// connection does.
+func TestWaitingLoginEndsWithContext(t *testing.T) {
+	r := newRig(t)
+	r.auth.MaxFailures = 1
+	// One attempt under way holds the only place.
+	done, ok := r.auth.begin(context.Background(), local, "ops")
+	if !ok {
+		t.Fatal("first attempt refused")
+	}
+	defer done(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := r.auth.Login(ctx, "ops", "right", local, "api"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiting login: %v, want the context's end", err)
+	}
+}
+
 func TestSSHKeys(t *testing.T) {
 	r := newRig(t)
 	r.run(t, `/user add name=ops group=full password=pw`)

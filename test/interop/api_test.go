@@ -210,6 +210,63 @@ held[0].close()
 	t.Fatalf("max-sessions+1: %s", last)
 }
 
+// TestConcurrentLoginsOneAddress: twenty librouteros clients logging in at once from
+// one address all get in (correct logins are no failed ones, though each counts while
+// its check runs), and a stranger's guesses from that address still meet the limit:
+// twenty parallel wrong passwords get MaxFailures checks, the rest and then the right
+// password are refused as too many failed logins.
+func TestConcurrentLoginsOneAddress(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import librouteros").Run(); err != nil {
+		t.Skip("python3-librouteros not installed (see .ci/run)")
+	}
+	r := newRouter(t, "127.0.0.1")
+	r.run(t, "/ip/service", "set", "numbers", "api", "max-sessions", "40")
+	script := `
+import sys, threading
+from librouteros import connect
+from librouteros.exceptions import TrapError, ConnectionClosed
+port, pw = int(sys.argv[1]), sys.argv[2]
+def login(p, out, i):
+    try:
+        api = connect(host="127.0.0.1", port=port, username="admin", password=p, timeout=60)
+        out[i] = "ok " + list(api.path("/system/identity"))[0]["name"]
+        api.close()
+    except TrapError as e:
+        out[i] = str(e)
+    except (ConnectionClosed, OSError) as e:
+        out[i] = "closed " + type(e).__name__
+def burst(p):
+    out = [None] * 20
+    ts = [threading.Thread(target=login, args=(p, out, i)) for i in range(20)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return out
+for line in burst(pw): print("right:", line)
+for line in burst("guess"): print("guess:", line)
+out = [None]
+login(pw, out, 0)
+print("after:", out[0])
+`
+	out := runClient(t, py, "-c", script, fmt.Sprint(r.port), r.pw)
+	var ok, denied, limited int
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		switch {
+		case strings.HasPrefix(l, "right: ok "):
+			ok++
+		case strings.HasPrefix(l, "guess:") && strings.Contains(l, "invalid user name or password"):
+			denied++
+		case strings.HasPrefix(l, "guess:") && strings.Contains(l, "too many failed logins"):
+			limited++
+		}
+	}
+	if ok != 20 || denied != user.DefaultMaxFailures || limited != 20-user.DefaultMaxFailures ||
+		!strings.Contains(out, "after: too many failed logins") {
+		t.Fatalf("want 20 logged in, %d guesses checked and %d refused, then the right password refused; got %d, %d, %d:\n%s",
+			user.DefaultMaxFailures, 20-user.DefaultMaxFailures, ok, denied, limited, out)
+	}
+}
+
 // TestMikronodeLegacyLogin: mikronode-ng (npm), which logs in only with the pre-6.43 MD5
 // challenge, gets the challenge (it reads .tag right after the reply word) and then a
 // trap saying why the response is refused, instead of crashing on the reply.
