@@ -15,6 +15,7 @@
 package nftables
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -265,11 +266,7 @@ func (cc *Conn) Flush() error {
 	// queued then is the whole answer, as nft does. Asking for an acknowledgement per
 	// command cost two receives (four syscalls and two page-sized buffers) per rule and
 	// made the kernel write every rule back.
-	msgs := batch(cc.messages)
-	for i := 1; i < len(msgs)-1; i++ {
-		msgs[i].Header.Flags &^= netlink.Acknowledge | unix.NLM_F_ECHO
-	}
-	if _, err := conn.SendMessages(msgs); err != nil {
+	if err := sendBatch(conn, cc.messages); err != nil {
 		return fmt.Errorf("SendMessages: %w", err)
 	}
 
@@ -297,6 +294,59 @@ func (cc *Conn) Flush() error {
 
 	return nil
 }
+
+// sendBatch sends msgs as one batch (between NFNL_MSG_BATCH_BEGIN and _END, each
+// without NLM_F_ACK and NLM_F_ECHO) in one sendto. netlink's Conn.SendMessages
+// marshals each message into a buffer of its own and appends it to one grown by
+// doubling: for a 10,000-rule batch (5.7 MB) about 20 MB allocated and copied, 40% of
+// the CPU time of routerd's apply. This marshals into one buffer of the exact size.
+// Sequence numbers count from 1 in each batch: the errors Flush reads back are not
+// matched to messages.
+func sendBatch(conn *netlink.Conn, msgs []netlink.Message) error {
+	marker := func(t uint16) netlink.Message {
+		return netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(t), Flags: netlink.Request},
+			Data: extraHeader(0, unix.NFNL_SUBSYS_NFTABLES)}
+	}
+	begin, end := marker(unix.NFNL_MSG_BATCH_BEGIN), marker(unix.NFNL_MSG_BATCH_END)
+	n := nlmsgAlign(nlmsgHeaderLen+len(begin.Data)) + nlmsgAlign(nlmsgHeaderLen+len(end.Data))
+	for i := range msgs {
+		n += nlmsgAlign(nlmsgHeaderLen + len(msgs[i].Data))
+	}
+	buf := make([]byte, n)
+	b, seq := buf, uint32(0)
+	put := func(m *netlink.Message, flags netlink.HeaderFlags) {
+		l := nlmsgHeaderLen + len(m.Data)
+		seq++
+		binary.NativeEndian.PutUint32(b[0:4], uint32(l))
+		binary.NativeEndian.PutUint16(b[4:6], uint16(m.Header.Type))
+		binary.NativeEndian.PutUint16(b[6:8], uint16(flags))
+		binary.NativeEndian.PutUint32(b[8:12], seq)
+		// b[12:16], the port ID, stays 0: the kernel takes the socket's.
+		copy(b[nlmsgHeaderLen:], m.Data)
+		b = b[nlmsgAlign(l):]
+	}
+	put(&begin, begin.Header.Flags)
+	for i := range msgs {
+		put(&msgs[i], msgs[i].Header.Flags&^(netlink.Acknowledge|unix.NLM_F_ECHO))
+	}
+	put(&end, end.Header.Flags)
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return serr != unix.EAGAIN
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+const nlmsgHeaderLen = 16
+
+func nlmsgAlign(n int) int { return (n + 3) &^ 3 }
 
 // readable reports whether the socket holds a message to read, without waiting.
 func readable(conn *netlink.Conn) (bool, error) {
@@ -386,28 +436,4 @@ func (cc *Conn) marshalExpr(fam byte, e expr.Any) []byte {
 		return nil
 	}
 	return b
-}
-
-func batch(messages []netlink.Message) []netlink.Message {
-	batch := []netlink.Message{
-		{
-			Header: netlink.Header{
-				Type:  netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN),
-				Flags: netlink.Request,
-			},
-			Data: extraHeader(0, unix.NFNL_SUBSYS_NFTABLES),
-		},
-	}
-
-	batch = append(batch, messages...)
-
-	batch = append(batch, netlink.Message{
-		Header: netlink.Header{
-			Type:  netlink.HeaderType(unix.NFNL_MSG_BATCH_END),
-			Flags: netlink.Request,
-		},
-		Data: extraHeader(0, unix.NFNL_SUBSYS_NFTABLES),
-	})
-
-	return batch
 }
