@@ -28,6 +28,7 @@ type ruleItem struct {
 	Topics   string `prop:"topics"`
 	Action   string `prop:"action"`
 	Prefix   string `prop:"prefix"`
+	Regex    string `prop:"regex"`
 	Disabled bool   `prop:"disabled"`
 }
 
@@ -44,6 +45,9 @@ type actionItem struct {
 	Remote           netip.Addr `prop:"remote"`
 	RemotePort       uint16     `prop:"remote-port"`
 	Src              netip.Addr `prop:"src-address"`
+	Protocol         string     `prop:"remote-protocol"`
+	Format           string     `prop:"remote-log-format"`
+	CEFDelim         string     `prop:"cef-event-delimiter"`
 	BSD              bool       `prop:"bsd-syslog"`
 	Facility         string     `prop:"syslog-facility"`
 	Severity         string     `prop:"syslog-severity"`
@@ -66,6 +70,8 @@ type Engine struct {
 	buf     *Buffer
 	dataDir string
 	ex      *control.Executor
+	eh      *engine.Handle
+	ctx     context.Context
 
 	mu      sync.Mutex
 	applied *Config
@@ -87,7 +93,7 @@ func (e *Engine) Spec() engine.Spec {
 
 // Start keeps the executor.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
-	e.ex = h.Ex
+	e.ex, e.eh, e.ctx = h.Ex, h, ctx
 	return nil
 }
 
@@ -120,6 +126,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		act := Action{Name: a.Name, Target: a.Target, MemoryLines: a.MemoryLines, MemoryStopOnFull: a.MemoryStopOnFull,
 			DiskLines: a.DiskLines, DiskCount: a.DiskCount, DiskStopOnFull: a.DiskStopOnFull,
 			Remote: netip.AddrPortFrom(a.Remote, a.RemotePort), Src: a.Src, BSD: a.BSD,
+			TCP: a.Protocol == "tcp", Format: a.Format, CEFDelim: a.CEFDelim,
 			Facility: facilities[a.Facility], Severity: a.Severity, TimeFormat: a.TimeFormat}
 		if a.Target == "disk" {
 			p, err := diskPath(e.dataDir, a.DiskFileName)
@@ -144,13 +151,21 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if r.Disabled {
 			continue
 		}
-		c.Rules = append(c.Rules, ParseRule(r.Topics, r.Action, r.Prefix))
+		rule := ParseRule(r.Topics, r.Action, r.Prefix)
+		if err := rule.SetRegex(r.Regex); err != nil {
+			invalid[it.ID] = err.Error()
+			continue
+		}
+		rule.Re = nil // compiled by SetConfig; the string is what is compared
+		c.Rules = append(c.Rules, rule)
 	}
 	e.mu.Lock()
 	changed := e.applied == nil || !reflect.DeepEqual(*e.applied, c)
 	if changed {
 		e.applied = &c
-		e.errs = e.buf.SetConfig(c)
+		run := c
+		run.Go = func(fn func(context.Context)) { e.eh.Go(e.ctx, fn) }
+		e.errs = e.buf.SetConfig(run)
 	}
 	errs := e.errs
 	e.mu.Unlock()

@@ -4,6 +4,10 @@
 // Daemon events reach it through a slog.Handler wrapper, so one slog call goes both to
 // stderr (journald) and to /log; :log in scripts reaches it through the same handler with
 // explicit topics.
+//
+// /system logging rules (topics, prefix, regex) route entries to /system logging action
+// targets: memory, disk files, echo, and a remote syslog server over UDP or TCP in
+// RouterOS 7's remote-log-format default, syslog (RFC 3164) or cef.
 package eventlog
 
 import (

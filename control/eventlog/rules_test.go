@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"log/slog"
@@ -9,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/control"
 )
 
 func TestRuleMatch(t *testing.T) {
@@ -169,5 +173,132 @@ func TestRemoteAction(t *testing.T) {
 	}
 	if got, want := string(buf[:n]), "<27>Dec  1 09:05:07 edge_1 ipsec,error vpn phase1 negotiation failed"; got != want {
 		t.Errorf("datagram %q, want %q", got, want)
+	}
+}
+
+// remote-log-format=syslog and cef, as RouterOS 7 sends them: syslog without topics,
+// CEF after a time stamp and the host name with the delimiter at the end.
+func TestRemoteLogFormats(t *testing.T) {
+	ln, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, c := range []struct {
+		format, want string
+	}{
+		{"syslog", "<27>Dec  1 09:05:07 edge_1 phase1 negotiation failed"},
+		{"cef", "Dec  1 09:05:07 edge_1 CEF:0|MikroTik|routerd|" + cefHeader(control.Version) +
+			"|28|ipsec,error|High|dvchost=edge_1 dvc=127.0.0.1 msg=phase1 a\\=b failed\r\n"},
+		{"default", "<27>ipsec,error phase1 negotiation failed"},
+	} {
+		b := New(10)
+		b.Now = func() time.Time { return time.Date(2026, 12, 1, 9, 5, 7, 0, time.Local) }
+		cfg := DefaultConfig()
+		cfg.Host = "edge 1"
+		cfg.Actions = append(cfg.Actions, Action{Name: "r", Target: "remote", Remote: ln.LocalAddr().(*net.UDPAddr).AddrPort(),
+			Format: c.format, CEFDelim: "\r\n", Facility: 3, Severity: "auto", TimeFormat: "bsd-syslog"})
+		cfg.Rules = append(cfg.Rules, ParseRule("ipsec", "r", ""))
+		if errs := b.SetConfig(cfg); len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		msg := "phase1 negotiation failed"
+		if c.format == "cef" {
+			msg = "phase1 a=b failed"
+		}
+		b.Log([]string{"ipsec", "error"}, msg)
+		buf := make([]byte, 2048)
+		ln.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := ln.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(buf[:n]); got != c.want {
+			t.Errorf("%s: datagram %q, want %q", c.format, got, c.want)
+		}
+		b.SetConfig(DefaultConfig())
+	}
+}
+
+// remote-protocol=tcp: one line per entry on one connection, re-dialled after the server
+// closed it; entries logged while it was away are delivered.
+func TestRemoteTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	old := tcpRetry
+	tcpRetry = 50 * time.Millisecond
+	defer func() { tcpRetry = old }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := New(10)
+	cfg := DefaultConfig()
+	cfg.Go = func(fn func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(ctx) }()
+	}
+	cfg.Actions = append(cfg.Actions, Action{Name: "r", Target: "remote", TCP: true,
+		Remote: ln.Addr().(*net.TCPAddr).AddrPort(), Format: "default", Facility: 3, Severity: "auto"})
+	cfg.Rules = append(cfg.Rules, ParseRule("script", "r", ""))
+	if errs := b.SetConfig(cfg); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	b.Log([]string{"script", "info"}, "one")
+	b.Log([]string{"script", "info"}, "two")
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, want := range []string{"<30>script,info one\n", "<30>script,info two\n"} {
+		if got, err := r.ReadString('\n'); got != want {
+			t.Fatalf("line %q (%v), want %q", got, err, want)
+		}
+	}
+	c.Close()
+	// The sender finds the connection closed on a write and dials again.
+	for i := 0; ; i++ {
+		b.Log([]string{"script", "info"}, "again")
+		ln.(*net.TCPListener).SetDeadline(time.Now().Add(200 * time.Millisecond))
+		if c2, err := ln.Accept(); err == nil {
+			c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if got, _ := bufio.NewReader(c2).ReadString('\n'); got != "<30>script,info again\n" {
+				t.Errorf("after reconnect %q", got)
+			}
+			c2.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatal("no new connection")
+		}
+	}
+	b.SetConfig(DefaultConfig())
+}
+
+// A rule's regex: only messages matching it are logged; an invalid one is refused.
+func TestRuleRegex(t *testing.T) {
+	b := New(10)
+	cfg := DefaultConfig()
+	cfg.Rules = nil
+	r := ParseRule("info", "memory", "")
+	if err := r.SetRegex("^login (failure|success)"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules = append(cfg.Rules, r)
+	b.SetConfig(cfg)
+	b.Log([]string{"system", "info"}, "login failure for user admin")
+	b.Log([]string{"system", "info"}, "user admin logged out")
+	es := b.Entries()
+	if len(es) != 1 || es[0].Message != "login failure for user admin" {
+		t.Errorf("entries %+v, want the login failure only", es)
+	}
+	if err := r.SetRegex("(unclosed"); err == nil {
+		t.Error("invalid regex accepted")
 	}
 }

@@ -106,6 +106,13 @@ var params6 = []param{
 	{prop: "accept-redirects", files: conf6("accept_redirects"), conv: enum(map[string]string{"no": "0", "yes-if-forwarding-disabled": "1"})},
 	{prop: "accept-router-advertisements", files: conf6("accept_ra"), conv: enum(map[string]string{"no": "0", "yes-if-forwarding-disabled": "1", "yes": "2"})},
 	{prop: "max-neighbor-entries", files: []string{"net/ipv6/neigh/default/gc_thresh3"}, conv: same, global: true},
+	{prop: "soft-max-neighbor-entries", files: []string{"net/ipv6/neigh/default/gc_thresh2"}, conv: same, global: true},
+	{prop: "min-neighbor-entries", files: []string{"net/ipv6/neigh/default/gc_thresh1"}, conv: same, global: true},
+	// gc_stale_time is the namespace's: default and every interface's table.
+	{prop: "stale-neighbor-timeout", files: []string{"net/ipv6/neigh/*/gc_stale_time"}, conv: same},
+	// addr_gen_mode 1 (none): no automatic link-local address; conf/all sets every
+	// interface's, default the new ones'.
+	{prop: "disable-link-local-address", files: conf6("addr_gen_mode"), conv: boolean},
 	{prop: "multipath-hash-policy", files: []string{"net/ipv6/fib_multipath_hash_policy"}, conv: hashPolicy},
 }
 

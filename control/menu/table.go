@@ -58,5 +58,5 @@ func cell(s string) string {
 	if len(s) > 120 {
 		s = s[:117] + "..."
 	}
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+	return strings.NewReplacer("|", `\|`, "\r", `\r`, "\n", `\n`).Replace(s)
 }

@@ -121,3 +121,51 @@ func TestIPSettingsForwarding(t *testing.T) {
 	run(t, "ip", "netns", "exec", rn, "sysctl", "-qw", "net.ipv4.ip_forward=0")
 	forwards(t, cn, "198.18.41.2", true)
 }
+
+// TestIPv6SettingsNeighbours applies RouterOS 7.18's /ipv6 settings properties:
+// stale-neighbor-timeout reaches gc_stale_time, disable-link-local-address keeps a new
+// interface without a link-local address (and =no gives it one), the neighbour limits are
+// the machine's (said, not written, from a child namespace) and
+// stale-neighbor-detect-interval is stored with its reason.
+func TestIPv6SettingsNeighbours(t *testing.T) {
+	need(t)
+	rn, pn := netns(t, "n6r"), netns(t, "n6p")
+	veth(t, rn, "ether1", pn, "eth0")
+	run(t, "ip", "-n", rn, "link", "set", "ether1", "up")
+	r := startRouter(t, rn, t.TempDir())
+	r.must("/ipv6 settings set stale-neighbor-timeout=90 disable-link-local-address=yes min-neighbor-entries=1024 " +
+		"soft-max-neighbor-entries=2048 stale-neighbor-detect-interval=40")
+	eventually(t, "sysctls", func() (bool, string) {
+		for k, v := range map[string]string{
+			"net.ipv6.neigh.ether1.gc_stale_time": "90", "net.ipv6.neigh.lo.gc_stale_time": "90",
+			"net.ipv6.conf.default.addr_gen_mode": "1", "net.ipv6.conf.ether1.addr_gen_mode": "1",
+		} {
+			if got := sysctl(t, rn, k); got != v {
+				return false, k + "=" + got
+			}
+		}
+		return true, ""
+	})
+	linkLocal := func(dev string) bool {
+		return strings.Contains(run(t, "ip", "-n", rn, "-6", "addr", "show", "dev", dev, "scope", "link"), "fe80::")
+	}
+	veth(t, rn, "ether2", pn, "eth1")
+	run(t, "ip", "-n", rn, "link", "set", "ether2", "up")
+	// The kernel adds the link-local address while it sets the link up, so none now is
+	// none at all.
+	if linkLocal("ether2") {
+		t.Error("a new interface got a link-local address with disable-link-local-address=yes")
+	}
+	out := r.must("/ipv6 settings print")
+	for _, want := range []string{"stale-neighbor-timeout: 90", "disable-link-local-address: yes",
+		"stale-neighbor-detect-interval: 40", "min-neighbor-entries", "soft-max-neighbor-entries"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/ipv6 settings print lacks %q:\n%s", want, out)
+		}
+	}
+	r.must("/ipv6 settings set disable-link-local-address=no")
+	eventually(t, "link-local address back", func() (bool, string) {
+		return linkLocal("ether2"), run(t, "ip", "-n", rn, "-6", "addr", "show", "dev", "ether2")
+	})
+	r.fails("/ipv6 settings set stale-neighbor-timeout=soon", "stale-neighbor-timeout")
+}
