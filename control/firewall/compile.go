@@ -52,9 +52,12 @@ type Config struct {
 	RoutingMarks map[string]uint32
 	// Helpers are the connection tracking helpers to assign (/ip firewall service-port).
 	Helpers []Helper
-	// ZoneOffset is the offset of routerd's time zone east of UTC in seconds, for time=
-	// (nil: the process's zone now).
+	// ZoneOffset is the offset of /system clock's time zone east of UTC in seconds now,
+	// for time= (nil: the process's zone now).
 	ZoneOffset *int
+	// DayOffset is the offset east of UTC of the zone the kernel counts meta day in
+	// (sys_tz; nil: the kernel's now).
+	DayOffset *int
 	// Cache, when set, keeps compiled rules from one Compile to the next: a pass after
 	// one changed rule (or the next batch of an import) compiles only what changed.
 	Cache *CompileCache
@@ -141,7 +144,7 @@ var sumSeed = maphash.MakeSeed()
 // the members of the interface lists the rules name.
 func (cfg Config) contextSum() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "v6=%v notrack=%v zone=%d helpers=%v ports=%v marks=", cfg.V6, cfg.NoTrack, cfg.zoneOffset(), cfg.Helpers, cfg.ports)
+	fmt.Fprintf(&b, "v6=%v notrack=%v zone=%d/%d helpers=%v ports=%v marks=", cfg.V6, cfg.NoTrack, cfg.zoneOffset(), cfg.dayOffset(), cfg.Helpers, cfg.ports)
 	names := make([]string, 0, len(cfg.RoutingMarks))
 	for n := range cfg.RoutingMarks {
 		names = append(names, n)
@@ -240,7 +243,15 @@ func (cfg Config) zoneOffset() int {
 	if cfg.ZoneOffset != nil {
 		return *cfg.ZoneOffset
 	}
-	return zoneOffset()
+	_, off := time.Now().Zone()
+	return off
+}
+
+func (cfg Config) dayOffset() int {
+	if cfg.DayOffset != nil {
+		return *cfg.DayOffset
+	}
+	return kernelDayOffset()
 }
 
 // routingMark returns the mark of a routing table name; main is no mark.
@@ -1012,7 +1023,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		}
 	}
 	if v := p["time"]; v != "" {
-		if err := add(timeMatch(v, cfg.zoneOffset())); err != nil {
+		if err := add(timeMatch(v, cfg.zoneOffset(), cfg.dayOffset())); err != nil {
 			return nil, err
 		}
 	}

@@ -86,8 +86,8 @@
 // nth, limit, dst-limit (a per-rule meter set whose elements carry a limit), connection-limit
 // (a meter with connlimit: ct count over N per source block), per-connection-classifier
 // (jhash of the packet's fields with one seed for all rules, modulo every), time (meta hour
-// and day; the kernel counts in UTC, so the window is shifted by routerd's zone offset when
-// the rule is applied); actions change-mss (new-mss=N or clamp-to-pmtu via rt mtu), accept, drop, reject (reject-with), jump, return, passthrough, log,
+// and day, in /system clock's zone: the kernel counts hours in UTC and days in sys_tz, so
+// the window is shifted by both offsets and compiled again when either changes, zone.go); actions change-mss (new-mss=N or clamp-to-pmtu via rt mtu), accept, drop, reject (reject-with), jump, return, passthrough, log,
 // add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,
 // notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
 // (set), fasttrack-connection. Everything

@@ -20,6 +20,7 @@ import (
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/system"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -71,6 +72,10 @@ type Engine struct {
 	dns          map[string]dnsEntry // address-list DNS names by family/name
 	cache        map[bool]*CompileCache
 	decoded      map[bool]map[RuleKey]decodedRule // by family: the last pass's rules (passMu)
+	// zoneLoc is /system clock's zone as the last pass read it, zoneUsed the offsets it
+	// compiled time= against (zone.go).
+	zoneLoc  *time.Location
+	zoneUsed zoneOffsets
 }
 
 func rulePath(v6 bool, table string) string {
@@ -136,6 +141,7 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	// their configuration.
 	ex.Watch(link.IfacePath, poke)
 	ex.Watch(routing.TablePath, poke)
+	ex.Watch(system.ClockPath, poke) // time= counts in its zone
 	if reg != nil {
 		if err := reg.Register(&collector{e: e}); err != nil {
 			return nil, fmt.Errorf("firewall: metrics: %w", err)
@@ -177,17 +183,22 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if err := e.applyTracking(""); err != nil {
 		slog.Warn("firewall: connection tracking settings not applied", "err", err)
 	}
+	loc := e.clockZone()
+	zo := offsetsAt(loc, e.ex.Now())
+	e.mu.Lock()
+	e.zoneLoc, e.zoneUsed = loc, zo
+	e.mu.Unlock()
 	for _, v6 := range []bool{false, true} {
-		if err := e.reconcile(ctx, v6); err != nil && first == nil {
+		if err := e.reconcile(ctx, v6, zo); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-func (e *Engine) reconcile(ctx context.Context, v6 bool) error {
+func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: e.opts.IfLists, KernelName: e.opts.KernelName,
-		RoutingMarks: map[string]uint32{}, Cache: e.cache[v6]}
+		RoutingMarks: map[string]uint32{}, Cache: e.cache[v6], ZoneOffset: &zo.zone, DayOffset: &zo.day}
 	if ts, _, err := routing.Tables(e.ex); err == nil {
 		for n, t := range ts {
 			cfg.RoutingMarks[n] = t.Mark

@@ -264,6 +264,9 @@ func (e *Engine) listTimers(ctx context.Context) {
 			e.saveCreated()
 			return
 		case now := <-tick.C:
+			if e.zoneMoved(e.ex.Now()) { // daylight saving time began or ended, or sys_tz changed
+				e.poke()
+			}
 			e.expireEntries(now)
 			e.saveCreated()
 			if now.Sub(lastDNS) >= refresh {

@@ -261,46 +261,50 @@ type timeWindow struct {
 	days     []int
 }
 
-// timeWindows turns a local window on local days into kernel-clock (UTC) windows: the
-// kernel's meta hour and day count in UTC, the rule's times in the zone routerd runs in
-// (offset seconds east of UTC, as of the compile).
-func timeWindows(from, to time.Duration, days []int, offset int) []timeWindow {
-	const day = 24 * 3600
+// timeWindows turns a local window on local days into the kernel's terms. The kernel's
+// meta hour counts seconds of the UTC day, its meta day the weekday in the zone
+// settimeofday gave it (sys_tz, nft_meta_weekday; usually UTC), and the rule's times are
+// in /system clock's zone: offset and dayOffset are those zones' offsets east of UTC in
+// seconds, as of the compile (a change of either recompiles, see zoneWatch). Each piece
+// of the window that lies in one UTC day and one kernel day is a window of meta hour on
+// that kernel weekday; pieces with the same hours share one window.
+func timeWindows(from, to time.Duration, days []int, offset, dayOffset int) []timeWindow {
+	const day, week = 24 * 3600, 7 * 24 * 3600
 	f, t := int(from/time.Second), int(to/time.Second)
-	var local []timeWindow
-	switch {
-	case f == t:
+	if f == t {
 		return nil
-	case f < t:
-		local = []timeWindow{{f, t, days}}
-	default: // past midnight: the tail runs on the next day
-		next := make([]int, len(days))
-		for i, d := range days {
-			next[i] = (d + 1) % 7
-		}
-		local = []timeWindow{{f, day, days}, {0, t, next}}
+	}
+	if t < f { // past midnight: the tail runs on the next day
+		t += day
 	}
 	var out []timeWindow
-	for _, w := range local {
-		a, b := w.from-offset, w.to-offset
-		shift := 0
-		for a < 0 {
-			a, b, shift = a+day, b+day, shift-1
-		}
-		for a >= day {
-			a, b, shift = a-day, b-day, shift+1
-		}
-		move := func(ds []int, by int) []int {
-			o := make([]int, len(ds))
-			for i, d := range ds {
-				o[i] = ((d+by)%7 + 7) % 7
+	add := func(a, b int) { // [a, b) in UTC seconds of the week (from Sunday 0h), b <= week
+		for a < b {
+			// The piece ends at the next UTC or kernel day boundary.
+			end := min(b, (a/day+1)*day)
+			kb := ((a+dayOffset)%day + day) % day // seconds into the kernel's day
+			end = min(end, a+day-kb)
+			kday := (((a+dayOffset)%week + week) % week) / day
+			h0, h1 := a%day, a%day+(end-a)
+			i := slices.IndexFunc(out, func(w timeWindow) bool { return w.from == h0 && w.to == h1 })
+			if i < 0 {
+				out = append(out, timeWindow{from: h0, to: h1})
+				i = len(out) - 1
 			}
-			return o
+			if !slices.Contains(out[i].days, kday) {
+				out[i].days = append(out[i].days, kday)
+			}
+			a = end
 		}
-		if b <= day {
-			out = append(out, timeWindow{a, b, move(w.days, shift)})
+	}
+	for _, d := range days {
+		a := ((d*day+f-offset)%week + week) % week
+		b := a + (t - f)
+		if b > week {
+			add(a, week)
+			add(0, b-week)
 		} else {
-			out = append(out, timeWindow{a, day, move(w.days, shift)}, timeWindow{0, b - day, move(w.days, shift+1)})
+			add(a, b)
 		}
 	}
 	return out
@@ -308,13 +312,13 @@ func timeWindows(from, to time.Duration, days []int, offset int) []timeWindow {
 
 // timeMatch: meta hour in the window and meta day one of its days; windows are disjoint
 // in time, so at most one alternative matches a packet.
-func timeMatch(v string, offset int) (alt, error) {
+func timeMatch(v string, offset, dayOffset int) (alt, error) {
 	from, to, days, err := parseTime(v)
 	if err != nil {
 		return nil, err
 	}
 	var out alt
-	for _, w := range timeWindows(from, to, days, offset) {
+	for _, w := range timeWindows(from, to, days, offset, dayOffset) {
 		// Ranges compare bytes in order: the host-order hour goes to network order first.
 		hour := []expr.Any{&expr.Meta{Key: metaTimeHour, Register: 1},
 			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
@@ -334,12 +338,6 @@ func timeMatch(v string, offset int) (alt, error) {
 		return nil, fmt.Errorf("time: the window %s is empty", v)
 	}
 	return out, nil
-}
-
-// zoneOffset is routerd's zone's offset east of UTC now.
-func zoneOffset() int {
-	_, off := time.Now().Zone()
-	return off
 }
 
 // changeMSS: the TCP MSS option set to new-mss, or to the route's MTU less the headers

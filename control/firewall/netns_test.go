@@ -113,7 +113,12 @@ func newRig(t *testing.T, tp *topo) *rig {
 // newRigIn starts an engine over a store in data dir dir.
 func newRigIn(t *testing.T, tp *topo, dir string) *rig {
 	t.Helper()
-	ex := controltest.NewIn(t, dir)
+	return newRigEx(t, tp, controltest.NewIn(t, dir))
+}
+
+// newRigEx starts an engine over executor ex.
+func newRigEx(t *testing.T, tp *topo, ex *control.Executor) *rig {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	e, err := Start(ctx, ex, reg, Options{NetNS: int(tp.rfd.Fd())})
@@ -630,18 +635,29 @@ socket.create_connection(("198.19.2.2",5300),timeout=10).close()
 func TestTimeWindows(t *testing.T) {
 	h := time.Hour
 	// 8h-17h Monday in UTC+2: 6h-15h Monday UTC.
-	if w := timeWindows(8*h, 17*h, []int{1}, 7200); len(w) != 1 || w[0].from != 6*3600 || w[0].to != 15*3600 || w[0].days[0] != 1 {
+	if w := timeWindows(8*h, 17*h, []int{1}, 7200, 0); len(w) != 1 || w[0].from != 6*3600 || w[0].to != 15*3600 || w[0].days[0] != 1 {
 		t.Errorf("%+v", w)
 	}
 	// 1h-3h Monday in UTC+2: 23h-24h Sunday and 0h-1h Monday.
-	w := timeWindows(1*h, 3*h, []int{1}, 7200)
+	w := timeWindows(1*h, 3*h, []int{1}, 7200, 0)
 	if len(w) != 2 || w[0].from != 23*3600 || w[0].days[0] != 0 || w[1].to != 3600 || w[1].days[0] != 1 {
 		t.Errorf("%+v", w)
 	}
 	// 22h-2h Saturday in UTC: 22h-24h Saturday, 0h-2h Sunday.
-	w = timeWindows(22*h, 2*h, []int{6}, 0)
+	w = timeWindows(22*h, 2*h, []int{6}, 0, 0)
 	if len(w) != 2 || w[0].days[0] != 6 || w[1].days[0] != 0 || w[1].to != 7200 {
 		t.Errorf("%+v", w)
+	}
+	// The kernel's meta day in UTC+1 (sys_tz), the rule in UTC: 23h-24h Monday UTC is
+	// already Tuesday for meta day.
+	w = timeWindows(22*h, 24*h, []int{1}, 0, 3600)
+	if len(w) != 2 || w[0].from != 22*3600 || w[0].to != 23*3600 || w[0].days[0] != 1 || w[1].from != 23*3600 || w[1].to != 24*3600 || w[1].days[0] != 2 {
+		t.Errorf("sys_tz +1h: %+v", w)
+	}
+	// Every day 8h-17h in UTC+5:45: one window of hours, on every day.
+	w = timeWindows(8*h, 17*h, []int{0, 1, 2, 3, 4, 5, 6}, 5*3600+45*60, 0)
+	if len(w) != 1 || w[0].from != 2*3600+15*60 || w[0].to != 11*3600+15*60 || len(w[0].days) != 7 {
+		t.Errorf("every day: %+v", w)
 	}
 	for _, bad := range []string{"8h", "8h-25h", "8h-9h,funday"} {
 		if _, _, _, err := parseTime(bad); err == nil {

@@ -253,7 +253,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("nth", str, "Every nth packet: every,nth."),
 		p("random", value.Int(1, 99), "Probability in percent that the rule matches."),
 		p("per-connection-classifier", str, "Connection classifier: both-addresses|src-address|...:every/nth."),
-		p("time", str, "Time of day and days the rule applies."),
+		p("time", str, "Time of day and days the rule applies, in /system clock's zone (follows its changes and daylight saving time)."),
 		p("src-mac-address", fwNot{value.MAC()}, "Source MAC address."),
 		p("fragment", bool_, "Packet is a fragment (not the first)."),
 		p("hotspot", str, "Hotspot state of the packet."),

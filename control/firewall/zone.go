@@ -1,0 +1,69 @@
+package firewall
+
+import (
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/system"
+)
+
+// time= counts in /system clock's zone, as RouterOS evaluates it in the router's local
+// time. The kernel has no zone for nftables: meta hour is the second of the UTC day and
+// meta day the weekday in sys_tz (the zone settimeofday last gave the kernel, UTC unless
+// something set one). So a rule's window is compiled against both zones' offsets as they
+// are now (timeWindows), and the compiled rule changes when either offset does: when
+// /system clock's time-zone-name is set (the engine watches the menu), and when the zone
+// enters or leaves daylight saving time or sys_tz changes (the engine's one-second
+// timer compares the offsets with those the last pass compiled against and starts a
+// pass; the fingerprint of every rule includes both offsets).
+
+// zoneOffsets are the offsets east of UTC, in seconds, of /system clock's zone (zone)
+// and of the kernel's meta day (day) at one moment.
+type zoneOffsets struct{ zone, day int }
+
+// kernelDayOffset is the offset east of UTC the kernel's meta day counts in:
+// nft_meta_weekday subtracts sys_tz.tz_minuteswest, which only gettimeofday's second
+// argument reads (the vDSO's answer comes from the same variable).
+func kernelDayOffset() int {
+	var tv unix.Timeval
+	var tz struct{ minutesWest, dstTime int32 }
+	if _, _, e := unix.RawSyscall(unix.SYS_GETTIMEOFDAY, uintptr(unsafe.Pointer(&tv)), uintptr(unsafe.Pointer(&tz)), 0); e != 0 {
+		return 0
+	}
+	return -int(tz.minutesWest) * 60
+}
+
+// clockZone is /system clock's zone: its time-zone-name when one was set (the store
+// keeps it, as export shows it), else the process's zone, as /system clock shows then.
+func (e *Engine) clockZone() *time.Location {
+	items, err := e.ex.Items(system.ClockPath)
+	if err != nil || len(items) == 0 {
+		return time.Local
+	}
+	name := items[0].Props["time-zone-name"]
+	if name == "" {
+		return time.Local
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil { // set refuses unknown names; a zone database without it is the machine's
+		return time.Local
+	}
+	return loc
+}
+
+// offsetsAt are the zone offsets at t, /system clock's zone being loc.
+func offsetsAt(loc *time.Location, t time.Time) zoneOffsets {
+	_, off := t.In(loc).Zone()
+	return zoneOffsets{zone: off, day: kernelDayOffset()}
+}
+
+// zoneMoved reports whether the offsets at now differ from those the last pass compiled
+// time= against, so the rules must be compiled again.
+func (e *Engine) zoneMoved(now time.Time) bool {
+	e.mu.Lock()
+	loc, used := e.zoneLoc, e.zoneUsed
+	e.mu.Unlock()
+	return loc != nil && offsetsAt(loc, now) != used
+}
