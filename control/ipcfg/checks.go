@@ -96,10 +96,11 @@ func argValue(args []control.Arg, name string) string {
 	return v
 }
 
-// duplicateAddr refuses an address that an enabled item or the kernel already has on
-// the same interface. RouterOS (and Linux) let one address sit on several interfaces (a
-// loopback and a point-to-point link), and keep disabled duplicates: real exports carry
-// both.
+// duplicateAddr refuses an address that an enabled item already has on the same
+// interface. RouterOS (and Linux) let one address sit on several interfaces (a loopback
+// and a point-to-point link), and keep disabled duplicates: real exports carry both. An
+// address the OS configured (a dynamic row) is taken over by the item (applyAddrs), so an
+// export loads on a box whose network configuration set the same address.
 func (e *Engine) duplicateAddr(tx *store.Tx, v int, ip netip.Addr, iface string) error {
 	items, err := tx.List(addrPath(v))
 	if err != nil {
@@ -113,30 +114,7 @@ func (e *Engine) duplicateAddr(tx *store.Tx, v int, ip netip.Addr, iface string)
 			return control.Failure("already have such address")
 		}
 	}
-	kern, err := e.localAddrs(family(v))
-	if err != nil {
-		return nil
-	}
-	for _, k := range kern {
-		if k.prefix.Addr() == ip && k.proto != Proto && e.linkNamed(k.index, iface) {
-			return control.Failure("already have such address")
-		}
-	}
 	return nil
-}
-
-// linkNamed reports whether the kernel link index is the interface named (RouterOS name).
-func (e *Engine) linkNamed(index int, name string) bool {
-	links, err := e.h.LinkList()
-	if err != nil {
-		return false
-	}
-	for _, l := range links {
-		if l.Attrs().Index == index {
-			return l.Attrs().Name == e.names.Kernel(name)
-		}
-	}
-	return false
 }
 
 func (e *Engine) checkRoute(v int) func(tx *store.Tx, cmd string, args []control.Arg) ([]control.Arg, error) {

@@ -404,8 +404,14 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 		}
 		if ok {
 			if cur.proto != Proto {
-				e.invalidAddr(path, it, "address already present on "+e.names.Of(l.Attrs())+", not installed by routerd")
-				continue
+				// The OS configured it before routerd (ifupdown, netplan): the item takes it
+				// over in place, as a static item does a dynamic one on RouterOS, without a
+				// moment where the address and its routes are gone.
+				if err := e.h.AddrAdopt(k.index, p, it.noDAD, peer); err != nil {
+					e.invalidAddr(path, it, "address already present on "+e.names.Of(l.Attrs())+", cannot take it over: "+err.Error())
+					continue
+				}
+				slog.Info("ipcfg: address present before routerd now belongs to its item", "address", p, "interface", it.iface)
 			}
 		} else if err := e.h.AddrAdd(k.index, p, it.noDAD, peer); err != nil {
 			e.invalidAddr(path, it, "cannot add address: "+err.Error())

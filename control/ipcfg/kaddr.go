@@ -97,12 +97,12 @@ func parseAddrMsg(m []byte) (kaddr, bool) {
 }
 
 // addrAdd installs an address marked with Proto.
-func addrAdd(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
+func addrNew(index int, p netip.Prefix, noDAD bool, peer netip.Addr, flags int) error {
 	family := unix.AF_INET
 	if p.Addr().Is6() {
 		family = unix.AF_INET6
 	}
-	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, flags|unix.NLM_F_ACK)
 	msg := nl.NewIfAddrmsg(family)
 	msg.Index = uint32(index)
 	msg.Prefixlen = uint8(p.Bits())

@@ -26,6 +26,10 @@ type Kernel interface {
 	// AddrAdd installs an address marked with Proto; peer, when valid, makes it
 	// point-to-point.
 	AddrAdd(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error
+	// AddrAdopt marks an address another owner installed (the OS's network
+	// configuration) with Proto in place, so its routes and sockets stay: an item now
+	// owns it.
+	AddrAdopt(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error
 	AddrDel(index int, p netip.Prefix) error
 	// RoutesReplace installs routes (replacing what has their key) and returns an error
 	// per route (nil: installed).
@@ -58,7 +62,10 @@ func (k netlinkKernel) RouteList(family int) ([]netlink.Route, error) {
 	})
 }
 func (netlinkKernel) AddrAdd(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
-	return addrAdd(index, p, noDAD, peer)
+	return addrNew(index, p, noDAD, peer, unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+}
+func (netlinkKernel) AddrAdopt(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
+	return addrNew(index, p, noDAD, peer, unix.NLM_F_REPLACE)
 }
 func (netlinkKernel) AddrDel(index int, p netip.Prefix) error { return addrDel(index, p) }
 func (k netlinkKernel) RouteDel(r *netlink.Route) error       { return k.h.RouteDel(r) }

@@ -80,6 +80,21 @@ func (k *fakeKernel) RouteList(fam int) ([]netlink.Route, error) {
 	return out, nil
 }
 
+func (k *fakeKernel) AddrAdopt(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i, a := range k.addrs {
+		if a.index == index && a.prefix == p {
+			if err := k.Write("addr-adopt %s %s", k.name(index), p); err != nil {
+				return err
+			}
+			k.addrs[i].proto, k.addrs[i].peer = Proto, peer
+			return nil
+		}
+	}
+	return unix.ENOENT
+}
+
 func (k *fakeKernel) AddrAdd(index int, p netip.Prefix, noDAD bool, peer netip.Addr) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -234,12 +249,12 @@ func TestPlan(t *testing.T) {
 		},
 		want: []string{"addr-del ether1 198.18.5.1/24", "route-del table main 198.19.9.0/24 metric 0 blackhole"},
 	}, {
-		name: "an address someone else installed after the item",
+		name: "an address the OS installed is taken over by the item, in place",
 		cmds: []string{"/ip/address add address=198.18.0.1/24 interface=ether1"},
 		after: func(k *fakeKernel) {
 			k.addrs = append(k.addrs, kaddr{index: 2, prefix: pfx("198.18.0.1/24")})
 		},
-		state: map[string]string{"/ip/address|198.18.0.1/24": "address already present on ether1, not installed by routerd"},
+		want: []string{"addr-adopt ether1 198.18.0.1/24"},
 	}, {
 		name:  "interface not present",
 		cmds:  []string{"/ip/address add address=198.18.0.1/24 interface=ether2"},

@@ -217,10 +217,24 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 	}
 
 	// One address on two interfaces, and a disabled duplicate, as RouterOS exports carry
-	// them; a foreign address on the same link is still refused.
+	// them.
 	r.must("/ip address add address=198.18.1.1/32 interface=lo comment=twice")
 	r.must("/ip address add address=198.18.1.1/30 interface=sfp28-1 disabled=yes comment=twice")
-	r.fails("/ip address add address=198.18.9.1/32 interface=lo", "already have such address")
+	// An address the OS configured (a D row) is taken over by an item that names it, so
+	// an export loads on a box whose ifupdown set the same address: one static row, and
+	// removing the item removes the address, as it now is routerd's.
+	run(t, "ip", "-n", r1, "addr", "add", "198.18.9.2/32", "dev", "lo")
+	r.must("/ip address add address=198.18.9.2/32 interface=lo comment=adopted")
+	eventually(t, "the OS's address taken over", func() (bool, string) {
+		out := r.must("/ip address print where address=\"198.18.9.2/32\"")
+		return strings.Count(out, "198.18.9.2/32") == 1 && !strings.Contains(out, "D   198.18.9.2") &&
+			!strings.Contains(r.must("/ip address print detail where comment=adopted"), "status="), out
+	})
+	r.must("/ip address remove [find comment=adopted]")
+	eventually(t, "the taken-over address removed with its item", func() (bool, string) {
+		a := addrs(t, r1)
+		return !has(a, "lo 198.18.9.2/32"), fmt.Sprint(a)
+	})
 	eventually(t, "the same address on lo too", func() (bool, string) {
 		a := addrs(t, r1)
 		return has(a, "lo 198.18.1.1/32") && count(a, wantAddr) == 1, fmt.Sprint(a)
