@@ -326,9 +326,7 @@ func (sa *IKESA) v1BadHash() {
 func (sa *IKESA) v1Alive(from, local netip.AddrPort) {
 	sa.lastRecv = time.Now()
 	if sa.natRemote && from != sa.remote && sa.state == stateEstablished {
-		sa.d.log.Info("ipsec: peer address changed", "peer", sa.peer.Name, "from", sa.remote, "to", from)
-		sa.remote = from
-		sa.updateChildrenEndpoints()
+		sa.moveTo(from, "IKE")
 	}
 }
 

@@ -456,9 +456,7 @@ func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
 		sa.local, sa.remote = local, from
 	}
 	if sa.natRemote && from != sa.remote && sa.state == stateEstablished {
-		sa.d.log.Info("ipsec: peer address changed", "peer", sa.peer.Name, "from", sa.remote, "to", from)
-		sa.remote = from
-		sa.updateChildrenEndpoints()
+		sa.moveTo(from, "IKE")
 	}
 	inner, perr := ParsePayloads(pt, 0, first)
 	if h.IsResponse() {
@@ -1057,16 +1055,6 @@ func (sa *IKESA) removeChild(c *ChildSA, why string) {
 			sa.d.log.Info("ipsec: CHILD SA removed", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI), "reason", why)
 			sa.d.changed()
 			return
-		}
-	}
-}
-
-func (sa *IKESA) updateChildrenEndpoints() {
-	for _, c := range sa.children {
-		c.Remote = sa.remote
-		if dp := sa.d.dp; dp != nil {
-			dp.RemoveChild(c)
-			dp.InstallChild(c)
 		}
 	}
 }

@@ -332,6 +332,8 @@ func (e *Engine) loop(ctx context.Context) {
 				e.d.RekeyChild(ev.SA.SPI)
 			case esp.EventAcquire:
 				e.acquire(ev)
+			case esp.EventMapping:
+				e.d.ESPMapping(ev.SA.SPI, ev.From)
 			}
 		case <-e.spd:
 			// One at a time with the host's pass, as when both ran in one loop.
@@ -989,6 +991,18 @@ func (a *adapter) RemoveChild(c *ike.ChildSA) error {
 	ctx := context.Background()
 	err1 := dp.DeleteSA(ctx, esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()})
 	err2 := dp.DeleteSA(ctx, esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
+	return errors.Join(err1, err2)
+}
+
+// MoveChild moves both halves of a CHILD_SA to the peer's new endpoint (its NAT
+// mapping changed; ike.MovingDatapath): sequence numbers and replay state stay.
+func (a *adapter) MoveChild(c *ike.ChildSA, oldRemote netip.AddrPort) error {
+	dp := a.dp()
+	in, out := a.sas(c)
+	ctx := context.Background()
+	err1 := dp.MoveSA(ctx, esp.Key{SPI: in.SPI, Dst: in.Dst}, in)
+	err2 := dp.MoveSA(ctx, esp.Key{SPI: out.SPI, Dst: oldRemote.Addr()}, out)
+	a.changed()
 	return errors.Join(err1, err2)
 }
 

@@ -107,6 +107,7 @@ func (e *Engine) activePeers(ctx context.Context, sess *control.Session) ([]cont
 		}
 		p := map[string]string{
 			"remote-address": s.Remote.Addr().String(), "local-address": s.Local.Addr().String(),
+			"port":  strconv.Itoa(int(s.Remote.Port())),
 			"state": s.State, "side": "initiator", "ph2-total": strconv.Itoa(len(s.Children)),
 			"rx-bytes": strconv.FormatUint(s.RxBytes, 10), "tx-bytes": strconv.FormatUint(s.TxBytes, 10),
 			"rx-packets": strconv.FormatUint(s.RxPackets, 10), "tx-packets": strconv.FormatUint(s.TxPackets, 10),

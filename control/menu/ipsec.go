@@ -487,6 +487,8 @@ func ipsecActivePeersMenu() *Menu {
 				Desc: "Local address used by this peer."},
 			{Name: "ph2-total", Type: ipsecCounter(), ReadOnly: true,
 				Desc: "Total number of active IPsec security associations."},
+			{Name: "port", Type: value.Int(0, 65535), ReadOnly: true,
+				Desc: "The remote peer's UDP port (its NAT's mapping when it is behind one; followed when it changes)."},
 			{Name: "remote-address", Type: value.IP(), ReadOnly: true,
 				Desc: "The remote peer's address."},
 			{Name: "rx-bytes", Type: ipsecCounter(), ReadOnly: true, Desc: "Bytes received from this peer."},

@@ -210,6 +210,10 @@ const (
 	// EventAcquire: outbound traffic matched an encrypt policy with no usable SA; IKE
 	// should negotiate one (the datapath rate-limits these per policy to one a second).
 	EventAcquire EventKind = 3
+	// EventMapping: authenticated ESP-in-UDP for the inbound SA arrived from another
+	// address or port than the SA's peer (its NAT mapping changed, RFC 7296 2.23); the
+	// kernel's XFRM_MSG_MAPPING. From is the new source, OldFrom the SA's.
+	EventMapping EventKind = 4
 )
 
 // Event from the datapath to IKE.
@@ -225,6 +229,8 @@ type Event struct {
 	Src, Dst         netip.Addr
 	Protocol         uint8
 	SrcPort, DstPort uint16
+	// From and OldFrom: the peer's new and previous endpoint (EventMapping).
+	From, OldFrom netip.AddrPort
 }
 
 // Config of a datapath.
@@ -278,6 +284,9 @@ type Datapath interface {
 	// UpdateSA replaces an installed SA's endpoints/encapsulation (NAT-T port float,
 	// MOBIKE) and lifetimes, keeping sequence numbers, replay state and counters.
 	UpdateSA(ctx context.Context, sa SA) error
+	// MoveSA moves the SA old to sa's endpoints (the peer's NAT mapping changed, RFC
+	// 7296 2.23), keeping its sequence numbers and replay state.
+	MoveSA(ctx context.Context, old Key, sa SA) error
 	DeleteSA(ctx context.Context, k Key) error
 	// FlushSAs removes every SA (installed-sa flush).
 	FlushSAs(ctx context.Context) error

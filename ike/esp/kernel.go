@@ -67,7 +67,7 @@ func openKernel(ctx context.Context, cfg Config) (Datapath, error) {
 		k.nl.Close()
 		return nil, fmt.Errorf("esp: xfrm netlink: %w", err)
 	}
-	if k.mon, err = nl.Subscribe(unix.NETLINK_XFRM, nl.XFRMNLGRP_ACQUIRE, nl.XFRMNLGRP_EXPIRE); err != nil {
+	if k.mon, err = nl.Subscribe(unix.NETLINK_XFRM, nl.XFRMNLGRP_ACQUIRE, nl.XFRMNLGRP_EXPIRE, nl.XFRMNLGRP_MAPPING); err != nil {
 		k.sock.Close()
 		k.nl.Close()
 		return nil, fmt.Errorf("esp: xfrm monitor: %w", err)
@@ -150,6 +150,20 @@ func lifetime(l Lifetime) nl.XfrmLifetimeCfg {
 
 // stateRequest builds XFRM_MSG_NEWSA (or UPDSA) for sa.
 func stateRequest(sa SA, update bool) (*nl.NetlinkRequest, error) {
+	return stateRequestReplay(sa, update, nil)
+}
+
+// replayAttr is an SA's replay state as the kernel reports it (XFRMA_REPLAY_VAL or
+// XFRMA_REPLAY_ESN_VAL with its sequence numbers and bitmap), carried over when MoveSA
+// re-adds the SA under a new address.
+type replayAttr struct {
+	typ uint16
+	val []byte
+}
+
+// stateRequestReplay is stateRequest with the replay state of an SA being moved (nil:
+// a fresh SA, sequence numbers from zero).
+func stateRequestReplay(sa SA, update bool, replay *replayAttr) (*nl.NetlinkRequest, error) {
 	// Key lengths and names are checked the same way as on the userspace path.
 	if _, err := newTransform(&sa); err != nil {
 		return nil, err
@@ -201,7 +215,9 @@ func stateRequest(sa SA, update bool) (*nl.NetlinkRequest, error) {
 		t.EncapDport = nl.Swap16(sa.Encap.DstPort)
 		req.AddData(nl.NewRtAttr(nl.XFRMA_ENCAP, e))
 	}
-	if msg.Flags&nl.XFRM_STATE_ESN != 0 {
+	if replay != nil && (replay.typ == nl.XFRMA_REPLAY_ESN_VAL) == (msg.Flags&nl.XFRM_STATE_ESN != 0) {
+		req.AddData(nl.NewRtAttr(int(replay.typ), replay.val))
+	} else if msg.Flags&nl.XFRM_STATE_ESN != 0 {
 		w := sa.ReplayWindow
 		if w == 0 {
 			w = DefaultReplayWindow
@@ -237,6 +253,73 @@ func (k *kernel) UpdateSA(ctx context.Context, sa SA) error {
 	}
 	if err := k.exec(req); err != nil {
 		return fmt.Errorf("esp: xfrm update SA 0x%08x: %w", sa.SPI, err)
+	}
+	return nil
+}
+
+// MoveSA re-adds an SA under new endpoints: the kernel's SA id holds the destination
+// and UPDSA changes neither the addresses nor (for an inbound SA) the peer's source, so
+// the state is read (its replay state: the output sequence number the peer's window
+// expects), deleted and added again with it, as strongSwan's kernel interface does.
+// Traffic counters restart.
+func (k *kernel) MoveSA(ctx context.Context, old Key, sa SA) error {
+	replay, err := k.replayOf(old)
+	if err != nil {
+		return err
+	}
+	reqs, err := moveRequests(old, sa, replay)
+	if err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		if err := k.exec(r); err != nil {
+			return fmt.Errorf("esp: xfrm move SA 0x%08x to %s: %w", sa.SPI, sa.Dst, err)
+		}
+	}
+	return nil
+}
+
+// moveRequests are the messages of MoveSA: XFRM_MSG_DELSA of old, XFRM_MSG_NEWSA of sa
+// with the replay state read from old.
+func moveRequests(old Key, sa SA, replay *replayAttr) ([]*nl.NetlinkRequest, error) {
+	add, err := stateRequestReplay(sa, false, replay)
+	if err != nil {
+		return nil, err
+	}
+	return []*nl.NetlinkRequest{deleteSARequest(old), add}, nil
+}
+
+// replayOf reads an installed SA's replay state (XFRM_MSG_GETSA).
+func (k *kernel) replayOf(key Key) (*replayAttr, error) {
+	req := nl.NewNetlinkRequest(nl.XFRM_MSG_GETSA, 0)
+	req.AddData(&nl.XfrmUsersaId{Daddr: xfrmAddr(key.Dst), Spi: nl.Swap32(key.SPI), Family: family(key.Dst), Proto: unix.IPPROTO_ESP})
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_XFRM: {Socket: k.sock}}
+	msgs, err := req.Execute(unix.NETLINK_XFRM, nl.XFRM_MSG_NEWSA)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("esp: SA 0x%08x: %w", key.SPI, ErrNoSA)
+		}
+		return nil, fmt.Errorf("esp: xfrm get SA 0x%08x: %w", key.SPI, err)
+	}
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("esp: SA 0x%08x: %w", key.SPI, ErrNoSA)
+	}
+	return replayFromState(msgs[0]), nil
+}
+
+// replayFromState finds the replay attribute in an XFRM_MSG_NEWSA payload.
+func replayFromState(b []byte) *replayAttr {
+	if len(b) < nl.SizeofXfrmUsersaInfo {
+		return nil
+	}
+	as, err := nl.ParseRouteAttr(b[nl.SizeofXfrmUsersaInfo:])
+	if err != nil {
+		return nil
+	}
+	for _, a := range as {
+		if a.Attr.Type == nl.XFRMA_REPLAY_VAL || a.Attr.Type == nl.XFRMA_REPLAY_ESN_VAL {
+			return &replayAttr{typ: a.Attr.Type, val: append([]byte(nil), a.Value...)}
+		}
 	}
 	return nil
 }
@@ -490,9 +573,29 @@ func parseXfrmEvent(typ uint16, data []byte) (Event, bool) {
 			Protocol: sel.Proto, SrcPort: nl.Swap16(sel.Sport), DstPort: nl.Swap16(sel.Dport)}
 		e.PolicyID = pol.Priority // the monitor maps it to the policy's ID
 		return e, true
+	case nl.XFRM_MSG_MAPPING:
+		// xfrm_user_mapping: id, reqid, old_saddr, new_saddr, old_sport, new_sport (the
+		// ports in network order).
+		if len(data) < sizeofXfrmUserMapping {
+			return Event{}, false
+		}
+		id := nl.DeserializeXfrmUsersaId(data)
+		off := nl.SizeofXfrmUsersaId
+		e := Event{Kind: EventMapping, Dir: DirIn, SA: Key{SPI: nl.Swap32(id.Spi), Dst: addrFrom(id.Daddr, id.Family)},
+			ReqID: binary.NativeEndian.Uint32(data[off:])}
+		off += 4
+		oldA := addrFrom(nl.XfrmAddress(data[off:off+16]), id.Family)
+		newA := addrFrom(nl.XfrmAddress(data[off+16:off+32]), id.Family)
+		off += 32
+		e.OldFrom = netip.AddrPortFrom(oldA, binary.BigEndian.Uint16(data[off:]))
+		e.From = netip.AddrPortFrom(newA, binary.BigEndian.Uint16(data[off+2:]))
+		return e, true
 	}
 	return Event{}, false
 }
+
+// sizeofXfrmUserMapping is sizeof(struct xfrm_user_mapping).
+const sizeofXfrmUserMapping = nl.SizeofXfrmUsersaId + 4 + 2*nl.SizeofXfrmAddress + 4
 
 func addrFrom(x nl.XfrmAddress, fam uint16) netip.Addr {
 	if fam == unix.AF_INET {

@@ -230,3 +230,68 @@ func TestKernelPathOnThisKernel(t *testing.T) {
 		t.Fatalf("%d policies left after Close", len(list))
 	}
 }
+
+// TestXfrmMapping checks the kernel path's side of a NAT mapping change: the kernel's
+// XFRM_MSG_MAPPING (struct xfrm_user_mapping) becomes EventMapping, and MoveSA's
+// messages delete the SA under its old destination and add it under the new one with
+// the replay state read from the old (so the peer's window accepts what follows).
+func TestXfrmMapping(t *testing.T) {
+	b := make([]byte, sizeofXfrmUserMapping)
+	id := nl.XfrmUsersaId{Daddr: xfrmAddr(netip.MustParseAddr("198.18.52.1")), Spi: nl.Swap32(0xc10c2847), Family: unix.AF_INET, Proto: unix.IPPROTO_ESP}
+	copy(b, id.Serialize())
+	off := nl.SizeofXfrmUsersaId
+	nl.NativeEndian().PutUint32(b[off:], 7)
+	off += 4
+	copy(b[off:], netip.MustParseAddr("198.18.52.2").AsSlice())
+	copy(b[off+16:], netip.MustParseAddr("198.18.52.3").AsSlice())
+	off += 32
+	b[off], b[off+1] = 4500>>8, 4500&0xff
+	b[off+2], b[off+3] = 40039>>8, 40039&0xff
+	e, ok := parseXfrmEvent(nl.XFRM_MSG_MAPPING, b)
+	if !ok || e.Kind != EventMapping || e.SA != (Key{SPI: 0xc10c2847, Dst: netip.MustParseAddr("198.18.52.1")}) || e.ReqID != 7 ||
+		e.OldFrom != netip.MustParseAddrPort("198.18.52.2:4500") || e.From != netip.MustParseAddrPort("198.18.52.3:40039") {
+		t.Fatalf("mapping event %+v ok=%v", e, ok)
+	}
+	if _, ok := parseXfrmEvent(nl.XFRM_MSG_MAPPING, b[:sizeofXfrmUserMapping-1]); ok {
+		t.Fatal("short mapping message parsed")
+	}
+
+	// MoveSA of an outbound SA from 198.18.52.2:4500 to 198.18.52.3:40039.
+	ek, _ := keyFor(t, "aes-128-gcm", "", 1)
+	sa := SA{SPI: 0x18d9a6ff, Dir: DirOut, Src: netip.MustParseAddr("198.18.52.1"), Dst: netip.MustParseAddr("198.18.52.3"),
+		Encap: &Encap{SrcPort: 4500, DstPort: 40039}, EncAlg: "aes-128-gcm", EncKey: ek, ReplayWindow: 128, ReqID: 7}
+	rs := (&nl.XfrmReplayState{OSeq: 1234, Seq: 0, BitMap: 0}).Serialize()
+	old := Key{SPI: 0x18d9a6ff, Dst: netip.MustParseAddr("198.18.52.2")}
+	reqs, err := moveRequests(old, sa, &replayAttr{typ: nl.XFRMA_REPLAY_VAL, val: rs})
+	if err != nil || len(reqs) != 2 {
+		t.Fatalf("moveRequests: %v (%d)", err, len(reqs))
+	}
+	del := reqs[0].Serialize()
+	if typ := nl.NativeEndian().Uint16(del[4:]); typ != nl.XFRM_MSG_DELSA {
+		t.Fatalf("first message type %d, want DELSA", typ)
+	}
+	if did := nl.DeserializeXfrmUsersaId(del[unix.SizeofNlMsghdr:]); nl.Swap32(did.Spi) != old.SPI || !did.Daddr.ToIP().Equal(net.IP{198, 18, 52, 2}) {
+		t.Fatalf("DELSA of %+v", did)
+	}
+	add := reqs[1].Serialize()
+	if typ := nl.NativeEndian().Uint16(add[4:]); typ != nl.XFRM_MSG_NEWSA {
+		t.Fatalf("second message type %d, want NEWSA", typ)
+	}
+	body := add[unix.SizeofNlMsghdr:]
+	info := nl.DeserializeXfrmUsersaInfo(body)
+	if !info.Id.Daddr.ToIP().Equal(net.IP{198, 18, 52, 3}) || nl.Swap32(info.Id.Spi) != sa.SPI {
+		t.Fatalf("NEWSA id %+v", info.Id)
+	}
+	m := attrs(t, body[nl.SizeofXfrmUsersaInfo:])
+	if r := nl.DeserializeXfrmReplayState(m[nl.XFRMA_REPLAY_VAL]); r.OSeq != 1234 {
+		t.Fatalf("replay state not carried: %+v", r)
+	}
+	if en := nl.DeserializeXfrmEncapTmpl(m[nl.XFRMA_ENCAP]); nl.Swap16(en.EncapDport) != 40039 || nl.Swap16(en.EncapSport) != 4500 {
+		t.Fatalf("encap %+v", en)
+	}
+	// The state the kernel reports (GETSA) gives the replay attribute back.
+	st, _ := stateRequestReplay(sa, false, &replayAttr{typ: nl.XFRMA_REPLAY_VAL, val: rs})
+	if r := replayFromState(st.Serialize()[unix.SizeofNlMsghdr:]); r == nil || r.typ != nl.XFRMA_REPLAY_VAL || !bytes.Equal(r.val, rs) {
+		t.Fatalf("replayFromState: %+v", r)
+	}
+}

@@ -16,8 +16,8 @@ type endpoint struct {
 
 // saState is one installed SA of the userspace path.
 type saState struct {
-	sa    SA // immutable after add (keys, algorithms, mode, reqid)
-	key   Key
+	sa    SA                  // immutable after add (keys, algorithms, mode, reqid)
+	key   atomic.Pointer[Key] // changes when MoveSA moves an outbound SA to a new peer address
 	t     *transform
 	ep    atomic.Pointer[endpoint]
 	win   *replayWindow
@@ -27,7 +27,10 @@ type saState struct {
 	bytes, packets       atomic.Uint64
 	replayErrs, authErrs atomic.Uint64
 	softFired, dead      atomic.Bool
-	hardByBytes          atomic.Bool
+	// mapped is the last peer endpoint an EventMapping was raised for, so that a moved
+	// peer raises one event, not one per packet.
+	mapped      atomic.Pointer[netip.AddrPort]
+	hardByBytes atomic.Bool
 }
 
 func newSAState(sa SA) (*saState, error) {
@@ -35,7 +38,8 @@ func newSAState(sa SA) (*saState, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &saState{sa: sa, key: Key{SPI: sa.SPI, Dst: sa.Dst}, t: t, added: time.Now()}
+	s := &saState{sa: sa, t: t, added: time.Now()}
+	s.key.Store(&Key{SPI: sa.SPI, Dst: sa.Dst})
 	s.sa.EncKey = append([]byte(nil), sa.EncKey...)
 	s.sa.AuthKey = append([]byte(nil), sa.AuthKey...)
 	if sa.Dir != DirOut {
@@ -44,6 +48,9 @@ func newSAState(sa SA) (*saState, error) {
 	s.ep.Store(&endpoint{src: sa.Src, dst: sa.Dst, encap: cloneEncap(sa.Encap), life: sa.Lifetime})
 	return s, nil
 }
+
+// k is the SA's key in the SAD.
+func (s *saState) k() Key { return *s.key.Load() }
 
 func cloneEncap(e *Encap) *Encap {
 	if e == nil {

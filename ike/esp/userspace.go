@@ -289,10 +289,10 @@ func (u *userspace) AddSA(ctx context.Context, sa SA) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if _, ok := u.sas[s.key]; ok {
+	if _, ok := u.sas[s.k()]; ok {
 		return fmt.Errorf("esp: SA 0x%08x to %s: %w", sa.SPI, sa.Dst, ErrExists)
 	}
-	u.sas[s.key] = s
+	u.sas[s.k()] = s
 	if sa.Dir == DirOut {
 		u.outReq[sa.ReqID] = s
 	} else {
@@ -321,6 +321,28 @@ func (u *userspace) UpdateSA(ctx context.Context, sa SA) error {
 	return nil
 }
 
+// MoveSA moves an SA to new endpoints (a peer's NAT mapping changed): the same state,
+// its sequence numbers, replay window and counters, under its new key.
+func (u *userspace) MoveSA(ctx context.Context, old Key, sa SA) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s, ok := u.sas[old]
+	if !ok || s.sa.Dir != sa.Dir {
+		return fmt.Errorf("esp: SA 0x%08x to %s: %w", old.SPI, old.Dst, ErrNoSA)
+	}
+	nk := Key{SPI: sa.SPI, Dst: sa.Dst}
+	if nk != old {
+		if _, taken := u.sas[nk]; taken {
+			return fmt.Errorf("esp: SA 0x%08x to %s: %w", sa.SPI, sa.Dst, ErrExists)
+		}
+		delete(u.sas, old)
+		u.sas[nk] = s
+		s.key.Store(&nk)
+	}
+	s.ep.Store(&endpoint{src: sa.Src, dst: sa.Dst, encap: cloneEncap(sa.Encap), life: sa.Lifetime})
+	return nil
+}
+
 func (u *userspace) DeleteSA(ctx context.Context, k Key) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -334,7 +356,7 @@ func (u *userspace) DeleteSA(ctx context.Context, k Key) error {
 
 func (u *userspace) removeLocked(s *saState) {
 	s.dead.Store(true)
-	delete(u.sas, s.key)
+	delete(u.sas, s.k())
 	if u.inSPI[s.sa.SPI] == s {
 		delete(u.inSPI, s.sa.SPI)
 	}
@@ -385,10 +407,29 @@ func (u *userspace) Statistics() Statistics {
 
 func (u *userspace) Events() <-chan Event { return u.events }
 
-func (u *userspace) emit(e Event) {
+func (u *userspace) emit(e Event) bool {
 	select {
 	case u.events <- e:
+		return true
 	default: // IKE is not reading; dropping beats stalling the data path
+		return false
+	}
+}
+
+// mappingChanged raises EventMapping once per new source of an authenticated ESP-in-UDP
+// packet that is not the SA's peer endpoint: the peer's NAT mapping moved (RFC 7296
+// 2.23, RFC 3948). IKE decides whether to follow (only a peer behind a NAT is).
+func (u *userspace) mappingChanged(s *saState, ep *endpoint, src netip.Addr, sport uint16) {
+	if ep.encap == nil || (src == ep.src && sport == ep.encap.SrcPort) {
+		return
+	}
+	from := netip.AddrPortFrom(src, sport)
+	if last := s.mapped.Load(); last != nil && *last == from {
+		return
+	}
+	if u.emit(Event{Kind: EventMapping, SA: s.k(), ReqID: s.sa.ReqID, Dir: DirIn, From: from,
+		OldFrom: netip.AddrPortFrom(ep.src, ep.encap.SrcPort)}) {
+		s.mapped.Store(&from)
 	}
 }
 
@@ -632,7 +673,7 @@ func (u *userspace) account(s *saState, n int) {
 	s.packets.Add(1)
 	life := s.ep.Load().life
 	if life.SoftBytes != 0 && b >= life.SoftBytes && !s.softFired.Swap(true) {
-		u.emit(Event{Kind: EventSoftExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: s.sa.Dir, ByBytes: true})
+		u.emit(Event{Kind: EventSoftExpire, SA: s.k(), ReqID: s.sa.ReqID, Dir: s.sa.Dir, ByBytes: true})
 	}
 	if life.HardBytes != 0 && b >= life.HardBytes && !s.dead.Load() {
 		s.hardByBytes.Store(true)
@@ -662,10 +703,10 @@ func (u *userspace) expire(now time.Time) {
 		life := s.ep.Load().life
 		age := now.Sub(s.added)
 		if life.SoftTime != 0 && age >= life.SoftTime && !s.softFired.Swap(true) {
-			evs = append(evs, Event{Kind: EventSoftExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: s.sa.Dir})
+			evs = append(evs, Event{Kind: EventSoftExpire, SA: s.k(), ReqID: s.sa.ReqID, Dir: s.sa.Dir})
 		}
 		if (life.HardTime != 0 && age >= life.HardTime) || s.dead.Load() {
-			evs = append(evs, Event{Kind: EventHardExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: s.sa.Dir, ByBytes: s.hardByBytes.Load()})
+			evs = append(evs, Event{Kind: EventHardExpire, SA: s.k(), ReqID: s.sa.ReqID, Dir: s.sa.Dir, ByBytes: s.hardByBytes.Load()})
 			u.removeLocked(s)
 		}
 	}
@@ -763,7 +804,7 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 	}
 	if !s.sa.ESN && seq == seqSoftLimit && !s.softFired.Swap(true) {
 		// Rekey well before the 32-bit counter runs out, whatever the lifetimes say.
-		u.emit(Event{Kind: EventSoftExpire, SA: s.key, ReqID: s.sa.ReqID, Dir: DirOut})
+		u.emit(Event{Kind: EventSoftExpire, SA: s.k(), ReqID: s.sa.ReqID, Dir: DirOut})
 	}
 	t := s.t
 	var payload []byte
@@ -1079,7 +1120,7 @@ func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport u
 	u.mu.RLock()
 	s := u.inSPI[spi]
 	u.mu.RUnlock()
-	if s == nil || (dst.IsValid() && !dst.IsUnspecified() && dst != s.key.Dst) {
+	if s == nil || (dst.IsValid() && !dst.IsUnspecified() && dst != s.k().Dst) {
 		u.st.inc(stInNoStates)
 		release()
 		return
@@ -1127,6 +1168,9 @@ func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport u
 		return
 	}
 	u.account(s, len(payload))
+	if udp {
+		u.mappingChanged(s, ep, src, sport)
+	}
 	if nh == 59 { // dummy packet (RFC 4303 2.6)
 		release()
 		return

@@ -1,0 +1,68 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// MovingDatapath is a Datapath that can move a CHILD_SA to the peer's new endpoint in
+// place (its sequence numbers and replay window kept), which a NAT mapping change needs;
+// without it the CHILD_SA is removed and installed again.
+type MovingDatapath interface {
+	MoveChild(c *ChildSA, oldRemote netip.AddrPort) error
+}
+
+// moveTo follows a peer behind a NAT whose mapping changed (RFC 7296 2.23: the address
+// and port of authenticated messages are the peer's from then on): IKE answers there,
+// and its CHILD_SAs' ESP-in-UDP goes there (d.mu held). seenIn says which message showed
+// it (IKE or ESP).
+func (sa *IKESA) moveTo(from netip.AddrPort, seenIn string) {
+	old := sa.remote
+	sa.d.log.Info("ipsec: peer address changed", "peer", sa.peer.Name, "from", old, "to", from, "seen-in", seenIn)
+	sa.remote = from
+	for _, c := range sa.children {
+		prev := c.Remote
+		c.Remote = from
+		dp := sa.d.dp
+		if dp == nil || c.outPending {
+			continue
+		}
+		if mv, ok := dp.(MovingDatapath); ok {
+			if err := mv.MoveChild(c, prev); err != nil {
+				sa.d.log.Warn("ipsec: cannot move CHILD SA to the peer's new address", "peer", sa.peer.Name,
+					"spi-in", fmt.Sprintf("0x%x", c.InSPI), "to", from, "err", err)
+			}
+			continue
+		}
+		c.Remote = prev
+		dp.RemoveChild(c)
+		c.Remote = from
+		dp.InstallChild(c)
+	}
+	sa.d.changed()
+}
+
+// ESPMapping is told by the data path that authenticated ESP-in-UDP of the CHILD_SA
+// whose inbound SPI is inSPI came from another endpoint than the peer's: its NAT mapping
+// changed. A peer behind a NAT is followed at once, as an authenticated IKE message from
+// there would be (strongSwan does the same on the kernel's XFRM_MSG_MAPPING); ESP from
+// elsewhere for a peer not behind a NAT is ignored.
+func (d *Daemon) ESPMapping(inSPI uint32, from netip.AddrPort) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	for _, sa := range d.sas {
+		for _, c := range sa.children {
+			if c.InSPI != inSPI {
+				continue
+			}
+			if !c.Encap || !sa.natRemote || sa.state != stateEstablished || from == sa.remote {
+				d.log.Debug("ipsec: ESP from another address not followed", "peer", sa.peer.Name, "from", from,
+					"peer-address", sa.remote, "peer-behind-nat", sa.natRemote)
+				return
+			}
+			sa.moveTo(from, "ESP")
+			return
+		}
+	}
+}
