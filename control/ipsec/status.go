@@ -64,9 +64,21 @@ func (e *Engine) registerStatus() {
 			e.log.Info("ipsec: killed connections", "count", n)
 			return &control.Reply{}, nil
 		})
-	e.ex.Handle(InstalledSAPath, "flush", control.CommandSpec{},
+	// flush sa-type=all|ah|esp (RouterOS's default all). Every SA here is ESP: AH is
+	// refused at policy add (ipsec-protocols=ah), so sa-type=ah finds nothing to remove.
+	e.ex.Handle(InstalledSAPath, "flush", control.CommandSpec{Args: []string{"sa-type"}},
 		func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-			e.d.FlushChildren()
+			typ, ok := c.S.Get("sa-type")
+			if !ok {
+				typ = "all"
+			}
+			switch typ {
+			case "all", "esp":
+				e.d.FlushChildren()
+			case "ah":
+			default:
+				return nil, control.ArgError("input does not match any value of sa-type")
+			}
 			return &control.Reply{}, nil
 		})
 }
