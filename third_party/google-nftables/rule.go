@@ -107,53 +107,66 @@ func (cc *Conn) GetRules(t *Table, c *Chain) ([]*Rule, error) {
 }
 
 // AddRule adds the specified Rule
+//
+// routerd: newRule marshals the message into one buffer of its exact size. v0.3.0
+// built it from nested MarshalAttributes calls and appends, copying a rule's bytes
+// five times into fresh buffers: 3.7 KB allocated per 280-byte rule, a sixth of
+// routerd's allocations in a 10,000-rule import. The bytes are the same
+// (TestNewRuleBytes).
 func (cc *Conn) newRule(r *Rule, op ruleOperation) *Rule {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	exprAttrs := make([]netlink.Attribute, len(r.Exprs))
+	exprs := make([][]byte, len(r.Exprs))
+	exprsLen := 0
 	for idx, expr := range r.Exprs {
-		exprAttrs[idx] = netlink.Attribute{
-			Type: unix.NLA_F_NESTED | unix.NFTA_LIST_ELEM,
-			Data: cc.marshalExpr(byte(r.Table.Family), expr),
-		}
+		exprs[idx] = cc.marshalExpr(byte(r.Table.Family), expr)
+		exprsLen += attrLen(len(exprs[idx]))
 	}
-
-	data := cc.marshalAttr([]netlink.Attribute{
-		{Type: unix.NFTA_RULE_TABLE, Data: []byte(r.Table.Name + "\x00")},
-		{Type: unix.NFTA_RULE_CHAIN, Data: []byte(r.Chain.Name + "\x00")},
-	})
-
-	if r.Handle != 0 {
-		data = append(data, cc.marshalAttr([]netlink.Attribute{
-			{Type: unix.NFTA_RULE_HANDLE, Data: binaryutil.BigEndian.PutUint64(r.Handle)},
-		})...)
-	}
-
-	data = append(data, cc.marshalAttr([]netlink.Attribute{
-		{Type: unix.NLA_F_NESTED | unix.NFTA_RULE_EXPRESSIONS, Data: cc.marshalAttr(exprAttrs)},
-	})...)
-
+	var compat []byte
 	if compatPolicy, err := getCompatPolicy(r.Exprs); err != nil {
 		cc.setErr(err)
 	} else if compatPolicy != nil {
-		data = append(data, cc.marshalAttr([]netlink.Attribute{
+		compat = cc.marshalAttr([]netlink.Attribute{
 			{Type: unix.NLA_F_NESTED | unix.NFTA_RULE_COMPAT, Data: cc.marshalAttr([]netlink.Attribute{
 				{Type: unix.NFTA_RULE_COMPAT_PROTO, Data: binaryutil.BigEndian.PutUint32(compatPolicy.Proto)},
 				{Type: unix.NFTA_RULE_COMPAT_FLAGS, Data: binaryutil.BigEndian.PutUint32(compatPolicy.Flag & nft_RULE_COMPAT_F_MASK)},
 			})},
-		})...)
+		})
 	}
+	position := r.Position != 0 || (r.Flags&(1<<unix.NFTA_RULE_POSITION)) != 0
 
-	msgData := []byte{}
-
-	msgData = append(msgData, data...)
-	var flags netlink.HeaderFlags
+	n := 4 + attrLen(len(r.Table.Name)+1) + attrLen(len(r.Chain.Name)+1) + attrLen(exprsLen) + len(compat)
+	if r.Handle != 0 {
+		n += attrLen(8)
+	}
 	if r.UserData != nil {
-		msgData = append(msgData, cc.marshalAttr([]netlink.Attribute{
-			{Type: unix.NFTA_RULE_USERDATA, Data: r.UserData},
-		})...)
+		n += attrLen(len(r.UserData))
+	}
+	if position {
+		n += attrLen(8)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, extraHeader(uint8(r.Table.Family), 0)...)
+	b = cc.appendAttrString(b, unix.NFTA_RULE_TABLE, r.Table.Name)
+	b = cc.appendAttrString(b, unix.NFTA_RULE_CHAIN, r.Chain.Name)
+	if r.Handle != 0 {
+		b = cc.appendAttrUint64(b, unix.NFTA_RULE_HANDLE, r.Handle)
+	}
+	b = cc.appendAttrHeader(b, unix.NLA_F_NESTED|unix.NFTA_RULE_EXPRESSIONS, exprsLen)
+	for _, e := range exprs {
+		b = cc.appendAttrHeader(b, unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, len(e))
+		b = appendPadded(b, e)
+	}
+	b = append(b, compat...)
+	if r.UserData != nil {
+		b = cc.appendAttrHeader(b, unix.NFTA_RULE_USERDATA, len(r.UserData))
+		b = appendPadded(b, r.UserData)
+	}
+	if position {
+		b = cc.appendAttrUint64(b, unix.NFTA_RULE_POSITION, r.Position)
 	}
 
+	var flags netlink.HeaderFlags
 	switch op {
 	case operationAdd:
 		flags = netlink.Request | netlink.Acknowledge | netlink.Create | unix.NLM_F_ECHO | unix.NLM_F_APPEND
@@ -163,21 +176,46 @@ func (cc *Conn) newRule(r *Rule, op ruleOperation) *Rule {
 		flags = netlink.Request | netlink.Acknowledge | netlink.Replace | unix.NLM_F_ECHO | unix.NLM_F_REPLACE
 	}
 
-	if r.Position != 0 || (r.Flags&(1<<unix.NFTA_RULE_POSITION)) != 0 {
-		msgData = append(msgData, cc.marshalAttr([]netlink.Attribute{
-			{Type: unix.NFTA_RULE_POSITION, Data: binaryutil.BigEndian.PutUint64(r.Position)},
-		})...)
-	}
-
 	cc.messages = append(cc.messages, netlink.Message{
 		Header: netlink.Header{
 			Type:  newRuleHeaderType,
 			Flags: flags,
 		},
-		Data: append(extraHeader(uint8(r.Table.Family), 0), msgData...),
+		Data: b,
 	})
 
 	return r
+}
+
+// attrLen is the room an attribute of l bytes of data takes: its header and the data
+// padded to 4 bytes.
+func attrLen(l int) int { return 4 + (l+3)&^3 }
+
+// appendAttrHeader appends the header of an attribute with l bytes of data (as
+// netlink.MarshalAttributes writes it).
+func (cc *Conn) appendAttrHeader(b []byte, typ uint16, l int) []byte {
+	if 4+l > 0xffff {
+		cc.setErr(fmt.Errorf("netlink attribute %d: %d bytes do not fit", typ&^unix.NLA_F_NESTED, l))
+	}
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+l))
+	return binary.NativeEndian.AppendUint16(b, typ)
+}
+
+// appendPadded appends data and the padding to 4 bytes after it.
+func appendPadded(b, data []byte) []byte {
+	b = append(b, data...)
+	return append(b, make([]byte, (4-len(data)%4)%4)...)
+}
+
+func (cc *Conn) appendAttrString(b []byte, typ uint16, s string) []byte {
+	b = cc.appendAttrHeader(b, typ, len(s)+1)
+	b = append(b, s...)
+	return append(b, make([]byte, 1+(4-(len(s)+1)%4)%4)...)
+}
+
+func (cc *Conn) appendAttrUint64(b []byte, typ uint16, v uint64) []byte {
+	b = cc.appendAttrHeader(b, typ, 8)
+	return binary.BigEndian.AppendUint64(b, v)
 }
 
 func (cc *Conn) ReplaceRule(r *Rule) *Rule {
