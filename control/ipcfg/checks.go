@@ -53,7 +53,9 @@ func (e *Engine) checkAddr(v int) func(tx *store.Tx, cmd string, args []control.
 			}
 			switch a.Name {
 			case "interface":
-				if !link.Known(e.ex, tx, a.Value) {
+				// An export names an interface removed since as *ID: the address is
+				// kept, invalid, as RouterOS keeps it.
+				if !link.Known(e.ex, tx, a.Value) && !link.StaleRef(a.Value) {
 					return nil, control.ArgError("input does not match any value of interface")
 				}
 			case "address":

@@ -357,6 +357,21 @@ func (e *Engine) setState(path string, id uint64, running bool, reason string, p
 // Known reports whether name is an interface: a link of the system, or one configured in
 // a menu under /interface and so about to exist (tx is the caller's transaction, so an
 // import sees the bridge or tunnel it added a line earlier).
+// StaleRef reports whether name is RouterOS's reference to an interface that no longer
+// exists: "*" and the item's hexadecimal id, as /export writes it for an address or a
+// port whose interface was removed (`interface=*A`). Such an item is kept, and invalid.
+func StaleRef(name string) bool {
+	if len(name) < 2 || name[0] != '*' {
+		return false
+	}
+	for _, c := range name[1:] {
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'F' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func Known(ex *control.Executor, tx *store.Tx, name string) bool {
 	if name == "" {
 		return false

@@ -353,6 +353,33 @@ func TestPointToPointAddress(t *testing.T) {
 	}
 }
 
+// TestStaleInterfaceRef: an export names the interface of an address whose interface was
+// removed as RouterOS's id (interface=*A); the address is kept as RouterOS keeps it:
+// disabled as written, or invalid with the reason, and exported the same way.
+func TestStaleInterfaceRef(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "stale")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/ip address add address=198.18.83.193 disabled=yes interface=*A network=198.18.83.0")
+	r.must("/ip address add address=198.18.84.1/24 interface=*1F network=198.18.84.0")
+	r.must("/ipv6 address add address=2001:db8:84::1/64 interface=*1F disabled=yes")
+	r.fails("/ip address add address=198.18.85.1/24 interface=*nothex", "interface")
+	eventually(t, "the enabled one invalid", func() (bool, string) {
+		out := r.must("/ip address print detail where interface=*1F")
+		return strings.Contains(out, " I ") && strings.Contains(out, `status="interface *1F not present"`), out
+	})
+	if out := r.must("/ip address print detail where interface=*A"); !strings.Contains(out, " X ") {
+		t.Errorf("the disabled one is not shown disabled:\n%s", out)
+	}
+	exp := r.must("/export")
+	for _, want := range []string{"add address=198.18.83.193/32 disabled=yes interface=*A network=198.18.83.0",
+		"add address=198.18.84.1/24 interface=*1F network=198.18.84.0", "interface=*1F"} {
+		if !strings.Contains(exp, want) {
+			t.Errorf("export lacks %q:\n%s", want, exp)
+		}
+	}
+}
+
 // TestImportPublicExports imports exports published in public repositories (RouterOS
 // 7.11.2 on a CRS326 switch, 7.18.2 on a wAP, an `export verbose` of 6.48.1 on a
 // RB952 that sets built-in items by number, 6.47.1 on a CCR1036 with interface names

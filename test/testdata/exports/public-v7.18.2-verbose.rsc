@@ -1,8 +1,8 @@
 # 2025-05-04 21:46:19 by RouterOS 7.18.2
 # (assembled from public `export verbose` outputs of RouterOS 7.18.2 and 7.19rc1:
 # the /ipv6 settings, /system logging and /system logging action sections as RouterOS
-# writes them, with actions added in the shapes public configurations use; addresses
-# moved into 198.18.0.0/15)
+# writes them, an /ip address of a removed interface (interface=*A), and actions added
+# in the shapes public configurations use; addresses moved into 198.18.0.0/15)
 # software id = KH3M-8RQA
 #
 # model = RB5009UPr+S+
@@ -13,6 +13,9 @@ set accept-redirects=yes-if-forwarding-disabled accept-router-advertisements=\
     min-neighbor-entries=4096 multipath-hash-policy=l3 \
     soft-max-neighbor-entries=8192 stale-neighbor-detect-interval=30 \
     stale-neighbor-timeout=60
+/ip address
+add address=198.18.88.1/24 comment=defconf interface=ether2 network=198.18.88.0
+add address=198.18.83.193 disabled=yes interface=*A network=198.18.83.0
 /system logging action
 set 0 memory-lines=1000 memory-stop-on-full=no name=memory target=memory
 set 1 disk-file-count=2 disk-file-name=log disk-lines-per-file=1000 \
