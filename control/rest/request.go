@@ -60,7 +60,7 @@ func badRequest(format string, args ...any) *reqError {
 	return &reqError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
-// parse maps an HTTP request onto a call. path is the decoded URL path (it starts with
+// parse maps an HTTP request onto a call. path is the escaped URL path (it starts with
 // Prefix), rawQuery the undecoded query string, body the request body.
 func parse(tree *menu.Tree, method, path, rawQuery string, body []byte) (*call, error) {
 	rest, ok := strings.CutPrefix(path, Prefix)
@@ -72,10 +72,17 @@ func parse(tree *menu.Tree, method, path, rawQuery string, body []byte) (*call, 
 	if rest != "" {
 		segs = strings.Split(rest, "/")
 	}
-	for _, s := range segs {
+	for i, s := range segs {
 		if s == "" {
 			return nil, badRequest("no such command prefix")
 		}
+		// Segments are split before they are unescaped, so that an item whose name holds
+		// "/" is addressed as %2F (/interface/ether1%2F1).
+		u, err := url.PathUnescape(s)
+		if err != nil || strings.ContainsRune(u, 0) {
+			return nil, badRequest("invalid escape in the path")
+		}
+		segs[i] = u
 	}
 	menuAt := func(segs []string) (*menu.Menu, bool) {
 		if len(segs) == 0 {

@@ -164,7 +164,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "request body too large")
 		return
 	}
-	c, err := parse(s.Ex.Tree, r.Method, r.URL.Path, r.URL.RawQuery, body)
+	c, err := parse(s.Ex.Tree, r.Method, r.URL.EscapedPath(), r.URL.RawQuery, body)
 	if err != nil {
 		var re *reqError
 		if errors.As(err, &re) {

@@ -225,6 +225,38 @@ func TestCurlCRUD(t *testing.T) {
 	}
 }
 
+// An item whose name holds "/" (RouterOS port names such as "sfp1/1", exported names
+// such as "wan/backup") is addressed with %2F: GET, PATCH and DELETE reach it, a
+// literal "/" does not, and a broken escape is a 400.
+func TestCurlNameWithSlash(t *testing.T) {
+	needCurl(t)
+	r := newRig(t)
+	code, body := r.curl(t, admin, "PUT", "/rest/system/script", `{"name":"wan/backup","source":":put hi"}`)
+	if code != 200 {
+		t.Fatalf("PUT: %d %s", code, body)
+	}
+	code, body = r.curl(t, admin, "GET", "/rest/system/script/wan%2Fbackup", "")
+	if code != 200 || decode[map[string]string](t, body)["name"] != "wan/backup" {
+		t.Fatalf("GET wan%%2Fbackup: %d %s", code, body)
+	}
+	code, body = r.curl(t, admin, "PATCH", "/rest/system/script/wan%2fbackup", `{"comment":"by escaped name"}`)
+	if code != 200 || decode[map[string]string](t, body)["comment"] != "by escaped name" {
+		t.Fatalf("PATCH wan%%2fbackup: %d %s", code, body)
+	}
+	if code, body = r.curl(t, admin, "GET", "/rest/system/script/wan/backup", ""); code != 400 {
+		t.Errorf("GET with a literal slash: %d %s", code, body)
+	}
+	if code, body = r.curl(t, admin, "GET", "/rest/system/script/wan%2", ""); code != 400 {
+		t.Errorf("GET with a broken escape: %d %s", code, body)
+	}
+	if code, body = r.curl(t, admin, "DELETE", "/rest/system/script/wan%2Fbackup", ""); code != 204 {
+		t.Fatalf("DELETE wan%%2Fbackup: %d %s", code, body)
+	}
+	if code, _ = r.curl(t, admin, "GET", "/rest/system/script/wan%2Fbackup", ""); code != 404 {
+		t.Errorf("GET after DELETE: %d", code)
+	}
+}
+
 func TestCurlErrors(t *testing.T) {
 	needCurl(t)
 	r := newRig(t)
