@@ -47,6 +47,9 @@ type Engine struct {
 
 	// events decides which link events need a pass.
 	events linkEvents
+
+	// gw runs the routes' check-gateway.
+	gw *gwChecker
 }
 
 // localAddrs returns the kernel's addresses of a family, from the cache when it is fresh.
@@ -87,7 +90,7 @@ const (
 // New returns the engine of addresses, routes, pools and /ip dns, for an engine host to
 // run.
 func New() *Engine {
-	return &Engine{dynIDs: map[string]uint64{}}
+	return &Engine{dynIDs: map[string]uint64{}, gw: newGwChecker()}
 }
 
 // Spec declares the menus the engine applies. Addresses follow /interface (a link
@@ -142,6 +145,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 		h.Close()
 		return fmt.Errorf("ipcfg: subscribe routes: %w", err)
 	}
+	eh.Go(ctx, func(ctx context.Context) { e.gw.run(ctx, eh.Go, eh.Kick) })
 	eh.Go(ctx, func(ctx context.Context) {
 		for {
 			select {

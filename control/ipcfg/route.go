@@ -72,49 +72,64 @@ type routeItem struct {
 	RoutingTable string `prop:"routing-table"` // main, a /routing table name, or its kernel number
 	Blackhole    bool   `prop:"blackhole"`
 	Disabled     bool   `prop:"disabled"`
+	Scope        int    `prop:"scope"`
+	TargetScope  int    `prop:"target-scope"`
+	CheckGateway string `prop:"check-gateway"`
 }
 
-// desiredRoute builds the kernel route of an item, or says why it cannot be built.
-func desiredRoute(it routeItem, v int, byName map[string]netlink.Link) (*netlink.Route, error) {
+// wanted decodes what a route item asks for (before its gateway is resolved), or says
+// why it cannot be built.
+func wanted(id uint64, it routeItem, v int, byName map[string]netlink.Link) (wantRoute, error) {
+	w := wantRoute{id: id, it: it, table: tableID(it.RoutingTable)}
 	dst, err := netip.ParsePrefix(dstOf(it, v))
 	if err != nil {
-		return nil, fmt.Errorf("bad dst-address: %w", err)
+		return w, fmt.Errorf("bad dst-address: %w", err)
 	}
-	dst = dst.Masked()
-	r := &netlink.Route{
-		Dst:      &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())},
-		Priority: it.Distance,
-		Table:    tableID(it.RoutingTable),
+	w.dst = dst.Masked()
+	if it.Blackhole {
+		return w, nil
+	}
+	if w.gw, err = parseGateway(it.Gateway); err != nil {
+		return w, fmt.Errorf("bad gateway: %w", err)
+	}
+	if !w.gw.ip.IsValid() && w.gw.iface == "" {
+		return w, errors.New("no gateway")
+	}
+	if w.gw.iface != "" {
+		l, ok := byName[w.gw.iface]
+		if !ok {
+			return w, fmt.Errorf("interface %s not present", w.gw.iface)
+		}
+		w.link = l.Attrs().Index
+	}
+	return w, nil
+}
+
+// desiredRoute builds the kernel route of a resolved item.
+func desiredRoute(w wantRoute, r resolution, v int) *netlink.Route {
+	d := &netlink.Route{
+		Dst:      &net.IPNet{IP: w.dst.Addr().AsSlice(), Mask: net.CIDRMask(w.dst.Bits(), w.dst.Addr().BitLen())},
+		Priority: w.it.Distance,
+		Table:    w.table,
 		Protocol: Proto,
 		Family:   family(v),
 	}
-	if it.Blackhole {
-		r.Type = unix.RTN_BLACKHOLE
-		return r, nil
+	if w.it.Blackhole {
+		d.Type = unix.RTN_BLACKHOLE
+		return d
 	}
-	gw, err := parseGateway(it.Gateway)
-	if err != nil {
-		return nil, fmt.Errorf("bad gateway: %w", err)
+	if r.pin {
+		d.LinkIndex = r.link
 	}
-	if !gw.ip.IsValid() && gw.iface == "" {
-		return nil, errors.New("no gateway")
-	}
-	if gw.iface != "" {
-		l, ok := byName[gw.iface]
-		if !ok {
-			return nil, fmt.Errorf("interface %s not present", gw.iface)
-		}
-		r.LinkIndex = l.Attrs().Index
-	}
-	if gw.ip.IsValid() {
-		r.Gw = gw.ip.AsSlice()
+	if r.nh.IsValid() {
+		d.Gw = r.nh.AsSlice()
 	} else {
-		r.Scope = netlink.SCOPE_LINK
+		d.Scope = netlink.SCOPE_LINK
 	}
-	if s := it.PrefSrc; s != "" {
-		r.Src = net.ParseIP(s)
+	if s := w.it.PrefSrc; s != "" {
+		d.Src = net.ParseIP(s)
 	}
-	return r, nil
+	return d
 }
 
 func dstOf(it routeItem, v int) string {
@@ -161,7 +176,9 @@ func (e *Engine) listRoutes(v int) ([]netlink.Route, error) {
 	return e.h.RouteList(family(v))
 }
 
-// applyRoutes converges the routes of one family.
+// applyRoutes converges the routes of one family: it resolves each route's gateway as
+// RouterOS does (resolve.go), takes out the routes whose gateway check-gateway found
+// dead, and installs or removes only what differs from the kernel.
 func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[string]netlink.Link) error {
 	path := routePath(v)
 	items, err := e.ex.Items(path)
@@ -178,18 +195,12 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 			have[keyOf(&kern[i])] = &kern[i]
 		}
 	}
-	want := map[routeKey]bool{}
-	type applied struct {
-		id  uint64
-		key routeKey
-	}
-	var active []applied
-	var jobs []replaceJob
 	m, _ := e.ex.Tree.Get(path)
+	var ws []wantRoute
 	for _, si := range items {
 		var it routeItem
 		if err := engine.Decode(m, si, &it); err != nil {
-			e.routeState(path, si.ID, false, err.Error(), "")
+			e.routeState(path, si.ID, routeView{reason: err.Error()})
 			continue
 		}
 		if it.Disabled {
@@ -199,39 +210,83 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 		if t := it.RoutingTable; t != "" && t != "main" {
 			id, err := routing.TableID(e.ex, t)
 			if err != nil {
-				e.routeState(path, si.ID, false, err.Error(), "")
+				e.routeState(path, si.ID, routeView{reason: err.Error()})
 				continue
 			}
 			it.RoutingTable = strconv.Itoa(id)
 		}
-		d, err := desiredRoute(it, v, byName)
+		w, err := wanted(si.ID, it, v, byName)
 		if err != nil {
-			e.routeState(path, si.ID, false, err.Error(), "")
+			e.routeState(path, si.ID, routeView{reason: err.Error()})
 			continue
 		}
+		ws = append(ws, w)
+	}
+	checks := map[gwKey]bool{}
+	res := resolveRoutes(ws, kernelCandidates(kern), func(i int, r resolution) bool {
+		k, ok := e.checkKey(ws[i], r)
+		return ok && e.gw.down(k)
+	})
+	for i, w := range ws {
+		if k, ok := e.checkKey(w, res[i]); ok {
+			checks[k] = true
+		}
+	}
+	e.gw.setTargets(v, checks)
+	isActive := map[int]bool{}
+	for _, i := range activeOf(ws, res) {
+		isActive[i] = true
+	}
+	linkName := func(index int) string {
+		if l := byIndex[index]; l != nil {
+			return e.names.Of(l.Attrs())
+		}
+		return ""
+	}
+	want := map[routeKey]bool{}
+	type applied struct {
+		i   int
+		key routeKey
+	}
+	var done []applied
+	var jobs []replaceJob
+	for i, w := range ws {
+		r := res[i]
+		view := routeView{gwStatus: gatewayStatus(w, r, linkName), note: checkNote(w, v)}
+		if !r.ok || r.down {
+			view.reason = "gateway unreachable"
+			if r.down {
+				view.reason += " (check-gateway=" + w.it.CheckGateway + ")"
+			}
+			e.routeState(path, w.id, view)
+			continue
+		}
+		d := desiredRoute(w, r, v)
 		k := keyOf(d)
 		if want[k] {
-			e.routeState(path, si.ID, false, "another route has the same dst-address, distance and routing-table", "")
+			view.reason = "another route has the same dst-address, distance and routing-table"
+			e.routeState(path, w.id, view)
 			continue
 		}
 		want[k] = true
 		if cur, ok := have[k]; !ok || !sameRoute(cur, d) {
-			jobs = append(jobs, replaceJob{id: si.ID, key: k, route: d})
+			jobs = append(jobs, replaceJob{id: uint64(i), key: k, route: d})
 			continue
 		}
-		active = append(active, applied{si.ID, k})
+		done = append(done, applied{i, k})
 	}
 	changed := len(jobs) > 0
 	for _, j := range e.replaceRoutes(jobs) {
+		i := int(j.id)
 		if j.err != nil {
 			delete(want, j.key)
-			e.routeState(path, j.id, false, routeError(j.err), "")
+			e.routeState(path, ws[i].id, routeView{reason: routeError(j.err), gwStatus: gatewayStatus(ws[i], res[i], linkName)})
 			continue
 		}
-		active = append(active, applied{j.id, j.key})
+		done = append(done, applied{i, j.key})
 	}
 	if changed {
-		// One more dump tells which interface each installed route resolved to.
+		// One more dump tells which interface a route the kernel resolved took.
 		if kern, err = e.listRoutes(v); err == nil {
 			for i := range kern {
 				if kern[i].Protocol == Proto {
@@ -240,14 +295,15 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 			}
 		}
 	}
-	for _, a := range active {
-		gwIf := ""
-		if r := have[a.key]; r != nil {
-			if l := byIndex[r.LinkIndex]; l != nil {
-				gwIf = e.names.Of(l.Attrs())
+	for _, a := range done {
+		w, r := ws[a.i], res[a.i]
+		if r.link == 0 && !w.it.Blackhole {
+			if k := have[a.key]; k != nil {
+				r.link = k.LinkIndex
 			}
 		}
-		e.routeState(path, a.id, true, "", gwIf)
+		e.routeState(path, w.id, routeView{active: isActive[a.i], immediate: immediateGw(r, linkName),
+			gwStatus: gatewayStatus(w, r, linkName), note: checkNote(w, v)})
 	}
 	for k, r := range have {
 		if !want[k] {
@@ -257,6 +313,49 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 		}
 	}
 	return nil
+}
+
+// checkKey is the gateway check a route asks for (false: none): ping pings the gateway
+// out of the interface the route resolved to; arp asks for the next hop there.
+func (e *Engine) checkKey(w wantRoute, r resolution) (gwKey, bool) {
+	if !r.ok || w.it.Blackhole {
+		return gwKey{}, false
+	}
+	switch w.it.CheckGateway {
+	case "ping":
+		if !w.gw.ip.IsValid() {
+			return gwKey{}, false // an interface gateway has no address to ping
+		}
+		return gwKey{kind: "ping", addr: w.gw.ip, link: r.link}, true
+	case "arp":
+		if !r.nh.Is4() || r.link == 0 {
+			return gwKey{}, false
+		}
+		k := gwKey{kind: "arp", addr: r.nh, link: r.link}
+		if kern, err := e.localAddrs(unix.AF_INET); err == nil {
+			for _, a := range kern {
+				if a.index == r.link && a.prefix.Masked().Contains(r.nh) {
+					k.src = a.prefix.Addr()
+					break
+				}
+			}
+		}
+		return k, true
+	}
+	return gwKey{}, false
+}
+
+// checkNote is the status of a check-gateway this engine does not run.
+func checkNote(w wantRoute, v int) string {
+	switch c := w.it.CheckGateway; {
+	case c == "bfd" || c == "bfd-multihop":
+		return "check-gateway=" + c + ": no BFD here, the gateway is not checked"
+	case c == "arp" && v == 6:
+		return "check-gateway=arp: IPv6 has no ARP, the gateway is not checked (use ping)"
+	case c == "ping" && !w.gw.ip.IsValid() && !w.it.Blackhole:
+		return "check-gateway=ping: an interface gateway has no address to ping, not checked"
+	}
+	return ""
 }
 
 func routeError(err error) string {
@@ -269,12 +368,28 @@ func routeError(err error) string {
 	return "cannot install route: " + err.Error()
 }
 
-func (e *Engine) routeState(path string, id uint64, active bool, reason, gwIf string) {
+// routeView is what print shows of a route of ours beside its configuration.
+type routeView struct {
+	active    bool
+	reason    string // why it is not installed (invalid)
+	immediate string // immediate-gw
+	gwStatus  string // gateway-status
+	note      string // a status beside an applied route
+}
+
+func (e *Engine) routeState(path string, id uint64, v routeView) {
 	p := map[string]string{"static": "yes"}
-	if gwIf != "" {
-		p["immediate-gw"] = gwIf
+	if v.immediate != "" {
+		p["immediate-gw"] = v.immediate
 	}
-	e.ex.State.Set(path, id, control.ItemState{Active: active, Invalid: reason != "", Status: reason, Props: p})
+	if v.gwStatus != "" {
+		p["gateway-status"] = v.gwStatus
+	}
+	st := control.ItemState{Active: v.active, Invalid: v.reason != "", Status: v.reason, Props: p}
+	if st.Status == "" {
+		st.Status = v.note
+	}
+	e.ex.State.Set(path, id, st)
 }
 
 // routeRows lists the kernel routes routerd did not install (connected, kernel, other

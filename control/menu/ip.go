@@ -10,11 +10,6 @@ import (
 // the DNS client settings. Addresses and routes that routerd did not configure show as
 // dynamic (D) rows read from the kernel.
 
-// recursive is why scope and target-scope are stored only: the kernel resolves a
-// gateway on a connected network or an interface; RouterOS's recursive lookup through
-// other routes is not done here.
-const recursive = "no recursive next-hop lookup here: the gateway must be on a connected network"
-
 func ipMenus() []*Menu {
 	hidden := func(name, desc string) Prop {
 		return Prop{Name: name, Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: desc}
@@ -39,15 +34,19 @@ func ipMenus() []*Menu {
 				{Name: "pref-src", Type: value.IP(), Desc: "Source address preferred for packets sent by this route."},
 				{Name: "distance", Type: value.Int(0, 255), Default: "1",
 					Desc: "Preference among routes to the same destination (lower wins); the kernel metric."},
-				{Name: "scope", Type: value.Int(0, 255), Default: "30", NoEffect: recursive, Desc: "Scope of the route."},
-				{Name: "target-scope", Type: value.Int(0, 255), Default: "10", NoEffect: recursive,
+				// A gateway resolves through the active routes of the main table whose scope
+				// is at most the route's target-scope (connected networks have 10): a
+				// larger target-scope makes a recursive route (gateway=8.8.8.8 over a route
+				// to 8.8.8.8 with scope=10), installed via the resolved next hop.
+				{Name: "scope", Type: value.Int(0, 255), Default: "30",
+					Desc: "Scope of the route: routes whose target-scope is at least this resolve their gateway through it."},
+				{Name: "target-scope", Type: value.Int(0, 255), Default: "10",
 					Desc: "Largest scope of the route that resolves the gateway."},
 				{Name: "routing-table", Type: value.String(), Ref: "/routing/table", RefExtra: []string{"main"}, Default: "main",
 					Desc: "Routing table: main, or a table of /routing table."},
 				{Name: "blackhole", Type: value.Bool(), Default: "no", Desc: "Silently discard packets to dst-address."},
 				{Name: "check-gateway", Type: value.Enum("arp", "bfd", "bfd-multihop", "none", "ping"), Default: "none",
-					NoEffect: "gateway reachability is left to the kernel's neighbour state",
-					Desc:     "How the gateway's reachability is checked."},
+					Desc: "How the gateway's reachability is checked every 10 seconds (ping, arp; bfd is not run here): after two failures the route is inactive."},
 				{Name: "suppress-hw-offload", Type: value.Bool(), Default: "no", NoEffect: "no hardware routing offload here",
 					Desc: "Keep the route out of the switch chip's routing table."},
 				{Name: "vrf-interface", Type: value.String(), NoEffect: "no VRF here",
@@ -65,7 +64,10 @@ func ipMenus() []*Menu {
 					Desc: "RouterOS 6 name of routing-table."},
 				{Name: "type", Type: value.Enum("blackhole", "prohibit", "unicast", "unreachable"), V6: "blackhole",
 					Desc: "RouterOS 6 route type; blackhole becomes blackhole=yes."},
-				{Name: "immediate-gw", Type: value.String(), ReadOnly: true, Desc: "Interface (and address) the route uses."},
+				{Name: "immediate-gw", Type: value.String(), ReadOnly: true,
+					Desc: "Next hop and interface the route uses (198.18.1.1%ether1), resolved recursively where the gateway is not connected."},
+				{Name: "gateway-status", Type: value.String(), ReadOnly: true,
+					Desc: "How the gateway is reached: reachable via an interface, recursive via a next hop, or unreachable."},
 				comment,
 				disabled,
 				hidden("dynamic", "Route not configured through routerd (kernel, other daemons)."),
