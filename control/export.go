@@ -220,7 +220,7 @@ func exportValue(m *menu.Menu, k string, props, decl map[string]string, opt Expo
 // line, as Quote does inside quotes (\n, \r, \t, \1B...), so that a name with a newline
 // and ESC cannot forge a line or move the cursor. Other text is kept.
 func Printable(v string) string {
-	clean := true
+	clean := utf8.ValidString(v)
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			clean = false
@@ -231,8 +231,12 @@ func Printable(v string) string {
 		return v
 	}
 	var b strings.Builder
-	for _, r := range v {
+	for i, r := range v {
 		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(v[i:], "\uFFFD"):
+			// A byte that is not UTF-8 (a Latin-1 or CP1251 name from RouterOS) is
+			// shown as export writes it, \E9, never as U+FFFD.
+			fmt.Fprintf(&b, `\%02X`, v[i])
 		case r == '\n':
 			b.WriteString(`\n`)
 		case r == '\r':

@@ -61,6 +61,11 @@ func (c *Client) recv(out io.Writer) (response, error) {
 				return r, fmt.Errorf("console: output: %w", err)
 			}
 		}
+		if len(r.Raw) > 0 && out != nil {
+			if _, err := out.Write(r.Raw); err != nil {
+				return r, fmt.Errorf("console: output: %w", err)
+			}
+		}
 		if r.Done {
 			return r, nil
 		}

@@ -28,7 +28,10 @@ type request struct {
 
 // response is one server message.
 type response struct {
-	Out      string   `json:"out,omitempty"`
+	Out string `json:"out,omitempty"`
+	// Raw is output that is not UTF-8 (a Latin-1 comment :put prints, a chunk that ends
+	// inside a character), sent as bytes: a JSON string would turn it into U+FFFD.
+	Raw      []byte   `json:"raw,omitempty"`
 	Done     bool     `json:"done,omitempty"`
 	Path     string   `json:"path,omitempty"`
 	Error    string   `json:"error,omitempty"`

@@ -124,6 +124,33 @@ func TestRunRoundTrip(t *testing.T) {
 	}
 }
 
+// Bytes that are not UTF-8 reach the client as they are (:put of a Latin-1 comment, as
+// RouterOS sends it to a terminal), and print shows them as export writes them (\E9),
+// never as U+FFFD.
+func TestRawBytes(t *testing.T) {
+	c := startServer(t).dial(t)
+	for _, tt := range []struct{ src, want string }{
+		{`/system script add name=s1 comment="Caf\E9 \C7a"`, ""},
+		{`:put [/system script get s1 comment]`, "Caf\xe9 \xc7a\n"},
+		{`:put "\C3\A9t\C3\A9"`, "\u00e9t\u00e9\n"},
+	} {
+		var out strings.Builder
+		if _, err := c.Run("", tt.src, false, 80, &out); err != nil {
+			t.Fatalf("%s: %v", tt.src, err)
+		}
+		if out.String() != tt.want {
+			t.Errorf("%s: %q, want %q", tt.src, out.String(), tt.want)
+		}
+	}
+	var out strings.Builder
+	if _, err := c.Run("", "/system script print", false, 80, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `;;; Caf\E9 \C7a`) || strings.ContainsRune(out.String(), '\uFFFD') {
+		t.Errorf("print:\n%s", out.String())
+	}
+}
+
 // Print numbers belong to the connection's session: they persist between commands of one
 // routerctl and are not seen by another.
 func TestSessionPerConnection(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/script"
@@ -252,7 +253,11 @@ func (w *outWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if err := w.c.send(response{Out: string(p)}); err != nil {
+	resp := response{Out: string(p)}
+	if !utf8.Valid(p) {
+		resp = response{Raw: append([]byte(nil), p...)}
+	}
+	if err := w.c.send(resp); err != nil {
 		w.cancel()
 		return 0, err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/api"
@@ -443,11 +444,69 @@ func writeError(w http.ResponseWriter, status int, detail string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshalRaw(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":500,"message":"Internal Server Error"}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// rawByte is where a byte that is not UTF-8 waits while encoding/json (which would make
+// it U+FFFD) writes the value: a rune of plane 16's private use area, U+10FF00 + byte.
+const rawByte = 0x10FF00
+
+// marshalRaw is json.Marshal, except that the bytes of a value that are not UTF-8 (a
+// Latin-1 or CP1251 comment from a RouterOS export) go out as they are, as RouterOS's
+// REST sends them, never as U+FFFD. Values that are UTF-8 are untouched.
+func marshalRaw(v any) ([]byte, error) {
+	found := false
+	mark := func(s string) string {
+		if utf8.ValidString(s) {
+			return s
+		}
+		found = true
+		var b strings.Builder
+		for i, r := range s {
+			if r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD") {
+				b.WriteRune(rawByte + rune(s[i]))
+				continue
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	}
+	markMap := func(m map[string]string) map[string]string {
+		out := make(map[string]string, len(m))
+		for k, x := range m {
+			out[mark(k)] = mark(x)
+		}
+		return out
+	}
+	switch t := v.(type) {
+	case map[string]string:
+		v = markMap(t)
+	case []map[string]string:
+		l := make([]map[string]string, len(t))
+		for i, m := range t {
+			l[i] = markMap(m)
+		}
+		v = l
+	}
+	b, err := json.Marshal(v)
+	if err != nil || !found {
+		return b, err
+	}
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r >= rawByte && r <= rawByte+0xFF {
+			out = append(out, byte(r-rawByte))
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out, nil
 }

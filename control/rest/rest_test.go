@@ -225,6 +225,23 @@ func TestCurlCRUD(t *testing.T) {
 	}
 }
 
+// A value that is not UTF-8 (a Latin-1 comment from a RouterOS export) goes out as its
+// bytes, as RouterOS's REST sends them, never as U+FFFD; UTF-8 values are untouched.
+func TestCurlRawBytes(t *testing.T) {
+	needCurl(t)
+	r := newRig(t)
+	controltest.Exec(t, r.ex, "/system/script add name=latin comment=Caf\xe9-\xc7a source=:put")
+	controltest.Exec(t, r.ex, "/system/script add name=utf comment=Caf\u00e9-\ufffd source=:put")
+	code, body := r.curl(t, admin, "GET", "/rest/system/script/latin?.proplist=comment", "")
+	if want := "{\"comment\":\"Caf\xe9-\xc7a\"}\n"; code != 200 || body != want {
+		t.Errorf("GET latin: %d %q, want %q", code, body, want)
+	}
+	code, body = r.curl(t, admin, "GET", "/rest/system/script?.proplist=comment", "")
+	if want := "[{\"comment\":\"Caf\xe9-\xc7a\"},{\"comment\":\"Caf\u00e9-\ufffd\"}]\n"; code != 200 || body != want {
+		t.Errorf("GET all: %d %q, want %q", code, body, want)
+	}
+}
+
 // An item whose name holds "/" (RouterOS port names such as "sfp1/1", exported names
 // such as "wan/backup") is addressed with %2F: GET, PATCH and DELETE reach it, a
 // literal "/" does not, and a broken escape is a 400.
