@@ -344,6 +344,9 @@ func (e *Engine) apply(fam int, want []netlink.Rule) error {
 	if err != nil {
 		return fmt.Errorf("routing: list rules: %w", err)
 	}
+	if err := withTypes(fam, all); err != nil {
+		return fmt.Errorf("routing: list rule types: %w", err)
+	}
 	// Only routerd's own rules: the list is filtered here, not by the library, since
 	// removing the kernel's local/main/default rules would cut the box off.
 	var have []netlink.Rule

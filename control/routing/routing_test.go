@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"net/netip"
 	"os"
 	"runtime"
 	"testing"
@@ -78,14 +79,21 @@ func TestApplyKeepsOtherRules(t *testing.T) {
 	before, _ := h.RuleList(unix.AF_INET)
 	tm, _ := menu.Default().Get(TablePath)
 	ts, _ := tables(tm, []store.Item{{ID: 3, Props: map[string]string{"name": "backup"}}})
-	want, _ := desired(unix.AF_INET, ts, nil)
-	for i := 0; i < 2; i++ { // twice: the second apply changes nothing
+	// Rules of every type: a drop or unreachable rule read back must match the one asked
+	// for (the library's dump leaves the type out; every apply re-added them with "file
+	// exists" and removed them).
+	want, _ := desired(unix.AF_INET, ts, []rule{
+		{id: 1, ruleItem: ruleItem{Src: netip.MustParsePrefix("198.18.0.0/24"), Action: "drop"}},
+		{id: 2, ruleItem: ruleItem{Dst: netip.MustParsePrefix("198.19.66.0/24"), Action: "unreachable"}},
+		{id: 3, ruleItem: ruleItem{RoutingMark: "backup", Action: "lookup-only-in-table", Table: "backup"}},
+	})
+	for i := 0; i < 3; i++ { // again and again: the later applies change nothing
 		if err := e.apply(unix.AF_INET, want); err != nil {
-			t.Fatal(err)
+			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
 	after, _ := h.RuleList(unix.AF_INET)
-	if len(after) != len(before)+1 {
+	if len(after) != len(before)+5 {
 		t.Fatalf("rules before %d, after %d: %+v", len(before), len(after), after)
 	}
 	if err := e.apply(unix.AF_INET, nil); err != nil {
