@@ -335,7 +335,15 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 				return err
 			}
 			migrated = true
-			if rep, err = x.exec(ctx, sess, m, main); err != nil {
+			mm := m
+			if main.Path != s.Path {
+				// A v6 menu whose items v7 keeps elsewhere (/ip route rule is /routing rule).
+				var ok bool
+				if mm, ok = x.Tree.Get(main.Path); !ok {
+					return errf(CatMissing, "no such command prefix")
+				}
+			}
+			if rep, err = x.exec(ctx, sess, mm, main); err != nil {
 				return err
 			}
 			for _, a := range after {

@@ -28,6 +28,9 @@ func Register(ex *control.Executor) {
 	ex.Migrate(route4Path, route)
 	ex.Migrate(route6Path, route)
 	ex.Migrate(etherPath, ethernet)
+	ex.Migrate(menu.V6RouteRulePath, routeRule)
+	ex.Migrate(menu.ManglePath, mangle)
+	ex.Migrate(menu.Address4Path, address)
 }
 
 // mapped logs one mapped property.
@@ -322,13 +325,8 @@ func route(ctx context.Context, ex *control.Executor, sess *control.Session, s *
 			keep = append(keep, a)
 			// RouterOS 6 made a table of every routing mark; the upgrade adds them to
 			// /routing table (fib=yes) before the routes that name them.
-			if _, ok := ex.Tree.Get(tablePath); ok && a.Value != "main" && a.Value != "" &&
-				!taken(ex, sess, tablePath, a.Value) {
-				mapped(s.Path, "routing-mark="+a.Value, "/routing table add name="+a.Value+" fib")
-				if _, err := ex.Exec(ctx, sess, &control.Sentence{Path: tablePath, Cmd: "add",
-					Args: []control.Arg{{Name: "name", Value: a.Value}, {Name: "fib", Value: "yes"}}}); err != nil {
-					return nil, nil, err
-				}
+			if err := ensureTable(ctx, ex, sess, s.Path, a.Name, a.Value); err != nil {
+				return nil, nil, err
 			}
 		case "type":
 			changed = true
@@ -361,9 +359,22 @@ var (
 		"10000M-full": "10G-baseT"}
 )
 
-func ethernet(_ context.Context, _ *control.Executor, _ *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+func ethernet(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
 	changed := false
-	args := append([]control.Arg(nil), s.Args...)
+	var args []control.Arg
+	var after []*control.Sentence
+	for _, a := range s.Args {
+		if a.Name != "master-port" {
+			args = append(args, a)
+			continue
+		}
+		changed = true
+		ports, err := masterPort(ctx, ex, sess, s, a.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		after = append(after, ports...)
+	}
 	for i, a := range args {
 		switch a.Name {
 		case "speed":
@@ -384,6 +395,205 @@ func ethernet(_ context.Context, _ *control.Executor, _ *control.Session, s *con
 	}
 	if !changed {
 		return nil, nil, nil
+	}
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, after, nil
+}
+
+// ensureTable adds the /routing table a RouterOS 6 routing mark named (v6 made one of
+// every mark implicitly; the upgrade adds them with fib), logging the mapping.
+func ensureTable(ctx context.Context, ex *control.Executor, sess *control.Session, path, prop, name string) error {
+	if _, ok := ex.Tree.Get(tablePath); !ok || name == "main" || name == "" || taken(ex, sess, tablePath, name) {
+		return nil
+	}
+	mapped(path, prop+"="+name, "/routing table add name="+name+" fib")
+	_, err := ex.Exec(ctx, sess, &control.Sentence{Path: tablePath, Cmd: "add",
+		Args: []control.Arg{{Name: "name", Value: name}, {Name: "fib", Value: "yes"}}})
+	return err
+}
+
+// routeRule rewrites RouterOS 6's /ip route rule add into /routing rule add, whose
+// properties kept their names; the tables its routing-mark and table name are made
+// first, as v6 had them implicitly.
+func routeRule(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	if s.Cmd != "add" {
+		return nil, nil, control.ArgError("failure: RouterOS 6 route rules are /routing rule items here: set them there")
+	}
+	var args []control.Arg
+	for _, a := range s.Args {
+		switch a.Name {
+		case "routing-mark", "table":
+			if err := ensureTable(ctx, ex, sess, s.Path, a.Name, a.Value); err != nil {
+				return nil, nil, err
+			}
+		}
+		mapped(s.Path, a.Name, "/routing rule "+a.Name)
+		args = append(args, a)
+	}
+	if len(s.Args) == 0 {
+		mapped(s.Path, "add", "/routing rule add")
+	}
+	return &control.Sentence{Path: menu.RoutingRulePath, Cmd: "add", Args: args, Out: s.Out}, nil, nil
+}
+
+// mangle makes the /routing table a RouterOS 6 rule marks routing for (new-routing-mark)
+// or matches (routing-mark) before the rule names it: v6 made routing marks implicitly,
+// before any route used them.
+func mangle(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	made := false
+	for _, a := range s.Args {
+		if a.Name != "new-routing-mark" && a.Name != "routing-mark" {
+			continue
+		}
+		v := strings.TrimPrefix(a.Value, "!")
+		if v == "" || v == "main" || taken(ex, sess, tablePath, v) {
+			continue
+		}
+		if err := ensureTable(ctx, ex, sess, s.Path, a.Name, v); err != nil {
+			return nil, nil, err
+		}
+		made = true
+	}
+	if !made {
+		return nil, nil, nil
+	}
+	// The rule itself, unchanged, in the same change as the table.
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: s.Args, Out: s.Out}, nil, nil
+}
+
+// fromMasterPort is the comment RouterOS's upgrade gave the bridges it made of master
+// ports; a routerd that did the same finds them by it.
+const fromMasterPort = "created from master port"
+
+// masterPort maps RouterOS 6's master-port=M on the ethernet ports s sets as the
+// upgrade to 6.41 did: M and its slaves become ports of a bridge (bridge1, bridge2 ...,
+// comment "created from master port", protocol-mode none) made for M, and M's addresses
+// move to the bridge (address). It returns the bridge port adds.
+func masterPort(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence, master string) ([]*control.Sentence, error) {
+	if master == "none" || master == "" {
+		mapped(s.Path, "master-port=none", "(no bridge)")
+		return nil, nil
+	}
+	if s.Cmd != "set" {
+		return nil, control.ArgError("failure: master-port is taken on set only")
+	}
+	names, err := targets(ctx, ex, sess, s)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := s.Get("name"); ok && len(names) == 1 {
+		// The same line renames the port (v6 exports write both): the port is added
+		// after the rename, under the new name.
+		names = []string{n}
+	}
+	br, err := masterBridge(ex, sess, master)
+	if err != nil {
+		return nil, err
+	}
+	var out []*control.Sentence
+	if br == "" {
+		if br, err = freeName(ex, sess, menu.BridgePath, "bridge"); err != nil {
+			return nil, err
+		}
+		mapped(s.Path, "master-port="+master, "/interface bridge add name="+br+" protocol-mode=none comment=\""+fromMasterPort+"\"")
+		if _, err := ex.Exec(ctx, sess, &control.Sentence{Path: menu.BridgePath, Cmd: "add", Args: []control.Arg{
+			{Name: "name", Value: br}, {Name: "protocol-mode", Value: "none"}, {Name: "comment", Value: fromMasterPort}}}); err != nil {
+			return nil, err
+		}
+		mapped(s.Path, "master-port="+master, "/interface bridge port add bridge="+br+" interface="+master)
+		out = append(out, bridgePort(br, master))
+	}
+	for _, n := range names {
+		if n == master {
+			continue
+		}
+		mapped(s.Path, "master-port="+master, "/interface bridge port add bridge="+br+" interface="+n)
+		out = append(out, bridgePort(br, n))
+	}
+	return out, nil
+}
+
+func bridgePort(br, iface string) *control.Sentence {
+	return &control.Sentence{Path: menu.BridgePortPath, Cmd: "add",
+		Args: []control.Arg{{Name: "bridge", Value: br}, {Name: "interface", Value: iface}}}
+}
+
+// masterBridge is the bridge made from master port m ("" when none is yet).
+func masterBridge(ex *control.Executor, sess *control.Session, m string) (string, error) {
+	var br string
+	err := ex.View(sess, func(tx *store.Tx) error {
+		ports, err := tx.List(menu.BridgePortPath)
+		if err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if p.Props["interface"] != m {
+				continue
+			}
+			id, ok := tx.ByName(menu.BridgePath, p.Props["bridge"])
+			if !ok {
+				continue
+			}
+			if b, err := tx.Get(menu.BridgePath, id); err == nil && b.Props["comment"] == fromMasterPort {
+				br = b.Props["name"]
+			}
+		}
+		return nil
+	})
+	return br, err
+}
+
+// targets are the names of the ports a set names: ethernet ports are rows of the
+// kernel's links (names, *ids, print numbers), as the link engine resolves them.
+func targets(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) ([]string, error) {
+	ref, ok := s.Get("numbers")
+	if !ok {
+		ref, _ = s.Get(".id")
+	}
+	m, ok := ex.Tree.Get(s.Path)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := ex.Rows(ctx, sess, m, false)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, part := range strings.Split(ref, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		found := false
+		for i, r := range rows {
+			if r.Props["name"] == part || control.FormatID(r.ID) == strings.ToUpper(part) || strconv.Itoa(i) == part {
+				names, found = append(names, r.Props["name"]), true
+				break
+			}
+		}
+		if !found {
+			return nil, control.ErrNoSuchItem
+		}
+	}
+	return names, nil
+}
+
+// address moves an address RouterOS 6 put on a master port to the bridge the upgrade
+// made of it (the master port is a bridge port now, which carries no address).
+func address(_ context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	ifc, ok := s.Get("interface")
+	if !ok || ifc == "" {
+		return nil, nil, nil
+	}
+	br, err := masterBridge(ex, sess, ifc)
+	if err != nil || br == "" {
+		return nil, nil, err
+	}
+	mapped(s.Path, "interface="+ifc, "interface="+br+" (the bridge made from master port "+ifc+")")
+	args := append([]control.Arg(nil), s.Args...)
+	for i := range args {
+		if args[i].Name == "interface" {
+			args[i].Value = br
+		}
 	}
 	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, nil, nil
 }

@@ -175,3 +175,102 @@ func TestV6PeerAllOrNothing(t *testing.T) {
 		t.Errorf("identity auth-method = %q, want digital-signature", got)
 	}
 }
+
+// TestV6RouteRule: RouterOS 6's /ip route rule add becomes a /routing rule with the same
+// properties, and the tables its routing-mark and table name are made (fib) first.
+func TestV6RouteRule(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	if _, err := exec(t, ex, menu.V6RouteRulePath, "add", "src-address=198.18.10.0/24", "action=lookup-only-in-table",
+		"table=isp2", "comment=v6"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec(t, ex, menu.V6RouteRulePath, "add", "routing-mark=to-isp1", "action=lookup", "table=isp1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec(t, ex, menu.V6RouteRulePath, "add", "dst-address=198.19.0.0/16", "action=unreachable", "interface=ether2"); err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := ex.Items(menu.RoutingRulePath)
+	if len(rules) != 3 {
+		t.Fatalf("%d /routing rule items, want 3", len(rules))
+	}
+	for i, want := range []map[string]string{
+		{"src-address": "198.18.10.0/24", "action": "lookup-only-in-table", "table": "isp2", "comment": "v6"},
+		{"routing-mark": "to-isp1", "action": "lookup", "table": "isp1"},
+		{"dst-address": "198.19.0.0/16", "action": "unreachable", "interface": "ether2"},
+	} {
+		for k, v := range want {
+			if got := rules[i].Props[k]; got != v {
+				t.Errorf("rule %d %s = %q, want %q", i, k, got, v)
+			}
+		}
+	}
+	for _, tb := range []string{"isp1", "isp2", "to-isp1"} {
+		if got := get(t, ex, "/routing/table", tb, "fib"); got != "yes" {
+			t.Errorf("table %s fib = %q", tb, got)
+		}
+	}
+	if items, _ := ex.Items(menu.V6RouteRulePath); len(items) != 0 {
+		t.Errorf("the v6 menu holds %d items", len(items))
+	}
+	if _, err := exec(t, ex, menu.V6RouteRulePath, "set", "numbers=0", "table=main"); err == nil {
+		t.Error("set in the v6 menu accepted")
+	}
+}
+
+// TestV6MangleRoutingMark: a v6 mangle rule marking routing for a table no route has
+// made yet is accepted, and the table made as the upgrade does; an existing one is kept.
+func TestV6MangleRoutingMark(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	if _, err := exec(t, ex, menu.ManglePath, "add", "chain=prerouting", "src-address=198.18.10.0/24",
+		"action=mark-routing", "new-routing-mark=to-isp2", "passthrough=no"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ex, "/routing/table", "to-isp2", "fib"); got != "yes" {
+		t.Errorf("table to-isp2 fib = %q", got)
+	}
+	if _, err := exec(t, ex, menu.ManglePath, "add", "chain=prerouting", "action=mark-routing",
+		"new-routing-mark=to-isp2", "routing-mark=!other"); err != nil {
+		t.Fatal(err)
+	}
+	tables, _ := ex.Items("/routing/table")
+	if len(tables) != 2 {
+		t.Errorf("%d tables, want to-isp2 and other", len(tables))
+	}
+	// v6 routes then name the table with routing-mark= as before.
+	if _, err := exec(t, ex, "/ip/route", "add", "gateway=198.18.2.1", "routing-mark=to-isp2"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestV6MasterPortAddress: an address RouterOS 6 put on a master port goes on the
+// bridge the upgrade made of it (test/netlink TestImportV6Mappings makes the bridge
+// from master-port= on real ports); a port of another bridge keeps its own.
+func TestV6MasterPortAddress(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	ports := map[string]bool{"ether2": true, "ether3": true}
+	ex.ProvideNames("/interface", func(n string) bool { return ports[n] })
+	for _, c := range [][]string{
+		{menu.BridgePath, "name=bridge1", "comment=created from master port", "protocol-mode=none"},
+		{menu.BridgePath, "name=lan"},
+		{menu.BridgePortPath, "bridge=bridge1", "interface=ether2"},
+		{menu.BridgePortPath, "bridge=lan", "interface=ether3"},
+		{menu.Address4Path, "address=198.18.88.1/24", "interface=ether2"},
+		{menu.Address4Path, "address=198.18.89.1/24", "interface=ether3"},
+	} {
+		if _, err := exec(t, ex, c[0], "add", c[1:]...); err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+	}
+	addrs, _ := ex.Items(menu.Address4Path)
+	var got []string
+	for _, a := range addrs {
+		got = append(got, a.Props["address"]+" "+a.Props["interface"])
+	}
+	if strings.Join(got, ",") != "198.18.88.1/24 bridge1,198.18.89.1/24 ether3" {
+		t.Errorf("addresses %v", got)
+	}
+}

@@ -146,6 +146,10 @@ func interfaceMenus() []*Menu {
 				stored("power-cycle-interval", value.OneOf(anyTime, value.Enum("none")), "", "no PoE here", "Power-cycle the PoE output at this interval (none: never; RouterOS 6 export verbose writes none)."),
 				stored("mdix-enable", value.Bool(), "yes", "link settings are left to the driver", "Detect crossed cables (auto MDI-X)."),
 				stored("sfp-ignore-rx-los", value.Bool(), "no", noHW, "Ignore the SFP module's receive loss-of-signal."),
+				// RouterOS 6 (before 6.41) switched ports with master-port=; the upgrade
+				// made a bridge of each master port and its slaves (package compat).
+				{Name: "master-port", Type: value.String(), V6: "/interface bridge port (a bridge created from the master port)",
+					Desc: "RouterOS 6 switch group: the port this one is switched with."},
 			},
 				append(append([]Prop{}, loopProtect...), comment, disabled, running,
 					hidden("slave", "The link is a port of a bridge."))...,

@@ -130,6 +130,7 @@ func ipMenus() []*Menu {
 		},
 		route("/ip/route", value.Prefix4(), "0.0.0.0/0"),
 		route("/ipv6/route", value.Prefix6(), "::/0"),
+		v6RouteRule(),
 		{
 			Path: "/ip/pool",
 			Kind: List,
@@ -204,3 +205,38 @@ func ipMenus() []*Menu {
 type kibSize struct{ value.Type }
 
 func (t kibSize) Parse(s string) (string, error) { return t.Type.Parse(strings.TrimSuffix(s, "KiB")) }
+
+// Paths of the menus the RouterOS 6 rewrites (package compat) read and write: compat
+// cannot import the engines that serve them.
+const (
+	V6RouteRulePath = "/ip/route/rule"
+	RoutingRulePath = "/routing/rule"
+	ManglePath      = "/ip/firewall/mangle"
+	BridgePath      = "/interface/bridge"
+	BridgePortPath  = "/interface/bridge/port"
+	Address4Path    = "/ip/address"
+)
+
+// v6RouteRule is RouterOS 6's /ip route rule: v7 keeps its rules in /routing rule, and
+// so does routerd; an add here is rewritten there (package compat), so the menu never
+// holds an item.
+func v6RouteRule() *Menu {
+	to := func(name string, t value.Type, desc string) Prop {
+		return Prop{Name: name, Type: t, V6: "/routing rule " + name, Desc: desc}
+	}
+	return &Menu{
+		Path: V6RouteRulePath,
+		Kind: List,
+		Props: []Prop{
+			to("src-address", value.Prefix(), "Source prefix the rule matches."),
+			to("dst-address", value.Prefix(), "Destination prefix the rule matches."),
+			to("routing-mark", value.String(), "Routing mark the rule matches (a /routing table, made if missing)."),
+			to("interface", value.String(), "Incoming interface the rule matches."),
+			to("action", value.Enum("lookup", "lookup-only-in-table", "drop", "unreachable"), "What to do with a matching packet."),
+			to("table", value.String(), "Table to look the route up in (a /routing table, made if missing)."),
+			to("comment", value.String(), "Short description of the rule."),
+			to("disabled", value.Bool(), "Whether the rule is disabled."),
+		},
+		Desc: "RouterOS 6 policy routing rules: each add becomes a /routing rule, as the upgrade to 7 does.",
+	}
+}

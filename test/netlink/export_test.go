@@ -116,6 +116,42 @@ var fileChecks = map[string]func(t *testing.T, r *router, ns string){
 		}
 		logHas(t, r, "RouterOS 6 property mapped", "routing-mark", "speed=100Mbps")
 	},
+	// RouterOS 6 before 6.41: master-port switch groups, mark-routing before the
+	// route that makes the table, /ip route rule, and the recursive failover.
+	"v6.40-full.rsc": func(t *testing.T, r *router, ns string) {
+		eventually(t, "the master port and its slaves bridged", func() (bool, string) {
+			out := run(t, "ip", "-n", ns, "-o", "link", "show", "master", "bridge1")
+			return strings.Contains(out, "ether2-master") && strings.Contains(out, "ether3-slave") &&
+				strings.Contains(out, "ether4"), out
+		})
+		if out := r.must("/interface bridge print detail where name=bridge1"); !strings.Contains(out, "created from master port") ||
+			!strings.Contains(out, "protocol-mode=none") {
+			t.Errorf("bridge made from the master port:\n%s", out)
+		}
+		eventually(t, "the master port's address on the bridge", func() (bool, string) {
+			a := addrs(t, ns)
+			return has(a, "bridge1 198.18.88.1/24"), strings.Join(a, ",")
+		})
+		out := r.must("/routing rule export")
+		for _, want := range []string{"action=lookup-only-in-table routing-mark=to-isp2 table=to-isp2",
+			"action=unreachable dst-address=198.19.66.0/24", "add src-address=198.18.88.0/25"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("/routing rule export lacks %q:\n%s", want, out)
+			}
+		}
+		if out := run(t, "ip", "-n", ns, "rule", "show"); !strings.Contains(out, "unreachable") || !strings.Contains(out, "198.19.66.0/24") {
+			t.Errorf("ip rule lacks the v6 rules:\n%s", out)
+		}
+		if out := r.must("/routing table print detail where name=to-isp2"); !strings.Contains(out, "fib") {
+			t.Errorf("table of the routing mark:\n%s", out)
+		}
+		eventually(t, "the recursive default route resolved", func() (bool, string) {
+			out := r.must("/ip route print detail where gateway=198.19.8.8")
+			return strings.Contains(out, `immediate-gw="198.18.1.1%ether1-gateway"`), out
+		})
+		logHas(t, r, "RouterOS 6 property mapped", "master-port=ether2-master", "new-routing-mark=to-isp2",
+			`menu="ip route rule"`, "/routing rule table", "interface=ether2-master")
+	},
 	"v6.42-full.rsc": func(t *testing.T, r *router, ns string) {
 		out := r.must("/ip ipsec identity export show-sensitive")
 		for _, want := range []string{"peer=peer1 secret=site-secret", "auth-method=pre-shared-key-xauth",
