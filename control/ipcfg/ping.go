@@ -2,6 +2,7 @@ package ipcfg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,35 +20,8 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/link"
-	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
-
-// Resolver returns a resolver that asks the /ip dns servers, or the system's when none
-// are set: routerd resolves names (peer addresses, ping targets) through it.
-func Resolver(ex *control.Executor) *net.Resolver {
-	var servers []string
-	ex.Store.View(func(tx *store.Tx) error {
-		if it, err := tx.Get(dnsPath, 1); err == nil && it.Props["servers"] != "" {
-			servers = strings.Split(it.Props["servers"], ",")
-		}
-		return nil
-	})
-	if len(servers) == 0 {
-		return net.DefaultResolver
-	}
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		var err error
-		for _, s := range servers {
-			var c net.Conn
-			if c, err = d.DialContext(ctx, network, net.JoinHostPort(s, "53")); err == nil {
-				return c, nil
-			}
-		}
-		return nil, err
-	}}
-}
 
 // registerPing installs the root command /ping.
 func registerPing(ex *control.Executor, names *link.Names) {
@@ -78,6 +52,9 @@ func pingArgs(ctx context.Context, c *control.Call, names *link.Names) (pingOpts
 		o.dst = a.Unmap()
 	} else {
 		ips, err := LookupHost(ctx, c.Ex, "ip", addr)
+		if errors.Is(err, ErrNoServers) {
+			return o, control.Failure("could not resolve %s: no DNS servers (/ip dns servers and dynamic-servers are empty)", addr)
+		}
 		if err != nil || len(ips) == 0 {
 			return o, control.Failure("could not resolve %s", addr)
 		}

@@ -1,0 +1,91 @@
+package ipcfg
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/dns"
+	"github.com/routerd/routerd/control/engine"
+)
+
+// dnsServer answers A queries for names with the address given, NXDOMAIN otherwise, on a
+// loopback port of its own; it counts the queries.
+func dnsServer(t *testing.T, ip string, names ...string) (port string, queries *atomic.Int64) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	known := map[string]bool{}
+	for _, h := range names {
+		known[mdns.Fqdn(h)] = true
+	}
+	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
+		n.Add(1)
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		if !known[q.Name] {
+			m.Rcode = mdns.RcodeNameError
+		} else if q.Qtype == mdns.TypeA {
+			rr, _ := mdns.NewRR(q.Name + " 60 IN A 198.18.77.7")
+			m.Answer = append(m.Answer, rr)
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	_, port, _ = net.SplitHostPort(pc.LocalAddr().String())
+	return port, &n
+}
+
+// Host names resolve through /ip dns only: with no servers (and no dynamic-servers) a
+// name the machine's /etc/hosts knows does not resolve and the error says why; with
+// servers they are asked; dynamic-servers (learned by IPsec mode config) are asked when
+// the configured servers are none, and no longer once they are gone.
+func TestLookupHostOwnResolver(t *testing.T) {
+	ex := controltest.New(t)
+	h := engine.New(ex, nil)
+	d := dns.New(dns.Options{Addr: "127.0.0.1:0"})
+	h.Register(d)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.Start(ctx)
+	defer func() { cancel(); h.Stop() }()
+
+	if _, err := LookupHost(ctx, ex, "ip", "localhost"); !errors.Is(err, ErrNoServers) {
+		t.Fatalf("localhost with no DNS servers: %v, want ErrNoServers (never /etc/hosts)", err)
+	}
+	port, queries := dnsServer(t, "127.0.0.1", "vpn.example.net")
+	old := dnsPort
+	dnsPort = port
+	defer func() { dnsPort = old }()
+
+	controltest.Exec(t, ex, "/ip/dns set servers=127.0.0.1")
+	got, err := LookupHost(ctx, ex, "ip4", "vpn.example.net")
+	if err != nil || len(got) != 1 || got[0] != netip.MustParseAddr("198.18.77.7") {
+		t.Fatalf("vpn.example.net through servers: %v %v", got, err)
+	}
+	if _, err := LookupHost(ctx, ex, "ip4", "nothere.example.net"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an unknown name: %v, want ErrNotFound", err)
+	}
+
+	controltest.Exec(t, ex, "/ip/dns set servers=")
+	d.Dyn.Set("ipsec", []netip.Addr{netip.MustParseAddr("127.0.0.1")})
+	before := queries.Load()
+	got, err = LookupHost(ctx, ex, "ip4", "vpn.example.net")
+	if err != nil || len(got) != 1 || queries.Load() == before {
+		t.Fatalf("vpn.example.net through dynamic-servers: %v %v (queries %d)", got, err, queries.Load()-before)
+	}
+	d.Dyn.Set("ipsec", nil)
+	if _, err := LookupHost(ctx, ex, "ip4", "vpn.example.net"); !errors.Is(err, ErrNoServers) {
+		t.Errorf("after the dynamic servers went: %v, want ErrNoServers", err)
+	}
+}
