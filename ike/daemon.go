@@ -164,16 +164,14 @@ func New(opts Options, dp Datapath) (*Daemon, error) {
 		}
 	}
 	for _, s := range d.socks {
-		d.wg.Add(1)
 		if s.port == opts.NATPort {
-			go d.readNAT(s) // natread.go
+			d.spawn("4500 reader", true, func() { d.readNAT(s) }) // natread.go
 		} else {
-			go d.read(s)
+			d.spawn("reader", true, func() { d.read(s) })
 		}
 	}
 	d.ticker = time.NewTicker(250 * time.Millisecond)
-	d.wg.Add(1)
-	go d.tick()
+	d.spawn("timers", true, d.tick)
 	return d, nil
 }
 
@@ -314,7 +312,6 @@ func hasIdentity(p *PeerConfig, name string) bool {
 }
 
 func (d *Daemon) read(s *sock) {
-	defer d.wg.Done()
 	buf := make([]byte, 65536)
 	oob := make([]byte, 256)
 	for {
@@ -406,7 +403,6 @@ func (d *Daemon) sendKeepalive(local, remote netip.AddrPort) {
 }
 
 func (d *Daemon) tick() {
-	defer d.wg.Done()
 	for {
 		select {
 		case <-d.ticker.C:

@@ -176,9 +176,7 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 	st.busy = true
 	relay := sa.d.opts.EAPRelay
 	req := EAPRelayRequest{Identity: st.user, EAP: e.Data, State: st.state, Peer: sa.remote, Local: sa.local}
-	sa.d.wg.Add(1)
-	go func() {
-		defer sa.d.wg.Done()
+	sa.d.spawn("EAP relay", false, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		ans, err := relay.Relay(ctx, req)
 		cancel()
@@ -189,7 +187,7 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 		}
 		st.busy = false
 		sa.eapAnswer(h, ans, err)
-	}()
+	})
 	return true
 }
 
@@ -304,13 +302,11 @@ func (sa *IKESA) eapAccountStart() {
 	rand.Read(b[:])
 	st.sessionID, st.started = fmt.Sprintf("%X", b), time.Now()
 	a := EAPAccounting{Start: true, SessionID: st.sessionID, User: st.user, Peer: sa.remote, Local: sa.local, Address: sa.vip}
-	sa.d.wg.Add(1)
-	go func() {
-		defer sa.d.wg.Done()
+	sa.d.spawn("EAP accounting", false, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		relay.Account(ctx, a)
-	}()
+	})
 }
 
 // eapEnded sends the accounting stop when an accounted IKE SA goes (d.mu held).
@@ -326,13 +322,11 @@ func (sa *IKESA) eapEnded(established bool, why string) {
 	a := EAPAccounting{SessionID: st.sessionID, User: st.user, Peer: sa.remote, Local: sa.local, Address: sa.vip,
 		Duration: time.Since(st.started), Cause: why, In: st.in, Out: st.out}
 	st.sessionID = ""
-	sa.d.wg.Add(1)
-	go func() {
-		defer sa.d.wg.Done()
+	sa.d.spawn("EAP accounting", false, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		relay.Account(ctx, a)
-	}()
+	})
 }
 
 // sendAuthEAP sends the initiator's first IKE_AUTH of auth-method=eap: no AUTH, EAP-only

@@ -16,7 +16,6 @@ import (
 // call instead of one per packet. ESP goes to the data path, the rest (IKE after the
 // non-ESP marker) to handle as in read.
 func (d *Daemon) readNAT(s *sock) {
-	defer d.wg.Done()
 	gro := false
 	if rc, err := s.c.SyscallConn(); err == nil {
 		rc.Control(func(fd uintptr) {

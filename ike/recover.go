@@ -35,3 +35,33 @@ func (d *Daemon) timersSafe(fn func()) {
 	}()
 	fn()
 }
+
+// spawn runs fn in a goroutine Close joins. A panic in fn (a RADIUS server's answer
+// being handled, a reader outside the handling of a message) is logged with its stack
+// instead of ending routerd; a loop (the readers, the timer) then starts again unless
+// the daemon is closing, a task (one RADIUS exchange) ends.
+func (d *Daemon) spawn(what string, loop bool, fn func()) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for d.runSafe(what, fn) && loop {
+			select {
+			case <-d.done:
+				return
+			default:
+			}
+		}
+	}()
+}
+
+// runSafe runs fn and reports whether it panicked.
+func (d *Daemon) runSafe(what string, fn func()) (panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = true
+			d.log.Error("ike: internal error", "in", what, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+	return false
+}

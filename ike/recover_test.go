@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -36,4 +37,53 @@ func TestInputRecovers(t *testing.T) {
 	if n := d.Stats.Malformed.Load(); n != 2 {
 		t.Errorf("malformed %d, want 2", n)
 	}
+}
+
+// TestSpawnRecovers: a panic in a task the daemon runs beside its readers (an EAP or
+// XAuth exchange with RADIUS, whose answer is handled there) is logged and the daemon
+// goes on; a loop that panics starts again; Close's wait ends.
+func TestSpawnRecovers(t *testing.T) {
+	var logs syncLog
+	d := &Daemon{log: slog.New(slog.NewTextHandler(&logs, nil)), done: make(chan struct{})}
+	d.spawn("task", false, func() { panic("injected task fault") })
+	runs := make(chan int, 3)
+	n := 0
+	d.spawn("loop", true, func() {
+		n++
+		runs <- n
+		if n < 3 {
+			panic("injected loop fault")
+		}
+	})
+	for want := 1; want <= 3; want++ {
+		if got := <-runs; got != want {
+			t.Fatalf("loop run %d, want %d", got, want)
+		}
+	}
+	d.wg.Wait()
+	for _, s := range []string{`panic="injected task fault"`, `in=loop panic="injected loop fault"`} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("no %s in the log:\n%s", s, logs.String())
+		}
+	}
+	if c := strings.Count(logs.String(), "injected loop fault"); c != 2 {
+		t.Errorf("%d loop faults logged, want 2", c)
+	}
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

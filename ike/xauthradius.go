@@ -18,9 +18,7 @@ type XAuthChecker func(ctx context.Context, user, password string, peer, local n
 // (d.mu held; released while the check runs).
 func (sa *IKESA) v1XAuthRemote(c *v1Cfg, password string) {
 	check, user, peer, local := sa.ident.XAuthCheck, c.user, sa.remote, sa.local
-	sa.d.wg.Add(1)
-	go func() {
-		defer sa.d.wg.Done()
+	sa.d.spawn("XAuth RADIUS check", false, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		ok, addr, why, err := check(ctx, user, password, peer, local)
 		cancel()
@@ -43,7 +41,7 @@ func (sa *IKESA) v1XAuthRemote(c *v1Cfg, password string) {
 			sa.eap = &eapState{user: user}
 		}
 		sa.v1XAuthVerdict(c, ok && err == nil)
-	}()
+	})
 }
 
 // v1XAuthVerdict sends the XAuth status (RFC draft-beaulieu-ike-xauth 6.2: SET with

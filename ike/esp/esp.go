@@ -3,6 +3,7 @@ package esp
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -260,6 +261,8 @@ type Config struct {
 	MTU int
 	// Force picks an implementation instead of probing ("" probes).
 	Force Kind
+	// Log receives the data path's own errors (a recovered panic); nil is slog.Default.
+	Log *slog.Logger
 }
 
 // DefaultConfig returns the settings routerd uses.

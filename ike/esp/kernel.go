@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -36,6 +37,7 @@ type kernel struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 	once   sync.Once
+	faults faults // recover.go
 }
 
 type polEntry struct {
@@ -93,7 +95,7 @@ func openKernel(ctx context.Context, cfg Config) (Datapath, error) {
 	}
 	k.stat, _ = os.Open("/proc/thread-self/net/xfrm_stat") // this thread's namespace (/proc/self is the process leader's)
 	k.wg.Add(1)
-	go k.monitor()
+	go k.monitor() // joined by Close; events1 recovers
 	return k, nil
 }
 
@@ -527,21 +529,32 @@ func (k *kernel) monitor() {
 			}
 			continue
 		}
-		for _, m := range msgs {
-			if e, ok := parseXfrmEvent(m.Header.Type, m.Data); ok {
-				if e.Kind == EventAcquire {
-					k.mu.Lock()
-					p, found := k.prio[e.PolicyID]
-					k.mu.Unlock()
-					e.PolicyID, e.ReqID = p.ID, p.ReqID
-					if !found {
-						e.PolicyID = 0
-					}
+		k.events1(msgs)
+	}
+}
+
+// events1 turns one read of XFRM multicasts into Events; a panic is logged and the
+// monitor goes on (recover.go).
+func (k *kernel) events1(msgs []syscall.NetlinkMessage) {
+	defer func() {
+		if p := recover(); p != nil {
+			k.faults.report(k.cfg.Log, "xfrm-monitor", p)
+		}
+	}()
+	for _, m := range msgs {
+		if e, ok := parseXfrmEvent(m.Header.Type, m.Data); ok {
+			if e.Kind == EventAcquire {
+				k.mu.Lock()
+				p, found := k.prio[e.PolicyID]
+				k.mu.Unlock()
+				e.PolicyID, e.ReqID = p.ID, p.ReqID
+				if !found {
+					e.PolicyID = 0
 				}
-				select {
-				case k.events <- e:
-				default:
-				}
+			}
+			select {
+			case k.events <- e:
+			default:
 			}
 		}
 	}

@@ -78,6 +78,9 @@ type userspace struct {
 	done   chan struct{}
 	closed atomic.Bool
 	wg     sync.WaitGroup
+
+	faults faults                       // recover.go
+	hook   atomic.Pointer[func(string)] // tests: runs at points of packet handling
 }
 
 // perfCounters show how well batching works (system calls against packets).
@@ -187,14 +190,12 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 		return nil, err
 	}
 	ok = true
-	u.wg.Add(4)
-	go u.outLoop()
-	go u.tunWriter()
-	go u.raw4Loop()
-	go u.timerLoop()
+	u.spawn("out", stOutErrors, u.outLoop)
+	u.spawn("tun", stInErrors, u.tunWriter)
+	u.spawn("raw4", stInErrors, u.raw4Loop)
+	u.spawn("timer", stOutErrors, u.timerLoop)
 	if u.raw6 != nil {
-		u.wg.Add(1)
-		go u.raw6Loop()
+		u.spawn("raw6", stInErrors, u.raw6Loop)
 	}
 	return u, nil
 }
@@ -683,7 +684,6 @@ func (u *userspace) account(s *saState, n int) {
 
 // timerLoop fires time lifetimes and removes dead SAs.
 func (u *userspace) timerLoop() {
-	defer u.wg.Done()
 	tk := time.NewTicker(250 * time.Millisecond)
 	defer tk.Stop()
 	for {
@@ -697,7 +697,17 @@ func (u *userspace) timerLoop() {
 }
 
 func (u *userspace) expire(now time.Time) {
+	defer u.recovered("timer", stOutErrors)
+	for _, e := range u.expireLocked(now) {
+		u.emit(e)
+	}
+}
+
+// expireLocked removes the SAs whose lifetime ended and returns the events to send.
+func (u *userspace) expireLocked(now time.Time) []Event {
 	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.inject("timer")
 	var evs []Event
 	for _, s := range u.sas {
 		life := s.ep.Load().life
@@ -710,10 +720,7 @@ func (u *userspace) expire(now time.Time) {
 			u.removeLocked(s)
 		}
 	}
-	u.mu.Unlock()
-	for _, e := range evs {
-		u.emit(e)
-	}
+	return evs
 }
 
 // --- outbound -------------------------------------------------------------------------
@@ -726,7 +733,6 @@ type outPkt struct {
 }
 
 func (u *userspace) outLoop() {
-	defer u.wg.Done()
 	bs := u.tun.BatchSize()
 	if bs < 1 {
 		bs = 1
@@ -754,19 +760,27 @@ func (u *userspace) outLoop() {
 		}
 		u.perf.tunReads.Add(1)
 		u.perf.tunReadPkts.Add(uint64(n))
-		batch = batch[:0]
-		for i := 0; i < n; i++ {
-			if p, ok := u.encapOne(bufs[i][:headroom+sizes[i]]); ok {
-				batch = append(batch, p)
-			}
-		}
-		sender.send(batch)
+		batch = u.encapBatch(bufs[:n], sizes, batch[:0], sender)
 	}
+}
+
+// encapBatch encrypts and sends a batch read from the TUN (recover.go: a panic costs the
+// batch); it returns batch for reuse.
+func (u *userspace) encapBatch(bufs [][]byte, sizes []int, batch []outPkt, sender *outSender) []outPkt {
+	defer u.recovered("out", stOutErrors)
+	for i := range bufs {
+		if p, ok := u.encapOne(bufs[i][:headroom+sizes[i]]); ok {
+			batch = append(batch, p)
+		}
+	}
+	sender.send(batch)
+	return batch
 }
 
 // encapOne encrypts the inner packet at buf[headroom:] in place.
 func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 	pkt := buf[headroom:]
+	u.inject("out")
 	sel, err := parseInner(pkt)
 	if err != nil {
 		u.st.inc(stOutErrors)
@@ -1026,7 +1040,6 @@ func (u *userspace) sendRaw6(p outPkt) {
 // --- inbound --------------------------------------------------------------------------
 
 func (u *userspace) raw4Loop() {
-	defer u.wg.Done()
 	msgs := make([]ipv4.Message, 64)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
@@ -1041,27 +1054,33 @@ func (u *userspace) raw4Loop() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		for i := 0; i < n; i++ {
-			b := msgs[i].Buffers[0][:msgs[i].N]
-			if len(b) < 20 || b[0]>>4 != 4 {
-				u.st.inc(stInHeaderErrors)
-				continue
-			}
-			ihl := int(b[0]&0xf) * 4
-			tot := int(binary.BigEndian.Uint16(b[2:]))
-			if ihl < 20 || tot > len(b) || tot < ihl {
-				u.st.inc(stInHeaderErrors)
-				continue
-			}
-			src := netip.AddrFrom4([4]byte(b[12:16]))
-			dst := netip.AddrFrom4([4]byte(b[16:20]))
-			u.decap(b[ihl:tot], src, dst, 0, false)
+		u.decapRaw4(msgs[:n])
+	}
+}
+
+// decapRaw4 handles a batch read from the raw IPv4 socket (recover.go: a panic costs
+// the batch).
+func (u *userspace) decapRaw4(msgs []ipv4.Message) {
+	defer u.recovered("raw4", stInErrors)
+	for i := range msgs {
+		b := msgs[i].Buffers[0][:msgs[i].N]
+		if len(b) < 20 || b[0]>>4 != 4 {
+			u.st.inc(stInHeaderErrors)
+			continue
 		}
+		ihl := int(b[0]&0xf) * 4
+		tot := int(binary.BigEndian.Uint16(b[2:]))
+		if ihl < 20 || tot > len(b) || tot < ihl {
+			u.st.inc(stInHeaderErrors)
+			continue
+		}
+		src := netip.AddrFrom4([4]byte(b[12:16]))
+		dst := netip.AddrFrom4([4]byte(b[16:20]))
+		u.decap(b[ihl:tot], src, dst, 0, false)
 	}
 }
 
 func (u *userspace) raw6Loop() {
-	defer u.wg.Done()
 	buf := make([]byte, 65536)
 	for {
 		n, cm, from, err := u.raw6.ReadFrom(buf)
@@ -1072,22 +1091,30 @@ func (u *userspace) raw6Loop() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		var src, dst netip.Addr
-		if a, ok := from.(*net.IPAddr); ok {
-			src, _ = netip.AddrFromSlice(a.IP)
-		}
-		if cm != nil {
-			dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
-		u.decap(buf[:n], src, dst, 0, false)
+		u.decapRaw6(buf[:n], cm, from)
 	}
 }
 
-// InputUDP takes ESP-in-UDP read by IKE on port 4500.
+// decapRaw6 handles a packet read from the raw IPv6 socket (recover.go).
+func (u *userspace) decapRaw6(b []byte, cm *ipv6.ControlMessage, from net.Addr) {
+	defer u.recovered("raw6", stInErrors)
+	var src, dst netip.Addr
+	if a, ok := from.(*net.IPAddr); ok {
+		src, _ = netip.AddrFromSlice(a.IP)
+	}
+	if cm != nil {
+		dst, _ = netip.AddrFromSlice(cm.Dst)
+	}
+	u.decap(b, src, dst, 0, false)
+}
+
+// InputUDP takes ESP-in-UDP read by IKE on port 4500. It runs on IKE's reader, whose
+// own recovery covers only IKE messages: a panic here is recovered here (recover.go).
 func (u *userspace) InputUDP(b []byte, src, dst netip.AddrPort) {
 	if u.closed.Load() {
 		return
 	}
+	defer u.recovered("udp", stInErrors)
 	// decap works in place; b belongs to the caller, so copy once into our own buffer.
 	if len(b) > pbufSize {
 		u.st.inc(stInBufferErrors)
@@ -1106,6 +1133,7 @@ func (u *userspace) decap(esp []byte, src, dst netip.Addr, sport uint16, udp boo
 // inbound SPD and queues the inner packet for the TUN. pb, if not nil, holds esp and is
 // reused for the output.
 func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport uint16, udp bool) {
+	u.inject("in")
 	release := func() {
 		if pb != nil {
 			pbufPool.Put(pb)
@@ -1316,7 +1344,6 @@ func fixL4Checksum(ip []byte) {
 // tunWriter drains decrypted packets into the TUN in batches, so the library coalesces
 // TCP/UDP segments into GRO super-packets (one write for many packets).
 func (u *userspace) tunWriter() {
-	defer u.wg.Done()
 	bufs := make([][]byte, maxBatch)
 	store := make([][]byte, maxBatch)
 	for i := range store {
@@ -1345,11 +1372,19 @@ func (u *userspace) tunWriter() {
 				break drain
 			}
 		}
-		u.perf.tunWrites.Add(1)
-		u.perf.tunWritePkts.Add(uint64(n))
-		if _, err := u.tun.Write(bufs[:n], tunWriteOffset); err != nil && !u.closed.Load() {
-			u.st.inc(stInBufferErrors)
-		}
+		u.writeTun(bufs[:n])
+	}
+}
+
+// writeTun writes a batch of decrypted packets into the TUN; the library parses them to
+// coalesce segments (recover.go: a panic costs the batch).
+func (u *userspace) writeTun(bufs [][]byte) {
+	defer u.recovered("tun", stInErrors)
+	u.inject("tun")
+	u.perf.tunWrites.Add(1)
+	u.perf.tunWritePkts.Add(uint64(len(bufs)))
+	if _, err := u.tun.Write(bufs, tunWriteOffset); err != nil && !u.closed.Load() {
+		u.st.inc(stInBufferErrors)
 	}
 }
 
