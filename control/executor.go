@@ -700,11 +700,25 @@ func (x *Executor) engineOf(m *menu.Menu) (engine, fault string) {
 	if engine == "" {
 		engine = m.Engine
 	}
-	return engine, x.faults[m.Path]
+	fault = x.faults[m.Path]
+	// An engine that declares a menu serves the menus below it (ipsec declares /ip/ipsec):
+	// its failed pass marks their items too, where the same engine serves them.
+	for p := m.Path; fault == "" && len(x.faults) > 0; {
+		i := strings.LastIndexByte(p, '/')
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+		if r, ok := x.faults[p]; ok && x.engines[p] == engine {
+			fault = r
+		}
+	}
+	return engine, fault
 }
 
-// Fault marks every item of the menu at path invalid with reason (the engine's pass
-// failed as a whole); an empty reason clears the mark. The engine host sets it when a
+// Fault marks every item of the menu at path, and of the menus below it that the same
+// engine serves, invalid with reason (the engine's pass failed as a whole); an empty
+// reason clears the mark. The engine host sets it when a
 // reconcile panics or fails and clears it after the next pass that succeeds.
 func (x *Executor) Fault(path, reason string) {
 	x.mu.Lock()

@@ -102,6 +102,11 @@ type Engine struct {
 	// Exited closes when an engine run by Start stopped.
 	Exited chan struct{}
 
+	// passHook, when set (tests), runs in a pass while e.mu is held.
+	passHook atomic.Pointer[func()]
+	// loopRuns is set while loop runs (startLoop).
+	loopRuns atomic.Bool
+
 	mu      sync.Mutex
 	invalid map[string]map[uint64]string
 	peers   []*ike.PeerConfig
@@ -246,7 +251,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.registerChecks()
 	e.registerStatus()
 	e.watchCertificates()
-	h.Go(ctx, e.loop)
+	e.startLoop(ctx)
 	if relay != nil {
 		h.Go(ctx, relay.interim)
 	}
@@ -314,6 +319,9 @@ func (e *Engine) poke() {
 // host's Reconcile applies the configuration.
 func (e *Engine) loop(ctx context.Context) {
 	var events <-chan esp.Event
+	if dp := e.Datapath(); dp != nil {
+		events = dp.Events() // started again after a panic: the data path is open
+	}
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
@@ -336,46 +344,68 @@ func (e *Engine) loop(ctx context.Context) {
 				e.d.ESPMapping(ev.SA.SPI, ev.From)
 			}
 		case <-e.spd:
-			// One at a time with the host's pass, as when both ran in one loop.
-			e.reconcileMu.Lock()
-			e.syncVIPs()
-			e.applySPD(ctx)
-			e.publishPolicies()
-			e.syncRules()
-			e.reconcileMu.Unlock()
+			e.refreshSPD(ctx)
 		case <-tick.C:
-			e.mu.Lock()
-			// Tunnels whose endpoints were unknown, a data path that did not open: a
-			// pass; a refused SPD or firewall rules: those again.
-			retry := e.retryTunnels || e.dpErr != nil
-			failed := e.spdErr != nil || e.rulesErr != nil
-			e.mu.Unlock()
-			if retry {
-				e.poke()
-			}
-			e.reconcileMu.Lock()
-			e.syncVIPs()
-			if failed {
-				e.applySPD(ctx)
-				e.syncRules()
-			}
-			e.publishPolicies()
-			e.reconcileMu.Unlock()
+			e.retry(ctx)
 		}
 	}
 }
 
+// startLoop starts loop under the host unless it runs. A panic ends it (the host
+// recovers it, marks the items and kicks a pass): the pass starts it again.
+func (e *Engine) startLoop(ctx context.Context) {
+	if e.h == nil || !e.loopRuns.CompareAndSwap(false, true) {
+		return
+	}
+	e.h.Go(ctx, func(ctx context.Context) {
+		defer e.loopRuns.Store(false)
+		e.loop(ctx)
+	})
+}
+
+// refreshSPD follows SAs that came or went: the SPD's endpoints, virtual addresses,
+// the policies' status and the firewall's rules.
+func (e *Engine) refreshSPD(ctx context.Context) {
+	// One at a time with the host's pass, as when both ran in one loop.
+	e.reconcileMu.Lock()
+	defer e.reconcileMu.Unlock()
+	e.syncVIPs()
+	e.applySPD(ctx)
+	e.publishPolicies()
+	e.syncRules()
+}
+
+// retry asks for a pass when tunnels' endpoints were unknown or the data path did not
+// open, and applies a refused SPD or firewall rules again.
+func (e *Engine) retry(ctx context.Context) {
+	e.mu.Lock()
+	retry := e.retryTunnels || e.dpErr != nil
+	failed := e.spdErr != nil || e.rulesErr != nil
+	e.mu.Unlock()
+	if retry {
+		e.poke()
+	}
+	e.reconcileMu.Lock()
+	defer e.reconcileMu.Unlock()
+	e.syncVIPs()
+	if failed {
+		e.applySPD(ctx)
+		e.syncRules()
+	}
+	e.publishPolicies()
+}
+
 // acquire starts the peer of a policy that saw traffic without an SA.
 func (e *Engine) acquire(ev esp.Event) {
-	e.mu.Lock()
 	var peer string
 	var id uint64
-	for _, p := range e.polCfg {
-		if p.reqID == ev.ReqID || uint32(p.id) == ev.PolicyID {
-			peer, id = p.peer, p.id
+	e.locked(func() {
+		for _, p := range e.polCfg {
+			if p.reqID == ev.ReqID || uint32(p.id) == ev.PolicyID {
+				peer, id = p.peer, p.id
+			}
 		}
-	}
-	e.mu.Unlock()
+	})
 	if peer != "" {
 		e.d.Acquire(peer, id)
 	}
@@ -445,6 +475,7 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 		cfg = def
 	}
 	cfg.UDP4500, cfg.UDP4500v6 = e.d.NATSocket(false), e.d.NATSocket(true)
+	cfg.Log = e.log
 	var dp esp.Datapath
 	err := e.opts.Do(func() error {
 		var err error
@@ -468,6 +499,14 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 	e.dpEvents <- dp.Events()
 	e.log.Info("ipsec: ESP data path", "kind", dp.Kind(), "reason", esp.Probe().Reason)
 	return nil
+}
+
+// locked runs fn with e.mu held. The unlock is deferred: a panic in fn, which the host
+// recovers, leaves the engine usable instead of its next pass waiting for the lock.
+func (e *Engine) locked(fn func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fn()
 }
 
 func (e *Engine) dpReady() bool {
@@ -499,38 +538,39 @@ func (e *Engine) applySPD(ctx context.Context) {
 		noSA bool
 	}
 	var ents []entry
-	e.mu.Lock()
-	ids := make([]uint64, 0, len(e.polCfg))
-	for id := range e.polCfg {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		pi := e.polCfg[id]
-		mode := esp.ModeTransport
-		if pi.tunnel {
-			mode = esp.ModeTunnel
+	var tmplOrd map[uint64]int
+	e.locked(func() {
+		ids := make([]uint64, 0, len(e.polCfg))
+		for id := range e.polCfg {
+			ids = append(ids, id)
 		}
-		out := esp.Policy{ID: uint32(id), Src: pi.src, Dst: pi.dst, Protocol: pi.proto, SrcPort: pi.sport, DstPort: pi.dport,
-			Dir: esp.DirOut, Action: pi.action, Level: pi.level, Mode: mode, ReqID: pi.reqID}
-		in := esp.Policy{ID: uint32(id), Src: pi.dst, Dst: pi.src, Protocol: pi.proto, SrcPort: pi.dport, DstPort: pi.sport,
-			Dir: esp.DirIn, Action: pi.action, Level: pi.level, Mode: mode, ReqID: pi.reqID}
-		if pi.action == esp.ActionEncrypt {
-			ep, ok := endpoints[pi.peer]
-			if !ok {
-				ep = [2]netip.Addr{pi.saSrc, pi.saDst}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		for _, id := range ids {
+			pi := e.polCfg[id]
+			mode := esp.ModeTransport
+			if pi.tunnel {
+				mode = esp.ModeTunnel
 			}
-			if !ep[0].IsValid() || !ep[1].IsValid() {
-				ents = append(ents, entry{pi.ord, []esp.Policy{out, in}, true})
-				continue // endpoints unknown until the peer is up
+			out := esp.Policy{ID: uint32(id), Src: pi.src, Dst: pi.dst, Protocol: pi.proto, SrcPort: pi.sport, DstPort: pi.dport,
+				Dir: esp.DirOut, Action: pi.action, Level: pi.level, Mode: mode, ReqID: pi.reqID}
+			in := esp.Policy{ID: uint32(id), Src: pi.dst, Dst: pi.src, Protocol: pi.proto, SrcPort: pi.dport, DstPort: pi.sport,
+				Dir: esp.DirIn, Action: pi.action, Level: pi.level, Mode: mode, ReqID: pi.reqID}
+			if pi.action == esp.ActionEncrypt {
+				ep, ok := endpoints[pi.peer]
+				if !ok {
+					ep = [2]netip.Addr{pi.saSrc, pi.saDst}
+				}
+				if !ep[0].IsValid() || !ep[1].IsValid() {
+					ents = append(ents, entry{pi.ord, []esp.Policy{out, in}, true})
+					continue // endpoints unknown until the peer is up
+				}
+				out.TunnelSrc, out.TunnelDst = ep[0], ep[1]
+				in.TunnelSrc, in.TunnelDst = ep[1], ep[0]
 			}
-			out.TunnelSrc, out.TunnelDst = ep[0], ep[1]
-			in.TunnelSrc, in.TunnelDst = ep[1], ep[0]
+			ents = append(ents, entry{pi.ord, []esp.Policy{out, in}, false})
 		}
-		ents = append(ents, entry{pi.ord, []esp.Policy{out, in}, false})
-	}
-	tmplOrd := e.tmplOrd
-	e.mu.Unlock()
+		tmplOrd = e.tmplOrd
+	})
 	// Policies generated from templates for the peers' CHILD_SAs, at their template's
 	// place: one per pair of traffic selectors (a responder's split-include networks
 	// each get their own, as RouterOS generates them).

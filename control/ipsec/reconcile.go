@@ -67,6 +67,7 @@ func decodeAll[T any](d *decoded, e *Engine, path string, its []store.Item) (out
 // Reconcile decodes the menus into peer configurations for the daemon and the SPD, and
 // applies them when they differ from what was applied last.
 func (e *Engine) Reconcile(ctx context.Context) error {
+	e.startLoop(ctx)
 	e.reconcileMu.Lock()
 	defer e.reconcileMu.Unlock()
 	raw := map[string][]store.Item{}
@@ -84,7 +85,62 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	d.note("certificates %d", e.certGen.Load())
 
+	cfgs, polCfg, sum, changed := e.decodePass(ctx, d, raw)
+	if !changed {
+		return nil
+	}
+	var dpErr error
+	if len(cfgs) > 0 {
+		// The data path (a TUN device and a routing rule, or XFRM) comes up with the
+		// first peer, so a router without IPsec carries none of it.
+		if dpErr = e.openDatapath(ctx); dpErr != nil {
+			e.log.Warn("ipsec: no ESP data path", "err", dpErr)
+		}
+	}
+	e.d.SetPeers(cfgs)
+	e.applied.peers.Add(1)
+	e.setApplied(cfgs, polCfg, dpErr, sum)
+	e.applySPD(ctx)
+	e.publishConfig(d.ids)
+	e.publishPolicies()
+	e.syncRules()
+	return nil
+}
+
+// setApplied records what a pass applied: the request ids and SA endpoints the daemon
+// gave the policies, and the digest (none when the data path did not open, so the next
+// pass tries again).
+func (e *Engine) setApplied(cfgs []*ike.PeerConfig, polCfg map[uint64]*policyInfo, dpErr error, sum []byte) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pc := range cfgs {
+		for _, c := range pc.Children {
+			if pi := polCfg[c.ID]; pi != nil {
+				pi.reqID = c.ReqID
+				pi.saDst = pc.Remote.Addr()
+				pi.saSrc = pc.Local
+			}
+		}
+	}
+	e.dpErr = dpErr
+	// A data path that did not open is tried again on the next pass (the loop kicks
+	// one while dpErr is set); everything else is applied.
+	e.appliedSum = nil
+	if dpErr == nil {
+		e.appliedSum = sum
+	}
+}
+
+// decodePass decodes the menus into the daemon's peer configurations and the policies
+// (e.mu held, released by a deferred call, so a panic in a pass, which the host
+// recovers, leaves the engine usable). changed is false when the configuration's digest
+// is the one last applied; otherwise the engine now holds the new configuration.
+func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]store.Item) (cfgs []*ike.PeerConfig, polCfg map[uint64]*policyInfo, sum []byte, changed bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f := e.passHook.Load(); f != nil {
+		(*f)()
+	}
 	users, _, _ := decodeAll[userItem](d, e, UserPath, raw[UserPath])
 	xauthUsers := map[string]xauthUser{}
 	for _, u := range users {
@@ -135,7 +191,6 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		propByName[it.Name] = espProp{ps, lt}
 	}
 
-	var cfgs []*ike.PeerConfig
 	peerByName := map[string]*ike.PeerConfig{}
 	peerItems, peerIDs, _ := decodeAll[peerItem](d, e, PeerPath, raw[PeerPath])
 	for i, it := range peerItems {
@@ -194,7 +249,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 
 	// Policy templates by group.
 	templates := map[string][]*ike.ChildConfig{}
-	polCfg := map[uint64]*policyInfo{}
+	polCfg = map[uint64]*policyInfo{}
 	tmplOrd := map[uint64]int{}
 	polItems, polIDs, polOrds := decodeAll[policyItem](d, e, PolicyPath, raw[PolicyPath])
 	for i, it := range polItems {
@@ -286,12 +341,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	for _, tp := range tunnels {
 		polCfg[tp.policy.id] = tp.policy
 	}
-	sum := d.sum.Sum(nil)
+	sum = d.sum.Sum(nil)
 	if bytes.Equal(sum, e.appliedSum) {
 		// Nothing the peers are made of changed: the daemon keeps its configuration
 		// and SAs, the SPD and the firewall rules stay as they are.
-		e.mu.Unlock()
-		return nil
+		return nil, nil, nil, false
 	}
 	e.peers = cfgs
 	e.polCfg = polCfg
@@ -299,40 +353,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.tunnels = tunnels
 	e.peerRules = prs
 	e.invalid = d.inv
-	e.mu.Unlock()
-	var dpErr error
-	if len(cfgs) > 0 {
-		// The data path (a TUN device and a routing rule, or XFRM) comes up with the
-		// first peer, so a router without IPsec carries none of it.
-		if dpErr = e.openDatapath(ctx); dpErr != nil {
-			e.log.Warn("ipsec: no ESP data path", "err", dpErr)
-		}
-	}
-	e.d.SetPeers(cfgs)
-	e.applied.peers.Add(1)
-	e.mu.Lock()
-	for _, pc := range cfgs {
-		for _, c := range pc.Children {
-			if pi := polCfg[c.ID]; pi != nil {
-				pi.reqID = c.ReqID
-				pi.saDst = pc.Remote.Addr()
-				pi.saSrc = pc.Local
-			}
-		}
-	}
-	e.dpErr = dpErr
-	// A data path that did not open is tried again on the next pass (the loop kicks
-	// one while dpErr is set); everything else is applied.
-	e.appliedSum = nil
-	if dpErr == nil {
-		e.appliedSum = sum
-	}
-	e.mu.Unlock()
-	e.applySPD(ctx)
-	e.publishConfig(d.ids)
-	e.publishPolicies()
-	e.syncRules()
-	return nil
+	return cfgs, polCfg, sum, true
 }
 
 // identity builds the daemon's configuration of one /ip ipsec identity and adds it to

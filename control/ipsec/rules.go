@@ -39,17 +39,19 @@ type peerRules struct {
 func (e *Engine) dynamicRules() []firewall.DynamicRule {
 	var modeCfg, notrack, bypass []firewall.DynamicRule
 	v6 := func(p netip.Prefix) bool { return p.Addr().Is6() }
-	e.mu.Lock()
-	byIdent, havePeers := e.peerRules, len(e.peers) > 0
-	for _, id := range sortedIDs(e.polCfg) {
-		pi := e.polCfg[id]
-		if pi.action == esp.ActionEncrypt && pi.tunnel {
-			bypass = append(bypass, firewall.DynamicRule{V6: v6(pi.src), Table: "nat", Props: map[string]string{
-				"chain": "srcnat", "action": "accept", "src-address": pi.src.String(), "dst-address": pi.dst.String(),
-				"comment": "ipsec policy"}})
+	var byIdent map[string]peerRules
+	var havePeers bool
+	e.locked(func() {
+		byIdent, havePeers = e.peerRules, len(e.peers) > 0
+		for _, id := range sortedIDs(e.polCfg) {
+			pi := e.polCfg[id]
+			if pi.action == esp.ActionEncrypt && pi.tunnel {
+				bypass = append(bypass, firewall.DynamicRule{V6: v6(pi.src), Table: "nat", Props: map[string]string{
+					"chain": "srcnat", "action": "accept", "src-address": pi.src.String(), "dst-address": pi.dst.String(),
+					"comment": "ipsec policy"}})
+			}
 		}
-	}
-	e.mu.Unlock()
+	})
 	for _, s := range e.d.Snapshot() {
 		if s.State != "established" {
 			continue
