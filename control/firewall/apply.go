@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -74,10 +75,10 @@ func listSum(es []Entry) uint64 {
 
 // stateOf is what the table holds once pl is applied.
 func stateOf(pl *Plan, lists map[string][]Entry) *tableState {
-	st := &tableState{chains: map[string]chainState{}, counters: map[string]bool{}, helpers: map[string]bool{},
+	st := &tableState{chains: map[string]chainState{}, counters: make(map[string]bool, len(pl.Counters)), helpers: map[string]bool{},
 		sets: map[string]bool{}, lists: map[string]uint64{}, ports: fmt.Sprint(pl.BridgePorts, pl.BridgeClasses)}
 	for _, ch := range pl.Chains {
-		cs := chainState{sig: chainSig(ch)}
+		cs := chainState{sig: chainSig(ch), sums: make([]uint64, 0, len(ch.Rules))}
 		for _, r := range ch.Rules {
 			for range r.Exprs {
 				cs.sums = append(cs.sums, r.Sum)
@@ -160,9 +161,16 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 			prev = nil
 		}
 	}
+	next := stateOf(pl, lists)
 	if prev != nil && len(pl.Chains)+len(pl.Lists) > 0 {
-		if err := k.applyDiff(pl, lists, prev); err == nil {
-			k.last[pl.V6] = stateOf(pl, lists)
+		if next.same(prev) {
+			// Nothing to change: no transaction (the kernel would validate the whole
+			// table again to commit an empty one).
+			k.last[pl.V6] = next
+			return nil
+		}
+		if err := k.applyDiff(pl, lists, prev, next); err == nil {
+			k.last[pl.V6] = next
 			return nil
 		}
 	}
@@ -170,9 +178,17 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 		return err
 	}
 	if len(pl.Chains)+len(pl.Lists) > 0 {
-		k.last[pl.V6] = stateOf(pl, lists)
+		k.last[pl.V6] = next
 	}
 	return nil
+}
+
+// same reports whether st and o are the same table: applyDiff would send nothing but
+// the table itself.
+func (st *tableState) same(o *tableState) bool {
+	return st.ports == o.ports && maps.Equal(st.counters, o.counters) && maps.Equal(st.helpers, o.helpers) &&
+		maps.Equal(st.sets, o.sets) && maps.Equal(st.lists, o.lists) &&
+		maps.EqualFunc(st.chains, o.chains, func(a, b chainState) bool { return a.sig == b.sig && slices.Equal(a.sums, b.sums) })
 }
 
 // missingChains lists the chains of prev that the family's table no longer has (all of
@@ -208,9 +224,8 @@ func (k *Kernel) missingChains(v6 bool, prev *tableState) []string {
 }
 
 // applyDiff sends what differs between prev (the table as the last Apply left it) and
-// pl, in one transaction.
-func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev *tableState) error {
-	next := stateOf(pl, lists)
+// pl (next: stateOf it), in one transaction.
+func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev, next *tableState) error {
 	for _, ch := range pl.Chains {
 		if old, ok := prev.chains[ch.Name]; ok && old.sig != chainSig(ch) {
 			return errRebuild // a base chain's hook cannot change in place

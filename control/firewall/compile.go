@@ -90,10 +90,11 @@ func (cfg Config) bridgePorts() ([]string, map[string]uint32) {
 		sets[port][set] = true
 	}
 	for _, r := range cfg.Rules {
-		if v := strings.TrimPrefix(r.Props["in-bridge-port"], "!"); v != "" {
+		f := r.facts()
+		if v := f.inPort; v != "" {
 			in(v, "port/"+v)
 		}
-		if v := strings.TrimPrefix(r.Props["in-bridge-port-list"], "!"); v != "" && cfg.IfLists != nil {
+		if v := f.inPortList; v != "" && cfg.IfLists != nil {
 			for _, m := range cfg.IfLists(v) {
 				in(m, "list/"+v)
 			}
@@ -155,8 +156,8 @@ func (cfg Config) contextSum() string {
 	}
 	lists := map[string]bool{}
 	for _, r := range cfg.Rules {
-		for _, k := range []string{"in-interface-list", "out-interface-list"} {
-			if v := strings.TrimPrefix(r.Props[k], "!"); v != "" {
+		for _, v := range []string{r.facts().inIfaceList, r.facts().outIfaceList} {
+			if v != "" {
 				lists[v] = true
 			}
 		}
@@ -177,8 +178,8 @@ func (cfg Config) contextSum() string {
 	}
 	if cfg.KernelName != nil {
 		for _, r := range cfg.Rules {
-			for _, k := range []string{"in-interface", "out-interface"} {
-				if v := strings.TrimPrefix(r.Props[k], "!"); v != "" {
+			for _, v := range []string{r.facts().inIface, r.facts().outIface} {
+				if v != "" {
 					ifs = append(ifs, v)
 				}
 			}
@@ -374,14 +375,20 @@ func Compile(cfg Config) *Plan {
 	ctx := maphash.String(sumSeed, cfg.contextSum())
 	next := map[uint64]compiled{}
 	if cfg.Cache != nil {
+		next = make(map[uint64]compiled, len(cfg.Cache.m))
 		defer func() { cfg.Cache.m = next }()
 	}
 	lists := map[string]bool{}
 	for name := range cfg.Lists {
 		lists[name] = true
 	}
+	perTable := map[string]int{}
+	for _, r := range cfg.Rules {
+		perTable[r.Table]++
+	}
+	pl.Counters = make([]string, 0, len(cfg.Rules))
 	for _, table := range menu.FirewallTables {
-		var rules []*Rule
+		rules := make([]*Rule, 0, perTable[table])
 		for _, r := range cfg.Rules {
 			if r.Table == table {
 				rules = append(rules, r)
@@ -406,7 +413,7 @@ func Compile(cfg Config) *Plan {
 		// Regular chains: custom chains, and nat's built-in ones (jumped to by hooks).
 		var chains []*ChainPlan
 		for _, c := range order {
-			cp := &ChainPlan{Name: ChainName(table, c)}
+			cp := &ChainPlan{Name: ChainName(table, c), Rules: make([]RulePlan, 0, len(byChain[c]))}
 			if IsBuiltinChain(table, c) && table != "nat" {
 				for _, h := range hookDefs(table) {
 					if h.target == c {
@@ -436,7 +443,7 @@ func Compile(cfg Config) *Plan {
 					lists[l] = true
 				}
 				pl.Meters = append(pl.Meters, cr.meters...)
-				pl.Counters = append(pl.Counters, CounterName(k))
+				pl.Counters = append(pl.Counters, r.facts().counter)
 				cp.Rules = append(cp.Rules, RulePlan{Key: k, Exprs: cr.alts, Sum: sum})
 			}
 			chains = append(chains, cp)
@@ -566,18 +573,7 @@ func bridgePortMatch(cfg Config, ports []string, neg bool) (alt, error) {
 }
 
 // lists returns the address lists a rule uses.
-func (r *Rule) lists() []string {
-	var out []string
-	for _, k := range []string{"src-address-list", "dst-address-list"} {
-		if v := strings.TrimPrefix(r.Props[k], "!"); v != "" {
-			out = append(out, v)
-		}
-	}
-	if strings.HasPrefix(r.Action, "add-") && r.Props["address-list"] != "" {
-		out = append(out, r.Props["address-list"])
-	}
-	return out
-}
+func (r *Rule) lists() []string { return r.facts().lists }
 
 // jumpLevels is how deep the kernel follows jumps from a hook chain (NFT_JUMP_STACK_SIZE).
 const jumpLevels = 16
@@ -1068,7 +1064,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	if err != nil {
 		return nil, err
 	}
-	counter := &expr.Objref{Type: objCounter, Name: CounterName(RuleKey{r.Table, r.ID})}
+	counter := &expr.Objref{Type: objCounter, Name: r.facts().counter}
 	out := make([][]expr.Any, len(m))
 	for i, es := range m {
 		es = append(es, counter)

@@ -207,7 +207,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	itemsByTable := map[string][]store.Item{}
 	dynByTable := map[string][]dynItem{}
 	decodeErr := map[RuleKey]string{} // items whose stored values do not decode
-	decoded := map[RuleKey]decodedRule{}
+	decoded := make(map[RuleKey]decodedRule, len(e.decoded[v6]))
 	defer func() { e.decoded[v6] = decoded }()
 	for _, t := range menu.FirewallTables {
 		// Shared: the pass never modifies an item, and an unchanged one comes back as the
