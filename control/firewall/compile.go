@@ -1141,7 +1141,11 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 			off += l
 		}
 		var to time.Duration
-		if t := p["address-list-timeout"]; t != "" && t != "none-dynamic" && t != "none-static" {
+		switch t := p["address-list-timeout"]; t {
+		case "", "none-dynamic":
+		case "none-static":
+			to = keepTimeout // the engine saves these as configured entries (keep.go)
+		default:
 			to, _ = timeValue(t)
 		}
 		return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},

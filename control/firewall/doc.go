@@ -23,6 +23,10 @@
 // exclusive nftables rules sharing the rule's counter, so each packet counts and acts
 // once.
 //
+// address-list-timeout=none-static adds a configured entry, as RouterOS keeps it: the
+// rule adds to dyn/L with a marker timeout and the engine saves the address into the
+// configuration within a second (keep.go).
+//
 // A configured entry with timeout= gets the time left as its kernel timeout and leaves the
 // configuration when it runs out, as in RouterOS (the timer starts when routerd first
 // applies the entry or its timeout changes; a restart starts it again). Every entry's

@@ -76,6 +76,13 @@ type Engine struct {
 	// compiled time= against (zone.go).
 	zoneLoc  *time.Location
 	zoneUsed zoneOffsets
+	// passGen counts passes begun, appliedGen the last one applied per family; keeping
+	// has the passGen at which each none-static address was saved (keep.go).
+	passGen    uint64
+	appliedGen map[bool]uint64
+	keeping    map[string]uint64
+	// keepRules: the family's last pass had a rule with address-list-timeout=none-static.
+	keepRules map[bool]bool
 }
 
 func rulePath(v6 bool, table string) string {
@@ -116,7 +123,8 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
 		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
-		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[RuleKey]decodedRule{}}
+		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[RuleKey]decodedRule{},
+		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -187,10 +195,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	zo := offsetsAt(loc, e.ex.Now())
 	e.mu.Lock()
 	e.zoneLoc, e.zoneUsed = loc, zo
+	e.passGen++
+	gen := e.passGen
 	e.mu.Unlock()
 	for _, v6 := range []bool{false, true} {
-		if err := e.reconcile(ctx, v6, zo); err != nil && first == nil {
+		err := e.reconcile(ctx, v6, zo)
+		if err != nil && first == nil {
 			first = err
+		}
+		if err == nil {
+			e.mu.Lock()
+			e.appliedGen[v6] = gen
+			e.mu.Unlock()
 		}
 	}
 	return first
@@ -309,6 +325,13 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 			e.ex.State.Set(ServicePortPath, it.ID, st)
 		}
 	}
+	keep := false
+	for _, r := range cfg.Rules {
+		keep = keep || r.Props["address-list-timeout"] == "none-static"
+	}
+	e.mu.Lock()
+	e.keepRules[v6] = keep
+	e.mu.Unlock()
 	pl := Compile(cfg)
 	for k, why := range decodeErr {
 		pl.Invalid[k] = why
@@ -674,7 +697,7 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 		}
 		p := map[string]string{"list": d.List, "address": d.Addr.String(), "disabled": "no", "dynamic": "yes",
 			"creation-time": e.firstSeen(dynPrefix(v6)+d.List+"/"+d.Addr.String(), d.Expires, d.Timeout).Format("2006-01-02 15:04:05")}
-		if d.Timeout > 0 {
+		if d.Timeout > 0 && !kept(d) { // a none-static one becomes a configured entry (keep.go)
 			p["timeout"] = value.FormatDuration(d.Expires.Round(time.Second))
 		}
 		rows = append(rows, control.Row{ID: e.dynID(d.List + "/" + d.Addr.String()), Props: p, Flags: "D"})

@@ -268,6 +268,8 @@ func (e *Engine) listTimers(ctx context.Context) {
 				e.poke()
 			}
 			e.expireEntries(now)
+			e.promoteKept(false)
+			e.promoteKept(true)
 			e.saveCreated()
 			if now.Sub(lastDNS) >= refresh {
 				lastDNS = now
