@@ -280,6 +280,10 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 		if li.Disabled {
 			continue
 		}
+		if err := checkListName(li.List); err != nil { // stored before add refused it
+			listInvalid[it.ID] = err.Error()
+			continue
+		}
 		ents, err := e.entries(ctx, li.Address, v6)
 		if err != nil {
 			listInvalid[it.ID] = err.Error()

@@ -37,6 +37,9 @@ func (e *Engine) registerListMenu(path string) {
 				}
 				args[a.Name] = v
 			}
+			if err := checkListName(args["list"]); err != nil {
+				return nil, ruleError(err)
+			}
 			if cmd == "set" && len(args) == 0 {
 				return fn(ctx, c)
 			}

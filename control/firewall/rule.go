@@ -143,6 +143,9 @@ func (r *Rule) Check(v6 bool) error {
 	if r.Chain == "" {
 		return fmt.Errorf("failure: chain not specified")
 	}
+	if err := checkLimits(r); err != nil {
+		return err
+	}
 	for k, why := range unsupported {
 		if p[k] != "" {
 			return fmt.Errorf("%s: %s: %w", k, why, ErrNotSupported)

@@ -1,0 +1,67 @@
+package firewall
+
+import (
+	"fmt"
+	"strings"
+)
+
+// What the kernel refuses at apply is refused at add and set, so a configuration the
+// kernel cannot take is never acknowledged (one such rule made every later pass fail):
+//
+//   - nftables names (chains, sets, objects) are at most NFT_NAME_MAXLEN-1 = 255 bytes. A
+//     chain C of table T is "T/C" (at most 255-len(T)-1 bytes of chain name), an address
+//     list L is the sets "list/L" and "dyn/L" (at most 250 bytes).
+//   - A log rule's prefix (NFTA_LOG_PREFIX, NF_LOG_PREFIXLEN-1 = 127 bytes) carries the
+//     rule's identity "T/C/id " before log-prefix, so log-prefix gets what the chain's
+//     name leaves (logPrefix cut it short before, and the log reader lost the rule).
+//
+// Not limits here: comments stay in routerd's store (the kernel never sees them); the
+// configured part of a list is an interval set without a size limit; a rule's dynamic
+// set holds at most 1<<20 addresses (a full set adds nothing more, as the kernel's
+// dynset does; entries time out or are removed).
+const (
+	nftNameMax   = 255
+	logPrefixMax = 127
+	// idDigits is what a rule id takes in the log prefix, reserved at add (the id is not
+	// known yet): ids are numbered from 1 and never reach ten digits in a store.
+	idDigits = 10
+)
+
+// ErrTooLong is a name or prefix longer than the kernel takes.
+var ErrTooLong = fmt.Errorf("too long")
+
+// chainNameMax is the longest chain name table can have.
+func chainNameMax(table string) int { return nftNameMax - len(ChainName(table, "")) }
+
+// listNameMax is the longest address list name.
+var listNameMax = nftNameMax - max(len(staticSet("")), len(dynamicSet("")))
+
+// checkLimits refuses what a rule names beyond the kernel's limits.
+func checkLimits(r *Rule) error {
+	p := r.Props
+	for _, c := range []struct{ arg, v string }{{"chain", r.Chain}, {"jump-target", p["jump-target"]}} {
+		if len(c.v) > chainNameMax(r.Table) {
+			return fmt.Errorf("failure: %s %w (at most %d characters)", c.arg, ErrTooLong, chainNameMax(r.Table))
+		}
+	}
+	for _, k := range []string{"src-address-list", "dst-address-list", "address-list"} {
+		if v := strings.TrimPrefix(p[k], "!"); len(v) > listNameMax {
+			return fmt.Errorf("failure: %s %w (at most %d characters)", k, ErrTooLong, listNameMax)
+		}
+	}
+	if r.Action == "log" || p["log"] == "yes" {
+		room := logPrefixMax - len(ChainName(r.Table, r.Chain)) - len("/ ") - idDigits
+		if len(p["log-prefix"]) > room {
+			return fmt.Errorf("failure: log-prefix %w (at most %d characters in chain %s)", ErrTooLong, max(room, 0), r.Chain)
+		}
+	}
+	return nil
+}
+
+// checkListName refuses an address list name the kernel cannot name a set after.
+func checkListName(name string) error {
+	if len(name) > listNameMax {
+		return fmt.Errorf("failure: list %w (at most %d characters)", ErrTooLong, listNameMax)
+	}
+	return nil
+}
