@@ -483,8 +483,9 @@ func Compile(cfg Config) *Plan {
 // through none of them): the kernel's xt_physdev match (--physdev-out) through
 // nft_compat, as iptables-nft does; nftables has no expression of its own for it.
 // br_netfilter hands bridged IPv4 and IPv6 packets to the ip and ip6 forward and
-// postrouting hooks with the port the bridge chose (bridge-nf-call-iptables, on by
-// default: RouterOS's use-ip-firewall=yes). A packet that is not bridged (routed, or
+// postrouting hooks with the port the bridge chose, only with /interface bridge
+// settings use-ip-firewall=yes (bridge-nf-call-iptables, bridgefw.go), as on RouterOS;
+// with the default no, bridged packets reach no ip hook and the matcher sees none. A packet that is not bridged (routed, or
 // routerd's own) has no such port: ports never match it and !ports always does, as
 // in-bridge-port's negation matches packets that entered through no port.
 func physdevOut(cfg Config, ports []string, neg bool) alt {

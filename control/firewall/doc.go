@@ -115,12 +115,19 @@
 // out-bridge-port and out-bridge-port-list: the bridge chooses the port from its
 // forwarding database after the ip hooks of routed packets have run, but br_netfilter
 // hands bridged IPv4 and IPv6 packets to the ip and ip6 forward and postrouting hooks
-// with the port chosen (bridge-nf-call-iptables, the kernel's default: RouterOS's
-// use-ip-firewall=yes), where the kernel's xt_physdev match (--physdev-out, through
-// nft_compat, as iptables-nft uses it) sees it. So the matcher works in forward,
-// postrouting and srcnat (and chains reached from them), in its place in the chain, for
-// bridged traffic; a routed packet leaving through a bridge has no port there (ports
-// never match it, !ports always does). input, prerouting, dstnat and output refuse it.
+// with the port chosen, where the kernel's xt_physdev match (--physdev-out, through
+// nft_compat, as iptables-nft uses it) sees it. That happens only with /interface bridge
+// settings use-ip-firewall=yes, as on RouterOS (the default, no, keeps bridged traffic
+// out of every ip hook: the matcher then matches nothing bridged). So the matcher works
+// in forward, postrouting and srcnat (and chains reached from them), in its place in the
+// chain, for bridged traffic with use-ip-firewall=yes; a routed packet leaving through a
+// bridge has no port there (ports never match it, !ports always does). input,
+// prerouting, dstnat and output refuse it.
+//
+// use-ip-firewall (use-ip-firewall-for-vlan, -for-pppoe) is br_netfilter's
+// bridge-nf-call-iptables and -ip6tables (bridge-nf-filter-vlan-tagged, -pppoe-tagged)
+// of the engine's network namespace, written by each pass when they differ
+// (bridgefw.go); a kernel without br_netfilter marks use-ip-firewall=yes invalid.
 //
 // Applying: the first pass rebuilds routerd's table in one transaction; later passes send
 // in one transaction only the difference from what the last one left (Kernel.Apply), and

@@ -150,6 +150,8 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	ex.Watch(link.IfacePath, poke)
 	ex.Watch(routing.TablePath, poke)
 	ex.Watch(system.ClockPath, poke) // time= counts in its zone
+	ex.SetEngine(BridgeSettingsPath, "firewall")
+	ex.Watch(BridgeSettingsPath, poke)
 	if reg != nil {
 		if err := reg.Register(&collector{e: e}); err != nil {
 			return nil, fmt.Errorf("firewall: metrics: %w", err)
@@ -190,6 +192,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	var first error
 	if err := e.applyTracking(""); err != nil {
 		slog.Warn("firewall: connection tracking settings not applied", "err", err)
+	}
+	if err := e.applyBridgeSettings(); err != nil {
+		slog.Warn("firewall: bridge settings not applied", "err", err)
 	}
 	loc := e.clockZone()
 	zo := offsetsAt(loc, e.ex.Now())

@@ -250,6 +250,20 @@ func interfaceMenus() []*Menu {
 			Desc:    "802.1Q VLAN interfaces.",
 		},
 		{
+			Path: "/interface/bridge/settings",
+			Kind: Single,
+			Props: []Prop{
+				{Name: "use-ip-firewall", Type: value.Bool(), Default: "no",
+					Desc: "Bridged IPv4 and IPv6 traffic also passes the IP firewall's prerouting, forward and postrouting (br_netfilter)."},
+				{Name: "use-ip-firewall-for-vlan", Type: value.Bool(), Default: "no",
+					Desc: "Bridged VLAN-tagged traffic too (with use-ip-firewall)."},
+				{Name: "use-ip-firewall-for-pppoe", Type: value.Bool(), Default: "no",
+					Desc: "Bridged PPPoE traffic too (with use-ip-firewall)."},
+				stored("allow-fast-path", value.Bool(), "yes", "RouterOS's bridge fast path; the Linux bridge has none", "Bridge fast path."),
+			},
+			Desc: "Bridge settings: whether bridged traffic passes the IP firewall.",
+		},
+		{
 			Path: "/interface/bridge/port",
 			Kind: List,
 			Props: []Prop{
