@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -343,10 +344,33 @@ func route(ctx context.Context, ex *control.Executor, sess *control.Session, s *
 			keep = append(keep, a)
 		}
 	}
+	// RouterOS 6's gateway list (gateway=A,B) is equal-cost multipath; the upgrade makes a
+	// route per gateway with the same distance, which routerd installs as one multipath
+	// route.
+	var after []*control.Sentence
+	for i, a := range keep {
+		if a.Name != "gateway" || !strings.Contains(a.Value, ",") {
+			continue
+		}
+		if s.Cmd != "add" {
+			return nil, nil, control.ArgError("failure: a RouterOS 6 gateway list is taken on add only (add a route per gateway)")
+		}
+		gws := strings.Split(a.Value, ",")
+		changed = true
+		mapped(s.Path, "gateway="+a.Value, "a route per gateway, equal distance (ECMP)")
+		for _, g := range gws[1:] {
+			args := slices.Clone(keep)
+			args[i].Value = g
+			after = append(after, &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args})
+		}
+		keep = slices.Clone(keep)
+		keep[i].Value = gws[0]
+		break
+	}
 	if !changed {
 		return nil, nil, nil
 	}
-	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, nil, nil
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: keep, Out: s.Out}, after, nil
 }
 
 // v6Speed and v6Advertise are RouterOS 6's words for ethernet speeds, with v7's.

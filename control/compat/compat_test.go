@@ -274,3 +274,22 @@ func TestV6MasterPortAddress(t *testing.T) {
 		t.Errorf("addresses %v", got)
 	}
 }
+
+// TestV6GatewayList: a RouterOS 6 route with a gateway list becomes a route per gateway
+// with the same distance (equal-cost paths), as the upgrade does.
+func TestV6GatewayList(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	if _, err := exec(t, ex, "/ip/route", "add", "distance=1", "dst-address=198.18.50.0/24",
+		"gateway=198.18.1.1,198.18.2.1", "comment=ecmp"); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := ex.Items("/ip/route")
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Props["dst-address"]+" "+it.Props["gateway"]+" "+it.Props["distance"]+" "+it.Props["comment"])
+	}
+	if strings.Join(got, ",") != "198.18.50.0/24 198.18.1.1 1 ecmp,198.18.50.0/24 198.18.2.1 1 ecmp" {
+		t.Errorf("routes %v", got)
+	}
+}

@@ -147,6 +147,15 @@ func (k *fakeKernel) routeText(r *netlink.Route) string {
 	if r.LinkIndex != 0 {
 		w += " dev " + k.name(r.LinkIndex)
 	}
+	for _, n := range r.MultiPath {
+		w += " nexthop"
+		if n.Gw != nil {
+			w += " via " + n.Gw.String()
+		}
+		if n.LinkIndex != 0 {
+			w += " dev " + k.name(n.LinkIndex)
+		}
+	}
 	return w
 }
 

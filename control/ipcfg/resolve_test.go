@@ -233,3 +233,33 @@ func TestPingProbe(t *testing.T) {
 		t.Error("::1 did not answer")
 	}
 }
+
+// TestECMP: routes of one destination and distance with different gateways are the
+// equal-cost paths of one multipath kernel route, all active, as RouterOS 7 has them;
+// one whose gateway goes leaves the others.
+func TestECMP(t *testing.T) {
+	r := newPlanRig(t, newFakeKernel("ether1", "ether2"))
+	for _, c := range []string{
+		"/ip/address add address=198.18.1.2/24 interface=ether1",
+		"/ip/address add address=198.18.2.2/24 interface=ether2",
+		"/ip/route add dst-address=198.18.51.0/24 gateway=198.18.1.1",
+		"/ip/route add dst-address=198.18.51.0/24 gateway=198.18.2.1",
+	} {
+		controltest.Exec(t, r.ex, c)
+	}
+	wantWrites(t, "first pass", pass(t, r),
+		"addr-add ether1 198.18.1.2/24", "addr-add ether2 198.18.2.2/24",
+		"route-replace table main 198.18.51.0/24 metric 1 nexthop via 198.18.1.1 nexthop via 198.18.2.1")
+	wantWrites(t, "second pass", pass(t, r))
+	for _, gw := range []string{"198.18.1.1", "198.18.2.1"} {
+		if act, inv, st, p := routeByGw(t, r, Route4Path, gw); !act || inv || p["ecmp"] != "yes" {
+			t.Errorf("path via %s: active %v invalid %v %q %v", gw, act, inv, st, p)
+		}
+	}
+	controltest.Exec(t, r.ex, "/ip/route remove "+routeID(t, r, "gateway", "198.18.2.1"))
+	wantWrites(t, "pass after one path went", pass(t, r),
+		"route-replace table main 198.18.51.0/24 metric 1 via 198.18.1.1")
+	if _, _, _, p := routeByGw(t, r, Route4Path, "198.18.1.1"); p["ecmp"] != "" {
+		t.Errorf("the path left is still ecmp: %v", p)
+	}
+}

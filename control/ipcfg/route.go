@@ -158,8 +158,35 @@ func keyOf(r *netlink.Route) routeKey {
 
 // sameRoute reports whether the kernel's route already is what the item asks for.
 func sameRoute(k, d *netlink.Route) bool {
+	if len(k.MultiPath) != len(d.MultiPath) {
+		return false
+	}
+	for i, n := range d.MultiPath {
+		if !k.MultiPath[i].Gw.Equal(n.Gw) || n.LinkIndex != 0 && k.MultiPath[i].LinkIndex != n.LinkIndex {
+			return false
+		}
+	}
 	return routeType(k.Type) == routeType(d.Type) && k.Gw.Equal(d.Gw) && (d.LinkIndex == 0 || k.LinkIndex == d.LinkIndex) &&
 		k.Src.Equal(d.Src)
+}
+
+// multipath is the kernel route of equal-cost routes (members, in item order): one
+// next hop each.
+func multipath(first *netlink.Route, members []int, res []resolution) *netlink.Route {
+	d := *first
+	d.Gw, d.LinkIndex, d.Scope = nil, 0, 0
+	for _, i := range members {
+		r := res[i]
+		nh := &netlink.NexthopInfo{}
+		if r.pin || !r.nh.IsValid() {
+			nh.LinkIndex = r.link
+		}
+		if r.nh.IsValid() {
+			nh.Gw = r.nh.AsSlice()
+		}
+		d.MultiPath = append(d.MultiPath, nh)
+	}
+	return &d
 }
 
 // routeType is a route's type as the kernel answers it: a route asked for without one
@@ -245,11 +272,17 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 	}
 	want := map[routeKey]bool{}
 	type applied struct {
-		i   int
-		key routeKey
+		members []int
+		key     routeKey
 	}
 	var done []applied
 	var jobs []replaceJob
+	// Routes of one table, destination and distance are one kernel route: routes with
+	// gateways are equal-cost paths (ECMP) of one multipath route, as RouterOS 7 makes
+	// them active together; any other repeats only the first.
+	groups := map[routeKey][]int{}
+	var order []routeKey
+	routes := make([]*netlink.Route, len(ws))
 	for i, w := range ws {
 		r := res[i]
 		view := routeView{gwStatus: gatewayStatus(w, r, linkName), note: checkNote(w, v)}
@@ -261,29 +294,41 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 			e.routeState(path, w.id, view)
 			continue
 		}
-		d := desiredRoute(w, r, v)
-		k := keyOf(d)
-		if want[k] {
+		routes[i] = desiredRoute(w, r, v)
+		k := keyOf(routes[i])
+		if g := groups[k]; len(g) > 0 && (w.it.Blackhole || ws[g[0]].it.Blackhole) {
 			view.reason = "another route has the same dst-address, distance and routing-table"
 			e.routeState(path, w.id, view)
 			continue
 		}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range order {
+		g := groups[k]
+		d := routes[g[0]]
+		if len(g) > 1 {
+			d = multipath(d, g, res)
+		}
 		want[k] = true
 		if cur, ok := have[k]; !ok || !sameRoute(cur, d) {
-			jobs = append(jobs, replaceJob{id: uint64(i), key: k, route: d})
+			jobs = append(jobs, replaceJob{members: g, key: k, route: d})
 			continue
 		}
-		done = append(done, applied{i, k})
+		done = append(done, applied{g, k})
 	}
 	changed := len(jobs) > 0
 	for _, j := range e.replaceRoutes(jobs) {
-		i := int(j.id)
 		if j.err != nil {
 			delete(want, j.key)
-			e.routeState(path, ws[i].id, routeView{reason: routeError(j.err), gwStatus: gatewayStatus(ws[i], res[i], linkName)})
+			for _, i := range j.members {
+				e.routeState(path, ws[i].id, routeView{reason: routeError(j.err), gwStatus: gatewayStatus(ws[i], res[i], linkName)})
+			}
 			continue
 		}
-		done = append(done, applied{i, j.key})
+		done = append(done, applied{j.members, j.key})
 	}
 	if changed {
 		// One more dump tells which interface a route the kernel resolved took.
@@ -296,14 +341,19 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 		}
 	}
 	for _, a := range done {
-		w, r := ws[a.i], res[a.i]
-		if r.link == 0 && !w.it.Blackhole {
-			if k := have[a.key]; k != nil {
+		for _, i := range a.members {
+			w, r := ws[i], res[i]
+			if k := have[a.key]; r.link == 0 && !w.it.Blackhole && k != nil {
 				r.link = k.LinkIndex
+				for _, nh := range k.MultiPath {
+					if g, ok := netip.AddrFromSlice(nh.Gw); ok && g.Unmap() == r.nh {
+						r.link = nh.LinkIndex
+					}
+				}
 			}
+			e.routeState(path, w.id, routeView{active: isActive[i] || len(a.members) > 1, ecmp: len(a.members) > 1,
+				immediate: immediateGw(r, linkName), gwStatus: gatewayStatus(w, r, linkName), note: checkNote(w, v)})
 		}
-		e.routeState(path, w.id, routeView{active: isActive[a.i], immediate: immediateGw(r, linkName),
-			gwStatus: gatewayStatus(w, r, linkName), note: checkNote(w, v)})
 	}
 	for k, r := range have {
 		if !want[k] {
@@ -371,6 +421,7 @@ func routeError(err error) string {
 // routeView is what print shows of a route of ours beside its configuration.
 type routeView struct {
 	active    bool
+	ecmp      bool   // one of several equal-cost paths
 	reason    string // why it is not installed (invalid)
 	immediate string // immediate-gw
 	gwStatus  string // gateway-status
@@ -384,6 +435,9 @@ func (e *Engine) routeState(path string, id uint64, v routeView) {
 	}
 	if v.gwStatus != "" {
 		p["gateway-status"] = v.gwStatus
+	}
+	if v.ecmp {
+		p["ecmp"] = "yes"
 	}
 	st := control.ItemState{Active: v.active, Invalid: v.reason != "", Status: v.reason, Props: p}
 	if st.Status == "" {
@@ -441,10 +495,10 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 }
 
 type replaceJob struct {
-	id    uint64
-	key   routeKey
-	route *netlink.Route
-	err   error
+	members []int // the route items the kernel route is made of
+	key     routeKey
+	route   *netlink.Route
+	err     error
 }
 
 // replaceRoutes installs the routes of jobs and returns the jobs with their errors.

@@ -73,9 +73,10 @@ func ipMenus() []*Menu {
 				hidden("dynamic", "Route not configured through routerd (kernel, other daemons)."),
 				hidden("connect", "Route of a connected network."),
 				hidden("static", "Route configured through routerd."),
+				hidden("ecmp", "One of several routes of equal distance to the destination, used together (one multipath kernel route)."),
 			},
 			Flags: []Flag{FlagDisabled, FlagInvalid, FlagActive, FlagDynamic, {'C', "connect"},
-				{'S', "static"}, {'B', "blackhole"}},
+				{'S', "static"}, {'B', "blackhole"}, {'+', "ecmp"}},
 			Columns: []string{"dst-address", "gateway", "distance"},
 			Desc:    "Routes.",
 		}

@@ -149,6 +149,10 @@ var fileChecks = map[string]func(t *testing.T, r *router, ns string){
 			out := r.must("/ip route print detail where gateway=198.19.8.8")
 			return strings.Contains(out, `immediate-gw="198.18.1.1%ether1-gateway"`), out
 		})
+		eventually(t, "the v6 gateway list as one multipath route", func() (bool, string) {
+			out := run(t, "ip", "-n", ns, "route", "show", "198.18.50.0/24")
+			return strings.Contains(out, "nexthop via 198.18.1.1") && strings.Contains(out, "nexthop via 198.18.2.1"), out
+		})
 		logHas(t, r, "RouterOS 6 property mapped", "master-port=ether2-master", "new-routing-mark=to-isp2",
 			`menu="ip route rule"`, "/routing rule table", "interface=ether2-master")
 	},

@@ -23,6 +23,7 @@ add distance=1 gateway=198.18.2.1 routing-mark=to-isp2
 add dst-address=198.19.8.8/32 gateway=198.18.1.1 scope=10
 add check-gateway=ping distance=1 gateway=198.19.8.8 target-scope=11
 add distance=2 gateway=198.18.2.1
+add distance=1 dst-address=198.18.50.0/24 gateway=198.18.1.1,198.18.2.1
 /ip route rule
 add action=lookup-only-in-table routing-mark=to-isp2 table=to-isp2
 add action=unreachable dst-address=198.19.66.0/24
