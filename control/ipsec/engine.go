@@ -116,6 +116,8 @@ type Engine struct {
 	// the template comes after them).
 	tmplOrd map[uint64]int
 	m       *metrics
+	// espTot keeps the ESP traffic counters monotonic across removed SAs (espcount.go).
+	espTot  *espTotals
 	leaseMu sync.Mutex
 	leases  map[netip.Addr]bool
 	vips    map[netip.Addr]bool // mode config addresses installed on lo
@@ -175,7 +177,7 @@ func New(opts Options) *Engine {
 		opts.Do = func(f func() error) error { return f() }
 	}
 	return &Engine{opts: opts, log: opts.Log, spd: make(chan struct{}, 1), dpEvents: make(chan (<-chan esp.Event), 1),
-		Exited: make(chan struct{}), invalid: map[string]map[uint64]string{}, polCfg: map[uint64]*policyInfo{}}
+		Exited: make(chan struct{}), invalid: map[string]map[uint64]string{}, polCfg: map[uint64]*policyInfo{}, espTot: newESPTotals()}
 }
 
 // Spec declares the engine: /ip ipsec, and the menus its pass reads besides (mode
@@ -495,7 +497,7 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 	e.mu.Lock()
 	e.dp = dp
 	e.mu.Unlock()
-	e.d.SetDatapath(&adapter{dp: e.Datapath, changed: e.refresh})
+	e.d.SetDatapath(&adapter{dp: e.Datapath, changed: e.refresh, tot: e.espTot})
 	e.dpEvents <- dp.Events()
 	e.log.Info("ipsec: ESP data path", "kind", dp.Kind(), "reason", esp.Probe().Reason)
 	return nil
@@ -906,6 +908,7 @@ func (e *Engine) publishPolicies() {
 type adapter struct {
 	dp      func() esp.Datapath
 	changed func()
+	tot     *espTotals // the metrics' totals (nil: none)
 }
 
 // Adapter installs an IKE daemon's CHILD_SAs into an ESP data path (the engine uses it;
@@ -1010,7 +1013,9 @@ func (a *adapter) InstallOutbound(c *ike.ChildSA) error {
 }
 
 func (a *adapter) RemoveOutbound(c *ike.ChildSA) error {
-	return a.dp().DeleteSA(context.Background(), esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
+	k := esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}
+	a.tot.retireRead(a.dp(), k, esp.DirOut)
+	return a.dp().DeleteSA(context.Background(), k)
 }
 
 // ChildCounters reads a CHILD_SA's traffic from the data path (ike.ChildCounters): the
@@ -1029,8 +1034,11 @@ func (a *adapter) ChildCounters(c *ike.ChildSA) (in, out ike.Traffic) {
 func (a *adapter) RemoveChild(c *ike.ChildSA) error {
 	dp := a.dp()
 	ctx := context.Background()
-	err1 := dp.DeleteSA(ctx, esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()})
-	err2 := dp.DeleteSA(ctx, esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()})
+	in, out := esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}, esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}
+	a.tot.retireRead(dp, in, esp.DirIn)
+	a.tot.retireRead(dp, out, esp.DirOut)
+	err1 := dp.DeleteSA(ctx, in)
+	err2 := dp.DeleteSA(ctx, out)
 	return errors.Join(err1, err2)
 }
 

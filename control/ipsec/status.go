@@ -321,11 +321,12 @@ var (
 	descChild    = prometheus.NewDesc("routerd_ipsec_child_sas", "Installed CHILD SA pairs.", nil, nil)
 	descIKECount = prometheus.NewDesc("routerd_ipsec_ike_events_total", "IKE daemon events: rekeys, DPD failures, authentication failures, malformed messages...", []string{"event"}, nil)
 	descStat     = prometheus.NewDesc("routerd_ipsec_statistics_total", "The /ip ipsec statistics counters.", []string{"name"}, nil)
-	descESP      = prometheus.NewDesc("routerd_ipsec_esp_bytes", "Bytes through installed SAs by direction.", []string{"dir"}, nil)
+	descESPBytes = prometheus.NewDesc("routerd_ipsec_esp_bytes_total", "ESP bytes (inner packets) through the SAs by direction, removed SAs included.", []string{"dir"}, nil)
+	descESPPkts  = prometheus.NewDesc("routerd_ipsec_esp_packets_total", "ESP packets through the SAs by direction, removed SAs included.", []string{"dir"}, nil)
 )
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIKE, descChild, descIKECount, descStat, descESP} {
+	for _, d := range []*prometheus.Desc{descIKE, descChild, descIKECount, descStat, descESPBytes, descESPPkts} {
 		ch <- d
 	}
 }
@@ -335,27 +336,31 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	dp := e.Datapath()
 	states := map[string]int{"established": 0, "half-open": 0, "message-1-sent": 0, "auth-sent": 0, "deleting": 0}
 	children := 0
-	var in, out uint64
+	var seen []espSeen
 	for _, s := range e.d.Snapshot() {
 		states[s.State]++
 		children += len(s.Children)
 		if dp != nil {
 			for _, c := range s.Children {
-				if ct, err := dp.Counters(esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}); err == nil {
-					in += ct.Bytes
-				}
-				if ct, err := dp.Counters(esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}); err == nil {
-					out += ct.Bytes
+				for _, k := range []espSeen{{esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}, esp.DirIn, esp.SACounters{}},
+					{esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}, esp.DirOut, esp.SACounters{}}} {
+					if ct, err := dp.Counters(k.key); err == nil {
+						k.c = ct
+						seen = append(seen, k)
+					}
 				}
 			}
 		}
 	}
+	tot := e.espTot.totals(seen)
 	for st, n := range states {
 		ch <- prometheus.MustNewConstMetric(descIKE, prometheus.GaugeValue, float64(n), st)
 	}
 	ch <- prometheus.MustNewConstMetric(descChild, prometheus.GaugeValue, float64(children))
-	ch <- prometheus.MustNewConstMetric(descESP, prometheus.GaugeValue, float64(in), "in")
-	ch <- prometheus.MustNewConstMetric(descESP, prometheus.GaugeValue, float64(out), "out")
+	for i, dir := range []string{"in", "out"} {
+		ch <- prometheus.MustNewConstMetric(descESPBytes, prometheus.CounterValue, float64(tot[i].bytes), dir)
+		ch <- prometheus.MustNewConstMetric(descESPPkts, prometheus.CounterValue, float64(tot[i].packets), dir)
+	}
 	st := &e.d.Stats
 	for name, v := range map[string]uint64{
 		"ike-rekey": st.IKERekeys.Load(), "child-rekey": st.ChildRekeys.Load(), "dpd-failure": st.DPDFailures.Load(),
