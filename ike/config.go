@@ -156,9 +156,10 @@ type ModeConfig struct {
 	Name      string
 	Responder bool
 	// Address is the single address handed out; Allocate, when set, picks one from a pool
-	// (the release function gives it back).
+	// for who (the peer's identity, shown in /ip pool used); the release function gives
+	// it back.
 	Address   netip.Addr
-	Allocate  func() (netip.Addr, func(), error)
+	Allocate  func(who string) (netip.Addr, func(), error)
 	PrefixLen int
 	Split     []netip.Prefix
 	DNS       []netip.Addr

@@ -331,7 +331,7 @@ func (sa *IKESA) v1GiveConfig(cp *v1CfgPayload) *v1CfgPayload {
 	if !sa.vip.IsValid() {
 		switch {
 		case mc.Allocate != nil:
-			a, release, err := mc.Allocate()
+			a, release, err := mc.Allocate(sa.remoteID.String())
 			if err != nil {
 				sa.d.log.Warn("ipsec: no mode config address for the peer", "peer", sa.peer.Name, "err", err)
 				return &v1CfgPayload{Type: v1CfgReply}

@@ -59,7 +59,7 @@ func xauthServer(t *testing.T) *ike.PeerConfig {
 	next := netip.MustParseAddr("198.19.102.10")
 	ic.ModeConfig = &ike.ModeConfig{Name: "rw", Responder: true, PrefixLen: 32,
 		Split: []netip.Prefix{netip.MustParsePrefix("198.19.101.0/24")},
-		Allocate: func() (netip.Addr, func(), error) {
+		Allocate: func(string) (netip.Addr, func(), error) {
 			mu.Lock()
 			defer mu.Unlock()
 			a := next

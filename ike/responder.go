@@ -260,7 +260,7 @@ func (sa *IKESA) authFailed(h Header, why string) {
 func (sa *IKESA) giveConfig(mc *ModeConfig) (*CP, error) {
 	addr := mc.Address
 	if mc.Allocate != nil {
-		a, release, err := mc.Allocate()
+		a, release, err := mc.Allocate(sa.remoteID.String())
 		if err != nil {
 			return nil, err
 		}

@@ -130,11 +130,21 @@ func (p *Pools) Acquire(pool, owner, info string) (netip.Addr, error) {
 	return netip.Addr{}, ErrPoolExhausted
 }
 
-// Release returns a leased address.
+// Release returns a leased address. pool is the pool Acquire was asked for: an address
+// that came from its next-pool chain is found there.
 func (p *Pools) Release(pool string, a netip.Addr) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.leases[pool], a)
+	if _, ok := p.leases[pool][a]; ok {
+		delete(p.leases[pool], a)
+		return
+	}
+	for _, m := range p.leases {
+		if _, ok := m[a]; ok {
+			delete(m, a)
+			return
+		}
+	}
 }
 
 // Leases lists the current leases, ordered by pool and address.

@@ -70,6 +70,9 @@ type Options struct {
 	Log        *slog.Logger
 	// RADIUS is the /radius client eap-radius identities and accounting use (nil: none).
 	RADIUS *rad.Client
+	// Pools, when set, leases mode config addresses from /ip pool (shown in /ip pool
+	// used, next-pool followed); without it the engine leases from the ranges itself.
+	Pools *ipcfg.Pools
 	// Certs are the router's certificates (digital-signature identities); nil: none.
 	Certs *certificate.Store
 	// Rules, when set, takes the engine's dynamic firewall rules (rules.go).
@@ -181,10 +184,10 @@ func New(opts Options) *Engine {
 }
 
 // Spec declares the engine: /ip ipsec, and the menus its pass reads besides (mode
-// config's system-dns, the tunnels' ipsec-secret). No periodic pass: what the pass
+// config's system-dns and address-pool, the tunnels' ipsec-secret). No periodic pass: what the pass
 // applies changes only with the configuration; the engine's own loop follows the SAs.
 func (e *Engine) Spec() engine.Spec {
-	watch := []string{dnsPath}
+	watch := []string{dnsPath, poolPath}
 	for p := range TypedItems() {
 		watch = append(watch, p) // below Root, named for the unhandled-properties list
 	}
@@ -206,6 +209,9 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	if opts.Certs == nil {
 		opts.Certs, _ = engine.Lookup[*certificate.Store](h)
+	}
+	if opts.Pools == nil {
+		opts.Pools, _ = engine.Lookup[*ipcfg.Pools](h)
 	}
 	if opts.Rules == nil {
 		if fw, ok := engine.Lookup[*firewall.DynamicRules](h); ok {
@@ -803,9 +809,20 @@ func (e *Engine) poolRanges(name string) ([][2]netip.Addr, error) {
 	return nil, fmt.Errorf("no /ip pool named %q", name)
 }
 
-// allocator hands out the lowest free address of a pool's ranges.
-func (e *Engine) allocator(pool string, ranges [][2]netip.Addr) func() (netip.Addr, func(), error) {
-	return func() (netip.Addr, func(), error) {
+// allocator hands out the lowest free address of a pool: through /ip pool's leases
+// (Options.Pools: the ranges as they are now, next-pool, /ip pool used) or, without
+// them, of the ranges the pass read.
+func (e *Engine) allocator(pool string, ranges [][2]netip.Addr) func(who string) (netip.Addr, func(), error) {
+	if pools := e.opts.Pools; pools != nil {
+		return func(who string) (netip.Addr, func(), error) {
+			a, err := pools.Acquire(pool, "ipsec", who)
+			if err != nil {
+				return netip.Addr{}, nil, fmt.Errorf("pool %s: %w", pool, err)
+			}
+			return a, func() { pools.Release(pool, a) }, nil
+		}
+	}
+	return func(string) (netip.Addr, func(), error) {
 		e.leaseMu.Lock()
 		defer e.leaseMu.Unlock()
 		if e.leases == nil {

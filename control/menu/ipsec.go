@@ -211,8 +211,7 @@ func ipsecModeConfigMenu() *Menu {
 		Props: []Prop{
 			{Name: "address", Type: value.OneOf(value.Enum("none"), value.IPv4()),
 				Desc: "Single IP address for the initiator instead of a whole address pool."},
-			// future Ref: /ip/pool (besides the word none)
-			{Name: "address-pool", Type: value.String(),
+			{Name: "address-pool", Type: value.String(), Ref: "/ip/pool", RefExtra: []string{"none"},
 				Desc: "Address pool from which the responder assigns addresses (none for no pool)."},
 			{Name: "address-prefix-length", Type: value.Int(1, 32),
 				Desc: "Prefix length (netmask) of the address assigned from the pool."},
