@@ -124,7 +124,10 @@ type Engine struct {
 	leaseMu sync.Mutex
 	leases  map[netip.Addr]bool
 	vips    map[netip.Addr]bool // mode config addresses installed on lo
-	tunnels []tunnelPeer        // dynamic peers of tunnels' ipsec-secret
+	// vipsAdopted: the addresses a previous run left on lo (vipLabel) were taken into
+	// vips, so that the first sync removes those no SA gives any more.
+	vipsAdopted bool
+	tunnels     []tunnelPeer // dynamic peers of tunnels' ipsec-secret
 	// peerRules: what each identity (by IdentityConfig.Name) and its mode config ask of the firewall.
 	peerRules map[string]peerRules
 	rulesKey  string            // the rules as last handed to the firewall
@@ -272,6 +275,7 @@ func (e *Engine) Close() error {
 	if e.d != nil {
 		e.d.Close()
 	}
+	e.dropVIPs()
 	e.mu.Lock()
 	dp := e.dp
 	e.mu.Unlock()
@@ -688,35 +692,86 @@ func (e *Engine) syncVIPs() {
 	if e.vips == nil {
 		e.vips = map[netip.Addr]bool{}
 	}
-	change := func(a netip.Addr, add bool) {
-		err := e.opts.Do(func() error {
-			lo, err := netlink.LinkByName("lo")
-			if err != nil {
-				return err
-			}
-			addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}}
-			if add {
-				return netlink.AddrReplace(lo, addr)
-			}
-			return netlink.AddrDel(lo, addr)
-		})
-		if err != nil {
-			e.log.Warn("ipsec: mode config address", "address", a, "add", add, "err", err)
-		}
+	if !e.vipsAdopted {
+		e.adoptVIPs()
 	}
 	for a := range want {
 		if !e.vips[a] {
-			change(a, true)
+			e.changeVIP(a, true)
 			e.vips[a] = true
 		}
 	}
 	for a := range e.vips {
 		if !want[a] {
-			change(a, false)
+			e.changeVIP(a, false)
 			delete(e.vips, a)
 		}
 	}
 	e.syncDNS()
+}
+
+// vipLabel marks the mode config addresses routerd puts on lo (IFA_LABEL), so that a
+// later run knows them: a routerd that stopped or was killed with a client SA up left
+// its address there, and RouterOS's dynamic address goes with the SA.
+const vipLabel = "lo:ipsec"
+
+// adoptVIPs takes the addresses labelled vipLabel on lo into vips (reconcileMu held).
+func (e *Engine) adoptVIPs() {
+	err := e.opts.Do(func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		as, err := netlink.AddrList(lo, netlink.FAMILY_V4)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if a.Label != vipLabel {
+				continue
+			}
+			if ip, ok := netip.AddrFromSlice(a.IP); ok {
+				e.vips[ip.Unmap()] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("ipsec: reading mode config addresses left on lo", "err", err)
+		return
+	}
+	e.vipsAdopted = true
+}
+
+// changeVIP adds or removes a mode config address on lo.
+func (e *Engine) changeVIP(a netip.Addr, add bool) {
+	err := e.opts.Do(func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}}
+		if a.Is4() {
+			addr.Label = vipLabel
+		}
+		if add {
+			return netlink.AddrReplace(lo, addr)
+		}
+		return netlink.AddrDel(lo, addr)
+	})
+	if err != nil {
+		e.log.Warn("ipsec: mode config address", "address", a, "add", add, "err", err)
+	}
+}
+
+// dropVIPs removes the mode config addresses (the engine stops; its SAs are gone).
+func (e *Engine) dropVIPs() {
+	e.reconcileMu.Lock()
+	defer e.reconcileMu.Unlock()
+	for a := range e.vips {
+		e.changeVIP(a, false)
+		delete(e.vips, a)
+	}
 }
 
 // selPrefix is the prefix a selector covers, when it is one.
