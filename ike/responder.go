@@ -361,8 +361,9 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	inSPI := sa.d.newChildSPI()
 	tunnel := cfg.Tunnel || !transportReq
 	c := sa.makeChild(cfg, suite, inSPI, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, false, tunnel)
-	lis := sa.responderSplits(li)
-	c.LocalTS, c.RemoteTS = lis, []Selector{ri}
+	allL, allR := sa.allSelectors(cfg, li, ri, offeredI, offeredR)
+	lis := sa.responderSplits(allL)
+	c.LocalTS, c.RemoteTS = lis, allR
 	resp := *chosen
 	resp.SPI = spiBytes(inSPI)
 	var out []Payload
@@ -376,7 +377,11 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	for i, l := range lis {
 		rlis[i] = withAddr(l, origR)
 	}
-	return append(out, &TS{Selectors: []Selector{withAddr(ri, origI)}}, &TS{Responder: true, Selectors: rlis}), c
+	rris := make([]Selector, len(allR))
+	for i, r := range allR {
+		rris[i] = withAddr(r, origI)
+	}
+	return append(out, &TS{Selectors: rris}, &TS{Responder: true, Selectors: rlis}), c
 }
 
 // matchPolicy narrows the initiator's selectors (tsi: its side, our remote; tsr: our

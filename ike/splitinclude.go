@@ -1,6 +1,9 @@
 package ike
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // Split tunnels (mode config split-include) in IKEv2 CHILD_SAs. RouterOS generates one
 // dynamic policy per split-include network on both sides: the responder narrows its
@@ -32,11 +35,11 @@ func splitSelectors(sel []Selector, splits []netip.Prefix) []Selector {
 
 // responderSplits narrows the responder's own side of a CHILD_SA of a mode config
 // client to the identity's split-include networks.
-func (sa *IKESA) responderSplits(li Selector) []Selector {
+func (sa *IKESA) responderSplits(li []Selector) []Selector {
 	if !sa.vip.IsValid() || sa.ident == nil || sa.ident.ModeConfig == nil {
-		return []Selector{li}
+		return li
 	}
-	return splitSelectors([]Selector{li}, sa.ident.ModeConfig.Split)
+	return splitSelectors(li, sa.ident.ModeConfig.Split)
 }
 
 // initiatorSplits narrows the remote side of a CHILD_SA generated from a template to the
@@ -46,4 +49,56 @@ func (sa *IKESA) initiatorSplits(cfg *ChildConfig, remote []Selector) []Selector
 		return remote
 	}
 	return splitSelectors(remote, sa.splits)
+}
+
+// allSelectors widens the first selector pair matchPolicy found (li, ri) to every
+// selector the peer offered that the same policy (or, for a generated policy, the same
+// template) allows: RFC 7296 2.9 lets one CHILD_SA carry several, and a charon with
+// remote_ts=a,b (or a client of several split networks) asks for them in one SA. What
+// no policy allows is left out with a log line.
+func (sa *IKESA) allSelectors(cfg *ChildConfig, li, ri Selector, offeredI, offeredR []Selector) (lis, ris []Selector) {
+	lb, rb := cfg.Local, cfg.Remote
+	if cfg.Dynamic {
+		lb, rb = li, ri
+		if sa.ident != nil {
+			for _, t := range sa.ident.Templates {
+				l, ok1 := intersectSel(li, t.Local)
+				r, ok2 := intersectSel(ri, t.Remote)
+				if ok1 && ok2 && l == li && r == ri {
+					lb, rb = t.Local, t.Remote
+					break
+				}
+			}
+		}
+	}
+	dropped := 0
+	widen := func(first Selector, offered []Selector, bound Selector) []Selector {
+		out := []Selector{first}
+		for _, o := range offered {
+			x, ok := intersectSel(o, bound)
+			// A generated policy takes what the peer asks or nothing (its template must
+			// cover it), as matchPolicy does.
+			if !ok || (cfg.Dynamic && x != o) {
+				if _, inFirst := intersectSel(o, first); !inFirst {
+					dropped++
+				}
+				continue
+			}
+			if _, overlaps := intersectSel(x, first); overlaps || slices.Contains(out, x) {
+				continue
+			}
+			out = append(out, x)
+		}
+		return out
+	}
+	lis = widen(li, offeredR, lb)
+	ris = widen(ri, offeredI, rb)
+	args := []any{"peer", sa.peer.Name, "offered-tsi", selString(offeredI), "offered-tsr", selString(offeredR),
+		"accepted-tsi", selString(ris), "accepted-tsr", selString(lis)}
+	if dropped > 0 {
+		sa.d.log.Info("ipsec: CHILD SA traffic selectors narrowed: no policy allows some of them", args...)
+	} else {
+		sa.d.log.Debug("ipsec: CHILD SA traffic selectors", args...)
+	}
+	return lis, ris
 }
