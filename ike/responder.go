@@ -25,7 +25,9 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 		d.Stats.Malformed.Add(1)
 		return
 	}
+	d.logMessage("received", IKESAInit, false, 0, m.Payloads, "", local, from)
 	reply := func(ps ...Payload) {
+		d.logMessage("sending", IKESAInit, true, 0, ps, "", local, from)
 		r := &Message{Header: Header{SPIi: h.SPIi, Version: Version2, Exchange: IKESAInit, Flags: FlagResponse}, Payloads: ps}
 		d.send(r.Encode(), local, from)
 	}
@@ -52,6 +54,9 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 		return
 	}
 	chosen, ok := Select(sap.Proposals, p.Proposals)
+	if ok {
+		d.logChosen("IKE SA", p.Name, chosen)
+	}
 	if !ok {
 		d.Stats.NoProposal.Add(1)
 		d.strangers.log(d.log, slog.LevelWarn, from.Addr(), "ipsec: no suitable proposal found (IKE SA)", "peer", p.Name, "remote", from.Addr(), "offered", proposalsString(sap.Proposals))
@@ -100,6 +105,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	sa.noteSigInit(m.Payloads)
 	ps = append(ps, sa.sigInitPayloads(true)...)
 	r := &Message{Header: Header{SPIi: sa.spiI, SPIr: sa.spiR, Version: Version2, Exchange: IKESAInit, Flags: FlagResponse}, Payloads: ps}
+	d.logMessage("sending", IKESAInit, true, 0, ps, p.Name, local, from)
 	out := r.Encode()
 	sa.initR = out
 	sa.lastResp, sa.hasResp, sa.lastRespID = [][]byte{out}, true, 0
@@ -352,6 +358,9 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 		}
 	}
 	chosen, ok := Select(offered, ours)
+	if ok {
+		sa.d.logChosen("CHILD SA", sa.peer.Name, chosen)
+	}
 	if !ok {
 		sa.d.Stats.NoProposal.Add(1)
 		sa.d.log.Warn("ipsec: no suitable proposal found (CHILD SA)", "peer", sa.peer.Name, "offered", proposalsString(sap.Proposals))

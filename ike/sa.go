@@ -273,6 +273,7 @@ func (sa *IKESA) sendInit() {
 	ps = append(ps, &Notify{NType: NotifyIKEv2FragmentationSupp})
 	ps = append(ps, sa.sigInitPayloads(false)...)
 	m := &Message{Header: Header{SPIi: sa.spiI, Version: Version2, Exchange: IKESAInit, Flags: FlagInitiator}, Payloads: ps}
+	sa.d.logMessage("sending", IKESAInit, false, 0, ps, sa.peer.Name, sa.local, sa.remote)
 	b := m.Encode()
 	sa.initI = b
 	req := &request{exch: IKESAInit, msgID: 0, pkts: [][]byte{b}}
@@ -331,6 +332,7 @@ func (sa *IKESA) kick() {
 // encrypt builds an SK message, or SKF fragments when it is too large and the peer
 // supports fragmentation (RFC 7383).
 func (sa *IKESA) encrypt(exch ExchangeType, resp bool, msgID uint32, ps []Payload) [][]byte {
+	sa.d.logMessage("sending", exch, resp, msgID, ps, sa.peer.Name, sa.local, sa.remote)
 	inner, first := AppendPayloads(nil, ps)
 	flags := uint8(0)
 	if sa.initiator {
@@ -459,6 +461,9 @@ func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
 		sa.moveTo(from, "IKE")
 	}
 	inner, perr := ParsePayloads(pt, 0, first)
+	if perr == nil {
+		sa.d.logMessage("received", h.Exchange, h.IsResponse(), h.MsgID, inner, sa.peer.Name, local, from)
+	}
 	if h.IsResponse() {
 		req := sa.pending
 		sa.pending = nil
@@ -595,6 +600,7 @@ func (sa *IKESA) initResponse(b []byte, h Header, from netip.AddrPort) {
 		sa.d.Stats.Malformed.Add(1)
 		return
 	}
+	sa.d.logMessage("received", IKESAInit, true, 0, m.Payloads, sa.peer.Name, sa.local, from)
 	if n := FindNotify(m.Payloads, NotifyCookie); n != nil {
 		if len(n.Data) < 1 || len(n.Data) > 64 {
 			return
@@ -636,6 +642,7 @@ func (sa *IKESA) initResponse(b []byte, h Header, from netip.AddrPort) {
 		return
 	}
 	chosen := sap.Proposals[0]
+	sa.d.logChosen("IKE SA", sa.peer.Name, &chosen)
 	if _, ok := Select([]Proposal{chosen}, sa.peer.Proposals); !ok {
 		sa.fail("peer chose a proposal that was not offered")
 		return
@@ -978,6 +985,7 @@ func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *
 		sa.d.log.Warn("ipsec: peer chose a CHILD SA proposal that was not offered", "peer", sa.peer.Name)
 		return nil
 	}
+	sa.d.logChosen("CHILD SA", sa.peer.Name, &chosen)
 	suite, err := SuiteOf(&chosen)
 	if err != nil {
 		return nil
@@ -1026,6 +1034,10 @@ func (sa *IKESA) installChild(c *ChildSA) {
 	if dp := sa.d.dp; dp != nil {
 		if err := sa.installDP(c); err != nil {
 			sa.d.log.Warn("ipsec: cannot install CHILD SA", "peer", sa.peer.Name, "err", err)
+		} else {
+			sa.d.log.Debug("ipsec: CHILD SA installed", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI),
+				"out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "src", c.Local, "dst", c.Remote, "udp-encap", c.Encap,
+				"lifetime", c.Lifetime, "rekey-at", c.Soft, "lifebytes", c.Lifebytes, "outbound-waits", c.outPending)
 		}
 	}
 	sa.children = append(sa.children, c)
@@ -1050,7 +1062,9 @@ func (sa *IKESA) removeChild(c *ChildSA, why string) {
 			sa.activateWaiting(c, time.Now())
 			sa.countChild(c)
 			if dp := sa.d.dp; dp != nil {
-				dp.RemoveChild(c)
+				err := dp.RemoveChild(c)
+				sa.d.log.Debug("ipsec: CHILD SA deleted from the data path", "peer", sa.peer.Name,
+					"in-spi", fmt.Sprintf("0x%08x", c.InSPI), "out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "err", err)
 			}
 			sa.d.log.Info("ipsec: CHILD SA removed", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI), "reason", why)
 			sa.d.changed()
@@ -1358,6 +1372,8 @@ func (sa *IKESA) timers(now time.Time) {
 		return
 	}
 	if sa.peer.DPDInterval > 0 && sa.pending == nil && len(sa.queue) == 0 && now.Sub(sa.lastRecv) >= sa.peer.DPDInterval {
+		sa.d.log.Debug("ipsec: DPD: checking the peer is alive", "peer", sa.peer.Name, "remote", sa.remote,
+			"silent-for", now.Sub(sa.lastRecv).Truncate(time.Second), "dpd-maximum-failures", sa.peer.DPDMaxFailures)
 		r := &request{exch: Informational, fixed: true, timeout: sa.peer.DPDInterval, maxTries: sa.peer.DPDMaxFailures}
 		r.msgID = sa.nextReqID
 		sa.nextReqID++
