@@ -29,32 +29,11 @@ const natRWRouterd = `/ip pool add name=rw-pool ranges=198.19.77.10-198.19.77.20
 /ip ipsec identity add peer=rw secret=a-long-test-psk generate-policy=port-strict mode-config=rw policy-template-group=rw my-id=fqdn:r.example remote-id=fqdn:s.example
 `
 
-const natRWCharon = `connections {
-  rw {
-    version = 2
-    local_addrs = 198.18.53.2
-    remote_addrs = 198.18.52.1
-    proposals = aes128-sha256-ecp256
-    vips = 0.0.0.0
-    dpd_delay = 0
-    local { auth = psk
-            id = s.example }
-    remote { auth = psk
-             id = r.example }
-    children {
-      net {
-        remote_ts = 198.19.101.0/24
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          id-b = r.example
-          secret = "a-long-test-psk" }
-}
-`
+// natRWCharon is the road warrior of pool_test.go behind the NAT, without DPD (so that
+// only ESP shows a moved mapping first).
+var natRWCharon = strings.NewReplacer("local_addrs = 198.18.50.2", "local_addrs = 198.18.53.2",
+	"remote_addrs = 198.18.50.1", "remote_addrs = 198.18.52.1",
+	"vips = 0.0.0.0", "vips = 0.0.0.0\n    dpd_delay = 0").Replace(rwCharonPlain)
 
 func newNATRW(t *testing.T) *natRW {
 	iketest.NeedRoot(t, "ip", "nsenter", "ping", "nft")
