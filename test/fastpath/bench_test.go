@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -282,6 +281,5 @@ func BenchmarkFastTrack(b *testing.B) {
 
 // execCtl runs routerctl against the rig's routerd with args.
 func execCtl(r *rig, args ...string) (string, error) {
-	out, err := exec.Command(filepath.Join(binDir, "routerctl"), append([]string{"--socket", r.sock()}, args...)...).CombinedOutput()
-	return string(out), err
+	return r.rd.Ctl(nil, args...)
 }

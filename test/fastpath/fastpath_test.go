@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,9 +53,8 @@ func in(ns string, args ...string) *exec.Cmd {
 
 type rig struct {
 	src, rtr, snk string
-	dir           string
-	cmd           *exec.Cmd
-	done          chan struct{}
+	dir           string // scratch files of the test
+	rd            *testbin.Router
 	t             testing.TB
 }
 
@@ -108,7 +105,6 @@ func buildRig(t testing.TB, txOff bool) *rig {
 	run(t, "ip", "-n", r.rtr, "link", "set", "ether1", "up")
 	run(t, "ip", "-n", r.rtr, "link", "set", "ether2", "up")
 	r.start()
-	t.Cleanup(r.stop)
 	r.must("/ip address add address=198.18.60.1/24 interface=ether1")
 	r.must("/ip address add address=198.18.61.1/24 interface=ether2")
 	r.must("/ipv6 address add address=2001:db8:60::1/64 advertise=no interface=ether1 no-dad=yes")
@@ -116,54 +112,19 @@ func buildRig(t testing.TB, txOff bool) *rig {
 	return r
 }
 
-func (r *rig) sock() string { return filepath.Join(r.dir, "routerd.sock") }
-
+// start runs routerd in the router namespace (test/testbin, which stops it at cleanup).
 func (r *rig) start() {
 	r.t.Helper()
-	r.cmd = in(r.rtr, filepath.Join(binDir, "routerd"), "--data-dir", filepath.Join(r.dir, "data"),
-		"--socket", r.sock(), "--metrics-listen", "127.0.0.1:0", "--bpffs", filepath.Join(r.dir, "bpf"))
-	logf, _ := os.Create(filepath.Join(r.dir, "log"))
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	r.done = make(chan struct{})
-	go func(c *exec.Cmd, d chan struct{}) { c.Wait(); close(d) }(r.cmd, r.done)
-	for i := 0; i < 1500; i++ {
-		if c, err := net.Dial("unix", r.sock()); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.t.Fatal("routerd did not start")
-}
-
-func (r *rig) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-	if r.t.Failed() {
-		b, _ := os.ReadFile(filepath.Join(r.dir, "log"))
-		r.t.Logf("routerd log:\n%s", b)
-	}
-	r.cmd = nil
+	r.rd = testbin.Start(r.t, binDir, testbin.Options{Netns: r.rtr})
 }
 
 func (r *rig) must(cmd string) string {
 	r.t.Helper()
-	out, err := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", r.sock(), cmd).CombinedOutput()
+	out, err := r.rd.Ctl(nil, cmd)
 	if err != nil {
 		r.t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
-	return string(out)
+	return out
 }
 
 // prop reads one property of a print (as "name: value" lines).
@@ -363,7 +324,7 @@ except OSError: pass`
 // metrics scrapes routerd's Prometheus endpoint (its port is in the log).
 func (r *rig) metrics(t *testing.T) string {
 	t.Helper()
-	b, _ := os.ReadFile(filepath.Join(r.dir, "log"))
+	b := []byte(r.rd.Log.String())
 	m := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindAllSubmatch(b, -1)
 	if m == nil {
 		t.Fatalf("no metrics port in the log:\n%s", b)

@@ -1,15 +1,9 @@
 package ipsec_test
 
 import (
-	"bytes"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,74 +16,30 @@ var binDir string
 
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 
-// daemon is a routerd process in a namespace.
+// daemon is a routerd process in a namespace, run by the suite's one harness
+// (test/testbin: started with its own data dir and socket, stopped at cleanup, its log
+// printed when the test failed).
 type daemon struct {
+	*testbin.Router
 	t    *testing.T
 	ns   string
 	sock string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *lockedBuf
+	log  *testbin.Buffer
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+// lockedBuf is a buffer a process writes while the test reads it.
+type lockedBuf = testbin.Buffer
 
 func startDaemon(t *testing.T, ns string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{t: t, ns: ns, sock: filepath.Join(dir, "sock"), done: make(chan struct{}), log: &lockedBuf{}}
-	d.cmd = exec.Command("nsenter", "--net=/run/netns/"+ns, filepath.Join(binDir, "routerd"),
-		"--data-dir", filepath.Join(dir, "data"), "--socket", d.sock, "--bpffs", "/sys/fs/bpf/"+ns,
-		"--metrics-listen", "127.0.0.1:0")
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(10 * time.Second):
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-		os.RemoveAll("/sys/fs/bpf/" + ns)
-		if t.Failed() {
-			t.Logf("routerd %s:\n%s", ns, d.log)
-		}
-	})
-	if !iketest.WaitFor(10*time.Second, func() bool {
-		c, err := net.Dial("unix", d.sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}) {
-		t.Fatalf("routerd did not start:\n%s", d.log)
-	}
-	return d
+	r := testbin.Start(t, binDir, testbin.Options{Netns: ns})
+	return &daemon{Router: r, t: t, ns: ns, sock: r.Sock, log: r.Log}
 }
 
+// script runs console source through routerctl and fails the test on an error.
 func (d *daemon) script(src string) string {
 	d.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "routerctl"), "--socket", d.sock, "-f", "-")
-	cmd.Stdin = strings.NewReader(src)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		d.t.Fatalf("%s: %v\n%s", src, err, out)
-	}
-	return string(out)
+	return d.Script(src)
 }
 
 // TestGREOverIPsecExample runs the reference's "Site to Site GRE tunnel over IPsec
