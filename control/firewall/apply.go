@@ -31,6 +31,10 @@ type Kernel struct {
 	// last is what the last acknowledged Apply left in each family's table (nil: not
 	// known, the next Apply rebuilds the table).
 	last map[bool]*tableState
+	// gen is the nftables generation at which each family's table was last known to be
+	// as routerd left it (seen: known at all); drift.go.
+	gen  map[bool]uint32
+	seen map[bool]bool
 }
 
 // tableState is what routerd's last transaction left in a family's table.
@@ -153,11 +157,12 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 	prev := k.last[pl.V6]
 	k.last[pl.V6] = nil // unknown until the kernel acknowledges
 	if prev != nil {
-		if gone := k.missingChains(pl.V6, prev); len(gone) > 0 {
-			// Deleted behind routerd's back (nft delete table, flush ruleset): the
-			// difference from what it left would not restore it, so rebuild.
+		if why := k.drifted(pl.V6, prev); why != "" {
+			// Changed behind routerd's back (nft delete table, chain or rule, flush
+			// ruleset): the difference from what it left would not restore it, so
+			// rebuild.
 			slog.Warn("firewall: the kernel's table was changed behind routerd's back; rebuilding it",
-				"table", table(pl.V6).Name, "ipv6", pl.V6, "missing", gone)
+				"table", table(pl.V6).Name, "ipv6", pl.V6, "found", why)
 			prev = nil
 		}
 	}
@@ -171,12 +176,14 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 		}
 		if err := k.applyDiff(pl, lists, prev, next); err == nil {
 			k.last[pl.V6] = next
+			k.committed(pl.V6)
 			return nil
 		}
 	}
 	if err := k.applyAll(pl, lists); err != nil {
 		return err
 	}
+	k.committed(pl.V6)
 	if len(pl.Chains)+len(pl.Lists) > 0 {
 		k.last[pl.V6] = next
 	}
@@ -192,9 +199,7 @@ func (st *tableState) same(o *tableState) bool {
 }
 
 // missingChains lists the chains of prev that the family's table no longer has (all of
-// them when the table is gone). One chain dump: passes run it every DefaultResync, so a
-// table deleted behind routerd's back is back within seconds. A rule deleted from a
-// chain that is still there is not seen (that would take a dump of every rule).
+// them when the table is gone): one chain dump, when the generation moved (drift.go).
 func (k *Kernel) missingChains(v6 bool, prev *tableState) []string {
 	if len(prev.chains) == 0 {
 		return nil

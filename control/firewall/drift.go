@@ -1,0 +1,140 @@
+package firewall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// A table changed behind routerd's back (a table, a chain or a single rule deleted with
+// nft) is found by the periodic pass without reading the ruleset every time: the kernel
+// counts committed nftables transactions in a generation number, whoever sends them.
+// After each of its own commits routerd notes the generation; a pass that finds it
+// unchanged knows the table is as routerd left it. When it moved (another program's
+// transaction, or routerd's other family or IPsec table), the pass compares the chains
+// and the number of rules in each with what routerd applied (one dump of the table's
+// rules, of which only the chain is read) and rebuilds the table when they differ.
+// Reads only: a pass with nothing changed sends nftables no change.
+
+func (k *Kernel) rawConn() (*netlink.Conn, error) {
+	return netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: k.NetNS})
+}
+
+func nfgenmsg(family byte) []byte { return []byte{family, unix.NFNETLINK_V0, 0, 0} }
+
+// generation reads the namespace's nftables ruleset generation.
+func (k *Kernel) generation() (uint32, error) {
+	c, err := k.rawConn()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	msgs, err := c.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN), Flags: netlink.Request},
+		Data:   nfgenmsg(unix.AF_UNSPEC),
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return 0, err
+		}
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_GEN_ID && len(ad.Bytes()) == 4 {
+				return binary.BigEndian.Uint32(ad.Bytes()), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("nftables: no generation in the answer")
+}
+
+// ruleCounts dumps the rules of the family's routerd table and counts them by chain.
+func (k *Kernel) ruleCounts(v6 bool) (map[string]int, error) {
+	c, err := k.rawConn()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ae := netlink.NewAttributeEncoder()
+	ae.String(unix.NFTA_RULE_TABLE, TableName)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := c.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE),
+			Flags: netlink.Request | netlink.Dump},
+		Data: append(nfgenmsg(byte(table(v6).Family)), attrs...),
+	})
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return nil, err
+		}
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_RULE_CHAIN {
+				counts[ad.String()]++
+			}
+		}
+	}
+	return counts, nil
+}
+
+// drifted reports why the family's table is no longer what prev says routerd left
+// ("" when it is, or when it cannot tell: the apply that follows finds out). k.mu held.
+func (k *Kernel) drifted(v6 bool, prev *tableState) string {
+	gen, err := k.generation()
+	if err == nil && k.seen[v6] && gen == k.gen[v6] {
+		return "" // no transaction since routerd last saw the table as it left it
+	}
+	if gone := k.missingChains(v6, prev); len(gone) > 0 {
+		return fmt.Sprintf("chains missing: %v", gone)
+	}
+	counts, cerr := k.ruleCounts(v6)
+	if cerr != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(prev.chains)) {
+		if want := len(prev.chains[name].sums); counts[name] != want {
+			return fmt.Sprintf("chain %s has %d rules, routerd applied %d", name, counts[name], want)
+		}
+	}
+	if err == nil {
+		k.noteGen(v6, gen)
+	}
+	return ""
+}
+
+// noteGen records that the family's table was as routerd left it at generation gen.
+func (k *Kernel) noteGen(v6 bool, gen uint32) {
+	if k.gen == nil {
+		k.gen, k.seen = map[bool]uint32{}, map[bool]bool{}
+	}
+	k.gen[v6], k.seen[v6] = gen, true
+}
+
+// committed notes the generation right after routerd's own transaction of a family, so
+// that the next pass need not read the table back. k.mu held.
+func (k *Kernel) committed(v6 bool) {
+	if gen, err := k.generation(); err == nil {
+		k.noteGen(v6, gen)
+	} else if k.seen != nil {
+		k.seen[v6] = false
+	}
+}
