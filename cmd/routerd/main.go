@@ -78,6 +78,9 @@ func run(o options, events *eventlog.Buffer) error {
 	started := time.Now()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// A hangup (the terminal or ssh session that started routerd went away) must not
+	// end a router: Go's default would kill the process without its orderly shutdown.
+	signal.Ignore(syscall.SIGHUP)
 	defer startProfile()()
 
 	for _, d := range []string{o.dataDir, filepath.Join(o.dataDir, "files")} {
