@@ -207,7 +207,7 @@ func (e *Engine) Reconcile(context.Context) error {
 	e.applyBridges(cfg)
 	e.applyVlans(cfg)
 	e.applyIfaces(cfg)
-	e.keepLoopbackUp(cfg)
+	e.keepPortsUp(cfg)
 	e.applyPorts(cfg)
 	e.applyBridgeVlans(cfg)
 	e.applyMdb(cfg)
@@ -244,15 +244,37 @@ func loopbackUp(h Kernel) error {
 	return nil
 }
 
-// keepLoopbackUp keeps lo up unless /interface configures it (then applyIfaces rules).
-func (e *Engine) keepLoopbackUp(cfg *config) {
+// keepPortsUp keeps lo and the ethernet ports no item configures up: RouterOS ports are
+// enabled (disabled=no) until configured otherwise, and print shows them so, so a port
+// the OS left down would show enabled and carry nothing. A configured port or
+// /interface item rules its own admin state (applyEthers, applyIfaces); tunnels' hidden
+// ends and other engines' links are theirs.
+func (e *Engine) keepPortsUp(cfg *config) {
+	configured := map[string]bool{}
 	for _, it := range cfg.ifaces {
-		if it.Name == "lo" {
-			return
+		configured[it.Name] = true
+	}
+	if !configured["lo"] {
+		if err := loopbackUp(e.h); err != nil {
+			slog.Warn("link: keeping loopback up", "err", err)
 		}
 	}
-	if err := loopbackUp(e.h); err != nil {
-		slog.Warn("link: keeping loopback up", "err", err)
+	ethers := indexEthers(cfg.rawEthers)
+	for name, l := range e.links() {
+		if l.Attrs().Flags&net.FlagUp != 0 || !ethernetLike(l) || configured[name] || e.hiddenLink(name) {
+			continue
+		}
+		if _, ok := ethers.of(name); ok {
+			continue
+		}
+		if _, claimed := e.kernelProps(l, nil); claimed {
+			continue
+		}
+		if err := e.h.LinkSetUp(l); err != nil {
+			slog.Warn("link: bringing up an unconfigured port", "interface", name, "err", err)
+			continue
+		}
+		slog.Info("link: port was down; brought up as an enabled port (disable it to keep it down)", "interface", name)
 	}
 }
 

@@ -402,6 +402,16 @@ func TestPlan(t *testing.T) {
 		name:  "nothing configured changes nothing",
 		setup: func(k *fakeKernel) { k.ether("ether1") },
 	}, {
+		// RouterOS ports are enabled until configured otherwise; one the OS left down
+		// comes up, one disabled under /interface stays down.
+		name: "an unconfigured port the OS left down comes up",
+		setup: func(k *fakeKernel) {
+			k.put(&netlink.Device{LinkAttrs: attrsOf("ether1", "", false)})
+			k.put(&netlink.Device{LinkAttrs: attrsOf("ether2", "", false)})
+		},
+		cmds: []string{"/interface set ether2 disabled=yes"},
+		want: []string{"up ether1"},
+	}, {
 		name:  "mtu and disable an existing port",
 		setup: func(k *fakeKernel) { k.ether("ether1") },
 		cmds:  []string{"/interface set ether1 mtu=1400 disabled=yes"},
