@@ -277,6 +277,22 @@ func TestPrintForms(t *testing.T) {
 		}
 	}
 
+	// A condition on a name the menu does not have is refused, not true for every item:
+	// `remove [find where disbled]` must not empty the menu. A value on the right of `=`
+	// is no name; a declared property unset on an item is false.
+	for _, src := range []string{"/interface gre print where disbled", ":put [/interface gre find where nosuch]",
+		"/interface gre remove [find where !nosuch or disabled]", "/interface gre print count-only where comment and nosuch"} {
+		if _, err := runSrc(t, in, c, src); err == nil || !strings.Contains(err.Error(), "no such property") {
+			t.Errorf("%s: %v, want no such property", src, err)
+		}
+	}
+	if got := mustRun(t, in, c, "/interface gre print count-only where name=gre1 or local-address=nosuch"); got != "1\n" {
+		t.Errorf("a value that is no property's name: %q", got)
+	}
+	if got := mustRun(t, in, c, "/interface gre print count-only"); got != "3\n" {
+		t.Errorf("after the refused conditions: %q items", got)
+	}
+
 	// A menu without flags has no Flags line; a menu with a flag letter of its own lists
 	// it in the menu's order, lower case in detail.
 	if got := mustRun(t, in, c, "/user group print"); !strings.HasPrefix(got, "Columns: NAME, POLICY, SKIN\n #   NAME ") {

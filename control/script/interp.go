@@ -190,6 +190,9 @@ func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 	}
 	if s.Where != nil {
 		sen.Filter = func(row *control.Row) (bool, error) {
+			if err := whereNames(s.Where, row); err != nil {
+				return false, err
+			}
 			sub := &run{in: r.in, ctx: r.ctx, c: r.c, w: r.w, row: row}
 			v, err := sub.eval(s.Where, sc)
 			if err != nil {
@@ -455,6 +458,38 @@ func (r *run) binary(e *Binary, sc *scope) (Value, error) {
 		return nil, err
 	}
 	return binop(e.Op, l, rv)
+}
+
+// whereNames refuses a where condition that stands on a name the menu does not have
+// (`where disbled`): a word alone would otherwise be a non-empty string, true for every
+// item, and `remove [find where disbled]` would empty the menu. Only words in condition
+// positions are checked; the right side of `name=ether1` is a value.
+func whereNames(x Expr, row *control.Row) error {
+	switch e := x.(type) {
+	case *Word:
+		if _, ok := row.Get(e.S); ok {
+			return nil
+		}
+		if row.Menu != nil {
+			if _, ok := row.Menu.Prop(e.S); ok {
+				return nil
+			}
+		}
+		return &Error{Msg: "syntax error (no such property: " + e.S + ")"}
+	case *Unary:
+		if e.Op == "!" {
+			return whereNames(e.X, row)
+		}
+	case *Binary:
+		switch e.Op {
+		case "&&", "and", "||", "or":
+			if err := whereNames(e.L, row); err != nil {
+				return err
+			}
+			return whereNames(e.R, row)
+		}
+	}
+	return nil
 }
 
 // truth is the truth of a condition. In a where expression a property stands for "is
