@@ -115,6 +115,9 @@ func (e *Engine) Spec() engine.Spec {
 // pass when a time= window opens or closes.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.names, _ = engine.Lookup[*link.Names](h)
+	// The IFBs are how upload shaping works here, not interfaces RouterOS has: /interface
+	// and /ipv6 address do not list them.
+	engine.Offer(h, link.Hider(isIFB))
 	if err := e.open(h.Ex); err != nil {
 		return err
 	}
@@ -456,6 +459,12 @@ func fingerprint(cs []class) string {
 		fmt.Fprintf(&b, "%d/%d/%d/%+v/%v/%v;", c.minor, c.parent, c.order, c.dir, c.match, c.marks)
 	}
 	return b.String()
+}
+
+// isIFB reports the IFB devices the engine makes (device) and probes with.
+func isIFB(name string) bool {
+	rest, ok := strings.CutPrefix(name, "rq-")
+	return ok && (rest == "probe" || rest != "" && strings.Trim(rest, "0123456789") == "")
 }
 
 // device returns the ifindex and name of dev, creating the IFB and the ingress redirect

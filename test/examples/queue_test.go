@@ -134,6 +134,12 @@ func TestSimpleQueueHoldsMaxLimit(t *testing.T) {
 		}
 	}
 	r.must("/queue simple remove qbad")
+	// The IFB is how upload shaping works here, not an interface RouterOS has.
+	for _, cmd := range []string{"/interface print", "/ipv6 address print"} {
+		if out := r.must(cmd); strings.Contains(out, "rq-") {
+			t.Errorf("%s lists the shaping IFB:\n%s", cmd, out)
+		}
+	}
 
 	r.must("/queue simple remove q1")
 	eventually(t, "HTB removed", func() (bool, string) {
