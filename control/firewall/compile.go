@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -453,8 +454,19 @@ func Compile(cfg Config) *Plan {
 				if _, ok := byChain[h.target]; !ok {
 					continue
 				}
+				rules := []RulePlan{{Exprs: [][]expr.Any{{&expr.Verdict{Kind: expr.VerdictJump, Chain: ChainName(table, h.target)}}}}}
+				if h.target == "srcnat" {
+					// routerd's own IKE and ESP (the bypass mark ike/esp puts on their
+					// sockets) leave with the address their SA names, whatever srcnat
+					// does: the reference's "udp 500,4500 accept" made automatic from the
+					// first packet on. The IPsec engine's dynamic accept comes a pass
+					// later, and conntrack keeps the NAT its flow's first packet got.
+					own := markMatch(routing.ReservedMark, routing.ReservedMark, false)[0]
+					own = append(own[:len(own):len(own)], &expr.Verdict{Kind: expr.VerdictAccept})
+					rules = append([]RulePlan{{Exprs: [][]expr.Any{own}}}, rules...)
+				}
 				chains = append(chains, &ChainPlan{Name: ChainName(table, h.name), Hook: h.hook, Prio: h.prio, Type: h.typ,
-					Rules: []RulePlan{{Exprs: [][]expr.Any{{&expr.Verdict{Kind: expr.VerdictJump, Chain: ChainName(table, h.target)}}}}}})
+					Rules: rules})
 			}
 		}
 		pl.Chains = append(pl.Chains, chains...)

@@ -95,9 +95,17 @@ func (e *Engine) dynamicRules() []firewall.DynamicRule {
 	var out []firewall.DynamicRule
 	out = append(out, modeCfg...)
 	if havePeers {
+		// This host's IKE and ESP keep their addresses whatever srcnat does (the
+		// reference's "udp 500,4500 accept"), also when mark-routing replaced the bypass
+		// mark the firewall's own rule looks for. Only this host's: a LAN client's IKE
+		// and ESP through the router are still masqueraded.
 		for _, fam := range []bool{false, true} {
 			out = append(out, firewall.DynamicRule{V6: fam, Table: "nat", Props: map[string]string{
-				"chain": "srcnat", "action": "accept", "protocol": "udp", "src-port": "500,4500", "comment": "ipsec IKE"}})
+				"chain": "srcnat", "action": "accept", "protocol": "udp", "src-port": "500,4500",
+				"src-address-type": "local", "comment": "ipsec IKE"}},
+				firewall.DynamicRule{V6: fam, Table: "nat", Props: map[string]string{
+					"chain": "srcnat", "action": "accept", "protocol": "ipsec-esp",
+					"src-address-type": "local", "comment": "ipsec ESP"}})
 		}
 	}
 	out = append(out, bypass...)

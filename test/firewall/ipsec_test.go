@@ -1,6 +1,7 @@
 package firewall_test
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,55 @@ add action=drop chain=input comment="drop all" in-interface=wan log=yes
 		t.Errorf("no log line of the dropped plain ping:\n%s", out)
 	}
 	onlyOurTable(t, tp)
+}
+
+// TestMasqueradeKeepsOwnIPsec: the reference's "Using the same routing table with multiple
+// IP addresses": the router masquerades everything out of wan and talks IPsec from a
+// secondary address of wan. Its own IKE and ESP must leave with that address (the
+// reference's udp 500,4500 accept is routerd's dynamic "ipsec IKE" rule; ESP without NAT
+// is raw protocol 50, which needs the same), while a LAN client's IKE through the router
+// is still masqueraded. Two routerd, userspace ESP on both.
+func TestMasqueradeKeepsOwnIPsec(t *testing.T) {
+	tp := newTopo(t)
+	iketest.Sh(t, "ip", "-n", tp.r, "addr", "add", "198.19.101.1/24", "dev", "lo")
+	iketest.Sh(t, "ip", "-n", tp.s, "addr", "add", "198.19.102.1/24", "dev", "lo")
+	// s is now a second routerd; the plain default route stays for the client's test.
+	s := startRouter(t, tp.s)
+	r := tp.rt
+	r.must(t, `/ip address add address=198.19.2.13/24 interface=wan
+/ip firewall nat add chain=srcnat action=masquerade out-interface=wan
+/ip ipsec peer add name=s address=198.19.2.2/32 local-address=198.19.2.13 exchange-mode=ike2
+/ip ipsec identity add peer=s secret=a-long-test-psk
+/ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.102.0/24 tunnel=yes peer=s
+`)
+	s.must(t, `/ip ipsec peer add name=r address=198.19.2.13/32 exchange-mode=ike2
+/ip ipsec identity add peer=r secret=a-long-test-psk
+/ip ipsec policy add src-address=198.19.102.0/24 dst-address=198.19.101.0/24 tunnel=yes peer=r
+`)
+	tp.settle(t, `masquerade`)
+	pingAcross := func() bool {
+		return iketest.In(tp.s, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", "198.19.102.1", "198.19.101.1").Run() == nil
+	}
+	if !iketest.WaitFor(30*time.Second, pingAcross) {
+		t.Fatalf("no traffic through the SA from the secondary address\n%s\n%s\n%s\n%s",
+			r.must(t, "/ip ipsec installed-sa print"), s.must(t, "/ip ipsec statistics print"),
+			sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "50"), tp.ruleset(t))
+	}
+	// Not only while an early conntrack entry happened to miss the masquerade: after the
+	// ESP entries are flushed, new ones must not be NATed either.
+	exec.Command("ip", "netns", "exec", tp.r, "conntrack", "-D", "-p", "50").Run()
+	if !iketest.WaitFor(10*time.Second, pingAcross) {
+		t.Fatalf("no traffic after the ESP conntrack entries were flushed\n%s",
+			sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "50"))
+	}
+	out := sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "50")
+	t.Logf("ESP conntrack entries:\n%s\n%s", out, r.must(t, "/ip ipsec installed-sa print detail"))
+	if strings.Contains(out, "dst=198.19.2.1 ") {
+		t.Errorf("routerd's own ESP was masqueraded:\n%s", out)
+	}
+	// A LAN client's IKE (source port 500) through the router is still masqueraded.
+	if src, _ := udp(t, tp.c, tp.s, "198.19.2.2", 500, 7500); !strings.HasPrefix(src, "198.19.2.1:") {
+		t.Errorf("the client's IKE through the router: server saw %q, want it masqueraded\n%s\n%s", src,
+			sh(t, "ip", "netns", "exec", tp.r, "conntrack", "-L", "-p", "udp"), tp.ruleset(t))
+	}
 }
