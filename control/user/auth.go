@@ -131,8 +131,12 @@ func (a *Auth) Login(ctx context.Context, name, password string, remote netip.Ad
 		defer func() { <-a.hashing }()
 		h := u.hash
 		if h == "" {
-			// No password set: only the empty password matches, as in RouterOS.
-			return password == ""
+			// No password set (a user from an export: RouterOS never exports passwords).
+			// RouterOS lets the empty password in; routerd does not, as it gives admin a
+			// random one rather than start with none: such a user logs in by key or
+			// once someone sets a password. The time a check takes is spent anyway.
+			VerifyPassword(dummyHash(), password)
+			return false
 		}
 		return VerifyPassword(h, password)
 	})
@@ -190,6 +194,8 @@ func (a *Auth) login(ctx context.Context, name string, remote netip.Addr, servic
 	} else {
 		ok = check(u)
 		switch {
+		case !ok && method == "password" && u.hash == "":
+			why = "no password set"
 		case !ok:
 			why = "wrong " + method
 		case u.disabled:

@@ -419,3 +419,26 @@ func TestRateLimitIPv6Prefix(t *testing.T) {
 		t.Fatalf("from another /64: %v", err)
 	}
 }
+
+// A user without a password (one from an export: RouterOS never exports passwords) does
+// not log in with the empty password; a key still works, and so does a password once set.
+func TestNoPasswordNoLogin(t *testing.T) {
+	r := newRig(t)
+	r.run(t, `/user add name=bob group=full`)
+	ctx := context.Background()
+	for _, pw := range []string{"", "x"} {
+		if _, err := r.auth.Login(ctx, "bob", pw, local, "api"); !errors.Is(err, ErrDenied) {
+			t.Errorf("password %q for a user without one: %v", pw, err)
+		}
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	spk, _ := ssh.NewPublicKey(pub)
+	r.run(t, `/user ssh-keys add user=bob key="`+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(spk)))+`"`)
+	if _, err := r.auth.LoginKey(ctx, "bob", spk, local, "ssh"); err != nil {
+		t.Errorf("key login of a user without a password: %v", err)
+	}
+	r.run(t, `/user set bob password=now-one`)
+	if _, err := r.auth.Login(ctx, "bob", "now-one", local, "api"); err != nil {
+		t.Errorf("after the password was set: %v", err)
+	}
+}
