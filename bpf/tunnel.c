@@ -1388,9 +1388,11 @@ int tun_decap_l3(struct __sk_buff *skb)
 
 /* ---------------------------------------------------------------- encapsulation */
 
+#define ROUTE_TOO_BIG -2
+
 /* route_out finds the egress of the outer packet and writes its Ethernet header.
  * Returns the ifindex, 0 when the neighbour is unresolved (nh is then the next hop),
- * or -1 without a route. */
+ * -1 without a route, or ROUTE_TOO_BIG when tot_len exceeds the route's MTU. */
 static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 dst, __u32 *nh,
 				     __u32 *oif, __u32 table, __u16 tot_len, __u8 proto)
 {
@@ -1403,6 +1405,14 @@ static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 
 	 * frame, whose Ethernet header an underlay without one (the ESP device) does not
 	 * allow for, and drops the largest packets that fit. 0 (GSO) skips the check. */
 	fib.tot_len = tot_len;
+	/* On the userspace ESP path (table) the ESP device's MTU is no limit for the
+	 * tunnels it protects: it takes an outer packet of any size, and the kernel
+	 * fragments the ESP packet made of it, after encryption (RFC 4303 applies
+	 * transport mode to whole datagrams only, and a fragment's offset would not survive
+	 * it). The device's MTU sizes tunnel-mode traffic and the tunnels' auto mtu. 1 fits
+	 * every route (0 would check the skb against the device). */
+	if (table)
+		fib.tot_len = 1;
 	fib.ipv4_src = *src;
 	fib.ipv4_dst = dst;
 	fib.ifindex = skb->ifindex;
@@ -1413,6 +1423,8 @@ static __always_inline int route_out(struct __sk_buff *skb, __be32 *src, __be32 
 		fib.tbid = table;
 	}
 	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), flags);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return ROUTE_TOO_BIG;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return -1;
 	*src = fib.ipv4_src;
@@ -1456,6 +1468,67 @@ static __always_inline int eoip_resend(struct __sk_buff *skb, struct tun_cfg *c,
 	return bpf_redirect_neigh(oif, &rn, sizeof(rn), 0);
 }
 
+#define PACKET_HOST_ 0
+/* The destination of an outer packet handed to the stack (encap_too_big): any unicast
+ * address but all-zero, which marks eoip_resend's. */
+#define STACK_MARK_MAC0 0x02
+
+/* encap_too_big takes an outer packet (headers complete but for the source address, the
+ * checksum and the Ethernet header) that is too big for the underlay's MTU. With DF
+ * (dont-fragment=inherit and DF on the inner packet) it is dropped and counted. Else the
+ * stack fragments it, as RouterOS fragments the outer packet so that a tunnel of MTU 1500
+ * carries full frames over a 1500-byte underlay: no eBPF hook can fragment, so the
+ * packet is received once more on the hidden end, marked by an all-zero source address
+ * (see the start of tun_encap), which hands it to the stack; the stack forwards it like
+ * any packet routed to the remote and fragments it on the way out (ip_forward, then
+ * ip_fragment), GSO packets segment by segment. The forwarded packet loses a hop: the TTL
+ * is raised by one first. Fragments need an identification of their own (RFC 791): the
+ * encapsulator's packets carry 0, so one is drawn here. Not inlined: the common path
+ * stays as it was. */
+static __noinline int encap_too_big(struct __sk_buff *skb, struct tun_cfg *c, struct tun_stats *st)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return TC_ACT_SHOT;
+	if (ip->frag_off & bpf_htons(IP_DF)) {
+		count_drop(st, TUN_DROP_FRAG_NEEDED);
+		return TC_ACT_SHOT;
+	}
+	/* The source the route gives (local-address unset): the lookup that found the
+	 * packet too big stopped before choosing it. A length of 1 fits every route, so
+	 * that this lookup checks no size (0 would check the skb's own). */
+	__be32 local = ip->saddr, remote = ip->daddr;
+	__u32 nh = 0, oif = 0;
+	if (route_out(skb, &local, remote, &nh, &oif, c->ipsec_table, 1, ip->protocol) < 0) {
+		count_drop(st, TUN_DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
+	}
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return TC_ACT_SHOT;
+	ip->saddr = local;
+	ip->id = bpf_get_prandom_u32();
+	if (ip->ttl < 255)
+		ip->ttl++;
+	ip->check = 0;
+	ip->check = ip_csum(ip);
+	__builtin_memset(eth->h_source, 0, ETH_ALEN);
+	__builtin_memset(eth->h_dest, 0, ETH_ALEN);
+	eth->h_dest[0] = STACK_MARK_MAC0;
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	if (st) {
+		st->tx_packets++;
+		st->tx_bytes += skb->len - sizeof(struct ethhdr) - sizeof(struct iphdr) -
+				(c->kind == TUN_GRE ? 4 : c->kind == TUN_EOIP ? sizeof(struct eoiphdr) : 0);
+		st->tx_fragmented++;
+	}
+	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+
 SEC("tc")
 int tun_encap(struct __sk_buff *skb)
 {
@@ -1473,16 +1546,23 @@ int tun_encap(struct __sk_buff *skb)
 	__u8 tos = 0, df = 0, kind = c->kind;
 	void *l3 = eth + 1;
 
-	if (kind == TUN_EOIP && zero_mac(eth->h_source) && skb->protocol == bpf_htons(ETH_P_IP)) {
-		/* Back from the end of this program: the outer header of this tunnel, in
-		 * front of a frame. No frame from the visible end has an all-zero source
-		 * (the stack sends with the interface's address; a bridge drops such a
-		 * source). */
+	if (zero_mac(eth->h_source)) {
+		/* Back from this program: no frame from the visible end has an all-zero
+		 * source (the stack sends with the interface's address; a bridge drops such
+		 * a source). A destination set: an outer packet too big for the underlay,
+		 * for the stack to fragment (encap_too_big), which takes only packets
+		 * addressed to the interface. */
+		if (!zero_mac(eth->h_dest)) {
+			bpf_skb_change_type(skb, PACKET_HOST_);
+			return TC_ACT_OK;
+		}
+		/* None: from the end of this program, the outer header of this EoIP
+		 * tunnel in front of a frame. */
 		struct iphdr *ip = l3;
 		struct eoiphdr *e = (void *)(ip + 1);
-		if ((void *)(e + 1) <= end && ip->version == 4 && ip->ihl == 5 && ip->protocol == IPPROTO_GRE_ &&
-		    ip->daddr == remote && e->flags == bpf_htons(EOIP_FLAGS) && e->proto == bpf_htons(EOIP_PROTO) &&
-		    e->id == c->tunnel_id)
+		if (kind == TUN_EOIP && skb->protocol == bpf_htons(ETH_P_IP) && (void *)(e + 1) <= end &&
+		    ip->version == 4 && ip->ihl == 5 && ip->protocol == IPPROTO_GRE_ && ip->daddr == remote &&
+		    e->flags == bpf_htons(EOIP_FLAGS) && e->proto == bpf_htons(EOIP_PROTO) && e->id == c->tunnel_id)
 			return eoip_resend(skb, c, st, ip);
 	}
 
@@ -1562,20 +1642,6 @@ int tun_encap(struct __sk_buff *skb)
 	ip->check = 0;
 	ip->daddr = remote;
 	ip->saddr = local;
-
-	__u32 nh = 0, oif = 0;
-	int out = route_out(skb, &local, remote, &nh, &oif, c->ipsec_table,
-			    skb->gso_size ? 0 : bpf_ntohs(ip->tot_len), ip->protocol);
-	if (out < 0) {
-		count_drop(st, TUN_DROP_NO_ROUTE);
-		return TC_ACT_SHOT;
-	}
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	ip = data + sizeof(struct ethhdr);
-	if ((void *)(ip + 1) > end)
-		return TC_ACT_SHOT;
-	ip->saddr = local;
 	if (kind == TUN_GRE) {
 		__be16 *g = (void *)(ip + 1);
 		if ((void *)(g + 2) > end)
@@ -1591,6 +1657,26 @@ int tun_encap(struct __sk_buff *skb)
 		e->len = bpf_htons(pkt_len);
 		e->id = c->tunnel_id;
 	}
+
+	__u32 nh = 0, oif = 0;
+	int out = route_out(skb, &local, remote, &nh, &oif, c->ipsec_table,
+			    skb->gso_size ? 0 : bpf_ntohs(ip->tot_len), ip->protocol);
+	if (out == ROUTE_TOO_BIG)
+		return encap_too_big(skb, c, st);
+	if (out < 0) {
+		count_drop(st, TUN_DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
+	}
+	/* A GSO packet is checked by its segments, as the underlay will send them. */
+	__u32 mtu_len = 0;
+	if (skb->gso_size && !c->ipsec_table && bpf_check_mtu(skb, oif, &mtu_len, 0, BPF_MTU_CHK_SEGS))
+		return encap_too_big(skb, c, st);
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return TC_ACT_SHOT;
+	ip->saddr = local;
 	ip->check = ip_csum(ip);
 	if (st) {
 		st->tx_packets++;

@@ -216,3 +216,96 @@ func TestEncap(t *testing.T) {
 		}
 	})
 }
+
+// TestEncapTooBig: an outer packet above the underlay's MTU (a tunnel with mtu=1500 on
+// a 1500-byte underlay) is received once more on the hidden end for the stack to
+// fragment, marked by an all-zero source MAC, with its TTL raised by the hop the stack
+// takes and an identification of its own; the program, seeing it come back, hands it
+// to the stack. With DF inherited from the inner packet it is dropped as frag-needed.
+// On the userspace ESP path the ESP device takes it whole (the ESP packet is what gets
+// fragmented).
+func TestEncapTooBig(t *testing.T) {
+	r, tp := encapRig(t)
+	const tcActOK, tcActShot = 0, 2
+	full := make([]byte, 1500-20-8) // a 1500-byte IPv4 packet in a 1514-byte frame
+	inner := ipv4(17, netip.MustParseAddr("198.19.0.1"), netip.MustParseAddr("198.19.0.2"), append(make([]byte, 8), full...))
+	inner[6] = 0x40 // DF
+	binary.BigEndian.PutUint16(inner[10:], 0)
+	binary.BigEndian.PutUint16(inner[10:], ipCsum(inner[:20]))
+	frame := ether(0x0800, inner)
+
+	eoip := Tunnel{Kind: EoIP, Local: ipA, Remote: ipB, TunnelID: 9, DSCP: DSCPInherit, TTL: 64,
+		Hidden: r.hidden, VisibleMAC: r.visibleMAC, HiddenMAC: r.ownMAC}
+	if err := tp.Set(eoip); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := tp.Stats(r.hidden)
+	ret, out := runEncap(t, r, tp.objs.TunEncap, frame)
+	if ret != tcActRedirect {
+		t.Fatalf("verdict %d, want a redirect to the hidden end", ret)
+	}
+	ip := out[14:]
+	if !bytes.Equal(out[6:12], make([]byte, 6)) || out[0] != 2 || out[12] != 8 || out[13] != 0 {
+		t.Errorf("Ethernet header % x: want an all-zero source and a unicast destination", out[:14])
+	}
+	if tot := int(binary.BigEndian.Uint16(ip[2:])); tot != 20+8+len(frame) {
+		t.Errorf("outer length %d, want %d", tot, 20+8+len(frame))
+	}
+	if ip[8] != 65 || ip[6]&0x40 != 0 || ipCsum(ip[:20]) != 0 || !bytes.Equal(ip[12:16], ipA.AsSlice()) {
+		t.Errorf("outer header % x: want TTL 65, no DF, a valid checksum, source %s", ip[:20], ipA)
+	}
+	if !bytes.Equal(ip[28:28+len(frame)], frame) {
+		t.Errorf("frame not carried whole")
+	}
+	if st, _ := tp.Stats(r.hidden); st.TxFragmented != before.TxFragmented+1 || st.TxPackets != before.TxPackets+1 {
+		t.Errorf("tx-fragmented %d tx-packets %d, want one more of each (%+v)", st.TxFragmented, st.TxPackets, before)
+	}
+	// Back on the hidden end: to the stack, untouched.
+	back := out[:14+20+8+len(frame)]
+	if ret, again := runEncap(t, r, tp.objs.TunEncap, back); ret != tcActOK || !bytes.Equal(again[:len(back)], back) {
+		t.Errorf("the marked packet back on the hidden end: verdict %d, want the stack's", ret)
+	}
+
+	// dont-fragment=inherit and DF inside: dropped and counted.
+	eoip.DFInherit = true
+	if err := tp.Set(eoip); err != nil {
+		t.Fatal(err)
+	}
+	before, _ = tp.Stats(r.hidden)
+	if ret, _ := runEncap(t, r, tp.objs.TunEncap, frame); ret != tcActShot {
+		t.Errorf("DF inherited: verdict %d, want shot", ret)
+	}
+	if st, _ := tp.Stats(r.hidden); st.Drops[7] != before.Drops[7]+1 {
+		t.Errorf("frag-needed drops %d, want %d", st.Drops[7], before.Drops[7]+1)
+	}
+	// A frame that fits goes out as ever.
+	small := ether(0x0800, tcpSYN(0, true, 1400))
+	if ret, out := runEncap(t, r, tp.objs.TunEncap, small); ret != tcActRedirect || !bytes.Equal(out[6:12], r.underlayMAC) {
+		t.Errorf("small frame: verdict %d, source MAC % x", ret, out[6:12])
+	}
+
+	// GRE: the same.
+	gre := Tunnel{Kind: GRE, Local: ipA, Remote: ipB, DSCP: DSCPInherit, TTL: 64,
+		Hidden: r.hidden, VisibleMAC: r.visibleMAC, HiddenMAC: r.ownMAC}
+	if err := tp.Set(gre); err != nil {
+		t.Fatal(err)
+	}
+	if ret, out := runEncap(t, r, tp.objs.TunEncap, frame); ret != tcActRedirect || !bytes.Equal(out[6:12], make([]byte, 6)) ||
+		binary.BigEndian.Uint16(out[14+2:]) != 1524 {
+		t.Errorf("gre: verdict %d, header % x", ret, out[:34])
+	}
+
+	// The userspace ESP path: its device takes the packet whole.
+	gre.IPsecTable = 251
+	if err := tp.Set(gre); err != nil {
+		t.Fatal(err)
+	}
+	r.in(t, func() {
+		if out, err := exec.Command("ip", "route", "add", "198.18.0.2/32", "dev", "u0", "table", "251").CombinedOutput(); err != nil {
+			t.Fatalf("ip route: %v %s", err, out)
+		}
+	})
+	if ret, out := runEncap(t, r, tp.objs.TunEncap, frame); ret != tcActRedirect || !bytes.Equal(out[6:12], r.underlayMAC) {
+		t.Errorf("ipsec table: verdict %d, source MAC % x: want sent as is", ret, out[6:12])
+	}
+}

@@ -101,7 +101,8 @@ type tunnelTunStats struct {
 	TxBytes            uint64
 	KeepaliveRx        uint64
 	KeepaliveReflected uint64
-	Drops              [7]uint64
+	TxFragmented       uint64
+	Drops              [8]uint64
 }
 
 // Names of all BPF objects in the ELF.

@@ -42,8 +42,11 @@ func (k Kind) Overhead() int {
 	}
 }
 
+// DropCleartext is the index of the cleartext drop reason.
+const DropCleartext = 6
+
 // Drop reasons, the index of Stats.Drops (enum tun_drop).
-var DropReasons = []string{"protocol", "no-route", "no-neighbour", "no-remote", "adjust", "malformed", "cleartext"}
+var DropReasons = []string{"protocol", "no-route", "no-neighbour", "no-remote", "adjust", "malformed", "cleartext", "frag-needed"}
 
 // Hook says where a decapsulator runs.
 type Hook string
@@ -96,7 +99,14 @@ type Tunnel struct {
 type Stats struct {
 	RxPackets, RxBytes, TxPackets, TxBytes uint64
 	KeepaliveRx, KeepaliveReflected        uint64
-	Drops                                  [7]uint64
+	// TxFragmented counts outer packets too big for the underlay that the stack
+	// fragmented (dont-fragment=no, or no DF on the inner packet).
+	TxFragmented uint64
+	// RxReassembled counts outer packets that came in fragments, which the stack
+	// reassembled and routerd decapsulated (control/tunnel reassembly.go; included in
+	// RxPackets).
+	RxReassembled uint64
+	Drops         [8]uint64
 }
 
 // Tunnels owns the loaded tunnel programs and their pinned maps.
@@ -499,6 +509,7 @@ func (s *Stats) add(p tunnelTunStats) {
 	s.TxBytes += p.TxBytes
 	s.KeepaliveRx += p.KeepaliveRx
 	s.KeepaliveReflected += p.KeepaliveReflected
+	s.TxFragmented += p.TxFragmented
 	for i := range s.Drops {
 		s.Drops[i] += p.Drops[i]
 	}

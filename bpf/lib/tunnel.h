@@ -20,7 +20,8 @@ enum tun_drop {
 	TUN_DROP_ADJUST = 4,  /* the kernel refused to grow or shrink the packet */
 	TUN_DROP_MALFORMED = 5, /* EoIP length beyond the packet */
 	TUN_DROP_CLEARTEXT = 6, /* an IPsec-protected tunnel's packet that did not come out of ESP */
-	TUN_DROP_MAX = 7,
+	TUN_DROP_FRAG_NEEDED = 7, /* too big for the underlay, and DF set (dont-fragment=inherit) */
+	TUN_DROP_MAX = 8,
 };
 
 #define TUN_DSCP_INHERIT 0xff
@@ -96,6 +97,7 @@ struct tun_stats {
 	__u64 tx_bytes;
 	__u64 keepalive_rx;        /* keepalive answers (GRE, IPIP, 6to4) or announcements (EoIP) */
 	__u64 keepalive_reflected; /* peers' GRE/IPIP/6to4 keepalives sent back */
+	__u64 tx_fragmented;       /* outer packets too big for the underlay, left to the stack to fragment */
 	__u64 drops[TUN_DROP_MAX];
 };
 

@@ -23,6 +23,9 @@ var tunnelCounters = [][2]string{
 	{"adjust-drop", "Packets the dataplane could not grow or shrink for the tunnel headers."},
 	{"malformed-drop", "Received tunnel packets with an inconsistent header (EoIP length beyond the packet)."},
 	{"cleartext-drop", "Received packets of a tunnel that IPsec protects (ipsec-secret, or a policy that requires its packets encrypted) that arrived in the clear."},
+	{"frag-needed-drop", "Packets whose outer packet was too big for the underlay with DF set (dont-fragment=inherit and DF on the inner packet)."},
+	{"tx-fragmented", "Outer packets too big for the underlay that the kernel fragmented (counted in tx-packet too)."},
+	{"rx-reassembled", "Received outer packets that came in fragments: the kernel reassembled them and routerd decapsulated them (counted in rx-packet too)."},
 }
 
 var tunnelStats = func() []string {

@@ -52,7 +52,14 @@ type Engine struct {
 	k     Kernel
 	dp    Dataplane
 	raw   int // IPPROTO_RAW socket for keepalives
-	force dataplane.Hook
+	// reasmRx are the raw sockets reassembled outer packets arrive on, reasmTx the packet
+	// socket their frames leave by (reassembly.go); reasm counts what they delivered.
+	reasmRx []int
+	reasmTx int
+	reasm   reasmCounts
+	// espIndex is the userspace ESP path's device, once a protected tunnel found it.
+	espIndex atomic.Int32
+	force    dataplane.Hook
 	// pinned: the eBPF objects are pinned under --bpffs and outlive routerd; unpin
 	// releases the private bpf filesystem that holds them otherwise.
 	pinned bool
@@ -203,6 +210,9 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		}
 	}
 	h.Go(ctx, e.tick)
+	if err := e.startReassembly(ctx, h.Go); err != nil {
+		slog.Warn("tunnel: fragmented outer packets will not be reassembled", "err", err)
+	}
 	return nil
 }
 
@@ -213,6 +223,7 @@ func (e *Engine) Kick() { e.eh.Kick() }
 // links, maps and attachments stay for the next routerd.
 func (e *Engine) Close() error {
 	unix.Close(e.raw)
+	e.closeReassembly()
 	e.mu.Lock()
 	for _, g := range e.loops {
 		g.close()
@@ -809,6 +820,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		st.Props["hook"] = string(hook)
 	}
 	if espIdx != 0 {
+		e.espIndex.Store(int32(espIdx))
 		if _, err := e.attachDecap(espIdx, espName); err != nil {
 			return invalid(err.Error()), ""
 		}
@@ -857,10 +869,13 @@ func tunnelMTU(it *item, ulMTU int) (int, string) {
 		}
 		mtu = base - it.kind.Overhead()
 	}
-	// The eBPF path never fragments outer packets, so the MTU in effect is at most what
-	// the underlay carries after the tunnel headers (the IPIP default of 1500 becomes
-	// 1480 on a 1500 underlay, as the manual's example prints).
-	if ulMTU > 0 && mtu > ulMTU-it.kind.Overhead() {
+	// A set mtu is the tunnel's, as in RouterOS: an outer packet it makes too big for the
+	// underlay is fragmented (dont-fragment=no, or an inner packet without DF) or dropped
+	// as frag-needed (bpf/tunnel.c encap_too_big), and the far end reassembles it
+	// (reassembly.go); EoIP with mtu 1500 so carries full frames over a 1500-byte
+	// underlay. IPIP alone keeps to the underlay: its default of 1500 becomes 1480 on a
+	// 1500 underlay, as the manual's IPIP example prints.
+	if it.kind == dataplane.IPIP && ulMTU > 0 && mtu > ulMTU-it.kind.Overhead() {
 		mtu = ulMTU - it.kind.Overhead()
 	}
 	if mtu < 68 {
@@ -972,6 +987,7 @@ func (e *Engine) remove(hidden string) error {
 		}
 	}
 	e.dp.DetachEncap(hidden)
+	e.reasm.forget(l.Attrs().Index)
 	if err := e.k.LinkDel(l); err != nil {
 		errs = append(errs, fmt.Errorf("deleting %s: %w", hidden, err))
 	}
@@ -1095,6 +1111,16 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 		return nil, nil, err
 	}
 	if err := e.setSysctl("net/ipv4/conf/"+hidden+"/forwarding", "1"); err != nil {
+		return nil, nil, err
+	}
+	// An outer packet too big for the underlay comes back in on the hidden end for the
+	// stack to forward and fragment (encap_too_big): its source is one of this host's
+	// addresses, which the stack takes from that interface only with accept_local, and
+	// without a reverse-path check of its own there.
+	if err := e.setSysctl("net/ipv4/conf/"+hidden+"/accept_local", "1"); err != nil {
+		return nil, nil, err
+	}
+	if err := e.setSysctl("net/ipv4/conf/"+hidden+"/rp_filter", "0"); err != nil {
 		return nil, nil, err
 	}
 	for _, l := range []netlink.Link{vis, hid} {
@@ -1316,7 +1342,7 @@ func (e *Engine) refresh(path string) control.Source {
 }
 
 func (e *Engine) fillStats(st *control.ItemState, hidden int) {
-	s, err := e.dp.Stats(hidden)
+	s, err := e.stats(hidden)
 	if err != nil {
 		return
 	}
@@ -1333,7 +1359,8 @@ func (e *Engine) fillStats(st *control.ItemState, hidden int) {
 func counterProps(s dataplane.Stats) map[string]string {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	p := map[string]string{"rx-packet": u(s.RxPackets), "rx-byte": u(s.RxBytes),
-		"tx-packet": u(s.TxPackets), "tx-byte": u(s.TxBytes)}
+		"tx-packet": u(s.TxPackets), "tx-byte": u(s.TxBytes), "tx-fragmented": u(s.TxFragmented),
+		"rx-reassembled": u(s.RxReassembled)}
 	var rxDrop, txDrop uint64
 	for i, reason := range dataplane.DropReasons {
 		if i >= len(s.Drops) {

@@ -45,7 +45,7 @@ func (e *Engine) Collect(ch chan<- prometheus.Metric) {
 	}
 	e.mu.Unlock()
 	for _, r := range rows {
-		s, err := e.dp.Stats(r.idx)
+		s, err := e.stats(r.idx)
 		if err != nil {
 			continue
 		}

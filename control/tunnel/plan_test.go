@@ -267,6 +267,10 @@ func (d *fakeDataplane) Stats(hidden int) (dataplane.Stats, error) {
 	return dataplane.Stats{}, nil
 }
 
+func (d *fakeDataplane) Decap([]byte, bool, []byte) (dataplane.Inner, error) {
+	return dataplane.Inner{}, dataplane.ErrNotTunnel
+}
+
 func (d *fakeDataplane) DecapLinks() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()

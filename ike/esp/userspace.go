@@ -50,9 +50,12 @@ type userspace struct {
 	raw6    *ipv6.PacketConn
 	raw6c   net.PacketConn
 	bypass4 int // IPPROTO_RAW socket for traffic that matched no encrypt policy
-	udp4    *net.UDPConn
-	udp6    *net.UDPConn
-	udpGSO  atomic.Bool
+	// frag4 sends IPv4 ESP packets above what the device's MTU makes (sendFrag4): no
+	// IP_HDRINCL, so that the kernel fragments them; it receives nothing.
+	frag4  int
+	udp4   *net.UDPConn
+	udp6   *net.UDPConn
+	udpGSO atomic.Bool
 
 	mu     sync.RWMutex
 	sas    map[Key]*saState
@@ -245,7 +248,50 @@ func (u *userspace) openRaw() error {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
 		u.bypass4 = fd
 	}
+	if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ESP); err == nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+		// A raw socket gets a copy of every ESP packet received: this one takes none.
+		drop := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+		if unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &drop[0]}) == nil {
+			u.frag4 = fd
+		} else {
+			unix.Close(fd)
+		}
+	}
 	return nil
+}
+
+// fragLimit is the largest IPv4 ESP packet (outer header included) an inner packet of
+// the device's MTU makes; sendFrag4 sends larger ones.
+func (u *userspace) fragLimit() int { return u.cfg.MTU + 20 + maxESPOverhead }
+
+// sendFrag4 sends an IPv4 ESP packet (outer header included) above fragLimit: a
+// tunnel's outer packet larger than the device's MTU (bpf/tunnel.c lets those through
+// for the kernel to fragment once encrypted, as RFC 4303 has transport mode). The raw
+// socket without IP_HDRINCL makes the kernel build the header (source, TOS and TTL as
+// the given one has them) and fragment the packet to the path's MTU; with IP_HDRINCL
+// it would refuse it (EMSGSIZE).
+func (u *userspace) sendFrag4(p outPkt) error {
+	if u.frag4 <= 0 || len(p.b) < 20 {
+		return unix.EMSGSIZE
+	}
+	ihl := int(p.b[0]&0xf) * 4
+	if ihl < 20 || ihl > len(p.b) {
+		return unix.EINVAL
+	}
+	oob := append(pktinfo(p.ep.src), intCmsg(unix.IP_TOS, int32(p.b[1]))...)
+	oob = append(oob, intCmsg(unix.IP_TTL, int32(p.b[8]))...)
+	sa := &unix.SockaddrInet4{Addr: p.ep.dst.As4()}
+	return unix.Sendmsg(u.frag4, p.b[ihl:], oob, sa, 0)
+}
+
+func intCmsg(typ int, v int32) []byte {
+	b := make([]byte, unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = unix.IPPROTO_IP, int32(typ)
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[unix.CmsgLen(0):], uint32(v))
+	return b
 }
 
 func setMark(c syscall.Conn, mark uint32) error {
@@ -927,7 +973,11 @@ func (o *outSender) send(batch []outPkt) {
 	for i := 0; i < len(batch); {
 		p := batch[i]
 		if !p.udp {
-			if p.ep.dst.Is4() {
+			if p.ep.dst.Is4() && len(p.b) > u.fragLimit() {
+				if err := u.sendFrag4(p); err != nil {
+					u.st.inc(stOutErrors)
+				}
+			} else if p.ep.dst.Is4() {
 				o.msgs4 = append(o.msgs4, ipv4.Message{Buffers: [][]byte{p.b}, Addr: &net.IPAddr{IP: p.ep.dst.AsSlice()}})
 			} else {
 				u.sendRaw6(p)
@@ -939,7 +989,10 @@ func (o *outSender) send(batch []outPkt) {
 		j := i + 1
 		size := len(p.b)
 		total := size
-		if u.udpGSO.Load() {
+		// An ESP packet of an inner packet above the device's MTU (a tunnel's outer
+		// packet, which the kernel fragments once encrypted) goes alone: UDP GSO
+		// refuses segments above the path's MTU, and the refusal turns GSO off.
+		if u.udpGSO.Load() && size <= u.cfg.MTU+maxESPOverhead {
 			for j < len(batch) && j-i < 64 {
 				q := batch[j]
 				if !q.udp || q.ep.dst != p.ep.dst || q.ep.src != p.ep.src || *q.ep.encap != *p.ep.encap ||
@@ -969,6 +1022,10 @@ func (o *outSender) send(batch []outPkt) {
 		o.msgs4 = o.msgs4[n:]
 	}
 }
+
+// maxESPOverhead bounds what ESP adds to an inner packet: SPI and sequence (8), an IV
+// of up to 16, padding up to the block size and its two bytes, an ICV of up to 32.
+const maxESPOverhead = 8 + 16 + 17 + 32
 
 func (u *userspace) sendUDP(run []outPkt, gso *[]byte, size int) {
 	ep := run[0].ep
@@ -1423,6 +1480,9 @@ func (u *userspace) closeAll() {
 	}
 	if u.bypass4 >= 0 {
 		unix.Close(u.bypass4)
+	}
+	if u.frag4 > 0 {
+		unix.Close(u.frag4)
 	}
 	if u.nl != nil {
 		u.nl.Close()

@@ -113,6 +113,23 @@ func TestEoIPIPsecSecret(t *testing.T) {
 	if o, err := iketest.In(nsR, "ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1300", "198.19.218.2").CombinedOutput(); err != nil {
 		t.Errorf("ping -s 1300 (actual-mtu %s): %v\n%s", strings.TrimSpace(out), err, o)
 	}
+	// mtu=1500 as set: a 1500-byte packet in a full frame goes through, the ESP packet
+	// made of the 1542-byte outer GRE packet fragmented on the wire (after encryption,
+	// as RFC 4303 has transport mode) and reassembled before decryption.
+	r.script("/interface eoip set eo1 mtu=1500\n")
+	s.script("/interface eoip set eo1 mtu=1500\n")
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return strings.TrimSpace(r.script(":put [/interface eoip get eo1 actual-mtu]\n")) == "1500" &&
+			strings.TrimSpace(s.script(":put [/interface eoip get eo1 actual-mtu]\n")) == "1500"
+	}) {
+		t.Fatalf("mtu=1500 not applied:\n%s", r.script("/interface eoip print detail\n"))
+	}
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return iketest.In(nsR, "ping", "-c", "1", "-W", "1", "-M", "do", "-s", "1472", "198.19.218.2").Run() == nil
+	}) {
+		t.Errorf("ping -M do -s 1472 across EoIP mtu=1500 over IPsec:\nR:\n%s\nS:\n%s",
+			r.script("/interface eoip print stats detail\n/ip ipsec statistics print\n"), s.script("/interface eoip print stats detail\n"))
+	}
 	// Four missed keepalives would clear the running flag.
 	time.Sleep(6 * time.Second)
 	if out := r.script(":put [/interface eoip get eo1 running]\n"); strings.TrimSpace(out) != "true" {
@@ -121,6 +138,14 @@ func TestEoIPIPsecSecret(t *testing.T) {
 	protos := w.protos()
 	if protos["47"] != 0 || protos["50"] < 2 {
 		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+	}
+	// The full frames' ESP packets went in fragments.
+	frags, err := exec.Command("tshark", "-r", w.pcap, "-Y", "ip.proto == 50 && ip.flags.mf == 1", "-T", "fields", "-e", "ip.len").Output()
+	if err != nil {
+		t.Fatalf("tshark -r: %v", err)
+	}
+	if n := len(strings.Fields(string(frags))); n < 2 {
+		t.Errorf("want ESP fragments on the wire (the 1472-byte pings), saw %d", n)
 	}
 }
 
