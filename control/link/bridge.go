@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"sort"
@@ -14,6 +15,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/value"
 )
 
 // applyBridges creates, updates and deletes the bridges routerd owns.
@@ -99,6 +102,17 @@ func (e *Engine) applyBridges(cfg *config) {
 					continue
 				}
 			}
+			want, err := stpOf(it)
+			if err != nil {
+				e.setState(bridgePath, it.ID, false, err.Error(), nil)
+				continue
+			}
+			if cur, err := e.h.BridgeSTP(b.Index); err != nil || cur != want {
+				if err := e.h.SetBridgeSTP(b.Index, want); err != nil {
+					e.setState(bridgePath, it.ID, false, "protocol-mode: "+err.Error(), nil)
+					continue
+				}
+			}
 		}
 		mtu := it.MTU
 		if mtu == "auto" {
@@ -110,7 +124,7 @@ func (e *Engine) applyBridges(cfg *config) {
 		}
 		p, _ := e.kernelProps(l, nil)
 		e.setState(bridgePath, it.ID, running(l.Attrs()), "", map[string]string{
-			"actual-mtu": p["actual-mtu"], "mac-address": p["mac-address"]})
+			"actual-mtu": p["actual-mtu"], "mac-address": p["mac-address"], "spanning-tree": spanningTree(it.ProtocolMode)})
 	}
 	for name, l := range links {
 		if l.Type() == "bridge" && owned(l) && !want[name] {
@@ -486,4 +500,40 @@ func frameTypesReason(ft string, vlanFiltering bool, br netlink.Link, name strin
 		return ""
 	}
 	return "frame-types=" + ft + " needs vlan-filtering, which is not in effect on " + name
+}
+
+// stpOf is the kernel's spanning tree for a bridge item: protocol-mode none turns it
+// off; stp, rstp and mstp run the kernel's STP (802.1D), the only one Linux has
+// (RSTP and MSTP need a user-space daemon, mstpd, which this system does not ship).
+func stpOf(it bridgeItem) (stpOpts, error) {
+	o := stpOpts{State: 1, ForwardDelay: 1500, MaxAge: 2000, Priority: 0x8000}
+	if orDefault(it.ProtocolMode, "rstp") == "none" {
+		o.State = 0
+	}
+	for _, t := range []struct {
+		prop, v string
+		dst     *uint32
+	}{{"forward-delay", it.ForwardDelay, &o.ForwardDelay}, {"max-message-age", it.MaxMessageAge, &o.MaxAge}} {
+		if t.v == "" {
+			continue
+		}
+		d, err := value.ParseDuration(t.v)
+		if err != nil || d < 0 || d.Milliseconds()/10 > math.MaxUint32 {
+			return o, fmt.Errorf("%s: %q is not a time", t.prop, t.v)
+		}
+		*t.dst = uint32(d.Milliseconds() / 10)
+	}
+	o.Priority = uint16(it.Priority)
+	return o, nil
+}
+
+// spanningTree says what the kernel runs for protocol-mode, for print.
+func spanningTree(mode string) string {
+	switch orDefault(mode, "rstp") {
+	case "none":
+		return "none"
+	case "stp":
+		return "stp"
+	}
+	return "stp (802.1D: Linux has no " + orDefault(mode, "rstp") + "; a port forwards 2 x forward-delay after it comes up)"
 }

@@ -45,6 +45,10 @@ type bridgeItem struct {
 	PVID            int    `prop:"pvid"`
 	IGMPSnooping    bool   `prop:"igmp-snooping"`
 	MulticastRouter string `prop:"multicast-router"`
+	ProtocolMode    string `prop:"protocol-mode"`
+	ForwardDelay    string `prop:"forward-delay"`
+	MaxMessageAge   string `prop:"max-message-age"`
+	Priority        int    `prop:"priority"`
 	Disabled        bool   `prop:"disabled"`
 }
 

@@ -25,6 +25,8 @@ type Kernel interface {
 	BridgeVlanList() (map[int32][]*nl.BridgeVlanInfo, error)
 	// BridgeMcastRouter reads a bridge's multicast-router mode (IFLA_BR_MCAST_ROUTER).
 	BridgeMcastRouter(index int) (uint8, error)
+	// BridgeSTP reads a bridge's spanning tree settings (IFLA_BR_STP_STATE and timers).
+	BridgeSTP(index int) (stpOpts, error)
 	// PortIsolation reads the isolated flag of every bridge port, by ifindex.
 	PortIsolation() (map[int]bool, error)
 	// MdbList dumps the multicast databases of every bridge.
@@ -48,6 +50,7 @@ type Kernel interface {
 	BridgeVlanAdd(l netlink.Link, vid uint16, pvid, untagged, self, master bool) error
 	BridgeVlanDel(l netlink.Link, vid uint16, pvid, untagged, self, master bool) error
 	SetBridgeMcastRouter(index int, mode uint8) error
+	SetBridgeSTP(index int, o stpOpts) error
 	// MdbAdd adds one entry (RTM_NEWMDB); MdbDel removes one (RTM_DELMDB).
 	MdbAdd(e mdbEntry) error
 	MdbDel(e mdbEntry) error
@@ -77,6 +80,8 @@ func (k netlinkKernel) BridgeVlanList() (map[int32][]*nl.BridgeVlanInfo, error) 
 	return nldump.Retry(k.Handle.BridgeVlanList)
 }
 func (netlinkKernel) BridgeMcastRouter(index int) (uint8, error) { return bridgeMcastRouter(index) }
+func (netlinkKernel) BridgeSTP(index int) (stpOpts, error)       { return bridgeSTP(index) }
+func (netlinkKernel) SetBridgeSTP(index int, o stpOpts) error    { return setBridgeSTP(index, o) }
 func (netlinkKernel) SetBridgeMcastRouter(index int, mode uint8) error {
 	return setBridgeMcastRouter(index, mode)
 }

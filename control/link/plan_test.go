@@ -27,6 +27,7 @@ type fakeKernel struct {
 	vlans    map[int32][]*nl.BridgeVlanInfo
 	isolated map[int]bool
 	mrouter  map[int]uint8
+	stp      map[int]stpOpts
 	mdb      []mdbEntry
 	next     int
 	controltest.Recorder
@@ -34,7 +35,7 @@ type fakeKernel struct {
 
 func newFakeKernel() *fakeKernel {
 	k := &fakeKernel{links: map[int]netlink.Link{}, vlans: map[int32][]*nl.BridgeVlanInfo{},
-		isolated: map[int]bool{}, mrouter: map[int]uint8{}, next: 1}
+		isolated: map[int]bool{}, mrouter: map[int]uint8{}, stp: map[int]stpOpts{}, next: 1}
 	k.put(&netlink.Device{LinkAttrs: attrsOf("lo", "", true)})
 	return k
 }
@@ -167,6 +168,8 @@ func (k *fakeKernel) LinkAdd(l netlink.Link) error {
 			c.VlanFiltering = &off
 			ix := k.put(&c)
 			k.mrouter[ix] = 1 // the kernel's default: temporary-query
+			// The kernel's defaults: no STP, 15 s forward delay, 20 s max age, 0x8000.
+			k.stp[ix] = stpOpts{ForwardDelay: 1500, MaxAge: 2000, Priority: 0x8000}
 			// default_pvid: the bridge itself joins VLAN 1, untagged.
 			k.vlans[int32(ix)] = []*nl.BridgeVlanInfo{{Flags: nl.BRIDGE_VLAN_INFO_PVID | nl.BRIDGE_VLAN_INFO_UNTAGGED, Vid: 1}}
 		}
@@ -311,6 +314,22 @@ func (k *fakeKernel) BridgeVlanDel(l netlink.Link, vid uint16, pvid, untagged, s
 	}, "%s", vlanWrite("vlan-del", l, vid, false, false, self))
 }
 
+func (k *fakeKernel) BridgeSTP(index int) (stpOpts, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.stp[index], nil
+}
+
+func (k *fakeKernel) SetBridgeSTP(index int, o stpOpts) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.Write("stp %s %d fd %d age %d prio %d", k.nameOf(index), o.State, o.ForwardDelay, o.MaxAge, o.Priority); err != nil {
+		return err
+	}
+	k.stp[index] = o
+	return nil
+}
+
 func (k *fakeKernel) SetBridgeMcastRouter(index int, mode uint8) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -393,10 +412,18 @@ func TestPlan(t *testing.T) {
 		// state: path|name → a substring of the item's status ("" applied, not invalid)
 		state map[string]string
 	}{{
+		name:  "bridge without spanning tree, and with its timers",
+		setup: func(k *fakeKernel) {},
+		cmds: []string{"/interface/bridge add name=bridge1 protocol-mode=none",
+			"/interface/bridge add name=bridge2 protocol-mode=stp forward-delay=4s max-message-age=6s priority=0x1000"},
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1",
+			"add bridge bridge2", "alias bridge2 routerd", "stp bridge2 1 fd 400 age 600 prio 4096", "up bridge2"},
+		state: map[string]string{"/interface/bridge|bridge1": "", "/interface/bridge|bridge2": ""},
+	}, {
 		name:  "bridge with a port",
 		setup: func(k *fakeKernel) { k.ether("ether1"); k.ether("ether2") },
 		cmds:  []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2"},
-		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1"},
+		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1"},
 		state: map[string]string{"/interface/bridge|bridge1": "", "/interface/bridge/port|interface=ether2": ""},
 	}, {
 		name:  "nothing configured changes nothing",
@@ -460,7 +487,7 @@ func TestPlan(t *testing.T) {
 		cmds: []string{"/interface/bridge add name=bridge1 igmp-snooping=yes multicast-router=permanent",
 			"/interface/bridge/port add bridge=bridge1 interface=ether2 horizon=1",
 			"/interface/bridge/port add bridge=bridge1 interface=ether3 horizon=2"},
-		want: []string{"add bridge bridge1", "alias bridge1 routerd", "multicast-router bridge1 2", "up bridge1",
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "multicast-router bridge1 2", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1",
 			"master ether2 bridge1", "isolated ether2 true"},
 		state: map[string]string{"/interface/bridge/port|interface=ether3": "horizon 2 cannot be applied"},
 	}, {
@@ -469,7 +496,7 @@ func TestPlan(t *testing.T) {
 		cmds: []string{"/interface/bridge add name=bridge1 vlan-filtering=yes",
 			"/interface/bridge/port add bridge=bridge1 interface=ether2",
 			"/interface/bridge/vlan add bridge=bridge1 vlan-ids=10 tagged=bridge1,ether2"},
-		want: []string{"add bridge bridge1", "alias bridge1 routerd", "vlan-filtering bridge1 true", "up bridge1",
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "vlan-filtering bridge1 true", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1",
 			"master ether2 bridge1", "vlan-add ether2 10", "vlan-add bridge1 10 self"},
 		state: map[string]string{"/interface/bridge/vlan|bridge=bridge1": ""},
 	}, {
@@ -477,7 +504,7 @@ func TestPlan(t *testing.T) {
 		setup: func(k *fakeKernel) { k.ether("ether2") },
 		cmds: []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2",
 			"/interface/bridge/mdb add bridge=bridge1 group=239.1.1.1 ports=ether2"},
-		want: []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1",
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1",
 			"mdb-add bridge1 ether2 239.1.1.1"},
 	}, {
 		name:  "kernel refuses the bridge",
@@ -575,7 +602,7 @@ func TestRepairAfterDelete(t *testing.T) {
 	port, _ := k.byName("ether2")
 	port.Attrs().MasterIndex = 0 // the kernel releases the ports of a deleted bridge
 	k.Take()
-	want := []string{"add bridge bridge1", "alias bridge1 routerd", "up bridge1", "master ether2 bridge1"}
+	want := []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1"}
 	if got := r.reconcile(t); !slices.Equal(got, want) {
 		t.Errorf("repair wrote %q, want %q", got, want)
 	}

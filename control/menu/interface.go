@@ -64,7 +64,7 @@ func interfaceMenus() []*Menu {
 	}
 	anyTime := value.Time(0, 1<<62)
 	const (
-		noSTP       = "spanning tree is not run"
+		noSTP       = "the kernel runs 802.1D STP with its own port costs, priorities and timers (no RSTP or MSTP here)"
 		noMVRP      = "no MVRP here"
 		noSnoopDHCP = "no DHCP snooping here"
 		mcastTimer  = "the kernel's multicast snooping timers are used"
@@ -169,10 +169,12 @@ func interfaceMenus() []*Menu {
 					Desc: "Layer3 MTU; auto follows the smallest port MTU."},
 				ro("actual-mtu", value.Int(0, 65535), "MTU in effect."),
 				ro("mac-address", value.MAC(), "MAC address of the bridge."),
-				// RouterOS's default is rstp; routerd runs no spanning tree, so its default is
-				// none and the other modes are stored with a status saying so.
-				{Name: "protocol-mode", Type: value.Enum("mstp", "none", "rstp", "stp"), Default: "none", NoEffect: noSTP,
-					Desc: "Spanning tree protocol; none here (the others are stored)."},
+				// RouterOS's default is rstp. Linux's bridge runs only 802.1D STP (RSTP and
+				// MSTP need mstpd, which Debian does not ship): stp, rstp and mstp run it,
+				// and spanning-tree says so.
+				{Name: "protocol-mode", Type: value.Enum("mstp", "none", "rstp", "stp"), Default: "rstp",
+					Desc: "Spanning tree protocol: none, or the kernel's STP (802.1D) for stp, rstp and mstp (spanning-tree shows which runs)."},
+				ro("spanning-tree", value.String(), "Spanning tree the kernel runs for protocol-mode: none, or stp (802.1D; with rstp or mstp a port forwards 2 x forward-delay after it comes up, not at once as an RSTP edge port would)."),
 				{Name: "auto-mac", Type: value.Bool(), Default: "yes",
 					Desc: "Take the MAC address of a port; no: use admin-mac."},
 				{Name: "admin-mac", Type: value.MAC(),
@@ -184,7 +186,8 @@ func interfaceMenus() []*Menu {
 				stored("dhcp-snooping", value.Bool(), "no", noSnoopDHCP, "Snoop DHCP packets."),
 				stored("ether-type", value.Enum("0x8100", "0x88a8", "0x9100"), "0x8100", "the bridge VLAN protocol is 802.1Q", "VLAN protocol of the bridge's VLAN filtering."),
 				stored("fast-forward", value.Bool(), "yes", "RouterOS fast path; the Linux bridge has none", "Fast forwarding between two ports."),
-				stored("forward-delay", anyTime, "15s", noSTP, "Time spent in the listening and learning states."),
+				{Name: "forward-delay", Type: anyTime, Default: "15s",
+					Desc: "Time spent in each of the listening and learning states (kernel range 2s..30s)."},
 				stored("frame-types", frameTypes, "admit-all", "frame types are applied per port", "Frames the bridge interface accepts with vlan-filtering."),
 				stored("ingress-filtering", value.Bool(), "yes", "the Linux bridge always filters ingress by VLAN when vlan-filtering is on", "Drop frames of VLANs the bridge interface is not a member of."),
 				stored("igmp-version", value.Enum("2", "3"), "2", mcastTimer, "IGMP version of the bridge's querier."),
@@ -202,8 +205,9 @@ func interfaceMenus() []*Menu {
 					"the kernel's limit applies", "Maximum number of learned hosts."),
 				stored("mvrp", value.Bool(), "no", noMVRP, "Multiple VLAN Registration Protocol."),
 				stored("port-cost-mode", value.Enum("long", "short"), "long", noSTP, "Path cost scale of the ports."),
-				stored("priority", value.Int(0, 65535), "32768", noSTP, "Bridge priority (0x8000)."),
-				stored("max-message-age", anyTime, "20s", noSTP, "How long spanning tree information is kept."),
+				{Name: "priority", Type: value.Int(0, 65535), Default: "32768", Desc: "Bridge priority (0x8000) in the root election."},
+				{Name: "max-message-age", Type: anyTime, Default: "20s",
+					Desc: "How long spanning tree information is kept (kernel range 6s..40s)."},
 				stored("transmit-hold-count", value.Int(1, 10), "6", noSTP, "BPDUs sent per second at most."),
 				stored("max-hops", value.Int(6, 40), "20", noSTP, "MSTP hop limit."),
 				stored("region-name", value.String(), "", noSTP, "MSTP region name."),

@@ -140,7 +140,7 @@ func TestDecapForwardRig(t *testing.T) {
 	}
 
 	// Bridged: the frames go to the bridge through eoip1, not the fast path.
-	r.must("/interface bridge add name=br1")
+	r.must("/interface bridge add name=br1 protocol-mode=none")
 	r.must("/interface bridge port add bridge=br1 interface=eoip1")
 	eventually(t, "bridged EoIP left to the bridge", func() (bool, string) {
 		sunk, fast, kern := send(trafficgen.Options{Proto: "eoip", TunnelID: 5, InnerDstMAC: eoipMAC()})

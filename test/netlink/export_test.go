@@ -266,8 +266,16 @@ func checkApplied(t *testing.T, r *router, ns string) {
 		}
 	}
 	out = r.must("/interface bridge print detail where name=bridge2")
-	if !regexp.MustCompile(`no effect here: .*protocol-mode .*mvrp`).MatchString(out) {
+	if !regexp.MustCompile(`no effect here: .*mvrp .*max-hops`).MatchString(out) {
 		t.Errorf("bridge2 print does not name its stored-only properties:\n%s", out)
+	}
+	// protocol-mode=mstp runs the kernel's STP, and print says so.
+	if !strings.Contains(out, `spanning-tree="stp (802.1D: Linux has no mstp`) {
+		t.Errorf("bridge2 print does not say which spanning tree runs:\n%s", out)
+	}
+	if out := run(t, "ip", "-n", ns, "-d", "link", "show", "bridge2"); !strings.Contains(out, "stp_state 1") ||
+		!strings.Contains(out, "forward_delay 1000") || !strings.Contains(out, "max_age 3000") || !strings.Contains(out, "priority 28672") {
+		t.Errorf("bridge2's spanning tree in the kernel:\n%s", out)
 	}
 	out = r.must("/ip route print detail where dst-address=198.18.4.4/32")
 	if !strings.Contains(out, "198.18.4.4/32") {
@@ -479,4 +487,38 @@ func TestImportPublicExports(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBridgeProtocolModeDefault: a bridge an export adds without protocol-mode runs
+// RouterOS's default, rstp, which is the kernel's STP here (and print says so);
+// protocol-mode=none turns it off.
+func TestBridgeProtocolModeDefault(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "stp")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/interface bridge add name=bridge admin-mac=04:F4:1C:29:A8:11 auto-mac=no")
+	r.must("/interface bridge port add bridge=bridge interface=ether2")
+	stp := func(want string) {
+		eventually(t, "stp_state "+want, func() (bool, string) {
+			out := run(t, "ip", "-n", ns, "-d", "link", "show", "bridge")
+			return strings.Contains(out, "stp_state "+want+" "), out
+		})
+	}
+	stp("1")
+	out := r.must("/interface bridge print detail")
+	if !strings.Contains(out, "protocol-mode=rstp") || !strings.Contains(out, `spanning-tree="stp (802.1D: Linux has no rstp`) {
+		t.Errorf("bridge print:\n%s", out)
+	}
+	if exp := r.must("/export"); strings.Contains(exp, "protocol-mode") {
+		t.Errorf("the default protocol-mode is exported:\n%s", exp)
+	}
+	r.must("/interface bridge set bridge protocol-mode=none")
+	stp("0")
+	// A forward delay outside the kernel's STP range: the bridge is invalid with the
+	// kernel's reason, nothing silently ignored.
+	r.must("/interface bridge set bridge protocol-mode=rstp forward-delay=1s")
+	eventually(t, "forward-delay 1s refused", func() (bool, string) {
+		out := r.must("/interface bridge print detail")
+		return strings.Contains(out, "protocol-mode: set spanning tree"), out
+	})
 }

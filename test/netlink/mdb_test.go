@@ -48,7 +48,7 @@ func TestBridgeMdb(t *testing.T) {
 		veth(t, rn, port, h, "eth0")
 	}
 	r := startRouter(t, rn, t.TempDir())
-	r.must("/interface/bridge/add name=bridge1 igmp-snooping=yes")
+	r.must("/interface/bridge/add name=bridge1 igmp-snooping=yes protocol-mode=none")
 	r.must("/interface/bridge/port add bridge=bridge1 interface=sfp28-1")
 	r.must("/interface/bridge/port add bridge=bridge1 interface=sfp28-2")
 	r.must("/interface enable sfp28-1,sfp28-2")
@@ -121,7 +121,7 @@ func TestBridgeMdb(t *testing.T) {
 
 	// A bridge without multicast processing: invalid with the kernel's reason, applied
 	// when igmp-snooping is turned on.
-	r.must("/interface/bridge/add name=bridge2")
+	r.must("/interface/bridge/add name=bridge2 protocol-mode=none")
 	r.must("/interface bridge mdb add group=224.0.1.129 bridge=bridge2 ports=bridge2")
 	eventually(t, "invalid without snooping", func() (bool, string) {
 		out := r.must("/interface bridge mdb print detail where bridge=bridge2")

@@ -335,7 +335,7 @@ func TestBridge(t *testing.T) {
 		run(t, "ip", "-n", h, "link", "set", "eth0", "up")
 	}
 	r := startRouter(t, rn, t.TempDir())
-	r.must("/interface/bridge/add name=bridge1")
+	r.must("/interface/bridge/add name=bridge1 protocol-mode=none")
 	r.must("/interface/bridge/port add bridge=bridge1 interface=sfp28-1 pvid=10")
 	r.must("/interface/bridge/port add bridge=bridge1 interface=sfp28-2 pvid=10")
 	r.must("/interface bridge port add bridge=bridge1 interface=ether2 pvid=20")

@@ -253,7 +253,7 @@ func TestBridgeOptions(t *testing.T) {
 		}
 		return v[0].LinkInfo.InfoData.McastRouter
 	}
-	r.must("/interface bridge add name=bridge1 multicast-router=permanent")
+	r.must("/interface bridge add name=bridge1 multicast-router=permanent protocol-mode=none")
 	eventually(t, "mcast_router permanent", func() (bool, string) {
 		return exec.Command("ip", "-n", rn, "link", "show", "bridge1").Run() == nil && mcastRouter() == 2, "not 2"
 	})
@@ -339,7 +339,7 @@ func TestDynamicFlag(t *testing.T) {
 	rn, _ := pair(t, "d", "ether2", "198.18.23.2/24", "2001:db8:23::2/64")
 	run(t, "ip", "-n", rn, "link", "add", "ext0", "type", "veth", "peer", "name", "ext1")
 	r := startRouter(t, rn, t.TempDir())
-	r.must("/interface bridge add name=bridge1")
+	r.must("/interface bridge add name=bridge1 protocol-mode=none")
 	flags := func(name string) string {
 		out := r.must("/interface print terse where name=" + name)
 		f := strings.Fields(out)
@@ -374,7 +374,7 @@ func TestExportBridgeSettings(t *testing.T) {
 		dir := t.TempDir()
 		r := startRouter(t, rn, dir)
 		if i == 0 {
-			r.must("/interface bridge add name=bridge1")
+			r.must("/interface bridge add name=bridge1 protocol-mode=none")
 			r.must("/interface bridge port add bridge=bridge1 interface=sfp28-1")
 			r.must("/interface set bridge1 mtu=1400")
 			r.must("/interface set ether2 comment=spare mtu=1480")

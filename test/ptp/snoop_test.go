@@ -35,7 +35,7 @@ func TestIGMPSnooping(t *testing.T) {
 		tp.ip("-n", tp.ns["g"], "link", "set", "dev", "gm0", "up")
 		tp.ip("-n", tp.ns["b"], "link", "set", "dev", "up0", "up")
 		r := tp.routerd("b", 11*time.Millisecond, 30_000)
-		r.run("/interface bridge add name=bridge1 igmp-snooping=yes")
+		r.run("/interface bridge add name=bridge1 igmp-snooping=yes protocol-mode=none")
 		r.run("/interface bridge port add bridge=bridge1 interface=up0")
 		r.run("/ip address add address=" + net + ".3/24 interface=bridge1")
 		r.run("/interface bridge mdb add group=224.0.1.129 bridge=bridge1 ports=bridge1")
@@ -61,7 +61,7 @@ func TestIGMPSnooping(t *testing.T) {
 			tp.ip("-n", tp.ns["b"], "link", "set", "dev", l.port, "up")
 		}
 		r := tp.routerd("b", -7*time.Millisecond, -20_000)
-		r.run("/interface bridge add name=bridge1 igmp-snooping=yes")
+		r.run("/interface bridge add name=bridge1 igmp-snooping=yes protocol-mode=none")
 		r.run("/interface bridge port add bridge=bridge1 interface=up0")
 		r.run("/interface bridge port add bridge=bridge1 interface=dn0")
 		r.run("/ip address add address=" + net + ".3/24 interface=bridge1")

@@ -32,7 +32,7 @@ func TestEoIPLoopProtect(t *testing.T) {
 		return m[1], regexp.MustCompile(`^Flags: .*? \d+ R `).MatchString(d)
 	}
 	// On A the tunnel is a bridge port, as where loop protection matters.
-	tp.ra.must("/interface", "bridge", "add", "name=bra")
+	tp.ra.must("/interface", "bridge", "add", "name=bra", "protocol-mode=none")
 	tp.ra.must("/interface", "bridge", "port", "add", "bridge=bra", "interface=e")
 	waitFor(t, "loop-protect-status=on", 5*time.Second, func() bool { s, r := status("e"); return s == "on" && r })
 	if s, _ := status("quiet"); s != "off" {
@@ -41,7 +41,7 @@ func TestEoIPLoopProtect(t *testing.T) {
 
 	// The loop: B's bridge sends what comes in on each tunnel back out of it.
 	for _, n := range []string{"e", "quiet"} {
-		tp.rb.must("/interface", "bridge", "add", "name=br"+n)
+		tp.rb.must("/interface", "bridge", "add", "name=br"+n, "protocol-mode=none") // the loop is the point: no STP to break it
 		tp.rb.must("/interface", "bridge", "port", "add", "bridge=br"+n, "interface="+n)
 	}
 	waitFor(t, "bridge ports on B", 10*time.Second, func() bool {

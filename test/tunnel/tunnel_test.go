@@ -362,7 +362,7 @@ func TestEoIPBridge(t *testing.T) {
 		r    *router
 		eoip string
 	}{{tp.ra, "eoip-remote"}, {tp.rb, "eoip-main"}} {
-		x.r.must("/interface", "bridge", "add", "name=bridge1")
+		x.r.must("/interface", "bridge", "add", "name=bridge1", "protocol-mode=none") // the manual's rstp forwards at once on edge ports; the kernel's STP would wait 30 s
 		x.r.must("/interface", "bridge", "port", "add", "bridge=bridge1", "interface=ether2")
 		x.r.must("/interface", "bridge", "port", "add", "bridge=bridge1", "interface="+x.eoip)
 	}
