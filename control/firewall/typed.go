@@ -144,23 +144,52 @@ func ruleExample(v6 bool, table string) any {
 
 // decodeItem decodes a rule through the menu's schema into the compiler's words: the
 // properties the struct names, the menu's defaults filled in, unset ones left out.
+//
+// The struct is only a way through the schema (propsOf copies what it holds), so each
+// kind is taken from a pool: engine.Decode sets every field, and an import decodes
+// 10,000 of these 1 KB structs.
 func decodeItem(m *menu.Menu, v6 bool, table string, it store.Item) (map[string]string, error) {
-	dst := ruleExample(v6, table)
+	pool := &examplePools[exampleKind(v6, table)]
+	dst := pool.Get()
+	if dst == nil {
+		dst = ruleExample(v6, table)
+	}
+	defer pool.Put(dst)
 	if err := engine.Decode(m, it, dst); err != nil {
 		return nil, err
 	}
 	return propsOf(dst), nil
 }
 
-// propsOf lists the non-empty string fields of a decoded item by property name.
+var examplePools [4]sync.Pool // by exampleKind
+
+func exampleKind(v6 bool, table string) int {
+	k := 0
+	if v6 {
+		k = 1
+	}
+	if table == "mangle" {
+		k += 2
+	}
+	return k
+}
+
+// propsOf lists the non-empty string fields of a decoded item by property name, in a
+// map of that size (a rule has a handful; a map of at most 8 is Go's small kind, read
+// without hashing, and Compile reads these on every pass).
 func propsOf(v any) map[string]string {
 	rv := reflect.ValueOf(v).Elem()
 	fs := stringFields(rv.Type())
-	out := make(map[string]string, 16)
+	type kv struct{ k, v string }
+	set := make([]kv, 0, 16)
 	for _, f := range fs {
 		if s := rv.FieldByIndex(f.index).String(); s != "" {
-			out[f.prop] = s
+			set = append(set, kv{f.prop, s})
 		}
+	}
+	out := make(map[string]string, len(set))
+	for _, e := range set {
+		out[e.k] = e.v
 	}
 	return out
 }
