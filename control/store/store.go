@@ -10,7 +10,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -19,7 +18,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -372,40 +370,6 @@ type record struct {
 	// Latin-1 and CP1251 bytes into comments and names), which JSON strings cannot
 	// carry: they would come back as U+FFFD and an export would lose the bytes.
 	Raw map[string][]byte `json:"b,omitempty"`
-}
-
-// encode returns r as stored.
-func (r record) encode() ([]byte, error) {
-	for k, v := range r.Props {
-		if utf8.ValidString(v) {
-			continue
-		}
-		if r.Raw == nil {
-			r.Raw = map[string][]byte{}
-			r.Props = maps.Clone(r.Props)
-		}
-		r.Raw[k] = []byte(v)
-		delete(r.Props, k)
-	}
-	return json.Marshal(r)
-}
-
-// decodeRecord is encode's inverse.
-func decodeRecord(v []byte) (record, error) {
-	var r record
-	if err := json.Unmarshal(v, &r); err != nil {
-		return r, err
-	}
-	if len(r.Raw) > 0 {
-		if r.Props == nil {
-			r.Props = map[string]string{}
-		}
-		for k, b := range r.Raw {
-			r.Props[k] = string(b)
-		}
-		r.Raw = nil
-	}
-	return r, nil
 }
 
 const posGap = 1 << 20
