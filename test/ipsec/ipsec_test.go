@@ -122,32 +122,8 @@ func masquerade(t *testing.T, ns, oif string) {
 }
 
 func (tp *topo) swanctl(s suite) string {
-	return fmt.Sprintf(`connections {
-  r {
-    version = 2
-    local_addrs = %s
-    remote_addrs = %s
-    proposals = %s
-    dpd_delay = 0
-    local { auth = psk
-            id = s.example }
-    remote { auth = psk
-             id = r.example }
-    children {
-      net {
-        local_ts = 198.19.102.0/24
-        remote_ts = 198.19.101.0/24
-        esp_proposals = %s
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          id-b = r.example
-          secret = "a-long-test-psk" }
-}
-`, tp.sAddr, tp.remoteForSwan(), s.swanIKE, s.swanESP)
+	return swanPSK{local: tp.sAddr, remote: tp.remoteForSwan(), proposals: s.swanIKE, children: []swanChild{
+		{name: "net", localTS: "198.19.102.0/24", remoteTS: "198.19.101.0/24", esp: s.swanESP}}}.String()
 }
 
 func (tp *topo) remoteForSwan() string {
@@ -234,31 +210,8 @@ func TestRoadWarriorCharon(t *testing.T) {
 /ip ipsec peer add name=rw exchange-mode=ike2 passive=yes profile=rw
 /ip ipsec identity add peer=rw secret=a-long-test-psk generate-policy=port-strict mode-config=rw policy-template-group=rw my-id=fqdn:r.example remote-id=fqdn:s.example
 `)
-	c := iketest.StartCharon(t, tp.nsS, `connections {
-  rw {
-    version = 2
-    local_addrs = 198.18.50.2
-    remote_addrs = 198.18.50.1
-    proposals = aes128-sha256-ecp256
-    vips = 0.0.0.0
-    local { auth = psk
-            id = s.example }
-    remote { auth = psk
-             id = r.example }
-    children {
-      net {
-        remote_ts = 198.19.101.0/24
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          id-b = r.example
-          secret = "a-long-test-psk" }
-}
-`)
+	c := iketest.StartCharon(t, tp.nsS, swanPSK{name: "rw", local: "198.18.50.2", remote: "198.18.50.1", extra: []string{"vips = 0.0.0.0"},
+		children: []swanChild{{name: "net", remoteTS: "198.19.101.0/24", esp: "aes128gcm16"}}}.String())
 	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 		t.Fatalf("initiate: %v\n%s", err, out)
 	}

@@ -24,32 +24,8 @@ func TestIPv6WithCharon(t *testing.T) {
 			} {
 				iketest.Sh(t, "ip", "-n", c[0], "addr", "add", c[1], "dev", c[2], "nodad")
 			}
-			c := iketest.StartCharon(t, nsS, `connections {
-  r {
-    version = 2
-    local_addrs = 2001:db8:50::2
-    remote_addrs = 2001:db8:50::1
-    proposals = aes128-sha256-ecp256
-    dpd_delay = 0
-    local { auth = psk
-            id = s.example }
-    remote { auth = psk
-             id = r.example }
-    children {
-      net {
-        local_ts = 2001:db8:102::/64
-        remote_ts = 2001:db8:101::/64
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          id-b = r.example
-          secret = "a-long-test-psk" }
-}
-`)
+			c := iketest.StartCharon(t, nsS, swanPSK{local: "2001:db8:50::2", remote: "2001:db8:50::1", children: []swanChild{
+				{name: "net", localTS: "2001:db8:102::/64", remoteTS: "2001:db8:101::/64", esp: "aes128gcm16"}}}.String())
 			r := startRouter(t, nsR)
 			r.run(t, fmt.Sprintf(`/ip ipsec profile add name=p enc-algorithm=aes-128 hash-algorithm=sha256 dh-group=ecp256
 /ip ipsec proposal add name=p enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none

@@ -1,7 +1,6 @@
 package ipsec_test
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,35 +23,9 @@ func TestRekeyNoLossCharon(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tp := newTopo(t, false)
-			ch := iketest.StartCharon(t, tp.nsS, fmt.Sprintf(`connections {
-  r {
-    version = 2
-    local_addrs = %s
-    remote_addrs = %s
-    proposals = aes128-sha256-ecp256
-    dpd_delay = 0
-    rekey_time = 1h
-    local { auth = psk
-            id = s.example }
-    remote { auth = psk
-             id = r.example }
-    children {
-      net {
-        local_ts = 198.19.102.0/24
-        remote_ts = 198.19.101.0/24
-        esp_proposals = aes128gcm16
-        rand_time = 0s
-        %s
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          id-b = r.example
-          secret = "a-long-test-psk" }
-}
-`, tp.sAddr, tp.rAddr, c.charonChild))
+			ch := iketest.StartCharon(t, tp.nsS, swanPSK{local: tp.sAddr, remote: tp.rAddr, extra: []string{"rekey_time = 1h"},
+				children: []swanChild{{name: "net", localTS: "198.19.102.0/24", remoteTS: "198.19.101.0/24", esp: "aes128gcm16",
+					extra: []string{"rand_time = 0s", c.charonChild}}}}.String())
 			r := startRouter(t, tp.nsR)
 			r.run(t, `/ip ipsec profile add name=p enc-algorithm=aes-128 hash-algorithm=sha256 dh-group=ecp256
 /ip ipsec proposal add name=p enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none lifetime=`+c.routerdLife+`

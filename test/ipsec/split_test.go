@@ -17,38 +17,9 @@ import (
 func TestSplitIncludeCharon(t *testing.T) {
 	tp := newTopo(t, false)
 	iketest.Sh(t, "ip", "-n", tp.nsS, "addr", "add", "198.19.103.1/24", "dev", "lo")
-	c := iketest.StartCharon(t, tp.nsS, `connections {
-  rw {
-    version = 2
-    local_addrs = 198.18.50.2
-    remote_addrs = 198.18.50.1
-    proposals = aes128-sha256-ecp256
-    pools = p
-    dpd_delay = 0
-    local { auth = psk
-            id = s.example }
-    remote { auth = psk
-             id = r.example }
-    children {
-      net {
-        local_ts = 0.0.0.0/0
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-pools {
-  p {
-    addrs = 198.19.77.0/24
-    subnet = 198.19.102.0/24, 198.19.103.0/24
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          id-b = r.example
-          secret = "a-long-test-psk" }
-}
-`)
+	c := iketest.StartCharon(t, tp.nsS, swanPSK{name: "rw", local: "198.18.50.2", remote: "198.18.50.1", extra: []string{"pools = p"},
+		children: []swanChild{{name: "net", localTS: "0.0.0.0/0", esp: "aes128gcm16"}},
+		sections: "pools {\n  p {\n    addrs = 198.19.77.0/24\n    subnet = 198.19.102.0/24, 198.19.103.0/24\n  }\n}\n"}.String())
 	r := startRouter(t, tp.nsR)
 	r.run(t, `/ip ipsec profile add name=rw enc-algorithm=aes-128 hash-algorithm=sha256 dh-group=ecp256
 /ip ipsec proposal add name=rw enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none

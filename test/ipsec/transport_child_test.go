@@ -27,42 +27,11 @@ func transportRig(t *testing.T) (*router, *iketest.Charon, string) {
 /ip ipsec peer add name=nat1 address=198.18.52.2/32 exchange-mode=ike2 passive=yes profile=natp
 /ip ipsec identity add peer=nat1 secret=a-long-test-psk generate-policy=port-strict remote-id=fqdn:s.example my-id=fqdn:r.example
 `)
-	c := iketest.StartCharon(t, nsS, `connections {
-  r {
-    version = 2
-    local_addrs = 198.18.53.2
-    remote_addrs = 198.18.52.1
-    proposals = aes128-sha256-ecp256
-    dpd_delay = 0
-    local { auth = psk
-            id = s.example }
-    remote { auth = psk
-             id = r.example }
-    children {
-      tun {
-        local_ts = 198.19.72.0/24
-        remote_ts = 198.19.101.0/24
-        esp_proposals = aes128-sha256
-      }
-      net {
-        mode = transport
-        local_ts = 198.19.72.0/24
-        remote_ts = 198.19.101.0/24
-        esp_proposals = aes128-sha256
-      }
-      host {
-        mode = transport
-        esp_proposals = aes128-sha256
-      }
-    }
-  }
-}
-secrets {
-  ike-1 { id-a = s.example
-          id-b = r.example
-          secret = "a-long-test-psk" }
-}
-`)
+	c := iketest.StartCharon(t, nsS, swanPSK{local: "198.18.53.2", remote: "198.18.52.1", children: []swanChild{
+		{name: "tun", localTS: "198.19.72.0/24", remoteTS: "198.19.101.0/24", esp: "aes128-sha256"},
+		{name: "net", localTS: "198.19.72.0/24", remoteTS: "198.19.101.0/24", esp: "aes128-sha256", extra: []string{"mode = transport"}},
+		{name: "host", esp: "aes128-sha256", extra: []string{"mode = transport"}},
+	}}.String())
 	return r, c, nsR
 }
 
