@@ -41,6 +41,52 @@ type conns struct {
 	mu       sync.Mutex
 	ids      map[string]uint64
 	by       map[uint64]conntrack.Flow
+	// samples are the connections' byte counters when last sampled, with the rates
+	// between that sample and the one before (orig-rate, repl-rate); sampled is when.
+	samples map[string]ctSample
+	sampled time.Time
+}
+
+// ctSample is one connection's byte counters at a time, and its rates in bits per
+// second since the sample before.
+type ctSample struct {
+	at         time.Time
+	orig, repl uint64
+	rate       [2]uint64
+}
+
+// The kernel keeps no rate per connection: print computes it from two dumps of the
+// counters at least rateWindow apart. A print with no sample in the last rateStale
+// dumps twice, rateWindow apart, so one print shows the rates now, as RouterOS's.
+const (
+	rateWindow = 500 * time.Millisecond
+	rateStale  = 3 * time.Second
+)
+
+// sample takes the counters of flows at now into the rates; a connection sampled less
+// than rateWindow ago keeps its sample and rate.
+func (cs *conns) sample(flows []conntrack.Flow, now time.Time) {
+	next := make(map[string]ctSample, len(flows))
+	for _, f := range flows {
+		k := tupleKey(f.TupleOrig)
+		s, ok := cs.samples[k]
+		if ok && now.Sub(s.at) < rateWindow {
+			next[k] = s
+			continue
+		}
+		n := ctSample{at: now, orig: f.CountersOrig.Bytes, repl: f.CountersReply.Bytes}
+		if ok {
+			dt := now.Sub(s.at).Seconds()
+			if n.orig >= s.orig {
+				n.rate[0] = uint64(float64(n.orig-s.orig) * 8 / dt)
+			}
+			if n.repl >= s.repl {
+				n.rate[1] = uint64(float64(n.repl-s.repl) * 8 / dt)
+			}
+		}
+		next[k] = n
+	}
+	cs.samples, cs.sampled = next, now
 }
 
 func (k *Kernel) ctConn() (*conntrack.Conn, error) {
@@ -66,8 +112,9 @@ func hostPort(a netip.Addr, port uint16, ports bool) string {
 	return a.String() + ":" + strconv.Itoa(int(port))
 }
 
-// rows dumps the kernel's connections of one family as /ip firewall connection rows.
-func (cs *conns) rows(v6 bool) ([]control.Row, error) {
+// rows dumps the kernel's connections of one family as /ip firewall connection rows;
+// with rates, orig-rate and repl-rate are measured (ctx ends the wait between dumps).
+func (cs *conns) rows(ctx context.Context, v6, rates bool) ([]control.Row, error) {
 	c, err := cs.k.ctConn()
 	if err != nil {
 		return nil, control.Failure("%v", err)
@@ -77,8 +124,29 @@ func (cs *conns) rows(v6 bool) ([]control.Row, error) {
 	if err != nil {
 		return nil, control.Failure("conntrack: %v", err)
 	}
+	if rates {
+		cs.mu.Lock()
+		stale := time.Since(cs.sampled) > rateStale
+		if stale {
+			cs.sample(flows, time.Now())
+		}
+		cs.mu.Unlock()
+		if stale {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(rateWindow):
+			}
+			if flows, err = c.Dump(nil); err != nil {
+				return nil, control.Failure("conntrack: %v", err)
+			}
+		}
+	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	if rates {
+		cs.sample(flows, time.Now())
+	}
 	if cs.ids == nil {
 		cs.ids = map[string]uint64{}
 	}
@@ -115,11 +183,16 @@ func (cs *conns) rows(v6 bool) ([]control.Row, error) {
 			"orig-bytes":        strconv.FormatUint(f.CountersOrig.Bytes, 10),
 			"repl-packets":      strconv.FormatUint(f.CountersReply.Packets, 10),
 			"repl-bytes":        strconv.FormatUint(f.CountersReply.Bytes, 10),
-			"connection-mark":   cs.mark(f.Mark & ConnMarkMask),
 			"assured":           yesNo(f.Status.Assured()),
 			"seen-reply":        yesNo(f.Status.SeenReply()),
 			"srcnat":            yesNo(f.Status.SrcNAT()),
 			"dstnat":            yesNo(f.Status.DstNAT()),
+		}
+		if m := cs.mark(f.Mark & ConnMarkMask); m != "" { // RouterOS shows it when set
+			p["connection-mark"] = m
+		}
+		if s, ok := cs.samples[k]; ok && rates {
+			p["orig-rate"], p["repl-rate"] = strconv.FormatUint(s.rate[0], 10), strconv.FormatUint(s.rate[1], 10)
 		}
 		if f.ProtoInfo.TCP != nil && int(f.ProtoInfo.TCP.State) < len(tcpStates) {
 			p["tcp-state"] = tcpStates[f.ProtoInfo.TCP.State]
@@ -177,14 +250,14 @@ func (e *Engine) registerConnections() {
 			path = ConnPath6
 		}
 		e.ex.SetEngine(path, "firewall")
-		e.ex.Provide(path, func(context.Context, *control.Session) ([]control.Row, error) { return cs.rows(v) })
+		e.ex.Provide(path, func(ctx context.Context, _ *control.Session) ([]control.Row, error) { return cs.rows(ctx, v, true) })
 		m, ok := e.ex.Tree.Get(path)
 		if !ok {
 			continue
 		}
 		e.ex.Handle(path, "remove", control.CommandSpec{Positional: []string{"numbers"}}, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			ref, _ := c.S.Get("numbers")
-			if _, err := cs.rows(v); err != nil {
+			if _, err := cs.rows(ctx, v, false); err != nil {
 				return nil, err
 			}
 			var ids []uint64

@@ -420,8 +420,8 @@ func TestFastTrack(t *testing.T) {
 	if n := r.counter(t, "/ip firewall filter", "marked"); n == 0 {
 		t.Errorf("connection-mark=web no longer matches a fasttracked connection")
 	}
-	out = r.run(t, `/ip firewall connection print where protocol=icmp`)
-	if !regexp.MustCompile(`(?m)^ *\d+ +[A-Za-z]*F[A-Za-z]* +icmp.* web\s*$`).MatchString(out) {
+	out = r.run(t, `/ip firewall connection print detail where protocol=icmp`)
+	if !regexp.MustCompile(`(?m)^ *\d+ +[A-Za-z]*F[A-Za-z]* +protocol=icmp `).MatchString(out) || !strings.Contains(out, `connection-mark="web"`) {
 		t.Errorf("connection without flag F:\n%s", out)
 	}
 	r.run(t, `/ip firewall filter disable [find comment=ft]`)

@@ -40,6 +40,7 @@ func FirewallActions(table string) []string {
 // rule, after RouterOS's manual pages and the terraform-routeros property lists.
 func firewallMenus() []*Menu {
 	var ms []*Menu
+	counter := value.Int(0, math.MaxInt64) // kernel counters and rates: plain numbers over the API
 	for _, fam := range []string{"ip", "ipv6"} {
 		v6 := fam == "ipv6"
 		for _, table := range FirewallTables {
@@ -70,18 +71,20 @@ func firewallMenus() []*Menu {
 			Path: "/" + fam + "/firewall/connection",
 			Kind: Status,
 			Props: []Prop{
-				{Name: "protocol", Type: value.String(), ReadOnly: true, Desc: "IP protocol."},
-				{Name: "src-address", Type: value.String(), ReadOnly: true, Desc: "Source address and port."},
-				{Name: "dst-address", Type: value.String(), ReadOnly: true, Desc: "Destination address and port."},
-				{Name: "reply-src-address", Type: value.String(), ReadOnly: true, Desc: "Source of the reply direction."},
-				{Name: "reply-dst-address", Type: value.String(), ReadOnly: true, Desc: "Destination of the reply direction."},
-				{Name: "tcp-state", Type: value.String(), ReadOnly: true, Desc: "TCP connection state."},
-				{Name: "timeout", Type: value.String(), ReadOnly: true, Desc: "Time left before the entry expires."},
+				{Name: "protocol", Type: ctWord("protocol"), ReadOnly: true, Desc: "IP protocol."},
+				{Name: "src-address", Type: ctWord("address[:port]"), ReadOnly: true, Desc: "Source address and port."},
+				{Name: "dst-address", Type: ctWord("address[:port]"), ReadOnly: true, Desc: "Destination address and port."},
+				{Name: "reply-src-address", Type: ctWord("address[:port]"), ReadOnly: true, Desc: "Source of the reply direction."},
+				{Name: "reply-dst-address", Type: ctWord("address[:port]"), ReadOnly: true, Desc: "Destination of the reply direction."},
+				{Name: "tcp-state", Type: ctWord("tcp state"), ReadOnly: true, Desc: "TCP connection state."},
+				{Name: "timeout", Type: value.Time(0, math.MaxInt64), ReadOnly: true, Desc: "Time left before the entry expires."},
 				{Name: "connection-mark", Type: value.String(), ReadOnly: true, Desc: "Mark set by mark-connection."},
-				{Name: "orig-packets", Type: value.String(), ReadOnly: true, Desc: "Packets in the original direction."},
-				{Name: "orig-bytes", Type: value.String(), ReadOnly: true, Desc: "Bytes in the original direction."},
-				{Name: "repl-packets", Type: value.String(), ReadOnly: true, Desc: "Packets in the reply direction."},
-				{Name: "repl-bytes", Type: value.String(), ReadOnly: true, Desc: "Bytes in the reply direction."},
+				{Name: "orig-packets", Type: counter, ReadOnly: true, Count: true, Desc: "Packets in the original direction."},
+				{Name: "orig-bytes", Type: counter, ReadOnly: true, Count: true, Desc: "Bytes in the original direction."},
+				{Name: "repl-packets", Type: counter, ReadOnly: true, Count: true, Desc: "Packets in the reply direction."},
+				{Name: "repl-bytes", Type: counter, ReadOnly: true, Count: true, Desc: "Bytes in the reply direction."},
+				{Name: "orig-rate", Type: counter, ReadOnly: true, BitRate: true, Desc: "Bits per second in the original direction now (over the last second or more)."},
+				{Name: "repl-rate", Type: counter, ReadOnly: true, BitRate: true, Desc: "Bits per second in the reply direction now."},
 				{Name: "assured", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "Traffic seen both ways."},
 				{Name: "seen-reply", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "A reply was seen."},
 				{Name: "srcnat", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "Source NAT applies."},
@@ -89,7 +92,8 @@ func firewallMenus() []*Menu {
 			},
 			Flags:    []Flag{{'E', "expected"}, {'S', "seen-reply"}, {'A', "assured"}, {'C', "confirmed"}, {'D', "dying"}, {'F', "fasttrack"}, {'s', "srcnat"}, {'d', "dstnat"}},
 			Commands: []string{"remove"},
-			Columns:  []string{"protocol", "src-address", "dst-address", "tcp-state", "timeout", "connection-mark"},
+			Columns: []string{"protocol", "src-address", "dst-address", "tcp-state", "timeout", "orig-rate", "repl-rate",
+				"orig-packets", "repl-packets", "orig-bytes", "repl-bytes"},
 			NoExport: true,
 			Desc:     "Connection tracking table of the kernel.",
 		})
@@ -533,3 +537,10 @@ func (fwIpsecPolicy) Parse(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// ctWord is a read-only value of /ip firewall connection that RouterOS prints as a word,
+// not a quoted string (protocol=tcp src-address=192.0.2.1:1643).
+type ctWord string
+
+func (w ctWord) Name() string                 { return string(w) }
+func (ctWord) Parse(s string) (string, error) { return s, nil }

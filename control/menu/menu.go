@@ -76,6 +76,12 @@ type Prop struct {
 	// Bytes: the value is a size in bytes, a plain number over the API, REST and in
 	// scripts as RouterOS sends it; the console prints it as 22.6GiB.
 	Bytes bool
+	// Count: a counter, a plain number over the API, REST and in scripts; the console
+	// prints its digits in groups of three ("6 213 070 707"), unquoted, as RouterOS.
+	Count bool
+	// BitRate: bits per second, a plain number over the API, REST and in scripts; the
+	// console prints it as RouterOS does ("0bps", "155.3kbps", "5.1Mbps").
+	BitRate bool
 	// V6 marks a RouterOS 6 property that RouterOS 7 moved elsewhere (peer secret= went
 	// to /ip ipsec identity, route routing-mark= became routing-table=): it is accepted
 	// in add and set so that v6 configurations load, rewritten as RouterOS's upgrade does

@@ -90,17 +90,35 @@ func keys(r *control.Row) []string {
 	return append(out, sortedStrings(extra)...)
 }
 
-// shown is a property's value as the console prints it: sizes in bytes as 22.6GiB.
+// shown is a property's value as the console prints it: sizes in bytes as 22.6GiB,
+// counters in groups of digits, bit rates with their unit.
 func shown(r *control.Row, k string) (string, bool) {
 	v, ok := r.Get(k)
 	if ok && r.Menu != nil {
-		if p, isProp := r.Menu.Prop(k); isProp && p.Bytes {
+		if p, isProp := r.Menu.Prop(k); isProp && (p.Bytes || p.Count || p.BitRate) {
 			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-				v = value.FormatBytes(n)
+				switch {
+				case p.Bytes:
+					v = value.FormatBytes(n)
+				case p.Count:
+					v = value.FormatCount(n)
+				default:
+					v = value.FormatBitRate(n)
+				}
 			}
 		}
 	}
 	return v, ok
+}
+
+// numeric reports whether the console prints the property as a number, unquoted even
+// with the spaces between its groups of digits.
+func numeric(m *menu.Menu, k string) bool {
+	if m == nil {
+		return false
+	}
+	p, ok := m.Prop(k)
+	return ok && (p.Count || p.BitRate)
 }
 
 func pairs(r *control.Row, quoteStrings bool) []string {
@@ -110,7 +128,9 @@ func pairs(r *control.Row, quoteStrings bool) []string {
 		if !ok {
 			continue
 		}
-		if quoteStrings && isStringProp(r.Menu, k) {
+		if numeric(r.Menu, k) {
+			out = append(out, k+"="+v)
+		} else if quoteStrings && isStringProp(r.Menu, k) {
 			out = append(out, k+"="+quoteAlways(v))
 		} else {
 			out = append(out, k+"="+control.Quote(v))

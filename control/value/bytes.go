@@ -21,3 +21,32 @@ func FormatBytes(n uint64) string {
 	}
 	return fmt.Sprintf("%.1f%s", v, units[u])
 }
+
+// FormatCount writes a counter as RouterOS's console prints packets and bytes: digits in
+// groups of three separated by spaces ("6 213 070 707").
+func FormatCount(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+// FormatBitRate writes bits per second as RouterOS's console prints rates: "0bps",
+// "312bps", "155.3kbps", "5.1Mbps", "1.2Gbps" (powers of 1000, one decimal).
+func FormatBitRate(n uint64) string {
+	if n < 1000 {
+		return strconv.FormatUint(n, 10) + "bps"
+	}
+	v, units := float64(n)/1000, []string{"kbps", "Mbps", "Gbps", "Tbps"}
+	u := 0
+	for v >= 1000 && u < len(units)-1 {
+		v /= 1000
+		u++
+	}
+	return fmt.Sprintf("%.1f%s", v, units[u])
+}
