@@ -4,8 +4,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // TestInputRecovers: a panic while handling a message (here: an IKE SA without its
@@ -43,7 +44,7 @@ func TestInputRecovers(t *testing.T) {
 // XAuth exchange with RADIUS, whose answer is handled there) is logged and the daemon
 // goes on; a loop that panics starts again; Close's wait ends.
 func TestSpawnRecovers(t *testing.T) {
-	var logs syncLog
+	var logs testbin.Buffer
 	d := &Daemon{log: slog.New(slog.NewTextHandler(&logs, nil)), done: make(chan struct{})}
 	d.spawn("task", false, func() { panic("injected task fault") })
 	runs := make(chan int, 3)
@@ -69,21 +70,4 @@ func TestSpawnRecovers(t *testing.T) {
 	if c := strings.Count(logs.String(), "injected loop fault"); c != 2 {
 		t.Errorf("%d loop faults logged, want 2", c)
 	}
-}
-
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

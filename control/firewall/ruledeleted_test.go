@@ -5,9 +5,10 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // nftMonitor watches the router namespace's nftables changes until the returned
@@ -15,15 +16,15 @@ import (
 func nftMonitor(t *testing.T, tp *topo) func() string {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", tp.r, "nft", "monitor")
-	var out strings.Builder
-	cmd.Stdout = &syncWriter{b: &out}
+	out := &testbin.Buffer{}
+	cmd.Stdout = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	// nft monitor has subscribed once it sees a change: make one it must report.
 	deadline := time.Now().Add(10 * time.Second)
-	for i := 0; !strings.Contains(cmd.Stdout.(*syncWriter).String(), "monitorprobe"); i++ {
+	for i := 0; !strings.Contains(out.String(), "monitorprobe"); i++ {
 		if time.Now().After(deadline) {
 			t.Fatal("nft monitor does not report")
 		}
@@ -31,10 +32,10 @@ func nftMonitor(t *testing.T, tp *topo) func() string {
 		sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "inet", "monitorprobe")
 		time.Sleep(50 * time.Millisecond)
 	}
-	mark := len(cmd.Stdout.(*syncWriter).String())
+	mark := len(out.String())
 	return func() string {
 		time.Sleep(200 * time.Millisecond) // events of the last pass are in flight
-		return cmd.Stdout.(*syncWriter).String()[mark:]
+		return out.String()[mark:]
 	}
 }
 
@@ -79,22 +80,4 @@ func TestRuleRestored(t *testing.T) {
 	if ev := seen(); strings.TrimSpace(ev) != "" {
 		t.Errorf("a pass after the restore sent nftables:\n%s", ev)
 	}
-}
-
-// syncWriter is a builder a process writes while the test reads it.
-type syncWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -1,7 +1,6 @@
 package esp
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // panicOnce makes the data path's hook panic once at each of the points named, and
@@ -47,24 +48,6 @@ func (p *panicOnce) pending() []string {
 	return out
 }
 
-// syncBuf is a log sink the loops may write concurrently.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLoopsRecover: a panic while handling packets in each of the userspace path's
 // loops (encryption from the TUN, decryption from the raw socket or from IKE's 4500
 // reader, the TUN writer, the lifetime timer) is counted and the path goes on carrying
@@ -82,7 +65,7 @@ func TestLoopsRecover(t *testing.T) {
 			a, b := startNode(t, r.a), startNode(t, r.b)
 			install(t, a, b, c)
 			ua, ub := a.dp.(*userspace), b.dp.(*userspace)
-			var logs syncBuf
+			var logs testbin.Buffer
 			// Set before the hooks: a loop reads Log only after it saw its hook.
 			ua.cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
 			ub.cfg.Log = ua.cfg.Log
