@@ -24,6 +24,10 @@ func TestIpsecMenusWellFormed(t *testing.T) {
 			t.Errorf("%s: not under /ip/ipsec", m.Path)
 		}
 	}
+	all := map[string]int{}
+	for i, m := range declarations() {
+		all[m.Path] = i
+	}
 	for _, m := range ms {
 		names := map[string]bool{}
 		for _, p := range m.Props {
@@ -54,7 +58,14 @@ func TestIpsecMenusWellFormed(t *testing.T) {
 					t.Errorf("%s: default %q parses to %q, %v", where, p.Default, got, err)
 				}
 			}
-			if p.Ref != "" {
+			if p.Ref != "" && !strings.HasPrefix(p.Ref, "/ip/ipsec/") {
+				// A menu outside IPsec (/ip/pool) must come before it in the whole tree.
+				if ri, ok := all[p.Ref]; !ok {
+					t.Errorf("%s: ref %s is not declared", where, p.Ref)
+				} else if ri >= all[m.Path] {
+					t.Errorf("%s: ref %s is declared after %s", where, p.Ref, m.Path)
+				}
+			} else if p.Ref != "" {
 				ri, ok := declared[p.Ref]
 				if _, inTree := tree.Get(p.Ref); !ok || !inTree {
 					t.Errorf("%s: ref %s is not declared", where, p.Ref)
