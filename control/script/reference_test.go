@@ -142,8 +142,6 @@ var runAllow = map[string]struct{ err, why string }{
 		"the client imports the bundle the server exported, copied to it by hand as cert_export_RouterOS_client.p12"},
 	"10-ip-ipsec.txt:564": {"failure: " + certificate.ErrNoACME.Error(),
 		"Let's Encrypt cannot reach a router without a public name and port 80"},
-	"10-ip-ipsec.txt:318": {"input does not match any value of new-routing-mark",
-		"the routing table backup exists before the excerpt starts; the excerpt never adds it"},
 	"10-ip-ipsec.txt:343": {"no such item",
 		"place-before=0 names the first NAT rule, which the excerpt's router has and this fresh one has not"},
 	"10-ip-ipsec.txt:378": {"no such item",
