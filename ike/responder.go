@@ -310,6 +310,14 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 		return []Payload{&Notify{NType: NotifyInvalidSyntax}}, nil
 	}
 	offeredI := tsi.Selectors
+	if !sa.initiator && !sa.vip.IsValid() && sa.ident != nil && sa.ident.ModeConfig != nil && sa.ident.ModeConfig.Responder {
+		// A mode config identity's peers own only the address we gave them; one that
+		// asked for none could otherwise claim another peer's (road-warrior hijack).
+		sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name,
+			"reason", "the identity has mode-config but the peer was given no address (it asked for none)",
+			"tsi", selString(tsi.Selectors))
+		return []Payload{&Notify{NType: NotifyTSUnacceptable}}, nil
+	}
 	if sa.vip.IsValid() {
 		// The peer's side is the address it was given (RFC 7296 2.9 narrowing).
 		var narrowed []Selector
@@ -372,6 +380,14 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	c := sa.makeChild(cfg, suite, inSPI, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, false, tunnel)
 	allL, allR := sa.allSelectors(cfg, li, ri, offeredI, offeredR)
 	lis := sa.responderSplits(allL)
+	if cfg.Dynamic {
+		if other := sa.dynamicDuplicate(lis, allR); other != "" {
+			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name,
+				"reason", "the generated policy would duplicate another peer's dynamic policy",
+				"other", other, "tsi", selString(allR), "tsr", selString(lis))
+			return []Payload{&Notify{NType: NotifyTSUnacceptable}}, nil
+		}
+	}
 	c.LocalTS, c.RemoteTS = lis, allR
 	resp := *chosen
 	resp.SPI = spiBytes(inSPI)
@@ -391,6 +407,40 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 		rris[i] = withAddr(r, origI)
 	}
 	return append(out, &TS{Selectors: rris}, &TS{Responder: true, Selectors: rlis}), c
+}
+
+// dynamicDuplicate names the remote address of another IKE SA holding a generated policy
+// with the same selectors as one of local x remote, or returns "" (RouterOS never
+// installs a generated policy duplicating another peer's: the later one would take the
+// first one's return traffic). SAs from the same remote address (a reauthentication,
+// a rekey) do not count.
+func (sa *IKESA) dynamicDuplicate(local, remote []Selector) string {
+	for _, o := range sa.d.sas {
+		if o == sa || o.remote.Addr() == sa.remote.Addr() {
+			continue
+		}
+		for _, c := range o.children {
+			if c.Policy == nil || !c.Policy.Dynamic {
+				continue
+			}
+			if selOverlapAny(c.RemoteTS, remote) && selOverlapAny(c.LocalTS, local) {
+				return o.remote.Addr().String()
+			}
+		}
+	}
+	return ""
+}
+
+// selOverlapAny reports whether a selector of a intersects one of b.
+func selOverlapAny(a, b []Selector) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if _, ok := intersectSel(x, y); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // matchPolicy narrows the initiator's selectors (tsi: its side, our remote; tsr: our
