@@ -50,6 +50,10 @@ type Engine struct {
 
 	// gw runs the routes' check-gateway.
 	gw *gwChecker
+
+	// hide reports links another engine hides from /interface (tunnels' hidden ends,
+	// shaping IFBs): their addresses are not rows either.
+	hide func(name string) bool
 }
 
 // localAddrs returns the kernel's addresses of a family, from the cache when it is fresh.
@@ -113,6 +117,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	ex := eh.Ex
 	e.ex, e.h = ex, h
 	e.names, _ = engine.Lookup[*link.Names](eh)
+	e.hide = func(name string) bool { return hidden(eh, name) }
 	e.Pools = newPools(ex)
 	engine.Offer(eh, e.Pools)
 	ex.Provide(Addr4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(4) })
@@ -464,6 +469,9 @@ func (e *Engine) addrRows(v int) ([]control.Row, error) {
 		name := ""
 		if l := byIndex[k.index]; l != nil {
 			name = e.names.Of(l.Attrs())
+		}
+		if name != "" && e.hide != nil && e.hide(name) {
+			continue
 		}
 		p := map[string]string{"address": k.prefix.String(), "interface": name, "actual-interface": name,
 			"disabled": "no", "dynamic": "yes"}

@@ -344,7 +344,10 @@ func TestInteractiveTmux(t *testing.T) {
 
 func TestResidentMemory10k(t *testing.T) {
 	const n = 10000
-	const budgetKB = 60 << 10
+	// 60 MB held on the machines this was set on; on the 2026-12-02 machine RSS settled at
+	// 63-66 MB with the same code as before (452488f: 65.6 MB, measured beside this
+	// session's 63.6 MB), so the bound is 70 MB: it still catches a real growth per item.
+	const budgetKB = 70 << 10
 	r := newRouter(t, "")
 	var sb strings.Builder
 	sb.WriteString("/system script\n")
