@@ -440,6 +440,9 @@ func ensureTable(ctx context.Context, ex *control.Executor, sess *control.Sessio
 // first, as v6 had them implicitly.
 func routeRule(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
 	if s.Cmd != "add" {
+		if !sess.Can("write") { // who may not write learns nothing more, as elsewhere
+			return nil, nil, control.ErrPermission
+		}
 		return nil, nil, control.ArgError("failure: RouterOS 6 route rules are /routing rule items here: set them there")
 	}
 	var args []control.Arg

@@ -211,7 +211,9 @@ func ipsecModeConfigMenu() *Menu {
 		Props: []Prop{
 			{Name: "address", Type: value.OneOf(value.Enum("none"), value.IPv4()),
 				Desc: "Single IP address for the initiator instead of a whole address pool."},
-			{Name: "address-pool", Type: value.String(), Ref: "/ip/pool", RefExtra: []string{"none"},
+			// Not a reference: RouterOS exports /ip ipsec mode-config before /ip pool, so
+			// the name must be accepted before the pool exists.
+			{Name: "address-pool", Type: value.String(),
 				Desc: "Address pool from which the responder assigns addresses (none for no pool)."},
 			{Name: "address-prefix-length", Type: value.Int(1, 32),
 				Desc: "Prefix length (netmask) of the address assigned from the pool."},

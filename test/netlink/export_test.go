@@ -446,7 +446,7 @@ func TestImportPublicExports(t *testing.T) {
 	skipped := map[string][]string{
 		"public-v7.11.2-crs.rsc": {"/interface wireless security-profiles", "/ip hotspot profile", "/port", "/system routerboard settings"},
 		"public-v7.18.2-wap.rsc": {"/interface wireguard", "/ip dhcp-client"},
-		"public-v6.47.1-ccr.rsc": {"/interface gre6", "/interface bridge settings"},
+		"public-v6.47.1-ccr.rsc": {"/interface gre6"},
 		"public-v6.48.1-crs.rsc": {"/interface bonding", "/interface vrrp", "/ip neighbor discovery-settings"},
 		"public-v7.18.2-hex.rsc": {"/ip neighbor discovery-settings"},
 		"public-v6.43.8-latin.rsc": {"/interface wireless security-profiles", "/ip hotspot profile", "/ip dhcp-server",

@@ -234,7 +234,7 @@ func TestRouterOSOnlyNames(t *testing.T) {
 	r := startRouter(t, hq, filepath.Join(t.TempDir(), "hq"))
 	r.Script(`/interface ethernet set [ find default-name=ether1 ] name="ether1 - WAN"
 /interface ethernet set [ find default-name=ether2 ] name="sfp:1"
-/interface bridge add name=bridge/office
+/interface bridge add name=bridge/office protocol-mode=none
 /interface bridge port add bridge=bridge/office interface="sfp:1"
 /ip address add address=198.18.31.1/24 interface="ether1 - WAN"
 /ip address add address=198.18.32.1/24 interface=bridge/office
