@@ -67,22 +67,29 @@ func bridgeSTP(index int) (stpOpts, error) {
 // setBridgeSTP sets the spanning tree settings of a bridge, timers before the state (the
 // kernel checks them against the STP ranges once STP runs).
 func setBridgeSTP(index int, o stpOpts) error {
+	data := nl.NewRtAttr(nl.IFLA_INFO_DATA, nil)
+	data.AddRtAttr(nl.IFLA_BR_FORWARD_DELAY, nl.Uint32Attr(o.ForwardDelay))
+	data.AddRtAttr(nl.IFLA_BR_MAX_AGE, nl.Uint32Attr(o.MaxAge))
+	data.AddRtAttr(nl.IFLA_BR_PRIORITY, nl.Uint16Attr(o.Priority))
+	data.AddRtAttr(nl.IFLA_BR_STP_STATE, nl.Uint32Attr(o.State))
+	if err := setBridgeData(index, data); err != nil {
+		return fmt.Errorf("set spanning tree: %w", err)
+	}
+	return nil
+}
+
+// setBridgeData sends only the given bridge options (IFLA_INFO_DATA) for a bridge.
+func setBridgeData(index int, data *nl.RtAttr) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
 	msg.Index = int32(index)
 	req.AddData(msg)
 	linkInfo := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	linkInfo.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
-	data := linkInfo.AddRtAttr(nl.IFLA_INFO_DATA, nil)
-	data.AddRtAttr(nl.IFLA_BR_FORWARD_DELAY, nl.Uint32Attr(o.ForwardDelay))
-	data.AddRtAttr(nl.IFLA_BR_MAX_AGE, nl.Uint32Attr(o.MaxAge))
-	data.AddRtAttr(nl.IFLA_BR_PRIORITY, nl.Uint16Attr(o.Priority))
-	data.AddRtAttr(nl.IFLA_BR_STP_STATE, nl.Uint32Attr(o.State))
+	linkInfo.AddChild(data)
 	req.AddData(linkInfo)
-	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
-		return fmt.Errorf("set spanning tree: %w", err)
-	}
-	return nil
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
 }
 
 // bridgeInfoData reads the IFLA_INFO_DATA attributes of a bridge, by type.
@@ -133,16 +140,9 @@ func bridgeInfoData(index int) (map[int][]byte, error) {
 // setBridgeMcastRouter sets only mcast_router on a bridge (sending the parsed link back
 // would resend every option, which a kernel without VLAN filtering refuses whole).
 func setBridgeMcastRouter(index int, mode uint8) error {
-	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
-	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
-	msg.Index = int32(index)
-	req.AddData(msg)
-	linkInfo := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
-	linkInfo.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
-	data := linkInfo.AddRtAttr(nl.IFLA_INFO_DATA, nil)
+	data := nl.NewRtAttr(nl.IFLA_INFO_DATA, nil)
 	data.AddRtAttr(nl.IFLA_BR_MCAST_ROUTER, []byte{mode})
-	req.AddData(linkInfo)
-	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+	if err := setBridgeData(index, data); err != nil {
 		return fmt.Errorf("set mcast_router: %w", err)
 	}
 	return nil
