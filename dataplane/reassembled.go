@@ -3,7 +3,6 @@ package dataplane
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 )
 
 // Errors of Decap.
@@ -93,12 +92,14 @@ func parseOuter(pkt []byte) (outer, error) {
 	return o, nil
 }
 
-// Decap decapsulates an outer IPv4 packet that the stack reassembled from fragments
-// (the eBPF decapsulators leave fragments to it) for a tunnel in the maps, into buf
-// (which must hold the packet plus an Ethernet header). viaESP says the packet came out
-// of the userspace ESP path's device, the one way into an IPsec-protected tunnel.
-// Keepalives are never fragmented and are not looked for here.
-func (t *Tunnels) Decap(pkt []byte, viaESP bool, buf []byte) (Inner, error) {
+// Decap decapsulates, in place, an outer IPv4 packet that the stack reassembled from
+// fragments (the eBPF decapsulators leave fragments to it) for a tunnel in the maps.
+// The frame it returns lies within pkt: EoIP's is the payload as carried; for the other
+// kinds an Ethernet header is written over the end of the outer headers, in front of the
+// payload, so that nothing is copied. viaESP says the packet came out of the userspace
+// ESP path's device, the one way into an IPsec-protected tunnel. Keepalives are never
+// fragmented and are not looked for here.
+func (t *Tunnels) Decap(pkt []byte, viaESP bool) (Inner, error) {
 	o, err := parseOuter(pkt)
 	if err != nil {
 		return Inner{}, err
@@ -110,24 +111,21 @@ func (t *Tunnels) Decap(pkt []byte, viaESP bool, buf []byte) (Inner, error) {
 	if rx.Ipsec != 0 && !viaESP {
 		return Inner{Hidden: int(rx.Ifindex)}, ErrCleartext
 	}
-	payload := pkt[o.off : o.off+o.n]
 	if o.key.Eoip == 1 {
-		if len(buf) < len(payload) {
-			return Inner{}, fmt.Errorf("%w: %d bytes", ErrMalformed, len(payload))
-		}
-		return Inner{Hidden: int(rx.Ifindex), Frame: buf[:copy(buf, payload)]}, nil
+		return Inner{Hidden: int(rx.Ifindex), Frame: pkt[o.off : o.off+o.n]}, nil
 	}
 	if !carries(Kind(rx.Kind), o.ethertype) {
 		return Inner{}, ErrNotTunnel
 	}
-	if len(buf) < 14+len(payload) {
-		return Inner{}, fmt.Errorf("%w: %d bytes", ErrMalformed, len(payload))
+	// parseOuter leaves at least a 20-byte IPv4 header in front of the payload.
+	if o.off < 14 {
+		return Inner{}, ErrMalformed
 	}
-	copy(buf, rx.PeerMac[:])
-	copy(buf[6:], rx.OwnMac[:])
-	binary.BigEndian.PutUint16(buf[12:], o.ethertype)
-	n := 14 + copy(buf[14:], payload)
-	return Inner{Hidden: int(rx.Ifindex), Frame: buf[:n]}, nil
+	frame := pkt[o.off-14 : o.off+o.n]
+	copy(frame, rx.PeerMac[:])
+	copy(frame[6:], rx.OwnMac[:])
+	binary.BigEndian.PutUint16(frame[12:], o.ethertype)
+	return Inner{Hidden: int(rx.Ifindex), Frame: frame}, nil
 }
 
 // carries is bpf/tunnel.c's carries: the payloads each kind delivers.

@@ -57,6 +57,8 @@ type Engine struct {
 	reasmRx []int
 	reasmTx int
 	reasm   reasmCounts
+	// reasmDrops count reassembled packets dropped before any tunnel, by reason.
+	reasmDrops [reasmDropMax]atomic.Uint64
 	// espIndex is the userspace ESP path's device, once a protected tunnel found it.
 	espIndex atomic.Int32
 	force    dataplane.Hook

@@ -56,8 +56,9 @@ type Dataplane interface {
 	Hidden() ([]int, error)
 	Stats(hidden int) (dataplane.Stats, error)
 	DecapLinks() []string
-	// Decap decapsulates an outer packet the stack reassembled (reassembly.go).
-	Decap(pkt []byte, viaESP bool, buf []byte) (dataplane.Inner, error)
+	// Decap decapsulates in place an outer packet the stack reassembled
+	// (reassembly.go).
+	Decap(pkt []byte, viaESP bool) (dataplane.Inner, error)
 
 	Set(tn dataplane.Tunnel) error
 	Delete(hidden int) error

@@ -19,12 +19,13 @@ var (
 	descDrops  = prometheus.NewDesc("routerd_tunnel_drops_total", "Packets of the tunnel dropped by the eBPF dataplane, by reason.", append(labels, "reason"), nil)
 	descUp     = prometheus.NewDesc("routerd_tunnel_running", "1 while the tunnel has the running flag.", labels, nil)
 	descWrites = prometheus.NewDesc("routerd_tunnel_map_writes_total", "Tunnels written to the dataplane's maps by the engine's passes (a pass with nothing changed writes none).", nil, nil)
+	descReasmD = prometheus.NewDesc("routerd_tunnel_reassembled_drops_total", "Reassembled outer packets of the tunnel protocols dropped before reaching a tunnel, by reason (not-tunnel: another protocol's or an unknown endpoint's).", []string{"reason"}, nil)
 	descKWrite = prometheus.NewDesc("routerd_tunnel_kernel_writes_total", "Netlink, sysctl and ethtool changes the tunnel engine made (a pass with nothing changed makes none).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (e *Engine) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRxPkts, descRxByte, descTxPkts, descTxByte, descKaRx, descKaRefl, descDrops, descUp, descWrites, descKWrite} {
+	for _, d := range []*prometheus.Desc{descRxPkts, descRxByte, descTxPkts, descTxByte, descKaRx, descKaRefl, descDrops, descUp, descWrites, descKWrite, descReasmD} {
 		ch <- d
 	}
 }
@@ -33,6 +34,9 @@ func (e *Engine) Describe(ch chan<- *prometheus.Desc) {
 func (e *Engine) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(e.mapWrites.Load()))
 	ch <- prometheus.MustNewConstMetric(descKWrite, prometheus.CounterValue, float64(e.kernelWrites.Load()))
+	for i, reason := range reasmDropReasons {
+		ch <- prometheus.MustNewConstMetric(descReasmD, prometheus.CounterValue, float64(e.reasmDrops[i].Load()), reason)
+	}
 	e.mu.Lock()
 	type row struct {
 		name, typ string

@@ -267,7 +267,7 @@ func (d *fakeDataplane) Stats(hidden int) (dataplane.Stats, error) {
 	return dataplane.Stats{}, nil
 }
 
-func (d *fakeDataplane) Decap([]byte, bool, []byte) (dataplane.Inner, error) {
+func (d *fakeDataplane) Decap([]byte, bool) (dataplane.Inner, error) {
 	return dataplane.Inner{}, dataplane.ErrNotTunnel
 }
 

@@ -5,8 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -62,6 +65,33 @@ func (c *reasmCounts) forget(hidden int) {
 	c.mu.Unlock()
 }
 
+// reasmBatchSize is how many reassembled packets one recvmmsg takes and one sendmmsg
+// sends on: a TCP window's burst of full frames costs a few system calls instead of two
+// per frame.
+const reasmBatchSize = 32
+
+// reasmRcvBuf is the raw sockets' receive buffer: room for bursts of full frames (a TCP
+// window's worth) while the receiver is busy.
+const reasmRcvBuf = 8 << 20
+
+// Why a reassembled packet was dropped before reaching a tunnel (metrics: what no
+// tunnel's counters can show).
+const (
+	reasmDropNotTunnel = iota // another protocol's GRE, an unknown endpoint or tunnel-id
+	reasmDropMalformed        // headers inconsistent with the packet
+	reasmDropTruncated        // longer than the receive buffer (cannot happen for IPv4)
+	reasmDropSend             // the packet socket refused the frame
+	reasmDropInternal         // a panic in the batch's handling (recovered)
+	reasmDropMax
+)
+
+var reasmDropReasons = [reasmDropMax]string{"not-tunnel", "malformed", "truncated", "send", "internal"}
+
+// reasmUnbatched selects the receive loop of one recvmsg and one sendto per packet
+// (ROUTERD_TUNNEL_REASM=unbatched): the path before batching, kept as the baseline of
+// test/tunnel's BenchmarkEoIPFullFrames.
+func reasmUnbatched() bool { return os.Getenv("ROUTERD_TUNNEL_REASM") == "unbatched" }
+
 // startReassembly opens a raw socket for each outer protocol (GRE, IPIP, IPv6 in IPv4)
 // and the packet socket frames are sent with, and starts their receivers. A protocol
 // whose socket cannot be opened is logged and left out: its tunnels then carry only
@@ -72,15 +102,15 @@ func (e *Engine) startReassembly(ctx context.Context, goFn func(context.Context,
 		return err
 	}
 	e.reasmTx = tx
+	unbatched := reasmUnbatched()
 	for _, proto := range []int{unix.IPPROTO_GRE, unix.IPPROTO_IPIP, unix.IPPROTO_IPV6} {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 		if err == nil {
 			err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
 		}
 		if err == nil {
-			// Room for bursts of full frames (a TCP window's worth) while the
-			// receiver is busy; best effort.
-			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
+			// Best effort: without CAP_NET_ADMIN the default buffer stays.
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, reasmRcvBuf)
 			// The receiver looks at its context between reads.
 			err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 250000})
 		}
@@ -92,7 +122,11 @@ func (e *Engine) startReassembly(ctx context.Context, goFn func(context.Context,
 			continue
 		}
 		e.reasmRx = append(e.reasmRx, fd)
-		goFn(ctx, func(ctx context.Context) { e.receiveReassembled(ctx, fd) })
+		if unbatched {
+			goFn(ctx, func(ctx context.Context) { e.receiveUnbatched(ctx, fd) })
+		} else {
+			goFn(ctx, func(ctx context.Context) { e.receiveReassembled(ctx, fd) })
+		}
 	}
 	return nil
 }
@@ -107,10 +141,176 @@ func (e *Engine) closeReassembly() {
 	}
 }
 
-// receiveReassembled decapsulates what the raw socket fd receives until ctx ends.
+// reasmBatch holds the messages of one recvmmsg and of the sendmmsg that follows it,
+// allocated once: the frames are decapsulated in place in the receive buffers, and the
+// send side points into them.
+type reasmBatch struct {
+	in    []unix.Mmsghdr
+	inIov []unix.Iovec
+	bufs  [][]byte
+	oob   [][]byte
+
+	out    []unix.Mmsghdr
+	outIov []unix.Iovec
+	sa     []unix.RawSockaddrLinklayer
+	hidden []int
+}
+
+func newReasmBatch(n int) *reasmBatch {
+	b := &reasmBatch{
+		in: make([]unix.Mmsghdr, n), inIov: make([]unix.Iovec, n), bufs: make([][]byte, n), oob: make([][]byte, n),
+		out: make([]unix.Mmsghdr, n), outIov: make([]unix.Iovec, n), sa: make([]unix.RawSockaddrLinklayer, n),
+		hidden: make([]int, n),
+	}
+	for i := range n {
+		// The largest IPv4 packet: a reassembled one cannot be longer.
+		b.bufs[i] = make([]byte, 65536)
+		b.oob[i] = make([]byte, unix.CmsgSpace(unix.SizeofInet4Pktinfo))
+		b.inIov[i].Base = &b.bufs[i][0]
+		b.inIov[i].SetLen(len(b.bufs[i]))
+		b.in[i].Hdr.Iov = &b.inIov[i]
+		b.in[i].Hdr.SetIovlen(1)
+		b.in[i].Hdr.Control = &b.oob[i][0]
+		b.out[i].Hdr.Iov = &b.outIov[i]
+		b.out[i].Hdr.SetIovlen(1)
+		b.out[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.sa[i]))
+		b.out[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
+	}
+	return b
+}
+
+// recv waits for at least one packet on fd (up to its SO_RCVTIMEO) and takes what else
+// is queued, up to the batch's size.
+func (b *reasmBatch) recv(fd int) (int, error) {
+	for i := range b.in {
+		b.in[i].Hdr.SetControllen(len(b.oob[i]))
+		b.in[i].Hdr.Flags = 0
+		b.in[i].Len = 0
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.in[0])),
+		uintptr(len(b.in)), unix.MSG_WAITFORONE, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// queue puts frame on the send side at k, to go out of hidden.
+func (b *reasmBatch) queue(k, hidden int, frame []byte) {
+	b.outIov[k].Base = &frame[0]
+	b.outIov[k].SetLen(len(frame))
+	b.sa[k] = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Ifindex: int32(hidden), Halen: 6}
+	copy(b.sa[k].Addr[:6], frame[:6])
+	b.hidden[k] = hidden
+}
+
+// send sends the k queued frames on fd; f is called for each, with whether it went.
+func (b *reasmBatch) send(fd, k int, f func(i int, ok bool)) {
+	for off := 0; off < k; {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.out[off])),
+			uintptr(k-off), 0, 0, 0)
+		if errno != 0 {
+			// The first frame failed (sendmmsg reports an error only when nothing
+			// went): it is dropped, the rest are tried again.
+			f(off, false)
+			off++
+			continue
+		}
+		for i := off; i < off+int(n); i++ {
+			f(i, true)
+		}
+		off += int(n)
+	}
+}
+
+// receiveReassembled decapsulates what the raw socket fd receives until ctx ends, in
+// batches: one recvmmsg takes what is queued, and one sendmmsg sends the inner frames out
+// of the tunnels' hidden ends.
 func (e *Engine) receiveReassembled(ctx context.Context, fd int) {
+	b := newReasmBatch(reasmBatchSize)
+	for ctx.Err() == nil {
+		n, err := b.recv(fd)
+		if err != nil {
+			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+				slog.Warn("tunnel: receiving reassembled packets", "err", err)
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		e.deliverBatch(b, n)
+	}
+}
+
+// deliverBatch decapsulates the n packets of b and sends the frames. A panic (a parser of
+// untrusted packets) costs the batch, counted, and the receiver goes on.
+func (e *Engine) deliverBatch(b *reasmBatch, n int) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.reasmDrops[reasmDropInternal].Add(uint64(n))
+			slog.Error("tunnel: internal error handling reassembled packets", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	k := 0
+	for i := range n {
+		h := &b.in[i]
+		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+			e.reasmDrops[reasmDropTruncated].Add(1)
+			continue
+		}
+		in, err := e.dp.Decap(b.bufs[i][:h.Len], e.fromESP(b.oob[i][:h.Hdr.Controllen]))
+		if !e.decapped(in, err) {
+			continue
+		}
+		b.queue(k, in.Hidden, in.Frame)
+		k++
+	}
+	// Counted by runs of one tunnel's frames (a batch is mostly one flow's).
+	var run reasmCount
+	hidden := 0
+	flush := func() {
+		if run.packets > 0 {
+			r := run
+			e.reasm.add(hidden, func(c *reasmCount) {
+				c.packets += r.packets
+				c.bytes += r.bytes
+			})
+		}
+		run = reasmCount{}
+	}
+	b.send(e.reasmTx, k, func(i int, ok bool) {
+		if b.hidden[i] != hidden {
+			flush()
+			hidden = b.hidden[i]
+		}
+		if !ok {
+			e.reasmDrops[reasmDropSend].Add(1)
+			return
+		}
+		run.packets++
+		run.bytes += uint64(b.outIov[i].Len)
+	})
+	flush()
+}
+
+// decapped counts what Decap refused and says whether in is to be sent.
+func (e *Engine) decapped(in dataplane.Inner, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, dataplane.ErrCleartext):
+		e.reasm.add(in.Hidden, func(c *reasmCount) { c.cleartext++ })
+	case errors.Is(err, dataplane.ErrMalformed):
+		e.reasmDrops[reasmDropMalformed].Add(1)
+	default:
+		e.reasmDrops[reasmDropNotTunnel].Add(1)
+	}
+	return false
+}
+
+// receiveUnbatched is receiveReassembled with one recvmsg and one sendto per packet
+// (reasmUnbatched).
+func (e *Engine) receiveUnbatched(ctx context.Context, fd int) {
 	pkt := make([]byte, 65536)
-	frame := make([]byte, 65536+14)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofInet4Pktinfo))
 	for ctx.Err() == nil {
 		n, oobn, _, _, err := unix.Recvmsg(fd, pkt, oob, 0)
@@ -121,41 +321,47 @@ func (e *Engine) receiveReassembled(ctx context.Context, fd int) {
 			}
 			continue
 		}
-		in, err := e.dp.Decap(pkt[:n], e.fromESP(oob[:oobn]), frame)
-		if errors.Is(err, dataplane.ErrCleartext) {
-			e.reasm.add(in.Hidden, func(c *reasmCount) { c.cleartext++ })
-			continue
-		}
-		if err != nil {
+		in, err := e.dp.Decap(pkt[:n], e.fromESP(oob[:oobn]))
+		if !e.decapped(in, err) {
 			continue
 		}
 		sa := &unix.SockaddrLinklayer{Ifindex: in.Hidden, Halen: 6}
 		copy(sa.Addr[:], in.Frame[:6])
 		if err := unix.Sendto(e.reasmTx, in.Frame, 0, sa); err != nil {
+			e.reasmDrops[reasmDropSend].Add(1)
 			continue
 		}
 		e.reasm.add(in.Hidden, func(c *reasmCount) { c.packets++; c.bytes += uint64(len(in.Frame)) })
 	}
 }
 
-// fromESP says whether the packet whose IP_PKTINFO is in oob arrived on the userspace
-// ESP path's device.
+// fromESP says whether the packet whose control messages are in oob (IP_PKTINFO)
+// arrived on the userspace ESP path's device.
 func (e *Engine) fromESP(oob []byte) bool {
 	esp := e.espIndex.Load()
-	if esp == 0 {
-		return false
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return false
-	}
-	for _, m := range msgs {
+	return esp != 0 && pktinfoIfindex(oob) == esp
+}
+
+// pktinfoIfindex finds the interface index of the IP_PKTINFO control message in oob, or
+// 0, without allocating (unix.ParseSocketControlMessage makes a slice per packet).
+func pktinfoIfindex(oob []byte) int32 {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
 		// struct in_pktinfo starts with the interface index.
-		if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_PKTINFO && len(m.Data) >= 4 {
-			return int32(binary.NativeEndian.Uint32(m.Data)) == esp
+		if h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && l >= unix.CmsgLen(4) {
+			return int32(binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):]))
+		}
+		if sp := unix.CmsgSpace(l - unix.SizeofCmsghdr); sp < len(oob) {
+			oob = oob[sp:]
+		} else {
+			return 0
 		}
 	}
-	return false
+	return 0
 }
 
 // stats are a tunnel's dataplane counters with what the receivers delivered and dropped.

@@ -10,7 +10,7 @@ import (
 )
 
 // counter reads one counter of a tunnel from print stats detail.
-func counter(t *testing.T, r *router, menu, name string) uint64 {
+func counter(t testing.TB, r *router, menu, name string) uint64 {
 	t.Helper()
 	m := regexp.MustCompile(`(?:^|\s)` + regexp.QuoteMeta(name) + `=(\d+)`).FindStringSubmatch(printStats(r, menu))
 	if m == nil {

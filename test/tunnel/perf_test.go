@@ -141,3 +141,64 @@ func BenchmarkEoIPLoopProtect(b *testing.B) {
 	b.ReportMetric(median(on)/median(off), "on/off")
 	b.Logf("on %v off %v", on, off)
 }
+
+// BenchmarkEoIPFullFrames: iperf3 TCP through a routed EoIP tunnel, alternating three
+// 3 s runs of each of three settings in the same run. auto: mtu=auto (1458 here),
+// nothing fragmented, the baseline of the fast path. batched: mtu=1500, every full-size
+// segment's outer packet fragmented by the sender's stack, reassembled by the receiver's
+// and decapsulated by routerd's receiver in batches (recvmmsg, sendmmsg). unbatched: the
+// same with B's routerd restarted with ROUTERD_TUNNEL_REASM=unbatched, one recvmsg and
+// one sendto per frame (the receive path before batching).
+//
+//	go test -run XXX -bench EoIPFullFrames -benchtime 1x ./test/tunnel
+//
+// Reported: median Gbit/s of each, batched/unbatched and batched/auto.
+func BenchmarkEoIPFullFrames(b *testing.B) {
+	need(b, "iperf3")
+	tp := newTopo(b)
+	routers := []*router{tp.ra, tp.rb}
+	for i, r := range routers {
+		remote := []string{tp.addrB, tp.addrA}[i]
+		r.must("/interface", "eoip", "add", "name=e", "tunnel-id=4", "remote-address="+remote)
+	}
+	waitLink(b, tp.a, "e")
+	waitLink(b, tp.b, "e")
+	run(b, "ip", "-n", tp.a, "addr", "add", "198.19.4.1/24", "dev", "e")
+	run(b, "ip", "-n", tp.b, "addr", "add", "198.19.4.2/24", "dev", "e")
+	setMTU := func(v, want string) {
+		for _, r := range routers {
+			r.must("/interface", "eoip", "set", "e", "mtu="+v)
+		}
+		waitFor(b, "mtu="+v, 10*time.Second, func() bool {
+			return strings.Contains(run(b, "ip", "-n", tp.a, "link", "show", "e"), "mtu "+want) &&
+				strings.Contains(run(b, "ip", "-n", tp.b, "link", "show", "e"), "mtu "+want)
+		})
+	}
+	restartB := func(env ...string) {
+		tp.rb.stop()
+		tp.rb.Opts.Env = env
+		tp.rb.start()
+		waitFor(b, "B's tunnel applied again", 10*time.Second, func() bool {
+			return strings.Contains(printDetail(tp.rb, "eoip"), "actual-mtu=1500")
+		})
+	}
+	var auto, batched, unbatched []float64
+	for i := 0; i < b.N*3; i++ {
+		setMTU("auto", "1458")
+		auto = append(auto, iperf(b, tp.a, tp.b, "198.19.4.2", 3))
+		setMTU("1500", "1500")
+		batched = append(batched, iperf(b, tp.a, tp.b, "198.19.4.2", 3))
+		if n := counter(b, tp.rb, "eoip", "rx-reassembled"); n == 0 {
+			b.Fatalf("nothing reassembled at B:\n%s", printStats(tp.rb, "eoip"))
+		}
+		restartB("ROUTERD_TUNNEL_REASM=unbatched")
+		unbatched = append(unbatched, iperf(b, tp.a, tp.b, "198.19.4.2", 3))
+		restartB()
+	}
+	b.ReportMetric(median(auto), "auto-Gbit/s")
+	b.ReportMetric(median(batched), "batched-Gbit/s")
+	b.ReportMetric(median(unbatched), "unbatched-Gbit/s")
+	b.ReportMetric(median(batched)/median(unbatched), "batched/unbatched")
+	b.ReportMetric(median(batched)/median(auto), "batched/auto")
+	b.Logf("auto %v batched %v unbatched %v", auto, batched, unbatched)
+}
