@@ -101,6 +101,8 @@ type Daemon struct {
 	ticker   *time.Ticker
 	notify   chan struct{}
 	done     chan struct{}
+	// childRetries are the CHILD SAs to negotiate again (childretry.go).
+	childRetries map[retryKey]*childRetry
 }
 
 type halfKey struct {
@@ -262,6 +264,7 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 	for _, p := range peers {
 		byName[p.Name] = p
 	}
+	d.resetRetries(byName)
 	for _, sa := range d.sas {
 		np := byName[sa.peer.Name]
 		if np == nil {
@@ -425,6 +428,7 @@ func (d *Daemon) tick() {
 			}
 			d.expireRetired(now, false)
 			d.startPeers(now)
+			d.retryChildren(now)
 			ev = d.opts.Events
 			if sig := d.stateSig(); sig != d.sig {
 				d.sig = sig

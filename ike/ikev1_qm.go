@@ -338,6 +338,7 @@ func (sa *IKESA) v1QuickI2(qm *v1QM, ps []v1Payload, h Header) {
 		if qm.rekey != nil {
 			qm.rekey.rekeying = false
 		}
+		sa.childFailed(qm.cfg, qm.rekey, why)
 	}
 	sap, np := findV1(ps, v1PSA), findV1(ps, v1PNonce)
 	if sap == nil || np == nil || len(np.Body) < 8 || len(np.Body) > 256 {
@@ -789,15 +790,38 @@ func (sa *IKESA) v1Notify(n *v1Notify) {
 		sa.d.log.Warn("ipsec: peer sent notify", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "type", v1NotifyName(n.Type))
 		if n.Type == v1NNoProposalChosen {
 			sa.d.Stats.NoProposal.Add(1)
-			for _, qm := range v.qms {
-				if qm.initiator && !qm.done {
-					qm.done, qm.wait = true, false
-					if qm.rekey != nil {
-						qm.rekey.rekeying = false
-					}
-				}
+		}
+		sa.v1QuickRefused(n)
+	}
+}
+
+// v1QuickRefused ends the Quick Modes an error notify refuses: the one whose SPI it
+// names, or, for NO-PROPOSAL-CHOSEN and INVALID-ID-INFORMATION without a known SPI
+// (not every peer sends one), every Quick Mode of ours in flight. They are tried again
+// later (childretry.go).
+func (sa *IKESA) v1QuickRefused(n *v1Notify) {
+	if n.Type == 0 || n.Type >= 8192 { // status notifies (RFC 2408 3.14.1)
+		return
+	}
+	var refused []*v1QM
+	for _, qm := range sa.v1.qms {
+		if qm.initiator && !qm.done && qm.xchg == 0 && len(n.SPI) == 4 && binary.BigEndian.Uint32(n.SPI) == qm.spi {
+			refused = append(refused, qm)
+		}
+	}
+	if len(refused) == 0 && (n.Type == v1NNoProposalChosen || n.Type == v1NInvalidIDInformation) {
+		for _, qm := range sa.v1.qms {
+			if qm.initiator && !qm.done && qm.xchg == 0 {
+				refused = append(refused, qm)
 			}
 		}
+	}
+	for _, qm := range refused {
+		qm.done, qm.wait = true, false
+		if qm.rekey != nil {
+			qm.rekey.rekeying = false
+		}
+		sa.childFailed(qm.cfg, qm.rekey, v1NotifyName(n.Type))
 	}
 }
 
@@ -851,7 +875,7 @@ func (sa *IKESA) v1SendDelete() {
 }
 
 func (sa *IKESA) v1RekeyChild(old *ChildSA) {
-	if old.rekeying || old.rekeyed || sa.state != stateEstablished {
+	if !sa.rekeyDue(old) {
 		return
 	}
 	old.rekeying = true
@@ -896,6 +920,9 @@ func (sa *IKESA) v1Timers(now time.Time) {
 				if qm.rekey != nil {
 					qm.rekey.rekeying = false
 				}
+				if qm.initiator {
+					sa.childFailed(qm.cfg, qm.rekey, "no answer")
+				}
 				continue
 			}
 			qm.tries++
@@ -938,10 +965,10 @@ func (sa *IKESA) v1Timers(now time.Time) {
 	for _, c := range append([]*ChildSA(nil), sa.children...) {
 		age := now.Sub(c.Added)
 		if c.Lifetime > 0 && age >= c.Lifetime {
-			sa.v1DeleteChild(c, "hard lifetime expired")
+			sa.expireChild(c)
 			continue
 		}
-		if c.Soft > 0 && age >= c.Soft && !c.rekeyed && !c.rekeying {
+		if (c.Soft > 0 && age >= c.Soft || c.softHit) && !c.rekeyed && !c.rekeying && !now.Before(c.rekeyNext) {
 			sa.v1RekeyChild(c)
 		}
 	}

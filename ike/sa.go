@@ -87,6 +87,8 @@ type IKESA struct {
 	sig                                      sigState          // signature authentication (sigauth.go)
 	peerCert                                 *x509.Certificate // the peer's verified certificate
 	v1                                       *v1State          // set on IKEv1 SAs (ikev1*.go)
+	ikeRekeyFails                            int               // refused IKE SA rekeys in a row (childretry.go)
+	ikeRekeyCause                            string
 }
 
 type request struct {
@@ -906,6 +908,16 @@ func (sa *IKESA) proposeChild(c *ChildConfig, rekey *ChildSA, pfs bool) *childPr
 	cp := &childProposal{cfg: c, spi: sa.d.newChildSPI(), rekey: rekey}
 	cp.tsi = []Selector{c.Local}
 	cp.tsr = []Selector{c.Remote}
+	if mc := sa.modeConfig(); mc != nil && !mc.Responder && cp.tsi[0].Start.Is4() {
+		// Our address is the one the responder hands out: before it did, ask for any
+		// (it narrows); after, for that address.
+		ours := cp.tsi[0]
+		ours.Start, ours.End = netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
+		if sa.vip.Is4() {
+			ours.Start, ours.End = sa.vip, sa.vip
+		}
+		cp.tsi = []Selector{ours}
+	}
 	if rekey != nil {
 		cp.tsi, cp.tsr = rekey.LocalTS, rekey.RemoteTS
 	}
@@ -959,13 +971,17 @@ func stripDH(ps []Proposal) []Proposal {
 
 // completeChild installs the CHILD_SA the peer accepted (local side initiated).
 func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *ChildSA {
+	// A failure is tried again later (childretry.go), which also logs it.
+	failed := func(cause string) *ChildSA {
+		sa.childFailed(cp.cfg, cp.rekey, cause)
+		return nil
+	}
 	for _, n := range Notifies(ps) {
 		if n.NType.IsError() {
-			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name, "policy", cp.cfg.ID, "reason", notifyName(n.NType))
 			if n.NType == NotifyNoProposalChosen {
 				sa.d.Stats.NoProposal.Add(1)
 			}
-			return nil
+			return failed(notifyName(n.NType))
 		}
 	}
 	sap := Find[*SA](ps)
@@ -973,8 +989,7 @@ func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *
 	tsr, _ := FindType(ps, PayloadTSr).(*TS)
 	if sap == nil || tsi == nil || tsr == nil || len(tsi.Selectors) == 0 || len(tsr.Selectors) == 0 || len(sap.Proposals) != 1 || len(sap.Proposals[0].SPI) != 4 {
 		sa.d.Stats.Malformed.Add(1)
-		sa.d.log.Warn("ipsec: CHILD SA response without SA or TS", "peer", sa.peer.Name)
-		return nil
+		return failed("response without SA or TS")
 	}
 	chosen := sap.Proposals[0]
 	offered := cp.cfg.Proposals
@@ -982,23 +997,21 @@ func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *
 		offered = stripDH(offered)
 	}
 	if _, ok := Select([]Proposal{chosen}, offered); !ok {
-		sa.d.log.Warn("ipsec: peer chose a CHILD SA proposal that was not offered", "peer", sa.peer.Name)
-		return nil
+		return failed("the peer chose a proposal that was not offered")
 	}
 	sa.d.logChosen("CHILD SA", sa.peer.Name, &chosen)
 	suite, err := SuiteOf(&chosen)
 	if err != nil {
-		return nil
+		return failed(err.Error())
 	}
 	var shared []byte
 	if cp.dh != nil {
 		ke := Find[*KE](ps)
 		if ke == nil || ke.Group != cp.dh.Group() {
-			sa.d.log.Warn("ipsec: CHILD SA response without the PFS key exchange", "peer", sa.peer.Name)
-			return nil
+			return failed("response without the PFS key exchange")
 		}
 		if shared, err = cp.dh.Shared(ke.Data); err != nil {
-			return nil
+			return failed(err.Error())
 		}
 	}
 	tunnel := cp.cfg.Tunnel || FindNotify(ps, NotifyUseTransportMode) == nil
@@ -1041,6 +1054,7 @@ func (sa *IKESA) installChild(c *ChildSA) {
 		}
 	}
 	sa.children = append(sa.children, c)
+	sa.childUp(c)
 	sa.d.Stats.ChildEstablished.Add(1)
 	sa.d.log.Info("ipsec: CHILD SA established", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI),
 		"out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "suite", c.Suite.String(), "mode", modeName(c.Tunnel),
@@ -1105,7 +1119,7 @@ func (sa *IKESA) rekeyChild(old *ChildSA) {
 		sa.v1RekeyChild(old)
 		return
 	}
-	if old.rekeying || old.rekeyed || sa.state != stateEstablished {
+	if !sa.rekeyDue(old) {
 		return
 	}
 	old.rekeying = true
@@ -1194,25 +1208,29 @@ func (sa *IKESA) rekeyIKE() {
 			if sa.ourRekeyDone(nil) {
 				return
 			}
-			// TEMPORARY_FAILURE when both sides rekeyed at once: try again after a
-			// random pause so the two do not collide again.
-			var b [1]byte
-			rand.Read(b[:])
-			sa.rekeyAt = time.Now().Add(200*time.Millisecond + time.Duration(b[0])*4*time.Millisecond)
-			sa.d.log.Info("ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name)
+			cause := "response without SA, nonce or KE"
+			for _, n := range Notifies(rs) {
+				if n.NType.IsError() {
+					cause = notifyName(n.NType)
+				}
+			}
+			sa.ikeRekeyFailed(cause, FindNotify(rs, NotifyTemporaryFailure) != nil)
 			return
 		}
 		chosen := sap.Proposals[0]
 		suite, err := SuiteOf(&chosen)
 		if err != nil || ke.Group != g {
+			sa.ikeRekeyFailed("the peer answered with another proposal or group than offered", false)
 			return
 		}
 		shared, err := dh.Shared(ke.Data)
 		if err != nil {
+			sa.ikeRekeyFailed(err.Error(), false)
 			return
 		}
 		n := sa.successor(true, spi, binary.BigEndian.Uint64(chosen.SPI), suite, ni, nr.Data)
 		if err := n.deriveKeys(shared, sa.skD, sa.suite.PRF); err != nil {
+			sa.ikeRekeyFailed(err.Error(), false)
 			return
 		}
 		sa.d.sas[n.spiI] = n
@@ -1389,10 +1407,10 @@ func (sa *IKESA) timers(now time.Time) {
 	for _, c := range append([]*ChildSA(nil), sa.children...) {
 		age := now.Sub(c.Added)
 		if c.Lifetime > 0 && age >= c.Lifetime {
-			sa.removeChild(c, "hard lifetime expired")
+			sa.expireChild(c)
 			continue
 		}
-		if c.Soft > 0 && age >= c.Soft && !c.rekeyed && !c.rekeying {
+		if (c.Soft > 0 && age >= c.Soft || c.softHit) && !c.rekeyed && !c.rekeying && !now.Before(c.rekeyNext) {
 			sa.rekeyChild(c)
 		}
 	}
@@ -1490,12 +1508,6 @@ func (sa *IKESA) firstChildRequest() []Payload {
 	var cp *childProposal
 	if len(sa.peer.Children) > 0 {
 		cp = sa.proposeChild(sa.peer.Children[0], nil, false)
-		if mc != nil && !mc.Responder {
-			// Our address is the one the responder hands out: ask for any, it narrows.
-			any := cp.tsi[0]
-			any.Start, any.End = netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
-			cp.tsi = []Selector{any}
-		}
 		ps = append(ps, cp.payloads(false)...)
 	}
 	sa.pendingFirst = cp

@@ -1,0 +1,323 @@
+package ike
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Phase 2 retries. A policy that wants an SA keeps asking for one, as RouterOS does
+// ("phase2 negotiation failed" repeats): a CHILD SA (IKE_AUTH's first one or
+// CREATE_CHILD_SA) or Quick Mode that the peer refused, that got no answer or an answer
+// we cannot use, is negotiated again after childRetryFirst, doubling up to
+// childRetryMax. A peer whose policy came up a moment after our request (its
+// configuration was still being applied), or that refused once for a passing reason,
+// so still gets the SA. The backoff restarts when the configuration changes and ends
+// when an SA for the policy comes up. A refused rekey backs off the same way on the SA
+// it replaces, which stays until its hard lifetime; the SA is then deleted at the peer
+// (INFORMATIONAL delete, IKEv1 delete payload) and a new one negotiated. Each cause is
+// logged once per policy, the further attempts only at debug level.
+
+const (
+	childRetryFirst = time.Second
+	childRetryMax   = 30 * time.Second
+)
+
+// childKey names a policy's CHILD SAs: its id and selectors (IKEv1 mode config makes one
+// per split network from the same policy).
+type childKey struct {
+	id            uint64
+	local, remote Selector
+}
+
+func keyOf(c *ChildConfig) childKey { return childKey{c.ID, c.Local, c.Remote} }
+
+type retryKey struct {
+	peer string
+	childKey
+}
+
+// childRetry is a policy's pending retry.
+type childRetry struct {
+	cfg   *ChildConfig
+	fails int
+	next  time.Time
+	cause string // the last cause logged at warning level
+}
+
+// retryDelay is the pause after fails failed attempts in a row.
+func retryDelay(fails int) time.Duration {
+	d := childRetryFirst
+	for i := 1; i < fails && d < childRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, childRetryMax)
+}
+
+// childFailed records that negotiating a CHILD SA for cfg failed; rekey is the SA it was
+// to replace (nil: a new one). d.mu held.
+func (sa *IKESA) childFailed(cfg *ChildConfig, rekey *ChildSA, cause string) {
+	if cfg == nil {
+		return
+	}
+	now := time.Now()
+	if rekey != nil {
+		rekey.softHit = true // due again once the pause is over, whatever made it due
+		rekey.rekeyFails++
+		wait := retryDelay(rekey.rekeyFails)
+		rekey.rekeyNext = now.Add(wait)
+		level := slog.LevelDebug
+		if rekey.rekeyCause != cause {
+			rekey.rekeyCause, level = cause, slog.LevelWarn
+		}
+		hard := "none"
+		if rekey.Lifetime > 0 {
+			hard = rekey.Added.Add(rekey.Lifetime).Sub(now).Truncate(time.Second).String()
+		}
+		sa.d.log.Log(context.Background(), level, "ipsec: CHILD SA rekey refused, the SA stays until its hard lifetime", "peer", sa.peer.Name,
+			"policy", cfg.ID, "in-spi", fmt.Sprintf("0x%08x", rekey.InSPI), "reason", cause, "attempts", rekey.rekeyFails,
+			"retry-in", wait, "hard-lifetime-in", hard)
+		return
+	}
+	if sa.d.childRetries == nil {
+		sa.d.childRetries = map[retryKey]*childRetry{}
+	}
+	k := retryKey{sa.peer.Name, keyOf(cfg)}
+	r := sa.d.childRetries[k]
+	if r == nil {
+		r = &childRetry{}
+		sa.d.childRetries[k] = r
+	}
+	r.cfg = cfg
+	r.fails++
+	wait := retryDelay(r.fails)
+	r.next = now.Add(wait)
+	level := slog.LevelDebug
+	if r.cause != cause {
+		r.cause, level = cause, slog.LevelWarn
+	}
+	args := []any{"peer", sa.peer.Name, "policy", cfg.ID, "reason", cause, "attempts", r.fails}
+	if sa.wantedChild(cfg) == nil {
+		delete(sa.d.childRetries, k)
+		sa.d.log.Log(context.Background(), level, "ipsec: CHILD SA refused", args...)
+		return
+	}
+	sa.d.log.Log(context.Background(), level, "ipsec: CHILD SA refused", append(args, "retry-in", wait)...)
+}
+
+// childUp ends the retries of the policy c belongs to (d.mu held).
+func (sa *IKESA) childUp(c *ChildSA) {
+	if c.Policy == nil || sa.d.childRetries == nil {
+		return
+	}
+	k := retryKey{sa.peer.Name, keyOf(c.Policy)}
+	if r := sa.d.childRetries[k]; r != nil {
+		if r.fails > 0 {
+			sa.d.log.Info("ipsec: CHILD SA up after failed attempts", "peer", sa.peer.Name, "policy", c.Policy.ID, "attempts", r.fails)
+		}
+		delete(sa.d.childRetries, k)
+	}
+}
+
+// wantedChild is the configuration the peer now has for a policy like cfg, when the
+// peer still wants an SA for it from this side: a policy of the peer (one generated
+// for this IKE SA from a template, on the responder, goes with its SA), or the policy an
+// IKEv1 mode config initiator made from its address. nil: none is negotiated again.
+func (sa *IKESA) wantedChild(cfg *ChildConfig) *ChildConfig {
+	if sa.peer.Passive {
+		return nil
+	}
+	k := keyOf(cfg)
+	for _, c := range sa.peer.Children {
+		if keyOf(c) == k {
+			return c
+		}
+	}
+	if cfg.Dynamic && sa.v1 != nil && sa.vip.IsValid() && cfg.Local.Start == sa.vip && cfg.Local.End == sa.vip {
+		return cfg
+	}
+	return nil
+}
+
+// covered reports whether an SA of the peer has a CHILD SA for the policy k.
+func (d *Daemon) covered(peer string, k childKey) bool {
+	for _, sa := range d.sas {
+		if sa.peer == nil || sa.peer.Name != peer || (sa.state != stateEstablished && sa.state != stateP1Expired) {
+			continue
+		}
+		for _, c := range sa.children {
+			if !c.rekeyed && c.Policy != nil && keyOf(c.Policy) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// negotiating reports whether sa has an exchange for the policy k in flight.
+func (sa *IKESA) negotiating(k childKey) bool {
+	if sa.v1 != nil {
+		for _, q := range sa.v1.qms {
+			if q.initiator && !q.done && q.xchg == 0 && q.cfg != nil && keyOf(q.cfg) == k {
+				return true
+			}
+		}
+		return false
+	}
+	if cp := sa.pendingFirst; cp != nil && keyOf(cp.cfg) == k {
+		return true
+	}
+	return sa.creating[k.id]
+}
+
+// retryChildren negotiates again the CHILD SAs whose retry is due, on an established
+// IKE SA of their peer (d.mu held).
+func (d *Daemon) retryChildren(now time.Time) {
+	for k, r := range d.childRetries {
+		if now.Before(r.next) {
+			continue
+		}
+		var sa *IKESA
+		for _, s := range d.sas {
+			if s.peer == nil || s.peer.Name != k.peer || s.state != stateEstablished || s.rekeying ||
+				(s.v1 != nil && (!s.v1Ready() || s.v1.p1iv == nil)) {
+				continue
+			}
+			if sa == nil || (s.initiator && !sa.initiator) {
+				sa = s
+			}
+		}
+		if sa == nil {
+			continue // the peer's next IKE SA negotiates its policies itself
+		}
+		cfg := sa.wantedChild(r.cfg)
+		if cfg == nil || d.covered(k.peer, k.childKey) {
+			delete(d.childRetries, k)
+			continue
+		}
+		if sa.negotiating(k.childKey) {
+			continue
+		}
+		// Guard: the answer (or its absence) sets the next try; one that never went out
+		// (nothing to offer) is tried again at the longest pause.
+		r.next = now.Add(childRetryMax)
+		d.log.Debug("ipsec: negotiating the CHILD SA again", "peer", k.peer, "policy", cfg.ID, "attempt", r.fails+1)
+		sa.createChild(cfg)
+	}
+}
+
+// resetRetries starts the backoffs afresh after a configuration change: what was refused
+// may be accepted now (d.mu held).
+func (d *Daemon) resetRetries(peers map[string]*PeerConfig) {
+	for k, r := range d.childRetries {
+		if peers[k.peer] == nil {
+			delete(d.childRetries, k)
+			continue
+		}
+		r.fails, r.next = 0, time.Time{}
+	}
+	for _, sa := range d.sas {
+		for _, c := range sa.children {
+			c.rekeyFails, c.rekeyNext = 0, time.Time{}
+		}
+	}
+}
+
+// expireChild ends a CHILD SA at its hard lifetime: the peer is told (so that it stops
+// sending into it) and, when the policy still wants an SA, a new one is negotiated at
+// once by the IKE SA's initiator (the responder a little later, so the two rarely both
+// start one); the backoff of failed rekeys goes on. d.mu held.
+func (sa *IKESA) expireChild(c *ChildSA) {
+	const why = "hard lifetime expired"
+	if sa.v1 != nil {
+		sa.v1DeleteChild(c, why)
+	} else {
+		c.rekeyed = true
+		sa.stopSending(c)
+		sa.request(Informational, []Payload{&Delete{Protocol: ProtoESP, SPIs: [][]byte{spiBytes(c.InSPI)}}}, nil, nil)
+		sa.removeChild(c, why)
+	}
+	if c.Policy == nil {
+		return
+	}
+	cfg := sa.wantedChild(c.Policy)
+	k := keyOf(c.Policy)
+	if cfg == nil || sa.d.covered(sa.peer.Name, k) {
+		return
+	}
+	if sa.d.childRetries == nil {
+		sa.d.childRetries = map[retryKey]*childRetry{}
+	}
+	rk := retryKey{sa.peer.Name, k}
+	r := sa.d.childRetries[rk]
+	if r == nil {
+		r = &childRetry{fails: c.rekeyFails, cause: c.rekeyCause}
+		sa.d.childRetries[rk] = r
+	}
+	r.cfg = cfg
+	next := time.Now()
+	if !sa.initiator {
+		next = next.Add(2 * time.Second)
+	}
+	if c.rekeyNext.After(next) {
+		next = c.rekeyNext
+	}
+	if r.next.Before(next) {
+		r.next = next
+	}
+	sa.d.log.Info("ipsec: negotiating a new CHILD SA for the policy", "peer", sa.peer.Name, "policy", cfg.ID,
+		"after", "hard lifetime expired", "in", time.Until(r.next).Truncate(time.Millisecond))
+}
+
+// rekeyDue reports whether old may be rekeyed now; a rekey asked for while a refused
+// one backs off waits for the pause to end (d.mu held).
+func (sa *IKESA) rekeyDue(old *ChildSA) bool {
+	if old.rekeying || old.rekeyed || sa.state != stateEstablished {
+		return false
+	}
+	if time.Now().Before(old.rekeyNext) {
+		old.softHit = true
+		return false
+	}
+	old.softHit = false
+	return true
+}
+
+// modeConfig is the mode config of the identity the IKE SA authenticated with (nil:
+// none, or not chosen yet).
+func (sa *IKESA) modeConfig() *ModeConfig {
+	if sa.ident == nil {
+		return nil
+	}
+	return sa.ident.ModeConfig
+}
+
+// ikeRekeyFailed schedules the next try of a refused IKE SA rekey: after a collision
+// (TEMPORARY_FAILURE, both sides rekeyed at once) a short random pause so the two do
+// not collide again; otherwise the phase 2 backoff, the cause logged once, until the
+// IKE SA's lifetime ends it (and an initiator negotiates a new one). d.mu held.
+func (sa *IKESA) ikeRekeyFailed(cause string, collision bool) {
+	now := time.Now()
+	if collision {
+		var b [1]byte
+		rand.Read(b[:])
+		sa.rekeyAt = now.Add(200*time.Millisecond + time.Duration(b[0])*4*time.Millisecond)
+		sa.d.log.Info("ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name, "reason", cause)
+		return
+	}
+	sa.ikeRekeyFails++
+	wait := retryDelay(sa.ikeRekeyFails)
+	sa.rekeyAt = now.Add(wait)
+	level := slog.LevelDebug
+	if sa.ikeRekeyCause != cause {
+		sa.ikeRekeyCause, level = cause, slog.LevelWarn
+	}
+	expires := "never"
+	if !sa.expireAt.IsZero() {
+		expires = sa.expireAt.Sub(now).Truncate(time.Second).String()
+	}
+	sa.d.log.Log(context.Background(), level, "ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name, "reason", cause,
+		"attempts", sa.ikeRekeyFails, "retry-in", wait, "expires-in", expires)
+}

@@ -1,0 +1,139 @@
+package ike
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// TestChildRefusedRetried: the responder has no policy for what the initiator asks
+// (its own was still being applied: the CI failure of TestSiteToSiteIKEv1Example) and
+// refuses; the initiator tries again with a backoff, logging the cause once, and gets
+// the SA once the responder's policy is there. For IKEv1 Quick Mode, IKEv2's first CHILD
+// SA in IKE_AUTH and a later one by CREATE_CHILD_SA.
+func TestChildRefusedRetried(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		mode    ExchangeMode
+		second  bool   // the refused policy is the initiator's second (CREATE_CHILD_SA)
+		refusal string // what the responder logs each time it refuses
+	}{
+		{"ikev1", ExchangeMain, false, "quick mode refused"},
+		{"ikev2-auth", ExchangeIKEv2, false, "no policy matches the peer's traffic selectors"},
+		{"ikev2-create", ExchangeIKEv2, true, "no policy matches the peer's traffic selectors"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pr := newV1Pair(t, nil)
+			a := v1TestPeer(t, "b", c.mode, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+			b := v1TestPeer(t, "a", c.mode, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+			want := 1
+			if c.second {
+				extra := *a.Children[0]
+				extra.ID = 2
+				extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
+				extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
+				a.Children = append(a.Children, &extra)
+				want = 2
+			}
+			// B starts with the first policy only when the second is the one refused,
+			// else with an unrelated one.
+			full := b
+			partial := *b
+			if c.second {
+				partial.Children = b.Children[:1]
+			} else {
+				other := *b.Children[0]
+				other.ID = 9
+				other.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.9.0/24"), 0, 0)
+				partial.Children = []*ChildConfig{&other}
+			}
+			if c.second {
+				mirror := *a.Children[1]
+				mirror.Local, mirror.Remote = mirror.Remote, mirror.Local
+				full.Children = append(full.Children, &mirror)
+			}
+			pr.start(a, &partial)
+			if !iketest.WaitFor(20*time.Second, func() bool { return strings.Count(pr.lb.String(), c.refusal) >= 3 }) {
+				t.Fatalf("the responder refused %d times, want 3 attempts", strings.Count(pr.lb.String(), c.refusal))
+			}
+			pr.b.SetPeers([]*PeerConfig{full})
+			if !iketest.WaitFor(30*time.Second, func() bool { return len(pr.ka.all()) == want && len(pr.kb.all()) == want }) {
+				t.Fatalf("no SA after the responder's policy came: A %d, B %d", len(pr.ka.all()), len(pr.kb.all()))
+			}
+			la := pr.la.String()
+			if n := countLines(la, "level=WARN", "CHILD SA refused"); n != 1 {
+				t.Errorf("the initiator logged the refusal %d times at warning level, want once", n)
+			}
+			if !strings.Contains(la, "CHILD SA up after failed attempts") {
+				t.Error("the initiator did not log the SA that came up after the retries")
+			}
+		})
+	}
+}
+
+// TestChildRekeyRefusedBacksOff: the responder refuses every rekey (the initiator's
+// proposal has a PFS group, the responder's none: the first CHILD SA, in IKE_AUTH, has no
+// key exchange and comes up). The initiator backs off instead of asking every tick,
+// logs the cause once, keeps the SA to its hard lifetime and then deletes it at the
+// responder (INFORMATIONAL delete), and negotiates a new one, which comes up once the
+// responder accepts PFS.
+func TestChildRekeyRefusedBacksOff(t *testing.T) {
+	pr := newV1Pair(t, nil)
+	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1-modp2048", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	a.Children[0].Lifetime = 10 * time.Second // rekeys from 7.5 s on, hard at 10 s
+	pr.start(a, b)
+	pr.established(t)
+	first := pr.ka.all()[0].InSPI
+	creates := func() int { return len(pr.r.sentByA(CreateChildSA)) }
+	if !iketest.WaitFor(30*time.Second, func() bool { return strings.Contains(pr.lb.String(), "deleted by the peer") }) {
+		t.Fatalf("the responder's CHILD SA was not deleted by the initiator at its hard lifetime (%d CREATE_CHILD_SA):\nB:\n%s",
+			creates(), pr.lb.String())
+	}
+	// Rekeys in the 2.5 s between the soft and the hard lifetime (at most 1, 2 s
+	// apart), then the new SA at once: a tick-by-tick retry would have sent ten.
+	if n := creates(); n < 2 || n > 5 {
+		t.Errorf("the initiator sent %d CREATE_CHILD_SA by the hard lifetime, want 2 to 5", n)
+	}
+	la := pr.la.String()
+	if n := countLines(la, "level=WARN", "CHILD SA rekey refused"); n != 1 {
+		t.Errorf("the rekey refusal was logged %d times at warning level, want once", n)
+	}
+	if !strings.Contains(la, "hard lifetime expired") {
+		t.Error("the initiator did not log the hard lifetime")
+	}
+	if !iketest.WaitFor(5*time.Second, func() bool { return len(pr.ka.all()) == 0 && len(pr.kb.all()) == 0 }) {
+		t.Fatalf("CHILD SAs left after the hard lifetime: A %d, B %d", len(pr.ka.all()), len(pr.kb.all()))
+	}
+	// The policy still wants an SA: once the responder takes PFS, the retries get it.
+	b2 := *b
+	withPFS := *b.Children[0]
+	withPFS.Proposals = a.Children[0].Proposals
+	withPFS.Lifetime = time.Hour
+	b2.Children = []*ChildConfig{&withPFS}
+	pr.b.SetPeers([]*PeerConfig{&b2})
+	if !iketest.WaitFor(40*time.Second, func() bool {
+		all := pr.ka.all()
+		return len(all) >= 1 && all[0].InSPI != first && len(pr.kb.all()) >= 1
+	}) {
+		t.Fatalf("no new CHILD SA after the hard lifetime: A %d, B %d", len(pr.ka.all()), len(pr.kb.all()))
+	}
+}
+
+// countLines counts the log lines holding every one of subs.
+func countLines(log string, subs ...string) int {
+	n := 0
+	for _, l := range strings.Split(log, "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(l, s)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
