@@ -321,3 +321,18 @@ func (sa *IKESA) ikeRekeyFailed(cause string, collision bool) {
 	sa.d.log.Log(context.Background(), level, "ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name, "reason", cause,
 		"attempts", sa.ikeRekeyFails, "retry-in", wait, "expires-in", expires)
 }
+
+// v1Phase1Failed notices that the Phase 1 started to replace sa (a rekey with DPD on) or
+// to adopt its IPsec SAs (an expired Phase 1) is gone without coming up, and arms the
+// next try with the backoff; before, sa stayed "rekeying" and never tried again. d.mu
+// held.
+func (sa *IKESA) v1Phase1Failed() {
+	if !sa.rekeying {
+		return
+	}
+	if n := sa.d.started[sa.peer.Name]; n != nil && n != sa && n.state != stateDead && n.state != stateP1Expired {
+		return // on its way
+	}
+	sa.rekeying = false
+	sa.ikeRekeyFailed("the new phase 1 did not come up", false)
+}

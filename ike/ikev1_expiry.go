@@ -46,13 +46,14 @@ func (sa *IKESA) v1SendDeleteISAKMP() {
 
 // v1OrphanTimers runs the lifetimes of the IPsec SAs an expired Phase 1 holds.
 func (sa *IKESA) v1OrphanTimers(now time.Time) {
+	sa.v1Phase1Failed()
 	for _, c := range append([]*ChildSA(nil), sa.children...) {
 		age := now.Sub(c.Added)
 		if c.Lifetime > 0 && age >= c.Lifetime {
 			sa.removeChild(c, "hard lifetime expired")
 			continue
 		}
-		if c.Soft > 0 && age >= c.Soft && !c.rekeying && !sa.rekeying && !sa.peer.Passive {
+		if c.Soft > 0 && age >= c.Soft && !c.rekeying && !sa.rekeying && !sa.peer.Passive && !now.Before(sa.rekeyAt) {
 			// A new Phase 1 adopts this SA and rekeys it (v1Adopt).
 			sa.rekeying = true
 			if n := sa.d.started[sa.peer.Name]; n != nil && n.state != stateDead && n.state != stateP1Expired {
@@ -62,6 +63,7 @@ func (sa *IKESA) v1OrphanTimers(now time.Time) {
 				sa.d.started[sa.peer.Name] = n
 			} else {
 				sa.rekeying = false
+				sa.ikeRekeyFailed(err.Error(), false)
 			}
 		}
 	}

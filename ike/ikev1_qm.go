@@ -974,11 +974,15 @@ func (sa *IKESA) v1Timers(now time.Time) {
 	}
 	sa.v1Waiting(now)
 	sa.v1RetireRekeyed(now)
+	sa.v1Phase1Failed()
 	if !sa.rekeyAt.IsZero() && now.After(sa.rekeyAt) && !sa.rekeying {
 		sa.rekeying = true
 		if n, err := sa.d.initiateV1(sa.peer); err == nil {
 			n.v1.replaces = sa
 			sa.d.started[sa.peer.Name] = n
+		} else {
+			sa.rekeying = false
+			sa.ikeRekeyFailed(err.Error(), false)
 		}
 	}
 	if !sa.expireAt.IsZero() && now.After(sa.expireAt) {
