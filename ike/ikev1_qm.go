@@ -787,21 +787,22 @@ func (sa *IKESA) v1Notify(n *v1Notify) {
 			}
 		}
 	default:
-		sa.d.log.Warn("ipsec: peer sent notify", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "type", v1NotifyName(n.Type))
 		if n.Type == v1NNoProposalChosen {
 			sa.d.Stats.NoProposal.Add(1)
 		}
-		sa.v1QuickRefused(n)
+		if !sa.v1QuickRefused(n) { // a refusal is logged once per cause (childFailed)
+			sa.d.log.Warn("ipsec: peer sent notify", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "type", v1NotifyName(n.Type))
+		}
 	}
 }
 
 // v1QuickRefused ends the Quick Modes an error notify refuses: the one whose SPI it
 // names, or, for NO-PROPOSAL-CHOSEN and INVALID-ID-INFORMATION without a known SPI
 // (not every peer sends one), every Quick Mode of ours in flight. They are tried again
-// later (childretry.go).
-func (sa *IKESA) v1QuickRefused(n *v1Notify) {
+// later (childretry.go). It reports whether the notify refused any.
+func (sa *IKESA) v1QuickRefused(n *v1Notify) bool {
 	if n.Type == 0 || n.Type >= 8192 { // status notifies (RFC 2408 3.14.1)
-		return
+		return false
 	}
 	var refused []*v1QM
 	for _, qm := range sa.v1.qms {
@@ -821,8 +822,9 @@ func (sa *IKESA) v1QuickRefused(n *v1Notify) {
 		if qm.rekey != nil {
 			qm.rekey.rekeying = false
 		}
-		sa.childFailed(qm.cfg, qm.rekey, v1NotifyName(n.Type))
+		sa.childFailed(qm.cfg, qm.rekey, "peer sent "+v1NotifyName(n.Type))
 	}
+	return len(refused) > 0
 }
 
 func v1NotifyName(t uint16) string {
