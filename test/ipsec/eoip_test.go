@@ -61,7 +61,7 @@ func (w *wire) protos() map[string]int {
 
 // eoipPair starts two routerd joined by a veth (R 198.18.61.1, S 198.18.61.2 on ether1),
 // the QA's rig.
-func eoipPair(t *testing.T, tag string) (r, s *daemon, nsR, nsS string) {
+func eoipPair(t testing.TB, tag string) (r, s *daemon, nsR, nsS string) {
 	nsR, nsS = iketest.NS(t, tag+"r"), iketest.NS(t, tag+"s")
 	iketest.Veth(t, nsR, "ether1", "", nsS, "ether1", "")
 	r, s = startDaemon(t, nsR), startDaemon(t, nsS)

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
 // printed when the test failed).
 type daemon struct {
 	*testbin.Router
-	t    *testing.T
+	t    testing.TB
 	ns   string
 	sock string
 	log  *testbin.Buffer
@@ -30,7 +30,7 @@ type daemon struct {
 // lockedBuf is a buffer a process writes while the test reads it.
 type lockedBuf = testbin.Buffer
 
-func startDaemon(t *testing.T, ns string) *daemon {
+func startDaemon(t testing.TB, ns string) *daemon {
 	t.Helper()
 	r := testbin.Start(t, binDir, testbin.Options{Netns: ns})
 	return &daemon{Router: r, t: t, ns: ns, sock: r.Sock, log: r.Log}

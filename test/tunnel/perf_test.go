@@ -18,7 +18,18 @@ func iperf(tb testing.TB, a, b, dst string, secs int) float64 {
 	if err := srv.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	defer srv.Wait()
+	// iperf3 -s -1 ends after its one test; under load it was once seen waiting on after
+	// the client had its result, which held the benchmark for good.
+	defer func() {
+		done := make(chan struct{})
+		go func() { srv.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			srv.Process.Kill()
+			<-done
+		}
+	}()
 	var out []byte
 	var err error
 	for i := 0; i < 30; i++ {
