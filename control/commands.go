@@ -919,10 +919,7 @@ func (x *Executor) Seed() error {
 				if err != nil {
 					return err
 				}
-				props := map[string]string{builtinKey: "yes"}
-				if m.NameProp() == "" {
-					props[builtinKey] = strconv.Itoa(i + 1)
-				}
+				props := map[string]string{builtinKey: strconv.Itoa(i + 1)}
 				for k, v := range b {
 					props[k] = v
 				}
@@ -945,18 +942,27 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-// sameBuiltin matches a stored built-in item to declaration i of m.Builtin: by name where
-// items are named, else by the declaration's number that Seed recorded in the item (the
-// default policy template has no name, and any of its properties may have been set).
+// sameBuiltin matches a stored built-in item to declaration i of m.Builtin by the
+// declaration's number that Seed recorded in the item: any property may have been set
+// since, the name too (RouterOS lets the default IPsec profile be renamed, and it stays
+// the default). Items stored by older versions carry "yes" and are matched by name,
+// unless the menu has one built-in item only.
 func sameBuiltin(props map[string]string, m *menu.Menu, i int) bool {
-	if props[builtinKey] == "" {
+	switch b := props[builtinKey]; {
+	case b == "":
 		return false
+	case b != "yes":
+		return b == strconv.Itoa(i+1)
+	case len(m.Builtin) == 1:
+		return true
 	}
-	if np := m.NameProp(); np != "" {
-		return props[np] == m.Builtin[i][np]
-	}
-	return props[builtinKey] == strconv.Itoa(i+1)
+	np := m.NameProp()
+	return np != "" && props[np] == m.Builtin[i][np]
 }
+
+// IsBuiltin says whether an item is one of its menu's built-in items (flag *, default=yes),
+// whatever it is called now.
+func IsBuiltin(props map[string]string) bool { return props[builtinKey] != "" }
 
 // emptyUnset reports whether v is the empty value RouterOS writes for an unset property
 // whose type has no empty value (pref-src="" in a v7 route export): it unsets.

@@ -176,3 +176,26 @@ func TestUniqueAmongEnabled(t *testing.T) {
 		t.Fatalf("%d ports, want 2", n)
 	}
 }
+
+// TestRenamedDefaultStaysDefault: RouterOS lets the default IPsec profile be renamed; it
+// stays the default (flag *), a restart does not seed a second "default" beside it, and
+// the export finds it as RouterOS writes it, by default=yes (control/script
+// TestRenamedDefaultReimports imports that line on a fresh router).
+func TestRenamedDefaultStaysDefault(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/ip/ipsec/profile", "set", "numbers=default", "name=renamed", "dh-group=ecp256")
+	if err := ex.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, ex, "/ip/ipsec/profile"); n != 1 {
+		t.Fatalf("%d profiles after Seed, want the renamed default only", n)
+	}
+	text, err := ex.Export(context.Background(), sess, "/ip/ipsec/profile", control.ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "set [ find default=yes ] dh-group=ecp256 name=renamed") {
+		t.Fatalf("export:\n%s", text)
+	}
+}

@@ -155,8 +155,13 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 			}
 			sel := "[ find default=yes ]"
 			switch {
+			case builtin && len(m.Builtin) == 1 && hasFlag(m, "default"):
+				// RouterOS's own words for its default profile, proposal, group...: they
+				// find it again after a rename.
 			case m.Selector != "" && it.Props[m.Selector] != "":
 				sel = "[ find " + m.Selector + "=" + Quote(it.Props[m.Selector]) + " ]"
+			case np != "" && decl != nil:
+				sel = "[ find " + np + "=" + Quote(decl[np]) + " ]"
 			case np != "":
 				sel = "[ find " + np + "=" + Quote(it.Props[np]) + " ]"
 			case len(m.Builtin) > 1:
@@ -183,7 +188,7 @@ func exportProps(m *menu.Menu, props, decl map[string]string, opt ExportOptions)
 			continue
 		}
 		v, set := props[p.Name]
-		if decl != nil && p.Name == m.NameProp() {
+		if decl != nil && p.Name == m.NameProp() && v == decl[p.Name] {
 			continue // the selector names it
 		}
 		if m.Selector != "" && p.Name == m.NameProp() && (v == props[m.Selector] || props[m.Selector] == "") {
@@ -366,4 +371,13 @@ func splitArgs(line string) []string {
 		}
 	}
 	return append(out, line[start:])
+}
+
+func hasFlag(m *menu.Menu, name string) bool {
+	for _, f := range m.Flags {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }

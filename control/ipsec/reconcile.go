@@ -173,6 +173,13 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		}
 		profByName[it.Name] = p
 	}
+	// Tunnels' ipsec-secret peers use the default profile, whatever it is called now.
+	defProf := ""
+	for _, it := range raw[ProfilePath] {
+		if control.IsBuiltin(it.Props) {
+			defProf = it.Props["name"]
+		}
+	}
 	type espProp struct {
 		ps []ike.Proposal
 		lt time.Duration
@@ -241,7 +248,7 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		cfgs = append(cfgs, pc)
 		peerByName[name] = pc
 	}
-	tunnels := e.tunnelPeers(ctx, profByName, peerByName)
+	tunnels := e.tunnelPeers(ctx, defProf, profByName[defProf], peerByName)
 	for _, tp := range tunnels {
 		cfgs = append(cfgs, tp.peer)
 		d.note("tunnel %s %s %v %v %d %q", tp.tunnel, tp.peer.Name, tp.peer.Remote, tp.peer.Local, tp.policy.id, tp.peer.Identities[0].PSK)

@@ -41,9 +41,10 @@ var tunnelMenus = func() []tunnelMenu {
 // tunnelPeer is what a tunnel's ipsec-secret adds: a dynamic peer with its identity and
 // a transport-mode policy for the tunnel's packets between its endpoints.
 type tunnelPeer struct {
-	tunnel string // the tunnel's name
-	peer   *ike.PeerConfig
-	policy *policyInfo
+	tunnel  string // the tunnel's name
+	profile string // the default profile's name
+	peer    *ike.PeerConfig
+	policy  *policyInfo
 }
 
 // tunnelPolicyID keeps the dynamic policies' ids apart from stored ones (the data path
@@ -55,8 +56,9 @@ var tunnelProposal = proposalItem{AuthAlgorithms: []string{"sha1"}, EncAlgorithm
 	PFSGroup: "none", Lifetime: 30 * time.Minute}
 
 // tunnelPeers decodes the tunnels that ask for encryption (e.mu held). The peer uses the
-// default profile; its identity authenticates with the secret and generates no policy.
-func (e *Engine) tunnelPeers(ctx context.Context, profiles map[string]*profile, taken map[string]*ike.PeerConfig) []tunnelPeer {
+// default profile (prof, called profName; nil when it does not decode); its identity
+// authenticates with the secret and generates no policy.
+func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile, taken map[string]*ike.PeerConfig) []tunnelPeer {
 	var out []tunnelPeer
 	e.retryTunnels = false
 	ps, lt, err := espProposal(tunnelProposal)
@@ -81,7 +83,6 @@ func (e *Engine) tunnelPeers(ctx context.Context, profiles map[string]*profile, 
 				e.warnOnce("tunnel "+name, fmt.Sprintf("ipsec: %s: ipsec-secret not applied: %v", name, err))
 				continue
 			}
-			prof := profiles["default"]
 			if prof == nil {
 				e.warnOnce("tunnel "+name, "ipsec: "+name+": ipsec-secret not applied: the default profile is not usable")
 				continue
@@ -112,7 +113,7 @@ func (e *Engine) tunnelPeers(ctx context.Context, profiles map[string]*profile, 
 			pc.Children = []*ike.ChildConfig{cc}
 			pi := &policyInfo{id: id, peer: pc.Name, action: esp.ActionEncrypt, level: esp.LevelRequire,
 				src: src, dst: dst, proto: tm.proto, reqID: cc.ReqID, saSrc: local, saDst: remote}
-			out = append(out, tunnelPeer{tunnel: name, peer: pc, policy: pi})
+			out = append(out, tunnelPeer{tunnel: name, profile: profName, peer: pc, policy: pi})
 		}
 	}
 	return out
@@ -193,7 +194,7 @@ func (e *Engine) tunnelRows(path string) []control.Row {
 		switch path {
 		case PeerPath:
 			p = map[string]string{"name": tp.peer.Name, "address": tp.peer.Remote.String(),
-				"local-address": tp.peer.Local.String(), "profile": "default", "exchange-mode": "ike2",
+				"local-address": tp.peer.Local.String(), "profile": tp.profile, "exchange-mode": "ike2",
 				"passive": "no", "send-initial-contact": "yes", "port": "500"}
 		case IdentityPath:
 			p = map[string]string{"peer": tp.peer.Name, "auth-method": "pre-shared-key", "my-id": "auto",

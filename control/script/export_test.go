@@ -106,7 +106,7 @@ func TestExportImportIdentical(t *testing.T) {
 		`set name="core router 1"`,
 		`source=":local name \"x\$y\"\n:put \"line1\\nline2\"\n`,
 		`set [ find default=yes ] comment="default template; edited" proposal=prop1`,
-		`set [ find name=default ] enc-algorithms=aes-128-gcm pfs-group=modp2048`,
+		`set [ find default=yes ] enc-algorithms=aes-128-gcm pfs-group=modp2048`,
 		`set [ find name=www ] address=10.0.0.0/8,2001:db8::/32 port=8080`,
 		`secret="pre shared \"key\" \$1"`,
 		`password="pa ss\$1"`,
@@ -343,5 +343,16 @@ func TestQuoteRoundTrip(t *testing.T) {
 	check(in2, c2)
 	if again := exportText(t, in2, c2, "/system script export"); again != text {
 		t.Errorf("export after import differs:\n%s\n---\n%s", text, again)
+	}
+}
+
+// TestRenamedDefaultReimports: the export of a renamed default profile renames the
+// default profile of a fresh router (a find by name would match nothing there).
+func TestRenamedDefaultReimports(t *testing.T) {
+	in, c := newInterp(t)
+	mustRun(t, in, c, `/ip ipsec profile set [ find default=yes ] name=renamed dh-group=ecp256`)
+	in2, c2 := reimport(t, exportText(t, in, c, "/export"))
+	if got := mustRun(t, in2, c2, `:put [/ip ipsec profile get [ find default=yes ] name]; :put [:len [/ip ipsec profile find]]`); got != "renamed\n1\n" {
+		t.Fatalf("after the import: %q", got)
 	}
 }

@@ -37,6 +37,11 @@ func TestGREIPsecSecret(t *testing.T) {
 			t.Fatalf("no dynamic peer and policy:\n%s", out)
 		}
 	}
+	// RouterOS lets the default profile be renamed; it stays the default, and the
+	// tunnels' dynamic peers keep using it (QA: they vanished, and the tunnel ran on).
+	for _, d := range []*daemon{a, b} {
+		d.script("/ip ipsec profile set [ find default=yes ] name=renamed\n")
+	}
 	pcap := filepath.Join(t.TempDir(), "wire.pcap")
 	capture := iketest.In(nsA, "tshark", "-i", "ether1", "-f", "ip", "-w", pcap)
 	capture.Stderr = &lockedBuf{}
@@ -79,6 +84,10 @@ func TestGREIPsecSecret(t *testing.T) {
 	// No GRE in the clear; ESP both ways (tshark under load may miss some of the 40).
 	if protos["47"] != 0 || protos["50"] < 2 {
 		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+	}
+	if out := a.script("/ip ipsec peer print detail\n/ip ipsec profile export\n"); !strings.Contains(out, `profile="renamed"`) ||
+		!strings.Contains(out, "set [ find default=yes ] name=renamed") {
+		t.Errorf("after renaming the default profile:\n%s", out)
 	}
 	out2 := a.script("/ip ipsec policy print detail\n")
 	if !strings.Contains(out2, "DA") || !strings.Contains(out2, "ph2-state=established") {
