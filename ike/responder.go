@@ -378,8 +378,7 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	inSPI := sa.d.newChildSPI()
 	tunnel := cfg.Tunnel || !transportReq
 	c := sa.makeChild(cfg, suite, inSPI, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, false, tunnel)
-	allL, allR := sa.allSelectors(cfg, li, ri, offeredI, offeredR)
-	lis := sa.responderSplits(allL)
+	lis, allR := sa.allSelectors(cfg, li, ri, offeredI, offeredR)
 	if cfg.Dynamic {
 		if other := sa.dynamicDuplicate(lis, allR); other != "" {
 			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name,

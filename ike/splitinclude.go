@@ -5,12 +5,15 @@ import (
 	"slices"
 )
 
-// Split tunnels (mode config split-include) in IKEv2 CHILD_SAs. RouterOS generates one
-// dynamic policy per split-include network on both sides: the responder narrows its
-// traffic selector to the networks (RFC 7296 2.9 lets TSr carry several), and the
-// initiator keeps, of what the responder gave, only the networks it was sent as
-// INTERNAL_IP4_SUBNET (RouterOS takes split networks from its mode config, not from a
-// wider TSr).
+// Split tunnels (mode config split-include) in IKEv2 CHILD_SAs. The responder only tells
+// the client its split networks (INTERNAL_IP4_SUBNET); its own side of the CHILD_SA is
+// what the client asks narrowed to the policy template, not to the split networks: the
+// reference's Windows client asks for 0.0.0.0/0 and gets it ("Split networking is not a
+// security measure. The client (initiator) can still request a different Phase 2
+// traffic selector"; narrowing to split-include is what it says breaks other vendors).
+// A RouterOS initiator keeps, of what the responder gave, only the networks it was sent
+// (one dynamic policy per network; RouterOS takes split networks from its mode config,
+// not from a wider TSr).
 
 // splitSelectors narrows sel to each of the networks of its family that intersect it;
 // none intersecting leaves sel as it is.
@@ -31,15 +34,6 @@ func splitSelectors(sel []Selector, splits []netip.Prefix) []Selector {
 		return sel
 	}
 	return out
-}
-
-// responderSplits narrows the responder's own side of a CHILD_SA of a mode config
-// client to the identity's split-include networks.
-func (sa *IKESA) responderSplits(li []Selector) []Selector {
-	if !sa.vip.IsValid() || sa.ident == nil || sa.ident.ModeConfig == nil {
-		return li
-	}
-	return splitSelectors(li, sa.ident.ModeConfig.Split)
 }
 
 // initiatorSplits narrows the remote side of a CHILD_SA generated from a template to the

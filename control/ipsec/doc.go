@@ -17,9 +17,10 @@
 // none policy below the template (the reference's "Using generic IPsec policy") comes
 // after them. Such a peer-less policy keeps the sa-src-address and sa-dst-address it was
 // given; inbound cleartext matching a discard policy first is dropped (in-policy-blocked).
-// A mode config responder narrows its side of the CHILD_SA to the split-include networks
-// and an initiator keeps, of the responder's side, the networks it was sent: one dynamic
-// policy per network on both ends (ike/splitinclude.go).
+// A mode config responder sends its split-include networks and narrows the CHILD_SA to
+// the policy template only (a Windows client asking for 0.0.0.0/0 gets it, as the
+// reference's known limitations say); a RouterOS initiator keeps, of the responder's
+// side, the networks it was sent: one dynamic policy per network (ike/splitinclude.go).
 //
 // A tunnel's ipsec-secret (GRE, EoIP, IPIP, 6to4) adds a dynamic peer (ike2, default
 // profile) to its remote-address with an identity of that pre-shared key and a

@@ -17,6 +17,9 @@ type swanPSK struct {
 	children []swanChild
 	// sections are more top-level sections ("pools { ... }").
 	sections string
+	// id, remoteID and psk replace s.example, r.example and a-long-test-psk; remoteID
+	// "%any" takes any ID from routerd.
+	id, remoteID, psk string
 }
 
 // swanChild is one CHILD_SA of a swanPSK connection.
@@ -36,6 +39,16 @@ func (c swanPSK) String() string {
 	if name == "" {
 		name = "r"
 	}
+	id, rid, psk := c.id, c.remoteID, c.psk
+	if id == "" {
+		id = "s.example"
+	}
+	if rid == "" {
+		rid = "r.example"
+	}
+	if psk == "" {
+		psk = "a-long-test-psk"
+	}
 	if proposals == "" {
 		proposals = "aes128-sha256-ecp256"
 	}
@@ -44,7 +57,7 @@ func (c swanPSK) String() string {
 	for _, l := range c.extra {
 		fmt.Fprintf(&b, "    %s\n", l)
 	}
-	b.WriteString("    local { auth = psk\n            id = s.example }\n    remote { auth = psk\n             id = r.example }\n    children {\n")
+	fmt.Fprintf(&b, "    local { auth = psk\n            id = %s }\n    remote { auth = psk\n             id = %s }\n    children {\n", id, rid)
 	for _, ch := range c.children {
 		fmt.Fprintf(&b, "      %s {\n", ch.name)
 		if ch.localTS != "" {
@@ -61,6 +74,10 @@ func (c swanPSK) String() string {
 	}
 	b.WriteString("    }\n  }\n}\n")
 	b.WriteString(c.sections)
-	b.WriteString("secrets {\n  ike-1 { id-a = s.example\n          id-b = r.example\n          secret = \"a-long-test-psk\" }\n}\n")
+	if rid == "%any" {
+		fmt.Fprintf(&b, "secrets {\n  ike-1 { id-a = %s\n          secret = \"%s\" }\n}\n", id, psk)
+	} else {
+		fmt.Fprintf(&b, "secrets {\n  ike-1 { id-a = %s\n          id-b = %s\n          secret = \"%s\" }\n}\n", id, rid, psk)
+	}
 	return b.String()
 }
