@@ -410,12 +410,7 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 		v.idiB = idp.Body
 		sa.ni = append([]byte(nil), np.Body...)
 		rid := Identity{Type: IDType(idi.Type), Data: idi.Data}
-		for _, ic := range p.Identities {
-			if sa.remoteIDMatches(ic, rid) {
-				sa.ident = ic
-				break
-			}
-		}
+		sa.ident = sa.bestIdentity(rid, func(ic *IdentityConfig) bool { return sa.remoteIDMatches(ic, rid) })
 		if sa.ident == nil {
 			d.Stats.AuthFailed.Add(1)
 			d.rosLogFrom(from.Addr(), slog.LevelWarn, fmt.Sprintf("%s no identity matches the peer's ID %s", from.Addr(), rid))

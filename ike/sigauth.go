@@ -443,7 +443,9 @@ func idMatchesCert(id Identity, c *x509.Certificate) bool {
 
 // pickIdentity chooses the identity that authenticates a peer (responder): a
 // match-by=certificate identity whose remote-certificate is the one the peer presents
-// first, then the first identity of the AUTH's kind whose remote-id admits rid.
+// first, then, of the identities of the AUTH's kind whose remote-id admits rid, the most
+// specific (remoteIDRank), the first of equals: the reference's per-user identity
+// (remote-id=user-fqdn:...) added after a catch-all one still gets its user.
 func (sa *IKESA) pickIdentity(rid Identity, auth *Auth, ps []Payload) *IdentityConfig {
 	sig := auth.Method != AuthPSK
 	certs, _ := peerCerts(ps)
@@ -454,21 +456,40 @@ func (sa *IKESA) pickIdentity(rid Identity, auth *Auth, ps []Payload) *IdentityC
 			}
 		}
 	}
-	for _, ic := range sa.peer.Identities {
+	return sa.bestIdentity(rid, func(ic *IdentityConfig) bool {
 		if ic.signs() != sig || (sig && ic.MatchByCert) {
-			continue
+			return false
 		}
 		if ic.Method == AuthMethodSignature {
-			if ic.RemoteID.Auto || ic.RemoteID.Ignore || ic.RemoteID.ID.Equal(rid) {
-				return ic
-			}
+			return ic.RemoteID.Auto || ic.RemoteID.Ignore || ic.RemoteID.ID.Equal(rid)
+		}
+		return sa.remoteIDMatches(ic, rid)
+	})
+}
+
+// bestIdentity is, of the peer's identities ok admits for the peer's ID rid, the one
+// whose remote-id is the most specific: an ID equal to rid, then auto, then ignore;
+// the first of equals (RouterOS looks for the identity matching the peer best, so a
+// catch-all does not shadow a per-user identity whatever their order).
+func (sa *IKESA) bestIdentity(rid Identity, ok func(*IdentityConfig) bool) *IdentityConfig {
+	var best *IdentityConfig
+	bestRank := 0
+	for _, ic := range sa.peer.Identities {
+		if !ok(ic) {
 			continue
 		}
-		if sa.remoteIDMatches(ic, rid) {
-			return ic
+		rank := 3 // remote-id names the peer's ID
+		switch {
+		case ic.RemoteID.Ignore:
+			rank = 1
+		case ic.RemoteID.Auto:
+			rank = 2
+		}
+		if rank > bestRank {
+			best, bestRank = ic, rank
 		}
 	}
-	return nil
+	return best
 }
 
 // checkPeerAuth verifies the peer's AUTH for identity ic ("" when it verifies, else

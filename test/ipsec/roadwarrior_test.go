@@ -70,3 +70,47 @@ func TestWindowsFullTunnelClient(t *testing.T) {
 	}
 }
 
+// TestIdentityByRemoteID (QA issue 12): the reference's order, a catch-all identity
+// (remote-id=auto) first and then user A's (remote-id=fqdn:alice.example, its own key
+// and mode config usr_A): alice is authenticated by her identity and gets usr_A's
+// address, another client by the catch-all's key gets the pool's, and a client that
+// calls itself alice but knows only the catch-all's key is refused.
+func TestIdentityByRemoteID(t *testing.T) {
+	tp := newTopo(t, false)
+	nsT := iketest.NS(t, "tit")
+	iketest.Veth(t, tp.nsR, "wan2", "198.18.52.1/24", nsT, "wan", "198.18.52.2/24")
+	iketest.Sh(t, "ip", "-n", tp.nsR, "addr", "add", "198.19.55.1/24", "dev", "lo")
+	r := startRouter(t, tp.nsR)
+	r.run(t, rwServer+`/ip ipsec mode-config add address=198.19.77.200 address-prefix-length=32 name=usr_A split-include=198.19.55.0/24 system-dns=no
+/ip ipsec identity add peer=rw secret=alice-psk-999 generate-policy=port-strict mode-config=usr_A policy-template-group=rw remote-id=fqdn:alice.example
+`)
+	alice := iketest.StartCharon(t, tp.nsS, winClient("198.18.50.2", "198.18.50.1", "alice.example", "alice-psk-999").String())
+	other := iketest.StartCharon(t, nsT, winClient("198.18.52.2", "198.18.52.1", "", "rw-secret-123").String())
+	for _, c := range []struct {
+		c        *iketest.Charon
+		ns, addr string
+	}{{other, nsT, "198.19.77.3"}, {alice, tp.nsS, "198.19.77.200"}} {
+		if out, err := c.c.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+			t.Fatalf("initiate (%s expected): %v\n%s", c.addr, err, out)
+		}
+		if sas, _ := c.c.Swanctl("--list-sas"); !strings.Contains(sas, "["+c.addr+"]") {
+			t.Fatalf("the client did not get %s:\n%s", c.addr, sas)
+		}
+		if !iketest.WaitFor(10*time.Second, func() bool {
+			return iketest.In(c.ns, "ping", "-c", "1", "-W", "1", "-I", c.addr, "198.19.55.1").Run() == nil
+		}) {
+			t.Fatalf("%s -> 198.19.55.1 does not cross:\n%s", c.addr, r.run(t, "/ip ipsec installed-sa print detail"))
+		}
+	}
+	if peers := r.run(t, "/ip ipsec active-peers print detail"); !strings.Contains(peers, "id=fqdn:alice.example") {
+		t.Errorf("active-peers:\n%s", peers)
+	}
+	// alice's name with the catch-all's key: her identity is the one looked up, and
+	// its key is not that one.
+	nsU := iketest.NS(t, "tiu")
+	iketest.Veth(t, tp.nsR, "wan3", "198.18.53.1/24", nsU, "wan", "198.18.53.2/24")
+	mallory := iketest.StartCharon(t, nsU, winClient("198.18.53.2", "198.18.53.1", "alice.example", "rw-secret-123").String())
+	if out, err := mallory.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err == nil || !strings.Contains(out, "AUTHENTICATION_FAILED") {
+		t.Errorf("alice's ID with the catch-all's key was not refused: %v\n%s", err, out)
+	}
+}
