@@ -282,15 +282,27 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 			sa.destroy("peer changed")
 			continue
 		}
-		if sa.ident != nil && !hasIdentity(np, sa.ident.Name) {
-			// RouterOS tears down what was negotiated with an identity that is
-			// disabled or removed; the peer stays down until one is usable again.
-			d.log.Info("ipsec: identity gone, deleting the IKE SA", "peer", np.Name, "identity", sa.ident.Name)
-			if sa.state == stateEstablished {
-				sa.sendDelete()
+		if sa.ident != nil {
+			ni := identityNamed(np, sa.ident.Name)
+			why := "identity removed"
+			if ni == nil {
+				// RouterOS tears down what was negotiated with an identity that is
+				// disabled or removed; the peer stays down until one is usable again.
+				d.log.Info("ipsec: identity gone, deleting the IKE SA", "peer", np.Name, "identity", sa.ident.Name)
+			} else if what := identityChange(sa.ident, ni); what != "" {
+				why = "identity changed: " + what
+				d.log.Info("ipsec: identity changed, deleting the IKE SA", "peer", np.Name, "identity", sa.ident.Name, "changed", what)
+			} else {
+				sa.ident = ni
+				why = ""
 			}
-			sa.destroy("identity removed")
-			continue
+			if why != "" {
+				if sa.state == stateEstablished {
+					sa.sendDelete()
+				}
+				sa.destroy(why)
+				continue
+			}
 		}
 		sa.peer = np
 		sa.reconcileChildren()
@@ -304,14 +316,14 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 	}
 }
 
-// hasIdentity reports whether p still holds the identity named name.
-func hasIdentity(p *PeerConfig, name string) bool {
+// identityNamed is p's identity named name, or nil.
+func identityNamed(p *PeerConfig, name string) *IdentityConfig {
 	for _, ic := range p.Identities {
 		if ic.Name == name {
-			return true
+			return ic
 		}
 	}
-	return false
+	return nil
 }
 
 func (d *Daemon) read(s *sock) {

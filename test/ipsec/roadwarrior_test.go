@@ -114,3 +114,77 @@ func TestIdentityByRemoteID(t *testing.T) {
 		t.Errorf("alice's ID with the catch-all's key was not refused: %v\n%s", err, out)
 	}
 }
+
+// TestPSKRotationEndsSAs (QA issue 12, security): rotating the road-warrior server's
+// pre-shared key deletes the IKE SA the client made with the old one (INFORMATIONAL
+// DELETE: charon drops it at once), and the client cannot come back with the old key;
+// with the new one it can.
+func TestPSKRotationEndsSAs(t *testing.T) {
+	tp := newTopo(t, false)
+	iketest.Sh(t, "ip", "-n", tp.nsR, "addr", "add", "198.19.55.1/24", "dev", "lo")
+	r := startRouter(t, tp.nsR)
+	r.run(t, rwServer)
+	c := iketest.StartCharon(t, tp.nsS, winClient("198.18.50.2", "198.18.50.1", "", "rw-secret-123").String())
+	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("initiate: %v\n%s", err, out)
+	}
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return iketest.In(tp.nsS, "ping", "-c", "1", "-W", "1", "-I", "198.19.77.3", "198.19.55.1").Run() == nil
+	}) {
+		t.Fatalf("no traffic before the rotation:\n%s", r.run(t, "/ip ipsec installed-sa print detail"))
+	}
+	r.run(t, "/ip ipsec identity set [find] secret=new-rotated-psk\n")
+	var sas string
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		sas, _ = c.Swanctl("--list-sas")
+		return !strings.Contains(sas, "ESTABLISHED")
+	}) {
+		t.Fatalf("the client keeps the SA made with the old key:\n%s\n%s", sas, r.run(t, "/ip ipsec active-peers print detail"))
+	}
+	if peers := r.run(t, "/ip ipsec active-peers print detail"); strings.Contains(peers, "198.18.50.2") {
+		t.Errorf("the server keeps the peer:\n%s", peers)
+	}
+	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err == nil || !strings.Contains(out, "AUTHENTICATION_FAILED") {
+		t.Errorf("the old key still authenticates: %v\n%s", err, out)
+	}
+	// A change that is not the identity's authentication keeps the SA (run reconciles
+	// at once, so a deletion would already show).
+	r.run(t, "/ip ipsec identity set [find] secret=rw-secret-123\n")
+	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("initiate with the key back: %v\n%s", err, out)
+	}
+	r.run(t, "/ip ipsec identity set [find] generate-policy=port-override\n")
+	if peers := r.run(t, "/ip ipsec active-peers print detail"); !strings.Contains(peers, "198.18.50.2") {
+		t.Errorf("an unrelated identity change ended the SA:\n%s", peers)
+	}
+}
+
+// TestTunnelSecretRotationEndsSAs (QA issue 12, security): `/interface eoip set X
+// ipsec-secret=` on one end ends the SA made with the old secret (its dynamic identity
+// changed), so the tunnel carries nothing until the other end has the same secret.
+func TestTunnelSecretRotationEndsSAs(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping")
+	r, s, nsR, _ := eoipPair(t, "eor")
+	r.script(`/interface eoip add name=eo1 local-address=198.18.61.1 remote-address=198.18.61.2 tunnel-id=7 ipsec-secret=eoipsecret1
+/ip address add address=198.19.218.1/30 interface=eo1
+`)
+	s.script(`/interface eoip add name=eo1 local-address=198.18.61.2 remote-address=198.18.61.1 tunnel-id=7 ipsec-secret=eoipsecret1
+/ip address add address=198.19.218.2/30 interface=eo1
+`)
+	across := func() bool { return iketest.In(nsR, "ping", "-c", "1", "-W", "1", "198.19.218.2").Run() == nil }
+	if !iketest.WaitFor(30*time.Second, across) {
+		t.Fatalf("no traffic across EoIP over IPsec:\n%s", r.script("/ip ipsec active-peers print detail\n"))
+	}
+	r.script("/interface eoip set eo1 ipsec-secret=rotated-psk\n")
+	established := func(d *daemon) bool {
+		return strings.Contains(d.script("/ip ipsec active-peers print detail\n"), "established")
+	}
+	if !iketest.WaitFor(15*time.Second, func() bool { return !established(r) && !established(s) && !across() }) {
+		t.Fatalf("the SA made with the old secret stays:\nR:\n%s\nS:\n%s",
+			r.script("/ip ipsec active-peers print detail\n"), s.script("/ip ipsec active-peers print detail\n"))
+	}
+	s.script("/interface eoip set eo1 ipsec-secret=rotated-psk\n")
+	if !iketest.WaitFor(30*time.Second, across) {
+		t.Fatalf("no traffic with the new secret on both ends:\n%s", r.script("/ip ipsec active-peers print detail\n/log print\n"))
+	}
+}
