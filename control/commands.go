@@ -366,7 +366,7 @@ func (x *Executor) referrers(tx *store.Tx, target *menu.Menu, name string, fn fu
 	for _, m := range x.Tree.All() {
 		for pi := range m.Props {
 			p := &m.Props[pi]
-			if p.Ref != target.Path {
+			if p.Ref != target.Path && p.LooseRef != target.Path {
 				continue
 			}
 			items, err := tx.List(m.Path)

@@ -211,9 +211,10 @@ func ipsecModeConfigMenu() *Menu {
 		Props: []Prop{
 			{Name: "address", Type: value.OneOf(value.Enum("none"), value.IPv4()),
 				Desc: "Single IP address for the initiator instead of a whole address pool."},
-			// Not a reference: RouterOS exports /ip ipsec mode-config before /ip pool, so
-			// the name must be accepted before the pool exists.
-			{Name: "address-pool", Type: value.String(),
+			// A loose reference: RouterOS exports /ip ipsec mode-config before /ip pool, so
+			// the name must be accepted before the pool exists; a pool in use is still
+			// refused at remove.
+			{Name: "address-pool", Type: value.String(), LooseRef: "/ip/pool",
 				Desc: "Address pool from which the responder assigns addresses (none for no pool)."},
 			{Name: "address-prefix-length", Type: value.Int(1, 32),
 				Desc: "Prefix length (netmask) of the address assigned from the pool."},

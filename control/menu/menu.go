@@ -60,6 +60,11 @@ type Prop struct {
 	RefList bool
 	// RefExtra lists words accepted besides item names (e.g. "none", "default").
 	RefExtra []string
+	// LooseRef names a menu whose item the value names without being checked at add or
+	// set (RouterOS's own exports name it before it exists: mode-config's address-pool
+	// comes before /ip pool); removing that item is still refused while it is named,
+	// and renaming it is followed, as with Ref.
+	LooseRef string
 	// Unique properties may not repeat within the menu ("failure: already have such name").
 	Unique bool
 	// Hidden properties are kept for engines and get (runtime flags, monitor fields) but
