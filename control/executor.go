@@ -360,7 +360,47 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 			return rep, nil
 		}
 	}
+	if x.numberUnprinted(ctx, sess, m, s) {
+		// For this command only: without a print, the next one numbers afresh.
+		defer sess.setNumbers(m.Path, nil)
+	}
 	return x.exec(ctx, sess, m, s)
+}
+
+// numberUnprinted numbers a menu as its print would, for a session that refers to items
+// by number without having printed the menu (a one-shot `routerctl ... disable 4`): the
+// rows an engine adds (the firewall's dynamic fasttrack counter rule, IPsec's dynamic NAT
+// rules) are numbered too, so "4" is the rule print showed as 4, not the one below it.
+// The rows are read here, before any store transaction, as engines' sources must be.
+// It reports whether it numbered the menu.
+func (x *Executor) numberUnprinted(ctx context.Context, sess *Session, m *menu.Menu, s *Sentence) bool {
+	if m.Kind == menu.Single || s.Cmd == "print" || sess.numbers(m.Path) != nil {
+		return false
+	}
+	numbered := false
+	for _, a := range s.Args {
+		if a.Flag || a.Unset || (a.Name != "numbers" && a.Name != "from" && a.Name != "destination" && a.Name != "place-before") {
+			continue
+		}
+		for _, part := range strings.Split(a.Value, ",") {
+			if part = strings.TrimSpace(part); part != "" && isDigits(part) {
+				numbered = true
+			}
+		}
+	}
+	if !numbered {
+		return false
+	}
+	rows, err := x.Rows(ctx, sess, m, false)
+	if err != nil {
+		return false // resolve numbers the stored items then
+	}
+	ids := make([]uint64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	sess.setNumbers(m.Path, ids)
+	return true
 }
 
 // Migration rewrites a RouterOS 6 sentence into the v7 one to run instead and the

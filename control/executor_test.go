@@ -199,3 +199,29 @@ func TestRenamedDefaultStaysDefault(t *testing.T) {
 		t.Fatalf("export:\n%s", text)
 	}
 }
+
+// TestNumbersWithoutPrint: a session that refers to items by number without printing
+// the menu first (a one-shot `routerctl /system script disable 1`) gets the items print
+// would have numbered so, counting the rows an engine lists before the stored ones (the
+// firewall's dynamic fasttrack rule); QA saw `disable 4` disable print's rule 5. The
+// numbering holds for that command only.
+func TestNumbersWithoutPrint(t *testing.T) {
+	ex := newExecutor(t)
+	ex.Provide("/system/script", func(ctx context.Context, s *control.Session) ([]control.Row, error) {
+		return []control.Row{{ID: 1 << 40, Props: map[string]string{"name": "dyn"}, Flags: "D", First: true}}, nil
+	})
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/system/script", "add", "name=a")
+	mustExec(t, ex, sess, "/system/script", "add", "name=b")
+	mustExec(t, ex, &control.Session{}, "/system/script", "set", "numbers=1", "comment=one")
+	items, err := ex.Items("/system/script")
+	if err != nil || len(items) != 2 || items[0].Props["comment"] != "one" || items[1].Props["comment"] != "" {
+		t.Fatalf("set 1 (print: 0 dyn, 1 a, 2 b) changed %v (%v)", items, err)
+	}
+	// Twice in one session without print: numbers afresh each time, as before.
+	mustExec(t, ex, sess, "/system/script", "remove", "numbers=1")
+	mustExec(t, ex, sess, "/system/script", "remove", "numbers=1")
+	if n := count(t, ex, "/system/script"); n != 0 {
+		t.Fatalf("%d scripts left after two 'remove 1'", n)
+	}
+}
