@@ -165,9 +165,16 @@ func interactive(c *console.Client) int {
 		AutoComplete:    comp,
 		InterruptPrompt: "^C",
 		EOFPrompt:       "",
+		// Lines are saved by hand, with their secrets masked (historyLine).
+		DisableAutoSaveHistory: true,
 	}
 	if home, err := os.UserHomeDir(); err == nil {
-		cfg.HistoryFile = filepath.Join(home, ".routerctl_history")
+		h := filepath.Join(home, ".routerctl_history")
+		if err := openHistory(h); err != nil {
+			fmt.Fprintln(os.Stderr, "history:", err)
+		} else {
+			cfg.HistoryFile = h
+		}
 	}
 	rl, err := readline.NewEx(cfg)
 	if err != nil {
@@ -220,6 +227,9 @@ func interactive(c *console.Client) int {
 			case "quit", "/quit", "exit", "/exit":
 				return 0
 			}
+		}
+		if strings.TrimSpace(line) != "" {
+			rl.SaveHistory(historyLine(line))
 		}
 		pending = append(pending, line)
 		src := strings.Join(pending, "\n")
