@@ -35,6 +35,15 @@ type Kernel struct {
 	// as routerd left it (seen: known at all); drift.go.
 	gen  map[bool]uint32
 	seen map[bool]bool
+	// refusedTx counts transactions the kernel refused for some rules (RefusedError).
+	refusedTx int
+}
+
+// refusals is the number of transactions the kernel refused for some rules.
+func (k *Kernel) refusals() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.refusedTx
 }
 
 // tableState is what routerd's last transaction left in a family's table.
@@ -181,6 +190,10 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 		}
 	}
 	if err := k.applyAll(pl, lists); err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) {
+			k.refusedTx++
+		}
 		return err
 	}
 	k.committed(pl.V6)
@@ -290,15 +303,12 @@ func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev, next *table
 			return fmt.Errorf("nftables: set %s: %w", ms.Name, err)
 		}
 	}
+	var own owners
 	// New chains first, so that jumps to them resolve.
 	for _, ch := range pl.Chains {
 		if _, ok := prev.chains[ch.Name]; !ok {
-			nc := &nftables.Chain{Name: ch.Name, Table: t, Hooknum: ch.Hook, Priority: ch.Prio, Type: ch.Type}
-			if ch.Hook != nil {
-				accept := nftables.ChainPolicyAccept
-				nc.Policy = &accept
-			}
-			c.AddChain(nc)
+			own.chain(c, ch.Name)
+			c.AddChain(newChain(t, ch))
 		}
 	}
 	for _, ch := range pl.Chains {
@@ -316,6 +326,7 @@ func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev, next *table
 		for _, r := range ch.Rules {
 			for _, es := range r.Exprs {
 				if n >= keep {
+					own.rule(c, ch.Name, r.Key)
 					c.AddRule(&nftables.Rule{Table: t, Chain: nc, Exprs: es})
 				}
 				n++
@@ -351,7 +362,7 @@ func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev, next *table
 	if prev.ports != next.ports {
 		bridgePorts(c, pl, prev.ports != "")
 	}
-	return flush(c)
+	return own.flush(c)
 }
 
 // bridgeTable is the bridge-family table that numbers the ports of a family's
@@ -529,19 +540,17 @@ func (k *Kernel) applyAll(pl *Plan, lists map[string][]Entry) error {
 		}
 	}
 	planned := map[string]bool{}
+	var own owners
 	for _, ch := range pl.Chains {
 		planned[ch.Name] = true
-		nc := &nftables.Chain{Name: ch.Name, Table: t, Hooknum: ch.Hook, Priority: ch.Prio, Type: ch.Type}
-		if ch.Hook != nil {
-			accept := nftables.ChainPolicyAccept
-			nc.Policy = &accept
-		}
-		c.AddChain(nc)
+		own.chain(c, ch.Name)
+		c.AddChain(newChain(t, ch))
 	}
 	for _, ch := range pl.Chains {
 		nc := &nftables.Chain{Name: ch.Name, Table: t}
 		for _, r := range ch.Rules {
 			for _, es := range r.Exprs {
+				own.rule(c, ch.Name, r.Key)
 				c.AddRule(&nftables.Rule{Table: t, Chain: nc, Exprs: es})
 			}
 		}
@@ -579,7 +588,17 @@ func (k *Kernel) applyAll(pl *Plan, lists map[string][]Entry) error {
 		}
 	}
 	bridgePorts(c, pl, bridgeExists)
-	return flush(c)
+	return own.flush(c)
+}
+
+// newChain is the kernel chain of ch (base chains accept by default, as RouterOS's).
+func newChain(t *nftables.Table, ch *ChainPlan) *nftables.Chain {
+	nc := &nftables.Chain{Name: ch.Name, Table: t, Hooknum: ch.Hook, Priority: ch.Prio, Type: ch.Type}
+	if ch.Hook != nil {
+		accept := nftables.ChainPolicyAccept
+		nc.Policy = &accept
+	}
+	return nc
 }
 
 func flush(c *nftables.Conn) error {
@@ -587,6 +606,115 @@ func flush(c *nftables.Conn) error {
 		return fmt.Errorf("nftables: the kernel refused the ruleset: %w", err)
 	}
 	return nil
+}
+
+// RefusedError is a transaction the kernel refused because of some configured rules
+// or the chains they are in, each with the kernel's reason: the rest of the plan can
+// apply without them (the engine leaves them out and marks them invalid, so one rule
+// the kernel refuses does not stop every later change).
+type RefusedError struct {
+	Rules  map[RuleKey]string
+	Chains map[string]string // nftables chain names
+	Err    error
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// owners records which chain's creation and which configured rule each command of a
+// batch carries, by the command's index (nftables.CommandError), in queue order.
+type owners []cmdOwner
+
+type cmdOwner struct {
+	at     int
+	chain  string  // the chain created, or the chain the rule goes into
+	rule   RuleKey // the configured rule (hasKey), else routerd's own rule
+	create bool    // the chain's creation
+	hasKey bool
+}
+
+func (o *owners) chain(c *nftables.Conn, name string) {
+	*o = append(*o, cmdOwner{at: c.Pending(), chain: name, create: true})
+}
+
+func (o *owners) rule(c *nftables.Conn, chain string, k RuleKey) {
+	*o = append(*o, cmdOwner{at: c.Pending(), chain: chain, rule: k, hasKey: k != (RuleKey{})})
+}
+
+// flush sends the batch; when the kernel refuses it only for commands that create a
+// chain or add a configured rule, the error is a *RefusedError naming them.
+func (o owners) flush(c *nftables.Conn) error {
+	err := flush(c)
+	if err == nil {
+		return nil
+	}
+	var cmds []*nftables.CommandError
+	walkErrors(err, func(e error) {
+		if ce, ok := e.(*nftables.CommandError); ok {
+			cmds = append(cmds, ce)
+		}
+	})
+	if len(cmds) == 0 {
+		return err
+	}
+	re := &RefusedError{Rules: map[RuleKey]string{}, Chains: map[string]string{}, Err: err}
+	var rules []cmdOwner
+	var why []*nftables.CommandError
+	for _, ce := range cmds {
+		i, found := slices.BinarySearchFunc(o, ce.Index, func(w cmdOwner, at int) int { return w.at - at })
+		if !found {
+			return err // a set, counter, helper or the table itself: nothing to leave out
+		}
+		switch w := o[i]; {
+		case w.create:
+			re.Chains[w.chain] = "the kernel refused the chain: " + reason(ce)
+		case w.hasKey:
+			rules = append(rules, w)
+			why = append(why, ce)
+		default:
+			return err
+		}
+	}
+	for i, w := range rules {
+		if _, bad := re.Chains[w.chain]; bad {
+			continue // its chain was refused
+		}
+		if errors.Is(why[i], unix.ENOENT) && len(re.Chains) > 0 {
+			continue // a jump to a refused chain: the next compile finds no such chain
+		}
+		re.Rules[w.rule] = "the kernel refused the rule: " + reason(why[i])
+	}
+	return re
+}
+
+// reason is the kernel's words for a refused command: the errno, and the extended
+// acknowledgement's message when the kernel gave one.
+func reason(ce *nftables.CommandError) string {
+	var oe *netlink.OpError
+	if errors.As(ce, &oe) {
+		msg := oe.Err.Error()
+		if oe.Message != "" {
+			msg += " (" + oe.Message + ")"
+		}
+		return msg
+	}
+	return ce.Error()
+}
+
+// walkErrors calls fn for err and every error it wraps, through joins.
+func walkErrors(err error, fn func(error)) {
+	if err == nil {
+		return
+	}
+	fn(err)
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			walkErrors(e, fn)
+		}
+	case interface{ Unwrap() error }:
+		walkErrors(u.Unwrap(), fn)
+	}
 }
 
 // intervalElements turns entries into the start/end elements of an interval set,

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -72,6 +73,7 @@ type Engine struct {
 	dns          map[string]dnsEntry // address-list DNS names by family/name
 	cache        map[bool]*CompileCache
 	decoded      map[bool]map[RuleKey]decodedRule // by family: the last pass's rules (passMu)
+	refused      map[bool]map[RuleKey]refusal     // by family: rules the kernel refused (passMu)
 	// zoneLoc is /system clock's zone as the last pass read it, zoneUsed the offsets it
 	// compiled time= against (zone.go).
 	zoneLoc  *time.Location
@@ -124,6 +126,7 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
 		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
 		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[RuleKey]decodedRule{},
+		refused:    map[bool]map[RuleKey]refusal{},
 		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
@@ -341,11 +344,10 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	e.mu.Lock()
 	e.keepRules[v6] = keep
 	e.mu.Unlock()
-	pl := Compile(cfg)
+	pl, aerr := e.apply(cfg)
 	for k, why := range decodeErr {
 		pl.Invalid[k] = why
 	}
-	aerr := e.k.Apply(pl, cfg.Lists)
 	e.mu.Lock()
 	if aerr == nil {
 		e.applied[v6] = pl
@@ -388,6 +390,80 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	e.createdDirty = true
 	e.mu.Unlock()
 	return aerr
+}
+
+// maxRefusalPasses bounds the transactions one pass tries when the kernel refuses
+// rules: each leaves out at least one more rule.
+const maxRefusalPasses = 8
+
+// refusal is a rule the kernel refused, as it was then (Rule.ownSum).
+type refusal struct {
+	sum uint64
+	why string
+}
+
+// apply compiles cfg and applies it. Rules the kernel refuses (and the rules of chains
+// it refuses) are left out and the rest applied again, in one transaction; they are
+// invalid with the kernel's reason (Plan.Invalid), and left out of later passes until
+// they change, so a pass with nothing changed sends the kernel nothing. One rule the
+// kernel cannot take thus never stops every later change. It returns the plan applied
+// last and its error.
+func (e *Engine) apply(cfg Config) (*Plan, error) {
+	known := e.refused[cfg.V6]
+	refused := map[RuleKey]refusal{}
+	for _, r := range cfg.Rules {
+		k := RuleKey{r.Table, r.ID}
+		if f, ok := known[k]; ok && f.sum == r.ownSum() {
+			refused[k] = f
+		}
+	}
+	var first map[RuleKey]string // the compile's own reasons come before the kernel's
+	var pl *Plan
+	var aerr error
+	for pass := 0; ; pass++ {
+		if len(refused) > 0 {
+			rules := make([]*Rule, 0, len(cfg.Rules))
+			for _, r := range cfg.Rules {
+				if _, bad := refused[RuleKey{r.Table, r.ID}]; !bad {
+					rules = append(rules, r)
+				}
+			}
+			cfg.Rules = rules
+		}
+		pl = Compile(cfg)
+		if first == nil {
+			first = maps.Clone(pl.Invalid)
+		}
+		aerr = e.k.Apply(pl, cfg.Lists)
+		var re *RefusedError
+		if aerr == nil || pass == maxRefusalPasses || !errors.As(aerr, &re) {
+			break
+		}
+		n := len(refused)
+		for _, r := range cfg.Rules {
+			k := RuleKey{r.Table, r.ID}
+			why, bad := re.Rules[k]
+			if w, ok := re.Chains[ChainName(r.Table, r.Chain)]; ok {
+				why, bad = w, true
+			}
+			if !bad {
+				continue
+			}
+			if w, ok := first[k]; ok {
+				why = w
+			}
+			refused[k] = refusal{sum: r.ownSum(), why: why}
+			slog.Warn("firewall: rule the kernel refused left out", "table", k.Table, "id", k.ID, "ipv6", cfg.V6, "reason", why)
+		}
+		if len(refused) == n {
+			break // nothing more to leave out
+		}
+	}
+	for k, f := range refused {
+		pl.Invalid[k] = f.why
+	}
+	e.refused[cfg.V6] = refused
+	return pl, aerr
 }
 
 // rawRule is a rule of the stored properties as they are, for the checks of add and set.

@@ -75,13 +75,27 @@ func TestFlushReportsRefusals(t *testing.T) {
 	if n := strings.Count(list(), "counter packets"); n != 2000 {
 		t.Fatalf("the kernel holds %d rules, want 2000", n)
 	}
-	// Two refusals in one batch: both reported, nothing applied.
+	// Two refusals in one batch: both reported, each naming its command, nothing
+	// applied.
 	c.AddRule(&nftables.Rule{Table: tbl, Chain: &nftables.Chain{Name: "c", Table: tbl}, Exprs: []expr.Any{&expr.Counter{}}})
 	c.AddRule(&nftables.Rule{Table: tbl, Chain: &nftables.Chain{Name: "nochain", Table: tbl}, Exprs: []expr.Any{&expr.Counter{}}})
+	c.AddRule(&nftables.Rule{Table: tbl, Chain: &nftables.Chain{Name: "c", Table: tbl}, Exprs: []expr.Any{&expr.Counter{}}})
+	if c.Pending() != 3 {
+		t.Fatalf("Pending %d after three commands", c.Pending())
+	}
 	c.AddRule(&nftables.Rule{Table: tbl, Chain: &nftables.Chain{Name: "nochain2", Table: tbl}, Exprs: []expr.Any{&expr.Counter{}}})
 	err = c.Flush()
 	if err == nil || strings.Count(err.Error(), "no such file or directory") < 2 {
 		t.Fatalf("two refused commands: %v", err)
+	}
+	var idx []int
+	walkErrors(err, func(e error) {
+		if ce, ok := e.(*nftables.CommandError); ok {
+			idx = append(idx, ce.Index)
+		}
+	})
+	if fmt.Sprint(idx) != "[1 3]" {
+		t.Errorf("refused commands %v, want [1 3]", idx)
 	}
 	if n := strings.Count(list(), "counter packets"); n != 2000 {
 		t.Fatalf("after a refused batch the kernel holds %d rules, want 2000", n)

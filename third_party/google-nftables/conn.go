@@ -284,7 +284,7 @@ func (cc *Conn) Flush() error {
 				// Kernel will only send one error to user space.
 				return err
 			}
-			errs = errors.Join(errs, err)
+			errs = errors.Join(errs, commandError(err, len(cc.messages)))
 		}
 	}
 
@@ -295,13 +295,45 @@ func (cc *Conn) Flush() error {
 	return nil
 }
 
+// Pending is the number of commands queued for the next Flush: the index the next
+// command gets in CommandError (routerd).
+func (cc *Conn) Pending() int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return len(cc.messages)
+}
+
+// CommandError is the kernel's refusal of one command of a batch Flush sent (routerd).
+// The kernel goes on through the batch after a refusal, so a refused batch reports every
+// command it refused, each with its own error; Flush joins them.
+type CommandError struct {
+	// Index is the command's position among those Flush sent, counting from 0 (see
+	// Pending).
+	Index int
+	Err   error
+}
+
+func (e *CommandError) Error() string { return e.Err.Error() }
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// commandError names the command a received error refers to by its sequence number:
+// sendBatch numbers the batch's begin marker 1 and the commands from 2. An error
+// that names no command of the batch (the begin or end marker) is returned as it is.
+func commandError(err error, n int) error {
+	var oe *netlink.OpError
+	if !errors.As(err, &oe) || oe.Sequence < 2 || int(oe.Sequence)-2 >= n {
+		return err
+	}
+	return &CommandError{Index: int(oe.Sequence) - 2, Err: err}
+}
+
 // sendBatch sends msgs as one batch (between NFNL_MSG_BATCH_BEGIN and _END, each
 // without NLM_F_ACK and NLM_F_ECHO) in one sendto. netlink's Conn.SendMessages
 // marshals each message into a buffer of its own and appends it to one grown by
 // doubling: for a 10,000-rule batch (5.7 MB) about 20 MB allocated and copied, 40% of
 // the CPU time of routerd's apply. This marshals into one buffer of the exact size.
-// Sequence numbers count from 1 in each batch: the errors Flush reads back are not
-// matched to messages.
+// Sequence numbers count from 1 (the begin marker) in each batch: Flush matches the
+// errors it reads back to the commands by them (CommandError).
 func sendBatch(conn *netlink.Conn, msgs []netlink.Message) error {
 	marker := func(t uint16) netlink.Message {
 		return netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(t), Flags: netlink.Request},
