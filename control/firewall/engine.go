@@ -302,7 +302,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 		for i := range ents {
 			ents[i].Timeout = to
 		}
-		cfg.Lists[li.List] = append(cfg.Lists[li.List], ents...)
+		cfg.Lists[li.List] = append(cfg.Lists[li.List], ents...) // an entry without address makes the list
 	}
 	if st, err := e.ex.Items(TrackingPath); err == nil && len(st) > 0 && st[0].Props["enabled"] == "no" {
 		cfg.NoTrack = true

@@ -75,7 +75,7 @@ func (e *Engine) registerListMenu(path string) {
 					if v, ok := args["address"]; ok {
 						k[1] = v
 					}
-					if k[0] == "" || k[1] == "" {
+					if k[0] == "" {
 						continue // the generic command reports the missing property
 					}
 					// Several items set to one list and address collide with each other.

@@ -56,6 +56,9 @@ func (e *Engine) resolve(ctx context.Context, name string, v6 bool) ([]netip.Add
 // entries resolves an address-list address: an address, prefix or range, or a DNS name
 // from the cache (resolved now when it is not there yet; refreshDNS keeps it current).
 func (e *Engine) entries(ctx context.Context, addr string, v6 bool) ([]Entry, error) {
+	if addr == "" {
+		return nil, nil // the entry only creates its list
+	}
 	if from, to, err := addrRange(addr); err == nil {
 		if from.Is6() != v6 {
 			return nil, fmt.Errorf("invalid value for argument address")
@@ -97,7 +100,7 @@ func (e *Engine) refreshDNS(ctx context.Context) {
 	for _, v6 := range []bool{false, true} {
 		items, _ := e.ex.Items(listPath(v6))
 		for _, it := range items {
-			if _, _, err := addrRange(it.Props["address"]); err != nil {
+			if _, _, err := addrRange(it.Props["address"]); err != nil && it.Props["address"] != "" {
 				inUse[dnsKey(it.Props["address"], v6)] = true
 			}
 		}

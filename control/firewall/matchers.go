@@ -89,11 +89,13 @@ func loadKey(v6 bool, fields []string, mask *netip.Prefix) ([]expr.Any, nftables
 	return es, t, n
 }
 
-// dstLimitModes are dst-limit's flow definitions as packet fields.
+// dstLimitModes are dst-limit's flow definitions as packet fields: RouterOS's five
+// modes, spelled as RouterOS does (src-and-dst-addresses, as the manual's DDoS
+// protection example and exports write it).
 var dstLimitModes = map[string][]string{
 	"dst-address":            {"dst"},
 	"src-address":            {"src"},
-	"src-and-dst-address":    {"src", "dst"},
+	"src-and-dst-addresses":  {"src", "dst"},
 	"dst-address-and-port":   {"dst", "dport"},
 	"addresses-and-dst-port": {"src", "dst", "dport"},
 }

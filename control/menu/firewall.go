@@ -52,8 +52,10 @@ func firewallMenus() []*Menu {
 			Kind: List,
 			Props: []Prop{
 				{Name: "list", Type: value.String(), Required: true, Desc: "Name of the address list."},
-				{Name: "address", Type: addr, Required: true,
-					Desc: "Address, prefix, range (from-to) or DNS name of the entry."},
+				// Not required: the manual's DDoS protection example creates its two lists
+				// empty with `add list=NAME` before the rules that fill them.
+				{Name: "address", Type: addr,
+					Desc: "Address, prefix, range (from-to) or DNS name of the entry; none: the entry only creates the list (it matches nothing)."},
 				{Name: "timeout", Type: value.Time(0, 35*24*3600*1e9*100),
 					Desc: "Time after which the entry is removed; empty keeps it."},
 				{Name: "creation-time", Type: value.String(), ReadOnly: true, Desc: "When the entry was added."},
