@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -330,6 +331,7 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 		props = items[0].Props
 	}
 	m, _ := e.ex.Tree.Get(TrackingPath)
+	var errs error
 	for prop, name := range trackingSysctls {
 		v := props[prop]
 		if v == "" && m != nil {
@@ -345,18 +347,24 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 			if err != nil {
 				continue
 			}
+			if d < time.Second || d > menu.CTTimeoutMax {
+				// Stored before add and set refused it: 0s would drop every connection
+				// of the kind at once.
+				errs = errors.Join(errs, fmt.Errorf("connection tracking: %s=%s out of range, not applied", prop, v))
+				continue
+			}
 			out = strconv.Itoa(int(d / time.Second))
 		}
 		if err := setSysctl(filepath.Join(sysctlDir, name), out); err != nil {
-			return fmt.Errorf("connection tracking: %s: %w", prop, err)
+			errs = errors.Join(errs, fmt.Errorf("connection tracking: %s: %w", prop, err))
 		}
 	}
 	// Accounting, so /ip firewall connection shows each connection's packets and bytes
 	// as RouterOS does (the kernel counts nothing with it off).
 	if err := setSysctl(filepath.Join(sysctlDir, "nf_conntrack_acct"), "1"); err != nil {
-		return fmt.Errorf("connection tracking: accounting: %w", err)
+		errs = errors.Join(errs, fmt.Errorf("connection tracking: accounting: %w", err))
 	}
-	return nil
+	return errs
 }
 
 // setSysctl writes v only when the knob holds another value: a pass with nothing

@@ -7,9 +7,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/routerd/routerd/control/value"
 )
+
+// CTTimeoutMax is the longest connection tracking timeout the kernel takes: its sysctls
+// hold seconds as jiffies in an int, INT_MAX/HZ seconds at HZ=1000.
+const CTTimeoutMax = 2147483 * time.Second
 
 // Firewall actions per table, as RouterOS offers them; an action of another table is
 // refused by the value type ("input does not match any value of action").
@@ -131,6 +136,11 @@ func firewallMenus() []*Menu {
 		},
 		Desc: "Connection tracking helpers (NAT and firewall of protocols that open further connections); they can be turned off, not added.",
 	})
+	// The kernel's timeouts are whole seconds (proc_dointvec_jiffies, which refuses more
+	// than INT_MAX/HZ seconds: 2147483 at HZ=1000). 0s is refused: the kernel takes it and
+	// drops every connection of the kind at once (all NATed TCP with
+	// tcp-established-timeout=0s).
+	ctTimeout := value.Time(time.Second, CTTimeoutMax)
 	ms = append(ms, &Menu{
 		Path: "/ip/firewall/connection/tracking",
 		Kind: Single,
@@ -139,20 +149,20 @@ func firewallMenus() []*Menu {
 				Desc: "Connection tracking: yes, no, or auto (on while a rule needs it)."},
 			{Name: "max-entries", Type: value.Int(0, math.MaxInt32), ReadOnly: true, Desc: "Largest number of tracked connections."},
 			{Name: "total-entries", Type: value.Int(0, math.MaxInt32), ReadOnly: true, Desc: "Connections tracked now."},
-			{Name: "generic-timeout", Type: value.Time(0, 1<<50), Default: "10m", Desc: "Timeout of entries of other protocols."},
-			{Name: "icmp-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of ICMP entries."},
-			{Name: "tcp-close-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in CLOSE."},
-			{Name: "tcp-close-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in CLOSE_WAIT."},
-			{Name: "tcp-established-timeout", Type: value.Time(0, 1<<50), Default: "1d", Desc: "Timeout of established TCP entries."},
-			{Name: "tcp-fin-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in FIN_WAIT."},
-			{Name: "tcp-last-ack-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in LAST_ACK."},
-			{Name: "tcp-syn-received-timeout", Type: value.Time(0, 1<<50), Default: "5s", Desc: "Timeout of TCP entries in SYN_RECV."},
-			{Name: "tcp-syn-sent-timeout", Type: value.Time(0, 1<<50), Default: "5s", Desc: "Timeout of TCP entries in SYN_SENT."},
-			{Name: "tcp-time-wait-timeout", Type: value.Time(0, 1<<50), Default: "10s", Desc: "Timeout of TCP entries in TIME_WAIT."},
-			{Name: "udp-stream-timeout", Type: value.Time(0, 1<<50), Default: "3m", Desc: "Timeout of UDP entries with traffic both ways."},
-			{Name: "udp-timeout", Type: value.Time(0, 1<<50), Default: "30s", Desc: "Timeout of other UDP entries (RouterOS 7's default; RouterOS 6 had 10s)."},
-			{Name: "tcp-max-retrans-timeout", Type: value.Time(0, 1<<50), Default: "5m", Desc: "Timeout of TCP entries retransmitting past the limit."},
-			{Name: "tcp-unacked-timeout", Type: value.Time(0, 1<<50), Default: "5m", Desc: "Timeout of TCP entries with data not acknowledged."},
+			{Name: "generic-timeout", Type: ctTimeout, Default: "10m", Desc: "Timeout of entries of other protocols."},
+			{Name: "icmp-timeout", Type: ctTimeout, Default: "10s", Desc: "Timeout of ICMP entries."},
+			{Name: "tcp-close-timeout", Type: ctTimeout, Default: "10s", Desc: "Timeout of TCP entries in CLOSE."},
+			{Name: "tcp-close-wait-timeout", Type: ctTimeout, Default: "10s", Desc: "Timeout of TCP entries in CLOSE_WAIT."},
+			{Name: "tcp-established-timeout", Type: ctTimeout, Default: "1d", Desc: "Timeout of established TCP entries."},
+			{Name: "tcp-fin-wait-timeout", Type: ctTimeout, Default: "10s", Desc: "Timeout of TCP entries in FIN_WAIT."},
+			{Name: "tcp-last-ack-timeout", Type: ctTimeout, Default: "10s", Desc: "Timeout of TCP entries in LAST_ACK."},
+			{Name: "tcp-syn-received-timeout", Type: ctTimeout, Default: "5s", Desc: "Timeout of TCP entries in SYN_RECV."},
+			{Name: "tcp-syn-sent-timeout", Type: ctTimeout, Default: "5s", Desc: "Timeout of TCP entries in SYN_SENT."},
+			{Name: "tcp-time-wait-timeout", Type: ctTimeout, Default: "10s", Desc: "Timeout of TCP entries in TIME_WAIT."},
+			{Name: "udp-stream-timeout", Type: ctTimeout, Default: "3m", Desc: "Timeout of UDP entries with traffic both ways."},
+			{Name: "udp-timeout", Type: ctTimeout, Default: "30s", Desc: "Timeout of other UDP entries (RouterOS 7's default; RouterOS 6 had 10s)."},
+			{Name: "tcp-max-retrans-timeout", Type: ctTimeout, Default: "5m", Desc: "Timeout of TCP entries retransmitting past the limit."},
+			{Name: "tcp-unacked-timeout", Type: ctTimeout, Default: "5m", Desc: "Timeout of TCP entries with data not acknowledged."},
 			{Name: "loose-tcp-tracking", Type: value.Bool(), Default: "yes", Desc: "Pick up TCP connections already established."},
 		},
 		Desc: "Connection tracking settings.",
