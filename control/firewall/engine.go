@@ -781,7 +781,7 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 			continue
 		}
 		p := map[string]string{"list": d.List, "address": d.Addr.String(), "disabled": "no", "dynamic": "yes",
-			"creation-time": e.firstSeen(dynPrefix(v6)+d.List+"/"+d.Addr.String(), d.Expires, d.Timeout).Format("2006-01-02 15:04:05")}
+			"creation-time": e.stamp(e.firstSeen(dynPrefix(v6)+d.List+"/"+d.Addr.String(), d.Expires, d.Timeout))}
 		if d.Timeout > 0 && !kept(d) { // a none-static one becomes a configured entry (keep.go)
 			p["timeout"] = value.FormatDuration(d.Expires.Round(time.Second))
 		}

@@ -294,7 +294,7 @@ func (e *Engine) listProps(path string, it store.Item, now time.Time) map[string
 		e.created[key] = c
 	}
 	e.mu.Unlock()
-	p := map[string]string{"creation-time": c.Format("2006-01-02 15:04:05")}
+	p := map[string]string{"creation-time": e.stamp(c)}
 	if left, timed := e.timedEntry(path, it, now); timed {
 		p["timeout"] = value.FormatDuration(left.Round(time.Second))
 		p["dynamic"] = "yes"

@@ -67,3 +67,15 @@ func (e *Engine) zoneMoved(now time.Time) bool {
 	e.mu.Unlock()
 	return loc != nil && offsetsAt(loc, now) != used
 }
+
+// stamp is a moment as print shows it (creation-time): in /system clock's zone, as
+// RouterOS shows its timestamps, not the process's (UTC on a machine without a zone).
+func (e *Engine) stamp(t time.Time) string {
+	e.mu.Lock()
+	loc := e.zoneLoc
+	e.mu.Unlock()
+	if loc == nil {
+		loc = e.clockZone() // before the first pass
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05")
+}

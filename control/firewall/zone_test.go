@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -117,4 +118,51 @@ func TestTimeFollowsDST(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestCreationTimeZone: address-list creation-time is shown in /system clock's zone, for
+// configured entries and for those a rule added, and follows a change of zone; before, it
+// was the process's zone (UTC here) whatever the clock said.
+func TestCreationTimeZone(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip("no zone database:", err)
+	}
+	kathmandu, err := time.LoadLocation("Asia/Kathmandu") // UTC+5:45: no other zone's clock
+	if err != nil {
+		t.Skip("no zone database:", err)
+	}
+	controltest.Exec(t, r.ex, "/system/clock set time-zone-name=Asia/Tokyo")
+	t.Cleanup(func() { controltest.Exec(t, r.ex, "/system/clock set time-zone-name=Etc/UTC") })
+	r.run(t, `/ip firewall address-list add list=conf address=198.18.9.9 comment=conf
+/ip firewall filter add chain=forward protocol=icmp action=add-src-to-address-list address-list=seen address-list-timeout=1h`)
+	if !tp.ping(tp.c, "198.19.2.2") {
+		t.Fatal("no ping through the router")
+	}
+	check := func(loc *time.Location) {
+		t.Helper()
+		for _, where := range []string{"comment=conf", "list=seen"} {
+			pr := r.run(t, `/ip firewall address-list print detail where `+where)
+			m := regexp.MustCompile(`creation-time=(?:"?)(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)`).FindStringSubmatch(pr)
+			if m == nil {
+				t.Fatalf("no creation-time in\n%s", pr)
+			}
+			out := m[1]
+			at, err := time.ParseInLocation("2006-01-02 15:04:05", out, loc)
+			if err != nil {
+				t.Fatalf("%s creation-time %q: %v", where, out, err)
+			}
+			if d := time.Since(at); d < -time.Minute || d > 5*time.Minute {
+				t.Errorf("%s creation-time %s is %v from now in %s (now there %s)", where, out, d, loc, time.Now().In(loc).Format(time.TimeOnly))
+			}
+		}
+	}
+	check(tokyo)
+	controltest.Exec(t, r.ex, "/system/clock set time-zone-name=Asia/Kathmandu")
+	if err := r.e.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check(kathmandu)
 }
