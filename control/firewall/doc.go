@@ -87,7 +87,9 @@
 // in/out-interface-list, connection-state, connection-nat-state, connection-type, connection-mark,
 // packet-mark, routing-mark, ipsec-policy (meta secpath / rt ipsec), icmp-options,
 // tcp-flags, tcp-mss, packet-size, ttl, dscp, src-mac-address, fragment (IPv4), random,
-// nth, limit, dst-limit (a per-rule meter set whose elements carry a limit), connection-limit
+// nth, limit, dst-limit (a per-rule meter set whose elements carry a limit, keyed as
+// RouterOS's modes say: dst-address, src-address, src-and-dst-addresses,
+// dst-address-and-port, addresses-and-dst-port), connection-limit
 // (a meter with connlimit: ct count over N per source block), per-connection-classifier
 // (jhash of the packet's fields with one seed for all rules, modulo every), time (meta hour
 // and day, in /system clock's zone: the kernel counts hours in UTC and days in sys_tz, so
@@ -131,5 +133,16 @@
 //
 // Applying: the first pass rebuilds routerd's table in one transaction; later passes send
 // in one transaction only the difference from what the last one left (Kernel.Apply), and
-// compile only rules whose fingerprint changed (CompileCache).
+// compile only rules whose fingerprint changed (CompileCache). When the kernel refuses a
+// transaction, it says which commands it refused (the nftables fork's CommandError);
+// the configured rules among them, and the rules of a chain it refused, are left out
+// and invalid with the kernel's reason, and the rest applies in one transaction again
+// (RefusedError, Engine.apply). They stay out until they change, so a pass with
+// nothing changed sends nothing.
+//
+// /ip firewall connection shows no orig-fasttrack-packets, orig-fasttrack-bytes,
+// repl-fasttrack-packets and repl-fasttrack-bytes: the XDP fast path counts the packets
+// it forwards per family only (the filter table's dummy FastTrack rule shows those), and
+// the kernel's per-connection counters never see them. Per connection it would need a
+// map of its own in the fast path, keyed by the connection's tuple.
 package firewall
