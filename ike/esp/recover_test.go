@@ -106,3 +106,29 @@ func TestLoopsRecover(t *testing.T) {
 		})
 	}
 }
+
+// TestTUNEventsDrained: link events on the ESP device (here txqueuelen and MTU changes,
+// each an RTM_NEWLINK the TUN library turns into up and MTU events on a channel of 5)
+// neither stop the path nor leave the library's listener goroutines behind after Close.
+// Before, nothing read that channel: the third event blocked the netlink listener for
+// good and goleak found it after Close.
+func TestTUNEventsDrained(t *testing.T) {
+	r := newRig(t)
+	before := goleak.IgnoreCurrent()
+	a, b := startNode(t, r.a), startNode(t, r.b)
+	install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
+	pingOK(t, r.a, "198.19.2.1")
+	dev := a.dp.(*userspace).tunName
+	for i := 0; i < 5; i++ {
+		run(t, "ip", "-n", r.a, "link", "set", dev, "txqueuelen", fmt.Sprint(1000+i))
+		run(t, "ip", "-n", r.a, "link", "set", dev, "mtu", fmt.Sprint(1400-i))
+	}
+	run(t, "ip", "-n", r.a, "link", "set", dev, "mtu", fmt.Sprint(DefaultConfig().MTU))
+	pingOK(t, r.a, "198.19.2.1")
+	for _, n := range []*node{a, b} {
+		n.dp.Close()
+		n.udp.Close()
+		n.udp6.Close()
+	}
+	goleak.VerifyNone(t, before)
+}

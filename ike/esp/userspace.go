@@ -197,10 +197,22 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 	u.spawn("tun", stInErrors, u.tunWriter)
 	u.spawn("raw4", stInErrors, u.raw4Loop)
 	u.spawn("timer", stOutErrors, u.timerLoop)
+	u.spawn("tunev", stOutErrors, u.tunEvents)
 	if u.raw6 != nil {
 		u.spawn("raw6", stInErrors, u.raw6Loop)
 	}
 	return u, nil
+}
+
+// tunEvents drains the TUN library's events (up, down, MTU change: one or two per
+// RTM_NEWLINK of the device). The library sends them on a channel of 5 from its netlink
+// and status listeners; undrained, the sixth blocks those goroutines for good, so they
+// never see Close either. The path takes its MTU from Config and its state from the
+// device itself, so the events carry nothing it needs. The library closes the channel
+// once its listeners have ended (after Close), which ends this loop.
+func (u *userspace) tunEvents() {
+	for range u.tun.Events() {
+	}
 }
 
 func (u *userspace) rule(fam int) *netlink.Rule {
