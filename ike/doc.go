@@ -30,7 +30,16 @@
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
-//     narrows the peer's selectors to it; the initiator asks for one.
+//     narrows the peer's selectors to it (its own side to the template, not to the split
+//     networks); the initiator asks for one. A generated policy never overlaps an
+//     address given to another peer nor duplicates another peer's; the same fixed
+//     address given again (a reconnection from elsewhere) takes the older SA's place
+//     (responder.go dynamicConflict);
+//
+//   - identities: the responder picks the one whose remote-id matches the peer's ID
+//     best (an explicit ID, then auto, then ignore); SAs authenticated with an identity
+//     whose authentication changed (secret, method, IDs, credentials, mode config) are
+//     deleted when the configuration is applied (identchange.go).
 //
 //   - EAP in IKE_AUTH (RFC 7296 2.16, eap.go): the initiator of auth-method=eap runs
 //     EAP-MSCHAPv2 (package eap) and verifies the responder's AUTH by pre-shared key or

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -380,11 +381,19 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	c := sa.makeChild(cfg, suite, inSPI, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, false, tunnel)
 	lis, allR := sa.allSelectors(cfg, li, ri, offeredI, offeredR)
 	if cfg.Dynamic {
-		if other := sa.dynamicDuplicate(lis, allR); other != "" {
-			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name,
-				"reason", "the generated policy would duplicate another peer's dynamic policy",
+		other, why, replaced := sa.dynamicConflict(lis, allR)
+		if other != "" {
+			sa.d.log.Warn("ipsec: CHILD SA refused", "peer", sa.peer.Name, "reason", why,
 				"other", other, "tsi", selString(allR), "tsr", selString(lis))
 			return []Payload{&Notify{NType: NotifyTSUnacceptable}}, nil
+		}
+		for _, o := range replaced {
+			sa.d.log.Info("ipsec: mode config address taken over by a reconnection; deleting the old IKE SA",
+				"peer", o.peer.Name, "address", sa.vip, "old", o.remote.Addr(), "new", sa.remote.Addr())
+			if o.state == stateEstablished {
+				o.sendDelete()
+			}
+			o.destroy("mode config address taken over by a reconnection")
 		}
 	}
 	c.LocalTS, c.RemoteTS = lis, allR
@@ -408,26 +417,50 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	return append(out, &TS{Selectors: rris}, &TS{Responder: true, Selectors: rlis}), c
 }
 
-// dynamicDuplicate names the remote address of another IKE SA holding a generated policy
-// with the same selectors as one of local x remote, or returns "" (RouterOS never
-// installs a generated policy duplicating another peer's: the later one would take the
-// first one's return traffic). SAs from the same remote address (a reauthentication,
-// a rekey) do not count.
-func (sa *IKESA) dynamicDuplicate(local, remote []Selector) string {
+// dynamicConflict checks a generated policy (local x remote) against the other IKE SAs'
+// generated ones. It refuses (naming the other SA's remote address and why) one that
+// overlaps an address mode config gave another peer (a peer must not take another's
+// return traffic: the road-warrior hijack) or that duplicates another peer's policy
+// exactly (RouterOS's duplicate policy, the later would take the first's traffic).
+// Site-to-site policies that only overlap are allowed: RouterOS keeps them in order. A
+// peer given the same fixed mode config address as an older SA (the same client
+// reconnecting from elsewhere before the old SA died) takes it over: the older SAs are
+// returned to be deleted. SAs of the same peer ID from the same address (a
+// reauthentication, a rekey) do not count.
+func (sa *IKESA) dynamicConflict(local, remote []Selector) (other, why string, replaced []*IKESA) {
 	for _, o := range sa.d.sas {
-		if o == sa || o.remote.Addr() == sa.remote.Addr() {
+		if o == sa || (o.remote.Addr() == sa.remote.Addr() && o.remoteID.Equal(sa.remoteID)) {
 			continue
 		}
+		oVIP := !o.initiator && o.vip.IsValid()
 		for _, c := range o.children {
-			if c.Policy == nil || !c.Policy.Dynamic {
+			if c.Policy == nil || !c.Policy.Dynamic || !selOverlapAny(c.RemoteTS, remote) || !selOverlapAny(c.LocalTS, local) {
 				continue
 			}
-			if selOverlapAny(c.RemoteTS, remote) && selOverlapAny(c.LocalTS, local) {
-				return o.remote.Addr().String()
+			switch {
+			case oVIP && o.vip == sa.vip && o.vipRelease == nil && sa.vipRelease == nil:
+				if !slices.Contains(replaced, o) {
+					replaced = append(replaced, o)
+				}
+				continue
+			case oVIP || sa.vip.IsValid():
+				return o.remote.Addr().String(), "the generated policy would overlap an address mode config gave another peer", nil
+			case selSame(c.RemoteTS, remote) && selSame(c.LocalTS, local):
+				return o.remote.Addr().String(), "the generated policy would duplicate another peer's dynamic policy", nil
 			}
 		}
 	}
-	return ""
+	return "", "", replaced
+}
+
+// selSame reports whether a selector of a is one of b.
+func selSame(a, b []Selector) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // selOverlapAny reports whether a selector of a intersects one of b.

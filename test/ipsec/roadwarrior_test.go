@@ -188,3 +188,125 @@ func TestTunnelSecretRotationEndsSAs(t *testing.T) {
 		t.Fatalf("no traffic with the new secret on both ends:\n%s", r.script("/ip ipsec active-peers print detail\n/log print\n"))
 	}
 }
+
+// siteServer adds to rwServer a site-to-site identity (remote-id=fqdn:site.example, its
+// own key) whose template lets sites claim anything in 198.19.0.0/16 behind them.
+const siteServer = `/ip ipsec policy group add name=site
+/ip ipsec policy add group=site template=yes src-address=198.19.55.0/24 dst-address=198.19.0.0/16 proposal=win
+/ip ipsec identity add peer=rw secret=site-psk-456 generate-policy=port-strict policy-template-group=site remote-id=fqdn:site.example
+`
+
+// siteClient is charon as a site of siteServer: its own network(s) behind it, no
+// virtual address.
+func siteClient(local, remote string, children ...swanChild) swanPSK {
+	return swanPSK{name: "site", local: local, remote: remote, proposals: "aes256-sha1-modp1024",
+		id: "site.example", remoteID: "%any", psk: "site-psk-456", children: children}
+}
+
+// threeClients is newTopo with a second and third client namespace (nsT 198.18.52.2,
+// nsU 198.18.53.2) on routerd's side, and 198.19.55.1/24 on routerd's lo.
+func threeClients(t *testing.T) (tp *topo, nsT, nsU string) {
+	tp = newTopo(t, false)
+	nsT, nsU = iketest.NS(t, "tit"), iketest.NS(t, "tiu")
+	iketest.Veth(t, tp.nsR, "wan2", "198.18.52.1/24", nsT, "wan", "198.18.52.2/24")
+	iketest.Veth(t, tp.nsR, "wan3", "198.18.53.1/24", nsU, "wan", "198.18.53.2/24")
+	iketest.Sh(t, "ip", "-n", tp.nsR, "addr", "add", "198.19.55.1/24", "dev", "lo")
+	return tp, nsT, nsU
+}
+
+// TestRoadWarriorAddressNotClaimable (QA issue 12, the attack 8a76e94 closes): a site
+// peer with its own identity, whose template would allow it, claims the address mode
+// config gave a road warrior as its side: the CHILD SA is refused (TS_UNACCEPTABLE), the
+// server keeps one policy to the road warrior, and the road warrior's traffic still
+// crosses.
+func TestRoadWarriorAddressNotClaimable(t *testing.T) {
+	tp, nsT, _ := threeClients(t)
+	r := startRouter(t, tp.nsR)
+	r.run(t, rwServer+siteServer)
+	rw := iketest.StartCharon(t, tp.nsS, winClient("198.18.50.2", "198.18.50.1", "", "rw-secret-123").String())
+	if out, err := rw.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("road warrior: %v\n%s", err, out)
+	}
+	// The site holds the address itself, so that charon can install what it claims.
+	iketest.Sh(t, "ip", "-n", nsT, "addr", "add", "198.19.77.3/32", "dev", "lo")
+	site := iketest.StartCharon(t, nsT, siteClient("198.18.52.2", "198.18.52.1",
+		swanChild{name: "net", localTS: "198.19.77.3/32", remoteTS: "198.19.55.0/24", esp: "aes256-sha1"}).String())
+	if out, err := site.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err == nil || !strings.Contains(out, "TS_UNACCEPTABLE") {
+		t.Errorf("the road warrior's address was given to the site: %v\n%s", err, out)
+	}
+	pols := r.run(t, "/ip ipsec policy print where dynamic")
+	if strings.Count(pols, "198.19.77.3/32") != 1 || strings.Contains(pols, "198.18.52.2") {
+		t.Errorf("server's dynamic policies:\n%s", pols)
+	}
+	if err := iketest.In(tp.nsS, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", "198.19.77.3", "198.19.55.1").Run(); err != nil {
+		t.Errorf("the road warrior's traffic no longer crosses: %v\n%s", err, r.run(t, "/ip ipsec installed-sa print detail"))
+	}
+}
+
+// TestSitePoliciesMayOverlap (QA issue 12): two sites of the same template whose
+// networks overlap (198.19.1.0/24 behind one, the summary 198.19.0.0/16 behind the
+// other) both get their CHILD SA and their traffic crosses, as RouterOS keeps
+// overlapping policies in order; only an exact duplicate of another peer's policy is
+// refused.
+func TestSitePoliciesMayOverlap(t *testing.T) {
+	tp, nsT, _ := threeClients(t)
+	iketest.Sh(t, "ip", "-n", tp.nsS, "addr", "add", "198.19.1.1/24", "dev", "lo")
+	iketest.Sh(t, "ip", "-n", nsT, "addr", "add", "198.19.2.1/24", "dev", "lo")
+	r := startRouter(t, tp.nsR)
+	r.run(t, rwServer+siteServer)
+	a := iketest.StartCharon(t, tp.nsS, siteClient("198.18.50.2", "198.18.50.1",
+		swanChild{name: "net", localTS: "198.19.1.0/24", remoteTS: "198.19.55.0/24", esp: "aes256-sha1"}).String())
+	b := iketest.StartCharon(t, nsT, siteClient("198.18.52.2", "198.18.52.1",
+		swanChild{name: "net", localTS: "198.19.0.0/16", remoteTS: "198.19.55.0/24", esp: "aes256-sha1"},
+		swanChild{name: "dup", localTS: "198.19.1.0/24", remoteTS: "198.19.55.0/24", esp: "aes256-sha1"}).String())
+	for _, c := range []*iketest.Charon{a, b} {
+		if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+			t.Fatalf("initiate: %v\n%s\n%s", err, out, r.run(t, "/ip ipsec policy print where dynamic"))
+		}
+	}
+	for _, p := range []struct{ ns, src string }{{tp.nsS, "198.19.1.1"}, {nsT, "198.19.2.1"}} {
+		if !iketest.WaitFor(10*time.Second, func() bool {
+			return iketest.In(p.ns, "ping", "-c", "1", "-W", "1", "-I", p.src, "198.19.55.1").Run() == nil
+		}) {
+			t.Errorf("%s -> 198.19.55.1 does not cross:\n%s", p.src, r.run(t, "/ip ipsec policy print where dynamic"))
+		}
+	}
+	if out, err := b.Swanctl("--initiate", "--child", "dup", "--timeout", "15"); err == nil || !strings.Contains(out, "TS_UNACCEPTABLE") {
+		t.Errorf("a duplicate of the other site's policy was accepted: %v\n%s", err, out)
+	}
+}
+
+// TestModeConfigReconnectTakesOver (QA issue 12): a client whose identity's mode config
+// gives a fixed address (the reference's usr_A) reconnects from another address before
+// the server noticed the old connection died: the new one gets the address and its
+// CHILD SA, and the old IKE SA is deleted (the old charon is told).
+func TestModeConfigReconnectTakesOver(t *testing.T) {
+	tp, nsT, _ := threeClients(t)
+	r := startRouter(t, tp.nsR)
+	r.run(t, rwServer+`/ip ipsec mode-config add address=198.19.77.200 address-prefix-length=32 name=usr_A split-include=198.19.55.0/24 system-dns=no
+/ip ipsec identity add peer=rw secret=alice-psk-999 generate-policy=port-strict mode-config=usr_A policy-template-group=rw remote-id=fqdn:alice.example
+`)
+	old := iketest.StartCharon(t, tp.nsS, winClient("198.18.50.2", "198.18.50.1", "alice.example", "alice-psk-999").String())
+	if out, err := old.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("first connection: %v\n%s", err, out)
+	}
+	moved := iketest.StartCharon(t, nsT, winClient("198.18.52.2", "198.18.52.1", "alice.example", "alice-psk-999").String())
+	if out, err := moved.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("the reconnection was refused: %v\n%s\n%s", err, out, r.run(t, "/ip ipsec active-peers print detail"))
+	}
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return iketest.In(nsT, "ping", "-c", "1", "-W", "1", "-I", "198.19.77.200", "198.19.55.1").Run() == nil
+	}) {
+		t.Fatalf("no traffic after the reconnection:\n%s", r.run(t, "/ip ipsec installed-sa print detail"))
+	}
+	var sas string
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		sas, _ = old.Swanctl("--list-sas")
+		return !strings.Contains(sas, "ESTABLISHED")
+	}) {
+		t.Errorf("the old connection was not deleted:\n%s", sas)
+	}
+	if peers := r.run(t, "/ip ipsec active-peers print detail"); strings.Contains(peers, "198.18.50.2") {
+		t.Errorf("the server keeps the old connection:\n%s", peers)
+	}
+}
