@@ -207,7 +207,7 @@ func (e *Engine) Reconcile(context.Context) error {
 	e.applyBridges(cfg)
 	e.applyVlans(cfg)
 	e.applyIfaces(cfg)
-	e.keepPortsUp(cfg)
+	e.keepPorts(cfg)
 	e.applyPorts(cfg)
 	e.applyBridgeVlans(cfg)
 	e.applyMdb(cfg)
@@ -244,12 +244,26 @@ func loopbackUp(h Kernel) error {
 	return nil
 }
 
-// keepPortsUp keeps lo and the ethernet ports no item configures up: RouterOS ports are
-// enabled (disabled=no) until configured otherwise, and print shows them so, so a port
-// the OS left down would show enabled and carry nothing. A configured port or
-// /interface item rules its own admin state (applyEthers, applyIfaces); tunnels' hidden
+// portMTU is an ethernet port's MTU when nothing configures one: RouterOS's default.
+const portMTU = 1500
+
+// ownedPort reports whether l (called name) is an ethernet port routerd owns: an
+// ethernet-like link that is no tunnel's hidden end and that no other engine claims.
+func (e *Engine) ownedPort(name string, l netlink.Link) bool {
+	if !ethernetLike(l) || e.hiddenLink(name) {
+		return false
+	}
+	_, claimed := e.kernelProps(l, nil)
+	return !claimed
+}
+
+// keepPorts keeps lo up, and the ethernet ports no item configures up and at RouterOS's
+// default MTU: RouterOS ports are enabled (disabled=no) with mtu=1500 until configured
+// otherwise, and print shows them so, so a port the OS left down (or whose MTU someone
+// changed behind routerd's back) would show one thing and do another. A configured port
+// or /interface item rules its own settings (applyEthers, applyIfaces); tunnels' hidden
 // ends and other engines' links are theirs.
-func (e *Engine) keepPortsUp(cfg *config) {
+func (e *Engine) keepPorts(cfg *config) {
 	configured := map[string]bool{}
 	for _, it := range cfg.ifaces {
 		configured[it.Name] = true
@@ -261,13 +275,21 @@ func (e *Engine) keepPortsUp(cfg *config) {
 	}
 	ethers := indexEthers(cfg.rawEthers)
 	for name, l := range e.links() {
-		if l.Attrs().Flags&net.FlagUp != 0 || !ethernetLike(l) || configured[name] || e.hiddenLink(name) {
+		a := l.Attrs()
+		if a.Flags&net.FlagUp != 0 && a.MTU == portMTU || configured[name] || !ethernetLike(l) {
 			continue
 		}
-		if _, ok := ethers.of(name); ok {
+		if _, ok := ethers.of(name); ok || !e.ownedPort(name, l) {
 			continue
 		}
-		if _, claimed := e.kernelProps(l, nil); claimed {
+		if a.MTU != portMTU {
+			if err := e.h.LinkSetMTU(l, portMTU); err != nil {
+				slog.Warn("link: setting an unconfigured port's mtu", "interface", name, "mtu", portMTU, "err", err)
+			} else {
+				slog.Info("link: port's mtu put back to the default (set mtu= to keep another)", "interface", name, "was", a.MTU, "mtu", portMTU)
+			}
+		}
+		if a.Flags&net.FlagUp != 0 {
 			continue
 		}
 		if err := e.h.LinkSetUp(l); err != nil {

@@ -1,9 +1,11 @@
 package link
 
 import (
+	"net"
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/store"
 )
@@ -20,6 +22,16 @@ type eventFilter struct {
 	names map[string]bool
 	// seen are the ifindexes of links whose events needed a pass.
 	seen map[int]bool
+	// ports are the MTU and admin state last seen of ethernet-like links (veth; a
+	// "device" always needs a pass): a port routerd owns whose MTU changed, or that was
+	// set down, behind its back is repaired by the pass this asks for.
+	ports map[int]portSeen
+}
+
+// portSeen is what eventFilter last saw of an ethernet-like link.
+type portSeen struct {
+	mtu int
+	up  bool
 }
 
 // configValues collects the values of items, lists split at commas.
@@ -41,10 +53,11 @@ func configValues(raw map[string][]store.Item) map[string]bool {
 // on its items; ros is the link's RouterOS name. e.mu is held.
 func (f *eventFilter) needsPass(u netlink.LinkUpdate, ros string) bool {
 	a := u.Link.Attrs()
+	moved := f.portMoved(u)
 	if f.names == nil || f.seen[a.Index] {
 		return true
 	}
-	need := owned(u.Link) || a.MasterIndex != 0
+	need := moved || owned(u.Link) || a.MasterIndex != 0
 	switch u.Link.Type() {
 	case "bridge", "vlan", "device":
 		need = true
@@ -61,4 +74,27 @@ func (f *eventFilter) needsPass(u netlink.LinkUpdate, ros string) bool {
 		f.seen[a.Index] = true
 	}
 	return need
+}
+
+// portMoved records the MTU and admin state of a veth and reports whether its MTU
+// changed or it went down since the last event: routerd owns an unconfigured port's MTU
+// (1500, as RouterOS's default) and admin state (up), so such a change made behind its
+// back needs the pass that puts them back. A veth routerd does not own (a tunnel's end)
+// costs a pass only when its MTU changes or it is set down.
+func (f *eventFilter) portMoved(u netlink.LinkUpdate) bool {
+	a := u.Link.Attrs()
+	if u.Link.Type() != "veth" {
+		return false
+	}
+	if u.Header.Type == unix.RTM_DELLINK {
+		delete(f.ports, a.Index)
+		return false
+	}
+	if f.ports == nil {
+		f.ports = map[int]portSeen{}
+	}
+	now := portSeen{mtu: a.MTU, up: a.Flags&net.FlagUp != 0}
+	was, ok := f.ports[a.Index]
+	f.ports[a.Index] = now
+	return ok && (was.mtu != now.mtu || was.up && !now.up)
 }

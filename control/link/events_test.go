@@ -1,6 +1,7 @@
 package link
 
 import (
+	"net"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -51,5 +52,33 @@ func TestEventFilter(t *testing.T) {
 	del.Header.Type = unix.RTM_DELLINK
 	if !f.needsPass(del, "renamed") {
 		t.Error("deletion of a once-configured link needs no pass")
+	}
+}
+
+// TestEventFilterPortMoved: a veth no item names needs a pass when its MTU changes or it
+// goes down behind routerd's back (routerd owns a port's MTU and admin state), not when
+// it first shows, comes up or changes otherwise.
+func TestEventFilterPortMoved(t *testing.T) {
+	f := eventFilter{names: map[string]bool{}}
+	ev := func(mtu int, up bool) netlink.LinkUpdate {
+		a := netlink.LinkAttrs{Index: 5, Name: "ether1", MTU: mtu}
+		if up {
+			a.Flags = net.FlagUp
+		}
+		return netlink.LinkUpdate{Link: &netlink.Veth{LinkAttrs: a}}
+	}
+	for i, c := range []struct {
+		u    netlink.LinkUpdate
+		want bool
+	}{
+		{ev(1500, false), false}, // first seen
+		{ev(1500, true), false},  // came up
+		{ev(1500, true), false},  // carrier, counters
+		{ev(1400, true), true},   // mtu changed behind routerd's back
+		{ev(1400, false), true},  // set down
+	} {
+		if got := f.needsPass(c.u, "ether1"); got != c.want {
+			t.Errorf("event %d: needs a pass %v, want %v", i, got, c.want)
+		}
 	}
 }

@@ -178,9 +178,7 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 					sp[k] = v
 				}
 			}
-			if eit.Props["mtu"] != "" {
-				delete(sp, "mtu") // the configured value shows
-			}
+			delete(sp, "mtu") // the configured value (or RouterOS's default) shows
 			sp["default-name"] = orDefault(eit.Props["default-name"], name)
 			sp["orig-mac-address"] = orDefault(eit.Props["orig-mac-address"], e.origMAC(sp["default-name"], a))
 			st, _ := e.ex.State.Get(etherPath, eit.ID)
@@ -195,6 +193,13 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 					p[k] = v
 				}
 			}
+		}
+		if ethernetLike(l) && !claimed && !isEther && !(configured && it.Props["mtu"] != "") {
+			// A port no item configures runs RouterOS's default (keepPorts applies it).
+			p["mtu"] = strconv.Itoa(portMTU)
+		}
+		if isEther && eit.Props["mtu"] == "" {
+			p["mtu"] = strconv.Itoa(portMTU)
 		}
 		if configured && !ether {
 			if it.Props["mtu"] != "" {
@@ -271,7 +276,11 @@ func (e *Engine) applyIfaces(cfg *config) {
 			e.setState(IfacePath, it.ID, false, "link not present", nil)
 			continue
 		}
-		if err := e.applyLinkSettings(l, it.MTU, it.Disabled); err != nil {
+		mtu := it.MTU
+		if mtu == "" && e.ownedPort(it.Name, l) {
+			mtu = strconv.Itoa(portMTU)
+		}
+		if err := e.applyLinkSettings(l, mtu, it.Disabled); err != nil {
 			e.setState(IfacePath, it.ID, false, err.Error(), nil)
 			continue
 		}

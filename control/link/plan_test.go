@@ -610,3 +610,56 @@ func TestRepairAfterDelete(t *testing.T) {
 		t.Errorf("pass after the repair wrote %q", got)
 	}
 }
+
+// TestPortMTURestored: routerd owns an ethernet port's MTU as RouterOS does. A port's
+// MTU changed behind routerd's back goes back to the configured value, or to RouterOS's
+// default 1500 when none is configured (renamed port, /interface item without mtu, port
+// no item names); print shows that value, not the kernel's; a port configured with
+// another MTU keeps it; passes after the repair are quiet.
+func TestPortMTURestored(t *testing.T) {
+	k := newFakeKernel()
+	for _, n := range []string{"ether1", "ether2", "ether3", "ether4"} {
+		k.ether(n)
+	}
+	r := newPlanRig(t, k)
+	controltest.Exec(t, r.ex, "/interface/ethernet set ether1 name=ether1-isp1")
+	controltest.Exec(t, r.ex, "/interface set ether2 comment=lan")
+	controltest.Exec(t, r.ex, "/interface/ethernet set ether4 mtu=1492")
+	r.reconcile(t)
+	for _, n := range []string{"ether1-isp1", "ether2", "ether3", "ether4"} {
+		l, _ := k.byName(n)
+		l.Attrs().MTU = 1400
+	}
+	want := []string{"mtu ether1-isp1 1500", "mtu ether2 1500", "mtu ether3 1500", "mtu ether4 1492"}
+	got := r.reconcile(t)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("repair wrote %q, want %q", got, want)
+	}
+	if got := r.reconcile(t); len(got) != 0 {
+		t.Errorf("pass after the repair wrote %q", got)
+	}
+	// print shows the configured value while the kernel differs (before the next pass).
+	for _, n := range []string{"ether1-isp1", "ether3"} {
+		l, _ := k.byName(n)
+		l.Attrs().MTU = 1400
+	}
+	for path, want := range map[string]map[string]string{
+		etherPath: {"ether1-isp1": "1500", "ether2": "1500", "ether3": "1500", "ether4": "1492"},
+		IfacePath: {"ether1-isp1": "1500", "ether2": "1500", "ether3": "1500", "ether4": "1492"},
+	} {
+		rep, err := r.ex.Exec(context.Background(), nil, &control.Sentence{Path: path, Cmd: "print"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]string{}
+		for _, row := range rep.Rows {
+			seen[row.Props["name"]] = row.Props["mtu"]
+		}
+		for n, m := range want {
+			if seen[n] != m {
+				t.Errorf("%s print: %s mtu=%q, want %s (all: %v)", path, n, seen[n], m, seen)
+			}
+		}
+	}
+}

@@ -91,7 +91,7 @@ func interfaceMenus() []*Menu {
 			Props: withCounters([]Prop{
 				ifName,
 				ro("type", value.String(), "Kind of link (ether, bridge, vlan, veth, gre ...)."),
-				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit; unset keeps the link's own."},
+				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit; unset keeps the link's own, except an ethernet port's, which is 1500 as on RouterOS (/interface ethernet)."},
 				ro("actual-mtu", value.Int(0, 65535), "MTU in effect."),
 				ro("l2mtu", value.Int(0, 65535), "Layer2 MTU (not reported by this kernel interface; empty)."),
 				ro("mac-address", value.MAC(), "MAC address of the link."),
@@ -119,7 +119,9 @@ func interfaceMenus() []*Menu {
 				{Name: "name", Type: value.String(), Unique: true,
 					Desc: "Interface name; setting it renames the link (found again by default-name)."},
 				ro("default-name", value.String(), "Name the link had when routerd first saw it."),
-				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit."},
+				// routerd owns a port's MTU as RouterOS does: 1500 unless configured, and
+				// put back when changed behind its back.
+				{Name: "mtu", Type: value.Int(68, 65535), Default: "1500", Desc: "Layer3 maximum transmission unit (restored when changed outside routerd)."},
 				stored("l2mtu", value.Int(0, 65535), "", "the kernel has no separate layer-2 MTU", "Layer2 MTU."),
 				{Name: "mac-address", Type: value.MAC(), Desc: "MAC address of the link; unset restores the original."},
 				ro("orig-mac-address", value.MAC(), "MAC address the link had when routerd first saw it."),
