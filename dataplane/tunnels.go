@@ -3,10 +3,12 @@ package dataplane
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -125,6 +127,8 @@ type Tunnels struct {
 	m *mirror
 	// want is rebuildIndex's scratch array (tunnel_rx_index's size).
 	want []uint32
+	// repins counts the passes of Repin that found pins missing.
+	repins uint64
 }
 
 // mirror is what Set and Delete need to know of the maps they alone write.
@@ -193,9 +197,7 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 		}
 		return nil, fmt.Errorf("loading tunnel programs: %w", err)
 	}
-	for name, p := range map[string]*ebpf.Program{"tun_encap": t.objs.TunEncap,
-		"tun_decap": t.objs.TunDecap, "tun_decap_tc": t.objs.TunDecapTc, "tun_decap_l3": t.objs.TunDecapL3,
-		"xdp_port": t.objs.XdpPort} {
+	for name, p := range t.programs() {
 		path := filepath.Join(dir, name)
 		os.Remove(path)
 		if err := p.Pin(path); err != nil {
@@ -204,6 +206,72 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 		}
 	}
 	return t, nil
+}
+
+// programs are the programs OpenTunnels pins, by pin name.
+func (t *Tunnels) programs() map[string]*ebpf.Program {
+	return map[string]*ebpf.Program{"tun_encap": t.objs.TunEncap,
+		"tun_decap": t.objs.TunDecap, "tun_decap_tc": t.objs.TunDecapTc, "tun_decap_l3": t.objs.TunDecapL3,
+		"xdp_port": t.objs.XdpPort}
+}
+
+// pinnable is a map or a program.
+type pinnable interface {
+	Pin(string) error
+	Unpin() error
+}
+
+// pins are the maps (pinned by name, LIBBPF_PIN_BY_NAME) and programs of the folder.
+func (t *Tunnels) pins() map[string]pinnable {
+	m := t.objs.tunnelMaps
+	out := map[string]pinnable{"fp_config": m.FpConfig, "fp_counters": m.FpCounters, "fp_local": m.FpLocal,
+		"fp_srcv": m.FpSrcv, "fp_tx": m.FpTx, "tunnel_cfg": m.TunnelCfg, "tunnel_rx": m.TunnelRx,
+		"tunnel_rx_index": m.TunnelRxIndex, "tunnel_slots": m.TunnelSlots, "tunnel_stats": m.TunnelStats,
+		"xdp_ports": m.XdpPorts}
+	for n, p := range t.programs() {
+		out[n] = p
+	}
+	return out
+}
+
+// Repin makes the pin folder and the pins of the maps and programs again when they were
+// removed behind routerd's back (`rm -rf` of the folder, another bpffs mounted over
+// it): the loaded objects live on in routerd's descriptors, so the maps keep their
+// contents, but a folder that is gone takes every attachment pinned in it with it (a
+// link whose last reference was its pin is detached), and no new one can be pinned.
+// gen counts the times pins were made again in this process: a caller that sees it move
+// attaches again what it attached (the attachments find their pins gone and are made
+// anew), whichever of the engines sharing the objects made them. With every pin in
+// place it only looks (a stat per pin), so a resync with nothing changed writes nothing.
+func (t *Tunnels) Repin() (gen uint64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var missing []string
+	for name := range t.pins() {
+		if _, err := os.Stat(filepath.Join(t.dir, name)); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return t.repins, nil
+	}
+	t.repins++
+	sort.Strings(missing)
+	if err := os.MkdirAll(t.dir, 0o700); err != nil {
+		return t.repins, fmt.Errorf("bpffs: making the pin folder again: %w", err)
+	}
+	var errs []error
+	pins := t.pins()
+	for _, name := range missing {
+		p := pins[name]
+		p.Unpin() // forget the path that is gone
+		if err := p.Pin(filepath.Join(t.dir, name)); err != nil {
+			errs = append(errs, fmt.Errorf("pinning %s again: %w", name, err))
+		}
+	}
+	slog.Warn("dataplane: pins removed behind routerd's back were made again; attachments are remade",
+		"dir", t.dir, "pins", strings.Join(missing, ","))
+	return t.repins, errors.Join(errs...)
 }
 
 // Close releases the file descriptors. Attachments stay: their links are pinned.

@@ -196,6 +196,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	// Window checks stay off while the rule exists, FastTrack on or not: the kernel takes
 	// over connections whose segments it did not see when FastTrack is turned off.
 	e.liberal(ftRule4 || ftRule6)
+	// The pin folder removed behind routerd's back took the port attachments with it:
+	// made again here (or by the tunnel engine), AddFastPort attaches anew below.
+	if _, err := e.dp.Repin(); err != nil {
+		return err
+	}
 	// Sources the kernel would refuse before anything is turned on.
 	if err := e.applySources(); err != nil {
 		return fmt.Errorf("source checks: %w", err)

@@ -107,6 +107,30 @@ type Engine struct {
 	// full asks the next pass to compare every tunnel with the kernel (under mu): the
 	// ipsec engine's policies changed, which changes tunnels whose items did not.
 	full bool
+	// pinErr is why the pin folder could not be made again (Repin; under mu): the
+	// tunnels print pinned=no meanwhile. repins is the dataplane's Repin count the
+	// attachments were last made for.
+	pinErr error
+	repins uint64
+}
+
+// repin makes the dataplane's pins again when they were removed behind routerd's back
+// (the folder deleted, another bpffs mounted over it): the attachments pinned there went
+// with them, so every tunnel is compared and attached again in this pass.
+func (e *Engine) repin() {
+	gen, err := e.dp.Repin()
+	if err != nil {
+		slog.Warn("tunnel: cannot pin the eBPF objects again", "err", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pinErr = err
+	if gen != e.repins {
+		e.repins = gen
+		clear(e.encapAt)
+		clear(e.decapAt)
+		e.full = true
+	}
 }
 
 // appliedItem is an item as a pass applied it, and what it depended on beside the item.
@@ -445,6 +469,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.repin()
 	e.mu.Lock()
 	full := !engine.Kicked(ctx) || e.applied == nil || e.full
 	e.full = false
@@ -799,9 +824,11 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	if host != "" {
 		st.Props["actual-remote-address"] = remote.String()
 	}
-	if e.pinned {
+	e.mu.Lock()
+	if e.pinned && e.pinErr == nil {
 		st.Props["pinned"] = "yes"
 	}
+	e.mu.Unlock()
 	if it.kind == dataplane.EoIP {
 		st.Props["loop-protect-status"] = e.setLoopGuard(hidden, loopGuardOf(it, vis))
 	}

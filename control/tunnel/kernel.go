@@ -60,6 +60,10 @@ type Dataplane interface {
 	// (reassembly.go).
 	Decap(pkt []byte, viaESP bool) (dataplane.Inner, error)
 
+	// Repin makes the pin folder and pins again when they were removed; the count it
+	// returns moves when it did (the attachments went with them). With every pin there
+	// it only looks.
+	Repin() (uint64, error)
 	Set(tn dataplane.Tunnel) error
 	Delete(hidden int) error
 	AttachEncap(ifindex int, ifname string) error

@@ -281,6 +281,9 @@ func (d *fakeDataplane) DecapLinks() []string {
 	return out
 }
 
+// Repin: a fake's pins are never removed.
+func (d *fakeDataplane) Repin() (uint64, error) { return 0, nil }
+
 func (d *fakeDataplane) Set(tn dataplane.Tunnel) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
