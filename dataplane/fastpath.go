@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
 	"os"
@@ -83,6 +84,9 @@ func (t *Tunnels) attachPort(ifindex int, ifname string, force Hook) (Hook, erro
 			l.Close()
 		}
 	}
+	if h, ok, err := t.adoptPort(ifindex, ifname, force); err != nil || ok {
+		return h, err
+	}
 	var errs []error
 	for _, h := range portHooks {
 		if force != "" && force != h {
@@ -105,6 +109,108 @@ func (t *Tunnels) attachPort(ifindex int, ifname string, force Hook) (Hook, erro
 		return h, nil
 	}
 	return "", fmt.Errorf("attaching the port program to %s: %w", ifname, errors.Join(errs...))
+}
+
+// ErrForeignXDP says a port runs an XDP program that is not routerd's: routerd leaves it
+// alone (and the port without the fast path and tunnel decapsulation at XDP).
+var ErrForeignXDP = errors.New("an XDP program that is not routerd's is attached")
+
+// ownProgs are the names of the XDP programs routerd attaches to ports: the port program,
+// and the decapsulator that ran there before it.
+var ownProgs = map[string]bool{"xdp_port": true, "tun_decap": true}
+
+// XDP attach modes (IFLA_XDP_ATTACHED) and netlink attach flags (XDP_FLAGS_*).
+const (
+	xdpAttachedDrv = 1
+	xdpAttachedSKB = 2
+	xdpFlagsSKB    = 2
+	xdpFlagsDrv    = 4
+)
+
+// adoptPort deals with an XDP program already attached to ifindex that no pin of this
+// folder names: a previous routerd's, whose pins are gone (the folder removed, another
+// bpffs mounted over it), holds the device, and attaching anew fails (EBUSY native,
+// EEXIST generic) for good. routerd's own (by program name) is taken over: its link is
+// pointed at this process's program in place (no gap in forwarding) and pinned here;
+// one attached without a link (netlink) is detached so the caller attaches anew. A
+// program that is not routerd's is never touched: the error says whose it is.
+// ok says the port now runs the program at hook h.
+func (t *Tunnels) adoptPort(ifindex int, ifname string, force Hook) (h Hook, ok bool, err error) {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil || l.Attrs().Xdp == nil || !l.Attrs().Xdp.Attached || l.Attrs().Xdp.ProgId == 0 {
+		return "", false, nil
+	}
+	x := l.Attrs().Xdp
+	id := ebpf.ProgramID(x.ProgId)
+	if mine, err := t.objs.XdpPort.Info(); err == nil {
+		if my, ok := mine.ID(); ok && my == id {
+			return "", false, nil // this process's, attached without a pin here: attach reports it
+		}
+	}
+	name := "?"
+	if p, err := ebpf.NewProgramFromID(id); err == nil {
+		if info, err := p.Info(); err == nil {
+			name = info.Name
+		}
+		p.Close()
+	}
+	if !ownProgs[name] {
+		return "", false, fmt.Errorf("%w to %s: %q (id %d); detach it (ip link set %s xdp off) for routerd to attach its own",
+			ErrForeignXDP, ifname, name, id, ifname)
+	}
+	switch x.AttachMode {
+	case xdpAttachedDrv:
+		h = HookXDPNative
+	case xdpAttachedSKB:
+		h = HookXDPGeneric
+	default:
+		return "", false, fmt.Errorf("%w to %s: routerd's %q in attach mode %d", ErrForeignXDP, ifname, name, x.AttachMode)
+	}
+	if lk := xdpLinkOf(ifindex, id); lk != nil {
+		defer lk.Close()
+		if force != "" && force != h {
+			if err := lk.Detach(); err != nil {
+				return "", false, fmt.Errorf("detaching a previous routerd's port program from %s: %w", ifname, err)
+			}
+			slog.Info("dataplane: detached a previous routerd's port program (another hook is asked for)", "interface", ifname, "prog", id)
+			return "", false, nil
+		}
+		if err := lk.Update(t.objs.XdpPort); err != nil {
+			return "", false, fmt.Errorf("taking over a previous routerd's port program on %s: %w", ifname, err)
+		}
+		path := t.linkPath("port-"+string(h), ifname)
+		os.Remove(path)
+		if err := lk.Pin(path); err != nil {
+			return "", false, fmt.Errorf("pinning the port link of %s: %w", ifname, err)
+		}
+		slog.Info("dataplane: took over a previous routerd's port program whose pin was gone", "interface", ifname, "prog", id, "hook", h)
+		return h, true, nil
+	}
+	flags := xdpFlagsDrv
+	if h == HookXDPGeneric {
+		flags = xdpFlagsSKB
+	}
+	if err := netlink.LinkSetXdpFdWithFlags(l, -1, flags); err != nil {
+		return "", false, fmt.Errorf("detaching routerd's %q from %s: %w", name, ifname, err)
+	}
+	slog.Info("dataplane: detached routerd's port program attached without a link", "interface", ifname, "prog", id)
+	return "", false, nil
+}
+
+// xdpLinkOf finds the XDP link that attaches program id to ifindex (nil: none). Link
+// ids are global; the program id, which is this namespace's device's, tells an
+// interface of the same index in another namespace apart.
+func xdpLinkOf(ifindex int, id ebpf.ProgramID) link.Link {
+	var it link.Iterator
+	defer it.Close()
+	for it.Next() {
+		info, err := it.Link.Info()
+		if err != nil || info.Program != id || info.XDP() == nil || int(info.XDP().Ifindex) != ifindex {
+			continue
+		}
+		return it.Take()
+	}
+	return nil
 }
 
 // followRename moves the pin of a port link that runs on ifindex under another name (the

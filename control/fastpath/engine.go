@@ -226,7 +226,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		h, tx, err := e.dp.AddFastPort(idx, name, portHook())
 		if err != nil {
 			p.err = err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			// Another owner's XDP program stays, and the port says so in print
+			// (fast-path-status); it is no failure of the pass to log every 5 s.
+			if !errors.Is(err, dataplane.ErrForeignXDP) {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
 		}
 		p.hook, p.tx = h, tx
 		ports[name] = p
@@ -404,6 +408,9 @@ func (e *Engine) linkProps(name string) map[string]string {
 	props := map[string]string{"fast-path": "no"}
 	if p.err == "" && p.hook != "" {
 		props["fast-path"] = "yes"
+	}
+	if p.err != "" {
+		props["fast-path-status"] = p.err
 	}
 	return props
 }

@@ -99,6 +99,7 @@ func interfaceMenus() []*Menu {
 				ro("last-link-up-time", value.String(), "When the link last gained carrier (seen by routerd)."),
 				counter("link-downs", "Times the link lost carrier since routerd started."),
 				ro("fast-path", value.Bool(), "Whether the port runs the fast path program (XDP), which forwards what it may of the packets received on it."),
+				ro("fast-path-status", value.String(), "Why the port does not run the fast path program (an XDP program that is not routerd's holds it, the kernel refused ...)."),
 			},
 				comment,
 				disabled,

@@ -54,6 +54,7 @@ func in(ns string, args ...string) *exec.Cmd {
 type rig struct {
 	src, rtr, snk string
 	dir           string // scratch files of the test
+	bpffs         string // routerd's --bpffs ("": testbin's default)
 	rd            *testbin.Router
 	t             testing.TB
 }
@@ -72,11 +73,17 @@ func newRig(t testing.TB) *rig {
 // so their TCP and UDP packets reach the router with partial checksums (CHECKSUM_PARTIAL).
 func buildRig(t testing.TB, txOff bool) *rig {
 	t.Helper()
+	return buildRigAt(t, txOff, "")
+}
+
+// buildRigAt is buildRig with routerd's --bpffs at bpffs ("": testbin's default).
+func buildRigAt(t testing.TB, txOff bool, bpffs string) *rig {
+	t.Helper()
 	tag := fmt.Sprintf("fp%d%s", os.Getpid(), strings.ToLower(regexp.MustCompile(`\W`).ReplaceAllString(t.Name(), "")))
 	if len(tag) > 20 {
 		tag = tag[:20]
 	}
-	r := &rig{src: tag + "s", rtr: tag + "r", snk: tag + "k", dir: t.TempDir(), t: t}
+	r := &rig{src: tag + "s", rtr: tag + "r", snk: tag + "k", dir: t.TempDir(), t: t, bpffs: bpffs}
 	for _, n := range []string{r.src, r.rtr, r.snk} {
 		run(t, "ip", "netns", "add", n)
 		n := n
@@ -115,7 +122,7 @@ func buildRig(t testing.TB, txOff bool) *rig {
 // start runs routerd in the router namespace (test/testbin, which stops it at cleanup).
 func (r *rig) start() {
 	r.t.Helper()
-	r.rd = testbin.Start(r.t, binDir, testbin.Options{Netns: r.rtr})
+	r.rd = testbin.Start(r.t, binDir, testbin.Options{Netns: r.rtr, BPFFS: r.bpffs})
 }
 
 func (r *rig) must(cmd string) string {
