@@ -322,6 +322,11 @@ type RulePlan struct {
 // ChainName is the nftables chain of a RouterOS chain.
 func ChainName(table, chain string) string { return table + "/" + chain }
 
+// hookChainName is the base chain of a table whose RouterOS chains are regular chains
+// (nat's): outside the "T/" names of RouterOS chains, so no configured chain can be it
+// (a nat chain named hook-postrouting took over the hook before, ahead of masquerade).
+func hookChainName(table, hook string) string { return "hook/" + table + "/" + hook }
+
 // CounterName is the named counter of a rule.
 func CounterName(k RuleKey) string { return k.Table + "/" + strconv.FormatUint(k.ID, 10) }
 
@@ -354,9 +359,9 @@ func hookDefs(table string) []hookDef {
 			{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityMangle, f, "postrouting"}}
 	case "nat":
 		n := nftables.ChainTypeNAT
-		return []hookDef{{"hook-prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, n, "dstnat"},
-			{"hook-output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest, n, "dstnat"},
-			{"hook-postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, n, "srcnat"}}
+		return []hookDef{{"prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, n, "dstnat"},
+			{"output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest, n, "dstnat"},
+			{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, n, "srcnat"}}
 	}
 	return []hookDef{{"input", nftables.ChainHookInput, nftables.ChainPriorityFilter, f, "input"},
 		{"forward", nftables.ChainHookForward, nftables.ChainPriorityFilter, f, "forward"},
@@ -465,7 +470,7 @@ func Compile(cfg Config) *Plan {
 					own = append(own[:len(own):len(own)], &expr.Verdict{Kind: expr.VerdictAccept})
 					rules = append([]RulePlan{{Exprs: [][]expr.Any{own}}}, rules...)
 				}
-				chains = append(chains, &ChainPlan{Name: ChainName(table, h.name), Hook: h.hook, Prio: h.prio, Type: h.typ,
+				chains = append(chains, &ChainPlan{Name: hookChainName(table, h.name), Hook: h.hook, Prio: h.prio, Type: h.typ,
 					Rules: rules})
 			}
 		}

@@ -70,7 +70,7 @@ func TestCompileExpressions(t *testing.T) {
 	if got := src.Rules[1].Exprs; len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Errorf("masquerade rule:\n got %#v\nwant %#v", got, want)
 	}
-	hook := chain(pl, "nat/hook-postrouting")
+	hook := chain(pl, hookChainName("nat", "postrouting"))
 	if hook == nil || hook.Hook == nil || *hook.Prio != 100 {
 		t.Fatalf("no postrouting hook for srcnat: %+v", hook)
 	}

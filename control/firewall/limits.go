@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // What the kernel refuses at apply is refused at add and set, so a configuration the
@@ -43,10 +44,17 @@ func checkLimits(r *Rule) error {
 		if len(c.v) > chainNameMax(r.Table) {
 			return fmt.Errorf("failure: %s %w (at most %d characters)", c.arg, ErrTooLong, chainNameMax(r.Table))
 		}
+		if err := checkControl(c.arg, c.v); err != nil {
+			return err
+		}
 	}
 	for _, k := range []string{"src-address-list", "dst-address-list", "address-list"} {
-		if v := strings.TrimPrefix(p[k], "!"); len(v) > listNameMax {
+		v := strings.TrimPrefix(p[k], "!")
+		if len(v) > listNameMax {
 			return fmt.Errorf("failure: %s %w (at most %d characters)", k, ErrTooLong, listNameMax)
+		}
+		if err := checkControl(k, v); err != nil {
+			return err
 		}
 	}
 	if r.Action == "log" || p["log"] == "yes" {
@@ -62,6 +70,15 @@ func checkLimits(r *Rule) error {
 func checkListName(name string) error {
 	if len(name) > listNameMax {
 		return fmt.Errorf("failure: list %w (at most %d characters)", ErrTooLong, listNameMax)
+	}
+	return checkControl("list", name)
+}
+
+// checkControl refuses a chain or list name with a control character: the kernel's
+// names end at a NUL, so "qq\00zz" would be chain qq (another chain's rules in it).
+func checkControl(arg, v string) error {
+	if strings.ContainsFunc(v, unicode.IsControl) {
+		return fmt.Errorf("failure: %s must not contain control characters", arg)
 	}
 	return nil
 }

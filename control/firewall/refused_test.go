@@ -105,3 +105,31 @@ func TestRefusedErrorNamesRule(t *testing.T) {
 		t.Errorf("a refused transaction left the chain:\n%s", rs)
 	}
 }
+
+// TestReservedLookingNames: a nat chain named like routerd's own hook chains is a chain
+// like any other (before, chain=hook-postrouting was the postrouting hook itself and its
+// accept skipped every masquerade), and chain and list names with control characters are
+// refused (the kernel's names end at a NUL: "qq\00zz" was the chain qq).
+func TestReservedLookingNames(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall nat add chain=hook-postrouting action=accept comment=lookalike
+/ip firewall nat add chain=postrouting action=accept
+/ip firewall nat add chain=srcnat action=masquerade out-interface=wan comment=masq`)
+	if src := tp.udp(t, tp.c, tp.s, "198.19.2.2", 7009); !strings.HasPrefix(src, "198.19.2.1:") {
+		t.Errorf("masquerade beside a chain named hook-postrouting: server saw %q\n%s", src, ruleset(t, tp))
+	}
+	if out := r.run(t, `/ip firewall nat print where invalid`); strings.Contains(out, "lookalike") {
+		t.Errorf("the chain named hook-postrouting is not a chain like any other:\n%s", out)
+	}
+	for _, bad := range []string{
+		`/ip firewall filter add chain="qq\00zz" action=drop`,
+		`/ip firewall filter add chain=forward action=jump jump-target="a\nb"`,
+		`/ip firewall filter add chain=forward src-address-list="l\01"`,
+		`/ip firewall address-list add list="l\00x" address=198.18.1.9`,
+	} {
+		if _, err := r.try(bad); err == nil || !strings.Contains(err.Error(), "control characters") {
+			t.Errorf("%s: %v, want a refusal for control characters", bad, err)
+		}
+	}
+}
