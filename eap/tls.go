@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 )
 
 func randRead(b []byte) { rand.Read(b) }
@@ -171,6 +173,7 @@ func (s *TLSServer) end(p *Packet) (*Packet, bool) {
 // run is the server program: the handshake, then the inner method.
 func (s *TLSServer) run() {
 	defer s.p.finish()
+	defer recovered("server", &s.result)
 	conn := tls.Server(s.p, tlsConfig(s.Config, &s.kl))
 	if err := conn.Handshake(); err != nil {
 		s.result = fmt.Errorf("TLS handshake: %w", err)
@@ -311,6 +314,7 @@ func (c *TLSPeer) Handle(p *Packet) (*Packet, error) {
 // run is the peer program.
 func (c *TLSPeer) run() {
 	defer c.p.finish()
+	defer recovered("peer", &c.result)
 	conn := tls.Client(c.p, tlsConfig(c.Config, &c.kl))
 	if err := conn.Handshake(); err != nil {
 		c.result = fmt.Errorf("TLS handshake: %w", err)
@@ -336,4 +340,20 @@ func (c *TLSPeer) run() {
 		return
 	}
 	c.msk, c.ok = msk, true
+}
+
+// ErrInternal is the result of a TLS program that panicked.
+var ErrInternal = errors.New("internal error")
+
+// recovered is deferred by the TLS programs. They run on a goroutine of their own (the
+// pipe turns the EAP exchange into a connection for crypto/tls) and handle what an
+// unauthenticated peer sends: a panic there (a bug the peer's bytes hit, or in a
+// callback: CertUser, Inner) fails that authentication only, logged with its stack,
+// instead of ending routerd. It runs before the pipe's finish, so the exchange that
+// waits on the program sees the result.
+func recovered(side string, result *error) {
+	if p := recover(); p != nil {
+		*result = fmt.Errorf("%w in the EAP TLS %s: %v", ErrInternal, side, p)
+		slog.Error("eap: internal error", "side", side, "panic", p, "stack", string(debug.Stack()))
+	}
 }

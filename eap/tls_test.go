@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +125,12 @@ func TestTLSMethodsRoundTrip(t *testing.T) {
 		{"ttls-pap-wrong", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "nope", Inner: "pap", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg, Inner: inner}, false, ""},
 		{"peap", &TLSPeer{Type: TypePEAP, Identity: "anonymous", User: "user1", Password: "password", Config: clientCfg}, &TLSServer{Type: TypePEAP, Config: srvCfg, Inner: inner}, true, "peap-mschap2"},
 		{"peap-wrong", &TLSPeer{Type: TypePEAP, User: "user1", Password: "nope", Config: clientCfg}, &TLSServer{Type: TypePEAP, Config: srvCfg, Inner: inner}, false, ""},
+		// A panic in the server's program (a bug; here in its callbacks) fails that
+		// authentication only.
+		{"tls-panic", &TLSPeer{Type: TypeTLS, Identity: "user1", Config: withCert}, &TLSServer{Type: TypeTLS, Config: tlsSrvCfg,
+			CertUser: func(*x509.Certificate) (string, error) { panic("injected") }}, false, ""},
+		{"ttls-panic", &TLSPeer{Type: TypeTTLS, User: "user1", Password: "password", Config: clientCfg}, &TLSServer{Type: TypeTTLS, Config: srvCfg,
+			Inner: func(string, string) ([]byte, error) { panic("injected") }}, false, ""},
 		{"peap-untrusted-server", &TLSPeer{Type: TypePEAP, User: "user1", Password: "password", Config: &tls.Config{InsecureSkipVerify: true,
 			VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return errors.New("untrusted") }}}, &TLSServer{Type: TypePEAP, Config: srvCfg, Inner: inner}, false, ""},
 	} {
@@ -143,6 +150,9 @@ func TestTLSMethodsRoundTrip(t *testing.T) {
 			}
 			if serr == nil || perr == nil || tc.srv.MSK != nil || tc.peer.MSK != nil {
 				t.Fatalf("expected failure: server %v, peer %v", serr, perr)
+			}
+			if strings.HasSuffix(tc.name, "-panic") && (!errors.Is(serr, ErrInternal) || !strings.Contains(serr.Error(), "injected")) {
+				t.Fatalf("server %v, want the internal error", serr)
 			}
 			t.Logf("server: %v; peer: %v", serr, perr)
 		})

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -240,9 +241,22 @@ func (cn *conn) handle(ctx context.Context, words []string) bool {
 	cn.running[tag] = j
 	cn.mu.Unlock()
 	cn.wg.Add(1)
+	// One goroutine per running command, joined when the connection ends. Commands run
+	// through the executor, which recovers their panics; this recovers the API's own
+	// part (listen, the rows of a stream), so a bug a client's sentence hits ends that
+	// command with a trap, not the daemon.
 	go func() {
 		defer cn.wg.Done()
 		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				slog.Error("api: command panicked", "command", req.Command, "panic", p, "stack", string(debug.Stack()))
+				cn.trap(req, control.CatFailure, fmt.Sprintf("failure: internal error: %v", p))
+				cn.mu.Lock()
+				delete(cn.running, tag)
+				cn.mu.Unlock()
+			}
+		}()
 		switch {
 		case listen:
 			cn.listen(jctx, req)

@@ -60,6 +60,13 @@ func Serve(ctx context.Context, ln net.Listener, in *script.Interp, identity fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// handle recovers each request's panics; this, the rest of the
+			// connection's (its hooks, its replies): the connection ends, not the daemon.
+			defer func() {
+				if p := recover(); p != nil {
+					slog.Error("console connection panicked", "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
 			serveConn(ctx, conn, in, identity, hooks)
 		}()
 	}
@@ -133,6 +140,13 @@ func serveConn(ctx context.Context, nc net.Conn, in *script.Interp, identity fun
 // connection and with it the command in progress: the client is gone.
 func (c *conn) read(ctx context.Context, cancel context.CancelFunc, items chan<- item) {
 	defer cancel()
+	// It runs beside the connection's goroutine, outside its recovery: a panic while
+	// decoding a request ends the connection (cancel), not the daemon.
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("console: internal error reading requests", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	sc := bufio.NewScanner(c.c)
 	sc.Buffer(make([]byte, 0, 64<<10), maxRequest)
 	pass := func(it item) bool {

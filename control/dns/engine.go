@@ -30,6 +30,9 @@ type Engine struct {
 	// Dyn are the servers other engines learned (dynamic.go).
 	Dyn  *DynamicServers
 	kick chan struct{}
+	h    *engine.Handle
+	// life is the engine's lifetime (Start's context): the listeners run under it.
+	life context.Context
 
 	mu       sync.Mutex
 	udp, tcp *mdns.Server
@@ -52,6 +55,7 @@ func (e *Engine) Spec() engine.Spec {
 
 // Start registers the cache's rows and flush.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.h, e.life = h, ctx
 	e.register(h.Ex)
 	e.Dyn.notify(h.Kick)
 	engine.Offer(h, e.Dyn)
@@ -197,12 +201,56 @@ func (e *Engine) listen() error {
 		e.lerr = err
 		return fmt.Errorf("dns: listen tcp %s: %w", e.opts.Addr, err)
 	}
-	e.udp = &mdns.Server{PacketConn: pc, Handler: e.Srv}
-	e.tcp = &mdns.Server{Listener: l, Handler: e.Srv, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
+	handler := recovering{e.Srv, e.h}
+	e.udp = &mdns.Server{PacketConn: pc, Handler: handler}
+	e.tcp = &mdns.Server{Listener: l, Handler: handler, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
 	e.addr, e.lerr = pc.LocalAddr(), nil
-	go func(s *mdns.Server) { logServeError("udp", s.ActivateAndServe()) }(e.udp)
-	go func(s *mdns.Server) { logServeError("tcp", s.ActivateAndServe()) }(e.tcp)
+	for proto, s := range map[string]*mdns.Server{"udp": e.udp, "tcp": e.tcp} {
+		// The library answers each query on a goroutine of its own, which recovering
+		// guards; these two accept them, and end when the listener is shut down (stop,
+		// or the engine's end, which the host joins). A Shutdown before the server
+		// started would be lost (the library would then serve on), so the engine's end
+		// waits for the start.
+		started, ended := make(chan struct{}), make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		e.h.Go(e.life, func(ctx context.Context) {
+			defer close(ended)
+			end := context.AfterFunc(ctx, func() {
+				select {
+				case <-started:
+					s.Shutdown()
+				case <-ended:
+				}
+			})
+			defer end()
+			logServeError(proto, s.ActivateAndServe())
+		})
+	}
 	return nil
+}
+
+// recovering answers a query with the server; a panic while answering (a bug a query
+// hits) ends that query only, answered SERVFAIL. The library runs each query on a
+// goroutine of its own and recovers nothing: without this a query could end routerd.
+// The panic goes to the engine host, which logs it with its stack, counts it and shows
+// it on the engine's items until its next pass. (The library's own parsing of the
+// query's bytes runs before the handler, outside any recovery of routerd's: it is
+// fuzzed upstream, and FuzzAnswer feeds what it parses to routerd's answer.)
+type recovering struct {
+	srv *Server
+	h   *engine.Handle
+}
+
+func (r recovering) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.h.Recovered("dns query", p)
+			m := new(mdns.Msg)
+			m.SetRcode(req, mdns.RcodeServerFailure)
+			w.WriteMsg(m)
+		}
+	}()
+	r.srv.ServeDNS(w, req)
 }
 
 func (e *Engine) stop() {

@@ -20,6 +20,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,8 +192,16 @@ func (e *Engine) send(ctx context.Context, c *control.Call) (*control.Reply, err
 	rcpts := append(append([]string{}, msg.To...), msg.Cc...)
 	e.setStatus("sending")
 	e.wg.Add(1)
+	// Joined by the engine's Close. It reads the SMTP server's answers: a panic there
+	// fails this message only.
 	go func() {
 		defer e.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				e.setStatus(fmt.Sprintf("failed: internal error: %v", p))
+				slog.Error("e-mail: internal error sending", "topics", "e-mail,error", "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
 		dctx, cancel := context.WithTimeout(e.ctx, e.opts.Timeout)
 		defer cancel()
 		if err := e.Deliver(dctx, st, rcpts, raw); err != nil {

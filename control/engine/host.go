@@ -100,8 +100,9 @@ type Host struct {
 	started  bool
 
 	// passes and passTime count each engine's passes and the wall time they took, so
-	// that the cost of a resync can be told apart by engine.
-	passes, passTime *prometheus.CounterVec
+	// that the cost of a resync can be told apart by engine; panics counts the panics
+	// recovered in an engine's passes and goroutines.
+	passes, passTime, panics *prometheus.CounterVec
 }
 
 // New returns a host over ex; reg receives the engines' metrics (nil: none).
@@ -115,9 +116,13 @@ func New(ex *control.Executor, reg prometheus.Registerer) *Host {
 			Name: "routerd_engine_pass_seconds_total",
 			Help: "Wall time spent in reconcile passes, by engine.",
 		}, []string{"engine"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "routerd_engine_panics_total",
+			Help: "Panics recovered in an engine's passes and goroutines, by engine.",
+		}, []string{"engine"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{h.passes, h.passTime} {
+		for _, c := range []prometheus.Collector{h.passes, h.passTime, h.panics} {
 			if err := reg.Register(c); err != nil {
 				slog.Warn("engine host metrics not registered", "err", err)
 			}
@@ -220,12 +225,28 @@ func (r *Handle) Go(ctx context.Context, fn func(ctx context.Context)) {
 		defer r.host.wg.Done()
 		defer func() {
 			if p := recover(); p != nil {
-				r.failed(fmt.Sprintf("internal error: %v", p), debug.Stack())
-				r.Kick()
+				r.panicked(fmt.Sprintf("internal error: %v", p))
 			}
 		}()
 		fn(ctx)
 	}()
+}
+
+// Recovered records a panic that one of the engine's goroutines recovered itself:
+// where the goroutine must go on, or only its own piece of work must end (one request
+// of a server the engine runs, a connection), so that Go's ending of the whole
+// goroutine is too much. Call it from the deferred function that recovered p (the
+// stack logged is then the panic's): it is logged with its stack and counted, every
+// item of the engine's menus shows it until a pass succeeds, and the engine is kicked.
+func (r *Handle) Recovered(what string, p any) {
+	r.panicked(fmt.Sprintf("internal error in %s: %v", what, p))
+}
+
+// panicked is Go's and Recovered's common end, run while the panic is being recovered.
+func (r *Handle) panicked(reason string) {
+	r.host.panics.WithLabelValues(r.spec.Name).Inc()
+	r.failed(reason, debug.Stack())
+	r.Kick()
 }
 
 func (r *Handle) start(ctx context.Context) {
@@ -340,6 +361,7 @@ func (r *Handle) reconcile(ctx context.Context) time.Duration {
 	var stack []byte
 	if p, ok := err.(*errPanic); ok {
 		stack = p.stack
+		r.host.panics.WithLabelValues(r.spec.Name).Inc()
 	}
 	r.failed(err.Error(), stack)
 	return took

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/routerd/routerd/control"
@@ -438,4 +439,78 @@ func TestKickedPassesPaced(t *testing.T) {
 		}
 	}
 	h.Stop()
+}
+
+// A goroutine that recovers its own panic (one request of a server ends, the server goes
+// on) reports it with Recovered: the items show it, it is counted, the engine is kicked
+// and the goroutine keeps serving.
+func TestRecoveredGoesOn(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	run(t, ex, thingPath, "add", "name=x")
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never,
+		gate: make(chan struct{}), in: make(chan struct{}, 1)}
+	go func() { th.gate <- struct{}{} }()
+	reg := prometheus.NewRegistry()
+	h := engine.New(ex, reg)
+	h.Register(th)
+	h.Start(context.Background())
+	t.Cleanup(h.Stop)
+	<-th.in
+	reqs := make(chan string)
+	served := make(chan string)
+	th.h.Go(context.Background(), func(ctx context.Context) {
+		for req := range reqs {
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						th.h.Recovered("request", p)
+						served <- "internal error"
+					}
+				}()
+				if req == "bad" {
+					panic("bad request")
+				}
+				served <- "ok " + req
+			}()
+		}
+	})
+	reqs <- "bad"
+	if got := <-served; got != "internal error" {
+		t.Fatalf("bad request: %q", got)
+	}
+	<-th.in // the kicked pass, held at the gate
+	r := row(t, ex, thingPath, "x")
+	if !strings.Contains(r.Flags, "I") || r.Props["status"] != "not applied: thing: internal error in request: bad request" {
+		t.Errorf("after the panic: flags %q status %q", r.Flags, r.Props["status"])
+	}
+	reqs <- "good"
+	if got := <-served; got != "ok good" {
+		t.Errorf("the next request: %q", got)
+	}
+	if n := counter(t, reg, "routerd_engine_panics_total"); n != 1 {
+		t.Errorf("panics counted %v, want 1", n)
+	}
+	close(reqs)
+	th.gate <- struct{}{}
+	eventually(t, "mark cleared", func() bool { return row(t, ex, thingPath, "x").Props["status"] == "" })
+	h.Stop()
+}
+
+// counter sums a counter's values in reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
 }

@@ -1,7 +1,11 @@
 package ipcfg
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -40,7 +44,12 @@ type Kernel interface {
 }
 
 // netlinkKernel is the kernel of the namespace routerd runs in.
-type netlinkKernel struct{ h *netlink.Handle }
+type netlinkKernel struct {
+	h *netlink.Handle
+	// inject, in tests, runs in each route worker before its first route; a test makes
+	// it panic to show that the pass survives.
+	inject func(worker int)
+}
 
 // NewKernel opens the real kernel (a netlink socket of the calling thread's namespace).
 func NewKernel() (Kernel, error) {
@@ -48,7 +57,7 @@ func NewKernel() (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return netlinkKernel{h}, nil
+	return netlinkKernel{h: h}, nil
 }
 
 // Dumps that raced a change are repeated (package nldump), not a failed pass.
@@ -71,6 +80,9 @@ func (netlinkKernel) AddrDel(index int, p netip.Prefix) error { return addrDel(i
 func (k netlinkKernel) RouteDel(r *netlink.Route) error       { return k.h.RouteDel(r) }
 func (k netlinkKernel) Close()                                { k.h.Close() }
 
+// ErrInternal is the error of a route a recovered panic left uninstalled.
+var ErrInternal = errors.New("internal error")
+
 // replaceWorkers is how many netlink sockets install routes at once: the kernel takes
 // them one at a time, but each request's round trip overlaps with the others', which
 // matters for an import of thousands of routes.
@@ -89,8 +101,24 @@ func (k netlinkKernel) RoutesReplace(rs []*netlink.Route) []error {
 	var wg sync.WaitGroup
 	for w := 0; w < replaceWorkers; w++ {
 		wg.Add(1)
+		// Joined below, within the pass, which the engine host runs under its
+		// recovery; a panic here would escape that (another goroutine), so the worker
+		// recovers it: its routes not yet done fail with the internal error, which
+		// marks their items invalid, and the pass goes on.
 		go func(w int) {
 			defer wg.Done()
+			done := w // the next route of this worker
+			defer func() {
+				if p := recover(); p != nil {
+					slog.Error("ipcfg: internal error installing routes", "panic", p, "stack", string(debug.Stack()))
+					for i := done; i < len(rs); i += replaceWorkers {
+						errs[i] = fmt.Errorf("%w: %v", ErrInternal, p)
+					}
+				}
+			}()
+			if k.inject != nil {
+				k.inject(w)
+			}
 			h, err := netlink.NewHandle()
 			if err != nil {
 				for i := w; i < len(rs); i += replaceWorkers {
@@ -99,8 +127,8 @@ func (k netlinkKernel) RoutesReplace(rs []*netlink.Route) []error {
 				return
 			}
 			defer h.Close()
-			for i := w; i < len(rs); i += replaceWorkers {
-				errs[i] = h.RouteReplace(rs[i])
+			for ; done < len(rs); done += replaceWorkers {
+				errs[done] = h.RouteReplace(rs[done])
 			}
 		}(w)
 	}

@@ -13,11 +13,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -338,6 +340,13 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 		defer jobs.done(sess.User)
 		defer cancel()
 		defer r.in.Globals.release(sess)
+		// The job is nobody's command any more: a panic in it (a bug its script hits)
+		// ends the job, logged with its stack, and not the daemon.
+		defer func() {
+			if p := recover(); p != nil {
+				slog.Error("script: :execute job panicked", "user", sess.User, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
 		var out limitedBuffer
 		_ = r.in.Run(ctx, c, src, &out)
 	}()

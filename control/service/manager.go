@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -334,7 +335,7 @@ func (m *Manager) start(c config, proto Protocol) (*running, error) {
 		defer close(r.done)
 		defer func() {
 			if p := recover(); p != nil {
-				m.log.Error("protocol panicked", "service", c.name, "panic", p)
+				m.log.Error("protocol panicked", "service", c.name, "panic", p, "stack", string(debug.Stack()))
 			}
 		}()
 		if err := proto(ctx, g); err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {

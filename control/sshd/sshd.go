@@ -213,20 +213,19 @@ func (s *Server) session(ctx context.Context, ch ssh.Channel, reqs <-chan *ssh.R
 			case "shell":
 				if !started {
 					started, ok = true, true
-					go func() {
+					program(done, func() uint32 {
 						err := t.Run(ctx, terminal.Shell{Interp: s.Interp, Sess: sess, Identity: s.Identity})
-						status := uint32(0)
 						if err != nil && ctx.Err() == nil {
-							status = 1
+							return 1
 						}
-						done <- status
-					}()
+						return 0
+					})
 				}
 			case "exec":
 				cmd, good := sshString(req.Payload)
 				if !started && good {
 					started, ok = true, true
-					go func() { done <- s.exec(ctx, ch, sess, cmd) }()
+					program(done, func() uint32 { return s.exec(ctx, ch, sess, cmd) })
 				}
 			}
 			if req.WantReply {
@@ -239,6 +238,23 @@ func (s *Server) session(ctx context.Context, ch ssh.Channel, reqs <-chan *ssh.R
 			return
 		}
 	}
+}
+
+// program runs a session's shell or command beside its request loop and sends its exit
+// status to done (which has room for it). The session's goroutine recovers only its own
+// panics: a panic in the program (a bug what the user typed hits, in the line editor or
+// the interpreter) ends this session with status 1 and a log line, never the daemon.
+func program(done chan<- uint32, run func() uint32) {
+	go func() {
+		status := uint32(1)
+		defer func() {
+			if p := recover(); p != nil {
+				slog.Error("ssh session program panicked", "panic", p, "stack", string(debug.Stack()))
+			}
+			done <- status
+		}()
+		status = run()
+	}()
 }
 
 // exec runs one command line, as `ssh router '/ip service print'` does: output on

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -336,58 +338,76 @@ func newInput(r io.Reader) *input {
 	return in
 }
 
+// pump reads the stream until it fails. It runs beside the session (newInput), outside
+// the recovery of the session's own goroutine: a panic while taking what the client
+// typed ends the input as a read error would (the session ends), logged with its stack,
+// never the daemon.
 func (in *input) pump(r io.Reader) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("terminal: internal error reading input", "panic", p, "stack", string(debug.Stack()))
+			in.mu.Lock()
+			in.err = fmt.Errorf("internal error: %v", p)
+			in.buf.Reset()
+			in.cond.Broadcast()
+			in.mu.Unlock()
+		}
+	}()
 	p := make([]byte, 4096)
 	var partial []byte // an incomplete UTF-8 sequence at the end of the last read
 	for {
 		n, err := r.Read(p)
-		chunk := validUTF8(&partial, p[:n])
-		in.mu.Lock()
-		if in.intr != nil && bytes.IndexByte(chunk, ctrlC) >= 0 {
-			in.intr()
-			chunk = bytes.ReplaceAll(chunk, []byte{ctrlC}, nil)
-		}
-		// Input is bounded whether or not a command runs: a client that floods keys
-		// (Tab completes, and each costs work) gets no more than maxTypeahead queued.
-		// At the prompt the reader waits for the line editor to catch up (the
-		// client's sends back up, nothing is lost); while a command runs it must keep
-		// reading to see Ctrl-C, so what does not fit is dropped.
-		for in.intr == nil && in.buf.Len() > 0 && in.buf.Len()+len(chunk) > maxTypeahead {
-			in.cond.Wait()
-		}
-		if in.buf.Len()+len(chunk) <= maxTypeahead {
-			for _, c := range chunk {
-				switch c {
-				case ctrlC:
-					c = intrKey
-				case cutKey:
-					continue
-				case '\r', '\n':
-					if in.line > MaxLine {
-						in.buf.WriteByte(cutKey)
-					}
-					in.line = 0
-				default:
-					in.line++
-					if in.line > MaxLine {
-						continue
-					}
-				}
-				in.buf.WriteByte(c)
-			}
-		}
-		if err != nil {
-			in.err = err
-			// The client is gone: what it typed and nobody will see is not worth
-			// the work (completions, a line to run).
-			in.buf.Reset()
-		}
-		in.cond.Broadcast()
-		in.mu.Unlock()
-		if err != nil {
+		if !in.take(validUTF8(&partial, p[:n]), err) {
 			return
 		}
 	}
+}
+
+// take queues what was read (chunk) and the read's error; false means the input ended.
+func (in *input) take(chunk []byte, err error) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.intr != nil && bytes.IndexByte(chunk, ctrlC) >= 0 {
+		in.intr()
+		chunk = bytes.ReplaceAll(chunk, []byte{ctrlC}, nil)
+	}
+	// Input is bounded whether or not a command runs: a client that floods keys
+	// (Tab completes, and each costs work) gets no more than maxTypeahead queued.
+	// At the prompt the reader waits for the line editor to catch up (the
+	// client's sends back up, nothing is lost); while a command runs it must keep
+	// reading to see Ctrl-C, so what does not fit is dropped.
+	for in.intr == nil && in.buf.Len() > 0 && in.buf.Len()+len(chunk) > maxTypeahead {
+		in.cond.Wait()
+	}
+	if in.buf.Len()+len(chunk) <= maxTypeahead {
+		for _, c := range chunk {
+			switch c {
+			case ctrlC:
+				c = intrKey
+			case cutKey:
+				continue
+			case '\r', '\n':
+				if in.line > MaxLine {
+					in.buf.WriteByte(cutKey)
+				}
+				in.line = 0
+			default:
+				in.line++
+				if in.line > MaxLine {
+					continue
+				}
+			}
+			in.buf.WriteByte(c)
+		}
+	}
+	if err != nil {
+		in.err = err
+		// The client is gone: what it typed and nobody will see is not worth
+		// the work (completions, a line to run).
+		in.buf.Reset()
+	}
+	in.cond.Broadcast()
+	return err == nil
 }
 
 // validUTF8 returns the complete, valid UTF-8 of *partial followed by p, and keeps an

@@ -127,3 +127,18 @@ func waitFor(t *testing.T, b *syncBuf, want string) {
 		}
 	}
 }
+
+// panicReader panics on its first read, as a bug in the stream below would.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("injected") }
+
+// A panic in the input's reader goroutine ends the input as a read error does (the
+// session ends), not the daemon.
+func TestInputPanicEndsInput(t *testing.T) {
+	in := newInput(panicReader{})
+	_, err := in.Read(make([]byte, 16))
+	if err == nil || !strings.Contains(err.Error(), "internal error: injected") {
+		t.Fatalf("read after the panic: %v", err)
+	}
+}

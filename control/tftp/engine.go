@@ -77,7 +77,7 @@ func (e *Engine) Spec() engine.Spec {
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.ex, e.h, e.life = h.Ex, h, ctx
 	e.srv = &Server{Dir: filepath.Join(e.opts.DataDir, "files"), Listen: e.opts.Listen,
-		Hit: e.hit, Metrics: NewMetrics(h.Metrics)}
+		Hit: e.hit, Metrics: NewMetrics(h.Metrics), Recovered: h.Recovered}
 	return nil
 }
 
@@ -234,9 +234,22 @@ func (e *Engine) listen() error {
 	done := make(chan struct{})
 	e.cancel, e.done, e.addr = cancel, done, conn.LocalAddr()
 	e.h.Go(lctx, func(ctx context.Context) {
+		// However Serve ends (a read error, a panic the host recovers), the socket is
+		// closed and the listener forgotten, so that the next pass (the host kicks one
+		// after a panic) listens again.
 		defer close(done)
+		defer func() {
+			e.mu.Lock()
+			if e.done == done {
+				e.cancel, e.done, e.addr = nil, nil, nil
+			}
+			e.mu.Unlock()
+			cancel()
+			conn.Close()
+		}()
 		if err := e.srv.Serve(ctx, conn); err != nil {
 			slog.Warn("tftp: server stopped", "err", err)
+			e.h.Kick()
 		}
 	})
 	return nil

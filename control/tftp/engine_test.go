@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,4 +268,52 @@ func TestEngineBackupWriteRefused(t *testing.T) {
 	if err := testPut(t, srv, "notes.txt", []byte("hello\n"), -1); err != nil {
 		t.Errorf("WRQ of a plain file: %v", err)
 	}
+}
+
+// Under the engine host, a transfer that panics is shown on /ip tftp's items until the
+// next pass, the client is told, and the server keeps answering.
+func TestEngineTransferPanic(t *testing.T) {
+	r := newEngineRig(t, Options{})
+	r.run(t, `/ip tftp add req-filename=.* allow=yes`)
+	if err := os.WriteFile(filepath.Join(r.dir, "files", "f.bin"), pattern(3000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var boom atomic.Bool
+	boom.Store(true)
+	r.e.srv.setHook(func(where string, p *Packet) {
+		if where == "packet" && boom.Load() {
+			panic("injected")
+		}
+	})
+	srv := r.addr(t).AddrPort()
+	if _, _, err := testGet(t, srv, "f.bin", "octet"); errCode(err) != errUndefined {
+		t.Fatalf("the transfer that panics: %v, want ERROR 0", err)
+	}
+	if got := testutil.ToFloat64(r.e.srv.Metrics.Requests.WithLabelValues("read", "internal-error")); got != 1 {
+		t.Errorf("internal-error counted %v", got)
+	}
+	if n := counterValue(t, r.reg, "routerd_engine_panics_total"); n != 1 {
+		t.Errorf("engine panics counted %v, want 1", n)
+	}
+	boom.Store(false)
+	if got, _, err := testGet(t, srv, "f.bin", "octet"); err != nil || len(got) != 3000 {
+		t.Fatalf("after the panic: %d bytes, %v", len(got), err)
+	}
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
 }

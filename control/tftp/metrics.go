@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics counts what the server did, as routerd_tftp_*.
 type Metrics struct {
 	// Requests by op (read, write, malformed, stray) and result (ok, denied, not-found,
-	// error, aborted, busy).
+	// error, aborted, busy, internal-error: a recovered panic ended it).
 	Requests *prometheus.CounterVec
 	// Bytes of file data by direction (sent, received).
 	Bytes *prometheus.CounterVec

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,14 @@ type Server struct {
 	Hit func(id uint64)
 	// Metrics, when set, counts requests and bytes.
 	Metrics *Metrics
+	// Recovered is told of a panic that ended one request or transfer (see recovered);
+	// nil logs it with its stack.
+	Recovered func(what string, p any)
+
+	// hook, set by tests, runs at points of packet handling ("request":
+	// a datagram to port 69 parsed; "packet": a client's packet in a transfer parsed);
+	// a test makes it panic to show that only that request or transfer ends.
+	hook atomic.Pointer[func(where string, p *Packet)]
 
 	cfg    atomic.Pointer[Config]
 	active atomic.Int32
@@ -111,34 +120,71 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 			}
 			return fmt.Errorf("tftp: read: %w", err)
 		}
-		if isError(buf[:n]) {
-			// Answering an ERROR with an ERROR could loop between two servers.
-			continue
-		}
-		local := localAddr(oob[:oobn], conn)
-		p, err := Parse(buf[:n])
-		if err != nil {
-			s.count("malformed", "error")
-			s.reject(conn, peer, errIllegalOp, "Illegal TFTP operation")
-			continue
-		}
-		if p.Op != opRRQ && p.Op != opWRQ {
-			// A DATA or ACK to port 69 belongs to no transfer.
-			s.count("stray", "error")
-			s.reject(conn, peer, errUnknownTID, "Unknown transfer ID")
-			continue
-		}
-		client := peer.Addr().Unmap()
-		if !s.admit(client) {
-			s.count(opName(p.Op), "busy")
-			s.reject(conn, peer, errUndefined, "Server busy")
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.handle(ctx, local, peer, p, sync.OnceFunc(func() { s.release(client) }))
-		}()
+		s.request(ctx, conn, &wg, buf[:n], localAddr(oob[:oobn], conn), peer)
+	}
+}
+
+// request answers one datagram to port 69: a refusal, or a transfer started on its own
+// goroutine. A panic in it (a bug a client's bytes hit) ends that request only
+// (recovered).
+func (s *Server) request(ctx context.Context, conn *net.UDPConn, wg *sync.WaitGroup, b []byte, local netip.Addr, peer netip.AddrPort) {
+	if isError(b) {
+		// Answering an ERROR with an ERROR could loop between two servers.
+		return
+	}
+	defer s.recovered("request", func() { s.reject(conn, peer, errUndefined, "Internal error") })
+	p, err := Parse(b)
+	if err != nil {
+		s.count("malformed", "error")
+		s.reject(conn, peer, errIllegalOp, "Illegal TFTP operation")
+		return
+	}
+	s.inject("request", p)
+	if p.Op != opRRQ && p.Op != opWRQ {
+		// A DATA or ACK to port 69 belongs to no transfer.
+		s.count("stray", "error")
+		s.reject(conn, peer, errUnknownTID, "Unknown transfer ID")
+		return
+	}
+	client := peer.Addr().Unmap()
+	if !s.admit(client) {
+		s.count(opName(p.Op), "busy")
+		s.reject(conn, peer, errUndefined, "Server busy")
+		return
+	}
+	wg.Add(1)
+	// One goroutine per transfer, joined by Serve; handle recovers its own panics, so
+	// a transfer's end is the goroutine's and Serve's wait holds.
+	go func() {
+		defer wg.Done()
+		s.handle(ctx, local, peer, p, sync.OnceFunc(func() { s.release(client) }))
+	}()
+}
+
+// recovered is deferred by the handling of one request and by each transfer: a panic
+// there, a bug that a client's packet hits, ends that request or transfer only, never
+// the listener or the daemon. It is counted (result internal-error), the client is told
+// (tell), and it goes to Recovered (the engine logs it with its stack and shows it on
+// its items until its next pass).
+func (s *Server) recovered(op string, tell func()) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	s.count(op, "internal-error")
+	if tell != nil {
+		tell()
+	}
+	if s.Recovered != nil {
+		s.Recovered("tftp "+op, p)
+		return
+	}
+	slog.Error("tftp: internal error", "in", op, "panic", p, "stack", string(debug.Stack()))
+}
+
+func (s *Server) inject(where string, p *Packet) {
+	if f := s.hook.Load(); f != nil {
+		(*f)(where, p)
 	}
 }
 
@@ -185,6 +231,7 @@ func (s *Server) handle(ctx context.Context, local netip.Addr, peer netip.AddrPo
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 	t := &transfer{ctx: ctx, s: s, conn: conn, peer: peer, blksize: defaultBlock, timeout: defaultTimeout, window: 1, release: release}
 	op := opName(p.Op)
+	defer s.recovered(op, func() { t.send(appendError(nil, errUndefined, "Internal error")) })
 	res, err := t.run(p)
 	if err != nil {
 		slog.Info("tftp: transfer failed", "op", op, "file", p.Filename, "peer", peer, "err", err)
@@ -391,6 +438,7 @@ func (t *transfer) recv(deadline time.Time) (*Packet, error) {
 		if err != nil {
 			return nil, fail(errIllegalOp, "Illegal TFTP operation")
 		}
+		t.s.inject("packet", p)
 		if p.Op == opERROR {
 			return nil, fmt.Errorf("%w: %d %s", errPeerAborted, p.Code, p.Msg)
 		}

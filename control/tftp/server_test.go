@@ -9,9 +9,16 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // clientError is an ERROR packet the server sent.
@@ -187,6 +194,12 @@ type testServer struct {
 // newTestServer serves a temporary files folder on 127.0.0.1 with the given rules.
 func newTestServer(t *testing.T, maxBlock int, rules ...map[string]string) *testServer {
 	t.Helper()
+	return newTestServerWith(t, maxBlock, nil, rules...)
+}
+
+// newTestServerWith is newTestServer with setup run on the server before it serves.
+func newTestServerWith(t *testing.T, maxBlock int, setup func(*Server), rules ...map[string]string) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	files := filepath.Join(dir, "files")
 	if err := os.Mkdir(files, 0o755); err != nil {
@@ -201,6 +214,9 @@ func newTestServer(t *testing.T, maxBlock int, rules ...map[string]string) *test
 		cfg.Rules = append(cfg.Rules, r)
 	}
 	s := &Server{Dir: files}
+	if setup != nil {
+		setup(s)
+	}
 	s.SetConfig(cfg)
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -508,3 +524,84 @@ func TestPerClientLimit(t *testing.T) {
 		t.Fatalf("another client: %+v %v", p, err)
 	}
 }
+
+// A panic while handling a request or a client's packet (a bug that a client's bytes
+// hit; injected here) ends that request or transfer only: the client is told, it is
+// counted and reported, and the server goes on serving the transfer beside it and the
+// next request.
+func TestPanicEndsOneTransfer(t *testing.T) {
+	var mu sync.Mutex
+	var reported []string
+	var boom atomic.Bool // the hook makes boom.bin's transfers panic
+	reg := prometheus.NewRegistry()
+	ts := newTestServerWith(t, 4096, func(s *Server) {
+		s.Metrics = NewMetrics(reg)
+		s.Recovered = func(what string, p any) {
+			mu.Lock()
+			reported = append(reported, fmt.Sprintf("%s: %v", what, p))
+			mu.Unlock()
+		}
+		s.setHook(func(where string, p *Packet) {
+			switch {
+			case where == "request" && p.Filename == "crash-request":
+				panic("request parser bug")
+			case where == "packet" && p.Op == opACK && p.Block == 2:
+				// The second ACK of every transfer of boom.bin.
+				if boom.Load() {
+					panic("ack handling bug")
+				}
+			}
+		})
+	}, map[string]string{})
+	ts.file(t, "boom.bin", pattern(5000))
+	ts.file(t, "ok.bin", pattern(3000))
+
+	// A transfer beside the one that panics: started, held after its first block.
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteToUDPAddrPort(request(opRRQ, "ok.bin", "octet", nil), ts.addr)
+	buf := make([]byte, 1024)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, tid, err := c.ReadFromUDPAddrPort(buf)
+	if p, _ := Parse(buf[:n]); err != nil || p.Op != opDATA || p.Block != 1 {
+		t.Fatalf("first block of ok.bin: %+v %v", p, err)
+	}
+
+	boom.Store(true)
+	if _, _, err := testGet(t, ts.addr, "boom.bin", "octet"); errCode(err) != errUndefined || !strings.Contains(err.Error(), "Internal error") {
+		t.Fatalf("the transfer that panics: %v, want ERROR 0 Internal error", err)
+	}
+	if _, _, err := testGet(t, ts.addr, "crash-request", "octet"); errCode(err) != errUndefined || !strings.Contains(err.Error(), "Internal error") {
+		t.Fatalf("the request that panics: %v, want ERROR 0 Internal error", err)
+	}
+	boom.Store(false)
+
+	// The transfer beside goes on where it was.
+	c.WriteToUDPAddrPort(appendACK(nil, 1), tid)
+	n, _, err = c.ReadFromUDPAddrPort(buf)
+	if p, _ := Parse(buf[:n]); err != nil || p.Op != opDATA || p.Block != 2 {
+		t.Fatalf("ok.bin after the panic: %+v %v", p, err)
+	}
+	c.WriteToUDPAddrPort(appendError(nil, errUndefined, "done"), tid)
+	// And a new one is served whole.
+	if got, _, err := testGet(t, ts.addr, "boom.bin", "octet"); err != nil || !bytes.Equal(got, pattern(5000)) {
+		t.Fatalf("boom.bin after the panic: %d bytes, %v", len(got), err)
+	}
+	waitIdle(t, ts.srv)
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(reported)
+	if want := []string{"tftp read: ack handling bug", "tftp request: request parser bug"}; !slices.Equal(reported, want) {
+		t.Errorf("reported %q, want %q", reported, want)
+	}
+	for _, op := range []string{"read", "request"} {
+		if n := testutil.ToFloat64(ts.srv.Metrics.Requests.WithLabelValues(op, "internal-error")); n != 1 {
+			t.Errorf("%s internal-error counted %v, want 1", op, n)
+		}
+	}
+}
+
+func (s *Server) setHook(f func(where string, p *Packet)) { s.hook.Store(&f) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -239,19 +240,34 @@ func interval(log int8) time.Duration {
 	return time.Duration(math.Pow(2, float64(log)) * float64(time.Second))
 }
 
-// Run drives the instance until ctx ends; it closes the transports.
+// Run drives the instance until ctx ends; it closes the transports. The engine runs it
+// under its host's recovery: a panic in Run (a bug a packet hits) ends the instance, its
+// items show why and the engine starts it again.
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
+		cancel()
 		for _, p := range n.ports {
 			p.tr.Close()
 		}
 		wg.Wait()
 	}()
+	// A panic in a port's forwarder is logged with its stack there and handed to Run,
+	// which panics with it on its own goroutine (the one the host recovers), so the
+	// instance ends and starts again as for any other fault.
+	faults := make(chan string, len(n.ports))
 	for i, p := range n.ports {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					n.cfg.Log.Error("ptp: internal error in a port's receiver", "instance", n.cfg.Name, "port", p.name,
+						"panic", v, "stack", string(debug.Stack()))
+					faults <- fmt.Sprintf("port %s receiver: %v", p.name, v)
+				}
+			}()
 			for {
 				select {
 				case pkt, ok := <-p.tr.Recv():
@@ -292,6 +308,8 @@ func (n *Node) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case f := <-faults:
+			panic(f)
 		case r := <-n.in:
 			n.receive(n.ports[r.port], r.pkt)
 		case pr := <-n.upd:

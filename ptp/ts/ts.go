@@ -4,13 +4,18 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/netip"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/ratelog"
 )
 
 // Errors.
@@ -185,10 +190,20 @@ type transport struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	closed  atomic.Bool
+
+	// faults counts panics recovered while reading (readSafe); flog bounds their log.
+	faults atomic.Uint64
+	flog   ratelog.Log
+	// hook, in tests, runs on each received message before it is queued; a test
+	// makes it panic to show that the reader survives.
+	hook atomic.Pointer[func([]byte)]
 }
 
 func (t *transport) Recv() <-chan Packet { return t.recv }
-func (t *transport) Hardware() bool      { return t.hw }
+
+// Faults is how many panics the transport's reader recovered.
+func (t *transport) Faults() uint64 { return t.faults.Load() }
+func (t *transport) Hardware() bool { return t.hw }
 
 func (t *transport) Close() error {
 	if t.closed.Swap(true) {
@@ -283,10 +298,28 @@ func (t *transport) start(s *socket) {
 				t.drainErrQueue(s, buf, oob)
 			}
 			if fds[0].Revents&unix.POLLIN != 0 {
-				t.read(s, buf, oob)
+				t.readSafe(s, buf, oob)
 			}
 		}
 	}()
+}
+
+var faultWords = ratelog.Words{Summary: "ptp: receive internal errors not logged (rate limit)", More: "more-not-logged"}
+
+// readSafe reads what is waiting on s. The reader runs for the life of the transport,
+// outside the engine host's recovery (the node's Run recovers nothing of another
+// goroutine), and handles frames from the network: a panic there, a bug that a frame
+// hits, costs that frame only. It is counted (Faults) and logged with its stack, at most
+// a line a minute (one frame can be sent by the thousand), and the reader goes on.
+func (t *transport) readSafe(s *socket, buf, oob []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			t.faults.Add(1)
+			t.flog.Write(slog.Default(), faultWords, slog.LevelError, netip.Addr{}, "read",
+				"ptp: internal error reading a message", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	t.read(s, buf, oob)
 }
 
 func (t *transport) read(s *socket, buf, oob []byte) {
@@ -310,6 +343,9 @@ func (t *transport) read(s *socket, buf, oob []byte) {
 				}
 				data = data[14:]
 			}
+		}
+		if f := t.hook.Load(); f != nil {
+			(*f)(data)
 		}
 		p := Packet{Data: append([]byte(nil), data...), TS: t.stamp(oob[:oobn])}
 		select {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,4 +264,35 @@ func timestampsLive(t *testing.T) {
 		}
 	}
 	t.Fatal("the kernel never stamped a received packet")
+}
+
+// A panic while reading a message (a bug a frame from the network hits; injected) costs
+// that message only: it is counted, and the reader goes on with the next.
+func TestReaderPanicRecovered(t *testing.T) {
+	nsA, nsB := pair(t)
+	a := inNS(t, nsA, Options{Mode: UDPv4, Interface: "a"})
+	b := inNS(t, nsB, Options{Mode: UDPv4, Interface: "b"})
+	bt := b.(*transport)
+	hook := func(data []byte) {
+		if strings.HasPrefix(string(data), "boom") {
+			panic("injected")
+		}
+	}
+	bt.hook.Store(&hook)
+	for _, m := range []string{"boom message padded to 44 bytes.............", "fine message padded to 44 bytes............."} {
+		if _, err := a.Send([]byte(m), false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case p := <-b.Recv():
+		if !strings.HasPrefix(string(p.Data), "fine") {
+			t.Fatalf("got %q, want the message after the one that panicked", p.Data)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing received after the panic")
+	}
+	if n := bt.Faults(); n != 1 {
+		t.Errorf("faults %d, want 1", n)
+	}
 }
