@@ -54,6 +54,7 @@ var bareGo = map[string]struct {
 	"control/service/manager.go:winbox":           {1, "writes one fixed line to a connection and closes it"},
 	"ike/esp/kernel.go:openKernel":                {1, "the XFRM monitor, joined by Close; events1 recovers per event"},
 	"ike/esp/probe.go:throwawayHandle":            {1, "a locked thread that makes a throwaway namespace for the probe and ends"},
+	"ike/esp/userspace.go:(*userspace).inNS":      {1, "a locked thread in the data path's namespace for Repair's TUN device; recovers, and ends"},
 	"cmd/routerd/main.go:run":                     {3, "the console and metrics listeners and the systemd watchdog, started and joined by main itself"},
 	"cmd/routerd/profile.go:startProfile":         {1, "the profiler's signal loop (--profile, development)"},
 	"cmd/routerctl/main.go:runCancellable":        {1, "routerctl (the client), not the daemon: turns Ctrl-C into a cancel"},

@@ -354,6 +354,8 @@ func (e *Engine) loop(ctx context.Context) {
 				e.acquire(ev)
 			case esp.EventMapping:
 				e.d.ESPMapping(ev.SA.SPI, ev.From)
+			case esp.EventDevice:
+				e.repairDatapath(ctx)
 			}
 		case <-e.spd:
 			e.refreshSPD(ctx)
@@ -397,6 +399,7 @@ func (e *Engine) retry(ctx context.Context) {
 	if retry {
 		e.poke()
 	}
+	e.repairDatapath(ctx)
 	e.reconcileMu.Lock()
 	defer e.reconcileMu.Unlock()
 	e.syncVIPs()
@@ -405,6 +408,40 @@ func (e *Engine) retry(ctx context.Context) {
 		e.syncRules()
 	}
 	e.publishPolicies()
+}
+
+// repairDatapath makes again what was removed of the data path's own kernel objects
+// behind routerd's back (ip link del ipsec0 on the userspace path, which takes the
+// steering routes with it and leaves every SA silent). The loop calls it on the data
+// path's EventDevice and every tick (2 s; with nothing removed, one link lookup); while
+// it cannot, the encrypt policies and /ip ipsec statistics say why (datapathHealth).
+func (e *Engine) repairDatapath(ctx context.Context) {
+	r, ok := e.Datapath().(esp.Repairer)
+	if !ok {
+		return
+	}
+	was := r.Health()
+	repaired, err := r.Repair(ctx)
+	switch {
+	case repaired:
+		e.log.Warn("ipsec: the ESP device was removed or set down behind routerd's back: made again", "was", was, "err", err)
+	case err != nil && was == nil:
+		e.log.Error("ipsec: the ESP device is missing", "err", err)
+	}
+	if repaired || (err == nil) != (was == nil) {
+		e.reconcileMu.Lock()
+		e.publishPolicies()
+		e.reconcileMu.Unlock()
+	}
+}
+
+// datapathHealth is why the data path cannot carry traffic now (its device was removed
+// and not made again yet), nil when it can.
+func (e *Engine) datapathHealth() error {
+	if r, ok := e.Datapath().(esp.Repairer); ok {
+		return r.Health()
+	}
+	return nil
 }
 
 // acquire starts the peer of a policy that saw traffic without an SA.
@@ -918,6 +955,7 @@ func (e *Engine) publishPolicies() {
 	if err != nil {
 		return
 	}
+	health := e.datapathHealth()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, it := range its {
@@ -944,6 +982,8 @@ func (e *Engine) publishPolicies() {
 			switch {
 			case e.dpErr != nil && pi.action == esp.ActionEncrypt:
 				st.Invalid, st.Status = true, "not applied: "+e.dpErr.Error()
+			case health != nil && pi.action == esp.ActionEncrypt:
+				st.Invalid, st.Status = true, "not applied: ESP data path: "+health.Error()
 			case e.spdErr != nil:
 				st.Invalid, st.Status = true, "not applied: "+e.spdErr.Error()
 			}

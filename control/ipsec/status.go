@@ -266,6 +266,10 @@ func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]contr
 	p := map[string]string{}
 	if dp != nil {
 		p["datapath"] = string(dp.Kind())
+		p["datapath-status"] = "ok"
+		if err := e.datapathHealth(); err != nil {
+			p["datapath-status"] = err.Error()
+		}
 	}
 	for _, f := range e.statFields() {
 		p[f.name] = strconv.FormatUint(f.v, 10)

@@ -341,7 +341,7 @@ func ipsecPolicyPrintKeys(p map[string]string) []string {
 		if v := p["level"]; v != "" && v != "require" {
 			ks = append(ks, "level")
 		}
-		return append(ks, "proposal", "template")
+		return withStatus(append(ks, "proposal", "template"), p)
 	}
 	var ks []string
 	if p["peer"] != "" {
@@ -351,6 +351,15 @@ func ipsecPolicyPrintKeys(p map[string]string) []string {
 		"ipsec-protocols", "tunnel", "sa-src-address", "sa-dst-address", "proposal")
 	if p["action"] == "" || p["action"] == "encrypt" {
 		ks = append(ks, "ph2-count", "ph2-state")
+	}
+	return withStatus(ks, p)
+}
+
+// withStatus adds routerd's status (why an invalid policy is not applied) when there is
+// one: the I flag alone does not say what to fix.
+func withStatus(ks []string, p map[string]string) []string {
+	if p["status"] != "" {
+		ks = append(ks, "status")
 	}
 	return ks
 }
@@ -437,6 +446,8 @@ func ipsecStatisticsMenu() *Menu {
 		Desc:     "IPsec statistics and errors (read-only).",
 		Props: []Prop{
 			ipsecDatapathProp(),
+			{Name: "datapath-status", Type: value.String(), ReadOnly: true,
+				Desc: "routerd: ok, or why the ESP data path cannot carry traffic now (its device was removed behind routerd's back and is being made again)."},
 			c("in-errors", "All inbound errors not matched by other counters."),
 			c("in-buffer-errors", "No free buffer."),
 			c("in-header-errors", "Header error."),

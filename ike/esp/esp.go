@@ -215,7 +215,24 @@ const (
 	// address or port than the SA's peer (its NAT mapping changed, RFC 7296 2.23); the
 	// kernel's XFRM_MSG_MAPPING. From is the new source, OldFrom the SA's.
 	EventMapping EventKind = 4
+	// EventDevice: the data path's own device was deleted behind routerd's back (ip
+	// link del ipsec0); the owner should call Repair (Repairer).
+	EventDevice EventKind = 5
 )
+
+// Repairer is implemented by a data path with kernel objects of its own that can be
+// removed behind routerd's back: the userspace path's TUN device, whose deletion takes
+// its steering routes with it and leaves every SA silent.
+type Repairer interface {
+	// Repair makes again what was removed: the device and its routes. It reports
+	// whether it had to; with nothing removed it only reads (one link lookup). The
+	// owner calls it on EventDevice and periodically (a device set down, or renamed,
+	// wakes no reader).
+	Repair(ctx context.Context) (repaired bool, err error)
+	// Health is nil while the data path has what it needs, else why not (one link
+	// lookup).
+	Health() error
+}
 
 // Event from the datapath to IKE.
 type Event struct {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,12 +39,17 @@ const (
 
 // userspace is the ESP data path in Go (see doc.go).
 type userspace struct {
-	cfg     Config
-	tun     tun.Device
+	cfg Config
+	// dev is the TUN device in use. Repair replaces it when the device was deleted
+	// behind routerd's back (ip link del ipsec0); the loops load it for each batch.
+	dev     atomic.Pointer[tunDev]
 	tunName string
-	tunIdx  int
-	nl      *netlink.Handle
-	nsFd    int // Open's network namespace, for nftables (0: none)
+	// devErr is why the device is missing (nil: it is there): set by the out loop when
+	// the device went (markGone) and by a Repair that could not make it again, read by
+	// Health.
+	devErr atomic.Pointer[error]
+	nl     *netlink.Handle
+	nsFd   int // Open's network namespace, for nftables (0: none)
 
 	raw4    *ipv4.PacketConn // IPPROTO_ESP, IP_HDRINCL for sending
 	raw4c   net.PacketConn
@@ -148,20 +154,12 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 	if ns, err := netns.Get(); err == nil {
 		u.nsFd = int(ns)
 	}
-	if u.tun, err = tun.CreateTUN(cfg.TunName, cfg.MTU); err != nil {
-		return nil, fmt.Errorf("esp: tun %s: %w", cfg.TunName, err)
-	}
-	u.tunName, _ = u.tun.Name()
-	link, err := u.nl.LinkByName(u.tunName)
+	u.tunName = cfg.TunName
+	d, err := u.makeTun()
 	if err != nil {
-		return nil, fmt.Errorf("esp: tun %s: %w", u.tunName, err)
+		return nil, err
 	}
-	u.tunIdx = link.Attrs().Index
-	if err := u.nl.LinkSetUp(link); err != nil {
-		return nil, fmt.Errorf("esp: tun %s up: %w", u.tunName, err)
-	}
-	// Decrypted packets arrive on the TUN from addresses routed elsewhere.
-	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+u.tunName+"/rp_filter", []byte("0"), 0o644)
+	u.dev.Store(d)
 	if err := u.openRaw(); err != nil {
 		return nil, err
 	}
@@ -209,10 +207,50 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 // and status listeners; undrained, the sixth blocks those goroutines for good, so they
 // never see Close either. The path takes its MTU from Config and its state from the
 // device itself, so the events carry nothing it needs. The library closes the channel
-// once its listeners have ended (after Close), which ends this loop.
+// once its listeners have ended (after Close), which ends this loop; when Repair made
+// a new device (and closed the old one), the loop goes on with the new device's.
 func (u *userspace) tunEvents() {
-	for range u.tun.Events() {
+	for {
+		d := u.dev.Load()
+		for range d.tun.Events() {
+		}
+		if u.dev.Load() == d {
+			return
+		}
 	}
+}
+
+// tunDev is one TUN device and its interface index.
+type tunDev struct {
+	tun tun.Device
+	idx int
+}
+
+// makeTun creates the TUN device, up, in the calling thread's network namespace.
+func (u *userspace) makeTun() (*tunDev, error) {
+	t, err := tun.CreateTUN(u.tunName, u.cfg.MTU)
+	if err != nil {
+		return nil, fmt.Errorf("esp: tun %s: %w", u.tunName, err)
+	}
+	d := &tunDev{tun: t}
+	fail := func(what string, err error) (*tunDev, error) {
+		t.Close()
+		return nil, fmt.Errorf("esp: tun %s%s: %w", u.tunName, what, err)
+	}
+	if name, err := t.Name(); err == nil && name != u.tunName {
+		u.tunName = name // at Open only: Repair asks for the name it got then
+	}
+	link, err := u.nl.LinkByName(u.tunName)
+	if err != nil {
+		return fail("", err)
+	}
+	d.idx = link.Attrs().Index
+	if err := u.nl.LinkSetUp(link); err != nil {
+		return fail(" up", err)
+	}
+	// Decrypted packets arrive on the TUN from addresses routed elsewhere.
+	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+u.tunName+"/rp_filter", []byte("0"), 0o644)
+	return d, nil
 }
 
 func (u *userspace) rule(fam int) *netlink.Rule {
@@ -508,6 +546,20 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 	u.polMu.Lock()
 	defer u.polMu.Unlock()
 	u.pols.Store(&cp)
+	errs := u.syncRoutes(cp)
+	if err := u.syncSelectorRules(cp); err != nil {
+		errs = errors.Join(errs, err)
+	}
+	if err := u.applyRequire(cp); err != nil {
+		errs = errors.Join(errs, fmt.Errorf("esp: level=require rules: %w", err))
+	}
+	return errs
+}
+
+// syncRoutes makes the steering routes those of the policies cp (polMu held): what
+// differs from the routes installed is removed or added.
+func (u *userspace) syncRoutes(cp []Policy) error {
+	tunIdx := u.dev.Load().idx
 	want := map[string]netlink.Route{}
 	for i, p := range cp {
 		if p.Dir != DirOut {
@@ -537,7 +589,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 			continue
 		}
 		r := netlink.Route{
-			LinkIndex: u.tunIdx, Dst: prefixNet(dst), Table: table,
+			LinkIndex: tunIdx, Dst: prefixNet(dst), Table: table,
 			Scope: netlink.SCOPE_LINK, Protocol: 4, // RTPROT_STATIC
 		}
 		if src, ok := u.localAddrIn(p.Src); ok {
@@ -564,12 +616,6 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 			continue
 		}
 		u.routes[k] = r
-	}
-	if err := u.syncSelectorRules(cp); err != nil {
-		errs = errors.Join(errs, err)
-	}
-	if err := u.applyRequire(cp); err != nil {
-		errs = errors.Join(errs, fmt.Errorf("esp: level=require rules: %w", err))
 	}
 	return errs
 }
@@ -663,7 +709,7 @@ func (u *userspace) keepLocal(ps []Policy, want map[string]netlink.Route) {
 		return
 	}
 	for _, a := range addrs {
-		if a.LinkIndex == u.tunIdx || a.IPNet == nil {
+		if a.LinkIndex == u.dev.Load().idx || a.IPNet == nil {
 			continue
 		}
 		ip, ok := netip.AddrFromSlice(a.IP)
@@ -791,7 +837,8 @@ type outPkt struct {
 }
 
 func (u *userspace) outLoop() {
-	bs := u.tun.BatchSize()
+	d := u.dev.Load()
+	bs := d.tun.BatchSize()
 	if bs < 1 {
 		bs = 1
 	}
@@ -802,20 +849,40 @@ func (u *userspace) outLoop() {
 	sizes := make([]int, bs)
 	batch := make([]outPkt, 0, bs)
 	sender := newOutSender(u)
+	pause := time.Millisecond
 	for {
-		n, err := u.tun.Read(bufs, sizes, headroom)
+		n, err := d.tun.Read(bufs, sizes, headroom)
 		if err != nil {
-			if u.closed.Load() || errors.Is(err, os.ErrClosed) {
+			if u.closed.Load() {
 				return
 			}
-			if errors.Is(err, tun.ErrTooManySegments) {
-				u.st.inc(stOutErrors)
+			if now := u.dev.Load(); now != d {
+				// Repair made the device again (and closed this one).
+				d, pause = now, time.Millisecond
+				continue
+			}
+			if errors.Is(err, os.ErrClosed) {
+				// Neither Close nor Repair: the device was deleted behind routerd's
+				// back (the library reads the kernel's EBADFD as closed). Ask the owner
+				// to make it again (EventDevice) and wait for Repair.
+				u.markGone(d)
+				select {
+				case <-u.done:
+					return
+				case <-time.After(pause):
+				}
+				pause = min(2*pause, 100*time.Millisecond)
 				continue
 			}
 			u.st.inc(stOutErrors)
-			time.Sleep(time.Millisecond)
+			if errors.Is(err, tun.ErrTooManySegments) {
+				continue
+			}
+			time.Sleep(pause)
+			pause = min(2*pause, 100*time.Millisecond)
 			continue
 		}
+		pause = time.Millisecond
 		u.perf.tunReads.Add(1)
 		u.perf.tunReadPkts.Add(uint64(n))
 		batch = u.encapBatch(bufs[:n], sizes, batch[:0], sender)
@@ -1452,7 +1519,7 @@ func (u *userspace) writeTun(bufs [][]byte) {
 	u.inject("tun")
 	u.perf.tunWrites.Add(1)
 	u.perf.tunWritePkts.Add(uint64(len(bufs)))
-	if _, err := u.tun.Write(bufs, tunWriteOffset); err != nil && !u.closed.Load() {
+	if _, err := u.dev.Load().tun.Write(bufs, tunWriteOffset); err != nil && !u.closed.Load() {
 		u.st.inc(stInBufferErrors)
 	}
 }
@@ -1481,8 +1548,8 @@ func (u *userspace) closeAll() {
 		}
 		u.delBypassRules()
 	}
-	if u.tun != nil {
-		u.tun.Close()
+	if d := u.dev.Load(); d != nil {
+		d.tun.Close()
 	}
 	if u.raw4c != nil {
 		u.raw4c.Close()
@@ -1504,4 +1571,118 @@ func (u *userspace) closeAll() {
 		unix.Close(u.nsFd)
 		u.nsFd = 0
 	}
+}
+
+// devGone reports whether d's device no longer exists (its index has no link, or a link
+// of another name).
+func (u *userspace) devGone(d *tunDev) bool {
+	l, err := u.nl.LinkByIndex(d.idx)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
+	}
+	return l.Attrs().Name != u.tunName
+}
+
+// markGone records that d's device was deleted and, the first time, asks the owner for
+// Repair (EventDevice).
+func (u *userspace) markGone(d *tunDev) {
+	if u.dev.Load() != d {
+		return
+	}
+	err := fmt.Errorf("%s was deleted behind routerd's back", u.tunName)
+	if u.devErr.CompareAndSwap(nil, &err) {
+		u.emit(Event{Kind: EventDevice})
+	}
+}
+
+// Health is nil while the TUN device is there, else why not (Repairer). Besides what
+// the out loop saw, it looks the device up (a device renamed or deleted while the loop
+// was between reads).
+func (u *userspace) Health() error {
+	if p := u.devErr.Load(); p != nil {
+		return *p
+	}
+	if d := u.dev.Load(); d != nil && !u.closed.Load() && u.devGone(d) {
+		return fmt.Errorf("%s was deleted behind routerd's back", u.tunName)
+	}
+	return nil
+}
+
+// Repair makes the TUN device again when it was deleted behind routerd's back, in the
+// namespace the data path was opened in, with the steering routes the kernel removed
+// with it; a device set down is set up again (Repairer). The loops move to the new
+// device on their next batch. While the device cannot be made, Health says why.
+func (u *userspace) Repair(ctx context.Context) (bool, error) {
+	if u.closed.Load() {
+		return false, nil
+	}
+	u.polMu.Lock()
+	defer u.polMu.Unlock()
+	old := u.dev.Load()
+	l, err := u.nl.LinkByIndex(old.idx)
+	if err == nil && l.Attrs().Name == u.tunName {
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			u.devErr.Store(nil)
+			return false, nil
+		}
+		// Set down (ip link set ipsec0 down): the kernel took its routes too.
+		if err := u.nl.LinkSetUp(l); err != nil {
+			return false, fmt.Errorf("esp: tun %s up: %w", u.tunName, err)
+		}
+		return true, u.restoreRoutes()
+	}
+	if err != nil && !u.devGone(old) {
+		return false, fmt.Errorf("esp: tun %s: %w", u.tunName, err)
+	}
+	var d *tunDev
+	err = u.inNS(func() (err error) {
+		d, err = u.makeTun()
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("%s was deleted and cannot be made again: %w", u.tunName, err)
+		u.devErr.Store(&err)
+		return false, err
+	}
+	u.dev.Store(d)
+	old.tun.Close()
+	u.devErr.Store(nil)
+	return true, u.restoreRoutes()
+}
+
+// restoreRoutes installs the steering routes again after the kernel removed those
+// through the device (polMu held); throw routes (no device) are still there, and
+// replacing them is harmless.
+func (u *userspace) restoreRoutes() error {
+	clear(u.routes)
+	if ps := u.pols.Load(); ps != nil {
+		return u.syncRoutes(*ps)
+	}
+	return nil
+}
+
+// inNS runs fn on a thread in the namespace the data path was opened in (the engine's
+// caller may run elsewhere: the tests run several routers in one process). The thread is
+// locked and never unlocked, so it ends with its goroutine instead of going back to the
+// scheduler in another namespace.
+func (u *userspace) inNS(fn func() error) error {
+	if u.nsFd <= 0 {
+		return fn()
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("internal error: %v", p)
+			}
+		}()
+		runtime.LockOSThread()
+		if err := netns.Set(netns.NsHandle(u.nsFd)); err != nil {
+			done <- err
+			return
+		}
+		done <- fn()
+	}()
+	return <-done
 }
