@@ -130,12 +130,27 @@ next:
 	return nil
 }
 
+// checkInterfaceName refuses an interface name another interface menu's item has (a
+// GRE tunnel called like a bridge), in RouterOS's words: names are unique across
+// /interface.
+func checkInterfaceName(tx *store.Tx, tree *menu.Tree, m *menu.Menu, name string) error {
+	for _, o := range tree.All() {
+		if o == m || !o.NamesInterface() {
+			continue
+		}
+		if _, ok := tx.ByName(o.Path, name); ok {
+			return errf(CatFailure, "failure: already have interface with such name")
+		}
+	}
+	return nil
+}
+
 // checkUnique refuses a value of a Unique property that another item already has. Names
 // are looked up in the store's name index; other unique properties need a scan and
 // conflict only between enabled items, as RouterOS holds them (its exports carry a
 // disabled bridge port beside the enabled one of the same interface): an item being
 // enabled (vals sets disabled, merged is the whole item) is checked again.
-func checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals, merged map[string]string) error {
+func checkUnique(tx *store.Tx, tree *menu.Tree, m *menu.Menu, self uint64, vals, merged map[string]string) error {
 	enabled := func(p map[string]string) bool { return !m.HasDisabled() || p["disabled"] != "yes" }
 	var items []store.Item
 	for _, p := range m.Props {
@@ -149,6 +164,11 @@ func checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals, merged map[strin
 			}
 			if id, ok := tx.ByName(m.Path, v); ok && id != self {
 				return errf(CatFailure, "failure: already have such %s", p.Name)
+			}
+			if m.NamesInterface() {
+				if err := checkInterfaceName(tx, tree, m, v); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -222,7 +242,7 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
 			}
 		}
-		if err := checkUnique(tx, c.Menu, 0, props, props); err != nil {
+		if err := checkUnique(tx, c.Ex.Tree, c.Menu, 0, props, props); err != nil {
 			return nil, err
 		}
 		before, err := x.firstItem(tx, c, "place-before")
@@ -337,7 +357,7 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 				}
 				changed["disabled"] = "no"
 			}
-			if err := checkUnique(tx, c.Menu, id, changed, it.Props); err != nil {
+			if err := checkUnique(tx, c.Ex.Tree, c.Menu, id, changed, it.Props); err != nil {
 				return nil, err
 			}
 			writes = append(writes, it)

@@ -225,3 +225,21 @@ func TestNumbersWithoutPrint(t *testing.T) {
 		t.Fatalf("%d scripts left after two 'remove 1'", n)
 	}
 }
+
+// TestInterfaceNamesAcrossMenus: interface names are one namespace across the menus of
+// /interface (QA: `/interface gre add name=bridge1` was taken, and the LAN bridge
+// vanished from /interface); RouterOS refuses with these words.
+func TestInterfaceNamesAcrossMenus(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/interface/bridge", "add", "name=bridge1")
+	mustExec(t, ex, sess, "/interface/gre", "add", "name=gre1", "remote-address=198.18.0.2")
+	rep, err := exec(ex, sess, "/interface/gre", "add", "name=bridge1", "remote-address=198.18.0.3")
+	fails(t, "failure: already have interface with such name", rep, err)
+	rep, err = exec(ex, sess, "/interface/bridge", "set", "numbers=bridge1", "name=gre1")
+	fails(t, "failure: already have interface with such name", rep, err)
+	mustExec(t, ex, sess, "/interface/bridge", "set", "numbers=bridge1", "name=bridge1", "comment=unchanged name")
+	if n := count(t, ex, "/interface/gre"); n != 1 {
+		t.Fatalf("%d gre tunnels, want 1", n)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -421,7 +420,7 @@ func Known(ex *control.Executor, tx *store.Tx, name string) bool {
 		return false
 	}
 	for _, m := range ex.Tree.All() {
-		if !strings.HasPrefix(m.Path, "/interface/") || m.NameProp() != "name" || strings.HasPrefix(m.Path, listPath) {
+		if !m.NamesInterface() {
 			continue
 		}
 		if _, ok := tx.ByName(m.Path, name); ok {

@@ -192,6 +192,12 @@ func (m *Menu) NameProp() string {
 	return ""
 }
 
+// NamesInterface reports whether the menu's items are interfaces (bridges, tunnels,
+// VLANs, ethernet ports): their names share one namespace, /interface's, across menus.
+func (m *Menu) NamesInterface() bool {
+	return strings.HasPrefix(m.Path, "/interface/") && m.NameProp() == "name" && !strings.HasPrefix(m.Path, "/interface/list")
+}
+
 // HasDisabled reports whether items can be disabled.
 func (m *Menu) HasDisabled() bool { _, ok := m.Prop("disabled"); return ok }
 
