@@ -417,8 +417,9 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 	return append(out, &TS{Selectors: rris}, &TS{Responder: true, Selectors: rlis}), c
 }
 
-// dynamicConflict checks a generated policy (local x remote) against the other IKE SAs'
-// generated ones. It refuses (naming the other SA's remote address and why) one that
+// dynamicConflict checks a generated policy (local x remote) against the other peers'
+// configured policies, which it may not overlap, and the other IKE SAs' generated ones.
+// Of those it refuses (naming the other SA's remote address and why) one that
 // overlaps an address mode config gave another peer (a peer must not take another's
 // return traffic: the road-warrior hijack) or that duplicates another peer's policy
 // exactly (RouterOS's duplicate policy, the later would take the first's traffic).
@@ -428,6 +429,18 @@ func (sa *IKESA) acceptChild(ps []Payload, ni, nr []byte, shared []byte) ([]Payl
 // returned to be deleted. SAs of the same peer ID from the same address (a
 // reauthentication, a rekey) do not count.
 func (sa *IKESA) dynamicConflict(local, remote []Selector) (other, why string, replaced []*IKESA) {
+	// A configured policy of another peer is never overlapped: the generated one would
+	// take its traffic (a group-PSK client asking for a site-to-site policy's selectors).
+	for _, p := range sa.d.peers {
+		if p == sa.peer {
+			continue
+		}
+		for _, c := range p.Children {
+			if !c.Dynamic && selOverlapAny([]Selector{c.Remote}, remote) && selOverlapAny([]Selector{c.Local}, local) {
+				return p.Name, "the generated policy would overlap another peer's configured policy", nil
+			}
+		}
+	}
 	for _, o := range sa.d.sas {
 		if o == sa || (o.remote.Addr() == sa.remote.Addr() && o.remoteID.Equal(sa.remoteID)) {
 			continue

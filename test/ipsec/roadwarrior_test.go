@@ -243,6 +243,34 @@ func TestRoadWarriorAddressNotClaimable(t *testing.T) {
 	}
 }
 
+// TestConfiguredPolicyNotTakenOver (QA issue 12, security): a client of a group PSK whose
+// template would allow it asks for the selectors of another peer's configured
+// site-to-site policy: the generated policy would take that policy's traffic, so the
+// CHILD SA is refused (TS_UNACCEPTABLE); a network no configured policy covers still
+// gets its CHILD SA.
+func TestConfiguredPolicyNotTakenOver(t *testing.T) {
+	tp, nsT, _ := threeClients(t)
+	iketest.Sh(t, "ip", "-n", nsT, "addr", "add", "198.19.3.1/24", "dev", "lo")
+	iketest.Sh(t, "ip", "-n", nsT, "addr", "add", "198.19.4.1/24", "dev", "lo")
+	r := startRouter(t, tp.nsR)
+	r.run(t, rwServer+siteServer+`/ip ipsec peer add name=s2s address=198.18.53.2/32 exchange-mode=ike2 passive=yes
+/ip ipsec identity add peer=s2s secret=s2s-psk-789
+/ip ipsec policy add peer=s2s src-address=198.19.55.0/24 dst-address=198.19.3.0/24 tunnel=yes
+`)
+	c := iketest.StartCharon(t, nsT, siteClient("198.18.52.2", "198.18.52.1",
+		swanChild{name: "take", localTS: "198.19.3.0/24", remoteTS: "198.19.55.0/24", esp: "aes256-sha1"},
+		swanChild{name: "own", localTS: "198.19.4.0/24", remoteTS: "198.19.55.0/24", esp: "aes256-sha1"}).String())
+	if out, err := c.Swanctl("--initiate", "--child", "take", "--timeout", "15"); err == nil || !strings.Contains(out, "TS_UNACCEPTABLE") {
+		t.Errorf("the configured site-to-site policy's selectors were given to another peer: %v\n%s", err, out)
+	}
+	if out, err := c.Swanctl("--initiate", "--child", "own", "--timeout", "15"); err != nil {
+		t.Errorf("a network no configured policy covers: %v\n%s", err, out)
+	}
+	if pols := r.run(t, "/ip ipsec policy print where dynamic"); strings.Contains(pols, "198.19.3.0/24") || !strings.Contains(pols, "198.19.4.0/24") {
+		t.Errorf("server's dynamic policies:\n%s", pols)
+	}
+}
+
 // TestSitePoliciesMayOverlap (QA issue 12): two sites of the same template whose
 // networks overlap (198.19.1.0/24 behind one, the summary 198.19.0.0/16 behind the
 // other) both get their CHILD SA and their traffic crosses, as RouterOS keeps
