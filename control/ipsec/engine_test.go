@@ -199,6 +199,33 @@ func TestRefusals(t *testing.T) {
 	_ = os.Getpid
 }
 
+// TestPassivePeerResponder: a passive peer is a responder only, shown as RouterOS does,
+// with the R flag and the read-only responder=yes (QA: the header announced R, no row
+// had it).
+func TestPassivePeerResponder(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	r := startRouter(t, iketest.NS(t, "ipsp"), false)
+	r.run(t, "/ip ipsec peer add name=pp passive=yes exchange-mode=ike2 address=198.18.250.0/24\n/ip ipsec peer add name=act exchange-mode=ike2 address=198.18.251.1/32")
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		return strings.Contains(r.run(t, "/ip ipsec peer print detail where name=pp"), "responder=yes")
+	}) {
+		t.Fatalf("passive peer:\n%s", r.run(t, "/ip ipsec peer print detail"))
+	}
+	out := r.run(t, "/ip ipsec peer print")
+	var pp, act string
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.Contains(l, " pp "):
+			pp = l
+		case strings.Contains(l, " act "):
+			act = l
+		}
+	}
+	if f := strings.Fields(pp); len(f) < 2 || f[1] != "R" || strings.Contains(act, " R ") {
+		t.Errorf("flags: passive %q, active %q\n%s", pp, act, out)
+	}
+}
+
 // TestTransportMode: a transport-mode policy between the two routers' own addresses
 // (the reference's policy with tunnel=no); pings between them are encrypted.
 func TestTransportMode(t *testing.T) {

@@ -31,6 +31,8 @@ type decoded struct {
 	sum hash.Hash
 	// items of each menu this pass publishes the state of, in menu order.
 	ids map[string][]uint64
+	// responders are the passive peers (flag R, read-only responder=yes).
+	responders map[uint64]bool
 }
 
 func (d *decoded) bad(path string, id uint64, err error) {
@@ -101,7 +103,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.applied.peers.Add(1)
 	e.setApplied(cfgs, polCfg, dpErr, sum)
 	e.applySPD(ctx)
-	e.publishConfig(d.ids)
+	e.publishConfig(d.ids, d.responders)
 	e.publishPolicies()
 	e.syncRules()
 	return nil
@@ -200,8 +202,10 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 
 	peerByName := map[string]*ike.PeerConfig{}
 	peerItems, peerIDs, _ := decodeAll[peerItem](d, e, PeerPath, raw[PeerPath])
+	d.responders = map[uint64]bool{}
 	for i, it := range peerItems {
 		id := peerIDs[i]
+		d.responders[id] = it.Passive
 		if it.Disabled {
 			continue
 		}
@@ -460,7 +464,7 @@ func (e *Engine) identity(it identityItem, id uint64, pc *ike.PeerConfig, users 
 }
 
 // publishConfig marks the items that cannot apply (the policies: publishPolicies).
-func (e *Engine) publishConfig(ids map[string][]uint64) {
+func (e *Engine) publishConfig(ids map[string][]uint64, responders map[uint64]bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, path := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, ModeConfigPath, UserPath} {
@@ -472,6 +476,12 @@ func (e *Engine) publishConfig(ids map[string][]uint64) {
 			st := control.ItemState{}
 			if why, ok := e.invalid[path][id]; ok {
 				st.Invalid, st.Status = true, why
+			}
+			if path == PeerPath {
+				st.Props = map[string]string{"responder": "no"}
+				if responders[id] {
+					st.Props["responder"] = "yes"
+				}
 			}
 			e.ex.State.Set(path, id, st)
 		}
