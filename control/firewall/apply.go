@@ -166,7 +166,7 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 	prev := k.last[pl.V6]
 	k.last[pl.V6] = nil // unknown until the kernel acknowledges
 	if prev != nil {
-		if why := k.drifted(pl.V6, prev); why != "" {
+		if why := k.drifted(pl.V6, prev, lists); why != "" {
 			// Changed behind routerd's back (nft delete table, chain or rule, flush
 			// ruleset): the difference from what it left would not restore it, so
 			// rebuild.

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -97,8 +98,9 @@ func (k *Kernel) ruleCounts(v6 bool) (map[string]int, error) {
 }
 
 // drifted reports why the family's table is no longer what prev says routerd left
-// ("" when it is, or when it cannot tell: the apply that follows finds out). k.mu held.
-func (k *Kernel) drifted(v6 bool, prev *tableState) string {
+// ("" when it is, or when it cannot tell: the apply that follows finds out). lists are
+// the address lists wanted now; those unchanged since prev are checked too. k.mu held.
+func (k *Kernel) drifted(v6 bool, prev *tableState, lists map[string][]Entry) string {
 	gen, err := k.generation()
 	if err == nil && k.seen[v6] && gen == k.gen[v6] {
 		return "" // no transaction since routerd last saw the table as it left it
@@ -114,6 +116,9 @@ func (k *Kernel) drifted(v6 bool, prev *tableState) string {
 		if want := len(prev.chains[name].sums); counts[name] != want {
 			return fmt.Sprintf("chain %s has %d rules, routerd applied %d", name, counts[name], want)
 		}
+	}
+	if why := k.listsDrifted(v6, prev, lists); why != "" {
+		return why
 	}
 	if err == nil {
 		k.noteGen(v6, gen)
@@ -137,4 +142,44 @@ func (k *Kernel) committed(v6 bool) {
 	} else if k.seen != nil {
 		k.seen[v6] = false
 	}
+}
+
+// listsDrifted compares the permanent entries (those without a timeout, which the kernel
+// never ends by itself) of each address list's static set with what routerd applied: an
+// entry added with `nft add element` (a WAN host let into allowed_to_router) or one
+// deleted would otherwise stay until the list changed. Lists that changed since prev are
+// left out: the apply sends them whole anyway.
+func (k *Kernel) listsDrifted(v6 bool, prev *tableState, lists map[string][]Entry) string {
+	if len(prev.lists) == 0 {
+		return ""
+	}
+	c, err := k.conn()
+	if err != nil {
+		return ""
+	}
+	for _, l := range slices.Sorted(maps.Keys(prev.lists)) {
+		if listSum(lists[l]) != prev.lists[l] {
+			continue
+		}
+		els, err := c.GetSetElements(&nftables.Set{Table: table(v6), Name: staticSet(l)})
+		if err != nil {
+			continue // gone with its table or chain: found above, or by the apply
+		}
+		if !maps.Equal(permanent(els), permanent(intervalElements(lists[l]))) {
+			return fmt.Sprintf("address list %s's entries differ from what routerd applied", l)
+		}
+	}
+	return ""
+}
+
+// permanent is the set of a set's interval starts without a timeout (an end's timeout is
+// the kernel's business: it goes with its start).
+func permanent(els []nftables.SetElement) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range els {
+		if !e.IntervalEnd && e.Timeout == 0 {
+			out[string(e.Key)] = true
+		}
+	}
+	return out
 }

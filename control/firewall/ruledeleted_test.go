@@ -81,3 +81,36 @@ func TestRuleRestored(t *testing.T) {
 		t.Errorf("a pass after the restore sent nftables:\n%s", ev)
 	}
 }
+
+// TestListElementsRestored: an address list's set changed behind routerd's back (an
+// element added with nft, a configured one deleted) is put back by the next pass, and a
+// pass with nothing changed still sends nftables nothing (QA: a WAN host added to
+// allowed_to_router stayed until the list changed).
+func TestListElementsRestored(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall address-list add list=allowed address=198.19.5.0/24
+/ip firewall address-list add list=allowed address=198.19.9.9
+/ip firewall filter add chain=input src-address-list=allowed action=accept`)
+	list := func() string {
+		return sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "set", "ip", TableName, "list/allowed")
+	}
+	if out := list(); !strings.Contains(out, "198.19.5.0/24") || !strings.Contains(out, "198.19.9.9") {
+		t.Fatalf("the list is not in the kernel:\n%s", out)
+	}
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "add", "element", "ip", TableName, "list/allowed", "{ 198.19.20.2 }")
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "element", "ip", TableName, "list/allowed", "{ 198.19.9.9 }")
+	if err := r.e.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := list(); strings.Contains(out, "198.19.20.2") || !strings.Contains(out, "198.19.9.9") || !strings.Contains(out, "198.19.5.0/24") {
+		t.Fatalf("the list was not restored:\n%s", out)
+	}
+	seen := nftMonitor(t, tp)
+	if err := r.e.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ev := seen(); strings.TrimSpace(ev) != "" {
+		t.Errorf("a pass with nothing changed sent nftables:\n%s", ev)
+	}
+}
