@@ -224,13 +224,14 @@ func TestKeepalive(t *testing.T) {
 	if !running() || !ifaceRunning() {
 		t.Fatalf("not running with answered keepalives:\n%s\n%s", printDetail(tp.ra, "gre"), tp.ra.must("/interface", "print", "detail"))
 	}
-	// Cut the underlay on B's side: A's keepalives go unanswered.
-	run(t, "ip", "-n", tp.b, "link", "set", tp.ub, "down")
+	// Cut the underlay on B's side: A's keepalives go unanswered. Through B's routerd,
+	// which owns its ports as RouterOS does (a port set down with ip link comes back up).
+	tp.rb.must("/interface", "disable", tp.ub)
 	waitFor(t, "R to go (1s x 2 + a tick)", 6*time.Second, func() bool { return !running() })
 	if ifaceRunning() {
 		t.Errorf("/interface still shows ka running:\n%s", tp.ra.must("/interface", "print", "detail", "where", "name=ka"))
 	}
-	run(t, "ip", "-n", tp.b, "link", "set", tp.ub, "up")
+	tp.rb.must("/interface", "enable", tp.ub)
 	waitFor(t, "R to return", 6*time.Second, running)
 	waitFor(t, "R to return in /interface", 3*time.Second, ifaceRunning)
 }
