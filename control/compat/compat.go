@@ -32,6 +32,7 @@ func Register(ex *control.Executor) {
 	ex.Migrate(menu.V6RouteRulePath, routeRule)
 	ex.Migrate(menu.ManglePath, mangle)
 	ex.Migrate(menu.Address4Path, address)
+	ex.Migrate(menu.EmailPath, email)
 }
 
 // mapped logs one mapped property.
@@ -621,6 +622,38 @@ func address(_ context.Context, ex *control.Executor, sess *control.Session, s *
 		if args[i].Name == "interface" {
 			args[i].Value = br
 		}
+	}
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, nil, nil
+}
+
+// v6StartTLS is RouterOS 6's /tool e-mail start-tls with v7's tls for it: v6's yes
+// upgraded the connection with STARTTLS, tls-only spoke TLS from the start.
+var v6StartTLS = map[string]string{"no": "no", "yes": "starttls", "tls-only": "yes"}
+
+// email rewrites RouterOS 6's /tool e-mail set address= start-tls= as v7's server= and
+// tls=.
+func email(_ context.Context, _ *control.Executor, _ *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	changed := false
+	args := make([]control.Arg, 0, len(s.Args))
+	for _, a := range s.Args {
+		switch a.Name {
+		case "address":
+			changed = true
+			mapped(s.Path, "address", "server")
+			a.Name = "server"
+		case "start-tls":
+			v, ok := v6StartTLS[a.Value]
+			if !ok {
+				return nil, nil, control.ArgError("invalid value for argument start-tls")
+			}
+			changed = true
+			mapped(s.Path, "start-tls="+a.Value, "tls="+v)
+			a.Name, a.Value = "tls", v
+		}
+		args = append(args, a)
+	}
+	if !changed {
+		return nil, nil, nil
 	}
 	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, nil, nil
 }

@@ -1,7 +1,9 @@
 package compat_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -291,5 +293,51 @@ func TestV6GatewayList(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "198.18.50.0/24 198.18.1.1 1 ecmp,198.18.50.0/24 198.18.2.1 1 ecmp" {
 		t.Errorf("routes %v", got)
+	}
+}
+
+// captureLog sends the default logger's lines to a buffer for the test.
+func captureLog(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return &buf
+}
+
+// TestV6Email: RouterOS 6's /tool e-mail address= and start-tls= load as v7's server= and
+// tls=, a log line each; neither v6 name is stored.
+func TestV6Email(t *testing.T) {
+	for _, c := range []struct{ startTLS, tls string }{{"yes", "starttls"}, {"tls-only", "yes"}, {"no", "no"}} {
+		ex := controltest.New(t)
+		log := captureLog(t)
+		if _, err := exec(t, ex, "/tool/e-mail", "set", "address=198.18.5.25", "from=<gw@example.net>",
+			"port=587", "start-tls="+c.startTLS, "user=gw"); err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range map[string]string{"server": "198.18.5.25", "tls": c.tls, "port": "587",
+			"from": "<gw@example.net>", "address": "", "start-tls": ""} {
+			if got := get(t, ex, "/tool/e-mail", "", k); got != want {
+				t.Errorf("start-tls=%s: %s = %q, want %q", c.startTLS, k, got, want)
+			}
+		}
+		for _, want := range []string{`menu="tool e-mail" property=address to=server`,
+			`property="start-tls=` + c.startTLS + `" to="tls=` + c.tls + `"`} {
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+	}
+	ex := controltest.New(t)
+	if _, err := exec(t, ex, "/tool/e-mail", "set", "start-tls=maybe"); err == nil {
+		t.Error("start-tls=maybe accepted")
+	}
+	// A v7 line is not touched.
+	if _, err := exec(t, ex, "/tool/e-mail", "set", "server=198.18.5.26", "tls=yes"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ex, "/tool/e-mail", "", "tls"); got != "yes" {
+		t.Errorf("tls = %q", got)
 	}
 }

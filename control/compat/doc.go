@@ -13,6 +13,8 @@
 //     none. A discard or none policy has no peer and keeps both as written.
 //   - /ip route and /ipv6 route: routing-mark= is routing-table=, type=blackhole is
 //     blackhole=yes (type=unicast is the default and goes).
+//   - /tool e-mail: address= is server=, start-tls=yes is tls=starttls and start-tls=tls-only
+//     is tls=yes.
 //   - /interface ethernet: the v6 speed words (100Mbps, 1Gbps) and advertise words
 //     (100M-full, 1000M-full) become v7's (100M-baseT-full, 1G-baseT-full).
 package compat

@@ -58,7 +58,7 @@ set [ find default=yes ] addresses=44.0.0.0/8
 	if !strings.Contains(strings.Join(ran, "|"), "add name=b1 \\\n    comment=x") {
 		t.Errorf("continuation not joined: %q", ran)
 	}
-	if len(reported) != 4 || !strings.HasPrefix(reported[0], "line 5: menu /ip firewall filter is not in routerd") ||
+	if len(reported) != 4 || !strings.HasPrefix(reported[0], "line 5: menu does not exist here (skipped): /ip firewall filter") ||
 		!strings.HasPrefix(reported[1], "line 9: input does not match any value of interface") {
 		t.Errorf("reported = %q", reported)
 	}
@@ -132,4 +132,25 @@ func FuzzRunStatements(f *testing.F) {
 		}
 		_ = r.Summary()
 	})
+}
+
+// TestSummary: the counts, then the skipped menus and the refusal reasons, most first
+// (ties by name), so an operator reads what a migration would lose at a glance.
+func TestSummary(t *testing.T) {
+	r := &ImportReport{Applied: 138,
+		Skipped: map[string]int{"/ip dhcp-server": 3, "/interface wireguard": 1, "/tool mac-server": 1, "/snmp": 0},
+		Refused: map[string]int{"expected end of command": 1, "failure: psd: not supported": 2}}
+	want := "import summary: 138 applied, 5 skipped (menu does not exist here), 3 refused\n" +
+		"  skipped    3  /ip dhcp-server\n" +
+		"  skipped    1  /interface wireguard\n" +
+		"  skipped    1  /tool mac-server\n" +
+		"  skipped    0  /snmp\n" +
+		"  refused    2  failure: psd: not supported\n" +
+		"  refused    1  expected end of command\n"
+	if got := r.Summary(); got != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
+	}
+	if r.Errors() != 8 {
+		t.Errorf("errors = %d, want 8", r.Errors())
+	}
 }

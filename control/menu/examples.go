@@ -169,7 +169,7 @@ func exampleMenus() []*Menu {
 			Desc:    "Simple queues: per-target rate limits applied with HTB.",
 		},
 		{
-			Path: "/tool/e-mail",
+			Path: EmailPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "server", Type: value.String(), Default: "0.0.0.0", Desc: "SMTP server's address or name."},
@@ -181,6 +181,10 @@ func exampleMenus() []*Menu {
 				{Name: "password", Type: value.String(), Sensitive: true, Desc: "Password for SMTP authentication."},
 				{Name: "vrf", Type: value.String(), Default: "main", NoEffect: "routerd has no VRFs",
 					Desc: "VRF the connection is made in."},
+				// RouterOS 6 wrote the server as address= and TLS as start-tls= (package compat).
+				{Name: "address", Type: value.String(), V6: "server", Desc: "RouterOS 6 name of server."},
+				{Name: "start-tls", Type: value.Enum("no", "yes", "tls-only"), V6: "tls",
+					Desc: "RouterOS 6 TLS choice: yes is tls=starttls, tls-only is tls=yes."},
 				{Name: "last-status", Type: value.String(), ReadOnly: true, Desc: "Result of the last send."},
 			},
 			Commands: []string{"send"},

@@ -216,6 +216,7 @@ const (
 	BridgePath      = "/interface/bridge"
 	BridgePortPath  = "/interface/bridge/port"
 	Address4Path    = "/ip/address"
+	EmailPath       = "/tool/e-mail"
 )
 
 // v6RouteRule is RouterOS 6's /ip route rule: v7 keeps its rules in /routing rule, and

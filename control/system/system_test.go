@@ -384,7 +384,7 @@ func TestImport(t *testing.T) {
 		{name: "dry run changes nothing", args: []control.Arg{arg("file-name", "multi.rsc"), flag("dry-run")},
 			wantErr: "line 6: failure: already have such name: add name=m1 remote-address=10.1.0.3\n" +
 				"line 7: bad command name bogus: bogus\n" +
-				"import summary: 3 applied, 0 skipped (menu not in routerd), 2 refused\n" +
+				"import summary: 3 applied, 0 skipped (menu does not exist here), 2 refused\n" +
 				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
 				"Script Error: found 2 error(s) in import file",
 			check: `:put ([:len [/interface gre find where name~"^m"]] = 0)`},
@@ -394,7 +394,7 @@ func TestImport(t *testing.T) {
 		{name: "verbose runs every statement", args: []control.Arg{arg("file-name", "multi.rsc"), arg("verbose", "yes")},
 			wantErr: "line 6: failure: already have such name: add name=m1 remote-address=10.1.0.3\n" +
 				"line 7: bad command name bogus: bogus\n" +
-				"import summary: 3 applied, 0 skipped (menu not in routerd), 2 refused\n" +
+				"import summary: 3 applied, 0 skipped (menu does not exist here), 2 refused\n" +
 				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
 				"Script Error: found 2 error(s) in import file",
 			check: `:put ([:len [/interface gre find where name~"^m"]] = 3)`},

@@ -66,7 +66,7 @@ func TestImportRouterOSExports(t *testing.T) {
 					text = exports[0]
 				}
 				out, err := importFile(t, r, "in.rsc", text)
-				if err != nil || !strings.Contains(out, "0 skipped (menu not in routerd), 0 refused") {
+				if err != nil || !strings.Contains(out, "0 skipped (menu does not exist here), 0 refused") {
 					t.Fatalf("import %d: %v\n%s", i, err, out)
 				}
 				if check := fileChecks[filepath.Base(f)]; i == 0 && check != nil {
@@ -217,7 +217,7 @@ func TestImportMissingMenus(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: succeeded although menus were skipped:\n%s", how, out)
 		}
-		if !strings.Contains(out, "11 applied, 8 skipped (menu not in routerd), 0 refused") {
+		if !strings.Contains(out, "11 applied, 8 skipped (menu does not exist here), 0 refused") {
 			t.Errorf("%s: summary:\n%s", how, out)
 		}
 		for menu, n := range wantSkipped {
@@ -225,7 +225,7 @@ func TestImportMissingMenus(t *testing.T) {
 				t.Errorf("%s: %s not reported as skipped %s times:\n%s", how, menu, n, out)
 			}
 		}
-		if !strings.Contains(out, "line 8: menu /interface wireless security-profiles is not in routerd") {
+		if !strings.Contains(out, "line 8: menu does not exist here (skipped): /interface wireless security-profiles") {
 			t.Errorf("%s: failing line not reported with its number:\n%s", how, out)
 		}
 		// The rest applied, the statements of the missing menus ran nowhere else.
