@@ -71,6 +71,10 @@ const NoMenu = "menu does not exist here"
 // position is the "(line N column M)" or "(line N)" an error message ends with.
 var position = regexp.MustCompile(`\s*\(line \d+( column \d+)?\)$`)
 
+// continuation is a backslash that ends a line, with the next line's indent: the
+// parser joins the two.
+var continuation = regexp.MustCompile(`\\\r?\n[ \t]*`)
+
 // badCommand is the parser's answer to a word that is neither a menu nor a command.
 var badCommand = regexp.MustCompile(`^bad command name (\S+)`)
 
@@ -104,10 +108,16 @@ func menuWords(stmt string) string {
 func RunStatements(lines []string, first int, run func(stmt string) error, report func(string)) *ImportReport {
 	r := &ImportReport{Skipped: map[string]int{}, Refused: map[string]int{}}
 	skip := ""
+	cur := "" // the menu the last menu line made current, named before a failing relative statement
 	fail := func(n int, why, stmt string) {
-		first, _, _ := strings.Cut(strings.TrimSpace(stmt), "\n")
-		if len(first) > 100 {
-			first = first[:97] + "..."
+		// The statement as the parser reads it (continuations joined), in its menu, so
+		// that an operator finds the item without opening the file.
+		first, _, _ := strings.Cut(strings.TrimSpace(continuation.ReplaceAllString(stmt, "")), "\n")
+		if cur != "" && !strings.HasPrefix(first, "/") && !strings.HasPrefix(first, ":") {
+			first = cur + " " + first
+		}
+		if len(first) > 160 {
+			first = first[:157] + "..."
 		}
 		msg := fmt.Sprintf("line %d: %s: %s", n, why, first)
 		r.Failures = append(r.Failures, msg)
@@ -144,6 +154,9 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		// Absolute statements and scripting (:global, :foreach) do not depend on the
 		// current menu.
 		absolute := strings.HasPrefix(t, "/") || strings.HasPrefix(t, ":")
+		if strings.HasPrefix(t, "/") && menuWords(t) == t {
+			cur = t
+		}
 		if absolute {
 			skip = ""
 		} else if skip != "" {

@@ -382,8 +382,8 @@ func TestImport(t *testing.T) {
 		{name: "missing", args: []control.Arg{arg("file-name", "nope.rsc")}, wantErr: "failure: no such file"},
 		{name: "escape", args: []control.Arg{arg("file-name", "../routerd.db")}, wantErr: "invalid value for argument file-name"},
 		{name: "dry run changes nothing", args: []control.Arg{arg("file-name", "multi.rsc"), flag("dry-run")},
-			wantErr: "line 6: failure: already have such name: add name=m1 remote-address=10.1.0.3\n" +
-				"line 7: bad command name bogus: bogus\n" +
+			wantErr: "line 6: failure: already have such name: /interface gre add name=m1 remote-address=10.1.0.3\n" +
+				"line 7: bad command name bogus: /interface gre bogus\n" +
 				"import summary: 3 applied, 0 skipped (menu does not exist here), 2 refused\n" +
 				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
 				"Script Error: found 2 error(s) in import file",
@@ -392,8 +392,8 @@ func TestImport(t *testing.T) {
 			wantErr: "invalid value for argument verbose",
 			check:   `:put ([:len [/interface gre find name=g0]] = 1)`}, // from the earlier case only
 		{name: "verbose runs every statement", args: []control.Arg{arg("file-name", "multi.rsc"), arg("verbose", "yes")},
-			wantErr: "line 6: failure: already have such name: add name=m1 remote-address=10.1.0.3\n" +
-				"line 7: bad command name bogus: bogus\n" +
+			wantErr: "line 6: failure: already have such name: /interface gre add name=m1 remote-address=10.1.0.3\n" +
+				"line 7: bad command name bogus: /interface gre bogus\n" +
 				"import summary: 3 applied, 0 skipped (menu does not exist here), 2 refused\n" +
 				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
 				"Script Error: found 2 error(s) in import file",
