@@ -2,6 +2,7 @@ package ike
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 )
@@ -104,4 +105,18 @@ func (d *Daemon) FlushChildren() {
 			}
 		}
 	}
+}
+
+// ModeConfigClient finds the IKE SA whose mode config (responder) gave client its
+// address: the SA's local address and the mode config's split-include networks.
+func (d *Daemon) ModeConfigClient(client netip.Addr) (local netip.Addr, split []netip.Prefix, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, sa := range d.sas {
+		if sa.state == stateDead || sa.vip != client || sa.ident == nil || sa.ident.ModeConfig == nil || !sa.ident.ModeConfig.Responder {
+			continue
+		}
+		return sa.local.Addr().Unmap(), slices.Clone(sa.ident.ModeConfig.Split), true
+	}
+	return netip.Addr{}, nil, false
 }

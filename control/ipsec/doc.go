@@ -21,6 +21,9 @@
 // the policy template only (a Windows client asking for 0.0.0.0/0 gets it, as the
 // reference's known limitations say); a RouterOS initiator keeps, of the responder's
 // side, the networks it was sent: one dynamic policy per network (ike/splitinclude.go).
+// Windows then asks by DHCPINFORM through the tunnel; while a responder mode config has
+// split-include, UDP port 67 answers a client's mode config address with those networks
+// as option 249 and 121 (dhcpinform.go, ike/dhcpinform).
 //
 // A tunnel's ipsec-secret (GRE, EoIP, IPIP, 6to4) adds a dynamic peer (ike2, default
 // profile) to its remote-address with an identity of that pre-shared key and a

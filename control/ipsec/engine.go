@@ -132,6 +132,9 @@ type Engine struct {
 	peerRules map[string]peerRules
 	rulesKey  string            // the rules as last handed to the firewall
 	warned    map[string]string // warnOnce's last message by key
+	inform    informServer      // Windows clients' DHCP inform (dhcpinform.go)
+	// runCtx is Start's: it ends when the host stops (a pass's ctx may be a caller's).
+	runCtx context.Context
 	// retryTunnels asks the loop to reconcile again: a tunnel's endpoints were unknown.
 	retryTunnels bool
 	// appliedSum is the digest of the configuration last applied (reconcile.go); nil
@@ -205,7 +208,7 @@ func (e *Engine) Spec() engine.Spec {
 // loop that follows the SAs and the data path's events. The data path opens with the
 // first peer (Reconcile).
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
-	e.h, e.ex = h, h.Ex
+	e.h, e.ex, e.runCtx = h, h.Ex, ctx
 	opts := &e.opts
 	if opts.RADIUS == nil {
 		opts.RADIUS, _ = engine.Lookup[*rad.Client](h)

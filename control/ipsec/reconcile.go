@@ -100,6 +100,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 	}
 	e.d.SetPeers(cfgs)
+	e.syncInform(cfgs)
 	e.applied.peers.Add(1)
 	e.setApplied(cfgs, polCfg, dpErr, sum)
 	e.applySPD(ctx)

@@ -1,11 +1,17 @@
 package ipsec_test
 
 import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/routerd/routerd/ike/dhcpinform"
 	"github.com/routerd/routerd/ike/iketest"
 )
 
@@ -68,6 +74,67 @@ func TestWindowsFullTunnelClient(t *testing.T) {
 			t.Fatalf("198.19.77.3 -> %s does not cross:\n%s", dst, r.run(t, "/ip ipsec installed-sa print detail"))
 		}
 	}
+	// Then Windows asks for its routes with a DHCPINFORM broadcast into the tunnel, and
+	// the reference says RouterOS answers with split-include as option 249.
+	routes := windowsInform(t, tp.nsS, "198.19.77.3")
+	if len(routes) != 1 || routes[0] != netip.MustParsePrefix("198.19.55.0/24") {
+		t.Errorf("option 249 carries %v, want split-include 198.19.55.0/24", routes)
+	}
+}
+
+// windowsInform sends a DHCPINFORM from client (the mode config address) as Windows does
+// over its VPN interface, broadcast through charon's TUN device in ns, and returns the
+// routes of the DHCPACK that comes back through the tunnel.
+func windowsInform(t *testing.T, ns, client string) []netip.Prefix {
+	t.Helper()
+	out, err := iketest.In(ns, "ip", "-o", "link", "show", "type", "tun").CombinedOutput()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) < 2 {
+		t.Fatalf("charon's TUN device: %v %s", err, out)
+	}
+	dev := strings.TrimSuffix(f[1], ":")
+	var c *net.UDPConn
+	err = iketest.Do(ns, func() error {
+		lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			rc.Control(func(fd uintptr) {
+				if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1); serr == nil {
+					serr = syscall.BindToDevice(int(fd), dev)
+				}
+			})
+			return serr
+		}}
+		pc, err := lc.ListenPacket(context.Background(), "udp4", ":68")
+		if err == nil {
+			c = pc.(*net.UDPConn)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A DHCPINFORM as RFC 2131 4.4.3 has it: ciaddr the client's address, option 55 with 249.
+	b := make([]byte, 240)
+	b[0], b[1], b[2] = 1, 1, 6
+	binary.BigEndian.PutUint32(b[4:], 0x2a2a2a2a)
+	copy(b[12:16], netip.MustParseAddr(client).AsSlice())
+	binary.BigEndian.PutUint32(b[236:], 0x63825363)
+	b = append(b, 53, 1, 8, 55, 4, 1, 15, 121, 249, 255)
+	if _, err := c.WriteToUDP(b, &net.UDPAddr{IP: net.IPv4bcast, Port: 67}); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, _, err := c.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no answer to the DHCP inform: %v", err)
+	}
+	routes, err := dhcpinform.Routes(buf[:n])
+	if err != nil || binary.BigEndian.Uint32(buf[4:]) != 0x2a2a2a2a {
+		t.Fatalf("answer: %v % x", err, buf[:n])
+	}
+	return routes
 }
 
 // TestIdentityByRemoteID (QA issue 12): the reference's order, a catch-all identity
