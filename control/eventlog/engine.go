@@ -11,6 +11,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 )
 
 // Menu paths the logging engine applies.
@@ -135,6 +136,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 				continue
 			}
 			act.DiskFile = p
+		}
+		if a.Target == "email" {
+			// Kept and exported as RouterOS writes it; shown invalid rather than dropped.
+			invalid[it.ID] = "target=email: " + menu.EmailActionNoEffect
+			continue
 		}
 		if a.Target == "remote" && (!a.Remote.IsValid() || a.Remote.IsUnspecified()) {
 			// RouterOS's default remote action has no server; rules naming it log nowhere.

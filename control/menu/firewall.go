@@ -202,6 +202,9 @@ func routingMenus() []*Menu {
 				Desc: "What to do with a matching packet."},
 			{Name: "table", Type: value.String(), Ref: "/routing/table", RefExtra: []string{"main"}, Default: "main",
 				Desc: "Table to look the route up in."},
+			// RouterOS 7 writes it where set; Linux's rule suppress_prefixlength.
+			{Name: "min-prefix", Type: value.Int(0, 128),
+				Desc: "Routes of the table with a prefix this long or shorter are not used (0 skips the default route); unset: all are."},
 			{Name: "comment", Type: value.String(), Desc: "Short description of the rule."},
 			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the rule is disabled."},
 			{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The rule cannot apply."},

@@ -38,6 +38,9 @@ var topicsList value.Type = func() value.Type {
 
 func logTopicsType() value.Type { return topicsList }
 
+// EmailActionNoEffect is why a logging action with target=email does nothing here.
+const EmailActionNoEffect = "log entries are not e-mailed here"
+
 // loggingMenus declares (actions first: rules name them) /system logging (rules: which topics go to which action) and
 // /system logging action (where they go), after RouterOS's Log manual page. The default
 // rules and actions are RouterOS's: info, error and warning to memory, critical to echo.
@@ -48,7 +51,7 @@ func loggingMenus() []*Menu {
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Required: true, Unique: true, Desc: "Name of the action."},
-				{Name: "target", Type: value.Enum("disk", "echo", "memory", "remote"), Default: "memory",
+				{Name: "target", Type: value.Enum("disk", "echo", "email", "memory", "remote"), Default: "memory",
 					Desc: "Where entries go: memory (/log), disk (files in the file store), echo (routerd's standard error), remote (a syslog server)."},
 				{Name: "memory-lines", Type: value.Int(1, 65535), Default: "1000",
 					Desc: "Number of entries /log keeps (target=memory)."},
@@ -88,6 +91,12 @@ func loggingMenus() []*Menu {
 					Desc: "Severity of bsd-syslog messages; auto takes it from the entry's topics (target=remote)."},
 				{Name: "syslog-time-format", Type: value.Enum("bsd-syslog", "iso8601"), Default: "bsd-syslog",
 					Desc: "Time stamp format of bsd-syslog messages (target=remote)."},
+				// target=email: RouterOS mails each entry through /tool e-mail. An action of
+				// that target is kept and exported, and shows invalid with the reason.
+				{Name: "email-to", Type: value.String(), NoEffect: EmailActionNoEffect,
+					Desc: "Address the entries are mailed to (target=email)."},
+				{Name: "email-start-tls", Type: value.Bool(), Default: "no", NoEffect: EmailActionNoEffect,
+					Desc: "Use STARTTLS towards the mail server (target=email)."},
 				{Name: "comment", Type: value.String(), Desc: "Short description of the action."},
 			},
 			Flags:   []Flag{FlagInvalid, {'*', "default"}},

@@ -409,7 +409,7 @@ func TestManualDefaults(t *testing.T) {
 	readOnly := map[string][]string{
 		// owner is writable: RouterOS exports it (issue 19).
 		"/system/script":    {"run-count", "last-started"},
-		"/system/scheduler": {"run-count", "next-run", "owner"},
+		"/system/scheduler": {"run-count", "next-run"},
 		"/interface/gre":    {"actual-mtu", "running"},
 		"/interface/eoip":   {"actual-mtu", "running", "l2mtu", "loop-protect-status"},
 		"/interface/ipip":   {"actual-mtu", "running"},
@@ -418,6 +418,11 @@ func TestManualDefaults(t *testing.T) {
 		"/user":             {"last-logged-in"},
 		"/ip/tftp":          {"hits"},
 		"/system/ptp":       {"inactive", "clock-id", "i-am-gm", "gm-clock-id", "slave-port", "offset"},
+	}
+	for _, path := range []string{"/system/script", "/system/scheduler"} {
+		if declProp(t, path, "owner").ReadOnly {
+			t.Errorf("%s owner: read-only, but RouterOS's exports set it", path)
+		}
 	}
 	for path, props := range readOnly {
 		for _, name := range props {

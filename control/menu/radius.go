@@ -53,7 +53,9 @@ func radiusMenus() []*Menu {
 					Desc: "Transport to the server; radsec is refused with a status."},
 				{Name: "realm", Type: value.String(),
 					Desc: "Realm appended to user names (user@realm) sent to this server."},
-				{Name: "require-message-auth", Type: value.Bool(), Default: "yes",
+				// RouterOS 7.15's words (yes-for-request-resp, no); routerd's own earlier
+				// yes is taken as the first.
+				{Name: "require-message-auth", Type: msgAuth{value.Enum("no", "yes-for-request-resp")}, Default: "yes-for-request-resp",
 					Desc: "Whether Access-Accept, -Reject and -Challenge replies without Message-Authenticator are refused (BlastRADIUS)."},
 				{Name: "secret", Type: value.String(), Sensitive: true,
 					Desc: "Shared secret of the RADIUS server."},
@@ -221,3 +223,16 @@ func radiusMenus() []*Menu {
 		},
 	}
 }
+
+// msgAuth is /radius require-message-auth: RouterOS's two words, and yes (what routerd
+// wrote before it took RouterOS's) as yes-for-request-resp.
+type msgAuth struct{ value.Type }
+
+func (t msgAuth) Parse(s string) (string, error) {
+	if s == "yes" {
+		s = "yes-for-request-resp"
+	}
+	return t.Type.Parse(s)
+}
+
+func (t msgAuth) Values() []string { return t.Type.(value.Lister).Values() }

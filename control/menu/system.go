@@ -142,7 +142,9 @@ func systemMenus() []*Menu {
 					Desc: "Interval between two executions; 0s runs the script only at its start time."},
 				{Name: "on-event", Type: value.String(), Code: true,
 					Desc: "Name of the /system script to run, or script source to execute."},
-				{Name: "owner", Type: value.String(), ReadOnly: true, Desc: "User who added the task."},
+				// Writable because RouterOS exports it; add without it takes the user's name,
+				// and only a session with the policy policy may name another (control.own).
+				{Name: "owner", Type: value.String(), Desc: "User who added the task."},
 				{Name: "policy", Type: value.EnumList(scriptPolicies...), Default: defaultPolicy,
 					Desc: "Policies the task runs with; a started script's policies must fit within them."},
 				{Name: "run-count", Type: counter, ReadOnly: true,

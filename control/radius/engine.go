@@ -33,7 +33,7 @@ type serverItem struct {
 	Domain     string        `prop:"domain"`
 	Protocol   string        `prop:"protocol"`
 	Realm      string        `prop:"realm"`
-	RequireMA  bool          `prop:"require-message-auth"`
+	RequireMA  string        `prop:"require-message-auth"`
 	Secret     string        `prop:"secret"`
 	Service    []string      `prop:"service"`
 	Src        netip.Addr    `prop:"src-address"`
@@ -108,7 +108,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		s.ID, s.Addr, s.AuthPort, s.AcctPort = it.ID, si.Address, si.AuthPort, si.AcctPort
 		s.Secret, s.Timeout, s.Src, s.Services = []byte(si.Secret), si.Timeout, si.Src, si.Service
 		s.Realm, s.CalledID, s.AcctBackup = si.Realm, si.CalledID, si.AcctBackup
-		s.RequireMessageAuth = si.RequireMA
+		s.RequireMessageAuth = si.RequireMA != "no"
 		if si.Src.IsValid() && !si.Src.IsUnspecified() && si.Src.Is4() != si.Address.Is4() {
 			invalid[it.ID] = "src-address and address are of different families"
 			continue

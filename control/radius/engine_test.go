@@ -53,6 +53,13 @@ func TestServers(t *testing.T) {
 	if ss := e.Client().For("ipsec"); len(ss) != 1 || ss[0].RequireMessageAuth {
 		t.Fatalf("require-message-auth=no not applied: %+v", ss)
 	}
+	// RouterOS 7.15's word for the default (its exports write it), and routerd's old yes.
+	for _, v := range []string{"yes-for-request-resp", "yes"} {
+		run("/radius set 0 require-message-auth=" + v)
+		if ss := e.Client().For("ipsec"); len(ss) != 1 || !ss[0].RequireMessageAuth {
+			t.Fatalf("require-message-auth=%s not applied: %+v", v, ss)
+		}
+	}
 	run("/radius remove 0\n/radius add address=127.0.0.1 secret=test service=ipsec\n")
 	run(`/radius add address=198.18.0.9 secret=x service=ipsec,login timeout=1s authentication-port=11812
 /radius add address=198.18.0.10 service=ipsec

@@ -61,6 +61,7 @@ type ruleItem struct {
 	Interface   string       `prop:"interface"`
 	Action      string       `prop:"action"`
 	Table       string       `prop:"table"`
+	MinPrefix   string       `prop:"min-prefix"`
 	Disabled    bool         `prop:"disabled"`
 }
 
@@ -298,11 +299,19 @@ func desired(fam int, ts map[string]Table, rules []rule) ([]netlink.Rule, map[ui
 				id = t.ID
 			}
 			r.Table = id
+			if c.MinPrefix != "" {
+				n, err := strconv.Atoi(c.MinPrefix)
+				if err != nil {
+					invalid[c.id] = "min-prefix: " + err.Error()
+					continue
+				}
+				r.SuppressPrefixlen = n
+			}
 			if act == "lookup-only-in-table" {
 				out = append(out, r)
 				prio++
 				r2 := r
-				r2.Priority, r2.Table, r2.Type = prio, 0, unix.RTN_UNREACHABLE
+				r2.Priority, r2.Table, r2.Type, r2.SuppressPrefixlen = prio, 0, unix.RTN_UNREACHABLE, -1
 				r = r2
 			}
 		}
@@ -334,7 +343,7 @@ func key(r netlink.Rule) string {
 	if r.Mask != nil {
 		m = *r.Mask
 	}
-	return fmt.Sprintf("%d/%d/%d/%x/%x/%v/%v/%s/%d", r.Family, r.Priority, r.Table, r.Mark, m, r.Src, r.Dst, r.IifName, r.Type)
+	return fmt.Sprintf("%d/%d/%d/%x/%x/%v/%v/%s/%d/%d", r.Family, r.Priority, r.Table, r.Mark, m, r.Src, r.Dst, r.IifName, r.Type, r.SuppressPrefixlen)
 }
 
 // apply makes routerd's rules of a family exactly want: missing ones are added before

@@ -29,6 +29,7 @@ func TestDesiredRules(t *testing.T) {
 		{ID: 2, Props: map[string]string{"dst-address": "2001:db8::/32", "table": "backup"}},
 		{ID: 3, Props: map[string]string{"routing-mark": "nosuch"}},
 		{ID: 4, Props: map[string]string{"interface": "lan", "action": "lookup-only-in-table", "table": "backup"}},
+		{ID: 5, Props: map[string]string{"min-prefix": "0"}},
 	} {
 		r := rule{id: it.ID}
 		if err := engine.Decode(rm, it, &r.ruleItem); err != nil {
@@ -37,7 +38,7 @@ func TestDesiredRules(t *testing.T) {
 		rs = append(rs, r)
 	}
 	rules, invalid := desired(unix.AF_INET, ts, rs)
-	if len(rules) != 4 {
+	if len(rules) != 5 {
 		t.Fatalf("%d rules: %+v", len(rules), rules)
 	}
 	if r := rules[0]; r.Priority != MarkPriority || r.Mark != 1<<MarkShift || *r.Mask != MarkMask || r.Table != TableBase+1 {
@@ -48,6 +49,15 @@ func TestDesiredRules(t *testing.T) {
 	}
 	if r := rules[3]; r.Type != unix.RTN_UNREACHABLE || r.IifName != "lan" || r.Priority != rules[2].Priority+1 {
 		t.Errorf("lookup-only-in-table: %+v then %+v", rules[2], r)
+	}
+	// min-prefix is the kernel's suppress_prefixlength; unset, the library's -1 (none).
+	if r := rules[4]; r.SuppressPrefixlen != 0 || r.Table != unix.RT_TABLE_MAIN {
+		t.Errorf("min-prefix=0: %+v", r)
+	}
+	for _, r := range rules[:4] {
+		if r.SuppressPrefixlen != -1 {
+			t.Errorf("rule without min-prefix suppresses /%d: %+v", r.SuppressPrefixlen, r)
+		}
 	}
 	if invalid[3] == "" {
 		t.Errorf("routing-mark=nosuch not reported")
@@ -86,6 +96,7 @@ func TestApplyKeepsOtherRules(t *testing.T) {
 		{id: 1, ruleItem: ruleItem{Src: netip.MustParsePrefix("198.18.0.0/24"), Action: "drop"}},
 		{id: 2, ruleItem: ruleItem{Dst: netip.MustParsePrefix("198.19.66.0/24"), Action: "unreachable"}},
 		{id: 3, ruleItem: ruleItem{RoutingMark: "backup", Action: "lookup-only-in-table", Table: "backup"}},
+		{id: 4, ruleItem: ruleItem{Dst: netip.MustParsePrefix("198.19.0.0/16"), MinPrefix: "0"}},
 	})
 	for i := 0; i < 3; i++ { // again and again: the later applies change nothing
 		if err := e.apply(unix.AF_INET, want); err != nil {
@@ -93,7 +104,7 @@ func TestApplyKeepsOtherRules(t *testing.T) {
 		}
 	}
 	after, _ := h.RuleList(unix.AF_INET)
-	if len(after) != len(before)+5 {
+	if len(after) != len(before)+6 {
 		t.Fatalf("rules before %d, after %d: %+v", len(before), len(after), after)
 	}
 	if err := e.apply(unix.AF_INET, nil); err != nil {

@@ -472,6 +472,25 @@ func TestRestrictedUser(t *testing.T) {
 	}
 }
 
+// TestExportedOwner: RouterOS writes owner= on every exported task; an import by a user
+// holding the policy policy keeps it (the task then runs with that user's policies), a
+// user without it owns what it adds whatever the line says.
+func TestExportedOwner(t *testing.T) {
+	r := newRig(t, base)
+	r.run(`/system scheduler add interval=1d name=nightly on-event={:log info n} owner=bob policy=read,write start-time=startup`)
+	if o := r.get("nightly", "owner"); o != "bob" {
+		t.Errorf("owner=%s; want bob", o)
+	}
+	u := &script.Console{Sess: &control.Session{User: "op", Policies: map[string]bool{"read": true, "write": true}}}
+	if err := r.in.Run(context.Background(), u, `/system scheduler add name=ops on-event={:log info o} owner=admin policy=read`, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	if o := r.get("ops", "owner"); o != "op" {
+		t.Errorf("op's task owned by %s", o)
+	}
+}
+
 // TestClockSetBack checks that a wall clock set back (NTP step, /system clock set) moves
 // the next runs to the new time instead of waiting for the old one to come round.
 func TestClockSetBack(t *testing.T) {

@@ -31,8 +31,6 @@ var officeGaps = map[string][]gap{
 			"/ip firewall filter add action=drop chain=forward content=badstring protocol=tcp time=8h-17h,mon,tue,wed,thu,fri"},
 		{"[fw]", "line 183: failure: psd: port scan detection has no kernel support: not supported: " +
 			"/ip firewall filter add action=drop chain=input psd=21,3s,3,1 protocol=tcp"},
-		{"[ipprops]", "line 331: expected end of command: " +
-			"/routing rule add action=lookup dst-address=198.18.80.0/24 min-prefix=0 table=main"},
 	},
 	"v6.49-office.rsc": nil,
 }
