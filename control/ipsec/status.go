@@ -235,11 +235,15 @@ func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]
 				if v := proposal[c.Policy.ID]; v != "" {
 					p["proposal"] = v
 				}
-				// The template's level (the reference's L2TP server: require); a mode config
-				// client's are unique (the reference's road warrior client).
+				// As the reference prints them: unique in tunnel mode (its road warrior
+				// client, and the GRE-over-IPsec site answering by template), require in
+				// transport mode (its L2TP server); a template's own level other than the
+				// default require is kept.
 				if !s.Received {
-					p["level"] = "require"
-					if v := level[c.Policy.ID]; v != "" {
+					if tunnel == "no" {
+						p["level"] = "require"
+					}
+					if v := level[c.Policy.ID]; v != "" && v != "require" {
 						p["level"] = v
 					}
 				}
