@@ -11,10 +11,14 @@ import (
 // verbose=yes inside routerd and `routerctl -f FILE --continue` outside it. An operator
 // moving a RouterOS export sees at once what the migration would lose.
 type ImportReport struct {
-	Applied  int            // statements that ran without error
-	Skipped  map[string]int // statements not run because their menu is not in routerd, by menu
-	Refused  map[string]int // statements that failed, by reason
-	Failures []string       // one line per failure: "line N: reason: statement"
+	Applied int            // statements that ran without error
+	Skipped map[string]int // statements not run because their menu is not in routerd, by menu
+	Refused map[string]int // statements that failed, by reason
+	// NoPort: statements not run because the port they name by default-name (an export
+	// of a box with more ports) is not here, by port. RouterOS would run them and
+	// change nothing; a migration loses what they set.
+	NoPort   map[string]int
+	Failures []string // one line per failure: "line N: reason: statement"
 }
 
 // Errors is the number of statements skipped or refused.
@@ -24,6 +28,9 @@ func (r *ImportReport) Errors() int {
 		n += c
 	}
 	for _, c := range r.Refused {
+		n += c
+	}
+	for _, c := range r.NoPort {
 		n += c
 	}
 	return n
@@ -39,9 +46,20 @@ func (r *ImportReport) Summary() string {
 	for _, c := range r.Refused {
 		refused += c
 	}
-	fmt.Fprintf(&b, "import summary: %d applied, %d skipped (%s), %d refused\n", r.Applied, skipped, NoMenu, refused)
+	fmt.Fprintf(&b, "import summary: %d applied, %d skipped (%s), ", r.Applied, skipped, NoMenu)
+	if len(r.NoPort) > 0 {
+		noPort := 0
+		for _, c := range r.NoPort {
+			noPort += c
+		}
+		fmt.Fprintf(&b, "%d skipped (%s), ", noPort, NoPort)
+	}
+	fmt.Fprintf(&b, "%d refused\n", refused)
 	for _, k := range sortedByCount(r.Skipped) {
 		fmt.Fprintf(&b, "  skipped %4d  %s\n", r.Skipped[k], k)
+	}
+	for _, k := range sortedByCount(r.NoPort) {
+		fmt.Fprintf(&b, "  skipped %4d  [ find default-name=%s ]\n", r.NoPort[k], k)
 	}
 	for _, k := range sortedByCount(r.Refused) {
 		fmt.Fprintf(&b, "  refused %4d  %s\n", r.Refused[k], k)
@@ -67,6 +85,15 @@ func sortedByCount(m map[string]int) []string {
 // from the refusals of menus it has: what a migration would lose that no property fix
 // brings back.
 const NoMenu = "menu does not exist here"
+
+// NoPort is the reason a statement that finds a port by default-name (set [ find
+// default-name=ether9 ] ...) is skipped when no port has that name here.
+const NoPort = "port does not exist here"
+
+// findDefault is an export's reference to a port by the name it had from the factory.
+// The name is asked about in a script of its own: it may hold nothing that script
+// would evaluate.
+var findDefault = regexp.MustCompile(`\[\s*find\s+default-name=("[^"$\[\\]*"|[^\s\]"$\[\\;{}()]+)\s*\]`)
 
 // position is the "(line N column M)" or "(line N)" an error message ends with.
 var position = regexp.MustCompile(`\s*\(line \d+( column \d+)?\)$`)
@@ -106,7 +133,7 @@ func menuWords(stmt string) string {
 // than run in whatever menu was current. report, when not nil, gets each failure as
 // it happens.
 func RunStatements(lines []string, first int, run func(stmt string) error, report func(string)) *ImportReport {
-	r := &ImportReport{Skipped: map[string]int{}, Refused: map[string]int{}}
+	r := &ImportReport{Skipped: map[string]int{}, Refused: map[string]int{}, NoPort: map[string]int{}}
 	skip := ""
 	cur := "" // the menu the last menu line made current, named before a failing relative statement
 	fail := func(n int, why, stmt string) {
@@ -163,6 +190,11 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 			r.Skipped[skip]++
 			continue
 		}
+		if port, ok := portAbsent(t, cur, run); ok {
+			r.NoPort[port]++
+			fail(n, NoPort+" (skipped)", stmt)
+			continue
+		}
 		err := run(stmt)
 		if err == nil {
 			if !(absolute && menuWords(t) == t) { // a menu line alone is no command
@@ -191,6 +223,27 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		fail(n, msg, stmt)
 	}
 	return r
+}
+
+// portAbsent reports whether stmt (in menu cur unless absolute) finds a port by
+// default-name that is not here, asking with run itself (inside routerd and through
+// routerctl alike). Any other answer (the menu is not here either, no right to read)
+// lets the statement run and report for itself.
+func portAbsent(stmt, cur string, run func(string) error) (string, bool) {
+	m := findDefault.FindStringSubmatch(stmt)
+	if m == nil {
+		return "", false
+	}
+	menu := cur
+	if strings.HasPrefix(stmt, "/") {
+		menu = menuWords(stmt)
+	}
+	if menu == "" {
+		return "", false
+	}
+	port := strings.Trim(m[1], `"`)
+	err := run(fmt.Sprintf(`:if ([:len [%s find default-name=%s]] = 0) do={ :error "%s" }`, menu, m[1], NoPort))
+	return port, err != nil && strings.Contains(err.Error(), NoPort)
 }
 
 // statements counts the lines that hold a statement (not blank, not a comment, not

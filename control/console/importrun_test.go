@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -107,10 +108,17 @@ func FuzzRunStatements(f *testing.F) {
 	f.Add("/ip firewall filter\nadd chain=input\n/interface bridge\nadd name=b \\\n    comment=x\n")
 	f.Add("/x y\n\"unterminated\n{ [ (\n# c\n\\")
 	f.Add(":foreach i in={1;2} do={\n:put $i\n}\n/ip route add blackhole")
+	f.Add("/interface ethernet\nset [ find default-name=ether9 ] name=x\nset [ find default-name=\"ether1\" ] mtu=1400\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		lines := strings.Split(src, "\n")
 		ran := 0
 		r := RunStatements(lines, 1, func(stmt string) error {
+			if strings.HasPrefix(stmt, ":if ([:len [") { // the port check before a statement
+				if strings.Contains(stmt, "default-name=ether9") {
+					return errors.New(NoPort)
+				}
+				return nil
+			}
 			ran++
 			switch {
 			case strings.HasPrefix(stmt, "/x"):
@@ -154,5 +162,65 @@ func TestSummary(t *testing.T) {
 	}
 	if r.Errors() != 8 {
 		t.Errorf("errors = %d, want 8", r.Errors())
+	}
+}
+
+// TestNoPort: a statement that finds a port by default-name that is not here (an export
+// of a box with more ports) is not run and is counted apart, by port; one whose port is
+// here runs; one whose menu is not here is skipped as such.
+func TestNoPort(t *testing.T) {
+	src := `/interface ethernet
+set [ find default-name=ether1 ] name=ether1-wan
+set [ find default-name=ether9 ] comment=\
+    uplink name=ether9-lan
+/interface ethernet set [ find default-name="sfp-sfpplus2" ] disabled=yes
+/interface wireless set [ find default-name=wlan1 ] ssid=x
+`
+	var ran, checks []string
+	run := func(stmt string) error {
+		if strings.HasPrefix(stmt, ":if") {
+			checks = append(checks, stmt)
+			switch {
+			case strings.Contains(stmt, "/interface wireless"):
+				return errors.New("bad command name wireless (line 1 column 23)")
+			case strings.Contains(stmt, "ether1]"):
+				return nil
+			}
+			return errors.New(NoPort)
+		}
+		ran = append(ran, stmt)
+		if strings.HasPrefix(stmt, "/interface wireless") {
+			return errors.New("bad command name wireless (line 1 column 12)")
+		}
+		return nil
+	}
+	r := RunStatements(strings.Split(src, "\n"), 1, run, nil)
+	if want := []string{
+		`:if ([:len [/interface ethernet find default-name=ether1]] = 0) do={ :error "port does not exist here" }`,
+		`:if ([:len [/interface ethernet find default-name=ether9]] = 0) do={ :error "port does not exist here" }`,
+		`:if ([:len [/interface ethernet find default-name="sfp-sfpplus2"]] = 0) do={ :error "port does not exist here" }`,
+		`:if ([:len [/interface wireless find default-name=wlan1]] = 0) do={ :error "port does not exist here" }`,
+	}; !slices.Equal(checks, want) {
+		t.Errorf("checks:\n%s", strings.Join(checks, "\n"))
+	}
+	if want := []string{"/interface ethernet", "set [ find default-name=ether1 ] name=ether1-wan",
+		"/interface wireless set [ find default-name=wlan1 ] ssid=x"}; !slices.Equal(ran, want) {
+		t.Errorf("ran %q, want %q", ran, want)
+	}
+	if want := map[string]int{"ether9": 1, "sfp-sfpplus2": 1}; !maps.Equal(r.NoPort, want) {
+		t.Errorf("no port = %v, want %v", r.NoPort, want)
+	}
+	if r.Skipped["/interface wireless"] != 1 || r.Applied != 1 || r.Errors() != 3 {
+		t.Errorf("skipped %v, applied %d, errors %d", r.Skipped, r.Applied, r.Errors())
+	}
+	if want := "line 3: port does not exist here (skipped): /interface ethernet set [ find default-name=ether9 ] comment=uplink name=ether9-lan"; r.Failures[0] != want {
+		t.Errorf("failure %q, want %q", r.Failures[0], want)
+	}
+	sum := r.Summary()
+	for _, w := range []string{"1 applied, 1 skipped (menu does not exist here), 2 skipped (port does not exist here), 0 refused\n",
+		"  skipped    1  [ find default-name=ether9 ]\n", "  skipped    1  [ find default-name=sfp-sfpplus2 ]\n"} {
+		if !strings.Contains(sum, w) {
+			t.Errorf("summary lacks %q:\n%s", w, sum)
+		}
 	}
 }

@@ -14,6 +14,7 @@ add arp=reply-only arp-timeout=1m dhcp-snooping=yes ether-type=0x8100 \
 set [ find default-name=ether1 ] comment=ISP1 name=ether1-isp1
 set [ find default-name=ether2 ] comment=ISP2 name=ether2-isp2
 set [ find default-name=ether5 ] disabled=yes
+set [ find default-name=ether8 ] comment=spare disabled=yes
 set [ find default-name=sfp-sfpplus1 ] auto-negotiation=no speed=10G-baseSR-LR
 /interface wireguard
 add listen-port=13231 mtu=1420 name=wg-admin
