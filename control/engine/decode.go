@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -31,7 +32,16 @@ import (
 // the way in, so that happens only with a store written by an older routerd. A field tagged
 // with a property the menu does not declare is a programming error and panics, so a typo
 // fails the engine's first test.
+//
+// An item that sets a property the menu declares Unsupported (to other than its default)
+// does not decode: the error (ErrUnsupported) carries the declaration's reason, so every
+// engine shows such an item invalid instead of applying it without that property.
 func Decode(m *menu.Menu, it store.Item, dst any) error {
+	for _, p := range unsupportedOf(m) {
+		if s, set := it.Props[p.Name]; set && s != "" && s != p.Default {
+			return fmt.Errorf("%s: %s: %w", p.Name, p.Unsupported, ErrUnsupported)
+		}
+	}
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		panic(fmt.Sprintf("engine.Decode: %T is not a pointer to a struct", dst))
@@ -50,6 +60,26 @@ func Decode(m *menu.Menu, it store.Item, dst any) error {
 		}
 	}
 	return nil
+}
+
+// ErrUnsupported: an item sets a property this system cannot carry out (menu.Prop.Unsupported).
+var ErrUnsupported = errors.New("not supported")
+
+var unsupportedCache sync.Map // *menu.Menu -> []*menu.Prop
+
+// unsupportedOf lists m's Unsupported properties (cached: Decode runs per item).
+func unsupportedOf(m *menu.Menu) []*menu.Prop {
+	if ps, ok := unsupportedCache.Load(m); ok {
+		return ps.([]*menu.Prop)
+	}
+	var ps []*menu.Prop
+	for i := range m.Props {
+		if m.Props[i].Unsupported != "" {
+			ps = append(ps, &m.Props[i])
+		}
+	}
+	unsupportedCache.Store(m, ps)
+	return ps
 }
 
 // Props names the properties a table-driven engine applies (each row of its table maps
@@ -80,7 +110,7 @@ func Unhandled(m *menu.Menu, example any) []string {
 	}
 	var out []string
 	for _, p := range m.Props {
-		if !p.ReadOnly && p.V6 == "" && !handled[p.Name] {
+		if !p.ReadOnly && p.V6 == "" && p.Unsupported == "" && !handled[p.Name] {
 			out = append(out, p.Name)
 		}
 	}

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -53,6 +54,36 @@ func TestDecode(t *testing.T) {
 	}
 	if u := engine.Unhandled(decMenu, decoded{}); !slices.Equal(u, []string{"dscp"}) {
 		t.Errorf("unhandled %v, want [dscp]", u)
+	}
+}
+
+// TestDecodeUnsupported: an item setting a property declared Unsupported does not
+// decode, whatever struct the engine decodes into, and the error carries the reason; at
+// its default, or unset, it decodes. Such a property is not listed as unhandled.
+func TestDecodeUnsupported(t *testing.T) {
+	m := &menu.Menu{Path: "/test/uns", Kind: menu.List, Props: []menu.Prop{
+		{Name: "name", Type: value.String()},
+		{Name: "content", Type: value.String(), Unsupported: "content matching has no kernel support"},
+		{Name: "p2p", Type: value.String(), Default: "all-p2p", Unsupported: "no P2P matching"},
+	}}
+	var d struct {
+		Name string `prop:"name"`
+	}
+	err := engine.Decode(m, store.Item{Props: map[string]string{"name": "r", "content": "x"}}, &d)
+	if !errors.Is(err, engine.ErrUnsupported) || err.Error() != "content: content matching has no kernel support: not supported" {
+		t.Errorf("content=x: %v", err)
+	}
+	for _, props := range []map[string]string{{"name": "r"}, {"name": "r", "p2p": "all-p2p", "content": ""}} {
+		if err := engine.Decode(m, store.Item{Props: props}, &d); err != nil || d.Name != "r" {
+			t.Errorf("%v: %v", props, err)
+		}
+	}
+	if u := engine.Unhandled(m, d); len(u) != 0 {
+		t.Errorf("unhandled %v", u)
+	}
+	p, _ := m.Prop("content")
+	if got := p.Effect(); got != "not supported: content matching has no kernel support (an item setting it is not applied)" {
+		t.Errorf("effect %q", got)
 	}
 }
 

@@ -78,6 +78,13 @@ type Prop struct {
 	// exported and printed, and print's status says it has no effect here. The text says
 	// why ("no MVRP in the Linux bridge"). Empty: the property is applied (or read-only).
 	NoEffect string
+	// Unsupported marks a property RouterOS has (and writes in /export) whose meaning
+	// this system cannot carry out and cannot leave out either (a firewall matcher: a
+	// rule without it would match more): the value is accepted, stored and exported,
+	// and an item that sets it is not applied but shows invalid with this reason
+	// (engine.Decode refuses it for every engine). Empty: applied, stored only or
+	// read-only.
+	Unsupported string
 	// Bytes: the value is a size in bytes, a plain number over the API, REST and in
 	// scripts as RouterOS sends it; the console prints it as 22.6GiB.
 	Bytes bool
@@ -104,6 +111,8 @@ func (p *Prop) Effect() string {
 		return "RouterOS 6, mapped to " + p.V6
 	case p.ReadOnly:
 		return "read-only"
+	case p.Unsupported != "":
+		return "not supported: " + p.Unsupported + " (an item setting it is not applied)"
 	case p.NoEffect != "":
 		return "stored only: " + p.NoEffect
 	}

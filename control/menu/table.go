@@ -16,8 +16,10 @@ func PropertiesTable(t *Tree) string {
 	b.WriteString("`go test ./control/menu` fails when this file is stale.\n\n")
 	b.WriteString("State: *applied* — routerd acts on the value (through the menu's engine);\n")
 	b.WriteString("*stored only* — accepted with RouterOS's syntax, stored, exported and printed, with a\n")
-	b.WriteString("status saying it has no effect here, for the reason given; *read-only* — set by routerd,\n")
-	b.WriteString("refused in add and set as RouterOS refuses it. Menus marked *status* are runtime lists.\n")
+	b.WriteString("status saying it has no effect here, for the reason given; *not supported* — accepted,\n")
+	b.WriteString("stored and exported, but an item that sets it is not applied and shows invalid with the\n")
+	b.WriteString("reason given; *read-only* — set by routerd, refused in add and set as RouterOS refuses\n")
+	b.WriteString("it. Menus marked *status* are runtime lists.\n")
 	for _, m := range t.All() {
 		if m.Path == "" || (m.Kind == Dir && len(m.Props) == 0) {
 			continue

@@ -25,6 +25,9 @@ func TestNoEffectNotReadOnly(t *testing.T) {
 			if p.NoEffect != "" && (p.ReadOnly || p.Hidden) {
 				t.Errorf("%s %s: NoEffect on a read-only or hidden property", m.Path, p.Name)
 			}
+			if p.Unsupported != "" && (p.ReadOnly || p.Hidden || p.NoEffect != "") {
+				t.Errorf("%s %s: Unsupported on a read-only, hidden or stored-only property", m.Path, p.Name)
+			}
 		}
 	}
 }
