@@ -541,6 +541,16 @@ func TestManualValues(t *testing.T) {
 
 		{"/ip/tftp", "req-filename", "(aaa.bin)|(bbb.bin)", "(aaa.bin)|(bbb.bin)"},
 
+		// RouterOS 7 export verbose (issue 19).
+		{"/queue/type", "codel-target", "5ms", "5ms"},
+		{"/queue/type", "codel-ecn", "no", "no"},
+		{"/ipv6/nd/prefix", "6to4-interface", "none", "none"},
+		{"/routing/rule", "min-prefix", "0", "0"},
+		{"/routing/rule", "min-prefix", "129", ""},
+		{"/radius", "require-message-auth", "yes-for-request-resp", "yes-for-request-resp"},
+		{"/radius", "require-message-auth", "yes", "yes-for-request-resp"},
+		{"/system/logging/action", "target", "email", "email"},
+
 		{"/system/ptp", "profile", "802.1as", "802.1as"},
 		{"/system/ptp", "profile", "g8275.1", "g8275.1"},
 		{"/system/ptp", "profile", "g8275.2", ""},
