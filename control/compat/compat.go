@@ -378,6 +378,7 @@ func route(ctx context.Context, ex *control.Executor, sess *control.Session, s *
 var (
 	v6Speed = map[string]string{"10Mbps": "10M-baseT-full", "100Mbps": "100M-baseT-full",
 		"1Gbps": "1G-baseT-full", "2.5Gbps": "2.5G-baseT", "5Gbps": "5G-baseT", "10Gbps": "10G-baseT"}
+	v6HalfSpeed = map[string]string{"10Mbps": "10M-baseT-half", "100Mbps": "100M-baseT-half", "1Gbps": "1G-baseT-half"}
 	v6Advertise = map[string]string{"10M-half": "10M-baseT-half", "10M-full": "10M-baseT-full",
 		"100M-half": "100M-baseT-half", "100M-full": "100M-baseT-full", "1000M-half": "1G-baseT-half",
 		"1000M-full": "1G-baseT-full", "2500M-full": "2.5G-baseT", "5000M-full": "5G-baseT",
@@ -404,6 +405,10 @@ func ethernet(ctx context.Context, ex *control.Executor, sess *control.Session, 
 		switch a.Name {
 		case "speed":
 			if v, ok := v6Speed[a.Value]; ok {
+				if fd, _ := s.Get("full-duplex"); fd == "no" && v6HalfSpeed[a.Value] != "" {
+					// v6 said duplex apart; v7's half-duplex speeds say it in the speed.
+					v = v6HalfSpeed[a.Value]
+				}
 				mapped(s.Path, "speed="+a.Value, "speed="+v)
 				args[i].Value, changed = v, true
 			}

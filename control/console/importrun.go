@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // ImportReport is what a statement-by-statement run of a script file did: /import
@@ -146,7 +147,7 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		if len(first) > 160 {
 			first = first[:157] + "..."
 		}
-		msg := fmt.Sprintf("line %d: %s: %s", n, why, first)
+		msg := printable(fmt.Sprintf("line %d: %s: %s", n, why, first))
 		r.Failures = append(r.Failures, msg)
 		if report != nil {
 			report(msg)
@@ -169,7 +170,11 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 			}
 			why := "unterminated string or bracket"
 			r.Refused[why] += statements(lines[i:k])
-			fail(n, fmt.Sprintf("%s (lines %d-%d not run)", why, n, first+k-1), stmt)
+			last := k
+			if k == len(lines) && last > i+1 && lines[k-1] == "" {
+				last-- // the empty string after the file's final newline is no line
+			}
+			fail(n, fmt.Sprintf("%s (lines %d-%d not run)", why, n, first+last-1), stmt)
 			i = k
 			continue
 		}
@@ -244,6 +249,28 @@ func portAbsent(stmt, cur string, run func(string) error) (string, bool) {
 	port := strings.Trim(m[1], `"`)
 	err := run(fmt.Sprintf(`:if ([:len [%s find default-name=%s]] = 0) do={ :error "%s" }`, menu, m[1], NoPort))
 	return port, err != nil && strings.Contains(err.Error(), NoPort)
+}
+
+// printable escapes what a terminal would act on (control characters, bytes that are
+// not UTF-8) as RouterOS escapes them in strings, \HH: a failing line of a file picked
+// from a forum is shown, never run by the operator's terminal.
+func printable(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1, r < 0x20, r == 0x7f:
+			fmt.Fprintf(&b, "\\%02X", s[0])
+		case r >= 0x80 && r < 0xa0: // C1 controls
+			for i := 0; i < size; i++ {
+				fmt.Fprintf(&b, "\\%02X", s[i])
+			}
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
 }
 
 // statements counts the lines that hold a statement (not blank, not a comment, not

@@ -83,7 +83,7 @@ func TestUnterminatedString(t *testing.T) {
 		{"/ip dhcp-server\nadd name=\"U3\nadd name=U5\n/ip pool\nadd name=U4 ranges=10.2.2.4\n",
 			"/ip dhcp-server|/ip pool|add name=U4 ranges=10.2.2.4", "line 2: unterminated string or bracket (lines 2-3 not run)"},
 		{"/ip pool\nadd name=\"U1 ranges=10.2.2.1\nadd name=U2 \\\n    ranges=10.2.2.2\n\n",
-			"/ip pool", "line 2: unterminated string or bracket (lines 2-6 not run)"},
+			"/ip pool", "line 2: unterminated string or bracket (lines 2-5 not run)"},
 	} {
 		var ran, reported []string
 		r := RunStatements(strings.Split(c.src, "\n"), 1, func(stmt string) error {
@@ -222,5 +222,18 @@ set [ find default-name=ether9 ] comment=\
 		if !strings.Contains(sum, w) {
 			t.Errorf("summary lacks %q:\n%s", w, sum)
 		}
+	}
+}
+
+// TestFailurePrintable: a failing line's control characters and bytes that are not UTF-8
+// are shown escaped, never sent to the operator's terminal as they are.
+func TestFailurePrintable(t *testing.T) {
+	src := "/ip firewall address-list\nadd list=esc comment=\x1b[2J\x1b]0;pwned\x07 x=\xff\xfe\u00e9\n"
+	r := RunStatements(strings.Split(src, "\n"), 1, func(string) error {
+		return errors.New("syntax error \x1b[31m")
+	}, nil)
+	want := `line 2: syntax error \1B[31m: /ip firewall address-list add list=esc comment=\1B[2J\1B]0;pwned\07 x=\FF\FE` + "\u00e9"
+	if len(r.Failures) != 2 || r.Failures[1] != want {
+		t.Errorf("failures %q, want %q second", r.Failures, want)
 	}
 }
