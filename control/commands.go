@@ -132,13 +132,28 @@ next:
 
 // checkInterfaceName refuses an interface name another interface menu's item has (a
 // GRE tunnel called like a bridge), in RouterOS's words: names are unique across
-// /interface.
-func checkInterfaceName(tx *store.Tx, tree *menu.Tree, m *menu.Menu, name string) error {
-	for _, o := range tree.All() {
-		if o == m || !o.NamesInterface() {
+// /interface. The rows of a Fixed interface menu (the Ethernet ports) are the kernel's,
+// not stored items: their engine answers for their names (ProvideNames), so a bridge or
+// a tunnel cannot take a port's name either.
+func (x *Executor) checkInterfaceName(tx *store.Tx, m *menu.Menu, name string) error {
+	stored := false // an item of some interface menu has the name: its link is that item's
+	var fixed []string
+	for _, o := range x.Tree.All() {
+		if !o.NamesInterface() {
 			continue
 		}
+		if o.Kind == menu.Fixed {
+			fixed = append(fixed, o.Path)
+		}
 		if _, ok := tx.ByName(o.Path, name); ok {
+			if o != m {
+				return errf(CatFailure, "failure: already have interface with such name")
+			}
+			stored = true
+		}
+	}
+	for _, p := range fixed {
+		if p != m.Path && !stored && x.HasName(p, name) {
 			return errf(CatFailure, "failure: already have interface with such name")
 		}
 	}
@@ -150,7 +165,7 @@ func checkInterfaceName(tx *store.Tx, tree *menu.Tree, m *menu.Menu, name string
 // conflict only between enabled items, as RouterOS holds them (its exports carry a
 // disabled bridge port beside the enabled one of the same interface): an item being
 // enabled (vals sets disabled, merged is the whole item) is checked again.
-func checkUnique(tx *store.Tx, tree *menu.Tree, m *menu.Menu, self uint64, vals, merged map[string]string) error {
+func (x *Executor) checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals, merged map[string]string) error {
 	enabled := func(p map[string]string) bool { return !m.HasDisabled() || p["disabled"] != "yes" }
 	var items []store.Item
 	for _, p := range m.Props {
@@ -166,7 +181,7 @@ func checkUnique(tx *store.Tx, tree *menu.Tree, m *menu.Menu, self uint64, vals,
 				return errf(CatFailure, "failure: already have such %s", p.Name)
 			}
 			if m.NamesInterface() {
-				if err := checkInterfaceName(tx, tree, m, v); err != nil {
+				if err := x.checkInterfaceName(tx, m, v); err != nil {
 					return err
 				}
 			}
@@ -242,7 +257,7 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
 			}
 		}
-		if err := checkUnique(tx, c.Ex.Tree, c.Menu, 0, props, props); err != nil {
+		if err := x.checkUnique(tx, c.Menu, 0, props, props); err != nil {
 			return nil, err
 		}
 		before, err := x.firstItem(tx, c, "place-before")
@@ -357,7 +372,7 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 				}
 				changed["disabled"] = "no"
 			}
-			if err := checkUnique(tx, c.Ex.Tree, c.Menu, id, changed, it.Props); err != nil {
+			if err := x.checkUnique(tx, c.Menu, id, changed, it.Props); err != nil {
 				return nil, err
 			}
 			writes = append(writes, it)

@@ -101,6 +101,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	e.ex.Provide(IfacePath, e.ifaceRows)
 	e.ex.Provide(etherPath, e.etherRows)
 	e.ex.ProvideNames(IfacePath, e.hasLink)
+	e.ex.ProvideNames(etherPath, e.hasPort)
 	e.registerCommands()
 	engine.Offer(eh, ListMembers(e.Members))
 	engine.Offer(eh, e.names)
@@ -249,7 +250,7 @@ const portMTU = 1500
 // ownedPort reports whether l (called name) is an ethernet port routerd owns: an
 // ethernet-like link that is no tunnel's hidden end and that no other engine claims.
 func (e *Engine) ownedPort(name string, l netlink.Link) bool {
-	if !ethernetLike(l) || e.hiddenLink(name) {
+	if !ethernetLike(l) || e.hiddenLink(name) || e.tunnelEnd(l) {
 		return false
 	}
 	_, claimed := e.kernelProps(l, nil)
@@ -434,6 +435,43 @@ func Known(ex *control.Executor, tx *store.Tx, name string) bool {
 // its own (not a tunnel's hidden end), for the reference checks of writing commands: from
 // the names the link events published, else one lookup of that name (a link made a
 // moment ago whose event is still on its way), never a dump.
+// hasPort reports whether name is an Ethernet port's: a link /interface ethernet lists
+// (physical or veth) that routerd did not create and that is no tunnel's interface (the
+// visible end of a veth pair whose other end a Hider hides). Its name is taken for the
+// other menus of /interface, as RouterOS refuses a bridge called ether2. One lookup of
+// that name, as hasLink.
+func (e *Engine) hasPort(name string) bool {
+	if CheckName(name) != nil {
+		return false
+	}
+	l, err := netlink.LinkByName(e.names.Kernel(name)) // own socket: e.h belongs to the pass
+	if err != nil || !ethernetLike(l) || owned(l) || e.hiddenLink(name) {
+		return false
+	}
+	return !e.tunnelEnd(l)
+}
+
+// tunnelEnd reports whether l is the visible end of a veth pair whose other end a Hider
+// hides: a tunnel's interface, from the moment the pair exists (before its engine claims
+// it with an Overlay), so it is never taken for an Ethernet port.
+func (e *Engine) tunnelEnd(l netlink.Link) bool {
+	a := l.Attrs()
+	if l.Type() != "veth" || a.ParentIndex == 0 {
+		return false
+	}
+	e.mu.Lock()
+	peer, ok := e.byIndex[a.ParentIndex]
+	e.mu.Unlock()
+	if !ok {
+		p, err := netlink.LinkByIndex(a.ParentIndex) // own socket: e.h belongs to the pass
+		if err != nil {
+			return false
+		}
+		peer = p.Attrs().Name
+	}
+	return e.hiddenLink(peer)
+}
+
 func (e *Engine) hasLink(name string) bool {
 	e.mu.Lock()
 	_, ok := e.byName[name]

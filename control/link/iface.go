@@ -423,6 +423,17 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 		im, _ := e.ex.Tree.Get(IfacePath)
 		skip := map[string]bool{"numbers": true, ".id": true, "value-name": true}
+		_, rename := c.S.Get("name")
+		rename = rename && cmd == "set"
+		if rename && c.Menu.Path == IfacePath {
+			// RouterOS renames from /interface too (`/interface set ether1
+			// name=ether1-gateway`): the link is renamed in its own menu, an Ethernet
+			// port through /interface ethernet (found again by default-name), a bridge or
+			// a tunnel through its item; a link no menu configures keeps its name.
+			if r, err := e.etherRename(ctx, c); err != nil || r != nil {
+				return r, err
+			}
+		}
 		var origMAC net.HardwareAddr // orig-mac-address= as export verbose writes it
 		if cmd == "comment" {
 			skip["comment"] = true
@@ -447,7 +458,7 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 				origMAC = mac
 				continue
 			}
-			if p.ReadOnly {
+			if p.ReadOnly && !(rename && a.Name == "name") { // name: checked by the owning menu
 				return nil, control.ArgError("failure: %s is read-only", a.Name)
 			}
 			if !a.Unset && !control.EmptyUnset(p, a.Value) {
@@ -485,6 +496,9 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 						r.Props["name"], origMAC, r.Props["orig-mac-address"]))
 				}
 			}
+		}
+		if rename && c.Menu.Path == IfacePath && len(rows) != 1 {
+			return nil, control.Failure("already have such name")
 		}
 		if newName, ok := c.S.Get("name"); ok && c.Menu.Path == etherPath {
 			if len(rows) != 1 {
@@ -574,6 +588,42 @@ func (e *Engine) writeLink(cmd string) control.Handler {
 		return fn(ctx, &control.Call{Ex: e.ex, Sess: c.Sess, Menu: im,
 			S: &control.Sentence{Path: IfacePath, Cmd: cmd, Args: withIDs(ids)}})
 	}
+}
+
+// etherRename runs `/interface set X name=...` on an Ethernet port as `/interface
+// ethernet set X name=...` (with the rest of the line); nil when X is no port.
+func (e *Engine) etherRename(ctx context.Context, c *control.Call) (*control.Reply, error) {
+	ref, ok := c.S.Get("numbers")
+	if !ok {
+		ref, ok = c.S.Get(".id")
+	}
+	if !ok {
+		return nil, nil
+	}
+	rows, err := e.targets(ctx, c, ref)
+	if err != nil || len(rows) != 1 {
+		return nil, nil // the /interface path reports it
+	}
+	em, _ := e.ex.Tree.Get(etherPath)
+	ports, err := e.ex.Rows(ctx, c.Sess, em, false)
+	if err != nil {
+		return nil, err
+	}
+	name := rows[0].Props["name"]
+	for _, p := range ports {
+		if p.Props["name"] != name {
+			continue
+		}
+		args := []control.Arg{{Name: "numbers", Value: name}}
+		for _, a := range c.S.Args {
+			if a.Name != "numbers" && a.Name != ".id" {
+				args = append(args, a)
+			}
+		}
+		return e.writeLink("set")(ctx, &control.Call{Ex: e.ex, Sess: c.Sess, Menu: em,
+			S: &control.Sentence{Path: etherPath, Cmd: "set", Args: args}})
+	}
+	return nil, nil
 }
 
 // creator finds the item of a menu under /interface that creates the link name (a

@@ -522,3 +522,63 @@ func TestBridgeProtocolModeDefault(t *testing.T) {
 		return strings.Contains(out, "protocol-mode: set spanning tree"), out
 	})
 }
+
+// TestInterfaceRenameAndPortNames: /interface set renames a link in its own menu, as
+// RouterOS does (`/interface set ether1 name=ether1-gateway`): a port through /interface
+// ethernet (kernel name, default-name and what names it follow), a bridge through its
+// item; and an Ethernet port's name is taken for the other menus of /interface (QA: an
+// EoIP tunnel and a bridge called ether1 and ether2 were accepted).
+func TestInterfaceRenameAndPortNames(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "n")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/interface list add name=WAN")
+	r.must("/interface list member add list=WAN interface=ether5")
+	r.must("/ip address add address=198.18.5.1/24 interface=ether5")
+	r.must("/interface set ether5 name=wan2")
+	eventually(t, "ether5 renamed wan2 in the kernel", func() (bool, string) {
+		out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "wan2").CombinedOutput()
+		return err == nil, string(out)
+	})
+	if out := r.must("/interface ethernet print detail where name=wan2"); !strings.Contains(out, `default-name="ether5"`) {
+		t.Errorf("wan2 is not ether5's port:\n%s", out)
+	}
+	exp := r.must("/export")
+	for _, want := range []string{"set [ find default-name=ether5 ] name=wan2", "add interface=wan2 list=WAN", "address=198.18.5.1/24 interface=wan2"} {
+		if !strings.Contains(exp, want) {
+			t.Errorf("export lacks %q:\n%s", want, exp)
+		}
+	}
+	r.must("/interface set wan2 comment=uplink mtu=1400")
+	if out := r.must("/interface ethernet print detail where name=wan2"); !strings.Contains(out, "mtu=1400") || !strings.Contains(out, `;;; uplink`) {
+		t.Errorf("mtu and comment set through /interface not on the port:\n%s", out)
+	}
+	r.must("/interface bridge add name=br1")
+	r.must("/interface bridge port add bridge=br1 interface=ether2")
+	r.must("/interface set br1 name=lanbr")
+	if out := r.must("/interface bridge port print detail"); !strings.Contains(out, `bridge="lanbr"`) {
+		t.Errorf("the port does not follow the bridge's new name:\n%s", out)
+	}
+	r.fails("/interface set lanbr name=ether1", "already have interface with such name")
+	r.fails("/interface set ether3 name=ether4", "already have interface with such name")
+
+	// Port names are taken.
+	r.fails("/interface eoip add name=ether1 remote-address=198.19.30.2 tunnel-id=9", "already have interface with such name")
+	r.fails("/interface bridge add name=ether3", "already have interface with such name")
+	r.fails("/interface gre add name=sfp-sfpplus1 remote-address=198.19.30.2", "already have interface with such name")
+	r.fails("/interface bridge set lanbr name=ether4", "already have interface with such name")
+	// The renamed port's old name is free again; its new one is taken.
+	r.must("/interface bridge add name=ether5")
+	r.fails("/interface bridge add name=wan2", "already have interface with such name")
+	// A tunnel's own link (a veth here) is not a port: its item keeps its name.
+	r.must("/interface eoip add name=eo1 remote-address=198.19.30.2 tunnel-id=9")
+	eventually(t, "eo1 exists", func() (bool, string) {
+		out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "eo1").CombinedOutput()
+		return err == nil, string(out)
+	})
+	r.must("/interface eoip set eo1 name=eo1 comment=kept")
+	r.must("/interface set eo1 name=eo2")
+	if out := strings.TrimSpace(r.must("/interface eoip print count-only where name=eo2")); out != "1" {
+		t.Errorf("eo1 not renamed eo2 through /interface: %s", out)
+	}
+}
