@@ -113,12 +113,27 @@ func (e *Engine) applyBridges(cfg *config) {
 					continue
 				}
 			}
+			cur, err := e.h.BridgeOptions(b.Index)
+			if err != nil {
+				e.setState(bridgePath, it.ID, false, "reading bridge options: "+err.Error(), nil)
+				continue
+			}
+			if ch := bridgeOptChanges(it, cur); len(ch) > 0 {
+				if err := e.h.SetBridgeOptions(b.Index, ch); err != nil {
+					e.setState(bridgePath, it.ID, false, err.Error(), nil)
+					continue
+				}
+			}
 		}
 		mtu := it.MTU
 		if mtu == "auto" {
 			mtu = ""
 		}
 		if err := e.applyLinkSettings(l, mtu, it.Disabled); err != nil {
+			e.setState(bridgePath, it.ID, false, err.Error(), nil)
+			continue
+		}
+		if err := e.applyARP(l, it.ARP, it.ARPTimeout); err != nil {
 			e.setState(bridgePath, it.ID, false, err.Error(), nil)
 			continue
 		}
@@ -195,6 +210,10 @@ func (e *Engine) applyVlans(cfg *config) {
 			continue
 		}
 		if err := e.applyLinkSettings(l, strconv.Itoa(mtu), it.Disabled); err != nil {
+			e.setState(vlanPath, it.ID, false, err.Error(), nil)
+			continue
+		}
+		if err := e.applyARP(l, it.ARP, it.ARPTimeout); err != nil {
 			e.setState(vlanPath, it.ID, false, err.Error(), nil)
 			continue
 		}

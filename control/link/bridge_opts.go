@@ -3,9 +3,14 @@ package link
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/value"
 )
 
 // Bridge and bridge-port options that the netlink library does not parse: the bridge's
@@ -184,4 +189,122 @@ func portIsolation() (map[int]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// The bridge options RouterOS has that the kernel keeps in IFLA_INFO_DATA besides the
+// ones above: ageing, the IGMP/MLD snooping querier and its timers, the learned-host
+// limit and the forwarding of reserved group addresses. Timers are in hundredths of a
+// second (USER_HZ); the kernel keeps them in jiffies, so what it reports back may be one
+// hundredth off what was set (CONFIG_HZ=250), which counts as the same.
+const (
+	iflaBrFdbMaxLearned = 49 // IFLA_BR_FDB_MAX_LEARNED (Linux 6.8); not in the netlink library
+	// groupFwdAll is every reserved group address the kernel lets a bridge forward:
+	// 01:80:C2:00:00:00-0F but STP, pause and LACP (BR_GROUPFWD_RESTRICTED).
+	groupFwdAll = 0xfff8
+)
+
+// bridgeOpt is one such option: its attribute, size in bytes, and value for an item.
+type bridgeOpt struct {
+	prop  string
+	attr  int
+	size  int
+	timer bool // hundredths of a second
+	val   func(it bridgeItem) uint64
+}
+
+// hundredths converts a RouterOS duration to hundredths of a second.
+func hundredths(s string) uint64 {
+	d, err := value.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return uint64(d.Milliseconds() / 10)
+}
+
+func flag(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func atou(s string) uint64 {
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
+}
+
+var bridgeOpts = []bridgeOpt{
+	{"ageing-time", nl.IFLA_BR_AGEING_TIME, 4, true, func(it bridgeItem) uint64 { return hundredths(it.AgeingTime) }},
+	{"forward-reserved-addresses", nl.IFLA_BR_GROUP_FWD_MASK, 2, false, func(it bridgeItem) uint64 { return flag(it.ForwardReserved) * groupFwdAll }},
+	{"multicast-querier", nl.IFLA_BR_MCAST_QUERIER, 1, false, func(it bridgeItem) uint64 { return flag(it.MulticastQuerier) }},
+	{"last-member-query-count", nl.IFLA_BR_MCAST_LAST_MEMBER_CNT, 4, false, func(it bridgeItem) uint64 { return atou(it.LastMemberQueryCount) }},
+	{"startup-query-count", nl.IFLA_BR_MCAST_STARTUP_QUERY_CNT, 4, false, func(it bridgeItem) uint64 { return atou(it.StartupQueryCount) }},
+	{"last-member-interval", nl.IFLA_BR_MCAST_LAST_MEMBER_INTVL, 8, true, func(it bridgeItem) uint64 { return hundredths(it.LastMemberInterval) }},
+	{"membership-interval", nl.IFLA_BR_MCAST_MEMBERSHIP_INTVL, 8, true, func(it bridgeItem) uint64 { return hundredths(it.MembershipInterval) }},
+	{"querier-interval", nl.IFLA_BR_MCAST_QUERIER_INTVL, 8, true, func(it bridgeItem) uint64 { return hundredths(it.QuerierInterval) }},
+	{"query-interval", nl.IFLA_BR_MCAST_QUERY_INTVL, 8, true, func(it bridgeItem) uint64 { return hundredths(it.QueryInterval) }},
+	{"query-response-interval", nl.IFLA_BR_MCAST_QUERY_RESPONSE_INTVL, 8, true, func(it bridgeItem) uint64 { return hundredths(it.QueryResponseInterval) }},
+	{"startup-query-interval", nl.IFLA_BR_MCAST_STARTUP_QUERY_INTVL, 8, true, func(it bridgeItem) uint64 { return hundredths(it.StartupQueryInterval) }},
+	{"igmp-version", nl.IFLA_BR_MCAST_IGMP_VERSION, 1, false, func(it bridgeItem) uint64 { return atou(it.IGMPVersion) }},
+	{"mld-version", nl.IFLA_BR_MCAST_MLD_VERSION, 1, false, func(it bridgeItem) uint64 { return atou(it.MLDVersion) }},
+	{"max-learned-entries", iflaBrFdbMaxLearned, 4, false, func(it bridgeItem) uint64 { return atou(it.MaxLearned) }}, // auto, unlimited: 0
+}
+
+// decodeOpt reads an attribute of the given size; false when its length is not that.
+func decodeOpt(b []byte, size int) (uint64, bool) {
+	if len(b) != size {
+		return 0, false
+	}
+	switch size {
+	case 1:
+		return uint64(b[0]), true
+	case 2:
+		return uint64(nl.NativeEndian().Uint16(b)), true
+	case 4:
+		return uint64(nl.NativeEndian().Uint32(b)), true
+	}
+	return nl.NativeEndian().Uint64(b), true
+}
+
+func encodeOpt(v uint64, size int) []byte {
+	switch size {
+	case 1:
+		return []byte{byte(v)}
+	case 2:
+		return nl.Uint16Attr(uint16(v))
+	case 4:
+		return nl.Uint32Attr(uint32(v))
+	}
+	return nl.Uint64Attr(v)
+}
+
+// bridgeOptChanges are the options of the bridge whose current attributes are cur that
+// differ from the item's, by attribute; an option the kernel does not report (one older
+// than the option) is left out.
+func bridgeOptChanges(it bridgeItem, cur map[int][]byte) map[int][]byte {
+	out := map[int][]byte{}
+	for _, o := range bridgeOpts {
+		have, ok := decodeOpt(cur[o.attr], o.size)
+		if !ok {
+			continue
+		}
+		want := o.val(it)
+		if have == want || (o.timer && (have+1 == want || want+1 == have)) {
+			continue
+		}
+		out[o.attr] = encodeOpt(want, o.size)
+	}
+	return out
+}
+
+// setBridgeOptions sends the given bridge options (IFLA_INFO_DATA attributes) at once.
+func setBridgeOptions(index int, opts map[int][]byte) error {
+	data := nl.NewRtAttr(nl.IFLA_INFO_DATA, nil)
+	for _, a := range slices.Sorted(maps.Keys(opts)) {
+		data.AddRtAttr(a, opts[a])
+	}
+	if err := setBridgeData(index, data); err != nil {
+		return fmt.Errorf("set bridge options: %w", err)
+	}
+	return nil
 }

@@ -444,7 +444,21 @@ func (e *Engine) hasPort(name string) bool {
 	if CheckName(name) != nil {
 		return false
 	}
-	l, err := netlink.LinkByName(e.names.Kernel(name)) // own socket: e.h belongs to the pass
+	// By the index link events published, else by a name the kernel can carry as is:
+	// never Names.Kernel, which would give a kernel name to a name only being tried.
+	e.mu.Lock()
+	idx, known := e.byName[name]
+	e.mu.Unlock()
+	var l netlink.Link
+	var err error
+	switch { // own socket: e.h belongs to the pass
+	case known:
+		l, err = netlink.LinkByIndex(idx)
+	case len(name) <= maxKernelName && kernelSafe(name):
+		l, err = netlink.LinkByName(name)
+	default:
+		return false
+	}
 	if err != nil || !ethernetLike(l) || owned(l) || e.hiddenLink(name) {
 		return false
 	}

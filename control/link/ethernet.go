@@ -147,6 +147,10 @@ func (e *Engine) applyEthers(cfg *config) {
 			e.setState(etherPath, it.ID, false, err.Error(), nil)
 			continue
 		}
+		if err := e.applyARP(l, it.ARP, it.ARPTimeout); err != nil {
+			e.setState(etherPath, it.ID, false, err.Error(), nil)
+			continue
+		}
 		e.etherIdx[it.ID] = l.Attrs().Index
 		p, _ := e.kernelProps(l, nil)
 		e.setState(etherPath, it.ID, running(l.Attrs()), "", map[string]string{

@@ -32,6 +32,8 @@ type etherItem struct {
 	OrigMAC     string `prop:"orig-mac-address"`
 	MAC         string `prop:"mac-address"`
 	MTU         string `prop:"mtu"`
+	ARP         string `prop:"arp"`
+	ARPTimeout  string `prop:"arp-timeout"`
 	Disabled    bool   `prop:"disabled"`
 }
 
@@ -49,16 +51,35 @@ type bridgeItem struct {
 	ForwardDelay    string `prop:"forward-delay"`
 	MaxMessageAge   string `prop:"max-message-age"`
 	Priority        int    `prop:"priority"`
-	Disabled        bool   `prop:"disabled"`
+	ARP             string `prop:"arp"`
+	ARPTimeout      string `prop:"arp-timeout"`
+	// the options of bridgeOpts
+	AgeingTime            string `prop:"ageing-time"`
+	ForwardReserved       bool   `prop:"forward-reserved-addresses"`
+	MulticastQuerier      bool   `prop:"multicast-querier"`
+	LastMemberQueryCount  string `prop:"last-member-query-count"`
+	StartupQueryCount     string `prop:"startup-query-count"`
+	LastMemberInterval    string `prop:"last-member-interval"`
+	MembershipInterval    string `prop:"membership-interval"`
+	QuerierInterval       string `prop:"querier-interval"`
+	QueryInterval         string `prop:"query-interval"`
+	QueryResponseInterval string `prop:"query-response-interval"`
+	StartupQueryInterval  string `prop:"startup-query-interval"`
+	IGMPVersion           string `prop:"igmp-version"`
+	MLDVersion            string `prop:"mld-version"`
+	MaxLearned            string `prop:"max-learned-entries"`
+	Disabled              bool   `prop:"disabled"`
 }
 
 type vlanItem struct {
 	itemID
-	Name      string `prop:"name"`
-	MTU       int    `prop:"mtu"`
-	VlanID    int    `prop:"vlan-id"`
-	Interface string `prop:"interface"`
-	Disabled  bool   `prop:"disabled"`
+	Name       string `prop:"name"`
+	MTU        int    `prop:"mtu"`
+	VlanID     int    `prop:"vlan-id"`
+	Interface  string `prop:"interface"`
+	ARP        string `prop:"arp"`
+	ARPTimeout string `prop:"arp-timeout"`
+	Disabled   bool   `prop:"disabled"`
 }
 
 type portItem struct {

@@ -2,6 +2,8 @@ package link
 
 import (
 	"net"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -27,10 +29,14 @@ type Kernel interface {
 	BridgeMcastRouter(index int) (uint8, error)
 	// BridgeSTP reads a bridge's spanning tree settings (IFLA_BR_STP_STATE and timers).
 	BridgeSTP(index int) (stpOpts, error)
+	// BridgeOptions reads a bridge's IFLA_INFO_DATA attributes, by type.
+	BridgeOptions(index int) (map[int][]byte, error)
 	// PortIsolation reads the isolated flag of every bridge port, by ifindex.
 	PortIsolation() (map[int]bool, error)
 	// MdbList dumps the multicast databases of every bridge.
 	MdbList() ([]mdbEntry, error)
+	// Sysctl reads /proc/sys/NAME (os.ErrNotExist when this kernel has no such knob).
+	Sysctl(name string) (string, error)
 
 	LinkAdd(l netlink.Link) error
 	LinkDel(l netlink.Link) error
@@ -39,6 +45,9 @@ type Kernel interface {
 	LinkSetName(l netlink.Link, name string) error
 	LinkSetMTU(l netlink.Link, mtu int) error
 	LinkSetHardwareAddr(l netlink.Link, hw net.HardwareAddr) error
+	// LinkSetARP clears (on) or sets IFF_NOARP.
+	LinkSetARP(l netlink.Link, on bool) error
+	SetSysctl(name, v string) error
 	LinkSetAlias(l netlink.Link, alias string) error
 	LinkAddAltName(l netlink.Link, name string) error
 	LinkDelAltName(l netlink.Link, name string) error
@@ -51,6 +60,8 @@ type Kernel interface {
 	BridgeVlanDel(l netlink.Link, vid uint16, pvid, untagged, self, master bool) error
 	SetBridgeMcastRouter(index int, mode uint8) error
 	SetBridgeSTP(index int, o stpOpts) error
+	// SetBridgeOptions sends the given IFLA_INFO_DATA attributes of a bridge in one request.
+	SetBridgeOptions(index int, opts map[int][]byte) error
 	// MdbAdd adds one entry (RTM_NEWMDB); MdbDel removes one (RTM_DELMDB).
 	MdbAdd(e mdbEntry) error
 	MdbDel(e mdbEntry) error
@@ -85,10 +96,30 @@ func (netlinkKernel) SetBridgeSTP(index int, o stpOpts) error    { return setBri
 func (netlinkKernel) SetBridgeMcastRouter(index int, mode uint8) error {
 	return setBridgeMcastRouter(index, mode)
 }
+func (netlinkKernel) BridgeOptions(index int) (map[int][]byte, error) { return bridgeInfoData(index) }
+func (netlinkKernel) SetBridgeOptions(index int, opts map[int][]byte) error {
+	return setBridgeOptions(index, opts)
+}
 func (netlinkKernel) PortIsolation() (map[int]bool, error) { return portIsolation() }
 func (netlinkKernel) MdbList() ([]mdbEntry, error)         { return mdbDump() }
 func (netlinkKernel) MdbAdd(e mdbEntry) error              { return mdbChange(unix.RTM_NEWMDB, e) }
 func (netlinkKernel) MdbDel(e mdbEntry) error              { return mdbChange(unix.RTM_DELMDB, e) }
+
+func (k netlinkKernel) LinkSetARP(l netlink.Link, on bool) error {
+	if on {
+		return k.Handle.LinkSetARPOn(l)
+	}
+	return k.Handle.LinkSetARPOff(l)
+}
+
+func (netlinkKernel) Sysctl(name string) (string, error) {
+	b, err := os.ReadFile("/proc/sys/" + name)
+	return strings.TrimSpace(string(b)), err
+}
+
+func (netlinkKernel) SetSysctl(name, v string) error {
+	return os.WriteFile("/proc/sys/"+name, []byte(v), 0o644)
+}
 
 var _ Kernel = netlinkKernel{}
 
@@ -145,6 +176,10 @@ func (k *passKernel) LinkSetMTU(l netlink.Link, mtu int) error {
 func (k *passKernel) LinkSetHardwareAddr(l netlink.Link, hw net.HardwareAddr) error {
 	k.forget()
 	return k.Kernel.LinkSetHardwareAddr(l, hw)
+}
+func (k *passKernel) LinkSetARP(l netlink.Link, on bool) error {
+	k.forget()
+	return k.Kernel.LinkSetARP(l, on)
 }
 func (k *passKernel) LinkSetAlias(l netlink.Link, alias string) error {
 	k.forget()

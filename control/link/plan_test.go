@@ -3,7 +3,9 @@ package link
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -29,13 +31,15 @@ type fakeKernel struct {
 	mrouter  map[int]uint8
 	stp      map[int]stpOpts
 	mdb      []mdbEntry
+	sysctls  map[string]string
+	bropts   map[int]map[int][]byte
 	next     int
 	controltest.Recorder
 }
 
 func newFakeKernel() *fakeKernel {
 	k := &fakeKernel{links: map[int]netlink.Link{}, vlans: map[int32][]*nl.BridgeVlanInfo{},
-		isolated: map[int]bool{}, mrouter: map[int]uint8{}, stp: map[int]stpOpts{}, next: 1}
+		isolated: map[int]bool{}, mrouter: map[int]uint8{}, stp: map[int]stpOpts{}, sysctls: map[string]string{}, bropts: map[int]map[int][]byte{}, next: 1}
 	k.put(&netlink.Device{LinkAttrs: attrsOf("lo", "", true)})
 	return k
 }
@@ -170,6 +174,10 @@ func (k *fakeKernel) LinkAdd(l netlink.Link) error {
 			k.mrouter[ix] = 1 // the kernel's default: temporary-query
 			// The kernel's defaults: no STP, 15 s forward delay, 20 s max age, 0x8000.
 			k.stp[ix] = stpOpts{ForwardDelay: 1500, MaxAge: 2000, Priority: 0x8000}
+			// ageing 300 s and no querier; the startup query interval as HZ=250 reports
+			// the default 31.25 s (one hundredth short: no write).
+			k.bropts[ix] = map[int][]byte{nl.IFLA_BR_AGEING_TIME: nl.Uint32Attr(30000), nl.IFLA_BR_MCAST_QUERIER: {0},
+				nl.IFLA_BR_MCAST_STARTUP_QUERY_INTVL: nl.Uint64Attr(3124)}
 			// default_pvid: the bridge itself joins VLAN 1, untagged.
 			k.vlans[int32(ix)] = []*nl.BridgeVlanInfo{{Flags: nl.BRIDGE_VLAN_INFO_PVID | nl.BRIDGE_VLAN_INFO_UNTAGGED, Vid: 1}}
 		}
@@ -265,6 +273,61 @@ func (k *fakeKernel) LinkSetNoMaster(l netlink.Link) error {
 
 func (k *fakeKernel) LinkSetIsolated(l netlink.Link, on bool) error {
 	return k.change(l, func(c netlink.Link) { k.isolated[c.Attrs().Index] = on }, "isolated %s %v", l.Attrs().Name, on)
+}
+
+// Sysctl: the fake kernel has none of the per-link knobs unless a test set them.
+func (k *fakeKernel) Sysctl(name string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if v, ok := k.sysctls[name]; ok {
+		return v, nil
+	}
+	return "", os.ErrNotExist
+}
+
+func (k *fakeKernel) SetSysctl(name, v string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.Write("sysctl %s %s", name, v); err != nil {
+		return err
+	}
+	k.sysctls[name] = v
+	return nil
+}
+
+func (k *fakeKernel) LinkSetARP(l netlink.Link, on bool) error {
+	return k.change(l, func(c netlink.Link) {
+		if on {
+			c.Attrs().RawFlags &^= unix.IFF_NOARP
+		} else {
+			c.Attrs().RawFlags |= unix.IFF_NOARP
+		}
+	}, "arp %s %v", l.Attrs().Name, on)
+}
+
+// BridgeOptions: the options of bridgeOpts a test gave the bridge (none: as a kernel
+// without them).
+func (k *fakeKernel) BridgeOptions(index int) (map[int][]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return maps.Clone(k.bropts[index]), nil
+}
+
+func (k *fakeKernel) SetBridgeOptions(index int, opts map[int][]byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w := "bridge-options " + k.nameOf(index)
+	for _, a := range slices.Sorted(maps.Keys(opts)) {
+		w += fmt.Sprintf(" %d=%x", a, opts[a])
+	}
+	if err := k.Write("%s", w); err != nil {
+		return err
+	}
+	if k.bropts[index] == nil {
+		k.bropts[index] = map[int][]byte{}
+	}
+	maps.Copy(k.bropts[index], opts)
+	return nil
 }
 
 func (k *fakeKernel) BridgeSetVlanFiltering(l netlink.Link, on bool) error {
@@ -420,6 +483,12 @@ func TestPlan(t *testing.T) {
 			"add bridge bridge2", "alias bridge2 routerd", "stp bridge2 1 fd 400 age 600 prio 4096", "up bridge2"},
 		state: map[string]string{"/interface/bridge|bridge1": "", "/interface/bridge|bridge2": ""},
 	}, {
+		name:  "bridge ageing and multicast querier",
+		setup: func(k *fakeKernel) {},
+		cmds:  []string{"/interface/bridge add name=bridge1 protocol-mode=none multicast-querier=yes ageing-time=10m igmp-snooping=yes"},
+		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "bridge-options bridge1 4=60ea0000 25=01", "up bridge1"},
+		state: map[string]string{"/interface/bridge|bridge1": ""},
+	}, {
 		name:  "bridge with a port",
 		setup: func(k *fakeKernel) { k.ether("ether1"); k.ether("ether2") },
 		cmds:  []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2"},
@@ -450,6 +519,25 @@ func TestPlan(t *testing.T) {
 		cmds:  []string{"/interface/ethernet set ether1 name=wan"},
 		want:  []string{"down ether1", "rename ether1 wan", "up wan"},
 		state: map[string]string{"/interface/ethernet|wan": ""},
+	}, {
+		// The kernel's ARP knobs of each port, at their defaults; only what the mode
+		// changes is written.
+		name: "arp modes and timeout on ports",
+		setup: func(k *fakeKernel) {
+			for _, p := range []string{"ether1", "ether2", "ether3"} {
+				k.ether(p)
+				for _, s := range ARPSysctls(p, "enabled", "auto") {
+					k.sysctls[s[0]] = s[1]
+				}
+			}
+		},
+		cmds: []string{"/interface/ethernet set ether1 arp=proxy-arp arp-timeout=1m",
+			"/interface/ethernet set ether2 arp=disabled", "/interface/ethernet set ether3 arp=reply-only"},
+		want: []string{"sysctl net/ipv4/conf/ether1/proxy_arp 1", "sysctl net/ipv4/neigh/ether1/base_reachable_time_ms 60000",
+			"arp ether2 false",
+			"sysctl net/ipv4/neigh/ether3/mcast_solicit 0", "sysctl net/ipv4/neigh/ether3/ucast_solicit 0",
+			"sysctl net/ipv4/conf/ether3/drop_gratuitous_arp 1"},
+		state: map[string]string{"/interface/ethernet|ether1": "", "/interface/ethernet|ether2": "", "/interface/ethernet|ether3": ""},
 	}, {
 		name:  "vlan on a port",
 		setup: func(k *fakeKernel) { k.ether("ether1") },

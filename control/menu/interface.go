@@ -70,12 +70,11 @@ func interfaceMenus() []*Menu {
 		mcastTimer  = "the kernel's multicast snooping timers are used"
 		noHW        = "no switch chip offload here"
 		noLoop      = "loop protect runs on EoIP tunnels only"
-		noARPMode   = "ARP modes other than enabled are not applied"
 	)
-	arp := stored("arp", value.Enum("disabled", "enabled", "local-proxy-arp", "proxy-arp", "reply-only"), "enabled",
-		noARPMode, "Address Resolution Protocol mode.")
-	arpTimeout := Prop{Name: "arp-timeout", Type: anyTime, Auto: true, Default: "auto", NoEffect: "the kernel's neighbour timeouts are used",
-		Desc: "How long an ARP entry is kept after the last packet from the address."}
+	arp := Prop{Name: "arp", Type: value.Enum("disabled", "enabled", "local-proxy-arp", "proxy-arp", "reply-only"), Default: "enabled",
+		Desc: "Address Resolution Protocol mode: disabled (no ARP, static entries only), proxy-arp, local-proxy-arp (also for hosts on this interface), reply-only (answer, never ask: static entries only)."}
+	arpTimeout := Prop{Name: "arp-timeout", Type: anyTime, Auto: true, Default: "auto",
+		Desc: "How long an ARP entry stays reachable after it was confirmed (base_reachable_time); auto: the kernel's 30s."}
 	loopProtect := []Prop{
 		stored("loop-protect", value.Enum("default", "on", "off"), "default", noLoop, "Loop protection on the interface."),
 		stored("loop-protect-disable-time", anyTime, "5m", noLoop, "How long the interface is disabled when a loop is detected."),
@@ -182,30 +181,32 @@ func interfaceMenus() []*Menu {
 					Desc: "Take the MAC address of a port; no: use admin-mac."},
 				{Name: "admin-mac", Type: value.MAC(),
 					Desc: "Static MAC address of the bridge, used when auto-mac is no."},
-				stored("ageing-time", anyTime, "5m", "the kernel's default ageing time is used", "How long a host's entry is kept in the bridge database."),
+				{Name: "ageing-time", Type: anyTime, Default: "5m", Desc: "How long a host's entry is kept in the bridge database."},
 				arp,
 				arpTimeout,
 				stored("add-dhcp-option82", value.Bool(), "no", noSnoopDHCP, "Add DHCP option 82 to snooped DHCP packets."),
 				stored("dhcp-snooping", value.Bool(), "no", noSnoopDHCP, "Snoop DHCP packets."),
 				stored("ether-type", value.Enum("0x8100", "0x88a8", "0x9100"), "0x8100", "the bridge VLAN protocol is 802.1Q", "VLAN protocol of the bridge's VLAN filtering."),
 				stored("fast-forward", value.Bool(), "yes", "RouterOS fast path; the Linux bridge has none", "Fast forwarding between two ports."),
+				{Name: "forward-reserved-addresses", Type: value.Bool(), Default: "no",
+					Desc: "Forward IEEE reserved group addresses 01:80:C2:00:00:0x (all but STP, pause and LACP frames, which the kernel never forwards)."},
 				{Name: "forward-delay", Type: anyTime, Default: "15s",
 					Desc: "Time spent in each of the listening and learning states (kernel range 2s..30s)."},
 				stored("frame-types", frameTypes, "admit-all", "frame types are applied per port", "Frames the bridge interface accepts with vlan-filtering."),
 				stored("ingress-filtering", value.Bool(), "yes", "the Linux bridge always filters ingress by VLAN when vlan-filtering is on", "Drop frames of VLANs the bridge interface is not a member of."),
-				stored("igmp-version", value.Enum("2", "3"), "2", mcastTimer, "IGMP version of the bridge's querier."),
-				stored("mld-version", value.Enum("1", "2"), "1", mcastTimer, "MLD version of the bridge's querier."),
-				stored("last-member-interval", anyTime, "1s", mcastTimer, "Group-specific query interval after a leave."),
-				stored("last-member-query-count", value.Int(0, 4294967295), "2", mcastTimer, "Group-specific queries sent after a leave."),
-				stored("membership-interval", anyTime, "4m20s", mcastTimer, "Time after which a group without reports is removed."),
-				stored("querier-interval", anyTime, "4m15s", mcastTimer, "Time after which another querier is considered gone."),
-				stored("query-interval", anyTime, "2m5s", mcastTimer, "Interval between general queries."),
-				stored("query-response-interval", anyTime, "10s", mcastTimer, "Maximum response time in queries."),
-				stored("startup-query-count", value.Int(0, 4294967295), "2", mcastTimer, "Queries sent at start-up."),
-				stored("startup-query-interval", anyTime, "31s250ms", mcastTimer, "Interval between start-up queries."),
-				stored("multicast-querier", value.Bool(), "no", "the bridge sends no IGMP/MLD queries here", "Send IGMP/MLD general queries."),
-				stored("max-learned-entries", value.OneOf(value.Enum("auto", "unlimited"), value.Int(0, 4294967295)), "auto",
-					"the kernel's limit applies", "Maximum number of learned hosts."),
+				{Name: "igmp-version", Type: value.Enum("2", "3"), Default: "2", Desc: "IGMP version of the bridge's querier."},
+				{Name: "mld-version", Type: value.Enum("1", "2"), Default: "1", Desc: "MLD version of the bridge's querier."},
+				{Name: "last-member-interval", Type: anyTime, Default: "1s", Desc: "Group-specific query interval after a leave."},
+				{Name: "last-member-query-count", Type: value.Int(0, 4294967295), Default: "2", Desc: "Group-specific queries sent after a leave."},
+				{Name: "membership-interval", Type: anyTime, Default: "4m20s", Desc: "Time after which a group without reports is removed."},
+				{Name: "querier-interval", Type: anyTime, Default: "4m15s", Desc: "Time after which another querier is considered gone."},
+				{Name: "query-interval", Type: anyTime, Default: "2m5s", Desc: "Interval between general queries."},
+				{Name: "query-response-interval", Type: anyTime, Default: "10s", Desc: "Maximum response time in queries."},
+				{Name: "startup-query-count", Type: value.Int(0, 4294967295), Default: "2", Desc: "Queries sent at start-up."},
+				{Name: "startup-query-interval", Type: anyTime, Default: "31s250ms", Desc: "Interval between start-up queries."},
+				{Name: "multicast-querier", Type: value.Bool(), Default: "no", Desc: "Send IGMP/MLD general queries (with igmp-snooping)."},
+				{Name: "max-learned-entries", Type: value.OneOf(value.Enum("auto", "unlimited"), value.Int(0, 4294967295)), Default: "auto",
+					Desc: "Maximum number of learned hosts (auto and unlimited: no limit)."},
 				stored("mvrp", value.Bool(), "no", noMVRP, "Multiple VLAN Registration Protocol."),
 				stored("port-cost-mode", value.Enum("long", "short"), "long", noSTP, "Path cost scale of the ports."),
 				{Name: "priority", Type: value.Int(0, 65535), Default: "32768", Desc: "Bridge priority (0x8000) in the root election."},

@@ -1221,42 +1221,13 @@ func (e *Engine) setARP(l netlink.Link, on bool) error {
 	return nil
 }
 
-// applyARP sets an EoIP interface's ARP mode and timeout:
-//   - disabled: no ARP at all (NOARP); neighbours come from static entries only;
-//   - proxy-arp: answer for addresses routed elsewhere; local-proxy-arp: also for hosts
-//     on this same interface (proxy_arp_pvlan);
-//   - reply-only: answer requests but send none, so that only static entries resolve
-//     (no solicitations), and take nothing from gratuitous ARP;
-//   - arp-timeout: how long an entry stays reachable (base_reachable_time); auto is the
-//     kernel's 30 s.
+// applyARP sets an EoIP interface's ARP mode and timeout as the link engine does for
+// ports, bridges and VLANs (link.ARPSysctls says what each mode means).
 func (e *Engine) applyARP(ifname string, vis netlink.Link, mode, timeout string) error {
-	if err := e.setARP(vis, mode != "disabled"); err != nil {
+	if err := e.setARP(vis, link.ARPOn(mode)); err != nil {
 		return err
 	}
-	proxy, pvlan := "0", "0"
-	switch mode {
-	case "proxy-arp":
-		proxy = "1"
-	case "local-proxy-arp":
-		pvlan = "1"
-	}
-	solicit, ignore := "3", "0"
-	if mode == "reply-only" {
-		solicit, ignore = "0", "1"
-	}
-	reachable := int64(30000)
-	if d, err := value.ParseDuration(timeout); err == nil && d > 0 {
-		reachable = d.Milliseconds()
-	}
-	for _, s := range [][2]string{
-		{"net/ipv4/conf/" + ifname + "/proxy_arp", proxy},
-		{"net/ipv4/conf/" + ifname + "/proxy_arp_pvlan", pvlan},
-		{"net/ipv4/neigh/" + ifname + "/mcast_solicit", solicit},
-		{"net/ipv4/neigh/" + ifname + "/ucast_solicit", solicit},
-		{"net/ipv4/neigh/" + ifname + "/app_solicit", "0"},
-		{"net/ipv4/conf/" + ifname + "/drop_gratuitous_arp", ignore},
-		{"net/ipv4/neigh/" + ifname + "/base_reachable_time_ms", strconv.FormatInt(reachable, 10)},
-	} {
+	for _, s := range link.ARPSysctls(ifname, mode, timeout) {
 		if err := e.setSysctl(s[0], s[1]); err != nil {
 			return err
 		}

@@ -582,3 +582,46 @@ func TestInterfaceRenameAndPortNames(t *testing.T) {
 		t.Errorf("eo1 not renamed eo2 through /interface: %s", out)
 	}
 }
+
+// TestARPModesAndBridgeOptions: the properties RouterOS exports on ports and bridges that
+// the kernel has an equivalent of are applied, not only stored: ARP modes (NOARP,
+// proxy_arp, the solicitations of reply-only) and arp-timeout on a port and a bridge,
+// and a bridge's ageing, IGMP querier and timers, reserved group forwarding and
+// learned-host limit.
+func TestARPModesAndBridgeOptions(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "a")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/interface ethernet set [ find default-name=ether1 ] arp=proxy-arp arp-timeout=1m")
+	r.must("/interface ethernet set [ find default-name=ether2 ] arp=disabled")
+	r.must("/interface ethernet set [ find default-name=ether3 ] arp=reply-only")
+	r.must("/interface bridge add name=br1 arp=local-proxy-arp igmp-snooping=yes multicast-querier=yes ageing-time=10m" +
+		" query-interval=1m forward-reserved-addresses=yes igmp-version=3 max-learned-entries=100")
+	sysctl := func(path string) string {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/sys/"+path).CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	link := func(name string) string {
+		out, _ := exec.Command("ip", "-n", ns, "-d", "-j", "link", "show", name).CombinedOutput()
+		return string(out)
+	}
+	for _, c := range []struct{ what, path, want string }{
+		{"ether1 proxy-arp", "net/ipv4/conf/ether1/proxy_arp", "1"},
+		{"ether1 arp-timeout", "net/ipv4/neigh/ether1/base_reachable_time_ms", "60000"},
+		{"ether3 reply-only asks nothing", "net/ipv4/neigh/ether3/mcast_solicit", "0"},
+		{"ether3 reply-only takes no gratuitous ARP", "net/ipv4/conf/ether3/drop_gratuitous_arp", "1"},
+		{"br1 local-proxy-arp", "net/ipv4/conf/br1/proxy_arp_pvlan", "1"},
+	} {
+		eventually(t, c.what, func() (bool, string) { v := sysctl(c.path); return v == c.want, v })
+	}
+	eventually(t, "ether2 NOARP", func() (bool, string) { l := link("ether2"); return strings.Contains(l, `"NOARP"`), l })
+	for _, want := range []string{`"ageing_time":60000`, `"mcast_querier":1`, `"mcast_query_intvl":6000`,
+		`"group_fwd_mask":"0xfff8"`, `"mcast_igmp_version":3`} {
+		eventually(t, "br1 "+want, func() (bool, string) { l := link("br1"); return strings.Contains(l, want), l })
+	}
+	if out := r.must("/interface bridge print detail"); strings.Contains(out, "no effect") {
+		t.Errorf("applied options reported without effect:\n%s", out)
+	}
+	r.must("/interface ethernet set [ find default-name=ether2 ] arp=enabled")
+	eventually(t, "ether2 ARP again", func() (bool, string) { l := link("ether2"); return !strings.Contains(l, `"NOARP"`), l })
+}
