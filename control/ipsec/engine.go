@@ -80,6 +80,9 @@ type Options struct {
 	// Protect, when set, takes the inbound policies after every change, so that the
 	// tunnel decapsulator refuses cleartext that a policy requires encrypted.
 	Protect tunnel.Protect
+	// SecretStatus, when set, takes the tunnels whose ipsec-secret cannot apply, and
+	// why (their status).
+	SecretStatus tunnel.SecretStatus
 	// DNS, when set, takes the DNS servers mode config handed us (dnsservers.go).
 	DNS DNSSetter
 }
@@ -149,7 +152,10 @@ type Engine struct {
 	// lastSPD and lastProtect are what the data path and the tunnels last took.
 	lastSPD     []esp.Policy
 	lastProtect []tunnel.ProtectRule
-	spdApplied  bool
+	// secretConflicts are the tunnels whose ipsec-secret was left out, and why (by
+	// tunnel name; under mu); sentConflicts what the tunnel engine last took.
+	secretConflicts, sentConflicts map[string]string
+	spdApplied                     bool
 	// applied counts what passes handed on (tests: a pass with nothing changed hands
 	// on nothing).
 	applied struct{ peers, spd, protect, rules atomic.Int64 }
@@ -226,6 +232,9 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	if opts.Protect == nil {
 		opts.Protect, _ = engine.Lookup[tunnel.Protect](h) // cleartext refused at decapsulation
+	}
+	if opts.SecretStatus == nil {
+		opts.SecretStatus, _ = engine.Lookup[tunnel.SecretStatus](h)
 	}
 	if opts.DNS == nil {
 		if ds, ok := engine.Lookup[*dns.DynamicServers](h); ok {

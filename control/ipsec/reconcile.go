@@ -88,6 +88,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	d.note("certificates %d", e.certGen.Load())
 
 	cfgs, polCfg, sum, changed := e.decodePass(ctx, d, raw)
+	e.sendSecretStatus()
 	if !changed {
 		return nil
 	}
@@ -253,9 +254,15 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		cfgs = append(cfgs, pc)
 		peerByName[name] = pc
 	}
-	tunnels := e.tunnelPeers(ctx, defProf, profByName[defProf], peerByName)
+	tunnels, conflicts := e.tunnelPeers(ctx, defProf, profByName[defProf], peerByName)
+	e.secretConflicts = conflicts
+	d.note("tunnel conflicts %v", conflicts)
+	shared := map[*ike.PeerConfig]bool{}
 	for _, tp := range tunnels {
-		cfgs = append(cfgs, tp.peer)
+		if !shared[tp.peer] { // the tunnels to one address share their peer
+			shared[tp.peer] = true
+			cfgs = append(cfgs, tp.peer)
+		}
 		d.note("tunnel %s %s %v %v %d %q", tp.tunnel, tp.peer.Name, tp.peer.Remote, tp.peer.Local, tp.policy.id, tp.peer.Identities[0].PSK)
 	}
 

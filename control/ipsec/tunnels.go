@@ -3,6 +3,7 @@ package ipsec
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -57,15 +58,23 @@ var tunnelProposal = proposalItem{AuthAlgorithms: []string{"sha1"}, EncAlgorithm
 
 // tunnelPeers decodes the tunnels that ask for encryption (e.mu held). The peer uses the
 // default profile (prof, called profName; nil when it does not decode); its identity
-// authenticates with the secret and generates no policy.
-func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile, taken map[string]*ike.PeerConfig) []tunnelPeer {
-	var out []tunnelPeer
+// authenticates with the secret and generates no policy. A peer is identified by its
+// address (the reference), so the tunnels to one remote address share one dynamic peer
+// and identity, which carries every tunnel's transport policy; a tunnel whose secret (or
+// local address) differs from the first one's to that address is left out, and conflicts
+// says why, by tunnel name (the tunnel engine shows it as the tunnel's status).
+func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile, taken map[string]*ike.PeerConfig) (out []tunnelPeer, conflicts map[string]string) {
 	e.retryTunnels = false
 	ps, lt, err := espProposal(tunnelProposal)
 	if err != nil {
 		e.log.Warn("ipsec: tunnel proposal", "err", err)
-		return nil
+		return nil, nil
 	}
+	type first struct {
+		tunnel, secret string
+		peer           *ike.PeerConfig
+	}
+	byRemote := map[netip.Addr]first{}
 	for mi, tm := range tunnelMenus {
 		its, _, err := e.items(tm.path)
 		if err != nil {
@@ -87,22 +96,24 @@ func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile
 				e.warnOnce("tunnel "+name, "ipsec: "+name+": ipsec-secret not applied: the default profile is not usable")
 				continue
 			}
-			pc := ike.DefaultPeer()
-			pc.Name = name
-			if taken[name] != nil {
-				pc.Name = "tunnel-" + name
+			pc := byRemote[remote].peer
+			switch f := byRemote[remote]; {
+			case pc == nil:
+				pc = e.tunnelPeer(name, remote, local, p["ipsec-secret"], prof, taken)
+				byRemote[remote] = first{name, p["ipsec-secret"], pc}
+			case f.secret != p["ipsec-secret"] || pc.Local != local:
+				why := fmt.Sprintf("ipsec-secret differs from that of %s, which has the same remote-address %s (one IPsec peer per address)", f.tunnel, remote)
+				if f.secret == p["ipsec-secret"] {
+					why = fmt.Sprintf("local-address %s differs from %s of %s, which has the same remote-address %s (one IPsec peer per address)", local, pc.Local, f.tunnel, remote)
+				}
+				if conflicts == nil {
+					conflicts = map[string]string{}
+				}
+				conflicts[name] = why
+				e.warnOnce("tunnel "+name, "ipsec: "+name+": ipsec-secret not applied: "+why)
+				continue
 			}
-			pc.Remote = netip.PrefixFrom(remote, 32)
-			pc.Local = local
-			pc.SendInitialContact = true
-			pc.Proposals = []ike.Proposal{prof.proposal}
-			pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
-			// my-id=auto remote-id=auto as RouterOS's dynamic identity: our address goes out
-			// and any ID the secret authenticates is accepted, so a peer configured by hand
-			// (or another vendor) interoperates.
-			pc.Identities = []*ike.IdentityConfig{{Name: "tunnel-" + name, Method: ike.AuthMethodPSK,
-				PSK: []byte(p["ipsec-secret"]), GeneratePolicy: "no",
-				MyID: ike.IDSpec{Auto: true}, RemoteID: ike.IDSpec{Auto: true}}}
+			delete(e.warned, "tunnel "+name)
 			id := tunnelPolicyID(mi, it.ID)
 			src, dst := netip.PrefixFrom(local, 32), netip.PrefixFrom(remote, 32)
 			cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, tm.proto, 0),
@@ -110,13 +121,52 @@ func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile
 			if old := e.polCfg[id]; old != nil {
 				cc.ReqID = old.reqID
 			}
-			pc.Children = []*ike.ChildConfig{cc}
+			pc.Children = append(pc.Children, cc)
 			pi := &policyInfo{id: id, peer: pc.Name, action: esp.ActionEncrypt, level: esp.LevelRequire,
 				src: src, dst: dst, proto: tm.proto, reqID: cc.ReqID, saSrc: local, saDst: remote}
 			out = append(out, tunnelPeer{tunnel: name, profile: profName, peer: pc, policy: pi})
 		}
 	}
-	return out
+	return out, conflicts
+}
+
+// tunnelPeer is the dynamic peer of the first tunnel (called name) to remote.
+func (e *Engine) tunnelPeer(name string, remote, local netip.Addr, secret string, prof *profile, taken map[string]*ike.PeerConfig) *ike.PeerConfig {
+	pc := ike.DefaultPeer()
+	pc.Name = name
+	if taken[name] != nil {
+		pc.Name = "tunnel-" + name
+	}
+	pc.Remote = netip.PrefixFrom(remote, 32)
+	pc.Local = local
+	pc.SendInitialContact = true
+	pc.Proposals = []ike.Proposal{prof.proposal}
+	pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
+	// my-id=auto remote-id=auto as RouterOS's dynamic identity: our address goes out
+	// and any ID the secret authenticates is accepted, so a peer configured by hand
+	// (or another vendor) interoperates.
+	pc.Identities = []*ike.IdentityConfig{{Name: "tunnel-" + name, Method: ike.AuthMethodPSK,
+		PSK: []byte(secret), GeneratePolicy: "no",
+		MyID: ike.IDSpec{Auto: true}, RemoteID: ike.IDSpec{Auto: true}}}
+	return pc
+}
+
+// sendSecretStatus hands the tunnels whose ipsec-secret was left out to the tunnel
+// engine when they changed (their interfaces show why).
+func (e *Engine) sendSecretStatus() {
+	e.mu.Lock()
+	c := e.secretConflicts
+	same := e.sentConflicts != nil && maps.Equal(c, e.sentConflicts)
+	if !same {
+		e.sentConflicts = maps.Clone(c)
+		if e.sentConflicts == nil {
+			e.sentConflicts = map[string]string{}
+		}
+	}
+	e.mu.Unlock()
+	if !same && e.opts.SecretStatus != nil {
+		e.opts.SecretStatus(maps.Clone(c))
+	}
 }
 
 // tunnelEndpoints are a tunnel's remote address (a host name resolves through /ip dns)
@@ -181,14 +231,26 @@ func (e *Engine) tunnelRows(path string) []control.Row {
 	if len(tps) == 0 {
 		return nil
 	}
-	up := map[string]bool{}
+	// A policy is established when a CHILD SA of its own is (the tunnels to one address
+	// share the IKE SA, each with its CHILD SA).
+	up := map[uint64]bool{}
 	for _, s := range e.d.Snapshot() {
-		if s.State == "established" && len(s.Children) > 0 {
-			up[s.Peer] = true
+		if s.State != "established" {
+			continue
+		}
+		for _, c := range s.Children {
+			if c.Policy != nil {
+				up[c.Policy.ID] = true
+			}
 		}
 	}
 	var rows []control.Row
+	seen := map[*ike.PeerConfig]bool{}
 	for i, tp := range tps {
+		if path != PolicyPath && seen[tp.peer] {
+			continue // the tunnels to one address share the peer and identity
+		}
+		seen[tp.peer] = true
 		var p map[string]string
 		flags := "D"
 		switch path {
@@ -206,7 +268,7 @@ func (e *Engine) tunnelRows(path string) []control.Row {
 				"level": "require", "ipsec-protocols": "esp", "tunnel": "no", "peer": tp.peer.Name,
 				"sa-src-address": pi.saSrc.String(), "sa-dst-address": pi.saDst.String(),
 				"ph2-count": "0", "ph2-state": "no-phase2", "comment": tp.tunnel}
-			if up[tp.peer.Name] {
+			if up[pi.id] {
 				p["ph2-count"], p["ph2-state"] = "1", "established"
 				flags = "DA"
 			}

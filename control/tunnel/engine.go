@@ -95,6 +95,8 @@ type Engine struct {
 
 	// protect are the ipsec engine's inbound policies (Protect).
 	protect []ProtectRule
+	// secretWhy are the ipsec engine's refusals of ipsec-secrets (SecretStatus).
+	secretWhy map[string]string
 
 	// applied are the items the last passes applied without a problem, by hidden name,
 	// as they were decoded then (passes only, under pass). A kicked pass
@@ -229,6 +231,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	// The fast path engine drives the same loaded objects (one port program per port).
 	engine.Offer(h, dp)
 	engine.Offer(h, Protect(e.setProtect))
+	engine.Offer(h, SecretStatus(e.setSecretStatus))
 	engine.Offer(h, link.Overlay(e.ifaceOverlay))
 	if h.Metrics != nil {
 		if err := h.Metrics.Register(e); err != nil {
@@ -696,6 +699,9 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	}
 	if err := link.CheckName(it.Name); err != nil {
 		return e.unapplied(hidden, err.Error()), ""
+	}
+	if why := e.secretRefused(it.Name); it.IPsecSecret != "" && !it.Disabled && why != "" {
+		return e.unapplied(hidden, why), ""
 	}
 	remote, _ := netip.ParseAddr(it.Remote)
 	host := ""

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"unsafe"
@@ -42,6 +43,35 @@ type ProtectRule struct {
 // nftables, where the require policies' drop is: without this it would deliver such a
 // tunnel's cleartext packets.
 type Protect func([]ProtectRule)
+
+// SecretStatus is the service the tunnel engine offers the ipsec engine: the tunnels
+// whose ipsec-secret the ipsec engine cannot apply, by name, and why (another tunnel to
+// the same remote address carries another secret: one IPsec peer per address). Such a
+// tunnel is invalid with that status: it would only ever drop its packets.
+type SecretStatus func(map[string]string)
+
+// setSecretStatus stores the ipsec engine's refusals and runs a full pass when they
+// changed.
+func (e *Engine) setSecretStatus(why map[string]string) {
+	e.mu.Lock()
+	same := maps.Equal(e.secretWhy, why)
+	if !same {
+		e.secretWhy = why
+		e.full = true
+	}
+	e.mu.Unlock()
+	if !same && e.eh != nil {
+		e.eh.Kick()
+	}
+}
+
+// secretRefused is why the ipsec engine cannot apply a tunnel's ipsec-secret ("": it
+// can).
+func (e *Engine) secretRefused(name string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.secretWhy[name]
+}
 
 // setProtect stores the ipsec engine's rules and runs a pass when they changed.
 func (e *Engine) setProtect(rules []ProtectRule) {

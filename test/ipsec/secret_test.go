@@ -1,8 +1,10 @@
 package ipsec_test
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -131,5 +133,70 @@ func TestGREIPsecSecretStaticPeer(t *testing.T) {
 		if out := d.script("/ip ipsec active-peers print detail\n"); !strings.Contains(out, "198.18.92.") || strings.Contains(out, "id-type-0") {
 			t.Errorf("active peer's id should be an address:\n%s", out)
 		}
+	}
+}
+
+// TestTwoTunnelsOneRemote: an IPIP and a 6to4 tunnel with ipsec-secret to the same remote
+// router. A peer is identified by its address (the reference), so both tunnels share one
+// dynamic peer and identity that carries both transport policies, and both carry pings
+// (QA: the second never came up: AUTHENTICATION_FAILED with different secrets, the
+// responder taking the first tunnel's identity, TS_UNACCEPTABLE with the same one, and
+// it printed R with no status). Two tunnels to one address with different secrets cannot
+// both work: the second says why.
+func TestTwoTunnelsOneRemote(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping")
+	nsA, nsB := iketest.NS(t, "tta"), iketest.NS(t, "ttb")
+	iketest.Veth(t, nsA, "ether1", "", nsB, "ether1", "")
+	a, b := startDaemon(t, nsA), startDaemon(t, nsB)
+	for i, d := range []*daemon{a, b} {
+		me, other := 1+i, 2-i
+		d.script(fmt.Sprintf(`/ip address add address=198.18.93.%[1]d/24 interface=ether1
+/interface ipip add name=ipip1 local-address=198.18.93.%[1]d remote-address=198.18.93.%[2]d ipsec-secret=same-psk
+/interface 6to4 add name=s6 local-address=198.18.93.%[1]d remote-address=198.18.93.%[2]d ipsec-secret=same-psk
+/ip address add address=198.18.19.%[1]d/30 interface=ipip1
+/ipv6 address add address=2001:db8:93::%[1]d/64 interface=s6 advertise=no
+`, me, other))
+	}
+	for _, dst := range []string{"198.18.19.1", "2001:db8:93::1"} {
+		if !iketest.WaitFor(30*time.Second, func() bool {
+			return iketest.In(nsB, "ping", "-c", "1", "-W", "1", dst).Run() == nil
+		}) {
+			t.Fatalf("no traffic to %s:\nA:\n%s\nB:\n%s", dst,
+				a.script("/ip ipsec peer print detail\n/ip ipsec policy print detail\n/ip ipsec active-peers print detail\n/interface 6to4 print detail\n/log print\n"),
+				b.script("/ip ipsec policy print detail\n/log print\n"))
+		}
+		if out, err := iketest.In(nsB, "ping", "-c", "5", "-i", "0.05", "-W", "2", dst).CombinedOutput(); err != nil {
+			t.Fatalf("ping %s: %v\n%s", dst, err, out)
+		}
+	}
+	out := a.script("/ip ipsec peer print\n")
+	if n := strings.Count(out, "198.18.93.2"); n != 1 {
+		t.Errorf("want one dynamic peer for the remote address, got %d:\n%s", n, out)
+	}
+	if out := a.script("/ip ipsec policy print detail\n"); strings.Count(out, "ph2-state=established") != 2 {
+		t.Errorf("want both tunnels' policies established:\n%s", out)
+	}
+
+	// Different secrets to one address: the second tunnel cannot apply its secret, and
+	// its interface says why (not R with no status).
+	a.script("/interface 6to4 set s6 ipsec-secret=other-psk\n")
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		out = a.script("/interface 6to4 print detail\n")
+		return strings.Contains(out, "ipsec-secret differs from that of ipip1")
+	}) {
+		t.Fatalf("no status on the tunnel whose secret differs:\n%s", out)
+	}
+	if regexp.MustCompile(`(?m)^\s*\d+\s+[A-Z]*R[A-Z]*\s+name="s6"`).MatchString(out) {
+		t.Errorf("refused tunnel shows running:\n%s", out)
+	}
+	if out, err := iketest.In(nsB, "ping", "-c", "3", "-i", "0.05", "-W", "2", "198.18.19.1").CombinedOutput(); err != nil {
+		t.Fatalf("the first tunnel stopped with the second's secret changed: %v\n%s", err, out)
+	}
+	// Same secret again: it comes back.
+	a.script("/interface 6to4 set s6 ipsec-secret=same-psk\n")
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "2001:db8:93::1").Run() == nil
+	}) {
+		t.Fatalf("s6 did not come back:\n%s", a.script("/interface 6to4 print detail\n/ip ipsec policy print detail\n"))
 	}
 }
