@@ -246,6 +246,9 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		if np := c.Menu.NameProp(); np != "" && props[np] == "" && !c.Menu.NoDefaultName {
 			props[np] = defaultName(tx, c.Menu)
 		}
+		if err := x.defaultRefs(tx, c.Menu, props); err != nil {
+			return nil, err
+		}
 		if _, ok := c.Menu.Prop("owner"); ok && props["owner"] == "" && c.Sess.User != "" {
 			props["owner"] = c.Sess.User
 		}
@@ -375,8 +378,18 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 			if err := x.checkUnique(tx, c.Menu, id, changed, it.Props); err != nil {
 				return nil, err
 			}
+			if err := x.defaultRefs(tx, c.Menu, it.Props); err != nil { // unset profile=...
+				return nil, err
+			}
 			writes = append(writes, it)
 			if np := c.Menu.NameProp(); np != "" && it.Props[np] != old {
+				if IsBuiltin(it.Props) {
+					rc, err := x.renameDefaultRefs(tx, c.Menu, old, it.Props[np])
+					if err != nil {
+						return nil, err
+					}
+					chs = append(chs, rc...)
+				}
 				rc, err := x.renameRefs(tx, c.Menu, old, it.Props[np])
 				if err != nil {
 					return nil, err
@@ -442,6 +455,87 @@ func (x *Executor) renameRefs(tx *store.Tx, target *menu.Menu, from, to string) 
 		return false, tx.Put(m.Path, it, 0)
 	})
 	return chs, err
+}
+
+// builtinName is the current name of the built-in item of menu target declared as decl
+// (its name when seeded; "" when target has no such built-in item or it is gone).
+func builtinName(tx *store.Tx, target *menu.Menu, decl string) (string, error) {
+	np := target.NameProp()
+	if np == "" {
+		return "", nil
+	}
+	for i, b := range target.Builtin {
+		if b[np] != decl {
+			continue
+		}
+		items, err := tx.List(target.Path)
+		if err != nil {
+			return "", err
+		}
+		for _, it := range items {
+			if sameBuiltin(it.Props, target, i) {
+				return it.Props[np], nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// defaultRefs stores, in an item of m that leaves a reference property at its default,
+// the current name of the built-in item that default names when that item was renamed:
+// RouterOS's default profile, proposal and policy group stay the defaults whatever they
+// are called (it refers by id), so a peer added without profile= after
+// "/ip ipsec profile set default name=x" uses x, not a profile that no longer exists.
+func (x *Executor) defaultRefs(tx *store.Tx, m *menu.Menu, props map[string]string) error {
+	for _, p := range m.Props {
+		if p.Ref == "" || p.RefList || p.Default == "" || props[p.Name] != "" {
+			continue
+		}
+		target, ok := x.Tree.Get(p.Ref)
+		if !ok {
+			continue
+		}
+		if _, ok := tx.ByName(target.Path, p.Default); ok {
+			continue // an item has the default's name
+		}
+		name, err := builtinName(tx, target, p.Default)
+		if err != nil {
+			return err
+		}
+		if name != "" && name != p.Default {
+			props[p.Name] = name
+		}
+	}
+	return nil
+}
+
+// renameDefaultRefs follows the rename of a built-in item of target (from, to) in the
+// items that name it by leaving a reference property at its default, the built-in's
+// declared name (defaultRefs).
+func (x *Executor) renameDefaultRefs(tx *store.Tx, target *menu.Menu, from, to string) ([]Change, error) {
+	var chs []Change
+	for _, m := range x.Tree.All() {
+		for _, p := range m.Props {
+			if p.Ref != target.Path || p.RefList || p.Default != from {
+				continue
+			}
+			items, err := tx.List(m.Path)
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range items {
+				if _, ok := it.Props[p.Name]; ok {
+					continue
+				}
+				it.Props[p.Name] = to
+				chs = append(chs, Change{m.Path, it.ID, "set"})
+				if err := tx.Put(m.Path, it, 0); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return chs, nil
 }
 
 func cmdSet(_ context.Context, c *Call) (*Reply, error) {

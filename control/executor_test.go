@@ -243,3 +243,49 @@ func TestInterfaceNamesAcrossMenus(t *testing.T) {
 		t.Fatalf("%d gre tunnels, want 1", n)
 	}
 }
+
+// TestOmittedRefMeansRenamedDefault: with the default profile, proposal and policy group
+// renamed (they stay the defaults), an item that leaves profile=, proposal= or group= at
+// its default uses the renamed default, added before the rename or after it (QA: a peer
+// added without profile= pointed at "default", which no longer existed, and was dead).
+func TestOmittedRefMeansRenamedDefault(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	get := func(path, prop string, i int) string {
+		t.Helper()
+		items, err := ex.Items(path)
+		if err != nil || len(items) <= i {
+			t.Fatalf("%s: %d items, %v", path, len(items), err)
+		}
+		return items[i].Props[prop]
+	}
+	mustExec(t, ex, sess, "/ip/ipsec/peer", "add", "name=before", "address=198.18.200.1/32")
+	mustExec(t, ex, sess, "/ip/ipsec/profile", "set", "numbers=default", "name=renamed")
+	mustExec(t, ex, sess, "/ip/ipsec/proposal", "set", "numbers=default", "name=prop-renamed")
+	mustExec(t, ex, sess, "/ip/ipsec/policy/group", "set", "numbers=default", "name=group-renamed")
+	mustExec(t, ex, sess, "/ip/ipsec/peer", "add", "name=after", "address=198.18.200.2/32")
+	mustExec(t, ex, sess, "/ip/ipsec/policy", "add", "src-address=198.18.1.0/24", "dst-address=198.18.2.0/24", "peer=after")
+	mustExec(t, ex, sess, "/ip/ipsec/policy", "add", "src-address=198.18.3.0/24", "dst-address=198.18.4.0/24", "template=yes")
+	for i, want := range []string{"renamed", "renamed"} {
+		if got := get("/ip/ipsec/peer", "profile", i); got != want {
+			t.Errorf("peer %d: profile=%q, want %q", i, got, want)
+		}
+	}
+	// Policy 0 is the built-in template (group followed by the rename).
+	for i := 0; i < 3; i++ {
+		if got := get("/ip/ipsec/policy", "proposal", i); got != "prop-renamed" {
+			t.Errorf("policy %d: proposal=%q, want prop-renamed", i, got)
+		}
+	}
+	if got := get("/ip/ipsec/policy", "group", 2); got != "group-renamed" {
+		t.Errorf("template: group=%q, want group-renamed", got)
+	}
+	// Unsetting it means the default again, whatever its name.
+	mustExec(t, ex, sess, "/ip/ipsec/peer", "unset", "numbers=after", "value-name=profile")
+	if got := get("/ip/ipsec/peer", "profile", 1); got != "renamed" {
+		t.Errorf("after unset: profile=%q, want renamed", got)
+	}
+	// An explicit name that does not exist is still refused.
+	rep, err := exec(ex, sess, "/ip/ipsec/peer", "add", "name=x", "address=198.18.200.3/32", "profile=default")
+	fails(t, "input does not match any value of profile", rep, err)
+}
