@@ -414,8 +414,11 @@ func (e *Engine) identity(it identityItem, id uint64, pc *ike.PeerConfig, users 
 		return nil, err
 	}
 	// digital-signature signs and verifies with /certificate; an eap-radius identity
-	// with certificate= signs the responder's AUTH with it.
-	if sig || rsaKey || hybrid {
+	// with certificate= signs the responder's AUTH with it. The reference: "A server
+	// certificate in this case is required"; one named that does not exist (or has no
+	// key) makes the identity invalid, as for digital-signature. Without certificate=,
+	// only EAP-only clients (RFC 5998) connect, as the reference says.
+	if sig || rsaKey || hybrid || (method == "eap-radius" && it.Certificate != "") {
 		auth := e.certAuth
 		if rsaKey {
 			auth = e.rsaKeyAuth
@@ -423,10 +426,6 @@ func (e *Engine) identity(it identityItem, id uint64, pc *ike.PeerConfig, users 
 		if err := auth(it, ic); err != nil {
 			return nil, err
 		}
-	} else if method == "eap-radius" && it.Certificate != "" && e.certAuth(it, ic) != nil {
-		// No such certificate here (the reference's Let's Encrypt one): the responder
-		// authenticates with its secret or EAP-only, as without one.
-		ic.Cert, ic.Verifier = nil, nil
 	} else if method == "eap" && e.opts.Certs != nil {
 		// The EAP client verifies a responder's certificate against /certificate.
 		if err := e.certAuth(it, ic); err != nil {
