@@ -41,11 +41,34 @@ type retryKey struct {
 
 // childRetry is a policy's pending retry.
 type childRetry struct {
-	cfg   *ChildConfig
+	cfg *ChildConfig
+	backoff
+}
+
+// backoff paces the attempts of one thing that keeps failing (a policy's CHILD SA, the
+// rekey of a CHILD SA or of an IKE SA): the failures in a row, when the next attempt is
+// due, and the cause last logged at warning level.
+type backoff struct {
 	fails int
 	next  time.Time
-	cause string // the last cause logged at warning level
+	cause string
 }
+
+// fail records a failed attempt at now: the pause before the next one (retryDelay), and
+// the level to log it at: warning when the cause is new, debug when it repeats.
+func (b *backoff) fail(cause string, now time.Time) (wait time.Duration, level slog.Level) {
+	b.fails++
+	wait = retryDelay(b.fails)
+	b.next = now.Add(wait)
+	level = slog.LevelDebug
+	if b.cause != cause {
+		b.cause, level = cause, slog.LevelWarn
+	}
+	return wait, level
+}
+
+// reset starts the backoff afresh (the cause stays: the same one is not logged again).
+func (b *backoff) reset() { b.fails, b.next = 0, time.Time{} }
 
 // retryDelay is the pause after fails failed attempts in a row.
 func retryDelay(fails int) time.Duration {
@@ -65,19 +88,13 @@ func (sa *IKESA) childFailed(cfg *ChildConfig, rekey *ChildSA, cause string) {
 	now := time.Now()
 	if rekey != nil {
 		rekey.softHit = true // due again once the pause is over, whatever made it due
-		rekey.rekeyFails++
-		wait := retryDelay(rekey.rekeyFails)
-		rekey.rekeyNext = now.Add(wait)
-		level := slog.LevelDebug
-		if rekey.rekeyCause != cause {
-			rekey.rekeyCause, level = cause, slog.LevelWarn
-		}
+		wait, level := rekey.rekeyRetry.fail(cause, now)
 		hard := "none"
 		if rekey.Lifetime > 0 {
 			hard = rekey.Added.Add(rekey.Lifetime).Sub(now).Truncate(time.Second).String()
 		}
 		sa.d.log.Log(context.Background(), level, "ipsec: CHILD SA rekey refused, the SA stays until its hard lifetime", "peer", sa.peer.Name,
-			"policy", cfg.ID, "in-spi", fmt.Sprintf("0x%08x", rekey.InSPI), "reason", cause, "attempts", rekey.rekeyFails,
+			"policy", cfg.ID, "in-spi", fmt.Sprintf("0x%08x", rekey.InSPI), "reason", cause, "attempts", rekey.rekeyRetry.fails,
 			"retry-in", wait, "hard-lifetime-in", hard)
 		return
 	}
@@ -91,13 +108,7 @@ func (sa *IKESA) childFailed(cfg *ChildConfig, rekey *ChildSA, cause string) {
 		sa.d.childRetries[k] = r
 	}
 	r.cfg = cfg
-	r.fails++
-	wait := retryDelay(r.fails)
-	r.next = now.Add(wait)
-	level := slog.LevelDebug
-	if r.cause != cause {
-		r.cause, level = cause, slog.LevelWarn
-	}
+	wait, level := r.fail(cause, now)
 	args := []any{"peer", sa.peer.Name, "policy", cfg.ID, "reason", cause, "attempts", r.fails}
 	if sa.wantedChild(cfg) == nil {
 		delete(sa.d.childRetries, k)
@@ -216,11 +227,11 @@ func (d *Daemon) resetRetries(peers map[string]*PeerConfig) {
 			delete(d.childRetries, k)
 			continue
 		}
-		r.fails, r.next = 0, time.Time{}
+		r.reset()
 	}
 	for _, sa := range d.sas {
 		for _, c := range sa.children {
-			c.rekeyFails, c.rekeyNext = 0, time.Time{}
+			c.rekeyRetry.reset()
 		}
 	}
 }
@@ -253,7 +264,7 @@ func (sa *IKESA) expireChild(c *ChildSA) {
 	rk := retryKey{sa.peer.Name, k}
 	r := sa.d.childRetries[rk]
 	if r == nil {
-		r = &childRetry{fails: c.rekeyFails, cause: c.rekeyCause}
+		r = &childRetry{backoff: backoff{fails: c.rekeyRetry.fails, cause: c.rekeyRetry.cause}}
 		sa.d.childRetries[rk] = r
 	}
 	r.cfg = cfg
@@ -261,8 +272,8 @@ func (sa *IKESA) expireChild(c *ChildSA) {
 	if !sa.initiator {
 		next = next.Add(2 * time.Second)
 	}
-	if c.rekeyNext.After(next) {
-		next = c.rekeyNext
+	if c.rekeyRetry.next.After(next) {
+		next = c.rekeyRetry.next
 	}
 	if r.next.Before(next) {
 		r.next = next
@@ -277,7 +288,7 @@ func (sa *IKESA) rekeyDue(old *ChildSA) bool {
 	if old.rekeying || old.rekeyed || sa.state != stateEstablished {
 		return false
 	}
-	if time.Now().Before(old.rekeyNext) {
+	if time.Now().Before(old.rekeyRetry.next) {
 		old.softHit = true
 		return false
 	}
@@ -307,19 +318,14 @@ func (sa *IKESA) ikeRekeyFailed(cause string, collision bool) {
 		sa.d.log.Info("ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name, "reason", cause)
 		return
 	}
-	sa.ikeRekeyFails++
-	wait := retryDelay(sa.ikeRekeyFails)
-	sa.rekeyAt = now.Add(wait)
-	level := slog.LevelDebug
-	if sa.ikeRekeyCause != cause {
-		sa.ikeRekeyCause, level = cause, slog.LevelWarn
-	}
+	wait, level := sa.ikeRekeyRetry.fail(cause, now)
+	sa.rekeyAt = sa.ikeRekeyRetry.next
 	expires := "never"
 	if !sa.expireAt.IsZero() {
 		expires = sa.expireAt.Sub(now).Truncate(time.Second).String()
 	}
 	sa.d.log.Log(context.Background(), level, "ipsec: IKE SA rekey refused, retrying", "peer", sa.peer.Name, "reason", cause,
-		"attempts", sa.ikeRekeyFails, "retry-in", wait, "expires-in", expires)
+		"attempts", sa.ikeRekeyRetry.fails, "retry-in", wait, "expires-in", expires)
 }
 
 // v1Phase1Failed notices that the Phase 1 started to replace sa (a rekey with DPD on) or

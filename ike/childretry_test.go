@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -136,4 +137,35 @@ func countLines(log string, subs ...string) int {
 		}
 	}
 	return n
+}
+
+// TestBackoff: the one pacing of failed CHILD SAs, CHILD SA rekeys and IKE SA rekeys:
+// 1 s doubling up to 30 s, a warning only when the cause changes, and a reset that
+// starts the pauses afresh without logging the same cause again.
+func TestBackoff(t *testing.T) {
+	var b backoff
+	now := time.Unix(1000, 0)
+	type step struct {
+		cause string
+		wait  time.Duration
+		level slog.Level
+	}
+	for i, s := range []step{
+		{"TS_UNACCEPTABLE", time.Second, slog.LevelWarn},
+		{"TS_UNACCEPTABLE", 2 * time.Second, slog.LevelDebug},
+		{"no answer", 4 * time.Second, slog.LevelWarn},
+		{"no answer", 8 * time.Second, slog.LevelDebug},
+		{"no answer", 16 * time.Second, slog.LevelDebug},
+		{"no answer", 30 * time.Second, slog.LevelDebug},
+		{"no answer", 30 * time.Second, slog.LevelDebug},
+	} {
+		wait, level := b.fail(s.cause, now)
+		if wait != s.wait || level != s.level || !b.next.Equal(now.Add(s.wait)) || b.fails != i+1 {
+			t.Fatalf("failure %d (%s): wait %v level %v next %v fails %d, want %v %v", i+1, s.cause, wait, level, b.next.Sub(now), b.fails, s.wait, s.level)
+		}
+	}
+	b.reset()
+	if wait, level := b.fail("no answer", now); wait != time.Second || level != slog.LevelDebug {
+		t.Fatalf("after reset: wait %v level %v, want 1s at debug", wait, level)
+	}
 }

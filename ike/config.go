@@ -267,11 +267,9 @@ type ChildSA struct {
 	waitFor           *ChildSA  // the SA whose removal installs it
 	inEarly           bool      // inbound half installed before the exchange ended (ikev1_rekey.go)
 	deleteAt          time.Time // a rekeyed SA no longer sent on: its delete goes then (rekeydelete.go)
-	// Refused rekeys back off (childretry.go): the next try, the failures in a row, the
-	// cause last logged; softHit: a soft lifetime (bytes) came while backing off.
-	rekeyNext  time.Time
-	rekeyFails int
-	rekeyCause string
+	// Refused rekeys back off (childretry.go); softHit: a soft lifetime (bytes) came
+	// while backing off.
+	rekeyRetry backoff
 	softHit    bool
 }
 

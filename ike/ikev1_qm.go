@@ -970,7 +970,7 @@ func (sa *IKESA) v1Timers(now time.Time) {
 			sa.expireChild(c)
 			continue
 		}
-		if (c.Soft > 0 && age >= c.Soft || c.softHit) && !c.rekeyed && !c.rekeying && !now.Before(c.rekeyNext) {
+		if (c.Soft > 0 && age >= c.Soft || c.softHit) && !c.rekeyed && !c.rekeying && !now.Before(c.rekeyRetry.next) {
 			sa.v1RekeyChild(c)
 		}
 	}

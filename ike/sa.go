@@ -87,8 +87,7 @@ type IKESA struct {
 	sig                                      sigState          // signature authentication (sigauth.go)
 	peerCert                                 *x509.Certificate // the peer's verified certificate
 	v1                                       *v1State          // set on IKEv1 SAs (ikev1*.go)
-	ikeRekeyFails                            int               // refused IKE SA rekeys in a row (childretry.go)
-	ikeRekeyCause                            string
+	ikeRekeyRetry                            backoff           // refused IKE SA rekeys (childretry.go)
 }
 
 type request struct {
@@ -1410,7 +1409,7 @@ func (sa *IKESA) timers(now time.Time) {
 			sa.expireChild(c)
 			continue
 		}
-		if (c.Soft > 0 && age >= c.Soft || c.softHit) && !c.rekeyed && !c.rekeying && !now.Before(c.rekeyNext) {
+		if (c.Soft > 0 && age >= c.Soft || c.softHit) && !c.rekeyed && !c.rekeying && !now.Before(c.rekeyRetry.next) {
 			sa.rekeyChild(c)
 		}
 	}
