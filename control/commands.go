@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"sort"
@@ -548,7 +549,7 @@ func cmdSet(_ context.Context, c *Call) (*Reply, error) {
 		}
 		return nil
 	})
-	return &Reply{Menu: c.Menu}, err
+	return &Reply{Menu: c.Menu}, c.Ex.dynamicRef(c, err, "change")
 }
 
 func cmdUnset(_ context.Context, c *Call) (*Reply, error) {
@@ -564,7 +565,7 @@ func cmdUnset(_ context.Context, c *Call) (*Reply, error) {
 		delete(props, name)
 		return nil
 	})
-	return &Reply{Menu: c.Menu}, err
+	return &Reply{Menu: c.Menu}, c.Ex.dynamicRef(c, err, "change")
 }
 
 func setDisabled(c *Call, v string) (*Reply, error) {
@@ -575,7 +576,7 @@ func setDisabled(c *Call, v string) (*Reply, error) {
 		props["disabled"] = v
 		return nil
 	})
-	return &Reply{Menu: c.Menu}, err
+	return &Reply{Menu: c.Menu}, c.Ex.dynamicRef(c, err, "change")
 }
 
 func cmdEnable(_ context.Context, c *Call) (*Reply, error)  { return setDisabled(c, "no") }
@@ -625,10 +626,57 @@ func cmdRemove(_ context.Context, c *Call) (*Reply, error) {
 		}
 		return chs, nil
 	})
-	if err == nil {
-		// State of removed items is gone with them; engines clear their own as well.
+	return &Reply{Menu: c.Menu}, x.dynamicRef(c, err, "remove")
+}
+
+// dynamicRef gives RouterOS's words for a command whose items include a row the menu's
+// engine adds (flag D: a tunnel's ipsec-secret peer, identity and policy; the firewall's
+// dynamic rules): such rows are not stored, so resolving them failed with "no such
+// item", and, as in RouterOS, the whole command fails (the stored items in the list are
+// not changed either). The engine's rows are read here, after the failed transaction,
+// as sources must be. verb: change or remove.
+func (x *Executor) dynamicRef(c *Call, err error, verb string) error {
+	if !errors.Is(err, ErrNoSuchItem) || c.Menu.Kind != menu.List {
+		return err
 	}
-	return &Reply{Menu: c.Menu}, err
+	x.mu.RLock()
+	src := x.sources[c.Menu.Path]
+	x.mu.RUnlock()
+	ref, ok := c.S.Get("numbers")
+	if !ok {
+		ref, ok = c.S.Get(".id")
+	}
+	if src == nil || !ok {
+		return err
+	}
+	rows, rerr := src(context.Background(), c.Sess)
+	if rerr != nil {
+		return err
+	}
+	dyn, names := map[uint64]bool{}, map[string]bool{}
+	np := c.Menu.NameProp()
+	for _, r := range rows {
+		if r.ID != 0 && strings.Contains(r.Flags, "D") {
+			dyn[r.ID] = true
+			if np != "" && r.Props[np] != "" {
+				names[r.Props[np]] = true
+			}
+		}
+	}
+	nums := c.Sess.numbers(c.Menu.Path)
+	for _, part := range strings.Split(ref, ",") {
+		part = strings.TrimSpace(part)
+		id, isID := ParseID(part)
+		if !isID && isDigits(part) && nums != nil {
+			if n, _ := strconv.Atoi(part); n < len(nums) {
+				id, isID = nums[n], true
+			}
+		}
+		if (isID && dyn[id]) || (!isID && names[part]) {
+			return Failure("can not %s dynamic item", verb)
+		}
+	}
+	return err
 }
 
 // usedBy names a menu holding an item that refers to it by name, so that removing it

@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -288,4 +289,45 @@ func TestOmittedRefMeansRenamedDefault(t *testing.T) {
 	// An explicit name that does not exist is still refused.
 	rep, err := exec(ex, sess, "/ip/ipsec/peer", "add", "name=x", "address=198.18.200.3/32", "profile=default")
 	fails(t, "input does not match any value of profile", rep, err)
+}
+
+// TestDynamicItemRefused: set, unset, disable and remove over a list that includes a row
+// an engine adds (flag D, not stored: a tunnel's ipsec-secret peer) fail with RouterOS's
+// words, by *id, print number or name, and, as in RouterOS, the whole command fails: the
+// stored items in the list are not changed either (QA: "no such item" for an id that find
+// had just returned).
+func TestDynamicItemRefused(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	const dynID = 1<<41 | 1
+	ex.Provide("/ip/ipsec/peer", func(context.Context, *control.Session) ([]control.Row, error) {
+		return []control.Row{{ID: dynID, Flags: "D", Props: map[string]string{"name": "gre1", "address": "198.18.9.2/32"}}}, nil
+	})
+	mustExec(t, ex, sess, "/ip/ipsec/peer", "add", "name=static1", "address=198.18.9.1/32")
+	items, _ := ex.Items("/ip/ipsec/peer")
+	static := "*" + strconv.FormatUint(items[0].ID, 16)
+	dyn := "*" + strconv.FormatUint(dynID, 16)
+	for _, c := range []struct {
+		cmd  string
+		args []string
+		want string
+	}{
+		{"set", []string{"numbers=" + static + "," + dyn, "comment=x"}, "failure: can not change dynamic item"},
+		{"set", []string{"numbers=gre1", "comment=x"}, "failure: can not change dynamic item"},
+		{"unset", []string{"numbers=" + dyn, "value-name=comment"}, "failure: can not change dynamic item"},
+		{"disable", []string{"numbers=" + static + "," + dyn}, "failure: can not change dynamic item"},
+		{"remove", []string{"numbers=" + static + "," + dyn}, "failure: can not remove dynamic item"},
+		{"set", []string{"numbers=nosuch", "comment=x"}, "no such item"},
+	} {
+		rep, err := exec(ex, sess, "/ip/ipsec/peer", c.cmd, c.args...)
+		fails(t, c.want, rep, err)
+	}
+	// By print number: print lists the stored peer, then the dynamic one.
+	mustExec(t, ex, sess, "/ip/ipsec/peer", "print")
+	rep, err := exec(ex, sess, "/ip/ipsec/peer", "remove", "numbers=0,1")
+	fails(t, "failure: can not remove dynamic item", rep, err)
+	items, _ = ex.Items("/ip/ipsec/peer")
+	if len(items) != 1 || items[0].Props["comment"] != "" || items[0].Props["disabled"] == "yes" {
+		t.Fatalf("the stored peer changed: %v", items)
+	}
 }
