@@ -889,3 +889,47 @@ func (k *Kernel) Dynamic(v6 bool) ([]DynamicEntry, error) {
 	}
 	return out, nil
 }
+
+// DynamicLists names the address lists whose dynamic set the family's table has (none
+// without the table): at start, before routerd applied anything, the lists a previous
+// run left entries in.
+func (k *Kernel) DynamicLists(v6 bool) ([]string, error) {
+	c, err := k.conn()
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	sets, err := c.GetSets(table(v6))
+	if err != nil {
+		return nil, nil // no table yet
+	}
+	var out []string
+	for _, s := range sets {
+		if l, ok := strings.CutPrefix(s.Name, "dyn/"); ok && l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// DynamicOf reads the entries of one list's dynamic set (none when it does not exist).
+func (k *Kernel) DynamicOf(v6 bool, list string) ([]DynamicEntry, error) {
+	c, err := k.conn()
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	els, err := c.GetSetElements(&nftables.Set{Table: table(v6), Name: dynamicSet(list)})
+	if err != nil {
+		// The library flattens the errno into the text (%v).
+		if errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), unix.ENOENT.Error()) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("nftables: read set %s: %w", dynamicSet(list), err)
+	}
+	var out []DynamicEntry
+	for _, e := range els {
+		if a, ok := netip.AddrFromSlice(e.Key); ok {
+			out = append(out, DynamicEntry{List: list, Addr: a, Timeout: e.Timeout, Expires: e.Expires})
+		}
+	}
+	return out, nil
+}

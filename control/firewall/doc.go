@@ -23,6 +23,10 @@
 // exclusive nftables rules sharing the rule's counter, so each packet counts and acts
 // once.
 //
+// Lists live apart from rules, as in RouterOS: a list no configured entry and no enabled
+// rule names any more keeps its sets while its dynamic set has entries (disabling the
+// port-knocking rules does not lock the knocker out; orphans.go), until the last expires.
+//
 // address-list-timeout=none-static adds a configured entry, as RouterOS keeps it: the
 // rule adds to dyn/L with a marker timeout and the engine saves the address into the
 // configuration within a second (keep.go).

@@ -85,6 +85,9 @@ type Engine struct {
 	keeping    map[string]uint64
 	// keepRules: the family's last pass had a rule with address-list-timeout=none-static.
 	keepRules map[bool]bool
+	// orphans: lists kept for their dynamic entries alone (family/name, as dnsKey), until
+	// when their set need not be read again (orphans.go).
+	orphans map[string]time.Time
 }
 
 func rulePath(v6 bool, table string) string {
@@ -127,7 +130,8 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
 		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[RuleKey]decodedRule{},
 		refused:    map[bool]map[RuleKey]refusal{},
-		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{}}
+		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{},
+		orphans: map[string]time.Time{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -344,6 +348,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	e.mu.Lock()
 	e.keepRules[v6] = keep
 	e.mu.Unlock()
+	e.keepDynamicLists(&cfg)
 	pl, aerr := e.apply(cfg)
 	for k, why := range decodeErr {
 		pl.Invalid[k] = why

@@ -59,7 +59,12 @@ func TestAddressListNoneStatic(t *testing.T) {
 	}
 	r.run(t, `/ip firewall filter remove [find]
 /ip firewall address-list remove [find list=kept]`)
-	if s := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "ruleset"); strings.Contains(s, "198.18.1.2") {
-		t.Errorf("the removed entry's address is still in the kernel:\n%s", s)
+	if s := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "ruleset"); strings.Contains(s, "list/kept") || strings.Contains(s, "dyn/kept") {
+		t.Errorf("the removed entry's list is still in the kernel:\n%s", s)
+	}
+	// none-dynamic's entry has no timeout: it stays with its list, as RouterOS keeps it,
+	// though no rule names the list any more.
+	if n := strings.TrimSpace(r.run(t, `:put [:len [/ip firewall address-list find where list=seen address=198.18.1.2 dynamic=yes]]`)); n != "1" {
+		t.Errorf("none-dynamic's entry went with the rules: %s entries", n)
 	}
 }
