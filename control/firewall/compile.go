@@ -742,6 +742,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	}
 	p := r.Props
 	m := alt{{}}
+	never := false // a matcher no packet can satisfy
 	add := func(a alt, err error) error {
 		if err != nil {
 			return err
@@ -841,7 +842,9 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 			case len(members) == 0 && neg:
 				// Not in an empty list: always true.
 			case len(members) == 0:
-				return nil, fmt.Errorf("%s: list %s has no interfaces", d.prop, strings.TrimPrefix(v, "!"))
+				// In an empty list: a rule that never matches, valid as in RouterOS (the
+				// list may get members later); it keeps its counter and no kernel rule.
+				never = true
 			default:
 				var vals [][]byte
 				for _, n := range members {
@@ -1081,6 +1084,9 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	act, err := actionExprs(cfg, r)
 	if err != nil {
 		return nil, err
+	}
+	if never {
+		return [][]expr.Any{}, nil
 	}
 	counter := &expr.Objref{Type: objCounter, Name: r.facts().counter}
 	out := make([][]expr.Any, len(m))

@@ -1,12 +1,14 @@
 package firewall
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -550,6 +552,14 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 			return fn(ctx, c)
 		})
 	}
+	if fn, spec, ok := e.ex.Generic(path, "enable"); ok {
+		e.ex.Handle(path, "enable", spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+			if err := e.checkEnable(c, m, table); err != nil {
+				return nil, err
+			}
+			return fn(ctx, c)
+		})
+	}
 	if fn, spec, ok := e.ex.Generic(path, "move"); ok {
 		e.ex.Handle(path, "move", spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			return fn(ctx, e.placeDynamic(c, "destination", v6, table))
@@ -661,6 +671,13 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			if err := r.Check(v6); err != nil {
 				return ruleError(err)
 			}
+			for _, k := range ifListProps {
+				if v, ok := args[k]; ok {
+					if _, ok := tx.ByName(menu.InterfaceListPath, strings.TrimPrefix(v, "!")); !ok {
+						return control.ArgError("input does not match any value of %s", k)
+					}
+				}
+			}
 			// A jump must not close a loop with the rules already there.
 			if r.Action == "jump" && props["disabled"] != "yes" {
 				if items == nil {
@@ -675,17 +692,90 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 						rules = append(rules, rawRule(table, o.ID, o.Props))
 					}
 				}
-				rules = append(rules, r)
-				inv := map[RuleKey]string{}
-				validRules(table, rules, inv)
-				if why, bad := inv[RuleKey{table, r.ID}]; bad && strings.Contains(why, "loop") {
-					return control.Failure("%s", strings.TrimPrefix(why, "failure: "))
+				if err := loopFailure(table, rules, []*Rule{r}); err != nil {
+					return err
 				}
 			}
 		}
 		return nil
 	})
 }
+
+// loopFailure refuses rules (jumps being added, set or enabled) when, beside the other
+// enabled rules others, they close a jump loop, with RouterOS's words. The jump the
+// compiler leaves out of a loop is the later one, which may be one of others: a loop
+// found that others alone do not make is the change's all the same.
+func loopFailure(table string, others, rules []*Rule) error {
+	isLoop := func(why string) bool { return strings.HasSuffix(why, " makes a loop") }
+	inv := map[RuleKey]string{}
+	validRules(table, append(slices.Clip(others), rules...), inv)
+	for _, r := range rules {
+		if why := inv[RuleKey{table, r.ID}]; isLoop(why) {
+			return control.Failure("%s", strings.TrimPrefix(why, "failure: "))
+		}
+	}
+	var found []RuleKey
+	for k, why := range inv {
+		if isLoop(why) {
+			found = append(found, k)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	before := map[RuleKey]string{}
+	validRules(table, others, before)
+	slices.SortFunc(found, func(a, b RuleKey) int { return cmp.Compare(a.ID, b.ID) })
+	for _, k := range found {
+		if !isLoop(before[k]) {
+			return control.Failure("%s", strings.TrimPrefix(inv[k], "failure: "))
+		}
+	}
+	return nil
+}
+
+// checkEnable refuses an enable that would close a jump loop, as add and set do.
+func (e *Engine) checkEnable(c *control.Call, m *menu.Menu, table string) error {
+	ref, ok := c.S.Get("numbers")
+	if !ok {
+		return nil // the generic command reports the missing argument
+	}
+	return e.ex.View(c.Sess, func(tx *store.Tx) error {
+		ids, err := e.ex.Resolve(tx, c.Sess, m, ref)
+		if err != nil {
+			return nil // the generic command reports it
+		}
+		enabling := map[uint64]bool{}
+		for _, id := range ids {
+			enabling[id] = true
+		}
+		items, err := tx.List(m.Path)
+		if err != nil {
+			return err
+		}
+		var others, rules []*Rule
+		for _, it := range items {
+			switch {
+			case enabling[it.ID] && it.Props["disabled"] == "yes":
+				if it.Props["action"] == "jump" {
+					rules = append(rules, rawRule(table, it.ID, it.Props))
+				} else {
+					others = append(others, rawRule(table, it.ID, it.Props))
+				}
+			case it.Props["disabled"] != "yes":
+				others = append(others, rawRule(table, it.ID, it.Props))
+			}
+		}
+		if len(rules) == 0 {
+			return nil
+		}
+		return loopFailure(table, others, rules)
+	})
+}
+
+// ifListProps are the matchers that name an interface list: add and set refuse a list
+// that does not exist, as RouterOS does.
+var ifListProps = []string{"in-interface-list", "out-interface-list", "in-bridge-port-list", "out-bridge-port-list"}
 
 func ruleError(err error) error {
 	msg := err.Error()

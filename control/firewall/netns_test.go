@@ -1018,6 +1018,7 @@ func TestInBridgePort(t *testing.T) {
 		return nil
 	}
 	r.e.passMu.Unlock()
+	r.run(t, `/interface list add name=ports`)
 	r.run(t, `/ip firewall filter set [find comment=fwd-p2] in-bridge-port-list=ports !in-bridge-port`)
 	if tp.ping(h1, "198.19.2.2") || tp.ping(h2, "198.19.2.2") {
 		t.Fatalf("forward in-bridge-port-list=ports: a ping passed\n%s", ruleset(t, tp))

@@ -55,6 +55,7 @@ func TestOutBridgePort(t *testing.T) {
 		return nil
 	}
 	r.e.passMu.Unlock()
+	r.run(t, `/interface list add name=ports`)
 	r.run(t, `/ip firewall filter set [find comment=out-p2] !out-bridge-port out-bridge-port-list=ports`)
 	if tp.ping(h1, "198.18.60.3") || tp.ping(h2, "198.18.60.2") {
 		t.Fatalf("out-bridge-port-list=ports: a bridged request passed\n%s", ruleset(t, tp))

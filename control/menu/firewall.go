@@ -217,6 +217,11 @@ func routingMenus() []*Menu {
 	return ms
 }
 
+// InterfaceListPath is the menu whose lists in-interface-list= and the other list
+// matchers of the firewall name (checked at add and set by the firewall engine: the value
+// may be negated, which a Ref cannot say).
+const InterfaceListPath = "/interface/list"
+
 func firewallRuleMenu(fam, table string) *Menu {
 	v6 := fam == "ipv6"
 	addr := fwNot{fwAddress{v4: !v6, v6: v6}}
