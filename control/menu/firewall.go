@@ -343,9 +343,25 @@ func firewallRuleMenu(fam, table string) *Menu {
 		Commands:  []string{"reset-counters", "reset-counters-all"},
 		Stats:     []string{"bytes", "packets"},
 		StatsLead: []string{"chain", "action"},
+		Brief:     briefColumns(table),
 		Ordered:   true,
 		Desc:      fmt.Sprintf("Firewall %s rules (%s).", table, fam),
 	}
+}
+
+// briefColumns are a rule menu's columns of print brief: RouterOS's chain, action,
+// addresses, protocol, ports and interfaces, and what the table's actions set.
+func briefColumns(table string) []string {
+	cols := []string{"chain", "action", "src-address", "dst-address", "src-address-list", "dst-address-list",
+		"protocol", "src-port", "dst-port", "in-interface", "out-interface", "in-interface-list", "out-interface-list",
+		"connection-state", "jump-target"}
+	switch table {
+	case "nat":
+		cols = append(cols, "to-addresses", "to-ports")
+	case "mangle":
+		cols = append(cols, "new-connection-mark", "new-packet-mark", "new-routing-mark")
+	}
+	return cols
 }
 
 func removeProp(ps []Prop, name string) []Prop {

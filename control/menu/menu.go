@@ -151,6 +151,10 @@ type Menu struct {
 	PrintKeys func(props map[string]string) []string
 	// Columns are the properties of the table form of print; empty means detail form.
 	Columns []string
+	// Brief are the columns of `print brief` where print's own form is the detail form
+	// (firewall rules): the first two always, the others when a row shown has them, as
+	// RouterOS leaves out columns no rule uses.
+	Brief []string
 	// Stats are the counters `print stats` shows after the name, as a table (RouterOS
 	// keeps counters apart from configuration); the other forms of print leave them out.
 	// Empty: the menu has no stats form.

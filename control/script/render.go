@@ -49,9 +49,30 @@ func Render(w io.Writer, rep *control.Reply, s *control.Sentence, width int) {
 		for i := range rep.Rows {
 			renderDetail(w, i, &rep.Rows[i], width)
 		}
+	case hasFlag(s, "brief") && m != nil && len(m.Columns) == 0 && len(m.Brief) > 0:
+		bm := *m
+		bm.Columns = briefColumns(m, rep.Rows)
+		renderTable(w, &bm, rep.Rows, width)
 	default:
 		renderTable(w, m, rep.Rows, width)
 	}
+}
+
+// briefColumns are the menu's brief columns the rows use: the first two always, the
+// others when a row has a value there.
+func briefColumns(m *menu.Menu, rows []control.Row) []string {
+	var cols []string
+	for i, c := range m.Brief {
+		used := i < 2
+		for j := 0; j < len(rows) && !used; j++ {
+			v, _ := shown(&rows[j], c)
+			used = v != ""
+		}
+		if used {
+			cols = append(cols, c)
+		}
+	}
+	return cols
 }
 
 // keys lists a row's properties in print order: the proplist, else the menu's order with
