@@ -1109,10 +1109,16 @@ func logExpr(r *Rule) expr.Any {
 const LogGroup = 0x7f31
 
 // logPrefix carries the rule's identity to the log reader: "table/chain/id prefix".
+// logPrefix is the kernel's log prefix of a rule: "table/chain/id log-prefix", which the
+// log reader turns into RouterOS's line. A chain whose name does not fit beside the
+// rule's log-prefix is left out ("table//id"): the reader finds it by the rule's id.
 func logPrefix(r *Rule) string {
 	s := fmt.Sprintf("%s/%s/%d %s", r.Table, r.Chain, r.ID, r.Props["log-prefix"])
-	if len(s) > 127 {
-		s = s[:127]
+	if len(s) > logPrefixMax {
+		s = fmt.Sprintf("%s//%d %s", r.Table, r.ID, r.Props["log-prefix"])
+	}
+	if len(s) > logPrefixMax {
+		s = s[:logPrefixMax]
 	}
 	return s
 }

@@ -168,6 +168,9 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	}
 	e.registerConnections()
 	if err := e.k.ListenLog(ctx, h.Go, func(l LogLine) {
+		if l.Chain == "" {
+			l.Chain = e.ruleChain(l)
+		}
 		slog.Info(l.Message(), eventlog.TopicsKey, "firewall,info")
 	}); err != nil {
 		slog.Warn("firewall: log rules' lines will not reach /log", "err", err)
@@ -1039,4 +1042,23 @@ func (e *Engine) firstSeen(key string, left, timeout time.Duration) time.Time {
 		e.created[key] = c
 	}
 	return c
+}
+
+// ruleChain is the chain of the rule a log line came from whose kernel prefix had no
+// room for the chain's name (logPrefix): the stored rule's, by its id.
+func (e *Engine) ruleChain(l LogLine) string {
+	v6 := len(l.Payload) > 0 && l.Payload[0]>>4 == 6
+	var chain string
+	_ = e.ex.Store.View(func(tx *store.Tx) error {
+		if it, err := tx.Get(rulePath(v6, l.Table), l.RuleID); err == nil {
+			chain = it.Props["chain"]
+		}
+		return nil
+	})
+	for _, d := range e.dynamicRules(v6, l.Table) {
+		if chain == "" && d.ID == l.RuleID {
+			chain = d.Props["chain"]
+		}
+	}
+	return chain
 }

@@ -13,8 +13,9 @@ import (
 //     chain C of table T is "T/C" (at most 255-len(T)-1 bytes of chain name), an address
 //     list L is the sets "list/L" and "dyn/L" (at most 250 bytes).
 //   - A log rule's prefix (NFTA_LOG_PREFIX, NF_LOG_PREFIXLEN-1 = 127 bytes) carries the
-//     rule's identity "T/C/id " before log-prefix, so log-prefix gets what the chain's
-//     name leaves (logPrefix cut it short before, and the log reader lost the rule).
+//     rule's identity "T/C/id " before log-prefix; a chain name that does not fit beside
+//     log-prefix is left out ("T//id ", the log reader finds the chain by the id), so
+//     log-prefix gets what table and id leave, whatever the chain is called.
 //
 // Not limits here: comments stay in routerd's store (the kernel never sees them); the
 // configured part of a list is an interval set without a size limit; a rule's dynamic
@@ -58,13 +59,16 @@ func checkLimits(r *Rule) error {
 		}
 	}
 	if r.Action == "log" || p["log"] == "yes" {
-		room := logPrefixMax - len(ChainName(r.Table, r.Chain)) - len("/ ") - idDigits
-		if len(p["log-prefix"]) > room {
-			return fmt.Errorf("failure: log-prefix %w (at most %d characters in chain %s)", ErrTooLong, max(room, 0), r.Chain)
+		if len(p["log-prefix"]) > logPrefixRoom(r.Table) {
+			return fmt.Errorf("failure: log-prefix %w (at most %d characters)", ErrTooLong, logPrefixRoom(r.Table))
 		}
 	}
 	return nil
 }
+
+// logPrefixRoom is the longest log-prefix of a rule of table: the kernel's prefix
+// carries "table//id " before it.
+func logPrefixRoom(table string) int { return logPrefixMax - len(table+"// ") - idDigits }
 
 // checkListName refuses an address list name the kernel cannot name a set after.
 func checkListName(name string) error {

@@ -121,15 +121,17 @@ func parseLog(attrs []netfilter.Attribute, names func(uint32) string) (LogLine, 
 		case nfulaPrefix:
 			p := strings.TrimRight(string(a.Data), "\x00")
 			id, rest, _ := strings.Cut(p, " ")
-			parts := strings.Split(id, "/")
-			if len(parts) != 3 {
+			// table/chain/id: a chain's name may hold "/" itself, and is empty when it
+			// did not fit (logPrefix).
+			i, j := strings.Index(id, "/"), strings.LastIndex(id, "/")
+			if i < 0 || i == j {
 				return l, false // not one of routerd's rules
 			}
-			n, err := strconv.ParseUint(parts[2], 10, 64)
+			n, err := strconv.ParseUint(id[j+1:], 10, 64)
 			if err != nil {
 				return l, false
 			}
-			l.Table, l.Chain, l.RuleID, l.Prefix = parts[0], parts[1], n, rest
+			l.Table, l.Chain, l.RuleID, l.Prefix = id[:i], id[i+1:j], n, rest
 			seen = true
 		case nfulaIfIn:
 			if len(a.Data) == 4 {
