@@ -114,6 +114,9 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 	var lines, hidden []string
 	np := m.NameProp()
 	for _, it := range items {
+		if m.Dynamic != nil && !opt.Backup && m.Dynamic(it.Props) {
+			continue
+		}
 		if filtered && opt.Filter != nil {
 			r := x.Row(m, it, opt.ShowSensitive)
 			if ok, err := opt.Filter(&r); err != nil || !ok {

@@ -72,7 +72,12 @@ func firewallMenus() []*Menu {
 			},
 			Flags:   []Flag{FlagDisabled, FlagInvalid, FlagDynamic},
 			Columns: []string{"list", "address", "creation-time", "timeout"},
-			Desc:    "Address lists used by firewall matchers src-address-list and dst-address-list.",
+			// An entry with a timeout is dynamic in RouterOS: not exported, gone at reboot.
+			Dynamic: func(p map[string]string) bool {
+				d, err := value.ParseDuration(p["timeout"])
+				return err == nil && d > 0
+			},
+			Desc: "Address lists used by firewall matchers src-address-list and dst-address-list.",
 		})
 		ms = append(ms, &Menu{
 			Path: "/" + fam + "/firewall/connection",

@@ -151,6 +151,10 @@ type Menu struct {
 	PrintKeys func(props map[string]string) []string
 	// Columns are the properties of the table form of print; empty means detail form.
 	Columns []string
+	// Dynamic, when set, tells the stored items RouterOS holds as dynamic (address-list
+	// entries with a timeout): export leaves them out, as RouterOS does (a backup keeps
+	// them).
+	Dynamic func(props map[string]string) bool
 	// Brief are the columns of `print brief` where print's own form is the detail form
 	// (firewall rules): the first two always, the others when a row shown has them, as
 	// RouterOS leaves out columns no rule uses.
