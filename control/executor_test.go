@@ -331,3 +331,12 @@ func TestDynamicItemRefused(t *testing.T) {
 		t.Fatalf("the stored peer changed: %v", items)
 	}
 }
+
+// TestBridgePortExternalFDB: RouterOS 6's `export verbose` writes external-fdb= on every
+// bridge port; the line loads (stored, no effect here) instead of losing the port (QA).
+func TestBridgePortExternalFDB(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/interface/bridge", "add", "name=bridge")
+	mustExec(t, ex, sess, "/interface/bridge/port", "add", "bridge=bridge", "external-fdb=auto", "hw=yes", "interface=ether2", "pvid=10")
+}

@@ -304,6 +304,7 @@ func interfaceMenus() []*Menu {
 				stored("fast-leave", value.Bool(), "no", mcastTimer, "Remove a group on the first leave."),
 				stored("tag-stacking", value.Bool(), "no", "802.1ad tag stacking is not applied", "Push a tag on already tagged frames."),
 				stored("hw", value.Bool(), "yes", noHW, "Offload the port to the switch chip."),
+				stored("external-fdb", value.Enum("auto", "no", "yes"), "auto", noHW, "RouterOS 6: use the switch chip's host table for the port (export verbose writes it on every port)."),
 				stored("mvrp-applicant-state", value.Enum("normal-participant", "non-participant"), "normal-participant", noMVRP, "MVRP applicant state."),
 				stored("mvrp-registrar-state", value.Enum("fixed", "normal"), "normal", noMVRP, "MVRP registrar state."),
 				comment,
