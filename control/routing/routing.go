@@ -299,6 +299,13 @@ func desired(fam int, ts map[string]Table, rules []rule) ([]netlink.Rule, map[ui
 				id = t.ID
 			}
 			r.Table = id
+			if c.MinPrefix != "" && id >= 256 {
+				// The netlink library sends suppress_prefixlength only with a table id
+				// that fits the header (main, not routerd's 10000+): the kernel rule
+				// came without it and every pass added it again ("file exists").
+				invalid[c.id] = "min-prefix is applied with table=main only here"
+				continue
+			}
 			if c.MinPrefix != "" {
 				n, err := strconv.Atoi(c.MinPrefix)
 				if err != nil {

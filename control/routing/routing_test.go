@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -30,6 +31,7 @@ func TestDesiredRules(t *testing.T) {
 		{ID: 3, Props: map[string]string{"routing-mark": "nosuch"}},
 		{ID: 4, Props: map[string]string{"interface": "lan", "action": "lookup-only-in-table", "table": "backup"}},
 		{ID: 5, Props: map[string]string{"min-prefix": "0"}},
+		{ID: 6, Props: map[string]string{"min-prefix": "0", "table": "backup"}},
 	} {
 		r := rule{id: it.ID}
 		if err := engine.Decode(rm, it, &r.ruleItem); err != nil {
@@ -58,6 +60,10 @@ func TestDesiredRules(t *testing.T) {
 		if r.SuppressPrefixlen != -1 {
 			t.Errorf("rule without min-prefix suppresses /%d: %+v", r.SuppressPrefixlen, r)
 		}
+	}
+	// Not with a table of its own (the library drops it there): invalid, not flapping.
+	if !strings.Contains(invalid[6], "table=main only") {
+		t.Errorf("min-prefix with table=backup: %q", invalid[6])
 	}
 	if invalid[3] == "" {
 		t.Errorf("routing-mark=nosuch not reported")
