@@ -126,6 +126,8 @@ func systemMenus() []*Menu {
 			},
 			Columns:  []string{"time", "topics", "message"},
 			NoExport: true,
+			// `/log info "text"` is :log's menu form: the same line, topics script,LEVEL.
+			Commands: []string{"debug", "info", "warning", "error"},
 			Desc:     "System log.",
 		},
 		{

@@ -70,6 +70,12 @@ func (s *system) handlers() {
 	}
 	ex.Provide(ResourcePath, s.res.source)
 	s.adminHandlers()
+	if s.log != nil {
+		for _, level := range []string{"debug", "info", "warning", "error"} {
+			ex.Handle(control.LogPath, level, control.CommandSpec{Positional: []string{"message"},
+				Args: []string{"message"}, Policy: "read"}, s.logCommand(level))
+		}
+	}
 	// A backup carries every secret (password hashes, keys) and loading one replaces
 	// every user and policy: both need policy and sensitive, as in RouterOS, and load
 	// needs write too.
@@ -111,6 +117,18 @@ func (s *system) scriptLog(topics, msg string) {
 		h = s.log.Handler(h)
 	}
 	slog.New(h).Log(context.Background(), eventlog.LevelOf(topics), msg, eventlog.TopicsKey, topics)
+}
+
+// logCommand is `/log LEVEL message`, which writes what `:log LEVEL message` does.
+func (s *system) logCommand(level string) control.Handler {
+	return func(ctx context.Context, c *control.Call) (*control.Reply, error) {
+		msg, ok := c.S.Get("message")
+		if !ok {
+			return nil, &control.Error{Msg: "missing value for message", Category: control.CatMissing}
+		}
+		s.scriptLog("script,"+level, msg)
+		return &control.Reply{}, nil
+	}
 }
 
 // maxDepth bounds scripts that run scripts or import files that import files: each

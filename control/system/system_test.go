@@ -179,6 +179,20 @@ func TestLog(t *testing.T) {
 	if last := es[len(es)-1]; last.Message != "hello from :log" || strings.Join(last.Topics, ",") != "script,info" {
 		t.Errorf("last entry = %+v", last)
 	}
+	// /log LEVEL is the menu form of :log (`/log info "text"` in RouterOS's manual).
+	r.mustRun(t, `/log warning "from the menu"`)
+	r.mustRun(t, `/log error message="named"`)
+	es = r.log.Entries()
+	var tail []string
+	for _, e := range es[len(es)-2:] {
+		tail = append(tail, strings.Join(e.Topics, ",")+" "+e.Message)
+	}
+	if want := "script,warning from the menu|script,error named"; strings.Join(tail, "|") != want {
+		t.Errorf("/log warning|error wrote %q, want %q", tail, want)
+	}
+	if _, err := r.run(t, `/log info`); err == nil {
+		t.Error("/log info without a message was accepted")
+	}
 }
 
 func TestExportFile(t *testing.T) {
