@@ -67,6 +67,7 @@ func main() {
 		if *cont {
 			os.Exit(continueRun(c, string(src)))
 		}
+		c.File = true
 		os.Exit(oneShot(c, string(src)))
 	case flag.NArg() > 0:
 		os.Exit(oneShot(c, strings.Join(flag.Args(), " ")))

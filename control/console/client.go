@@ -18,6 +18,11 @@ func (e *Error) Error() string { return e.Msg }
 // Client is a console connection to routerd. Run, Complete and Identity are used one at
 // a time; Cancel may be called from another goroutine while Run waits.
 type Client struct {
+	// File: what Run sends is a script file run as one unit (routerctl -f), whose
+	// run-time error names the line and column of the statement that failed, as
+	// /import's does.
+	File bool
+
 	conn net.Conn
 	dec  *json.Decoder
 
@@ -76,7 +81,7 @@ func (c *Client) recv(out io.Writer) (response, error) {
 // console is at afterwards (a path alone on a line moves it). A failed command returns
 // an *Error with the RouterOS message; other errors are about the connection.
 func (c *Client) Run(path, src string, interactive bool, width int, out io.Writer) (string, error) {
-	if err := c.send(request{Op: "run", Path: path, Src: src, Interactive: interactive, Width: width}); err != nil {
+	if err := c.send(request{Op: "run", Path: path, Src: src, Interactive: interactive, Width: width, File: c.File}); err != nil {
 		return path, err
 	}
 	r, err := c.recv(out)

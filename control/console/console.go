@@ -24,6 +24,7 @@ type request struct {
 	Line        string `json:"line,omitempty"`
 	Interactive bool   `json:"interactive,omitempty"`
 	Width       int    `json:"width,omitempty"`
+	File        bool   `json:"file,omitempty"` // Src is a file: locate a run-time error
 }
 
 // response is one server message.

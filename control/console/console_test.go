@@ -425,3 +425,25 @@ func FuzzServerRequest(f *testing.F) {
 		<-done
 	})
 }
+
+// A script file run as one unit (routerctl -f) stops at the first failing statement and
+// names its line, as /import does; an interactive line's error stays as it was.
+func TestFileErrorLocated(t *testing.T) {
+	c := startServer(t).dial(t)
+	src := "/interface gre add name=g1 remote-address=10.0.0.1\n\n/interface gre\n  add name=g1 remote-address=10.0.0.2\nadd name=g3 remote-address=10.0.0.3\n"
+	c.File = true
+	_, err := c.Run("", src, false, 80, nil)
+	skipUnimplemented(t, err)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Msg != "failure: already have such name (line 4 column 3)" {
+		t.Errorf("file: err = %v", err)
+	}
+	c.File = false
+	if _, err := c.Run("", "/interface gre add name=g1 remote-address=10.0.0.2", false, 80, nil); err == nil || err.Error() != "failure: already have such name" {
+		t.Errorf("line: err = %v", err)
+	}
+	var out strings.Builder
+	if _, err := c.Run("", ":put [:len [/interface gre find]]", false, 80, &out); err != nil || out.String() != "1\n" {
+		t.Errorf("after the failure: %q %v (the file stops at it)", out.String(), err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -111,20 +112,64 @@ var verbs = map[string]bool{"add": true, "set": true, "remove": true, "print": t
 	"disable": true, "unset": true, "edit": true, "export": true, "find": true, "get": true,
 	"move": true, "comment": true, "reset": true, "monitor": true}
 
-// menuWords returns the menu part of a statement's first line: the words up to the
-// first command verb, argument or bracket ("/ip firewall filter" of
-// "/ip firewall filter add chain=input").
-func menuWords(stmt string) string {
+// menuWords returns the menu part of a statement's first line in space form: the words
+// up to the first command verb, argument or bracket ("/ip firewall filter" of
+// "/ip firewall filter add chain=input" and of "/ip/firewall/filter/add chain=input"),
+// so that a menu is counted once however the file spells it. alone reports that the
+// line holds nothing else (a menu line, which makes the menu current).
+func menuWords(stmt string) (menu string, alone bool) {
 	line, _, _ := strings.Cut(stmt, "\n")
 	var out []string
-	for _, w := range strings.Fields(line) {
-		if verbs[w] || strings.ContainsAny(w, "=[\"$:{") {
+	fields := strings.Fields(line)
+	alone = true
+words:
+	for i, f := range fields {
+		if strings.ContainsAny(f, "=[\"$:{") {
+			alone = false
 			break
 		}
-		out = append(out, w)
+		for j, w := range strings.Split(f, "/") {
+			if w == "" && (i > 0 || j > 0) {
+				continue // the leading slash; a doubled or trailing one
+			}
+			if verbs[w] {
+				alone = false
+				break words
+			}
+			if w != "" {
+				out = append(out, w)
+			}
+		}
 	}
-	return strings.Join(out, " ")
+	if len(out) == 0 {
+		return "", alone && strings.TrimSpace(line) == "/" // "/" alone goes to the root
+	}
+	return "/" + strings.Join(out, " "), alone
 }
+
+// slashMenu reports whether err (of statement t) is the parser's answer to an unknown
+// word of a slash-form path, "syntax error (line 1 column 12)" of
+// "/interface/wireless/security-profiles add", where the space form gets "bad command
+// name wireless": the menu is not here either. It returns the word.
+func slashMenu(t string, err error) (string, bool) {
+	m := slashSyntax.FindStringSubmatch(strings.TrimSpace(err.Error()))
+	if m == nil {
+		return "", false
+	}
+	col, _ := strconv.Atoi(m[1])
+	line, _, _ := strings.Cut(t, "\n")
+	if col < 2 || col > len(line) || line[col-2] != '/' {
+		return "", false
+	}
+	w := line[col-1:]
+	if i := strings.IndexAny(w, "/ \t"); i >= 0 {
+		w = w[:i]
+	}
+	return w, w != ""
+}
+
+// slashSyntax is the parser's error at an unknown word after a slash, on the first line.
+var slashSyntax = regexp.MustCompile(`^syntax error \(line 1 column (\d+)\)$`)
 
 // RunStatements runs lines (the first one being line number first) statement by
 // statement: a statement spans lines while it is incomplete (blocks, continuation
@@ -186,8 +231,9 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		// Absolute statements and scripting (:global, :foreach) do not depend on the
 		// current menu.
 		absolute := strings.HasPrefix(t, "/") || strings.HasPrefix(t, ":")
-		if strings.HasPrefix(t, "/") && menuWords(t) == t {
-			cur = t
+		menu, alone := menuWords(t)
+		if strings.HasPrefix(t, "/") && alone {
+			cur = menu
 		}
 		if absolute {
 			skip = ""
@@ -202,7 +248,7 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		}
 		err := run(stmt)
 		if err == nil {
-			if !(absolute && menuWords(t) == t) { // a menu line alone is no command
+			if !(absolute && alone) { // a menu line alone is no command
 				r.Applied++
 			}
 			continue
@@ -210,19 +256,22 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		msg := position.ReplaceAllString(strings.TrimSpace(err.Error()), "")
 		// Only absolute statements name menus (exports write them so); a bad word in
 		// a relative one is a bad command.
-		if m := badCommand.FindStringSubmatch(msg); m != nil && strings.HasPrefix(t, "/") {
-			menu := menuWords(t)
-			// "/snmp community", "/interface/wireless": the bad word may follow a slash.
-			if strings.Contains(" "+strings.ReplaceAll(menu, "/", " ")+" ", " "+m[1]+" ") {
-				if absolute && menu == t {
-					skip = menu // a menu line alone: the statements after it are in it
-					r.Skipped[menu] += 0
-				} else {
-					r.Skipped[menu]++
-				}
-				fail(n, NoMenu+" (skipped)", stmt)
-				continue
+		word := ""
+		if m := badCommand.FindStringSubmatch(msg); m != nil {
+			word = m[1]
+		} else if w, ok := slashMenu(t, err); ok {
+			word = w
+		}
+		// "/snmp community", "/interface/wireless": the bad word is one of the menu's.
+		if word != "" && strings.HasPrefix(t, "/") && strings.Contains(" "+strings.TrimPrefix(menu, "/")+" ", " "+word+" ") {
+			if alone {
+				skip = menu // a menu line alone: the statements after it are in it
+				r.Skipped[menu] += 0
+			} else {
+				r.Skipped[menu]++
 			}
+			fail(n, NoMenu+" (skipped)", stmt)
+			continue
 		}
 		r.Refused[msg]++
 		fail(n, msg, stmt)
@@ -241,7 +290,7 @@ func portAbsent(stmt, cur string, run func(string) error) (string, bool) {
 	}
 	menu := cur
 	if strings.HasPrefix(stmt, "/") {
-		menu = menuWords(stmt)
+		menu, _ = menuWords(stmt)
 	}
 	if menu == "" {
 		return "", false

@@ -76,6 +76,54 @@ set [ find default=yes ] addresses=44.0.0.0/8
 	}
 }
 
+// TestSlashFormMenus: RouterOS 7's slash form of a menu routerd lacks is skipped as
+// that menu, not refused: the parser answers "syntax error" at an unknown word after a
+// slash (the space form gets "bad command name"), and one menu is counted once however
+// the file spells it. A syntax error elsewhere stays a refusal.
+func TestSlashFormMenus(t *testing.T) {
+	src := `/interface/wireless security-profiles set [ find default=yes ] a=b
+/interface/wireless/security-profiles/add name=x
+/interface wireless security-profiles add name=y
+/caps-man/configuration add name=c1
+/caps-man configuration add name=c2
+/interface/wifi
+add name=w1
+/ip/address/add address=198.18.0.1/24 interface=ether1 comment=x'
+/ip/address add address=198.18.0.2/24 interface=ether1
+/
+:put done
+`
+	var ran []string
+	run := func(stmt string) error {
+		ran = append(ran, stmt)
+		switch {
+		case strings.HasPrefix(stmt, "/interface/wi"):
+			return errors.New("syntax error (line 1 column 12)")
+		case strings.HasPrefix(stmt, "/interface wireless"):
+			return errors.New("bad command name wireless (line 1 column 12)")
+		case strings.HasPrefix(stmt, "/caps-man"):
+			return errors.New("bad command name caps-man (line 1 column 2)")
+		case strings.Contains(stmt, "comment=x'"):
+			return errors.New("syntax error (line 1 column 64)")
+		}
+		return nil
+	}
+	r := RunStatements(strings.Split(src, "\n"), 1, run, nil)
+	if want := map[string]int{"/interface wireless security-profiles": 3, "/caps-man configuration": 2,
+		"/interface wifi": 1}; !maps.Equal(r.Skipped, want) {
+		t.Errorf("skipped = %v, want %v", r.Skipped, want)
+	}
+	if want := map[string]int{"syntax error": 1}; !maps.Equal(r.Refused, want) {
+		t.Errorf("refused = %v, want %v", r.Refused, want)
+	}
+	if r.Applied != 2 {
+		t.Errorf("applied = %d, want 2 (the second address, :put; '/' alone is no command)", r.Applied)
+	}
+	if slices.Contains(ran, "add name=w1") {
+		t.Error("ran a statement of the missing /interface/wifi")
+	}
+}
+
 // TestUnterminatedString: an open quote that runs to the end of the file runs none of
 // it; the run goes on at the next menu line and the summary counts what was lost.
 func TestUnterminatedString(t *testing.T) {

@@ -246,7 +246,11 @@ func (c *conn) run(ctx context.Context, req request) (path, errMsg string) {
 	}()
 	con := &script.Console{Sess: c.sess, Path: c.menu(req.Path), Interactive: req.Interactive, Width: req.Width}
 	w := &outWriter{c: c, cancel: cancel}
-	err := c.in.Run(ctx, con, req.Src, w)
+	run := c.in.Run
+	if req.File {
+		run = c.in.RunFile
+	}
+	err := run(ctx, con, req.Src, w)
 	if err != nil {
 		errMsg = err.Error()
 		if errMsg == "" {

@@ -54,6 +54,8 @@ type run struct {
 	w   io.Writer
 	// row is the item a where-expression is evaluated against.
 	row *control.Row
+	// locate: a run-time error of a top-level statement carries its position (RunFile).
+	locate bool
 }
 
 // control flow signals
@@ -64,6 +66,18 @@ func (returnSignal) Error() string { return "return" }
 // Run parses src as one unit at the console's menu and runs it; output (print, :put,
 // export) goes to w. A parse error anywhere runs nothing.
 func (in *Interp) Run(ctx context.Context, c *Console, src string, w io.Writer) (err error) {
+	return in.run(ctx, c, src, w, false)
+}
+
+// RunFile is Run for a script file run as one unit (/import without verbose): a run-time
+// error is a *Error with the line and column of the top-level statement it stopped, as
+// RouterOS reports an import's failure ("failure: already have such name (line 12
+// column 1)"), so the operator finds the line without verbose=yes.
+func (in *Interp) RunFile(ctx context.Context, c *Console, src string, w io.Writer) error {
+	return in.run(ctx, c, src, w, true)
+}
+
+func (in *Interp) run(ctx context.Context, c *Console, src string, w io.Writer, locate bool) (err error) {
 	stmts, path, err := Parse(src, c.Path, in.resolver())
 	if err != nil {
 		return err
@@ -85,7 +99,7 @@ func (in *Interp) Run(ctx context.Context, c *Console, src string, w io.Writer) 
 			}
 		}()
 	}
-	r := &run{in: in, ctx: ctx, c: c, w: w}
+	r := &run{in: in, ctx: ctx, c: c, w: w, locate: locate}
 	_, err = r.block(stmts, &scope{vars: map[string]Value{}})
 	var ret returnSignal
 	if errors.As(err, &ret) {
@@ -105,6 +119,8 @@ func (in *Interp) Eval(ctx context.Context, c *Console, src string, w io.Writer)
 }
 
 func (r *run) block(stmts []Stmt, sc *scope) (Value, error) {
+	top := r.locate
+	r.locate = false // only the unit's own statements are located
 	var last Value = Nothing{}
 	for _, st := range stmts {
 		if err := r.ctx.Err(); err != nil {
@@ -115,11 +131,25 @@ func (r *run) block(stmts []Stmt, sc *scope) (Value, error) {
 		}
 		v, err := r.stmt(st, sc)
 		if err != nil {
+			if top {
+				err = located(err, st.pos())
+			}
 			return nil, err
 		}
 		last = v
 	}
 	return last, nil
+}
+
+// located gives a run-time error the position of the statement it stopped; parse errors
+// and control flow keep theirs.
+func located(err error, p Pos) error {
+	var se *Error
+	var ret returnSignal
+	if errors.As(err, &ret) || (errors.As(err, &se) && se.Line > 0) {
+		return err
+	}
+	return &Error{Msg: err.Error(), Line: p.Line, Col: p.Col, Err: err}
 }
 
 func (r *run) stmt(st Stmt, sc *scope) (Value, error) {

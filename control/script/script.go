@@ -17,7 +17,12 @@ import (
 type Error struct {
 	Msg       string
 	Line, Col int // 0 for run-time errors
+	// Err is the run-time error a located run (RunFile) stopped at, Line and Col being
+	// the position of the statement that failed.
+	Err error
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Line == 0 {

@@ -155,12 +155,18 @@ func (s *system) runFile(ctx context.Context, sess *control.Session, lines []str
 	}
 	con := &script.Console{Sess: sess}
 	if !verbose {
-		err := s.in.Run(ctx, con, strings.Join(lines, "\n"), out)
+		err := s.in.RunFile(ctx, con, strings.Join(lines, "\n"), out)
 		var pe *script.Error
-		if first > 1 && errors.As(err, &pe) && pe.Line > 0 {
-			return &script.Error{Msg: pe.Msg, Line: pe.Line + first - 1, Col: pe.Col}
+		if !errors.As(err, &pe) || pe.Line == 0 {
+			return err
 		}
-		return err
+		line := pe.Line + first - 1
+		var ce *control.Error
+		if errors.As(pe.Err, &ce) {
+			// A command's refusal keeps its words and category, located.
+			return &control.Error{Category: ce.Category, Msg: fmt.Sprintf("%s (line %d column %d)", ce.Msg, line, pe.Col)}
+		}
+		return &script.Error{Msg: pe.Msg, Line: line, Col: pe.Col, Err: pe.Err}
 	}
 	rep := console.RunStatements(lines, first, func(stmt string) error {
 		if err := ctx.Err(); err != nil {

@@ -391,8 +391,11 @@ func TestImport(t *testing.T) {
 		{name: "no extension", args: []control.Arg{arg("file-name", "noext")},
 			check: `:put ([:len [/interface gre find name=g0]] = 1)`},
 		{name: "stops at first error, keeps earlier", args: []control.Arg{arg("file-name", "half.rsc")},
-			wantErr: "invalid value for argument remote-address",
+			wantErr: "invalid value for argument remote-address (line 2 column 1)",
 			check:   `:put ([:len [/interface gre find name=g1]] = 1 && [:len [/interface gre find name=g3]] = 0)`},
+		// The line is the file's, also when the run starts further down.
+		{name: "located from-line", args: []control.Arg{arg("file-name", "half.rsc"), arg("from-line", "2")},
+			wantErr: "invalid value for argument remote-address (line 2 column 1)"},
 		{name: "missing", args: []control.Arg{arg("file-name", "nope.rsc")}, wantErr: "failure: no such file"},
 		{name: "escape", args: []control.Arg{arg("file-name", "../routerd.db")}, wantErr: "invalid value for argument file-name"},
 		{name: "dry run changes nothing", args: []control.Arg{arg("file-name", "multi.rsc"), flag("dry-run")},
