@@ -312,6 +312,9 @@ func (sa *IKESA) eapAccountStart() {
 // eapEnded sends the accounting stop when an accounted IKE SA goes (d.mu held).
 func (sa *IKESA) eapEnded(established bool, why string) {
 	st := sa.eap
+	if st != nil && sa.d.heldElsewhere(sa, func(o *IKESA) bool { return o.eap == st }) {
+		return // a rekey's successor carries the session on
+	}
 	if st != nil && st.peer != nil {
 		st.peer.Close()
 	}

@@ -336,7 +336,7 @@ func (sa *IKESA) v1GiveConfig(cp *v1CfgPayload) *v1CfgPayload {
 				sa.d.log.Warn("ipsec: no mode config address for the peer", "peer", sa.peer.Name, "err", err)
 				return &v1CfgPayload{Type: v1CfgReply}
 			}
-			sa.vip, sa.vipRelease = a, release
+			sa.vip, sa.vipLease = a, &vipLease{release: release}
 		case mc.Address.IsValid():
 			sa.vip = mc.Address
 		}

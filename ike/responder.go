@@ -271,7 +271,7 @@ func (sa *IKESA) giveConfig(mc *ModeConfig) (*CP, error) {
 		if err != nil {
 			return nil, err
 		}
-		addr, sa.vipRelease = a, release
+		addr, sa.vipLease = a, &vipLease{release: release}
 	}
 	if !addr.IsValid() || !addr.Is4() {
 		return nil, errors.New("mode config has no IPv4 address or pool")
@@ -451,7 +451,7 @@ func (sa *IKESA) dynamicConflict(local, remote []Selector) (other, why string, r
 				continue
 			}
 			switch {
-			case oVIP && o.vip == sa.vip && o.vipRelease == nil && sa.vipRelease == nil:
+			case oVIP && o.vip == sa.vip && o.vipLease == nil && sa.vipLease == nil:
 				if !slices.Contains(replaced, o) {
 					replaced = append(replaced, o)
 				}

@@ -74,10 +74,10 @@ type IKESA struct {
 	created, established, lastRecv, lastSent time.Time
 	rekeyAt, expireAt                        time.Time
 	rekeying                                 bool
-	rx, tx                                   uint64     // bytes of IKE messages
-	done                                     chan error // Establish waits on it
-	vip                                      netip.Addr // mode config address (given or received)
-	vipRelease                               func()
+	rx, tx                                   uint64          // bytes of IKE messages
+	done                                     chan error      // Establish waits on it
+	vip                                      netip.Addr      // mode config address (given or received)
+	vipLease                                 *vipLease       // the pool lease of vip, shared with rekeys' successors
 	creating                                 map[uint64]bool // policies with a CREATE_CHILD_SA in flight
 	peerRekey                                *IKESA          // the peer's new IKE SA from a rekey collision (ikecollision.go)
 	splits                                   []netip.Prefix
@@ -1241,11 +1241,35 @@ func (sa *IKESA) rekeyIKE() {
 	}, func() { delete(sa.d.sas, spi); sa.rekeying = false })
 }
 
+// vipLease is a mode config address leased from a pool for one peer. The IKE SAs that
+// replace the one it was given on by rekeying share it; the last of them to go releases
+// it, once.
+type vipLease struct{ release func() }
+
+// heldElsewhere reports whether a live IKE SA other than sa has what has picks: a rekey's
+// successor sharing sa's lease or EAP session (d.mu held). A successor that never made
+// it into d.sas (its keys failed) holds nothing.
+func (d *Daemon) heldElsewhere(sa *IKESA, has func(o *IKESA) bool) bool {
+	for _, o := range d.sas {
+		if o != sa && o.state != stateDead && has(o) {
+			return true
+		}
+	}
+	return false
+}
+
 // successor builds the IKE SA that replaces sa after a rekey.
 func (sa *IKESA) successor(weInitiated bool, ourSPI, theirSPI uint64, s *Suite, ni, nr []byte) *IKESA {
 	n := sa.d.newSA(sa.peer, weInitiated)
 	n.ident, n.local, n.remote, n.natLocal, n.natRemote = sa.ident, sa.local, sa.remote, sa.natLocal, sa.natRemote
 	n.remoteID, n.myID, n.fragOK, n.suite, n.ni, n.nr = sa.remoteID, sa.myID, sa.fragOK, s, ni, nr
+	// What authentication and mode config gave the peer stays with it: the address
+	// (and its pool lease, which the last of the two SAs to go releases), the split
+	// networks and DNS servers received, the verified certificate, the EAP session
+	// (accounted once, stopped when the last SA goes). Without them the old SA's
+	// delete freed the address for another client while this one kept using it.
+	n.vip, n.vipLease, n.splits, n.dns = sa.vip, sa.vipLease, sa.splits, sa.dns
+	n.peerCert, n.eap = sa.peerCert, sa.eap
 	if weInitiated {
 		n.spiI, n.spiR = ourSPI, theirSPI
 	} else {
@@ -1332,9 +1356,11 @@ func (sa *IKESA) destroy(why string) {
 		delete(sa.d.sas, sa.spiR)
 	}
 	delete(sa.d.halfOpen, halfKey{sa.spiI, sa.remote})
-	if sa.vipRelease != nil {
-		sa.vipRelease()
-		sa.vipRelease = nil
+	if l := sa.vipLease; l != nil {
+		sa.vipLease = nil
+		if l.release != nil && !sa.d.heldElsewhere(sa, func(o *IKESA) bool { return o.vipLease == l }) {
+			l.release()
+		}
 	}
 	if was == stateEstablished || was == stateDeleting {
 		sa.d.log.Info("ipsec: IKE SA deleted", "peer", sa.peer.Name, "remote", sa.remote.Addr(), "reason", why)

@@ -405,3 +405,84 @@ func TestModeConfigReconnectTakesOver(t *testing.T) {
 		t.Errorf("the server keeps the old connection:\n%s", peers)
 	}
 }
+
+// swanSPIs is the lines of charon's --list-sas holding what ("IKEv2," the IKE SAs with
+// their SPIs, " in  " the CHILD SAs' inbound SPIs), which change when an SA is rekeyed
+// and are two while a rekey is under way.
+func swanSPIs(c *iketest.Charon, what string) string {
+	out, _ := c.Swanctl("--list-sas")
+	var spis []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, what) {
+			spis = append(spis, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(spis, "|")
+}
+
+// TestRekeyKeepsPoolAddress (issue 12, security): a road warrior's pool address stays
+// its own across IKE SA rekeys, by charon (routerd answers) and by routerd: a second
+// client then gets another address, not the first one's, and the first one's CHILD SA
+// rekey after the IKE rekeys is accepted (it was refused: the new IKE SA had forgotten
+// the address it had given). Fails without the change to ike's successor.
+func TestRekeyKeepsPoolAddress(t *testing.T) {
+	tp, nsT, _ := threeClients(t)
+	r := startRouter(t, tp.nsR)
+	r.run(t, rwServer)
+	a := iketest.StartCharon(t, tp.nsS, winClient("198.18.50.2", "198.18.50.1", "", "rw-secret-123").String())
+	if out, err := a.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("first client: %v\n%s", err, out)
+	}
+	if v := vipOf(a, "win"); v != "198.19.77.3" {
+		t.Fatalf("first client got %q, want 198.19.77.3", v)
+	}
+	// charon rekeys the IKE SA (routerd answers and the old SA is deleted by charon),
+	// then routerd rekeys it (routerd deletes the old one).
+	ike := swanSPIs(a, "IKEv2,")
+	if out, err := a.Swanctl("--rekey", "--ike", "win"); err != nil {
+		t.Fatalf("charon's IKE rekey: %v\n%s", err, out)
+	}
+	if !iketest.WaitFor(10*time.Second, func() bool { s := swanSPIs(a, "IKEv2,"); return s != "" && s != ike && !strings.Contains(s, "|") }) {
+		t.Fatalf("charon's IKE rekey did not complete:\n%s", swanSPIs(a, "IKEv2,"))
+	}
+	ike = swanSPIs(a, "IKEv2,")
+	r.e.Daemon().RekeyIKE("rw")
+	if !iketest.WaitFor(10*time.Second, func() bool { s := swanSPIs(a, "IKEv2,"); return s != "" && s != ike && !strings.Contains(s, "|") }) {
+		t.Fatalf("routerd's IKE rekey did not complete:\n%s", swanSPIs(a, "IKEv2,"))
+	}
+	if peers := r.run(t, "/ip ipsec active-peers print detail"); !strings.Contains(peers, "198.19.77.3") {
+		t.Errorf("active-peers no longer shows the first client's address after the rekeys:\n%s", peers)
+	}
+	b := iketest.StartCharon(t, nsT, winClient("198.18.52.2", "198.18.52.1", "", "rw-secret-123").String())
+	if out, err := b.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("second client: %v\n%s", err, out)
+	}
+	if v := vipOf(b, "win"); v == "" || v == "198.19.77.3" {
+		t.Fatalf("the second client got %q: the first client's address was freed by a rekey while it still uses it", v)
+	}
+	// The first client's CHILD SA rekey after the IKE rekeys.
+	child := swanSPIs(a, " in  ")
+	if out, err := a.Swanctl("--rekey", "--child", "net"); err != nil {
+		t.Fatalf("charon's CHILD rekey: %v\n%s", err, out)
+	}
+	if !iketest.WaitFor(10*time.Second, func() bool { s := swanSPIs(a, " in  "); return s != "" && s != child && !strings.Contains(s, "|") }) {
+		t.Fatalf("the CHILD SA rekey after the IKE rekeys was refused: SPIs %q then %q\n%s", child, swanSPIs(a, " in  "),
+			r.run(t, "/ip ipsec installed-sa print detail"))
+	}
+	if err := iketest.In(tp.nsS, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", "198.19.77.3", "198.19.55.1").Run(); err != nil {
+		t.Errorf("the first client's traffic no longer crosses: %v\n%s", err, r.run(t, "/ip ipsec installed-sa print detail"))
+	}
+	// Both go: both leases are released, once; a new client gets the first address again.
+	for _, c := range []*iketest.Charon{a, b} {
+		c.Swanctl("--terminate", "--ike", "win", "--timeout", "10")
+	}
+	if !iketest.WaitFor(10*time.Second, func() bool { return !strings.Contains(r.run(t, "/ip ipsec active-peers print"), "198.18.5") }) {
+		t.Fatalf("the clients did not go:\n%s", r.run(t, "/ip ipsec active-peers print"))
+	}
+	if out, err := b.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
+		t.Fatalf("reconnection: %v\n%s", err, out)
+	}
+	if v := vipOf(b, "win"); v != "198.19.77.3" {
+		t.Errorf("after both left, a client got %q, want 198.19.77.3 (the leases were not released)", v)
+	}
+}
