@@ -74,15 +74,6 @@ func (s *server) dial(t *testing.T) *Client {
 	return c
 }
 
-// skipUnimplemented skips while the language is not there yet.
-func skipUnimplemented(t *testing.T, err error) {
-	t.Helper()
-	var ce *Error
-	if errors.As(err, &ce) && ce.Msg == "not implemented" {
-		t.Skip("script interpreter not implemented yet")
-	}
-}
-
 func TestIdentity(t *testing.T) {
 	c := startServer(t).dial(t)
 	id, err := c.Identity()
@@ -109,7 +100,6 @@ func TestRunRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		var out strings.Builder
 		path, err := c.Run(tt.path, tt.src, false, 80, &out)
-		skipUnimplemented(t, err)
 		if tt.wantErr != "" {
 			var ce *Error
 			if !errors.As(err, &ce) || ce.Msg != tt.wantErr {
@@ -161,7 +151,6 @@ func TestSessionPerConnection(t *testing.T) {
 		`/interface gre add name=g2 remote-address=10.0.0.2`,
 	} {
 		_, err := a.Run("", src, false, 0, nil)
-		skipUnimplemented(t, err)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,9 +174,6 @@ func TestComplete(t *testing.T) {
 	words, err := c.Complete("", "/interface gr")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if words == nil {
-		t.Skip("completion not implemented yet")
 	}
 	found := false
 	for _, w := range words {
@@ -301,7 +287,6 @@ func TestDisconnectMidCommand(t *testing.T) {
 	s := startServer(t)
 	c := s.dial(t)
 	if _, err := c.Run("", `:put ok`, false, 0, nil); err != nil {
-		skipUnimplemented(t, err)
 		t.Fatal(err)
 	}
 	r := dialRaw(t, s.sock)
@@ -333,7 +318,6 @@ func TestDisconnectMidCommand(t *testing.T) {
 func TestCancel(t *testing.T) {
 	c := startServer(t).dial(t)
 	if _, err := c.Run("", `:put ok`, false, 0, nil); err != nil {
-		skipUnimplemented(t, err)
 		t.Fatal(err)
 	}
 	go func() {
@@ -433,7 +417,6 @@ func TestFileErrorLocated(t *testing.T) {
 	src := "/interface gre add name=g1 remote-address=10.0.0.1\n\n/interface gre\n  add name=g1 remote-address=10.0.0.2\nadd name=g3 remote-address=10.0.0.3\n"
 	c.File = true
 	_, err := c.Run("", src, false, 80, nil)
-	skipUnimplemented(t, err)
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Msg != "failure: already have such name (line 4 column 3)" {
 		t.Errorf("file: err = %v", err)

@@ -2,7 +2,6 @@ package system
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,15 +35,11 @@ func newRig(t *testing.T) *rig {
 		con: &script.Console{Sess: &control.Session{User: "admin", ShowSensitive: true}}}
 }
 
-// run runs console source, skipping the test while the language is not implemented.
+// run runs console source.
 func (r *rig) run(t *testing.T, src string) (string, error) {
 	t.Helper()
 	var b strings.Builder
 	err := r.in.Run(context.Background(), r.con, src, &b)
-	var se *script.Error
-	if errors.As(err, &se) && se.Msg == "not implemented" {
-		t.Skip("script interpreter not implemented yet")
-	}
 	return b.String(), err
 }
 
@@ -423,10 +418,6 @@ func TestImport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rep, err := r.exec(t, "", "import", tt.args...)
-			var se *script.Error
-			if errors.As(err, &se) && se.Msg == "not implemented" {
-				t.Skip("script interpreter not implemented yet")
-			}
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
