@@ -3,12 +3,7 @@ package main
 import (
 	"fmt"
 	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -63,47 +58,20 @@ var bareGo = map[string]struct {
 // TestNoBareGo scans the repository's Go files (not tests, not third_party, test/ or
 // tools/) for go statements and checks each against bareGo.
 func TestNoBareGo(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	found := map[string]int{}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			switch {
-			case strings.HasPrefix(d.Name(), ".") && rel != ".", d.Name() == "testdata", d.Name() == "node_modules",
-				rel == "third_party", rel == "test", rel == "tools":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		for _, decl := range f.Decls {
+	for _, src := range sources(t) {
+		for _, decl := range src.f.Decls {
 			fd, ok := decl.(*ast.FuncDecl)
 			if !ok || fd.Body == nil {
 				continue
 			}
 			ast.Inspect(fd.Body, func(n ast.Node) bool {
 				if _, ok := n.(*ast.GoStmt); ok {
-					found[filepath.ToSlash(rel)+":"+funcName(fd)]++
+					found[src.rel+":"+funcName(fd)]++
 				}
 				return true
 			})
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	keys := slices.Sorted(func(yield func(string) bool) {
 		for k := range found {

@@ -23,7 +23,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -325,7 +324,7 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 		return nil, err
 	}
 	id := jobSeq.Add(1)
-	if !jobs.start(sess.User) {
+	if !r.in.Globals.startJob(sess.User) {
 		return nil, ErrTooManyJobs
 	}
 	// The job outlives the command that started it, not the login: when the caller's
@@ -337,7 +336,7 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 	}
 	r.in.Globals.adopt(sess, r.c.Sess)
 	go func() {
-		defer jobs.done(sess.User)
+		defer r.in.Globals.jobDone(sess.User)
 		defer cancel()
 		defer r.in.Globals.release(sess)
 		// The job is nobody's command any more: a panic in it (a bug its script hits)
@@ -359,32 +358,6 @@ const MaxJobs = 16
 
 // ErrTooManyJobs is :execute's answer beyond MaxJobs.
 var ErrTooManyJobs = &Error{Msg: "too many running jobs"}
-
-// jobs counts the running :execute jobs per user.
-var jobs = jobCounter{n: map[string]int{}}
-
-type jobCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (j *jobCounter) start(user string) bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.n[user] >= MaxJobs {
-		return false
-	}
-	j.n[user]++
-	return true
-}
-
-func (j *jobCounter) done(user string) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.n[user]--; j.n[user] <= 0 {
-		delete(j.n, user)
-	}
-}
 
 // limitedBuffer keeps the first maxExecuteOutput bytes written to it.
 type limitedBuffer struct{ bytes.Buffer }

@@ -41,6 +41,9 @@ type Globals struct {
 	// ids number the globals for /system script environment, from 1 as made.
 	ids  map[string]uint64
 	next uint64
+	// jobs counts the running :execute jobs per user (at most MaxJobs each): the
+	// router's, like its globals, not the process's.
+	jobs map[string]int
 }
 
 // owner is a login session or, for globals that outlive sessions, a user name.
@@ -95,6 +98,29 @@ func (g *Globals) release(child *control.Session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.parent, child)
+}
+
+// startJob counts a new :execute job of user; false when user runs MaxJobs already.
+func (g *Globals) startJob(user string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.jobs[user] >= MaxJobs {
+		return false
+	}
+	if g.jobs == nil {
+		g.jobs = map[string]int{}
+	}
+	g.jobs[user]++
+	return true
+}
+
+// jobDone counts the end of a job startJob counted.
+func (g *Globals) jobDone(user string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.jobs[user]--; g.jobs[user] <= 0 {
+		delete(g.jobs, user)
+	}
 }
 
 // Get reads a global. What it returns is frozen: the caller may keep it while other

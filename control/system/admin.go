@@ -327,35 +327,38 @@ func zoneName() string {
 	return "UTC"
 }
 
-// zone is the zone /system clock shows: one set with /system clock set, else the
-// process's. autodetect is only remembered: routerd takes no zone from the network.
-var zone struct {
-	sync.Mutex
+// clockZone is the zone /system clock shows: one set with /system clock set, else the
+// process's. autodetect is only remembered: routerd takes no zone from the network. It is
+// the router's (two routers in one test process keep their own), read by print and the
+// next set.
+type clockZone struct {
+	mu         sync.Mutex
 	name       string
 	loc        *time.Location
 	autodetect string
 }
 
-func clockAutodetect() string {
-	zone.Lock()
-	defer zone.Unlock()
-	if zone.autodetect == "" {
-		return "no"
+func (z *clockZone) get() (name string, loc *time.Location, autodetect string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	name, loc, autodetect = z.name, z.loc, z.autodetect
+	if loc == nil {
+		name, loc = zoneName(), time.Local
 	}
-	return zone.autodetect
+	if autodetect == "" {
+		autodetect = "no"
+	}
+	return name, loc, autodetect
 }
 
-func clockZone() (string, *time.Location) {
-	zone.Lock()
-	defer zone.Unlock()
-	if zone.loc != nil {
-		return zone.name, zone.loc
-	}
-	return zoneName(), time.Local
+func (z *clockZone) set(name string, loc *time.Location, autodetect string) {
+	z.mu.Lock()
+	z.name, z.loc, z.autodetect = name, loc, autodetect
+	z.mu.Unlock()
 }
 
 func (s *system) clockRow(context.Context, *control.Session) ([]control.Row, error) {
-	name, loc := clockZone()
+	name, loc, autodetect := s.zone.get()
 	now := s.ex.Now().In(loc)
 	_, off := now.Zone()
 	sign := "+"
@@ -369,7 +372,7 @@ func (s *system) clockRow(context.Context, *control.Session) ([]control.Row, err
 	return []control.Row{{ID: 1, Props: map[string]string{
 		"time":                 now.Format("15:04:05"),
 		"date":                 now.Format("2006-01-02"),
-		"time-zone-autodetect": clockAutodetect(),
+		"time-zone-autodetect": autodetect,
 		"time-zone-name":       name,
 		"gmt-offset":           sign + time.Time{}.Add(time.Duration(off)*time.Second).Format("15:04"),
 		"dst-active":           dst,
@@ -385,7 +388,7 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 	if (hasDate || hasTime) && !AllowClockSet {
 		return nil, control.Failure("setting the clock is not allowed: routerd runs without --allow-clock-set (the machine's clock belongs to NTP or PTP)")
 	}
-	name, loc := clockZone()
+	name, loc, autodetect := s.zone.get()
 	if v, ok := c.S.Get("time-zone-name"); ok {
 		l, err := time.LoadLocation(v)
 		if err != nil || v == "" || v == "Local" {
@@ -393,7 +396,6 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 		}
 		name, loc = v, l
 	}
-	autodetect := clockAutodetect()
 	if v, ok := c.S.Get("time-zone-autodetect"); ok {
 		switch v {
 		case "yes", "true":
@@ -434,9 +436,7 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 	if err := s.saveZone(name, autodetect); err != nil {
 		return nil, control.Failure("cannot save the time zone: %v", err)
 	}
-	zone.Lock()
-	zone.name, zone.loc, zone.autodetect = name, loc, autodetect
-	zone.Unlock()
+	s.zone.set(name, loc, autodetect)
 	// The zone is configuration RouterOS exports (/system clock set time-zone-name=):
 	// kept in the store too, so /export and backups carry it.
 	_, setName := c.S.Get("time-zone-name")
@@ -496,9 +496,7 @@ func (s *system) loadZone() {
 		slog.Warn("system clock: saved time zone", "zone", f[0], "err", err)
 		return
 	}
-	zone.Lock()
-	zone.name, zone.loc, zone.autodetect = f[0], loc, f[1]
-	zone.Unlock()
+	s.zone.set(f[0], loc, f[1])
 }
 
 // packageRows is routerd as the one installed package, as RouterOS lists routeros.

@@ -85,11 +85,9 @@ func TestClockPackageRouterboard(t *testing.T) {
 		t.Error("unknown zone accepted without the flag")
 	}
 	// The zone survives a restart (the clock menu is not in the store).
-	zone.Lock()
-	zone.name, zone.loc, zone.autodetect = "", nil, ""
-	zone.Unlock()
-	(&system{dataDir: r.dataDir}).loadZone()
-	if name, _ := clockZone(); name != "America/New_York" {
+	restarted := &system{dataDir: r.dataDir, zone: &clockZone{}}
+	restarted.loadZone()
+	if name, _, _ := restarted.zone.get(); name != "America/New_York" {
 		t.Errorf("after a restart the zone is %q", name)
 	}
 	// With the flag, the shown zone can be set (the machine's clock is left alone here).

@@ -38,6 +38,7 @@ type system struct {
 	runMu sync.Mutex // serialises run-count updates
 
 	fileIDs *fileIDs
+	zone    *clockZone // admin.go
 }
 
 // Register installs the handlers and sources of the system menus on ex, and wires :log of
@@ -47,6 +48,7 @@ func Register(ex *control.Executor, in *script.Interp, dataDir string, log *even
 		ex: ex, in: in, dataDir: dataDir, files: filepath.Join(dataDir, "files"), log: log,
 		res:     &resource{proc: "/proc", dataDir: dataDir, started: started, now: ex.Now},
 		fileIDs: &fileIDs{},
+		zone:    &clockZone{},
 	}
 	if m, ok := ex.Tree.Get(control.LogPath); ok && log != nil {
 		ex.Provide(control.LogPath, withMenu(m, log.Source()))
