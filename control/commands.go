@@ -78,6 +78,10 @@ func (x *Executor) writable(tx *store.Tx, c *Call, skip map[string]bool) (map[st
 			return nil, nil, errf(CatArgument, "failure: %s is a RouterOS 6 property (now %s)", a.Name, p.V6)
 		}
 		if a.Unset || emptyUnset(p, a.Value) {
+			if p.Negatable {
+				vals[a.Name] = "" // off, not the default
+				continue
+			}
 			unset = append(unset, a.Name)
 			continue
 		}
@@ -256,10 +260,8 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		if err := x.own(c, props, vals); err != nil {
 			return nil, err
 		}
-		for _, p := range c.Menu.Props {
-			if p.Required && props[p.Name] == "" {
-				return nil, errf(CatArgument, "failure: %s not specified", p.Name)
-			}
+		if err := missingRequired(c.Menu, props, true); err != nil {
+			return nil, err
 		}
 		if err := x.checkUnique(tx, c.Menu, 0, props, props); err != nil {
 			return nil, err
@@ -362,6 +364,9 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 			}
 			if err := x.own(c, it.Props, vals); err != nil {
 				return nil, err
+			}
+			if err := missingRequired(c.Menu, it.Props, false); err != nil {
+				return nil, err // enabling an item that lacks what only a disabled one may
 			}
 			if len(ids) > 1 {
 				if _, renamed := vals["name"]; renamed && c.Menu.NameProp() != "" {
@@ -562,6 +567,10 @@ func cmdUnset(_ context.Context, c *Call) (*Reply, error) {
 		return nil, errf(CatFailure, "failure: %s is required", name)
 	}
 	err := c.Ex.modify(c, map[string]bool{"numbers": true, ".id": true, "value-name": true}, func(props, _ map[string]string, _ []string) error {
+		if p.Negatable {
+			props[name] = "" // off, not the default
+			return nil
+		}
 		delete(props, name)
 		return nil
 	})
@@ -1143,6 +1152,19 @@ func IsBuiltin(props map[string]string) bool { return props[builtinKey] != "" }
 
 // emptyUnset reports whether v is the empty value RouterOS writes for an unset property
 // whose type has no empty value (pref-src="" in a v7 route export): it unsets.
+// missingRequired refuses an item that lacks a required property, as RouterOS's add
+// does ("failure: interface not specified"); a property required only while the item
+// is enabled (Prop.RequiredEnabled) may be missing from a disabled one. always: check
+// the Required ones too (add; set and unset cannot take them away).
+func missingRequired(m *menu.Menu, props map[string]string, always bool) error {
+	for _, p := range m.Props {
+		if props[p.Name] == "" && (always && p.Required || p.RequiredEnabled && props["disabled"] != "yes") {
+			return errf(CatArgument, "failure: %s not specified", p.Name)
+		}
+	}
+	return nil
+}
+
 func emptyUnset(p *menu.Prop, v string) bool {
 	if v != "" || p.Required {
 		return false

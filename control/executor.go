@@ -501,6 +501,9 @@ func (x *Executor) Row(m *menu.Menu, it store.Item, showSensitive bool) Row {
 			continue
 		}
 		if v, ok := it.Props[p.Name]; ok {
+			if v == "" && p.Negatable {
+				continue // off: print shows no value, as RouterOS
+			}
 			r.Props[p.Name] = v
 		} else if p.Default != "" {
 			r.Props[p.Name] = p.Default

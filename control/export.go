@@ -145,7 +145,12 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 		}
 		var args []string
 		for _, k := range sortedKeys(exportProps(m, it.Props, decl, opt)) {
-			args = append(args, k+"="+Quote(exportValue(m, k, it.Props, decl, opt)))
+			v := exportValue(m, k, it.Props, decl, opt)
+			if p, _ := m.Prop(k); p.Negatable && v == "" {
+				args = append(args, "!"+k)
+				continue
+			}
+			args = append(args, k+"="+Quote(v))
 		}
 		switch {
 		case m.Kind == menu.Single:

@@ -185,6 +185,15 @@ func (e *Engine) linkRows(ether bool) ([]control.Row, error) {
 			e.ex.State.Set(etherPath, eit.ID, control.ItemState{Running: run, Invalid: st.Invalid, Status: st.Status, Props: sp})
 			continue
 		}
+		if ethernetLike(l) && !claimed {
+			// RouterOS's /interface shows an Ethernet port's default-name too, and its
+			// exports rename ports by it (`/interface set [ find default-name=ether1 ]
+			// name=ether1-WAN`).
+			p["default-name"] = name
+			if isEther {
+				p["default-name"] = orDefault(eit.Props["default-name"], name)
+			}
+		}
 		it, configured := byName[name]
 		if isEther && !configured {
 			// Shown in /interface with the port's settings, under the link's own id.

@@ -90,6 +90,7 @@ func interfaceMenus() []*Menu {
 			Props: withCounters([]Prop{
 				ifName,
 				ro("type", value.String(), "Kind of link (ether, bridge, vlan, veth, gre ...)."),
+				ro("default-name", value.String(), "Name an Ethernet port had when routerd first saw it (find default-name=ether1 finds it after a rename)."),
 				{Name: "mtu", Type: value.Int(68, 65535), Desc: "Layer3 maximum transmission unit; unset keeps the link's own, except an ethernet port's, which is 1500 as on RouterOS (/interface ethernet)."},
 				ro("actual-mtu", value.Int(0, 65535), "MTU in effect."),
 				ro("l2mtu", value.Int(0, 65535), "Layer2 MTU (not reported by this kernel interface; empty)."),

@@ -16,7 +16,7 @@ func ipMenus() []*Menu {
 	}
 	comment := Prop{Name: "comment", Type: value.String(), Desc: "Short description of the item."}
 	disabled := Prop{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the item is disabled."}
-	iface := Prop{Name: "interface", Type: value.String(), Required: true,
+	iface := Prop{Name: "interface", Type: value.String(), RequiredEnabled: true,
 		Desc: "Interface the address is on (a link, or one configured under /interface)."}
 	addrFlags := []Flag{FlagDisabled, FlagInvalid, FlagDynamic}
 

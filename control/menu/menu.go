@@ -40,8 +40,16 @@ type Prop struct {
 	Default string
 	// Auto: the word "auto" is accepted besides Type's values.
 	Auto bool
+	// Negatable: unset (`!keepalive` in add and set, RouterOS's export spelling, or the
+	// unset command) turns the property off although its default is not empty (a
+	// tunnel's keepalive is 10s,10 unless negated): it is stored empty, which engines read
+	// as off, and export writes it back as `!name`.
+	Negatable bool
 	// Required properties must be given on add.
 	Required bool
+	// RequiredEnabled properties must be given unless the item is disabled (RouterOS
+	// keeps a disabled /ip address with no interface; enabling it asks for one).
+	RequiredEnabled bool
 	// ReadOnly properties are written by engines only (counters, run-count, actual-mtu).
 	ReadOnly bool
 	// Sensitive properties (secrets) are hidden from print and export unless the user asks

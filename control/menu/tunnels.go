@@ -77,8 +77,8 @@ func tunnelMenus() []*Menu {
 	ipsecSecret := Prop{Name: "ipsec-secret", Type: value.String(), Sensitive: true,
 		Desc: "When set, a dynamic IPsec peer to remote-address with this pre-shared key and a policy are added."}
 	keepaliveProp := func(def string) Prop {
-		return Prop{Name: "keepalive", Type: keepalive, Default: def,
-			Desc: "KeepaliveInterval,KeepaliveRetries: the running flag is removed when retries keepalives in a row fail."}
+		return Prop{Name: "keepalive", Type: keepalive, Default: def, Negatable: true,
+			Desc: "KeepaliveInterval,KeepaliveRetries: the running flag is removed when retries keepalives in a row fail; !keepalive (or unset) sends none."}
 	}
 	dscp := Prop{Name: "dscp", Type: value.OneOf(value.Enum("inherit"), value.Int(0, 63)), Default: "inherit",
 		Desc: "DSCP of the outer header: a fixed value, or inherit from the encapsulated packet."}

@@ -581,6 +581,44 @@ func TestInterfaceRenameAndPortNames(t *testing.T) {
 	if out := strings.TrimSpace(r.must("/interface eoip print count-only where name=eo2")); out != "1" {
 		t.Errorf("eo1 not renamed eo2 through /interface: %s", out)
 	}
+	// RouterOS exports rename ports in /interface by default-name too, also one renamed
+	// before.
+	r.must("/interface set [ find default-name=ether3 ] name=lan3")
+	eventually(t, "ether3 renamed lan3 in the kernel", func() (bool, string) {
+		out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "lan3").CombinedOutput()
+		return err == nil, string(out)
+	})
+	r.must("/interface set [ find default-name=ether3 ] name=lan4")
+	eventually(t, "lan3 renamed lan4 in the kernel", func() (bool, string) {
+		out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "lan4").CombinedOutput()
+		return err == nil, string(out)
+	})
+	if out := r.must("/interface print detail where default-name=ether3"); !strings.Contains(out, `name="lan4"`) {
+		t.Errorf("/interface does not show ether3's default-name:\n%s", out)
+	}
+}
+
+// TestDisabledAddressWithoutInterface: RouterOS keeps a disabled /ip address with no
+// interface (an export carries it); enabling it, or taking an enabled address's
+// interface away, asks for one.
+func TestDisabledAddressWithoutInterface(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "d")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/ip address add address=198.18.5.1/24 disabled=yes")
+	r.must("/ipv6 address add address=2001:db8:5::1/64 disabled=yes")
+	r.fails("/ip address add address=198.18.6.1/24", "interface not specified")
+	r.fails("/ip address enable [ find address=198.18.5.1/24 ]", "interface not specified")
+	r.fails("/ip address set [ find address=198.18.5.1/24 ] disabled=no", "interface not specified")
+	r.must("/ip address set [ find address=198.18.5.1/24 ] interface=ether1 disabled=no")
+	eventually(t, "the address on ether1", func() (bool, string) {
+		out, _ := exec.Command("ip", "-n", ns, "-br", "addr", "show", "ether1").CombinedOutput()
+		return strings.Contains(string(out), "198.18.5.1/24"), string(out)
+	})
+	r.fails("/ip address unset [ find address=198.18.5.1/24 ] interface", "interface not specified")
+	if exp := r.must("/ipv6 address export"); !strings.Contains(exp, "add address=2001:db8:5::1/64 disabled=yes") {
+		t.Errorf("the disabled address without interface does not export:\n%s", exp)
+	}
 }
 
 // TestARPModesAndBridgeOptions: the properties RouterOS exports on ports and bridges that

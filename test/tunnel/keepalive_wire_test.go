@@ -87,3 +87,50 @@ func keepaliveKinds(lines []string, a, b string) map[string]bool {
 	}
 	return seen
 }
+
+// TestNoKeepalive: `!keepalive` (RouterOS's export spelling) on add and set, and unset
+// keepalive, turn a tunnel's keepalives off, where they were stored as the default
+// 10s,10 and kept being sent: captured on M, a tunnel that had them sends none after,
+// one added with !keepalive never does; export writes !keepalive back.
+func TestNoKeepalive(t *testing.T) {
+	need(t, "tshark")
+	tp := newTopoWith(t, topoOpts{routed: true})
+	tp.ra.must("/interface", "gre", "add", "name=kg", "keepalive=1s,3", "remote-address="+tp.addrB)
+	tp.ra.must("/interface", "ipip", "add", "name=ki", "keepalive=1s,3", "remote-address="+tp.addrB)
+	tp.rb.must("/interface", "gre", "add", "name=kg", "!keepalive", "remote-address="+tp.addrA)
+	waitLink(t, tp.a, "kg", "ki")
+	waitLink(t, tp.b, "kg")
+	a, b := tp.addrA, tp.addrB
+	window := func() (fromA, fromB map[string]bool, lines []string) {
+		lines = capture(t, tp.p+"M", "m1", "ip proto 47 or ip proto 4",
+			[]string{"ip.src", "ip.dst", "ip.proto", "gre.proto", "gre.key", "eth.type", "icmp.type"}, func() {
+				time.Sleep(3 * time.Second)
+			})
+		return keepaliveKinds(lines, a, b), keepaliveKinds(lines, b, a), lines
+	}
+	fromA, fromB, lines := window()
+	if !fromA["gre keepalive from A"] || !fromA["ipip keepalive from A"] {
+		t.Fatalf("A's keepalives not seen, the capture proves nothing:\n%s", strings.Join(lines, "\n"))
+	}
+	if fromB["gre keepalive from A"] {
+		t.Errorf("B's tunnel added with !keepalive sends keepalives:\n%s", strings.Join(lines, "\n"))
+	}
+	tp.ra.must("/interface", "gre", "set", "kg", "!keepalive")
+	tp.ra.must("/interface", "ipip", "unset", "ki", "keepalive")
+	// A keepalive sent before the pass that applied the change may fall in the first
+	// window: the condition is a whole window without any.
+	quiet := false
+	for i := 0; i < 4 && !quiet; i++ {
+		fromA, _, lines = window()
+		quiet = !fromA["gre keepalive from A"] && !fromA["ipip keepalive from A"]
+	}
+	if !quiet {
+		t.Errorf("keepalives still sent after !keepalive and unset:\n%s", strings.Join(lines, "\n"))
+	}
+	if exp := tp.ra.must("/interface", "gre", "export"); !strings.Contains(exp, "add !keepalive name=kg") {
+		t.Errorf("export does not write !keepalive:\n%s", exp)
+	}
+	if d := printDetail(tp.ra, "gre"); strings.Contains(d, "keepalive") {
+		t.Errorf("print shows a keepalive that is off:\n%s", d)
+	}
+}
