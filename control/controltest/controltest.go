@@ -43,10 +43,17 @@ func NewIn(t testing.TB, dir string) *control.Executor {
 // state; an error fails the test.
 func Exec(t testing.TB, ex *control.Executor, line string) {
 	t.Helper()
+	if err := Run(ex, line); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+}
+
+// Run is Exec returning the command's error, for a test that expects a refusal.
+func Run(ex *control.Executor, line string) error {
 	path, rest, _ := strings.Cut(line, " ")
 	words := strings.Fields(rest)
 	if len(words) == 0 {
-		t.Fatalf("%q: no command", line)
+		return fmt.Errorf("%q: no command", line)
 	}
 	s := &control.Sentence{Path: path, Cmd: words[0]}
 	for _, a := range words[1:] {
@@ -56,9 +63,8 @@ func Exec(t testing.TB, ex *control.Executor, line string) {
 		}
 		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
 	}
-	if _, err := ex.Exec(context.Background(), nil, s); err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
+	_, err := ex.Exec(context.Background(), nil, s)
+	return err
 }
 
 // State is the state an engine set on the item of path whose property prop is value.

@@ -3,10 +3,12 @@ package ipcfg
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -150,6 +152,9 @@ func (e *Engine) checkRoute(v int) func(tx *store.Tx, cmd string, args []control
 					if g.iface != "" && !link.Known(e.ex, tx, g.iface) {
 						return nil, control.ArgError("input does not match any value of gateway")
 					}
+					if g.table != "" && !knownTable(tx, g.table) {
+						return nil, control.ArgError("input does not match any value of gateway (no routing table %s)", g.table)
+					}
 					gw, hasGw = g, a.Value != ""
 				case "blackhole":
 					blackhole = a.Value == "yes" || a.Value == "true"
@@ -177,6 +182,16 @@ func (e *Engine) checkRoute(v int) func(tx *store.Tx, cmd string, args []control
 		}
 		return out, nil
 	}
+}
+
+// knownTable: the @table of a gateway names main (taken out by parseGateway), a /routing
+// table item, or a kernel table by number, as routing-table= does.
+func knownTable(tx *store.Tx, name string) bool {
+	if n, err := strconv.Atoi(name); err == nil {
+		return n > 0 && n < 1<<32-1
+	}
+	_, ok := tx.ByName(routing.TablePath, name)
+	return ok
 }
 
 // fromPool reports whether the arguments take the address from a pool (the address is

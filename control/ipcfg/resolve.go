@@ -9,8 +9,8 @@ import (
 )
 
 // RouterOS's scopes: a connected route has scope 10, a static one 30 unless set; a
-// route's gateway is looked up among the active routes of the main table whose scope is
-// at most the route's target-scope (10 unless set), so by default only a connected
+// route's gateway is looked up among the active routes of the main table (or of the
+// table gateway=X@table names, RouterOS 7) whose scope is at most the route's target-scope (10 unless set), so by default only a connected
 // network resolves a gateway and a recursive route (gateway=8.8.8.8 target-scope=11 over
 // dst-address=8.8.8.8 scope=10) is asked for. The kernel resolves a gateway on a link
 // only; a recursive route is installed via the next hop resolved here (immediate-gw).
@@ -28,7 +28,9 @@ type wantRoute struct {
 	it    routeItem
 	gw    gateway
 	table int
-	dst   netip.Prefix
+	// via is the table the gateway is resolved in: main, or gateway=X@table's.
+	via int
+	dst netip.Prefix
 	// link is the index of gw.iface (0: none named).
 	link int
 }
@@ -50,8 +52,9 @@ type resolution struct {
 }
 
 // ribRoute is an active candidate for resolving gateways: a route of ours or the
-// kernel's (connected networks, other daemons) in the main table.
+// kernel's (connected networks, other daemons) in table.
 type ribRoute struct {
+	table    int
 	dst      netip.Prefix
 	scope    int
 	distance int
@@ -60,17 +63,17 @@ type ribRoute struct {
 	self     int // index in the wanted routes, -1 for the kernel's
 }
 
-// kernelCandidates are the routes of the main table not installed by routerd, as
+// kernelCandidates are the routes of the kernel's tables not installed by routerd, as
 // resolution candidates: a route without gateway is a connected network (scope 10),
 // one with a gateway is as a static route (scope 30).
 func kernelCandidates(kern []netlink.Route) []ribRoute {
 	var out []ribRoute
 	for i := range kern {
 		r := &kern[i]
-		if r.Protocol == Proto || r.Table != unix.RT_TABLE_MAIN || routeType(r.Type) != unix.RTN_UNICAST {
+		if r.Protocol == Proto || r.Table == unix.RT_TABLE_LOCAL || routeType(r.Type) != unix.RTN_UNICAST {
 			continue
 		}
-		c := ribRoute{dst: keyOf(r).dst, scope: scopeStatic, distance: r.Priority, link: r.LinkIndex, self: -1}
+		c := ribRoute{table: r.Table, dst: keyOf(r).dst, scope: scopeStatic, distance: r.Priority, link: r.LinkIndex, self: -1}
 		if r.Gw == nil {
 			c.scope, c.distance = scopeConnected, 0
 		} else if a, ok := netip.AddrFromSlice(r.Gw); ok {
@@ -92,10 +95,10 @@ func resolveRoutes(ws []wantRoute, kern []ribRoute, down func(i int, r resolutio
 		cands := append([]ribRoute(nil), kern...)
 		for _, i := range activeOf(ws, res) {
 			w := ws[i]
-			if w.table != unix.RT_TABLE_MAIN || w.it.Blackhole {
+			if w.it.Blackhole {
 				continue
 			}
-			cands = append(cands, ribRoute{dst: w.dst, scope: w.it.Scope, distance: w.it.Distance,
+			cands = append(cands, ribRoute{table: w.table, dst: w.dst, scope: w.it.Scope, distance: w.it.Distance,
 				nh: res[i].nh, link: res[i].link, self: i})
 		}
 		next := make([]resolution, len(ws))
@@ -160,7 +163,7 @@ func resolveOne(i int, w wantRoute, cands []ribRoute) resolution {
 	}
 	best := -1
 	for j, c := range cands {
-		if c.self == i || c.scope > w.it.TargetScope || !c.dst.Contains(w.gw.ip) {
+		if c.self == i || c.table != w.via || c.scope > w.it.TargetScope || !c.dst.Contains(w.gw.ip) {
 			continue
 		}
 		if best < 0 || c.dst.Bits() > cands[best].dst.Bits() ||

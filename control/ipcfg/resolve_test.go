@@ -163,6 +163,43 @@ func TestTargetScope(t *testing.T) {
 	}
 }
 
+// TestGatewayAtTable: RouterOS 7's gateway=X@table resolves the gateway in that table
+// (@main as without it): a route of table t1 through main's connected network, a main
+// route through a t1 route (recursive, so installed via t1's next hop), and a gateway
+// t1 has no route to is unreachable even though main could reach it.
+func TestGatewayAtTable(t *testing.T) {
+	r := newPlanRig(t, newFakeKernel("ether1"))
+	for _, c := range []string{
+		"/ip/address add address=198.18.1.2/24 interface=ether1",
+		"/routing/table add name=t1 fib=yes",
+		"/ip/route add dst-address=198.19.7.0/24 gateway=198.18.1.1@main routing-table=t1 scope=10",
+		"/ip/route add dst-address=198.19.1.0/24 gateway=198.19.7.7@t1 target-scope=11",
+		"/ip/route add dst-address=198.19.2.0/24 gateway=198.18.1.1@t1",
+	} {
+		controltest.Exec(t, r.ex, c)
+	}
+	wantWrites(t, "first pass", pass(t, r),
+		"addr-add ether1 198.18.1.2/24",
+		"route-replace table 10001 198.19.7.0/24 metric 1 via 198.18.1.1",
+		"route-replace table main 198.19.1.0/24 metric 1 via 198.18.1.1 dev ether1")
+	wantWrites(t, "second pass", pass(t, r))
+	if _, _, _, p := routeByGw(t, r, Route4Path, "198.19.7.7@t1"); p["gateway-status"] != "198.19.7.7 recursive via 198.18.1.1 ether1" {
+		t.Errorf("route through t1: %v", p)
+	}
+	if st := controltest.State(t, r.ex, Route4Path, "dst-address", "198.19.2.0/24"); !st.Invalid || st.Status != "gateway unreachable" {
+		t.Errorf("gateway t1 has no route to: %+v, want unreachable", st)
+	}
+	for _, c := range []string{
+		"/ip/route add dst-address=198.19.3.0/24 gateway=198.18.1.1@nosuch",
+		"/ip/route add dst-address=198.19.3.0/24 gateway=198.18.1.1@",
+		"/ip/route add dst-address=198.19.3.0/24 gateway=@t1",
+	} {
+		if err := controltest.Run(r.ex, c); err == nil {
+			t.Errorf("%s accepted", c)
+		}
+	}
+}
+
 // TestRecursiveRoute6: the same for IPv6.
 func TestRecursiveRoute6(t *testing.T) {
 	r := newPlanRig(t, newFakeKernel("ether1"))

@@ -18,16 +18,34 @@ import (
 	"github.com/routerd/routerd/control/routing"
 )
 
-// gateway is a parsed gateway= value: an address, an interface, or address%interface.
+// gateway is a parsed gateway= value: an address, an interface, or address%interface,
+// each optionally followed by @table (RouterOS 7: the table the gateway is resolved in,
+// main unless given).
 type gateway struct {
 	ip    netip.Addr
 	iface string
+	table string // "" for main
 }
 
 func parseGateway(s string) (gateway, error) {
 	if s == "" {
 		return gateway{}, nil
 	}
+	var table string
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		if s, table = s[:i], s[i+1:]; table == "" || s == "" || strings.ContainsAny(table, " ,%@") {
+			return gateway{}, errors.New("bad @table")
+		}
+		if table == "main" {
+			table = ""
+		}
+	}
+	g, err := parseHop(s)
+	g.table = table
+	return g, err
+}
+
+func parseHop(s string) (gateway, error) {
 	a, ifc, pct := strings.Cut(s, "%")
 	if ip, err := netip.ParseAddr(a); err == nil {
 		if pct && ifc == "" {
@@ -80,7 +98,7 @@ type routeItem struct {
 // wanted decodes what a route item asks for (before its gateway is resolved), or says
 // why it cannot be built.
 func wanted(id uint64, it routeItem, v int, byName map[string]netlink.Link) (wantRoute, error) {
-	w := wantRoute{id: id, it: it, table: tableID(it.RoutingTable)}
+	w := wantRoute{id: id, it: it, table: tableID(it.RoutingTable), via: unix.RT_TABLE_MAIN}
 	dst, err := netip.ParsePrefix(dstOf(it, v))
 	if err != nil {
 		return w, fmt.Errorf("bad dst-address: %w", err)
@@ -243,6 +261,9 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 			it.RoutingTable = strconv.Itoa(id)
 		}
 		w, err := wanted(si.ID, it, v, byName)
+		if err == nil && w.gw.table != "" {
+			w.via, err = routing.TableID(e.ex, w.gw.table)
+		}
 		if err != nil {
 			e.routeState(path, si.ID, routeView{reason: err.Error()})
 			continue

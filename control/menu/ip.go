@@ -30,7 +30,7 @@ func ipMenus() []*Menu {
 				// takes it as dst-address.
 				{Name: "dst-network", Type: dst, Desc: "Same as dst-address."},
 				{Name: "gateway", Type: value.String(),
-					Desc: "Next hop: an address, an interface name, or address%interface."},
+					Desc: "Next hop: an address, an interface name, or address%interface; @table after it (RouterOS 7: 198.18.0.1@main) resolves it in that table, main otherwise."},
 				{Name: "pref-src", Type: value.IP(), Desc: "Source address preferred for packets sent by this route."},
 				{Name: "distance", Type: value.Int(0, 255), Default: "1",
 					Desc: "Preference among routes to the same destination (lower wins); the kernel metric."},

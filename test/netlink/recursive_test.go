@@ -92,3 +92,41 @@ func TestRecursiveFailover(t *testing.T) {
 		return strings.Contains(strings.Join(rt, ","), "198.19.50.0/24"), strings.Join(rt, ",")
 	})
 }
+
+// TestGatewayAtTable: RouterOS 7's gateway=X@table, refused before, resolves the gateway
+// in that table: a route of table t1 through main's connected network (@main), and a
+// main route whose gateway only t1 has a route to (@t1), installed via t1's next hop,
+// which traffic takes.
+func TestGatewayAtTable(t *testing.T) {
+	need(t)
+	r1, isp := netns(t, "gt"), netns(t, "gi")
+	veth(t, r1, "ether1", isp, "e0")
+	run(t, "ip", "-n", isp, "addr", "add", "198.18.1.1/24", "dev", "e0")
+	run(t, "ip", "-n", isp, "link", "set", "e0", "up")
+	run(t, "ip", "-n", isp, "addr", "add", "198.19.200.1/32", "dev", "lo")
+	run(t, "ip", "-n", isp, "route", "add", "default", "via", "198.18.1.2")
+	run(t, "ip", "-n", r1, "link", "set", "ether1", "up")
+	r := startRouter(t, r1, t.TempDir())
+	r.must("/ip address add address=198.18.1.2/24 interface=ether1")
+	r.must("/routing table add name=t1 fib")
+	r.must("/ip route add dst-address=198.19.9.0/24 gateway=198.18.1.1@main routing-table=t1 scope=10")
+	r.must("/ip route add dst-address=198.19.200.0/24 gateway=198.19.9.9@t1 target-scope=11")
+	eventually(t, "the t1 route in the kernel", func() (bool, string) {
+		out := run(t, "ip", "-n", r1, "route", "show", "table", "all", "198.19.9.0/24")
+		return strings.Contains(out, "via 198.18.1.1"), out
+	})
+	eventually(t, "the main route via t1's next hop", func() (bool, string) {
+		out := run(t, "ip", "-n", r1, "route", "get", "198.19.200.1")
+		return strings.Contains(out, "via 198.18.1.1 dev ether1"), out
+	})
+	if out, err := exec.Command("ip", "netns", "exec", r1, "ping", "-c1", "-W2", "198.19.200.1").CombinedOutput(); err != nil {
+		t.Errorf("ping through the @t1 route: %v\n%s", err, out)
+	}
+	if out := r.must("/ip route print detail where dst-address=198.19.200.0/24"); !strings.Contains(out, `gateway-status="198.19.9.9 recursive via 198.18.1.1 ether1"`) {
+		t.Errorf("@t1 route print:\n%s", out)
+	}
+	r.fails("/ip route add dst-address=198.19.201.0/24 gateway=198.18.1.1@nosuch", "no routing table nosuch")
+	if exp := r.must("/ip route export"); !strings.Contains(exp, "gateway=198.19.9.9@t1") {
+		t.Errorf("export lacks the gateway as written:\n%s", exp)
+	}
+}
