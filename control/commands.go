@@ -257,7 +257,7 @@ func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 		if _, ok := c.Menu.Prop("owner"); ok && props["owner"] == "" && c.Sess.User != "" {
 			props["owner"] = c.Sess.User
 		}
-		if err := x.own(c, props, vals); err != nil {
+		if err := x.own(tx, c, props, vals); err != nil {
 			return nil, err
 		}
 		if err := missingRequired(c.Menu, props, true); err != nil {
@@ -362,7 +362,7 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 			if err := fn(it.Props, vals, unset); err != nil {
 				return nil, err
 			}
-			if err := x.own(c, it.Props, vals); err != nil {
+			if err := x.own(tx, c, it.Props, vals); err != nil {
 				return nil, err
 			}
 			if err := missingRequired(c.Menu, it.Props, false); err != nil {

@@ -94,6 +94,24 @@ func (x *Executor) UserPolicies(tx *store.Tx, name string) map[string]bool {
 	return Policies(g.Props["policy"])
 }
 
+// RightsFrom is the hidden property of the items that run code (/system script,
+// /system scheduler) naming the user who wrote an owner that is no user here: an
+// imported export names the users of the router it came from.
+const RightsFrom = "rights-from"
+
+// OwnerPolicies are the policies an item that runs code holds through its owner: the
+// owner's group's, or, for an owner that is no user here, those of the user who named
+// it (rightsFrom). Only a session holding the policy policy may name another owner
+// (own), and such a session can grant itself anything, so an imported script runs
+// with what its importer could give it and no more. An owner removed or renamed after
+// the fact grants nothing, as before: its rights were never vouched for by anyone else.
+func (x *Executor) OwnerPolicies(tx *store.Tx, owner, rightsFrom string) map[string]bool {
+	if _, ok := tx.ByName(UserPath, owner); !ok && owner != "" && rightsFrom != "" {
+		return x.UserPolicies(tx, rightsFrom)
+	}
+	return x.UserPolicies(tx, owner)
+}
+
 // Restricted returns a new session for the same user whose policies are the
 // intersection of s's and p's: a script started by s that runs with p at most.
 // The new session shares s's batch, so that a script started inside an import runs in
@@ -124,10 +142,12 @@ func (s *Session) WithPolicies(p map[string]bool) *Session {
 //     runner's; only a session holding the policy policy (user management, which can
 //     grant itself anything anyway) may name another owner, as an import of an export
 //     does;
+//   - an owner that is no user here (an imported export's) is kept as written, and
+//     the item runs with the rights of the session that named it (OwnerPolicies);
 //   - dont-require-permissions=yes may only be left on an item by a session that holds
 //     every policy the item lists, so that it cannot be used to run with policies its
 //     author never had.
-func (x *Executor) own(c *Call, props map[string]string, given map[string]string) error {
+func (x *Executor) own(tx *store.Tx, c *Call, props map[string]string, given map[string]string) error {
 	if _, ok := c.Menu.Prop("owner"); !ok {
 		return nil
 	}
@@ -137,8 +157,13 @@ func (x *Executor) own(c *Call, props map[string]string, given map[string]string
 	}
 	s := c.Sess
 	if s.User != "" {
+		delete(props, RightsFrom)
 		if _, named := given["owner"]; !named || !s.Can("policy") {
 			props["owner"] = s.User
+		} else if _, user := tx.ByName(UserPath, props["owner"]); !user && props["owner"] != "" {
+			// An owner that is no user here (an export's): the item runs with what
+			// the writer, who may name owners, could give it (OwnerPolicies).
+			props[RightsFrom] = s.User
 		}
 	}
 	if props["dont-require-permissions"] == "yes" {

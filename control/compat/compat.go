@@ -33,6 +33,8 @@ func Register(ex *control.Executor) {
 	ex.Migrate(menu.ManglePath, mangle)
 	ex.Migrate(menu.Address4Path, address)
 	ex.Migrate(menu.EmailPath, email)
+	ex.Migrate(menu.ScriptPath, scriptPolicy)
+	ex.Migrate(menu.SchedulerPath, scriptPolicy)
 }
 
 // mapped logs one mapped property.
@@ -654,6 +656,39 @@ func email(_ context.Context, _ *control.Executor, _ *control.Session, s *contro
 			changed = true
 			mapped(s.Path, "start-tls="+a.Value, "tls="+v)
 			a.Name, a.Value = "tls", v
+		}
+		args = append(args, a)
+	}
+	if !changed {
+		return nil, nil, nil
+	}
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, nil, nil
+}
+
+// v6LoginPolicies are the user policies RouterOS 6 let a script or scheduler item list
+// (exports of 6.3x write policy=ftp,reboot,read,write,policy,test,winbox,password,
+// sniff,sensitive,api): they say how a user may log in, which means nothing to a
+// script, and v7's scripts do not have them.
+var v6LoginPolicies = map[string]bool{"local": true, "telnet": true, "ssh": true, "winbox": true,
+	"web": true, "api": true, "dude": true, "tikapp": true}
+
+// scriptPolicy drops the login policies from a RouterOS 6 script's or scheduler item's
+// policy=, as the upgrade does, a log line each.
+func scriptPolicy(_ context.Context, _ *control.Executor, _ *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	changed := false
+	args := make([]control.Arg, 0, len(s.Args))
+	for _, a := range s.Args {
+		if a.Name == "policy" && !a.Unset {
+			var keep []string
+			for _, p := range strings.Split(a.Value, ",") {
+				if v6LoginPolicies[strings.TrimPrefix(p, "!")] {
+					changed = true
+					mapped(s.Path, "policy "+p, "(dropped: no script policy in RouterOS 7)")
+					continue
+				}
+				keep = append(keep, p)
+			}
+			a.Value = strings.Join(keep, ",")
 		}
 		args = append(args, a)
 	}

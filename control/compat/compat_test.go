@@ -341,3 +341,32 @@ func TestV6Email(t *testing.T) {
 		t.Errorf("tls = %q", got)
 	}
 }
+
+// TestV6ScriptPolicy: RouterOS 6 scripts and scheduler items listed login policies
+// (winbox, api ...) that v7's scripts do not have; they are dropped as the upgrade drops
+// them, a log line each, and the rest is kept.
+func TestV6ScriptPolicy(t *testing.T) {
+	ex := controltest.New(t)
+	log := captureLog(t)
+	for _, path := range []string{menu.ScriptPath, menu.SchedulerPath} {
+		if _, err := exec(t, ex, path, "add", "name=v6", "owner=admin",
+			"policy=ftp,reboot,read,write,policy,test,winbox,password,sniff,sensitive,api"); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if got := get(t, ex, path, "v6", "policy"); got != "ftp,reboot,read,write,policy,test,password,sniff,sensitive" {
+			t.Errorf("%s policy = %q", path, got)
+		}
+		// A v7 line is left alone, and a bad word is still refused.
+		if _, err := exec(t, ex, path, "add", "name=v7", "policy=read,write"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := exec(t, ex, path, "add", "name=bad", "policy=read,bogus"); err == nil {
+			t.Errorf("%s: policy=read,bogus accepted", path)
+		}
+	}
+	for _, want := range []string{`menu="system script" property="policy winbox"`, `menu="system scheduler" property="policy api"`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+}

@@ -217,6 +217,8 @@ const (
 	BridgePortPath  = "/interface/bridge/port"
 	Address4Path    = "/ip/address"
 	EmailPath       = "/tool/e-mail"
+	ScriptPath      = "/system/script"
+	SchedulerPath   = "/system/scheduler"
 )
 
 // v6RouteRule is RouterOS 6's /ip route rule: v7 keeps its rules in /routing rule, and

@@ -13,6 +13,12 @@ var scriptPolicies = []string{
 	"ftp", "reboot", "read", "write", "policy", "test", "password", "sniff", "sensitive", "romon",
 }
 
+// rightsFrom is kept on scripts and scheduler items whose owner is no user here (an
+// imported export's): the user who named that owner, whose rights stand in for the
+// owner's (control.OwnerPolicies). Written by the executor only, never exported.
+var rightsFrom = Prop{Name: "rights-from", Type: value.String(), ReadOnly: true, Hidden: true,
+	Desc: "User whose rights stand in for an owner that is no user here."}
+
 // systemMenus declares /system identity, script (with environment and job), resource,
 // backup, scheduler and /log, after console-language.md §8 and 02-system-scheduler.txt.
 func systemMenus() []*Menu {
@@ -32,7 +38,7 @@ func systemMenus() []*Menu {
 			Desc: "System identity (host name).",
 		},
 		{
-			Path:   "/system/script",
+			Path:   ScriptPath,
 			Engine: "routerd",
 			Kind:   List,
 			Props: []Prop{
@@ -42,6 +48,7 @@ func systemMenus() []*Menu {
 				// Writable because RouterOS exports it; add without it takes the user's name.
 				{Name: "owner", Type: value.String(),
 					Desc: "User who created the script."},
+				rightsFrom,
 				{Name: "policy", Type: value.EnumList(scriptPolicies...), Default: defaultPolicy,
 					Desc: "Policies the script runs with: ftp, reboot, read, write, policy, test, password, sniff, sensitive, romon."},
 				{Name: "dont-require-permissions", Type: value.Bool(), Default: "no",
@@ -131,7 +138,7 @@ func systemMenus() []*Menu {
 			Desc:     "System log.",
 		},
 		{
-			Path: "/system/scheduler",
+			Path: SchedulerPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Desc: "Name of the task."},
@@ -147,6 +154,7 @@ func systemMenus() []*Menu {
 				// Writable because RouterOS exports it; add without it takes the user's name,
 				// and only a session with the policy policy may name another (control.own).
 				{Name: "owner", Type: value.String(), Desc: "User who added the task."},
+				rightsFrom,
 				{Name: "policy", Type: value.EnumList(scriptPolicies...), Default: defaultPolicy,
 					Desc: "Policies the task runs with; a started script's policies must fit within them."},
 				{Name: "run-count", Type: counter, ReadOnly: true,

@@ -57,8 +57,10 @@ type item struct {
 	Interval  time.Duration `prop:"interval"`
 	OnEvent   string        `prop:"on-event"`
 	Owner     string        `prop:"owner"`
-	Policy    string        `prop:"policy"`
-	Disabled  bool          `prop:"disabled"`
+	// RightsFrom: who named an owner that is no user here (control.OwnerPolicies).
+	RightsFrom string `prop:"rights-from"`
+	Policy     string `prop:"policy"`
+	Disabled   bool   `prop:"disabled"`
 }
 
 // TypedItems names the struct the menu's items decode into (engine.Typed).
@@ -519,7 +521,7 @@ func (e *Engine) run(ctx context.Context, it item) {
 	// holds; a script it starts by name is cut down further to its own owner's.
 	var owner map[string]bool
 	_ = e.ex.Store.View(func(tx *store.Tx) error {
-		owner = e.ex.UserPolicies(tx, it.Owner)
+		owner = e.ex.OwnerPolicies(tx, it.Owner, it.RightsFrom)
 		return nil
 	})
 	sess := &control.Session{User: it.Owner, KeepsGlobals: true,

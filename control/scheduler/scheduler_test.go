@@ -507,3 +507,89 @@ func TestClockSetBack(t *testing.T) {
 		t.Errorf("after setting the clock back to 08:30: run-count=%s next-run=%s; want 3, 09:00", c, n)
 	}
 }
+
+// TestImportedOwnerRuns: an export names its router's users as owner=; imported by a
+// user who may name owners (policy), its scripts and tasks run with that importer's
+// rights, where an owner that is no user here gave them none ("not enough permissions
+// (9)" at every run). Nobody gains by it: a user without the policy policy owns what it
+// adds or edits whatever owner= says, and an owner that was a user when written and is
+// removed since grants nothing.
+func TestImportedOwnerRuns(t *testing.T) {
+	r := newRig(t, base)
+	r.run(`/user group add name=ops policy=read,write,test
+/user add name=op group=ops password=x
+/user add name=bob group=ops password=x
+/system script add name=imported owner=jdoe policy=read,write source={/system identity set name=imp; :log info "imported ran"}
+/system script add name=bobs owner=bob policy=read,write source={/system identity set name=bob; :log info "bobs ran"}
+/system scheduler add name=nightly interval=1h on-event=imported owner=jdoe policy=read,write start-time=08:30:00
+/system scheduler add name=inline interval=1h on-event={/system identity set name=inline; :log info "inline ran"} owner=jdoe policy=read,write start-time=08:30:00
+/user remove bob
+/system scheduler add name=bobtask interval=1h on-event=bobs owner=admin policy=read,write start-time=08:30:00`)
+	if o := r.get("nightly", "owner"); o != "jdoe" {
+		t.Errorf("owner=%s; want jdoe as the export wrote it", o)
+	}
+	rights := func(path, name string) string {
+		t.Helper()
+		items, err := r.ex.Items(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.Props["name"] == name {
+				return it.Props[control.RightsFrom]
+			}
+		}
+		t.Fatalf("%s: no %s", path, name)
+		return ""
+	}
+	if w := rights(Path, "nightly"); w != "admin" {
+		t.Errorf("nightly rights-from=%q; want admin", w)
+	}
+	// Run by hand, as the admin who imported it.
+	if out := r.run(`/system script run imported`); out != "" {
+		t.Errorf("run printed %q", out)
+	}
+	r.to(base.Add(31 * time.Minute))
+	logs := strings.Join(r.logs(), "\n")
+	for _, want := range []string{"imported ran", "inline ran"} {
+		if strings.Count(logs, want) < 1 {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Count(logs, "imported ran") != 2 {
+		t.Errorf("imported ran %d times; want 2 (by hand, then by nightly):\n%s", strings.Count(logs, "imported ran"), logs)
+	}
+	// bob was a user when his script was written and is gone: it runs with nothing.
+	if strings.Contains(logs, "bobs ran") || !strings.Contains(logs, "not enough permissions") {
+		t.Errorf("a removed owner's script ran or failed silently:\n%s", logs)
+	}
+
+	// A user without the policy policy cannot take an unknown owner's stand-in rights:
+	// what it adds or edits is its own, and runs with its own rights.
+	op := &script.Console{Sess: &control.Session{User: "op", Policies: map[string]bool{"read": true, "write": true, "test": true}}}
+	for _, src := range []string{
+		`/system script add name=opscript owner=ghost policy=read,write source={:log info op}`,
+		`/system scheduler add name=optask owner=ghost policy=read,write on-event={:log info op}`,
+		`/system scheduler set inline on-event={:log info "op edited"}`,
+	} {
+		if err := r.in.Run(context.Background(), op, src, io.Discard); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+	}
+	r.settle()
+	for _, c := range []struct{ path, name string }{{scriptPath, "opscript"}, {Path, "optask"}, {Path, "inline"}} {
+		if w := rights(c.path, c.name); w != "" {
+			t.Errorf("%s rights-from=%q after op wrote it", c.name, w)
+		}
+	}
+	if o := r.get("inline", "owner"); o != "op" {
+		t.Errorf("inline owner=%s after op edited it; want op", o)
+	}
+	// rights-from is the executor's: no command sets it.
+	if err := r.in.Run(context.Background(), r.c, `/system scheduler set nightly rights-from=admin`, io.Discard); err == nil {
+		t.Error("rights-from accepted as an argument")
+	}
+	if out := r.run(`/system scheduler export`); strings.Contains(out, "rights-from") {
+		t.Errorf("export shows rights-from:\n%s", out)
+	}
+}

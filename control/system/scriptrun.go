@@ -38,7 +38,11 @@ func (s *system) scriptRun(ctx context.Context, c *control.Call) (*control.Reply
 	// than that owner had.
 	var owner map[string]bool
 	if err := s.ex.View(c.Sess, func(tx *store.Tx) error {
-		owner = s.ex.UserPolicies(tx, row.Props["owner"])
+		it, err := tx.Get(c.Menu.Path, row.ID)
+		if err != nil {
+			return err
+		}
+		owner = s.ex.OwnerPolicies(tx, it.Props["owner"], it.Props[control.RightsFrom])
 		return nil
 	}); err != nil {
 		return nil, err
