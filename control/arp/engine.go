@@ -238,7 +238,11 @@ func (e *Engine) rows(context.Context, *control.Session) ([]control.Row, error) 
 	if err != nil {
 		return nil, control.Failure("neighbour dump: %v", err)
 	}
-	links, _ := nldump.Retry(e.nl().LinkList)
+	links, err := nldump.Retry(e.nl().LinkList)
+	if err != nil {
+		// Rows without their interface would read as entries of no interface.
+		return nil, control.Failure("link dump: %v", err)
+	}
 	names := map[int]string{}
 	for _, l := range links {
 		names[l.Attrs().Index] = e.names.Of(l.Attrs())
