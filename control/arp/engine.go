@@ -17,7 +17,6 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
-	"github.com/routerd/routerd/nldump"
 )
 
 // Path is the menu the engine applies.
@@ -28,7 +27,7 @@ const dynBase = 1 << 40
 
 // Engine applies /ip arp.
 type Engine struct {
-	h  *netlink.Handle // nil: the process's namespace
+	k  Kernel // kernel.go; a plan test sets a fake
 	ex *control.Executor
 
 	mu      sync.Mutex
@@ -53,7 +52,10 @@ type entry struct {
 // New returns the engine; h is the netlink handle of the namespace to apply in (nil:
 // the process's own).
 func New(h *netlink.Handle) *Engine {
-	return &Engine{h: h, applied: map[key]entry{}, dynIDs: map[string]uint64{}}
+	if h == nil {
+		h = &netlink.Handle{}
+	}
+	return &Engine{k: netlinkKernel{h}, applied: map[key]entry{}, dynIDs: map[string]uint64{}}
 }
 
 // Spec declares the menu.
@@ -66,13 +68,6 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.ex.Provide(Path, e.rows)
 	e.ex.SetEngine(Path, "arp")
 	return nil
-}
-
-func (e *Engine) nl() *netlink.Handle {
-	if e.h != nil {
-		return e.h
-	}
-	return &netlink.Handle{}
 }
 
 // item is one /ip arp entry as configured, decoded through the menu schema.
@@ -105,7 +100,7 @@ func (e *Engine) desired(items []store.Item) (map[key]entry, map[uint64]string) 
 			bad[it.ID] = "invalid address"
 			continue
 		}
-		link, err := e.nl().LinkByName(e.names.Kernel(c.Interface))
+		link, err := e.k.LinkByName(e.names.Kernel(c.Interface))
 		if err != nil {
 			bad[it.ID] = "interface " + c.Interface + " not found"
 			continue
@@ -156,11 +151,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		return fmt.Errorf("read %s: %w", Path, err)
 	}
 	want, bad := e.desired(items)
-	kern, err := nldump.Retry(func() ([]netlink.Neigh, error) { return e.nl().NeighList(0, unix.AF_INET) })
+	kern, err := e.k.NeighList()
 	if err != nil {
 		return fmt.Errorf("neighbour dump: %w", err)
 	}
-	proxies, err := nldump.Retry(func() ([]netlink.Neigh, error) { return e.nl().NeighProxyList(0, unix.AF_INET) })
+	proxies, err := e.k.NeighProxyList()
 	if err != nil {
 		return fmt.Errorf("proxy neighbour dump: %w", err)
 	}
@@ -179,12 +174,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			(en.published || n.HardwareAddr.String() == en.mac.String())
 		if !same {
 			if old, was := e.applied[k]; was && old.published != en.published {
-				if err := e.nl().NeighDel(neigh(k, old)); err != nil && !gone(err) {
+				if err := e.k.NeighDel(neigh(k, old)); err != nil && !gone(err) {
 					bad[en.id] = "cannot remove the previous entry: " + err.Error()
 					continue
 				}
 			}
-			if err := e.nl().NeighSet(neigh(k, en)); err != nil {
+			if err := e.k.NeighSet(neigh(k, en)); err != nil {
 				bad[en.id] = "cannot install: " + err.Error()
 				continue
 			}
@@ -195,7 +190,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if _, ok := want[k]; ok {
 			continue
 		}
-		if err := e.nl().NeighDel(neigh(k, en)); err != nil && !gone(err) {
+		if err := e.k.NeighDel(neigh(k, en)); err != nil && !gone(err) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", k.addr, err))
 			continue
 		}
@@ -234,11 +229,11 @@ func nudName(s int) string {
 
 // rows are the kernel's IPv4 neighbours that routerd did not install, as dynamic rows.
 func (e *Engine) rows(context.Context, *control.Session) ([]control.Row, error) {
-	kern, err := nldump.Retry(func() ([]netlink.Neigh, error) { return e.nl().NeighList(0, unix.AF_INET) })
+	kern, err := e.k.NeighList()
 	if err != nil {
 		return nil, control.Failure("neighbour dump: %v", err)
 	}
-	links, err := nldump.Retry(e.nl().LinkList)
+	links, err := e.k.LinkList()
 	if err != nil {
 		// Rows without their interface would read as entries of no interface.
 		return nil, control.Failure("link dump: %v", err)
