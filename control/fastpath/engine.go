@@ -160,8 +160,13 @@ func (e *Engine) watchAddrs(ctx context.Context) {
 				for len(ch) > 0 {
 					<-ch
 				}
-				if addrs, err := dataplane.LocalAddrs(); err == nil {
-					e.dp.SetLocalAddrs(addrs)
+				addrs, err := dataplane.LocalAddrs()
+				if err == nil {
+					err = e.dp.SetLocalAddrs(addrs)
+				}
+				if err != nil {
+					// The pass does the same and shows what fails.
+					e.eh.Kick()
 				}
 			}
 		}

@@ -127,10 +127,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 }
 
 // Close takes routerd's queues off the interfaces.
-func (e *Engine) Close() error {
-	e.teardown()
-	return nil
-}
+func (e *Engine) Close() error { return e.teardown() }
 
 func (e *Engine) open(ex *control.Executor) error {
 	h, err := netlink.NewHandle()
@@ -381,9 +378,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			refs[c.queue] = r
 		}
 	}
+	var removeErrs []error
 	for dev := range e.applied {
 		if _, ok := want[dev]; !ok {
-			e.remove(dev)
+			if err := e.remove(dev); err != nil {
+				removeErrs = append(removeErrs, err)
+			}
 		}
 	}
 	e.refs, e.invalid, e.active = refs, invalid, active
@@ -411,7 +411,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		e.ex.State.Set(TypePath, it.ID, st)
 	}
-	return nil
+	return errors.Join(removeErrs...)
 }
 
 func dedupe(in []string) []string {
@@ -555,7 +555,9 @@ func (e *Engine) redirect(index, ifb int) error {
 // the rest from shaping. The children of a refused class are refused with it.
 func (e *Engine) install(index int, cs []class) (map[uint64]error, error) {
 	root := netlink.MakeHandle(rootMajor, 0)
-	e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root}})
+	// Whatever root is there goes (none is no error): a delete the kernel refuses
+	// shows as the add's EEXIST below, which is the device's error.
+	_ = e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root}})
 	if err := e.h.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root})); err != nil {
 		return nil, fmt.Errorf("HTB root: %w", err)
 	}
@@ -707,7 +709,9 @@ func (e *Engine) probe(kind string) error {
 		return *e.probed
 	}
 	name := "rq-probe"
-	e.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}})
+	if err := e.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("probing for %s: %w", kind, err) // not kept: tried again
+	}
 	l, err := e.h.LinkByName(name)
 	if err != nil {
 		return err
@@ -722,39 +726,55 @@ func (e *Engine) probe(kind string) error {
 	return err
 }
 
-// remove takes routerd's tree off a device it no longer shapes.
-func (e *Engine) remove(dev string) {
-	delete(e.applied, dev)
-	delete(e.refused, dev)
+// remove takes routerd's tree off a device it no longer shapes. What is already gone
+// (the device, its qdisc) is no error; what the kernel refuses is, and since no item
+// owns the device any more it is the pass's (the device is tried again next pass).
+func (e *Engine) remove(dev string) error {
+	var errs []error
+	keep := func(what string, err error) {
+		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("removing the %s of %s: %w", what, dev, err))
+		}
+	}
 	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
 	if !isIFB {
 		if l, err := e.h.LinkByName(ifn); err == nil {
-			e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
-				Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(rootMajor, 0)}})
+			keep("HTB root", e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
+				Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(rootMajor, 0)}}))
 		}
-		return
+	} else {
+		if l, err := e.h.LinkByName(ifn); err == nil {
+			if parent, err := e.ingressParent(l.Attrs().Index); err == nil {
+				keep("ingress redirect", e.h.FilterDel(&netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index,
+					Parent: parent, Priority: redirectPrio, Protocol: unix.ETH_P_ALL}}))
+			}
+		}
+		if name, ok := e.ifbs[ifn]; ok {
+			if l, err := e.h.LinkByName(name); err == nil {
+				keep("IFB device", e.h.LinkDel(l))
+			}
+		}
 	}
-	if l, err := e.h.LinkByName(ifn); err == nil {
-		if parent, err := e.ingressParent(l.Attrs().Index); err == nil {
-			e.h.FilterDel(&netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index,
-				Parent: parent, Priority: redirectPrio, Protocol: unix.ETH_P_ALL}})
-		}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
-	if name, ok := e.ifbs[ifn]; ok {
-		if l, err := e.h.LinkByName(name); err == nil {
-			e.h.LinkDel(l)
-		}
+	delete(e.applied, dev)
+	delete(e.refused, dev)
+	if isIFB {
 		delete(e.ifbs, ifn)
 	}
+	return nil
 }
 
 // teardown removes everything routerd installed (engine stop).
-func (e *Engine) teardown() {
+func (e *Engine) teardown() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var errs []error
 	for dev := range e.applied {
-		e.remove(dev)
+		errs = append(errs, e.remove(dev))
 	}
+	return errors.Join(errs...)
 }
 
 // poll reads the counters of every class, updates rates and bursts, and publishes.

@@ -1127,7 +1127,10 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 		}
 		for _, alt := range vis.Attrs().AltNames {
 			if alt != it.Name && link.KernelName(alt) == vis.Attrs().Name {
-				e.k.LinkDelAltName(vis, alt) // the old RouterOS name
+				// The old RouterOS name: left, it would keep the name from a new tunnel.
+				if err := e.k.LinkDelAltName(vis, alt); err != nil && !errors.Is(err, unix.ENOENT) {
+					return nil, nil, fmt.Errorf("removing the old name %s of %s: %w", alt, kname, err)
+				}
 			}
 		}
 		if vis, err = e.k.LinkByIndex(vis.Attrs().Index); err != nil {
