@@ -23,6 +23,12 @@ type Session struct {
 	// :delay does not wait.
 	DryRun bool
 
+	// V6: what the session runs is RouterOS 6's (an imported file whose export header
+	// says so): the RouterOS 6 rewrites whose input v7 reads otherwise apply (a mangle
+	// rule's unknown routing mark makes its table, as v6 made marks implicitly; v7
+	// refuses it). Rewrites of v6-only properties apply to any input.
+	V6 bool
+
 	// KeepsGlobals: the globals this session's scripts make stay after it ends, until
 	// routerd stops, as RouterOS keeps them until a reboot (a /system script run, a
 	// scheduler item); they count against the user's bound instead of a session's. The

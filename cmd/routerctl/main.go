@@ -64,6 +64,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		c.V6 = console.ExportVersion(string(src)) == 6
 		if *cont {
 			os.Exit(continueRun(c, string(src)))
 		}

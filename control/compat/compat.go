@@ -472,8 +472,14 @@ func routeRule(ctx context.Context, ex *control.Executor, sess *control.Session,
 
 // mangle makes the /routing table a RouterOS 6 rule marks routing for (new-routing-mark)
 // or matches (routing-mark) before the rule names it: v6 made routing marks implicitly,
-// before any route used them.
+// before any route used them. The properties are v7's too, so this applies to a
+// RouterOS 6 export only (control.Session.V6).
 func mangle(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	if !sess.V6 {
+		// RouterOS 7 refuses a mark of a table that does not exist: a typo must not
+		// make one. Only a v6 export's lines are read as v6 reads them.
+		return nil, nil, nil
+	}
 	made := false
 	for _, a := range s.Args {
 		if a.Name != "new-routing-mark" && a.Name != "routing-mark" {

@@ -22,7 +22,8 @@ func exec(t *testing.T, ex *control.Executor, path, cmd string, args ...string) 
 		k, v, _ := strings.Cut(a, "=")
 		s.Args = append(s.Args, control.Arg{Name: k, Value: v})
 	}
-	return ex.Exec(context.Background(), &control.Session{User: "admin", ShowSensitive: true}, s)
+	// The RouterOS 6 lines of these tests are an imported v6 export's.
+	return ex.Exec(context.Background(), &control.Session{User: "admin", ShowSensitive: true, V6: true}, s)
 }
 
 func get(t *testing.T, ex *control.Executor, path, name, prop string) string {
@@ -223,9 +224,19 @@ func TestV6RouteRule(t *testing.T) {
 
 // TestV6MangleRoutingMark: a v6 mangle rule marking routing for a table no route has
 // made yet is accepted, and the table made as the upgrade does; an existing one is kept.
+// The properties are v7's too: a line not known to be v6's is refused as RouterOS 7
+// refuses it, and makes no table.
 func TestV6MangleRoutingMark(t *testing.T) {
 	ex := controltest.New(t)
 	compat.Register(ex)
+	v7 := &control.Session{User: "admin"}
+	if _, err := ex.Exec(context.Background(), v7, &control.Sentence{Path: menu.ManglePath, Cmd: "add", Args: []control.Arg{
+		{Name: "chain", Value: "prerouting"}, {Name: "action", Value: "mark-routing"}, {Name: "new-routing-mark", Value: "typo"}}}); err == nil {
+		t.Error("v7: a mark of a table that does not exist accepted")
+	}
+	if tables, _ := ex.Items("/routing/table"); len(tables) != 0 {
+		t.Errorf("v7 input made tables: %v", tables)
+	}
 	if _, err := exec(t, ex, menu.ManglePath, "add", "chain=prerouting", "src-address=198.18.10.0/24",
 		"action=mark-routing", "new-routing-mark=to-isp2", "passthrough=no"); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,8 @@ type Client struct {
 	// run-time error names the line and column of the statement that failed, as
 	// /import's does.
 	File bool
+	// V6: what Run sends is a RouterOS 6 export's (control.Session.V6).
+	V6 bool
 
 	conn net.Conn
 	dec  *json.Decoder
@@ -81,7 +83,7 @@ func (c *Client) recv(out io.Writer) (response, error) {
 // console is at afterwards (a path alone on a line moves it). A failed command returns
 // an *Error with the RouterOS message; other errors are about the connection.
 func (c *Client) Run(path, src string, interactive bool, width int, out io.Writer) (string, error) {
-	if err := c.send(request{Op: "run", Path: path, Src: src, Interactive: interactive, Width: width, File: c.File}); err != nil {
+	if err := c.send(request{Op: "run", Path: path, Src: src, Interactive: interactive, Width: width, File: c.File, V6: c.V6}); err != nil {
 		return path, err
 	}
 	r, err := c.recv(out)

@@ -25,6 +25,7 @@ type request struct {
 	Interactive bool   `json:"interactive,omitempty"`
 	Width       int    `json:"width,omitempty"`
 	File        bool   `json:"file,omitempty"` // Src is a file: locate a run-time error
+	V6          bool   `json:"v6,omitempty"`   // Src is a RouterOS 6 export's
 }
 
 // response is one server message.

@@ -83,6 +83,26 @@ func sortedByCount(m map[string]int) []string {
 	return keys
 }
 
+// exportHeader is the first line RouterOS writes in an export: "# 2025-01-01 00:00:00 by
+// RouterOS 7.20" (v7), "# jan/02/2021 10:00:00 by RouterOS 6.48.1" (v6).
+var exportHeader = regexp.MustCompile(`^#.* by RouterOS (\d+)\.`)
+
+// ExportVersion is the major RouterOS version whose export src is, by its header (0 when
+// it has none): the RouterOS 6 rewrites that change what a v7 line means apply to a v6
+// export only (control.Session.V6).
+func ExportVersion(src string) int {
+	for i, l := range strings.SplitN(src, "\n", 4) {
+		if m := exportHeader.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+			v, _ := strconv.Atoi(m[1])
+			return v
+		}
+		if i == 2 {
+			break
+		}
+	}
+	return 0
+}
+
 // NoMenu is the reason a statement of a menu routerd does not have is skipped, apart
 // from the refusals of menus it has: what a migration would lose that no property fix
 // brings back.

@@ -285,3 +285,17 @@ func TestFailurePrintable(t *testing.T) {
 		t.Errorf("failures %q, want %q second", r.Failures, want)
 	}
 }
+
+func TestExportVersion(t *testing.T) {
+	for src, want := range map[string]int{
+		"# jan/02/2021 10:00:00 by RouterOS 6.48.1\n# software id = X\n/ip address\n": 6,
+		"# 2025-01-01 00:00:00 by RouterOS 7.20\r\n/ip address\n":                     7,
+		"\n# dec/02/2026 10:00:00 by RouterOS 6.40.8\n":                               6,
+		"/ip address\nadd address=198.18.0.1/24 interface=ether1\n":                   0,
+		"/ip address\n\n\n# by RouterOS 6.49\n":                                       0, // only a header counts
+	} {
+		if got := ExportVersion(src); got != want {
+			t.Errorf("ExportVersion(%q) = %d, want %d", src, got, want)
+		}
+	}
+}

@@ -250,6 +250,7 @@ func (c *conn) run(ctx context.Context, req request) (path, errMsg string) {
 	if req.File {
 		run = c.in.RunFile
 	}
+	c.sess.V6 = req.V6 // for this run only: the next request says again
 	err := run(ctx, con, req.Src, w)
 	if err != nil {
 		errMsg = err.Error()

@@ -92,11 +92,16 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 	}
 	verbose, dry := c.S.Bool("verbose"), c.S.Bool("dry-run")
 
+	v6 := console.ExportVersion(string(data)) == 6
 	var out strings.Builder
 	if dry {
-		err = s.dryRun(ctx, c.Sess, lines, from, &out)
+		err = s.dryRun(ctx, c.Sess, lines, from, v6, &out)
 	} else {
-		err = s.runFile(ctx, session(c.Sess), lines, from, verbose, &out)
+		sess := session(c.Sess)
+		// The caller's own session when it is in a batch already: for this run only.
+		defer func(was bool) { sess.V6 = was }(sess.V6)
+		sess.V6 = v6
+		err = s.runFile(ctx, sess, lines, from, verbose, &out)
 	}
 	if err != nil {
 		return nil, err
@@ -114,9 +119,11 @@ const dryRunLimit = 10 * time.Second
 // that act outside the store (files, ping, clock) check their policy and are skipped,
 // :delay does not wait, and the whole run is bounded by dryRunLimit since it holds the
 // store's writer throughout.
-func (s *system) dryRun(ctx context.Context, caller *control.Session, lines []string, from int, out *strings.Builder) error {
+func (s *system) dryRun(ctx context.Context, caller *control.Session, lines []string, from int, v6 bool, out *strings.Builder) error {
 	if caller.DryRun {
 		// Inside another dry run: its rollback covers this one.
+		defer func(was bool) { caller.V6 = was }(caller.V6)
+		caller.V6 = v6
 		return s.runFile(ctx, caller, lines, from, true, out)
 	}
 	// What the caller's batch holds is its own, committed before the dry run's
@@ -125,7 +132,7 @@ func (s *system) dryRun(ctx context.Context, caller *control.Session, lines []st
 		return err
 	}
 	sess := &control.Session{User: caller.User, Policies: maps.Clone(caller.Policies),
-		ShowSensitive: caller.ShowSensitive, DryRun: true}
+		ShowSensitive: caller.ShowSensitive, DryRun: true, V6: v6}
 	if err := s.ex.BeginAtomic(sess); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -530,5 +531,34 @@ func TestScriptEnvironment(t *testing.T) {
 	run(root, `/system script environment remove [find name=ga]`)
 	if out := run(root, `:global ga; :put [:typeof $ga]`); out != "nothing\n" {
 		t.Errorf("after remove: %q", out)
+	}
+}
+
+// TestImportV6Header: a RouterOS 6 export (its header says so) is read as v6 reads it:
+// a mangle rule's routing mark makes its table, as v6 made marks implicitly. The same
+// line in a v7 export, or in a file without a header, is refused as RouterOS 7 refuses
+// it and makes nothing; the v6 reading ends with the import.
+func TestImportV6Header(t *testing.T) {
+	r := newRig(t)
+	line := "/ip firewall mangle\nadd action=mark-routing chain=prerouting new-routing-mark=%s passthrough=no\n"
+	writeFile(t, r, "v6.rsc", "# jan/02/2021 10:00:00 by RouterOS 6.48.1\n# software id = ABCD-1234\n"+fmt.Sprintf(line, "isp2"))
+	writeFile(t, r, "v7.rsc", "# 2025-01-01 00:00:00 by RouterOS 7.20\n"+fmt.Sprintf(line, "isp3"))
+	writeFile(t, r, "bare.rsc", fmt.Sprintf(line, "isp4"))
+	for _, c := range []struct {
+		file string
+		args []control.Arg
+		ok   bool
+	}{
+		{"v7.rsc", nil, false}, {"bare.rsc", nil, false}, {"v7.rsc", []control.Arg{flag("dry-run")}, false},
+		{"v6.rsc", []control.Arg{flag("dry-run")}, true}, {"v6.rsc", nil, true}, {"bare.rsc", nil, false},
+	} {
+		_, err := r.exec(t, "", "import", append([]control.Arg{arg("file-name", c.file)}, c.args...)...)
+		if (err == nil) != c.ok {
+			t.Errorf("%s %v: err = %v, want ok=%v", c.file, c.args, err, c.ok)
+		}
+	}
+	out := r.mustRun(t, `:foreach t in=[/routing table find] do={:put [/routing table get $t name]}`)
+	if out != "isp2\n" {
+		t.Errorf("tables %q, want isp2 only", out)
 	}
 }
