@@ -182,6 +182,10 @@ type ChildConfig struct {
 	Lifebytes     uint64
 	// Dynamic is set on policies generated from a template.
 	Dynamic bool
+	// OnTraffic is level=use: after installed-sa flush the side that set the IKE SA up
+	// negotiates the CHILD_SA again when traffic asks for it (acquire), where
+	// require and unique have it negotiated at once, as RouterOS does.
+	OnTraffic bool
 }
 
 // ExchangeMode is a peer's exchange-mode: IKEv2 (the zero value) or one of the IKEv1

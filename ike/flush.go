@@ -1,10 +1,10 @@
 package ike
 
 // recreateChild negotiates a new CHILD_SA for the selectors of one that installed-sa
-// flush removed, on the IKE SA it lived on. A policy generated from a template (mode
-// config, generate-policy) goes with its CHILD_SA, so no traffic would ever acquire a
-// new one and the tunnel would stay down while the IKE SA lives; RouterOS keeps such
-// policies and renegotiates. sa.d.mu held.
+// flush removed, on the IKE SA it lived on (FlushChildren says which). A policy
+// generated from a template (mode config, generate-policy) goes with its CHILD_SA, so
+// no traffic would ever acquire a new one and the tunnel would stay down while the IKE
+// SA lives; RouterOS keeps such policies and renegotiates. sa.d.mu held.
 func (sa *IKESA) recreateChild(old *ChildSA) {
 	cfg := old.Policy
 	if sa.v1 != nil || cfg == nil || sa.state != stateEstablished {

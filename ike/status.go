@@ -86,7 +86,8 @@ func (d *Daemon) Kill(remote netip.Addr) int {
 }
 
 // FlushChildren removes every CHILD_SA (installed-sa flush): the peers are told, and
-// initiators negotiate new ones (for generated policies, this side at once).
+// the side that set each IKE SA up negotiates new ones: at once for generated policies
+// and for level=require and unique, on the next packet (acquire) for level=use.
 func (d *Daemon) FlushChildren() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -95,9 +96,11 @@ func (d *Daemon) FlushChildren() {
 			if sa.state == stateEstablished {
 				live := !c.rekeyed
 				sa.deleteChild(c, "flushed")
-				// Generated policies go with their CHILD_SA: the side that set the IKE
-				// SA up negotiates them again, as RouterOS does on the next packet.
-				if sa.initiator && c.Policy != nil && c.Policy.Dynamic && live {
+				// Generated policies go with their CHILD_SA, so no packet would ever
+				// ask for them again; a required SA is wanted whether traffic flows or
+				// not (it was left to traffic, and a tunnel only the peer sends into
+				// stayed down).
+				if sa.initiator && c.Policy != nil && (c.Policy.Dynamic || !c.Policy.OnTraffic) && live {
 					sa.recreateChild(c)
 				}
 			} else {

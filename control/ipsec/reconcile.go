@@ -318,7 +318,7 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		}
 		switch it.Level {
 		case "use":
-			pi.level = esp.LevelUse
+			pi.level, cc.OnTraffic = esp.LevelUse, true
 		case "unique":
 			pi.level = esp.LevelUnique
 		default:

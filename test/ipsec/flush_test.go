@@ -14,7 +14,8 @@ var saSPI = regexp.MustCompile(`spi="?(0x[0-9A-F]+)`)
 
 // TestInstalledSAFlushSAType: `installed-sa flush sa-type=` as RouterOS has it (all,
 // ah, esp). ah removes nothing (there are no AH SAs), esp removes the ESP SAs (charon
-// is told, and the policy's next packet negotiates new ones), a bad value is refused.
+// is told, and routerd, the initiator, negotiates new ones at once for the level=require
+// policy), a bad value is refused.
 func TestInstalledSAFlushSAType(t *testing.T) {
 	tp := newTopo(t, false)
 	s := matrix[3]
@@ -59,6 +60,11 @@ func TestInstalledSAFlushSAType(t *testing.T) {
 	}
 	if !iketest.WaitFor(10*time.Second, gone) {
 		t.Fatalf("SAs %v still installed after sa-type=esp:\n%s", before, r.run(t, "/ip ipsec installed-sa print detail"))
+	}
+	// The policy is level=require: routerd, which set the IKE SA up, negotiates its
+	// CHILD SA again at once, before any packet asks for it.
+	if !iketest.WaitFor(10*time.Second, func() bool { return gone() && len(spis()) == 2 }) {
+		t.Fatalf("no new SAs without traffic after the flush (level=require):\n%s", r.run(t, "/ip ipsec installed-sa print detail"))
 	}
 	// Charon was told (INFORMATIONAL delete) and new SAs carry traffic again.
 	if !iketest.WaitFor(15*time.Second, func() bool { return pingAcross(tp.nsR) == nil }) {
