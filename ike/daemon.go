@@ -93,14 +93,13 @@ type Daemon struct {
 	closed   bool
 	wg       sync.WaitGroup
 	started  map[string]*IKESA // initiator SAs by peer name (one at a time)
-	retryAt  map[string]time.Time
-	backoff  map[string]time.Duration // peerchange.go
-	lastErr  map[string]string
-	sig      uint64    // stateSig when the engine was last told
-	retired  []retired // rekeyswitch.go
-	ticker   *time.Ticker
-	notify   chan struct{}
-	done     chan struct{}
+	// initRetry paces the initiation of peers whose IKE SA did not come up (peerchange.go).
+	initRetry map[string]*backoff
+	sig       uint64    // stateSig when the engine was last told
+	retired   []retired // rekeyswitch.go
+	ticker    *time.Ticker
+	notify    chan struct{}
+	done      chan struct{}
 	// childRetries are the CHILD SAs to negotiate again (childretry.go).
 	childRetries map[retryKey]*childRetry
 }
@@ -141,7 +140,7 @@ func New(opts Options, dp Datapath) (*Daemon, error) {
 		opts.Log = slog.Default()
 	}
 	d := &Daemon{opts: opts, log: opts.Log, dp: dp, sas: map[uint64]*IKESA{}, halfOpen: map[halfKey]*IKESA{},
-		started: map[string]*IKESA{}, retryAt: map[string]time.Time{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
+		started: map[string]*IKESA{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	rand.Read(d.secret[:])
 	for _, fam := range []struct {
 		net string
@@ -307,11 +306,9 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 		sa.peer = np
 		sa.reconcileChildren()
 	}
-	for name := range d.retryAt {
+	for name := range d.initRetry {
 		if o, n := old[name], byName[name]; o == nil || n == nil || !sameEndpoints(o, n) {
-			delete(d.retryAt, name)
-			delete(d.backoff, name)
-			delete(d.lastErr, name)
+			delete(d.initRetry, name)
 		}
 	}
 }
@@ -473,14 +470,12 @@ func (d *Daemon) startPeers(now time.Time) {
 		if d.hasSAFor(p) {
 			continue
 		}
-		if t, ok := d.retryAt[p.Name]; ok && now.Before(t) {
+		if !d.initDue(p, now) {
 			continue
 		}
-		d.retryAt[p.Name] = now.Add(firstRetry)
 		if sa, err := d.initiate(p); err != nil {
-			d.initFailed(p, now, err)
+			d.initFailed(p, now, err.Error(), true)
 		} else {
-			d.initStarted(p)
 			d.started[p.Name] = sa
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"testing"
-	"time"
 )
 
 // fuzzDaemon is a responder without sockets (its answers fail to send, which handle
@@ -13,7 +12,7 @@ import (
 func fuzzDaemon() *Daemon {
 	d := &Daemon{opts: DefaultOptions(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		sas: map[uint64]*IKESA{}, halfOpen: map[halfKey]*IKESA{}, started: map[string]*IKESA{},
-		retryAt: map[string]time.Time{}, notify: make(chan struct{}, 1)}
+		notify: make(chan struct{}, 1)}
 	p := DefaultPeer()
 	p.Name = "any"
 	p.Passive = true

@@ -1132,6 +1132,7 @@ func (sa *IKESA) v1Established() {
 	v.wait = false
 	now := time.Now()
 	sa.state = stateEstablished
+	sa.d.initUp(sa.peer)
 	sa.established = now
 	sa.lastRecv = now
 	sa.d.Stats.IKEEstablished.Add(1)

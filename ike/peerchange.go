@@ -1,17 +1,10 @@
 package ike
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"time"
-)
-
-// Initiation backoff: a peer that cannot be initiated (no route, no socket) is tried
-// again after firstRetry, doubling up to maxRetry, and the reason is logged once until
-// it changes (a router without a route to its peer otherwise fills the log).
-const (
-	firstRetry = 5 * time.Second
-	maxRetry   = time.Minute
 )
 
 // peerMoved reports whether an IKE SA no longer fits its peer's new configuration: the
@@ -38,36 +31,46 @@ func sameEndpoints(a, b *PeerConfig) bool {
 	return a.Remote == b.Remote && a.Local == b.Local && a.Port == b.Port && a.Passive == b.Passive
 }
 
-// initFailed records a failed initiation: the next try backs off and the reason is
-// logged only when it differs from the last one (d.mu held).
-func (d *Daemon) initFailed(p *PeerConfig, now time.Time, err error) {
-	if d.backoff == nil {
-		d.backoff, d.lastErr = map[string]time.Duration{}, map[string]string{}
+// Initiation backoff: a peer whose IKE SA cannot be started (no route, no socket) or
+// whose IKE SA died before it was established (no answer, NO_PROPOSAL_CHOSEN,
+// AUTHENTICATION_FAILED: a tunnel's ipsec-secret the other end does not share) is
+// initiated again after the pause a refused CHILD SA waits (backoff: 1 s doubling to
+// 30 s), not at a fixed pace; the cause is logged at warning level once until it
+// changes. An IKE SA of the peer coming up, or a configuration change, ends the pause.
+
+// initFailed records a failed attempt to bring a peer's IKE SA up (d.mu held). local is
+// set when the initiation itself could not start.
+func (d *Daemon) initFailed(p *PeerConfig, now time.Time, cause string, local bool) {
+	if d.initRetry == nil {
+		d.initRetry = map[string]*backoff{}
 	}
-	b := d.backoff[p.Name]
-	if b == 0 {
-		b = firstRetry
-	} else if b *= 2; b > maxRetry {
-		b = maxRetry
+	r := d.initRetry[p.Name]
+	if r == nil {
+		r = &backoff{}
+		d.initRetry[p.Name] = r
 	}
-	d.backoff[p.Name] = b
-	d.retryAt[p.Name] = now.Add(b)
-	if msg := err.Error(); d.lastErr[p.Name] != msg {
-		d.lastErr[p.Name] = msg
-		d.log.Warn("ipsec: cannot initiate", "peer", p.Name, "err", err, "retry-in", b)
-	} else {
-		d.log.Debug("ipsec: cannot initiate", "peer", p.Name, "err", err, "retry-in", b)
+	wait, level := r.fail(cause, now)
+	if local {
+		d.log.Log(context.Background(), level, "ipsec: cannot initiate", "peer", p.Name, "err", cause, "retry-in", wait)
+		return
 	}
+	d.log.Log(context.Background(), level, "ipsec: IKE SA not established, initiating again later", "peer", p.Name,
+		"reason", cause, "attempts", r.fails, "retry-in", wait)
 }
 
-// initStarted forgets a peer's backoff once an initiation went out (d.mu held).
-func (d *Daemon) initStarted(p *PeerConfig) {
-	if d.backoff != nil {
-		if _, ok := d.lastErr[p.Name]; ok {
-			d.log.Info("ipsec: initiating again", "peer", p.Name)
+// initDue reports whether the peer's pause after failed attempts is over (d.mu held).
+func (d *Daemon) initDue(p *PeerConfig, now time.Time) bool {
+	r := d.initRetry[p.Name]
+	return r == nil || !now.Before(r.next)
+}
+
+// initUp ends the pause of a peer whose IKE SA came up (d.mu held).
+func (d *Daemon) initUp(p *PeerConfig) {
+	if r := d.initRetry[p.Name]; r != nil {
+		if r.fails > 0 {
+			d.log.Info("ipsec: IKE SA up after failed attempts", "peer", p.Name, "attempts", r.fails)
 		}
-		delete(d.backoff, p.Name)
-		delete(d.lastErr, p.Name)
+		delete(d.initRetry, p.Name)
 	}
 }
 

@@ -844,6 +844,7 @@ func (sa *IKESA) remoteIDMatches(ic *IdentityConfig, id Identity) bool {
 func (sa *IKESA) setEstablished() {
 	now := time.Now()
 	sa.state = stateEstablished
+	sa.d.initUp(sa.peer)
 	sa.established = now
 	sa.d.Stats.IKEEstablished.Add(1)
 	if lt := sa.peer.Lifetime; lt > 0 {
@@ -1344,6 +1345,10 @@ func (sa *IKESA) destroy(why string) {
 	}
 	was := sa.state
 	sa.eapEnded(was == stateEstablished || was == stateDeleting, why)
+	if sa.initiator && sa.peer != nil && sa.d.started[sa.peer.Name] == sa && !sa.d.closed &&
+		(was == stateInitSent || was == stateAuthSent) {
+		sa.d.initFailed(sa.peer, time.Now(), why, false)
+	}
 	sa.state = stateDead
 	if sa.done != nil {
 		sa.done <- errors.New(why)
