@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -124,6 +125,15 @@ func TestSiteToSite(t *testing.T) {
 	sas := a.run(t, "/ip ipsec installed-sa print detail")
 	if strings.Count(sas, "spi=") != 2 || !strings.Contains(sas, "aes-cbc") {
 		t.Fatalf("installed-sa:\n%s", sas)
+	}
+	// print brief is RouterOS's table of each (QA: it printed no columns).
+	if out := a.run(t, "/ip ipsec installed-sa print brief"); !strings.Contains(out, "Columns: SPI, STATE, SRC-ADDRESS, DST-ADDRESS, AUTH-ALGORITHM, ENC-ALGORITHM, ENC-KEY-SIZE") ||
+		!regexp.MustCompile(`(?m)^\s*0\s+E\s+0x[0-9A-F]+\s+mature\s+198\.18\.90\.[12]\s+198\.18\.90\.[12]\s+sha1\s+aes-cbc\s+128\s*$`).MatchString(out) {
+		t.Errorf("installed-sa print brief:\n%s", out)
+	}
+	if out := a.run(t, "/ip ipsec policy print brief"); !strings.Contains(out, "Columns: PEER, TUNNEL, SRC-ADDRESS, DST-ADDRESS, PROTOCOL, ACTION, LEVEL, PH2-COUNT") ||
+		!regexp.MustCompile(`(?m)^\s*1\s+A\s+ike1-site2\s+yes\s+198\.19\.202\.0/24\s+198\.19\.101\.0/24\s+all\s+encrypt\s+require\s+1\s*$`).MatchString(out) {
+		t.Errorf("policy print brief:\n%s", out)
 	}
 	// Which ESP data path carries them is shown, as the probe chose it.
 	kind := string(esp.Probe().Kind)

@@ -316,6 +316,8 @@ func ipsecPolicyMenu() *Menu {
 		},
 		PrintKeys: ipsecPolicyPrintKeys,
 		Flags:     []Flag{ipsecFlagTemplate, FlagDisabled, FlagDynamic, FlagInvalid, FlagActive, ipsecFlagDefault},
+		// RouterOS 7's table of policies.
+		Brief: []string{"peer", "tunnel", "src-address", "dst-address", "protocol", "action", "level", "ph2-count"},
 		Builtin: []map[string]string{{
 			"group": "default", "src-address": "::/0", "dst-address": "::/0",
 			"protocol": "all", "proposal": "default", "template": "yes",
@@ -561,6 +563,8 @@ func ipsecInstalledSAMenu() *Menu {
 				Desc: "Current state of the SA (mature, dying...)."},
 		},
 		Flags: []Flag{{'H', "hw-aead"}, {'A', "AH"}, {'E', "ESP"}},
+		// RouterOS 7's table of installed SAs.
+		Brief: []string{"spi", "state", "src-address", "dst-address", "auth-algorithm", "enc-algorithm", "enc-key-size"},
 		// flush: remove all installed SAs.
 		Commands: []string{"flush"},
 	}
