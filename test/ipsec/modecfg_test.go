@@ -9,7 +9,8 @@ import (
 )
 
 // TestModeConfigSrcNAT is the reference's "RoadWarrior client with NAT": the client
-// routerd receives a mode config address, its mode config's src-address-list makes the
+// routerd receives a mode config address, its mode config's src-address-list (set once
+// the tunnel is up) makes the
 // firewall engine add a dynamic src-nat rule ("ipsec mode-config", flag D), and a host on
 // the client's LAN reaches the office through the tunnel with that address. The NAT
 // bypass rules for IKE and the policies come with it; all go with the SA. The office's
@@ -40,8 +41,15 @@ func TestModeConfigSrcNAT(t *testing.T) {
 /ip ipsec policy add dst-address=198.19.55.0/24 group=rw proposal=rw src-address=198.19.77.0/24 template=yes
 /ip ipsec peer add address=198.18.92.1 exchange-mode=ike2 name=office profile=rw
 /ip ipsec identity add generate-policy=port-strict mode-config=request-only peer=office policy-template-group=rw secret=rw-secret
-/ip ipsec mode-config set [ find name="request-only" ] src-address-list=local-RW
 `)
+	// src-address-list is set on the live tunnel (QA: the rule came only after
+	// kill-connections).
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		return strings.Contains(client.script("/ip ipsec active-peers print detail\n"), "198.19.77.254")
+	}) {
+		t.Fatalf("no tunnel:\n%s", client.script("/ip ipsec active-peers print detail\n"))
+	}
+	client.script(`/ip ipsec mode-config set [ find name="request-only" ] src-address-list=local-RW` + "\n")
 	var nat string
 	if !iketest.WaitFor(20*time.Second, func() bool {
 		nat = client.script("/ip firewall nat print\n")
