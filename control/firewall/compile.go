@@ -16,6 +16,7 @@ import (
 	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/value"
@@ -159,6 +160,11 @@ func (cfg Config) contextSum() string {
 	for _, r := range cfg.Rules {
 		for _, v := range []string{r.facts().inIfaceList, r.facts().outIfaceList} {
 			if v != "" {
+				lists[v] = true
+			}
+		}
+		for _, v := range []string{r.facts().inIface, r.facts().outIface} {
+			if ifaceKind(v) {
 				lists[v] = true
 			}
 		}
@@ -496,6 +502,62 @@ func Compile(cfg Config) *Plan {
 	return pl
 }
 
+// ifaceKind reports whether an in-interface or out-interface value names every
+// interface of a kind (all-ethernet, all-vlan, all-ppp, all-wireless), resolved as a
+// list (link.IfaceKinds).
+func ifaceKind(name string) bool { return slices.Contains(link.IfaceKinds, name) }
+
+// contentMatch is content=: the kernel's xt_string match (Boyer-Moore over the whole
+// packet from its network header) through nft_compat, as iptables-nft uses it; nftables
+// itself matches payload only at fixed offsets, and content= looks anywhere.
+func contentMatch(text string) expr.Any {
+	const (
+		algo    = 4   // struct xt_string_info: from_offset, to_offset (u16 each), algo[16],
+		pattern = 20  // pattern[128], patlen, flags (revision 1), then the kernel's
+		patlen  = 148 // ts_config pointer, aligned to 8
+		size    = 160
+	)
+	info := make([]byte, size)
+	binary.NativeEndian.PutUint16(info[2:], 0xffff) // to_offset: the whole packet
+	copy(info[algo:algo+16], "bm")
+	n := copy(info[pattern:pattern+128], text)
+	info[patlen] = byte(n)
+	x := xt.Unknown(info)
+	return &expr.Match{Name: "string", Rev: 1, Info: &x}
+}
+
+// ipv6Headers is headers=: the kernel's ipv6header match through nft_compat (nftables'
+// exthdr expression tests one header at a time and cannot say "exactly these").
+// :contains needs each header named (each !header absent); :exact needs exactly the
+// set named, or with every one negated anything else.
+func ipv6Headers(v string) (expr.Any, error) {
+	var match, inv, soft uint8
+	negs := 0
+	elems := strings.Split(v, ",")
+	for _, e := range elems {
+		neg := strings.HasPrefix(e, "!")
+		name, mode, _ := strings.Cut(strings.TrimPrefix(e, "!"), ":")
+		bit := menu.IPv6Headers[name]
+		match |= bit
+		if neg {
+			inv |= bit
+			negs++
+		}
+		if mode != "exact" {
+			soft = 1
+		}
+	}
+	if soft == 0 && negs != 0 {
+		if negs != len(elems) {
+			return nil, fmt.Errorf("headers: :exact with some headers negated is not translated (the kernel's match negates all or none): %w", ErrNotSupported)
+		}
+		inv = 0xff
+	}
+	info := []byte{match, inv, soft, 0, 0, 0, 0, 0} // struct ip6t_ipv6header_info, XT_ALIGNed
+	x := xt.Unknown(info)
+	return &expr.Match{Name: "ipv6header", Rev: 0, Info: &x}, nil
+}
+
 // physdevOut matches packets the bridge sends out through one of ports (or, neg,
 // through none of them): the kernel's xt_physdev match (--physdev-out) through
 // nft_compat, as iptables-nft does; nftables has no expression of its own for it.
@@ -816,11 +878,22 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 			m = and(m, append(a, b...))
 		}
 	}
+	// in-interface=all-ethernet (all-vlan, all-ppp, all-wireless) names every
+	// interface of the kind, as on RouterOS: the link engine resolves it like a list.
+	type ifList struct {
+		key expr.MetaKey
+		v   string // [!]list
+	}
+	var ifLists []ifList
 	for _, d := range []struct {
 		prop string
 		key  expr.MetaKey
 	}{{"in-interface", expr.MetaKeyIIFNAME}, {"out-interface", expr.MetaKeyOIFNAME}} {
 		if v := p[d.prop]; v != "" {
+			if ifaceKind(strings.TrimPrefix(v, "!")) {
+				ifLists = append(ifLists, ifList{d.key, v})
+				continue
+			}
 			if ipsecIface(p) == d.prop {
 				continue // combined with ipsec-policy below
 			}
@@ -833,25 +906,28 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		key  expr.MetaKey
 	}{{"in-interface-list", expr.MetaKeyIIFNAME}, {"out-interface-list", expr.MetaKeyOIFNAME}} {
 		if v := p[d.prop]; v != "" {
-			neg := strings.HasPrefix(v, "!")
-			var members []string
-			if cfg.IfLists != nil {
-				members = cfg.IfLists(strings.TrimPrefix(v, "!"))
+			ifLists = append(ifLists, ifList{d.key, v})
+		}
+	}
+	for _, d := range ifLists {
+		neg := strings.HasPrefix(d.v, "!")
+		var members []string
+		if cfg.IfLists != nil {
+			members = cfg.IfLists(strings.TrimPrefix(d.v, "!"))
+		}
+		switch {
+		case len(members) == 0 && neg:
+			// Not in an empty list: always true.
+		case len(members) == 0:
+			// In an empty list: a rule that never matches, valid as in RouterOS (the
+			// list may get members later); it keeps its counter and no kernel rule.
+			never = true
+		default:
+			var vals [][]byte
+			for _, n := range members {
+				vals = append(vals, ifname(cfg.kname(n)))
 			}
-			switch {
-			case len(members) == 0 && neg:
-				// Not in an empty list: always true.
-			case len(members) == 0:
-				// In an empty list: a rule that never matches, valid as in RouterOS (the
-				// list may get members later); it keeps its counter and no kernel rule.
-				never = true
-			default:
-				var vals [][]byte
-				for _, n := range members {
-					vals = append(vals, ifname(cfg.kname(n)))
-				}
-				m = and(m, anyOf(&expr.Meta{Key: d.key, Register: 1}, vals, neg))
-			}
+			m = and(m, anyOf(&expr.Meta{Key: d.key, Register: 1}, vals, neg))
 		}
 	}
 	if v := p["in-bridge-port"]; v != "" {
@@ -1034,6 +1110,21 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	if v := p["ipv4-options"]; v != "" {
 		m = and(m, ipv4Options(v))
 	}
+	if v := p["priority"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		n, _ := strconv.ParseUint(strings.TrimPrefix(v, "!"), 10, 32)
+		m = and(m, one(&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(uint32(n))}))
+	}
+	if v := p["headers"]; v != "" {
+		x, err := ipv6Headers(v)
+		if err != nil {
+			return nil, err
+		}
+		m = and(m, one(x))
+	}
+	if v := p["content"]; v != "" {
+		m = and(m, one(contentMatch(v)))
+	}
 	if v := p["connection-bytes"]; v != "" {
 		if err := add(connectionBytes(v)); err != nil {
 			return nil, err
@@ -1134,6 +1225,12 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		}
 		return es
 	}
+	// randomise-ports=yes: the kernel picks the translated port at random.
+	random := p["randomise-ports"] == "yes"
+	var redirFlags uint32
+	if random {
+		redirFlags = unix.NF_NAT_RANGE_PROTO_RANDOM
+	}
 	fam := uint32(unix.NFPROTO_IPV4)
 	if v6 {
 		fam = unix.NFPROTO_IPV6
@@ -1212,8 +1309,21 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 			return nil, err
 		}
 		return pass(es), nil
+	case "set-priority":
+		n, err := strconv.ParseUint(p["new-priority"], 10, 32)
+		if err != nil {
+			// from-dscp and from-dscp-high-3-bits need a shift of the DSCP into the
+			// priority, which the nftables library here cannot express.
+			return nil, fmt.Errorf("new-priority: %s is not translated yet: %w", p["new-priority"], ErrNotSupported)
+		}
+		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: ne32(uint32(n))},
+			&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1, SourceRegister: true}}), nil
+	case "change-hop-limit":
+		_, n, _ := parseTTLChange("new-hop-limit", p["new-hop-limit"])
+		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: []byte{n}},
+			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}}), nil
 	case "change-ttl":
-		_, n, _ := parseTTLChange(p["new-ttl"])
+		_, n, _ := parseTTLChange("new-ttl", p["new-ttl"])
 		if v6 {
 			return pass([]expr.Any{&expr.Immediate{Register: 1, Data: []byte{n}},
 				&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}}), nil
@@ -1225,22 +1335,25 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		if tp := p["to-ports"]; tp != "" {
 			a, b := portRange(tp)
 			return []expr.Any{&expr.Immediate{Register: 3, Data: be16(a)}, &expr.Immediate{Register: 4, Data: be16(b)},
-				&expr.Masq{ToPorts: true, RegProtoMin: 3, RegProtoMax: 4}}, nil
+				&expr.Masq{ToPorts: true, RegProtoMin: 3, RegProtoMax: 4, Random: random}}, nil
 		}
-		return []expr.Any{&expr.Masq{}}, nil
+		return []expr.Any{&expr.Masq{Random: random}}, nil
 	case "redirect":
 		if tp := p["to-ports"]; tp != "" {
 			a, b := portRange(tp)
 			return []expr.Any{&expr.Immediate{Register: 3, Data: be16(a)}, &expr.Immediate{Register: 4, Data: be16(b)},
-				&expr.Redir{RegisterProtoMin: 3, RegisterProtoMax: 4}}, nil
+				&expr.Redir{RegisterProtoMin: 3, RegisterProtoMax: 4, Flags: redirFlags}}, nil
 		}
-		return []expr.Any{&expr.Redir{}}, nil
+		return []expr.Any{&expr.Redir{Flags: redirFlags}}, nil
 	case "src-nat", "dst-nat", "same", "netmap":
 		typ := expr.NATTypeSourceNAT
 		if r.Action == "dst-nat" || (r.Action == "netmap" && r.Chain == "dstnat") {
 			typ = expr.NATTypeDestNAT
 		}
-		n := &expr.NAT{Type: typ, Family: fam, Persistent: r.Action == "same", Prefix: r.Action == "netmap"}
+		// same chooses the address by source and destination (the kernel's hash of
+		// both), or with same-not-by-dst=yes by the source only (its persistent flag).
+		n := &expr.NAT{Type: typ, Family: fam, Persistent: r.Action == "same" && p["same-not-by-dst"] == "yes",
+			Prefix: r.Action == "netmap", Random: random}
 		var es []expr.Any
 		if ta := p["to-addresses"]; ta != "" {
 			from, to, err := addrRange(ta)
@@ -1523,7 +1636,7 @@ func ruleMeters(cfg Config, r *Rule) []Meter {
 func ipsecIface(p map[string]string) string {
 	dir, pol, _ := strings.Cut(p["ipsec-policy"], ",")
 	prop := map[string]string{"in": "in-interface", "out": "out-interface"}[dir]
-	if pol != "ipsec" || prop == "" || p[prop] == "" || strings.HasPrefix(p[prop], "!") {
+	if pol != "ipsec" || prop == "" || p[prop] == "" || strings.HasPrefix(p[prop], "!") || ifaceKind(p[prop]) {
 		return ""
 	}
 	return prop

@@ -128,7 +128,8 @@ func TestCompileDisjunctions(t *testing.T) {
 }
 
 // TestCompileRefusals: jump to a chain with no rules, loops between chains, NAT actions
-// where the chain is reached from the wrong hook, unsupported matchers.
+// where the chain is reached from the wrong hook, unsupported actions (the matchers
+// nothing carries out are the schema's: engine.Decode refuses them, TestKeptUnsupported).
 func TestCompileRefusals(t *testing.T) {
 	pl := Compile(Config{Rules: []*Rule{
 		rule(1, "filter", "chain", "input", "action", "jump", "jump-target", "nowhere"),
@@ -137,14 +138,14 @@ func TestCompileRefusals(t *testing.T) {
 		rule(4, "filter", "chain", "input", "action", "jump", "jump-target", "a"),
 		rule(5, "nat", "chain", "srcnat", "action", "jump", "jump-target", "x"),
 		rule(6, "nat", "chain", "x", "action", "dst-nat", "to-addresses", "10.0.0.1"),
-		rule(7, "filter", "chain", "input", "action", "drop", "layer7-protocol", "http"),
+		rule(7, "mangle", "chain", "prerouting", "action", "sniff-tzsp", "sniff-target", "198.18.0.9"),
 		rule(8, "filter", "chain", "input", "action", "drop", "out-interface", "ether1"),
 	}})
 	for id, want := range map[RuleKey]string{
 		{"filter", 1}: "no such chain nowhere",
 		{"filter", 3}: "loop",
 		{"nat", 6}:    "only in dstnat chain",
-		{"filter", 7}: "layer 7",
+		{"mangle", 7}: "no kernel support: there is no TZSP sender here",
 		{"filter", 8}: "outgoing interface matching not possible in input chain",
 	} {
 		if !strings.Contains(pl.Invalid[id], want) {
@@ -360,5 +361,47 @@ func TestJumpDepth(t *testing.T) {
 	_, pl = deep("nat", "srcnat", 14)
 	if len(pl.Invalid) != 1 || pl.Invalid[RuleKey{"nat", 15}] == "" {
 		t.Errorf("nat: %v, want the jump to d15", pl.Invalid)
+	}
+}
+
+// TestInterfaceKinds: in-interface=all-ethernet (all-vlan, all-ppp, all-wireless) names
+// every interface of the kind as on RouterOS, resolved by the link engine like a list,
+// where it was taken as an interface called "all-ethernet"; a kind with no interface
+// here (all-ppp) makes a rule that never matches, and its negation matches everything.
+func TestInterfaceKinds(t *testing.T) {
+	kinds := map[string][]string{"all-ethernet": {"ether1", "ether2"}, "all-vlan": {"vlan10"}}
+	pl := Compile(Config{IfLists: func(n string) []string { return kinds[n] }, Rules: []*Rule{
+		rule(1, "filter", "chain", "forward", "in-interface", "all-ethernet", "out-interface", "!all-vlan", "action", "drop"),
+		rule(2, "filter", "chain", "forward", "in-interface", "all-ppp", "action", "drop"),
+		rule(3, "filter", "chain", "forward", "in-interface", "!all-wireless", "action", "accept"),
+	}})
+	if len(pl.Invalid) != 0 {
+		t.Fatalf("invalid: %v", pl.Invalid)
+	}
+	rs := chain(pl, "filter/forward").Rules
+	if len(rs) != 3 || len(rs[0].Exprs) != 2 || len(rs[1].Exprs) != 0 || len(rs[2].Exprs) != 1 {
+		t.Fatalf("kernel rules per rule: %v", rs)
+	}
+	// The names each alternative compares the interface with.
+	names := func(es []expr.Any) []string {
+		var out []string
+		for _, e := range es {
+			if c, ok := e.(*expr.Cmp); ok && len(c.Data) == 16 {
+				op := "=="
+				if c.Op == expr.CmpOpNeq {
+					op = "!="
+				}
+				out = append(out, op+strings.TrimRight(string(c.Data), "\x00"))
+			}
+		}
+		return out
+	}
+	for i, want := range []string{"==ether1 !=vlan10", "!=ether1 ==ether2 !=vlan10"} {
+		if got := strings.Join(names(rs[0].Exprs[i]), " "); got != want {
+			t.Errorf("in-interface=all-ethernet out-interface=!all-vlan, alternative %d: %s, want %s", i, got, want)
+		}
+	}
+	if got := names(rs[2].Exprs[0]); len(got) != 0 {
+		t.Errorf("in-interface=!all-wireless compares names: %v", got)
 	}
 }

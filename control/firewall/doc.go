@@ -100,12 +100,24 @@
 // the window is shifted by both offsets and compiled again when either changes, zone.go); actions change-mss (new-mss=N or clamp-to-pmtu via rt mtu), accept, drop, reject (reject-with), jump, return, passthrough, log,
 // add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,
 // notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
-// (set), fasttrack-connection. Everything
-// else RouterOS offers is refused with the reason (ErrNotSupported), never applied with
-// the matcher left out: out-bridge-port and out-bridge-port-list in input, prerouting,
-// dstnat and output, in-bridge-port in output, postrouting and srcnat,
-// connection-rate (no per-connection rate in nftables), tarpit (no TARPIT here),
-// layer7-protocol, content, psd, hotspot, priority.
+// (set), fasttrack-connection, set-priority (meta priority, which priority= matches),
+// change-hop-limit (set); content= (the kernel's xt_string through nft_compat), IPv6
+// headers= (xt ipv6header), NAT's randomise-ports (the random flag) and
+// same-not-by-dst (action same hashes source and destination, or with yes the source
+// only: the persistent flag).
+//
+// What nothing here carries out is kept, exported and shown invalid with the reason,
+// never applied with the part left out: an export of a RouterOS box loads whole. The
+// matchers and parameters are the schema's (menu.Prop.Unsupported: psd, layer7-protocol,
+// p2p, realm, hotspot, connection-rate, ingress-priority, routing-table, tls-host,
+// route-dst, sniff-*, src-prefix and dst-prefix), refused by engine.Decode; the actions
+// are unsupportedActions (tarpit, route, sniff-tzsp, sniff-pc, clear-df,
+// strip-ipv4-options, snpt, dnpt, endpoint-independent-nat), and a few values
+// (ErrNotSupported: new-ttl other than set:N, new-priority=from-*, ipv4-options
+// timestamp, IPv6 fragment) are found by Rule.Check, which add and set let through
+// and the pass shows invalid. Placement out of a hook stays refused at add:
+// out-bridge-port and out-bridge-port-list in input, prerouting, dstnat and output,
+// in-bridge-port in output, postrouting and srcnat.
 //
 // in-bridge-port and in-bridge-port-list: the ip and ip6 families see the bridge as the
 // input interface. A bridge-family table per family (routerd-ip, routerd-ip6), whose

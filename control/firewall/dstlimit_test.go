@@ -118,3 +118,14 @@ for i in range(300):
 		t.Errorf("the attacker's other traffic is dropped too")
 	}
 }
+
+// TestDstLimitErrorName: a bad rate or burst in dst-limit= is refused naming dst-limit,
+// not limit (the rate is read by limit='s parser).
+func TestDstLimitErrorName(t *testing.T) {
+	for _, v := range []string{"x/1m,1,src-address", "10,y,src-address", "0,1,src-address", "10,1,nosuch"} {
+		err := rule(1, "filter", "chain", "forward", "dst-limit", v).Check(false)
+		if err == nil || err.Error() != "invalid value for argument dst-limit" {
+			t.Errorf("dst-limit=%s: %v, want invalid value for argument dst-limit", v, err)
+		}
+	}
+}

@@ -110,7 +110,11 @@ func listPath(v6 bool) string {
 // stored configuration and follows changes until ctx ends, then closes exited once every
 // goroutine it started has returned.
 func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer, opts Options) (*Engine, error) {
-	h, wait := engine.Standalone(ex, engine.Spec{Name: "firewall", Menus: []string{Root4, Root6}})
+	spec := New(opts).Spec()
+	h, wait := engine.Standalone(ex, spec)
+	for _, m := range spec.Menus {
+		ex.SetEngine(m, spec.Name) // as the host does: print shows no "no engine" status
+	}
 	h.Metrics = reg
 	e, err := start(ctx, h, opts)
 	if err != nil {
@@ -671,7 +675,10 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			if r.Chain == "" {
 				continue // "failure: chain not specified" from the generic add
 			}
-			if err := r.Check(v6); err != nil {
+			// A rule the kernel cannot carry out is kept and shows invalid with the
+			// reason (as the schema's unsupported properties do): an export of a
+			// RouterOS box loads whole.
+			if err := r.Check(v6); err != nil && !errors.Is(err, ErrNotSupported) {
 				return ruleError(err)
 			}
 			for _, k := range ifListProps {

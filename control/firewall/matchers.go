@@ -109,7 +109,7 @@ func parseDstLimit(s string) (l limit, mode string, expire time.Duration, err er
 	}
 	l, err = parseLimit(parts[0] + "," + parts[1])
 	if err != nil {
-		return l, "", 0, err
+		return l, "", 0, bad // the rate and burst are dst-limit's, not limit's
 	}
 	mode, exp, hasExp := strings.Cut(parts[2], "/")
 	if _, ok := dstLimitModes[mode]; !ok {

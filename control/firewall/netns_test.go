@@ -1266,16 +1266,18 @@ func TestIPv4Options(t *testing.T) {
 			t.Errorf("ipv4-options=%s: plain ping passed %v, want %v", c.opt, got, c.plain)
 		}
 	}
-	if _, err := r.try(`/ip firewall filter set [find comment=opt] ipv4-options=timestamp`); err == nil ||
-		!strings.Contains(err.Error(), "timestamp") {
-		t.Errorf("ipv4-options=timestamp: %v", err)
+	// The kernel's option match knows no timestamp option: the rule is kept and invalid.
+	r.run(t, `/ip firewall filter set [find comment=opt] ipv4-options=timestamp`)
+	if out := r.run(t, `/ip firewall filter print detail where invalid`); !strings.Contains(out, "comment=opt") && !strings.Contains(out, ";;; opt") ||
+		!strings.Contains(out, "timestamp") {
+		t.Errorf("ipv4-options=timestamp not invalid with the reason:\n%s", out)
 	}
 }
 
 // TestExportVerboseLines: what RouterOS 6.49 `export verbose` and 7.x terse exports write
 // on firewall rules and connection tracking loads: unset matchers (!ingress-priority ...),
 // src-port="" and the two TCP timeouts (applied to the kernel); a value for a matcher the
-// kernel cannot express is refused with the reason.
+// kernel cannot express is kept and its rule shows invalid with the reason.
 func TestExportVerboseLines(t *testing.T) {
 	tp := newTopo(t)
 	r := newRig(t, tp)
@@ -1307,10 +1309,18 @@ func TestExportVerboseLines(t *testing.T) {
 	if out := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "chain", "ip6", TableName, "filter/forward"); !strings.Contains(out, "ip6 hoplimit 1") {
 		t.Errorf("hop-limit=equal:1 not in the kernel:\n%s", out)
 	}
+	// A matcher the kernel cannot express is kept (an export loads whole) and its rule
+	// shows invalid with the reason, never applied without it.
 	for _, arg := range []string{"ingress-priority=5", "routing-table=main", "tls-host=*.example.com"} {
-		_, err := r.try(`/ip firewall filter add chain=forward action=accept ` + arg)
-		if err == nil || !strings.Contains(err.Error(), "not supported") {
-			t.Errorf("%s: %v, want a refusal saying not supported", arg, err)
+		name, _, _ := strings.Cut(arg, "=")
+		r.run(t, `/ip firewall filter add chain=forward action=accept comment=unsup `+arg)
+		out := r.run(t, `/ip firewall filter print detail where invalid`)
+		if !strings.Contains(out, name+": no kernel support") {
+			t.Errorf("%s: no invalid rule with the reason:\n%s", arg, out)
 		}
+		r.run(t, `/ip firewall filter remove [find comment=unsup]`)
+	}
+	if rs := ruleset(t, tp); strings.Contains(rs, `"unsup"`) {
+		t.Errorf("a rule with a matcher the kernel cannot express reached it:\n%s", rs)
 	}
 }

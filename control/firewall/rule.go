@@ -108,29 +108,19 @@ var builtinChains = map[string][]string{
 // IsBuiltinChain reports whether chain is one of table's built-in chains.
 func IsBuiltinChain(table, chain string) bool { return slices.Contains(builtinChains[table], chain) }
 
-// unsupported are properties the kernel here cannot express (or routerd does not yet
-// translate); a rule setting one is refused with this reason.
-var unsupported = map[string]string{
-	"connection-rate":  "nftables cannot measure a connection's current rate",
-	"ingress-priority": "Linux keeps no ingress priority on the packet for nftables",
-	"routing-table":    "nftables cannot see which routing table resolved the destination (match routing-mark instead)",
-	"tls-host":         "nftables cannot read the server name of a TLS handshake",
-	"hotspot":          "there is no hotspot",
-	"layer7-protocol":  "layer 7 matching has no kernel support",
-	"content":          "content matching has no kernel support",
-	"priority":         "priority matching is not translated yet",
-	"psd":              "port scan detection has no kernel support",
-}
-
+// unsupportedActions are RouterOS's actions the kernel here cannot carry out; a rule with
+// one is kept and shows invalid with this reason (its matchers that nothing carries out
+// are declared in the schema, menu.Prop.Unsupported).
 var unsupportedActions = map[string]string{
-	"tarpit":                   "tarpit needs the xtables TARPIT target, which this kernel lacks",
-	"endpoint-independent-nat": "endpoint-independent NAT has no kernel support",
-	"route":                    "action route is not translated yet",
-	"clear-df":                 "clear-df has no nftables statement",
-	"set-priority":             "set-priority is not translated yet",
-	"sniff-pc":                 "sniffing is not supported",
-	"sniff-tzsp":               "sniffing is not supported",
-	"strip-ipv4-options":       "strip-ipv4-options has no nftables statement",
+	"tarpit":                   "no kernel support: tarpit needs the xtables TARPIT target, which this kernel lacks",
+	"endpoint-independent-nat": "no kernel support: endpoint-independent NAT",
+	"route":                    "no kernel support: nftables cannot choose a packet's gateway (mark-routing to a table whose default route is that gateway does)",
+	"clear-df":                 "no kernel support: clear-df has no nftables statement",
+	"sniff-pc":                 "no kernel support: there is no packet sniffer here",
+	"sniff-tzsp":               "no kernel support: there is no TZSP sender here",
+	"strip-ipv4-options":       "no kernel support: strip-ipv4-options has no nftables statement",
+	"snpt":                     "no kernel support: nftables cannot rewrite a prefix checksum-neutrally (RFC 6296), and the kernel's SNPT target works only in an iptables mangle table",
+	"dnpt":                     "no kernel support: nftables cannot rewrite a prefix checksum-neutrally (RFC 6296), and the kernel's DNPT target works only in an iptables mangle table",
 }
 
 // portProtocols carry ports.
@@ -146,13 +136,11 @@ func (r *Rule) Check(v6 bool) error {
 	if err := checkLimits(r); err != nil {
 		return err
 	}
-	for k, why := range unsupported {
-		if p[k] != "" {
-			return fmt.Errorf("%s: %s: %w", k, why, ErrNotSupported)
-		}
-	}
+	// An action nothing here carries out still has its parameters checked: the rule is
+	// kept (invalid), so what it stores must be right.
+	var notSupported error
 	if why, ok := unsupportedActions[r.Action]; ok {
-		return fmt.Errorf("action %s: %s: %w", r.Action, why, ErrNotSupported)
+		notSupported = fmt.Errorf("action %s: %s: %w", r.Action, why, ErrNotSupported)
 	}
 	need := func(prop string) error {
 		if p[prop] == "" {
@@ -198,12 +186,26 @@ func (r *Rule) Check(v6 bool) error {
 		if err := need("new-ttl"); err != nil {
 			return err
 		}
-		if _, _, err := parseTTLChange(p["new-ttl"]); err != nil {
+		if _, _, err := parseTTLChange("new-ttl", p["new-ttl"]); err != nil {
 			return err
 		}
 	case "change-dscp":
 		if err := need("new-dscp"); err != nil {
 			return err
+		}
+	case "change-hop-limit":
+		if err := need("new-hop-limit"); err != nil {
+			return err
+		}
+		if _, _, err := parseTTLChange("new-hop-limit", p["new-hop-limit"]); err != nil {
+			return err
+		}
+	case "set-priority":
+		if err := need("new-priority"); err != nil {
+			return err
+		}
+		if p["new-priority"] == "from-ingress" {
+			return fmt.Errorf("new-priority: from-ingress: no kernel support: Linux keeps no ingress priority on the packet for nftables: %w", ErrNotSupported)
 		}
 	case "change-mss":
 		if err := need("new-mss"); err != nil {
@@ -294,7 +296,7 @@ func (r *Rule) Check(v6 bool) error {
 			return err
 		}
 	}
-	return nil
+	return notSupported
 }
 
 // checkHook validates what depends on the built-in chain the rule is reached from.
@@ -499,15 +501,15 @@ func parseTTLMatch(s string) (op string, n uint8, err error) {
 	return op, uint8(v), nil
 }
 
-// parseTTLChange reads set:N, increment:N, decrement:N.
-func parseTTLChange(s string) (op string, n uint8, err error) {
+// parseTTLChange reads set:N, increment:N, decrement:N (new-ttl, new-hop-limit: prop).
+func parseTTLChange(prop, s string) (op string, n uint8, err error) {
 	op, num, ok := strings.Cut(s, ":")
 	v, e := strconv.ParseUint(num, 10, 8)
 	if !ok || e != nil || !slices.Contains([]string{"set", "increment", "decrement"}, op) {
-		return "", 0, fmt.Errorf("invalid value for argument new-ttl")
+		return "", 0, fmt.Errorf("invalid value for argument %s", prop)
 	}
 	if op != "set" {
-		return "", 0, fmt.Errorf("new-ttl: only set:N is translated: %w", ErrNotSupported)
+		return "", 0, fmt.Errorf("%s: only set:N is translated (nftables cannot add to a header field): %w", prop, ErrNotSupported)
 	}
 	return op, uint8(v), nil
 }

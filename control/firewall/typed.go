@@ -51,7 +51,6 @@ type ruleItem struct {
 	Limit                   string `prop:"limit"`
 	DstLimit                string `prop:"dst-limit"`
 	ConnectionLimit         string `prop:"connection-limit"`
-	ConnectionRate          string `prop:"connection-rate"`
 	ConnectionBytes         string `prop:"connection-bytes"`
 	Nth                     string `prop:"nth"`
 	Random                  string `prop:"random"`
@@ -59,14 +58,8 @@ type ruleItem struct {
 	Time                    string `prop:"time"`
 	SrcMACAddress           string `prop:"src-mac-address"`
 	Fragment                string `prop:"fragment"`
-	Hotspot                 string `prop:"hotspot"`
-	Layer7Protocol          string `prop:"layer7-protocol"`
 	Content                 string `prop:"content"`
 	Priority                string `prop:"priority"`
-	IngressPriority         string `prop:"ingress-priority"`
-	RoutingTable            string `prop:"routing-table"`
-	TLSHost                 string `prop:"tls-host"`
-	PSD                     string `prop:"psd"`
 	JumpTarget              string `prop:"jump-target"`
 	RejectWith              string `prop:"reject-with"`
 	Log                     string `prop:"log"`
@@ -89,9 +82,17 @@ type ruleItem struct {
 type mangleItem struct {
 	ruleItem
 	Passthrough string `prop:"passthrough"`
+	NewPriority string `prop:"new-priority"`
 }
 
-// rule4Item and mangle4Item add what only IPv4 has.
+// natItem adds what only nat has.
+type natItem struct {
+	ruleItem
+	RandomisePorts string `prop:"randomise-ports"`
+	SameNotByDst   string `prop:"same-not-by-dst"`
+}
+
+// rule4Item, mangle4Item and nat4Item add what only IPv4 has.
 type rule4Item struct {
 	ruleItem
 	IPv4Options string `prop:"ipv4-options"`
@@ -99,6 +100,11 @@ type rule4Item struct {
 
 type mangle4Item struct {
 	mangleItem
+	IPv4Options string `prop:"ipv4-options"`
+}
+
+type nat4Item struct {
+	natItem
 	IPv4Options string `prop:"ipv4-options"`
 }
 
@@ -110,6 +116,12 @@ type listItem struct {
 	Disabled bool   `prop:"disabled"`
 }
 
+// layer7Item is a /ip firewall layer7-protocol pattern: only its name is used (the
+// rules naming it are invalid: Linux has no layer 7 match).
+type layer7Item struct {
+	Name string `prop:"name"`
+}
+
 // servicePortItem is a /ip firewall service-port row (sip-direct-media and sip-timeout
 // are the kernel SIP helper's module parameters, which routerd does not set).
 type servicePortItem struct {
@@ -118,15 +130,24 @@ type servicePortItem struct {
 	Disabled bool   `prop:"disabled"`
 }
 
-// rule6Item and mangle6Item add what only IPv6 has.
+// rule6Item, mangle6Item and nat6Item add what only IPv6 has.
 type rule6Item struct {
 	ruleItem
 	HopLimit string `prop:"hop-limit"`
+	Headers  string `prop:"headers"`
 }
 
 type mangle6Item struct {
 	mangleItem
+	HopLimit    string `prop:"hop-limit"`
+	Headers     string `prop:"headers"`
+	NewHopLimit string `prop:"new-hop-limit"`
+}
+
+type nat6Item struct {
+	natItem
 	HopLimit string `prop:"hop-limit"`
+	Headers  string `prop:"headers"`
 }
 
 // ruleExample is the struct a rule menu's items decode into.
@@ -136,6 +157,10 @@ func ruleExample(v6 bool, table string) any {
 		return &mangle4Item{}
 	case table == "mangle":
 		return &mangle6Item{}
+	case table == "nat" && !v6:
+		return &nat4Item{}
+	case table == "nat":
+		return &nat6Item{}
 	case !v6:
 		return &rule4Item{}
 	}
@@ -161,15 +186,18 @@ func decodeItem(m *menu.Menu, v6 bool, table string, it store.Item) (map[string]
 	return propsOf(dst), nil
 }
 
-var examplePools [4]sync.Pool // by exampleKind
+var examplePools [6]sync.Pool // by exampleKind
 
 func exampleKind(v6 bool, table string) int {
 	k := 0
 	if v6 {
 		k = 1
 	}
-	if table == "mangle" {
+	switch table {
+	case "mangle":
 		k += 2
+	case "nat":
+		k += 4
 	}
 	return k
 }
@@ -219,7 +247,7 @@ func stringFields(t reflect.Type) []stringField {
 // TypedItems names, for each menu the engine applies, the struct its items decode into
 // (engine.Typed), so the properties it leaves unhandled are listed in review.
 func TypedItems() map[string]any {
-	out := map[string]any{ServicePortPath: servicePortItem{}, TrackingPath: trackingProps()}
+	out := map[string]any{ServicePortPath: servicePortItem{}, TrackingPath: trackingProps(), menu.Layer7Path: layer7Item{}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			out[rulePath(v6, t)] = ruleExample(v6, t)

@@ -22,7 +22,13 @@ func isBuiltinList(name string) bool { return slices.Contains(builtinLists, name
 type ifInfo struct {
 	name   string
 	static bool
+	kind   string // IfaceKind's words: ethernet, vlan (else "")
 }
+
+// IfaceKinds are the values of the firewall's in-interface and out-interface that name
+// every interface of a kind, as on RouterOS; Members resolves them like lists. No link
+// here is PPP or wireless: those two have no members.
+var IfaceKinds = []string{"all-ethernet", "all-vlan", "all-ppp", "all-wireless"}
 
 // lists is one consistent view of the interface lists and the system's links.
 type lists struct {
@@ -61,7 +67,14 @@ func (l *lists) resolve(list string, seen map[string]bool) map[string]bool {
 			}
 		}
 		return out
-	case "none":
+	case "none", "all-ppp", "all-wireless":
+		return out
+	case "all-ethernet", "all-vlan":
+		for _, li := range l.links {
+			if "all-"+li.kind == list {
+				out[li.name] = true
+			}
+		}
 		return out
 	}
 	it, ok := l.byName[list]
@@ -95,8 +108,8 @@ func (l *lists) resolve(list string, seen map[string]bool) map[string]bool {
 type ListMembers func(list string) []string
 
 // Members returns the names of the interfaces in list, sorted: the links of the system
-// that are members (directly or through include=, less exclude=), or for the built-in
-// lists all, dynamic and static the links of that kind (dynamicLink, the rule behind the
+// that are members (directly or through include=, less exclude=), for IfaceKinds the
+// links of that kind, or for the built-in lists all, dynamic and static the links of that kind (dynamicLink, the rule behind the
 // D flag of /interface print). A member whose link does not exist is left out, so callers
 // resolve again when links come and go.
 func (e *Engine) Members(list string) []string {
@@ -172,7 +185,14 @@ func classify(ls []netlink.Link, configured map[string]bool, hidden func(string)
 		if hidden(l.Attrs().Name) {
 			continue
 		}
-		out = append(out, ifInfo{name: names.Of(l.Attrs()), static: !dynamicLink(l, configured, names)})
+		k := ""
+		switch {
+		case ethernetLike(l):
+			k = "ethernet"
+		case l.Type() == "vlan":
+			k = "vlan"
+		}
+		out = append(out, ifInfo{name: names.Of(l.Attrs()), static: !dynamicLink(l, configured, names), kind: k})
 	}
 	return out
 }

@@ -22,7 +22,8 @@ func item(props ...string) store.Item {
 }
 
 func TestListResolve(t *testing.T) {
-	links := []ifInfo{{"lo", true}, {"ether1", true}, {"ether2", true}, {"bridge1", true}, {"tun0", false}}
+	links := []ifInfo{{"lo", true, ""}, {"ether1", true, "ethernet"}, {"ether2", true, "ethernet"}, {"bridge1", true, ""},
+		{"tun0", false, ""}, {"vlan10", true, "vlan"}}
 	tree := menu.Default()
 	lm, _ := tree.Get(listPath)
 	mm, _ := tree.Get(listMemberPath)
@@ -40,15 +41,19 @@ func TestListResolve(t *testing.T) {
 		t.Fatalf("undecodable: %v", bad)
 	}
 	for list, want := range map[string]string{
-		"all":         "bridge1,ether1,ether2,lo,tun0",
-		"none":        "",
-		"dynamic":     "tun0",
-		"static":      "bridge1,ether1,ether2,lo",
-		"LAN":         "bridge1,ether2",
-		"WAN":         "ether1",
-		"ALL-BUT-WAN": "bridge1,ether2,lo",
-		"LOOP":        "bridge1,ether2",
-		"nosuch":      "",
+		"all":          "bridge1,ether1,ether2,lo,tun0,vlan10",
+		"none":         "",
+		"dynamic":      "tun0",
+		"static":       "bridge1,ether1,ether2,lo,vlan10",
+		"LAN":          "bridge1,ether2",
+		"WAN":          "ether1",
+		"ALL-BUT-WAN":  "bridge1,ether2,lo,vlan10",
+		"all-ethernet": "ether1,ether2",
+		"all-vlan":     "vlan10",
+		"all-ppp":      "",
+		"all-wireless": "",
+		"LOOP":         "bridge1,ether2",
+		"nosuch":       "",
 	} {
 		var got []string
 		for n := range l.resolve(list, map[string]bool{}) {

@@ -35,16 +35,36 @@ var (
 // FirewallTables are the rule menus under /ip/firewall and /ipv6/firewall.
 var FirewallTables = []string{"filter", "nat", "mangle", "raw"}
 
-// FirewallActions returns the actions table accepts.
-func FirewallActions(table string) []string {
-	return append(append([]string{}, fwCommonActions...), fwActions[table]...)
+// FirewallActions returns the actions table accepts (v6: of /ipv6 firewall, whose mangle
+// changes the hop limit and translates prefixes).
+func FirewallActions(table string, v6 bool) []string {
+	out := append(append([]string{}, fwCommonActions...), fwActions[table]...)
+	if v6 && table == "mangle" {
+		out = append(out, "change-hop-limit", "dnpt", "snpt")
+	}
+	return out
 }
+
+// Layer7Path is /ip firewall layer7-protocol, the patterns layer7-protocol= names.
+const Layer7Path = "/ip/firewall/layer7-protocol"
 
 // firewallMenus declares /ip firewall and /ipv6 firewall (filter, nat, mangle, raw,
 // address-list, connection, connection tracking, service-port) and /routing table and
 // rule, after RouterOS's manual pages and the terraform-routeros property lists.
 func firewallMenus() []*Menu {
-	var ms []*Menu
+	// Before the rule menus, whose layer7-protocol= names its items.
+	ms := []*Menu{{
+		Path: Layer7Path,
+		Kind: List,
+		Props: []Prop{
+			{Name: "name", Type: value.String(), Required: true, Unique: true, Desc: "Name layer7-protocol= refers to."},
+			{Name: "regexp", Type: value.String(), NoEffect: "Linux has no layer 7 match: the rules naming the pattern show invalid",
+				Desc: "POSIX regular expression matched against a connection's first data."},
+			{Name: "comment", Type: value.String(), Desc: "Short description of the pattern."},
+		},
+		Columns: []string{"name", "regexp"},
+		Desc:    "Layer 7 patterns; the rules that use one show invalid: Linux has no layer 7 match (the patterns are kept and exported).",
+	}}
 	counter := value.Int(0, math.MaxInt64) // kernel counters and rates: plain numbers over the API
 	for _, fam := range []string{"ip", "ipv6"} {
 		v6 := fam == "ipv6"
@@ -235,10 +255,15 @@ func firewallRuleMenu(fam, table string) *Menu {
 	bool_ := value.Bool()
 	ports := fwNot{fwPorts{}}
 	p := func(name string, t value.Type, desc string) Prop { return Prop{Name: name, Type: t, Desc: desc} }
+	// unsup: RouterOS's matcher or parameter that nothing here carries out; a rule setting
+	// it is kept and exported, and shows invalid with the reason (Prop.Unsupported).
+	unsup := func(name string, t value.Type, why, desc string) Prop {
+		return Prop{Name: name, Type: t, Unsupported: why, Desc: desc}
+	}
 	props := []Prop{
 		{Name: "chain", Type: str, Required: true,
 			Desc: "Chain the rule is in: a built-in chain of the table or a custom one (target of jump)."},
-		{Name: "action", Type: value.Enum(FirewallActions(table)...), Default: "accept", Desc: "What to do with a matching packet."},
+		{Name: "action", Type: value.Enum(FirewallActions(table, v6)...), Default: "accept", Desc: "What to do with a matching packet."},
 		p("src-address", addr, "Source address, prefix or range; ! negates."),
 		p("dst-address", addr, "Destination address, prefix or range; ! negates."),
 		p("src-address-list", notStr, "Source address is in the address list; ! negates."),
@@ -277,7 +302,8 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("limit", str, "Rate limit: count[/time],burst[:mode]."),
 		p("dst-limit", str, "Per-destination rate limit."),
 		p("connection-limit", str, "Connections per address (limit,netmask)."),
-		p("connection-rate", str, "Connection rate range (bits per second)."),
+		unsup("connection-rate", str, "no kernel support: nftables cannot measure a connection's current rate",
+			"Connection rate range (bits per second)."),
 		p("connection-bytes", str, "Bytes transferred in the connection (from-to)."),
 		p("nth", str, "Every nth packet: every,nth."),
 		p("random", value.Int(1, 99), "Probability in percent that the rule matches."),
@@ -285,14 +311,20 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("time", str, "Time of day and days the rule applies, in /system clock's zone (follows its changes and daylight saving time)."),
 		p("src-mac-address", fwNot{value.MAC()}, "Source MAC address."),
 		p("fragment", bool_, "Packet is a fragment (not the first)."),
-		p("hotspot", str, "Hotspot state of the packet."),
-		p("layer7-protocol", str, "Layer 7 pattern."),
-		p("content", str, "Text the packet carries."),
-		p("priority", str, "Packet priority."),
-		p("ingress-priority", fwNot{value.Int(0, 63)}, "Priority the packet came in with (VLAN, WMM, MPLS EXP)."),
-		p("routing-table", notStr, "Routing table the destination was resolved in."),
-		p("tls-host", notStr, "Server name of a TLS connection (SNI); wildcards allowed."),
-		p("psd", str, "Port scan detection."),
+		unsup("hotspot", fwNot{value.EnumList("auth", "from-client", "http", "local-dst", "to-client")},
+			"there is no hotspot here", "Hotspot state of the packet."),
+		p("content", fwContent{}, "Text the packet carries anywhere in it (the kernel's string match, Boyer-Moore)."),
+		p("priority", fwNot{value.Int(0, 63)}, "Packet priority (set by set-priority, or a socket's SO_PRIORITY): the kernel's skb priority."),
+		unsup("ingress-priority", fwNot{value.Int(0, 63)}, "no kernel support: Linux keeps no ingress priority on the packet for nftables",
+			"Priority the packet came in with (VLAN, WMM, MPLS EXP)."),
+		unsup("routing-table", notStr, "no kernel support: nftables cannot see which routing table resolved the destination (match routing-mark instead)",
+			"Routing table the destination was resolved in."),
+		unsup("tls-host", notStr, "no kernel support: nftables cannot read the server name of a TLS handshake",
+			"Server name of a TLS connection (SNI); wildcards allowed."),
+		unsup("psd", fwPSD{}, "no kernel support: Linux has no port scan detection match (xtables-addons' psd is not in the kernel)",
+			"Port scan detection: weight-threshold,delay-threshold,low-port-weight,high-port-weight."),
+		unsup("realm", notStr, "no kernel support: routes here carry no realm (RouterOS's BGP sets it)",
+			"Realm of the route the packet took."),
 		p("jump-target", str, "Chain to jump to (action=jump)."),
 		p("reject-with", value.Enum("icmp-admin-prohibited", "icmp-host-prohibited", "icmp-host-unreachable",
 			"icmp-net-prohibited", "icmp-network-unreachable", "icmp-port-unreachable", "icmp-protocol-unreachable",
@@ -331,6 +363,53 @@ func firewallRuleMenu(fam, table string) *Menu {
 		props = slices.Insert(props, i+1, p("ipv4-options", value.Enum("any", "loose-source-routing", "no-record-route",
 			"no-router-alert", "no-source-routing", "no-timestamp", "none", "record-route", "router-alert",
 			"strict-source-routing", "timestamp"), "IPv4 header options the packet carries."))
+	}
+	if !v6 {
+		// RouterOS 6's peer-to-peer matcher and the layer 7 matcher (its patterns are
+		// /ip firewall layer7-protocol); IPv6 has neither.
+		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "content" })
+		props = slices.Insert(props, i,
+			unsup("p2p", fwNot{value.Enum("all-p2p", "bit-torrent", "blubster", "direct-connect", "edonkey", "fasttrack",
+				"gnutella", "soulseek", "warez", "winmx")}, "no kernel support: Linux has no peer-to-peer protocol match",
+				"Peer-to-peer protocol of the packet (RouterOS 6)."),
+			Prop{Name: "layer7-protocol", Type: str, Ref: Layer7Path,
+				Unsupported: "no kernel support: Linux has no layer 7 (regular expression over a connection's data) match",
+				Desc:        "Layer 7 pattern (/ip firewall layer7-protocol) the connection's first data matches."})
+	}
+	if v6 {
+		// Extension headers (the kernel's ipv6header match).
+		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "hop-limit" })
+		props = slices.Insert(props, i+1, p("headers", fwHeaders{},
+			"IPv6 extension headers the packet has: hop, dst, route, frag, ah, esp, none, proto, each !negated, :contains (it has them, the default) or :exact (exactly these)."))
+	}
+	switch table {
+	case "nat":
+		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "to-ports" })
+		props = slices.Insert(props, i+1,
+			Prop{Name: "randomise-ports", Type: bool_, Default: "no", Desc: "Choose the translated port at random (NAT's random flag) instead of keeping it."},
+			Prop{Name: "same-not-by-dst", Type: bool_, Default: "no",
+				Desc: "action=same: choose the new address by the source address only, not by source and destination."})
+	case "mangle":
+		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "new-mss" })
+		ins := []Prop{
+			p("new-priority", value.OneOf(value.Enum("from-dscp", "from-dscp-high-3-bits", "from-ingress"), value.Int(0, 63)),
+				"Priority of set-priority (the kernel's skb priority: VLAN PCP through egress-qos-map, queues); from-dscp takes the DSCP, from-dscp-high-3-bits its class."),
+			unsup("route-dst", value.IP(), "no kernel support: nftables cannot choose a packet's gateway (mark-routing to a table whose default route is that gateway does)",
+				"Gateway of action=route."),
+			unsup("sniff-target", value.IP(), "no kernel support: there is no TZSP sender here", "Address sniff-tzsp sends packets to."),
+			{Name: "sniff-target-port", Type: value.Int(0, 65535), Default: "37008",
+				Unsupported: "no kernel support: there is no TZSP sender here", Desc: "UDP port sniff-tzsp sends packets to."},
+			unsup("sniff-id", value.Int(0, math.MaxUint32), "no kernel support: there is no packet sniffer here", "Sniffer instance of sniff-pc."),
+		}
+		if v6 {
+			ins = append(ins,
+				p("new-hop-limit", str, "Hop limit change of change-hop-limit: set:N, increment:N, decrement:N."),
+				unsup("src-prefix", value.Prefix6(), "no kernel support: nftables cannot rewrite a prefix checksum-neutrally (RFC 6296), and the kernel's SNPT/DNPT targets work only in an iptables mangle table",
+					"Prefix snpt and dnpt translate from."),
+				unsup("dst-prefix", value.Prefix6(), "no kernel support: nftables cannot rewrite a prefix checksum-neutrally (RFC 6296), and the kernel's SNPT/DNPT targets work only in an iptables mangle table",
+					"Prefix snpt and dnpt translate to."))
+		}
+		props = slices.Insert(props, i+1, ins...)
 	}
 	if table == "filter" {
 		// RouterOS 7's default configuration writes hw-offload=yes on its fasttrack rule;
@@ -585,3 +664,75 @@ type ctWord string
 
 func (w ctWord) Name() string                 { return string(w) }
 func (ctWord) Parse(s string) (string, error) { return s, nil }
+
+// fwContent is content=: text of 1 to 128 bytes (the kernel's string match holds at most
+// XT_STRING_MAX_PATTERN_SIZE).
+type fwContent struct{}
+
+func (fwContent) Name() string { return "string (1..128 bytes)" }
+func (fwContent) Parse(s string) (string, error) {
+	if len(s) == 0 || len(s) > 128 {
+		return "", &value.RangeError{Min: "1", Max: "128"}
+	}
+	return s, nil
+}
+
+// fwPSD is psd=: weight-threshold,delay-threshold,low-port-weight,high-port-weight.
+type fwPSD struct{}
+
+func (fwPSD) Name() string { return "integer,time,integer,integer" }
+func (fwPSD) Parse(s string) (string, error) {
+	f := strings.Split(s, ",")
+	if len(f) != 4 {
+		return "", value.ErrInvalid
+	}
+	for i, x := range f {
+		if i == 1 {
+			d, err := value.ParseDuration(x)
+			if err != nil || d < 0 {
+				return "", value.ErrInvalid
+			}
+			f[i] = value.FormatDuration(d)
+			continue
+		}
+		n, err := strconv.ParseUint(x, 10, 32)
+		if err != nil {
+			return "", value.ErrInvalid
+		}
+		f[i] = strconv.FormatUint(n, 10)
+	}
+	return strings.Join(f, ","), nil
+}
+
+// IPv6Headers are the extension header words of headers=, with the kernel's
+// ipv6header match bit of each (MASK_HOPOPTS ... MASK_PROTO).
+var IPv6Headers = map[string]uint8{"hop": 128, "dst": 64, "route": 32, "frag": 16, "ah": 8, "esp": 4, "none": 2, "proto": 1}
+
+// fwHeaders is headers=: a comma list of [!]header[:contains|:exact]; every element
+// has the same mode (the kernel's match has one).
+type fwHeaders struct{}
+
+func (fwHeaders) Name() string {
+	return "[!]hop|dst|route|frag|ah|esp|none|proto[:contains|:exact][,...]"
+}
+func (fwHeaders) Parse(s string) (string, error) {
+	mode := ""
+	for _, e := range strings.Split(s, ",") {
+		name, m, _ := strings.Cut(strings.TrimPrefix(e, "!"), ":")
+		if _, ok := IPv6Headers[name]; !ok {
+			return "", value.ErrNoMatch
+		}
+		switch m {
+		case "":
+			m = "contains"
+		case "contains", "exact":
+		default:
+			return "", value.ErrNoMatch
+		}
+		if mode != "" && m != mode {
+			return "", value.ErrInvalid
+		}
+		mode = m
+	}
+	return s, nil // kept as written; the compiler reads the modes again
+}
