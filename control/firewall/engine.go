@@ -543,15 +543,28 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 	if !ok {
 		return
 	}
-	for _, cmd := range []string{"add", "set"} {
+	for _, cmd := range []string{"add", "set", "unset", "disable", "enable", "comment", "remove"} {
 		fn, spec, ok := e.ex.Generic(path, cmd)
 		if !ok {
 			continue
 		}
 		cmd := cmd
 		e.ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-			if err := e.check(c, m, v6, table, cmd); err != nil {
-				return nil, err
+			if cmd != "add" {
+				var err error
+				if c, err = e.withoutDynamic(c, v6, table, cmd); err != nil {
+					return nil, err
+				}
+			}
+			switch cmd {
+			case "add", "set":
+				if err := e.check(c, m, v6, table, cmd); err != nil {
+					return nil, err
+				}
+			case "enable":
+				if err := e.checkEnable(c, m, table); err != nil {
+					return nil, err
+				}
 			}
 			if cmd == "add" {
 				c = e.placeDynamic(c, "place-before", v6, table)
@@ -559,22 +572,9 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 			return fn(ctx, c)
 		})
 	}
-	if fn, spec, ok := e.ex.Generic(path, "enable"); ok {
-		e.ex.Handle(path, "enable", spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-			if err := e.checkEnable(c, m, table); err != nil {
-				return nil, err
-			}
-			return fn(ctx, c)
-		})
-	}
 	if fn, spec, ok := e.ex.Generic(path, "move"); ok {
 		e.ex.Handle(path, "move", spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			return fn(ctx, e.placeDynamic(c, "destination", v6, table))
-		})
-	}
-	if fn, spec, ok := e.ex.Generic(path, "remove"); ok {
-		e.ex.Handle(path, "remove", spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-			return e.removeRules(ctx, c, fn, v6, table)
 		})
 	}
 	e.ex.Provide(path, func(context.Context, *control.Session) ([]control.Row, error) {
@@ -920,17 +920,20 @@ func settle(ctx context.Context, wake <-chan struct{}) {
 	}
 }
 
-// removeRules runs the generic remove on the configured rules a reference names. The
-// dynamic rows (the engine's rules, the fasttrack counter row) are not the operator's to
-// remove: [find] includes them, so they are left out of a list with configured rules,
-// and a reference to dynamic rows only fails with RouterOS's words.
-func (e *Engine) removeRules(ctx context.Context, c *control.Call, fn control.Handler, v6 bool, table string) (*control.Reply, error) {
+// withoutDynamic takes the dynamic rows (the engine's rules, the fasttrack counter row)
+// out of the items a set, unset, disable, enable, comment or remove names. They are not
+// the operator's to change: [find] includes them (print shows them), so they are left
+// out of a list that names configured rules too, and `/ip firewall filter disable
+// [find]` disables the operator's rules whatever other engines added; a reference to
+// dynamic rows only fails with RouterOS's words (remove: "can not remove dynamic item",
+// the others "can not change dynamic item").
+func (e *Engine) withoutDynamic(c *control.Call, v6 bool, table, cmd string) (*control.Call, error) {
 	argName := "numbers"
 	ref, ok := c.S.Get(argName)
 	if !ok {
 		argName = ".id"
 		if ref, ok = c.S.Get(argName); !ok {
-			return fn(ctx, c)
+			return c, nil
 		}
 	}
 	dyn := map[uint64]bool{}
@@ -938,7 +941,7 @@ func (e *Engine) removeRules(ctx context.Context, c *control.Call, fn control.Ha
 		dyn[it.ID] = true
 	}
 	if len(dyn) == 0 {
-		return fn(ctx, c)
+		return c, nil
 	}
 	nums := c.Sess.PrintNumbers(c.Menu.Path)
 	var keep []string
@@ -960,10 +963,13 @@ func (e *Engine) removeRules(ctx context.Context, c *control.Call, fn control.Ha
 		}
 	}
 	if !dynamic {
-		return fn(ctx, c)
+		return c, nil
 	}
 	if len(keep) == 0 {
-		return nil, control.Failure("can not remove dynamic item")
+		if cmd == "remove" {
+			return nil, control.Failure("can not remove dynamic item")
+		}
+		return nil, control.Failure("can not change dynamic item")
 	}
 	s := *c.S
 	s.Args = nil
@@ -973,7 +979,7 @@ func (e *Engine) removeRules(ctx context.Context, c *control.Call, fn control.Ha
 		}
 		s.Args = append(s.Args, a)
 	}
-	return fn(ctx, &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu})
+	return &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu}, nil
 }
 
 func isNumber(s string) bool {

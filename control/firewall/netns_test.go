@@ -448,6 +448,23 @@ func TestFastTrack(t *testing.T) {
 	if n := count(); n != before {
 		t.Errorf("rows %s after refused removes, want %s", n, before)
 	}
+	// The operator's bulk edits over [find] change their rules and leave the dummy row;
+	// naming only it fails with RouterOS's words and changes nothing.
+	for _, src := range []string{`/ip firewall filter disable ` + m[1], `/ip firewall filter set [find dynamic=yes] comment=x`} {
+		if _, err := r.try(src); err == nil || !strings.Contains(err.Error(), "can not change dynamic item") {
+			t.Errorf("%s: err %v, want can not change dynamic item", src, err)
+		}
+	}
+	r.run(t, `/ip firewall filter set [find] comment=bulk`)
+	r.run(t, `/ip firewall filter disable [find]`)
+	if n := strings.TrimSpace(r.run(t, `:put [/ip firewall filter print count-only where disabled and comment=bulk]`)); n != "3" {
+		t.Errorf("disable [find] and set [find] comment=bulk over 3 rules and the dummy row: %s disabled with the comment\n%s",
+			n, r.run(t, `/ip firewall filter print`))
+	}
+	r.run(t, `/ip firewall filter enable [find]`)
+	if n := strings.TrimSpace(r.run(t, `:put [/ip firewall filter print count-only where disabled]`)); n != "0" {
+		t.Errorf("enable [find] left %s disabled", n)
+	}
 	r.run(t, `/ip firewall filter remove [find]`)
 	if out := r.run(t, `/ip firewall filter print`); count() != "0" || strings.Contains(out, FastTrackComment) {
 		t.Errorf("remove [find] left rules:\n%s", out)
