@@ -40,7 +40,8 @@
 // ipv4-/ipv6-fasttrack-*, and the filter's dummy rule their counters.
 //
 // Not covered yet: sending into tunnels (traffic routed into a tunnel goes
-// through the stack), ports that are bridge members (the bridge forwards them). Dynamic
+// through the stack), ports that are bridge members (the bridge forwards them; while
+// FastTrack is on, /ip settings' status names those ports and says why). Dynamic
 // firewall rules other engines add block the fast path once the firewall applied them
 // (firewall.DynamicRules.RulesApplied, looked at every pass).
 package fastpath

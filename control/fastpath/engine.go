@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,9 @@ type Engine struct {
 	setLiberal bool
 	why4       string // why IPv4 takes no fast path ("" when it does)
 	why6       string
+	// bridged are the Ethernet ports that are bridge members: the bridge forwards their
+	// packets, so FastTrack does not see them (/ip settings says so).
+	bridged []string
 }
 
 // port is a fast path port as last applied.
@@ -220,7 +224,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if err := e.dp.SetFastTrackTimeouts(sysctlSeconds(tcpEstablished), sysctlSeconds(udpStream)); err != nil {
 		return err
 	}
-	want, err := e.wantPorts()
+	want, bridged, err := e.wantPorts()
 	if err != nil {
 		return err
 	}
@@ -261,6 +265,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	e.ports, e.on4, e.on6, e.ft4, e.ft6, e.why4, e.why6 = ports, why4 == "", why6 == "", ft4, ft6, why4, why6
+	e.bridged = bridged
 	e.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -356,11 +361,12 @@ func (e *Engine) blocked(paths []string) string {
 }
 
 // wantPorts lists the ports: the Ethernet links (veth or hardware) that are no bridge
-// member, no part of a tunnel (hidden or visible end) and not the loopback.
-func (e *Engine) wantPorts() (map[string]int, error) {
+// member, no part of a tunnel (hidden or visible end) and not the loopback; and, by
+// their RouterOS names, the Ethernet links it leaves out for being bridge members.
+func (e *Engine) wantPorts() (map[string]int, []string, error) {
 	links, err := nldump.Retry(netlink.LinkList)
 	if err != nil {
-		return nil, fmt.Errorf("listing links: %w", err)
+		return nil, nil, fmt.Errorf("listing links: %w", err)
 	}
 	tunnels := map[string]bool{}
 	for _, m := range tunnel.Menus {
@@ -370,18 +376,24 @@ func (e *Engine) wantPorts() (map[string]int, error) {
 		}
 	}
 	out := map[string]int{}
+	var bridged []string
 	for _, l := range links {
 		a := l.Attrs()
 		if t := l.Type(); t != "veth" && t != "device" {
 			continue
 		}
 		if a.Flags&net.FlagLoopback != 0 || len(a.HardwareAddr) != 6 || a.EncapType != "ether" ||
-			a.MasterIndex != 0 || tunnels[e.names.Of(a)] || tunnel.IsHidden(a.Name) {
+			tunnels[e.names.Of(a)] || tunnel.IsHidden(a.Name) {
+			continue
+		}
+		if a.MasterIndex != 0 {
+			bridged = append(bridged, e.names.Of(a))
 			continue
 		}
 		out[a.Name] = a.Index
 	}
-	return out, nil
+	slices.Sort(bridged)
+	return out, bridged, nil
 }
 
 // status is what /ip settings and /ipv6 settings print of the fast path.
@@ -393,11 +405,19 @@ func (e *Engine) status() ipsettings.FastPathStatus {
 	for _, p := range e.ports {
 		tx = tx || (p.tx && p.err == "")
 	}
+	note := func(ft bool) string {
+		if !ft || len(e.bridged) == 0 {
+			return ""
+		}
+		return "connections entering by bridge ports (" + strings.Join(e.bridged, ", ") +
+			") are not fasttracked: the bridge forwards their packets, and the fast path (XDP) has no bridge lookup"
+	}
 	return ipsettings.FastPathStatus{
 		Active4: e.on4 && tx, Packets4: tot.Packets4 - tot.FastTrack4, Bytes4: tot.Bytes4 - tot.FastTrackBytes4,
 		Active6: e.on6 && tx, Packets6: tot.Packets6 - tot.FastTrack6, Bytes6: tot.Bytes6 - tot.FastTrackBytes6,
 		FastTrackActive4: e.ft4 && tx, FastTrack4: tot.FastTrack4, FastTrackBytes4: tot.FastTrackBytes4,
 		FastTrackActive6: e.ft6 && tx, FastTrack6: tot.FastTrack6, FastTrackBytes6: tot.FastTrackBytes6,
+		FastTrackNote4: note(e.ft4), FastTrackNote6: note(e.ft6),
 	}
 }
 

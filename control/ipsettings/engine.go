@@ -123,6 +123,9 @@ type FastPathStatus struct {
 	FastTrackActive4, FastTrackActive6 bool
 	FastTrack4, FastTrackBytes4        uint64
 	FastTrack6, FastTrackBytes6        uint64
+	// FastTrackNote says what FastTrack leaves to the kernel while it is on (connections
+	// through bridge ports); print shows it as the status.
+	FastTrackNote4, FastTrackNote6 string
 }
 
 // FastPath is the service the fast path engine offers (engine.Offer) for the counters.
@@ -270,7 +273,29 @@ func (e *Engine) publish(path string, st *control.ItemState) {
 	}
 	cur.Props = props
 	e.states[path] = cur
+	if note := e.fastTrackNote(path); note != "" {
+		if cur.Status != "" {
+			note = cur.Status + "; " + note
+		}
+		cur.Status = note // shown, not kept: the next publish reads the fast path again
+	}
 	e.ex.State.Set(path, itemID, cur)
+}
+
+// fastTrackNote is the fast path's FastTrackNote of the menu's family.
+func (e *Engine) fastTrackNote(path string) string {
+	if e.eh == nil {
+		return ""
+	}
+	fp, ok := engine.Lookup[FastPath](e.eh)
+	if !ok {
+		return ""
+	}
+	if st := fp(); path == Path6 {
+		return st.FastTrackNote6
+	} else {
+		return st.FastTrackNote4
+	}
 }
 
 // apply converges one menu's parameters and publishes what could not be applied as the
