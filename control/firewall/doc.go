@@ -119,6 +119,10 @@
 // out-bridge-port and out-bridge-port-list in input, prerouting, dstnat and output,
 // in-bridge-port in output, postrouting and srcnat.
 //
+// in-interface and out-interface all-ethernet, all-vlan, all-ppp and all-wireless name
+// every interface of the kind, as on RouterOS: the link engine resolves them like
+// interface lists (link.IfaceKinds; no link here is PPP or wireless).
+//
 // in-bridge-port and in-bridge-port-list: the ip and ip6 families see the bridge as the
 // input interface. A bridge-family table per family (routerd-ip, routerd-ip6), whose
 // prerouting hook runs before the packet leaves the bridge, writes the class of the port
