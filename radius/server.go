@@ -39,8 +39,9 @@ type ServerStats struct {
 type Responder struct {
 	// Secret returns the shared secret and name of the client at an address.
 	Secret func(from netip.Addr) (secret []byte, name string, ok bool)
-	// RequireMessageAuth refuses Access-Requests without a Message-Authenticator.
-	RequireMessageAuth bool
+	// RequireMessageAuth refuses Access-Requests without a Message-Authenticator; the
+	// configuration may change it while the Responder serves.
+	RequireMessageAuth atomic.Bool
 	Auth, Acct         Handler
 	Stats              ServerStats
 	Log                *slog.Logger
@@ -116,7 +117,7 @@ func (s *Responder) handle(ctx context.Context, b []byte, from netip.AddrPort) [
 	switch p.Code {
 	case radius.CodeAccessRequest:
 		err = checkMessageAuth(b, secret, b[4:20])
-		if errors.Is(err, ErrNoMessageAuth) && !s.RequireMessageAuth && !hasAttr(p, 79) {
+		if errors.Is(err, ErrNoMessageAuth) && !s.RequireMessageAuth.Load() && !hasAttr(p, 79) {
 			err = nil
 		}
 		h = s.Auth

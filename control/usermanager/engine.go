@@ -116,6 +116,10 @@ type Engine struct {
 	// authorities EAP-TLS client certificates must chain to.
 	certs *certificate.Store
 
+	// pass serialises passes: the host runs one at a time, and the tests that run a
+	// pass right after their commands (rig.run) run it beside the host's.
+	pass sync.Mutex
+
 	mu        sync.Mutex
 	listening settingsItem
 	cancel    context.CancelFunc
@@ -274,6 +278,8 @@ func parseHash(s string) ([]byte, error) {
 // Reconcile decodes the configuration for the request path and opens or closes the
 // sockets.
 func (e *Engine) Reconcile(ctx context.Context) error {
+	e.pass.Lock()
+	defer e.pass.Unlock()
 	tree := e.ex.Tree
 	decode := func(path string, each func(id uint64, dec func(dst any) error)) error {
 		items, err := e.ex.Items(path)
@@ -360,7 +366,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	cfg.cert = st.Cert
 	cfg.anonOuter = groups["default-anonymous"].Outer
 	e.cfg.Store(cfg)
-	e.resp.RequireMessageAuth = st.RequireMA != "no"
+	e.resp.RequireMessageAuth.Store(st.RequireMA != "no")
 	if !st.Enabled {
 		e.stop()
 		return nil
