@@ -29,28 +29,14 @@ type fakeKernel struct {
 }
 
 func newFakeKernel() *fakeKernel {
-	k := &fakeKernel{}
-	for i, n := range []string{"lo", "ether1", "ether2"} {
-		a := netlink.NewLinkAttrs()
-		a.Name, a.Index, a.Flags = n, i+1, net.FlagUp
-		a.HardwareAddr = net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}
-		if n == "lo" {
-			a.Flags |= net.FlagLoopback
-			a.HardwareAddr = make(net.HardwareAddr, 6)
-		}
-		k.links = append(k.links, &netlink.Device{LinkAttrs: a})
-	}
+	k := &fakeKernel{links: controltest.Links("ether1", "ether2")}
+	lo := k.links[0].Attrs()
+	lo.Flags |= net.FlagLoopback
+	lo.HardwareAddr = make(net.HardwareAddr, 6)
 	return k
 }
 
-func (k *fakeKernel) name(index int) string {
-	for _, l := range k.links {
-		if l.Attrs().Index == index {
-			return l.Attrs().Name
-		}
-	}
-	return fmt.Sprint(index)
-}
+func (k *fakeKernel) name(index int) string { return controltest.LinkName(k.links, index) }
 
 func (k *fakeKernel) LinkByName(name string) (netlink.Link, error) {
 	k.mu.Lock()

@@ -31,24 +31,10 @@ type fakeKernel struct {
 }
 
 func newFakeKernel(names ...string) *fakeKernel {
-	k := &fakeKernel{}
-	for i, n := range append([]string{"lo"}, names...) {
-		a := netlink.NewLinkAttrs()
-		a.Name, a.Index, a.Flags = n, i+1, net.FlagUp
-		a.HardwareAddr = net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}
-		k.links = append(k.links, &netlink.Device{LinkAttrs: a})
-	}
-	return k
+	return &fakeKernel{links: controltest.Links(names...)}
 }
 
-func (k *fakeKernel) name(index int) string {
-	for _, l := range k.links {
-		if l.Attrs().Index == index {
-			return l.Attrs().Name
-		}
-	}
-	return fmt.Sprint(index)
-}
+func (k *fakeKernel) name(index int) string { return controltest.LinkName(k.links, index) }
 
 func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
 	k.mu.Lock()
