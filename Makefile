@@ -30,7 +30,9 @@ test: build lint check-bpf test-race
 # the race detector.
 RACE_PKGS ?= ./control/ ./control/store/ ./control/engine/ ./control/scheduler/ ./control/tftp/ \
 	./control/service/ ./control/link/ ./control/ipcfg/ ./control/tunnel/ ./ptp/node/ ./radius/ \
-	./control/certificate/
+	./control/certificate/ ./control/arp/ ./control/nd/ ./control/routing/ ./control/queue/ \
+	./control/ipsettings/ ./control/dns/ ./control/eventlog/ ./control/email/ \
+	./control/usermanager/ ./ptp/engine/
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
