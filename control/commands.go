@@ -866,7 +866,7 @@ func (x *Executor) selected(ctx context.Context, c *Call, showSensitive bool) ([
 			if _, isProp := c.Menu.Prop(a.Name); !isProp && slices.Contains(printFlags, a.Name) {
 				continue // a flag given a value, as API clients send them (=stats=yes)
 			}
-			if v, _ := r.Get(a.Name); v != a.Value {
+			if effective(c.Menu, r, a.Name) != a.Value {
 				ok = false
 			}
 			if p, isProp := c.Menu.Prop(a.Name); isProp && p.Sensitive && !c.Sess.ShowSensitive {
@@ -888,6 +888,22 @@ func (x *Executor) selected(ctx context.Context, c *Call, showSensitive bool) ([
 		}
 	}
 	return out, nil
+}
+
+// effective is the value find and print compare an argument with: the row's, else the
+// property's default, a yes/no property left unset reading as no (`find !disabled`).
+func effective(m *menu.Menu, r *Row, name string) string {
+	if v, _ := r.Get(name); v != "" {
+		return v
+	}
+	p, ok := m.Prop(name)
+	if !ok {
+		return "no" // a flag (dynamic, default) the row does not carry
+	}
+	if p.Default == "" && value.IsBool(p.Type) {
+		return "no"
+	}
+	return p.Default
 }
 
 func cmdPrint(ctx context.Context, c *Call) (*Reply, error) {

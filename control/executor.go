@@ -195,6 +195,17 @@ func (x *Executor) notify(chs []Change) {
 // Command looks up the command cmd of the menu at path.
 func (x *Executor) Command(path, cmd string) (CommandSpec, bool) {
 	c, ok := x.lookup(path, cmd)
+	if ok && cmd == "find" && c.spec.Where {
+		// find takes the menu's flags as arguments: `find invalid`, `find !running`.
+		if m, found := x.Tree.Get(path); found {
+			c.spec.Args = slices.Clone(c.spec.Args)
+			for _, f := range allFlags(m) {
+				if !slices.Contains(c.spec.Args, f.Name) {
+					c.spec.Args = append(c.spec.Args, f.Name)
+				}
+			}
+		}
+	}
 	return c.spec, ok
 }
 

@@ -518,7 +518,9 @@ func (p *parser) menuCommand(pos Pos, path, cmd string) (Stmt, error) {
 				st.Args = append(st.Args, &ArgNode{P: apos, Name: f, Flag: true})
 				continue
 			}
-			if unset {
+			// find and print read `!disabled` as disabled=no (below); other commands
+			// take `!name` as unsetting it.
+			if unset && !(spec.Props && spec.Where) {
 				name, ok := match(w, named)
 				if !ok {
 					return nil, p.errAt(as, "expected end of command")
@@ -534,22 +536,20 @@ func (p *parser) menuCommand(pos Pos, path, cmd string) (Stmt, error) {
 					continue
 				}
 			}
-			// find/print accept a property or flag name alone as "is yes".
+			// find/print accept a property or flag name alone as "is yes", and
+			// `!disabled` as "is no".
 			if spec.Props && spec.Where {
 				if name, ok := match(w, named); ok {
-					st.Args = append(st.Args, &ArgNode{P: apos, Name: name, Value: &Lit{Str("yes")}})
+					v := "yes"
+					if unset {
+						v = "no"
+					}
+					st.Args = append(st.Args, &ArgNode{P: apos, Name: name, Value: &Lit{Str(v)}})
 					continue
 				}
 			}
 		}
 		if unset {
-			// `find !disabled`: the property is "no".
-			if spec.Props && spec.Where && w != "" {
-				if name, ok := match(w, named); ok {
-					st.Args = append(st.Args, &ArgNode{P: apos, Name: name, Value: &Lit{Str("no")}})
-					continue
-				}
-			}
 			return nil, p.errAt(as, "expected end of command")
 		}
 		// An unnamed value.

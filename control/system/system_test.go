@@ -560,5 +560,31 @@ func TestImportV6Header(t *testing.T) {
 	out := r.mustRun(t, `:foreach t in=[/routing table find] do={:put [/routing table get $t name]}`)
 	if out != "isp2\n" {
 		t.Errorf("tables %q, want isp2 only", out)
+
+// TestFindFlagArgs: find takes a property or a flag of the menu alone as "is yes" and with
+// `!` as "is no" (console-language.md §3.2), an unset yes/no property reading as no.
+func TestFindFlagArgs(t *testing.T) {
+	r := newRig(t)
+	r.mustRun(t, `/system scheduler add name=a on-event=""; /system scheduler add name=b on-event="" disabled=yes`)
+	r.mustRun(t, `/ip address add address=198.18.0.1/24 interface=lo`)
+	for src, want := range map[string]string{
+		`:put [/system scheduler find]`:                 "*1;*2",
+		`:put [/system scheduler find disabled]`:        "*2",
+		`:put [/system scheduler find !disabled]`:       "*1",
+		`:put [/system scheduler find where !disabled]`: "*1",
+		`:put [/system scheduler find !dynamic]`:        "*1;*2",
+		`:put [/system scheduler find dynamic]`:         "",
+		`:put [/ip address find !invalid]`:              "*1",
+		`:put [/ip address find invalid]`:               "",
+		`:put [/ip address find !disabled !dynamic]`:    "*1",
+	} {
+		out, err := r.run(t, src)
+		if err != nil || strings.TrimSuffix(out, "\n") != want {
+			t.Errorf("%s = %q, %v; want %q", src, out, err, want)
+		}
+	}
+	// A flag the menu does not have is not an argument.
+	if _, err := r.run(t, `:put [/system scheduler find !invalid]`); err == nil {
+		t.Error("find !invalid on a menu without the flag was accepted")
 	}
 }

@@ -24,6 +24,9 @@ func Int(min, max int64) Type { return intType{min, max} }
 // Bool accepts yes/no (and true/false); canonical yes/no.
 func Bool() Type { return boolType{} }
 
+// IsBool reports whether t is Bool(), whose empty value reads as no.
+func IsBool(t Type) bool { _, ok := t.(boolType); return ok }
+
 // Enum accepts one of values.
 func Enum(values ...string) Type { return &enumType{slices.Clone(values)} }
 
