@@ -560,6 +560,8 @@ func TestImportV6Header(t *testing.T) {
 	out := r.mustRun(t, `:foreach t in=[/routing table find] do={:put [/routing table get $t name]}`)
 	if out != "isp2\n" {
 		t.Errorf("tables %q, want isp2 only", out)
+	}
+}
 
 // TestFindFlagArgs: find takes a property or a flag of the menu alone as "is yes" and with
 // `!` as "is no" (console-language.md §3.2), an unset yes/no property reading as no.
