@@ -13,6 +13,7 @@ import (
 	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/fastpath"
 	"github.com/routerd/routerd/control/firewall"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/ipsettings"
@@ -33,8 +34,11 @@ import (
 // state, commands), the interpreter (for engines that run scripts), the daemon's options
 // and the metrics registry.
 type Env struct {
-	Ex      *control.Executor
-	Interp  *script.Interp
+	Ex     *control.Executor
+	Interp *script.Interp
+	// Hosts resolves host names through /ip dns (:resolve, and the engines through
+	// the hostname engine).
+	Hosts   *hostname.Resolver
 	Metrics *metrics.Metrics
 	DataDir string
 	BPFFS   string
@@ -52,6 +56,7 @@ type Env struct {
 func engines(env *Env) []engine.Engine {
 	return []engine.Engine{
 		eventlog.NewEngine(env.Events, env.DataDir),
+		hostname.NewEngine(env.Hosts), // before the engines that resolve names
 		link.New(),
 		ipcfg.New(),
 		ipsettings.New(ipsettings.Options{}),

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,7 +22,7 @@ import (
 	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/eventlog"
-	"github.com/routerd/routerd/control/ipcfg"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/metrics"
@@ -110,9 +109,8 @@ func run(o options, events *eventlog.Buffer) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
-	in.LookupHost = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
-		return ipcfg.LookupHost(ctx, ex, network, host)
-	}
+	hosts := hostname.New(ex) // :resolve's and the engines' (the hostname engine offers it)
+	in.LookupHost = hosts.Lookup
 	system.Register(ex, in, o.dataDir, events, started)
 	compat.Register(ex)
 	if restore != "" {
@@ -143,7 +141,7 @@ func run(o options, events *eventlog.Buffer) error {
 	// Engines start only once this instance owns its console socket: a second routerd
 	// started by mistake must not reconcile the kernel against an empty store and remove
 	// what the first one installed.
-	env := &Env{Ex: ex, Interp: in, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events}
+	env := &Env{Ex: ex, Interp: in, Hosts: hosts, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events}
 	host := startEngines(ctx, env)
 	// Engines end before the store closes (deferred above), every goroutine joined.
 	defer func() {

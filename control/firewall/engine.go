@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
@@ -73,6 +75,8 @@ type Engine struct {
 	// createdDirty: a pass ran since saveCreated last looked at the entries.
 	createdDirty bool
 	dns          map[string]dnsEntry // address-list DNS names by family/name
+	hosts        *hostname.Resolver  // resolves them (the daemon's, shared)
+	dnsDue       atomic.Bool         // the Resolver saw a change: refreshDNS on the next tick
 	cache        map[bool]*CompileCache
 	decoded      map[bool]map[RuleKey]decodedRule // by family: the last pass's rules (passMu)
 	refused      map[bool]map[RuleKey]refusal     // by family: rules the kernel refused (passMu)
@@ -163,6 +167,9 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	ex.Watch(link.IfacePath, poke)
 	ex.Watch(routing.TablePath, poke)
 	ex.Watch(system.ClockPath, poke) // time= counts in its zone
+	// Address-list entries given by name follow their records (TTL, /ip dns changes).
+	e.hosts = hostname.Of(h)
+	e.hosts.OnChange(func() { e.dnsDue.Store(true) })
 	ex.SetEngine(BridgeSettingsPath, "firewall")
 	ex.Watch(BridgeSettingsPath, poke)
 	if reg != nil {

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
 
-// DefaultDNSRefresh is how often address-list entries given by DNS name are resolved
-// again (RouterOS follows the records' TTL; routerd's resolver does not report it).
+// DefaultDNSRefresh is how often the addresses of entries given by DNS name are
+// compared with the Resolver's answers besides when it reports a change (it asks again
+// as each record's TTL runs out and when /ip dns changes, hostname.Resolver.OnChange).
 const DefaultDNSRefresh = 30 * time.Second
 
 // listTimer is when a configured address-list entry with timeout= expires: timeout after
@@ -33,16 +33,14 @@ type dnsEntry struct {
 	err   error
 }
 
-// resolve looks a name up as RouterOS does: /ip dns static, then /ip dns's servers (else
-// the system's).
+// resolve looks a name up as RouterOS does, through the daemon's hostname.Resolver
+// (/ip dns static, then /ip dns's servers; kept for the record's TTL).
 func (e *Engine) resolve(ctx context.Context, name string, v6 bool) ([]netip.Addr, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
 	network := "ip4"
 	if v6 {
 		network = "ip6"
 	}
-	addrs, err := ipcfg.LookupHost(ctx, e.ex, network, name)
+	addrs, err := e.hosts.Lookup(ctx, network, name)
 	if err != nil {
 		return nil, fmt.Errorf("could not resolve %s: %w", name, err)
 	}
@@ -274,7 +272,7 @@ func (e *Engine) listTimers(ctx context.Context) {
 			e.promoteKept(false)
 			e.promoteKept(true)
 			e.saveCreated()
-			if now.Sub(lastDNS) >= refresh {
+			if now.Sub(lastDNS) >= refresh || e.dnsDue.Swap(false) {
 				lastDNS = now
 				e.refreshDNS(ctx)
 			}

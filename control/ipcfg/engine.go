@@ -14,6 +14,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
@@ -126,7 +127,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	ex.Provide(Route6Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.routeRows(6) })
 	ex.Provide(poolUsedPath, e.Pools.usedRows)
 	e.registerChecks()
-	registerPing(ex, e.names)
+	registerPing(ex, e.names, hostname.Of(eh))
 
 	lu := make(chan netlink.LinkUpdate, 256)
 	au := make(chan netlink.AddrUpdate, 256)

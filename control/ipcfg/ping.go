@@ -19,16 +19,17 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/value"
 )
 
 // registerPing installs the root command /ping.
-func registerPing(ex *control.Executor, names *link.Names) {
+func registerPing(ex *control.Executor, names *link.Names, hosts *hostname.Resolver) {
 	ex.Handle("", "ping", control.CommandSpec{Positional: []string{"address"},
 		Args:   []string{"count", "interval", "size", "src-address", "interface", "ttl"},
 		Policy: "test", Effect: true}, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-		return ping(ctx, c, names)
+		return ping(ctx, c, names, hosts)
 	})
 }
 
@@ -42,7 +43,7 @@ type pingOpts struct {
 	ttl      int
 }
 
-func pingArgs(ctx context.Context, c *control.Call, names *link.Names) (pingOpts, error) {
+func pingArgs(ctx context.Context, c *control.Call, names *link.Names, hosts *hostname.Resolver) (pingOpts, error) {
 	o := pingOpts{count: 4, interval: time.Second, size: 64, ttl: 64}
 	addr, _ := c.S.Get("address")
 	if addr == "" {
@@ -51,8 +52,8 @@ func pingArgs(ctx context.Context, c *control.Call, names *link.Names) (pingOpts
 	if a, err := netip.ParseAddr(addr); err == nil {
 		o.dst = a.Unmap()
 	} else {
-		ips, err := LookupHost(ctx, c.Ex, "ip", addr)
-		if errors.Is(err, ErrNoServers) {
+		ips, err := hosts.Lookup(ctx, "ip", addr)
+		if errors.Is(err, hostname.ErrNoServers) {
 			return o, control.Failure("could not resolve %s: no DNS servers (/ip dns servers and dynamic-servers are empty)", addr)
 		}
 		if err != nil || len(ips) == 0 {
@@ -118,8 +119,8 @@ func pingLine(seq int, host, size, ttl, rtt, status string) string {
 // line per request and a summary line. On a console (Sentence.Out) each line is written
 // as it comes; otherwise the whole text is the reply. The return value is the number of
 // replies received.
-func ping(ctx context.Context, c *control.Call, names *link.Names) (*control.Reply, error) {
-	o, err := pingArgs(ctx, c, names)
+func ping(ctx context.Context, c *control.Call, names *link.Names, hosts *hostname.Resolver) (*control.Reply, error) {
+	o, err := pingArgs(ctx, c, names, hosts)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/firewall"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
@@ -89,12 +90,13 @@ type Options struct {
 
 // Engine applies /ip ipsec.
 type Engine struct {
-	ex   *control.Executor
-	opts Options
-	log  *slog.Logger
-	d    *ike.Daemon
-	dp   esp.Datapath
-	h    *engine.Handle
+	ex    *control.Executor
+	hosts *hostname.Resolver // peer and tunnel addresses given by name
+	opts  Options
+	log   *slog.Logger
+	d     *ike.Daemon
+	dp    esp.Datapath
+	h     *engine.Handle
 	// startErr is why Start failed (Start, the tests' host of its own).
 	startErr error
 	// spd asks the loop to refresh the data path's policies (an SA came up).
@@ -236,6 +238,10 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	if opts.SecretStatus == nil {
 		opts.SecretStatus, _ = engine.Lookup[tunnel.SecretStatus](h)
 	}
+	// Peer addresses and tunnels' remote-addresses given by name: a changed record
+	// (or /ip dns) asks for a pass, whose digest includes what they resolved to.
+	e.hosts = hostname.Of(h)
+	e.hosts.OnChange(h.Kick)
 	if opts.DNS == nil {
 		if ds, ok := engine.Lookup[*dns.DynamicServers](h); ok {
 			opts.DNS = ds // mode config DNS servers into /ip dns dynamic-servers

@@ -14,7 +14,6 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
-	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/eap"
 	"github.com/routerd/routerd/ike"
@@ -33,6 +32,9 @@ type decoded struct {
 	ids map[string][]uint64
 	// responders are the passive peers (flag R, read-only responder=yes).
 	responders map[uint64]bool
+	// resolved says what the peers whose address is a host name resolved to (their
+	// status, as a tunnel's actual-remote-address).
+	resolved map[uint64]string
 }
 
 func (d *decoded) bad(path string, id uint64, err error) {
@@ -105,7 +107,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.applied.peers.Add(1)
 	e.setApplied(cfgs, polCfg, dpErr, sum)
 	e.applySPD(ctx)
-	e.publishConfig(d.ids, d.responders)
+	e.publishConfig(d)
 	e.publishPolicies()
 	e.syncRules()
 	return nil
@@ -205,6 +207,7 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	peerByName := map[string]*ike.PeerConfig{}
 	peerItems, peerIDs, _ := decodeAll[peerItem](d, e, PeerPath, raw[PeerPath])
 	d.responders = map[uint64]bool{}
+	d.resolved = map[uint64]string{}
 	for i, it := range peerItems {
 		id := peerIDs[i]
 		d.responders[id] = it.Passive
@@ -229,17 +232,16 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		if err != nil {
 			// A host name resolves as RouterOS resolves it: /ip dns static, then the
 			// /ip dns servers.
-			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			ips, lerr := ipcfg.LookupHost(lctx, e.ex, "ip", it.Address)
-			cancel()
+			ips, lerr := e.hosts.Lookup(ctx, "ip", it.Address)
 			if lerr != nil || len(ips) == 0 {
-				d.bad(PeerPath, id, fmt.Errorf("cannot resolve %s", it.Address))
+				d.bad(PeerPath, id, fmt.Errorf("cannot resolve %s: %v", it.Address, lerr))
 				d.note("peer %d unresolved", id)
 				continue
 			}
 			a := ips[0].Unmap()
 			pfx = netip.PrefixFrom(a, a.BitLen())
 			d.note("peer %d resolved %v", id, pfx)
+			d.resolved[id] = fmt.Sprintf("%s resolves to %s", it.Address, a)
 		}
 		pc := ike.DefaultPeer()
 		pc.Name = name
@@ -471,7 +473,8 @@ func (e *Engine) identity(it identityItem, id uint64, pc *ike.PeerConfig, users 
 }
 
 // publishConfig marks the items that cannot apply (the policies: publishPolicies).
-func (e *Engine) publishConfig(ids map[string][]uint64, responders map[uint64]bool) {
+func (e *Engine) publishConfig(d *decoded) {
+	ids, responders := d.ids, d.responders
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, path := range []string{ProfilePath, ProposalPath, PeerPath, IdentityPath, ModeConfigPath, UserPath} {
@@ -485,6 +488,9 @@ func (e *Engine) publishConfig(ids map[string][]uint64, responders map[uint64]bo
 				st.Invalid, st.Status = true, why
 			}
 			if path == PeerPath {
+				if r, ok := d.resolved[id]; ok && !st.Invalid {
+					st.Status = r
+				}
 				st.Props = map[string]string{"responder": "no"}
 				if responders[id] {
 					st.Props["responder"] = "yes"

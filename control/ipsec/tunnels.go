@@ -12,7 +12,6 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/tunnel"
 	"github.com/routerd/routerd/dataplane"
 	"github.com/routerd/routerd/ike"
@@ -177,9 +176,7 @@ func (e *Engine) tunnelEndpoints(ctx context.Context, p map[string]string) (remo
 		return remote, local, fmt.Errorf("it needs remote-address")
 	}
 	if remote, err = netip.ParseAddr(ra); err != nil {
-		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		ips, lerr := ipcfg.LookupHost(lctx, e.ex, "ip", ra)
-		cancel()
+		ips, lerr := e.hosts.Lookup(ctx, "ip4", ra)
 		if lerr != nil || len(ips) == 0 || !ips[0].Unmap().Is4() {
 			return remote, local, fmt.Errorf("cannot resolve %s", ra)
 		}

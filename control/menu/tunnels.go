@@ -73,7 +73,7 @@ func tunnelMenus() []*Menu {
 		return Prop{Name: "remote-address", Type: value.OneOf(value.IPv4(), HostName{}), Required: required, Desc: desc}
 	}
 	actualRemote := Prop{Name: "actual-remote-address", Type: value.IPv4(), ReadOnly: true,
-		Desc: "Address in use when remote-address is a DNS name (resolved through /ip dns, again every 30s and when /ip dns changes)."}
+		Desc: "Address in use when remote-address is a DNS name (resolved through /ip dns, again when the record's TTL runs out, 5s to 1d, and at once when /ip dns changes)."}
 	ipsecSecret := Prop{Name: "ipsec-secret", Type: value.String(), Sensitive: true,
 		Desc: "When set, a dynamic IPsec peer to remote-address with this pre-shared key and a policy are added."}
 	keepaliveProp := func(def string) Prop {

@@ -20,8 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/dns"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
@@ -80,7 +80,7 @@ type Engine struct {
 	pass sync.Mutex
 
 	mu    sync.Mutex
-	dns   map[string]resolved   // remote-address host names, by name
+	hosts *hostname.Resolver    // remote-address host names
 	live  map[string]*tunnel    // by hidden name
 	loops map[string]*loopGuard // EoIP loop protection, by hidden name
 	// shown are the configured tunnels by interface name, disabled ones included, for
@@ -220,12 +220,8 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	// A changed DNS configuration (servers, static entries) may change what a
 	// remote-address name resolves to.
-	e.ex.Watch(dns.SettingsPath, func(control.Change) {
-		e.mu.Lock()
-		e.dns = nil
-		e.mu.Unlock()
-		h.Kick()
-	})
+	e.hosts = hostname.Of(h)
+	e.hosts.OnChange(h.Kick)
 	e.names, _ = engine.Lookup[*link.Names](h)
 	engine.Offer(h, link.Hider(isHidden))
 	// The fast path engine drives the same loaded objects (one port program per port).

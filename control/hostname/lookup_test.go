@@ -1,4 +1,4 @@
-package ipcfg
+package hostname
 
 import (
 	"context"
@@ -60,7 +60,8 @@ func TestLookupHostOwnResolver(t *testing.T) {
 	h.Start(ctx)
 	defer func() { cancel(); h.Stop() }()
 
-	if _, err := LookupHost(ctx, ex, "ip", "localhost"); !errors.Is(err, ErrNoServers) {
+	r := New(ex)
+	if _, err := r.Lookup(ctx, "ip", "localhost"); !errors.Is(err, ErrNoServers) {
 		t.Fatalf("localhost with no DNS servers: %v, want ErrNoServers (never /etc/hosts)", err)
 	}
 	port, queries := dnsServer(t, "127.0.0.1", "vpn.example.net")
@@ -69,23 +70,24 @@ func TestLookupHostOwnResolver(t *testing.T) {
 	defer func() { dnsPort = old }()
 
 	controltest.Exec(t, ex, "/ip/dns set servers=127.0.0.1")
-	got, err := LookupHost(ctx, ex, "ip4", "vpn.example.net")
+	got, err := r.Lookup(ctx, "ip4", "vpn.example.net")
 	if err != nil || len(got) != 1 || got[0] != netip.MustParseAddr("198.18.77.7") {
 		t.Fatalf("vpn.example.net through servers: %v %v", got, err)
 	}
-	if _, err := LookupHost(ctx, ex, "ip4", "nothere.example.net"); !errors.Is(err, ErrNotFound) {
+	if _, err := r.Lookup(ctx, "ip4", "nothere.example.net"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown name: %v, want ErrNotFound", err)
 	}
 
 	controltest.Exec(t, ex, "/ip/dns set servers=")
 	d.Dyn.Set("ipsec", []netip.Addr{netip.MustParseAddr("127.0.0.1")})
 	before := queries.Load()
-	got, err = LookupHost(ctx, ex, "ip4", "vpn.example.net")
+	got, err = r.Lookup(ctx, "ip4", "vpn.example.net")
 	if err != nil || len(got) != 1 || queries.Load() == before {
 		t.Fatalf("vpn.example.net through dynamic-servers: %v %v (queries %d)", got, err, queries.Load()-before)
 	}
 	d.Dyn.Set("ipsec", nil)
-	if _, err := LookupHost(ctx, ex, "ip4", "vpn.example.net"); !errors.Is(err, ErrNoServers) {
+	r.Flush() // the dynamic servers are no configuration change; the cache would answer
+	if _, err := r.Lookup(ctx, "ip4", "vpn.example.net"); !errors.Is(err, ErrNoServers) {
 		t.Errorf("after the dynamic servers went: %v, want ErrNoServers", err)
 	}
 }

@@ -1,9 +1,10 @@
-package ipcfg
+package hostname
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"regexp"
@@ -19,20 +20,20 @@ import (
 	"github.com/routerd/routerd/control/value"
 )
 
-// LookupHost resolves a host name as RouterOS does for the names it accepts in place of
-// an address (/ping, tunnel remote-address, IPsec peer address, :resolve): enabled /ip
-// dns static entries first (A or AAAA as network asks: "ip", "ip4" or "ip6"), then the
-// /ip dns servers and after them the dynamic-servers (what IPsec mode config learned),
-// asked by routerd itself for the name as written. The machine's /etc/resolv.conf and
-// /etc/hosts are never read: with neither servers nor dynamic-servers a name does not
-// resolve (ErrNoServers), as on RouterOS.
-func LookupHost(ctx context.Context, ex *control.Executor, network, host string) ([]netip.Addr, error) {
-	if a, ok := lookupStatic(ex, network, host); ok {
-		return []netip.Addr{a}, nil
+// lookup resolves host once, asking every time, and says for how long the answer holds:
+// enabled /ip dns static entries first (A or AAAA as network asks: "ip", "ip4" or
+// "ip6"; their ttl=), then the /ip dns servers and after them the dynamic-servers (what
+// IPsec mode config learned), asked for the name as written (the smallest TTL of the
+// answer's records, CNAMEs included). The machine's /etc/resolv.conf and /etc/hosts are
+// never read: with neither servers nor dynamic-servers a name does not resolve
+// (ErrNoServers), as on RouterOS.
+func lookup(ctx context.Context, ex *control.Executor, network, host string) ([]netip.Addr, time.Duration, error) {
+	if a, ttl, ok := lookupStatic(ex, network, host); ok {
+		return []netip.Addr{a}, ttl, nil
 	}
 	cfg := resolverConfig(ctx, ex)
 	if len(cfg.servers) == 0 {
-		return nil, fmt.Errorf("%s: %w", host, ErrNoServers)
+		return nil, 0, ErrNoServers
 	}
 	return cfg.lookup(ctx, network, host)
 }
@@ -48,8 +49,8 @@ var ErrNotFound = errors.New("no such host")
 // dnsPort is the port the servers are asked on (a test's server listens elsewhere).
 var dnsPort = "53"
 
-// resolver is what LookupHost asks: the servers in order, with /ip dns's timeouts.
-type resolver struct {
+// servers is what lookup asks: the servers in order, with /ip dns's timeouts.
+type servers struct {
 	servers       []netip.Addr
 	serverTimeout time.Duration
 	totalTimeout  time.Duration
@@ -57,9 +58,9 @@ type resolver struct {
 
 // resolverConfig reads /ip dns as print shows it: servers, then dynamic-servers (the
 // dns engine's), each address once.
-func resolverConfig(ctx context.Context, ex *control.Executor) resolver {
-	r := resolver{serverTimeout: 2 * time.Second, totalTimeout: 10 * time.Second}
-	m, ok := ex.Tree.Get(dnsPath)
+func resolverConfig(ctx context.Context, ex *control.Executor) servers {
+	r := servers{serverTimeout: 2 * time.Second, totalTimeout: 10 * time.Second}
+	m, ok := ex.Tree.Get(dns.SettingsPath)
 	if !ok {
 		return r
 	}
@@ -85,8 +86,9 @@ func resolverConfig(ctx context.Context, ex *control.Executor) resolver {
 }
 
 // lookup asks for A (ip4), AAAA (ip6) or both (ip) records of host; a server that fails
-// or refuses is passed over for the next, an answer (even "no such name") is final.
-func (r resolver) lookup(ctx context.Context, network, host string) ([]netip.Addr, error) {
+// or refuses is passed over for the next, an answer (even "no such name") is final. The
+// duration is the smallest TTL of the records that made the answer.
+func (r servers) lookup(ctx context.Context, network, host string) ([]netip.Addr, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.totalTimeout)
 	defer cancel()
 	var types []uint16
@@ -100,24 +102,26 @@ func (r resolver) lookup(ctx context.Context, network, host string) ([]netip.Add
 	}
 	var out []netip.Addr
 	var lastErr error
+	ttl := MaxTTL
 	for _, t := range types {
-		addrs, err := r.ask(ctx, host, t)
+		addrs, d, err := r.ask(ctx, host, t)
 		if err != nil {
 			lastErr = err
 			continue
 		}
 		out = append(out, addrs...)
+		ttl = min(ttl, d)
 	}
 	if len(out) == 0 {
 		if lastErr == nil {
 			lastErr = ErrNotFound
 		}
-		return nil, fmt.Errorf("%s: %w", host, lastErr)
+		return nil, 0, lastErr
 	}
-	return out, nil
+	return out, ttl, nil
 }
 
-func (r resolver) ask(ctx context.Context, host string, qtype uint16) ([]netip.Addr, error) {
+func (r servers) ask(ctx context.Context, host string, qtype uint16) ([]netip.Addr, time.Duration, error) {
 	q := new(mdns.Msg)
 	q.SetQuestion(mdns.Fqdn(host), qtype)
 	q.RecursionDesired = true
@@ -139,32 +143,70 @@ func (r resolver) ask(ctx context.Context, host string, qtype uint16) ([]netip.A
 			err = fmt.Errorf("server %s: %s", srv, mdns.RcodeToString[m.Rcode])
 			continue
 		}
-		var addrs []netip.Addr
+		addrs, ttl := answerOf(m, q.Question[0].Name, qtype)
+		if len(addrs) == 0 {
+			return nil, 0, ErrNotFound
+		}
+		return addrs, ttl, nil
+	}
+	return nil, 0, err
+}
+
+// answerOf follows the answer section from name through its CNAMEs to the records of
+// qtype, as a stub resolver does: only records of the chain count (a server's extra
+// records for other names do not), and the answer lasts as long as its shortest TTL.
+func answerOf(m *mdns.Msg, name string, qtype uint16) ([]netip.Addr, time.Duration) {
+	ttl := uint32(math.MaxUint32)
+	cur := strings.ToLower(name)
+	for hops := 0; hops < 8; hops++ {
+		var next string
 		for _, rr := range m.Answer {
-			switch a := rr.(type) {
-			case *mdns.A:
-				if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
-					addrs = append(addrs, ip)
-				}
-			case *mdns.AAAA:
-				if ip, ok := netip.AddrFromSlice(a.AAAA); ok {
-					addrs = append(addrs, ip)
-				}
+			h := rr.Header()
+			if strings.ToLower(h.Name) != cur {
+				continue
+			}
+			if c, ok := rr.(*mdns.CNAME); ok && next == "" {
+				next = strings.ToLower(c.Target)
+				ttl = min(ttl, h.Ttl)
 			}
 		}
-		if len(addrs) == 0 {
-			return nil, ErrNotFound
+		var addrs []netip.Addr
+		least := ttl
+		for _, rr := range m.Answer {
+			h := rr.Header()
+			if strings.ToLower(h.Name) != cur || h.Rrtype != qtype {
+				continue
+			}
+			var ip netip.Addr
+			switch a := rr.(type) {
+			case *mdns.A:
+				ip, _ = netip.AddrFromSlice(a.A.To4())
+			case *mdns.AAAA:
+				ip, _ = netip.AddrFromSlice(a.AAAA)
+			}
+			if ip.IsValid() {
+				addrs = append(addrs, ip)
+				least = min(least, h.Ttl)
+			}
 		}
-		return addrs, nil
+		if len(addrs) > 0 {
+			return addrs, time.Duration(least) * time.Second
+		}
+		if next == "" {
+			return nil, 0
+		}
+		cur = next
 	}
-	return nil, err
+	return nil, 0
 }
 
 // lookupStatic answers from /ip dns static: the first enabled entry, in order, whose
-// name (or, with match-subdomain, a parent name) or regexp matches and whose type fits.
-func lookupStatic(ex *control.Executor, network, host string) (netip.Addr, bool) {
+// name (or, with match-subdomain, a parent name) or regexp matches and whose type fits,
+// with the entry's ttl=.
+func lookupStatic(ex *control.Executor, network, host string) (netip.Addr, time.Duration, bool) {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	var out netip.Addr
+	ttl := MaxTTL
 	ex.Store.View(func(tx *store.Tx) error {
 		items, err := tx.List(dns.StaticPath)
 		if err != nil {
@@ -188,12 +230,15 @@ func lookupStatic(ex *control.Executor, network, host string) (netip.Addr, bool)
 			a, err := netip.ParseAddr(p["address"])
 			if err == nil && (a.Is4() == (typ == "A")) {
 				out = a
+				if d, err := value.ParseDuration(p["ttl"]); err == nil && p["ttl"] != "" {
+					ttl = d
+				}
 				return nil
 			}
 		}
 		return nil
 	})
-	return out, out.IsValid()
+	return out, ttl, out.IsValid()
 }
 
 func staticMatch(p map[string]string, host string) bool {
