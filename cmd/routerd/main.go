@@ -5,10 +5,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -110,7 +112,14 @@ func run(o options, events *eventlog.Buffer) error {
 	}
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
 	hosts := hostname.New(ex) // :resolve's and the engines' (the hostname engine offers it)
-	in.LookupHost = hosts.Lookup
+	in.LookupHost = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+		addrs, err := hosts.Lookup(ctx, network, host)
+		if errors.Is(err, hostname.ErrNotFound) {
+			// :resolve's "dns name does not exist", as for a server's NXDOMAIN
+			err = &net.DNSError{Err: err.Error(), Name: host, IsNotFound: true}
+		}
+		return addrs, err
+	}
 	system.Register(ex, in, o.dataDir, events, started)
 	compat.Register(ex)
 	if restore != "" {

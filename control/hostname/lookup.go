@@ -28,14 +28,26 @@ import (
 // never read: with neither servers nor dynamic-servers a name does not resolve
 // (ErrNoServers), as on RouterOS.
 func lookup(ctx context.Context, ex *control.Executor, network, host string) ([]netip.Addr, time.Duration, error) {
-	if a, ttl, ok := lookupStatic(ex, network, host); ok {
-		return []netip.Addr{a}, ttl, nil
+	// A static CNAME entry is followed to its target, statically or through the
+	// servers, as RouterOS's resolver does (a few hops: entries may form a loop).
+	ttl := MaxTTL
+	for hops := 0; hops < 8; hops++ {
+		a, d, target, ok := lookupStatic(ex, network, host)
+		ttl = min(ttl, d)
+		if ok {
+			return []netip.Addr{a}, ttl, nil
+		}
+		if target == "" {
+			break
+		}
+		host = target
 	}
 	cfg := resolverConfig(ctx, ex)
 	if len(cfg.servers) == 0 {
 		return nil, 0, ErrNoServers
 	}
-	return cfg.lookup(ctx, network, host)
+	addrs, d, err := cfg.lookup(ctx, network, host)
+	return addrs, min(ttl, d), err
 }
 
 // ErrNoServers says a name cannot be resolved because /ip dns has no servers and has
@@ -202,11 +214,10 @@ func answerOf(m *mdns.Msg, name string, qtype uint16) ([]netip.Addr, time.Durati
 
 // lookupStatic answers from /ip dns static: the first enabled entry, in order, whose
 // name (or, with match-subdomain, a parent name) or regexp matches and whose type fits,
-// with the entry's ttl=.
-func lookupStatic(ex *control.Executor, network, host string) (netip.Addr, time.Duration, bool) {
+// with the entry's ttl=; a CNAME entry that matches first gives its target instead.
+func lookupStatic(ex *control.Executor, network, host string) (addr netip.Addr, ttl time.Duration, target string, ok bool) {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	var out netip.Addr
-	ttl := MaxTTL
+	ttl = MaxTTL
 	ex.Store.View(func(tx *store.Tx) error {
 		items, err := tx.List(dns.StaticPath)
 		if err != nil {
@@ -221,24 +232,28 @@ func lookupStatic(ex *control.Executor, network, host string) (netip.Addr, time.
 			if typ == "" {
 				typ = "A"
 			}
-			if !(typ == "A" && network != "ip6" || typ == "AAAA" && network != "ip4") {
+			if !(typ == "A" && network != "ip6" || typ == "AAAA" && network != "ip4" || typ == "CNAME" && p["cname"] != "") {
 				continue
 			}
 			if !staticMatch(p, host) {
 				continue
 			}
+			if d, err := value.ParseDuration(p["ttl"]); err == nil && p["ttl"] != "" {
+				ttl = d
+			}
+			if typ == "CNAME" {
+				target = strings.TrimSuffix(p["cname"], ".")
+				return nil
+			}
 			a, err := netip.ParseAddr(p["address"])
 			if err == nil && (a.Is4() == (typ == "A")) {
-				out = a
-				if d, err := value.ParseDuration(p["ttl"]); err == nil && p["ttl"] != "" {
-					ttl = d
-				}
+				addr, ok = a, true
 				return nil
 			}
 		}
 		return nil
 	})
-	return out, ttl, out.IsValid()
+	return addr, ttl, target, ok
 }
 
 func staticMatch(p map[string]string, host string) bool {

@@ -164,6 +164,21 @@ func TestResolverFollowsDNS(t *testing.T) {
 	if got, err := r.Lookup(ctx, "ip4", "hq.example.net"); err != nil || got[0] != netip.MustParseAddr("198.18.5.3") {
 		t.Errorf("after the entry changed: %v %v, want 198.18.5.3 at once", got, err)
 	}
+	// A static CNAME is followed to its static target, with the smaller ttl.
+	controltest.Exec(t, ex, "/ip/dns/static add name=alias.example.net type=CNAME cname=hq.example.net ttl=10m")
+	if got, err := r.Lookup(ctx, "ip", "alias.example.net"); err != nil || len(got) != 1 || got[0] != netip.MustParseAddr("198.18.5.3") {
+		t.Errorf("static CNAME: %v %v, want hq.example.net's 198.18.5.3", got, err)
+	}
+	r.mu.Lock()
+	a = r.cache[query{"ip", "alias.example.net"}]
+	r.mu.Unlock()
+	if d := time.Until(a.expires); d > 10*time.Minute {
+		t.Errorf("CNAME of ttl=10m to an entry of 1h kept for %v", d)
+	}
+	controltest.Exec(t, ex, "/ip/dns/static add name=loop.example.net type=CNAME cname=loop.example.net")
+	if _, err := r.Lookup(ctx, "ip", "loop.example.net"); !errors.Is(err, ErrNoServers) {
+		t.Errorf("a CNAME loop: %v, want the servers asked (none here)", err)
+	}
 	controltest.Exec(t, ex, "/ip/dns/static remove hq.example.net")
 	if _, err := r.Lookup(ctx, "ip4", "hq.example.net"); !errors.Is(err, ErrNoServers) {
 		t.Errorf("after the entry went (no servers): %v, want ErrNoServers", err)

@@ -2,7 +2,6 @@ package ipcfg
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -53,11 +52,11 @@ func pingArgs(ctx context.Context, c *control.Call, names *link.Names, hosts *ho
 		o.dst = a.Unmap()
 	} else {
 		ips, err := hosts.Lookup(ctx, "ip", addr)
-		if errors.Is(err, hostname.ErrNoServers) {
-			return o, control.Failure("could not resolve %s: no DNS servers (/ip dns servers and dynamic-servers are empty)", addr)
+		if err == nil && len(ips) == 0 {
+			err = hostname.ErrNotFound
 		}
-		if err != nil || len(ips) == 0 {
-			return o, control.Failure("could not resolve %s", addr)
+		if err != nil {
+			return o, control.Failure("could not resolve %s: %v", addr, err)
 		}
 		o.dst = ips[0].Unmap()
 	}
