@@ -31,17 +31,23 @@ func (f *fakeAsk) ask(context.Context, *control.Executor, string, string) ([]net
 	return []netip.Addr{f.addr}, f.ttl, nil
 }
 
+// fakeResolver is a Resolver whose questions fakeAsk answers (198.18.0.1, TTL 1m) and
+// whose clock is *now.
+func fakeResolver(t *testing.T) (*Resolver, *fakeAsk, *time.Time) {
+	r := New(controltest.New(t))
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return now }
+	f := &fakeAsk{addr: netip.MustParseAddr("198.18.0.1"), ttl: time.Minute}
+	r.ask = f.ask
+	return r, f, &now
+}
+
 // TestResolverTTL: an answer is kept for its TTL, held between MinTTL and MaxTTL, then
 // asked again; a name that stops resolving keeps its last addresses (asked again after
 // MinTTL); one that never resolved is an error, asked again after MinTTL; a literal
 // address is never asked; a bad name is refused without asking.
 func TestResolverTTL(t *testing.T) {
-	ex := controltest.New(t)
-	r := New(ex)
-	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
-	r.now = func() time.Time { return now }
-	f := &fakeAsk{addr: netip.MustParseAddr("198.18.0.1"), ttl: time.Minute}
-	r.ask = f.ask
+	r, f, now := fakeResolver(t)
 	ctx := context.Background()
 	look := func(want string, asked int64) {
 		t.Helper()
@@ -51,28 +57,28 @@ func TestResolverTTL(t *testing.T) {
 		}
 	}
 	look("198.18.0.1", 1)
-	now = now.Add(59 * time.Second)
+	*now = now.Add(59 * time.Second)
 	look("198.18.0.1", 1) // within the TTL: the cache answers
-	now = now.Add(2 * time.Second)
+	*now = now.Add(2 * time.Second)
 	f.addr = netip.MustParseAddr("198.18.0.2")
 	look("198.18.0.2", 2) // expired: asked again, the new address
 
 	f.ttl = 0 // held at MinTTL
-	now = now.Add(time.Minute)
+	*now = now.Add(time.Minute)
 	look("198.18.0.2", 3)
-	now = now.Add(MinTTL - time.Second)
+	*now = now.Add(MinTTL - time.Second)
 	look("198.18.0.2", 3)
 	f.ttl = 30 * 24 * time.Hour // held at MaxTTL
-	now = now.Add(time.Second)
+	*now = now.Add(time.Second)
 	look("198.18.0.2", 4)
-	now = now.Add(MaxTTL)
+	*now = now.Add(MaxTTL)
 	look("198.18.0.2", 5)
 
 	// The server stops answering: the last address stays, asked again after MinTTL.
 	f.err = ErrNotFound
-	now = now.Add(MaxTTL)
+	*now = now.Add(MaxTTL)
 	look("198.18.0.2", 6)
-	now = now.Add(MinTTL)
+	*now = now.Add(MinTTL)
 	look("198.18.0.2", 7)
 
 	if _, err := r.Lookup(ctx, "ip4", "never.example.net"); !errors.Is(err, ErrNotFound) || f.asked.Load() != 8 {
@@ -98,12 +104,7 @@ func TestResolverTTL(t *testing.T) {
 // a changed answer (so OnChange kicks the engines), and forgets names no engine looked
 // up within MaxTTL.
 func TestResolverRefresh(t *testing.T) {
-	ex := controltest.New(t)
-	r := New(ex)
-	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
-	r.now = func() time.Time { return now }
-	f := &fakeAsk{addr: netip.MustParseAddr("198.18.0.1"), ttl: time.Minute}
-	r.ask = f.ask
+	r, f, now := fakeResolver(t)
 	ctx := context.Background()
 	if _, err := r.Lookup(ctx, "ip4", "hq.example.net"); err != nil {
 		t.Fatal(err)
@@ -111,19 +112,19 @@ func TestResolverRefresh(t *testing.T) {
 	if r.refresh(ctx) || f.asked.Load() != 1 {
 		t.Fatalf("refresh within the TTL asked (%d questions) or reported a change", f.asked.Load())
 	}
-	now = now.Add(time.Minute)
+	*now = now.Add(time.Minute)
 	if r.refresh(ctx) || f.asked.Load() != 2 {
 		t.Fatalf("refresh of an unchanged record: %d questions, want 2, and no change", f.asked.Load())
 	}
 	f.addr = netip.MustParseAddr("198.18.0.2")
-	now = now.Add(time.Minute)
+	*now = now.Add(time.Minute)
 	if !r.refresh(ctx) {
 		t.Fatal("a changed record was not reported")
 	}
 	if got, _ := r.Lookup(ctx, "ip4", "hq.example.net"); got[0] != f.addr || f.asked.Load() != 3 {
 		t.Errorf("after the refresh: %v (%d questions), want the new address from the cache", got, f.asked.Load())
 	}
-	now = now.Add(MaxTTL + time.Second)
+	*now = now.Add(MaxTTL + time.Second)
 	r.refresh(ctx)
 	r.mu.Lock()
 	n := len(r.cache)
