@@ -223,8 +223,12 @@ type PeerConfig struct {
 	DPDInterval        time.Duration // 0: DPD off
 	DPDMaxFailures     int
 	NATTraversal       bool
-	Identities         []*IdentityConfig
-	Children           []*ChildConfig
+	// SkipPeerIDCheck is compatibility-options=skip-peer-id-check: in IKEv1, with
+	// remote-id=auto, an address ID that is not the peer's address is accepted (a peer
+	// behind a NAT the detection missed, or one sending its inside address).
+	SkipPeerIDCheck bool
+	Identities      []*IdentityConfig
+	Children        []*ChildConfig
 }
 
 // DefaultPeer returns the RouterOS defaults of a peer and its default profile.

@@ -834,7 +834,8 @@ func (sa *IKESA) remoteIDMatches(ic *IdentityConfig, id Identity) bool {
 		// the peer's own address (RouterOS matches it against the remote address).
 		if id.Type == IDIPv4 || id.Type == IDIPv6 {
 			a, _ := netip.AddrFromSlice(id.Data)
-			return a.Unmap() == sa.remote.Addr() || sa.natRemote
+			return a.Unmap() == sa.remote.Addr() || sa.natRemote ||
+				(sa.peer != nil && sa.peer.SkipPeerIDCheck && sa.peer.Exchange != ExchangeIKEv2)
 		}
 		return true
 	}

@@ -288,7 +288,6 @@ type addr6Item struct {
 	Interface string `prop:"interface"`
 	EUI64     bool   `prop:"eui-64"`
 	NoDAD     bool   `prop:"no-dad"`
-	FromPool  string `prop:"from-pool"`
 	Disabled  bool   `prop:"disabled"`
 }
 
@@ -296,7 +295,6 @@ type addrItem struct {
 	id                      uint64
 	address, network, iface string
 	eui64, noDAD, disabled  bool
-	fromPool                string
 	bad                     string // why the item does not decode
 }
 
@@ -326,7 +324,7 @@ func (e *Engine) decodeAddr(v int, it store.Item) addrItem {
 	if err := engine.Decode(m, it, &d); err != nil {
 		a.bad = err.Error()
 	}
-	a.address, a.iface, a.eui64, a.noDAD, a.fromPool, a.disabled = d.Address, d.Interface, d.EUI64, d.NoDAD, d.FromPool, d.Disabled
+	a.address, a.iface, a.eui64, a.noDAD, a.disabled = d.Address, d.Interface, d.EUI64, d.NoDAD, d.Disabled
 	return a
 }
 
@@ -375,10 +373,6 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 		}
 		if it.disabled {
 			e.ex.State.Set(path, it.id, control.ItemState{Props: addrProps(it, "")})
-			continue
-		}
-		if pool := it.fromPool; pool != "" {
-			e.invalidAddr(path, it, "address from pool "+pool+": no IPv6 pools here, not installed")
 			continue
 		}
 		l, ok := byName[it.iface]

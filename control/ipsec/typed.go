@@ -34,15 +34,16 @@ type proposalItem struct {
 // menu also declares are turned into an identity and a profile when the line is read
 // (package compat), so the engine never sees them.
 type peerItem struct {
-	Name               string     `prop:"name"`
-	Disabled           bool       `prop:"disabled"`
-	Address            string     `prop:"address"` // a prefix, or a host name resolved through /ip dns
-	ExchangeMode       string     `prop:"exchange-mode"`
-	LocalAddress       netip.Addr `prop:"local-address"`
-	Passive            bool       `prop:"passive"`
-	Port               uint16     `prop:"port"`
-	Profile            string     `prop:"profile"`
-	SendInitialContact bool       `prop:"send-initial-contact"`
+	Name                 string     `prop:"name"`
+	Disabled             bool       `prop:"disabled"`
+	Address              string     `prop:"address"` // a prefix, or a host name resolved through /ip dns
+	ExchangeMode         string     `prop:"exchange-mode"`
+	LocalAddress         netip.Addr `prop:"local-address"`
+	Passive              bool       `prop:"passive"`
+	Port                 uint16     `prop:"port"`
+	Profile              string     `prop:"profile"`
+	SendInitialContact   bool       `prop:"send-initial-contact"`
+	CompatibilityOptions []string   `prop:"compatibility-options"`
 }
 
 // identityItem is an /ip ipsec identity as the engine applies it.

@@ -255,6 +255,19 @@ func exampleMenus() []*Menu {
 			Desc:    "Prefixes in router advertisements; addresses with advertise=yes add theirs dynamically.",
 		},
 		{
+			Path: "/ipv6/nd/prefix/default",
+			Kind: Single,
+			Props: []Prop{
+				{Name: "autonomous", Type: value.Bool(), Default: "yes",
+					Desc: "A flag of the prefixes addresses with advertise=yes add (a /64 only: SLAAC needs it)."},
+				{Name: "valid-lifetime", Type: value.OneOf(value.Enum("infinity"), value.Time(0, 4294967294*1e9)), Default: "4w2d",
+					Desc: "Valid lifetime of the prefixes addresses with advertise=yes add."},
+				{Name: "preferred-lifetime", Type: value.OneOf(value.Enum("infinity"), value.Time(0, 4294967294*1e9)), Default: "1w",
+					Desc: "Preferred lifetime of the prefixes addresses with advertise=yes add."},
+			},
+			Desc: "What the prefixes addresses with advertise=yes add to router advertisements carry.",
+		},
+		{
 			Path: "/ip/dns/static",
 			Kind: List,
 			Props: []Prop{

@@ -116,7 +116,7 @@ func ipMenus() []*Menu {
 				{Name: "advertise", Type: value.Bool(), Default: "yes",
 					Desc: "Advertise the prefix in router advertisements (stored; no RA daemon yet)."},
 				{Name: "no-dad", Type: value.Bool(), Default: "no", Desc: "Skip duplicate address detection."},
-				{Name: "from-pool", Type: value.String(), NoEffect: "no IPv6 pools here; the address is used as written",
+				{Name: "from-pool", Type: value.String(), Unsupported: "no IPv6 pools here, the address is not installed",
 					Desc: "IPv6 pool the prefix of the address is taken from."},
 				{Name: "auto-link-local", Type: value.Bool(), Default: "yes", NoEffect: "the kernel's link-local address is kept",
 					Desc: "Add a link-local address when the interface gets a global one."},

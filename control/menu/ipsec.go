@@ -197,6 +197,9 @@ func ipsecPeerMenu() *Menu {
 				Desc: "Name of the profile used during IKE negotiation."},
 			{Name: "send-initial-contact", Type: value.Bool(), Default: "yes",
 				Desc: "Send the initial-contact IKE packet, removing old peer SAs for the source address."},
+			// RouterOS 6.44 and later write it on peers; IKEv2 ignores it (the manual).
+			{Name: "compatibility-options", Type: value.EnumList("skip-peer-id-check"),
+				Desc: "IKEv1 workarounds: skip-peer-id-check accepts an address ID other than the peer's address (remote-id=auto)."},
 		}, ipsecPeerV6()...),
 		Flags:   []Flag{FlagDisabled, FlagDynamic, ipsecFlagResponder},
 		Columns: []string{"name", "address", "profile", "exchange-mode"},

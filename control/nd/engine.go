@@ -22,13 +22,15 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
 
 // Menu paths.
 const (
-	Path       = "/ipv6/nd"
-	PrefixPath = "/ipv6/nd/prefix"
+	Path        = "/ipv6/nd"
+	PrefixPath  = "/ipv6/nd/prefix"
+	DefaultPath = "/ipv6/nd/prefix/default"
 )
 
 // ErrNotSupported: no raw ICMPv6 socket (no IPv6, or no privilege).
@@ -73,7 +75,7 @@ func New() *Engine {
 // Spec declares the menus the engine applies and the ones it follows: addresses give
 // the prefixes, /ip dns the RDNSS, links the interfaces.
 func (e *Engine) Spec() engine.Spec {
-	return engine.Spec{Name: "nd", Menus: []string{Path, PrefixPath},
+	return engine.Spec{Name: "nd", Menus: []string{Path, PrefixPath, DefaultPath},
 		Watch: []string{ipcfg.Addr6Path, dns.SettingsPath, link.IfacePath}}
 }
 
@@ -273,11 +275,19 @@ type prefixItem struct {
 	Disabled   bool         `prop:"disabled"`
 }
 
+// prefixDefault is /ipv6 nd prefix default: what the dynamic prefixes carry.
+type prefixDefault struct {
+	Autonomous bool   `prop:"autonomous"`
+	Valid      string `prop:"valid-lifetime"`
+	Preferred  string `prop:"preferred-lifetime"`
+}
+
 // TypedItems names the structs the menus' items decode into (engine.Typed).
 func (e *Engine) TypedItems() map[string]any {
 	// Of the addresses it follows, the engine applies advertise (their prefixes go into
 	// the advertisements).
-	return map[string]any{Path: ndItem{}, PrefixPath: prefixItem{}, ipcfg.Addr6Path: engine.Props{"advertise"}}
+	return map[string]any{Path: ndItem{}, PrefixPath: prefixItem{}, DefaultPath: prefixDefault{},
+		ipcfg.Addr6Path: engine.Props{"advertise"}}
 }
 
 // Reconcile decodes the items and rebuilds the per-interface advertisements.
@@ -298,6 +308,27 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			}
 		}
 	}
+	// What the dynamic prefixes carry (/ipv6 nd prefix default).
+	var def prefixDefault
+	dm, _ := e.ex.Tree.Get(DefaultPath)
+	defs, _ := e.ex.Items(DefaultPath)
+	defItem := store.Item{Props: map[string]string{}}
+	if len(defs) > 0 {
+		defItem = defs[0]
+	}
+	derr := engine.Decode(dm, defItem, &def)
+	defValid, err2 := optDur(def.Valid, 30*24*time.Hour)
+	defPref, err3 := optDur(def.Preferred, 7*24*time.Hour)
+	if derr = errors.Join(derr, err2, err3); derr != nil {
+		def, defValid, defPref = prefixDefault{Autonomous: true, Valid: "4w2d", Preferred: "1w"}, 30*24*time.Hour, 7*24*time.Hour
+	}
+	if len(defs) > 0 {
+		st := control.ItemState{}
+		if derr != nil {
+			st.Invalid, st.Status = true, derr.Error()+" (RouterOS's defaults are used)"
+		}
+		e.ex.State.Set(DefaultPath, defs[0].ID, st)
+	}
 	// Prefixes per interface: dynamic from addresses, then static.
 	prefixes := map[string][]Prefix{}
 	var dyn []control.Row
@@ -311,11 +342,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			continue
 		}
 		pf = pf.Masked()
-		prefixes[p["interface"]] = append(prefixes[p["interface"]], Prefix{Prefix: pf, OnLink: true, Autonomous: pf.Bits() == 64,
-			Valid: 30 * 24 * time.Hour, Preferred: 7 * 24 * time.Hour})
+		auto := def.Autonomous && pf.Bits() == 64
+		prefixes[p["interface"]] = append(prefixes[p["interface"]], Prefix{Prefix: pf, OnLink: true, Autonomous: auto,
+			Valid: defValid, Preferred: defPref})
 		dyn = append(dyn, control.Row{ID: 0x10000 + a.ID, Props: map[string]string{"prefix": pf.String(),
-			"interface": p["interface"], "on-link": "yes", "autonomous": map[bool]string{true: "yes", false: "no"}[pf.Bits() == 64],
-			"valid-lifetime": "4w2d", "preferred-lifetime": "1w", "dynamic": "yes"}, Flags: "D"})
+			"interface": p["interface"], "on-link": "yes", "autonomous": map[bool]string{true: "yes", false: "no"}[auto],
+			"valid-lifetime": def.Valid, "preferred-lifetime": def.Preferred, "dynamic": "yes"}, Flags: "D"})
 	}
 	for _, s := range statics {
 		var c prefixItem

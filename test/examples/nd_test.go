@@ -42,6 +42,19 @@ func TestRouterAdvertisementRdisc6(t *testing.T) {
 	if out := r.must("/ipv6 nd prefix print"); !strings.Contains(out, "2001:2:0:37e::/64") {
 		t.Errorf("nd prefix print lacks the dynamic prefix:\n%s", out)
 	}
+	// /ipv6 nd prefix default: what the dynamic prefixes carry (an export writes it).
+	r.must("/ipv6 nd prefix default set valid-lifetime=1d preferred-lifetime=1h")
+	eventually(t, "rdisc6 sees the default lifetimes", func() (bool, string) {
+		o, _ := in(hn, "rdisc6", "-1", "-r", "1", "-w", "1000", "h0").CombinedOutput()
+		out = squeeze(string(o))
+		return strings.Contains(out, "Valid time : 86400 ") && strings.Contains(out, "Pref. time : 3600 "), out
+	})
+	if out := r.must("/ipv6 nd prefix print detail"); !strings.Contains(out, "valid-lifetime=1d") || !strings.Contains(out, "preferred-lifetime=1h") {
+		t.Errorf("the dynamic prefix does not show the default lifetimes:\n%s", out)
+	}
+	if out := r.must("/ipv6 nd prefix default export"); !strings.Contains(out, "set preferred-lifetime=1h valid-lifetime=1d") {
+		t.Errorf("export:\n%s", out)
+	}
 	r.must("/ipv6 nd prefix add prefix=2001:2:0:99::/64 interface=bridge-local autonomous=no")
 	r.must("/ipv6 nd add interface=bridge-local managed-address-configuration=yes mtu=1400 ra-lifetime=10m hop-limit=64 ra-preference=high")
 	eventually(t, "rdisc6 sees the item's settings", func() (bool, string) {

@@ -248,6 +248,12 @@ func TestImportMissingMenus(t *testing.T) {
 // kernel, and that stored-only properties are named in print's status.
 func checkApplied(t *testing.T, r *router, ns string) {
 	t.Helper()
+	// An address from an IPv6 pool (none here) is kept, invalid, with one reason: it
+	// said "not installed" and "used as written" at once.
+	eventually(t, "the from-pool address invalid with its reason", func() (bool, string) {
+		out := r.must("/ipv6 address print detail where from-pool=pd")
+		return strings.Contains(out, `status="from-pool: no IPv6 pools here, the address is not installed: not supported"`), out
+	})
 	eventually(t, "ether1 renamed to ether1-WAN with its MAC and MTU", func() (bool, string) {
 		out, _ := exec.Command("ip", "-n", ns, "-j", "link", "show", "ether1-WAN").CombinedOutput()
 		s := string(out)

@@ -34,7 +34,7 @@ var officeGaps = map[string][]gap{
 // of each: the summary must list exactly these.
 var officeSkipped = map[string]map[string]string{
 	"v7.20-office.rsc": {"/interface wireguard": "1", "/interface lte apn": "1", "/ip dhcp-server": "1",
-		"/ip dhcp-server network": "1", "/ip neighbor discovery-settings": "1", "/ipv6 nd prefix default": "1",
+		"/ip dhcp-server network": "1", "/ip neighbor discovery-settings": "1",
 		"/system ntp client": "1", "/system ntp client servers": "1", "/system routerboard settings": "1",
 		"/tool mac-server": "1", "/tool mac-server mac-winbox": "1", "/user settings": "1"},
 	"v6.49-office.rsc": {"/interface wireless security-profiles": "1", "/ip hotspot profile": "1",
