@@ -71,12 +71,15 @@ func (e *Engine) applyEthers(cfg *config) {
 	for _, it := range cfg.ethers {
 		want, def := it.Name, it.DefaultName
 		l, ok := links[want]
+		if !ok {
+			// Renamed again: the link still has the name the last pass gave it. Asked
+			// before default-name, which another link (a bridge) may have taken since
+			// the port was renamed.
+			l, ok = byIndex(links, e.etherIdx[it.ID])
+			ok = ok && ethernetLike(l)
+		}
 		if !ok && def != "" {
 			l, ok = links[def]
-		}
-		if !ok {
-			// Renamed again: the link still has the name the last pass gave it.
-			l, ok = byIndex(links, e.etherIdx[it.ID])
 		}
 		if !ok {
 			e.setState(etherPath, it.ID, false, "link not present", nil)

@@ -604,6 +604,17 @@ func TestInterfaceRenameAndPortNames(t *testing.T) {
 	if out := r.must("/interface print detail where default-name=ether3"); !strings.Contains(out, `name="lan4"`) {
 		t.Errorf("/interface does not show ether3's default-name:\n%s", out)
 	}
+	// wan2 is ether5, whose old name a bridge has taken since: renaming it again finds
+	// the port, not the bridge (it said 'a link named ether5 exists that is not an
+	// ethernet port', QA).
+	r.must("/interface set [ find default-name=ether5 ] name=wan3")
+	eventually(t, "wan2 renamed wan3 in the kernel", func() (bool, string) {
+		out, err := exec.Command("ip", "-n", ns, "-br", "link", "show", "wan3").CombinedOutput()
+		return err == nil, string(out)
+	})
+	if out := r.must("/interface ethernet print detail where default-name=ether5"); strings.Contains(out, "not an ethernet port") || !strings.Contains(out, "mtu=1400") {
+		t.Errorf("the renamed port lost its item:\n%s", out)
+	}
 }
 
 // TestDisabledAddressWithoutInterface: RouterOS keeps a disabled /ip address with no
