@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -181,7 +182,7 @@ func (e *Engine) Close() error {
 func (e *Engine) Reconcile(context.Context) error {
 	titems, err := e.ex.Items(TablePath)
 	if err != nil {
-		return fmt.Errorf("routing: read tables: %w", err)
+		return fmt.Errorf("read tables: %w", err)
 	}
 	tm, _ := e.ex.Tree.Get(TablePath)
 	ts, bad := tables(tm, titems)
@@ -196,7 +197,7 @@ func (e *Engine) Reconcile(context.Context) error {
 	}
 	ritems, err := e.ex.Items(RulePath)
 	if err != nil {
-		return fmt.Errorf("routing: read rules: %w", err)
+		return fmt.Errorf("read rules: %w", err)
 	}
 	rm, _ := e.ex.Tree.Get(RulePath)
 	rules := make([]rule, 0, len(ritems))
@@ -213,29 +214,47 @@ func (e *Engine) Reconcile(context.Context) error {
 		rules = append(rules, r)
 	}
 	var first error
+	invalid := map[uint64]string{}
 	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
-		want, invalid := desired(fam, ts, rules)
-		if err := e.apply(fam, want); err != nil && first == nil {
+		want, refused := desired(fam, ts, rules)
+		maps.Copy(invalid, refused)
+		// A rule the kernel refuses marks its item; the others stay installed.
+		failed, err := e.apply(fam, want)
+		if err != nil && first == nil {
 			first = err
 		}
-		if fam == unix.AF_INET {
-			for _, it := range ritems {
-				st := control.ItemState{}
-				if why, ok := undecodable[it.ID]; ok {
-					st.Invalid, st.Status = true, why
-				} else if why, ok := invalid[it.ID]; ok {
-					st.Invalid, st.Status = true, why
+		for id, err := range failed {
+			if id == 0 { // a table's mark rule: not an item of this menu
+				if first == nil {
+					first = err
 				}
-				e.ex.State.Set(RulePath, it.ID, st)
+				continue
 			}
+			invalid[id] = err.Error()
 		}
+	}
+	for _, it := range ritems {
+		st := control.ItemState{}
+		if why, ok := undecodable[it.ID]; ok {
+			st.Invalid, st.Status = true, why
+		} else if why, ok := invalid[it.ID]; ok {
+			st.Invalid, st.Status = true, why
+		}
+		e.ex.State.Set(RulePath, it.ID, st)
 	}
 	return first
 }
 
+// wanted is one kernel rule and the /routing rule item it comes from (0: a table's
+// mark rule).
+type wanted struct {
+	netlink.Rule
+	id uint64
+}
+
 // desired builds the ip rules of one family.
-func desired(fam int, ts map[string]Table, rules []rule) ([]netlink.Rule, map[uint64]string) {
-	var out []netlink.Rule
+func desired(fam int, ts map[string]Table, rules []rule) ([]wanted, map[uint64]string) {
+	var out []wanted
 	invalid := map[uint64]string{}
 	names := make([]string, 0, len(ts))
 	for n := range ts {
@@ -247,7 +266,7 @@ func desired(fam int, ts map[string]Table, rules []rule) ([]netlink.Rule, map[ui
 		r := base(fam, MarkPriority)
 		mask := uint32(MarkMask)
 		r.Mark, r.Mask, r.Table = t.Mark, &mask, t.ID
-		out = append(out, r)
+		out = append(out, wanted{Rule: r})
 	}
 	prio := RulePriority
 	for _, c := range rules {
@@ -268,6 +287,9 @@ func desired(fam int, ts map[string]Table, rules []rule) ([]netlink.Rule, map[ui
 				break
 			}
 			p := sel.pfx.Masked()
+			if p.Bits() == 0 {
+				continue // 0.0.0.0/0 is every address: the kernel keeps no selector
+			}
 			*sel.dst = &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 		}
 		if other {
@@ -315,14 +337,14 @@ func desired(fam int, ts map[string]Table, rules []rule) ([]netlink.Rule, map[ui
 				r.SuppressPrefixlen = n
 			}
 			if act == "lookup-only-in-table" {
-				out = append(out, r)
+				out = append(out, wanted{Rule: r, id: c.id})
 				prio++
 				r2 := r
 				r2.Priority, r2.Table, r2.Type, r2.SuppressPrefixlen = prio, 0, unix.RTN_UNREACHABLE, -1
 				r = r2
 			}
 		}
-		out = append(out, r)
+		out = append(out, wanted{Rule: r, id: c.id})
 		prio++
 	}
 	return out, invalid
@@ -354,14 +376,15 @@ func key(r netlink.Rule) string {
 }
 
 // apply makes routerd's rules of a family exactly want: missing ones are added before
-// stale ones are removed, so marked traffic always finds its table.
-func (e *Engine) apply(fam int, want []netlink.Rule) error {
+// stale ones are removed, so marked traffic always finds its table. It returns the
+// kernel's refusal of each rule it could not add, by item, and any other failure.
+func (e *Engine) apply(fam int, want []wanted) (map[uint64]error, error) {
 	all, err := nldump.Retry(func() ([]netlink.Rule, error) { return e.h.RuleList(fam) })
 	if err != nil {
-		return fmt.Errorf("routing: list rules: %w", err)
+		return nil, fmt.Errorf("list rules: %w", err)
 	}
 	if err := withTypes(fam, all); err != nil {
-		return fmt.Errorf("routing: list rule types: %w", err)
+		return nil, fmt.Errorf("list rule types: %w", err)
 	}
 	// Only routerd's own rules: the list is filtered here, not by the library, since
 	// removing the kernel's local/main/default rules would cut the box off.
@@ -379,15 +402,16 @@ func (e *Engine) apply(fam int, want []netlink.Rule) error {
 		haveKeys[key(r)] = true
 	}
 	wantKeys := map[string]bool{}
+	failed := map[uint64]error{}
 	var first error
-	for _, r := range want {
-		wantKeys[key(r)] = true
-		if haveKeys[key(r)] {
+	for _, w := range want {
+		wantKeys[key(w.Rule)] = true
+		if haveKeys[key(w.Rule)] {
 			continue
 		}
-		r := r
-		if err := e.h.RuleAdd(&r); err != nil && first == nil {
-			first = fmt.Errorf("routing: add rule %s: %w", key(r), err)
+		r := w.Rule
+		if err := e.h.RuleAdd(&r); err != nil && failed[w.id] == nil {
+			failed[w.id] = fmt.Errorf("kernel refused the rule: %w", err)
 		}
 	}
 	for _, r := range have {
@@ -400,10 +424,10 @@ func (e *Engine) apply(fam int, want []netlink.Rule) error {
 		}
 		r := r
 		if err := e.h.RuleDel(&r); err != nil && first == nil {
-			first = fmt.Errorf("routing: remove rule: %w", err)
+			first = fmt.Errorf("remove rule: %w", err)
 		}
 	}
-	return first
+	return failed, first
 }
 
 // fibFlag lets add and set of /routing table take fib alone, as RouterOS writes it

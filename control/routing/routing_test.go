@@ -103,17 +103,26 @@ func TestApplyKeepsOtherRules(t *testing.T) {
 		{id: 2, ruleItem: ruleItem{Dst: netip.MustParsePrefix("198.19.66.0/24"), Action: "unreachable"}},
 		{id: 3, ruleItem: ruleItem{RoutingMark: "backup", Action: "lookup-only-in-table", Table: "backup"}},
 		{id: 4, ruleItem: ruleItem{Dst: netip.MustParsePrefix("198.19.0.0/16"), MinPrefix: "0"}},
+		// src-address=0.0.0.0/0 is no selector in the kernel: read back, it must match
+		// (every pass re-added it and failed with "file exists", QA).
+		{id: 5, ruleItem: ruleItem{Src: netip.MustParsePrefix("0.0.0.0/0"), Interface: "lo"}},
+		// A rule the kernel refuses (an iif name longer than IFNAMSIZ) fails alone.
+		{id: 6, ruleItem: ruleItem{Interface: strings.Repeat("x", 20)}},
 	})
 	for i := 0; i < 3; i++ { // again and again: the later applies change nothing
-		if err := e.apply(unix.AF_INET, want); err != nil {
+		failed, err := e.apply(unix.AF_INET, want)
+		if err != nil {
 			t.Fatalf("apply %d: %v", i, err)
+		}
+		if len(failed) != 1 || failed[6] == nil {
+			t.Fatalf("apply %d: refused %v, want rule 6 only", i, failed)
 		}
 	}
 	after, _ := h.RuleList(unix.AF_INET)
-	if len(after) != len(before)+6 {
+	if len(after) != len(before)+7 {
 		t.Fatalf("rules before %d, after %d: %+v", len(before), len(after), after)
 	}
-	if err := e.apply(unix.AF_INET, nil); err != nil {
+	if _, err := e.apply(unix.AF_INET, nil); err != nil {
 		t.Fatal(err)
 	}
 	if final, _ := h.RuleList(unix.AF_INET); len(final) != len(before) {
