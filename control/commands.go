@@ -629,13 +629,50 @@ func cmdRemove(_ context.Context, c *Call) (*Reply, error) {
 			chs = append(chs, Change{c.Menu.Path, id, "remove"})
 		}
 		for _, ch := range chs {
+			it, err := tx.Get(c.Menu.Path, ch.ID)
+			if err != nil {
+				return nil, err
+			}
 			if err := tx.Delete(c.Menu.Path, ch.ID); err != nil {
 				return nil, err
+			}
+			if c.Menu.NamesInterface() {
+				stale, err := staleAddresses(tx, it.Props["name"], ch.ID)
+				if err != nil {
+					return nil, err
+				}
+				chs = append(chs, stale...)
 			}
 		}
 		return chs, nil
 	})
 	return &Reply{Menu: c.Menu}, x.dynamicRef(c, err, "remove")
+}
+
+// staleAddresses points the addresses on a removed interface (name, item id) at its id,
+// `interface=*1A`, as RouterOS shows and exports them (it refers to interfaces by id):
+// they stay, invalid, and an export of them imports again (link.StaleRef), where the
+// name of an interface that is gone was refused ("input does not match any value of
+// interface"). A name alone would also follow a new interface given the old name.
+func staleAddresses(tx *store.Tx, name string, id uint64) ([]Change, error) {
+	var chs []Change
+	for _, path := range []string{menu.Address4Path, menu.Address6Path} {
+		items, err := tx.List(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range items {
+			if name == "" || a.Props["interface"] != name {
+				continue
+			}
+			a.Props["interface"] = FormatID(id)
+			if err := tx.Put(path, a, 0); err != nil {
+				return nil, err
+			}
+			chs = append(chs, Change{path, a.ID, "set"})
+		}
+	}
+	return chs, nil
 }
 
 // dynamicRef gives RouterOS's words for a command whose items include a row the menu's

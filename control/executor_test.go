@@ -340,3 +340,38 @@ func TestBridgePortExternalFDB(t *testing.T) {
 	mustExec(t, ex, sess, "/interface/bridge", "add", "name=bridge")
 	mustExec(t, ex, sess, "/interface/bridge/port", "add", "bridge=bridge", "external-fdb=auto", "hw=yes", "interface=ether2", "pvid=10")
 }
+
+// TestRemovedInterfaceAddresses: the addresses on an interface that is removed point at
+// its id (interface=*1), as RouterOS shows and exports them, so that an export of them
+// imports again; addresses on other interfaces keep their names.
+func TestRemovedInterfaceAddresses(t *testing.T) {
+	ex := newExecutor(t)
+	admin := &control.Session{User: "admin"}
+	mustExec(t, ex, admin, "/interface/bridge", "add", "name=brz")
+	mustExec(t, ex, admin, "/interface/bridge", "add", "name=keep")
+	mustExec(t, ex, admin, "/ip/address", "add", "address=198.18.70.1/24", "interface=brz")
+	mustExec(t, ex, admin, "/ip/address", "add", "address=198.18.71.1/24", "interface=keep")
+	mustExec(t, ex, admin, "/ipv6/address", "add", "address=2001:db8:7::1/64", "interface=brz")
+	rep := mustExec(t, ex, admin, "/interface/bridge", "print")
+	id := ""
+	for _, r := range rep.Rows {
+		if r.Props["name"] == "brz" {
+			id = control.FormatID(r.ID)
+		}
+	}
+	mustExec(t, ex, admin, "/interface/bridge", "remove", "numbers=brz")
+	var got []string
+	for _, path := range []string{"/ip/address", "/ipv6/address"} {
+		items, _ := ex.Items(path)
+		for _, it := range items {
+			got = append(got, it.Props["address"]+" "+it.Props["interface"])
+		}
+	}
+	if want := "198.18.70.1/24 " + id + ",198.18.71.1/24 keep,2001:db8:7::1/64 " + id; strings.Join(got, ",") != want {
+		t.Errorf("addresses %v, want %s", got, want)
+	}
+	out, err := ex.Export(context.Background(), admin, "/ip/address", control.ExportOptions{})
+	if err != nil || !strings.Contains(out, "add address=198.18.70.1/24 interface="+id+"\n") {
+		t.Errorf("export %v:\n%s", err, out)
+	}
+}

@@ -216,6 +216,7 @@ const (
 	BridgePath      = "/interface/bridge"
 	BridgePortPath  = "/interface/bridge/port"
 	Address4Path    = "/ip/address"
+	Address6Path    = "/ipv6/address"
 	EmailPath       = "/tool/e-mail"
 	ScriptPath      = "/system/script"
 	SchedulerPath   = "/system/scheduler"
