@@ -42,6 +42,18 @@ func lookup(ctx context.Context, ex *control.Executor, network, host string) ([]
 		}
 		host = target
 	}
+	if network != "ip" {
+		// A static entry of the other family answers the name: no server is asked
+		// (RouterOS's static entries shadow the servers), and the reason says so.
+		other := map[string]string{"ip4": "ip6", "ip6": "ip4"}[network]
+		if _, d, _, ok := lookupStatic(ex, other, host); ok {
+			want, have := "A (IPv4)", "AAAA (IPv6)"
+			if network == "ip6" {
+				want, have = have, want
+			}
+			return nil, min(ttl, d), fmt.Errorf("%w: /ip dns static has no %s record for %s, only %s", ErrNotFound, want, host, have)
+		}
+	}
 	cfg := resolverConfig(ctx, ex)
 	if len(cfg.servers) == 0 {
 		return nil, 0, ErrNoServers

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,6 +176,14 @@ func TestResolverFollowsDNS(t *testing.T) {
 	r.mu.Unlock()
 	if d := time.Until(a.expires); d > 10*time.Minute {
 		t.Errorf("CNAME of ttl=10m to an entry of 1h kept for %v", d)
+	}
+	// A name only an AAAA entry answers has no IPv4 address, and says so.
+	controltest.Exec(t, ex, "/ip/dns/static add name=v6.example.net type=AAAA address=2001:db8:6::2")
+	if _, err := r.Lookup(ctx, "ip4", "v6.example.net"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no A (IPv4) record") {
+		t.Errorf("IPv4 of an AAAA-only static name: %v", err)
+	}
+	if got, err := r.Lookup(ctx, "ip", "v6.example.net"); err != nil || got[0] != netip.MustParseAddr("2001:db8:6::2") {
+		t.Errorf("any address of an AAAA-only static name: %v %v", got, err)
 	}
 	controltest.Exec(t, ex, "/ip/dns/static add name=loop.example.net type=CNAME cname=loop.example.net")
 	if _, err := r.Lookup(ctx, "ip", "loop.example.net"); !errors.Is(err, ErrNoServers) {

@@ -31,8 +31,9 @@ type wantRoute struct {
 	// via is the table the gateway is resolved in: main, or gateway=X@table's.
 	via int
 	dst netip.Prefix
-	// link is the index of gw.iface (0: none named).
-	link int
+	// link is the index of gw.iface (0: none named); linkDown: that link is down.
+	link     int
+	linkDown bool
 }
 
 // resolution is how a route reaches its gateway.
@@ -156,6 +157,8 @@ func resolveOne(i int, w wantRoute, cands []ribRoute) resolution {
 	switch {
 	case w.it.Blackhole:
 		return resolution{ok: true}
+	case w.linkDown:
+		return resolution{}
 	case !w.gw.ip.IsValid(): // an interface
 		return resolution{ok: true, link: w.link, pin: true}
 	case w.gw.iface != "": // address%interface: on that link, no lookup

@@ -119,6 +119,9 @@ func wanted(id uint64, it routeItem, v int, byName map[string]netlink.Link) (wan
 			return w, fmt.Errorf("interface %s not present", w.gw.iface)
 		}
 		w.link = l.Attrs().Index
+		// A link that is down (disabled) reaches no gateway: the route is not active,
+		// and gateway-status says unreachable, as RouterOS shows it.
+		w.linkDown = l.Attrs().Flags&net.FlagUp == 0
 	}
 	return w, nil
 }

@@ -129,4 +129,17 @@ func TestGatewayAtTable(t *testing.T) {
 	if exp := r.must("/ip route export"); !strings.Contains(exp, "gateway=198.19.9.9@t1") {
 		t.Errorf("export lacks the gateway as written:\n%s", exp)
 	}
+
+	// A route over an interface that is disabled reaches nothing (QA: it said
+	// 'ether1 reachable').
+	r.must("/ip route add dst-address=198.19.210.0/24 gateway=ether1")
+	eventually(t, "the interface route in the kernel", func() (bool, string) {
+		out := run(t, "ip", "-n", r1, "route", "show", "198.19.210.0/24")
+		return strings.Contains(out, "dev ether1"), out
+	})
+	r.must("/interface disable ether1")
+	eventually(t, "the interface route unreachable", func() (bool, string) {
+		out := r.must("/ip route print detail where dst-address=198.19.210.0/24")
+		return strings.Contains(out, `gateway-status="ether1 unreachable"`), out
+	})
 }
