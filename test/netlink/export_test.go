@@ -58,12 +58,17 @@ func TestImportRouterOSExports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var exports []string
-			for i, text := range []string{string(src), ""} {
+			// The export, and the verbose export (every property with its value), each
+			// loads into a fresh routerd without a failure and exports the same.
+			var exports, verbose []string
+			for i, text := range []string{string(src), "", ""} {
 				ns := portsNS(t, "x"+string(rune('a'+i)))
 				r := startRouter(t, ns, t.TempDir())
-				if i == 1 {
+				switch i {
+				case 1:
 					text = exports[0]
+				case 2:
+					text = verbose[0]
 				}
 				out, err := importFile(t, r, "in.rsc", text)
 				if err != nil || !strings.Contains(out, "0 skipped (menu does not exist here), 0 refused") {
@@ -73,9 +78,14 @@ func TestImportRouterOSExports(t *testing.T) {
 					check(t, r, ns)
 				}
 				exports = append(exports, body(r.must("/export show-sensitive")))
+				verbose = append(verbose, body(r.must("/export verbose show-sensitive")))
+				r.stop()
 			}
 			if exports[0] != exports[1] {
 				t.Errorf("export of the re-import differs:\n%s\n---\n%s", exports[0], exports[1])
+			}
+			if verbose[0] != verbose[2] {
+				t.Errorf("verbose export of the verbose re-import differs:\n%s\n---\n%s", verbose[0], verbose[2])
 			}
 		})
 	}
@@ -468,12 +478,15 @@ func TestImportPublicExports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var exports []string
-			for i, text := range []string{string(src), ""} {
+			var exports, verbose []string
+			for i, text := range []string{string(src), "", ""} {
 				ns := portsNS(t, "p"+string(rune('a'+i)))
 				r := startRouter(t, ns, t.TempDir())
-				if i == 1 {
+				switch i {
+				case 1:
 					text = exports[0]
+				case 2:
+					text = verbose[0]
 				}
 				out, _ := importFile(t, r, "in.rsc", text)
 				if !strings.Contains(out, " 0 refused") {
@@ -489,9 +502,14 @@ func TestImportPublicExports(t *testing.T) {
 					t.Errorf("the re-import skipped statements:\n%s", out)
 				}
 				exports = append(exports, body(r.must("/export show-sensitive")))
+				verbose = append(verbose, body(r.must("/export verbose show-sensitive")))
+				r.stop()
 			}
 			if exports[0] != exports[1] {
 				t.Errorf("export of the re-import differs:\n%s\n---\n%s", exports[0], exports[1])
+			}
+			if verbose[0] != verbose[2] {
+				t.Errorf("verbose export of the verbose re-import differs:\n%s\n---\n%s", verbose[0], verbose[2])
 			}
 		})
 	}
