@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -19,10 +20,15 @@ func TestDstLimitModes(t *testing.T) {
 		sh(t, "ip", "-n", tp.s, "addr", "add", a, "dev", "s0")
 	}
 	// source, source port, destination, destination port
-	flows := `[("198.18.1.2",40000,"198.19.2.2",7000), ("198.18.1.3",40000,"198.19.2.2",7000),
- ("198.18.1.2",40000,"198.19.2.3",7000), ("198.18.1.2",40000,"198.19.2.2",7001),
- ("198.18.1.2",40001,"198.19.2.2",7000), ("198.18.1.2",40000,"198.19.2.4",7000),
- ("198.18.1.2",40000,"198.19.2.2",7002)]`
+	flows := []struct {
+		src   string
+		sport int
+		dst   string
+		dport int
+	}{{"198.18.1.2", 40000, "198.19.2.2", 7000}, {"198.18.1.3", 40000, "198.19.2.2", 7000},
+		{"198.18.1.2", 40000, "198.19.2.3", 7000}, {"198.18.1.2", 40000, "198.19.2.2", 7001},
+		{"198.18.1.2", 40001, "198.19.2.2", 7000}, {"198.18.1.2", 40000, "198.19.2.4", 7000},
+		{"198.18.1.2", 40000, "198.19.2.2", 7002}}
 	buckets := map[string]int{
 		"src-address":            2, // .2 .3
 		"dst-address":            3, // .2 .3 .4
@@ -37,15 +43,16 @@ func TestDstLimitModes(t *testing.T) {
 	}
 	r.run(t, b.String())
 	const per = 6 // packets per flow
-	sh(t, "ip", "netns", "exec", tp.c, "python3", "-c", fmt.Sprintf(`
-import socket
-for src, sport, dst, dport in %s:
-    s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-    s.bind((src,sport))
-    for i in range(%d):
-        s.sendto(b"x",(dst,dport))
-    s.close()
-`, flows, per))
+	for _, f := range flows {
+		c := udpBound(t, tp.c, fmt.Sprintf("%s:%d", f.src, f.sport))
+		to := &net.UDPAddr{IP: net.ParseIP(f.dst), Port: f.dport}
+		for range per {
+			if _, err := c.WriteTo([]byte("x"), to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close()
+	}
 	burst := r.counter(t, "/ip firewall filter", "src-address") / buckets["src-address"]
 	if burst < 1 || burst >= per {
 		t.Fatalf("src-address: %d matches for %d buckets of %d packets\n%s", r.counter(t, "/ip firewall filter", "src-address"),
@@ -99,13 +106,11 @@ func TestDDoSExample(t *testing.T) {
 		t.Fatalf("no ping before the flood\n%s", ruleset(t, tp))
 	}
 	// 300 new UDP connections at once, far over 32 a second.
-	sh(t, "ip", "netns", "exec", tp.c, "python3", "-c", `
-import socket
-for i in range(300):
-    s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-    s.sendto(b"x",("198.19.2.2",9000+i))
-    s.close()
-`)
+	for i := range 300 {
+		c := udpDial(t, tp.c, "", "198.19.2.2", 9000+i)
+		c.Write([]byte("x"))
+		c.Close()
+	}
 	out = r.run(t, `/ip firewall address-list print where dynamic`)
 	if !strings.Contains(out, "ddos-attackers") || !strings.Contains(out, "198.18.1.2") ||
 		!strings.Contains(out, "ddos-targets") || !strings.Contains(out, "198.19.2.2") {

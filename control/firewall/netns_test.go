@@ -1,8 +1,8 @@
 package firewall
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -20,6 +20,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
@@ -217,38 +218,14 @@ func TestNATAndFilter(t *testing.T) {
 // (dst-nat with to-ports). The client sends from port 40000 when fixed is set.
 func (tp *topo) udpTo(t *testing.T, from, to, dst string, port, listen int) string {
 	t.Helper()
-	srv := exec.Command("ip", "netns", "exec", to, "python3", "-u", "-c", fmt.Sprintf(`
-import socket
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-s.bind(("0.0.0.0",%d))
-print("ready")
-# Generous: on a loaded machine the sender's python can take seconds to start.
-s.settimeout(15)
-try:
-    d,a=s.recvfrom(100)
-    print("%%s:%%d"%%a)
-except socket.timeout:
-    print("")
-`, listen))
-	pipe, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	srv := udpListen(t, to, listen)
+	defer srv.Close()
+	c := udpDial(t, from, "", dst, port)
+	defer c.Close()
+	if _, err := c.Write([]byte("x")); err != nil {
+		return ""
 	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	rd := bufio.NewReader(pipe)
-	if l, _ := rd.ReadString('\n'); strings.TrimSpace(l) != "ready" {
-		t.Fatalf("udp server did not start: %q", l)
-	}
-	exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
-import socket
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
-s.sendto(b"x",(%q,%d))
-`, dst, port)).Run()
-	l, _ := rd.ReadString('\n')
-	srv.Wait()
-	return strings.TrimSpace(l)
+	return received(srv)
 }
 
 // TestLargeAddressList: a list of 20,000 entries spans many netlink messages; every
@@ -486,38 +463,40 @@ func (r *rig) counter(t *testing.T, menu, comment string) int {
 // closes it, so conntrack has an entry for it.
 func (tp *topo) tcpConnect(t *testing.T, from, to, dst string, port int) {
 	t.Helper()
-	srv := exec.Command("ip", "netns", "exec", to, "python3", "-u", "-c", fmt.Sprintf(`
-import socket
-s=socket.socket()
-s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
-s.bind(("0.0.0.0",%d))
-s.listen(1)
-print("ready")
-s.settimeout(10)
-c,a=s.accept()
-c.sendall(b"220 hello\r\n")
-c.recv(100)
-`, port))
-	pipe, err := srv.StdoutPipe()
+	l := tcpListen(t, to, port)
+	defer l.Close()
+	done := make(chan error, 1)
+	go func() { // the server side of an FTP greeting
+		l.SetDeadline(time.Now().Add(peerWait))
+		c, err := l.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(peerWait))
+		if _, err := c.Write([]byte("220 hello\r\n")); err != nil {
+			done <- err
+			return
+		}
+		_, err = c.Read(make([]byte, 100))
+		done <- err
+	}()
+	c, err := tcpDial(t, from, dst, port)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("tcp client: %v", err)
 	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
+	c.SetDeadline(time.Now().Add(peerWait))
+	if _, err := c.Read(make([]byte, 100)); err != nil {
+		t.Fatalf("tcp client: %v", err)
 	}
-	defer srv.Wait()
-	if l, _ := bufio.NewReader(pipe).ReadString('\n'); strings.TrimSpace(l) != "ready" {
-		t.Fatalf("tcp server did not start: %q", l)
+	if _, err := c.Write([]byte("QUIT\r\n")); err != nil {
+		t.Fatalf("tcp client: %v", err)
 	}
-	out, err := exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
-import socket
-s=socket.create_connection((%q,%d),timeout=10)
-s.recv(100)
-s.sendall(b"QUIT\r\n")
-`, dst, port)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("tcp client: %v\n%s", err, out)
+	if err := <-done; err != nil {
+		t.Fatalf("tcp server: %v", err)
 	}
+	c.Close()
 }
 
 // TestServicePorts: RouterOS's default service ports assign the kernel's helpers (an FTP
@@ -611,33 +590,28 @@ add chain=forward `+echo+` action=accept comment=rest
 		t.Errorf("dst-limit=2,2,dst-address: %d limited, %d over the limit", lim, rest)
 	}
 	// The server sees the MSS change-mss wrote into the client's SYN.
-	srv := exec.Command("ip", "netns", "exec", tp.s, "python3", "-u", "-c", `
-import socket
-s=socket.socket()
-s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
-s.bind(("0.0.0.0",5300))
-s.listen(1)
-print("ready")
-s.settimeout(10)
-c,a=s.accept()
-print(c.getsockopt(socket.IPPROTO_TCP,socket.TCP_MAXSEG))
-`)
-	pipe, _ := srv.StdoutPipe()
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
+	l := tcpListen(t, tp.s, 5300)
+	mssc := make(chan int, 1)
+	go func() {
+		l.SetDeadline(time.Now().Add(peerWait))
+		c, err := l.AcceptTCP()
+		if err != nil {
+			mssc <- -1
+			return
+		}
+		defer c.Close()
+		raw, _ := c.SyscallConn()
+		mss := -1
+		raw.Control(func(fd uintptr) { mss, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG) })
+		mssc <- mss
+	}()
+	if c, err := tcpDial(t, tp.c, "198.19.2.2", 5300); err != nil {
+		t.Errorf("connect through change-mss: %v", err)
+	} else {
+		c.Close()
 	}
-	rd := bufio.NewReader(pipe)
-	if l, _ := rd.ReadString('\n'); strings.TrimSpace(l) != "ready" {
-		t.Fatalf("server: %q", l)
-	}
-	exec.Command("ip", "netns", "exec", tp.c, "python3", "-c", `
-import socket
-socket.create_connection(("198.19.2.2",5300),timeout=10).close()
-`).Run()
-	l, _ := rd.ReadString('\n')
-	srv.Wait()
-	if mss, err := strconv.Atoi(strings.TrimSpace(l)); err != nil || mss > 1000 {
-		t.Errorf("server's MSS %q, want at most 1000", l)
+	if mss := <-mssc; mss <= 0 || mss > 1000 {
+		t.Errorf("server's MSS %d, want at most 1000", mss)
 	}
 	if n := r.counter(t, "/ip firewall mangle", "mss"); n == 0 {
 		t.Errorf("change-mss rule counted nothing")
@@ -1213,27 +1187,20 @@ func TestICMPOptionsCodeRange(t *testing.T) {
 	r := newRig(t, tp)
 	// refused: the client's connected UDP socket got the port unreachable.
 	refused := func() bool {
-		out, _ := exec.Command("ip", "netns", "exec", tp.c, "python3", "-c", `
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1.5)
-s.connect(("198.19.2.2", 9))
-s.send(b"x")
-try:
-    s.recv(10)
-    print("data")
-except ConnectionRefusedError:
-    print("refused")
-except socket.timeout:
-    print("timeout")
-`).CombinedOutput()
-		switch strings.TrimSpace(string(out)) {
-		case "refused":
+		c := udpDial(t, tp.c, "", "198.19.2.2", 9)
+		defer c.Close()
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatalf("udp probe: %v", err)
+		}
+		c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+		_, err := c.Read(make([]byte, 10))
+		switch {
+		case refusedErr(err):
 			return true
-		case "timeout":
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			return false
 		}
-		t.Fatalf("udp probe: %s", out)
+		t.Fatalf("udp probe: %v", err)
 		return false
 	}
 	if !refused() {
