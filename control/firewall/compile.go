@@ -502,6 +502,32 @@ func Compile(cfg Config) *Plan {
 	return pl
 }
 
+// priorityFromDSCP is set-priority's new-priority=from-dscp (the priority is the DSCP)
+// and from-dscp-high-3-bits (its class, DSCP/8): one alternative per DSCP value, each
+// setting its priority, since nftables moves no field into another with a shift here.
+func priorityFromDSCP(v6, high3 bool) alt {
+	var out alt
+	for d := range uint32(64) {
+		var es []expr.Any
+		if v6 {
+			es = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x0fc0), Xor: be16(0)},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(uint16(d) << 6)}}
+		} else {
+			es = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(d << 2)}}}
+		}
+		prio := d
+		if high3 {
+			prio = d >> 3
+		}
+		out = append(out, append(es, &expr.Immediate{Register: 1, Data: ne32(prio)},
+			&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1, SourceRegister: true}))
+	}
+	return out
+}
+
 // ifaceKind reports whether an in-interface or out-interface value names every
 // interface of a kind (all-ethernet, all-vlan, all-ppp, all-wireless), resolved as a
 // list (link.IfaceKinds).
@@ -1172,6 +1198,9 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		l, _ := parseLimit(v)
 		m = and(m, one(limitExpr(l)))
 	}
+	if r.Action == "set-priority" && strings.HasPrefix(p["new-priority"], "from-dscp") {
+		m = and(m, priorityFromDSCP(v6, p["new-priority"] == "from-dscp-high-3-bits"))
+	}
 	act, err := actionExprs(cfg, r)
 	if err != nil {
 		return nil, err
@@ -1310,11 +1339,12 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		}
 		return pass(es), nil
 	case "set-priority":
+		if strings.HasPrefix(p["new-priority"], "from-dscp") {
+			return pass(nil), nil // each DSCP's alternative sets it (priorityFromDSCP)
+		}
 		n, err := strconv.ParseUint(p["new-priority"], 10, 32)
 		if err != nil {
-			// from-dscp and from-dscp-high-3-bits need a shift of the DSCP into the
-			// priority, which the nftables library here cannot express.
-			return nil, fmt.Errorf("new-priority: %s is not translated yet: %w", p["new-priority"], ErrNotSupported)
+			return nil, fmt.Errorf("invalid value for argument new-priority")
 		}
 		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: ne32(uint32(n))},
 			&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1, SourceRegister: true}}), nil

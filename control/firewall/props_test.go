@@ -9,7 +9,7 @@ import (
 // TestExportProperties: the firewall properties RouterOS writes in /export. What the
 // kernel can carry out applies (content= through the kernel's string match drops the
 // pings carrying the text and no others; set-priority sets the priority the priority=
-// matcher then sees; headers=, change-hop-limit, randomise-ports and same-not-by-dst
+// matcher then sees, from-dscp the DSCP; headers=, change-hop-limit, randomise-ports and same-not-by-dst
 // reach the kernel); what nothing here carries out (psd, layer7-protocol, p2p, route,
 // sniff-tzsp, snpt) is accepted, kept, exported and shown invalid with the reason,
 // where add refused it and an export of a RouterOS box did not load.
@@ -49,6 +49,15 @@ add chain=postrouting action=snpt src-prefix=fd00::/64 dst-prefix=2001:db8::/64 
 	if n, m := r.counter(t, "/ip firewall filter", "prio5"), r.counter(t, "/ip firewall filter", "notprio5"); n < 1 || m != 0 {
 		t.Errorf("priority=5 matched %d, priority=!5 %d after set-priority new-priority=5", n, m)
 	}
+	// from-dscp: the priority is the packet's DSCP (10 here: TOS 0x28).
+	r.run(t, `/ip firewall mangle set [find comment=prio] new-priority=from-dscp
+/ip firewall filter add chain=forward action=passthrough priority=10 comment=prio10 place-before=0`)
+	if !tp.ping(tp.c, "198.19.2.2") || exec.Command("ip", "netns", "exec", tp.c, "ping", "-c1", "-W1", "-Q", "0x28", "198.19.2.2").Run() != nil {
+		t.Errorf("pings with set-priority new-priority=from-dscp did not pass")
+	}
+	if n := r.counter(t, "/ip firewall filter", "prio10"); n != 2 {
+		t.Errorf("priority=10 matched %d after new-priority=from-dscp, want the echo with DSCP 10 and its reply (same TOS)", n)
+	}
 	rs := ruleset(t, tp)
 	for _, want := range []string{"meta priority set", "ip6 hoplimit set 9", "random", "string", "ipv6header"} {
 		if !strings.Contains(rs, want) {
@@ -78,7 +87,7 @@ add chain=postrouting action=snpt src-prefix=fd00::/64 dst-prefix=2001:db8::/64 
 	exp := r.run(t, "/export")
 	for _, want := range []string{"psd=21,3s,3,1", "layer7-protocol=http", `regexp="^get /"`, "p2p=all-p2p", "route-dst=198.19.2.2",
 		"sniff-target=198.19.2.2", "randomise-ports=yes", "same-not-by-dst=yes", "headers=route:contains,!frag:contains",
-		"new-hop-limit=set:9", "src-prefix=fd00::/64", "content=badstr", "new-priority=5"} {
+		"new-hop-limit=set:9", "src-prefix=fd00::/64", "content=badstr", "new-priority=from-dscp"} {
 		if !strings.Contains(exp, want) {
 			t.Errorf("export lacks %s:\n%s", want, exp)
 		}
