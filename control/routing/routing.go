@@ -18,7 +18,6 @@ import (
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
-	"github.com/routerd/routerd/nldump"
 )
 
 const (
@@ -134,7 +133,8 @@ type Options struct {
 type Engine struct {
 	opts Options
 	ex   *control.Executor
-	h    *netlink.Handle
+	h    *netlink.Handle // Start opens it, Close closes it
+	k    Kernel          // kernel.go: the real one over h; a plan test sets a fake
 	// names translates RouterOS interface names to kernel link names (the link engine's):
 	// a rule's iif matches the kernel's name.
 	names *link.Names
@@ -165,6 +165,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	if err != nil {
 		return fmt.Errorf("routing: netlink: %w", err)
 	}
+	e.k = netlinkKernel{e.h}
 	e.ex = h.Ex
 	fibFlag(h.Ex)
 	return nil
@@ -379,12 +380,9 @@ func key(r netlink.Rule) string {
 // stale ones are removed, so marked traffic always finds its table. It returns the
 // kernel's refusal of each rule it could not add, by item, and any other failure.
 func (e *Engine) apply(fam int, want []wanted) (map[uint64]error, error) {
-	all, err := nldump.Retry(func() ([]netlink.Rule, error) { return e.h.RuleList(fam) })
+	all, err := e.k.RuleList(fam)
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
-	}
-	if err := withTypes(fam, all); err != nil {
-		return nil, fmt.Errorf("list rule types: %w", err)
 	}
 	// Only routerd's own rules: the list is filtered here, not by the library, since
 	// removing the kernel's local/main/default rules would cut the box off.
@@ -410,7 +408,7 @@ func (e *Engine) apply(fam int, want []wanted) (map[uint64]error, error) {
 			continue
 		}
 		r := w.Rule
-		if err := e.h.RuleAdd(&r); err != nil && failed[w.id] == nil {
+		if err := e.k.RuleAdd(&r); err != nil && failed[w.id] == nil {
 			failed[w.id] = fmt.Errorf("kernel refused the rule: %w", err)
 		}
 	}
@@ -423,7 +421,7 @@ func (e *Engine) apply(fam int, want []wanted) (map[uint64]error, error) {
 			continue
 		}
 		r := r
-		if err := e.h.RuleDel(&r); err != nil && first == nil {
+		if err := e.k.RuleDel(&r); err != nil && first == nil {
 			first = fmt.Errorf("remove rule: %w", err)
 		}
 	}

@@ -91,7 +91,7 @@ func TestApplyKeepsOtherRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	e := &Engine{h: h}
+	e := &Engine{k: netlinkKernel{h}}
 	before, _ := h.RuleList(unix.AF_INET)
 	tm, _ := menu.Default().Get(TablePath)
 	ts, _ := tables(tm, []store.Item{{ID: 3, Props: map[string]string{"name": "backup"}}})
