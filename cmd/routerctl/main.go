@@ -14,6 +14,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,6 +65,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		src = bytes.TrimPrefix(src, []byte(console.BOM))
 		c.V6 = console.ExportVersion(string(src)) == 6
 		if *cont {
 			os.Exit(continueRun(c, string(src)))

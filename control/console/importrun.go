@@ -21,6 +21,9 @@ type ImportReport struct {
 	// change nothing; a migration loses what they set.
 	NoPort   map[string]int
 	Failures []string // one line per failure: "line N: reason: statement"
+	// Interrupted is the line of RouterOS's "#interrupted" mark (0: none): the export
+	// was cut short on the router, and what came after it is not in the file.
+	Interrupted int
 }
 
 // Errors is the number of statements skipped or refused.
@@ -66,6 +69,9 @@ func (r *ImportReport) Summary() string {
 	for _, k := range sortedByCount(r.Refused) {
 		fmt.Fprintf(&b, "  refused %4d  %s\n", r.Refused[k], k)
 	}
+	if r.Interrupted > 0 {
+		fmt.Fprintf(&b, "warning: line %d: the export was interrupted on the router: the configuration after it is not in the file\n", r.Interrupted)
+	}
 	return b.String()
 }
 
@@ -82,6 +88,10 @@ func sortedByCount(m map[string]int) []string {
 	})
 	return keys
 }
+
+// BOM is the UTF-8 byte order mark a Windows editor puts before a file's first line:
+// no part of the script (it made the first command a syntax error, its menu line lost).
+const BOM = "\uFEFF"
 
 // exportHeader is the first line RouterOS writes in an export: "# 2025-01-01 00:00:00 by
 // RouterOS 7.20" (v7), "# jan/02/2021 10:00:00 by RouterOS 6.48.1" (v6).
@@ -245,6 +255,9 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 		}
 		i = j
 		t := strings.TrimSpace(stmt)
+		if strings.HasPrefix(t, "#interrupted") && r.Interrupted == 0 {
+			r.Interrupted = n
+		}
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}

@@ -299,3 +299,16 @@ func TestExportVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedExport: RouterOS marks an export cut short on the router with
+// "#interrupted"; the summary warns that what followed is not in the file.
+func TestInterruptedExport(t *testing.T) {
+	src := "# 2024-01-01 by RouterOS 6.47.4\n/interface bridge\nadd name=b1\n#interrupted\n"
+	r := RunStatements(strings.Split(src, "\n"), 1, func(string) error { return nil }, nil)
+	if r.Interrupted != 4 || !strings.Contains(r.Summary(), "warning: line 4: the export was interrupted on the router") {
+		t.Errorf("interrupted %d, summary:\n%s", r.Interrupted, r.Summary())
+	}
+	if r := RunStatements([]string{"/interface bridge", "add name=b1"}, 1, func(string) error { return nil }, nil); strings.Contains(r.Summary(), "warning") {
+		t.Errorf("a whole file warned:\n%s", r.Summary())
+	}
+}

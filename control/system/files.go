@@ -84,7 +84,7 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 	if ctx, err = enter(ctx); err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	lines := strings.Split(strings.ReplaceAll(strings.TrimPrefix(string(data), console.BOM), "\r\n", "\n"), "\n")
 	if from > len(lines) {
 		lines = nil
 	} else {

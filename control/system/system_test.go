@@ -590,3 +590,19 @@ func TestFindFlagArgs(t *testing.T) {
 		t.Error("find !invalid on a menu without the flag was accepted")
 	}
 }
+
+// TestImportBOM: a file a Windows editor saved with a UTF-8 byte order mark imports as
+// without it, verbose or not (its first line was a syntax error).
+func TestImportBOM(t *testing.T) {
+	r := newRig(t)
+	writeFile(t, r, "bom.rsc", "\uFEFF/system identity\nset name=bom1\n")
+	for i, args := range [][]control.Arg{{arg("file-name", "bom.rsc")}, {arg("file-name", "bom.rsc"), arg("verbose", "yes")}} {
+		r.mustRun(t, `/system identity set name=x`)
+		if _, err := r.exec(t, "", "import", args...); err != nil {
+			t.Errorf("import %d: %v", i, err)
+		}
+		if out := r.mustRun(t, `:put [/system identity get name]`); out != "bom1\n" {
+			t.Errorf("import %d: identity %q", i, out)
+		}
+	}
+}
