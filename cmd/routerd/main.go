@@ -31,6 +31,7 @@ import (
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/sdnotify"
 	"github.com/routerd/routerd/control/system"
+	"github.com/routerd/routerd/control/user"
 	"github.com/routerd/routerd/dataplane"
 	ptpengine "github.com/routerd/routerd/ptp/engine"
 )
@@ -126,6 +127,12 @@ func run(o options, events *eventlog.Buffer) error {
 		if err := loadBackup(ctx, ex, restore); err != nil {
 			return err
 		}
+	}
+	// admin's first password (after a restore, which may bring one) is on disk before
+	// the console socket or any service listens: a script that waits for the socket
+	// and then reads the file must find it.
+	if err := user.Seed(ex, o.dataDir); err != nil {
+		return err
 	}
 	// A router keeps loopback up; a fresh namespace has it down, and the metrics
 	// listener binds 127.0.0.1.

@@ -37,9 +37,6 @@ func (m *management) Spec() engine.Spec {
 
 func (m *management) Start(ctx context.Context, h *engine.Handle) error {
 	user.Register(h.Ex, m.env.DataDir)
-	if err := user.Seed(h.Ex, m.env.DataDir); err != nil {
-		return err
-	}
 	auth := user.NewAuth(h.Ex, h.Metrics)
 	svcs := service.New(h.Ex, m.env.DataDir, *serviceBind, h.Metrics)
 	// api-ssl and www-ssl name certificates of /certificate, whose engine starts later.

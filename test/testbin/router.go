@@ -3,8 +3,10 @@ package testbin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -92,6 +94,10 @@ func (r *Router) Start() error {
 		args = append([]string{"--net=/run/netns/" + r.Opts.Netns, bin}, args...)
 		bin = "nsenter"
 	}
+	// A first start seeds admin's password file before the console listens, so a script
+	// that waits for the socket can read it (QA: it came up to a second later).
+	_, err := os.Stat(filepath.Join(r.Opts.Data, "routerd.db"))
+	first := errors.Is(err, fs.ErrNotExist)
 	r.cmd = exec.Command(bin, args...)
 	var out io.Writer = r.Log
 	if r.Opts.Tee != nil {
@@ -116,6 +122,9 @@ func (r *Router) Start() error {
 		}
 		if c, err := net.DialTimeout("unix", r.Sock, time.Second); err == nil {
 			c.Close()
+			if _, err := os.Stat(filepath.Join(r.Opts.Data, "initial-admin-password")); first && err != nil {
+				return fmt.Errorf("console socket open before admin's first password was written: %w", err)
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {
