@@ -122,6 +122,16 @@ add dst-network=198.19.101.0/24 gateway=198.18.16.1
 		t.Fatalf("no traffic across the GRE tunnel:\n%s", client.script("/interface gre print detail\n"))
 	}
 	fullSizePings(t, client, nsB, "198.18.16.1")
+	// mtu=auto sizes the tunnel from the device the route to the remote uses: ipsec0
+	// (the ESP path's MTU, its overhead taken off the underlay's), not ether1.
+	server.script("/interface gre set gre-tunnel1 mtu=auto\n")
+	espMTU := iketest.Sh(t, "ip", "-n", nsA, "-o", "link", "show", "ipsec0")
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		out := strings.TrimSpace(server.script(":put [/interface gre get gre-tunnel1 actual-mtu]\n"))
+		return strings.Contains(espMTU, "mtu "+strconv.Itoa(atoi(out)+24)+" ")
+	}) {
+		t.Errorf("gre mtu=auto over ipsec0 (%s): actual-mtu %s", espMTU, server.script(":put [/interface gre get gre-tunnel1 actual-mtu]\n"))
+	}
 
 	// installed-sa flush on the client (the road warrior): its generated policy goes with
 	// the SAs, so the client negotiates a new CHILD_SA at once and the tunnel comes back
