@@ -68,6 +68,11 @@ func TestPoolFollowedByModeConfig(t *testing.T) {
 		!strings.Contains(used, "owner=ipsec") || !strings.Contains(used, "info=fqdn:s.example") {
 		t.Fatalf("/ip pool used:\n%s", used)
 	}
+	// A pool in use cannot be removed (RouterOS refuses to remove an item another
+	// names: mode-config address-pool=).
+	if out, err := r.Ctl(nil, "/ip pool remove rw-pool"); err == nil || !strings.Contains(r.Must("/ip pool print terse"), "name=rw-pool") {
+		t.Errorf("a pool in use was removed: %v %s\n%s", err, out, r.Must("/ip pool print terse"))
+	}
 	// The peer goes: so does its lease.
 	if out, err := c.Swanctl("--terminate", "--ike", "rw", "--timeout", "10"); err != nil {
 		t.Fatalf("terminate: %v\n%s", err, out)
