@@ -7,7 +7,15 @@ package ike
 // SA lives; RouterOS keeps such policies and renegotiates. sa.d.mu held.
 func (sa *IKESA) recreateChild(old *ChildSA) {
 	cfg := old.Policy
-	if sa.v1 != nil || cfg == nil || sa.state != stateEstablished {
+	if cfg == nil || sa.state != stateEstablished {
+		return
+	}
+	if sa.v1 != nil {
+		// A configured policy gets a new Quick Mode; IKEv1 mode config's generated ones
+		// are made again from the address (wantedChild) by the retries.
+		if !cfg.Dynamic && !sa.negotiating(keyOf(cfg)) {
+			sa.createChild(cfg)
+		}
 		return
 	}
 	if sa.creating == nil {
