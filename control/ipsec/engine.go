@@ -447,9 +447,13 @@ func (e *Engine) repairDatapath(ctx context.Context) {
 		e.log.Error("ipsec: the ESP device is missing", "err", err)
 	}
 	if repaired || (err == nil) != (was == nil) {
-		e.reconcileMu.Lock()
-		e.publishPolicies()
-		e.reconcileMu.Unlock()
+		func() {
+			// Deferred: a panic in publishPolicies, recovered by the host, must not
+			// leave every later pass waiting on the lock.
+			e.reconcileMu.Lock()
+			defer e.reconcileMu.Unlock()
+			e.publishPolicies()
+		}()
 	}
 }
 
