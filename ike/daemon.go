@@ -219,7 +219,7 @@ func (d *Daemon) Close() error {
 		return nil
 	}
 	for _, sa := range d.sas {
-		if sa.state == stateEstablished {
+		if sa.peerMayHold() {
 			sa.sendDelete()
 		}
 		sa.destroy("daemon stopped")
@@ -267,7 +267,7 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 	for _, sa := range d.sas {
 		np := byName[sa.peer.Name]
 		if np == nil {
-			if sa.state == stateEstablished {
+			if sa.peerMayHold() {
 				sa.sendDelete()
 			}
 			sa.destroy("peer removed")
@@ -275,7 +275,7 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 		}
 		if peerMoved(sa, np) {
 			d.log.Info("ipsec: peer changed, renegotiating", "peer", np.Name, "was", sa.remote, "now", np.Remote)
-			if sa.state == stateEstablished {
+			if sa.peerMayHold() {
 				sa.sendDelete()
 			}
 			sa.destroy("peer changed")
@@ -296,7 +296,7 @@ func (d *Daemon) SetPeers(peers []*PeerConfig) {
 				why = ""
 			}
 			if why != "" {
-				if sa.state == stateEstablished {
+				if sa.peerMayHold() {
 					sa.sendDelete()
 				}
 				sa.destroy(why)

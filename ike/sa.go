@@ -1314,6 +1314,14 @@ func (sa *IKESA) sendDelete() {
 	sa.sendPkts(sa.encrypt(Informational, false, id, []Payload{&Delete{Protocol: ProtoIKE}}))
 }
 
+// peerMayHold reports whether the peer may hold this IKE SA, so that removing it here
+// must tell the peer: it is established, or this side's IKE_AUTH is out (the responder
+// has the SA once it answers). An initiation abandoned then (kill-connections, a
+// changed identity) otherwise left the responder an SA nothing would ever delete.
+func (sa *IKESA) peerMayHold() bool {
+	return sa.state == stateEstablished || (sa.v1 == nil && sa.initiator && sa.state == stateAuthSent && sa.cOut != nil)
+}
+
 // Delete removes the IKE SA, telling the peer.
 func (sa *IKESA) deleteIKE(why string) {
 	if sa.v1 != nil { // IKEv1 deletes are not answered

@@ -76,7 +76,7 @@ func (d *Daemon) Kill(remote netip.Addr) int {
 		if remote.IsValid() && sa.remote.Addr() != remote {
 			continue
 		}
-		if sa.state == stateEstablished {
+		if sa.peerMayHold() {
 			sa.sendDelete()
 		}
 		sa.destroy("killed")
