@@ -32,6 +32,7 @@ func Register(ex *control.Executor) {
 	ex.Migrate(menu.V6RouteRulePath, routeRule)
 	ex.Migrate(menu.ManglePath, mangle)
 	ex.Migrate(menu.Address4Path, address)
+	ex.Migrate(menu.BridgePortPath, joinMasterBridge)
 	ex.Migrate(menu.EmailPath, email)
 	ex.Migrate(menu.ScriptPath, scriptPolicy)
 	ex.Migrate(menu.SchedulerPath, scriptPolicy)
@@ -702,4 +703,66 @@ func scriptPolicy(_ context.Context, _ *control.Executor, _ *control.Session, s 
 		return nil, nil, nil
 	}
 	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, nil, nil
+}
+
+// joinMasterBridge: a port added to bridge B that is the master port of a bridge made
+// from master-port= (the export's ethernet lines come before its bridge ports) takes
+// its slaves along into B and that bridge goes, as the upgrade put a switch group whose
+// master was bridged into that bridge; the master's addresses move to B too. Without
+// it the slaves stayed in a second bridge and the export's own port line was refused
+// ("already have such interface").
+func joinMasterBridge(ctx context.Context, ex *control.Executor, sess *control.Session, s *control.Sentence) (*control.Sentence, []*control.Sentence, error) {
+	if s.Cmd != "add" {
+		return nil, nil, nil
+	}
+	m, _ := s.Get("interface")
+	b, _ := s.Get("bridge")
+	x, err := masterBridge(ex, sess, m)
+	if err != nil || x == "" || x == b || m == "" || b == "" {
+		return nil, nil, err
+	}
+	var moves []*control.Sentence
+	err = ex.View(sess, func(tx *store.Tx) error {
+		addrs, err := tx.List(menu.Address4Path)
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if a.Props["interface"] == x {
+				mapped(s.Path, "interface="+m, "address "+a.Props["address"]+" from "+x+" to "+b)
+				moves = append(moves, &control.Sentence{Path: menu.Address4Path, Cmd: "set", Args: []control.Arg{
+					{Name: "numbers", Value: control.FormatID(a.ID)}, {Name: "interface", Value: b}}})
+			}
+		}
+		ports, err := tx.List(menu.BridgePortPath)
+		if err != nil {
+			return err
+		}
+		for _, p := range ports {
+			if p.Props["bridge"] != x {
+				continue
+			}
+			id := control.FormatID(p.ID)
+			if p.Props["interface"] == m {
+				moves = append(moves, &control.Sentence{Path: menu.BridgePortPath, Cmd: "remove", Args: []control.Arg{{Name: "numbers", Value: id}}})
+				continue
+			}
+			mapped(s.Path, "interface="+m, "port "+p.Props["interface"]+" from "+x+" to "+b+" (a slave of master port "+m+")")
+			moves = append(moves, &control.Sentence{Path: menu.BridgePortPath, Cmd: "set", Args: []control.Arg{
+				{Name: "numbers", Value: id}, {Name: "bridge", Value: b}}})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	mapped(s.Path, "interface="+m, "/interface bridge remove "+x+" (made from master port "+m+", joined to "+b+")")
+	moves = append(moves, &control.Sentence{Path: menu.BridgePath, Cmd: "remove", Args: []control.Arg{{Name: "numbers", Value: x}}})
+	for _, mv := range moves {
+		if _, err := ex.Exec(ctx, sess, mv); err != nil {
+			return nil, nil, err
+		}
+	}
+	// The port itself, unchanged, in the same change.
+	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: s.Args, Out: s.Out}, nil, nil
 }

@@ -381,3 +381,44 @@ func TestV6ScriptPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestV6MasterPortJoinsBridge: the export's ethernet lines made a bridge of a master port
+// and its slaves; when its bridge port lines then put the master port in another bridge
+// (a 6.4x default configuration's "bridge"), the slaves follow it there, the master
+// port's addresses too, and the made bridge goes: one bridge, as the upgrade leaves it.
+func TestV6MasterPortJoinsBridge(t *testing.T) {
+	ex := controltest.New(t)
+	log := captureLog(t)
+	ports := map[string]bool{"ether2": true, "ether3": true, "ether4": true}
+	ex.ProvideNames("/interface", func(n string) bool { return ports[n] })
+	for _, c := range [][]string{
+		{menu.BridgePath, "name=bridge", "comment=defconf"},
+		{menu.BridgePath, "name=bridge1", "comment=created from master port", "protocol-mode=none"},
+		{menu.BridgePortPath, "bridge=bridge1", "interface=ether2"},
+		{menu.BridgePortPath, "bridge=bridge1", "interface=ether3"},
+		{menu.Address4Path, "address=198.18.88.1/24", "interface=bridge1"},
+		{menu.BridgePortPath, "bridge=bridge", "interface=ether2", "comment=defconf"},
+		{menu.BridgePortPath, "bridge=bridge", "interface=ether4"},
+	} {
+		if _, err := exec(t, ex, c[0], "add", c[1:]...); err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+	}
+	var got []string
+	items, _ := ex.Items(menu.BridgePortPath)
+	for _, p := range items {
+		got = append(got, p.Props["interface"]+" "+p.Props["bridge"])
+	}
+	if strings.Join(got, ",") != "ether3 bridge,ether2 bridge,ether4 bridge" {
+		t.Errorf("ports %v", got)
+	}
+	if bridges, _ := ex.Items(menu.BridgePath); len(bridges) != 1 {
+		t.Errorf("%d bridges, want the export's one", len(bridges))
+	}
+	if got := get(t, ex, menu.Address4Path, "", "interface"); got != "bridge" {
+		t.Errorf("address on %s, want bridge", got)
+	}
+	if !strings.Contains(log.String(), `to="port ether3 from bridge1 to bridge (a slave of master port ether2)"`) {
+		t.Errorf("log:\n%s", log)
+	}
+}
