@@ -198,6 +198,34 @@ func slashMenu(t string, err error) (string, bool) {
 	return w, w != ""
 }
 
+// propertyAt is the argument name at the position err names in stmt ("dhcp6-pd-preferred"
+// of "expected end of command (line 1 column 44)"), "" when it is none.
+func propertyAt(stmt string, err error) string {
+	m := linePos.FindStringSubmatch(strings.TrimSpace(err.Error()))
+	if m == nil {
+		return ""
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	ls := strings.Split(stmt, "\n")
+	if line < 1 || line > len(ls) || col < 1 || col > len(ls[line-1]) {
+		return ""
+	}
+	w := strings.TrimPrefix(ls[line-1][col-1:], "!")
+	if i := strings.IndexAny(w, "= \t\\"); i >= 0 {
+		w = w[:i]
+	}
+	if !propName.MatchString(w) {
+		return ""
+	}
+	return w
+}
+
+var (
+	linePos  = regexp.MustCompile(`\(line (\d+) column (\d+)\)$`)
+	propName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+)
+
 // slashSyntax is the parser's error at an unknown word after a slash, on the first line.
 var slashSyntax = regexp.MustCompile(`^syntax error \(line 1 column (\d+)\)$`)
 
@@ -305,6 +333,16 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 			}
 			fail(n, NoMenu+" (skipped)", stmt)
 			continue
+		}
+		if msg == "expected end of command" {
+			// Name the property, so the summary says what a migration loses by name.
+			in := menu
+			if !strings.HasPrefix(t, "/") {
+				in = cur
+			}
+			if p := propertyAt(stmt, err); p != "" && in != "" {
+				msg += ": unknown property " + p + " in " + in
+			}
 		}
 		r.Refused[msg]++
 		fail(n, msg, stmt)

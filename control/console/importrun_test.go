@@ -312,3 +312,24 @@ func TestInterruptedExport(t *testing.T) {
 		t.Errorf("a whole file warned:\n%s", r.Summary())
 	}
 }
+
+// TestUnknownPropertyNamed: a refusal for a property routerd does not know names it and
+// its menu, so the summary lists what a migration loses by property (QA: "refused 12
+// expected end of command" said nothing of which).
+func TestUnknownPropertyNamed(t *testing.T) {
+	src := "/ipv6 nd prefix default\nset autonomous=yes \\\n    dhcp6-pd-preferred=no\n/ip address add address=198.18.0.1/24 x=1 interface=ether1\n"
+	r := RunStatements(strings.Split(src, "\n"), 1, func(stmt string) error {
+		switch {
+		case strings.Contains(stmt, "dhcp6-pd-preferred"):
+			return errors.New("expected end of command (line 2 column 5)")
+		case strings.Contains(stmt, "x=1"):
+			return errors.New("expected end of command (line 1 column 39)")
+		}
+		return nil
+	}, nil)
+	want := map[string]int{"expected end of command: unknown property dhcp6-pd-preferred in /ipv6 nd prefix default": 1,
+		"expected end of command: unknown property x in /ip address": 1}
+	if !maps.Equal(r.Refused, want) {
+		t.Errorf("refused %v, want %v", r.Refused, want)
+	}
+}
