@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/routerd/routerd/control/certificate"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -158,6 +159,13 @@ var runAllow = map[string]struct{ err, why string }{
 		"the AP's bridge1 exists before the excerpt starts; the excerpt never adds it"},
 }
 
+// given lists the units whose excerpt shows, but never adds, state the commands rely
+// on: it is made before the unit runs, as the excerpt's router has it.
+var given = map[string]struct{ src, why string }{
+	"10-ip-ipsec.txt:318": {"/routing table add name=backup fib=yes",
+		"the excerpt's router has the routing table backup (its route print shows a default route in it); RouterOS 7 refuses a routing mark naming no table"},
+}
+
 // newRouter lists the units where an excerpt turns to the configuration of another router
 // (the other end of a tunnel, another example): from there on the file runs in a fresh
 // interpreter, since both routers' items carry the same names.
@@ -201,6 +209,11 @@ func TestReferenceCommandsRun(t *testing.T) {
 			t.Errorf("runAllow names %s, which is no unit's first line", k)
 		}
 	}
+	for k := range given {
+		if !keys[k] {
+			t.Errorf("given names %s, which is no unit's first line", k)
+		}
+	}
 	for k := range newRouter {
 		if !keys[k] {
 			t.Errorf("newRouter names %s, which is no unit's first line", k)
@@ -216,6 +229,11 @@ func TestReferenceCommandsRun(t *testing.T) {
 				key := u.Key()
 				if _, ok := newRouter[key]; ok {
 					in, c = newRefInterp(t)
+				}
+				if g, ok := given[key]; ok {
+					if err := in.Run(context.Background(), c, g.src, io.Discard); err != nil {
+						t.Fatalf("%s: given %q: %v", key, g.src, err)
+					}
 				}
 				c.Path = menuPath(in, u.Menu)
 				var out strings.Builder
