@@ -63,6 +63,11 @@ type returnSignal struct{ v Value }
 
 func (returnSignal) Error() string { return "return" }
 
+// quitSignal is quit: the whole run ends there, without an error.
+type quitSignal struct{}
+
+func (quitSignal) Error() string { return "quit" }
+
 // Run parses src as one unit at the console's menu and runs it; output (print, :put,
 // export) goes to w. A parse error anywhere runs nothing.
 func (in *Interp) Run(ctx context.Context, c *Console, src string, w io.Writer) (err error) {
@@ -102,7 +107,7 @@ func (in *Interp) run(ctx context.Context, c *Console, src string, w io.Writer, 
 	r := &run{in: in, ctx: ctx, c: c, w: w, locate: locate}
 	_, err = r.block(stmts, &scope{vars: map[string]Value{}})
 	var ret returnSignal
-	if errors.As(err, &ret) {
+	if errors.As(err, &ret) || errors.As(err, &quitSignal{}) {
 		return nil
 	}
 	return err
@@ -146,7 +151,7 @@ func (r *run) block(stmts []Stmt, sc *scope) (Value, error) {
 func located(err error, p Pos) error {
 	var se *Error
 	var ret returnSignal
-	if errors.As(err, &ret) || (errors.As(err, &se) && se.Line > 0) {
+	if errors.As(err, &ret) || errors.As(err, &quitSignal{}) || (errors.As(err, &se) && se.Line > 0) {
 		return err
 	}
 	return &Error{Msg: err.Error(), Line: p.Line, Col: p.Col, Err: err}
@@ -1233,6 +1238,8 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 			return nil, err
 		}
 		return nil, &Error{Msg: ToString(v)}
+	case "quit":
+		return nil, quitSignal{}
 	case "return":
 		v, err := ev(arg(0, "value"))
 		if err != nil {
@@ -1250,7 +1257,7 @@ func (r *run) global(s *GlobalStmt, sc *scope) (Value, error) {
 			return Bool(false), nil
 		}
 		var ret returnSignal
-		if errors.As(err, &ret) {
+		if errors.As(err, &ret) || errors.As(err, &quitSignal{}) {
 			return nil, err
 		}
 		inner := &scope{vars: map[string]Value{name: Str(errText(err))}, parent: sc}

@@ -32,6 +32,8 @@ var globals = map[string]bool{
 	"nothing": true, "range": true, "rndnum": true, "rndstr": true, "beep": true,
 	"terminal": true, "tonsec": true, "convert": true, "lock": true, "serialize": true,
 	"deserialize": true, "grep": true, "tocrlf": true, "tolf": true,
+	// quit is the console's /quit; RouterOS's exported scripts end with it.
+	"quit": true,
 }
 
 // unnamedCode are the global commands whose unnamed {} argument is code (`:do {...}`,
