@@ -19,7 +19,11 @@ type ImportReport struct {
 	// NoPort: statements not run because the port they name by default-name (an export
 	// of a box with more ports) is not here, by port. RouterOS would run them and
 	// change nothing; a migration loses what they set.
-	NoPort   map[string]int
+	NoPort map[string]int
+	// Follows: statements refused only because they name an item a skipped statement
+	// would have made (a bridge port of a wifi interface, after /interface wifi), by
+	// "NAME of MENU": part of what the missing menu loses, not a refusal here.
+	Follows  map[string]int
 	Failures []string // one line per failure: "line N: reason: statement"
 	// Interrupted is the line of RouterOS's "#interrupted" mark (0: none): the export
 	// was cut short on the router, and what came after it is not in the file.
@@ -36,6 +40,9 @@ func (r *ImportReport) Errors() int {
 		n += c
 	}
 	for _, c := range r.NoPort {
+		n += c
+	}
+	for _, c := range r.Follows {
 		n += c
 	}
 	return n
@@ -59,12 +66,22 @@ func (r *ImportReport) Summary() string {
 		}
 		fmt.Fprintf(&b, "%d skipped (%s), ", noPort, NoPort)
 	}
+	if len(r.Follows) > 0 {
+		follows := 0
+		for _, c := range r.Follows {
+			follows += c
+		}
+		fmt.Fprintf(&b, "%d skipped (%s), ", follows, Follows)
+	}
 	fmt.Fprintf(&b, "%d refused\n", refused)
 	for _, k := range sortedByCount(r.Skipped) {
 		fmt.Fprintf(&b, "  skipped %4d  %s\n", r.Skipped[k], k)
 	}
 	for _, k := range sortedByCount(r.NoPort) {
 		fmt.Fprintf(&b, "  skipped %4d  [ find default-name=%s ]\n", r.NoPort[k], k)
+	}
+	for _, k := range sortedByCount(r.Follows) {
+		fmt.Fprintf(&b, "  skipped %4d  names %s\n", r.Follows[k], k)
 	}
 	for _, k := range sortedByCount(r.Refused) {
 		fmt.Fprintf(&b, "  refused %4d  %s\n", r.Refused[k], k)
@@ -117,6 +134,10 @@ func ExportVersion(src string) int {
 // from the refusals of menus it has: what a migration would lose that no property fix
 // brings back.
 const NoMenu = "menu does not exist here"
+
+// Follows is the reason a statement that names an item of a skipped statement is
+// skipped: it failed only because that item is not here.
+const Follows = "names an item of a skipped menu"
 
 // NoPort is the reason a statement that finds a port by default-name (set [ find
 // default-name=ether9 ] ...) is skipped when no port has that name here.
@@ -226,6 +247,29 @@ var (
 	propName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 )
 
+// itemName is the name= an add gives its item.
+var itemName = regexp.MustCompile(`(?s)(?:^|\s)add\s(?:.*\s)?name=("[^"]*"|[^\s"]+)`)
+
+// namesMade reports whether a statement refused with msg failed for naming an item that
+// only a skipped statement would have made: a reference that matches nothing, whose
+// value is such a name. It returns the name and the skipped menu.
+func namesMade(stmt, msg string, made map[string]string) (string, string, bool) {
+	if len(made) == 0 || !strings.HasPrefix(msg, "input does not match any value of ") {
+		return "", "", false
+	}
+	prop := strings.TrimPrefix(msg, "input does not match any value of ")
+	m := regexp.MustCompile(`(?:^|\s)` + regexp.QuoteMeta(prop) + `=("[^"]*"|[^\s"]+)`).FindStringSubmatch(stmt)
+	if m == nil {
+		return "", "", false
+	}
+	for _, v := range strings.Split(strings.Trim(m[1], `"`), ",") {
+		if in, ok := made[v]; ok {
+			return v, in, true
+		}
+	}
+	return "", "", false
+}
+
 // slashSyntax is the parser's error at an unknown word after a slash, on the first line.
 var slashSyntax = regexp.MustCompile(`^syntax error \(line 1 column (\d+)\)$`)
 
@@ -237,7 +281,8 @@ var slashSyntax = regexp.MustCompile(`^syntax error \(line 1 column (\d+)\)$`)
 // than run in whatever menu was current. report, when not nil, gets each failure as
 // it happens.
 func RunStatements(lines []string, first int, run func(stmt string) error, report func(string)) *ImportReport {
-	r := &ImportReport{Skipped: map[string]int{}, Refused: map[string]int{}, NoPort: map[string]int{}}
+	r := &ImportReport{Skipped: map[string]int{}, Refused: map[string]int{}, NoPort: map[string]int{}, Follows: map[string]int{}}
+	made := map[string]string{} // names skipped statements would have given items, with their menu
 	skip := ""
 	cur := "" // the menu the last menu line made current, named before a failing relative statement
 	fail := func(n int, why, stmt string) {
@@ -300,6 +345,9 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 			skip = ""
 		} else if skip != "" {
 			r.Skipped[skip]++
+			if nm := itemName.FindStringSubmatch(t); nm != nil {
+				made[strings.Trim(nm[1], `"`)] = skip
+			}
 			continue
 		}
 		if port, ok := portAbsent(t, cur, run); ok {
@@ -330,8 +378,16 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 				r.Skipped[menu] += 0
 			} else {
 				r.Skipped[menu]++
+				if nm := itemName.FindStringSubmatch(t); nm != nil {
+					made[strings.Trim(nm[1], `"`)] = menu
+				}
 			}
 			fail(n, NoMenu+" (skipped)", stmt)
+			continue
+		}
+		if name, in, ok := namesMade(t, msg, made); ok {
+			r.Follows[name+" of "+in]++
+			fail(n, Follows+" (skipped): "+name+" of "+in, stmt)
 			continue
 		}
 		if msg == "expected end of command" {

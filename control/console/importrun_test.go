@@ -333,3 +333,40 @@ func TestUnknownPropertyNamed(t *testing.T) {
 		t.Errorf("refused %v, want %v", r.Refused, want)
 	}
 }
+
+// TestNamesSkippedItem: a statement refused only because it names an item of a skipped
+// menu (a bridge port of a wifi interface, after /interface wifi was skipped) is counted
+// as what that menu loses, not as a refusal; a name nothing skipped made stays refused.
+func TestNamesSkippedItem(t *testing.T) {
+	src := `/interface wifi
+add configuration.mode=ap \
+    name=wifi01
+/interface/wifi add name=wifi02
+/interface bridge port
+add bridge=bridge interface=wifi01
+add bridge=bridge interface=nothere
+/interface list member
+add interface=wifi02 list=LAN
+`
+	r := RunStatements(strings.Split(src, "\n"), 1, func(stmt string) error {
+		switch {
+		case strings.HasPrefix(stmt, "/interface wifi"):
+			return errors.New("bad command name wifi (line 1 column 12)")
+		case strings.HasPrefix(stmt, "/interface/wifi"):
+			return errors.New("syntax error (line 1 column 12)")
+		case strings.Contains(stmt, "interface="):
+			return errors.New("input does not match any value of interface")
+		}
+		return nil
+	}, nil)
+	if want := map[string]int{"wifi01 of /interface wifi": 1, "wifi02 of /interface wifi": 1}; !maps.Equal(r.Follows, want) {
+		t.Errorf("follows %v, want %v", r.Follows, want)
+	}
+	if want := map[string]int{"input does not match any value of interface": 1}; !maps.Equal(r.Refused, want) {
+		t.Errorf("refused %v, want %v", r.Refused, want)
+	}
+	if sum := r.Summary(); !strings.Contains(sum, "2 skipped (names an item of a skipped menu), 1 refused") ||
+		!strings.Contains(sum, "  skipped    1  names wifi01 of /interface wifi\n") {
+		t.Errorf("summary:\n%s", sum)
+	}
+}
