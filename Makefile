@@ -32,7 +32,7 @@ RACE_PKGS ?= ./control/ ./control/store/ ./control/engine/ ./control/scheduler/ 
 	./control/service/ ./control/link/ ./control/ipcfg/ ./control/tunnel/ ./ptp/node/ ./radius/ \
 	./control/certificate/ ./control/arp/ ./control/nd/ ./control/routing/ ./control/queue/ \
 	./control/ipsettings/ ./control/dns/ ./control/eventlog/ ./control/email/ \
-	./control/usermanager/ ./ptp/engine/
+	./control/usermanager/ ./ptp/engine/ ./control/hostname/
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 

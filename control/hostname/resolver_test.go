@@ -3,9 +3,11 @@ package hostname
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -220,4 +222,35 @@ func TestAnswerCNAME(t *testing.T) {
 	if addrs, _ := answerOf(m, "vpn.example.net.", mdns.TypeAAAA); len(addrs) != 0 {
 		t.Errorf("AAAA from A records: %v", addrs)
 	}
+}
+
+// TestResolverConcurrent: Lookups from several engines, Flushes from commits and Run's
+// refresh at once (run under -race by make test-race).
+func TestResolverConcurrent(t *testing.T) {
+	r := New(controltest.New(t))
+	f := &fakeAsk{addr: netip.MustParseAddr("198.18.0.1")} // TTL 0: held at MinTTL
+	r.ask = f.ask
+	r.OnChange(func() {})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				if _, err := r.Lookup(ctx, "ip4", fmt.Sprintf("h%d-%d.example.net", g, i%7)); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%50 == 0 {
+					r.Flush()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	<-done
 }
