@@ -10,6 +10,7 @@ import (
 
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
+	"github.com/routerd/routerd/control/value"
 )
 
 // Version is routerd's version, shown in export headers and /system resource.
@@ -146,9 +147,13 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 		var args []string
 		for _, k := range sortedKeys(exportProps(m, it.Props, decl, opt)) {
 			v := exportValue(m, k, it.Props, decl, opt)
-			if p, _ := m.Prop(k); p.Negatable && v == "" {
+			p, _ := m.Prop(k)
+			if p.Negatable && v == "" {
 				args = append(args, "!"+k)
 				continue
+			}
+			if n, err := strconv.ParseUint(v, 10, 64); err == nil && p.Hex {
+				v = value.FormatHex(n) // as RouterOS writes it (priority=0x8000)
 			}
 			args = append(args, k+"="+Quote(v))
 		}

@@ -59,6 +59,7 @@ func interfaceMenus() []*Menu {
 	disabled := Prop{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the item is disabled."}
 	running := hidden("running", "The link is up (carrier).")
 	// stored declares a property RouterOS exports that has no equivalent here.
+	hexProp := func(p Prop) Prop { p.Hex = true; return p }
 	stored := func(name string, t value.Type, def, why, desc string) Prop {
 		return Prop{Name: name, Type: t, Default: def, NoEffect: why, Desc: desc}
 	}
@@ -210,7 +211,7 @@ func interfaceMenus() []*Menu {
 					Desc: "Maximum number of learned hosts (auto and unlimited: no limit)."},
 				stored("mvrp", value.Bool(), "no", noMVRP, "Multiple VLAN Registration Protocol."),
 				stored("port-cost-mode", value.Enum("long", "short"), "long", noSTP, "Path cost scale of the ports."),
-				{Name: "priority", Type: value.Int(0, 65535), Default: "32768", Desc: "Bridge priority (0x8000) in the root election."},
+				{Name: "priority", Type: value.Int(0, 65535), Default: "32768", Hex: true, Desc: "Bridge priority (0x8000) in the root election."},
 				{Name: "max-message-age", Type: anyTime, Default: "20s",
 					Desc: "How long spanning tree information is kept (kernel range 6s..40s)."},
 				stored("transmit-hold-count", value.Int(1, 10), "6", noSTP, "BPDUs sent per second at most."),
@@ -290,7 +291,7 @@ func interfaceMenus() []*Menu {
 				stored("trusted", value.Bool(), "no", noSnoopDHCP, "Forward DHCP server messages (DHCP snooping)."),
 				stored("internal-path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost within an MSTP region."),
 				stored("path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost of the port."),
-				stored("priority", value.Int(0, 240), "128", noSTP, "Port priority (0x80)."),
+				hexProp(stored("priority", value.Int(0, 240), "128", noSTP, "Port priority (0x80).")),
 				stored("edge", value.Enum("auto", "no", "no-discover", "yes", "yes-discover"), "auto", noSTP, "Whether the port is an edge port."),
 				stored("point-to-point", value.Enum("auto", "no", "yes"), "auto", noSTP, "Whether the link is point-to-point."),
 				stored("bpdu-guard", value.Bool(), "no", noSTP, "Disable the port when a BPDU arrives."),

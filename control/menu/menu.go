@@ -99,6 +99,9 @@ type Prop struct {
 	// Count: a counter, a plain number over the API, REST and in scripts; the console
 	// prints its digits in groups of three ("6 213 070 707"), unquoted, as RouterOS.
 	Count bool
+	// Hex: an integer RouterOS prints and exports in hex (a bridge's priority=0x8000);
+	// stored, and sent over the API and REST, as decimal; either is accepted.
+	Hex bool
 	// BitRate: bits per second, a plain number over the API, REST and in scripts; the
 	// console prints it as RouterOS does ("0bps", "155.3kbps", "5.1Mbps").
 	BitRate bool

@@ -23,6 +23,9 @@ var richConfig = []string{
 		`dscp=10 clamp-tcp-mss=no dont-fragment=inherit allow-fast-path=no ipsec-secret=s3cret comment="to site A"`,
 	`/interface gre add name=gre-b remote-address=10.0.0.3 mtu=auto disabled=yes`,
 	`/interface gre add name=other remote-address=10.0.0.4`,
+	// RouterOS's export spellings: !keepalive (off), a bridge priority in hex.
+	`/interface gre add name=nk-gre remote-address=10.0.0.5 !keepalive`,
+	`/interface bridge add name=br-x priority=0x7000`,
 	`/interface eoip add name=eoip1 remote-address=10.0.1.2 tunnel-id=7 mac-address=02:00:00:aa:bb:cc arp=proxy-arp ` +
 		`loop-protect=on loop-protect-disable-time=10m arp-timeout=1m keepalive=20s,5`,
 	`/interface ipip add name=ipip1 remote-address=10.0.2.2 local-address=10.0.2.1 mtu=1480 dscp=inherit`,
@@ -112,10 +115,21 @@ func TestExportImportIdentical(t *testing.T) {
 		`password="pa ss\$1"`,
 		`ipsec-secret=s3cret`,
 		`add comment="on leave" disabled=yes group=full name=bob`,
+		`add !keepalive name=nk-gre remote-address=10.0.0.5`,
+		`add name=br-x priority=0x7000`,
 	} {
 		if !strings.Contains(first, want) {
 			t.Errorf("export lacks %s", want)
 		}
+	}
+	if out := mustRun(t, in, c, "/interface bridge print detail where name=br-x"); !strings.Contains(out, "priority=0x7000") {
+		t.Errorf("bridge priority not printed in hex:\n%s", out)
+	}
+	if got := mustRun(t, in, c, ":put [/interface bridge get br-x priority]"); got != "28672\n" {
+		t.Errorf("get priority = %q, want the number 28672", got)
+	}
+	if out := mustRun(t, in, c, "/interface gre print detail where name=nk-gre"); strings.Contains(out, "keepalive") {
+		t.Errorf("a keepalive that is off printed:\n%s", out)
 	}
 	in2, c2 := reimport(t, first)
 	for _, tc := range []struct{ get, want string }{

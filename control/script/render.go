@@ -112,13 +112,15 @@ func keys(r *control.Row) []string {
 }
 
 // shown is a property's value as the console prints it: sizes in bytes as 22.6GiB,
-// counters in groups of digits, bit rates with their unit.
+// counters in groups of digits, bit rates with their unit, Hex ones as 0x8000.
 func shown(r *control.Row, k string) (string, bool) {
 	v, ok := r.Get(k)
 	if ok && r.Menu != nil {
-		if p, isProp := r.Menu.Prop(k); isProp && (p.Bytes || p.Count || p.BitRate) {
+		if p, isProp := r.Menu.Prop(k); isProp && (p.Bytes || p.Count || p.BitRate || p.Hex) {
 			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
 				switch {
+				case p.Hex:
+					v = value.FormatHex(n)
 				case p.Bytes:
 					v = value.FormatBytes(n)
 				case p.Count:

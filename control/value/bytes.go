@@ -3,6 +3,7 @@ package value
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // FormatBytes renders a size in bytes as RouterOS's console prints memory and disk space
@@ -35,6 +36,10 @@ func FormatCount(n uint64) string {
 	}
 	return string(b)
 }
+
+// FormatHex writes an integer as RouterOS prints and exports priorities: 0x and upper
+// case hex digits ("0x8000", "0x80").
+func FormatHex(n uint64) string { return "0x" + strings.ToUpper(strconv.FormatUint(n, 16)) }
 
 // FormatBitRate writes bits per second as RouterOS's console prints rates: "0bps",
 // "312bps", "155.3kbps", "5.1Mbps", "1.2Gbps" (powers of 1000, one decimal).
