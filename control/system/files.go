@@ -106,6 +106,9 @@ func (s *system) importFile(ctx context.Context, c *control.Call) (*control.Repl
 	if err != nil {
 		return nil, err
 	}
+	if dry {
+		out.WriteString("dry run: nothing was changed\n")
+	}
 	out.WriteString("Script file loaded and executed successfully\n")
 	return &control.Reply{Menu: c.Menu, Text: out.String()}, nil
 }

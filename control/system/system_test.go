@@ -382,6 +382,9 @@ func TestImport(t *testing.T) {
 		{name: "plain", args: []control.Arg{arg("file-name", "ok.rsc")},
 			wantText: "done\nScript file loaded and executed successfully\n",
 			check:    `:put ([/system identity get name] = "imported")`},
+		{name: "dry run says so", args: []control.Arg{arg("file-name", "ok.rsc"), flag("dry-run")},
+			wantText: "done\nimport summary: 2 applied, 0 skipped (menu does not exist here), 0 refused\n" +
+				"dry run: nothing was changed\nScript file loaded and executed successfully\n"},
 		{name: "adds .rsc", args: []control.Arg{arg("file-name", "ok")},
 			wantText: "done\nScript file loaded and executed successfully\n"},
 		{name: "no extension", args: []control.Arg{arg("file-name", "noext")},
