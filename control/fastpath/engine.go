@@ -67,10 +67,8 @@ type Engine struct {
 	on6   bool
 	ft4   bool // FastTrack on
 	ft6   bool
-	// setLiberal: routerd turned conntrack's TCP window checks off for FastTrack.
-	setLiberal bool
-	why4       string // why IPv4 takes no fast path ("" when it does)
-	why6       string
+	why4  string // why IPv4 takes no fast path ("" when it does)
+	why6  string
 	// bridged are the Ethernet ports that are bridge members: the bridge forwards their
 	// packets, so FastTrack does not see them (/ip settings says so).
 	bridged []string
@@ -202,9 +200,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	ftRule4, ftRule6 := e.fasttrackRule(false), e.fasttrackRule(true)
 	ft4 := allow4 && why4 != "" && ftRule4
 	ft6 := allow6 && why6 != "" && ftRule6
-	// Window checks stay off while the rule exists, FastTrack on or not: the kernel takes
-	// over connections whose segments it did not see when FastTrack is turned off.
-	e.liberal(ftRule4 || ftRule6)
+	// Conntrack's TCP window checks stay off while the rule exists (the firewall
+	// engine's liberal-tcp-tracking, /ip firewall connection tracking).
 	// The pin folder removed behind routerd's back took the port attachments with it:
 	// made again here (or by the tunnel engine), AddFastPort attaches anew below.
 	if _, err := e.dp.Repin(); err != nil {
@@ -270,14 +267,6 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// beLiberal is the namespace's switch of conntrack's TCP window tracking.
-const beLiberal = "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal"
-
-// liberal turns conntrack's TCP window checks off while FastTrack is on, as the kernel's
-// flow offload does for the connections it takes: conntrack does not see the segments
-// FastTrack forwards, and would call the first one it sees again (FastTrack turned off,
-// a FIN) out of window, invalid, and leave it untranslated. What routerd set is put
-// back when the last fasttrack rule goes.
 // The conntrack timeouts FastTrack refreshes entries with.
 const (
 	tcpEstablished = "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established"
@@ -295,22 +284,6 @@ func sysctlSeconds(path string) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Second
-}
-
-func (e *Engine) liberal(on bool) {
-	cur, err := os.ReadFile(beLiberal)
-	if err != nil {
-		return
-	}
-	switch {
-	case on && strings.TrimSpace(string(cur)) == "0":
-		if os.WriteFile(beLiberal, []byte("1"), 0o644) == nil {
-			e.setLiberal = true
-		}
-	case !on && e.setLiberal:
-		os.WriteFile(beLiberal, []byte("0"), 0o644)
-		e.setLiberal = false
-	}
 }
 
 // fasttrackRule reports whether an enabled fasttrack-connection rule of the family exists.

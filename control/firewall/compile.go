@@ -1122,6 +1122,18 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{byte(n << 2)}}))
 		}
 	}
+	if v := p["tos"]; v != "" {
+		neg := strings.HasPrefix(v, "!")
+		n, _ := strconv.Atoi(strings.TrimPrefix(v, "!"))
+		if v6 {
+			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x0ff0), Xor: be16(0)},
+				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: be16(uint16(n) << 4)}))
+		} else {
+			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
+				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{byte(n)}}))
+		}
+	}
 	if v := p["src-mac-address"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
 		mac := parseMAC(strings.TrimPrefix(v, "!"))

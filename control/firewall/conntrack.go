@@ -310,6 +310,23 @@ var trackingSysctls = map[string]string{
 	"tcp-max-retrans-timeout":  "nf_conntrack_tcp_timeout_max_retrans",
 	"tcp-unacked-timeout":      "nf_conntrack_tcp_timeout_unacknowledged",
 	"loose-tcp-tracking":       "nf_conntrack_tcp_loose",
+	"liberal-tcp-tracking":     "nf_conntrack_tcp_be_liberal",
+}
+
+// fasttrackConfigured reports whether an enabled fasttrack-connection rule exists in
+// either family's filter or mangle.
+func (e *Engine) fasttrackConfigured() bool {
+	for _, v6 := range []bool{false, true} {
+		for _, t := range []string{"filter", "mangle"} {
+			its, _ := e.ex.Items(rulePath(v6, t))
+			for _, it := range its {
+				if it.Props["action"] == "fasttrack-connection" && it.Props["disabled"] != "yes" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // applyTracking writes the connection tracking settings to the kernel of the daemon's
@@ -340,9 +357,20 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 			}
 		}
 		var out string
-		if prop == "loose-tcp-tracking" {
+		switch prop {
+		case "loose-tcp-tracking":
 			out = map[string]string{"yes": "1", "no": "0"}[v]
-		} else {
+		case "liberal-tcp-tracking":
+			// Window checks stay off while a fasttrack-connection rule exists, as the
+			// kernel's flow offload does for the connections it takes: conntrack does
+			// not see the segments FastTrack forwards, and would call the first one it
+			// sees again (FastTrack turned off, a FIN) out of window, invalid, and
+			// leave it untranslated.
+			out = map[string]string{"yes": "1", "no": "0"}[v]
+			if e.fasttrackConfigured() {
+				out = "1"
+			}
+		default:
 			d, err := value.ParseDuration(v)
 			if err != nil {
 				continue

@@ -1260,15 +1260,19 @@ func TestIPv4Options(t *testing.T) {
 
 // TestExportVerboseLines: what RouterOS 6.49 `export verbose` and 7.x terse exports write
 // on firewall rules and connection tracking loads: unset matchers (!ingress-priority ...),
-// src-port="" and the two TCP timeouts (applied to the kernel); a value for a matcher the
+// src-port="" and the two TCP timeouts (applied to the kernel), RouterOS 7.24's !tos,
+// !headers and liberal-tcp-tracking; a value for a matcher the
 // kernel cannot express is kept and its rule shows invalid with the reason.
 func TestExportVerboseLines(t *testing.T) {
 	tp := newTopo(t)
 	r := newRig(t, tp)
-	r.run(t, `/ip firewall filter add action=accept chain=input comment=v6export !connection-bytes !connection-limit !connection-mark !connection-nat-state !connection-rate !connection-type !content disabled=no !dscp !dst-address !dst-address-list !dst-address-type !dst-limit !dst-port !fragment !hotspot !icmp-options !in-bridge-port !in-bridge-port-list !in-interface !in-interface-list !ingress-priority !ipsec-policy !ipv4-options !layer7-protocol !limit log=no log-prefix="" !nth !out-bridge-port !out-bridge-port-list !out-interface !out-interface-list !packet-mark !packet-size !per-connection-classifier !port !priority !protocol !psd !random !routing-mark !routing-table !src-address !src-address-list !src-address-type !src-mac-address !src-port !tcp-mss !time !tls-host !ttl
+	r.run(t, `/ip firewall filter add action=accept chain=input comment=v6export !connection-bytes !connection-limit !connection-mark !connection-nat-state !connection-rate !connection-type !content disabled=no !dscp !dst-address !dst-address-list !dst-address-type !dst-limit !dst-port !fragment !hotspot !icmp-options !in-bridge-port !in-bridge-port-list !in-interface !in-interface-list !ingress-priority !ipsec-policy !ipv4-options !layer7-protocol !limit log=no log-prefix="" !nth !out-bridge-port !out-bridge-port-list !out-interface !out-interface-list !packet-mark !packet-size !per-connection-classifier !port !priority !protocol !psd !random !routing-mark !routing-table !src-address !src-address-list !src-address-type !src-mac-address !src-port !tcp-mss !time !tls-host !ttl !tos
+/ip firewall filter add action=drop chain=forward tos=40 protocol=icmp comment=tosdrop
+/ipv6 firewall filter add action=accept chain=input !headers !tos comment=v6verbose
+/ip firewall connection tracking set liberal-tcp-tracking=no
 /ip firewall filter add action=log chain=forward dst-port=22,5022 log=yes log-prefix=--SSH-5022 protocol=tcp src-port="" comment=terse
 /ip firewall connection tracking set tcp-max-retrans-timeout=7m tcp-unacked-timeout=6m`)
-	if out := r.run(t, `/ip firewall filter print count-only where comment=v6export || comment=terse`); strings.TrimSpace(out) != "2" {
+	if out := r.run(t, `/ip firewall filter print count-only where comment=v6export || comment=terse || comment=tosdrop`); strings.TrimSpace(out) != "3" {
 		t.Fatalf("rules loaded: %s", out)
 	}
 	// The engine writes /proc/sys of its own namespace only (test/firewall checks that);
@@ -1277,11 +1281,29 @@ func TestExportVerboseLines(t *testing.T) {
 	if err := r.e.applyTracking(dir); err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]string{"nf_conntrack_tcp_timeout_max_retrans": "420", "nf_conntrack_tcp_timeout_unacknowledged": "360", "nf_conntrack_acct": "1"} {
+	for k, want := range map[string]string{"nf_conntrack_tcp_timeout_max_retrans": "420", "nf_conntrack_tcp_timeout_unacknowledged": "360",
+		"nf_conntrack_acct": "1", "nf_conntrack_tcp_be_liberal": "0"} {
 		b, _ := os.ReadFile(filepath.Join(dir, k))
 		if got := string(b); got != want {
 			t.Errorf("%s = %s, want %s", k, got, want)
 		}
+	}
+	// liberal-tcp-tracking=yes, or a fasttrack-connection rule, turn the window checks off.
+	for _, src := range []string{`/ip firewall connection tracking set liberal-tcp-tracking=yes`,
+		`/ip firewall connection tracking set liberal-tcp-tracking=no
+/ip firewall filter add chain=forward action=fasttrack-connection connection-state=established comment=ft`} {
+		r.run(t, src)
+		if err := r.e.applyTracking(dir); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "nf_conntrack_tcp_be_liberal")); string(b) != "1" {
+			t.Errorf("%s: nf_conntrack_tcp_be_liberal = %s, want 1", src, b)
+		}
+	}
+	r.run(t, `/ip firewall filter remove [find comment=ft]`)
+	// tos= (RouterOS 7.24) matches the TOS byte: a ping with TOS 0x28 is dropped.
+	if exec.Command("ip", "netns", "exec", tp.c, "ping", "-c1", "-W1", "-Q", "0x28", "198.19.2.2").Run() == nil || !tp.ping(tp.c, "198.19.2.2") {
+		t.Errorf("tos=40 did not drop the ping with TOS 0x28 alone\n%s", ruleset(t, tp))
 	}
 	// RouterOS's IPv6 defconf: the IPv4-mapped bogon prefix, and hop-limit (IPv6's ttl).
 	r.run(t, `/ipv6 firewall address-list add address=::ffff:0.0.0.0/96 comment="defconf: ipv4-mapped" list=bad_ipv6

@@ -48,6 +48,7 @@ type ruleItem struct {
 	PacketSize              string `prop:"packet-size"`
 	TTL                     string `prop:"ttl"`
 	DSCP                    string `prop:"dscp"`
+	TOS                     string `prop:"tos"`
 	Limit                   string `prop:"limit"`
 	DstLimit                string `prop:"dst-limit"`
 	ConnectionLimit         string `prop:"connection-limit"`

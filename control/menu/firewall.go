@@ -189,6 +189,8 @@ func firewallMenus() []*Menu {
 			{Name: "tcp-max-retrans-timeout", Type: ctTimeout, Default: "5m", Desc: "Timeout of TCP entries retransmitting past the limit."},
 			{Name: "tcp-unacked-timeout", Type: ctTimeout, Default: "5m", Desc: "Timeout of TCP entries with data not acknowledged."},
 			{Name: "loose-tcp-tracking", Type: value.Bool(), Default: "yes", Desc: "Pick up TCP connections already established."},
+			{Name: "liberal-tcp-tracking", Type: value.Bool(), Default: "no",
+				Desc: "Do not mark TCP segments outside the window invalid (on anyway while a fasttrack-connection rule exists)."},
 		},
 		Desc: "Connection tracking settings.",
 	})
@@ -299,6 +301,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("packet-size", fwNot{fwRange{0, 65535}}, "Packet size or range in bytes."),
 		p("ttl", str, "TTL: equal:N, greater-than:N, less-than:N, not-equal:N."),
 		p("dscp", fwNot{value.Int(0, 63)}, "DSCP value."),
+		p("tos", fwNot{value.Int(0, 255)}, "The whole TOS byte (IPv6: traffic class), DSCP and ECN together."),
 		p("limit", str, "Rate limit: count[/time],burst[:mode]."),
 		p("dst-limit", str, "Per-destination rate limit."),
 		p("connection-limit", str, "Connections per address (limit,netmask)."),
