@@ -219,11 +219,14 @@ func TestKeepalive(t *testing.T) {
 	ifaceRunning := func() bool {
 		return regexp.MustCompile(`(?m)^\s*\d+ [A-Z]*R[A-Z]* +name="ka"`).MatchString(tp.ra.must("/interface", "print", "detail", "where", "name=ka"))
 	}
-	// Answered keepalives: running, and the peer counted reflections.
-	time.Sleep(3500 * time.Millisecond)
-	if !running() || !ifaceRunning() {
-		t.Fatalf("not running with answered keepalives:\n%s\n%s", printDetail(tp.ra, "gre"), tp.ra.must("/interface", "print", "detail"))
-	}
+	// Answered keepalives: A counts two answers and the tunnel runs. Waited for, not
+	// slept on: on loaded cores B's tunnel may come up after A's first keepalives went
+	// unanswered (a fixed 3.5 s failed so).
+	answered := regexp.MustCompile(`routerd_tunnel_keepalive_rx_total\{[^}]*name="ka"[^}]*\} ([0-9]+)`)
+	waitFor(t, "two answered keepalives and ka running", 0, func() bool {
+		m := answered.FindStringSubmatch(tp.ra.scrape())
+		return m != nil && len(m[1]) > 0 && m[1] != "0" && m[1] != "1" && running() && ifaceRunning()
+	})
 	// Cut the underlay on B's side: A's keepalives go unanswered. Through B's routerd,
 	// which owns its ports as RouterOS does (a port set down with ip link comes back up).
 	tp.rb.must("/interface", "disable", tp.ub)
