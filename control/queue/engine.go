@@ -79,6 +79,10 @@ type Engine struct {
 
 	mu      sync.Mutex
 	applied map[string]string // device -> fingerprint of what is installed
+	// classes are the HTB classes the kernel accepted on each device (handle -> parent):
+	// the periodic pass compares them, and the root, with a dump to see a tree removed
+	// or changed behind routerd's back.
+	classes map[string]map[uint32]uint32
 	// refused are the queues whose class, qdisc or filter the kernel refused when the
 	// device's tree was installed, with its reason, by device: they alone are invalid.
 	refused map[string]map[uint64]error
@@ -101,7 +105,7 @@ func New(opts Options) *Engine {
 		opts.Poll = time.Second
 	}
 	return &Engine{opts: opts, kick: make(chan struct{}, 1),
-		applied: map[string]string{}, refused: map[string]map[uint64]error{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
+		applied: map[string]string{}, classes: map[string]map[uint32]uint32{}, refused: map[string]map[uint64]error{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
 		state: map[uint64]*[2]dirState{}, invalid: map[uint64]string{}, active: map[uint64]bool{}}
 }
 
@@ -350,11 +354,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	for dev, cs := range want {
 		fp := fingerprint(cs)
 		idx, name, err := e.device(dev)
+		if err == nil && e.applied[dev] == fp {
+			var ok bool
+			if ok, err = e.intact(idx, e.classes[dev]); err == nil && !ok {
+				delete(e.applied, dev)
+			}
+		}
 		if err == nil && e.applied[dev] != fp {
 			var refused map[uint64]error
-			refused, err = e.install(idx, cs)
+			var classes map[uint32]uint32
+			refused, classes, err = e.install(idx, cs)
 			if err == nil {
-				e.applied[dev], e.refused[dev] = fp, refused
+				e.applied[dev], e.refused[dev], e.classes[dev] = fp, refused, classes
 				for _, c := range cs {
 					delete(e.state, c.queue)
 				}
@@ -549,19 +560,60 @@ func (e *Engine) redirect(index, ifb int) error {
 	return e.h.FilterAdd(f)
 }
 
+// intact reports whether a device still has routerd's HTB root with exactly the
+// classes install left there (handle and parent): a root deleted or replaced, or a
+// class deleted or added, behind routerd's back makes the pass install the tree again.
+// It only reads (two dumps), so a pass with nothing changed writes nothing.
+func (e *Engine) intact(index int, classes map[uint32]uint32) (bool, error) {
+	l := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}}
+	qs, err := nldump.Retry(func() ([]netlink.Qdisc, error) { return e.h.QdiscList(l) })
+	if err != nil {
+		return false, fmt.Errorf("reading the qdiscs: %w", err)
+	}
+	root := false
+	for _, q := range qs {
+		a := q.Attrs()
+		if a.Parent == netlink.HANDLE_ROOT {
+			root = q.Type() == "htb" && a.Handle == netlink.MakeHandle(rootMajor, 0)
+		}
+	}
+	if !root {
+		return false, nil
+	}
+	cls, err := nldump.Retry(func() ([]netlink.Class, error) { return e.h.ClassList(l, 0) })
+	if err != nil {
+		return false, fmt.Errorf("reading the HTB classes: %w", err)
+	}
+	n := 0
+	for _, c := range cls {
+		a := c.Attrs()
+		if major, _ := netlink.MajorMinor(a.Handle); major != rootMajor {
+			continue // another qdisc's (a leaf's) classes
+		}
+		if p, ok := classes[a.Handle]; !ok || p != a.Parent {
+			return false, nil
+		}
+		n++
+	}
+	return n == len(classes), nil
+}
+
 // install replaces the HTB tree of one device. An error is the device's (its root);
 // what the kernel refuses of one queue (its class, its queue type's qdisc, its filter)
 // is returned by queue and leaves the others installed: one bad queue must not stop
 // the rest from shaping. The children of a refused class are refused with it.
-func (e *Engine) install(index int, cs []class) (map[uint64]error, error) {
+// The classes the kernel accepted are returned too (handle -> parent), for intact.
+func (e *Engine) install(index int, cs []class) (map[uint64]error, map[uint32]uint32, error) {
 	root := netlink.MakeHandle(rootMajor, 0)
-	// Whatever root is there goes (none is no error): a delete the kernel refuses
-	// shows as the add's EEXIST below, which is the device's error.
-	_ = e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root}})
+	// Whatever root is there goes (none, or the kernel's default, is no error; handle 0
+	// names any root, so a qdisc put there behind routerd's back goes too): a delete
+	// the kernel refuses shows as the add's EEXIST below, which is the device's error.
+	_ = e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT}})
 	if err := e.h.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root})); err != nil {
-		return nil, fmt.Errorf("HTB root: %w", err)
+		return nil, nil, fmt.Errorf("HTB root: %w", err)
 	}
 	refused := map[uint64]error{}
+	classes := map[uint32]uint32{}
 	// Parents before children.
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].parent == 0 && cs[j].parent != 0 })
 	done, bad := map[uint16]bool{}, map[uint16]bool{}
@@ -590,9 +642,14 @@ func (e *Engine) install(index int, cs []class) (map[uint64]error, error) {
 				continue
 			}
 			done[c.minor] = true
+			// The kernel reports a top class's parent as the root, not as 1:0.
+			classes[cl.Handle] = parent
+			if c.parent == 0 {
+				classes[cl.Handle] = netlink.HANDLE_ROOT
+			}
 		}
 		if !progress {
-			return nil, fmt.Errorf("queue parents form a loop")
+			return nil, nil, fmt.Errorf("queue parents form a loop")
 		}
 	}
 	for _, c := range cs {
@@ -603,7 +660,7 @@ func (e *Engine) install(index int, cs []class) (map[uint64]error, error) {
 			refused[c.queue] = err
 		}
 	}
-	return refused, nil
+	return refused, classes, nil
 }
 
 // filters installs a leaf queue's qdisc and the filters that classify into it.
@@ -759,6 +816,7 @@ func (e *Engine) remove(dev string) error {
 		return errors.Join(errs...)
 	}
 	delete(e.applied, dev)
+	delete(e.classes, dev)
 	delete(e.refused, dev)
 	if isIFB {
 		delete(e.ifbs, ifn)

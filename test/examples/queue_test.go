@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // shaped builds client C - router R - server S: R's ether1 faces the client network
@@ -246,4 +248,38 @@ func ifindex(t *testing.T, ns, dev string) string {
 		t.Fatalf("ifindex of %s: %v %s", dev, err, out)
 	}
 	return i
+}
+
+// TestSimpleQueueRestored: the HTB trees of a simple queue (download on ether1, upload
+// on its IFB) removed or replaced behind routerd's back come back within a few resync
+// periods, and the queue stays valid (QA, issue 10: they stayed gone for minutes).
+func TestSimpleQueueRestored(t *testing.T) {
+	need(t, "tc")
+	rn, c := netns(t, "qr"), netns(t, "qc")
+	veth(t, rn, "ether1", c, "c0")
+	r := startRouter(t, rn)
+	r.must("/ip address add address=198.18.1.1/24 interface=ether1")
+	r.must("/queue simple add name=q1 target=198.18.1.0/24 max-limit=10M/10M")
+	devs := []string{"ether1", "rq-" + ifindex(t, rn, "ether1")}
+	shaping := func(what string) {
+		t.Helper()
+		for _, dev := range devs {
+			testbin.Eventually(t, "HTB on "+dev+" "+what, 30*time.Second, func() (bool, string) {
+				q, _ := in(rn, "tc", "qdisc", "show", "dev", dev, "root").CombinedOutput()
+				cl, _ := in(rn, "tc", "class", "show", "dev", dev).CombinedOutput()
+				return strings.Contains(string(q), "htb 1:") && strings.Contains(string(cl), "rate 10Mbit"), string(q) + string(cl)
+			})
+		}
+		if out := r.must("/queue simple print detail where name=q1"); strings.Contains(out, "status=") || !strings.Contains(out, "q1") {
+			t.Errorf("q1 %s:\n%s", what, out)
+		}
+	}
+	shaping("installed")
+	for _, dev := range devs {
+		run(t, "tc", "-n", rn, "qdisc", "del", "dev", dev, "root")
+	}
+	shaping("after its root was deleted")
+	// A root put in HTB's place goes too.
+	run(t, "tc", "-n", rn, "qdisc", "replace", "dev", devs[0], "root", "handle", "2:", "pfifo")
+	shaping("after its root was replaced")
 }
