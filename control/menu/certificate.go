@@ -124,6 +124,9 @@ func certificateMenus() []*Menu {
 			Props: []Prop{
 				{Name: "crl-use", Type: value.Bool(), Default: "no",
 					Desc: "Refuse certificates a CRL here revokes."},
+				{Name: "builtin-trust-store", Type: value.String(), Default: "default",
+					NoEffect: "routerd trusts only the certificates of /certificate marked trusted",
+					Desc:     "RouterOS's built-in root CA bundle and what it is used for."},
 				{Name: "crl-download", Type: value.Bool(), Default: "no",
 					Desc: "Download CRLs from the distribution points of the certificates here."},
 				{Name: "crl-store", Type: value.Enum("ram", "system"), Default: "ram",

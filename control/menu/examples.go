@@ -210,6 +210,8 @@ func exampleMenus() []*Menu {
 					Desc: "Router lifetime advertised; 0 says this is no default router."},
 				{Name: "ra-preference", Type: value.Enum("low", "medium", "high"), Default: "medium",
 					Desc: "Default router preference (RFC 4191)."},
+				{Name: "pref64", Type: value.String(), NoEffect: "the PREF64 option (RFC 8781) is not sent here",
+					Desc: "NAT64 prefix advertised in router advertisements."},
 				{Name: "hop-limit", Type: value.OneOf(value.Enum("unspecified"), value.Int(1, 255)), Default: "unspecified",
 					Desc: "Hop limit hosts should use."},
 				{Name: "managed-address-configuration", Type: value.Bool(), Default: "no", Desc: "M flag: addresses from DHCPv6."},

@@ -68,6 +68,7 @@ func interfaceMenus() []*Menu {
 		noSTP       = "the kernel runs 802.1D STP with its own port costs, priorities and timers (no RSTP or MSTP here)"
 		noMVRP      = "no MVRP here"
 		noSnoopDHCP = "no DHCP snooping here"
+		noMLAG      = "no MLAG here"
 		mcastTimer  = "the kernel's multicast snooping timers are used"
 		noHW        = "no switch chip offload here"
 		noLoop      = "loop protect runs on EoIP tunnels only"
@@ -210,6 +211,15 @@ func interfaceMenus() []*Menu {
 				{Name: "max-learned-entries", Type: value.OneOf(value.Enum("auto", "unlimited"), value.Int(0, 4294967295)), Default: "auto",
 					Desc: "Maximum number of learned hosts (auto and unlimited: no limit)."},
 				stored("mvrp", value.Bool(), "no", noMVRP, "Multiple VLAN Registration Protocol."),
+				stored("dhcp-agent-circuit-id", value.String(), "", noSnoopDHCP, "Agent Circuit ID of option 82 (default: the port name)."),
+				stored("dhcp-agent-remote-id", value.String(), "", noSnoopDHCP, "Agent Remote ID of option 82 (default: the bridge MAC)."),
+				stored("dhcpv6-snooping", value.Bool(), "no", noSnoopDHCP, "Snoop DHCPv6 packets."),
+				stored("dhcpv6-agent-circuit-id", value.String(), "", noSnoopDHCP, "Interface-ID option the DHCPv6 relay agent adds."),
+				stored("dhcpv6-agent-remote-id", value.String(), "", noSnoopDHCP, "Remote-ID option the DHCPv6 relay agent adds."),
+				stored("ra-guard", value.Bool(), "no", "no RA guard here", "Drop router advertisements from untrusted ports (trusted-ra)."),
+				stored("mlag-peer-port", value.String(), "none", noMLAG, "Port to the MLAG peer."),
+				stored("mlag-heartbeat", anyTime, "5s", noMLAG, "Interval of MLAG heartbeats."),
+				stored("mlag-priority", value.Int(0, 255), "128", noMLAG, "MLAG primary election priority."),
 				stored("port-cost-mode", value.Enum("long", "short"), "long", noSTP, "Path cost scale of the ports."),
 				{Name: "priority", Type: value.Int(0, 65535), Default: "32768", Hex: true, Desc: "Bridge priority (0x8000) in the root election."},
 				{Name: "max-message-age", Type: anyTime, Default: "20s",
@@ -289,6 +299,8 @@ func interfaceMenus() []*Menu {
 					Desc: "Ports with the same horizon do not forward to each other (kernel port isolation: one horizon value per bridge)."},
 				stored("ingress-filtering", value.Bool(), "yes", "the Linux bridge always filters ingress by VLAN when vlan-filtering is on", "Drop frames of VLANs the port is not a member of."),
 				stored("trusted", value.Bool(), "no", noSnoopDHCP, "Forward DHCP server messages (DHCP snooping)."),
+				stored("trusted-dhcpv6", value.Bool(), "no", noSnoopDHCP, "Forward DHCPv6 server messages (DHCPv6 snooping)."),
+				stored("trusted-ra", value.Bool(), "no", "no RA guard here", "Forward router advertisements when the bridge has ra-guard."),
 				stored("internal-path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost within an MSTP region."),
 				stored("path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost of the port."),
 				hexProp(stored("priority", value.Int(0, 240), "128", noSTP, "Port priority (0x80).")),

@@ -609,3 +609,24 @@ func TestImportBOM(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterOS724Properties: properties a RouterOS 7.24 `export verbose` writes, each of
+// which lost its whole line ('expected end of command', QA), are accepted and stored.
+func TestRouterOS724Properties(t *testing.T) {
+	r := newRig(t)
+	for _, src := range []string{
+		`/interface bridge add ageing-time=5m !dhcp-agent-circuit-id !dhcp-agent-remote-id dhcp-snooping=no !dhcpv6-agent-circuit-id !dhcpv6-agent-remote-id dhcpv6-snooping=no mlag-heartbeat=5s mlag-peer-port=none mlag-priority=128 name=bridge ra-guard=no`,
+		`/system logging action add name=remote2 add-topics-string=no remote=198.18.0.9 target=remote vrf=main`,
+		`/certificate settings set builtin-trust-store=default crl-download=no crl-store=ram crl-use=no`,
+		`/ip settings set ipv4-fragment-time=3 ipv4-high-fragment-thresh=1024.0KiB`,
+		`/ipv6 settings set accept-router-advertisements-on=all`,
+		`/queue type add cake-bandwidth=0bps kind=cake name=cake-download`,
+	} {
+		if _, err := r.run(t, src); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	if out := r.mustRun(t, `:put [/interface bridge get bridge mlag-priority]`); out != "128\n" {
+		t.Errorf("mlag-priority = %q", out)
+	}
+}

@@ -18,6 +18,10 @@ func ParseRate(s string) (uint64, error) {
 	if s == "" {
 		return 0, ErrInvalid
 	}
+	// RouterOS 7 writes some rates with their unit (cake-bandwidth=0bps, 10Mbps).
+	if t, ok := strings.CutSuffix(s, "bps"); ok && t != "" {
+		s = t
+	}
 	mul := uint64(1)
 	switch s[len(s)-1] {
 	case 'k', 'K':
