@@ -274,6 +274,10 @@ func desired(fam int, ts map[string]Table, rules []rule) ([]wanted, map[uint64]s
 		if c.Disabled {
 			continue
 		}
+		if c.Src.IsValid() && c.Dst.IsValid() && c.Src.Addr().Is4() != c.Dst.Addr().Is4() {
+			invalid[c.id] = "src-address and dst-address are of different address families"
+			continue
+		}
 		r := base(fam, prio)
 		other := false // a rule of the other family
 		for _, sel := range []struct {

@@ -61,6 +61,13 @@ func TestDesiredRules(t *testing.T) {
 			t.Errorf("rule without min-prefix suppresses /%d: %+v", r.SuppressPrefixlen, r)
 		}
 	}
+	// An IPv6 source with an IPv4 destination is no rule of either family (QA: it was
+	// valid with nothing installed).
+	_, mixed := desired(unix.AF_INET, ts, []rule{{id: 9, ruleItem: ruleItem{
+		Src: netip.MustParsePrefix("2001:db8::/32"), Dst: netip.MustParsePrefix("198.18.0.0/15")}}})
+	if !strings.Contains(mixed[9], "different address families") {
+		t.Errorf("mixed families: %q", mixed[9])
+	}
 	// Not with a table of its own (the library drops it there): invalid, not flapping.
 	if !strings.Contains(invalid[6], "table=main only") {
 		t.Errorf("min-prefix with table=backup: %q", invalid[6])
