@@ -24,11 +24,13 @@ type rig struct {
 	h  *engine.Handle
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { t.Helper(); return newRigAt(t, "127.0.0.1:0") }
+
+func newRigAt(t *testing.T, addr string) *rig {
 	t.Helper()
 	ex := controltest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := New(Options{Addr: "127.0.0.1:0"})
+	e := New(Options{Addr: addr})
 	h, wait := engine.Standalone(ex, e.Spec())
 	if err := e.Start(ctx, h); err != nil {
 		t.Fatal(err)
@@ -222,5 +224,31 @@ func TestQueryPanicRecovered(t *testing.T) {
 	}
 	if out := r.must(`/ip dns static print detail`); !strings.Contains(out, "internal error in dns query: injected") {
 		t.Errorf("the items do not show the panic:\n%s", out)
+	}
+}
+
+// TestPortHeldStatus: with the port held by another program, /ip dns says why remote
+// requests go unanswered (QA: only a log line every 5 s), and takes the port once free.
+func TestPortHeldStatus(t *testing.T) {
+	held, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigAt(t, held.LocalAddr().String())
+	var out strings.Builder
+	if err := r.in.Run(context.Background(), r.c, `/ip dns set allow-remote-requests=yes`, &out); err != nil {
+		t.Fatal(err)
+	}
+	r.e.Reconcile(context.Background())
+	if got := r.must(`:put [/ip dns get status]`); !strings.Contains(got, "not answering remote requests") || !strings.Contains(got, "address already in use") {
+		t.Errorf("status with the port held: %q", got)
+	}
+	held.Close()
+	r.e.Reconcile(context.Background())
+	if got := r.must(`:put [/ip dns get status]`); strings.Contains(got, "not answering") {
+		t.Errorf("status once the port is free: %q", got)
+	}
+	if r.e.Addr() == nil {
+		t.Error("not listening once the port is free")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/store"
 )
 
 // Options say where the server listens.
@@ -171,13 +172,25 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.Srv.SetConfig(cfg)
 	if !cfg.Listen {
 		e.stop()
+		e.setStatus(settings, "")
 		return nil
 	}
 	if err := e.listen(); err != nil {
+		// /ip dns says why remote requests go unanswered (another program holding port
+		// 53, say), as /ip service and tftp do; the next pass tries again.
+		e.setStatus(settings, "not answering remote requests: "+err.Error())
 		slog.Warn("dns: not listening", "err", err)
 		return err
 	}
+	e.setStatus(settings, "")
 	return nil
+}
+
+// setStatus gives /ip dns its status.
+func (e *Engine) setStatus(settings []store.Item, status string) {
+	for _, it := range settings {
+		e.ex.State.Set(SettingsPath, it.ID, control.ItemState{Status: status})
+	}
 }
 
 // listen opens UDP and TCP on the same port.
@@ -190,7 +203,7 @@ func (e *Engine) listen() error {
 	pc, err := net.ListenPacket("udp", e.opts.Addr)
 	if err != nil {
 		e.lerr = err
-		return fmt.Errorf("dns: listen udp %s: %w", e.opts.Addr, err)
+		return err // "listen udp ADDR: bind: address already in use"
 	}
 	// TCP on the port UDP got (Addr may say port 0 in tests).
 	_, port, _ := net.SplitHostPort(pc.LocalAddr().String())
@@ -199,7 +212,7 @@ func (e *Engine) listen() error {
 	if err != nil {
 		pc.Close()
 		e.lerr = err
-		return fmt.Errorf("dns: listen tcp %s: %w", e.opts.Addr, err)
+		return err
 	}
 	handler := recovering{e.Srv, e.h}
 	e.udp = &mdns.Server{PacketConn: pc, Handler: handler}
