@@ -418,7 +418,13 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 				slog.Info("ipcfg: address present before routerd now belongs to its item", "address", p, "interface", it.iface)
 			}
 		} else if err := e.h.AddrAdd(k.index, p, it.noDAD, peer); err != nil {
-			e.invalidAddr(path, it, "cannot add address: "+err.Error())
+			why := "cannot add address: " + err.Error()
+			if mtu := l.Attrs().MTU; v == 6 && mtu < 1280 {
+				// The kernel turns IPv6 off on a link below the minimum MTU and says
+				// only "invalid argument".
+				why = fmt.Sprintf("IPv6 needs an mtu of at least 1280 on %s (it has %d)", e.names.Of(l.Attrs()), mtu)
+			}
+			e.invalidAddr(path, it, why)
 			continue
 		}
 		st := control.ItemState{Props: addrProps(it, e.names.Of(l.Attrs()))}

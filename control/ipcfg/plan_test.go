@@ -290,6 +290,15 @@ func TestPlan(t *testing.T) {
 		again: []string{"addr-add ether1 198.18.0.1/24 (failed)"},
 		state: map[string]string{"/ip/address|198.18.0.1/24": "cannot add address: operation not permitted"},
 	}, {
+		// The kernel turns IPv6 off below mtu 1280 and answers "invalid argument".
+		name:  "IPv6 address on a link with a small mtu",
+		setup: func(k *fakeKernel) { k.links[1].Attrs().MTU = 1000 },
+		cmds:  []string{"/ipv6/address add address=2001:db8:9::1/64 interface=ether1"},
+		fail:  map[string]error{"addr-add ether1 2001:db8:9::1/64": unix.EINVAL},
+		want:  []string{"addr-add ether1 2001:db8:9::1/64 (failed)"},
+		again: []string{"addr-add ether1 2001:db8:9::1/64 (failed)"},
+		state: map[string]string{"/ipv6/address|2001:db8:9::1/64": "IPv6 needs an mtu of at least 1280 on ether1 (it has 1000)"},
+	}, {
 		name:  "kernel refuses the route",
 		cmds:  []string{"/ip/route add dst-address=198.19.1.0/24 blackhole=yes"},
 		fail:  map[string]error{"route-replace table main 198.19.1.0/24 metric 1 blackhole": unix.EINVAL},
