@@ -19,7 +19,8 @@ var bareGo = map[string]struct {
 }{
 	// The recovering spawners themselves.
 	"control/engine/host.go:(*Handle).Go":    {1, "the host's own: recovers, marks the items, joined by Stop"},
-	"control/engine/host.go:(*Handle).start": {1, "the engine's loop; each pass runs under protect"},
+	"control/engine/host.go:(*Handle).start": {1, "Start tried again after ErrStartAgain; each Start runs under protect, joined by Stop"},
+	"control/engine/host.go:(*Handle).run":   {1, "the engine's loop; each pass runs under protect"},
 	"ike/recover.go:(*Daemon).spawn":         {1, "IKE's readers and timer: recovers and starts the loop again (runSafe)"},
 	"ike/esp/recover.go:(*userspace).spawn":  {1, "the userspace ESP loops: recovers per batch and per loop (runLoop)"},
 

@@ -249,20 +249,66 @@ func (r *Handle) panicked(reason string) {
 	r.Kick()
 }
 
+// ErrStartAgain marks a Start error that can go away by itself, such as a port another
+// program holds: the host calls Start again every StartRetry until it succeeds or the
+// host stops, and the engine's menus say why meanwhile.
+var ErrStartAgain = errors.New("trying again")
+
+// StartRetry is how often the host calls Start again after an ErrStartAgain.
+var StartRetry = 5 * time.Second
+
 func (r *Handle) start(ctx context.Context) {
 	r.spec = r.eng.Spec()
 	r.Ex, r.Metrics = r.host.Ex, r.host.Metrics
 	if r.spec.Resync == 0 {
 		r.spec.Resync = DefaultResync
 	}
-	err := r.protect(func() error { return r.eng.Start(ctx, r) })
-	if err != nil {
-		slog.Error("engine did not start", "engine", r.spec.Name, "err", err)
-		for _, m := range r.spec.Menus {
-			r.Ex.EngineFailed(m, fmt.Sprintf("%s engine did not start: %v", r.spec.Name, err))
-		}
+	err := r.tryStart(ctx, true)
+	if err == nil {
+		r.run(ctx)
 		return
 	}
+	if !errors.Is(err, ErrStartAgain) {
+		return
+	}
+	r.host.wg.Add(1)
+	go func() {
+		defer r.host.wg.Done()
+		t := time.NewTicker(StartRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if r.tryStart(ctx, false) == nil {
+				slog.Info("engine started", "engine", r.spec.Name)
+				r.run(ctx)
+				return
+			}
+		}
+	}()
+}
+
+// tryStart runs the engine's Start; a failure is logged (once, when retried) and the
+// engine's menus say why.
+func (r *Handle) tryStart(ctx context.Context, first bool) error {
+	err := r.protect(func() error { return r.eng.Start(ctx, r) })
+	if err == nil {
+		return nil
+	}
+	if first {
+		slog.Error("engine did not start", "engine", r.spec.Name, "err", err)
+	}
+	for _, m := range r.spec.Menus {
+		r.Ex.EngineFailed(m, fmt.Sprintf("%s engine did not start: %v", r.spec.Name, err))
+	}
+	return err
+}
+
+// run makes a started engine the owner of its menus and runs its first pass and loop.
+func (r *Handle) run(ctx context.Context) {
 	r.mu.Lock()
 	r.running = true
 	r.mu.Unlock()

@@ -514,3 +514,68 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return n
 }
+
+// busyEngine's Start fails with ErrStartAgain while its port is held.
+type busyEngine struct {
+	held   atomic.Bool
+	starts atomic.Int32
+	passes atomic.Int32
+}
+
+func (e *busyEngine) Spec() engine.Spec {
+	return engine.Spec{Name: "busy", Menus: []string{"/test/other"}, Resync: engine.Never}
+}
+func (e *busyEngine) Start(context.Context, *engine.Handle) error {
+	e.starts.Add(1)
+	if e.held.Load() {
+		return fmt.Errorf("listen udp :500: address already in use (%w)", engine.ErrStartAgain)
+	}
+	return nil
+}
+func (e *busyEngine) Reconcile(context.Context) error { e.passes.Add(1); return nil }
+
+// TestStartAgain: an engine whose Start failed with ErrStartAgain (a port another program
+// holds) is started again once it can be, its items saying why meanwhile (QA: IPsec stayed
+// off until a restart when strongSwan held port 500 at boot); Stop ends the retries.
+func TestStartAgain(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	old := engine.StartRetry
+	engine.StartRetry = 20 * time.Millisecond
+	defer func() { engine.StartRetry = old }()
+	ex := newExecutor(t)
+	run(t, ex, "/test/other", "add", "name=o1")
+	b := &busyEngine{}
+	b.held.Store(true)
+	h := start(t, ex, b)
+	if got := row(t, ex, "/test/other", "o1").Props["status"]; !strings.Contains(got, "busy engine did not start: listen udp :500: address already in use (trying again)") {
+		t.Errorf("status while the port is held: %q", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.starts.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b.passes.Load() != 0 {
+		t.Fatal("a pass ran before Start succeeded")
+	}
+	b.held.Store(false)
+	for b.passes.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b.passes.Load() == 0 || ex.Engine("/test/other") != "busy" {
+		t.Fatalf("not started once the port was free: %d starts, %d passes", b.starts.Load(), b.passes.Load())
+	}
+	if got := row(t, ex, "/test/other", "o1").Props["status"]; got != "" {
+		t.Errorf("status once started: %q", got)
+	}
+	h.Stop()
+	// An engine that never starts is not retried after Stop.
+	b2 := &busyEngine{}
+	b2.held.Store(true)
+	h2 := start(t, newExecutor(t), b2)
+	h2.Stop()
+	n := b2.starts.Load()
+	time.Sleep(100 * time.Millisecond)
+	if b2.starts.Load() != n {
+		t.Error("Start called again after Stop")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -241,7 +242,6 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	// Peer addresses and tunnels' remote-addresses given by name: a changed record
 	// (or /ip dns) asks for a pass, whose digest includes what they resolved to.
 	e.hosts = hostname.Of(h)
-	e.hosts.OnChange(h.Kick)
 	if opts.DNS == nil {
 		if ds, ok := engine.Lookup[*dns.DynamicServers](h); ok {
 			opts.DNS = ds // mode config DNS servers into /ip dns dynamic-servers
@@ -266,10 +266,16 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	d, err := ike.New(io, nil)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// Another IKE daemon (a strongSwan running at boot) holds port 500 or
+			// 4500: the host starts the engine again once it is free.
+			err = fmt.Errorf("%w (%w)", err, engine.ErrStartAgain)
+		}
 		e.startErr = err
 		return err
 	}
-	e.d = d
+	e.d, e.startErr = d, nil
+	e.hosts.OnChange(h.Kick)
 	e.m = newMetrics(e, h.Metrics)
 	// /ip ipsec key (rsa-key) keeps saying it is not applied. settings is applied:
 	// accounting and interim-update drive eap-radius accounting (eap.go).
