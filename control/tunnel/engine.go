@@ -168,6 +168,7 @@ type tunnel struct {
 	sent               bool
 	misses             int64
 	up                 bool
+	noRoute            bool // nothing can be sent: not running, whatever keepalives say
 	hook               dataplane.Hook
 	underlay           string // where the decapsulator was last attached
 	actualMTU          int
@@ -836,7 +837,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	}
 	var hook dataplane.Hook
 	if ulIdx == 0 {
-		st.Status = fmt.Sprintf("no route to %s", target)
+		st.Status = e.noRouteStatus(target)
 		// A route that went away for a moment (link down) must not take the
 		// decapsulator with it: keep the last underlay attached.
 		e.mu.Lock()
@@ -875,7 +876,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 	*t = tunnel{path: it.path, name: it.Name, hidden: hidden, id: it.id, kind: it.kind,
 		hiddenIdx: hid.Attrs().Index, local: local, remote: remote, tunnelID: key.id,
 		kaInterval: interval, kaRetries: retries, lastSent: t.lastSent, lastKaRx: t.lastKaRx,
-		sent: t.sent, misses: t.misses, up: true, hook: hook, underlay: ulName, actualMTU: mtu}
+		sent: t.sent, misses: t.misses, up: true, noRoute: ulIdx == 0, hook: hook, underlay: ulName, actualMTU: mtu}
 	st.Running = t.running() && !e.tripped(hidden)
 	e.fillStats(&st, hid.Attrs().Index)
 	t.state = st
@@ -991,7 +992,7 @@ func (e *Engine) attachDecap(idx int, name string) (dataplane.Hook, error) {
 }
 
 func (t *tunnel) running() bool {
-	return t.up && (t.kaInterval == 0 || t.kaRetries == 0 || t.misses < t.kaRetries)
+	return t.up && !t.noRoute && (t.kaInterval == 0 || t.kaRetries == 0 || t.misses < t.kaRetries)
 }
 
 func (e *Engine) forget(hidden string) {
@@ -1044,6 +1045,15 @@ type ulRoute struct {
 	name       string
 	index, mtu int
 	src        netip.Addr
+}
+
+// noRouteStatus says why a tunnel has no underlay: its remote is this router's own
+// address (a route of the local table), or no route leads there.
+func (e *Engine) noRouteStatus(target netip.Addr) string {
+	if rs, err := e.k.RouteGet(net.IP(target.AsSlice())); err == nil && len(rs) > 0 && rs[0].Type == unix.RTN_LOCAL {
+		return fmt.Sprintf("remote-address %s is an address of this router", target)
+	}
+	return fmt.Sprintf("no route to %s", target)
 }
 
 func (e *Engine) lookupUnderlay(ps *passState, dst netip.Addr) (name string, index, mtu int, src netip.Addr) {

@@ -606,3 +606,45 @@ func TestKickedPassAppliesOnlyChanges(t *testing.T) {
 		t.Errorf("kicked pass after the repair wrote: kernel %v dataplane %v", kw, dw)
 	}
 }
+
+// routedKernel answers route lookups for local addresses with the local table's route
+// (as the kernel does, through lo) and has no route to the others it is told of.
+type routedKernel struct {
+	*fakeKernel
+	local, unroutable netip.Addr
+}
+
+func (k *routedKernel) RouteGet(dst net.IP) ([]netlink.Route, error) {
+	a, _ := netip.AddrFromSlice(dst)
+	switch a.Unmap() {
+	case k.local:
+		return []netlink.Route{{LinkIndex: 1000, Type: unix.RTN_LOCAL}}, nil
+	case k.unroutable:
+		return nil, unix.ENETUNREACH
+	}
+	return k.fakeKernel.RouteGet(dst)
+}
+
+// TestNoRouteNotRunning: a tunnel that cannot send (no route to its remote, or the remote
+// is this router's own address) is not running and says why (QA: it printed R beside
+// "no route to ...", and "no route" for its own address).
+func TestNoRouteNotRunning(t *testing.T) {
+	r := newPlanRig(t)
+	r.e.k = &routedKernel{fakeKernel: r.k, local: netip.MustParseAddr("198.18.0.1"), unroutable: netip.MustParseAddr("198.19.9.9")}
+	r.exec(t, "/interface/gre", "add", "name=gself", "remote-address=198.18.0.1")
+	r.exec(t, "/interface/gre", "add", "name=gfar", "remote-address=198.19.9.9")
+	r.exec(t, "/interface/gre", "add", "name=gok", "remote-address=198.18.1.1")
+	r.reconcile(t)
+	for name, want := range map[string]string{
+		"gself": "remote-address 198.18.0.1 is an address of this router",
+		"gfar":  "no route to 198.19.9.9",
+	} {
+		st := r.state(t, "/interface/gre", name)
+		if st.Running || !strings.Contains(st.Status, want) {
+			t.Errorf("%s: running=%v status %q, want not running and %q", name, st.Running, st.Status, want)
+		}
+	}
+	if st := r.state(t, "/interface/gre", "gok"); !st.Running {
+		t.Errorf("gok not running: %+v", st)
+	}
+}
