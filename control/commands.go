@@ -1203,8 +1203,6 @@ func sameBuiltin(props map[string]string, m *menu.Menu, i int) bool {
 // whatever it is called now.
 func IsBuiltin(props map[string]string) bool { return props[builtinKey] != "" }
 
-// emptyUnset reports whether v is the empty value RouterOS writes for an unset property
-// whose type has no empty value (pref-src="" in a v7 route export): it unsets.
 // missingRequired refuses an item that lacks a required property, as RouterOS's add
 // does ("failure: interface not specified"); a property required only while the item
 // is enabled (Prop.RequiredEnabled) may be missing from a disabled one. always: check
@@ -1218,6 +1216,8 @@ func missingRequired(m *menu.Menu, props map[string]string, always bool) error {
 	return nil
 }
 
+// emptyUnset reports whether v is the empty value RouterOS writes for an unset property
+// whose type has no empty value (pref-src="" in a v7 route export): it unsets.
 func emptyUnset(p *menu.Prop, v string) bool {
 	if v != "" || p.Required {
 		return false
