@@ -183,12 +183,14 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 			k.last[pl.V6] = next
 			return nil
 		}
+		before := k.generationBefore()
 		if err := k.applyDiff(pl, lists, prev, next); err == nil {
 			k.last[pl.V6] = next
-			k.committed(pl.V6)
+			k.committed(pl.V6, before)
 			return nil
 		}
 	}
+	before := k.generationBefore()
 	if err := k.applyAll(pl, lists); err != nil {
 		var re *RefusedError
 		if errors.As(err, &re) {
@@ -196,7 +198,7 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 		}
 		return err
 	}
-	k.committed(pl.V6)
+	k.committed(pl.V6, before)
 	if len(pl.Chains)+len(pl.Lists) > 0 {
 		k.last[pl.V6] = next
 	}

@@ -134,10 +134,24 @@ func (k *Kernel) noteGen(v6 bool, gen uint32) {
 	k.gen[v6], k.seen[v6] = gen, true
 }
 
+// generationBefore reads the generation just before one of routerd's own commits, for
+// committed; -1 when it cannot be read.
+func (k *Kernel) generationBefore() int64 {
+	gen, err := k.generation()
+	if err != nil {
+		return -1
+	}
+	return int64(gen)
+}
+
 // committed notes the generation right after routerd's own transaction of a family, so
-// that the next pass need not read the table back. k.mu held.
-func (k *Kernel) committed(v6 bool) {
-	if gen, err := k.generation(); err == nil {
+// that the next pass need not read the table back. It does so only when the generation
+// moved by exactly that one commit since before (generationBefore): another program's
+// transaction landing between routerd's commit and this read (an nft delete just after a
+// pass) would otherwise be taken for routerd's own and never looked at. Otherwise the next
+// pass reads the table back. k.mu held.
+func (k *Kernel) committed(v6 bool, before int64) {
+	if gen, err := k.generation(); err == nil && before >= 0 && uint32(before)+1 == gen {
 		k.noteGen(v6, gen)
 	} else if k.seen != nil {
 		k.seen[v6] = false

@@ -114,3 +114,37 @@ func TestListElementsRestored(t *testing.T) {
 		t.Errorf("a pass with nothing changed sent nftables:\n%s", ev)
 	}
 }
+
+// TestForeignCommitBesideOwn: another program's transaction that lands between routerd's
+// own commit and its reading of the generation number is not taken for routerd's own. The
+// interleaving is made by hand: the generation is read, "routerd's" commit and a foreign
+// delete follow, then committed notes what it saw (CI once lost a deleted list entry so,
+// TestListElementsRestored under load).
+func TestForeignCommitBesideOwn(t *testing.T) {
+	tp := newTopo(t)
+	r := newRig(t, tp)
+	r.run(t, `/ip firewall address-list add list=allowed address=198.19.9.9
+/ip firewall filter add chain=input src-address-list=allowed action=accept`)
+	k := r.e.k
+	k.mu.Lock()
+	before := k.generationBefore()
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "add", "element", "ip", TableName, "list/allowed", "{ 198.19.9.10 }")
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "element", "ip", TableName, "list/allowed", "{ 198.19.9.9 }")
+	k.committed(false, before)
+	k.mu.Unlock()
+	if err := r.e.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "set", "ip", TableName, "list/allowed")
+	if !strings.Contains(out, "198.19.9.9") || strings.Contains(out, "198.19.9.10") {
+		t.Fatalf("the list was not restored after a foreign commit beside routerd's own:\n%s", out)
+	}
+	// routerd's own commits alone still spare the next pass the read-back.
+	r.run(t, `/ip firewall address-list add list=allowed address=198.19.9.11`)
+	k.mu.Lock()
+	seen := k.seen[false]
+	k.mu.Unlock()
+	if !seen {
+		t.Error("after routerd's own commit the next pass would read the table back (generation not noted)")
+	}
+}
