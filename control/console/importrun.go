@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/routerd/routerd/control"
 )
 
 // ImportReport is what a statement-by-statement run of a script file did: /import
@@ -242,6 +244,100 @@ func propertyAt(stmt string, err error) string {
 	return w
 }
 
+// maxUnknown bounds how many unknown properties of one statement are looked for.
+const maxUnknown = 32
+
+// unknownAfter names the unknown properties of stmt after the one err points at: the
+// parser stops at the first, and an operator fixing a migration wants all of them at
+// once. Each is found by parsing (`:parse`, which runs nothing) the statement without
+// the ones found before, in the same menu as the statement.
+func unknownAfter(stmt string, err error, run func(string) error) []string {
+	var more []string
+	for len(more) < maxUnknown {
+		at, ok := argAt(stmt, err)
+		if !ok {
+			break
+		}
+		stmt = stmt[:at] + stmt[argEnd(stmt, at):]
+		err = run(":parse " + control.Quote(stmt))
+		if err == nil || position.ReplaceAllString(strings.TrimSpace(err.Error()), "") != "expected end of command" {
+			break
+		}
+		p := propertyAt(stmt, err)
+		if p == "" {
+			break
+		}
+		more = append(more, p)
+	}
+	return more
+}
+
+// argAt is the offset in stmt of the position err names.
+func argAt(stmt string, err error) (int, bool) {
+	m := linePos.FindStringSubmatch(strings.TrimSpace(err.Error()))
+	if m == nil {
+		return 0, false
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	off := 0
+	for i, l := range strings.Split(stmt, "\n") {
+		if i+1 == line {
+			return off + col - 1, col >= 1 && col <= len(l)
+		}
+		off += len(l) + 1
+	}
+	return 0, false
+}
+
+// argEnd is the end of the argument that starts at stmt[at:] (`!name`, `name=value`
+// with a quoted, bracketed or bare value, a value wrapped to the next line after
+// `name=\`), with the blanks after it.
+func argEnd(stmt string, at int) int {
+	i := at
+	if i < len(stmt) && stmt[i] == '!' {
+		i++
+	}
+	for i < len(stmt) && isPropByte(stmt[i]) {
+		i++
+	}
+	if i < len(stmt) && stmt[i] == '=' {
+		i++
+		if m := continuation.FindStringIndex(stmt[i:]); m != nil && m[0] == 0 {
+			i += m[1]
+		}
+		depth := 0
+		quoted := false
+	value:
+		for ; i < len(stmt); i++ {
+			c := stmt[i]
+			switch {
+			case quoted && c == '\\':
+				i++
+			case c == '"':
+				quoted = !quoted
+			case quoted:
+			case c == '[' || c == '(' || c == '{':
+				depth++
+			case c == ']' || c == ')' || c == '}':
+				depth--
+			case depth > 0:
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || c == '\\':
+				break value
+			}
+		}
+	}
+	for i < len(stmt) && (stmt[i] == ' ' || stmt[i] == '\t') {
+		i++
+	}
+	if m := continuation.FindStringIndex(stmt[i:]); m != nil && m[0] == 0 {
+		i += m[1]
+	}
+	return i
+}
+
+func isPropByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' }
+
 var (
 	linePos  = regexp.MustCompile(`\(line (\d+) column (\d+)\)$`)
 	propName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -397,7 +493,11 @@ func RunStatements(lines []string, first int, run func(stmt string) error, repor
 				in = cur
 			}
 			if p := propertyAt(stmt, err); p != "" && in != "" {
-				msg += ": unknown property " + p + " in " + in
+				if more := unknownAfter(stmt, err, run); len(more) > 0 {
+					msg += ": unknown properties " + strings.Join(append([]string{p}, more...), ", ") + " in " + in
+				} else {
+					msg += ": unknown property " + p + " in " + in
+				}
 			}
 		}
 		r.Refused[msg]++

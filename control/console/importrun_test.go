@@ -370,3 +370,27 @@ add interface=wifi02 list=LAN
 		t.Errorf("summary:\n%s", sum)
 	}
 }
+
+// TestAllUnknownPropertiesNamed: a statement with several properties routerd does not
+// know names all of them (the parser stops at the first), through the real console, in
+// a relative statement wrapped over lines, and nothing of the refused statement runs.
+func TestAllUnknownPropertiesNamed(t *testing.T) {
+	c := startServer(t).dial(t)
+	src := "/interface bridge\nadd name=b1 foo-bar=\"a b\" \\\n    comment=x !baz-q \\\n    qux=[:len 1] protocol-mode=none zz=1\n" +
+		"/interface bridge add name=b2 one=1\n"
+	path := ""
+	r := RunStatements(strings.Split(src, "\n"), 1, func(stmt string) error {
+		var err error
+		path, err = c.Run(path, stmt, false, 80, nil)
+		return err
+	}, nil)
+	want := map[string]int{"expected end of command: unknown properties foo-bar, baz-q, qux, zz in /interface bridge": 1,
+		"expected end of command: unknown property one in /interface bridge": 1}
+	if !maps.Equal(r.Refused, want) {
+		t.Errorf("refused %v, want %v", r.Refused, want)
+	}
+	var out strings.Builder
+	if _, err := c.Run("", ":put [:len [/interface bridge find]]", false, 80, &out); err != nil || out.String() != "0\n" {
+		t.Errorf("bridges after the refusals: %q %v", out.String(), err)
+	}
+}
