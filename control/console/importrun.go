@@ -343,8 +343,9 @@ var (
 	propName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 )
 
-// itemName is the name= an add gives its item.
-var itemName = regexp.MustCompile(`(?s)(?:^|\s)add\s(?:.*\s)?name=("[^"]*"|[^\s"]+)`)
+// itemName is the name= an add gives its item, or a set gives an item it renames (`set
+// [ find default-name=wifi1 ] name=wifi01`, how every v7 wifi export names its radios).
+var itemName = regexp.MustCompile(`(?s)(?:^|\s)(?:add|set)\s(?:.*\s)?name=("[^"]*"|[^\s"]+)`)
 
 // namesMade reports whether a statement refused with msg failed for naming an item that
 // only a skipped statement would have made: a reference that matches nothing, whose

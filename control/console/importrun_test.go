@@ -342,8 +342,12 @@ func TestNamesSkippedItem(t *testing.T) {
 add configuration.mode=ap \
     name=wifi01
 /interface/wifi add name=wifi02
+/interface wifi
+set [ find default-name=wifi3 ] comment="radio name=x" \
+    disabled=no name=wifi03 .ssid=a
 /interface bridge port
 add bridge=bridge interface=wifi01
+add bridge=bridge interface=wifi03
 add bridge=bridge interface=nothere
 /interface list member
 add interface=wifi02 list=LAN
@@ -359,13 +363,13 @@ add interface=wifi02 list=LAN
 		}
 		return nil
 	}, nil)
-	if want := map[string]int{"wifi01 of /interface wifi": 1, "wifi02 of /interface wifi": 1}; !maps.Equal(r.Follows, want) {
+	if want := map[string]int{"wifi01 of /interface wifi": 1, "wifi02 of /interface wifi": 1, "wifi03 of /interface wifi": 1}; !maps.Equal(r.Follows, want) {
 		t.Errorf("follows %v, want %v", r.Follows, want)
 	}
 	if want := map[string]int{"input does not match any value of interface": 1}; !maps.Equal(r.Refused, want) {
 		t.Errorf("refused %v, want %v", r.Refused, want)
 	}
-	if sum := r.Summary(); !strings.Contains(sum, "2 skipped (names an item of a skipped menu), 1 refused") ||
+	if sum := r.Summary(); !strings.Contains(sum, "3 skipped (names an item of a skipped menu), 1 refused") ||
 		!strings.Contains(sum, "  skipped    1  names wifi01 of /interface wifi\n") {
 		t.Errorf("summary:\n%s", sum)
 	}
