@@ -36,6 +36,11 @@ type Session struct {
 	// imported file) go when it ends.
 	KeepsGlobals bool
 
+	// JobsOutlive: the :execute jobs this login starts do not end with it but run for
+	// at most this long. A REST request is a login of its own that ends with its
+	// answer, and RouterOS answers POST /rest/execute at once with the job's id.
+	JobsOutlive time.Duration
+
 	mu          sync.Mutex
 	ended       bool
 	onEnd       []func()

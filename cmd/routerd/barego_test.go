@@ -39,7 +39,7 @@ var bareGo = map[string]struct {
 	"control/terminal/terminal.go:newInput":               {1, "the input pump: recovers and ends the input as a read error"},
 	"control/console/server.go:serveConn":                 {2, "closes the socket when the connection ends (nothing to panic), and the request reader, which recovers"},
 	"control/console/server.go:Serve":                     {3, "closes the listener at the end, one connection (recovers; handle also per request), and the drain waiter"},
-	"control/script/builtins.go:(*run).execute":           {1, "an :execute job: recovers and logs; its commands also recover in the executor"},
+	"control/script/builtins.go:(*Interp).execute":        {1, "an :execute job: recovers and logs; its commands also recover in the executor"},
 	"control/email/email.go:(*Engine).send":               {1, "one message's delivery, joined by Close: recovers into the status"},
 
 	// Goroutines with nothing to panic on, or outside the daemon's engines.

@@ -11,6 +11,11 @@
 // {"error":N,"message":"<HTTP status text>","detail":"<RouterOS message>"} with status
 // 400, 401, 404 or 500.
 //
+// POST /rest/execute {"script":"..."} is RouterOS 7's :execute: it answers {"ret":"*N"}
+// at once and the job runs on, with the user's policies, for at most JobLimit (a
+// request is a login of its own, and other logins' jobs end with them); with
+// "as-string" it waits and answers the script's output as ret.
+//
 // The status page renders the rows of the interface, tunnel, IPsec and PTP menus that
 // exist in the tree, server-side, without scripts.
 package rest

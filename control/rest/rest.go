@@ -45,6 +45,10 @@ type Server struct {
 // follow): RouterOS's REST gives every call 60 s.
 var StreamLimit = 60 * time.Second
 
+// JobLimit bounds how long an :execute job a REST request started runs after the answer:
+// no connection stays whose end would end it.
+var JobLimit = 10 * time.Minute
+
 // shutdownGrace is how long requests in progress get when the service stops.
 const shutdownGrace = 5 * time.Second
 
@@ -154,8 +158,10 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A request is a login of its own: what it leaves (globals an imported file
-	// made, :execute jobs) ends with it.
+	// made) ends with it. Its :execute jobs (POST /rest/execute, answered at once
+	// with the job's id) run on for at most JobLimit.
 	defer sess.End()
+	sess.JobsOutlive = JobLimit
 	if !sess.Can("rest-api") {
 		writeError(w, http.StatusUnauthorized, "not enough permissions (9)")
 		return

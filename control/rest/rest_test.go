@@ -398,3 +398,71 @@ func TestStatusScreenshot(t *testing.T) {
 		os.WriteFile(os.Getenv("REST_SCREENSHOT"), b, 0o644)
 	}
 }
+
+// TestCurlExecute is RouterOS 7's POST /rest/execute: with as-string the script's output
+// comes back as ret; without, the job's id at once, and the job runs on after the
+// answer. The job has the caller's policies: a read user's write fails, its read works.
+func TestCurlExecute(t *testing.T) {
+	needCurl(t)
+	r := newRig(t)
+	viewer := "viewer:" + viewerPW
+
+	code, body := r.curl(t, admin, "POST", "/rest/execute", `{"script":":put hello; :put [/system identity get name]","as-string":""}`)
+	if got := decode[map[string]string](t, body); code != 200 || got["ret"] != "hello\nMikroTik\n" {
+		t.Fatalf("execute as-string: %d %s", code, body)
+	}
+	code, body = r.curl(t, admin, "POST", "/rest/execute", `{"script":":delay 300ms; /system identity set name=from-job"}`)
+	got := decode[map[string]string](t, body)
+	if _, ok := control.ParseID(got["ret"]); code != 200 || !ok {
+		t.Fatalf("execute: %d %s (want the job's id as ret)", code, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.identity(t) != "from-job" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not run on after the answer: identity %q", r.identity(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Checked as the console checks :execute: command by command, with the caller's
+	// policies.
+	code, body = r.curl(t, viewer, "POST", "/rest/execute", `{"script":"/system identity set name=evil","as-string":true}`)
+	if code != 400 || !strings.Contains(body, "not enough permissions") {
+		t.Errorf("a read user's write through execute: %d %s", code, body)
+	}
+	code, body = r.curl(t, viewer, "POST", "/rest/execute", `{"script":":put [/system identity get name]","as-string":true}`)
+	if got := decode[map[string]string](t, body); code != 200 || got["ret"] != "from-job\n" {
+		t.Errorf("a read user's read through execute: %d %s", code, body)
+	}
+	code, body = r.curl(t, viewer, "POST", "/rest/execute", `{"script":"/system identity set name=evil2"}`)
+	if code != 200 {
+		t.Errorf("a read user's job: %d %s", code, body)
+	}
+	// The refused job has run once this one, started after it, has ended.
+	code, body = r.curl(t, viewer, "POST", "/rest/execute", `{"script":":delay 200ms","as-string":""}`)
+	if code != 200 || r.identity(t) != "from-job" {
+		t.Errorf("a read user's job changed the identity to %q (%d %s)", r.identity(t), code, body)
+	}
+
+	// Bad scripts and arguments: RouterOS's errors, 400.
+	for _, tc := range []struct{ body, want string }{
+		{`{"script":":put (","as-string":""}`, "syntax error"},
+		{`{"script":":put ("}`, "syntax error"},
+		{`{"as-string":""}`, "missing value for argument script"},
+		{`{"script":":put 1","file":"x"}`, "file"},
+	} {
+		code, body := r.curl(t, admin, "POST", "/rest/execute", tc.body)
+		if code != 400 || !strings.Contains(body, tc.want) {
+			t.Errorf("execute %s: %d %s (want 400 %q)", tc.body, code, body, tc.want)
+		}
+	}
+}
+
+func (r *rig) identity(t *testing.T) string {
+	t.Helper()
+	code, body := r.curl(t, admin, "GET", "/rest/system/identity", "")
+	if code != 200 {
+		t.Fatalf("GET identity: %d %s", code, body)
+	}
+	return decode[map[string]string](t, body)["name"]
+}

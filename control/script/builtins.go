@@ -278,40 +278,57 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 			src = ToString(v)
 		}
 	}
+	_, asString := named["as-string"]
+	return r.in.execute(r.ctx, r.c, src, asString)
+}
+
+// Execute is :execute for the entry points that have no script of their own (the API's
+// and REST's /execute): src runs as a job of sess, which gets its id back, or with
+// asString runs to its end and its output comes back.
+func (in *Interp) Execute(ctx context.Context, sess *control.Session, src string, asString bool) (string, error) {
+	v, err := in.execute(ctx, &Console{Sess: sess}, src, asString)
+	if err != nil {
+		return "", err
+	}
+	return ToString(v), nil
+}
+
+// execute runs src as caller's job (see run.execute).
+func (in *Interp) execute(rctx context.Context, caller *Console, src string, asString bool) (Value, error) {
 	// The job is its caller's in everything but the batch: the same user, policies
 	// (nil, every policy, only for root's console) and dry run. A session without
 	// policies would run as root: a read-only user's `:execute "/user group set ..."`.
 	sess := &control.Session{Policies: map[string]bool{}}
-	if cs := r.c.Sess; cs != nil {
+	if cs := caller.Sess; cs != nil {
 		sess.User, sess.ShowSensitive, sess.DryRun = cs.User, cs.ShowSensitive, cs.DryRun
 		sess.Policies = maps.Clone(cs.Policies)
 	}
-	c := &Console{Sess: sess, Path: r.c.Path}
+	c := &Console{Sess: sess, Path: caller.Path}
 	if sess.DryRun {
 		// A dry run checks the job's source and runs nothing: the job would commit on
 		// its own, and as-string would first commit the dry run's batch.
-		if _, _, err := Parse(src, r.c.Path, r.in.resolver()); err != nil {
+		if _, _, err := Parse(src, caller.Path, in.resolver()); err != nil {
 			return nil, err
 		}
-		if _, asString := named["as-string"]; asString {
+		if asString {
 			return Str(""), nil
 		}
 		return ID(jobSeq.Add(1)), nil
 	}
-	if _, asString := named["as-string"]; asString {
+	if asString {
 		// The caller's batch must not hold the store's writer while the job runs.
-		inBatch := r.c.Sess != nil && r.c.Sess.InBatch()
+		inBatch := caller.Sess != nil && caller.Sess.InBatch()
 		if inBatch {
-			if err := r.in.Ex.EndBatch(r.c.Sess); err != nil {
+			if err := in.Ex.EndBatch(caller.Sess); err != nil {
 				return nil, err
 			}
 		}
 		var out limitedBuffer
-		r.in.Globals.adopt(sess, r.c.Sess)
-		err := r.in.Run(r.ctx, c, src, &out)
-		r.in.Globals.release(sess)
+		in.Globals.adopt(sess, caller.Sess)
+		err := in.Run(rctx, c, src, &out)
+		in.Globals.release(sess)
 		if inBatch {
-			if berr := r.in.Ex.BeginBatch(r.c.Sess); berr != nil && err == nil {
+			if berr := in.Ex.BeginBatch(caller.Sess); berr != nil && err == nil {
 				err = berr
 			}
 		}
@@ -320,25 +337,31 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 		}
 		return Str(out.String()), nil
 	}
-	if _, _, err := Parse(src, r.c.Path, r.in.resolver()); err != nil {
+	if _, _, err := Parse(src, caller.Path, in.resolver()); err != nil {
 		return nil, err
 	}
 	id := jobSeq.Add(1)
-	if !r.in.Globals.startJob(sess.User) {
+	if !in.Globals.startJob(sess.User) {
 		return nil, ErrTooManyJobs
 	}
 	// The job outlives the command that started it, not the login: when the caller's
 	// session ends (a console or API connection closing) its jobs are cancelled and the
-	// globals they made, which count as the caller's, dropped, so a stranger's loops cannot keep the CPU after they left.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.ctx))
-	if cs := r.c.Sess; cs != nil {
-		cs.Login().OnEnd(cancel)
+	// globals they made, which count as the caller's, dropped, so a stranger's loops
+	// cannot keep the CPU after they left. A login that is one request (REST) gives its
+	// jobs JobsOutlive instead, or none would outlive the answer that names it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(rctx))
+	if cs := caller.Sess; cs != nil {
+		if login := cs.Login(); login.JobsOutlive > 0 {
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(rctx), login.JobsOutlive)
+		} else {
+			login.OnEnd(cancel)
+		}
 	}
-	r.in.Globals.adopt(sess, r.c.Sess)
+	in.Globals.adopt(sess, caller.Sess)
 	go func() {
-		defer r.in.Globals.jobDone(sess.User)
+		defer in.Globals.jobDone(sess.User)
 		defer cancel()
-		defer r.in.Globals.release(sess)
+		defer in.Globals.release(sess)
 		// The job is nobody's command any more: a panic in it (a bug its script hits)
 		// ends the job, logged with its stack, and not the daemon.
 		defer func() {
@@ -347,7 +370,7 @@ func (r *run) execute(script Expr, named map[string]Expr, sc *scope) (Value, err
 			}
 		}()
 		var out limitedBuffer
-		_ = r.in.Run(ctx, c, src, &out)
+		_ = in.Run(ctx, c, src, &out)
 	}()
 	return ID(id), nil
 }

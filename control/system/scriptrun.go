@@ -74,6 +74,31 @@ func (s *system) scriptRun(ctx context.Context, c *control.Call) (*control.Reply
 	return &control.Reply{Menu: c.Menu, Text: out.String()}, nil
 }
 
+// execute is /execute script=SRC [as-string]: :execute for the API and REST. Its ret is
+// the job's id, or with as-string the script's output.
+func (s *system) execute(ctx context.Context, c *control.Call) (*control.Reply, error) {
+	for _, a := range c.S.Args {
+		// The API hands any argument on: one this /execute does not take (file=, which
+		// RouterOS writes the output to) must not be ignored as if it were done.
+		if a.Name != "script" && a.Name != "as-string" {
+			return nil, &control.Error{Msg: "unknown parameter " + a.Name, Category: control.CatArgument}
+		}
+	}
+	src, ok := c.S.Get("script")
+	if !ok {
+		return nil, &control.Error{Msg: "missing value for argument script", Category: control.CatMissing}
+	}
+	ctx, err := enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ret, err := s.in.Execute(ctx, c.Sess, src, c.S.Bool("as-string"))
+	if err != nil {
+		return nil, err
+	}
+	return &control.Reply{Ret: ret}, nil
+}
+
 // countRun increments run-count and sets last-started, keeping the rest of the item's
 // state.
 func (s *system) countRun(path string, id uint64) {

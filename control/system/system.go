@@ -91,6 +91,11 @@ func (s *system) handlers() {
 	ex.Handle("", "export", control.CommandSpec{
 		Flags: []string{"verbose", "terse", "compact", "show-sensitive", "hide-sensitive"},
 		Args:  []string{"file"}, Where: true, Policy: "read", Effect: true}, s.export)
+	// RouterOS 7's /execute (the API's and REST's way to :execute): read, as run
+	// needs, since the job's commands are checked one by one with the caller's
+	// policies.
+	ex.Handle("", "execute", control.CommandSpec{Positional: []string{"script"},
+		Flags: []string{"as-string"}, Policy: "read"}, s.execute)
 	// run needs only read: what the script does is checked command by command, and
 	// scriptRun refuses a script whose policies the caller lacks.
 	ex.Handle(script.ScriptPath, "run", control.CommandSpec{Positional: []string{"number"},

@@ -1,7 +1,10 @@
 package security
 
 import (
+	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +35,58 @@ func TestEscalationExecute(t *testing.T) {
 	// What the reader may do, its job does.
 	if out := tc.run(t, `:put [:execute ":put [/system identity get name]" as-string]`); !strings.Contains(out, "MikroTik") {
 		t.Errorf(":execute as-string of a read command:\n%s", out)
+	}
+	r.alive()
+}
+
+// Escalation 4 over REST: POST /rest/execute runs its script with the requesting user's
+// policies, as the console's :execute does, whether it waits for the output (as-string)
+// or starts a job that outlives the request.
+func TestEscalationRESTExecute(t *testing.T) {
+	r := newRouter(t, []string{"www"})
+	r.addUser("reader", "read", "reader-pw-1")
+	post := func(script string, asString bool) (int, map[string]any) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"script": script})
+		if asString {
+			body, _ = json.Marshal(map[string]any{"script": script, "as-string": ""})
+		}
+		req, err := http.NewRequest("POST", "http://"+r.addr("www")+"/rest/execute", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("reader", "reader-pw-1")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("POST /rest/execute: %d %q: %v", resp.StatusCode, b, err)
+		}
+		return resp.StatusCode, v
+	}
+	if code, v := post("/user add name=evil group=full password=evil-pw-1", true); code != 400 ||
+		!strings.Contains(v["detail"].(string), "not enough permissions") {
+		t.Errorf("a reader's /user add through /rest/execute as-string: %d %v", code, v)
+	}
+	for _, src := range []string{"/user add name=evil group=full password=evil-pw-1",
+		"/user group set read policy=read,write,policy,sensitive,rest-api"} {
+		if code, v := post(src, false); code != 200 || v["ret"] == nil {
+			t.Errorf("a reader's job %q: %d %v (want its id)", src, code, v)
+		}
+	}
+	// The jobs fail at their first command; a read job that waits 500 ms gives them
+	// that time.
+	if code, v := post(":delay 500ms; :put done", true); code != 200 || v["ret"] != "done\n" {
+		t.Errorf("a reader's read job: %d %v", code, v)
+	}
+	r.noEvil()
+	if out := r.must(":put [/user group get read policy]"); strings.Contains(out, "policy") {
+		t.Errorf("a reader's /rest/execute changed its group: %s", out)
 	}
 	r.alive()
 }
