@@ -44,6 +44,9 @@ func (e *Engine) resolve(ctx context.Context, name string, v6 bool) ([]netip.Add
 	if err != nil {
 		return nil, fmt.Errorf("could not resolve %s: %w", name, err)
 	}
+	// A copy: the slice is the Resolver's cached answer, whose order (a tunnel takes
+	// its first address) is not this list's to change.
+	addrs = slices.Clone(addrs)
 	for i := range addrs {
 		addrs[i] = addrs[i].Unmap()
 	}

@@ -784,6 +784,13 @@ func TestAddressListTimers(t *testing.T) {
 			rr, _ := dns.NewRR("web.fw.test. 1 IN A " + answer.Load().(string))
 			m.Answer = append(m.Answer, rr)
 		}
+		// A name with several addresses of each family (a round-robin host).
+		for _, rec := range []string{"A 198.19.8.5", "A 198.19.8.9", "AAAA 2001:db8:8::5", "AAAA 2001:db8:8::9"} {
+			if q.Question[0].Name == "pool.fw.test." && dns.StringToType[strings.Fields(rec)[0]] == q.Question[0].Qtype {
+				rr, _ := dns.NewRR("pool.fw.test. 60 IN " + rec)
+				m.Answer = append(m.Answer, rr)
+			}
+		}
 		w.WriteMsg(m)
 	})}
 	go srv.ActivateAndServe()
@@ -812,6 +819,34 @@ func TestAddressListTimers(t *testing.T) {
 /ip firewall address-list add list=st address=host.fw.test`)
 	if s := set("list/st"); !strings.Contains(s, "198.19.9.9") {
 		t.Fatalf("a name of /ip dns static not resolved:\n%s\n%s", s, r.run(t, `/ip firewall address-list print detail`))
+	}
+
+	// A name with several addresses puts every one in the list, each a dynamic child
+	// entry (RouterOS), whether the servers or /ip dns static answer it, for /ip and
+	// /ipv6 alike (QA: only the first address was added).
+	r.run(t, `/ip dns static add name=multi.fw.test address=198.19.9.10
+/ip dns static add name=multi.fw.test address=198.19.9.20
+/ip firewall address-list add list=multi address=multi.fw.test
+/ip firewall address-list add list=pool address=pool.fw.test
+/ipv6 firewall address-list add list=pool6 address=pool.fw.test
+/ip firewall filter add chain=forward src-address-list=multi action=drop
+/ip firewall filter add chain=forward src-address-list=pool action=drop
+/ipv6 firewall filter add chain=forward src-address-list=pool6 action=drop`)
+	for _, c := range []struct{ family, list, menu string }{
+		{"ip", "multi", "/ip"}, {"ip", "pool", "/ip"}, {"ip6", "pool6", "/ipv6"},
+	} {
+		want := map[string][]string{"multi": {"198.19.9.10", "198.19.9.20"}, "pool": {"198.19.8.5", "198.19.8.9"},
+			"pool6": {"2001:db8:8::5", "2001:db8:8::9"}}[c.list]
+		out, _ := exec.Command("ip", "netns", "exec", tp.r, "nft", "list", "set", c.family, TableName, "list/"+c.list).CombinedOutput()
+		printed := r.run(t, c.menu+` firewall address-list print where list=`+c.list+` and dynamic`)
+		for _, a := range want {
+			if !strings.Contains(string(out), a) {
+				t.Errorf("list %s: %s not in the kernel set:\n%s", c.list, a, out)
+			}
+			if !regexp.MustCompile(`(?m)^\s*D\s+` + c.list + `\s+` + regexp.QuoteMeta(a) + `\b`).MatchString(printed) {
+				t.Errorf("list %s: no dynamic entry for %s:\n%s", c.list, a, printed)
+			}
+		}
 	}
 }
 

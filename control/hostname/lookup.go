@@ -32,10 +32,10 @@ func lookup(ctx context.Context, ex *control.Executor, network, host string) ([]
 	// servers, as RouterOS's resolver does (a few hops: entries may form a loop).
 	ttl := MaxTTL
 	for hops := 0; hops < 8; hops++ {
-		a, d, target, ok := lookupStatic(ex, network, host)
+		addrs, d, target := lookupStatic(ex, network, host)
 		ttl = min(ttl, d)
-		if ok {
-			return []netip.Addr{a}, ttl, nil
+		if len(addrs) > 0 {
+			return addrs, ttl, nil
 		}
 		if target == "" {
 			break
@@ -46,7 +46,7 @@ func lookup(ctx context.Context, ex *control.Executor, network, host string) ([]
 		// A static entry of the other family answers the name: no server is asked
 		// (RouterOS's static entries shadow the servers), and the reason says so.
 		other := map[string]string{"ip4": "ip6", "ip6": "ip4"}[network]
-		if _, d, _, ok := lookupStatic(ex, other, host); ok {
+		if addrs, d, _ := lookupStatic(ex, other, host); len(addrs) > 0 {
 			want, have := "A (IPv4)", "AAAA (IPv6)"
 			if network == "ip6" {
 				want, have = have, want
@@ -224,10 +224,13 @@ func answerOf(m *mdns.Msg, name string, qtype uint16) ([]netip.Addr, time.Durati
 	return nil, 0
 }
 
-// lookupStatic answers from /ip dns static: the first enabled entry, in order, whose
-// name (or, with match-subdomain, a parent name) or regexp matches and whose type fits,
-// with the entry's ttl=; a CNAME entry that matches first gives its target instead.
-func lookupStatic(ex *control.Executor, network, host string) (addr netip.Addr, ttl time.Duration, target string, ok bool) {
+// lookupStatic answers from /ip dns static: every enabled entry, in order, whose name
+// (or, with match-subdomain, a parent name) or regexp matches and whose type fits, as
+// RouterOS's resolver answers a name with several A records (a round-robin or
+// dual-homed host: an address list holds them all, a tunnel takes the first), lasting
+// the smallest ttl= among them; a CNAME entry that matches before any address gives its
+// target instead.
+func lookupStatic(ex *control.Executor, network, host string) (addrs []netip.Addr, ttl time.Duration, target string) {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	ttl = MaxTTL
 	ex.Store.View(func(tx *store.Tx) error {
@@ -250,22 +253,31 @@ func lookupStatic(ex *control.Executor, network, host string) (addr netip.Addr, 
 			if !staticMatch(p, host) {
 				continue
 			}
-			if d, err := value.ParseDuration(p["ttl"]); err == nil && p["ttl"] != "" {
-				ttl = d
-			}
 			if typ == "CNAME" {
+				if len(addrs) > 0 {
+					continue
+				}
 				target = strings.TrimSuffix(p["cname"], ".")
+				ttl = entryTTL(p, MaxTTL)
 				return nil
 			}
 			a, err := netip.ParseAddr(p["address"])
-			if err == nil && (a.Is4() == (typ == "A")) {
-				addr, ok = a, true
-				return nil
+			if err == nil && (a.Is4() == (typ == "A")) && !slices.Contains(addrs, a.Unmap()) {
+				addrs = append(addrs, a.Unmap())
+				ttl = min(ttl, entryTTL(p, MaxTTL))
 			}
 		}
 		return nil
 	})
-	return addr, ttl, target, ok
+	return addrs, ttl, target
+}
+
+// entryTTL is a static entry's ttl=, or def when it has none.
+func entryTTL(p map[string]string, def time.Duration) time.Duration {
+	if d, err := value.ParseDuration(p["ttl"]); err == nil && p["ttl"] != "" {
+		return d
+	}
+	return def
 }
 
 func staticMatch(p map[string]string, host string) bool {

@@ -187,6 +187,24 @@ func TestResolverFollowsDNS(t *testing.T) {
 	if got, err := r.Lookup(ctx, "ip", "v6.example.net"); err != nil || got[0] != netip.MustParseAddr("2001:db8:6::2") {
 		t.Errorf("any address of an AAAA-only static name: %v %v", got, err)
 	}
+	// A name with several static entries resolves to each address, in their order, with
+	// the smallest ttl (an address list holds them all; a tunnel takes the first).
+	controltest.Exec(t, ex, "/ip/dns/static add name=multi.example.net address=198.18.5.10 ttl=1h")
+	controltest.Exec(t, ex, "/ip/dns/static add name=multi.example.net address=198.18.5.11 ttl=2m")
+	controltest.Exec(t, ex, "/ip/dns/static add name=multi.example.net type=AAAA address=2001:db8:6::10")
+	got, err = r.Lookup(ctx, "ip4", "multi.example.net")
+	if want := []netip.Addr{netip.MustParseAddr("198.18.5.10"), netip.MustParseAddr("198.18.5.11")}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("two static A entries: %v %v, want %v", got, err, want)
+	}
+	if got, err := r.Lookup(ctx, "ip", "multi.example.net"); err != nil || len(got) != 3 {
+		t.Errorf("two A and an AAAA entry, any family: %v %v, want all three", got, err)
+	}
+	r.mu.Lock()
+	a = r.cache[query{"ip4", "multi.example.net"}]
+	r.mu.Unlock()
+	if d := time.Until(a.expires); d > 2*time.Minute {
+		t.Errorf("entries of ttl 1h and 2m kept for %v", d)
+	}
 	controltest.Exec(t, ex, "/ip/dns/static add name=loop.example.net type=CNAME cname=loop.example.net")
 	if _, err := r.Lookup(ctx, "ip", "loop.example.net"); !errors.Is(err, ErrNoServers) {
 		t.Errorf("a CNAME loop: %v, want the servers asked (none here)", err)
