@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +23,6 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
-	"github.com/routerd/routerd/nldump"
 )
 
 // Menu paths this engine applies.
@@ -71,7 +72,7 @@ type dirState struct {
 // Engine applies the simple queues.
 type Engine struct {
 	ex   *control.Executor
-	h    *netlink.Handle
+	k    Kernel // netlinkKernel from Start on; a fake in the plan test
 	opts Options
 	kick chan struct{}
 	// names translates RouterOS interface names to kernel link names (the link engine's).
@@ -134,11 +135,15 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 func (e *Engine) Close() error { return e.teardown() }
 
 func (e *Engine) open(ex *control.Executor) error {
+	e.ex = ex
+	if e.k != nil {
+		return nil
+	}
 	h, err := netlink.NewHandle()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
-	e.ex, e.h = ex, h
+	e.k = netlinkKernel{h}
 	return nil
 }
 
@@ -276,18 +281,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		set := map[string]bool{}
 		for _, n := range s.Ifaces {
 			// Devices go by kernel name from here on.
-			if _, err := e.h.LinkByName(e.names.Kernel(n)); err != nil {
+			if _, err := e.k.LinkByName(e.names.Kernel(n)); err != nil {
 				return nil, fmt.Errorf("no interface %s", n)
 			}
 			set[e.names.Kernel(n)] = true
 		}
 		if len(s.Ifaces) == 0 {
 			for _, t := range s.Targets {
-				rs, err := e.h.RouteGet(t.Addr().AsSlice())
+				rs, err := e.k.RouteGet(t.Addr().AsSlice())
 				if err != nil || len(rs) == 0 {
 					return nil, fmt.Errorf("no route to target %s", t)
 				}
-				l, err := e.h.LinkByIndex(rs[0].LinkIndex)
+				l, err := e.k.LinkByIndex(rs[0].LinkIndex)
 				if err != nil {
 					return nil, fmt.Errorf("no route to target %s", t)
 				}
@@ -351,7 +356,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	refs := map[uint64][2]*classRef{}
-	for dev, cs := range want {
+	// In order (an interface before its IFB), so a pass's writes are the same each time.
+	for _, dev := range slices.Sorted(maps.Keys(want)) {
+		cs := want[dev]
 		fp := fingerprint(cs)
 		idx, name, err := e.device(dev)
 		if err == nil && e.applied[dev] == fp {
@@ -390,7 +397,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 	}
 	var removeErrs []error
-	for dev := range e.applied {
+	for _, dev := range slices.Sorted(maps.Keys(e.applied)) {
 		if _, ok := want[dev]; !ok {
 			if err := e.remove(dev); err != nil {
 				removeErrs = append(removeErrs, err)
@@ -482,7 +489,7 @@ func isIFB(name string) bool {
 // for "ifb:<iface>".
 func (e *Engine) device(dev string) (int, string, error) {
 	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
-	l, err := e.h.LinkByName(ifn)
+	l, err := e.k.LinkByName(ifn)
 	if err != nil {
 		return 0, "", fmt.Errorf("no interface %s", ifn)
 	}
@@ -490,17 +497,17 @@ func (e *Engine) device(dev string) (int, string, error) {
 		return l.Attrs().Index, ifn, nil
 	}
 	name := "rq-" + strconv.Itoa(l.Attrs().Index)
-	ifb, err := e.h.LinkByName(name)
+	ifb, err := e.k.LinkByName(name)
 	if err != nil {
-		if err := e.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}}); err != nil {
+		if err := e.k.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}}); err != nil {
 			return 0, "", fmt.Errorf("upload shaping needs an IFB device: %w (%w)", err, ErrNotSupported)
 		}
-		if ifb, err = e.h.LinkByName(name); err != nil {
+		if ifb, err = e.k.LinkByName(name); err != nil {
 			return 0, "", err
 		}
 	}
 	if ifb.Attrs().Flags&net.FlagUp == 0 { // a quiet pass writes nothing
-		if err := e.h.LinkSetUp(ifb); err != nil {
+		if err := e.k.LinkSetUp(ifb); err != nil {
 			return 0, "", err
 		}
 	}
@@ -514,9 +521,7 @@ func (e *Engine) device(dev string) (int, string, error) {
 // ingressParent is the parent of ingress filters: the ingress qdisc's, or clsact's
 // ingress hook when another engine put clsact there.
 func (e *Engine) ingressParent(index int) (uint32, error) {
-	qs, err := nldump.Retry(func() ([]netlink.Qdisc, error) {
-		return e.h.QdiscList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}})
-	})
+	qs, err := e.k.QdiscList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}})
 	if err != nil {
 		return 0, err
 	}
@@ -530,7 +535,7 @@ func (e *Engine) ingressParent(index int) (uint32, error) {
 	}
 	q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_INGRESS,
 		Handle: netlink.MakeHandle(0xffff, 0)}}
-	if err := e.h.QdiscAdd(q); err != nil {
+	if err := e.k.QdiscAdd(q); err != nil {
 		return 0, err
 	}
 	return netlink.MakeHandle(0xffff, 0), nil
@@ -545,19 +550,41 @@ func (e *Engine) redirect(index, ifb int) error {
 		return err
 	}
 	link := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}}
-	fs, _ := e.h.FilterList(link, parent)
+	fs, err := e.k.FilterList(link, parent)
+	if err != nil {
+		return err
+	}
+	attrs := netlink.FilterAttrs{LinkIndex: index, Parent: parent, Priority: redirectPrio, Protocol: unix.ETH_P_ALL}
 	for _, f := range fs {
-		if f.Attrs().Priority == redirectPrio {
+		if f.Attrs().Priority != redirectPrio {
+			continue
+		}
+		if redirectsTo(f, ifb) {
 			return nil
 		}
+		// An IFB deleted behind routerd's back leaves the filter redirecting to ifindex
+		// 0 (the kernel drops the device from the action), and the IFB made again has
+		// another index: the filter is replaced.
+		if err := e.k.FilterDel(&netlink.U32{FilterAttrs: attrs}); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+		break
 	}
-	act := netlink.NewMirredAction(ifb)
-	f := &netlink.U32{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: index, Parent: parent, Priority: redirectPrio,
-			Protocol: unix.ETH_P_ALL},
-		Actions: []netlink.Action{act},
+	return e.k.FilterAdd(&netlink.U32{FilterAttrs: attrs, Actions: []netlink.Action{netlink.NewMirredAction(ifb)}})
+}
+
+// redirectsTo reports whether filter f redirects to the link with index ifb.
+func redirectsTo(f netlink.Filter, ifb int) bool {
+	u, ok := f.(*netlink.U32)
+	if !ok {
+		return false
 	}
-	return e.h.FilterAdd(f)
+	for _, a := range u.Actions {
+		if m, ok := a.(*netlink.MirredAction); ok && m.Ifindex == ifb {
+			return true
+		}
+	}
+	return false
 }
 
 // intact reports whether a device still has routerd's HTB root with exactly the
@@ -566,7 +593,7 @@ func (e *Engine) redirect(index, ifb int) error {
 // It only reads (two dumps), so a pass with nothing changed writes nothing.
 func (e *Engine) intact(index int, classes map[uint32]uint32) (bool, error) {
 	l := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}}
-	qs, err := nldump.Retry(func() ([]netlink.Qdisc, error) { return e.h.QdiscList(l) })
+	qs, err := e.k.QdiscList(l)
 	if err != nil {
 		return false, fmt.Errorf("reading the qdiscs: %w", err)
 	}
@@ -580,7 +607,7 @@ func (e *Engine) intact(index int, classes map[uint32]uint32) (bool, error) {
 	if !root {
 		return false, nil
 	}
-	cls, err := nldump.Retry(func() ([]netlink.Class, error) { return e.h.ClassList(l, 0) })
+	cls, err := e.k.ClassList(l, 0)
 	if err != nil {
 		return false, fmt.Errorf("reading the HTB classes: %w", err)
 	}
@@ -608,8 +635,8 @@ func (e *Engine) install(index int, cs []class) (map[uint64]error, map[uint32]ui
 	// Whatever root is there goes (none, or the kernel's default, is no error; handle 0
 	// names any root, so a qdisc put there behind routerd's back goes too): a delete
 	// the kernel refuses shows as the add's EEXIST below, which is the device's error.
-	_ = e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT}})
-	if err := e.h.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root})); err != nil {
+	_ = e.k.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT}})
+	if err := e.k.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_ROOT, Handle: root})); err != nil {
 		return nil, nil, fmt.Errorf("HTB root: %w", err)
 	}
 	refused := map[uint64]error{}
@@ -636,7 +663,7 @@ func (e *Engine) install(index int, cs []class) (map[uint64]error, map[uint32]ui
 			cl := netlink.NewHtbClass(netlink.ClassAttrs{LinkIndex: index, Parent: parent,
 				Handle: netlink.MakeHandle(rootMajor, c.minor)},
 				netlink.HtbClassAttrs{Rate: c.dir.Rate, Ceil: c.dir.Ceil, Prio: c.dir.Prio})
-			if err := e.h.ClassAdd(cl); err != nil {
+			if err := e.k.ClassAdd(cl); err != nil {
 				bad[c.minor] = true
 				refused[c.queue] = fmt.Errorf("HTB class: %w", err)
 				continue
@@ -672,28 +699,18 @@ func (e *Engine) filters(index int, root uint32, c class) error {
 		return e.markFilter(index, root, c)
 	}
 	for _, m := range c.match {
-		if err := e.h.FilterAdd(u32(index, root, c, m)); err != nil {
+		if err := e.k.FilterAdd(u32(index, root, c, m)); err != nil {
 			return fmt.Errorf("u32 filter: %w", err)
 		}
 	}
 	return nil
 }
 
-// markFilter classifies a queue with packet-marks by an eBPF program (cls_bpf): the
-// filter holds the program, so routerd's descriptor is closed once it is attached.
+// markFilter classifies a queue with packet-marks by an eBPF program (cls_bpf).
 func (e *Engine) markFilter(index int, parent uint32, c class) error {
-	prog, err := markProgram(c.marks, c.match)
-	if err != nil {
-		return fmt.Errorf("packet-marks: cannot load the mark classifier: %w", err)
-	}
-	defer prog.Close()
-	f := &netlink.BpfFilter{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: index, Parent: parent, Priority: uint16(10 + c.order),
-			Protocol: unix.ETH_P_ALL},
-		Fd: prog.FD(), Name: "routerd_qmark", ClassId: netlink.MakeHandle(rootMajor, c.minor),
-	}
-	if err := e.h.FilterAdd(f); err != nil {
-		return fmt.Errorf("packet-marks: bpf filter: %w", err)
+	a := netlink.FilterAttrs{LinkIndex: index, Parent: parent, Priority: uint16(10 + c.order), Protocol: unix.ETH_P_ALL}
+	if err := e.k.MarkFilterAdd(a, netlink.MakeHandle(rootMajor, c.minor), c.marks, c.match); err != nil {
+		return fmt.Errorf("packet-marks: %w", err)
 	}
 	return nil
 }
@@ -734,29 +751,16 @@ func (e *Engine) leaf(index int, c class) error {
 	case "none", "":
 		return nil
 	case "pfifo", "bfifo":
-		err = e.fifo(attrs, l.Kind, l.Limit)
+		err = e.k.FifoAdd(attrs, l.Kind, l.Limit)
 	case "sfq":
-		err = e.h.QdiscAdd(&netlink.Sfq{QdiscAttrs: attrs, Perturb: int32(l.Perturb), Quantum: l.Allot})
+		err = e.k.QdiscAdd(&netlink.Sfq{QdiscAttrs: attrs, Perturb: int32(l.Perturb), Quantum: l.Allot})
 	default:
-		err = e.h.QdiscAdd(&netlink.GenericQdisc{QdiscAttrs: attrs, QdiscType: l.Kind})
+		err = e.k.QdiscAdd(&netlink.GenericQdisc{QdiscAttrs: attrs, QdiscType: l.Kind})
 	}
 	if err != nil {
 		return fmt.Errorf("queue type %s: this kernel has no %s qdisc (%w)", l.Kind, l.Kind, err)
 	}
 	return nil
-}
-
-// fifo adds pfifo or bfifo with its limit (struct tc_fifo_qopt), which the netlink
-// library has no type for.
-func (e *Engine) fifo(a netlink.QdiscAttrs, kind string, limit uint32) error {
-	req := nl.NewNetlinkRequest(unix.RTM_NEWQDISC, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
-	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(a.LinkIndex), Handle: a.Handle, Parent: a.Parent})
-	req.AddData(nl.NewRtAttr(nl.TCA_KIND, nl.ZeroTerminated(kind)))
-	opt := make([]byte, 4)
-	binary.NativeEndian.PutUint32(opt, limit)
-	req.AddData(nl.NewRtAttr(nl.TCA_OPTIONS, opt))
-	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
-	return err
 }
 
 // probe reports whether the kernel has the sfq qdisc, by adding it to a throwaway IFB
@@ -766,15 +770,15 @@ func (e *Engine) probe(kind string) error {
 		return *e.probed
 	}
 	name := "rq-probe"
-	if err := e.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := e.k.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("probing for %s: %w", kind, err) // not kept: tried again
 	}
-	l, err := e.h.LinkByName(name)
+	l, err := e.k.LinkByName(name)
 	if err != nil {
 		return err
 	}
-	defer e.h.LinkDel(l)
-	err = e.h.QdiscAdd(&netlink.Sfq{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
+	defer e.k.LinkDel(l)
+	err = e.k.QdiscAdd(&netlink.Sfq{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
 		Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(1, 0)}})
 	if err != nil {
 		err = fmt.Errorf("this kernel has no %s qdisc (%w)", kind, err)
@@ -795,20 +799,20 @@ func (e *Engine) remove(dev string) error {
 	}
 	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
 	if !isIFB {
-		if l, err := e.h.LinkByName(ifn); err == nil {
-			keep("HTB root", e.h.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
+		if l, err := e.k.LinkByName(ifn); err == nil {
+			keep("HTB root", e.k.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
 				Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(rootMajor, 0)}}))
 		}
 	} else {
-		if l, err := e.h.LinkByName(ifn); err == nil {
+		if l, err := e.k.LinkByName(ifn); err == nil {
 			if parent, err := e.ingressParent(l.Attrs().Index); err == nil {
-				keep("ingress redirect", e.h.FilterDel(&netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index,
+				keep("ingress redirect", e.k.FilterDel(&netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index,
 					Parent: parent, Priority: redirectPrio, Protocol: unix.ETH_P_ALL}}))
 			}
 		}
 		if name, ok := e.ifbs[ifn]; ok {
-			if l, err := e.h.LinkByName(name); err == nil {
-				keep("IFB device", e.h.LinkDel(l))
+			if l, err := e.k.LinkByName(name); err == nil {
+				keep("IFB device", e.k.LinkDel(l))
 			}
 		}
 	}
@@ -849,7 +853,7 @@ func (e *Engine) poll() {
 			stats, ok := byDev[ref.index]
 			if !ok {
 				stats = map[uint32]*netlink.ClassStatistics{}
-				cls, _ := e.h.ClassList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: ref.index}}, 0)
+				cls, _ := e.k.ClassList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: ref.index}}, 0)
 				for _, c := range cls {
 					stats[c.Attrs().Handle] = c.Attrs().Statistics
 				}
@@ -919,7 +923,7 @@ func (e *Engine) burst(ref *classRef, d *dirState) {
 	}
 	cl := netlink.NewHtbClass(netlink.ClassAttrs{LinkIndex: ref.index, Parent: netlink.MakeHandle(rootMajor, 0),
 		Handle: netlink.MakeHandle(rootMajor, ref.minor)}, netlink.HtbClassAttrs{Rate: sp.Rate, Ceil: ceil, Prio: sp.Prio})
-	if err := e.h.ClassChange(cl); err == nil {
+	if err := e.k.ClassChange(cl); err == nil {
 		d.bursting = want
 	}
 }

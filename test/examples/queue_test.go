@@ -251,8 +251,9 @@ func ifindex(t *testing.T, ns, dev string) string {
 }
 
 // TestSimpleQueueRestored: the HTB trees of a simple queue (download on ether1, upload
-// on its IFB) removed or replaced behind routerd's back come back within a few resync
-// periods, and the queue stays valid (QA, issue 10: they stayed gone for minutes).
+// on its IFB) removed or replaced behind routerd's back, or the IFB itself deleted, come
+// back within a few resync periods, and the queue stays valid (QA, issue 10: they stayed
+// gone for minutes).
 func TestSimpleQueueRestored(t *testing.T) {
 	need(t, "tc")
 	rn, c := netns(t, "qr"), netns(t, "qc")
@@ -282,4 +283,12 @@ func TestSimpleQueueRestored(t *testing.T) {
 	// A root put in HTB's place goes too.
 	run(t, "tc", "-n", rn, "qdisc", "replace", "dev", devs[0], "root", "handle", "2:", "pfifo")
 	shaping("after its root was replaced")
+	// The IFB deleted: made again, and ether1's ingress redirects to the new one (the
+	// kernel leaves the old filter redirecting to no device).
+	run(t, "ip", "-n", rn, "link", "del", devs[1])
+	shaping("after its IFB was deleted")
+	testbin.Eventually(t, "ether1's ingress redirected to "+devs[1], 30*time.Second, func() (bool, string) {
+		out, _ := in(rn, "tc", "filter", "show", "dev", "ether1", "ingress").CombinedOutput()
+		return strings.Contains(string(out), "to device "+devs[1]+")"), string(out)
+	})
 }

@@ -1,0 +1,593 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/link"
+)
+
+// fakeKernel is an in-memory tc for the engine's plan: links (IFBs are added to them),
+// routes, and per link its qdiscs, classes and filters, kept as the kernel keeps them
+// (a root deleted takes its classes and filters with it; a link deleted takes its
+// qdiscs, and a mirred action that redirected to it then redirects to ifindex 0). Every
+// write is recorded (controltest.Recorder); a write named in Fail is refused.
+type fakeKernel struct {
+	mu      sync.Mutex
+	links   []netlink.Link
+	index   int                  // the last link's: a link made again gets another
+	routes  map[netip.Prefix]int // destination -> link index
+	qdiscs  map[int][]netlink.Qdisc
+	classes map[int][]netlink.Class
+	filters map[int][]netlink.Filter
+	controltest.Recorder
+}
+
+func newFakeKernel() *fakeKernel {
+	return &fakeKernel{links: controltest.Links("ether1", "ether2"), index: 3,
+		routes: map[netip.Prefix]int{netip.MustParsePrefix("198.18.1.0/24"): 2, netip.MustParsePrefix("198.18.2.0/24"): 3},
+		qdiscs: map[int][]netlink.Qdisc{}, classes: map[int][]netlink.Class{}, filters: map[int][]netlink.Filter{}}
+}
+
+var _ Kernel = (*fakeKernel)(nil)
+
+func (k *fakeKernel) name(index int) string { return controltest.LinkName(k.links, index) }
+
+func (k *fakeKernel) linkBy(match func(a *netlink.LinkAttrs) bool) (netlink.Link, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, l := range k.links {
+		if match(l.Attrs()) {
+			return l, nil
+		}
+	}
+	return nil, netlink.LinkNotFoundError{}
+}
+
+func (k *fakeKernel) LinkByName(name string) (netlink.Link, error) {
+	return k.linkBy(func(a *netlink.LinkAttrs) bool { return a.Name == name })
+}
+
+func (k *fakeKernel) LinkByIndex(index int) (netlink.Link, error) {
+	return k.linkBy(func(a *netlink.LinkAttrs) bool { return a.Index == index })
+}
+
+func (k *fakeKernel) RouteGet(dst net.IP) ([]netlink.Route, error) {
+	a, _ := netip.AddrFromSlice(dst)
+	best, index := -1, 0
+	for pf, i := range k.routes {
+		if pf.Contains(a.Unmap()) && pf.Bits() > best {
+			best, index = pf.Bits(), i
+		}
+	}
+	if best < 0 {
+		return nil, unix.ENETUNREACH
+	}
+	return []netlink.Route{{LinkIndex: index, Dst: &net.IPNet{IP: dst, Mask: net.CIDRMask(32, 32)}}}, nil
+}
+
+func (k *fakeKernel) QdiscList(l netlink.Link) ([]netlink.Qdisc, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.qdiscs[l.Attrs().Index]), nil
+}
+
+func (k *fakeKernel) ClassList(l netlink.Link, parent uint32) ([]netlink.Class, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.classes[l.Attrs().Index]), nil
+}
+
+func (k *fakeKernel) FilterList(l netlink.Link, parent uint32) ([]netlink.Filter, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []netlink.Filter
+	for _, f := range k.filters[l.Attrs().Index] {
+		if f.Attrs().Parent == parent {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func (k *fakeKernel) LinkAdd(l netlink.Link) error {
+	if err := k.Write("add %s %s", l.Type(), l.Attrs().Name); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	a := *l.Attrs()
+	for _, o := range k.links {
+		if o.Attrs().Name == a.Name {
+			return unix.EEXIST
+		}
+	}
+	k.index++
+	a.Index = k.index
+	k.links = append(k.links, &netlink.Ifb{LinkAttrs: a})
+	return nil
+}
+
+func (k *fakeKernel) LinkSetUp(l netlink.Link) error {
+	if err := k.Write("up %s", l.Attrs().Name); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, o := range k.links {
+		if o.Attrs().Index == l.Attrs().Index {
+			o.Attrs().Flags |= net.FlagUp
+			return nil
+		}
+	}
+	return unix.ENODEV
+}
+
+func (k *fakeKernel) LinkDel(l netlink.Link) error {
+	if err := k.Write("del %s", l.Attrs().Name); err != nil {
+		return err
+	}
+	k.deleteLink(l.Attrs().Index)
+	return nil
+}
+
+// deleteLink removes a link as the kernel does (also behind routerd's back).
+func (k *fakeKernel) deleteLink(index int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.links = slices.DeleteFunc(k.links, func(o netlink.Link) bool { return o.Attrs().Index == index })
+	delete(k.qdiscs, index)
+	delete(k.classes, index)
+	delete(k.filters, index)
+	for _, fs := range k.filters {
+		for _, f := range fs {
+			if u, ok := f.(*netlink.U32); ok {
+				for _, a := range u.Actions {
+					if m, ok := a.(*netlink.MirredAction); ok && m.Ifindex == index {
+						m.Ifindex = 0
+					}
+				}
+			}
+		}
+	}
+}
+
+// handle writes a tc handle as tc does ("1:101", "root", "ingress").
+func handle(h uint32) string {
+	switch h {
+	case netlink.HANDLE_ROOT:
+		return "root"
+	case netlink.HANDLE_INGRESS:
+		return "ingress"
+	}
+	major, minor := netlink.MajorMinor(h)
+	return fmt.Sprintf("%x:%x", major, minor)
+}
+
+func (k *fakeKernel) QdiscAdd(q netlink.Qdisc) error {
+	a := q.Attrs()
+	w := fmt.Sprintf("qdisc add %s %s %s %s", k.name(a.LinkIndex), handle(a.Parent), handle(a.Handle), q.Type())
+	if err := k.Write("%s", w); err != nil {
+		return err
+	}
+	return k.addQdisc(q)
+}
+
+func (k *fakeKernel) addQdisc(q netlink.Qdisc) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	a := q.Attrs()
+	for _, o := range k.qdiscs[a.LinkIndex] {
+		if o.Attrs().Parent == a.Parent || o.Attrs().Handle == a.Handle {
+			return unix.EEXIST
+		}
+	}
+	if a.Parent != netlink.HANDLE_ROOT && a.Parent != netlink.HANDLE_INGRESS &&
+		!slices.ContainsFunc(k.classes[a.LinkIndex], func(c netlink.Class) bool { return c.Attrs().Handle == a.Parent }) {
+		return unix.ENOENT
+	}
+	k.qdiscs[a.LinkIndex] = append(k.qdiscs[a.LinkIndex], q)
+	return nil
+}
+
+func (k *fakeKernel) QdiscDel(q netlink.Qdisc) error {
+	a := q.Attrs()
+	if err := k.Write("qdisc del %s %s", k.name(a.LinkIndex), handle(a.Parent)); err != nil {
+		return err
+	}
+	if a.Parent != netlink.HANDLE_ROOT {
+		return unix.EINVAL // the engine deletes roots only
+	}
+	return k.deleteRoot(a.LinkIndex)
+}
+
+// deleteRoot deletes a link's root qdisc with all under it (also behind routerd's back).
+func (k *fakeKernel) deleteRoot(index int) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	qs := k.qdiscs[index]
+	if !slices.ContainsFunc(qs, func(q netlink.Qdisc) bool { return q.Attrs().Parent == netlink.HANDLE_ROOT }) {
+		return unix.ENOENT
+	}
+	k.qdiscs[index] = slices.DeleteFunc(qs, func(q netlink.Qdisc) bool { return q.Attrs().Parent != netlink.HANDLE_INGRESS })
+	k.classes[index] = nil
+	k.filters[index] = slices.DeleteFunc(k.filters[index], func(f netlink.Filter) bool {
+		return f.Attrs().Parent != netlink.MakeHandle(0xffff, 0)
+	})
+	return nil
+}
+
+func (k *fakeKernel) class(op string, c netlink.Class) string {
+	a := c.Attrs()
+	w := fmt.Sprintf("class %s %s %s parent %s", op, k.name(a.LinkIndex), handle(a.Handle), handle(a.Parent))
+	if h, ok := c.(*netlink.HtbClass); ok {
+		w += fmt.Sprintf(" rate %d ceil %d", h.Rate*8, h.Ceil*8)
+	}
+	return w
+}
+
+func (k *fakeKernel) ClassAdd(c netlink.Class) error {
+	if err := k.Write("%s", k.class("add", c)); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	a := c.Attrs()
+	parentOK := slices.ContainsFunc(k.qdiscs[a.LinkIndex], func(q netlink.Qdisc) bool { return q.Attrs().Handle == a.Parent }) ||
+		slices.ContainsFunc(k.classes[a.LinkIndex], func(o netlink.Class) bool { return o.Attrs().Handle == a.Parent })
+	if !parentOK {
+		return unix.ENOENT
+	}
+	if slices.ContainsFunc(k.classes[a.LinkIndex], func(o netlink.Class) bool { return o.Attrs().Handle == a.Handle }) {
+		return unix.EEXIST
+	}
+	// The kernel reports a top class's parent as the root.
+	if major, minor := netlink.MajorMinor(a.Parent); minor == 0 && major == rootMajor {
+		cp := *c.(*netlink.HtbClass)
+		cp.Parent = netlink.HANDLE_ROOT
+		c = &cp
+	}
+	k.classes[a.LinkIndex] = append(k.classes[a.LinkIndex], c)
+	return nil
+}
+
+func (k *fakeKernel) ClassChange(c netlink.Class) error {
+	return k.Write("%s", k.class("change", c))
+}
+
+// filter writes a filter as the test expects it: "filter add ether1 1: prio 10 u32
+// dst 198.18.1.0/24 -> 1:101" or "filter add ether1 ffff: prio 49152 mirred rq-4".
+func (k *fakeKernel) filter(op string, f netlink.Filter) string {
+	a := f.Attrs()
+	w := fmt.Sprintf("filter %s %s %s prio %d", op, k.name(a.LinkIndex), handle(a.Parent), a.Priority)
+	u, ok := f.(*netlink.U32)
+	if !ok {
+		return w + " " + f.Type()
+	}
+	w += " u32"
+	if u.Sel != nil {
+		for _, key := range u.Sel.Keys {
+			if key.Mask == 0 {
+				w += " any"
+				continue
+			}
+			var b [4]byte
+			b[0], b[1], b[2], b[3] = byte(key.Val>>24), byte(key.Val>>16), byte(key.Val>>8), byte(key.Val)
+			bits := 32 - countTrailingZeros(key.Mask)
+			dir := map[int32]string{12: "src", 16: "dst"}[key.Off]
+			w += fmt.Sprintf(" %s %s", dir, netip.PrefixFrom(netip.AddrFrom4(b), bits))
+		}
+	}
+	for _, act := range u.Actions {
+		if m, ok := act.(*netlink.MirredAction); ok {
+			w += " mirred " + k.name(m.Ifindex)
+		}
+	}
+	if u.ClassId != 0 {
+		w += " -> " + handle(u.ClassId)
+	}
+	return w
+}
+
+func countTrailingZeros(m uint32) int {
+	n := 0
+	for m&1 == 0 && n < 32 {
+		m >>= 1
+		n++
+	}
+	return n
+}
+
+func (k *fakeKernel) FilterAdd(f netlink.Filter) error {
+	if err := k.Write("%s", k.filter("add", f)); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	a := f.Attrs()
+	k.filters[a.LinkIndex] = append(k.filters[a.LinkIndex], f)
+	return nil
+}
+
+func (k *fakeKernel) FilterDel(f netlink.Filter) error {
+	a := f.Attrs()
+	if err := k.Write("filter del %s %s prio %d", k.name(a.LinkIndex), handle(a.Parent), a.Priority); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	before := len(k.filters[a.LinkIndex])
+	k.filters[a.LinkIndex] = slices.DeleteFunc(k.filters[a.LinkIndex], func(o netlink.Filter) bool {
+		return o.Attrs().Parent == a.Parent && o.Attrs().Priority == a.Priority
+	})
+	if len(k.filters[a.LinkIndex]) == before {
+		return unix.ENOENT
+	}
+	return nil
+}
+
+func (k *fakeKernel) FifoAdd(a netlink.QdiscAttrs, kind string, limit uint32) error {
+	if err := k.Write("qdisc add %s %s %s %s limit %d", k.name(a.LinkIndex), handle(a.Parent), handle(a.Handle), kind, limit); err != nil {
+		return err
+	}
+	return k.addQdisc(&netlink.GenericQdisc{QdiscAttrs: a, QdiscType: kind})
+}
+
+func (k *fakeKernel) MarkFilterAdd(a netlink.FilterAttrs, classID uint32, marks []string, rules []match) error {
+	if err := k.Write("filter add %s %s prio %d bpf marks %s -> %s", k.name(a.LinkIndex), handle(a.Parent), a.Priority,
+		strings.Join(marks, ","), handle(classID)); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.filters[a.LinkIndex] = append(k.filters[a.LinkIndex], &netlink.BpfFilter{FilterAttrs: a, ClassId: classID})
+	return nil
+}
+
+// The last writes of the first pass of every case: the sfq probe of the built-in queue types
+// (wireless-default, hotspot-default) on a throwaway IFB.
+var probe = []string{"add ifb rq-probe", "qdisc add rq-probe root 1:0 sfq", "del rq-probe"}
+
+// The writes that shape ether1 for q1 (target=198.18.1.0/24 max-limit=10M/20M, the
+// default-small pfifo of 10 packets as its leaf): download on ether1, upload on its IFB
+// rq-2 (ether1 is link 2), whose traffic ether1's ingress redirects there.
+var (
+	q1Down = []string{
+		"qdisc del ether1 root",
+		"qdisc add ether1 root 1:0 htb",
+		"class add ether1 1:101 parent 1:0 rate 20000000 ceil 20000000",
+		"qdisc add ether1 1:101 101:0 pfifo limit 10",
+		"filter add ether1 1:0 prio 10 u32 dst 198.18.1.0/24 -> 1:101",
+	}
+	q1IFB = []string{
+		"add ifb rq-2",
+		"up rq-2",
+		"qdisc add ether1 ingress ffff:0 ingress",
+		"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
+	}
+	q1Up = []string{
+		"qdisc del rq-2 root",
+		"qdisc add rq-2 root 1:0 htb",
+		"class add rq-2 1:101 parent 1:0 rate 10000000 ceil 10000000",
+		"qdisc add rq-2 1:101 101:0 pfifo limit 10",
+		"filter add rq-2 1:0 prio 10 u32 src 198.18.1.0/24 -> 1:101",
+	}
+)
+
+const q1 = "/queue/simple add name=q1 target=198.18.1.0/24 max-limit=10M/20M"
+
+// TestPlan: queues over an observed kernel give exactly the planned tc writes; the next
+// pass writes nothing (or exactly what restores what was removed behind routerd's back,
+// or retries what failed); a refused write marks the queue invalid with the reason.
+func TestPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cmds   []string
+		fail   map[string]error
+		after  func(k *fakeKernel) // behind routerd's back, between the passes
+		cmds2  []string            // between the passes
+		want   []string            // the first pass (after the probe)
+		again  []string
+		states map[string]string // queue name -> status substring ("" applied)
+	}{{
+		name:   "a queue by target: the route's device and its IFB",
+		cmds:   []string{q1},
+		want:   slices.Concat(q1Down, q1IFB, q1Up),
+		states: map[string]string{"q1": ""},
+	}, {
+		name: "a queue by interface, with children",
+		cmds: []string{"/queue/simple add name=top target=ether2 max-limit=30M/30M",
+			"/queue/simple add name=kid target=198.18.2.7 parent=top max-limit=5M/6M queue=default/default"},
+		want: []string{
+			"qdisc del ether2 root", "qdisc add ether2 root 1:0 htb",
+			"class add ether2 1:101 parent 1:0 rate 30000000 ceil 30000000",
+			"class add ether2 1:102 parent 1:101 rate 6000000 ceil 6000000",
+			"qdisc add ether2 1:102 102:0 pfifo limit 50",
+			"filter add ether2 1:0 prio 11 u32 dst 198.18.2.7/32 -> 1:102",
+			"add ifb rq-3", "up rq-3", "qdisc add ether2 ingress ffff:0 ingress",
+			"filter add ether2 ffff:0 prio 49152 u32 mirred rq-3",
+			"qdisc del rq-3 root", "qdisc add rq-3 root 1:0 htb",
+			"class add rq-3 1:101 parent 1:0 rate 30000000 ceil 30000000",
+			"class add rq-3 1:102 parent 1:101 rate 5000000 ceil 5000000",
+			"qdisc add rq-3 1:102 102:0 pfifo limit 50",
+			"filter add rq-3 1:0 prio 11 u32 src 198.18.2.7/32 -> 1:102",
+		},
+	}, {
+		name: "packet-marks classify by the eBPF filter",
+		cmds: []string{"/queue/simple add name=q1 target=ether1 packet-marks=voip max-limit=1M/2M queue=default/default"},
+		want: []string{
+			"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
+			"class add ether1 1:101 parent 1:0 rate 2000000 ceil 2000000",
+			"qdisc add ether1 1:101 101:0 pfifo limit 50",
+			"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
+			"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
+			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
+			"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
+			"class add rq-2 1:101 parent 1:0 rate 1000000 ceil 1000000",
+			"qdisc add rq-2 1:101 101:0 pfifo limit 50",
+			"filter add rq-2 1:0 prio 10 bpf marks voip -> 1:101",
+		},
+	}, {
+		name: "the HTB tree deleted behind routerd's back: the next pass installs it again",
+		cmds: []string{q1},
+		want: slices.Concat(q1Down, q1IFB, q1Up),
+		after: func(k *fakeKernel) {
+			k.deleteRoot(2)
+			k.deleteRoot(4)
+		},
+		again: slices.Concat(q1Down, q1Up),
+	}, {
+		name: "a root put in HTB's place: deleted, the tree installed again",
+		cmds: []string{q1},
+		want: slices.Concat(q1Down, q1IFB, q1Up),
+		after: func(k *fakeKernel) {
+			k.deleteRoot(2)
+			k.addQdisc(&netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: 2, Parent: netlink.HANDLE_ROOT,
+				Handle: netlink.MakeHandle(2, 0)}, QdiscType: "pfifo"})
+		},
+		again: q1Down,
+	}, {
+		name: "a class deleted behind routerd's back: the tree installed again",
+		cmds: []string{q1},
+		want: slices.Concat(q1Down, q1IFB, q1Up),
+		after: func(k *fakeKernel) {
+			k.classes[4] = nil
+		},
+		again: q1Up,
+	}, {
+		name: "the IFB deleted behind routerd's back: made again, redirected to again, shaped again",
+		cmds: []string{q1},
+		want: slices.Concat(q1Down, q1IFB, q1Up),
+		after: func(k *fakeKernel) {
+			k.deleteLink(4)
+		},
+		again: slices.Concat([]string{"add ifb rq-2", "up rq-2", "filter del ether1 ffff:0 prio 49152",
+			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2"},
+			q1Up),
+	}, {
+		name:  "removed: the trees and the IFB go",
+		cmds:  []string{q1},
+		cmds2: []string{"/queue/simple remove q1"},
+		want:  slices.Concat(q1Down, q1IFB, q1Up),
+		again: []string{"qdisc del ether1 root", "filter del ether1 ffff:0 prio 49152", "del rq-2"},
+	}, {
+		name:  "max-limit changed: the tree is replaced, the IFB kept",
+		cmds:  []string{q1},
+		cmds2: []string{"/queue/simple set q1 max-limit=10M/30M"},
+		want:  slices.Concat(q1Down, q1IFB, q1Up),
+		again: replace(q1Down, "20000000", "30000000"),
+	}, {
+		name:   "disabled: nothing",
+		cmds:   []string{q1 + " disabled=yes"},
+		states: map[string]string{"q1": ""},
+	}, {
+		name:   "no route to the target: nothing, and it says so",
+		cmds:   []string{"/queue/simple add name=q9 target=203.0.113.9 max-limit=1M/1M"},
+		states: map[string]string{"q9": "no route to target 203.0.113.9/32"},
+	}, {
+		name:   "the kernel refuses the HTB root: the queue is invalid with its reason, tried again",
+		cmds:   []string{q1},
+		fail:   map[string]error{"qdisc add ether1 root 1:0 htb": unix.EOPNOTSUPP},
+		want:   slices.Concat([]string{"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb (failed)"}, q1IFB, q1Up),
+		again:  []string{"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb (failed)"},
+		states: map[string]string{"q1": "HTB root: operation not supported"},
+	}, {
+		name: "the kernel refuses a leaf's filter: that queue alone is invalid",
+		cmds: []string{q1, "/queue/simple add name=q2 target=198.18.1.9 max-limit=1M/1M"},
+		fail: map[string]error{"filter add ether1 1:0 prio 10 u32 dst 198.18.1.0/24 -> 1:101": unix.ENOMEM},
+		want: []string{
+			"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
+			"class add ether1 1:101 parent 1:0 rate 20000000 ceil 20000000",
+			"class add ether1 1:102 parent 1:0 rate 1000000 ceil 1000000",
+			"qdisc add ether1 1:101 101:0 pfifo limit 10",
+			"filter add ether1 1:0 prio 10 u32 dst 198.18.1.0/24 -> 1:101 (failed)",
+			"qdisc add ether1 1:102 102:0 pfifo limit 10",
+			"filter add ether1 1:0 prio 11 u32 dst 198.18.1.9/32 -> 1:102",
+			"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
+			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
+			"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
+			"class add rq-2 1:101 parent 1:0 rate 10000000 ceil 10000000",
+			"class add rq-2 1:102 parent 1:0 rate 1000000 ceil 1000000",
+			"qdisc add rq-2 1:101 101:0 pfifo limit 10",
+			"filter add rq-2 1:0 prio 10 u32 src 198.18.1.0/24 -> 1:101",
+			"qdisc add rq-2 1:102 102:0 pfifo limit 10",
+			"filter add rq-2 1:0 prio 11 u32 src 198.18.1.9/32 -> 1:102",
+		},
+		states: map[string]string{"q1": "u32 filter: cannot allocate memory", "q2": ""},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newFakeKernel()
+			ex := controltest.New(t)
+			ex.ProvideNames(link.IfacePath, func(name string) bool {
+				_, err := k.LinkByName(name)
+				return err == nil
+			})
+			e := New(Options{Now: func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }, Poll: time.Hour})
+			e.k = k
+			h, wait := engine.Standalone(ex, e.Spec())
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(func() { cancel(); wait() })
+			if err := e.Start(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tc.cmds {
+				controltest.Exec(t, ex, c)
+			}
+			k.Fail = tc.fail
+			if err := e.Reconcile(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := k.Take(), slices.Concat(tc.want, probe); !slices.Equal(got, want) {
+				t.Errorf("first pass wrote\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+			if tc.after != nil {
+				tc.after(k)
+			}
+			for _, c := range tc.cmds2 {
+				controltest.Exec(t, ex, c)
+			}
+			if err := e.Reconcile(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := k.Take(); !slices.Equal(got, tc.again) {
+				t.Errorf("second pass wrote\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.again, "\n  "))
+			}
+			if err := e.Reconcile(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := k.Take(); tc.fail == nil && len(got) > 0 {
+				t.Errorf("a pass with nothing changed wrote\n  %s", strings.Join(got, "\n  "))
+			}
+			for name, want := range tc.states {
+				st := controltest.State(t, ex, Path, "name", name)
+				if want == "" && st.Invalid {
+					t.Errorf("%s: %+v, want applied", name, st)
+				}
+				if want != "" && (!st.Invalid || !strings.Contains(st.Status, want)) {
+					t.Errorf("%s: %+v, want invalid with %q", name, st, want)
+				}
+			}
+		})
+	}
+}
+
+// replace is lines with old replaced by new in each.
+func replace(lines []string, old, new string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.ReplaceAll(l, old, new)
+	}
+	return out
+}
