@@ -271,6 +271,12 @@ func (e *Engine) applyPorts(cfg *config) {
 			e.setState(portPath, it.ID, false, "interface "+it.Interface+" not present", nil)
 			continue
 		}
+		if pl.Type() == "bridge" {
+			// The kernel refuses a bridge as a port of a bridge with ELOOP ("too many
+			// levels of symbolic links"), which says nothing to an operator.
+			e.setState(portPath, it.ID, false, bridgeInBridge(cfg.ports, it), nil)
+			continue
+		}
 		if reason := frameTypesReason(it.FrameTypes, vlanFiltering[brName], br, brName); reason != "" {
 			e.setState(portPath, it.ID, false, reason, nil)
 			continue
@@ -312,6 +318,36 @@ func (e *Engine) applyPorts(cfg *config) {
 			}
 		}
 	}
+}
+
+// bridgeInBridge says why port it, whose interface is a bridge, is not applied: the
+// port that closes a loop of bridges (bA a port of bB, bB of bA) names the loop, the
+// others that Linux does not bridge bridges.
+func bridgeInBridge(ports []portItem, it portItem) string {
+	// upOf: the bridge each interface is a port of, by the enabled ports before it.
+	upOf := map[string]string{}
+	for _, p := range ports {
+		if p.ID == it.ID {
+			break
+		}
+		if !p.Disabled {
+			upOf[p.Interface] = p.Bridge
+		}
+	}
+	chain := []string{it.Bridge}
+	for at := it.Bridge; len(chain) <= len(ports); {
+		up, ok := upOf[at]
+		if !ok {
+			break
+		}
+		chain = append(chain, up)
+		if up == it.Interface {
+			return fmt.Sprintf("bridge loop: %s would be a port of %s", it.Interface,
+				strings.Join(chain, ", which is a port of "))
+		}
+		at = up
+	}
+	return fmt.Sprintf("%s is a bridge: Linux does not make a bridge a port of another bridge", it.Interface)
 }
 
 // vlanFlags is what one port has for one VLAN id.

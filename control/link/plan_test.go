@@ -579,6 +579,21 @@ func TestPlan(t *testing.T) {
 			"master ether2 bridge1", "isolated ether2 true"},
 		state: map[string]string{"/interface/bridge/port|interface=ether3": "horizon 2 cannot be applied"},
 	}, {
+		// Linux refuses a bridge as a bridge port (ELOOP): the port that closes a loop
+		// of bridges names it, the other says why; no write is tried.
+		name:  "bridges as ports of each other",
+		setup: func(k *fakeKernel) {},
+		cmds: []string{"/interface/bridge add name=bA protocol-mode=none", "/interface/bridge add name=bB protocol-mode=none",
+			"/interface/bridge add name=bC protocol-mode=none",
+			"/interface/bridge/port add bridge=bB interface=bA", "/interface/bridge/port add bridge=bC interface=bB",
+			"/interface/bridge/port add bridge=bA interface=bC"},
+		want: []string{"add bridge bA", "alias bA routerd", "up bA", "add bridge bB", "alias bB routerd", "up bB",
+			"add bridge bC", "alias bC routerd", "up bC"},
+		state: map[string]string{
+			"/interface/bridge/port|interface=bA": "bA is a bridge: Linux does not make a bridge a port of another bridge",
+			"/interface/bridge/port|interface=bB": "bB is a bridge: Linux does not make a bridge a port of another bridge",
+			"/interface/bridge/port|interface=bC": "bridge loop: bC would be a port of bA, which is a port of bB, which is a port of bC"},
+	}, {
 		name:  "bridge vlan filtering with a tagged port",
 		setup: func(k *fakeKernel) { k.ether("ether2") },
 		cmds: []string{"/interface/bridge add name=bridge1 vlan-filtering=yes",
