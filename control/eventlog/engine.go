@@ -115,7 +115,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if ids, err := e.ex.Items(identityPath); err == nil && len(ids) > 0 {
 		c.Host = ids[0].Props["name"]
 	}
-	invalid := map[uint64]string{}
+	// Actions and rules are numbered apart (both from *1): each has its own map, or an
+	// action's failure shows on the rule that has its id. A rule whose action fails
+	// stays valid, as in RouterOS: the action says why (a rule cannot mend it).
+	invalid, ruleInvalid := map[uint64]string{}, map[uint64]string{}
 	actionIDs := map[string]uint64{}
 	for _, it := range actions {
 		var a actionItem
@@ -151,7 +154,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	for _, it := range rules {
 		var r ruleItem
 		if err := engine.Decode(rm, it, &r); err != nil {
-			invalid[it.ID] = err.Error()
+			ruleInvalid[it.ID] = err.Error()
 			continue
 		}
 		if r.Disabled {
@@ -159,7 +162,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		rule := ParseRule(r.Topics, r.Action, r.Prefix)
 		if err := rule.SetRegex(r.Regex); err != nil {
-			invalid[it.ID] = err.Error()
+			ruleInvalid[it.ID] = err.Error()
 			continue
 		}
 		rule.Re = nil // compiled by SetConfig; the string is what is compared
@@ -184,7 +187,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.publish(ActionsPath, it.ID, invalid[it.ID])
 	}
 	for _, it := range rules {
-		e.publish(RulesPath, it.ID, invalid[it.ID])
+		e.publish(RulesPath, it.ID, ruleInvalid[it.ID])
 	}
 	return nil
 }

@@ -12,10 +12,8 @@ import (
 	"github.com/routerd/routerd/control/script"
 )
 
-// TestEmailAction: RouterOS's target=email action (v6 and v7 exports carry it, with
-// email-to) loads, is exported as written, and prints invalid with the reason instead
-// of being accepted and doing nothing; the rules naming it still load.
-func TestEmailAction(t *testing.T) {
+// logRig runs the logging engine on a store; run runs console lines as admin.
+func logRig(t *testing.T) (*control.Executor, func(string) string) {
 	ex := controltest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := engine.New(ex, nil)
@@ -24,7 +22,7 @@ func TestEmailAction(t *testing.T) {
 	t.Cleanup(func() { cancel(); h.Stop() })
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
 	con := &script.Console{Sess: &control.Session{User: "admin"}}
-	run := func(src string) string {
+	return ex, func(src string) string {
 		t.Helper()
 		var b strings.Builder
 		if err := in.Run(context.Background(), con, src, &b); err != nil {
@@ -32,21 +30,56 @@ func TestEmailAction(t *testing.T) {
 		}
 		return b.String()
 	}
+}
+
+// TestEmailAction: RouterOS's target=email action (v6 and v7 exports carry it, with
+// email-to) loads, is exported as written, and prints invalid with the reason instead
+// of being accepted and doing nothing; the rules naming it still load.
+func TestEmailAction(t *testing.T) {
+	ex, run := logRig(t)
 	run(`/system logging action add email-start-tls=yes email-to=noc@example.com name=mail target=email
 /system logging add action=mail topics=critical`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st := controltest.State(t, ex, ActionsPath, "name", "mail")
-		if st.Invalid && strings.Contains(st.Status, "not e-mailed") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("email action state %+v, want invalid with the reason", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitAction(t, ex, "mail", "not e-mailed")
 	out := run(`/system logging action export`)
 	if !strings.Contains(out, "email-start-tls=yes email-to=noc@example.com name=mail target=email") {
 		t.Errorf("export:\n%s", out)
+	}
+}
+
+// waitAction waits until the action prints invalid with a status holding want.
+func waitAction(t *testing.T, ex *control.Executor, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := controltest.State(t, ex, ActionsPath, "name", name)
+		if st.Invalid && strings.Contains(st.Status, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("action %s: state %+v, want invalid with %q", name, st, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRemoteActionFails: a remote action that cannot send (its src-address is not this
+// machine's) prints invalid with the reason, and every rule using it prints alike:
+// valid, as RouterOS leaves a rule whose action fails. The action's failure used to
+// show on the one rule whose id was the action's (QA: a v6.48 export's rule 3 of 7).
+func TestRemoteActionFails(t *testing.T) {
+	ex, run := logRig(t)
+	run(`/system logging action add name=m1 target=memory
+/system logging action add name=m2 target=memory
+/system logging action add name=far target=remote remote=198.18.0.9 src-address=198.18.255.254
+:for i from=1 to=5 do={ /system logging add topics=info action=far prefix="r$i" }`)
+	waitAction(t, ex, "far", "remote:")
+	rules, err := ex.Items(RulesPath)
+	if err != nil || len(rules) < 5 {
+		t.Fatalf("rules: %v %v", rules, err)
+	}
+	for _, it := range rules {
+		if st, _ := ex.State.Get(RulesPath, it.ID); st.Invalid || st.Status != "" {
+			t.Errorf("rule %s (*%X) using the failing action: %+v, want it as the others", it.Props["prefix"], it.ID, st)
+		}
 	}
 }
