@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv6"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/dns"
@@ -54,8 +53,8 @@ type ifCfg struct {
 // Engine sends router advertisements.
 type Engine struct {
 	ex   *control.Executor
-	pc   *ipv6.PacketConn
-	conn *icmp.PacketConn
+	k    Kernel           // socketKernel from Start on; a fake in the plan test
+	now  func() time.Time // the sender's clock (the plan test's is fixed)
 	kick chan struct{}
 
 	names *link.Names // RouterOS interface names <-> kernel link names (the link engine's)
@@ -63,13 +62,17 @@ type Engine struct {
 	mu     sync.Mutex
 	ifs    map[int]*ifCfg
 	joined map[int]bool
-	dyn    []control.Row
-	sent   map[int]uint64
+	// unjoined says, by interface, why ff02::2 could not be joined there: solicitations
+	// go unanswered (the unsolicited advertisements still go out). Shown on the item.
+	unjoined map[int]error
+	dyn      []control.Row
+	sent     map[int]uint64
 }
 
 // New returns the engine for an engine host (no I/O until Start).
 func New() *Engine {
-	return &Engine{kick: make(chan struct{}, 1), ifs: map[int]*ifCfg{}, joined: map[int]bool{}, sent: map[int]uint64{}}
+	return &Engine{now: time.Now, kick: make(chan struct{}, 1), ifs: map[int]*ifCfg{}, joined: map[int]bool{},
+		unjoined: map[int]error{}, sent: map[int]uint64{}}
 }
 
 // Spec declares the menus the engine applies and the ones it follows: addresses give
@@ -91,23 +94,17 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 }
 
 // Close closes the socket.
-func (e *Engine) Close() error { return e.conn.Close() }
+func (e *Engine) Close() error { return e.k.Close() }
 
 func (e *Engine) open(ex *control.Executor) error {
-	conn, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNotSupported, err)
+	if e.k == nil {
+		k, err := openSocket()
+		if err != nil {
+			return err
+		}
+		e.k = k
 	}
-	pc := conn.IPv6PacketConn()
-	pc.SetControlMessage(ipv6.FlagInterface|ipv6.FlagHopLimit|ipv6.FlagSrc, true)
-	pc.SetMulticastHopLimit(255)
-	pc.SetHopLimit(255)
-	pc.SetMulticastLoopback(false)
-	var f ipv6.ICMPFilter
-	f.SetAll(true)
-	f.Accept(ipv6.ICMPTypeRouterSolicitation)
-	pc.SetICMPFilter(&f)
-	e.ex, e.pc, e.conn = ex, pc, conn
+	e.ex = ex
 	ex.Provide(PrefixPath, e.prefixRows)
 	return nil
 }
@@ -126,25 +123,32 @@ func (e *Engine) tick(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case <-t.C:
+			e.sendDue(e.now())
+		}
+	}
+}
+
+// sendDue sends the unsolicited advertisements due at now, each interface's next one
+// at a random point of its ra-interval after.
+func (e *Engine) sendDue(now time.Time) {
+	e.mu.Lock()
+	var due []*ifCfg
+	for _, c := range e.ifs {
+		if !now.Before(c.next) {
+			due = append(due, c)
+			c.next = now.Add(c.min + rand.N(c.max-c.min+1))
+		}
+	}
+	e.mu.Unlock()
+	sort.Slice(due, func(i, j int) bool { return due[i].index < due[j].index })
+	for _, c := range due {
+		if err := e.send(c, allNodes); err != nil {
+			slog.Debug("nd: advertisement", "interface", c.name, "err", err)
+			// No link-local address yet (DAD): try again soon.
 			e.mu.Lock()
-			var due []*ifCfg
-			for _, c := range e.ifs {
-				if !now.Before(c.next) {
-					due = append(due, c)
-					c.next = now.Add(c.min + rand.N(c.max-c.min+1))
-				}
-			}
+			c.next = now.Add(time.Second)
 			e.mu.Unlock()
-			for _, c := range due {
-				if err := e.send(c, allNodes); err != nil {
-					slog.Debug("nd: advertisement", "interface", c.name, "err", err)
-					// No link-local address yet (DAD): try again soon.
-					e.mu.Lock()
-					c.next = now.Add(time.Second)
-					e.mu.Unlock()
-				}
-			}
 		}
 	}
 }
@@ -154,26 +158,21 @@ func (e *Engine) read(ctx context.Context) {
 	buf := make([]byte, 1500)
 	for ctx.Err() == nil {
 		// A deadline lets the reader see ctx end: the host waits for it before Close.
-		e.pc.SetReadDeadline(time.Now().Add(time.Second))
-		n, cm, src, err := e.pc.ReadFrom(buf)
+		n, ifindex, hopLimit, from, err := e.k.Receive(buf, time.Now().Add(time.Second))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			continue
 		}
-		if cm == nil || cm.HopLimit != 255 {
+		if hopLimit != 255 {
 			continue
-		}
-		var from netip.Addr
-		if ua, ok := src.(*net.IPAddr); ok {
-			from, _ = netip.AddrFromSlice(ua.IP)
 		}
 		if _, err := ParseRS(buf[:n], from); err != nil {
 			continue
 		}
 		e.mu.Lock()
-		c := e.ifs[cm.IfIndex]
+		c := e.ifs[ifindex]
 		e.mu.Unlock()
 		if c == nil {
 			continue
@@ -193,8 +192,7 @@ func (e *Engine) send(c *ifCfg, to netip.Addr) error {
 	msg := c.ra.Marshal()
 	idx, name := c.index, c.name
 	e.mu.Unlock()
-	dst := &net.IPAddr{IP: to.AsSlice(), Zone: name}
-	_, err := e.pc.WriteTo(msg, &ipv6.ControlMessage{IfIndex: idx, HopLimit: 255}, dst)
+	err := e.k.Send(msg, &net.Interface{Index: idx, Name: name}, to)
 	if err == nil {
 		e.mu.Lock()
 		e.sent[idx]++
@@ -205,7 +203,7 @@ func (e *Engine) send(c *ifCfg, to netip.Addr) error {
 
 // Sent is the number of advertisements sent on an interface (tests).
 func (e *Engine) Sent(ifname string) uint64 {
-	ifi, err := net.InterfaceByName(e.names.Kernel(ifname))
+	ifi, err := e.k.Interface(e.names.Kernel(ifname))
 	if err != nil {
 		return 0
 	}
@@ -409,7 +407,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if ch.c.Disabled {
 			continue
 		}
-		ifi, err := net.InterfaceByName(e.names.Kernel(n))
+		ifi, err := e.k.Interface(e.names.Kernel(n))
 		if err != nil {
 			problems[ch.id] = append(problems[ch.id], "no interface "+n)
 			continue
@@ -422,28 +420,46 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		cfg.itemID = ch.id
 		next[ifi.Index] = cfg
 	}
+	now := e.now()
+	var leaveErrs []error
 	e.mu.Lock()
-	for idx, c := range next {
+	for _, idx := range slices.Sorted(maps.Keys(next)) {
+		c := next[idx]
 		if old, ok := e.ifs[idx]; ok {
 			c.next = old.next
 			if !c.sameTiming(old) {
-				c.next = time.Now()
+				c.next = now
 			}
 		} else {
-			c.next = time.Now()
+			c.next = now
 		}
 		if !e.joined[idx] {
-			ifi := &net.Interface{Index: idx, Name: c.name}
-			if err := e.pc.JoinGroup(ifi, &net.IPAddr{IP: allRouters.AsSlice()}); err == nil {
+			// Not joined: tried again next pass, and the item says why meanwhile.
+			if err := e.k.JoinAllRouters(&net.Interface{Index: idx, Name: c.name}); err != nil {
+				e.unjoined[idx] = err
+			} else {
 				e.joined[idx] = true
+				delete(e.unjoined, idx)
 			}
 		}
 	}
-	for idx := range e.joined {
+	for _, idx := range slices.Sorted(maps.Keys(e.joined)) {
 		if _, ok := next[idx]; !ok {
-			e.pc.LeaveGroup(&net.Interface{Index: idx}, &net.IPAddr{IP: allRouters.AsSlice()})
+			if err := e.k.LeaveAllRouters(idx); err != nil {
+				leaveErrs = append(leaveErrs, fmt.Errorf("leaving ff02::2 on interface %d: %w", idx, err))
+				continue // tried again next pass
+			}
 			delete(e.joined, idx)
 		}
+	}
+	notes := map[uint64][]string{}
+	for idx, err := range e.unjoined {
+		c, ok := next[idx]
+		if !ok {
+			delete(e.unjoined, idx)
+			continue
+		}
+		notes[c.itemID] = append(notes[c.itemID], "not answering router solicitations on "+c.name+": "+err.Error())
 	}
 	e.ifs, e.dyn = next, dyn
 	e.mu.Unlock()
@@ -454,9 +470,16 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		} else if ps := problems[it.ID]; len(ps) > 0 && it.Props["interface"] != "all" {
 			st.Invalid, st.Status = true, strings.Join(ps, "; ")
 		}
+		if ns := notes[it.ID]; len(ns) > 0 {
+			sort.Strings(ns)
+			if st.Status != "" {
+				ns = append([]string{st.Status}, ns...)
+			}
+			st.Status = strings.Join(ns, "; ")
+		}
 		e.ex.State.Set(Path, it.ID, st)
 	}
-	return nil
+	return errors.Join(leaveErrs...)
 }
 
 func (c *ifCfg) sameTiming(o *ifCfg) bool { return c.min == o.min && c.max == o.max }
