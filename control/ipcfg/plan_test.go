@@ -133,6 +133,9 @@ func (k *fakeKernel) routeText(r *netlink.Route) string {
 	if r.LinkIndex != 0 {
 		w += " dev " + k.name(r.LinkIndex)
 	}
+	if r.Src != nil {
+		w += " src " + r.Src.String()
+	}
 	for _, n := range r.MultiPath {
 		w += " nexthop"
 		if n.Gw != nil {
@@ -281,7 +284,29 @@ func TestPlan(t *testing.T) {
 		// (which would refuse it) until one does.
 		name:  "gateway unreachable",
 		cmds:  []string{"/ip/route add dst-address=198.19.0.0/16 gateway=198.18.7.1"},
-		state: map[string]string{"/ip/route|198.19.0.0/16": "gateway unreachable"},
+		state: map[string]string{"/ip/route|198.19.0.0/16": "inactive: gateway unreachable"},
+	}, {
+		// The kernel refuses a pref-src no interface has ("invalid argument"): the
+		// route says so instead of blaming its gateway, and is not handed over.
+		name: "pref-src of this router and of another",
+		cmds: []string{"/ip/address add address=198.18.0.1/24 interface=ether1",
+			"/ip/route add dst-address=198.19.1.0/24 gateway=198.18.0.254 pref-src=198.18.0.1",
+			"/ip/route add dst-address=198.19.2.0/24 gateway=198.18.0.254 pref-src=198.18.0.9"},
+		want: []string{"addr-add ether1 198.18.0.1/24",
+			"route-replace table main 198.19.1.0/24 metric 1 via 198.18.0.254 src 198.18.0.1"},
+		state: map[string]string{"/ip/route|198.19.1.0/24": "",
+			"/ip/route|198.19.2.0/24": "pref-src 198.18.0.9 is not an address of this router"},
+	}, {
+		// A disabled interface reaches no gateway: the route over it is inactive, not
+		// invalid, and its gateway-status says unreachable.
+		name:  "route over a disabled interface",
+		setup: func(k *fakeKernel) { k.links[2].Attrs().Flags &^= net.FlagUp },
+		cmds: []string{"/ip/address add address=198.18.0.1/24 interface=ether1",
+			"/ip/route add dst-address=198.19.1.0/24 gateway=ether2",
+			"/ip/route add dst-address=198.19.2.0/24 gateway=198.18.0.254%ether2"},
+		want: []string{"addr-add ether1 198.18.0.1/24"},
+		state: map[string]string{"/ip/route|198.19.1.0/24": "inactive: gateway unreachable",
+			"/ip/route|198.19.2.0/24": "inactive: gateway unreachable"},
 	}, {
 		name:  "kernel refuses the address",
 		cmds:  []string{"/ip/address add address=198.18.0.1/24 interface=ether1"},
@@ -343,6 +368,12 @@ func TestPlan(t *testing.T) {
 					prop = "dst-address"
 				}
 				st := controltest.State(t, r.ex, path, prop, name)
+				if note, ok := strings.CutPrefix(want, "inactive: "); ok {
+					if st.Invalid || st.Active || !strings.Contains(st.Status, note) {
+						t.Errorf("%s %s: %+v, want inactive (not invalid) with %q", path, name, st, note)
+					}
+					continue
+				}
 				if want == "" && st.Invalid {
 					t.Errorf("%s %s: %+v, want applied", path, name, st)
 				}

@@ -114,7 +114,7 @@ func TestRecursiveRoute(t *testing.T) {
 		"route-del table main 0.0.0.0/0 metric 1 via 198.18.1.1 dev ether1")
 	wantWrites(t, "next pass", pass(t, r))
 	act, inv, st, p := routeByGw(t, r, Route4Path, "198.19.8.8")
-	if act || !inv || !strings.Contains(st, "gateway unreachable (check-gateway=ping)") || !strings.Contains(p["gateway-status"], "unreachable") {
+	if act || inv || !strings.Contains(st, "gateway unreachable (check-gateway=ping)") || !strings.Contains(p["gateway-status"], "unreachable") {
 		t.Errorf("route with a dead gateway: active %v invalid %v %q %v", act, inv, st, p)
 	}
 	if act, _, _, _ := routeByGw(t, r, Route4Path, "198.18.2.1"); !act {
@@ -134,7 +134,7 @@ func TestRecursiveRoute(t *testing.T) {
 	wantWrites(t, "pass after the host route went", got,
 		"route-del table main 0.0.0.0/0 metric 1 via 198.18.1.1 dev ether1",
 		"route-del table main 198.19.8.8/32 metric 1 via 198.18.1.1 dev ether1")
-	if _, inv, st, _ := routeByGw(t, r, Route4Path, "198.19.8.8"); !inv || st != "gateway unreachable" {
+	if act, inv, st, _ := routeByGw(t, r, Route4Path, "198.19.8.8"); act || inv || st != "gateway unreachable" {
 		t.Errorf("route without a resolving route: invalid %v %q", inv, st)
 	}
 }
@@ -157,8 +157,8 @@ func TestTargetScope(t *testing.T) {
 		"route-replace table main 198.19.8.8/32 metric 1 via 198.18.1.1",
 		"route-replace table main 198.19.2.0/24 metric 1 via 198.18.1.1 dev ether1")
 	for _, dst := range []string{"198.19.1.0/24", "198.19.3.0/24"} {
-		if st := controltest.State(t, r.ex, Route4Path, "dst-address", dst); !st.Invalid || st.Status != "gateway unreachable" {
-			t.Errorf("%s: %+v, want unreachable (scope 30 > target-scope)", dst, st)
+		if st := controltest.State(t, r.ex, Route4Path, "dst-address", dst); st.Invalid || st.Active || st.Status != "gateway unreachable" {
+			t.Errorf("%s: %+v, want inactive, unreachable (scope 30 > target-scope)", dst, st)
 		}
 	}
 }
@@ -186,8 +186,8 @@ func TestGatewayAtTable(t *testing.T) {
 	if _, _, _, p := routeByGw(t, r, Route4Path, "198.19.7.7@t1"); p["gateway-status"] != "198.19.7.7 recursive via 198.18.1.1 ether1" {
 		t.Errorf("route through t1: %v", p)
 	}
-	if st := controltest.State(t, r.ex, Route4Path, "dst-address", "198.19.2.0/24"); !st.Invalid || st.Status != "gateway unreachable" {
-		t.Errorf("gateway t1 has no route to: %+v, want unreachable", st)
+	if st := controltest.State(t, r.ex, Route4Path, "dst-address", "198.19.2.0/24"); st.Invalid || st.Active || st.Status != "gateway unreachable" {
+		t.Errorf("gateway t1 has no route to: %+v, want inactive, unreachable", st)
 	}
 	for _, c := range []string{
 		"/ip/route add dst-address=198.19.3.0/24 gateway=198.18.1.1@nosuch",

@@ -311,10 +311,19 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 		r := res[i]
 		view := routeView{gwStatus: gatewayStatus(w, r, linkName), note: checkNote(w, v)}
 		if !r.ok || r.down {
-			view.reason = "gateway unreachable"
+			// Not installed, and not invalid either: RouterOS shows a route whose
+			// gateway it cannot reach (none of its networks has it, its interface is
+			// disabled, check-gateway failed) inactive, and takes it again once it can.
+			view.note = "gateway unreachable"
 			if r.down {
-				view.reason += " (check-gateway=" + w.it.CheckGateway + ")"
+				view.note += " (check-gateway=" + w.it.CheckGateway + ")"
 			}
+			e.routeState(path, w.id, view)
+			continue
+		}
+		if s := w.it.PrefSrc; s != "" && !e.isLocal(v, s) {
+			// The kernel answers "invalid argument", which reads as a bad gateway.
+			view.reason = "pref-src " + s + " is not an address of this router"
 			e.routeState(path, w.id, view)
 			continue
 		}
@@ -387,6 +396,26 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 		}
 	}
 	return nil
+}
+
+// isLocal reports whether addr is an address of this router (of any interface): the
+// kernel takes no other as a route's pref-src. When the addresses cannot be read, the
+// kernel decides.
+func (e *Engine) isLocal(v int, addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return true
+	}
+	kern, err := e.localAddrs(family(v))
+	if err != nil {
+		return true
+	}
+	for _, a := range kern {
+		if a.prefix.Addr() == ip.Unmap() {
+			return true
+		}
+	}
+	return false
 }
 
 // checkKey is the gateway check a route asks for (false: none): ping pings the gateway

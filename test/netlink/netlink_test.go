@@ -309,7 +309,7 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 	// Without the address the gateway is unreachable: the kernel drops the route and
 	// the item says why.
 	r.must("/ip address remove [find address=198.18.1.1/30]")
-	eventually(t, "address removed, route invalid", func() (bool, string) {
+	eventually(t, "address removed, route inactive", func() (bool, string) {
 		out := r.must("/ip route print detail where dst-address=198.19.203.0/24")
 		return !has(addrs(t, r1), wantAddr) && strings.Contains(out, "gateway unreachable"), out
 	})

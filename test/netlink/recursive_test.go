@@ -2,6 +2,7 @@ package netlink
 
 import (
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -137,9 +138,22 @@ func TestGatewayAtTable(t *testing.T) {
 		out := run(t, "ip", "-n", r1, "route", "show", "198.19.210.0/24")
 		return strings.Contains(out, "dev ether1"), out
 	})
+	// A pref-src that is no address of this router is named, not blamed on the
+	// gateway (QA: 'kernel refused the route (invalid gateway?)').
+	r.must("/ip route add dst-address=198.19.211.0/24 gateway=198.18.1.1 pref-src=198.18.1.99")
+	eventually(t, "the foreign pref-src named", func() (bool, string) {
+		out := r.must("/ip route print detail where dst-address=198.19.211.0/24")
+		return strings.Contains(out, "pref-src 198.18.1.99 is not an address of this router"), out
+	})
+	// Over a disabled interface the route is inactive: neither A nor I, and its
+	// gateway-status says unreachable (QA: I, and 'ether1 reachable' before).
 	r.must("/interface disable ether1")
 	eventually(t, "the interface route unreachable", func() (bool, string) {
 		out := r.must("/ip route print detail where dst-address=198.19.210.0/24")
 		return strings.Contains(out, `gateway-status="ether1 unreachable"`), out
 	})
+	out := r.must("/ip route print where dst-address=198.19.210.0/24")
+	if !regexp.MustCompile(`(?m)^\s*0 S +198\.19\.210\.0/24`).MatchString(out) {
+		t.Errorf("route over a disabled interface, want flags S only (inactive):\n%s", out)
+	}
 }
