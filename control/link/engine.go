@@ -470,8 +470,8 @@ func (e *Engine) hasPort(name string) bool {
 // it with an Overlay), so it is never taken for an Ethernet port.
 func (e *Engine) tunnelEnd(l netlink.Link) bool {
 	a := l.Attrs()
-	if l.Type() != "veth" || a.ParentIndex == 0 {
-		return false
+	if l.Type() != "veth" || a.ParentIndex == 0 || a.NetNsID >= 0 {
+		return false // a peer in another namespace: ParentIndex is that namespace's index
 	}
 	e.mu.Lock()
 	peer, ok := e.byIndex[a.ParentIndex]

@@ -80,7 +80,8 @@ func (f *eventFilter) needsPass(u netlink.LinkUpdate, ros string) bool {
 // changed or it went down since the last event: routerd owns an unconfigured port's MTU
 // (1500, as RouterOS's default) and admin state (up), so such a change made behind its
 // back needs the pass that puts them back. A veth routerd does not own (a tunnel's end)
-// costs a pass only when its MTU changes or it is set down.
+// costs a pass only when its MTU changes or it is set down; a veth from another namespace
+// (a port moved in) also when it first shows down.
 func (f *eventFilter) portMoved(u netlink.LinkUpdate) bool {
 	a := u.Link.Attrs()
 	if u.Link.Type() != "veth" {
@@ -96,5 +97,12 @@ func (f *eventFilter) portMoved(u netlink.LinkUpdate) bool {
 	now := portSeen{mtu: a.MTU, up: a.Flags&net.FlagUp != 0}
 	was, ok := f.ports[a.Index]
 	f.ports[a.Index] = now
-	return ok && (was.mtu != now.mtu || was.up && !now.up)
+	if !ok {
+		// A port that arrives while routerd runs (a veth whose peer is in another
+		// namespace, moved in with `ip link set ... netns`) is enabled like one present
+		// at start: it needs the pass that brings it up. A tunnel's pair has both ends
+		// here and costs no pass.
+		return a.NetNsID >= 0 && !now.up
+	}
+	return was.mtu != now.mtu || was.up && !now.up
 }

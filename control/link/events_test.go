@@ -15,7 +15,7 @@ import (
 // once relevant (renamed away, deleted) do; before the first pass every event does.
 func TestEventFilter(t *testing.T) {
 	veth := func(index int, name string, alts ...string) netlink.LinkUpdate {
-		return netlink.LinkUpdate{Link: &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Index: index, Name: name, AltNames: alts}}}
+		return netlink.LinkUpdate{Link: &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Index: index, Name: name, AltNames: alts, NetNsID: -1}}}
 	}
 	var f eventFilter
 	if !f.needsPass(veth(5, "g1"), "g1") {
@@ -61,7 +61,7 @@ func TestEventFilter(t *testing.T) {
 func TestEventFilterPortMoved(t *testing.T) {
 	f := eventFilter{names: map[string]bool{}}
 	ev := func(mtu int, up bool) netlink.LinkUpdate {
-		a := netlink.LinkAttrs{Index: 5, Name: "ether1", MTU: mtu}
+		a := netlink.LinkAttrs{Index: 5, Name: "ether1", MTU: mtu, NetNsID: -1}
 		if up {
 			a.Flags = net.FlagUp
 		}
@@ -80,5 +80,29 @@ func TestEventFilterPortMoved(t *testing.T) {
 		if got := f.needsPass(c.u, "ether1"); got != c.want {
 			t.Errorf("event %d: needs a pass %v, want %v", i, got, c.want)
 		}
+	}
+}
+
+// TestEventFilterPortArrives: a veth moved in from another namespace while routerd runs
+// (its peer there: IFLA_LINK_NETNSID) needs the pass that enables it when it first shows
+// down (QA: such a port stayed admin-down, printed as enabled, until a restart); one that
+// arrives up, or a pair made here (a tunnel's), does not.
+func TestEventFilterPortArrives(t *testing.T) {
+	f := eventFilter{names: map[string]bool{}}
+	ev := func(index, nsid int, up bool) netlink.LinkUpdate {
+		a := netlink.LinkAttrs{Index: index, Name: "ether2", MTU: 1500, NetNsID: nsid}
+		if up {
+			a.Flags = net.FlagUp
+		}
+		return netlink.LinkUpdate{Link: &netlink.Veth{LinkAttrs: a}}
+	}
+	if !f.needsPass(ev(6, 0, false), "ether2") {
+		t.Error("a port moved in down needs no pass")
+	}
+	if f.needsPass(ev(7, 0, true), "ether2") {
+		t.Error("a port moved in up needs a pass")
+	}
+	if f.needsPass(ev(8, -1, false), "ether2") {
+		t.Error("a veth made here (a tunnel's) needs a pass when it first shows")
 	}
 }
