@@ -266,7 +266,7 @@ func (sa *IKESA) eapFinish(h Header) {
 			fixed.Address, fixed.Allocate = st.addr, nil
 			mc = &fixed
 		}
-		reply, err := sa.giveConfig(mc)
+		reply, err := sa.giveConfig(mc, c)
 		if err != nil {
 			sa.d.log.Warn("ipsec: no mode config address for the peer", "peer", sa.peer.Name, "err", err)
 			sa.respond(h.Exchange, h.MsgID, append(out, &Notify{NType: NotifyInternalAddressFailure}))

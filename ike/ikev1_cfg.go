@@ -108,6 +108,9 @@ type v1Cfg struct {
 	user      string
 	wantCfg   bool // we (initiator) ask for mode config
 	cfgDone   bool
+	// reauthOf is the client's older ISAKMP SA whose address mode config gave again:
+	// this phase 1 reauthenticates it (v1Reauthenticated).
+	reauthOf *IKESA
 }
 
 func v1IsXAuth(auth uint16) bool {
@@ -256,6 +259,11 @@ func (sa *IKESA) v1CfgRequest(cp *v1CfgPayload) *v1CfgPayload {
 // v1CfgAfter continues once our answer to the peer's request or set is out.
 func (sa *IKESA) v1CfgAfter(cp *v1CfgPayload) {
 	c := sa.v1.cfg
+	if c != nil && c.reauthOf != nil {
+		old := c.reauthOf
+		c.reauthOf = nil
+		sa.v1Reauthenticated(old)
+	}
 	if c == nil || cp.Type != v1CfgSet || !c.xauth || !sa.initiator || !c.xauthDone {
 		return
 	}
@@ -271,6 +279,23 @@ func (sa *IKESA) v1CfgAfter(cp *v1CfgPayload) {
 		return
 	}
 	sa.v1StartChildren()
+}
+
+// v1Reauthenticated ends old, the client's ISAKMP SA that sa (a new phase 1 with its
+// XAuth and mode config) replaces: its IPsec SAs move to sa, as the client (charon) moved
+// them to its new SA, and only the ISAKMP SA is deleted at the client, which would
+// otherwise keep it rekeying and the two SAs would both live until old expired.
+func (sa *IKESA) v1Reauthenticated(old *IKESA) {
+	if old.state != stateEstablished {
+		return
+	}
+	sa.d.log.Info("ipsec: IKEv1 client reauthenticated; its IPsec SAs move to the new phase 1",
+		"peer", sa.peer.Name, "remote", sa.remote.Addr(), "address", sa.vip, "ipsec-sas", len(old.children))
+	sa.children = append(sa.children, old.children...)
+	old.children = nil
+	old.v1SendDeleteISAKMP()
+	old.destroy("reauthenticated by a new phase 1")
+	sa.d.changed()
 }
 
 // v1CfgAnswer handles the peer's answer to our request or set.
@@ -331,12 +356,19 @@ func (sa *IKESA) v1GiveConfig(cp *v1CfgPayload) *v1CfgPayload {
 	if !sa.vip.IsValid() {
 		switch {
 		case mc.Allocate != nil:
-			a, release, err := mc.Allocate(sa.remoteID.String())
+			var asked netip.Addr
+			if a, ok := cp.attr(v1CfgIP4Address); ok && len(a.Value) == 4 {
+				asked = netip.AddrFrom4([4]byte(a.Value))
+			}
+			a, holder, err := sa.poolAddress(mc, asked)
 			if err != nil {
 				sa.d.log.Warn("ipsec: no mode config address for the peer", "peer", sa.peer.Name, "err", err)
 				return &v1CfgPayload{Type: v1CfgReply}
 			}
-			sa.vip, sa.vipLease = a, &vipLease{release: release}
+			sa.vip = a
+			if holder != nil && holder.v1 != nil && sa.v1.cfg != nil {
+				sa.v1.cfg.reauthOf = holder
+			}
 		case mc.Address.IsValid():
 			sa.vip = mc.Address
 		}

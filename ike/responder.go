@@ -233,7 +233,7 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 	}
 	out := append([]Payload{&ID{Responder: true, IDType: sa.myID.Type, Data: sa.myID.Data}}, own...)
 	if c := Find[*CP](ps); c != nil && c.CfgType == CPRequest && ident.ModeConfig != nil && ident.ModeConfig.Responder {
-		reply, err := sa.giveConfig(ident.ModeConfig)
+		reply, err := sa.giveConfig(ident.ModeConfig, c)
 		if err != nil {
 			sa.d.log.Warn("ipsec: no mode config address for the peer", "peer", sa.peer.Name, "err", err)
 			sa.respond(h.Exchange, h.MsgID, append(out, &Notify{NType: NotifyInternalAddressFailure}))
@@ -263,15 +263,22 @@ func (sa *IKESA) authFailed(h Header, why string) {
 	sa.destroy("authentication failed")
 }
 
-// giveConfig hands the peer an address (and the split networks and DNS servers).
-func (sa *IKESA) giveConfig(mc *ModeConfig) (*CP, error) {
+// giveConfig hands the peer an address (and the split networks and DNS servers) in
+// answer to its request req.
+func (sa *IKESA) giveConfig(mc *ModeConfig, req *CP) (*CP, error) {
 	addr := mc.Address
 	if mc.Allocate != nil {
-		a, release, err := mc.Allocate(sa.remoteID.String())
+		var asked netip.Addr
+		for _, a := range req.Attrs {
+			if a.Type == CPInternalIP4Address && len(a.Value) == 4 {
+				asked = netip.AddrFrom4([4]byte(a.Value))
+			}
+		}
+		a, _, err := sa.poolAddress(mc, asked)
 		if err != nil {
 			return nil, err
 		}
-		addr, sa.vipLease = a, &vipLease{release: release}
+		addr = a
 	}
 	if !addr.IsValid() || !addr.Is4() {
 		return nil, errors.New("mode config has no IPv4 address or pool")
@@ -298,6 +305,52 @@ func (sa *IKESA) giveConfig(mc *ModeConfig) (*CP, error) {
 	}
 	sa.d.log.Info("ipsec: mode config address given", "peer", sa.peer.Name, "address", addr)
 	return c, nil
+}
+
+// poolAddress leases the peer an address of mode config's pool. The address it asks
+// for, when a live IKE SA of the same client holds it, is given again and shares that
+// SA's lease (released when the last of them goes); that SA is returned. A
+// make-before-break reauthentication and IKEv1's rekey (a new phase 1 while the old one
+// lives) so keep the client's address, and its connections, as strongSwan's pools give
+// an online lease back to its identity. Anything else comes new from the pool: an
+// address is never handed to a second client.
+func (sa *IKESA) poolAddress(mc *ModeConfig, asked netip.Addr) (netip.Addr, *IKESA, error) {
+	if asked.IsValid() && !asked.IsUnspecified() {
+		for _, o := range sa.d.sas {
+			if o != sa && o.state != stateDead && !o.initiator && o.vip == asked && o.vipLease != nil && sa.sameClient(o) {
+				sa.vipLease = o.vipLease
+				sa.d.log.Info("ipsec: mode config address given again to the client holding it",
+					"peer", sa.peer.Name, "address", asked, "remote", sa.remote.Addr())
+				return asked, o, nil
+			}
+		}
+	}
+	a, release, err := mc.Allocate(sa.remoteID.String())
+	if err != nil {
+		return netip.Addr{}, nil, err
+	}
+	sa.vipLease = &vipLease{release: release}
+	return a, nil, nil
+}
+
+// sameClient reports whether o was set up by the same client as sa: the same peer, ID
+// and address, and the same EAP or XAuth user where one logged in (the clients of a
+// group key may share an ID).
+func (sa *IKESA) sameClient(o *IKESA) bool {
+	if o.peer != sa.peer || o.ident != sa.ident || !o.remoteID.Equal(sa.remoteID) || o.remote.Addr() != sa.remote.Addr() {
+		return false
+	}
+	if (sa.eap == nil) != (o.eap == nil) || sa.eap != nil && sa.eap.user != o.eap.user {
+		return false
+	}
+	if (sa.v1 == nil) != (o.v1 == nil) || sa.v1 == nil {
+		return true
+	}
+	c, oc := sa.v1.cfg, o.v1.cfg
+	if c == nil || oc == nil {
+		return c == oc
+	}
+	return c.xauth == oc.xauth && c.user == oc.user
 }
 
 // acceptChild answers a CHILD_SA request: proposal, selectors narrowed to a policy (or a

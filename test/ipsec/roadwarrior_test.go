@@ -3,6 +3,7 @@ package ipsec_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"regexp"
@@ -485,4 +486,140 @@ func TestRekeyKeepsPoolAddress(t *testing.T) {
 	if v := vipOf(b, "win"); v != "198.19.77.3" {
 		t.Errorf("after both left, a client got %q, want 198.19.77.3 (the leases were not released)", v)
 	}
+}
+
+// TestReauthKeepsPoolAddress (QA issue 12): a road warrior sets up a new IKE SA while
+// its old one still lives, asking in mode config for the address it has: charon's IKEv2
+// reauthentication with make_before_break = yes (a new IKE_SA_INIT and IKE_AUTH with a
+// CP request for it), and IKEv1's rekey (a new phase 1, XAuth and mode config request).
+// routerd gives it back the pool address its identity holds, not the next one, twice in
+// a row, so the client's connections survive; the old SA goes and its delete does not
+// free the address, and traffic from it crosses. A second client of the same key that
+// asks for that address gets another, and once both left the address is free again.
+// Fails without the change (the client got .4 at the first reauthentication; over
+// IKEv1 it then held two leases and its traffic from .4 did not cross).
+func TestReauthKeepsPoolAddress(t *testing.T) {
+	for _, c := range []struct {
+		name, server, conn, ikeLine string
+		client                      func(local, remote, vip string) string
+		charonExtra                 []string
+	}{
+		{name: "ikev2-make-before-break", server: rwServer, conn: "win", ikeLine: "IKEv2,",
+			client: func(local, remote, vip string) string {
+				c := winClient(local, remote, "", "rw-secret-123")
+				c.extra = []string{"vips = " + vip}
+				return c.String()
+			}, charonExtra: []string{"  make_before_break = yes"}},
+		{name: "ikev1-rekey", server: rwServerV1, conn: "v1", ikeLine: "IKEv1,", client: v1XAuthClient,
+			charonExtra: []string{"+xauth-generic", "  i_dont_care_about_security_and_use_aggressive_mode_psk = yes"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tp, nsT, _ := threeClients(t)
+			r := startRouter(t, tp.nsR)
+			r.run(t, c.server)
+			a := iketest.StartCharon(t, tp.nsS, c.client("198.18.50.2", "198.18.50.1", "0.0.0.0"), c.charonExtra...)
+			if out, err := a.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
+				t.Fatalf("first client: %v\n%s", err, out)
+			}
+			if v := vipOf(a, c.conn); v != "198.19.77.3" {
+				t.Fatalf("first client got %q, want 198.19.77.3", v)
+			}
+			for i := 1; i <= 2; i++ {
+				ike := swanSPIs(a, c.ikeLine)
+				args := []string{"--rekey", "--ike", c.conn}
+				if c.ikeLine == "IKEv2," {
+					args = append(args, "--reauth")
+				}
+				if out, err := a.Swanctl(args...); err != nil {
+					t.Fatalf("charon's reauthentication: %v\n%s", err, out)
+				}
+				if !iketest.WaitFor(20*time.Second, func() bool {
+					s := swanSPIs(a, c.ikeLine)
+					return s != "" && s != ike && !strings.Contains(s, "|")
+				}) {
+					t.Fatalf("reauthentication %d did not complete:\n%s\n%s", i, swanSPIs(a, c.ikeLine), r.run(t, "/ip ipsec active-peers print detail"))
+				}
+				if v := vipOf(a, c.conn); v != "198.19.77.3" {
+					t.Fatalf("after reauthentication %d the client has %q, want 198.19.77.3 (the address its identity held)\n%s",
+						i, v, r.run(t, "/ip ipsec active-peers print detail"))
+				}
+				if !iketest.WaitFor(10*time.Second, func() bool {
+					return strings.Count(r.run(t, "/ip ipsec active-peers print detail"), "remote-address=198.18.50.2") == 1
+				}) {
+					t.Fatalf("the old IKE SA stays after reauthentication %d:\n%s", i, r.run(t, "/ip ipsec active-peers print detail"))
+				}
+				if !iketest.WaitFor(10*time.Second, func() bool {
+					return iketest.In(tp.nsS, "ping", "-c", "1", "-W", "1", "-I", "198.19.77.3", "198.19.55.1").Run() == nil
+				}) {
+					t.Fatalf("no traffic from 198.19.77.3 after reauthentication %d:\n%s\n%s", i,
+						r.run(t, "/ip ipsec installed-sa print detail"), r.run(t, "/ip ipsec policy print detail where dynamic"))
+				}
+			}
+			if peers := r.run(t, "/ip ipsec active-peers print detail"); !strings.Contains(peers, "198.19.77.3") {
+				t.Errorf("active-peers does not show the client's address:\n%s", peers)
+			}
+			// A second client of the same key asks for the first one's address by name.
+			b := iketest.StartCharon(t, nsT, c.client("198.18.52.2", "198.18.52.1", "198.19.77.3"), c.charonExtra...)
+			if out, err := b.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
+				t.Fatalf("second client: %v\n%s", err, out)
+			}
+			if v := vipOf(b, c.conn); v == "" || v == "198.19.77.3" {
+				t.Fatalf("the second client got %q: the first client's address was freed by the reauthentication or given on request", v)
+			}
+			for _, ch := range []*iketest.Charon{a, b} {
+				ch.Swanctl("--terminate", "--ike", c.conn, "--timeout", "10")
+			}
+			if !iketest.WaitFor(10*time.Second, func() bool { return !strings.Contains(r.run(t, "/ip ipsec active-peers print"), "198.18.5") }) {
+				t.Fatalf("the clients did not go:\n%s", r.run(t, "/ip ipsec active-peers print"))
+			}
+			if out, err := a.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
+				t.Fatalf("reconnection: %v\n%s", err, out)
+			}
+			if v := vipOf(a, c.conn); v != "198.19.77.3" {
+				t.Errorf("after both left, a client got %q, want 198.19.77.3 (the lease was not released)", v)
+			}
+		})
+	}
+}
+
+// rwServerV1 is rwServer for IKEv1 road warriors of a group key with XAuth (user u1),
+// in aggressive mode as RouterOS's IKEv1 road-warrior example has it.
+const rwServerV1 = `/ip pool add name=rw-pool ranges=198.19.77.3-198.19.77.20
+/ip ipsec profile add name=v1 dh-group=modp2048 enc-algorithm=aes-128 hash-algorithm=sha1
+/ip ipsec proposal add name=v1 enc-algorithms=aes-128-cbc auth-algorithms=sha1 pfs-group=none
+/ip ipsec mode-config add name=rw address-pool=rw-pool address-prefix-length=32 split-include=198.19.55.0/24 system-dns=no
+/ip ipsec policy group add name=rw
+/ip ipsec policy add group=rw template=yes src-address=0.0.0.0/0 dst-address=198.19.77.0/24 proposal=v1
+/ip ipsec user add name=u1 password=u1-pass-123
+/ip ipsec peer add name=rw exchange-mode=aggressive passive=yes profile=v1
+/ip ipsec identity add peer=rw auth-method=pre-shared-key-xauth secret=group-psk-12345 generate-policy=port-strict mode-config=rw policy-template-group=rw
+`
+
+// v1XAuthClient is charon as an IKEv1 XAuth road warrior of rwServerV1 (aggressive
+// mode, its address as ID, user u1) asking for the virtual address vip.
+func v1XAuthClient(local, remote, vip string) string {
+	return fmt.Sprintf(`connections {
+  v1 {
+    version = 1
+    aggressive = yes
+    local_addrs = %s
+    remote_addrs = %s
+    proposals = aes128-sha1-modp2048
+    vips = %s
+    dpd_delay = 0
+    local-1 { auth = psk
+              id = %s }
+    local-2 { auth = xauth
+              xauth_id = u1 }
+    remote { auth = psk }
+    children { net { remote_ts = 198.19.55.0/24
+                     esp_proposals = aes128-sha1 } }
+  }
+}
+secrets {
+  ike-1 { secret = "group-psk-12345" }
+  xauth-1 { id = u1
+            secret = "u1-pass-123" }
+}
+`, local, remote, vip, local)
 }
