@@ -77,10 +77,16 @@ func list(v string) []string {
 
 // checkProfile refuses algorithms the build cannot provide (add and set).
 func checkProfile(props map[string]string) error {
-	return checkProfileAlgs(list(props["enc-algorithm"]), props["hash-algorithm"], list(props["dh-group"]))
+	return checkProfileAlgs(list(props["enc-algorithm"]), props["hash-algorithm"], list(props["dh-group"]), props["ppk"])
 }
 
-func checkProfileAlgs(enc []string, hash string, dh []string) error {
+// checkProfileAlgs refuses what the build cannot provide. A post-quantum preshared key
+// (RFC 9867) is refused, not stored and ignored: a profile claiming PPK protection must
+// not set up SAs without it.
+func checkProfileAlgs(enc []string, hash string, dh []string, ppk string) error {
+	if ppk != "" && ppk != "no" {
+		return fmt.Errorf("ppk=%s is %w: post-quantum preshared keys (RFC 9867) are not implemented here, only ppk=no", ppk, ErrUnsupported)
+	}
 	for _, n := range enc {
 		if _, ok := profileEnc[n]; !ok {
 			return unsupported("enc-algorithm", n, profileEnc)
@@ -152,7 +158,7 @@ var exchangeModes = map[string]ike.ExchangeMode{
 }
 
 func decodeProfile(p profileItem) (*profile, error) {
-	if err := checkProfileAlgs(p.EncAlgorithm, p.HashAlgorithm, p.DHGroup); err != nil {
+	if err := checkProfileAlgs(p.EncAlgorithm, p.HashAlgorithm, p.DHGroup, p.PPK); err != nil {
 		return nil, err
 	}
 	pr := &profile{natT: p.NATTraversal, proposalCheck: p.ProposalCheck, dpdMax: p.DPDMax,

@@ -188,6 +188,8 @@ func TestRefusals(t *testing.T) {
 		"/ip ipsec proposal add name=x enc-algorithms=aes-128-cbc,twofish",
 		"/ip ipsec profile add name=x enc-algorithm=camellia-128",
 		"/ip ipsec profile set default enc-algorithm=des",
+		"/ip ipsec profile add name=x ppk=static",
+		"/ip ipsec profile set default ppk=qkd",
 		"/ip ipsec policy add dst-address=198.19.1.0/24 src-address=198.19.2.0/24 ipsec-protocols=ah",
 		"/ip ipsec policy add dst-address=198.19.1.0/24 src-address=198.19.2.0/24 ipsec-protocols=ah,esp",
 	} {
@@ -207,6 +209,38 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("IKEv1 peer refused:\n%s", out)
 	}
 	_ = os.Getpid
+}
+
+// TestRouterOS724Export: the /ip ipsec lines of a RouterOS 7.24 `export verbose` load as
+// written (QA: the profile's line, with ppk=no, was refused 'expected end of command' and
+// its dh-group, enc-algorithm and lifetime were lost); ppk prints and exports as no.
+func TestRouterOS724Export(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "ipsv")
+	r := startRouter(t, ns, false)
+	r.run(t, `/ip ipsec mode-config
+set [ find default=yes ] name=request-only responder=no use-responder-dns=\
+    exclusively
+/ip ipsec policy group
+set [ find default=yes ] name=default
+/ip ipsec profile
+set [ find default=yes ] dh-group=modp2048,modp1024 dpd-interval=8s \
+    dpd-maximum-failures=4 enc-algorithm=aes-128,3des hash-algorithm=sha1 \
+    lifetime=1d name=default nat-traversal=yes ppk=no proposal-check=obey
+/ip ipsec proposal
+set [ find default=yes ] auth-algorithms=sha1 disabled=no enc-algorithms=\
+    aes-256-cbc,aes-192-cbc,aes-128-cbc lifetime=30m name=default pfs-group=\
+    modp1024
+`)
+	if out := r.run(t, ":put [/ip ipsec profile get default ppk]\n:put [/ip ipsec profile get default enc-algorithm]"); out != "no\naes-128,3des\n" {
+		t.Errorf("profile after the 7.24 lines: %q", out)
+	}
+	if out := r.run(t, "/ip ipsec profile print detail"); !strings.Contains(out, "ppk=no") || strings.Contains(out, "not supported") {
+		t.Errorf("profile print:\n%s", out)
+	}
+	if out := r.run(t, "/ip ipsec profile export verbose"); !strings.Contains(out, "ppk=no") {
+		t.Errorf("profile export:\n%s", out)
+	}
 }
 
 // TestPassivePeerResponder: a passive peer is a responder only, shown as RouterOS does,

@@ -17,6 +17,7 @@ type profileItem struct {
 	Lifetime      time.Duration `prop:"lifetime"`
 	NATTraversal  bool          `prop:"nat-traversal"`
 	PRFAlgorithm  string        `prop:"prf-algorithm"`
+	PPK           string        `prop:"ppk"`
 	ProposalCheck string        `prop:"proposal-check"`
 }
 

@@ -109,6 +109,10 @@ func ipsecProfileMenu() *Menu {
 			// RouterOS 7 writes it in every profile it exports.
 			{Name: "prf-algorithm", Type: value.Enum("auto", "sha1", "sha256", "sha384", "sha512"), Default: "auto",
 				Desc: "Pseudo-random function of IKE; auto uses the hash algorithm (IKEv1) or the integrity algorithm (IKEv2)."},
+			// RouterOS 7.24 writes ppk=no in every profile it exports. The values are the PPK
+			// sources of the manual's QKD page (static, psk, psk-ike-initial, qkd).
+			{Name: "ppk", Type: value.Enum("no", "static", "psk", "psk-ike-initial", "qkd"), Default: "no",
+				Desc: "Post-quantum preshared key (RFC 9867) source; only no is supported here, any other value is refused."},
 			{Name: "proposal-check", Type: value.Enum("claim", "exact", "obey", "strict"), Default: "obey",
 				Desc: "Phase 2 lifetime check logic: claim, exact, obey or strict."},
 		},
