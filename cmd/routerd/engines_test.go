@@ -18,6 +18,20 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/unhandled.txt")
 
+// TestEnginesNameDeclaredMenus: every registered engine's Spec names only menus that
+// control/menu declares (a declaration function left out of default.go, or a misspelt
+// path, would make the host refuse the engine at start).
+func TestEnginesNameDeclaredMenus(t *testing.T) {
+	ex := controltest.New(t)
+	env := &Env{Ex: ex, Interp: &script.Interp{Ex: ex, Globals: &script.Globals{}},
+		Metrics: metrics.New("test"), DataDir: t.TempDir(), BPFFS: t.TempDir()}
+	for _, e := range engines(env) {
+		if err := e.Spec().Undeclared(ex.Tree); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestUnhandledProperties lists, for every menu that an engine decodes through the schema
 // (engine.Typed), the writable properties that none of the engines decoding it handles,
 // with those engines named; an engine that serves menus without decoding them fails it. The list

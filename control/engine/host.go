@@ -8,12 +8,14 @@ import (
 	"reflect"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 )
 
 // DefaultResync is how often an engine reconciles with nothing changed in its menus: the
@@ -91,6 +93,9 @@ type Host struct {
 	Ex *control.Executor
 	// Metrics is where engines register their collectors (nil: nowhere).
 	Metrics prometheus.Registerer
+	// StartRetry is how often the host calls an engine's Start again after an
+	// ErrStartAgain; 0 is DefaultStartRetry. Set it before Start.
+	StartRetry time.Duration
 
 	mu       sync.Mutex
 	engines  []*Handle
@@ -145,8 +150,10 @@ func (h *Host) Register(e Engine) {
 // Start starts the registered engines in order: each one's Start, its first Reconcile,
 // then its loop. An engine that fails to start is logged and its menus say why; the
 // others start regardless, so one subsystem cannot take the router down. The engines
-// run until ctx ends or Stop is called.
-func (h *Host) Start(ctx context.Context) {
+// run until ctx ends or Stop is called. The error names the engines the host refused
+// to start because their Spec names an undeclared menu (ErrUndeclaredMenu), a mistake
+// of the build that tests must see; the others run.
+func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	if h.started {
 		h.mu.Unlock()
@@ -156,9 +163,11 @@ func (h *Host) Start(ctx context.Context) {
 	ctx, h.cancel = context.WithCancel(ctx)
 	engines := slices.Clone(h.engines)
 	h.mu.Unlock()
+	var errs []error
 	for _, r := range engines {
-		r.start(ctx)
+		errs = append(errs, r.start(ctx))
 	}
+	return errors.Join(errs...)
 }
 
 // Stop ends every engine and waits for all their goroutines (loops and those started
@@ -250,31 +259,65 @@ func (r *Handle) panicked(reason string) {
 }
 
 // ErrStartAgain marks a Start error that can go away by itself, such as a port another
-// program holds: the host calls Start again every StartRetry until it succeeds or the
-// host stops, and the engine's menus say why meanwhile.
+// program holds: the host calls Start again every Host.StartRetry until it succeeds or
+// the host stops, and the engine's menus say why meanwhile.
 var ErrStartAgain = errors.New("trying again")
 
-// StartRetry is how often the host calls Start again after an ErrStartAgain.
-var StartRetry = 5 * time.Second
+// DefaultStartRetry is how often the host calls Start again after an ErrStartAgain.
+const DefaultStartRetry = 5 * time.Second
 
-func (r *Handle) start(ctx context.Context) {
+// ErrUndeclaredMenu: an engine's Spec names a menu the executor's tree does not have (a
+// path misspelt, or a declaration function of control/menu left out of its
+// declarations in default.go). The host does not start such an engine.
+var ErrUndeclaredMenu = errors.New("names a menu that is not declared")
+
+// Undeclared returns an ErrUndeclaredMenu naming the menus of the spec (applied or
+// watched) that tree lacks, or nil. The host checks it before Start; cmd/routerd's
+// tests check every registered engine against the daemon's tree.
+func (s Spec) Undeclared(tree *menu.Tree) error {
+	var missing []string
+	for _, p := range append(slices.Clone(s.Menus), s.Watch...) {
+		if _, ok := tree.Get(p); !ok {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s engine %w: %s", s.Name, ErrUndeclaredMenu, strings.Join(missing, ", "))
+}
+
+// start starts the engine, or returns why it refused to (ErrUndeclaredMenu); a Start
+// that fails is the engine's, logged and shown on its menus, not an error here.
+func (r *Handle) start(ctx context.Context) error {
 	r.spec = r.eng.Spec()
 	r.Ex, r.Metrics = r.host.Ex, r.host.Metrics
 	if r.spec.Resync == 0 {
 		r.spec.Resync = DefaultResync
 	}
+	if err := r.spec.Undeclared(r.Ex.Tree); err != nil {
+		slog.Error("engine not started", "engine", r.spec.Name, "err", err)
+		for _, m := range r.spec.Menus {
+			r.Ex.EngineFailed(m, err.Error())
+		}
+		return err
+	}
 	err := r.tryStart(ctx, true)
 	if err == nil {
 		r.run(ctx)
-		return
+		return nil
 	}
 	if !errors.Is(err, ErrStartAgain) {
-		return
+		return nil
+	}
+	retry := r.host.StartRetry
+	if retry <= 0 {
+		retry = DefaultStartRetry
 	}
 	r.host.wg.Add(1)
 	go func() {
 		defer r.host.wg.Done()
-		t := time.NewTicker(StartRetry)
+		t := time.NewTicker(retry)
 		defer t.Stop()
 		for {
 			select {
@@ -289,6 +332,7 @@ func (r *Handle) start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // tryStart runs the engine's Start; a failure is logged (once, when retried) and the

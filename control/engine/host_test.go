@@ -239,11 +239,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func start(t *testing.T, ex *control.Executor, engines ...engine.Engine) *engine.Host {
 	t.Helper()
-	h := engine.New(ex, nil)
+	return startHost(t, engine.New(ex, nil), engines...)
+}
+
+// startHost registers the engines on h and starts it; every engine must start.
+func startHost(t *testing.T, h *engine.Host, engines ...engine.Engine) *engine.Host {
+	t.Helper()
 	for _, e := range engines {
 		h.Register(e)
 	}
-	h.Start(context.Background())
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(h.Stop)
 	return h
 }
@@ -539,14 +546,16 @@ func (e *busyEngine) Reconcile(context.Context) error { e.passes.Add(1); return 
 // off until a restart when strongSwan held port 500 at boot); Stop ends the retries.
 func TestStartAgain(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	old := engine.StartRetry
-	engine.StartRetry = 20 * time.Millisecond
-	defer func() { engine.StartRetry = old }()
+	quick := func(ex *control.Executor) *engine.Host {
+		h := engine.New(ex, nil)
+		h.StartRetry = 20 * time.Millisecond
+		return h
+	}
 	ex := newExecutor(t)
 	run(t, ex, "/test/other", "add", "name=o1")
 	b := &busyEngine{}
 	b.held.Store(true)
-	h := start(t, ex, b)
+	h := startHost(t, quick(ex), b)
 	if got := row(t, ex, "/test/other", "o1").Props["status"]; !strings.Contains(got, "busy engine did not start: listen udp :500: address already in use (trying again)") {
 		t.Errorf("status while the port is held: %q", got)
 	}
@@ -571,11 +580,64 @@ func TestStartAgain(t *testing.T) {
 	// An engine that never starts is not retried after Stop.
 	b2 := &busyEngine{}
 	b2.held.Store(true)
-	h2 := start(t, newExecutor(t), b2)
+	h2 := startHost(t, quick(newExecutor(t)), b2)
 	h2.Stop()
 	n := b2.starts.Load()
 	time.Sleep(100 * time.Millisecond)
 	if b2.starts.Load() != n {
 		t.Error("Start called again after Stop")
 	}
+}
+
+// misnamed is an engine whose Spec names menus the tree lacks (a declaration left out
+// of control/menu's default.go, or a path misspelt).
+type misnamed struct {
+	menus, watch []string
+	started      atomic.Bool
+}
+
+func (e *misnamed) Spec() engine.Spec {
+	return engine.Spec{Name: "misnamed", Menus: e.menus, Watch: e.watch}
+}
+func (e *misnamed) Start(context.Context, *engine.Handle) error { e.started.Store(true); return nil }
+func (e *misnamed) Reconcile(context.Context) error             { return nil }
+
+// TestUndeclaredMenu: the host does not start an engine whose Spec names (applies or
+// watches) a menu that is not declared, and Start's error names the engine and the
+// menus; its declared menus print why; the other engines start.
+func TestUndeclaredMenu(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	run(t, ex, "/test/other", "add", "name=o1")
+	bad := &misnamed{menus: []string{"/test/other", "/test/nosuch"}, watch: []string{"/test/watched"}}
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never}
+	h := engine.New(ex, nil)
+	h.Register(bad)
+	h.Register(th)
+	err := h.Start(context.Background())
+	defer h.Stop()
+	if !errors.Is(err, engine.ErrUndeclaredMenu) {
+		t.Fatalf("Start: %v, want ErrUndeclaredMenu", err)
+	}
+	want := "misnamed engine names a menu that is not declared: /test/nosuch, /test/watched"
+	if err.Error() != want {
+		t.Errorf("Start: %q, want %q", err, want)
+	}
+	if bad.started.Load() {
+		t.Error("the engine naming undeclared menus was started")
+	}
+	if got := row(t, ex, "/test/other", "o1").Props["status"]; got != "not applied: "+want {
+		t.Errorf("its declared menu's item: status %q", got)
+	}
+	if ex.Engine(thingPath) != "thing" {
+		t.Error("the other engine did not start")
+	}
+	// Every declared menu is no error.
+	ok := &misnamed{menus: []string{"/test/other"}, watch: []string{thingPath}}
+	h2 := engine.New(newExecutor(t), nil)
+	h2.Register(ok)
+	if err := h2.Start(context.Background()); err != nil || !ok.started.Load() {
+		t.Errorf("declared menus: Start %v, started %v", err, ok.started.Load())
+	}
+	h2.Stop()
 }

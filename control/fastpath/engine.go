@@ -34,9 +34,10 @@ var ErrNoDataplane = errors.New("fast path: no eBPF dataplane (the tunnel engine
 // blockers4 and blockers6 are the menus whose enabled items could see forwarded packets
 // of the family; while any has one, the family takes no fast path (RouterOS: "firewall
 // rules are not configured", "IPsec policies are not configured", "simple and queue
-// trees ... are not configured").
+// trees ... are not configured"; routerd declares no /queue tree, so a simple queue is
+// the one queue that blocks).
 var (
-	shared    = []string{ipsec.PolicyPath, queue.Path, "/queue/tree"}
+	shared    = []string{ipsec.PolicyPath, queue.Path}
 	blockers4 = append([]string{fwPath(false, "filter"), fwPath(false, "nat"), fwPath(false, "mangle"), fwPath(false, "raw")}, shared...)
 	blockers6 = append([]string{fwPath(true, "filter"), fwPath(true, "nat"), fwPath(true, "mangle"), fwPath(true, "raw")}, shared...)
 )

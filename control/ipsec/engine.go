@@ -319,7 +319,10 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 	e := New(opts)
 	h := engine.New(ex, reg)
 	h.Register(e)
-	h.Start(ctx)
+	if err := h.Start(ctx); err != nil {
+		h.Stop()
+		return nil, err
+	}
 	if e.d == nil || e.startErr != nil {
 		h.Stop()
 		if e.startErr == nil {
