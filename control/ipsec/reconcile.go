@@ -32,9 +32,9 @@ type decoded struct {
 	ids map[string][]uint64
 	// responders are the passive peers (flag R, read-only responder=yes).
 	responders map[uint64]bool
-	// resolved says what the peers whose address is a host name resolved to (their
-	// status, as a tunnel's actual-remote-address).
-	resolved map[uint64]string
+	// resolved is the address a peer given by host name resolved to (its read-only
+	// actual-address, as a tunnel's actual-remote-address).
+	resolved map[uint64]netip.Addr
 }
 
 func (d *decoded) bad(path string, id uint64, err error) {
@@ -207,7 +207,7 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	peerByName := map[string]*ike.PeerConfig{}
 	peerItems, peerIDs, _ := decodeAll[peerItem](d, e, PeerPath, raw[PeerPath])
 	d.responders = map[uint64]bool{}
-	d.resolved = map[uint64]string{}
+	d.resolved = map[uint64]netip.Addr{}
 	for i, it := range peerItems {
 		id := peerIDs[i]
 		d.responders[id] = it.Passive
@@ -241,7 +241,7 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 			a := ips[0].Unmap()
 			pfx = netip.PrefixFrom(a, a.BitLen())
 			d.note("peer %d resolved %v", id, pfx)
-			d.resolved[id] = fmt.Sprintf("%s resolves to %s", it.Address, a)
+			d.resolved[id] = a
 		}
 		pc := ike.DefaultPeer()
 		pc.Name = name
@@ -489,10 +489,10 @@ func (e *Engine) publishConfig(d *decoded) {
 				st.Invalid, st.Status = true, why
 			}
 			if path == PeerPath {
-				if r, ok := d.resolved[id]; ok && !st.Invalid {
-					st.Status = r
-				}
 				st.Props = map[string]string{"responder": "no"}
+				if a, ok := d.resolved[id]; ok && !st.Invalid {
+					st.Props["actual-address"] = a.String()
+				}
 				if responders[id] {
 					st.Props["responder"] = "yes"
 				}

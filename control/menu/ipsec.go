@@ -185,6 +185,8 @@ func ipsecPeerMenu() *Menu {
 			// (address=n.mynetname.net), so host names are accepted too.
 			{Name: "address", Type: value.OneOf(value.Prefix(), HostName{}), Default: "0.0.0.0/0",
 				Desc: "Remote peer address prefix (or DNS name) this configuration applies to; the most specific match wins."},
+			{Name: "actual-address", Type: value.IP(), ReadOnly: true,
+				Desc: "Address in use when address is a DNS name (resolved through /ip dns, again when the record's TTL runs out, 5s to 1d, and at once when /ip dns changes), as a tunnel's actual-remote-address."},
 			{Name: "comment", Type: value.String(), Desc: "Short description of the peer."},
 			{Name: "disabled", Type: value.Bool(), Default: "no",
 				Desc: "Whether the peer is used to match remote peers' prefixes."},
