@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -239,15 +238,7 @@ func TestPlan(t *testing.T) {
 			if got := k.Take(); !slices.Equal(got, tc.again) {
 				t.Errorf("second pass wrote\n  %q\nwant\n  %q", got, tc.again)
 			}
-			for addr, want := range tc.states {
-				st := controltest.State(t, ex, Path, "address", addr)
-				if want == "" && st.Invalid {
-					t.Errorf("%s: %+v, want applied", addr, st)
-				}
-				if want != "" && (!st.Invalid || !strings.Contains(st.Status, want)) {
-					t.Errorf("%s: %+v, want invalid with %q", addr, st, want)
-				}
-			}
+			controltest.WantStates(t, ex, Path, "address", tc.states)
 		})
 	}
 }

@@ -84,6 +84,22 @@ func State(t testing.TB, ex *control.Executor, path, prop, value string) control
 	return control.ItemState{}
 }
 
+// WantStates checks the states an engine set on the items of path whose property prop
+// has each value of want: "" wants the item applied (not invalid), anything else wants
+// it invalid with a status containing that text (a plan test's expected outcomes).
+func WantStates(t testing.TB, ex *control.Executor, path, prop string, want map[string]string) {
+	t.Helper()
+	for value, w := range want {
+		st := State(t, ex, path, prop, value)
+		if w == "" && st.Invalid {
+			t.Errorf("%s=%s: %+v, want applied", prop, value, st)
+		}
+		if w != "" && (!st.Invalid || !strings.Contains(st.Status, w)) {
+			t.Errorf("%s=%s: %+v, want invalid with %q", prop, value, st, w)
+		}
+	}
+}
+
 // Recorder is the write log of a fake kernel in an engine's plan test: each call that
 // would change the kernel is recorded as a line ("add bridge bridge1"), and a line named
 // in Fail is refused with that error instead (recorded with " (failed)"), so a test reads

@@ -570,15 +570,7 @@ func TestPlan(t *testing.T) {
 			if got := k.Take(); tc.fail == nil && len(got) > 0 {
 				t.Errorf("a pass with nothing changed wrote\n  %s", strings.Join(got, "\n  "))
 			}
-			for name, want := range tc.states {
-				st := controltest.State(t, ex, Path, "name", name)
-				if want == "" && st.Invalid {
-					t.Errorf("%s: %+v, want applied", name, st)
-				}
-				if want != "" && (!st.Invalid || !strings.Contains(st.Status, want)) {
-					t.Errorf("%s: %+v, want invalid with %q", name, st, want)
-				}
-			}
+			controltest.WantStates(t, ex, Path, "name", tc.states)
 		})
 	}
 }

@@ -190,15 +190,7 @@ func TestPlan(t *testing.T) {
 				tc.after(k)
 			}
 			pass("second", tc.again)
-			for src, want := range tc.states {
-				st := controltest.State(t, ex, RulePath, "src-address", src)
-				if want == "" && st.Invalid {
-					t.Errorf("rule %s: %+v, want applied", src, st)
-				}
-				if want != "" && (!st.Invalid || !strings.Contains(st.Status, want)) {
-					t.Errorf("rule %s: %+v, want invalid with %q", src, st, want)
-				}
-			}
+			controltest.WantStates(t, ex, RulePath, "src-address", tc.states)
 			kernels := 0
 			for _, r := range k.rules {
 				if r.Protocol == unix.RTPROT_KERNEL {
