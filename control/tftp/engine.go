@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
@@ -227,6 +229,10 @@ func (e *Engine) listen() error {
 		return fmt.Errorf("cannot listen on %s: %w", e.opts.Addr, err)
 	}
 	conn, err := e.opts.Listen(a)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// As /ip service says it; the net error repeated the address.
+		return fmt.Errorf("UDP port %d is in use by another program", a.Port)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", e.opts.Addr, err)
 	}

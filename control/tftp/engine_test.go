@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -150,7 +151,7 @@ func TestEngineListenError(t *testing.T) {
 	r := newEngineRig(t, Options{Addr: busy.LocalAddr().String()})
 	r.run(t, `/ip tftp add`)
 	out := r.run(t, `/ip tftp print detail`)
-	if !strings.Contains(out, "cannot listen") {
+	if want := fmt.Sprintf(`status="UDP port %d is in use by another program"`, busy.LocalAddr().(*net.UDPAddr).Port); !strings.Contains(out, want) {
 		t.Fatalf("print:\n%s", out)
 	}
 }

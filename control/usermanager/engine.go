@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -394,7 +395,12 @@ func (e *Engine) listen(st settingsItem) error {
 			for _, c := range conns {
 				c.Close()
 			}
-			return fmt.Errorf("user-manager: cannot listen on UDP %d: %w", p, err)
+			// The host puts the engine's name before a failed pass's reason; the net
+			// error repeated the address.
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("UDP port %d is in use by another program", p)
+			}
+			return fmt.Errorf("cannot listen on UDP port %d: %w", p, err)
 		}
 		conns = append(conns, c)
 	}

@@ -441,3 +441,39 @@ func TestSessionsBounded(t *testing.T) {
 		t.Fatalf("%d sessions kept, bound %d", n, maxSessions)
 	}
 }
+
+// TestPortHeldStatus: with the RADIUS port held by another program, /user-manager says
+// so once, as /ip service does (QA: "user-manager: user-manager: cannot listen on UDP
+// 1812: listen udp [::]:1812: ..." named the engine twice and the port twice).
+func TestPortHeldStatus(t *testing.T) {
+	busy, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	ex := controltest.NewIn(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	h := engine.New(ex, nil)
+	h.Register(New(Options{Host: "127.0.0.1", Listen: func(a *net.UDPAddr) (*net.UDPConn, error) {
+		return net.ListenUDP("udp", busy.LocalAddr().(*net.UDPAddr))
+	}}))
+	h.Start(ctx)
+	t.Cleanup(func() { cancel(); h.Stop() })
+	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
+	con := &script.Console{Sess: &control.Session{User: "admin"}}
+	if err := in.Run(ctx, con, "/user-manager set enabled=yes", &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "not applied: user-manager: UDP port 1812 is in use by another program"
+	var got string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		var b strings.Builder
+		if err := in.Run(ctx, con, "/user-manager print", &b); err != nil {
+			t.Fatal(err)
+		}
+		if got = b.String(); strings.Contains(got, "status: "+want+"\n") {
+			return
+		}
+	}
+	t.Errorf("print, want status %q:\n%s", want, got)
+}
