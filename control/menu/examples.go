@@ -242,6 +242,8 @@ func exampleMenus() []*Menu {
 				{Name: "interface", Type: value.String(), Required: true, Desc: "Interface the prefix is advertised on."},
 				{Name: "on-link", Type: value.Bool(), Default: "yes", Desc: "L flag: the prefix is on the link."},
 				{Name: "autonomous", Type: value.Bool(), Default: "yes", Desc: "A flag: hosts may form addresses (SLAAC)."},
+				{Name: "dhcp6-pd-preferred", Type: value.Bool(), Default: "no",
+					Desc: "P flag (RFC 9762): hosts should ask DHCPv6 for a prefix of their own rather than form addresses in this one."},
 				{Name: "valid-lifetime", Type: value.OneOf(value.Enum("infinity"), value.Time(0, 4294967294*1e9)), Default: "4w2d",
 					Desc: "Valid lifetime."},
 				{Name: "preferred-lifetime", Type: value.OneOf(value.Enum("infinity"), value.Time(0, 4294967294*1e9)), Default: "1w",
@@ -262,6 +264,8 @@ func exampleMenus() []*Menu {
 			Props: []Prop{
 				{Name: "autonomous", Type: value.Bool(), Default: "yes",
 					Desc: "A flag of the prefixes addresses with advertise=yes add (a /64 only: SLAAC needs it)."},
+				{Name: "dhcp6-pd-preferred", Type: value.Bool(), Default: "no",
+					Desc: "P flag (RFC 9762) of the prefixes addresses with advertise=yes add."},
 				{Name: "valid-lifetime", Type: value.OneOf(value.Enum("infinity"), value.Time(0, 4294967294*1e9)), Default: "4w2d",
 					Desc: "Valid lifetime of the prefixes addresses with advertise=yes add."},
 				{Name: "preferred-lifetime", Type: value.OneOf(value.Enum("infinity"), value.Time(0, 4294967294*1e9)), Default: "1w",

@@ -268,6 +268,7 @@ type prefixItem struct {
 	Interface  string       `prop:"interface"`
 	OnLink     bool         `prop:"on-link"`
 	Autonomous bool         `prop:"autonomous"`
+	PD         bool         `prop:"dhcp6-pd-preferred"`
 	Valid      string       `prop:"valid-lifetime"`
 	Preferred  string       `prop:"preferred-lifetime"`
 	Disabled   bool         `prop:"disabled"`
@@ -276,6 +277,7 @@ type prefixItem struct {
 // prefixDefault is /ipv6 nd prefix default: what the dynamic prefixes carry.
 type prefixDefault struct {
 	Autonomous bool   `prop:"autonomous"`
+	PD         bool   `prop:"dhcp6-pd-preferred"`
 	Valid      string `prop:"valid-lifetime"`
 	Preferred  string `prop:"preferred-lifetime"`
 }
@@ -342,9 +344,10 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		pf = pf.Masked()
 		auto := def.Autonomous && pf.Bits() == 64
 		prefixes[p["interface"]] = append(prefixes[p["interface"]], Prefix{Prefix: pf, OnLink: true, Autonomous: auto,
-			Valid: defValid, Preferred: defPref})
+			PDPreferred: def.PD, Valid: defValid, Preferred: defPref})
+		yes := map[bool]string{true: "yes", false: "no"}
 		dyn = append(dyn, control.Row{ID: 0x10000 + a.ID, Props: map[string]string{"prefix": pf.String(),
-			"interface": p["interface"], "on-link": "yes", "autonomous": map[bool]string{true: "yes", false: "no"}[auto],
+			"interface": p["interface"], "on-link": "yes", "autonomous": yes[auto], "dhcp6-pd-preferred": yes[def.PD],
 			"valid-lifetime": def.Valid, "preferred-lifetime": def.Preferred, "dynamic": "yes"}, Flags: "D"})
 	}
 	for _, s := range statics {
@@ -362,7 +365,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			st.Invalid, st.Status = true, errors.Join(err2, err3).Error()
 		case !c.Disabled:
 			prefixes[c.Interface] = append(prefixes[c.Interface], Prefix{Prefix: c.Prefix.Masked(),
-				OnLink: c.OnLink, Autonomous: c.Autonomous, Valid: valid, Preferred: pref})
+				OnLink: c.OnLink, Autonomous: c.Autonomous, PDPreferred: c.PD, Valid: valid, Preferred: pref})
 		}
 		e.ex.State.Set(PrefixPath, s.ID, st)
 	}

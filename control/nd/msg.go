@@ -71,7 +71,10 @@ func ParseRS(b []byte, src netip.Addr) (RS, error) {
 type Prefix struct {
 	Prefix             netip.Prefix
 	OnLink, Autonomous bool
-	Valid, Preferred   time.Duration // < 0: infinity
+	// PDPreferred is RFC 9762's P flag: hosts should take a prefix of their own by
+	// DHCPv6 prefix delegation rather than form addresses in this one.
+	PDPreferred      bool
+	Valid, Preferred time.Duration // < 0: infinity
 }
 
 // RA is what one advertisement says.
@@ -142,6 +145,9 @@ func (ra *RA) Marshal() []byte {
 		}
 		if p.Autonomous {
 			o[3] |= 0x40
+		}
+		if p.PDPreferred {
+			o[3] |= 0x10
 		}
 		binary.BigEndian.PutUint32(o[4:], secs(p.Valid))
 		binary.BigEndian.PutUint32(o[8:], secs(p.Preferred))

@@ -39,7 +39,8 @@ func TestParseRS(t *testing.T) {
 func TestMarshalRA(t *testing.T) {
 	ra := RA{HopLimit: 64, Managed: true, Preference: "high", Lifetime: 30 * time.Minute,
 		Reachable: 5 * time.Second, SLLA: net.HardwareAddr{2, 0, 0, 0, 0, 1}, MTU: 1400,
-		Prefixes:    []Prefix{{Prefix: netip.MustParsePrefix("2001:2:0:1::/64"), OnLink: true, Autonomous: true, Valid: -1, Preferred: time.Hour}},
+		Prefixes: []Prefix{{Prefix: netip.MustParsePrefix("2001:2:0:1::/64"), OnLink: true, Autonomous: true, Valid: -1, Preferred: time.Hour},
+			{Prefix: netip.MustParsePrefix("2001:2:0:2::/64"), PDPreferred: true}},
 		DNS:         []netip.Addr{netip.MustParseAddr("2001:2::53")},
 		DNSLifetime: 30 * time.Minute}
 	b := ra.Marshal()
@@ -48,16 +49,20 @@ func TestMarshalRA(t *testing.T) {
 		t.Fatalf("header % x", b[:16])
 	}
 	o := b[16:]
-	want := []byte{1, 5, 3, 25}
+	want := []byte{1, 5, 3, 3, 25}
+	pio := 0
 	for i := 0; len(o) > 0; i++ {
 		if i >= len(want) || o[0] != want[i] {
 			t.Fatalf("option %d: type %d", i, o[0])
 		}
 		switch o[0] {
 		case 3:
-			if o[2] != 64 || o[3] != 0xc0 || binary.BigEndian.Uint32(o[4:]) != 0xffffffff || binary.BigEndian.Uint32(o[8:]) != 3600 {
-				t.Errorf("prefix option % x", o[:32])
+			// L and A; then RFC 9762's P flag (dhcp6-pd-preferred) alone.
+			if pio == 0 && (o[2] != 64 || o[3] != 0xc0 || binary.BigEndian.Uint32(o[4:]) != 0xffffffff || binary.BigEndian.Uint32(o[8:]) != 3600) ||
+				pio == 1 && o[3] != 0x10 {
+				t.Errorf("prefix option %d % x", pio, o[:32])
 			}
+			pio++
 		case 25:
 			if o[1] != 3 || netip.AddrFrom16([16]byte(o[8:24])).String() != "2001:2::53" {
 				t.Errorf("RDNSS % x", o)

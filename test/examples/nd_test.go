@@ -55,6 +55,17 @@ func TestRouterAdvertisementRdisc6(t *testing.T) {
 	if out := r.must("/ipv6 nd prefix default export"); !strings.Contains(out, "set preferred-lifetime=1h valid-lifetime=1d") {
 		t.Errorf("export:\n%s", out)
 	}
+	// RouterOS 7.24 exports dhcp6-pd-preferred: RFC 9762's P flag in the prefix option
+	// (rdisc6 does not show it; the advertisement's bytes do).
+	r.must("/ipv6 nd prefix default set dhcp6-pd-preferred=yes")
+	eventually(t, "the advertised prefix has the P flag", func() (bool, string) {
+		o, _ := in(hn, "python3", "-c", raPrefixFlags, "h0").CombinedOutput()
+		return strings.Contains(string(o), "2001:2:0:37e:: 64 flags=0xd0"), string(o)
+	})
+	if out := r.must("/ipv6 nd prefix print detail where dynamic"); !strings.Contains(out, "dhcp6-pd-preferred=yes") {
+		t.Errorf("the dynamic prefix does not show dhcp6-pd-preferred:\n%s", out)
+	}
+	r.must("/ipv6 nd prefix default set dhcp6-pd-preferred=no")
 	r.must("/ipv6 nd prefix add prefix=2001:2:0:99::/64 interface=bridge-local autonomous=no")
 	r.must("/ipv6 nd add interface=bridge-local managed-address-configuration=yes mtu=1400 ra-lifetime=10m hop-limit=64 ra-preference=high")
 	eventually(t, "rdisc6 sees the item's settings", func() (bool, string) {
@@ -86,3 +97,29 @@ func squeeze(s string) string {
 	}
 	return b.String()
 }
+
+// raPrefixFlags solicits an advertisement on the interface argv[1] names and prints each
+// prefix option of the answer with its flags byte (L 0x80, A 0x40, P 0x10).
+const raPrefixFlags = `
+import socket, sys, time
+idx = socket.if_nametoindex(sys.argv[1])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+s.settimeout(0.5)
+s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ("ff02::2", 0, 0, idx))
+end = time.time() + 2
+while time.time() < end:
+    try:
+        b = s.recv(1500)
+    except socket.timeout:
+        continue
+    if b[0] != 134:
+        continue
+    o = b[16:]
+    while len(o) >= 8 and o[1] > 0:
+        if o[0] == 3:
+            print(socket.inet_ntop(socket.AF_INET6, o[16:32]), o[2], "flags=0x%02x" % o[3])
+        o = o[o[1] * 8:]
+    break
+`
