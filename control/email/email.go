@@ -16,6 +16,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/smtp"
 	"net/textproto"
 	"os"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -77,6 +79,10 @@ type Engine struct {
 	opts Options
 	ctx  context.Context
 
+	// hosts resolves a server given by name through /ip dns, as RouterOS does (the
+	// daemon's shared resolver; the machine's resolv.conf knows nothing of /ip dns).
+	hosts *hostname.Resolver
+
 	mu     sync.Mutex
 	status string
 	wg     sync.WaitGroup
@@ -97,6 +103,7 @@ func (e *Engine) Spec() engine.Spec {
 
 // Start registers send and the status source; deliveries end with ctx.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
+	e.hosts = hostname.Of(h)
 	e.register(ctx, h.Ex)
 	return nil
 }
@@ -121,6 +128,7 @@ func (e *Engine) register(ctx context.Context, ex *control.Executor) {
 // Start registers /tool e-mail send on ex without a host (tests). Deliveries end with ctx.
 func Start(ctx context.Context, ex *control.Executor, opts Options) (*Engine, error) {
 	e := New(opts)
+	e.hosts = hostname.New(ex)
 	ex.SetEngine(Path, "e-mail")
 	e.register(ctx, ex)
 	return e, nil
@@ -369,7 +377,18 @@ func Compose(from string, m Message, now time.Time) ([]byte, error) {
 
 // Deliver sends raw to rcpts through the server of st.
 func (e *Engine) Deliver(ctx context.Context, st Settings, rcpts []string, raw []byte) error {
-	addr := net.JoinHostPort(st.Server, strconv.Itoa(st.Port))
+	host := st.Server
+	if _, err := netip.ParseAddr(host); err != nil && e.hosts != nil {
+		ips, err := e.hosts.Lookup(ctx, "ip", host)
+		if err == nil && len(ips) == 0 {
+			err = errors.New("no address")
+		}
+		if err != nil {
+			return fmt.Errorf("cannot resolve server %s: %w", host, err)
+		}
+		host = ips[0].String()
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(st.Port))
 	dial := e.opts.Dial
 	if dial == nil {
 		var d net.Dialer

@@ -236,6 +236,30 @@ identity get name] . " Backup") file=email.backup}`)
 	}
 }
 
+// TestServerByName: a server given by name is resolved through /ip dns (a static entry
+// here), as RouterOS resolves it; the machine's resolver never heard of the name. A
+// name nothing answers says so in last-status.
+func TestServerByName(t *testing.T) {
+	port := freePort(t)
+	md := startMailbox(t, port)
+	r := newRig(t, Options{})
+	r.must(`/ip dns static add name=smtp.routerd.test address=127.0.0.1`)
+	r.must(`/tool e-mail set server=smtp.routerd.test port=` + strconv.Itoa(port) + ` from=r@example.net`)
+	r.must(`/tool e-mail send to=a@b.c subject=by-name`)
+	r.e.Wait()
+	if s := r.e.LastStatus(); s != "sent" {
+		t.Fatalf("last-status %q", s)
+	}
+	if msgs := received(t, md); len(msgs) != 1 || msgs[0].Header.Get("Subject") != "by-name" {
+		t.Errorf("%d messages received", len(msgs))
+	}
+	r.must(`/tool e-mail send server=nx.routerd.test to=a@b.c subject=x`)
+	r.e.Wait()
+	if s := r.e.LastStatus(); !strings.Contains(s, "cannot resolve server nx.routerd.test") {
+		t.Errorf("last-status of an unknown name: %q", s)
+	}
+}
+
 // TestSendErrors: bad arguments fail at once and change nothing; a server that does not
 // answer fails in the background, into /log and last-status.
 func TestSendErrors(t *testing.T) {
