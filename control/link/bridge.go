@@ -1,6 +1,7 @@
 package link
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
+	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/value"
 )
 
@@ -245,6 +247,7 @@ func orDefault(v, def string) string {
 // invalid rather than forwarding where its configuration says it must not.
 func (e *Engine) applyPorts(cfg *config) {
 	links := e.links()
+	listed := e.expandPorts(cfg, links)
 	isolated, err := e.h.PortIsolation()
 	if err != nil {
 		slog.Warn("link: reading bridge port flags", "err", err)
@@ -255,9 +258,18 @@ func (e *Engine) applyPorts(cfg *config) {
 	}
 	group := map[string]string{} // bridge → the horizon value applied as isolation
 	want := map[string]bool{}
+	// done reports how a port went: on its item, or for a list's member on the list's
+	// item and in the member's dynamic row.
+	done := func(it portItem, reason string, _ map[string]string) {
+		if it.list == "" {
+			e.setState(portPath, it.ID, false, reason, nil)
+			return
+		}
+		listed.member(it, reason)
+	}
 	for _, it := range cfg.ports {
 		if it.Disabled {
-			e.setState(portPath, it.ID, false, "", nil)
+			done(it, "", nil)
 			continue
 		}
 		brName := it.Bridge
@@ -265,10 +277,10 @@ func (e *Engine) applyPorts(cfg *config) {
 		pl, okP := links[it.Interface]
 		switch {
 		case !okB || br.Type() != "bridge":
-			e.setState(portPath, it.ID, false, "bridge "+brName+" not present", nil)
+			done(it, "bridge "+brName+" not present", nil)
 			continue
 		case !okP:
-			e.setState(portPath, it.ID, false, "interface "+it.Interface+" not present", nil)
+			done(it, "interface "+it.Interface+" not present", nil)
 			continue
 		}
 		if pl.Type() == "bridge" {
@@ -278,13 +290,13 @@ func (e *Engine) applyPorts(cfg *config) {
 			continue
 		}
 		if reason := frameTypesReason(it.FrameTypes, vlanFiltering[brName], br, brName); reason != "" {
-			e.setState(portPath, it.ID, false, reason, nil)
+			done(it, reason, nil)
 			continue
 		}
 		horizon := orDefault(it.Horizon, "none")
 		if horizon != "none" {
 			if g, ok := group[brName]; ok && g != horizon {
-				e.setState(portPath, it.ID, false, fmt.Sprintf(
+				done(it, fmt.Sprintf(
 					"horizon %s cannot be applied: %s already uses horizon %s, and the kernel isolates one group of ports per bridge", horizon, brName, g), nil)
 				continue
 			}
@@ -293,18 +305,19 @@ func (e *Engine) applyPorts(cfg *config) {
 		want[it.Interface] = true
 		if pl.Attrs().MasterIndex != br.Attrs().Index {
 			if err := e.h.LinkSetMaster(pl, br); err != nil {
-				e.setState(portPath, it.ID, false, "cannot add port: "+err.Error(), nil)
+				done(it, "cannot add port: "+err.Error(), nil)
 				continue
 			}
 		}
 		if iso := horizon != "none"; isolated[pl.Attrs().Index] != iso {
 			if err := e.h.LinkSetIsolated(pl, iso); err != nil {
-				e.setState(portPath, it.ID, false, "horizon: "+err.Error(), nil)
+				done(it, "horizon: "+err.Error(), nil)
 				continue
 			}
 		}
-		e.setState(portPath, it.ID, false, "", nil)
+		done(it, "", nil)
 	}
+	listed.publish(e)
 	ownedIdx := map[int]bool{}
 	for _, l := range links {
 		if l.Type() == "bridge" && owned(l) {
@@ -591,4 +604,108 @@ func spanningTree(mode string) string {
 		return "stp"
 	}
 	return "stp (802.1D: Linux has no " + orDefault(mode, "rstp") + "; a port forwards 2 x forward-delay after it comes up)"
+}
+
+// listedPorts are the port items that name an interface list, with how their members
+// went.
+type listedPorts struct {
+	items  []portItem
+	failed map[uint64][]string // list item → "member: reason"
+	joined map[uint64]int      // list item → members made ports
+	rows   []control.Row       // the members made ports, as dynamic rows
+}
+
+// expandPorts replaces, in cfg.ports, each enabled item whose interface= names an
+// interface list (RouterOS 7 takes `/interface bridge port add interface=LAN`) by one
+// item per member of the list, so that the members are ports of the bridge with the
+// item's settings and follow the list: a member added to or removed from the list
+// joins or leaves the bridge at the next pass. A member that an item names itself, that
+// an earlier list item took, that is a bridge or the loopback is left out.
+func (e *Engine) expandPorts(cfg *config, links map[string]netlink.Link) *listedPorts {
+	out := &listedPorts{failed: map[uint64][]string{}, joined: map[uint64]int{}}
+	listNames := map[string]bool{}
+	for _, l := range cfg.lists {
+		listNames[l.Name] = true
+	}
+	for _, b := range builtinLists {
+		listNames[b] = true
+	}
+	isList := func(it portItem) bool { return links[it.Interface] == nil && listNames[it.Interface] }
+	named := map[string]bool{}
+	for _, it := range cfg.ports {
+		if !isList(it) {
+			named[it.Interface] = true
+		}
+	}
+	var ls *lists
+	taken := map[string]bool{}
+	ports := make([]portItem, 0, len(cfg.ports))
+	for _, it := range cfg.ports {
+		if !isList(it) || it.Disabled {
+			ports = append(ports, it)
+			continue
+		}
+		if ls == nil {
+			all := make([]netlink.Link, 0, len(links))
+			for _, l := range links {
+				all = append(all, l)
+			}
+			ls = newLists(cfg.lists, cfg.members, classify(all, cfg.names, e.hiddenLink, e.names))
+		}
+		it.list = it.Interface
+		out.items = append(out.items, it)
+		members := ls.resolve(it.Interface, map[string]bool{})
+		for _, m := range slices.Sorted(maps.Keys(members)) {
+			l := links[m]
+			if l == nil || named[m] || taken[m] || l.Type() == "bridge" || l.Attrs().Flags&net.FlagLoopback != 0 {
+				continue
+			}
+			taken[m] = true
+			p := it
+			p.Interface = m
+			ports = append(ports, p)
+		}
+	}
+	cfg.ports = ports
+	return out
+}
+
+// member records how a list's member went as a port.
+func (lp *listedPorts) member(it portItem, reason string) {
+	if reason != "" {
+		lp.failed[it.ID] = append(lp.failed[it.ID], it.Interface+": "+reason)
+		return
+	}
+	lp.joined[it.ID]++
+	lp.rows = append(lp.rows, control.Row{ID: listPortID + uint64(len(lp.rows)), Flags: "D", Props: map[string]string{
+		"interface": it.Interface, "bridge": it.Bridge, "pvid": strconv.Itoa(it.PVID), "frame-types": it.FrameTypes,
+		"horizon": orDefault(it.Horizon, "none"), "dynamic": "yes"}})
+}
+
+// listPortID is the first id of the dynamic rows of list members: above any stored item's.
+const listPortID = 1 << 40
+
+// publish sets the state of the list items (what their members did) and the dynamic rows.
+func (lp *listedPorts) publish(e *Engine) {
+	for _, it := range lp.items {
+		st := control.ItemState{}
+		switch f := lp.failed[it.ID]; {
+		case len(f) > 0:
+			// Invalid when no member could be made a port.
+			st.Invalid, st.Status = lp.joined[it.ID] == 0, strings.Join(f, "; ")
+		case lp.joined[it.ID] == 0:
+			st.Status = "interface list " + it.list + " has no member that can be a port here"
+		}
+		e.ex.State.Set(portPath, it.ID, st)
+	}
+	e.mu.Lock()
+	e.listPorts = lp.rows
+	e.mu.Unlock()
+}
+
+// portRows are the dynamic rows of /interface bridge port (expandPorts).
+func (e *Engine) portRows(context.Context, *control.Session) ([]control.Row, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.listPorts), nil
 }

@@ -65,6 +65,9 @@ type Engine struct {
 	events eventFilter
 
 	names *Names // RouterOS names <-> kernel link names, offered to the other engines
+	// listPorts are the dynamic rows of /interface bridge port: the members of the
+	// interface lists port items name (expandPorts).
+	listPorts []control.Row
 }
 
 type history struct {
@@ -100,6 +103,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	}
 	e.ex.Provide(IfacePath, e.ifaceRows)
 	e.ex.Provide(etherPath, e.etherRows)
+	e.ex.Provide(portPath, e.portRows)
 	e.ex.ProvideNames(IfacePath, e.hasLink)
 	e.ex.ProvideNames(etherPath, e.hasPort)
 	e.registerCommands()

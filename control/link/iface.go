@@ -338,7 +338,7 @@ func (e *Engine) registerCommands() {
 	e.ex.Handle(IfacePath, "monitor-traffic", control.CommandSpec{Positional: []string{"interface"},
 		Flags: []string{"once", "as-value", "without-paging"}, Args: []string{"duration", "interval"}, Policy: "read", Effect: true}, e.monitorTraffic)
 
-	CheckNames(e.ex, portPath, nil, "interface")
+	checkNames(e.ex, portPath, nil, true, "interface")
 	CheckNames(e.ex, vlanPath, nil, "interface")
 	CheckNames(e.ex, bridgeVlanPath, func(a control.Arg) error {
 		if a.Name == "vlan-ids" {
@@ -356,6 +356,12 @@ func (e *Engine) registerCommands() {
 // (comma lists of interface names) that name no interface, and arguments that extra (when
 // not nil) refuses, before the generic command runs.
 func CheckNames(ex *control.Executor, path string, extra func(control.Arg) error, props ...string) {
+	checkNames(ex, path, extra, false, props...)
+}
+
+// checkNames is CheckNames; with lists, the name of an interface list is taken too
+// (a bridge port's interface=: RouterOS 7 makes the list's members ports).
+func checkNames(ex *control.Executor, path string, extra func(control.Arg) error, lists bool, props ...string) {
 	for _, cmd := range []string{"add", "set"} {
 		fn, spec, ok := ex.Generic(path, cmd)
 		if !ok {
@@ -373,7 +379,7 @@ func CheckNames(ex *control.Executor, path string, extra func(control.Arg) error
 						continue
 					}
 					for _, n := range strings.Split(a.Value, ",") {
-						if !Known(ex, tx, n) {
+						if !Known(ex, tx, n) && !(lists && isList(tx, n)) {
 							return control.ArgError("input does not match any value of %s", a.Name)
 						}
 					}
@@ -386,6 +392,23 @@ func CheckNames(ex *control.Executor, path string, extra func(control.Arg) error
 			return fn(ctx, c)
 		})
 	}
+}
+
+// isList reports whether name is an interface list (tx: the caller's transaction).
+func isList(tx *store.Tx, name string) bool {
+	if isBuiltinList(name) {
+		return true
+	}
+	items, err := tx.List(listPath)
+	if err != nil {
+		return false
+	}
+	for _, it := range items {
+		if it.Props["name"] == name {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(ss []string, s string) bool {

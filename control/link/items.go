@@ -90,6 +90,9 @@ type portItem struct {
 	FrameTypes string `prop:"frame-types"`
 	Horizon    string `prop:"horizon"` // none or a number
 	Disabled   bool   `prop:"disabled"`
+	// list is the interface list a port item names whose member this port is (expandPorts);
+	// "" for an item that names a link.
+	list string
 }
 
 type bridgeVlanItem struct {

@@ -288,7 +288,7 @@ func interfaceMenus() []*Menu {
 			Kind: List,
 			Props: []Prop{
 				{Name: "interface", Type: value.String(), Required: true, Unique: true,
-					Desc: "Link made a port of the bridge."},
+					Desc: "Link made a port of the bridge, or an interface list whose members are made ports."},
 				{Name: "bridge", Type: value.String(), Ref: "/interface/bridge", Required: true,
 					Desc: "The bridge."},
 				{Name: "pvid", Type: value.Int(1, 4094), Default: "1",
@@ -324,10 +324,11 @@ func interfaceMenus() []*Menu {
 				comment,
 				disabled,
 				hidden("inactive", "The port cannot be applied."),
+				hidden("dynamic", "A member of the interface list a port names (interface=LAN), made a port with that port's settings."),
 			},
-			Flags:   []Flag{FlagInvalid, FlagDisabled},
+			Flags:   []Flag{FlagInvalid, FlagDisabled, FlagDynamic},
 			Columns: []string{"interface", "bridge", "pvid", "horizon"},
-			Desc:    "Bridge ports.",
+			Desc:    "Bridge ports; interface= may name an interface list, whose members become ports and follow the list.",
 		},
 		{
 			Path: "/interface/bridge/vlan",

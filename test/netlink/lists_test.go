@@ -1,6 +1,7 @@
 package netlink
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -49,3 +50,65 @@ func TestInterfaceLists(t *testing.T) {
 		return strings.Contains(out, "0    list=") && !strings.Contains(out, "status="), out
 	})
 }
+
+// TestBridgePortList: `/interface bridge port add interface=LAN` with LAN an interface
+// list (RouterOS 7 exports write it) makes the list's members ports of the bridge in the
+// kernel, shown as dynamic ports; a member added to the list joins, one removed leaves,
+// a port an item names itself keeps its own item, and removing the list's port releases
+// the rest. The export writes the list's port as given and re-imports.
+func TestBridgePortList(t *testing.T) {
+	need(t)
+	rn := netns(t, "bpl")
+	h := netns(t, "bplh")
+	for i, p := range []string{"ether2", "ether3", "ether4", "ether5"} {
+		veth(t, rn, p, h, "e"+string(rune('2'+i)))
+	}
+	r := startRouter(t, rn, t.TempDir())
+	r.must("/interface bridge add name=bridge protocol-mode=none")
+	r.must("/interface list add name=LAN")
+	r.must("/interface list member add list=LAN interface=ether2")
+	r.must("/interface list member add list=LAN interface=ether3")
+	r.must("/interface list member add list=LAN interface=bridge")
+	r.must("/interface bridge port add bridge=bridge interface=LAN pvid=1")
+	r.fails("/interface bridge port add bridge=bridge interface=NOLIST", "input does not match any value of interface")
+	master := func(port string) string {
+		out := run(t, "ip", "-n", rn, "-o", "link", "show", port)
+		if i := strings.Index(out, " master "); i >= 0 {
+			return strings.Fields(out[i:])[1]
+		}
+		return ""
+	}
+	eventually(t, "the list's members are ports", func() (bool, string) {
+		out := r.must("/interface bridge port print")
+		return master("ether2") == "bridge" && master("ether3") == "bridge" && master("ether4") == "" &&
+			dynPort.MatchString(out) && len(regexp.MustCompile(`(?m)^ +\d+ D `).FindAllString(out, -1)) == 2, out
+	})
+	if out := r.must("/interface bridge port print detail where interface=LAN"); strings.Contains(out, "status=") || strings.Contains(out, " 0 I") {
+		t.Errorf("the list's port has a status:\n%s", out)
+	}
+	r.must("/interface list member add list=LAN interface=ether4")
+	r.must("/interface list member remove [find interface=ether2]")
+	eventually(t, "the ports follow the list", func() (bool, string) {
+		out := r.must("/interface bridge port print")
+		return master("ether2") == "" && master("ether4") == "bridge" && !strings.Contains(out, "ether2"), out
+	})
+	// A port an item names itself is that item's, with its own settings.
+	r.must("/interface list member add list=LAN interface=ether5")
+	r.must("/interface bridge add name=other protocol-mode=none")
+	r.must("/interface bridge port add bridge=other interface=ether5")
+	eventually(t, "the item's own port wins", func() (bool, string) {
+		return master("ether5") == "other" && master("ether4") == "bridge", master("ether5")
+	})
+	if out := r.must("/export"); !strings.Contains(out, "add bridge=bridge interface=LAN") {
+		t.Errorf("export lacks the list's port:\n%s", out)
+	}
+	r.must("/interface bridge port remove [find interface=LAN]")
+	eventually(t, "removing the list's port releases its members", func() (bool, string) {
+		return master("ether3") == "" && master("ether4") == "" && master("ether5") == "other", master("ether3")
+	})
+	if out := r.must("/interface bridge port print"); regexp.MustCompile(`(?m)^ +\d+ D `).MatchString(out) {
+		t.Errorf("dynamic ports left:\n%s", out)
+	}
+}
+
+var dynPort = regexp.MustCompile(`(?m)^ +\d+ D +ether2 +bridge +1 +none$`)
