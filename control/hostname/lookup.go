@@ -169,7 +169,17 @@ func (r servers) ask(ctx context.Context, host string, qtype uint16) ([]netip.Ad
 		}
 		addrs, ttl := answerOf(m, q.Question[0].Name, qtype)
 		if len(addrs) == 0 {
-			return nil, 0, ErrNotFound
+			// The two answers an operator acts on differently: the name is unknown,
+			// or it has only the other family's records (an AAAA-only name given to
+			// an IPv4 tunnel).
+			if m.Rcode == mdns.RcodeNameError {
+				return nil, 0, fmt.Errorf("%w: server %s: %s does not exist", ErrNotFound, srv, host)
+			}
+			want := "A (IPv4)"
+			if qtype == mdns.TypeAAAA {
+				want = "AAAA (IPv6)"
+			}
+			return nil, 0, fmt.Errorf("%w: server %s has no %s record for %s", ErrNotFound, srv, want, host)
 		}
 		return addrs, ttl, nil
 	}

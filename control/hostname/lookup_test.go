@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -74,8 +75,15 @@ func TestLookupHostOwnResolver(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0] != netip.MustParseAddr("198.18.77.7") {
 		t.Fatalf("vpn.example.net through servers: %v %v", got, err)
 	}
-	if _, err := r.Lookup(ctx, "ip4", "nothere.example.net"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("an unknown name: %v, want ErrNotFound", err)
+	if _, err := r.Lookup(ctx, "ip4", "nothere.example.net"); !errors.Is(err, ErrNotFound) ||
+		!strings.Contains(err.Error(), "server 127.0.0.1: nothere.example.net does not exist") {
+		t.Errorf("an unknown name: %v, want ErrNotFound saying it does not exist", err)
+	}
+	// A name with only A records asked for AAAA (an IPv6 use of an IPv4-only name):
+	// the answer says which record it lacks, not that the name is unknown.
+	if _, err := r.Lookup(ctx, "ip6", "vpn.example.net"); !errors.Is(err, ErrNotFound) ||
+		!strings.Contains(err.Error(), "server 127.0.0.1 has no AAAA (IPv6) record for vpn.example.net") {
+		t.Errorf("AAAA of an A-only name: %v", err)
 	}
 
 	controltest.Exec(t, ex, "/ip/dns set servers=")
