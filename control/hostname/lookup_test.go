@@ -93,8 +93,20 @@ func TestLookupHostOwnResolver(t *testing.T) {
 	if err != nil || len(got) != 1 || queries.Load() == before {
 		t.Fatalf("vpn.example.net through dynamic-servers: %v %v (queries %d)", got, err, queries.Load()-before)
 	}
+	// The dynamic servers change with no configuration change: Run's tick sees it and
+	// flushes, or the cached answer of a server that is gone would outlive it.
+	r.serversChanged(ctx) // the tick while the server was there
 	d.Dyn.Set("ipsec", nil)
-	r.Flush() // the dynamic servers are no configuration change; the cache would answer
+	if _, err := r.Lookup(ctx, "ip4", "vpn.example.net"); err != nil {
+		t.Fatalf("before the tick the cache answers: %v", err)
+	}
+	if !r.serversChanged(ctx) {
+		t.Fatal("the dynamic server's going is not seen as a change")
+	}
+	r.Flush() // what Run does then
+	if r.serversChanged(ctx) {
+		t.Error("no change seen again")
+	}
 	if _, err := r.Lookup(ctx, "ip4", "vpn.example.net"); !errors.Is(err, ErrNoServers) {
 		t.Errorf("after the dynamic servers went: %v, want ErrNoServers", err)
 	}

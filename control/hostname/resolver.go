@@ -43,6 +43,10 @@ type Resolver struct {
 	cache map[query]answer
 	gen   uint64 // Flushes so far
 	subs  []func()
+
+	// servers is the servers list (servers, then dynamic-servers) Run saw last: the
+	// dynamic ones change without a configuration change (IPsec mode config).
+	servers []netip.Addr
 }
 
 type query struct{ network, host string }
@@ -167,11 +171,28 @@ func (r *Resolver) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if r.serversChanged(ctx) {
+				r.Flush()
+				continue
+			}
 			if r.refresh(ctx) {
 				r.notify()
 			}
 		}
 	}
+}
+
+// serversChanged reports whether the servers names are asked from changed since the
+// last call: the configured ones flush the cache when /ip dns is written (New), the
+// dynamic-servers IPsec mode config learns or loses are seen here, within a tick, so
+// that no answer of a server that is gone outlives it for its TTL.
+func (r *Resolver) serversChanged(ctx context.Context) bool {
+	now := resolverConfig(ctx, r.ex).servers
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := !slices.Equal(now, r.servers)
+	r.servers = now
+	return changed
 }
 
 // refresh asks the expired names again; true when an answer changed.
