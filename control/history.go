@@ -6,11 +6,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
 // HistoryPath is the menu listing recent configuration changes.
-const HistoryPath = "/system/history"
+const HistoryPath = menu.HistoryPath
 
 // maxHistory is how many changes /system history keeps, oldest dropped first.
 const maxHistory = 100

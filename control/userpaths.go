@@ -1,11 +1,13 @@
 package control
 
+import "github.com/routerd/routerd/control/menu"
+
 // The /user menus the executor reads to check a session's policy; control/user (their
 // engine) names them from here.
 const (
-	UserPath      = "/user"
-	UserGroupPath = "/user/group"
+	UserPath      = menu.UserPath
+	UserGroupPath = menu.UserGroupPath
 )
 
 // LogPath is /log: the executor leaves its items out of change notifications.
-const LogPath = "/log"
+const LogPath = menu.LogPath

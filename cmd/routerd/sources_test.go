@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,9 +18,9 @@ type source struct {
 }
 
 // sources parses the repository's Go files that are not tests, outside test/, tools/,
-// third_party/, testdata and hidden folders, and outside the folders skip names (module
-// relative, slash-separated): what the source checks of this package scan.
-func sources(t *testing.T, skip ...string) []source {
+// third_party/, testdata and hidden folders, except the folders of those include names
+// (module relative, slash-separated: "tools"): what the source checks of this package scan.
+func sources(t *testing.T, include ...string) []source {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -33,15 +34,13 @@ func sources(t *testing.T, skip ...string) []source {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
+			if slices.Contains(include, rel) {
+				return nil
+			}
 			switch {
 			case strings.HasPrefix(d.Name(), ".") && rel != ".", d.Name() == "testdata", d.Name() == "node_modules",
 				rel == "third_party", rel == "test", rel == "tools":
 				return filepath.SkipDir
-			}
-			for _, s := range skip {
-				if rel == s {
-					return filepath.SkipDir
-				}
 			}
 			return nil
 		}

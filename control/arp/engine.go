@@ -16,11 +16,12 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
 // Path is the menu the engine applies.
-const Path = "/ip/arp"
+const Path = menu.ARPPath
 
 // dynBase is where the ids of kernel-learned rows start, far above stored items' ids.
 const dynBase = 1 << 40

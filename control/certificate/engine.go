@@ -24,9 +24,9 @@ import (
 
 // Menu paths this engine applies.
 const (
-	Path         = "/certificate"
-	CRLPath      = "/certificate/crl"
-	SettingsPath = "/certificate/settings"
+	Path         = menu.CertificatePath
+	CRLPath      = menu.CertificateCRLPath
+	SettingsPath = menu.CertificateSettingsPath
 )
 
 // Options say where files are read and written.

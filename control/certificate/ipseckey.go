@@ -13,12 +13,13 @@ import (
 	"strconv"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
 // KeyPath is /ip ipsec key: RSA keys for auth-method=rsa-key, kept by this engine
 // beside the certificates (same storage: a Secret property, backups only).
-const KeyPath = "/ip/ipsec/key"
+const KeyPath = menu.IPsecKeyPath
 
 // Key is one /ip ipsec key: a private key (Signer set) or a public one.
 type Key struct {

@@ -13,22 +13,13 @@ import (
 	"github.com/routerd/routerd/control/store"
 )
 
-// Menus of other packages the rewrites name: their engines' packages cannot be imported
-// here (control/controltest imports this package, and the engines' tests import it).
-const (
-	route4Path = "/ip/route"
-	route6Path = "/ipv6/route"
-	etherPath  = "/interface/ethernet"
-	tablePath  = "/routing/table"
-)
-
 // Register installs the RouterOS 6 rewrites on ex.
 func Register(ex *control.Executor) {
 	ex.Migrate(menu.IPsecPeerPath, peer())
 	ex.Migrate(menu.IPsecPolicyPath, policy)
-	ex.Migrate(route4Path, route)
-	ex.Migrate(route6Path, route)
-	ex.Migrate(etherPath, ethernet)
+	ex.Migrate(menu.Route4Path, route)
+	ex.Migrate(menu.Route6Path, route)
+	ex.Migrate(menu.EthernetPath, ethernet)
 	ex.Migrate(menu.V6RouteRulePath, routeRule)
 	ex.Migrate(menu.ManglePath, mangle)
 	ex.Migrate(menu.Address4Path, address)
@@ -435,11 +426,11 @@ func ethernet(ctx context.Context, ex *control.Executor, sess *control.Session, 
 // ensureTable adds the /routing table a RouterOS 6 routing mark named (v6 made one of
 // every mark implicitly; the upgrade adds them with fib), logging the mapping.
 func ensureTable(ctx context.Context, ex *control.Executor, sess *control.Session, path, prop, name string) error {
-	if _, ok := ex.Tree.Get(tablePath); !ok || name == "main" || name == "" || taken(ex, sess, tablePath, name) {
+	if _, ok := ex.Tree.Get(menu.RoutingTablePath); !ok || name == "main" || name == "" || taken(ex, sess, menu.RoutingTablePath, name) {
 		return nil
 	}
 	mapped(path, prop+"="+name, "/routing table add name="+name+" fib")
-	_, err := ex.Exec(ctx, sess, &control.Sentence{Path: tablePath, Cmd: "add",
+	_, err := ex.Exec(ctx, sess, &control.Sentence{Path: menu.RoutingTablePath, Cmd: "add",
 		Args: []control.Arg{{Name: "name", Value: name}, {Name: "fib", Value: "yes"}}})
 	return err
 }
@@ -487,7 +478,7 @@ func mangle(ctx context.Context, ex *control.Executor, sess *control.Session, s 
 			continue
 		}
 		v := strings.TrimPrefix(a.Value, "!")
-		if v == "" || v == "main" || taken(ex, sess, tablePath, v) {
+		if v == "" || v == "main" || taken(ex, sess, menu.RoutingTablePath, v) {
 			continue
 		}
 		if err := ensureTable(ctx, ex, sess, s.Path, a.Name, v); err != nil {

@@ -16,15 +16,16 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/value"
 )
 
 // Menu paths.
 const (
-	SettingsPath = "/ip/dns"
-	StaticPath   = "/ip/dns/static"
-	CachePath    = "/ip/dns/cache"
-	CacheAllPath = "/ip/dns/cache/all"
+	SettingsPath = menu.DNSPath
+	StaticPath   = menu.DNSStaticPath
+	CachePath    = menu.DNSCachePath
+	CacheAllPath = menu.DNSCacheAllPath
 )
 
 // Config is the decoded configuration.

@@ -30,11 +30,12 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/hostname"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
 // Path is the menu this package serves.
-const Path = "/tool/e-mail"
+const Path = menu.EmailPath
 
 // ErrNoServer: neither the settings nor send name an SMTP server.
 var ErrNoServer = errors.New("no SMTP server configured")

@@ -16,13 +16,13 @@ import (
 
 // Menu paths the logging engine applies.
 const (
-	RulesPath    = "/system/logging"
-	ActionsPath  = "/system/logging/action"
+	RulesPath    = menu.LoggingPath
+	ActionsPath  = menu.LoggingActionPath
 	identityPath = IdentityPath
 )
 
 // IdentityPath is /system/identity: its name prefixes remote log lines.
-const IdentityPath = "/system/identity"
+const IdentityPath = menu.IdentityPath
 
 // ruleItem is one /system logging item as the engine applies it.
 type ruleItem struct {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 )
 
 // BridgeSettingsPath is /interface bridge settings, whose use-ip-firewall properties say
@@ -20,7 +21,7 @@ import (
 // kernel's default; VLAN-tagged and PPPoE frames while bridge-nf-filter-vlan-tagged
 // (pppoe-tagged) is 1 as well. The engine writes the four knobs of its namespace. (The
 // bridges' own nf_call_iptables can only add to the namespace's knob, not take away.)
-const BridgeSettingsPath = "/interface/bridge/settings"
+const BridgeSettingsPath = menu.BridgeSettingsPath
 
 // brnfDir holds br_netfilter's knobs (per network namespace).
 const brnfDir = "/proc/sys/net/bridge"

@@ -26,9 +26,9 @@ import (
 
 // Menu paths of connection tracking.
 const (
-	ConnPath     = "/ip/firewall/connection"
-	ConnPath6    = "/ipv6/firewall/connection"
-	TrackingPath = "/ip/firewall/connection/tracking"
+	ConnPath     = menu.Connection4Path
+	ConnPath6    = menu.Connection6Path
+	TrackingPath = menu.ConnTrackingPath
 )
 
 var tcpStates = []string{"none", "syn-sent", "syn-received", "established", "fin-wait", "close-wait", "last-ack",

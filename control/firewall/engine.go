@@ -105,9 +105,9 @@ func rulePath(v6 bool, table string) string {
 
 func listPath(v6 bool) string {
 	if v6 {
-		return "/ipv6/firewall/address-list"
+		return menu.AddressList6Path
 	}
-	return "/ip/firewall/address-list"
+	return menu.AddressList4Path
 }
 
 // Start runs the engine without a host (tests; the daemon registers New): it applies the

@@ -7,10 +7,12 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/control/menu"
 )
 
 // ServicePortPath is RouterOS's menu of connection tracking helpers.
-const ServicePortPath = "/ip/firewall/service-port"
+const ServicePortPath = menu.ServicePortPath
 
 // Helper assigns one of the kernel's connection tracking helpers to new connections of a
 // protocol to some ports (/ip firewall service-port), through an nftables ct helper

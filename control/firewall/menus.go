@@ -1,8 +1,10 @@
 package firewall
 
+import "github.com/routerd/routerd/control/menu"
+
 // The menu trees the firewall engine applies (its registration in cmd/routerd/engines.go
 // names them from here).
 const (
-	Root4 = "/ip/firewall"
-	Root6 = "/ipv6/firewall"
+	Root4 = menu.Firewall4Path
+	Root6 = menu.Firewall6Path
 )

@@ -16,6 +16,7 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/routing"
 	"github.com/routerd/routerd/control/store"
 )
@@ -83,12 +84,12 @@ func (e *Engine) forgetAddrs() {
 
 // Menus this engine applies.
 const (
-	Addr4Path    = "/ip/address"
-	Addr6Path    = "/ipv6/address"
-	Route4Path   = "/ip/route"
-	Route6Path   = "/ipv6/route"
-	PoolPath     = "/ip/pool"
-	poolUsedPath = "/ip/pool/used"
+	Addr4Path    = menu.Address4Path
+	Addr6Path    = menu.Address6Path
+	Route4Path   = menu.Route4Path
+	Route6Path   = menu.Route6Path
+	PoolPath     = menu.PoolPath
+	poolUsedPath = menu.PoolUsedPath
 	dnsPath      = dns.SettingsPath
 )
 

@@ -38,17 +38,17 @@ import (
 // Menu paths.
 const (
 	ProfilePath     = menu.IPsecProfilePath
-	ProposalPath    = "/ip/ipsec/proposal"
+	ProposalPath    = menu.IPsecProposalPath
 	PeerPath        = menu.IPsecPeerPath
 	IdentityPath    = menu.IPsecIdentityPath
 	PolicyPath      = menu.IPsecPolicyPath
-	GroupPath       = "/ip/ipsec/policy/group"
-	SettingsPath    = "/ip/ipsec/settings"
-	StatisticsPath  = "/ip/ipsec/statistics"
-	ActivePeersPath = "/ip/ipsec/active-peers"
-	InstalledSAPath = "/ip/ipsec/installed-sa"
-	ModeConfigPath  = "/ip/ipsec/mode-config"
-	UserPath        = "/ip/ipsec/user"
+	GroupPath       = menu.IPsecPolicyGroupPath
+	SettingsPath    = menu.IPsecSettingsPath
+	StatisticsPath  = menu.IPsecStatisticsPath
+	ActivePeersPath = menu.IPsecActivePeersPath
+	InstalledSAPath = menu.IPsecInstalledSAPath
+	ModeConfigPath  = menu.IPsecModeConfigPath
+	UserPath        = menu.IPsecUserPath
 )
 
 // Menus the pass reads besides its own.

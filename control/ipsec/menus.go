@@ -1,5 +1,7 @@
 package ipsec
 
+import "github.com/routerd/routerd/control/menu"
+
 // Root is the menu tree the IPsec engine applies (its registration in
 // cmd/routerd/engines.go names it from here).
-const Root = "/ip/ipsec"
+const Root = menu.IPsecPath

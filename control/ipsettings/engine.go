@@ -14,13 +14,14 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/value"
 )
 
 // Menu paths this engine applies.
 const (
-	Path   = "/ip/settings"
-	Path6  = "/ipv6/settings"
+	Path   = menu.Settings4Path
+	Path6  = menu.Settings6Path
 	itemID = 1 // the one item of a Single menu
 )
 

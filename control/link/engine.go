@@ -15,6 +15,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -31,15 +32,15 @@ var ErrNotSupported = errors.New("link: netlink not available")
 
 // Menus this engine applies.
 const (
-	IfacePath      = "/interface"
-	etherPath      = "/interface/ethernet"
-	bridgePath     = "/interface/bridge"
-	portPath       = "/interface/bridge/port"
-	bridgeVlanPath = "/interface/bridge/vlan"
-	vlanPath       = "/interface/vlan"
-	mdbPath        = "/interface/bridge/mdb"
-	listPath       = "/interface/list"
-	listMemberPath = "/interface/list/member"
+	IfacePath      = menu.InterfacePath
+	etherPath      = menu.EthernetPath
+	bridgePath     = menu.BridgePath
+	portPath       = menu.BridgePortPath
+	bridgeVlanPath = menu.BridgeVLANPath
+	vlanPath       = menu.VLANPath
+	mdbPath        = menu.BridgeMDBPath
+	listPath       = menu.InterfaceListPath
+	listMemberPath = menu.InterfaceListMemberPath
 )
 
 var paths = []string{IfacePath, etherPath, bridgePath, portPath, bridgeVlanPath, vlanPath, mdbPath, listPath, listMemberPath}

@@ -16,7 +16,7 @@ func adminMenus() []*Menu {
 	size := value.Int(0, math.MaxInt64)
 	return []*Menu{
 		{
-			Path: "/file",
+			Path: FilePath,
 			Kind: Status,
 			Props: []Prop{
 				ro("name", "File name, relative to the router's file store (DATA_DIR/files)."),
@@ -33,7 +33,7 @@ func adminMenus() []*Menu {
 			Desc:     "Files in the router's file store: exports, backups, uploads by ftp and tftp.",
 		},
 		{
-			Path: "/system/clock",
+			Path: ClockPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "time", Type: value.TimeOfDay(), ReadOnly: true, Desc: "Local time of day (set needs routerd --allow-clock-set)."},
@@ -46,7 +46,7 @@ func adminMenus() []*Menu {
 			Desc: "System date and time.",
 		},
 		{
-			Path: "/system/package",
+			Path: PackagePath,
 			Kind: Status,
 			Props: []Prop{
 				ro("name", "Package name."),
@@ -61,7 +61,7 @@ func adminMenus() []*Menu {
 			Desc:     "Installed software packages.",
 		},
 		{
-			Path: "/system/routerboard",
+			Path: RouterboardPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "routerboard", Type: value.Bool(), ReadOnly: true, Desc: "Whether the hardware is a RouterBOARD (no on CHR and routerd)."},
@@ -75,7 +75,7 @@ func adminMenus() []*Menu {
 			Desc:     "RouterBOARD hardware information.",
 		},
 		{
-			Path: "/system/note",
+			Path: NotePath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "note", Type: value.String(), Desc: "Text shown to users when they log in."},
@@ -85,7 +85,7 @@ func adminMenus() []*Menu {
 			Desc: "A note shown at login.",
 		},
 		{
-			Path: "/system/history",
+			Path: HistoryPath,
 			Kind: Status,
 			Props: []Prop{
 				ro("action", "What the change did."),
@@ -101,7 +101,7 @@ func adminMenus() []*Menu {
 			Desc:     "Recent configuration changes; /undo reverts the last, /redo makes it again.",
 		},
 		{
-			Path: "/user/active",
+			Path: UserActivePath,
 			Kind: Status,
 			Props: []Prop{
 				ro("when", "Date and time of the login."),
@@ -118,7 +118,7 @@ func adminMenus() []*Menu {
 			// routerd runs no neighbour discovery protocol (MNDP, CDP, LLDP), so the
 			// table is empty; it exists so that tools listing it (Ansible's interfaces
 			// facts) get an empty list rather than an error.
-			Path: "/ip/neighbor",
+			Path: NeighborPath,
 			Kind: Status,
 			Props: []Prop{
 				ro("interface", "Interface the neighbour was seen on."),
@@ -133,7 +133,7 @@ func adminMenus() []*Menu {
 			Desc:     "Neighbours found by discovery protocols (none: routerd runs no discovery).",
 		},
 		{
-			Path: "/ip/arp",
+			Path: ARPPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "address", Type: value.IPv4(), Required: true, Desc: "IPv4 address of the neighbour."},

@@ -38,7 +38,7 @@ func certificateMenus() []*Menu {
 	}
 	return []*Menu{
 		{
-			Path: "/certificate",
+			Path: CertificatePath,
 			Kind: List,
 			Desc: "Certificates, certificate templates and their private keys.",
 			Props: []Prop{
@@ -98,7 +98,7 @@ func certificateMenus() []*Menu {
 			BackupOnly: true,
 		},
 		{
-			Path: "/certificate/crl",
+			Path: CertificateCRLPath,
 			Kind: List,
 			Desc: "Certificate revocation lists: downloaded from the CAs' distribution points, imported, or kept by this router's CAs.",
 			Props: []Prop{
@@ -118,7 +118,7 @@ func certificateMenus() []*Menu {
 			BackupOnly: true,
 		},
 		{
-			Path: "/certificate/settings",
+			Path: CertificateSettingsPath,
 			Kind: Single,
 			Desc: "Certificate revocation checking.",
 			Props: []Prop{

@@ -9,7 +9,7 @@ func declarations() []*Menu {
 	var all []*Menu
 	// Links first (ports, bridges, tunnels), then the menus that name links: a tunnel
 	// can be a VLAN's parent, a bridge port or a list member.
-	links, linkUsers := splitBefore(interfaceMenus(), "/interface/vlan")
+	links, linkUsers := splitBefore(interfaceMenus(), VLANPath)
 	for _, ms := range [][]*Menu{
 		links,
 		tunnelMenus(),

@@ -24,7 +24,7 @@ func exampleMenus() []*Menu {
 	rates := value.RatePair()
 	return []*Menu{
 		{
-			Path: "/queue/type",
+			Path: QueueTypePath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Name of the queue type."},
@@ -110,7 +110,7 @@ func exampleMenus() []*Menu {
 			Desc:    "Queue types that simple queues use as their leaf queue (the default-small type is pfifo with 10 packets).",
 		},
 		{
-			Path: "/queue/simple",
+			Path: SimpleQueuePath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Desc: "Name of the queue (default queueN)."},
@@ -123,7 +123,7 @@ func exampleMenus() []*Menu {
 					Desc: "v2-era form: the interface the queue shapes on (taken as a target interface)."},
 				{Name: "dst-address", Type: value.Prefix4(),
 					Desc: "v2-era form: the clients' network (taken as a target address)."},
-				{Name: "parent", Type: value.String(), Ref: "/queue/simple", RefExtra: []string{"none"}, Default: "none",
+				{Name: "parent", Type: value.String(), Ref: SimpleQueuePath, RefExtra: []string{"none"}, Default: "none",
 					Desc: "Parent queue in the hierarchy."},
 				{Name: "priority", Type: value.String(), Default: "8/8",
 					Desc: "Priority (1 highest .. 8) for upload/download when children compete for the parent's rate."},
@@ -197,7 +197,7 @@ func exampleMenus() []*Menu {
 			Desc:     "E-mail: the SMTP server that /tool e-mail send uses.",
 		},
 		{
-			Path: "/ipv6/nd",
+			Path: NDPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "interface", Type: value.String(), Required: true, Unique: true,
@@ -235,7 +235,7 @@ func exampleMenus() []*Menu {
 			Desc:    "IPv6 router advertisement: routerd sends RAs on the interfaces listed and answers router solicitations.",
 		},
 		{
-			Path: "/ipv6/nd/prefix",
+			Path: NDPrefixPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "prefix", Type: value.Prefix6(), Required: true, Desc: "Prefix advertised."},
@@ -259,7 +259,7 @@ func exampleMenus() []*Menu {
 			Desc:    "Prefixes in router advertisements; addresses with advertise=yes add theirs dynamically.",
 		},
 		{
-			Path: "/ipv6/nd/prefix/default",
+			Path: NDPrefixDefaultPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "autonomous", Type: value.Bool(), Default: "yes",
@@ -274,7 +274,7 @@ func exampleMenus() []*Menu {
 			Desc: "What the prefixes addresses with advertise=yes add to router advertisements carry.",
 		},
 		{
-			Path: "/ip/dns/static",
+			Path: DNSStaticPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Desc: "Name the entry answers."},
@@ -309,7 +309,7 @@ func exampleMenus() []*Menu {
 			Desc:          "Static DNS entries the DNS server answers from before asking upstream.",
 		},
 		{
-			Path: "/ip/dns/cache",
+			Path: DNSCachePath,
 			Kind: Status,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), ReadOnly: true, Desc: "Name."},
@@ -324,7 +324,7 @@ func exampleMenus() []*Menu {
 			Desc:     "The DNS server's cache.",
 		},
 		{
-			Path: "/ip/dns/cache/all",
+			Path: DNSCacheAllPath,
 			Kind: Status,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), ReadOnly: true, Desc: "Name."},

@@ -45,9 +45,6 @@ func FirewallActions(table string, v6 bool) []string {
 	return out
 }
 
-// Layer7Path is /ip firewall layer7-protocol, the patterns layer7-protocol= names.
-const Layer7Path = "/ip/firewall/layer7-protocol"
-
 // firewallMenus declares /ip firewall and /ipv6 firewall (filter, nat, mangle, raw,
 // address-list, connection, connection tracking, service-port) and /routing table and
 // rule, after RouterOS's manual pages and the terraform-routeros property lists.
@@ -131,7 +128,7 @@ func firewallMenus() []*Menu {
 		})
 	}
 	ms = append(ms, &Menu{
-		Path: "/ip/firewall/service-port",
+		Path: ServicePortPath,
 		Kind: Fixed,
 		Props: []Prop{
 			{Name: "name", Type: value.String(), ReadOnly: true, Unique: true, Desc: "Protocol the connection tracking helper follows."},
@@ -167,7 +164,7 @@ func firewallMenus() []*Menu {
 	// tcp-established-timeout=0s).
 	ctTimeout := value.Time(time.Second, CTTimeoutMax)
 	ms = append(ms, &Menu{
-		Path: "/ip/firewall/connection/tracking",
+		Path: ConnTrackingPath,
 		Kind: Single,
 		Props: []Prop{
 			{Name: "enabled", Type: value.Enum("yes", "no", "auto"), Default: "auto",
@@ -202,7 +199,7 @@ func firewallMenus() []*Menu {
 func routingMenus() []*Menu {
 	var ms []*Menu
 	ms = append(ms, &Menu{
-		Path: "/routing/table",
+		Path: RoutingTablePath,
 		Kind: List,
 		Props: []Prop{
 			{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Table name, used by routing-table= and new-routing-mark=."},
@@ -218,16 +215,16 @@ func routingMenus() []*Menu {
 		Desc:    "Routing tables besides main.",
 	})
 	ms = append(ms, &Menu{
-		Path: "/routing/rule",
+		Path: RoutingRulePath,
 		Kind: List,
 		Props: []Prop{
 			{Name: "src-address", Type: value.Prefix(), Desc: "Source prefix the rule matches."},
 			{Name: "dst-address", Type: value.Prefix(), Desc: "Destination prefix the rule matches."},
-			{Name: "routing-mark", Type: value.String(), Ref: "/routing/table", Desc: "Routing mark (table name) the rule matches."},
+			{Name: "routing-mark", Type: value.String(), Ref: RoutingTablePath, Desc: "Routing mark (table name) the rule matches."},
 			{Name: "interface", Type: value.String(), Desc: "Incoming interface the rule matches."},
 			{Name: "action", Type: value.Enum("lookup", "lookup-only-in-table", "drop", "unreachable"), Default: "lookup",
 				Desc: "What to do with a matching packet."},
-			{Name: "table", Type: value.String(), Ref: "/routing/table", RefExtra: []string{"main"}, Default: "main",
+			{Name: "table", Type: value.String(), Ref: RoutingTablePath, RefExtra: []string{"main"}, Default: "main",
 				Desc: "Table to look the route up in."},
 			// RouterOS 7 writes it where set; Linux's rule suppress_prefixlength.
 			{Name: "min-prefix", Type: value.Int(0, 128),
@@ -243,11 +240,6 @@ func routingMenus() []*Menu {
 	})
 	return ms
 }
-
-// InterfaceListPath is the menu whose lists in-interface-list= and the other list
-// matchers of the firewall name (checked at add and set by the firewall engine: the value
-// may be negated, which a Ref cannot say).
-const InterfaceListPath = "/interface/list"
 
 func firewallRuleMenu(fam, table string) *Menu {
 	v6 := fam == "ipv6"
@@ -341,7 +333,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 		p("to-ports", fwPorts{single: true}, "Port or port range NAT translates to."),
 		p("new-connection-mark", str, "Mark of mark-connection (no-mark clears it)."),
 		p("new-packet-mark", str, "Mark of mark-packet (no-mark clears it)."),
-		{Name: "new-routing-mark", Type: str, Ref: "/routing/table", RefExtra: []string{"main"},
+		{Name: "new-routing-mark", Type: str, Ref: RoutingTablePath, RefExtra: []string{"main"},
 			Desc: "Routing table of mark-routing (see /routing table); main clears the mark."},
 		{Name: "passthrough", Type: bool_, Default: "yes", Desc: "Continue with the next rule after a mark or change action."},
 		p("new-dscp", value.Int(0, 63), "DSCP of change-dscp."),

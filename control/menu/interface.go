@@ -87,7 +87,7 @@ func interfaceMenus() []*Menu {
 
 	return []*Menu{
 		{
-			Path: "/interface",
+			Path: InterfacePath,
 			Kind: Fixed,
 			Props: withCounters([]Prop{
 				ifName,
@@ -116,7 +116,7 @@ func interfaceMenus() []*Menu {
 			Desc:     "Every link of the system; settings of a link persist by its name.",
 		},
 		{
-			Path: "/interface/ethernet",
+			Path: EthernetPath,
 			Kind: Fixed,
 			Props: withCounters([]Prop{
 				{Name: "name", Type: value.String(), Unique: true,
@@ -166,7 +166,7 @@ func interfaceMenus() []*Menu {
 			Desc:     "Ethernet-like links (physical and veth), found by default-name once renamed.",
 		},
 		{
-			Path: "/interface/bridge",
+			Path: BridgePath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Desc: "Bridge name."},
@@ -246,7 +246,7 @@ func interfaceMenus() []*Menu {
 			Desc:    "Bridges (software switches).",
 		},
 		{
-			Path: "/interface/vlan",
+			Path: VLANPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Desc: "Interface name."},
@@ -270,7 +270,7 @@ func interfaceMenus() []*Menu {
 			Desc:    "802.1Q VLAN interfaces.",
 		},
 		{
-			Path: "/interface/bridge/settings",
+			Path: BridgeSettingsPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "use-ip-firewall", Type: value.Bool(), Default: "no",
@@ -284,12 +284,12 @@ func interfaceMenus() []*Menu {
 			Desc: "Bridge settings: whether bridged traffic passes the IP firewall.",
 		},
 		{
-			Path: "/interface/bridge/port",
+			Path: BridgePortPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "interface", Type: value.String(), Required: true, Unique: true,
 					Desc: "Link made a port of the bridge, or an interface list whose members are made ports."},
-				{Name: "bridge", Type: value.String(), Ref: "/interface/bridge", Required: true,
+				{Name: "bridge", Type: value.String(), Ref: BridgePath, Required: true,
 					Desc: "The bridge."},
 				{Name: "pvid", Type: value.Int(1, 4094), Default: "1",
 					Desc: "VLAN id given to untagged ingress and sent untagged on egress."},
@@ -331,10 +331,10 @@ func interfaceMenus() []*Menu {
 			Desc:    "Bridge ports; interface= may name an interface list, whose members become ports and follow the list.",
 		},
 		{
-			Path: "/interface/bridge/vlan",
+			Path: BridgeVLANPath,
 			Kind: List,
 			Props: []Prop{
-				{Name: "bridge", Type: value.String(), Ref: "/interface/bridge", Required: true, Desc: "The bridge."},
+				{Name: "bridge", Type: value.String(), Ref: BridgePath, Required: true, Desc: "The bridge."},
 				{Name: "vlan-ids", Type: vlanIDs, Required: true,
 					Desc: "VLAN ids (and ranges such as 100-115) of the entry."},
 				{Name: "tagged", Type: value.String(),
@@ -352,11 +352,11 @@ func interfaceMenus() []*Menu {
 			Desc:    "Bridge VLAN table (used with vlan-filtering).",
 		},
 		{
-			Path: "/interface/bridge/mdb",
+			Path: BridgeMDBPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "group", Type: value.IP(), Required: true, Desc: "Multicast group address."},
-				{Name: "bridge", Type: value.String(), Ref: "/interface/bridge", Required: true, Desc: "The bridge."},
+				{Name: "bridge", Type: value.String(), Ref: BridgePath, Required: true, Desc: "The bridge."},
 				{Name: "ports", Type: value.String(), Required: true,
 					Desc: "Ports (or the bridge itself) the group is forwarded to."},
 				{Name: "vid", Type: value.Int(0, 4094), Default: "0", Desc: "VLAN id of the entry; 0 none."},
@@ -368,13 +368,13 @@ func interfaceMenus() []*Menu {
 			Desc:    "Static entries of the bridge multicast database.",
 		},
 		{
-			Path: "/interface/list",
+			Path: InterfaceListPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "List name."},
-				{Name: "include", Type: value.String(), Ref: "/interface/list", RefList: true,
+				{Name: "include", Type: value.String(), Ref: InterfaceListPath, RefList: true,
 					Desc: "Lists whose members are members of this list too."},
-				{Name: "exclude", Type: value.String(), Ref: "/interface/list", RefList: true,
+				{Name: "exclude", Type: value.String(), Ref: InterfaceListPath, RefList: true,
 					Desc: "Lists whose members are not members of this list."},
 				comment,
 				hidden("builtin", "The list is built in; its members are computed."),
@@ -390,10 +390,10 @@ func interfaceMenus() []*Menu {
 			Desc: "Named lists of interfaces (used by firewall, services, neighbor discovery).",
 		},
 		{
-			Path: "/interface/list/member",
+			Path: InterfaceListMemberPath,
 			Kind: List,
 			Props: []Prop{
-				{Name: "list", Type: value.String(), Ref: "/interface/list", Required: true, Desc: "The list."},
+				{Name: "list", Type: value.String(), Ref: InterfaceListPath, Required: true, Desc: "The list."},
 				{Name: "interface", Type: value.String(), Required: true, Desc: "The member interface."},
 				comment,
 				disabled,

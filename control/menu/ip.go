@@ -42,7 +42,7 @@ func ipMenus() []*Menu {
 					Desc: "Scope of the route: routes whose target-scope is at least this resolve their gateway through it."},
 				{Name: "target-scope", Type: value.Int(0, 255), Default: "10",
 					Desc: "Largest scope of the route that resolves the gateway."},
-				{Name: "routing-table", Type: value.String(), Ref: "/routing/table", RefExtra: []string{"main"}, Default: "main",
+				{Name: "routing-table", Type: value.String(), Ref: RoutingTablePath, RefExtra: []string{"main"}, Default: "main",
 					Desc: "Routing table: main, or a table of /routing table."},
 				{Name: "blackhole", Type: value.Bool(), Default: "no", Desc: "Silently discard packets to dst-address."},
 				{Name: "check-gateway", Type: value.Enum("arp", "bfd", "bfd-multihop", "none", "ping"), Default: "none",
@@ -84,7 +84,7 @@ func ipMenus() []*Menu {
 
 	return []*Menu{
 		{
-			Path: "/ip/address",
+			Path: Address4Path,
 			Kind: List,
 			Props: []Prop{
 				{Name: "address", Type: value.Prefix4(), Required: true,
@@ -105,7 +105,7 @@ func ipMenus() []*Menu {
 			Desc:    "IPv4 addresses.",
 		},
 		{
-			Path: "/ipv6/address",
+			Path: Address6Path,
 			Kind: List,
 			Props: []Prop{
 				{Name: "address", Type: value.Prefix6(), Required: true,
@@ -129,17 +129,17 @@ func ipMenus() []*Menu {
 			Columns: []string{"address", "interface", "advertise"},
 			Desc:    "IPv6 addresses.",
 		},
-		route("/ip/route", value.Prefix4(), "0.0.0.0/0"),
-		route("/ipv6/route", value.Prefix6(), "::/0"),
+		route(Route4Path, value.Prefix4(), "0.0.0.0/0"),
+		route(Route6Path, value.Prefix6(), "::/0"),
 		v6RouteRule(),
 		{
-			Path: "/ip/pool",
+			Path: PoolPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Pool name."},
 				{Name: "ranges", Type: value.List(value.String()), Required: true,
 					Desc: "Address ranges: from-to, a prefix, or one address, comma separated."},
-				{Name: "next-pool", Type: value.String(), Ref: "/ip/pool", RefExtra: []string{"none"}, Default: "none",
+				{Name: "next-pool", Type: value.String(), Ref: PoolPath, RefExtra: []string{"none"}, Default: "none",
 					Desc: "Pool to take addresses from when this one is exhausted."},
 				comment,
 			},
@@ -147,7 +147,7 @@ func ipMenus() []*Menu {
 			Desc:    "Address pools handed out by other services (IPsec mode-config).",
 		},
 		{
-			Path: "/ip/pool/used",
+			Path: PoolUsedPath,
 			Kind: Status,
 			Props: []Prop{
 				{Name: "pool", Type: value.String(), ReadOnly: true, Desc: "Pool the address came from."},
@@ -160,7 +160,7 @@ func ipMenus() []*Menu {
 			Desc:     "Addresses currently leased from pools.",
 		},
 		{
-			Path: "/ip/dns",
+			Path: DNSPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "servers", Type: value.List(value.IP()), Desc: "DNS servers routerd asks."},
@@ -206,21 +206,6 @@ func ipMenus() []*Menu {
 type kibSize struct{ value.Type }
 
 func (t kibSize) Parse(s string) (string, error) { return t.Type.Parse(strings.TrimSuffix(s, "KiB")) }
-
-// Paths of the menus the RouterOS 6 rewrites (package compat) read and write: compat
-// cannot import the engines that serve them.
-const (
-	V6RouteRulePath = "/ip/route/rule"
-	RoutingRulePath = "/routing/rule"
-	ManglePath      = "/ip/firewall/mangle"
-	BridgePath      = "/interface/bridge"
-	BridgePortPath  = "/interface/bridge/port"
-	Address4Path    = "/ip/address"
-	Address6Path    = "/ipv6/address"
-	EmailPath       = "/tool/e-mail"
-	ScriptPath      = "/system/script"
-	SchedulerPath   = "/system/scheduler"
-)
 
 // v6RouteRule is RouterOS 6's /ip route rule: v7 keeps its rules in /routing rule, and
 // so does routerd; an add here is rewritten there (package compat), so the menu never

@@ -13,16 +13,6 @@ import (
 // Where the manual's tables and its worked examples disagree, the choice and the reason
 // are noted at the property.
 
-// Paths of the /ip ipsec menus that packages other than the IPsec engine name too (the
-// RouterOS 6 migrations in control/compat, which cannot import the engine); control/ipsec
-// names them from here.
-const (
-	IPsecProfilePath  = "/ip/ipsec/profile"
-	IPsecPeerPath     = "/ip/ipsec/peer"
-	IPsecIdentityPath = "/ip/ipsec/identity"
-	IPsecPolicyPath   = "/ip/ipsec/policy"
-)
-
 // ipsecMenus returns the /ip ipsec menus, each after the menus it references.
 func ipsecMenus() []*Menu {
 	return []*Menu{
@@ -123,7 +113,7 @@ func ipsecProfileMenu() *Menu {
 
 func ipsecProposalMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/proposal",
+		Path: IPsecProposalPath,
 		Kind: List,
 		Desc: "Phase 2 proposals sent by the IKE daemon to establish SAs for policies.",
 		Props: []Prop{
@@ -153,7 +143,7 @@ func ipsecProposalMenu() *Menu {
 
 func ipsecKeyMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/key",
+		Path: IPsecKeyPath,
 		Kind: List,
 		Desc: "Imported public and private keys for peer authentication (auth-method=rsa-key).",
 		Props: []Prop{
@@ -199,7 +189,7 @@ func ipsecPeerMenu() *Menu {
 				Desc: "Wait for the remote peer to initiate (and act as xauth responder)."},
 			{Name: "port", Type: value.Int(0, 65535), Default: "500",
 				Desc: "Remote port to connect to when the router is the initiator."},
-			{Name: "profile", Type: value.String(), Default: "default", Ref: "/ip/ipsec/profile",
+			{Name: "profile", Type: value.String(), Default: "default", Ref: IPsecProfilePath,
 				Desc: "Name of the profile used during IKE negotiation."},
 			{Name: "send-initial-contact", Type: value.Bool(), Default: "yes",
 				Desc: "Send the initial-contact IKE packet, removing old peer SAs for the source address."},
@@ -214,7 +204,7 @@ func ipsecPeerMenu() *Menu {
 
 func ipsecModeConfigMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/mode-config",
+		Path: IPsecModeConfigPath,
 		Kind: List,
 		Desc: "ISAKMP and IKEv2 configuration attributes (mode config).",
 		Props: []Prop{
@@ -223,7 +213,7 @@ func ipsecModeConfigMenu() *Menu {
 			// A loose reference: RouterOS exports /ip ipsec mode-config before /ip pool, so
 			// the name must be accepted before the pool exists; a pool in use is still
 			// refused at remove.
-			{Name: "address-pool", Type: value.String(), LooseRef: "/ip/pool",
+			{Name: "address-pool", Type: value.String(), LooseRef: PoolPath,
 				Desc: "Address pool from which the responder assigns addresses (none for no pool)."},
 			{Name: "address-prefix-length", Type: value.Int(1, 32),
 				Desc: "Prefix length (netmask) of the address assigned from the pool."},
@@ -262,7 +252,7 @@ func ipsecModeConfigMenu() *Menu {
 
 func ipsecPolicyGroupMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/policy/group",
+		Path: IPsecPolicyGroupPath,
 		Kind: List,
 		Desc: "Policy groups used by policy templates.",
 		Props: []Prop{
@@ -283,9 +273,9 @@ func ipsecPolicyMenu() *Menu {
 		Desc:    "Security policy database: which packets IPsec transforms.",
 		// In the order RouterOS prints a policy (the reference's print outputs).
 		Props: []Prop{
-			{Name: "peer", Type: value.String(), Ref: "/ip/ipsec/peer",
+			{Name: "peer", Type: value.String(), Ref: IPsecPeerPath,
 				Desc: "Name of the peer on which the policy applies."},
-			{Name: "group", Type: value.String(), Default: "default", Ref: "/ip/ipsec/policy/group",
+			{Name: "group", Type: value.String(), Default: "default", Ref: IPsecPolicyGroupPath,
 				Desc: "Policy group to which this template is assigned."},
 			{Name: "src-address", Type: value.Prefix(), Default: "0.0.0.0/32",
 				Desc: "Source address to match (tunnel mode or template)."},
@@ -311,7 +301,7 @@ func ipsecPolicyMenu() *Menu {
 				Desc: "SA source address (local peer); written only on a policy without a peer (discard, none)."},
 			{Name: "sa-dst-address", Type: value.IP(),
 				Desc: "SA destination address (remote peer); written only on a policy without a peer (discard, none)."},
-			{Name: "proposal", Type: value.String(), Default: "default", Ref: "/ip/ipsec/proposal",
+			{Name: "proposal", Type: value.String(), Default: "default", Ref: IPsecProposalPath,
 				Desc: "Proposal the IKE daemon sends to establish SAs for this policy."},
 			{Name: "template", Type: value.Bool(), Default: "no",
 				Desc: "Make this a template of the policy group (used by generate-policy)."},
@@ -394,11 +384,11 @@ func ipsecIdentityMenu() *Menu {
 				Default: "eap-tls", Desc: "EAP methods to use, in order (auth-method=eap)."},
 			{Name: "generate-policy", Type: value.Enum("no", "port-override", "port-strict"), Default: "no",
 				Desc: "Let the peer establish SAs for non-existing policies, creating them dynamically."},
-			{Name: "key", Type: value.String(), Ref: "/ip/ipsec/key",
+			{Name: "key", Type: value.String(), Ref: IPsecKeyPath,
 				Desc: "Private key from the keys menu (auth-method=rsa-key)."},
 			{Name: "match-by", Type: value.Enum("remote-id", "certificate"), Default: "remote-id",
 				Desc: "How the peer's identity is validated: by remote-id or by remote-certificate."},
-			{Name: "mode-config", Type: value.String(), Default: "none", Ref: "/ip/ipsec/mode-config",
+			{Name: "mode-config", Type: value.String(), Default: "none", Ref: IPsecModeConfigPath,
 				RefExtra: []string{"none"},
 				Desc:     "Mode config parameters to use; setting it enables mode config."},
 			{Name: "my-id", Type: ipsecID{}, Default: "auto", Auto: true,
@@ -408,17 +398,17 @@ func ipsecIdentityMenu() *Menu {
 				Desc: "Add IP/Firewall/Raw rules matching the IPsec policy to this chain."},
 			{Name: "password", Type: value.String(), Sensitive: true,
 				Desc: "XAuth or EAP password."},
-			{Name: "peer", Type: value.String(), Ref: "/ip/ipsec/peer",
+			{Name: "peer", Type: value.String(), Ref: IPsecPeerPath,
 				Desc: "Name of the peer on which the identity applies."},
 			{Name: "policy-template-group", Type: value.String(), Default: "default",
-				Ref: "/ip/ipsec/policy/group", RefExtra: []string{"none"},
+				Ref: IPsecPolicyGroupPath, RefExtra: []string{"none"},
 				Desc: "Policy template group checked when generate-policy is enabled."},
 			// future Ref: /certificate
 			{Name: "remote-certificate", Type: value.String(),
 				Desc: "Certificate for authenticating the remote side (no private key required)."},
 			{Name: "remote-id", Type: ipsecID{Ignore: true}, Default: "auto", Auto: true,
 				Desc: "ID expected from the remote peer; ignore does not verify it (dangerous)."},
-			{Name: "remote-key", Type: value.String(), Ref: "/ip/ipsec/key",
+			{Name: "remote-key", Type: value.String(), Ref: IPsecKeyPath,
 				Desc: "Public key from the keys menu (auth-method=rsa-key)."},
 			{Name: "secret", Type: value.String(), Sensitive: true,
 				Desc: "Pre-shared secret; 0x-prefixed means hexadecimal."},
@@ -430,7 +420,7 @@ func ipsecIdentityMenu() *Menu {
 
 func ipsecSettingsMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/settings",
+		Path: IPsecSettingsPath,
 		Kind: Single,
 		Desc: "Global IPsec settings (RADIUS accounting, XAuth).",
 		Props: []Prop{
@@ -451,7 +441,7 @@ func ipsecStatisticsMenu() *Menu {
 		return Prop{Name: name, Type: ipsecCounter(), ReadOnly: true, Desc: desc}
 	}
 	return &Menu{
-		Path:     "/ip/ipsec/statistics",
+		Path:     IPsecStatisticsPath,
 		Kind:     Single,
 		NoExport: true,
 		Desc:     "IPsec statistics and errors (read-only).",
@@ -497,7 +487,7 @@ func ipsecDatapathProp() Prop {
 
 func ipsecActivePeersMenu() *Menu {
 	return &Menu{
-		Path:       "/ip/ipsec/active-peers",
+		Path:       IPsecActivePeersPath,
 		Kind:       Status,
 		StatusPage: true,
 		NoExport:   true,
@@ -536,7 +526,7 @@ func ipsecActivePeersMenu() *Menu {
 
 func ipsecInstalledSAMenu() *Menu {
 	return &Menu{
-		Path:       "/ip/ipsec/installed-sa",
+		Path:       IPsecInstalledSAPath,
 		Kind:       Status,
 		StatusPage: true,
 		NoExport:   true,

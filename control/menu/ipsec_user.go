@@ -6,7 +6,7 @@ import "github.com/routerd/routerd/control/value"
 // auth-method=pre-shared-key-xauth checks (RouterOS 6 and 7 keep it beside identity).
 func ipsecUserMenu() *Menu {
 	return &Menu{
-		Path: "/ip/ipsec/user",
+		Path: IPsecUserPath,
 		Kind: List,
 		Desc: "XAuth users (IKEv1 pre-shared-key-xauth responders).",
 		Props: []Prop{

@@ -15,7 +15,7 @@ import (
 func ipSettingsMenus() []*Menu {
 	return []*Menu{
 		{
-			Path: "/ip/settings",
+			Path: Settings4Path,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "ip-forward", Type: value.Bool(), Default: "yes",
@@ -68,7 +68,7 @@ func ipSettingsMenus() []*Menu {
 			Desc: "IPv4 kernel parameters: forwarding, redirects, reverse path filter, ICMP rate limits, ARP.",
 		},
 		{
-			Path: "/ipv6/settings",
+			Path: Settings6Path,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "disable-ipv6", Type: value.Bool(), Default: "no",

@@ -47,7 +47,7 @@ const EmailActionNoEffect = "log entries are not e-mailed here"
 func loggingMenus() []*Menu {
 	return []*Menu{
 		{
-			Path: "/system/logging/action",
+			Path: LoggingActionPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Required: true, Unique: true, Desc: "Name of the action."},
@@ -116,12 +116,12 @@ func loggingMenus() []*Menu {
 			Desc: "Where log entries go: memory, disk files, echo, a remote syslog server.",
 		},
 		{
-			Path: "/system/logging",
+			Path: LoggingPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "topics", Type: logTopicsType(), Default: "info",
 					Desc: "Topics an entry must all have to match (!topic: must not have it)."},
-				{Name: "action", Type: value.String(), Ref: "/system/logging/action", Default: "memory",
+				{Name: "action", Type: value.String(), Ref: LoggingActionPath, Default: "memory",
 					Desc: "Logging action (/system logging action) that matching entries go to."},
 				{Name: "prefix", Type: value.String(),
 					Desc: "Text put before the message of the entries this rule logs."},

@@ -223,7 +223,7 @@ func (m *Menu) NameProp() string {
 // NamesInterface reports whether the menu's items are interfaces (bridges, tunnels,
 // VLANs, ethernet ports): their names share one namespace, /interface's, across menus.
 func (m *Menu) NamesInterface() bool {
-	return strings.HasPrefix(m.Path, "/interface/") && m.NameProp() == "name" && !strings.HasPrefix(m.Path, "/interface/list")
+	return strings.HasPrefix(m.Path, "/interface/") && m.NameProp() == "name" && !strings.HasPrefix(m.Path, InterfaceListPath)
 }
 
 // HasDisabled reports whether items can be disabled.

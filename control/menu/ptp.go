@@ -18,7 +18,7 @@ func ptpMenus() []*Menu {
 
 	return []*Menu{
 		{
-			Path: "/system/ptp",
+			Path: PTPPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Desc: "Name of the PTP profile."},
@@ -56,13 +56,13 @@ func ptpMenus() []*Menu {
 			Desc:     "PTP profiles (ordinary and boundary clocks).",
 		},
 		{
-			Path:       "/system/ptp/port",
+			Path:       PTPPortPath,
 			Kind:       List,
 			StatusPage: true,
 			Props: []Prop{
 				{Name: "interface", Type: value.String(), Required: true, Unique: true,
 					Desc: "Interface taking part in PTP."},
-				{Name: "ptp", Type: value.String(), Ref: "/system/ptp", Required: true,
+				{Name: "ptp", Type: value.String(), Ref: PTPPath, Required: true,
 					Desc: "PTP profile the port belongs to."},
 				{Name: "local-priority", Type: value.Int(1, 255), Default: "128",
 					Desc: "G.8275.1 localPriority of the port: among otherwise equal masters, lower wins. Other profiles ignore it."},
@@ -74,7 +74,7 @@ func ptpMenus() []*Menu {
 			Desc:    "Ports assigned to PTP profiles.",
 		},
 		{
-			Path:       "/system/ptp/status",
+			Path:       PTPStatusPath,
 			Kind:       Status,
 			StatusPage: true,
 			Props: []Prop{

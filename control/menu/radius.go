@@ -29,7 +29,7 @@ func radiusMenus() []*Menu {
 	}
 	return []*Menu{
 		{
-			Path: "/radius",
+			Path: RadiusPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "accounting-backup", Type: value.Bool(), Default: "no",
@@ -84,7 +84,7 @@ func radiusMenus() []*Menu {
 			Desc:    "RADIUS servers the router's services ask, in order.",
 		},
 		{
-			Path: "/radius/incoming",
+			Path: RadiusIncomingPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "accept", Type: value.Bool(), Default: "no",
@@ -96,7 +96,7 @@ func radiusMenus() []*Menu {
 			Desc: "Unsolicited RADIUS messages (RFC 3576).",
 		},
 		{
-			Path: "/user-manager",
+			Path: UserManagerPath,
 			Kind: Single,
 			Props: []Prop{
 				{Name: "accounting-port", Type: value.Int(1, 65535), Default: "1813",
@@ -115,7 +115,7 @@ func radiusMenus() []*Menu {
 			Desc: "User Manager: the router's own RADIUS server.",
 		},
 		{
-			Path: "/user-manager/router",
+			Path: UserManagerRouterPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Required: true, Unique: true, Desc: "Name of the RADIUS client."},
@@ -131,7 +131,7 @@ func radiusMenus() []*Menu {
 			Desc:    "RADIUS clients (NAS) allowed to ask User Manager.",
 		},
 		{
-			Path: "/user-manager/user/group",
+			Path: UserManagerGroupPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Required: true, Unique: true, Desc: "Name of the group."},
@@ -152,7 +152,7 @@ func radiusMenus() []*Menu {
 			Desc:    "Groups of users: the methods they may use and the attributes they get.",
 		},
 		{
-			Path: "/user-manager/user",
+			Path: UserManagerUserPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Required: true, Unique: true, Desc: "User name."},
@@ -162,7 +162,7 @@ func radiusMenus() []*Menu {
 					Desc: "Calling-Station-Id the user must come from; empty: any."},
 				{Name: "comment", Type: value.String(), Desc: "Short description."},
 				{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the user may log in."},
-				{Name: "group", Type: value.String(), Default: "default", Ref: "/user-manager/user/group",
+				{Name: "group", Type: value.String(), Default: "default", Ref: UserManagerGroupPath,
 					Desc: "Group of the user."},
 				{Name: "otp-secret", Type: value.String(), Sensitive: true,
 					NoEffect: "one-time codes are not implemented", Desc: "Token of a one-time code appended to the password."},
@@ -184,7 +184,7 @@ func radiusMenus() []*Menu {
 			Desc:    "Users User Manager authenticates.",
 		},
 		{
-			Path: "/user-manager/session",
+			Path: UserManagerSessionPath,
 			Kind: Status,
 			Props: []Prop{
 				ro("user", "User name."),
@@ -209,7 +209,7 @@ func radiusMenus() []*Menu {
 			Desc:     "Sessions User Manager authenticated and their accounting.",
 		},
 		{
-			Path: "/user-manager/monitor",
+			Path: UserManagerMonitorPath,
 			Kind: Status,
 			Props: []Prop{
 				ro("method", "Authentication method."),

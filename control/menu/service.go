@@ -21,7 +21,7 @@ func serviceMenus() []*Menu {
 
 	return []*Menu{
 		{
-			Path: "/ip/service",
+			Path: ServicePath,
 			Kind: Fixed,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), ReadOnly: true, Unique: true, Desc: "Service name."},
@@ -55,7 +55,7 @@ func serviceMenus() []*Menu {
 			Desc: "Management services; services cannot be added, only modified.",
 		},
 		{
-			Path: "/user/group",
+			Path: UserGroupPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "Group name."},
@@ -74,11 +74,11 @@ func serviceMenus() []*Menu {
 			Desc:    "User groups and their policies.",
 		},
 		{
-			Path: "/user",
+			Path: UserPath,
 			Kind: List,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "User name."},
-				{Name: "group", Type: value.String(), Ref: "/user/group", Required: true,
+				{Name: "group", Type: value.String(), Ref: UserGroupPath, Required: true,
 					Desc: "Group whose policies the user has."},
 				{Name: "address", Type: value.AddrList(),
 					Desc: "Prefixes the user may log in from; empty allows all."},
@@ -102,10 +102,10 @@ func serviceMenus() []*Menu {
 			Desc:    "Router users.",
 		},
 		{
-			Path: "/user/ssh-keys",
+			Path: SSHKeysPath,
 			Kind: List,
 			Props: []Prop{
-				{Name: "user", Type: value.String(), Ref: "/user", Required: true,
+				{Name: "user", Type: value.String(), Ref: UserPath, Required: true,
 					Desc: "User the key logs in as."},
 				{Name: "key", Type: value.String(), Required: true,
 					Desc: "Public key in authorized_keys form (type, base64 blob, optional owner)."},

@@ -28,7 +28,7 @@ func systemMenus() []*Menu {
 
 	return []*Menu{
 		{
-			Path:   "/system/identity",
+			Path:   IdentityPath,
 			Engine: "routerd",
 			Kind:   Single,
 			Props: []Prop{
@@ -68,7 +68,7 @@ func systemMenus() []*Menu {
 			Desc:     "Scripts in the RouterOS scripting language.",
 		},
 		{
-			Path: "/system/script/environment",
+			Path: ScriptEnvironmentPath,
 			Kind: Status,
 			Props: []Prop{
 				{Name: "name", Type: value.String(), ReadOnly: true, Desc: "Name of the global variable."},
@@ -81,7 +81,7 @@ func systemMenus() []*Menu {
 			Desc:     "Global script variables.",
 		},
 		{
-			Path: "/system/script/job",
+			Path: ScriptJobPath,
 			Kind: Status,
 			Props: []Prop{
 				{Name: "script", Type: value.String(), ReadOnly: true, Desc: "Name of the running script (empty for inline code)."},
@@ -96,7 +96,7 @@ func systemMenus() []*Menu {
 			Desc:     "Running scripts and :execute jobs.",
 		},
 		{
-			Path:   "/system/resource",
+			Path:   ResourcePath,
 			Engine: "routerd",
 			Kind:   Single,
 			Props: []Prop{
@@ -118,13 +118,13 @@ func systemMenus() []*Menu {
 			Desc:     "System resources (read-only).",
 		},
 		{
-			Path:     "/system/backup",
+			Path:     BackupPath,
 			Kind:     Dir,
 			Commands: []string{"save", "load"},
 			Desc:     "Save and load binary configuration backups (files/NAME.backup).",
 		},
 		{
-			Path: "/log",
+			Path: LogPath,
 			Kind: Status,
 			Props: []Prop{
 				{Name: "time", Type: value.String(), ReadOnly: true, Desc: "When the message was logged."},

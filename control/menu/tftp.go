@@ -11,7 +11,7 @@ import (
 func tftpMenus() []*Menu {
 	return []*Menu{
 		{
-			Path: "/ip/tftp",
+			Path: TFTPPath,
 			Kind: List,
 			Props: []Prop{
 				// The manual writes "ip-address (required)" yet also "if empty 0.0.0.0/0 will
@@ -42,7 +42,7 @@ func tftpMenus() []*Menu {
 			Desc:    "TFTP server access rules.",
 		},
 		{
-			Path: "/ip/tftp/settings",
+			Path: TFTPSettingsPath,
 			Kind: Single,
 			Props: []Prop{
 				// RFC 2348 bounds blksize to 8..65464; RouterOS' own bounds are not documented.

@@ -103,7 +103,7 @@ func tunnelMenus() []*Menu {
 
 	return []*Menu{
 		{
-			Path: "/interface/gre",
+			Path: GREPath,
 			Kind: List,
 			Props: append([]Prop{
 				name,
@@ -131,7 +131,7 @@ func tunnelMenus() []*Menu {
 			Desc:    "GRE (RFC 1701) tunnels carrying IPv4 and IPv6.",
 		},
 		{
-			Path: "/interface/eoip",
+			Path: EoIPPath,
 			Kind: List,
 			Props: append([]Prop{
 				name,
@@ -176,7 +176,7 @@ func tunnelMenus() []*Menu {
 			Desc: "Ethernet over IP (MikroTik EoIP, GRE-based) tunnels.",
 		},
 		{
-			Path: "/interface/ipip",
+			Path: IPIPPath,
 			Kind: List,
 			Props: append([]Prop{
 				name,
@@ -203,7 +203,7 @@ func tunnelMenus() []*Menu {
 			Desc:    "IP-in-IP (RFC 2003) tunnels.",
 		},
 		{
-			Path: "/interface/6to4",
+			Path: SixToFourPath,
 			Kind: List,
 			Props: append([]Prop{
 				name,

@@ -21,15 +21,16 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 )
 
 // Menu paths.
 const (
-	Path        = "/ipv6/nd"
-	PrefixPath  = "/ipv6/nd/prefix"
-	DefaultPath = "/ipv6/nd/prefix/default"
+	Path        = menu.NDPath
+	PrefixPath  = menu.NDPrefixPath
+	DefaultPath = menu.NDPrefixDefaultPath
 )
 
 // ErrNotSupported: no raw ICMPv6 socket (no IPv6, or no privilege).

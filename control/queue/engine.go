@@ -23,12 +23,13 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
 )
 
 // Menu paths this engine applies.
 const (
-	Path     = "/queue/simple"
-	TypePath = "/queue/type"
+	Path     = menu.SimpleQueuePath
+	TypePath = menu.QueueTypePath
 )
 
 // ErrNotSupported: the kernel lacks what a queue needs (HTB, IFB, a leaf qdisc).

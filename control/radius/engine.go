@@ -13,13 +13,14 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	rad "github.com/routerd/routerd/radius"
 )
 
 // Menu paths this engine applies.
 const (
-	Path         = "/radius"
-	IncomingPath = "/radius/incoming"
+	Path         = menu.RadiusPath
+	IncomingPath = menu.RadiusIncomingPath
 )
 
 // serverItem is one /radius entry as decoded.

@@ -21,8 +21,8 @@ import (
 )
 
 const (
-	TablePath = "/routing/table"
-	RulePath  = "/routing/rule"
+	TablePath = menu.RoutingTablePath
+	RulePath  = menu.RoutingRulePath
 
 	// TableBase is added to a table item's id to make its kernel table number.
 	TableBase = 10000

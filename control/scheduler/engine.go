@@ -14,12 +14,13 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/store"
 )
 
 // Path is the menu this engine applies.
-const Path = "/system/scheduler"
+const Path = menu.SchedulerPath
 
 // scriptPath is where on-event looks for a script of that name.
 const scriptPath = script.ScriptPath

@@ -19,6 +19,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -29,7 +30,7 @@ import (
 type Protocol func(ctx context.Context, ln net.Listener) error
 
 // Path is the menu the manager applies.
-const Path = "/ip/service"
+const Path = menu.ServicePath
 
 // ErrNoProtocol marks a service no protocol is registered for.
 var ErrNoProtocol = errors.New("protocol not available")

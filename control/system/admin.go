@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -30,13 +31,13 @@ const timeFormat = "2006-01-02 15:04:05"
 
 // Menu paths of the administration menus this package serves.
 const (
-	FilePath        = "/file"
-	ClockPath       = "/system/clock"
-	PackagePath     = "/system/package"
-	RouterboardPath = "/system/routerboard"
-	NotePath        = "/system/note"
-	ResourcePath    = "/system/resource"
-	BackupPath      = "/system/backup"
+	FilePath        = menu.FilePath
+	ClockPath       = menu.ClockPath
+	PackagePath     = menu.PackagePath
+	RouterboardPath = menu.RouterboardPath
+	NotePath        = menu.NotePath
+	ResourcePath    = menu.ResourcePath
+	BackupPath      = menu.BackupPath
 )
 
 // maxContents is the largest text file whose contents /file shows, as RouterOS does.

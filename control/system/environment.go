@@ -6,13 +6,14 @@ import (
 	"strings"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/script"
 )
 
 // envPath is /system script environment: the global variables, with the user whose
 // script or login made them last. A user sees and removes their own; a session with
 // the policy policy (which can grant itself anything) sees and removes every one.
-const envPath = "/system/script/environment"
+const envPath = menu.ScriptEnvironmentPath
 
 func (s *system) registerEnvironment() {
 	s.ex.Provide(envPath, func(_ context.Context, sess *control.Session) ([]control.Row, error) {

@@ -17,12 +17,13 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 )
 
 // Menu paths this engine applies.
 const (
-	Path         = "/ip/tftp"
-	SettingsPath = "/ip/tftp/settings"
+	Path         = menu.TFTPPath
+	SettingsPath = menu.TFTPSettingsPath
 )
 
 // Options say where the server listens.

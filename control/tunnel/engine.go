@@ -23,6 +23,7 @@ import (
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/dataplane"
@@ -35,10 +36,10 @@ var Menus = []struct {
 	Kind   dataplane.Kind
 	Prefix string
 }{
-	{"/interface/gre", dataplane.GRE, "rtgre"},
-	{"/interface/eoip", dataplane.EoIP, "rteoip"},
-	{"/interface/ipip", dataplane.IPIP, "rtipip"},
-	{"/interface/6to4", dataplane.SixToFour, "rt6to4"},
+	{menu.GREPath, dataplane.GRE, "rtgre"},
+	{menu.EoIPPath, dataplane.EoIP, "rteoip"},
+	{menu.IPIPPath, dataplane.IPIP, "rtipip"},
+	{menu.SixToFourPath, dataplane.SixToFour, "rt6to4"},
 }
 
 // resyncEvery bounds how long a changed route (underlay, source address) goes unnoticed.

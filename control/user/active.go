@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 )
 
 // ActivePath is the menu of the users logged in now.
-const ActivePath = "/user/active"
+const ActivePath = menu.UserActivePath
 
 type activeSession struct {
 	when    time.Time

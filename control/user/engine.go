@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -22,7 +23,7 @@ import (
 const (
 	UserPath  = control.UserPath
 	GroupPath = control.UserGroupPath
-	KeysPath  = "/user/ssh-keys"
+	KeysPath  = menu.SSHKeysPath
 )
 
 // InitialPasswordFile is the file in the data dir that receives admin's random

@@ -28,18 +28,19 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/certificate"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/eap"
 	rad "github.com/routerd/routerd/radius"
 )
 
 // Menu paths of User Manager.
 const (
-	Path        = "/user-manager"
-	RouterPath  = "/user-manager/router"
-	UserPath    = "/user-manager/user"
-	GroupPath   = "/user-manager/user/group"
-	SessionPath = "/user-manager/session"
-	MonitorPath = "/user-manager/monitor"
+	Path        = menu.UserManagerPath
+	RouterPath  = menu.UserManagerRouterPath
+	UserPath    = menu.UserManagerUserPath
+	GroupPath   = menu.UserManagerGroupPath
+	SessionPath = menu.UserManagerSessionPath
+	MonitorPath = menu.UserManagerMonitorPath
 )
 
 // Options say where User Manager listens.

@@ -16,6 +16,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/ptp/clock"
@@ -53,9 +54,9 @@ func (o Options) Check() error {
 }
 
 const (
-	pathPTP    = "/system/ptp"
-	pathPort   = "/system/ptp/port"
-	pathStatus = "/system/ptp/status"
+	pathPTP    = menu.PTPPath
+	pathPort   = menu.PTPPortPath
+	pathStatus = menu.PTPStatusPath
 )
 
 // Engine runs the instances.
