@@ -255,7 +255,7 @@ const portMTU = 1500
 // ownedPort reports whether l (called name) is an ethernet port routerd owns: an
 // ethernet-like link that is no tunnel's hidden end and that no other engine claims.
 func (e *Engine) ownedPort(name string, l netlink.Link) bool {
-	if !ethernetLike(l) || e.hiddenLink(name) || e.tunnelEnd(l) {
+	if !ethernetLike(l) || e.hiddenLink(name) || e.tunnelEnd(l, e.passLink) {
 		return false
 	}
 	_, claimed := e.kernelProps(l, nil)
@@ -467,13 +467,17 @@ func (e *Engine) hasPort(name string) bool {
 	if err != nil || !ethernetLike(l) || owned(l) || e.hiddenLink(name) {
 		return false
 	}
-	return !e.tunnelEnd(l)
+	return !e.tunnelEnd(l, netlink.LinkByIndex) // own socket: e.h belongs to the pass
 }
 
 // tunnelEnd reports whether l is the visible end of a veth pair whose other end a Hider
 // hides: a tunnel's interface, from the moment the pair exists (before its engine claims
-// it with an Overlay), so it is never taken for an Ethernet port.
-func (e *Engine) tunnelEnd(l netlink.Link) bool {
+// it with an Overlay) until it is gone, so it is never taken for an Ethernet port. The
+// peer is found by index through byIndex when link events have not told it. A veth whose
+// peer in this namespace is not there is a pair being deleted (both ends go together:
+// QA saw the MTU of a tunnel's link being removed set as a port's), no port either; a
+// peer in another namespace (a test's veth) is not looked for.
+func (e *Engine) tunnelEnd(l netlink.Link, byIndex func(int) (netlink.Link, error)) bool {
 	a := l.Attrs()
 	if l.Type() != "veth" || a.ParentIndex == 0 || a.NetNsID >= 0 {
 		return false // a peer in another namespace: ParentIndex is that namespace's index
@@ -482,13 +486,28 @@ func (e *Engine) tunnelEnd(l netlink.Link) bool {
 	peer, ok := e.byIndex[a.ParentIndex]
 	e.mu.Unlock()
 	if !ok {
-		p, err := netlink.LinkByIndex(a.ParentIndex) // own socket: e.h belongs to the pass
+		p, err := byIndex(a.ParentIndex)
 		if err != nil {
-			return false
+			var nf netlink.LinkNotFoundError
+			return errors.As(err, &nf)
 		}
 		peer = p.Attrs().Name
 	}
 	return e.hiddenLink(peer)
+}
+
+// passLink finds a link by index in the pass's dump (e.h keeps one per pass).
+func (e *Engine) passLink(index int) (netlink.Link, error) {
+	ls, err := e.h.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		if l.Attrs().Index == index {
+			return l, nil
+		}
+	}
+	return nil, netlink.LinkNotFoundError{}
 }
 
 func (e *Engine) hasLink(name string) bool {

@@ -81,6 +81,9 @@ func clone(l netlink.Link) netlink.Link {
 	case *netlink.Vlan:
 		c := *v
 		return &c
+	case *netlink.Veth:
+		c := *v
+		return &c
 	}
 	panic(fmt.Sprintf("fake kernel: link type %T", l))
 }
