@@ -37,6 +37,8 @@ type Kernel struct {
 	seen map[bool]bool
 	// refusedTx counts transactions the kernel refused for some rules (RefusedError).
 	refusedTx int
+	// dial opens the namespace's nftables; nil is the kernel's (a plan test sets a fake).
+	dial func() (Netfilter, error)
 }
 
 // refusals is the number of transactions the kernel refused for some rules.
@@ -115,7 +117,10 @@ func stateOf(pl *Plan, lists map[string][]Entry) *tableState {
 	return st
 }
 
-func (k *Kernel) conn() (*nftables.Conn, error) {
+func (k *Kernel) conn() (Netfilter, error) {
+	if k.dial != nil {
+		return k.dial()
+	}
 	// A whole ruleset goes in one batch, which one sendmsg carries; netlink refuses a
 	// message larger than the socket's send buffer, and the kernel acknowledges every
 	// message of the batch. Both buffers are raised past the defaults (root may).
@@ -134,7 +139,11 @@ func (k *Kernel) conn() (*nftables.Conn, error) {
 	if k.NetNS != 0 {
 		opts = append(opts, nftables.WithNetNSFd(k.NetNS))
 	}
-	return nftables.New(opts...)
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return nftConn{c, k.NetNS}, nil
 }
 
 func table(v6 bool) *nftables.Table {
@@ -381,7 +390,7 @@ func bridgeTable(v6 bool) *nftables.Table {
 // bridgePorts puts the bridge table of pl's family in the transaction: deleted when no
 // rule needs it, else filled again (it holds a rule per port, writing the port's class
 // into the packet mark).
-func bridgePorts(c *nftables.Conn, pl *Plan, existed bool) {
+func bridgePorts(c Netfilter, pl *Plan, existed bool) {
 	bt := bridgeTable(pl.V6)
 	if len(pl.BridgePorts) == 0 {
 		if existed {
@@ -603,7 +612,7 @@ func newChain(t *nftables.Table, ch *ChainPlan) *nftables.Chain {
 	return nc
 }
 
-func flush(c *nftables.Conn) error {
+func flush(c Netfilter) error {
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: the kernel refused the ruleset: %w", err)
 	}
@@ -635,17 +644,17 @@ type cmdOwner struct {
 	hasKey bool
 }
 
-func (o *owners) chain(c *nftables.Conn, name string) {
+func (o *owners) chain(c Netfilter, name string) {
 	*o = append(*o, cmdOwner{at: c.Pending(), chain: name, create: true})
 }
 
-func (o *owners) rule(c *nftables.Conn, chain string, k RuleKey) {
+func (o *owners) rule(c Netfilter, chain string, k RuleKey) {
 	*o = append(*o, cmdOwner{at: c.Pending(), chain: chain, rule: k, hasKey: k != (RuleKey{})})
 }
 
 // flush sends the batch; when the kernel refuses it only for commands that create a
 // chain or add a configured rule, the error is a *RefusedError naming them.
-func (o owners) flush(c *nftables.Conn) error {
+func (o owners) flush(c Netfilter) error {
 	err := flush(c)
 	if err == nil {
 		return nil

@@ -21,20 +21,25 @@ import (
 // rules, of which only the chain is read) and rebuilds the table when they differ.
 // Reads only: a pass with nothing changed sends nftables no change.
 
-func (k *Kernel) rawConn() (*netlink.Conn, error) {
-	return netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: k.NetNS})
-}
-
 func nfgenmsg(family byte) []byte { return []byte{family, unix.NFNETLINK_V0, 0, 0} }
 
 // generation reads the namespace's nftables ruleset generation.
 func (k *Kernel) generation() (uint32, error) {
-	c, err := k.rawConn()
+	c, err := k.conn()
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
-	msgs, err := c.Execute(netlink.Message{
+	return c.Generation()
+}
+
+// Generation reads the namespace's nftables ruleset generation (NFT_MSG_GETGEN).
+func (c nftConn) Generation() (uint32, error) {
+	nc, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: c.ns})
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	msgs, err := nc.Execute(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN), Flags: netlink.Request},
 		Data:   nfgenmsg(unix.AF_UNSPEC),
 	})
@@ -60,21 +65,31 @@ func (k *Kernel) generation() (uint32, error) {
 
 // ruleCounts dumps the rules of the family's routerd table and counts them by chain.
 func (k *Kernel) ruleCounts(v6 bool) (map[string]int, error) {
-	c, err := k.rawConn()
+	c, err := k.conn()
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	return c.RuleCounts(table(v6).Family)
+}
+
+// RuleCounts dumps the rules of the family's routerd table (NFT_MSG_GETRULE) and counts
+// them by chain, reading only each rule's chain.
+func (c nftConn) RuleCounts(f nftables.TableFamily) (map[string]int, error) {
+	nc, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: c.ns})
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
 	ae := netlink.NewAttributeEncoder()
 	ae.String(unix.NFTA_RULE_TABLE, TableName)
 	attrs, err := ae.Encode()
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := c.Execute(netlink.Message{
+	msgs, err := nc.Execute(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE),
 			Flags: netlink.Request | netlink.Dump},
-		Data: append(nfgenmsg(byte(table(v6).Family)), attrs...),
+		Data: append(nfgenmsg(byte(f)), attrs...),
 	})
 	if err != nil {
 		return nil, err
