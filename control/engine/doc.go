@@ -5,10 +5,11 @@
 //
 // # Writing an engine
 //
-// One package per engine, with its menu paths as constants (declared once, here and in
-// the menu's declaration in control/menu), and a type implementing Engine:
+// One package per engine, naming its menu paths by the constants of control/menu/paths.go
+// (the one place a path is written; cmd/routerd TestMenuPathsSpelledOnce), and a type
+// implementing Engine:
 //
-//	const Path = "/ip/tftp"
+//	const Path = menu.TFTPPath
 //
 //	func New(opts Options) *Engine { ... }          // no I/O: the registration list calls it
 //
