@@ -807,6 +807,15 @@ func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
 func (sa *IKESA) informational(h Header, ps []Payload) {
 	var out []Payload
 	var deleteIKE bool
+	if n := FindNotify(ps, NotifyAuthenticationFailed); n != nil && !sa.initiator {
+		// The initiator refused our IKE_AUTH answer (RFC 7296 2.21.2): the SA never was.
+		sa.d.Stats.AuthFailed.Add(1)
+		sa.d.log.Warn("ipsec: the peer refused our authentication (AUTHENTICATION_FAILED)",
+			"peer", sa.peer.Name, "remote", sa.remote.Addr(), "remote-id", sa.remoteID.String())
+		sa.respond(h.Exchange, h.MsgID, nil)
+		sa.destroy("the peer refused our authentication")
+		return
+	}
 	for _, p := range ps {
 		del, ok := p.(*Delete)
 		if !ok {

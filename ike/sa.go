@@ -773,13 +773,11 @@ func (sa *IKESA) authResponse(ps []Payload) {
 	}
 	rid := Identity{Type: idr.IDType, Data: idr.Data}
 	if !sa.remoteIDMatches(sa.ident, rid) {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.fail("peer's identity " + rid.String() + " does not match remote-id")
+		sa.rejectPeerAuth("peer's identity " + rid.String() + " does not match remote-id")
 		return
 	}
 	if why := sa.checkPeerAuth(sa.ident, auth, rid, ps, false); why != "" {
-		sa.d.Stats.AuthFailed.Add(1)
-		sa.fail("peer's AUTH refused: " + why)
+		sa.rejectPeerAuth("peer's AUTH refused: " + why)
 		return
 	}
 	sa.remoteID = rid
@@ -802,6 +800,19 @@ func (sa *IKESA) authResponse(ps []Payload) {
 	for _, c := range sa.peer.Children[min(1, len(sa.peer.Children)):] {
 		sa.createChild(c)
 	}
+}
+
+// rejectPeerAuth ends an initiation whose IKE_AUTH response this side refuses (the
+// responder's ID or AUTH): the responder has set the SA up by answering, so it is told
+// in an INFORMATIONAL with AUTHENTICATION_FAILED (RFC 7296 2.21.2), which makes it drop
+// the SA and its CHILD SA. Without it the responder kept both until DPD or their
+// lifetimes, showing a connection routerd had refused.
+func (sa *IKESA) rejectPeerAuth(why string) {
+	sa.d.Stats.AuthFailed.Add(1)
+	id := sa.nextReqID
+	sa.nextReqID++
+	sa.sendPkts(sa.encrypt(Informational, false, id, []Payload{&Notify{NType: NotifyAuthenticationFailed}}))
+	sa.fail(why)
 }
 
 // takeConfig records the address and networks a responder handed out.
