@@ -508,3 +508,40 @@ func TestRequireDropsCleartext(t *testing.T) {
 		t.Fatalf("without policies the cleartext ping should pass: %v\n%s", err, out)
 	}
 }
+
+// TestDeviceMTUFromUnderlay: the ESP device's MTU is sized from the outbound SA's
+// underlay, less the outer header, UDP encapsulation and the ESP overhead of its
+// algorithms, not a fixed 1400: on an underlay of MTU 1300, aes-128-gcm over UDP 4500
+// carries 1238-byte packets (20 + 8 + 8 + 8 + 1240 + 16 = 1300) and aes-128-cbc/sha1 on
+// raw ESP 1230 (20 + 8 + 16 + 1232 + 12 = 1288, the next block would not fit); a full-size
+// ping crosses unfragmented, and the MTU follows the underlay when the SA is replaced.
+func TestDeviceMTUFromUnderlay(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    pairOpts
+		want int
+	}{
+		{"gcm-udp", pairOpts{enc: "aes-128-gcm", auth: "", udp: true}, 1238},
+		{"cbc-sha1-raw", pairOpts{enc: "aes-128-cbc", auth: "sha1"}, 1230},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			for _, n := range []string{r.a, r.b} {
+				run(t, "ip", "-n", n, "link", "set", "eth0", "mtu", "1300")
+			}
+			a, b := startNode(t, r.a), startNode(t, r.b)
+			install(t, a, b, c.o)
+			for _, n := range []string{r.a, r.b} {
+				out := run(t, "ip", "-n", n, "link", "show", "ipsec0")
+				if !strings.Contains(out, fmt.Sprintf("mtu %d ", c.want)) {
+					t.Fatalf("%s: %s", n, out)
+				}
+			}
+			// The largest packet the device takes crosses with DF set.
+			if out, err := nsExec(t, r.a, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", fmt.Sprint(c.want-28),
+				"-I", "198.19.1.1", "198.19.2.1"); err != nil {
+				t.Fatalf("full-size ping: %v\n%s", err, out)
+			}
+		})
+	}
+}
