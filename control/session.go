@@ -29,6 +29,12 @@ type Session struct {
 	// refuses it). Rewrites of v6-only properties apply to any input.
 	V6 bool
 
+	// V6Joined: the RouterOS 6 master ports this session's import put into a bridge of
+	// the export's own (port → bridge), so that an address line naming such a port
+	// afterwards goes to that bridge as the upgrade put it. One import uses it at a
+	// time: a session runs one command at a time.
+	V6Joined map[string]string
+
 	// KeepsGlobals: the globals this session's scripts make stay after it ends, until
 	// routerd stops, as RouterOS keeps them until a reboot (a /system script run, a
 	// scheduler item); they count against the user's bound instead of a session's. The

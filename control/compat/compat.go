@@ -618,10 +618,19 @@ func address(_ context.Context, ex *control.Executor, sess *control.Session, s *
 		return nil, nil, nil
 	}
 	br, err := masterBridge(ex, sess, ifc)
-	if err != nil || br == "" {
+	if err != nil {
 		return nil, nil, err
 	}
-	mapped(s.Path, "interface="+ifc, "interface="+br+" (the bridge made from master port "+ifc+")")
+	how := "the bridge made from master port " + ifc
+	if j := joined(sess, ifc); br == "" && j != "" && portOf(ex, sess, ifc) == j {
+		// The master port joined the export's bridge a line earlier: its own address
+		// line comes after, and goes where the upgrade put it.
+		br, how = j, "the bridge master port "+ifc+" joined"
+	}
+	if br == "" {
+		return nil, nil, nil
+	}
+	mapped(s.Path, "interface="+ifc, "interface="+br+" ("+how+")")
 	args := append([]control.Arg(nil), s.Args...)
 	for i := range args {
 		if args[i].Name == "interface" {
@@ -629,6 +638,30 @@ func address(_ context.Context, ex *control.Executor, sess *control.Session, s *
 		}
 	}
 	return &control.Sentence{Path: s.Path, Cmd: s.Cmd, Args: args, Out: s.Out}, nil, nil
+}
+
+// joined is the bridge of the export's that master port m joined in this session's
+// import ("" when none).
+func joined(sess *control.Session, m string) string {
+	if sess == nil {
+		return ""
+	}
+	return sess.V6Joined[m]
+}
+
+// portOf is the bridge whose port iface is ("" when none).
+func portOf(ex *control.Executor, sess *control.Session, iface string) string {
+	br := ""
+	_ = ex.View(sess, func(tx *store.Tx) error {
+		ports, err := tx.List(menu.BridgePortPath)
+		for _, p := range ports {
+			if p.Props["interface"] == iface {
+				br = p.Props["bridge"]
+			}
+		}
+		return err
+	})
+	return br
 }
 
 // v6StartTLS is RouterOS 6's /tool e-mail start-tls with v7's tls for it: v6's yes
@@ -746,6 +779,12 @@ func joinMasterBridge(ctx context.Context, ex *control.Executor, sess *control.S
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if sess != nil {
+		if sess.V6Joined == nil {
+			sess.V6Joined = map[string]string{}
+		}
+		sess.V6Joined[m] = b
 	}
 	mapped(s.Path, "interface="+m, "/interface bridge remove "+x+" (made from master port "+m+", joined to "+b+")")
 	moves = append(moves, &control.Sentence{Path: menu.BridgePath, Cmd: "remove", Args: []control.Arg{{Name: "numbers", Value: x}}})

@@ -179,6 +179,28 @@ func TestV6PeerAllOrNothing(t *testing.T) {
 	}
 }
 
+// TestV6PeerRSAKey: a RouterOS 6 peer (before 6.43) with auth-method=rsa-key names its
+// keys on the peer; as the upgrade does, they go to the peer's identity with the method.
+func TestV6PeerRSAKey(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	for _, k := range []string{"name=mine", "name=theirs"} {
+		if _, err := exec(t, ex, "/ip/ipsec/key", "add", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := exec(t, ex, "/ip/ipsec/peer", "add", "address=198.18.50.5/32", "auth-method=rsa-key", "key=mine", "remote-key=theirs"); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := ex.Items("/ip/ipsec/identity")
+	if len(ids) != 1 || ids[0].Props["auth-method"] != "rsa-key" || ids[0].Props["key"] != "mine" || ids[0].Props["remote-key"] != "theirs" {
+		t.Errorf("identities %v", ids)
+	}
+	if _, err := exec(t, ex, "/ip/ipsec/peer", "add", "address=198.18.50.6/32", "auth-method=rsa-key", "key=nosuch"); err == nil {
+		t.Error("a key that is not in /ip ipsec key accepted")
+	}
+}
+
 // TestV6RouteRule: RouterOS 6's /ip route rule add becomes a /routing rule with the same
 // properties, and the tables its routing-mark and table name are made (fib) first.
 func TestV6RouteRule(t *testing.T) {
@@ -420,5 +442,43 @@ func TestV6MasterPortJoinsBridge(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), `to="port ether3 from bridge1 to bridge (a slave of master port ether2)"`) {
 		t.Errorf("log:\n%s", log)
+	}
+}
+
+// TestV6MasterPortOwnAddress: a RouterOS 6 master port's own address line that comes
+// after the port joined the export's bridge goes to that bridge, as the upgrade put it
+// (it stayed on the port, now a bridge port); an address on a port that was never a
+// master stays where it is.
+func TestV6MasterPortOwnAddress(t *testing.T) {
+	ex := controltest.New(t)
+	ports := map[string]bool{"ether2": true, "ether3": true, "ether5": true}
+	ex.ProvideNames("/interface", func(n string) bool { return ports[n] })
+	sess := &control.Session{User: "admin", V6: true}
+	for _, c := range [][]string{
+		{menu.BridgePath, "name=bridge", "comment=defconf"},
+		{menu.BridgePath, "name=bridge1", "comment=created from master port", "protocol-mode=none"},
+		{menu.BridgePortPath, "bridge=bridge1", "interface=ether2"},
+		{menu.BridgePortPath, "bridge=bridge1", "interface=ether3"},
+		{menu.BridgePortPath, "bridge=bridge", "interface=ether2"},
+		{menu.BridgePortPath, "bridge=bridge", "interface=ether5"},
+		{menu.Address4Path, "address=198.18.88.1/24", "interface=ether2"},
+		{menu.Address4Path, "address=198.18.89.1/24", "interface=ether5"},
+	} {
+		s := &control.Sentence{Path: c[0], Cmd: "add"}
+		for _, a := range c[1:] {
+			k, v, _ := strings.Cut(a, "=")
+			s.Args = append(s.Args, control.Arg{Name: k, Value: v})
+		}
+		if _, err := ex.Exec(context.Background(), sess, s); err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+	}
+	addrs, _ := ex.Items(menu.Address4Path)
+	var got []string
+	for _, a := range addrs {
+		got = append(got, a.Props["address"]+" "+a.Props["interface"])
+	}
+	if strings.Join(got, ",") != "198.18.88.1/24 bridge,198.18.89.1/24 ether5" {
+		t.Errorf("addresses %v", got)
 	}
 }

@@ -635,10 +635,12 @@ func (t ipsecID) Parse(s string) (string, error) {
 
 // IPsecPeerV6Identity and IPsecPeerV6Profile are the properties a RouterOS 6 peer had
 // (before 6.43) that RouterOS 7 keeps in /ip ipsec identity and /ip ipsec profile;
-// xauth-login and xauth-password became username and password.
+// xauth-login and xauth-password became username and password; auth-method=rsa-key with
+// key= and remote-key= (keys of /ip ipsec key) went to the identity as they were.
 var (
 	IPsecPeerV6Identity = []string{"secret", "auth-method", "generate-policy", "policy-template-group",
-		"my-id", "mode-config", "certificate", "remote-certificate", "xauth-login", "xauth-password", "notrack-chain"}
+		"my-id", "mode-config", "certificate", "remote-certificate", "xauth-login", "xauth-password", "notrack-chain",
+		"key", "remote-key"}
 	IPsecPeerV6Profile = []string{"dh-group", "enc-algorithm", "hash-algorithm", "lifetime", "lifebytes",
 		"nat-traversal", "dpd-interval", "dpd-maximum-failures", "proposal-check"}
 )
