@@ -917,6 +917,18 @@ func tunnelMTU(it *item, ulMTU int) (int, string) {
 	return mtu, ""
 }
 
+// visibleAttrs are the visible end's attributes for the RTM_NEWLINK that makes a
+// tunnel's pair: made up already (one request fewer per tunnel) unless the tunnel is
+// disabled or loop protect holds it down; its carrier follows the hidden end, which
+// ensureLinks sets up.
+func (e *Engine) visibleAttrs(it *item, kname, hidden string, mtu int) netlink.LinkAttrs {
+	la := netlink.LinkAttrs{Name: kname, MTU: mtu}
+	if !it.Disabled && !e.loopTripped(hidden) {
+		la.Flags = net.FlagUp
+	}
+	return la
+}
+
 // precreate adds the veth pairs of the new tunnels among the items a pass applies, all
 // of them before any is configured and set up, then reads the links again: `ip -batch`
 // makes a thousand pairs about three times faster so than pair by pair with each set up
@@ -955,7 +967,7 @@ func (e *Engine) precreate(ps *passState, items []item, pre []bool) {
 		if why != "" {
 			continue
 		}
-		if e.k.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: kname, MTU: mtu}, PeerName: hidden}) == nil {
+		if e.k.LinkAdd(&netlink.Veth{LinkAttrs: e.visibleAttrs(it, kname, hidden, mtu), PeerName: hidden}) == nil {
 			made++
 		}
 	}
@@ -1110,8 +1122,7 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 		if _, err := e.k.LinkByName(kname); err == nil { // now: the dump may predate a delete
 			return nil, nil, fmt.Errorf("interface %s already exists and is not this tunnel's", it.Name)
 		}
-		la := netlink.LinkAttrs{Name: kname, MTU: mtu}
-		if err := e.k.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: hidden}); err != nil {
+		if err := e.k.LinkAdd(&netlink.Veth{LinkAttrs: e.visibleAttrs(it, kname, hidden, mtu), PeerName: hidden}); err != nil {
 			return nil, nil, fmt.Errorf("creating %s: %w", it.Name, err)
 		}
 		if hid, err = e.k.LinkByName(hidden); err != nil {

@@ -141,6 +141,10 @@ func (k *fakeKernel) LinkAdd(l netlink.Link) error {
 			HardwareAddr: net.HardwareAddr{2, 0, 0, 0, byte(idx >> 8), byte(idx)}}}
 	}
 	k.links[a], k.links[b] = mk(a, v.Name), mk(b, v.PeerName)
+	if v.Flags&net.FlagUp != 0 { // the visible end made up (the peer is made down)
+		k.links[a].Attrs().Flags |= net.FlagUp
+		k.links[a].Attrs().RawFlags |= unix.IFF_UP
+	}
 	k.peers[a], k.peers[b] = b, a
 	return nil
 }
