@@ -696,6 +696,30 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } fp_srcv SEC(".maps");
 
+/* fp_ct_counters: per connection, what FastTrack forwarded (fp_ct_val), read by
+ * /ip firewall connection print as orig- and repl-fasttrack-packets and -bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_CT_COUNTERS);
+	__type(key, struct fp_ct_key);
+	__type(value, struct fp_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_ct_counters SEC(".maps");
+
+/* fp_ct_scratch: where fp_ft_lookup leaves the connection's key for ft_count, and a
+ * zero value to start its counters from (the stack has no room for either). */
+struct fp_ct_scratch {
+	struct fp_ct_key key;
+	struct fp_ct_val zero;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_ct_scratch);
+} fp_ct_scratch SEC(".maps");
+
 #define AF_INET6 10
 #define NEXTHDR_HOP 0
 
@@ -715,7 +739,9 @@ int bpf_ct_change_timeout(struct nf_conn *, __u32) __ksym;
 struct ft {
 	__be32 saddr[4], daddr[4];
 	__be16 sport, dport;
-	__u32 l4sum; /* FT_TCP, FT_UDP (with a checksum) or 0 (UDP without one) */
+	__u16 l4sum; /* FT_TCP, FT_UDP (with a checksum) or 0 (UDP without one) */
+	__u16 dir;   /* the packet's direction: 0 original, 1 reply (its connection's key
+		      * is in fp_ct_scratch) */
 };
 
 #define FT_TCP 1
@@ -773,10 +799,43 @@ static __always_inline int fp_ft_lookup(struct xdp_md *ctx, struct bpf_sock_tupl
 		__builtin_memcpy(ft->daddr, o->src.u3.all, 16);
 		ft->sport = o->dst.u.all;
 		ft->dport = o->src.u.all;
+		ft->dir = opts.dir ? 1 : 0;
+		__u32 z = 0;
+		struct fp_ct_scratch *sc = bpf_map_lookup_elem(&fp_ct_scratch, &z);
+		if (sc) {
+			struct nf_conntrack_tuple *t = &ct->tuplehash[0].tuple;
+			__builtin_memcpy(sc->key.saddr, t->src.u3.all, 16);
+			__builtin_memcpy(sc->key.daddr, t->dst.u3.all, 16);
+			sc->key.sport = t->src.u.all;
+			sc->key.dport = t->dst.u.all;
+			sc->key.proto = proto;
+			sc->key.v6 = v6;
+			sc->key.pad = 0;
+		}
 		bpf_ct_change_timeout(ct, timeout);
 	}
 	bpf_ct_release(ct);
 	return ok ? 0 : -1;
+}
+
+/* ft_count adds a forwarded packet of len bytes to its connection's counters (the key
+ * fp_ft_lookup left in fp_ct_scratch). */
+static __always_inline void ft_count(struct ft *ft, __u32 len)
+{
+	__u32 z = 0;
+	struct fp_ct_scratch *sc = bpf_map_lookup_elem(&fp_ct_scratch, &z);
+	if (!sc)
+		return;
+	struct fp_ct_val *v = bpf_map_lookup_elem(&fp_ct_counters, &sc->key);
+	if (!v) {
+		bpf_map_update_elem(&fp_ct_counters, &sc->key, &sc->zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&fp_ct_counters, &sc->key);
+		if (!v)
+			return;
+	}
+	__u32 d = ft->dir & 1;
+	__sync_fetch_and_add(&v->packets[d], 1);
+	__sync_fetch_and_add(&v->bytes[d], len);
 }
 
 /* csum_replace4 updates a ones' complement checksum for a changed 32-bit word. */
@@ -1151,6 +1210,8 @@ static __always_inline int fp_route(struct xdp_md *ctx, __u32 in, struct fp_stat
 		ip6 = data + sizeof(*eth);
 		ip = NULL;
 	}
+	if (fasttrack)
+		ft_count(&ft, len);
 	if (ip) {
 		if (fasttrack)
 			ft_apply(ip, end, &ft);

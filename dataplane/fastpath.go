@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -533,6 +534,83 @@ func (t *Tunnels) FastTotals() (FastStats, error) {
 		}
 	}
 	return tot, nil
+}
+
+// FastTrackConn is a fasttracked connection as the fast path counts it: by protocol and
+// the source and destination of conntrack's original tuple.
+type FastTrackConn struct {
+	Proto    uint8
+	Src, Dst netip.AddrPort
+}
+
+// FastTrackCount is what the fast path forwarded of one connection, [0] in its original
+// direction and [1] in its reply direction; bytes are IP lengths, as conntrack counts.
+type FastTrackCount struct {
+	Packets, Bytes [2]uint64
+}
+
+// FastTrackConns deletes the counters of the connections in forget (gone from
+// conntrack: a later connection with the same tuple starts from zero) and reads the
+// others (fp_ct_counters).
+func (t *Tunnels) FastTrackConns(forget []FastTrackConn) (map[FastTrackConn]FastTrackCount, error) {
+	m := t.objs.FpCtCounters
+	for _, c := range forget {
+		if err := m.Delete(ctKey(c)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil, fmt.Errorf("fp_ct_counters: %w", err)
+		}
+	}
+	out := map[FastTrackConn]FastTrackCount{}
+	var (
+		k tunnelFpCtKey
+		v tunnelFpCtVal
+	)
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		out[ctConn(k)] = FastTrackCount{Packets: v.Packets, Bytes: v.Bytes}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("fp_ct_counters: %w", err)
+	}
+	return out, nil
+}
+
+// ctKey and ctConn convert between a connection and its fp_ct_key: addresses and ports
+// are in network order in the key's words, an IPv4 address in the first one.
+func ctKey(c FastTrackConn) tunnelFpCtKey {
+	k := tunnelFpCtKey{Proto: c.Proto, Sport: bits.ReverseBytes16(c.Src.Port()), Dport: bits.ReverseBytes16(c.Dst.Port())}
+	put := func(w *[4]uint32, a netip.Addr) {
+		var b [16]byte
+		if a.Is4() {
+			a4 := a.As4()
+			copy(b[:], a4[:])
+		} else {
+			b = a.As16()
+		}
+		for i := range w {
+			w[i] = binary.LittleEndian.Uint32(b[4*i:])
+		}
+	}
+	put(&k.Saddr, c.Src.Addr())
+	put(&k.Daddr, c.Dst.Addr())
+	if c.Src.Addr().Is6() {
+		k.V6 = 1
+	}
+	return k
+}
+
+func ctConn(k tunnelFpCtKey) FastTrackConn {
+	addr := func(w [4]uint32) netip.Addr {
+		var b [16]byte
+		for i := range w {
+			binary.LittleEndian.PutUint32(b[4*i:], w[i])
+		}
+		if k.V6 == 0 {
+			return netip.AddrFrom4([4]byte(b[:4]))
+		}
+		return netip.AddrFrom16(b)
+	}
+	return FastTrackConn{Proto: k.Proto, Src: netip.AddrPortFrom(addr(k.Saddr), bits.ReverseBytes16(k.Sport)),
+		Dst: netip.AddrPortFrom(addr(k.Daddr), bits.ReverseBytes16(k.Dport))}
 }
 
 // PortHook says at which hook the port program of ifname runs ("" when none).

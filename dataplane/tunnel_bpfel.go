@@ -21,6 +21,29 @@ type tunnelFpCfg struct {
 	Pad        uint32
 }
 
+type tunnelFpCtKey struct {
+	_     structs.HostLayout
+	Saddr [4]uint32
+	Daddr [4]uint32
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	V6    uint8
+	Pad   uint16
+}
+
+type tunnelFpCtScratch struct {
+	_    structs.HostLayout
+	Key  tunnelFpCtKey
+	Zero tunnelFpCtVal
+}
+
+type tunnelFpCtVal struct {
+	_       structs.HostLayout
+	Packets [2]uint64
+	Bytes   [2]uint64
+}
+
 type tunnelFpLocal struct {
 	_    structs.HostLayout
 	Bits [1024]uint64
@@ -111,6 +134,8 @@ type tunnelTunStats struct {
 const (
 	tunnelMapFpConfig      = "fp_config"
 	tunnelMapFpCounters    = "fp_counters"
+	tunnelMapFpCtCounters  = "fp_ct_counters"
+	tunnelMapFpCtScratch   = "fp_ct_scratch"
 	tunnelMapFpLocal       = "fp_local"
 	tunnelMapFpSrcv        = "fp_srcv"
 	tunnelMapFpTx          = "fp_tx"
@@ -185,6 +210,8 @@ type tunnelProgramSpecs struct {
 type tunnelMapSpecs struct {
 	FpConfig      *ebpf.MapSpec `ebpf:"fp_config"`
 	FpCounters    *ebpf.MapSpec `ebpf:"fp_counters"`
+	FpCtCounters  *ebpf.MapSpec `ebpf:"fp_ct_counters"`
+	FpCtScratch   *ebpf.MapSpec `ebpf:"fp_ct_scratch"`
 	FpLocal       *ebpf.MapSpec `ebpf:"fp_local"`
 	FpSrcv        *ebpf.MapSpec `ebpf:"fp_srcv"`
 	FpTx          *ebpf.MapSpec `ebpf:"fp_tx"`
@@ -227,6 +254,8 @@ func (o *tunnelObjects) Close() error {
 type tunnelMaps struct {
 	FpConfig      *ebpf.Map `ebpf:"fp_config"`
 	FpCounters    *ebpf.Map `ebpf:"fp_counters"`
+	FpCtCounters  *ebpf.Map `ebpf:"fp_ct_counters"`
+	FpCtScratch   *ebpf.Map `ebpf:"fp_ct_scratch"`
 	FpLocal       *ebpf.Map `ebpf:"fp_local"`
 	FpSrcv        *ebpf.Map `ebpf:"fp_srcv"`
 	FpTx          *ebpf.Map `ebpf:"fp_tx"`
@@ -242,6 +271,8 @@ func (m *tunnelMaps) Close() error {
 	return _TunnelClose(
 		m.FpConfig,
 		m.FpCounters,
+		m.FpCtCounters,
+		m.FpCtScratch,
 		m.FpLocal,
 		m.FpSrcv,
 		m.FpTx,

@@ -186,7 +186,7 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		// A routerd of another layout pinned these: start over with fresh maps.
 		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats", "tunnel_rx_index", "tunnel_slots",
-			"xdp_ports", "fp_tx", "fp_config", "fp_counters", "fp_local", "fp_srcv"} {
+			"xdp_ports", "fp_tx", "fp_config", "fp_counters", "fp_local", "fp_srcv", "fp_ct_counters"} {
 			os.Remove(filepath.Join(dir, n))
 		}
 		err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
@@ -225,7 +225,7 @@ type pinnable interface {
 func (t *Tunnels) pins() map[string]pinnable {
 	m := t.objs.tunnelMaps
 	out := map[string]pinnable{"fp_config": m.FpConfig, "fp_counters": m.FpCounters, "fp_local": m.FpLocal,
-		"fp_srcv": m.FpSrcv, "fp_tx": m.FpTx, "tunnel_cfg": m.TunnelCfg, "tunnel_rx": m.TunnelRx,
+		"fp_srcv": m.FpSrcv, "fp_tx": m.FpTx, "fp_ct_counters": m.FpCtCounters, "tunnel_cfg": m.TunnelCfg, "tunnel_rx": m.TunnelRx,
 		"tunnel_rx_index": m.TunnelRxIndex, "tunnel_slots": m.TunnelSlots, "tunnel_stats": m.TunnelStats,
 		"xdp_ports": m.XdpPorts}
 	for n, p := range t.programs() {

@@ -93,4 +93,29 @@ struct fp_stats {
 
 #define FP_MAX_PORTS 1024
 
+/* fp_ct_key: a fasttracked connection by its original direction's tuple, as conntrack
+ * keeps it (an IPv4 address in the first word, the others zero; ports in network
+ * order), in fp_ct_counters. */
+struct fp_ct_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 v6;
+	__u16 pad;
+};
+
+/* fp_ct_val: what the fast path forwarded of one connection, [0] in its original
+ * direction and [1] in its reply direction (RouterOS's orig- and repl-fasttrack-packets
+ * and -bytes: IP lengths, as conntrack's own counters). */
+struct fp_ct_val {
+	__u64 packets[2];
+	__u64 bytes[2];
+};
+
+/* Connections the counters keep at most: the least recently forwarded go first, and
+ * control/firewall deletes those conntrack no longer has when it prints. */
+#define FP_CT_COUNTERS 65536
+
 #endif

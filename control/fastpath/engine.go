@@ -129,6 +129,8 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		}
 		return firewall.Counter{Packets: tot.FastTrack4, Bytes: tot.FastTrackBytes4}
 	}))
+	// /ip firewall connection print shows each connection's.
+	engine.Offer(h, firewall.FastTrackConns(e.connCounters))
 	if h.Metrics != nil {
 		if err := h.Metrics.Register(e); err != nil {
 			slog.Warn("fast path metrics not registered", "err", err)
@@ -456,4 +458,26 @@ func (e *Engine) applySources() error {
 		return err
 	}
 	return e.dp.SetSourceChecks(modes)
+}
+
+// connCounters is the firewall.FastTrackConns the engine offers: the dataplane's
+// per-connection FastTrack counters.
+func (e *Engine) connCounters(forget []firewall.ConnKey) (map[firewall.ConnKey]firewall.ConnFastTrack, error) {
+	fs := make([]dataplane.FastTrackConn, len(forget))
+	for i, k := range forget {
+		fs[i] = dataplane.FastTrackConn(k)
+	}
+	got, err := e.dp.FastTrackConns(fs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[firewall.ConnKey]firewall.ConnFastTrack, len(got))
+	for c, n := range got {
+		var v firewall.ConnFastTrack
+		for d := range v {
+			v[d] = firewall.Counter{Packets: n.Packets[d], Bytes: n.Bytes[d]}
+		}
+		out[firewall.ConnKey(c)] = v
+	}
+	return out, nil
 }

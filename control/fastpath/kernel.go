@@ -42,6 +42,9 @@ type Dataplane interface {
 	FastPortStats(ifindex int) (dataplane.FastStats, error)
 	// FastPorts lists the ifindexes that have the port program's forwarding role.
 	FastPorts() ([]int, error)
+	// FastTrackConns reads what FastTrack forwarded of each connection, after
+	// forgetting those in forget (firewall.FastTrackConns).
+	FastTrackConns(forget []dataplane.FastTrackConn) (map[dataplane.FastTrackConn]dataplane.FastTrackCount, error)
 
 	// Repin makes the pin folder and pins again when they were removed (the port
 	// attachments went with them); with every pin there it only looks.

@@ -103,6 +103,9 @@ func (d *fakeDataplane) FastPortStats(int) (dataplane.FastStats, error) {
 	return dataplane.FastStats{}, nil
 }
 func (d *fakeDataplane) Repin() (uint64, error) { return 0, nil }
+func (d *fakeDataplane) FastTrackConns([]dataplane.FastTrackConn) (map[dataplane.FastTrackConn]dataplane.FastTrackCount, error) {
+	return nil, nil
+}
 
 func (d *fakeDataplane) FastPorts() ([]int, error) {
 	d.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -39,9 +40,14 @@ var tcpStates = []string{"none", "syn-sent", "syn-received", "established", "fin
 type conns struct {
 	k        *Kernel
 	markName func() map[uint32]string
+	ftConns  FastTrackConns // nil: no fast path
 	mu       sync.Mutex
 	ids      map[string]uint64
 	by       map[uint64]conntrack.Flow
+	// ftGone are the connections with fast path counters that the last print did not
+	// find in conntrack: forgotten when the next print does not find them either (one
+	// dump may miss a connection fasttracked while it ran).
+	ftGone map[ConnKey]bool
 	// samples are the connections' byte counters when last sampled, with the rates
 	// between that sample and the one before (orig-rate, repl-rate); sampled is when.
 	samples map[string]ctSample
@@ -152,6 +158,7 @@ func (cs *conns) rows(ctx context.Context, v6, rates bool) ([]control.Row, error
 		cs.ids = map[string]uint64{}
 	}
 	cs.by = map[uint64]conntrack.Flow{}
+	ft := cs.fastTrack(flows)
 	var rows []control.Row
 	for _, f := range flows {
 		o, r := f.TupleOrig, f.TupleReply
@@ -189,6 +196,9 @@ func (cs *conns) rows(ctx context.Context, v6, rates bool) ([]control.Row, error
 			"srcnat":            yesNo(f.Status.SrcNAT()),
 			"dstnat":            yesNo(f.Status.DstNAT()),
 		}
+		c := ft[connKey(o)]
+		p["orig-fasttrack-packets"], p["orig-fasttrack-bytes"] = strconv.FormatUint(c[0].Packets, 10), strconv.FormatUint(c[0].Bytes, 10)
+		p["repl-fasttrack-packets"], p["repl-fasttrack-bytes"] = strconv.FormatUint(c[1].Packets, 10), strconv.FormatUint(c[1].Bytes, 10)
 		if m := cs.mark(f.Mark & ConnMarkMask); m != "" { // RouterOS shows it when set
 			p["connection-mark"] = m
 		}
@@ -211,6 +221,43 @@ func (cs *conns) rows(ctx context.Context, v6, rates bool) ([]control.Row, error
 		rows = append(rows, control.Row{ID: id, Props: p, Flags: string(fl)})
 	}
 	return rows, nil
+}
+
+// connKey is the connection of an original tuple, as the fast path counts it.
+func connKey(t conntrack.Tuple) ConnKey {
+	return ConnKey{Proto: t.Proto.Protocol, Src: netip.AddrPortFrom(t.IP.SourceAddress, t.Proto.SourcePort),
+		Dst: netip.AddrPortFrom(t.IP.DestinationAddress, t.Proto.DestinationPort)}
+}
+
+// fastTrack reads the fast path's counters of the connections (either family), and
+// has it forget those absent from this dump and the one before; a read that fails
+// shows zeros (print still lists the connections). cs.mu is held.
+func (cs *conns) fastTrack(flows []conntrack.Flow) map[ConnKey]ConnFastTrack {
+	if cs.ftConns == nil {
+		return nil
+	}
+	live := make(map[ConnKey]bool, len(flows))
+	for _, f := range flows {
+		live[connKey(f.TupleOrig)] = true
+	}
+	var forget []ConnKey
+	for k := range cs.ftGone {
+		if !live[k] {
+			forget = append(forget, k)
+		}
+	}
+	got, err := cs.ftConns(forget)
+	if err != nil {
+		slog.Warn("fast path connection counters not read", "err", err)
+		return nil
+	}
+	cs.ftGone = map[ConnKey]bool{}
+	for k := range got {
+		if !live[k] {
+			cs.ftGone[k] = true
+		}
+	}
+	return got
 }
 
 // remove deletes the connections with the given row ids.
@@ -244,7 +291,7 @@ func yesNo(b bool) string {
 // registerConnections provides /ip firewall connection (print, remove) and the totals of
 // /ip firewall connection tracking.
 func (e *Engine) registerConnections() {
-	cs := &conns{k: e.k, markName: e.connMarkNames}
+	cs := &conns{k: e.k, markName: e.connMarkNames, ftConns: e.opts.FastTrackConns}
 	for _, v6 := range []bool{false, true} {
 		path, v := ConnPath, v6
 		if v6 {

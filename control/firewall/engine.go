@@ -45,6 +45,10 @@ type Options struct {
 	// FastTrack reads the fast path's counters of fasttracked packets of a family, shown
 	// on the filter table's dummy fasttrack rule. Nil shows zero.
 	FastTrack func(v6 bool) Counter
+	// FastTrackConns reads the fast path's counters per connection, shown by /ip
+	// firewall connection print as orig- and repl-fasttrack-packets and -bytes (a
+	// FastTrackConns service). Nil shows zero.
+	FastTrackConns FastTrackConns
 }
 
 // Engine applies /ip firewall and /ipv6 firewall to nftables.

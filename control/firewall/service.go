@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 
 	"github.com/routerd/routerd/control/engine"
@@ -13,9 +14,26 @@ import (
 // mark has FastTrackMark), shown on the filter table's dummy fasttrack rule.
 type FastTrackCounters func(v6 bool) Counter
 
+// ConnKey is a connection by conntrack's original tuple: its protocol, source and
+// destination (port 0 for a protocol without ports).
+type ConnKey struct {
+	Proto    uint8
+	Src, Dst netip.AddrPort
+}
+
+// ConnFastTrack is what the fast path forwarded of one connection: [0] in its original
+// direction, [1] in its reply direction.
+type ConnFastTrack [2]Counter
+
+// FastTrackConns is the service the fast path offers /ip firewall connection print: the
+// counters of the connections it forwarded, after forgetting those in forget (gone from
+// conntrack, so that a later connection with the same tuple starts from zero).
+type FastTrackConns func(forget []ConnKey) (map[ConnKey]ConnFastTrack, error)
+
 // Register starts the firewall engine on the host: it reads interface lists from the link
-// engine's link.ListMembers, sums the fasttrack counters of every FastTrackCounters
-// offered (at print time, so a fast path started later counts too) and offers its
+// engine's link.ListMembers, sums the fasttrack counters of every FastTrackCounters and
+// FastTrackConns offered (at print time, so a fast path started later counts too) and
+// offers its
 // *DynamicRules to the engines started after it.
 func Register(ctx context.Context, h *engine.Handle, opts Options) error {
 	_, err := register(ctx, h, opts)
@@ -42,6 +60,26 @@ func register(ctx context.Context, h *engine.Handle, opts Options) (*Engine, err
 				sum.Bytes += c.Bytes
 			}
 			return sum
+		}
+	}
+	if opts.FastTrackConns == nil {
+		opts.FastTrackConns = func(forget []ConnKey) (map[ConnKey]ConnFastTrack, error) {
+			sum := map[ConnKey]ConnFastTrack{}
+			for _, f := range engine.All[FastTrackConns](h) {
+				got, err := f(forget)
+				if err != nil {
+					return nil, err
+				}
+				for k, c := range got {
+					s := sum[k]
+					for d := range s {
+						s[d].Packets += c[d].Packets
+						s[d].Bytes += c[d].Bytes
+					}
+					sum[k] = s
+				}
+			}
+			return sum, nil
 		}
 	}
 	e, err := start(ctx, h, opts)

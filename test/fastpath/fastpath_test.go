@@ -416,7 +416,8 @@ func capture(t *testing.T, ns, filter string, n int, fields []string, send func(
 
 // TestFastTrackMasquerade: a TCP connection through masquerade that the filter fasttracks
 // moves its packets through XDP (ipv4-fasttrack-packets grows, the firewall's dummy rule
-// counts them), keeps working while allow-fast-path is turned off and on in the middle of
+// counts them, /ip firewall connection shows the connection's orig- and
+// repl-fasttrack-packets, together all of them), keeps working while allow-fast-path is turned off and on in the middle of
 // the transfer, and the sink sees it from the router's address.
 func TestFastTrackMasquerade(t *testing.T) {
 	need(t, "nft")
@@ -439,6 +440,7 @@ func TestFastTrackMasquerade(t *testing.T) {
 		v, _ := strconv.ParseUint(prop(s, "ipv4-fasttrack-packets"), 10, 64)
 		return v > 100, s
 	})
+	r.checkConnFastTrack(t, "/ip")
 	r.must("/ip settings set allow-fast-path=no")
 	eventually(t, "fasttrack off", func() (bool, string) {
 		s := r.must("/ip settings print")
@@ -461,8 +463,56 @@ func TestFastTrackMasquerade(t *testing.T) {
 	if from, got, sent := tr.finish(t); from != "198.18.61.1" || got != sent {
 		t.Errorf("sink received %s bytes from %s, want all %s bytes sent from the masquerading router 198.18.61.1", got, from, sent)
 	}
+	r.sameFastTrack(t, "/ip", "ipv4-fasttrack-packets")
 	if out := r.must("/ip firewall filter print stats"); !strings.Contains(out, "fasttrack") {
 		t.Logf("filter stats:\n%s", out)
+	}
+}
+
+// connFastTrack sums orig- and repl-fasttrack-packets of the TCP connections to port
+// 5001 (the transfer's) that /ip or /ipv6 firewall connection lists, and counts them.
+func (r *rig) connFastTrack(fam string) (orig, repl, conns uint64) {
+	r.t.Helper()
+	out := r.must(`:local o 0; :local p 0; :local n 0; :foreach c in=[` + fam + ` firewall connection find where protocol=tcp and dst-address~":5001\$"] do={` +
+		`:set o ($o + [` + fam + ` firewall connection get $c orig-fasttrack-packets]); ` +
+		`:set p ($p + [` + fam + ` firewall connection get $c repl-fasttrack-packets]); :set n ($n + 1)}; :put "$o $p $n"`)
+	f := strings.Fields(out)
+	if len(f) != 3 {
+		r.t.Fatalf("fasttrack counters of the connections: %q", out)
+	}
+	for i, v := range []*uint64{&orig, &repl, &conns} {
+		n, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			r.t.Fatalf("fasttrack counters of the connections: %q", out)
+		}
+		*v = n
+	}
+	return orig, repl, conns
+}
+
+// checkConnFastTrack: the transfer's connection shows what FastTrack forwarded of it,
+// both ways, while it runs.
+func (r *rig) checkConnFastTrack(t *testing.T, fam string) {
+	eventually(t, "per-connection fasttrack counters", func() (bool, string) {
+		o, p, n := r.connFastTrack(fam)
+		return n == 1 && o > 100 && p > 0, fmt.Sprintf("orig %d repl %d over %d connections\n%s", o, p, n,
+			r.must(fam+" firewall connection print detail where protocol=tcp"))
+	})
+}
+
+// sameFastTrack: once the transfer is over, its connection's orig- and
+// repl-fasttrack-packets add up to the family's fasttrack-packets of /ip settings (the
+// only connection FastTrack forwarded), while conntrack still has it (time-wait).
+func (r *rig) sameFastTrack(t *testing.T, fam, counter string) {
+	total := r.counter(counter)
+	o, p, n := r.connFastTrack(fam)
+	if n == 0 {
+		t.Logf("the connection left conntrack before it was read: %s not compared", counter)
+		return
+	}
+	if o+p != total {
+		t.Errorf("the connection's fasttrack packets orig %d + repl %d, want %s %d\n%s", o, p, counter, total,
+			r.must(fam+" firewall connection print detail where protocol=tcp"))
 	}
 }
 

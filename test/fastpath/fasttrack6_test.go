@@ -10,7 +10,8 @@ import (
 
 // TestFastTrackIPv6: with an IPv6 filter that fasttracks established connections (so
 // the IPv6 fast path is off), a TCP transfer over IPv6 moves through XDP
-// (ipv6-fasttrack-packets grows, the filter's dummy fasttrack rule counts them), every
+// (ipv6-fasttrack-packets grows, the filter's dummy fasttrack rule counts them, the
+// connection's orig- and repl-fasttrack-packets count them too), every
 // byte arrives, and allow-fast-path=no in /ipv6 settings stops it mid-transfer without
 // breaking the connection.
 func TestFastTrackIPv6(t *testing.T) {
@@ -31,6 +32,7 @@ func TestFastTrackIPv6(t *testing.T) {
 		v, _ := strconv.ParseUint(prop(s, "ipv6-fasttrack-packets"), 10, 64)
 		return v > 100, s
 	})
+	r.checkConnFastTrack(t, "/ipv6")
 	r.must("/ipv6 settings set allow-fast-path=no")
 	eventually(t, "IPv6 fasttrack off", func() (bool, string) {
 		s := r.must("/ipv6 settings print")
@@ -49,6 +51,7 @@ func TestFastTrackIPv6(t *testing.T) {
 	if from, got, sent := tr.finish(t); from != "2001:db8:60::2" || got != sent {
 		t.Errorf("sink received %s bytes from %s, want all %s bytes from 2001:db8:60::2", got, from, sent)
 	}
+	r.sameFastTrack(t, "/ipv6", "ipv6-fasttrack-packets")
 	// The dummy rule shows FastTrack's counters.
 	out := r.must("/ipv6 firewall filter print stats")
 	if !strings.Contains(out, "special dummy rule to show fasttrack counters") ||
