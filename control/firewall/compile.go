@@ -507,23 +507,101 @@ func Compile(cfg Config) *Plan {
 // setting its priority, since nftables moves no field into another with a shift here.
 func priorityFromDSCP(v6, high3 bool) alt {
 	var out alt
-	for d := range uint32(64) {
-		var es []expr.Any
-		if v6 {
-			es = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
-				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x0fc0), Xor: be16(0)},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(uint16(d) << 6)}}
-		} else {
-			es = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
-				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(d << 2)}}}
-		}
-		prio := d
+	for d := range 64 {
+		prio := uint32(d)
 		if high3 {
-			prio = d >> 3
+			prio = uint32(d) >> 3
 		}
-		out = append(out, append(es, &expr.Immediate{Register: 1, Data: ne32(prio)},
+		out = append(out, append(trafficClass(v6, dscpBits).match(d, false), &expr.Immediate{Register: 1, Data: ne32(prio)},
 			&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1, SourceRegister: true}))
+	}
+	return out
+}
+
+// Widths of the parts of the traffic class (trafficClass): the DSCP (dscp=,
+// change-dscp) and the whole class (tos=).
+const (
+	dscpBits  = 6
+	classBits = 8
+)
+
+// tcField is the top width bits of a packet's traffic class: IPv4's TOS byte (byte 1,
+// under the header checksum), IPv6's Traffic Class (between the version and the flow
+// label, across bytes 0 and 1).
+type tcField struct {
+	v6    bool
+	width int
+}
+
+func trafficClass(v6 bool, width int) tcField { return tcField{v6, width} }
+
+// shift is where the field's lowest bit lies in what load reads.
+func (f tcField) shift() int {
+	if f.v6 {
+		return 12 - f.width // 16 bits: version 4, class 8, flow label 4 of 20
+	}
+	return 8 - f.width
+}
+
+// bytes is v, shifted in place, as load reads it.
+func (f tcField) bytes(v uint16) []byte {
+	if f.v6 {
+		return be16(v << f.shift())
+	}
+	return []byte{byte(v << f.shift())}
+}
+
+func (f tcField) load() *expr.Payload {
+	if f.v6 {
+		return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2}
+	}
+	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1}
+}
+
+// match compares the field with n (neg: differs from it).
+func (f tcField) match(n int, neg bool) []expr.Any {
+	mask := f.bytes(1<<f.width - 1)
+	return []expr.Any{f.load(), &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(mask)), Mask: mask, Xor: make([]byte, len(mask))},
+		&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: f.bytes(uint16(n))}}
+}
+
+// set writes n into the field, keeping the other bits (ECN, version, flow label) and
+// updating IPv4's header checksum.
+func (f tcField) set(n int) []expr.Any {
+	keep := f.bytes(1<<f.width - 1)
+	for i := range keep {
+		keep[i] = ^keep[i]
+	}
+	w := f.load()
+	w.OperationType, w.SourceRegister, w.DestRegister = expr.PayloadWrite, 1, 0
+	if !f.v6 {
+		w.CsumType, w.CsumOffset = expr.CsumTypeInet, 10
+	}
+	return []expr.Any{f.load(), &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(keep)), Mask: keep, Xor: f.bytes(uint16(n))}, w}
+}
+
+// ttlSteps is new-ttl (new-hop-limit) increment:N and decrement:N. nftables cannot add
+// to a header field, so each TTL value is an alternative that writes its result,
+// ordered so that no later alternative matches what an earlier one wrote (increment
+// from 255 down, decrement from 0 up). The result stops at 255 and at 0.
+func ttlSteps(v6 bool, op string, n uint8) alt {
+	off := uint32(8)
+	if v6 {
+		off = 7
+	}
+	var out alt
+	for i := range 256 {
+		from, to := i, max(i-int(n), 0)
+		if op == "increment" {
+			from = 255 - i
+			to = min(from+int(n), 255)
+		}
+		w := &expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1}
+		if !v6 {
+			w.CsumType, w.CsumOffset = expr.CsumTypeInet, 10
+		}
+		out = append(out, []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(from)}}, &expr.Immediate{Register: 1, Data: []byte{byte(to)}}, w})
 	}
 	return out
 }
@@ -1109,29 +1187,15 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1},
 			&expr.Cmp{Op: cop, Register: 1, Data: []byte{n}}))
 	}
-	if v := p["dscp"]; v != "" {
-		neg := strings.HasPrefix(v, "!")
-		n, _ := strconv.Atoi(strings.TrimPrefix(v, "!"))
-		if v6 {
-			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
-				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x0fc0), Xor: be16(0)},
-				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: be16(uint16(n) << 6)}))
-		} else {
-			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
-				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}},
-				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{byte(n << 2)}}))
-		}
-	}
-	if v := p["tos"]; v != "" {
-		neg := strings.HasPrefix(v, "!")
-		n, _ := strconv.Atoi(strings.TrimPrefix(v, "!"))
-		if v6 {
-			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
-				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: be16(0x0ff0), Xor: be16(0)},
-				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: be16(uint16(n) << 4)}))
-		} else {
-			m = and(m, one(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
-				&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{byte(n)}}))
+	// dscp= is the class's top six bits, tos= all eight (IPv4's TOS byte).
+	for _, f := range []struct {
+		prop  string
+		width int
+	}{{"dscp", dscpBits}, {"tos", classBits}} {
+		if v := p[f.prop]; v != "" {
+			neg := strings.HasPrefix(v, "!")
+			n, _ := strconv.Atoi(strings.TrimPrefix(v, "!"))
+			m = and(m, one(trafficClass(v6, f.width).match(n, neg)...))
 		}
 	}
 	if v := p["src-mac-address"]; v != "" {
@@ -1212,6 +1276,11 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	}
 	if r.Action == "set-priority" && strings.HasPrefix(p["new-priority"], "from-dscp") {
 		m = and(m, priorityFromDSCP(v6, p["new-priority"] == "from-dscp-high-3-bits"))
+	}
+	if prop := map[string]string{"change-ttl": "new-ttl", "change-hop-limit": "new-hop-limit"}[r.Action]; prop != "" {
+		if op, n, _ := parseTTLChange(prop, p[prop]); op != "set" {
+			m = and(m, ttlSteps(v6, op, n))
+		}
 	}
 	act, err := actionExprs(cfg, r)
 	if err != nil {
@@ -1337,13 +1406,7 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		return pass(setMark(mark, PacketMarkMask|BridgePortMarkMask)), nil
 	case "change-dscp":
 		n, _ := strconv.Atoi(p["new-dscp"])
-		if v6 {
-			return nil, fmt.Errorf("change-dscp: IPv6 is not translated yet: %w", ErrNotSupported)
-		}
-		return pass([]expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x03}, Xor: []byte{byte(n << 2)}},
-			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1,
-				CsumType: expr.CsumTypeInet, CsumOffset: 10, CsumFlags: 0}}), nil
+		return pass(trafficClass(v6, dscpBits).set(n)), nil
 	case "change-mss":
 		es, err := changeMSS(r)
 		if err != nil {
@@ -1361,11 +1424,17 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: ne32(uint32(n))},
 			&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1, SourceRegister: true}}), nil
 	case "change-hop-limit":
-		_, n, _ := parseTTLChange("new-hop-limit", p["new-hop-limit"])
+		op, n, _ := parseTTLChange("new-hop-limit", p["new-hop-limit"])
+		if op != "set" {
+			return pass(nil), nil // each TTL value's alternative writes it (ttlSteps)
+		}
 		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: []byte{n}},
 			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}}), nil
 	case "change-ttl":
-		_, n, _ := parseTTLChange("new-ttl", p["new-ttl"])
+		op, n, _ := parseTTLChange("new-ttl", p["new-ttl"])
+		if op != "set" {
+			return pass(nil), nil
+		}
 		if v6 {
 			return pass([]expr.Any{&expr.Immediate{Register: 1, Data: []byte{n}},
 				&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}}), nil

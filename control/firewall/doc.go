@@ -99,10 +99,12 @@
 // and day, in /system clock's zone: the kernel counts hours in UTC and days in sys_tz, so
 // the window is shifted by both offsets and compiled again when either changes, zone.go); actions change-mss (new-mss=N or clamp-to-pmtu via rt mtu), accept, drop, reject (reject-with), jump, return, passthrough, log,
 // add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,
-// notrack, mark-connection, mark-packet, mark-routing, change-dscp (IPv4), change-ttl
-// (set), fasttrack-connection, set-priority (meta priority, which priority= matches;
+// notrack, mark-connection, mark-packet, mark-routing, change-dscp (the traffic class's DSCP bits, IPv4
+// and IPv6), change-ttl and change-hop-limit (set:N a payload write; increment:N and
+// decrement:N one kernel rule per TTL value writing its result: nftables cannot add to a
+// header field), fasttrack-connection, set-priority (meta priority, which priority= matches;
 // from-dscp and from-dscp-high-3-bits one kernel rule per DSCP value),
-// change-hop-limit (set); content= (the kernel's xt_string through nft_compat), IPv6
+// change-hop-limit; content= (the kernel's xt_string through nft_compat), IPv6
 // headers= (xt ipv6header), NAT's randomise-ports (the random flag) and
 // same-not-by-dst (action same hashes source and destination, or with yes the source
 // only: the persistent flag).
@@ -114,8 +116,8 @@
 // route-dst, sniff-*, src-prefix and dst-prefix), refused by engine.Decode; the actions
 // are unsupportedActions (tarpit, route, sniff-tzsp, sniff-pc, clear-df,
 // strip-ipv4-options, snpt, dnpt, endpoint-independent-nat), and a few values
-// (ErrNotSupported: new-ttl other than set:N, new-priority=from-ingress, ipv4-options
-// timestamp, IPv6 fragment) are found by Rule.Check, which add and set let through
+// (ErrNotSupported: new-priority=from-ingress, ipv4-options timestamp, IPv6
+// fragment) are found by Rule.Check, which add and set let through
 // and the pass shows invalid. Placement out of a hook stays refused at add:
 // out-bridge-port and out-bridge-port-list in input, prerouting, dstnat and output,
 // in-bridge-port in output, postrouting and srcnat.

@@ -508,8 +508,5 @@ func parseTTLChange(prop, s string) (op string, n uint8, err error) {
 	if !ok || e != nil || !slices.Contains([]string{"set", "increment", "decrement"}, op) {
 		return "", 0, fmt.Errorf("invalid value for argument %s", prop)
 	}
-	if op != "set" {
-		return "", 0, fmt.Errorf("%s: only set:N is translated (nftables cannot add to a header field): %w", prop, ErrNotSupported)
-	}
 	return op, uint8(v), nil
 }
