@@ -451,13 +451,12 @@ func setSysctl(path, v string) error {
 	return os.WriteFile(path, []byte(v), 0o644)
 }
 
-// conntrackTotals reads the number of tracked connections and the limit. The kernel's
-// counters are per namespace; /proc/sys shows the daemon's own, so with Options.NetNS
-// (tests) they are not available.
+// conntrackTotals reads the number of tracked connections and the limit
+// (/ip firewall connection tracking's total-entries and max-entries, the
+// routerd_conntrack_* gauges). nf_conntrack_max is one for all namespaces; the count
+// is per namespace, so in another namespace than the daemon's (Options.NetNS) the
+// connections are counted from a dump.
 func (k *Kernel) conntrackTotals() (n, max int, err error) {
-	if k.NetNS != 0 {
-		return 0, 0, ErrNotSupported
-	}
 	read := func(name string) (int, error) {
 		b, err := os.ReadFile("/proc/sys/net/netfilter/" + name)
 		if err != nil {
@@ -465,11 +464,23 @@ func (k *Kernel) conntrackTotals() (n, max int, err error) {
 		}
 		return strconv.Atoi(strings.TrimSpace(string(b)))
 	}
-	if n, err = read("nf_conntrack_count"); err != nil {
+	if max, err = read("nf_conntrack_max"); err != nil {
 		return 0, 0, err
 	}
-	max, err = read("nf_conntrack_max")
-	return n, max, err
+	if k.NetNS == 0 {
+		n, err = read("nf_conntrack_count")
+		return n, max, err
+	}
+	c, err := k.ctConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	flows, err := c.Dump(nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("conntrack: %w", err)
+	}
+	return len(flows), max, nil
 }
 
 // mark shows a connection mark by the name that makes it, as RouterOS does (the number

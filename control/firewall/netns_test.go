@@ -208,6 +208,12 @@ func TestNATAndFilter(t *testing.T) {
 	if !r.metric(t, "filter", "forward", "blocked") {
 		t.Errorf("no routerd_firewall_rule_packets_total{chain=forward,comment=blocked} >= 1")
 	}
+	// Connection tracking totals: the router's namespace tracks the traffic above, and
+	// the gauge says what /ip firewall connection tracking print says.
+	if n, max := r.gauge(t, "routerd_conntrack_entries"), r.gauge(t, "routerd_conntrack_max_entries"); n < 1 || max < n {
+		t.Errorf("routerd_conntrack_entries %v, routerd_conntrack_max_entries %v; want at least one entry, max above it\n%s", n, max,
+			r.run(t, `/ip firewall connection tracking print`))
+	}
 	r.run(t, `/ip firewall filter reset-counters [find comment=blocked]`)
 	if out := strings.TrimSpace(r.run(t, `:put [/ip firewall filter get [find comment=blocked] packets]`)); out != "0" {
 		t.Errorf("after reset-counters packets=%q", out)
@@ -848,6 +854,21 @@ func TestAddressListTimers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gauge is the value of an unlabelled gauge of the rig's registry (-1 when absent).
+func (r *rig) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return -1
 }
 
 // metric reports whether routerd_firewall_rule_packets_total has the rule of table,
