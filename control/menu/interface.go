@@ -284,6 +284,29 @@ func interfaceMenus() []*Menu {
 			Desc: "Bridge settings: whether bridged traffic passes the IP firewall.",
 		},
 		{
+			// Before the bridge ports: a port may name a list (interface=LAN).
+			Path: InterfaceListPath,
+			Kind: List,
+			Props: []Prop{
+				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "List name."},
+				{Name: "include", Type: value.String(), Ref: InterfaceListPath, RefList: true,
+					Desc: "Lists whose members are members of this list too."},
+				{Name: "exclude", Type: value.String(), Ref: InterfaceListPath, RefList: true,
+					Desc: "Lists whose members are not members of this list."},
+				comment,
+				hidden("builtin", "The list is built in; its members are computed."),
+			},
+			Flags:   []Flag{{'*', "builtin"}},
+			Columns: []string{"name"},
+			Builtin: []map[string]string{
+				{"name": "all", "comment": "contains all interfaces"},
+				{"name": "none", "comment": "contains no interfaces"},
+				{"name": "dynamic", "comment": "contains dynamic interfaces"},
+				{"name": "static", "comment": "contains static interfaces"},
+			},
+			Desc: "Named lists of interfaces (used by firewall, services, neighbor discovery).",
+		},
+		{
 			Path: BridgePortPath,
 			Kind: List,
 			Props: []Prop{
@@ -366,28 +389,6 @@ func interfaceMenus() []*Menu {
 			Flags:   []Flag{FlagInvalid, FlagDisabled},
 			Columns: []string{"group", "vid", "ports", "bridge"},
 			Desc:    "Static entries of the bridge multicast database.",
-		},
-		{
-			Path: InterfaceListPath,
-			Kind: List,
-			Props: []Prop{
-				{Name: "name", Type: value.String(), Unique: true, Required: true, Desc: "List name."},
-				{Name: "include", Type: value.String(), Ref: InterfaceListPath, RefList: true,
-					Desc: "Lists whose members are members of this list too."},
-				{Name: "exclude", Type: value.String(), Ref: InterfaceListPath, RefList: true,
-					Desc: "Lists whose members are not members of this list."},
-				comment,
-				hidden("builtin", "The list is built in; its members are computed."),
-			},
-			Flags:   []Flag{{'*', "builtin"}},
-			Columns: []string{"name"},
-			Builtin: []map[string]string{
-				{"name": "all", "comment": "contains all interfaces"},
-				{"name": "none", "comment": "contains no interfaces"},
-				{"name": "dynamic", "comment": "contains dynamic interfaces"},
-				{"name": "static", "comment": "contains static interfaces"},
-			},
-			Desc: "Named lists of interfaces (used by firewall, services, neighbor discovery).",
 		},
 		{
 			Path: InterfaceListMemberPath,
