@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
@@ -373,5 +374,21 @@ func TestRemovedInterfaceAddresses(t *testing.T) {
 	out, err := ex.Export(context.Background(), admin, "/ip/address", control.ExportOptions{})
 	if err != nil || !strings.Contains(out, "add address=198.18.70.1/24 interface="+id+"\n") {
 		t.Errorf("export %v:\n%s", err, out)
+	}
+}
+
+// TestExportHeaderLocalTime: the export's header is in the router's time, /system
+// clock's zone, as RouterOS writes it (QA: it was UTC after time-zone-name was set).
+func TestExportHeaderLocalTime(t *testing.T) {
+	ex := newExecutor(t)
+	ex.Now = func() time.Time { return time.Date(2026, 12, 3, 6, 6, 54, 0, time.UTC) }
+	sess := &control.Session{}
+	mustExec(t, ex, sess, "/system/clock", "set", "time-zone-name=Africa/Johannesburg")
+	text, err := ex.Export(context.Background(), sess, "", control.ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(text, "# 2026-12-03 08:06:54 by routerd ") {
+		t.Errorf("header %q", strings.SplitN(text, "\n", 2)[0])
 	}
 }
