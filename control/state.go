@@ -1,6 +1,9 @@
 package control
 
-import "sync"
+import (
+	"maps"
+	"sync"
+)
 
 // ItemState is what an engine reports about an item: flags it controls, read-only
 // properties (counters, actual-mtu), and a status text shown by print when the item is not
@@ -17,8 +20,10 @@ type State struct {
 	m  map[string]map[uint64]ItemState
 }
 
-// Set replaces the state of one item.
+// Set replaces the state of one item. It keeps a copy of st.Props: the caller may go on
+// changing its map.
 func (s *State) Set(path string, id uint64, st ItemState) {
+	st.Props = maps.Clone(st.Props)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
@@ -30,11 +35,15 @@ func (s *State) Set(path string, id uint64, st ItemState) {
 	s.m[path][id] = st
 }
 
-// Get reads the state of one item.
+// Get reads the state of one item. Its Props are the caller's own copy: engines update a
+// counter in what Get returned and Set it back while prints range over the stored map
+// (QA: concurrent API prints of /ip firewall filter crashed routerd with "concurrent map
+// writes").
 func (s *State) Get(path string, id uint64) (ItemState, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st, ok := s.m[path][id]
+	st.Props = maps.Clone(st.Props)
 	return st, ok
 }
 
