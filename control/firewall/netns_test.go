@@ -263,10 +263,11 @@ func TestLargeAddressList(t *testing.T) {
 	}
 }
 
-// TestIPv6Filter: /ipv6 firewall filter in the ip6 routerd table, with an address list
-// and connection-state, carrying ICMPv6 and UDP.
-func TestIPv6Filter(t *testing.T) {
-	tp := newTopo(t)
+// ipv6 gives the client, router and server IPv6 addresses (2001:db8:1::/64 on the
+// client's side, 2001:db8:2::/64 on the server's), turns forwarding on and waits a
+// little for the path; ping6 pings the server from the client once.
+func (tp *topo) ipv6(t *testing.T) (ping6 func() bool) {
+	t.Helper()
 	for _, c := range [][]string{
 		{tp.c, "addr", "add", "2001:db8:1::2/64", "dev", "c0", "nodad"}, {tp.c, "-6", "route", "add", "default", "via", "2001:db8:1::1"},
 		{tp.s, "addr", "add", "2001:db8:2::2/64", "dev", "s0", "nodad"}, {tp.s, "-6", "route", "add", "default", "via", "2001:db8:2::1"},
@@ -275,12 +276,20 @@ func TestIPv6Filter(t *testing.T) {
 		sh(t, append([]string{"ip", "-n"}, c...)...)
 	}
 	sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-	ping6 := func() bool {
+	ping6 = func() bool {
 		return exec.Command("ip", "netns", "exec", tp.c, "ping", "-6", "-c1", "-W1", "2001:db8:2::2").Run() == nil
 	}
 	for i := 0; i < 30 && !ping6(); i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
+	return ping6
+}
+
+// TestIPv6Filter: /ipv6 firewall filter in the ip6 routerd table, with an address list
+// and connection-state, carrying ICMPv6 and UDP.
+func TestIPv6Filter(t *testing.T) {
+	tp := newTopo(t)
+	ping6 := tp.ipv6(t)
 	if !ping6() {
 		t.Fatal("no IPv6 path through the router")
 	}

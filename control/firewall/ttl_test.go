@@ -1,10 +1,8 @@
 package firewall
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestHeaderArithmetic: change-ttl new-ttl=decrement:N and increment:N (and IPv6's
@@ -17,20 +15,7 @@ import (
 func TestHeaderArithmetic(t *testing.T) {
 	tp := newTopo(t)
 	r := newRig(t, tp)
-	for _, c := range [][]string{
-		{tp.c, "addr", "add", "2001:db8:1::2/64", "dev", "c0", "nodad"}, {tp.c, "-6", "route", "add", "default", "via", "2001:db8:1::1"},
-		{tp.s, "addr", "add", "2001:db8:2::2/64", "dev", "s0", "nodad"}, {tp.s, "-6", "route", "add", "default", "via", "2001:db8:2::1"},
-		{tp.r, "addr", "add", "2001:db8:1::1/64", "dev", "lan", "nodad"}, {tp.r, "addr", "add", "2001:db8:2::1/64", "dev", "wan", "nodad"},
-	} {
-		sh(t, append([]string{"ip", "-n"}, c...)...)
-	}
-	sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-	ping6 := func() bool {
-		return exec.Command("ip", "netns", "exec", tp.c, "ping", "-6", "-c1", "-W1", "2001:db8:2::2").Run() == nil
-	}
-	for i := 0; i < 30 && !ping6(); i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
+	ping6 := tp.ipv6(t)
 	r.run(t, `/ip firewall mangle add chain=prerouting action=change-ttl new-ttl=decrement:5 src-address=198.18.1.2 protocol=icmp comment=ttl
 /ip firewall filter
 add chain=forward action=passthrough ttl=equal:58 src-address=198.18.1.2 comment=dec
