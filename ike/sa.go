@@ -1322,7 +1322,23 @@ func (sa *IKESA) sendDelete() {
 	}
 	id := sa.nextReqID
 	sa.nextReqID++
-	sa.sendPkts(sa.encrypt(Informational, false, id, []Payload{&Delete{Protocol: ProtoIKE}}))
+	pkts := sa.encrypt(Informational, false, id, []Payload{&Delete{Protocol: ProtoIKE}})
+	sa.sendPkts(pkts)
+	if sa.state == stateAuthSent {
+		// The responder takes no request beyond the IKE_AUTH it has not answered yet
+		// (window size 1): a delete that overtakes it, even between its fragments, is
+		// ignored (charon: "received message ID 2, expected 1") and the SA then came up
+		// at the peer with nothing left to delete it. Sent again once the IKE_AUTH is
+		// surely processed; a duplicate is answered again, nothing more.
+		d, local, remote := sa.d, sa.local, sa.remote
+		for _, after := range []time.Duration{500 * time.Millisecond, 2 * time.Second} {
+			time.AfterFunc(after, func() {
+				for _, b := range pkts {
+					_ = d.send(b, local, remote)
+				}
+			})
+		}
+	}
 }
 
 // peerMayHold reports whether the peer may hold this IKE SA, so that removing it here
