@@ -315,6 +315,9 @@ func (e *Engine) apply(path string, params []param) {
 			v = d.Default
 		}
 		if err := e.set(p, v); err != nil {
+			if !ok && errors.Is(err, ErrSharedLimit) {
+				continue // left at its default: the machine's own limit stands, nothing to say
+			}
 			problems = append(problems, p.prop+": "+err.Error())
 		}
 	}
@@ -325,6 +328,24 @@ func (e *Engine) apply(path string, params []param) {
 	e.publish(path, &st)
 }
 
+// holds reports whether every file of p that exists holds want (and one does).
+func (e *Engine) holds(p param, want string) bool {
+	found := 0
+	for _, g := range p.files {
+		for _, f := range e.expand(g) {
+			cur, err := os.ReadFile(f)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil || strings.TrimSpace(string(cur)) != want {
+				return false
+			}
+			found++
+		}
+	}
+	return found > 0
+}
+
 // set writes v to p's files where they hold something else.
 func (e *Engine) set(p param, v string) error {
 	want, err := p.conv(v)
@@ -332,6 +353,9 @@ func (e *Engine) set(p param, v string) error {
 		return err
 	}
 	if p.global && !e.initNS {
+		if e.holds(p, want) {
+			return nil // the machine has the value asked for
+		}
 		return ErrSharedLimit
 	}
 	var files []string

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/control/controltest"
 )
 
 // fakeProc makes a /proc/sys tree with the files of one parameter set to old.
@@ -96,6 +98,9 @@ func TestSetRefusals(t *testing.T) {
 	if read(t, dir, "net/ipv4/neigh/default/gc_thresh3") != "1024\n" {
 		t.Error("gc_thresh3 written")
 	}
+	if err := e.set(params4[7], "1024"); err != nil {
+		t.Errorf("gc_thresh3 from a child namespace, asked for the value the machine has: %v", err)
+	}
 	e.initNS = true
 	if err := e.set(params4[7], "8192"); err != nil || read(t, dir, "net/ipv4/neigh/default/gc_thresh3") != "8192" {
 		t.Errorf("gc_thresh3 from the initial namespace: %v", err)
@@ -150,5 +155,35 @@ func fakeFile(t *testing.T, dir, f, v string) {
 	}
 	if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSharedLimitAtDefault: in a child namespace, max-neighbor-entries left at its default
+// says nothing (QA: a fresh router's /ip settings printed "not applied" for a property
+// nobody set); set to a value the machine does not have, it says why it is not applied.
+func TestSharedLimitAtDefault(t *testing.T) {
+	dir := fakeProc(t, map[string]string{"net/ipv4/neigh/default/gc_thresh3": "1024", "net/ipv4/ip_forward": "1"})
+	e := New(Options{Proc: dir})
+	e.ex = controltest.New(t)
+	status := func() string {
+		st, _ := e.ex.State.Get(Path, itemID)
+		return st.Status
+	}
+	e.apply(Path, params4)
+	if s := status(); strings.Contains(s, "max-neighbor-entries") {
+		t.Errorf("at its default: %s", s)
+	}
+	controltest.Exec(t, e.ex, "/ip/settings set max-neighbor-entries=1024")
+	e.apply(Path, params4)
+	if s := status(); strings.Contains(s, "max-neighbor-entries") {
+		t.Errorf("set to the machine's value: %s", s)
+	}
+	controltest.Exec(t, e.ex, "/ip/settings set max-neighbor-entries=4096")
+	e.apply(Path, params4)
+	if s := status(); !strings.Contains(s, "max-neighbor-entries: "+ErrSharedLimit.Error()) {
+		t.Errorf("set to another value: status %q", s)
+	}
+	if read(t, dir, "net/ipv4/neigh/default/gc_thresh3") != "1024\n" {
+		t.Error("gc_thresh3 written from a child namespace")
 	}
 }
