@@ -650,7 +650,7 @@ func (e *Engine) expandPorts(cfg *config, links map[string]netlink.Link) *listed
 			for _, l := range links {
 				all = append(all, l)
 			}
-			ls = newLists(cfg.lists, cfg.members, classify(all, cfg.names, e.hiddenLink, e.names))
+			ls = newLists(cfg.lists, cfg.members, classify(all, cfg.names, e.hiddenLink, e.portIn(all), e.names))
 		}
 		it.list = it.Interface
 		out.items = append(out.items, it)

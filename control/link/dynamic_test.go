@@ -25,7 +25,7 @@ func TestDynamicRule(t *testing.T) {
 	}
 	configured := map[string]bool{"ether2": true, "gre1": true}
 	want := map[string]bool{"lo": false, "eth0": false, "ext0": true, "ether2": false, "bridge1": false, "docker0": true, "gre1": false}
-	infos := classify(links, configured, func(string) bool { return false }, nil)
+	infos := classify(links, configured, func(string) bool { return false }, ethernetLike, nil)
 	for i, l := range links {
 		n := l.Attrs().Name
 		if got := dynamicLink(l, configured, nil); got != want[n] {

@@ -255,11 +255,31 @@ const portMTU = 1500
 // ownedPort reports whether l (called name) is an ethernet port routerd owns: an
 // ethernet-like link that is no tunnel's hidden end and that no other engine claims.
 func (e *Engine) ownedPort(name string, l netlink.Link) bool {
-	if !ethernetLike(l) || e.hiddenLink(name) || e.tunnelEnd(l, e.passLink) {
+	return !e.hiddenLink(name) && e.isPort(l, e.passLink)
+}
+
+// isPort reports whether l is an Ethernet port, as /interface ethernet print lists them:
+// an ethernet-like link that is not a tunnel's end (tunnelEnd, with byIndex to find its
+// peer) and that no other engine claims with an Overlay (a GRE or EoIP tunnel's link is a
+// veth too).
+func (e *Engine) isPort(l netlink.Link, byIndex func(int) (netlink.Link, error)) bool {
+	if !ethernetLike(l) || e.tunnelEnd(l, byIndex) {
 		return false
 	}
-	_, claimed := e.kernelProps(l, nil)
-	return !claimed
+	return !e.applyOverlays(e.nameOf(l.Attrs()), map[string]string{})
+}
+
+// portIn is isPort for the links of the dump ls, peers looked for in it.
+func (e *Engine) portIn(ls []netlink.Link) func(netlink.Link) bool {
+	byIndex := func(i int) (netlink.Link, error) {
+		for _, l := range ls {
+			if l.Attrs().Index == i {
+				return l, nil
+			}
+		}
+		return nil, netlink.LinkNotFoundError{}
+	}
+	return func(l netlink.Link) bool { return e.isPort(l, byIndex) }
 }
 
 // keepPorts keeps lo up, and the ethernet ports no item configures up and at RouterOS's

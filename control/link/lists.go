@@ -26,8 +26,10 @@ type ifInfo struct {
 }
 
 // IfaceKinds are the values of the firewall's in-interface and out-interface that name
-// every interface of a kind, as on RouterOS; Members resolves them like lists. No link
-// here is PPP or wireless: those two have no members.
+// every interface of a kind, as on RouterOS; Members resolves them like lists:
+// all-ethernet the ports /interface ethernet print lists (isPort: never a tunnel, whose
+// link is a veth too), all-vlan the VLAN links. No link here is PPP or wireless: those
+// two have no members.
 var IfaceKinds = []string{"all-ethernet", "all-vlan", "all-ppp", "all-wireless"}
 
 // lists is one consistent view of the interface lists and the system's links.
@@ -139,7 +141,7 @@ func (e *Engine) Members(list string) []string {
 	mm, _ := ex.Tree.Get(listMemberPath)
 	bad := map[uint64]string{} // shown by the engine's pass; a list resolves without them
 	set := newLists(decodeAll[listItem](lm, listItems, bad), decodeAll[memberItem](mm, memberItems, bad),
-		classify(ls, configured, e.hiddenLink, e.names)).resolve(list, map[string]bool{})
+		classify(ls, configured, e.hiddenLink, e.portIn(ls), e.names)).resolve(list, map[string]bool{})
 	out := make([]string, 0, len(set))
 	for n := range set {
 		out = append(out, n)
@@ -178,8 +180,9 @@ func dynamicLink(l netlink.Link, configured map[string]bool, names *Names) bool 
 }
 
 // classify names the links for list resolution by their RouterOS names (the map's, so a
-// name the kernel cannot carry shows as configured, not as its kernel name).
-func classify(ls []netlink.Link, configured map[string]bool, hidden func(string) bool, names *Names) []ifInfo {
+// name the kernel cannot carry shows as configured, not as its kernel name); port tells
+// the Ethernet ports (all-ethernet) among them.
+func classify(ls []netlink.Link, configured map[string]bool, hidden func(string) bool, port func(netlink.Link) bool, names *Names) []ifInfo {
 	out := make([]ifInfo, 0, len(ls))
 	for _, l := range ls {
 		if hidden(l.Attrs().Name) {
@@ -187,7 +190,7 @@ func classify(ls []netlink.Link, configured map[string]bool, hidden func(string)
 		}
 		k := ""
 		switch {
-		case ethernetLike(l):
+		case port(l):
 			k = "ethernet"
 		case l.Type() == "vlan":
 			k = "vlan"

@@ -1,12 +1,16 @@
 package link
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 )
@@ -122,5 +126,46 @@ func TestMembers(t *testing.T) {
 	}
 	if err := checkMember(controlArg("list", "all")); err == nil {
 		t.Error("member of built-in list all accepted")
+	}
+}
+
+// TestAllEthernetPorts: in-interface=all-ethernet (the firewall's expansion, and a
+// bridge port naming it) is the ports /interface ethernet print lists. A GRE or EoIP
+// tunnel's interface is a veth here too, and was taken for one (QA: all-ethernet compiled
+// to iifname "eoip-n", "ether1", "ether2", "gre-n"); so was a tunnel's link in the moment
+// before its engine claims it, whose veth peer is the tunnel's hidden end.
+func TestAllEthernetPorts(t *testing.T) {
+	e := New()
+	e.ex = controltest.New(t)
+	h, _ := engine.Standalone(e.ex, e.Spec())
+	engine.Offer(h, Hider(func(name string) bool { return strings.HasPrefix(name, "rt") }))
+	engine.Offer(h, Overlay(func(name string) (map[string]string, bool) {
+		return map[string]string{"type": "tunnel"}, name == "gre-n" || name == "eoip-n"
+	}))
+	e.eh = h
+	var ls []netlink.Link
+	add := func(l netlink.Link) *netlink.LinkAttrs {
+		a := l.Attrs()
+		a.Index = len(ls) + 1
+		a.NetNsID = -1
+		ls = append(ls, l)
+		return a
+	}
+	attrs := func(name string) netlink.LinkAttrs { return attrsOf(name, "", true) }
+	add(&netlink.Device{LinkAttrs: attrs("ether1")})
+	ns := add(&netlink.Veth{LinkAttrs: attrs("ether2")}) // its peer in another namespace
+	ns.ParentIndex, ns.NetNsID = 3, 0
+	for _, tun := range []string{"gre-n", "eoip-n", "gre-new"} {
+		vis := add(&netlink.Veth{LinkAttrs: attrs(tun)})
+		hid := add(&netlink.Veth{LinkAttrs: attrs("rt" + tun)})
+		vis.ParentIndex, hid.ParentIndex = hid.Index, vis.Index
+	}
+	add(&netlink.Vlan{LinkAttrs: attrs("vlan10"), VlanId: 10})
+	l := newLists(nil, nil, classify(ls, nil, e.hiddenLink, e.portIn(ls), e.names))
+	for list, want := range map[string]string{"all-ethernet": "ether1,ether2", "all-vlan": "vlan10", "all-ppp": "", "all-wireless": ""} {
+		got := slices.Sorted(maps.Keys(l.resolve(list, map[string]bool{})))
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: %v, want %s", list, got, want)
+		}
 	}
 }

@@ -212,7 +212,7 @@ func TestNamesOfWithoutAltnames(t *testing.T) {
 		}
 	}
 	links := []netlink.Link{&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: KernelName("ether1 - WAN"), Alias: ownerAlias}}}
-	if infos := classify(links, map[string]bool{"ether1 - WAN": true}, func(string) bool { return false }, n); infos[0].name != "ether1 - WAN" || !infos[0].static {
+	if infos := classify(links, map[string]bool{"ether1 - WAN": true}, func(string) bool { return false }, ethernetLike, n); infos[0].name != "ether1 - WAN" || !infos[0].static {
 		t.Errorf("interface lists see %+v, want the RouterOS name, static", infos[0])
 	}
 }
