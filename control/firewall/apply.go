@@ -728,33 +728,70 @@ func walkErrors(err error, fn func(error)) {
 	}
 }
 
-// intervalElements turns entries into the start/end elements of an interval set,
-// merging overlapping entries (the kernel refuses overlaps). A merged entry keeps a
-// timeout only if every part had one (the longest).
+// intervalElements turns entries into the start/end elements of an interval set. Each
+// address gets the timeout of the entries covering it, so that every entry keeps its
+// own in the kernel, which goes on expiring them while routerd is stopped: permanent if
+// a permanent entry covers it, else the longest. The kernel refuses overlapping
+// intervals, so overlapping entries are cut where that timeout changes; adjacent pieces
+// with the same timeout are one element. (Entries with different timeouts were merged
+// into one carrying the longest: 198.18.1.90 timeout=20s and .91 timeout=1h became
+// 198.18.1.90/31 timeout 1h, QA.)
 func intervalElements(es []Entry) []nftables.SetElement {
-	es = slices.Clone(es)
-	slices.SortFunc(es, func(a, b Entry) int { return a.From.Compare(b.From) })
-	var merged []Entry
-	for _, e := range es {
-		if n := len(merged); n > 0 {
-			last := &merged[n-1]
-			next := last.To.Next()
-			if e.From.Compare(last.To) <= 0 || (next.IsValid() && e.From == next) {
-				if e.To.Compare(last.To) > 0 {
-					last.To = e.To
-				}
-				if last.Timeout == 0 || e.Timeout == 0 {
-					last.Timeout = 0
-				} else {
-					last.Timeout = max(last.Timeout, e.Timeout)
-				}
-				continue
-			}
+	starts := slices.Clone(es)
+	slices.SortFunc(starts, func(a, b Entry) int { return a.From.Compare(b.From) })
+	ends := slices.Clone(es)
+	slices.SortFunc(ends, func(a, b Entry) int { return a.To.Compare(b.To) })
+	active := map[time.Duration]int{} // timeout (0: permanent) → entries covering the sweep's address
+	cover := func() (time.Duration, bool) {
+		if active[0] > 0 {
+			return 0, true
 		}
-		merged = append(merged, e)
+		var t time.Duration
+		for k := range active {
+			t = max(t, k)
+		}
+		return t, len(active) > 0
+	}
+	var pieces []Entry
+	var from netip.Addr // the start of the piece being swept
+	emit := func(to netip.Addr, timeout time.Duration) {
+		if !from.IsValid() || from.Compare(to) > 0 {
+			return
+		}
+		if n := len(pieces); n > 0 && pieces[n-1].Timeout == timeout && pieces[n-1].To.Next() == from {
+			pieces[n-1].To = to
+			return
+		}
+		pieces = append(pieces, Entry{From: from, To: to, Timeout: timeout})
+	}
+	for i, j := 0, 0; j < len(ends); {
+		before, was := cover()
+		var last, at netip.Addr // a change at at closes the piece at last
+		if i < len(starts) && starts[i].From.Compare(ends[j].To) <= 0 {
+			at, last = starts[i].From, starts[i].From.Prev()
+			active[starts[i].Timeout]++
+			i++
+		} else {
+			at, last = ends[j].To.Next(), ends[j].To
+			if active[ends[j].Timeout]--; active[ends[j].Timeout] == 0 {
+				delete(active, ends[j].Timeout)
+			}
+			j++
+		}
+		after, is := cover()
+		if was == is && before == after {
+			continue
+		}
+		if was {
+			emit(last, before)
+		}
+		from = netip.Addr{}
+		if is {
+			from = at
+		}
 	}
 	var out []nftables.SetElement
-	for _, e := range merged {
+	for _, e := range pieces {
 		out = append(out, nftables.SetElement{Key: e.From.AsSlice(), Timeout: e.Timeout})
 		if end := e.To.Next(); end.IsValid() {
 			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -591,4 +592,57 @@ func TestPlan(t *testing.T) {
 			t.Errorf("the next pass sent %q, %d refused: a refused rule stays out until it changes", txs, f.refuse-refusedBefore-2)
 		}
 	})
+}
+
+// TestIntervalElementsTimeouts: every address of an address list's set carries the
+// timeout of the entries covering it, so the kernel expires each entry at its own time
+// even while routerd is stopped. Adjacent entries with different timeouts were merged
+// into one element with the longest (QA: 198.18.1.90 timeout=20s and .91 timeout=1h
+// became 198.18.1.90/31 timeout 1h); only equal timeouts, or both permanent, merge, and
+// overlapping entries are cut where the timeout changes (a permanent entry wins, else
+// the longest).
+func TestIntervalElementsTimeouts(t *testing.T) {
+	ent := func(from, to string, d time.Duration) Entry {
+		return Entry{From: netip.MustParseAddr(from), To: netip.MustParseAddr(to), Timeout: d}
+	}
+	show := func(els []nftables.SetElement) string {
+		var out []string
+		for _, e := range els {
+			a, _ := netip.AddrFromSlice(e.Key)
+			if e.IntervalEnd {
+				out = append(out, "-"+a.String())
+			} else {
+				out = append(out, fmt.Sprintf("%s@%s", a, e.Timeout))
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		name string
+		es   []Entry
+		want string
+	}{
+		{"adjacent, different timeouts", []Entry{ent("198.18.1.91", "198.18.1.91", time.Hour), ent("198.18.1.90", "198.18.1.90", 20*time.Second)},
+			"198.18.1.90@20s -198.18.1.91 198.18.1.91@1h0m0s -198.18.1.92"},
+		{"adjacent, timed and permanent", []Entry{ent("198.18.1.90", "198.18.1.90", 20*time.Second), ent("198.18.1.91", "198.18.1.91", 0)},
+			"198.18.1.90@20s -198.18.1.91 198.18.1.91@0s -198.18.1.92"},
+		{"adjacent, equal timeouts merge", []Entry{ent("198.18.1.90", "198.18.1.90", time.Hour), ent("198.18.1.91", "198.18.1.91", time.Hour),
+			ent("198.18.1.92", "198.18.1.95", 0), ent("198.18.1.96", "198.18.1.96", 0)},
+			"198.18.1.90@1h0m0s -198.18.1.92 198.18.1.92@0s -198.18.1.97"},
+		{"a longer entry inside a shorter one is cut out", []Entry{ent("198.18.1.0", "198.18.1.255", 20*time.Second), ent("198.18.1.5", "198.18.1.5", time.Hour)},
+			"198.18.1.0@20s -198.18.1.5 198.18.1.5@1h0m0s -198.18.1.6 198.18.1.6@20s -198.18.2.0"},
+		{"a permanent entry covers a timed one", []Entry{ent("198.18.1.0", "198.18.1.255", 0), ent("198.18.1.5", "198.18.1.7", time.Hour)},
+			"198.18.1.0@0s -198.18.2.0"},
+		{"overlaps: permanent, else the longest", []Entry{ent("198.18.1.0", "198.18.1.9", time.Minute), ent("198.18.1.5", "198.18.1.14", time.Hour),
+			ent("198.18.1.8", "198.18.1.8", 0), ent("198.18.1.20", "198.18.1.20", time.Minute)},
+			"198.18.1.0@1m0s -198.18.1.5 198.18.1.5@1h0m0s -198.18.1.8 198.18.1.8@0s -198.18.1.9 198.18.1.9@1h0m0s -198.18.1.15 198.18.1.20@1m0s -198.18.1.21"},
+		{"to the last address", []Entry{ent("255.255.255.0", "255.255.255.255", 0), ent("255.255.255.255", "255.255.255.255", time.Hour)},
+			"255.255.255.0@0s"},
+		{"duplicates", []Entry{ent("2001:db8::1", "2001:db8::1", time.Minute), ent("2001:db8::1", "2001:db8::1", time.Minute)},
+			"2001:db8::1@1m0s -2001:db8::2"},
+	} {
+		if got := show(intervalElements(tc.es)); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
 }
