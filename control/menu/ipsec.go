@@ -106,7 +106,9 @@ func ipsecProfileMenu() *Menu {
 			{Name: "proposal-check", Type: value.Enum("claim", "exact", "obey", "strict"), Default: "obey",
 				Desc: "Phase 2 lifetime check logic: claim, exact, obey or strict."},
 		},
-		Flags:   []Flag{ipsecFlagDefault},
+		Flags: []Flag{ipsecFlagDefault},
+		// RouterOS 7's table of profiles (phase 1 algorithms).
+		Brief:   []string{"name", "hash-algorithm", "enc-algorithm", "dh-group", "lifetime"},
 		Builtin: []map[string]string{{"name": "default"}},
 	}
 }
@@ -136,7 +138,9 @@ func ipsecProposalMenu() *Menu {
 			{Name: "pfs-group", Type: value.Enum(append(append([]string{}, ipsecDHGroups...), "none")...),
 				Default: "modp1024", Desc: "Diffie-Hellman group used for Perfect Forward Secrecy."},
 		},
-		Flags:   []Flag{FlagDisabled, ipsecFlagDefault},
+		Flags: []Flag{FlagDisabled, ipsecFlagDefault},
+		// RouterOS 7's table of proposals (phase 2 algorithms).
+		Brief:   []string{"name", "auth-algorithms", "enc-algorithms", "lifetime", "pfs-group"},
 		Builtin: []map[string]string{{"name": "default"}},
 	}
 }
@@ -245,7 +249,9 @@ func ipsecModeConfigMenu() *Menu {
 				NoEffect: "DNS servers a responder sends are not installed in /ip dns here",
 				Desc:     "Initiator: use the DNS servers the responder sends (stored only)."},
 		},
-		Flags:   []Flag{ipsecFlagDefault},
+		Flags: []Flag{ipsecFlagDefault},
+		// RouterOS 7's table of mode configs.
+		Brief:   []string{"name", "responder", "address-pool", "address", "split-include"},
 		Builtin: []map[string]string{{"name": "request-only", "responder": "no"}},
 	}
 }
@@ -415,6 +421,8 @@ func ipsecIdentityMenu() *Menu {
 			{Name: "username", Type: value.String(), Desc: "XAuth or EAP username."},
 		},
 		Flags: []Flag{FlagDisabled, FlagDynamic},
+		// RouterOS 7's table of identities; never the secret or password.
+		Brief: []string{"peer", "auth-method", "my-id", "remote-id", "mode-config", "generate-policy"},
 	}
 }
 
