@@ -304,7 +304,12 @@ func TestLimitAnyTime(t *testing.T) {
 		{in: "3/2d", rate: 11, unit: expr.LimitTimeWeek}, // 10.5 a week, rounded
 		{in: "1/3w", rate: 1, unit: expr.LimitTimeWeek},  // less than one a week: one
 		{in: "10/500ms", rate: 20, unit: expr.LimitTimeSecond},
-		{in: "1000000/1s,100000:bytes", rate: 1000000, unit: expr.LimitTimeSecond, burst: 100000, bytes: true},
+		// RouterOS's bit mode (QA: refused): 1 Mbit/s with a 64 kbit burst is nftables'
+		// 125000 bytes/second burst 8000 bytes; 1M is RouterOS's 1000000.
+		{in: "1000000/1s,64000:bit", rate: 125000, unit: expr.LimitTimeSecond, burst: 8000, bytes: true},
+		{in: "1M/1s,5:bit", rate: 125000, unit: expr.LimitTimeSecond, burst: 1, bytes: true},
+		{in: "8000/1m,0:bit", rate: 1000, unit: expr.LimitTimeMinute, bytes: true},
+		{in: "1000000/1s,100000:bytes", fail: true}, // not RouterOS's
 		{in: "50/1s,2:packet", rate: 50, unit: expr.LimitTimeSecond, burst: 2},
 		{in: "5", rate: 5, unit: expr.LimitTimeSecond},
 		{in: "50/0s", fail: true},

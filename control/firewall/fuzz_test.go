@@ -26,7 +26,7 @@ func FuzzLogPacket(f *testing.F) {
 // by Check or compile, and never panic.
 func FuzzRuleValues(f *testing.F) {
 	for _, s := range []string{"8h-17h,mon,fri", "22h-2h", "2,2,dst-address/1m", "3,24", "both-addresses:2/1", "!src-port:3/0",
-		"10/1m,5:packet", "4,1", "equal:64", "0s-24h,sun,sat", "1,1,addresses-and-dst-port"} {
+		"10/1m,5:packet", "1M/1s,64k:bit", "4,1", "equal:64", "0s-24h,sun,sat", "1,1,addresses-and-dst-port"} {
 		f.Add("time", s, false)
 		f.Add("dst-limit", s, true)
 	}

@@ -1383,6 +1383,12 @@ func TestExportVerboseLines(t *testing.T) {
 	if out := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "chain", "ip6", TableName, "filter/forward"); !strings.Contains(out, "ip6 hoplimit 1") {
 		t.Errorf("hop-limit=equal:1 not in the kernel:\n%s", out)
 	}
+	// limit's bit mode (RouterOS: count and burst in bits) is nftables' byte limit.
+	r.run(t, `/ip firewall filter add chain=forward action=accept comment=bitrate limit=1000000/1s,64000:bit`)
+	if out := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "chain", "ip", TableName, "filter/forward"); !strings.Contains(out, "limit rate 125000 bytes/second burst 8000 bytes") {
+		t.Errorf("limit=1000000/1s,64000:bit not 125000 bytes/second burst 8000 bytes in the kernel:\n%s", out)
+	}
+	r.run(t, `/ip firewall filter remove [find comment=bitrate]`)
 	// A matcher the kernel cannot express is kept (an export loads whole) and its rule
 	// shows invalid with the reason, never applied without it.
 	for _, arg := range []string{"ingress-priority=5", "routing-table=main", "tls-host=*.example.com"} {

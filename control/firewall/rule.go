@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -442,13 +443,26 @@ func perUnit(n uint64, d time.Duration) (uint64, time.Duration, error) {
 	panic("unreachable")
 }
 
-// parseLimit reads count[/time][,burst[:mode]] (mode packet or bytes).
+// parseLimit reads count[/time][,burst[:mode]], RouterOS's limit: mode packet (the
+// default) counts packets, mode bit counts bits, count and burst both, which take k, M
+// and G as a bit rate does (limit=1000000/1s,64000:bit is 1 Mbit/s with a 64 kbit
+// burst); nftables limits bytes, so a bit rate and burst are taken in bytes (an eighth,
+// rounded, at least one).
 func parseLimit(s string) (limit, error) {
 	bad := fmt.Errorf("invalid value for argument limit")
 	l := limit{unit: time.Second}
 	rate, rest, _ := strings.Cut(s, ",")
+	b, mode, _ := strings.Cut(rest, ":")
+	num := func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }
+	switch mode {
+	case "", "packet":
+	case "bit":
+		l.bytes, num = true, value.ParseRate
+	default:
+		return l, bad
+	}
 	cnt, per, hasPer := strings.Cut(rate, "/")
-	n, err := strconv.ParseUint(cnt, 10, 64)
+	n, err := num(cnt)
 	if err != nil || n == 0 {
 		return l, bad
 	}
@@ -463,22 +477,23 @@ func parseLimit(s string) (limit, error) {
 		}
 	}
 	if rest != "" {
-		b, mode, _ := strings.Cut(rest, ":")
-		bn, err := strconv.ParseUint(b, 10, 32)
-		if err != nil {
+		bn, err := num(b)
+		if l.bytes && err == nil && bn > 0 {
+			bn = bitsToBytes(bn)
+		}
+		if err != nil || bn > math.MaxUint32 {
 			return l, bad
 		}
 		l.burst = uint32(bn)
-		switch mode {
-		case "", "packet":
-		case "bytes":
-			l.bytes = true
-		default:
-			return l, bad
-		}
+	}
+	if l.bytes {
+		l.rate = bitsToBytes(l.rate)
 	}
 	return l, nil
 }
+
+// bitsToBytes is n bits in whole bytes, rounded, at least one.
+func bitsToBytes(n uint64) uint64 { return max(n/8+(n%8)/4, 1) }
 
 // parseNth reads every,nth (1 <= nth <= every).
 func parseNth(s string) (every, nth uint32, err error) {
