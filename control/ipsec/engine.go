@@ -152,6 +152,9 @@ type Engine struct {
 	// firewall rules were not applied: the items they concern show it, and the loop
 	// tries again.
 	dpErr, spdErr, rulesErr error
+	// polErr is why the data path refused one policy's part of the SPD (its steering
+	// route), by policy item: shown on that policy alone (under mu).
+	polErr map[uint64]string
 	// lastSPD and lastProtect are what the data path and the tunnels last took.
 	lastSPD     []esp.Policy
 	lastProtect []tunnel.ProtectRule
@@ -705,15 +708,51 @@ func (e *Engine) applySPD(ctx context.Context) {
 	if err != nil {
 		e.log.Warn("ipsec: cannot install policies", "err", err)
 	}
+	per, rest := policyErrors(err)
 	e.mu.Lock()
-	e.spdErr = err
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	e.polErr = map[uint64]string{}
+	for id, perr := range per {
+		// A configured policy's own; a generated one's (ids above 1<<31) concerns no item.
+		if _, ok := e.polCfg[uint64(id)]; ok && id&(1<<31) == 0 {
+			e.polErr[uint64(id)] = perr.Error()
+			continue
+		}
+		rest = errors.Join(rest, perr)
+	}
+	e.spdErr = rest
 }
 
+// policyErrors splits the data path's answer to SetPolicies into what concerns one
+// policy (esp.PolicyError, by policy ID) and the rest, which concerns them all.
+func policyErrors(err error) (per map[uint32]error, rest error) {
+	per = map[uint32]error{}
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var pe *esp.PolicyError
+		if errors.As(err, &pe) {
+			per[pe.ID] = errors.Join(per[pe.ID], pe.Err)
+			return
+		}
+		rest = errors.Join(rest, err)
+	}
+	if err != nil {
+		walk(err)
+	}
+	return per, rest
+}
+
+// spdErrNil says the last SPD was taken whole; otherwise the next pass tries again.
 func (e *Engine) spdErrNil() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.spdErr == nil
+	return e.spdErr == nil && len(e.polErr) == 0
 }
 
 // tsPair is one policy of a CHILD_SA: a local and a remote selector of one family.
@@ -1015,6 +1054,8 @@ func (e *Engine) publishPolicies() {
 				st.Invalid, st.Status = true, "not applied: "+e.dpErr.Error()
 			case health != nil && pi.action == esp.ActionEncrypt:
 				st.Invalid, st.Status = true, "not applied: ESP data path: "+health.Error()
+			case e.polErr[it.ID] != "":
+				st.Invalid, st.Status = true, "not applied: "+e.polErr[it.ID]
 			case e.spdErr != nil:
 				st.Invalid, st.Status = true, "not applied: "+e.spdErr.Error()
 			}

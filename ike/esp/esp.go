@@ -159,6 +159,16 @@ type Policy struct {
 	SPI uint32
 }
 
+// PolicyError is what the data path could not do for one policy (its steering route),
+// so that the caller shows it on that policy alone, not on every policy of the SPD.
+type PolicyError struct {
+	ID  uint32 // the Policy's ID
+	Err error
+}
+
+func (e *PolicyError) Error() string { return e.Err.Error() }
+func (e *PolicyError) Unwrap() error { return e.Err }
+
 // SACounters of one SA, for installed-sa print (current-bytes) and metrics.
 type SACounters struct {
 	Bytes, Packets       uint64 // inner bytes (as XFRM counts them) and packets

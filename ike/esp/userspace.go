@@ -642,6 +642,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 func (u *userspace) syncRoutes(cp []Policy) error {
 	tunIdx := u.dev.Load().idx
 	want := map[string]netlink.Route{}
+	owner := map[string]uint32{} // the policy each route is for (not keepLocal's)
 	for i, p := range cp {
 		if p.Dir != DirOut {
 			continue
@@ -677,6 +678,7 @@ func (u *userspace) syncRoutes(cp []Policy) error {
 			r.Src = src.AsSlice()
 		}
 		want[k] = r
+		owner[k] = p.ID
 	}
 	u.keepLocal(cp, want)
 	var errs error
@@ -693,12 +695,36 @@ func (u *userspace) syncRoutes(cp []Policy) error {
 			continue
 		}
 		if err := u.nl.RouteReplace(&r); err != nil {
-			errs = errors.Join(errs, fmt.Errorf("esp: route %s via %s (%+v): %w", k, u.tunName, r, err))
+			err = u.routeError(r, err)
+			if id, ok := owner[k]; ok {
+				err = &PolicyError{ID: id, Err: err}
+			}
+			errs = errors.Join(errs, err)
 			continue
 		}
 		u.routes[k] = r
 	}
 	return errs
+}
+
+// routeError says in an operator's words which steering route the kernel refused, and
+// why when it is known: a source address still tentative (duplicate address detection
+// not finished, or failed) is refused EINVAL.
+func (u *userspace) routeError(r netlink.Route, err error) error {
+	what := fmt.Sprintf("route to %s through %s (table %d", r.Dst, u.tunName, r.Table)
+	if r.Src != nil {
+		what += fmt.Sprintf(", source %s", r.Src)
+	}
+	what += ")"
+	if r.Src != nil {
+		addrs, lerr := nldump.Retry(func() ([]netlink.Addr, error) { return u.nl.AddrList(nil, netlink.FAMILY_ALL) })
+		for _, a := range addrs {
+			if lerr == nil && a.IP.Equal(r.Src) && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
+				return fmt.Errorf("esp: %s: source address %s is not usable yet (tentative): %w", what, r.Src, err)
+			}
+		}
+	}
+	return fmt.Errorf("esp: %s: %w", what, err)
 }
 
 func sameRoute(a, b netlink.Route) bool {

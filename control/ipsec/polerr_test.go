@@ -1,0 +1,47 @@
+package ipsec
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// TestRouteRefusedMarksItsPolicy: a policy whose steering route the kernel refuses (its
+// source address is still tentative) is the only one marked invalid, with a readable
+// reason (QA: every policy was, each with the same Go struct dump of the route).
+func TestRouteRefusedMarksItsPolicy(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "iprr")
+	// A port whose other end is down: its IPv6 address stays tentative (no DAD).
+	iketest.Sh(t, "ip", "-n", ns, "link", "add", "wan", "type", "veth", "peer", "name", "wanp")
+	iketest.Sh(t, "ip", "-n", ns, "addr", "add", "198.18.93.1/24", "dev", "wan")
+	iketest.Sh(t, "ip", "-n", ns, "link", "add", "lan", "type", "veth", "peer", "name", "lanp")
+	iketest.Sh(t, "ip", "-n", ns, "addr", "add", "2001:db8:201::1/64", "dev", "lan")
+	iketest.Sh(t, "ip", "-n", ns, "link", "set", "wan", "up")
+	iketest.Sh(t, "ip", "-n", ns, "link", "set", "wanp", "up")
+	iketest.Sh(t, "ip", "-n", ns, "link", "set", "lan", "up")
+	r := startRouter(t, ns, true)
+	r.run(t, `/ip ipsec peer add name=p address=198.18.93.2/32 local-address=198.18.93.1 exchange-mode=ike2
+/ip ipsec identity add peer=p secret=thisisnotasecurepsk
+/ip ipsec policy add src-address=198.19.93.0/24 dst-address=198.19.94.0/24 tunnel=yes peer=p
+/ip ipsec policy add src-address=2001:db8:201::/64 dst-address=2001:db8:101::/64 tunnel=yes peer=p`)
+	var v4, v6 string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r.e.Reconcile(t.Context())
+		v4 = r.run(t, "/ip ipsec policy print detail where src-address=198.19.93.0/24")
+		v6 = r.run(t, "/ip ipsec policy print detail where src-address=2001:db8:201::/64")
+		if strings.Contains(v6, "status=") {
+			break
+		}
+	}
+	if !strings.Contains(v6, "source address 2001:db8:201::1 is not usable yet (tentative)") ||
+		strings.Contains(v6, "Ifindex") || !regexp.MustCompile(`(?m)^\s*0 I\s`).MatchString(v6) {
+		t.Errorf("policy whose route was refused:\n%s", v6)
+	}
+	if strings.Contains(v4, "status=") || strings.Contains(v4, "not applied") {
+		t.Errorf("the other policy is marked too:\n%s", v4)
+	}
+}
