@@ -273,6 +273,10 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	templates := map[string][]*ike.ChildConfig{}
 	polCfg = map[uint64]*policyInfo{}
 	tmplOrd := map[uint64]int{}
+	// The selectors of the policies so far: a later policy with the same ones is invalid,
+	// as on RouterOS (the reference's I flag: "a duplicate policy with the same
+	// src-address and dst-address"); only the first is used.
+	selectors := map[string]bool{}
 	polItems, polIDs, polOrds := decodeAll[policyItem](d, e, PolicyPath, raw[PolicyPath])
 	for i, it := range polItems {
 		id, ord := polIDs[i], polOrds[i]
@@ -294,6 +298,14 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 			continue
 		}
 		src, dst := it.SrcAddress, it.DstAddress
+		if !it.Template {
+			sel := fmt.Sprint(src.Masked(), dst.Masked(), proto, sport, dport)
+			if selectors[sel] {
+				d.bad(PolicyPath, id, errors.New("duplicate policy: an earlier policy has the same src-address, dst-address, protocol and ports"))
+				continue
+			}
+			selectors[sel] = true
+		}
 		cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, proto, sport),
 			Remote: ike.SelectorFromPrefix(dst, proto, dport), Tunnel: it.Tunnel}
 		pr, ok := propByName[it.Proposal]

@@ -1,0 +1,33 @@
+package ipsec
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// TestDuplicatePolicyInvalid: a second policy with the selectors of an earlier one is
+// flagged I with the reason, as RouterOS does (QA: it was accepted with no flag); the
+// first stays valid, and once the first is disabled the second is used.
+func TestDuplicatePolicyInvalid(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "ipdp")
+	r := startRouter(t, ns, false)
+	r.run(t, siteToSite("s1", "198.18.94.2", "198.19.201.0/24", "198.19.202.0/24")+
+		"/ip ipsec policy add src-address=198.19.201.0/24 dst-address=198.19.202.0/24 tunnel=yes peer=s1 proposal=s1 comment=dup\n"+
+		"/ip ipsec policy add src-address=198.19.201.0/24 dst-address=198.19.202.0/24 protocol=tcp tunnel=yes peer=s1 proposal=s1 comment=tcp\n")
+	out := r.run(t, "/ip ipsec policy print detail")
+	dup := regexp.MustCompile(`(?m)^\s*2\s+I\s+;;; dup$`)
+	if !dup.MatchString(out) || strings.Count(out, "duplicate policy") != 1 {
+		t.Fatalf("duplicate policy not flagged:\n%s", out)
+	}
+	if regexp.MustCompile(`(?m)^\s*[13]\s+I`).MatchString(out) {
+		t.Errorf("the first policy, or one with another protocol, is flagged:\n%s", out)
+	}
+	r.run(t, "/ip ipsec policy disable 1")
+	if out := r.run(t, "/ip ipsec policy print detail"); strings.Contains(out, "duplicate policy") {
+		t.Errorf("still flagged with the first disabled:\n%s", out)
+	}
+}
