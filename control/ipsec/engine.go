@@ -424,7 +424,7 @@ func (e *Engine) refreshSPD(ctx context.Context) {
 func (e *Engine) retry(ctx context.Context) {
 	e.mu.Lock()
 	retry := e.retryTunnels || e.dpErr != nil
-	failed := e.spdErr != nil || e.rulesErr != nil
+	failed := e.spdErr != nil || len(e.polErr) > 0 || e.rulesErr != nil
 	e.mu.Unlock()
 	if retry {
 		e.poke()

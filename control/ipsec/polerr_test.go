@@ -24,7 +24,7 @@ func TestRouteRefusedMarksItsPolicy(t *testing.T) {
 	iketest.Sh(t, "ip", "-n", ns, "link", "set", "wanp", "up")
 	iketest.Sh(t, "ip", "-n", ns, "link", "set", "lan", "up")
 	r := startRouter(t, ns, true)
-	r.run(t, `/ip ipsec peer add name=p address=198.18.93.2/32 local-address=198.18.93.1 exchange-mode=ike2
+	r.run(t, `/ip ipsec peer add name=p address=198.18.93.2/32 local-address=198.18.93.1 exchange-mode=ike2 passive=yes
 /ip ipsec identity add peer=p secret=thisisnotasecurepsk
 /ip ipsec policy add src-address=198.19.93.0/24 dst-address=198.19.94.0/24 tunnel=yes peer=p
 /ip ipsec policy add src-address=2001:db8:201::/64 dst-address=2001:db8:101::/64 tunnel=yes peer=p`)
@@ -43,5 +43,25 @@ func TestRouteRefusedMarksItsPolicy(t *testing.T) {
 	}
 	if strings.Contains(v4, "status=") || strings.Contains(v4, "not applied") {
 		t.Errorf("the other policy is marked too:\n%s", v4)
+	}
+	// Once the address is usable the route is tried again (the engine's retry tick, no
+	// configuration change): the policy is no longer invalid.
+	iketest.Sh(t, "ip", "-n", ns, "addr", "del", "2001:db8:201::1/64", "dev", "lan")
+	iketest.Sh(t, "ip", "-n", ns, "addr", "add", "2001:db8:201::1/64", "dev", "lan", "nodad")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var b strings.Builder
+		if err := r.in.Run(t.Context(), r.con, "/ip ipsec policy print detail where src-address=2001:db8:201::/64", &b); err != nil {
+			t.Fatal(err)
+		}
+		if v6 = b.String(); !strings.Contains(v6, "status=") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still invalid with the source address usable:\n%s\n%s", v6,
+				iketest.Sh(t, "ip", "-n", ns, "-6", "route", "show", "table", "220"))
+		}
+	}
+	if out := iketest.Sh(t, "ip", "-n", ns, "-6", "route", "show", "table", "220"); !strings.Contains(out, "2001:db8:101::/64") {
+		t.Errorf("steering route not added:\n%s", out)
 	}
 }
