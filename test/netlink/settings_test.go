@@ -1,7 +1,10 @@
 package netlink
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,12 +70,36 @@ func TestIPSettingsForwarding(t *testing.T) {
 	forwards(t, cn, "198.18.41.2", true)
 	forwards(t, cn, "2001:db8:41::2", true)
 	out := r.must("/ip settings print")
-	for _, want := range []string{"ip-forward: yes", "rp-filter: no", "icmp-rate-mask: 0x1818", "ipv4-fast-path-active: no",
-		// gc_thresh3 is the machine's, not the namespace's: said, not written.
-		"status: not applied: max-neighbor-entries"} {
+	for _, want := range []string{"ip-forward: yes", "rp-filter: no", "icmp-rate-mask: 0x1818", "ipv4-fast-path-active: no"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("/ip settings print lacks %q:\n%s", want, out)
 		}
+	}
+	// gc_thresh3 is the machine's, not the namespace's: left at its default it is not
+	// mentioned; set to another value than the machine's, it is said, not written.
+	if strings.Contains(out, "max-neighbor-entries:") && strings.Contains(out, "not applied: max-neighbor-entries") {
+		t.Errorf("/ip settings print says max-neighbor-entries is not applied although it was never set:\n%s", out)
+	}
+	// The file exists only in the machine's namespace.
+	b, err := os.ReadFile("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	thresh := strings.TrimSpace(string(b))
+	n, err := strconv.Atoi(thresh)
+	if err != nil {
+		t.Fatalf("gc_thresh3 %q: %v", thresh, err)
+	}
+	r.must(fmt.Sprintf("/ip settings set max-neighbor-entries=%d", n+1))
+	for i := 0; !strings.Contains(r.must("/ip settings print"), "not applied: max-neighbor-entries"); i++ {
+		if i == 50 {
+			t.Fatalf("max-neighbor-entries=%d (the machine has %d) not said to be not applied:\n%s", n+1, n, r.must("/ip settings print"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile("/proc/sys/net/ipv4/neigh/default/gc_thresh3"); strings.TrimSpace(string(b)) != thresh {
+		v := strings.TrimSpace(string(b))
+		t.Errorf("gc_thresh3 written from a child namespace: %s, was %s", v, thresh)
 	}
 	if !strings.Contains(r.must("/ipv6 settings print"), "forward: yes") {
 		t.Error("/ipv6 settings print lacks forward: yes")
