@@ -62,8 +62,6 @@ type userspace struct {
 	udp4   *net.UDPConn
 	udp6   *net.UDPConn
 	udpGSO atomic.Bool
-	// mtu is the ESP device's MTU: Config's until outbound SAs size it (sizeMTU).
-	mtu atomic.Int32
 
 	mu     sync.RWMutex
 	sas    map[Key]*saState
@@ -143,7 +141,6 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 		events: make(chan Event, 1024), inq: make(chan *pbuf, 1024), done: make(chan struct{}),
 	}
 	u.udpGSO.Store(true)
-	u.mtu.Store(int32(min(cfg.MTU, maxTunMTU)))
 	ok := false
 	defer func() {
 		if !ok {
@@ -231,7 +228,7 @@ type tunDev struct {
 
 // makeTun creates the TUN device, up, in the calling thread's network namespace.
 func (u *userspace) makeTun() (*tunDev, error) {
-	t, err := tun.CreateTUN(u.tunName, int(u.mtu.Load()))
+	t, err := tun.CreateTUN(u.tunName, u.cfg.MTU)
 	if err != nil {
 		return nil, fmt.Errorf("esp: tun %s: %w", u.tunName, err)
 	}
@@ -316,7 +313,7 @@ func (u *userspace) openRaw() error {
 
 // fragLimit is the largest IPv4 ESP packet (outer header included) an inner packet of
 // the device's MTU makes; sendFrag4 sends larger ones.
-func (u *userspace) fragLimit() int { return int(u.mtu.Load()) + 20 + maxESPOverhead }
+func (u *userspace) fragLimit() int { return u.cfg.MTU + 20 + maxESPOverhead }
 
 // sendFrag4 sends an IPv4 ESP packet (outer header included) above fragLimit: a
 // tunnel's outer packet larger than the device's MTU (bpf/tunnel.c lets those through
@@ -388,91 +385,17 @@ func (u *userspace) AddSA(ctx context.Context, sa SA) error {
 		return err
 	}
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if _, ok := u.sas[s.k()]; ok {
-		u.mu.Unlock()
 		return fmt.Errorf("esp: SA 0x%08x to %s: %w", sa.SPI, sa.Dst, ErrExists)
 	}
 	u.sas[s.k()] = s
-	if sa.Dir != DirOut {
+	if sa.Dir == DirOut {
+		u.outReq[sa.ReqID] = s
+	} else {
 		u.inSPI[sa.SPI] = s
-		u.mu.Unlock()
-		return nil
 	}
-	u.outReq[sa.ReqID] = s
-	u.mu.Unlock()
-	u.sizeMTU()
 	return nil
-}
-
-// maxTunMTU bounds the ESP device's MTU (a jumbo underlay's); the read buffers are sized
-// for it.
-const maxTunMTU = 9000
-
-// sizeMTU sets the ESP device's MTU to what the smallest outbound SA carries without
-// fragmenting its ESP packets: the MTU of its underlay (the route its ESP takes to the
-// peer) less the outer header, the UDP encapsulation and the ESP overhead of its
-// algorithms. Tunnel-mode traffic (TCP's MSS, PMTU discovery) and the tunnels' auto mtu
-// so follow the real path, where a fixed 1400 fragmented every ESP packet on an
-// underlay below about 1480 and wasted some 40 bytes a packet on Ethernet. Tunnels'
-// outer packets above it still pass whole and their ESP packets are fragmented after
-// encryption (fragLimit). Without outbound SAs, or when the device refuses, the MTU
-// stays. Takes u.mu itself: never call it with u.mu held.
-func (u *userspace) sizeMTU() {
-	u.polMu.Lock() // u.nl, beside SetPolicies
-	defer u.polMu.Unlock()
-	if u.closed.Load() || u.nl == nil {
-		return
-	}
-	type out struct {
-		t  *transform
-		ep *endpoint
-	}
-	var outs []out
-	u.mu.RLock()
-	for _, s := range u.sas {
-		if s.sa.Dir == DirOut && !s.dead.Load() {
-			outs = append(outs, out{s.t, s.ep.Load()})
-		}
-	}
-	u.mu.RUnlock()
-	mtu := 0
-	for _, o := range outs {
-		if l := u.underlayMTU(o.ep); l > 0 {
-			if m := o.t.innerMTU(l, o.ep.dst.Is4(), o.ep.encap != nil); mtu == 0 || m < mtu {
-				mtu = m
-			}
-		}
-	}
-	d := u.dev.Load()
-	if mtu == 0 || d == nil {
-		return
-	}
-	mtu = min(max(mtu, 576), maxTunMTU)
-	if int32(mtu) == u.mtu.Load() {
-		return
-	}
-	if link, err := u.nl.LinkByIndex(d.idx); err != nil || u.nl.LinkSetMTU(link, mtu) != nil {
-		return
-	}
-	u.mtu.Store(int32(mtu))
-}
-
-// underlayMTU is the MTU of the path ep's ESP packets take (the route to the peer with
-// the bypass mark, as they are sent), or 0 when there is none.
-func (u *userspace) underlayMTU(ep *endpoint) int {
-	rs, err := u.nl.RouteGetWithOptions(ep.dst.AsSlice(), &netlink.RouteGetOptions{Mark: u.cfg.BypassMark, SrcAddr: ep.src.AsSlice()})
-	if err != nil || len(rs) == 0 {
-		return 0
-	}
-	l, err := u.nl.LinkByIndex(rs[0].LinkIndex)
-	if err != nil {
-		return 0
-	}
-	mtu := l.Attrs().MTU
-	if r := rs[0].MTU; r > 0 && r < mtu {
-		mtu = r
-	}
-	return mtu
 }
 
 func (u *userspace) UpdateSA(ctx context.Context, sa SA) error {
@@ -519,16 +442,12 @@ func (u *userspace) MoveSA(ctx context.Context, old Key, sa SA) error {
 
 func (u *userspace) DeleteSA(ctx context.Context, k Key) error {
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	s, ok := u.sas[k]
 	if !ok {
-		u.mu.Unlock()
 		return fmt.Errorf("esp: SA 0x%08x to %s: %w", k.SPI, k.Dst, ErrNoSA)
 	}
 	u.removeLocked(s)
-	u.mu.Unlock()
-	if s.sa.Dir == DirOut {
-		u.sizeMTU() // the smallest path may have gone
-	}
 	return nil
 }
 
@@ -951,7 +870,7 @@ func (u *userspace) outLoop() {
 	}
 	bufs := make([][]byte, bs)
 	for i := range bufs {
-		bufs[i] = make([]byte, headroom+maxTunMTU+256)
+		bufs[i] = make([]byte, headroom+u.cfg.MTU+256)
 	}
 	sizes := make([]int, bs)
 	batch := make([]outPkt, 0, bs)
@@ -1178,7 +1097,7 @@ func (o *outSender) send(batch []outPkt) {
 		// An ESP packet of an inner packet above the device's MTU (a tunnel's outer
 		// packet, which the kernel fragments once encrypted) goes alone: UDP GSO
 		// refuses segments above the path's MTU, and the refusal turns GSO off.
-		if u.udpGSO.Load() && size <= int(u.mtu.Load())+maxESPOverhead {
+		if u.udpGSO.Load() && size <= u.cfg.MTU+maxESPOverhead {
 			for j < len(batch) && j-i < 64 {
 				q := batch[j]
 				if !q.udp || q.ep.dst != p.ep.dst || q.ep.src != p.ep.src || *q.ep.encap != *p.ep.encap ||
