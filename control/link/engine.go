@@ -271,14 +271,7 @@ func (e *Engine) isPort(l netlink.Link, byIndex func(int) (netlink.Link, error))
 
 // portIn is isPort for the links of the dump ls, peers looked for in it.
 func (e *Engine) portIn(ls []netlink.Link) func(netlink.Link) bool {
-	byIndex := func(i int) (netlink.Link, error) {
-		for _, l := range ls {
-			if l.Attrs().Index == i {
-				return l, nil
-			}
-		}
-		return nil, netlink.LinkNotFoundError{}
-	}
+	byIndex := func(i int) (netlink.Link, error) { return linkIn(ls, i) }
 	return func(l netlink.Link) bool { return e.isPort(l, byIndex) }
 }
 
@@ -522,6 +515,11 @@ func (e *Engine) passLink(index int) (netlink.Link, error) {
 	if err != nil {
 		return nil, err
 	}
+	return linkIn(ls, index)
+}
+
+// linkIn finds the link with index in the dump ls.
+func linkIn(ls []netlink.Link, index int) (netlink.Link, error) {
 	for _, l := range ls {
 		if l.Attrs().Index == index {
 			return l, nil
