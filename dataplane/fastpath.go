@@ -70,9 +70,11 @@ func (t *Tunnels) attachPort(ifindex int, ifname string, force Hook) (Hook, erro
 		old := t.linkPath("decap-"+string(h), ifname)
 		if _, err := os.Stat(old); err == nil {
 			if _, err := os.Stat(path); err != nil {
-				os.Rename(old, path)
-			} else {
-				unpin(old)
+				if err := os.Rename(old, path); err != nil {
+					return "", fmt.Errorf("renaming the port link of %s: %w", ifname, err)
+				}
+			} else if err := unpin(old); err != nil {
+				return "", err
 			}
 		}
 		if l := reuse(path, t.objs.XdpPort); l != nil {
@@ -81,8 +83,12 @@ func (t *Tunnels) attachPort(ifindex int, ifname string, force Hook) (Hook, erro
 				l.Close()
 				return h, nil
 			}
-			l.Unpin()
+			// Pinned for an earlier link of that name: the pin makes way for this one's.
+			err = l.Unpin()
 			l.Close()
+			if err != nil {
+				return "", fmt.Errorf("unpinning the port link of an earlier %s: %w", ifname, err)
+			}
 		}
 	}
 	if h, ok, err := t.adoptPort(ifindex, ifname, force); err != nil || ok {
@@ -329,25 +335,60 @@ func (t *Tunnels) freePortSlot() (uint32, error) {
 }
 
 // dropRole removes a role of the port program of ifname; without roles left, the
-// program is detached and the port forgotten.
-func (t *Tunnels) dropRole(ifname string, role uint16) {
+// program is detached and the port forgotten. A link already gone has no entry to
+// change; its pins are still removed.
+func (t *Tunnels) dropRole(ifname string, role uint16) error {
 	ifc, err := netlink.LinkByName(ifname)
 	if err == nil {
-		key := uint32(ifc.Attrs().Index)
-		var p tunnelFpPort
-		if t.objs.XdpPorts.Lookup(key, &p) == nil {
-			p.Roles &^= role
-			if p.Roles != 0 {
-				t.objs.XdpPorts.Put(key, p)
-				return
-			}
-			t.objs.XdpPorts.Delete(key)
-			t.objs.FpTx.Delete(key)
+		if done, err := t.dropRoleAt(ifc.Attrs().Index, role); done || err != nil {
+			return err
 		}
 	}
-	for _, h := range portHooks {
-		unpin(t.linkPath("port-"+string(h), ifname))
+	return t.unpinPort(ifname)
+}
+
+// dropRoleAt removes a role from the port entry of ifindex; done says the port keeps
+// other roles (its program stays). A map write the kernel refuses is returned.
+func (t *Tunnels) dropRoleAt(ifindex int, role uint16) (done bool, err error) {
+	key := uint32(ifindex)
+	var p tunnelFpPort
+	if err := t.objs.XdpPorts.Lookup(key, &p); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("xdp_ports: %w", err)
 	}
+	p.Roles &^= role
+	if p.Roles != 0 {
+		if err := t.objs.XdpPorts.Put(key, p); err != nil {
+			return false, fmt.Errorf("xdp_ports: %w", err)
+		}
+		return true, nil
+	}
+	if err := deleteKey(t.objs.XdpPorts, key); err != nil {
+		return false, fmt.Errorf("xdp_ports: %w", err)
+	}
+	if err := deleteKey(t.objs.FpTx, key); err != nil {
+		return false, fmt.Errorf("fp_tx: %w", err)
+	}
+	return false, nil
+}
+
+// unpinPort removes the port program's pinned attachments of ifname (every hook).
+func (t *Tunnels) unpinPort(ifname string) error {
+	var errs []error
+	for _, h := range portHooks {
+		errs = append(errs, unpin(t.linkPath("port-"+string(h), ifname)))
+	}
+	return errors.Join(errs...)
+}
+
+// deleteKey deletes key from m; a key already gone is no error.
+func deleteKey(m *ebpf.Map, key any) error {
+	if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
 }
 
 // AddFastPort makes ifindex (named ifname) a fast path port: its packets are forwarded
@@ -381,7 +422,9 @@ func (t *Tunnels) AddFastPort(ifindex int, ifname string, force Hook) (Hook, boo
 	had := t.objs.FpTx.Lookup(uint32(ifindex), &cur) == nil
 	if err != nil || !tx {
 		if had {
-			t.objs.FpTx.Delete(uint32(ifindex))
+			if derr := deleteKey(t.objs.FpTx, uint32(ifindex)); derr != nil {
+				return "", false, fmt.Errorf("fp_tx: %w", derr)
+			}
 		}
 		return h, false, err
 	}
@@ -395,23 +438,21 @@ func (t *Tunnels) AddFastPort(ifindex int, ifname string, force Hook) (Hook, boo
 }
 
 // RemoveFastPort stops the fast path on a port; the port program stays while the port
-// is an underlay of tunnels.
-func (t *Tunnels) RemoveFastPort(ifindex int, ifname string) {
+// is an underlay of tunnels. What the kernel refuses (a map write, an unpin) is
+// returned: the port is still listed by FastPorts, so the caller's next pass tries again.
+func (t *Tunnels) RemoveFastPort(ifindex int, ifname string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.objs.FpTx.Delete(uint32(ifindex))
-	var p tunnelFpPort
-	if t.objs.XdpPorts.Lookup(uint32(ifindex), &p) == nil {
-		p.Roles &^= FPRoleForward
-		if p.Roles != 0 {
-			t.objs.XdpPorts.Put(uint32(ifindex), p)
-			return
-		}
-		t.objs.XdpPorts.Delete(uint32(ifindex))
+	if err := deleteKey(t.objs.FpTx, uint32(ifindex)); err != nil {
+		return fmt.Errorf("fp_tx: %w", err)
 	}
-	for _, h := range portHooks {
-		unpin(t.linkPath("port-"+string(h), ifname))
+	if done, err := t.dropRoleAt(ifindex, FPRoleForward); done || err != nil {
+		return err
 	}
+	if ifname == "" { // gone from the kernel: its attachments went with it
+		return nil
+	}
+	return t.unpinPort(ifname)
 }
 
 // FastPorts lists the ifindexes of the fast path ports.
@@ -696,7 +737,9 @@ func (t *Tunnels) SetSourceChecks(modes map[int]uint32) error {
 		}
 	}
 	for idx := range have {
-		t.objs.FpSrcv.Delete(idx)
+		if err := deleteKey(t.objs.FpSrcv, idx); err != nil {
+			errs = append(errs, fmt.Errorf("fp_srcv: %w", err))
+		}
 	}
 	// The flag goes on after the entries are in: a mode added applies from the next
 	// packet. (Without the flag, or without an entry, the program checks the least.)

@@ -653,16 +653,25 @@ func (t *Tunnels) AttachEncap(ifindex int, ifname string) error {
 
 // DetachEncap removes the pinned encapsulator link of a hidden end (deleting the veth
 // removes the attachment too).
-func (t *Tunnels) DetachEncap(ifname string) {
-	unpin(t.linkPath("encap", ifname))
+func (t *Tunnels) DetachEncap(ifname string) error {
+	return unpin(t.linkPath("encap", ifname))
 }
 
-func unpin(path string) {
-	if l, err := link.LoadPinnedLink(path, nil); err == nil {
-		l.Unpin()
-		l.Close()
+// unpin removes a pinned link (and so its attachment, once no one holds it); a pin
+// that is not there is no error, one that is not a link is removed as a file.
+func unpin(path string) error {
+	l, err := link.LoadPinnedLink(path, nil)
+	if err != nil {
+		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", filepath.Base(path), rerr)
+		}
+		return nil
 	}
-	os.Remove(path)
+	defer l.Close()
+	if err := l.Unpin(); err != nil {
+		return fmt.Errorf("unpinning %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }
 
 // AttachDecap runs the decapsulator on an underlay interface: the port program
@@ -719,11 +728,10 @@ func l3Device(ifindex int) bool {
 
 // DetachDecap removes the decapsulator from an underlay interface; the port program
 // stays while the interface is a fast path port.
-func (t *Tunnels) DetachDecap(ifname string) {
+func (t *Tunnels) DetachDecap(ifname string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	unpin(t.linkPath("decap-"+string(HookTC), ifname))
-	t.dropRole(ifname, FPRoleDecap)
+	return errors.Join(unpin(t.linkPath("decap-"+string(HookTC), ifname)), t.dropRole(ifname, FPRoleDecap))
 }
 
 // DecapLinks lists the interface names that have a pinned decapsulator.

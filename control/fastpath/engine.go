@@ -266,7 +266,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if i := slices.IndexFunc(links, func(l netlink.Link) bool { return l.Attrs().Index == idx }); i >= 0 {
 			name = links[i].Attrs().Name
 		}
-		e.dp.RemoveFastPort(idx, name)
+		if err := e.dp.RemoveFastPort(idx, name); err != nil {
+			if name == "" {
+				name = fmt.Sprintf("ifindex %d", idx)
+			}
+			errs = append(errs, fmt.Errorf("%s: taking the fast path off: %w", name, err))
+		}
 	}
 	e.mu.Lock()
 	e.ports, e.on4, e.on6, e.ft4, e.ft6, e.why4, e.why6 = ports, why4 == "", why6 == "", ft4, ft6, why4, why6

@@ -55,7 +55,7 @@ type Dataplane interface {
 	// gives it the forwarding role; it returns the hook it runs at and whether the
 	// device takes redirected frames.
 	AddFastPort(ifindex int, ifname string, force dataplane.Hook) (dataplane.Hook, bool, error)
-	RemoveFastPort(ifindex int, ifname string)
+	RemoveFastPort(ifindex int, ifname string) error
 	SetLocalAddrs(addrs []netip.Addr) error
 	SetSourceChecks(modes map[int]uint32) error
 }

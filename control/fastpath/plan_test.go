@@ -155,11 +155,14 @@ func (d *fakeDataplane) AddFastPort(ifindex int, ifname string, force dataplane.
 	return dataplane.HookXDPNative, true, nil
 }
 
-func (d *fakeDataplane) RemoveFastPort(ifindex int, ifname string) {
+func (d *fakeDataplane) RemoveFastPort(ifindex int, ifname string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.Record(fmt.Sprintf("detach %d %q", ifindex, ifname))
+	if err := d.Write("detach %d %q", ifindex, ifname); err != nil {
+		return err
+	}
 	delete(d.ports, ifindex)
+	return nil
 }
 
 // firstPass is what the first pass of an engine with ether1 and ether2 as its ports
@@ -178,15 +181,17 @@ var firstPass = []string{
 // one); a refused attachment fails the pass and the port says why.
 func TestPlan(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		setup   func(k *fakeKernel)
-		cmds    []string
-		fail    map[string]error
-		want    []string                              // after firstPass
-		after   func(k *fakeKernel, d *fakeDataplane) // behind routerd's back
-		again   []string
-		errWant string            // the first pass's error
-		props   map[string]string // ether1's props in /interface print
+		name     string
+		setup    func(k *fakeKernel)
+		cmds     []string
+		fail     map[string]error
+		want     []string                              // after firstPass
+		after    func(k *fakeKernel, d *fakeDataplane) // behind routerd's back
+		again    []string
+		errWant  string // the first pass's error
+		errAgain string // the second pass's error (then a third pass, failing nothing, writes third)
+		third    []string
+		props    map[string]string // ether1's props in /interface print
 	}{{
 		name:  "the Ethernet ports get the port program; a second pass writes nothing",
 		want:  []string{"attach ether1", "attach ether2"},
@@ -220,6 +225,14 @@ func TestPlan(t *testing.T) {
 		want:  []string{"attach ether1", "attach ether2"},
 		after: func(k *fakeKernel, d *fakeDataplane) { k.remove("ether2") },
 		again: []string{`detach 3 ""`},
+	}, {
+		name:     "a refused detach of a port that went fails the pass and is tried again",
+		fail:     map[string]error{`detach 3 ""`: unix.EBUSY},
+		want:     []string{"attach ether1", "attach ether2"},
+		after:    func(k *fakeKernel, d *fakeDataplane) { k.remove("ether2") },
+		again:    []string{`detach 3 "" (failed)`},
+		errAgain: "ifindex 3: taking the fast path off: device or resource busy",
+		third:    []string{`detach 3 ""`},
 	}, {
 		name:  "a tunnel's pair made after the first pass is not attached",
 		want:  []string{"attach ether1", "attach ether2"},
@@ -275,11 +288,25 @@ func TestPlan(t *testing.T) {
 				tc.after(k, d)
 			}
 			err = e.Reconcile(context.Background())
-			if (err != nil) != (tc.errWant != "") {
+			switch {
+			case tc.errAgain != "":
+				if err == nil || err.Error() != tc.errAgain {
+					t.Errorf("second pass failed with %v, want %q", err, tc.errAgain)
+				}
+			case (err != nil) != (tc.errWant != ""):
 				t.Errorf("second pass: %v", err)
 			}
 			if got := d.Take(); !slices.Equal(got, tc.again) {
 				t.Errorf("second pass wrote\n  %q\nwant\n  %q", got, tc.again)
+			}
+			if tc.third != nil {
+				d.Fail = nil
+				if err := e.Reconcile(context.Background()); err != nil {
+					t.Errorf("third pass: %v", err)
+				}
+				if got := d.Take(); !slices.Equal(got, tc.third) {
+					t.Errorf("third pass wrote\n  %q\nwant\n  %q", got, tc.third)
+				}
 			}
 			for _, p := range e.Ports() {
 				if n := strings.Fields(p)[0]; n == "w3g4" || strings.HasPrefix(n, "rtgre") {

@@ -565,17 +565,14 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 	}
 	if !pruneNeeded {
-		e.detachUnused(underlays)
-		return nil
+		return e.detachUnused(underlays)
 	}
 	for h := range e.applied {
 		if !want[h] {
 			delete(e.applied, h)
 		}
 	}
-	err = e.prune(want)
-	e.detachUnused(underlays)
-	return err
+	return errors.Join(e.prune(want), e.detachUnused(underlays))
 }
 
 // staticRxKey is the receive entry an item takes when its remote-address is an address
@@ -596,16 +593,23 @@ func (it *item) staticRxKey() (rxKey, bool) {
 	return key, true
 }
 
-// detachUnused takes the decapsulator off underlays no tunnel uses any more.
-func (e *Engine) detachUnused(underlays map[string]bool) {
+// detachUnused takes the decapsulator off underlays no tunnel uses any more. The
+// underlay belongs to no item now, so what the kernel refuses is the pass's error (and
+// the underlay, still listed, is tried again by the next pass).
+func (e *Engine) detachUnused(underlays map[string]bool) error {
+	var errs []error
 	for _, ul := range e.dp.DecapLinks() {
 		if !underlays[ul] {
-			e.dp.DetachDecap(ul)
+			if err := e.dp.DetachDecap(ul); err != nil {
+				errs = append(errs, fmt.Errorf("detaching the decapsulator from %s: %w", ul, err))
+				continue
+			}
 			e.mu.Lock()
 			delete(e.decapAt, ul)
 			e.mu.Unlock()
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // prune removes the links and map entries of tunnels no longer configured. What it
@@ -627,7 +631,11 @@ func (e *Engine) prune(want map[string]bool) error {
 			keepIdx[l.Attrs().Index] = true
 			continue
 		}
-		e.dp.DetachEncap(n)
+		// The pin goes first: once the link is gone, no pass would find the pin again.
+		if err := e.dp.DetachEncap(n); err != nil {
+			errs = append(errs, fmt.Errorf("detaching the encapsulator from %s: %w", n, err))
+			continue
+		}
 		if err := e.k.LinkDel(l); err != nil { // takes the visible end with it
 			errs = append(errs, fmt.Errorf("deleting %s: %w", n, err))
 		}
@@ -1031,7 +1039,9 @@ func (e *Engine) remove(hidden string) error {
 			errs = append(errs, fmt.Errorf("dataplane: %w", err))
 		}
 	}
-	e.dp.DetachEncap(hidden)
+	if err := e.dp.DetachEncap(hidden); err != nil {
+		errs = append(errs, fmt.Errorf("detaching the encapsulator from %s: %w", hidden, err))
+	}
 	e.reasm.forget(l.Attrs().Index)
 	if err := e.k.LinkDel(l); err != nil {
 		errs = append(errs, fmt.Errorf("deleting %s: %w", hidden, err))

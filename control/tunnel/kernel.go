@@ -67,9 +67,9 @@ type Dataplane interface {
 	Set(tn dataplane.Tunnel) error
 	Delete(hidden int) error
 	AttachEncap(ifindex int, ifname string) error
-	DetachEncap(ifname string)
+	DetachEncap(ifname string) error
 	AttachDecap(ifindex int, ifname string, force dataplane.Hook) (dataplane.Hook, error)
-	DetachDecap(ifname string)
+	DetachDecap(ifname string) error
 	Close() error
 }
 

@@ -311,10 +311,10 @@ func (d *fakeDataplane) AttachEncap(ifindex int, ifname string) error {
 	return nil
 }
 
-func (d *fakeDataplane) DetachEncap(ifname string) {
+func (d *fakeDataplane) DetachEncap(ifname string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.Record("detach encap " + ifname)
+	return d.Write("detach encap %s", ifname)
 }
 
 func (d *fakeDataplane) AttachDecap(ifindex int, ifname string, force dataplane.Hook) (dataplane.Hook, error) {
@@ -325,11 +325,14 @@ func (d *fakeDataplane) AttachDecap(ifindex int, ifname string, force dataplane.
 	return dataplane.HookXDPGeneric, nil
 }
 
-func (d *fakeDataplane) DetachDecap(ifname string) {
+func (d *fakeDataplane) DetachDecap(ifname string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.Record("detach decap " + ifname)
+	if err := d.Write("detach decap %s", ifname); err != nil {
+		return err
+	}
 	delete(d.decap, ifname)
+	return nil
 }
 
 func (d *fakeDataplane) Close() error { return nil }
@@ -650,5 +653,39 @@ func TestNoRouteNotRunning(t *testing.T) {
 	}
 	if st := r.state(t, "/interface/gre", "gok"); !st.Running {
 		t.Errorf("gok not running: %+v", st)
+	}
+}
+
+// TestDetachErrorsReturned: the encapsulator's and the decapsulator's attachments of a
+// removed tunnel belong to no item any more, so a detach the kernel refuses fails the
+// pass (it was dropped before) and the next pass tries again; the link of a tunnel whose
+// pin could not be removed stays until it can, since no pass would find the pin after.
+func TestDetachErrorsReturned(t *testing.T) {
+	r := newPlanRig(t)
+	r.exec(t, "/interface/gre", "add", "name=gre1", "remote-address=198.18.1.1")
+	r.reconcile(t)
+	ul := r.dp.DecapLinks()
+	if len(ul) != 1 {
+		t.Fatalf("decapsulators after the first pass: %v", ul)
+	}
+	r.exec(t, "/interface/gre", "remove", "numbers=gre1")
+	r.dp.Fail = map[string]error{"detach encap rtgre1": unix.EPERM, "detach decap " + ul[0]: unix.EBUSY}
+	err := r.e.Reconcile(context.Background())
+	want := "detaching the encapsulator from rtgre1: operation not permitted\n" +
+		"detaching the decapsulator from " + ul[0] + ": device or resource busy"
+	if err == nil || err.Error() != want {
+		t.Errorf("pass with refused detaches: %v, want %q", err, want)
+	}
+	if kw := r.k.Take(); slices.Contains(kw, "del rtgre1") {
+		t.Errorf("rtgre1 deleted with its pin left: %v", kw)
+	}
+	r.dp.Take()
+	r.dp.Fail = nil
+	kw, dw := r.reconcile(t)
+	if !slices.Contains(kw, "del rtgre1") || !slices.Equal(dw, []string{"detach encap rtgre1", "detach decap " + ul[0]}) {
+		t.Errorf("retry: kernel %v dataplane %v", kw, dw)
+	}
+	if kw, dw := r.reconcile(t); len(kw)+len(dw) != 0 {
+		t.Errorf("pass after the retry wrote: kernel %v dataplane %v", kw, dw)
 	}
 }
