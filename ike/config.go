@@ -182,6 +182,11 @@ type ChildConfig struct {
 	Lifebytes     uint64
 	// Dynamic is set on policies generated from a template.
 	Dynamic bool
+	// AnyFamily marks a template whose ::/0 side stands for every address of either
+	// family (RouterOS's default template, src-address=::/0 dst-address=::/0) and the
+	// IPv4 twin made of it: an initiator generating policies proposes only the one of
+	// its tunnel's family, where the other is refused (TS_UNACCEPTABLE).
+	AnyFamily bool
 	// OnTraffic is level=use: after installed-sa flush the side that set the IKE SA up
 	// negotiates the CHILD_SA again when traffic asks for it (acquire), where
 	// require and unique have it negotiated at once, as RouterOS does.

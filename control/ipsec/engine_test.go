@@ -2,6 +2,7 @@ package ipsec
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -29,11 +30,17 @@ type router struct {
 
 func startRouter(t *testing.T, ns string, datapath bool) *router {
 	t.Helper()
+	return startRouterTo(t, ns, datapath, testLog{t, ns})
+}
+
+// startRouterTo is startRouter with the engine's log written to w.
+func startRouterTo(t *testing.T, ns string, datapath bool, w io.Writer) *router {
+	t.Helper()
 	ex := controltest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := Options{Listen: iketest.ListenIn(ns), NoDatapath: !datapath,
 		Do:  func(f func() error) error { return iketest.Do(ns, f) },
-		Log: slog.New(slog.NewTextHandler(testLog{t, ns}, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		Log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	opts.ESP = esp.DefaultConfig()
 	opts.ESP.Force = esp.KindUserspace
 	reg := prometheus.NewRegistry()

@@ -67,7 +67,7 @@ func xauthIdentity(ic *ike.IdentityConfig, p identityItem, pc *ike.PeerConfig, u
 // anyFamilyTwin is the IPv4 twin of a template whose side is ::/0: RouterOS's default
 // template (group=default src-address=::/0 dst-address=::/0) generates IPv4 policies
 // too, so road warriors get theirs without a template of their own. nil when the
-// template has no ::/0 side.
+// template has no ::/0 side. Both are flagged AnyFamily.
 func anyFamilyTwin(cc *ike.ChildConfig) *ike.ChildConfig {
 	all6 := ike.SelectorFromPrefix(netip.MustParsePrefix("::/0"), 0, 0)
 	isAll6 := func(s ike.Selector) bool { return s.Start == all6.Start && s.End == all6.End }
@@ -75,6 +75,7 @@ func anyFamilyTwin(cc *ike.ChildConfig) *ike.ChildConfig {
 		return nil
 	}
 	twin := *cc
+	twin.AnyFamily = true
 	all4 := netip.MustParsePrefix("0.0.0.0/0")
 	if isAll6(cc.Local) {
 		twin.Local = ike.SelectorFromPrefix(all4, cc.Local.IPProto, 0)
@@ -87,5 +88,6 @@ func anyFamilyTwin(cc *ike.ChildConfig) *ike.ChildConfig {
 	if twin.Local.Start.Is4() != twin.Remote.Start.Is4() {
 		return nil
 	}
+	cc.AnyFamily = true
 	return &twin
 }

@@ -1,25 +1,17 @@
 package ipsec
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/routerd/routerd/control"
-	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/engine"
-	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/store"
-	"github.com/routerd/routerd/ike/esp"
 	"github.com/routerd/routerd/ike/iketest"
 )
 
@@ -38,23 +30,11 @@ func (l *logBuf) Write(p []byte) (int, error) {
 
 func (l *logBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// startRouterLog is startRouter with the engine's log kept for the test to read.
+// startRouterLog is startRouter without a data path, with the engine's log kept for the
+// test to read.
 func startRouterLog(t *testing.T, ns string, w io.Writer) *router {
 	t.Helper()
-	ex := controltest.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	opts := Options{Listen: iketest.ListenIn(ns), NoDatapath: true,
-		Do:  func(f func() error) error { return iketest.Do(ns, f) },
-		Log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	opts.ESP = esp.DefaultConfig()
-	e, err := Start(ctx, ex, prometheus.NewRegistry(), opts)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-e.Exited })
-	return &router{e: e, in: &script.Interp{Ex: ex, Globals: &script.Globals{}},
-		con: &script.Console{Sess: &control.Session{User: "admin", ShowSensitive: true}}, ns: ns}
+	return startRouterTo(t, ns, false, w)
 }
 
 // TestPeerAddressChange: a peer's address changed while its SA is up is applied at once

@@ -468,8 +468,17 @@ func (e *Engine) identity(it identityItem, id uint64, pc *ike.PeerConfig, users 
 	}
 	if !pc.Passive && ic.GeneratePolicy != "no" && len(pc.Children) == 0 {
 		// An initiator with generate-policy proposes its templates (the reference's
-		// GRE over IKEv2 client).
+		// GRE over IKEv2 client). Of the default ::/0 template and its IPv4 twin only the
+		// one of the tunnel's family: IPv4 with a mode config address (only IPv4 is
+		// asked for), else the peer's.
+		v4 := pc.Remote.Addr().Is4()
+		if mc := ic.ModeConfig; mc != nil && !mc.Responder {
+			v4 = true
+		}
 		for _, t := range ic.Templates {
+			if t.AnyFamily && t.Local.Start.Is4() != v4 {
+				continue
+			}
 			c := *t
 			c.Dynamic = true
 			if mc := ic.ModeConfig; mc != nil && !mc.Responder {
