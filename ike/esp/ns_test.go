@@ -508,3 +508,82 @@ func TestRequireDropsCleartext(t *testing.T) {
 		t.Fatalf("without policies the cleartext ping should pass: %v\n%s", err, out)
 	}
 }
+
+// TestDeviceMTUFromUnderlay: the ESP device's MTU is sized from the outbound SA's
+// underlay, less the outer header, UDP encapsulation and the ESP overhead of its
+// algorithms, not a fixed 1400: on an underlay of MTU 1400, aes-128-gcm over UDP 4500
+// carries 1338-byte packets (20 + 8 + 8 + 8 + 1340 + 16 = 1400) and aes-128-cbc/sha1 on
+// raw ESP 1342 (20 + 8 + 16 + 1344 + 12 = 1400). A DF ping of that size crosses, one a
+// byte larger is refused with the MTU (path MTU discovery, as XFRM's tunnel mode gives),
+// and without DF it crosses fragmented. When the underlay's MTU falls with the SA up,
+// the device follows, but not below IPv6's 1280 (IPv6 would leave the device): the ESP
+// packets of the largest inner packets are then fragmented after encryption, and a
+// full-size DF ping still crosses.
+func TestDeviceMTUFromUnderlay(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    pairOpts
+		want int
+	}{
+		{"gcm-udp", pairOpts{enc: "aes-128-gcm", auth: "", udp: true}, 1338},
+		{"cbc-sha1-raw", pairOpts{enc: "aes-128-cbc", auth: "sha1"}, 1342},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			for _, n := range []string{r.a, r.b} {
+				run(t, "ip", "-n", n, "link", "set", "eth0", "mtu", "1400")
+			}
+			a, b := startNode(t, r.a), startNode(t, r.b)
+			install(t, a, b, c.o)
+			deviceMTU(t, r, c.want, 0)
+			ping := func(size int, df bool) (string, error) {
+				args := []string{"ping", "-c", "2", "-i", "0.2", "-W", "2", "-s", fmt.Sprint(size), "-I", "198.19.1.1", "198.19.2.1"}
+				if df {
+					args = append(args, "-M", "do")
+				}
+				return nsExec(t, r.a, args...)
+			}
+			// The largest packet the device takes crosses with DF set.
+			if out, err := ping(c.want-28, true); err != nil {
+				t.Fatalf("full-size ping: %v\n%s", err, out)
+			}
+			if out, err := ping(c.want-27, true); err == nil || !strings.Contains(out, fmt.Sprintf("mtu=%d", c.want)) {
+				t.Fatalf("a DF ping a byte above the device's MTU should be refused with mtu=%d: %v\n%s", c.want, err, out)
+			}
+			if out, err := ping(c.want+200, false); err != nil {
+				t.Fatalf("ping above the MTU without DF: %v\n%s", err, out)
+			}
+			// The underlay shrinks with the SA up: the device follows (sized every 2 s).
+			for _, n := range []string{r.a, r.b} {
+				run(t, "ip", "-n", n, "link", "set", "eth0", "mtu", "1300")
+			}
+			deviceMTU(t, r, 1280, 10*time.Second)
+			if out, err := ping(1280-28, true); err != nil {
+				t.Fatalf("full-size ping over a 1300 underlay: %v\n%s", err, out)
+			}
+			for _, n := range []*node{a, b} {
+				if st := n.dp.Statistics(); st.OutErrors != 0 {
+					t.Errorf("out-errors %d: %+v", st.OutErrors, st)
+				}
+			}
+		})
+	}
+}
+
+// deviceMTU waits up to wait for ipsec0 in both of r's namespaces to have MTU want.
+func deviceMTU(t *testing.T, r *rig, want int, wait time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for _, n := range []string{r.a, r.b} {
+		for {
+			out := run(t, "ip", "-n", n, "link", "show", "ipsec0")
+			if strings.Contains(out, fmt.Sprintf("mtu %d ", want)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: want mtu %d: %s", n, want, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}

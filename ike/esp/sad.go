@@ -31,6 +31,11 @@ type saState struct {
 	// peer raises one event, not one per packet.
 	mapped      atomic.Pointer[netip.AddrPort]
 	hardByBytes atomic.Bool
+	// pmtu is the MTU of the path an outbound SA's ESP packets take (the underlay's, or
+	// the route's learnt PMTU), 0 while unknown: the sender lets the kernel fragment an
+	// ESP packet above it (outSender.send) instead of handing it to a call that would
+	// refuse it.
+	pmtu atomic.Int32
 }
 
 func newSAState(sa SA) (*saState, error) {

@@ -171,6 +171,23 @@ func (t *transform) sealedLen(n int) int {
 	return 8 + t.ivLen + body + t.icvLen
 }
 
+// innerMTU is the largest inner packet whose ESP packet, behind an outer IPv4 (v4) or
+// IPv6 header and UDP encapsulation (udp), fits an underlay of MTU l.
+func (t *transform) innerMTU(l int, v4, udp bool) int {
+	outer := 40
+	if v4 {
+		outer = 20
+	}
+	if udp {
+		outer += 8
+	}
+	n := l - outer - 8 - t.ivLen - t.icvLen - 2 // no padding: the most it can be
+	for n > 0 && outer+t.sealedLen(n) > l {
+		n--
+	}
+	return n
+}
+
 // seal writes the ESP packet for payload into dst (len(dst) >= sealedLen) and returns its
 // length. payload must not overlap dst except exactly at dst[8+ivLen:] (in-place).
 func (t *transform) seal(dst []byte, spi uint32, seq uint64, esn bool, payload []byte, nextHdr byte) int {

@@ -62,6 +62,8 @@ type userspace struct {
 	udp4   *net.UDPConn
 	udp6   *net.UDPConn
 	udpGSO atomic.Bool
+	// mtu is the ESP device's MTU: Config's until outbound SAs size it (sizeMTU).
+	mtu atomic.Int32
 
 	mu     sync.RWMutex
 	sas    map[Key]*saState
@@ -96,12 +98,13 @@ type userspace struct {
 type perfCounters struct {
 	tunReads, tunReadPkts, tunWrites, tunWritePkts atomic.Uint64
 	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
+	fragSends                                      atomic.Uint64
 }
 
 func (p *perfCounters) String() string {
-	return fmt.Sprintf("tun read %d calls/%d pkts, tun write %d calls/%d pkts, udp send %d calls/%d pkts, raw send %d calls/%d pkts",
+	return fmt.Sprintf("tun read %d calls/%d pkts, tun write %d calls/%d pkts, udp send %d calls/%d pkts, raw send %d calls/%d pkts, fragmented %d",
 		p.tunReads.Load(), p.tunReadPkts.Load(), p.tunWrites.Load(), p.tunWritePkts.Load(),
-		p.udpSends.Load(), p.udpSendPkts.Load(), p.rawSends.Load(), p.rawSendPkts.Load())
+		p.udpSends.Load(), p.udpSendPkts.Load(), p.rawSends.Load(), p.rawSendPkts.Load(), p.fragSends.Load())
 }
 
 // pbuf carries one decrypted inner packet to the TUN writer.
@@ -141,6 +144,7 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 		events: make(chan Event, 1024), inq: make(chan *pbuf, 1024), done: make(chan struct{}),
 	}
 	u.udpGSO.Store(true)
+	u.mtu.Store(int32(min(cfg.MTU, maxTunMTU)))
 	ok := false
 	defer func() {
 		if !ok {
@@ -228,7 +232,7 @@ type tunDev struct {
 
 // makeTun creates the TUN device, up, in the calling thread's network namespace.
 func (u *userspace) makeTun() (*tunDev, error) {
-	t, err := tun.CreateTUN(u.tunName, u.cfg.MTU)
+	t, err := tun.CreateTUN(u.tunName, int(u.mtu.Load()))
 	if err != nil {
 		return nil, fmt.Errorf("esp: tun %s: %w", u.tunName, err)
 	}
@@ -311,11 +315,7 @@ func (u *userspace) openRaw() error {
 	return nil
 }
 
-// fragLimit is the largest IPv4 ESP packet (outer header included) an inner packet of
-// the device's MTU makes; sendFrag4 sends larger ones.
-func (u *userspace) fragLimit() int { return u.cfg.MTU + 20 + maxESPOverhead }
-
-// sendFrag4 sends an IPv4 ESP packet (outer header included) above fragLimit: a
+// sendFrag4 sends an IPv4 ESP packet (outer header included) above its path's MTU: a
 // tunnel's outer packet larger than the device's MTU (bpf/tunnel.c lets those through
 // for the kernel to fragment once encrypted, as RFC 4303 has transport mode). The raw
 // socket without IP_HDRINCL makes the kernel build the header (source, TOS and TTL as
@@ -385,20 +385,118 @@ func (u *userspace) AddSA(ctx context.Context, sa SA) error {
 		return err
 	}
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if _, ok := u.sas[s.k()]; ok {
+		u.mu.Unlock()
 		return fmt.Errorf("esp: SA 0x%08x to %s: %w", sa.SPI, sa.Dst, ErrExists)
 	}
 	u.sas[s.k()] = s
-	if sa.Dir == DirOut {
-		u.outReq[sa.ReqID] = s
-	} else {
+	if sa.Dir != DirOut {
 		u.inSPI[sa.SPI] = s
+		u.mu.Unlock()
+		return nil
+	}
+	u.outReq[sa.ReqID] = s
+	u.mu.Unlock()
+	u.sizeMTU()
+	return nil
+}
+
+// maxTunMTU bounds the ESP device's MTU (a jumbo underlay's); the read buffers are sized
+// for it.
+const maxTunMTU = 9000
+
+// sizeMTU sets the ESP device's MTU to what the smallest outbound SA carries without
+// fragmenting its ESP packets: the MTU of its underlay (the route its ESP takes to the
+// peer) less the outer header, the UDP encapsulation and the ESP overhead of its
+// algorithms. Tunnel-mode traffic (TCP's MSS, PMTU discovery: the kernel answers a DF
+// packet above it with frag-needed, as XFRM's tunnel mode does) and the tunnels' auto
+// mtu so follow the real path, where a fixed 1400 fragmented every ESP packet on an
+// underlay below about 1480 and wasted some 40 bytes a packet on Ethernet. It also
+// records each SA's path MTU (saState.pmtu), by which the sender lets the kernel
+// fragment larger ESP packets: the tunnels' outer packets, which pass the device whole
+// whatever its MTU (bpf/tunnel.c route_out), as RouterOS fragments the ESP packet of a
+// GRE tunnel's full-size packet. Never below IPv6's minimum (the kernel takes IPv6 off
+// a device below 1280, and the steering routes with it): on a smaller path the ESP
+// packets of the largest inner packets are fragmented. Without outbound SAs, or when
+// the device refuses, the MTU stays. Called when an outbound SA comes, goes or moves
+// and every few seconds (a changed underlay, a learnt PMTU). Takes u.mu itself: never
+// call it with u.mu held.
+func (u *userspace) sizeMTU() {
+	u.polMu.Lock() // u.nl, beside SetPolicies
+	defer u.polMu.Unlock()
+	if u.closed.Load() || u.nl == nil {
+		return
+	}
+	var outs []*saState
+	u.mu.RLock()
+	for _, s := range u.sas {
+		if s.sa.Dir == DirOut && !s.dead.Load() {
+			outs = append(outs, s)
+		}
+	}
+	u.mu.RUnlock()
+	mtu := 0
+	paths := map[[2]netip.Addr]int{}
+	for _, s := range outs {
+		ep := s.ep.Load()
+		l, ok := paths[[2]netip.Addr{ep.src, ep.dst}]
+		if !ok {
+			l = u.underlayMTU(ep)
+			paths[[2]netip.Addr{ep.src, ep.dst}] = l
+		}
+		s.pmtu.Store(int32(l))
+		if l > 0 {
+			if m := s.t.innerMTU(l, ep.dst.Is4(), ep.encap != nil); mtu == 0 || m < mtu {
+				mtu = m
+			}
+		}
+	}
+	d := u.dev.Load()
+	if mtu == 0 || d == nil {
+		return
+	}
+	mtu = min(max(mtu, minTunMTU), maxTunMTU)
+	if int32(mtu) == u.mtu.Load() {
+		return
+	}
+	if link, err := u.nl.LinkByIndex(d.idx); err != nil || u.nl.LinkSetMTU(link, mtu) != nil {
+		return
+	}
+	u.mtu.Store(int32(mtu))
+}
+
+// minTunMTU is IPv6's minimum link MTU (RFC 8200): the ESP device carries IPv6 too.
+const minTunMTU = 1280
+
+// underlayMTU is the MTU of the path ep's ESP packets take (the route to the peer with
+// the bypass mark, as they are sent), or 0 when there is none.
+func (u *userspace) underlayMTU(ep *endpoint) int {
+	rs, err := u.nl.RouteGetWithOptions(ep.dst.AsSlice(), &netlink.RouteGetOptions{Mark: u.cfg.BypassMark, SrcAddr: ep.src.AsSlice()})
+	if err != nil || len(rs) == 0 {
+		return 0
+	}
+	l, err := u.nl.LinkByIndex(rs[0].LinkIndex)
+	if err != nil {
+		return 0
+	}
+	mtu := l.Attrs().MTU
+	if r := rs[0].MTU; r > 0 && r < mtu {
+		mtu = r
+	}
+	return mtu
+}
+
+func (u *userspace) UpdateSA(ctx context.Context, sa SA) error {
+	if err := u.updateSA(sa); err != nil {
+		return err
+	}
+	if sa.Dir == DirOut {
+		u.sizeMTU() // a float may take another path
 	}
 	return nil
 }
 
-func (u *userspace) UpdateSA(ctx context.Context, sa SA) error {
+func (u *userspace) updateSA(sa SA) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	s, ok := u.sas[Key{sa.SPI, sa.Dst}]
@@ -421,6 +519,16 @@ func (u *userspace) UpdateSA(ctx context.Context, sa SA) error {
 // MoveSA moves an SA to new endpoints (a peer's NAT mapping changed): the same state,
 // its sequence numbers, replay window and counters, under its new key.
 func (u *userspace) MoveSA(ctx context.Context, old Key, sa SA) error {
+	if err := u.moveSA(old, sa); err != nil {
+		return err
+	}
+	if sa.Dir == DirOut {
+		u.sizeMTU()
+	}
+	return nil
+}
+
+func (u *userspace) moveSA(old Key, sa SA) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	s, ok := u.sas[old]
@@ -442,12 +550,16 @@ func (u *userspace) MoveSA(ctx context.Context, old Key, sa SA) error {
 
 func (u *userspace) DeleteSA(ctx context.Context, k Key) error {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	s, ok := u.sas[k]
 	if !ok {
+		u.mu.Unlock()
 		return fmt.Errorf("esp: SA 0x%08x to %s: %w", k.SPI, k.Dst, ErrNoSA)
 	}
 	u.removeLocked(s)
+	u.mu.Unlock()
+	if s.sa.Dir == DirOut {
+		u.sizeMTU() // the smallest path may have gone
+	}
 	return nil
 }
 
@@ -816,15 +928,21 @@ func (u *userspace) account(s *saState, n int) {
 func (u *userspace) timerLoop() {
 	tk := time.NewTicker(250 * time.Millisecond)
 	defer tk.Stop()
-	for {
+	for i := 1; ; i++ {
 		select {
 		case <-u.done:
 			return
 		case now := <-tk.C:
 			u.expire(now)
+			if i%mtuEvery == 0 {
+				u.sizeMTU() // an underlay whose MTU changed, a PMTU learnt on the path
+			}
 		}
 	}
 }
+
+// mtuEvery: the timer loop sizes the device's MTU every 2 s (in its 250 ms ticks).
+const mtuEvery = 8
 
 func (u *userspace) expire(now time.Time) {
 	defer u.recovered("timer", stOutErrors)
@@ -870,7 +988,7 @@ func (u *userspace) outLoop() {
 	}
 	bufs := make([][]byte, bs)
 	for i := range bufs {
-		bufs[i] = make([]byte, headroom+u.cfg.MTU+256)
+		bufs[i] = make([]byte, headroom+maxTunMTU+256)
 	}
 	sizes := make([]int, bs)
 	batch := make([]outPkt, 0, bs)
@@ -1066,38 +1184,65 @@ type outSender struct {
 	u     *userspace
 	gso   []byte
 	msgs4 []ipv4.Message
+	raw4  []outPkt // msgs4's packets
 }
 
 func newOutSender(u *userspace) *outSender {
-	return &outSender{u: u, gso: make([]byte, 0, 65535), msgs4: make([]ipv4.Message, 0, maxBatch)}
+	return &outSender{u: u, gso: make([]byte, 0, 65535), msgs4: make([]ipv4.Message, 0, maxBatch),
+		raw4: make([]outPkt, 0, maxBatch)}
 }
 
+// wireLen is p's length on the wire, outer IP header included.
+func (p *outPkt) wireLen() int {
+	n := len(p.b) // raw IPv4: the outer header is in b
+	if p.udp {
+		n += 8
+	}
+	if !p.ep.dst.Is4() {
+		n += 40
+	} else if p.udp {
+		n += 20
+	}
+	return n
+}
+
+// whole says whether p fits its path's MTU as one packet; false while the path's MTU is
+// not known.
+func (p *outPkt) whole() bool {
+	m := p.s.pmtu.Load()
+	return m > 0 && p.wireLen() <= int(m)
+}
+
+// send sends a batch of ESP packets in order. One above its path's MTU (a tunnel's outer
+// packet larger than the device's MTU: bpf/tunnel.c passes those whole) is handed to the
+// kernel to fragment: raw IPv4 through sendFrag4 (IP_HDRINCL refuses it), ESP-in-UDP
+// alone (UDP GSO refuses segments above the path's MTU); raw IPv6 is fragmented by the
+// kernel anyway.
 func (o *outSender) send(batch []outPkt) {
 	u := o.u
-	o.msgs4 = o.msgs4[:0]
 	for i := 0; i < len(batch); {
 		p := batch[i]
 		if !p.udp {
-			if p.ep.dst.Is4() && len(p.b) > u.fragLimit() {
-				if err := u.sendFrag4(p); err != nil {
-					u.st.inc(stOutErrors)
-				}
-			} else if p.ep.dst.Is4() {
-				o.msgs4 = append(o.msgs4, ipv4.Message{Buffers: [][]byte{p.b}, Addr: &net.IPAddr{IP: p.ep.dst.AsSlice()}})
-			} else {
+			switch {
+			case !p.ep.dst.Is4():
+				o.flush4()
 				u.sendRaw6(p)
+			case p.s.pmtu.Load() > 0 && !p.whole():
+				o.flush4()
+				o.frag4(p)
+			default:
+				o.msgs4 = append(o.msgs4, ipv4.Message{Buffers: [][]byte{p.b}, Addr: &net.IPAddr{IP: p.ep.dst.AsSlice()}})
+				o.raw4 = append(o.raw4, p)
 			}
 			i++
 			continue
 		}
+		o.flush4()
 		// A run of datagrams to the same peer: all but the last must be the same size.
 		j := i + 1
 		size := len(p.b)
 		total := size
-		// An ESP packet of an inner packet above the device's MTU (a tunnel's outer
-		// packet, which the kernel fragments once encrypted) goes alone: UDP GSO
-		// refuses segments above the path's MTU, and the refusal turns GSO off.
-		if u.udpGSO.Load() && size <= u.cfg.MTU+maxESPOverhead {
+		if u.udpGSO.Load() && p.whole() {
 			for j < len(batch) && j-i < 64 {
 				q := batch[j]
 				if !q.udp || q.ep.dst != p.ep.dst || q.ep.src != p.ep.src || *q.ep.encap != *p.ep.encap ||
@@ -1114,23 +1259,38 @@ func (o *outSender) send(batch []outPkt) {
 		u.sendUDP(batch[i:j], &o.gso, size)
 		i = j
 	}
+	o.flush4()
+}
+
+// flush4 sends the raw IPv4 ESP packets gathered (sendmmsg). One the kernel finds too
+// big (the path's MTU fell since sizeMTU looked, or it was not known) goes to sendFrag4.
+func (o *outSender) flush4() {
+	u := o.u
 	for len(o.msgs4) > 0 {
 		n, err := u.raw4.WriteBatch(o.msgs4, 0)
 		u.perf.rawSends.Add(1)
 		u.perf.rawSendPkts.Add(uint64(max(n, 0)))
 		if err != nil {
-			u.st.inc(stOutErrors)
-			if n <= 0 {
-				n = 1
+			// sendmmsg fails only on its first message.
+			if errors.Is(err, unix.EMSGSIZE) {
+				o.frag4(o.raw4[0])
+			} else {
+				u.st.inc(stOutErrors)
 			}
+			n = 1
 		}
-		o.msgs4 = o.msgs4[n:]
+		o.msgs4, o.raw4 = o.msgs4[n:], o.raw4[n:]
 	}
+	o.msgs4, o.raw4 = o.msgs4[:0], o.raw4[:0]
 }
 
-// maxESPOverhead bounds what ESP adds to an inner packet: SPI and sequence (8), an IV
-// of up to 16, padding up to the block size and its two bytes, an ICV of up to 32.
-const maxESPOverhead = 8 + 16 + 17 + 32
+// frag4 sends one raw IPv4 ESP packet for the kernel to fragment.
+func (o *outSender) frag4(p outPkt) {
+	o.u.perf.fragSends.Add(1)
+	if err := o.u.sendFrag4(p); err != nil {
+		o.u.st.inc(stOutErrors)
+	}
+}
 
 func (u *userspace) sendUDP(run []outPkt, gso *[]byte, size int) {
 	ep := run[0].ep
