@@ -471,7 +471,7 @@ func ipsecStatisticsMenu() *Menu {
 			c("in-no-policies", "No policy found for states."),
 			c("in-policy-blocked", "Policy discards."),
 			c("in-policy-errors", "Policy errors."),
-			c("out-errors", "All outbound errors not matched by other counters."),
+			c("out-errors", "All outbound errors not matched by other counters. On the userspace data path these include the packets its device (ipsec0) dropped because its queue to routerd was full (ip -s link: TX dropped)."),
 			c("out-bundle-errors", "Bundle generation error."),
 			c("out-bundle-check-errors", "Bundle check error."),
 			c("out-no-states", "No state found."),

@@ -70,7 +70,7 @@ type userspace struct {
 	inSPI  map[uint32]*saState
 	outReq map[uint32]*saState // newest outbound SA per reqid
 	pols   atomic.Pointer[[]Policy]
-	polMu  sync.Mutex // serialises SetPolicies (routes)
+	polMu  sync.Mutex // serialises SetPolicies (routes) and guards u.nl against closeAll
 	routes map[string]netlink.Route
 	// selRules are the per-policy ip rules (selrules.go), by ruleKey.
 	selRules map[string]*netlink.Rule
@@ -78,6 +78,11 @@ type userspace struct {
 	// table (in_require encrypt, in_require discard, outbound discard), so the statistics
 	// never go back.
 	dropBase [3]atomic.Uint64
+	// tunDrop follows the ESP device's transmit drops (tunDrops; polMu).
+	tunDrop struct {
+		dev        *tunDev
+		base, last uint64
+	}
 
 	acqMu   sync.Mutex
 	acqLast map[uint32]time.Time
@@ -611,7 +616,31 @@ func (u *userspace) Statistics() Statistics {
 	st.InTemplateMismatches += u.dropBase[0].Load() + u.requireDrops(false)
 	st.InPolicyBlocked += u.dropBase[1].Load() + u.requireDrops(true)
 	st.OutPolicyBlocked += u.dropBase[2].Load() + u.outDiscards()
+	st.OutErrors += u.tunDrops()
 	return st
+}
+
+// tunDrops is how many packets the ESP device dropped on transmit: packets routed into
+// it (tunnel mode traffic, the tunnels' outer packets) that found its queue to routerd
+// full, because the out loop did not read them in time. The kernel counts them in the
+// device's TX dropped (ip -s link) and nowhere else; they are outbound errors that no
+// other counter names, so Statistics adds them to out-errors. Counts never go back: a
+// device made again by Repair starts from what the one before had shown.
+func (u *userspace) tunDrops() uint64 {
+	u.polMu.Lock() // u.nl, which closeAll closes under it
+	defer u.polMu.Unlock()
+	d := u.dev.Load()
+	if d == nil || u.closed.Load() {
+		return u.tunDrop.base + u.tunDrop.last
+	}
+	if d != u.tunDrop.dev {
+		u.tunDrop.base += u.tunDrop.last
+		u.tunDrop.dev, u.tunDrop.last = d, 0
+	}
+	if l, err := u.nl.LinkByIndex(d.idx); err == nil && l.Attrs().Statistics != nil {
+		u.tunDrop.last = l.Attrs().Statistics.TxDropped
+	}
+	return u.tunDrop.base + u.tunDrop.last
 }
 
 func (u *userspace) Events() <-chan Event { return u.events }
