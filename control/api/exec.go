@@ -111,6 +111,12 @@ func Sentence(req Request) (*control.Sentence, error) {
 				a.Name = "numbers"
 			}
 		}
+		// =!name= unsets, as the console's !name does (Ansible's community.routeros
+		// unsets this way); a value after it stays an unknown parameter.
+		if n, ok := strings.CutPrefix(a.Name, "!"); ok && n != "" && a.Value == "" {
+			s.Args = append(s.Args, control.Arg{Name: n, Unset: true})
+			continue
+		}
 		s.Args = append(s.Args, control.Arg{Name: a.Name, Value: a.Value})
 	}
 	if pl, ok := req.API[".proplist"]; ok {

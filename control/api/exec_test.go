@@ -69,3 +69,22 @@ func TestExecSentences(t *testing.T) {
 		t.Fatalf("identity: %q", got)
 	}
 }
+
+// TestExecUnsetWord: =!name= unsets a property, as the console's !name and Ansible's
+// community.routeros (remove_as_much_as_possible, '!prop' in data) send it.
+func TestExecUnsetWord(t *testing.T) {
+	ex := newExecutor(t)
+	call(t, ex, "/interface/gre/add", "=name=gre1", "=remote-address=10.0.0.2", "=mtu=1400", "=comment=c")
+	if got := call(t, ex, "/interface/gre/set", "=.id=*1", "=!mtu=", "=!comment="); !reflect.DeepEqual(got, [][]string{{"!done"}}) {
+		t.Fatalf("set !mtu: %q", got)
+	}
+	// mtu back at its default (auto, shown as the MTU it gives), no comment.
+	got := call(t, ex, "/interface/gre/print", "=.proplist=mtu,comment")
+	if want := [][]string{{"!re", "=mtu=1476"}, {"!done"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after unset: %q", got)
+	}
+	got = call(t, ex, "/interface/gre/set", "=.id=*1", "=!mtu=1400")
+	if got[0][0] != "!trap" {
+		t.Fatalf("=!mtu=1400 accepted: %q", got)
+	}
+}
