@@ -341,23 +341,25 @@ func (e *Engine) registerConnections() {
 }
 
 // trackingSysctls maps /ip firewall connection tracking settings to the kernel's.
-var trackingSysctls = map[string]string{
-	"generic-timeout":          "nf_conntrack_generic_timeout",
-	"icmp-timeout":             "nf_conntrack_icmp_timeout",
-	"tcp-close-timeout":        "nf_conntrack_tcp_timeout_close",
-	"tcp-close-wait-timeout":   "nf_conntrack_tcp_timeout_close_wait",
-	"tcp-established-timeout":  "nf_conntrack_tcp_timeout_established",
-	"tcp-fin-wait-timeout":     "nf_conntrack_tcp_timeout_fin_wait",
-	"tcp-last-ack-timeout":     "nf_conntrack_tcp_timeout_last_ack",
-	"tcp-syn-received-timeout": "nf_conntrack_tcp_timeout_syn_recv",
-	"tcp-syn-sent-timeout":     "nf_conntrack_tcp_timeout_syn_sent",
-	"tcp-time-wait-timeout":    "nf_conntrack_tcp_timeout_time_wait",
-	"udp-stream-timeout":       "nf_conntrack_udp_timeout_stream",
-	"udp-timeout":              "nf_conntrack_udp_timeout",
-	"tcp-max-retrans-timeout":  "nf_conntrack_tcp_timeout_max_retrans",
-	"tcp-unacked-timeout":      "nf_conntrack_tcp_timeout_unacknowledged",
-	"loose-tcp-tracking":       "nf_conntrack_tcp_loose",
-	"liberal-tcp-tracking":     "nf_conntrack_tcp_be_liberal",
+// RouterOS has no /ipv6 firewall connection tracking: its icmp-timeout governs ICMPv6
+// connections too.
+var trackingSysctls = map[string][]string{
+	"generic-timeout":          {"nf_conntrack_generic_timeout"},
+	"icmp-timeout":             {"nf_conntrack_icmp_timeout", "nf_conntrack_icmpv6_timeout"},
+	"tcp-close-timeout":        {"nf_conntrack_tcp_timeout_close"},
+	"tcp-close-wait-timeout":   {"nf_conntrack_tcp_timeout_close_wait"},
+	"tcp-established-timeout":  {"nf_conntrack_tcp_timeout_established"},
+	"tcp-fin-wait-timeout":     {"nf_conntrack_tcp_timeout_fin_wait"},
+	"tcp-last-ack-timeout":     {"nf_conntrack_tcp_timeout_last_ack"},
+	"tcp-syn-received-timeout": {"nf_conntrack_tcp_timeout_syn_recv"},
+	"tcp-syn-sent-timeout":     {"nf_conntrack_tcp_timeout_syn_sent"},
+	"tcp-time-wait-timeout":    {"nf_conntrack_tcp_timeout_time_wait"},
+	"udp-stream-timeout":       {"nf_conntrack_udp_timeout_stream"},
+	"udp-timeout":              {"nf_conntrack_udp_timeout"},
+	"tcp-max-retrans-timeout":  {"nf_conntrack_tcp_timeout_max_retrans"},
+	"tcp-unacked-timeout":      {"nf_conntrack_tcp_timeout_unacknowledged"},
+	"loose-tcp-tracking":       {"nf_conntrack_tcp_loose"},
+	"liberal-tcp-tracking":     {"nf_conntrack_tcp_be_liberal"},
 }
 
 // fasttrackConfigured reports whether an enabled fasttrack-connection rule exists in
@@ -396,7 +398,7 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 	}
 	m, _ := e.ex.Tree.Get(TrackingPath)
 	var errs error
-	for prop, name := range trackingSysctls {
+	for prop, names := range trackingSysctls {
 		v := props[prop]
 		if v == "" && m != nil {
 			if p, ok := m.Prop(prop); ok {
@@ -430,8 +432,10 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 			}
 			out = strconv.Itoa(int(d / time.Second))
 		}
-		if err := setSysctl(filepath.Join(sysctlDir, name), out); err != nil {
-			errs = errors.Join(errs, fmt.Errorf("connection tracking: %s: %w", prop, err))
+		for _, name := range names {
+			if err := setSysctl(filepath.Join(sysctlDir, name), out); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("connection tracking: %s: %w", prop, err))
+			}
 		}
 	}
 	// Accounting, so /ip firewall connection shows each connection's packets and bytes

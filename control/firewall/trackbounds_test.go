@@ -24,12 +24,14 @@ func TestTrackingTimeoutBounds(t *testing.T) {
 			t.Errorf("set %s: %v, want %q", bad, err, want)
 		}
 	}
-	r.run(t, `/ip firewall connection tracking set udp-timeout=1s tcp-established-timeout=3w3d20h31m23s`)
+	r.run(t, `/ip firewall connection tracking set udp-timeout=1s tcp-established-timeout=3w3d20h31m23s icmp-timeout=7s`)
 	dir := t.TempDir()
 	if err := r.e.applyTracking(dir); err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]string{"nf_conntrack_udp_timeout": "1", "nf_conntrack_tcp_timeout_established": "2147483"} {
+	// icmp-timeout governs ICMPv6 too (RouterOS has no IPv6 tracking menu of its own).
+	for k, want := range map[string]string{"nf_conntrack_udp_timeout": "1", "nf_conntrack_tcp_timeout_established": "2147483",
+		"nf_conntrack_icmp_timeout": "7", "nf_conntrack_icmpv6_timeout": "7"} {
 		if b, _ := os.ReadFile(filepath.Join(dir, k)); string(b) != want {
 			t.Errorf("%s = %s, want %s", k, b, want)
 		}
