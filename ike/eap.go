@@ -281,11 +281,7 @@ func (sa *IKESA) eapFinish(h Header) {
 	sa.eapAccountStart()
 	if Find[*SA](ps) != nil {
 		cps, c := sa.acceptChild(ps, sa.ni, sa.nr, nil)
-		out = append(out, cps...)
-		sa.respond(h.Exchange, h.MsgID, out)
-		if c != nil {
-			sa.installChild(c)
-		}
+		sa.answerWithChild(h, append(out, cps...), c, nil)
 		return
 	}
 	sa.respond(h.Exchange, h.MsgID, out)

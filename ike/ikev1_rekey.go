@@ -19,15 +19,9 @@ import (
 
 // v1EarlyInbound installs the inbound half of the SA the responder's message 2 makes.
 func (sa *IKESA) v1EarlyInbound(c *ChildSA) {
-	split, ok := sa.d.dp.(SplitDatapath)
-	if !ok {
-		return
+	if sa.earlyInbound(c) {
+		c.outPending = true
 	}
-	if err := split.InstallInbound(c); err != nil {
-		sa.d.log.Warn("ipsec: cannot install inbound SA", "peer", sa.peer.Name, "err", err)
-		return
-	}
-	c.inEarly, c.outPending = true, true
 }
 
 // v1ResponderInstall completes the responder's SA on message 3: the outbound half now,

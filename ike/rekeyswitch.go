@@ -64,6 +64,41 @@ func (sa *IKESA) stopSending(c *ChildSA) {
 	split.RemoveOutbound(c)
 }
 
+// answerWithChild sends the answer that creates c (nil: the answer refuses it; old: the
+// SA it rekeys, or nil) and installs c. With a SplitDatapath c's inbound half goes in
+// before the answer leaves: the initiator installs c when the answer arrives and sends
+// on it at once, and ESP that came in ahead of our install met no SA (in-no-states: a
+// ping in 400 lost when this goroutine was preempted between the two under CI load).
+func (sa *IKESA) answerWithChild(h Header, out []Payload, c, old *ChildSA) {
+	if c != nil {
+		sa.earlyInbound(c)
+	}
+	sa.respond(h.Exchange, h.MsgID, out)
+	switch {
+	case c == nil:
+	case old != nil:
+		sa.installRekeyed(c, old)
+		sa.d.Stats.ChildRekeys.Add(1)
+	default:
+		sa.installChild(c)
+	}
+}
+
+// earlyInbound installs c's inbound half ahead of the rest (installDP then adds only
+// the outbound half); false: no SplitDatapath, or it failed.
+func (sa *IKESA) earlyInbound(c *ChildSA) bool {
+	split, ok := sa.d.dp.(SplitDatapath)
+	if !ok {
+		return false
+	}
+	if err := split.InstallInbound(c); err != nil {
+		sa.d.log.Warn("ipsec: cannot install inbound SA", "peer", sa.peer.Name, "err", err)
+		return false
+	}
+	c.inEarly = true
+	return true
+}
+
 // installDP installs c into the data path, only its inbound half when its outbound one
 // waits.
 func (sa *IKESA) installDP(c *ChildSA) error {

@@ -246,11 +246,7 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 	sa.setEstablished()
 	if Find[*SA](ps) != nil {
 		cps, c := sa.acceptChild(ps, sa.ni, sa.nr, nil)
-		out = append(out, cps...)
-		sa.respond(h.Exchange, h.MsgID, out)
-		if c != nil {
-			sa.installChild(c)
-		}
+		sa.answerWithChild(h, append(out, cps...), c, nil)
 		return
 	}
 	sa.respond(h.Exchange, h.MsgID, out)
@@ -747,15 +743,7 @@ func (sa *IKESA) createChildRequest(h Header, ps []Payload) {
 			}
 		}
 	}
-	sa.respond(h.Exchange, h.MsgID, out)
-	if c != nil {
-		if old != nil {
-			sa.installRekeyed(c, old)
-			sa.d.Stats.ChildRekeys.Add(1)
-		} else {
-			sa.installChild(c)
-		}
-	}
+	sa.answerWithChild(h, out, c, old)
 }
 
 // rekeyIKERequest answers an IKE SA rekey (RFC 7296 2.18).
