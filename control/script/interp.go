@@ -336,6 +336,9 @@ func (r *run) eval(x Expr, sc *scope) (Value, error) {
 	case *Lit:
 		return e.V, nil
 	case *Word:
+		if r.row != nil && e.S == ".id" {
+			return ID(r.row.ID), nil // compares with *1 and with find's ids
+		}
 		if r.row != nil {
 			if v, ok := r.row.Get(e.S); ok {
 				var t value.Type
@@ -738,11 +741,15 @@ func equal(l, r Value) bool {
 		if ra, ok := r.(*Array); ok {
 			return ToString(la) == ToString(ra)
 		}
-		// An empty find result compares equal to "".
+		// An empty find result compares equal to "", a single one to its id
+		// (`remove [find where .id=$x]` with x from another find).
+		if len(la.List) == 1 && len(la.Keys) == 0 {
+			return equal(la.List[0], r)
+		}
 		return la.Len() == 0 && ToString(r) == ""
 	}
-	if ra, ok := r.(*Array); ok {
-		return ra.Len() == 0 && ToString(l) == ""
+	if _, ok := r.(*Array); ok {
+		return equal(r, l)
 	}
 	return ToString(l) == ToString(r)
 }

@@ -865,7 +865,8 @@ func (p *parser) primary() (Expr, error) {
 		}
 		id, _ := control.ParseID(p.src[s:p.i])
 		return &Lit{ID(id)}, nil
-	case c == '-' || isAlnum(c) || c == '_' || c == ':':
+	case c == '-' || isAlnum(c) || c == '_' || c == ':' || c == '.' && isAlnum(p.byteAt(p.i+1)):
+		// A leading '.' names a property of RouterOS's own (.id, `find where .id=$x`).
 		p.i++
 		for p.i < len(p.src) {
 			c := p.src[p.i]

@@ -60,6 +60,12 @@ func TestConsoleBasics(t *testing.T) {
 		{`:do { :error "boom" } on-error={ :put caught }`, "caught\n"},
 		{`/interface gre print count-only`, "2\n"},
 		{`:put [/interface gre print count-only where mtu>1450]`, "1\n"},
+		// .id in conditions, as scripts write `remove [find where .id=$x]`.
+		{`:put [/interface gre find where .id=*2]`, "*2\n"},
+		{`:put [/interface gre find .id!=*2]`, "*1\n"},
+		{`/interface gre print count-only where .id=*1 or .id="*2"`, "2\n"},
+		{`:local x [/interface gre find where name=myGre]; :put [/interface gre get [find where .id=$x] name]`, "myGre\n"},
+		{`:put ("a"."b")`, "ab\n"},
 		{`:put (10+1-6*2=11-12=2+(-3)=-1)`, "false\n"},
 		{`:put ("ether1" ~ "^eth")`, "true\n"},
 		{`:put (10.1.2.3 in 10.0.0.0/8)`, "true\n"},
