@@ -441,12 +441,13 @@ func (u *userspace) sizeMTU() {
 	}
 	u.mu.RUnlock()
 	mtu := 0
-	paths := map[[2]netip.Addr]int{}
+	// One lookup per path and per link, however many SAs (road warriors) share them.
+	paths, links := map[[2]netip.Addr]int{}, map[int]int{}
 	for _, s := range outs {
 		ep := s.ep.Load()
 		l, ok := paths[[2]netip.Addr{ep.src, ep.dst}]
 		if !ok {
-			l = u.underlayMTU(ep)
+			l = u.underlayMTU(ep, links)
 			paths[[2]netip.Addr{ep.src, ep.dst}] = l
 		}
 		s.pmtu.Store(int32(l))
@@ -474,17 +475,22 @@ func (u *userspace) sizeMTU() {
 const minTunMTU = 1280
 
 // underlayMTU is the MTU of the path ep's ESP packets take (the route to the peer with
-// the bypass mark, as they are sent), or 0 when there is none.
-func (u *userspace) underlayMTU(ep *endpoint) int {
+// the bypass mark, as they are sent, and a PMTU learnt on it), or 0 when there is none.
+// links memoizes the links' MTUs by index.
+func (u *userspace) underlayMTU(ep *endpoint, links map[int]int) int {
 	rs, err := u.nl.RouteGetWithOptions(ep.dst.AsSlice(), &netlink.RouteGetOptions{Mark: u.cfg.BypassMark, SrcAddr: ep.src.AsSlice()})
 	if err != nil || len(rs) == 0 {
 		return 0
 	}
-	l, err := u.nl.LinkByIndex(rs[0].LinkIndex)
-	if err != nil {
-		return 0
+	mtu, ok := links[rs[0].LinkIndex]
+	if !ok {
+		l, err := u.nl.LinkByIndex(rs[0].LinkIndex)
+		if err != nil {
+			return 0
+		}
+		mtu = l.Attrs().MTU
+		links[rs[0].LinkIndex] = mtu
 	}
-	mtu := l.Attrs().MTU
 	if r := rs[0].MTU; r > 0 && r < mtu {
 		mtu = r
 	}
