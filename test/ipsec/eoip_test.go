@@ -30,7 +30,8 @@ func captureWire(t *testing.T, ns, ifname string) *wire {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.stop)
-	if !iketest.WaitFor(20*time.Second, func() bool { return strings.Contains(errs.String(), "Capturing on") }) {
+	// tshark takes long to start on a loaded machine (20 s were seen not to be enough).
+	if !iketest.WaitFor(60*time.Second, func() bool { return strings.Contains(errs.String(), "Capturing on") }) {
 		t.Fatalf("tshark did not start: %s", errs)
 	}
 	return w
@@ -255,6 +256,7 @@ func TestEoIPIPsecBridgedFullFrames(t *testing.T) {
 	iketest.Veth(t, nsR, "ether1", "", nsS, "ether1", "")
 	iketest.Veth(t, hR, "lan", "198.19.219.1/24", nsR, "ether2", "")
 	iketest.Veth(t, hS, "lan", "198.19.219.2/24", nsS, "ether2", "")
+	w := captureWire(t, nsR, "ether1")
 	r, s := startDaemon(t, nsR), startDaemon(t, nsS)
 	for i, d := range []*daemon{r, s} {
 		local, remote := []string{"1", "2"}[i], []string{"2", "1"}[i]
@@ -265,7 +267,6 @@ func TestEoIPIPsecBridgedFullFrames(t *testing.T) {
 /interface bridge port add bridge=bridge1 interface=eo1
 `)
 	}
-	w := captureWire(t, nsR, "ether1")
 	if !iketest.WaitFor(60*time.Second, func() bool {
 		return iketest.In(hR, "ping", "-c", "1", "-W", "1", "198.19.219.2").Run() == nil
 	}) {
