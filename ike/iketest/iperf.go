@@ -12,7 +12,9 @@ import (
 type Iperf struct {
 	Intervals []uint64
 	Bytes     uint64
-	Output    string
+	// Retransmits are the sender's TCP retransmissions.
+	Retransmits uint64
+	Output      string
 }
 
 // LongestStall is the longest run of intervals that carried no byte.
@@ -62,6 +64,9 @@ func IperfTCP(t testing.TB, nsServer, addr, nsClient, from string, secs int) (Ip
 			SumReceived struct {
 				Bytes uint64 `json:"bytes"`
 			} `json:"sum_received"`
+			SumSent struct {
+				Retransmits uint64 `json:"retransmits"`
+			} `json:"sum_sent"`
 		} `json:"end"`
 		Error string `json:"error"`
 	}
@@ -73,6 +78,7 @@ func IperfTCP(t testing.TB, nsServer, addr, nsClient, from string, secs int) (Ip
 		r.Intervals = append(r.Intervals, iv.Sum.Bytes)
 	}
 	r.Bytes = j.End.SumReceived.Bytes
+	r.Retransmits = j.End.SumSent.Retransmits
 	if err != nil || j.Error != "" {
 		return r, fmt.Errorf("iperf3: %v %s", err, j.Error)
 	}
