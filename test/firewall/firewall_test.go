@@ -134,7 +134,9 @@ func (tp *topo) ruleset(t *testing.T) string {
 
 // udp sends one datagram from namespace from (source port sport, 0 for any) to dst:port
 // and reports what the server saw: the source address:port and the interface the
-// datagram arrived on, or "" when nothing arrived.
+// datagram arrived on, or "" when nothing arrived within 5 s of the sender's exit. The
+// 5 s start when the datagram has left, not when the server is ready: starting the
+// sender (ip netns exec, python3) takes seconds on a loaded machine.
 func udp(t *testing.T, from, to, dst string, sport, port int) (src, iface string) {
 	t.Helper()
 	srv := exec.Command("ip", "netns", "exec", to, "python3", "-u", "-c", fmt.Sprintf(`
@@ -143,16 +145,12 @@ s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 8, 1)
 s.bind(("0.0.0.0",%d))
 print("ready")
-s.settimeout(5)
-try:
-    d,anc,fl,a=s.recvmsg(100, 256)
-    ifn="?"
-    for lvl,typ,data in anc:
-        if lvl==socket.IPPROTO_IP and typ==8:
-            ifn=socket.if_indextoname(struct.unpack("i",data[:4])[0])
-    print("%%s:%%d %%s"%%(a[0],a[1],ifn))
-except socket.timeout:
-    print("")
+d,anc,fl,a=s.recvmsg(100, 256)
+ifn="?"
+for lvl,typ,data in anc:
+    if lvl==socket.IPPROTO_IP and typ==8:
+        ifn=socket.if_indextoname(struct.unpack("i",data[:4])[0])
+print("%%s:%%d %%s"%%(a[0],a[1],ifn))
 `, port))
 	pipe, err := srv.StdoutPipe()
 	if err != nil {
@@ -161,19 +159,27 @@ except socket.timeout:
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer srv.Wait()
+	defer srv.Process.Kill()
 	rd := bufio.NewReader(pipe)
 	if l, _ := rd.ReadString('\n'); strings.TrimSpace(l) != "ready" {
 		t.Fatalf("udp server did not start: %q", l)
 	}
-	exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
+	got := make(chan string, 1)
+	go func() { l, _ := rd.ReadString('\n'); got <- l }()
+	if out, err := exec.Command("ip", "netns", "exec", from, "python3", "-c", fmt.Sprintf(`
 import socket
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
 s.bind(("0.0.0.0",%d))
 s.sendto(b"x",(%q,%d))
-`, sport, dst, port)).Run()
-	l, _ := rd.ReadString('\n')
-	srv.Wait()
-	src, iface, _ = strings.Cut(strings.TrimSpace(l), " ")
+`, sport, dst, port)).CombinedOutput(); err != nil {
+		t.Fatalf("udp sender in %s: %v\n%s", from, err, out)
+	}
+	select {
+	case l := <-got:
+		src, iface, _ = strings.Cut(strings.TrimSpace(l), " ")
+	case <-time.After(5 * time.Second):
+	}
 	return src, iface
 }
 
@@ -490,12 +496,20 @@ func TestConnections(t *testing.T) {
 		t.Errorf("remove 99 without such row: %v\n%s", err, out)
 	}
 	r.must(t, `/ip firewall connection tracking set udp-timeout=17s tcp-established-timeout=2h`)
-	time.Sleep(500 * time.Millisecond)
-	if v := strings.TrimSpace(sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-n", "net.netfilter.nf_conntrack_udp_timeout")); v != "17" {
-		t.Errorf("nf_conntrack_udp_timeout=%s, want 17", v)
+	// The engine's next pass writes the sysctls; it takes seconds on a loaded machine.
+	var udpTimeout, tcpTimeout string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		udpTimeout = strings.TrimSpace(sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-n", "net.netfilter.nf_conntrack_udp_timeout"))
+		tcpTimeout = strings.TrimSpace(sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-n", "net.netfilter.nf_conntrack_tcp_timeout_established"))
+		if udpTimeout == "17" && tcpTimeout == "7200" {
+			break
+		}
 	}
-	if v := strings.TrimSpace(sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-n", "net.netfilter.nf_conntrack_tcp_timeout_established")); v != "7200" {
-		t.Errorf("nf_conntrack_tcp_timeout_established=%s, want 7200", v)
+	if udpTimeout != "17" {
+		t.Errorf("nf_conntrack_udp_timeout=%s, want 17", udpTimeout)
+	}
+	if tcpTimeout != "7200" {
+		t.Errorf("nf_conntrack_tcp_timeout_established=%s, want 7200", tcpTimeout)
 	}
 	if out := r.must(t, `/ip firewall connection tracking print`); !strings.Contains(out, "total-entries") {
 		t.Errorf("tracking print without totals:\n%s", out)
