@@ -329,6 +329,7 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 	if _, ok := x.lookup(s.Path, s.Cmd); !ok {
 		return nil, errf(CatMissing, "no such command")
 	}
+	s = x.idArg(s)
 	if sess == nil {
 		sess = &Session{}
 	}
@@ -451,6 +452,9 @@ func (x *Executor) exec(ctx context.Context, sess *Session, m *menu.Menu, s *Sen
 			return nil, ErrPermission
 		}
 	}
+	if err := x.checkArgs(m, s); err != nil {
+		return nil, err
+	}
 	if sess.DryRun && c.spec.Effect {
 		return &Reply{Menu: m}, nil
 	}
@@ -459,6 +463,56 @@ func (x *Executor) exec(ctx context.Context, sess *Session, m *menu.Menu, s *Sen
 		x.hist.commit(x, sess, s, CommandPolicy(c.spec), err)
 	}
 	return rep, err
+}
+
+// idArg names the item argument the API and REST send as .id after the command's own:
+// numbers for most, number for get and /system script run; the handlers read those
+// names. A command that takes no item keeps .id, which checkArgs then refuses.
+func (x *Executor) idArg(s *Sentence) *Sentence {
+	i := slices.IndexFunc(s.Args, func(a Arg) bool { return a.Name == ".id" })
+	if i < 0 {
+		return s
+	}
+	spec, _ := x.Command(s.Path, s.Cmd)
+	name := ""
+	for _, p := range []string{"numbers", "number"} {
+		if slices.Contains(spec.Positional, p) {
+			name = p
+			break
+		}
+	}
+	if name == "" {
+		return s
+	}
+	c := *s
+	c.Args = slices.Clone(s.Args)
+	for j := range c.Args {
+		if c.Args[j].Name == ".id" {
+			c.Args[j].Name = name
+		}
+	}
+	return &c
+}
+
+// checkArgs refuses an argument the command does not take, as the console's parser
+// does before a sentence gets here. The API and REST hand their words over as they
+// came, and a handler reads only the arguments it knows: a misspelt or foreign one
+// (`/ip/ipsec/installed-sa/flush =sa-typ=esp`) would be ignored and the command would
+// act on its defaults. Checked here, every command, whichever engine handles it, is
+// refused alike and runs nothing.
+func (x *Executor) checkArgs(m *menu.Menu, s *Sentence) error {
+	spec, _ := x.Command(s.Path, s.Cmd)
+	for _, a := range s.Args {
+		if slices.Contains(spec.Positional, a.Name) || slices.Contains(spec.Args, a.Name) ||
+			slices.Contains(spec.Flags, a.Name) {
+			continue
+		}
+		if _, ok := m.Prop(a.Name); ok && spec.Props {
+			continue
+		}
+		return errf(CatArgument, "unknown parameter %s", a.Name)
+	}
+	return nil
 }
 
 // Update runs fn in the session's batch transaction when it has one, or in a transaction

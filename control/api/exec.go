@@ -104,13 +104,9 @@ func Sentence(req Request) (*control.Sentence, error) {
 		case ".proplist":
 			s.Proplist = splitList(a.Value)
 			continue
-		case ".id":
-			if s.Cmd == "get" {
-				a.Name = "number"
-			} else {
-				a.Name = "numbers"
-			}
 		}
+		// .id stays as it came: the executor names it for the command (numbers, or
+		// number for get and script run) from the command's arguments.
 		// =!name= unsets, as the console's !name does (Ansible's community.routeros
 		// unsets this way); a value after it stays an unknown parameter.
 		if n, ok := strings.CutPrefix(a.Name, "!"); ok && n != "" && a.Value == "" {

@@ -282,9 +282,6 @@ func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *ca
 			}
 			req.Queries = append([]string{q}, req.Queries...)
 		}
-		if c.op == opCommand {
-			req.Attrs = idArg(ex, path, c.cmd, c.attrs)
-		}
 	case opSet, opRemove:
 		if c.ref != "" {
 			// The path names the item as GET reads it (.id, or name): a bare number
@@ -392,24 +389,6 @@ func refQuery(m *menu.Menu, ref string) (string, bool) {
 		return np + "=" + ref, true
 	}
 	return "", false
-}
-
-// idArg renames ".id" for commands whose item argument is "number" (script run): the
-// REST manual passes the item of any command as .id, and the API layer maps .id to
-// "numbers" for every command other than get.
-func idArg(ex *control.Executor, path, cmd string, attrs []api.Attr) []api.Attr {
-	spec, ok := ex.Command(path, cmd)
-	if !ok || len(spec.Positional) == 0 || spec.Positional[0] != "number" || cmd == "get" {
-		return attrs
-	}
-	out := make([]api.Attr, len(attrs))
-	for i, a := range attrs {
-		if a.Name == ".id" {
-			a.Name = "number"
-		}
-		out[i] = a
-	}
-	return out
 }
 
 // objects returns rows as the JSON array; single menus have no item ids.
