@@ -156,6 +156,7 @@ type Engine struct {
 	// (with 2,000 tunnel interfaces every pass read tens of thousands of files); all
 	// and default are read every pass, and every file again each fullCheck passes.
 	checked map[string]*checkedParam
+	writes  int // files written, for the tests
 	passes  int
 	// dirs caches, for one pass, the entries of the folders a parameter's pattern
 	// ranges over (net/ipv4/conf/*: one per interface), read once instead of a glob's
@@ -170,6 +171,12 @@ const fullCheck = 12
 type checkedParam struct {
 	want  string
 	files map[string]bool
+	// shown is, per file, what the kernel showed right after routerd wrote want: some
+	// knobs keep another unit and show the value rounded (icmp_ratelimit and
+	// base_reachable_time_ms are kept in jiffies: 10 ms reads back as 12 with HZ=250),
+	// so a later read that shows the same is routerd's value, not a change behind its
+	// back to write again at every full check.
+	shown map[string]string
 }
 
 // New returns the engine, for an engine host to run.
@@ -366,13 +373,20 @@ func (e *Engine) set(p param, v string) error {
 	slices.SortStableFunc(files, func(a, b string) int { return rank(a) - rank(b) })
 	key := strings.Join(p.files, ",")
 	prev := e.checked[key]
+	var shown map[string]string
+	if prev != nil && prev.want == want {
+		shown = prev.shown
+	}
 	if prev == nil || prev.want != want || e.passes%fullCheck == 0 {
 		prev = &checkedParam{want: want, files: map[string]bool{}}
 	}
-	next := &checkedParam{want: want, files: map[string]bool{}}
+	next := &checkedParam{want: want, files: map[string]bool{}, shown: map[string]string{}}
 	var errs []error
 	found := 0
 	for _, f := range files {
+		if v, ok := shown[f]; ok {
+			next.shown[f] = v
+		}
 		if prev.files[f] && rank(f) != 0 {
 			next.files[f] = true // holds want since it was read or written
 			found++
@@ -383,13 +397,17 @@ func (e *Engine) set(p param, v string) error {
 			continue // an interface that went, or a knob this kernel lacks
 		}
 		found++
-		if err == nil && strings.TrimSpace(string(cur)) == want {
+		if c := strings.TrimSpace(string(cur)); err == nil && (c == want || c != "" && shown[f] == c) {
 			next.files[f] = true
 			continue
 		}
 		if err := os.WriteFile(f, []byte(want), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", strings.TrimPrefix(f, e.opts.Proc+"/"), err))
 			continue
+		}
+		e.writes++
+		if b, err := os.ReadFile(f); err == nil {
+			next.shown[f] = strings.TrimSpace(string(b))
 		}
 		next.files[f] = true
 	}

@@ -4,9 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/controltest"
 )
@@ -185,5 +189,52 @@ func TestSharedLimitAtDefault(t *testing.T) {
 	}
 	if read(t, dir, "net/ipv4/neigh/default/gc_thresh3") != "1024\n" {
 		t.Error("gc_thresh3 written from a child namespace")
+	}
+}
+
+// TestRoundedValueNotRewritten: a knob the kernel keeps in jiffies shows another value
+// than the one written (icmp_ratelimit 10 ms reads back 12 with HZ=250); the full check
+// takes that for routerd's own value and writes nothing (QA: icmp_ratelimit was written
+// every minute on an idle router), while a value changed behind routerd's back is still
+// put back. On the real kernel, in a network namespace of the test's own.
+func TestRoundedValueNotRewritten(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a network namespace of its own")
+	}
+	// The thread stays in the new namespace and ends with the test's goroutine.
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		t.Fatal(err)
+	}
+	e := New(Options{Proc: "/proc/sys"})
+	p := params4[slices.IndexFunc(params4, func(p param) bool { return p.prop == "icmp-rate-limit" })]
+	const f = "/proc/sys/net/ipv4/icmp_ratelimit"
+	e.passes = 1
+	if err := e.set(p, "10"); err != nil {
+		t.Fatal(err)
+	}
+	shows := strings.TrimSpace(read(t, "/", f))
+	t.Logf("icmp_ratelimit=10 shows %s", shows)
+	if e.writes != 1 {
+		t.Fatalf("%d writes for the first set, want 1", e.writes)
+	}
+	for pass := 2; pass <= 2*fullCheck; pass++ {
+		e.passes, e.dirs = pass, nil
+		if err := e.set(p, "10"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.writes != 1 {
+		t.Errorf("%d writes over two full checks with nothing changed, want 1 (the kernel shows %s)", e.writes, shows)
+	}
+	if err := os.WriteFile(f, []byte("1000"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.passes, e.dirs = 3*fullCheck, nil
+	if err := e.set(p, "10"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(read(t, "/", f)); got != shows || e.writes != 2 {
+		t.Errorf("changed behind routerd's back: %s after the full check (%d writes), want %s", got, e.writes, shows)
 	}
 }
