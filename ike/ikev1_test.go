@@ -70,6 +70,7 @@ type relay struct {
 	c     *net.UDPConn
 	a, b  *net.UDPAddr
 	cut   atomic.Bool
+	toA   atomic.Int64 // when the last datagram to A went (UnixNano)
 	mu    sync.Mutex
 	fromA [][]byte
 }
@@ -93,6 +94,9 @@ func (r *relay) run() {
 			r.mu.Unlock()
 		}
 		r.c.WriteToUDP(pkt, to)
+		if to == r.a {
+			r.toA.Store(time.Now().UnixNano())
+		}
 	}
 }
 

@@ -57,6 +57,22 @@
 // match-by=certificate is certauth.go's; xauth-use-radius=yes sends XAuth logins /ip ipsec user does not know to /radius
 // (xauthradius.go; IKEv1 responders only), accounted as eap-radius logins are (settings accounting=, interim-update=).
 //
+// Dead peer detection counts as RouterOS does for IKEv1 (RFC 3706): once nothing has
+// come from the peer for dpd-interval, a probe goes (an empty INFORMATIONAL in IKEv2,
+// R-U-THERE in IKEv1), again every dpd-interval while unanswered; each probe left
+// unanswered for dpd-interval is one failure, and at dpd-maximum-failures the peer is
+// dead and its SAs go. So a peer that falls silent is declared dead dpd-interval x
+// dpd-maximum-failures after the first unanswered probe, which is at most dpd-interval
+// x (dpd-maximum-failures + 1) after the last message from it (40 s with the defaults
+// 8s and 4; earlier when a probe or another request was already out). Any other request
+// left unanswered for dpd-interval x dpd-maximum-failures ends the SA too
+// (ike/dpdbudget.go). The reference says RouterOS ignores dpd-maximum-failures with
+// exchange-mode=ike2; routerd applies it to IKEv2 as well, so that the setting
+// bounds the time to notice a dead peer on either version. A responder-only peer killed
+// and restarted is noticed only this way: it initiates nothing, so no INITIAL_CONTACT
+// comes from it, and the unprotected INVALID_IKE_SPI a restarted node may send (RFC 7296
+// 2.21.4) must not change any SA, only prompt a liveness check, which is this one.
+//
 // EAP (eap.go): auth-method=eap as initiator with eap-methods eap-mschapv2, eap-ttls and
 // eap-peap (username/password) and eap-tls (certificate=), in the order given (the
 // server picks; others are Naked), the EAP server's TLS certificate verified against

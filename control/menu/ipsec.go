@@ -78,9 +78,9 @@ func ipsecProfileMenu() *Menu {
 			{Name: "dh-group", Type: value.EnumList(ipsecDHGroups...), Default: "modp1024,modp2048",
 				Desc: "Diffie-Hellman group (cipher strength)."},
 			{Name: "dpd-interval", Type: value.OneOf(value.Enum("disable-dpd"), ipsecDuration()), Default: "8s",
-				Desc: "Dead peer detection interval; disable-dpd turns dead peer detection off."},
+				Desc: "Dead peer detection interval: the peer is probed once silent this long, and again every interval while unanswered; disable-dpd turns dead peer detection off."},
 			{Name: "dpd-maximum-failures", Type: value.Int(1, 100), Default: "4",
-				Desc: "Maximum count of failures until the peer is considered dead (when DPD is enabled)."},
+				Desc: "Maximum count of failures until the peer is considered dead (when DPD is enabled): a failure is a probe unanswered for dpd-interval, so a silent peer is dead within dpd-interval x (dpd-maximum-failures + 1) of its last message. Applied to ike2 as well."},
 			// RouterOS 7 adds the counter-mode, GCM and ChaCha20-Poly1305 names.
 			{Name: "enc-algorithm", Type: value.EnumList("3des", "aes-128", "aes-192", "aes-256", "blowfish",
 				"camellia-128", "camellia-192", "camellia-256", "des",
