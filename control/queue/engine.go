@@ -81,10 +81,9 @@ type Engine struct {
 
 	mu      sync.Mutex
 	applied map[string]string // device -> fingerprint of what is installed
-	// classes are the HTB classes the kernel accepted on each device (handle -> parent):
-	// the periodic pass compares them, and the root, with a dump to see a tree removed
-	// or changed behind routerd's back.
-	classes map[string]map[uint32]uint32
+	// trees are what install left on each device (the HTB classes, leaf qdiscs and
+	// classifying filters the kernel accepted), for intact to compare with the kernel.
+	trees map[string]*tree
 	// refused are the queues whose class, qdisc or filter the kernel refused when the
 	// device's tree was installed, with its reason, by device: they alone are invalid.
 	refused map[string]map[uint64]error
@@ -107,7 +106,7 @@ func New(opts Options) *Engine {
 		opts.Poll = time.Second
 	}
 	return &Engine{opts: opts, kick: make(chan struct{}, 1),
-		applied: map[string]string{}, classes: map[string]map[uint32]uint32{}, refused: map[string]map[uint64]error{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
+		applied: map[string]string{}, trees: map[string]*tree{}, refused: map[string]map[uint64]error{}, ifbs: map[string]string{}, refs: map[uint64][2]*classRef{},
 		state: map[uint64]*[2]dirState{}, invalid: map[uint64]string{}, active: map[uint64]bool{}}
 }
 
@@ -364,16 +363,16 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		idx, name, err := e.device(dev)
 		if err == nil && e.applied[dev] == fp {
 			var ok bool
-			if ok, err = e.intact(idx, e.classes[dev]); err == nil && !ok {
+			if ok, err = e.intact(idx, e.trees[dev]); err == nil && !ok {
 				delete(e.applied, dev)
 			}
 		}
 		if err == nil && e.applied[dev] != fp {
 			var refused map[uint64]error
-			var classes map[uint32]uint32
-			refused, classes, err = e.install(idx, cs)
+			var tr *tree
+			refused, tr, err = e.install(idx, cs)
 			if err == nil {
-				e.applied[dev], e.refused[dev], e.classes[dev] = fp, refused, classes
+				e.applied[dev], e.refused[dev], e.trees[dev] = fp, refused, tr
 				for _, c := range cs {
 					delete(e.state, c.queue)
 				}
@@ -588,24 +587,70 @@ func redirectsTo(f netlink.Filter, ifb int) bool {
 	return false
 }
 
-// intact reports whether a device still has routerd's HTB root with exactly the
-// classes install left there (handle and parent): a root deleted or replaced, or a
-// class deleted or added, behind routerd's back makes the pass install the tree again.
-// It only reads (two dumps), so a pass with nothing changed writes nothing.
-func (e *Engine) intact(index int, classes map[uint32]uint32) (bool, error) {
+// tree is what install left on a device and the kernel accepted: the HTB classes
+// (handle -> parent), the leaf queues' qdiscs (handle -> parent and kind) and the
+// filters that classify into the classes (how many per priority and class).
+type tree struct {
+	classes map[uint32]uint32
+	leaves  map[uint32]leafQdisc
+	filters map[filterKey]int
+}
+
+type leafQdisc struct {
+	parent uint32
+	kind   string
+}
+
+type filterKey struct {
+	prio  uint16
+	class uint32
+}
+
+func newTree() *tree {
+	return &tree{classes: map[uint32]uint32{}, leaves: map[uint32]leafQdisc{}, filters: map[filterKey]int{}}
+}
+
+// classOf is the class a classifying filter sends to (0: none, such as the hash table
+// entries the kernel dumps beside each u32 filter).
+func classOf(f netlink.Filter) uint32 {
+	switch f := f.(type) {
+	case *netlink.U32:
+		return f.ClassId
+	case *netlink.BpfFilter:
+		return f.ClassId
+	}
+	return 0
+}
+
+// intact reports whether a device still has routerd's HTB root with exactly what
+// install left there: the classes (handle and parent), the leaf qdiscs (handle, parent
+// and kind) and the classifying filters under the root. A root, class, leaf qdisc or
+// filter deleted, replaced or added behind routerd's back makes the pass install the
+// tree again. It only reads (three dumps), so a pass with nothing changed writes nothing.
+func (e *Engine) intact(index int, t *tree) (bool, error) {
+	if t == nil {
+		return false, nil
+	}
 	l := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}}
 	qs, err := e.k.QdiscList(l)
 	if err != nil {
 		return false, fmt.Errorf("reading the qdiscs: %w", err)
 	}
 	root := false
+	leaves := 0
 	for _, q := range qs {
 		a := q.Attrs()
 		if a.Parent == netlink.HANDLE_ROOT {
 			root = q.Type() == "htb" && a.Handle == netlink.MakeHandle(rootMajor, 0)
 		}
+		if lq, ok := t.leaves[a.Handle]; ok {
+			if lq.parent != a.Parent || lq.kind != q.Type() {
+				return false, nil
+			}
+			leaves++
+		}
 	}
-	if !root {
+	if !root || leaves != len(t.leaves) {
 		return false, nil
 	}
 	cls, err := e.k.ClassList(l, 0)
@@ -618,20 +663,33 @@ func (e *Engine) intact(index int, classes map[uint32]uint32) (bool, error) {
 		if major, _ := netlink.MajorMinor(a.Handle); major != rootMajor {
 			continue // another qdisc's (a leaf's) classes
 		}
-		if p, ok := classes[a.Handle]; !ok || p != a.Parent {
+		if p, ok := t.classes[a.Handle]; !ok || p != a.Parent {
 			return false, nil
 		}
 		n++
 	}
-	return n == len(classes), nil
+	if n != len(t.classes) {
+		return false, nil
+	}
+	fs, err := e.k.FilterList(l, netlink.MakeHandle(rootMajor, 0))
+	if err != nil {
+		return false, fmt.Errorf("reading the filters: %w", err)
+	}
+	got := map[filterKey]int{}
+	for _, f := range fs {
+		if c := classOf(f); c != 0 {
+			got[filterKey{f.Attrs().Priority, c}]++
+		}
+	}
+	return maps.Equal(got, t.filters), nil
 }
 
 // install replaces the HTB tree of one device. An error is the device's (its root);
 // what the kernel refuses of one queue (its class, its queue type's qdisc, its filter)
 // is returned by queue and leaves the others installed: one bad queue must not stop
 // the rest from shaping. The children of a refused class are refused with it.
-// The classes the kernel accepted are returned too (handle -> parent), for intact.
-func (e *Engine) install(index int, cs []class) (map[uint64]error, map[uint32]uint32, error) {
+// What the kernel accepted is returned too, for intact.
+func (e *Engine) install(index int, cs []class) (map[uint64]error, *tree, error) {
 	root := netlink.MakeHandle(rootMajor, 0)
 	// Whatever root is there goes (none, or the kernel's default, is no error; handle 0
 	// names any root, so a qdisc put there behind routerd's back goes too): a delete
@@ -641,7 +699,8 @@ func (e *Engine) install(index int, cs []class) (map[uint64]error, map[uint32]ui
 		return nil, nil, fmt.Errorf("HTB root: %w", err)
 	}
 	refused := map[uint64]error{}
-	classes := map[uint32]uint32{}
+	t := newTree()
+	classes := t.classes
 	// Parents before children.
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].parent == 0 && cs[j].parent != 0 })
 	done, bad := map[uint16]bool{}, map[uint16]bool{}
@@ -684,25 +743,32 @@ func (e *Engine) install(index int, cs []class) (map[uint64]error, map[uint32]ui
 		if c.match == nil || refused[c.queue] != nil {
 			continue
 		}
-		if err := e.filters(index, root, c); err != nil {
+		if err := e.filters(index, root, c, t); err != nil {
 			refused[c.queue] = err
 		}
 	}
-	return refused, classes, nil
+	return refused, t, nil
 }
 
-// filters installs a leaf queue's qdisc and the filters that classify into it.
-func (e *Engine) filters(index int, root uint32, c class) error {
-	if err := e.leaf(index, c); err != nil {
+// filters installs a leaf queue's qdisc and the filters that classify into it, and
+// records in t what the kernel accepted.
+func (e *Engine) filters(index int, root uint32, c class, t *tree) error {
+	if err := e.leaf(index, c, t); err != nil {
 		return err
 	}
+	key := filterKey{uint16(10 + c.order), netlink.MakeHandle(rootMajor, c.minor)}
 	if len(c.marks) > 0 {
-		return e.markFilter(index, root, c)
+		if err := e.markFilter(index, root, c); err != nil {
+			return err
+		}
+		t.filters[key]++
+		return nil
 	}
 	for _, m := range c.match {
 		if err := e.k.FilterAdd(u32(index, root, c, m)); err != nil {
 			return fmt.Errorf("u32 filter: %w", err)
 		}
+		t.filters[key]++
 	}
 	return nil
 }
@@ -742,8 +808,8 @@ func u32(index int, parent uint32, c class, m match) *netlink.U32 {
 	}
 }
 
-// leaf installs the queue type's qdisc under a leaf class.
-func (e *Engine) leaf(index int, c class) error {
+// leaf installs the queue type's qdisc under a leaf class, recorded in t.
+func (e *Engine) leaf(index int, c class, t *tree) error {
 	attrs := netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.MakeHandle(rootMajor, c.minor),
 		Handle: netlink.MakeHandle(c.minor, 0)}
 	l := c.dir.Leaf
@@ -761,6 +827,7 @@ func (e *Engine) leaf(index int, c class) error {
 	if err != nil {
 		return fmt.Errorf("queue type %s: this kernel has no %s qdisc (%w)", l.Kind, l.Kind, err)
 	}
+	t.leaves[attrs.Handle] = leafQdisc{parent: attrs.Parent, kind: l.Kind}
 	return nil
 }
 
@@ -821,7 +888,7 @@ func (e *Engine) remove(dev string) error {
 		return errors.Join(errs...)
 	}
 	delete(e.applied, dev)
-	delete(e.classes, dev)
+	delete(e.trees, dev)
 	delete(e.refused, dev)
 	if isIFB {
 		delete(e.ifbs, ifn)

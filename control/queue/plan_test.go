@@ -467,6 +467,56 @@ func TestPlan(t *testing.T) {
 		},
 		again: q1Up,
 	}, {
+		name: "a leaf qdisc deleted behind routerd's back: the tree installed again",
+		cmds: []string{q1},
+		want: slices.Concat(q1Down, q1IFB, q1Up),
+		after: func(k *fakeKernel) {
+			k.qdiscs[2] = slices.DeleteFunc(k.qdiscs[2], func(q netlink.Qdisc) bool { return q.Attrs().Handle == netlink.MakeHandle(0x101, 0) })
+		},
+		again: q1Down,
+	}, {
+		name: "a leaf qdisc replaced by another kind behind routerd's back: the tree installed again",
+		cmds: []string{q1},
+		want: slices.Concat(q1Down, q1IFB, q1Up),
+		after: func(k *fakeKernel) {
+			k.qdiscs[4] = slices.DeleteFunc(k.qdiscs[4], func(q netlink.Qdisc) bool { return q.Attrs().Handle == netlink.MakeHandle(0x101, 0) })
+			k.addQdisc(&netlink.Sfq{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: 4, Parent: netlink.MakeHandle(1, 0x101),
+				Handle: netlink.MakeHandle(0x101, 0)}})
+		},
+		again: q1Up,
+	}, {
+		name: "a u32 filter deleted behind routerd's back: the tree installed again",
+		cmds: []string{q1},
+		want: slices.Concat(q1Down, q1IFB, q1Up),
+		after: func(k *fakeKernel) {
+			k.filters[4] = slices.DeleteFunc(k.filters[4], func(f netlink.Filter) bool { return f.Attrs().Priority == 10 })
+		},
+		again: q1Up,
+	}, {
+		name: "a packet-marks filter deleted behind routerd's back: the tree installed again",
+		cmds: []string{"/queue/simple add name=q1 target=ether1 packet-marks=voip max-limit=1M/2M queue=default/default"},
+		want: []string{
+			"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
+			"class add ether1 1:101 parent 1:0 rate 2000000 ceil 2000000",
+			"qdisc add ether1 1:101 101:0 pfifo limit 50",
+			"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
+			"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
+			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
+			"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
+			"class add rq-2 1:101 parent 1:0 rate 1000000 ceil 1000000",
+			"qdisc add rq-2 1:101 101:0 pfifo limit 50",
+			"filter add rq-2 1:0 prio 10 bpf marks voip -> 1:101",
+		},
+		after: func(k *fakeKernel) {
+			k.filters[2] = slices.DeleteFunc(k.filters[2], func(f netlink.Filter) bool { return f.Type() == "bpf" })
+		},
+		again: []string{
+			"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
+			"class add ether1 1:101 parent 1:0 rate 2000000 ceil 2000000",
+			"qdisc add ether1 1:101 101:0 pfifo limit 50",
+			"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
+		},
+	}, {
 		name: "the IFB deleted behind routerd's back: made again, redirected to again, shaped again",
 		cmds: []string{q1},
 		want: slices.Concat(q1Down, q1IFB, q1Up),
