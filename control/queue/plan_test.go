@@ -388,6 +388,25 @@ var (
 
 const q1 = "/queue/simple add name=q1 target=198.18.1.0/24 max-limit=10M/20M"
 
+// The writes that shape ether1 for a queue with packet-marks=voip max-limit=1M/2M:
+// download on ether1 (marksDown), then its IFB and upload there (marksRest).
+var (
+	marksDown = []string{
+		"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
+		"class add ether1 1:101 parent 1:0 rate 2000000 ceil 2000000",
+		"qdisc add ether1 1:101 101:0 pfifo limit 50",
+		"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
+	}
+	marksRest = []string{
+		"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
+		"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
+		"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
+		"class add rq-2 1:101 parent 1:0 rate 1000000 ceil 1000000",
+		"qdisc add rq-2 1:101 101:0 pfifo limit 50",
+		"filter add rq-2 1:0 prio 10 bpf marks voip -> 1:101",
+	}
+)
+
 // TestPlan: queues over an observed kernel give exactly the planned tc writes; the next
 // pass writes nothing (or exactly what restores what was removed behind routerd's back,
 // or retries what failed); a refused write marks the queue invalid with the reason.
@@ -427,18 +446,7 @@ func TestPlan(t *testing.T) {
 	}, {
 		name: "packet-marks classify by the eBPF filter",
 		cmds: []string{"/queue/simple add name=q1 target=ether1 packet-marks=voip max-limit=1M/2M queue=default/default"},
-		want: []string{
-			"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
-			"class add ether1 1:101 parent 1:0 rate 2000000 ceil 2000000",
-			"qdisc add ether1 1:101 101:0 pfifo limit 50",
-			"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
-			"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
-			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
-			"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
-			"class add rq-2 1:101 parent 1:0 rate 1000000 ceil 1000000",
-			"qdisc add rq-2 1:101 101:0 pfifo limit 50",
-			"filter add rq-2 1:0 prio 10 bpf marks voip -> 1:101",
-		},
+		want: slices.Concat(marksDown, marksRest),
 	}, {
 		name: "the HTB tree deleted behind routerd's back: the next pass installs it again",
 		cmds: []string{q1},
@@ -495,27 +503,11 @@ func TestPlan(t *testing.T) {
 	}, {
 		name: "a packet-marks filter deleted behind routerd's back: the tree installed again",
 		cmds: []string{"/queue/simple add name=q1 target=ether1 packet-marks=voip max-limit=1M/2M queue=default/default"},
-		want: []string{
-			"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
-			"class add ether1 1:101 parent 1:0 rate 2000000 ceil 2000000",
-			"qdisc add ether1 1:101 101:0 pfifo limit 50",
-			"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
-			"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
-			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
-			"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
-			"class add rq-2 1:101 parent 1:0 rate 1000000 ceil 1000000",
-			"qdisc add rq-2 1:101 101:0 pfifo limit 50",
-			"filter add rq-2 1:0 prio 10 bpf marks voip -> 1:101",
-		},
+		want: slices.Concat(marksDown, marksRest),
 		after: func(k *fakeKernel) {
 			k.filters[2] = slices.DeleteFunc(k.filters[2], func(f netlink.Filter) bool { return f.Type() == "bpf" })
 		},
-		again: []string{
-			"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
-			"class add ether1 1:101 parent 1:0 rate 2000000 ceil 2000000",
-			"qdisc add ether1 1:101 101:0 pfifo limit 50",
-			"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
-		},
+		again: marksDown,
 	}, {
 		name: "the IFB deleted behind routerd's back: made again, redirected to again, shaped again",
 		cmds: []string{q1},
