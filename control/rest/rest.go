@@ -39,15 +39,24 @@ type Server struct {
 	// CRL gives the DER CRL a CA of the router publishes at /crl/SERIAL.crl (its
 	// certificates' distribution point); nil: none served.
 	CRL func(serial string) ([]byte, bool)
+	// StreamLimit bounds a call of a command that goes on (0: DefaultStreamLimit).
+	StreamLimit time.Duration
 }
 
-// StreamLimit bounds a REST call of a command that goes on (ping, monitor-traffic, print
-// follow): RouterOS's REST gives every call 60 s.
-var StreamLimit = 60 * time.Second
+// DefaultStreamLimit bounds a REST call of a command that goes on (ping,
+// monitor-traffic, print follow): RouterOS's REST gives every call 60 s.
+const DefaultStreamLimit = 60 * time.Second
+
+func (s *Server) streamLimit() time.Duration {
+	if s.StreamLimit > 0 {
+		return s.StreamLimit
+	}
+	return DefaultStreamLimit
+}
 
 // JobLimit bounds how long an :execute job a REST request started runs after the answer:
 // no connection stays whose end would end it.
-var JobLimit = 10 * time.Minute
+const JobLimit = 10 * time.Minute
 
 // shutdownGrace is how long requests in progress get when the service stops.
 const shutdownGrace = 5 * time.Second
@@ -181,7 +190,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	status, out, detail := run(r.Context(), s.Ex, sess, c)
+	status, out, detail := s.run(r.Context(), sess, c)
 	switch {
 	case status >= 400:
 		writeError(w, status, detail)
@@ -201,17 +210,17 @@ type result struct {
 }
 
 // runAPI runs one API request and collects its replies.
-func runAPI(ctx context.Context, ex *control.Executor, sess *control.Session, req api.Request) result {
+func (s *Server) runAPI(ctx context.Context, sess *control.Session, req api.Request) result {
 	var res result
 	var sens [][]string
 	if api.Streams(req) {
 		// A command that goes on answers what it reported until its count, duration
 		// or once ended it; one that would go on for ever fails at the time limit, as
 		// RouterOS's REST does.
-		sctx, cancel := context.WithTimeout(ctx, StreamLimit)
+		sctx, cancel := context.WithTimeout(ctx, s.streamLimit())
 		defer cancel()
 		var mu sync.Mutex
-		end := api.ExecStream(sctx, ex, sess, req, func(words []string) {
+		end := api.ExecStream(sctx, s.Ex, sess, req, func(words []string) {
 			mu.Lock()
 			sens = append(sens, words)
 			mu.Unlock()
@@ -221,11 +230,11 @@ func runAPI(ctx context.Context, ex *control.Executor, sess *control.Session, re
 		mu.Unlock()
 		if errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			res.trap = &control.Error{Category: control.CatExecute,
-				Msg: fmt.Sprintf("timeout: the command ran for %s without ending (give count=, duration= or once)", StreamLimit)}
+				Msg: fmt.Sprintf("timeout: the command ran for %s without ending (give count=, duration= or once)", s.streamLimit())}
 			return res
 		}
 	} else {
-		sens = api.Exec(ctx, ex, sess, req)
+		sens = api.Exec(ctx, s.Ex, sess, req)
 	}
 	for _, sen := range sens {
 		if len(sen) == 0 {
@@ -265,7 +274,7 @@ func runAPI(ctx context.Context, ex *control.Executor, sess *control.Session, re
 
 // run executes a call. It returns the HTTP status and either the JSON value to send or,
 // for errors, the RouterOS message.
-func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *call) (int, any, string) {
+func (s *Server) run(ctx context.Context, sess *control.Session, c *call) (int, any, string) {
 	path := c.menu.Path
 	req := api.Request{Command: path + "/" + verb(c), Attrs: c.attrs}
 	single := c.menu.Kind == menu.Single
@@ -286,7 +295,7 @@ func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *ca
 		if c.ref != "" {
 			// The path names the item as GET reads it (.id, or name): a bare number
 			// is neither, and must not reach the API's numbers as a console number.
-			id, ok := resolveRef(ctx, ex, sess, c.menu, c.ref)
+			id, ok := s.resolveRef(ctx, sess, c.menu, c.ref)
 			if !ok {
 				return http.StatusNotFound, nil, "no such item"
 			}
@@ -294,7 +303,7 @@ func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *ca
 			req.Attrs = append([]api.Attr{{Name: ".id", Value: id}}, req.Attrs...)
 		}
 	}
-	res := runAPI(ctx, ex, sess, req)
+	res := s.runAPI(ctx, sess, req)
 	if res.trap != nil {
 		return errorStatus(c, res.trap), nil, res.trap.Msg
 	}
@@ -314,16 +323,16 @@ func run(ctx context.Context, ex *control.Executor, sess *control.Session, c *ca
 		if !res.hasRet {
 			return http.StatusOK, map[string]string{}, ""
 		}
-		return fetch(ctx, ex, sess, c.menu, res.ret)
+		return s.fetch(ctx, sess, c.menu, res.ret)
 	case opSet:
 		if single {
-			r := runAPI(ctx, ex, sess, api.Request{Command: path + "/print"})
+			r := s.runAPI(ctx, sess, api.Request{Command: path + "/print"})
 			if r.trap != nil || len(r.rows) == 0 {
 				return http.StatusOK, map[string]string{}, ""
 			}
 			return http.StatusOK, objects(r.rows, true)[0], ""
 		}
-		return fetch(ctx, ex, sess, c.menu, c.ref)
+		return s.fetch(ctx, sess, c.menu, c.ref)
 	case opRemove:
 		return http.StatusNoContent, nil, ""
 	}
@@ -352,12 +361,12 @@ func verb(c *call) string {
 }
 
 // fetch prints one item after add or set, as PUT and PATCH answer with it.
-func fetch(ctx context.Context, ex *control.Executor, sess *control.Session, m *menu.Menu, ref string) (int, any, string) {
+func (s *Server) fetch(ctx context.Context, sess *control.Session, m *menu.Menu, ref string) (int, any, string) {
 	q, ok := refQuery(m, ref)
 	if !ok {
 		return http.StatusOK, map[string]string{}, ""
 	}
-	r := runAPI(ctx, ex, sess, api.Request{Command: m.Path + "/print", Queries: []string{q}})
+	r := s.runAPI(ctx, sess, api.Request{Command: m.Path + "/print", Queries: []string{q}})
 	if r.trap != nil || len(r.rows) == 0 {
 		// Changed, but not readable by this user or gone already: the change stands.
 		return http.StatusOK, map[string]string{}, ""
@@ -366,12 +375,12 @@ func fetch(ctx context.Context, ex *control.Executor, sess *control.Session, m *
 }
 
 // resolveRef finds the .id of the item a path names (refQuery), as this user may read it.
-func resolveRef(ctx context.Context, ex *control.Executor, sess *control.Session, m *menu.Menu, ref string) (string, bool) {
+func (s *Server) resolveRef(ctx context.Context, sess *control.Session, m *menu.Menu, ref string) (string, bool) {
 	q, ok := refQuery(m, ref)
 	if !ok {
 		return "", false
 	}
-	r := runAPI(ctx, ex, sess, api.Request{Command: m.Path + "/print", Queries: []string{q},
+	r := s.runAPI(ctx, sess, api.Request{Command: m.Path + "/print", Queries: []string{q},
 		API: map[string]string{".proplist": ".id"}})
 	if r.trap != nil || len(r.rows) == 0 || r.rows[0][".id"] == "" {
 		return "", false

@@ -30,7 +30,7 @@ type rig struct {
 
 const adminPW, viewerPW = "rest-admin-pw", "rest-viewer-pw"
 
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB, opts ...func(*Server)) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	ex := controltest.NewIn(t, dir)
@@ -49,6 +49,9 @@ func newRig(t testing.TB) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	srv := &Server{Ex: ex, Auth: auth, Service: "www", Identity: func() string { return "rest-test" }}
+	for _, o := range opts {
+		o(srv)
+	}
 	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()

@@ -10,10 +10,7 @@ import (
 // array when it ends by itself, and fails at the time limit when it would not.
 func TestStreamingCommands(t *testing.T) {
 	needCurl(t)
-	r := newRig(t)
-	old := StreamLimit
-	StreamLimit = 700 * time.Millisecond
-	t.Cleanup(func() { StreamLimit = old })
+	r := newRig(t, func(s *Server) { s.StreamLimit = 700 * time.Millisecond })
 	// interval= prints the list again each interval until the limit.
 	code, body := r.curl(t, "admin:"+adminPW, "POST", "/rest/system/identity/print", `{"interval":"100ms"}`)
 	if code != 400 || !strings.Contains(body, "timeout") {
