@@ -104,7 +104,7 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 		if ident == nil {
 			return false
 		}
-		sa.ident, sa.remoteID = ident, rid
+		sa.ident, sa.remoteID, sa.remoteIDBody = ident, rid, idi.body(nil)
 		if sa.d.opts.EAPRelay == nil {
 			sa.authFailed(h, "auth-method=eap-radius but no RADIUS client for service=ipsec")
 			return true
@@ -125,7 +125,7 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 			// The identity has a secret: this side authenticates with it before EAP
 			// (clients such as strongSwan accept EAP-MSCHAPv2 only with a responder
 			// authenticated apart from EAP).
-			out = append(out, &Auth{Method: AuthPSK, Data: sa.authData(ident.PSK, false, sa.myID)})
+			out = append(out, &Auth{Method: AuthPSK, Data: sa.authData(ident.PSK, false, idBody(sa.myID))})
 		case FindNotify(ps, NotifyEAPOnlyAuthentication) != nil:
 			// EAP-only (RFC 5998): both AUTHs are keyed with the MSK.
 		default:
@@ -148,7 +148,7 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 			sa.authFailed(h, "IKE_AUTH after EAP success without AUTH")
 			return true
 		}
-		if auth.Method != AuthPSK || !hmac.Equal(auth.Data, sa.authData(st.msk, true, sa.remoteID)) {
+		if auth.Method != AuthPSK || !hmac.Equal(auth.Data, sa.authData(st.msk, true, sa.remoteIDBody)) {
 			sa.authFailed(h, "peer's AUTH keyed with the EAP MSK does not verify")
 			return true
 		}
@@ -257,7 +257,7 @@ func (sa *IKESA) eapFinish(h Header) {
 			}
 		}
 	}
-	out := []Payload{&Auth{Method: AuthPSK, Data: sa.authData(st.msk, false, sa.myID)}}
+	out := []Payload{&Auth{Method: AuthPSK, Data: sa.authData(st.msk, false, idBody(sa.myID))}}
 	if c := Find[*CP](ps); c != nil && c.CfgType == CPRequest && sa.ident.ModeConfig != nil && sa.ident.ModeConfig.Responder {
 		mc := sa.ident.ModeConfig
 		if st.addr.IsValid() {
@@ -376,12 +376,12 @@ func (sa *IKESA) eapResponse(ps []Payload) {
 			sa.eapFail("peer's identity " + rid.String() + " does not match remote-id")
 			return
 		}
-		sa.remoteID = rid
+		sa.remoteID, sa.remoteIDBody = rid, idr.body(nil)
 	}
 	auth := Find[*Auth](ps)
 	if st.success {
 		// The final response: the responder's AUTH keyed with the MSK.
-		if auth == nil || auth.Method != AuthPSK || !hmac.Equal(auth.Data, sa.authData(st.msk, false, sa.remoteID)) {
+		if auth == nil || auth.Method != AuthPSK || !hmac.Equal(auth.Data, sa.authData(st.msk, false, sa.remoteIDBody)) {
 			sa.eapFail("responder's AUTH keyed with the EAP MSK does not verify")
 			return
 		}
@@ -395,14 +395,14 @@ func (sa *IKESA) eapResponse(ps []Payload) {
 		case auth.Method != AuthPSK && sa.ident.Verifier != nil:
 			sig := *sa.ident
 			sig.Method = AuthMethodSignature
-			if why := sa.checkPeerAuth(&sig, auth, sa.remoteID, ps, false); why != "" {
+			if why := sa.checkPeerAuth(&sig, auth, sa.remoteID, sa.remoteIDBody, ps, false); why != "" {
 				sa.eapFail("responder: " + why)
 				return
 			}
 		case auth.Method != AuthPSK || len(sa.ident.PSK) == 0:
 			sa.eapFail(fmt.Sprintf("cannot verify the responder's AUTH (method %d): no certificate store and no secret=", auth.Method))
 			return
-		case !hmac.Equal(auth.Data, sa.authData(sa.ident.PSK, false, sa.remoteID)):
+		case !hmac.Equal(auth.Data, sa.authData(sa.ident.PSK, false, sa.remoteIDBody)):
 			sa.eapFail("responder's AUTH does not verify: pre-shared key mismatch")
 			return
 		}
@@ -437,7 +437,7 @@ func (sa *IKESA) eapResponse(ps []Payload) {
 	}
 	if p.Code == eap.CodeSuccess {
 		st.success, st.msk = true, st.peer.MSK
-		sa.request(IKEAuth, []Payload{&Auth{Method: AuthPSK, Data: sa.authData(st.msk, true, sa.myID)}},
+		sa.request(IKEAuth, []Payload{&Auth{Method: AuthPSK, Data: sa.authData(st.msk, true, idBody(sa.myID))}},
 			sa.eapResponse, func() { sa.fail("malformed IKE_AUTH response") })
 		return
 	}

@@ -210,7 +210,11 @@ const (
 type ID struct {
 	Responder bool // IDr
 	IDType    IDType
-	Data      []byte
+	// Reserved is the three RESERVED octets as received: ignored on receipt, but part
+	// of what the peer's AUTH covers (RestOfIDPayload, RFC 7296 2.15, 3.5). Zero in
+	// what we send.
+	Reserved [3]byte
+	Data     []byte
 }
 
 // Cert is a CERT or CERTREQ payload, carried unchanged for the certificate authentication
@@ -449,9 +453,12 @@ func (p *KE) body(b []byte) []byte {
 }
 
 func (p *ID) body(b []byte) []byte {
-	b = append(b, byte(p.IDType), 0, 0, 0)
+	b = append(append(b, byte(p.IDType)), p.Reserved[:]...)
 	return append(b, p.Data...)
 }
+
+// idBody is the ID payload body (RestOfIDPayload) an identity of ours is sent as.
+func idBody(id Identity) []byte { return (&ID{IDType: id.Type, Data: id.Data}).body(nil) }
 
 func (p *Cert) body(b []byte) []byte { return append(append(b, p.Encoding), p.Data...) }
 
@@ -646,7 +653,7 @@ func parseBody(typ PayloadType, b []byte) (Payload, error) {
 		if len(b) < 4 {
 			return nil, malformed("short ID payload")
 		}
-		return &ID{Responder: typ == PayloadIDr, IDType: IDType(b[0]), Data: cp(b[4:])}, nil
+		return &ID{Responder: typ == PayloadIDr, IDType: IDType(b[0]), Reserved: [3]byte(b[1:4]), Data: cp(b[4:])}, nil
 	case PayloadCERT, PayloadCERTREQ:
 		if len(b) < 1 {
 			return nil, malformed("short CERT payload")

@@ -209,11 +209,11 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 		return
 	}
 	sa.ident = ident
-	if why := sa.checkPeerAuth(ident, auth, rid, ps, true); why != "" {
+	if why := sa.checkPeerAuth(ident, auth, rid, idi.body(nil), ps, true); why != "" {
 		sa.authFailed(h, why)
 		return
 	}
-	sa.remoteID = rid
+	sa.remoteID, sa.remoteIDBody = rid, idi.body(nil)
 	sa.myID = sa.localIdentity()
 	if FindNotify(ps, NotifyInitialContact) != nil {
 		// INITIAL_CONTACT: the peer lost its state; other IKE SAs with it are stale.

@@ -56,7 +56,10 @@ type IKESA struct {
 	cookie    []byte
 	fragOK    bool
 	remoteID  Identity
-	myID      Identity
+	// remoteIDBody is the peer's ID payload body as received, what its AUTH signs
+	// (RFC 7296 2.15): RESERVED octets a peer set are in it, not in remoteID.
+	remoteIDBody []byte
+	myID         Identity
 
 	nextReqID uint32
 	pending   *request
@@ -564,17 +567,17 @@ func (sa *IKESA) deriveKeys(shared, skdOld []byte, oldPRF *HashSpec) error {
 	return nil
 }
 
-// authData computes the PSK AUTH payload data for one side (RFC 7296 2.15).
-func (sa *IKESA) authData(psk []byte, ofInitiator bool, id Identity) []byte {
+// authData computes the PSK AUTH payload data for one side (RFC 7296 2.15) whose ID
+// payload body is idb: as sent, so the peer's as received (idBody for ours).
+func (sa *IKESA) authData(psk []byte, ofInitiator bool, idb []byte) []byte {
 	var msg, nonce, key []byte
 	if ofInitiator {
 		msg, nonce, key = sa.initI, sa.nr, sa.skPi
 	} else {
 		msg, nonce, key = sa.initR, sa.ni, sa.skPr
 	}
-	idBody := append([]byte{byte(id.Type), 0, 0, 0}, id.Data...)
 	prf := sa.suite.PRF
-	macedID := prf.Sum(key, idBody)
+	macedID := prf.Sum(key, idb)
 	k := prf.Sum(psk, []byte("Key Pad for IKEv2"))
 	return prf.Sum(k, msg, nonce, macedID)
 }
@@ -776,11 +779,11 @@ func (sa *IKESA) authResponse(ps []Payload) {
 		sa.rejectPeerAuth("peer's identity " + rid.String() + " does not match remote-id")
 		return
 	}
-	if why := sa.checkPeerAuth(sa.ident, auth, rid, ps, false); why != "" {
+	if why := sa.checkPeerAuth(sa.ident, auth, rid, idr.body(nil), ps, false); why != "" {
 		sa.rejectPeerAuth("peer's AUTH refused: " + why)
 		return
 	}
-	sa.remoteID = rid
+	sa.remoteID, sa.remoteIDBody = rid, idr.body(nil)
 	if c := Find[*CP](ps); c != nil && c.CfgType == CPReply {
 		sa.takeConfig(c)
 	}
@@ -1275,7 +1278,7 @@ func (d *Daemon) heldElsewhere(sa *IKESA, has func(o *IKESA) bool) bool {
 func (sa *IKESA) successor(weInitiated bool, ourSPI, theirSPI uint64, s *Suite, ni, nr []byte) *IKESA {
 	n := sa.d.newSA(sa.peer, weInitiated)
 	n.ident, n.local, n.remote, n.natLocal, n.natRemote = sa.ident, sa.local, sa.remote, sa.natLocal, sa.natRemote
-	n.remoteID, n.myID, n.fragOK, n.suite, n.ni, n.nr = sa.remoteID, sa.myID, sa.fragOK, s, ni, nr
+	n.remoteID, n.remoteIDBody, n.myID, n.fragOK, n.suite, n.ni, n.nr = sa.remoteID, sa.remoteIDBody, sa.myID, sa.fragOK, s, ni, nr
 	// What authentication and mode config gave the peer stays with it: the address
 	// (and its pool lease, which the last of the two SAs to go releases), the split
 	// networks and DNS servers received, the verified certificate, the EAP session

@@ -132,29 +132,29 @@ func (sa *IKESA) certReq() []Payload {
 }
 
 // signedOctets is what one side's AUTH covers (RFC 7296 2.15): its IKE_SA_INIT
-// message, the other side's nonce and prf(SK_p, ID').
-func (sa *IKESA) signedOctets(ofInitiator bool, id Identity) []byte {
+// message, the other side's nonce and prf(SK_p, ID'), ID' the ID payload body idb as
+// sent (the peer's as received, idBody for ours).
+func (sa *IKESA) signedOctets(ofInitiator bool, idb []byte) []byte {
 	var msg, nonce, key []byte
 	if ofInitiator {
 		msg, nonce, key = sa.initI, sa.nr, sa.skPi
 	} else {
 		msg, nonce, key = sa.initR, sa.ni, sa.skPr
 	}
-	idBody := append([]byte{byte(id.Type), 0, 0, 0}, id.Data...)
 	out := append(append([]byte{}, msg...), nonce...)
-	return append(out, sa.suite.PRF.Sum(key, idBody)...)
+	return append(out, sa.suite.PRF.Sum(key, idb)...)
 }
 
 // ownAuth is this side's CERT payloads and AUTH for identity ic.
 func (sa *IKESA) ownAuth(ic *IdentityConfig, ofInitiator bool, id Identity) ([]Payload, error) {
 	if ic.Cert == nil {
-		return []Payload{&Auth{Method: AuthPSK, Data: sa.authData(ic.PSK, ofInitiator, id)}}, nil
+		return []Payload{&Auth{Method: AuthPSK, Data: sa.authData(ic.PSK, ofInitiator, idBody(id))}}, nil
 	}
 	var ps []Payload
 	for _, c := range ic.Cert.Chain {
 		ps = append(ps, &Cert{Encoding: CertEncodingX509Sig, Data: c.Raw})
 	}
-	method, data, err := signAuth(ic.Cert.Key, sa.signedOctets(ofInitiator, id), sa.sig.hashes)
+	method, data, err := signAuth(ic.Cert.Key, sa.signedOctets(ofInitiator, idBody(id)), sa.sig.hashes)
 	if err != nil {
 		return nil, fmt.Errorf("cannot sign AUTH: %w", err)
 	}
@@ -493,13 +493,14 @@ func (sa *IKESA) bestIdentity(rid Identity, ok func(*IdentityConfig) bool) *Iden
 }
 
 // checkPeerAuth verifies the peer's AUTH for identity ic ("" when it verifies, else
-// why not, for the log). ofInitiator: the AUTH is the initiator's (we respond).
-func (sa *IKESA) checkPeerAuth(ic *IdentityConfig, auth *Auth, rid Identity, ps []Payload, ofInitiator bool) string {
+// why not, for the log). ofInitiator: the AUTH is the initiator's (we respond). rid is
+// the peer's identity, ridb its ID payload body as received.
+func (sa *IKESA) checkPeerAuth(ic *IdentityConfig, auth *Auth, rid Identity, ridb []byte, ps []Payload, ofInitiator bool) string {
 	if ic.Method == AuthMethodRSAKey {
 		if auth.Method == AuthPSK || ic.RemoteKey == nil {
 			return "the rsa-key identity expects a signature made with its remote-key"
 		}
-		if err := verifyAuth(ic.RemoteKey, auth, sa.signedOctets(ofInitiator, rid)); err != nil {
+		if err := verifyAuth(ic.RemoteKey, auth, sa.signedOctets(ofInitiator, ridb)); err != nil {
 			return "AUTH signature does not verify with remote-key: " + err.Error()
 		}
 		return ""
@@ -508,7 +509,7 @@ func (sa *IKESA) checkPeerAuth(ic *IdentityConfig, auth *Auth, rid Identity, ps 
 		if auth.Method != AuthPSK || ic.Method != AuthMethodPSK {
 			return fmt.Sprintf("peer authenticates with method %d; the identity expects a pre-shared key", auth.Method)
 		}
-		if !hmac.Equal(auth.Data, sa.authData(ic.PSK, ofInitiator, rid)) {
+		if !hmac.Equal(auth.Data, sa.authData(ic.PSK, ofInitiator, ridb)) {
 			return "AUTH payload does not verify: pre-shared key mismatch"
 		}
 		return ""
@@ -520,7 +521,7 @@ func (sa *IKESA) checkPeerAuth(ic *IdentityConfig, auth *Auth, rid Identity, ps 
 	if why != "" {
 		return why
 	}
-	if err := verifyAuth(pub, auth, sa.signedOctets(ofInitiator, rid)); err != nil {
+	if err := verifyAuth(pub, auth, sa.signedOctets(ofInitiator, ridb)); err != nil {
 		sa.peerCert = nil
 		return "AUTH signature does not verify: " + err.Error()
 	}
