@@ -79,6 +79,7 @@ type Daemon struct {
 	// strangers rate-limits the lines of failures anyone can cause before
 	// authenticating.
 	strangers strangerLog
+	replies   replyBudget // unauthReply
 	dp        Datapath
 	Stats     Stats
 
@@ -635,6 +636,11 @@ func (d *Daemon) handle(b []byte, from, local netip.AddrPort) {
 	}
 	if h.Version>>4 != 2 {
 		d.Stats.Malformed.Add(1)
+		if h.Version>>4 > 2 {
+			// RFC 7296 2.5: dropped, answered with the version we speak in the header.
+			d.unauthReply(h, &Notify{NType: NotifyInvalidMajorVersion}, from, local,
+				"unsupported IKE major version", "version", fmt.Sprintf("%d.%d", h.Version>>4, h.Version&15))
+		}
 		return
 	}
 	b = b[:h.Length]

@@ -74,10 +74,29 @@ const Version2 = 0x20
 var (
 	ErrMalformed = errors.New("malformed IKE message")
 	// ErrUnsupportedCritical reports an unknown payload with the critical bit set; the
-	// payload type is in the wrapping error, the responder answers
+	// payload type is in the wrapping CriticalPayloadError, the responder answers
 	// UNSUPPORTED_CRITICAL_PAYLOAD.
 	ErrUnsupportedCritical = errors.New("unsupported critical payload")
 )
+
+// CriticalPayloadError is ErrUnsupportedCritical naming the payload's type, which the
+// UNSUPPORTED_CRITICAL_PAYLOAD notify carries (RFC 7296 3.10.1).
+type CriticalPayloadError struct{ Type PayloadType }
+
+func (e *CriticalPayloadError) Error() string {
+	return fmt.Sprintf("%v: type %d", ErrUnsupportedCritical, e.Type)
+}
+func (e *CriticalPayloadError) Unwrap() error { return ErrUnsupportedCritical }
+
+// unsupportedCritical is the UNSUPPORTED_CRITICAL_PAYLOAD notify for a parse error,
+// nil when err is not ErrUnsupportedCritical.
+func unsupportedCritical(err error) *Notify {
+	var ce *CriticalPayloadError
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	return &Notify{NType: NotifyUnsupportedCritical, Data: []byte{byte(ce.Type)}}
+}
 
 func malformed(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
@@ -626,7 +645,7 @@ func ParsePayloads(b []byte, off int, first PayloadType) ([]Payload, error) {
 		}
 		if p == nil {
 			if critical {
-				return nil, fmt.Errorf("%w: type %d", ErrUnsupportedCritical, typ)
+				return nil, &CriticalPayloadError{Type: typ}
 			}
 			p = &Unknown{PType: typ, Data: body}
 		}

@@ -22,6 +22,10 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 		return
 	}
 	m, err := Parse(b)
+	if n := unsupportedCritical(err); n != nil {
+		d.unauthReply(h, n, from, local, "unsupported critical payload", "payload-type", n.Data[0])
+		return
+	}
 	if err != nil {
 		d.Stats.Malformed.Add(1)
 		return

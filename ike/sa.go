@@ -487,8 +487,8 @@ func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	sa.recvReqID = h.MsgID + 1
 	if perr != nil {
-		if errors.Is(perr, ErrUnsupportedCritical) {
-			sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyUnsupportedCritical}})
+		if n := unsupportedCritical(perr); n != nil {
+			sa.respond(h.Exchange, h.MsgID, []Payload{n})
 			return
 		}
 		sa.d.Stats.Malformed.Add(1)
