@@ -358,6 +358,7 @@ func (sa *IKESA) v1Open(b []byte, h Header, iv []byte) ([]v1Payload, []byte, []b
 func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 	if sa := d.halfOpen[halfKey{h.SPIi, from}]; sa != nil {
 		if sa.v1 != nil && bytes.Equal(sa.v1.lastIn, b) {
+			sa.countRx(b)
 			sa.sendPkts(sa.v1.out)
 		}
 		return
@@ -473,6 +474,7 @@ func (d *Daemon) v1Respond(b []byte, h Header, from, local netip.AddrPort) {
 	}
 	out = append(out, sa.v1VendorIDs(peerVIDs)...)
 	v.lastIn = b
+	sa.countRx(b)
 	d.sas[sa.spiR] = sa
 	d.halfOpen[halfKey{sa.spiI, from}] = sa
 	sa.v1SendPhase1(0, out, nil)
@@ -605,8 +607,7 @@ func (sa *IKESA) v1Receive(b []byte, h Header, from, local netip.AddrPort) {
 		sa.d.Stats.NoSA.Add(1) // the ISAKMP SA is deleted; only its IPsec SAs remain
 		return
 	}
-	sa.rx += uint64(len(b))
-	sa.rxPkts++
+	sa.countRx(b)
 	v := sa.v1
 	switch h.Exchange {
 	case v1ExchMain, v1ExchAggressive, v1ExchBase:

@@ -17,6 +17,7 @@ import (
 func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	if sa := d.halfOpen[halfKey{h.SPIi, from}]; sa != nil {
 		if bytes.Equal(sa.initI, b) && sa.hasResp {
+			sa.countRx(b)
 			sa.sendPkts(sa.lastResp) // retransmitted request
 		}
 		return
@@ -90,6 +91,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	sa.local, sa.remote = local, from
 	sa.suite, sa.dh, sa.ni, sa.nr = suite, dh, ni.Data, nonce()
 	sa.initI = b
+	sa.countRx(b)
 	sa.state = stateHalfOpen
 	sa.recvReqID = 1
 	sa.fragOK = FindNotify(m.Payloads, NotifyIKEv2FragmentationSupp) != nil

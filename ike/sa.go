@@ -386,10 +386,16 @@ func (sa *IKESA) respond(exch ExchangeType, msgID uint32, ps []Payload) {
 	sa.sendPkts(pkts)
 }
 
-// receive handles a message for this SA.
-func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
+// countRx counts a received message of this SA in its active-peers rx-bytes and
+// rx-packets, as sendPkts counts tx: every one, the request that made the SA included.
+func (sa *IKESA) countRx(b []byte) {
 	sa.rx += uint64(len(b))
 	sa.rxPkts++
+}
+
+// receive handles a message for this SA.
+func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
+	sa.countRx(b)
 	if h.Exchange == IKESAInit {
 		if sa.initiator && sa.state == stateInitSent && h.IsResponse() {
 			sa.lastRecv = time.Now()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +19,8 @@ import (
 // initiator retransmitted until it gave up.
 func TestUnauthenticatedInitErrors(t *testing.T) {
 	var buf bytes.Buffer
-	d := fuzzDaemon()
+	d, peer, from, local := loopDaemon(t)
 	d.log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	local := srv.LocalAddr().(*net.UDPAddr).AddrPort()
-	from := peer.LocalAddr().(*net.UDPAddr).AddrPort()
-	d.socks = []*sock{{c: srv, port: local.Port()}}
 
 	dh, _ := NewDH(DHECP256)
 	ip, _ := ParseProposal("aes128-sha256-ecp256", ProtoIKE)
@@ -119,5 +107,57 @@ func TestUnauthenticatedInitErrors(t *testing.T) {
 	}
 	if got == 0 || got > unauthReplyBurst {
 		t.Errorf("%d requests in a burst: %d answers, want 1..%d", 4*unauthReplyBurst, got, unauthReplyBurst)
+	}
+}
+
+// loopDaemon is fuzzDaemon with a socket on loopback (no root needed) and the socket of
+// a peer that d's messages go to (as from), for tests of what d sends.
+func loopDaemon(t *testing.T) (d *Daemon, peer *net.UDPConn, from, local netip.AddrPort) {
+	d = fuzzDaemon()
+	srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	peer, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	local = srv.LocalAddr().(*net.UDPAddr).AddrPort()
+	from = peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	d.socks = []*sock{{c: srv, port: local.Port()}}
+	return d, peer, from, local
+}
+
+// TestRxCountsInitRequest: the responder's active-peers rx-bytes and rx-packets count
+// the IKE_SA_INIT request that made the SA (and its retransmission), as tx counts the
+// response.
+// Before, rx started at the IKE_AUTH request (QA: rx-packets=1, tx-packets=2).
+func TestRxCountsInitRequest(t *testing.T) {
+	d, peer, from, local := loopDaemon(t)
+	dh, _ := NewDH(DHECP256)
+	ip, _ := ParseProposal("aes128-sha256-ecp256", ProtoIKE)
+	req := (&Message{Header: Header{SPIi: 5, Version: Version2, Exchange: IKESAInit, Flags: FlagInitiator},
+		Payloads: []Payload{&SA{Proposals: []Proposal{ip}}, &KE{Group: DHECP256, Data: dh.Public()}, &Nonce{Data: make([]byte, 32)}}}).Encode()
+	sent := 0
+	for i := 1; i <= 2; i++ { // the request, then its retransmission
+		d.handle(req, from, local)
+		peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := peer.Read(make([]byte, 2048))
+		if err != nil {
+			t.Fatalf("no IKE_SA_INIT response: %v", err)
+		}
+		sent += n
+		snap := d.Snapshot()
+		if len(snap) != 1 {
+			t.Fatalf("%d SAs, want 1", len(snap))
+		}
+		for _, st := range snap {
+			if st.RxPackets != uint64(i) || st.RxBytes != uint64(i*len(req)) || st.TxPackets != uint64(i) || st.TxBytes != uint64(sent) {
+				t.Errorf("after %d requests of %d bytes and %d bytes of responses: rx %d/%d tx %d/%d (bytes/packets)",
+					i, len(req), sent, st.RxBytes, st.RxPackets, st.TxBytes, st.TxPackets)
+			}
+		}
 	}
 }
