@@ -73,6 +73,14 @@ add peer=ike1-site2 secret=thisisnotasecurepsk
 add src-address=198.19.202.0/24 src-port=any dst-address=198.19.101.0/24 dst-port=any tunnel=yes action=encrypt proposal=ike1-site2 peer=ike1-site2
 `)
 			if !routerdStarts {
+				// routerd applies the lines in its ipsec engine's next pass, which takes
+				// seconds on a loaded machine; a quick mode arriving before it is refused
+				// ("no policy matches"). ph2-state shows once the daemon has the policy.
+				if !iketest.WaitFor(20*time.Second, func() bool {
+					return strings.Contains(site1.script("/ip ipsec policy print detail\n"), "ph2-state=no-phase2")
+				}) {
+					t.Fatalf("policy not applied:\n%s", site1.script("/ip ipsec policy print detail\n"))
+				}
 				if out, err := ch.Swanctl("--initiate", "--child", "office", "--timeout", "20"); err != nil {
 					t.Fatalf("swanctl --initiate: %v\n%s\n%s", err, out, tail(ch.Log(), 4000))
 				}
