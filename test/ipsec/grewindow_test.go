@@ -2,10 +2,6 @@ package ipsec_test
 
 import (
 	"net"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,26 +18,7 @@ func TestGREIPsecSecretNoCleartext(t *testing.T) {
 	iketest.Veth(t, nsA, "ether1", "", nsB, "ether1", "198.18.93.2/24")
 	a := startDaemon(t, nsA)
 	a.script("/ip address add address=198.18.93.1/24 interface=ether1\n")
-	pcap := filepath.Join(t.TempDir(), "wire.pcap")
-	capture := iketest.In(nsA, "tshark", "-i", "ether1", "-f", "ip", "-w", pcap)
-	capture.Stderr = &lockedBuf{}
-	if err := capture.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			capture.Process.Signal(syscall.SIGINT)
-			capture.Wait()
-		}
-	}
-	defer stop()
-	if !iketest.WaitFor(20*time.Second, func() bool {
-		return strings.Contains(capture.Stderr.(*lockedBuf).String(), "Capturing on")
-	}) {
-		t.Fatalf("tshark did not start: %s", capture.Stderr)
-	}
+	w := captureWire(t, nsA, "ether1")
 	// Datagrams into the tunnel's network every 2 ms, from before the tunnel exists
 	// until well after (sends fail while there is no route; they are retried).
 	conn, err := iketest.ListenIn(nsA)("udp4", &net.UDPAddr{IP: net.IPv4zero})
@@ -61,16 +38,7 @@ func TestGREIPsecSecretNoCleartext(t *testing.T) {
 /ip address add address=198.18.19.1/30 interface=gre-tunnel1
 `)
 	<-done
-	time.Sleep(500 * time.Millisecond) // let tshark write the last packets
-	stop()
-	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "ip.proto").Output()
-	if err != nil {
-		t.Fatalf("tshark -r: %v", err)
-	}
-	protos := map[string]int{}
-	for _, l := range strings.Fields(string(out)) {
-		protos[strings.SplitN(l, ",", 2)[0]]++
-	}
+	protos := w.protos()
 	t.Logf("packets on the wire by protocol: %v", protos)
 	if protos["47"] != 0 {
 		t.Fatalf("%d GRE packets in the clear", protos["47"])

@@ -2,11 +2,8 @@ package ipsec_test
 
 import (
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,26 +41,7 @@ func TestGREIPsecSecret(t *testing.T) {
 	for _, d := range []*daemon{a, b} {
 		d.script("/ip ipsec profile set [ find default=yes ] name=renamed\n")
 	}
-	pcap := filepath.Join(t.TempDir(), "wire.pcap")
-	capture := iketest.In(nsA, "tshark", "-i", "ether1", "-f", "ip", "-w", pcap)
-	capture.Stderr = &lockedBuf{}
-	if err := capture.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			capture.Process.Signal(syscall.SIGINT)
-			capture.Wait()
-		}
-	}
-	defer stop()
-	if !iketest.WaitFor(20*time.Second, func() bool {
-		return strings.Contains(capture.Stderr.(*lockedBuf).String(), "Capturing on")
-	}) {
-		t.Fatalf("tshark did not start: %s", capture.Stderr)
-	}
+	w := captureWire(t, nsA, "ether1")
 	if !iketest.WaitFor(20*time.Second, func() bool {
 		return iketest.In(nsB, "ping", "-c", "1", "-W", "1", "198.18.17.1").Run() == nil
 	}) {
@@ -73,16 +51,7 @@ func TestGREIPsecSecret(t *testing.T) {
 		t.Fatalf("ping across GRE over IPsec: %v\n%s", err, out)
 	}
 	fullSizePings(t, b, nsB, "198.18.17.1")
-	time.Sleep(500 * time.Millisecond) // let tshark write the last packets
-	stop()
-	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "ip.proto").Output()
-	if err != nil {
-		t.Fatalf("tshark -r: %v", err)
-	}
-	protos := map[string]int{}
-	for _, l := range strings.Fields(string(out)) {
-		protos[strings.SplitN(l, ",", 2)[0]]++
-	}
+	protos := w.protos()
 	// No GRE in the clear; ESP both ways (tshark under load may miss some of the 40).
 	if protos["47"] != 0 || protos["50"] < 2 {
 		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
