@@ -24,6 +24,9 @@ type Options struct {
 	Port, NATPort uint16
 	// Listen opens a UDP socket (default net.ListenUDP); network is "udp4" or "udp6".
 	Listen func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
+	// Do runs f in the network namespace of the sockets, for the netlink requests that
+	// check an initiator's source address (default: the calling thread's).
+	Do func(f func() error) error
 	// CookieThreshold is the number of half-open IKE SAs above which the responder
 	// asks for a COOKIE (RFC 7296 2.6).
 	CookieThreshold int
@@ -133,6 +136,9 @@ func New(opts Options, dp Datapath) (*Daemon, error) {
 	}
 	if opts.Retries == 0 {
 		opts.Retries = def.Retries
+	}
+	if opts.Do == nil {
+		opts.Do = func(f func() error) error { return f() }
 	}
 	if opts.Listen == nil {
 		opts.Listen = net.ListenUDP
@@ -474,7 +480,9 @@ func (d *Daemon) startPeers(now time.Time) {
 		if !d.initDue(p, now) {
 			continue
 		}
-		if sa, err := d.initiate(p); err != nil {
+		if sa, err := d.initiate(p); errors.Is(err, errSourceNotUsable) {
+			d.initWaitSource(p, now, err.Error())
+		} else if err != nil {
 			d.initFailed(p, now, err.Error(), true)
 		} else {
 			d.started[p.Name] = sa

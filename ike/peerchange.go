@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"time"
 )
 
@@ -41,6 +42,18 @@ func sameEndpoints(a, b *PeerConfig) bool {
 // initFailed records a failed attempt to bring a peer's IKE SA up (d.mu held). local is
 // set when the initiation itself could not start.
 func (d *Daemon) initFailed(p *PeerConfig, now time.Time, cause string, local bool) {
+	r := d.initBackoff(p)
+	wait, level := r.fail(cause, now)
+	if local {
+		d.log.Log(context.Background(), level, "ipsec: cannot initiate", "peer", p.Name, "err", cause, "retry-in", wait)
+		return
+	}
+	d.log.Log(context.Background(), level, "ipsec: IKE SA not established, initiating again later", "peer", p.Name,
+		"reason", cause, "attempts", r.fails, "retry-in", wait)
+}
+
+// initBackoff is the peer's initiation backoff, made on first use (d.mu held).
+func (d *Daemon) initBackoff(p *PeerConfig) *backoff {
 	if d.initRetry == nil {
 		d.initRetry = map[string]*backoff{}
 	}
@@ -49,13 +62,23 @@ func (d *Daemon) initFailed(p *PeerConfig, now time.Time, cause string, local bo
 		r = &backoff{}
 		d.initRetry[p.Name] = r
 	}
-	wait, level := r.fail(cause, now)
-	if local {
-		d.log.Log(context.Background(), level, "ipsec: cannot initiate", "peer", p.Name, "err", cause, "retry-in", wait)
-		return
+	return r
+}
+
+// initWaitSource records that a peer could not be initiated because the address to send
+// from is not usable yet (errSourceNotUsable, d.mu held): it is looked at again after
+// sourceRetry, without counting a failed attempt (nothing was sent, and the backoff of
+// a later real failure starts afresh). Logged at warning level once until the cause
+// changes, so an operator sees why the peer waits.
+func (d *Daemon) initWaitSource(p *PeerConfig, now time.Time, cause string) {
+	r := d.initBackoff(p)
+	level := slog.LevelDebug
+	if r.cause != cause {
+		r.cause, level = cause, slog.LevelWarn
 	}
-	d.log.Log(context.Background(), level, "ipsec: IKE SA not established, initiating again later", "peer", p.Name,
-		"reason", cause, "attempts", r.fails, "retry-in", wait)
+	r.next = now.Add(sourceRetry)
+	d.log.Log(context.Background(), level, "ipsec: waiting for a usable source address", "peer", p.Name, "err", cause,
+		"retry-in", sourceRetry)
 }
 
 // initDue reports whether the peer's pause after failed attempts is over (d.mu held).

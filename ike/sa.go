@@ -2,17 +2,22 @@ package ike
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/nldump"
 )
 
 type saState int
@@ -75,6 +80,7 @@ type IKESA struct {
 	pendingFirst *childProposal
 
 	created, established, lastRecv, lastSent time.Time
+	sendErr                                  string // the kernel's refusal of the last send (sendFailed)
 	rekeyAt, expireAt                        time.Time
 	rekeying                                 bool
 	rx, tx                                   uint64          // bytes of IKE messages
@@ -145,6 +151,9 @@ func (d *Daemon) newInitiator(p *PeerConfig) (*IKESA, error) {
 			return nil, err
 		}
 	}
+	if err := d.usableSource(local, host); err != nil {
+		return nil, err
+	}
 	sa := d.newSA(p, true)
 	sa.ident = p.Identities[0]
 	sa.spiI = d.newSPI()
@@ -160,6 +169,78 @@ func (d *Daemon) newInitiator(p *PeerConfig) (*IKESA, error) {
 func (d *Daemon) newSA(p *PeerConfig, initiator bool) *IKESA {
 	now := time.Now()
 	return &IKESA{d: d, peer: p, initiator: initiator, created: now, lastRecv: now}
+}
+
+// errSourceNotUsable: the address an initiation would send from cannot be used yet. An
+// IPv6 address is tentative while duplicate address detection runs (about a second
+// after it is added, as at boot): the kernel cannot bind it, and picks the link-local
+// address as the source towards a global peer instead, from which every send fails
+// (EINVAL) and to which no peer could answer. Nothing is sent; the peer is tried again
+// promptly (sourceRetry) rather than on the growing backoff of a failed attempt.
+var errSourceNotUsable = errors.New("no usable source address yet")
+
+// sourceRetry is the pause before looking again for a usable source address.
+const sourceRetry = time.Second
+
+// usableSource checks that IKE can send from local to remote: not from a link-local
+// address to a peer beyond the link, not while an IPv6 address of the interface the
+// route to the peer leaves by is tentative (the kernel then picks another interface's
+// address, a loopback's say, which the peer does not know), and from an address the
+// kernel lets a socket bind (not tentative, not gone).
+func (d *Daemon) usableSource(local, remote netip.Addr) error {
+	if local.Is6() && local.IsLinkLocalUnicast() && !remote.IsLinkLocalUnicast() {
+		return fmt.Errorf("%w: towards %s the kernel picks link-local %s (a global address still tentative?)",
+			errSourceNotUsable, remote, local)
+	}
+	if remote.Is6() {
+		if t, ifname := d.tentativeTowards(remote); t.IsValid() && t != local {
+			return fmt.Errorf("%w: %s on %s, the interface towards %s, is tentative (duplicate address detection)",
+				errSourceNotUsable, t, ifname, remote)
+		}
+	}
+	netw := "udp4"
+	if local.Is6() {
+		netw = "udp6"
+	}
+	c, err := d.opts.Listen(netw, &net.UDPAddr{IP: local.AsSlice(), Zone: local.Zone()})
+	if err != nil {
+		if errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("%w: %s cannot be used (tentative or not on this router): %w", errSourceNotUsable, local, err)
+		}
+		return err
+	}
+	return c.Close()
+}
+
+// tentativeTowards is a tentative global IPv6 address on the interface the kernel's route
+// to remote leaves by, and that interface's name; none when there is none or the
+// kernel cannot say (the check then leaves it to the send).
+func (d *Daemon) tentativeTowards(remote netip.Addr) (netip.Addr, string) {
+	var found netip.Addr
+	var ifname string
+	d.opts.Do(func() error {
+		routes, err := netlink.RouteGet(remote.AsSlice())
+		if err != nil || len(routes) == 0 || routes[0].LinkIndex == 0 {
+			return err
+		}
+		link, err := netlink.LinkByIndex(routes[0].LinkIndex)
+		if err != nil {
+			return err
+		}
+		addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_V6) })
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			ip, ok := netip.AddrFromSlice(a.IP)
+			if ok && a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_DADFAILED == 0 && ip.IsGlobalUnicast() {
+				found, ifname = ip, link.Attrs().Name
+				return nil
+			}
+		}
+		return nil
+	})
+	return found, ifname
 }
 
 // localAddrFor asks the kernel which source address reaches remote (in the namespace
@@ -308,7 +389,9 @@ func (sa *IKESA) sendPkts(pkts [][]byte) {
 		sa.txPkts++
 		sa.lastSent = time.Now()
 		if err := sa.d.send(b, sa.local, sa.remote); err != nil {
-			sa.d.log.Debug("ipsec: send failed", "peer", sa.peer.Name, "err", err)
+			sa.sendFailed(err)
+		} else {
+			sa.sendErr = ""
 		}
 	}
 }
@@ -725,6 +808,20 @@ func (sa *IKESA) detectNAT(ps []Payload, from netip.AddrPort, spiR uint64) {
 		}
 	}
 	sa.natLocal = !hmac.Equal(dst, natHash(sa.spiI, spiR, sa.local))
+}
+
+// sendFailed records that the kernel refused to send one of the SA's messages. The first
+// failure, and each different one, is a warning (RouterOS's ipsec topic logs what keeps a
+// peer down); repeats are debug. The error stays on the SA until a send succeeds, so
+// that an attempt given up says why nothing was answered.
+func (sa *IKESA) sendFailed(err error) {
+	level := slog.LevelDebug
+	if err.Error() != sa.sendErr {
+		level = slog.LevelWarn
+	}
+	sa.sendErr = err.Error()
+	sa.d.log.Log(context.Background(), level, "ipsec: sending to the peer failed", "peer", sa.peer.Name,
+		"local", sa.local, "remote", sa.remote, "err", err)
 }
 
 func (sa *IKESA) fail(why string) {
@@ -1441,7 +1538,11 @@ func (sa *IKESA) timers(now time.Time) {
 				r.onFail()
 			}
 			if sa.state != stateEstablished {
-				sa.fail(fmt.Sprintf("no answer to %s after %d tries", r.exch, r.tries))
+				why := fmt.Sprintf("no answer to %s after %d tries", r.exch, r.tries)
+				if sa.sendErr != "" {
+					why += " (sending failed: " + sa.sendErr + ")"
+				}
+				sa.fail(why)
 			} else {
 				sa.d.log.Warn("ipsec: peer does not answer, deleting IKE SA", "peer", sa.peer.Name, "exchange", r.exch.String())
 				sa.destroy("peer does not answer")

@@ -257,7 +257,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	if opts.NATPort != 0 {
 		io.NATPort = opts.NATPort
 	}
-	io.Listen = opts.Listen
+	io.Listen, io.Do = opts.Listen, opts.Do
 	io.Log = opts.Log
 	// SAs coming or going change the SPD's endpoints and the status, not the
 	// configuration: refresh those, without decoding the menus again.
