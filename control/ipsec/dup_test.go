@@ -9,8 +9,9 @@ import (
 )
 
 // TestDuplicatePolicyInvalid: a second policy with the selectors of an earlier one is
-// flagged I with the reason, as RouterOS does (QA: it was accepted with no flag); the
-// first stays valid, and once the first is disabled the second is used.
+// flagged I with the reason, naming the policy it duplicates (by id and peer),
+// as RouterOS flags it (QA: it was accepted with no flag, then flagged without saying
+// which); the first stays valid, and once the first is disabled the second is used.
 func TestDuplicatePolicyInvalid(t *testing.T) {
 	iketest.NeedRoot(t, "ip")
 	ns := iketest.NS(t, "ipdp")
@@ -22,6 +23,11 @@ func TestDuplicatePolicyInvalid(t *testing.T) {
 	dup := regexp.MustCompile(`(?m)^\s*2\s+I\s+;;; dup$`)
 	if !dup.MatchString(out) || strings.Count(out, "duplicate policy") != 1 {
 		t.Fatalf("duplicate policy not flagged:\n%s", out)
+	}
+	// The status names the policy it duplicates, by the id find returns for it.
+	first := strings.TrimSpace(r.run(t, `:put [/ip ipsec policy find where src-address=198.19.201.0/24 and protocol=all and !invalid]`))
+	if want := `status="duplicate policy: it has the src-address, dst-address, protocol and ports of policy ` + first + ` (peer=s1)"`; first == "" || !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+		t.Errorf("the status does not name the first policy (%s): want\n%s\nin\n%s", first, want, out)
 	}
 	if regexp.MustCompile(`(?m)^\s*[13]\s+I`).MatchString(out) {
 		t.Errorf("the first policy, or one with another protocol, is flagged:\n%s", out)

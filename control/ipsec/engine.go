@@ -669,9 +669,9 @@ func (e *Engine) applySPD(ctx context.Context) {
 			var ps []esp.Policy
 			for _, pr := range tsPairs(&c) {
 				ps = append(ps,
-					esp.Policy{ID: c.ReqID | 1<<31, Src: pr.local, Dst: pr.remote, Protocol: pr.proto, Dir: esp.DirOut, Action: esp.ActionEncrypt,
+					esp.Policy{ID: generatedID(c.ReqID), Src: pr.local, Dst: pr.remote, Protocol: pr.proto, Dir: esp.DirOut, Action: esp.ActionEncrypt,
 						Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Local.Addr(), TunnelDst: c.Remote.Addr(), ReqID: c.ReqID},
-					esp.Policy{ID: c.ReqID | 1<<31, Src: pr.remote, Dst: pr.local, Protocol: pr.proto, Dir: esp.DirIn, Action: esp.ActionEncrypt,
+					esp.Policy{ID: generatedID(c.ReqID), Src: pr.remote, Dst: pr.local, Protocol: pr.proto, Dir: esp.DirIn, Action: esp.ActionEncrypt,
 						Level: esp.LevelUnique, Mode: mode, TunnelSrc: c.Remote.Addr(), TunnelDst: c.Local.Addr(), ReqID: c.ReqID})
 			}
 			ents = append(ents, entry{tmplOrd[c.Policy.ID], ps, false})
@@ -709,18 +709,45 @@ func (e *Engine) applySPD(ctx context.Context) {
 		e.log.Warn("ipsec: cannot install policies", "err", err)
 	}
 	per, rest := policyErrors(err)
+	inSPD := map[uint32]bool{}
+	for _, p := range ps {
+		inSPD[p.ID] = true
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.polErr = map[uint64]string{}
 	for id, perr := range per {
-		// A configured policy's own; a generated one's (ids above 1<<31) concerns no item.
-		if _, ok := e.polCfg[uint64(id)]; ok && id&(1<<31) == 0 {
+		// A policy's own: a configured one's, a tunnel's, or one generated from a
+		// template (ReqID|1<<31), shown on its row (publishPolicies, tunnelRows,
+		// dynamicPolicies). Only an id the SPD does not have concerns them all.
+		if inSPD[id] {
 			e.polErr[uint64(id)] = perr.Error()
 			continue
 		}
 		rest = errors.Join(rest, perr)
 	}
 	e.spdErr = rest
+}
+
+// generatedID is the SPD's id of the policies generated for a CHILD SA of reqid (above
+// those of configured policies and tunnels, below 1<<32).
+func generatedID(reqID uint32) uint32 { return reqID | 1<<31 }
+
+// policyFlags are a dynamic policy row's flags: D, I when the data path refused it
+// (its status says why), A when its SA is up.
+func (e *Engine) policyFlags(id uint64, active bool, p map[string]string) string {
+	flags := "D"
+	e.mu.Lock()
+	why := e.polErr[id]
+	e.mu.Unlock()
+	if why != "" {
+		flags += "I"
+		p["status"] = "not applied: " + why
+	}
+	if active {
+		flags += "A"
+	}
+	return flags
 }
 
 // policyErrors splits the data path's answer to SetPolicies into what concerns one

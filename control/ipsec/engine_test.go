@@ -36,13 +36,21 @@ func startRouter(t *testing.T, ns string, datapath bool) *router {
 // startRouterTo is startRouter with the engine's log written to w.
 func startRouterTo(t *testing.T, ns string, datapath bool, w io.Writer) *router {
 	t.Helper()
+	return startRouterWith(t, ns, w, func(o *Options) { o.NoDatapath = !datapath })
+}
+
+// startRouterWith starts the engine in ns with the userspace data path, its log written
+// to w, after tweak changed the options.
+func startRouterWith(t *testing.T, ns string, w io.Writer, tweak func(*Options)) *router {
+	t.Helper()
 	ex := controltest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	opts := Options{Listen: iketest.ListenIn(ns), NoDatapath: !datapath,
+	opts := Options{Listen: iketest.ListenIn(ns),
 		Do:  func(f func() error) error { return iketest.Do(ns, f) },
 		Log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	opts.ESP = esp.DefaultConfig()
 	opts.ESP.Force = esp.KindUserspace
+	tweak(&opts)
 	reg := prometheus.NewRegistry()
 	e, err := Start(ctx, ex, reg, opts)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/routerd/routerd/ike/esp"
 	"github.com/routerd/routerd/ike/iketest"
 )
 
@@ -63,5 +64,40 @@ func TestRouteRefusedMarksItsPolicy(t *testing.T) {
 	}
 	if out := iketest.Sh(t, "ip", "-n", ns, "-6", "route", "show", "table", "220"); !strings.Contains(out, "2001:db8:101::/64") {
 		t.Errorf("steering route not added:\n%s", out)
+	}
+}
+
+// TestKernelPolicyRefusedMarksItsPolicy: with the kernel's XFRM data path (forced: this
+// kernel has XFRM policies but no ESP), a policy the kernel refuses is the only one
+// marked invalid, with the kernel path's reason; before, the XFRM errors named no
+// policy and every policy showed them. The refusal is real here: an outbound level=use
+// policy in tunnel mode (an optional tunnel template, refused since Linux 6.4).
+func TestKernelPolicyRefusedMarksItsPolicy(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "ipkp")
+	iketest.Sh(t, "ip", "-n", ns, "link", "add", "wan", "type", "veth", "peer", "name", "wanp")
+	iketest.Sh(t, "ip", "-n", ns, "addr", "add", "198.18.93.1/24", "dev", "wan")
+	iketest.Sh(t, "ip", "-n", ns, "link", "set", "wan", "up")
+	iketest.Sh(t, "ip", "-n", ns, "link", "set", "wanp", "up")
+	r := startRouterWith(t, ns, testLog{t, ns}, func(o *Options) { o.ESP.Force = esp.KindKernel })
+	r.run(t, `/ip ipsec peer add name=p address=198.18.93.2/32 local-address=198.18.93.1 exchange-mode=ike2 passive=yes
+/ip ipsec identity add peer=p secret=thisisnotasecurepsk
+/ip ipsec policy add src-address=198.19.93.0/24 dst-address=198.19.94.0/24 tunnel=yes peer=p comment=require
+/ip ipsec policy add src-address=198.19.95.0/24 dst-address=198.19.96.0/24 tunnel=yes peer=p level=use comment=use`)
+	var use, req string
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		r.e.Reconcile(t.Context())
+		use = r.run(t, "/ip ipsec policy print detail where comment=use")
+		req = r.run(t, "/ip ipsec policy print detail where comment=require")
+		return strings.Contains(use, "status=")
+	}) {
+		t.Fatalf("the refused policy is not marked:\n%s", use)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(use), " "), `status="not applied: esp: xfrm policy 198.19.95.0/24 -> 198.19.96.0/24 (out): the kernel refuses level=use in tunnel mode`) ||
+		!regexp.MustCompile(`(?m)^\s*\d+ I\s`).MatchString(use) {
+		t.Errorf("refused policy:\n%s", use)
+	}
+	if strings.Contains(req, "status=") || regexp.MustCompile(`(?m)^\s*\d+ I\s`).MatchString(req) {
+		t.Errorf("the other policy is marked too:\n%s", req)
 	}
 }

@@ -276,7 +276,7 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	// The selectors of the policies so far: a later policy with the same ones is invalid,
 	// as on RouterOS (the reference's I flag: "a duplicate policy with the same
 	// src-address and dst-address"); only the first is used.
-	selectors := map[string]bool{}
+	selectors := map[string]string{} // the selectors -> the policy that has them, as its status names it
 	polItems, polIDs, polOrds := decodeAll[policyItem](d, e, PolicyPath, raw[PolicyPath])
 	for i, it := range polItems {
 		id, ord := polIDs[i], polOrds[i]
@@ -300,11 +300,11 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		src, dst := it.SrcAddress, it.DstAddress
 		if !it.Template {
 			sel := fmt.Sprint(src.Masked(), dst.Masked(), proto, sport, dport)
-			if selectors[sel] {
-				d.bad(PolicyPath, id, errors.New("duplicate policy: an earlier policy has the same src-address, dst-address, protocol and ports"))
+			if first, ok := selectors[sel]; ok {
+				d.bad(PolicyPath, id, fmt.Errorf("duplicate policy: it has the src-address, dst-address, protocol and ports of %s", first))
 				continue
 			}
-			selectors[sel] = true
+			selectors[sel] = policyName(id, it)
 		}
 		cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, proto, sport),
 			Remote: ike.SelectorFromPrefix(dst, proto, dport), Tunnel: it.Tunnel}
@@ -388,6 +388,17 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	e.peerRules = prs
 	e.invalid = d.inv
 	return cfgs, polCfg, sum, true
+}
+
+// policyName names a policy in another's status: its id (print numbers move with the
+// dynamic policies listed among the configured ones) and its peer. Not its comment: a
+// comment is not configuration, and changing it applies nothing (TestQuietPass).
+func policyName(id uint64, it policyItem) string {
+	name := "policy " + control.FormatID(id)
+	if it.Peer != "" {
+		name += " (peer=" + it.Peer + ")"
+	}
+	return name
 }
 
 // identity builds the daemon's configuration of one /ip ipsec identity and adds it to

@@ -250,7 +250,7 @@ func (e *Engine) dynamicPolicies(ctx context.Context, sess *control.Session) ([]
 				if pr.proto != 0 {
 					p["protocol"] = protoName(pr.proto)
 				}
-				rows = append(rows, control.Row{ID: n, Props: p, Flags: "DA", After: c.Policy.ID})
+				rows = append(rows, control.Row{ID: n, Props: p, Flags: e.policyFlags(uint64(generatedID(c.ReqID)), true, p), After: c.Policy.ID})
 			}
 		}
 	}

@@ -267,8 +267,8 @@ func (e *Engine) tunnelRows(path string) []control.Row {
 				"ph2-count": "0", "ph2-state": "no-phase2", "comment": tp.tunnel}
 			if up[pi.id] {
 				p["ph2-count"], p["ph2-state"] = "1", "established"
-				flags = "DA"
 			}
+			flags = e.policyFlags(pi.id, up[pi.id], p)
 		}
 		rows = append(rows, control.Row{ID: 1<<41 | uint64(i+1), Props: p, Flags: flags})
 	}

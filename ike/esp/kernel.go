@@ -417,6 +417,29 @@ func xfrmDirs(p Policy) []uint8 {
 	return []uint8{xfrmDirIn}
 }
 
+// xfrmPolicyError says which XFRM policy the kernel refused, and why when it is known:
+// since Linux 6.4 an optional (level=use) template in tunnel mode is refused in an
+// outbound policy ("Mode in optional template not allowed in outbound policy").
+func xfrmPolicyError(p Policy, dir uint8, err error) error {
+	what := fmt.Sprintf("esp: xfrm policy %s -> %s (%s)", p.Src.Masked(), p.Dst.Masked(), xfrmDirName(dir))
+	if errors.Is(err, unix.EINVAL) && dir == xfrmDirOut && p.Action == ActionEncrypt && p.Level == LevelUse && p.Mode == ModeTunnel {
+		return fmt.Errorf("%s: the kernel refuses level=use in tunnel mode for outbound traffic (an optional tunnel template): %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func xfrmDirName(dir uint8) string {
+	switch dir {
+	case xfrmDirIn:
+		return "in"
+	case xfrmDirOut:
+		return "out"
+	case xfrmDirFwd:
+		return "fwd"
+	}
+	return strconv.Itoa(int(dir))
+}
+
 func polKey(p Policy, dir uint8) string {
 	return fmt.Sprintf("%s>%s/%d/%d/%d/%d", p.Src.Masked(), p.Dst.Masked(), p.Protocol, p.SrcPort, p.DstPort, dir)
 }
@@ -442,7 +465,9 @@ func (k *kernel) SetPolicies(ctx context.Context, ps []Policy) error {
 			}
 			want[key] = polEntry{p: p, dir: d}
 			if err := k.exec(policyRequest(p, d, uint32(policyPriorityBase+i), false)); err != nil {
-				errs = errors.Join(errs, fmt.Errorf("esp: xfrm policy %s: %w", key, err))
+				// The policy's own refusal, shown on it alone, as the userspace path's
+				// refused routes are (every call sends every policy again).
+				errs = errors.Join(errs, &PolicyError{ID: p.ID, Err: xfrmPolicyError(p, d, err)})
 			}
 		}
 	}

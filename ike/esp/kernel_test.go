@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,6 +229,71 @@ func TestKernelPathOnThisKernel(t *testing.T) {
 	dp.Close()
 	if list, _ := h.XfrmPolicyList(netlink.FAMILY_ALL); len(list) != 0 {
 		t.Fatalf("%d policies left after Close", len(list))
+	}
+}
+
+// TestKernelPolicyErrorAttributed: what the kernel refuses of an SPD is told per policy
+// (PolicyError with the policy's ID, which the engine shows on that policy alone), not
+// as one error for all. The refusal is real on this kernel (Linux 6.4 and later): an
+// outbound level=use policy in tunnel mode has an optional tunnel template, which XFRM
+// refuses ("Mode in optional template not allowed in outbound policy"); the other
+// policies, and that policy's inbound half, are installed.
+func TestKernelPolicyErrorAttributed(t *testing.T) {
+	r := newRig(t)
+	var dp Datapath
+	var h *netlink.Handle
+	var err error
+	inNS(t, r.a, func() {
+		cfg := DefaultConfig()
+		cfg.Force = KindKernel
+		if dp, err = Open(context.Background(), cfg); err == nil {
+			h, err = netlink.NewHandle(unix.NETLINK_XFRM)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	defer dp.Close()
+	a, b := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	ps := []Policy{
+		{ID: 31, Src: netip.MustParsePrefix("198.19.1.0/24"), Dst: netip.MustParsePrefix("198.19.2.0/24"), Dir: DirOut, Action: ActionEncrypt,
+			Level: LevelRequire, Mode: ModeTunnel, TunnelSrc: a, TunnelDst: b, ReqID: 5},
+		{ID: 32, Src: netip.MustParsePrefix("198.19.3.0/24"), Dst: netip.MustParsePrefix("198.19.4.0/24"), Dir: DirOut, Action: ActionEncrypt,
+			Level: LevelUse, Mode: ModeTunnel, TunnelSrc: a, TunnelDst: b, ReqID: 6},
+		{ID: 32, Src: netip.MustParsePrefix("198.19.4.0/24"), Dst: netip.MustParsePrefix("198.19.3.0/24"), Dir: DirIn, Action: ActionEncrypt,
+			Level: LevelUse, Mode: ModeTunnel, TunnelSrc: b, TunnelDst: a, ReqID: 6},
+	}
+	err = dp.SetPolicies(context.Background(), ps)
+	if err == nil {
+		t.Skip("this kernel takes an optional tunnel template in an outbound policy (before Linux 6.4)")
+	}
+	var walk func(error)
+	n := 0
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		n++
+		var pe *PolicyError
+		if !errors.As(err, &pe) || pe.ID != 32 {
+			t.Errorf("an error not attributed to policy 32: %v", err)
+			return
+		}
+		if want := "esp: xfrm policy 198.19.3.0/24 -> 198.19.4.0/24 (out): the kernel refuses level=use in tunnel mode"; !strings.HasPrefix(pe.Error(), want) {
+			t.Errorf("reason %q, want it to start %q", pe.Error(), want)
+		}
+	}
+	walk(err)
+	if n != 1 {
+		t.Errorf("%d errors, want one (the outbound half of policy 32): %v", n, err)
+	}
+	list, lerr := h.XfrmPolicyList(netlink.FAMILY_ALL)
+	if lerr != nil || len(list) != 3 {
+		t.Fatalf("%d kernel policies, want 3 (31 out, 32 in and fwd): %v %+v", len(list), lerr, list)
 	}
 }
 
