@@ -37,3 +37,22 @@ func TestDuplicatePolicyInvalid(t *testing.T) {
 		t.Errorf("still flagged with the first disabled:\n%s", out)
 	}
 }
+
+// TestMixedFamilyPolicyInvalid (QA issue 12): a policy whose src-address and dst-address
+// are of different families can never match nor be negotiated: it is flagged I with
+// the reason instead of printing as an ordinary policy stuck at no-phase2.
+func TestMixedFamilyPolicyInvalid(t *testing.T) {
+	iketest.NeedRoot(t, "ip")
+	ns := iketest.NS(t, "ipmf")
+	r := startRouter(t, ns, false)
+	r.run(t, siteToSite("s1", "198.18.94.2", "198.19.201.0/24", "198.19.202.0/24")+
+		"/ip ipsec policy add src-address=198.19.0.0/24 dst-address=2001:db8::/64 tunnel=yes peer=s1 proposal=s1 comment=mixed\n")
+	out := r.run(t, "/ip ipsec policy print detail")
+	if !regexp.MustCompile(`(?m)^\s*2\s+I\s+;;; mixed$`).MatchString(out) ||
+		!strings.Contains(out, `status="src-address and dst-address must be of the same address family"`) {
+		t.Errorf("mixed-family policy not flagged:\n%s", out)
+	}
+	if regexp.MustCompile(`(?m)^\s*[01]\s+\S*I`).MatchString(out) {
+		t.Errorf("another policy is flagged:\n%s", out)
+	}
+}

@@ -298,6 +298,12 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 			continue
 		}
 		src, dst := it.SrcAddress, it.DstAddress
+		if !it.Template && src.Addr().Is4() != dst.Addr().Is4() {
+			// Never matches a packet nor makes a traffic selector pair (QA). Templates
+			// may mix: ::/0 stands for either family (anyFamilyTwin).
+			d.bad(PolicyPath, id, errors.New("src-address and dst-address must be of the same address family"))
+			continue
+		}
 		if !it.Template {
 			sel := fmt.Sprint(src.Masked(), dst.Masked(), proto, sport, dport)
 			if first, ok := selectors[sel]; ok {
