@@ -23,7 +23,12 @@ func (e *Engine) registerChecks() {
 	e.wrap(PolicyPath, checkPolicy)
 }
 
+// The check sees only values the menu's types take: a value that names no algorithm
+// at all is left to the generic command, which refuses it as RouterOS does ("input
+// does not match any value of pfs-group"); "not supported by this build" is for the
+// real algorithms the build lacks.
 func (e *Engine) wrap(path string, check func(map[string]string) error) {
+	m, _ := e.ex.Tree.Get(path)
 	for _, cmd := range []string{"add", "set"} {
 		fn, spec, ok := e.ex.Generic(path, cmd)
 		if !ok {
@@ -32,9 +37,15 @@ func (e *Engine) wrap(path string, check func(map[string]string) error) {
 		e.ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
 			props := map[string]string{}
 			for _, a := range c.S.Args {
-				if !a.Flag && !a.Unset {
-					props[a.Name] = a.Value
+				if a.Flag || a.Unset {
+					continue
 				}
+				if p, ok := m.Prop(a.Name); ok {
+					if _, err := p.Type.Parse(a.Value); err != nil {
+						return fn(ctx, c)
+					}
+				}
+				props[a.Name] = a.Value
 			}
 			if err := check(props); err != nil {
 				return nil, control.ArgError("%v", err)

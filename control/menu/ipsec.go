@@ -59,7 +59,8 @@ var (
 		"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "modp6144",
 		"modp8192", "ecp256", "ecp384", "ecp521", "curve25519",
 	}
-	ipsecPhase2AuthAlgorithms = []string{"md5", "null", "sha1", "sha256", "sha512"}
+	// RouterOS 7 adds sha384 to the manual's lists (phase 1 hash and phase 2 auth).
+	ipsecPhase2AuthAlgorithms = []string{"md5", "null", "sha1", "sha256", "sha384", "sha512"}
 )
 
 // Flags of the ipsec menus besides the standard ones.
@@ -87,7 +88,7 @@ func ipsecProfileMenu() *Menu {
 				"aes-128-ctr", "aes-192-ctr", "aes-256-ctr", "aes-128-gcm", "aes-192-gcm", "aes-256-gcm",
 				"chacha20poly1305"), Default: "aes-128",
 				Desc: "List of encryption algorithms that will be used by the peer."},
-			{Name: "hash-algorithm", Type: value.Enum("md5", "sha1", "sha256", "sha512"), Default: "sha1",
+			{Name: "hash-algorithm", Type: value.Enum("md5", "sha1", "sha256", "sha384", "sha512"), Default: "sha1",
 				Desc: "Hashing algorithm; SHA is stronger but slower than MD5."},
 			{Name: "lifebytes", Type: value.Int(0, 4294967295), Default: "0",
 				Desc: "Phase 1 lifebytes: an administrative value added to the proposal."},

@@ -220,7 +220,7 @@ func TestIpsecMenusManual(t *testing.T) {
 		{"/ip/ipsec/profile", "dpd-interval", []string{"disable-dpd", "2m"}, []string{"never"}},
 		{"/ip/ipsec/profile", "dpd-maximum-failures", []string{"1", "100"}, []string{"0", "101"}},
 		{"/ip/ipsec/proposal", "enc-algorithms", []string{"aes-128-gcm", "aes-128-cbc", "null", "chacha20poly1305"}, []string{"aes-128"}},
-		{"/ip/ipsec/proposal", "auth-algorithms", []string{"null", "sha256,sha1"}, []string{"sha384"}},
+		{"/ip/ipsec/proposal", "auth-algorithms", []string{"null", "sha256,sha1", "sha384"}, []string{"sha224"}},
 		{"/ip/ipsec/proposal", "pfs-group", []string{"none", "ecp521", "curve25519"}, []string{"modp1024,modp2048"}},
 		{"/ip/ipsec/policy", "dst-port", []string{"any", "1701"}, []string{"65536", "all"}},
 		{"/ip/ipsec/policy", "protocol", []string{"all", "udp", "47"}, []string{"256"}},
