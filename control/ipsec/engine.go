@@ -1190,7 +1190,10 @@ func (a *adapter) InstallChild(c *ike.ChildSA) error {
 		return err
 	}
 	if err := dp.AddSA(ctx, out); err != nil {
-		dp.DeleteSA(ctx, esp.Key{SPI: in.SPI, Dst: in.Dst})
+		// The inbound SA goes with the refused outbound one; one left behind is said too.
+		if derr := dp.DeleteSA(ctx, esp.Key{SPI: in.SPI, Dst: in.Dst}); derr != nil {
+			return errors.Join(err, fmt.Errorf("removing the inbound SA %#x: %w", in.SPI, derr))
+		}
 		return err
 	}
 	a.changed()
