@@ -288,6 +288,14 @@ func (sa *IKESA) rekeyDue(old *ChildSA) bool {
 	if old.rekeying || old.rekeyed || sa.state != stateEstablished {
 		return false
 	}
+	if sa.v1 == nil && sa.rekeying {
+		// The IKE SA's rekey is in flight: a CHILD rekey queued behind it would go out
+		// on this IKE SA after the children moved to the new one, and the peer would
+		// answer CHILD_SA_NOT_FOUND. It goes on the new IKE SA once that is up (IKEv1's
+		// rekeying is a whole new Phase 1, which adopts the SAs: Quick Mode goes on).
+		old.softHit = true
+		return false
+	}
 	if time.Now().Before(old.rekeyRetry.next) {
 		old.softHit = true
 		return false

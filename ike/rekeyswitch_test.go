@@ -98,3 +98,29 @@ func TestResponderInboundBeforeAnswer(t *testing.T) {
 		t.Errorf("of %d inbound SAs, the initiator sent on %v before the responder installed them", n, late)
 	}
 }
+
+// TestChildRekeyDuringIKERekey: a CHILD_SA comes due while the IKE SA's rekey is in
+// flight (both timers fire in one tick, as with QA's 15 s CHILD and 40 s IKE lifetimes).
+// The CHILD rekey used to queue on the old IKE SA and go out there after the children
+// had moved to the new one; the peer answered CHILD_SA_NOT_FOUND, the SA was marked
+// rekeyed without a successor and ran into its hard lifetime. It now waits for the IKE
+// rekey and goes on the new IKE SA.
+func TestChildRekeyDuringIKERekey(t *testing.T) {
+	pr := newV1Pair(t, nil)
+	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	pr.start(a, b)
+	pr.established(t)
+	first := pr.ka.all()[0].InSPI
+	pr.a.RekeyIKE("b")
+	pr.a.RekeyChild(first)
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		ka, kb := pr.ka.all(), pr.kb.all()
+		return len(ka) == 1 && len(kb) == 1 && ka[0].InSPI != first && ka[0].OutSPI == kb[0].InSPI
+	}) {
+		t.Fatalf("the CHILD SA was not rekeyed beside the IKE SA rekey: A %d (first 0x%08x), B %d\nA:\n%s", len(pr.ka.all()), first, len(pr.kb.all()), pr.la)
+	}
+	if s := pr.a.Snapshot(); len(s) != 1 || pr.a.Stats.IKERekeys.Load() != 1 {
+		t.Fatalf("IKE SAs %d, IKE rekeys %d, want 1 and 1", len(s), pr.a.Stats.IKERekeys.Load())
+	}
+}
