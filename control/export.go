@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/routerd/routerd/control/menu"
@@ -48,7 +47,7 @@ type ExportOptions struct {
 func (x *Executor) Export(ctx context.Context, sess *Session, path string, opt ExportOptions) (string, error) {
 	var b strings.Builder
 	// In the router's time, as /system clock shows it and RouterOS writes it.
-	fmt.Fprintf(&b, "# %s by routerd %s\n", x.Now().In(x.clockZone(sess)).Format("2006-01-02 15:04:05"), Version)
+	fmt.Fprintf(&b, "# %s by routerd %s\n", x.Now().In(x.ClockZone(sess)).Format("2006-01-02 15:04:05"), Version)
 	if opt.ShowSensitive && !opt.Backup {
 		b.WriteString(SensitiveExportLine)
 	}
@@ -85,24 +84,6 @@ func (x *Executor) Export(ctx context.Context, sess *Session, path string, opt E
 		return nil
 	})
 	return b.String(), err
-}
-
-// clockZone is the zone /system clock has (time-zone-name), else the process's.
-func (x *Executor) clockZone(sess *Session) *time.Location {
-	name := ""
-	_ = x.View(sess, func(tx *store.Tx) error {
-		it, err := tx.Get(menu.ClockPath, singleID)
-		name = it.Props["time-zone-name"]
-		return err
-	})
-	if name == "" {
-		return time.Local
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.Local
-	}
-	return loc
 }
 
 // menuWords renders a path as export writes it: space separated ("/ip ipsec peer").

@@ -170,7 +170,7 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	// their configuration.
 	ex.Watch(link.IfacePath, poke)
 	ex.Watch(routing.TablePath, poke)
-	ex.Watch(system.ClockPath, poke) // time= counts in its zone
+	ex.Watch(system.ClockPath, poke) // time= counts in its zone (a prefix: /system clock manual too)
 	// Address-list entries given by name follow their records (TTL, /ip dns changes).
 	e.hosts = hostname.Of(h)
 	e.hosts.OnChange(func() { e.dnsDue.Store(true) })

@@ -5,8 +5,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/routerd/routerd/control/system"
 )
 
 // time= counts in /system clock's zone, as RouterOS evaluates it in the router's local
@@ -35,23 +33,10 @@ func kernelDayOffset() int {
 	return -int(tz.minutesWest) * 60
 }
 
-// clockZone is /system clock's zone: its time-zone-name when one was set (the store
-// keeps it, as export shows it), else the process's zone, as /system clock shows then.
-func (e *Engine) clockZone() *time.Location {
-	items, err := e.ex.Items(system.ClockPath)
-	if err != nil || len(items) == 0 {
-		return time.Local
-	}
-	name := items[0].Props["time-zone-name"]
-	if name == "" {
-		return time.Local
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil { // set refuses unknown names; a zone database without it is the machine's
-		return time.Local
-	}
-	return loc
-}
+// clockZone is /system clock's zone: the one its time-zone-name names (the store keeps
+// it, as export shows it; manual: /system clock manual's offset), else the process's
+// zone, as /system clock shows then.
+func (e *Engine) clockZone() *time.Location { return e.ex.ClockZone(nil) }
 
 // offsetsAt are the zone offsets at t, /system clock's zone being loc.
 func offsetsAt(loc *time.Location, t time.Time) zoneOffsets {

@@ -99,6 +99,7 @@ const (
 	// /system
 	BackupPath            = "/system/backup"
 	ClockPath             = "/system/clock"
+	ClockManualPath       = "/system/clock/manual"
 	HistoryPath           = "/system/history"
 	IdentityPath          = "/system/identity"
 	LoggingPath           = "/system/logging"

@@ -33,6 +33,7 @@ const timeFormat = "2006-01-02 15:04:05"
 const (
 	FilePath        = menu.FilePath
 	ClockPath       = menu.ClockPath
+	ClockManualPath = menu.ClockManualPath
 	PackagePath     = menu.PackagePath
 	RouterboardPath = menu.RouterboardPath
 	NotePath        = menu.NotePath
@@ -71,7 +72,7 @@ func (f *fileIDs) id(name string) uint64 {
 // adminHandlers installs /file, /system clock, /system package and /system routerboard.
 func (s *system) adminHandlers() {
 	ex := s.ex
-	for _, p := range []string{FilePath, ClockPath, PackagePath, RouterboardPath, NotePath} {
+	for _, p := range []string{FilePath, ClockPath, ClockManualPath, PackagePath, RouterboardPath, NotePath} {
 		// Recorded under the executor's lock: sessions print while this runs.
 		if ex.Engine(p) == "" {
 			ex.SetEngine(p, engine)
@@ -358,8 +359,29 @@ func (z *clockZone) set(name string, loc *time.Location, autodetect string) {
 	z.mu.Unlock()
 }
 
+// zoneNow is the zone /system clock shows: for time-zone-name=manual the one /system
+// clock manual describes now (it is set there, without a set of /system clock).
+func (s *system) zoneNow() (name string, loc *time.Location, autodetect string) {
+	name, loc, autodetect = s.zone.get()
+	if name == control.ManualZone {
+		if l, err := control.ZoneLocation(name, s.manualProps()); err == nil {
+			loc = l
+		}
+	}
+	return name, loc, autodetect
+}
+
+// manualProps are /system clock manual's properties (none set: its defaults).
+func (s *system) manualProps() map[string]string {
+	items, err := s.ex.Items(ClockManualPath)
+	if err != nil || len(items) == 0 {
+		return nil
+	}
+	return items[0].Props
+}
+
 func (s *system) clockRow(context.Context, *control.Session) ([]control.Row, error) {
-	name, loc, autodetect := s.zone.get()
+	name, loc, autodetect := s.zoneNow()
 	now := s.ex.Now().In(loc)
 	_, off := now.Zone()
 	sign := "+"
@@ -389,10 +411,11 @@ func (s *system) clockSet(ctx context.Context, c *control.Call) (*control.Reply,
 	if (hasDate || hasTime) && !AllowClockSet {
 		return nil, control.Failure("setting the clock is not allowed: routerd runs without --allow-clock-set (the machine's clock belongs to NTP or PTP)")
 	}
-	name, loc, autodetect := s.zone.get()
+	name, loc, autodetect := s.zoneNow()
 	if v, ok := c.S.Get("time-zone-name"); ok {
-		l, err := time.LoadLocation(v)
-		if err != nil || v == "" || v == "Local" {
+		// A tz database name, or manual: /system clock manual's offset.
+		l, err := control.ZoneLocation(v, s.manualProps())
+		if err != nil {
 			return nil, control.ArgError("invalid value for argument time-zone-name")
 		}
 		name, loc = v, l
@@ -492,8 +515,8 @@ func (s *system) loadZone() {
 	if len(f) != 2 {
 		return
 	}
-	loc, err := time.LoadLocation(f[0])
-	if err != nil || f[0] == "Local" {
+	loc, err := control.ZoneLocation(f[0], nil) // manual: zoneNow reads /system clock manual
+	if err != nil {
 		slog.Warn("system clock: saved time zone", "zone", f[0], "err", err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/routerd/routerd/control"
 )
@@ -191,4 +192,63 @@ func fileContents(t *testing.T, r *rig, sess *control.Session) map[string]string
 		m[row.Props["name"]] = row.Props["contents"]
 	}
 	return m
+}
+
+// TestClockManualZone: time-zone-name=manual, as RouterOS 6.43 exports it with /system
+// clock manual, is accepted, and the clock shows time at manual's offset, with
+// dst-delta added inside the dst-start..dst-end window; the machine's clock is not
+// touched (no --allow-clock-set). Export writes both back.
+func TestClockManualZone(t *testing.T) {
+	r := newRig(t)
+	AllowClockSet = false
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	r.ex.Now = func() time.Time { return now }
+	r.mustRun(t, "/system clock set time-zone-autodetect=yes time-zone-name=manual")
+	r.mustRun(t, `/system clock manual set dst-delta=+00:00 dst-end="jan/01/1970 00:00:00" dst-start="jan/01/1970 00:00:00" time-zone=+00:00`)
+	out := r.mustRun(t, "/system clock print")
+	for _, want := range []string{"time-zone-name: manual", "gmt-offset: +00:00", "time: 12:00:00", "dst-active: no"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manual zone at the defaults: print lacks %q:\n%s", want, out)
+		}
+	}
+	r.mustRun(t, "/system clock manual set time-zone=-05:30")
+	if out := r.mustRun(t, "/system clock print"); !strings.Contains(out, "gmt-offset: -05:30") || !strings.Contains(out, "time: 06:30:00") {
+		t.Errorf("manual zone -05:30:\n%s", out)
+	}
+	// Central European summer time 2026, as one window.
+	r.mustRun(t, `/system clock manual set time-zone=+01:00 dst-delta=+01:00 dst-start="mar/29/2026 02:00:00" dst-end="oct/25/2026 03:00:00"`)
+	for _, c := range []struct {
+		at         time.Time
+		off, clock string
+		dst        string
+	}{
+		{time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC), "+02:00", "14:00:00", "yes"},
+		{time.Date(2026, 3, 29, 0, 59, 59, 0, time.UTC), "+01:00", "01:59:59", "no"},
+		{time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), "+02:00", "03:00:00", "yes"},
+		{time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC), "+01:00", "02:00:00", "no"},
+		{time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), "+01:00", "13:00:00", "no"},
+	} {
+		now = c.at
+		out := r.mustRun(t, "/system clock print")
+		for _, want := range []string{"gmt-offset: " + c.off, "time: " + c.clock, "dst-active: " + c.dst} {
+			if !strings.Contains(out, want) {
+				t.Errorf("at %s: print lacks %q:\n%s", c.at, want, out)
+			}
+		}
+	}
+	exp := r.mustRun(t, "/export")
+	for _, want := range []string{"time-zone-name=manual", `dst-start="2026-03-29 02:00:00"`, "time-zone=+01:00"} {
+		if !strings.Contains(exp, want) {
+			t.Errorf("export lacks %q:\n%s", want, exp)
+		}
+	}
+	// A restart keeps manual, with manual's offset.
+	restarted := &system{ex: r.ex, dataDir: r.dataDir, zone: &clockZone{}}
+	restarted.loadZone()
+	if name, loc, _ := restarted.zoneNow(); name != "manual" || now.In(loc).Format("-07:00") != "+01:00" {
+		t.Errorf("after a restart: %q %v", name, loc)
+	}
+	if _, err := r.run(t, "/system clock manual set time-zone=+15:00"); err == nil {
+		t.Error("time-zone=+15:00 accepted")
+	}
 }

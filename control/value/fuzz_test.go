@@ -11,7 +11,7 @@ func FuzzParse(f *testing.F) {
 	types := []Type{
 		String(), Int(0, 65535), Int(-1<<63, 1<<63-1), Bool(), Enum("none", "auto", ""),
 		EnumList("a", "b", "c"), List(Int(0, 10)), List(String()), List(Time(0, 1<<62)),
-		Time(0, 24*time.Hour), Time(-1<<63, 1<<63-1), TimeOfDay(), Date(),
+		Time(0, 24*time.Hour), Time(-1<<63, 1<<63-1), TimeOfDay(), Date(), Offset(), DateTime(),
 		IPv4(), IPv6(), IP(), Prefix4(), Prefix6(), Prefix(), AddrList(), MAC(),
 		Pair(Time(0, 24*time.Hour), Int(0, 4294967295)), Pair(String(), IP()),
 		OneOf(Enum("inherit"), Int(0, 63)), OneOf(Enum("auto"), Time(0, time.Hour), IP()),
@@ -21,7 +21,7 @@ func FuzzParse(f *testing.F) {
 		"0.5", "12:30:15.250", "9:00", "oct/30/2008", "2008-10-30", "10.1", "10.1.2",
 		"10.0.0.1/24", "2001:db8::1/64", "::ffff:1.2.3.4", "fe80::1%eth0", "0200.00aa.bbcc",
 		"02-00-00-AA-BB-CC", "10s,10", "inherit", "99", "15250w1d23h47m16s854ms775us807ns",
-		"-00:00:00.000000001",
+		"-00:00:00.000000001", "+05:30", "jan/01/1970 00:00:00",
 	} {
 		f.Add(s)
 	}

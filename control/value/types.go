@@ -781,3 +781,85 @@ func (t *oneOfType) owner(v string) int {
 	}
 	return len(t.types)
 }
+
+// Offset accepts an offset from UTC as RouterOS writes one ([+|-]HH:MM, -12:00..+14:00 as
+// /system clock manual's time-zone takes it; a bare HH:MM is east); canonical "+HH:MM".
+func Offset() Type { return offsetType{} }
+
+// DateTime accepts a date and a time of day separated by a space, as /system clock
+// manual's dst-start takes them ("jan/01/1970 00:00:00"); canonical
+// "YYYY-MM-DD HH:MM:SS", as RouterOS 7 writes it.
+func DateTime() Type { return dateTimeType{} }
+
+type offsetType struct{}
+
+func (offsetType) Name() string { return "time offset" }
+
+func (offsetType) Parse(s string) (string, error) {
+	sec, err := ParseOffset(s)
+	if err != nil {
+		return "", err
+	}
+	return FormatOffset(sec), nil
+}
+
+// Canonical offsets are fixed-width with a sign, so compare them as numbers.
+func (offsetType) Compare(a, b string) int {
+	x, _ := ParseOffset(a)
+	y, _ := ParseOffset(b)
+	return cmp.Compare(x, y)
+}
+
+// ParseOffset returns the seconds east of UTC an offset ([+|-]HH:MM) names.
+func ParseOffset(s string) (int, error) {
+	sign := 1
+	switch {
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	case strings.HasPrefix(s, "-"):
+		sign, s = -1, s[1:]
+	}
+	h, m, ok := strings.Cut(s, ":")
+	if !ok || len(h) < 1 || len(h) > 2 || len(m) != 2 || !allDigits(h) || !allDigits(m) || m > "59" {
+		return 0, ErrInvalid
+	}
+	hh, _ := strconv.Atoi(h)
+	mm, _ := strconv.Atoi(m)
+	sec := sign * (hh*3600 + mm*60)
+	if sec < -12*3600 || sec > 14*3600 {
+		return 0, &RangeError{Min: "-12:00", Max: "+14:00"}
+	}
+	return sec, nil
+}
+
+// FormatOffset writes seconds east of UTC as an offset, "+HH:MM".
+func FormatOffset(sec int) string {
+	sign := "+"
+	if sec < 0 {
+		sign, sec = "-", -sec
+	}
+	return fmt.Sprintf("%s%02d:%02d", sign, sec/3600, sec%3600/60)
+}
+
+type dateTimeType struct{}
+
+func (dateTimeType) Name() string { return "date and time" }
+
+func (dateTimeType) Parse(s string) (string, error) {
+	d, t, ok := strings.Cut(strings.TrimSpace(s), " ")
+	if !ok {
+		return "", ErrInvalid
+	}
+	dc, err := dateType{}.Parse(d)
+	if err != nil {
+		return "", err
+	}
+	tc, err := todType{}.Parse(strings.TrimSpace(t))
+	if err != nil {
+		return "", err
+	}
+	return dc + " " + tc, nil
+}
+
+// Canonical dates and times are fixed-width, so text order is time order.
+func (dateTimeType) Compare(a, b string) int { return strings.Compare(a, b) }

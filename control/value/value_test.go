@@ -638,3 +638,31 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("only %d inputs accepted; the table has gone stale", accepted)
 	}
 }
+
+func TestOffset(t *testing.T) {
+	checkParse(t, Offset(), []parseCase{
+		{"+00:00", "+00:00", ok},
+		{"00:00", "+00:00", ok},
+		{"-05:30", "-05:30", ok},
+		{"+5:45", "+05:45", ok},
+		{"+14:00", "+14:00", ok},
+		{"-12:00", "-12:00", ok},
+		{"+14:01", "-12:00..+14:00", outOfRange},
+		{"-13:00", "-12:00..+14:00", outOfRange},
+		{"+01:60", "", invalid},
+		{"+1", "", invalid},
+		{"", "", invalid},
+		{"+01:00:00", "", invalid},
+	})
+}
+
+func TestDateTime(t *testing.T) {
+	checkParse(t, DateTime(), []parseCase{
+		{"jan/01/1970 00:00:00", "1970-01-01 00:00:00", ok},
+		{"mar/29/2026 2:00:00", "2026-03-29 02:00:00", ok},
+		{"2026-10-25 03:00:00", "2026-10-25 03:00:00", ok},
+		{"jan/01/1970", "", invalid},
+		{"feb/30/2026 00:00:00", "", invalid},
+		{"jan/01/1970 25:00:00", "", invalid},
+	})
+}
