@@ -97,6 +97,9 @@ type Executor struct {
 
 	// migrations rewrite RouterOS 6 sentences of a menu into their v7 form (Migrate).
 	migrations map[string]Migration
+	// renames send every sentence of a RouterOS 6 menu that v7 renamed to its v7 menu
+	// (Rename).
+	renames map[string]rename
 
 	// Observe, when set, is told each command's menu, verb and result ("ok" or "error").
 	Observe func(path, cmd, result string)
@@ -329,6 +332,17 @@ func (x *Executor) Exec(ctx context.Context, sess *Session, s *Sentence) (rep *R
 	if _, ok := x.lookup(s.Path, s.Cmd); !ok {
 		return nil, errf(CatMissing, "no such command")
 	}
+	x.mu.RLock()
+	rn, renamed := x.renames[s.Path]
+	x.mu.RUnlock()
+	if renamed {
+		if rn.seen != nil {
+			rn.seen(s)
+		}
+		to := *s
+		to.Path = rn.to
+		return x.Exec(ctx, sess, &to)
+	}
 	s = x.idArg(s)
 	if sess == nil {
 		sess = &Session{}
@@ -431,13 +445,34 @@ func (x *Executor) Migrate(path string, fn Migration) {
 	x.migrations[path] = fn
 }
 
-// InheritMigrations gives x the migrations of from (a scratch executor that checks an
-// import or a backup loads as the live one would).
+// rename is a RouterOS 6 menu's v7 path, and who is told of each sentence sent there.
+type rename struct {
+	to   string
+	seen func(*Sentence)
+}
+
+// Rename registers a RouterOS 6 menu that v7 renamed (/ip ipsec peer profile is /ip
+// ipsec profile since 6.44): every command given at from runs at to, after seen (a log
+// line) has had it. The menu at from declares to's properties, so its lines parse.
+func (x *Executor) Rename(from, to string, seen func(*Sentence)) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.renames == nil {
+		x.renames = map[string]rename{}
+	}
+	x.renames[from] = rename{to, seen}
+}
+
+// InheritMigrations gives x the migrations and renames of from (a scratch executor
+// that checks an import or a backup loads as the live one would).
 func (x *Executor) InheritMigrations(from *Executor) {
 	from.mu.RLock()
 	defer from.mu.RUnlock()
 	for p, fn := range from.migrations {
 		x.Migrate(p, fn)
+	}
+	for p, r := range from.renames {
+		x.Rename(p, r.to, r.seen)
 	}
 }
 

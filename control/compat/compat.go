@@ -27,6 +27,9 @@ func Register(ex *control.Executor) {
 	ex.Migrate(menu.EmailPath, email)
 	ex.Migrate(menu.ScriptPath, scriptPolicy)
 	ex.Migrate(menu.SchedulerPath, scriptPolicy)
+	ex.Rename(menu.V6PeerProfilePath, menu.IPsecProfilePath, func(s *control.Sentence) {
+		slog.Info("RouterOS 6 menu mapped", "menu", "ip ipsec peer profile", "command", s.Cmd, "to", "/ip ipsec profile "+s.Cmd)
+	})
 }
 
 // mapped logs one mapped property.

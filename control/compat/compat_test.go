@@ -12,6 +12,7 @@ import (
 	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -480,5 +481,50 @@ func TestV6MasterPortOwnAddress(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "198.18.88.1/24 bridge,198.18.89.1/24 ether5" {
 		t.Errorf("addresses %v", got)
+	}
+}
+
+// TestV6PeerProfile: RouterOS 6.43's /ip ipsec peer profile (6.44 renamed it /ip ipsec
+// profile) is that menu: the line its export verbose writes sets the default profile,
+// find, print and add work there, a log line says so for each command, and the v6 menu
+// holds nothing.
+func TestV6PeerProfile(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	buf := captureLog(t)
+	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
+	con := &script.Console{Sess: &control.Session{User: "admin", ShowSensitive: true, V6: true}}
+	run := func(src string) string {
+		t.Helper()
+		var b strings.Builder
+		if err := in.Run(context.Background(), con, src, &b); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		return b.String()
+	}
+	run(`/ip ipsec peer profile set [ find default=yes ] dh-group=modp2048,modp1024 dpd-interval=2m dpd-maximum-failures=5 enc-algorithm=aes-128,3des hash-algorithm=sha1 lifetime=1d name=default nat-traversal=yes proposal-check=obey`)
+	for k, v := range map[string]string{"dpd-interval": "2m", "dpd-maximum-failures": "5", "enc-algorithm": "aes-128,3des", "dh-group": "modp2048,modp1024"} {
+		if got := get(t, ex, menu.IPsecProfilePath, "default", k); got != v {
+			t.Errorf("/ip ipsec profile default %s = %q, want %q", k, got, v)
+		}
+	}
+	run(`/ip ipsec peer profile add name=v643 enc-algorithm=aes-256`)
+	if got := get(t, ex, menu.IPsecProfilePath, "v643", "enc-algorithm"); got != "aes-256" {
+		t.Errorf("added profile enc-algorithm = %q", got)
+	}
+	if out := run(`:put [:len [/ip ipsec peer profile find]]`); out != "2\n" {
+		t.Errorf("find in the v6 menu: %q", out)
+	}
+	if out := run(`/ip ipsec peer profile print`); !strings.Contains(out, "v643") {
+		t.Errorf("print in the v6 menu:\n%s", out)
+	}
+	if items, _ := ex.Items(menu.V6PeerProfilePath); len(items) != 0 {
+		t.Errorf("the v6 menu holds %d items", len(items))
+	}
+	if out := run(`/export`); strings.Contains(out, "peer profile") || !strings.Contains(out, "enc-algorithm=aes-256 name=v643") {
+		t.Errorf("export:\n%s", out)
+	}
+	if n := strings.Count(buf.String(), `msg="RouterOS 6 menu mapped" menu="ip ipsec peer profile"`); n < 4 {
+		t.Errorf("%d log lines for 4 commands:\n%s", n, buf)
 	}
 }

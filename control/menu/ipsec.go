@@ -2,6 +2,7 @@ package menu
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ func ipsecMenus() []*Menu {
 		ipsecProposalMenu(),
 		ipsecKeyMenu(),
 		ipsecPeerMenu(),
+		v6PeerProfileMenu(),
 		ipsecModeConfigMenu(),
 		ipsecPolicyGroupMenu(),
 		ipsecPolicyMenu(),
@@ -112,6 +114,23 @@ func ipsecProfileMenu() *Menu {
 		Brief:   []string{"name", "hash-algorithm", "enc-algorithm", "dh-group", "lifetime"},
 		Builtin: []map[string]string{{"name": "default"}},
 	}
+}
+
+// v6PeerProfileMenu is RouterOS 6.43's /ip ipsec peer profile, which 6.44 renamed /ip
+// ipsec profile: the same properties and flags, so that a 6.43 export's lines parse
+// (`set [ find default=yes ] ...`), and every command given here runs at /ip ipsec
+// profile (package compat, Executor.Rename); the menu never holds an item.
+func v6PeerProfileMenu() *Menu {
+	m := ipsecProfileMenu()
+	m.Path = V6PeerProfilePath
+	m.Builtin = nil
+	m.Brief = nil
+	m.Props = slices.Clone(m.Props)
+	for i := range m.Props {
+		m.Props[i].V6 = "/ip ipsec profile " + m.Props[i].Name
+	}
+	m.Desc = "RouterOS 6.43's name of /ip ipsec profile: every command given here runs there, as the upgrade to 6.44 moved the profiles."
+	return m
 }
 
 func ipsecProposalMenu() *Menu {

@@ -138,6 +138,7 @@ func TestIpsecMenusPresent(t *testing.T) {
 		"/ip/ipsec/proposal":     List,
 		"/ip/ipsec/key":          List,
 		"/ip/ipsec/peer":         List,
+		"/ip/ipsec/peer/profile": List, // RouterOS 6.43, renamed to /ip/ipsec/profile
 		"/ip/ipsec/mode-config":  List,
 		"/ip/ipsec/policy/group": List,
 		"/ip/ipsec/policy":       List,

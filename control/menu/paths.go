@@ -65,6 +65,7 @@ const (
 	PoolUsedPath         = "/ip/pool/used"
 	Route4Path           = "/ip/route"
 	V6RouteRulePath      = "/ip/route/rule"
+	V6PeerProfilePath    = "/ip/ipsec/peer/profile"
 	ServicePath          = "/ip/service"
 	Settings4Path        = "/ip/settings"
 	TFTPPath             = "/ip/tftp"
