@@ -56,8 +56,8 @@ type Env struct {
 // plug into its /ip service manager). docs/architecture.md says how to write one.
 func engines(env *Env) []engine.Engine {
 	return []engine.Engine{
+		hostname.NewEngine(env.Hosts), // before the engines that resolve names (logging's remote=)
 		eventlog.NewEngine(env.Events, env.DataDir),
-		hostname.NewEngine(env.Hosts), // before the engines that resolve names
 		link.New(),
 		ipcfg.New(),
 		ipsettings.New(ipsettings.Options{}),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/menu"
 )
 
@@ -43,7 +44,7 @@ type actionItem struct {
 	DiskLines        int        `prop:"disk-lines-per-file"`
 	DiskCount        int        `prop:"disk-file-count"`
 	DiskStopOnFull   bool       `prop:"disk-stop-on-full"`
-	Remote           netip.Addr `prop:"remote"`
+	Remote           string     `prop:"remote"` // an address or a host name
 	RemotePort       uint16     `prop:"remote-port"`
 	Src              netip.Addr `prop:"src-address"`
 	Protocol         string     `prop:"remote-protocol"`
@@ -73,6 +74,7 @@ type Engine struct {
 	ex      *control.Executor
 	eh      *engine.Handle
 	ctx     context.Context
+	hosts   *hostname.Resolver // remote= host names
 
 	mu      sync.Mutex
 	applied *Config
@@ -92,9 +94,12 @@ func (e *Engine) Spec() engine.Spec {
 	return engine.Spec{Name: "logging", Menus: []string{RulesPath, ActionsPath}, Watch: []string{identityPath}}
 }
 
-// Start keeps the executor.
+// Start keeps the executor, and has a pass run when what remote= names resolve to may
+// have changed (/ip dns, a record's TTL).
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.ex, e.eh, e.ctx = h.Ex, h, ctx
+	e.hosts = hostname.Of(h)
+	e.hosts.OnChange(h.Kick)
 	return nil
 }
 
@@ -119,6 +124,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	// action's failure shows on the rule that has its id. A rule whose action fails
 	// stays valid, as in RouterOS: the action says why (a rule cannot mend it).
 	invalid, ruleInvalid := map[uint64]string{}, map[uint64]string{}
+	shown := map[uint64]map[string]string{} // actual-remote of the actions whose remote is a name
 	actionIDs := map[string]uint64{}
 	for _, it := range actions {
 		var a actionItem
@@ -127,9 +133,17 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			continue
 		}
 		actionIDs[a.Name] = it.ID
+		remote, err := e.remoteAddr(ctx, a)
+		if err != nil {
+			invalid[it.ID] = err.Error()
+			continue
+		}
+		if _, notAddr := netip.ParseAddr(a.Remote); notAddr != nil && remote.IsValid() {
+			shown[it.ID] = map[string]string{"actual-remote": remote.String()}
+		}
 		act := Action{Name: a.Name, Target: a.Target, MemoryLines: a.MemoryLines, MemoryStopOnFull: a.MemoryStopOnFull,
 			DiskLines: a.DiskLines, DiskCount: a.DiskCount, DiskStopOnFull: a.DiskStopOnFull,
-			Remote: netip.AddrPortFrom(a.Remote, a.RemotePort), Src: a.Src, BSD: a.BSD,
+			Remote: netip.AddrPortFrom(remote, a.RemotePort), Src: a.Src, BSD: a.BSD,
 			TCP: a.Protocol == "tcp", Format: a.Format, CEFDelim: a.CEFDelim,
 			Facility: facilities[a.Facility], Severity: a.Severity, TimeFormat: a.TimeFormat}
 		if a.Target == "disk" {
@@ -145,7 +159,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			invalid[it.ID] = "target=email: " + menu.EmailActionNoEffect
 			continue
 		}
-		if a.Target == "remote" && (!a.Remote.IsValid() || a.Remote.IsUnspecified()) {
+		if a.Target == "remote" && (!remote.IsValid() || remote.IsUnspecified()) {
 			// RouterOS's default remote action has no server; rules naming it log nowhere.
 			continue
 		}
@@ -184,20 +198,53 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 	}
 	for _, it := range actions {
-		e.publish(ActionsPath, it.ID, invalid[it.ID])
+		e.publish(ActionsPath, it.ID, invalid[it.ID], shown[it.ID])
 	}
 	for _, it := range rules {
-		e.publish(RulesPath, it.ID, ruleInvalid[it.ID])
+		e.publish(RulesPath, it.ID, ruleInvalid[it.ID], nil)
 	}
 	return nil
 }
 
-func (e *Engine) publish(path string, id uint64, why string) {
-	st := control.ItemState{}
+func (e *Engine) publish(path string, id uint64, why string, props map[string]string) {
+	st := control.ItemState{Props: props}
 	if why != "" {
 		st.Invalid, st.Status = true, why
 	}
 	e.ex.State.Set(path, id, st)
+}
+
+// remoteAddr is the syslog server of a remote action: its remote= address, or the
+// address its host name resolves to through /ip dns (RouterOS 7 exports write names
+// there), of src-address's family when one is set, else IPv4 before IPv6. The resolver
+// keeps the last answer through a DNS outage; a name that never resolved is an error.
+func (e *Engine) remoteAddr(ctx context.Context, a actionItem) (netip.Addr, error) {
+	if a.Target != "remote" {
+		return netip.Addr{}, nil
+	}
+	if a.Remote == "" {
+		return netip.IPv4Unspecified(), nil
+	}
+	if addr, err := netip.ParseAddr(a.Remote); err == nil {
+		return addr, nil
+	}
+	addrs, err := e.hosts.Lookup(ctx, "ip", a.Remote)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("cannot resolve remote %s: %w", a.Remote, err)
+	}
+	want6 := a.Src.IsValid() && !a.Src.IsUnspecified() && a.Src.Is6()
+	want4 := a.Src.IsValid() && !a.Src.IsUnspecified() && a.Src.Is4()
+	for _, six := range []bool{false, true} {
+		if (six && want4) || (!six && want6) {
+			continue
+		}
+		for _, addr := range addrs {
+			if addr.Is6() == six {
+				return addr, nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("cannot resolve remote %s: no address of src-address %s's family", a.Remote, a.Src)
 }
 
 // diskPath is where a disk action's files go: inside the file store, never outside it.

@@ -2,6 +2,8 @@ package eventlog
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +16,17 @@ import (
 
 // logRig runs the logging engine on a store; run runs console lines as admin.
 func logRig(t *testing.T) (*control.Executor, func(string) string) {
+	ex, run, _ := logRigBuffer(t)
+	return ex, run
+}
+
+// logRigBuffer is logRig with the buffer the engine routes.
+func logRigBuffer(t *testing.T) (*control.Executor, func(string) string, *Buffer) {
 	ex := controltest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := engine.New(ex, nil)
-	h.Register(NewEngine(New(10), t.TempDir()))
+	buf := New(10)
+	h.Register(NewEngine(buf, t.TempDir()))
 	h.Start(ctx)
 	t.Cleanup(func() { cancel(); h.Stop() })
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
@@ -29,7 +38,7 @@ func logRig(t *testing.T) (*control.Executor, func(string) string) {
 			t.Fatalf("%s: %v", src, err)
 		}
 		return b.String()
-	}
+	}, buf
 }
 
 // TestEmailAction: RouterOS's target=email action (v6 and v7 exports carry it, with
@@ -81,5 +90,71 @@ func TestRemoteActionFails(t *testing.T) {
 		if st, _ := ex.State.Get(RulesPath, it.ID); st.Invalid || st.Status != "" {
 			t.Errorf("rule %s (*%X) using the failing action: %+v, want it as the others", it.Props["prefix"], it.ID, st)
 		}
+	}
+}
+
+// TestRemoteActionHostName: remote= takes a host name, as RouterOS 7.20 exports write
+// it (remote=minialx.home); it is resolved through /ip dns, the address shown as
+// actual-remote and the entries sent there, and a changed record is followed. A name
+// that does not resolve prints invalid with the reason (QA: refused 'invalid value for
+// argument remote').
+func TestRemoteActionHostName(t *testing.T) {
+	ex, run, buf := logRigBuffer(t)
+	servers := make([]*net.UDPConn, 2)
+	for i := range servers {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(i+1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		servers[i] = c
+	}
+	port := servers[0].LocalAddr().(*net.UDPAddr).Port
+	if c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: port}); err == nil {
+		servers[1].Close()
+		servers[1] = c
+	} else {
+		t.Skipf("port %d on 127.0.0.2: %v", port, err)
+	}
+	run(fmt.Sprintf(`/ip dns static add name=minialx.home address=127.0.0.1 ttl=1h
+/system logging action add name=DockerRemoteLog remote=minialx.home remote-port=%d remote-log-format=syslog syslog-facility=local0 target=remote
+/system logging action add name=nowhere remote=nosuch.home target=remote
+/system logging add action=DockerRemoteLog topics=info`, port))
+	waitAction(t, ex, "nowhere", "cannot resolve remote nosuch.home")
+	receive := func(c *net.UDPConn, msg string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		b := make([]byte, 2048)
+		for time.Now().Before(deadline) {
+			buf.Log([]string{"info"}, msg)
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, err := c.Read(b)
+			if err == nil && strings.Contains(string(b[:n]), msg) {
+				return
+			}
+		}
+		t.Fatalf("%s: no %q", c.LocalAddr(), msg)
+	}
+	waitShown := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st := controltest.State(t, ex, ActionsPath, "name", "DockerRemoteLog")
+			if !st.Invalid && st.Props["actual-remote"] == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("state %+v, want actual-remote=%s", st, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitShown("127.0.0.1")
+	receive(servers[0], "to the first")
+	run(`/ip dns static set [ find name=minialx.home ] address=127.0.0.2`)
+	waitShown("127.0.0.2")
+	receive(servers[1], "to the second")
+	if out := run(`/system logging action export`); !strings.Contains(out, "remote=minialx.home") {
+		t.Errorf("export:\n%s", out)
 	}
 }
