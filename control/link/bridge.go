@@ -237,6 +237,23 @@ func orDefault(v, def string) string {
 	return v
 }
 
+// maxPortCost is the largest path cost the kernel's 802.1D STP takes (BR_MAX_PATH_COST).
+const maxPortCost = 65535
+
+// kernelPortSTP is a port's path-cost and priority as the kernel's bridge takes them, or
+// why they cannot be applied. RouterOS's port identifier is 802.1D-2004's: the priority
+// (0..240 in steps of 16) in its top four bits, above a 12-bit port number. The kernel's
+// keeps a 6-bit priority (0..63) above a 10-bit port number, so priority/4 puts the same
+// value in the same bits of the identifier the bridges compare (128, RouterOS's default,
+// is the kernel's default 32). The kernel's path costs are 802.1D-1998's, 1..65535: a
+// larger one (port-cost-mode=long's costs of slow links) cannot be applied.
+func kernelPortSTP(it portItem) (cost uint32, prio uint16, reason string) {
+	if it.PathCost > maxPortCost {
+		return 0, 0, fmt.Sprintf("path-cost %d cannot be applied: the kernel's spanning tree takes path costs of 1..%d", it.PathCost, maxPortCost)
+	}
+	return uint32(it.PathCost), uint16(it.Priority / 4), ""
+}
+
 // applyPorts enslaves configured ports to their bridges and releases, from bridges
 // routerd owns, the ports no item names.
 //
@@ -248,7 +265,7 @@ func orDefault(v, def string) string {
 func (e *Engine) applyPorts(cfg *config) {
 	links := e.links()
 	listed := e.expandPorts(cfg, links)
-	isolated, err := e.h.PortIsolation()
+	kopts, err := e.h.PortOptions()
 	if err != nil {
 		slog.Warn("link: reading bridge port flags", "err", err)
 	}
@@ -293,6 +310,11 @@ func (e *Engine) applyPorts(cfg *config) {
 			done(it, reason, nil)
 			continue
 		}
+		cost, prio, reason := kernelPortSTP(it)
+		if reason != "" {
+			done(it, reason, nil)
+			continue
+		}
 		horizon := orDefault(it.Horizon, "none")
 		if horizon != "none" {
 			if g, ok := group[brName]; ok && g != horizon {
@@ -309,9 +331,16 @@ func (e *Engine) applyPorts(cfg *config) {
 				continue
 			}
 		}
-		if iso := horizon != "none"; isolated[pl.Attrs().Index] != iso {
+		ko := kopts[pl.Attrs().Index]
+		if iso := horizon != "none"; ko.Isolated != iso {
 			if err := e.h.LinkSetIsolated(pl, iso); err != nil {
 				done(it, "horizon: "+err.Error(), nil)
+				continue
+			}
+		}
+		if ko.Cost != cost || ko.Priority != prio {
+			if err := e.h.SetPortSTP(pl, cost, prio); err != nil {
+				done(it, "path-cost, priority: "+err.Error(), nil)
 				continue
 			}
 		}

@@ -153,9 +153,17 @@ func setBridgeMcastRouter(index int, mode uint8) error {
 	return nil
 }
 
-// portIsolation returns the isolated flag of every bridge port, by link index, from one
+// portOpts are the per-port settings of a bridge port the engine applies: isolation
+// (horizon), and the 802.1D STP path cost and priority.
+type portOpts struct {
+	Isolated bool
+	Cost     uint32
+	Priority uint16
+}
+
+// portOptions returns the options of every bridge port, by link index, from one
 // AF_BRIDGE dump.
-func portIsolation() (map[int]bool, error) {
+func portOptions() (map[int]portOpts, error) {
 	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
 	msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
 	req.AddData(msg)
@@ -163,7 +171,7 @@ func portIsolation() (map[int]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[int]bool{}
+	out := map[int]portOpts{}
 	for _, m := range msgs {
 		if len(m) < unix.SizeofIfInfomsg {
 			continue
@@ -181,14 +189,42 @@ func portIsolation() (map[int]bool, error) {
 			if err != nil {
 				return nil, err
 			}
+			var o portOpts
 			for _, info := range infos {
-				if info.Attr.Type&^unix.NLA_F_NESTED == nl.IFLA_BRPORT_ISOLATED && len(info.Value) == 1 {
-					out[int(ans.Index)] = info.Value[0] != 0
+				switch v := info.Value; info.Attr.Type &^ unix.NLA_F_NESTED {
+				case nl.IFLA_BRPORT_ISOLATED:
+					o.Isolated = len(v) == 1 && v[0] != 0
+				case nl.IFLA_BRPORT_COST:
+					if len(v) == 4 {
+						o.Cost = nl.NativeEndian().Uint32(v)
+					}
+				case nl.IFLA_BRPORT_PRIORITY:
+					if len(v) == 2 {
+						o.Priority = nl.NativeEndian().Uint16(v)
+					}
 				}
 			}
+			out[int(ans.Index)] = o
 		}
 	}
 	return out, nil
+}
+
+// setPortSTP sets a bridge port's path cost and priority (the netlink library sets
+// only the flag attributes of IFLA_PROTINFO).
+func setPortSTP(index int, cost uint32, priority uint16) error {
+	req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_BRIDGE)
+	msg.Index = int32(index)
+	req.AddData(msg)
+	info := nl.NewRtAttr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, nil)
+	info.AddRtAttr(nl.IFLA_BRPORT_COST, nl.Uint32Attr(cost))
+	info.AddRtAttr(nl.IFLA_BRPORT_PRIORITY, nl.Uint16Attr(priority))
+	req.AddData(info)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("set path cost %d, priority %d: %w", cost, priority, err)
+	}
+	return nil
 }
 
 // The bridge options RouterOS has that the kernel keeps in IFLA_INFO_DATA besides the

@@ -89,6 +89,8 @@ type portItem struct {
 	PVID       int    `prop:"pvid"`
 	FrameTypes string `prop:"frame-types"`
 	Horizon    string `prop:"horizon"` // none or a number
+	PathCost   int    `prop:"path-cost"`
+	Priority   int    `prop:"priority"`
 	Disabled   bool   `prop:"disabled"`
 	// list is the interface list a port item names whose member this port is (expandPorts);
 	// "" for an item that names a link.

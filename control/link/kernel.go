@@ -31,8 +31,9 @@ type Kernel interface {
 	BridgeSTP(index int) (stpOpts, error)
 	// BridgeOptions reads a bridge's IFLA_INFO_DATA attributes, by type.
 	BridgeOptions(index int) (map[int][]byte, error)
-	// PortIsolation reads the isolated flag of every bridge port, by ifindex.
-	PortIsolation() (map[int]bool, error)
+	// PortOptions reads the isolated flag, STP path cost and port priority of every
+	// bridge port, by ifindex.
+	PortOptions() (map[int]portOpts, error)
 	// MdbList dumps the multicast databases of every bridge.
 	MdbList() ([]mdbEntry, error)
 	// Sysctl reads /proc/sys/NAME (os.ErrNotExist when this kernel has no such knob).
@@ -54,6 +55,9 @@ type Kernel interface {
 	LinkSetMaster(l, master netlink.Link) error
 	LinkSetNoMaster(l netlink.Link) error
 	LinkSetIsolated(l netlink.Link, on bool) error
+	// SetPortSTP sets a bridge port's STP path cost and priority (IFLA_BRPORT_COST,
+	// IFLA_BRPORT_PRIORITY) in one request.
+	SetPortSTP(l netlink.Link, cost uint32, priority uint16) error
 	BridgeSetVlanFiltering(l netlink.Link, on bool) error
 	BridgeSetMcastSnoop(l netlink.Link, on bool) error
 	BridgeVlanAdd(l netlink.Link, vid uint16, pvid, untagged, self, master bool) error
@@ -100,10 +104,13 @@ func (netlinkKernel) BridgeOptions(index int) (map[int][]byte, error) { return b
 func (netlinkKernel) SetBridgeOptions(index int, opts map[int][]byte) error {
 	return setBridgeOptions(index, opts)
 }
-func (netlinkKernel) PortIsolation() (map[int]bool, error) { return portIsolation() }
-func (netlinkKernel) MdbList() ([]mdbEntry, error)         { return mdbDump() }
-func (netlinkKernel) MdbAdd(e mdbEntry) error              { return mdbChange(unix.RTM_NEWMDB, e) }
-func (netlinkKernel) MdbDel(e mdbEntry) error              { return mdbChange(unix.RTM_DELMDB, e) }
+func (netlinkKernel) PortOptions() (map[int]portOpts, error) { return portOptions() }
+func (netlinkKernel) SetPortSTP(l netlink.Link, cost uint32, priority uint16) error {
+	return setPortSTP(l.Attrs().Index, cost, priority)
+}
+func (netlinkKernel) MdbList() ([]mdbEntry, error) { return mdbDump() }
+func (netlinkKernel) MdbAdd(e mdbEntry) error      { return mdbChange(unix.RTM_NEWMDB, e) }
+func (netlinkKernel) MdbDel(e mdbEntry) error      { return mdbChange(unix.RTM_DELMDB, e) }
 
 func (k netlinkKernel) LinkSetARP(l netlink.Link, on bool) error {
 	if on {
@@ -204,6 +211,10 @@ func (k *passKernel) LinkSetNoMaster(l netlink.Link) error {
 func (k *passKernel) LinkSetIsolated(l netlink.Link, on bool) error {
 	k.forget()
 	return k.Kernel.LinkSetIsolated(l, on)
+}
+func (k *passKernel) SetPortSTP(l netlink.Link, cost uint32, priority uint16) error {
+	k.forget()
+	return k.Kernel.SetPortSTP(l, cost, priority)
 }
 func (k *passKernel) BridgeSetVlanFiltering(l netlink.Link, on bool) error {
 	k.forget()

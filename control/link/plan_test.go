@@ -28,6 +28,7 @@ type fakeKernel struct {
 	links    map[int]netlink.Link
 	vlans    map[int32][]*nl.BridgeVlanInfo
 	isolated map[int]bool
+	portSTP  map[int][2]int // path cost, priority
 	mrouter  map[int]uint8
 	stp      map[int]stpOpts
 	mdb      []mdbEntry
@@ -39,7 +40,7 @@ type fakeKernel struct {
 
 func newFakeKernel() *fakeKernel {
 	k := &fakeKernel{links: map[int]netlink.Link{}, vlans: map[int32][]*nl.BridgeVlanInfo{},
-		isolated: map[int]bool{}, mrouter: map[int]uint8{}, stp: map[int]stpOpts{}, sysctls: map[string]string{}, bropts: map[int]map[int][]byte{}, next: 1}
+		isolated: map[int]bool{}, portSTP: map[int][2]int{}, mrouter: map[int]uint8{}, stp: map[int]stpOpts{}, sysctls: map[string]string{}, bropts: map[int]map[int][]byte{}, next: 1}
 	k.put(&netlink.Device{LinkAttrs: attrsOf("lo", "", true)})
 	return k
 }
@@ -142,12 +143,16 @@ func (k *fakeKernel) BridgeMcastRouter(index int) (uint8, error) {
 	return k.mrouter[index], nil
 }
 
-func (k *fakeKernel) PortIsolation() (map[int]bool, error) {
+func (k *fakeKernel) PortOptions() (map[int]portOpts, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	out := map[int]bool{}
-	for ix, on := range k.isolated {
-		out[ix] = on
+	out := map[int]portOpts{}
+	for ix, l := range k.links {
+		if l.Attrs().MasterIndex == 0 {
+			continue
+		}
+		st := k.portSTP[ix]
+		out[ix] = portOpts{Isolated: k.isolated[ix], Cost: uint32(st[0]), Priority: uint16(st[1])}
 	}
 	return out, nil
 }
@@ -264,6 +269,8 @@ func (k *fakeKernel) LinkSetMaster(l, master netlink.Link) error {
 	return k.change(l, func(c netlink.Link) {
 		c.Attrs().MasterIndex = mi
 		k.vlans[int32(c.Attrs().Index)] = []*nl.BridgeVlanInfo{{Flags: nl.BRIDGE_VLAN_INFO_PVID | nl.BRIDGE_VLAN_INFO_UNTAGGED, Vid: 1}}
+		// The kernel's port defaults: the cost of a link of unknown speed, priority 32.
+		k.portSTP[c.Attrs().Index] = [2]int{100, 32}
 	}, "master %s %s", l.Attrs().Name, master.Attrs().Name)
 }
 
@@ -271,11 +278,17 @@ func (k *fakeKernel) LinkSetNoMaster(l netlink.Link) error {
 	return k.change(l, func(c netlink.Link) {
 		c.Attrs().MasterIndex = 0
 		delete(k.vlans, int32(c.Attrs().Index))
+		delete(k.portSTP, c.Attrs().Index)
 	}, "nomaster %s", l.Attrs().Name)
 }
 
 func (k *fakeKernel) LinkSetIsolated(l netlink.Link, on bool) error {
 	return k.change(l, func(c netlink.Link) { k.isolated[c.Attrs().Index] = on }, "isolated %s %v", l.Attrs().Name, on)
+}
+
+func (k *fakeKernel) SetPortSTP(l netlink.Link, cost uint32, priority uint16) error {
+	return k.change(l, func(c netlink.Link) { k.portSTP[c.Attrs().Index] = [2]int{int(cost), int(priority)} },
+		"port-stp %s cost %d priority %d", l.Attrs().Name, cost, priority)
 }
 
 // Sysctl: the fake kernel has none of the per-link knobs unless a test set them.
@@ -495,7 +508,7 @@ func TestPlan(t *testing.T) {
 		name:  "bridge with a port",
 		setup: func(k *fakeKernel) { k.ether("ether1"); k.ether("ether2") },
 		cmds:  []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2"},
-		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1"},
+		want:  []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1", "port-stp ether2 cost 10 priority 32"},
 		state: map[string]string{"/interface/bridge|bridge1": "", "/interface/bridge/port|interface=ether2": ""},
 	}, {
 		name:  "nothing configured changes nothing",
@@ -579,8 +592,26 @@ func TestPlan(t *testing.T) {
 			"/interface/bridge/port add bridge=bridge1 interface=ether2 horizon=1",
 			"/interface/bridge/port add bridge=bridge1 interface=ether3 horizon=2"},
 		want: []string{"add bridge bridge1", "alias bridge1 routerd", "multicast-router bridge1 2", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1",
-			"master ether2 bridge1", "isolated ether2 true"},
+			"master ether2 bridge1", "isolated ether2 true", "port-stp ether2 cost 10 priority 32"},
 		state: map[string]string{"/interface/bridge/port|interface=ether3": "horizon 2 cannot be applied"},
+	}, {
+		// path-cost and priority are the kernel's 802.1D port cost and priority
+		// (priority/4: the same bits of the port identifier); internal-path-cost, an
+		// MSTP notion, is stored only. A cost above the kernel's 65535 is not applied.
+		name: "bridge port path cost and priority",
+		setup: func(k *fakeKernel) {
+			k.ether("ether2")
+			k.ether("ether3")
+			k.ether("ether4")
+		},
+		cmds: []string{"/interface/bridge add name=bridge1",
+			"/interface/bridge/port add bridge=bridge1 interface=ether2 path-cost=50 internal-path-cost=20 priority=0x40",
+			"/interface/bridge/port add bridge=bridge1 interface=ether3 priority=240",
+			"/interface/bridge/port add bridge=bridge1 interface=ether4 path-cost=200000"},
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1",
+			"master ether2 bridge1", "port-stp ether2 cost 50 priority 16", "master ether3 bridge1", "port-stp ether3 cost 10 priority 60"},
+		state: map[string]string{"/interface/bridge/port|interface=ether2": "", "/interface/bridge/port|interface=ether3": "",
+			"/interface/bridge/port|interface=ether4": "path-cost 200000 cannot be applied: the kernel's spanning tree takes path costs of 1..65535"},
 	}, {
 		// Linux refuses a bridge as a bridge port (ELOOP): the port that closes a loop
 		// of bridges names it, the other says why; no write is tried.
@@ -603,14 +634,14 @@ func TestPlan(t *testing.T) {
 			"/interface/bridge/port add bridge=bridge1 interface=ether2",
 			"/interface/bridge/vlan add bridge=bridge1 vlan-ids=10 tagged=bridge1,ether2"},
 		want: []string{"add bridge bridge1", "alias bridge1 routerd", "vlan-filtering bridge1 true", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1",
-			"master ether2 bridge1", "vlan-add ether2 10", "vlan-add bridge1 10 self"},
+			"master ether2 bridge1", "port-stp ether2 cost 10 priority 32", "vlan-add ether2 10", "vlan-add bridge1 10 self"},
 		state: map[string]string{"/interface/bridge/vlan|bridge=bridge1": ""},
 	}, {
 		name:  "mdb entry on a port",
 		setup: func(k *fakeKernel) { k.ether("ether2") },
 		cmds: []string{"/interface/bridge add name=bridge1", "/interface/bridge/port add bridge=bridge1 interface=ether2",
 			"/interface/bridge/mdb add bridge=bridge1 group=239.1.1.1 ports=ether2"},
-		want: []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1",
+		want: []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1", "port-stp ether2 cost 10 priority 32",
 			"mdb-add bridge1 ether2 239.1.1.1"},
 	}, {
 		name:  "kernel refuses the bridge",
@@ -708,7 +739,7 @@ func TestRepairAfterDelete(t *testing.T) {
 	port, _ := k.byName("ether2")
 	port.Attrs().MasterIndex = 0 // the kernel releases the ports of a deleted bridge
 	k.Take()
-	want := []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1"}
+	want := []string{"add bridge bridge1", "alias bridge1 routerd", "stp bridge1 1 fd 1500 age 2000 prio 32768", "up bridge1", "master ether2 bridge1", "port-stp ether2 cost 10 priority 32"}
 	if got := r.reconcile(t); !slices.Equal(got, want) {
 		t.Errorf("repair wrote %q, want %q", got, want)
 	}

@@ -65,7 +65,7 @@ func interfaceMenus() []*Menu {
 	}
 	anyTime := value.Time(0, 1<<62)
 	const (
-		noSTP       = "the kernel runs 802.1D STP with its own port costs, priorities and timers (no RSTP or MSTP here)"
+		noSTP       = "the kernel runs 802.1D STP (no RSTP or MSTP here)"
 		noMVRP      = "no MVRP here"
 		noSnoopDHCP = "no DHCP snooping here"
 		noMLAG      = "no MLAG here"
@@ -324,9 +324,11 @@ func interfaceMenus() []*Menu {
 				stored("trusted", value.Bool(), "no", noSnoopDHCP, "Forward DHCP server messages (DHCP snooping)."),
 				stored("trusted-dhcpv6", value.Bool(), "no", noSnoopDHCP, "Forward DHCPv6 server messages (DHCPv6 snooping)."),
 				stored("trusted-ra", value.Bool(), "no", "no RA guard here", "Forward router advertisements when the bridge has ra-guard."),
-				stored("internal-path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost within an MSTP region."),
-				stored("path-cost", value.Int(1, 200000000), "10", noSTP, "Path cost of the port."),
-				hexProp(stored("priority", value.Int(0, 240), "128", noSTP, "Port priority (0x80).")),
+				stored("internal-path-cost", value.Int(1, 200000000), "10", "no MSTP here", "Path cost within an MSTP region."),
+				{Name: "path-cost", Type: value.Int(1, 200000000), Default: "10",
+					Desc: "Spanning tree path cost of the port (the kernel's 802.1D STP takes 1..65535; a larger cost makes the port invalid)."},
+				hexProp(Prop{Name: "priority", Type: value.Int(0, 240), Default: "128",
+					Desc: "Port priority (0x80), the top bits of the port identifier: the kernel's port priority is priority/4 (0..60; 128 is the kernel's default 32)."}),
 				stored("edge", value.Enum("auto", "no", "no-discover", "yes", "yes-discover"), "auto", noSTP, "Whether the port is an edge port."),
 				stored("point-to-point", value.Enum("auto", "no", "yes"), "auto", noSTP, "Whether the link is point-to-point."),
 				stored("bpdu-guard", value.Bool(), "no", noSTP, "Disable the port when a BPDU arrives."),

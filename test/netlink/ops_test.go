@@ -220,6 +220,8 @@ func TestMonitorTraffic(t *testing.T) {
 type brLink struct {
 	IfName   string `json:"ifname"`
 	Isolated bool   `json:"isolated"`
+	Cost     int    `json:"cost"`
+	Priority int    `json:"priority"`
 	Master   string `json:"master"`
 	LinkInfo struct {
 		InfoData struct {
@@ -310,6 +312,21 @@ func TestBridgeOptions(t *testing.T) {
 	eventually(t, "sfp28-1 (horizon 1) reaches sfp28-2 (no horizon)", func() (bool, string) {
 		return ping(0, "198.18.22.2"), run(t, "bridge", "-n", rn, "-d", "link")
 	})
+
+	// path-cost and priority are the kernel's port cost and priority (priority/4: the
+	// same bits of the port identifier); internal-path-cost (MSTP) is stored only.
+	r.must("/interface bridge port set [find interface=sfp28-1] path-cost=50 internal-path-cost=20 priority=0x40")
+	eventually(t, "path cost 50, priority 16", func() (bool, string) {
+		p := ports()["sfp28-1"]
+		return p.Cost == 50 && p.Priority == 16, run(t, "bridge", "-n", rn, "-d", "link")
+	})
+	// Only internal-path-cost is named as having no effect (path-cost and priority are applied).
+	if out := r.must("/interface bridge port print detail where interface=sfp28-1"); !strings.Contains(out, `status="no effect here: internal-path-cost (no MSTP here)"`) {
+		t.Errorf("status of a port with path-cost, priority and internal-path-cost:\n%s", out)
+	}
+	if p := ports()["sfp28-2"]; p.Cost != 10 || p.Priority != 32 {
+		t.Errorf("a port at the defaults: cost %d priority %d, want RouterOS's 10 and 128/4", p.Cost, p.Priority)
+	}
 
 	// frame-types: RouterOS ignores it without vlan-filtering, and so does the bridge.
 	r.must("/interface bridge port set [find interface=ether2] frame-types=admit-only-vlan-tagged")
