@@ -143,6 +143,8 @@ func interfaceMenus() []*Menu {
 				stored("fec-mode", value.Enum("auto", "fec74", "fec91", "off"), "auto", noHW, "Forward error correction of SFP28/QSFP ports."),
 				stored("poe-out", value.Enum("auto-on", "forced-on", "off"), "auto-on", "no PoE here", "Power over Ethernet output."),
 				stored("poe-priority", value.Int(0, 99), "10", "no PoE here", "PoE output priority."),
+				stored("poe-voltage", value.Enum("auto", "high", "low"), "auto", "no PoE here", "PoE output voltage of boards that have two (RouterOS 7)."),
+				stored("poe-lldp-enabled", value.Bool(), "no", "no PoE here", "Negotiate PoE power with the powered device over LLDP (RouterOS 7)."),
 				stored("sfp-shutdown-temperature", celsius{}, "95C", noHW, "SFP temperature (C) at which the module is shut down."),
 				stored("sfp-rate-select", value.Enum("high", "low"), "high", noHW, "SFP rate select pin."),
 				stored("power-cycle-ping-enabled", value.Bool(), "no", "no PoE here", "Power-cycle the PoE output when pings fail."),

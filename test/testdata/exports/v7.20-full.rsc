@@ -26,7 +26,8 @@ set [ find default-name=ether2 ] advertise=\
     auto-negotiation=no bandwidth=100M/100M comment=LAN full-duplex=no \
     rx-flow-control=auto speed=100M-baseT-full tx-flow-control=on
 set [ find default-name=ether3 ] cable-settings=short combo-mode=copper \
-    fec-mode=off poe-out=off poe-priority=5 power-cycle-interval=1h \
+    fec-mode=off poe-lldp-enabled=yes poe-out=off poe-priority=5 \
+    poe-voltage=high power-cycle-interval=1h \
     power-cycle-ping-address=198.18.5.1 power-cycle-ping-enabled=yes \
     power-cycle-ping-timeout=2m sfp-rate-select=low \
     sfp-shutdown-temperature=90
