@@ -30,6 +30,9 @@ func Register(ex *control.Executor) {
 	ex.Rename(menu.V6PeerProfilePath, menu.IPsecProfilePath, func(s *control.Sentence) {
 		slog.Info("RouterOS 6 menu mapped", "menu", "ip ipsec peer profile", "command", s.Cmd, "to", "/ip ipsec profile "+s.Cmd)
 	})
+	ex.Rename(menu.V6UserSettingsPath, menu.IPsecSettingsPath, func(s *control.Sentence) {
+		slog.Info("RouterOS 6 menu mapped", "menu", "ip ipsec user settings", "command", s.Cmd, "to", "/ip ipsec settings "+s.Cmd)
+	})
 }
 
 // mapped logs one mapped property.

@@ -528,3 +528,41 @@ func TestV6PeerProfile(t *testing.T) {
 		t.Errorf("%d log lines for 4 commands:\n%s", n, buf)
 	}
 }
+
+// TestV6IPsecUserSettings: RouterOS 6's /ip ipsec user settings (its one property,
+// xauth-use-radius, is in /ip ipsec settings since 7) is that menu: the line a 6.43
+// export writes sets /ip ipsec settings, print shows it there, a log line says so for
+// each command, and the v6 menu holds nothing nor exports anything.
+func TestV6IPsecUserSettings(t *testing.T) {
+	ex := controltest.New(t)
+	compat.Register(ex)
+	buf := captureLog(t)
+	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
+	con := &script.Console{Sess: &control.Session{User: "admin", V6: true}}
+	run := func(src string) string {
+		t.Helper()
+		var b strings.Builder
+		if err := in.Run(context.Background(), con, src, &b); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		return b.String()
+	}
+	for _, v := range []string{"yes", "no"} {
+		run(`/ip ipsec user settings set xauth-use-radius=` + v)
+		if got := get(t, ex, menu.IPsecSettingsPath, "", "xauth-use-radius"); got != v {
+			t.Errorf("/ip ipsec settings xauth-use-radius = %q, want %q", got, v)
+		}
+	}
+	if out := run(`/ip ipsec user settings print`); !strings.Contains(out, "xauth-use-radius: no") {
+		t.Errorf("print in the v6 menu:\n%s", out)
+	}
+	if items, _ := ex.Items(menu.V6UserSettingsPath); len(items) != 0 {
+		t.Errorf("the v6 menu holds %d items", len(items))
+	}
+	if out := run(`/export`); strings.Contains(out, "user settings") || !strings.Contains(out, "/ip ipsec settings\nset xauth-use-radius=no") {
+		t.Errorf("export:\n%s", out)
+	}
+	if n := strings.Count(buf.String(), `msg="RouterOS 6 menu mapped" menu="ip ipsec user settings"`); n < 3 {
+		t.Errorf("%d log lines for 3 commands:\n%s", n, buf)
+	}
+}

@@ -19,6 +19,8 @@
 //     (100M-full, 1000M-full) become v7's (100M-baseT-full, 1G-baseT-full).
 //   - /ip ipsec peer profile (6.43; 6.44 renamed it /ip ipsec profile): every command
 //     given there runs at /ip ipsec profile (control.Executor.Rename), a log line each.
+//   - /ip ipsec user settings (v6; v7 moved its xauth-use-radius to /ip ipsec settings):
+//     every command given there runs at /ip ipsec settings, a log line each.
 //   - /system script and /system scheduler: the login policies v6 let them list (winbox,
 //     api, web, telnet, ssh, local, dude, tikapp) go; v7's scripts have none of them.
 package compat

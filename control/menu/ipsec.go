@@ -27,6 +27,7 @@ func ipsecMenus() []*Menu {
 		ipsecPolicyMenu(),
 		ipsecIdentityMenu(),
 		ipsecUserMenu(),
+		v6UserSettingsMenu(),
 		ipsecSettingsMenu(),
 		ipsecStatisticsMenu(),
 		ipsecActivePeersMenu(),
@@ -459,6 +460,22 @@ func ipsecSettingsMenu() *Menu {
 			{Name: "interim-update", Type: ipsecDuration(),
 				Desc: "Interval between RADIUS accounting interim updates."},
 			{Name: "xauth-use-radius", Type: value.Bool(),
+				Desc: "Use the RADIUS client for XAuth users (IKEv1 peers only)."},
+		},
+	}
+}
+
+// v6UserSettingsMenu is RouterOS 6's /ip ipsec user settings, whose one property v7 moved
+// to /ip ipsec settings: a RouterOS 6 export's line (`set xauth-use-radius=no`) parses,
+// and every command given here runs at /ip ipsec settings (package compat,
+// Executor.Rename); the menu never holds an item.
+func v6UserSettingsMenu() *Menu {
+	return &Menu{
+		Path: V6UserSettingsPath,
+		Kind: Single,
+		Desc: "RouterOS 6's name of /ip ipsec settings xauth-use-radius: every command given here runs at /ip ipsec settings, as the upgrade to 7 moved it.",
+		Props: []Prop{
+			{Name: "xauth-use-radius", Type: value.Bool(), V6: "/ip ipsec settings xauth-use-radius",
 				Desc: "Use the RADIUS client for XAuth users (IKEv1 peers only)."},
 		},
 	}

@@ -134,20 +134,21 @@ func hasBuiltin(tree *Tree, path, name string) bool {
 
 func TestIpsecMenusPresent(t *testing.T) {
 	kinds := map[string]Kind{
-		"/ip/ipsec/profile":      List,
-		"/ip/ipsec/proposal":     List,
-		"/ip/ipsec/key":          List,
-		"/ip/ipsec/peer":         List,
-		"/ip/ipsec/peer/profile": List, // RouterOS 6.43, renamed to /ip/ipsec/profile
-		"/ip/ipsec/mode-config":  List,
-		"/ip/ipsec/policy/group": List,
-		"/ip/ipsec/policy":       List,
-		"/ip/ipsec/identity":     List,
-		"/ip/ipsec/user":         List,
-		"/ip/ipsec/settings":     Single,
-		"/ip/ipsec/statistics":   Single,
-		"/ip/ipsec/active-peers": Status,
-		"/ip/ipsec/installed-sa": Status,
+		"/ip/ipsec/profile":       List,
+		"/ip/ipsec/proposal":      List,
+		"/ip/ipsec/key":           List,
+		"/ip/ipsec/peer":          List,
+		"/ip/ipsec/peer/profile":  List, // RouterOS 6.43, renamed to /ip/ipsec/profile
+		"/ip/ipsec/mode-config":   List,
+		"/ip/ipsec/policy/group":  List,
+		"/ip/ipsec/policy":        List,
+		"/ip/ipsec/identity":      List,
+		"/ip/ipsec/user":          List,
+		"/ip/ipsec/settings":      Single,
+		"/ip/ipsec/user/settings": Single, // RouterOS 6, moved to /ip/ipsec/settings
+		"/ip/ipsec/statistics":    Single,
+		"/ip/ipsec/active-peers":  Status,
+		"/ip/ipsec/installed-sa":  Status,
 	}
 	for path, k := range kinds {
 		if m := declMenu(t, path); m.Kind != k {

@@ -66,6 +66,7 @@ const (
 	Route4Path           = "/ip/route"
 	V6RouteRulePath      = "/ip/route/rule"
 	V6PeerProfilePath    = "/ip/ipsec/peer/profile"
+	V6UserSettingsPath   = "/ip/ipsec/user/settings"
 	ServicePath          = "/ip/service"
 	Settings4Path        = "/ip/settings"
 	TFTPPath             = "/ip/tftp"
