@@ -347,14 +347,28 @@ var (
 // [ find default-name=wifi1 ] name=wifi01`, how every v7 wifi export names its radios).
 var itemName = regexp.MustCompile(`(?s)(?:^|\s)(?:add|set)\s(?:.*\s)?name=("[^"]*"|[^\s"]+)`)
 
+// refusedRef are the refusals of a property's value that a name of an item no menu here
+// holds gets: a reference that matches nothing, and a value of a property that takes an
+// address or the name of an item of a menu routerd lacks (/ip dns static forward-to=,
+// an address or a /ip dns forwarders entry).
+var refusedRef = []string{"input does not match any value of ", "invalid value for argument "}
+
 // namesMade reports whether a statement refused with msg failed for naming an item that
-// only a skipped statement would have made: a reference that matches nothing, whose
-// value is such a name. It returns the name and the skipped menu.
+// only a skipped statement would have made: a refused value (refusedRef) that is such a
+// name. It returns the name and the skipped menu.
 func namesMade(stmt, msg string, made map[string]string) (string, string, bool) {
-	if len(made) == 0 || !strings.HasPrefix(msg, "input does not match any value of ") {
+	if len(made) == 0 {
 		return "", "", false
 	}
-	prop := strings.TrimPrefix(msg, "input does not match any value of ")
+	prop := ""
+	for _, p := range refusedRef {
+		if strings.HasPrefix(msg, p) {
+			prop = strings.TrimPrefix(msg, p)
+		}
+	}
+	if prop == "" {
+		return "", "", false
+	}
 	m := regexp.MustCompile(`(?:^|\s)` + regexp.QuoteMeta(prop) + `=("[^"]*"|[^\s"]+)`).FindStringSubmatch(stmt)
 	if m == nil {
 		return "", "", false

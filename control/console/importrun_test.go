@@ -398,3 +398,34 @@ func TestAllUnknownPropertiesNamed(t *testing.T) {
 		t.Errorf("bridges after the refusals: %q %v", out.String(), err)
 	}
 }
+
+// TestNamesSkippedForwarder: /ip dns static forward-to= takes an address or the name of
+// a /ip dns forwarders entry (RouterOS 7.20); routerd has no such menu, so an entry
+// naming a skipped forwarder is skipped with it (QA: it was refused 'invalid value for
+// argument forward-to'), through the real console, while a forward-to that is neither
+// an address nor a skipped name stays refused, and an address is applied.
+func TestNamesSkippedForwarder(t *testing.T) {
+	c := startServer(t).dial(t)
+	src := `/ip dns forwarders
+add dns-servers=198.18.100.1 name=corp-fwd
+/ip dns static
+add forward-to=corp-fwd name=corp2.example type=FWD
+add forward-to=198.18.100.2 name=corp3.example type=FWD
+add forward-to=elsewhere name=corp4.example type=FWD
+`
+	path := ""
+	r := RunStatements(strings.Split(src, "\n"), 1, func(stmt string) error {
+		var err error
+		path, err = c.Run(path, stmt, false, 80, nil)
+		return err
+	}, nil)
+	if want := map[string]int{"corp-fwd of /ip dns forwarders": 1}; !maps.Equal(r.Follows, want) {
+		t.Errorf("follows %v, want %v", r.Follows, want)
+	}
+	if want := map[string]int{"invalid value for argument forward-to": 1}; !maps.Equal(r.Refused, want) {
+		t.Errorf("refused %v, want %v", r.Refused, want)
+	}
+	if r.Applied != 1 {
+		t.Errorf("%d applied, want 1", r.Applied)
+	}
+}
