@@ -1289,6 +1289,29 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	if never {
 		return [][]expr.Any{}, nil
 	}
+	// reject-with=tcp-reset resets TCP only; any other packet the rule matches gets the
+	// default ICMP error (the kernel's reset silently drops a non-TCP packet, which would
+	// make the rule a drop). A rule not limited to tcp splits on the protocol.
+	acts := func(int) []expr.Any { return act }
+	if r.Action == "reject" && p["reject-with"] == "tcp-reset" && p["protocol"] != "tcp" {
+		icmp := rejectExprs("", v6)
+		if p["protocol"] != "" && !strings.HasPrefix(p["protocol"], "!") {
+			act = icmp
+		} else {
+			isTCP := []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}}
+			notTCP := []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}}
+			// The protocol test goes first, so that a stateful matcher (limit, nth) in
+			// the rule runs in one alternative only: the TCP half, then the rest.
+			tcpRules := len(m)
+			m = and(alt{isTCP, notTCP}, m)
+			acts = func(i int) []expr.Any {
+				if i < tcpRules {
+					return act
+				}
+				return icmp
+			}
+		}
+	}
 	counter := &expr.Objref{Type: objCounter, Name: r.facts().counter}
 	out := make([][]expr.Any, len(m))
 	for i, es := range m {
@@ -1296,7 +1319,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		if p["log"] == "yes" && r.Action != "log" {
 			es = append(es, logExpr(r))
 		}
-		out[i] = append(es, act...)
+		out[i] = append(es, acts(i)...)
 	}
 	return out, nil
 }
@@ -1501,7 +1524,7 @@ func markMatch(v, mask uint32, neg bool) alt {
 
 func rejectExprs(with string, v6 bool) []expr.Any {
 	if with == "tcp-reset" {
-		// RouterOS sends a TCP reset only to TCP; others get the default ICMP.
+		// Only for TCP packets: compileRule gives the others the default ICMP error.
 		return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}}
 	}
 	if v6 {

@@ -18,6 +18,8 @@ func TestKernelForms(t *testing.T) {
 /ip firewall filter add chain=forward protocol=udp dst-port=5801 random=50 action=passthrough comment=random
 /ip firewall filter add chain=forward fragment=yes action=passthrough comment=fragment
 /ip firewall filter add chain=forward protocol=udp dst-port=5701 action=reject reject-with=icmp-admin-prohibited comment=reject
+/ip firewall filter add chain=forward protocol=udp dst-port=5703 action=reject reject-with=tcp-reset comment=rstudp
+/ip firewall filter add chain=forward dst-address=198.19.2.99 action=reject reject-with=tcp-reset comment=rstany
 /ip firewall filter add chain=forward action=accept comment=counted
 /ip firewall mangle add chain=forward protocol=tcp tcp-flags=syn action=change-mss new-mss=clamp-to-pmtu passthrough=yes comment=clamp`)
 	list := sh(t, "ip", "netns", "exec", tp.r, "nft", "list", "table", "ip", TableName)
@@ -29,6 +31,11 @@ func TestKernelForms(t *testing.T) {
 		"fragment": "ip frag-off & 8191 != 0",
 		"reject":   "reject with icmp admin-prohibited",
 		"clamp":    "tcp option maxseg size set rt mtu",
+		// tcp-reset resets TCP only: a udp rule sends the default ICMP error, one that
+		// may match both resets TCP and sends others the ICMP error.
+		"rstudp":      "udp dport 5703 counter name \"filter/7\" reject with icmp net-unreachable",
+		"rstany tcp":  "meta l4proto tcp ip daddr 198.19.2.99 counter name \"filter/8\" reject with tcp reset",
+		"rstany rest": "meta l4proto != tcp ip daddr 198.19.2.99 counter name \"filter/8\" reject with icmp net-unreachable",
 	} {
 		found := false
 		for _, line := range strings.Split(list, "\n") {
