@@ -26,7 +26,9 @@
 //     size 1, fragmentation and reassembly (RFC 7383), duplicate IKE SAs from both sides
 //     initiating at once resolved, simultaneous IKE SA rekey by the nonce rule (2.8.2,
 //     ikecollision.go), rekeys without packet loss (rekeyswitch.go: the responder sends
-//     on the new CHILD_SA once the old is deleted; deleted inbound SAs linger 2 s);
+//     on the new CHILD_SA once the old is deleted; deleted inbound SAs linger 2 s; a
+//     peer's IKE SA rekey while a CHILD_SA exchange of ours is open on that IKE SA is
+//     answered TEMPORARY_FAILURE, so no answer lands on an IKE SA whose CHILD_SAs moved);
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and

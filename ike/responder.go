@@ -759,6 +759,16 @@ func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
 		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyNoProposalChosen}})
 		return
 	}
+	if sa.childExchangeOpen() {
+		// Our own CHILD SA exchange on this IKE SA is not answered yet: its answer
+		// would come on this IKE SA after the CHILD SAs moved to the new one, and a
+		// rekeyed CHILD SA installed here then went with this SA's delete while the
+		// peer kept it (a blackhole until the next rekey), a delete answered here
+		// removed nothing. The peer tries again shortly (RFC 7296 2.25, as charon).
+		sa.d.log.Info("ipsec: IKE SA rekey by the peer put off: a CHILD SA exchange is in flight", "peer", sa.peer.Name)
+		sa.respond(h.Exchange, h.MsgID, []Payload{&Notify{NType: NotifyTemporaryFailure}})
+		return
+	}
 	suite, _ := SuiteOf(chosen)
 	if ke.Group != suite.DH {
 		var g [2]byte
@@ -795,6 +805,32 @@ func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
 	n.redoDeletes()
 	sa.d.log.Info("ipsec: IKE SA rekeyed by the peer", "peer", sa.peer.Name, "suite", n.suite.String())
 	sa.d.changed()
+}
+
+// childExchangeOpen says whether a request of ours about CHILD SAs (a CREATE_CHILD_SA
+// that is no IKE SA rekey, a delete of CHILD SAs) is in flight or queued on sa.
+func (sa *IKESA) childExchangeOpen() bool {
+	open := func(r *request) bool {
+		if r == nil {
+			return false
+		}
+		switch r.exch {
+		case CreateChildSA:
+			p := Find[*SA](r.payloads)
+			return p == nil || len(p.Proposals) == 0 || p.Proposals[0].Protocol != ProtoIKE
+		case Informational:
+			for _, p := range r.payloads {
+				if del, ok := p.(*Delete); ok && del.Protocol != ProtoIKE {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if open(sa.pending) {
+		return true
+	}
+	return slices.ContainsFunc(sa.queue, open)
 }
 
 // informational answers INFORMATIONAL requests: deletes, DPD probes, notifies.
