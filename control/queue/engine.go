@@ -822,6 +822,11 @@ func (e *Engine) leaf(index int, c class, t *tree) error {
 	case "sfq":
 		err = e.k.QdiscAdd(&netlink.Sfq{QdiscAttrs: attrs, Perturb: int32(l.Perturb), Quantum: l.Allot})
 	default:
+		if why, ok := unbuilt[l.Kind]; ok {
+			// A kind routerd does not build (pcq has no Linux qdisc at all): say so as
+			// /queue type does; the kernel's ENOENT would read as a missing module.
+			return fmt.Errorf("queue type %s: %s", l.Kind, why)
+		}
 		err = e.k.QdiscAdd(&netlink.GenericQdisc{QdiscAttrs: attrs, QdiscType: l.Kind})
 	}
 	if err != nil {

@@ -546,6 +546,14 @@ func TestPlan(t *testing.T) {
 		again:  []string{"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb (failed)"},
 		states: map[string]string{"q1": "HTB root: operation not supported"},
 	}, {
+		// pcq (RouterOS's default simple-queue types) has no Linux qdisc: the queue says
+		// so as /queue type does, not as a module the kernel lacks (QA, issue 19).
+		name:   "a pcq leaf: invalid with the reason /queue type gives",
+		cmds:   []string{q1 + " queue=pcq-upload-default/pcq-download-default"},
+		fail:   map[string]error{"qdisc add ether1 1:101 101:0 pcq": unix.ENOENT, "qdisc add rq-2 1:101 101:0 pcq": unix.ENOENT},
+		want:   slices.Concat(q1Down[:3], q1IFB, q1Up[:3]),
+		states: map[string]string{"q1": "queue type pcq: Linux has no PCQ queueing discipline"},
+	}, {
 		name: "the kernel refuses a leaf's filter: that queue alone is invalid",
 		cmds: []string{q1, "/queue/simple add name=q2 target=198.18.1.9 max-limit=1M/1M"},
 		fail: map[string]error{"filter add ether1 1:0 prio 10 u32 dst 198.18.1.0/24 -> 1:101": unix.ENOMEM},
