@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -210,6 +211,11 @@ type Handle struct {
 	lastErr string // reason of the last failed pass, "" after a good one
 	// lastPass is how long Start's first pass took (the loop's pacing starts from it).
 	lastPass time.Duration
+	// changes counts the committed changes to the engine's menus; applied is what
+	// changes was when the last finished pass began, so changes-applied is how many no
+	// pass has read yet (routerd_engine_unapplied_changes: a test waits for 0 before it
+	// sends what needs the configuration, instead of racing the pass).
+	changes, applied atomic.Uint64
 }
 
 // Name is the engine's name.
@@ -360,8 +366,9 @@ func (r *Handle) run(ctx context.Context) {
 		r.Ex.SetEngine(m, r.spec.Name)
 	}
 	for _, m := range append(slices.Clone(r.spec.Menus), r.spec.Watch...) {
-		r.Ex.Watch(m, func(control.Change) { r.Kick() })
+		r.Ex.Watch(m, func(control.Change) { r.changes.Add(1); r.Kick() })
 	}
+	r.host.unapplied(r)
 	r.lastPass = r.reconcile(ctx)
 	r.host.wg.Add(1)
 	go func() {
@@ -437,7 +444,11 @@ func (r *Handle) protect(fn func() error) (err error) {
 // long it took.
 func (r *Handle) reconcile(ctx context.Context) time.Duration {
 	start := time.Now()
+	// Watch counts a change after its commit, so a pass that begins after the count
+	// reads it.
+	seen := r.changes.Load()
 	err := r.protect(func() error { return r.eng.Reconcile(ctx) })
+	r.applied.Store(seen)
 	took := time.Since(start)
 	r.host.passes.WithLabelValues(r.spec.Name).Inc()
 	r.host.passTime.WithLabelValues(r.spec.Name).Add(took.Seconds())
@@ -455,6 +466,23 @@ func (r *Handle) reconcile(ctx context.Context) time.Duration {
 	}
 	r.failed(err.Error(), stack)
 	return took
+}
+
+// unapplied exports how many committed changes to r's menus no pass of r has read yet
+// (0: what was committed is applied, or failed with the reason on the items). Engines
+// made with Func apply in loops of their own and are left out: 0 would say nothing.
+func (h *Host) unapplied(r *Handle) {
+	if _, ok := r.eng.(funcEngine); ok || h.Metrics == nil {
+		return
+	}
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "routerd_engine_unapplied_changes",
+		Help:        "Committed changes to an engine's menus that no reconcile pass has read yet.",
+		ConstLabels: prometheus.Labels{"engine": r.spec.Name},
+	}, func() float64 { return float64(r.changes.Load() - r.applied.Load()) })
+	if err := h.Metrics.Register(g); err != nil {
+		slog.Warn("engine host metrics not registered", "engine", r.spec.Name, "err", err)
+	}
 }
 
 // failed marks the engine's items with why its pass failed; it logs a reason once, not

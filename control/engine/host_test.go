@@ -641,3 +641,59 @@ func TestUndeclaredMenu(t *testing.T) {
 	}
 	h2.Stop()
 }
+
+// gauge is the value of the gauge name{engine=eng} in reg (-1: none).
+func gauge(t *testing.T, reg *prometheus.Registry, name, eng string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "engine" && l.GetValue() == eng {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// routerd_engine_unapplied_changes counts the committed changes no pass has read: a
+// change committed while a pass runs stays unapplied until the next pass, which began
+// after it, has ended; then it is 0 (what tests of the routerd binary wait for before
+// a peer sends what needs the configuration).
+func TestUnappliedChanges(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	reg := prometheus.NewRegistry()
+	th := &thingEngine{k: &kernel{objs: map[string]bool{}}, resync: engine.Never,
+		gate: make(chan struct{}), in: make(chan struct{}, 1)}
+	go func() { th.gate <- struct{}{} }() // the first pass, at start
+	h := startHost(t, engine.New(ex, reg), th)
+	<-th.in
+	const name = "routerd_engine_unapplied_changes"
+	eventually(t, "0 after the first pass", func() bool { return gauge(t, reg, name, "thing") == 0 })
+	run(t, ex, thingPath, "add", "name=a")
+	<-th.in // the pass for a started and waits at the gate
+	if got := gauge(t, reg, name, "thing"); got != 1 {
+		t.Errorf("%s = %v while the pass that reads a runs, want 1", name, got)
+	}
+	run(t, ex, thingPath, "add", "name=b") // committed during that pass: not read by it
+	th.gate <- struct{}{}
+	<-th.in // the pass for b
+	if got := gauge(t, reg, name, "thing"); got != 1 {
+		t.Errorf("%s = %v after the pass that began before b, want 1 (b)", name, got)
+	}
+	th.gate <- struct{}{}
+	eventually(t, "0 after the pass that read b", func() bool { return gauge(t, reg, name, "thing") == 0 })
+	if !th.k.has("a") || !th.k.has("b") {
+		t.Errorf("objects %v, want a and b", th.k.list())
+	}
+	h.Stop()
+}

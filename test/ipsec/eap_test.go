@@ -111,6 +111,9 @@ secrets {
 // SA, a log line and a count.
 func roadWarrior(t *testing.T, tp *topo, d *daemon, interim func()) {
 	t.Helper()
+	// charon's first IKE_SA_INIT would be refused (NO_PROPOSAL_CHOSEN) if it came before
+	// the ipsec engine's pass had loaded the peer.
+	d.Settle()
 	c := iketest.StartCharon(t, tp.nsS, swanRoadWarrior, "+eap-identity eap-mschapv2")
 	ca, err := os.ReadFile(filepath.Join(filepath.Dir(d.sock), "data", "files", "cert_export_ca.crt"))
 	if err != nil {

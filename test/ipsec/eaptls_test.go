@@ -74,6 +74,7 @@ func TestEAPTLSMethodsUserManager(t *testing.T) {
 	d.script(userManagerConfig)
 	d.script(eapTLSClientCert)
 	d.script(eapServerConfig)
+	d.Settle() // the peer, User Manager and /radius applied before charon initiates
 	files := filepath.Join(filepath.Dir(d.sock), "data", "files")
 	c := iketest.StartCharon(t, tp.nsS, swanTLSMethods, "+eap-identity eap-mschapv2 eap-tls eap-ttls eap-peap")
 	for _, f := range [][2]string{{"cert_export_ca.crt", "x509ca/ca.crt"}, {"cert_export_rwtls.p12", "pkcs12/rwtls.p12"}} {
@@ -140,6 +141,7 @@ add address=198.18.50.1/32 exchange-mode=ike2 name=ike2-rw-client profile=ike2-r
 // eapInitiator starts routerd in tp.nsS as the EAP client of d and returns it.
 func eapInitiator(t *testing.T, tp *topo, d *daemon) *daemon {
 	t.Helper()
+	d.Settle()
 	c := startDaemon(t, tp.nsS)
 	from := filepath.Join(filepath.Dir(d.sock), "data", "files")
 	to := filepath.Join(filepath.Dir(c.sock), "data", "files")

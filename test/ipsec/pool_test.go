@@ -53,6 +53,9 @@ func TestPoolFollowedByModeConfig(t *testing.T) {
 `)
 	// The ranges change while routerd runs: the next peer gets an address of the new ones.
 	r.Script("/ip pool set rw-pool ranges=198.19.78.5-198.19.78.9\n")
+	// The passive peer loaded before charon initiates: its IKE_SA_INIT, sent before the
+	// ipsec engine's pass, was answered NO_PROPOSAL_CHOSEN.
+	r.Settle()
 	c := iketest.StartCharon(t, tp.nsS, rwCharonPlain)
 	if out, err := c.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 		t.Fatalf("initiate: %v\n%s", err, out)

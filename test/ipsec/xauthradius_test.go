@@ -27,6 +27,9 @@ func TestXAuthUseRADIUS(t *testing.T) {
 /ip ipsec peer add name=rw passive=yes
 /ip ipsec identity add peer=rw auth-method=pre-shared-key-xauth secret=a-long-test-psk generate-policy=port-strict mode-config=rw
 `)
+	// The peer, User Manager's RADIUS server and /radius applied before charon initiates:
+	// else its Main Mode finds no peer, or its XAuth login no RADIUS server.
+	d.Settle()
 	conf := func(name, pass string) string {
 		return fmt.Sprintf(`  %s {
     version = 1

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -183,10 +184,14 @@ func (r *Router) Kill() {
 	<-r.exited
 }
 
+// CtlTimeout is how long Ctl and CtlSplit let routerctl run. It is about a hung
+// console, not speed: a 10,000-line import took over a minute on two cores at load 40.
+const CtlTimeout = 5 * time.Minute
+
 // Ctl runs routerctl against the router with stdin (nil: none) and args, and returns
-// what it printed (stdout and stderr). It gives up after a minute.
+// what it printed (stdout and stderr). It gives up after CtlTimeout.
 func (r *Router) Ctl(stdin io.Reader, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), CtlTimeout)
 	defer cancel()
 	out, err := r.ctlCmd(ctx, stdin, args).CombinedOutput()
 	return string(out), err
@@ -194,7 +199,7 @@ func (r *Router) Ctl(stdin io.Reader, args ...string) (string, error) {
 
 // CtlSplit is Ctl with stdout and stderr apart.
 func (r *Router) CtlSplit(stdin io.Reader, args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), CtlTimeout)
 	defer cancel()
 	cmd := r.ctlCmd(ctx, stdin, args)
 	var o, e bytes.Buffer
@@ -253,4 +258,72 @@ func Tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// SettleTimeout bounds how long Settle waits for the engines: generous, for two loaded
+// cores, since a pass a kick starts waits as long as the engine's last pass took.
+const SettleTimeout = 30 * time.Second
+
+var metricsAddrRE = regexp.MustCompile(`routerd started.* metrics=(\S+)`)
+
+// Settle waits until every engine of the router has read what was committed before it
+// was called (routerd_engine_unapplied_changes 0 for each), and fails the test after
+// SettleTimeout. A console command returns once its change is committed; the engines
+// apply it in passes of their own after that. A test that then makes a peer depend on
+// the change (charon initiating to a passive peer just added, a RADIUS client asking
+// the User Manager just enabled) calls Settle first instead of racing those passes.
+func (r *Router) Settle() {
+	r.T.Helper()
+	var addr, last string
+	deadline := time.Now().Add(SettleTimeout)
+	for {
+		if addr == "" {
+			if m := metricsAddrRE.FindStringSubmatch(r.Log.String()); m != nil {
+				addr = m[1]
+			}
+		}
+		if addr != "" {
+			pending, out, err := r.unapplied(addr)
+			if err == nil && len(pending) == 0 {
+				return
+			}
+			last = fmt.Sprintf("unapplied %v, err %v\n%s", pending, err, out)
+		} else {
+			last = "routerd has not logged its metrics address (--metrics-listen is off?)"
+		}
+		if time.Now().After(deadline) {
+			r.T.Fatalf("the engines did not apply the committed changes within %v: %s", SettleTimeout, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// unapplied scrapes the router's /metrics at addr: the engines with committed changes
+// no pass has read yet. No such metric at all is an error (an old binary would pass).
+func (r *Router) unapplied(addr string) (pending []string, out string, err error) {
+	var cmd *exec.Cmd
+	args := []string{"curl", "-sf", "--max-time", "10", "http://" + addr + "/metrics"}
+	if r.Opts.Netns != "" {
+		cmd = In(r.Opts.Netns, args...)
+	} else {
+		cmd = exec.Command(args[0], args[1:]...)
+	}
+	b, err := cmd.Output()
+	if err != nil {
+		return nil, "", fmt.Errorf("scraping /metrics: %w", err)
+	}
+	seen := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "routerd_engine_unapplied_changes{") {
+			continue
+		}
+		seen = true
+		if i := strings.LastIndexByte(line, ' '); i > 0 && line[i+1:] != "0" {
+			pending = append(pending, line)
+		}
+	}
+	if !seen {
+		return nil, string(b), errors.New("no routerd_engine_unapplied_changes in /metrics")
+	}
+	return pending, "", nil
 }
