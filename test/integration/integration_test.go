@@ -260,10 +260,11 @@ func lastLine(pane string) string {
 	return ""
 }
 
-// waitFor polls the pane until ok holds, up to 5 s.
+// waitFor polls the pane until ok holds, up to 30 s: on two loaded cores routerctl took
+// more than 5 s to show its first prompt.
 func (x *tmux) waitFor(what string, ok func(pane string) bool) string {
 	x.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		p := x.pane()
 		if ok(p) {

@@ -77,17 +77,18 @@ func TestSchedulerEndToEnd(t *testing.T) {
 	}
 }
 
-// waitCount polls an item's run-count until it reaches n (10 s at most).
+// waitCount polls an item's run-count until it reaches n (30 s at most: a start-time
+// item after a restart took more than 10 s on two loaded cores).
 func waitCount(t *testing.T, r *router, name string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out := strings.TrimSpace(r.must(":put", "[/system scheduler get "+name+" run-count]"))
 		if c, err := strconv.Atoi(out); err == nil && c >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: run-count %q after 10 s; want %d\n%s", name, out, n, r.Log)
+			t.Fatalf("%s: run-count %q after 30 s; want %d\n%s", name, out, n, r.Log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
