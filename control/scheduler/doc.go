@@ -1,6 +1,7 @@
 // Package scheduler is the engine of /system scheduler: it runs each item's on-event at
-// its start date and time (or 3 seconds after routerd starts, for start-time=startup),
-// then again every interval, in the order of the configuration when several are due at
+// its start date and time (or 3 seconds after routerd starts, for start-time=startup:
+// at once when the engines took longer than that to come up, once per start), then
+// again every interval, in the order of the configuration when several are due at
 // once (so that one item can disable the next before it runs).
 //
 // Times are the router's local time: the process's time zone (TZ), as RouterOS uses

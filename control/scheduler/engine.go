@@ -42,10 +42,12 @@ type Engine struct {
 	// keeps only what was given).
 	defaultPolicy string
 
-	mu    sync.Mutex
-	dirty int // changes not yet reread
-	tasks map[uint64]*task
-	order []uint64 // configuration order: simultaneous runs start in it
+	mu sync.Mutex
+	// booted is set by the first reload: the items it finds were there at the start.
+	booted bool
+	dirty  int // changes not yet reread
+	tasks  map[uint64]*task
+	order  []uint64 // configuration order: simultaneous runs start in it
 
 	runs *prometheus.CounterVec
 }
@@ -329,6 +331,14 @@ func (e *Engine) reload() int {
 	now := e.clock.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// The items of the configuration at the start are planned from the start, not from
+	// this first read: a start-time=startup item runs once per start even when the
+	// engines took longer than its 3 s to come up (two loaded cores), where it found its
+	// moment past and never ran.
+	from := now
+	if !e.booted {
+		from, e.booted = e.started, true
+	}
 	present := make(map[uint64]bool, len(items))
 	e.order = e.order[:0]
 	for _, si := range items {
@@ -347,6 +357,8 @@ func (e *Engine) reload() int {
 			// The schema validated these; an item that still does not decode came from
 			// an older store, and says so rather than never running silently.
 			t.item, t.decoded, t.next, t.bad = item{}, false, time.Time{}, derr.Error()
+		} else if it.StartTime == "startup" && from.Before(now) {
+			e.schedule(t, it, from)
 		} else {
 			e.schedule(t, it, now)
 		}
