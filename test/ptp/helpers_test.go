@@ -260,20 +260,32 @@ func (p *ptp4l) pmc(t testing.TB, what string, extra ...string) map[string]strin
 	args := append([]string{"--net=/run/netns/" + p.ns, "pmc", "-u", "-b", "0", "-s", p.uds,
 		"-i", filepath.Join(t.TempDir(), "pmc.sock")}, extra...)
 	args = append(args, "GET "+what)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pmc: %v %s", err, out)
-	}
-	f := map[string]string{}
-	for _, l := range strings.Split(string(out), "\n") {
-		fs := strings.Fields(l)
-		if len(fs) == 2 {
-			f[fs[0]] = fs[1]
+	// pmc waits only a moment for ptp4l's answer and then prints nothing: on two loaded
+	// cores ptp4l was not scheduled in time (TestInterop/routerd-gm got an empty parent
+	// data set). Ask again until an answer comes.
+	deadline := time.Now().Add(testbin.WaitTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("pmc: %v %s", err, out)
 		}
+		f := map[string]string{}
+		for _, l := range strings.Split(string(out), "\n") {
+			fs := strings.Fields(l)
+			if len(fs) == 2 {
+				f[fs[0]] = fs[1]
+			}
+		}
+		if len(f) > 0 {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pmc GET %s: no answer from ptp4l in %v: %q", what, testbin.WaitTimeout, out)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	return f
 }
 
 // pmcID renders a clock identity as pmc prints it: 64d154.fffe.ebadc7.
