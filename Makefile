@@ -31,13 +31,16 @@ test: build lint check-bpf test-race
 # ./ike/esp, whose tests assert traffic through the userspace ESP path (no loss across
 # rekeys, pings within seconds): under the detector's 5-10x slowdown those measure the
 # detector. The daemon they drive is ./ike, here; they themselves are run under -race by hand.
+# Every other package that starts goroutines outside its tests is here; the test/ packages,
+# test/testbin and tools/ drive routerd as a separate process, third_party is vendored.
 RACE_PKGS ?= ./control/ ./control/store/ ./control/engine/ ./control/scheduler/ ./control/tftp/ \
 	./control/service/ ./control/link/ ./control/ipcfg/ ./control/tunnel/ ./ptp/node/ ./radius/ \
 	./control/certificate/ ./control/arp/ ./control/nd/ ./control/routing/ ./control/queue/ \
 	./control/ipsettings/ ./control/dns/ ./control/eventlog/ ./control/email/ \
 	./control/usermanager/ ./ptp/engine/ ./control/hostname/ \
 	./control/firewall/ ./control/fastpath/ ./control/radius/ ./ike/ \
-	./control/apiserver/ ./control/rest/ ./control/console/ ./control/sshd/
+	./control/apiserver/ ./control/rest/ ./control/console/ ./control/sshd/ \
+	./control/script/ ./control/metrics/ ./control/terminal/ ./eap/ ./ptp/ts/ ./cmd/routerd/ ./cmd/routerctl/
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
