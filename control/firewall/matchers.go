@@ -343,20 +343,23 @@ func timeMatch(v string, offset, dayOffset int) (alt, error) {
 }
 
 // changeMSS: the TCP MSS option set to new-mss, or to the route's MTU less the headers
-// (clamp-to-pmtu); the kernel fixes the checksum.
+// (clamp-to-pmtu); the kernel fixes the checksum. rt tcpmss loads the MSS in host byte
+// order and the option is written as it sits in the register, so it is converted first
+// (as nft does): unconverted, the kernel saw a larger MSS and, lowering only, left it.
 func changeMSS(r *Rule) ([]expr.Any, error) {
 	v := r.Props["new-mss"]
-	var load expr.Any
+	var load []expr.Any
 	if v == "clamp-to-pmtu" {
-		load = &expr.Rt{Register: 1, Key: expr.RtTCPMSS}
+		load = []expr.Any{&expr.Rt{Register: 1, Key: expr.RtTCPMSS},
+			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 2, Size: 2}}
 	} else {
 		n, err := strconv.ParseUint(v, 10, 16)
 		if err != nil {
 			return nil, fmt.Errorf("invalid value for argument new-mss")
 		}
-		load = &expr.Immediate{Register: 1, Data: be16(uint16(n))}
+		load = []expr.Any{&expr.Immediate{Register: 1, Data: be16(uint16(n))}}
 	}
-	return []expr.Any{load, &expr.Exthdr{SourceRegister: 1, Type: 2, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt}}, nil
+	return append(load, &expr.Exthdr{SourceRegister: 1, Type: 2, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt}), nil
 }
 
 func be32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
