@@ -182,7 +182,7 @@ func (x *Executor) checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals, me
 			if !ok {
 				continue
 			}
-			if id, ok := tx.ByName(m.Path, v); ok && id != self {
+			if id, ok := tx.ByName(m.Path, v); (ok && id != self) || slices.Contains(m.Reserved, v) {
 				return errf(CatFailure, "failure: already have such %s", p.Name)
 			}
 			if m.NamesInterface() {

@@ -69,6 +69,16 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if n := count(t, ex, "/interface/gre"); n != 2 {
 		t.Fatalf("%d items after failed commands, want 2", n)
 	}
+	// /routing table's main is built in (the kernel's table 254): a table may not take
+	// its name, by add or by rename.
+	rep, err = exec(ex, sess, "/routing/table", "add", "name=main", "fib")
+	fails(t, "failure: already have such name", rep, err)
+	mustExec(t, ex, sess, "/routing/table", "add", "name=t1", "fib")
+	rep, err = exec(ex, sess, "/routing/table", "set", "numbers=t1", "name=main")
+	fails(t, "failure: already have such name", rep, err)
+	if n := count(t, ex, "/routing/table"); n != 1 {
+		t.Fatalf("%d routing tables after failed commands, want 1", n)
+	}
 	rep = mustExec(t, ex, sess, "/interface/gre", "get", "number=g1", "value-name=name")
 	if rep.Ret != "g1" {
 		t.Fatalf("g1 renamed by a failed set: %q", rep.Ret)

@@ -214,9 +214,10 @@ func routingMenus() []*Menu {
 			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the table is disabled."},
 			{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The table cannot apply."},
 		},
-		Flags:   []Flag{FlagDisabled, FlagInvalid},
-		Columns: []string{"name", "fib"},
-		Desc:    "Routing tables besides main.",
+		Flags:    []Flag{FlagDisabled, FlagInvalid},
+		Columns:  []string{"name", "fib"},
+		Reserved: []string{"main"},
+		Desc:     "Routing tables besides main.",
 	})
 	ms = append(ms, &Menu{
 		Path: RoutingRulePath,

@@ -179,6 +179,9 @@ type Menu struct {
 	StatsLead []string
 	// Builtin items of Fixed menus, by property; each must set the naming property.
 	Builtin []map[string]string
+	// Reserved names stand for something built in that is not an item here (/routing
+	// table's main, the kernel's table 254): an item may not take one.
+	Reserved []string
 	// Engine names what applies this menu when the declaration itself knows it ("" =
 	// whatever engine registers with Executor.SetEngine, else stored only). Never written
 	// after the tree is built: engines record themselves under the executor's lock.
