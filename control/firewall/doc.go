@@ -36,8 +36,9 @@
 // applies the entry or its timeout changes; a restart starts it again). Every entry's
 // creation-time is kept in the store's meta bucket, so it survives restarts and reboots,
 // as RouterOS keeps it. Entries given by
-// DNS name are resolved through /ip dns's servers (else the system's) and resolved again
-// every DNSRefresh (30 s); a changed answer reapplies the table.
+// DNS name are resolved through /ip dns (control/hostname's shared resolver: static
+// entries, then its servers) and resolved again when the record's TTL runs out (at least
+// the resolver's MinTTL); a changed answer reapplies the table.
 //
 // Marks, the one bit map of the packet mark (skb->mark):
 //
@@ -163,9 +164,10 @@
 // (RefusedError, Engine.apply). They stay out until they change, so a pass with
 // nothing changed sends nothing.
 //
-// /ip firewall connection shows no orig-fasttrack-packets, orig-fasttrack-bytes,
-// repl-fasttrack-packets and repl-fasttrack-bytes: the XDP fast path counts the packets
-// it forwards per family only (the filter table's dummy FastTrack rule shows those), and
-// the kernel's per-connection counters never see them. Per connection it would need a
-// map of its own in the fast path, keyed by the connection's tuple.
+// /ip firewall connection's orig-fasttrack-packets, orig-fasttrack-bytes,
+// repl-fasttrack-packets and repl-fasttrack-bytes are what the XDP fast path forwarded of
+// each connection (its fp_ct_counters map, keyed by the connection's original tuple,
+// offered by the fastpath engine as FastTrackConns): the kernel's per-connection
+// counters never see those packets. A connection flagged F whose packets the fast path
+// has not taken (the port has no XDP program, or the packets go another way) shows 0.
 package firewall
