@@ -58,6 +58,9 @@ type answer struct {
 	err     error
 	expires time.Time
 	used    time.Time
+	// stale: the name stopped resolving and addrs are its last answer's (said once per
+	// outage, not at every question again).
+	stale bool
 }
 
 // New makes the Resolver of ex and has it follow /ip dns: any change to its settings
@@ -149,9 +152,13 @@ func (r *Resolver) resolve(ctx context.Context, q query, old answer, ok bool, no
 	switch {
 	case err == nil && ok && len(old.addrs) > 0 && !slices.Equal(old.addrs, addrs):
 		slog.Info("host name resolves to new addresses", "name", q.host, "was", old.addrs, "now", addrs)
+	case err == nil && ok && old.stale:
+		slog.Info("host name resolves again", "name", q.host, "addresses", addrs)
 	case err != nil && ok && len(old.addrs) > 0:
-		slog.Warn("host name did not resolve; keeping its last addresses", "name", q.host, "addresses", old.addrs, "err", err)
-		next.addrs, next.err, next.expires = old.addrs, nil, now.Add(MinTTL)
+		if !old.stale {
+			slog.Warn("host name did not resolve; keeping its last addresses", "name", q.host, "addresses", old.addrs, "err", err)
+		}
+		next.addrs, next.err, next.expires, next.stale = old.addrs, nil, now.Add(MinTTL), true
 	case err != nil:
 		next.expires = now.Add(MinTTL)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -101,6 +102,57 @@ func TestResolverTTL(t *testing.T) {
 	if f.asked.Load() != 8 {
 		t.Errorf("bad names were asked")
 	}
+}
+
+// TestResolverOutageSaidOnce: a name that stops resolving is warned about once for the
+// whole outage (it is asked again every MinTTL), and its return is said once (QA: a
+// failing address-list name wrote a warning every 6 s for as long as it failed).
+func TestResolverOutageSaidOnce(t *testing.T) {
+	r, f, now := fakeResolver(t)
+	var buf strings.Builder
+	var mu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	ctx := context.Background()
+	count := func(s string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Count(buf.String(), s)
+	}
+	if _, err := r.Lookup(ctx, "ip4", "hq.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	f.err = ErrNotFound
+	for range 5 {
+		*now = now.Add(2 * time.Minute)
+		if got, err := r.Lookup(ctx, "ip4", "hq.example.net"); err != nil || len(got) != 1 {
+			t.Fatalf("during the outage: %v %v", got, err)
+		}
+	}
+	if n := count("did not resolve"); n != 1 || f.asked.Load() != 6 {
+		t.Fatalf("%d warnings after %d questions in one outage, want 1 after 6:\n%s", n, f.asked.Load(), buf.String())
+	}
+	f.err = nil
+	*now = now.Add(2 * time.Minute)
+	r.Lookup(ctx, "ip4", "hq.example.net")
+	f.err = ErrNotFound
+	*now = now.Add(2 * time.Minute)
+	r.Lookup(ctx, "ip4", "hq.example.net")
+	if again, warned := count("resolves again"), count("did not resolve"); again != 1 || warned != 2 {
+		t.Fatalf("after the name came back and failed again: %d 'resolves again', %d warnings, want 1 and 2:\n%s", again, warned, buf.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // TestResolverRefresh: Run's refresh asks again the names whose TTL ran out, reports
