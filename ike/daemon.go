@@ -701,15 +701,23 @@ func (d *Daemon) cookie(ni []byte, from netip.AddrPort, spiI uint64) []byte {
 	return append([]byte{0, 0, 0, 1}, h.Sum(nil)...)
 }
 
-// matchPeer finds the most specific enabled peer whose address covers a remote address.
-func (d *Daemon) matchPeer(a netip.Addr) *PeerConfig {
-	var best *PeerConfig
+// matchPeers are the enabled IKEv2 peers whose address covers a remote address and is
+// the most specific (the reference: the largest netmask wins), in configuration order.
+// Several are equally specific when a static peer and a tunnel's ipsec-secret (its
+// dynamic peer) name the same address: which one the remote means shows only in
+// IKE_AUTH (its ID and AUTH, then its traffic selectors), so the responder keeps them
+// all as candidates (peerswitch.go).
+func (d *Daemon) matchPeers(a netip.Addr) []*PeerConfig {
+	var best []*PeerConfig
 	for _, p := range d.peers {
 		if p.Exchange != ExchangeIKEv2 || !p.Remote.IsValid() || !p.Remote.Contains(a) {
 			continue
 		}
-		if best == nil || p.Remote.Bits() > best.Remote.Bits() {
-			best = p
+		switch {
+		case len(best) == 0 || p.Remote.Bits() > best[0].Remote.Bits():
+			best = []*PeerConfig{p}
+		case p.Remote.Bits() == best[0].Remote.Bits():
+			best = append(best, p)
 		}
 	}
 	return best

@@ -41,7 +41,13 @@
 //   - identities: the responder picks the one whose remote-id matches the peer's ID
 //     best (an explicit ID, then auto, then ignore); SAs authenticated with an identity
 //     whose authentication changed (secret, method, IDs, credentials, mode config) are
-//     deleted when the configuration is applied (identchange.go).
+//     deleted when the configuration is applied (identchange.go);
+//
+//   - peers: the responder answers IKE_SA_INIT with the most specific peer of the
+//     remote's address; where several are equally specific (a static peer beside a
+//     tunnel's ipsec-secret to one router), IKE_AUTH tries each one's identities and
+//     takes the one that authenticates the remote and whose policies take its first
+//     CHILD SA's traffic selectors (peerswitch.go).
 //
 //   - EAP in IKE_AUTH (RFC 7296 2.16, eap.go): the initiator of auth-method=eap runs
 //     EAP-MSCHAPv2 (package eap) and verifies the responder's AUTH by pre-shared key or

@@ -52,14 +52,22 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 			return
 		}
 	}
-	p := d.matchPeer(from.Addr())
-	if p == nil {
+	peers := d.matchPeers(from.Addr())
+	if len(peers) == 0 {
 		d.strangers.log(d.log, slog.LevelInfo, from.Addr(), "ipsec: IKE_SA_INIT from an address no peer covers", "remote", from.Addr())
 		d.Stats.NoProposal.Add(1)
 		reply(&Notify{NType: NotifyNoProposalChosen})
 		return
 	}
-	chosen, ok := Select(sap.Proposals, p.Proposals)
+	// The first candidate whose profile accepts the offer answers IKE_SA_INIT; the
+	// others that accept the chosen proposal too are candidates in IKE_AUTH.
+	p, chosen, ok := peers[0], (*Proposal)(nil), false
+	for _, q := range peers {
+		if chosen, ok = Select(sap.Proposals, q.Proposals); ok {
+			p = q
+			break
+		}
+	}
 	if ok {
 		d.logChosen("IKE SA", p.Name, chosen)
 	}
@@ -87,6 +95,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 		return
 	}
 	sa := d.newSA(p, false)
+	sa.initProp = *chosen
 	sa.spiI, sa.spiR = h.SPIi, d.newSPI()
 	sa.local, sa.remote = local, from
 	sa.suite, sa.dh, sa.ni, sa.nr = suite, dh, ni.Data, nonce()
@@ -209,16 +218,12 @@ func (sa *IKESA) authRequest(h Header, ps []Payload) {
 	}
 	rid := Identity{Type: idi.IDType, Data: idi.Data}
 	// The switch to port 4500 happened with this message (RFC 7296 2.23).
-	ident := sa.pickIdentity(rid, auth, ps)
+	ident, why := sa.authPeer(rid, idi.body(nil), auth, ps)
 	if ident == nil {
-		sa.authFailed(h, fmt.Sprintf("no identity matches the peer's ID %s (AUTH method %d)", rid, auth.Method))
-		return
-	}
-	sa.ident = ident
-	if why := sa.checkPeerAuth(ident, auth, rid, idi.body(nil), ps, true); why != "" {
 		sa.authFailed(h, why)
 		return
 	}
+	sa.ident = ident
 	sa.remoteID, sa.remoteIDBody = rid, idi.body(nil)
 	sa.myID = sa.localIdentity()
 	if FindNotify(ps, NotifyInitialContact) != nil {

@@ -95,6 +95,7 @@ type IKESA struct {
 	eap                                      *eapState         // EAP in progress or done (eap.go)
 	sig                                      sigState          // signature authentication (sigauth.go)
 	peerCert                                 *x509.Certificate // the peer's verified certificate
+	initProp                                 Proposal          // the IKE proposal chosen as responder (peerswitch.go)
 	v1                                       *v1State          // set on IKEv1 SAs (ikev1*.go)
 	ikeRekeyRetry                            backoff           // refused IKE SA rekeys (childretry.go)
 }

@@ -1,0 +1,114 @@
+package ike
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Responder peer choice. IKE_SA_INIT carries nothing but the remote's address, so the
+// responder answers it with the most specific peer covering that address. Several peers
+// can be equally specific: a static /ip ipsec peer and a tunnel's ipsec-secret (whose
+// dynamic peer is a /32 of the tunnel's remote-address) to the same router. Which one
+// the remote means shows only in IKE_AUTH, as strongSwan picks its peer config by the
+// IDs and authentication after IKE_SA_INIT and RouterOS looks up the identity (by
+// remote-id, then its secret) among the peers of the address. So IKE_AUTH tries every
+// candidate's identities: a peer whose identity admits the remote's ID and verifies
+// its AUTH qualifies, and of those the first whose configured policies take the
+// traffic selectors the remote proposes for its first CHILD SA (the static peer's
+// tunnel-mode policy, or the tunnel's transport-mode one), else one that generates
+// policies, else the first that authenticated. Without that, the peer answering
+// IKE_SA_INIT was the only one tried: AUTHENTICATION_FAILED when its secret was the
+// other one's, TS_UNACCEPTABLE when the secrets were the same.
+
+// Ranks of an authenticated candidate for the remote's first CHILD SA.
+const (
+	rankNone     = iota // no policy of the peer takes the proposed selectors
+	rankGenerate        // its identity generates policies from templates
+	rankPolicy          // one of its policies takes the proposed selectors
+)
+
+// authPeer finds the peer and identity that authenticate the remote's IKE_AUTH (ID rid,
+// body ridb as received, AUTH auth, payloads ps) and makes that peer the SA's; with none,
+// the SA's peer stays and why says why not for the log.
+func (sa *IKESA) authPeer(rid Identity, ridb []byte, auth *Auth, ps []Payload) (ident *IdentityConfig, why string) {
+	first := sa.peer
+	cands := []*PeerConfig{first}
+	for _, q := range sa.d.matchPeers(sa.remote.Addr()) {
+		if q.Name == first.Name {
+			continue
+		}
+		if _, ok := Select([]Proposal{sa.initProp}, q.Proposals); ok {
+			cands = append(cands, q)
+		}
+	}
+	wantChild := Find[*SA](ps) != nil
+	var (
+		whys      []string
+		best      *PeerConfig
+		bestCert  = sa.peerCert
+		bestRank  = -1
+		bestIdent *IdentityConfig
+	)
+	for _, p := range cands {
+		sa.peer = p
+		ic := sa.pickIdentity(rid, auth, ps)
+		if ic == nil {
+			whys = append(whys, fmt.Sprintf("no identity matches the peer's ID %s (AUTH method %d)", rid, auth.Method))
+			continue
+		}
+		if w := sa.checkPeerAuth(ic, auth, rid, ridb, ps, true); w != "" {
+			whys = append(whys, w)
+			continue
+		}
+		rank := rankPolicy
+		if wantChild {
+			rank = sa.childRank(p, ic, ps)
+		}
+		if rank > bestRank {
+			best, bestIdent, bestRank, bestCert = p, ic, rank, sa.peerCert
+		}
+		if rank == rankPolicy {
+			break
+		}
+	}
+	sa.peerCert = bestCert
+	if best == nil {
+		sa.peer = first
+		if len(cands) == 1 {
+			return nil, whys[0]
+		}
+		for i := range whys {
+			whys[i] = cands[i].Name + ": " + whys[i]
+		}
+		return nil, "no peer of the address authenticates it (" + strings.Join(whys, "; ") + ")"
+	}
+	sa.peer = best
+	if best != first {
+		sa.d.log.Info("ipsec: the initiator's identity chose another peer of its address", "peer", best.Name,
+			"instead-of", first.Name, "remote", sa.remote.Addr(), "remote-id", rid.String())
+	}
+	return bestIdent, ""
+}
+
+// childRank ranks peer p with identity ic for the CHILD SA the remote proposes in ps.
+func (sa *IKESA) childRank(p *PeerConfig, ic *IdentityConfig, ps []Payload) int {
+	tsi, _ := FindType(ps, PayloadTSi).(*TS)
+	tsr, _ := FindType(ps, PayloadTSr).(*TS)
+	if tsi == nil || tsr == nil {
+		return rankNone
+	}
+	offeredI, offeredR := tsi.Selectors, tsr.Selectors
+	if FindNotify(ps, NotifyUseTransportMode) != nil {
+		offeredI, _ = natTransport(offeredI, sa.natRemote, sa.remote.Addr())
+		offeredR, _ = natTransport(offeredR, sa.natLocal, sa.local.Addr())
+	}
+	for _, c := range p.Children {
+		if selOverlapAny(offeredI, []Selector{c.Remote}) && selOverlapAny(offeredR, []Selector{c.Local}) {
+			return rankPolicy
+		}
+	}
+	if ic.GeneratePolicy != "" && ic.GeneratePolicy != "no" && len(ic.Templates) > 0 {
+		return rankGenerate
+	}
+	return rankNone
+}

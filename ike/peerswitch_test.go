@@ -1,0 +1,87 @@
+package ike
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// TestResponderPeerByIdentity: the responder has two peers of one address, as a static
+// peer (tunnel-mode policy between two networks) beside a tunnel's ipsec-secret (its
+// dynamic peer with a transport-mode policy for GRE between the endpoints). The
+// initiator brings both up. Each IKE SA must end on the responder's peer whose secret
+// it authenticates with and each CHILD SA on that peer's policy, whichever peer comes
+// first in the responder's configuration; with one secret for both, the proposed
+// traffic selectors decide. Fails without the change: the first peer answered every
+// IKE_AUTH (AUTHENTICATION_FAILED for the other secret, TS_UNACCEPTABLE with the same).
+func TestResponderPeerByIdentity(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		greFirst       bool
+		staticKey, key string
+	}{
+		{"static first, two secrets", false, "k-static", "k-gre"},
+		{"tunnel first, two secrets", true, "k-static", "k-gre"},
+		{"static first, one secret", false, "k1", "k1"},
+		{"tunnel first, one secret", true, "k1", "k1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pr := newV1Pair(t, nil)
+			mk := func(port uint16, passive bool) []*PeerConfig {
+				st := v1TestPeer(t, "static", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", c.staticKey, port, passive, "198.19.1.0/24", "198.19.2.0/24")
+				if passive {
+					st = v1TestPeer(t, "static", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", c.staticKey, port, passive, "198.19.2.0/24", "198.19.1.0/24")
+				}
+				gre := v1TestPeer(t, "gre", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", c.key, port, passive, "127.0.0.1/32", "127.0.0.1/32")
+				gre.Children[0].ID = 2
+				for _, s := range []*Selector{&gre.Children[0].Local, &gre.Children[0].Remote} {
+					s.IPProto = 47
+				}
+				gre.Children[0].Tunnel = false
+				if c.greFirst {
+					return []*PeerConfig{gre, st}
+				}
+				return []*PeerConfig{st, gre}
+			}
+			pr.b.SetPeers(mk(0, true))
+			pr.a.SetPeers(mk(v1PortRelay, false))
+			byPolicy := func(k *keepChildren) map[uint64]*ChildSA {
+				m := map[uint64]*ChildSA{}
+				for _, ch := range k.all() {
+					m[ch.Policy.ID] = ch
+				}
+				return m
+			}
+			if !iketest.WaitFor(20*time.Second, func() bool { return len(byPolicy(pr.ka)) == 2 && len(byPolicy(pr.kb)) == 2 }) {
+				t.Fatalf("want both CHILD SAs on both sides: A %v, B %v", fmt.Sprint(byPolicy(pr.ka)), fmt.Sprint(byPolicy(pr.kb)))
+			}
+			ma, mb := byPolicy(pr.ka), byPolicy(pr.kb)
+			for id, peer := range map[uint64]string{1: "static", 2: "gre"} {
+				a, b := ma[id], mb[id]
+				if a.Peer != peer || b.Peer != peer {
+					t.Errorf("policy %d: CHILD SA of peer %q on A and %q on B, want %q", id, a.Peer, b.Peer, peer)
+				}
+				if a.OutSPI != b.InSPI || a.InSPI != b.OutSPI {
+					t.Errorf("policy %d: SPIs do not pair: A %x/%x B %x/%x", id, a.InSPI, a.OutSPI, b.InSPI, b.OutSPI)
+				}
+				if a.Tunnel != (id == 1) || b.Tunnel != (id == 1) {
+					t.Errorf("policy %d: tunnel mode A %v B %v", id, a.Tunnel, b.Tunnel)
+				}
+			}
+			want := map[string]bool{"static": true, "gre": true}
+			for _, s := range pr.b.Snapshot() {
+				if s.State == "established" {
+					delete(want, s.Peer)
+				}
+			}
+			if len(want) != 0 {
+				t.Errorf("B has no established IKE SA for %v: %+v", want, pr.b.Snapshot())
+			}
+			if pr.b.Stats.AuthFailed.Load() != 0 {
+				t.Errorf("B counted %d authentication failures", pr.b.Stats.AuthFailed.Load())
+			}
+		})
+	}
+}
