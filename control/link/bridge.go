@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math"
 	"net"
@@ -145,9 +144,9 @@ func (e *Engine) applyBridges(cfg *config) {
 	}
 	for name, l := range links {
 		if l.Type() == "bridge" && owned(l) && !want[name] {
-			// No item is left to show it on.
+			// No item is left to show it on: the pass's error, tried again next pass.
 			if err := e.h.LinkDel(l); err != nil {
-				slog.Warn("link: removing bridge", "bridge", name, "err", err)
+				e.passErr(fmt.Errorf("removing bridge %s: %w", name, err))
 			}
 		}
 	}
@@ -224,7 +223,7 @@ func (e *Engine) applyVlans(cfg *config) {
 	for name, l := range links {
 		if l.Type() == "vlan" && owned(l) && !want[name] {
 			if err := e.h.LinkDel(l); err != nil {
-				slog.Warn("link: removing vlan", "vlan", name, "err", err)
+				e.passErr(fmt.Errorf("removing vlan %s: %w", name, err))
 			}
 		}
 	}
@@ -267,7 +266,7 @@ func (e *Engine) applyPorts(cfg *config) {
 	listed := e.expandPorts(cfg, links)
 	kopts, err := e.h.PortOptions()
 	if err != nil {
-		slog.Warn("link: reading bridge port flags", "err", err)
+		e.passErr(fmt.Errorf("reading bridge port flags: %w", err))
 	}
 	vlanFiltering := map[string]bool{}
 	for _, b := range cfg.bridges {
@@ -356,7 +355,7 @@ func (e *Engine) applyPorts(cfg *config) {
 	for name, l := range links {
 		if m := l.Attrs().MasterIndex; m != 0 && ownedIdx[m] && !want[name] {
 			if err := e.h.LinkSetNoMaster(l); err != nil {
-				slog.Warn("link: releasing bridge port", "port", name, "err", err)
+				e.passErr(fmt.Errorf("releasing bridge port %s: %w", name, err))
 			}
 		}
 	}

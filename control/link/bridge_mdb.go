@@ -314,7 +314,7 @@ func (e *Engine) applyMdb(cfg *config) {
 			continue
 		}
 		if err := e.h.MdbDel(c); err != nil && !errors.Is(err, unix.ENOENT) {
-			slog.Warn("link: removing mdb entry", "group", c.Group, "err", err)
+			e.passErr(fmt.Errorf("removing mdb entry %s: %w", c.Group, err))
 			continue
 		}
 		delete(e.mdbHost, k)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
@@ -55,6 +56,14 @@ type Engine struct {
 	// etherIdx is the ifindex of the link each /interface ethernet item was applied to
 	// (Reconcile only), so a port renamed again is found under the name it has.
 	etherIdx map[uint64]int
+	// oldAlt is the RouterOS name a renamed ethernet port had, by item, until its
+	// alternative name is removed from the link (Reconcile only).
+	oldAlt map[uint64]string
+	// passErrs are the kernel errors of the pass that no item shows (a bridge no longer
+	// configured that the kernel keeps, a port no item names): Reconcile returns them,
+	// so the host marks the engine's items with them until a pass succeeds (Reconcile
+	// only).
+	passErrs []error
 
 	mu   sync.Mutex
 	hist map[string]*history // carrier history by link name, since start
@@ -79,7 +88,7 @@ type history struct {
 
 // New returns the link engine, for an engine host to run.
 func New() *Engine {
-	return &Engine{hist: map[string]*history{}, mdbHost: map[mdbKey]bool{}, etherIdx: map[uint64]int{},
+	return &Engine{hist: map[string]*history{}, mdbHost: map[mdbKey]bool{}, etherIdx: map[uint64]int{}, oldAlt: map[uint64]string{},
 		byName: map[string]int{}, byIndex: map[int]string{}, names: NewNames()}
 }
 
@@ -207,6 +216,7 @@ func (e *Engine) Reconcile(context.Context) error {
 		pk.begin()
 		defer pk.end()
 	}
+	e.passErrs = nil
 	e.forgetNames(mark, cfg.names)
 	e.applyEthers(cfg)
 	e.applyBridges(cfg)
@@ -222,7 +232,15 @@ func (e *Engine) Reconcile(context.Context) error {
 			e.setState(path, id, false, why, nil)
 		}
 	}
-	return nil
+	return errors.Join(e.passErrs...)
+}
+
+// passErr records a kernel error of the pass that no item shows; a link that is gone
+// already (ENODEV) is what the change wanted, no error.
+func (e *Engine) passErr(err error) {
+	if err != nil && !errors.Is(err, unix.ENODEV) {
+		e.passErrs = append(e.passErrs, err)
+	}
 }
 
 // LoopbackUp brings lo up. A router keeps loopback up (its services and the metrics
@@ -287,9 +305,7 @@ func (e *Engine) keepPorts(cfg *config) {
 		configured[it.Name] = true
 	}
 	if !configured["lo"] {
-		if err := loopbackUp(e.h); err != nil {
-			slog.Warn("link: keeping loopback up", "err", err)
-		}
+		e.passErr(loopbackUp(e.h))
 	}
 	ethers := indexEthers(cfg.rawEthers)
 	for name, l := range e.links() {
@@ -302,7 +318,7 @@ func (e *Engine) keepPorts(cfg *config) {
 		}
 		if a.MTU != portMTU {
 			if err := e.h.LinkSetMTU(l, portMTU); err != nil {
-				slog.Warn("link: setting an unconfigured port's mtu", "interface", name, "mtu", portMTU, "err", err)
+				e.passErr(fmt.Errorf("setting the mtu of unconfigured port %s to %d: %w", name, portMTU, err))
 			} else {
 				slog.Info("link: port's mtu put back to the default (set mtu= to keep another)", "interface", name, "was", a.MTU, "mtu", portMTU)
 			}
@@ -311,7 +327,7 @@ func (e *Engine) keepPorts(cfg *config) {
 			continue
 		}
 		if err := e.h.LinkSetUp(l); err != nil {
-			slog.Warn("link: bringing up an unconfigured port", "interface", name, "err", err)
+			e.passErr(fmt.Errorf("bringing up unconfigured port %s: %w", name, err))
 			continue
 		}
 		slog.Info("link: port was down; brought up as an enabled port (disable it to keep it down)", "interface", name)
@@ -392,15 +408,16 @@ func (e *Engine) forgetNames(mark uint64, configured map[string]bool) {
 	}
 	e.names.retain(mark, func(ros, k string) bool { return configured[ros] || have[k] })
 	if err := e.names.save(e.ex.Store); err != nil {
-		slog.Warn("link: saving kernel names", "err", err)
+		e.passErr(fmt.Errorf("saving kernel names: %w", err)) // still dirty: saved next pass
 	}
 }
 
-// links returns the kernel's links by RouterOS name.
+// links returns the kernel's links by RouterOS name (Reconcile only: a dump that fails
+// is the pass's error, the steps go on with what they have).
 func (e *Engine) links() map[string]netlink.Link {
 	ls, err := e.h.LinkList()
 	if err != nil {
-		slog.Warn("link: listing links", "err", err)
+		e.passErr(fmt.Errorf("listing links: %w", err))
 	}
 	out := make(map[string]netlink.Link, len(ls))
 	for _, l := range ls {

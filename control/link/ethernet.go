@@ -117,11 +117,21 @@ func (e *Engine) applyEthers(cfg *config) {
 				e.setState(etherPath, it.ID, false, reason, nil)
 				continue
 			}
-			e.dropAltName(l, prev, want)
+			e.oldAlt[it.ID] = prev
 			var err error
 			if l, err = e.h.LinkByName(kn); err != nil {
 				e.setState(etherPath, it.ID, false, err.Error(), nil)
 				continue
+			}
+		}
+		// An old name the kernel keeps marks the port, which is otherwise applied: it
+		// is no reason to leave the renamed port down.
+		var stale string
+		if prev, ok := e.oldAlt[it.ID]; ok {
+			if err := e.dropAltName(l, prev, want); err != nil {
+				stale = err.Error()
+			} else {
+				delete(e.oldAlt, it.ID)
 			}
 		}
 		if err := e.setAltName(l, want); err != nil {
@@ -156,7 +166,7 @@ func (e *Engine) applyEthers(cfg *config) {
 		}
 		e.etherIdx[it.ID] = l.Attrs().Index
 		p, _ := e.kernelProps(l, nil)
-		e.setState(etherPath, it.ID, running(l.Attrs()), "", map[string]string{
+		e.setState(etherPath, it.ID, running(l.Attrs()), stale, map[string]string{
 			"mac-address": p["mac-address"], "orig-mac-address": orig, "default-name": def})
 	}
 }

@@ -2,14 +2,17 @@ package link
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/store"
 )
@@ -369,12 +372,19 @@ func (e *Engine) setAltName(l netlink.Link, ros string) error {
 }
 
 // dropAltName removes the alternative name a renamed link kept from its earlier long
-// RouterOS name prev, so the old name stops finding it.
-func (e *Engine) dropAltName(l netlink.Link, prev, now string) {
+// RouterOS name prev, so the old name stops finding it (and a new interface can take
+// it: the kernel refuses an alternative name another link has). A name the link no
+// longer carries is done; a removal the kernel refuses is the error the caller marks
+// the item with, and tries again next pass.
+func (e *Engine) dropAltName(l netlink.Link, prev, now string) error {
 	if prev == now || !AltNameOK(prev) || (len(prev) <= maxKernelName && kernelSafe(prev)) {
-		return
+		return nil
 	}
-	if err := e.h.LinkDelAltName(l, prev); err != nil {
-		slog.Debug("link: dropping old alternative name", "link", l.Attrs().Name, "name", prev, "err", err)
+	if !slices.Contains(l.Attrs().AltNames, prev) {
+		return nil
 	}
+	if err := e.h.LinkDelAltName(l, prev); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("cannot remove the old alternative name %s of %s: %w", prev, l.Attrs().Name, err)
+	}
+	return nil
 }

@@ -800,3 +800,100 @@ func TestPortMTURestored(t *testing.T) {
 		}
 	}
 }
+
+// TestOldAltNameRefused: a port renamed from a long RouterOS name keeps that name as an
+// alternative name until the kernel removes it. A removal the kernel refuses marks the
+// port invalid with the kernel's reason (it was only logged, and the old name stayed on
+// the link for good, where no new interface could take it); each pass tries again, and
+// the one that succeeds clears the mark; the passes after it are quiet.
+func TestOldAltNameRefused(t *testing.T) {
+	const long = "ether1-master-local"
+	kn := KernelName(long)
+	k := newFakeKernel()
+	k.ether("ether1")
+	r := newPlanRig(t, k)
+	controltest.Exec(t, r.ex, "/interface/ethernet set ether1 name="+long)
+	want := []string{"down ether1", "rename ether1 " + kn, "altname " + kn + " " + long, "up " + kn}
+	if got := r.reconcile(t); !slices.Equal(got, want) {
+		t.Fatalf("first pass wrote\n  %q\nwant\n  %q", got, want)
+	}
+	controltest.Exec(t, r.ex, "/interface/ethernet set "+long+" name=wan")
+	del := "del-altname wan " + long
+	k.Fail = map[string]error{del: unix.EPERM}
+	want = []string{"down " + kn, "rename " + kn + " wan", del + " (failed)", "up wan"}
+	if got := r.reconcile(t); !slices.Equal(got, want) {
+		t.Errorf("rename pass wrote\n  %q\nwant\n  %q", got, want)
+	}
+	st := controltest.State(t, r.ex, etherPath, "name", "wan")
+	if !st.Invalid || !strings.Contains(st.Status, "cannot remove the old alternative name "+long+" of wan: operation not permitted") {
+		t.Errorf("after a refused removal: %+v, want invalid with the kernel's reason", st)
+	}
+	// The rest of the port is applied: it is up under its new name.
+	if l, _ := k.byName("wan"); l == nil || l.Attrs().Flags&net.FlagUp == 0 {
+		t.Errorf("link wan: %+v, want up", l)
+	}
+	want = []string{del + " (failed)"}
+	if got := r.reconcile(t); !slices.Equal(got, want) {
+		t.Errorf("next pass wrote\n  %q\nwant\n  %q", got, want)
+	}
+	k.Fail = nil
+	want = []string{del}
+	if got := r.reconcile(t); !slices.Equal(got, want) {
+		t.Errorf("pass the kernel takes wrote\n  %q\nwant\n  %q", got, want)
+	}
+	if st := controltest.State(t, r.ex, etherPath, "name", "wan"); st.Invalid || st.Status != "" {
+		t.Errorf("after the removal: %+v, want applied", st)
+	}
+	if l, _ := k.byName("wan"); l == nil || len(l.Attrs().AltNames) != 0 {
+		t.Errorf("link wan: %+v, want no alternative name", l)
+	}
+	if got := r.reconcile(t); len(got) != 0 {
+		t.Errorf("quiet pass wrote %q", got)
+	}
+}
+
+// TestRemovalRefused: a bridge, a VLAN and a bridge port no item configures any more
+// that the kernel refuses to remove (or release) fail the pass with the kernel's reason,
+// which the host shows on the engine's items (they were only logged, and the pass said
+// all was well while the bridge kept forwarding); the next pass tries again, and the one
+// the kernel takes succeeds and is followed by quiet ones.
+func TestRemovalRefused(t *testing.T) {
+	k := newFakeKernel()
+	k.ether("ether1")
+	k.ether("ether2")
+	r := newPlanRig(t, k)
+	controltest.Exec(t, r.ex, "/interface/bridge add name=bridge1")
+	controltest.Exec(t, r.ex, "/interface/bridge/port add bridge=bridge1 interface=ether2")
+	controltest.Exec(t, r.ex, "/interface/bridge add name=bridge2")
+	controltest.Exec(t, r.ex, "/interface/vlan add name=vlan10 vlan-id=10 interface=ether1")
+	r.reconcile(t)
+	ports, err := r.ex.Items(portPath)
+	if err != nil || len(ports) != 1 {
+		t.Fatalf("ports %v, %v", ports, err)
+	}
+	controltest.Exec(t, r.ex, fmt.Sprintf("/interface/bridge/port remove *%X", ports[0].ID))
+	controltest.Exec(t, r.ex, "/interface/bridge remove bridge2")
+	controltest.Exec(t, r.ex, "/interface/vlan remove vlan10")
+	k.Fail = map[string]error{"del bridge2": unix.EBUSY, "del vlan10": unix.EPERM, "nomaster ether2": unix.EPERM}
+	want := []string{"del bridge2 (failed)", "del vlan10 (failed)", "nomaster ether2 (failed)"}
+	for pass := 1; pass <= 2; pass++ {
+		err := r.e.Reconcile(context.Background())
+		for _, why := range []string{"removing bridge bridge2: device or resource busy",
+			"removing vlan vlan10: operation not permitted", "releasing bridge port ether2: operation not permitted"} {
+			if err == nil || !strings.Contains(err.Error(), why) {
+				t.Errorf("pass %d: error %v, want one saying %q", pass, err, why)
+			}
+		}
+		if got := k.Take(); !slices.Equal(got, want) {
+			t.Errorf("pass %d wrote\n  %q\nwant\n  %q", pass, got, want)
+		}
+	}
+	k.Fail = nil
+	want = []string{"del bridge2", "del vlan10", "nomaster ether2"}
+	if got := r.reconcile(t); !slices.Equal(got, want) {
+		t.Errorf("pass the kernel takes wrote\n  %q\nwant\n  %q", got, want)
+	}
+	if got := r.reconcile(t); len(got) != 0 {
+		t.Errorf("quiet pass wrote %q", got)
+	}
+}
