@@ -18,12 +18,17 @@ const pathsFile = "control/menu/paths.go"
 
 // TestMenuPathsSpelledOnce scans every Go file of the repository that is not a test
 // (control/menu, the engines, cmd and tools alike) for string literals that are a
-// declared menu's path: each is written once, in control/menu/paths.go. A literal there
-// that names no declared menu fails too, so the file holds no stale path.
+// declared menu's path, or that path as the console writes it ("/ip ipsec identity"):
+// each is written once, in control/menu/paths.go. A literal there that names no declared
+// menu fails too, so the file holds no stale path.
 func TestMenuPathsSpelledOnce(t *testing.T) {
 	paths := map[string]bool{}
+	spoken := map[string]string{} // "/ip ipsec identity" -> "/ip/ipsec/identity"
 	for _, m := range menu.Default().All() {
 		paths[m.Path] = true
+		if w := "/" + strings.ReplaceAll(strings.TrimPrefix(m.Path, "/"), "/", " "); w != m.Path {
+			spoken[w] = m.Path
+		}
 	}
 	where := map[string][]string{}
 	for _, src := range sources(t, "tools") {
@@ -35,6 +40,9 @@ func TestMenuPathsSpelledOnce(t *testing.T) {
 			s, err := strconv.Unquote(bl.Value)
 			if err != nil {
 				return true
+			}
+			if p, ok := spoken[s]; ok {
+				s = p
 			}
 			switch {
 			case paths[s]:
