@@ -492,6 +492,9 @@ func (e *Engine) routeState(path string, id uint64, v routeView) {
 	if v.ecmp {
 		p["ecmp"] = "yes"
 	}
+	if v.reason != "" {
+		p["inactive"] = "yes" // the I flag; invalid stays set for what reads item state
+	}
 	st := control.ItemState{Active: v.active, Invalid: v.reason != "", Status: v.reason, Props: p}
 	if st.Status == "" {
 		st.Status = v.note
@@ -532,11 +535,11 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 		if r.Src != nil {
 			p["pref-src"] = r.Src.String()
 		}
-		fl := "AD"
+		fl := "DA" // in the menu's order, as RouterOS 7 prints DAc
 		if connect {
 			p["connect"] = "yes"
 			p["distance"] = "0"
-			fl += "C"
+			fl += "c"
 		}
 		if r.Type == unix.RTN_BLACKHOLE {
 			p["blackhole"] = "yes"

@@ -74,9 +74,14 @@ func ipMenus() []*Menu {
 				hidden("connect", "Route of a connected network."),
 				hidden("static", "Route configured through routerd."),
 				hidden("ecmp", "One of several routes of equal distance to the destination, used together (one multipath kernel route)."),
+				hidden("inactive", "Route that cannot be installed (status says why)."),
 			},
-			Flags: []Flag{FlagDisabled, FlagInvalid, FlagActive, FlagDynamic, {'C', "connect"},
-				{'S', "static"}, {'B', "blackhole"}, {'+', "ecmp"}},
+			// RouterOS 7's legend, in its order, of the flags routerd sets ("D - DYNAMIC;
+			// X - DISABLED, I - INACTIVE, A - ACTIVE; c - CONNECT, s - STATIC, ...;
+			// + - ECMP"): lower-case route kinds, I for inactive. B is the blackhole=yes
+			// route (RouterOS 7 prints the same letter for it).
+			Flags: []Flag{FlagDynamic, FlagDisabled, {'I', "inactive"}, FlagActive, {'c', "connect"},
+				{'s', "static"}, {'B', "blackhole"}, {'+', "ecmp"}},
 			Columns: []string{"dst-address", "gateway", "distance"},
 			Desc:    "Routes.",
 		}

@@ -98,7 +98,7 @@ func TestLongInterfaceNames(t *testing.T) {
 				t.Errorf("%s: %s shows a kernel name:\n%s", when, cmd, out)
 			}
 		}
-		for _, cmd := range []string{"/ip address print where invalid", "/ip route print where invalid",
+		for _, cmd := range []string{"/ip address print where invalid", "/ip route print where inactive",
 			"/interface bridge port print where invalid", "/interface bridge print where invalid"} {
 			if out := r.must(cmd + " count-only"); strings.TrimSpace(out) != "0" {
 				t.Errorf("%s: %s: %s\n%s", when, cmd, out, r.must(cmd+" detail"))

@@ -189,7 +189,7 @@ func TestAddressesRoutesReconcile(t *testing.T) {
 		t.Errorf("ping over the configured address: %v\n%s", err, out)
 	}
 	out := r.must("/ip route print")
-	if !strings.Contains(out, "AS") || !strings.Contains(out, "ADC") {
+	if !strings.Contains(out, " As ") || !strings.Contains(out, "DAc ") {
 		t.Errorf("route flags missing:\n%s", out)
 	}
 	if out := r.must("/ip address print"); !strings.Contains(out, "D   198.18.9.1/32") {

@@ -153,7 +153,7 @@ func TestGatewayAtTable(t *testing.T) {
 		return strings.Contains(out, `gateway-status="ether1 unreachable"`), out
 	})
 	out := r.must("/ip route print where dst-address=198.19.210.0/24")
-	if !regexp.MustCompile(`(?m)^\s*0 S +198\.19\.210\.0/24`).MatchString(out) {
-		t.Errorf("route over a disabled interface, want flags S only (inactive):\n%s", out)
+	if !regexp.MustCompile(`(?m)^\s*0 s +198\.19\.210\.0/24`).MatchString(out) {
+		t.Errorf("route over a disabled interface, want flags s only (not active):\n%s", out)
 	}
 }
