@@ -202,7 +202,9 @@ func mdbChange(op int, e mdbEntry) error {
 		return err
 	}
 	defer s.Close()
-	s.SetExtAck(true)
+	// Extended acks only add the kernel's message to an error; without them the request
+	// and its error are the same.
+	_ = s.SetExtAck(true)
 	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}
 	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
 	return err

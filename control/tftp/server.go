@@ -730,9 +730,13 @@ func pktinfo(conn *net.UDPConn) {
 	if err != nil {
 		return
 	}
-	rc.Control(func(fd uintptr) {
-		unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
-		unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
+	// Both options are asked of a socket of either family, and the one of the other
+	// family fails (an AF_INET socket has no IPV6_RECVPKTINFO): not errors. Without the
+	// destination (localAddr finds none) a transfer answers from the listening address,
+	// which is the client's destination whenever that is not a wildcard.
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
 	})
 }
 
