@@ -434,14 +434,17 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 		}
 		e.ex.State.Set(path, it.id, st)
 	}
+	// As for routes: an address no item wants that the kernel keeps is the pass's error
+	// (one whose link is gone went with it).
+	var errs []error
 	for k, cur := range have {
 		if cur.proto == Proto && !want[k] {
 			if err := e.h.AddrDel(k.index, k.p); err != nil && byIndex[k.index] != nil {
-				slog.Warn("ipcfg: removing address", "address", k.p, "err", err)
+				errs = append(errs, fmt.Errorf("removing address %s: %w", k.p, err))
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func addrProps(it addrItem, actual string) map[string]string {

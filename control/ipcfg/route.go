@@ -3,7 +3,6 @@ package ipcfg
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -388,14 +387,17 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 				immediate: immediateGw(r, linkName), gwStatus: gatewayStatus(w, r, linkName), note: checkNote(w, v)})
 		}
 	}
+	// A route no item wants any more that the kernel keeps has no item to show it on:
+	// it is the pass's error, tried again next pass.
+	var errs []error
 	for k, r := range have {
 		if !want[k] {
-			if err := e.h.RouteDel(r); err != nil && !errors.Is(err, syscall.ESRCH) {
-				slog.Warn("ipcfg: removing route", "dst", k.dst, "err", err)
+			if err := e.h.RouteDel(r); err != nil && !errors.Is(err, syscall.ESRCH) && !errors.Is(err, syscall.ENODEV) {
+				errs = append(errs, fmt.Errorf("removing route %s: %w", k.dst, err))
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // isLocal reports whether addr is an address of this router (of any interface): the

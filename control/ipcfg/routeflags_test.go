@@ -3,6 +3,7 @@ package ipcfg
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -67,4 +68,40 @@ func TestRouteFlags(t *testing.T) {
 			t.Errorf("%s: inactive=%q, want %s", row.Props["dst-address"], v, want)
 		}
 	}
+}
+
+// TestRemovalRefused: an address or a route of routerd's that no item wants any more and
+// that the kernel refuses to remove fails the pass with the kernel's reason, which the
+// host shows on the engine's items (it was a log line and the pass succeeded, the route
+// left forwarding); the next pass tries again and, taken, is quiet.
+func TestRemovalRefused(t *testing.T) {
+	k := newFakeKernel("ether1")
+	r := newPlanRig(t, k)
+	controltest.Exec(t, r.ex, "/ip/address add address=198.18.0.1/24 interface=ether1")
+	controltest.Exec(t, r.ex, "/ip/route add dst-address=198.19.0.0/16 gateway=198.18.0.254")
+	pass(t, r)
+	for _, path := range []string{Route4Path, Addr4Path} {
+		its, err := r.ex.Items(path)
+		if err != nil || len(its) != 1 {
+			t.Fatalf("%s: %v %v", path, its, err)
+		}
+		controltest.Exec(t, r.ex, fmt.Sprintf("%s remove *%X", path, its[0].ID))
+	}
+	del := []string{"addr-del ether1 198.18.0.1/24", "route-del table main 198.19.0.0/16 metric 1 via 198.18.0.254 dev ether1"}
+	k.Fail = map[string]error{del[0]: unix.EPERM, del[1]: unix.EPERM}
+	for i := 1; i <= 2; i++ {
+		err := r.e.Reconcile(context.Background())
+		for _, why := range []string{"removing address 198.18.0.1/24: operation not permitted",
+			"removing route 198.19.0.0/16: operation not permitted"} {
+			if err == nil || !strings.Contains(err.Error(), why) {
+				t.Errorf("pass %d: %v, want an error saying %q", i, err, why)
+			}
+		}
+		if got := k.Take(); len(got) != 2 {
+			t.Errorf("pass %d wrote %q, want %q (failed)", i, got, del)
+		}
+	}
+	k.Fail = nil
+	wantWrites(t, "pass the kernel takes", pass(t, r), del...)
+	wantWrites(t, "quiet pass", pass(t, r))
 }
