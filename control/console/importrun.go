@@ -27,6 +27,8 @@ type ImportReport struct {
 	// "NAME of MENU": part of what the missing menu loses, not a refusal here.
 	Follows  map[string]int
 	Failures []string // one line per failure: "line N: reason: statement"
+	// DryRun: nothing stays (dry-run): the summary says what would apply.
+	DryRun bool
 	// Interrupted is the line of RouterOS's "#interrupted" mark (0: none): the export
 	// was cut short on the router, and what came after it is not in the file.
 	Interrupted int
@@ -60,7 +62,11 @@ func (r *ImportReport) Summary() string {
 	for _, c := range r.Refused {
 		refused += c
 	}
-	fmt.Fprintf(&b, "import summary: %d applied, %d skipped (%s), ", r.Applied, skipped, NoMenu)
+	applied := "applied"
+	if r.DryRun {
+		applied = "would apply"
+	}
+	fmt.Fprintf(&b, "import summary: %d %s, %d skipped (%s), ", r.Applied, applied, skipped, NoMenu)
 	if len(r.NoPort) > 0 {
 		noPort := 0
 		for _, c := range r.NoPort {

@@ -187,9 +187,13 @@ func (s *system) runFile(ctx context.Context, sess *control.Session, lines []str
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	rep.DryRun = sess.DryRun
 	if n := rep.Errors(); n > 0 {
-		return &control.Error{Category: control.CatScript,
-			Msg: strings.Join(rep.Failures, "\n") + "\n" + rep.Summary() + fmt.Sprintf("Script Error: found %d error(s) in import file", n)}
+		msg := strings.Join(rep.Failures, "\n") + "\n" + rep.Summary() + fmt.Sprintf("Script Error: found %d error(s) in import file", n)
+		if sess.DryRun {
+			msg += "\ndry run: nothing was changed"
+		}
+		return &control.Error{Category: control.CatScript, Msg: msg}
 	}
 	out.WriteString(rep.Summary())
 	return nil

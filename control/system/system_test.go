@@ -383,7 +383,7 @@ func TestImport(t *testing.T) {
 			wantText: "done\nScript file loaded and executed successfully\n",
 			check:    `:put ([/system identity get name] = "imported")`},
 		{name: "dry run says so", args: []control.Arg{arg("file-name", "ok.rsc"), flag("dry-run")},
-			wantText: "done\nimport summary: 2 applied, 0 skipped (menu does not exist here), 0 refused\n" +
+			wantText: "done\nimport summary: 2 would apply, 0 skipped (menu does not exist here), 0 refused\n" +
 				"dry run: nothing was changed\nScript file loaded and executed successfully\n"},
 		{name: "adds .rsc", args: []control.Arg{arg("file-name", "ok")},
 			wantText: "done\nScript file loaded and executed successfully\n"},
@@ -400,9 +400,9 @@ func TestImport(t *testing.T) {
 		{name: "dry run changes nothing", args: []control.Arg{arg("file-name", "multi.rsc"), flag("dry-run")},
 			wantErr: "line 6: failure: already have such name: /interface gre add name=m1 remote-address=10.1.0.3\n" +
 				"line 7: bad command name bogus: /interface gre bogus\n" +
-				"import summary: 3 applied, 0 skipped (menu does not exist here), 2 refused\n" +
+				"import summary: 3 would apply, 0 skipped (menu does not exist here), 2 refused\n" +
 				"  refused    1  bad command name bogus\n  refused    1  failure: already have such name\n" +
-				"Script Error: found 2 error(s) in import file",
+				"Script Error: found 2 error(s) in import file\ndry run: nothing was changed",
 			check: `:put ([:len [/interface gre find where name~"^m"]] = 0)`},
 		{name: "verbose is yes or no", args: []control.Arg{arg("file-name", "noext"), arg("verbose", "maybe")},
 			wantErr: "invalid value for argument verbose",
