@@ -275,12 +275,28 @@ func (u *userspace) rule(fam int) *netlink.Rule {
 }
 
 func (u *userspace) openRaw() error {
+	// Every socket that sends ESP carries the bypass mark: without it routerd's own ESP
+	// packets would be routed into the ESP device again (the catch-all rule skips only
+	// marked packets), so a socket that cannot be marked is an error, not a warning.
+	// The buffer sizes are best effort (FORCE needs CAP_NET_ADMIN; the defaults work).
+	mark := func(fd int, what string) error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark)); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("esp: %s socket: bypass mark: %w", what, err)
+		}
+		return nil
+	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_ESP)
 	if err != nil {
 		return fmt.Errorf("esp: raw ESP socket: %w", err)
 	}
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1)
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("esp: raw ESP socket: IP_HDRINCL: %w", err)
+	}
+	if err := mark(fd, "raw ESP"); err != nil {
+		return err
+	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
 	f := os.NewFile(uintptr(fd), "esp4")
@@ -291,8 +307,11 @@ func (u *userspace) openRaw() error {
 	}
 	u.raw4 = ipv4.NewPacketConn(u.raw4c)
 
+	// IPv6 may be off in the namespace: then there is no IPv6 ESP, not an error.
 	if fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_ESP); err == nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+		if err := mark(fd, "raw IPv6 ESP"); err != nil {
+			return err
+		}
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
 		f := os.NewFile(uintptr(fd), "esp6")
 		c, err := net.FilePacketConn(f)
@@ -304,11 +323,15 @@ func (u *userspace) openRaw() error {
 		}
 	}
 	if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+		if err := mark(fd, "raw bypass"); err != nil {
+			return err
+		}
 		u.bypass4 = fd
 	}
 	if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ESP); err == nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(u.cfg.BypassMark))
+		if err := mark(fd, "ESP fragmenting"); err != nil {
+			return err
+		}
 		// A raw socket gets a copy of every ESP packet received: this one takes none.
 		drop := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
 		if unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &drop[0]}) == nil {
