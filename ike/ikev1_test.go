@@ -73,6 +73,10 @@ type relay struct {
 	toA   atomic.Int64 // when the last datagram to A went (UnixNano)
 	mu    sync.Mutex
 	fromA [][]byte
+
+	// filter, when set, says what to forward instead of a datagram: nothing (a
+	// loss), the datagram, or copies of it (a duplicating network).
+	filter atomic.Pointer[func(pkt []byte, toA bool) [][]byte]
 }
 
 func (r *relay) run() {
@@ -93,7 +97,13 @@ func (r *relay) run() {
 			r.fromA = append(r.fromA, pkt)
 			r.mu.Unlock()
 		}
-		r.c.WriteToUDP(pkt, to)
+		out := [][]byte{pkt}
+		if f := r.filter.Load(); f != nil {
+			out = (*f)(pkt, to == r.a)
+		}
+		for _, p := range out {
+			r.c.WriteToUDP(p, to)
+		}
 		if to == r.a {
 			r.toA.Store(time.Now().UnixNano())
 		}

@@ -495,6 +495,16 @@ func (sa *IKESA) receive(b []byte, h Header, from, local netip.AddrPort) {
 			sa.d.Stats.ReplayedOrStale.Add(1)
 			return
 		}
+		if h.Exchange != sa.pending.exch {
+			// A response carries its request's exchange type as well as its message
+			// ID (RFC 7296 2.1, 3.1): this one answers something else, so it is no
+			// answer to ours, which stays pending and is retransmitted. Its header
+			// is wrong for that message ID: in-header-errors.
+			sa.d.Stats.Malformed.Add(1)
+			sa.d.log.Debug("ipsec: dropped a response of another exchange type", "peer", sa.peer.Name,
+				"exchange", h.Exchange, "want", sa.pending.exch, "message-id", h.MsgID)
+			return
+		}
 	} else {
 		if h.MsgID+1 == sa.recvReqID && sa.hasResp && sa.lastRespID == h.MsgID {
 			// A retransmitted request: answer with the cached response (once per
