@@ -68,3 +68,39 @@ func TestResponseOfOtherExchangeDropped(t *testing.T) {
 		t.Fatalf("A failed an IKE SA:\n%s", pr.la)
 	}
 }
+
+// TestDuplicatedInvalidKE: the responder's INVALID_KE_PAYLOAD arrives twice (a
+// duplicating network). The initiator restarts IKE_SA_INIT with the group asked for
+// once; the second copy, for the same SPI and message ID, is ignored, and the new
+// attempt comes up. Before, the copy asked for the group now in use and the initiator
+// failed the attempt ("peer wants DH group modp2048, which is not proposed"), every
+// attempt.
+func TestDuplicatedInvalidKE(t *testing.T) {
+	pr := newV1Pair(t, nil)
+	dup := func(pkt []byte, toA bool) [][]byte {
+		if toA && len(pkt) >= HeaderLen && ExchangeType(pkt[18]) == IKESAInit {
+			return [][]byte{pkt, pkt}
+		}
+		return [][]byte{pkt}
+	}
+	pr.r.filter.Store(&dup)
+	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha256-ecp256", "aes128-sha256", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+	second, err := ParseProposal("aes128-sha256-modp2048", ProtoIKE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Num = 2
+	a.Proposals = append(a.Proposals, second)
+	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha256-modp2048", "aes128-sha256", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	pr.start(a, b)
+	pr.established(t)
+	if inits := pr.r.sentByA(IKESAInit); len(inits) < 2 {
+		t.Fatalf("A sent %d IKE_SA_INIT requests, want the ecp256 one and the modp2048 one", len(inits))
+	}
+	if strings.Contains(pr.la.String(), "IKE SA failed") {
+		t.Fatalf("A failed an IKE SA:\n%s", pr.la)
+	}
+	if s := pr.a.Snapshot(); len(s) != 1 || !strings.Contains(s[0].Suite, "modp2048") {
+		t.Fatalf("A's IKE SAs %+v, want one with modp2048", s)
+	}
+}

@@ -59,6 +59,7 @@ type IKESA struct {
 	skPr      []byte
 	cIn, cOut *Cipher
 	cookie    []byte
+	askedDH   uint16 // the DH group the responder asked for with INVALID_KE_PAYLOAD
 	fragOK    bool
 	remoteID  Identity
 	// remoteIDBody is the peer's ID payload body as received, what its AUTH signs
@@ -716,6 +717,13 @@ func (sa *IKESA) initResponse(b []byte, h Header, from netip.AddrPort) {
 	}
 	if n := FindNotify(m.Payloads, NotifyInvalidKEPayload); n != nil && len(n.Data) == 2 {
 		g := binary.BigEndian.Uint16(n.Data)
+		if g == sa.askedDH && g == sa.dh.Group() {
+			// Another copy of the INVALID_KE_PAYLOAD that made us switch (a duplicated
+			// or retransmitted datagram: the answer to our first request has the same
+			// SPIs and message ID): the request with that group stays pending.
+			sa.d.log.Debug("ipsec: ignored a repeated INVALID_KE_PAYLOAD", "peer", sa.peer.Name, "dh", DHName(g))
+			return
+		}
 		if g == sa.dh.Group() || !proposalsHaveDH(sa.peer.Proposals, g) {
 			sa.fail("peer wants DH group " + DHName(g) + ", which is not proposed")
 			return
@@ -725,7 +733,7 @@ func (sa *IKESA) initResponse(b []byte, h Header, from netip.AddrPort) {
 			sa.fail(err.Error())
 			return
 		}
-		sa.dh = dh
+		sa.dh, sa.askedDH = dh, g
 		sa.pending = nil
 		sa.sendInit()
 		return
