@@ -56,7 +56,7 @@ func DefaultOptions() Options {
 type Stats struct {
 	RxPackets, TxPackets   atomic.Uint64
 	Malformed              atomic.Uint64 // IKE messages that failed to parse or decrypt
-	NoSA                   atomic.Uint64 // messages for unknown IKE SPIs
+	NoSA                   atomic.Uint64 // messages for unknown IKE SPIs (statistics in-errors)
 	AuthFailed             atomic.Uint64
 	NoProposal             atomic.Uint64
 	Retransmits            atomic.Uint64

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -93,38 +94,64 @@ func TestInitiateBackoff(t *testing.T) {
 }
 
 // TestIKEErrorStatistics: malformed IKE messages and messages for unknown SAs are
-// counted under the reference's statistics names (and dropped without an answer).
+// counted under the reference's statistics names (and dropped without an answer): an
+// IKE message for an unknown IKE SPI in in-errors, an ESP packet for an unknown SPI in
+// in-no-states. Before, the unknown IKE SPI was counted in in-no-states, the ESP
+// counter, where an operator looking for ESP without an SA found IKE noise.
 func TestIKEErrorStatistics(t *testing.T) {
 	iketest.NeedRoot(t, "ip")
 	ns := iketest.NS(t, "ipsst")
 	iketest.Sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	r := startRouterLog(t, ns, io.Discard)
+	r := startRouterTo(t, ns, true, io.Discard)
 	hdr := make([]byte, 28)
 	binary.BigEndian.PutUint64(hdr[0:], 0x1122334455667788)
 	binary.BigEndian.PutUint64(hdr[8:], 0x99aabbccddeeff00)
 	hdr[16], hdr[17], hdr[18] = 46, 0x20, 37 // SK, IKEv2, INFORMATIONAL
 	hdr[19] = 0x08                           // from the initiator
 	binary.BigEndian.PutUint32(hdr[24:], 28)
-	err := iketest.Do(ns, func() error {
-		c, err := net.Dial("udp4", "127.0.0.1:500")
+	send := func(to string, pkts ...[]byte) {
+		t.Helper()
+		err := iketest.Do(ns, func() error {
+			c, err := net.Dial("udp4", to)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			for _, p := range pkts {
+				c.Write(p)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		defer c.Close()
-		c.Write([]byte("not an IKE message"))
-		c.Write([]byte{1, 2, 3})
-		c.Write(hdr)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	}
+	send("127.0.0.1:500", []byte("not an IKE message"), []byte{1, 2, 3}, hdr)
+	stat := func(out, name string, n int) bool {
+		return regexp.MustCompile(fmt.Sprintf(`\b%s: %d\b`, name, n)).MatchString(out)
 	}
 	var out string
 	if !iketest.WaitFor(10*time.Second, func() bool {
 		out = r.run(t, "/ip ipsec statistics print")
-		return strings.Contains(out, "in-header-errors: 2") && strings.Contains(out, "in-no-states: 1")
-	}) {
-		t.Fatalf("IKE errors not counted under the reference's names:\n%s", out)
+		return stat(out, "in-header-errors", 2) && stat(out, "in-errors", 1)
+	}) || !stat(out, "in-no-states", 0) {
+		t.Fatalf("IKE errors not counted under the reference's names (in-header-errors 2, in-errors 1, in-no-states 0):\n%s", out)
+	}
+	// ESP in UDP (a non-zero SPI where IKE has its non-ESP marker) for an SPI no SA has.
+	// The data path comes up with the first peer (a passive one: nothing is sent).
+	r.run(t, "/ip ipsec peer add name=p address=198.18.99.9/32 exchange-mode=ike2 passive=yes")
+	if !iketest.WaitFor(10*time.Second, func() bool { return r.e.Datapath() != nil }) {
+		t.Fatal("no ESP data path")
+	}
+	esp := make([]byte, 64)
+	binary.BigEndian.PutUint32(esp, 0x12345678)
+	binary.BigEndian.PutUint32(esp[4:], 1)
+	send("127.0.0.1:4500", esp)
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		out = r.run(t, "/ip ipsec statistics print")
+		return stat(out, "in-no-states", 1)
+	}) || !stat(out, "in-errors", 1) {
+		t.Fatalf("ESP for an unknown SPI not counted in in-no-states (in-errors staying 1):\n%s", out)
 	}
 }
 

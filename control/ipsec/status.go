@@ -299,8 +299,12 @@ type statField struct {
 
 // statFields are the reference's statistics counters: the data path's ESP counters plus
 // the IKE messages dropped for the same reasons (a malformed message is a header error,
-// one whose encrypted payload does not verify a protocol error, an unknown SPI no state,
-// a replayed or stale message ID a sequence error).
+// one whose encrypted payload does not verify a protocol error, a replayed or stale
+// message ID a sequence error). An IKE message for an unknown IKE SPI is in in-errors,
+// not in-no-states: the reference's counters are the XFRM ones, with no IKE name, and
+// in-no-states says an ESP packet met no SA (its SPI, address or protocol), which is
+// what an operator reads it for; in-errors is the reference's catch-all for inbound
+// errors no other counter matches.
 func (e *Engine) statFields() []statField {
 	var st esp.Statistics
 	if dp := e.Datapath(); dp != nil {
@@ -311,7 +315,7 @@ func (e *Engine) statFields() []statField {
 	ike := map[string]uint64{
 		"in-header-errors":         ds.Malformed.Load() - bad,
 		"in-state-protocol-errors": bad,
-		"in-no-states":             ds.NoSA.Load(),
+		"in-errors":                ds.NoSA.Load(),
 		"in-state-sequence-errors": ds.ReplayedOrStale.Load(),
 	}
 	var out []statField
@@ -386,6 +390,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		"auth-failed": st.AuthFailed.Load(), "malformed": st.Malformed.Load(), "no-proposal": st.NoProposal.Load(),
 		"retransmit": st.Retransmits.Load(), "cookie-sent": st.CookiesSent.Load(), "ike-established": st.IKEEstablished.Load(),
 		"child-established": st.ChildEstablished.Load(), "rx-packets": st.RxPackets.Load(), "tx-packets": st.TxPackets.Load(),
+		"unknown-spi": st.NoSA.Load(),
 	} {
 		ch <- prometheus.MustNewConstMetric(descIKECount, prometheus.CounterValue, float64(v), name)
 	}
