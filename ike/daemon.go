@@ -61,6 +61,7 @@ type Stats struct {
 	NoProposal             atomic.Uint64
 	Retransmits            atomic.Uint64
 	CookiesSent            atomic.Uint64
+	RepliesPaced           atomic.Uint64 // unauthenticated error answers not sent (unauthReply budget)
 	IKERekeys, ChildRekeys atomic.Uint64
 	DPDFailures            atomic.Uint64
 	IKEEstablished         atomic.Uint64

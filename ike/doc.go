@@ -20,7 +20,8 @@
 //     CHILD_SA in IKE_AUTH, traffic selectors narrowed from policies (and generated from
 //     templates, generate-policy), NAT detection and the float to UDP 4500 with the
 //     non-ESP marker, NAT-T keepalives (RFC 3948), INITIAL_CONTACT, INVALID_KE_PAYLOAD
-//     retry, COOKIE when half-open SAs pile up (2.6), CREATE_CHILD_SA for new and rekeyed
+//     retry, COOKIE when half-open SAs pile up (2.6), unauthenticated IKE_SA_INIT error
+//     answers paced to 50 a second (2.21.4, unauthreply.go), CREATE_CHILD_SA for new and rekeyed
 //     CHILD_SAs with and without PFS and for IKE SA rekeying, simultaneous CHILD_SA rekey
 //     (2.8.1), INFORMATIONAL delete and dead peer detection, retransmission with window
 //     size 1, fragmentation and reassembly (RFC 7383), duplicate IKE SAs from both sides

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // respondInit answers an IKE_SA_INIT request (d.mu held).
@@ -37,10 +38,22 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 		r := &Message{Header: Header{SPIi: h.SPIi, Version: Version2, Exchange: IKESAInit, Flags: FlagResponse}, Payloads: ps}
 		d.send(r.Encode(), local, from)
 	}
+	// refuse answers with an error notify. Anyone can make us send these, spoofing
+	// the source, so they share the budget of unauthReply (RFC 7296 2.21.4); a
+	// refused initiator retransmits and is answered once the flood leaves room.
+	// COOKIE is not refused here: it is the answer to a flood, and the full answers
+	// of acceptable requests are never paced.
+	refuse := func(n *Notify) {
+		if !d.replies.take(time.Now()) {
+			d.Stats.RepliesPaced.Add(1)
+			return
+		}
+		reply(n)
+	}
 	sap, ke, ni := Find[*SA](m.Payloads), Find[*KE](m.Payloads), Find[*Nonce](m.Payloads)
 	if sap == nil || ke == nil || ni == nil || h.MsgID != 0 {
 		d.Stats.Malformed.Add(1)
-		reply(&Notify{NType: NotifyInvalidSyntax})
+		refuse(&Notify{NType: NotifyInvalidSyntax})
 		return
 	}
 	if len(d.halfOpen) >= d.opts.CookieThreshold {
@@ -56,7 +69,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	if len(peers) == 0 {
 		d.strangers.log(d.log, slog.LevelInfo, from.Addr(), "ipsec: IKE_SA_INIT from an address no peer covers", "remote", from.Addr())
 		d.Stats.NoProposal.Add(1)
-		reply(&Notify{NType: NotifyNoProposalChosen})
+		refuse(&Notify{NType: NotifyNoProposalChosen})
 		return
 	}
 	// The first candidate whose profile accepts the offer answers IKE_SA_INIT; the
@@ -74,14 +87,14 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	if !ok {
 		d.Stats.NoProposal.Add(1)
 		d.strangers.log(d.log, slog.LevelWarn, from.Addr(), "ipsec: no suitable proposal found (IKE SA)", "peer", p.Name, "remote", from.Addr(), "offered", proposalsString(sap.Proposals))
-		reply(&Notify{NType: NotifyNoProposalChosen})
+		refuse(&Notify{NType: NotifyNoProposalChosen})
 		return
 	}
 	suite, _ := SuiteOf(chosen)
 	if ke.Group != suite.DH {
 		var g [2]byte
 		binary.BigEndian.PutUint16(g[:], suite.DH)
-		reply(&Notify{NType: NotifyInvalidKEPayload, Data: g[:]})
+		refuse(&Notify{NType: NotifyInvalidKEPayload, Data: g[:]})
 		return
 	}
 	dh, err := NewDH(suite.DH)
@@ -91,7 +104,7 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 	shared, err := dh.Shared(ke.Data)
 	if err != nil {
 		d.Stats.Malformed.Add(1)
-		reply(&Notify{NType: NotifyInvalidSyntax})
+		refuse(&Notify{NType: NotifyInvalidSyntax})
 		return
 	}
 	sa := d.newSA(p, false)

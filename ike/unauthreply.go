@@ -12,7 +12,10 @@ const unauthReplyBurst = 50
 
 // replyBudget paces the unauthenticated error responses to IKE_SA_INIT requests that
 // are refused before any state exists (RFC 7296 2.5: UNSUPPORTED_CRITICAL_PAYLOAD,
-// INVALID_MAJOR_VERSION; 2.21.4 asks such answers to be rate-limited).
+// INVALID_MAJOR_VERSION; respondInit's INVALID_SYNTAX, NO_PROPOSAL_CHOSEN and
+// INVALID_KE_PAYLOAD; 2.21.4 asks such answers to be rate-limited). It is one budget
+// for all sources: the sources of a flood are spoofed, so a budget per source would
+// not bound what we send.
 type replyBudget struct {
 	window time.Time
 	sent   int
@@ -34,7 +37,11 @@ func (r *replyBudget) take(now time.Time) bool {
 // source). Only requests are answered: never a response, which could loop.
 func (d *Daemon) unauthReply(h Header, n *Notify, from, local netip.AddrPort, why string, args ...any) {
 	d.strangers.log(d.log, slog.LevelInfo, from.Addr(), "ipsec: IKE_SA_INIT refused: "+why, append([]any{"remote", from}, args...)...)
-	if h.IsResponse() || h.Exchange != IKESAInit || !d.replies.take(time.Now()) {
+	if h.IsResponse() || h.Exchange != IKESAInit {
+		return
+	}
+	if !d.replies.take(time.Now()) {
+		d.Stats.RepliesPaced.Add(1)
 		return
 	}
 	r := &Message{Header: Header{SPIi: h.SPIi, SPIr: h.SPIr, Version: Version2, Exchange: IKESAInit, Flags: FlagResponse, MsgID: h.MsgID},

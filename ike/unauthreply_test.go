@@ -161,3 +161,61 @@ func TestRxCountsInitRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestInitErrorRepliesPaced: a flood of IKE_SA_INIT requests that are refused with an
+// error notify (INVALID_SYNTAX, NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD), as spoofed
+// requests make them, gets at most unauthReplyBurst answers a second, while an
+// acceptable request in the middle of it is still answered in full. Before, only
+// COOKIE logic limited them: every refused request was answered.
+func TestInitErrorRepliesPaced(t *testing.T) {
+	d, peer, from, local := loopDaemon(t)
+	d.replies = replyBudget{}
+	ecp, _ := NewDH(DHECP256)
+	modp, _ := NewDH(DHModp2048)
+	ok, _ := ParseProposal("aes128-sha256-ecp256", ProtoIKE)
+	other, _ := ParseProposal("3des-sha1-modp1024", ProtoIKE)
+	req := func(spi uint64, ps ...Payload) []byte {
+		return (&Message{Header: Header{SPIi: spi, Version: Version2, Exchange: IKESAInit, Flags: FlagInitiator}, Payloads: ps}).Encode()
+	}
+	nonce := &Nonce{Data: make([]byte, 32)}
+	const each = 2 * unauthReplyBurst
+	for i := uint64(0); i < each; i++ {
+		d.handle(req(1000+i, &SA{Proposals: []Proposal{ok}}, &KE{Group: DHECP256, Data: ecp.Public()}), from, local)             // no nonce: INVALID_SYNTAX
+		d.handle(req(2000+i, &SA{Proposals: []Proposal{other}}, &KE{Group: DHModp1024, Data: ecp.Public()}, nonce), from, local) // NO_PROPOSAL_CHOSEN
+		d.handle(req(3000+i, &SA{Proposals: []Proposal{ok}}, &KE{Group: DHModp2048, Data: modp.Public()}, nonce), from, local)   // INVALID_KE_PAYLOAD
+		if i == each/2 {
+			d.handle(req(1, &SA{Proposals: []Proposal{ok}}, &KE{Group: DHECP256, Data: ecp.Public()}, nonce), from, local)
+		}
+	}
+	errs, full := map[NotifyType]int{}, 0
+	for {
+		peer.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		b := make([]byte, 2048)
+		n, err := peer.Read(b)
+		if err != nil {
+			break
+		}
+		m, err := Parse(b[:n])
+		if err != nil {
+			t.Fatalf("answer does not parse: %v", err)
+		}
+		if m.Header.SPIi == 1 && Find[*KE](m.Payloads) != nil {
+			full++
+			continue
+		}
+		for _, nt := range Notifies(m.Payloads) {
+			errs[nt.NType]++
+		}
+	}
+	total := errs[NotifyInvalidSyntax] + errs[NotifyNoProposalChosen] + errs[NotifyInvalidKEPayload]
+	// The budget is per second: the flood may straddle two.
+	if total == 0 || total > 2*unauthReplyBurst {
+		t.Errorf("%d refused requests: %d error answers (%v), want 1..%d", 3*each, total, errs, 2*unauthReplyBurst)
+	}
+	if full != 1 {
+		t.Errorf("the acceptable request got %d full answers, want 1", full)
+	}
+	if paced := d.Stats.RepliesPaced.Load(); paced != uint64(3*each-total) {
+		t.Errorf("RepliesPaced %d, want %d (refused %d, answered %d)", paced, 3*each-total, 3*each, total)
+	}
+}

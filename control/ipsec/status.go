@@ -390,7 +390,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		"auth-failed": st.AuthFailed.Load(), "malformed": st.Malformed.Load(), "no-proposal": st.NoProposal.Load(),
 		"retransmit": st.Retransmits.Load(), "cookie-sent": st.CookiesSent.Load(), "ike-established": st.IKEEstablished.Load(),
 		"child-established": st.ChildEstablished.Load(), "rx-packets": st.RxPackets.Load(), "tx-packets": st.TxPackets.Load(),
-		"unknown-spi": st.NoSA.Load(),
+		"unknown-spi": st.NoSA.Load(), "unauth-reply-paced": st.RepliesPaced.Load(),
 	} {
 		ch <- prometheus.MustNewConstMetric(descIKECount, prometheus.CounterValue, float64(v), name)
 	}
