@@ -962,7 +962,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m = and(m, one(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{n}}))
+		m = and(m, one(l4proto(n, neg)...))
 	}
 	if v := p["src-port"]; v != "" {
 		m = and(m, portMatch(v, 0))
@@ -1243,7 +1243,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		}
 	}
 	if r.Action == "change-mss" && p["protocol"] == "" {
-		m = and(m, one(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}))
+		m = and(m, one(l4proto(unix.IPPROTO_TCP, false)...))
 	}
 	// Stateful matchers last.
 	if v := p["dst-limit"]; v != "" {
@@ -1298,12 +1298,10 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		if p["protocol"] != "" && !strings.HasPrefix(p["protocol"], "!") {
 			act = icmp
 		} else {
-			isTCP := []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}}
-			notTCP := []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}}
 			// The protocol test goes first, so that a stateful matcher (limit, nth) in
 			// the rule runs in one alternative only: the TCP half, then the rest.
 			tcpRules := len(m)
-			m = and(alt{isTCP, notTCP}, m)
+			m = and(alt{l4proto(unix.IPPROTO_TCP, false), l4proto(unix.IPPROTO_TCP, true)}, m)
 			acts = func(i int) []expr.Any {
 				if i < tcpRules {
 					return act
@@ -1538,6 +1536,11 @@ func rejectExprs(with string, v6 bool) []expr.Any {
 		code = 0 // RouterOS's default: icmp-network-unreachable
 	}
 	return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: code}}
+}
+
+// l4proto matches the packet's transport protocol n (neg: any other).
+func l4proto(n uint8, neg bool) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: []byte{n}}}
 }
 
 func cmpOp(neg bool) expr.CmpOp {

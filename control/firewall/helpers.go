@@ -77,7 +77,7 @@ func helperChains(v6 bool, hs []Helper) []*ChainPlan {
 	}
 	var rules []RulePlan
 	for _, h := range hs {
-		m := one(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{h.Proto}})
+		m := one(l4proto(h.Proto, false)...)
 		if h.Ports != "" {
 			m = and(m, portMatch(h.Ports, 2))
 		}
