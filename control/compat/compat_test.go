@@ -484,16 +484,14 @@ func TestV6MasterPortOwnAddress(t *testing.T) {
 	}
 }
 
-// TestV6PeerProfile: RouterOS 6.43's /ip ipsec peer profile (6.44 renamed it /ip ipsec
-// profile) is that menu: the line its export verbose writes sets the default profile,
-// find, print and add work there, a log line says so for each command, and the v6 menu
-// holds nothing.
-func TestV6PeerProfile(t *testing.T) {
+// v6Console is an executor with the compat mappings, a function running console source
+// in a RouterOS 6 session (failing the test on an error) and the log the mappings write.
+func v6Console(t *testing.T) (*control.Executor, func(src string) string, *bytes.Buffer) {
 	ex := controltest.New(t)
 	compat.Register(ex)
 	buf := captureLog(t)
 	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
-	con := &script.Console{Sess: &control.Session{User: "admin", ShowSensitive: true, V6: true}}
+	con := &script.Console{Sess: &control.Session{User: "admin", V6: true}}
 	run := func(src string) string {
 		t.Helper()
 		var b strings.Builder
@@ -502,6 +500,15 @@ func TestV6PeerProfile(t *testing.T) {
 		}
 		return b.String()
 	}
+	return ex, run, buf
+}
+
+// TestV6PeerProfile: RouterOS 6.43's /ip ipsec peer profile (6.44 renamed it /ip ipsec
+// profile) is that menu: the line its export verbose writes sets the default profile,
+// find, print and add work there, a log line says so for each command, and the v6 menu
+// holds nothing.
+func TestV6PeerProfile(t *testing.T) {
+	ex, run, buf := v6Console(t)
 	run(`/ip ipsec peer profile set [ find default=yes ] dh-group=modp2048,modp1024 dpd-interval=2m dpd-maximum-failures=5 enc-algorithm=aes-128,3des hash-algorithm=sha1 lifetime=1d name=default nat-traversal=yes proposal-check=obey`)
 	for k, v := range map[string]string{"dpd-interval": "2m", "dpd-maximum-failures": "5", "enc-algorithm": "aes-128,3des", "dh-group": "modp2048,modp1024"} {
 		if got := get(t, ex, menu.IPsecProfilePath, "default", k); got != v {
@@ -534,19 +541,7 @@ func TestV6PeerProfile(t *testing.T) {
 // export writes sets /ip ipsec settings, print shows it there, a log line says so for
 // each command, and the v6 menu holds nothing nor exports anything.
 func TestV6IPsecUserSettings(t *testing.T) {
-	ex := controltest.New(t)
-	compat.Register(ex)
-	buf := captureLog(t)
-	in := &script.Interp{Ex: ex, Globals: &script.Globals{}}
-	con := &script.Console{Sess: &control.Session{User: "admin", V6: true}}
-	run := func(src string) string {
-		t.Helper()
-		var b strings.Builder
-		if err := in.Run(context.Background(), con, src, &b); err != nil {
-			t.Fatalf("%s: %v", src, err)
-		}
-		return b.String()
-	}
+	ex, run, buf := v6Console(t)
 	for _, v := range []string{"yes", "no"} {
 		run(`/ip ipsec user settings set xauth-use-radius=` + v)
 		if got := get(t, ex, menu.IPsecSettingsPath, "", "xauth-use-radius"); got != v {

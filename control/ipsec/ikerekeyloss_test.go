@@ -35,6 +35,29 @@ func firstChild(r *router) uint32 {
 	return 0
 }
 
+// pingFlood sends 5,000 pings from site A's LAN to site B's (ping -f, 2 ms apart, the
+// flood the rekey tests run under) and calls tick every 1.5 s until they are done; it
+// returns ping's output and its exit error.
+func pingFlood(t *testing.T, nsA string, tick func()) (string, error) {
+	t.Helper()
+	cmd := iketest.In(nsA, "ping", "-q", "-f", "-i", "0.002", "-c", "5000", "-W", "2", "-I", "198.19.202.1", "198.19.101.1")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			return out.String(), err
+		case <-time.After(1500 * time.Millisecond):
+			tick()
+		}
+	}
+}
+
 func childCount(r *router) (n int) {
 	for _, s := range r.e.Daemon().Snapshot() {
 		n += len(s.Children)
@@ -66,54 +89,41 @@ func ikeRekeyNoLoss(t *testing.T, crossed bool) {
 	}) {
 		t.Fatal("duplicate IKE SAs stay")
 	}
-	pings := iketest.In(nsA, "ping", "-q", "-f", "-i", "0.002", "-c", "5000", "-W", "2", "-I", "198.19.202.1", "198.19.101.1")
-	var out strings.Builder
-	pings.Stdout, pings.Stderr = &out, &out
-	if err := pings.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- pings.Wait() }()
 	forced := 0
-	for running := true; running; {
-		select {
-		case <-done:
-			running = false
-		case <-time.After(1500 * time.Millisecond):
-			// The previous rekey is over (a single established IKE SA and CHILD SA on
-			// each side) before the next starts, from A and B in turn.
-			sa, na := single(a)
-			sb, nb := single(b)
-			if na != 1 || nb != 1 || sa != sb {
-				continue
-			}
-			x, y := a, b
-			if forced%2 == 1 {
-				x, y = b, a
-			}
-			if crossed {
-				spi := firstChild(x)
-				if spi == 0 || childCount(x) != 1 || childCount(y) != 1 {
-					continue
-				}
-				go x.e.Daemon().RekeyChild(spi)
-			}
-			y.e.Daemon().RekeyIKE("s")
-			forced++
+	out, _ := pingFlood(t, nsA, func() {
+		// The previous rekey is over (a single established IKE SA and CHILD SA on
+		// each side) before the next starts, from A and B in turn.
+		sa, na := single(a)
+		sb, nb := single(b)
+		if na != 1 || nb != 1 || sa != sb {
+			return
 		}
-	}
+		x, y := a, b
+		if forced%2 == 1 {
+			x, y = b, a
+		}
+		if crossed {
+			spi := firstChild(x)
+			if spi == 0 || childCount(x) != 1 || childCount(y) != 1 {
+				return
+			}
+			go x.e.Daemon().RekeyChild(spi)
+		}
+		y.e.Daemon().RekeyIKE("s")
+		forced++
+	})
 	stA, stB := a.run(t, "/ip ipsec statistics print"), b.run(t, "/ip ipsec statistics print")
 	ra, rb := a.e.Daemon().Stats.IKERekeys.Load(), b.e.Daemon().Stats.IKERekeys.Load()
-	t.Logf("%d forced IKE rekeys; counted %d + %d\n%s", forced, ra, rb, out.String())
-	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out.String())
+	t.Logf("%d forced IKE rekeys; counted %d + %d\n%s", forced, ra, rb, out)
+	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("ping:\n%s", out.String())
+		t.Fatalf("ping:\n%s", out)
 	}
 	// Both the loss and its mechanism: a packet the host dropped under load would show
 	// in the first alone; ESP without its SA is what a bad switch-over does.
 	noStates := regexp.MustCompile(`(in|out)-no-states: [1-9]`)
 	if m[1] != m[2] || noStates.MatchString(stA) || noStates.MatchString(stB) {
-		t.Errorf("packets lost across IKE rekeys:\n%s\nA:\n%s\nB:\n%s", out.String(), stA, stB)
+		t.Errorf("packets lost across IKE rekeys:\n%s\nA:\n%s\nB:\n%s", out, stA, stB)
 	}
 	// The last rekeys' old CHILD SAs go within seconds; one pair stays.
 	if !iketest.WaitFor(20*time.Second, func() bool { return childCount(a) == 1 && childCount(b) == 1 }) {

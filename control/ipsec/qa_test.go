@@ -175,43 +175,22 @@ func TestRekeyNoLoss(t *testing.T) {
 	if !iketest.WaitFor(20*time.Second, func() bool { return ping(nsA, "198.19.202.1", "198.19.101.1") == nil }) {
 		t.Fatal("not up")
 	}
-	ping := iketest.In(nsA, "ping", "-q", "-f", "-i", "0.002", "-c", "5000", "-W", "2", "-I", "198.19.202.1", "198.19.101.1")
-	var out strings.Builder
-	ping.Stdout, ping.Stderr = &out, &out
-	if err := ping.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ping.Wait() }()
-	first := func(r *router) uint32 {
-		for _, s := range r.e.Daemon().Snapshot() {
-			for _, c := range s.Children {
-				return c.InSPI
-			}
-		}
-		return 0
-	}
 	forced := 0
-	for running := true; running; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("ping: %v\n%s", err, out.String())
-			}
-			running = false
-		case <-time.After(1500 * time.Millisecond):
-			if sa, sb := first(a), first(b); sa != 0 && sb != 0 {
-				go a.e.Daemon().RekeyChild(sa)
-				b.e.Daemon().RekeyChild(sb)
-				forced++
-			}
+	out, err := pingFlood(t, nsA, func() {
+		if sa, sb := firstChild(a), firstChild(b); sa != 0 && sb != 0 {
+			go a.e.Daemon().RekeyChild(sa)
+			b.e.Daemon().RekeyChild(sb)
+			forced++
 		}
+	})
+	if err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "5000 packets transmitted, 5000 received") {
-		t.Errorf("packets lost across rekeys:\n%s\nA:\n%s\nB:\n%s", out.String(), a.run(t, "/ip ipsec statistics print"), b.run(t, "/ip ipsec statistics print"))
+	if !strings.Contains(out, "5000 packets transmitted, 5000 received") {
+		t.Errorf("packets lost across rekeys:\n%s\nA:\n%s\nB:\n%s", out, a.run(t, "/ip ipsec statistics print"), b.run(t, "/ip ipsec statistics print"))
 	}
 	ra, rb := a.e.Daemon().Stats.ChildRekeys.Load(), b.e.Daemon().Stats.ChildRekeys.Load()
-	t.Logf("%d forced simultaneous rekeys; CHILD rekeys counted %d + %d\n%s", forced, ra, rb, out.String())
+	t.Logf("%d forced simultaneous rekeys; CHILD rekeys counted %d + %d\n%s", forced, ra, rb, out)
 	if forced < 2 || ra+rb < 4 {
 		t.Errorf("too few rekeys under the flood: forced %d, counted %d+%d", forced, ra, rb)
 	}

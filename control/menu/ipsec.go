@@ -122,15 +122,28 @@ func ipsecProfileMenu() *Menu {
 // (`set [ find default=yes ] ...`), and every command given here runs at /ip ipsec
 // profile (package compat, Executor.Rename); the menu never holds an item.
 func v6PeerProfileMenu() *Menu {
-	m := ipsecProfileMenu()
-	m.Path = V6PeerProfilePath
+	return v6Alias(ipsecProfileMenu(), V6PeerProfilePath,
+		"RouterOS 6.43's name of /ip ipsec profile: every command given here runs there, as the upgrade to 6.44 moved the profiles.")
+}
+
+// v6Alias is menu m under the older path it had in RouterOS 6, keeping only the
+// properties named in keep (all when none): each property points at its v7 home (Prop.V6),
+// and the alias holds no built-in item, since every command runs at m's path.
+func v6Alias(m *Menu, path, desc string, keep ...string) *Menu {
+	target := m.Path
+	m.Path = path
+	m.Desc = desc
 	m.Builtin = nil
 	m.Brief = nil
-	m.Props = slices.Clone(m.Props)
-	for i := range m.Props {
-		m.Props[i].V6 = "/ip ipsec profile " + m.Props[i].Name
+	var props []Prop
+	for _, p := range m.Props {
+		if len(keep) > 0 && !slices.Contains(keep, p.Name) {
+			continue
+		}
+		p.V6 = consolePath(target) + " " + p.Name
+		props = append(props, p)
 	}
-	m.Desc = "RouterOS 6.43's name of /ip ipsec profile: every command given here runs there, as the upgrade to 6.44 moved the profiles."
+	m.Props = props
 	return m
 }
 
@@ -470,15 +483,9 @@ func ipsecSettingsMenu() *Menu {
 // and every command given here runs at /ip ipsec settings (package compat,
 // Executor.Rename); the menu never holds an item.
 func v6UserSettingsMenu() *Menu {
-	return &Menu{
-		Path: V6UserSettingsPath,
-		Kind: Single,
-		Desc: "RouterOS 6's name of /ip ipsec settings xauth-use-radius: every command given here runs at /ip ipsec settings, as the upgrade to 7 moved it.",
-		Props: []Prop{
-			{Name: "xauth-use-radius", Type: value.Bool(), V6: "/ip ipsec settings xauth-use-radius",
-				Desc: "Use the RADIUS client for XAuth users (IKEv1 peers only)."},
-		},
-	}
+	return v6Alias(ipsecSettingsMenu(), V6UserSettingsPath,
+		"RouterOS 6's name of /ip ipsec settings xauth-use-radius: every command given here runs at /ip ipsec settings, as the upgrade to 7 moved it.",
+		"xauth-use-radius")
 }
 
 func ipsecStatisticsMenu() *Menu {

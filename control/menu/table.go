@@ -25,7 +25,7 @@ func PropertiesTable(t *Tree) string {
 			continue
 		}
 		kind := map[Kind]string{List: "list", Single: "single", Fixed: "fixed", Dir: "dir", Status: "status"}[m.Kind]
-		fmt.Fprintf(&b, "\n## %s (%s)\n\n", menuWords(m.Path), kind)
+		fmt.Fprintf(&b, "\n## %s (%s)\n\n", consolePath(m.Path), kind)
 		if m.Desc != "" {
 			b.WriteString(m.Desc + "\n\n")
 		}
@@ -52,8 +52,6 @@ func PropertiesTable(t *Tree) string {
 	}
 	return b.String()
 }
-
-func menuWords(path string) string { return "/" + strings.ReplaceAll(path[1:], "/", " ") }
 
 // cell escapes a table cell.
 func cell(s string) string {
