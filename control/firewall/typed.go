@@ -9,9 +9,9 @@ import (
 	"github.com/routerd/routerd/control/store"
 )
 
-// ruleItem is a rule of /ip firewall filter, nat, mangle and raw (and /ipv6's) as the
-// menu schema decodes it (engine.Decode): every property the compiler applies or refuses
-// with a reason. The compiler reads RouterOS's words, so the fields keep the stored text;
+// ruleItem is what every rule of /ip firewall filter, nat, mangle and raw (and /ipv6's)
+// has, as the menu schema decodes it (engine.Decode): every property the compiler applies
+// or refuses with a reason. The compiler reads RouterOS's words, so the fields keep the stored text;
 // a property without a field here never reaches the compiler and is listed by
 // cmd/routerd's TestUnhandledProperties (hw-offload, which has no effect here).
 type ruleItem struct {
@@ -35,12 +35,7 @@ type ruleItem struct {
 	OutBridgePort           string `prop:"out-bridge-port"`
 	InBridgePortList        string `prop:"in-bridge-port-list"`
 	OutBridgePortList       string `prop:"out-bridge-port-list"`
-	ConnectionState         string `prop:"connection-state"`
-	ConnectionNATState      string `prop:"connection-nat-state"`
-	ConnectionMark          string `prop:"connection-mark"`
 	PacketMark              string `prop:"packet-mark"`
-	RoutingMark             string `prop:"routing-mark"`
-	ConnectionType          string `prop:"connection-type"`
 	IPsecPolicy             string `prop:"ipsec-policy"`
 	ICMPOptions             string `prop:"icmp-options"`
 	TCPFlags                string `prop:"tcp-flags"`
@@ -51,8 +46,6 @@ type ruleItem struct {
 	TOS                     string `prop:"tos"`
 	Limit                   string `prop:"limit"`
 	DstLimit                string `prop:"dst-limit"`
-	ConnectionLimit         string `prop:"connection-limit"`
-	ConnectionBytes         string `prop:"connection-bytes"`
 	Nth                     string `prop:"nth"`
 	Random                  string `prop:"random"`
 	PerConnectionClassifier string `prop:"per-connection-classifier"`
@@ -79,9 +72,22 @@ type ruleItem struct {
 	Disabled                string `prop:"disabled"`
 }
 
+// connItem is what every table but raw adds: matchers of the connection tracking
+// entry and of the routing mark, which raw runs before (menu.rawLacks).
+type connItem struct {
+	ConnectionState    string `prop:"connection-state"`
+	ConnectionNATState string `prop:"connection-nat-state"`
+	ConnectionMark     string `prop:"connection-mark"`
+	RoutingMark        string `prop:"routing-mark"`
+	ConnectionType     string `prop:"connection-type"`
+	ConnectionLimit    string `prop:"connection-limit"`
+	ConnectionBytes    string `prop:"connection-bytes"`
+}
+
 // mangleItem adds what only mangle has.
 type mangleItem struct {
 	ruleItem
+	connItem
 	Passthrough string `prop:"passthrough"`
 	NewPriority string `prop:"new-priority"`
 }
@@ -89,12 +95,24 @@ type mangleItem struct {
 // natItem adds what only nat has.
 type natItem struct {
 	ruleItem
+	connItem
 	RandomisePorts string `prop:"randomise-ports"`
 	SameNotByDst   string `prop:"same-not-by-dst"`
 }
 
-// rule4Item, mangle4Item and nat4Item add what only IPv4 has.
-type rule4Item struct {
+// filterItem is a filter rule.
+type filterItem struct {
+	ruleItem
+	connItem
+}
+
+// filter4Item, raw4Item, mangle4Item and nat4Item add what only IPv4 has.
+type filter4Item struct {
+	filterItem
+	IPv4Options string `prop:"ipv4-options"`
+}
+
+type raw4Item struct {
 	ruleItem
 	IPv4Options string `prop:"ipv4-options"`
 }
@@ -131,8 +149,14 @@ type servicePortItem struct {
 	Disabled bool   `prop:"disabled"`
 }
 
-// rule6Item, mangle6Item and nat6Item add what only IPv6 has.
-type rule6Item struct {
+// filter6Item, raw6Item, mangle6Item and nat6Item add what only IPv6 has.
+type filter6Item struct {
+	filterItem
+	HopLimit string `prop:"hop-limit"`
+	Headers  string `prop:"headers"`
+}
+
+type raw6Item struct {
 	ruleItem
 	HopLimit string `prop:"hop-limit"`
 	Headers  string `prop:"headers"`
@@ -162,10 +186,14 @@ func ruleExample(v6 bool, table string) any {
 		return &nat4Item{}
 	case table == "nat":
 		return &nat6Item{}
+	case table == "raw" && !v6:
+		return &raw4Item{}
+	case table == "raw":
+		return &raw6Item{}
 	case !v6:
-		return &rule4Item{}
+		return &filter4Item{}
 	}
-	return &rule6Item{}
+	return &filter6Item{}
 }
 
 // decodeItem decodes a rule through the menu's schema into the compiler's words: the
@@ -187,7 +215,7 @@ func decodeItem(m *menu.Menu, v6 bool, table string, it store.Item) (map[string]
 	return propsOf(dst), nil
 }
 
-var examplePools [6]sync.Pool // by exampleKind
+var examplePools [8]sync.Pool // by exampleKind
 
 func exampleKind(v6 bool, table string) int {
 	k := 0
@@ -199,6 +227,8 @@ func exampleKind(v6 bool, table string) int {
 		k += 2
 	case "nat":
 		k += 4
+	case "raw":
+		k += 6
 	}
 	return k
 }

@@ -32,6 +32,11 @@ var (
 	}
 )
 
+// rawLacks are the matchers /ip firewall raw does not have (RouterOS manual: "The RAW
+// table does not have matchers that depend on connection tracking").
+var rawLacks = []string{"connection-state", "connection-nat-state", "connection-mark", "connection-type",
+	"connection-rate", "connection-bytes", "connection-limit", "layer7-protocol", "p2p", "routing-mark"}
+
 // FirewallTables are the rule menus under /ip/firewall and /ipv6/firewall.
 var FirewallTables = []string{"filter", "nat", "mangle", "raw"}
 
@@ -353,6 +358,14 @@ func firewallRuleMenu(fam, table string) *Menu {
 	}
 	if table != "mangle" {
 		props = removeProp(props, "passthrough")
+	}
+	if table == "raw" {
+		// Raw runs before connection tracking and mangle: RouterOS's raw menu has no
+		// matcher of the connection or of the routing mark, which would read there as a
+		// packet without either (connection-state=invalid would match every packet).
+		for _, name := range rawLacks {
+			props = removeProp(props, name)
+		}
 	}
 	if v6 {
 		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "ttl" })
