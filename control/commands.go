@@ -174,10 +174,10 @@ func (x *Executor) checkUnique(tx *store.Tx, m *menu.Menu, self uint64, vals, me
 	enabled := func(p map[string]string) bool { return !m.HasDisabled() || p["disabled"] != "yes" }
 	var items []store.Item
 	for _, p := range m.Props {
-		v, ok := vals[p.Name]
 		if !p.Unique {
-			continue
+			continue // most properties: spare the lookup (an import checks every line)
 		}
+		v, ok := vals[p.Name]
 		if p.Name == "name" {
 			if !ok {
 				continue
@@ -1209,7 +1209,7 @@ func IsBuiltin(props map[string]string) bool { return props[builtinKey] != "" }
 // the Required ones too (add; set and unset cannot take them away).
 func missingRequired(m *menu.Menu, props map[string]string, always bool) error {
 	for _, p := range m.Props {
-		if props[p.Name] == "" && (always && p.Required || p.RequiredEnabled && props["disabled"] != "yes") {
+		if (always && p.Required || p.RequiredEnabled && props["disabled"] != "yes") && props[p.Name] == "" {
 			return errf(CatArgument, "failure: %s not specified", p.Name)
 		}
 	}

@@ -215,7 +215,13 @@ func recoverInto(err *error) {
 func (s *Store) Update(fn func(*Tx) error) (err error) {
 	defer recoverInto(&err)
 	start := time.Now()
-	err = s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, st: s}) })
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		t := &Tx{tx: tx, st: s}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flush()
+	})
 	if s.Observe != nil {
 		s.Observe(time.Since(start), err)
 	}
@@ -241,6 +247,59 @@ type Tx struct {
 	// journal, when set, is told the state of each item before Put, Move or Delete
 	// changes it (undo history).
 	journal func(Before)
+	// marks are the menus' id counters and last positions as this transaction has
+	// them, written to their buckets when it commits (flush): an import adds thousands
+	// of items in one transaction, and reading and rewriting both keys in the B+tree
+	// for each add was half of the store's work per item.
+	marks map[string]*marks
+}
+
+// marks are a menu's next id (keySeq) and highest position (keyLast) in a writable
+// transaction.
+type marks struct {
+	b          *bolt.Bucket
+	seq, last  uint64
+	seqDirty   bool
+	lastDirty  bool
+	seqRead    bool
+	lastLoaded bool
+}
+
+// marksOf returns the marks of the menu at path, whose bucket is b.
+func (t *Tx) marksOf(path string, b *bolt.Bucket) *marks {
+	if m := t.marks[path]; m != nil {
+		m.b = b // the same bucket: only Wipe deletes one, and it drops the marks
+		return m
+	}
+	if t.marks == nil {
+		t.marks = map[string]*marks{}
+	}
+	m := &marks{b: b}
+	t.marks[path] = m
+	return m
+}
+
+// flush writes the marks this transaction changed; a commit calls it first.
+func (t *Tx) flush() error {
+	for _, m := range t.marks {
+		if m.seqDirty {
+			v := make([]byte, 8)
+			binary.BigEndian.PutUint64(v, m.seq)
+			if err := m.b.Put(keySeq, v); err != nil {
+				return err
+			}
+			m.seqDirty = false
+		}
+		if m.lastDirty {
+			v := make([]byte, 8)
+			binary.BigEndian.PutUint64(v, m.last)
+			if err := m.b.Put(keyLast, v); err != nil {
+				return err
+			}
+			m.lastDirty = false
+		}
+	}
+	return nil
 }
 
 // Before is an item as it was before a write: Existed false for an item the write
@@ -262,15 +321,26 @@ func (t *Tx) before(path string, b *bolt.Bucket, id uint64) error {
 	if t.journal == nil {
 		return nil
 	}
-	bf := Before{Path: path, ID: id}
+	var v []byte
 	if b != nil {
-		if v := b.Get(itemKey(id)); v != nil {
-			r, err := t.read(path, itemKey(id), v)
-			if err != nil {
-				return err
-			}
-			bf.Existed, bf.Props, bf.Pos = true, r.Props, r.Pos
+		v = b.Get(itemKey(id))
+	}
+	return t.beforeStored(path, id, v)
+}
+
+// beforeStored is before for a caller that has read the item's stored bytes v (nil:
+// no such item).
+func (t *Tx) beforeStored(path string, id uint64, v []byte) error {
+	if t.journal == nil {
+		return nil
+	}
+	bf := Before{Path: path, ID: id}
+	if v != nil {
+		r, err := t.read(path, itemKey(id), v)
+		if err != nil {
+			return err
 		}
+		bf.Existed, bf.Props, bf.Pos = true, r.Props, r.Pos
 	}
 	t.journal(bf)
 	return nil
@@ -303,7 +373,7 @@ func (t *Tx) Restore(bf Before) error {
 	if err := t.index(b, bf.ID, oldName, bf.Props["name"]); err != nil {
 		return err
 	}
-	return t.writeTracked(b, bf.ID, record{Pos: bf.Pos, Props: bf.Props})
+	return t.writeTracked(bf.Path, b, bf.ID, record{Pos: bf.Pos, Props: bf.Props})
 }
 
 // Commit commits a transaction from Begin. One that wrote nothing is rolled back
@@ -312,6 +382,13 @@ func (t *Tx) Restore(bf Before) error {
 // materialises a node for every write (put, delete, bucket, sequence), so no node
 // means no write.
 func (t *Tx) Commit() error {
+	if err := t.flush(); err != nil {
+		t.tx.Rollback()
+		if t.owner != nil && t.owner.Observe != nil {
+			t.owner.Observe(time.Since(t.start), err)
+		}
+		return err
+	}
 	var err error
 	if st := t.tx.Stats(); st.GetNodeCount() == 0 {
 		err = t.tx.Rollback()
@@ -351,13 +428,16 @@ func (t *Tx) NextID(path string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var id uint64 = 1
-	if v := b.Get(keySeq); len(v) == 8 {
-		id = binary.BigEndian.Uint64(v)
+	m := t.marksOf(path, b)
+	if !m.seqRead {
+		m.seq, m.seqRead = 1, true
+		if v := b.Get(keySeq); len(v) == 8 {
+			m.seq = binary.BigEndian.Uint64(v)
+		}
 	}
-	next := make([]byte, 8)
-	binary.BigEndian.PutUint64(next, id+1)
-	return id, b.Put(keySeq, next)
+	id := m.seq
+	m.seq, m.seqDirty = id+1, true
+	return id, nil
 }
 
 // record is the stored form of an item: its position in the user order and its
@@ -478,12 +558,13 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := t.before(path, b, it.ID); err != nil {
+	k := itemKey(it.ID)
+	old := b.Get(k)
+	if err := t.beforeStored(path, it.ID, old); err != nil {
 		return err
 	}
-	k := itemKey(it.ID)
 	var pos uint64
-	if old := b.Get(k); old != nil {
+	if old != nil {
 		r, err := t.read(path, k, old)
 		if err != nil {
 			return err
@@ -500,7 +581,7 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 	if pos, err = t.place(path, b, before); err != nil {
 		return err
 	}
-	return t.writeTracked(b, it.ID, record{Pos: pos, Props: it.Props})
+	return t.writeTracked(path, b, it.ID, record{Pos: pos, Props: it.Props})
 }
 
 func (t *Tx) write(b *bolt.Bucket, id uint64, r record) error {
@@ -515,8 +596,7 @@ func (t *Tx) write(b *bolt.Bucket, id uint64, r record) error {
 // renumbering the menu when the gap is used up.
 func (t *Tx) place(path string, b *bolt.Bucket, before uint64) (uint64, error) {
 	if before == 0 {
-		last, err := t.lastPos(b)
-		return last + posGap, err
+		return t.lastPos(path, b) + posGap, nil
 	}
 	ps, err := t.scan(path)
 	if err != nil {
@@ -535,7 +615,7 @@ func (t *Tx) place(path string, b *bolt.Bucket, before uint64) (uint64, error) {
 		}
 		// No room: renumber everything and retry once.
 		for j, q := range ps {
-			if err := t.writeTracked(b, q.ID, record{Pos: uint64(j+1) * posGap * 2, Props: q.Props}); err != nil {
+			if err := t.writeTracked(path, b, q.ID, record{Pos: uint64(j+1) * posGap * 2, Props: q.Props}); err != nil {
 				return 0, err
 			}
 		}
@@ -545,12 +625,15 @@ func (t *Tx) place(path string, b *bolt.Bucket, before uint64) (uint64, error) {
 }
 
 // lastPos is the highest position handed out, kept under "last" so appends stay O(1).
-func (t *Tx) lastPos(b *bolt.Bucket) (uint64, error) {
-	v := b.Get(keyLast)
-	if len(v) != 8 {
-		return 0, nil
+func (t *Tx) lastPos(path string, b *bolt.Bucket) uint64 {
+	m := t.marksOf(path, b)
+	if !m.lastLoaded {
+		m.lastLoaded = true
+		if v := b.Get(keyLast); len(v) == 8 {
+			m.last = binary.BigEndian.Uint64(v)
+		}
 	}
-	return binary.BigEndian.Uint64(v), nil
+	return m.last
 }
 
 // Move places item id before `before` (0: at the end).
@@ -574,17 +657,14 @@ func (t *Tx) Move(path string, id, before uint64) error {
 	if err != nil {
 		return err
 	}
-	return t.writeTracked(b, id, record{Pos: pos, Props: it.Props})
+	return t.writeTracked(path, b, id, record{Pos: pos, Props: it.Props})
 }
 
 // writeTracked writes and advances the last-position mark.
-func (t *Tx) writeTracked(b *bolt.Bucket, id uint64, r record) error {
-	if last, _ := t.lastPos(b); r.Pos > last {
-		v := make([]byte, 8)
-		binary.BigEndian.PutUint64(v, r.Pos)
-		if err := b.Put(keyLast, v); err != nil {
-			return err
-		}
+func (t *Tx) writeTracked(path string, b *bolt.Bucket, id uint64, r record) error {
+	if last := t.lastPos(path, b); r.Pos > last {
+		m := t.marks[path]
+		m.last, m.lastDirty = r.Pos, true
 	}
 	return t.write(b, id, r)
 }
@@ -675,6 +755,7 @@ func (t *Tx) Wipe() error {
 	if t.st != nil {
 		t.st.decoded.forget("", 0)
 	}
+	t.marks = nil // their buckets go
 	for _, m := range t.Menus() {
 		if err := t.tx.Bucket(bucketMenus).DeleteBucket([]byte(m)); err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -288,5 +289,67 @@ func TestListShared(t *testing.T) {
 	}
 	if same(first[b], second[b]) || second[b]["n"] != "new" {
 		t.Errorf("a changed item came back as %v", second[b])
+	}
+}
+
+// TestMarksOfOneTransaction: a transaction keeps a menu's next id and last position in
+// memory and writes them when it commits (Tx.flush): many adds in one transaction, a
+// commit through Begin or Update, a rollback, and a wipe all leave the ids and order
+// that writing the marks on every add left.
+func TestMarksOfOneTransaction(t *testing.T) {
+	s := open(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(tx *Tx, before uint64) uint64 {
+		t.Helper()
+		id, err := tx.NextID("/m")
+		must(err)
+		must(tx.Put("/m", Item{ID: id, Props: map[string]string{"n": fmt.Sprint(id)}}, before))
+		return id
+	}
+	tx, err := s.Begin()
+	must(err)
+	for i := 0; i < 3; i++ {
+		put(tx, 0)
+	}
+	put(tx, 2) // 4 before 2
+	must(tx.Commit())
+	if got := fmt.Sprint(ids(t, s, "/m")); got != "[1 4 2 3]" {
+		t.Fatalf("after one transaction: %s", got)
+	}
+	if id := add(t, s, "/m", 0); id != 5 {
+		t.Fatalf("next transaction's id %d, want 5", id)
+	}
+	tx, err = s.Begin()
+	must(err)
+	put(tx, 0)
+	put(tx, 0)
+	must(tx.Rollback())
+	if id := add(t, s, "/m", 1); id != 6 {
+		t.Fatalf("after a rollback: id %d, want 6", id)
+	}
+	if id := add(t, s, "/m", 0); id != 7 {
+		t.Fatalf("id %d, want 7", id)
+	}
+	if got := fmt.Sprint(ids(t, s, "/m")); got != "[6 1 4 2 3 5 7]" {
+		t.Fatalf("order %s", got)
+	}
+	must(s.Update(func(tx *Tx) error {
+		put(tx, 0)
+		if err := tx.Wipe(); err != nil {
+			return err
+		}
+		put(tx, 0)
+		return nil
+	}))
+	if got := fmt.Sprint(ids(t, s, "/m")); got != "[1]" {
+		t.Fatalf("after a wipe: %s", got)
+	}
+	if id := add(t, s, "/m", 0); id != 2 {
+		t.Fatalf("after a wipe: id %d, want 2", id)
 	}
 }
