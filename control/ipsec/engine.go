@@ -297,7 +297,8 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 }
 
 // Close stops IKE, closes the data path and withdraws the engine's firewall rules; the
-// host calls it once the loop has ended.
+// host calls it once the loop has ended. It returns what the data path could not
+// remove from the kernel (steering routes and rules, xfrm policies).
 func (e *Engine) Close() error {
 	if e.d != nil {
 		e.d.Close()
@@ -306,13 +307,16 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	dp := e.dp
 	e.mu.Unlock()
+	var err error
 	if dp != nil {
-		dp.Close()
+		if err = dp.Close(); err != nil {
+			err = fmt.Errorf("ipsec: closing the ESP data path: %w", err)
+		}
 	}
 	if e.opts.Rules != nil {
 		e.opts.Rules.Set(ruleOwner, nil)
 	}
-	return nil
+	return err
 }
 
 // Start runs the engine on a host of its own over ex (tests; the daemon registers New

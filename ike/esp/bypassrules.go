@@ -1,6 +1,8 @@
 package esp
 
 import (
+	"errors"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/vishvananda/netlink"
@@ -65,17 +67,18 @@ func (u *userspace) bypassRules() []*netlink.Rule {
 // addBypassRules installs bypassRules (replacing leftovers of an earlier run).
 func (u *userspace) addBypassRules() error {
 	for _, r := range u.bypassRules() {
-		_ = u.nl.RuleDel(r)
-		if err := u.nl.RuleAdd(r); err != nil {
+		if err := u.replaceRule(r); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// delBypassRules removes them.
-func (u *userspace) delBypassRules() {
+// delBypassRules removes them; it returns the ones the kernel refused to remove.
+func (u *userspace) delBypassRules() error {
+	var errs error
 	for _, r := range u.bypassRules() {
-		_ = u.nl.RuleDel(r)
+		errs = errors.Join(errs, u.delRule(r))
 	}
+	return errs
 }

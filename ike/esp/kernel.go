@@ -642,19 +642,24 @@ func addrFrom(x nl.XfrmAddress, fam uint16) netip.Addr {
 	return netip.AddrFrom16(x)
 }
 
+// Close returns the policies the kernel refused to remove: left behind, they keep
+// selecting traffic for SAs nobody negotiates any more.
 func (k *kernel) Close() error {
+	var errs error
 	k.once.Do(func() {
 		close(k.done)
 		k.mu.Lock()
-		for _, e := range k.pols {
-			k.exec(policyRequest(e.p, e.dir, 0, true))
+		for key, e := range k.pols {
+			if err := k.exec(policyRequest(e.p, e.dir, 0, true)); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = errors.Join(errs, fmt.Errorf("esp: removing xfrm policy %s: %w", key, err))
+			}
 		}
 		k.pols = nil
 		k.mu.Unlock()
 		k.closeAll()
 		k.wg.Wait()
 	})
-	return nil
+	return errs
 }
 
 func (k *kernel) closeAll() {

@@ -3,6 +3,7 @@ package esp
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -143,7 +144,11 @@ func (u *userspace) openSelectorRules() error {
 			r := &rs[i]
 			if r.Priority == u.cfg.RulePriority-1 && r.Table == u.cfg.SelectorTable() ||
 				r.Priority == u.cfg.RulePriority-2 && r.Goto == u.cfg.RulePriority {
-				_ = u.nl.RuleDel(r)
+				// A leftover selector rule kept would steer its packets into a table
+				// this run does not fill: Open fails instead, and is tried again.
+				if err := u.delRule(r); err != nil {
+					return err
+				}
 			}
 		}
 		if err := u.nl.RuleAdd(u.bypassRule(fam)); err != nil {
@@ -153,15 +158,52 @@ func (u *userspace) openSelectorRules() error {
 	return nil
 }
 
-// closeSelectorRules removes the rules (u.polMu held).
-func (u *userspace) closeSelectorRules() {
+// closeSelectorRules removes the rules (u.polMu held); it returns those the kernel
+// refused to remove.
+func (u *userspace) closeSelectorRules() error {
+	var errs error
 	for _, r := range u.selRules {
-		_ = u.nl.RuleDel(r)
+		errs = errors.Join(errs, u.delRule(r))
 	}
 	u.selRules = nil
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		_ = u.nl.RuleDel(u.bypassRule(fam))
+		errs = errors.Join(errs, u.delRule(u.bypassRule(fam)))
 	}
+	return errs
+}
+
+// delRule removes r; a rule that is not there (ENOENT) is no error.
+func (u *userspace) delRule(r *netlink.Rule) error {
+	if err := u.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("esp: removing ip rule %s: %w", r, err)
+	}
+	return nil
+}
+
+// replaceRule adds r after removing an earlier run's copy: a copy the kernel refuses to
+// remove is the error (the add would only say the rule exists).
+func (u *userspace) replaceRule(r *netlink.Rule) error {
+	if err := u.delRule(r); err != nil {
+		return err
+	}
+	return u.nl.RuleAdd(r)
+}
+
+// rtnl is the routing netlink the userspace path uses: a *netlink.Handle, or in tests
+// one that refuses what the test wants refused.
+type rtnl interface {
+	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	LinkByIndex(index int) (netlink.Link, error)
+	LinkByName(name string) (netlink.Link, error)
+	LinkSetMTU(link netlink.Link, mtu int) error
+	LinkSetUp(link netlink.Link) error
+	RouteDel(route *netlink.Route) error
+	RouteGetWithOptions(destination net.IP, options *netlink.RouteGetOptions) ([]netlink.Route, error)
+	RouteReplace(route *netlink.Route) error
+	RuleAdd(rule *netlink.Rule) error
+	RuleDel(rule *netlink.Rule) error
+	RuleList(family int) ([]netlink.Rule, error)
+	Close()
 }
 
 // routeKey keys a route of the userspace path by table and destination.

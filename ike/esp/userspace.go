@@ -48,7 +48,7 @@ type userspace struct {
 	// the device went (markGone) and by a Repair that could not make it again, read by
 	// Health.
 	devErr atomic.Pointer[error]
-	nl     *netlink.Handle
+	nl     rtnl
 	nsFd   int // Open's network namespace, for nftables (0: none)
 
 	raw4    *ipv4.PacketConn // IPPROTO_ESP, IP_HDRINCL for sending
@@ -126,7 +126,7 @@ var pbufPool = sync.Pool{New: func() any { return &pbuf{b: make([]byte, pbufSize
 
 // openUserspace creates the TUN device, the raw ESP sockets and the steering rule in the
 // calling thread's network namespace.
-func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
+func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 	if cfg.TunName == "" {
 		cfg.TunName = DefaultConfig().TunName
 	}
@@ -153,13 +153,18 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			u.closeAll()
+			// What could not be undone stays in the kernel (a catch-all rule into a
+			// device that is gone): the caller sees it with the reason Open failed.
+			if cerr := u.closeAll(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
 		}
 	}()
-	var err error
-	if u.nl, err = netlink.NewHandle(); err != nil {
+	h, err := netlink.NewHandle()
+	if err != nil {
 		return nil, fmt.Errorf("esp: netlink: %w", err)
 	}
+	u.nl = h
 	if ns, err := netns.Get(); err == nil {
 		u.nsFd = int(ns)
 	}
@@ -187,9 +192,7 @@ func openUserspace(ctx context.Context, cfg Config) (Datapath, error) {
 		}
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		r := u.rule(fam)
-		_ = u.nl.RuleDel(r)
-		if err := u.nl.RuleAdd(r); err != nil {
+		if err := u.replaceRule(u.rule(fam)); err != nil {
 			return nil, fmt.Errorf("esp: ip rule: %w", err)
 		}
 	}
@@ -1768,29 +1771,34 @@ func (u *userspace) writeTun(bufs [][]byte) {
 	}
 }
 
+// Close returns the steering routes and rules the kernel refused to remove: left
+// behind, they send traffic into a device that is gone.
 func (u *userspace) Close() error {
 	if u.closed.Swap(true) {
 		return nil
 	}
 	close(u.done)
-	u.closeAll()
+	err := u.closeAll()
 	u.wg.Wait()
 	close(u.events)
-	return nil
+	return err
 }
 
-func (u *userspace) closeAll() {
+func (u *userspace) closeAll() error {
 	u.polMu.Lock()
 	defer u.polMu.Unlock()
+	var errs error
 	if u.nl != nil {
-		for _, r := range u.routes {
-			_ = u.nl.RouteDel(&r)
+		for k, r := range u.routes {
+			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = errors.Join(errs, fmt.Errorf("esp: removing route %s: %w", k, err))
+			}
 		}
-		u.closeSelectorRules()
+		errs = errors.Join(errs, u.closeSelectorRules())
 		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-			_ = u.nl.RuleDel(u.rule(fam))
+			errs = errors.Join(errs, u.delRule(u.rule(fam)))
 		}
-		u.delBypassRules()
+		errs = errors.Join(errs, u.delBypassRules())
 	}
 	if d := u.dev.Load(); d != nil {
 		d.tun.Close()
@@ -1815,6 +1823,7 @@ func (u *userspace) closeAll() {
 		unix.Close(u.nsFd)
 		u.nsFd = 0
 	}
+	return errs
 }
 
 // devGone reports whether d's device no longer exists (its index has no link, or a link
