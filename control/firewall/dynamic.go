@@ -94,7 +94,9 @@ func cloneProps(p map[string]string) map[string]string {
 	return out
 }
 
+// poke asks the loop for a pass (see settle).
 func (e *Engine) poke() {
+	e.poked.Store(int64(e.sinceEpoch()))
 	select {
 	case e.wake <- struct{}{}:
 	default:
