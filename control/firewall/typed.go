@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"fmt"
 	"reflect"
 	"sync"
 
@@ -197,25 +198,91 @@ func ruleExample(v6 bool, table string) any {
 }
 
 // decodeItem decodes a rule through the menu's schema into the compiler's words: the
-// properties the struct names, the menu's defaults filled in, unset ones left out.
+// properties the menu's rule struct (ruleExample) names, the menu's defaults filled in,
+// unset and empty ones left out, the schema's unsupported properties refused.
 //
-// The struct is only a way through the schema (propsOf copies what it holds), so each
-// kind is taken from a pool: engine.Decode sets every field, and an import decodes
-// 10,000 of these 1 KB structs.
+// Every field of those structs is a string, which engine.Decode stores as it is, so
+// the decoded rule is the menu's defaults overlaid with the item's own properties the
+// struct names: ruleSchemaOf takes both from engine.Decode once per menu and struct,
+// and an item costs a map of its size rather than a reflective walk of ~70 fields and
+// another to read them back (an import decodes 10,000 rules). TestDecodeItemSchema
+// checks it against engine.Decode.
 func decodeItem(m *menu.Menu, v6 bool, table string, it store.Item) (map[string]string, error) {
-	pool := &examplePools[exampleKind(v6, table)]
-	dst := pool.Get()
-	if dst == nil {
-		dst = ruleExample(v6, table)
+	sc := ruleSchemaOf(m, v6, table)
+	for _, p := range sc.unsupported {
+		if s, set := it.Props[p.Name]; set && s != "" && s != p.Default {
+			return nil, fmt.Errorf("%s: %s: %w", p.Name, p.Unsupported, engine.ErrUnsupported)
+		}
 	}
-	defer pool.Put(dst)
-	if err := engine.Decode(m, it, dst); err != nil {
-		return nil, err
+	out := make(map[string]string, len(sc.defaults)+len(it.Props))
+	for _, d := range sc.defaults {
+		out[d.k] = d.v
 	}
-	return propsOf(dst), nil
+	for k, v := range it.Props {
+		if !sc.fields[k] {
+			continue
+		}
+		if v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
-var examplePools [8]sync.Pool // by exampleKind
+// ruleSchema is what decoding a rule menu's items takes from its schema.
+type ruleSchema struct {
+	fields      map[string]bool // the properties the struct has a field for
+	defaults    []kv            // what an item without properties decodes to
+	unsupported []*menu.Prop    // properties the schema refuses unless default
+}
+
+type kv struct{ k, v string }
+
+type schemaKey struct {
+	m    *menu.Menu
+	kind int // exampleKind
+}
+
+var ruleSchemas sync.Map // schemaKey -> *ruleSchema
+
+// ruleSchemaOf builds a menu's ruleSchema once, through engine.Decode itself (which
+// also checks that the menu has every property the struct names).
+func ruleSchemaOf(m *menu.Menu, v6 bool, table string) *ruleSchema {
+	k := schemaKey{m, exampleKind(v6, table)}
+	if sc, ok := ruleSchemas.Load(k); ok {
+		return sc.(*ruleSchema)
+	}
+	dst := ruleExample(v6, table)
+	rv := reflect.ValueOf(dst).Elem()
+	sc := &ruleSchema{fields: map[string]bool{}}
+	for _, f := range reflect.VisibleFields(rv.Type()) {
+		tag, ok := f.Tag.Lookup("prop")
+		if !ok || !f.IsExported() {
+			continue
+		}
+		if f.Type.Kind() != reflect.String {
+			panic(fmt.Sprintf("firewall: %s field %s is not a string: decodeItem stores values as they are", rv.Type(), f.Name))
+		}
+		sc.fields[tag] = true
+	}
+	if err := engine.Decode(m, store.Item{Props: map[string]string{}}, dst); err != nil {
+		panic(fmt.Sprintf("firewall: %s: the defaults do not decode: %v", m.Path, err))
+	}
+	for _, f := range stringFields(rv.Type()) {
+		if v := rv.FieldByIndex(f.index).String(); v != "" {
+			sc.defaults = append(sc.defaults, kv{f.prop, v})
+		}
+	}
+	for i := range m.Props {
+		if m.Props[i].Unsupported != "" {
+			sc.unsupported = append(sc.unsupported, &m.Props[i])
+		}
+	}
+	ruleSchemas.Store(k, sc)
+	return sc
+}
 
 func exampleKind(v6 bool, table string) int {
 	k := 0
@@ -231,26 +298,6 @@ func exampleKind(v6 bool, table string) int {
 		k += 6
 	}
 	return k
-}
-
-// propsOf lists the non-empty string fields of a decoded item by property name, in a
-// map of that size (a rule has a handful; a map of at most 8 is Go's small kind, read
-// without hashing, and Compile reads these on every pass).
-func propsOf(v any) map[string]string {
-	rv := reflect.ValueOf(v).Elem()
-	fs := stringFields(rv.Type())
-	type kv struct{ k, v string }
-	set := make([]kv, 0, 16)
-	for _, f := range fs {
-		if s := rv.FieldByIndex(f.index).String(); s != "" {
-			set = append(set, kv{f.prop, s})
-		}
-	}
-	out := make(map[string]string, len(set))
-	for _, e := range set {
-		out[e.k] = e.v
-	}
-	return out
 }
 
 type stringField struct {
