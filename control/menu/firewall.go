@@ -78,7 +78,7 @@ func firewallMenus() []*Menu {
 			Path: "/" + fam + "/firewall/address-list",
 			Kind: List,
 			Props: []Prop{
-				{Name: "list", Type: value.String(), Required: true, Desc: "Name of the address list."},
+				{Name: "list", Type: value.Name(), Required: true, Desc: "Name of the address list."},
 				// Not required: the manual's DDoS protection example creates its two lists
 				// empty with `add list=NAME` before the rules that fill them.
 				{Name: "address", Type: addr,
@@ -112,7 +112,7 @@ func firewallMenus() []*Menu {
 				{Name: "reply-dst-address", Type: ctWord("address[:port]"), ReadOnly: true, Desc: "Destination of the reply direction."},
 				{Name: "tcp-state", Type: ctWord("tcp state"), ReadOnly: true, Desc: "TCP connection state."},
 				{Name: "timeout", Type: value.Time(0, math.MaxInt64), ReadOnly: true, Desc: "Time left before the entry expires."},
-				{Name: "connection-mark", Type: value.String(), ReadOnly: true, Desc: "Mark set by mark-connection."},
+				{Name: "connection-mark", Type: value.Name(), ReadOnly: true, Desc: "Mark set by mark-connection."},
 				{Name: "orig-packets", Type: counter, ReadOnly: true, Count: true, Desc: "Packets in the original direction."},
 				{Name: "orig-bytes", Type: counter, ReadOnly: true, Count: true, Desc: "Bytes in the original direction."},
 				{Name: "repl-packets", Type: counter, ReadOnly: true, Count: true, Desc: "Packets in the reply direction."},
@@ -230,11 +230,11 @@ func routingMenus() []*Menu {
 		Props: []Prop{
 			{Name: "src-address", Type: value.Prefix(), Desc: "Source prefix the rule matches."},
 			{Name: "dst-address", Type: value.Prefix(), Desc: "Destination prefix the rule matches."},
-			{Name: "routing-mark", Type: value.String(), Ref: RoutingTablePath, Desc: "Routing mark (table name) the rule matches."},
-			{Name: "interface", Type: value.String(), Desc: "Incoming interface the rule matches."},
+			{Name: "routing-mark", Type: value.Name(), Ref: RoutingTablePath, Desc: "Routing mark (table name) the rule matches."},
+			{Name: "interface", Type: value.Name(), Desc: "Incoming interface the rule matches."},
 			{Name: "action", Type: value.Enum("lookup", "lookup-only-in-table", "drop", "unreachable"), Default: "lookup",
 				Desc: "What to do with a matching packet."},
-			{Name: "table", Type: value.String(), Ref: RoutingTablePath, RefExtra: []string{"main"}, Default: "main",
+			{Name: "table", Type: value.Name(), Ref: RoutingTablePath, RefExtra: []string{"main"}, Default: "main",
 				Desc: "Table to look the route up in."},
 			// RouterOS 7 writes it where set; Linux's rule suppress_prefixlength.
 			{Name: "min-prefix", Type: value.Int(0, 128),
@@ -254,7 +254,10 @@ func routingMenus() []*Menu {
 func firewallRuleMenu(fam, table string) *Menu {
 	v6 := fam == "ipv6"
 	addr := fwNot{fwAddress{v4: !v6, v6: v6}}
+	// str is free text (print detail quotes it, as RouterOS does log-prefix=""); name
+	// names a chain, list or mark (printed bare: chain=forward).
 	str := value.String()
+	name := value.Name()
 	notStr := fwNot{value.String()}
 	bool_ := value.Bool()
 	ports := fwNot{fwPorts{}}
@@ -265,7 +268,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 		return Prop{Name: name, Type: t, Unsupported: why, Desc: desc}
 	}
 	props := []Prop{
-		{Name: "chain", Type: str, Required: true,
+		{Name: "chain", Type: name, Required: true,
 			Desc: "Chain the rule is in: a built-in chain of the table or a custom one (target of jump)."},
 		{Name: "action", Type: value.Enum(FirewallActions(table, v6)...), Default: "accept", Desc: "What to do with a matching packet."},
 		p("src-address", addr, "Source address, prefix or range; ! negates."),
@@ -301,19 +304,19 @@ func firewallRuleMenu(fam, table string) *Menu {
 			"TCP flags that must be set (!flag: must be clear)."),
 		p("tcp-mss", fwNot{fwRange{0, 65535}}, "TCP MSS option value or range."),
 		p("packet-size", fwNot{fwRange{0, 65535}}, "Packet size or range in bytes."),
-		p("ttl", str, "TTL: equal:N, greater-than:N, less-than:N, not-equal:N."),
+		p("ttl", value.Form("equal|greater-than|less-than|not-equal:N"), "TTL: equal:N, greater-than:N, less-than:N, not-equal:N."),
 		p("dscp", fwNot{value.Int(0, 63)}, "DSCP value."),
 		p("tos", fwNot{value.Int(0, 255)}, "The whole TOS byte (IPv6: traffic class), DSCP and ECN together."),
-		p("limit", str, "Rate limit: count[/time],burst[:mode]."),
-		p("dst-limit", str, "Per-destination rate limit."),
-		p("connection-limit", str, "Connections per address (limit,netmask)."),
-		unsup("connection-rate", str, "no kernel support: nftables cannot measure a connection's current rate",
+		p("limit", value.Form("count[/time],burst[:mode]"), "Rate limit: count[/time],burst[:mode]."),
+		p("dst-limit", value.Form("count[/time],burst,mode[/expire]"), "Per-destination rate limit."),
+		p("connection-limit", value.Form("limit,netmask"), "Connections per address (limit,netmask)."),
+		unsup("connection-rate", value.Form("from-to"), "no kernel support: nftables cannot measure a connection's current rate",
 			"Connection rate range (bits per second)."),
-		p("connection-bytes", str, "Bytes transferred in the connection (from-to)."),
-		p("nth", str, "Every nth packet: every,nth."),
+		p("connection-bytes", value.Form("from-to"), "Bytes transferred in the connection (from-to)."),
+		p("nth", value.Form("every,nth"), "Every nth packet: every,nth."),
 		p("random", value.Int(1, 99), "Probability in percent that the rule matches."),
-		p("per-connection-classifier", str, "Connection classifier: both-addresses|src-address|...:every/nth."),
-		p("time", str, "Time of day and days the rule applies, in /system clock's zone (follows its changes and daylight saving time)."),
+		p("per-connection-classifier", value.Form("classifier:every/nth"), "Connection classifier: both-addresses|src-address|...:every/nth."),
+		p("time", value.Form("from-to,days"), "Time of day and days the rule applies, in /system clock's zone (follows its changes and daylight saving time)."),
 		p("src-mac-address", fwNot{value.MAC()}, "Source MAC address."),
 		p("fragment", bool_, "Packet is a fragment (not the first)."),
 		unsup("hotspot", fwNot{value.EnumList("auth", "from-client", "http", "local-dst", "to-client")},
@@ -330,24 +333,24 @@ func firewallRuleMenu(fam, table string) *Menu {
 			"Port scan detection: weight-threshold,delay-threshold,low-port-weight,high-port-weight."),
 		unsup("realm", notStr, "no kernel support: routes here carry no realm (RouterOS's BGP sets it)",
 			"Realm of the route the packet took."),
-		p("jump-target", str, "Chain to jump to (action=jump)."),
+		p("jump-target", name, "Chain to jump to (action=jump)."),
 		p("reject-with", value.Enum("icmp-admin-prohibited", "icmp-host-prohibited", "icmp-host-unreachable",
 			"icmp-net-prohibited", "icmp-network-unreachable", "icmp-port-unreachable", "icmp-protocol-unreachable",
 			"tcp-reset", "icmp-no-route", "icmp-address-unreachable", "icmp-not-neighbour"), "ICMP or TCP reset sent by action=reject."),
 		{Name: "log", Type: bool_, Default: "no", Desc: "Log matching packets in addition to the action."},
 		{Name: "log-prefix", Type: str, Desc: "Prefix of log lines."},
-		p("address-list", str, "Address list of add-src-to-address-list and add-dst-to-address-list."),
+		p("address-list", name, "Address list of add-src-to-address-list and add-dst-to-address-list."),
 		{Name: "address-list-timeout", Type: value.OneOf(value.Enum("none-dynamic", "none-static"), value.Time(0, 1<<62)),
 			Default: "none-dynamic", Desc: "How long added entries stay; none-dynamic: until restart, none-static: saved."},
 		p("to-addresses", fwAddress{v4: !v6, v6: v6}, "Address, prefix or range NAT translates to."),
 		p("to-ports", fwPorts{single: true}, "Port or port range NAT translates to."),
-		p("new-connection-mark", str, "Mark of mark-connection (no-mark clears it)."),
-		p("new-packet-mark", str, "Mark of mark-packet (no-mark clears it)."),
-		{Name: "new-routing-mark", Type: str, Ref: RoutingTablePath, RefExtra: []string{"main"},
+		p("new-connection-mark", name, "Mark of mark-connection (no-mark clears it)."),
+		p("new-packet-mark", name, "Mark of mark-packet (no-mark clears it)."),
+		{Name: "new-routing-mark", Type: name, Ref: RoutingTablePath, RefExtra: []string{"main"},
 			Desc: "Routing table of mark-routing (see /routing table); main clears the mark."},
 		{Name: "passthrough", Type: bool_, Default: "yes", Desc: "Continue with the next rule after a mark or change action."},
 		p("new-dscp", value.Int(0, 63), "DSCP of change-dscp."),
-		p("new-ttl", str, "TTL change of change-ttl: set:N, increment:N, decrement:N."),
+		p("new-ttl", value.Form("set|increment|decrement:N"), "TTL change of change-ttl: set:N, increment:N, decrement:N."),
 		p("new-mss", value.OneOf(value.Enum("clamp-to-pmtu"), value.Int(0, 65535)), "MSS of change-mss."),
 		{Name: "bytes", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "Bytes the rule matched."},
 		{Name: "packets", Type: value.Int(0, math.MaxInt64), ReadOnly: true, Desc: "Packets the rule matched."},
@@ -369,7 +372,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 	}
 	if v6 {
 		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "ttl" })
-		props = slices.Insert(props, i+1, p("hop-limit", str, "Hop limit (IPv6's TTL): equal:N, greater-than:N, less-than:N, not-equal:N."))
+		props = slices.Insert(props, i+1, p("hop-limit", value.Form("equal|greater-than|less-than|not-equal:N"), "Hop limit (IPv6's TTL): equal:N, greater-than:N, less-than:N, not-equal:N."))
 	}
 	if !v6 {
 		i := slices.IndexFunc(props, func(p Prop) bool { return p.Name == "fragment" })
@@ -385,7 +388,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 			unsup("p2p", fwNot{value.Enum("all-p2p", "bit-torrent", "blubster", "direct-connect", "edonkey", "fasttrack",
 				"gnutella", "soulseek", "warez", "winmx")}, "no kernel support: Linux has no peer-to-peer protocol match",
 				"Peer-to-peer protocol of the packet (RouterOS 6)."),
-			Prop{Name: "layer7-protocol", Type: str, Ref: Layer7Path,
+			Prop{Name: "layer7-protocol", Type: name, Ref: Layer7Path,
 				Unsupported: "no kernel support: Linux has no layer 7 (regular expression over a connection's data) match",
 				Desc:        "Layer 7 pattern (/ip firewall layer7-protocol) the connection's first data matches."})
 	}
@@ -416,7 +419,7 @@ func firewallRuleMenu(fam, table string) *Menu {
 		}
 		if v6 {
 			ins = append(ins,
-				p("new-hop-limit", str, "Hop limit change of change-hop-limit: set:N, increment:N, decrement:N."),
+				p("new-hop-limit", value.Form("set|increment|decrement:N"), "Hop limit change of change-hop-limit: set:N, increment:N, decrement:N."),
 				unsup("src-prefix", value.Prefix6(), "no kernel support: nftables cannot rewrite a prefix checksum-neutrally (RFC 6296), and the kernel's SNPT/DNPT targets work only in an iptables mangle table",
 					"Prefix snpt and dnpt translate from."),
 				unsup("dst-prefix", value.Prefix6(), "no kernel support: nftables cannot rewrite a prefix checksum-neutrally (RFC 6296), and the kernel's SNPT/DNPT targets work only in an iptables mangle table",

@@ -370,3 +370,26 @@ func TestRenamedDefaultReimports(t *testing.T) {
 		t.Fatalf("after the import: %q", got)
 	}
 }
+
+// TestPrintDetailQuoting: print detail quotes free text (string properties: name,
+// log-prefix) even when plain, as RouterOS prints name="gre1" and log-prefix="", and
+// shows the names of chains, lists and marks bare unless they need quotes, as RouterOS
+// prints "chain=srcnat action=masquerade out-interface=ether1" (reference
+// 10-ip-ipsec.txt, /ip firewall nat print) and jump-target=, new-connection-mark=.
+func TestPrintDetailQuoting(t *testing.T) {
+	in, c := newInterp(t)
+	mustRun(t, in, c, `/ip firewall nat add chain=srcnat action=masquerade out-interface=ether1`)
+	mustRun(t, in, c, `/ip firewall filter add chain="my chain" action=jump jump-target=conmark log-prefix=x`)
+	mustRun(t, in, c, `/ip firewall mangle add chain=prerouting action=mark-connection new-connection-mark=ssh`)
+	mustRun(t, in, c, `/ip firewall address-list add list=test address=198.18.0.1`)
+	for _, tc := range []struct{ cmd, want string }{
+		{"/ip firewall nat print detail", " 0     chain=srcnat action=masquerade out-interface=ether1 log=no\n"},
+		{"/ip firewall filter print detail", ` 0     chain="my chain" action=jump jump-target=conmark log=no log-prefix="x"` + "\n"},
+		{"/ip firewall mangle print detail", " new-connection-mark=ssh "},
+		{"/ip firewall address-list print detail", " 0     list=test address=198.18.0.1 disabled=no\n"},
+	} {
+		if got := mustRun(t, in, c, tc.cmd); !strings.Contains(got, tc.want) {
+			t.Errorf("%s:\n%s\nwant a line:\n%s", tc.cmd, got, tc.want)
+		}
+	}
+}

@@ -104,6 +104,21 @@ type stringType struct{}
 func (stringType) Name() string                   { return "string" }
 func (stringType) Parse(s string) (string, error) { return s, nil }
 
+// Name is the type of a value that names something: a chain, an address list, a
+// connection mark. It takes any text, as String does, but the console's print detail
+// shows it bare (quoted only when it must be), as RouterOS prints chain=forward beside
+// log-prefix="": there only free text, its string type, is always quoted.
+func Name() Type { return wordType{"name"} }
+
+// Form is Name for a structured value whose form the schema does not check (a rate
+// limit, a TTL test): form is that form as the properties table shows it.
+func Form(form string) Type { return wordType{form} }
+
+type wordType struct{ name string }
+
+func (t wordType) Name() string                 { return t.name }
+func (wordType) Parse(s string) (string, error) { return s, nil }
+
 type intType struct{ min, max int64 }
 
 func (t intType) Name() string { return fmt.Sprintf("integer [%d..%d]", t.min, t.max) }
