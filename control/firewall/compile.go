@@ -229,14 +229,24 @@ func (r *Rule) ownSum() uint64 {
 	if r.own != 0 {
 		return r.own
 	}
+	// Written field by field (no fmt) and the keys sorted in a stack array: each new
+	// rule of an import is fingerprinted once, so this is per-rule cost.
 	var h maphash.Hash
 	h.SetSeed(sumSeed)
-	fmt.Fprintf(&h, "\x00%s\x00%d\x00%s\x00%s\x00%s", r.Table, r.ID, r.Chain, r.Action, r.Comment)
-	keys := make([]string, 0, len(r.Props))
+	var id [21]byte
+	h.WriteByte(0)
+	h.WriteString(r.Table)
+	h.Write(strconv.AppendUint(append(id[:0], 0), r.ID, 10))
+	for _, s := range []string{r.Chain, r.Action, r.Comment} {
+		h.WriteByte(0)
+		h.WriteString(s)
+	}
+	var kbuf [32]string
+	keys := kbuf[:0]
 	for k := range r.Props {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		h.WriteString("\x00")
 		h.WriteString(k)
