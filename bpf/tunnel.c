@@ -1508,25 +1508,76 @@ static __always_inline bool zero_mac(const __u8 *m)
 	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
 }
 
+/* The kernel's skb, for the GSO type the context does not show (whole_gso). Weak: a
+ * kernel without it (before 6.3) keeps every packet on bpf_skb_adjust_room. */
+extern void *bpf_cast_to_kern_ctx(void *) __ksym __weak;
+
+/* whole_gso says whether an IPsec-protected tunnel's GSO packet can reach the userspace
+ * ESP path's TUN whole, so that routerd reads one 64 KB packet and segments it itself
+ * (ike/esp gso.go) rather than the kernel segmenting it into 1.4 KB TUN reads. The TUN
+ * has no NETIF_F_GSO_GRE (nor IPXIP4) and no NETIF_F_GSO_ROBUST: bpf_skb_adjust_room's
+ * encapsulation sets SKB_GSO_GRE/IPXIP4, and it ORs SKB_GSO_DODGY into every GSO
+ * packet it grows, with or without the ENCAP flags, so nothing it grows passes whole.
+ * bpf_skb_change_head changes no GSO state: the outer headers go in front with it, and
+ * the packet, received once more on the hidden end (outer_resend), is a plain TCPV4 or
+ * TCPV6 GSO packet whose checksum start is the inner TCP header. The kernel still
+ * segments it in software when the TUN cannot take it whole, and that segmentation
+ * knows nothing of outer headers without skb->encapsulation: gre_gso_segment refuses
+ * it and the packet is lost. So only the types the TUN takes (TCPV4 or TCPV6 and no
+ * other bit: not ECN, FIXEDID, DODGY, ...) and packets within its 64 KB go this way;
+ * everything else takes adjust_room as before. */
+static __always_inline bool whole_gso(struct __sk_buff *skb, __u32 len)
+{
+	if (!skb->gso_size || len > 0xffff || !bpf_cast_to_kern_ctx)
+		return false;
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	unsigned char *head = k->head;
+	unsigned int end = k->end;
+	struct skb_shared_info *sh = (void *)(head + end);
+	unsigned int t = 0;
+	if (bpf_probe_read_kernel(&t, sizeof(t), &sh->gso_type))
+		return false;
+	return t == SKB_GSO_TCPV4 || t == SKB_GSO_TCPV6;
+}
+
 /* eoip_resend sends on an EoIP packet that tun_encap wrapped and sent back in through
  * the hidden end (see the end of tun_encap): the kernel has parsed it as the IP packet
  * it now is, so the network header is the outer one, and an L3 egress (the ESP device)
- * or the kernel's neighbour code take it whole. ip is the outer header, in bounds. */
+ * or the kernel's neighbour code take it whole. ip is the outer header, in bounds.
+ * The same for a protected tunnel's whole GSO packet (whole_gso), which goes to an L3
+ * egress (the ESP device; the kernel's neighbour code when the lookup found no entry)
+ * alone: a link-layer egress would see a GSO packet without encapsulation. */
 static __always_inline int eoip_resend(struct __sk_buff *skb, struct tun_cfg *c, struct tun_stats *st,
 				       struct iphdr *ip)
 {
 	__be32 local = ip->saddr;
 	__u32 nh = 0, oif = 0;
 	int out = route_out(skb, &local, ip->daddr, &nh, &oif, c->ipsec_table,
-			    bpf_ntohs(ip->tot_len), IPPROTO_GRE_);
+			    bpf_ntohs(ip->tot_len), ip->protocol);
 	if (out < 0) {
 		count_drop(st, TUN_DROP_NO_ROUTE);
 		return TC_ACT_SHOT;
+	}
+	if (out > 0 && c->kind != TUN_EOIP) {
+		void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+		struct ethhdr *eth = data;
+		if ((void *)(eth + 1) > end)
+			return TC_ACT_SHOT;
+		if (!zero_mac(eth->h_source)) {
+			count_drop(st, TUN_DROP_NO_ROUTE);
+			return TC_ACT_SHOT;
+		}
 	}
 	if (out > 0)
 		return bpf_redirect(out, 0);
 	struct bpf_redir_neigh rn = {.nh_family = AF_INET, .ipv4_nh = nh};
 	return bpf_redirect_neigh(oif, &rn, sizeof(rn), 0);
+}
+
+/* outer_proto is the outer IP protocol of a tunnel kind. */
+static __always_inline __u8 outer_proto(__u8 kind)
+{
+	return kind == TUN_IPIP ? IPPROTO_IPIP_ : kind == TUN_6TO4 ? IPPROTO_IPV6_ : IPPROTO_GRE_;
 }
 
 #define PACKET_HOST_ 0
@@ -1625,6 +1676,13 @@ int tun_encap(struct __sk_buff *skb)
 		    ip->version == 4 && ip->ihl == 5 && ip->protocol == IPPROTO_GRE_ && ip->daddr == remote &&
 		    e->flags == bpf_htons(EOIP_FLAGS) && e->proto == bpf_htons(EOIP_PROTO) && e->id == c->tunnel_id)
 			return eoip_resend(skb, c, st, ip);
+		/* A protected tunnel's whole GSO packet (whole_gso), outer headers on. */
+		__be16 *g = (void *)(ip + 1);
+		if (kind != TUN_EOIP && c->ipsec_table && skb->protocol == bpf_htons(ETH_P_IP) &&
+		    (void *)(g + 2) <= end && ip->version == 4 && ip->ihl == 5 &&
+		    ip->protocol == outer_proto(kind) && (remote == 0 || ip->daddr == remote) &&
+		    (kind != TUN_GRE || g[0] == 0))
+			return eoip_resend(skb, c, st, ip);
 	}
 
 	if (ethertype == bpf_htons(ETH_P_IP)) {
@@ -1666,6 +1724,7 @@ int tun_encap(struct __sk_buff *skb)
 
 	__u32 pkt_len = skb->len - sizeof(struct ethhdr);
 	__u32 olen;
+	bool whole = 0;
 	if (kind == TUN_EOIP) {
 		/* EoIP carries any frame; adjust_room only knows IP packets, so the outer
 		 * headers go in front of the whole frame. The visible end does no GSO: the
@@ -1681,7 +1740,13 @@ int tun_encap(struct __sk_buff *skb)
 			olen += 4;
 			flags |= BPF_F_ADJ_ROOM_ENCAP_L4_GRE;
 		}
-		if (bpf_skb_adjust_room(skb, olen, BPF_ADJ_ROOM_MAC, flags))
+		if (c->ipsec_table && whole_gso(skb, pkt_len + olen)) {
+			/* In front of the Ethernet header, which the outer headers
+			 * then overwrite: the inner packet stays where it was. */
+			whole = 1;
+			if (bpf_skb_change_head(skb, olen, 0))
+				goto adjust;
+		} else if (bpf_skb_adjust_room(skb, olen, BPF_ADJ_ROOM_MAC, flags))
 			goto adjust;
 	}
 
@@ -1699,7 +1764,7 @@ int tun_encap(struct __sk_buff *skb)
 	ip->id = 0;
 	ip->frag_off = (c->df_inherit && df) ? bpf_htons(IP_DF) : 0;
 	ip->ttl = c->ttl;
-	ip->protocol = kind == TUN_IPIP ? IPPROTO_IPIP_ : kind == TUN_6TO4 ? IPPROTO_IPV6_ : IPPROTO_GRE_;
+	ip->protocol = outer_proto(kind);
 	ip->check = 0;
 	ip->daddr = remote;
 	ip->saddr = local;
@@ -1746,7 +1811,7 @@ int tun_encap(struct __sk_buff *skb)
 	eth = data;
 	if ((void *)(eth + 1) > end)
 		return TC_ACT_SHOT;
-	if (kind == TUN_EOIP && (out == 0 || zero_mac(eth->h_source))) {
+	if ((kind == TUN_EOIP || whole) && (out == 0 || zero_mac(eth->h_source))) {
 		/* change_head left the network header at the inner frame. An egress without
 		 * a link layer (the ESP device: fib gives it an all-zero address) takes the
 		 * packet from there, so it would get the inner payload alone; the kernel's
@@ -1758,6 +1823,11 @@ int tun_encap(struct __sk_buff *skb)
 		__builtin_memset(eth->h_source, 0, ETH_ALEN);
 		eth->h_proto = bpf_htons(ETH_P_IP);
 		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+	}
+	if (whole) {
+		/* The protected tunnel's table leads elsewhere than the ESP device. */
+		count_drop(st, TUN_DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
 	}
 	if (out > 0)
 		return bpf_redirect(out, 0);

@@ -1055,8 +1055,9 @@ func (u *userspace) outLoop() {
 	batch := make([]outPkt, 0, bs)
 	sender := newOutSender(u)
 	pause := time.Millisecond
+	rd := newTUNReader(d.tun)
 	for {
-		n, err := d.tun.Read(bufs, sizes, headroom)
+		n, err := rd.read(d.tun, bufs, sizes, headroom)
 		if err != nil {
 			if u.closed.Load() {
 				return
@@ -1064,6 +1065,7 @@ func (u *userspace) outLoop() {
 			if now := u.dev.Load(); now != d {
 				// Repair made the device again (and closed this one).
 				d, pause = now, time.Millisecond
+				rd = newTUNReader(d.tun)
 				continue
 			}
 			if errors.Is(err, os.ErrClosed) {
@@ -1080,8 +1082,8 @@ func (u *userspace) outLoop() {
 				continue
 			}
 			u.st.inc(stOutErrors)
-			if errors.Is(err, tun.ErrTooManySegments) {
-				continue
+			if errors.Is(err, tun.ErrTooManySegments) || errors.Is(err, errVirtio) {
+				continue // that packet alone
 			}
 			time.Sleep(pause)
 			pause = min(2*pause, 100*time.Millisecond)
