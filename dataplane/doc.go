@@ -3,7 +3,9 @@
 // --bpffs directory so that a restarted routerd finds and reuses them, attaches the
 // programs to links, and reads their counters.
 //
-// Tunnels: tun_encap runs at TC ingress of the hidden end of a tunnel's veth pair;
+// Tunnels: tun_encap runs at TC ingress of the hidden end of a tunnel's veth pair (an
+// IPsec-protected tunnel's TCP GSO packets pass it twice: outer headers put in front
+// without changing the GSO type, then sent on to the ESP device whole, see whole_gso);
 // tun_decap runs at XDP (native, else generic) on the underlay, or tun_decap_tc at TC
 // where XDP cannot attach, or tun_decap_l3 at TC on an underlay without a link-layer
 // header (the userspace ESP path's TUN). tunnel_cfg is keyed by the hidden end's ifindex; each tunnel

@@ -10,7 +10,9 @@
 //     usually runs.
 //   - "userspace" (userspace.go): ESP in Go for kernels without it. Inner packets go through
 //     a TUN device with virtio-net headers and TSO/USO offloads (a GSO batch is one read,
-//     split in Go; decrypted packets are written in batches the TUN library coalesces into
+//     split in Go by gso.go, which reads the device itself: a protected tunnel's GSO
+//     packet arrives whole with its outer IPv4 and GRE/IPIP headers in front, which the
+//     TUN library's split cannot segment; decrypted packets are written in batches the TUN library coalesces into
 //     GRO super-packets); routerd's own security policy database (SPD, first match in
 //     RouterOS order); a security association database (SAD) with sequence numbers, the
 //     anti-replay window (RFC 4303 3.4.3, any size; ESN with the Appendix A inference),

@@ -77,6 +77,8 @@ func BenchmarkGREIPsecVsSiteToSite(b *testing.B) {
 	res := map[string][]float64{}
 	retr := map[string]uint64{}
 	drop := map[string]uint64{}
+	// R's ESP device's TX packets and bytes: how big what routerd reads from the TUN is.
+	txPkts, txBytes := map[string]uint64{}, map[string]uint64{}
 	for i := 0; i < b.N*3; i++ {
 		for _, p := range paths {
 			mtu := "1476" // GRE's default
@@ -93,10 +95,14 @@ func BenchmarkGREIPsecVsSiteToSite(b *testing.B) {
 				b.Fatalf("gre1 mtu=%s not applied", mtu)
 			}
 			d0 := drops()
+			tp0, tb0 := ipsec0TX(b, nsR)
 			res0, err := iketest.IperfTCP(b, nsS, p.to, nsR, p.from, 3)
 			if err != nil {
 				b.Fatalf("%s: iperf3: %v\n%s", p.name, err, res0.Output)
 			}
+			tp1, tb1 := ipsec0TX(b, nsR)
+			txPkts[p.name] += tp1 - tp0
+			txBytes[p.name] += tb1 - tb0
 			res[p.name] = append(res[p.name], float64(res0.Bytes)*8/3e6)
 			retr[p.name] += res0.Retransmits
 			drop[p.name] += drops() - d0
@@ -113,6 +119,7 @@ func BenchmarkGREIPsecVsSiteToSite(b *testing.B) {
 	b.ReportMetric(med(res["gre"])/med(res["s2s"]), "gre/s2s")
 	b.ReportMetric(med(res["gre1400"])/med(res["s2s"]), "gre1400/s2s")
 	for _, p := range paths {
-		b.Logf("%s Mbit/s %.0f, retransmits %d, ipsec0 TX drops %d", p.name, res[p.name], retr[p.name], drop[p.name])
+		b.Logf("%s Mbit/s %.0f, retransmits %d, ipsec0 TX drops %d, R's ipsec0 TX %d bytes a packet", p.name, res[p.name],
+			retr[p.name], drop[p.name], txBytes[p.name]/max(txPkts[p.name], 1))
 	}
 }
