@@ -216,6 +216,8 @@ type Handle struct {
 	// pass has read yet (routerd_engine_unapplied_changes: a test waits for 0 before it
 	// sends what needs the configuration, instead of racing the pass).
 	changes, applied atomic.Uint64
+	// retry asks the loop for another pass DefaultResync after this one (Retry).
+	retry atomic.Bool
 }
 
 // Name is the engine's name.
@@ -229,6 +231,13 @@ func (r *Handle) Kick() {
 	default:
 	}
 }
+
+// Retry asks, from a pass, for another pass DefaultResync after it ends, for an engine
+// without a periodic pass (Spec.Resync Never) that follows the kernel's events: the
+// kernel refused something an item asked for and no event may come when it would
+// accept it (a link's IPv6 turned back on). A pass that fails is retried the same way.
+// Engines with a periodic pass need not call it.
+func (r *Handle) Retry() { r.retry.Store(true) }
 
 // Go runs fn in a goroutine the host joins on Stop; fn must return once ctx ends. A
 // panic in fn (a parser of untrusted packets) is recovered: it is logged with its
@@ -392,8 +401,17 @@ func (r *Handle) loop(ctx context.Context) {
 	kicked := context.WithValue(ctx, kickedKey{}, true)
 	last, ended := r.lastPass, time.Now()
 	for {
+		// The last pass asked for a retry, or failed: without a periodic pass nothing
+		// else would run one.
+		var retry *time.Timer
+		var retryC <-chan time.Time
+		if r.spec.Resync <= 0 && (r.retry.Swap(false) || r.failing()) {
+			retry = time.NewTimer(DefaultResync)
+			retryC = retry.C
+		}
 		pctx := ctx
 		select {
+		case <-retryC:
 		case <-ctx.Done():
 			return
 		case <-r.kick:
@@ -408,6 +426,9 @@ func (r *Handle) loop(ctx context.Context) {
 				}
 			}
 		case <-tick:
+		}
+		if retry != nil {
+			retry.Stop()
 		}
 		if ctx.Err() != nil {
 			return
@@ -502,6 +523,13 @@ func (r *Handle) failed(reason string, stack []byte) {
 	for _, m := range r.spec.Menus {
 		r.Ex.Fault(m, r.spec.Name+": "+reason)
 	}
+}
+
+// failing reports whether the last pass failed.
+func (r *Handle) failing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastErr != ""
 }
 
 func (r *Handle) succeeded() {

@@ -31,6 +31,7 @@ type kernel struct {
 	mu     sync.Mutex
 	objs   map[string]bool
 	writes int
+	refuse map[string]bool // names create refuses (the kernel says no)
 }
 
 func (k *kernel) has(name string) bool {
@@ -39,11 +40,15 @@ func (k *kernel) has(name string) bool {
 	return k.objs[name]
 }
 
-func (k *kernel) create(name string) {
+func (k *kernel) create(name string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.refuse[name] {
+		return errors.New("permission denied")
+	}
 	k.objs[name] = true
 	k.writes++
+	return nil
 }
 
 func (k *kernel) remove(name string) {
@@ -143,7 +148,11 @@ func (e *thingEngine) Reconcile(ctx context.Context) error {
 		}
 		want[name] = true
 		if !e.k.has(name) {
-			e.k.create(name)
+			if err := e.k.create(name); err != nil {
+				e.h.Ex.State.Set(thingPath, it.ID, control.ItemState{Invalid: true, Status: "cannot create: " + err.Error()})
+				e.h.Retry()
+				continue
+			}
 		}
 		e.h.Ex.State.Set(thingPath, it.ID, control.ItemState{Running: true})
 	}
@@ -336,6 +345,31 @@ func TestResyncRestores(t *testing.T) {
 	delete(k.objs, "t1")
 	k.mu.Unlock()
 	eventually(t, "t1 restored by resync", func() bool { return k.has("t1") })
+	h.Stop()
+}
+
+// An engine without a periodic pass that the kernel refused (Retry) gets another pass
+// by itself, and the item applies once the kernel accepts it: no change or kick needed.
+func TestRetryWithoutResync(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ex := newExecutor(t)
+	k := &kernel{objs: map[string]bool{}, refuse: map[string]bool{"r1": true}}
+	run(t, ex, thingPath, "add", "name=r1")
+	th := &thingEngine{k: k, resync: engine.Never}
+	h := start(t, ex, th)
+	if r := row(t, ex, thingPath, "r1"); !strings.Contains(r.Props["status"], "permission denied") {
+		t.Fatalf("refused item: %+v", r)
+	}
+	k.mu.Lock()
+	k.refuse = nil
+	k.mu.Unlock()
+	eventually(t, "r1 created by a retry pass", func() bool { return k.has("r1") })
+	// Nothing is refused any more: no further pass comes.
+	p := th.passes.Load()
+	time.Sleep(engine.DefaultResync + time.Second)
+	if n := th.passes.Load(); n != p {
+		t.Errorf("%d passes after the retry succeeded", n-p)
+	}
 	h.Stop()
 }
 

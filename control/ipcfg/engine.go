@@ -53,6 +53,10 @@ type Engine struct {
 	// gw runs the routes' check-gateway.
 	gw *gwChecker
 
+	// retry asks the host for another pass soon (engine.Handle.Retry): the engine has
+	// no periodic pass, and no kernel event may come when a refusal would be accepted.
+	retry func()
+
 	// hide reports links another engine hides from /interface (tunnels' hidden ends,
 	// shaping IFBs): their addresses are not rows either.
 	hide func(name string) bool
@@ -100,8 +104,9 @@ func New() *Engine {
 }
 
 // Spec declares the menus the engine applies. Addresses follow /interface (a link
-// renamed or created), routes /routing/table; kernel link, address and route events kick it, so it needs no
-// periodic pass.
+// renamed or created), routes /routing/table; kernel link, address and route events kick
+// it, so it needs no periodic pass: a pass the kernel refused something in asks for a
+// retry instead (refused).
 func (e *Engine) Spec() engine.Spec {
 	return engine.Spec{Name: "ipcfg",
 		Menus:  []string{Addr4Path, Addr6Path, Route4Path, Route6Path, PoolPath, poolUsedPath, dnsPath},
@@ -120,6 +125,7 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	e.ex, e.h = ex, h
 	e.names, _ = engine.Lookup[*link.Names](eh)
 	e.hide = func(name string) bool { return hidden(eh, name) }
+	e.retry = eh.Retry
 	e.Pools = newPools(ex)
 	engine.Offer(eh, e.Pools)
 	ex.Provide(Addr4Path, func(context.Context, *control.Session) ([]control.Row, error) { return e.addrRows(4) })
@@ -225,6 +231,14 @@ func (e *Engine) Reconcile(context.Context) error {
 	byIndex, byName := e.linkNames()
 	return errors.Join(e.applyAddrs(4, byIndex, byName), e.applyAddrs(6, byIndex, byName),
 		e.applyRoutes(4, byIndex, byName), e.applyRoutes(6, byIndex, byName))
+}
+
+// refused records that the kernel refused what an item asked for: the item shows why,
+// and another pass comes (the kernel may accept it later without an event saying so).
+func (e *Engine) refused() {
+	if e.retry != nil {
+		e.retry()
+	}
 }
 
 // dynID returns a stable id for a dynamic row.
@@ -402,6 +416,7 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 		cur, ok := have[k]
 		if ok && cur.proto == Proto && cur.peer != peer {
 			if err := e.h.AddrDel(k.index, k.p); err != nil {
+				e.refused()
 				e.invalidAddr(path, it, "cannot change peer: "+err.Error())
 				continue
 			}
@@ -413,6 +428,7 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 				// over in place, as a static item does a dynamic one on RouterOS, without a
 				// moment where the address and its routes are gone.
 				if err := e.h.AddrAdopt(k.index, p, it.noDAD, peer); err != nil {
+					e.refused()
 					e.invalidAddr(path, it, "address already present on "+e.names.Of(l.Attrs())+", cannot take it over: "+err.Error())
 					continue
 				}
@@ -425,6 +441,7 @@ func (e *Engine) applyAddrs(v int, byIndex map[int]netlink.Link, byName map[stri
 				// only "invalid argument".
 				why = fmt.Sprintf("IPv6 needs an mtu of at least 1280 on %s (it has %d)", e.names.Of(l.Attrs()), mtu)
 			}
+			e.refused()
 			e.invalidAddr(path, it, why)
 			continue
 		}

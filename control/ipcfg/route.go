@@ -354,6 +354,7 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 	changed := len(jobs) > 0
 	for _, j := range e.replaceRoutes(jobs) {
 		if j.err != nil {
+			e.refused()
 			delete(want, j.key)
 			for _, i := range j.members {
 				e.routeState(path, ws[i].id, routeView{reason: routeError(j.err), gwStatus: gatewayStatus(ws[i], res[i], linkName)})
