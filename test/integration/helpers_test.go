@@ -17,7 +17,7 @@ import (
 // binDir holds routerd and routerctl, built once by TestMain.
 var binDir string
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
+func TestMain(m *testing.M) { os.Exit(testbin.MainInNetns(m, &binDir)) }
 
 func routerctlBin() string { return filepath.Join(binDir, "routerctl") }
 

@@ -18,7 +18,7 @@ import (
 // whole daemon (streams need its engines: monitor-traffic, ping, the console over ssh).
 var binDir string
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
+func TestMain(m *testing.M) { os.Exit(testbin.MainInNetns(m, &binDir)) }
 
 // daemon is one routerd process (testbin.Router) with services on free ports of
 // 127.0.0.1.

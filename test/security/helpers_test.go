@@ -17,7 +17,7 @@ import (
 // binDir holds routerd and routerctl, built once by TestMain.
 var binDir string
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir)) }
+func TestMain(m *testing.M) { os.Exit(testbin.MainInNetns(m, &binDir)) }
 
 // router is one routerd process started by a test (testbin.Router), its services on
 // 127.0.0.1.

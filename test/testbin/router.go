@@ -25,7 +25,8 @@ const StartTimeout = 30 * time.Second
 
 // Options say how to run one routerd.
 type Options struct {
-	// Netns is the network namespace (ip netns name) to run in; "" runs in the test's.
+	// Netns is the network namespace (ip netns name) to run in; "" runs in the test's,
+	// which must not be the machine's own (MainInNetns gives the test one).
 	Netns string
 	// Data is the data dir; "" is a fresh one in the router's scratch folder.
 	Data string
@@ -91,6 +92,9 @@ func (r *Router) Start() error {
 		"--metrics-listen", r.Opts.Metrics, "--bpffs", r.Opts.BPFFS}
 	args = append(args, r.Opts.Args...)
 	bin := filepath.Join(r.Bin, "routerd")
+	if r.Opts.Netns == "" && os.Geteuid() == 0 && inMachineNetns() {
+		return errors.New("testbin: routerd would run in the machine's own network namespace: set Options.Netns, or use testbin.MainInNetns")
+	}
 	if r.Opts.Netns != "" {
 		args = append([]string{"--net=/run/netns/" + r.Opts.Netns, bin}, args...)
 		bin = "nsenter"
