@@ -307,6 +307,11 @@ func (s Spec) Undeclared(tree *menu.Tree) error {
 func (r *Handle) start(ctx context.Context) error {
 	r.spec = r.eng.Spec()
 	r.Ex, r.Metrics = r.host.Ex, r.host.Metrics
+	// Every engine's series exists from the start at 0: a rate or increase over a
+	// series that first appears at 1 reads 0, and an alert would miss the first panic.
+	r.host.passes.WithLabelValues(r.spec.Name)
+	r.host.passTime.WithLabelValues(r.spec.Name)
+	r.host.panics.WithLabelValues(r.spec.Name)
 	if r.spec.Resync == 0 {
 		r.spec.Resync = DefaultResync
 	}

@@ -498,6 +498,11 @@ func TestRecoveredGoesOn(t *testing.T) {
 	h.Start(context.Background())
 	t.Cleanup(h.Stop)
 	<-th.in
+	// The engine's panic series is there, at 0, before any panic (an alert's increase()
+	// over a series that first appears at 1 reads 0).
+	if !hasSeries(t, reg, "routerd_engine_panics_total", "thing") {
+		t.Errorf("no routerd_engine_panics_total{engine=\"thing\"} before the first panic")
+	}
 	reqs := make(chan string)
 	served := make(chan string)
 	th.h.Go(context.Background(), func(ctx context.Context) {
@@ -536,6 +541,28 @@ func TestRecoveredGoesOn(t *testing.T) {
 	th.gate <- struct{}{}
 	eventually(t, "mark cleared", func() bool { return row(t, ex, thingPath, "x").Props["status"] == "" })
 	h.Stop()
+}
+
+// hasSeries reports whether reg has a series of name with label engine=engine.
+func hasSeries(t *testing.T, reg *prometheus.Registry, name, eng string) bool {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "engine" && l.GetValue() == eng {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // counter sums a counter's values in reg.
