@@ -31,8 +31,11 @@
 // sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go). On
 // the userspace path the tunnel's encapsulator routes in the ESP path's selector table
 // only, so nothing leaves in the clear before the policy is installed (control/tunnel
-// ipsecTable); its decapsulator runs on the ESP device too, and its keepalives are routed
-// as the tunnel's protocol, so that they ride the SA as well. The policy's ip rule selects
+// ipsecTable); its decapsulator runs on the ESP device too, and its keepalives go through
+// the same encapsulator (control/tunnel sendKeepalive), so that they ride the SA as well
+// and are dropped, never sent in the clear, while that table has no route to the remote
+// (issue 12: routed by the kernel, they fell through to the main table whenever the
+// policy's rule or route was missing, at the tunnel's creation). The policy's ip rule selects
 // the tunnel's protocol alone: a static route via the peer and the host's other traffic
 // to it keep the real interface (ike/esp selrules.go). An
 // EoIP frame, which may be any frame (ARP), is wrapped in front of its Ethernet header,

@@ -53,6 +53,9 @@ type Engine struct {
 	k     Kernel
 	dp    Dataplane
 	raw   int // IPPROTO_RAW socket for keepalives
+	// pkt is the packet socket protected tunnels' keepalives leave by, through their
+	// own encapsulator (ipsec.go, sendKeepalive); -1 when it did not open.
+	pkt int
 	// reasmRx are the raw sockets reassembled outer packets arrive on, reasmTx the packet
 	// socket their frames leave by (reassembly.go); reasm counts what they delivered.
 	reasmRx []int
@@ -160,6 +163,9 @@ type tunnel struct {
 	id                 uint64
 	kind               dataplane.Kind
 	hiddenIdx          int
+	visibleIdx         int
+	visibleMAC         net.HardwareAddr
+	hiddenMAC          net.HardwareAddr
 	local, remote      netip.Addr
 	tunnelID           uint16
 	kaInterval         time.Duration
@@ -174,6 +180,10 @@ type tunnel struct {
 	underlay           string // where the decapsulator was last attached
 	actualMTU          int
 	state              control.ItemState // as last reported, refreshed with counters
+	// viaEncap: the keepalives go through the tunnel's encapsulator, which routes them
+	// in the IPsec table alone like its traffic (an ipsec-secret tunnel on the
+	// userspace ESP path), not through the kernel's routing (ipsec.go, sendKeepalive).
+	viaEncap bool
 }
 
 // New returns the tunnel engine, for an engine host to run; its eBPF objects are pinned
@@ -217,6 +227,11 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		return fmt.Errorf("keepalive socket: %w", err)
 	}
 	e.ex, e.eh, e.dp, e.raw, e.pinned, e.unpin, e.life = h.Ex, h, dp, raw, pinned, unpin, ctx
+	if e.pkt, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0); err != nil {
+		// Protected tunnels then send no keepalives: never any in the clear.
+		slog.Warn("tunnel: no packet socket for the keepalives of IPsec-protected tunnels", "err", err)
+		e.pkt = -1
+	}
 	for _, m := range Menus {
 		e.ex.Provide(m.Path, e.refresh(m.Path))
 	}
@@ -250,6 +265,9 @@ func (e *Engine) Kick() { e.eh.Kick() }
 // links, maps and attachments stay for the next routerd.
 func (e *Engine) Close() error {
 	unix.Close(e.raw)
+	if e.pkt > 0 {
+		unix.Close(e.pkt)
+	}
 	e.closeReassembly()
 	e.mu.Lock()
 	for _, g := range e.loops {
@@ -883,7 +901,9 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		local = t.local
 	}
 	*t = tunnel{path: it.path, name: it.Name, hidden: hidden, id: it.id, kind: it.kind,
-		hiddenIdx: hid.Attrs().Index, local: local, remote: remote, tunnelID: key.id,
+		hiddenIdx: hid.Attrs().Index, visibleIdx: vis.Attrs().Index, visibleMAC: vis.Attrs().HardwareAddr,
+		hiddenMAC: hid.Attrs().HardwareAddr, viaEncap: tn.IPsecTable != 0,
+		local: local, remote: remote, tunnelID: key.id,
 		kaInterval: interval, kaRetries: retries, lastSent: t.lastSent, lastKaRx: t.lastKaRx,
 		sent: t.sent, misses: t.misses, up: true, noRoute: ulIdx == 0, hook: hook, underlay: ulName, actualMTU: mtu}
 	st.Running = t.running() && !e.tripped(hidden)
@@ -1322,8 +1342,7 @@ func (e *Engine) keepalive(now time.Time) {
 		if !t.local.IsValid() || !t.remote.Is4() {
 			// Nothing to send from; the miss still counts.
 		} else if pkt := keepalivePacket(t.kind, t.local, t.remote, t.tunnelID); pkt != nil {
-			sa := &unix.SockaddrInet4{Addr: t.remote.As4()}
-			if err := sendOuter(e.raw, pkt, sa); err != nil {
+			if err := e.sendKeepalive(t, pkt); err != nil {
 				slog.Debug("tunnel: keepalive", "name", t.name, "err", err)
 			}
 		}

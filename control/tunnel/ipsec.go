@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"unsafe"
@@ -129,11 +130,66 @@ func (e *Engine) espDevice(ps *passState, protected bool) (name string, index, m
 	return name, l.Attrs().Index, l.Attrs().MTU
 }
 
+// errNoPacketSocket: a protected tunnel's keepalive cannot go through its encapsulator.
+var errNoPacketSocket = errors.New("no packet socket: keepalive not sent")
+
+// sendKeepalive sends a keepalive (pkt, outer IPv4 header included). An ipsec-secret
+// tunnel on the userspace ESP path (viaEncap) hands it to its own encapsulator, through
+// the visible end as if the stack had sent it there, so that it is routed as the
+// tunnel's traffic is: in the IPsec table alone, into the ESP device, and dropped while
+// that table has no route to the remote (the tunnel's policy not installed yet, or
+// being replaced). Sent through the kernel's routing instead it fell through to the
+// main table whenever the policy's selector rule or route was missing, and left in the
+// clear (issue 12: a GRE keepalive was on the wire at the tunnel's creation, before
+// the ipsec engine's pass installed its policy). Other tunnels send it as before.
+func (e *Engine) sendKeepalive(t *tunnel, pkt []byte) error {
+	if !t.viaEncap {
+		return sendOuter(e.raw, pkt, &unix.SockaddrInet4{Addr: t.remote.As4()})
+	}
+	if e.pkt <= 0 {
+		return errNoPacketSocket
+	}
+	frame, dst := encapFrame(t, pkt)
+	sa := &unix.SockaddrLinklayer{Protocol: htons(binary.BigEndian.Uint16(frame[12:])), Ifindex: t.visibleIdx, Halen: 6}
+	copy(sa.Addr[:], dst)
+	return unix.Sendto(e.pkt, frame, 0, sa)
+}
+
+// encapFrame is the frame that makes the encapsulator (bpf/tunnel.c tun_encap) send
+// the keepalive pkt, and its destination MAC. GRE, IPIP and 6to4: the keepalive's inner
+// packet in an Ethernet frame to the hidden end, which the encapsulator wraps in the
+// same outer header. EoIP, whose keepalive carries no frame: the whole outer packet
+// behind an all-zero Ethernet header, as the encapsulator sends its own EoIP packets
+// on (eoip_resend).
+func encapFrame(t *tunnel, pkt []byte) (frame []byte, dst net.HardwareAddr) {
+	if t.kind == dataplane.EoIP {
+		frame = make([]byte, 14+len(pkt))
+		binary.BigEndian.PutUint16(frame[12:], unix.ETH_P_IP)
+		copy(frame[14:], pkt)
+		return frame, make(net.HardwareAddr, 6)
+	}
+	inner := pkt[20:] // behind the outer IPv4 header
+	if t.kind == dataplane.GRE {
+		inner = pkt[24:] // and the GRE header, which the encapsulator writes
+	}
+	typ := uint16(unix.ETH_P_IP)
+	if t.kind == dataplane.SixToFour {
+		typ = unix.ETH_P_IPV6
+	}
+	frame = make([]byte, 14+len(inner))
+	copy(frame[0:6], t.hiddenMAC)
+	copy(frame[6:12], t.visibleMAC)
+	binary.BigEndian.PutUint16(frame[12:], typ)
+	copy(frame[14:], inner)
+	return frame, t.hiddenMAC
+}
+
 // sendOuter sends an outer packet built whole (a keepalive) through the IPPROTO_RAW
 // socket fd. The kernel routes such a packet as protocol 255 unless told its protocol
-// (IP_PROTOCOL, Linux 6.x): the ESP path's rules select the tunnel's protocol, and a
-// protected tunnel's keepalive must be encrypted like its traffic, not leave in the
-// clear to be dropped by the peer. A kernel without the option refuses it (EINVAL).
+// (IP_PROTOCOL, Linux 6.x): policies select by protocol (XFRM's, and the ESP path's
+// rules for a tunnel protected by a configured policy), and a protected tunnel's
+// keepalive must be encrypted like its traffic. A kernel without the option refuses it
+// (EINVAL).
 func sendOuter(fd int, pkt []byte, sa *unix.SockaddrInet4) error {
 	if len(pkt) >= 20 {
 		oob := make([]byte, unix.CmsgSpace(4))

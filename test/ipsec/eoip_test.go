@@ -60,6 +60,13 @@ func (w *wire) protos() map[string]int {
 	return protos
 }
 
+// show prints the captured packets that match a display filter, bytes included (after
+// protos: what leaked, to tell a keepalive from a ping or a reflection).
+func (w *wire) show(filter string) string {
+	out, _ := exec.Command("tshark", "-r", w.pcap, "-Y", filter, "-t", "r", "-x").CombinedOutput()
+	return string(out)
+}
+
 // eoipPair starts two routerd joined by a veth (R 198.18.61.1, S 198.18.61.2 on ether1),
 // the QA's rig.
 func eoipPair(t testing.TB, tag string) (r, s *daemon, nsR, nsS string) {
@@ -94,6 +101,13 @@ func TestEoIPIPsecSecret(t *testing.T) {
 		t.Fatalf("no traffic across EoIP over IPsec:\n%s\nR:\n%s\nS:\n%s", iketest.Sh(t, "ls", "-R", "/sys/fs/bpf/"+nsR)+iketest.Sh(t, "ip", "-n", nsR, "-d", "link")+r.script("/interface eoip print detail\n"),
 			r.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n/interface eoip print stats detail\n/ip arp print\n"),
 			s.script("/ip ipsec active-peers print detail\n/ip ipsec statistics print\n/interface eoip print stats detail\n/ip arp print\n"))
+	}
+	// Each end's keepalives reach the other through the SA (issue 12: they go through
+	// the encapsulator, which hands an EoIP keepalive on as eoip_resend does).
+	for _, d := range []*daemon{r, s} {
+		if !iketest.WaitFor(30*time.Second, func() bool { return keepaliveRx(d, "eo1") >= 2 }) {
+			t.Errorf("%s: no EoIP keepalives received (keepalive rx %d)", d.ns, keepaliveRx(d, "eo1"))
+		}
 	}
 	// ARP resolved across the tunnel, both ways.
 	for _, d := range []*daemon{r, s} {

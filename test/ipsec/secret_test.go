@@ -54,7 +54,7 @@ func TestGREIPsecSecret(t *testing.T) {
 	protos := w.protos()
 	// No GRE in the clear; ESP both ways (tshark under load may miss some of the 40).
 	if protos["47"] != 0 || protos["50"] < 2 {
-		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v\n%s", protos, w.show("not esp"))
 	}
 	if out := a.script("/ip ipsec peer print detail\n/ip ipsec profile export\n"); !strings.Contains(out, `profile="renamed"`) ||
 		!strings.Contains(out, "set [ find default=yes ] name=renamed") {
