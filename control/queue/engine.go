@@ -415,6 +415,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		seen[it.ID] = true
 		e.publishLocked(it.ID)
 	}
+	var sfqProbed bool
+	var sfqAnswer error
 	for _, it := range titems {
 		st := control.ItemState{}
 		if why, bad := undecodable[it.ID]; bad {
@@ -423,8 +425,15 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			st.Invalid, st.Status = true, "kind "+k+": "+unbuilt[k]
 		}
 		if it.Props["kind"] == "sfq" {
-			if err := e.probe("sfq"); err != nil {
-				st.Invalid, st.Status = true, "kind sfq: "+err.Error()
+			if !sfqProbed { // once a pass, also when the answer is not kept
+				sfqProbed = true
+				var cleanup error
+				if sfqAnswer, cleanup = e.probe("sfq"); cleanup != nil {
+					removeErrs = append(removeErrs, cleanup)
+				}
+			}
+			if sfqAnswer != nil {
+				st.Invalid, st.Status = true, "kind sfq: "+sfqAnswer.Error()
 			}
 		}
 		e.ex.State.Set(TypePath, it.ID, st)
@@ -836,28 +845,38 @@ func (e *Engine) leaf(index int, c class, t *tree) error {
 	return nil
 }
 
-// probe reports whether the kernel has the sfq qdisc, by adding it to a throwaway IFB
-// once; the answer is kept.
-func (e *Engine) probe(kind string) error {
+// probe reports whether the kernel has the sfq qdisc, by adding it to a throwaway IFB;
+// the answer is kept once the IFB is gone again. What went wrong removing the IFB is
+// returned apart (the pass's error): the answer is not kept then, so the next pass
+// probes again, starting by removing the leftover, whose sfq would otherwise make the
+// add fail with EEXIST and read as "no sfq".
+func (e *Engine) probe(kind string) (answer, cleanup error) {
 	if e.probed != nil {
-		return *e.probed
+		return *e.probed, nil
 	}
 	name := "rq-probe"
+	if l, err := e.k.LinkByName(name); err == nil {
+		if err := e.k.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("probing for %s: removing the leftover %s: %w", kind, name, err), nil
+		}
+	}
 	if err := e.k.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("probing for %s: %w", kind, err) // not kept: tried again
+		return fmt.Errorf("probing for %s: %w", kind, err), nil // not kept: tried again
 	}
 	l, err := e.k.LinkByName(name)
 	if err != nil {
-		return err
+		return fmt.Errorf("probing for %s: %w", kind, err), nil
 	}
-	defer e.k.LinkDel(l)
-	err = e.k.QdiscAdd(&netlink.Sfq{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
+	answer = e.k.QdiscAdd(&netlink.Sfq{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
 		Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(1, 0)}})
-	if err != nil {
-		err = fmt.Errorf("this kernel has no %s qdisc (%w)", kind, err)
+	if answer != nil {
+		answer = fmt.Errorf("this kernel has no %s qdisc (%w)", kind, answer)
 	}
-	e.probed = &err
-	return err
+	if err := e.k.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return answer, fmt.Errorf("removing the %s probe device %s: %w", kind, name, err)
+	}
+	e.probed = &answer
+	return answer, nil
 }
 
 // remove takes routerd's tree off a device it no longer shapes. What is already gone
