@@ -228,7 +228,12 @@ func (e *Engine) Reconcile(context.Context) error {
 		}
 	}
 	e.events.setNames(values)
-	byIndex, byName := e.linkNames()
+	byIndex, byName, err := e.linkNames()
+	if err != nil {
+		// Without the links every address and route would look orphaned or
+		// unresolvable: nothing is applied or removed on that view.
+		return err
+	}
 	return errors.Join(e.applyAddrs(4, byIndex, byName), e.applyAddrs(6, byIndex, byName),
 		e.applyRoutes(4, byIndex, byName), e.applyRoutes(6, byIndex, byName))
 }
@@ -275,17 +280,17 @@ func routePath(v int) string {
 }
 
 // linkNames maps link indexes to links, and RouterOS names to links.
-func (e *Engine) linkNames() (byIndex map[int]netlink.Link, byName map[string]netlink.Link) {
+func (e *Engine) linkNames() (byIndex map[int]netlink.Link, byName map[string]netlink.Link, err error) {
 	ls, err := e.h.LinkList()
 	if err != nil {
-		slog.Warn("ipcfg: listing links", "err", err)
+		return nil, nil, fmt.Errorf("listing links: %w", err)
 	}
 	byIndex, byName = map[int]netlink.Link{}, map[string]netlink.Link{}
 	for _, l := range ls {
 		byIndex[l.Attrs().Index] = l
 		byName[e.names.Of(l.Attrs())] = l
 	}
-	return byIndex, byName
+	return byIndex, byName, nil
 }
 
 // addr4Item and addr6Item are what /ip address and /ipv6 address items decode into
@@ -482,7 +487,10 @@ func (e *Engine) addrRows(v int) ([]control.Row, error) {
 	if err != nil {
 		return nil, control.Failure("%v", err)
 	}
-	byIndex, _ := e.linkNames()
+	byIndex, _, err := e.linkNames()
+	if err != nil {
+		return nil, control.Failure("%v", err)
+	}
 	var rows []control.Row
 	for _, k := range kern {
 		if k.proto == Proto {

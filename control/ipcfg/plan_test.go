@@ -399,3 +399,36 @@ func TestReadErrorFailsPass(t *testing.T) {
 type brokenKernel struct{ *fakeKernel }
 
 func (brokenKernel) AddrList(int) ([]kaddr, error) { return nil, unix.ENOBUFS }
+
+// TestLinkDumpErrorFailsPass: a link dump that fails fails the pass with the reason
+// and writes nothing (issue 10: it was logged and the pass went on with no links, so the
+// address and route on ether1 looked unresolvable and were taken out of the kernel);
+// /ip address print says why it cannot list the kernel's addresses.
+func TestLinkDumpErrorFailsPass(t *testing.T) {
+	k := newFakeKernel("ether1")
+	r := newPlanRig(t, k)
+	controltest.Exec(t, r.ex, "/ip/address add address=198.18.0.1/24 interface=ether1")
+	controltest.Exec(t, r.ex, "/ip/route add dst-address=198.19.0.0/16 gateway=198.18.0.254")
+	ctx := context.Background()
+	if err := r.e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k.Take()
+	r.e.h = linkDumpFails{k}
+	if err := r.e.Reconcile(ctx); err == nil || !strings.Contains(err.Error(), "listing links: no buffer space available") {
+		t.Fatalf("pass without the links: %v", err)
+	}
+	if got := k.Take(); len(got) > 0 {
+		t.Errorf("pass without the links wrote %q", got)
+	}
+	if _, err := r.e.addrRows(4); err == nil || !strings.Contains(err.Error(), "listing links") {
+		t.Errorf("address rows without the links: %v", err)
+	}
+	if _, err := r.e.routeRows(4); err == nil || !strings.Contains(err.Error(), "listing links") {
+		t.Errorf("route rows without the links: %v", err)
+	}
+}
+
+type linkDumpFails struct{ *fakeKernel }
+
+func (linkDumpFails) LinkList() ([]netlink.Link, error) { return nil, unix.ENOBUFS }

@@ -512,7 +512,10 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 	if err != nil {
 		return nil, control.Failure("cannot list routes: %v", err)
 	}
-	byIndex, _ := e.linkNames()
+	byIndex, _, err := e.linkNames()
+	if err != nil {
+		return nil, control.Failure("cannot list routes: %v", err)
+	}
 	var rows []control.Row
 	for i := range kern {
 		r := &kern[i]
