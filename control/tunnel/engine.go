@@ -577,9 +577,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 			underlays[ps.esp] = true
 		}
 		e.ex.State.Set(it.path, it.id, st)
+		h := it.hiddenName()
 		if !st.Invalid && st.Status == "" {
-			h := it.hiddenName()
 			e.applied[h] = appliedItem{it: *it, tripped: e.loopTripped(h), underlay: ul, esp: ps.esp}
+		} else {
+			delete(e.applied, h) // not skipped until a pass applies it (a loop protect error may go)
 		}
 	}
 	if !pruneNeeded {
@@ -809,7 +811,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 			}
 		}
 		e.forget(hidden)
-		e.setLoopGuard(hidden, nil)
+		e.setLoopGuard(hidden, nil) // stopping cannot fail
 		st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}
 		if err := errors.Join(errs...); err != nil {
 			st.Invalid, st.Status = true, err.Error()
@@ -859,8 +861,9 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		st.Props["pinned"] = "yes"
 	}
 	e.mu.Unlock()
+	var loopErr error
 	if it.kind == dataplane.EoIP {
-		st.Props["loop-protect-status"] = e.setLoopGuard(hidden, loopGuardOf(it, vis))
+		st.Props["loop-protect-status"], loopErr = e.setLoopGuard(hidden, loopGuardOf(it, vis))
 	}
 	var hook dataplane.Hook
 	if ulIdx == 0 {
@@ -907,6 +910,9 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 		kaInterval: interval, kaRetries: retries, lastSent: t.lastSent, lastKaRx: t.lastKaRx,
 		sent: t.sent, misses: t.misses, up: true, noRoute: ulIdx == 0, hook: hook, underlay: ulName, actualMTU: mtu}
 	st.Running = t.running() && !e.tripped(hidden)
+	if loopErr != nil {
+		st.Invalid, st.Status = true, loopErr.Error()
+	}
 	e.fillStats(&st, hid.Attrs().Index)
 	t.state = st
 	e.mu.Unlock()
@@ -1045,7 +1051,7 @@ func (e *Engine) forget(hidden string) {
 // remove takes a tunnel out of the kernel (its item stays, invalid).
 func (e *Engine) remove(hidden string) error {
 	e.forget(hidden)
-	e.setLoopGuard(hidden, nil)
+	e.setLoopGuard(hidden, nil) // stopping cannot fail
 	e.mu.Lock()
 	delete(e.encapAt, hidden)
 	e.mu.Unlock()

@@ -32,6 +32,9 @@ type loopGuard struct {
 	lastSent time.Time
 	tripped  bool
 	until    time.Time // when tripped and disableTime > 0
+	// err is why the interface could not be set down (tripped) or up again: the item's
+	// reason, and tried again every tick until it succeeds.
+	err error
 }
 
 func (g *loopGuard) same(o *loopGuard) bool {
@@ -138,13 +141,15 @@ func loopFrameSource(b []byte) (string, bool) {
 }
 
 // setLoopGuard starts, keeps or stops the loop protection of a tunnel (by hidden name);
-// g nil stops it. It returns the loop-protect-status to show. e.mu is not held.
-func (e *Engine) setLoopGuard(hidden string, g *loopGuard) string {
+// g nil stops it. It returns the loop-protect-status to show and why the protection
+// does not work as it says (its socket cannot be opened, or the interface could not be
+// set down or up). e.mu is not held.
+func (e *Engine) setLoopGuard(hidden string, g *loopGuard) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.loops[hidden]
 	if old != nil && g != nil && old.same(g) {
-		return old.status()
+		return old.status(), old.err
 	}
 	if old != nil {
 		old.close()
@@ -154,14 +159,32 @@ func (e *Engine) setLoopGuard(hidden string, g *loopGuard) string {
 		}
 	}
 	if g == nil {
-		return "off"
+		return "off", nil
 	}
 	if err := g.open(); err != nil {
-		slog.Warn("tunnel: loop protect", "interface", g.ifname, "err", err)
-		return "off"
+		return "off", fmt.Errorf("loop protect: %w", err)
 	}
 	e.loops[hidden] = g
-	return g.status()
+	return g.status(), nil
+}
+
+// setLink sets g's interface down while it is tripped, else up; a failure is kept in
+// g.err (e.mu held).
+func (e *Engine) setLink(g *loopGuard) {
+	l, err := e.k.LinkByIndex(g.ifindex)
+	what := "up"
+	if err == nil {
+		if g.tripped {
+			what, err = "down", e.k.LinkSetDown(l)
+		} else {
+			err = e.k.LinkSetUp(l)
+		}
+	}
+	g.err = nil
+	if err != nil {
+		g.err = fmt.Errorf("loop protect cannot set %s %s: %w", g.ifname, what, err)
+		slog.Warn("tunnel: "+g.err.Error(), "interface", g.ifname)
+	}
 }
 
 // loopTripped says whether loop protection keeps a tunnel's interface down.
@@ -196,15 +219,15 @@ func (e *Engine) loopProtect(now time.Time) (changed bool) {
 		own[g.mac] = g.ifname
 	}
 	for _, g := range e.loops {
+		if g.err != nil { // the last down or up failed: again, and the item says how it went
+			e.setLink(g)
+			changed = true
+		}
 		if g.tripped {
 			if g.disableTime > 0 && !now.Before(g.until) {
 				g.tripped = false
 				g.lastSent = time.Time{}
-				if l, err := e.k.LinkByIndex(g.ifindex); err == nil {
-					if err := e.k.LinkSetUp(l); err != nil {
-						slog.Warn("tunnel: loop protect cannot set the interface up", "interface", g.ifname, "err", err)
-					}
-				}
+				e.setLink(g)
 				slog.Info("tunnel: loop protect re-enabled the interface", "interface", g.ifname)
 				changed = true
 			}
@@ -219,11 +242,7 @@ func (e *Engine) loopProtect(now time.Time) (changed bool) {
 			slog.Warn(fmt.Sprintf("%s received loop protect packet originated from %s (%s)", g.ifname, src, origin))
 			g.tripped = true
 			g.until = now.Add(g.disableTime)
-			if l, err := e.k.LinkByIndex(g.ifindex); err == nil {
-				if err := e.k.LinkSetDown(l); err != nil {
-					slog.Warn("tunnel: loop protect cannot set the interface down", "interface", g.ifname, "err", err)
-				}
-			}
+			e.setLink(g)
 			changed = true
 			break
 		}

@@ -168,7 +168,9 @@ func (k *fakeKernel) LinkDel(l netlink.Link) error {
 func (k *fakeKernel) set(l netlink.Link, what string, fn func(a *netlink.LinkAttrs)) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.Record(fmt.Sprintf("%s %s", what, l.Attrs().Name))
+	if err := k.Write("%s %s", what, l.Attrs().Name); err != nil {
+		return err
+	}
 	cur, ok := k.links[l.Attrs().Index]
 	if !ok {
 		return netlink.LinkNotFoundError{}
