@@ -510,7 +510,10 @@ func (t *Tunnels) SetFastPath(v4, v6, ft4, ft6 bool) error {
 // nf_conntrack_udp_timeout_stream). Zero leaves the kernel's default (5 days, 120 s).
 func (t *Tunnels) SetFastTrackTimeouts(tcp, udp time.Duration) error {
 	var c tunnelFpCfg
-	t.objs.FpConfig.Lookup(uint32(0), &c)
+	// Read, modify, write: a failed read must not write zeros over the other fields.
+	if err := t.objs.FpConfig.Lookup(uint32(0), &c); err != nil {
+		return fmt.Errorf("fp_config: %w", err)
+	}
 	ms := func(d time.Duration) uint32 {
 		if d <= 0 {
 			return 0
@@ -744,7 +747,9 @@ func (t *Tunnels) SetSourceChecks(modes map[int]uint32) error {
 	// The flag goes on after the entries are in: a mode added applies from the next
 	// packet. (Without the flag, or without an entry, the program checks the least.)
 	var c tunnelFpCfg
-	t.objs.FpConfig.Lookup(uint32(0), &c)
+	if err := t.objs.FpConfig.Lookup(uint32(0), &c); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("fp_config: %w", err))...)
+	}
 	want := c
 	want.Flags &^= fpSrcv
 	if n > 0 {
