@@ -811,7 +811,7 @@ func (e *Engine) apply(it *item, ps *passState) (control.ItemState, string) {
 			}
 		}
 		e.forget(hidden)
-		e.setLoopGuard(hidden, nil) // stopping cannot fail
+		_, _ = e.setLoopGuard(hidden, nil) // stopping cannot fail
 		st := control.ItemState{Props: map[string]string{"actual-mtu": strconv.Itoa(mtu)}}
 		if err := errors.Join(errs...); err != nil {
 			st.Invalid, st.Status = true, err.Error()
@@ -1051,7 +1051,7 @@ func (e *Engine) forget(hidden string) {
 // remove takes a tunnel out of the kernel (its item stays, invalid).
 func (e *Engine) remove(hidden string) error {
 	e.forget(hidden)
-	e.setLoopGuard(hidden, nil) // stopping cannot fail
+	_, _ = e.setLoopGuard(hidden, nil) // stopping cannot fail
 	e.mu.Lock()
 	delete(e.encapAt, hidden)
 	e.mu.Unlock()

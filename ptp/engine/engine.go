@@ -76,6 +76,9 @@ type Engine struct {
 	virtual   *clock.Virtual
 	steer     Steerer // opened when a bridge port first needs it
 	steerErr  error
+	// unsteer: ports whose Detach failed (name → ifindex), tried again every pass,
+	// whose error they are until it succeeds.
+	unsteer map[string]int
 }
 
 type instance struct {
@@ -94,7 +97,8 @@ func New(opts Options) *Engine {
 	if opts.Clock == "" {
 		opts.Clock = ClockAuto
 	}
-	return &Engine{opts: opts, log: slog.Default(), sys: osSystem{}, instances: map[uint64]*instance{}}
+	return &Engine{opts: opts, log: slog.Default(), sys: osSystem{}, instances: map[uint64]*instance{},
+		unsteer: map[string]int{}}
 }
 
 // Spec declares the PTP menus. Interfaces come and go (another engine may create them
@@ -139,7 +143,8 @@ func (e *Engine) Close() error {
 		e.stop(id, in)
 	}
 	if e.steer != nil {
-		return e.steer.Close() // the program stays pinned for the next start
+		// The program stays pinned for the next start.
+		return errors.Join(e.detachPending(), e.steer.Close())
 	}
 	return nil
 }
@@ -346,16 +351,30 @@ func (e *Engine) apply() error {
 			e.ex.State.Clear(pathPort, pt.ID)
 		}
 	}
-	return nil
+	return e.detachPending()
 }
 
 func (e *Engine) stop(id uint64, in *instance) {
 	in.cancel()
 	<-in.done
 	for name, ifindex := range in.steered {
-		e.steer.Detach(ifindex, name)
+		e.unsteer[name] = ifindex
 	}
-	delete(e.instances, id)
+	delete(e.instances, id) // its ports are detached at the pass's end (apply) or by Close
+}
+
+// detachPending detaches the ports stop left steered (e.mu held); a port that fails
+// stays pending, and its error is returned.
+func (e *Engine) detachPending() error {
+	var errs []error
+	for name, ifindex := range e.unsteer {
+		if err := e.steer.Detach(ifindex, name); err != nil {
+			errs = append(errs, fmt.Errorf("PTP still kept from the bridge on %s: %w", name, err))
+			continue
+		}
+		delete(e.unsteer, name)
+	}
+	return errors.Join(errs...)
 }
 
 // steerPorts attaches ptp/steer to the instance's bridge ports; a non-empty status says
@@ -385,6 +404,7 @@ func (e *Engine) steerPorts(w want) (map[string]int, string) {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
+		delete(e.unsteer, name) // steered again: not to be detached
 		out[name] = ifindex
 	}
 	if len(errs) > 0 {

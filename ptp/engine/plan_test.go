@@ -34,6 +34,8 @@ type fakeSystem struct {
 	steerErr error
 	phcErr   error
 	panicRun string // an instance whose Run panics (a packet parser gone wrong)
+	// detachErr: Detach of the named port fails so
+	detachErr map[string]error
 }
 
 func newFakeSystem() *fakeSystem {
@@ -117,9 +119,14 @@ func (f fakeSteer) Attach(ifindex int, ifname string) error {
 	f.s.call("steer %s", ifname)
 	return nil
 }
-func (f fakeSteer) Detach(ifindex int, ifname string) { f.s.call("unsteer %s", ifname) }
-func (f fakeSteer) Stats(int) (steer.Stats, error)    { return steer.Stats{}, nil }
-func (f fakeSteer) Close() error                      { return nil }
+func (f fakeSteer) Detach(ifindex int, ifname string) error {
+	f.s.call("unsteer %s", ifname)
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.s.detachErr[ifname]
+}
+func (f fakeSteer) Stats(int) (steer.Stats, error) { return steer.Stats{}, nil }
+func (f fakeSteer) Close() error                   { return nil }
 
 // planRig is the engine on a fake system, with a real executor and store and a
 // standalone handle: the test runs each pass itself.

@@ -39,7 +39,7 @@ type Node interface {
 // Steerer is the steering program (*steer.Steer).
 type Steerer interface {
 	Attach(ifindex int, ifname string) error
-	Detach(ifindex int, ifname string)
+	Detach(ifindex int, ifname string) error
 	Stats(ifindex int) (steer.Stats, error)
 	Close() error
 }

@@ -163,24 +163,37 @@ func (s *Steer) Attach(ifindex int, ifname string) error {
 	return nil
 }
 
-// Detach stops steering on a port: bridging of PTP resumes and its counters go.
-func (s *Steer) Detach(ifindex int, ifname string) {
+// Detach stops steering on a port: bridging of PTP resumes and its counters go. It
+// returns what could not be undone (the attachment's pin, the port's entry): left, the
+// port's PTP stays kept from the bridge, so the caller tries again.
+func (s *Steer) Detach(ifindex int, ifname string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var errs []error
 	if s.links != nil {
 		if l := s.links[ifname]; l != nil {
-			l.Close()
+			if err := l.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("detaching ptp_steer from %s: %w", ifname, err))
+			}
 			delete(s.links, ifname)
 		}
 	} else {
 		if l, err := link.LoadPinnedLink(s.linkPath(ifname), nil); err == nil {
-			l.Unpin()
+			if err := l.Unpin(); err != nil {
+				errs = append(errs, fmt.Errorf("unpinning the ptp_steer link of %s: %w", ifname, err))
+			}
 			l.Close()
 		}
-		os.Remove(s.linkPath(ifname))
+		if err := os.Remove(s.linkPath(ifname)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing the ptp_steer link pin of %s: %w", ifname, err))
+		}
 	}
-	s.objs.PtpSteerPortmap.Delete(uint32(ifindex))
-	s.objs.PtpSteerCounters.Delete(uint32(ifindex))
+	for _, m := range []*ebpf.Map{s.objs.PtpSteerPortmap, s.objs.PtpSteerCounters} {
+		if err := m.Delete(uint32(ifindex)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			errs = append(errs, fmt.Errorf("%s: %w", m, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Stats reads a port's counters.
