@@ -44,6 +44,9 @@ type Config struct {
 	Lists map[string][]Entry
 	// IfLists resolves interface list names to their member interfaces.
 	IfLists func(name string) []string
+	// ifListErr, when set, receives the engine's first IfLists failure: the plan is then
+	// not applied.
+	ifListErr *error
 	// KernelName maps a RouterOS interface name to the kernel's (names longer than the
 	// kernel's 15 bytes differ; see link.Names); nil is the identity.
 	KernelName func(name string) string

@@ -34,8 +34,10 @@ type Options struct {
 	// NetNS is a network namespace file descriptor (tests); 0 is the daemon's namespace.
 	NetNS int
 	// IfLists resolves interface list names (in-interface-list=) to their members: the
-	// link engine's link.ListMembers. Nil resolves every list to nothing.
-	IfLists func(name string) []string
+	// link engine's link.ListMembers. Nil resolves every list to nothing. An error fails
+	// the pass before anything is applied: a rule compiled with no members would match
+	// nothing (or, negated, everything).
+	IfLists func(name string) ([]string, error)
 	// KernelName maps RouterOS interface names to the kernel's (link.Names); nil is the
 	// identity.
 	KernelName func(name string) string
@@ -255,8 +257,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 }
 
 func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
-	cfg := Config{V6: v6, Lists: map[string][]Entry{}, IfLists: e.opts.IfLists, KernelName: e.opts.KernelName,
+	cfg := Config{V6: v6, Lists: map[string][]Entry{}, KernelName: e.opts.KernelName,
 		RoutingMarks: map[string]uint32{}, Cache: e.cache[v6], ZoneOffset: &zo.zone, DayOffset: &zo.day}
+	if lists := e.opts.IfLists; lists != nil {
+		cfg.ifListErr = new(error)
+		cfg.IfLists = func(name string) []string {
+			m, err := lists(name)
+			if err != nil && *cfg.ifListErr == nil {
+				*cfg.ifListErr = fmt.Errorf("interface list %s: %w", name, err)
+			}
+			return m
+		}
+	}
 	if ts, _, err := routing.Tables(e.ex); err == nil {
 		for n, t := range ts {
 			cfg.RoutingMarks[n] = t.Mark
@@ -468,6 +480,10 @@ func (e *Engine) apply(cfg Config) (*Plan, error) {
 		pl = Compile(cfg)
 		if first == nil {
 			first = maps.Clone(pl.Invalid)
+		}
+		if cfg.ifListErr != nil && *cfg.ifListErr != nil {
+			aerr = *cfg.ifListErr // the kernel keeps the rules it has
+			break
 		}
 		aerr = e.k.Apply(pl, cfg.Lists)
 		var re *RefusedError

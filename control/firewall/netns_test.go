@@ -1071,11 +1071,11 @@ func TestInBridgePort(t *testing.T) {
 	// A list of ports: p1 and p2 are one class, so both are dropped; !list lets both pass
 	// and the server (which entered no bridge) is matched by the negation.
 	r.e.passMu.Lock()
-	r.e.opts.IfLists = func(name string) []string { // the link engine's part
+	r.e.opts.IfLists = func(name string) ([]string, error) { // the link engine's part
 		if name == "ports" {
-			return []string{"p1", "p2"}
+			return []string{"p1", "p2"}, nil
 		}
-		return nil
+		return nil, nil
 	}
 	r.e.passMu.Unlock()
 	r.run(t, `/interface list add name=ports`)

@@ -48,11 +48,11 @@ func TestOutBridgePort(t *testing.T) {
 	}
 	// A list: both ports.
 	r.e.passMu.Lock()
-	r.e.opts.IfLists = func(name string) []string {
+	r.e.opts.IfLists = func(name string) ([]string, error) {
 		if name == "ports" {
-			return []string{"p1", "p2"}
+			return []string{"p1", "p2"}, nil
 		}
-		return nil
+		return nil, nil
 	}
 	r.e.passMu.Unlock()
 	r.run(t, `/interface list add name=ports`)

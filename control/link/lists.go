@@ -1,7 +1,7 @@
 package link
 
 import (
-	"log/slog"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -9,7 +9,6 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/store"
-	"github.com/routerd/routerd/nldump"
 )
 
 // builtinLists are the lists RouterOS has on every device; their members are computed
@@ -106,15 +105,17 @@ func (l *lists) resolve(list string, seen map[string]bool) map[string]bool {
 }
 
 // ListMembers resolves an interface list to the names of its member interfaces; the link
-// engine offers its Members as one (engine.Lookup[link.ListMembers]).
-type ListMembers func(list string) []string
+// engine offers its Members as one (engine.Lookup[link.ListMembers]). An error (the
+// configuration or the links cannot be read) leaves the members unknown: the caller
+// must not act on none.
+type ListMembers func(list string) ([]string, error)
 
 // Members returns the names of the interfaces in list, sorted: the links of the system
 // that are members (directly or through include=, less exclude=), for IfaceKinds the
 // links of that kind, or for the built-in lists all, dynamic and static the links of that kind (dynamicLink, the rule behind the
 // D flag of /interface print). A member whose link does not exist is left out, so callers
 // resolve again when links come and go.
-func (e *Engine) Members(list string) []string {
+func (e *Engine) Members(list string) ([]string, error) {
 	ex := e.ex
 	var listItems, memberItems []store.Item
 	var configured map[string]bool
@@ -130,12 +131,11 @@ func (e *Engine) Members(list string) []string {
 		return err
 	})
 	if err != nil {
-		slog.Warn("link: reading interface lists", "err", err)
-		return nil
+		return nil, fmt.Errorf("reading interface lists: %w", err)
 	}
-	ls, err := nldump.Retry(netlink.LinkList)
+	ls, err := e.h.LinkList()
 	if err != nil {
-		slog.Warn("link: listing links", "err", err)
+		return nil, fmt.Errorf("interface list %s: listing links: %w", list, err)
 	}
 	lm, _ := ex.Tree.Get(listPath)
 	mm, _ := ex.Tree.Get(listMemberPath)
@@ -147,7 +147,7 @@ func (e *Engine) Members(list string) []string {
 		out = append(out, n)
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
 // configuredNames returns the names of the links routerd has configuration for: /interface

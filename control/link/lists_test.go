@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
@@ -98,21 +99,39 @@ func TestMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Engine{ex: ex}
-	if got := e.Members("LAN"); !slices.Equal(got, []string{"lo"}) {
+	k, err := NewKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{ex: ex, h: k}
+	members := func(list string) []string {
+		t.Helper()
+		got, err := e.Members(list)
+		if err != nil {
+			t.Fatalf("%s: %v", list, err)
+		}
+		return got
+	}
+	if got := members("LAN"); !slices.Equal(got, []string{"lo"}) {
 		t.Errorf("LAN: %v", got)
 	}
-	if got := e.Members("all"); !slices.Contains(got, "lo") {
+	if got := members("all"); !slices.Contains(got, "lo") {
 		t.Errorf("all without lo: %v", got)
 	}
-	if got := e.Members("static"); !slices.Contains(got, "lo") {
+	if got := members("static"); !slices.Contains(got, "lo") {
 		t.Errorf("static without lo: %v", got)
 	}
-	if got := e.Members("NOLO"); slices.Contains(got, "lo") || len(got) != len(e.Members("all"))-1 {
+	if got := members("NOLO"); slices.Contains(got, "lo") || len(got) != len(members("all"))-1 {
 		t.Errorf("NOLO: %v", got)
 	}
-	if got := e.Members("none"); len(got) != 0 {
+	if got := members("none"); len(got) != 0 {
 		t.Errorf("none: %v", got)
+	}
+	// A link dump that fails is the caller's error, not a list with no members
+	// (issue 10: the firewall compiled in-interface-list=LAN as matching nothing).
+	e.h = linkDumpFails{k}
+	if got, err := e.Members("LAN"); err == nil || !strings.Contains(err.Error(), "listing links: no buffer space available") {
+		t.Errorf("LAN without the links: %v %v", got, err)
 	}
 	items, _ := ex.Items("/interface/list")
 	var names []string
@@ -169,3 +188,8 @@ func TestAllEthernetPorts(t *testing.T) {
 		}
 	}
 }
+
+// linkDumpFails is a kernel whose link dump fails.
+type linkDumpFails struct{ Kernel }
+
+func (linkDumpFails) LinkList() ([]netlink.Link, error) { return nil, unix.ENOBUFS }
