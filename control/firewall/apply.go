@@ -947,8 +947,12 @@ func (k *Kernel) DynamicLists(v6 bool) ([]string, error) {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	sets, err := c.GetSets(table(v6))
+	// No table yet. The library flattens the errno into the text (%v).
+	if err != nil && (errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), unix.ENOENT.Error())) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, nil // no table yet
+		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	var out []string
 	for _, s := range sets {

@@ -443,6 +443,16 @@ func (e *Engine) applyTracking(sysctlDir string) error {
 	if err := setSysctl(filepath.Join(sysctlDir, "nf_conntrack_acct"), "1"); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("connection tracking: accounting: %w", err))
 	}
+	// The settings' item says what did not reach the kernel (the next pass tries again).
+	var st control.ItemState
+	if errs != nil {
+		st.Invalid, st.Status = true, errs.Error()
+	}
+	id := uint64(1) // a Single menu's item
+	if len(items) > 0 {
+		id = items[0].ID
+	}
+	e.ex.State.Set(TrackingPath, id, st)
 	return errs
 }
 

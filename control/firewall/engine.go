@@ -106,6 +106,12 @@ type Engine struct {
 	// orphans: lists kept for their dynamic entries alone (family/name, as dnsKey), until
 	// when their set need not be read again (orphans.go).
 	orphans map[string]time.Time
+	// listErr is what the address-list timers (expiry, none-static entries, creation
+	// times; lists.go, keep.go) could not do, by family and task: each pass shows it on
+	// the family's address-list entries until the timer's next try succeeds.
+	listErr map[bool]map[string]error
+	// logErr is why the log rules' lines do not reach /log (set at start).
+	logErr error
 }
 
 func rulePath(v6 bool, table string) string {
@@ -153,7 +159,7 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[RuleKey]decodedRule{},
 		refused:    map[bool]map[RuleKey]refusal{},
 		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{},
-		orphans: map[string]time.Time{}}
+		orphans: map[string]time.Time{}, listErr: map[bool]map[string]error{false: {}, true: {}}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -196,6 +202,9 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 		}
 		slog.Info(l.Message(), eventlog.TopicsKey, "firewall,info")
 	}); err != nil {
+		// Shown on the log rules by every pass (there is no second try: the kernel
+		// refused the one nflog group routerd binds).
+		e.logErr = err
 		slog.Warn("firewall: log rules' lines will not reach /log", "err", err)
 	}
 	e.seedTimers(time.Now())
@@ -390,8 +399,14 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	e.mu.Lock()
 	e.keepRules[v6] = keep
 	e.mu.Unlock()
-	e.keepDynamicLists(&cfg)
-	pl, aerr := e.apply(cfg)
+	var pl *Plan
+	var aerr error
+	if err := e.keepDynamicLists(&cfg); err != nil {
+		// Without the kernel's lists the new table would drop their dynamic entries.
+		pl, aerr = &Plan{Invalid: map[RuleKey]string{}}, err
+	} else {
+		pl, aerr = e.apply(cfg)
+	}
 	for k, why := range decodeErr {
 		pl.Invalid[k] = why
 	}
@@ -410,6 +425,8 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 				st.Invalid, st.Status = true, why
 			} else if aerr != nil && it.Props["disabled"] != "yes" {
 				st.Status = aerr.Error()
+			} else if e.logErr != nil && it.Props["disabled"] != "yes" && (it.Props["action"] == "log" || it.Props["log"] == "yes") {
+				st.Status = "log lines do not reach /log: " + e.logErr.Error()
 			}
 			e.ex.State.Set(path, it.ID, st)
 		}
@@ -426,10 +443,13 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 		}
 	}
 	now := time.Now()
+	maint := e.listMaintErr(v6)
 	for _, it := range lists {
 		st := control.ItemState{Props: e.listProps(listPath(v6), it, now)}
 		if why, bad := listInvalid[it.ID]; bad {
 			st.Invalid, st.Status = true, why
+		} else if maint != nil {
+			st.Status = maint.Error()
 		}
 		e.ex.State.Set(listPath(v6), it.ID, st)
 	}

@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/google/nftables"
@@ -91,9 +90,9 @@ func (e *Engine) promoteKept(v6 bool) {
 			}
 			return chs, nil
 		})
+		e.setListErr(v6, "none-static", err, "none-static address-list entries not saved")
 		if err != nil {
-			slog.Warn("firewall: none-static address-list entries not saved", "err", err)
-			return
+			return // the elements stay in the dynamic set: tried again next tick
 		}
 		e.mu.Lock()
 		for _, d := range add {
@@ -102,9 +101,9 @@ func (e *Engine) promoteKept(v6 bool) {
 		e.mu.Unlock()
 	}
 	if len(done) > 0 {
-		if err := e.k.DeleteDynamic(v6, done); err != nil {
-			slog.Warn("firewall: none-static address-list entries left in the dynamic set", "err", err)
-		}
+		// Refused, the elements are found again next tick and deleted then.
+		e.setListErr(v6, "none-static-delete", e.k.DeleteDynamic(v6, done),
+			"none-static address-list entries left in the dynamic set")
 	}
 }
 

@@ -2,8 +2,10 @@ package firewall
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -191,9 +193,9 @@ func (e *Engine) removeEntries(path string, gone []uint64) {
 		}
 		return chs, nil
 	})
+	e.setListErr(path == listPath(true), "expiry", err, "expired address-list entries not removed")
 	if err != nil {
-		slog.Warn("firewall: expired address-list entries not removed", "err", err)
-		return
+		return // their timers stay: tried again next tick
 	}
 	e.mu.Lock()
 	for _, id := range gone {
@@ -434,11 +436,13 @@ func (e *Engine) saveCreated() {
 		}
 		return nil
 	})
+	for _, v6 := range []bool{false, true} {
+		e.setListErr(v6, "creation-time", err, "address-list creation times not kept")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {
 		e.createdDirty = true // again on the next tick
-		slog.Warn("firewall: address-list creation times not kept", "err", err)
 		return
 	}
 	for k, v := range put {
@@ -447,4 +451,37 @@ func (e *Engine) saveCreated() {
 	for _, k := range del {
 		delete(e.saved, k)
 	}
+}
+
+// setListErr records what an address-list timer's task could not do (err nil: it
+// did), for the family's entries to show (listMaintErr), and asks for a pass when
+// that changes.
+func (e *Engine) setListErr(v6 bool, task string, err error, what string) {
+	if err != nil {
+		err = fmt.Errorf("%s: %w", what, err)
+		slog.Warn("firewall: "+err.Error(), "ipv6", v6)
+	}
+	e.mu.Lock()
+	old := e.listErr[v6][task]
+	if err == nil {
+		delete(e.listErr[v6], task)
+	} else {
+		e.listErr[v6][task] = err
+	}
+	e.mu.Unlock()
+	if (old == nil) != (err == nil) || old != nil && err != nil && old.Error() != err.Error() {
+		e.poke()
+	}
+}
+
+// listMaintErr is what the family's address-list timers could not do, nil when all did.
+func (e *Engine) listMaintErr(v6 bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tasks := slices.Sorted(maps.Keys(e.listErr[v6]))
+	var errs []error
+	for _, t := range tasks {
+		errs = append(errs, e.listErr[v6][t])
+	}
+	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -16,7 +17,10 @@ const orphanRecheck = time.Minute
 // fill or match a list leaves its dynamic entries until their timeout (port knocking's
 // secured list, a ban list with address-list-timeout=1w). Only such lists' sets are read,
 // and each at most every orphanRecheck or when its last entry expires.
-func (e *Engine) keepDynamicLists(cfg *Config) {
+//
+// The kernel's lists that cannot be read (at start) are the error: the pass must not
+// apply a table without them.
+func (e *Engine) keepDynamicLists(cfg *Config) error {
 	used := map[string]bool{}
 	for l := range cfg.Lists {
 		used[l] = true
@@ -35,7 +39,7 @@ func (e *Engine) keepDynamicLists(cfg *Config) {
 	} else {
 		names, err := e.k.DynamicLists(cfg.V6)
 		if err != nil {
-			slog.Warn("firewall: address lists of the kernel's table not read", "err", err)
+			return fmt.Errorf("address lists of the kernel's table not read: %w", err)
 		}
 		cands = names
 	}
@@ -76,4 +80,5 @@ func (e *Engine) keepDynamicLists(cfg *Config) {
 		}
 		cfg.Lists[l] = nil
 	}
+	return nil
 }

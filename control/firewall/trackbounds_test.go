@@ -29,6 +29,11 @@ func TestTrackingTimeoutBounds(t *testing.T) {
 	if err := r.e.applyTracking(dir); err != nil {
 		t.Fatal(err)
 	}
+	if items, _ := r.ex.Items(TrackingPath); len(items) > 0 {
+		if st, _ := r.ex.State.Get(TrackingPath, items[0].ID); st.Invalid {
+			t.Errorf("tracking item applied: %+v", st)
+		}
+	}
 	// icmp-timeout governs ICMPv6 too (RouterOS has no IPv6 tracking menu of its own).
 	for k, want := range map[string]string{"nf_conntrack_udp_timeout": "1", "nf_conntrack_tcp_timeout_established": "2147483",
 		"nf_conntrack_icmp_timeout": "7", "nf_conntrack_icmpv6_timeout": "7"} {
@@ -56,6 +61,11 @@ func TestTrackingTimeoutBounds(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "nf_conntrack_tcp_timeout_established")); string(b) != "2147483" {
 		t.Errorf("a stored 0s was written: %s", b)
+	}
+	// The settings' item says so (issue 10: the pass only logged it).
+	items, _ := r.ex.Items(TrackingPath)
+	if st, _ := r.ex.State.Get(TrackingPath, items[0].ID); !st.Invalid || !strings.Contains(st.Status, "tcp-established-timeout=0s out of range") {
+		t.Errorf("tracking item with a stored 0s: %+v", st)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "nf_conntrack_udp_timeout")); string(b) != "7" {
 		t.Errorf("udp-timeout beside a stored 0s = %s, want 7", b)
