@@ -250,6 +250,25 @@ func (sa *IKESA) expireChild(c *ChildSA) {
 		sa.request(Informational, []Payload{&Delete{Protocol: ProtoESP, SPIs: [][]byte{spiBytes(c.InSPI)}}}, nil, nil)
 		sa.removeChild(c, why)
 	}
+	sa.renegotiate(c, why)
+}
+
+// peerDeletedChild retires c, which the peer deleted. A CHILD SA whose policy was
+// generated on this side (from a template, or an IKEv1 mode config address) is negotiated
+// again at once when the policy still wants one: its policy went with it, so no packet
+// can ask for it again as a configured policy's would (the reference's GRE over IKEv2
+// client lost its tunnel for the IKE SA's life). d.mu held.
+func (sa *IKESA) peerDeletedChild(c *ChildSA) {
+	const why = "deleted by the peer"
+	sa.retireChild(c, why)
+	if c.Policy != nil && c.Policy.Dynamic && !c.rekeyed {
+		sa.renegotiate(c, why)
+	}
+}
+
+// renegotiate has a new CHILD SA negotiated for the policy of c, which is gone, when the
+// policy still wants one (d.mu held).
+func (sa *IKESA) renegotiate(c *ChildSA, after string) {
 	if c.Policy == nil {
 		return
 	}
@@ -279,7 +298,7 @@ func (sa *IKESA) expireChild(c *ChildSA) {
 		r.next = next
 	}
 	sa.d.log.Info("ipsec: negotiating a new CHILD SA for the policy", "peer", sa.peer.Name, "policy", cfg.ID,
-		"after", "hard lifetime expired", "in", time.Until(r.next).Truncate(time.Millisecond))
+		"after", after, "in", time.Until(r.next).Truncate(time.Millisecond))
 }
 
 // rekeyDue reports whether old may be rekeyed now; a rekey asked for while a refused

@@ -750,7 +750,7 @@ func (sa *IKESA) v1Informational(b []byte, h Header) {
 					spi := binary.BigEndian.Uint32(s)
 					for _, c := range append([]*ChildSA(nil), sa.children...) {
 						if c.OutSPI == spi {
-							sa.retireChild(c, "deleted by the peer")
+							sa.peerDeletedChild(c)
 						}
 					}
 				}

@@ -886,7 +886,7 @@ func (sa *IKESA) informational(h Header, ps []Payload) {
 					if !c.rekeyed || !c.deleteAt.IsZero() { // not already being deleted by us
 						ours = append(ours, spiBytes(c.InSPI))
 					}
-					sa.retireChild(c, "deleted by the peer")
+					sa.peerDeletedChild(c)
 				}
 			}
 			if len(ours) > 0 {

@@ -12,7 +12,9 @@ import (
 // 0.0.0.0/0 (a full tunnel) from a routerd responder keeps its connected network and its
 // peer in the clear while everything else is tunnelled; `/ip ipsec installed-sa flush`
 // on the client renegotiates the CHILD SA (and its generated policy) instead of leaving
-// the tunnel dead (QA [ipsec] findings).
+// the tunnel dead (QA [ipsec] findings), and so does a flush on the server, whose
+// CHILD SA delete took the client's generated policy along with the SA and left the
+// tunnel dead for the IKE SA's life (qa12).
 func TestFullTunnelClientFlush(t *testing.T) {
 	iketest.NeedRoot(t, "ip", "nsenter", "ping")
 	nsS, nsC := iketest.NS(t, "fts"), iketest.NS(t, "ftc")
@@ -70,5 +72,13 @@ func TestFullTunnelClientFlush(t *testing.T) {
 		return now != before && strings.Contains(now, "198.18.93.1") && tunnelPing()
 	}) {
 		t.Fatalf("the tunnel did not come back after installed-sa flush:\n%s", diag())
+	}
+	before = client.script("/ip ipsec installed-sa print\n")
+	server.script("/ip ipsec installed-sa flush\n")
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		now := client.script("/ip ipsec installed-sa print\n")
+		return now != before && strings.Contains(now, "198.18.93.1") && tunnelPing()
+	}) {
+		t.Fatalf("the tunnel did not come back after the server's installed-sa flush:\n%s", diag())
 	}
 }
