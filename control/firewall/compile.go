@@ -378,8 +378,12 @@ func hookDefs(table string) []hookDef {
 			{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityMangle, f, "postrouting"}}
 	case "nat":
 		n := nftables.ChainTypeNAT
+		// dstnat also runs for the router's own packets (as before RouterOS 7 added the
+		// output chain, which runs after it).
 		return []hookDef{{"prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, n, "dstnat"},
 			{"output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest, n, "dstnat"},
+			{"output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest, n, "output"},
+			{"input", nftables.ChainHookInput, nftables.ChainPriorityNATSource, n, "input"},
 			{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, n, "srcnat"}}
 	}
 	return []hookDef{{"input", nftables.ChainHookInput, nftables.ChainPriorityFilter, f, "input"},
@@ -474,11 +478,17 @@ func Compile(cfg Config) *Plan {
 			chains = append(chains, cp)
 		}
 		if table == "nat" {
+			// One base chain per hook, jumping to each RouterOS chain it runs that has rules.
+			hooks := map[string]*ChainPlan{}
 			for _, h := range hookDefs(table) {
 				if _, ok := byChain[h.target]; !ok {
 					continue
 				}
 				rules := []RulePlan{{Exprs: [][]expr.Any{{&expr.Verdict{Kind: expr.VerdictJump, Chain: ChainName(table, h.target)}}}}}
+				if cp := hooks[h.name]; cp != nil {
+					cp.Rules = append(cp.Rules, rules...)
+					continue
+				}
 				if h.target == "srcnat" {
 					// routerd's own IKE and ESP (the bypass mark ike/esp puts on their
 					// sockets) leave with the address their SA names, whatever srcnat
@@ -489,8 +499,9 @@ func Compile(cfg Config) *Plan {
 					own = append(own[:len(own):len(own)], &expr.Verdict{Kind: expr.VerdictAccept})
 					rules = append([]RulePlan{{Exprs: [][]expr.Any{own}}}, rules...)
 				}
-				chains = append(chains, &ChainPlan{Name: hookChainName(table, h.name), Hook: h.hook, Prio: h.prio, Type: h.typ,
-					Rules: rules})
+				hooks[h.name] = &ChainPlan{Name: hookChainName(table, h.name), Hook: h.hook, Prio: h.prio, Type: h.typ,
+					Rules: rules}
+				chains = append(chains, hooks[h.name])
 			}
 		}
 		pl.Chains = append(pl.Chains, chains...)
@@ -1492,7 +1503,7 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		return []expr.Any{&expr.Redir{Flags: redirFlags}}, nil
 	case "src-nat", "dst-nat", "same", "netmap":
 		typ := expr.NATTypeSourceNAT
-		if r.Action == "dst-nat" || (r.Action == "netmap" && r.Chain == "dstnat") {
+		if natDest(r) {
 			typ = expr.NATTypeDestNAT
 		}
 		// same chooses the address by source and destination (the kernel's hash of

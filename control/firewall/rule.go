@@ -101,7 +101,7 @@ func (r *Rule) facts() *ruleFacts {
 // builtinChains are RouterOS's chains of each table.
 var builtinChains = map[string][]string{
 	"filter": {"input", "forward", "output"},
-	"nat":    {"srcnat", "dstnat"},
+	"nat":    {"srcnat", "dstnat", "input", "output"}, // RouterOS 7 added input and output
 	"mangle": {"prerouting", "input", "forward", "output", "postrouting"},
 	"raw":    {"prerouting", "output"},
 }
@@ -300,6 +300,12 @@ func (r *Rule) Check(v6 bool) error {
 	return notSupported
 }
 
+// natDest reports whether r translates destinations: dst-nat, and netmap in the chains
+// that translate destinations.
+func natDest(r *Rule) bool {
+	return r.Action == "dst-nat" || (r.Action == "netmap" && (r.Chain == "dstnat" || r.Chain == "output"))
+}
+
 // checkHook validates what depends on the built-in chain the rule is reached from.
 func checkHook(r *Rule, builtin string) error {
 	f := r.facts()
@@ -341,18 +347,26 @@ func checkHookOnce(r *Rule, f *ruleFacts, builtin string) error {
 	if f.ipsecDir == "out" && (builtin == "input" || builtin == "prerouting" || builtin == "dstnat") {
 		return fmt.Errorf("failure: ipsec-policy=out is not possible in %s chain", builtin)
 	}
+	// NAT's input chain translates sources of packets for the router, its output chain
+	// destinations of the router's own (the kernel's SNAT at input, DNAT at output).
 	switch r.Action {
-	case "src-nat", "masquerade", "same":
+	case "masquerade":
 		if builtin != "srcnat" {
 			return fmt.Errorf("failure: action %s is possible only in srcnat chain", r.Action)
 		}
+	case "src-nat", "same":
+		if builtin != "srcnat" && builtin != "input" {
+			return fmt.Errorf("failure: action %s is possible only in srcnat and input chains", r.Action)
+		}
 	case "dst-nat", "redirect":
-		if builtin != "dstnat" {
-			return fmt.Errorf("failure: action %s is possible only in dstnat chain", r.Action)
+		if builtin != "dstnat" && builtin != "output" {
+			return fmt.Errorf("failure: action %s is possible only in dstnat and output chains", r.Action)
 		}
 	case "netmap":
-		if builtin != "srcnat" && builtin != "dstnat" {
-			return fmt.Errorf("failure: action netmap is possible only in srcnat and dstnat chains")
+		// It translates destinations in dstnat and output, sources elsewhere (natDest).
+		if dest := natDest(r); (dest && builtin != "dstnat" && builtin != "output") ||
+			(!dest && builtin != "srcnat" && builtin != "input") {
+			return fmt.Errorf("failure: action netmap is possible only in srcnat, dstnat, input and output chains")
 		}
 	case "mark-routing":
 		if builtin != "prerouting" && builtin != "output" {
