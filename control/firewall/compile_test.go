@@ -144,7 +144,7 @@ func TestCompileRefusals(t *testing.T) {
 	for id, want := range map[RuleKey]string{
 		{"filter", 1}: "no such chain nowhere",
 		{"filter", 3}: "loop",
-		{"nat", 6}:    "only in dstnat chain",
+		{"nat", 6}:    "only in dstnat and output chains",
 		{"mangle", 7}: "no kernel support: there is no TZSP sender here",
 		{"filter", 8}: "outgoing interface matching not possible in input chain",
 	} {
