@@ -378,10 +378,10 @@ func hookDefs(table string) []hookDef {
 			{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityMangle, f, "postrouting"}}
 	case "nat":
 		n := nftables.ChainTypeNAT
-		// dstnat also runs for the router's own packets (as before RouterOS 7 added the
-		// output chain, which runs after it).
+		// dstnat is for packets to and through the router; the router's own go through
+		// output (RouterOS 7: a "force DNS" redirect in dstnat leaves the router's own
+		// queries to its servers alone).
 		return []hookDef{{"prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, n, "dstnat"},
-			{"output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest, n, "dstnat"},
 			{"output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest, n, "output"},
 			{"input", nftables.ChainHookInput, nftables.ChainPriorityNATSource, n, "input"},
 			{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, n, "srcnat"}}

@@ -354,7 +354,7 @@ func TestBadInput(t *testing.T) {
 		`/ip firewall filter add chain=input action=drop out-interface=wan`:     "outgoing interface matching not possible in input chain",
 		`/ip firewall filter add chain=input action=drop layer7-protocol=x`:     "input does not match any value of layer7-protocol",
 		`/ip firewall filter add chain=input action=drop dst-port=80`:           "dst-port can be specified only for protocols",
-		`/ip firewall nat add chain=dstnat action=src-nat to-addresses=1.1.1.1`: "src-nat is possible only in srcnat chain",
+		`/ip firewall nat add chain=dstnat action=src-nat to-addresses=1.1.1.1`: "src-nat is possible only in srcnat and input chains",
 	} {
 		out, err := r.ctl(src)
 		if err == nil || !strings.Contains(out, want) {
