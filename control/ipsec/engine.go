@@ -143,6 +143,9 @@ type Engine struct {
 	runCtx context.Context
 	// retryTunnels asks the loop to reconcile again: a tunnel's endpoints were unknown.
 	retryTunnels bool
+	// tunnelOwners is, by remote address, the tunnel whose secret made the address's
+	// dynamic peer in the last pass: it keeps the peer (tunnelPeers).
+	tunnelOwners map[netip.Addr]string
 	// appliedSum is the digest of the configuration last applied (reconcile.go); nil
 	// after a pass that could not apply all of it.
 	appliedSum []byte

@@ -6,12 +6,14 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/tunnel"
 	"github.com/routerd/routerd/dataplane"
 	"github.com/routerd/routerd/ike"
@@ -73,7 +75,16 @@ func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile
 		tunnel, secret string
 		peer           *ike.PeerConfig
 	}
-	byRemote := map[netip.Addr]first{}
+	// The tunnels asking for encryption, each with its endpoints; the one that had a
+	// remote address's peer in the last pass keeps it (a tunnel added later with another
+	// secret must not take the peer from the one that works), the rest in menu order.
+	type cand struct {
+		mi            int
+		it            store.Item
+		name          string
+		remote, local netip.Addr
+	}
+	var cands []cand
 	for mi, tm := range tunnelMenus {
 		its, _, err := e.items(tm.path)
 		if err != nil {
@@ -95,36 +106,49 @@ func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile
 				e.warnOnce("tunnel "+name, "ipsec: "+name+": ipsec-secret not applied: the default profile is not usable")
 				continue
 			}
-			pc := byRemote[remote].peer
-			switch f := byRemote[remote]; {
-			case pc == nil:
-				pc = e.tunnelPeer(name, remote, local, p["ipsec-secret"], prof, taken)
-				byRemote[remote] = first{name, p["ipsec-secret"], pc}
-			case f.secret != p["ipsec-secret"] || pc.Local != local:
-				why := fmt.Sprintf("ipsec-secret differs from that of %s, which has the same remote-address %s (one IPsec peer per address)", f.tunnel, remote)
-				if f.secret == p["ipsec-secret"] {
-					why = fmt.Sprintf("local-address %s differs from %s of %s, which has the same remote-address %s (one IPsec peer per address)", local, pc.Local, f.tunnel, remote)
-				}
-				if conflicts == nil {
-					conflicts = map[string]string{}
-				}
-				conflicts[name] = why
-				e.warnOnce("tunnel "+name, "ipsec: "+name+": ipsec-secret not applied: "+why)
-				continue
-			}
-			delete(e.warned, "tunnel "+name)
-			id := tunnelPolicyID(mi, it.ID)
-			src, dst := netip.PrefixFrom(local, 32), netip.PrefixFrom(remote, 32)
-			cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, tm.proto, 0),
-				Remote: ike.SelectorFromPrefix(dst, tm.proto, 0), Proposals: ps, Lifetime: lt}
-			if old := e.polCfg[id]; old != nil {
-				cc.ReqID = old.reqID
-			}
-			pc.Children = append(pc.Children, cc)
-			pi := &policyInfo{id: id, peer: pc.Name, action: esp.ActionEncrypt, level: esp.LevelRequire,
-				src: src, dst: dst, proto: tm.proto, reqID: cc.ReqID, saSrc: local, saDst: remote}
-			out = append(out, tunnelPeer{tunnel: name, profile: profName, peer: pc, policy: pi})
+			cands = append(cands, cand{mi, it, name, remote, local})
 		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		return e.tunnelOwners[cands[i].remote] == cands[i].name && e.tunnelOwners[cands[j].remote] != cands[j].name
+	})
+	byRemote := map[netip.Addr]first{}
+	for _, c := range cands {
+		mi, tm, it, name, remote, local := c.mi, tunnelMenus[c.mi], c.it, c.name, c.remote, c.local
+		p := it.Props
+		pc := byRemote[remote].peer
+		switch f := byRemote[remote]; {
+		case pc == nil:
+			pc = e.tunnelPeer(name, remote, local, p["ipsec-secret"], prof, taken)
+			byRemote[remote] = first{name, p["ipsec-secret"], pc}
+		case f.secret != p["ipsec-secret"] || pc.Local != local:
+			why := fmt.Sprintf("ipsec-secret differs from that of %s, which has the same remote-address %s (one IPsec peer per address)", f.tunnel, remote)
+			if f.secret == p["ipsec-secret"] {
+				why = fmt.Sprintf("local-address %s differs from %s of %s, which has the same remote-address %s (one IPsec peer per address)", local, pc.Local, f.tunnel, remote)
+			}
+			if conflicts == nil {
+				conflicts = map[string]string{}
+			}
+			conflicts[name] = why
+			e.warnOnce("tunnel "+name, "ipsec: "+name+": ipsec-secret not applied: "+why)
+			continue
+		}
+		delete(e.warned, "tunnel "+name)
+		id := tunnelPolicyID(mi, it.ID)
+		src, dst := netip.PrefixFrom(local, 32), netip.PrefixFrom(remote, 32)
+		cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, tm.proto, 0),
+			Remote: ike.SelectorFromPrefix(dst, tm.proto, 0), Proposals: ps, Lifetime: lt}
+		if old := e.polCfg[id]; old != nil {
+			cc.ReqID = old.reqID
+		}
+		pc.Children = append(pc.Children, cc)
+		pi := &policyInfo{id: id, peer: pc.Name, action: esp.ActionEncrypt, level: esp.LevelRequire,
+			src: src, dst: dst, proto: tm.proto, reqID: cc.ReqID, saSrc: local, saDst: remote}
+		out = append(out, tunnelPeer{tunnel: name, profile: profName, peer: pc, policy: pi})
+	}
+	e.tunnelOwners = map[netip.Addr]string{}
+	for remote, f := range byRemote {
+		e.tunnelOwners[remote] = f.tunnel
 	}
 	return out, conflicts
 }

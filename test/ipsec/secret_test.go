@@ -168,4 +168,16 @@ func TestTwoTunnelsOneRemote(t *testing.T) {
 	}) {
 		t.Fatalf("s6 did not come back:\n%s", a.script("/interface 6to4 print detail\n/ip ipsec policy print detail\n"))
 	}
+	// A tunnel added later with another secret, in a menu the engine reads first (EoIP
+	// before IPIP), is the one left out: it took the peer from the working ipip1 (qa12).
+	a.script("/interface eoip add name=zeoip local-address=198.18.93.1 remote-address=198.18.93.2 tunnel-id=7 ipsec-secret=other-psk\n")
+	if !iketest.WaitFor(20*time.Second, func() bool {
+		out = a.script("/interface eoip print detail\n")
+		return strings.Contains(out, "ipsec-secret differs from that of ipip1")
+	}) {
+		t.Fatalf("no status on the tunnel added with another secret:\n%s\n%s", out, a.script("/interface ipip print detail\n"))
+	}
+	if out, err := iketest.In(nsB, "ping", "-c", "3", "-i", "0.05", "-W", "2", "198.18.19.1").CombinedOutput(); err != nil {
+		t.Fatalf("ipip1 stopped when a tunnel with another secret was added: %v\n%s\n%s", err, out, a.script("/interface ipip print detail\n"))
+	}
 }
