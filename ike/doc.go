@@ -48,7 +48,7 @@
 //     remote's address; where several are equally specific (a static peer beside a
 //     tunnel's ipsec-secret to one router), IKE_AUTH tries each one's identities and
 //     takes the one that authenticates the remote and whose policies take its first
-//     CHILD SA's traffic selectors (peerswitch.go).
+//     CHILD SA's traffic selectors, the narrowest policy when several do (peerswitch.go).
 //
 //   - EAP in IKE_AUTH (RFC 7296 2.16, eap.go): the initiator of auth-method=eap runs
 //     EAP-MSCHAPv2 (package eap) and verifies the responder's AUTH by pre-shared key or

@@ -2,6 +2,8 @@ package ike
 
 import (
 	"fmt"
+	"math/bits"
+	"net/netip"
 	"strings"
 )
 
@@ -13,10 +15,15 @@ import (
 // IDs and authentication after IKE_SA_INIT and RouterOS looks up the identity (by
 // remote-id, then its secret) among the peers of the address. So IKE_AUTH tries every
 // candidate's identities: a peer whose identity admits the remote's ID and verifies
-// its AUTH qualifies, and of those the first whose configured policies take the
+// its AUTH qualifies, and of those the one whose configured policies take the
 // traffic selectors the remote proposes for its first CHILD SA (the static peer's
 // tunnel-mode policy, or the tunnel's transport-mode one), else one that generates
-// policies, else the first that authenticated. Without that, the peer answering
+// policies, else the first that authenticated. When several peers' policies take the
+// selectors, the narrowest policy wins (longest address prefixes, then a protocol,
+// then the narrowest ports), as a route's longest prefix does: a static peer with a
+// 0.0.0.0/0 policy and the same secret as a tunnel to the same router must not take
+// the tunnel's GRE CHILD SA because it comes first; equally narrow ones go by the
+// order of the configuration (the peer that answered IKE_SA_INIT first). Without that, the peer answering
 // IKE_SA_INIT was the only one tried: AUTHENTICATION_FAILED when its secret was the
 // other one's, TS_UNACCEPTABLE when the secrets were the same.
 
@@ -47,6 +54,7 @@ func (sa *IKESA) authPeer(rid Identity, ridb []byte, auth *Auth, ps []Payload) (
 		best      *PeerConfig
 		bestCert  = sa.peerCert
 		bestRank  = -1
+		bestSpec  specificity
 		bestIdent *IdentityConfig
 	)
 	for _, p := range cands {
@@ -60,15 +68,12 @@ func (sa *IKESA) authPeer(rid Identity, ridb []byte, auth *Auth, ps []Payload) (
 			whys = append(whys, w)
 			continue
 		}
-		rank := rankPolicy
+		rank, spec := rankPolicy, specificity{}
 		if wantChild {
-			rank = sa.childRank(p, ic, ps)
+			rank, spec = sa.childRank(p, ic, ps)
 		}
-		if rank > bestRank {
-			best, bestIdent, bestRank, bestCert = p, ic, rank, sa.peerCert
-		}
-		if rank == rankPolicy {
-			break
+		if rank > bestRank || rank == bestRank && spec.narrower(bestSpec) {
+			best, bestIdent, bestRank, bestSpec, bestCert = p, ic, rank, spec, sa.peerCert
 		}
 	}
 	sa.peerCert = bestCert
@@ -90,12 +95,14 @@ func (sa *IKESA) authPeer(rid Identity, ridb []byte, auth *Auth, ps []Payload) (
 	return bestIdent, ""
 }
 
-// childRank ranks peer p with identity ic for the CHILD SA the remote proposes in ps.
-func (sa *IKESA) childRank(p *PeerConfig, ic *IdentityConfig, ps []Payload) int {
+// childRank ranks peer p with identity ic for the CHILD SA the remote proposes in ps;
+// with rankPolicy, also how narrow the policy is that takes the proposal (the first of
+// the peer's that does, as matchPolicy picks it).
+func (sa *IKESA) childRank(p *PeerConfig, ic *IdentityConfig, ps []Payload) (int, specificity) {
 	tsi, _ := FindType(ps, PayloadTSi).(*TS)
 	tsr, _ := FindType(ps, PayloadTSr).(*TS)
 	if tsi == nil || tsr == nil {
-		return rankNone
+		return rankNone, specificity{}
 	}
 	offeredI, offeredR := tsi.Selectors, tsr.Selectors
 	if FindNotify(ps, NotifyUseTransportMode) != nil {
@@ -104,11 +111,65 @@ func (sa *IKESA) childRank(p *PeerConfig, ic *IdentityConfig, ps []Payload) int 
 	}
 	for _, c := range p.Children {
 		if selOverlapAny(offeredI, []Selector{c.Remote}) && selOverlapAny(offeredR, []Selector{c.Local}) {
-			return rankPolicy
+			return rankPolicy, policySpecificity(c)
 		}
 	}
 	if ic.GeneratePolicy != "" && ic.GeneratePolicy != "no" && len(ic.Templates) > 0 {
-		return rankGenerate
+		return rankGenerate, specificity{}
 	}
-	return rankNone
+	return rankNone, specificity{}
+}
+
+// specificity is how narrow a policy's selectors are, compared field by field: the
+// address prefix bits of both sides together, then whether each names a protocol,
+// then how few ports both leave open.
+type specificity struct {
+	bits   int
+	protos int
+	ports  int // minus the number of ports open, so that more is narrower
+}
+
+// narrower reports whether s is strictly narrower than o.
+func (s specificity) narrower(o specificity) bool {
+	if s.bits != o.bits {
+		return s.bits > o.bits
+	}
+	if s.protos != o.protos {
+		return s.protos > o.protos
+	}
+	return s.ports > o.ports
+}
+
+// policySpecificity measures a policy's two selectors.
+func policySpecificity(c *ChildConfig) specificity {
+	var s specificity
+	for _, x := range []Selector{c.Local, c.Remote} {
+		s.bits += rangeBits(x.Start, x.End)
+		if x.IPProto != 0 {
+			s.protos++
+		}
+		if x.EndPort >= x.StartPort {
+			s.ports -= int(x.EndPort) - int(x.StartPort) + 1
+		}
+	}
+	return s
+}
+
+// rangeBits is the number of leading bits that every address from start to end shares:
+// a CIDR range's prefix length (a range that is not one counts as its enclosing prefix).
+func rangeBits(start, end netip.Addr) int {
+	if !start.IsValid() || !end.IsValid() || start.BitLen() != end.BitLen() {
+		return 0
+	}
+	a, b := start.AsSlice(), end.AsSlice()
+	n := 0
+	for i := range a {
+		x := a[i] ^ b[i]
+		if x == 0 {
+			n += 8
+			continue
+		}
+		return n + bits.LeadingZeros8(x)
+	}
+	return n
 }

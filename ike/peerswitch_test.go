@@ -85,3 +85,47 @@ func TestResponderPeerByIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestResponderPeerNarrowestPolicy: the responder has two peers of one address with the
+// same secret, a static one whose policy takes everything (0.0.0.0/0 both ways, tunnel
+// mode) and a tunnel's (GRE between the endpoints, transport mode); the initiator brings
+// up the GRE CHILD SA. Both peers authenticate it and both policies take its selectors:
+// the narrower GRE policy must win whichever peer comes first. Fails without the change
+// when the wide peer comes first (it took the first peer whose policy overlapped, and
+// the GRE CHILD SA ended on the static peer's 0.0.0.0/0 policy).
+func TestResponderPeerNarrowestPolicy(t *testing.T) {
+	for _, wideFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("wide-first=%v", wideFirst), func(t *testing.T) {
+			pr := newV1Pair(t, nil)
+			gre := func(port uint16, passive bool) *PeerConfig {
+				p := v1TestPeer(t, "gre", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", port, passive, "127.0.0.1/32", "127.0.0.1/32")
+				p.Children[0].ID = 2
+				p.Children[0].Local.IPProto, p.Children[0].Remote.IPProto = 47, 47
+				p.Children[0].Tunnel = false
+				return p
+			}
+			wide := v1TestPeer(t, "wide", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "0.0.0.0/0", "0.0.0.0/0")
+			peersB := []*PeerConfig{gre(0, true), wide}
+			if wideFirst {
+				peersB = []*PeerConfig{wide, gre(0, true)}
+			}
+			pr.b.SetPeers(peersB)
+			pr.a.SetPeers([]*PeerConfig{gre(v1PortRelay, false)})
+			if !iketest.WaitFor(20*time.Second, func() bool { return len(pr.ka.all()) == 1 && len(pr.kb.all()) == 1 }) {
+				t.Fatalf("want one CHILD SA on each side: A %d, B %d\nB log:\n%s", len(pr.ka.all()), len(pr.kb.all()), pr.lb.String())
+			}
+			a, b := pr.ka.all()[0], pr.kb.all()[0]
+			if b.Peer != "gre" || b.Policy.ID != 2 || b.Tunnel {
+				t.Errorf("B's CHILD SA is on peer %q policy %d tunnel %v, want peer gre policy 2 transport", b.Peer, b.Policy.ID, b.Tunnel)
+			}
+			if a.OutSPI != b.InSPI || a.InSPI != b.OutSPI {
+				t.Errorf("SPIs do not pair: A %x/%x B %x/%x", a.InSPI, a.OutSPI, b.InSPI, b.OutSPI)
+			}
+			for _, s := range pr.b.Snapshot() {
+				if s.State == "established" && s.Peer != "gre" {
+					t.Errorf("B's IKE SA is on peer %q, want gre", s.Peer)
+				}
+			}
+		})
+	}
+}
