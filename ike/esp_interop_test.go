@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -101,9 +102,26 @@ func iperfAcross(t *testing.T, client, server, dst string) float64 {
 	if err := srv.Start(); err != nil {
 		t.Skipf("iperf3: %v", err)
 	}
-	defer srv.Process.Kill()
-	time.Sleep(300 * time.Millisecond)
-	out, err := iketest.In(client, "iperf3", "-c", dst, "-t", "2", "-J").Output()
+	// The kill on return also ends a one-off server that never exits by itself (seen
+	// under load: the client had returned, the server hung and so did the whole test
+	// until the package timeout).
+	srvDone := make(chan struct{})
+	go func() { srv.Wait(); close(srvDone) }()
+	defer func() {
+		srv.Process.Kill()
+		<-srvDone
+	}()
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		out, _ := iketest.In(server, "ss", "-Hltn", "src", dst).Output()
+		return strings.Contains(string(out), ":5201")
+	}) {
+		t.Fatalf("iperf3 server on %s does not listen", dst)
+	}
+	// The client is bounded too: killed after a generous minute.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nsenter", "--net=/run/netns/"+client, "--",
+		"iperf3", "-c", dst, "-t", "2", "-J").Output()
 	if err != nil {
 		t.Fatalf("iperf3: %v\n%s", err, out)
 	}
@@ -113,9 +131,17 @@ func iperfAcross(t *testing.T, client, server, dst string) float64 {
 				BitsPerSecond float64 `json:"bits_per_second"`
 			} `json:"sum_received"`
 		} `json:"end"`
+		Error string `json:"error"`
 	}
 	json.Unmarshal(out, &res)
-	srv.Wait()
+	if res.Error != "" {
+		t.Logf("iperf3 client: %s", res.Error)
+	}
+	select {
+	case <-srvDone:
+	case <-time.After(10 * time.Second):
+		t.Logf("iperf3 server still running 10 s after its client finished: killed")
+	}
 	return res.End.SumReceived.BitsPerSecond
 }
 
