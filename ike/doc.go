@@ -29,7 +29,9 @@
 //     ikecollision.go), rekeys without packet loss (rekeyswitch.go: the responder sends
 //     on the new CHILD_SA once the old is deleted; deleted inbound SAs linger 2 s; a
 //     peer's IKE SA rekey while a CHILD_SA exchange of ours is open on that IKE SA is
-//     answered TEMPORARY_FAILURE, so no answer lands on an IKE SA whose CHILD_SAs moved);
+//     answered TEMPORARY_FAILURE, so no answer lands on an IKE SA whose CHILD_SAs moved;
+//     a peer's CHILD_SA delete arriving on the old IKE SA after the move finds them on
+//     the new one, childholder.go);
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and

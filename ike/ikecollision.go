@@ -48,6 +48,7 @@ func (sa *IKESA) ourRekeyDone(n *IKESA) bool {
 func (sa *IKESA) moveChildren(n *IKESA) {
 	n.children = append(n.children, sa.children...)
 	sa.children = nil
+	sa.handedTo = n
 	n.redoDeletes()
 	sa.rekeyAt = time.Time{}
 	sa.d.changed()

@@ -820,6 +820,7 @@ func (sa *IKESA) rekeyIKERequest(h Header, sap *SA, ni, nr []byte, ke *KE) {
 	}
 	n.children = sa.children
 	sa.children = nil
+	sa.handedTo = n
 	n.redoDeletes()
 	sa.d.log.Info("ipsec: IKE SA rekeyed by the peer", "peer", sa.peer.Name, "suite", n.suite.String())
 	sa.d.changed()
@@ -879,15 +880,14 @@ func (sa *IKESA) informational(h Header, ps []Payload) {
 					continue
 				}
 				spi := binary.BigEndian.Uint32(s)
-				for _, c := range append([]*ChildSA(nil), sa.children...) {
-					if c.OutSPI != spi {
-						continue
-					}
-					if !c.rekeyed || !c.deleteAt.IsZero() { // not already being deleted by us
-						ours = append(ours, spiBytes(c.InSPI))
-					}
-					sa.peerDeletedChild(c)
+				holder, c := sa.childByOutSPI(spi)
+				if c == nil {
+					continue
 				}
+				if !c.rekeyed || !c.deleteAt.IsZero() { // not already being deleted by us
+					ours = append(ours, spiBytes(c.InSPI))
+				}
+				holder.peerDeletedChild(c)
 			}
 			if len(ours) > 0 {
 				out = append(out, &Delete{Protocol: del.Protocol, SPIs: ours})

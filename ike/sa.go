@@ -90,6 +90,7 @@ type IKESA struct {
 	vipLease                                 *vipLease       // the pool lease of vip, shared with rekeys' successors
 	creating                                 map[uint64]bool // policies with a CREATE_CHILD_SA in flight
 	peerRekey                                *IKESA          // the peer's new IKE SA from a rekey collision (ikecollision.go)
+	handedTo                                 *IKESA          // the IKE SA a rekey moved the CHILD SAs to (childholder.go)
 	splits                                   []netip.Prefix
 	dns                                      []netip.Addr // DNS servers received by mode config
 	rxPkts, txPkts                           uint64
@@ -1428,6 +1429,7 @@ func (sa *IKESA) successor(weInitiated bool, ourSPI, theirSPI uint64, s *Suite, 
 func (sa *IKESA) handOver(n *IKESA) {
 	n.children = sa.children
 	sa.children = nil
+	sa.handedTo = n
 	n.redoDeletes()
 	sa.d.log.Info("ipsec: IKE SA rekeyed", "peer", sa.peer.Name, "suite", n.suite.String())
 	sa.state = stateDeleting
