@@ -178,9 +178,17 @@ func (d *Daemon) newSA(p *PeerConfig, initiator bool) *IKESA {
 // IPv6 address is tentative while duplicate address detection runs (about a second
 // after it is added, as at boot): the kernel cannot bind it, and picks the link-local
 // address as the source towards a global peer instead, from which every send fails
-// (EINVAL) and to which no peer could answer. Nothing is sent; the peer is tried again
-// promptly (sourceRetry) rather than on the growing backoff of a failed attempt.
+// (EINVAL) and to which no peer could answer. A configured local address that is not
+// (yet) on the router, as before a PPPoE or DHCP client has it, waits the same way.
+// Nothing is sent; the peer is tried again promptly (sourceRetry) rather than on the
+// growing backoff of a failed attempt.
 var errSourceNotUsable = errors.New("no usable source address yet")
+
+// errSourceDADFailed: the IPv6 address to send from failed duplicate address detection
+// (another host on the link has it). It never becomes usable by itself, so waiting for
+// it would be forever: the attempt fails, on the backoff of failed attempts, with this
+// reason in the log, until the address is fixed (removed and added, or the link reset).
+var errSourceDADFailed = errors.New("source address failed duplicate address detection")
 
 // sourceRetry is the pause before looking again for a usable source address.
 const sourceRetry = time.Second
@@ -188,18 +196,24 @@ const sourceRetry = time.Second
 // usableSource checks that IKE can send from local to remote: not from a link-local
 // address to a peer beyond the link, not while an IPv6 address of the interface the
 // route to the peer leaves by is tentative (the kernel then picks another interface's
-// address, a loopback's say, which the peer does not know), and from an address the
-// kernel lets a socket bind (not tentative, not gone).
+// address, a loopback's say, which the peer does not know) or has failed duplicate
+// address detection with no other global address to take its place, and from an
+// address the kernel lets a socket bind (on the router, not tentative, not DADFAILED).
 func (d *Daemon) usableSource(local, remote netip.Addr) error {
+	if remote.Is6() {
+		ifa := d.v6Towards(remote)
+		if ifa.tentative.IsValid() && ifa.tentative != local {
+			return fmt.Errorf("%w: %s on %s, the interface towards %s, is tentative (duplicate address detection)",
+				errSourceNotUsable, ifa.tentative, ifa.name, remote)
+		}
+		if ifa.dadFailed.IsValid() && !ifa.usable {
+			return fmt.Errorf("%w: %s on %s, the interface towards %s (the kernel picks %s instead)",
+				errSourceDADFailed, ifa.dadFailed, ifa.name, remote, local)
+		}
+	}
 	if local.Is6() && local.IsLinkLocalUnicast() && !remote.IsLinkLocalUnicast() {
 		return fmt.Errorf("%w: towards %s the kernel picks link-local %s (a global address still tentative?)",
 			errSourceNotUsable, remote, local)
-	}
-	if remote.Is6() {
-		if t, ifname := d.tentativeTowards(remote); t.IsValid() && t != local {
-			return fmt.Errorf("%w: %s on %s, the interface towards %s, is tentative (duplicate address detection)",
-				errSourceNotUsable, t, ifname, remote)
-		}
 	}
 	netw := "udp4"
 	if local.Is6() {
@@ -208,19 +222,68 @@ func (d *Daemon) usableSource(local, remote netip.Addr) error {
 	c, err := d.opts.Listen(netw, &net.UDPAddr{IP: local.AsSlice(), Zone: local.Zone()})
 	if err != nil {
 		if errors.Is(err, unix.EADDRNOTAVAIL) {
-			return fmt.Errorf("%w: %s cannot be used (tentative or not on this router): %w", errSourceNotUsable, local, err)
+			return d.unboundSource(local, err)
 		}
 		return err
 	}
 	return c.Close()
 }
 
-// tentativeTowards is a tentative global IPv6 address on the interface the kernel's route
-// to remote leaves by, and that interface's name; none when there is none or the
-// kernel cannot say (the check then leaves it to the send).
-func (d *Daemon) tentativeTowards(remote netip.Addr) (netip.Addr, string) {
-	var found netip.Addr
-	var ifname string
+// unboundSource says why the kernel refused to bind local (EADDRNOTAVAIL): the address
+// failed duplicate address detection (give up), is tentative, or is not on the router
+// at all (wait for it).
+func (d *Daemon) unboundSource(local netip.Addr, err error) error {
+	flags, ifname, found := d.addrFlags(local)
+	switch {
+	case found && flags&unix.IFA_F_DADFAILED != 0:
+		return fmt.Errorf("%w: %s on %s (another host on the link has it)", errSourceDADFailed, local, ifname)
+	case found && flags&unix.IFA_F_TENTATIVE != 0:
+		return fmt.Errorf("%w: %s on %s is tentative (duplicate address detection)", errSourceNotUsable, local, ifname)
+	case !found:
+		return fmt.Errorf("%w: %s is not an address of this router", errSourceNotUsable, local)
+	}
+	return fmt.Errorf("%w: %s on %s cannot be bound: %w", errSourceNotUsable, local, ifname, err)
+}
+
+// addrFlags finds local among the router's addresses: its flags (IFA_F_*) and
+// interface; found is false when no interface has it (or the kernel cannot say).
+func (d *Daemon) addrFlags(local netip.Addr) (flags int, ifname string, found bool) {
+	fam := netlink.FAMILY_V4
+	if local.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	d.opts.Do(func() error {
+		addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, fam) })
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == local.WithZone("") {
+				flags, found = a.Flags, true
+				if l, err := netlink.LinkByIndex(a.LinkIndex); err == nil {
+					ifname = l.Attrs().Name
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	return flags, ifname, found
+}
+
+// v6Addrs is what the global IPv6 addresses of one interface say about sending from it.
+type v6Addrs struct {
+	name      string
+	tentative netip.Addr // a global address still in duplicate address detection
+	dadFailed netip.Addr // a global address that failed it
+	usable    bool       // a global address that neither is tentative nor failed
+}
+
+// v6Towards reads the IPv6 addresses of the interface the kernel's route to remote
+// leaves by; nothing when there is none or the kernel cannot say (the check then leaves
+// it to the send).
+func (d *Daemon) v6Towards(remote netip.Addr) v6Addrs {
+	var v v6Addrs
 	d.opts.Do(func() error {
 		routes, err := netlink.RouteGet(remote.AsSlice())
 		if err != nil || len(routes) == 0 || routes[0].LinkIndex == 0 {
@@ -234,16 +297,28 @@ func (d *Daemon) tentativeTowards(remote netip.Addr) (netip.Addr, string) {
 		if err != nil {
 			return err
 		}
+		v.name = link.Attrs().Name
 		for _, a := range addrs {
 			ip, ok := netip.AddrFromSlice(a.IP)
-			if ok && a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_DADFAILED == 0 && ip.IsGlobalUnicast() {
-				found, ifname = ip, link.Attrs().Name
-				return nil
+			if !ok || !ip.IsGlobalUnicast() {
+				continue
+			}
+			switch {
+			case a.Flags&unix.IFA_F_DADFAILED != 0:
+				if !v.dadFailed.IsValid() {
+					v.dadFailed = ip
+				}
+			case a.Flags&unix.IFA_F_TENTATIVE != 0:
+				if !v.tentative.IsValid() {
+					v.tentative = ip
+				}
+			default:
+				v.usable = true
 			}
 		}
 		return nil
 	})
-	return found, ifname
+	return v
 }
 
 // localAddrFor asks the kernel which source address reaches remote (in the namespace
