@@ -94,13 +94,7 @@ func (sa *IKESA) eapAuthRequest(h Header, ps []Payload) bool {
 			return false
 		}
 		rid := Identity{Type: idi.IDType, Data: idi.Data}
-		var ident *IdentityConfig
-		for _, ic := range sa.peer.Identities {
-			if ic.Method == AuthMethodEAPRadius && sa.remoteIDMatches(ic, rid) {
-				ident = ic
-				break
-			}
-		}
+		ident := sa.eapPeer(rid, ps)
 		if ident == nil {
 			return false
 		}

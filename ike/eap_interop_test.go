@@ -240,3 +240,38 @@ func TestEAPOnlyBetweenRouterd(t *testing.T) {
 		})
 	}
 }
+
+// TestEAPPeerByIdentity: the responder has two peers of the EAP client's address, a
+// pre-shared-key one first (as a static site-to-site peer) and the eap-radius one. The
+// client's IKE_AUTH carries no AUTH: the eap-radius identity must be found on the second
+// peer, as the first IKE_AUTH of a pre-shared-key or signature initiator finds its peer
+// among the equally specific ones. Fails without the change: the peer that answered
+// IKE_SA_INIT was the only one looked at, it had no eap-radius identity, and the
+// client got AUTHENTICATION_FAILED.
+func TestEAPPeerByIdentity(t *testing.T) {
+	rg := newRig(t)
+	recR, recI := &recorder{}, &recorder{}
+	relay := &localRelay{convs: map[string]*eap.MSCHAPv2Server{}}
+	resp := startDaemon(t, rg.nsR, recR, func(o *ike.Options) { o.EAPRelay = relay })
+	site := peerConfig(t, "aes256-sha256-modp2048", "aes256-sha256", "tunnel", "a-long-test-psk", true)
+	site.Name = "site"
+	rw := eapPeer(t, true, &ike.IdentityConfig{Name: "r", Method: ike.AuthMethodEAPRadius,
+		MyID: ike.IDSpec{Auto: true}, RemoteID: ike.IDSpec{Auto: true}})
+	rw.Name = "rw"
+	resp.SetPeers([]*ike.PeerConfig{site, rw})
+	init := startDaemon(t, rg.nsS, recI)
+	p := eapPeer(t, false, &ike.IdentityConfig{Name: "i", Method: ike.AuthMethodEAP, EAPUser: "user1",
+		EAPPassword: "password", MyID: ike.IDSpec{Auto: true}, RemoteID: ike.IDSpec{Auto: true}})
+	p.Remote = netip.MustParsePrefix("198.18.30.1/32")
+	c := p.Children[0]
+	c.Local, c.Remote = c.Remote, c.Local
+	init.SetPeers([]*ike.PeerConfig{p})
+	if !iketest.WaitFor(20*time.Second, func() bool { return recR.count() == 1 && recI.count() == 1 }) {
+		t.Fatalf("CHILD SAs: responder %d, initiator %d (responder auth failures %d)", recR.count(), recI.count(), resp.Stats.AuthFailed.Load())
+	}
+	for _, s := range resp.Snapshot() {
+		if s.Peer != "rw" {
+			t.Errorf("the responder's IKE SA is on peer %q, want rw", s.Peer)
+		}
+	}
+}

@@ -39,15 +39,7 @@ const (
 // the SA's peer stays and why says why not for the log.
 func (sa *IKESA) authPeer(rid Identity, ridb []byte, auth *Auth, ps []Payload) (ident *IdentityConfig, why string) {
 	first := sa.peer
-	cands := []*PeerConfig{first}
-	for _, q := range sa.d.matchPeers(sa.remote.Addr()) {
-		if q.Name == first.Name {
-			continue
-		}
-		if _, ok := Select([]Proposal{sa.initProp}, q.Proposals); ok {
-			cands = append(cands, q)
-		}
-	}
+	cands := sa.peerCandidates()
 	wantChild := Find[*SA](ps) != nil
 	var (
 		whys      []string
@@ -93,6 +85,64 @@ func (sa *IKESA) authPeer(rid Identity, ridb []byte, auth *Auth, ps []Payload) (
 			"instead-of", first.Name, "remote", sa.remote.Addr(), "remote-id", rid.String())
 	}
 	return bestIdent, ""
+}
+
+// peerCandidates are the peers the remote may mean: the one that answered IKE_SA_INIT,
+// then the other equally specific peers of its address whose profile accepts the
+// proposal chosen there, in configuration order.
+func (sa *IKESA) peerCandidates() []*PeerConfig {
+	first := sa.peer
+	cands := []*PeerConfig{first}
+	for _, q := range sa.d.matchPeers(sa.remote.Addr()) {
+		if q.Name == first.Name {
+			continue
+		}
+		if _, ok := Select([]Proposal{sa.initProp}, q.Proposals); ok {
+			cands = append(cands, q)
+		}
+	}
+	return cands
+}
+
+// eapPeer finds the peer and eap-radius identity for an IKE_AUTH without AUTH (an EAP
+// client's first message, ID rid, payloads ps) among the candidates, as authPeer does
+// for the others: an identity whose remote-id admits rid, on the peer whose policy
+// takes the proposed CHILD SA best. It makes that peer the SA's; nil when none has one.
+func (sa *IKESA) eapPeer(rid Identity, ps []Payload) *IdentityConfig {
+	first := sa.peer
+	wantChild := Find[*SA](ps) != nil
+	var (
+		best      *PeerConfig
+		bestIdent *IdentityConfig
+		bestRank  = -1
+		bestSpec  specificity
+	)
+	for _, p := range sa.peerCandidates() {
+		sa.peer = p
+		for _, ic := range p.Identities {
+			if ic.Method != AuthMethodEAPRadius || !sa.remoteIDMatches(ic, rid) {
+				continue
+			}
+			rank, spec := rankPolicy, specificity{}
+			if wantChild {
+				rank, spec = sa.childRank(p, ic, ps)
+			}
+			if rank > bestRank || rank == bestRank && spec.narrower(bestSpec) {
+				best, bestIdent, bestRank, bestSpec = p, ic, rank, spec
+			}
+			break
+		}
+	}
+	if best == nil {
+		sa.peer = first
+		return nil
+	}
+	sa.peer = best
+	if best != first {
+		sa.d.log.Info("ipsec: the initiator's identity chose another peer of its address", "peer", best.Name,
+			"instead-of", first.Name, "remote", sa.remote.Addr(), "remote-id", rid.String())
+	}
+	return bestIdent
 }
 
 // childRank ranks peer p with identity ic for the CHILD SA the remote proposes in ps;
