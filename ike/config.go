@@ -19,9 +19,12 @@ type Identity struct {
 	Data []byte
 }
 
-// String writes an identity the way RouterOS's my-id/remote-id take it.
+// String writes an identity the way RouterOS's my-id/remote-id take it; "" for none
+// yet (an SA whose peer has not said who it is).
 func (id Identity) String() string {
 	switch id.Type {
+	case 0:
+		return ""
 	case IDIPv4, IDIPv6:
 		if a, ok := netip.AddrFromSlice(id.Data); ok {
 			return "address:" + a.String()
