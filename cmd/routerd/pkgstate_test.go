@@ -21,7 +21,7 @@ var packageState = map[string]string{
 	"control/engine/decode.go:unsupportedCache":  "cache: a menu's unsupported properties (the schema is immutable)",
 	"control/engine/decode.go:fieldCache":        "cache: a struct type's tagged fields",
 	"control/engine/decode.go:propCache":         "cache: the schema's properties per menu and struct type",
-	"control/firewall/typed.go:examplePools":     "sync.Pool of scratch buffers",
+	"control/firewall/typed.go:ruleSchemas":      "cache: a rule menu's decode table (the schema is immutable)",
 	"control/firewall/typed.go:stringFieldCache": "cache: a struct type's string fields",
 	"control/script/builtins.go:jobSeq":          "numbers :execute jobs, unique in the process",
 	"control/script/memory.go:heapOnce":          "starts the one sampler of the process's heap",
