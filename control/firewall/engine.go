@@ -424,7 +424,9 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 			if why, bad := pl.Invalid[RuleKey{t, it.ID}]; bad {
 				st.Invalid, st.Status = true, why
 			} else if aerr != nil && it.Props["disabled"] != "yes" {
-				st.Status = aerr.Error()
+				// The kernel did not take the ruleset: as configured the rule is not
+				// there (print where invalid finds it, as the engine host's mark would).
+				st.Invalid, st.Status = true, aerr.Error()
 			} else if e.logErr != nil && it.Props["disabled"] != "yes" && (it.Props["action"] == "log" || it.Props["log"] == "yes") {
 				st.Status = "log lines do not reach /log: " + e.logErr.Error()
 			}
