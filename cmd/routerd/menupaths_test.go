@@ -18,7 +18,8 @@ const pathsFile = "control/menu/paths.go"
 
 // TestMenuPathsSpelledOnce scans every Go file of the repository that is not a test
 // (control/menu, the engines, cmd and tools alike) for string literals that are a
-// declared menu's path, or that path as the console writes it ("/ip ipsec identity"):
+// declared menu's path, or that path as the console writes it ("/ip ipsec identity"),
+// alone or starting a longer literal ("/ip ipsec profile "+name, "/routing rule add"):
 // each is written once, in control/menu/paths.go. A literal there that names no declared
 // menu fails too, so the file holds no stale path.
 func TestMenuPathsSpelledOnce(t *testing.T) {
@@ -43,6 +44,10 @@ func TestMenuPathsSpelledOnce(t *testing.T) {
 			}
 			if p, ok := spoken[s]; ok {
 				s = p
+			} else if p := pathBefore(s, paths, spoken); p != "" {
+				// "/ip ipsec profile "+name, "/routing rule add": the path with a word
+				// after it, or ready to have one concatenated.
+				s = p
 			}
 			switch {
 			case paths[s]:
@@ -62,4 +67,22 @@ func TestMenuPathsSpelledOnce(t *testing.T) {
 				p, strings.Join(w, ", "), pathsFile)
 		}
 	}
+}
+
+// pathBefore is the longest declared menu path, in either spelling, that literal s starts
+// with and that a space ends in s; "" when there is none.
+func pathBefore(s string, paths map[string]bool, spoken map[string]string) string {
+	best, bestLen := "", 0
+	try := func(form, path string) {
+		if len(form) > bestLen && strings.HasPrefix(s, form+" ") {
+			best, bestLen = path, len(form)
+		}
+	}
+	for p := range paths {
+		try(p, p)
+	}
+	for w, p := range spoken {
+		try(w, p)
+	}
+	return best
 }

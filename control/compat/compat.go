@@ -28,16 +28,16 @@ func Register(ex *control.Executor) {
 	ex.Migrate(menu.ScriptPath, scriptPolicy)
 	ex.Migrate(menu.SchedulerPath, scriptPolicy)
 	ex.Rename(menu.V6PeerProfilePath, menu.IPsecProfilePath, func(s *control.Sentence) {
-		slog.Info("RouterOS 6 menu mapped", "menu", "ip ipsec peer profile", "command", s.Cmd, "to", "/ip ipsec profile "+s.Cmd)
+		slog.Info("RouterOS 6 menu mapped", "menu", menu.Console(menu.V6PeerProfilePath)[1:], "command", s.Cmd, "to", menu.Console(menu.IPsecProfilePath, s.Cmd))
 	})
 	ex.Rename(menu.V6UserSettingsPath, menu.IPsecSettingsPath, func(s *control.Sentence) {
-		slog.Info("RouterOS 6 menu mapped", "menu", "ip ipsec user settings", "command", s.Cmd, "to", "/ip ipsec settings "+s.Cmd)
+		slog.Info("RouterOS 6 menu mapped", "menu", menu.Console(menu.V6UserSettingsPath)[1:], "command", s.Cmd, "to", menu.Console(menu.IPsecSettingsPath, s.Cmd))
 	})
 }
 
 // mapped logs one mapped property.
 func mapped(menuPath, prop, to string) {
-	slog.Info("RouterOS 6 property mapped", "menu", strings.ReplaceAll(menuPath, "/", " ")[1:], "property", prop, "to", to)
+	slog.Info("RouterOS 6 property mapped", "menu", menu.Console(menuPath)[1:], "property", prop, "to", to)
 }
 
 func peer() control.Migration {
@@ -63,7 +63,7 @@ func peer() control.Migration {
 				case "xauth-password":
 					name = "password"
 				}
-				mapped(s.Path, a.Name, "/ip ipsec identity "+name)
+				mapped(s.Path, a.Name, menu.Console(menu.IPsecIdentityPath, name))
 				a.Name = name
 				if name == "auth-method" && a.Value == "rsa-signature" {
 					// The upgrade's name for v6's certificate authentication.
@@ -73,7 +73,7 @@ func peer() control.Migration {
 				idArgs = append(idArgs, a)
 			case prof[a.Name]:
 				changed = true
-				mapped(s.Path, a.Name, "/ip ipsec profile "+a.Name)
+				mapped(s.Path, a.Name, menu.Console(menu.IPsecProfilePath, a.Name))
 				profArgs = append(profArgs, a)
 			case a.Name == "exchange-mode" && a.Value == "main-l2tp":
 				changed = true
@@ -435,7 +435,7 @@ func ensureTable(ctx context.Context, ex *control.Executor, sess *control.Sessio
 	if _, ok := ex.Tree.Get(menu.RoutingTablePath); !ok || name == "main" || name == "" || taken(ex, sess, menu.RoutingTablePath, name) {
 		return nil
 	}
-	mapped(path, prop+"="+name, "/routing table add name="+name+" fib")
+	mapped(path, prop+"="+name, menu.Console(menu.RoutingTablePath, "add", "name="+name, "fib"))
 	_, err := ex.Exec(ctx, sess, &control.Sentence{Path: menu.RoutingTablePath, Cmd: "add",
 		Args: []control.Arg{{Name: "name", Value: name}, {Name: "fib", Value: "yes"}}})
 	return err
@@ -459,11 +459,11 @@ func routeRule(ctx context.Context, ex *control.Executor, sess *control.Session,
 				return nil, nil, err
 			}
 		}
-		mapped(s.Path, a.Name, "/routing rule "+a.Name)
+		mapped(s.Path, a.Name, menu.Console(menu.RoutingRulePath, a.Name))
 		args = append(args, a)
 	}
 	if len(s.Args) == 0 {
-		mapped(s.Path, "add", "/routing rule add")
+		mapped(s.Path, "add", menu.Console(menu.RoutingRulePath, "add"))
 	}
 	return &control.Sentence{Path: menu.RoutingRulePath, Cmd: "add", Args: args, Out: s.Out}, nil, nil
 }
@@ -533,19 +533,19 @@ func masterPort(ctx context.Context, ex *control.Executor, sess *control.Session
 		if br, err = freeName(ex, sess, menu.BridgePath, "bridge"); err != nil {
 			return nil, err
 		}
-		mapped(s.Path, "master-port="+master, "/interface bridge add name="+br+" protocol-mode=none comment=\""+fromMasterPort+"\"")
+		mapped(s.Path, "master-port="+master, menu.Console(menu.BridgePath, "add", "name="+br, "protocol-mode=none", "comment=\""+fromMasterPort+"\""))
 		if _, err := ex.Exec(ctx, sess, &control.Sentence{Path: menu.BridgePath, Cmd: "add", Args: []control.Arg{
 			{Name: "name", Value: br}, {Name: "protocol-mode", Value: "none"}, {Name: "comment", Value: fromMasterPort}}}); err != nil {
 			return nil, err
 		}
-		mapped(s.Path, "master-port="+master, "/interface bridge port add bridge="+br+" interface="+master)
+		mapped(s.Path, "master-port="+master, menu.Console(menu.BridgePortPath, "add", "bridge="+br, "interface="+master))
 		out = append(out, bridgePort(br, master))
 	}
 	for _, n := range names {
 		if n == master {
 			continue
 		}
-		mapped(s.Path, "master-port="+master, "/interface bridge port add bridge="+br+" interface="+n)
+		mapped(s.Path, "master-port="+master, menu.Console(menu.BridgePortPath, "add", "bridge="+br, "interface="+n))
 		out = append(out, bridgePort(br, n))
 	}
 	return out, nil
@@ -792,7 +792,7 @@ func joinMasterBridge(ctx context.Context, ex *control.Executor, sess *control.S
 		}
 		sess.V6Joined[m] = b
 	}
-	mapped(s.Path, "interface="+m, "/interface bridge remove "+x+" (made from master port "+m+", joined to "+b+")")
+	mapped(s.Path, "interface="+m, menu.Console(menu.BridgePath, "remove", x, "(made from master port "+m+", joined to "+b+")"))
 	moves = append(moves, &control.Sentence{Path: menu.BridgePath, Cmd: "remove", Args: []control.Arg{{Name: "numbers", Value: x}}})
 	for _, mv := range moves {
 		if _, err := ex.Exec(ctx, sess, mv); err != nil {

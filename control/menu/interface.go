@@ -155,7 +155,7 @@ func interfaceMenus() []*Menu {
 				stored("sfp-ignore-rx-los", value.Bool(), "no", noHW, "Ignore the SFP module's receive loss-of-signal."),
 				// RouterOS 6 (before 6.41) switched ports with master-port=; the upgrade
 				// made a bridge of each master port and its slaves (package compat).
-				{Name: "master-port", Type: value.String(), V6: "/interface bridge port (a bridge created from the master port)",
+				{Name: "master-port", Type: value.String(), V6: Console(BridgePortPath, "(a bridge created from the master port)"),
 					Desc: "RouterOS 6 switch group: the port this one is switched with."},
 			},
 				append(append([]Prop{}, loopProtect...), comment, disabled, running,

@@ -217,7 +217,7 @@ func (t kibSize) Parse(s string) (string, error) { return t.Type.Parse(strings.T
 // holds an item.
 func v6RouteRule() *Menu {
 	to := func(name string, t value.Type, desc string) Prop {
-		return Prop{Name: name, Type: t, V6: "/routing rule " + name, Desc: desc}
+		return Prop{Name: name, Type: t, V6: Console(RoutingRulePath, name), Desc: desc}
 	}
 	return &Menu{
 		Path: V6RouteRulePath,

@@ -140,7 +140,7 @@ func v6Alias(m *Menu, path, desc string, keep ...string) *Menu {
 		if len(keep) > 0 && !slices.Contains(keep, p.Name) {
 			continue
 		}
-		p.V6 = consolePath(target) + " " + p.Name
+		p.V6 = Console(target) + " " + p.Name
 		props = append(props, p)
 	}
 	m.Props = props
@@ -697,19 +697,14 @@ var (
 		"nat-traversal", "dpd-interval", "dpd-maximum-failures", "proposal-check"}
 )
 
-// consolePath is a menu path as the console writes it ("/ip ipsec identity").
-func consolePath(path string) string {
-	return "/" + strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", " ")
-}
-
 func ipsecPeerV6() []Prop {
 	var out []Prop
 	for _, n := range IPsecPeerV6Identity {
-		out = append(out, Prop{Name: n, Type: value.String(), V6: consolePath(IPsecIdentityPath), Sensitive: n == "secret" || n == "xauth-password",
+		out = append(out, Prop{Name: n, Type: value.String(), V6: Console(IPsecIdentityPath), Sensitive: n == "secret" || n == "xauth-password",
 			Desc: "RouterOS 6 peer property; an identity of the peer is made with it."})
 	}
 	for _, n := range IPsecPeerV6Profile {
-		out = append(out, Prop{Name: n, Type: value.String(), V6: consolePath(IPsecProfilePath),
+		out = append(out, Prop{Name: n, Type: value.String(), V6: Console(IPsecProfilePath),
 			Desc: "RouterOS 6 peer property; a profile of the peer is made with it."})
 	}
 	return out

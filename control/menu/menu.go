@@ -311,3 +311,10 @@ func parent(p string) string {
 	}
 	return p[:i]
 }
+
+// Console is a menu path as the console writes it ("/ip ipsec identity"), followed by
+// words if any ("/ip ipsec profile lifetime"): hints and log lines that name a menu build
+// it from the path's constant (paths.go), so a renamed menu leaves none naming the old one.
+func Console(path string, words ...string) string {
+	return strings.Join(append([]string{"/" + strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", " ")}, words...), " ")
+}

@@ -25,7 +25,7 @@ func PropertiesTable(t *Tree) string {
 			continue
 		}
 		kind := map[Kind]string{List: "list", Single: "single", Fixed: "fixed", Dir: "dir", Status: "status"}[m.Kind]
-		fmt.Fprintf(&b, "\n## %s (%s)\n\n", consolePath(m.Path), kind)
+		fmt.Fprintf(&b, "\n## %s (%s)\n\n", Console(m.Path), kind)
 		if m.Desc != "" {
 			b.WriteString(m.Desc + "\n\n")
 		}
