@@ -68,6 +68,8 @@ type Stats struct {
 	ChildEstablished       atomic.Uint64
 	ReplayedOrStale        atomic.Uint64
 	BadIntegrity           atomic.Uint64 // of Malformed: the encrypted payload did not verify
+	// CHILD_SA removals and installs the data path refused (dpretry.go).
+	RemoveRefused, InstallRefused atomic.Uint64
 }
 
 type sock struct {
@@ -100,8 +102,9 @@ type Daemon struct {
 	started  map[string]*IKESA // initiator SAs by peer name (one at a time)
 	// initRetry paces the initiation of peers whose IKE SA did not come up (peerchange.go).
 	initRetry map[string]*backoff
-	sig       uint64    // stateSig when the engine was last told
-	retired   []retired // rekeyswitch.go
+	sig       uint64      // stateSig when the engine was last told
+	retired   []retired   // rekeyswitch.go
+	unremoved []unremoved // dpretry.go
 	ticker    *time.Ticker
 	notify    chan struct{}
 	done      chan struct{}
@@ -233,6 +236,10 @@ func (d *Daemon) Close() error {
 		sa.destroy("daemon stopped")
 	}
 	d.expireRetired(time.Now(), true)
+	d.retryRemovals(time.Now())
+	if n := len(d.unremoved); n > 0 {
+		d.log.Warn("ipsec: CHILD SAs the data path refused to remove stay there", "count", n, "err", d.unremoved[n-1].err)
+	}
 	d.closed = true
 	d.mu.Unlock()
 	d.ticker.Stop()
@@ -444,6 +451,7 @@ func (d *Daemon) tick() {
 				sa.timers(now)
 			}
 			d.expireRetired(now, false)
+			d.retryRemovals(now)
 			d.startPeers(now)
 			d.retryChildren(now)
 			ev = d.opts.Events

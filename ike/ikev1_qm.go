@@ -471,7 +471,7 @@ func (sa *IKESA) v1MakeChild(qm *v1QM, s *Suite, outSPI uint32, tunnel bool, lif
 }
 
 func (sa *IKESA) v1Install(c *ChildSA) {
-	sa.installChild(c)
+	_ = sa.installChild(c) // a refusal deletes it at the peer (refuseChild)
 	if sa.done != nil {
 		sa.done <- nil
 		sa.done = nil

@@ -51,9 +51,7 @@ func (sa *IKESA) v1Predecessor(c *ChildSA) *ChildSA {
 func (sa *IKESA) v1DropQM(qm *v1QM) {
 	if c := qm.child; c != nil && c.inEarly && !qm.initiator {
 		qm.child = nil
-		if dp := sa.d.dp; dp != nil {
-			dp.RemoveChild(c)
-		}
+		sa.d.dpRemove(c)
 	}
 	delete(sa.v1.qms, qm.msgID)
 }

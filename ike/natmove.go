@@ -3,6 +3,7 @@ package ike
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // MovingDatapath is a Datapath that can move a CHILD_SA to the peer's new endpoint in
@@ -20,6 +21,8 @@ func (sa *IKESA) moveTo(from netip.AddrPort, seenIn string) {
 	old := sa.remote
 	sa.d.log.Info("ipsec: peer address changed", "peer", sa.peer.Name, "from", old, "to", from, "seen-in", seenIn)
 	sa.remote = from
+	var refused []*ChildSA
+	var errs []error
 	for _, c := range sa.children {
 		prev := c.Remote
 		c.Remote = from
@@ -35,9 +38,17 @@ func (sa *IKESA) moveTo(from netip.AddrPort, seenIn string) {
 			continue
 		}
 		c.Remote = prev
-		dp.RemoveChild(c)
+		sa.d.dpRemove(c) // a refusal is tried again with the old address (dpretry.go)
 		c.Remote = from
-		dp.InstallChild(c)
+		if err := dp.InstallChild(c); err != nil {
+			refused, errs = append(refused, c), append(errs, err)
+		}
+	}
+	// One the data path refused at the new address is gone from here: the peer deletes it too.
+	for i, c := range refused {
+		sa.children = slices.DeleteFunc(sa.children, func(x *ChildSA) bool { return x == c })
+		sa.countChild(c)
+		sa.refuseChild(c, errs[i])
 	}
 	sa.d.changed()
 }

@@ -24,11 +24,11 @@ const outWait = 10 * time.Second
 
 // installRekeyed installs the CHILD_SA a peer's rekey request made; with a
 // SplitDatapath its outbound half waits for old to go.
-func (sa *IKESA) installRekeyed(c, old *ChildSA) {
+func (sa *IKESA) installRekeyed(c, old *ChildSA) error {
 	if _, ok := sa.d.dp.(SplitDatapath); ok {
 		c.outPending, c.waitFor = true, old
 	}
-	sa.installChild(c)
+	return sa.installChild(c)
 }
 
 // activateWaiting installs the outbound halves that waited for gone (just removed), and
@@ -61,7 +61,7 @@ func (sa *IKESA) stopSending(c *ChildSA) {
 		c.outPending, c.waitFor = false, nil // never installed: it stays so
 		return
 	}
-	split.RemoveOutbound(c)
+	sa.d.dpRemoveOutbound(split, c)
 }
 
 // answerWithChild sends the answer that creates c (nil: the answer refuses it; old: the
@@ -77,10 +77,13 @@ func (sa *IKESA) answerWithChild(h Header, out []Payload, c, old *ChildSA) {
 	switch {
 	case c == nil:
 	case old != nil:
-		sa.installRekeyed(c, old)
-		sa.d.Stats.ChildRekeys.Add(1)
+		if sa.installRekeyed(c, old) == nil {
+			sa.d.Stats.ChildRekeys.Add(1)
+		} else if old.collision == c {
+			old.collision = nil
+		}
 	default:
-		sa.installChild(c)
+		_ = sa.installChild(c) // a refusal deletes it at the peer (refuseChild)
 	}
 }
 
@@ -153,9 +156,7 @@ func (d *Daemon) expireRetired(now time.Time, all bool) {
 	keep := d.retired[:0]
 	for _, r := range d.retired {
 		if all || now.After(r.at) {
-			if d.dp != nil {
-				d.dp.RemoveChild(r.c)
-			}
+			d.dpRemove(r.c)
 			continue
 		}
 		keep = append(keep, r)

@@ -1230,7 +1230,10 @@ func (sa *IKESA) completeChild(cp *childProposal, ps []Payload, ni, nr []byte) *
 	tunnel := cp.cfg.Tunnel || FindNotify(ps, NotifyUseTransportMode) == nil
 	c := sa.makeChild(cp.cfg, suite, cp.spi, binary.BigEndian.Uint32(chosen.SPI), shared, ni, nr, true, tunnel)
 	c.LocalTS, c.RemoteTS = tsi.Selectors, sa.initiatorSplits(cp.cfg, tsr.Selectors)
-	sa.installChild(c)
+	if err := sa.installChild(c); err != nil {
+		// A refused rekey leaves the old SA in place, tried again after a pause.
+		return failed("the data path refused the CHILD SA: " + err.Error())
+	}
 	return c
 }
 
@@ -1256,15 +1259,15 @@ func (sa *IKESA) makeChild(cfg *ChildConfig, s *Suite, in, out uint32, shared, n
 	return c
 }
 
-func (sa *IKESA) installChild(c *ChildSA) {
+func (sa *IKESA) installChild(c *ChildSA) error {
 	if dp := sa.d.dp; dp != nil {
 		if err := sa.installDP(c); err != nil {
-			sa.d.log.Warn("ipsec: cannot install CHILD SA", "peer", sa.peer.Name, "err", err)
-		} else {
-			sa.d.log.Debug("ipsec: CHILD SA installed", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI),
-				"out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "src", c.Local, "dst", c.Remote, "udp-encap", c.Encap,
-				"lifetime", c.Lifetime, "rekey-at", c.Soft, "lifebytes", c.Lifebytes, "outbound-waits", c.outPending)
+			sa.refuseChild(c, err)
+			return err
 		}
+		sa.d.log.Debug("ipsec: CHILD SA installed", "peer", sa.peer.Name, "in-spi", fmt.Sprintf("0x%08x", c.InSPI),
+			"out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "src", c.Local, "dst", c.Remote, "udp-encap", c.Encap,
+			"lifetime", c.Lifetime, "rekey-at", c.Soft, "lifebytes", c.Lifebytes, "outbound-waits", c.outPending)
 	}
 	sa.children = append(sa.children, c)
 	sa.childUp(c)
@@ -1273,6 +1276,7 @@ func (sa *IKESA) installChild(c *ChildSA) {
 		"out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "suite", c.Suite.String(), "mode", modeName(c.Tunnel),
 		"local-ts", selString(c.LocalTS), "remote-ts", selString(c.RemoteTS))
 	sa.d.changed()
+	return nil
 }
 
 func modeName(tunnel bool) string {
@@ -1288,8 +1292,8 @@ func (sa *IKESA) removeChild(c *ChildSA, why string) {
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			sa.activateWaiting(c, time.Now())
 			sa.countChild(c)
-			if dp := sa.d.dp; dp != nil {
-				err := dp.RemoveChild(c)
+			if sa.d.dp != nil {
+				err := sa.d.dpRemove(c) // a refusal is tried again (dpretry.go)
 				sa.d.log.Debug("ipsec: CHILD SA deleted from the data path", "peer", sa.peer.Name,
 					"in-spi", fmt.Sprintf("0x%08x", c.InSPI), "out-spi", fmt.Sprintf("0x%08x", c.OutSPI), "err", err)
 			}

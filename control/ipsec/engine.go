@@ -1236,7 +1236,17 @@ func (a *adapter) InstallOutbound(c *ike.ChildSA) error {
 func (a *adapter) RemoveOutbound(c *ike.ChildSA) error {
 	k := esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}
 	a.tot.retireRead(a.dp(), k, esp.DirOut)
-	return a.dp().DeleteSA(context.Background(), k)
+	return removed(a.dp().DeleteSA(context.Background(), k))
+}
+
+// removed is a DeleteSA's answer as a removal's: an SA already gone (a half never
+// installed, or one its hard lifetime took) is removed, not refused; the daemon tries a
+// refused removal again until it succeeds (ike dpretry.go).
+func removed(err error) error {
+	if errors.Is(err, esp.ErrNoSA) {
+		return nil
+	}
+	return err
 }
 
 // ChildCounters reads a CHILD_SA's traffic from the data path (ike.ChildCounters): the
@@ -1258,8 +1268,8 @@ func (a *adapter) RemoveChild(c *ike.ChildSA) error {
 	in, out := esp.Key{SPI: c.InSPI, Dst: c.Local.Addr()}, esp.Key{SPI: c.OutSPI, Dst: c.Remote.Addr()}
 	a.tot.retireRead(dp, in, esp.DirIn)
 	a.tot.retireRead(dp, out, esp.DirOut)
-	err1 := dp.DeleteSA(ctx, in)
-	err2 := dp.DeleteSA(ctx, out)
+	err1 := removed(dp.DeleteSA(ctx, in))
+	err2 := removed(dp.DeleteSA(ctx, out))
 	return errors.Join(err1, err2)
 }
 

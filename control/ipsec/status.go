@@ -391,6 +391,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		"retransmit": st.Retransmits.Load(), "cookie-sent": st.CookiesSent.Load(), "ike-established": st.IKEEstablished.Load(),
 		"child-established": st.ChildEstablished.Load(), "rx-packets": st.RxPackets.Load(), "tx-packets": st.TxPackets.Load(),
 		"unknown-spi": st.NoSA.Load(), "unauth-reply-paced": st.RepliesPaced.Load(),
+		"child-remove-refused": st.RemoveRefused.Load(), "child-install-refused": st.InstallRefused.Load(),
 	} {
 		ch <- prometheus.MustNewConstMetric(descIKECount, prometheus.CounterValue, float64(v), name)
 	}
