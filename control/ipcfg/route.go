@@ -352,16 +352,31 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 		done = append(done, applied{g, k})
 	}
 	changed := len(jobs) > 0
+	unreachable, installed := false, false
 	for _, j := range e.replaceRoutes(jobs) {
 		if j.err != nil {
-			e.refused()
+			// A gateway the kernel finds unreachable is a steady state, not a passing
+			// refusal: the route stays inactive until a link, address or route changes,
+			// whose events kick a pass (RouterOS: inactive until the gateway is
+			// reachable). Polling for it would ask the kernel every 5 s forever.
+			if errors.Is(j.err, syscall.ENETUNREACH) {
+				unreachable = true
+			} else {
+				e.refused()
+			}
 			delete(want, j.key)
 			for _, i := range j.members {
 				e.routeState(path, ws[i].id, routeView{reason: routeError(j.err), gwStatus: gatewayStatus(ws[i], res[i], linkName)})
 			}
 			continue
 		}
+		installed = true
 		done = append(done, applied{j.members, j.key})
+	}
+	if unreachable && installed {
+		// A route this pass installed may be what reaches the gateway, and the events
+		// of our own routes kick no pass: one more pass tries again.
+		e.refused()
 	}
 	if changed {
 		// One more dump tells which interface a route the kernel resolved took.
