@@ -178,7 +178,8 @@ func TestSiteToSite(t *testing.T) {
 	}
 	for key, min := range map[string]float64{"routerd_ipsec_ike_sas{established}": 1, "routerd_ipsec_child_sas{}": 1,
 		"routerd_ipsec_esp_bytes_total{out}": 1, "routerd_ipsec_esp_packets_total{out}": 1, "routerd_ipsec_esp_packets_total{in}": 1, "routerd_ipsec_statistics_total{in-no-states}": 0,
-		"routerd_ipsec_ike_events_total{ike-established}": 1} {
+		"routerd_ipsec_ike_events_total{ike-established}": 1, "routerd_ipsec_unremoved_sas{}": 0,
+		"routerd_ipsec_ike_events_total{child-remove-refused}": 0} {
 		if v, ok := got[key]; !ok || v < min {
 			t.Errorf("metric %s = %v (present %v), want at least %v", key, v, ok, min)
 		}

@@ -340,16 +340,17 @@ func newMetrics(e *Engine, reg prometheus.Registerer) *metrics {
 }
 
 var (
-	descIKE      = prometheus.NewDesc("routerd_ipsec_ike_sas", "IKE SAs by state.", []string{"state"}, nil)
-	descChild    = prometheus.NewDesc("routerd_ipsec_child_sas", "Installed CHILD SA pairs.", nil, nil)
-	descIKECount = prometheus.NewDesc("routerd_ipsec_ike_events_total", "IKE daemon events: rekeys, DPD failures, authentication failures, malformed messages...", []string{"event"}, nil)
-	descStat     = prometheus.NewDesc("routerd_ipsec_statistics_total", "The /ip ipsec statistics counters.", []string{"name"}, nil)
-	descESPBytes = prometheus.NewDesc("routerd_ipsec_esp_bytes_total", "ESP bytes (inner packets) through the SAs by direction, removed SAs included.", []string{"dir"}, nil)
-	descESPPkts  = prometheus.NewDesc("routerd_ipsec_esp_packets_total", "ESP packets through the SAs by direction, removed SAs included.", []string{"dir"}, nil)
+	descIKE       = prometheus.NewDesc("routerd_ipsec_ike_sas", "IKE SAs by state.", []string{"state"}, nil)
+	descChild     = prometheus.NewDesc("routerd_ipsec_child_sas", "Installed CHILD SA pairs.", nil, nil)
+	descUnremoved = prometheus.NewDesc("routerd_ipsec_unremoved_sas", "CHILD SA removals the data path refused, tried again until they succeed.", nil, nil)
+	descIKECount  = prometheus.NewDesc("routerd_ipsec_ike_events_total", "IKE daemon events: rekeys, DPD failures, authentication failures, malformed messages...", []string{"event"}, nil)
+	descStat      = prometheus.NewDesc("routerd_ipsec_statistics_total", "The /ip ipsec statistics counters.", []string{"name"}, nil)
+	descESPBytes  = prometheus.NewDesc("routerd_ipsec_esp_bytes_total", "ESP bytes (inner packets) through the SAs by direction, removed SAs included.", []string{"dir"}, nil)
+	descESPPkts   = prometheus.NewDesc("routerd_ipsec_esp_packets_total", "ESP packets through the SAs by direction, removed SAs included.", []string{"dir"}, nil)
 )
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIKE, descChild, descIKECount, descStat, descESPBytes, descESPPkts} {
+	for _, d := range []*prometheus.Desc{descIKE, descChild, descUnremoved, descIKECount, descStat, descESPBytes, descESPPkts} {
 		ch <- d
 	}
 }
@@ -380,6 +381,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descIKE, prometheus.GaugeValue, float64(n), st)
 	}
 	ch <- prometheus.MustNewConstMetric(descChild, prometheus.GaugeValue, float64(children))
+	unremoved, _ := e.d.UnremovedSAs()
+	ch <- prometheus.MustNewConstMetric(descUnremoved, prometheus.GaugeValue, float64(unremoved))
 	for i, dir := range []string{"in", "out"} {
 		ch <- prometheus.MustNewConstMetric(descESPBytes, prometheus.CounterValue, float64(tot[i].bytes), dir)
 		ch <- prometheus.MustNewConstMetric(descESPPkts, prometheus.CounterValue, float64(tot[i].packets), dir)
