@@ -252,12 +252,136 @@ type Tx struct {
 	// of items in one transaction, and reading and rewriting both keys in the B+tree
 	// for each add was half of the store's work per item.
 	marks map[string]*marks
+	// undo holds, while a savepoint is open, every key write since the oldest open one
+	// as the key was before it, so that RollbackTo can put it back; saves counts the
+	// open savepoints.
+	undo  []undoEntry
+	saves int
+	// wiped: Wipe ran inside a savepoint, which cannot be undone key by key.
+	wiped bool
+}
+
+// undoEntry is one bbolt write a savepoint can undo: key of the bucket (the meta bucket
+// when menu is "", a menu's bucket, or its name index when names is set) held old
+// before it (nil: absent). A nil key is the bucket itself, created after the savepoint.
+type undoEntry struct {
+	menu  string
+	names bool
+	key   []byte
+	old   []byte
+}
+
+// ErrSavepoint is the error of a RollbackTo that cannot put the transaction back as it
+// was at the savepoint (a Wipe ran after it); the caller must roll back the whole
+// transaction.
+var ErrSavepoint = errors.New("store: savepoint cannot be rolled back")
+
+// Savepoint is a point in a transaction that RollbackTo returns to: a script's line
+// that fails inside a batch of thousands takes back only its own writes, with no
+// commit (and fsync) before and after each line.
+type Savepoint struct {
+	n     int
+	marks map[string]marks
+}
+
+// Savepoint opens a savepoint; RollbackTo or Release closes it. Savepoints nest.
+func (t *Tx) Savepoint() Savepoint {
+	sp := Savepoint{n: len(t.undo), marks: make(map[string]marks, len(t.marks))}
+	for p, m := range t.marks {
+		sp.marks[p] = *m
+	}
+	t.saves++
+	return sp
+}
+
+// Release closes a savepoint and keeps what was written since.
+func (t *Tx) Release(sp Savepoint) {
+	t.close()
+}
+
+func (t *Tx) close() {
+	if t.saves--; t.saves <= 0 {
+		t.saves, t.undo, t.wiped = 0, nil, false
+	}
+}
+
+// RollbackTo closes a savepoint and undoes every write made since it: items, name
+// indexes, buckets, meta values, and the id counters and last positions, so the next
+// add gets the id it would have got had the undone writes never been made.
+func (t *Tx) RollbackTo(sp Savepoint) error {
+	defer t.close()
+	if t.wiped {
+		return ErrSavepoint
+	}
+	root := t.tx.Bucket(bucketMenus)
+	for i := len(t.undo) - 1; i >= sp.n; i-- {
+		u := t.undo[i]
+		parent := root
+		var b *bolt.Bucket
+		switch {
+		case u.menu == "":
+			parent, b = nil, t.tx.Bucket(bucketMeta)
+		case u.names:
+			parent = root.Bucket([]byte(u.menu))
+			if parent != nil {
+				b = parent.Bucket(bucketNames)
+			}
+		default:
+			b = root.Bucket([]byte(u.menu))
+		}
+		var err error
+		switch {
+		case b == nil || parent == nil && u.key == nil:
+			err = fmt.Errorf("bucket of %q gone", u.menu)
+		case u.key == nil && u.names:
+			err = parent.DeleteBucket(bucketNames)
+		case u.key == nil:
+			err = parent.DeleteBucket([]byte(u.menu))
+		case u.old == nil:
+			err = b.Delete(u.key)
+		default:
+			err = b.Put(u.key, u.old)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSavepoint, err)
+		}
+	}
+	t.undo = t.undo[:sp.n]
+	for p, m := range t.marks {
+		if was, ok := sp.marks[p]; ok {
+			was.b = m.b
+			*m = was
+		} else {
+			delete(t.marks, p)
+		}
+	}
+	return nil
+}
+
+// put writes key in bucket b (of menu, its name index when names, or meta when menu
+// is ""), remembering the old value for an open savepoint; a nil v deletes the key.
+func (t *Tx) put(menu string, names bool, b *bolt.Bucket, key, v []byte) error {
+	if t.saves > 0 {
+		t.undo = append(t.undo, undoEntry{menu: menu, names: names, key: bytes.Clone(key), old: bytes.Clone(b.Get(key))})
+	}
+	if v == nil {
+		return b.Delete(key)
+	}
+	return b.Put(key, v)
+}
+
+// created remembers, for an open savepoint, a bucket made after it.
+func (t *Tx) created(menu string, names bool) {
+	if t.saves > 0 {
+		t.undo = append(t.undo, undoEntry{menu: menu, names: names})
+	}
 }
 
 // marks are a menu's next id (keySeq) and highest position (keyLast) in a writable
 // transaction.
 type marks struct {
 	b          *bolt.Bucket
+	path       string
 	seq, last  uint64
 	seqDirty   bool
 	lastDirty  bool
@@ -274,7 +398,7 @@ func (t *Tx) marksOf(path string, b *bolt.Bucket) *marks {
 	if t.marks == nil {
 		t.marks = map[string]*marks{}
 	}
-	m := &marks{b: b}
+	m := &marks{b: b, path: path}
 	t.marks[path] = m
 	return m
 }
@@ -285,7 +409,7 @@ func (t *Tx) flush() error {
 		if m.seqDirty {
 			v := make([]byte, 8)
 			binary.BigEndian.PutUint64(v, m.seq)
-			if err := m.b.Put(keySeq, v); err != nil {
+			if err := t.put(m.path, false, m.b, keySeq, v); err != nil {
 				return err
 			}
 			m.seqDirty = false
@@ -293,7 +417,7 @@ func (t *Tx) flush() error {
 		if m.lastDirty {
 			v := make([]byte, 8)
 			binary.BigEndian.PutUint64(v, m.last)
-			if err := m.b.Put(keyLast, v); err != nil {
+			if err := t.put(m.path, false, m.b, keyLast, v); err != nil {
 				return err
 			}
 			m.lastDirty = false
@@ -370,7 +494,7 @@ func (t *Tx) Restore(bf Before) error {
 		}
 		oldName = r.Props["name"]
 	}
-	if err := t.index(b, bf.ID, oldName, bf.Props["name"]); err != nil {
+	if err := t.index(bf.Path, b, bf.ID, oldName, bf.Props["name"]); err != nil {
 		return err
 	}
 	return t.writeTracked(bf.Path, b, bf.ID, record{Pos: bf.Pos, Props: bf.Props})
@@ -412,7 +536,11 @@ func (t *Tx) menu(path string, create bool) (*bolt.Bucket, error) {
 	if b := root.Bucket([]byte(path)); b != nil || !create {
 		return b, nil
 	}
-	return root.CreateBucket([]byte(path))
+	b, err := root.CreateBucket([]byte(path))
+	if err == nil {
+		t.created(path, false)
+	}
+	return b, err
 }
 
 func itemKey(id uint64) []byte {
@@ -569,13 +697,13 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := t.index(b, it.ID, r.Props["name"], it.Props["name"]); err != nil {
+		if err := t.index(path, b, it.ID, r.Props["name"], it.Props["name"]); err != nil {
 			return err
 		}
 		pos = r.Pos
-		return t.write(b, it.ID, record{Pos: pos, Props: it.Props})
+		return t.write(path, b, it.ID, record{Pos: pos, Props: it.Props})
 	}
-	if err := t.index(b, it.ID, "", it.Props["name"]); err != nil {
+	if err := t.index(path, b, it.ID, "", it.Props["name"]); err != nil {
 		return err
 	}
 	if pos, err = t.place(path, b, before); err != nil {
@@ -584,12 +712,12 @@ func (t *Tx) Put(path string, it Item, before uint64) error {
 	return t.writeTracked(path, b, it.ID, record{Pos: pos, Props: it.Props})
 }
 
-func (t *Tx) write(b *bolt.Bucket, id uint64, r record) error {
+func (t *Tx) write(path string, b *bolt.Bucket, id uint64, r record) error {
 	v, err := r.encode()
 	if err != nil {
 		return err
 	}
-	return b.Put(itemKey(id), v)
+	return t.put(path, false, b, itemKey(id), v)
 }
 
 // place finds the position for an item inserted before `before` (0: at the end),
@@ -650,7 +778,7 @@ func (t *Tx) Move(path string, id, before uint64) error {
 		return err
 	}
 	// Take it out of the order first so place() does not see it.
-	if err := b.Delete(itemKey(id)); err != nil {
+	if err := t.put(path, false, b, itemKey(id), nil); err != nil {
 		return err
 	}
 	pos, err := t.place(path, b, before)
@@ -666,7 +794,7 @@ func (t *Tx) writeTracked(path string, b *bolt.Bucket, id uint64, r record) erro
 		m := t.marks[path]
 		m.last, m.lastDirty = r.Pos, true
 	}
-	return t.write(b, id, r)
+	return t.write(path, b, id, r)
 }
 
 // Delete removes an item.
@@ -689,28 +817,32 @@ func (t *Tx) Delete(path string, id uint64) error {
 	if err := t.before(path, b, id); err != nil {
 		return err
 	}
-	if err := t.index(b, id, r.Props["name"], ""); err != nil {
+	if err := t.index(path, b, id, r.Props["name"], ""); err != nil {
 		return err
 	}
 	if t.st != nil {
 		t.st.decoded.forget(path, id)
 	}
-	return b.Delete(itemKey(id))
+	return t.put(path, false, b, itemKey(id), nil)
 }
 
 // index keeps the name index of a menu in step with an item's name, so that lookups by
 // name (references, uniqueness, default names) cost one key read instead of a scan.
-func (t *Tx) index(b *bolt.Bucket, id uint64, old, name string) error {
+func (t *Tx) index(path string, b *bolt.Bucket, id uint64, old, name string) error {
 	if old == name {
 		return nil
 	}
-	nb, err := b.CreateBucketIfNotExists(bucketNames)
-	if err != nil {
-		return err
+	nb := b.Bucket(bucketNames)
+	if nb == nil {
+		var err error
+		if nb, err = b.CreateBucket(bucketNames); err != nil {
+			return err
+		}
+		t.created(path, true)
 	}
 	if old != "" {
 		if v := nb.Get([]byte(old)); len(v) == 8 && binary.BigEndian.Uint64(v) == id {
-			if err := nb.Delete([]byte(old)); err != nil {
+			if err := t.put(path, true, nb, []byte(old), nil); err != nil {
 				return err
 			}
 		}
@@ -720,7 +852,7 @@ func (t *Tx) index(b *bolt.Bucket, id uint64, old, name string) error {
 	}
 	v := make([]byte, 8)
 	binary.BigEndian.PutUint64(v, id)
-	return nb.Put([]byte(name), v)
+	return t.put(path, true, nb, []byte(name), v)
 }
 
 // ByName finds the item of menu whose name property is name.
@@ -756,6 +888,9 @@ func (t *Tx) Wipe() error {
 		t.st.decoded.forget("", 0)
 	}
 	t.marks = nil // their buckets go
+	if t.saves > 0 {
+		t.wiped = true
+	}
 	for _, m := range t.Menus() {
 		if err := t.tx.Bucket(bucketMenus).DeleteBucket([]byte(m)); err != nil {
 			return err
@@ -771,10 +906,10 @@ func (t *Tx) Meta(key string) string {
 
 // SetMeta writes a value of the meta bucket.
 func (t *Tx) SetMeta(key, val string) error {
-	return t.tx.Bucket(bucketMeta).Put([]byte(key), []byte(val))
+	return t.put("", false, t.tx.Bucket(bucketMeta), []byte(key), []byte(val))
 }
 
 // DeleteMeta removes a value of the meta bucket.
 func (t *Tx) DeleteMeta(key string) error {
-	return t.tx.Bucket(bucketMeta).Delete([]byte(key))
+	return t.put("", false, t.tx.Bucket(bucketMeta), []byte(key), nil)
 }
