@@ -252,7 +252,11 @@ func arpProbe(addr, src netip.Addr, link int) bool {
 			return false
 		}
 		tv := unix.NsecToTimeval(left.Nanoseconds())
-		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			// Without the timeout Recvfrom would wait for a reply forever: the check
+			// would never end. A probe that cannot be bounded fails.
+			return false
+		}
 		n, _, err := unix.Recvfrom(fd, rb, 0)
 		if err != nil {
 			if err == unix.EINTR {
