@@ -4,7 +4,9 @@
 // keyed by item id, plus the next id to hand out and the user order of the items. Ids are
 // never reused: the counter only grows, so "*5" names one item for as long as it lives and
 // never a later one. Every command commits in one bbolt transaction (fsync'd), so an
-// acknowledged change survives SIGKILL and power loss.
+// acknowledged change survives SIGKILL and power loss. A batch (an import, a script) shares
+// one transaction between its commands; a savepoint in it (Tx.Savepoint) lets one command
+// that must be all-or-nothing be undone alone, without a commit around it.
 package store
 
 import (
