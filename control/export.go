@@ -156,7 +156,7 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 			if n, err := strconv.ParseUint(v, 10, 64); err == nil && p.Hex {
 				v = value.FormatHex(n) // as RouterOS writes it (priority=0x8000)
 			}
-			args = append(args, k+"="+Quote(v))
+			args = append(args, k+"="+QuoteArg(v))
 		}
 		switch {
 		case m.Kind == menu.Single:
@@ -173,11 +173,11 @@ func (x *Executor) exportMenu(tx *store.Tx, m *menu.Menu, opt ExportOptions, fil
 				// RouterOS's own words for its default profile, proposal, group...: they
 				// find it again after a rename.
 			case m.Selector != "" && it.Props[m.Selector] != "":
-				sel = "[ find " + m.Selector + "=" + Quote(it.Props[m.Selector]) + " ]"
+				sel = "[ find " + m.Selector + "=" + QuoteArg(it.Props[m.Selector]) + " ]"
 			case np != "" && decl != nil:
-				sel = "[ find " + np + "=" + Quote(decl[np]) + " ]"
+				sel = "[ find " + np + "=" + QuoteArg(decl[np]) + " ]"
 			case np != "":
-				sel = "[ find " + np + "=" + Quote(it.Props[np]) + " ]"
+				sel = "[ find " + np + "=" + QuoteArg(it.Props[np]) + " ]"
 			case len(m.Builtin) > 1:
 				// Several unnamed built-in items (the default /system logging rules):
 				// RouterOS writes their numbers, which they keep as they are seeded
@@ -286,9 +286,22 @@ func PrintableText(v string) string {
 // Quote renders a value as the console reads it back: bare when it is one plain word,
 // otherwise in double quotes with RouterOS escapes.
 func Quote(v string) string {
+	if v != "" && plainWord(v) && v[0] != '!' {
+		return v
+	}
+	return quoted(v)
+}
+
+// QuoteArg is Quote for a value written after name=, where a leading ! is part of the
+// value (a negated matcher, `in-interface-list=!LAN`) and RouterOS writes it bare.
+func QuoteArg(v string) string {
 	if v != "" && plainWord(v) {
 		return v
 	}
+	return quoted(v)
+}
+
+func quoted(v string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for i := 0; i < len(v); i++ {
@@ -334,8 +347,9 @@ func plainWord(v string) bool {
 			return false
 		}
 	}
-	// A leading ! or a bare / reads as syntax; keep them quoted.
-	return v[0] != '!' && v != "/"
+	// A bare / reads as a menu path; keep it quoted. A leading ! reads as syntax only
+	// where no name= precedes it (Quote).
+	return v != "/"
 }
 
 // wrap breaks an export line before an argument once it passes 80 columns, with ` \`

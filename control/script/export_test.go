@@ -350,6 +350,9 @@ func TestQuoteRoundTrip(t *testing.T) {
 	}
 	check(in, c)
 	text := exportText(t, in, c, "/system script export")
+	if !strings.Contains(text, " comment=!bang ") {
+		t.Errorf("export quotes a leading ! after name=:\n%s", text)
+	}
 	if !strings.Contains(text, `Seguran\E7a`) || !strings.Contains(text, `\C2 \F1\F2\EE`) {
 		t.Errorf("export does not write the bytes as RouterOS's escapes:\n%s", text)
 	}
@@ -382,11 +385,17 @@ func TestPrintDetailQuoting(t *testing.T) {
 	mustRun(t, in, c, `/ip firewall filter add chain="my chain" action=jump jump-target=conmark log-prefix=x`)
 	mustRun(t, in, c, `/ip firewall mangle add chain=prerouting action=mark-connection new-connection-mark=ssh`)
 	mustRun(t, in, c, `/ip firewall address-list add list=test address=198.18.0.1`)
+	mustRun(t, in, c, `/ip firewall filter add chain=forward in-interface-list=!LAN connection-nat-state=!dstnat action=drop`)
 	for _, tc := range []struct{ cmd, want string }{
 		{"/ip firewall nat print detail", " 0     chain=srcnat action=masquerade out-interface=ether1 log=no\n"},
 		{"/ip firewall filter print detail", ` 0     chain="my chain" action=jump jump-target=conmark log=no log-prefix="x"` + "\n"},
 		{"/ip firewall mangle print detail", " new-connection-mark=ssh "},
 		{"/ip firewall address-list print detail", " 0     list=test address=198.18.0.1 disabled=no\n"},
+		// A negated value needs no quotes after name= (RouterOS's defconf exports write
+		// in-interface-list=!LAN).
+		{"/ip firewall filter print detail", " in-interface-list=!LAN\n"},
+		{"/ip firewall filter print detail", " connection-nat-state=!dstnat "},
+		{"/ip firewall filter export", "in-interface-list=!LAN"},
 	} {
 		if got := mustRun(t, in, c, tc.cmd); !strings.Contains(got, tc.want) {
 			t.Errorf("%s:\n%s\nwant a line:\n%s", tc.cmd, got, tc.want)

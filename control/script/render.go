@@ -41,7 +41,7 @@ func Render(w io.Writer, rep *control.Reply, s *control.Sentence, width int) {
 			ps := pairs(r, false)
 			if c := r.Props["comment"]; c != "" && len(r.Keys) == 0 {
 				// Terse is one line per item: the comment is a property like the others.
-				ps = append([]string{"comment=" + control.Quote(c)}, ps...)
+				ps = append([]string{"comment=" + control.QuoteArg(c)}, ps...)
 			}
 			fmt.Fprintf(w, "%2d %s %s\n", i, flagCol(m, r.Flags), strings.Join(ps, " "))
 		}
@@ -156,7 +156,7 @@ func pairs(r *control.Row, quoteStrings bool) []string {
 		} else if quoteStrings && isStringProp(r.Menu, k) {
 			out = append(out, k+"="+quoteAlways(v))
 		} else {
-			out = append(out, k+"="+control.Quote(v))
+			out = append(out, k+"="+control.QuoteArg(v))
 		}
 	}
 	return out
