@@ -151,8 +151,9 @@ func firewallMenus() []*Menu {
 			{Name: "disabled", Type: value.Bool(), Default: "no", Desc: "Whether the helper is off."},
 			{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The helper cannot apply."},
 		},
-		Flags:   []Flag{FlagDisabled, FlagInvalid},
-		Columns: []string{"name", "ports"},
+		Flags:     []Flag{FlagDisabled, FlagInvalid},
+		Columns:   []string{"name", "ports"},
+		PrintKeys: servicePortPrintKeys,
 		Builtin: []map[string]string{
 			{"name": "ftp", "ports": "21"},
 			{"name": "tftp", "ports": "69"},
@@ -751,4 +752,17 @@ func (fwHeaders) Parse(s string) (string, error) {
 		mode = m
 	}
 	return s, nil // kept as written; the compiler reads the modes again
+}
+
+// servicePortPrintKeys shows the SIP settings on the sip helper only, as RouterOS does:
+// they mean nothing to the others.
+func servicePortPrintKeys(p map[string]string) []string {
+	ks := []string{"name"}
+	if p["ports"] != "" {
+		ks = append(ks, "ports")
+	}
+	if p["name"] == "sip" {
+		ks = append(ks, "sip-direct-media", "sip-timeout")
+	}
+	return withStatus(ks, p)
 }

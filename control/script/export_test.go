@@ -402,3 +402,19 @@ func TestPrintDetailQuoting(t *testing.T) {
 		}
 	}
 }
+
+// TestServicePortDetail: the SIP settings print on the sip helper only, as RouterOS
+// prints them.
+func TestServicePortDetail(t *testing.T) {
+	in, c := newInterp(t)
+	got := mustRun(t, in, c, "/ip firewall service-port print detail")
+	for _, l := range strings.Split(got, "\n\n") {
+		sip := strings.Contains(l, `name="sip"`) || strings.Contains(l, "name=sip ")
+		if has := strings.Contains(l, "sip-timeout="); has != sip {
+			t.Errorf("sip-timeout shown %v on:\n%s", has, l)
+		}
+	}
+	if !strings.Contains(got, "sip-direct-media=yes sip-timeout=1h") {
+		t.Errorf("the sip helper lost its settings:\n%s", got)
+	}
+}
