@@ -1100,13 +1100,13 @@ func cmdGet(ctx context.Context, c *Call) (*Reply, error) {
 	} else {
 		ref, _ := c.S.Get("number")
 		var ids []uint64
-		if err := c.Ex.View(c.Sess, func(tx *store.Tx) error {
+		// A row an engine provides beside the stored ones (a dynamic firewall rule or
+		// address-list entry) is not in the store: it is found by its id among the rows.
+		resolveErr := c.Ex.View(c.Sess, func(tx *store.Tx) error {
 			var err error
 			ids, err = c.Ex.resolve(tx, c.Sess, c.Menu, ref)
 			return err
-		}); err != nil && c.Menu.Kind != menu.Status {
-			return nil, err
-		}
+		})
 		rows, err := c.Ex.Rows(ctx, c.Sess, c.Menu, c.Sess.ShowSensitive)
 		if err != nil {
 			return nil, err
@@ -1120,6 +1120,9 @@ func cmdGet(ctx context.Context, c *Call) (*Reply, error) {
 			}
 		}
 		if !found {
+			if resolveErr != nil && c.Menu.Kind != menu.Status {
+				return nil, resolveErr
+			}
 			return nil, ErrNoSuchItem
 		}
 	}

@@ -642,7 +642,18 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 	})
 	reset := func(all bool) control.Handler {
 		return func(_ context.Context, c *control.Call) (*control.Reply, error) {
+			// Dynamic rules are reset like configured ones, as RouterOS does; they are
+			// not in the store, so numbers= naming them is resolved here.
 			var ids []uint64
+			ref, _ := c.S.Get("numbers")
+			keep := []string{ref}
+			if all {
+				for _, it := range e.dynamicRules(v6, table) {
+					ids = append(ids, it.ID)
+				}
+			} else {
+				ids, keep = e.splitDynamic(c, ref, v6, table)
+			}
 			err := e.ex.View(c.Sess, func(tx *store.Tx) error {
 				if all {
 					items, err := tx.List(path)
@@ -651,9 +662,11 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 					}
 					return err
 				}
-				ref, _ := c.S.Get("numbers")
-				var err error
-				ids, err = e.ex.Resolve(tx, c.Sess, m, ref)
+				if len(keep) == 0 && len(ids) > 0 {
+					return nil
+				}
+				more, err := e.ex.Resolve(tx, c.Sess, m, strings.Join(keep, ","))
+				ids = append(ids, more...)
 				return err
 			})
 			if err != nil {
@@ -1003,32 +1016,8 @@ func (e *Engine) withoutDynamic(c *control.Call, v6 bool, table, cmd string) (*c
 			return c, nil
 		}
 	}
-	dyn := map[uint64]bool{}
-	for _, it := range e.dynamicRules(v6, table) {
-		dyn[it.ID] = true
-	}
-	if len(dyn) == 0 {
-		return c, nil
-	}
-	nums := c.Sess.PrintNumbers(c.Menu.Path)
-	var keep []string
-	dynamic := false
-	for _, part := range strings.Split(ref, ",") {
-		part = strings.TrimSpace(part)
-		id, isID := control.ParseID(part)
-		if !isID && isNumber(part) && nums != nil {
-			if n, _ := strconv.Atoi(part); n < len(nums) {
-				id, isID = nums[n], true
-			}
-		}
-		if isID && dyn[id] {
-			dynamic = true
-			continue
-		}
-		if part != "" {
-			keep = append(keep, part)
-		}
-	}
+	dynIDs, keep := e.splitDynamic(c, ref, v6, table)
+	dynamic := len(dynIDs) > 0
 	if !dynamic {
 		return c, nil
 	}
@@ -1047,6 +1036,33 @@ func (e *Engine) withoutDynamic(c *control.Call, v6 bool, table, cmd string) (*c
 		s.Args = append(s.Args, a)
 	}
 	return &control.Call{Ex: c.Ex, Sess: c.Sess, S: &s, Menu: c.Menu}, nil
+}
+
+// splitDynamic splits a numbers= list into the dynamic rules it names (by id, or by
+// print number) and the other parts, as written.
+func (e *Engine) splitDynamic(c *control.Call, ref string, v6 bool, table string) (dynIDs []uint64, keep []string) {
+	dyn := map[uint64]bool{}
+	for _, it := range e.dynamicRules(v6, table) {
+		dyn[it.ID] = true
+	}
+	nums := c.Sess.PrintNumbers(c.Menu.Path)
+	for _, part := range strings.Split(ref, ",") {
+		part = strings.TrimSpace(part)
+		id, isID := control.ParseID(part)
+		if !isID && isNumber(part) && nums != nil {
+			if n, _ := strconv.Atoi(part); n < len(nums) {
+				id, isID = nums[n], true
+			}
+		}
+		if isID && dyn[id] {
+			dynIDs = append(dynIDs, id)
+			continue
+		}
+		if part != "" {
+			keep = append(keep, part)
+		}
+	}
+	return dynIDs, keep
 }
 
 func isNumber(s string) bool {

@@ -352,6 +352,28 @@ func TestDynamicRules(t *testing.T) {
 		!regexp.MustCompile(`(?m)^\s*0\s+D\s`).MatchString(out) {
 		t.Errorf("print not in evaluation order:\n%s", out)
 	}
+	// A dynamic rule's counters reset like a configured rule's, named by find or by
+	// print number.
+	dynPackets := func() string {
+		return strings.TrimSpace(r.run(t, `:put [/ip firewall nat get [find comment="ipsec mode-config"] packets]`))
+	}
+	if p := dynPackets(); p == "0" || p == "" {
+		t.Errorf("dynamic rule counted no packets: %q", p)
+	}
+	r.run(t, `/ip firewall nat reset-counters [find dynamic]`)
+	if p := dynPackets(); p != "0" {
+		t.Errorf("after reset-counters [find dynamic] packets=%q", p)
+	}
+	tp.udp(t, tp.c, tp.s, "198.19.2.2", 5102)
+	r.run(t, `:foreach i in=[/ip firewall nat find] do={/ip firewall nat reset-counters $i}`)
+	if p := dynPackets(); p != "0" {
+		t.Errorf("after reset-counters of every rule packets=%q", p)
+	}
+	tp.udp(t, tp.c, tp.s, "198.19.2.2", 5103)
+	r.run(t, `/ip firewall nat reset-counters-all`)
+	if p := dynPackets(); p != "0" {
+		t.Errorf("after reset-counters-all packets=%q", p)
+	}
 	// place-before=0 after that print means before every configured rule.
 	r.run(t, `/ip firewall nat add chain=srcnat action=accept dst-address=198.19.3.0/24 comment=bypass place-before=0`)
 	out = r.run(t, `/ip firewall nat print`)
