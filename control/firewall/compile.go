@@ -131,7 +131,9 @@ func (cfg Config) bridgePorts() ([]string, map[string]uint32) {
 }
 
 // CompileCache holds compiled rules by their fingerprint (RulePlan.Sum). Each Compile
-// keeps only the rules it used. A cache serves one family's passes, one at a time.
+// keeps only the rules it looked up or compiled; a Rule compiled with a cache keeps its
+// own result too (Rule.compiled), which later Compiles of the same Rule in the same
+// context use without the map. A cache serves one family's passes, one at a time.
 type CompileCache struct {
 	m map[uint64]compiled
 }
@@ -404,7 +406,6 @@ func Compile(cfg Config) *Plan {
 	ctx := maphash.String(sumSeed, cfg.contextSum())
 	next := map[uint64]compiled{}
 	if cfg.Cache != nil {
-		next = make(map[uint64]compiled, len(cfg.Cache.m))
 		defer func() { cfg.Cache.m = next }()
 	}
 	lists := map[string]bool{}
@@ -428,16 +429,25 @@ func Compile(cfg Config) *Plan {
 		}
 		// Chain-level checks settle which rules are valid before any is compiled.
 		valid := validRules(table, rules, pl.Invalid)
+		// By runs of one chain: map operations per run, not per rule.
 		byChain := map[string][]*Rule{}
 		var order []string
-		for _, r := range rules {
+		for i, r := range rules {
+			if i > 0 && r.Chain == rules[i-1].Chain {
+				continue
+			}
 			if _, ok := byChain[r.Chain]; !ok {
 				order = append(order, r.Chain)
 				byChain[r.Chain] = nil
 			}
 		}
-		for _, r := range valid {
-			byChain[r.Chain] = append(byChain[r.Chain], r)
+		for i := 0; i < len(valid); {
+			j := i + 1
+			for j < len(valid) && valid[j].Chain == valid[i].Chain {
+				j++
+			}
+			byChain[valid[i].Chain] = append(byChain[valid[i].Chain], valid[i:j]...)
+			i = j
 		}
 		// Regular chains: custom chains, and nat's built-in ones (jumped to by hooks).
 		var chains []*ChainPlan
@@ -453,17 +463,25 @@ func Compile(cfg Config) *Plan {
 			for _, r := range byChain[c] {
 				k := RuleKey{table, r.ID}
 				sum := ruleSum(ctx, r)
-				cr, ok := compiled{}, false
-				if cfg.Cache != nil {
-					cr, ok = cfg.Cache.m[sum]
-				}
-				if !ok {
-					cr.alts, cr.err = compileRule(cfg, r)
-					if cr.err == nil {
-						cr.meters = ruleMeters(cfg, r)
+				var cr compiled
+				if m := r.compiled; m != nil && m.sum == sum && cfg.Cache != nil {
+					cr = m.cr // the Rule of an unchanged item: no map lookup, no entry in next
+				} else {
+					ok := false
+					if cfg.Cache != nil {
+						cr, ok = cfg.Cache.m[sum]
+					}
+					if !ok {
+						cr.alts, cr.err = compileRule(cfg, r)
+						if cr.err == nil {
+							cr.meters = ruleMeters(cfg, r)
+						}
+					}
+					next[sum] = cr
+					if cfg.Cache != nil {
+						r.compiled = &compiledMemo{sum: sum, cr: cr}
 					}
 				}
-				next[sum] = cr
 				if cr.err != nil {
 					pl.Invalid[k] = cr.err.Error()
 					continue
@@ -792,10 +810,15 @@ func validRules(table string, rules []*Rule, invalid map[RuleKey]string) []*Rule
 	// Chains exist when a configured rule is in them, valid or not, so one bad rule
 	// does not turn the jumps to its chain bad as well.
 	chains := map[string]bool{}
-	for _, r := range rules {
-		chains[r.Chain] = true
+	last := ""
+	for i, r := range rules {
+		// Rules come in runs of one chain: a map write per run, not per rule (a pass
+		// during an import goes through every rule).
+		if i == 0 || r.Chain != last {
+			chains[r.Chain], last = true, r.Chain
+		}
 	}
-	var keep []*Rule
+	keep := make([]*Rule, 0, len(rules))
 	for _, r := range rules {
 		if r.Action == "jump" && !chains[r.Props["jump-target"]] {
 			invalid[RuleKey{table, r.ID}] = fmt.Sprintf("jump-target: no such chain %s", r.Props["jump-target"])
@@ -886,10 +909,14 @@ func validRules(table string, rules []*Rule, invalid map[RuleKey]string) []*Rule
 		}
 		walk(b)
 	}
-	keep = nil
-	for _, r := range rules {
+	keep = make([]*Rule, 0, len(rules))
+	var from []string // reachedBy[last], looked up once per run of a chain
+	for i, r := range rules {
+		if i == 0 || r.Chain != last {
+			from, last = reachedBy[r.Chain], r.Chain
+		}
 		bad := ""
-		for _, b := range reachedBy[r.Chain] {
+		for _, b := range from {
 			if err := checkHook(r, b); err != nil {
 				bad = err.Error()
 				if b != r.Chain {

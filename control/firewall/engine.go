@@ -90,8 +90,8 @@ type Engine struct {
 	hosts        *hostname.Resolver  // resolves them (the daemon's, shared)
 	dnsDue       atomic.Bool         // the Resolver saw a change: refreshDNS on the next tick
 	cache        map[bool]*CompileCache
-	decoded      map[bool]map[RuleKey]decodedRule // by family: the last pass's rules (passMu)
-	refused      map[bool]map[RuleKey]refusal     // by family: rules the kernel refused (passMu)
+	decoded      map[bool]map[string]map[uint64]decodedRule // by family and table: the last pass's rules (passMu)
+	refused      map[bool]map[RuleKey]refusal               // by family: rules the kernel refused (passMu)
 	// zoneLoc is /system clock's zone as the last pass read it, zoneUsed the offsets it
 	// compiled time= against (zone.go).
 	zoneLoc  *time.Location
@@ -156,7 +156,7 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), epoch: time.Now(), passed: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
 		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
-		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[RuleKey]decodedRule{},
+		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[string]map[uint64]decodedRule{false: {}, true: {}},
 		refused:    map[bool]map[RuleKey]refusal{},
 		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{},
 		orphans: map[string]time.Time{}, listErr: map[bool]map[string]error{false: {}, true: {}}}
@@ -286,8 +286,6 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	itemsByTable := map[string][]store.Item{}
 	dynByTable := map[string][]dynItem{}
 	decodeErr := map[RuleKey]string{} // items whose stored values do not decode
-	decoded := make(map[RuleKey]decodedRule, len(e.decoded[v6]))
-	defer func() { e.decoded[v6] = decoded }()
 	for _, t := range menu.FirewallTables {
 		// Shared: the pass never modifies an item, and an unchanged one comes back as the
 		// map decodeCached saw last time.
@@ -296,15 +294,6 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 			return fmt.Errorf("firewall: read %s: %w", rulePath(v6, t), err)
 		}
 		itemsByTable[t] = items
-		if t == "filter" {
-			ft := false
-			for _, it := range items {
-				ft = ft || (it.Props["action"] == "fasttrack-connection" && it.Props["disabled"] != "yes")
-			}
-			e.mu.Lock()
-			e.fasttrack[v6] = ft
-			e.mu.Unlock()
-		}
 		dynByTable[t] = e.dynamicRules(v6, t)
 		for _, it := range dynByTable[t] {
 			if it.counters == nil {
@@ -316,16 +305,33 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 				cfg.Rules = append(cfg.Rules, r)
 			}
 		}
+		ft := false
+		dm := e.decoded[v6][t]
+		if dm == nil {
+			dm = map[uint64]decodedRule{}
+			e.decoded[v6][t] = dm
+		}
+		used := 0
 		for _, it := range items {
 			if it.Props["disabled"] == "yes" {
 				continue
 			}
-			r, err := e.decodeCached(v6, t, it, decoded)
+			ft = ft || (t == "filter" && it.Props["action"] == "fasttrack-connection")
+			r, err := decodeCached(dm, it, func() (*Rule, error) { return e.decodeRule(v6, t, it) })
 			if err != nil {
 				decodeErr[RuleKey{t, it.ID}] = err.Error()
 				continue
 			}
+			used++
 			cfg.Rules = append(cfg.Rules, r)
+		}
+		if len(dm) > used {
+			forgetDecoded(dm, items)
+		}
+		if t == "filter" {
+			e.mu.Lock()
+			e.fasttrack[v6] = ft
+			e.mu.Unlock()
 		}
 	}
 	lists, err := e.ex.Items(listPath(v6))
@@ -394,7 +400,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	}
 	keep := false
 	for _, r := range cfg.Rules {
-		keep = keep || r.Props["address-list-timeout"] == "none-static"
+		keep = keep || r.facts().keepStatic
 	}
 	e.mu.Lock()
 	e.keepRules[v6] = keep
@@ -554,21 +560,39 @@ type decodedRule struct {
 	r   *Rule
 }
 
-// decodeCached is decodeRule for a pass: a rule whose stored properties are those it was
-// decoded from last time is not decoded again (a pass reads every rule; an import adds
-// a few hundred between passes). The compiler never changes a Rule. Only passes call it
-// (passMu), and next collects what this pass decoded for the next one.
-func (e *Engine) decodeCached(v6 bool, table string, it store.Item, next map[RuleKey]decodedRule) (*Rule, error) {
-	k := RuleKey{table, it.ID}
-	if d, ok := e.decoded[v6][k]; ok && (sameMap(d.raw, it.Props) || maps.Equal(d.raw, it.Props)) {
-		next[k] = d
+// decodeCached is decodeRule (decode) for a pass: a rule whose stored properties are
+// those it was decoded from last time is not decoded again (a pass reads every rule; an
+// import adds a few hundred between passes), and keeps its Rule, with what the compiler
+// memoized in it (Rule.compiled). dm is a table's rules as the passes decoded them, by
+// id; only passes use it (passMu). It is updated in place: an import only adds, so a
+// pass does no map write per unchanged rule (forgetDecoded drops the rules gone).
+func decodeCached(dm map[uint64]decodedRule, it store.Item, decode func() (*Rule, error)) (*Rule, error) {
+	if d, ok := dm[it.ID]; ok && (sameMap(d.raw, it.Props) || maps.Equal(d.raw, it.Props)) {
 		return d.r, nil
 	}
-	r, err := e.decodeRule(v6, table, it)
-	if err == nil {
-		next[k] = decodedRule{raw: it.Props, r: r}
+	r, err := decode()
+	if err != nil {
+		delete(dm, it.ID)
+		return nil, err
 	}
-	return r, err
+	dm[it.ID] = decodedRule{raw: it.Props, r: r}
+	return r, nil
+}
+
+// forgetDecoded drops from dm the rules no longer among items' enabled ones (removed or
+// disabled since they were decoded).
+func forgetDecoded(dm map[uint64]decodedRule, items []store.Item) {
+	live := make(map[uint64]bool, len(items))
+	for _, it := range items {
+		if it.Props["disabled"] != "yes" {
+			live[it.ID] = true
+		}
+	}
+	for id := range dm {
+		if !live[id] {
+			delete(dm, id)
+		}
+	}
 }
 
 // sameMap reports whether a and b are one map (the store's SharedItems hands out the
