@@ -565,7 +565,11 @@ func (d *Daemon) Establish(ctx context.Context, name string, del bool) error {
 }
 
 // Acquire answers traffic that found no SA for a policy (the data path's ACQUIRE):
-// a CHILD_SA is negotiated on the peer's established IKE SA, or a new IKE SA is started.
+// a CHILD_SA is negotiated on the peer's established IKE SA, or a new IKE SA is started,
+// except for a passive peer, which waits for the remote to initiate (RouterOS
+// passive=yes). After a peer's break-before-make reauthentication deleted the IKE SA,
+// traffic would otherwise start one from this side too in the same moment as the
+// peer's, and the collision costs both tunnels.
 func (d *Daemon) Acquire(peer string, policy uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -599,7 +603,7 @@ func (d *Daemon) Acquire(peer string, policy uint64) {
 		sa.createChild(cfg)
 		return
 	}
-	if _, ok := p.host(); ok && len(p.Identities) > 0 {
+	if _, ok := p.host(); ok && len(p.Identities) > 0 && !p.Passive {
 		if sa, err := d.initiate(p); err == nil {
 			d.started[p.Name] = sa
 		}

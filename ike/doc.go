@@ -31,7 +31,9 @@
 //     peer's IKE SA rekey while a CHILD_SA exchange of ours is open on that IKE SA is
 //     answered TEMPORARY_FAILURE, so no answer lands on an IKE SA whose CHILD_SAs moved;
 //     a peer's CHILD_SA delete arriving on the old IKE SA after the move finds them on
-//     the new one, childholder.go);
+//     the new one, childholder.go); a passive peer (passive=yes) never starts an IKE SA,
+//     neither at start nor on traffic (Acquire): it waits for the remote, also after the
+//     remote's break-before-make reauthentication deleted the old one;
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
