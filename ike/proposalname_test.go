@@ -19,3 +19,27 @@ func TestProposalsString(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// TestProposalsStringESN: a CHILD SA offer refused because it wants extended sequence
+// numbers names them (qa12: charon's aes128gcm16-esn was logged as aes128gcm16, the
+// very suite the refusing router's own proposal has); an offer of either says both.
+func TestProposalsStringESN(t *testing.T) {
+	gcm := Transform{Type: TransformENCR, ID: EncrAESGCM16, KeyLen: 128}
+	for _, c := range []struct {
+		esn  []uint16
+		want string
+	}{
+		{[]uint16{1}, "aes128gcm16-esn"},
+		{[]uint16{0}, "aes128gcm16"},
+		{nil, "aes128gcm16"},
+		{[]uint16{1, 0}, "encr=aes-128-gcm esn=yes,no"},
+	} {
+		p := Proposal{Protocol: ProtoESP, Transforms: []Transform{gcm}}
+		for _, id := range c.esn {
+			p.Transforms = append(p.Transforms, Transform{Type: TransformESN, ID: id})
+		}
+		if got := proposalsString([]Proposal{p}); got != c.want {
+			t.Errorf("ESN %v: got %q, want %q", c.esn, got, c.want)
+		}
+	}
+}

@@ -154,6 +154,11 @@ func proposalsString(ps []Proposal) string {
 		}
 		if s, err := SuiteOf(&p); err == nil {
 			b.WriteString(s.String())
+			if s.ESN {
+				// Named as strongSwan's proposals do: routerd has no extended sequence
+				// numbers, so an offer of only ESN is refused for this part alone.
+				b.WriteString("-esn")
+			}
 			continue
 		}
 		byType := map[TransformType][]string{}
