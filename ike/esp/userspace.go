@@ -801,7 +801,8 @@ func (u *userspace) syncRoutes(cp []Policy) error {
 
 // routeError says in an operator's words which steering route the kernel refused, and
 // why when it is known: a source address still tentative (duplicate address detection
-// not finished, or failed) is refused EINVAL.
+// not finished) or whose detection failed (another host has it; it never becomes usable
+// by itself) is refused EINVAL.
 func (u *userspace) routeError(r netlink.Route, err error) error {
 	what := fmt.Sprintf("route to %s through %s (table %d", r.Dst, u.tunName, r.Table)
 	if r.Src != nil {
@@ -811,7 +812,14 @@ func (u *userspace) routeError(r netlink.Route, err error) error {
 	if r.Src != nil {
 		addrs, lerr := nldump.Retry(func() ([]netlink.Addr, error) { return u.nl.AddrList(nil, netlink.FAMILY_ALL) })
 		for _, a := range addrs {
-			if lerr == nil && a.IP.Equal(r.Src) && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
+			if lerr != nil || !a.IP.Equal(r.Src) {
+				continue
+			}
+			// The kernel keeps IFA_F_TENTATIVE set beside IFA_F_DADFAILED: test the failure first.
+			if a.Flags&unix.IFA_F_DADFAILED != 0 {
+				return fmt.Errorf("esp: %s: source address %s failed duplicate address detection (another host on the link has it): %w", what, r.Src, err)
+			}
+			if a.Flags&unix.IFA_F_TENTATIVE != 0 {
 				return fmt.Errorf("esp: %s: source address %s is not usable yet (tentative): %w", what, r.Src, err)
 			}
 		}
