@@ -36,7 +36,14 @@
 // ESP, UDP 4500, and IKE's 500 socket when the engine marks it with SetBypassMark) carry
 // the mark, so they never loop into the TUN, even in transport mode. A packet that the routes bring in but no
 // policy wants (action none, or no match) is sent on in the clear through a raw socket with
-// the mark. Inbound, decrypted inner packets are written into the TUN and the kernel
+// the mark; one an encrypt policy of level require or unique wants while it has no SA is
+// dropped (and asks IKE for one), only level=use sends it in the clear. Routes and
+// selector rules change make-before-break (a changed route is replaced in place, new
+// rules go in before old ones leave, an old rule before its route), and beneath every
+// protected destination's route (not a default route) lies a blackhole of the lowest
+// preference (backstop), so that a missing steering route (the device deleted and not yet
+// made again, a route the kernel refused) never lets protected packets fall through to
+// the main table in the clear. Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the
 // TCP/UDP checksum is recomputed (RFC 3948 3.1.2).

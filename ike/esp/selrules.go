@@ -108,16 +108,10 @@ func (u *userspace) syncSelectorRules(ps []Policy) error {
 			want[ruleKey(r)] = r
 		}
 	}
+	// New rules go in before the old leave (make before break): a packet of a policy
+	// being replaced meets one rule or the other, never neither (it would fall through
+	// to the main table and leave in the clear).
 	var errs error
-	for k, r := range u.selRules {
-		if _, ok := want[k]; !ok {
-			if err := u.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
-				errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", k, err))
-				continue
-			}
-			delete(u.selRules, k)
-		}
-	}
 	for k, r := range want {
 		if _, ok := u.selRules[k]; ok {
 			continue
@@ -127,6 +121,15 @@ func (u *userspace) syncSelectorRules(ps []Policy) error {
 			continue
 		}
 		u.selRules[k] = r
+	}
+	for k, r := range u.selRules {
+		if _, ok := want[k]; !ok {
+			if err := u.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", k, err))
+				continue
+			}
+			delete(u.selRules, k)
+		}
 	}
 	return errs
 }
@@ -199,6 +202,7 @@ type rtnl interface {
 	LinkSetUp(link netlink.Link) error
 	RouteDel(route *netlink.Route) error
 	RouteGetWithOptions(destination net.IP, options *netlink.RouteGetOptions) ([]netlink.Route, error)
+	RouteListFiltered(family int, filter *netlink.Route, filterMask uint64) ([]netlink.Route, error)
 	RouteReplace(route *netlink.Route) error
 	RuleAdd(rule *netlink.Rule) error
 	RuleDel(rule *netlink.Rule) error

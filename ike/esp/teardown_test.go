@@ -29,6 +29,9 @@ func (f *refusingNL) RouteGetWithOptions(net.IP, *netlink.RouteGetOptions) ([]ne
 	return nil, unix.ENETUNREACH
 }
 func (f *refusingNL) RouteReplace(*netlink.Route) error { return nil }
+func (f *refusingNL) RouteListFiltered(int, *netlink.Route, uint64) ([]netlink.Route, error) {
+	return nil, nil
+}
 func (f *refusingNL) RouteDel(*netlink.Route) error {
 	if f.refuseRoute {
 		return unix.EBUSY

@@ -202,6 +202,9 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 	if err := u.openSelectorRules(); err != nil {
 		return nil, err
 	}
+	if err := u.adoptBackstops(); err != nil {
+		return nil, err
+	}
 	ok = true
 	u.spawn("out", stOutErrors, u.outLoop)
 	u.spawn("tun", stInErrors, u.tunWriter)
@@ -719,10 +722,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 	u.polMu.Lock()
 	defer u.polMu.Unlock()
 	u.pols.Store(&cp)
-	errs := u.syncRoutes(cp)
-	if err := u.syncSelectorRules(cp); err != nil {
-		errs = errors.Join(errs, err)
-	}
+	errs := u.syncRoutesAround(cp, func() error { return u.syncSelectorRules(cp) })
 	if err := u.applyRequire(cp); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("esp: level=require rules: %w", err))
 	}
@@ -730,8 +730,14 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 }
 
 // syncRoutes makes the steering routes those of the policies cp (polMu held): what
-// differs from the routes installed is removed or added.
-func (u *userspace) syncRoutes(cp []Policy) error {
+// differs from the routes installed is replaced, added or removed.
+func (u *userspace) syncRoutes(cp []Policy) error { return u.syncRoutesAround(cp, nil) }
+
+// syncRoutesAround is syncRoutes running between (the selector rules' sync) after the
+// routes are added and before those no longer wanted are removed: a new selector rule
+// finds its route in place, and an old one is gone before its route (a rule whose table
+// has no route for the packet lets it fall through to the main table).
+func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 	tunIdx := u.dev.Load().idx
 	want := map[string]netlink.Route{}
 	owner := map[string]uint32{} // the policy each route is for (not keepLocal's)
@@ -771,19 +777,18 @@ func (u *userspace) syncRoutes(cp []Policy) error {
 		}
 		want[k] = r
 		owner[k] = p.ID
-	}
-	u.keepLocal(cp, want)
-	var errs error
-	for k, r := range u.routes {
-		if w, ok := want[k]; !ok || !sameRoute(w, r) {
-			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
-				errs = errors.Join(errs, err)
-			}
-			delete(u.routes, k)
+		if p.Level != LevelUse && dst.Bits() > 0 {
+			want[backstopKey(k)] = backstop(dst, table)
 		}
 	}
+	u.keepLocal(cp, want)
+	// Make before break: a changed route is replaced in place (same table, destination and
+	// metric: RTM_NEWROUTE with NLM_F_REPLACE) and new ones go in before the routes no
+	// longer wanted leave, so that no packet of a protected destination finds no route
+	// here for a moment, falls through to the main table and leaves in the clear.
+	var errs error
 	for k, r := range want {
-		if _, ok := u.routes[k]; ok {
+		if have, ok := u.routes[k]; ok && sameRoute(have, r) {
 			continue
 		}
 		if err := u.nl.RouteReplace(&r); err != nil {
@@ -796,7 +801,66 @@ func (u *userspace) syncRoutes(cp []Policy) error {
 		}
 		u.routes[k] = r
 	}
+	if between != nil {
+		errs = errors.Join(errs, between())
+	}
+	for k, r := range u.routes {
+		if _, ok := want[k]; !ok {
+			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = errors.Join(errs, err)
+			}
+			delete(u.routes, k)
+		}
+	}
 	return errs
+}
+
+// backstopMetric is the metric of the backstop routes: the least preferred, so that the
+// steering route through the device, at the default metric, is the one taken.
+const backstopMetric = 0xffffffff
+
+// backstop is the blackhole route kept beneath a protected destination's steering route
+// (the destination of an encrypt policy of level require or unique) in its table. While
+// the steering route is missing (the device was deleted and not yet made again, the
+// kernel refused the route), the packets are dropped, as XFRM drops a protected packet
+// without an SA, instead of falling through to the main table and leaving in the clear.
+// A level=use policy's packets may go in the clear and get none. Nor does a default
+// route (a full tunnel's 0.0.0.0/0): the table is looked up for every packet of the host,
+// whatever its source, and while the steering route is missing the blackhole would take
+// all of them, those of no policy too.
+func backstop(dst netip.Prefix, table int) netlink.Route {
+	return netlink.Route{Dst: prefixNet(dst), Table: table, Type: unix.RTN_BLACKHOLE, Priority: backstopMetric,
+		Protocol: 4}
+}
+
+func backstopKey(k string) string { return k + " backstop" }
+
+// adoptBackstops takes the backstop routes an earlier run left in the tables as this
+// run's (Open), so that the protected destinations stay covered until the first
+// policies come, and those no longer wanted then go with the first syncRoutes.
+func (u *userspace) adoptBackstops() error {
+	for _, table := range []int{u.cfg.Table, u.cfg.SelectorTable()} {
+		rs, err := nldump.Retry(func() ([]netlink.Route, error) {
+			return u.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: table, Type: unix.RTN_BLACKHOLE},
+				netlink.RT_FILTER_TABLE|netlink.RT_FILTER_TYPE)
+		})
+		if err != nil {
+			return fmt.Errorf("esp: routes of table %d: %w", table, err)
+		}
+		for _, r := range rs {
+			if r.Priority != backstopMetric || r.Dst == nil {
+				continue
+			}
+			dst, ok := netip.AddrFromSlice(r.Dst.IP)
+			if !ok {
+				continue
+			}
+			bits, _ := r.Dst.Mask.Size()
+			p := netip.PrefixFrom(dst.Unmap(), bits)
+			u.routes[backstopKey(routeKey(table, p))] = backstop(p, table)
+		}
+	}
+	return nil
 }
 
 // routeError says in an operator's words which steering route the kernel refused, and
@@ -828,7 +892,8 @@ func (u *userspace) routeError(r netlink.Route, err error) error {
 }
 
 func sameRoute(a, b netlink.Route) bool {
-	return a.Dst.String() == b.Dst.String() && net.IP(a.Src).Equal(b.Src) && a.Type == b.Type && a.Table == b.Table
+	return a.Dst.String() == b.Dst.String() && net.IP(a.Src).Equal(b.Src) && a.Type == b.Type && a.Table == b.Table &&
+		a.LinkIndex == b.LinkIndex
 }
 
 // throwable says whether a none policy p, after the policies before, may be a throw

@@ -1,0 +1,158 @@
+package esp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+)
+
+// TestBackstopNoCleartext: when the kernel refuses a protected destination's steering
+// route (its source hint is a tentative IPv6 address), the destination's packets are
+// dropped by the backstop blackhole beneath it in the ESP table instead of falling
+// through to the main table, which has a route to it, and leaving in the clear. Before,
+// the ping crossed unencrypted; a level=use policy's destination gets no backstop.
+func TestBackstopNoCleartext(t *testing.T) {
+	r := newRig(t)
+	a := startNode(t, r.a)
+	// A tentative address: DAD never ends on a link that is down.
+	run(t, "ip", "-n", r.a, "link", "add", "vt0", "type", "veth", "peer", "name", "vt1")
+	run(t, "ip", "-n", r.a, "-6", "addr", "add", "2001:db8:133::1/128", "dev", "vt0")
+	run(t, "ip", "-n", r.a, "-6", "route", "add", "2001:db8:2::/64", "via", "2001:db8:ff::2")
+	pol := func(level Level) []Policy {
+		return []Policy{{ID: 1, Src: netip.MustParsePrefix("2001:db8:133::1/128"), Dst: netip.MustParsePrefix("2001:db8:2::1/128"),
+			Dir: DirOut, Action: ActionEncrypt, Level: level, Mode: ModeTunnel,
+			TunnelSrc: netip.MustParseAddr("2001:db8:ff::1"), TunnelDst: netip.MustParseAddr("2001:db8:ff::2"), ReqID: 7}}
+	}
+	err := a.dp.SetPolicies(context.Background(), pol(LevelRequire))
+	if err == nil || !strings.Contains(err.Error(), "tentative") {
+		t.Fatalf("SetPolicies: %v, want the steering route refused for its tentative source", err)
+	}
+	if out, err := nsExec(t, r.a, "ping", "-6", "-c", "2", "-W", "1", "2001:db8:2::1"); err == nil {
+		t.Fatalf("a protected destination without its steering route was reached in the clear:\n%s\n%s",
+			out, run(t, "ip", "-n", r.a, "-6", "route", "show", "table", "all"))
+	}
+	if out := run(t, "ip", "-n", r.a, "-6", "route", "show", "table", fmt.Sprint(DefaultConfig().Table)); !strings.Contains(out, "blackhole 2001:db8:2::1") {
+		t.Fatalf("no backstop in the ESP table:\n%s", out)
+	}
+	// level=use may go in the clear: no backstop, and the backstop of before is gone.
+	if err := a.dp.SetPolicies(context.Background(), pol(LevelUse)); err == nil {
+		t.Fatal("SetPolicies(level=use): the tentative source's route was not refused")
+	}
+	if out := run(t, "ip", "-n", r.a, "-6", "route", "show", "table", fmt.Sprint(DefaultConfig().Table)); strings.Contains(out, "blackhole") {
+		t.Fatalf("a level=use policy left a backstop:\n%s", out)
+	}
+	if out, err := nsExec(t, r.a, "ping", "-6", "-c", "2", "-W", "1", "2001:db8:2::1"); err != nil {
+		t.Fatalf("level=use: the ping should pass in the clear: %v\n%s", err, out)
+	}
+	// Close takes the backstops with the routes.
+	if err := a.dp.SetPolicies(context.Background(), pol(LevelRequire)); err == nil {
+		t.Fatal("SetPolicies: the tentative source's route was not refused")
+	}
+	a.dp.Close()
+	if out := run(t, "ip", "-n", r.a, "-6", "route", "show", "table", "all"); strings.Contains(out, "blackhole") {
+		t.Fatalf("Close left a backstop:\n%s", out)
+	}
+}
+
+// opsNL records the route and rule changes the data path makes, in order.
+type opsNL struct {
+	rtnl
+	mu  sync.Mutex
+	ops []string
+}
+
+func (o *opsNL) note(s string) {
+	o.mu.Lock()
+	o.ops = append(o.ops, s)
+	o.mu.Unlock()
+}
+
+func (o *opsNL) RouteReplace(r *netlink.Route) error {
+	o.note(fmt.Sprintf("replace %d %s type %d metric %d", r.Table, r.Dst, r.Type, r.Priority))
+	return o.rtnl.RouteReplace(r)
+}
+
+func (o *opsNL) RouteDel(r *netlink.Route) error {
+	o.note(fmt.Sprintf("del %d %s type %d metric %d", r.Table, r.Dst, r.Type, r.Priority))
+	return o.rtnl.RouteDel(r)
+}
+
+func (o *opsNL) RuleAdd(r *netlink.Rule) error {
+	o.note(fmt.Sprintf("rule add %s", r.Dst))
+	return o.rtnl.RuleAdd(r)
+}
+
+func (o *opsNL) RuleDel(r *netlink.Rule) error {
+	o.note(fmt.Sprintf("rule del %s", r.Dst))
+	return o.rtnl.RuleDel(r)
+}
+
+// TestPolicyChangeMakeBeforeBreak: a policy whose steering route changes (its source
+// hint goes) has the route replaced in place, never deleted first, and a selector rule
+// replaced by another is added before the old one is removed, so that no packet of a
+// protected destination meets neither and falls through to the main table in the
+// clear; the old rule's route leaves after the rule. Before, routes and rules were
+// deleted first and added after, routes before rules.
+func TestPolicyChangeMakeBeforeBreak(t *testing.T) {
+	r := newRig(t)
+	a := startNode(t, r.a)
+	u := a.dp.(*userspace)
+	rec := &opsNL{rtnl: u.nl}
+	u.polMu.Lock()
+	u.nl = rec
+	u.polMu.Unlock()
+	ctx := context.Background()
+	pol := func(src, gre string) []Policy {
+		return []Policy{
+			{ID: 1, Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix("198.19.2.0/24"), Dir: DirOut,
+				Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTunnel, TunnelSrc: netip.MustParseAddr("198.18.0.1"),
+				TunnelDst: netip.MustParseAddr("198.18.0.2"), ReqID: 7},
+			{ID: 2, Src: netip.MustParsePrefix("198.18.0.1/32"), Dst: netip.MustParsePrefix(gre), Protocol: 47, Dir: DirOut,
+				Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTransport, ReqID: 8},
+		}
+	}
+	if err := a.dp.SetPolicies(ctx, pol("198.19.1.0/24", "198.18.5.1/32")); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, "ip", "-n", r.a, "route", "show", "table", fmt.Sprint(DefaultConfig().Table), "198.19.2.0/24"); !strings.Contains(out, "src 198.19.1.1") {
+		t.Fatalf("the route has no source hint for the local address in the policy's source:\n%s", out)
+	}
+	rec.mu.Lock()
+	rec.ops = nil
+	rec.mu.Unlock()
+	if err := a.dp.SetPolicies(ctx, pol("198.19.9.0/24", "198.18.6.1/32")); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	ops := append([]string(nil), rec.ops...)
+	rec.mu.Unlock()
+	added, removed, routeGone := -1, -1, -1
+	for i, op := range ops {
+		if strings.HasPrefix(op, "del 221 198.18.5.1/32 ") && routeGone < 0 {
+			routeGone = i
+		}
+		if strings.HasPrefix(op, "del ") && strings.Contains(op, " 198.19.2.0/24 ") {
+			t.Errorf("the changed steering route was deleted (%q), not replaced in place: %q", op, ops)
+		}
+		switch op {
+		case "rule add 198.18.6.1/32":
+			added = i
+		case "rule del 198.18.5.1/32":
+			removed = i
+		}
+	}
+	if added < 0 || removed < 0 || added > removed {
+		t.Errorf("the new selector rule was not added before the old one left: %q", ops)
+	}
+	if routeGone < removed {
+		t.Errorf("the old selector rule's route left before the rule: %q", ops)
+	}
+	if out := run(t, "ip", "-n", r.a, "route", "show", "table", fmt.Sprint(DefaultConfig().Table), "198.19.2.0/24"); strings.Contains(out, "src") || !strings.Contains(out, "dev ") {
+		t.Fatalf("the route was not replaced:\n%s", out)
+	}
+}
