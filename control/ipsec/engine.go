@@ -290,6 +290,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		e.ex.SetEngine(p, "ipsec")
 	}
 	e.registerChecks()
+	e.registerTunnelChecks()
 	e.registerStatus()
 	e.watchCertificates()
 	e.startLoop(ctx)
