@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -461,3 +462,86 @@ func TestMigratedLineInBatch(t *testing.T) {
 }
 
 func slicesClone(a []control.Arg) []control.Arg { return append([]control.Arg(nil), a...) }
+
+// TestUniqueKey: an address list's list and address together name one entry (RouterOS:
+// "failure: already have such entry"), disabled entries included, for add and for a set
+// that gives an entry another's pair; remove frees the pair; IPv4 and IPv6 lists are
+// apart. Concurrent adds of one entry leave exactly one: the check is in the command's
+// own transaction, not a read before it.
+func TestUniqueKey(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	const l4, l6 = "/ip/firewall/address-list", "/ipv6/firewall/address-list"
+	mustExec(t, ex, sess, l4, "add", "list=a", "address=198.18.0.1")
+	mustExec(t, ex, sess, l4, "add", "list=a", "address=198.18.0.2", "disabled=yes")
+	mustExec(t, ex, sess, l4, "add", "list=b", "address=198.18.0.1")
+	mustExec(t, ex, sess, l6, "add", "list=a", "address=2001:db8::1")
+	mustExec(t, ex, sess, l4, "add", "list=a")
+	for _, args := range [][]string{
+		{"list=a", "address=198.18.0.1"},
+		{"list=a", "address=198.18.0.1/32", "timeout=1h"}, // the same host, written as a prefix
+		{"list=a", "address=198.18.0.2"},                  // the disabled one counts
+		{"list=a"},                                        // an entry that only makes the list
+	} {
+		rep, err := exec(ex, sess, l4, "add", args...)
+		fails(t, "failure: already have such entry", rep, err)
+	}
+	rep, err := exec(ex, sess, l6, "add", "list=a", "address=2001:db8::1")
+	fails(t, "failure: already have such entry", rep, err)
+	items, _ := ex.Items(l4)
+	id := func(l, a string) string {
+		for _, it := range items {
+			if it.Props["list"] == l && it.Props["address"] == a {
+				return control.FormatID(it.ID)
+			}
+		}
+		t.Fatalf("no entry %s %s", l, a)
+		return ""
+	}
+	b1 := id("b", "198.18.0.1")
+	rep, err = exec(ex, sess, l4, "set", "numbers="+b1, "list=a")
+	fails(t, "failure: already have such entry", rep, err)
+	rep, err = exec(ex, sess, l4, "set", "numbers="+id("a", "198.18.0.1"), "address=198.18.0.2")
+	fails(t, "failure: already have such entry", rep, err)
+	// Its own pair again, or other properties, are no change of key.
+	mustExec(t, ex, sess, l4, "set", "numbers="+b1, "list=b", "address=198.18.0.1", "comment=x")
+	mustExec(t, ex, sess, l4, "set", "numbers="+b1, "comment=y")
+	if n := count(t, ex, l4); n != 4 {
+		t.Fatalf("%d entries after refused commands, want 4", n)
+	}
+	// Remove frees the pair; a set moves it.
+	mustExec(t, ex, sess, l4, "remove", "numbers="+id("a", "198.18.0.1"))
+	mustExec(t, ex, sess, l4, "set", "numbers="+b1, "list=a")
+	mustExec(t, ex, sess, l4, "add", "list=b", "address=198.18.0.1")
+	rep, err = exec(ex, sess, l4, "add", "list=a", "address=198.18.0.1")
+	fails(t, "failure: already have such entry", rep, err)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = exec(ex, &control.Session{}, l4, "add", "list=race", "address=198.18.0.7")
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if err.Error() != "failure: already have such entry" {
+			t.Errorf("concurrent add: %v", err)
+		}
+	}
+	items, _ = ex.Items(l4)
+	n := 0
+	for _, it := range items {
+		if it.Props["list"] == "race" {
+			n++
+		}
+	}
+	if ok != 1 || n != 1 {
+		t.Fatalf("concurrent adds of one entry: %d succeeded, %d stored, want 1 and 1", ok, n)
+	}
+}

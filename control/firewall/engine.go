@@ -112,6 +112,11 @@ type Engine struct {
 	listErr map[bool]map[string]error
 	// logErr is why the log rules' lines do not reach /log (set at start).
 	logErr error
+	// dynFill are the lists, by family, that a rule of the table as applied (or being
+	// applied) adds addresses to: only their dynamic sets can gain entries. dynEmpty are
+	// lists whose dynamic set was read empty while no rule filled it, and so still is:
+	// the duplicate check of an import's add (listcheck.go) skips the kernel for them.
+	dynFill, dynEmpty map[bool]map[string]bool
 }
 
 func rulePath(v6 bool, table string) string {
@@ -159,7 +164,8 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[string]map[uint64]decodedRule{false: {}, true: {}},
 		refused:    map[bool]map[RuleKey]refusal{},
 		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{},
-		orphans: map[string]time.Time{}, listErr: map[bool]map[string]error{false: {}, true: {}}}
+		orphans: map[string]time.Time{}, listErr: map[bool]map[string]error{false: {}, true: {}},
+		dynFill: map[bool]map[string]bool{false: {}, true: {}}, dynEmpty: map[bool]map[string]bool{false: {}, true: {}}}
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -334,7 +340,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 			e.mu.Unlock()
 		}
 	}
-	lists, err := e.ex.Items(listPath(v6))
+	lists, err := e.ex.SharedItems(listPath(v6)) // read only, as the rules
 	if err != nil {
 		return fmt.Errorf("firewall: read address lists: %w", err)
 	}
@@ -399,11 +405,21 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 		}
 	}
 	keep := false
+	fill := map[string]bool{}
 	for _, r := range cfg.Rules {
 		keep = keep || r.facts().keepStatic
+		if a := r.Props["action"]; a == "add-src-to-address-list" || a == "add-dst-to-address-list" {
+			fill[r.Props["address-list"]] = true
+		}
 	}
 	e.mu.Lock()
 	e.keepRules[v6] = keep
+	// Until the kernel has taken the table, the old one's rules may still fill theirs.
+	for l := range fill {
+		delete(e.dynEmpty[v6], l)
+	}
+	maps.Copy(fill, e.dynFill[v6])
+	e.dynFill[v6] = fill
 	e.mu.Unlock()
 	var pl *Plan
 	var aerr error
@@ -419,6 +435,12 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	e.mu.Lock()
 	if aerr == nil {
 		e.applied[v6] = pl
+		e.dynFill[v6] = map[string]bool{}
+		for _, r := range cfg.Rules {
+			if a := r.Props["action"]; a == "add-src-to-address-list" || a == "add-dst-to-address-list" {
+				e.dynFill[v6][r.Props["address-list"]] = true
+			}
+		}
 	}
 	e.lastErr[v6] = aerr
 	e.mu.Unlock()

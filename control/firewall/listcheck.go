@@ -8,10 +8,14 @@ import (
 	"github.com/routerd/routerd/control/store"
 )
 
-// registerListMenu puts the duplicate check in front of the address list's add and set:
-// RouterOS refuses a second entry with the same list and address, with or without a
-// timeout ("failure: already have such entry"), also when the entry there is a dynamic
-// one a rule added (add-src/dst-to-address-list).
+// registerListMenu puts the duplicate check of dynamic entries in front of the address
+// list's add and set: RouterOS refuses a second entry with the same list and address,
+// with or without a timeout ("failure: already have such entry"), also when the entry
+// there is a dynamic one a rule added (add-src/dst-to-address-list). A configured entry
+// with the same list and address is the store's to refuse (the menu's UniqueKey, checked
+// in the command's own transaction against the store's index of list and address), as
+// is a set giving several entries one list and address (checked here: the command writes
+// them together).
 func (e *Engine) registerListMenu(path string) {
 	v6 := path == listPath(true)
 	m, ok := e.ex.Tree.Get(path)
@@ -43,15 +47,11 @@ func (e *Engine) registerListMenu(path string) {
 			if cmd == "set" && len(args) == 0 {
 				return fn(ctx, c)
 			}
-			err := e.ex.View(c.Sess, func(tx *store.Tx) error {
-				items, err := tx.List(path)
-				if err != nil {
-					return err
-				}
-				var targets []store.Item
-				if cmd == "add" {
-					targets = []store.Item{{Props: map[string]string{}}}
-				} else {
+			var keys [][2]string
+			if cmd == "add" {
+				keys = [][2]string{{args["list"], args["address"]}}
+			} else {
+				err := e.ex.View(c.Sess, func(tx *store.Tx) error {
 					ref, ok := c.S.Get("numbers")
 					if !ok {
 						return nil // the generic command reports the missing argument
@@ -60,42 +60,36 @@ func (e *Engine) registerListMenu(path string) {
 					if err != nil {
 						return nil
 					}
+					seen := map[[2]string]bool{}
 					for _, id := range ids {
-						if it, err := tx.Get(path, id); err == nil {
-							targets = append(targets, it)
+						it, err := tx.Get(path, id)
+						if err != nil {
+							continue
 						}
-					}
-				}
-				seen := map[[2]string]bool{}
-				for _, it := range targets {
-					k := [2]string{it.Props["list"], it.Props["address"]}
-					if v, ok := args["list"]; ok {
-						k[0] = v
-					}
-					if v, ok := args["address"]; ok {
-						k[1] = v
-					}
-					if k[0] == "" {
-						continue // the generic command reports the missing property
-					}
-					// Several items set to one list and address collide with each other.
-					if seen[k] {
-						return control.Failure("already have such entry")
-					}
-					seen[k] = true
-					if e.dynamicEntry(v6, k[0], k[1]) {
-						return control.Failure("already have such entry")
-					}
-					for _, o := range items {
-						if (cmd == "add" || o.ID != it.ID) && o.Props["list"] == k[0] && o.Props["address"] == k[1] {
+						k := [2]string{it.Props["list"], it.Props["address"]}
+						if v, ok := args["list"]; ok {
+							k[0] = v
+						}
+						if v, ok := args["address"]; ok {
+							k[1] = v
+						}
+						// Several items set to one list and address collide with each other.
+						if seen[k] {
 							return control.Failure("already have such entry")
 						}
+						seen[k] = true
+						keys = append(keys, k)
 					}
+					return nil
+				})
+				if err != nil {
+					return nil, err
 				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
+			}
+			for _, k := range keys {
+				if k[0] != "" && e.dynamicEntry(v6, k[0], k[1]) {
+					return nil, control.Failure("already have such entry")
+				}
 			}
 			return fn(ctx, c)
 		})
@@ -103,18 +97,35 @@ func (e *Engine) registerListMenu(path string) {
 }
 
 // dynamicEntry reports whether a rule has added address (one host, as a rule adds) to
-// list.
+// list. It reads that list's dynamic set alone, and not even that once it was found
+// empty while no rule of the table filled it (dynEmpty): a blocklist's import asks the
+// kernel once, not per line, and never reads the entries of other lists nor the
+// configured entries of its own.
 func (e *Engine) dynamicEntry(v6 bool, list, address string) bool {
 	a, ok := hostAddr(address)
 	if !ok {
 		return false
 	}
-	ds, err := e.k.Dynamic(v6)
+	e.mu.Lock()
+	empty, gen := e.dynEmpty[v6][list], e.passGen
+	e.mu.Unlock()
+	if empty {
+		return false
+	}
+	ds, err := e.k.DynamicOf(v6, list)
 	if err != nil {
 		return false
 	}
+	if len(ds) == 0 {
+		e.mu.Lock()
+		// A pass that began meanwhile may have applied a rule that fills it.
+		if e.passGen == gen && !e.dynFill[v6][list] {
+			e.dynEmpty[v6][list] = true
+		}
+		e.mu.Unlock()
+	}
 	for _, d := range ds {
-		if d.List == list && d.Addr == a {
+		if d.Addr.Unmap() == a {
 			return true
 		}
 	}

@@ -159,9 +159,15 @@ func (e *Engine) timedEntry(path string, it store.Item, now time.Time) (time.Dur
 // expireEntries removes configured entries whose timeout ran out from the
 // configuration, as RouterOS does; the kernel's set dropped them already.
 func (e *Engine) expireEntries(now time.Time) {
+	e.mu.Lock()
+	none := len(e.timers) == 0
+	e.mu.Unlock()
+	if none {
+		return // no timed entry: spare reading every entry each second
+	}
 	for _, v6 := range []bool{false, true} {
 		path := listPath(v6)
-		items, err := e.ex.Items(path)
+		items, err := e.ex.SharedItems(path)
 		if err != nil {
 			continue
 		}
@@ -394,7 +400,7 @@ func (e *Engine) saveCreated() {
 	want := map[string]string{}
 	for _, v6 := range []bool{false, true} {
 		path := listPath(v6)
-		items, err := e.ex.Items(path)
+		items, err := e.ex.SharedItems(path)
 		if err != nil {
 			return
 		}

@@ -92,8 +92,9 @@ func firewallMenus() []*Menu {
 					Desc: "Entry added by a firewall rule (add-src/dst-to-address-list)."},
 				{Name: "invalid", Type: value.Bool(), ReadOnly: true, Hidden: true, Desc: "The entry cannot apply."},
 			},
-			Flags:   []Flag{FlagDisabled, FlagInvalid, FlagDynamic},
-			Columns: []string{"list", "address", "creation-time", "timeout"},
+			Flags:     []Flag{FlagDisabled, FlagInvalid, FlagDynamic},
+			Columns:   []string{"list", "address", "creation-time", "timeout"},
+			UniqueKey: []string{"list", "address"},
 			// An entry with a timeout is dynamic in RouterOS: not exported, gone at reboot.
 			Dynamic: func(p map[string]string) bool {
 				d, err := value.ParseDuration(p["timeout"])

@@ -179,6 +179,11 @@ type Menu struct {
 	StatsLead []string
 	// Builtin items of Fixed menus, by property; each must set the naming property.
 	Builtin []map[string]string
+	// UniqueKey are properties whose values together may name one item only (an address
+	// list's list and address): add and set refuse a second with "failure: already have
+	// such entry", disabled items included. The store keeps an index of them
+	// (store.Tx.Lookup), so the check costs the same whatever the menu holds.
+	UniqueKey []string
 	// Reserved names stand for something built in that is not an item here (/routing
 	// table's main, the kernel's table 254): an item may not take one.
 	Reserved []string
