@@ -55,7 +55,10 @@ type tableState struct {
 	helpers  map[string]bool
 	sets     map[string]bool   // static, dynamic and meter sets
 	lists    map[string]uint64 // the static sets' contents, fingerprinted
-	ports    string            // the bridge table's ports (Plan.BridgePorts), "" without one
+	// elems are the static sets' elements (intervalElements), for the next pass to send
+	// only what changed.
+	elems map[string][]nftables.SetElement
+	ports string // the bridge table's ports (Plan.BridgePorts), "" without one
 }
 
 type chainState struct {
@@ -88,10 +91,12 @@ func listSum(es []Entry) uint64 {
 	return h.Sum64()
 }
 
-// stateOf is what the table holds once pl is applied.
-func stateOf(pl *Plan, lists map[string][]Entry) *tableState {
+// stateOf is what the table holds once pl is applied; an unchanged list's elements are
+// taken from prev (nil: none), not worked out again.
+func stateOf(pl *Plan, lists map[string][]Entry, prev *tableState) *tableState {
 	st := &tableState{chains: map[string]chainState{}, counters: make(map[string]bool, len(pl.Counters)), helpers: map[string]bool{},
-		sets: map[string]bool{}, lists: map[string]uint64{}, ports: fmt.Sprint(pl.BridgePorts, pl.BridgeClasses)}
+		sets: map[string]bool{}, lists: map[string]uint64{}, elems: map[string][]nftables.SetElement{},
+		ports: fmt.Sprint(pl.BridgePorts, pl.BridgeClasses)}
 	for _, ch := range pl.Chains {
 		cs := chainState{sig: chainSig(ch), sums: make([]uint64, 0, len(ch.Rules))}
 		for _, r := range ch.Rules {
@@ -110,6 +115,11 @@ func stateOf(pl *Plan, lists map[string][]Entry) *tableState {
 	for _, l := range pl.Lists {
 		st.sets[staticSet(l)], st.sets[dynamicSet(l)] = true, true
 		st.lists[l] = listSum(lists[l])
+		if els, ok := prev.elems[l]; ok && prev.lists[l] == st.lists[l] {
+			st.elems[l] = els
+		} else {
+			st.elems[l] = intervalElements(lists[l])
+		}
 	}
 	for _, m := range pl.Meters {
 		st.sets[m.Name] = true
@@ -184,7 +194,11 @@ func (k *Kernel) Apply(pl *Plan, lists map[string][]Entry) error {
 			prev = nil
 		}
 	}
-	next := stateOf(pl, lists)
+	base := prev
+	if base == nil {
+		base = &tableState{}
+	}
+	next := stateOf(pl, lists, base)
 	if prev != nil && len(pl.Chains)+len(pl.Lists) > 0 {
 		if next.same(prev) {
 			// Nothing to change: no transaction (the kernel would validate the whole
@@ -288,10 +302,23 @@ func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev, next *table
 			}
 		}
 		if sum, ok := prev.lists[l]; !ok || sum != next.lists[l] {
-			if prev.sets[st.Name] {
+			old, had := prev.elems[l]
+			add := next.elems[l]
+			if prev.sets[st.Name] && had && allPermanent(old) && allPermanent(add) {
+				// Only what changed: an import's pass sends the entries added since the
+				// last one, not the whole list again (100,000 elements per pass).
+				var del []nftables.SetElement
+				del, add = diffIntervals(old, add)
+				for _, els := range chunks(del, 512) {
+					if err := c.SetDeleteElements(st, els); err != nil {
+						return fmt.Errorf("nftables: set %s: %w", st.Name, err)
+					}
+				}
+			} else if prev.sets[st.Name] {
+				// Timed elements: loaded again with the time each has left.
 				c.FlushSet(st)
 			}
-			for _, els := range chunks(intervalElements(lists[l]), 512) {
+			for _, els := range chunks(add, 512) {
 				if err := c.SetAddElements(st, els); err != nil {
 					return fmt.Errorf("nftables: set %s: %w", st.Name, err)
 				}
@@ -798,6 +825,62 @@ func intervalElements(es []Entry) []nftables.SetElement {
 		}
 	}
 	return out
+}
+
+// allPermanent reports whether no element has a timeout.
+func allPermanent(els []nftables.SetElement) bool {
+	for _, e := range els {
+		if e.Timeout != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// intervals pairs interval elements (intervalElements) into their ranges: a start and
+// its end, or a start alone at the top of the address space.
+func intervals(els []nftables.SetElement) [][]nftables.SetElement {
+	var out [][]nftables.SetElement
+	for i := 0; i < len(els); i++ {
+		if i+1 < len(els) && els[i+1].IntervalEnd {
+			out = append(out, els[i:i+2])
+			i++
+			continue
+		}
+		out = append(out, els[i:i+1])
+	}
+	return out
+}
+
+// diffIntervals is what turns a set holding the ranges of old into one holding those
+// of next: the ranges to delete, then those to add. Both are sets of disjoint ranges,
+// so a range of next that old lacks overlaps only ranges that next lacks, which go
+// first: the kernel never sees two overlap.
+func diffIntervals(old, next []nftables.SetElement) (del, add []nftables.SetElement) {
+	key := func(r []nftables.SetElement) string {
+		k := string(r[0].Key)
+		if len(r) == 2 {
+			k += "-" + string(r[1].Key)
+		}
+		return k
+	}
+	have := map[string]bool{}
+	for _, r := range intervals(old) {
+		have[key(r)] = true
+	}
+	want := map[string]bool{}
+	for _, r := range intervals(next) {
+		want[key(r)] = true
+		if !have[key(r)] {
+			add = append(add, r...)
+		}
+	}
+	for _, r := range intervals(old) {
+		if !want[key(r)] {
+			del = append(del, r...)
+		}
+	}
+	return del, add
 }
 
 // chunks splits interval elements into groups of at most n, never between a range's

@@ -646,3 +646,63 @@ func TestIntervalElementsTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanListIncremental: a pass sends an address list's set only what changed since
+// the last one (issue 15: an import's passes re-sent the whole list each time, 100,000
+// elements per pass): entries added and removed, and a range that grows by merging with
+// a new neighbour is replaced; the set ends as a table built from scratch has it. A list
+// with timed entries is loaded again whole (each element with the time it has left).
+func TestPlanListIncremental(t *testing.T) {
+	a := netip.MustParseAddr
+	ent := func(from, to string) Entry { return Entry{From: a(from), To: a(to)} }
+	rules := []*Rule{rule(1, "filter", "chain", "forward", "action", "drop", "src-address-list", "bl")}
+	f := newFakeNFT()
+	e := &Engine{k: &Kernel{dial: f.dial}, refused: map[bool]map[RuleKey]refusal{}}
+	var bl []Entry
+	for i := 0; i < 1000; i++ {
+		ip := netip.AddrFrom4([4]byte{10, 0, byte(i >> 7), byte(2 * i)})
+		bl = append(bl, Entry{From: ip, To: ip})
+	}
+	pass := func(lists map[string][]Entry) {
+		t.Helper()
+		if _, err := e.apply(Config{Rules: rules, Lists: lists}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass(map[string][]Entry{"bl": bl})
+	f.take()
+	next := append(slices.Clone(bl[1:]), // 10.0.0.0 removed
+		ent("10.0.0.3", "10.0.0.3"), // joins 10.0.0.2 and 10.0.0.4 into one range
+		ent("198.18.0.1", "198.18.0.1"))
+	pass(map[string][]Entry{"bl": next})
+	txs := f.take()
+	if len(txs) != 1 {
+		t.Fatalf("%d transactions, want 1: %q", len(txs), txs)
+	}
+	got := strings.Join(txs[0], "\n")
+	if strings.Contains(got, "flush set") || strings.Count(got, "elements") != 2 {
+		t.Fatalf("the change sent\n%s", got)
+	}
+	for _, want := range []string{"delete elements list/bl", "10.0.0.0", "10.0.0.2", "10.0.0.4", "add elements list/bl", "198.18.0.1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the change lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "10.0.0.6") {
+		t.Errorf("an unchanged entry was sent:\n%s", got)
+	}
+	fresh := newFakeNFT()
+	fe := &Engine{k: &Kernel{dial: fresh.dial}, refused: map[bool]map[RuleKey]refusal{}}
+	if _, err := fe.apply(Config{Rules: rules, Lists: map[string][]Entry{"bl": next}}); err != nil {
+		t.Fatal(err)
+	}
+	if f.dump() != fresh.dump() {
+		t.Fatalf("after the change:\n%s\nbuilt from scratch:\n%s", f.dump(), fresh.dump())
+	}
+	// Timed entries: the whole set again.
+	timed := append(slices.Clone(next), Entry{From: a("198.18.0.9"), To: a("198.18.0.9"), Timeout: time.Hour})
+	pass(map[string][]Entry{"bl": timed})
+	if txs := f.take(); len(txs) != 1 || !strings.Contains(strings.Join(txs[0], "\n"), "flush set list/bl") {
+		t.Fatalf("a timed entry's change sent %q", txs)
+	}
+}
