@@ -84,6 +84,7 @@ type Engine struct {
 	timers    map[string]listTimer // timed address-list entries by path/id
 	created   map[string]time.Time // address-list entries' creation-time by path/id
 	saved     map[string]string    // creation-times as the store's meta bucket has them
+	savedDyn  string               // dynamic entries' creation-times as dynCreatedMeta has them
 	// createdDirty: a pass ran since saveCreated last looked at the entries.
 	createdDirty bool
 	dns          map[string]dnsEntry // address-list DNS names by family/name
@@ -974,16 +975,12 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 	for _, d := range ds {
 		seen[dynPrefix(v6)+d.List+"/"+d.Addr.String()] = true
 	}
-	e.mu.Lock()
-	for k := range e.created {
-		if strings.HasPrefix(k, dynPrefix(v6)) && !seen[k] {
-			delete(e.created, k) // expired or flushed: a new one is new
-		}
-	}
-	e.mu.Unlock()
 	var rows []control.Row
 	// An entry given by DNS name shows a dynamic child entry per address it resolved to,
-	// named by the comment, as RouterOS lists them.
+	// named by the comment, as RouterOS lists them, created when the name first
+	// resolved to it. Names not resolved yet (just after a start) keep their children's
+	// times for when they are.
+	var pending []string
 	if items, err := e.ex.Items(listPath(v6)); err == nil {
 		for _, it := range items {
 			name := it.Props["address"]
@@ -991,14 +988,29 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 				continue
 			}
 			e.mu.Lock()
-			d := e.dns[dnsKey(name, v6)]
+			d, ok := e.dns[dnsKey(name, v6)]
 			e.mu.Unlock()
+			if !ok {
+				pending = append(pending, dnsPrefix(v6)+it.Props["list"]+"/"+name+"/")
+			}
 			for _, a := range d.addrs {
-				p := map[string]string{"list": it.Props["list"], "address": a.String(), "disabled": "no", "dynamic": "yes", "comment": name}
+				key := dnsPrefix(v6) + it.Props["list"] + "/" + name + "/" + a.String()
+				seen[key] = true
+				p := map[string]string{"list": it.Props["list"], "address": a.String(), "disabled": "no", "dynamic": "yes", "comment": name,
+					"creation-time": e.stamp(e.firstSeen(key, 0, 0))}
 				rows = append(rows, control.Row{ID: e.dynID("dns/" + it.Props["list"] + "/" + name + "/" + a.String()), Props: p, Flags: "D"})
 			}
 		}
 	}
+	e.mu.Lock()
+	for k := range e.created {
+		if (strings.HasPrefix(k, dynPrefix(v6)) || strings.HasPrefix(k, dnsPrefix(v6))) && !seen[k] &&
+			!slices.ContainsFunc(pending, func(p string) bool { return strings.HasPrefix(k, p) }) {
+			delete(e.created, k) // expired, flushed or no longer resolved: a new one is new
+			e.createdDirty = true
+		}
+	}
+	e.mu.Unlock()
 	for _, d := range ds {
 		if static[d.List+"/"+d.Addr.String()] {
 			continue
@@ -1167,8 +1179,9 @@ func dynPrefix(v6 bool) string {
 	return "dyn4/"
 }
 
-// firstSeen is the creation-time of an entry a rule added: the kernel's element has no
-// timestamp, so it is when routerd first saw it, or, for an element with a timeout that
+// firstSeen is the creation-time of an entry a rule added or a DNS name resolved to:
+// the kernel's element has no timestamp, so it is when routerd first saw it (kept in
+// the store across restarts, saveCreated), or, for an element with a timeout that
 // is full minus what is left (the moment the rule added or last refreshed it), whichever
 // is earlier. Entries no longer in the kernel are forgotten by forgetDynamic.
 func (e *Engine) firstSeen(key string, left, timeout time.Duration) time.Time {
@@ -1182,8 +1195,18 @@ func (e *Engine) firstSeen(key string, left, timeout time.Duration) time.Time {
 			c = now.Add(left - timeout).Truncate(time.Second)
 		}
 		e.created[key] = c
+		e.createdDirty = true // kept across restarts (saveCreated)
 	}
 	return c
+}
+
+// dnsPrefix starts the creation-time keys of the addresses DNS-named entries resolved
+// to (dnsPrefix list/name/address).
+func dnsPrefix(v6 bool) string {
+	if v6 {
+		return "dns6/"
+	}
+	return "dns4/"
 }
 
 // ruleChain is the chain of the rule a log line came from whose kernel prefix had no

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,47 @@ func TestAddressListNoneStatic(t *testing.T) {
 	// though no rule names the list any more.
 	if n := strings.TrimSpace(r.run(t, `:put [:len [/ip firewall address-list find where list=seen address=198.18.1.2 dynamic=yes]]`)); n != "1" {
 		t.Errorf("none-dynamic's entry went with the rules: %s entries", n)
+	}
+}
+
+// TestDynamicCreationTimeRestart: an entry a rule added without a timeout
+// (address-list-timeout=none-dynamic) and the entry a DNS name resolved to keep their
+// creation-time across a restart of routerd (QA: both printed the time routerd last
+// started; the DNS-named entry's D child printed none at all).
+func TestDynamicCreationTimeRestart(t *testing.T) {
+	tp := newTopo(t)
+	dir := t.TempDir()
+	r := newRigEx(t, tp, controltest.NewIn(t, dir))
+	r.run(t, `/ip dns static add name=host.ct.test address=198.19.9.9
+/ip firewall address-list add list=byname address=host.ct.test
+/ip firewall filter add chain=input protocol=icmp action=add-src-to-address-list address-list=pingers address-list-timeout=none-dynamic
+/ip firewall filter add chain=forward src-address-list=byname action=drop`)
+	sh(t, "ip", "netns", "exec", tp.c, "ping", "-c1", "-W2", "198.18.1.1")
+	created := func(rr *rig, addr string) string {
+		t.Helper()
+		var out string
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out = rr.run(t, `/ip firewall address-list print detail where dynamic and address=`+addr)
+			if m := regexp.MustCompile(`creation-time="([^"]+)"`).FindStringSubmatch(out); m != nil {
+				return m[1]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no dynamic entry %s with a creation-time:\n%s", addr, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	rule, dns := created(r, "198.18.1.2"), created(r, "198.19.9.9")
+	// Let the clock pass the printed seconds, so a time taken anew would differ (as
+	// TestTimedEntriesRestart).
+	time.Sleep(2100 * time.Millisecond)
+	r.stop()
+	r2 := newRigEx(t, tp, r.ex)
+	if got := created(r2, "198.18.1.2"); got != rule {
+		t.Errorf("the rule's entry was created %s, after a restart %s", rule, got)
+	}
+	if got := created(r2, "198.19.9.9"); got != dns {
+		t.Errorf("the DNS name's entry was created %s, after a restart %s", dns, got)
 	}
 }

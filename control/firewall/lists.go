@@ -352,9 +352,69 @@ func createdValue(t time.Time, it store.Item) string {
 	return strconv.FormatInt(t.Unix(), 10) + "\x00" + it.Props["list"] + "\x00" + it.Props["address"]
 }
 
+// dynCreatedMeta keeps, in one value of the store's meta bucket, the creation-times of
+// the entries rules added and of the addresses DNS-named entries resolved to (keys
+// dynPrefix list/address, dnsPrefix list/name/address; unix seconds): their kernel
+// elements carry no timestamp, and a restarted routerd would date them from its start.
+const dynCreatedMeta = "firewall/dyncreated"
+
+// isDynKey reports whether a creation-time key is one dynCreatedMeta keeps.
+func isDynKey(k string) bool {
+	for _, v6 := range []bool{false, true} {
+		if strings.HasPrefix(k, dynPrefix(v6)) || strings.HasPrefix(k, dnsPrefix(v6)) {
+			return true
+		}
+	}
+	return false
+}
+
+// dynCreatedValue encodes the dynamic creation-times of created, sorted.
+func dynCreatedValue(created map[string]time.Time) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(created)) {
+		if isDynKey(k) {
+			b.WriteString(k + "\x00" + strconv.FormatInt(created[k].Unix(), 10) + "\n")
+		}
+	}
+	return b.String()
+}
+
+// loadDynCreated reads dynCreatedMeta at start: entries rules added that the kernel
+// still has (none after a reboot: a later entry of the same address is new), and the
+// addresses of DNS-named entries (dropped by the first print once their name resolved
+// without them).
+func (e *Engine) loadDynCreated(tx *store.Tx) {
+	inKernel := map[string]bool{}
+	for _, v6 := range []bool{false, true} {
+		ds, err := e.k.Dynamic(v6)
+		if err != nil {
+			continue
+		}
+		for _, d := range ds {
+			inKernel[dynPrefix(v6)+d.List+"/"+d.Addr.String()] = true
+		}
+	}
+	v := tx.Meta(dynCreatedMeta)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, line := range strings.Split(v, "\n") {
+		k, unix, ok := strings.Cut(line, "\x00")
+		n, err := strconv.ParseInt(unix, 10, 64)
+		if !ok || err != nil || !isDynKey(k) {
+			continue
+		}
+		if (strings.HasPrefix(k, dynPrefix(false)) || strings.HasPrefix(k, dynPrefix(true))) && !inKernel[k] {
+			continue
+		}
+		e.created[k] = time.Unix(n, 0)
+	}
+	e.savedDyn = dynCreatedValue(e.created)
+}
+
 // loadCreated reads the creation-times saveCreated kept, at start.
 func (e *Engine) loadCreated() {
 	err := e.ex.Store.View(func(tx *store.Tx) error {
+		e.loadDynCreated(tx)
 		for _, v6 := range []bool{false, true} {
 			path := listPath(v6)
 			items, err := tx.List(path)
@@ -425,11 +485,18 @@ func (e *Engine) saveCreated() {
 			del = append(del, k)
 		}
 	}
+	dyn := dynCreatedValue(e.created)
+	dynChanged := dyn != e.savedDyn
 	e.mu.Unlock()
-	if len(put)+len(del) == 0 {
+	if len(put)+len(del) == 0 && !dynChanged {
 		return
 	}
 	err := e.ex.Store.Update(func(tx *store.Tx) error {
+		if dynChanged {
+			if err := tx.SetMeta(dynCreatedMeta, dyn); err != nil {
+				return err
+			}
+		}
 		for k, v := range put {
 			if err := tx.SetMeta(createdMeta+k, v); err != nil {
 				return err
@@ -450,6 +517,9 @@ func (e *Engine) saveCreated() {
 	if err != nil {
 		e.createdDirty = true // again on the next tick
 		return
+	}
+	if dynChanged {
+		e.savedDyn = dyn
 	}
 	for k, v := range put {
 		e.saved[k] = v
