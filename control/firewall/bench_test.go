@@ -16,10 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+
 	"github.com/routerd/routerd/control/system"
 )
 
 var benchFlag = flag.Bool("firewall.bench", false, "run the firewall benchmarks of docs/perf.md (root; minutes)")
+
+var benchBlocklist = flag.Int("firewall.blocklist", 100000, "lines of TestBenchAddressListImport's big import (0: none)")
 
 var benchRounds = flag.Int("firewall.rounds", 3, "rounds of TestBenchImport10k (each: nft -f, then the import)")
 
@@ -286,4 +290,149 @@ func cpuTimes() (user, sys time.Duration) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+// blocklist is an address-list import of n entries of list, from the n-th address
+// after first: every other address of 10.0.0.0/8, so the interval set cannot merge
+// them into ranges. Set elements only: no packet goes to them.
+func blocklist(list string, first, n int) string {
+	var b strings.Builder
+	b.WriteString("/ip firewall address-list\n")
+	for i := first; i < first+n; i++ {
+		fmt.Fprintf(&b, "add list=%s address=%s\n", list, blockAddr(i))
+	}
+	return b.String()
+}
+
+func blockAddr(i int) netip.Addr {
+	j := 2 * i
+	return netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)})
+}
+
+// TestBenchAddressListImport: `/import` of address-list files (the console's parser,
+// the duplicate check, the store's commit, the engine's passes until the kernel's set
+// holds every entry), issue 15: 5,000 lines onto an empty list, 10,000 more, then 5,000
+// onto the 15,000 (the per-line cost must not grow with the list), and 100,000 lines
+// into a fresh routerd. Beside them, in the same run, nft -f adding the same 100,000
+// elements to an interval set. A list used by a rule, so each pass sends its set.
+//
+//	go test ./control/firewall/ -run TestBenchAddressListImport -firewall.bench -v
+func TestBenchAddressListImport(t *testing.T) {
+	if !*benchFlag {
+		t.Skip("benchmark: run with -firewall.bench")
+	}
+	tp := newTopo(t)
+	load0 := loadAverage()
+	k := &Kernel{NetNS: int(tp.rfd.Fd())}
+	elements := func(list string) int {
+		c, err := k.conn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		els, err := c.GetSetElements(&nftables.Set{Table: table(false), Name: staticSet(list)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range els {
+			if !e.IntervalEnd {
+				n++
+			}
+		}
+		return n
+	}
+	importFile := func(r *rig, dir, src string, want int) (script, wall time.Duration) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "files", "list.rsc"), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		var out strings.Builder
+		if err := r.in.Run(context.Background(), r.con, "/import file-name=list.rsc", &out); err != nil {
+			t.Fatal(err)
+		}
+		script = time.Since(start)
+		if strings.Contains(out.String(), "failure") {
+			t.Fatalf("import: %s", out.String())
+		}
+		// A pass that began after the import ended has every entry.
+		r.e.mu.Lock()
+		gen := r.e.passGen
+		r.e.mu.Unlock()
+		r.e.poke()
+		for {
+			r.e.mu.Lock()
+			done := r.e.appliedGen[false] > gen
+			r.e.mu.Unlock()
+			if done {
+				break
+			}
+			select {
+			case <-r.e.passed:
+			case <-time.After(10*time.Minute - time.Since(start)):
+				t.Fatal("the engine never applied the import")
+			}
+		}
+		wall = time.Since(start)
+		if got := elements("bl"); got != want {
+			t.Fatalf("the kernel's set holds %d entries, want %d", got, want)
+		}
+		return script, wall
+	}
+	perLine := func(d time.Duration, n int) string {
+		return fmt.Sprintf("%v (%.2f ms/line)", d.Round(time.Millisecond), float64(d)/float64(n)/1e6)
+	}
+	newRouterd := func() (*rig, string) {
+		dir := t.TempDir()
+		r := newRigIn(t, tp, dir)
+		system.Register(r.ex, r.in, dir, nil, time.Now())
+		if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		r.run(t, `/ip firewall filter add chain=forward src-address-list=bl action=drop`)
+		return r, dir
+	}
+
+	r, dir := newRouterd()
+	s1, w1 := importFile(r, dir, blocklist("bl", 0, 5000), 5000)
+	s2, w2 := importFile(r, dir, blocklist("bl", 5000, 10000), 15000)
+	s3, w3 := importFile(r, dir, blocklist("bl", 15000, 5000), 20000)
+	t.Logf("5,000 lines onto an empty list: %s until applied (the file %s); 10,000 more: %s (%s); 5,000 onto 15,000: %s (%s); "+
+		"per line onto 15,000 / onto none: %.2f",
+		perLine(w1, 5000), perLine(s1, 5000), perLine(w2, 10000), perLine(s2, 10000), perLine(w3, 5000), perLine(s3, 5000), float64(w3)/float64(w1))
+	r.stop()
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
+
+	big := *benchBlocklist
+	if big == 0 {
+		return
+	}
+	r, dir = newRouterd()
+	s4, w4 := importFile(r, dir, blocklist("bl", 0, big), big)
+	r.stop()
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
+
+	var b strings.Builder
+	b.WriteString("table ip bench {\nset bl { type ipv4_addr; flags interval,timeout; }\n}\n")
+	for i := 0; i < big; i += 1000 {
+		b.WriteString("add element ip bench bl {")
+		for j := i; j < min(i+1000, big); j++ {
+			if j > i {
+				b.WriteString(",")
+			}
+			b.WriteString(blockAddr(j).String())
+		}
+		b.WriteString("}\n")
+	}
+	f := filepath.Join(t.TempDir(), "set.nft")
+	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "-f", f)
+	nftWall := time.Since(start)
+	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", "bench")
+	t.Logf("%d lines into a fresh routerd: %s until applied (the file %s); nft -f of the same elements: %v; ratio %.1f",
+		big, perLine(w4, big), perLine(s4, big), nftWall.Round(time.Millisecond), float64(w4)/float64(nftWall))
+	t.Logf("load average %s -> %s", load0, loadAverage())
 }
