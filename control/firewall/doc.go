@@ -31,11 +31,19 @@
 // rule adds to dyn/L with a marker timeout and the engine saves the address into the
 // configuration within a second (keep.go).
 //
+// Blocklist scale (issue 15): a list and address may name one entry (the menu's
+// UniqueKey, checked in the add's own transaction through the store's key index, so an
+// add costs the same on 100,000 entries as on none); listcheck.go only asks the kernel
+// whether a rule added the address, and not even that for a list whose dynamic set was
+// read empty while no rule fills it. A pass sends a list without timed entries only the
+// ranges that changed since the last (Kernel.applyDiff), not the whole set again.
+//
 // A configured entry with timeout= gets the time left as its kernel timeout and leaves the
 // configuration when it runs out, as in RouterOS (the timer starts when routerd first
 // applies the entry or its timeout changes; a restart starts it again). Every entry's
 // creation-time is kept in the store's meta bucket, so it survives restarts and reboots,
-// as RouterOS keeps it. Entries given by
+// as RouterOS keeps it; so are those of the entries rules added and of the addresses
+// DNS names resolved to (while the kernel keeps the former). Entries given by
 // DNS name are resolved through /ip dns (control/hostname's shared resolver: static
 // entries, then its servers) and resolved again when the record's TTL runs out (at least
 // the resolver's MinTTL); a changed answer reapplies the table.

@@ -7,6 +7,10 @@
 // acknowledged change survives SIGKILL and power loss. A batch (an import, a script) shares
 // one transaction between its commands; a savepoint in it (Tx.Savepoint) lets one command
 // that must be all-or-nothing be undone alone, without a commit around it.
+//
+// Two indexes spare scans of big menus: the name index (ByName) and key indexes over
+// several properties (Lookup; an address list's list and address), kept by every write
+// once built, so a duplicate check costs the same on 100,000 items as on none.
 package store
 
 import (
