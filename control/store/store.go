@@ -273,10 +273,10 @@ type Tx struct {
 // when menu is "", a menu's bucket, or its name index when names is set) held old
 // before it (nil: absent). A nil key is the bucket itself, created after the savepoint.
 type undoEntry struct {
-	menu  string
-	names bool
-	key   []byte
-	old   []byte
+	menu string
+	sub  string // the menu's sub-bucket written: "" the menu's own, names, a key index
+	key  []byte
+	old  []byte
 }
 
 // ErrSavepoint is the error of a RollbackTo that cannot put the transaction back as it
@@ -329,10 +329,10 @@ func (t *Tx) RollbackTo(sp Savepoint) error {
 		switch {
 		case u.menu == "":
 			parent, b = nil, t.tx.Bucket(bucketMeta)
-		case u.names:
+		case u.sub != "":
 			parent = root.Bucket([]byte(u.menu))
 			if parent != nil {
-				b = parent.Bucket(bucketNames)
+				b = parent.Bucket([]byte(u.sub))
 			}
 		default:
 			b = root.Bucket([]byte(u.menu))
@@ -341,8 +341,8 @@ func (t *Tx) RollbackTo(sp Savepoint) error {
 		switch {
 		case b == nil || parent == nil && u.key == nil:
 			err = fmt.Errorf("bucket of %q gone", u.menu)
-		case u.key == nil && u.names:
-			err = parent.DeleteBucket(bucketNames)
+		case u.key == nil && u.sub != "":
+			err = parent.DeleteBucket([]byte(u.sub))
 		case u.key == nil:
 			err = parent.DeleteBucket([]byte(u.menu))
 		case u.old == nil:
@@ -366,11 +366,12 @@ func (t *Tx) RollbackTo(sp Savepoint) error {
 	return nil
 }
 
-// put writes key in bucket b (of menu, its name index when names, or meta when menu
-// is ""), remembering the old value for an open savepoint; a nil v deletes the key.
-func (t *Tx) put(menu string, names bool, b *bolt.Bucket, key, v []byte) error {
+// put writes key in bucket b (of menu, its sub-bucket sub (the name index, a key
+// index) when that is not "", or meta when menu is ""), remembering the old value for
+// an open savepoint; a nil v deletes the key.
+func (t *Tx) put(menu, sub string, b *bolt.Bucket, key, v []byte) error {
 	if t.saves > 0 {
-		t.undo = append(t.undo, undoEntry{menu: menu, names: names, key: bytes.Clone(key), old: bytes.Clone(b.Get(key))})
+		t.undo = append(t.undo, undoEntry{menu: menu, sub: sub, key: bytes.Clone(key), old: bytes.Clone(b.Get(key))})
 	}
 	if v == nil {
 		return b.Delete(key)
@@ -379,9 +380,9 @@ func (t *Tx) put(menu string, names bool, b *bolt.Bucket, key, v []byte) error {
 }
 
 // created remembers, for an open savepoint, a bucket made after it.
-func (t *Tx) created(menu string, names bool) {
+func (t *Tx) created(menu, sub string) {
 	if t.saves > 0 {
-		t.undo = append(t.undo, undoEntry{menu: menu, names: names})
+		t.undo = append(t.undo, undoEntry{menu: menu, sub: sub})
 	}
 }
 
@@ -420,7 +421,7 @@ func (t *Tx) flush() error {
 		if m.seqDirty {
 			v := make([]byte, 8)
 			binary.BigEndian.PutUint64(v, m.seq)
-			if err := t.put(m.path, false, m.b, keySeq, v); err != nil {
+			if err := t.put(m.path, "", m.b, keySeq, v); err != nil {
 				return err
 			}
 			m.seqDirty = false
@@ -428,7 +429,7 @@ func (t *Tx) flush() error {
 		if m.lastDirty {
 			v := make([]byte, 8)
 			binary.BigEndian.PutUint64(v, m.last)
-			if err := t.put(m.path, false, m.b, keyLast, v); err != nil {
+			if err := t.put(m.path, "", m.b, keyLast, v); err != nil {
 				return err
 			}
 			m.lastDirty = false
@@ -554,7 +555,7 @@ func (t *Tx) menu(path string, create bool) (*bolt.Bucket, error) {
 	}
 	b, err := root.CreateBucket([]byte(path))
 	if err == nil {
-		t.created(path, false)
+		t.created(path, "")
 	}
 	return b, err
 }
@@ -739,7 +740,7 @@ func (t *Tx) write(path string, b *bolt.Bucket, id uint64, r record) error {
 	if err != nil {
 		return err
 	}
-	return t.put(path, false, b, itemKey(id), v)
+	return t.put(path, "", b, itemKey(id), v)
 }
 
 // place finds the position for an item inserted before `before` (0: at the end),
@@ -800,7 +801,7 @@ func (t *Tx) Move(path string, id, before uint64) error {
 		return err
 	}
 	// Take it out of the order first so place() does not see it.
-	if err := t.put(path, false, b, itemKey(id), nil); err != nil {
+	if err := t.put(path, "", b, itemKey(id), nil); err != nil {
 		return err
 	}
 	pos, err := t.place(path, b, before)
@@ -848,7 +849,7 @@ func (t *Tx) Delete(path string, id uint64) error {
 	if t.st != nil {
 		t.st.decoded.forget(path, id)
 	}
-	return t.put(path, false, b, itemKey(id), nil)
+	return t.put(path, "", b, itemKey(id), nil)
 }
 
 // index keeps the name index of a menu in step with an item's name, so that lookups by
@@ -863,11 +864,11 @@ func (t *Tx) index(path string, b *bolt.Bucket, id uint64, old, name string) err
 		if nb, err = b.CreateBucket(bucketNames); err != nil {
 			return err
 		}
-		t.created(path, true)
+		t.created(path, string(bucketNames))
 	}
 	if old != "" {
 		if v := nb.Get([]byte(old)); len(v) == 8 && binary.BigEndian.Uint64(v) == id {
-			if err := t.put(path, true, nb, []byte(old), nil); err != nil {
+			if err := t.put(path, string(bucketNames), nb, []byte(old), nil); err != nil {
 				return err
 			}
 		}
@@ -877,7 +878,7 @@ func (t *Tx) index(path string, b *bolt.Bucket, id uint64, old, name string) err
 	}
 	v := make([]byte, 8)
 	binary.BigEndian.PutUint64(v, id)
-	return t.put(path, true, nb, []byte(name), v)
+	return t.put(path, string(bucketNames), nb, []byte(name), v)
 }
 
 // ByName finds the item of menu whose name property is name.
@@ -931,12 +932,12 @@ func (t *Tx) Meta(key string) string {
 
 // SetMeta writes a value of the meta bucket.
 func (t *Tx) SetMeta(key, val string) error {
-	return t.put("", false, t.tx.Bucket(bucketMeta), []byte(key), []byte(val))
+	return t.put("", "", t.tx.Bucket(bucketMeta), []byte(key), []byte(val))
 }
 
 // DeleteMeta removes a value of the meta bucket.
 func (t *Tx) DeleteMeta(key string) error {
-	return t.put("", false, t.tx.Bucket(bucketMeta), []byte(key), nil)
+	return t.put("", "", t.tx.Bucket(bucketMeta), []byte(key), nil)
 }
 
 // keyPrefix starts the names of a menu's key indexes (sub-buckets of its bucket): an
@@ -944,6 +945,9 @@ func (t *Tx) DeleteMeta(key string) error {
 // and Restore once Lookup has built it. The ids follow the values in each key, so one
 // value combination may name several items (stored before anything refused them).
 const keyPrefix = "k:"
+
+// keyMark is a key index entry's value: all it says is in its key.
+var keyMark = []byte{1}
 
 // keyIndexes are the key indexes a menu has, by their property lists, as this
 // transaction found them.
@@ -998,12 +1002,12 @@ func (t *Tx) reindex(path string, b *bolt.Bucket, id uint64, had bool, old map[s
 			continue
 		}
 		if had {
-			if err := kb.Delete(binary.BigEndian.AppendUint64(ok, id)); err != nil {
+			if err := t.put(path, name, kb, binary.BigEndian.AppendUint64(ok, id), nil); err != nil {
 				return err
 			}
 		}
 		if has {
-			if err := kb.Put(binary.BigEndian.AppendUint64(nk, id), []byte{}); err != nil {
+			if err := t.put(path, name, kb, binary.BigEndian.AppendUint64(nk, id), keyMark); err != nil {
 				return err
 			}
 		}
@@ -1071,8 +1075,9 @@ func (t *Tx) buildIndex(path string, b *bolt.Bucket, name string, props []string
 	if err != nil {
 		return nil, fmt.Errorf("store: index %s of %s: %w", name, path, err)
 	}
+	t.created(path, name) // a savepoint rolled back takes it, and what it holds, away
 	for _, it := range items {
-		if err := kb.Put(binary.BigEndian.AppendUint64(keyOf(propValues(props, it.Props)), it.ID), []byte{}); err != nil {
+		if err := kb.Put(binary.BigEndian.AppendUint64(keyOf(propValues(props, it.Props)), it.ID), keyMark); err != nil {
 			return nil, err
 		}
 	}

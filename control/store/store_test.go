@@ -478,6 +478,37 @@ func TestLookup(t *testing.T) {
 	if got := lookup(false, "b", "198.18.0.5"); !reflect.DeepEqual(got, []uint64{2, 5}) {
 		t.Fatalf("after rollback: %v", got)
 	}
+	// A savepoint rolled back (a migrated import line undone) takes its index writes
+	// back, and an index it built.
+	if err := s.Update(func(tx *Tx) error {
+		sp := tx.Savepoint()
+		if err := tx.Put(m, Item{ID: 8, Props: map[string]string{"list": "sp", "address": "198.18.0.8"}}, 0); err != nil {
+			return err
+		}
+		if err := tx.Delete(m, 5); err != nil {
+			return err
+		}
+		if _, err := tx.Lookup(m, []string{"address"}, []string{"198.18.0.8"}); err != nil {
+			return err
+		}
+		return tx.RollbackTo(sp)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(true, "sp", "198.18.0.8"); got != nil {
+		t.Fatalf("after a savepoint rolled back: %v", got)
+	}
+	if got := lookup(true, "b", "198.18.0.5"); !reflect.DeepEqual(got, []uint64{2, 5}) {
+		t.Fatalf("after a savepoint rolled back, the deleted item: %v", got)
+	}
+	s.View(func(tx *Tx) error {
+		b, _ := tx.menu(m, false)
+		built = b.Bucket([]byte("k:address")) != nil
+		return nil
+	})
+	if built {
+		t.Fatal("the index a rolled-back savepoint built stayed")
+	}
 	// Wipe (backup load) takes the index with the menu; the next lookup builds it anew.
 	if err := s.Update(func(tx *Tx) error {
 		if err := tx.Wipe(); err != nil {
