@@ -364,8 +364,9 @@ func (k *Kernel) applyDiff(pl *Plan, lists map[string][]Entry, prev, next *table
 		for _, r := range ch.Rules {
 			for _, es := range r.Exprs {
 				if n >= keep {
-					own.rule(c, ch.Name, r.Key)
-					c.AddRule(&nftables.Rule{Table: t, Chain: nc, Exprs: es})
+					if err := queueRule(c, &own, t, nc, r.Key, es); err != nil {
+						return err
+					}
 				}
 				n++
 			}
@@ -588,8 +589,9 @@ func (k *Kernel) applyAll(pl *Plan, lists map[string][]Entry) error {
 		nc := &nftables.Chain{Name: ch.Name, Table: t}
 		for _, r := range ch.Rules {
 			for _, es := range r.Exprs {
-				own.rule(c, ch.Name, r.Key)
-				c.AddRule(&nftables.Rule{Table: t, Chain: nc, Exprs: es})
+				if err := queueRule(c, &own, t, nc, r.Key, es); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -1082,7 +1082,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 			for _, n := range members {
 				vals = append(vals, ifname(cfg.kname(n)))
 			}
-			m = and(m, anyOf(&expr.Meta{Key: d.key, Register: 1}, vals, neg))
+			m = and(m, inSet(&expr.Meta{Key: d.key, Register: 1}, nftables.TypeIFName, vals, neg))
 		}
 	}
 	if v := p["in-bridge-port"]; v != "" {
@@ -1199,7 +1199,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 					"prohibit": unix.RTN_PROHIBIT}[t]
 				vals = append(vals, ne32(n))
 			}
-			m = and(m, anyOf(f, vals, neg))
+			m = and(m, inSet(f, nftables.TypeInteger, vals, neg))
 		}
 	}
 	if v := p["icmp-options"]; v != "" {
@@ -1684,41 +1684,16 @@ func portMatch(v string, off uint32) alt {
 	return portMatchLoad(v, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2})
 }
 
-// portMatchLoad matches ports that load puts in register 1 (2 bytes, network order).
+// portMatchLoad matches ports that load puts in register 1 (2 bytes, network order):
+// [!]list of ports and ranges, one set lookup (inPorts).
 func portMatchLoad(v string, load expr.Any) alt {
 	neg := strings.HasPrefix(v, "!")
-	v = strings.TrimPrefix(v, "!")
-	parts := strings.Split(v, ",")
-	if len(parts) == 1 {
-		a, b := portRange(v)
-		if a == b {
-			return one(load, &expr.Cmp{Op: cmpOp(neg), Register: 1, Data: be16(a)})
-		}
-		op := expr.CmpOpEq
-		if neg {
-			op = expr.CmpOpNeq
-		}
-		return one(load, &expr.Range{Op: op, Register: 1, FromData: be16(a), ToData: be16(b)})
-	}
-	// A list: in any of the ranges (alternatives made exclusive), or in none.
-	if neg {
-		es := []expr.Any{load}
-		for _, part := range parts {
-			a, b := portRange(part)
-			es = append(es, &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(a), ToData: be16(b)})
-		}
-		return alt{es}
-	}
-	var out alt
-	var before []expr.Any
-	for _, part := range parts {
+	var ranges [][2]uint16
+	for _, part := range strings.Split(strings.TrimPrefix(v, "!"), ",") {
 		a, b := portRange(part)
-		in := &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(a), ToData: be16(b)}
-		es := append([]expr.Any{load}, before...)
-		out = append(out, append(es, in))
-		before = append(before, &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(a), ToData: be16(b)})
+		ranges = append(ranges, [2]uint16{min(a, b), max(a, b)})
 	}
-	return out
+	return inPorts(load, ranges, neg)
 }
 
 func portRange(s string) (uint16, uint16) {
@@ -1746,27 +1721,6 @@ func rangeMatch(v string, load expr.Any, n int) alt {
 	}
 	return one(load, &expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
 		&expr.Range{Op: op, Register: 1, FromData: be32(uint32(a)), ToData: be32(uint32(b))})
-}
-
-// anyOf matches the value load puts in register 1 against one of vals (exclusive
-// alternatives: equal to the first; not the first and equal to the second ...) or, with
-// neg, against none of them.
-func anyOf(load expr.Any, vals [][]byte, neg bool) alt {
-	if neg {
-		es := []expr.Any{load}
-		for _, v := range vals {
-			es = append(es, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: v})
-		}
-		return alt{es}
-	}
-	var out alt
-	var before []expr.Any
-	for _, v := range vals {
-		es := append([]expr.Any{load}, before...)
-		out = append(out, append(es, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: v}))
-		before = append(before, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: v})
-	}
-	return out
 }
 
 func ifname(s string) []byte {

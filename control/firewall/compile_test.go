@@ -107,9 +107,10 @@ func TestCompileDisjunctions(t *testing.T) {
 	}})
 	r := chain(pl, "filter/forward").Rules[0]
 	// (static | !static & dynamic) x (sport in P | sport not in P & dport in P), P of two
-	// ports, each "in P" two exclusive alternatives.
-	if len(r.Exprs) != 2*4 {
-		t.Fatalf("%d alternatives, want 8", len(r.Exprs))
+	// ports, each "in P" one lookup in an anonymous set (issue 15; it was 2*4 rules, "in
+	// P" two exclusive alternatives).
+	if len(r.Exprs) != 2*2 {
+		t.Fatalf("%d alternatives, want 4", len(r.Exprs))
 	}
 	for _, es := range r.Exprs {
 		n := 0
@@ -384,7 +385,7 @@ func TestInterfaceKinds(t *testing.T) {
 		t.Fatalf("invalid: %v", pl.Invalid)
 	}
 	rs := chain(pl, "filter/forward").Rules
-	if len(rs) != 3 || len(rs[0].Exprs) != 2 || len(rs[1].Exprs) != 0 || len(rs[2].Exprs) != 1 {
+	if len(rs) != 3 || len(rs[0].Exprs) != 1 || len(rs[1].Exprs) != 0 || len(rs[2].Exprs) != 1 {
 		t.Fatalf("kernel rules per rule: %v", rs)
 	}
 	// The names each alternative compares the interface with.
@@ -398,10 +399,18 @@ func TestInterfaceKinds(t *testing.T) {
 				}
 				out = append(out, op+strings.TrimRight(string(c.Data), "\x00"))
 			}
+			if s, ok := e.(*setLookup); ok {
+				var els []string
+				for _, el := range s.elems {
+					els = append(els, strings.TrimRight(string(el.Key), "\x00"))
+				}
+				out = append(out, map[bool]string{false: "in", true: "!in"}[s.Invert]+"{"+strings.Join(els, ",")+"}")
+			}
 		}
 		return out
 	}
-	for i, want := range []string{"==ether1 !=vlan10", "!=ether1 ==ether2 !=vlan10"} {
+	// One kernel rule: the kind's interfaces are an anonymous set (issue 15).
+	for i, want := range []string{"in{ether1,ether2} !=vlan10"} {
 		if got := strings.Join(names(rs[0].Exprs[i]), " "); got != want {
 			t.Errorf("in-interface=all-ethernet out-interface=!all-vlan, alternative %d: %s, want %s", i, got, want)
 		}

@@ -19,9 +19,20 @@
 // added by add-src-to-address-list and add-dst-to-address-list with
 // address-list-timeout; a hash set, since the kernel cannot add to interval sets from a
 // rule). A list match is "in list/L, or not in list/L and in dyn/L": matchers that are a
-// disjunction (lists, port=, several interfaces of an interface list) become mutually
-// exclusive nftables rules sharing the rule's counter, so each packet counts and acts
-// once.
+// disjunction of two tests (address lists, port= "source or destination") become
+// mutually exclusive nftables rules sharing the rule's counter, so each packet counts
+// and acts once.
+//
+// A rule's value lists are sets, not alternatives (issue 15): src-port=, dst-port= and
+// port= lists of ports and ranges (merged, an anonymous interval set; one range is a
+// range compare), the members of an interface list (and all-ethernet ...), the types of
+// src-/dst-address-type= and time='s days are each one lookup in an anonymous constant
+// set the rule carries (sets.go); "!" is the inverted lookup. So
+// `in-interface-list=WAN dst-port=21,22,80,443 src-port=1024-2047,4000-4999` is one kernel
+// rule, where it was the cross product (3 x 4 x 2 rules). The apply creates each set in
+// the transaction that adds its rule; the kernel deletes it with the rule. An interface
+// list's members are part of its rules' fingerprints, so a change of members brings the
+// rules again with new sets in the pass's one transaction.
 //
 // Lists live apart from rules, as in RouterOS: a list no configured entry and no enabled
 // rule names any more keeps its sets while its dynamic set has entries (disabling the

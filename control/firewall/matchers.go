@@ -334,7 +334,7 @@ func timeMatch(v string, offset, dayOffset int) (alt, error) {
 		for _, d := range w.days {
 			vals = append(vals, []byte{byte(d)})
 		}
-		out = append(out, and(alt{hour}, anyOf(&expr.Meta{Key: metaTimeDay, Register: 1}, vals, false))...)
+		out = append(out, and(alt{hour}, inSet(&expr.Meta{Key: metaTimeDay, Register: 1}, nftables.TypeTimeDay, vals, false))...)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("time: the window %s is empty", v)
