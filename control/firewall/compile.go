@@ -417,6 +417,7 @@ func Compile(cfg Config) *Plan {
 		perTable[r.Table]++
 	}
 	pl.Counters = make([]string, 0, len(cfg.Rules))
+	clashes := markClashes(cfg.Rules) // decided by the other rules: outside the cache
 	for _, table := range menu.FirewallTables {
 		rules := make([]*Rule, 0, perTable[table])
 		for _, r := range cfg.Rules {
@@ -462,6 +463,10 @@ func Compile(cfg Config) *Plan {
 			}
 			for _, r := range byChain[c] {
 				k := RuleKey{table, r.ID}
+				if why, ok := clashes[k]; ok {
+					pl.Invalid[k] = why
+					continue
+				}
 				sum := ruleSum(ctx, r)
 				var cr compiled
 				if m := r.compiled; m != nil && m.sum == sum && cfg.Cache != nil {

@@ -74,6 +74,17 @@
 // Connection marks are the conntrack mark: bit 31 is FastTrackMark, the low 31 bits
 // connection-mark (names hashed).
 //
+// How names map (NameMark): a packet-mark name is FNV-1a of the name cut to 16 bits, a
+// connection-mark name the same cut to 31 bits (0 is no-mark). The number is a function of
+// the name alone, so it is the same across passes and restarts (conntrack keeps connection
+// marks) and control/queue's classifiers compute the same one. Two names can share a
+// number (16 bits: user98 and user1220 are both 0xc50b; even odds at ~300 names), and then
+// would be one mark in the kernel: a pass refuses that (marks.go, issue 15). The names
+// rules set (new-packet-mark=, new-connection-mark=) keep their numbers, then the names
+// rules match, each in table and rule order; a rule naming a name whose number is taken
+// by another name is invalid with "packet-mark B has the kernel mark 0x... of packet-mark
+// A, which another rule names; rename one", and nothing of it reaches the kernel.
+//
 // Dynamic rules (flag D, never exported) come from other engines through the
 // *DynamicRules service the engine offers on the engine host (Register; consumers call
 // engine.Lookup[*firewall.DynamicRules](h) and Set(owner, rules) / Withdraw(owner)). They

@@ -398,8 +398,9 @@ func checkHookOnce(r *Rule, f *ruleFacts, builtin string) error {
 // mark, matched by policy routing's fwmark rules), the class of the bridge port the
 // packet entered through in bits 16-19 (BridgePortMarkMask, see bridgePortShift) and the
 // packet mark in the low 16 bits (PacketMarkBits).
-// Connection marks use the whole 32-bit conntrack mark. Packet and connection mark names
-// map to numbers by hash, so the numbers survive restarts (conntrack keeps its marks).
+// Connection marks use the conntrack mark's low 31 bits. Packet and connection mark names
+// map to numbers by hash, so the numbers survive restarts (conntrack keeps its marks);
+// a pass refuses a rule whose name's number is another name's (markClashes).
 const (
 	RoutingMarkMask    = routing.MarkMask
 	BridgePortMarkMask = 0x000f0000
