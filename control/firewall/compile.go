@@ -574,7 +574,11 @@ const (
 
 // tcField is the top width bits of a packet's traffic class: IPv4's TOS byte (byte 1,
 // under the header checksum), IPv6's Traffic Class (between the version and the flow
-// label, across bytes 0 and 1).
+// label, across bytes 0 and 1). Both are read and written as the header's first 16 bits,
+// as nft does: the kernel's checksum update for a payload write sums the written bytes as
+// 16-bit words from the write's start, so a 1-byte write at IPv4's odd offset 1 made
+// the header checksum wrong and the receiver dropped every packet change-dscp rewrote
+// (qa15).
 type tcField struct {
 	v6    bool
 	width int
@@ -587,22 +591,14 @@ func (f tcField) shift() int {
 	if f.v6 {
 		return 12 - f.width // 16 bits: version 4, class 8, flow label 4 of 20
 	}
-	return 8 - f.width
+	return 8 - f.width // 16 bits: version and header length 8, TOS 8
 }
 
 // bytes is v, shifted in place, as load reads it.
-func (f tcField) bytes(v uint16) []byte {
-	if f.v6 {
-		return be16(v << f.shift())
-	}
-	return []byte{byte(v << f.shift())}
-}
+func (f tcField) bytes(v uint16) []byte { return be16(v << f.shift()) }
 
 func (f tcField) load() *expr.Payload {
-	if f.v6 {
-		return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2}
-	}
-	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 1, Len: 1}
+	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2}
 }
 
 // match compares the field with n (neg: differs from it).
