@@ -110,8 +110,9 @@ func exampleMenus() []*Menu {
 			Desc:    "Queue types that simple queues use as their leaf queue (the default-small type is pfifo with 10 packets).",
 		},
 		{
-			Path: SimpleQueuePath,
-			Kind: List,
+			Path:     SimpleQueuePath,
+			Kind:     List,
+			Commands: []string{"reset-counters", "reset-counters-all"},
 			Props: []Prop{
 				{Name: "name", Type: value.String(), Unique: true, Desc: "Name of the queue (default queueN)."},
 				{Name: "target", Type: value.List(value.String()),
@@ -154,7 +155,7 @@ func exampleMenus() []*Menu {
 				{Name: "total-queue", Type: value.String(), Default: "default-small", NoEffect: "routerd shapes upload and download separately",
 					Desc: "Queue type (/queue type) of upload and download together."},
 				{Name: "packet-marks", Type: value.List(value.String()),
-					Desc: "Only packets with these marks (firewall mangle new-packet-mark)."},
+					Desc: "Only packets with these marks (firewall mangle new-packet-mark); routerd matches them in the download direction only (upload is classified before the firewall runs)."},
 				{Name: "time", Type: value.String(),
 					Desc: "When the queue is active: start-end,days (e.g. 8h-17h,mon,tue); empty is always."},
 				comment,

@@ -24,6 +24,7 @@ import (
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
+	"github.com/routerd/routerd/control/store"
 )
 
 // Menu paths this engine applies.
@@ -65,6 +66,7 @@ type sample struct {
 // dirState follows one direction of a queue between polls.
 type dirState struct {
 	last      sample
+	base      sample // the counters at the last reset-counters; the class keeps counting
 	rate, pps uint64
 	hist      []uint64 // byte deltas per poll, for the burst average
 	bursting  bool
@@ -127,6 +129,8 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 		return err
 	}
 	e.hostKick = h.Kick
+	e.ex.Handle(Path, "reset-counters", control.CommandSpec{Positional: []string{"numbers"}}, e.resetCounters(false))
+	e.ex.Handle(Path, "reset-counters-all", control.CommandSpec{}, e.resetCounters(true))
 	h.Go(ctx, e.pollLoop)
 	return nil
 }
@@ -1037,11 +1041,11 @@ func (e *Engine) publishLocked(id uint64) {
 	}
 	st.Props["rate"] = two(func(d dirState) uint64 { return d.rate })
 	st.Props["packet-rate"] = two(func(d dirState) uint64 { return d.pps })
-	st.Props["bytes"] = two(func(d dirState) uint64 { return d.last.bytes })
-	st.Props["packets"] = two(func(d dirState) uint64 { return d.last.packets })
+	st.Props["bytes"] = two(func(d dirState) uint64 { return since(d.last.bytes, d.base.bytes) })
+	st.Props["packets"] = two(func(d dirState) uint64 { return since(d.last.packets, d.base.packets) })
 	st.Props["queued-bytes"] = two(func(d dirState) uint64 { return uint64(d.last.qbytes) })
 	st.Props["queued-packets"] = two(func(d dirState) uint64 { return uint64(d.last.qpkts) })
-	st.Props["dropped"] = two(func(d dirState) uint64 { return uint64(d.last.drops) })
+	st.Props["dropped"] = two(func(d dirState) uint64 { return since(uint64(d.last.drops), uint64(d.base.drops)) })
 	e.ex.State.Set(Path, id, st)
 }
 
@@ -1052,4 +1056,48 @@ var unbuilt = map[string]string{
 	"mq-pfifo": "multi-queue pfifo is not built by routerd",
 	"fq-codel": "fq-codel leaves are not built by routerd yet",
 	"cake":     "cake leaves are not built by routerd yet",
+}
+
+// since is a counter's value since its reset; a class made again starts below its old base.
+func since(v, base uint64) uint64 {
+	if v < base {
+		return v
+	}
+	return v - base
+}
+
+// resetCounters zeroes the bytes, packets and dropped counters a queue shows, as
+// RouterOS's reset-counters and reset-counters-all do. HTB classes cannot be reset, so
+// the engine keeps each direction's reading at the reset and shows what came after it.
+func (e *Engine) resetCounters(all bool) control.Handler {
+	return func(_ context.Context, c *control.Call) (*control.Reply, error) {
+		m, _ := e.ex.Tree.Get(Path)
+		var ids []uint64
+		err := e.ex.View(c.Sess, func(tx *store.Tx) error {
+			if all {
+				items, err := tx.List(Path)
+				for _, it := range items {
+					ids = append(ids, it.ID)
+				}
+				return err
+			}
+			ref, _ := c.S.Get("numbers")
+			var err error
+			ids, err = e.ex.Resolve(tx, c.Sess, m, ref)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.poll() // the reset takes what was counted up to now
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, id := range ids {
+			if st := e.state[id]; st != nil {
+				st[0].base, st[1].base = st[0].last, st[1].last
+			}
+			e.publishLocked(id)
+		}
+		return &control.Reply{Menu: m}, nil
+	}
 }

@@ -128,6 +128,26 @@ func TestSimpleQueueHoldsMaxLimit(t *testing.T) {
 	if n, _ := fmtSscanf(b, &u, &d); n != 2 || u < 1e6 || d < 1e6 {
 		t.Errorf("bytes %q", b)
 	}
+	// reset-counters and reset-counters-all zero what the queue shows (the kernel's class
+	// keeps counting); nothing flows now, so it stays near 0.
+	for _, cmd := range []string{"/queue simple reset-counters q1", "/queue simple reset-counters-all"} {
+		r.must(cmd)
+		b := strings.TrimSpace(r.must(":put [/queue simple get q1 bytes]"))
+		if n, _ := fmtSscanf(b, &u, &d); n != 2 || u > 1e5 || d > 1e5 {
+			t.Errorf("after %s: bytes %q", cmd, b)
+		}
+		if pk := strings.TrimSpace(r.must(":put [/queue simple get q1 packets]")); pk == "" {
+			t.Errorf("after %s: no packets", cmd)
+		}
+	}
+	if up := iperf(t, c, s, true, "", 1); up == 0 {
+		t.Errorf("no upload after reset")
+	}
+	eventually(t, "counting again after reset", func() (bool, string) {
+		b := strings.TrimSpace(r.must(":put [/queue simple get q1 bytes]"))
+		n, _ := fmtSscanf(b, &u, &d)
+		return n == 2 && u > 1e5, b
+	})
 	// A queue the kernel refuses (a 1 bit/s rate) is invalid with the kernel's reason,
 	// and only it: q1 keeps its class and its filters.
 	r.must("/queue simple add name=qbad target=198.18.1.5/32 max-limit=1/1")
