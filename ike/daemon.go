@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -714,24 +715,31 @@ func (d *Daemon) cookie(ni []byte, from netip.AddrPort, spiI uint64) []byte {
 	return append([]byte{0, 0, 0, 1}, h.Sum(nil)...)
 }
 
-// matchPeers are the enabled IKEv2 peers whose address covers a remote address and is
-// the most specific (the reference: the largest netmask wins), in configuration order.
-// Several are equally specific when a static peer and a tunnel's ipsec-secret (its
-// dynamic peer) name the same address: which one the remote means shows only in
-// IKE_AUTH (its ID and AUTH, then its traffic selectors), so the responder keeps them
-// all as candidates (peerswitch.go).
-func (d *Daemon) matchPeers(a netip.Addr) []*PeerConfig {
-	var best []*PeerConfig
+// peerTiers are the enabled IKEv2 peers whose address covers a remote address, grouped
+// by how specific that address is (the reference: the largest netmask wins), the most
+// specific group first, each in configuration order. Several are equally specific when
+// a static peer and a tunnel's ipsec-secret (its dynamic peer) name the same address:
+// which one the remote means shows only in IKE_AUTH (its ID and AUTH, then its traffic
+// selectors), so the responder keeps them all as candidates (peerswitch.go).
+// IKE_SA_INIT falls back to a less specific group only when no peer of a more specific
+// one accepts the offer (responder.go).
+func (d *Daemon) peerTiers(a netip.Addr) [][]*PeerConfig {
+	byBits := map[int][]*PeerConfig{}
+	var bits []int
 	for _, p := range d.peers {
 		if p.Exchange != ExchangeIKEv2 || !p.Remote.IsValid() || !p.Remote.Contains(a) {
 			continue
 		}
-		switch {
-		case len(best) == 0 || p.Remote.Bits() > best[0].Remote.Bits():
-			best = []*PeerConfig{p}
-		case p.Remote.Bits() == best[0].Remote.Bits():
-			best = append(best, p)
+		b := p.Remote.Bits()
+		if byBits[b] == nil {
+			bits = append(bits, b)
 		}
+		byBits[b] = append(byBits[b], p)
 	}
-	return best
+	slices.Sort(bits)
+	tiers := make([][]*PeerConfig, 0, len(bits))
+	for i := len(bits) - 1; i >= 0; i-- {
+		tiers = append(tiers, byBits[bits[i]])
+	}
+	return tiers
 }

@@ -49,7 +49,10 @@
 //     deleted when the configuration is applied (identchange.go);
 //
 //   - peers: the responder answers IKE_SA_INIT with the most specific peer of the
-//     remote's address; where several are equally specific (a static peer beside a
+//     remote's address whose profile accepts the offer (a less specific one only when
+//     none of the most specific does, as strongSwan tries its next ike config, so that
+//     a tunnel's dynamic /32 peer does not shadow a catch-all peer); where several are
+//     equally specific (a static peer beside a
 //     tunnel's ipsec-secret to one router), IKE_AUTH tries each one's identities and
 //     takes the one that authenticates the remote and whose policies take its first
 //     CHILD SA's traffic selectors, the narrowest policy when several do (peerswitch.go).

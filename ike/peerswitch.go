@@ -8,7 +8,9 @@ import (
 )
 
 // Responder peer choice. IKE_SA_INIT carries nothing but the remote's address, so the
-// responder answers it with the most specific peer covering that address. Several peers
+// responder answers it with the most specific peer covering that address whose profile
+// accepts the offer (when none of the most specific does, a less specific one that
+// does: a tunnel's dynamic /32 peer must not shadow a catch-all peer). Several peers
 // can be equally specific: a static /ip ipsec peer and a tunnel's ipsec-secret (whose
 // dynamic peer is a /32 of the tunnel's remote-address) to the same router. Which one
 // the remote means shows only in IKE_AUTH, as strongSwan picks its peer config by the
@@ -88,12 +90,19 @@ func (sa *IKESA) authPeer(rid Identity, ridb []byte, auth *Auth, ps []Payload) (
 }
 
 // peerCandidates are the peers the remote may mean: the one that answered IKE_SA_INIT,
-// then the other equally specific peers of its address whose profile accepts the
-// proposal chosen there, in configuration order.
+// then the other peers of its address as specific as that one (the most specific, or
+// the less specific group IKE_SA_INIT fell back to) whose profile accepts the proposal
+// chosen there, in configuration order.
 func (sa *IKESA) peerCandidates() []*PeerConfig {
 	first := sa.peer
 	cands := []*PeerConfig{first}
-	for _, q := range sa.d.matchPeers(sa.remote.Addr()) {
+	var tier []*PeerConfig
+	for _, t := range sa.d.peerTiers(sa.remote.Addr()) {
+		if t[0].Remote.Bits() == first.Remote.Bits() {
+			tier = t
+		}
+	}
+	for _, q := range tier {
 		if q.Name == first.Name {
 			continue
 		}

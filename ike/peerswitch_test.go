@@ -2,6 +2,8 @@ package ike
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,5 +129,31 @@ func TestResponderPeerNarrowestPolicy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResponderFallsBackToLessSpecificPeer: the most specific peer of the initiator's
+// address (a tunnel's dynamic /32 peer, profile default) cannot accept its IKE offer; a
+// catch-all peer (0.0.0.0/0) whose profile can answers instead, and the SAs come up on
+// it. Before, the /32 peer refused NO_PROPOSAL_CHOSEN forever and the catch-all was
+// never tried (qa12: after a restart, a GRE tunnel's dynamic peer shadowed the peer of
+// the reference's GRE-over-IKEv2 client).
+func TestResponderFallsBackToLessSpecificPeer(t *testing.T) {
+	pr := newV1Pair(t, nil)
+	tunnel := v1TestPeer(t, "gre2", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "other", 0, true, "127.0.0.1/32", "127.0.0.1/32")
+	tunnel.Children[0].Local.IPProto, tunnel.Children[0].Remote.IPProto = 47, 47
+	tunnel.Children[0].Tunnel = false
+	any := v1TestPeer(t, "ike2", ExchangeIKEv2, "aes256-sha256-ecp256", "aes256gcm16", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	any.Remote = netip.MustParsePrefix("0.0.0.0/0")
+	pr.b.SetPeers([]*PeerConfig{tunnel, any})
+	pr.a.SetPeers([]*PeerConfig{v1TestPeer(t, "b", ExchangeIKEv2, "aes256-sha256-ecp256", "aes256gcm16", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")})
+	if !iketest.WaitFor(20*time.Second, func() bool { return len(pr.ka.all()) == 1 && len(pr.kb.all()) == 1 }) {
+		t.Fatalf("want one CHILD SA on each side: A %d, B %d", len(pr.ka.all()), len(pr.kb.all()))
+	}
+	if b := pr.kb.all()[0]; b.Peer != "ike2" {
+		t.Errorf("B's CHILD SA is on peer %q, want ike2", b.Peer)
+	}
+	if lb := pr.lb.String(); !strings.Contains(lb, "a less specific one does") || strings.Contains(lb, "no suitable proposal found") {
+		t.Errorf("B's log does not show the fallback alone:\n%s", lb)
 	}
 }

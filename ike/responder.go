@@ -65,23 +65,37 @@ func (d *Daemon) respondInit(b []byte, h Header, from, local netip.AddrPort) {
 			return
 		}
 	}
-	peers := d.matchPeers(from.Addr())
-	if len(peers) == 0 {
+	tiers := d.peerTiers(from.Addr())
+	if len(tiers) == 0 {
 		d.strangers.log(d.log, slog.LevelInfo, from.Addr(), "ipsec: IKE_SA_INIT from an address no peer covers", "remote", from.Addr())
 		d.Stats.NoProposal.Add(1)
 		refuse(&Notify{NType: NotifyNoProposalChosen})
 		return
 	}
-	// The first candidate whose profile accepts the offer answers IKE_SA_INIT; the
-	// others that accept the chosen proposal too are candidates in IKE_AUTH.
-	p, chosen, ok := peers[0], (*Proposal)(nil), false
-	for _, q := range peers {
-		if chosen, ok = Select(sap.Proposals, q.Proposals); ok {
-			p = q
+	// The first of the most specific peers whose profile accepts the offer answers
+	// IKE_SA_INIT; the others as specific that accept the chosen proposal too are
+	// candidates in IKE_AUTH. When none of the most specific accepts it, the next less
+	// specific ones are tried, as strongSwan goes on to its next matching ike config:
+	// a tunnel's dynamic /32 peer (ipsec-secret, profile default) must not shadow a
+	// catch-all peer whose profile takes a client's offer only because the tunnel came
+	// up first. Which peer's refusal is logged is the most specific one's.
+	p, chosen, ok := tiers[0][0], (*Proposal)(nil), false
+	for _, peers := range tiers {
+		for _, q := range peers {
+			if chosen, ok = Select(sap.Proposals, q.Proposals); ok {
+				p = q
+				break
+			}
+		}
+		if ok {
 			break
 		}
 	}
 	if ok {
+		if p.Remote.Bits() != tiers[0][0].Remote.Bits() {
+			d.log.Info("ipsec: no peer of the most specific address accepts the proposal; a less specific one does",
+				"peer", p.Name, "instead-of", tiers[0][0].Name, "remote", from.Addr())
+		}
 		d.logChosen("IKE SA", p.Name, chosen)
 	}
 	if !ok {
