@@ -624,8 +624,9 @@ func (e *Engine) applySPD(ctx context.Context) {
 	type entry struct {
 		ord int
 		ps  []esp.Policy
-		// noSA: an encrypt policy whose endpoints are unknown until its peer is up; not
-		// installed, but its inbound rule still protects tunnels (Options.Protect).
+		// noSA: an encrypt policy whose endpoints are unknown until its peer is up; its
+		// inbound rule still protects tunnels (Options.Protect), and the userspace data
+		// path gets its outbound half (guard).
 		noSA bool
 	}
 	var ents []entry
@@ -652,6 +653,7 @@ func (e *Engine) applySPD(ctx context.Context) {
 					ep = [2]netip.Addr{pi.saSrc, pi.saDst}
 				}
 				if !ep[0].IsValid() || !ep[1].IsValid() {
+					out.TunnelSrc, out.TunnelDst = ep[0], ep[1] // what is known (the peer's address)
 					ents = append(ents, entry{pi.ord, []esp.Policy{out, in}, true})
 					continue // endpoints unknown until the peer is up
 				}
@@ -686,6 +688,14 @@ func (e *Engine) applySPD(ctx context.Context) {
 		}
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].ord < ents[j].ord })
+	// guard: an outbound encrypt policy of level require or unique whose peer is not up
+	// (no SA, so no endpoints) still steers its packets into the userspace data path,
+	// which drops them and asks IKE for an SA (acquire), as XFRM does with a policy
+	// without SA. Left out, its destination fell through to the main table and its
+	// packets left in the clear whenever the main table had a route there: during a
+	// peer's break-before-make reauthentication, after kill-connections, for good with
+	// a peer that never answers. The kernel path's XFRM templates need both endpoints.
+	guard := dp.Kind() == esp.KindUserspace
 	var ps []esp.Policy
 	var rules []tunnel.ProtectRule
 	for _, en := range ents {
@@ -698,6 +708,14 @@ func (e *Engine) applySPD(ctx context.Context) {
 		}
 		if !en.noSA {
 			ps = append(ps, en.ps...)
+			continue
+		}
+		if guard {
+			for _, p := range en.ps {
+				if p.Dir == esp.DirOut && p.Action == esp.ActionEncrypt && p.Level != esp.LevelUse {
+					ps = append(ps, p)
+				}
+			}
 		}
 	}
 	// Only what changed: an SA event or a pass with the same policies hands on nothing.
