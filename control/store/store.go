@@ -1065,6 +1065,21 @@ func (t *Tx) Lookup(path string, props, vals []string) ([]uint64, error) {
 	return ids, nil
 }
 
+// Indexed reports whether Lookup of props in menu path reads a key index: always in a
+// writable transaction (the first Lookup builds it), in a read-only one once a writable
+// one built it. A caller that looks up many values at once scans the menu itself
+// instead when it is not (one scan, not one per Lookup).
+func (t *Tx) Indexed(path string, props []string) bool {
+	if t.tx.Writable() {
+		return true
+	}
+	b, err := t.menu(path, false)
+	if err != nil || b == nil {
+		return false
+	}
+	return b.Bucket([]byte(keyPrefix+strings.Join(props, ","))) != nil
+}
+
 // buildIndex creates the key index name of the menu over its items.
 func (t *Tx) buildIndex(path string, b *bolt.Bucket, name string, props []string) (*bolt.Bucket, error) {
 	items, err := t.scan(path)

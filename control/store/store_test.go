@@ -561,3 +561,53 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+// TestIndexed: a read-only transaction reads a key index only once a writable one built
+// it; a writable one always does (its first Lookup builds it).
+func TestIndexed(t *testing.T) {
+	s := open(t)
+	const m = "/ip/address"
+	props := []string{"interface", "address"}
+	indexed := func(writable bool) bool {
+		t.Helper()
+		var got bool
+		fn := func(tx *Tx) error { got = tx.Indexed(m, props); return nil }
+		var err error
+		if writable {
+			err = s.Update(fn)
+		} else {
+			err = s.View(fn)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if err := s.Update(func(tx *Tx) error {
+		return tx.Put(m, Item{ID: 1, Props: map[string]string{"interface": "ether1", "address": "198.18.0.1/24"}}, 0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if indexed(false) {
+		t.Fatal("read-only: indexed before any Lookup built the index")
+	}
+	if !indexed(true) {
+		t.Fatal("writable: not indexed")
+	}
+	if err := s.Update(func(tx *Tx) error {
+		_, err := tx.Lookup(m, props, []string{"ether1", "198.18.0.1/24"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !indexed(false) {
+		t.Fatal("read-only: not indexed after a writable Lookup built the index")
+	}
+	if indexed(false) && func() bool {
+		var ok bool
+		_ = s.View(func(tx *Tx) error { ok = tx.Indexed(m, []string{"interface"}); return nil })
+		return ok
+	}() {
+		t.Fatal("read-only: another property list counted as indexed")
+	}
+}

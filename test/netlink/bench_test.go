@@ -114,3 +114,132 @@ func vmRSS(t testing.TB, pid int) float64 {
 	}
 	return 0
 }
+
+// BenchmarkAddressImport10k imports 10,000 /ip address lines into a running routerd and,
+// in the same iteration, adds the same addresses with `ip -batch`, each into a fresh
+// namespace, onto 4 veth interfaces (this kernel has no dummy links). "host" adds /32s
+// (QA's addr10k.rsc); "subnet" adds /30s, so the kernel also makes 10,000 connected
+// routes. A routerd figure counts until the kernel holds every address. Reported: both
+// times, their ratio, the import's own time, and how many passes the ipcfg, queue and
+// fastpath engines ran and the wall time those took (routerd_engine_passes_total,
+// routerd_engine_pass_seconds_total) from the import's start until every address was in.
+//
+//	go test -run XXX -bench AddressImport10k -benchtime 1x ./test/netlink
+func BenchmarkAddressImport10k(b *testing.B) {
+	need(b)
+	const n, links = 10000, 4
+	for _, tc := range []struct {
+		name string
+		addr func(i int) string
+	}{
+		{"host", func(i int) string { return fmt.Sprintf("198.19.%d.%d/32", i/250, i%250+1) }},
+		{"subnet", func(i int) string { return fmt.Sprintf("198.18.%d.%d/30", i/64, i%64*4+1) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var rsc, batch strings.Builder
+			rsc.WriteString("/ip address\n")
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&rsc, "add address=%s interface=ether%d\n", tc.addr(i), i%links+1)
+				fmt.Fprintf(&batch, "addr add %s dev ether%d\n", tc.addr(i), i%links+1)
+			}
+			dir := b.TempDir()
+			rscFile, batchFile := filepath.Join(dir, "addrs.rsc"), filepath.Join(dir, "addrs.batch")
+			for f, s := range map[string]string{rscFile: rsc.String(), batchFile: batch.String()} {
+				if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ports := func(ns, peer string) {
+				for l := 1; l <= links; l++ {
+					e := "ether" + strconv.Itoa(l)
+					veth(b, ns, e, peer, e)
+					run(b, "ip", "-n", ns, "link", "set", e, "up")
+				}
+			}
+			var rd, ipb, imp time.Duration
+			var rss float64
+			passes, passSecs := map[string]float64{}, map[string]float64{}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				tag := "a" + tc.name[:1] + strconv.Itoa(i)
+				ns := netns(b, tag+"r")
+				ports(ns, netns(b, tag+"p"))
+				r := startRouter(b, ns, b.TempDir())
+				ipns := netns(b, tag+"i")
+				ports(ipns, netns(b, tag+"q"))
+				base, baseT := r.engineMetric(b, "passes_total"), r.engineMetric(b, "pass_seconds_total")
+				b.StartTimer()
+
+				start := time.Now()
+				if out, err := r.ctl("-f", rscFile); err != nil {
+					b.Fatalf("import: %v %s", err, out)
+				}
+				imp += time.Since(start)
+				for got := countAddrs(b, ns); got < n; got = countAddrs(b, ns) {
+					if time.Since(start) > 10*time.Minute {
+						b.Fatalf("addresses not applied: %d of %d", got, n)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				rd += time.Since(start)
+				b.StopTimer()
+				for e, v := range r.engineMetric(b, "passes_total") {
+					passes[e] += v - base[e]
+				}
+				for e, v := range r.engineMetric(b, "pass_seconds_total") {
+					passSecs[e] += v - baseT[e]
+				}
+				b.StartTimer()
+
+				start = time.Now()
+				cmd := exec.Command("ip", "-n", ipns, "-batch", batchFile)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("ip -batch: %v %s", err, out)
+				}
+				ipb += time.Since(start)
+				b.StopTimer()
+				rss = vmRSS(b, r.Pid())
+				r.stop()
+				b.StartTimer()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(rd.Milliseconds())/float64(b.N), "routerd-ms")
+			b.ReportMetric(float64(ipb.Milliseconds())/float64(b.N), "ip-batch-ms")
+			b.ReportMetric(float64(imp.Milliseconds())/float64(b.N), "import-ms")
+			b.ReportMetric(float64(rd)/float64(ipb), "ratio")
+			b.ReportMetric(rss, "routerd-rss-MB")
+			for _, e := range []string{"ipcfg", "queue", "fastpath"} {
+				b.ReportMetric(passes[e]/float64(b.N), e+"-passes")
+				b.ReportMetric(passSecs[e]/float64(b.N), e+"-pass-s")
+			}
+		})
+	}
+}
+
+// countAddrs counts the IPv4 addresses in ns but the loopback's (the veths have no
+// others).
+func countAddrs(t testing.TB, ns string) int {
+	out := run(t, "ip", "-n", ns, "-4", "-o", "addr", "show")
+	return strings.Count(out, "\n") - strings.Count(out, ": lo ")
+}
+
+// engineMetric reads a routerd_engine_* counter (passes_total, pass_seconds_total) by
+// engine.
+func (r *router) engineMetric(t testing.TB, metric string) map[string]float64 {
+	t.Helper()
+	out, err := r.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]float64{}
+	for _, l := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(l, "routerd_engine_"+metric+`{engine="`)
+		if !ok {
+			continue
+		}
+		name, val, _ := strings.Cut(rest, `"} `)
+		m[name], _ = strconv.ParseFloat(val, 64)
+	}
+	return m
+}

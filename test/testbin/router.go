@@ -302,9 +302,22 @@ func (r *Router) Settle() {
 	}
 }
 
-// unapplied scrapes the router's /metrics at addr: the engines with committed changes
-// no pass has read yet. No such metric at all is an error (an old binary would pass).
-func (r *Router) unapplied(addr string) (pending []string, out string, err error) {
+// Metrics scrapes the router's /metrics at the address it logs once started (which may
+// come after its console socket opened: it waits up to StartTimeout for that line).
+func (r *Router) Metrics() (string, error) {
+	deadline := time.Now().Add(StartTimeout)
+	for {
+		if m := metricsAddrRE.FindStringSubmatch(r.Log.String()); m != nil {
+			return r.scrape(m[1])
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("routerd has not logged its metrics address (--metrics-listen is off?)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *Router) scrape(addr string) (string, error) {
 	var cmd *exec.Cmd
 	args := []string{"curl", "-sf", "--max-time", "10", "http://" + addr + "/metrics"}
 	if r.Opts.Netns != "" {
@@ -314,7 +327,17 @@ func (r *Router) unapplied(addr string) (pending []string, out string, err error
 	}
 	b, err := cmd.Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("scraping /metrics: %w", err)
+		return "", fmt.Errorf("scraping /metrics: %w", err)
+	}
+	return string(b), nil
+}
+
+// unapplied scrapes the router's /metrics at addr: the engines with committed changes
+// no pass has read yet. No such metric at all is an error (an old binary would pass).
+func (r *Router) unapplied(addr string) (pending []string, out string, err error) {
+	b, err := r.scrape(addr)
+	if err != nil {
+		return nil, "", err
 	}
 	seen := false
 	for _, line := range strings.Split(string(b), "\n") {
