@@ -228,6 +228,7 @@ func (e *Engine) listRoutes(v int) ([]netlink.Route, error) {
 // dead, and installs or removes only what differs from the kernel.
 func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[string]netlink.Link) error {
 	path := routePath(v)
+	e.noRoutes[v] = false
 	items, err := e.ex.Items(path)
 	if err != nil {
 		return err
@@ -242,6 +243,9 @@ func (e *Engine) applyRoutes(v int, byIndex map[int]netlink.Link, byName map[str
 			have[keyOf(&kern[i])] = &kern[i]
 		}
 	}
+	// Nothing to install or remove: kicked passes skip the dump until a route item
+	// comes (one of routerd's added behind its back is removed by the next full pass).
+	e.noRoutes[v] = len(items) == 0 && len(have) == 0
 	m, _ := e.ex.Tree.Get(path)
 	var ws []wantRoute
 	for _, si := range items {
