@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -74,6 +75,13 @@ type Engine struct {
 	// bridged are the Ethernet ports that are bridge members: the bridge forwards their
 	// packets, so FastTrack does not see them (/ip settings says so).
 	bridged []string
+
+	// local are the namespace's IPv4 addresses, as the last dump and the address events
+	// since have them; nil until a pass dumps them (watchAddrs, applySources).
+	// following says the events are followed at all.
+	localMu   sync.Mutex
+	local     map[LinkAddr]bool
+	following bool
 }
 
 // port is a fast path port as last applied.
@@ -140,45 +148,114 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	return nil
 }
 
-// watchAddrs refreshes the fast path's set of our addresses as soon as an address comes
-// or goes (the resync would take up to resyncEvery), until ctx ends.
+// LinkAddr is one IPv4 address of a link.
+type LinkAddr struct {
+	Index int
+	Addr  netip.Addr
+}
+
+// watchAddrs keeps the fast path's set of our addresses as addresses come and go (the
+// resync would take up to resyncEvery), until ctx ends: each event changes e.local,
+// and a burst of them one write of the set. A subscription the library ends (its
+// socket overflowed) loses events: the set is dumped again at the next pass, and the
+// events followed on a new socket.
 func (e *Engine) watchAddrs(ctx context.Context) {
-	ch := make(chan netlink.AddrUpdate, 64)
-	done := make(chan struct{})
-	err := e.k.AddrUpdates(ch, done, func(err error) {
-		if ctx.Err() == nil { // closing the socket at shutdown is no error
-			slog.Warn("fast path: address updates", "err", err)
-		}
-	})
+	subscribe := func() (chan netlink.AddrUpdate, chan struct{}, error) {
+		ch := make(chan netlink.AddrUpdate, 1024)
+		done := make(chan struct{})
+		err := e.k.AddrUpdates(ch, done, func(err error) {
+			if ctx.Err() == nil { // closing the socket at shutdown is no error
+				slog.Warn("fast path: address updates", "err", err)
+			}
+		})
+		return ch, done, err
+	}
+	ch, done, err := subscribe()
 	if err != nil {
 		slog.Warn("fast path: no address updates; our addresses are refreshed on resync", "err", err)
 		return
 	}
+	e.localMu.Lock()
+	e.following = true
+	e.localMu.Unlock()
 	e.eh.Go(ctx, func(ctx context.Context) {
-		defer close(done)
+		defer func() { close(done) }()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case _, ok := <-ch:
+			case u, ok := <-ch:
 				if !ok {
-					return
+					e.localMu.Lock()
+					e.local = nil // events were lost: the next pass dumps
+					e.localMu.Unlock()
+					close(done)
+					e.eh.Kick()
+					for {
+						if ch, done, err = subscribe(); err == nil {
+							break
+						}
+						select {
+						case <-ctx.Done():
+							done = make(chan struct{})
+							return
+						case <-time.After(time.Second):
+						}
+					}
+					continue
 				}
-				// One refresh for a burst.
+				// One write of the set for a burst.
+				e.localMu.Lock()
+				e.addrEvent(u)
 				for len(ch) > 0 {
-					<-ch
+					if u, ok = <-ch; ok {
+						e.addrEvent(u)
+					}
 				}
-				addrs, err := e.k.LocalAddrs()
-				if err == nil {
-					err = e.dp.SetLocalAddrs(addrs)
+				addrs := e.localAddrs()
+				e.localMu.Unlock()
+				if addrs == nil {
+					continue // no dump yet: the pass makes the set
 				}
-				if err != nil {
+				if err := e.dp.SetLocalAddrs(addrs); err != nil {
 					// The pass does the same and shows what fails.
 					e.eh.Kick()
 				}
 			}
 		}
 	})
+}
+
+// addrEvent applies an address event to e.local (held), once a dump filled it: an
+// event that came before the dump and is read after it repeats what the dump holds,
+// and the events after it are read in order.
+func (e *Engine) addrEvent(u netlink.AddrUpdate) {
+	if e.local == nil {
+		return
+	}
+	ip, ok := netip.AddrFromSlice(u.LinkAddress.IP.To4())
+	if !ok {
+		return // IPv6: not in the set
+	}
+	k := LinkAddr{u.LinkIndex, ip}
+	if u.NewAddr {
+		e.local[k] = true
+	} else {
+		delete(e.local, k)
+	}
+}
+
+// localAddrs is the set of our IPv4 addresses from e.local (held); nil before a dump.
+func (e *Engine) localAddrs() []netip.Addr {
+	if e.local == nil {
+		return nil
+	}
+	out := make([]netip.Addr, 0, len(e.local))
+	for k := range e.local {
+		out = append(out, k.Addr)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out) // one address on two links is one entry
 }
 
 // Reconcile converges the port attachments and the families' switch to the
@@ -450,11 +527,28 @@ func (e *Engine) Ports() []string {
 }
 
 // applySources hands the addresses and the interfaces' source checks to the fast path.
+// The addresses are dumped while no events are followed, or when events were lost;
+// otherwise the events keep them (a pass every resyncEvery dumped 10,000 addresses
+// each time, and each burst of address events during an import did too: issue 15).
+// The dump is made holding localMu, so no event is applied beside it.
 func (e *Engine) applySources() error {
-	addrs, err := e.k.LocalAddrs()
-	if err != nil {
-		return err
+	e.localMu.Lock()
+	if e.local == nil || !e.following {
+		las, err := e.k.LocalAddrs()
+		if err != nil {
+			e.localMu.Unlock()
+			return err
+		}
+		e.local = make(map[LinkAddr]bool, len(las))
+		for _, a := range las {
+			e.local[a] = true
+		}
 	}
+	addrs := e.localAddrs()
+	if !e.following {
+		e.local = nil
+	}
+	e.localMu.Unlock()
 	if err := e.dp.SetLocalAddrs(addrs); err != nil {
 		return err
 	}

@@ -21,7 +21,8 @@ import (
 // kernel.
 type Kernel interface {
 	LinkList() ([]netlink.Link, error)
-	LocalAddrs() ([]netip.Addr, error)
+	// LocalAddrs lists the namespace's IPv4 addresses with their links.
+	LocalAddrs() ([]LinkAddr, error)
 	// SourceChecks is each interface's rp_filter mode by index, leaving out the links
 	// skip names (dataplane.SourceChecks).
 	SourceChecks(skip func(name string) bool) (map[int]uint32, error)
@@ -68,7 +69,19 @@ type systemKernel struct{}
 var _ Kernel = systemKernel{}
 
 func (systemKernel) LinkList() ([]netlink.Link, error) { return nldump.Retry(netlink.LinkList) }
-func (systemKernel) LocalAddrs() ([]netip.Addr, error) { return dataplane.LocalAddrs() }
+func (systemKernel) LocalAddrs() ([]LinkAddr, error) {
+	as, err := nldump.Retry(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LinkAddr, 0, len(as))
+	for _, a := range as {
+		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok {
+			out = append(out, LinkAddr{a.LinkIndex, ip})
+		}
+	}
+	return out, nil
+}
 func (systemKernel) SourceChecks(skip func(string) bool) (map[int]uint32, error) {
 	return dataplane.SourceChecks(skip)
 }

@@ -24,6 +24,12 @@ import (
 type fakeKernel struct {
 	mu    sync.Mutex
 	links []netlink.Link
+	// addrs are the IPv4 addresses LocalAddrs dumps (198.18.0.1 on ether1 unless a
+	// test sets them), dumps how many times it did; updates is the channel of the
+	// address events (AddrUpdates), when a test wants to send some.
+	addrs   []LinkAddr
+	dumps   int
+	updates chan<- netlink.AddrUpdate
 }
 
 func newFakeKernel() *fakeKernel {
@@ -61,8 +67,14 @@ func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
 	return slices.Clone(k.links), nil
 }
 
-func (k *fakeKernel) LocalAddrs() ([]netip.Addr, error) {
-	return []netip.Addr{netip.MustParseAddr("198.18.0.1")}, nil
+func (k *fakeKernel) LocalAddrs() ([]LinkAddr, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.dumps++
+	if k.addrs == nil {
+		return []LinkAddr{{2, netip.MustParseAddr("198.18.0.1")}}, nil
+	}
+	return slices.Clone(k.addrs), nil
 }
 
 func (k *fakeKernel) SourceChecks(skip func(string) bool) (map[int]uint32, error) {
@@ -79,7 +91,10 @@ func (k *fakeKernel) Sysctl(name string) (string, error) {
 	return "", unix.ENOENT
 }
 
-func (k *fakeKernel) AddrUpdates(chan<- netlink.AddrUpdate, <-chan struct{}, func(error)) error {
+func (k *fakeKernel) AddrUpdates(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error)) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.updates = ch
 	return nil
 }
 
@@ -315,4 +330,98 @@ func TestPlan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLocalAddrsFollowEvents: the set of our addresses is dumped by the first pass and
+// then kept by the address events, one write per burst, with no dump per burst or per
+// resync (an import of 10,000 addresses dumped them all per burst); a subscription that
+// ends (the library closes its channel when the socket overflowed) lost events, so the
+// next pass dumps again, and the events are followed on a new subscription.
+func TestLocalAddrsFollowEvents(t *testing.T) {
+	k, d := newFakeKernel(), &fakeDataplane{ports: map[int]string{}}
+	ex := controltest.New(t)
+	e := New()
+	e.k, e.dp = k, d
+	h, wait := engine.Standalone(ex, e.Spec())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); wait() }()
+	if err := e.Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.Take()
+	updates := func() chan<- netlink.AddrUpdate {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.updates
+	}
+	event := func(ch chan<- netlink.AddrUpdate, ip string, index int, add bool) {
+		ch <- netlink.AddrUpdate{LinkAddress: net.IPNet{IP: net.ParseIP(ip).To4(), Mask: net.CIDRMask(24, 32)},
+			LinkIndex: index, NewAddr: add}
+	}
+	waitAddrs := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			d.mu.Lock()
+			got := d.addrs
+			d.mu.Unlock()
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("local addresses %q, want %q", got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	dumps := func() int {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.dumps
+	}
+	if n := dumps(); n != 1 {
+		t.Fatalf("first pass dumped the addresses %d times, want 1", n)
+	}
+	ch := updates()
+	event(ch, "198.18.1.1", 3, true)
+	event(ch, "198.18.2.1", 3, true)
+	event(ch, "198.18.0.1", 3, true) // one address on two links
+	event(ch, "198.18.0.1", 2, false)
+	waitAddrs("local addresses [198.18.0.1 198.18.1.1 198.18.2.1]")
+	event(ch, "198.18.2.1", 3, false)
+	waitAddrs("local addresses [198.18.0.1 198.18.1.1]")
+	if err := e.Reconcile(ctx); err != nil { // a resync
+		t.Fatal(err)
+	}
+	if n := dumps(); n != 1 {
+		t.Errorf("events and a resync dumped the addresses %d times, want only the first pass's", n)
+	}
+
+	// The subscription ends: the next pass dumps, and the new one is followed.
+	k.mu.Lock()
+	k.addrs = []LinkAddr{{2, netip.MustParseAddr("198.18.7.1")}}
+	k.mu.Unlock()
+	close(ch)
+	deadline := time.Now().Add(10 * time.Second)
+	for updates() == ch {
+		if time.Now().After(deadline) {
+			t.Fatal("no new subscription after the channel closed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !h.Kicked() {
+		t.Error("a lost subscription asked for no pass")
+	}
+	if err := e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAddrs("local addresses [198.18.7.1]")
+	if n := dumps(); n != 2 {
+		t.Errorf("%d dumps after the subscription ended, want 2", n)
+	}
+	event(updates(), "198.18.8.1", 2, true)
+	waitAddrs("local addresses [198.18.7.1 198.18.8.1]")
 }
