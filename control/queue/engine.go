@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -97,6 +98,13 @@ type Engine struct {
 	probed  *error          // sfq probe result
 
 	hostKick func() // the host's Kick when an engine host runs the engine
+
+	// own says a queue menu changed, a time window turned or Kick asked since the last
+	// pass began; routed, that the last pass had an enabled queue that finds its
+	// interfaces through the routes to its targets. A pass a change of the addresses or
+	// routes alone kicked has nothing to do without one: during an import of 10,000
+	// addresses the engine passed once per commit with no queue configured (issue 15).
+	own, routed atomic.Bool
 }
 
 // New returns the engine for an engine host (no I/O until Start).
@@ -131,6 +139,11 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.hostKick = h.Kick
 	e.ex.Handle(Path, "reset-counters", control.CommandSpec{Positional: []string{"numbers"}}, e.resetCounters(false))
 	e.ex.Handle(Path, "reset-counters-all", control.CommandSpec{}, e.resetCounters(true))
+	// Registered before the host's own watch of the menus (it follows Start), so the
+	// flag is up before the pass the change kicks.
+	for _, p := range []string{Path, TypePath} {
+		h.Ex.Watch(p, func(control.Change) { e.own.Store(true) })
+	}
 	h.Go(ctx, e.pollLoop)
 	return nil
 }
@@ -169,6 +182,7 @@ func (e *Engine) pollLoop(ctx context.Context) {
 
 // Kick asks for a reconcile (tests, after changing addresses outside routerd).
 func (e *Engine) Kick() {
+	e.own.Store(true)
 	if e.hostKick != nil {
 		e.hostKick()
 		return
@@ -219,8 +233,13 @@ func (e *Engine) TypedItems() map[string]any {
 	return map[string]any{Path: simpleItem{}, TypePath: typeItem{}}
 }
 
-// Reconcile decodes the queues and types and installs the difference.
+// Reconcile decodes the queues and types and installs the difference. A pass that only
+// a change of the watched addresses or routes kicked is skipped while no queue finds its
+// interfaces through the routes (own, routed).
 func (e *Engine) Reconcile(ctx context.Context) error {
+	if own := e.own.Swap(false); engine.Kicked(ctx) && !own && !e.routed.Load() {
+		return nil
+	}
 	titems, err := e.ex.Items(TypePath)
 	if err != nil {
 		return err
@@ -266,6 +285,11 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 		order = append(order, s)
 	}
+	routed := false
+	for _, s := range order {
+		routed = routed || len(s.Ifaces) == 0
+	}
+	e.routed.Store(routed)
 	children := map[string]bool{}
 	for _, s := range order {
 		if s.Parent != "" {

@@ -633,3 +633,71 @@ func replace(lines []string, old, new string) []string {
 	}
 	return out
 }
+
+// readCounter counts the qdisc dumps of the pass (each shaped device's check).
+type readCounter struct {
+	*fakeKernel
+	reads int
+}
+
+func (k *readCounter) QdiscList(l netlink.Link) ([]netlink.Qdisc, error) {
+	k.reads++
+	return k.fakeKernel.QdiscList(l)
+}
+
+// TestWatchedChangeSkipped: a pass that only a change of the addresses or routes
+// kicked reads and writes nothing while every queue names its interface; once a queue
+// finds its interface through the route to its target, such a pass follows the route.
+// A queue menu changed, and Kick, make a pass as before.
+func TestWatchedChangeSkipped(t *testing.T) {
+	fk := newFakeKernel()
+	k := &readCounter{fakeKernel: fk}
+	ex := controltest.New(t)
+	ex.ProvideNames(link.IfacePath, func(name string) bool {
+		_, err := k.LinkByName(name)
+		return err == nil
+	})
+	e := New(Options{Now: func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }, Poll: time.Hour})
+	e.k = k
+	h, wait := engine.Standalone(ex, e.Spec())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); wait() })
+	if err := e.Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	kicked := engine.KickedContext(ctx)
+	pass := func(ctx context.Context) (reads int, wrote []string) {
+		t.Helper()
+		k.reads = 0
+		if err := e.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return k.reads, fk.Take()
+	}
+	controltest.Exec(t, ex, "/queue/simple add name=q1 target=ether1 max-limit=1M/2M")
+	if _, wrote := pass(kicked); len(wrote) == 0 {
+		t.Fatal("a kicked pass after a queue was added wrote nothing")
+	}
+	if reads, wrote := pass(kicked); reads != 0 || len(wrote) != 0 {
+		t.Errorf("a pass the routes alone kicked: %d reads, wrote %q; want none", reads, wrote)
+	}
+	if reads, _ := pass(ctx); reads == 0 { // the periodic pass checks the kernel
+		t.Error("the periodic pass read nothing")
+	}
+	e.Kick()
+	if reads, _ := pass(kicked); reads == 0 {
+		t.Error("a pass Kick asked for read nothing")
+	}
+
+	// A queue shaping where the route to its target goes follows the route.
+	controltest.Exec(t, ex, "/queue/simple add name=q2 target=198.18.1.9/32 max-limit=1M/2M")
+	if _, wrote := pass(kicked); !slices.ContainsFunc(wrote, func(w string) bool { return strings.Contains(w, "198.18.1.9/32") }) {
+		t.Fatalf("q2 not installed: %q", wrote)
+	}
+	fk.mu.Lock()
+	fk.routes[netip.MustParsePrefix("198.18.1.0/24")] = 3
+	fk.mu.Unlock()
+	if _, wrote := pass(kicked); !slices.ContainsFunc(wrote, func(w string) bool { return strings.Contains(w, "rq-3") }) {
+		t.Errorf("q2 did not follow its route to ether2: %q", wrote)
+	}
+}
