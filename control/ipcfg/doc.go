@@ -7,4 +7,15 @@
 // (IFA_PROTO on addresses, RTPROT on routes). Reconciliation only ever deletes kernel state
 // with that mark, and a restarted routerd recognises what it installed before; state with
 // any other mark shows as dynamic (D) rows.
+//
+// Passes: the engine follows the kernel's link, address and route events and has no
+// periodic pass. The first pass, a retry after a refusal, and a pass after an event it
+// did not cause (routerd's address deleted behind its back, another's added, a lost
+// event subscription) compare every address and route with the kernel. A pass a kick
+// alone started (a committed change, an event) applies only the address items whose
+// stored properties or link changed since the last pass, and skips a family's route dump
+// while it has no route item and no route of routerd's: a live import of 10,000
+// addresses costs each address once (issue 15; docs/perf.md). The echo of an address
+// routerd installed is claimed before the write, so it makes no full pass. The /ip
+// address duplicate check reads the store's (interface, address) key index.
 package ipcfg
