@@ -168,12 +168,19 @@ func New(opts Options, dp Datapath) (*Daemon, error) {
 				return nil, fmt.Errorf("ike: listen %s port %d: %w", fam.net, port, err)
 			}
 			s := &sock{c: c, v6: fam.net == "udp6", port: port}
-			if s.v6 {
-				ipv6.NewPacketConn(c).SetControlMessage(ipv6.FlagDst, true)
-			} else {
-				ipv4.NewPacketConn(c).SetControlMessage(ipv4.FlagDst, true)
-			}
 			d.socks = append(d.socks, s)
+			// Without the destination address of each message an answer could leave
+			// from another local address than the request came to.
+			var cerr error
+			if s.v6 {
+				cerr = ipv6.NewPacketConn(c).SetControlMessage(ipv6.FlagDst, true)
+			} else {
+				cerr = ipv4.NewPacketConn(c).SetControlMessage(ipv4.FlagDst, true)
+			}
+			if cerr != nil {
+				d.closeSocks()
+				return nil, fmt.Errorf("ike: %s port %d: asking for each message's destination address: %w", fam.net, port, cerr)
+			}
 		}
 	}
 	for _, s := range d.socks {
