@@ -18,8 +18,7 @@ import (
 // them together).
 func (e *Engine) registerListMenu(path string) {
 	v6 := path == listPath(true)
-	m, ok := e.ex.Tree.Get(path)
-	if !ok {
+	if _, ok := e.ex.Tree.Get(path); !ok {
 		return
 	}
 	for _, cmd := range []string{"add", "set"} {
@@ -29,17 +28,9 @@ func (e *Engine) registerListMenu(path string) {
 		}
 		cmd := cmd
 		e.ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-			args := map[string]string{}
-			for _, a := range c.S.Args {
-				if a.Flag || a.Unset || (a.Name != "list" && a.Name != "address") {
-					continue
-				}
-				p, _ := m.Prop(a.Name)
-				v, err := control.ParseValue(p, a.Value)
-				if err != nil {
-					return nil, err
-				}
-				args[a.Name] = v
+			args, err := control.ArgValues(c, "list", "address")
+			if err != nil {
+				return nil, err
 			}
 			if err := checkListName(args["list"]); err != nil {
 				return nil, ruleError(err)
@@ -48,43 +39,27 @@ func (e *Engine) registerListMenu(path string) {
 				return fn(ctx, c)
 			}
 			var keys [][2]string
-			if cmd == "add" {
-				keys = [][2]string{{args["list"], args["address"]}}
-			} else {
-				err := e.ex.View(c.Sess, func(tx *store.Tx) error {
-					ref, ok := c.S.Get("numbers")
-					if !ok {
-						return nil // the generic command reports the missing argument
+			// An add reads no store (a blocklist's import adds thousands of entries).
+			collect := func(tx *store.Tx) error {
+				seen := map[[2]string]bool{}
+				for _, it := range e.ex.Prospective(tx, c, args) {
+					k := [2]string{it.Props["list"], it.Props["address"]}
+					// Several items set to one list and address collide with each other.
+					if seen[k] {
+						return control.Failure("already have such entry")
 					}
-					ids, err := e.ex.Resolve(tx, c.Sess, m, ref)
-					if err != nil {
-						return nil
-					}
-					seen := map[[2]string]bool{}
-					for _, id := range ids {
-						it, err := tx.Get(path, id)
-						if err != nil {
-							continue
-						}
-						k := [2]string{it.Props["list"], it.Props["address"]}
-						if v, ok := args["list"]; ok {
-							k[0] = v
-						}
-						if v, ok := args["address"]; ok {
-							k[1] = v
-						}
-						// Several items set to one list and address collide with each other.
-						if seen[k] {
-							return control.Failure("already have such entry")
-						}
-						seen[k] = true
-						keys = append(keys, k)
-					}
-					return nil
-				})
-				if err != nil {
-					return nil, err
+					seen[k] = true
+					keys = append(keys, k)
 				}
+				return nil
+			}
+			if cmd == "add" {
+				err = collect(nil)
+			} else {
+				err = e.ex.View(c.Sess, collect)
+			}
+			if err != nil {
+				return nil, err
 			}
 			for _, k := range keys {
 				if k[0] != "" && e.dynamicEntry(v6, k[0], k[1]) {

@@ -15,8 +15,7 @@ import (
 func (e *Engine) registerTunnelChecks() {
 	for _, tm := range tunnelMenus {
 		path := tm.path
-		m, ok := e.ex.Tree.Get(path)
-		if !ok {
+		if _, ok := e.ex.Tree.Get(path); !ok {
 			continue
 		}
 		for _, cmd := range []string{"add", "set", "enable"} {
@@ -26,52 +25,17 @@ func (e *Engine) registerTunnelChecks() {
 			}
 			cmd := cmd
 			e.ex.Handle(path, cmd, spec, func(ctx context.Context, c *control.Call) (*control.Reply, error) {
-				args := map[string]string{}
-				for _, a := range c.S.Args {
-					if a.Flag || a.Unset {
-						continue
-					}
-					switch a.Name {
-					case "ipsec-secret", "remote-address", "disabled":
-						p, _ := m.Prop(a.Name)
-						v, err := control.ParseValue(p, a.Value)
-						if err != nil {
-							return fn(ctx, c) // the generic command refuses it
-						}
-						args[a.Name] = v
-					}
+				args, err := control.ArgValues(c, "ipsec-secret", "remote-address", "disabled")
+				if err != nil {
+					return fn(ctx, c) // the generic command refuses it
 				}
 				if cmd == "set" && len(args) == 0 {
 					return fn(ctx, c)
 				}
-				if cmd == "enable" {
-					args["disabled"] = "no"
-				}
 				var why error
-				err := e.ex.View(c.Sess, func(tx *store.Tx) error {
-					var targets []store.Item
-					if cmd == "add" {
-						targets = []store.Item{{Props: map[string]string{}}}
-					} else {
-						ref, _ := c.S.Get("numbers")
-						ids, err := e.ex.Resolve(tx, c.Sess, m, ref)
-						if err != nil {
-							return nil // the generic command reports it
-						}
-						for _, id := range ids {
-							if it, err := tx.Get(path, id); err == nil {
-								targets = append(targets, it)
-							}
-						}
-					}
-					for _, it := range targets {
-						p := map[string]string{}
-						for k, v := range it.Props {
-							p[k] = v
-						}
-						for k, v := range args {
-							p[k] = v
-						}
+				err = e.ex.View(c.Sess, func(tx *store.Tx) error {
+					for _, it := range e.ex.Prospective(tx, c, args) {
+						p := it.Props
 						if p["ipsec-secret"] == "" || p["disabled"] == "yes" || p["remote-address"] == "" {
 							continue
 						}
@@ -81,8 +45,8 @@ func (e *Engine) registerTunnelChecks() {
 								return err
 							}
 							for _, o := range others {
-								if om.path == path && o.ID == it.ID && cmd != "add" {
-									continue
+								if om.path == path && o.ID == it.ID {
+									continue // the row itself (add's new row, ID 0, is no stored row)
 								}
 								op := o.Props
 								if op["ipsec-secret"] == "" || op["disabled"] == "yes" ||
