@@ -692,13 +692,13 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 			// Dynamic rules are reset like configured ones, as RouterOS does; they are
 			// not in the store, so numbers= naming them is resolved here.
 			var ids []uint64
-			ref, _ := c.S.Get("numbers")
-			keep := []string{ref}
+			var keep []string // the parts of numbers= that name no dynamic rule
 			if all {
 				for _, it := range e.dynamicRules(v6, table) {
 					ids = append(ids, it.ID)
 				}
 			} else {
+				ref, _ := c.S.Get("numbers")
 				ids, keep = e.splitDynamic(c, ref, v6, table)
 			}
 			err := e.ex.View(c.Sess, func(tx *store.Tx) error {
