@@ -10,14 +10,33 @@ import (
 	"time"
 )
 
-// script10k is an import of 10,000 items into one menu.
-func script10k() string {
+// import10k is head and then line(i) for 10,000 values of i: an import of 10,000 items.
+func import10k(head string, line func(i int) string) string {
 	var b strings.Builder
-	b.WriteString("/system script\n")
+	b.WriteString(head)
 	for i := 0; i < 10000; i++ {
-		fmt.Fprintf(&b, "add name=s%d source=\":put %d\" comment=\"item %d\"\n", i, i, i)
+		b.WriteString(line(i))
+		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// importFresh runs src into a fresh store; the benchmark's timer runs for the import only.
+func importFresh(b *testing.B, src string) *Interp {
+	b.StopTimer()
+	in, c := newInterp(b)
+	b.StartTimer()
+	if err := in.Run(b.Context(), c, src, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	return in
+}
+
+// script10k is an import of 10,000 items into one menu.
+func script10k() string {
+	return import10k("/system script\n", func(i int) string {
+		return fmt.Sprintf("add name=s%d source=\":put %d\" comment=\"item %d\"", i, i, i)
+	})
 }
 
 // BenchmarkImport10k runs a 10,000-line script (one add per line) into a fresh store;
@@ -25,12 +44,7 @@ func script10k() string {
 func BenchmarkImport10k(b *testing.B) {
 	src := script10k()
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		in, c := newInterp(b)
-		b.StartTimer()
-		if err := in.Run(b.Context(), c, src, io.Discard); err != nil {
-			b.Fatal(err)
-		}
+		importFresh(b, src)
 	}
 }
 
@@ -57,25 +71,17 @@ func BenchmarkPrint10k(b *testing.B) {
 // rules with addresses, protocols and ports (no engine here: the console, the generic
 // add with its schema checks, and the store).
 func firewall10k() string {
-	var b strings.Builder
-	b.WriteString("/ip firewall filter\n")
-	for i := 0; i < 10000; i++ {
-		fmt.Fprintf(&b, "add chain=forward action=%s src-address=10.%d.%d.0/24 protocol=tcp dst-port=%d\n",
+	return import10k("/ip firewall filter\n", func(i int) string {
+		return fmt.Sprintf("add chain=forward action=%s src-address=10.%d.%d.0/24 protocol=tcp dst-port=%d",
 			[]string{"accept", "drop"}[i%2], byte(i>>8), byte(i), 1000+i%5000)
-	}
-	return b.String()
+	})
 }
 
 // BenchmarkFirewallImport10k runs firewall10k into a fresh store.
 func BenchmarkFirewallImport10k(b *testing.B) {
 	src := firewall10k()
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		in, c := newInterp(b)
-		b.StartTimer()
-		if err := in.Run(b.Context(), c, src, io.Discard); err != nil {
-			b.Fatal(err)
-		}
+		importFresh(b, src)
 	}
 }
 
@@ -89,32 +95,22 @@ var migrated10k = []struct {
 	{"filter", firewall10k},
 	{"script", script10k},
 	{"route", func() string {
-		var b strings.Builder
-		b.WriteString("/ip route\n")
-		for i := 0; i < 10000; i++ {
-			fmt.Fprintf(&b, "add dst-address=198.19.%d.%d/32 gateway=198.18.0.2\n", i/250, i%250+1)
-		}
-		return b.String()
+		return import10k("/ip route\n", func(i int) string {
+			return fmt.Sprintf("add dst-address=198.19.%d.%d/32 gateway=198.18.0.2", i/250, i%250+1)
+		})
 	}},
 	{"address", func() string {
-		var b strings.Builder
-		b.WriteString("/interface bridge add name=br1\n/ip address\n")
-		for i := 0; i < 10000; i++ {
-			fmt.Fprintf(&b, "add address=198.19.%d.%d/32 interface=br1\n", i/250, i%250+1)
-		}
-		return b.String()
+		return import10k("/interface bridge add name=br1\n/ip address\n", func(i int) string {
+			return fmt.Sprintf("add address=198.19.%d.%d/32 interface=br1", i/250, i%250+1)
+		})
 	}},
 	{"mangle", func() string {
-		var b strings.Builder
-		b.WriteString("/routing table add name=isp2 fib=yes\n/ip firewall mangle\n")
-		for i := 0; i < 10000; i++ {
+		return import10k("/routing table add name=isp2 fib=yes\n/ip firewall mangle\n", func(i int) string {
 			if i%2 == 0 {
-				fmt.Fprintf(&b, "add chain=prerouting src-address=10.%d.%d.0/24 action=mark-connection new-connection-mark=c%d passthrough=yes\n", byte(i>>8), byte(i), i%100)
-			} else {
-				fmt.Fprintf(&b, "add chain=prerouting connection-mark=c%d action=mark-routing new-routing-mark=isp2 passthrough=no\n", i%100)
+				return fmt.Sprintf("add chain=prerouting src-address=10.%d.%d.0/24 action=mark-connection new-connection-mark=c%d passthrough=yes", byte(i>>8), byte(i), i%100)
 			}
-		}
-		return b.String()
+			return fmt.Sprintf("add chain=prerouting connection-mark=c%d action=mark-routing new-routing-mark=isp2 passthrough=no", i%100)
+		})
 	}},
 }
 
@@ -131,12 +127,7 @@ func BenchmarkMigratedImport10k(b *testing.B) {
 			cpu0 := cpuTime()
 			defer func() { b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op") }()
 			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				in, c := newInterp(b)
-				b.StartTimer()
-				if err := in.Run(b.Context(), c, src, io.Discard); err != nil {
-					b.Fatal(err)
-				}
+				in := importFresh(b, src)
 				b.StopTimer()
 				if n, err := in.Ex.Items(firstMenu(src)); err != nil || len(n) != 10000 {
 					b.Fatalf("%d items, %v", len(n), err)
