@@ -418,23 +418,25 @@ func (t *Tx) marksOf(path string, b *bolt.Bucket) *marks {
 // flush writes the marks this transaction changed; a commit calls it first.
 func (t *Tx) flush() error {
 	for _, m := range t.marks {
-		if m.seqDirty {
-			v := make([]byte, 8)
-			binary.BigEndian.PutUint64(v, m.seq)
-			if err := t.put(m.path, "", m.b, keySeq, v); err != nil {
-				return err
-			}
-			m.seqDirty = false
+		if err := t.putMark(m, keySeq, m.seq, &m.seqDirty); err != nil {
+			return err
 		}
-		if m.lastDirty {
-			v := make([]byte, 8)
-			binary.BigEndian.PutUint64(v, m.last)
-			if err := t.put(m.path, "", m.b, keyLast, v); err != nil {
-				return err
-			}
-			m.lastDirty = false
+		if err := t.putMark(m, keyLast, m.last, &m.lastDirty); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// putMark writes one of a menu's marks (under key) when the transaction changed it.
+func (t *Tx) putMark(m *marks, key []byte, v uint64, dirty *bool) error {
+	if !*dirty {
+		return nil
+	}
+	if err := t.put(m.path, "", m.b, key, binary.BigEndian.AppendUint64(nil, v)); err != nil {
+		return err
+	}
+	*dirty = false
 	return nil
 }
 
