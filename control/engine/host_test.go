@@ -500,7 +500,7 @@ func TestRecoveredGoesOn(t *testing.T) {
 	<-th.in
 	// The engine's panic series is there, at 0, before any panic (an alert's increase()
 	// over a series that first appears at 1 reads 0).
-	if !hasSeries(t, reg, "routerd_engine_panics_total", "thing") {
+	if _, ok := byEngine(t, reg, "routerd_engine_panics_total")["thing"]; !ok {
 		t.Errorf("no routerd_engine_panics_total{engine=\"thing\"} before the first panic")
 	}
 	reqs := make(chan string)
@@ -534,8 +534,8 @@ func TestRecoveredGoesOn(t *testing.T) {
 	if got := <-served; got != "ok good" {
 		t.Errorf("the next request: %q", got)
 	}
-	if n := counter(t, reg, "routerd_engine_panics_total"); n != 1 {
-		t.Errorf("panics counted %v, want 1", n)
+	if n := byEngine(t, reg, "routerd_engine_panics_total"); len(n) != 1 || n["thing"] != 1 {
+		t.Errorf("panics counted %v, want 1 (thing's)", n)
 	}
 	close(reqs)
 	th.gate <- struct{}{}
@@ -543,44 +543,30 @@ func TestRecoveredGoesOn(t *testing.T) {
 	h.Stop()
 }
 
-// hasSeries reports whether reg has a series of name with label engine=engine.
-func hasSeries(t *testing.T, reg *prometheus.Registry, name, eng string) bool {
+// byEngine gathers the series of name in reg: the value of each (a counter's or a
+// gauge's) by its label engine.
+func byEngine(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := map[string]float64{}
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			eng := ""
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "engine" && l.GetValue() == eng {
-					return true
+				if l.GetName() == "engine" {
+					eng = l.GetValue()
 				}
 			}
+			out[eng] += m.GetCounter().GetValue() + m.GetGauge().GetValue() // the other is nil: 0
 		}
 	}
-	return false
-}
-
-// counter sums a counter's values in reg.
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return n
+	return out
 }
 
 // busyEngine's Start fails with ErrStartAgain while its port is held.
@@ -706,21 +692,8 @@ func TestUndeclaredMenu(t *testing.T) {
 // gauge is the value of the gauge name{engine=eng} in reg (-1: none).
 func gauge(t *testing.T, reg *prometheus.Registry, name, eng string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "engine" && l.GetValue() == eng {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
+	if v, ok := byEngine(t, reg, name)[eng]; ok {
+		return v
 	}
 	return -1
 }
