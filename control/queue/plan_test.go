@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/link"
@@ -39,6 +40,22 @@ func newFakeKernel() *fakeKernel {
 	return &fakeKernel{links: controltest.Links("ether1", "ether2"), index: 3,
 		routes: map[netip.Prefix]int{netip.MustParsePrefix("198.18.1.0/24"): 2, netip.MustParsePrefix("198.18.2.0/24"): 3},
 		qdiscs: map[int][]netlink.Qdisc{}, classes: map[int][]netlink.Class{}, filters: map[int][]netlink.Filter{}}
+}
+
+// onFakeKernel is an engine on k, with an executor whose interfaces are k's links, not
+// yet started (a test may make k refuse what Start does); ctx ends with the test.
+func onFakeKernel(t *testing.T, k *fakeKernel) (*Engine, *control.Executor, *engine.Handle, context.Context) {
+	ex := controltest.New(t)
+	ex.ProvideNames(link.IfacePath, func(name string) bool {
+		_, err := k.LinkByName(name)
+		return err == nil
+	})
+	e := New(Options{Now: func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }, Poll: time.Hour})
+	e.k = k
+	h, wait := engine.Standalone(ex, e.Spec())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); wait() })
+	return e, ex, h, ctx
 }
 
 var _ Kernel = (*fakeKernel)(nil)
@@ -579,16 +596,7 @@ func TestPlan(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := newFakeKernel()
-			ex := controltest.New(t)
-			ex.ProvideNames(link.IfacePath, func(name string) bool {
-				_, err := k.LinkByName(name)
-				return err == nil
-			})
-			e := New(Options{Now: func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }, Poll: time.Hour})
-			e.k = k
-			h, wait := engine.Standalone(ex, e.Spec())
-			ctx, cancel := context.WithCancel(context.Background())
-			t.Cleanup(func() { cancel(); wait() })
+			e, ex, h, ctx := onFakeKernel(t, k)
 			if err := e.Start(ctx, h); err != nil {
 				t.Fatal(err)
 			}

@@ -1,17 +1,13 @@
 package queue
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/controltest"
-	"github.com/routerd/routerd/control/engine"
-	"github.com/routerd/routerd/control/link"
 )
 
 // TestProbeDeviceRefused: the sfq probe's throwaway IFB that the kernel refuses to
@@ -22,16 +18,7 @@ import (
 // once the device is gone the answer is kept: a third pass probes nothing.
 func TestProbeDeviceRefused(t *testing.T) {
 	k := newFakeKernel()
-	ex := controltest.New(t)
-	ex.ProvideNames(link.IfacePath, func(name string) bool {
-		_, err := k.LinkByName(name)
-		return err == nil
-	})
-	e := New(Options{Now: func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }, Poll: time.Hour})
-	e.k = k
-	h, wait := engine.Standalone(ex, e.Spec())
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); wait() })
+	e, ex, h, ctx := onFakeKernel(t, k)
 	k.Fail = map[string]error{"del rq-probe": unix.EBUSY}
 	if err := e.Start(ctx, h); err != nil && !strings.Contains(err.Error(), "rq-probe") {
 		t.Fatal(err)
