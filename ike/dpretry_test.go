@@ -45,10 +45,9 @@ func (r *refusingDP) has(spi uint32) bool {
 	return false
 }
 
-// TestRefusedRemovalRetried: a CHILD_SA removal the data path refuses is tried again on
-// the daemon's tick until it succeeds, counted and warned about once; before, the error
-// was logged at debug and the SA stayed in the data path after IKE forgot it.
-func TestRefusedRemovalRetried(t *testing.T) {
+// refusingPair is an IKEv2 pair with its CHILD SA established, A's data path a
+// refusingDP that refuses nothing yet.
+func refusingPair(t *testing.T) (*v1Pair, *refusingDP) {
 	pr := newV1Pair(t, nil)
 	da := &refusingDP{keepChildren: pr.ka}
 	pr.a.SetDatapath(da)
@@ -56,6 +55,14 @@ func TestRefusedRemovalRetried(t *testing.T) {
 	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
 	pr.start(a, b)
 	pr.established(t)
+	return pr, da
+}
+
+// TestRefusedRemovalRetried: a CHILD_SA removal the data path refuses is tried again on
+// the daemon's tick until it succeeds, counted and warned about once; before, the error
+// was logged at debug and the SA stayed in the data path after IKE forgot it.
+func TestRefusedRemovalRetried(t *testing.T) {
+	pr, da := refusingPair(t)
 	first := pr.ka.all()[0].InSPI
 	const refusals = 5
 	da.refuseRemovals.Store(refusals)
@@ -92,13 +99,7 @@ func TestRefusedRemovalRetried(t *testing.T) {
 // delete the new one; before, the refusal was logged and the SA counted as established,
 // and the old one was deleted: no SA in the data path at all.
 func TestRefusedInstallFailsRekey(t *testing.T) {
-	pr := newV1Pair(t, nil)
-	da := &refusingDP{keepChildren: pr.ka}
-	pr.a.SetDatapath(da)
-	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
-	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
-	pr.start(a, b)
-	pr.established(t)
+	pr, da := refusingPair(t)
 	first := pr.ka.all()[0]
 	established := pr.a.Stats.ChildEstablished.Load()
 	da.refuseInstalls.Store(true)
