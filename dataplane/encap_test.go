@@ -32,8 +32,20 @@ func encapRig(t *testing.T) (*rig, *Tunnels) {
 // runEncap runs tun_encap on a frame as if it arrived at the hidden end.
 func runEncap(t *testing.T, r *rig, p *ebpf.Program, frame []byte) (uint32, []byte) {
 	t.Helper()
-	ctx := make([]byte, 44) // struct __sk_buff up to ifindex (offset 40)
+	return runEncapGSO(t, r, p, frame, 0)
+}
+
+// runEncapGSO is runEncap with the frame a GSO packet of gsoSize when that is above 0
+// (BPF_PROG_RUN sets gso_size and gso_segs; it cannot set a GSO type, so the packet's
+// type is none of SKB_GSO_*).
+func runEncapGSO(t *testing.T, r *rig, p *ebpf.Program, frame []byte, gsoSize uint32) (uint32, []byte) {
+	t.Helper()
+	ctx := make([]byte, 192) // struct __sk_buff
 	binary.LittleEndian.PutUint32(ctx[40:], uint32(r.hidden))
+	if gsoSize > 0 {
+		binary.LittleEndian.PutUint32(ctx[164:], 2) // gso_segs
+		binary.LittleEndian.PutUint32(ctx[176:], gsoSize)
+	}
 	out := make([]byte, len(frame)+128)
 	var ret uint32
 	r.in(t, func() {

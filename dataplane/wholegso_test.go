@@ -5,30 +5,7 @@ import (
 	"encoding/binary"
 	"os/exec"
 	"testing"
-
-	"github.com/cilium/ebpf"
 )
-
-// runEncapGSO runs tun_encap on a frame at the hidden end as a GSO packet of gsoSize
-// (BPF_PROG_RUN sets gso_size and gso_segs; it cannot set a GSO type, so the packet's
-// type is none of SKB_GSO_*).
-func runEncapGSO(t *testing.T, r *rig, p *ebpf.Program, frame []byte, gsoSize uint32) (uint32, []byte) {
-	t.Helper()
-	ctx := make([]byte, 192) // struct __sk_buff
-	binary.LittleEndian.PutUint32(ctx[40:], uint32(r.hidden))
-	binary.LittleEndian.PutUint32(ctx[164:], 2) // gso_segs
-	binary.LittleEndian.PutUint32(ctx[176:], gsoSize)
-	out := make([]byte, len(frame)+128)
-	var ret uint32
-	r.in(t, func() {
-		var err error
-		ret, err = p.Run(&ebpf.RunOptions{Data: frame, DataOut: out, Context: ctx})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	return ret, out
-}
 
 // TestEncapWholeGSO: an IPsec-protected tunnel's GSO packets reach the userspace ESP
 // path's TUN whole (issue 12 performance; whole_gso in bpf/tunnel.c). BPF_PROG_RUN
