@@ -107,6 +107,28 @@ func (d *Daemon) UnremovedSAs() (int, error) {
 	return len(d.unremoved), d.unremoved[len(d.unremoved)-1].err
 }
 
+// UnremovedSA is a CHILD_SA whose removal the data path refused, as it was installed:
+// IKE has deleted it, the data path still holds it (installed-sa shows it dead).
+type UnremovedSA struct {
+	ChildSA
+	// OutboundOnly: only the outbound half is waiting (the inbound one is gone).
+	OutboundOnly bool
+	Since        time.Time // the first refusal
+	Err          error     // the last refusal
+}
+
+// Unremoved are the refused CHILD_SA removals still waiting to be tried again, the
+// oldest first.
+func (d *Daemon) Unremoved() []UnremovedSA {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]UnremovedSA, 0, len(d.unremoved))
+	for _, u := range d.unremoved {
+		out = append(out, UnremovedSA{ChildSA: u.c, OutboundOnly: u.out, Since: u.since, Err: u.err})
+	}
+	return out
+}
+
 // refuseChild undoes a CHILD_SA the data path refused to install (d.mu held): what of
 // it went in comes out, and the peer, which has it since the exchange ended, is told to
 // delete it. It was never added to sa.children, so the delete's answer finds nothing

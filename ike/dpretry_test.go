@@ -73,6 +73,9 @@ func TestRefusedRemovalRetried(t *testing.T) {
 	if n, err := pr.a.UnremovedSAs(); n != 1 || !errors.Is(err, errDPRefused) {
 		t.Errorf("UnremovedSAs = %d, %v", n, err)
 	}
+	if u := pr.a.Unremoved(); len(u) != 1 || u[0].InSPI != first || u[0].OutboundOnly || !errors.Is(u[0].Err, errDPRefused) {
+		t.Errorf("Unremoved = %+v, want the old SA 0x%08x, both halves", u, first)
+	}
 	if !iketest.WaitFor(20*time.Second, func() bool { return !da.has(first) }) {
 		t.Fatalf("the old SA 0x%08x is still in the data path after %d removal attempts\nA:\n%s", first, da.removeCalls.Load(), pr.la)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/value"
 	"github.com/routerd/routerd/ike"
 	"github.com/routerd/routerd/ike/esp"
@@ -155,61 +156,80 @@ func (e *Engine) installedSA(ctx context.Context, sess *control.Session) ([]cont
 	dp := e.Datapath()
 	now := time.Now()
 	var rows []control.Row
-	id := uint64(0)
+	both := []esp.Direction{esp.DirIn, esp.DirOut}
 	for _, s := range e.d.Snapshot() {
-		for _, c := range s.Children {
-			for _, dir := range []esp.Direction{esp.DirIn, esp.DirOut} {
-				id++
-				spi, src, dst := c.InSPI, c.Remote.Addr(), c.Local.Addr()
-				if dir == esp.DirOut {
-					spi, src, dst = c.OutSPI, c.Local.Addr(), c.Remote.Addr()
-				}
-				enc := encAlg(c.Suite)
-				family := enc
-				if i := strings.LastIndexByte(enc, '-'); i > 0 && strings.HasPrefix(enc, "aes-") {
-					family = "aes-" + enc[i+1:]
-				}
-				auth := authAlg(c.Suite)
-				if auth == "" {
-					auth = "null"
-				}
-				age := now.Sub(c.Added)
-				state := "mature"
-				if c.Soft > 0 && age >= c.Soft {
-					state = "dying"
-				}
-				p := map[string]string{
-					"spi": fmt.Sprintf("0x%X", spi), "src-address": src.String(), "dst-address": dst.String(),
-					"state": state, "auth-algorithm": auth, "enc-algorithm": family,
-					"enc-key-size": strconv.Itoa(c.Suite.KeyBits), "add-lifetime": dur(c.Soft) + "/" + dur(c.Lifetime),
-					"addtime": c.Added.Format("2006-01-02 15:04:05"), "replay": strconv.Itoa(esp.DefaultReplayWindow),
-				}
-				// Shown only to print show-sensitive (the menu marks them sensitive).
-				if dir == esp.DirOut {
-					p["enc-key"], p["auth-key"] = hex.EncodeToString(c.OutEncKey), hex.EncodeToString(c.OutIntegKey)
-				} else {
-					p["enc-key"], p["auth-key"] = hex.EncodeToString(c.InEncKey), hex.EncodeToString(c.InIntegKey)
-				}
-				if c.Suite.KeyBits == 0 {
-					p["enc-key-size"] = strconv.Itoa(8 * (c.Suite.EncrKeyLen() - c.Suite.Encr.Salt))
-				}
-				if c.Lifetime > 0 {
-					p["expires-in"] = dur(c.Soft - age)
-				}
-				if dp != nil {
-					p["datapath"] = string(dp.Kind())
-					if ct, err := dp.Counters(esp.Key{SPI: spi, Dst: dst}); err == nil {
-						p["current-bytes"] = strconv.FormatUint(ct.Bytes, 10)
-						if ct.State != "" {
-							p["state"] = ct.State
-						}
-					}
-				}
-				rows = append(rows, control.Row{ID: id, Menu: m, Props: p, Flags: "E"})
-			}
+		for i := range s.Children {
+			rows = appendSARows(rows, m, dp, now, &s.Children[i], both, false)
 		}
 	}
+	// A CHILD SA IKE deleted but the data path refused to remove is still installed,
+	// tried again on every IKE tick: it shows as the reference's dead SA until it goes.
+	for _, u := range e.d.Unremoved() {
+		dirs := both
+		if u.OutboundOnly {
+			dirs = []esp.Direction{esp.DirOut}
+		}
+		rows = appendSARows(rows, m, dp, now, &u.ChildSA, dirs, true)
+	}
 	return rows, nil
+}
+
+// appendSARows appends installed-sa's rows of c, one per direction in dirs (row ids
+// count on from the rows before). A dead SA (deleted by IKE, its removal refused) has
+// state dead and no expires-in.
+func appendSARows(rows []control.Row, m *menu.Menu, dp esp.Datapath, now time.Time, c *ike.ChildSA, dirs []esp.Direction, dead bool) []control.Row {
+	for _, dir := range dirs {
+		spi, src, dst := c.InSPI, c.Remote.Addr(), c.Local.Addr()
+		if dir == esp.DirOut {
+			spi, src, dst = c.OutSPI, c.Local.Addr(), c.Remote.Addr()
+		}
+		enc := encAlg(c.Suite)
+		family := enc
+		if i := strings.LastIndexByte(enc, '-'); i > 0 && strings.HasPrefix(enc, "aes-") {
+			family = "aes-" + enc[i+1:]
+		}
+		auth := authAlg(c.Suite)
+		if auth == "" {
+			auth = "null"
+		}
+		age := now.Sub(c.Added)
+		state := "mature"
+		if c.Soft > 0 && age >= c.Soft {
+			state = "dying"
+		}
+		p := map[string]string{
+			"spi": fmt.Sprintf("0x%X", spi), "src-address": src.String(), "dst-address": dst.String(),
+			"state": state, "auth-algorithm": auth, "enc-algorithm": family,
+			"enc-key-size": strconv.Itoa(c.Suite.KeyBits), "add-lifetime": dur(c.Soft) + "/" + dur(c.Lifetime),
+			"addtime": c.Added.Format("2006-01-02 15:04:05"), "replay": strconv.Itoa(esp.DefaultReplayWindow),
+		}
+		// Shown only to print show-sensitive (the menu marks them sensitive).
+		if dir == esp.DirOut {
+			p["enc-key"], p["auth-key"] = hex.EncodeToString(c.OutEncKey), hex.EncodeToString(c.OutIntegKey)
+		} else {
+			p["enc-key"], p["auth-key"] = hex.EncodeToString(c.InEncKey), hex.EncodeToString(c.InIntegKey)
+		}
+		if c.Suite.KeyBits == 0 {
+			p["enc-key-size"] = strconv.Itoa(8 * (c.Suite.EncrKeyLen() - c.Suite.Encr.Salt))
+		}
+		if c.Lifetime > 0 && !dead {
+			p["expires-in"] = dur(c.Soft - age)
+		}
+		if dp != nil {
+			p["datapath"] = string(dp.Kind())
+			if ct, err := dp.Counters(esp.Key{SPI: spi, Dst: dst}); err == nil {
+				p["current-bytes"] = strconv.FormatUint(ct.Bytes, 10)
+				if ct.State != "" {
+					p["state"] = ct.State
+				}
+			}
+		}
+		if dead {
+			p["state"] = "dead"
+		}
+		rows = append(rows, control.Row{ID: uint64(len(rows) + 1), Menu: m, Props: p, Flags: "E"})
+	}
+	return rows
 }
 
 // dynamicPolicies lists the policies generated from templates (flags D and A).
