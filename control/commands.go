@@ -831,7 +831,8 @@ func (x *Executor) Rows(ctx context.Context, sess *Session, m *menu.Menu, showSe
 			rows = []Row{x.Row(m, it, showSensitive)}
 			return nil
 		}
-		items, err := tx.List(m.Path)
+		// Row copies what it shows: the items need not be copies of their own.
+		items, err := tx.ListShared(m.Path)
 		if err != nil {
 			return err
 		}
@@ -896,6 +897,43 @@ func hideSensitive(m *menu.Menu, props map[string]string, showSensitive bool) {
 			delete(props, p.Name)
 		}
 	}
+}
+
+// countOnly is print count-only of a List menu without a filter, counted without
+// building a row: the stored items are counted by their keys (store.Tx.Count) and the
+// engine's own rows (its Source) added, so an address list of 100,000 entries is not
+// read, decoded and formatted to print one number. ok is false when c is not such a
+// print (a where, an equality argument, from=): selected then builds the rows.
+func (x *Executor) countOnly(ctx context.Context, c *Call) (n int, ok bool, err error) {
+	if !c.S.Bool("count-only") || c.S.Filter != nil || c.Menu.Kind != menu.List {
+		return 0, false, nil
+	}
+	for _, a := range c.S.Args {
+		if a.Flag || a.Name == "proplist" {
+			continue
+		}
+		if _, isProp := c.Menu.Prop(a.Name); !isProp && slices.Contains(printFlags, a.Name) {
+			continue // a flag given a value (=count-only=)
+		}
+		return 0, false, nil
+	}
+	x.mu.RLock()
+	src := x.sources[c.Menu.Path]
+	x.mu.RUnlock()
+	if src != nil {
+		extra, err := src(ctx, c.Sess)
+		if err != nil {
+			return 0, true, err
+		}
+		n = len(extra)
+	}
+	err = x.View(c.Sess, func(tx *store.Tx) error {
+		m, err := tx.Count(c.Menu.Path)
+		n += m
+		return err
+	})
+	// The print numbers stay those of the last print that showed them: this one shows none.
+	return n, true, err
 }
 
 // selected returns the rows of c's menu that pass its filter and equality arguments. The
@@ -977,6 +1015,9 @@ func effective(m *menu.Menu, r *Row, name string) string {
 }
 
 func cmdPrint(ctx context.Context, c *Call) (*Reply, error) {
+	if n, ok, err := c.Ex.countOnly(ctx, c); ok || err != nil {
+		return &Reply{Menu: c.Menu, Ret: strconv.Itoa(n)}, err
+	}
 	rows, err := c.Ex.selected(ctx, c, c.S.Bool("show-sensitive") && c.Sess.ShowSensitive)
 	if err != nil {
 		return nil, err

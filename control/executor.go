@@ -88,6 +88,9 @@ type Executor struct {
 	commands map[string]map[string]command // path -> cmd
 	generic  map[menu.Kind]map[string]command
 	sources  map[string]Source
+	// rowProps are the engines' read-only properties computed per row at print
+	// (ProvideRowProps).
+	rowProps map[string]RowProps
 	names    map[string]func(name string) bool // dynamic item names, for reference checks
 	watchers []*watcher
 	failed   map[string]string // menu prefix -> why its engine did not start
@@ -136,6 +139,24 @@ func (x *Executor) Provide(path string, src Source) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.sources[path] = src
+}
+
+// RowProps adds to props, the row print builds of the stored item id, the read-only
+// properties an engine computes from what it keeps about the item. It must not block:
+// it runs once per row while print holds a store transaction.
+type RowProps func(id uint64, props map[string]string)
+
+// ProvideRowProps registers the read-only properties of the items of the menu at path
+// that an engine computes when print asks, instead of keeping them per item in State: an
+// address list's 100,000 entries each have a creation-time (one number in the engine)
+// that a map of strings per entry in State would cost hundreds of bytes to hold.
+func (x *Executor) ProvideRowProps(path string, fn RowProps) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.rowProps == nil {
+		x.rowProps = map[string]RowProps{}
+	}
+	x.rowProps[path] = fn
 }
 
 // ProvideNames registers how a reference to the menu at path (interface=, a list of
@@ -612,6 +633,12 @@ func (x *Executor) Row(m *menu.Menu, it store.Item, showSensitive bool) Row {
 	st, _ := x.State.Get(m.Path, it.ID)
 	for k, v := range st.Props {
 		r.Props[k] = v
+	}
+	x.mu.RLock()
+	rp := x.rowProps[m.Path]
+	x.mu.RUnlock()
+	if rp != nil {
+		rp(it.ID, r.Props)
 	}
 	engine, fault := x.engineOf(m)
 	if fault != "" {

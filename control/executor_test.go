@@ -545,3 +545,43 @@ func TestUniqueKey(t *testing.T) {
 		t.Fatalf("concurrent adds of one entry: %d succeeded, %d stored, want 1 and 1", ok, n)
 	}
 }
+
+// TestPrintCountOnly: print count-only of a List menu counts the stored items and the
+// engine's own rows without building a row (an address list of 100,000 entries printed
+// one number after 27-35 s, issue 15): the engine's per-row properties (RowProps) are
+// not asked for. With a where the rows are built and filtered as before, and a full print shows the engine's per-row properties.
+func TestPrintCountOnly(t *testing.T) {
+	ex := newExecutor(t)
+	sess := &control.Session{}
+	const path = "/ip/firewall/address-list"
+	ex.Provide(path, func(context.Context, *control.Session) ([]control.Row, error) {
+		return []control.Row{{ID: 1<<41 | 1, Flags: "D", Props: map[string]string{"list": "dyn", "address": "198.18.9.9"}}}, nil
+	})
+	calls := 0
+	ex.ProvideRowProps(path, func(id uint64, props map[string]string) {
+		calls++
+		props["creation-time"] = "2026-12-03 00:00:0" + strconv.FormatUint(id%10, 10)
+	})
+	for i := 1; i <= 5; i++ {
+		mustExec(t, ex, sess, path, "add", "list=bl", "address=198.18.0."+strconv.Itoa(i))
+	}
+	mustExec(t, ex, sess, path, "add", "list=other", "address=198.18.1.1")
+	if n := mustExec(t, ex, sess, path, "print", "count-only").Ret; n != "7" || calls != 0 {
+		t.Fatalf("count-only: %s (want 7: 6 stored, 1 dynamic), %d rows built (want 0)", n, calls)
+	}
+	s := &control.Sentence{Path: path, Cmd: "print", Args: []control.Arg{{Name: "count-only"}},
+		Filter: func(r *control.Row) (bool, error) { return r.Props["list"] == "other", nil }}
+	if rep, err := ex.Exec(context.Background(), sess, s); err != nil || rep.Ret != "1" {
+		t.Errorf("count-only where list=other: %v %v, want 1", rep, err)
+	}
+	calls = 0
+	rep := mustExec(t, ex, sess, path, "print")
+	if len(rep.Rows) != 7 || calls != 6 {
+		t.Fatalf("print: %d rows, %d with the engine's properties; want 7 and 6", len(rep.Rows), calls)
+	}
+	for _, r := range rep.Rows {
+		if r.Flags == "" && !strings.HasPrefix(r.Props["creation-time"], "2026-12-03") {
+			t.Errorf("row %v without the engine's creation-time", r.Props)
+		}
+	}
+}
