@@ -48,6 +48,12 @@
 // whether a rule added the address, and not even that for a list whose dynamic set was
 // read empty while no rule fills it. A pass sends a list without timed entries only the
 // ranges that changed since the last (Kernel.applyDiff), not the whole set again.
+// Memory per entry: the engine keeps a few words per configured entry (entryMeta: its
+// creation-time, the hash of the value the store's meta bucket has); what print shows
+// beyond the configuration (creation-time, a timed entry's countdown and D flag) is
+// computed when print asks (control.Executor.ProvideRowProps), and only an entry that is
+// invalid or has a status holds a control.ItemState. print count-only counts the stored
+// entries by their keys without reading them.
 //
 // A configured entry with timeout= gets the time left as its kernel timeout and leaves the
 // configuration when it runs out, as in RouterOS (the timer starts when routerd first

@@ -82,9 +82,16 @@ type Engine struct {
 	// (the dummy counter rule shows).
 	fasttrack map[bool]bool
 	timers    map[string]listTimer // timed address-list entries by path/id
-	created   map[string]time.Time // address-list entries' creation-time by path/id
-	saved     map[string]string    // creation-times as the store's meta bucket has them
-	savedDyn  string               // dynamic entries' creation-times as dynCreatedMeta has them
+	created   map[string]time.Time // creation-times of the entries rules added and DNS names resolved to
+	savedDyn  string               // those creation-times as dynCreatedMeta has them
+	// listMeta are the configured address-list entries' creation-times by family and id;
+	// unsaved the ids whose meta key saveCreated must remove; sweepGen counts the
+	// passes' sweeps (sweepEntries).
+	listMeta map[bool]map[uint64]entryMeta
+	unsaved  map[bool][]uint64
+	sweepGen uint64
+	// listStated: the family's last pass gave some configured entry a State (passMu).
+	listStated map[bool]bool
 	// createdDirty: a pass ran since saveCreated last looked at the entries.
 	createdDirty bool
 	dns          map[string]dnsEntry // address-list DNS names by family/name
@@ -161,7 +168,8 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	ex, reg := h.Ex, h.Metrics
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), epoch: time.Now(), passed: make(chan struct{}, 1), exited: make(chan struct{}),
 		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
-		timers: map[string]listTimer{}, created: map[string]time.Time{}, saved: map[string]string{}, dns: map[string]dnsEntry{},
+		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{},
+		listMeta: map[bool]map[uint64]entryMeta{false: {}, true: {}}, unsaved: map[bool][]uint64{}, listStated: map[bool]bool{},
 		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[string]map[uint64]decodedRule{false: {}, true: {}},
 		refused:    map[bool]map[RuleKey]refusal{},
 		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{},
@@ -178,9 +186,9 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 		ex.SetEngine(ServicePortPath, "firewall")
 		lp, v := listPath(v6), v6
 		ex.Provide(lp, func(context.Context, *control.Session) ([]control.Row, error) {
-			e.refreshLists(v)
 			return e.dynamicRows(v)
 		})
+		ex.ProvideRowProps(lp, e.listRowProps(v6))
 	}
 	poke := func(control.Change) { e.poke() }
 	ex.Watch(Root4, poke)
@@ -473,17 +481,26 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 			e.ex.State.Set(path, it.ID, st)
 		}
 	}
-	now := time.Now()
+	e.sweepEntries(v6, lists, time.Now())
+	// Only an entry with something to say has a State (print computes the rest,
+	// listRowProps): 100,000 entries do not hold 100,000 ItemStates.
 	maint := e.listMaintErr(v6)
+	stated := false
 	for _, it := range lists {
-		st := control.ItemState{Props: e.listProps(listPath(v6), it, now)}
+		st := control.ItemState{}
 		if why, bad := listInvalid[it.ID]; bad {
 			st.Invalid, st.Status = true, why
 		} else if maint != nil {
 			st.Status = maint.Error()
 		}
-		e.ex.State.Set(listPath(v6), it.ID, st)
+		if st.Invalid || st.Status != "" {
+			e.ex.State.Set(listPath(v6), it.ID, st)
+			stated = true
+		} else if e.listStated[v6] {
+			e.ex.State.Clear(listPath(v6), it.ID)
+		}
 	}
+	e.listStated[v6] = stated
 	e.mu.Lock()
 	e.createdDirty = true
 	e.mu.Unlock()
@@ -963,8 +980,15 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 	}
 	// A rule adding an address the list holds as a configured entry changes nothing
 	// there, as in RouterOS: the kernel's dynamic set has it, the list shows it once.
+	// The entries are read once and shared (print of a 100,000-entry list does not copy
+	// them), and only looked through for what this needs: the static twins of the
+	// kernel's dynamic entries when it has any, the DNS names.
+	items, err := e.ex.SharedItems(listPath(v6))
+	if err != nil {
+		return nil, control.Failure("%v", err)
+	}
 	static := map[string]bool{}
-	if items, err := e.ex.Items(listPath(v6)); err == nil {
+	if len(ds) > 0 {
 		for _, it := range items {
 			if a, ok := hostAddr(it.Props["address"]); ok && it.Props["disabled"] != "yes" {
 				static[it.Props["list"]+"/"+a.String()] = true
@@ -981,25 +1005,23 @@ func (e *Engine) dynamicRows(v6 bool) ([]control.Row, error) {
 	// resolved to it. Names not resolved yet (just after a start) keep their children's
 	// times for when they are.
 	var pending []string
-	if items, err := e.ex.Items(listPath(v6)); err == nil {
-		for _, it := range items {
-			name := it.Props["address"]
-			if _, _, err := addrRange(name); err == nil || it.Props["disabled"] == "yes" {
-				continue
-			}
-			e.mu.Lock()
-			d, ok := e.dns[dnsKey(name, v6)]
-			e.mu.Unlock()
-			if !ok {
-				pending = append(pending, dnsPrefix(v6)+it.Props["list"]+"/"+name+"/")
-			}
-			for _, a := range d.addrs {
-				key := dnsPrefix(v6) + it.Props["list"] + "/" + name + "/" + a.String()
-				seen[key] = true
-				p := map[string]string{"list": it.Props["list"], "address": a.String(), "disabled": "no", "dynamic": "yes", "comment": name,
-					"creation-time": e.stamp(e.firstSeen(key, 0, 0))}
-				rows = append(rows, control.Row{ID: e.dynID("dns/" + it.Props["list"] + "/" + name + "/" + a.String()), Props: p, Flags: "D"})
-			}
+	for _, it := range items {
+		name := it.Props["address"]
+		if _, _, err := addrRange(name); err == nil || it.Props["disabled"] == "yes" {
+			continue
+		}
+		e.mu.Lock()
+		d, ok := e.dns[dnsKey(name, v6)]
+		e.mu.Unlock()
+		if !ok {
+			pending = append(pending, dnsPrefix(v6)+it.Props["list"]+"/"+name+"/")
+		}
+		for _, a := range d.addrs {
+			key := dnsPrefix(v6) + it.Props["list"] + "/" + name + "/" + a.String()
+			seen[key] = true
+			p := map[string]string{"list": it.Props["list"], "address": a.String(), "disabled": "no", "dynamic": "yes", "comment": name,
+				"creation-time": e.stamp(e.firstSeen(key, 0, 0))}
+			rows = append(rows, control.Row{ID: e.dynID("dns/" + it.Props["list"] + "/" + name + "/" + a.String()), Props: p, Flags: "D"})
 		}
 	}
 	e.mu.Lock()

@@ -251,7 +251,9 @@ func (e *Engine) seedTimers(now time.Time) {
 			}
 			key := path + "/" + control.FormatID(it.ID)
 			e.timers[key] = listTimer{timeout: t, deadline: now.Add(d)}
-			e.created[key] = now.Add(d).Add(-to)
+			m := e.listMeta[v6][it.ID]
+			m.created = now.Add(d).Add(-to).Unix()
+			e.listMeta[v6][it.ID] = m
 		}
 		e.mu.Unlock()
 		if len(gone) > 0 {
@@ -291,55 +293,71 @@ func (e *Engine) listTimers(ctx context.Context) {
 	}
 }
 
-// listProps is what print shows of a configured entry beyond its configuration: when it
-// was added (as this daemon first saw it), and for an entry with timeout= the time left,
-// counting down, and the D flag RouterOS gives timed entries.
-func (e *Engine) listProps(path string, it store.Item, now time.Time) map[string]string {
-	key := path + "/" + control.FormatID(it.ID)
-	e.mu.Lock()
-	c, ok := e.created[key]
-	if !ok {
-		c = now
-		e.created[key] = c
-	}
-	e.mu.Unlock()
-	p := map[string]string{"creation-time": e.stamp(c)}
-	if left, timed := e.timedEntry(path, it, now); timed {
-		p["timeout"] = value.FormatDuration(left.Round(time.Second))
-		p["dynamic"] = "yes"
-	}
-	return p
+// entryMeta is what the engine keeps of a configured address-list entry: when it was
+// created (unix seconds, as this daemon first saw it or the store's meta bucket kept
+// it), the hash of the creation-time value the meta bucket has for it (createdHash; 0:
+// none), and the pass that last saw it configured. A few words per entry: a list of
+// 100,000 entries costs a few megabytes here, where a map of strings per entry in
+// control.State cost forty.
+type entryMeta struct {
+	created int64
+	saved   uint64
+	sweep   uint64
 }
 
-// refreshLists brings the printed state of the configured entries up to date (time left)
-// and forgets the creation times of entries no longer configured.
-func (e *Engine) refreshLists(v6 bool) {
-	path := listPath(v6)
-	items, err := e.ex.Items(path)
-	if err != nil {
-		return
-	}
-	now := time.Now()
-	have := map[string]bool{}
-	for _, it := range items {
-		have[path+"/"+control.FormatID(it.ID)] = true
-		st, _ := e.ex.State.Get(path, it.ID)
-		props := e.listProps(path, it, now)
-		for k, v := range st.Props {
-			if _, ok := props[k]; !ok && k != "timeout" && k != "dynamic" {
-				props[k] = v
-			}
-		}
-		st.Props = props
-		e.ex.State.Set(path, it.ID, st)
-	}
+// createdAt returns the creation-time of the configured entry id of the family, now
+// when it is first seen.
+func (e *Engine) createdAt(v6 bool, id uint64, now time.Time) int64 {
 	e.mu.Lock()
-	for k := range e.created {
-		if strings.HasPrefix(k, path+"/") && !have[k] {
-			delete(e.created, k)
+	defer e.mu.Unlock()
+	m, ok := e.listMeta[v6][id]
+	if !ok || m.created == 0 {
+		m.created = now.Unix()
+		e.listMeta[v6][id] = m
+	}
+	return m.created
+}
+
+// sweepEntries records, in a pass, that the configured entries of ids are there and
+// forgets those that are not: a removed entry's creation-time goes, and its meta key
+// is removed by the next saveCreated.
+func (e *Engine) sweepEntries(v6 bool, items []store.Item, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sweepGen++
+	gen, ms := e.sweepGen, e.listMeta[v6]
+	for _, it := range items {
+		m := ms[it.ID]
+		if m.created == 0 {
+			m.created = now.Unix()
+		}
+		m.sweep = gen
+		ms[it.ID] = m
+	}
+	for id, m := range ms {
+		if m.sweep != gen {
+			if m.saved != 0 {
+				e.unsaved[v6] = append(e.unsaved[v6], id)
+			}
+			delete(ms, id)
 		}
 	}
-	e.mu.Unlock()
+}
+
+// listRowProps is what print shows of a configured entry beyond its configuration
+// (control.RowProps, computed as print asks): when it was added, and for an entry with
+// timeout= the time left, counting down, and the D flag RouterOS gives timed entries.
+// props holds the row's configured values (timeout= as configured).
+func (e *Engine) listRowProps(v6 bool) control.RowProps {
+	path := listPath(v6)
+	return func(id uint64, props map[string]string) {
+		now := time.Now()
+		props["creation-time"] = e.stamp(time.Unix(e.createdAt(v6, id, now), 0))
+		if left, timed := e.timedEntry(path, store.Item{ID: id, Props: props}, now); timed {
+			props["timeout"] = value.FormatDuration(left.Round(time.Second))
+			props["dynamic"] = "yes"
+		}
+	}
 }
 
 // createdMeta prefixes the store's meta keys that keep address-list entries'
@@ -348,8 +366,28 @@ func (e *Engine) refreshLists(v6 bool) {
 // behind by an entry removed while routerd was down never dates another entry.
 const createdMeta = "firewall/created:"
 
-func createdValue(t time.Time, it store.Item) string {
-	return strconv.FormatInt(t.Unix(), 10) + "\x00" + it.Props["list"] + "\x00" + it.Props["address"]
+func createdValue(unix int64, it store.Item) string {
+	return strconv.FormatInt(unix, 10) + "\x00" + it.Props["list"] + "\x00" + it.Props["address"]
+}
+
+// createdHash is FNV-1a of createdValue(unix, it), computed without building the
+// string: saveCreated compares every entry's with what the store has once a second
+// while passes run. Never 0 (0 is "not saved").
+func createdHash(unix int64, it store.Item) uint64 {
+	h := uint64(14695981039346656037)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+	}
+	var b [20]byte
+	add(string(strconv.AppendInt(b[:0], unix, 10)))
+	add("\x00")
+	add(it.Props["list"])
+	add("\x00")
+	add(it.Props["address"])
+	return max(h, 1)
 }
 
 // dynCreatedMeta keeps, in one value of the store's meta bucket, the creation-times of
@@ -429,12 +467,11 @@ func (e *Engine) loadCreated() {
 				if !ok || err != nil {
 					continue
 				}
-				c := time.Unix(n, 0)
-				if v != createdValue(c, it) {
+				if v != createdValue(n, it) {
 					continue
 				}
 				e.mu.Lock()
-				e.created[key], e.saved[key] = c, v
+				e.listMeta[v6][it.ID] = entryMeta{created: n, saved: createdHash(n, it)}
 				e.mu.Unlock()
 			}
 		}
@@ -451,44 +488,50 @@ func (e *Engine) loadCreated() {
 // write transaction in its batch.
 func (e *Engine) saveCreated() {
 	e.mu.Lock()
-	dirty := e.createdDirty
+	dirty := e.createdDirty || len(e.unsaved[false])+len(e.unsaved[true]) > 0
 	e.createdDirty = false
 	e.mu.Unlock()
 	if !dirty {
 		return
 	}
-	want := map[string]string{}
+	// Only what differs is built: the entries' values are hashed in place (an import's
+	// passes make this run every second over every entry).
+	type saving struct {
+		v6   bool
+		id   uint64
+		v    string
+		hash uint64
+	}
+	var put []saving
+	del := map[bool][]uint64{}
 	for _, v6 := range []bool{false, true} {
-		path := listPath(v6)
-		items, err := e.ex.SharedItems(path)
+		items, err := e.ex.SharedItems(listPath(v6))
 		if err != nil {
+			e.mu.Lock()
+			e.createdDirty = true
+			e.mu.Unlock()
 			return
 		}
 		e.mu.Lock()
+		ms := e.listMeta[v6]
 		for _, it := range items {
-			key := path + "/" + control.FormatID(it.ID)
-			if c, ok := e.created[key]; ok {
-				want[key] = createdValue(c, it)
+			m, ok := ms[it.ID]
+			if !ok || m.created == 0 {
+				continue
+			}
+			if h := createdHash(m.created, it); h != m.saved {
+				put = append(put, saving{v6, it.ID, createdValue(m.created, it), h})
 			}
 		}
+		del[v6] = e.unsaved[v6]
+		e.unsaved[v6] = nil
 		e.mu.Unlock()
 	}
-	put, del := map[string]string{}, []string{}
 	e.mu.Lock()
-	for k, v := range want {
-		if e.saved[k] != v {
-			put[k] = v
-		}
-	}
-	for k := range e.saved {
-		if _, ok := want[k]; !ok {
-			del = append(del, k)
-		}
-	}
 	dyn := dynCreatedValue(e.created)
 	dynChanged := dyn != e.savedDyn
 	e.mu.Unlock()
-	if len(put)+len(del) == 0 && !dynChanged {
+	if len(put)+len(del[false])+len(del[true]) == 0 && !dynChanged {
 		return
 	}
 	err := e.ex.Store.Update(func(tx *store.Tx) error {
@@ -497,14 +540,16 @@ func (e *Engine) saveCreated() {
 				return err
 			}
 		}
-		for k, v := range put {
-			if err := tx.SetMeta(createdMeta+k, v); err != nil {
+		for _, p := range put {
+			if err := tx.SetMeta(createdMeta+listPath(p.v6)+"/"+control.FormatID(p.id), p.v); err != nil {
 				return err
 			}
 		}
-		for _, k := range del {
-			if err := tx.DeleteMeta(createdMeta + k); err != nil {
-				return err
+		for v6, ids := range del {
+			for _, id := range ids {
+				if err := tx.DeleteMeta(createdMeta + listPath(v6) + "/" + control.FormatID(id)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -516,16 +561,22 @@ func (e *Engine) saveCreated() {
 	defer e.mu.Unlock()
 	if err != nil {
 		e.createdDirty = true // again on the next tick
+		for v6, ids := range del {
+			e.unsaved[v6] = append(e.unsaved[v6], ids...)
+		}
 		return
 	}
 	if dynChanged {
 		e.savedDyn = dyn
 	}
-	for k, v := range put {
-		e.saved[k] = v
-	}
-	for _, k := range del {
-		delete(e.saved, k)
+	for _, p := range put {
+		// An entry removed or re-added meanwhile has a new meta; the next save sees it.
+		if m, ok := e.listMeta[p.v6][p.id]; ok {
+			m.saved = p.hash
+			e.listMeta[p.v6][p.id] = m
+		} else {
+			e.unsaved[p.v6] = append(e.unsaved[p.v6], p.id)
+		}
 	}
 }
 
