@@ -309,6 +309,89 @@ func blockAddr(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)})
 }
 
+// listBench is a routerd (a rig with /import) in the bench topology and its data dir.
+type listBench struct {
+	*rig
+	tp  *topo
+	dir string
+}
+
+// newListBench starts a fresh routerd whose forward chain drops src-address-list=bl, so
+// each pass sends that list's set.
+func newListBench(t *testing.T, tp *topo) *listBench {
+	dir := t.TempDir()
+	r := newRigIn(t, tp, dir)
+	system.Register(r.ex, r.in, dir, nil, time.Now())
+	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, `/ip firewall filter add chain=forward src-address-list=bl action=drop`)
+	return &listBench{rig: r, tp: tp, dir: dir}
+}
+
+// elements counts the elements of list's configured set in the kernel.
+func (b *listBench) elements(t *testing.T, list string) int {
+	k := &Kernel{NetNS: int(b.tp.rfd.Fd())}
+	c, err := k.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	els, err := c.GetSetElements(&nftables.Set{Table: table(false), Name: staticSet(list)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range els {
+		if !e.IntervalEnd {
+			n++
+		}
+	}
+	return n
+}
+
+// importFile runs `/import` of src over the console and waits until a pass that began
+// after it has applied it and the kernel's set bl holds want elements: the time of the
+// script alone and until applied.
+func (b *listBench) importFile(t *testing.T, src string, want int) (script, wall time.Duration) {
+	t.Helper()
+	r := b.rig
+	if err := os.WriteFile(filepath.Join(b.dir, "files", "list.rsc"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var out strings.Builder
+	if err := r.in.Run(context.Background(), r.con, "/import file-name=list.rsc", &out); err != nil {
+		t.Fatal(err)
+	}
+	script = time.Since(start)
+	if strings.Contains(out.String(), "failure") {
+		t.Fatalf("import: %s", out.String())
+	}
+	// A pass that began after the import ended has every entry.
+	r.e.mu.Lock()
+	gen := r.e.passGen
+	r.e.mu.Unlock()
+	r.e.poke()
+	for {
+		r.e.mu.Lock()
+		done := r.e.appliedGen[false] > gen
+		r.e.mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-r.e.passed:
+		case <-time.After(10*time.Minute - time.Since(start)):
+			t.Fatal("the engine never applied the import")
+		}
+	}
+	wall = time.Since(start)
+	if got := b.elements(t, "bl"); got != want {
+		t.Fatalf("the kernel's set holds %d entries, want %d", got, want)
+	}
+	return script, wall
+}
+
 // TestBenchAddressListImport: `/import` of address-list files (the console's parser,
 // the duplicate check, the store's commit, the engine's passes until the kernel's set
 // holds every entry), issue 15: 5,000 lines onto an empty list, 10,000 more, then 5,000
@@ -323,109 +406,43 @@ func TestBenchAddressListImport(t *testing.T) {
 	}
 	tp := newTopo(t)
 	load0 := loadAverage()
-	k := &Kernel{NetNS: int(tp.rfd.Fd())}
-	elements := func(list string) int {
-		c, err := k.conn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		els, err := c.GetSetElements(&nftables.Set{Table: table(false), Name: staticSet(list)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, e := range els {
-			if !e.IntervalEnd {
-				n++
-			}
-		}
-		return n
-	}
-	importFile := func(r *rig, dir, src string, want int) (script, wall time.Duration) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "files", "list.rsc"), []byte(src), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		var out strings.Builder
-		if err := r.in.Run(context.Background(), r.con, "/import file-name=list.rsc", &out); err != nil {
-			t.Fatal(err)
-		}
-		script = time.Since(start)
-		if strings.Contains(out.String(), "failure") {
-			t.Fatalf("import: %s", out.String())
-		}
-		// A pass that began after the import ended has every entry.
-		r.e.mu.Lock()
-		gen := r.e.passGen
-		r.e.mu.Unlock()
-		r.e.poke()
-		for {
-			r.e.mu.Lock()
-			done := r.e.appliedGen[false] > gen
-			r.e.mu.Unlock()
-			if done {
-				break
-			}
-			select {
-			case <-r.e.passed:
-			case <-time.After(10*time.Minute - time.Since(start)):
-				t.Fatal("the engine never applied the import")
-			}
-		}
-		wall = time.Since(start)
-		if got := elements("bl"); got != want {
-			t.Fatalf("the kernel's set holds %d entries, want %d", got, want)
-		}
-		return script, wall
-	}
 	perLine := func(d time.Duration, n int) string {
 		return fmt.Sprintf("%v (%.2f ms/line)", d.Round(time.Millisecond), float64(d)/float64(n)/1e6)
 	}
-	newRouterd := func() (*rig, string) {
-		dir := t.TempDir()
-		r := newRigIn(t, tp, dir)
-		system.Register(r.ex, r.in, dir, nil, time.Now())
-		if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		r.run(t, `/ip firewall filter add chain=forward src-address-list=bl action=drop`)
-		return r, dir
-	}
 
-	r, dir := newRouterd()
-	s1, w1 := importFile(r, dir, blocklist("bl", 0, 5000), 5000)
-	s2, w2 := importFile(r, dir, blocklist("bl", 5000, 10000), 15000)
-	s3, w3 := importFile(r, dir, blocklist("bl", 15000, 5000), 20000)
+	b := newListBench(t, tp)
+	s1, w1 := b.importFile(t, blocklist("bl", 0, 5000), 5000)
+	s2, w2 := b.importFile(t, blocklist("bl", 5000, 10000), 15000)
+	s3, w3 := b.importFile(t, blocklist("bl", 15000, 5000), 20000)
 	t.Logf("5,000 lines onto an empty list: %s until applied (the file %s); 10,000 more: %s (%s); 5,000 onto 15,000: %s (%s); "+
 		"per line onto 15,000 / onto none: %.2f",
 		perLine(w1, 5000), perLine(s1, 5000), perLine(w2, 10000), perLine(s2, 10000), perLine(w3, 5000), perLine(s3, 5000), float64(w3)/float64(w1))
-	r.stop()
+	b.stop()
 	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
 
 	big := *benchBlocklist
 	if big == 0 {
 		return
 	}
-	r, dir = newRouterd()
-	s4, w4 := importFile(r, dir, blocklist("bl", 0, big), big)
-	r.stop()
+	b = newListBench(t, tp)
+	s4, w4 := b.importFile(t, blocklist("bl", 0, big), big)
+	b.stop()
 	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
 
-	var b strings.Builder
-	b.WriteString("table ip bench {\nset bl { type ipv4_addr; flags interval,timeout; }\n}\n")
+	var nb strings.Builder
+	nb.WriteString("table ip bench {\nset bl { type ipv4_addr; flags interval,timeout; }\n}\n")
 	for i := 0; i < big; i += 1000 {
-		b.WriteString("add element ip bench bl {")
+		nb.WriteString("add element ip bench bl {")
 		for j := i; j < min(i+1000, big); j++ {
 			if j > i {
-				b.WriteString(",")
+				nb.WriteString(",")
 			}
-			b.WriteString(blockAddr(j).String())
+			nb.WriteString(blockAddr(j).String())
 		}
-		b.WriteString("}\n")
+		nb.WriteString("}\n")
 	}
 	f := filepath.Join(t.TempDir(), "set.nft")
-	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(f, []byte(nb.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
