@@ -47,6 +47,29 @@ func (s *State) Get(path string, id uint64) (ItemState, bool) {
 	return st, ok
 }
 
+// SetStatus sets an item's Invalid flag and status text and keeps the rest of its state
+// (Props, Running, Active) as it is. An engine that reports on every item each pass
+// (10,000 firewall rules while an import runs) writes only the two fields, without the
+// two copies of the item's Props that Get and Set would make.
+func (s *State) SetStatus(path string, id uint64, invalid bool, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]map[uint64]ItemState{}
+	}
+	items := s.m[path]
+	if items == nil {
+		items = map[uint64]ItemState{}
+		s.m[path] = items
+	}
+	st, ok := items[id]
+	if ok && st.Invalid == invalid && st.Status == status {
+		return
+	}
+	st.Invalid, st.Status = invalid, status
+	items[id] = st
+}
+
 // Clear forgets an item (removed from the configuration).
 func (s *State) Clear(path string, id uint64) {
 	s.mu.Lock()

@@ -42,3 +42,28 @@ func TestStateConcurrentCounters(t *testing.T) {
 		t.Fatal("the counter was lost")
 	}
 }
+
+// TestStateSetStatus: SetStatus changes an item's Invalid and Status and keeps its
+// Props, Running and Active; a first SetStatus makes the item's state.
+func TestStateSetStatus(t *testing.T) {
+	var s State
+	const path = "/ip/firewall/filter"
+	s.Set(path, 1, ItemState{Running: true, Active: true, Props: map[string]string{"bytes": "7"}})
+	s.SetStatus(path, 1, true, "bad")
+	st, ok := s.Get(path, 1)
+	if !ok || !st.Invalid || st.Status != "bad" || !st.Running || !st.Active || st.Props["bytes"] != "7" {
+		t.Fatalf("after SetStatus: %+v, %v", st, ok)
+	}
+	s.SetStatus(path, 1, false, "")
+	if st, _ := s.Get(path, 1); st.Invalid || st.Status != "" || st.Props["bytes"] != "7" || !st.Running {
+		t.Fatalf("after clearing: %+v", st)
+	}
+	s.SetStatus(path, 2, false, "")
+	if _, ok := s.Get(path, 2); !ok {
+		t.Fatal("SetStatus of an item without state made none")
+	}
+	s.SetStatus("/ip/firewall/nat", 3, true, "why")
+	if st, ok := s.Get("/ip/firewall/nat", 3); !ok || !st.Invalid || st.Status != "why" {
+		t.Fatalf("new menu: %+v, %v", st, ok)
+	}
+}

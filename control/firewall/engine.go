@@ -456,18 +456,18 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	for t, items := range itemsByTable {
 		path := rulePath(v6, t)
 		for _, it := range items {
-			st, _ := e.ex.State.Get(path, it.ID)
-			st.Invalid, st.Status = false, ""
+			// Only the flag and the text: the counters in the state's Props stay.
+			invalid, status := false, ""
 			if why, bad := pl.Invalid[RuleKey{t, it.ID}]; bad {
-				st.Invalid, st.Status = true, why
+				invalid, status = true, why
 			} else if aerr != nil && it.Props["disabled"] != "yes" {
 				// The kernel did not take the ruleset: as configured the rule is not
 				// there (print where invalid finds it, as the engine host's mark would).
-				st.Invalid, st.Status = true, aerr.Error()
+				invalid, status = true, aerr.Error()
 			} else if e.logErr != nil && it.Props["disabled"] != "yes" && (it.Props["action"] == "log" || it.Props["log"] == "yes") {
-				st.Status = "log lines do not reach /log: " + e.logErr.Error()
+				status = "log lines do not reach /log: " + e.logErr.Error()
 			}
-			e.ex.State.Set(path, it.ID, st)
+			e.ex.State.SetStatus(path, it.ID, invalid, status)
 		}
 	}
 	for t, dis := range dynByTable {
