@@ -61,7 +61,7 @@ const singleID = 1
 // writable validates the property arguments of add/set against the schema, returning the
 // canonical values to write.
 func (x *Executor) writable(tx *store.Tx, c *Call, skip map[string]bool) (map[string]string, []string, error) {
-	vals := map[string]string{}
+	vals := make(map[string]string, len(c.S.Args))
 	var unset []string
 	for _, a := range c.S.Args {
 		if skip[a.Name] {
@@ -251,15 +251,20 @@ func checkUniqueKey(tx *store.Tx, m *menu.Menu, self uint64, vals, merged map[st
 	return nil
 }
 
+// addArgs are add's own arguments, not properties (writable skips them).
+var addArgs = map[string]bool{"copy-from": true, "place-before": true}
+
 func cmdAdd(_ context.Context, c *Call) (*Reply, error) {
 	var id uint64
 	x := c.Ex
 	err := x.Update(c.Sess, func(tx *store.Tx) ([]Change, error) {
-		vals, _, err := x.writable(tx, c, map[string]bool{"copy-from": true, "place-before": true})
+		vals, _, err := x.writable(tx, c, addArgs)
 		if err != nil {
 			return nil, err
 		}
-		props := map[string]string{}
+		// Room for the arguments and what add fills in (a name, an owner): an import's
+		// thousands of adds grow no map.
+		props := make(map[string]string, len(vals)+2)
 		if from, ok := c.S.Get("copy-from"); ok {
 			ids, err := x.resolve(tx, c.Sess, c.Menu, from)
 			if err != nil {

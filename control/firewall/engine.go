@@ -751,7 +751,7 @@ func (e *Engine) registerRuleMenu(path string, v6 bool, table string) {
 // check refuses an add or set whose resulting rule cannot apply on its own or would
 // close a jump loop, with RouterOS's words, before anything is written.
 func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string) error {
-	args := map[string]string{}
+	args := make(map[string]string, len(c.S.Args))
 	var unset []string
 	for _, a := range c.S.Args {
 		if a.Flag {
@@ -775,7 +775,9 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 	return e.ex.View(c.Sess, func(tx *store.Tx) error {
 		var targets []store.Item
 		if cmd == "add" {
-			targets = []store.Item{{ID: 0, Props: map[string]string{}}}
+			// The new rule is the arguments alone: no copy of them (an import adds
+			// thousands).
+			targets = []store.Item{{ID: 0}}
 		} else {
 			ref, ok := c.S.Get("numbers")
 			if !ok {
@@ -795,15 +797,14 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 		}
 		var items []store.Item // read only for a jump's loop check: an import adds many rules
 		for _, it := range targets {
-			props := map[string]string{}
-			for k, v := range it.Props {
-				props[k] = v
-			}
-			for k, v := range args {
-				props[k] = v
-			}
-			for _, k := range unset {
-				delete(props, k)
+			props := args
+			if it.Props != nil || len(unset) > 0 {
+				props = make(map[string]string, len(it.Props)+len(args))
+				maps.Copy(props, it.Props)
+				maps.Copy(props, args)
+				for _, k := range unset {
+					delete(props, k)
+				}
 			}
 			// The arguments were parsed through the schema above; the rule is checked as
 			// written (the pass decodes it with the menu's defaults).

@@ -187,6 +187,9 @@ func (r *run) stmt(st Stmt, sc *scope) (Value, error) {
 // writing text.
 func (r *run) command(s *CmdStmt, sc *scope, subst bool) (Value, error) {
 	sen := &control.Sentence{Path: s.Path, Cmd: s.Cmd}
+	if len(s.Args) > 0 {
+		sen.Args = make([]control.Arg, 0, len(s.Args)) // an import's lines grow no slice
+	}
 	m, _ := r.in.Ex.Tree.Get(s.Path)
 	for _, a := range s.Args {
 		switch {
