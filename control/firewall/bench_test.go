@@ -180,7 +180,8 @@ func TestBenchSetVsLinear(t *testing.T) {
 // kernel work in the syscalls included): on a shared machine wall time follows the
 // load, CPU time does not. After the clock stops the kernel's table is checked to hold
 // the 10,000 rules. Each round runs nft -f and then the import; the last line gives the
-// ratios of the means (the figures of docs/perf.md) and the spread of the rounds'.
+// ratios of the means and the median of the rounds' ratios (the figures of docs/perf.md),
+// and the spread of the rounds'.
 //
 //	go test ./control/firewall/ -run TestBenchImport10k -firewall.bench -v [-firewall.rounds 5]
 func TestBenchImport10k(t *testing.T) {
@@ -222,7 +223,12 @@ func TestBenchImport10k(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "files", "rules.rsc"), []byte(b.String()), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		r.e.mu.Lock()
+		gen0 := r.e.passGen
+		r.e.mu.Unlock()
 		runtime.GC()
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
 		user0, sys0 := cpuTimes()
 		start = time.Now()
 		var out strings.Builder
@@ -248,6 +254,10 @@ func TestBenchImport10k(t *testing.T) {
 		wall := time.Since(start)
 		user1, sys1 := cpuTimes()
 		user, sys := user1-user0, sys1-sys0
+		runtime.ReadMemStats(&ms1)
+		r.e.mu.Lock()
+		passes := r.e.passGen - gen0
+		r.e.mu.Unlock()
 		if got := strings.Count(ruleset(t, tp), "counter name"); got != n {
 			t.Fatalf("the kernel holds %d rules, want %d", got, n)
 		}
@@ -257,23 +267,39 @@ func TestBenchImport10k(t *testing.T) {
 		theirsCPU += nftUser + nftSys
 		wallRatios = append(wallRatios, float64(wall)/float64(nftWall))
 		cpuRatios = append(cpuRatios, float64(user+sys)/float64(nftUser+nftSys))
-		t.Logf("round %d: /import %v wall (the file itself %v), CPU %v (user %v, sys %v); nft -f %v wall, CPU %v (user %v, sys %v); ratio %.2f wall, %.2f CPU",
-			round, wall.Round(time.Millisecond), script.Round(time.Millisecond), (user + sys).Round(time.Millisecond), user.Round(time.Millisecond), sys.Round(time.Millisecond),
+		t.Logf("round %d: /import %v wall (the file itself %v, %d passes), CPU %v (user %v, sys %v, %d MB allocated, %d GCs); nft -f %v wall, CPU %v (user %v, sys %v); ratio %.2f wall, %.2f CPU",
+			round, wall.Round(time.Millisecond), script.Round(time.Millisecond), passes, (user + sys).Round(time.Millisecond), user.Round(time.Millisecond), sys.Round(time.Millisecond),
+			(ms1.TotalAlloc-ms0.TotalAlloc)>>20, ms1.NumGC-ms0.NumGC,
 			nftWall.Round(time.Millisecond), (nftUser + nftSys).Round(time.Millisecond), nftUser.Round(time.Millisecond), nftSys.Round(time.Millisecond),
 			wallRatios[round], cpuRatios[round])
 		r.stop()
 		sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
 	}
 	wr, cr := float64(ours)/float64(theirs), float64(oursCPU)/float64(theirsCPU)
+	wm, cm := median(wallRatios), median(cpuRatios)
 	verdict := "met"
-	if wr > 1.5 || cr > 1.5 {
+	if max(wr, cr, wm, cm) > 1.5 {
 		verdict = "NOT met"
 	}
 	t.Logf("10,000-rule /ip firewall filter /import until the kernel has every rule, mean of %d: %v wall, %v CPU; nft -f: %v wall, %v CPU; "+
-		"RATIO %.2f wall, %.2f CPU (rounds: wall %.2f-%.2f, CPU %.2f-%.2f); target at most 1.5: %s; load average %s -> %s",
+		"RATIO %.2f wall, %.2f CPU; MEDIAN of the rounds' ratios %.2f wall, %.2f CPU (rounds: wall %.2f-%.2f, CPU %.2f-%.2f); "+
+		"target at most 1.5 (mean and median): %s; load average %s -> %s",
 		rounds, (ours / time.Duration(rounds)).Round(time.Millisecond), (oursCPU / time.Duration(rounds)).Round(time.Millisecond),
 		(theirs / time.Duration(rounds)).Round(time.Millisecond), (theirsCPU / time.Duration(rounds)).Round(time.Millisecond),
-		wr, cr, slices.Min(wallRatios), slices.Max(wallRatios), slices.Min(cpuRatios), slices.Max(cpuRatios), verdict, load0, loadAverage())
+		wr, cr, wm, cm, slices.Min(wallRatios), slices.Max(wallRatios), slices.Min(cpuRatios), slices.Max(cpuRatios), verdict, load0, loadAverage())
+}
+
+// median is the middle of xs (the mean of the two middle ones for an even count): one
+// round slowed by the machine's other load moves it less than the mean.
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // loadAverage is /proc/loadavg's 1, 5 and 15 minute figures.
