@@ -63,6 +63,9 @@ type Config struct {
 	// DayOffset is the offset east of UTC of the zone the kernel counts meta day in
 	// (sys_tz; nil: the kernel's now).
 	DayOffset *int
+	// Marks numbers the packet-mark and connection-mark names (the engine's, shared by
+	// both families; nil: a table of this Compile's own).
+	Marks *Marks
 	// Cache, when set, keeps compiled rules from one Compile to the next: a pass after
 	// one changed rule (or the next batch of an import) compiles only what changed.
 	Cache *CompileCache
@@ -219,10 +222,21 @@ func (cfg Config) kname(n string) string {
 
 // ruleSum fingerprints a rule with the context it compiles in: equal sums compile to
 // the same kernel rules.
-func ruleSum(ctx uint64, r *Rule) uint64 {
-	var b [16]byte
+func ruleSum(ctx uint64, r *Rule, marks *Marks) uint64 {
+	// The numbers of the rule's mark names are what it compiles with, as its context is.
+	var b [16 + 4*len(markProps)]byte
 	binary.LittleEndian.PutUint64(b[:8], ctx)
 	binary.LittleEndian.PutUint64(b[8:], r.ownSum())
+	for i, p := range markProps {
+		if v := r.Props[p.prop]; v != "" {
+			name := strings.TrimPrefix(v, "!")
+			n := marks.Packet(name)
+			if p.conn {
+				n = marks.Conn(name)
+			}
+			binary.LittleEndian.PutUint32(b[16+4*i:], n)
+		}
+	}
 	if s := maphash.Bytes(sumSeed, b[:]); s != 0 {
 		return s
 	}
@@ -403,6 +417,9 @@ func Compile(cfg Config) *Plan {
 		pl.BridgeClasses = append(pl.BridgeClasses, cfg.ports[n])
 		pl.BridgePorts[i] = cfg.kname(n) // the bridge table matches the kernel's name
 	}
+	if cfg.Marks == nil {
+		cfg.Marks = NewMarks()
+	}
 	ctx := maphash.String(sumSeed, cfg.contextSum())
 	next := map[uint64]compiled{}
 	if cfg.Cache != nil {
@@ -417,7 +434,7 @@ func Compile(cfg Config) *Plan {
 		perTable[r.Table]++
 	}
 	pl.Counters = make([]string, 0, len(cfg.Rules))
-	clashes := markClashes(cfg.Rules) // decided by the other rules: outside the cache
+	cfg.Marks.allocate(cfg.Rules) // before compiling: setters take their numbers first
 	for _, table := range menu.FirewallTables {
 		rules := make([]*Rule, 0, perTable[table])
 		for _, r := range cfg.Rules {
@@ -463,11 +480,7 @@ func Compile(cfg Config) *Plan {
 			}
 			for _, r := range byChain[c] {
 				k := RuleKey{table, r.ID}
-				if why, ok := clashes[k]; ok {
-					pl.Invalid[k] = why
-					continue
-				}
-				sum := ruleSum(ctx, r)
+				sum := ruleSum(ctx, r, cfg.Marks)
 				var cr compiled
 				if m := r.compiled; m != nil && m.sum == sum && cfg.Cache != nil {
 					cr = m.cr // the Rule of an unchanged item: no map lookup, no entry in next
@@ -1146,11 +1159,11 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		neg := strings.HasPrefix(v, "!")
 		m = and(m, one(&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(ConnMarkMask), Xor: ne32(0)},
-			&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(ConnMark(strings.TrimPrefix(v, "!")))}))
+			&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(cfg.Marks.Conn(strings.TrimPrefix(v, "!")))}))
 	}
 	if v := p["packet-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
-		m = and(m, markMatch(NameMark(strings.TrimPrefix(v, "!"), PacketMarkBits), PacketMarkMask, neg))
+		m = and(m, markMatch(cfg.Marks.Packet(strings.TrimPrefix(v, "!")), PacketMarkMask, neg))
 	}
 	if v := p["routing-mark"]; v != "" {
 		neg := strings.HasPrefix(v, "!")
@@ -1463,10 +1476,10 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 	case "mark-connection":
 		// The fasttrack bit stays as it is.
 		return pass([]expr.Any{&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(FastTrackMark), Xor: ne32(ConnMark(p["new-connection-mark"]))},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne32(FastTrackMark), Xor: ne32(cfg.Marks.Conn(p["new-connection-mark"]))},
 			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}}), nil
 	case "mark-packet":
-		return pass(setMark(NameMark(p["new-packet-mark"], PacketMarkBits), RoutingMarkMask|BridgePortMarkMask)), nil
+		return pass(setMark(cfg.Marks.Packet(p["new-packet-mark"]), RoutingMarkMask|BridgePortMarkMask)), nil
 	case "mark-routing":
 		mark, err := cfg.routingMark(p["new-routing-mark"])
 		if err != nil {

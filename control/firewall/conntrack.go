@@ -511,23 +511,8 @@ func (cs *conns) mark(m uint32) string {
 	return strconv.FormatUint(uint64(m), 10)
 }
 
-// connMarkNames maps the connection marks the configured rules name to their names.
-func (e *Engine) connMarkNames() map[uint32]string {
-	out := map[uint32]string{}
-	for _, v6 := range []bool{false, true} {
-		for _, t := range menu.FirewallTables {
-			items, _ := e.ex.Items(rulePath(v6, t))
-			for _, it := range items {
-				for _, k := range []string{"new-connection-mark", "connection-mark"} {
-					if n := strings.TrimPrefix(it.Props[k], "!"); n != "" && n != "no-mark" {
-						out[ConnMark(n)] = n
-					}
-				}
-			}
-		}
-	}
-	return out
-}
+// connMarkNames maps the allocated connection marks to their names.
+func (e *Engine) connMarkNames() map[uint32]string { return e.marks.connNames() }
 
 // trackingProps names the connection tracking settings the engine applies.
 func trackingProps() engine.Props {

@@ -75,21 +75,22 @@
 //	            mark-routing may replace it (IKE out a backup table): ike/esp's rules
 //	            for this host's own ESP and IKE do not depend on it
 //	0x000f0000  the class of the bridge port the packet entered through (in-bridge-port)
-//	0x0000ffff  packet-mark (names hashed to 16 bits, as control/queue matches them)
+//	0x0000ffff  packet-mark (names allocated numbers, as control/queue matches them)
 //
 // Connection marks are the conntrack mark: bit 31 is FastTrackMark, the low 31 bits
-// connection-mark (names hashed).
+// connection-mark (names allocated numbers).
 //
-// How names map (NameMark): a packet-mark name is FNV-1a of the name cut to 16 bits, a
-// connection-mark name the same cut to 31 bits (0 is no-mark). The number is a function of
-// the name alone, so it is the same across passes and restarts (conntrack keeps connection
-// marks) and control/queue's classifiers compute the same one. Two names can share a
-// number (16 bits: user98 and user1220 are both 0xc50b; even odds at ~300 names), and then
-// would be one mark in the kernel: a pass refuses that (marks.go, issue 15). The names
-// rules set (new-packet-mark=, new-connection-mark=) keep their numbers, then the names
-// rules match, each in table and rule order; a rule naming a name whose number is taken
-// by another name is invalid with "packet-mark B has the kernel mark 0x... of packet-mark
-// A, which another rule names; rename one", and nothing of it reaches the kernel.
+// How names map (Marks, marks.go): the engine allocates each packet-mark and
+// connection-mark name a number from one table for the whole box (both families, and
+// control/queue's packet-marks through the *Marks the engine offers). A new name gets
+// NameMark's FNV-1a hash of it (16 bits for packet marks, 31 for connection marks; 0 is
+// no-mark) when that number is free, else the next free one; so two names never share a
+// number (16 bits: user98 and user1220 are both 0xc50b; even odds at ~300 names), and a
+// name keeps its number while the table has it. A pass allocates the names rules set
+// before the names they only match. The table is kept in the store's meta bucket
+// (firewall/marks) once a second when it changed, and read at start, leaving out the
+// names no rule names any more: numbers survive restarts, as conntrack's connection
+// marks do.
 //
 // Dynamic rules (flag D, never exported) come from other engines through the
 // *DynamicRules service the engine offers on the engine host (Register; consumers call

@@ -77,6 +77,9 @@ type Engine struct {
 	applied map[bool]*Plan // last plan applied per family (v6)
 	lastErr map[bool]error
 	dynIDs  map[string]uint64
+	// marks numbers the mark names of both families (and control/queue's), kept in the
+	// store's meta bucket by saveMarks.
+	marks   *Marks
 	dynamic map[string][]DynamicRule // by owner
 	// fasttrack: the family's filter table has an enabled fasttrack-connection rule
 	// (the dummy counter rule shows).
@@ -167,7 +170,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error) {
 	ex, reg := h.Ex, h.Metrics
 	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), epoch: time.Now(), passed: make(chan struct{}, 1), exited: make(chan struct{}),
-		applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
+		marks: NewMarks(), applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
 		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{},
 		listMeta: map[bool]map[uint64]entryMeta{false: {}, true: {}}, unsaved: map[bool][]uint64{}, listStated: map[bool]bool{},
 		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[string]map[uint64]decodedRule{false: {}, true: {}},
@@ -224,6 +227,7 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 	}
 	e.seedTimers(time.Now())
 	e.loadCreated()
+	e.loadMarks()
 	if err := e.Reconcile(ctx); err != nil {
 		slog.Warn("firewall: not applied", "err", err)
 	}
@@ -282,7 +286,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 
 func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	cfg := Config{V6: v6, Lists: map[string][]Entry{}, KernelName: e.opts.KernelName,
-		RoutingMarks: map[string]uint32{}, Cache: e.cache[v6], ZoneOffset: &zo.zone, DayOffset: &zo.day}
+		RoutingMarks: map[string]uint32{}, Marks: e.marks, Cache: e.cache[v6], ZoneOffset: &zo.zone, DayOffset: &zo.day}
 	if lists := e.opts.IfLists; lists != nil {
 		cfg.ifListErr = new(error)
 		cfg.IfLists = func(name string) []string {

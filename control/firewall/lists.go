@@ -276,6 +276,7 @@ func (e *Engine) listTimers(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			e.saveCreated()
+			e.saveMarks()
 			return
 		case now := <-tick.C:
 			if e.zoneMoved(e.ex.Now()) { // daylight saving time began or ended, or sys_tz changed
@@ -285,6 +286,7 @@ func (e *Engine) listTimers(ctx context.Context) {
 			e.promoteKept(false)
 			e.promoteKept(true)
 			e.saveCreated()
+			e.saveMarks()
 			if now.Sub(lastDNS) >= refresh || e.dnsDue.Swap(false) {
 				lastDNS = now
 				e.refreshDNS(ctx)

@@ -399,8 +399,8 @@ func checkHookOnce(r *Rule, f *ruleFacts, builtin string) error {
 // packet entered through in bits 16-19 (BridgePortMarkMask, see bridgePortShift) and the
 // packet mark in the low 16 bits (PacketMarkBits).
 // Connection marks use the conntrack mark's low 31 bits. Packet and connection mark names
-// map to numbers by hash, so the numbers survive restarts (conntrack keeps its marks);
-// a pass refuses a rule whose name's number is another name's (markClashes).
+// get their numbers from the engine's Marks table (the hash first, kept across restarts:
+// conntrack keeps its marks).
 const (
 	RoutingMarkMask    = routing.MarkMask
 	BridgePortMarkMask = 0x000f0000
@@ -409,7 +409,8 @@ const (
 	PacketMarkBits = 16
 )
 
-// NameMark returns the number of a mark name within bits bits (never 0: 0 is no-mark).
+// NameMark returns the hash of a mark name within bits bits (never 0: 0 is no-mark):
+// the number Marks gives the name when no other name has it.
 func NameMark(name string, bits uint) uint32 {
 	if name == "" || name == "no-mark" {
 		return 0

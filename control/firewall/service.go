@@ -87,6 +87,7 @@ func register(ctx context.Context, h *engine.Handle, opts Options) (*Engine, err
 		return nil, err
 	}
 	engine.Offer(h, e.Dynamic())
+	engine.Offer(h, e.Marks())
 	return e, nil
 }
 

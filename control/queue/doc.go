@@ -12,7 +12,7 @@
 //
 // packet-marks are matched by a small eBPF classifier (cls_bpf, built with cilium/ebpf's
 // assembler) that reads the mark the firewall's mangle sets (the same name-to-number map,
-// firewall.NameMark) and the addresses: this kernel has no cls_fw and no u32 mark match.
+// firewall.Marks, which allocates the numbers) and the addresses: this kernel has no cls_fw and no u32 mark match.
 //
 // What the running kernel lacks is reported per item (invalid, with the reason): queue
 // kinds without their qdisc (sfq, red, fq-codel... on kernels built without them); IPv6

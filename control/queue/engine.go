@@ -22,6 +22,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/ipcfg"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
@@ -81,6 +82,8 @@ type Engine struct {
 	kick chan struct{}
 	// names translates RouterOS interface names to kernel link names (the link engine's).
 	names *link.Names
+	// marks numbers packet-mark names (the firewall's; nil: none on the host).
+	marks *firewall.Marks
 
 	mu      sync.Mutex
 	applied map[string]string // device -> fingerprint of what is installed
@@ -130,6 +133,7 @@ func (e *Engine) Spec() engine.Spec {
 // pass when a time= window opens or closes.
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.names, _ = engine.Lookup[*link.Names](h)
+	e.marks, _ = engine.Lookup[*firewall.Marks](h)
 	// The IFBs are how upload shaping works here, not interfaces RouterOS has: /interface
 	// and /ipv6 address do not list them.
 	engine.Offer(h, link.Hider(isIFB))
@@ -160,7 +164,7 @@ func (e *Engine) open(ex *control.Executor) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
-	e.k = netlinkKernel{h}
+	e.k = netlinkKernel{h: h, marks: e.marks}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
+	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/nldump"
 )
 
@@ -45,7 +46,10 @@ type Kernel interface {
 
 // netlinkKernel is the kernel of the handle's namespace. Dumps that raced a change are
 // repeated (package nldump), not a failed pass.
-type netlinkKernel struct{ h *netlink.Handle }
+type netlinkKernel struct {
+	h     *netlink.Handle
+	marks *firewall.Marks // the firewall's mark numbers (nil: none on the host)
+}
 
 var _ Kernel = netlinkKernel{}
 
@@ -87,7 +91,11 @@ func (k netlinkKernel) FifoAdd(a netlink.QdiscAttrs, kind string, limit uint32) 
 // MarkFilterAdd loads the classifier and attaches it: the filter holds the program, so
 // routerd's descriptor is closed once it is attached.
 func (k netlinkKernel) MarkFilterAdd(a netlink.FilterAttrs, classID uint32, marks []string, rules []match) error {
-	prog, err := markProgram(marks, rules)
+	nums := make([]uint32, len(marks))
+	for i, m := range marks {
+		nums[i] = k.markOf(m)
+	}
+	prog, err := markProgram(nums, rules)
 	if err != nil {
 		return fmt.Errorf("cannot load the mark classifier: %w", err)
 	}

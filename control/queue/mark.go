@@ -12,9 +12,14 @@ import (
 )
 
 // markOf is the number the firewall's mangle gives a packet-mark name (its low bits of
-// the packet mark), and the mask of those bits.
-func markOf(name string) (uint32, uint32) {
-	return firewall.NameMark(name, firewall.PacketMarkBits), firewall.PacketMarkMask
+// the packet mark, under firewall.PacketMarkMask): the firewall allocates the numbers
+// (firewall.Marks, offered on the engine host; a name no rule names yet is allocated
+// here, and a rule naming it later gets the same); without a firewall, the name's hash.
+func (k netlinkKernel) markOf(name string) uint32 {
+	if k.marks != nil {
+		return k.marks.Packet(name)
+	}
+	return firewall.NameMark(name, firewall.PacketMarkBits)
 }
 
 // Offsets in struct __sk_buff.
@@ -24,20 +29,18 @@ const (
 )
 
 // markProgram builds the cls_bpf classifier of a queue with packet-marks: the packet's
-// mark must be one of marks and, when rules are given, its IPv4 addresses must match one
+// mark must be one of marks (numbers, markOf) and, when rules are given, its IPv4 addresses must match one
 // of them (as the u32 filters of other queues do). It returns -1 (the filter's classid)
 // on a match and 0 otherwise. The kernel has no cls_fw and no u32 mark match, so the
 // mark is read by a few eBPF instructions.
-func markProgram(marks []string, rules []match) (*ebpf.Program, error) {
+func markProgram(marks []uint32, rules []match) (*ebpf.Program, error) {
 	var ins asm.Instructions
 	ins = append(ins,
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R7, asm.R6, skbMark, asm.Word),
 	)
-	_, mask := markOf("")
-	ins = append(ins, asm.And.Imm32(asm.R7, int32(mask)))
-	for _, m := range marks {
-		v, _ := markOf(m)
+	ins = append(ins, asm.And.Imm32(asm.R7, int32(firewall.PacketMarkMask)))
+	for _, v := range marks {
 		ins = append(ins, asm.JEq.Imm32(asm.R7, int32(v), "mark_ok"))
 	}
 	ins = append(ins, asm.Mov.Imm(asm.R0, 0).WithSymbol("nomatch"), asm.Return())

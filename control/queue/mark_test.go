@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/routerd/routerd/control/firewall"
 )
 
 // packet is an Ethernet + IPv4 header from src to dst (payload-less; the classifier reads
@@ -36,10 +38,10 @@ func TestMarkProgram(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (BPF)")
 	}
-	voip, _ := markOf("voip")
-	bulk, _ := markOf("bulk")
+	k := netlinkKernel{marks: firewall.NewMarks()}
+	voip, bulk, video := k.markOf("voip"), k.markOf("bulk"), k.markOf("video")
 	rules := []match{{dst: netip.MustParsePrefix("198.18.1.0/24")}, {src: netip.MustParsePrefix("198.18.7.7/32")}}
-	prog, err := markProgram([]string{"voip", "video"}, rules)
+	prog, err := markProgram([]uint32{voip, video}, rules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func TestMarkProgram(t *testing.T) {
 			t.Errorf("mark %#x %s>%s: %#x; want %#x", tc.mark, tc.src, tc.dst, ret, tc.want)
 		}
 	}
-	any, err := markProgram([]string{"bulk"}, nil)
+	any, err := markProgram([]uint32{bulk}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
