@@ -822,6 +822,9 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			if err := r.Check(v6); err != nil && !errors.Is(err, ErrNotSupported) {
 				return ruleError(err)
 			}
+			if err := e.checkIfaces(tx, args); err != nil {
+				return err
+			}
 			for _, k := range ifListProps {
 				if v, ok := args[k]; ok {
 					if _, ok := tx.ByName(menu.InterfaceListPath, strings.TrimPrefix(v, "!")); !ok {
@@ -850,6 +853,32 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 		}
 		return nil
 	})
+}
+
+// checkIfaces refuses an in-interface or out-interface that names no interface, as
+// RouterOS does ("input does not match any value of interface"): an interface that is
+// configured but not up yet (a static PPP server binding, a tunnel) is known
+// (link.Known), a dynamic one that exists only while its session is up is not, as in
+// RouterOS, which points such rules at interface lists. The interface kinds
+// (all-ethernet...) and an export's reference to a removed interface (*ID) are taken.
+// With no link engine on the executor there is no interface table to check against (the
+// package's own tests run the firewall alone).
+func (e *Engine) checkIfaces(tx *store.Tx, args map[string]string) error {
+	if e.ex.Engine(link.IfacePath) == "" {
+		return nil
+	}
+	for _, k := range []string{"in-interface", "out-interface"} {
+		v, ok := args[k]
+		if !ok {
+			continue
+		}
+		name := strings.TrimPrefix(v, "!")
+		if ifaceKind(name) || link.StaleRef(name) || e.ex.HasName(link.IfacePath, name) || link.Known(e.ex, tx, name) {
+			continue
+		}
+		return control.ArgError("input does not match any value of interface")
+	}
+	return nil
 }
 
 // loopFailure refuses rules (jumps being added, set or enabled) when, beside the other
