@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -89,28 +90,33 @@ const (
 
 // bridgePorts numbers the classes (from 1) of the ports the rules' in-bridge-port and
 // in-bridge-port-list name, and returns the ports in name order with their class.
+// Classes are numbered in the order of the first rule naming one of their ports, so
+// when the rules ask for more than maxPortClasses, the rules that go over are the later
+// ones (as RouterOS refuses the rule that does not fit), not those whose ports sort last.
 func (cfg Config) bridgePorts() ([]string, map[string]uint32) {
 	sets := map[string]map[string]bool{} // port -> the rule sets it is in
-	in := func(port, set string) {
+	first := map[string]int{}            // port -> the index of the first rule naming it
+	in := func(port, set string, i int) {
 		if sets[port] == nil {
 			sets[port] = map[string]bool{}
+			first[port] = i
 		}
 		sets[port][set] = true
 	}
-	for _, r := range cfg.Rules {
+	for i, r := range cfg.Rules {
 		f := r.facts()
 		if v := f.inPort; v != "" {
-			in(v, "port/"+v)
+			in(v, "port/"+v, i)
 		}
 		if v := f.inPortList; v != "" && cfg.IfLists != nil {
 			for _, m := range cfg.IfLists(v) {
-				in(m, "list/"+v)
+				in(m, "list/"+v, i)
 			}
 		}
 	}
 	names := make([]string, 0, len(sets))
 	sigOf := map[string]string{}
-	var sigs []string
+	sigFirst := map[string]int{} // class signature -> the first rule naming one of its ports
 	for n, ss := range sets {
 		names = append(names, n)
 		keys := make([]string, 0, len(ss))
@@ -119,13 +125,19 @@ func (cfg Config) bridgePorts() ([]string, map[string]uint32) {
 		}
 		sort.Strings(keys)
 		sig := strings.Join(keys, "\x00")
-		if !slices.Contains(sigs, sig) {
-			sigs = append(sigs, sig)
+		if f, ok := sigFirst[sig]; !ok || first[n] < f {
+			sigFirst[sig] = first[n]
 		}
 		sigOf[n] = sig
 	}
+	sigs := slices.Collect(maps.Keys(sigFirst))
+	slices.SortFunc(sigs, func(a, b string) int {
+		if c := sigFirst[a] - sigFirst[b]; c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	sort.Strings(names)
-	sort.Strings(sigs)
 	idx := map[string]uint32{}
 	for _, n := range names {
 		idx[n] = uint32(slices.Index(sigs, sigOf[n]) + 1)
@@ -785,7 +797,7 @@ func bridgePortMatch(cfg Config, ports []string, neg bool) (alt, error) {
 	for _, n := range ports {
 		c := cfg.ports[n]
 		if c > maxPortClasses {
-			return nil, fmt.Errorf("failure: in-bridge-port rules can tell apart at most %d groups of bridge ports", maxPortClasses)
+			return nil, fmt.Errorf("failure: in-bridge-port rules can tell apart at most %d groups of bridge ports; port %s would be group %d (earlier rules took the others)", maxPortClasses, n, c)
 		}
 		if !slices.Contains(classes, c) {
 			classes = append(classes, c)

@@ -248,6 +248,23 @@ func TestBridgePortClasses(t *testing.T) {
 			t.Fatalf("reason %q", why)
 		}
 	}
+	// The same with the names sorting against the rules' order: still the last rules
+	// lose, with the port named (issue 15 low: the ports sorting last lost, here the
+	// first rules).
+	rs = nil
+	for i := range 20 {
+		rs = append(rs, rule(uint64(i+1), "filter", "chain", "forward", "in-bridge-port", fmt.Sprintf("p%02d", 20-i), "action", "drop"))
+	}
+	pl = Compile(Config{Rules: rs})
+	for i := range 20 {
+		why, bad := pl.Invalid[RuleKey{"filter", uint64(i + 1)}]
+		if bad != (i >= maxPortClasses) {
+			t.Errorf("rule %d (port p%02d): invalid %v %q", i+1, 20-i, bad, why)
+		}
+		if bad && !strings.Contains(why, fmt.Sprintf("port p%02d would be group %d", 20-i, i+1)) {
+			t.Errorf("rule %d: reason %q", i+1, why)
+		}
+	}
 }
 
 // TestKernelNames: interface names reach the kernel as Config.KernelName maps them
