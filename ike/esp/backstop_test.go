@@ -49,13 +49,71 @@ func TestBackstopNoCleartext(t *testing.T) {
 	if out, err := nsExec(t, r.a, "ping", "-6", "-c", "2", "-W", "1", "2001:db8:2::1"); err != nil {
 		t.Fatalf("level=use: the ping should pass in the clear: %v\n%s", err, out)
 	}
-	// Close takes the backstops with the routes.
-	if err := a.dp.SetPolicies(context.Background(), pol(LevelRequire)); err == nil {
-		t.Fatal("SetPolicies: the tentative source's route was not refused")
+}
+
+// TestBackstopsOutliveClose: Close (routerd stopping) leaves the backstops of require
+// policies and the rules that lead to their tables, both the catch-all one and a selector
+// policy's, so that the protected destinations are dropped, not routed in the clear,
+// while routerd is down; the next Open adopts them without a gap and without
+// duplicates, and its policies remove what they no longer want. Without require
+// policies Close leaves nothing. Before, Close removed them all (qa12: 368 cleartext
+// packets in 6 s after SIGTERM); test/ipsec TestRequirePolicyNoCleartextWhileDown runs
+// it on the routerd binary with SIGTERM and SIGKILL.
+func TestBackstopsOutliveClose(t *testing.T) {
+	r := newRig(t)
+	a := startNode(t, r.a)
+	ctx := context.Background()
+	pols := []Policy{
+		{ID: 1, Src: netip.MustParsePrefix("198.19.1.0/24"), Dst: netip.MustParsePrefix("198.19.2.0/24"), Dir: DirOut,
+			Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTunnel, TunnelSrc: netip.MustParseAddr("198.18.0.1"),
+			TunnelDst: netip.MustParseAddr("198.18.0.2"), ReqID: 7},
+		{ID: 2, Src: netip.MustParsePrefix("198.18.0.1/32"), Dst: netip.MustParsePrefix("198.18.5.1/32"), Protocol: 1, Dir: DirOut,
+			Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTransport, ReqID: 8},
 	}
+	if err := a.dp.SetPolicies(ctx, pols); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	rules := func() string { return run(t, "ip", "-n", r.a, "-4", "rule") }
+	table := func(n int) string { return run(t, "ip", "-n", r.a, "-4", "route", "show", "table", fmt.Sprint(n)) }
+	dropped := func(when string) {
+		t.Helper()
+		for _, args := range [][]string{{"198.19.2.9", "from", "198.19.1.1"}, {"198.18.5.1", "ipproto", "icmp"}} {
+			// The kernel answers a route get that meets a blackhole with EINVAL; the
+			// main table would give the route via the peer.
+			out, _ := nsExec(t, r.a, append([]string{"ip", "route", "get"}, args...)...)
+			if !strings.Contains(out, "Invalid argument") {
+				t.Errorf("%s: route get %s: want the backstop, got\n%s\nrules:\n%s\n%s\n%s", when, strings.Join(args, " "), out,
+					rules(), table(cfg.Table), table(cfg.SelectorTable()))
+			}
+		}
+	}
+	run(t, "ip", "-n", r.a, "route", "add", "198.19.2.0/24", "via", "198.18.0.2")
+	run(t, "ip", "-n", r.a, "route", "add", "198.18.5.0/24", "via", "198.18.0.2")
 	a.dp.Close()
-	if out := run(t, "ip", "-n", r.a, "-6", "route", "show", "table", "all"); strings.Contains(out, "blackhole") {
-		t.Fatalf("Close left a backstop:\n%s", out)
+	dropped("after Close")
+	// A second run in the namespace: it adopts, the same rules are there once each.
+	a.udp.Close()
+	a.udp6.Close()
+	b := startNode(t, r.a)
+	dropped("after the next Open")
+	if err := b.dp.SetPolicies(ctx, pols); err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []string{fmt.Sprintf("lookup %d", cfg.Table), "to 198.18.5.1 ipproto icmp lookup"} {
+		if n := strings.Count(rules(), rule); n != 1 {
+			t.Errorf("%d rules %q after the next run's policies, want 1:\n%s", n, rule, rules())
+		}
+	}
+	if err := b.dp.SetPolicies(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out := table(cfg.Table) + table(cfg.SelectorTable()); strings.Contains(out, "blackhole") {
+		t.Errorf("backstops stayed after their policies went:\n%s", out)
+	}
+	b.dp.Close()
+	if out := rules(); strings.Contains(out, "lookup 22") || strings.Contains(out, "goto") {
+		t.Errorf("rules stayed after a Close without require policies:\n%s", out)
 	}
 }
 

@@ -134,8 +134,10 @@ func (u *userspace) syncSelectorRules(ps []Policy) error {
 	return errs
 }
 
-// openSelectorRules clears what an earlier run left at the selector priorities and adds
-// the bypass rule.
+// openSelectorRules adopts the selector rules an earlier run left (closeAll keeps them
+// while their table holds backstops, so that a policy's packets are dropped, not sent in
+// the clear, until this run's first policies; that first sync removes those no longer
+// wanted) and adds the bypass rule.
 func (u *userspace) openSelectorRules() error {
 	u.selRules = map[string]*netlink.Rule{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
@@ -145,16 +147,12 @@ func (u *userspace) openSelectorRules() error {
 		}
 		for i := range rs {
 			r := &rs[i]
-			if r.Priority == u.cfg.RulePriority-1 && r.Table == u.cfg.SelectorTable() ||
-				r.Priority == u.cfg.RulePriority-2 && r.Goto == u.cfg.RulePriority {
-				// A leftover selector rule kept would steer its packets into a table
-				// this run does not fill: Open fails instead, and is tried again.
-				if err := u.delRule(r); err != nil {
-					return err
-				}
+			if r.Priority == u.cfg.RulePriority-1 && r.Table == u.cfg.SelectorTable() {
+				r.Family = fam
+				u.selRules[ruleKey(r)] = r
 			}
 		}
-		if err := u.nl.RuleAdd(u.bypassRule(fam)); err != nil {
+		if err := u.addRule(u.bypassRule(fam)); err != nil {
 			return fmt.Errorf("esp: ip rule: %w", err)
 		}
 	}
@@ -179,6 +177,14 @@ func (u *userspace) closeSelectorRules() error {
 func (u *userspace) delRule(r *netlink.Rule) error {
 	if err := u.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("esp: removing ip rule %s: %w", r, err)
+	}
+	return nil
+}
+
+// addRule adds r; a copy already there (an earlier run's) is no error.
+func (u *userspace) addRule(r *netlink.Rule) error {
+	if err := u.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+		return err
 	}
 	return nil
 }

@@ -86,24 +86,32 @@ func TestTeardownRefused(t *testing.T) {
 	}
 }
 
-// TestLeftoverRuleRefused: an earlier run's selector rule that the kernel refuses to
-// remove fails the open (the engine reports it and opens again next pass) instead of
-// staying to steer packets into a table this run does not fill; a rule replaced at open
-// whose old copy cannot go is the error, not the add's "exists".
+// TestLeftoverRuleRefused: an earlier run's selector rule is adopted at open, not
+// removed (it leads to the backstops a stop leaves, TestBackstopsOutliveClose), and the
+// first policies without it remove it: a removal the kernel refuses is that sync's error
+// instead of the rule staying unknown to this run; a rule replaced at open whose old copy
+// cannot go is the error, not the add's "exists".
 func TestLeftoverRuleRefused(t *testing.T) {
 	cfg := DefaultConfig()
 	left := netlink.NewRule()
 	left.Family, left.Priority, left.Table = netlink.FAMILY_V4, cfg.RulePriority-1, cfg.SelectorTable()
+	left.Dst = &net.IPNet{IP: net.IP{198, 18, 5, 1}, Mask: net.CIDRMask(32, 32)}
 	refuse := func(r *netlink.Rule) bool { return r.Priority == cfg.RulePriority-1 }
 	u := testUserspace()
 	u.cfg = cfg
 	u.nl = &refusingNL{leftovers: []netlink.Rule{*left}, refuseRule: refuse}
-	if err := u.openSelectorRules(); !errors.Is(err, unix.EPERM) {
-		t.Fatalf("leftover selector rule refused: %v", err)
-	}
-	u.nl = &refusingNL{leftovers: []netlink.Rule{*left}}
 	if err := u.openSelectorRules(); err != nil {
-		t.Fatalf("leftover gone: %v", err)
+		t.Fatalf("open with a leftover selector rule: %v", err)
+	}
+	if len(u.selRules) != 1 {
+		t.Fatalf("leftover selector rule not adopted: %v", u.selRules)
+	}
+	if err := u.syncSelectorRules(nil); !errors.Is(err, unix.EPERM) || len(u.selRules) != 1 {
+		t.Fatalf("refused removal of the adopted rule: %v, %d kept", err, len(u.selRules))
+	}
+	u.nl = &refusingNL{}
+	if err := u.syncSelectorRules(nil); err != nil || len(u.selRules) != 0 {
+		t.Fatalf("adopted rule not removed by the first policies: %v, %v", err, u.selRules)
 	}
 	f := &refusingNL{refuseRule: func(r *netlink.Rule) bool { return r.Priority == bypassPriority }}
 	u.nl = f

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -165,6 +166,11 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 		return nil, fmt.Errorf("esp: netlink: %w", err)
 	}
 	u.nl = h
+	// First: an Open that fails further on must leave an earlier run's backstops, and the
+	// rules to them, where they are (closeAll keeps what it knows of).
+	if err := u.adoptBackstops(); err != nil {
+		return nil, err
+	}
 	if ns, err := netns.Get(); err == nil {
 		u.nsFd = int(ns)
 	}
@@ -192,7 +198,9 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 		}
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		if err := u.replaceRule(u.rule(fam)); err != nil {
+		// Not replaced: an earlier run's copy leads to its backstops, which stay
+		// (closeAll), and a moment without it would let their packets through.
+		if err := u.addRule(u.rule(fam)); err != nil {
 			return nil, fmt.Errorf("esp: ip rule: %w", err)
 		}
 	}
@@ -200,9 +208,6 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 		return nil, fmt.Errorf("esp: ip rule for IKE and ESP: %w", err)
 	}
 	if err := u.openSelectorRules(); err != nil {
-		return nil, err
-	}
-	if err := u.adoptBackstops(); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -834,6 +839,8 @@ func backstop(dst netip.Prefix, table int) netlink.Route {
 }
 
 func backstopKey(k string) string { return k + " backstop" }
+
+func isBackstopKey(k string) bool { return strings.HasSuffix(k, " backstop") }
 
 // adoptBackstops takes the backstop routes an earlier run left in the tables as this
 // run's (Open), so that the protected destinations stay covered until the first
@@ -1864,14 +1871,29 @@ func (u *userspace) closeAll() error {
 	defer u.polMu.Unlock()
 	var errs error
 	if u.nl != nil {
+		// The backstops outlive the process, with the rules that reach their tables:
+		// while routerd is stopped or starting again (and after a crash, which
+		// removes nothing but the device and its routes), a require or unique
+		// policy's packets are dropped instead of taking the main table's route in
+		// the clear. The next Open adopts them, and its first policies remove those
+		// no longer wanted; the policy's removal removes its backstop.
+		keep := map[int]bool{}
 		for k, r := range u.routes {
+			if isBackstopKey(k) {
+				keep[r.Table] = true
+				continue
+			}
 			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 				errs = errors.Join(errs, fmt.Errorf("esp: removing route %s: %w", k, err))
 			}
 		}
-		errs = errors.Join(errs, u.closeSelectorRules())
-		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-			errs = errors.Join(errs, u.delRule(u.rule(fam)))
+		if !keep[u.cfg.SelectorTable()] {
+			errs = errors.Join(errs, u.closeSelectorRules())
+		}
+		if !keep[u.cfg.Table] {
+			for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+				errs = errors.Join(errs, u.delRule(u.rule(fam)))
+			}
 		}
 		errs = errors.Join(errs, u.delBypassRules())
 	}
