@@ -18,10 +18,12 @@
 // after them. Such a peer-less policy keeps the sa-src-address and sa-dst-address it was
 // given; inbound cleartext matching a discard policy first is dropped (in-policy-blocked).
 // An encrypt policy of level require or unique whose peer is not up (no SA, and no
-// local-address to know its endpoints by) is in the userspace data path all the same:
-// its packets are dropped (out-no-states) and ask IKE for an SA, never routed in the clear
-// by the main table while the peer reauthenticates, was killed or never answers;
-// level=use sends them in the clear until there is an SA.
+// local-address to know its endpoints by) is in the data path all the same: its packets
+// are dropped (out-no-states) and ask IKE for an SA, never routed in the clear by the
+// main table while the peer reauthenticates, was killed or never answers; level=use
+// sends them in the clear until there is an SA. In XFRM its template has the peer's
+// address and a wildcard source the kernel fills; a peer without an address (0.0.0.0/0)
+// gets a block policy instead, as there is no one to acquire an SA from.
 // A mode config responder sends its split-include networks and narrows the CHILD_SA to
 // the policy template only (a Windows client asking for 0.0.0.0/0 gets it, as the
 // reference's known limitations say); a RouterOS initiator keeps, of the responder's

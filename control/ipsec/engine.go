@@ -625,8 +625,8 @@ func (e *Engine) applySPD(ctx context.Context) {
 		ord int
 		ps  []esp.Policy
 		// noSA: an encrypt policy whose endpoints are unknown until its peer is up; its
-		// inbound rule still protects tunnels (Options.Protect), and the userspace data
-		// path gets its outbound half (guard).
+		// inbound rule still protects tunnels (Options.Protect), and the data path gets
+		// its outbound half (guard).
 		noSA bool
 	}
 	var ents []entry
@@ -689,13 +689,25 @@ func (e *Engine) applySPD(ctx context.Context) {
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].ord < ents[j].ord })
 	// guard: an outbound encrypt policy of level require or unique whose peer is not up
-	// (no SA, so no endpoints) still steers its packets into the userspace data path,
-	// which drops them and asks IKE for an SA (acquire), as XFRM does with a policy
-	// without SA. Left out, its destination fell through to the main table and its
-	// packets left in the clear whenever the main table had a route there: during a
-	// peer's break-before-make reauthentication, after kill-connections, for good with
-	// a peer that never answers. The kernel path's XFRM templates need both endpoints.
-	guard := dp.Kind() == esp.KindUserspace
+	// (no SA, so no endpoints) is still given to the data path, which drops its packets
+	// and asks IKE for an SA (acquire), as RouterOS does. Left out, its destination fell
+	// through to the main table and its packets left in the clear whenever the main
+	// table had a route there: during a peer's break-before-make reauthentication, after
+	// kill-connections, for good with a peer that never answers. The userspace path
+	// steers it into its device without SA. XFRM's template has the peer's address and a
+	// wildcard source, which the kernel fills from the route (no state: XfrmOutNoStates
+	// and ACQUIRE); without the peer's address (a road warrior's 0.0.0.0/0 peer) there
+	// is no one to ask, and XFRM gets a block policy.
+	guard := func(p esp.Policy) (esp.Policy, bool) {
+		if p.Dir != esp.DirOut || p.Action != esp.ActionEncrypt || p.Level == esp.LevelUse {
+			return p, false
+		}
+		known := func(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
+		if dp.Kind() == esp.KindKernel && (!known(p.TunnelDst) || p.Mode == esp.ModeTransport && !known(p.TunnelSrc)) {
+			p.Action = esp.ActionDiscard
+		}
+		return p, true
+	}
 	var ps []esp.Policy
 	var rules []tunnel.ProtectRule
 	for _, en := range ents {
@@ -710,11 +722,9 @@ func (e *Engine) applySPD(ctx context.Context) {
 			ps = append(ps, en.ps...)
 			continue
 		}
-		if guard {
-			for _, p := range en.ps {
-				if p.Dir == esp.DirOut && p.Action == esp.ActionEncrypt && p.Level != esp.LevelUse {
-					ps = append(ps, p)
-				}
+		for _, p := range en.ps {
+			if p, ok := guard(p); ok {
+				ps = append(ps, p)
 			}
 		}
 	}

@@ -135,6 +135,23 @@ func TestXfrmPolicyMessage(t *testing.T) {
 		!tm.XfrmId.Daddr.ToIP().Equal(net.IP{198, 18, 0, 2}) || !tm.Saddr.ToIP().Equal(net.IP{198, 18, 0, 1}) {
 		t.Fatalf("template %+v", tm)
 	}
+	// level=require whose peer is not up yet (the ipsec engine's no-SA guard): the
+	// template is not optional, so that the kernel drops the packets without a state
+	// and sends ACQUIRE instead of passing them in the clear; its source is the wildcard
+	// the kernel fills from the route; unique is not shared.
+	for _, level := range []Level{LevelRequire, LevelUnique} {
+		q := p
+		q.Level, q.TunnelSrc = level, netip.Addr{}
+		b := policyRequest(q, xfrmDirOut, 1005, false).Serialize()[unix.SizeofNlMsghdr:]
+		if info := nl.DeserializeXfrmUserpolicyInfo(b); info.Action != 0 {
+			t.Fatalf("level %v: action %d, want allow (with the template)", level, info.Action)
+		}
+		tm := nl.DeserializeXfrmUserTmpl(attrs(t, b[nl.SizeofXfrmUserpolicyInfo:])[nl.XFRMA_TMPL])
+		if tm.Optional != 0 || !tm.Saddr.ToIP().Equal(net.IPv4zero) || !tm.XfrmId.Daddr.ToIP().Equal(net.IP{198, 18, 0, 2}) ||
+			tm.Family != unix.AF_INET || (level == LevelUnique) != (tm.Share == 3) {
+			t.Fatalf("level %v: template %+v", level, tm)
+		}
+	}
 	p.Action = ActionDiscard
 	b = policyRequest(p, xfrmDirOut, 1005, false).Serialize()[unix.SizeofNlMsghdr:]
 	if nl.DeserializeXfrmUserpolicyInfo(b).Action != xfrmPolicyBlock || len(b) != nl.SizeofXfrmUserpolicyInfo {
