@@ -2,6 +2,9 @@
 // through netlink: each interface a queue reaches gets an HTB tree on its egress for the
 // download direction (traffic to the target) and, through an IFB device fed by an ingress
 // redirect (act_mirred), an HTB tree for the upload direction (traffic from the target).
+// The upload of a queue with packet-marks has an IFB of its own, fed from the egress of
+// every other interface with what came in through the interface (u32 indev): after
+// netfilter, so mangle's mark is set (at the ingress it is not yet).
 // A queue is an HTB class (rate = limit-at, ceil = max-limit, prio = priority - 1,
 // parent = the parent queue's class) classified by u32 filters on the target's and dst's
 // IPv4 prefixes, with the queue type's qdisc (pfifo, bfifo, sfq, red) as its leaf.

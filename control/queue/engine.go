@@ -339,7 +339,28 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		devs[s.ID] = out
 		return out, nil
 	}
-	want := map[string][]class{} // device -> classes; upload devices are "ifb:<iface>"
+	// Upload of a leaf with packet-marks is classified after netfilter (mangle's mark is
+	// not set yet at the interface's ingress): on "up:<iface>", an IFB fed from the egress
+	// of the other interfaces. A parent lives in each upload tree its leaves are in.
+	upMarked, upPlain := map[string]bool{}, map[string]bool{}
+	for _, s := range order {
+		if children[s.Name] {
+			continue // an inner queue's packet-marks classify nothing
+		}
+		for p, seen := s.Parent, 0; p != "" && seen < len(order); seen++ {
+			if len(s.Marks) > 0 {
+				upMarked[p] = true
+			} else {
+				upPlain[p] = true
+			}
+			ps, ok := specs[p]
+			if !ok {
+				break
+			}
+			p = ps.Parent
+		}
+	}
+	want := map[string][]class{} // device -> classes; upload devices are "ifb:<iface>" and "up:<iface>"
 	for i, s := range order {
 		if _, bad := invalid[s.ID]; bad || !active[s.ID] {
 			continue
@@ -377,11 +398,25 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 					c.match = matches(s, di == 1)
 					c.marks = s.Marks
 				}
-				dev := ifn
-				if di == 0 {
-					dev = "ifb:" + ifn
+				var devs []string
+				switch {
+				case di == 1:
+					devs = []string{ifn}
+				case !children[s.Name] && len(s.Marks) > 0:
+					devs = []string{"up:" + ifn}
+				case !children[s.Name]:
+					devs = []string{"ifb:" + ifn}
+				default:
+					if upPlain[s.Name] || !upMarked[s.Name] {
+						devs = append(devs, "ifb:"+ifn)
+					}
+					if upMarked[s.Name] {
+						devs = append(devs, "up:"+ifn)
+					}
 				}
-				want[dev] = append(want[dev], c)
+				for _, dev := range devs {
+					want[dev] = append(want[dev], c)
+				}
 			}
 		}
 	}
@@ -520,24 +555,33 @@ func fingerprint(cs []class) string {
 	return b.String()
 }
 
-// isIFB reports the IFB devices the engine makes (device) and probes with.
+// isIFB reports the IFB devices the engine makes (device) and probes with: rq-N behind
+// interface N's ingress, rq-uN fed from the other interfaces' egress.
 func isIFB(name string) bool {
 	rest, ok := strings.CutPrefix(name, "rq-")
+	rest = strings.TrimPrefix(rest, "u")
 	return ok && (rest == "probe" || rest != "" && strings.Trim(rest, "0123456789") == "")
 }
 
-// device returns the ifindex and name of dev, creating the IFB and the ingress redirect
-// for "ifb:<iface>".
+// device returns the ifindex and name of dev, creating the IFB and what feeds it for
+// "ifb:<iface>" (the interface's ingress redirect) and "up:<iface>" (a redirect on the
+// egress of every other interface of what came in through the interface).
 func (e *Engine) device(dev string) (int, string, error) {
-	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
+	kind, ifn, ok := strings.Cut(dev, ":")
+	if !ok {
+		kind, ifn = "", dev
+	}
 	l, err := e.k.LinkByName(ifn)
 	if err != nil {
 		return 0, "", fmt.Errorf("no interface %s", ifn)
 	}
-	if !isIFB {
+	if kind == "" {
 		return l.Attrs().Index, ifn, nil
 	}
 	name := "rq-" + strconv.Itoa(l.Attrs().Index)
+	if kind == "up" {
+		name = "rq-u" + strconv.Itoa(l.Attrs().Index)
+	}
 	ifb, err := e.k.LinkByName(name)
 	if err != nil {
 		if err := e.k.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}}); err != nil {
@@ -552,15 +596,27 @@ func (e *Engine) device(dev string) (int, string, error) {
 			return 0, "", err
 		}
 	}
-	e.ifbs[ifn] = name
+	e.ifbs[dev] = name
+	if kind == "up" {
+		if err := e.feed(l, ifb.Attrs().Index); err != nil {
+			return 0, "", fmt.Errorf("egress redirects of what %s receives to %s: %w", ifn, name, err)
+		}
+		return ifb.Attrs().Index, name, nil
+	}
 	if err := e.redirect(l.Attrs().Index, ifb.Attrs().Index); err != nil {
 		return 0, "", fmt.Errorf("ingress redirect of %s to %s: %w", ifn, name, err)
 	}
 	return ifb.Attrs().Index, name, nil
 }
 
-// ingressParent is the parent of ingress filters: the ingress qdisc's, or clsact's
-// ingress hook when another engine put clsact there.
+// Parents of the clsact hooks.
+var (
+	clsactIngress = netlink.MakeHandle(0xffff, 0xfff2)
+	clsactEgress  = netlink.MakeHandle(0xffff, 0xfff3)
+)
+
+// ingressParent is the parent of ingress filters: the ingress qdisc's (left by an
+// older routerd), or clsact's ingress hook, clsact being added when neither is there.
 func (e *Engine) ingressParent(index int) (uint32, error) {
 	qs, err := e.k.QdiscList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}})
 	if err != nil {
@@ -569,17 +625,104 @@ func (e *Engine) ingressParent(index int) (uint32, error) {
 	for _, q := range qs {
 		switch q.Type() {
 		case "clsact":
-			return netlink.MakeHandle(0xffff, 0xfff2), nil
+			return clsactIngress, nil
 		case "ingress":
 			return netlink.MakeHandle(0xffff, 0), nil
 		}
 	}
-	q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_INGRESS,
-		Handle: netlink.MakeHandle(0xffff, 0)}}
-	if err := e.k.QdiscAdd(q); err != nil {
+	if err := e.k.QdiscAdd(clsact(index)); err != nil {
 		return 0, err
 	}
-	return netlink.MakeHandle(0xffff, 0), nil
+	return clsactIngress, nil
+}
+
+func clsact(index int) netlink.Qdisc {
+	return &netlink.Clsact{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Parent: netlink.HANDLE_CLSACT,
+		Handle: netlink.MakeHandle(0xffff, 0)}}
+}
+
+// egressParent is the parent of egress filters, clsact's egress hook. An ingress qdisc
+// (which has no egress hook; an older routerd added it) is replaced by clsact, and the
+// ingress redirect it carried is put back at once.
+func (e *Engine) egressParent(l netlink.Link) (uint32, error) {
+	index := l.Attrs().Index
+	qs, err := e.k.QdiscList(l)
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range qs {
+		switch q.Type() {
+		case "clsact":
+			return clsactEgress, nil
+		case "ingress":
+			if err := e.k.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) {
+				return 0, err
+			}
+		}
+	}
+	if err := e.k.QdiscAdd(clsact(index)); err != nil {
+		return 0, err
+	}
+	if name, ok := e.ifbs["ifb:"+l.Attrs().Name]; ok {
+		if ifb, err := e.k.LinkByName(name); err == nil {
+			if err := e.redirect(index, ifb.Attrs().Index); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return clsactEgress, nil
+}
+
+// feedPrio is the priority of the egress redirect of what interface index receives.
+func feedPrio(index int) uint16 { return uint16(0xc001 + index%0x3ffe) }
+
+// feed makes every other interface's egress redirect to the IFB ifb what came in
+// through from (its skb_iif, u32's indev): after netfilter, so mangle's packet mark is
+// there for the upload classifier, and before the interface's own root qdisc. The IFB
+// sends the packet back out the interface it came from, as it was, with the IFB as its
+// input device, so it is not redirected twice. The loopback and the IFBs are left alone;
+// an interface added later is fed at the next pass.
+func (e *Engine) feed(from netlink.Link, ifb int) error {
+	links, err := e.k.LinkList()
+	if err != nil {
+		return err
+	}
+	prio := feedPrio(from.Attrs().Index)
+	for _, l := range links {
+		a := l.Attrs()
+		if a.Index == from.Attrs().Index || a.Flags&net.FlagLoopback != 0 || a.Name == "lo" || l.Type() == "ifb" || isIFB(a.Name) {
+			continue
+		}
+		parent, err := e.egressParent(l)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Name, err)
+		}
+		fs, err := e.k.FilterList(l, parent)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Name, err)
+		}
+		attrs := netlink.FilterAttrs{LinkIndex: a.Index, Parent: parent, Priority: prio, Protocol: unix.ETH_P_ALL}
+		there := false
+		for _, f := range fs {
+			if f.Attrs().Priority != prio {
+				continue
+			}
+			if there = redirectsTo(f, ifb); there {
+				break
+			}
+			// Redirecting to an IFB made again, or to ifindex 0: replaced.
+			if err := e.k.FilterDel(&netlink.U32{FilterAttrs: attrs}); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("%s: %w", a.Name, err)
+			}
+			break
+		}
+		if !there {
+			if err := e.k.FeedAdd(attrs, from.Attrs().Name, ifb); err != nil {
+				return fmt.Errorf("%s: %w", a.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // redirectPrio is the priority of routerd's ingress redirect filter.
@@ -921,20 +1064,28 @@ func (e *Engine) remove(dev string) error {
 			errs = append(errs, fmt.Errorf("removing the %s of %s: %w", what, dev, err))
 		}
 	}
-	ifn, isIFB := strings.CutPrefix(dev, "ifb:")
-	if !isIFB {
+	kind, ifn, ok := strings.Cut(dev, ":")
+	if !ok {
+		kind, ifn = "", dev
+	}
+	switch kind {
+	case "":
 		if l, err := e.k.LinkByName(ifn); err == nil {
 			keep("HTB root", e.k.QdiscDel(&netlink.Htb{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index,
 				Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(rootMajor, 0)}}))
 		}
-	} else {
+	case "ifb":
 		if l, err := e.k.LinkByName(ifn); err == nil {
 			if parent, err := e.ingressParent(l.Attrs().Index); err == nil {
 				keep("ingress redirect", e.k.FilterDel(&netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index,
 					Parent: parent, Priority: redirectPrio, Protocol: unix.ETH_P_ALL}}))
 			}
 		}
-		if name, ok := e.ifbs[ifn]; ok {
+	case "up":
+		keep("egress redirects", e.unfeed(dev))
+	}
+	if kind != "" {
+		if name, ok := e.ifbs[dev]; ok {
 			if l, err := e.k.LinkByName(name); err == nil {
 				keep("IFB device", e.k.LinkDel(l))
 			}
@@ -946,10 +1097,38 @@ func (e *Engine) remove(dev string) error {
 	delete(e.applied, dev)
 	delete(e.trees, dev)
 	delete(e.refused, dev)
-	if isIFB {
-		delete(e.ifbs, ifn)
-	}
+	delete(e.ifbs, dev)
 	return nil
+}
+
+// unfeed removes the egress redirects feed made for "up:<iface>" (by their priority:
+// the interface's index, also when it is gone; then from its IFB's name).
+func (e *Engine) unfeed(dev string) error {
+	name, ok := e.ifbs[dev]
+	if !ok {
+		return nil
+	}
+	index, err := strconv.Atoi(strings.TrimPrefix(name, "rq-u"))
+	if err != nil {
+		return err
+	}
+	links, err := e.k.LinkList()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range links {
+		qs, err := e.k.QdiscList(l)
+		if err != nil || !slices.ContainsFunc(qs, func(q netlink.Qdisc) bool { return q.Type() == "clsact" }) {
+			continue
+		}
+		err = e.k.FilterDel(&netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index,
+			Parent: clsactEgress, Priority: feedPrio(index), Protocol: unix.ETH_P_ALL}})
+		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("%s: %w", l.Attrs().Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // teardown removes everything routerd installed (engine stop).

@@ -22,6 +22,7 @@ import (
 type Kernel interface {
 	LinkByName(name string) (netlink.Link, error)
 	LinkByIndex(index int) (netlink.Link, error)
+	LinkList() ([]netlink.Link, error)
 	RouteGet(dst net.IP) ([]netlink.Route, error)
 	QdiscList(link netlink.Link) ([]netlink.Qdisc, error)
 	ClassList(link netlink.Link, parent uint32) ([]netlink.Class, error)
@@ -42,6 +43,10 @@ type Kernel interface {
 	// MarkFilterAdd adds the cls_bpf classifier of a queue with packet-marks: a packet
 	// whose mark is one of marks and whose addresses match one of rules goes to classID.
 	MarkFilterAdd(a netlink.FilterAttrs, classID uint32, marks []string, rules []match) error
+	// FeedAdd adds an egress filter that redirects to the IFB ifb what came in through
+	// the interface named indev (u32's indev match, which the netlink library does not
+	// encode).
+	FeedAdd(a netlink.FilterAttrs, indev string, ifb int) error
 }
 
 // netlinkKernel is the kernel of the handle's namespace. Dumps that raced a change are
@@ -55,6 +60,9 @@ var _ Kernel = netlinkKernel{}
 
 func (k netlinkKernel) LinkByName(name string) (netlink.Link, error) { return k.h.LinkByName(name) }
 func (k netlinkKernel) LinkByIndex(index int) (netlink.Link, error)  { return k.h.LinkByIndex(index) }
+func (k netlinkKernel) LinkList() ([]netlink.Link, error) {
+	return nldump.Retry(func() ([]netlink.Link, error) { return k.h.LinkList() })
+}
 func (k netlinkKernel) RouteGet(dst net.IP) ([]netlink.Route, error) { return k.h.RouteGet(dst) }
 func (k netlinkKernel) QdiscList(l netlink.Link) ([]netlink.Qdisc, error) {
 	return nldump.Retry(func() ([]netlink.Qdisc, error) { return k.h.QdiscList(l) })
@@ -101,4 +109,23 @@ func (k netlinkKernel) MarkFilterAdd(a netlink.FilterAttrs, classID uint32, mark
 	}
 	defer prog.Close()
 	return k.h.FilterAdd(&netlink.BpfFilter{FilterAttrs: a, Fd: prog.FD(), Name: "routerd_qmark", ClassId: classID})
+}
+
+// FeedAdd sends the RTM_NEWTFILTER itself: a u32 filter matching every packet whose
+// input device is indev, with a mirred egress redirect to ifb.
+func (k netlinkKernel) FeedAdd(a netlink.FilterAttrs, indev string, ifb int) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWTFILTER, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(a.LinkIndex), Parent: a.Parent,
+		Info: netlink.MakeHandle(a.Priority, nl.Swap16(a.Protocol))})
+	req.AddData(nl.NewRtAttr(nl.TCA_KIND, nl.ZeroTerminated("u32")))
+	opts := nl.NewRtAttr(nl.TCA_OPTIONS, nil)
+	sel := &nl.TcU32Sel{Nkeys: 1, Flags: nl.TC_U32_TERMINAL, Keys: []nl.TcU32Key{{}}}
+	opts.AddRtAttr(nl.TCA_U32_SEL, sel.Serialize())
+	opts.AddRtAttr(nl.TCA_U32_INDEV, nl.ZeroTerminated(indev))
+	if err := netlink.EncodeActions(opts.AddRtAttr(nl.TCA_U32_ACT, nil), []netlink.Action{netlink.NewMirredAction(ifb)}); err != nil {
+		return err
+	}
+	req.AddData(opts)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
 }

@@ -81,6 +81,12 @@ func (k *fakeKernel) LinkByIndex(index int) (netlink.Link, error) {
 	return k.linkBy(func(a *netlink.LinkAttrs) bool { return a.Index == index })
 }
 
+func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.links), nil
+}
+
 func (k *fakeKernel) RouteGet(dst net.IP) ([]netlink.Route, error) {
 	a, _ := netip.AddrFromSlice(dst)
 	best, index := -1, 0
@@ -224,8 +230,19 @@ func (k *fakeKernel) QdiscDel(q netlink.Qdisc) error {
 	if err := k.Write("qdisc del %s %s", k.name(a.LinkIndex), handle(a.Parent)); err != nil {
 		return err
 	}
+	if a.Parent == netlink.HANDLE_INGRESS {
+		// The ingress qdisc or clsact, with the filters of its hooks.
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.qdiscs[a.LinkIndex] = slices.DeleteFunc(k.qdiscs[a.LinkIndex], func(q netlink.Qdisc) bool { return q.Attrs().Parent == a.Parent })
+		k.filters[a.LinkIndex] = slices.DeleteFunc(k.filters[a.LinkIndex], func(f netlink.Filter) bool {
+			major, _ := netlink.MajorMinor(f.Attrs().Parent)
+			return major == 0xffff
+		})
+		return nil
+	}
 	if a.Parent != netlink.HANDLE_ROOT {
-		return unix.EINVAL // the engine deletes roots only
+		return unix.EINVAL // the engine deletes roots, ingress and clsact only
 	}
 	return k.deleteRoot(a.LinkIndex)
 }
@@ -241,7 +258,8 @@ func (k *fakeKernel) deleteRoot(index int) error {
 	k.qdiscs[index] = slices.DeleteFunc(qs, func(q netlink.Qdisc) bool { return q.Attrs().Parent != netlink.HANDLE_INGRESS })
 	k.classes[index] = nil
 	k.filters[index] = slices.DeleteFunc(k.filters[index], func(f netlink.Filter) bool {
-		return f.Attrs().Parent != netlink.MakeHandle(0xffff, 0)
+		major, _ := netlink.MajorMinor(f.Attrs().Parent)
+		return major != 0xffff // the ingress or clsact hooks' stay
 	})
 	return nil
 }
@@ -373,6 +391,18 @@ func (k *fakeKernel) MarkFilterAdd(a netlink.FilterAttrs, classID uint32, marks 
 	return nil
 }
 
+// FeedAdd records "filter add ether2 ffff:fff3 prio 49155 u32 indev ether1 mirred rq-u2".
+func (k *fakeKernel) FeedAdd(a netlink.FilterAttrs, indev string, ifb int) error {
+	if err := k.Write("filter add %s %s prio %d u32 indev %s mirred %s", k.name(a.LinkIndex), handle(a.Parent), a.Priority,
+		indev, k.name(ifb)); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.filters[a.LinkIndex] = append(k.filters[a.LinkIndex], &netlink.U32{FilterAttrs: a, Actions: []netlink.Action{netlink.NewMirredAction(ifb)}})
+	return nil
+}
+
 // The last writes of the first pass of every case: the sfq probe of the built-in queue types
 // (wireless-default, hotspot-default) on a throwaway IFB.
 var probe = []string{"add ifb rq-probe", "qdisc add rq-probe root 1:0 sfq", "del rq-probe"}
@@ -391,8 +421,8 @@ var (
 	q1IFB = []string{
 		"add ifb rq-2",
 		"up rq-2",
-		"qdisc add ether1 ingress ffff:0 ingress",
-		"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
+		"qdisc add ether1 ingress ffff:0 clsact",
+		"filter add ether1 ffff:fff2 prio 49152 u32 mirred rq-2",
 	}
 	q1Up = []string{
 		"qdisc del rq-2 root",
@@ -406,7 +436,9 @@ var (
 const q1 = "/queue/simple add name=q1 target=198.18.1.0/24 max-limit=10M/20M"
 
 // The writes that shape ether1 for a queue with packet-marks=voip max-limit=1M/2M:
-// download on ether1 (marksDown), then its IFB and upload there (marksRest).
+// download on ether1 (marksDown), then upload (marksRest) on the IFB rq-u2, which the
+// egress of every other interface (ether2; not the loopback) feeds with what came in
+// through ether1 (after netfilter, so the mark is there; issue 15).
 var (
 	marksDown = []string{
 		"qdisc del ether1 root", "qdisc add ether1 root 1:0 htb",
@@ -415,12 +447,12 @@ var (
 		"filter add ether1 1:0 prio 10 bpf marks voip -> 1:101",
 	}
 	marksRest = []string{
-		"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
-		"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
-		"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
-		"class add rq-2 1:101 parent 1:0 rate 1000000 ceil 1000000",
-		"qdisc add rq-2 1:101 101:0 pfifo limit 50",
-		"filter add rq-2 1:0 prio 10 bpf marks voip -> 1:101",
+		"add ifb rq-u2", "up rq-u2", "qdisc add ether2 ingress ffff:0 clsact",
+		"filter add ether2 ffff:fff3 prio 49155 u32 indev ether1 mirred rq-u2",
+		"qdisc del rq-u2 root", "qdisc add rq-u2 root 1:0 htb",
+		"class add rq-u2 1:101 parent 1:0 rate 1000000 ceil 1000000",
+		"qdisc add rq-u2 1:101 101:0 pfifo limit 50",
+		"filter add rq-u2 1:0 prio 10 bpf marks voip -> 1:101",
 	}
 )
 
@@ -452,8 +484,8 @@ func TestPlan(t *testing.T) {
 			"class add ether2 1:102 parent 1:101 rate 6000000 ceil 6000000",
 			"qdisc add ether2 1:102 102:0 pfifo limit 50",
 			"filter add ether2 1:0 prio 11 u32 dst 198.18.2.7/32 -> 1:102",
-			"add ifb rq-3", "up rq-3", "qdisc add ether2 ingress ffff:0 ingress",
-			"filter add ether2 ffff:0 prio 49152 u32 mirred rq-3",
+			"add ifb rq-3", "up rq-3", "qdisc add ether2 ingress ffff:0 clsact",
+			"filter add ether2 ffff:fff2 prio 49152 u32 mirred rq-3",
 			"qdisc del rq-3 root", "qdisc add rq-3 root 1:0 htb",
 			"class add rq-3 1:101 parent 1:0 rate 30000000 ceil 30000000",
 			"class add rq-3 1:102 parent 1:101 rate 5000000 ceil 5000000",
@@ -532,15 +564,15 @@ func TestPlan(t *testing.T) {
 		after: func(k *fakeKernel) {
 			k.deleteLink(4)
 		},
-		again: slices.Concat([]string{"add ifb rq-2", "up rq-2", "filter del ether1 ffff:0 prio 49152",
-			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2"},
+		again: slices.Concat([]string{"add ifb rq-2", "up rq-2", "filter del ether1 ffff:fff2 prio 49152",
+			"filter add ether1 ffff:fff2 prio 49152 u32 mirred rq-2"},
 			q1Up),
 	}, {
 		name:  "removed: the trees and the IFB go",
 		cmds:  []string{q1},
 		cmds2: []string{"/queue/simple remove q1"},
 		want:  slices.Concat(q1Down, q1IFB, q1Up),
-		again: []string{"qdisc del ether1 root", "filter del ether1 ffff:0 prio 49152", "del rq-2"},
+		again: []string{"qdisc del ether1 root", "filter del ether1 ffff:fff2 prio 49152", "del rq-2"},
 	}, {
 		name:  "max-limit changed: the tree is replaced, the IFB kept",
 		cmds:  []string{q1},
@@ -582,8 +614,8 @@ func TestPlan(t *testing.T) {
 			"filter add ether1 1:0 prio 10 u32 dst 198.18.1.0/24 -> 1:101 (failed)",
 			"qdisc add ether1 1:102 102:0 pfifo limit 10",
 			"filter add ether1 1:0 prio 11 u32 dst 198.18.1.9/32 -> 1:102",
-			"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 ingress",
-			"filter add ether1 ffff:0 prio 49152 u32 mirred rq-2",
+			"add ifb rq-2", "up rq-2", "qdisc add ether1 ingress ffff:0 clsact",
+			"filter add ether1 ffff:fff2 prio 49152 u32 mirred rq-2",
 			"qdisc del rq-2 root", "qdisc add rq-2 root 1:0 htb",
 			"class add rq-2 1:101 parent 1:0 rate 10000000 ceil 10000000",
 			"class add rq-2 1:102 parent 1:0 rate 1000000 ceil 1000000",
@@ -707,5 +739,97 @@ func TestWatchedChangeSkipped(t *testing.T) {
 	fk.mu.Unlock()
 	if _, wrote := pass(kicked); !slices.ContainsFunc(wrote, func(w string) bool { return strings.Contains(w, "rq-3") }) {
 		t.Errorf("q2 did not follow its route to ether2: %q", wrote)
+	}
+}
+
+// TestUploadMarksFeed: the upload of a queue with packet-marks is shaped on rq-uN, fed
+// from the egress of the other interfaces (issue 15). An ingress qdisc an older routerd
+// left on such an interface (it has no egress hook) is replaced by clsact and the
+// ingress redirect it carried is back in the same pass; a pass with nothing changed
+// writes nothing; removing the queue removes the feed and rq-uN and leaves the other
+// queue's redirect. A parent of a marked and an unmarked leaf is in both upload trees.
+func TestUploadMarksFeed(t *testing.T) {
+	k := newFakeKernel()
+	e, ex, h, ctx := onFakeKernel(t, k)
+	k.qdiscs[3] = []netlink.Qdisc{&netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: 3,
+		Parent: netlink.HANDLE_INGRESS, Handle: netlink.MakeHandle(0xffff, 0)}}}
+	if err := e.Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	controltest.Exec(t, ex, "/queue/simple add name=plain target=ether2 max-limit=1M/2M")
+	controltest.Exec(t, ex, "/queue/simple add name=marked target=ether1 packet-marks=voip max-limit=1M/2M")
+	pass := func() []string {
+		t.Helper()
+		if err := e.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return k.Take()
+	}
+	hooks := func(index int) (qdiscs, filters []string) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		for _, q := range k.qdiscs[index] {
+			if q.Attrs().Parent == netlink.HANDLE_INGRESS {
+				qdiscs = append(qdiscs, q.Type())
+			}
+		}
+		for _, f := range k.filters[index] {
+			if major, _ := netlink.MajorMinor(f.Attrs().Parent); major == 0xffff {
+				filters = append(filters, k.filter("", f))
+			}
+		}
+		return qdiscs, filters
+	}
+	wrote := pass()
+	qs, fs := hooks(3)
+	if !slices.Equal(qs, []string{"clsact"}) || !slices.Equal(fs, []string{
+		"filter  ether2 ffff:fff2 prio 49152 u32 mirred rq-3",
+		"filter  ether2 ffff:fff3 prio 49155 u32 mirred rq-u2",
+	}) {
+		t.Errorf("ether2's hooks %q, filters\n  %s\nwrote\n  %s", qs, strings.Join(fs, "\n  "), strings.Join(wrote, "\n  "))
+	}
+	if qs, fs := hooks(2); len(qs)+len(fs) > 0 {
+		t.Errorf("ether1 (the marked queue's own) got %q %q", qs, fs)
+	}
+	controltest.WantStates(t, ex, Path, "name", map[string]string{"plain": "", "marked": ""})
+	if wrote := pass(); len(wrote) > 0 {
+		t.Errorf("a pass with nothing changed wrote %q", wrote)
+	}
+
+	// A parent of a marked and an unmarked leaf: in rq-2 and in rq-u2.
+	controltest.Exec(t, ex, "/queue/simple add name=p target=ether1 max-limit=4M/4M")
+	controltest.Exec(t, ex, "/queue/simple add name=c1 target=ether1 parent=p packet-marks=voip max-limit=1M/1M")
+	controltest.Exec(t, ex, "/queue/simple add name=c2 target=ether1 parent=p max-limit=1M/1M")
+	pass()
+	classes := func(dev string) (out []string) {
+		l, err := k.LinkByName(dev)
+		if err != nil {
+			t.Fatalf("%s: %v", dev, err)
+		}
+		cs, _ := k.ClassList(l, 0)
+		for _, c := range cs {
+			out = append(out, handle(c.Attrs().Handle))
+		}
+		slices.Sort(out)
+		return out
+	}
+	// Ids: plain 1, marked 2, p 3, c1 4, c2 5.
+	if got := classes("rq-u2"); !slices.Equal(got, []string{"1:102", "1:103", "1:104"}) {
+		t.Errorf("rq-u2 classes %q; want marked, p and c1", got)
+	}
+	if got := classes("rq-2"); !slices.Equal(got, []string{"1:103", "1:105"}) {
+		t.Errorf("rq-2 classes %q; want p and c2", got)
+	}
+	controltest.WantStates(t, ex, Path, "name", map[string]string{"plain": "", "marked": "", "p": "", "c1": "", "c2": ""})
+
+	for _, n := range []string{"c1", "marked"} {
+		controltest.Exec(t, ex, "/queue/simple remove "+n)
+	}
+	pass()
+	if _, fs := hooks(3); !slices.Equal(fs, []string{"filter  ether2 ffff:fff2 prio 49152 u32 mirred rq-3"}) {
+		t.Errorf("after the marked queues went, ether2's filters\n  %s", strings.Join(fs, "\n  "))
+	}
+	if _, err := k.LinkByName("rq-u2"); err == nil {
+		t.Error("rq-u2 left behind")
 	}
 }

@@ -265,6 +265,43 @@ func TestQueuePacketMarks(t *testing.T) {
 	}
 }
 
+// TestQueuePacketMarksUpload: a queue with packet-marks shapes upload too (issue 15: the
+// upload classifier ran at the target interface's ingress, before mangle set the mark,
+// and a marked upload ran at 544 Mbit/s against max-limit 5M). Mangle marks what the
+// client sends; upload is held to max-limit, download (unmarked) is not, and the
+// redirect that feeds the upload IFB sits on the server side's egress.
+func TestQueuePacketMarksUpload(t *testing.T) {
+	r, c, s := shaped(t)
+	r.must("/ip firewall mangle add chain=forward src-address=198.18.1.2 action=mark-packet new-packet-mark=up passthrough=no")
+	r.must("/queue simple add name=m target=198.18.1.2/32 packet-marks=up max-limit=2M/2M")
+	r.Settle()
+	held := iperf(t, c, s, true, "", 4)
+	down := iperf(t, c, s, false, "", 2)
+	t.Logf("marked upload: %.2f Mbit/s (max 2M); unmarked download %.1f Mbit/s", held/1e6, down/1e6)
+	if !heldTo(held, 2e6) {
+		t.Errorf("marked upload %.0f bit/s; want 2M (at most 10%% over, at least 60%%)", held)
+	}
+	if down < 10e6 {
+		t.Errorf("unmarked download held: %.0f bit/s", down)
+	}
+	up := "rq-u" + ifindex(t, r.ns, "ether1")
+	for _, w := range [][]string{
+		{"input dev ether1", "ether2", "egress"}, {"to device " + up + ")", "ether2", "egress"}, {"routerd_qmark", up, "parent", "1:"},
+	} {
+		out, _ := in(r.ns, append([]string{"tc", "filter", "show", "dev"}, w[1:]...)...).CombinedOutput()
+		if !strings.Contains(string(out), w[0]) {
+			t.Errorf("no %q in the filters of %q:\n%s", w[0], w[1:], out)
+		}
+	}
+	// The queue removed: the redirects and the IFB go.
+	r.must("/queue simple remove m")
+	eventually(t, "ether2's egress redirect removed", func() (bool, string) {
+		out, _ := in(r.ns, "tc", "filter", "show", "dev", "ether2", "egress").CombinedOutput()
+		_, err := in(r.ns, "ip", "link", "show", up).CombinedOutput()
+		return !strings.Contains(string(out), "input dev") && err != nil, string(out)
+	})
+}
+
 // ifindex is the index of dev in namespace ns, as text.
 func ifindex(t *testing.T, ns, dev string) string {
 	t.Helper()
