@@ -600,13 +600,7 @@ func (e *Engine) applyAddrsFull(v int, items []store.Item, byIndex map[int]netli
 		it, rec, why := e.wantAddr(v, si, byName)
 		k := rec.key
 		if why != "" || k.index == 0 {
-			rec.key = addrKey{}
-			done[it.id] = rec
-			if why != "" {
-				e.invalidAddr(path, it, why)
-			} else {
-				e.ex.State.Set(path, it.id, e.addrState(v, it, rec, nil))
-			}
+			e.notApplied(v, path, it, rec, why, done)
 			continue
 		}
 		l := byName[it.iface]
@@ -745,13 +739,7 @@ func (e *Engine) applyAddrsChanged(v int, items []store.Item, byName map[string]
 			return len(changed) + len(gone), err
 		}
 		if why != "" || rec.key.index == 0 {
-			rec.key = addrKey{}
-			done[si.ID] = rec
-			if why != "" {
-				e.invalidAddr(path, it, why)
-			} else {
-				e.ex.State.Set(path, it.id, e.addrState(v, it, rec, nil))
-			}
+			e.notApplied(v, path, it, rec, why, done)
 			continue
 		}
 		k := rec.key
@@ -785,6 +773,18 @@ func linkIndex(byName map[string]netlink.Link, name string) int {
 		return l.Attrs().Index
 	}
 	return 0
+}
+
+// notApplied records an item that has no address in the kernel: refused (why says
+// why) or waiting for its interface, which leaves it valid.
+func (e *Engine) notApplied(v int, path string, it addrItem, rec addrRec, why string, done map[uint64]addrRec) {
+	rec.key = addrKey{}
+	done[it.id] = rec
+	if why != "" {
+		e.invalidAddr(path, it, why)
+		return
+	}
+	e.ex.State.Set(path, it.id, e.addrState(v, it, rec, nil))
 }
 
 // claim records that routerd is about to install (or take over) an address, before it
