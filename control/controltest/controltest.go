@@ -50,6 +50,12 @@ func Exec(t testing.TB, ex *control.Executor, line string) {
 
 // Run is Exec returning the command's error, for a test that expects a refusal.
 func Run(ex *control.Executor, line string) error {
+	return RunIn(ex, nil, line)
+}
+
+// RunIn is Run inside sess (nil: a transaction of its own), for a test of what a
+// session's open batch sees, as an import's lines do.
+func RunIn(ex *control.Executor, sess *control.Session, line string) error {
 	path, rest, _ := strings.Cut(line, " ")
 	words := strings.Fields(rest)
 	if len(words) == 0 {
@@ -63,7 +69,7 @@ func Run(ex *control.Executor, line string) error {
 		}
 		s.Args = append(s.Args, control.Arg{Name: n, Value: v})
 	}
-	_, err := ex.Exec(context.Background(), nil, s)
+	_, err := ex.Exec(context.Background(), sess, s)
 	return err
 }
 

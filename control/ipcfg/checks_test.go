@@ -1,11 +1,11 @@
 package ipcfg
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/routerd/routerd/control"
+	"github.com/routerd/routerd/control/controltest"
 	"github.com/routerd/routerd/control/store"
 )
 
@@ -17,17 +17,7 @@ func TestDuplicateAddr(t *testing.T) {
 	r := newPlanRig(t, newFakeKernel("ether1", "ether2"))
 	exec := func(sess *control.Session, line, wantErr string) {
 		t.Helper()
-		path, rest, _ := strings.Cut(line, " ")
-		words := strings.Fields(rest)
-		s := &control.Sentence{Path: path, Cmd: words[0]}
-		for _, a := range words[1:] {
-			n, v, ok := strings.Cut(a, "=")
-			if !ok {
-				n, v = "numbers", a
-			}
-			s.Args = append(s.Args, control.Arg{Name: n, Value: v})
-		}
-		_, err := r.ex.Exec(context.Background(), sess, s)
+		err := controltest.RunIn(r.ex, sess, line)
 		switch {
 		case wantErr == "" && err != nil:
 			t.Errorf("%s: %v", line, err)
