@@ -692,16 +692,8 @@ func (k *readCounter) QdiscList(l netlink.Link) ([]netlink.Qdisc, error) {
 func TestWatchedChangeSkipped(t *testing.T) {
 	fk := newFakeKernel()
 	k := &readCounter{fakeKernel: fk}
-	ex := controltest.New(t)
-	ex.ProvideNames(link.IfacePath, func(name string) bool {
-		_, err := k.LinkByName(name)
-		return err == nil
-	})
-	e := New(Options{Now: func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }, Poll: time.Hour})
+	e, ex, h, ctx := onFakeKernel(t, fk)
 	e.k = k
-	h, wait := engine.Standalone(ex, e.Spec())
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); wait() })
 	if err := e.Start(ctx, h); err != nil {
 		t.Fatal(err)
 	}
