@@ -37,8 +37,7 @@ func BenchmarkRouteImport10k(b *testing.B) {
 	if err := os.WriteFile(batchFile, []byte(batch.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	var rd, ipb, imp time.Duration
-	var rss, ipRSS float64
+	var m importFigures
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -61,36 +60,56 @@ func BenchmarkRouteImport10k(b *testing.B) {
 		if out, err := r.ctl("-f", rscFile); err != nil {
 			b.Fatalf("import: %v %s", err, out)
 		}
-		imp += time.Since(start)
+		m.imp += time.Since(start)
 		for countRoutes(b, ns) < n {
 			if time.Since(start) > 5*time.Minute {
 				b.Fatalf("routes not applied: %d of %d", countRoutes(b, ns), n)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		rd += time.Since(start)
-
-		start = time.Now()
-		cmd := exec.Command("ip", "-n", ipns, "-batch", batchFile)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("ip -batch: %v %s", err, out)
-		}
-		ipb += time.Since(start)
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			ipRSS = float64(ru.Maxrss) / 1024
-		}
-		b.StopTimer()
-		rss = vmRSS(b, r.Pid())
-		r.stop()
-		b.StartTimer()
+		m.rd += time.Since(start)
+		m.ipBatch(b, ipns, batchFile)
+		m.stop(b, r)
 	}
+	m.report(b)
+}
+
+// importFigures sums what the import benchmarks measure over b.N iterations.
+type importFigures struct {
+	rd, ipb, imp time.Duration // routerd until the kernel has all, ip -batch, the import command
+	rss, ipRSS   float64       // routerd's resident MB after the import, ip's peak
+}
+
+// ipBatch times `ip -batch file` in ns, the kernel's own speed to compare routerd with.
+func (m *importFigures) ipBatch(b *testing.B, ns, file string) {
+	start := time.Now()
+	cmd := exec.Command("ip", "-n", ns, "-batch", file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("ip -batch: %v %s", err, out)
+	}
+	m.ipb += time.Since(start)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.ipRSS = float64(ru.Maxrss) / 1024
+	}
+}
+
+// stop reads routerd's resident memory and stops it, off the clock.
+func (m *importFigures) stop(b *testing.B, r *router) {
 	b.StopTimer()
-	b.ReportMetric(float64(rd.Milliseconds())/float64(b.N), "routerd-ms")
-	b.ReportMetric(float64(ipb.Milliseconds())/float64(b.N), "ip-batch-ms")
-	b.ReportMetric(float64(imp.Milliseconds())/float64(b.N), "import-ms")
-	b.ReportMetric(float64(rd)/float64(ipb), "ratio")
-	b.ReportMetric(rss, "routerd-rss-MB")
-	b.ReportMetric(ipRSS, "ip-maxrss-MB")
+	m.rss = vmRSS(b, r.Pid())
+	r.stop()
+	b.StartTimer()
+}
+
+// report gives the figures per iteration and routerd's time against ip's.
+func (m *importFigures) report(b *testing.B) {
+	b.StopTimer()
+	b.ReportMetric(float64(m.rd.Milliseconds())/float64(b.N), "routerd-ms")
+	b.ReportMetric(float64(m.ipb.Milliseconds())/float64(b.N), "ip-batch-ms")
+	b.ReportMetric(float64(m.imp.Milliseconds())/float64(b.N), "import-ms")
+	b.ReportMetric(float64(m.rd)/float64(m.ipb), "ratio")
+	b.ReportMetric(m.rss, "routerd-rss-MB")
+	b.ReportMetric(m.ipRSS, "ip-maxrss-MB")
 }
 
 // countRoutes counts the routes routerd installed (protocol 0xc4) in ns.
@@ -120,7 +139,7 @@ func vmRSS(t testing.TB, pid int) float64 {
 // namespace, onto 4 veth interfaces (this kernel has no dummy links). "host" adds /32s
 // (QA's addr10k.rsc); "subnet" adds /30s, so the kernel also makes 10,000 connected
 // routes. A routerd figure counts until the kernel holds every address. Reported: both
-// times, their ratio, the import's own time, and how many passes the ipcfg, queue and
+// times, their ratio, the import's own time, routerd's and ip's memory, and how many passes the ipcfg, queue and
 // fastpath engines ran and the wall time those took (routerd_engine_passes_total,
 // routerd_engine_pass_seconds_total) from the import's start until every address was in.
 //
@@ -156,8 +175,7 @@ func BenchmarkAddressImport10k(b *testing.B) {
 					run(b, "ip", "-n", ns, "link", "set", e, "up")
 				}
 			}
-			var rd, ipb, imp time.Duration
-			var rss float64
+			var m importFigures
 			passes, passSecs := map[string]float64{}, map[string]float64{}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -175,14 +193,14 @@ func BenchmarkAddressImport10k(b *testing.B) {
 				if out, err := r.ctl("-f", rscFile); err != nil {
 					b.Fatalf("import: %v %s", err, out)
 				}
-				imp += time.Since(start)
+				m.imp += time.Since(start)
 				for got := countAddrs(b, ns); got < n; got = countAddrs(b, ns) {
 					if time.Since(start) > 10*time.Minute {
 						b.Fatalf("addresses not applied: %d of %d", got, n)
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
-				rd += time.Since(start)
+				m.rd += time.Since(start)
 				b.StopTimer()
 				for e, v := range r.engineMetric(b, "passes_total") {
 					passes[e] += v - base[e]
@@ -192,23 +210,10 @@ func BenchmarkAddressImport10k(b *testing.B) {
 				}
 				b.StartTimer()
 
-				start = time.Now()
-				cmd := exec.Command("ip", "-n", ipns, "-batch", batchFile)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					b.Fatalf("ip -batch: %v %s", err, out)
-				}
-				ipb += time.Since(start)
-				b.StopTimer()
-				rss = vmRSS(b, r.Pid())
-				r.stop()
-				b.StartTimer()
+				m.ipBatch(b, ipns, batchFile)
+				m.stop(b, r)
 			}
-			b.StopTimer()
-			b.ReportMetric(float64(rd.Milliseconds())/float64(b.N), "routerd-ms")
-			b.ReportMetric(float64(ipb.Milliseconds())/float64(b.N), "ip-batch-ms")
-			b.ReportMetric(float64(imp.Milliseconds())/float64(b.N), "import-ms")
-			b.ReportMetric(float64(rd)/float64(ipb), "ratio")
-			b.ReportMetric(rss, "routerd-rss-MB")
+			m.report(b)
 			for _, e := range []string{"ipcfg", "queue", "fastpath"} {
 				b.ReportMetric(passes[e]/float64(b.N), e+"-passes")
 				b.ReportMetric(passSecs[e]/float64(b.N), e+"-pass-s")
