@@ -93,12 +93,10 @@ func TestBenchApply10k(t *testing.T) {
 		ours/rounds, theirs/rounds, float64(ours)/float64(theirs))
 }
 
-// TestBenchSetVsLinear: TCP throughput client -> server through the router while the
-// forward chain checks the source against 100,000 addresses: as one address-list match
-// (routerd's sets) beside 100,000 linear rules (one per address), in the same run.
-//
-//	go test ./control/firewall/ -run TestBenchSetVsLinear -firewall.bench -v
-func TestBenchSetVsLinear(t *testing.T) {
+// throughputRig is the topology of a throughput benchmark and a kernel handle on its
+// router; it skips the test unless -firewall.bench is given and iperf3 is installed.
+func throughputRig(t *testing.T) (*topo, *Kernel) {
+	t.Helper()
 	if !*benchFlag {
 		t.Skip("benchmark: run with -firewall.bench")
 	}
@@ -106,37 +104,54 @@ func TestBenchSetVsLinear(t *testing.T) {
 		t.Skip("needs iperf3")
 	}
 	tp := newTopo(t)
-	k := &Kernel{NetNS: int(tp.rfd.Fd())}
+	return tp, &Kernel{NetNS: int(tp.rfd.Fd())}
+}
+
+// tcpRate is the Mbit/s of a 3 s iperf3 run client -> server through the router. It
+// starts a one-test server and retries the client until the server listens, rather than
+// guessing how long the server takes to start.
+func tcpRate(t *testing.T, tp *topo) float64 {
+	t.Helper()
+	srv := exec.Command("ip", "netns", "exec", tp.s, "iperf3", "-s", "-1")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	var out string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := exec.Command("ip", "netns", "exec", tp.c, "iperf3", "-c", "198.19.2.2", "-t", "3", "-f", "m").CombinedOutput()
+		out = string(b)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the server is not listening yet
+	}
+	m := regexp.MustCompile(`([0-9.]+) Mbits/sec\s+\S*\s*receiver`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("iperf3:\n%s", out)
+	}
+	var v float64
+	fmt.Sscan(m[1], &v)
+	return v
+}
+
+// TestBenchSetVsLinear: TCP throughput client -> server through the router while the
+// forward chain checks the source against 100,000 addresses: as one address-list match
+// (routerd's sets) beside 100,000 linear rules (one per address), in the same run.
+//
+//	go test ./control/firewall/ -run TestBenchSetVsLinear -firewall.bench -v
+func TestBenchSetVsLinear(t *testing.T) {
+	tp, k := throughputRig(t)
 	const n = 100000
 	// Every other address, so the interval set cannot merge them into a few ranges.
 	addr := func(i int) netip.Addr {
 		j := 2 * i
 		return netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)})
 	}
-	srv := exec.Command("ip", "netns", "exec", tp.s, "iperf3", "-s", "-1")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	rate := func() string {
-		time.Sleep(300 * time.Millisecond)
-		out := sh(t, "ip", "netns", "exec", tp.c, "iperf3", "-c", "198.19.2.2", "-t", "3", "-f", "m")
-		m := regexp.MustCompile(`([0-9.]+) Mbits/sec\s+\S*\s*receiver`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("iperf3:\n%s", out)
-		}
-		return m[1]
-	}
 	// No rules.
-	base := rate()
-	t.Logf("no rules: %s Mbit/s", base)
-	srv2 := func() {
-		s := exec.Command("ip", "netns", "exec", tp.s, "iperf3", "-s", "-1")
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Process.Kill() })
-	}
+	base := tcpRate(t, tp)
+	t.Logf("no rules: %.0f Mbit/s", base)
 	// One rule, 100,000-entry address list.
 	var ents []Entry
 	for i := 0; i < n; i++ {
@@ -149,9 +164,8 @@ func TestBenchSetVsLinear(t *testing.T) {
 		t.Fatal(err)
 	}
 	applySet := time.Since(start)
-	srv2()
-	withSet := rate()
-	t.Logf("address list: %s Mbit/s", withSet)
+	withSet := tcpRate(t, tp)
+	t.Logf("address list: %.0f Mbit/s", withSet)
 	if err := k.Apply(&Plan{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +181,8 @@ func TestBenchSetVsLinear(t *testing.T) {
 	start = time.Now()
 	sh(t, "ip", "netns", "exec", tp.r, "nft", "-f", f)
 	t.Logf("100,000 linear rules loaded in %v", time.Since(start))
-	srv2()
-	linear := rate()
-	t.Logf("TCP client->server through the router, Mbit/s: no rules %s; 100,000-entry address list %s (applied in %v); 100,000 linear rules %s",
+	linear := tcpRate(t, tp)
+	t.Logf("TCP client->server through the router, Mbit/s: no rules %.0f; 100,000-entry address list %.0f (applied in %v); 100,000 linear rules %.0f",
 		base, withSet, applySet, linear)
 }
 

@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/google/nftables/expr"
@@ -152,16 +151,8 @@ func TestMarkPairTraffic(t *testing.T) {
 		t.Errorf("the user98 rule did not drop user98's datagram (server saw %s)\n%s", got, ruleset(t, tp))
 	}
 	r.run(t, `/ip firewall mangle move [find comment=client] [find comment=other]`)
-	r.stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	e, err := Start(ctx, r.ex, nil, Options{NetNS: int(tp.rfd.Fd())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := func() { cancel(); <-e.exited }
-	t.Cleanup(stop)
-	r2 := &rig{e: e, ex: r.ex, in: r.in, con: r.con, stop: stop}
-	if got := e.Marks().Packet("user98"); got != u98 {
+	r2 := r.restart(t, tp)
+	if got := r2.e.Marks().Packet("user98"); got != u98 {
 		t.Errorf("user98 renumbered after a restart: 0x%x -> 0x%x", u98, got)
 	}
 	r2.run(t, `/ip firewall filter disable [find comment=same]`)

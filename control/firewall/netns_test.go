@@ -132,6 +132,16 @@ func newRigEx(t *testing.T, tp *topo, ex *control.Executor) *rig {
 		con: &script.Console{Sess: &control.Session{User: "admin"}}, reg: reg}
 }
 
+// restart stops r's engine (if it still runs) and starts another over the same store and
+// console, as a restart of routerd does.
+func (r *rig) restart(t *testing.T, tp *topo) *rig {
+	t.Helper()
+	r.stop()
+	r2 := newRigEx(t, tp, r.ex)
+	r2.in, r2.con = r.in, r.con
+	return r2
+}
+
 // run runs console source and applies it.
 func (r *rig) run(t *testing.T, src string) string {
 	t.Helper()
@@ -1195,18 +1205,7 @@ func TestTimedEntriesRestart(t *testing.T) {
 	}
 	createdUntimed := untimed(r)
 	time.Sleep(2500 * time.Millisecond)
-	r.stop()
-	restart := func() *rig {
-		ctx, cancel := context.WithCancel(context.Background())
-		e, err := Start(ctx, r.ex, nil, Options{NetNS: int(tp.rfd.Fd())})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := func() { cancel(); <-e.exited }
-		t.Cleanup(stop)
-		return &rig{e: e, ex: r.ex, in: r.in, con: r.con, stop: stop}
-	}
-	r2 := restart()
+	r2 := r.restart(t, tp)
 	left, created2 := line(r2)
 	d, err := value.ParseDuration(left)
 	if err != nil || d > time.Hour-2*time.Second || d < time.Hour-time.Minute {
@@ -1223,7 +1222,7 @@ func TestTimedEntriesRestart(t *testing.T) {
 	// A start without routerd's table: the timed entry goes, the other stays.
 	r2.stop()
 	sh(t, "ip", "netns", "exec", tp.r, "nft", "delete", "table", "ip", TableName)
-	r3 := restart()
+	r3 := r2.restart(t, tp)
 	out := r3.run(t, `/ip firewall address-list print where list=timed`)
 	if strings.Contains(out, "198.19.7.7") || !strings.Contains(out, "198.19.7.20") {
 		t.Fatalf("after a start without the table:\n%s", out)

@@ -3,12 +3,9 @@ package firewall
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // crossProductText is issue 15's rule as routerd compiled it before its lists became
@@ -48,14 +45,7 @@ func crossProductText(ifaces []string, sports, dports []int) string {
 //
 //	go test ./control/firewall/ -run TestBenchListRule -firewall.bench -v
 func TestBenchListRule(t *testing.T) {
-	if !*benchFlag {
-		t.Skip("benchmark: run with -firewall.bench")
-	}
-	if _, err := exec.LookPath("iperf3"); err != nil {
-		t.Skip("needs iperf3")
-	}
-	tp := newTopo(t)
-	k := &Kernel{NetNS: int(tp.rfd.Fd())}
+	tp, k := throughputRig(t)
 	ifaces := []string{"x1", "x2", "lan"} // the client's traffic enters on the last
 	var sports, dports []int
 	for i := 1; i <= 15; i++ {
@@ -75,30 +65,7 @@ func TestBenchListRule(t *testing.T) {
 	if len(pl.Invalid) != 0 {
 		t.Fatal(pl.Invalid)
 	}
-	rate := func() float64 {
-		srv := exec.Command("ip", "netns", "exec", tp.s, "iperf3", "-s", "-1")
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { srv.Process.Kill(); srv.Wait() }()
-		var out string
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			b, err := exec.Command("ip", "netns", "exec", tp.c, "iperf3", "-c", "198.19.2.2", "-t", "3", "-f", "m").CombinedOutput()
-			out = string(b)
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond) // the server is not listening yet
-		}
-		m := regexp.MustCompile(`([0-9.]+) Mbits/sec\s+\S*\s*receiver`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("iperf3:\n%s", out)
-		}
-		var v float64
-		fmt.Sscan(m[1], &v)
-		return v
-	}
+	rate := func() float64 { return tcpRate(t, tp) }
 	counts := map[string]int{}
 	sum := map[string]float64{}
 	var runs []string
