@@ -22,20 +22,33 @@ func TestConnectionPrint(t *testing.T) {
 	// Accounting is on in routerd's own namespace (applyTracking); the engine of a test
 	// writes no sysctls of the process's.
 	sh(t, "ip", "netns", "exec", tp.r, "sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1")
-	flood := exec.Command("ip", "netns", "exec", tp.c, "ping", "-q", "-c", "400", "-i", "0.01", "-s", "1000", "198.19.2.2")
+	// The flood (~800 kbit/s each way) runs until the test ends, so that every rate below
+	// is measured within it however slowly a loaded machine gets through the test; -w
+	// ends a ping the cleanup missed.
+	flood := exec.Command("ip", "netns", "exec", tp.c, "ping", "-q", "-w", "300", "-i", "0.01", "-s", "1000", "198.19.2.2")
 	if err := flood.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { flood.Process.Kill(); flood.Wait() })
-	time.Sleep(time.Second) // the flood runs four seconds; the print measures within it
-	out := r.run(t, `/ip firewall connection print detail where protocol=icmp`)
-	if !regexp.MustCompile(`orig-bytes=\d{1,3}( \d{3})+ `).MatchString(out) || strings.Contains(out, `orig-bytes="`) {
+	// The first prints may come before the flood has started, or sample the connection
+	// first (its rate shows after a second sample): wait until a print shows the rates.
+	groups := regexp.MustCompile(`orig-bytes=\d{1,3}( \d{3})+ `)
+	rates := regexp.MustCompile(`orig-rate=(\d+(\.\d)?)(bps|kbps|Mbps) repl-rate=(\d+(\.\d)?)(bps|kbps|Mbps)`)
+	var out string
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out = r.run(t, `/ip firewall connection print detail where protocol=icmp`)
+		m = rates.FindStringSubmatch(out)
+		if m != nil && m[3] != "bps" && m[6] != "bps" && groups.MatchString(out) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !groups.MatchString(out) || strings.Contains(out, `orig-bytes="`) {
 		t.Errorf("orig-bytes not in groups of digits, unquoted:\n%s", out)
 	}
 	if !strings.Contains(out, `protocol=icmp src-address=198.18.1.2 dst-address=198.19.2.2`) || !regexp.MustCompile(`timeout=\d+s`).MatchString(out) {
 		t.Errorf("words quoted:\n%s", out)
 	}
-	m := regexp.MustCompile(`orig-rate=(\d+(\.\d)?)(bps|kbps|Mbps) repl-rate=(\d+(\.\d)?)(bps|kbps|Mbps)`).FindStringSubmatch(out)
 	if m == nil || m[3] == "bps" || m[6] == "bps" {
 		t.Errorf("rates of a flood of ~800 kbit/s each way:\n%s", out)
 	}
