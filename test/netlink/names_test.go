@@ -32,9 +32,13 @@ func TestLongInterfaceNames(t *testing.T) {
 	dir := t.TempDir()
 	r := startRouter(t, hq, filepath.Join(dir, "hq"))
 	b := startRouter(t, br, filepath.Join(dir, "br"))
+	// The bridge runs STP (rstp, the default) with RouterOS's shortest forward-delay: its
+	// port forwards 8 s after it comes up. With the default 15 s the port forwarded after
+	// 30 s, as long as Eventually's whole wait for the host behind it, which then timed out
+	// on a loaded machine.
 	r.Script(`/interface ethernet set [ find default-name=ether2 ] name=ether2-master-local
 /interface ethernet set [ find default-name=ether3 ] name=ether3-slave-local-port
-/interface bridge add name=bridge-local-very-long
+/interface bridge add name=bridge-local-very-long forward-delay=4s
 /interface bridge port add bridge=bridge-local-very-long interface=ether3-slave-local-port
 /ip address add address=198.18.1.1/24 interface=ether2-master-local
 /ip address add address=198.18.2.1/24 interface=bridge-local-very-long
