@@ -17,6 +17,10 @@
 // assembler) that reads the mark the firewall's mangle sets (the same name-to-number map,
 // firewall.Marks, which allocates the numbers) and the addresses: this kernel has no cls_fw and no u32 mark match.
 //
+// The trees stay in the kernel when the engine stops, so queues shape while routerd
+// restarts; what was applied is kept in the store's meta bucket and the next start adopts
+// the trees still intact (loadApplied).
+//
 // What the running kernel lacks is reported per item (invalid, with the reason): queue
 // kinds without their qdisc (sfq, red, fq-codel... on kernels built without them); IPv6
 // targets are refused the same way (u32 IPv6 matching is not written yet).

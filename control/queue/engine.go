@@ -2,9 +2,12 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
@@ -87,6 +90,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	applied map[string]string // device -> fingerprint of what is installed
+	saved   string            // applied as the store's meta bucket last got it (appliedMeta)
 	// trees are what install left on each device (the HTB classes, leaf qdiscs and
 	// classifying filters the kernel accepted), for intact to compare with the kernel.
 	trees map[string]*tree
@@ -140,6 +144,7 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	if err := e.open(h.Ex); err != nil {
 		return err
 	}
+	e.loadApplied()
 	e.hostKick = h.Kick
 	e.ex.Handle(Path, "reset-counters", control.CommandSpec{Positional: []string{"numbers"}}, e.resetCounters(false))
 	e.ex.Handle(Path, "reset-counters-all", control.CommandSpec{}, e.resetCounters(true))
@@ -152,8 +157,66 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	return nil
 }
 
-// Close takes routerd's queues off the interfaces.
-func (e *Engine) Close() error { return e.teardown() }
+// Close leaves the queues in the kernel, shaping while routerd is stopped or restarting
+// (a stop took them off for the ~6 s until the next start's first pass, issue 15), and
+// keeps what they are in the store for the next start to adopt (loadApplied).
+func (e *Engine) Close() error {
+	e.saveApplied()
+	return nil
+}
+
+// appliedMeta is the store's meta key keeping what the engine left in the kernel: one
+// line per device, "<device> <fingerprint>". A start reads it as what is applied, so
+// its first pass adopts a device whose tree the kernel still has intact with the same
+// fingerprint instead of installing it again (which deletes the root, unshaping the
+// device for a moment, and zeroes the counters), and removes the trees of devices no
+// queue wants any more. What the meta is missing (routerd killed within a second of a
+// change) is installed again.
+const appliedMeta = "queue/applied"
+
+func encodeApplied(applied map[string]string) string {
+	var b strings.Builder
+	for _, dev := range slices.Sorted(maps.Keys(applied)) {
+		b.WriteString(dev + " " + applied[dev] + "\n")
+	}
+	return b.String()
+}
+
+func (e *Engine) loadApplied() {
+	var v string
+	if err := e.ex.Store.View(func(tx *store.Tx) error { v = tx.Meta(appliedMeta); return nil }); err != nil {
+		slog.Warn("queue: the queues a stop left are not known; installing them again", "err", err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, line := range strings.Split(v, "\n") {
+		if dev, fp, ok := strings.Cut(line, " "); ok && dev != "" && fp != "" {
+			e.applied[dev] = fp
+		}
+	}
+	e.saved = v
+}
+
+// saveApplied writes applied into the store's meta bucket when it changed. It runs from
+// the poll and Close, not in the pass: an import holds the store's write transaction in
+// its batch.
+func (e *Engine) saveApplied() {
+	e.mu.Lock()
+	v := encodeApplied(e.applied)
+	changed := v != e.saved
+	e.mu.Unlock()
+	if !changed || e.ex == nil {
+		return
+	}
+	if err := e.ex.Store.Update(func(tx *store.Tx) error { return tx.SetMeta(appliedMeta, v) }); err != nil {
+		slog.Warn("queue: what is applied not kept", "err", err)
+		return
+	}
+	e.mu.Lock()
+	e.saved = v
+	e.mu.Unlock()
+}
 
 func (e *Engine) open(ex *control.Executor) error {
 	e.ex = ex
@@ -180,6 +243,7 @@ func (e *Engine) pollLoop(ctx context.Context) {
 				e.Kick()
 			}
 			e.poll()
+			e.saveApplied()
 		}
 	}
 }
@@ -426,12 +490,19 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	// In order (an interface before its IFB), so a pass's writes are the same each time.
 	for _, dev := range slices.Sorted(maps.Keys(want)) {
 		cs := want[dev]
-		fp := fingerprint(cs)
+		fp := e.fingerprint(cs)
 		idx, name, err := e.device(dev)
 		if err == nil && e.applied[dev] == fp {
+			// No tree known: the one a stop left (loadApplied), adopted if intact.
+			tr, adopt := e.trees[dev], e.trees[dev] == nil
+			if adopt {
+				tr = planned(cs)
+			}
 			var ok bool
-			if ok, err = e.intact(idx, e.trees[dev]); err == nil && !ok {
+			if ok, err = e.intact(idx, tr); err == nil && !ok {
 				delete(e.applied, dev)
+			} else if err == nil && adopt {
+				e.trees[dev], e.refused[dev] = tr, nil
 			}
 		}
 		if err == nil && e.applied[dev] != fp {
@@ -547,12 +618,49 @@ func matches(s *Spec, download bool) []match {
 	return out
 }
 
-func fingerprint(cs []class) string {
-	var b strings.Builder
+// fingerprint identifies what install makes of cs, with the numbers of the packet-marks
+// (a mark numbered anew across a restart makes another classifier).
+func (e *Engine) fingerprint(cs []class) string {
+	h := sha256.New()
 	for _, c := range cs {
-		fmt.Fprintf(&b, "%d/%d/%d/%+v/%v/%v;", c.minor, c.parent, c.order, c.dir, c.match, c.marks)
+		nums := make([]uint32, len(c.marks))
+		for i, m := range c.marks {
+			nums[i] = markNumber(e.marks, m)
+		}
+		// Prefixes by their text: %v of a netip.Prefix inside a struct prints the
+		// address's zone handle, a pointer, which differs from one process to the next.
+		ms := make([]string, len(c.match))
+		for i, m := range c.match {
+			ms[i] = m.src.String() + ">" + m.dst.String()
+		}
+		fmt.Fprintf(h, "%d/%d/%d/%+v/%v/%v%v;", c.minor, c.parent, c.order, c.dir, ms, c.marks, nums)
 	}
-	return b.String()
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// planned is the tree install leaves for cs when the kernel accepts all of it.
+func planned(cs []class) *tree {
+	t := newTree()
+	for _, c := range cs {
+		h := netlink.MakeHandle(rootMajor, c.minor)
+		t.classes[h] = netlink.HANDLE_ROOT // as the kernel reports a top class's parent
+		if c.parent != 0 {
+			t.classes[h] = netlink.MakeHandle(rootMajor, c.parent)
+		}
+		if c.match == nil {
+			continue
+		}
+		if k := c.dir.Leaf.Kind; k != "none" && k != "" {
+			t.leaves[netlink.MakeHandle(c.minor, 0)] = leafQdisc{parent: h, kind: k}
+		}
+		key := filterKey{uint16(10 + c.order), h}
+		if len(c.marks) > 0 {
+			t.filters[key]++
+		} else {
+			t.filters[key] += len(c.match)
+		}
+	}
+	return t
 }
 
 // isIFB reports the IFB devices the engine makes (device) and probes with: rq-N behind
@@ -578,10 +686,7 @@ func (e *Engine) device(dev string) (int, string, error) {
 	if kind == "" {
 		return l.Attrs().Index, ifn, nil
 	}
-	name := "rq-" + strconv.Itoa(l.Attrs().Index)
-	if kind == "up" {
-		name = "rq-u" + strconv.Itoa(l.Attrs().Index)
-	}
+	name := ifbName(kind, l.Attrs().Index)
 	ifb, err := e.k.LinkByName(name)
 	if err != nil {
 		if err := e.k.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}}); err != nil {
@@ -607,6 +712,14 @@ func (e *Engine) device(dev string) (int, string, error) {
 		return 0, "", fmt.Errorf("ingress redirect of %s to %s: %w", ifn, name, err)
 	}
 	return ifb.Attrs().Index, name, nil
+}
+
+// ifbName is the IFB of "ifb:<iface>" (rq-N) or "up:<iface>" (rq-uN), N the interface's index.
+func ifbName(kind string, index int) string {
+	if kind == "up" {
+		return "rq-u" + strconv.Itoa(index)
+	}
+	return "rq-" + strconv.Itoa(index)
 }
 
 // Parents of the clsact hooks.
@@ -1081,11 +1194,17 @@ func (e *Engine) remove(dev string) error {
 					Parent: parent, Priority: redirectPrio, Protocol: unix.ETH_P_ALL}}))
 			}
 		}
-	case "up":
-		keep("egress redirects", e.unfeed(dev))
 	}
 	if kind != "" {
-		if name, ok := e.ifbs[dev]; ok {
+		// A device a stop left (loadApplied) has no IFB known yet: it is named after the interface.
+		name, ok := e.ifbs[dev]
+		if l, err := e.k.LinkByName(ifn); !ok && err == nil {
+			name, ok = ifbName(kind, l.Attrs().Index), true
+		}
+		if ok && kind == "up" {
+			keep("egress redirects", e.unfeed(name))
+		}
+		if ok {
 			if l, err := e.k.LinkByName(name); err == nil {
 				keep("IFB device", e.k.LinkDel(l))
 			}
@@ -1101,13 +1220,9 @@ func (e *Engine) remove(dev string) error {
 	return nil
 }
 
-// unfeed removes the egress redirects feed made for "up:<iface>" (by their priority:
-// the interface's index, also when it is gone; then from its IFB's name).
-func (e *Engine) unfeed(dev string) error {
-	name, ok := e.ifbs[dev]
-	if !ok {
-		return nil
-	}
+// unfeed removes the egress redirects feed made for the IFB name (rq-uN: by their
+// priority, from the interface's index N, also when the interface is gone).
+func (e *Engine) unfeed(name string) error {
 	index, err := strconv.Atoi(strings.TrimPrefix(name, "rq-u"))
 	if err != nil {
 		return err
@@ -1127,17 +1242,6 @@ func (e *Engine) unfeed(dev string) error {
 		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) {
 			errs = append(errs, fmt.Errorf("%s: %w", l.Attrs().Name, err))
 		}
-	}
-	return errors.Join(errs...)
-}
-
-// teardown removes everything routerd installed (engine stop).
-func (e *Engine) teardown() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var errs []error
-	for dev := range e.applied {
-		errs = append(errs, e.remove(dev))
 	}
 	return errors.Join(errs...)
 }

@@ -15,9 +15,12 @@ import (
 // the packet mark, under firewall.PacketMarkMask): the firewall allocates the numbers
 // (firewall.Marks, offered on the engine host; a name no rule names yet is allocated
 // here, and a rule naming it later gets the same); without a firewall, the name's hash.
-func (k netlinkKernel) markOf(name string) uint32 {
-	if k.marks != nil {
-		return k.marks.Packet(name)
+func (k netlinkKernel) markOf(name string) uint32 { return markNumber(k.marks, name) }
+
+// markNumber is markOf with the table given (nil: none on the host).
+func markNumber(marks *firewall.Marks, name string) uint32 {
+	if marks != nil {
+		return marks.Packet(name)
 	}
 	return firewall.NameMark(name, firewall.PacketMarkBits)
 }

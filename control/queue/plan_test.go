@@ -825,3 +825,66 @@ func TestUploadMarksFeed(t *testing.T) {
 		t.Error("rq-u2 left behind")
 	}
 }
+
+// TestAdoptAfterRestart: what a stop leaves in the kernel is adopted by the next start
+// (issue 15: the engine deleted its trees on stop, unshaping for the ~6 s until the first
+// pass of the next start): Close writes nothing, and an engine started on the same store
+// and kernel writes nothing either (install would delete the root, unshaping for a
+// moment and zeroing the counters). A tree changed while routerd was stopped is
+// installed again, and a device no queue wants any more is cleared.
+func TestAdoptAfterRestart(t *testing.T) {
+	k := newFakeKernel()
+	e, ex, h, ctx := onFakeKernel(t, k)
+	if err := e.Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	controltest.Exec(t, ex, q1)
+	controltest.Exec(t, ex, "/queue/simple add name=m target=ether2 packet-marks=voip max-limit=1M/2M")
+	if err := e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k.Take()
+	restart := func() *Engine {
+		t.Helper()
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := k.Take(); len(got) > 0 {
+			t.Errorf("Close wrote %q", got)
+		}
+		// A new engine on the same store and kernel, as a start makes it.
+		n := New(Options{Now: e.opts.Now, Poll: time.Hour})
+		n.k, n.ex, n.names, n.probed = k, ex, e.names, e.probed
+		n.loadApplied()
+		if err := n.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	e = restart()
+	if got := k.Take(); len(got) > 0 {
+		t.Errorf("the start's first pass wrote\n  %s", strings.Join(got, "\n  "))
+	}
+	controltest.WantStates(t, ex, Path, "name", map[string]string{"q1": "", "m": ""})
+
+	// Changed while stopped: ether1's root deleted; and the queue of ether2 removed (here
+	// in the store between the stop and the start, as a restored backup would).
+	k.deleteRoot(2)
+	controltest.Exec(t, ex, "/queue/simple remove m")
+	e = restart()
+	got := k.Take()
+	if !slices.Equal(got[:len(q1Down)], q1Down) {
+		t.Errorf("ether1's tree not installed again: wrote\n  %s", strings.Join(got, "\n  "))
+	}
+	for _, w := range []string{"qdisc del ether2 root", "del rq-u3"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("no %q after m was removed: wrote\n  %s", w, strings.Join(got, "\n  "))
+		}
+	}
+	if err := e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Take(); len(got) > 0 {
+		t.Errorf("a pass with nothing changed wrote %q", got)
+	}
+}
