@@ -96,6 +96,16 @@ type Engine struct {
 	// when the interface is new or was recreated, so a resync makes no BPF link updates.
 	encapAt map[string]int
 	decapAt map[string]decapAttachment
+	// genMACs are the MAC addresses generated for EoIP items without mac-address, by
+	// hidden name, from the pass that makes the link until the item holds the address
+	// (the store's write follows the pass): a pass in between (the periodic one) gives
+	// the link the same one, not another that would change the address of an interface
+	// already up (peers' ARP caches; the kernel keeps the IPv6 link-local address it
+	// derived from the first).
+	genMACs map[string]genMAC
+	// storeMAC writes a generated address into its item (storeGenerated; a plan test
+	// holds the write back to run a pass before it).
+	storeMAC func(path string, id uint64, name, hidden, mac string)
 
 	// protect are the ipsec engine's inbound policies (Protect).
 	protect []ProtectRule
@@ -147,6 +157,12 @@ type appliedItem struct {
 	esp      string // the ESP device its decapsulator also runs on ("": none)
 }
 
+// genMAC is a generated EoIP MAC address; storing says its write to the item is under way.
+type genMAC struct {
+	mac     string
+	storing bool
+}
+
 type decapAttachment struct {
 	index int
 	hook  dataplane.Hook
@@ -190,9 +206,10 @@ type tunnel struct {
 // under bpffs.
 func New(bpffs string) *Engine {
 	e := &Engine{bpffs: bpffs, live: map[string]*tunnel{}, loops: map[string]*loopGuard{},
-		encapAt: map[string]int{}, decapAt: map[string]decapAttachment{},
+		encapAt: map[string]int{}, decapAt: map[string]decapAttachment{}, genMACs: map[string]genMAC{},
 		force: dataplane.Hook(os.Getenv("ROUTERD_TUNNEL_HOOK"))}
 	e.k = countingKernel{Kernel: netlinkKernel{}, n: &e.kernelWrites}
+	e.storeMAC = e.storeGenerated
 	return e
 }
 
@@ -688,6 +705,11 @@ func (e *Engine) prune(want map[string]bool) error {
 			delete(e.loops, n)
 		}
 	}
+	for n := range e.genMACs {
+		if !want[n] {
+			delete(e.genMACs, n)
+		}
+	}
 	e.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -954,9 +976,17 @@ func tunnelMTU(it *item, ulMTU int) (int, string) {
 // visibleAttrs are the visible end's attributes for the RTM_NEWLINK that makes a
 // tunnel's pair: made up already (one request fewer per tunnel) unless the tunnel is
 // disabled or loop protect holds it down; its carrier follows the hidden end, which
-// ensureLinks sets up.
+// ensureLinks sets up. An EoIP interface is made with its MAC address: set after the
+// link appeared, whatever read the link in between (a netlink reader, `ip link`) had
+// the kernel's random address (the CI failure of test/fastpath TestDecapForwardRig,
+// which read eoip1's address as soon as the link was there: its frames to that
+// address were dropped).
 func (e *Engine) visibleAttrs(it *item, kname, hidden string, mtu int) netlink.LinkAttrs {
 	la := netlink.LinkAttrs{Name: kname, MTU: mtu}
+	if hw := e.eoipMAC(it); validUnicast(hw) {
+		// One the kernel would refuse is set by ensureLinks, which says why it fails.
+		la.HardwareAddr = hw
+	}
 	if !it.Disabled && !e.loopTripped(hidden) {
 		la.Flags = net.FlagUp
 	}
@@ -1224,11 +1254,7 @@ func (e *Engine) ensureLinks(ps *passState, it *item, hidden string, mtu int) (v
 		}
 	}
 	if it.kind == dataplane.EoIP {
-		mac := it.MAC
-		if mac == "" {
-			mac = e.generateMAC(it)
-		}
-		if hw, err := net.ParseMAC(mac); err == nil && vis.Attrs().HardwareAddr.String() != hw.String() {
+		if hw := e.eoipMAC(it); hw != nil && vis.Attrs().HardwareAddr.String() != hw.String() {
 			if err := e.k.LinkSetHardwareAddr(vis, hw); err != nil {
 				return nil, nil, fmt.Errorf("mac-address on %s: %w", it.Name, err)
 			}
@@ -1298,24 +1324,75 @@ func (e *Engine) applyARP(ifname string, vis netlink.Link, mode, timeout string)
 	return nil
 }
 
+// eoipMAC is the MAC address of an EoIP tunnel's interface: its mac-address, or the one
+// generated for it (generateMAC); nil for other kinds and an address that does not parse.
+func (e *Engine) eoipMAC(it *item) net.HardwareAddr {
+	if it.kind != dataplane.EoIP {
+		return nil
+	}
+	mac := it.MAC
+	if mac == "" {
+		mac = e.generateMAC(it)
+	} else {
+		e.mu.Lock()
+		delete(e.genMACs, it.hiddenName()) // the item holds it now
+		e.mu.Unlock()
+	}
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return nil
+	}
+	return hw
+}
+
+// validUnicast reports whether the kernel takes hw as an Ethernet interface's address
+// (is_valid_ether_addr: neither multicast nor all zeros).
+func validUnicast(hw net.HardwareAddr) bool {
+	return len(hw) == 6 && hw[0]&1 == 0 && !slices.Equal(hw, make(net.HardwareAddr, 6))
+}
+
 // generateMAC makes a random locally administered address for an EoIP tunnel without
-// one and stores it in the item, so that it stays across restarts and in exports.
+// one and stores it in the item, so that it stays across restarts and in exports. Until
+// the item holds it, every pass gets the same address (genMACs); a write that failed is
+// asked for again by the next pass.
 func (e *Engine) generateMAC(it *item) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	b[0] = 0xFE // locally administered, unicast: RouterOS's auto EoIP addresses look so
-	mac := net.HardwareAddr(b).String()
-	mac = strings.ToUpper(mac)
+	h := it.hiddenName()
+	e.mu.Lock()
+	g, ok := e.genMACs[h]
+	if !ok {
+		b := make([]byte, 6)
+		rand.Read(b)
+		b[0] = 0xFE // locally administered, unicast: RouterOS's auto EoIP addresses look so
+		g.mac = strings.ToUpper(net.HardwareAddr(b).String())
+	}
+	ask := !g.storing
+	g.storing = true
+	e.genMACs[h] = g
+	e.mu.Unlock()
+	if ask {
+		e.storeMAC(it.path, it.id, it.Name, h, g.mac)
+	}
+	return g.mac
+}
+
+// storeGenerated writes a generated mac-address into its item (hidden is the tunnel's
+// hidden name), through the executor on a goroutine of its own: the change notifies
+// watchers, and the pass that asks must not wait for its own kick.
+func (e *Engine) storeGenerated(path string, id uint64, name, hidden, mac string) {
 	e.eh.Go(e.life, func(context.Context) {
-		// Through the executor, on its own goroutine: the change notifies watchers,
-		// and this reconcile must not wait for its own kick.
-		_, err := e.ex.Exec(context.Background(), nil, &control.Sentence{Path: it.path, Cmd: "set",
-			Args: []control.Arg{{Name: ".id", Value: control.FormatID(it.id)}, {Name: "mac-address", Value: mac}}})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			slog.Warn("tunnel: storing generated mac-address", "name", it.Name, "err", err)
+		_, err := e.ex.Exec(context.Background(), nil, &control.Sentence{Path: path, Cmd: "set",
+			Args: []control.Arg{{Name: ".id", Value: control.FormatID(id)}, {Name: "mac-address", Value: mac}}})
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return // stored, or the item went (prune forgets the address)
 		}
+		slog.Warn("tunnel: storing generated mac-address", "name", name, "err", err)
+		e.mu.Lock()
+		if g, ok := e.genMACs[hidden]; ok && g.mac == mac {
+			g.storing = false
+			e.genMACs[hidden] = g
+		}
+		e.mu.Unlock()
 	})
-	return mac
 }
 
 // keepalive sends due keepalives and updates the running flags.
