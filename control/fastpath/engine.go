@@ -157,8 +157,8 @@ type LinkAddr struct {
 // watchAddrs keeps the fast path's set of our addresses as addresses come and go (the
 // resync would take up to resyncEvery), until ctx ends: each event changes e.local,
 // and a burst of them one write of the set. A subscription the library ends (its
-// socket overflowed) loses events: the set is dumped again at the next pass, and the
-// events followed on a new socket.
+// socket overflowed) loses events: the set is dumped again by the first pass after a
+// new socket follows them.
 func (e *Engine) watchAddrs(ctx context.Context) {
 	subscribe := func() (chan netlink.AddrUpdate, chan struct{}, error) {
 		ch := make(chan netlink.AddrUpdate, 1024)
@@ -186,8 +186,12 @@ func (e *Engine) watchAddrs(ctx context.Context) {
 				return
 			case u, ok := <-ch:
 				if !ok {
+					// Events were lost: until a new subscription is there, every pass
+					// dumps; once it is, the set is dropped again and the next pass
+					// dumps, after which its events are followed. A set dumped before
+					// the new subscription would miss what changed in between for good.
 					e.localMu.Lock()
-					e.local = nil // events were lost: the next pass dumps
+					e.local, e.following = nil, false
 					e.localMu.Unlock()
 					close(done)
 					e.eh.Kick()
@@ -202,6 +206,10 @@ func (e *Engine) watchAddrs(ctx context.Context) {
 						case <-time.After(time.Second):
 						}
 					}
+					e.localMu.Lock()
+					e.local, e.following = nil, true
+					e.localMu.Unlock()
+					e.eh.Kick()
 					continue
 				}
 				// One write of the set for a burst.

@@ -30,6 +30,10 @@ type fakeKernel struct {
 	addrs   []LinkAddr
 	dumps   int
 	updates chan<- netlink.AddrUpdate
+	// gate, when set, holds AddrUpdates until it closes (a subscription slow to come);
+	// held says one is held there.
+	gate chan struct{}
+	held bool
 }
 
 func newFakeKernel() *fakeKernel {
@@ -93,7 +97,15 @@ func (k *fakeKernel) Sysctl(name string) (string, error) {
 
 func (k *fakeKernel) AddrUpdates(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error)) error {
 	k.mu.Lock()
+	g := k.gate
+	k.held = g != nil
+	k.mu.Unlock()
+	if g != nil {
+		<-g
+	}
+	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.held = false
 	k.updates = ch
 	return nil
 }
@@ -424,4 +436,80 @@ func TestLocalAddrsFollowEvents(t *testing.T) {
 	}
 	event(updates(), "198.18.8.1", 2, true)
 	waitAddrs("local addresses [198.18.7.1 198.18.8.1]")
+}
+
+// TestLocalAddrsResubscribeWindow: after the address subscription ended, a pass that
+// dumps the addresses before the new subscription is there cannot be the last dump: an
+// address added between that dump and the new subscription sends no event the engine
+// reads. The engine drops the set once the new subscription is there and asks for a
+// pass, which dumps again. Without that the address is never in the set (checked: "no
+// pass asked for once the new subscription was there", "after the new subscription:
+// \"local addresses [198.18.0.1]\"").
+func TestLocalAddrsResubscribeWindow(t *testing.T) {
+	k, d := newFakeKernel(), &fakeDataplane{ports: map[int]string{}}
+	ex := controltest.New(t)
+	e := New()
+	e.k, e.dp = k, d
+	h, wait := engine.Standalone(ex, e.Spec())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); wait() }()
+	if err := e.Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	locked := func(fn func()) { k.mu.Lock(); fn(); k.mu.Unlock() }
+	var ch chan<- netlink.AddrUpdate
+	gate := make(chan struct{})
+	locked(func() { ch, k.gate = k.updates, gate })
+	close(ch) // the library ends the subscription
+	until("the engine is not subscribing again", func() (held bool) { locked(func() { held = k.held }); return })
+	if !h.Kicked() {
+		t.Error("a lost subscription asked for no pass")
+	}
+	// The pass the loss asked for runs before the new subscription is there.
+	if err := e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Added in between: no subscription sees it.
+	locked(func() {
+		k.addrs = []LinkAddr{{2, netip.MustParseAddr("198.18.0.1")}, {3, netip.MustParseAddr("198.18.9.1")}}
+		k.gate = nil
+	})
+	close(gate)
+	until("no new subscription", func() (ok bool) { locked(func() { ok = k.updates != ch && k.updates != nil }); return })
+	kicked := false
+	for deadline := time.Now().Add(10 * time.Second); !kicked && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		kicked = h.Kicked()
+	}
+	if !kicked {
+		t.Error("no pass asked for once the new subscription was there")
+	}
+	if err := e.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	got := d.addrs
+	d.mu.Unlock()
+	if want := "local addresses [198.18.0.1 198.18.9.1]"; got != want {
+		t.Errorf("after the new subscription: %q, want %q", got, want)
+	}
+	// Followed from then on.
+	locked(func() { ch = k.updates })
+	ch <- netlink.AddrUpdate{LinkAddress: net.IPNet{IP: net.ParseIP("198.18.10.1").To4(), Mask: net.CIDRMask(24, 32)},
+		LinkIndex: 3, NewAddr: true}
+	until("the new subscription's event is not followed", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.addrs == "local addresses [198.18.0.1 198.18.9.1 198.18.10.1]"
+	})
 }
