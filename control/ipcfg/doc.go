@@ -11,7 +11,8 @@
 // Passes: the engine follows the kernel's link, address and route events and has no
 // periodic pass. The first pass, a retry after a refusal, and a pass after an event it
 // did not cause (routerd's address deleted behind its back, another's added, a lost
-// event subscription) compare every address and route with the kernel. A pass a kick
+// event subscription: the first pass after the loss and again the first once new sockets
+// follow the events) compare every address and route with the kernel. A pass a kick
 // alone started (a committed change, an event) applies only the address items whose
 // stored properties or link changed since the last pass, and skips a family's route dump
 // while it has no route item and no route of routerd's: a live import of 10,000

@@ -162,33 +162,43 @@ func (e *Engine) Start(ctx context.Context, eh *engine.Handle) error {
 	}
 	eh.Go(ctx, func(ctx context.Context) { e.gw.run(ctx, eh.Go, eh.Kick) })
 	eh.Go(ctx, func(ctx context.Context) {
-		for {
-			lost := e.follow(ctx, eh, subs)
-			if ctx.Err() != nil {
-				return
-			}
-			// The library ends a subscription whose socket overflowed (ENOBUFS: an
-			// import of thousands of addresses sends events faster than they are read)
-			// by closing its channel: what it missed is unknown, so the next pass is a
-			// full one, and the events are followed again on new sockets.
-			slog.Warn("ipcfg: netlink subscription ended; subscribing again", "subscription", lost)
-			subs.cancel()
-			e.addrFull.Store(true)
-			eh.Kick()
-			for {
-				if subs, err = e.subscribe(ctx, eh); err == nil {
-					break
-				}
-				slog.Warn("ipcfg: netlink subscription", "err", err)
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(time.Second):
-				}
-			}
-		}
+		e.keepFollowing(ctx, eh, subs, func() (subscriptions, error) { return e.subscribe(ctx, eh) })
 	})
 	return nil
+}
+
+// keepFollowing follows the events of subs until ctx ends, and those of new ones
+// (subscribe) when the library ends a subscription: it does so when a socket overflowed
+// (ENOBUFS: an import of thousands of addresses sends events faster than they are read),
+// by closing its channel. What was missed is unknown, so the next pass is a full one;
+// and again once the new sockets are there: a change between the first full pass and
+// the new subscription sends no event that is read (routerd's address deleted then
+// would stay deleted, as kicked passes do not look at the kernel's addresses).
+func (e *Engine) keepFollowing(ctx context.Context, eh *engine.Handle, subs subscriptions, subscribe func() (subscriptions, error)) {
+	for {
+		lost := e.follow(ctx, eh, subs)
+		if ctx.Err() != nil {
+			return
+		}
+		slog.Warn("ipcfg: netlink subscription ended; subscribing again", "subscription", lost)
+		subs.cancel()
+		e.addrFull.Store(true)
+		eh.Kick()
+		for {
+			var err error
+			if subs, err = subscribe(); err == nil {
+				break
+			}
+			slog.Warn("ipcfg: netlink subscription", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		e.addrFull.Store(true)
+		eh.Kick()
+	}
 }
 
 // eventBuffer is the receive buffer of the event sockets: the kernel's default
