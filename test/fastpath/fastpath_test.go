@@ -320,6 +320,12 @@ except OSError: pass`
 		t.Errorf("allow-fast-path=no: counter moved %d -> %d", before4, a)
 	}
 	r.must("/ip settings set allow-fast-path=yes")
+	// Back on before the rule: otherwise the wait below is met at once by this "no",
+	// and the pass that turns the fast path on again may come after it.
+	eventually(t, "ipv4 fast path on again", func() (bool, string) {
+		s := r.must("/ip settings print")
+		return prop(s, "ipv4-fast-path-active") == "yes", s
+	})
 
 	// A firewall rule could see forwarded packets: no fast path for IPv4 while it is there.
 	r.must("/ip firewall filter add chain=forward action=accept protocol=icmp")
