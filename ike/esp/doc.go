@@ -36,7 +36,8 @@
 // ESP, UDP 4500, and IKE's 500 socket when the engine marks it with SetBypassMark) carry
 // the mark, so they never loop into the TUN, even in transport mode. A packet that the routes bring in but no
 // policy wants (action none, or no match) is sent on in the clear through a raw socket with
-// the mark; one an encrypt policy of level require or unique wants while it has no SA is
+// the mark (IPPROTO_RAW, one per family: an IPv6 full tunnel to ::/0 steers all of the
+// host's IPv6 into the TUN too); one an encrypt policy of level require or unique wants while it has no SA is
 // dropped (and asks IKE for one), only level=use sends it in the clear. Routes and
 // selector rules change make-before-break (a changed route is replaced in place, new
 // rules go in before old ones leave, an old rule before its route), and beneath every

@@ -139,7 +139,7 @@ func TestReplayWindow(t *testing.T) {
 // testUserspace is a userspace datapath without devices: decap output lands in inq.
 func testUserspace() *userspace {
 	return &userspace{sas: map[Key]*saState{}, inSPI: map[uint32]*saState{}, outReq: map[uint32]*saState{},
-		acqLast: map[uint32]time.Time{}, events: make(chan Event, 64), inq: make(chan *pbuf, 64), done: make(chan struct{}), bypass4: -1}
+		acqLast: map[uint32]time.Time{}, events: make(chan Event, 64), inq: make(chan *pbuf, 64), done: make(chan struct{}), bypass4: -1, bypass6: -1}
 }
 
 func sealPacket(t testing.TB, tr *transform, spi uint32, seq uint64, inner []byte) []byte {

@@ -57,6 +57,7 @@ type userspace struct {
 	raw6    *ipv6.PacketConn
 	raw6c   net.PacketConn
 	bypass4 int // IPPROTO_RAW socket for traffic that matched no encrypt policy
+	bypass6 int // the same for IPv6 (an IPv6 IPPROTO_RAW socket includes the header)
 	// frag4 sends IPv4 ESP packets above what the device's MTU makes (sendFrag4): no
 	// IP_HDRINCL, so that the kernel fragments them; it receives nothing.
 	frag4  int
@@ -144,7 +145,7 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 		cfg.BypassMark = DefaultConfig().BypassMark
 	}
 	u := &userspace{
-		cfg: cfg, udp4: cfg.UDP4500, udp6: cfg.UDP4500v6, bypass4: -1,
+		cfg: cfg, udp4: cfg.UDP4500, udp6: cfg.UDP4500v6, bypass4: -1, bypass6: -1,
 		sas: map[Key]*saState{}, inSPI: map[uint32]*saState{}, outReq: map[uint32]*saState{},
 		routes: map[string]netlink.Route{}, acqLast: map[uint32]time.Time{},
 		events: make(chan Event, 1024), inq: make(chan *pbuf, 1024), done: make(chan struct{}),
@@ -338,6 +339,14 @@ func (u *userspace) openRaw() error {
 			return err
 		}
 		u.bypass4 = fd
+	}
+	// IPv6 IPPROTO_RAW sends the packet with its own header, as IP_HDRINCL does (the
+	// kernel sets hdrincl for that protocol); no IPv6 in the namespace, no IPv6 bypass.
+	if fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
+		if err := mark(fd, "raw IPv6 bypass"); err != nil {
+			return err
+		}
+		u.bypass6 = fd
 	}
 	if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ESP); err == nil {
 		if err := mark(fd, "ESP fragmenting"); err != nil {
@@ -1311,12 +1320,18 @@ func (u *userspace) bypass(pkt []byte, dst netip.Addr) {
 	if dst.IsMulticast() || dst.IsLinkLocalUnicast() {
 		return // the TUN's own neighbour discovery and MLD: nothing to carry
 	}
-	if u.bypass4 < 0 || !dst.Is4() {
+	var fd int
+	var sa unix.Sockaddr
+	if dst.Is4() {
+		fd, sa = u.bypass4, &unix.SockaddrInet4{Addr: dst.As4()}
+	} else {
+		fd, sa = u.bypass6, &unix.SockaddrInet6{Addr: dst.As16()}
+	}
+	if fd < 0 {
 		u.st.inc(stOutPolicyErrors)
 		return
 	}
-	sa := &unix.SockaddrInet4{Addr: dst.As4()}
-	if err := unix.Sendto(u.bypass4, pkt, unix.MSG_DONTWAIT, sa); err != nil {
+	if err := unix.Sendto(fd, pkt, unix.MSG_DONTWAIT, sa); err != nil {
 		u.st.inc(stOutErrors)
 	}
 }
@@ -1905,6 +1920,9 @@ func (u *userspace) closeAll() error {
 	}
 	if u.raw6c != nil {
 		u.raw6c.Close()
+	}
+	if u.bypass6 >= 0 {
+		unix.Close(u.bypass6)
 	}
 	if u.bypass4 >= 0 {
 		unix.Close(u.bypass4)
