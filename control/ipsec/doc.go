@@ -23,7 +23,11 @@
 // main table while the peer reauthenticates, was killed or never answers; level=use
 // sends them in the clear until there is an SA. In XFRM its template has the peer's
 // address and a wildcard source the kernel fills; a peer without an address (0.0.0.0/0)
-// gets a block policy instead, as there is no one to acquire an SA from.
+// gets a block policy instead, as there is no one to acquire an SA from. The same holds
+// while the policy's peer is disabled or not usable: the policy is invalid (I), its
+// status says the peer is disabled and its traffic held, and its packets are dropped
+// (no acquire; in XFRM a block policy) until the peer is back, rather than sent in the
+// clear (the data path opens for such a policy even with no usable peer).
 // A mode config responder sends its split-include networks and narrows the CHILD_SA to
 // the policy template only (a Windows client asking for 0.0.0.0/0 gets it, as the
 // reference's known limitations say); a RouterOS initiator keeps, of the responder's

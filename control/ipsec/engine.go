@@ -187,6 +187,10 @@ type policyInfo struct {
 	// ord is the policy's place in the menu (from 1; dynamic tunnel policies 0): the SPD
 	// keeps RouterOS's top-to-bottom order.
 	ord int
+	// held: an invalid encrypt policy of level require or unique whose peer is disabled
+	// or not usable; it stays in the SPD without an SA (its packets dropped) and asks no
+	// peer for one.
+	held bool
 }
 
 // New returns the IPsec engine (no I/O: the registration list calls it). Options left
@@ -492,7 +496,7 @@ func (e *Engine) acquire(ev esp.Event) {
 	var id uint64
 	e.locked(func() {
 		for _, p := range e.polCfg {
-			if p.reqID == ev.ReqID || uint32(p.id) == ev.PolicyID {
+			if !p.held && (p.reqID == ev.ReqID || uint32(p.id) == ev.PolicyID) {
 				peer, id = p.peer, p.id
 			}
 		}
@@ -651,6 +655,9 @@ func (e *Engine) applySPD(ctx context.Context) {
 				ep, ok := endpoints[pi.peer]
 				if !ok {
 					ep = [2]netip.Addr{pi.saSrc, pi.saDst}
+				}
+				if pi.held {
+					ep = [2]netip.Addr{} // no SA until the peer is back
 				}
 				if !ep[0].IsValid() || !ep[1].IsValid() {
 					out.TunnelSrc, out.TunnelDst = ep[0], ep[1] // what is known (the peer's address)

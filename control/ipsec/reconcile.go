@@ -95,9 +95,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		return nil
 	}
 	var dpErr error
-	if len(cfgs) > 0 {
+	if len(cfgs) > 0 || holds(polCfg) {
 		// The data path (a TUN device and a routing rule, or XFRM) comes up with the
-		// first peer, so a router without IPsec carries none of it.
+		// first peer or held policy, so a router without IPsec carries none of it.
 		if dpErr = e.openDatapath(ctx); dpErr != nil {
 			e.log.Warn("ipsec: no ESP data path", "err", dpErr)
 		}
@@ -111,6 +111,17 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.publishPolicies()
 	e.syncRules()
 	return nil
+}
+
+// holds says whether a policy is held (policyInfo.held): its drop needs the data path
+// even when its peer, the only one, is disabled.
+func holds(polCfg map[uint64]*policyInfo) bool {
+	for _, pi := range polCfg {
+		if pi.held {
+			return true
+		}
+	}
+	return false
 }
 
 // setApplied records what a pass applied: the request ids and SA endpoints the daemon
@@ -208,15 +219,17 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	peerItems, peerIDs, _ := decodeAll[peerItem](d, e, PeerPath, raw[PeerPath])
 	d.responders = map[uint64]bool{}
 	d.resolved = map[uint64]netip.Addr{}
+	disabledPeers := map[string]bool{}
 	for i, it := range peerItems {
 		id := peerIDs[i]
 		d.responders[id] = it.Passive
-		if it.Disabled {
-			continue
-		}
 		name := it.Name
 		if name == "" {
 			name = "peer" + strconv.FormatUint(id, 10)
+		}
+		if it.Disabled {
+			disabledPeers[name] = true
+			continue
 		}
 		mode, ok := exchangeModes[it.ExchangeMode]
 		if !ok {
@@ -348,7 +361,25 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		if pi.action == esp.ActionEncrypt {
 			pc := peerByName[it.Peer]
 			if pc == nil {
-				d.bad(PolicyPath, id, fmt.Errorf("peer %q is not usable", it.Peer))
+				why := fmt.Errorf("peer %q is not usable", it.Peer)
+				if disabledPeers[it.Peer] {
+					why = fmt.Errorf("peer %q is disabled", it.Peer)
+				}
+				// level=require/unique means never in the clear: a policy whose peer is
+				// disabled (or broken) stays in the SPD without an SA, so its packets are
+				// dropped as for a peer that is down, instead of leaving the SPD and
+				// falling through to the main table in the clear (issue 12; the lead's
+				// decision). level=use goes in the clear without an SA anyway.
+				if it.Peer != "" && pi.level != esp.LevelUse {
+					lvl := "require"
+					if pi.level == esp.LevelUnique {
+						lvl = "unique"
+					}
+					why = fmt.Errorf("%w: its traffic is held (level=%s), not sent in the clear", why, lvl)
+					pi.held = true
+					polCfg[id] = pi
+				}
+				d.bad(PolicyPath, id, why)
 				continue
 			}
 			// Keep the request id of a policy across reconciles so the SAs stay linked.
