@@ -39,7 +39,11 @@
 // A tunnel's ipsec-secret (GRE, EoIP, IPIP, 6to4) adds a dynamic peer (ike2, default
 // profile) to its remote-address with an identity of that pre-shared key and a
 // transport-mode policy for the tunnel's protocol between its endpoints, phase 2
-// sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go). On
+// sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go).
+// The tunnels to one address share the peer and identity (their secrets must agree), and
+// those of one protocol share the policy: a GRE and an EoIP tunnel to one address are both
+// gre between the same endpoints, so they get one policy (its comment names both) and
+// one CHILD SA rather than two identical policies that cannot both work. On
 // the userspace path the tunnel's encapsulator routes in the ESP path's selector table
 // only, so nothing leaves in the clear before the policy is installed (control/tunnel
 // ipsecTable); its decapsulator runs on the ESP device too, and its keepalives go through

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -61,7 +62,8 @@ var tunnelProposal = proposalItem{AuthAlgorithms: []string{"sha1"}, EncAlgorithm
 // default profile (prof, called profName; nil when it does not decode); its identity
 // authenticates with the secret and generates no policy. A peer is identified by its
 // address (the reference), so the tunnels to one remote address share one dynamic peer
-// and identity, which carries every tunnel's transport policy; a tunnel whose secret (or
+// and identity, which carries the tunnels' transport policies (one per protocol: a GRE
+// and an EoIP tunnel share theirs); a tunnel whose secret (or
 // local address) differs from the first one's to that address is left out, and conflicts
 // says why, by tunnel name (the tunnel engine shows it as the tunnel's status).
 func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile, taken map[string]*ike.PeerConfig) (out []tunnelPeer, conflicts map[string]string) {
@@ -113,6 +115,11 @@ func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile
 		return e.tunnelOwners[cands[i].remote] == cands[i].name && e.tunnelOwners[cands[j].remote] != cands[j].name
 	})
 	byRemote := map[netip.Addr]first{}
+	type polKey struct {
+		remote netip.Addr
+		proto  uint8
+	}
+	byPolicy := map[polKey]*policyInfo{}
 	for _, c := range cands {
 		mi, tm, it, name, remote, local := c.mi, tunnelMenus[c.mi], c.it, c.name, c.remote, c.local
 		p := it.Props
@@ -134,6 +141,15 @@ func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile
 			continue
 		}
 		delete(e.warned, "tunnel "+name)
+		// A GRE and an EoIP tunnel to one address both send GRE (47) between the same
+		// endpoints: two policies with the same selectors cannot both work (the
+		// responder binds both CHILD SAs to its first policy and drops what arrives on
+		// the other as in-template-mismatches), so they share the first one's policy
+		// and CHILD SA, as the tunnels to one address share the peer.
+		if pi := byPolicy[polKey{remote, tm.proto}]; pi != nil {
+			out = append(out, tunnelPeer{tunnel: name, profile: profName, peer: pc, policy: pi})
+			continue
+		}
 		id := tunnelPolicyID(mi, it.ID)
 		src, dst := netip.PrefixFrom(local, 32), netip.PrefixFrom(remote, 32)
 		cc := &ike.ChildConfig{ID: id, Local: ike.SelectorFromPrefix(src, tm.proto, 0),
@@ -144,6 +160,7 @@ func (e *Engine) tunnelPeers(ctx context.Context, profName string, prof *profile
 		pc.Children = append(pc.Children, cc)
 		pi := &policyInfo{id: id, peer: pc.Name, action: esp.ActionEncrypt, level: esp.LevelRequire,
 			src: src, dst: dst, proto: tm.proto, reqID: cc.ReqID, saSrc: local, saDst: remote}
+		byPolicy[polKey{remote, tm.proto}] = pi
 		out = append(out, tunnelPeer{tunnel: name, profile: profName, peer: pc, policy: pi})
 	}
 	e.tunnelOwners = map[netip.Addr]string{}
@@ -267,9 +284,18 @@ func (e *Engine) tunnelRows(path string) []control.Row {
 	}
 	var rows []control.Row
 	seen := map[*ike.PeerConfig]bool{}
+	// The tunnels sharing a policy (GRE and EoIP to one address) are named in its one
+	// row's comment.
+	names := map[*policyInfo][]string{}
+	for _, tp := range tps {
+		names[tp.policy] = append(names[tp.policy], tp.tunnel)
+	}
 	for i, tp := range tps {
 		if path != PolicyPath && seen[tp.peer] {
 			continue // the tunnels to one address share the peer and identity
+		}
+		if path == PolicyPath && names[tp.policy] == nil {
+			continue // shown with the first tunnel of its policy
 		}
 		seen[tp.peer] = true
 		var p map[string]string
@@ -288,7 +314,8 @@ func (e *Engine) tunnelRows(path string) []control.Row {
 				"src-port": "any", "dst-port": "any", "protocol": protoName(pi.proto), "action": "encrypt",
 				"level": "require", "ipsec-protocols": "esp", "tunnel": "no", "peer": tp.peer.Name,
 				"sa-src-address": pi.saSrc.String(), "sa-dst-address": pi.saDst.String(),
-				"ph2-count": "0", "ph2-state": "no-phase2", "comment": tp.tunnel}
+				"ph2-count": "0", "ph2-state": "no-phase2", "comment": strings.Join(names[pi], ",")}
+			delete(names, pi)
 			if up[pi.id] {
 				p["ph2-count"], p["ph2-state"] = "1", "established"
 			}

@@ -1,8 +1,11 @@
 package ipsec_test
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -201,6 +204,77 @@ func TestEoIPBesideIPsecGRE(t *testing.T) {
 	}
 	if out, err := iketest.In(nsR, "ping", "-c", "10", "-i", "0.02", "-W", "2", "198.19.219.2").CombinedOutput(); err != nil {
 		t.Fatalf("ping across the plain EoIP: %v\n%s", err, out)
+	}
+	if protos := w.protos(); protos["47"] != 0 || protos["50"] < 2 {
+		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+	}
+}
+
+// TestGREAndEoIPIPsecSecretSameRemote: a GRE and an EoIP tunnel with the same
+// ipsec-secret to one remote both send GRE between the same endpoints, so they share one
+// dynamic transport policy (and CHILD SA) instead of getting two identical ones, of which
+// the responder bound both SAs to the first and dropped everything on the second as
+// in-template-mismatches (issue 12, leak12's s31 finding: both tunnels dead). Both carry
+// traffic, the policy print has one row naming both tunnels, the wire carries only IKE
+// and ESP, and disabling the GRE leaves the EoIP working on a policy of its own.
+func TestGREAndEoIPIPsecSecretSameRemote(t *testing.T) {
+	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
+	r, s, nsR, nsS := eoipPair(t, "ges")
+	w := captureWire(t, nsR, "ether1")
+	for _, d := range []struct {
+		d           *daemon
+		local, peer string
+		me          int
+	}{{r, "198.18.61.1", "198.18.61.2", 1}, {s, "198.18.61.2", "198.18.61.1", 2}} {
+		d.d.script(fmt.Sprintf(`/interface gre add name=gre2 local-address=%[1]s remote-address=%[2]s ipsec-secret=same-secret
+/ip address add address=198.19.229.%[3]d/30 interface=gre2
+/interface eoip add name=eoip1 local-address=%[1]s remote-address=%[2]s tunnel-id=7 ipsec-secret=same-secret
+/ip address add address=198.19.229.%[4]d/30 interface=eoip1
+`, d.local, d.peer, d.me, 8+d.me))
+	}
+	stats := func() string {
+		q := "/ip ipsec policy print detail\n/ip ipsec statistics print\n/ip ipsec installed-sa print\n"
+		return "R:\n" + r.script(q) + "S:\n" + s.script(q)
+	}
+	for _, dst := range []string{"198.19.229.2", "198.19.229.10"} {
+		if !iketest.WaitFor(30*time.Second, func() bool {
+			return iketest.In(nsR, "ping", "-c", "1", "-W", "1", dst).Run() == nil
+		}) {
+			t.Fatalf("no traffic to %s across its tunnel:\n%s", dst, stats())
+		}
+	}
+	mism := func(d *daemon) int {
+		m := regexp.MustCompile(`in-template-mismatches: (\d+)`).FindStringSubmatch(d.script("/ip ipsec statistics print\n"))
+		if m == nil {
+			t.Fatalf("no in-template-mismatches in the statistics")
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	m0 := mism(s)
+	for _, dst := range []string{"198.19.229.2", "198.19.229.10"} {
+		if out, err := iketest.In(nsR, "ping", "-c", "10", "-i", "0.02", "-W", "2", dst).CombinedOutput(); err != nil {
+			t.Fatalf("ping %s: %v\n%s\n%s", dst, err, out, stats())
+		}
+	}
+	if out, err := iketest.In(nsS, "ping", "-c", "10", "-i", "0.02", "-W", "2", "198.19.229.9").CombinedOutput(); err != nil {
+		t.Fatalf("ping from S across the EoIP: %v\n%s\n%s", err, out, stats())
+	}
+	if m := mism(s); m != m0 {
+		t.Errorf("S: in-template-mismatches %d -> %d", m0, m)
+	}
+	pol := r.script("/ip ipsec policy print detail where dynamic\n")
+	if n := strings.Count(pol, "protocol=gre"); n != 1 || !strings.Contains(pol, ";;; gre2,eoip1") {
+		t.Errorf("want one dynamic gre policy naming both tunnels, got %d:\n%s", n, pol)
+	}
+	// The GRE gone, the EoIP keeps a policy of its own (renegotiated).
+	r.script("/interface gre disable gre2\n")
+	s.script("/interface gre disable gre2\n")
+	if !iketest.WaitFor(30*time.Second, func() bool {
+		return iketest.In(nsR, "ping", "-c", "1", "-W", "1", "198.19.229.10").Run() == nil &&
+			strings.Contains(r.script("/ip ipsec policy print detail where dynamic\n"), "eoip1")
+	}) {
+		t.Fatalf("the EoIP alone does not carry traffic:\n%s", stats())
 	}
 	if protos := w.protos(); protos["47"] != 0 || protos["50"] < 2 {
 		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
