@@ -675,7 +675,7 @@ func cmdRemove(_ context.Context, c *Call) (*Reply, error) {
 				return nil, err
 			}
 			if c.Menu.NamesInterface() {
-				stale, err := staleAddresses(tx, it.Props["name"], ch.ID)
+				stale, err := staleRefs(tx, it.Props["name"], ch.ID)
 				if err != nil {
 					return nil, err
 				}
@@ -687,31 +687,71 @@ func cmdRemove(_ context.Context, c *Call) (*Reply, error) {
 	return &Reply{Menu: c.Menu}, x.dynamicRef(c, err, "remove")
 }
 
-// staleAddresses points the addresses on a removed interface (name, item id) at its id,
-// `interface=*1A`, as RouterOS shows and exports them (it refers to interfaces by id):
-// they stay, invalid, and an export of them imports again (link.StaleRef), where the
-// name of an interface that is gone was refused ("input does not match any value of
-// interface"). A name alone would also follow a new interface given the old name.
-func staleAddresses(tx *store.Tx, name string, id uint64) ([]Change, error) {
+// staleRefs points the references to a removed interface (name, item id) at its id,
+// `interface=*1A`, `in-interface=!*1A`, as RouterOS shows and exports them (it refers to
+// interfaces by id): the addresses on it and the firewall rules matching it stay,
+// invalid, and an export of them imports again (link.StaleRef), where the name of an
+// interface that is gone was refused ("input does not match any value of interface")
+// and a plain /import of the box's own export stopped there. A name alone would also
+// follow a new interface given the old name.
+func staleRefs(tx *store.Tx, name string, id uint64) ([]Change, error) {
+	if name == "" {
+		return nil, nil
+	}
 	var chs []Change
-	for _, path := range []string{menu.Address4Path, menu.Address6Path} {
-		items, err := tx.List(path)
+	ref := FormatID(id)
+	for _, r := range staleRefProps {
+		items, err := tx.List(r.path)
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range items {
-			if name == "" || a.Props["interface"] != name {
+		for _, it := range items {
+			changed := false
+			for _, k := range r.props {
+				v, ok := it.Props[k]
+				if !ok {
+					continue
+				}
+				neg := strings.HasPrefix(v, "!")
+				if strings.TrimPrefix(v, "!") != name {
+					continue
+				}
+				it.Props[k] = ref
+				if neg {
+					it.Props[k] = "!" + ref
+				}
+				changed = true
+			}
+			if !changed {
 				continue
 			}
-			a.Props["interface"] = FormatID(id)
-			if err := tx.Put(path, a, 0); err != nil {
+			if err := tx.Put(r.path, it, 0); err != nil {
 				return nil, err
 			}
-			chs = append(chs, Change{path, a.ID, "set"})
+			chs = append(chs, Change{r.path, it.ID, "set"})
 		}
 	}
 	return chs, nil
 }
+
+// staleRefProps are the menus and properties staleRefs points at a removed interface's
+// id: each names one interface (the firewall's with an optional "!").
+var staleRefProps = func() []struct {
+	path  string
+	props []string
+} {
+	type ref = struct {
+		path  string
+		props []string
+	}
+	out := []ref{{menu.Address4Path, []string{"interface"}}, {menu.Address6Path, []string{"interface"}}}
+	for _, root := range []string{menu.Firewall4Path, menu.Firewall6Path} {
+		for _, t := range menu.FirewallTables {
+			out = append(out, ref{root + "/" + t, []string{"in-interface", "out-interface"}})
+		}
+	}
+	return out
+}()
 
 // dynamicRef gives RouterOS's words for a command whose items include a row the menu's
 // engine adds (flag D: a tunnel's ipsec-secret peer, identity and policy; the firewall's

@@ -388,6 +388,37 @@ func TestRemovedInterfaceAddresses(t *testing.T) {
 	}
 }
 
+// TestRemovedInterfaceRules: the firewall rules matching an interface that is removed
+// point at its id too, negated ones with their "!" (issue 15: they kept the name, which
+// their export wrote and /import refused); rules naming other interfaces keep them.
+func TestRemovedInterfaceRules(t *testing.T) {
+	ex := newExecutor(t)
+	admin := &control.Session{User: "admin"}
+	mustExec(t, ex, admin, "/interface/bridge", "add", "name=brz")
+	mustExec(t, ex, admin, "/interface/bridge", "add", "name=brzz")
+	mustExec(t, ex, admin, "/ip/firewall/filter", "add", "chain=forward", "in-interface=brz", "comment=a")
+	mustExec(t, ex, admin, "/ip/firewall/nat", "add", "chain=srcnat", "out-interface=!brz", "action=masquerade", "comment=b")
+	mustExec(t, ex, admin, "/ipv6/firewall/mangle", "add", "chain=prerouting", "in-interface=brz", "out-interface=brz", "comment=c")
+	mustExec(t, ex, admin, "/ip/firewall/raw", "add", "chain=prerouting", "in-interface=brzz", "comment=d")
+	id := ""
+	for _, r := range mustExec(t, ex, admin, "/interface/bridge", "print").Rows {
+		if r.Props["name"] == "brz" {
+			id = control.FormatID(r.ID)
+		}
+	}
+	mustExec(t, ex, admin, "/interface/bridge", "remove", "numbers=brz")
+	var got []string
+	for _, path := range []string{"/ip/firewall/filter", "/ip/firewall/nat", "/ipv6/firewall/mangle", "/ip/firewall/raw"} {
+		items, _ := ex.Items(path)
+		for _, it := range items {
+			got = append(got, it.Props["comment"]+" "+it.Props["in-interface"]+" "+it.Props["out-interface"])
+		}
+	}
+	if want := "a " + id + " ,b  !" + id + ",c " + id + " " + id + ",d brzz "; strings.Join(got, ",") != want {
+		t.Errorf("rules %q, want %q", strings.Join(got, ","), want)
+	}
+}
+
 // TestExportHeaderLocalTime: the export's header is in the router's time, /system
 // clock's zone, as RouterOS writes it (QA: it was UTC after time-zone-name was set).
 func TestExportHeaderLocalTime(t *testing.T) {

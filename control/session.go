@@ -31,6 +31,14 @@ type Session struct {
 	// refuses it). Rewrites of v6-only properties apply to any input.
 	V6 bool
 
+	// Import: what the session runs is a script file (/import, routerctl -f), most often
+	// an export: what it names that is not here is kept as written where a typed
+	// command is refused, so that the box's own export always imports. A firewall rule
+	// naming an interface that is gone (a PPP session's, a link made outside routerd, a
+	// rule stored before unknown names were refused) is such a line: it is kept, and
+	// matches the interface by name once it appears.
+	Import bool
+
 	// V6Joined: the RouterOS 6 master ports this session's import put into a bridge of
 	// the export's own (port → bridge), so that an address line naming such a port
 	// afterwards goes to that bridge as the upgrade put it. One import uses it at a

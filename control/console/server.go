@@ -251,6 +251,7 @@ func (c *conn) run(ctx context.Context, req request) (path, errMsg string) {
 		run = c.in.RunFile
 	}
 	c.sess.V6 = req.V6 // for this run only: the next request says again
+	c.sess.Import = req.File
 	err := run(ctx, con, req.Src, w)
 	if err != nil {
 		errMsg = err.Error()

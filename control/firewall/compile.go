@@ -983,6 +983,14 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	if err := r.Check(cfg.V6); err != nil {
 		return nil, err
 	}
+	// An interface removed since the rule was written is named by its id (*1A): the
+	// rule is kept, as RouterOS keeps it, but matches no interface any more, and its
+	// negation (!*1A) is not "every interface" either: invalid, as in RouterOS.
+	for _, k := range []string{"in-interface", "out-interface"} {
+		if n := strings.TrimPrefix(r.Props[k], "!"); link.StaleRef(n) {
+			return nil, fmt.Errorf("interface %s not present", n)
+		}
+	}
 	p := r.Props
 	m := alt{{}}
 	never := false // a matcher no packet can satisfy

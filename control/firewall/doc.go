@@ -164,6 +164,15 @@
 // every interface of the kind, as on RouterOS: the link engine resolves them like
 // interface lists (link.IfaceKinds; no link here is PPP or wireless).
 //
+// An interface name no interface has is refused at add and set, as RouterOS refuses it,
+// except from a script file (/import, routerctl -f: control.Session.Import): the box's
+// own export must always import, and it names what a rule was acknowledged with (a PPP
+// session's interface, a link made outside routerd, a rule stored before the check).
+// Such a rule matches the name once an interface of that name appears, and its status
+// says the interface is not present. Removing an interface points the rules matching it
+// at its id (in-interface=*1A, out-interface=!*1A), as RouterOS shows and exports them:
+// they are kept, invalid ("interface *1A not present"), and their export imports again.
+//
 // in-bridge-port and in-bridge-port-list: the ip and ip6 families see the bridge as the
 // input interface. A bridge-family table per family (routerd-ip, routerd-ip6), whose
 // prerouting hook runs before the packet leaves the bridge, writes the class of the port

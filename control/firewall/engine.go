@@ -457,6 +457,7 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 	}
 	e.lastErr[v6] = aerr
 	e.mu.Unlock()
+	absent := e.absentIface()
 	for t, items := range itemsByTable {
 		path := rulePath(v6, t)
 		for _, it := range items {
@@ -470,6 +471,8 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 				invalid, status = true, aerr.Error()
 			} else if e.logErr != nil && it.Props["disabled"] != "yes" && (it.Props["action"] == "log" || it.Props["log"] == "yes") {
 				status = "log lines do not reach /log: " + e.logErr.Error()
+			} else if why := absent(it.Props); why != "" && it.Props["disabled"] != "yes" {
+				status = why
 			}
 			e.ex.State.SetStatus(path, it.ID, invalid, status)
 		}
@@ -822,7 +825,7 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			if err := r.Check(v6); err != nil && !errors.Is(err, ErrNotSupported) {
 				return ruleError(err)
 			}
-			if err := e.checkIfaces(tx, args); err != nil {
+			if err := e.checkIfaces(c.Sess, tx, args); err != nil {
 				return err
 			}
 			for _, k := range ifListProps {
@@ -862,9 +865,13 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 // RouterOS, which points such rules at interface lists. The interface kinds
 // (all-ethernet...) and an export's reference to a removed interface (*ID) are taken.
 // With no link engine on the executor there is no interface table to check against (the
-// package's own tests run the firewall alone).
-func (e *Engine) checkIfaces(tx *store.Tx, args map[string]string) error {
-	if e.ex.Engine(link.IfacePath) == "" {
+// package's own tests run the firewall alone). A script file (an export: sess.Import)
+// keeps the name it gives: the box's own export names the interface of a rule that was
+// acknowledged, and must import again even when that interface is gone (a PPP
+// session's, a link made outside routerd, a rule stored before this check); the rule's
+// status says the interface is not present (ifaceStatus).
+func (e *Engine) checkIfaces(sess *control.Session, tx *store.Tx, args map[string]string) error {
+	if e.ex.Engine(link.IfacePath) == "" || (sess != nil && sess.Import) {
 		return nil
 	}
 	for _, k := range []string{"in-interface", "out-interface"} {
@@ -879,6 +886,40 @@ func (e *Engine) checkIfaces(tx *store.Tx, args map[string]string) error {
 		return control.ArgError("input does not match any value of interface")
 	}
 	return nil
+}
+
+// absentIface returns, for one pass, the status of a rule whose in-interface or
+// out-interface names an interface the box neither has nor has configured: one kept
+// from a script file (checkIfaces), or stored before such names were refused. The rule
+// stays valid: it matches that name once an interface of that name appears (a PPP
+// session's comes and goes), but the operator sees why it matches nothing now. Names are
+// looked up once per pass. A removed interface's id (*1A) makes the rule invalid
+// instead (compileRule); with no link engine there is nothing to look names up in.
+func (e *Engine) absentIface() func(p map[string]string) string {
+	if e.ex.Engine(link.IfacePath) == "" {
+		return func(map[string]string) string { return "" }
+	}
+	present := map[string]bool{}
+	return func(p map[string]string) string {
+		for _, k := range []string{"in-interface", "out-interface"} {
+			n := strings.TrimPrefix(p[k], "!")
+			if n == "" || ifaceKind(n) || link.StaleRef(n) {
+				continue
+			}
+			ok, seen := present[n]
+			if !seen {
+				ok = e.ex.HasName(link.IfacePath, n)
+				if !ok {
+					_ = e.ex.View(nil, func(tx *store.Tx) error { ok = link.Known(e.ex, tx, n); return nil })
+				}
+				present[n] = ok
+			}
+			if !ok {
+				return fmt.Sprintf("%s %s not present: the rule matches it by name once it appears", k, n)
+			}
+		}
+		return ""
+	}
 }
 
 // loopFailure refuses rules (jumps being added, set or enabled) when, beside the other

@@ -163,6 +163,8 @@ func (s *system) runFile(ctx context.Context, sess *control.Session, lines []str
 			}
 		}()
 	}
+	defer func(was bool) { sess.Import = was }(sess.Import)
+	sess.Import = true
 	con := &script.Console{Sess: sess}
 	if !verbose {
 		err := s.in.RunFile(ctx, con, strings.Join(lines, "\n"), out)

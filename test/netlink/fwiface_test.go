@@ -1,6 +1,9 @@
 package netlink
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -35,4 +38,91 @@ func TestFirewallUnknownInterface(t *testing.T) {
 	} {
 		r.must(cmd)
 	}
+}
+
+// TestFirewallRemovedInterfaceExport: the box's own export always imports (issue 15
+// medium: a rule whose interface was removed kept in-interface=NAME, the export wrote it,
+// and /import refused the line, so a plain /import lost everything after it). Removing
+// an interface points the rules matching it at its id, as RouterOS shows them
+// (in-interface=*N, out-interface=!*N), invalid with "interface *N not present"; a rule
+// naming an interface that is not here, kept from a script file (a PPP session's, or
+// stored before such names were refused), stays valid and says so in its status, while
+// a typed add of that name is still refused. The export of all of it imports into a
+// fresh routerd with a plain /import and exports the same rules again.
+func TestFirewallRemovedInterfaceExport(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "fwrm")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/interface bridge add name=brtmp")
+	r.must("/interface bridge add name=brkeep")
+	r.must("/ip firewall filter add chain=forward in-interface=brtmp protocol=udp dst-port=4444 action=drop comment=gone")
+	r.must("/ip firewall filter add chain=forward out-interface=!brtmp action=accept comment=gonen")
+	r.must("/ipv6 firewall filter add chain=forward in-interface=brtmp action=drop comment=gone6")
+	r.must("/ip firewall filter add chain=forward in-interface=brkeep action=accept comment=kept")
+	r.fails("/ip firewall filter add chain=forward in-interface=ghost0 action=drop comment=ghost", "input does not match any value of interface")
+	if out, err := importFile(t, r, "ghost.rsc", "/ip firewall filter\nadd action=drop chain=forward comment=ghost in-interface=ghost0\n"); err != nil || !strings.Contains(out, "1 applied") {
+		t.Fatalf("a script file naming an interface that is not here: %v\n%s", err, out)
+	}
+	ref := strings.TrimSpace(r.must(":put [/interface bridge get [find name=brtmp] .id]"))
+	if !strings.HasPrefix(ref, "*") {
+		t.Fatalf("brtmp's id: %q", ref)
+	}
+	r.must("/interface bridge remove brtmp")
+
+	want := map[string][]string{
+		"/ip firewall filter print detail where comment=gone":    {invalidRow, "in-interface=" + ref, `status="interface ` + ref + ` not present"`},
+		"/ip firewall filter print detail where comment=gonen":   {invalidRow, "out-interface=!" + ref},
+		"/ipv6 firewall filter print detail where comment=gone6": {invalidRow, "in-interface=" + ref},
+		"/ip firewall filter print detail where comment=ghost":   {"in-interface=ghost0", `status="in-interface ghost0 not present: the rule matches it by name once it appears"`},
+	}
+	for cmd, subs := range want {
+		eventually(t, cmd, func() (bool, string) {
+			out := r.must(cmd)
+			for _, s := range subs {
+				if s == invalidRow && !invalid(out) || s != invalidRow && !strings.Contains(out, s) {
+					return false, out
+				}
+			}
+			return true, out
+		})
+	}
+	for _, c := range []string{"ghost", "kept"} {
+		if out := r.must("/ip firewall filter print detail where comment=" + c); invalid(out) {
+			t.Errorf("rule %s invalid:\n%s", c, out)
+		}
+	}
+	exp := body(r.must("/export"))
+	if strings.Contains(exp, "brtmp") {
+		t.Errorf("the export names the removed interface:\n%s", exp)
+	}
+
+	// A fresh routerd: a plain /import (one unit, stopping at the first refusal) takes
+	// all of it, and exports the same.
+	ns2 := portsNS(t, "fwrm2")
+	r2 := startRouter(t, ns2, t.TempDir())
+	files := filepath.Join(r2.dir, "data", "files")
+	if err := os.MkdirAll(files, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(files, "own.rsc"), []byte(exp), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := r2.ctl("/import file-name=own.rsc"); err != nil {
+		t.Fatalf("the box's own export does not import: %v\n%s", err, out)
+	}
+	if exp2 := body(r2.must("/export")); exp2 != exp {
+		t.Errorf("export of the re-import differs:\n%s\n---\n%s", exp, exp2)
+	}
+	eventually(t, "the imported rule invalid", func() (bool, string) {
+		out := r2.must("/ip firewall filter print detail where comment=gone")
+		return invalid(out) && strings.Contains(out, `status="interface `+ref+` not present"`), out
+	})
+}
+
+// invalidRow stands for the I flag on a rule's row in a wanted print.
+const invalidRow = "(flag I)"
+
+// invalid reports whether a print's first row has the I flag (not the legend's).
+func invalid(print string) bool {
+	return regexp.MustCompile(`(?m)^\s*\d+\s+[A-Z]*I[A-Z]*\s`).MatchString(print)
 }
