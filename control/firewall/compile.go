@@ -1323,7 +1323,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 		}
 	}
 	if v := p["per-connection-classifier"]; v != "" {
-		if err := add(perConnectionClassifier(cfg, v)); err != nil {
+		if err := add(perConnectionClassifier(cfg, v, p["protocol"])); err != nil {
 			return nil, err
 		}
 	}

@@ -133,7 +133,9 @@
 // RouterOS's modes say: dst-address, src-address, src-and-dst-addresses,
 // dst-address-and-port, addresses-and-dst-port), connection-limit
 // (a meter with connlimit: ct count over N per source block), per-connection-classifier
-// (jhash of the packet's fields with one seed for all rules, modulo every), time (meta hour
+// (jhash of the packet's fields with one seed for all rules, modulo every; with ports, a
+// packet of a protocol without ports (not tcp, udp, udplite, sctp, dccp: meta l4proto)
+// hashes its ports as zero, so one ping stays in one class), time (meta hour
 // and day, in /system clock's zone: the kernel counts hours in UTC and days in sys_tz, so
 // the window is shifted by both offsets and compiled again when either changes, zone.go); actions change-mss (new-mss=N or clamp-to-pmtu via rt mtu), accept, drop, reject (reject-with), jump, return, passthrough, log,
 // add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,

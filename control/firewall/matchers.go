@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"github.com/routerd/routerd/control/value"
 )
@@ -195,9 +196,18 @@ var pccFields = map[string][]string{
 	"dst-address-and-port":     {"dst", "dport"},
 }
 
+// portProtos are the transport protocols whose header starts with the source and
+// destination ports (nft's th sport and th dport).
+var portProtos = []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE, unix.IPPROTO_SCTP, unix.IPPROTO_DCCP}
+
 // perConnectionClassifier reads [!]fields:every/remainder and hashes the fields with
-// the kernel's jhash: the packets of one flow always get the same remainder.
-func perConnectionClassifier(cfg Config, v string) (alt, error) {
+// the kernel's jhash: the packets of one flow always get the same remainder. A
+// classifier with ports hashes them for the protocols that have ports only: a packet of
+// any other protocol hashes its ports as zero, as RouterOS, which has no ports for it,
+// does. Read from the header, ICMP's "ports" are its type, code and checksum, which
+// changes with every echo, so one ping's packets were spread over the classes. proto
+// is the rule's protocol=: one with ports needs no guard.
+func perConnectionClassifier(cfg Config, v, proto string) (alt, error) {
 	bad := fmt.Errorf("invalid value for argument per-connection-classifier")
 	neg := strings.HasPrefix(v, "!")
 	f, rest, ok := strings.Cut(strings.TrimPrefix(v, "!"), ":")
@@ -217,10 +227,31 @@ func perConnectionClassifier(cfg Config, v string) (alt, error) {
 	}
 	// One seed for every rule (the kernel picks a random one per rule without it), so
 	// that rules dividing the same flows agree on each flow's class.
-	es := append(loads, &expr.Hash{SourceRegister: reg32, DestRegister: 1, Length: uint32(n), Modulus: uint32(every),
-		Seed: pccSeed, Type: expr.HashTypeJenkins},
-		&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(uint32(rem))})
-	return alt{es}, nil
+	hash := func(loads []expr.Any) []expr.Any {
+		return append(loads, &expr.Hash{SourceRegister: reg32, DestRegister: 1, Length: uint32(n), Modulus: uint32(every),
+			Seed: pccSeed, Type: expr.HashTypeJenkins},
+			&expr.Cmp{Op: cmpOp(neg), Register: 1, Data: ne32(uint32(rem))})
+	}
+	var portless []expr.Any // the loads with each port a zero
+	ports := false
+	for _, l := range loads {
+		if pl, ok := l.(*expr.Payload); ok && pl.Base == expr.PayloadBaseTransportHeader {
+			l, ports = &expr.Immediate{Register: pl.DestRegister, Data: make([]byte, 4)}, true
+		}
+		portless = append(portless, l)
+	}
+	pn, err := protoNumber(strings.TrimPrefix(proto, "!"), cfg.V6)
+	if !ports || (proto != "" && !strings.HasPrefix(proto, "!") && err == nil && slices.Contains(portProtos, pn)) {
+		return alt{hash(loads)}, nil
+	}
+	vals := make([][]byte, len(portProtos))
+	for i, p := range portProtos {
+		vals[i] = []byte{p}
+	}
+	load := &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}
+	with := inSet(load, nftables.TypeInetProto, vals, false)[0]
+	without := inSet(load, nftables.TypeInetProto, vals, true)[0]
+	return alt{append(slices.Clone(with), hash(loads)...), append(slices.Clone(without), hash(portless)...)}, nil
 }
 
 var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}

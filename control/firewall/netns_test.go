@@ -605,6 +605,8 @@ add chain=forward `+echo+` action=passthrough time=`+in+` comment=now
 add chain=forward `+echo+` action=passthrough time=`+out+` comment=later
 add chain=forward `+echo+` action=passthrough per-connection-classifier=both-addresses:2/0 comment=pcc0
 add chain=forward `+echo+` action=passthrough per-connection-classifier=both-addresses:2/1 comment=pcc1
+add chain=forward `+echo+` dst-address=198.19.2.3 action=passthrough per-connection-classifier=both-addresses-and-ports:2/0 comment=pccp0
+add chain=forward `+echo+` dst-address=198.19.2.3 action=passthrough per-connection-classifier=both-addresses-and-ports:2/1 comment=pccp1
 add chain=forward `+echo+` action=passthrough connection-limit=1,32 comment=over
 add chain=forward `+echo+` action=accept dst-limit=2,2,dst-address comment=limited
 add chain=forward `+echo+` action=accept comment=rest
@@ -627,6 +629,14 @@ add chain=forward `+echo+` action=accept comment=rest
 	a, b := r.counter(t, "/ip firewall filter", "pcc0"), r.counter(t, "/ip firewall filter", "pcc1")
 	if a+b != 4 || a == 2 { // the flows have 3 and 1 packets
 		t.Errorf("per-connection-classifier classes %d+%d, want 4 packets", a, b)
+	}
+	// With ports, ICMP (no ports) hashes its addresses only, as RouterOS does: both pings
+	// to .3 (1 and 10 echoes) fall in one class. Read from the header, the "ports" were
+	// the echo's type, code and checksum, and spread one ping over the classes.
+	sh(t, "ip", "netns", "exec", tp.c, "ping", "-c10", "-i0.1", "-W2", "198.19.2.3")
+	a, b = r.counter(t, "/ip firewall filter", "pccp0"), r.counter(t, "/ip firewall filter", "pccp1")
+	if a+b != 11 || (a != 0 && b != 0) {
+		t.Errorf("per-connection-classifier with ports spread ICMP over the classes: %d+%d, want 11 in one", a, b)
 	}
 	// A burst of 20 to one destination: dst-limit lets the burst of 2 and about 2/s through.
 	lim0, rest0 := r.counter(t, "/ip firewall filter", "limited"), r.counter(t, "/ip firewall filter", "rest")

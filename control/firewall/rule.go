@@ -285,7 +285,7 @@ func (r *Rule) Check(v6 bool) error {
 		}
 	}
 	if v := p["per-connection-classifier"]; v != "" {
-		if _, err := perConnectionClassifier(Config{V6: v6}, v); err != nil {
+		if _, err := perConnectionClassifier(Config{V6: v6}, v, p["protocol"]); err != nil {
 			return err
 		}
 	}
