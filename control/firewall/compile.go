@@ -1818,6 +1818,14 @@ func ipsecIface(p map[string]string) string {
 	return prop
 }
 
+// ipsecIfaceNote is the status of a rule whose ipsec-policy=DIR,ipsec has an interface
+// (ipsecIface): the kernel's IPsec packets are matched on the interface, but routerd's
+// userspace ESP hands its packets in and out through its TUN device, which says nothing
+// of the interface the ESP itself used, so for those the interface is not checked.
+func ipsecIfaceNote(prop string) string {
+	return fmt.Sprintf("%s is not checked for the packets of routerd's userspace ESP (they pass its %s device whichever interface carries the ESP): those match on ipsec-policy alone", prop, IPsecTun)
+}
+
 // icmpOptions matches icmp-options=[!]TYPE[:CODE[-CODE]]: the type alone, the type and one
 // code, or the type and a range of codes (0-255: any code, the type alone).
 func icmpOptions(v string) alt {

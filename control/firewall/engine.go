@@ -473,6 +473,8 @@ func (e *Engine) reconcile(ctx context.Context, v6 bool, zo zoneOffsets) error {
 				status = "log lines do not reach /log: " + e.logErr.Error()
 			} else if why := absent(it.Props); why != "" && it.Props["disabled"] != "yes" {
 				status = why
+			} else if prop := ipsecIface(it.Props); prop != "" && it.Props["disabled"] != "yes" {
+				status = ipsecIfaceNote(prop)
 			}
 			e.ex.State.SetStatus(path, it.ID, invalid, status)
 		}
