@@ -63,7 +63,11 @@ func TestIKEv1Phase1RetriedForOrphans(t *testing.T) {
 	a := v1TestPeer(t, "b", ExchangeMain, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
 	b := v1TestPeer(t, "a", ExchangeMain, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
 	a.Lifetime, b.Lifetime = 2*time.Second, 2*time.Second
-	a.Children[0].Lifetime, b.Children[0].Lifetime = 40*time.Second, 40*time.Second // soft from 30 s
+	// Soft from 45-48 s (jitter), hard at 60 s. The third attempt comes ~6 s after the
+	// soft lifetime (two failures and the 1 s and 2 s backoffs) and must finish before the
+	// hard one; with 40 s (soft from 30-32 s) that left 2-4 s, which -race under load
+	// overran (s31: the rekey came 10 ms after the hard lifetime).
+	a.Children[0].Lifetime, b.Children[0].Lifetime = 60*time.Second, 60*time.Second
 	pr.start(a, b)
 	pr.established(t)
 	first := pr.ka.all()[0].InSPI
@@ -81,7 +85,7 @@ func TestIKEv1Phase1RetriedForOrphans(t *testing.T) {
 	pr.b.SetPeers([]*PeerConfig{&wrong})
 	// The first Phase 1 and, from the soft lifetime on, two more attempts.
 	attempts := func() int { return strings.Count(pr.la.String(), "initiating IKEv1 phase 1") }
-	if !iketest.WaitFor(45*time.Second, func() bool { return attempts() >= 3 }) {
+	if !iketest.WaitFor(70*time.Second, func() bool { return attempts() >= 3 }) {
 		t.Fatalf("%d phase 1 attempts, want the first and two for the expiring SA", attempts())
 	}
 	// ...while the SA lives: not a fresh start after its hard lifetime.
