@@ -439,6 +439,20 @@ func (x *Executor) modify(c *Call, skip map[string]bool, fn func(props, vals map
 					return nil, err
 				}
 				chs = append(chs, rc...)
+				if c.Menu.NamesInterface() {
+					rc, err := x.RenameIfaceRefs(tx, old, it.Props[np])
+					if err != nil {
+						return nil, err
+					}
+					chs = append(chs, rc...)
+				}
+				if c.Menu.Path == menu.InterfaceListPath {
+					rc, err := renameListRefs(tx, old, it.Props[np])
+					if err != nil {
+						return nil, err
+					}
+					chs = append(chs, rc...)
+				}
 			}
 		}
 		for _, it := range writes {
@@ -674,8 +688,12 @@ func cmdRemove(_ context.Context, c *Call) (*Reply, error) {
 			if err := tx.Delete(c.Menu.Path, ch.ID); err != nil {
 				return nil, err
 			}
-			if c.Menu.NamesInterface() {
-				stale, err := staleRefs(tx, it.Props["name"], ch.ID)
+			refs := staleRefProps
+			if c.Menu.Path == menu.InterfaceListPath {
+				refs = staleListRefProps
+			}
+			if c.Menu.NamesInterface() || c.Menu.Path == menu.InterfaceListPath {
+				stale, err := staleRefs(tx, it.Props["name"], ch.ID, refs)
 				if err != nil {
 					return nil, err
 				}
@@ -694,13 +712,17 @@ func cmdRemove(_ context.Context, c *Call) (*Reply, error) {
 // interface that is gone was refused ("input does not match any value of interface")
 // and a plain /import of the box's own export stopped there. A name alone would also
 // follow a new interface given the old name.
-func staleRefs(tx *store.Tx, name string, id uint64) ([]Change, error) {
+//
+// An interface list removed while firewall rules match it is pointed at the same way
+// (in-interface-list=*2, staleListRefProps): the rule matched nothing, silently, and
+// its export was refused at import.
+func staleRefs(tx *store.Tx, name string, id uint64, refs []staleRef) ([]Change, error) {
 	if name == "" {
 		return nil, nil
 	}
 	var chs []Change
 	ref := FormatID(id)
-	for _, r := range staleRefProps {
+	for _, r := range refs {
 		items, err := tx.List(r.path)
 		if err != nil {
 			return nil, err
@@ -734,23 +756,122 @@ func staleRefs(tx *store.Tx, name string, id uint64) ([]Change, error) {
 	return chs, nil
 }
 
-// staleRefProps are the menus and properties staleRefs points at a removed interface's
-// id: each names one interface (the firewall's with an optional "!").
-var staleRefProps = func() []struct {
-	path  string
-	props []string
-} {
-	type ref = struct {
-		path  string
-		props []string
+// IfaceRefProps are the properties that name interfaces (comma lists of them; the
+// firewall's with an optional "!"), in any menu; gateway names one as ether1 or
+// address%ether1.
+var IfaceRefProps = map[string]bool{"interface": true, "tagged": true, "untagged": true, "ports": true,
+	"in-interface": true, "out-interface": true, "in-bridge-port": true, "out-bridge-port": true}
+
+// RenameIfaceRefs renames interface from to to in every stored property that names it
+// (IfaceRefProps, route gateways), as RouterOS, which refers to interfaces by id, shows
+// them after a rename: the addresses on a renamed bridge or tunnel, its list
+// memberships and the firewall rules matching it follow it, where they kept the old
+// name (invalid addresses, rules that matched nothing) and an export of them no longer
+// imported.
+func (x *Executor) RenameIfaceRefs(tx *store.Tx, from, to string) ([]Change, error) {
+	if from == "" || from == to {
+		return nil, nil
 	}
-	out := []ref{{menu.Address4Path, []string{"interface"}}, {menu.Address6Path, []string{"interface"}}}
-	for _, root := range []string{menu.Firewall4Path, menu.Firewall6Path} {
-		for _, t := range menu.FirewallTables {
-			out = append(out, ref{root + "/" + t, []string{"in-interface", "out-interface"}})
+	var chs []Change
+	for _, m := range x.Tree.All() {
+		if m.Path == menu.InterfacePath || m.Path == menu.EthernetPath || (m.Kind != menu.List && m.Kind != menu.Fixed) {
+			continue
+		}
+		var props []string
+		for _, p := range m.Props {
+			if !p.ReadOnly && (IfaceRefProps[p.Name] || p.Name == "gateway") {
+				props = append(props, p.Name)
+			}
+		}
+		if len(props) == 0 {
+			continue
+		}
+		items, err := tx.List(m.Path)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			changed := false
+			for _, k := range props {
+				v, ok := it.Props[k]
+				if !ok {
+					continue
+				}
+				parts := strings.Split(v, ",")
+				for i, part := range parts {
+					switch {
+					case part == from:
+						parts[i], changed = to, true
+					case part == "!"+from:
+						parts[i], changed = "!"+to, true
+					case k == "gateway" && strings.HasSuffix(part, "%"+from):
+						parts[i], changed = strings.TrimSuffix(part, from)+to, true
+					}
+				}
+				it.Props[k] = strings.Join(parts, ",")
+			}
+			if changed {
+				if err := tx.Put(m.Path, it, 0); err != nil {
+					return nil, err
+				}
+				chs = append(chs, Change{m.Path, it.ID, "set"})
+			}
 		}
 	}
-	return out
+	return chs, nil
+}
+
+// renameListRefs renames interface list from to to in the firewall rules matching it
+// (staleListRefProps), negated ones too: they kept the old name, matched nothing and
+// their export was refused at import.
+func renameListRefs(tx *store.Tx, from, to string) ([]Change, error) {
+	var chs []Change
+	for _, r := range staleListRefProps {
+		items, err := tx.List(r.path)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			changed := false
+			for _, k := range r.props {
+				switch it.Props[k] {
+				case from:
+					it.Props[k], changed = to, true
+				case "!" + from:
+					it.Props[k], changed = "!"+to, true
+				}
+			}
+			if !changed {
+				continue
+			}
+			if err := tx.Put(r.path, it, 0); err != nil {
+				return nil, err
+			}
+			chs = append(chs, Change{r.path, it.ID, "set"})
+		}
+	}
+	return chs, nil
+}
+
+// staleRef names the properties of one menu that staleRefs points at a removed item's
+// id: each names one item (the firewall's with an optional "!").
+type staleRef struct {
+	path  string
+	props []string
+}
+
+// staleRefProps are where an interface is named (staleRefs), staleListRefProps where
+// an interface list is.
+var staleRefProps, staleListRefProps = func() ([]staleRef, []staleRef) {
+	ifaces := []staleRef{{menu.Address4Path, []string{"interface"}}, {menu.Address6Path, []string{"interface"}}}
+	var lists []staleRef
+	for _, root := range []string{menu.Firewall4Path, menu.Firewall6Path} {
+		for _, t := range menu.FirewallTables {
+			ifaces = append(ifaces, staleRef{root + "/" + t, []string{"in-interface", "out-interface"}})
+			lists = append(lists, staleRef{root + "/" + t, []string{"in-interface-list", "out-interface-list"}})
+		}
+	}
+	return ifaces, lists
 }()
 
 // dynamicRef gives RouterOS's words for a command whose items include a row the menu's

@@ -616,3 +616,69 @@ func TestPrintCountOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRenamedInterfaceRefs: renaming a bridge (any interface of a menu under /interface)
+// renames it in the properties that name interfaces, as RouterOS (which refers by id)
+// shows them: the address on it, its list membership and the firewall rules matching
+// it, negated ones too (QA: they kept the old name, so the address went invalid, the
+// rules matched nothing and their export no longer imported); other interfaces' are
+// untouched.
+func TestRenamedInterfaceRefs(t *testing.T) {
+	ex := newExecutor(t)
+	admin := &control.Session{User: "admin"}
+	mustExec(t, ex, admin, "/interface/bridge", "add", "name=brA")
+	mustExec(t, ex, admin, "/interface/bridge", "add", "name=brA2")
+	mustExec(t, ex, admin, "/interface/list", "add", "name=LANX")
+	mustExec(t, ex, admin, "/interface/list/member", "add", "list=LANX", "interface=brA")
+	mustExec(t, ex, admin, "/ip/address", "add", "address=198.18.72.1/24", "interface=brA")
+	mustExec(t, ex, admin, "/ip/address", "add", "address=198.18.73.1/24", "interface=brA2")
+	mustExec(t, ex, admin, "/ip/firewall/filter", "add", "chain=forward", "in-interface=brA", "out-interface=!brA", "comment=a")
+	mustExec(t, ex, admin, "/ipv6/firewall/filter", "add", "chain=forward", "in-interface=brA2", "comment=b")
+	mustExec(t, ex, admin, "/interface/bridge", "set", "numbers=brA", "name=brB")
+	var got []string
+	for _, path := range []string{"/interface/list/member", "/ip/address", "/ip/firewall/filter", "/ipv6/firewall/filter"} {
+		items, _ := ex.Items(path)
+		for _, it := range items {
+			got = append(got, it.Props["interface"]+it.Props["in-interface"]+" "+it.Props["out-interface"])
+		}
+	}
+	if want := "brB ,brB ,brA2 ,brB !brB,brA2 "; strings.Join(got, ",") != want {
+		t.Errorf("references %q, want %q", strings.Join(got, ","), want)
+	}
+}
+
+// TestInterfaceListRefs: the firewall rules matching an interface list follow its
+// rename and, when it is removed, point at its id (QA: a removed list's rule matched
+// nothing, valid and silent, and its export was refused at import).
+func TestInterfaceListRefs(t *testing.T) {
+	ex := newExecutor(t)
+	admin := &control.Session{User: "admin"}
+	mustExec(t, ex, admin, "/interface/list", "add", "name=TMPL")
+	mustExec(t, ex, admin, "/interface/list", "add", "name=KEEP")
+	mustExec(t, ex, admin, "/ip/firewall/filter", "add", "chain=forward", "in-interface-list=TMPL", "out-interface-list=!TMPL", "comment=a")
+	mustExec(t, ex, admin, "/ipv6/firewall/raw", "add", "chain=prerouting", "in-interface-list=KEEP", "comment=b")
+	mustExec(t, ex, admin, "/interface/list", "set", "numbers=TMPL", "name=TMP2")
+	rules := func() string {
+		var got []string
+		for _, path := range []string{"/ip/firewall/filter", "/ipv6/firewall/raw"} {
+			items, _ := ex.Items(path)
+			for _, it := range items {
+				got = append(got, it.Props["in-interface-list"]+" "+it.Props["out-interface-list"])
+			}
+		}
+		return strings.Join(got, ",")
+	}
+	if got := rules(); got != "TMP2 !TMP2,KEEP " {
+		t.Errorf("after the rename: %q", got)
+	}
+	id := ""
+	for _, r := range mustExec(t, ex, admin, "/interface/list", "print").Rows {
+		if r.Props["name"] == "TMP2" {
+			id = control.FormatID(r.ID)
+		}
+	}
+	mustExec(t, ex, admin, "/interface/list", "remove", "numbers=TMP2")
+	if got, want := rules(), id+" !"+id+",KEEP "; got != want {
+		t.Errorf("after the remove: %q, want %q", got, want)
+	}
+}

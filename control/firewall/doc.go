@@ -174,6 +174,9 @@
 // says the interface is not present. Removing an interface points the rules matching it
 // at its id (in-interface=*1A, out-interface=!*1A), as RouterOS shows and exports them:
 // they are kept, invalid ("interface *1A not present"), and their export imports again.
+// Removing an interface list does the same to in-interface-list and out-interface-list
+// ("interface list *2 not present"); renaming an interface or a list renames it in the
+// rules (control.RenameIfaceRefs, as for addresses and list members).
 //
 // in-bridge-port and in-bridge-port-list: the ip and ip6 families see the bridge as the
 // input interface. A bridge-family table per family (routerd-ip, routerd-ip6), whose

@@ -832,7 +832,9 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 			}
 			for _, k := range ifListProps {
 				if v, ok := args[k]; ok {
-					if _, ok := tx.ByName(menu.InterfaceListPath, strings.TrimPrefix(v, "!")); !ok {
+					// A list removed since is named by its id (*2), as an export writes it.
+					n := strings.TrimPrefix(v, "!")
+					if _, ok := tx.ByName(menu.InterfaceListPath, n); !ok && !link.StaleRef(n) {
 						return control.ArgError("input does not match any value of %s", k)
 					}
 				}

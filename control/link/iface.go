@@ -887,59 +887,10 @@ func (e *Engine) checkRename(sess *control.Session, r control.Row, name string) 
 	})
 }
 
-// ifaceRefProps are the properties that name interfaces (comma lists of them): a
-// renamed port is renamed in them too, as RouterOS (which refers by id) shows it.
-var ifaceRefProps = map[string]bool{"interface": true, "tagged": true, "untagged": true, "ports": true,
-	"in-interface": true, "out-interface": true, "in-bridge-port": true, "out-bridge-port": true}
-
-// renameRefs renames interface from to to in every stored property that names it, and
-// in route gateways (gateway=ether1 or address%ether1).
+// renameRefs renames interface from to to in every stored property that names it
+// (control.RenameIfaceRefs).
 func (e *Engine) renameRefs(sess *control.Session, from, to string) error {
 	return e.ex.Update(sess, func(tx *store.Tx) ([]control.Change, error) {
-		var chs []control.Change
-		for _, m := range e.ex.Tree.All() {
-			if m.Path == etherPath || m.Path == IfacePath || (m.Kind != menu.List && m.Kind != menu.Fixed) {
-				continue
-			}
-			var props []string
-			for _, p := range m.Props {
-				if !p.ReadOnly && (ifaceRefProps[p.Name] || p.Name == "gateway") {
-					props = append(props, p.Name)
-				}
-			}
-			if len(props) == 0 {
-				continue
-			}
-			items, err := tx.List(m.Path)
-			if err != nil {
-				return nil, err
-			}
-			for _, it := range items {
-				changed := false
-				for _, k := range props {
-					v, ok := it.Props[k]
-					if !ok {
-						continue
-					}
-					parts := strings.Split(v, ",")
-					for i, part := range parts {
-						switch {
-						case part == from:
-							parts[i], changed = to, true
-						case k == "gateway" && strings.HasSuffix(part, "%"+from):
-							parts[i], changed = strings.TrimSuffix(part, from)+to, true
-						}
-					}
-					it.Props[k] = strings.Join(parts, ",")
-				}
-				if changed {
-					if err := tx.Put(m.Path, it, 0); err != nil {
-						return nil, err
-					}
-					chs = append(chs, control.Change{Path: m.Path, ID: it.ID, Op: "set"})
-				}
-			}
-		}
-		return chs, nil
+		return e.ex.RenameIfaceRefs(tx, from, to)
 	})
 }
