@@ -41,15 +41,17 @@
 // dropped (and asks IKE for one), only level=use sends it in the clear. Routes and
 // selector rules change make-before-break (a changed route is replaced in place, new
 // rules go in before old ones leave, an old rule before its route), and beneath every
-// protected destination's route (not a default route) lies a blackhole of the lowest
-// preference (backstop), so that a missing steering route (the device deleted and not yet
-// made again, a route the kernel refused) never lets protected packets fall through to
-// the main table in the clear. The backstops, and the ip rules that lead to their tables,
+// protected destination's route lies a blackhole of the lowest preference (backstop), so
+// that a missing steering route (the device deleted and not yet made again, a route the
+// kernel refused) never lets protected packets fall through to the main table in the
+// clear; a full tunnel's (0.0.0.0/0, ::/0) is in a table of its own, BackstopTable (222),
+// which only the policy's sources reach (fullbackstop.go). The backstops, and the ip rules
+// that lead to their tables,
 // outlive the process: Close (routerd stopping) leaves them, a crash does too, and the
 // next Open adopts them without a gap, so that protected destinations are dropped while
 // routerd is down or starting; its first policies remove those no longer wanted, and a
 // backstop goes with its policy. A host that no longer runs routerd keeps them until
-// they are deleted by hand (ip rules of priority 218 to 220, tables 220 and 221).
+// they are deleted by hand (ip rules of priority 218 to 220, tables 220 to 222).
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the

@@ -108,38 +108,44 @@ func (u *userspace) syncSelectorRules(ps []Policy) error {
 			want[ruleKey(r)] = r
 		}
 	}
-	// New rules go in before the old leave (make before break): a packet of a policy
-	// being replaced meets one rule or the other, never neither (it would fall through
-	// to the main table and leave in the clear).
+	return u.syncRules(u.selRules, want)
+}
+
+// syncRules makes the rules have (selRules or bsRules, u.polMu held) those of want. New
+// rules go in before the old leave (make before break): a packet of a policy being
+// replaced meets one rule or the other, never neither (it would fall through to the main
+// table and leave in the clear).
+func (u *userspace) syncRules(have, want map[string]*netlink.Rule) error {
 	var errs error
 	for k, r := range want {
-		if _, ok := u.selRules[k]; ok {
+		if _, ok := have[k]; ok {
 			continue
 		}
 		if err := u.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
 			errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", k, err))
 			continue
 		}
-		u.selRules[k] = r
+		have[k] = r
 	}
-	for k, r := range u.selRules {
+	for k, r := range have {
 		if _, ok := want[k]; !ok {
 			if err := u.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
 				errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", k, err))
 				continue
 			}
-			delete(u.selRules, k)
+			delete(have, k)
 		}
 	}
 	return errs
 }
 
-// openSelectorRules adopts the selector rules an earlier run left (closeAll keeps them
-// while their table holds backstops, so that a policy's packets are dropped, not sent in
-// the clear, until this run's first policies; that first sync removes those no longer
-// wanted) and adds the bypass rule.
+// openSelectorRules adopts the selector rules and the full tunnels' backstop rules an
+// earlier run left (closeAll keeps them while their table holds backstops, so that a
+// policy's packets are dropped, not sent in the clear, until this run's first policies;
+// that first sync removes those no longer wanted) and adds the bypass rule.
 func (u *userspace) openSelectorRules() error {
 	u.selRules = map[string]*netlink.Rule{}
+	u.bsRules = map[string]*netlink.Rule{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		rs, err := nldump.Retry(func() ([]netlink.Rule, error) { return u.nl.RuleList(fam) })
 		if err != nil {
@@ -147,9 +153,16 @@ func (u *userspace) openSelectorRules() error {
 		}
 		for i := range rs {
 			r := &rs[i]
-			if r.Priority == u.cfg.RulePriority-1 && r.Table == u.cfg.SelectorTable() {
+			if r.Priority != u.cfg.RulePriority-1 {
+				continue
+			}
+			switch r.Table {
+			case u.cfg.SelectorTable():
 				r.Family = fam
 				u.selRules[ruleKey(r)] = r
+			case u.cfg.BackstopTable():
+				r.Family = fam
+				u.bsRules[ruleKey(r)] = r
 			}
 		}
 		if err := u.addRule(u.bypassRule(fam)); err != nil {
@@ -159,13 +172,20 @@ func (u *userspace) openSelectorRules() error {
 	return nil
 }
 
-// closeSelectorRules removes the rules (u.polMu held); it returns those the kernel
-// refused to remove.
-func (u *userspace) closeSelectorRules() error {
+// closeRules removes the rules rs (u.polMu held); it returns those the kernel refused
+// to remove.
+func (u *userspace) closeRules(rs map[string]*netlink.Rule) error {
 	var errs error
-	for _, r := range u.selRules {
+	for _, r := range rs {
 		errs = errors.Join(errs, u.delRule(r))
 	}
+	return errs
+}
+
+// closeSelectorRules removes the selector rules and the bypass rule (u.polMu held); it
+// returns those the kernel refused to remove.
+func (u *userspace) closeSelectorRules() error {
+	errs := u.closeRules(u.selRules)
 	u.selRules = nil
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		errs = errors.Join(errs, u.delRule(u.bypassRule(fam)))

@@ -76,6 +76,8 @@ type userspace struct {
 	routes map[string]netlink.Route
 	// selRules are the per-policy ip rules (selrules.go), by ruleKey.
 	selRules map[string]*netlink.Rule
+	// bsRules are the full tunnels' backstop rules (fullbackstop.go), by ruleKey.
+	bsRules map[string]*netlink.Rule
 	// dropBase keeps what the nftables counters held before SetPolicies replaced the
 	// table (in_require encrypt, in_require discard, outbound discard), so the statistics
 	// never go back.
@@ -755,6 +757,8 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 	tunIdx := u.dev.Load().idx
 	want := map[string]netlink.Route{}
 	owner := map[string]uint32{} // the policy each route is for (not keepLocal's)
+	wantRules := map[string]*netlink.Rule{}
+	var full4, full6 bool // a full tunnel's backstop (fullbackstop.go) in that family
 	for i, p := range cp {
 		if p.Dir != DirOut {
 			continue
@@ -762,6 +766,18 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 		dst := p.Dst.Masked()
 		table := u.policyTable(&p)
 		k := routeKey(table, dst)
+		if fullTunnel(&p) {
+			bt := u.cfg.BackstopTable()
+			bk := routeKey(bt, dst)
+			if _, dup := want[bk]; !dup {
+				want[bk] = u.steeringRoute(&p, bt, tunIdx)
+				owner[bk] = p.ID
+				want[backstopKey(bk)] = backstop(dst, bt)
+			}
+			r := u.backstopRule(&p)
+			wantRules[ruleKey(r)] = r
+			full4, full6 = full4 || dst.Addr().Is4(), full6 || dst.Addr().Is6()
+		}
 		if _, dup := want[k]; dup {
 			continue
 		}
@@ -782,20 +798,14 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 				Protocol: 4}
 			continue
 		}
-		r := netlink.Route{
-			LinkIndex: tunIdx, Dst: prefixNet(dst), Table: table,
-			Scope: netlink.SCOPE_LINK, Protocol: 4, // RTPROT_STATIC
-		}
-		if src, ok := u.localAddrIn(p.Src); ok {
-			r.Src = src.AsSlice()
-		}
-		want[k] = r
+		want[k] = u.steeringRoute(&p, table, tunIdx)
 		owner[k] = p.ID
 		if p.Level != LevelUse && dst.Bits() > 0 {
 			want[backstopKey(k)] = backstop(dst, table)
 		}
 	}
 	u.keepLocal(cp, want)
+	u.mirrorThrows(want, full4, full6)
 	// Make before break: a changed route is replaced in place (same table, destination and
 	// metric: RTM_NEWROUTE with NLM_F_REPLACE) and new ones go in before the routes no
 	// longer wanted leave, so that no packet of a protected destination finds no route
@@ -818,6 +828,10 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 	if between != nil {
 		errs = errors.Join(errs, between())
 	}
+	if u.bsRules == nil {
+		u.bsRules = map[string]*netlink.Rule{}
+	}
+	errs = errors.Join(errs, u.syncRules(u.bsRules, wantRules))
 	for k, r := range u.routes {
 		if _, ok := want[k]; !ok {
 			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -829,6 +843,18 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 	return errs
 }
 
+// steeringRoute is p's route through the TUN device (tunIdx) in table.
+func (u *userspace) steeringRoute(p *Policy, table, tunIdx int) netlink.Route {
+	r := netlink.Route{
+		LinkIndex: tunIdx, Dst: prefixNet(p.Dst.Masked()), Table: table,
+		Scope: netlink.SCOPE_LINK, Protocol: 4, // RTPROT_STATIC
+	}
+	if src, ok := u.localAddrIn(p.Src); ok {
+		r.Src = src.AsSlice()
+	}
+	return r
+}
+
 // backstopMetric is the metric of the backstop routes: the least preferred, so that the
 // steering route through the device, at the default metric, is the one taken.
 const backstopMetric = 0xffffffff
@@ -838,10 +864,9 @@ const backstopMetric = 0xffffffff
 // the steering route is missing (the device was deleted and not yet made again, the
 // kernel refused the route), the packets are dropped, as XFRM drops a protected packet
 // without an SA, instead of falling through to the main table and leaving in the clear.
-// A level=use policy's packets may go in the clear and get none. Nor does a default
-// route (a full tunnel's 0.0.0.0/0): the table is looked up for every packet of the host,
-// whatever its source, and while the steering route is missing the blackhole would take
-// all of them, those of no policy too.
+// A level=use policy's packets may go in the clear and get none. A default route (a full
+// tunnel's 0.0.0.0/0) has its backstop in a table of its own, reached by the policy's
+// source (fullbackstop.go).
 func backstop(dst netip.Prefix, table int) netlink.Route {
 	return netlink.Route{Dst: prefixNet(dst), Table: table, Type: unix.RTN_BLACKHOLE, Priority: backstopMetric,
 		Protocol: 4}
@@ -855,25 +880,31 @@ func isBackstopKey(k string) bool { return strings.HasSuffix(k, " backstop") }
 // run's (Open), so that the protected destinations stay covered until the first
 // policies come, and those no longer wanted then go with the first syncRoutes.
 func (u *userspace) adoptBackstops() error {
-	for _, table := range []int{u.cfg.Table, u.cfg.SelectorTable()} {
+	bt := u.cfg.BackstopTable()
+	for _, table := range []int{u.cfg.Table, u.cfg.SelectorTable(), bt} {
 		rs, err := nldump.Retry(func() ([]netlink.Route, error) {
-			return u.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: table, Type: unix.RTN_BLACKHOLE},
-				netlink.RT_FILTER_TABLE|netlink.RT_FILTER_TYPE)
+			return u.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: table},
+				netlink.RT_FILTER_TABLE)
 		})
 		if err != nil {
 			return fmt.Errorf("esp: routes of table %d: %w", table, err)
 		}
 		for _, r := range rs {
-			if r.Priority != backstopMetric || r.Dst == nil {
+			if r.Dst == nil {
 				continue
 			}
-			dst, ok := netip.AddrFromSlice(r.Dst.IP)
+			p, ok := netPrefix(r.Dst)
 			if !ok {
 				continue
 			}
-			bits, _ := r.Dst.Mask.Size()
-			p := netip.PrefixFrom(dst.Unmap(), bits)
-			u.routes[backstopKey(routeKey(table, p))] = backstop(p, table)
+			switch {
+			case r.Type == unix.RTN_BLACKHOLE && r.Priority == backstopMetric:
+				u.routes[backstopKey(routeKey(table, p))] = backstop(p, table)
+			case r.Type == unix.RTN_THROW && table == bt:
+				// A full tunnel's throws, kept with its backstop (closeAll).
+				u.routes[routeKey(table, p)] = netlink.Route{Dst: prefixNet(p), Table: table, Type: unix.RTN_THROW,
+					Protocol: 4}
+			}
 		}
 	}
 	return nil
@@ -1896,6 +1927,13 @@ func (u *userspace) closeAll() error {
 		for k, r := range u.routes {
 			if isBackstopKey(k) {
 				keep[r.Table] = true
+			}
+		}
+		bt := u.cfg.BackstopTable()
+		for k, r := range u.routes {
+			// A full tunnel's throws stay with its backstop: the policy's sources keep
+			// reaching the connected networks while routerd is down.
+			if isBackstopKey(k) || (r.Table == bt && keep[bt] && r.Type == unix.RTN_THROW) {
 				continue
 			}
 			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -1904,6 +1942,10 @@ func (u *userspace) closeAll() error {
 		}
 		if !keep[u.cfg.SelectorTable()] {
 			errs = errors.Join(errs, u.closeSelectorRules())
+		}
+		if !keep[bt] {
+			errs = errors.Join(errs, u.closeRules(u.bsRules))
+			u.bsRules = nil
 		}
 		if !keep[u.cfg.Table] {
 			for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
