@@ -25,6 +25,7 @@ import (
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/eventlog"
 	"github.com/routerd/routerd/control/hostname"
+	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/metrics"
@@ -158,6 +159,11 @@ func run(o options, events *eventlog.Buffer) error {
 	// started by mistake must not reconcile the kernel against an empty store and remove
 	// what the first one installed.
 	env := &Env{Ex: ex, Interp: in, Hosts: hosts, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events}
+	// The IPsec engine starts after the addresses and routes: on a host that boots, a
+	// require policy's packets would leave in the clear until its first pass.
+	if err := ipsec.Prearm(ex, ipsec.Options{}); err != nil {
+		slog.Warn("routerd: IPsec backstops before the engines", "err", err)
+	}
 	host := startEngines(ctx, env)
 	// Engines end before the store closes (deferred above), every goroutine joined.
 	defer func() {

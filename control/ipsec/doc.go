@@ -27,7 +27,10 @@
 // while the policy's peer is disabled or not usable: the policy is invalid (I), its
 // status says the peer is disabled and its traffic held, and its packets are dropped
 // (no acquire; in XFRM a block policy) until the peer is back, rather than sent in the
-// clear (the data path opens for such a policy even with no usable peer).
+// clear (the data path opens for such a policy even with no usable peer). On the
+// userspace path such a policy's backstop is there before any engine runs (Prearm, called
+// by cmd/routerd: a host that boots routes its addresses before this engine's first
+// pass), and a pass whose data path does not open removes what is left.
 // A mode config responder sends its split-include networks and narrows the CHILD_SA to
 // the policy template only (a Windows client asking for 0.0.0.0/0 gets it, as the
 // reference's known limitations say); a RouterOS initiator keeps, of the responder's

@@ -101,6 +101,8 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		if dpErr = e.openDatapath(ctx); dpErr != nil {
 			e.log.Warn("ipsec: no ESP data path", "err", dpErr)
 		}
+	} else {
+		e.clearBackstops()
 	}
 	e.d.SetPeers(cfgs)
 	e.syncInform(cfgs)

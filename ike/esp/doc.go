@@ -50,8 +50,10 @@
 // outlive the process: Close (routerd stopping) leaves them, a crash does too, and the
 // next Open adopts them without a gap, so that protected destinations are dropped while
 // routerd is down or starting; its first policies remove those no longer wanted, and a
-// backstop goes with its policy. A host that no longer runs routerd keeps them until
-// they are deleted by hand (ip rules of priority 218 to 220, tables 220 to 222).
+// backstop goes with its policy. PrearmBackstops installs them before the data path opens
+// (a host that boots), ClearBackstops removes them without it (prearm.go). A host that no
+// longer runs routerd keeps them until they are deleted by hand (ip rules of priority 218
+// to 220, tables 220 to 222).
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the

@@ -144,6 +144,20 @@ func (u *userspace) syncRules(have, want map[string]*netlink.Rule) error {
 // policy's packets are dropped, not sent in the clear, until this run's first policies;
 // that first sync removes those no longer wanted) and adds the bypass rule.
 func (u *userspace) openSelectorRules() error {
+	if err := u.adoptRules(); err != nil {
+		return err
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		if err := u.addRule(u.bypassRule(fam)); err != nil {
+			return fmt.Errorf("esp: ip rule: %w", err)
+		}
+	}
+	return nil
+}
+
+// adoptRules takes the selector rules and the full tunnels' backstop rules in the kernel
+// as this run's.
+func (u *userspace) adoptRules() error {
 	u.selRules = map[string]*netlink.Rule{}
 	u.bsRules = map[string]*netlink.Rule{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
@@ -164,9 +178,6 @@ func (u *userspace) openSelectorRules() error {
 				r.Family = fam
 				u.bsRules[ruleKey(r)] = r
 			}
-		}
-		if err := u.addRule(u.bypassRule(fam)); err != nil {
-			return fmt.Errorf("esp: ip rule: %w", err)
 		}
 	}
 	return nil

@@ -131,21 +131,7 @@ var pbufPool = sync.Pool{New: func() any { return &pbuf{b: make([]byte, pbufSize
 // openUserspace creates the TUN device, the raw ESP sockets and the steering rule in the
 // calling thread's network namespace.
 func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
-	if cfg.TunName == "" {
-		cfg.TunName = DefaultConfig().TunName
-	}
-	if cfg.MTU == 0 {
-		cfg.MTU = DefaultConfig().MTU
-	}
-	if cfg.Table == 0 {
-		cfg.Table = DefaultConfig().Table
-	}
-	if cfg.RulePriority == 0 {
-		cfg.RulePriority = DefaultConfig().RulePriority
-	}
-	if cfg.BypassMark == 0 {
-		cfg.BypassMark = DefaultConfig().BypassMark
-	}
+	cfg = cfg.withDefaults()
 	u := &userspace{
 		cfg: cfg, udp4: cfg.UDP4500, udp6: cfg.UDP4500v6, bypass4: -1, bypass6: -1,
 		sas: map[Key]*saState{}, inSPI: map[uint32]*saState{}, outReq: map[uint32]*saState{},

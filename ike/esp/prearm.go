@@ -1,0 +1,137 @@
+package esp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// PrearmBackstops installs the backstops of the policies ps on the userspace path, and
+// the ip rules that lead to their tables, without opening the data path (no TUN device,
+// no steering routes), in the calling thread's network namespace. A host that boots has
+// nothing of them in the kernel, and the owner applies addresses and routes before its
+// IPsec engine opens the data path: calling this first, with the stored policies, drops
+// their traffic from the first moment instead of routing it in the clear. It only adds:
+// what an earlier run left stays (policies generated at run time, a tunnel's, are not
+// among ps), Open adopts it all, and the data path's first policies remove what they do
+// not want. Where Probe picks the kernel path (and Force does not say otherwise) there
+// is nothing to do.
+func PrearmBackstops(cfg Config, ps []Policy) error {
+	cfg = cfg.withDefaults()
+	var ours []Policy
+	for _, p := range ps {
+		if p.Dir == DirOut && p.Action == ActionEncrypt && p.Level != LevelUse && (p.Dst.Bits() > 0 || fullTunnel(&p)) {
+			ours = append(ours, p)
+		}
+	}
+	if len(ours) == 0 {
+		return nil
+	}
+	if k := cfg.Force; k == KindKernel || k == "" && Probe().Kind != KindUserspace {
+		return nil
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("esp: netlink: %w", err)
+	}
+	defer h.Close()
+	u := &userspace{cfg: cfg, nl: h}
+	// As on the data path: the routes before the rules that lead to them.
+	var errs error
+	var rules []*netlink.Rule
+	tables := map[int]bool{}
+	for i := range ours {
+		p := &ours[i]
+		dst, table := p.Dst.Masked(), u.policyTable(p)
+		var r *netlink.Rule
+		switch {
+		case fullTunnel(p):
+			table, r = cfg.BackstopTable(), u.backstopRule(p)
+		case selects(p):
+			r = u.selectorRule(p)
+		}
+		bs := backstop(dst, table)
+		if err := u.nl.RouteReplace(&bs); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("esp: backstop %s: %w", routeKey(table, dst), err))
+			continue
+		}
+		tables[table] = true
+		if r != nil {
+			rules = append(rules, r)
+		}
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		if tables[cfg.Table] {
+			rules = append(rules, u.rule(fam))
+		}
+		if tables[cfg.SelectorTable()] {
+			rules = append(rules, u.bypassRule(fam))
+		}
+	}
+	for _, r := range rules {
+		if err := u.addRule(r); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", r, err))
+		}
+	}
+	return errs
+}
+
+// ClearBackstops removes what the userspace path leaves in the calling thread's network
+// namespace when it closes or crashes (the backstops, a full tunnel's throws, the rules
+// to their tables, the bypass rules) and what PrearmBackstops installed, for an owner
+// whose data path does not open (no peer): nothing else would, and the destinations of
+// policies that no longer apply would stay unreachable. Open is not to run at the same
+// time. With nothing there it costs a dump of the rules and of three tables.
+func ClearBackstops(cfg Config) error {
+	cfg = cfg.withDefaults()
+	if cfg.IKEPorts == nil {
+		cfg.IKEPorts = DefaultConfig().IKEPorts
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("esp: netlink: %w", err)
+	}
+	defer h.Close()
+	u := &userspace{cfg: cfg, nl: h, routes: map[string]netlink.Route{}}
+	if err := u.adoptBackstops(); err != nil {
+		return err
+	}
+	if err := u.adoptRules(); err != nil {
+		return err
+	}
+	// The rules before the routes they lead to.
+	errs := errors.Join(u.closeSelectorRules(), u.closeRules(u.bsRules), u.delBypassRules())
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		errs = errors.Join(errs, u.delRule(u.rule(fam)))
+	}
+	for k, r := range u.routes {
+		if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = errors.Join(errs, fmt.Errorf("esp: removing route %s: %w", k, err))
+		}
+	}
+	return errs
+}
+
+// withDefaults fills what cfg leaves unset from DefaultConfig for the device, the
+// steering tables, rules and mark.
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	if c.TunName == "" {
+		c.TunName = def.TunName
+	}
+	if c.MTU == 0 {
+		c.MTU = def.MTU
+	}
+	if c.Table == 0 {
+		c.Table = def.Table
+	}
+	if c.RulePriority == 0 {
+		c.RulePriority = def.RulePriority
+	}
+	if c.BypassMark == 0 {
+		c.BypassMark = def.BypassMark
+	}
+	return c
+}
