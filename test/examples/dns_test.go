@@ -33,6 +33,13 @@ func TestDNSServerDig(t *testing.T) {
 		out, err := in(cn, "dig", "@198.18.2.1", "+time=1", "+tries=1", "+short", "router.lan").CombinedOutput()
 		return err == nil && strings.TrimSpace(string(out)) == "198.18.2.1", string(out)
 	})
+	// The engines apply ether2's address after the command returns, and the upstream
+	// starts on its own: the forwarding checks below need both, so wait for the upstream
+	// to answer from the router's namespace (asked directly, so the router caches nothing).
+	eventually(t, "upstream reachable from the router", func() (bool, string) {
+		out, err := in(rn, "dig", "@198.18.3.2", "+time=1", "+tries=1", "+short", "upstream.example").CombinedOutput()
+		return err == nil && strings.TrimSpace(string(out)) == "198.18.9.9", string(out)
+	})
 	if out := dig("+tcp", "+short", "router.lan"); out != "198.18.2.1" {
 		t.Errorf("static over TCP: %q", out)
 	}
