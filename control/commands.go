@@ -762,12 +762,16 @@ func staleRefs(tx *store.Tx, name string, id uint64, refs []staleRef) ([]Change,
 var IfaceRefProps = map[string]bool{"interface": true, "tagged": true, "untagged": true, "ports": true,
 	"in-interface": true, "out-interface": true, "in-bridge-port": true, "out-bridge-port": true}
 
+// queueIfaceRefProps are the properties (by "menu prop") that name interfaces beside
+// addresses in one comma list: a simple queue's target= (and dst=) by an interface.
+var queueIfaceRefProps = map[string]bool{menu.SimpleQueuePath + " target": true, menu.SimpleQueuePath + " dst": true}
+
 // RenameIfaceRefs renames interface from to to in every stored property that names it
-// (IfaceRefProps, route gateways), as RouterOS, which refers to interfaces by id, shows
-// them after a rename: the addresses on a renamed bridge or tunnel, its list
-// memberships and the firewall rules matching it follow it, where they kept the old
-// name (invalid addresses, rules that matched nothing) and an export of them no longer
-// imported.
+// (IfaceRefProps, route gateways, a simple queue's target), as RouterOS, which refers
+// to interfaces by id, shows them after a rename: the addresses on a renamed bridge or
+// tunnel, its list memberships, the firewall rules matching it and the queues targeting
+// it follow it, where they kept the old name (invalid addresses and queues, rules that
+// matched nothing) and an export of them no longer imported.
 func (x *Executor) RenameIfaceRefs(tx *store.Tx, from, to string) ([]Change, error) {
 	if from == "" || from == to {
 		return nil, nil
@@ -779,7 +783,7 @@ func (x *Executor) RenameIfaceRefs(tx *store.Tx, from, to string) ([]Change, err
 		}
 		var props []string
 		for _, p := range m.Props {
-			if !p.ReadOnly && (IfaceRefProps[p.Name] || p.Name == "gateway") {
+			if !p.ReadOnly && (IfaceRefProps[p.Name] || p.Name == "gateway" || queueIfaceRefProps[m.Path+" "+p.Name]) {
 				props = append(props, p.Name)
 			}
 		}

@@ -14,6 +14,13 @@ import (
 // 198.18.1.0/24, ether2 the server network 198.18.0.0/24; routerd runs in R.
 func shaped(t *testing.T) (r *router, c, s string) {
 	t.Helper()
+	return shapedVia(t, "ether1")
+}
+
+// shapedVia is shaped with the client network's address on the interface lan, which the
+// commands setup (run first) make.
+func shapedVia(t *testing.T, lan string, setup ...string) (r *router, c, s string) {
+	t.Helper()
 	need(t, "iperf3", "tc")
 	rn, c, s := netns(t, "qr"), netns(t, "qc"), netns(t, "qs")
 	veth(t, rn, "ether1", c, "c0")
@@ -24,7 +31,10 @@ func shaped(t *testing.T) (r *router, c, s string) {
 	run(t, "ip", "-n", s, "addr", "add", "198.18.0.2/24", "dev", "s0")
 	run(t, "ip", "-n", s, "route", "add", "default", "via", "198.18.0.1")
 	r = startRouter(t, rn)
-	r.must("/ip address add address=198.18.1.1/24 interface=ether1")
+	for _, cmd := range setup {
+		r.must(cmd)
+	}
+	r.must("/ip address add address=198.18.1.1/24 interface=" + lan)
 	r.must("/ip address add address=198.18.0.1/24 interface=ether2")
 	eventually(t, "forwarding", func() (bool, string) {
 		out, err := in(s, "ping", "-c1", "-W1", "198.18.1.2").CombinedOutput()
@@ -480,5 +490,34 @@ func TestSimpleQueueRestored(t *testing.T) {
 	})
 	if out := filters(devs[0]); !strings.Contains(out, "pref 99 u32") {
 		t.Errorf("%s's tree was installed again with nothing changed on it:\n%s", devs[0], out)
+	}
+}
+
+// TestQueueTargetBridgeRenamed: a queue whose target is a bridge follows the bridge's
+// rename, as the firewall's interface references do (QA, issue 15: target= kept the old
+// name, the queue went invalid and the download ran free). The client's network is on
+// bridge brA (port ether1); after `set brA name=brB` the queue's target is brB and the
+// download is still held to max-limit.
+func TestQueueTargetBridgeRenamed(t *testing.T) {
+	r, c, s := shapedVia(t, "brA", "/interface bridge add name=brA protocol-mode=none",
+		"/interface bridge port add bridge=brA interface=ether1")
+	r.must("/queue simple add name=qb target=brA max-limit=5M/5M")
+	r.Settle()
+	before := iperf(t, c, s, false, "", 3)
+	r.must("/interface bridge set brA name=brB")
+	if got := strings.TrimSpace(r.must(":put [/queue simple get qb target]")); got != "brB" {
+		t.Errorf("target after the rename: %q, want brB", got)
+	}
+	r.Settle()
+	after := iperf(t, c, s, false, "", 3)
+	if out, _ := in(r.ns, "tc", "class", "show", "dev", "brB").CombinedOutput(); !strings.Contains(string(out), "rate 5Mbit") {
+		t.Errorf("no 5M class on brB:\n%s", out)
+	}
+	t.Logf("download through brA %.2f Mbit/s, through brB after the rename %.2f Mbit/s (max 5M)", before/1e6, after/1e6)
+	if !heldTo(before, 5e6) || !heldTo(after, 5e6) {
+		t.Errorf("download %.0f bit/s before the rename, %.0f after; want 5M (at most 10%% over, at least 60%%)", before, after)
+	}
+	if out := r.must("/queue simple print detail where name=qb"); strings.Contains(out, "status=") {
+		t.Errorf("qb after the rename:\n%s", out)
 	}
 }
