@@ -2,9 +2,11 @@
 // through netlink: each interface a queue reaches gets an HTB tree on its egress for the
 // download direction (traffic to the target) and, through an IFB device fed by an ingress
 // redirect (act_mirred), an HTB tree for the upload direction (traffic from the target).
-// The upload of a queue with packet-marks has an IFB of its own, fed from the egress of
-// every other interface with what came in through the interface (u32 indev): after
-// netfilter, so mangle's mark is set (at the ingress it is not yet).
+// On an interface a queue with packet-marks shapes, the upload of its queues has an IFB of
+// its own, fed from the egress of every other interface with what came in through the
+// interface (u32 indev), and classified by an nftables chain of routerd's (upload.go)
+// after mangle (at the ingress the mark is not set yet) and before src-nat (after it
+// the target's address is gone), which sets the class as the skb priority.
 // A queue is an HTB class (rate = limit-at, ceil = max-limit, prio = priority - 1,
 // parent = the parent queue's class) classified by u32 filters on the target's and dst's
 // IPv4 prefixes, with the queue type's qdisc (pfifo, bfifo, sfq, red) as its leaf.

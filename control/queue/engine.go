@@ -288,9 +288,12 @@ type class struct {
 	dir           dirSpec
 	match         []match  // empty: the queue has children (inner class, no filter)
 	marks         []string // packet-marks: classified by an eBPF filter instead of u32
-	order         int
-	queue         uint64
-	dirIdx        int
+	// byPrio: classified by the skb priority the upload classifier sets (an
+	// "up:<iface>" tree), no filter.
+	byPrio bool
+	order  int
+	queue  uint64
+	dirIdx int
 }
 
 // match is one u32 rule: src and/or dst prefixes (invalid = any).
@@ -403,25 +406,20 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		devs[s.ID] = out
 		return out, nil
 	}
-	// Upload of a leaf with packet-marks is classified after netfilter (mangle's mark is
-	// not set yet at the interface's ingress): on "up:<iface>", an IFB fed from the egress
-	// of the other interfaces. A parent lives in each upload tree its leaves are in.
-	upMarked, upPlain := map[string]bool{}, map[string]bool{}
+	// The upload of an interface a leaf with packet-marks shapes is classified after
+	// mangle (its mark is not set yet at the interface's ingress) and before src-nat, by
+	// the upload classifier (upload.go), on "up:<iface>", an IFB fed from the egress of
+	// the other interfaces; so is every other queue's upload on that interface, so that
+	// the first queue in order that matches takes the packet, marked or not.
+	markedIf := map[string]bool{}
 	for _, s := range order {
-		if children[s.Name] {
-			continue // an inner queue's packet-marks classify nothing
+		if _, bad := invalid[s.ID]; bad || !active[s.ID] || children[s.Name] || len(s.Marks) == 0 {
+			continue
 		}
-		for p, seen := s.Parent, 0; p != "" && seen < len(order); seen++ {
-			if len(s.Marks) > 0 {
-				upMarked[p] = true
-			} else {
-				upPlain[p] = true
+		if ifs, err := resolve(s); err == nil {
+			for _, ifn := range ifs {
+				markedIf[ifn] = true
 			}
-			ps, ok := specs[p]
-			if !ok {
-				break
-			}
-			p = ps.Parent
 		}
 	}
 	want := map[string][]class{} // device -> classes; upload devices are "ifb:<iface>" and "up:<iface>"
@@ -462,25 +460,15 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 					c.match = matches(s, di == 1)
 					c.marks = s.Marks
 				}
-				var devs []string
+				dev := ifn
 				switch {
 				case di == 1:
-					devs = []string{ifn}
-				case !children[s.Name] && len(s.Marks) > 0:
-					devs = []string{"up:" + ifn}
-				case !children[s.Name]:
-					devs = []string{"ifb:" + ifn}
+				case markedIf[ifn]:
+					dev, c.byPrio = "up:"+ifn, true
 				default:
-					if upPlain[s.Name] || !upMarked[s.Name] {
-						devs = append(devs, "ifb:"+ifn)
-					}
-					if upMarked[s.Name] {
-						devs = append(devs, "up:"+ifn)
-					}
+					dev = "ifb:" + ifn
 				}
-				for _, dev := range devs {
-					want[dev] = append(want[dev], c)
-				}
+				want[dev] = append(want[dev], c)
 			}
 		}
 	}
@@ -535,6 +523,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		}
 	}
 	var removeErrs []error
+	if err := e.applyUpload(e.uploadRules(want, slices.Sorted(maps.Keys(want)))); err != nil {
+		removeErrs = append(removeErrs, err)
+	}
 	for _, dev := range slices.Sorted(maps.Keys(e.applied)) {
 		if _, ok := want[dev]; !ok {
 			if err := e.remove(dev); err != nil {
@@ -633,7 +624,7 @@ func (e *Engine) fingerprint(cs []class) string {
 		for i, m := range c.match {
 			ms[i] = m.src.String() + ">" + m.dst.String()
 		}
-		fmt.Fprintf(h, "%d/%d/%d/%+v/%v/%v%v;", c.minor, c.parent, c.order, c.dir, ms, c.marks, nums)
+		fmt.Fprintf(h, "%d/%d/%d/%+v/%v/%v%v/%t;", c.minor, c.parent, c.order, c.dir, ms, c.marks, nums, c.byPrio)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
@@ -654,6 +645,9 @@ func planned(cs []class) *tree {
 			t.leaves[netlink.MakeHandle(c.minor, 0)] = leafQdisc{parent: h, kind: k}
 		}
 		key := filterKey{uint16(10 + c.order), h}
+		if c.byPrio {
+			continue
+		}
 		if len(c.marks) > 0 {
 			t.filters[key]++
 		} else {
@@ -1052,6 +1046,9 @@ func (e *Engine) install(index int, cs []class) (map[uint64]error, *tree, error)
 func (e *Engine) filters(index int, root uint32, c class, t *tree) error {
 	if err := e.leaf(index, c, t); err != nil {
 		return err
+	}
+	if c.byPrio {
+		return nil
 	}
 	key := filterKey{uint16(10 + c.order), netlink.MakeHandle(rootMajor, c.minor)}
 	if len(c.marks) > 0 {

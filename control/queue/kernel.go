@@ -47,6 +47,10 @@ type Kernel interface {
 	// the interface named indev (u32's indev match, which the netlink library does not
 	// encode).
 	FeedAdd(a netlink.FilterAttrs, indev string, ifb int) error
+	// UploadRules reads the upload classifier's rules (there: its table is there);
+	// UploadSet replaces them in one nftables transaction (none: the table goes).
+	UploadRules() (rules []string, there bool, err error)
+	UploadSet(rules []uploadRule) error
 }
 
 // netlinkKernel is the kernel of the handle's namespace. Dumps that raced a change are

@@ -33,6 +33,7 @@ type fakeKernel struct {
 	qdiscs  map[int][]netlink.Qdisc
 	classes map[int][]netlink.Class
 	filters map[int][]netlink.Filter
+	upload  []string // the upload classifier's rules (nil: no table)
 	controltest.Recorder
 }
 
@@ -403,6 +404,32 @@ func (k *fakeKernel) FeedAdd(a netlink.FilterAttrs, indev string, ifb int) error
 	return nil
 }
 
+// UploadRules reads the upload classifier's rules.
+func (k *fakeKernel) UploadRules() ([]string, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.upload), k.upload != nil, nil
+}
+
+// UploadSet records "nft upload ether1 198.18.1.0/24>any mark 1 class 1:101; ..."
+// ("nft upload" alone: the table removed).
+func (k *fakeKernel) UploadSet(rules []uploadRule) error {
+	var rs []string
+	for _, r := range rules {
+		rs = append(rs, r.String())
+	}
+	if err := k.Write("nft upload %s", strings.Join(rs, "; ")); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.upload = nil
+	if len(rules) > 0 {
+		k.upload = append([]string{}, rs...)
+	}
+	return nil
+}
+
 // The last writes of the first pass of every case: the sfq probe of the built-in queue types
 // (wireless-default, hotspot-default) on a throwaway IFB.
 var probe = []string{"add ifb rq-probe", "qdisc add rq-probe root 1:0 sfq", "del rq-probe"}
@@ -452,7 +479,7 @@ var (
 		"qdisc del rq-u2 root", "qdisc add rq-u2 root 1:0 htb",
 		"class add rq-u2 1:101 parent 1:0 rate 1000000 ceil 1000000",
 		"qdisc add rq-u2 1:101 101:0 pfifo limit 50",
-		"filter add rq-u2 1:0 prio 10 bpf marks voip -> 1:101",
+		"nft upload ether1 any>any mark 34115 class 1:101",
 	}
 )
 
@@ -739,7 +766,9 @@ func TestWatchedChangeSkipped(t *testing.T) {
 // left on such an interface (it has no egress hook) is replaced by clsact and the
 // ingress redirect it carried is back in the same pass; a pass with nothing changed
 // writes nothing; removing the queue removes the feed and rq-uN and leaves the other
-// queue's redirect. A parent of a marked and an unmarked leaf is in both upload trees.
+// queue's redirect. Once an interface has a queue with packet-marks, the upload of all
+// its queues (a parent, its marked and unmarked leaves) is in rq-uN, classified by the
+// upload chain in queue order (the first that matches takes a packet, marked or not).
 func TestUploadMarksFeed(t *testing.T) {
 	k := newFakeKernel()
 	e, ex, h, ctx := onFakeKernel(t, k)
@@ -788,7 +817,7 @@ func TestUploadMarksFeed(t *testing.T) {
 		t.Errorf("a pass with nothing changed wrote %q", wrote)
 	}
 
-	// A parent of a marked and an unmarked leaf: in rq-2 and in rq-u2.
+	// A parent of a marked and an unmarked leaf: all of ether1's upload in rq-u2.
 	controltest.Exec(t, ex, "/queue/simple add name=p target=ether1 max-limit=4M/4M")
 	controltest.Exec(t, ex, "/queue/simple add name=c1 target=ether1 parent=p packet-marks=voip max-limit=1M/1M")
 	controltest.Exec(t, ex, "/queue/simple add name=c2 target=ether1 parent=p max-limit=1M/1M")
@@ -806,11 +835,15 @@ func TestUploadMarksFeed(t *testing.T) {
 		return out
 	}
 	// Ids: plain 1, marked 2, p 3, c1 4, c2 5.
-	if got := classes("rq-u2"); !slices.Equal(got, []string{"1:102", "1:103", "1:104"}) {
-		t.Errorf("rq-u2 classes %q; want marked, p and c1", got)
+	if got := classes("rq-u2"); !slices.Equal(got, []string{"1:102", "1:103", "1:104", "1:105"}) {
+		t.Errorf("rq-u2 classes %q; want marked, p, c1 and c2", got)
 	}
-	if got := classes("rq-2"); !slices.Equal(got, []string{"1:103", "1:105"}) {
-		t.Errorf("rq-2 classes %q; want p and c2", got)
+	if _, err := k.LinkByName("rq-2"); err == nil {
+		t.Errorf("rq-2 made beside rq-u2")
+	}
+	if got := k.upload; !slices.Equal(got, []string{"ether1 any>any mark 34115 class 1:102",
+		"ether1 any>any mark 34115 class 1:104", "ether1 any>any mark any class 1:105"}) {
+		t.Errorf("upload rules %q; want marked, c1, c2 in order", got)
 	}
 	controltest.WantStates(t, ex, Path, "name", map[string]string{"plain": "", "marked": "", "p": "", "c1": "", "c2": ""})
 
@@ -823,6 +856,12 @@ func TestUploadMarksFeed(t *testing.T) {
 	}
 	if _, err := k.LinkByName("rq-u2"); err == nil {
 		t.Error("rq-u2 left behind")
+	}
+	if got := classes("rq-2"); !slices.Equal(got, []string{"1:103", "1:105"}) {
+		t.Errorf("rq-2 classes %q; want p and c2", got)
+	}
+	if k.upload != nil {
+		t.Errorf("upload rules left: %q", k.upload)
 	}
 }
 
