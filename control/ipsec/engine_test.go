@@ -137,8 +137,14 @@ func TestSiteToSite(t *testing.T) {
 	if !strings.Contains(peers, "198.18.90.2") || !strings.Contains(peers, "established") {
 		t.Fatalf("active-peers:\n%s", peers)
 	}
-	sas := a.run(t, "/ip ipsec installed-sa print detail")
-	if strings.Count(sas, "spi=") != 2 || !strings.Contains(sas, "aes-cbc") {
+	// The policy shows established once the CHILD SA is negotiated; its SAs may reach
+	// installed-sa a pass later on a loaded machine: wait for both (the test read them
+	// once and failed now and then).
+	var sas string
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		sas = a.run(t, "/ip ipsec installed-sa print detail")
+		return strings.Count(sas, "spi=") == 2 && strings.Contains(sas, "aes-cbc")
+	}) {
 		t.Fatalf("installed-sa:\n%s", sas)
 	}
 	// print brief is RouterOS's table of each (QA: it printed no columns).
