@@ -24,8 +24,9 @@
 // sends them in the clear until there is an SA. In XFRM its template has the peer's
 // address and a wildcard source the kernel fills; a peer without an address (0.0.0.0/0)
 // gets a block policy instead, as there is no one to acquire an SA from. The same holds
-// while the policy's peer is disabled or not usable: the policy is invalid (I), its
-// status says the peer is disabled and its traffic held, and its packets are dropped
+// while the policy's peer is disabled or not usable, or it has no peer at all (peer
+// unset): the policy is invalid (I), its status says why ("no peer", the peer is
+// disabled) and that its traffic is held, and its packets are dropped
 // (no acquire; in XFRM a block policy) until the peer is back, rather than sent in the
 // clear (the data path opens for such a policy even with no usable peer). On the
 // userspace path such a policy's backstop is there before any engine runs (Prearm, called

@@ -187,8 +187,8 @@ type policyInfo struct {
 	// ord is the policy's place in the menu (from 1; dynamic tunnel policies 0): the SPD
 	// keeps RouterOS's top-to-bottom order.
 	ord int
-	// held: an invalid encrypt policy of level require or unique whose peer is disabled
-	// or not usable; it stays in the SPD without an SA (its packets dropped) and asks no
+	// held: an invalid encrypt policy of level require or unique whose peer is disabled,
+	// not usable or unset; it stays in the SPD without an SA (its packets dropped) and asks no
 	// peer for one.
 	held bool
 }

@@ -364,15 +364,19 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 			pc := peerByName[it.Peer]
 			if pc == nil {
 				why := fmt.Errorf("peer %q is not usable", it.Peer)
-				if disabledPeers[it.Peer] {
+				switch {
+				case it.Peer == "":
+					why = errors.New("no peer")
+				case disabledPeers[it.Peer]:
 					why = fmt.Errorf("peer %q is disabled", it.Peer)
 				}
 				// level=require/unique means never in the clear: a policy whose peer is
-				// disabled (or broken) stays in the SPD without an SA, so its packets are
-				// dropped as for a peer that is down, instead of leaving the SPD and
-				// falling through to the main table in the clear (issue 12; the lead's
-				// decision). level=use goes in the clear without an SA anyway.
-				if it.Peer != "" && pi.level != esp.LevelUse {
+				// disabled, broken, removed or unset stays in the SPD without an SA, so
+				// its packets are dropped as for a peer that is down, instead of leaving
+				// the SPD and falling through to the main table in the clear (issue 12;
+				// the lead's decision; QA: a peer-less one did). level=use goes in the
+				// clear without an SA anyway.
+				if pi.level != esp.LevelUse {
 					lvl := "require"
 					if pi.level == esp.LevelUnique {
 						lvl = "unique"
