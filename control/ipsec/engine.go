@@ -165,6 +165,10 @@ type Engine struct {
 	// tunnel name; under mu); sentConflicts what the tunnel engine last took.
 	secretConflicts, sentConflicts map[string]string
 	spdApplied                     bool
+	// spdLogged is the SPD error last logged ("" when none): a refusal the 2 s retry
+	// meets again (a source address tentative for a while) is logged once, then again
+	// only when it changes or clears (under spdMu).
+	spdLogged string
 	// applied counts what passes handed on (tests: a pass with nothing changed hands
 	// on nothing).
 	applied struct{ peers, spd, protect, rules atomic.Int64 }
@@ -748,9 +752,7 @@ func (e *Engine) applySPD(ctx context.Context) {
 	err := dp.SetPolicies(ctx, ps)
 	e.applied.spd.Add(1)
 	e.lastSPD = ps
-	if err != nil {
-		e.log.Warn("ipsec: cannot install policies", "err", err)
-	}
+	e.logSPD(err)
 	per, rest := policyErrors(err)
 	inSPD := map[uint32]bool{}
 	for _, p := range ps {
@@ -770,6 +772,25 @@ func (e *Engine) applySPD(ctx context.Context) {
 		rest = errors.Join(rest, perr)
 	}
 	e.spdErr = rest
+}
+
+// logSPD logs a data path's refusal of the SPD once per distinct error, and its end
+// (spdMu held): the retry applies a refused SPD every 2 s, and logged each time the
+// same refusal flooded the log (QA: a tentative IPv6 source, for as long as DAD runs or
+// for good after it failed). The policies' status shows the error all along.
+func (e *Engine) logSPD(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	switch {
+	case msg == e.spdLogged:
+	case msg == "":
+		e.log.Info("ipsec: policies installed, the earlier refusal is over", "was", e.spdLogged)
+	default:
+		e.log.Warn("ipsec: cannot install policies", "err", err)
+	}
+	e.spdLogged = msg
 }
 
 // generatedID is the SPD's id of the policies generated for a CHILD SA of reqid (above

@@ -12,7 +12,9 @@ import (
 
 // TestRouteRefusedMarksItsPolicy: a policy whose steering route the kernel refuses (its
 // source address is still tentative) is the only one marked invalid, with a readable
-// reason (QA: every policy was, each with the same Go struct dump of the route).
+// reason (QA: every policy was, each with the same Go struct dump of the route). The
+// refusal is logged once while it lasts, not on every retry (QA: the same warning every
+// 2 s), and its end once.
 func TestRouteRefusedMarksItsPolicy(t *testing.T) {
 	iketest.NeedRoot(t, "ip")
 	ns := iketest.NS(t, "iprr")
@@ -24,7 +26,8 @@ func TestRouteRefusedMarksItsPolicy(t *testing.T) {
 	iketest.Sh(t, "ip", "-n", ns, "link", "set", "wan", "up")
 	iketest.Sh(t, "ip", "-n", ns, "link", "set", "wanp", "up")
 	iketest.Sh(t, "ip", "-n", ns, "link", "set", "lan", "up")
-	r := startRouter(t, ns, true)
+	lb := &logBuf{t: t}
+	r := startRouterTo(t, ns, true, lb)
 	r.run(t, `/ip ipsec peer add name=p address=198.18.93.2/32 local-address=198.18.93.1 exchange-mode=ike2 passive=yes
 /ip ipsec identity add peer=p secret=thisisnotasecurepsk
 /ip ipsec policy add src-address=198.19.93.0/24 dst-address=198.19.94.0/24 tunnel=yes peer=p
@@ -45,6 +48,14 @@ func TestRouteRefusedMarksItsPolicy(t *testing.T) {
 	if strings.Contains(v4, "status=") || strings.Contains(v4, "not applied") {
 		t.Errorf("the other policy is marked too:\n%s", v4)
 	}
+	// More passes and two retry ticks meet the same refusal: still logged once.
+	for range 5 {
+		r.e.Reconcile(t.Context())
+	}
+	time.Sleep(4500 * time.Millisecond)
+	if n := strings.Count(lb.String(), "cannot install policies"); n != 1 {
+		t.Errorf("the same refusal logged %d times, want once:\n%s", n, lb.String())
+	}
 	// Once the address is usable the route is tried again (the engine's retry tick, no
 	// configuration change): the policy is no longer invalid.
 	iketest.Sh(t, "ip", "-n", ns, "addr", "del", "2001:db8:201::1/64", "dev", "lan")
@@ -64,6 +75,9 @@ func TestRouteRefusedMarksItsPolicy(t *testing.T) {
 	}
 	if out := iketest.Sh(t, "ip", "-n", ns, "-6", "route", "show", "table", "220"); !strings.Contains(out, "2001:db8:101::/64") {
 		t.Errorf("steering route not added:\n%s", out)
+	}
+	if logs := lb.String(); strings.Count(logs, "cannot install policies") != 1 || strings.Count(logs, "refusal is over") != 1 {
+		t.Errorf("want one refusal and one end of it logged:\n%s", logs)
 	}
 }
 
