@@ -15,6 +15,7 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
 	"github.com/routerd/routerd/control/routing"
+	"github.com/routerd/routerd/ike/esp"
 )
 
 // gateway is a parsed gateway= value: an address, an interface, or address%interface,
@@ -541,6 +542,9 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 		if r.Protocol == Proto || r.Table == unix.RT_TABLE_LOCAL || (r.Type != unix.RTN_UNICAST && r.Type != unix.RTN_BLACKHOLE) {
 			continue
 		}
+		if ipsecTable(r.Table) {
+			continue
+		}
 		if v == 6 && r.Dst != nil && r.Dst.IP.IsMulticast() {
 			continue
 		}
@@ -573,6 +577,16 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 		rows = append(rows, control.Row{ID: e.dynID(fmt.Sprintf("r%d/%d/%s/%d", v, k.table, k.dst, k.metric)), Props: p, Flags: fl})
 	}
 	return rows, nil
+}
+
+// ipsecTable says whether table is one of the userspace IPsec data path's own (ike/esp:
+// steering routes, selector routes, blackhole and throw backstops; 220-222). RouterOS's
+// IPsec adds no routes: they are its mechanism, not the operator's routes, so /ip route
+// and /ipv6 route (print, count-only, export, the API, REST) do not list them, and
+// nothing can remove or set them there (QA: they printed as active dynamic routes).
+func ipsecTable(table int) bool {
+	c := esp.DefaultConfig()
+	return table == c.Table || table == c.SelectorTable() || table == c.BackstopTable()
 }
 
 type replaceJob struct {
