@@ -331,6 +331,9 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 			Action: ActionEncrypt, Level: LevelRequire},
 		{ID: 4, Src: netip.MustParsePrefix("198.19.1.0/24"), Dst: netip.MustParsePrefix("198.19.9.0/24"), Dir: DirOut,
 			Action: ActionEncrypt, Level: LevelUse},
+		// A full tunnel of one protocol and port: its other ports are not its traffic.
+		{ID: 5, Src: netip.MustParsePrefix("198.18.0.1/32"), Dst: netip.MustParsePrefix("0.0.0.0/0"), Protocol: 6, DstPort: 443,
+			Dir: DirOut, Action: ActionEncrypt, Level: LevelRequire},
 	}
 	cfg := DefaultConfig()
 	cfg.Force = KindUserspace
@@ -351,7 +354,8 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 		out, _ := nsExec(t, r.a, append([]string{"ip", "route", "get"}, args...)...)
 		return out
 	}
-	protected := [][]string{{"198.19.2.9", "from", "198.19.1.1"}, {"198.18.5.1", "ipproto", "icmp"}, {"198.19.77.1", "from", "198.19.1.1"}}
+	protected := [][]string{{"198.19.2.9", "from", "198.19.1.1"}, {"198.18.5.1", "ipproto", "icmp"}, {"198.19.77.1", "from", "198.19.1.1"},
+		{"198.19.77.1", "from", "198.18.0.1", "ipproto", "tcp", "dport", "443"}}
 	dropped := func(when string) {
 		t.Helper()
 		for _, args := range protected {
@@ -359,7 +363,8 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 				t.Errorf("%s: route get %s: want the backstop, got\n%s\n%s", when, strings.Join(args, " "), out, state())
 			}
 		}
-		for _, args := range [][]string{{"198.19.9.1"}, {"198.19.77.1"}, {"198.19.77.1", "from", "198.18.0.1"}} {
+		for _, args := range [][]string{{"198.19.9.1"}, {"198.19.77.1"}, {"198.19.77.1", "from", "198.18.0.1"},
+			{"198.19.77.1", "from", "198.18.0.1", "ipproto", "tcp", "dport", "80"}} {
 			if out := get(args...); !strings.Contains(out, "via 198.18.0.2") {
 				t.Errorf("%s: route get %s (no require policy's): want the main table's route, got\n%s\n%s", when, strings.Join(args, " "), out, state())
 			}
@@ -377,7 +382,8 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 	prearm()
 	dropped("before Open")
 	prearm() // again: nothing twice
-	for rule, n := range map[string]int{"lookup 220": 1, "to 198.18.5.1 ipproto icmp lookup 221": 1, "from 198.19.1.1 lookup 222": 1} {
+	for rule, n := range map[string]int{"lookup 220": 1, "to 198.18.5.1 ipproto icmp lookup 221": 1, "from 198.19.1.1 lookup 222": 1,
+		"from 198.18.0.1 ipproto tcp dport 443 lookup 222": 1} {
 		if got := strings.Count(state(), rule); got != n {
 			t.Errorf("%d rules %q, want %d:\n%s", got, rule, n, state())
 		}

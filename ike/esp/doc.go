@@ -45,7 +45,7 @@
 // that a missing steering route (the device deleted and not yet made again, a route the
 // kernel refused) never lets protected packets fall through to the main table in the
 // clear; a full tunnel's (0.0.0.0/0, ::/0) is in a table of its own, BackstopTable (222),
-// which only the policy's sources reach (fullbackstop.go). The backstops, and the ip rules
+// which only the policy's sources (and its protocol and ports) reach (fullbackstop.go). The backstops, and the ip rules
 // that lead to their tables,
 // outlive the process: Close (routerd stopping) leaves them, a crash does too, and the
 // next Open adopts them without a gap, so that protected destinations are dropped while

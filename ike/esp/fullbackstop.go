@@ -28,6 +28,16 @@ import (
 // packets, looked up from 0.0.0.0, match no such rule and take Table's route as before.
 // Like the other backstops, the table's blackholes and throws and the rules to it
 // outlive the process and are adopted by the next Open.
+//
+// A full tunnel that selects a protocol or ports (dst-address=0.0.0.0/0 protocol=tcp
+// dst-port=443) is one too: its rule here carries the same ipproto, sport and dport as
+// its selector rule, so only its sources' packets of that protocol and port meet the
+// blackhole. Its selector rule (selrules.go) cannot take the backstop instead: it leaves
+// out the source where that holds a host address, and SelectorTable's blackhole default
+// would then drop every packet of the protocol and port the host sends or forwards,
+// whatever its source, while routerd is down. Both rules lead to the steering route while
+// routerd runs; while it is not, SelectorTable has no route for the packet and the lookup
+// goes on to this rule.
 
 // BackstopTable is the routing table of the full tunnels' backstops.
 func (c Config) BackstopTable() int {
@@ -39,11 +49,11 @@ func (c Config) BackstopTable() int {
 
 // fullTunnel says whether p, an outbound policy, needs the source-conditioned backstop.
 func fullTunnel(p *Policy) bool {
-	return p.Dir == DirOut && p.Action == ActionEncrypt && p.Level != LevelUse && p.Dst.Bits() == 0 && !selects(p)
+	return p.Dir == DirOut && p.Action == ActionEncrypt && p.Level != LevelUse && p.Dst.Bits() == 0
 }
 
-// backstopRule is the rule that sends a full tunnel's packets (those from p.Src) to
-// BackstopTable (fullTunnel(p) holds).
+// backstopRule is the rule that sends a full tunnel's packets (those from p.Src, of its
+// protocol and ports) to BackstopTable (fullTunnel(p) holds).
 func (u *userspace) backstopRule(p *Policy) *netlink.Rule {
 	r := netlink.NewRule()
 	r.Family = netlink.FAMILY_V4
@@ -55,6 +65,7 @@ func (u *userspace) backstopRule(p *Policy) *netlink.Rule {
 	if p.Src.Bits() > 0 && p.Src.Addr().Is6() == p.Dst.Addr().Is6() {
 		r.Src = prefixNet(p.Src.Masked())
 	}
+	ruleSelectors(r, p)
 	return r
 }
 

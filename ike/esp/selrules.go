@@ -78,6 +78,12 @@ func (u *userspace) selectorRule(p *Policy) *netlink.Rule {
 	if _, local := u.localAddrIn(p.Src); !local && p.Src.Bits() > 0 {
 		r.Src = prefixNet(p.Src.Masked())
 	}
+	ruleSelectors(r, p)
+	return r
+}
+
+// ruleSelectors makes r select p's protocol and ports.
+func ruleSelectors(r *netlink.Rule, p *Policy) {
 	r.IPProto = int(p.Protocol)
 	if p.SrcPort != 0 {
 		r.Sport = netlink.NewRulePortRange(p.SrcPort, p.SrcPort)
@@ -85,7 +91,6 @@ func (u *userspace) selectorRule(p *Policy) *netlink.Rule {
 	if p.DstPort != 0 {
 		r.Dport = netlink.NewRulePortRange(p.DstPort, p.DstPort)
 	}
-	return r
 }
 
 func ruleKey(r *netlink.Rule) string {

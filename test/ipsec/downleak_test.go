@@ -31,6 +31,9 @@ func TestRequirePolicyNoCleartextWhileDown(t *testing.T) {
 	}{
 		{"subnet", "198.19.101.0/24", [2]string{"198.19.202.1", "198.19.103.1"}},
 		{"full-tunnel", "0.0.0.0/0", [2]string{"198.18.94.1", "198.19.103.1"}},
+		// A full tunnel that selects a protocol (issue 12): ping is what it protects, and
+		// the WAN address's ping, of the same protocol, is not its traffic.
+		{"full-tunnel-protocol", "0.0.0.0/0 protocol=icmp", [2]string{"198.18.94.1", "198.19.103.1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			requireNoCleartextWhileDown(t, tc.dst, tc.free)
