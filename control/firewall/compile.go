@@ -575,19 +575,24 @@ func Compile(cfg Config) *Plan {
 }
 
 // priorityFromDSCP is set-priority's new-priority=from-dscp (the priority is the DSCP)
-// and from-dscp-high-3-bits (its class, DSCP/8): one alternative per DSCP value, each
-// setting its priority, since nftables moves no field into another with a shift here.
+// and from-dscp-high-3-bits (its class, DSCP/8): the DSCP bits, as load reads them, are
+// the key of a map of the 64 values to their priority, and the value the lookup leaves
+// is the packet's priority (nft's meta priority set ip dscp map {...}): one kernel rule,
+// where it was one per DSCP value (issue 15).
 func priorityFromDSCP(v6, high3 bool) alt {
-	var out alt
+	f := trafficClass(v6, dscpBits)
+	m := map[string][]byte{}
 	for d := range 64 {
 		prio := uint32(d)
 		if high3 {
 			prio = uint32(d) >> 3
 		}
-		out = append(out, append(trafficClass(v6, dscpBits).match(d, false), &expr.Immediate{Register: 1, Data: ne32(prio)},
-			&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1, SourceRegister: true}))
+		m[string(f.bytes(uint16(d)))] = ne32(prio)
 	}
-	return out
+	mask := f.bytes(1<<f.width - 1)
+	load := []expr.Any{f.load(), &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(mask)), Mask: mask, Xor: make([]byte, len(mask))}}
+	return one(append(mapOf(load, m, uint32(len(mask)), nftables.TypeClassID),
+		&expr.Meta{Key: expr.MetaKeyPRIORITY, Register: 1, SourceRegister: true})...)
 }
 
 // Widths of the parts of the traffic class (trafficClass): the DSCP (dscp=,
@@ -649,29 +654,28 @@ func (f tcField) set(n int) []expr.Any {
 }
 
 // ttlSteps is new-ttl (new-hop-limit) increment:N and decrement:N. nftables cannot add
-// to a header field, so each TTL value is an alternative that writes its result,
-// ordered so that no later alternative matches what an earlier one wrote (increment
-// from 255 down, decrement from 0 up). The result stops at 255 and at 0.
+// to a header field, so the TTL is the key of a map of its 256 values to the result
+// (stopping at 255 and at 0), written back with the header checksum updated: one kernel
+// rule, where it was one per TTL value (issue 15).
 func ttlSteps(v6 bool, op string, n uint8) alt {
 	off := uint32(8)
 	if v6 {
 		off = 7
 	}
-	var out alt
-	for i := range 256 {
-		from, to := i, max(i-int(n), 0)
+	m := map[string][]byte{}
+	for from := range 256 {
+		to := max(from-int(n), 0)
 		if op == "increment" {
-			from = 255 - i
 			to = min(from+int(n), 255)
 		}
-		w := &expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1}
-		if !v6 {
-			w.CsumType, w.CsumOffset = expr.CsumTypeInet, 10
-		}
-		out = append(out, []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(from)}}, &expr.Immediate{Register: 1, Data: []byte{byte(to)}}, w})
+		m[string([]byte{byte(from)})] = []byte{byte(to)}
 	}
-	return out
+	w := &expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1}
+	if !v6 {
+		w.CsumType, w.CsumOffset = expr.CsumTypeInet, 10
+	}
+	load := []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 1}}
+	return one(append(mapOf(load, m, 1, intType(1)), w)...)
 }
 
 // ifaceKind reports whether an in-interface or out-interface value names every
@@ -1525,7 +1529,7 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 		return pass(es), nil
 	case "set-priority":
 		if strings.HasPrefix(p["new-priority"], "from-dscp") {
-			return pass(nil), nil // each DSCP's alternative sets it (priorityFromDSCP)
+			return pass(nil), nil // the map priorityFromDSCP adds to the match sets it
 		}
 		n, err := strconv.ParseUint(p["new-priority"], 10, 32)
 		if err != nil {
@@ -1536,7 +1540,7 @@ func actionExprs(cfg Config, r *Rule) ([]expr.Any, error) {
 	case "change-hop-limit":
 		op, n, _ := parseTTLChange("new-hop-limit", p["new-hop-limit"])
 		if op != "set" {
-			return pass(nil), nil // each TTL value's alternative writes it (ttlSteps)
+			return pass(nil), nil // the map ttlSteps adds to the match writes it
 		}
 		return pass([]expr.Any{&expr.Immediate{Register: 1, Data: []byte{n}},
 			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}}), nil

@@ -141,9 +141,9 @@
 // add-src/dst-to-address-list, src-nat, dst-nat, masquerade, redirect, netmap, same,
 // notrack, mark-connection, mark-packet, mark-routing, change-dscp (the traffic class's DSCP bits, IPv4
 // and IPv6), change-ttl and change-hop-limit (set:N a payload write; increment:N and
-// decrement:N one kernel rule per TTL value writing its result: nftables cannot add to a
-// header field), fasttrack-connection, set-priority (meta priority, which priority= matches;
-// from-dscp and from-dscp-high-3-bits one kernel rule per DSCP value),
+// decrement:N a constant map of the 256 TTL values to their result, written back:
+// nftables cannot add to a header field), fasttrack-connection, set-priority (meta priority, which priority= matches;
+// from-dscp and from-dscp-high-3-bits a constant map of the DSCP to the priority),
 // change-hop-limit; content= (the kernel's xt_string through nft_compat), IPv6
 // headers= (xt ipv6header), NAT's randomise-ports (the random flag) and
 // same-not-by-dst (action same hashes source and destination, or with yes the source
@@ -199,7 +199,11 @@
 // in forward, postrouting and srcnat (and chains reached from them), in its place in the
 // chain, for bridged traffic with use-ip-firewall=yes; a routed packet leaving through a
 // bridge has no port there (ports never match it, !ports always does). input,
-// prerouting, dstnat and output refuse it.
+// prerouting, dstnat and output refuse it. out-bridge-port-list stays one kernel rule
+// per member (a packet leaves through one port, so they are exclusive): xt_physdev
+// compares one name (a prefix at most), nftables has no expression for the port in the
+// ip family, and the mark, which carries the input port's class, has no bits left for
+// an output port's (packet-mark 16, input port class 4, routing-mark 12).
 //
 // use-ip-firewall (use-ip-firewall-for-vlan, -for-pppoe) is br_netfilter's
 // bridge-nf-call-iptables and -ip6tables (bridge-nf-filter-vlan-tagged, -pppoe-tagged)

@@ -3,6 +3,7 @@ package firewall
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/google/nftables"
@@ -20,11 +21,39 @@ import (
 // The plan keeps setLookup (compiled rules are cached between passes); each apply fills
 // a fresh expr.Lookup with the set's transaction id. The embedded Lookup (SourceRegister,
 // Invert) makes it an expr.Any for code that only walks expressions.
+//
+// With data set, the set is a map: the lookup writes the value of the key it finds into
+// its DestRegister (a header field's value mapped to what an action writes: mapOf).
 type setLookup struct {
 	*expr.Lookup
 	key      nftables.SetDatatype
+	data     *nftables.SetDatatype
 	interval bool
 	elems    []nftables.SetElement
+}
+
+// intType is nft's integer type of n bytes (an anonymous set's key or data has the
+// length of what the rule loads, not integer's default 4).
+func intType(n uint32) nftables.SetDatatype {
+	t := nftables.TypeInteger
+	t.Bytes = n
+	return t
+}
+
+// mapOf looks up the value load puts in register 1 in a constant map (key -> value,
+// keys of one length, values of dataType) and leaves the value in register 1: one
+// kernel rule does what one rule per key value did (issue 15: set-priority from-dscp,
+// change-ttl increment and decrement). Every key the load can yield must be in m, or the
+// rule stops there for the packets whose key is not.
+func mapOf(load []expr.Any, m map[string][]byte, keyLen uint32, dataType nftables.SetDatatype) []expr.Any {
+	keys := slices.Sorted(maps.Keys(m))
+	els := make([]nftables.SetElement, len(keys))
+	for i, k := range keys {
+		els[i] = nftables.SetElement{Key: []byte(k), Val: m[k]}
+	}
+	dt := dataType
+	return append(slices.Clone(load), &setLookup{Lookup: &expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true},
+		key: intType(keyLen), data: &dt, elems: els})
 }
 
 // inSet matches the value load puts in register 1 against the set of vals (one of them,
@@ -89,6 +118,9 @@ func queueRule(c Netfilter, own *owners, t *nftables.Table, nc *nftables.Chain, 
 			out = slices.Clone(es)
 		}
 		s := &nftables.Set{Table: t, Anonymous: true, Constant: true, KeyType: sl.key, Interval: sl.interval}
+		if sl.data != nil {
+			s.IsMap, s.DataType = true, *sl.data
+		}
 		from := c.Pending()
 		if err := c.AddSet(s, sl.elems); err != nil {
 			return fmt.Errorf("nftables: anonymous set of %s: %w", nc.Name, err)
@@ -96,7 +128,8 @@ func queueRule(c Netfilter, own *owners, t *nftables.Table, nc *nftables.Chain, 
 		for at := from; at < c.Pending(); at++ {
 			*own = append(*own, cmdOwner{at: at, chain: nc.Name, rule: k, hasKey: k != (RuleKey{})})
 		}
-		out[i] = &expr.Lookup{SourceRegister: sl.SourceRegister, Invert: sl.Invert, SetName: s.Name, SetID: s.ID}
+		out[i] = &expr.Lookup{SourceRegister: sl.SourceRegister, DestRegister: sl.DestRegister, IsDestRegSet: sl.IsDestRegSet,
+			Invert: sl.Invert, SetName: s.Name, SetID: s.ID}
 	}
 	if out == nil {
 		out = es

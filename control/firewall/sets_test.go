@@ -1,11 +1,14 @@
 package firewall
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 )
 
@@ -89,6 +92,53 @@ func TestCompileListsAsSets(t *testing.T) {
 		}
 		if n := len(r.Exprs[0]); n > 20 {
 			t.Errorf("%s: %d expressions", c.rule, n)
+		}
+	}
+}
+
+// TestCompileMapsOneRule: set-priority new-priority=from-dscp (and from-dscp-high-3-bits)
+// and change-ttl / change-hop-limit increment:N and decrement:N are one kernel rule each,
+// a lookup in a constant map of the field's values to what the action writes; they were
+// one kernel rule per value (main e3c784e: 64 for the DSCP, 256 for the TTL). The maps
+// hold every value the field can have, each mapped to its result.
+func TestCompileMapsOneRule(t *testing.T) {
+	for _, c := range []struct {
+		v6    bool
+		props []string
+		elems int
+		key   []byte // a key as the rule loads it (DSCP 10: IPv4 TOS 0x28, IPv6 0x0280)
+		want  []byte // the value it maps to
+	}{
+		{false, []string{"action", "set-priority", "new-priority", "from-dscp"}, 64, []byte{0x00, 0x28}, ne32(10)},
+		{false, []string{"action", "set-priority", "new-priority", "from-dscp-high-3-bits"}, 64, []byte{0x00, 0x28}, ne32(1)},
+		{true, []string{"action", "set-priority", "new-priority", "from-dscp"}, 64, []byte{0x02, 0x80}, ne32(10)},
+		{false, []string{"action", "change-ttl", "new-ttl", "increment:10"}, 256, []byte{250}, []byte{255}},
+		{false, []string{"action", "change-ttl", "new-ttl", "decrement:5"}, 256, []byte{3}, []byte{0}},
+		{false, []string{"action", "change-ttl", "new-ttl", "decrement:5"}, 256, []byte{64}, []byte{59}},
+		{true, []string{"action", "change-hop-limit", "new-hop-limit", "increment:3"}, 256, []byte{64}, []byte{67}},
+	} {
+		pl := Compile(Config{V6: c.v6, Rules: []*Rule{rule(1, "mangle", append([]string{"chain", "prerouting"}, c.props...)...)}})
+		if len(pl.Invalid) != 0 {
+			t.Fatalf("%v: invalid %v", c.props, pl.Invalid)
+		}
+		r := chain(pl, "mangle/prerouting").Rules[0]
+		if len(r.Exprs) != 1 {
+			t.Errorf("%v (v6 %v): %d kernel rules, want 1", c.props, c.v6, len(r.Exprs))
+			continue
+		}
+		var m *setLookup
+		for _, e := range r.Exprs[0] {
+			if s, ok := e.(*setLookup); ok {
+				m = s
+			}
+		}
+		if m == nil || m.data == nil || !m.IsDestRegSet || len(m.elems) != c.elems {
+			t.Errorf("%v (v6 %v): no map of %d values in %v", c.props, c.v6, c.elems, r.Exprs[0])
+			continue
+		}
+		i := slices.IndexFunc(m.elems, func(el nftables.SetElement) bool { return bytes.Equal(el.Key, c.key) })
+		if i < 0 || !bytes.Equal(m.elems[i].Val, c.want) {
+			t.Errorf("%v (v6 %v): key %x maps to (index %d) %v, want %x", c.props, c.v6, c.key, i, m.elems, c.want)
 		}
 	}
 }

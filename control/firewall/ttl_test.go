@@ -7,7 +7,7 @@ import (
 
 // TestHeaderArithmetic: change-ttl new-ttl=decrement:N and increment:N (and IPv6's
 // change-hop-limit) change a forwarded packet's TTL by N, where they were kept invalid
-// (nftables cannot add to a header field: one kernel rule per TTL value writes its
+// (nftables cannot add to a header field: a constant map of the TTL values to their
 // result), and IPv6 change-dscp sets the traffic class's DSCP bits, where it was "not
 // translated yet". A filter rule matching the changed field counts the echo request (the
 // kernel's own forwarding decrement included), and the ping still gets its answer: the
