@@ -820,12 +820,14 @@ func bridgePortMatch(cfg Config, ports []string, neg bool) (alt, error) {
 		sent := append(slices.Clone(iif), &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(0)})
 		return alt{sent, none}, nil
 	}
-	var out alt
+	// The ports' classes are one set of mark values (issue 15: it was a kernel rule per
+	// class).
+	var vals [][]byte
 	for _, c := range classes {
-		es := append(slices.Clone(received), load...)
-		out = append(out, append(es, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(c << bridgePortShift)}))
+		vals = append(vals, ne32(c<<bridgePortShift))
 	}
-	return out, nil
+	in := inSet(load[1], nftables.TypeMark, vals, false)[0]
+	return alt{append(append(received, load[0]), in...)}, nil
 }
 
 // lists returns the address lists a rule uses.

@@ -436,3 +436,31 @@ func TestInterfaceKinds(t *testing.T) {
 		t.Errorf("in-interface=!all-wireless compares names: %v", got)
 	}
 }
+
+// TestBridgePortListOneRule: an in-bridge-port-list whose ports fall in several classes
+// (other rules name some of them alone) is one kernel rule, a lookup in the set of the
+// classes' mark values; it was one kernel rule per class (main e3c784e: 3 here).
+func TestBridgePortListOneRule(t *testing.T) {
+	lan := func(string) []string { return []string{"e1", "e2", "e3", "e4", "e5"} }
+	pl := Compile(Config{IfLists: lan, Rules: []*Rule{
+		rule(1, "filter", "chain", "forward", "in-bridge-port", "e3", "action", "accept"),
+		rule(2, "filter", "chain", "forward", "in-bridge-port", "e4", "action", "accept"),
+		rule(3, "filter", "chain", "forward", "in-bridge-port-list", "lan", "action", "drop"),
+	}})
+	if len(pl.Invalid) != 0 {
+		t.Fatalf("invalid: %v", pl.Invalid)
+	}
+	r := chain(pl, "filter/forward").Rules[2]
+	if len(r.Exprs) != 1 {
+		t.Fatalf("in-bridge-port-list of 3 classes: %d kernel rules, want 1", len(r.Exprs))
+	}
+	var n int
+	for _, e := range r.Exprs[0] {
+		if s, ok := e.(*setLookup); ok {
+			n = len(s.elems)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("in-bridge-port-list: a set of %d classes, want 3: %v", n, r.Exprs[0])
+	}
+}

@@ -187,7 +187,9 @@
 // and forward (and chains reached from them); output, postrouting and srcnat refuse it,
 // as routerd's own packets enter through no port. A class is the set of ports the rules
 // always take or leave together (the members of one list are one class); rules needing
-// more than 15 classes are invalid with the reason.
+// more than 15 classes are invalid with the reason. A list whose ports fall in several
+// classes (other rules name some of them) is one kernel rule, a lookup in the set of its
+// classes' marks.
 //
 // out-bridge-port and out-bridge-port-list: the bridge chooses the port from its
 // forwarding database after the ip hooks of routed packets have run, but br_netfilter

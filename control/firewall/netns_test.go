@@ -1129,10 +1129,21 @@ func TestInBridgePort(t *testing.T) {
 	}
 	r.e.passMu.Unlock()
 	r.run(t, `/interface list add name=ports`)
+	// A rule naming p1 alone splits the list into two classes: the list is one kernel
+	// rule looking the packet's class up in a set of both (issue 15: a rule per class).
+	r.run(t, `/ip firewall mangle add chain=prerouting in-bridge-port=p1 action=passthrough comment=split`)
 	r.run(t, `/ip firewall filter set [find comment=fwd-p2] in-bridge-port-list=ports !in-bridge-port`)
 	if tp.ping(h1, "198.19.2.2") || tp.ping(h2, "198.19.2.2") {
 		t.Fatalf("forward in-bridge-port-list=ports: a ping passed\n%s", ruleset(t, tp))
 	}
+	// (nft shows the host-order marks of an anonymous set byte-swapped: { 0x00000100, ... }.)
+	if out := ruleset(t, tp); !regexp.MustCompile(`meta mark & 0x000f0000 == \{ 0x[0-9a-f]+, 0x[0-9a-f]+ \}`).MatchString(out) {
+		t.Fatalf("in-bridge-port-list=ports of two classes: no set lookup of both classes\n%s", out)
+	}
+	if n, m := r.counter(t, "/ip firewall filter", "fwd-p2"), r.counter(t, "/ip firewall mangle", "split"); n < 2 || m == 0 {
+		t.Fatalf("in-bridge-port-list=ports counted %d, the p1 rule %d", n, m)
+	}
+	r.run(t, `/ip firewall mangle remove [find comment=split]`)
 	// !ports: the requests entering through the ports pass; the server's replies, which
 	// entered through no bridge port, are what it drops.
 	r.run(t, `/ip firewall filter set [find comment=fwd-p2] in-bridge-port-list=!ports dst-address=198.19.2.2`)
