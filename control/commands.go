@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -1414,8 +1415,56 @@ func (x *Executor) Seed() error {
 				}
 			}
 		}
-		return nil
+		return goneListRefs(tx)
 	})
+}
+
+// goneListRefs points the firewall rules that name an interface list no longer stored
+// at an id, as removing a list has done since 2a27030 (staleRefs): rules stored before
+// then kept the name, matched nothing with no status, and their export was refused at
+// import. The removed list's id is gone with it, so each such name gets one id reserved
+// in the list menu (NextID: no later list is given it); the rule is then invalid,
+// "interface list *N not present". It runs at every start (Seed) and finds nothing to do
+// once done.
+func goneListRefs(tx *store.Tx) error {
+	ids := map[string]string{} // a gone list's name -> the *ID its rules now name
+	for _, r := range staleListRefProps {
+		items, err := tx.List(r.path)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			changed := false
+			for _, k := range r.props {
+				v := it.Props[k]
+				name := strings.TrimPrefix(v, "!")
+				if _, byID := ParseID(name); name == "" || byID {
+					continue
+				}
+				if _, ok := tx.ByName(menu.InterfaceListPath, name); ok {
+					continue
+				}
+				ref, ok := ids[name]
+				if !ok {
+					id, err := tx.NextID(menu.InterfaceListPath)
+					if err != nil {
+						return fmt.Errorf("reserving an id for gone interface list %s: %w", name, err)
+					}
+					ref = FormatID(id)
+					ids[name] = ref
+				}
+				it.Props[k] = strings.TrimSuffix(v, name) + ref
+				changed = true
+			}
+			if !changed {
+				continue
+			}
+			if err := tx.Put(r.path, it, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sortedKeys returns the keys of m in alphabetical order.

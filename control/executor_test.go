@@ -10,6 +10,7 @@ import (
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/controltest"
+	"github.com/routerd/routerd/control/store"
 )
 
 func newExecutor(t *testing.T) *control.Executor {
@@ -680,5 +681,67 @@ func TestInterfaceListRefs(t *testing.T) {
 	mustExec(t, ex, admin, "/interface/list", "remove", "numbers=TMP2")
 	if got, want := rules(), id+" !"+id+",KEEP "; got != want {
 		t.Errorf("after the remove: %q, want %q", got, want)
+	}
+}
+
+// TestGoneListRefsAtStart: a rule stored before removing a list pointed its rules at
+// the list's id (2a27030) still names the list that is gone; the start (Seed) points it
+// at an id reserved in the list menu, negated too, one id per gone name, so the rule is
+// invalid "interface list *N not present" and its export imports. Rules naming a list
+// that exists, or an id already, are left alone; a list added later gets another id.
+func TestGoneListRefsAtStart(t *testing.T) {
+	ex := newExecutor(t)
+	admin := &control.Session{User: "admin"}
+	mustExec(t, ex, admin, "/interface/list", "add", "name=KEEP")
+	err := ex.Store.Update(func(tx *store.Tx) error { // as a store of before 2a27030 has them
+		for i, p := range []map[string]string{
+			{"chain": "forward", "action": "accept", "in-interface-list": "OLD", "out-interface-list": "!OLD"},
+			{"chain": "forward", "action": "accept", "in-interface-list": "KEEP", "out-interface-list": "!OLD2"},
+			{"chain": "forward", "action": "accept", "in-interface-list": "*7F"},
+		} {
+			if err := tx.Put("/ip/firewall/filter", store.Item{ID: uint64(100 + i), Props: p}, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := ex.Items("/ip/firewall/filter")
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Props["in-interface-list"]+" "+it.Props["out-interface-list"])
+	}
+	if len(got) != 3 {
+		t.Fatalf("rules %q", got)
+	}
+	old, _, _ := strings.Cut(got[0], " ")
+	oldID, ok := control.ParseID(old)
+	if !ok || got[0] != old+" !"+old || !strings.HasPrefix(got[1], "KEEP !*") || strings.HasSuffix(got[1], old) || got[2] != "*7F " {
+		t.Fatalf("after the start: %q", got)
+	}
+	lists := mustExec(t, ex, admin, "/interface/list", "print").Rows
+	for _, r := range lists {
+		if r.ID == oldID {
+			t.Fatalf("the id %s given to the gone list is a list's: %v", old, r.Props)
+		}
+	}
+	mustExec(t, ex, admin, "/interface/list", "add", "name=NEW")
+	for _, r := range mustExec(t, ex, admin, "/interface/list", "print").Rows {
+		if r.Props["name"] == "NEW" && r.ID <= oldID {
+			t.Fatalf("a new list got id %s, not above the reserved %s", control.FormatID(r.ID), old)
+		}
+	}
+	// A second start changes nothing.
+	if err := ex.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	items, _ = ex.Items("/ip/firewall/filter")
+	if v := items[0].Props["in-interface-list"]; v != old {
+		t.Fatalf("the second start: %q, want %q", v, old)
 	}
 }
