@@ -684,6 +684,35 @@ func TestInterfaceListRefs(t *testing.T) {
 	}
 }
 
+// TestBridgePortListRefs: in-bridge-port-list and out-bridge-port-list follow a list's
+// rename and are pointed at its id when it is removed, as the interface lists are
+// (issue 15: they kept the name, the rule went invalid "list has no interfaces", and
+// the export naming the gone list was refused at import).
+func TestBridgePortListRefs(t *testing.T) {
+	ex := newExecutor(t)
+	admin := &control.Session{User: "admin"}
+	mustExec(t, ex, admin, "/interface/list", "add", "name=PORTS")
+	mustExec(t, ex, admin, "/ip/firewall/filter", "add", "chain=forward", "in-bridge-port-list=PORTS", "out-bridge-port-list=!PORTS")
+	rules := func() string {
+		items, _ := ex.Items("/ip/firewall/filter")
+		return items[0].Props["in-bridge-port-list"] + " " + items[0].Props["out-bridge-port-list"]
+	}
+	mustExec(t, ex, admin, "/interface/list", "set", "numbers=PORTS", "name=P2")
+	if got := rules(); got != "P2 !P2" {
+		t.Errorf("after the rename: %q", got)
+	}
+	var id string
+	for _, r := range mustExec(t, ex, admin, "/interface/list", "print").Rows {
+		if r.Props["name"] == "P2" {
+			id = control.FormatID(r.ID)
+		}
+	}
+	mustExec(t, ex, admin, "/interface/list", "remove", "numbers=P2")
+	if got, want := rules(), id+" !"+id; got != want {
+		t.Errorf("after the remove: %q, want %q", got, want)
+	}
+}
+
 // TestGoneListRefsAtStart: a rule stored before removing a list pointed its rules at
 // the list's id (2a27030) still names the list that is gone; the start (Seed) points it
 // at an id reserved in the list menu, negated too, one id per gone name, so the rule is

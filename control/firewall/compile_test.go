@@ -464,3 +464,15 @@ func TestBridgePortListOneRule(t *testing.T) {
 		t.Fatalf("in-bridge-port-list: a set of %d classes, want 3: %v", n, r.Exprs[0])
 	}
 }
+
+// TestRemovedPortList: a bridge port list removed since the rule was written is named by
+// its id (control's staleRefs), and the rule is invalid with the interface lists' words;
+// negated, it was valid and matched every packet.
+func TestRemovedPortList(t *testing.T) {
+	for _, k := range []string{"in-bridge-port-list", "out-bridge-port-list"} {
+		pl := Compile(Config{Rules: []*Rule{rule(1, "filter", "chain", "forward", k, "!*5", "action", "drop")}})
+		if why := pl.Invalid[RuleKey{"filter", 1}]; why != "interface list *5 not present" {
+			t.Errorf("%s=!*5: invalid %q", k, why)
+		}
+	}
+}

@@ -175,7 +175,9 @@
 // at its id (in-interface=*1A, out-interface=!*1A), as RouterOS shows and exports them:
 // they are kept, invalid ("interface *1A not present"), and their export imports again.
 // Removing an interface list does the same to in-interface-list and out-interface-list
-// ("interface list *2 not present"); renaming an interface or a list renames it in the
+// and to in-bridge-port-list and out-bridge-port-list ("interface list *2 not present");
+// rules stored before that naming a list that is gone are pointed at an id reserved for
+// it at start (control's goneListRefs); renaming an interface or a list renames it in the
 // rules (control.RenameIfaceRefs, as for addresses and list members).
 //
 // in-bridge-port and in-bridge-port-list: the ip and ip6 families see the bridge as the
