@@ -44,7 +44,8 @@
 // profile) to its remote-address with an identity of that pre-shared key and a
 // transport-mode policy for the tunnel's protocol between its endpoints, phase 2
 // sha1/aes-128-cbc; all three print with flag D and go with the tunnel (tunnels.go).
-// The tunnels to one address share the peer and identity (their secrets must agree), and
+// The tunnels to one address share the peer and identity (their secrets must agree: a set
+// of one's ipsec-secret gives it to the others to that address, and the peer re-keys), and
 // those of one protocol share the policy: a GRE and an EoIP tunnel to one address are both
 // gre between the same endpoints, so they get one policy (its comment names both) and
 // one CHILD SA rather than two identical policies that cannot both work. On

@@ -221,17 +221,7 @@ func TestGREAndEoIPIPsecSecretSameRemote(t *testing.T) {
 	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
 	r, s, nsR, nsS := eoipPair(t, "ges")
 	w := captureWire(t, nsR, "ether1")
-	for _, d := range []struct {
-		d           *daemon
-		local, peer string
-		me          int
-	}{{r, "198.18.61.1", "198.18.61.2", 1}, {s, "198.18.61.2", "198.18.61.1", 2}} {
-		d.d.script(fmt.Sprintf(`/interface gre add name=gre2 local-address=%[1]s remote-address=%[2]s ipsec-secret=same-secret
-/ip address add address=198.19.229.%[3]d/30 interface=gre2
-/interface eoip add name=eoip1 local-address=%[1]s remote-address=%[2]s tunnel-id=7 ipsec-secret=same-secret
-/ip address add address=198.19.229.%[4]d/30 interface=eoip1
-`, d.local, d.peer, d.me, 8+d.me))
-	}
+	greAndEoIP(r, s, "same-secret", "198.19.229")
 	stats := func() string {
 		q := "/ip ipsec policy print detail\n/ip ipsec statistics print\n/ip ipsec installed-sa print\n"
 		return "R:\n" + r.script(q) + "S:\n" + s.script(q)
@@ -278,6 +268,22 @@ func TestGREAndEoIPIPsecSecretSameRemote(t *testing.T) {
 	}
 	if protos := w.protos(); protos["47"] != 0 || protos["50"] < 2 {
 		t.Fatalf("want only ESP (50) and IKE (17) on the wire, got packets by protocol %v", protos)
+	}
+}
+
+// greAndEoIP configures gre2 (net.1 and .2/30) and eoip1 (net.9 and .10/30) between the
+// routers of eoipPair, both with ipsec-secret secret.
+func greAndEoIP(r, s *daemon, secret, net string) {
+	for _, d := range []struct {
+		d           *daemon
+		local, peer string
+		me          int
+	}{{r, "198.18.61.1", "198.18.61.2", 1}, {s, "198.18.61.2", "198.18.61.1", 2}} {
+		d.d.script(fmt.Sprintf(`/interface gre add name=gre2 local-address=%[1]s remote-address=%[2]s ipsec-secret=%[5]s
+/ip address add address=%[6]s.%[3]d/30 interface=gre2
+/interface eoip add name=eoip1 local-address=%[1]s remote-address=%[2]s tunnel-id=7 ipsec-secret=%[5]s
+/ip address add address=%[6]s.%[4]d/30 interface=eoip1
+`, d.local, d.peer, d.me, 8+d.me, secret, net))
 	}
 }
 
