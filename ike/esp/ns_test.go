@@ -226,15 +226,17 @@ func iperf(t testing.TB, r *rig, dst string, secs int) float64 {
 		t.Skipf("iperf3: %v", err)
 	}
 	defer srv.Process.Kill()
-	time.Sleep(300 * time.Millisecond)
+	// The server takes its time to listen on a loaded machine (three tries 300 ms apart
+	// were seen refused at load ~12): the client is retried until it connects or 15 s
+	// have passed. A one-off server (-1) keeps waiting after a refused attempt.
 	var out string
 	var err error
-	for i := 0; i < 3; i++ {
+	for end := time.Now().Add(15 * time.Second); ; {
+		time.Sleep(300 * time.Millisecond)
 		out, err = nsExec(t, r.a, "iperf3", "-c", dst, "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "3000")
-		if err == nil {
+		if err == nil || time.Now().After(end) {
 			break
 		}
-		time.Sleep(300 * time.Millisecond)
 	}
 	if err != nil {
 		t.Fatalf("iperf3: %v\n%s", err, out)
