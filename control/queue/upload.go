@@ -32,7 +32,7 @@ const (
 )
 
 // uploadPrio is the chain's priority: after mangle postrouting (-150), before srcnat (100).
-var uploadPrio = nftables.ChainPriority(99)
+const uploadPrio = 99
 
 // uploadRule is one rule of the upload chain: a packet that came in through iface, whose
 // addresses match m and (marked) whose packet mark is mark, is given class.
@@ -156,7 +156,7 @@ func (k netlinkKernel) UploadSet(rules []uploadRule) error {
 	c.AddTable(t)
 	accept := nftables.ChainPolicyAccept
 	ch := c.AddChain(&nftables.Chain{Name: uploadChain, Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookPostrouting, Priority: &uploadPrio, Policy: &accept})
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityRef(uploadPrio), Policy: &accept})
 	c.FlushChain(ch)
 	for _, r := range rules {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: uploadExprs(r), UserData: []byte(r.String())})
