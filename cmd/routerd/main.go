@@ -29,6 +29,7 @@ import (
 	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/metrics"
+	"github.com/routerd/routerd/control/queue"
 	"github.com/routerd/routerd/control/script"
 	"github.com/routerd/routerd/control/sdnotify"
 	"github.com/routerd/routerd/control/system"
@@ -163,6 +164,11 @@ func run(o options, events *eventlog.Buffer) error {
 	// require policy's packets would leave in the clear until its first pass.
 	if err := ipsec.Prearm(ex, ipsec.Options{}); err != nil {
 		slog.Warn("routerd: IPsec backstops before the engines", "err", err)
+	}
+	// So does the queue engine: a start that finds no queues in the kernel (after an
+	// upgrade, or a boot) would not shape until its first pass.
+	if err := queue.Prearm(ex); err != nil {
+		slog.Warn("routerd: simple queues before the engines", "err", err)
 	}
 	host := startEngines(ctx, env)
 	// Engines end before the store closes (deferred above), every goroutine joined.

@@ -21,7 +21,8 @@
 //
 // The trees stay in the kernel when the engine stops, so queues shape while routerd
 // restarts; what was applied is kept in the store's meta bucket and the next start adopts
-// the trees still intact (loadApplied).
+// the trees still intact (loadApplied). A start that finds none (after an upgrade)
+// installs them before any engine runs (Prearm), not at the queue engine's late turn.
 //
 // What the running kernel lacks is reported per item (invalid, with the reason): queue
 // kinds without their qdisc (sfq, red, fq-codel... on kernels built without them); IPv6

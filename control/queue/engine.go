@@ -1409,3 +1409,28 @@ func (e *Engine) resetCounters(all bool) control.Handler {
 		return &control.Reply{Menu: m}, nil
 	}
 }
+
+// Prearm installs the stored simple queues before any engine starts, by one pass of an
+// engine of its own, and leaves what it applied in the store for the queue engine's
+// Start to adopt. The engines start in order, each after the one before has passed, and
+// the queue engine is late in that order (after the firewall, whose mark numbers it
+// uses): a start that found no trees (after an upgrade from a routerd whose stop removed
+// them, or a boot) left the traffic unshaped for the ~8 s until its first pass (issue
+// 15). Mark numbers are the names' hashes here (the firewall's table is not loaded yet;
+// a name whose hash collided gets its allocated number at the engine's pass), interface
+// names the kernel's, and a queue whose target has no route yet (a boot, before
+// /ip address) waits for the engine. Without queues it costs one read of the menu.
+func Prearm(ex *control.Executor) error {
+	items, err := ex.Items(Path)
+	if err != nil || len(items) == 0 {
+		return err
+	}
+	e := New(Options{})
+	if err := e.open(ex); err != nil {
+		return err
+	}
+	e.loadApplied()
+	err = e.Reconcile(context.Background())
+	e.saveApplied()
+	return err
+}
