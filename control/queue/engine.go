@@ -1429,6 +1429,9 @@ func Prearm(ex *control.Executor) error {
 	if err := e.open(ex); err != nil {
 		return err
 	}
+	if k, ok := e.k.(netlinkKernel); ok {
+		defer k.h.Close() // the engine opens its own at Start
+	}
 	e.loadApplied()
 	err = e.Reconcile(context.Background())
 	e.saveApplied()
