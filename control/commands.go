@@ -868,7 +868,8 @@ type staleRef struct {
 // staleRefProps are where an interface is named (staleRefs), staleListRefProps where
 // an interface list is.
 var staleRefProps, staleListRefProps = func() ([]staleRef, []staleRef) {
-	ifaces := []staleRef{{menu.Address4Path, []string{"interface"}}, {menu.Address6Path, []string{"interface"}}}
+	ifaces := []staleRef{{menu.Address4Path, []string{"interface"}}, {menu.Address6Path, []string{"interface"}},
+		{menu.BridgePortPath, []string{"interface"}}}
 	var lists []staleRef
 	for _, root := range []string{menu.Firewall4Path, menu.Firewall6Path} {
 		for _, t := range menu.FirewallTables {

@@ -360,7 +360,12 @@ func CheckNames(ex *control.Executor, path string, extra func(control.Arg) error
 }
 
 // checkNames is CheckNames; with lists, the name of an interface list is taken too
-// (a bridge port's interface=: RouterOS 7 makes the list's members ports).
+// (a bridge port's interface=: RouterOS 7 makes the list's members ports), and so are,
+// as for the firewall's in-interface, a removed interface's id (*1A: removing it points
+// the port at it, as RouterOS shows and exports the port) and, from a script file
+// (control.Session.Import), a name no interface has: the box's own export names the
+// interface a port was acknowledged with, and a plain /import of it must not stop
+// there (issue 15). Such a port is kept, invalid: "interface ghost0 not present".
 func checkNames(ex *control.Executor, path string, extra func(control.Arg) error, lists bool, props ...string) {
 	for _, cmd := range []string{"add", "set"} {
 		fn, spec, ok := ex.Generic(path, cmd)
@@ -376,6 +381,9 @@ func checkNames(ex *control.Executor, path string, extra func(control.Arg) error
 						}
 					}
 					if a.Flag || a.Unset || !contains(props, a.Name) || a.Value == "" {
+						continue
+					}
+					if lists && (StaleRef(a.Value) || c.Sess != nil && c.Sess.Import) {
 						continue
 					}
 					for _, n := range strings.Split(a.Value, ",") {

@@ -136,3 +136,48 @@ const invalidRow = "(flag I)"
 func invalid(print string) bool {
 	return regexp.MustCompile(`(?m)^\s*\d+\s+[A-Z]*I[A-Z]*\s`).MatchString(print)
 }
+
+// TestBridgePortRemovedInterfaceImport (issue 15): a bridge port whose interface was
+// removed kept the name; the export wrote interface=NAME and /import refused the line
+// ("input does not match any value of interface"), and a plain /import of the box's own
+// export stopped there. Removing the interface now points the port at its id
+// (interface=*N), as RouterOS shows and exports it, invalid; *N is taken at import; a
+// script file keeps a port naming an interface that is not here (a typed add is still
+// refused). The export imports whole into a fresh routerd and exports the same.
+func TestBridgePortRemovedInterfaceImport(t *testing.T) {
+	need(t)
+	ns := portsNS(t, "fwlbp")
+	r := startRouter(t, ns, t.TempDir())
+	r.must("/interface bridge add name=brp")
+	r.must("/interface vlan add name=vl5 vlan-id=5 interface=ether1")
+	r.must("/interface bridge port add bridge=brp interface=vl5 comment=gone")
+	r.must("/interface bridge port add bridge=brp interface=ether2 comment=kept")
+	ref := strings.TrimSpace(r.must(":put [/interface vlan get [find name=vl5] .id]"))
+	if !strings.HasPrefix(ref, "*") {
+		t.Fatalf("vl5's id: %q", ref)
+	}
+	r.must("/interface vlan remove vl5")
+	r.fails("/interface bridge port add bridge=brp interface=ghost0", "input does not match any value of interface")
+	if out, err := importFile(t, r, "ghost.rsc", "/interface bridge port\nadd bridge=brp comment=ghost interface=ghost0\n"); err != nil || !strings.Contains(out, "1 applied") {
+		t.Fatalf("a script file naming an interface that is not here: %v\n%s", err, out)
+	}
+	eventually(t, "the port of the removed vlan", func() (bool, string) {
+		out := r.must("/interface bridge port print detail where comment=gone")
+		return invalid(out) && strings.Contains(out, `interface="`+ref+`"`) && strings.Contains(out, `status="interface `+ref+` not present"`), out
+	})
+	exp := body(r.must("/export"))
+	if strings.Contains(exp, "vl5") || !strings.Contains(exp, "interface="+ref) || !strings.Contains(exp, "interface=ghost0") {
+		t.Errorf("the export names the removed interface, or not its id or the ghost:\n%s", exp)
+	}
+
+	r2 := startRouter(t, portsNS(t, "fwlbp2"), t.TempDir())
+	if out, err := importFile(t, r2, "own.rsc", exp); err != nil || strings.Contains(out, "failure") {
+		t.Fatalf("the box's own export does not import: %v\n%s", err, out)
+	}
+	if exp2 := body(r2.must("/export")); exp2 != exp {
+		t.Errorf("export of the re-import differs:\n%s\n---\n%s", exp, exp2)
+	}
+	if out := r2.must("/interface bridge port print detail where comment=kept"); invalid(out) {
+		t.Errorf("the kept port is invalid after the import:\n%s", out)
+	}
+}
