@@ -873,7 +873,7 @@ var staleRefProps, staleListRefProps = func() ([]staleRef, []staleRef) {
 	var lists []staleRef
 	for _, root := range []string{menu.Firewall4Path, menu.Firewall6Path} {
 		for _, t := range menu.FirewallTables {
-			ifaces = append(ifaces, staleRef{root + "/" + t, []string{"in-interface", "out-interface"}})
+			ifaces = append(ifaces, staleRef{root + "/" + t, []string{"in-interface", "out-interface", "in-bridge-port", "out-bridge-port"}})
 			lists = append(lists, staleRef{root + "/" + t, []string{"in-interface-list", "out-interface-list",
 				"in-bridge-port-list", "out-bridge-port-list"}})
 		}

@@ -420,6 +420,24 @@ func TestRemovedInterfaceRules(t *testing.T) {
 	}
 }
 
+// TestRemovedBridgePortRules: in-bridge-port and out-bridge-port are pointed at a
+// removed interface's id as in-interface is (issue 15: they kept the name).
+func TestRemovedBridgePortRules(t *testing.T) {
+	ex := newExecutor(t)
+	admin := &control.Session{User: "admin"}
+	mustExec(t, ex, admin, "/interface/vlan", "add", "name=vp", "vlan-id=7", "interface=ether1")
+	mustExec(t, ex, admin, "/ip/firewall/filter", "add", "chain=forward", "in-bridge-port=vp", "out-bridge-port=!vp", "comment=a")
+	var id string
+	for _, r := range mustExec(t, ex, admin, "/interface/vlan", "print").Rows {
+		id = control.FormatID(r.ID)
+	}
+	mustExec(t, ex, admin, "/interface/vlan", "remove", "numbers=vp")
+	items, _ := ex.Items("/ip/firewall/filter")
+	if got, want := items[0].Props["in-bridge-port"]+" "+items[0].Props["out-bridge-port"], id+" !"+id; got != want {
+		t.Errorf("after the remove: %q, want %q", got, want)
+	}
+}
+
 // TestExportHeaderLocalTime: the export's header is in the router's time, /system
 // clock's zone, as RouterOS writes it (QA: it was UTC after time-zone-name was set).
 func TestExportHeaderLocalTime(t *testing.T) {

@@ -992,7 +992,7 @@ func compileRule(cfg Config, r *Rule) ([][]expr.Any, error) {
 	// An interface removed since the rule was written is named by its id (*1A): the
 	// rule is kept, as RouterOS keeps it, but matches no interface any more, and its
 	// negation (!*1A) is not "every interface" either: invalid, as in RouterOS.
-	for _, k := range []string{"in-interface", "out-interface", "in-interface-list", "out-interface-list", "in-bridge-port-list", "out-bridge-port-list"} {
+	for _, k := range append(slices.Clone(ifaceProps), ifListProps...) {
 		if n := strings.TrimPrefix(r.Props[k], "!"); link.StaleRef(n) {
 			what := "interface"
 			if strings.HasSuffix(k, "-list") {

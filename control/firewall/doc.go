@@ -166,13 +166,14 @@
 // every interface of the kind, as on RouterOS: the link engine resolves them like
 // interface lists (link.IfaceKinds; no link here is PPP or wireless).
 //
-// An interface name no interface has is refused at add and set, as RouterOS refuses it,
+// An interface name no interface has (in-interface, out-interface, in-bridge-port,
+// out-bridge-port) is refused at add and set, as RouterOS refuses it,
 // except from a script file (/import, routerctl -f: control.Session.Import): the box's
 // own export must always import, and it names what a rule was acknowledged with (a PPP
 // session's interface, a link made outside routerd, a rule stored before the check).
 // Such a rule matches the name once an interface of that name appears, and its status
 // says the interface is not present. Removing an interface points the rules matching it
-// at its id (in-interface=*1A, out-interface=!*1A), as RouterOS shows and exports them:
+// at its id (in-interface=*1A, out-interface=!*1A, the bridge ports too), as RouterOS shows and exports them:
 // they are kept, invalid ("interface *1A not present"), and their export imports again.
 // Removing an interface list does the same to in-interface-list and out-interface-list
 // and to in-bridge-port-list and out-bridge-port-list ("interface list *2 not present");

@@ -862,6 +862,11 @@ func (e *Engine) check(c *control.Call, m *menu.Menu, v6 bool, table, cmd string
 	})
 }
 
+// ifaceProps are the matchers that name one interface: in-bridge-port and
+// out-bridge-port name a bridge port, an interface all the same (issue 15: an unknown
+// port name was taken silently and the rule matched nothing).
+var ifaceProps = []string{"in-interface", "out-interface", "in-bridge-port", "out-bridge-port"}
+
 // checkIfaces refuses an in-interface or out-interface that names no interface, as
 // RouterOS does ("input does not match any value of interface"): an interface that is
 // configured but not up yet (a static PPP server binding, a tunnel) is known
@@ -878,7 +883,7 @@ func (e *Engine) checkIfaces(sess *control.Session, tx *store.Tx, args map[strin
 	if e.ex.Engine(link.IfacePath) == "" || (sess != nil && sess.Import) {
 		return nil
 	}
-	for _, k := range []string{"in-interface", "out-interface"} {
+	for _, k := range ifaceProps {
 		v, ok := args[k]
 		if !ok {
 			continue
@@ -905,7 +910,7 @@ func (e *Engine) absentIface() func(p map[string]string) string {
 	}
 	present := map[string]bool{}
 	return func(p map[string]string) string {
-		for _, k := range []string{"in-interface", "out-interface"} {
+		for _, k := range ifaceProps {
 			n := strings.TrimPrefix(p[k], "!")
 			if n == "" || ifaceKind(n) || link.StaleRef(n) {
 				continue

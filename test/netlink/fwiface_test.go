@@ -23,6 +23,9 @@ func TestFirewallUnknownInterface(t *testing.T) {
 	r.fails("/ip firewall filter add chain=forward in-interface=nosuch0 action=drop", "input does not match any value of interface")
 	r.fails("/ip firewall nat add chain=srcnat out-interface=!nosuch0 action=masquerade", "input does not match any value of interface")
 	r.fails("/ipv6 firewall filter add chain=forward out-interface=nosuch0 action=drop", "input does not match any value of interface")
+	// A bridge port is an interface all the same (issue 15: taken silently, matching nothing).
+	r.fails("/ip firewall filter add chain=forward in-bridge-port=nosuch0 action=drop", "input does not match any value of interface")
+	r.fails("/ip firewall filter add chain=forward out-bridge-port=!nosuch0 action=drop", "input does not match any value of interface")
 	r.must("/ip firewall filter add chain=forward in-interface=ether2 action=accept comment=ok")
 	r.fails("/ip firewall filter set [find comment=ok] in-interface=nosuch0", "input does not match any value of interface")
 	if out := r.must("/ip firewall filter print detail"); strings.Contains(out, "nosuch0") {
@@ -35,6 +38,7 @@ func TestFirewallUnknownInterface(t *testing.T) {
 		"/ip firewall filter add chain=forward out-interface=bridge1 action=accept",
 		"/ip firewall filter add chain=forward out-interface=*1A action=accept",
 		"/ipv6 firewall filter add chain=forward in-interface=ether2 action=accept",
+		"/ip firewall filter add chain=forward in-bridge-port=ether2 out-bridge-port=!ether2 action=accept",
 	} {
 		r.must(cmd)
 	}
