@@ -24,6 +24,7 @@ import (
 	"github.com/routerd/routerd/control/compat"
 	"github.com/routerd/routerd/control/console"
 	"github.com/routerd/routerd/control/eventlog"
+	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/ipsec"
 	"github.com/routerd/routerd/control/link"
@@ -160,6 +161,12 @@ func run(o options, events *eventlog.Buffer) error {
 	// started by mistake must not reconcile the kernel against an empty store and remove
 	// what the first one installed.
 	env := &Env{Ex: ex, Interp: in, Hosts: hosts, Metrics: m, DataDir: o.dataDir, BPFFS: o.bpffs, Opts: o, Events: events}
+	// The firewall engine starts after the engines that make links, apply addresses, turn
+	// forwarding on and open the services: on a host that boots, what the stored rules
+	// drop would be forwarded and answered until its first pass.
+	if err := firewall.Prearm(ctx, ex, firewall.Options{}); err != nil {
+		slog.Warn("routerd: firewall before the engines", "err", err)
+	}
 	// The IPsec engine starts after the addresses and routes: on a host that boots, a
 	// require policy's packets would leave in the clear until its first pass.
 	if err := ipsec.Prearm(ex, ipsec.Options{}); err != nil {

@@ -128,6 +128,9 @@ type Engine struct {
 	// lists whose dynamic set was read empty while no rule filled it, and so still is:
 	// the duplicate check of an import's add (listcheck.go) skips the kernel for them.
 	dynFill, dynEmpty map[bool]map[string]bool
+	// boot: the engine makes Prearm's one pass, before the network is up: address-list
+	// entries given by DNS name are left out, not resolved.
+	boot bool
 }
 
 func rulePath(v6 bool, table string) string {
@@ -169,15 +172,7 @@ func Start(ctx context.Context, ex *control.Executor, reg prometheus.Registerer,
 // its goroutines under h (joined on shutdown, panics recovered).
 func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error) {
 	ex, reg := h.Ex, h.Metrics
-	e := &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), epoch: time.Now(), passed: make(chan struct{}, 1), exited: make(chan struct{}),
-		marks: NewMarks(), applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
-		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{},
-		listMeta: map[bool]map[uint64]entryMeta{false: {}, true: {}}, unsaved: map[bool][]uint64{}, listStated: map[bool]bool{},
-		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[string]map[uint64]decodedRule{false: {}, true: {}},
-		refused:    map[bool]map[RuleKey]refusal{},
-		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{},
-		orphans: map[string]time.Time{}, listErr: map[bool]map[string]error{false: {}, true: {}},
-		dynFill: map[bool]map[string]bool{false: {}, true: {}}, dynEmpty: map[bool]map[string]bool{false: {}, true: {}}}
+	e := newEngine(ex, opts)
 	for _, v6 := range []bool{false, true} {
 		for _, t := range menu.FirewallTables {
 			path := rulePath(v6, t)
@@ -250,6 +245,20 @@ func start(ctx context.Context, h *engine.Handle, opts Options) (*Engine, error)
 		}
 	})
 	return e, nil
+}
+
+// newEngine is an engine that has registered nothing yet (start registers it; Prearm
+// uses it for one pass before the engines start).
+func newEngine(ex *control.Executor, opts Options) *Engine {
+	return &Engine{ex: ex, opts: opts, k: &Kernel{NetNS: opts.NetNS}, wake: make(chan struct{}, 1), epoch: time.Now(), passed: make(chan struct{}, 1), exited: make(chan struct{}),
+		marks: NewMarks(), applied: map[bool]*Plan{}, lastErr: map[bool]error{}, dynIDs: map[string]uint64{}, fasttrack: map[bool]bool{},
+		timers: map[string]listTimer{}, created: map[string]time.Time{}, dns: map[string]dnsEntry{},
+		listMeta: map[bool]map[uint64]entryMeta{false: {}, true: {}}, unsaved: map[bool][]uint64{}, listStated: map[bool]bool{},
+		cache: map[bool]*CompileCache{false: {}, true: {}}, decoded: map[bool]map[string]map[uint64]decodedRule{false: {}, true: {}},
+		refused:    map[bool]map[RuleKey]refusal{},
+		appliedGen: map[bool]uint64{}, keeping: map[string]uint64{}, keepRules: map[bool]bool{},
+		orphans: map[string]time.Time{}, listErr: map[bool]map[string]error{false: {}, true: {}},
+		dynFill: map[bool]map[string]bool{false: {}, true: {}}, dynEmpty: map[bool]map[string]bool{false: {}, true: {}}}
 }
 
 // Reconcile compiles both families' configuration and applies each as one transaction.

@@ -68,6 +68,9 @@ func (e *Engine) entries(ctx context.Context, addr string, v6 bool) ([]Entry, er
 		}
 		return []Entry{{From: from, To: to}}, nil
 	}
+	if e.boot {
+		return nil, nil // resolved by the engine's first pass
+	}
 	key := dnsKey(addr, v6)
 	e.mu.Lock()
 	d, ok := e.dns[key]

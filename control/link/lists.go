@@ -115,10 +115,15 @@ type ListMembers func(list string) ([]string, error)
 // links of that kind, or for the built-in lists all, dynamic and static the links of that kind (dynamicLink, the rule behind the
 // D flag of /interface print). A member whose link does not exist is left out, so callers
 // resolve again when links come and go.
-func (e *Engine) Members(list string) ([]string, error) {
+func (e *Engine) Members(list string) ([]string, error) { return e.members(list, false) }
+
+// members is Members; with configured, an interface routerd has configuration for counts
+// as present though its link does not exist yet (Boot: at a cold start routerd's bridges
+// and tunnels are made after the firewall is loaded, and nftables matches them by name).
+func (e *Engine) members(list string, configured bool) ([]string, error) {
 	ex := e.ex
 	var listItems, memberItems []store.Item
-	var configured map[string]bool
+	var names map[string]bool
 	err := ex.Store.View(func(tx *store.Tx) error {
 		var err error
 		if listItems, err = tx.List(listPath); err != nil {
@@ -127,7 +132,7 @@ func (e *Engine) Members(list string) ([]string, error) {
 		if memberItems, err = tx.List(listMemberPath); err != nil {
 			return err
 		}
-		configured, err = configuredNames(ex, tx)
+		names, err = configuredNames(ex, tx)
 		return err
 	})
 	if err != nil {
@@ -140,8 +145,20 @@ func (e *Engine) Members(list string) ([]string, error) {
 	lm, _ := ex.Tree.Get(listPath)
 	mm, _ := ex.Tree.Get(listMemberPath)
 	bad := map[uint64]string{} // shown by the engine's pass; a list resolves without them
+	links := classify(ls, names, e.hiddenLink, e.portIn(ls), e.names)
+	if configured {
+		have := map[string]bool{}
+		for _, li := range links {
+			have[li.name] = true
+		}
+		for n := range names {
+			if !have[n] {
+				links = append(links, ifInfo{name: n, static: true})
+			}
+		}
+	}
 	set := newLists(decodeAll[listItem](lm, listItems, bad), decodeAll[memberItem](mm, memberItems, bad),
-		classify(ls, configured, e.hiddenLink, e.portIn(ls), e.names)).resolve(list, map[string]bool{})
+		links).resolve(list, map[string]bool{})
 	out := make([]string, 0, len(set))
 	for n := range set {
 		out = append(out, n)
