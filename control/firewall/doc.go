@@ -224,6 +224,12 @@
 // (RefusedError, Engine.apply). They stay out until they change, so a pass with
 // nothing changed sends nothing.
 //
+// Cold start (prearm.go): cmd/routerd calls Prearm before any engine runs, which loads the
+// stored ruleset of each family whose table the kernel does not have in one transaction
+// (interface lists with their configured members, link.Boot), or, when the kernel
+// refuses it whole, a lockdown that drops input (but loopback) and forward until the
+// engine's first pass; a table the kernel kept is left as it is.
+//
 // /ip firewall connection's orig-fasttrack-packets, orig-fasttrack-bytes,
 // repl-fasttrack-packets and repl-fasttrack-bytes are what the XDP fast path forwarded of
 // each connection (its fp_ct_counters map, keyed by the connection's original tuple,

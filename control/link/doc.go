@@ -26,4 +26,8 @@
 // are deleted when their item goes, and a bridge port is released only from a bridge
 // routerd owns. MDB port entries carry rtnetlink protocol 0xc4; host entries (ports=the
 // bridge itself) carry none and are removed only when routerd added or adopted them.
+//
+// Before any engine runs (the firewall's Prearm at a cold start), Boot gives the kernel
+// names and the interface lists' members from the stored configuration alone: a member
+// routerd has configuration for counts as present though its link is not made yet.
 package link

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -97,40 +96,22 @@ func TestNoWindowAtColdStart(t *testing.T) {
 	// Pings at 20/s and connects until the router has settled and the controls pass.
 	p4 := startPing(t, c, "198.19.2.2")
 	p6 := startPing(t, c, "fd00:19:2::2")
-	var tries, connects atomic.Int64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			tries.Add(1)
-			if dialIn(c, "198.18.1.1:8728") {
-				connects.Add(1)
-			}
-			time.Sleep(20 * time.Millisecond) // pacing, not a wait for a condition
-		}
-	}()
+	connects := testbin.Repeat(20*time.Millisecond, func() bool { return dialIn(c, "198.18.1.1:8728") })
 	if err := rt.Start(); err != nil {
-		close(stop)
-		<-done
+		connects()
 		t.Fatal(err)
 	}
 	rt.Settle()
 	testbin.Eventually(t, "the router to forward and answer after the start", 0, controls)
-	close(stop)
-	<-done
+	tries, conns := connects()
 	sent4, got4 := p4()
 	sent6, got6 := p6()
-	t.Logf("during the start: %d IPv4 and %d IPv6 pings to dropped destinations, %d connects to the API from the LAN", sent4, sent6, tries.Load())
-	if got4 > 0 || got6 > 0 || connects.Load() > 0 {
+	t.Logf("during the start: %d IPv4 and %d IPv6 pings to dropped destinations, %d connects to the API from the LAN", sent4, sent6, tries)
+	if got4 > 0 || got6 > 0 || conns > 0 {
 		t.Fatalf("during the start %d of %d IPv4 and %d of %d IPv6 pings were forwarded against the drop rules, %d of %d connects reached the API against the input drop rule\n%s",
-			got4, sent4, got6, sent6, connects.Load(), tries.Load(), testbin.RunIn(t, r, "nft", "list", "ruleset"))
+			got4, sent4, got6, sent6, conns, tries, testbin.RunIn(t, r, "nft", "list", "ruleset"))
 	}
-	if sent4 == 0 || sent6 == 0 || tries.Load() == 0 {
+	if sent4 == 0 || sent6 == 0 || tries == 0 {
 		t.Fatal("the client sent nothing during the start")
 	}
 }

@@ -94,3 +94,30 @@ func Eventually(t testing.TB, what string, timeout time.Duration, cond func() (b
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Repeat runs try every pace (after each try) until the returned stop is called, which
+// waits for the try under way and says how many ran and how many returned true: a probe
+// of something that must not happen over a span (traffic leaking while routerd starts).
+func Repeat(pace time.Duration, try func() bool) (stop func() (tries, hits int64)) {
+	var n, hit int64
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			n++
+			if try() {
+				hit++
+			}
+			select {
+			case <-quit:
+				return
+			case <-time.After(pace):
+			}
+		}
+	}()
+	return func() (int64, int64) {
+		close(quit)
+		<-done
+		return n, hit
+	}
+}
