@@ -2,8 +2,10 @@ package link
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"net"
@@ -19,6 +21,36 @@ import (
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/value"
 )
+
+// bridgeMAC is the MAC address a bridge is created with: admin-mac with auto-mac=no, else
+// (RouterOS's auto-mac) that of its first configured port whose link exists, else one
+// derived from its name (locally administered). The kernel would give the bridge a random
+// one and derive its IPv6 link-local address from it when it goes up, before any port
+// joins (changing the MAC later does not change that address): so the bridge's
+// link-local address would change at every cold start. Created with an address, the
+// bridge keeps it when ports come and go.
+func bridgeMAC(it bridgeItem, ports []portItem, links map[string]netlink.Link) net.HardwareAddr {
+	if !it.AutoMAC && it.AdminMAC != "" {
+		if hw, err := net.ParseMAC(it.AdminMAC); err == nil {
+			return hw
+		}
+	}
+	for _, p := range ports {
+		if p.Bridge != it.Name || p.Disabled {
+			continue
+		}
+		if l, ok := links[p.Interface]; ok && len(l.Attrs().HardwareAddr) == 6 {
+			return slices.Clone(l.Attrs().HardwareAddr)
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte("bridge\x00" + it.Name))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], h.Sum64())
+	hw := net.HardwareAddr(b[:6])
+	hw[0] = hw[0]&^0x01 | 0x02 // unicast, locally administered
+	return hw
+}
 
 // applyBridges creates, updates and deletes the bridges routerd owns.
 func (e *Engine) applyBridges(cfg *config) {
@@ -38,6 +70,7 @@ func (e *Engine) applyBridges(cfg *config) {
 			// refuses the whole create otherwise, and the bridge is useful without it.
 			br := &netlink.Bridge{LinkAttrs: netlink.NewLinkAttrs(), MulticastSnooping: &snoop}
 			br.Name = e.names.Kernel(name)
+			br.HardwareAddr = bridgeMAC(it, cfg.ports, links)
 			if err := e.h.LinkAdd(br); err != nil {
 				e.setState(bridgePath, it.ID, false, "cannot create bridge: "+err.Error(), nil)
 				continue

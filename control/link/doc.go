@@ -27,6 +27,10 @@
 // routerd owns. MDB port entries carry rtnetlink protocol 0xc4; host entries (ports=the
 // bridge itself) carry none and are removed only when routerd added or adopted them.
 //
+// A bridge is created with its MAC address (bridgeMAC): admin-mac with auto-mac=no, else
+// its first configured port's, else one derived from its name; so its IPv6 link-local
+// address, which the kernel derives when the bridge goes up, is the same at every start.
+//
 // Before any engine runs (the firewall's Prearm at a cold start), Boot gives the kernel
 // names and the interface lists' members from the stored configuration alone: a member
 // routerd has configuration for counts as present though its link is not made yet.
