@@ -34,10 +34,11 @@ import (
 // could not do.
 func Prearm(ctx context.Context, ex *control.Executor, opts Options) error {
 	if opts.KernelName == nil || opts.IfLists == nil {
-		kn, members, err := link.Boot(ex)
+		kn, members, done, err := link.Boot(ex)
 		if err != nil {
 			return fmt.Errorf("firewall: before the engines: %w", err)
 		}
+		defer done()
 		if opts.KernelName == nil {
 			opts.KernelName = kn
 		}

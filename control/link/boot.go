@@ -14,16 +14,16 @@ import (
 // configuration. A member routerd has configuration for counts as present though its link
 // is not made yet (a bridge, a tunnel): a rule naming it then matches its name as soon as
 // the link appears, as it will once the firewall engine runs. The links of the system are
-// read when a list is resolved.
-func Boot(ex *control.Executor) (kernelName func(string) string, members ListMembers, err error) {
+// read when a list is resolved, until done is called.
+func Boot(ex *control.Executor) (kernelName func(string) string, members ListMembers, done func(), err error) {
 	h, err := NewKernel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
 	e := New()
 	e.ex, e.h = ex, h
 	if err := ex.Store.View(func(tx *store.Tx) error { e.names.load(tx); return nil }); err != nil {
 		slog.Warn("link: reading stored kernel names", "err", err)
 	}
-	return e.names.Kernel, func(list string) ([]string, error) { return e.members(list, true) }, nil
+	return e.names.Kernel, func(list string) ([]string, error) { return e.members(list, true) }, h.Close, nil
 }
