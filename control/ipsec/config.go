@@ -142,7 +142,7 @@ func checkProposalAlgs(enc, auth []string, pfs string) error {
 
 // profile is a decoded /ip ipsec profile.
 type profile struct {
-	proposal      ike.Proposal
+	proposals     []ike.Proposal // IKE SA proposals: one per cipher kind (AEAD or not)
 	lifetime      time.Duration
 	dpd           time.Duration
 	dpdMax        int
@@ -163,28 +163,50 @@ func decodeProfile(p profileItem) (*profile, error) {
 	}
 	pr := &profile{natT: p.NATTraversal, proposalCheck: p.ProposalCheck, dpdMax: p.DPDMax,
 		lifetime: p.Lifetime, lifebytes: p.Lifebytes}
-	prop := ike.Proposal{Num: 1, Protocol: ike.ProtoIKE}
-	aead := true
-	for _, n := range p.EncAlgorithm {
-		t := profileEnc[n]
-		prop.Transforms = append(prop.Transforms, t)
-		if e := ike.Encr(t.ID); e == nil || !e.AEAD() {
-			aead = false
-		}
-	}
+	// AEAD ciphers take no integrity transform, so a profile that lists both kinds offers
+	// two proposals, one per kind, in the order the operator listed them (RFC 7296 3.3:
+	// INTEG in a proposal with an AEAD cipher makes the whole proposal unacceptable to
+	// strict peers, and one mixed proposal lets a peer pick GCM without an INTEG that we
+	// would then refuse as "not offered").
 	prf := p.PRFAlgorithm
 	if prf == "" || prf == "auto" {
 		prf = p.HashAlgorithm
 	}
-	prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformPRF, ID: hashPRF[prf]})
-	if !aead {
-		prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformINTEG, ID: hashInteg[p.HashAlgorithm]})
-	}
+	var dh []ike.Transform
 	for _, g := range p.DHGroup {
 		id, _ := ike.DHByName(g)
-		prop.Transforms = append(prop.Transforms, ike.Transform{Type: ike.TransformDH, ID: id})
+		dh = append(dh, ike.Transform{Type: ike.TransformDH, ID: id})
 	}
-	pr.proposal = prop
+	var aeadT, plainT []ike.Transform
+	aeadFirst := false
+	for i, n := range p.EncAlgorithm {
+		t := profileEnc[n]
+		if e := ike.Encr(t.ID); e != nil && e.AEAD() {
+			aeadT = append(aeadT, t)
+			aeadFirst = aeadFirst || i == 0
+		} else {
+			plainT = append(plainT, t)
+		}
+	}
+	prfT := ike.Transform{Type: ike.TransformPRF, ID: hashPRF[prf]}
+	var props []ike.Proposal
+	if len(aeadT) > 0 {
+		ts := append(append(aeadT, prfT), dh...)
+		props = append(props, ike.Proposal{Protocol: ike.ProtoIKE, Transforms: ts})
+	}
+	if len(plainT) > 0 {
+		ts := append(append(plainT, prfT, ike.Transform{Type: ike.TransformINTEG, ID: hashInteg[p.HashAlgorithm]}), dh...)
+		plain := ike.Proposal{Protocol: ike.ProtoIKE, Transforms: ts}
+		if aeadFirst {
+			props = append(props, plain)
+		} else {
+			props = append([]ike.Proposal{plain}, props...)
+		}
+	}
+	for i := range props {
+		props[i].Num = uint8(i + 1)
+	}
+	pr.proposals = props
 	if d := p.DPDInterval; d != "disable-dpd" {
 		var err error
 		if pr.dpd, err = parseDur(d); err != nil {

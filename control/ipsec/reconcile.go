@@ -266,7 +266,7 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		pc.Passive = it.Passive
 		pc.SendInitialContact = it.SendInitialContact
 		pc.SkipPeerIDCheck = slices.Contains(it.CompatibilityOptions, "skip-peer-id-check")
-		pc.Proposals = []ike.Proposal{prof.proposal}
+		pc.Proposals = prof.proposals
 		pc.Exchange, pc.ProposalCheck, pc.Lifebytes = mode, prof.proposalCheck, prof.lifebytes
 		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
 		cfgs = append(cfgs, pc)

@@ -180,7 +180,7 @@ func (e *Engine) tunnelPeer(name string, remote, local netip.Addr, secret string
 	pc.Remote = netip.PrefixFrom(remote, 32)
 	pc.Local = local
 	pc.SendInitialContact = true
-	pc.Proposals = []ike.Proposal{prof.proposal}
+	pc.Proposals = prof.proposals
 	pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
 	// my-id=auto remote-id=auto as RouterOS's dynamic identity: our address goes out
 	// and any ID the secret authenticates is accepted, so a peer configured by hand
