@@ -163,23 +163,25 @@ func (s *Server) request(ctx context.Context, conn *net.UDPConn, wg *sync.WaitGr
 
 // recovered is deferred by the handling of one request and by each transfer: a panic
 // there, a bug that a client's packet hits, ends that request or transfer only, never
-// the listener or the daemon. It is counted (result internal-error), the client is told
-// (tell), and it goes to Recovered (the engine logs it with its stack and shows it on
-// its items until its next pass).
+// the listener or the daemon. It is counted (result internal-error), goes to Recovered
+// (the engine logs it with its stack and shows it on its items until its next pass), and
+// then the client is told (tell).
 func (s *Server) recovered(op string, tell func()) {
 	p := recover()
 	if p == nil {
 		return
 	}
 	s.count(op, "internal-error")
+	// Recorded before the client is told, so that whoever hears of it (a client, a test)
+	// finds it already counted and shown.
+	if s.Recovered != nil {
+		s.Recovered("tftp "+op, p)
+	} else {
+		slog.Error("tftp: internal error", "in", op, "panic", p, "stack", string(debug.Stack()))
+	}
 	if tell != nil {
 		tell()
 	}
-	if s.Recovered != nil {
-		s.Recovered("tftp "+op, p)
-		return
-	}
-	slog.Error("tftp: internal error", "in", op, "panic", p, "stack", string(debug.Stack()))
 }
 
 func (s *Server) inject(where string, p *Packet) {
