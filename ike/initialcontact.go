@@ -8,8 +8,8 @@ import "bytes"
 // identity on receiving it. So it goes only when no other IKE or ISAKMP SA with the
 // peer's address, or with the remote identity this SA expects (the same peer at another
 // address), is established (or expired with its IPsec SAs kept), and no SA of another
-// peer on that address (another exchange mode: IKEv2 and IKEv1 side by side) is being
-// set up; otherwise a re-initiation of one would kill the other.
+// peer on that address (another exchange mode: IKEv2 and IKEv1 side by side) nor one the
+// peer initiated is being set up; otherwise a re-initiation of one would kill the other.
 func (sa *IKESA) initialContactDue() bool {
 	if !sa.peer.SendInitialContact {
 		return false
@@ -33,7 +33,12 @@ func (sa *IKESA) initialContactDue() bool {
 		case stateEstablished, stateP1Expired:
 			return false
 		case stateInitSent, stateAuthSent, stateHalfOpen:
-			if o.peer != sa.peer {
+			// Our own earlier attempts with this peer do not count; one the peer is
+			// setting up with us does: both sides initiated at once (a strongSwan
+			// reauthentication, or both sides' traffic), and INITIAL_CONTACT would make
+			// the peer destroy the SA it initiated while the tie-break here may delete
+			// ours, leaving neither (qa12).
+			if o.peer != sa.peer || !o.initiator {
 				return false
 			}
 		}
