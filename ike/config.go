@@ -230,7 +230,7 @@ type PeerConfig struct {
 	Lifetime           time.Duration
 	DPDInterval        time.Duration // 0: DPD off
 	DPDMaxFailures     int
-	NATTraversal       bool
+	NATTraversal       bool // control/ipsec sets it for IKEv2 peers whatever the profile says (the reference)
 	// SkipPeerIDCheck is compatibility-options=skip-peer-id-check: in IKEv1, with
 	// remote-id=auto, an address ID that is not the peer's address is accepted (a peer
 	// behind a NAT the detection missed, or one sending its inside address).

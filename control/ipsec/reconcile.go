@@ -268,7 +268,10 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		pc.SkipPeerIDCheck = slices.Contains(it.CompatibilityOptions, "skip-peer-id-check")
 		pc.Proposals = prof.proposals
 		pc.Exchange, pc.ProposalCheck, pc.Lifebytes = mode, prof.proposalCheck, prof.lifebytes
-		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
+		// nat-traversal is IKEv1's: the reference lists it among the parameters IKEv2
+		// ignores (IKEv2 always detects NATs and floats, RFC 7296 2.23).
+		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures = prof.lifetime, prof.dpd, prof.dpdMax
+		pc.NATTraversal = prof.natT || mode == ike.ExchangeIKEv2
 		cfgs = append(cfgs, pc)
 		peerByName[name] = pc
 	}

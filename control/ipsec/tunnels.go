@@ -181,7 +181,9 @@ func (e *Engine) tunnelPeer(name string, remote, local netip.Addr, secret string
 	pc.Local = local
 	pc.SendInitialContact = true
 	pc.Proposals = prof.proposals
-	pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures, pc.NATTraversal = prof.lifetime, prof.dpd, prof.dpdMax, prof.natT
+	// An ipsec-secret tunnel's peer speaks IKEv2, which ignores nat-traversal (the
+	// reference; RFC 7296 2.23).
+	pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures = prof.lifetime, prof.dpd, prof.dpdMax
 	// my-id=auto remote-id=auto as RouterOS's dynamic identity: our address goes out
 	// and any ID the secret authenticates is accepted, so a peer configured by hand
 	// (or another vendor) interoperates.
