@@ -153,8 +153,10 @@ func StartCharon(t testing.TB, ns, swanctl string, extra ...string) *Charon {
 	}
 	c := &Charon{Dir: dir, cmd: cmd}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "charon.log"))
 			if len(b) == 0 {
@@ -177,6 +179,26 @@ func StartCharon(t testing.TB, ns, swanctl string, extra ...string) *Charon {
 		t.Fatalf("charon loaded no connection")
 	}
 	return c
+}
+
+// Pid is charon's process id (nsenter and env exec it, so it is the one started).
+func (c *Charon) Pid() int { return c.cmd.Process.Pid }
+
+// Stop ends charon (SIGINT, then SIGKILL after 5 s) before the test's cleanup, so that
+// another IKE daemon can take its ports and kernel-libipsec's TUN goes.
+func (c *Charon) Stop() {
+	if c.cmd.ProcessState != nil {
+		return
+	}
+	c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
 }
 
 // Swanctl runs a swanctl command against this charon.

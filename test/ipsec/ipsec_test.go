@@ -110,7 +110,7 @@ func newTopo(t *testing.T, nat bool) *topo {
 }
 
 // masquerade makes ns a router that masquerades what leaves through oif (nftables).
-func masquerade(t *testing.T, ns, oif string) {
+func masquerade(t testing.TB, ns, oif string) {
 	t.Helper()
 	iketest.NeedRoot(t, "nft")
 	iketest.Sh(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")

@@ -1,0 +1,301 @@
+package ipsec_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/ike/iketest"
+)
+
+// fwdSecs is each iperf3 run's length.
+const fwdSecs = 5
+
+// BenchmarkForwardedESPVsCharon: LAN-to-LAN TCP forwarded by two IPsec gateways, hostA —
+// rA — rB — hostB, veth everywhere with GRO at veth's default (off), so that the
+// gateways get the hosts' packets as a physical NIC without GRO would give them. The
+// gateways are, in the same namespaces and the same run, alternately:
+//   - routerd in rA and rB, configured through the console as an operator would
+//     (profile, proposal, peer, identity, tunnel-mode policy; IKEv2 PSK, aes-128-gcm ESP),
+//     over raw ESP on the direct WAN link (rA ether1 — rB ether1);
+//   - the same routerd with the policy's peer set to one reached through a masquerading
+//     NAT namespace (rA ether3 — M — rB ether3), so that IKE floats and ESP goes in UDP 4500;
+//   - charon (strongSwan, kernel-libipsec, which sends ESP in UDP 4500 here) in rA and rB
+//     on the direct WAN link with the same proposal.
+//
+//	go test -count=1 -timeout 20m -run XXX -bench ForwardedESPVsCharon -benchtime 1x ./test/ipsec
+//
+// Each round runs iperf3 TCP hostA → hostB for fwdSecs through each way; -benchtime Nx
+// gives 2N rounds. Logged per run: Mbit/s, the sender's TCP retransmits, both gateways'
+// ESP device (ipsec0) TX drops, the size of what rA's ESP process reads from its TUN,
+// the CPU time of the two ESP processes (both routerd, or both charon) per Gbit carried,
+// how busy the machine was and the load average. Reported: the medians and the ratios
+// to charon.
+func BenchmarkForwardedESPVsCharon(b *testing.B) {
+	iketest.NeedRoot(b, "ip", "nsenter", "ping", "iperf3", "nft", "/usr/sbin/charon-systemd", "swanctl")
+	hA, rA, m, rB, hB := iketest.NS(b, "efha"), iketest.NS(b, "efra"), iketest.NS(b, "efm"), iketest.NS(b, "efrb"), iketest.NS(b, "efhb")
+	iketest.Veth(b, hA, "eth0", "198.19.1.2/24", rA, "ether2", "")
+	iketest.Veth(b, rA, "ether1", "", rB, "ether1", "")
+	iketest.Veth(b, rA, "ether3", "", m, "in", "198.18.71.2/24")
+	iketest.Veth(b, m, "out", "198.18.72.1/24", rB, "ether3", "")
+	iketest.Veth(b, rB, "ether2", "", hB, "eth0", "198.19.2.2/24")
+	iketest.Sh(b, "ip", "-n", hA, "route", "add", "default", "via", "198.19.1.1")
+	iketest.Sh(b, "ip", "-n", hB, "route", "add", "default", "via", "198.19.2.1")
+	masquerade(b, m, "out")
+
+	dA, dB := startDaemon(b, rA), startDaemon(b, rB)
+	const ike = `/ip ipsec profile add name=fwd enc-algorithm=aes-128 hash-algorithm=sha256 dh-group=ecp256
+/ip ipsec proposal add name=fwd enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none
+`
+	dA.script(`/ip address add address=198.18.70.1/24 interface=ether1
+/ip address add address=198.18.71.1/24 interface=ether3
+/ip address add address=198.19.1.1/24 interface=ether2
+/ip route add dst-address=198.18.72.0/24 gateway=198.18.71.2
+` + ike + `/ip ipsec peer add name=raw address=198.18.70.2/32 local-address=198.18.70.1 exchange-mode=ike2 profile=fwd
+/ip ipsec peer add name=natt address=198.18.72.2/32 local-address=198.18.71.1 exchange-mode=ike2 profile=fwd
+/ip ipsec identity add peer=raw secret=fwd-bench-psk-1 my-id=fqdn:a.example remote-id=fqdn:b.example
+/ip ipsec identity add peer=natt secret=fwd-bench-psk-1 my-id=fqdn:a.example remote-id=fqdn:b.example
+/ip ipsec policy add src-address=198.19.1.0/24 dst-address=198.19.2.0/24 tunnel=yes proposal=fwd peer=raw
+`)
+	// rB answers the NAT-T peer only: behind the masquerade rA cannot be reached first.
+	dB.script(`/ip address add address=198.18.70.2/24 interface=ether1
+/ip address add address=198.18.72.2/24 interface=ether3
+/ip address add address=198.19.2.1/24 interface=ether2
+` + ike + `/ip ipsec peer add name=raw address=198.18.70.1/32 local-address=198.18.70.2 exchange-mode=ike2 profile=fwd
+/ip ipsec peer add name=natt address=198.18.72.1/32 local-address=198.18.72.2 exchange-mode=ike2 profile=fwd passive=yes
+/ip ipsec identity add peer=raw secret=fwd-bench-psk-1 my-id=fqdn:b.example remote-id=fqdn:a.example
+/ip ipsec identity add peer=natt secret=fwd-bench-psk-1 my-id=fqdn:b.example remote-id=fqdn:a.example
+/ip ipsec policy add src-address=198.19.2.0/24 dst-address=198.19.1.0/24 tunnel=yes proposal=fwd peer=raw
+`)
+	across := func() bool {
+		return iketest.In(hA, "ping", "-c", "1", "-W", "1", "198.19.2.2").Run() == nil
+	}
+	diag := func() string {
+		var s strings.Builder
+		for _, d := range []*daemon{dA, dB} {
+			if d.Running() {
+				s.WriteString(d.script("/ip ipsec active-peers print detail\n/ip ipsec installed-sa print detail\n/ip ipsec policy print detail\n"))
+			}
+		}
+		return s.String()
+	}
+	// usePeer points both routerd's policy at their peer named p and waits until hostA
+	// reaches hostB over an SA with it: over UDP 4500 (NAT-T) for natt, raw ESP for raw.
+	usePeer := func(p string) {
+		b.Helper()
+		for _, d := range []*daemon{dA, dB} {
+			d.script("/ip ipsec policy set [find tunnel=yes] peer=" + p + "\n")
+		}
+		want := map[string]string{"raw": "198.18.70.2", "natt": "198.18.72.2"}[p]
+		if !iketest.WaitFor(60*time.Second, func() bool {
+			sa := dA.script("/ip ipsec installed-sa print detail\n")
+			return strings.Contains(sa, want) && across()
+		}) {
+			b.Fatalf("no traffic over peer %s:\n%s", p, diag())
+		}
+		peers := dA.script("/ip ipsec active-peers print detail\n")
+		if nat := strings.Contains(peers, "198.18.72.2") && strings.Contains(peers, "4500"); nat != (p == "natt") {
+			b.Fatalf("peer %s: NAT-T %v:\n%s", p, nat, peers)
+		}
+	}
+	usePeer("raw")
+
+	type run struct {
+		mbit, cpuPerGbit, busy, load0, load1 float64
+		retr, drops, readSize                uint64
+	}
+	runs := map[string][]run{}
+	measure := func(way string, pids []int) {
+		b.Helper()
+		d0 := ipsec0Drops(rA) + ipsec0Drops(rB)
+		p0, by0 := ipsec0TXOr0(rA)
+		var c0 float64
+		for _, p := range pids {
+			c0 += procCPU(p)
+		}
+		l0 := loadAvg()
+		busyMachine()
+		res, err := iketest.IperfTCP(b, hB, "198.19.2.2", hA, "198.19.1.2", fwdSecs)
+		busy := busyMachine()
+		var c1 float64
+		for _, p := range pids {
+			c1 += procCPU(p)
+		}
+		if err != nil || res.Bytes == 0 {
+			b.Fatalf("%s: iperf3: %v\n%s\n%s", way, err, res.Output, diag())
+		}
+		p1, by1 := ipsec0TXOr0(rA)
+		gbit := float64(res.Bytes) * 8 / 1e9
+		r := run{mbit: gbit * 1e3 / fwdSecs, cpuPerGbit: (c1 - c0) / gbit, busy: busy, load0: l0, load1: loadAvg(),
+			retr: res.Retransmits, drops: ipsec0Drops(rA) + ipsec0Drops(rB) - d0, readSize: (by1 - by0) / max(p1-p0, 1)}
+		runs[way] = append(runs[way], r)
+		b.Logf("%s %s: %.0f Mbit/s, %d retransmits, ipsec0 TX drops %d, rA ipsec0 TX %d bytes a packet, ESP processes %.2f CPU-s per Gbit, machine busy %.0f%%, load %.1f -> %.1f",
+			time.Now().UTC().Format("15:04:05"), way, r.mbit, r.retr, r.drops, r.readSize, r.cpuPerGbit, 100*r.busy, r.load0, r.load1)
+	}
+
+	charonConf := func(local, remote, lts, rts, id, rid string) string {
+		return swanPSK{local: local, remote: remote, id: id, remoteID: rid, psk: "fwd-bench-psk-1",
+			children: []swanChild{{name: "net", localTS: lts, remoteTS: rts, esp: "aes128gcm16"}}}.String()
+	}
+	for i := 0; i < 2*b.N; i++ {
+		if i > 0 {
+			for _, d := range []*daemon{dA, dB} {
+				if err := d.Start(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			usePeer("raw")
+		}
+		measure("routerd raw ESP", []int{dA.Pid(), dB.Pid()})
+		usePeer("natt")
+		measure("routerd ESP-in-UDP", []int{dA.Pid(), dB.Pid()})
+		dA.Stop()
+		dB.Stop()
+		ensureGone(b, rA, rB)
+		// What charon needs of the gateways that routerd set up (it may leave them, but
+		// the test does not rely on it): addresses, forwarding.
+		for _, x := range [][3]string{{rA, "ether1", "198.18.70.1/24"}, {rA, "ether2", "198.19.1.1/24"},
+			{rB, "ether1", "198.18.70.2/24"}, {rB, "ether2", "198.19.2.1/24"}} {
+			iketest.Sh(b, "ip", "-n", x[0], "addr", "replace", x[2], "dev", x[1])
+		}
+		for _, n := range []string{rA, rB} {
+			iketest.Sh(b, "ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		}
+		cA := iketest.StartCharon(b, rA, charonConf("198.18.70.1", "198.18.70.2", "198.19.1.0/24", "198.19.2.0/24", "a.example", "b.example"))
+		cB := iketest.StartCharon(b, rB, charonConf("198.18.70.2", "198.18.70.1", "198.19.2.0/24", "198.19.1.0/24", "b.example", "a.example"))
+		if out, err := cA.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
+			b.Fatalf("charon initiate: %v\n%s\n%s", err, out, tail(cA.Log(), 3000))
+		}
+		if !iketest.WaitFor(20*time.Second, across) {
+			out, _ := cA.Swanctl("--list-sas")
+			b.Fatalf("no traffic through charon:\n%s", out)
+		}
+		measure("charon kernel-libipsec (ESP-in-UDP)", []int{cA.Pid(), cB.Pid()})
+		cA.Stop()
+		cB.Stop()
+		ensureGone(b, rA, rB)
+	}
+
+	med := func(way string, f func(run) float64) float64 {
+		var v []float64
+		for _, r := range runs[way] {
+			v = append(v, f(r))
+		}
+		sort.Float64s(v)
+		if len(v) == 0 {
+			return 0
+		}
+		if len(v)%2 == 0 {
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		return v[len(v)/2]
+	}
+	mbit := func(r run) float64 { return r.mbit }
+	cpu := func(r run) float64 { return r.cpuPerGbit }
+	const raw, udp, ch = "routerd raw ESP", "routerd ESP-in-UDP", "charon kernel-libipsec (ESP-in-UDP)"
+	b.ReportMetric(med(raw, mbit), "raw-Mbit/s")
+	b.ReportMetric(med(udp, mbit), "udp-Mbit/s")
+	b.ReportMetric(med(ch, mbit), "charon-Mbit/s")
+	b.ReportMetric(med(raw, mbit)/med(ch, mbit), "raw/charon")
+	b.ReportMetric(med(udp, mbit)/med(ch, mbit), "udp/charon")
+	b.ReportMetric(med(ch, cpu)/med(raw, cpu), "charon/raw-CPU-per-Gbit")
+	b.ReportMetric(med(ch, cpu)/med(udp, cpu), "charon/udp-CPU-per-Gbit")
+}
+
+// ensureGone waits until the ESP device of the daemon just stopped has gone in each of
+// nss and removes the policy routing that charon's kernel-libipsec leaves (rule and
+// table 220), so that the next daemon starts from what it would find at a boot.
+func ensureGone(t testing.TB, nss ...string) {
+	t.Helper()
+	for _, n := range nss {
+		if !iketest.WaitFor(10*time.Second, func() bool {
+			return exec.Command("ip", "-n", n, "link", "show", "ipsec0").Run() != nil
+		}) {
+			t.Fatalf("%s: ipsec0 still there after its daemon stopped", n)
+		}
+		exec.Command("ip", "-n", n, "route", "flush", "table", "220").Run()
+		for exec.Command("ip", "-n", n, "rule", "del", "table", "220").Run() == nil {
+		}
+	}
+}
+
+// ipsec0Drops is ns's ESP device's TX drops; 0 when it has none.
+func ipsec0Drops(ns string) uint64 {
+	out, err := exec.Command("ip", "-n", ns, "-s", "-j", "link", "show", "ipsec0").Output()
+	var links []struct {
+		Stats64 struct {
+			TX struct{ Dropped uint64 }
+		}
+	}
+	if err != nil || json.Unmarshal(out, &links) != nil || len(links) != 1 {
+		return 0
+	}
+	return links[0].Stats64.TX.Dropped
+}
+
+// ipsec0TXOr0 is ipsec0TX for a device that may be named otherwise (0, 0).
+func ipsec0TXOr0(ns string) (pkts, bytes uint64) {
+	out, err := exec.Command("ip", "-n", ns, "-s", "-j", "link", "show", "ipsec0").Output()
+	var links []struct {
+		Stats64 struct {
+			TX struct{ Packets, Bytes uint64 }
+		}
+	}
+	if err != nil || json.Unmarshal(out, &links) != nil || len(links) != 1 {
+		return 0, 0
+	}
+	return links[0].Stats64.TX.Packets, links[0].Stats64.TX.Bytes
+}
+
+// procCPU is a process's user+system CPU time in seconds (all its threads).
+func procCPU(pid int) float64 {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(s[strings.LastIndexByte(string(s), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
+}
+
+// loadAvg is the one-minute load average.
+func loadAvg() float64 {
+	s, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(s))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+var lastBusy, lastTotal float64
+
+// busyMachine is how busy all CPUs were (0..1) since its previous call.
+func busyMachine() float64 {
+	s, _ := os.ReadFile("/proc/stat")
+	f := strings.Fields(strings.SplitN(string(s), "\n", 2)[0])
+	var busy, total float64
+	for i, x := range f[1:] {
+		v, _ := strconv.ParseFloat(x, 64)
+		if i < 8 {
+			total += v
+			if i != 3 && i != 4 { // all but idle and iowait
+				busy += v
+			}
+		}
+	}
+	r := (busy - lastBusy) / max(total-lastTotal, 1)
+	lastBusy, lastTotal = busy, total
+	return r
+}
