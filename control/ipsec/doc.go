@@ -28,7 +28,10 @@
 // unset): the policy is invalid (I), its status says why ("no peer", the peer is
 // disabled) and that its traffic is held, and its packets are dropped
 // (no acquire; in XFRM a block policy) until the peer is back, rather than sent in the
-// clear (the data path opens for such a policy even with no usable peer). On the
+// clear (the data path opens for such a policy even with no usable peer). A policy whose
+// peer is usable but has no usable identity (none, disabled, or one that cannot apply)
+// is applied and held the same way, as that peer never negotiates; it is not invalid,
+// but its status says so ("peer "x" has no identity: its traffic is held"), logged once. On the
 // userspace path such a policy's backstop is there before any engine runs (Prearm, called
 // by cmd/routerd: a host that boots routes its addresses before this engine's first
 // pass), and a pass whose data path does not open removes what is left.

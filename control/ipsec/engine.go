@@ -195,6 +195,9 @@ type policyInfo struct {
 	// not usable or unset; it stays in the SPD without an SA (its packets dropped) and asks no
 	// peer for one.
 	held bool
+	// noIdentity: why an encrypt policy's peer cannot negotiate, as it has no usable
+	// identity (its status; empty when it has one).
+	noIdentity string
 }
 
 // New returns the IPsec engine (no I/O: the registration list calls it). Options left
@@ -1149,6 +1152,8 @@ func (e *Engine) publishPolicies() {
 				st.Invalid, st.Status = true, "not applied: "+e.polErr[it.ID]
 			case e.spdErr != nil:
 				st.Invalid, st.Status = true, "not applied: "+e.spdErr.Error()
+			case pi.noIdentity != "":
+				st.Status = pi.noIdentity
 			}
 		}
 		if pi := e.polCfg[it.ID]; pi != nil && pi.action == esp.ActionEncrypt {

@@ -402,14 +402,23 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	}
 
 	prs := map[string]peerRules{}
+	// Why a peer's identities are not usable (the first one's reason), for its policies'
+	// status when it is left with none.
+	idWhy := map[string]string{}
 	idItems, idIDs, _ := decodeAll[identityItem](d, e, IdentityPath, raw[IdentityPath])
 	for i, it := range idItems {
 		if it.Disabled {
+			if idWhy[it.Peer] == "" {
+				idWhy[it.Peer] = "identity " + control.FormatID(idIDs[i]) + " is disabled"
+			}
 			continue
 		}
 		ic, err := e.identity(it, idIDs[i], peerByName[it.Peer], xauthUsers, modeConfigs, templates)
 		if err != nil {
 			d.bad(IdentityPath, idIDs[i], err)
+			if idWhy[it.Peer] == "" {
+				idWhy[it.Peer] = "identity " + control.FormatID(idIDs[i]) + ": " + err.Error()
+			}
 			continue
 		}
 		pr := peerRules{notrackChain: it.NotrackChain}
@@ -417,6 +426,29 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 			pr.srcList, pr.connMark = mc.SrcAddressList, mc.ConnectionMark
 		}
 		prs[ic.Name] = pr
+	}
+	for _, pi := range polCfg {
+		pc := peerByName[pi.peer]
+		if pi.held || pi.action != esp.ActionEncrypt || pc == nil || len(pc.Identities) > 0 {
+			continue
+		}
+		// Such a peer never negotiates (the daemon neither initiates for it nor accepts
+		// its IKE_AUTH), so the policy's traffic waits for an SA that cannot come, and
+		// print said nothing of why (issue 12 low). The policy itself is applied (in the
+		// SPD, its packets dropped or bypassed by its level): a status, not the I flag.
+		why := fmt.Sprintf("peer %q has no identity", pi.peer)
+		if w := idWhy[pi.peer]; w != "" {
+			why = fmt.Sprintf("peer %q has no usable identity (%s)", pi.peer, w)
+		}
+		switch pi.level {
+		case esp.LevelUse:
+			why += ": no SA, its traffic goes in the clear (level=use)"
+		case esp.LevelUnique:
+			why += ": its traffic is held (level=unique), not sent in the clear"
+		default:
+			why += ": its traffic is held (level=require), not sent in the clear"
+		}
+		pi.noIdentity = why
 	}
 	for _, tp := range tunnels {
 		polCfg[tp.policy.id] = tp.policy
@@ -426,6 +458,12 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		// Nothing the peers are made of changed: the daemon keeps its configuration
 		// and SAs, the SPD and the firewall rules stay as they are.
 		return nil, nil, nil, false
+	}
+	for id, pi := range polCfg {
+		// Logged once: when it starts or its reason changes, not on every pass.
+		if old := e.polCfg[id]; pi.noIdentity != "" && (old == nil || old.noIdentity != pi.noIdentity) {
+			e.log.Warn("ipsec: policy "+control.FormatID(id)+": "+pi.noIdentity, "peer", pi.peer)
+		}
 	}
 	e.peers = cfgs
 	e.polCfg = polCfg
