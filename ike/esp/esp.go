@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -288,6 +289,12 @@ type Config struct {
 	MTU int
 	// Force picks an implementation instead of probing ("" probes).
 	Force Kind
+	// TUNReadsPerWake bounds the userspace path's TUN reads per batch it encrypts and
+	// sends (0: as many as the device has queued, up to the batch's room). 1 is the path
+	// before batching (one read, one send), kept as the baseline its benchmarks measure
+	// beside; DefaultConfig takes it from ROUTERD_ESP_TUNREAD=unbatched so a routerd
+	// daemon can run that way too.
+	TUNReadsPerWake int
 	// Log receives the data path's own errors (a recovered panic); nil is slog.Default.
 	Log *slog.Logger
 }
@@ -295,13 +302,24 @@ type Config struct {
 // DefaultConfig returns the settings routerd uses.
 func DefaultConfig() Config {
 	return Config{
-		TunName:      "ipsec0",
-		Table:        220,
-		RulePriority: 220,
-		BypassMark:   0xfff00000,
-		IKEPorts:     []uint16{500, 4500},
-		MTU:          1400,
+		TunName:         "ipsec0",
+		Table:           220,
+		RulePriority:    220,
+		BypassMark:      0xfff00000,
+		IKEPorts:        []uint16{500, 4500},
+		MTU:             1400,
+		TUNReadsPerWake: tunReadsFromEnv(),
 	}
+}
+
+// tunReadsFromEnv: ROUTERD_ESP_TUNREAD=unbatched runs a routerd with one TUN read per
+// send, so the daemon-to-daemon benchmarks (test/ipsec) measure the path before batching
+// beside the batched one in the same run.
+func tunReadsFromEnv() int {
+	if os.Getenv("ROUTERD_ESP_TUNREAD") == "unbatched" {
+		return 1
+	}
+	return 0
 }
 
 // Datapath is an ESP data path. All methods are safe for concurrent use.

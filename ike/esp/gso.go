@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -283,30 +284,106 @@ func fold(sum uint64) uint16 {
 
 // tunReader reads the TUN: with the virtio-net header (the library's devices with
 // offloads) raw from its file, split by splitVirtio; else through the library.
+//
+// A TUN read gives one packet. Forwarded traffic reaches the device as one skb per
+// 1,500-byte packet (no GRO on the port it came in on), so reading, encrypting and
+// sending one at a time costs a send system call per packet, and when the loop falls
+// behind the device's queue (txqueuelen) overflows. So after a wakeup the reader drains
+// the device without blocking until the batch is full or the device is empty, and the
+// out loop sends the batch at once (sendmmsg, UDP GSO).
 type tunReader struct {
 	f   *os.File
+	rc  syscall.RawConn
 	raw []byte
+	// pending is the length of a packet in raw whose segments did not fit the batch it
+	// was read for: it opens the next batch.
+	pending int
+	// perWake bounds the reads per wakeup (Config.TUNReadsPerWake; 0: the batch's room).
+	perWake int
+	// reads counts the read system calls that gave a packet (perfCounters).
+	reads int
 }
 
-func newTUNReader(t tun.Device) *tunReader {
-	r := &tunReader{}
+func newTUNReader(t tun.Device, perWake int) *tunReader {
 	if t.BatchSize() > 1 { // the library's sign of IFF_VNET_HDR with offloads
-		r.f = t.File()
-		r.raw = make([]byte, rawTUNReadLength)
+		return newRawReader(t.File(), perWake)
+	}
+	return &tunReader{perWake: perWake}
+}
+
+// newRawReader reads f, a non-blocking file of whole packets with the virtio-net header.
+func newRawReader(f *os.File, perWake int) *tunReader {
+	r := &tunReader{f: f, perWake: perWake, raw: make([]byte, rawTUNReadLength)}
+	if rc, err := f.SyscallConn(); err == nil {
+		r.rc = rc
 	}
 	return r
 }
 
-func (r *tunReader) read(t tun.Device, bufs [][]byte, sizes []int, offset int) (int, error) {
+// read fills bufs[i][offset:] with packets, their lengths in sizes, and returns how many;
+// skipped counts the packets it dropped as malformed (errVirtio, or more segments than
+// an empty batch holds). An error comes only with no packets: os.ErrClosed when the
+// device was deleted or its file closed.
+func (r *tunReader) read(t tun.Device, bufs [][]byte, sizes []int, offset int) (n, skipped int, err error) {
+	r.reads = 0
 	if r.f == nil {
-		return t.Read(bufs, sizes, offset)
+		n, err = t.Read(bufs, sizes, offset)
+		if err == nil {
+			r.reads = 1
+		}
+		return n, 0, err
 	}
-	n, err := r.f.Read(r.raw)
-	if errors.Is(err, syscall.EBADFD) {
-		err = os.ErrClosed // the device deleted, as the library says it
+	if r.rc == nil {
+		return 0, 0, os.ErrClosed
 	}
-	if err != nil {
-		return 0, err
+	if r.pending > 0 {
+		c, err := splitVirtio(r.raw[:r.pending], bufs, sizes, offset)
+		r.pending = 0
+		if err != nil {
+			skipped++
+		} else {
+			n = c
+		}
 	}
-	return splitVirtio(r.raw[:n], bufs, sizes, offset)
+	var rerr error
+	perr := r.rc.Read(func(fd uintptr) bool {
+		for n < len(bufs) && (r.perWake <= 0 || r.reads < r.perWake) {
+			m, err := unix.Read(int(fd), r.raw)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				// Nothing at all: let the poller park until the device has a packet.
+				return n > 0 || skipped > 0
+			case err != nil:
+				if n == 0 {
+					rerr = err
+				}
+				// With packets in hand they go first; a lasting error (EBADFD) comes
+				// again on the next read.
+				return true
+			}
+			r.reads++
+			c, err := splitVirtio(r.raw[:m], bufs[n:], sizes[n:], offset)
+			switch {
+			case errors.Is(err, tun.ErrTooManySegments) && n > 0:
+				r.pending = m // the next batch starts empty and takes it
+				return true
+			case err != nil:
+				skipped++
+			default:
+				n += c
+			}
+		}
+		return true
+	})
+	if perr != nil {
+		// The poller's own error: the file was closed (Close, or Repair replacing the
+		// device), which the out loop tells apart by the device in use.
+		return 0, skipped, os.ErrClosed
+	}
+	if errors.Is(rerr, syscall.EBADFD) {
+		rerr = os.ErrClosed // the device deleted, as the library says it
+	}
+	return n, skipped, rerr
 }

@@ -106,13 +106,14 @@ type userspace struct {
 // perfCounters show how well batching works (system calls against packets).
 type perfCounters struct {
 	tunReads, tunReadPkts, tunWrites, tunWritePkts atomic.Uint64
+	tunWakes                                       atomic.Uint64 // batches read (one send each)
 	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
 	fragSends                                      atomic.Uint64
 }
 
 func (p *perfCounters) String() string {
-	return fmt.Sprintf("tun read %d calls/%d pkts, tun write %d calls/%d pkts, udp send %d calls/%d pkts, raw send %d calls/%d pkts, fragmented %d",
-		p.tunReads.Load(), p.tunReadPkts.Load(), p.tunWrites.Load(), p.tunWritePkts.Load(),
+	return fmt.Sprintf("tun read %d batches/%d calls/%d pkts, tun write %d calls/%d pkts, udp send %d calls/%d pkts, raw send %d calls/%d pkts, fragmented %d",
+		p.tunWakes.Load(), p.tunReads.Load(), p.tunReadPkts.Load(), p.tunWrites.Load(), p.tunWritePkts.Load(),
 		p.udpSends.Load(), p.udpSendPkts.Load(), p.rawSends.Load(), p.rawSendPkts.Load(), p.fragSends.Load())
 }
 
@@ -1161,9 +1162,12 @@ func (u *userspace) outLoop() {
 	batch := make([]outPkt, 0, bs)
 	sender := newOutSender(u)
 	pause := time.Millisecond
-	rd := newTUNReader(d.tun)
+	rd := newTUNReader(d.tun, u.cfg.TUNReadsPerWake)
 	for {
-		n, err := rd.read(d.tun, bufs, sizes, headroom)
+		n, skipped, err := rd.read(d.tun, bufs, sizes, headroom)
+		for range skipped {
+			u.st.inc(stOutErrors) // those packets alone
+		}
 		if err != nil {
 			if u.closed.Load() {
 				return
@@ -1171,7 +1175,7 @@ func (u *userspace) outLoop() {
 			if now := u.dev.Load(); now != d {
 				// Repair made the device again (and closed this one).
 				d, pause = now, time.Millisecond
-				rd = newTUNReader(d.tun)
+				rd = newTUNReader(d.tun, u.cfg.TUNReadsPerWake)
 				continue
 			}
 			if errors.Is(err, os.ErrClosed) {
@@ -1196,8 +1200,12 @@ func (u *userspace) outLoop() {
 			continue
 		}
 		pause = time.Millisecond
-		u.perf.tunReads.Add(1)
+		if n == 0 {
+			continue
+		}
+		u.perf.tunReads.Add(uint64(rd.reads))
 		u.perf.tunReadPkts.Add(uint64(n))
+		u.perf.tunWakes.Add(1)
 		batch = u.encapBatch(bufs[:n], sizes, batch[:0], sender)
 	}
 }

@@ -1,0 +1,279 @@
+package esp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// seqpacketPair is a stand-in for the TUN's file: a SOCK_SEQPACKET socket pair keeps each
+// write one read, as the TUN gives one packet per read, and its reading end is
+// non-blocking and pollable as the library leaves the TUN's. It returns the reading end
+// and the writing fd.
+func seqpacketPair(t *testing.T) (*os.File, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[0]), "seqpacket")
+	t.Cleanup(func() { f.Close(); unix.Close(fds[1]) })
+	return f, fds[1]
+}
+
+func TestTUNReaderBatches(t *testing.T) {
+	la, lb := [4]byte{198, 19, 221, 1}, [4]byte{198, 19, 221, 2}
+	const mss = 1388
+	// plain is a packet as a forwarded one comes: no GSO, no checksum to finish; its IP
+	// ID tells it apart.
+	plain := func(id uint16) []byte {
+		return append(make([]byte, vnetHdrLen), v4hdr(17, la, lb, id, udpSeg(payloadOf(1200)))...)
+	}
+	gso := vnet(vnetGSOTCPv4, mss, 20, 16, v4hdr(6, la, lb, 5000, tcpSeg(1000, 0x18, payloadOf(45*mss+123))))
+	const gsoSegs = 46
+	send := func(t *testing.T, w int, pkts ...[]byte) {
+		t.Helper()
+		for _, p := range pkts {
+			if _, err := unix.Write(w, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ids := func(bufs [][]byte, sizes []int, n int) []uint16 {
+		out := make([]uint16, n)
+		for i := range out {
+			out[i] = binary.BigEndian.Uint16(bufs[i][headroom+4:])
+			if sizes[i] < 20 {
+				t.Fatalf("packet %d: %d bytes", i, sizes[i])
+			}
+		}
+		return out
+	}
+	seq := func(from uint16, n int) []uint16 {
+		out := make([]uint16, n)
+		for i := range out {
+			out[i] = from + uint16(i)
+		}
+		return out
+	}
+	equal := func(t *testing.T, got, want []uint16) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("IP IDs %v, want %v", got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("IP IDs %v, want %v", got, want)
+			}
+		}
+	}
+
+	t.Run("one wakeup drains what is queued", func(t *testing.T) {
+		f, w := seqpacketPair(t)
+		for i := 0; i < 10; i++ {
+			send(t, w, plain(uint16(i)))
+		}
+		r := newRawReader(f, 0)
+		bufs, sizes := splitBufs(128)
+		n, skipped, err := r.read(nil, bufs, sizes, headroom)
+		if err != nil || skipped != 0 || r.reads != 10 {
+			t.Fatalf("%d packets, %d skipped, %d reads, %v", n, skipped, r.reads, err)
+		}
+		equal(t, ids(bufs, sizes, n), seq(0, 10))
+	})
+
+	t.Run("a GSO packet the batch has no room for opens the next", func(t *testing.T) {
+		f, w := seqpacketPair(t)
+		for i := 0; i < 100; i++ {
+			send(t, w, plain(uint16(i)))
+		}
+		send(t, w, gso)
+		for i := 0; i < 5; i++ {
+			send(t, w, plain(uint16(200+i)))
+		}
+		r := newRawReader(f, 0)
+		bufs, sizes := splitBufs(128)
+		n, skipped, err := r.read(nil, bufs, sizes, headroom)
+		if err != nil || skipped != 0 {
+			t.Fatalf("%d packets, %d skipped, %v", n, skipped, err)
+		}
+		equal(t, ids(bufs, sizes, n), seq(0, 100))
+		n, skipped, err = r.read(nil, bufs, sizes, headroom)
+		if err != nil || skipped != 0 || r.reads != 5 {
+			t.Fatalf("%d packets, %d skipped, %d reads, %v", n, skipped, r.reads, err)
+		}
+		equal(t, ids(bufs, sizes, n), append(seq(5000, gsoSegs), seq(200, 5)...))
+		segs := make([][]byte, gsoSegs)
+		for i := range segs {
+			segs[i] = bufs[i][headroom : headroom+sizes[i]]
+		}
+		checkSegments(t, segs)
+	})
+
+	t.Run("the batch stops when full", func(t *testing.T) {
+		f, w := seqpacketPair(t)
+		for i := 0; i < 20; i++ {
+			send(t, w, plain(uint16(i)))
+		}
+		r := newRawReader(f, 0)
+		bufs, sizes := splitBufs(8)
+		for from := 0; from < 20; from += 8 {
+			n, _, err := r.read(nil, bufs, sizes, headroom)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, ids(bufs, sizes, n), seq(uint16(from), min(8, 20-from)))
+		}
+	})
+
+	t.Run("malformed packets are skipped, not the batch", func(t *testing.T) {
+		f, w := seqpacketPair(t)
+		bad := vnet(vnetGSOTCPv4, mss, 24, 16, v4hdr(6, la, lb, 1, tcpSeg(1, 0x10, payloadOf(3000)))) // wrong csum_start
+		send(t, w, plain(1), plain(2), bad, []byte{1, 2, 3}, plain(3))
+		r := newRawReader(f, 0)
+		bufs, sizes := splitBufs(128)
+		n, skipped, err := r.read(nil, bufs, sizes, headroom)
+		if err != nil || skipped != 2 {
+			t.Fatalf("%d packets, %d skipped, %v", n, skipped, err)
+		}
+		equal(t, ids(bufs, sizes, n), []uint16{1, 2, 3})
+	})
+
+	t.Run("one read a wakeup when asked", func(t *testing.T) {
+		f, w := seqpacketPair(t)
+		send(t, w, plain(1), plain(2), plain(3))
+		r := newRawReader(f, 1)
+		bufs, sizes := splitBufs(128)
+		for i := uint16(1); i <= 3; i++ {
+			n, _, err := r.read(nil, bufs, sizes, headroom)
+			if err != nil || r.reads != 1 {
+				t.Fatalf("%d packets, %d reads, %v", n, r.reads, err)
+			}
+			equal(t, ids(bufs, sizes, n), []uint16{i})
+		}
+	})
+
+	t.Run("waits for a packet, then closed", func(t *testing.T) {
+		f, w := seqpacketPair(t)
+		r := newRawReader(f, 0)
+		bufs, sizes := splitBufs(128)
+		type result struct {
+			n   int
+			err error
+		}
+		got := make(chan result, 1)
+		readAsync := func() {
+			go func() {
+				n, _, err := r.read(nil, bufs, sizes, headroom)
+				got <- result{n, err}
+			}()
+		}
+		readAsync()
+		select {
+		case res := <-got:
+			t.Fatalf("read returned with nothing queued: %d, %v", res.n, res.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		send(t, w, plain(9))
+		select {
+		case res := <-got:
+			if res.err != nil || res.n != 1 {
+				t.Fatalf("%d packets, %v", res.n, res.err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the packet did not wake the reader")
+		}
+		readAsync()
+		time.Sleep(50 * time.Millisecond)
+		f.Close()
+		select {
+		case res := <-got:
+			if !errors.Is(res.err, os.ErrClosed) {
+				t.Fatalf("after close: %d packets, %v; want os.ErrClosed", res.n, res.err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("closing the file did not end the read")
+		}
+		if _, _, err := r.read(nil, bufs, sizes, headroom); !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("read of a closed file: %v", err)
+		}
+	})
+}
+
+// TestTUNBatchedRead: with the out loop held while 200 packets queue on the ESP device,
+// the batched path reads them in a few batches (one send each), the path before
+// (TUNReadsPerWake 1) in one batch per packet; both deliver them all.
+func TestTUNBatchedRead(t *testing.T) {
+	for _, perWake := range []int{0, 1} {
+		t.Run(fmt.Sprintf("reads per wake %d", perWake), func(t *testing.T) {
+			r := newRig(t)
+			a, _ := startNodePerWake(t, r.a, perWake)
+			b, _ := startNodePerWake(t, r.b, perWake)
+			install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
+			pingOK(t, r.a, "198.19.2.1")
+			u := a.dp.(*userspace)
+			release := make(chan struct{})
+			var once sync.Once
+			hold := func(where string) {
+				if where == "out" {
+					<-release
+				}
+			}
+			u.hook.Store(&hold)
+			defer once.Do(func() { close(release) })
+			k := Key{SPI: 0x1000, Dst: netip.MustParseAddr("198.18.0.2")}
+			before, err := b.dp.Counters(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wakes0, pkts0 := u.perf.tunWakes.Load(), u.perf.tunReadPkts.Load()
+			const sent = 200
+			inNS(t, r.a, func() {
+				c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP("198.19.1.1")}, &net.UDPAddr{IP: net.ParseIP("198.19.2.1"), Port: 9})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer c.Close()
+				for i := 0; i < sent; i++ {
+					c.Write(make([]byte, 100))
+				}
+			})
+			time.Sleep(100 * time.Millisecond)
+			once.Do(func() { close(release) })
+			u.hook.Store(nil)
+			var got uint64
+			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				c, _ := b.dp.Counters(k)
+				if got = c.Packets - before.Packets; got >= sent {
+					break
+				}
+			}
+			if got < sent {
+				t.Fatalf("b received %d of %d packets", got, sent)
+			}
+			wakes, pkts := u.perf.tunWakes.Load()-wakes0, u.perf.tunReadPkts.Load()-pkts0
+			t.Logf("a read %d packets in %d batches", pkts, wakes)
+			if perWake == 1 && wakes != pkts {
+				t.Fatalf("one read a wakeup: %d packets in %d batches", pkts, wakes)
+			}
+			// The first read may come before the rest are queued; the rest are there
+			// when the loop is released.
+			if perWake == 0 && wakes > 5 {
+				t.Fatalf("batched: %d packets in %d batches", pkts, wakes)
+			}
+		})
+	}
+}
