@@ -151,7 +151,9 @@ func loadAvg() string {
 // alternated in the same run. Per way: Mbit/s (median), TCP retransmits and a's ipsec0 TX
 // drops (summed), the process's CPU per Gbit, and a's packets per TUN batch.
 //
-//	go test -count=1 -run XXX -bench ForwardedBatching -benchtime 1x -timeout 15m ./ike/esp/
+//	go test -count=1 -run XXX -bench ForwardedBatching -benchtime 1x -timeout 15m -v ./ike/esp/
+//
+// (-v: without it the testing package cuts a benchmark's log after ten lines.)
 func BenchmarkForwardedBatching(b *testing.B) {
 	needRoot(b)
 	for _, tool := range []string{"iperf3", "ethtool"} {
