@@ -12,7 +12,9 @@
 //     a TUN device with virtio-net headers and TSO/USO offloads (a GSO batch is one read,
 //     split in Go by gso.go, which reads the device itself: a protected tunnel's GSO
 //     packet arrives whole with its outer IPv4 and GRE/IPIP headers in front, which the
-//     TUN library's split cannot segment; decrypted packets are written in batches the TUN library coalesces into
+//     TUN library's split cannot segment; forwarded traffic, one packet a read, is
+//     drained after each wakeup until the device is empty or the batch full, and the
+//     batch is encrypted and sent at once; decrypted packets are written in batches the TUN library coalesces into
 //     GRO super-packets); routerd's own security policy database (SPD, first match in
 //     RouterOS order); a security association database (SAD) with sequence numbers, the
 //     anti-replay window (RFC 4303 3.4.3, any size; ESN with the Appendix A inference),
