@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/routerd/routerd/ike/iketest"
 )
+
+// peerItem starts an item of active-peers print detail (its number and flags).
+var peerItem = regexp.MustCompile(`(?m)^\s*\d+ [A-Z ]*\s`)
 
 // fwdSecs is each iperf3 run's length.
 const fwdSecs = 5
@@ -27,6 +31,9 @@ const fwdSecs = 5
 //     the per-packet cost of the others is, see below);
 //   - the same routerd with the policy's peer set to one reached through a masquerading
 //     NAT namespace (rA ether3 — M — rB ether3), so that IKE floats and ESP goes in UDP 4500;
+//   - both again with routerd restarted with ROUTERD_ESP_TUNREAD=unbatched: the out
+//     path before its TUN reader batched (one read and one send a packet), the baseline
+//     of that change in the same run;
 //   - charon (strongSwan, kernel-libipsec, which sends ESP in UDP 4500 here) in rA and rB
 //     on the direct WAN link with the same proposal.
 //
@@ -107,12 +114,18 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 		}) {
 			b.Fatalf("no traffic over peer %s:\n%s", p, diag())
 		}
+		// The other peer's IKE SA may stay up (without a CHILD SA): look at this one's.
 		peers := dA.script("/ip ipsec active-peers print detail\n")
-		if nat := strings.Contains(peers, "198.18.72.2") && strings.Contains(peers, "4500"); nat != (p == "natt") {
+		var entry string
+		for _, e := range peerItem.Split(peers, -1) {
+			if strings.Contains(e, "remote-address="+want) {
+				entry = e
+			}
+		}
+		if nat := strings.Contains(entry, "port=4500"); entry == "" || nat != (p == "natt") {
 			b.Fatalf("peer %s: NAT-T %v:\n%s", p, nat, peers)
 		}
 	}
-	usePeer("raw")
 
 	type run struct {
 		mbit, cpuPerGbit, busy, load0, load1 float64
@@ -170,31 +183,56 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 			r.cpuPerGbit, r.sysA, r.sysB, r.swA, r.swB, 100*r.busy, r.load0, r.load1)
 	}
 
-	const rawGRO = "routerd raw ESP, GRO on rA's LAN port"
+	const (
+		raw    = "routerd raw ESP"
+		rawGRO = "routerd raw ESP, GRO on rA's LAN port"
+		udp    = "routerd ESP-in-UDP"
+		rawUnb = "routerd raw ESP, TUN read unbatched"
+		udpUnb = "routerd ESP-in-UDP, TUN read unbatched"
+		ch     = "charon kernel-libipsec (ESP-in-UDP)"
+	)
 	charonConf := func(local, remote, lts, rts, id, rid string) string {
 		return swanPSK{local: local, remote: remote, id: id, remoteID: rid, psk: "fwd-bench-psk-1",
 			children: []swanChild{{name: "net", localTS: lts, remoteTS: rts, esp: "aes128gcm16"}}}.String()
 	}
+	// startRouterd (re)starts both routerd with env (their stored configuration) and
+	// stopRouterd stops them and waits for their ESP devices to go.
+	startRouterd := func(env []string) {
+		for _, d := range []*daemon{dA, dB} {
+			d.Opts.Env = env
+			if err := d.Start(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	stopRouterd := func() {
+		dA.Stop()
+		dB.Stop()
+		ensureGone(b, rA, rB)
+	}
+	// unbatched is routerd's userspace ESP out path as it was before its TUN reader
+	// batched (one TUN read, one send a packet); a routerd without the switch ignores it.
+	unbatched := []string{"ROUTERD_ESP_TUNREAD=unbatched"}
 	for i := 0; i < 2*b.N; i++ {
 		if i > 0 {
-			for _, d := range []*daemon{dA, dB} {
-				if err := d.Start(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			usePeer("raw")
+			startRouterd(nil)
 		}
-		measure("routerd raw ESP", []int{dA.Pid(), dB.Pid()})
+		usePeer("raw")
+		measure(raw, []int{dA.Pid(), dB.Pid()})
 		// Not a way of its own but what bounds the others: rA's LAN port re-aggregating
 		// hostA's segments (GRO), so that ipsec0 gets GSO packets as with TSO.
 		iketest.Sh(b, "ip", "netns", "exec", rA, "ethtool", "-K", "ether2", "gro", "on")
 		measure(rawGRO, []int{dA.Pid(), dB.Pid()})
 		iketest.Sh(b, "ip", "netns", "exec", rA, "ethtool", "-K", "ether2", "gro", "off")
 		usePeer("natt")
-		measure("routerd ESP-in-UDP", []int{dA.Pid(), dB.Pid()})
-		dA.Stop()
-		dB.Stop()
-		ensureGone(b, rA, rB)
+		measure(udp, []int{dA.Pid(), dB.Pid()})
+		stopRouterd()
+		startRouterd(unbatched)
+		usePeer("natt")
+		measure(udpUnb, []int{dA.Pid(), dB.Pid()})
+		usePeer("raw")
+		measure(rawUnb, []int{dA.Pid(), dB.Pid()})
+		stopRouterd()
 		// What charon needs of the gateways that routerd set up (it may leave them, but
 		// the test does not rely on it): addresses, forwarding.
 		for _, x := range [][3]string{{rA, "ether1", "198.18.70.1/24"}, {rA, "ether2", "198.19.1.1/24"},
@@ -213,7 +251,7 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 			out, _ := cA.Swanctl("--list-sas")
 			b.Fatalf("no traffic through charon:\n%s", out)
 		}
-		measure("charon kernel-libipsec (ESP-in-UDP)", []int{cA.Pid(), cB.Pid()})
+		measure(ch, []int{cA.Pid(), cB.Pid()})
 		cA.Stop()
 		cB.Stop()
 		ensureGone(b, rA, rB)
@@ -235,7 +273,6 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 	}
 	mbit := func(r run) float64 { return r.mbit }
 	cpu := func(r run) float64 { return r.cpuPerGbit }
-	const raw, udp, ch = "routerd raw ESP", "routerd ESP-in-UDP", "charon kernel-libipsec (ESP-in-UDP)"
 	b.ReportMetric(med(rawGRO, mbit), "raw-langro-Mbit/s")
 	b.ReportMetric(med(raw, mbit), "raw-Mbit/s")
 	b.ReportMetric(med(udp, mbit), "udp-Mbit/s")
@@ -243,6 +280,10 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 	b.ReportMetric(med(raw, mbit)/med(ch, mbit), "raw/charon")
 	b.ReportMetric(med(udp, mbit)/med(ch, mbit), "udp/charon")
 	b.ReportMetric(med(rawGRO, mbit)/med(ch, mbit), "raw-langro/charon")
+	b.ReportMetric(med(rawUnb, mbit), "raw-unbatched-Mbit/s")
+	b.ReportMetric(med(udpUnb, mbit), "udp-unbatched-Mbit/s")
+	b.ReportMetric(med(raw, mbit)/med(rawUnb, mbit), "raw/raw-unbatched")
+	b.ReportMetric(med(udp, mbit)/med(udpUnb, mbit), "udp/udp-unbatched")
 	b.ReportMetric(med(ch, cpu)/med(raw, cpu), "charon/raw-CPU-per-Gbit")
 	b.ReportMetric(med(ch, cpu)/med(udp, cpu), "charon/udp-CPU-per-Gbit")
 }
