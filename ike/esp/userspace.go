@@ -60,10 +60,14 @@ type userspace struct {
 	bypass6 int // the same for IPv6 (an IPv6 IPPROTO_RAW socket includes the header)
 	// frag4 sends IPv4 ESP packets above what the device's MTU makes (sendFrag4): no
 	// IP_HDRINCL, so that the kernel fragments them; it receives nothing.
-	frag4  int
-	udp4   *net.UDPConn
-	udp6   *net.UDPConn
-	udpGSO atomic.Bool
+	frag4 int
+	// icmp4 and icmp6 send the too-big answers to bypassed packets (toobig.go); they
+	// receive nothing (0: none).
+	icmp4, icmp6 int
+	icmpLimit    icmpLimiter
+	udp4         *net.UDPConn
+	udp6         *net.UDPConn
+	udpGSO       atomic.Bool
 	// mtu is the ESP device's MTU: Config's until outbound SAs size it (sizeMTU).
 	mtu atomic.Int32
 
@@ -349,6 +353,7 @@ func (u *userspace) openRaw() error {
 			unix.Close(fd)
 		}
 	}
+	u.openICMP()
 	return nil
 }
 
@@ -1357,6 +1362,11 @@ func (u *userspace) bypass(pkt []byte, dst netip.Addr) {
 		return
 	}
 	if err := unix.Sendto(fd, pkt, unix.MSG_DONTWAIT, sa); err != nil {
+		// Larger than the link it leaves by: fragmented or answered as the kernel's
+		// forwarding would (toobig.go).
+		if errors.Is(err, unix.EMSGSIZE) && u.tooBig(fd, pkt, dst) {
+			return
+		}
 		u.st.inc(stOutErrors)
 	}
 }
@@ -1963,8 +1973,10 @@ func (u *userspace) closeAll() error {
 	if u.bypass4 >= 0 {
 		unix.Close(u.bypass4)
 	}
-	if u.frag4 > 0 {
-		unix.Close(u.frag4)
+	for _, fd := range []int{u.frag4, u.icmp4, u.icmp6} {
+		if fd > 0 {
+			unix.Close(fd)
+		}
 	}
 	if u.nl != nil {
 		u.nl.Close()
