@@ -39,7 +39,10 @@
 // the mark, so they never loop into the TUN, even in transport mode. A packet that the routes bring in but no
 // policy wants (action none, or no match) is sent on in the clear through a raw socket with
 // the mark (IPPROTO_RAW, one per family: an IPv6 full tunnel to ::/0 steers all of the
-// host's IPv6 into the TUN too); one an encrypt policy of level require or unique wants while it has no SA is
+// host's IPv6 into the TUN too). One larger than the link it then leaves by is
+// fragmented (IPv4 without DF) or answered with ICMP fragmentation needed / ICMPv6 packet
+// too big carrying that link's MTU, as the kernel's forwarding would (toobig.go: the
+// TUN's MTU follows the tunnel, not that link). One an encrypt policy of level require or unique wants while it has no SA is
 // dropped (and asks IKE for one), only level=use sends it in the clear. Routes and
 // selector rules change make-before-break (a changed route is replaced in place, new
 // rules go in before old ones leave, an old rule before its route), and beneath every
