@@ -21,7 +21,7 @@ import (
 func TestIPsecTablesHidden(t *testing.T) {
 	k := newFakeKernel("ether1", "ipsec0")
 	cidr := func(s string) *net.IPNet { _, n, _ := net.ParseCIDR(s); return n }
-	wan, tun := k.links[0].Attrs().Index, k.links[1].Attrs().Index
+	wan, tun := k.links[1].Attrs().Index, k.links[2].Attrs().Index // links[0] is lo
 	k.routes = append(k.routes,
 		netlink.Route{Family: unix.AF_INET, Dst: cidr("198.18.0.0/24"), LinkIndex: wan, Protocol: unix.RTPROT_KERNEL,
 			Table: unix.RT_TABLE_MAIN, Type: unix.RTN_UNICAST, Scope: netlink.SCOPE_LINK},

@@ -162,7 +162,7 @@ func TestKickedAddressPass(t *testing.T) {
 	// gateway reachable), over one route dump per family with items.
 	controltest.Exec(t, r.ex, "/ip/route add dst-address=198.19.0.0/16 gateway=198.18.0.254")
 	k.addrDumps, k.routeDumps = 0, 0 // the add's own check reads the addresses
-	pass(kicked, "route-replace table main 198.19.0.0/16 metric 1 via 198.18.0.254")
+	pass(kicked, "route-replace table main 198.19.0.0/16 metric 1 via 198.18.0.254 dev ether1")
 	if k.addrDumps != 0 || k.routeDumps == 0 {
 		t.Errorf("kicked pass with a route: %d address dumps, %d route dumps; want 0, some", k.addrDumps, k.routeDumps)
 	}

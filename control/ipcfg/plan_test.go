@@ -21,7 +21,8 @@ import (
 // fakeKernel is an in-memory kernel for the engine's plan: links, addresses and routes.
 // Every call that would change the kernel is recorded (controltest.Recorder); a write
 // named in Fail is refused with that error. Like the kernel, it
-// refuses a route whose gateway no address of a link reaches (ENETUNREACH).
+// refuses a route whose gateway no address of a link (of the link it names, if any)
+// reaches (ENETUNREACH), and an IPv6 link-local gateway that names no link (EINVAL).
 type fakeKernel struct {
 	mu     sync.Mutex
 	links  []netlink.Link
@@ -63,12 +64,18 @@ func (k *fakeKernel) RouteList(fam int) ([]netlink.Route, error) {
 			out = append(out, r)
 		}
 	}
-	// The kernel's connected route of every address, as a dump shows it.
+	// The kernel's connected route of every address, as a dump shows it (a
+	// point-to-point address's is its peer's).
 	for _, a := range k.addrs {
-		if a.prefix.Addr().Is4() != (fam == unix.AF_INET) || a.prefix.IsSingleIP() {
+		if a.prefix.Addr().Is4() != (fam == unix.AF_INET) {
 			continue
 		}
 		p := a.prefix.Masked()
+		if a.peer.IsValid() {
+			p = netip.PrefixFrom(a.peer, a.peer.BitLen())
+		} else if a.prefix.IsSingleIP() {
+			continue
+		}
 		out = append(out, netlink.Route{Family: fam, Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_KERNEL,
 			Type: unix.RTN_UNICAST, Scope: netlink.SCOPE_LINK, LinkIndex: a.index,
 			Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}})
@@ -154,10 +161,21 @@ func (k *fakeKernel) RoutesReplace(rs []*netlink.Route) []error {
 	errs := make([]error, len(rs))
 	for i, r := range rs {
 		c := *r
-		if c.Gw != nil && c.LinkIndex == 0 {
+		if c.Gw != nil {
 			gw, _ := netip.AddrFromSlice(c.Gw)
+			gw = gw.Unmap()
+			linkLocal := gw.Is6() && gw.IsLinkLocalUnicast()
+			if linkLocal && c.LinkIndex == 0 {
+				k.Record("route-replace " + k.routeText(r) + " (no device)")
+				errs[i] = unix.EINVAL // "Egress device not specified"
+				continue
+			}
+			named := c.LinkIndex
+			if !linkLocal { // on its link, a link-local gateway is taken as it is
+				c.LinkIndex = 0
+			}
 			for _, a := range k.addrs {
-				if a.prefix.Masked().Contains(gw.Unmap()) {
+				if (named == 0 || a.index == named) && (a.prefix.Masked().Contains(gw) || a.peer == gw) {
 					c.LinkIndex = a.index
 				}
 			}
@@ -230,8 +248,36 @@ func TestPlan(t *testing.T) {
 		name: "address and a route through it",
 		cmds: []string{"/ip/address add address=198.18.0.1/24 interface=ether1",
 			"/ip/route add dst-address=198.19.0.0/16 gateway=198.18.0.254"},
-		want:  []string{"addr-add ether1 198.18.0.1/24", "route-replace table main 198.19.0.0/16 metric 1 via 198.18.0.254"},
+		want:  []string{"addr-add ether1 198.18.0.1/24", "route-replace table main 198.19.0.0/16 metric 1 via 198.18.0.254 dev ether1"},
 		state: map[string]string{"/ip/address|198.18.0.1/24": "", "/ip/route|198.19.0.0/16": ""},
+	}, {
+		// The kernel route names the gateway's link: left to the kernel, the gateway
+		// was looked up through the routing rules, and a full IPsec tunnel's rule 220
+		// (default dev ipsec0) took it (issue 12).
+		name: "gateway of a point-to-point address",
+		cmds: []string{"/ip/address add address=198.18.0.1 network=198.18.0.2 interface=ether2",
+			"/ip/route add dst-address=198.19.0.0/16 gateway=198.18.0.2"},
+		want: []string{"addr-add ether2 198.18.0.1/32 peer 198.18.0.2",
+			"route-replace table main 198.19.0.0/16 metric 1 via 198.18.0.2 dev ether2"},
+		state: map[string]string{"/ip/route|198.19.0.0/16": ""},
+	}, {
+		// Every IPv6 link has fe80::/64: a link-local gateway names its interface, or
+		// is not pinned to the first link that has it and the kernel refuses it.
+		name: "IPv6 link-local gateway with and without interface",
+		setup: func(k *fakeKernel) {
+			for _, l := range k.links[1:] {
+				k.routes = append(k.routes, netlink.Route{Family: unix.AF_INET6, Table: unix.RT_TABLE_MAIN,
+					Protocol: unix.RTPROT_KERNEL, Type: unix.RTN_UNICAST, LinkIndex: l.Attrs().Index,
+					Dst: &net.IPNet{IP: net.ParseIP("fe80::"), Mask: net.CIDRMask(64, 128)}})
+			}
+		},
+		cmds: []string{"/ipv6/route add dst-address=2001:db8:1::/64 gateway=fe80::1",
+			"/ipv6/route add dst-address=2001:db8:2::/64 gateway=fe80::1%ether2"},
+		want: []string{"route-replace table main 2001:db8:1::/64 metric 1 via fe80::1 (no device)",
+			"route-replace table main 2001:db8:2::/64 metric 1 via fe80::1 dev ether2"},
+		again: []string{"route-replace table main 2001:db8:1::/64 metric 1 via fe80::1 (no device)"},
+		state: map[string]string{"/ipv6/route|2001:db8:1::/64": "kernel refused the route",
+			"/ipv6/route|2001:db8:2::/64": ""},
 	}, {
 		name: "nothing configured changes nothing",
 	}, {
@@ -278,7 +324,7 @@ func TestPlan(t *testing.T) {
 		want: []string{"addr-add ether1 198.18.0.1/24",
 			"route-replace table main 198.19.1.0/24 metric 1 blackhole",
 			"route-replace table main 198.19.2.0/24 metric 5 dev ether2",
-			"route-replace table 10001 0.0.0.0/0 metric 1 via 198.18.0.254"},
+			"route-replace table 10001 0.0.0.0/0 metric 1 via 198.18.0.254 dev ether1"},
 	}, {
 		// No connected network has the gateway: the route is not handed to the kernel
 		// (which would refuse it) until one does.
@@ -293,7 +339,7 @@ func TestPlan(t *testing.T) {
 			"/ip/route add dst-address=198.19.1.0/24 gateway=198.18.0.254 pref-src=198.18.0.1",
 			"/ip/route add dst-address=198.19.2.0/24 gateway=198.18.0.254 pref-src=198.18.0.9"},
 		want: []string{"addr-add ether1 198.18.0.1/24",
-			"route-replace table main 198.19.1.0/24 metric 1 via 198.18.0.254 src 198.18.0.1"},
+			"route-replace table main 198.19.1.0/24 metric 1 via 198.18.0.254 dev ether1 src 198.18.0.1"},
 		state: map[string]string{"/ip/route|198.19.1.0/24": "",
 			"/ip/route|198.19.2.0/24": "pref-src 198.18.0.9 is not an address of this router"},
 	}, {

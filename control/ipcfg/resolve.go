@@ -44,8 +44,9 @@ type resolution struct {
 	nh netip.Addr
 	// link is the interface the route leaves by (0: unknown, the kernel chooses).
 	link int
-	// pin: the kernel route names link (an interface gateway, address%interface or a
-	// recursive next hop); otherwise the kernel resolves the gateway on its own.
+	// pin: the kernel route names link (an interface gateway, address%interface, a
+	// gateway on a connected network or a recursive next hop); otherwise (an IPv6
+	// link-local gateway without interface) the kernel resolves the gateway on its own.
 	pin       bool
 	recursive bool
 	// down: reachable, but check-gateway found the gateway dead.
@@ -179,8 +180,18 @@ func resolveOne(i int, w wantRoute, cands []ribRoute) resolution {
 	}
 	c := cands[best]
 	if !c.nh.IsValid() {
-		// On a connected network (or an interface route): the gateway is the next hop.
-		return resolution{ok: true, nh: w.gw.ip, link: c.link, pin: c.self >= 0 && c.link != 0}
+		// On a connected network (or an interface route): the gateway is the next hop,
+		// on that network's link, which the kernel route names as RouterOS installs it
+		// ("reachable via ether1"). Left to the kernel, an IPv4 gateway is looked up
+		// through the routing rules, where a rule before main's may answer first: a full
+		// IPsec tunnel's 220 (default dev ipsec0, issue 12) took it whenever the
+		// network's throw route was not there yet, or never is (a point-to-point peer).
+		// Named, the lookup takes only routes out of that link, and the kernel still
+		// refuses a gateway it does not reach there (ENETUNREACH). An IPv6 link-local
+		// gateway is not pinned: every link has fe80::/64, so it must name its
+		// interface (fe80::1%ether1), and without one the kernel refuses it.
+		pin := c.link != 0 && !(w.gw.ip.Is6() && w.gw.ip.IsLinkLocalUnicast())
+		return resolution{ok: true, nh: w.gw.ip, link: c.link, pin: pin}
 	}
 	return resolution{ok: true, nh: c.nh, link: c.link, pin: c.link != 0, recursive: true}
 }

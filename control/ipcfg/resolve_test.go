@@ -73,9 +73,9 @@ func TestRecursiveRoute(t *testing.T) {
 	}
 	wantWrites(t, "first pass", pass(t, r),
 		"addr-add ether1 198.18.1.2/24", "addr-add ether2 198.18.2.2/24",
-		"route-replace table main 198.19.8.8/32 metric 1 via 198.18.1.1",
+		"route-replace table main 198.19.8.8/32 metric 1 via 198.18.1.1 dev ether1",
 		"route-replace table main 0.0.0.0/0 metric 1 via 198.18.1.1 dev ether1",
-		"route-replace table main 0.0.0.0/0 metric 2 via 198.18.2.1")
+		"route-replace table main 0.0.0.0/0 metric 2 via 198.18.2.1 dev ether2")
 	wantWrites(t, "second pass", pass(t, r))
 	act, inv, _, p := routeByGw(t, r, Route4Path, "198.19.8.8")
 	if !act || inv || p["immediate-gw"] != "198.18.1.1%ether1" || p["gateway-status"] != "198.19.8.8 recursive via 198.18.1.1 ether1" {
@@ -91,7 +91,7 @@ func TestRecursiveRoute(t *testing.T) {
 	// The route it resolves through moves to the second uplink: it follows.
 	controltest.Exec(t, r.ex, "/ip/route set "+routeID(t, r, "dst-address", "198.19.8.8/32")+" gateway=198.18.2.1")
 	wantWrites(t, "pass after the host route moved", pass(t, r),
-		"route-replace table main 198.19.8.8/32 metric 1 via 198.18.2.1",
+		"route-replace table main 198.19.8.8/32 metric 1 via 198.18.2.1 dev ether2",
 		"route-replace table main 0.0.0.0/0 metric 1 via 198.18.2.1 dev ether2")
 	controltest.Exec(t, r.ex, "/ip/route set "+routeID(t, r, "dst-address", "198.19.8.8/32")+" gateway=198.18.1.1")
 	pass(t, r)
@@ -154,7 +154,7 @@ func TestTargetScope(t *testing.T) {
 	}
 	wantWrites(t, "first pass", pass(t, r),
 		"addr-add ether1 198.18.1.2/24",
-		"route-replace table main 198.19.8.8/32 metric 1 via 198.18.1.1",
+		"route-replace table main 198.19.8.8/32 metric 1 via 198.18.1.1 dev ether1",
 		"route-replace table main 198.19.2.0/24 metric 1 via 198.18.1.1 dev ether1")
 	for _, dst := range []string{"198.19.1.0/24", "198.19.3.0/24"} {
 		if st := controltest.State(t, r.ex, Route4Path, "dst-address", dst); st.Invalid || st.Active || st.Status != "gateway unreachable" {
@@ -180,7 +180,7 @@ func TestGatewayAtTable(t *testing.T) {
 	}
 	wantWrites(t, "first pass", pass(t, r),
 		"addr-add ether1 198.18.1.2/24",
-		"route-replace table 10001 198.19.7.0/24 metric 1 via 198.18.1.1",
+		"route-replace table 10001 198.19.7.0/24 metric 1 via 198.18.1.1 dev ether1",
 		"route-replace table main 198.19.1.0/24 metric 1 via 198.18.1.1 dev ether1")
 	wantWrites(t, "second pass", pass(t, r))
 	if _, _, _, p := routeByGw(t, r, Route4Path, "198.19.7.7@t1"); p["gateway-status"] != "198.19.7.7 recursive via 198.18.1.1 ether1" {
@@ -212,7 +212,7 @@ func TestRecursiveRoute6(t *testing.T) {
 	}
 	wantWrites(t, "first pass", pass(t, r),
 		"addr-add ether1 2001:db8:1::2/64",
-		"route-replace table main 2001:db8:ff::8/128 metric 1 via 2001:db8:1::1",
+		"route-replace table main 2001:db8:ff::8/128 metric 1 via 2001:db8:1::1 dev ether1",
 		"route-replace table main ::/0 metric 1 via 2001:db8:1::1 dev ether1")
 	wantWrites(t, "second pass", pass(t, r))
 	if _, _, _, p := routeByGw(t, r, Route6Path, "2001:db8:ff::8"); p["immediate-gw"] != "2001:db8:1::1%ether1" {
@@ -286,7 +286,7 @@ func TestECMP(t *testing.T) {
 	}
 	wantWrites(t, "first pass", pass(t, r),
 		"addr-add ether1 198.18.1.2/24", "addr-add ether2 198.18.2.2/24",
-		"route-replace table main 198.18.51.0/24 metric 1 nexthop via 198.18.1.1 nexthop via 198.18.2.1")
+		"route-replace table main 198.18.51.0/24 metric 1 nexthop via 198.18.1.1 dev ether1 nexthop via 198.18.2.1 dev ether2")
 	wantWrites(t, "second pass", pass(t, r))
 	for _, gw := range []string{"198.18.1.1", "198.18.2.1"} {
 		if act, inv, st, p := routeByGw(t, r, Route4Path, gw); !act || inv || p["ecmp"] != "yes" {
@@ -295,7 +295,7 @@ func TestECMP(t *testing.T) {
 	}
 	controltest.Exec(t, r.ex, "/ip/route remove "+routeID(t, r, "gateway", "198.18.2.1"))
 	wantWrites(t, "pass after one path went", pass(t, r),
-		"route-replace table main 198.18.51.0/24 metric 1 via 198.18.1.1")
+		"route-replace table main 198.18.51.0/24 metric 1 via 198.18.1.1 dev ether1")
 	if _, _, _, p := routeByGw(t, r, Route4Path, "198.18.1.1"); p["ecmp"] != "" {
 		t.Errorf("the path left is still ecmp: %v", p)
 	}

@@ -25,7 +25,7 @@ import (
 func TestRouteFlags(t *testing.T) {
 	k := newFakeKernel("ether1")
 	_, connected, _ := net.ParseCIDR("198.18.0.0/24")
-	k.routes = append(k.routes, netlink.Route{Family: unix.AF_INET, Dst: connected, LinkIndex: k.links[0].Attrs().Index,
+	k.routes = append(k.routes, netlink.Route{Family: unix.AF_INET, Dst: connected, LinkIndex: k.links[1].Attrs().Index, // links[0] is lo
 		Protocol: unix.RTPROT_KERNEL, Table: unix.RT_TABLE_MAIN, Type: unix.RTN_UNICAST, Scope: netlink.SCOPE_LINK})
 	r := newPlanRig(t, k)
 	r.ex.Provide(Route4Path, func(context.Context, *control.Session) ([]control.Row, error) { return r.e.routeRows(4) })

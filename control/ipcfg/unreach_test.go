@@ -16,8 +16,8 @@ import (
 // an unreachable gateway in a pass that installed another route (ours kick nothing).
 func TestUnreachableNotPolled(t *testing.T) {
 	const (
-		r1 = "route-replace table main 198.19.1.0/24 metric 1 via 198.18.0.254"
-		r2 = "route-replace table main 198.19.2.0/24 metric 1 via 198.18.0.253"
+		r1 = "route-replace table main 198.19.1.0/24 metric 1 via 198.18.0.254 dev ether1"
+		r2 = "route-replace table main 198.19.2.0/24 metric 1 via 198.18.0.253 dev ether1"
 	)
 	for _, tc := range []struct {
 		name      string
