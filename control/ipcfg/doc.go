@@ -8,6 +8,15 @@
 // with that mark, and a restarted routerd recognises what it installed before; state with
 // any other mark shows as dynamic (D) rows.
 //
+// Gateways (resolve.go): a route's gateway is resolved as RouterOS does, among the active
+// routes of the main table (or gateway=X@table's) within its target-scope, and the kernel
+// route names the link it was resolved on (via 198.18.1.1 dev ether1) whenever one is
+// known: left to the kernel, an IPv4 gateway is looked up through the routing rules, and
+// a rule before main's (a full IPsec tunnel's 220, default dev ipsec0) took it. Only an
+// IPv6 link-local gateway without %interface is handed over unnamed (the kernel refuses
+// it). A gateway the kernel still finds unreachable on that link (ENETUNREACH) is shown
+// with that reason and tried again at the next link, address or route event.
+//
 // Passes: the engine follows the kernel's link, address and route events and has no
 // periodic pass. The first pass, a retry after a refusal, and a pass after an event it
 // did not cause (routerd's address deleted behind its back, another's added, a lost
