@@ -2,11 +2,11 @@ package ipsec_test
 
 import (
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/routerd/routerd/ike/iketest"
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // TestRequirePolicyNoCleartextAtColdStart: on a host that boots (nothing of routerd's left
@@ -76,38 +76,19 @@ func coldStartNoCleartext(t *testing.T, dst string, free [2]string) {
 	if ping(free[0], free[1]) {
 		t.Fatalf("the reboot left the address and route in place:\n%s", state())
 	}
-	var tries, leaks atomic.Int64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			tries.Add(1)
-			if ping("198.19.202.1", "198.19.101.1") {
-				leaks.Add(1)
-			}
-			// Pacing, not a wait for a condition: the loop runs until stopped.
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	stop := testbin.Repeat(5*time.Millisecond, func() bool { return ping("198.19.202.1", "198.19.101.1") })
 	if err := a.Start(); err != nil {
-		close(stop)
-		<-done
+		stop()
 		t.Fatal(err)
 	}
 	a.Settle()
 	up := iketest.WaitFor(30*time.Second, func() bool { return ping(free[0], free[1]) })
-	close(stop)
-	<-done
+	tries, leaks := stop()
 	if !up {
 		t.Fatalf("after the start the unprotected destination is not reachable:\n%s", state())
 	}
-	if n := leaks.Load(); n > 0 {
-		t.Fatalf("the require policy's destination was reached in the clear %d times of %d during the start:\n%s", n, tries.Load(), state())
+	if leaks > 0 {
+		t.Fatalf("the require policy's destination was reached in the clear %d times of %d during the start:\n%s", leaks, tries, state())
 	}
-	t.Logf("%d pings from the policy's source during the start, none answered", tries.Load())
+	t.Logf("%d pings from the policy's source during the start, none answered", tries)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/ike/iketest"
+	"github.com/routerd/routerd/test/testbin"
 )
 
 // TestTunnelSecretNoCleartextAtColdStart: on a host that boots (nothing of routerd's left
@@ -49,24 +50,13 @@ func TestTunnelSecretNoCleartextAtColdStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		dst := &net.UDPAddr{IP: net.IPv4(198, 18, 19, 2), Port: 9}
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			conn.WriteTo([]byte("cleartext?"), dst) // fails while there is no route
-			// Pacing, not a wait for a condition: the loop runs until stopped.
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	dst := &net.UDPAddr{IP: net.IPv4(198, 18, 19, 2), Port: 9}
+	stop := testbin.Repeat(5*time.Millisecond, func() bool {
+		_, err := conn.WriteTo([]byte("cleartext?"), dst) // fails while there is no route
+		return err == nil
+	})
 	if err := a.Start(); err != nil {
-		close(stop)
-		<-done
+		stop()
 		t.Fatal(err)
 	}
 	a.Settle()
@@ -76,8 +66,8 @@ func TestTunnelSecretNoCleartextAtColdStart(t *testing.T) {
 		return strings.Contains(string(out), "198.18.19.1/30")
 	})
 	time.Sleep(time.Second) // more datagrams with everything in place
-	close(stop)
-	<-done
+	tries, sent := stop()
+	t.Logf("%d datagrams tried during the start, %d sent", tries, sent)
 	if !up {
 		t.Fatal("after the start the tunnel has no address")
 	}
