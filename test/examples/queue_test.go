@@ -335,11 +335,7 @@ func TestQueuePacketMarksUploadNAT(t *testing.T) {
 	r.must("/ip firewall mangle add chain=forward src-address=198.18.1.2 action=mark-packet new-packet-mark=up passthrough=no")
 	r.must("/queue simple add name=m target=198.18.1.2/32 packet-marks=up max-limit=5M/5M")
 	r.Settle()
-	up := iperfTo(t, s, "198.18.0.2", 5201, c, false, "", 4)
-	t.Logf("marked upload behind masquerade: %.2f Mbit/s (max 5M)", up/1e6)
-	if !heldTo(up, 5e6) {
-		t.Errorf("marked upload behind masquerade %.0f bit/s; want 5M (at most 10%% over, at least 60%%)", up)
-	}
+	uploadHeldTo(t, c, s, 5201, 5e6, "marked upload behind masquerade")
 	// The server saw the router's address: the flow was masqueraded.
 	if out, _ := in(r.ns, "conntrack", "-L", "-p", "tcp", "--dport", "5201").CombinedOutput(); !strings.Contains(string(out), "dst=198.18.0.1") {
 		t.Errorf("the flow was not masqueraded:\n%s", out)
@@ -357,15 +353,19 @@ func TestQueueFirstMatchWinsUpload(t *testing.T) {
 	r.must("/queue simple add name=marked target=198.18.1.2/32 packet-marks=up max-limit=20M/20M")
 	r.must("/queue simple add name=plain target=198.18.1.2/32 max-limit=2M/2M")
 	r.Settle()
-	marked := iperfTo(t, s, "198.18.0.2", 5201, c, false, "", 4)
+	uploadHeldTo(t, c, s, 5201, 20e6, "marked upload (the first queue's)")
 	// Upload the mangle rule does not mark (another port) goes to the later queue.
-	plain := iperfTo(t, s, "198.18.0.2", 5202, c, false, "", 4)
-	t.Logf("marked upload %.2f Mbit/s (first queue, max 20M); unmarked upload %.2f Mbit/s (second queue, max 2M)", marked/1e6, plain/1e6)
-	if !heldTo(marked, 20e6) {
-		t.Errorf("marked upload %.0f bit/s; want 20M, the first queue's (at most 10%% over, at least 60%%)", marked)
-	}
-	if !heldTo(plain, 2e6) {
-		t.Errorf("unmarked upload %.0f bit/s; want 2M, the second queue's (at most 10%% over, at least 60%%)", plain)
+	uploadHeldTo(t, c, s, 5202, 2e6, "unmarked upload (the second queue's)")
+}
+
+// uploadHeldTo measures a 4 s TCP upload from the client c to the server s's port,
+// through the router's queues, and fails the test unless it is held to limit bits/s.
+func uploadHeldTo(t *testing.T, c, s string, port int, limit float64, what string) {
+	t.Helper()
+	up := iperfTo(t, s, "198.18.0.2", port, c, false, "", 4)
+	t.Logf("%s: %.2f Mbit/s (max %gM)", what, up/1e6, limit/1e6)
+	if !heldTo(up, limit) {
+		t.Errorf("%s %.0f bit/s; want %gM (at most 10%% over, at least 60%%)", what, up, limit/1e6)
 	}
 }
 
