@@ -537,12 +537,13 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 		return nil, control.Failure("cannot list routes: %v", err)
 	}
 	var rows []control.Row
+	ipsec := ipsecTables()
 	for i := range kern {
 		r := &kern[i]
 		if r.Protocol == Proto || r.Table == unix.RT_TABLE_LOCAL || (r.Type != unix.RTN_UNICAST && r.Type != unix.RTN_BLACKHOLE) {
 			continue
 		}
-		if ipsecTable(r.Table) {
+		if ipsec[r.Table] {
 			continue
 		}
 		if v == 6 && r.Dst != nil && r.Dst.IP.IsMulticast() {
@@ -579,14 +580,15 @@ func (e *Engine) routeRows(v int) ([]control.Row, error) {
 	return rows, nil
 }
 
-// ipsecTable says whether table is one of the userspace IPsec data path's own (ike/esp:
-// steering routes, selector routes, blackhole and throw backstops; 220-222). RouterOS's
-// IPsec adds no routes: they are its mechanism, not the operator's routes, so /ip route
-// and /ipv6 route (print, count-only, export, the API, REST) do not list them, and
-// nothing can remove or set them there (QA: they printed as active dynamic routes).
-func ipsecTable(table int) bool {
+// ipsecTables are the userspace IPsec data path's own routing tables (ike/esp: steering
+// routes, selector routes, blackhole and throw backstops; 220-222). RouterOS's IPsec adds
+// no routes: they are its mechanism, not the operator's routes, so /ip route and /ipv6
+// route (print, count-only, export, the API, REST) do not list them, and nothing can
+// remove or set them there (QA: they printed as active dynamic routes). Taken once per
+// listing: esp.DefaultConfig builds a whole configuration.
+func ipsecTables() map[int]bool {
 	c := esp.DefaultConfig()
-	return table == c.Table || table == c.SelectorTable() || table == c.BackstopTable()
+	return map[int]bool{c.Table: true, c.SelectorTable(): true, c.BackstopTable(): true}
 }
 
 type replaceJob struct {
