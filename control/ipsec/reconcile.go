@@ -268,10 +268,8 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 		pc.SkipPeerIDCheck = slices.Contains(it.CompatibilityOptions, "skip-peer-id-check")
 		pc.Proposals = prof.proposals
 		pc.Exchange, pc.ProposalCheck, pc.Lifebytes = mode, prof.proposalCheck, prof.lifebytes
-		// nat-traversal is IKEv1's: the reference lists it among the parameters IKEv2
-		// ignores (IKEv2 always detects NATs and floats, RFC 7296 2.23).
 		pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures = prof.lifetime, prof.dpd, prof.dpdMax
-		pc.NATTraversal = prof.natT || mode == ike.ExchangeIKEv2
+		pc.NATTraversal = natTraversal(prof, mode)
 		cfgs = append(cfgs, pc)
 		peerByName[name] = pc
 	}
@@ -472,6 +470,12 @@ func (e *Engine) decodePass(ctx context.Context, d *decoded, raw map[string][]st
 	e.peerRules = prs
 	e.invalid = d.inv
 	return cfgs, polCfg, sum, true
+}
+
+// natTraversal is a peer's NAT-T. nat-traversal is IKEv1's: the reference lists it among
+// the parameters IKEv2 ignores (IKEv2 always detects NATs and floats, RFC 7296 2.23).
+func natTraversal(prof *profile, mode ike.ExchangeMode) bool {
+	return prof.natT || mode == ike.ExchangeIKEv2
 }
 
 // policyName names a policy in another's status: its id (print numbers move with the

@@ -181,8 +181,10 @@ func (e *Engine) tunnelPeer(name string, remote, local netip.Addr, secret string
 	pc.Local = local
 	pc.SendInitialContact = true
 	pc.Proposals = prof.proposals
-	// An ipsec-secret tunnel's peer speaks IKEv2, which ignores nat-traversal (the
-	// reference; RFC 7296 2.23).
+	// An ipsec-secret tunnel's peer speaks IKEv2, said here as for a configured peer
+	// rather than left to DefaultPeer's values.
+	pc.Exchange = ike.ExchangeIKEv2
+	pc.NATTraversal = natTraversal(prof, pc.Exchange)
 	pc.Lifetime, pc.DPDInterval, pc.DPDMaxFailures = prof.lifetime, prof.dpd, prof.dpdMax
 	// my-id=auto remote-id=auto as RouterOS's dynamic identity: our address goes out
 	// and any ID the secret authenticates is accepted, so a peer configured by hand
