@@ -295,31 +295,40 @@ type Config struct {
 	// beside; DefaultConfig takes it from ROUTERD_ESP_TUNREAD=unbatched so a routerd
 	// daemon can run that way too.
 	TUNReadsPerWake int
+	// outInline: the userspace path's out loop sends each batch itself instead of
+	// handing it to a send stage on another goroutine (the path before; tests and
+	// ROUTERD_ESP_TUNREAD set it).
+	outInline bool
 	// Log receives the data path's own errors (a recovered panic); nil is slog.Default.
 	Log *slog.Logger
 }
 
 // DefaultConfig returns the settings routerd uses.
 func DefaultConfig() Config {
-	return Config{
-		TunName:         "ipsec0",
-		Table:           220,
-		RulePriority:    220,
-		BypassMark:      0xfff00000,
-		IKEPorts:        []uint16{500, 4500},
-		MTU:             1400,
-		TUNReadsPerWake: tunReadsFromEnv(),
+	c := Config{
+		TunName:      "ipsec0",
+		Table:        220,
+		RulePriority: 220,
+		BypassMark:   0xfff00000,
+		IKEPorts:     []uint16{500, 4500},
+		MTU:          1400,
 	}
+	c.TUNReadsPerWake, c.outInline = tunReadFromEnv()
+	return c
 }
 
-// tunReadsFromEnv: ROUTERD_ESP_TUNREAD=unbatched runs a routerd with one TUN read per
-// send, so the daemon-to-daemon benchmarks (test/ipsec) measure the path before batching
-// beside the batched one in the same run.
-func tunReadsFromEnv() int {
-	if os.Getenv("ROUTERD_ESP_TUNREAD") == "unbatched" {
-		return 1
+// tunReadFromEnv: ROUTERD_ESP_TUNREAD=unbatched runs a routerd's userspace ESP out loop as
+// before batching (one TUN read, one send, on one goroutine), =inline with batched reads
+// but no send stage of its own, so that the daemon-to-daemon benchmarks (test/ipsec)
+// can measure the paths before beside the current one in the same run.
+func tunReadFromEnv() (perWake int, inline bool) {
+	switch os.Getenv("ROUTERD_ESP_TUNREAD") {
+	case "unbatched":
+		return 1, true
+	case "inline":
+		return 0, true
 	}
-	return 0
+	return 0, false
 }
 
 // Datapath is an ESP data path. All methods are safe for concurrent use.

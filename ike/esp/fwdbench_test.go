@@ -46,9 +46,9 @@ func newFwdRig(t testing.TB) *fwdRig {
 	return r
 }
 
-// startNodePerWake is startNode with Config.TUNReadsPerWake set; its close ends the node
-// (the test's cleanup closes again, which is harmless).
-func startNodePerWake(t testing.TB, ns string, perWake int) (*node, func()) {
+// startNodePerWake is startNode with Config.TUNReadsPerWake and outInline set; its close
+// ends the node (the test's cleanup closes again, which is harmless).
+func startNodePerWake(t testing.TB, ns string, perWake int, inline bool) (*node, func()) {
 	n := &node{}
 	var err error
 	inNS(t, ns, func() {
@@ -61,7 +61,7 @@ func startNodePerWake(t testing.TB, ns string, perWake int) (*node, func()) {
 		cfg := DefaultConfig()
 		cfg.UDP4500, cfg.UDP4500v6 = n.udp, n.udp6
 		cfg.Force = KindUserspace
-		cfg.TUNReadsPerWake = perWake
+		cfg.TUNReadsPerWake, cfg.outInline = perWake, inline
 		n.dp, err = Open(context.Background(), cfg)
 	})
 	if err != nil {
@@ -166,13 +166,16 @@ func BenchmarkForwardedBatching(b *testing.B) {
 	type way struct {
 		name    string
 		perWake int
+		inline  bool
 		udp     bool
 	}
 	ways := []way{
-		{"raw ESP, unbatched", 1, false},
-		{"raw ESP, batched", 0, false},
-		{"ESP-in-UDP, unbatched", 1, true},
-		{"ESP-in-UDP, batched", 0, true},
+		{"raw ESP, unbatched", 1, true, false},
+		{"raw ESP, batched inline", 0, true, false},
+		{"raw ESP, batched + send stage", 0, false, false},
+		{"ESP-in-UDP, unbatched", 1, true, true},
+		{"ESP-in-UDP, batched inline", 0, true, true},
+		{"ESP-in-UDP, batched + send stage", 0, false, true},
 	}
 	type acc struct {
 		mbit               []float64
@@ -189,8 +192,8 @@ func BenchmarkForwardedBatching(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for round := 0; round < rounds; round++ {
 			for _, w := range ways {
-				a, stopA := startNodePerWake(b, r.a, w.perWake)
-				bn, stopB := startNodePerWake(b, r.b, w.perWake)
+				a, stopA := startNodePerWake(b, r.a, w.perWake, w.inline)
+				bn, stopB := startNodePerWake(b, r.b, w.perWake, w.inline)
 				install(b, a, bn, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel, udp: w.udp})
 				pingOK(b, r.ha, "198.19.2.10")
 				p0, d0 := devStats(b, r.a, "ipsec0")
@@ -241,9 +244,10 @@ func BenchmarkForwardedBatching(b *testing.B) {
 		}
 	}
 	for _, kind := range []string{"raw ESP", "ESP-in-UDP"} {
-		ratio := med(res[kind+", batched"].mbit) / med(res[kind+", unbatched"].mbit)
-		lines = append(lines, fmt.Sprintf("%s batched / unbatched: %.2f", kind, ratio))
-		b.ReportMetric(ratio, strings.ReplaceAll(kind, " ", "")+"-ratio")
+		base := med(res[kind+", unbatched"].mbit)
+		inl, st := med(res[kind+", batched inline"].mbit)/base, med(res[kind+", batched + send stage"].mbit)/base
+		lines = append(lines, fmt.Sprintf("%s / unbatched: batched inline %.2f, batched + send stage %.2f", kind, inl, st))
+		b.ReportMetric(st, strings.ReplaceAll(kind, " ", "")+"-ratio")
 	}
 	lines = append(lines, "load averages: "+strings.Join(res[ways[0].name].loads, "; "))
 	b.Log("\n" + strings.Join(lines, "\n"))

@@ -219,8 +219,8 @@ func TestTUNBatchedRead(t *testing.T) {
 	for _, perWake := range []int{0, 1} {
 		t.Run(fmt.Sprintf("reads per wake %d", perWake), func(t *testing.T) {
 			r := newRig(t)
-			a, _ := startNodePerWake(t, r.a, perWake)
-			b, _ := startNodePerWake(t, r.b, perWake)
+			a, _ := startNodePerWake(t, r.a, perWake, perWake == 1)
+			b, _ := startNodePerWake(t, r.b, perWake, perWake == 1)
 			install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
 			pingOK(t, r.a, "198.19.2.1")
 			u := a.dp.(*userspace)

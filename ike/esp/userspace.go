@@ -1153,25 +1153,73 @@ type outPkt struct {
 	udp bool
 }
 
+// outBatch is one batch of the out loop: the packets read from the TUN (bufs, sizes)
+// and, once encrypted in place, the ESP packets to send (pkts, pointing into bufs).
+type outBatch struct {
+	bufs  [][]byte
+	sizes []int
+	n     int
+	pkts  []outPkt
+}
+
+func newOutBatch(bs int) *outBatch {
+	b := &outBatch{bufs: make([][]byte, bs), sizes: make([]int, bs), pkts: make([]outPkt, 0, bs)}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, headroom+maxTunMTU+256)
+	}
+	return b
+}
+
+// outDepth is how many batches the out loop has: one being read and encrypted, one
+// being sent, one spare so that neither waits on the other's hand-over.
+const outDepth = 3
+
+// outLoop reads the TUN in batches and encrypts them; a send stage of its own (the
+// sendLoop goroutine it starts and joins) sends them, so that on a machine with two
+// cores the reads (one system call per packet: the TUN has no batched read) and the
+// sends (the kernel's work for every ESP packet) run at once, in order. With
+// Config.outInline (ROUTERD_ESP_TUNREAD=unbatched or inline) the loop sends each batch
+// itself, as before.
 func (u *userspace) outLoop() {
 	d := u.dev.Load()
 	bs := d.tun.BatchSize()
 	if bs < 1 {
 		bs = 1
 	}
-	bufs := make([][]byte, bs)
-	for i := range bufs {
-		bufs[i] = make([]byte, headroom+maxTunMTU+256)
+	depth := outDepth
+	if u.cfg.outInline {
+		depth = 1
 	}
-	sizes := make([]int, bs)
-	batch := make([]outPkt, 0, bs)
+	free := make(chan *outBatch, depth)
+	for range depth {
+		free <- newOutBatch(bs)
+	}
 	sender := newOutSender(u)
+	var full chan *outBatch
+	if !u.cfg.outInline {
+		full = make(chan *outBatch, depth)
+		sent := make(chan struct{})
+		go u.sendLoop(sender, full, free, sent)
+		defer func() {
+			close(full)
+			<-sent
+		}()
+	}
 	pause := time.Millisecond
 	rd := newTUNReader(d.tun, u.cfg.TUNReadsPerWake)
 	for {
-		n, skipped, err := rd.read(d.tun, bufs, sizes, headroom)
+		var ob *outBatch
+		select {
+		case ob = <-free:
+		case <-u.done:
+			return
+		}
+		n, skipped, err := rd.read(d.tun, ob.bufs, ob.sizes, headroom)
 		for range skipped {
 			u.st.inc(stOutErrors) // those packets alone
+		}
+		if err != nil || n == 0 {
+			free <- ob
 		}
 		if err != nil {
 			if u.closed.Load() {
@@ -1211,21 +1259,47 @@ func (u *userspace) outLoop() {
 		u.perf.tunReads.Add(uint64(rd.reads))
 		u.perf.tunReadPkts.Add(uint64(n))
 		u.perf.tunWakes.Add(1)
-		batch = u.encapBatch(bufs[:n], sizes, batch[:0], sender)
+		ob.n = n
+		ok := u.encapBatch(ob)
+		switch {
+		case !ok:
+			free <- ob
+		case full == nil:
+			u.sendBatch(sender, ob)
+			free <- ob
+		default:
+			full <- ob
+		}
 	}
 }
 
-// encapBatch encrypts and sends a batch read from the TUN (recover.go: a panic costs the
-// batch); it returns batch for reuse.
-func (u *userspace) encapBatch(bufs [][]byte, sizes []int, batch []outPkt, sender *outSender) []outPkt {
+// sendLoop sends the batches outLoop encrypted, in order, and hands each back to it; it
+// ends when full is closed and says so by closing sent.
+func (u *userspace) sendLoop(sender *outSender, full <-chan *outBatch, free chan<- *outBatch, sent chan<- struct{}) {
+	defer close(sent)
+	for ob := range full {
+		u.sendBatch(sender, ob)
+		free <- ob
+	}
+}
+
+// encapBatch encrypts a batch read from the TUN into ob.pkts (recover.go: a panic costs
+// the batch, and then it returns false).
+func (u *userspace) encapBatch(ob *outBatch) (ok bool) {
 	defer u.recovered("out", stOutErrors)
-	for i := range bufs {
-		if p, ok := u.encapOne(bufs[i][:headroom+sizes[i]]); ok {
-			batch = append(batch, p)
+	ob.pkts = ob.pkts[:0]
+	for i := range ob.n {
+		if p, ok := u.encapOne(ob.bufs[i][:headroom+ob.sizes[i]]); ok {
+			ob.pkts = append(ob.pkts, p)
 		}
 	}
-	sender.send(batch)
-	return batch
+	return true
+}
+
+// sendBatch sends ob's ESP packets (a panic costs the batch).
+func (u *userspace) sendBatch(sender *outSender, ob *outBatch) {
+	defer u.recovered("out", stOutErrors)
+	sender.send(ob.pkts)
 }
 
 // encapOne encrypts the inner packet at buf[headroom:] in place.
