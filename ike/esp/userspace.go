@@ -267,7 +267,11 @@ func (u *userspace) makeTun() (*tunDev, error) {
 		return fail("", err)
 	}
 	d.idx = link.Attrs().Index
-	if err := u.nl.LinkSetTxQLen(link, tunTxQueueLen); err != nil {
+	qlen := u.cfg.tunQueueLen
+	if qlen == 0 {
+		qlen = tunTxQueueLen
+	}
+	if err := u.nl.LinkSetTxQLen(link, qlen); err != nil {
 		return fail(" txqueuelen", err)
 	}
 	if err := u.nl.LinkSetUp(link); err != nil {
