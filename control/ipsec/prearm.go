@@ -2,9 +2,12 @@ package ipsec
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 
 	"github.com/routerd/routerd/control"
 	"github.com/routerd/routerd/control/engine"
+	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/ike/esp"
 )
 
@@ -17,7 +20,10 @@ import (
 // its first policies remove those it does not want (a policy whose peer is not usable);
 // an engine whose data path does not open removes them in its pass (clearBackstops). A
 // configuration without such policies costs a read of the policy menu and nothing else;
-// with them, the kernel path's probe (esp.Probe), which the engine makes anyway.
+// with them, the kernel path's probe (esp.Probe), which the engine makes anyway. A full
+// tunnel whose src-address holds a stored /ip address holds the router's own traffic from
+// the start too (esp.PrearmBackstops): the addresses are not applied yet, so they are
+// read from the store.
 // opts are the engine's (its ESP configuration).
 func Prearm(ex *control.Executor, opts Options) error {
 	m, ok := ex.Tree.Get(PolicyPath)
@@ -50,7 +56,43 @@ func Prearm(ex *control.Executor, opts Options) error {
 		ps = append(ps, esp.Policy{ID: uint32(it.ID), Src: v.SrcAddress, Dst: v.DstAddress, Protocol: proto,
 			SrcPort: sport, DstPort: dport, Dir: esp.DirOut, Action: esp.ActionEncrypt, Level: esp.LevelRequire})
 	}
-	return esp.PrearmBackstops(opts.ESP, ps)
+	if len(ps) == 0 {
+		return nil
+	}
+	return esp.PrearmBackstops(opts.ESP, ps, storedAddrs(ex))
+}
+
+// storedAddrs are the enabled /ip address items' addresses, with their prefix lengths:
+// the addresses engine applies them only after Prearm, and a full tunnel whose source
+// holds one must hold the router's own traffic from the start (esp.PrearmBackstops).
+// An item that does not read is left out: the addresses engine reports it.
+func storedAddrs(ex *control.Executor) []netip.Prefix {
+	m, ok := ex.Tree.Get(menu.Address4Path)
+	if !ok {
+		return nil
+	}
+	its, err := ex.Items(menu.Address4Path)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, it := range its {
+		var v struct {
+			Address  string `prop:"address"`
+			Disabled bool   `prop:"disabled"`
+		}
+		if engine.Decode(m, it, &v) != nil || v.Disabled {
+			continue
+		}
+		a := v.Address
+		if !strings.Contains(a, "/") {
+			a += "/32"
+		}
+		if p, err := netip.ParsePrefix(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // clearBackstops removes the backstops an earlier run or Prearm left, for a pass whose

@@ -23,7 +23,7 @@ func TestNoPeerClearsBackstops(t *testing.T) {
 	cfg.Force = esp.KindUserspace
 	pols := []esp.Policy{{ID: 1, Src: netip.MustParsePrefix("198.19.202.0/24"), Dst: netip.MustParsePrefix("198.19.101.0/24"),
 		Dir: esp.DirOut, Action: esp.ActionEncrypt, Level: esp.LevelRequire}}
-	if err := iketest.Do(nsA, func() error { return esp.PrearmBackstops(cfg, pols) }); err != nil {
+	if err := iketest.Do(nsA, func() error { return esp.PrearmBackstops(cfg, pols, nil) }); err != nil {
 		t.Fatal(err)
 	}
 	state := func() string {

@@ -254,7 +254,10 @@ func TestFullTunnelBackstopOutlivesClose(t *testing.T) {
 	}
 	check := func(when string, up bool) {
 		t.Helper()
-		for _, from := range [][]string{{"198.19.77.1", "from", "198.19.1.1"}, {"2001:db8:77::1", "from", "2001:db8:1::1"}} {
+		// The host's own unbound traffic too (its lookup has no source): the policy's
+		// source holds 198.19.1.1, the steering route's source while routerd runs.
+		for _, from := range [][]string{{"198.19.77.1", "from", "198.19.1.1"}, {"2001:db8:77::1", "from", "2001:db8:1::1"},
+			{"198.19.77.1"}} {
 			out := get(from...)
 			if up && !strings.Contains(out, "dev ipsec0") {
 				t.Errorf("%s: route get %s: want the steering route, got\n%s\n%s", when, strings.Join(from, " "), out, state())
@@ -273,8 +276,10 @@ func TestFullTunnelBackstopOutlivesClose(t *testing.T) {
 		if up {
 			return
 		}
-		// The host's other traffic keeps the default route.
-		for _, other := range [][]string{{"198.19.77.1"}, {"198.19.77.1", "from", "198.18.0.1"}, {"2001:db8:77::1", "from", "2001:db8:ff::1"}} {
+		// The host's other traffic keeps the default route, and its unbound traffic to a
+		// connected network is thrown.
+		for _, other := range [][]string{{"198.19.77.1", "from", "198.18.0.1"}, {"2001:db8:77::1", "from", "2001:db8:ff::1"},
+			{"198.18.0.7"}} {
 			if out := get(other...); !strings.Contains(out, "dev eth0") {
 				t.Errorf("%s: route get %s: want the main table's default route, got\n%s\n%s", when, strings.Join(other, " "), out, state())
 			}
@@ -294,9 +299,10 @@ func TestFullTunnelBackstopOutlivesClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("the next run's policies", true)
-	for _, fam := range []string{"-4", "-6"} {
-		if n := strings.Count(run(t, "ip", "-n", r.a, fam, "rule"), fmt.Sprintf("lookup %d", bt)); n != 1 {
-			t.Errorf("%d rules to table %d (%s) after the next run's policies, want 1:\n%s", n, bt, fam, state())
+	// IPv4: the source's rule and the unbound one (ownRule).
+	for fam, want := range map[string]int{"-4": 2, "-6": 1} {
+		if n := strings.Count(run(t, "ip", "-n", r.a, fam, "rule"), fmt.Sprintf("lookup %d", bt)); n != want {
+			t.Errorf("%d rules to table %d (%s) after the next run's policies, want %d:\n%s", n, bt, fam, want, state())
 		}
 	}
 	if err := b.dp.SetPolicies(ctx, nil); err != nil {
@@ -345,7 +351,7 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	prearm := func() { in(func() error { return PrearmBackstops(cfg, pols) }) }
+	prearm := func() { in(func() error { return PrearmBackstops(cfg, pols, nil) }) }
 	clearAll := func() { in(func() error { return ClearBackstops(cfg) }) }
 	state := func() string {
 		return run(t, "ip", "-n", r.a, "rule") + run(t, "ip", "-n", r.a, "route", "show", "table", "all")
@@ -354,8 +360,11 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 		out, _ := nsExec(t, r.a, append([]string{"ip", "route", "get"}, args...)...)
 		return out
 	}
+	// The host's own unbound lookups too: the full tunnel from 198.19.1.1 holds them all
+	// (ownRule; the host has that address, so its steering route takes them while routerd
+	// runs), except to the connected network (thrown).
 	protected := [][]string{{"198.19.2.9", "from", "198.19.1.1"}, {"198.18.5.1", "ipproto", "icmp"}, {"198.19.77.1", "from", "198.19.1.1"},
-		{"198.19.77.1", "from", "198.18.0.1", "ipproto", "tcp", "dport", "443"}}
+		{"198.19.77.1", "from", "198.18.0.1", "ipproto", "tcp", "dport", "443"}, {"198.19.77.1"}}
 	dropped := func(when string) {
 		t.Helper()
 		for _, args := range protected {
@@ -363,9 +372,9 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 				t.Errorf("%s: route get %s: want the backstop, got\n%s\n%s", when, strings.Join(args, " "), out, state())
 			}
 		}
-		for _, args := range [][]string{{"198.19.9.1"}, {"198.19.77.1"}, {"198.19.77.1", "from", "198.18.0.1"},
+		for _, args := range [][]string{{"198.19.9.1", "from", "198.18.0.1"}, {"198.18.0.7"}, {"198.19.77.1", "from", "198.18.0.1"},
 			{"198.19.77.1", "from", "198.18.0.1", "ipproto", "tcp", "dport", "80"}} {
-			if out := get(args...); !strings.Contains(out, "via 198.18.0.2") {
+			if out := get(args...); !strings.Contains(out, "dev eth0") {
 				t.Errorf("%s: route get %s (no require policy's): want the main table's route, got\n%s\n%s", when, strings.Join(args, " "), out, state())
 			}
 		}
@@ -383,7 +392,8 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 	dropped("before Open")
 	prearm() // again: nothing twice
 	for rule, n := range map[string]int{"lookup 220": 1, "to 198.18.5.1 ipproto icmp lookup 221": 1, "from 198.19.1.1 lookup 222": 1,
-		"from 198.18.0.1 ipproto tcp dport 443 lookup 222": 1} {
+		"from 198.18.0.1 ipproto tcp dport 443 lookup 222": 1, "from 0.0.0.0 fwmark 0/0xfff00000 lookup 222": 1,
+		"from 0.0.0.0 fwmark 0/0xfff00000 ipproto tcp dport 443 lookup 222": 1} {
 		if got := strings.Count(state(), rule); got != n {
 			t.Errorf("%d rules %q, want %d:\n%s", got, rule, n, state())
 		}
@@ -402,4 +412,74 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 	dropped("after Close")
 	clearAll()
 	cleared("after Close")
+}
+
+// TestPrearmOwnFromStoredAddress: at a cold start the host's addresses are not applied
+// when PrearmBackstops runs, so it is told the stored ones: a full tunnel whose source
+// holds one gets the rule for the host's own unbound lookups (ownRule) and table 222 the
+// throw of that address's network, so that the host reaches it while its own traffic
+// elsewhere is held; one whose source holds none of the host's addresses gets neither.
+// Without the stored addresses the unbound lookup took the main table's default route
+// (the WAN, in the clear) until the data path's first policies.
+func TestPrearmOwnFromStoredAddress(t *testing.T) {
+	r := newRig(t)
+	run(t, "ip", "-n", r.a, "route", "add", "default", "via", "198.18.0.2")
+	cfg := DefaultConfig()
+	cfg.Force = KindUserspace
+	full := func(src string) []Policy {
+		return []Policy{{ID: 1, Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix("0.0.0.0/0"), Dir: DirOut,
+			Action: ActionEncrypt, Level: LevelRequire}}
+	}
+	stored := []netip.Prefix{netip.MustParsePrefix("198.19.50.1/24")}
+	prearm := func(ps []Policy) {
+		t.Helper()
+		var err error
+		inNS(t, r.a, func() { err = PrearmBackstops(cfg, ps, stored) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	clearAll := func() {
+		t.Helper()
+		var err error
+		inNS(t, r.a, func() { err = ClearBackstops(cfg) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() string {
+		return run(t, "ip", "-n", r.a, "rule") + run(t, "ip", "-n", r.a, "route", "show", "table", "all")
+	}
+	get := func(args ...string) string {
+		out, _ := nsExec(t, r.a, append([]string{"ip", "route", "get"}, args...)...)
+		return out
+	}
+	prearm(full("198.19.50.0/24"))
+	if out := get("198.19.77.1"); !strings.Contains(out, "Invalid argument") {
+		t.Errorf("a full tunnel from the stored LAN's network: the host's unbound lookup: want the backstop, got\n%s\n%s", out, state())
+	}
+	if out := state(); !strings.Contains(out, "throw 198.19.50.0/24 table 222") || !strings.Contains(out, "throw 198.18.0.0/24 table 222") {
+		t.Errorf("want throws of the stored and the applied networks in table 222:\n%s", out)
+	}
+	// The address is applied later (the addresses engine): then its network is reached.
+	run(t, "ip", "-n", r.a, "addr", "add", "198.19.50.1/24", "dev", "eth0")
+	if out := get("198.19.50.7"); !strings.Contains(out, "dev eth0") {
+		t.Errorf("the stored address's network: want it thrown to the main table, got\n%s\n%s", out, state())
+	}
+	if out := get("198.19.77.1", "from", "198.18.0.1"); !strings.Contains(out, "via 198.18.0.2") {
+		t.Errorf("the WAN address's own lookup: want the main table's route, got\n%s\n%s", out, state())
+	}
+	clearAll()
+	run(t, "ip", "-n", r.a, "addr", "del", "198.19.50.1/24", "dev", "eth0")
+	prearm(full("198.19.60.0/24"))
+	if out := get("198.19.77.1"); !strings.Contains(out, "via 198.18.0.2") {
+		t.Errorf("a full tunnel from a network the host has no address in: the host's unbound lookup: want the main table's route, got\n%s\n%s", out, state())
+	}
+	if out := state(); strings.Contains(out, "from 0.0.0.0") {
+		t.Errorf("an unbound rule for a full tunnel that holds none of the host's addresses:\n%s", out)
+	}
+	clearAll()
+	if out := state(); strings.Contains(out, "lookup 22") || strings.Contains(out, "table 222") {
+		t.Errorf("ClearBackstops left:\n%s", out)
+	}
 }

@@ -52,7 +52,9 @@
 // that a missing steering route (the device deleted and not yet made again, a route the
 // kernel refused) never lets protected packets fall through to the main table in the
 // clear; a full tunnel's (0.0.0.0/0, ::/0) is in a table of its own, BackstopTable (222),
-// which only the policy's sources (and its protocol and ports) reach (fullbackstop.go). The backstops, and the ip rules
+// which only the policy's sources (and its protocol and ports) reach, and, where the
+// policy's source holds an address of the host, the host's own IPv4 lookups without a
+// source, after Table (fullbackstop.go ownRule). The backstops, and the ip rules
 // that lead to their tables,
 // outlive the process: Close (routerd stopping) leaves them, a crash does too, and the
 // next Open adopts them without a gap, so that protected destinations are dropped while
@@ -60,7 +62,7 @@
 // backstop goes with its policy. PrearmBackstops installs them before the data path opens
 // (a host that boots), ClearBackstops removes them without it (prearm.go). A host that no
 // longer runs routerd keeps them until they are deleted by hand (ip rules of priority 218
-// to 220, tables 220 to 222).
+// to 220 and 222, tables 220 to 222).
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the

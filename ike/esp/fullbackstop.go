@@ -25,7 +25,7 @@ import (
 // except what Table would throw back to the main lookup anyway. Other sources never
 // meet the blackhole. The rule lies in the steering rules' span, which marked packets
 // (RulePriority-2) and outer ones (bypassrules.go) jump over. The host's own unbound
-// packets, looked up from 0.0.0.0, match no such rule and take Table's route as before.
+// packets, looked up from 0.0.0.0, match no such rule: see ownRule below.
 // Like the other backstops, the table's blackholes and throws and the rules to it
 // outlive the process and are adopted by the next Open.
 //
@@ -99,4 +99,61 @@ func netPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	}
 	bits, _ := n.Mask.Size()
 	return netip.PrefixFrom(a.Unmap(), bits), true
+}
+
+// The rule above holds a full tunnel's packets by their source, which the host's own
+// packets have not got yet: a socket that is not bound is routed from 0.0.0.0, and the
+// source comes from the route found. While routerd runs that is the catch-all's steering
+// route, whose source is the host's address inside the policy's src-address (steeringRoute),
+// so the host's own traffic goes into the tunnel; while routerd is down or starting the
+// steering route is missing and the main table's default would give it the WAN address
+// and send it in the clear. So where a full tunnel's src-address holds an address of the
+// host, one more rule, after the catch-all and the bypass rules' target:
+//
+//	222: from 0.0.0.0/32 fwmark 0/BypassMark lookup BackstopTable
+//
+// It meets only what table 220 let through (its throws, or everything while its steering
+// route is missing), so a more specific policy's route or throw there wins as before. It
+// selects the lookups without a source, which are the host's own (a forwarded packet with
+// source 0.0.0.0 is a martian, dropped before any rule), and without a mark in the routing
+// field: outer packets carry the bypass mark, a routing mark goes on to its table (rule
+// 2000, control/routing), and a socket bound to an address (the WAN address's replies,
+// IKE with a local-address) is looked up from it and never meets the rule. In
+// BackstopTable it finds the steering route while routerd runs, the throws (connected
+// networks, the peer, none policies) and, while the steering route is missing, the
+// blackhole. An IPv6 lookup without a source cannot be told apart by a rule (the kernel
+// matches a rule's source against the one it would choose), so this is IPv4's.
+const ownPriority = 222
+
+// ownKey keys p's ownRule among the backstop rules (bsRules), apart from ruleKey's.
+func ownKey(r *netlink.Rule) string { return "own " + ruleKey(r) }
+
+// ownRule is the rule that sends the host's own unbound IPv4 lookups of p (a full tunnel
+// for which holdsOwn holds) to BackstopTable: of its protocol and ports, as its
+// backstopRule.
+func (u *userspace) ownRule(p *Policy) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family = netlink.FAMILY_V4
+	r.Priority = ownPriority
+	r.Table = u.cfg.BackstopTable()
+	r.Src = &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(32, 32)}
+	m := u.cfg.BypassMark
+	r.Mark, r.Mask = 0, &m
+	ruleSelectors(r, p)
+	return r
+}
+
+// holdsOwn says whether p, a full tunnel, needs ownRule: an IPv4 one whose src-address
+// holds one of the host's addresses (local: those applied, or, before they are, those
+// stored).
+func holdsOwn(p *Policy, local []netip.Prefix) bool {
+	if !fullTunnel(p) || !p.Dst.Addr().Is4() || !p.Src.Addr().Is4() {
+		return false
+	}
+	for _, a := range local {
+		if a.Addr().Is4() && !a.Addr().IsLoopback() && p.Src.Contains(a.Addr()) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,9 +3,12 @@ package esp
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/routerd/routerd/nldump"
 )
 
 // PrearmBackstops installs the backstops of the policies ps on the userspace path, and
@@ -18,7 +21,14 @@ import (
 // among ps), Open adopts it all, and the data path's first policies remove what they do
 // not want. Where Probe picks the kernel path (and Force does not say otherwise) there
 // is nothing to do.
-func PrearmBackstops(cfg Config, ps []Policy) error {
+//
+// local are the host's addresses as configured (with their prefix lengths), which a host
+// that boots has not applied yet: where a full tunnel's src-address holds one, the host's
+// own unbound traffic is held too (ownRule), and BackstopTable gets the throws of their
+// networks, so that what the engines send to the connected networks before the data
+// path's first policies (which make the throws of the addresses then applied) is not
+// dropped.
+func PrearmBackstops(cfg Config, ps []Policy, local []netip.Prefix) error {
 	cfg = cfg.withDefaults()
 	var ours []Policy
 	for _, p := range ps {
@@ -61,6 +71,37 @@ func PrearmBackstops(cfg Config, ps []Policy) error {
 		if r != nil {
 			rules = append(rules, r)
 		}
+	}
+	if tables[cfg.BackstopTable()] {
+		// Those addresses the kernel has already (routerd restarted, not a boot) too.
+		if addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) }); err == nil {
+			for _, a := range addrs {
+				if ip, ok := netip.AddrFromSlice(a.IP); ok && a.IPNet != nil {
+					ones, _ := a.Mask.Size()
+					local = append(local, netip.PrefixFrom(ip.Unmap(), ones))
+				}
+			}
+		}
+		var own []*netlink.Rule
+		var v4, v6 bool
+		for i := range ours {
+			if p := &ours[i]; fullTunnel(p) {
+				if holdsOwn(p, local) {
+					own = append(own, u.ownRule(p))
+				}
+				v4, v6 = v4 || p.Dst.Addr().Is4(), v6 || p.Dst.Addr().Is6()
+			}
+		}
+		for _, a := range local {
+			if a.Addr().IsLoopback() || !(a.Addr().Is4() && v4 || a.Addr().Is6() && v6) {
+				continue
+			}
+			th := netlink.Route{Dst: prefixNet(a.Masked()), Table: cfg.BackstopTable(), Type: unix.RTN_THROW, Protocol: 4}
+			if err := h.RouteReplace(&th); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("esp: throw %s: %w", routeKey(th.Table, a.Masked()), err))
+			}
+		}
+		rules = append(rules, own...)
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		if tables[cfg.Table] {

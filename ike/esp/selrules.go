@@ -160,8 +160,8 @@ func (u *userspace) openSelectorRules() error {
 	return nil
 }
 
-// adoptRules takes the selector rules and the full tunnels' backstop rules in the kernel
-// as this run's.
+// adoptRules takes the selector rules and the full tunnels' backstop rules (ownRule's too)
+// in the kernel as this run's.
 func (u *userspace) adoptRules() error {
 	u.selRules = map[string]*netlink.Rule{}
 	u.bsRules = map[string]*netlink.Rule{}
@@ -172,6 +172,11 @@ func (u *userspace) adoptRules() error {
 		}
 		for i := range rs {
 			r := &rs[i]
+			if fam == netlink.FAMILY_V4 && r.Priority == ownPriority && r.Table == u.cfg.BackstopTable() {
+				r.Family = fam
+				u.bsRules[ownKey(r)] = r
+				continue
+			}
 			if r.Priority != u.cfg.RulePriority-1 {
 				continue
 			}

@@ -783,6 +783,10 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 			}
 			r := u.backstopRule(&p)
 			wantRules[ruleKey(r)] = r
+			if src, ok := u.localAddrIn(p.Src); ok && holdsOwn(&p, []netip.Prefix{netip.PrefixFrom(src, src.BitLen())}) {
+				o := u.ownRule(&p)
+				wantRules[ownKey(o)] = o
+			}
 			full4, full6 = full4 || dst.Addr().Is4(), full6 || dst.Addr().Is6()
 		}
 		if _, dup := want[k]; dup {
