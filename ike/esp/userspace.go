@@ -204,12 +204,17 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 	if err := u.openSelectorRules(); err != nil {
 		return nil, err
 	}
+	addrs, err := u.subscribeAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("esp: address subscription: %w", err)
+	}
 	ok = true
 	u.spawn("out", stOutErrors, u.outLoop)
 	u.spawn("tun", stInErrors, u.tunWriter)
 	u.spawn("raw4", stInErrors, u.raw4Loop)
 	u.spawn("timer", stOutErrors, u.timerLoop)
 	u.spawn("tunev", stOutErrors, u.tunEvents)
+	u.spawn("addr", stOutErrors, func() { u.addrWatch(addrs) })
 	if u.raw6 != nil {
 		u.spawn("raw6", stInErrors, u.raw6Loop)
 	}
@@ -1002,7 +1007,8 @@ func (u *userspace) localAddrIn(p netip.Prefix) (netip.Addr, bool) {
 // nor the IKE peer's own address: those go back to the main lookup, as with XFRM,
 // where connected routes win and only packets matching the policy's selectors (here:
 // from the mode config address) are tunnelled. An exact encrypt route (a transport
-// policy to the peer itself) is left alone.
+// policy to the peer itself) is left alone. The networks are those of the addresses at
+// the time: addrWatch syncs again when they change.
 func (u *userspace) keepLocal(ps []Policy, want map[string]netlink.Route) {
 	type route struct {
 		dst   netip.Prefix
@@ -1048,6 +1054,12 @@ func (u *userspace) keepLocal(ps []Policy, want map[string]netlink.Route) {
 		}
 		ones, _ := a.Mask.Size()
 		throw(netip.PrefixFrom(ip.Unmap(), ones))
+		// A point-to-point address's connected route is its peer's prefix.
+		if a.Peer != nil {
+			if p, ok := netPrefix(a.Peer); ok {
+				throw(p)
+			}
+		}
 	}
 }
 

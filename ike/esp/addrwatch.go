@@ -1,0 +1,124 @@
+package esp
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// addrSettle is how long the address watcher gathers changes before it syncs the
+// routes once: an address added with its peer, a DHCP lease replacing another, IPv6
+// duplicate address detection finishing, all come as several messages together.
+// Bounded from the first change (not restarted by each), so a flood cannot put the
+// sync off for good.
+const addrSettle = 200 * time.Millisecond
+
+// addrRetry is the pause before subscribing again after the kernel dropped the
+// subscription (ENOBUFS: events lost, hence the sync that follows).
+const addrRetry = time.Second
+
+// subscribeAddrs subscribes to the address changes of the data path's namespace (polMu
+// held, or during Open: the namespace's handle is closed by closeAll).
+func (u *userspace) subscribeAddrs() (chan netlink.AddrUpdate, error) {
+	ch := make(chan netlink.AddrUpdate, 256)
+	opt := netlink.AddrSubscribeOptions{ErrorCallback: func(err error) {
+		if !u.closed.Load() {
+			u.cfg.logger().Warn("ipsec: ESP data path: address subscription", "err", err)
+		}
+	}}
+	if u.nsFd > 0 {
+		ns := netns.NsHandle(u.nsFd)
+		opt.Namespace = &ns
+	}
+	if err := netlink.AddrSubscribeWithOptions(ch, u.done, opt); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// addrWatch keeps keepLocal's throws those of the host's addresses of the moment: the
+// policies are set rarely (a new SA's, a peer's), while an address can come at any time
+// (an /ip address added, a DHCP lease, a point-to-point peer). Without it, a network
+// that appeared after the last SetPolicies has no throw under a full tunnel: the router's
+// own traffic to it enters the device and is bypassed from userspace, and the policy's
+// sources' traffic to it is encrypted although it is local; a removed network's throw
+// would stay. The steering routes' sources (localAddrIn) follow as well.
+func (u *userspace) addrWatch(ch chan netlink.AddrUpdate) {
+	var fire <-chan time.Time
+	for {
+		select {
+		case <-u.done:
+			// The library's reader blocks on a full channel and would never see its
+			// socket closed: let it run to its end.
+			go func() {
+				for range ch {
+				}
+			}()
+			return
+		case a, ok := <-ch:
+			if !ok {
+				ch = u.resubscribeAddrs()
+				if ch == nil {
+					return
+				}
+			} else if d := u.dev.Load(); d != nil && a.LinkIndex == d.idx {
+				continue // the device's own addresses are never thrown
+			}
+			if fire == nil {
+				fire = time.After(addrSettle)
+			}
+		case <-fire:
+			fire = nil
+			u.refreshLocal()
+		}
+	}
+}
+
+// resubscribeAddrs subscribes again after the subscription ended, until it works or
+// the data path is closed (nil).
+func (u *userspace) resubscribeAddrs() chan netlink.AddrUpdate {
+	for {
+		select {
+		case <-u.done:
+			return nil
+		case <-time.After(addrRetry):
+		}
+		u.polMu.Lock()
+		if u.closed.Load() {
+			u.polMu.Unlock()
+			return nil
+		}
+		ch, err := u.subscribeAddrs()
+		u.polMu.Unlock()
+		if err == nil {
+			return ch
+		}
+		u.cfg.logger().Warn("ipsec: ESP data path: address subscription", "err", err)
+	}
+}
+
+// refreshLocal syncs the routes of the policies in place with the host's addresses.
+func (u *userspace) refreshLocal() {
+	defer u.recovered("addr", stOutErrors)
+	u.polMu.Lock()
+	defer u.polMu.Unlock()
+	if u.closed.Load() {
+		return
+	}
+	ps := u.pols.Load()
+	if ps == nil {
+		return
+	}
+	if err := u.syncRoutes(*ps); err != nil {
+		u.cfg.logger().Warn("ipsec: ESP data path: routes after an address change", "err", err)
+	}
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
