@@ -38,7 +38,11 @@
 // selectors (selrules.go), so that the host's other traffic to that peer, and the kernel's
 // resolution of a gateway there, keep the real interface, as with XFRM. Outer packets (raw
 // ESP, UDP 4500, and IKE's 500 socket when the engine marks it with SetBypassMark) carry
-// the mark, so they never loop into the TUN, even in transport mode. A packet that the routes bring in but no
+// the mark, so they never loop into the TUN, even in transport mode. A wide route (a full
+// tunnel's 0.0.0.0/0) has throw routes beside it for the host's connected networks (a
+// point-to-point address's peer prefix too) and the IKE peer, so that they stay in the
+// main lookup; an address subscription in the path's namespace syncs them when the
+// host's addresses change (addrwatch.go). A packet that the routes bring in but no
 // policy wants (action none, or no match) is sent on in the clear through a raw socket with
 // the mark (IPPROTO_RAW, one per family: an IPv6 full tunnel to ::/0 steers all of the
 // host's IPv6 into the TUN too). One larger than the link it then leaves by is
