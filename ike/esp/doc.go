@@ -15,8 +15,8 @@
 //     TUN library's split cannot segment; forwarded traffic, one packet a read, is
 //     drained after each wakeup until the device is empty or the batch full, and the
 //     batch is encrypted and handed to a send stage on a goroutine of its own, which
-//     sends it at once while the next batch is read (the device's queue to userspace is
-//     2,000 packets, not the TUN's 500); decrypted packets are written in batches the TUN library coalesces into
+//     sends it at once while the next batch is read; decrypted packets are written in
+//     batches the TUN library coalesces into
 //     GRO super-packets); routerd's own security policy database (SPD, first match in
 //     RouterOS order); a security association database (SAD) with sequence numbers, the
 //     anti-replay window (RFC 4303 3.4.3, any size; ESN with the Appendix A inference),

@@ -299,9 +299,6 @@ type Config struct {
 	// handing it to a send stage on another goroutine (the path before; tests and
 	// ROUTERD_ESP_TUNREAD set it).
 	outInline bool
-	// tunQueueLen is the ESP device's txqueuelen (0: tunTxQueueLen); ROUTERD_ESP_TUNREAD
-	// sets the TUN's 500 of the paths before.
-	tunQueueLen int
 	// Log receives the data path's own errors (a recovered panic); nil is slog.Default.
 	Log *slog.Logger
 }
@@ -317,17 +314,13 @@ func DefaultConfig() Config {
 		MTU:          1400,
 	}
 	c.TUNReadsPerWake, c.outInline = tunReadFromEnv()
-	if c.outInline {
-		c.tunQueueLen = 500
-	}
 	return c
 }
 
 // tunReadFromEnv: ROUTERD_ESP_TUNREAD=unbatched runs a routerd's userspace ESP out loop as
 // before batching (one TUN read, one send, on one goroutine), =inline with batched reads
-// but no send stage of its own, both with the TUN's queue of 500 (DefaultConfig), so
-// that the daemon-to-daemon benchmarks (test/ipsec) can measure the paths before beside
-// the current one in the same run.
+// but no send stage of its own, so that the daemon-to-daemon benchmarks (test/ipsec) can
+// measure the paths before beside the current one in the same run.
 func tunReadFromEnv() (perWake int, inline bool) {
 	switch os.Getenv("ROUTERD_ESP_TUNREAD") {
 	case "unbatched":

@@ -246,7 +246,6 @@ type rtnl interface {
 	LinkByIndex(index int) (netlink.Link, error)
 	LinkByName(name string) (netlink.Link, error)
 	LinkSetMTU(link netlink.Link, mtu int) error
-	LinkSetTxQLen(link netlink.Link, qlen int) error
 	LinkSetUp(link netlink.Link) error
 	RouteDel(route *netlink.Route) error
 	RouteGetWithOptions(destination net.IP, options *netlink.RouteGetOptions) ([]netlink.Route, error)

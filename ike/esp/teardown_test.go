@@ -24,7 +24,6 @@ func (f *refusingNL) AddrList(netlink.Link, int) ([]netlink.Addr, error) { retur
 func (f *refusingNL) LinkByIndex(int) (netlink.Link, error)              { return nil, unix.ENODEV }
 func (f *refusingNL) LinkByName(string) (netlink.Link, error)            { return nil, unix.ENODEV }
 func (f *refusingNL) LinkSetMTU(netlink.Link, int) error                 { return nil }
-func (f *refusingNL) LinkSetTxQLen(netlink.Link, int) error              { return nil }
 func (f *refusingNL) LinkSetUp(netlink.Link) error                       { return nil }
 func (f *refusingNL) RouteGetWithOptions(net.IP, *netlink.RouteGetOptions) ([]netlink.Route, error) {
 	return nil, unix.ENETUNREACH

@@ -245,14 +245,6 @@ type tunDev struct {
 	idx int
 }
 
-// tunTxQueueLen is the ESP device's transmit queue: the ring between the kernel and the
-// out loop (the TUN never stops its queue, so the qdisc holds nothing and a packet that
-// finds the ring full is dropped). The TUN default of 500 overflowed under forwarded TCP
-// whenever the loop fell behind for a moment (a few percent of the packets, each one a
-// retransmit); 2,000 absorbs those bursts (none dropped in BenchmarkForwardedBatching)
-// for at most about 2,000 full-size packets of delay, 24 ms at 1 Gbit/s.
-const tunTxQueueLen = 2000
-
 // makeTun creates the TUN device, up, in the calling thread's network namespace.
 func (u *userspace) makeTun() (*tunDev, error) {
 	t, err := tun.CreateTUN(u.tunName, int(u.mtu.Load()))
@@ -272,13 +264,6 @@ func (u *userspace) makeTun() (*tunDev, error) {
 		return fail("", err)
 	}
 	d.idx = link.Attrs().Index
-	qlen := u.cfg.tunQueueLen
-	if qlen == 0 {
-		qlen = tunTxQueueLen
-	}
-	if err := u.nl.LinkSetTxQLen(link, qlen); err != nil {
-		return fail(" txqueuelen", err)
-	}
 	if err := u.nl.LinkSetUp(link); err != nil {
 		return fail(" up", err)
 	}
