@@ -411,3 +411,33 @@ func TestFastTrackNAT(t *testing.T) {
 		t.Errorf("no connection: verdict %d (want pass)", ret)
 	}
 }
+
+// TestXDPVethPortGRO: a veth port running the port program natively gets GRO on, since
+// the program takes TSO from its peer (a host behind it then sends 1.5 KB packets that
+// nothing would put back together); a veth that is no port is left as it was.
+func TestXDPVethPortGRO(t *testing.T) {
+	if _, err := exec.LookPath("ethtool"); err != nil {
+		t.Skip("needs ethtool")
+	}
+	r := newFPRig(t)
+	r.in(t, func() {
+		for _, x := range []struct {
+			n  string
+			on bool
+		}{{"a0", true}, {"b0", true}, {"a1", false}, {"c0", false}} {
+			out, err := exec.Command("ethtool", "-k", x.n).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ethtool -k %s: %v\n%s", x.n, err, out)
+			}
+			on := strings.Contains(string(out), "generic-receive-offload: on")
+			if on != x.on {
+				t.Errorf("%s: GRO on %v, want %v:\n%s", x.n, on, x.on, out)
+			}
+		}
+		// The peer of a port has lost TSO to the program: what GRO makes up for.
+		out, _ := exec.Command("ethtool", "-k", "a1").CombinedOutput()
+		if !strings.Contains(string(out), "tcp-segmentation-offload: off") {
+			t.Errorf("a1 kept TSO beside a0's XDP program: the reason for GRO is gone:\n%s", out)
+		}
+	})
+}
