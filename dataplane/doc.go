@@ -23,7 +23,9 @@
 // TakesRedirects); everything else goes to the stack untouched, counted by reason in
 // fp_counters, among them what the kernel would drop (malformed headers, martian
 // addresses) and TCP/UDP packets whose checksum is still partial (the sender's offload). A tunnel's L3 payload is forwarded in the same pass where its tunnel
-// allows the fast path. fp_config switches the fast path per family.
+// allows the fast path. fp_config switches the fast path per family. A veth running it
+// natively gets GRO on (vethGRO): the program takes TSO from the veth's peer, and without
+// GRO a LAN host's TCP would reach the stack one segment a packet.
 //
 // bpffs.go states the one pinning policy every routerd eBPF object follows.
 package dataplane
