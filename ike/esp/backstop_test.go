@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -481,5 +482,61 @@ func TestPrearmOwnFromStoredAddress(t *testing.T) {
 	clearAll()
 	if out := state(); strings.Contains(out, "lookup 22") || strings.Contains(out, "table 222") {
 		t.Errorf("ClearBackstops left:\n%s", out)
+	}
+}
+
+// TestFullTunnelFollowsAddresses: a full tunnel's policy set before the host has an
+// address in its src-address (an /ip address and the policy added in one script, the
+// addresses engine after the IPsec engine's pass) gets its steering route's source, the
+// throw of the new network and the rule for the host's own traffic once the address
+// comes, without new policies (addrWatch): before, the route stayed without a source
+// and the host's own unbound traffic left from its other address in the clear while
+// routerd ran. When the address goes, the rule goes too.
+func TestFullTunnelFollowsAddresses(t *testing.T) {
+	r := newRig(t)
+	run(t, "ip", "-n", r.a, "route", "add", "default", "via", "198.18.0.2")
+	a := startNode(t, r.a)
+	defer a.dp.Close()
+	pols := []Policy{{ID: 1, Src: netip.MustParsePrefix("198.19.50.0/24"), Dst: netip.MustParsePrefix("0.0.0.0/0"), Dir: DirOut,
+		Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTunnel, TunnelSrc: netip.MustParseAddr("198.18.0.1"),
+		TunnelDst: netip.MustParseAddr("198.18.0.2"), ReqID: 7}}
+	if err := a.dp.SetPolicies(context.Background(), pols); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		return run(t, "ip", "-n", r.a, "rule") + run(t, "ip", "-n", r.a, "route", "show", "table", "all")
+	}
+	if out := state(); strings.Contains(out, "from 0.0.0.0") || strings.Contains(out, "src 198.19.50.1") {
+		t.Fatalf("no address in the policy's source yet, but:\n%s", out)
+	}
+	run(t, "ip", "-n", r.a, "addr", "add", "198.19.50.1/24", "dev", "eth0")
+	want := []string{"default dev ipsec0 table 220 proto static scope link src 198.19.50.1", "throw 198.19.50.0/24 table 222",
+		"from 0.0.0.0 fwmark 0/0xfff00000 lookup 222"}
+	ok := func() bool {
+		out := state()
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !ok() {
+		t.Fatalf("the address came, want %q:\n%s", want, state())
+	}
+	run(t, "ip", "-n", r.a, "addr", "del", "198.19.50.1/24", "dev", "eth0")
+	deadline = time.Now().Add(10 * time.Second)
+	for strings.Contains(state(), "from 0.0.0.0") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out := state(); strings.Contains(out, "from 0.0.0.0") || strings.Contains(out, "src 198.19.50.1") {
+		t.Fatalf("the address went, but:\n%s", out)
+	}
+	if err := a.dp.(Repairer).Health(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -32,11 +32,10 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.103.1/24", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", nsB, "route", "add", "198.19.202.0/24", "via", "198.18.94.1")
 	a := startBin(t, nsA, filepath.Join(t.TempDir(), "data"))
-	// The addresses before the policy: the data path takes the steering route's source from
-	// the addresses there when the policies come and does not follow later address changes,
-	// so a LAN address applied after the IPsec engine's pass leaves the router's own traffic
-	// in the clear even while routerd runs (seen once in this test with one script: 57 of
-	// 57 answered while running; not this test's subject, see the ownboot report).
+	// The addresses before the policy, so that the first phase checks the hold and not how
+	// soon the data path follows a LAN address applied after the IPsec engine's pass (it
+	// did not at all before ike/esp addrWatch: 57 of 57 answered while running, once,
+	// with one script; TestFullTunnelFollowsAddresses).
 	a.Script(`/interface bridge add name=lan protocol-mode=none
 /ip address add address=198.18.94.1/24 interface=ether1
 /ip address add address=198.19.202.1/24 interface=lan
