@@ -18,7 +18,11 @@ import (
 // when an SA for the policy comes up. A refused rekey backs off the same way on the SA
 // it replaces, which stays until its hard lifetime; the SA is then deleted at the peer
 // (INFORMATIONAL delete, IKEv1 delete payload) and a new one negotiated. Each cause is
-// logged once per policy, the further attempts only at debug level.
+// logged once per policy, the further attempts only at debug level. Traffic (Acquire)
+// does not hurry a backoff: an acquire during the pause starts no exchange, else a
+// refused policy was asked again about once a second while traffic flowed. A passive
+// peer's policy is not retried on a timer (it waits for traffic), but its backoff is
+// kept all the same, so that its acquires are paced and the cause logged once.
 
 const (
 	childRetryFirst = time.Second
@@ -111,6 +115,10 @@ func (sa *IKESA) childFailed(cfg *ChildConfig, rekey *ChildSA, cause string) {
 	wait, level := r.fail(cause, now)
 	args := []any{"peer", sa.peer.Name, "policy", cfg.ID, "reason", cause, "attempts", r.fails}
 	if sa.wantedChild(cfg) == nil {
+		if sa.pacedByAcquire(cfg) {
+			sa.d.log.Log(context.Background(), level, "ipsec: CHILD SA refused", append(args, "acquire-paused-for", wait)...)
+			return
+		}
 		delete(sa.d.childRetries, k)
 		sa.d.log.Log(context.Background(), level, "ipsec: CHILD SA refused", args...)
 		return
@@ -150,6 +158,28 @@ func (sa *IKESA) wantedChild(cfg *ChildConfig) *ChildConfig {
 		return cfg
 	}
 	return nil
+}
+
+// pacedByAcquire reports whether cfg is a configured policy of a passive peer: only
+// traffic negotiates it again (Acquire), and its backoff stays to pace that.
+func (sa *IKESA) pacedByAcquire(cfg *ChildConfig) bool {
+	if !sa.peer.Passive {
+		return false
+	}
+	k := keyOf(cfg)
+	for _, c := range sa.peer.Children {
+		if keyOf(c) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// acquirePaused reports whether a refused CHILD SA for cfg of peer is in its backoff's
+// pause, which an acquire does not cut short (d.mu held).
+func (d *Daemon) acquirePaused(peer string, cfg *ChildConfig, now time.Time) bool {
+	r := d.childRetries[retryKey{peer, keyOf(cfg)}]
+	return r != nil && now.Before(r.next)
 }
 
 // covered reports whether an SA of the peer has a CHILD SA for the policy k.
@@ -204,6 +234,9 @@ func (d *Daemon) retryChildren(now time.Time) {
 			continue // the peer's next IKE SA negotiates its policies itself
 		}
 		cfg := sa.wantedChild(r.cfg)
+		if cfg == nil && !d.covered(k.peer, k.childKey) && sa.pacedByAcquire(r.cfg) {
+			continue // kept for Acquire
+		}
 		if cfg == nil || d.covered(k.peer, k.childKey) {
 			delete(d.childRetries, k)
 			continue

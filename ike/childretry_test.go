@@ -170,3 +170,55 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("after reset: wait %v level %v, want 1s at debug", wait, level)
 	}
 }
+
+// TestAcquireHonoursChildBackoff: traffic keeps asking for a policy the peer refuses
+// (Acquire every 50 ms for 6 s, as a ping at 20 pps would). The refused CHILD SA is asked
+// again only as the backoff allows (1, 2, 4 s: 3 or 4 attempts in that time), not on every
+// acquire, and the refusal is logged once at warning level with the attempts counted; on
+// the initiator of the IKE SA, and on a passive peer (RouterOS passive=yes), whose
+// policy only traffic negotiates again (before: an attempt and a warning with attempts=1
+// per acquire, the backoff's state dropped after each).
+func TestAcquireHonoursChildBackoff(t *testing.T) {
+	for _, passive := range []bool{false, true} {
+		name := "initiator"
+		if passive {
+			name = "passive"
+		}
+		t.Run(name, func(t *testing.T) {
+			pr := newV1Pair(t, nil)
+			a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+			b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+			// The asking side has a second policy, which the other side does not have.
+			asker, peerName, la, lo := a, "b", pr.la, pr.lb
+			ask := pr.a
+			if passive {
+				asker, peerName, la, lo = b, "a", pr.lb, pr.la
+				ask = pr.b
+			}
+			extra := *asker.Children[0]
+			extra.ID = 2
+			extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
+			extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
+			asker.Children = append(asker.Children, &extra)
+			pr.start(a, b)
+			pr.established(t)
+			const refusal = "no policy matches the peer's traffic selectors"
+			stop := time.Now().Add(6 * time.Second)
+			for time.Now().Before(stop) {
+				ask.Acquire(peerName, 2)
+				time.Sleep(50 * time.Millisecond)
+			}
+			refused := strings.Count(lo.String(), refusal)
+			if refused < 2 || refused > 5 {
+				t.Errorf("the other side refused the second policy %d times in 6 s of acquires, want 2 to 5 (the backoff)", refused)
+			}
+			log := la.String()
+			if n := countLines(log, "level=WARN", "CHILD SA refused"); n != 1 {
+				t.Errorf("the asking side logged the refusal %d times at warning level, want once", n)
+			}
+			if !strings.Contains(log, "attempts=2") {
+				t.Error("the asking side did not count the attempts (no attempts=2)")
+			}
+		})
+	}
+}

@@ -608,6 +608,9 @@ func (d *Daemon) Acquire(peer string, policy uint64) {
 				return
 			}
 		}
+		if d.acquirePaused(p.Name, cfg, time.Now()) {
+			return // refused before: the backoff says when to ask again (childretry.go)
+		}
 		sa.createChild(cfg)
 		return
 	}
