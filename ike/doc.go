@@ -33,7 +33,9 @@
 //     a peer's CHILD_SA delete arriving on the old IKE SA after the move finds them on
 //     the new one, childholder.go); a passive peer (passive=yes) never starts an IKE SA,
 //     neither at start nor on traffic (Acquire): it waits for the remote, also after the
-//     remote's break-before-make reauthentication deleted the old one;
+//     remote's break-before-make reauthentication deleted the old one; a refused CHILD
+//     SA is asked again with a doubling backoff (1 s to 30 s, childretry.go) that
+//     traffic (Acquire) does not cut short, on a passive peer too;
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
