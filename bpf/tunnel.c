@@ -1321,6 +1321,153 @@ int tun_decap(struct xdp_md *ctx)
 	return decap_deliver(ctx, e, se, 0);
 }
 
+/* ---------------------------------------------------------------- raw ESP steering */
+
+#define IPPROTO_UDP_ 17
+#define IPPROTO_ESP_ 50
+#define ESP_RX_MAX 4096
+/* ESP_STEER_MAX: the longest ESP steered (three 512-byte checksum rounds and a
+ * remainder); longer frames (jumbo) keep the raw socket. */
+#define ESP_STEER_MAX 2044
+
+/* esp_rx: the userspace ESP path's inbound SAs (ike/esp adds and removes them with its
+ * SAD); the value is unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESP_RX_MAX);
+	__type(key, struct esp_rx_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esp_rx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esp_rx_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esp_rx_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esp_rx_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esp_rx_counters SEC(".maps");
+
+/* esp_sum adds up the ESP bytes from p to end (a multiple of 4, at most ESP_STEER_MAX)
+ * for the UDP checksum: constant-size rounds, so the verifier sees every access bounded. */
+static __always_inline __u64 esp_sum(void *p, void *end)
+{
+	__u64 sum = 0;
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		if (p + 512 > end)
+			break;
+		sum += (__u32)bpf_csum_diff(0, 0, p, 512, 0);
+		p += 512;
+	}
+#pragma unroll
+	for (int sz = 256; sz >= 4; sz >>= 1) {
+		if (p + sz <= end) {
+			sum += (__u32)bpf_csum_diff(0, 0, p, sz, 0);
+			p += sz;
+		}
+	}
+	return sum;
+}
+
+/* esp_steer rewrites IPv4 ESP to an SA in esp_rx into UDP (both ports esp_rx_cfg.port,
+ * a valid checksum, which UDP GRO requires) so that the stack aggregates it for the
+ * userspace path's socket; it drops UDP from the wire to that port (only we make it).
+ * Only while the fast path may take IPv4 (FP_ON4: no firewall rule of any IPv4 table
+ * could see the ESP); fragments, options and jumbo frames keep the raw socket. -1: not
+ * ours, the port program goes on. */
+static __noinline int esp_steer(struct xdp_md *ctx)
+{
+	void *data = xdp_data(ctx), *end = xdp_end(ctx);
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	if (ip->protocol != IPPROTO_ESP_ && ip->protocol != IPPROTO_UDP_)
+		return -1;
+	__u32 z = 0;
+	struct esp_rx_cfg *c = bpf_map_lookup_elem(&esp_rx_config, &z);
+	if (!c || !c->port)
+		return -1;
+	__u16 port = bpf_htons(c->port);
+	struct esp_rx_stats *st = bpf_map_lookup_elem(&esp_rx_counters, &z);
+	if (ip->protocol == IPPROTO_UDP_) {
+		if (ip->frag_off & bpf_htons(IP_OFFSET))
+			return -1;
+		__u32 ihl = ip->ihl * 4;
+		if (ihl < 20 || ihl > 60)
+			return -1;
+		struct udphdr *uh = (void *)ip + ihl;
+		if ((void *)(uh + 1) > end || uh->dest != port)
+			return -1;
+		if (st)
+			st->spoofed++;
+		return XDP_DROP;
+	}
+	__be32 *spi = (void *)(ip + 1);
+	if ((void *)(spi + 2) > end)
+		return -1;
+	struct esp_rx_key k = {.dst = ip->daddr, .spi = *spi};
+	if (!bpf_map_lookup_elem(&esp_rx, &k))
+		return -1;
+	struct fp_cfg *f = bpf_map_lookup_elem(&fp_config, &z);
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	__u32 esplen = tot - sizeof(*ip);
+	if (!f || !(f->flags & FP_ON4) || ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
+	    tot < sizeof(*ip) + 8 || (void *)ip + tot != end || (esplen & 3) || esplen > ESP_STEER_MAX) {
+		if (st)
+			st->fallback++;
+		return -1;
+	}
+	__u16 ulen = bpf_htons(esplen + sizeof(struct udphdr));
+	__u64 sum = esp_sum(spi, end);
+	sum += (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16);
+	sum += bpf_htons(IPPROTO_UDP_) + ulen;           /* pseudo header */
+	sum += (__u32)port + port + ulen;                  /* UDP header, check 0 */
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	__u16 check = csum_fold32((__u32)((sum & 0xffffffff) + (sum >> 32)));
+	if (!check)
+		check = 0xffff;
+
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct udphdr))) {
+		if (st)
+			st->fallback++;
+		return -1;
+	}
+	data = xdp_data(ctx);
+	end = xdp_end(ctx);
+	/* Ethernet and IP headers move 8 bytes to the front, the UDP header goes between. */
+	if (data + sizeof(struct ethhdr) + sizeof(struct iphdr) + 2 * sizeof(struct udphdr) > end)
+		return XDP_DROP;
+	__u16 *w = data;
+#pragma unroll
+	for (int i = 0; i < (sizeof(struct ethhdr) + sizeof(struct iphdr)) / 2; i++)
+		w[i] = w[i + sizeof(struct udphdr) / 2];
+	ip = data + sizeof(struct ethhdr);
+	ip->protocol = IPPROTO_UDP_;
+	ip->tot_len = bpf_htons(tot + sizeof(struct udphdr));
+	ip->check = 0;
+	ip->check = ip_csum(ip);
+	struct udphdr *uh = (void *)(ip + 1);
+	uh->source = port;
+	uh->dest = port;
+	uh->len = ulen;
+	uh->check = check;
+	if (st) {
+		st->steered++;
+		st->steered_bytes += esplen;
+	}
+	return XDP_PASS;
+}
+
 /* xdp_port is the one XDP program of a port routerd manages (dataplane attaches it for
  * either role, fp_role): tunnel packets are decapsulated as by tun_decap (and their
  * payload forwarded in the same pass where the fast path may), other packets that came
@@ -1335,10 +1482,13 @@ int xdp_port(struct xdp_md *ctx)
 	struct tun_slot *e = fast_match(xdp_data(ctx), xdp_end(ctx), &se);
 	if (e)
 		return decap_deliver(ctx, e, se, 1);
+	int v = esp_steer(ctx);
+	if (v >= 0)
+		return v;
 	__u32 in = ctx->ingress_ifindex;
 	struct fp_port *p = bpf_map_lookup_elem(&xdp_ports, &in);
 	if (p && (p->roles & FP_ROLE_FORWARD)) {
-		int v = fp_forward(ctx, in, p);
+		v = fp_forward(ctx, in, p);
 		if (v >= 0)
 			return v;
 	}

@@ -13,6 +13,27 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type tunnelEspRxCfg struct {
+	_    structs.HostLayout
+	Port uint16
+	Pad  uint16
+	Pad2 uint32
+}
+
+type tunnelEspRxKey struct {
+	_   structs.HostLayout
+	Dst uint32
+	Spi uint32
+}
+
+type tunnelEspRxStats struct {
+	_            structs.HostLayout
+	Steered      uint64
+	SteeredBytes uint64
+	Spoofed      uint64
+	Fallback     uint64
+}
+
 type tunnelFpCfg struct {
 	_          structs.HostLayout
 	Flags      uint32
@@ -132,6 +153,9 @@ type tunnelTunStats struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	tunnelMapEspRx         = "esp_rx"
+	tunnelMapEspRxConfig   = "esp_rx_config"
+	tunnelMapEspRxCounters = "esp_rx_counters"
 	tunnelMapFpConfig      = "fp_config"
 	tunnelMapFpCounters    = "fp_counters"
 	tunnelMapFpCtCounters  = "fp_ct_counters"
@@ -208,6 +232,9 @@ type tunnelProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tunnelMapSpecs struct {
+	EspRx         *ebpf.MapSpec `ebpf:"esp_rx"`
+	EspRxConfig   *ebpf.MapSpec `ebpf:"esp_rx_config"`
+	EspRxCounters *ebpf.MapSpec `ebpf:"esp_rx_counters"`
 	FpConfig      *ebpf.MapSpec `ebpf:"fp_config"`
 	FpCounters    *ebpf.MapSpec `ebpf:"fp_counters"`
 	FpCtCounters  *ebpf.MapSpec `ebpf:"fp_ct_counters"`
@@ -252,6 +279,9 @@ func (o *tunnelObjects) Close() error {
 //
 // It can be passed to loadTunnelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tunnelMaps struct {
+	EspRx         *ebpf.Map `ebpf:"esp_rx"`
+	EspRxConfig   *ebpf.Map `ebpf:"esp_rx_config"`
+	EspRxCounters *ebpf.Map `ebpf:"esp_rx_counters"`
 	FpConfig      *ebpf.Map `ebpf:"fp_config"`
 	FpCounters    *ebpf.Map `ebpf:"fp_counters"`
 	FpCtCounters  *ebpf.Map `ebpf:"fp_ct_counters"`
@@ -269,6 +299,9 @@ type tunnelMaps struct {
 
 func (m *tunnelMaps) Close() error {
 	return _TunnelClose(
+		m.EspRx,
+		m.EspRxConfig,
+		m.EspRxCounters,
 		m.FpConfig,
 		m.FpCounters,
 		m.FpCtCounters,

@@ -70,6 +70,29 @@ struct fp_cfg {
 	__u32 pad;
 };
 
+/* Inbound raw ESP steering (bpf/tunnel.c esp_steer): IPv4 ESP to an inbound SA of the
+ * userspace ESP path (esp_rx, by destination and SPI) is rewritten into UDP to that path's
+ * own GRO socket (esp_rx_cfg.port) before the stack, so that the port's GRO hands it over
+ * 64 KB at a time instead of one raw-socket delivery and wakeup per packet. */
+struct esp_rx_key {
+	__be32 dst;
+	__be32 spi;
+};
+
+struct esp_rx_cfg {
+	__u16 port; /* host order; 0: off */
+	__u16 pad;
+	__u32 pad2;
+};
+
+/* esp_rx_stats: per CPU. */
+struct esp_rx_stats {
+	__u64 steered;       /* ESP frames rewritten for the userspace path's socket */
+	__u64 steered_bytes; /* their ESP bytes */
+	__u64 spoofed;       /* UDP from the wire to the steering port, dropped */
+	__u64 fallback;      /* ESP of a steered SA left to the raw socket (fragment, options, firewall) */
+};
+
 /* fp_port: a port with the port program, in xdp_ports by ifindex. */
 struct fp_port {
 	__u8 mac[6];  /* forwarded frames must be addressed to it */
