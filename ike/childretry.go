@@ -252,6 +252,27 @@ func (d *Daemon) retryChildren(now time.Time) {
 	}
 }
 
+// ikeUp starts afresh the backoffs of the peer's refused CHILD SAs when an IKE SA with
+// it comes up that is not a rekey (the peer's or ours: either may have restarted, or
+// been configured anew before it reconnected), d.mu held. Else a passive peer's kept
+// backoff (pacedByAcquire) made the first traffic on the new IKE SA wait up to
+// childRetryMax. A rekey keeps them: the same association goes on under new keys, and
+// what was refused on it stands. The cause stays, so that a refusal that repeats on the
+// new IKE SA is not logged at warning level again. On the IKE SA's responder, a policy
+// retried on a timer waits as renegotiate's does, for the initiator to ask for its own
+// policies first; traffic asks at once.
+func (sa *IKESA) ikeUp() {
+	for k, r := range sa.d.childRetries {
+		if k.peer != sa.peer.Name {
+			continue
+		}
+		r.reset()
+		if !sa.initiator && !sa.pacedByAcquire(r.cfg) {
+			r.next = time.Now().Add(2 * time.Second)
+		}
+	}
+}
+
 // resetRetries starts the backoffs afresh after a configuration change: what was refused
 // may be accepted now (d.mu held).
 func (d *Daemon) resetRetries(peers map[string]*PeerConfig) {

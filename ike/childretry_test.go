@@ -222,3 +222,56 @@ func TestAcquireHonoursChildBackoff(t *testing.T) {
 		})
 	}
 }
+
+// TestNewIKESAResetsChildBackoff: a passive peer keeps a refused policy's backoff for
+// its acquires (TestAcquireHonoursChildBackoff). When the remote replaces the IKE SA
+// (here it kills it and initiates again, as after a restart or a break-before-make
+// reauthentication), the first acquire on the new IKE SA asks at once, and the backoff
+// paces the refusals on it from 1 s again, the cause not logged at warning level twice.
+// Before, it waited out the pause from the old IKE SA (8 s after 4 refusals, up to 30 s).
+func TestNewIKESAResetsChildBackoff(t *testing.T) {
+	pr := newV1Pair(t, nil)
+	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	extra := *b.Children[0]
+	extra.ID = 2
+	extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
+	extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
+	b.Children = append(b.Children, &extra)
+	pr.start(a, b)
+	pr.established(t)
+	const refusal = "no policy matches the peer's traffic selectors"
+	refused := func() int { return strings.Count(pr.la.String(), refusal) }
+	// Traffic at 20 pps until A refused 4 times (1, 2, 4 s apart): B's next attempt is
+	// then 8 s away.
+	if !iketest.WaitFor(15*time.Second, func() bool { pr.b.Acquire("a", 2); return refused() >= 4 }) {
+		t.Fatalf("A refused B's second policy %d times, want 4", refused())
+	}
+	before := refused()
+	old := pr.b.Snapshot()[0].Established
+	pr.a.Kill(netip.Addr{})
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		s := pr.b.Snapshot()
+		return len(s) == 1 && s[0].Established.After(old) && len(s[0].Children) == 1
+	}) {
+		t.Fatalf("no new IKE SA from A: B's SAs %+v", pr.b.Snapshot())
+	}
+	up := time.Now()
+	if !iketest.WaitFor(3*time.Second, func() bool { pr.b.Acquire("a", 2); return refused() > before }) {
+		t.Fatalf("no attempt in 3 s of traffic on the new IKE SA (refusals %d, as before it)", refused())
+	}
+	t.Logf("first attempt on the new IKE SA %v after it came up", time.Since(up).Round(time.Millisecond))
+	// The backoff goes on pacing on the new IKE SA: 1 s, then 2 s.
+	stop := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(stop) {
+		pr.b.Acquire("a", 2)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := refused() - before; n < 2 || n > 3 {
+		t.Errorf("A refused %d times in the 2.5 s after the new IKE SA's first attempt, want 2 or 3", n)
+	}
+	lb := pr.lb.String()
+	if n := countLines(lb, "level=WARN", "CHILD SA refused"); n != 1 {
+		t.Errorf("B logged the refusal %d times at warning level, want once", n)
+	}
+}

@@ -35,7 +35,8 @@
 //     neither at start nor on traffic (Acquire): it waits for the remote, also after the
 //     remote's break-before-make reauthentication deleted the old one; a refused CHILD
 //     SA is asked again with a doubling backoff (1 s to 30 s, childretry.go) that
-//     traffic (Acquire) does not cut short, on a passive peer too;
+//     traffic (Acquire) does not cut short, on a passive peer too, and that starts
+//     afresh when a new IKE SA with the peer comes up (not on a rekey);
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and

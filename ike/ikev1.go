@@ -1134,6 +1134,11 @@ func (sa *IKESA) v1Established() {
 	now := time.Now()
 	sa.state = stateEstablished
 	sa.d.initUp(sa.peer)
+	if v.replaces == nil {
+		// A Phase 1 rekey (DPD on) is not a new association. Its responder cannot tell
+		// one from a new Phase 1 and starts afresh: one early attempt per Phase 1 life.
+		sa.ikeUp()
+	}
 	sa.established = now
 	sa.lastRecv = now
 	sa.d.Stats.IKEEstablished.Add(1)

@@ -1058,6 +1058,7 @@ func (sa *IKESA) setEstablished() {
 	now := time.Now()
 	sa.state = stateEstablished
 	sa.d.initUp(sa.peer)
+	sa.ikeUp()
 	sa.established = now
 	sa.d.Stats.IKEEstablished.Add(1)
 	if lt := sa.peer.Lifetime; lt > 0 {
