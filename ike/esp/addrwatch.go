@@ -8,11 +8,12 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// addrSettle is how long the address watcher gathers changes before it syncs the
-// routes once: an address added with its peer, a DHCP lease replacing another, IPv6
-// duplicate address detection finishing, all come as several messages together.
-// Bounded from the first change (not restarted by each), so a flood cannot put the
-// sync off for good.
+// addrSettle is the quiet period after a sync of the routes with the host's addresses:
+// the first change is synced at once (a network just added must not go into the tunnel
+// for longer than a sync takes), and the changes that come within addrSettle of a sync
+// (the rest of a burst: an address with its peer, a DHCP lease replacing another, IPv6
+// duplicate address detection finishing, a script adding many) are synced together
+// once it ends. A flood so costs one sync per addrSettle, and cannot put a sync off.
 const addrSettle = 200 * time.Millisecond
 
 // addrRetry is the pause before subscribing again after the kernel dropped the
@@ -46,7 +47,8 @@ func (u *userspace) subscribeAddrs() (chan netlink.AddrUpdate, error) {
 // sources' traffic to it is encrypted although it is local; a removed network's throw
 // would stay. The steering routes' sources (localAddrIn) follow as well.
 func (u *userspace) addrWatch(ch chan netlink.AddrUpdate) {
-	var fire <-chan time.Time
+	var quiet <-chan time.Time // until the quiet period after the last sync ends
+	dirty := false             // a change came during the quiet period
 	for {
 		select {
 		case <-u.done:
@@ -66,12 +68,35 @@ func (u *userspace) addrWatch(ch chan netlink.AddrUpdate) {
 			} else if d := u.dev.Load(); d != nil && a.LinkIndex == d.idx {
 				continue // the device's own addresses are never thrown
 			}
-			if fire == nil {
-				fire = time.After(addrSettle)
+			if quiet != nil {
+				dirty = true
+				continue
 			}
-		case <-fire:
-			fire = nil
+			u.drainAddrs(ch)
 			u.refreshLocal()
+			quiet = time.After(addrSettle)
+		case <-quiet:
+			quiet = nil
+			if dirty {
+				dirty = false
+				u.refreshLocal()
+				quiet = time.After(addrSettle)
+			}
+		}
+	}
+}
+
+// drainAddrs takes the changes already queued (the rest of the burst the first one
+// came with): the sync that follows sees them all, the quiet period need not.
+func (u *userspace) drainAddrs(ch chan netlink.AddrUpdate) {
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return // addrWatch's next receive resubscribes
+			}
+		default:
+			return
 		}
 	}
 }
@@ -111,6 +136,7 @@ func (u *userspace) refreshLocal() {
 	if ps == nil {
 		return
 	}
+	u.addrSyncs.Add(1)
 	if err := u.syncRoutes(*ps); err != nil {
 		u.cfg.logger().Warn("ipsec: ESP data path: routes after an address change", "err", err)
 	}

@@ -103,6 +103,10 @@ type userspace struct {
 	closed atomic.Bool
 	wg     sync.WaitGroup
 
+	// addrSyncs counts the syncs after address changes (addrwatch.go): tests bound
+	// them under a burst.
+	addrSyncs atomic.Uint64
+
 	faults faults                       // recover.go
 	hook   atomic.Pointer[func(string)] // tests: runs at points of packet handling
 }
