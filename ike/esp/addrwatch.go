@@ -2,6 +2,9 @@ package esp
 
 import (
 	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -19,6 +22,15 @@ const addrSettle = 200 * time.Millisecond
 // addrRetry is the pause before subscribing again after the kernel dropped the
 // subscription (ENOBUFS: events lost, hence the sync that follows).
 const addrRetry = time.Second
+
+// addrState is the address watch's state in the data path.
+type addrState struct {
+	// syncs counts the syncs after address changes: tests bound them under a burst.
+	syncs atomic.Uint64
+	// err is what the last sync after an address change failed with (errKey, polMu),
+	// logged once until it changes (noteAddrSync).
+	err string
+}
 
 // subscribeAddrs subscribes to the address changes of the data path's namespace (polMu
 // held, or during Open: the namespace's handle is closed by closeAll).
@@ -136,10 +148,40 @@ func (u *userspace) refreshLocal() {
 	if ps == nil {
 		return
 	}
-	u.addrSyncs.Add(1)
-	if err := u.syncRoutes(*ps); err != nil {
+	u.addrs.syncs.Add(1)
+	u.noteAddrSync(u.syncRoutes(*ps))
+}
+
+// noteAddrSync logs the route errors of a sync after an address change once until they
+// change or clear (polMu held; SetPolicies' success clears them too, its errors are its
+// caller's to log): a route the kernel keeps refusing (a source address
+// that failed duplicate address detection) fails again at every address change, and
+// /log keeps a fixed number of lines. Repeats go to debug; the line that says the
+// routes are in place again tells the operator the warning no longer holds.
+func (u *userspace) noteAddrSync(err error) {
+	key := errKey(err)
+	switch {
+	case key == u.addrs.err:
+		if err != nil {
+			u.cfg.logger().Debug("ipsec: ESP data path: routes after an address change (still)", "err", err)
+		}
+	case err == nil:
+		u.cfg.logger().Info("ipsec: ESP data path: routes in place again after an address change")
+	default:
 		u.cfg.logger().Warn("ipsec: ESP data path: routes after an address change", "err", err)
 	}
+	u.addrs.err = key
+}
+
+// errKey names err by its lines, sorted: syncRoutes joins its routes' errors in map
+// order, so the same errors come in any order.
+func errKey(err error) string {
+	if err == nil {
+		return ""
+	}
+	lines := strings.Split(err.Error(), "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
 
 func (c *Config) logger() *slog.Logger {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/routerd/routerd/test/testbin"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -123,7 +126,7 @@ func TestAddressThrowWindow(t *testing.T) {
 func TestAddressBurstCoalesced(t *testing.T) {
 	h, lan, u := fullTunnelWithLAN(t)
 	const n = 40
-	before := u.addrSyncs.Load()
+	before := u.addrs.syncs.Load()
 	start := time.Now()
 	for i := range n {
 		a, err := netlink.ParseAddr(fmt.Sprintf("198.19.%d.1/24", 100+i))
@@ -144,12 +147,84 @@ func TestAddressBurstCoalesced(t *testing.T) {
 		}
 	}
 	time.Sleep(2 * addrSettle) // the last quiet period ends
-	syncs := u.addrSyncs.Load() - before
+	syncs := u.addrs.syncs.Load() - before
 	// The first, one per quiet period the burst spans and the last; one more for
 	// messages a loaded machine delivers late. One per address would be 40.
 	limit := 3 + uint64(burst/addrSettle)
 	t.Logf("%d addresses in %v: %d syncs (limit %d)", n, burst.Round(time.Millisecond), syncs, limit)
 	if syncs == 0 || syncs > limit {
 		t.Errorf("%d syncs for %d addresses added in %v, want 1 to %d", syncs, n, burst, limit)
+	}
+}
+
+// TestAddressSyncRouteErrorLoggedOnce: a steering route the kernel keeps refusing (its
+// source, the policy's address, is tentative on a link that is down) fails at each sync
+// after an address change; it is logged once at warning level, not once per change,
+// then once at info level when the routes are in place again (the link came up and the
+// address became usable), and again at warning level when the same error comes back.
+// Before, each of the 5 address changes logged it again.
+func TestAddressSyncRouteErrorLoggedOnce(t *testing.T) {
+	r := newRig(t)
+	a := startNode(t, r.a)
+	u := a.dp.(*userspace)
+	var logs testbin.Buffer
+	u.polMu.Lock() // refreshLocal logs under polMu
+	u.cfg.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	u.polMu.Unlock()
+	run(t, "ip", "-n", r.a, "link", "add", "vt0", "type", "veth", "peer", "name", "vt1")
+	run(t, "ip", "-n", r.a, "link", "add", "vt2", "type", "veth", "peer", "name", "vt3")
+	run(t, "ip", "-n", r.a, "link", "add", "kl0", "type", "veth", "peer", "name", "kl1")
+	run(t, "ip", "-n", r.a, "link", "set", "kl0", "up")
+	run(t, "ip", "-n", r.a, "-6", "addr", "add", "2001:db8:132::1/64", "dev", "vt0")
+	err := a.dp.SetPolicies(context.Background(), []Policy{{ID: 1, Src: netip.MustParsePrefix("2001:db8:132::/64"),
+		Dst: netip.MustParsePrefix("2001:db8:2::/64"), Dir: DirOut, Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTunnel,
+		TunnelSrc: netip.MustParseAddr("2001:db8:ff::1"), TunnelDst: netip.MustParseAddr("2001:db8:ff::2"), ReqID: 7}})
+	if err == nil || !strings.Contains(err.Error(), "tentative") {
+		t.Fatalf("SetPolicies with a tentative source: %v, want the route refused", err)
+	}
+	const warn, again = "level=WARN msg=\"ipsec: ESP data path: routes after an address change\"", "routes in place again"
+	// changes adds and removes an address 5 times, each outside the quiet period of the
+	// sync before, and waits for the syncs.
+	changes := func() {
+		t.Helper()
+		before := u.addrs.syncs.Load()
+		for i := range 5 {
+			a := fmt.Sprintf("198.18.%d.1/24", 120+i)
+			run(t, "ip", "-n", r.a, "addr", "add", a, "dev", "kl0")
+			time.Sleep(2 * addrSettle)
+			run(t, "ip", "-n", r.a, "addr", "del", a, "dev", "kl0")
+			time.Sleep(2 * addrSettle)
+		}
+		if n := u.addrs.syncs.Load() - before; n < 5 {
+			t.Fatalf("%d syncs after 10 address changes, want at least 5", n)
+		}
+	}
+	changes()
+	if n := strings.Count(logs.String(), warn); n != 1 {
+		t.Fatalf("the same route error logged %d times at warning level over 10 address changes, want once:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "source address 2001:db8:132::1 is not usable yet (tentative)") {
+		t.Fatalf("the warning does not say why:\n%s", logs.String())
+	}
+	// The link comes up: duplicate address detection ends, and its address change
+	// syncs the routes, which the kernel takes now.
+	run(t, "ip", "-n", r.a, "link", "set", "vt1", "up")
+	run(t, "ip", "-n", r.a, "link", "set", "vt0", "up")
+	for end := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), again); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("no line saying the routes are in place again:\n%s", logs.String())
+		}
+	}
+	// The same address tentative again (moved to a link that is down): the same error,
+	// logged again since it had cleared.
+	run(t, "ip", "-n", r.a, "-6", "addr", "del", "2001:db8:132::1/64", "dev", "vt0")
+	time.Sleep(2 * addrSettle)
+	run(t, "ip", "-n", r.a, "-6", "addr", "add", "2001:db8:132::1/64", "dev", "vt2")
+	changes()
+	if n := strings.Count(logs.String(), warn); n != 2 {
+		t.Fatalf("the route error logged %d times at warning level after it cleared and came back, want twice:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), again); n != 1 {
+		t.Errorf("%d lines saying the routes are in place again, want 1", n)
 	}
 }

@@ -44,7 +44,8 @@
 // main lookup; an address subscription in the path's namespace syncs them when the
 // host's addresses change (addrwatch.go): the first change at once (a new network
 // goes into the tunnel for ~2 ms, TestAddressThrowWindow), those within 200 ms of a
-// sync together when that time ends. A packet that the routes bring in but no
+// sync together when that time ends; a route the kernel keeps refusing is logged once
+// until the error changes or clears. A packet that the routes bring in but no
 // policy wants (action none, or no match) is sent on in the clear through a raw socket with
 // the mark (IPPROTO_RAW, one per family: an IPv6 full tunnel to ::/0 steers all of the
 // host's IPv6 into the TUN too). One larger than the link it then leaves by is

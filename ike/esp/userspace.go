@@ -103,9 +103,7 @@ type userspace struct {
 	closed atomic.Bool
 	wg     sync.WaitGroup
 
-	// addrSyncs counts the syncs after address changes (addrwatch.go): tests bound
-	// them under a burst.
-	addrSyncs atomic.Uint64
+	addrs addrState // the address watch's (addrwatch.go)
 
 	faults faults                       // recover.go
 	hook   atomic.Pointer[func(string)] // tests: runs at points of packet handling
@@ -742,6 +740,9 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 	errs := u.syncRoutesAround(cp, func() error { return u.syncSelectorRules(cp) })
 	if err := u.applyRequire(cp); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("esp: level=require rules: %w", err))
+	}
+	if errs == nil {
+		u.noteAddrSync(nil) // in place: the address watch's warning no longer holds
 	}
 	return errs
 }
