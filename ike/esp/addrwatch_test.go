@@ -19,9 +19,9 @@ import (
 )
 
 // fullTunnelWithLAN opens a's data path in a new rig with a full tunnel (198.19.1.1/32 to
-// everything) and a LAN link kl0 without addresses; it returns a netlink handle in a's
-// namespace, kl0 and the data path.
-func fullTunnelWithLAN(t *testing.T) (*netlink.Handle, netlink.Link, *userspace) {
+// everything) and a LAN link kl0 without addresses; it returns the rig, a netlink handle
+// in a's namespace, kl0 and a's data path.
+func fullTunnelWithLAN(t *testing.T) (*rig, *netlink.Handle, netlink.Link, *userspace) {
 	r := newRig(t)
 	a, b := startNode(t, r.a), startNode(t, r.b)
 	install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
@@ -51,7 +51,7 @@ func fullTunnelWithLAN(t *testing.T) (*netlink.Handle, netlink.Link, *userspace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, lan, a.dp.(*userspace)
+	return r, h, lan, a.dp.(*userspace)
 }
 
 // leavesBy reports whether the main lookup sends dst out of the link with index idx.
@@ -73,7 +73,7 @@ func leavesBy(t *testing.T, h *netlink.Handle, dst net.IP, idx int) bool {
 // so each starts outside the quiet period of the one before. Before, the sync ran
 // addrSettle (200 ms) after the first change: every window was over 200 ms.
 func TestAddressThrowWindow(t *testing.T) {
-	h, lan, u := fullTunnelWithLAN(t)
+	_, h, lan, u := fullTunnelWithLAN(t)
 	tun := u.dev.Load().idx
 	var windows, calls []time.Duration
 	for i := range 10 {
@@ -124,7 +124,7 @@ func TestAddressThrowWindow(t *testing.T) {
 // sync at the first and one per addrSettle after (2 here), not one per address, and all
 // their networks are thrown at the end.
 func TestAddressBurstCoalesced(t *testing.T) {
-	h, lan, u := fullTunnelWithLAN(t)
+	_, h, lan, u := fullTunnelWithLAN(t)
 	const n = 40
 	before := u.addrs.syncs.Load()
 	start := time.Now()
@@ -165,12 +165,11 @@ func TestAddressBurstCoalesced(t *testing.T) {
 // Before, each of the 5 address changes logged it again.
 func TestAddressSyncRouteErrorLoggedOnce(t *testing.T) {
 	r := newRig(t)
-	a := startNode(t, r.a)
-	u := a.dp.(*userspace)
 	var logs testbin.Buffer
-	u.polMu.Lock() // refreshLocal logs under polMu
-	u.cfg.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	u.polMu.Unlock()
+	a := startNodeWith(t, r.a, func(c *Config) {
+		c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	u := a.dp.(*userspace)
 	run(t, "ip", "-n", r.a, "link", "add", "vt0", "type", "veth", "peer", "name", "vt1")
 	run(t, "ip", "-n", r.a, "link", "add", "vt2", "type", "veth", "peer", "name", "vt3")
 	run(t, "ip", "-n", r.a, "link", "add", "kl0", "type", "veth", "peer", "name", "kl1")

@@ -5,7 +5,6 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,7 +186,7 @@ func TestThroughputVsCharon(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c0 := cpuSeconds(ca.cmd.Process.Pid) + cpuSeconds(cb.cmd.Process.Pid)
 		machineBusy()
-		ch = append(ch, iperf(t, r, "198.19.2.1", secs))
+		ch = append(ch, iperf(t, r.a, r.b, "198.19.2.1", secs).bps)
 		cpu["charon"] += cpuSeconds(ca.cmd.Process.Pid) + cpuSeconds(cb.cmd.Process.Pid) - c0
 		busy["charon"] += machineBusy() / 2
 	}
@@ -214,15 +213,12 @@ func TestThroughputVsCharon(t *testing.T) {
 		for i := 0; i < 2; i++ {
 			c0 := cpuSeconds(os.Getpid())
 			machineBusy()
-			res[name] = append(res[name], iperf(t, r, "198.19.2.1", secs))
+			res[name] = append(res[name], iperf(t, r.a, r.b, "198.19.2.1", secs).bps)
 			cpu[name] += cpuSeconds(os.Getpid()) - c0
 			busy[name] += machineBusy() / 2
 		}
-		a.dp.Close()
-		b.dp.Close()
-		for _, c := range []*net.UDPConn{a.udp, a.udp6, b.udp, b.udp6} {
-			c.Close()
-		}
+		a.close()
+		b.close()
 	}
 	var lines []string
 	for k, v := range res {

@@ -109,7 +109,7 @@ func TestBenchUnmatchedUnderDiscard(t *testing.T) {
 			if out, err := nsExec(t, r.a, "ping", "-c", "1", "-W", "2", "198.18.0.2"); err != nil {
 				t.Fatalf("%s: ping: %v\n%s", name, err, out)
 			}
-			bps := iperf(t, r, "198.18.0.2", 3)
+			bps := iperf(t, r.a, r.b, "198.18.0.2", 3).bps
 			if bps <= 0 {
 				t.Fatalf("%s: nothing carried", name)
 			}

@@ -1,10 +1,8 @@
 package esp
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"sort"
@@ -44,83 +42,6 @@ func newFwdRig(t testing.TB) *fwdRig {
 		run(t, "ip", "netns", "exec", h.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	}
 	return r
-}
-
-// startNodePerWake is startNode with Config.TUNReadsPerWake and outInline set; its close
-// ends the node (the test's cleanup closes again, which is harmless).
-func startNodePerWake(t testing.TB, ns string, perWake int, inline bool) (*node, func()) {
-	n := &node{}
-	var err error
-	inNS(t, ns, func() {
-		if n.udp, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 4500}); err != nil {
-			return
-		}
-		if n.udp6, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified, Port: 4500}); err != nil {
-			return
-		}
-		cfg := DefaultConfig()
-		cfg.UDP4500, cfg.UDP4500v6 = n.udp, n.udp6
-		cfg.Force = KindUserspace
-		cfg.TUNReadsPerWake, cfg.outInline = perWake, inline
-		n.dp, err = Open(context.Background(), cfg)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ServeUDP(n.dp, n.udp, nil)
-	go ServeUDP(n.dp, n.udp6, nil)
-	stop := func() { n.dp.Close(); n.udp.Close(); n.udp6.Close() }
-	t.Cleanup(stop)
-	return n, stop
-}
-
-type iperfResult struct {
-	bps         float64
-	retransmits int
-}
-
-// iperfHosts runs iperf3 TCP from ns to dst (a server started in srvNS) for secs.
-func iperfHosts(t testing.TB, ns, srvNS, dst string, secs int) iperfResult {
-	t.Helper()
-	srv := exec.Command("ip", "netns", "exec", srvNS, "iperf3", "-s", "-1", "-B", dst)
-	if err := srv.Start(); err != nil {
-		t.Skipf("iperf3: %v", err)
-	}
-	defer srv.Process.Kill()
-	var out string
-	var err error
-	for end := time.Now().Add(15 * time.Second); ; {
-		time.Sleep(300 * time.Millisecond)
-		out, err = nsExec(t, ns, "iperf3", "-c", dst, "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "3000")
-		// A server not yet listening: iperf3 -J may say so in its JSON, not its status.
-		if (err == nil && !strings.Contains(out, "unable to connect")) || time.Now().After(end) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("iperf3: %v\n%s", err, out)
-	}
-	var res struct {
-		End struct {
-			SumSent struct {
-				Retransmits int `json:"retransmits"`
-			} `json:"sum_sent"`
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Error != "" {
-		t.Fatalf("iperf3: %v %s\n%s", err, res.Error, out)
-	}
-	done := make(chan struct{})
-	go func() { srv.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-	return iperfResult{res.End.SumReceived.BitsPerSecond, res.End.SumSent.Retransmits}
 }
 
 // devStats are a device's TX packets and drops (ip -s link).
@@ -216,8 +137,8 @@ func BenchmarkForwardedBatching(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for round := 0; round < rounds; round++ {
 			for _, w := range ways {
-				a, stopA := startNodePerWake(b, r.a, w.perWake, w.inline)
-				bn, stopB := startNodePerWake(b, r.b, w.perWake, w.inline)
+				perWake := func(c *Config) { c.TUNReadsPerWake, c.outInline = w.perWake, w.inline }
+				a, bn := startNodeWith(b, r.a, perWake), startNodeWith(b, r.b, perWake)
 				install(b, a, bn, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel, udp: w.udp})
 				if w.qlen > 0 {
 					for _, n := range []string{r.a, r.b} {
@@ -234,7 +155,7 @@ func BenchmarkForwardedBatching(b *testing.B) {
 				if err := ping.Start(); err != nil {
 					b.Fatal(err)
 				}
-				ir := iperfHosts(b, r.ha, r.hb, "198.19.2.10", secs)
+				ir := iperf(b, r.ha, r.hb, "198.19.2.10", secs)
 				ping.Process.Signal(os.Interrupt)
 				ping.Wait()
 				x := res[w.name]
@@ -252,8 +173,8 @@ func BenchmarkForwardedBatching(b *testing.B) {
 				x.loads = append(x.loads, loadAvg())
 				x.rtt = append(x.rtt, avgRTT(pingOut.String()))
 				b.Logf("%s: %.0f Mbit/s, %d retransmits, ipsec0 TX drops %d, a: %s", w.name, ir.bps/1e6, ir.retransmits, d1-d0, &u.perf)
-				stopA()
-				stopB()
+				a.close()
+				bn.close()
 				// The next way's device takes the name.
 				for _, n := range []string{r.a, r.b} {
 					for j := 0; j < 50 && exec.Command("ip", "-n", n, "link", "show", "ipsec0").Run() == nil; j++ {

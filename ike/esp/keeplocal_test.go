@@ -85,21 +85,7 @@ func TestFullTunnelKeepsLocal(t *testing.T) {
 // policies were set (an address added, a point-to-point peer) gets its throw without
 // another SetPolicies, and loses it when the address goes (issue 12).
 func TestFullTunnelKeepsLaterNetworks(t *testing.T) {
-	r := newRig(t)
-	a, b := startNode(t, r.a), startNode(t, r.b)
-	install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
-	ipa, ipb := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
-	vip := netip.MustParsePrefix("198.19.1.1/32")
-	all := netip.MustParsePrefix("0.0.0.0/0")
-	if err := a.dp.SetPolicies(context.Background(), []Policy{
-		{ID: 1, Src: vip, Dst: all, Dir: DirOut, Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTunnel, TunnelSrc: ipa, TunnelDst: ipb, ReqID: 7},
-		{ID: 1, Src: all, Dst: vip, Dir: DirIn, Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTunnel, TunnelSrc: ipb, TunnelDst: ipa, ReqID: 7},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	run(t, "ip", "-n", r.a, "link", "add", "kl0", "type", "veth", "peer", "name", "kl1")
-	run(t, "ip", "-n", r.a, "link", "set", "kl1", "up")
-	run(t, "ip", "-n", r.a, "link", "set", "kl0", "up")
+	r, _, _, _ := fullTunnelWithLAN(t)
 	// eventually waits up to 3 s for table's throws to hold (or not) dst.
 	eventually := func(table, dst string, want bool) {
 		t.Helper()

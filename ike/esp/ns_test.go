@@ -106,7 +106,10 @@ type node struct {
 
 // startNode opens a userspace datapath in ns with a 4500 socket served by ServeUDP (what
 // IKE does with ESP it reads).
-func startNode(t testing.TB, ns string) *node {
+func startNode(t testing.TB, ns string) *node { return startNodeWith(t, ns, nil) }
+
+// startNodeWith is startNode with the Config changed by tweak (nil: none) before Open.
+func startNodeWith(t testing.TB, ns string, tweak func(*Config)) *node {
 	n := &node{}
 	var err error
 	inNS(t, ns, func() {
@@ -121,6 +124,9 @@ func startNode(t testing.TB, ns string) *node {
 		cfg := DefaultConfig()
 		cfg.UDP4500, cfg.UDP4500v6 = n.udp, n.udp6
 		cfg.Force = KindUserspace
+		if tweak != nil {
+			tweak(&cfg)
+		}
 		n.dp, err = Open(context.Background(), cfg)
 	})
 	if err != nil {
@@ -128,9 +134,13 @@ func startNode(t testing.TB, ns string) *node {
 	}
 	go ServeUDP(n.dp, n.udp, nil)
 	go ServeUDP(n.dp, n.udp6, nil)
-	t.Cleanup(func() { n.dp.Close(); n.udp.Close(); n.udp6.Close() })
+	t.Cleanup(n.close)
 	return n
 }
+
+// close ends the node: its data path and sockets (again at the test's cleanup, which is
+// harmless).
+func (n *node) close() { n.dp.Close(); n.udp.Close(); n.udp6.Close() }
 
 type pairOpts struct {
 	enc, auth string
@@ -218,10 +228,18 @@ func pingOK(t testing.TB, ns, dst string) {
 	}
 }
 
-// iperf runs iperf3 TCP from a to b's address for secs and returns the received bit/s.
-func iperf(t testing.TB, r *rig, dst string, secs int) float64 {
+// iperfResult is what an iperf3 TCP run carried: the receiver's bit/s and the
+// sender's retransmits.
+type iperfResult struct {
+	bps         float64
+	retransmits int
+}
+
+// iperf runs iperf3 TCP from namespace ns to dst, a one-off server started in srvNS,
+// for secs.
+func iperf(t testing.TB, ns, srvNS, dst string, secs int) iperfResult {
 	t.Helper()
-	srv := exec.Command("ip", "netns", "exec", r.b, "iperf3", "-s", "-1", "-B", dst)
+	srv := exec.Command("ip", "netns", "exec", srvNS, "iperf3", "-s", "-1", "-B", dst)
 	if err := srv.Start(); err != nil {
 		t.Skipf("iperf3: %v", err)
 	}
@@ -235,7 +253,7 @@ func iperf(t testing.TB, r *rig, dst string, secs int) float64 {
 	var err error
 	for end := time.Now().Add(15 * time.Second); ; {
 		time.Sleep(300 * time.Millisecond)
-		out, err = nsExec(t, r.a, "iperf3", "-c", dst, "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "3000")
+		out, err = nsExec(t, ns, "iperf3", "-c", dst, "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "3000")
 		refused := err != nil || strings.Contains(out, "unable to connect")
 		if !refused || time.Now().After(end) {
 			break
@@ -246,9 +264,11 @@ func iperf(t testing.TB, r *rig, dst string, secs int) float64 {
 	}
 	var res struct {
 		End struct {
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
 			SumReceived struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
-				Bytes         float64 `json:"bytes"`
 			} `json:"sum_received"`
 		} `json:"end"`
 		Error string `json:"error"`
@@ -263,7 +283,7 @@ func iperf(t testing.TB, r *rig, dst string, secs int) float64 {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
-	return res.End.SumReceived.BitsPerSecond
+	return iperfResult{res.End.SumReceived.BitsPerSecond, res.End.SumSent.Retransmits}
 }
 
 func TestDatapathNamespaces(t *testing.T) {
@@ -293,7 +313,7 @@ func TestDatapathNamespaces(t *testing.T) {
 				dst = "2001:db8:2::1"
 			}
 			pingOK(t, r.a, dst)
-			bps := iperf(t, r, dst, 2)
+			bps := iperf(t, r.a, r.b, dst, 2).bps
 			t.Logf("iperf3 TCP %s: %.0f Mbit/s", name, bps/1e6)
 			if bps <= 0 {
 				t.Fatal("iperf3 moved nothing")
@@ -473,7 +493,7 @@ func TestThroughNAT(t *testing.T) {
 				nb.dp.SetPolicies(ctx, pol(netip.MustParsePrefix("198.19.2.0/24"), netip.MustParsePrefix("198.19.1.0/24"), bAddr, aPub))
 			}
 			pingOK(t, a, dst)
-			bps := iperf(t, &rig{a: a, b: b}, dst, 2)
+			bps := iperf(t, a, b, dst, 2).bps
 			t.Logf("iperf3 through NAT, %s mode: %.0f Mbit/s", mode, bps/1e6)
 			if bps <= 0 {
 				t.Fatal("nothing carried")
@@ -606,28 +626,9 @@ func TestDeviceDropsCounted(t *testing.T) {
 	pingOK(t, r.a, "198.19.2.1")
 	u := a.dp.(*userspace)
 	before := u.Statistics().OutErrors
-	release := make(chan struct{})
-	var once sync.Once
-	hold := func(where string) {
-		if where == "out" {
-			<-release
-		}
-	}
-	u.hook.Store(&hold)
-	defer once.Do(func() { close(release) })
-	inNS(t, r.a, func() {
-		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP("198.19.1.1")}, &net.UDPAddr{IP: net.ParseIP("198.19.2.1"), Port: 9})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close()
-		for i := 0; i < 3000; i++ {
-			c.Write(make([]byte, 100))
-		}
-	})
-	once.Do(func() { close(release) })
-	u.hook.Store(nil)
+	release := holdOut(t, u)
+	sendBurst(t, r.a, 3000)
+	release()
 	var dropped uint64
 	for _, l := range strings.Split(run(t, "ip", "-n", r.a, "-s", "-j", "link", "show", "ipsec0"), "\n") {
 		var links []struct {
@@ -646,4 +647,39 @@ func TestDeviceDropsCounted(t *testing.T) {
 		t.Fatalf("out-errors grew by %d, the device dropped %d", got, dropped)
 	}
 	pingOK(t, r.a, "198.19.2.1")
+}
+
+// holdOut holds u's out loop, so that nothing is read from the ESP device, until the
+// returned release is called (again at the test's end, which is harmless).
+func holdOut(t testing.TB, u *userspace) (release func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	hold := func(where string) {
+		if where == "out" {
+			<-ch
+		}
+	}
+	u.hook.Store(&hold)
+	release = func() {
+		once.Do(func() { close(ch) })
+		u.hook.Store(nil)
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// sendBurst sends n 100-byte UDP datagrams from 198.19.1.1 to 198.19.2.1 (the rig's
+// LAN addresses) in namespace ns, as fast as the socket takes them.
+func sendBurst(t testing.TB, ns string, n int) {
+	inNS(t, ns, func() {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP("198.19.1.1")}, &net.UDPAddr{IP: net.ParseIP("198.19.2.1"), Port: 9})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		for range n {
+			c.Write(make([]byte, 100))
+		}
+	})
 }

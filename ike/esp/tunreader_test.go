@@ -4,10 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -219,20 +217,12 @@ func TestTUNBatchedRead(t *testing.T) {
 	for _, perWake := range []int{0, 1} {
 		t.Run(fmt.Sprintf("reads per wake %d", perWake), func(t *testing.T) {
 			r := newRig(t)
-			a, _ := startNodePerWake(t, r.a, perWake, perWake == 1)
-			b, _ := startNodePerWake(t, r.b, perWake, perWake == 1)
+			tweak := func(c *Config) { c.TUNReadsPerWake, c.outInline = perWake, perWake == 1 }
+			a, b := startNodeWith(t, r.a, tweak), startNodeWith(t, r.b, tweak)
 			install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
 			pingOK(t, r.a, "198.19.2.1")
 			u := a.dp.(*userspace)
-			release := make(chan struct{})
-			var once sync.Once
-			hold := func(where string) {
-				if where == "out" {
-					<-release
-				}
-			}
-			u.hook.Store(&hold)
-			defer once.Do(func() { close(release) })
+			release := holdOut(t, u)
 			k := Key{SPI: 0x1000, Dst: netip.MustParseAddr("198.18.0.2")}
 			before, err := b.dp.Counters(k)
 			if err != nil {
@@ -240,20 +230,9 @@ func TestTUNBatchedRead(t *testing.T) {
 			}
 			wakes0, pkts0 := u.perf.tunWakes.Load(), u.perf.tunReadPkts.Load()
 			const sent = 200
-			inNS(t, r.a, func() {
-				c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP("198.19.1.1")}, &net.UDPAddr{IP: net.ParseIP("198.19.2.1"), Port: 9})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer c.Close()
-				for i := 0; i < sent; i++ {
-					c.Write(make([]byte, 100))
-				}
-			})
+			sendBurst(t, r.a, sent)
 			time.Sleep(100 * time.Millisecond)
-			once.Do(func() { close(release) })
-			u.hook.Store(nil)
+			release()
 			var got uint64
 			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 				c, _ := b.dp.Counters(k)
