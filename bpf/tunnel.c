@@ -1381,8 +1381,8 @@ static __always_inline __u64 esp_sum(void *p, void *end)
 /* esp_steer rewrites IPv4 ESP to an SA in esp_rx into UDP (both ports esp_rx_cfg.port,
  * a valid checksum, which UDP GRO requires) so that the stack aggregates it for the
  * userspace path's socket; it drops UDP from the wire to that port (only we make it).
- * Only while the fast path may take IPv4 (FP_ON4: no firewall rule of any IPv4 table
- * could see the ESP); fragments, options and jumbo frames keep the raw socket. -1: not
+ * Only while no firewall rule of an IPv4 table (or queue) could see the ESP (FP_ESP4,
+ * the fast path's condition without IPsec policies); fragments, options and jumbo frames keep the raw socket. -1: not
  * ours, the port program goes on. */
 static __noinline int esp_steer(struct xdp_md *ctx)
 {
@@ -1421,7 +1421,7 @@ static __noinline int esp_steer(struct xdp_md *ctx)
 	struct fp_cfg *f = bpf_map_lookup_elem(&fp_config, &z);
 	__u32 tot = bpf_ntohs(ip->tot_len);
 	__u32 esplen = tot - sizeof(*ip);
-	if (!f || !(f->flags & FP_ON4) || ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
+	if (!f || !(f->flags & FP_ESP4) || ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
 	    tot < sizeof(*ip) + 8 || (void *)ip + tot != end || (esplen & 3) || esplen > ESP_STEER_MAX) {
 		if (st)
 			st->fallback++;

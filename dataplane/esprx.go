@@ -18,10 +18,29 @@ type ESPRxStats struct {
 
 // SetESPRx makes the port program hand raw IPv4 ESP of the SAs in AddESPRx to the UDP
 // port given (the userspace path's own socket, with UDP_GRO), so that the port's GRO
-// carries it up 64 KB at a time; 0 turns that off. It happens only while the fast path
-// may take IPv4 (SetFastPath: allow-fast-path and no firewall rule of an IPv4 table),
-// so no firewall rule can miss the ESP it would have seen.
+// carries it up 64 KB at a time; 0 turns that off. Either way the SAs given before are
+// forgotten: they were another socket's. It happens only while SetESPSteer
+// allows it (no firewall rule of an IPv4 table could see the ESP), so no rule misses the
+// ESP it would have seen.
 func (t *Tunnels) SetESPRx(port uint16) error {
+	// Off first: no SA's ESP goes to the new port before its owner added it.
+	if err := t.objs.EspRxConfig.Put(uint32(0), tunnelEspRxCfg{}); err != nil {
+		return fmt.Errorf("esp_rx_config: %w", err)
+	}
+	var k, next tunnelEspRxKey
+	var keys []tunnelEspRxKey
+	for err := t.objs.EspRx.NextKey(nil, &next); err == nil; err = t.objs.EspRx.NextKey(k, &next) {
+		keys = append(keys, next)
+		k = next
+	}
+	for _, k := range keys {
+		if err := deleteKey(t.objs.EspRx, k); err != nil {
+			return fmt.Errorf("esp_rx: %w", err)
+		}
+	}
+	if port == 0 {
+		return nil
+	}
 	if err := t.objs.EspRxConfig.Put(uint32(0), tunnelEspRxCfg{Port: port}); err != nil {
 		return fmt.Errorf("esp_rx_config: %w", err)
 	}
@@ -60,13 +79,36 @@ func (t *Tunnels) DelESPRx(dst netip.Addr, spi uint32) error {
 	return deleteKey(t.objs.EspRx, k)
 }
 
+// SetESPSteer says whether the port program may steer inbound raw IPv4 ESP (SetESPRx):
+// the fast path engine allows it while no rule of an IPv4 firewall table (filter, nat,
+// mangle, raw; dynamic ones included) and no queue could see those packets. Unlike the
+// fast path, IPsec policies do not stop it: the ESP is the userspace path's either way.
+func (t *Tunnels) SetESPSteer(allowed bool) error {
+	var c tunnelFpCfg
+	if err := t.objs.FpConfig.Lookup(uint32(0), &c); err != nil {
+		return fmt.Errorf("fp_config: %w", err)
+	}
+	want := c
+	want.Flags &^= fpESP4
+	if allowed {
+		want.Flags |= fpESP4
+	}
+	if want == c {
+		return nil
+	}
+	if err := t.objs.FpConfig.Put(uint32(0), want); err != nil {
+		return fmt.Errorf("fp_config: %w", err)
+	}
+	return nil
+}
+
 // ESPRxActive says whether raw IPv4 ESP of the steered SAs takes the GRO socket now:
-// a port is set and the fast path may take IPv4 (otherwise it keeps the raw socket).
+// a port is set and SetESPSteer allows it (otherwise it keeps the raw socket).
 func (t *Tunnels) ESPRxActive() bool {
 	var c tunnelEspRxCfg
 	var f tunnelFpCfg
 	return t.objs.EspRxConfig.Lookup(uint32(0), &c) == nil && c.Port != 0 &&
-		t.objs.FpConfig.Lookup(uint32(0), &f) == nil && f.Flags&1 != 0 // FP_ON4
+		t.objs.FpConfig.Lookup(uint32(0), &f) == nil && f.Flags&fpESP4 != 0
 }
 
 // ESPRxStats sums the steering counters over CPUs.

@@ -555,7 +555,7 @@ func (t *Tunnels) SetFastPath(v4, v6, ft4, ft6 bool) error {
 	}
 	var cur tunnelFpCfg
 	if t.objs.FpConfig.Lookup(uint32(0), &cur) == nil {
-		c.Flags |= cur.Flags & fpSrcv
+		c.Flags |= cur.Flags & (fpSrcv | fpESP4)
 		c.TcpTimeout, c.UdpTimeout = cur.TcpTimeout, cur.UdpTimeout
 		if cur == c {
 			return nil
@@ -738,6 +738,9 @@ const (
 
 // fpSrcv is FP_SRCV: fp_srcv has entries.
 const fpSrcv = 8
+
+// fpESP4 is FP_ESP4: esp_steer may take inbound raw ESP (SetESPSteer).
+const fpESP4 = 32
 
 // localHash is FP_LOCAL_HASH: the bit of an IPv4 address (as the packet holds it) in
 // fp_local.

@@ -186,7 +186,8 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		// A routerd of another layout pinned these: start over with fresh maps.
 		for _, n := range []string{"tunnel_cfg", "tunnel_rx", "tunnel_stats", "tunnel_rx_index", "tunnel_slots",
-			"xdp_ports", "fp_tx", "fp_config", "fp_counters", "fp_local", "fp_srcv", "fp_ct_counters"} {
+			"xdp_ports", "fp_tx", "fp_config", "fp_counters", "fp_local", "fp_srcv", "fp_ct_counters",
+			"esp_rx", "esp_rx_config", "esp_rx_counters"} {
 			os.Remove(filepath.Join(dir, n))
 		}
 		err = spec.LoadAndAssign(&t.objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
@@ -196,6 +197,12 @@ func OpenTunnels(dir string) (*Tunnels, error) {
 			return nil, fmt.Errorf("%w: %v", ErrNotSupported, err)
 		}
 		return nil, fmt.Errorf("loading tunnel programs: %w", err)
+	}
+	// The socket a routerd before this one steered raw ESP to is gone with it; the ESP
+	// path of this one (or the kernel's) must get the ESP until it asks for it.
+	if err := t.SetESPRx(0); err != nil {
+		t.objs.Close()
+		return nil, err
 	}
 	for name, p := range t.programs() {
 		path := filepath.Join(dir, name)

@@ -19,6 +19,7 @@ enum fp_flags {
 	FP_FT4 = 4, /* FastTrack: IPv4 connections marked fasttracked bypass the firewall */
 	FP_SRCV = 8, /* fp_srcv has entries: some interface validates sources (rp_filter, ...) */
 	FP_FT6 = 16, /* FastTrack for IPv6 */
+	FP_ESP4 = 32, /* no IPv4 firewall rule or queue could see inbound ESP: esp_steer may take it */
 };
 
 /* fp_srcv values: how the kernel validates an IPv4 packet's source on an input interface

@@ -306,6 +306,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if err := e.dp.SetFastPath(why4 == "", why6 == "", ft4, ft6); err != nil {
 		return err
 	}
+	// Inbound raw ESP may reach the userspace ESP path's GRO socket before the stack
+	// while no IPv4 firewall rule or queue could see it (the fast path's blockers but
+	// the IPsec policies, whose ESP it is; allow-fast-path does not apply).
+	if err := e.dp.SetESPSteer(!e.espSeen()); err != nil {
+		return err
+	}
 	// FastTrack refreshes its connections' entries with the namespace's own timeouts
 	// (the firewall engine sets them from /ip firewall connection tracking); the resync
 	// picks up a change within resyncEvery.
@@ -403,6 +409,39 @@ func (e *Engine) fasttrackRule(v6 bool) bool {
 func (e *Engine) dynamicRules(v6 bool) bool {
 	dr, ok := engine.Lookup[*firewall.DynamicRules](e.eh)
 	return ok && dr != nil && dr.RulesApplied(v6)
+}
+
+// espBlind are the IPv4 firewall chains that never see a packet addressed to the router
+// (its inbound ESP): a rule elsewhere, or in a chain of its own that a jump from
+// prerouting or input could reach, could.
+var espBlind = map[string]bool{"forward": true, "output": true, "srcnat": true, "postrouting": true}
+
+// espSeen reports whether a rule of an IPv4 firewall table, configured (enabled) or
+// dynamic (IPsec's NAT bypass rules are srcnat: blind), or a queue, could see inbound
+// raw ESP, which Tunnels.SetESPSteer then keeps on the stack's path.
+func (e *Engine) espSeen() bool {
+	if e.blocked([]string{queue.Path}) != "" {
+		return true
+	}
+	for _, t := range []string{"filter", "nat", "mangle", "raw"} {
+		its, err := e.ex.Items(fwPath(false, t))
+		if err != nil {
+			continue
+		}
+		for _, it := range its {
+			if it.Props["disabled"] != "yes" && it.Props["template"] != "yes" && !espBlind[it.Props["chain"]] {
+				return true
+			}
+		}
+	}
+	if dr, ok := engine.Lookup[*firewall.DynamicRules](e.eh); ok && dr != nil {
+		for _, c := range dr.Chains(false) {
+			if !espBlind[c] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // setting reads allow-fast-path of a settings menu (default yes).

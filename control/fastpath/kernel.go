@@ -52,6 +52,9 @@ type Dataplane interface {
 	Repin() (uint64, error)
 	SetFastPath(v4, v6, ft4, ft6 bool) error
 	SetFastTrackTimeouts(tcp, udp time.Duration) error
+	// SetESPSteer allows the port program to hand inbound raw ESP to the userspace ESP
+	// path's GRO socket.
+	SetESPSteer(allowed bool) error
 	// AddFastPort attaches the port program to ifindex where it is not attached and
 	// gives it the forwarding role; it returns the hook it runs at and whether the
 	// device takes redirected frames.

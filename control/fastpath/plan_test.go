@@ -117,6 +117,7 @@ type fakeDataplane struct {
 	mu       sync.Mutex
 	cfg      string
 	timeouts string
+	espSteer string
 	addrs    string
 	checks   string
 	ports    map[int]string // attached, with the forwarding role: ifindex -> name
@@ -156,6 +157,10 @@ func (d *fakeDataplane) set(cur *string, w string) error {
 
 func (d *fakeDataplane) SetFastPath(v4, v6, ft4, ft6 bool) error {
 	return d.set(&d.cfg, fmt.Sprintf("fast-path v4=%t v6=%t fasttrack4=%t fasttrack6=%t", v4, v6, ft4, ft6))
+}
+
+func (d *fakeDataplane) SetESPSteer(allowed bool) error {
+	return d.set(&d.espSteer, fmt.Sprintf("esp steer %t", allowed))
 }
 
 func (d *fakeDataplane) SetFastTrackTimeouts(tcp, udp time.Duration) error {
@@ -198,6 +203,7 @@ var firstPass = []string{
 	"local addresses [198.18.0.1]",
 	"source checks map[2:0 3:0]",
 	"fast-path v4=true v6=true fasttrack4=false fasttrack6=false",
+	"esp steer true",
 	"fasttrack timeouts tcp=120h0m0s udp=2m0s",
 }
 
@@ -213,6 +219,7 @@ func TestPlan(t *testing.T) {
 		cmds     []string
 		fail     map[string]error
 		want     []string                              // after firstPass
+		espSteer string                                // the write instead of firstPass's esp steer
 		after    func(k *fakeKernel, d *fakeDataplane) // behind routerd's back
 		again    []string
 		errWant  string // the first pass's error
@@ -275,6 +282,18 @@ func TestPlan(t *testing.T) {
 		name: "a firewall rule turns IPv4's fast path off",
 		cmds: []string{"/ip/firewall/filter add chain=forward action=accept"},
 		want: []string{"attach ether1", "attach ether2"},
+	}, {
+		// Raw ESP steering stays off for a rule that could see inbound ESP, on for one
+		// that cannot (above), whatever the fast path does.
+		name:     "an input rule keeps inbound raw ESP on the stack's path",
+		cmds:     []string{"/ip/firewall/filter add chain=input action=accept"},
+		want:     []string{"attach ether1", "attach ether2"},
+		espSteer: "esp steer false",
+	}, {
+		name:     "a rule in a chain of its own keeps inbound raw ESP on the stack's path",
+		cmds:     []string{"/ip/firewall/mangle add chain=mine action=accept"},
+		want:     []string{"attach ether1", "attach ether2"},
+		espSteer: "esp steer false",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, d := newFakeKernel(), &fakeDataplane{ports: map[int]string{}}
@@ -302,6 +321,9 @@ func TestPlan(t *testing.T) {
 			want := slices.Clone(firstPass)
 			if len(tc.cmds) > 0 {
 				want[2] = "fast-path v4=false v6=true fasttrack4=false fasttrack6=false"
+				if tc.espSteer != "" {
+					want[3] = tc.espSteer
+				}
 			}
 			if got := d.Take(); !slices.Equal(got, append(want, tc.want...)) {
 				t.Errorf("first pass wrote\n  %q\nwant\n  %q", got, append(want, tc.want...))

@@ -169,6 +169,20 @@ func (e *Engine) dynamicRuleRows(v6 bool, table string) []control.Row {
 	return rows
 }
 
+// Chains lists the chains of the family's dynamic rules that go into the kernel (the
+// display-only rows aside), of every table.
+func (d *DynamicRules) Chains(v6 bool) []string {
+	var out []string
+	for _, t := range tablesOf {
+		for _, it := range d.e.dynamicRules(v6, t) {
+			if it.counters == nil {
+				out = append(out, it.Props["chain"])
+			}
+		}
+	}
+	return out
+}
+
 // RulesApplied reports whether the family's table, as the firewall applied it last, has
 // any rule in the kernel (configured or dynamic; the dummy fasttrack row is none): what a
 // fast path that bypasses nftables needs to know before it forwards a packet on its own.
