@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/routerd/routerd/control/certificate"
+	"github.com/routerd/routerd/dataplane"
 	"log/slog"
 	"maps"
 	"net"
@@ -255,6 +256,12 @@ func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	}
 	if opts.SecretStatus == nil {
 		opts.SecretStatus, _ = engine.Lookup[tunnel.SecretStatus](h)
+	}
+	if opts.ESP.RxSteer == nil {
+		// The port program takes raw ESP of our SAs to the userspace path's GRO socket.
+		if dp, ok := engine.Lookup[*dataplane.Tunnels](h); ok && dp != nil {
+			opts.ESP.RxSteer = dp
+		}
 	}
 	// Peer addresses and tunnels' remote-addresses given by name: a changed record
 	// (or /ip dns) asks for a pass, whose digest includes what they resolved to.
@@ -573,7 +580,7 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 	cfg := e.opts.ESP
 	if cfg.TunName == "" {
 		def := esp.DefaultConfig()
-		def.Force = cfg.Force
+		def.Force, def.RxSteer = cfg.Force, cfg.RxSteer
 		cfg = def
 	}
 	cfg.UDP4500, cfg.UDP4500v6 = e.d.NATSocket(false), e.d.NATSocket(true)

@@ -305,6 +305,13 @@ func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]contr
 		if err := e.datapathHealth(); err != nil {
 			p["datapath-status"] = err.Error()
 		}
+		if r, ok := dp.(interface {
+			ReceivePath() string
+			SteeredPackets() uint64
+		}); ok {
+			p["datapath-receive"] = r.ReceivePath()
+			p["receive-steered-packets"] = strconv.FormatUint(r.SteeredPackets(), 10)
+		}
 	}
 	for _, f := range e.statFields() {
 		p[f.name] = strconv.FormatUint(f.v, 10)

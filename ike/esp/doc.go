@@ -25,7 +25,19 @@
 //     socket without the encap option (UDP GSO: one sendmsg per run of equal-size datagrams
 //     to a peer); they come in by the raw sockets (recvmmsg) and by InputUDP, to which IKE
 //     hands what its 4500 reader sees after the non-ESP marker test (ServeUDP is such a
-//     reader, with recvmmsg and UDP GRO). No XFRM policy is ever installed in this mode: on
+//     reader, with recvmmsg and UDP GRO). With Config.RxSteer (routerd: the eBPF
+//     dataplane) inbound raw IPv4 ESP of the installed SAs takes a third way (steer.go):
+//     the port program (bpf/tunnel.c esp_steer, XDP) rewrites it into UDP to a socket of
+//     the path on an ephemeral port, so that the port's GRO carries it up 64 KB at a
+//     time (one read, one wakeup) instead of one skb, raw-socket delivery and wakeup per
+//     packet; it is decrypted by the same code, with the same SA lookup, anti-replay,
+//     lifetimes and counters as from the raw socket. Only while no IPv4 firewall rule
+//     (filter, nat, mangle, raw, in any chain a packet to the router passes; dynamic
+//     ones too) or queue could see it (the fast path engine decides, SetESPSteer); IPv6,
+//     fragments, IP options, jumbo frames and ports without the program stay on the raw
+//     socket. /ip ipsec statistics print says which way it is now (datapath-receive:
+//     port-gro or raw-socket) and how many packets came by port-gro
+//     (receive-steered-packets). No XFRM policy is ever installed in this mode: on
 //     a kernel without ESP an XFRM policy silently blackholes its traffic.
 //
 // How traffic reaches the userspace path: for every outbound encrypt or discard policy a

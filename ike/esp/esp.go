@@ -299,6 +299,10 @@ type Config struct {
 	// handing it to a send stage on another goroutine (the path before; tests and
 	// ROUTERD_ESP_TUNREAD set it).
 	outInline bool
+	// RxSteer, when set, takes the userspace path's inbound raw IPv4 ESP before the
+	// stack and hands it to a GRO socket of the path (steer.go); nil: the raw socket
+	// reads all ESP.
+	RxSteer RxSteer
 	// Log receives the data path's own errors (a recovered panic); nil is slog.Default.
 	Log *slog.Logger
 }

@@ -82,7 +82,11 @@ func (u *userspace) applyRequire(ps []Policy) error {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}}}
 	}
 	accept(l4(unix.IPPROTO_ESP)...)
-	for _, port := range []uint16{500, 4500} {
+	// The steering port's UDP is ESP the port program rewrote (steer.go).
+	for _, port := range []uint16{500, 4500, u.steerPort} {
+		if port == 0 {
+			continue
+		}
 		accept(append(l4(unix.IPPROTO_UDP),
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)})...)

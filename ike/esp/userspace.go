@@ -67,7 +67,11 @@ type userspace struct {
 	icmpLimit    icmpLimiter
 	udp4         *net.UDPConn
 	udp6         *net.UDPConn
-	udpGSO       atomic.Bool
+	// steerc is the socket the port program's steered raw ESP arrives on (steer.go;
+	// nil: none), on steerPort.
+	steerc    net.PacketConn
+	steerPort uint16
+	udpGSO    atomic.Bool
 	// mtu is the ESP device's MTU: Config's until outbound SAs size it (sizeMTU).
 	mtu atomic.Int32
 
@@ -115,6 +119,7 @@ type perfCounters struct {
 	tunWakes                                       atomic.Uint64 // batches read (one send each)
 	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
 	fragSends                                      atomic.Uint64
+	steerPkts                                      atomic.Uint64 // ESP read from the steering socket
 }
 
 func (p *perfCounters) String() string {
@@ -179,6 +184,11 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 	if err := u.openRaw(); err != nil {
 		return nil, err
 	}
+	if cfg.RxSteer != nil {
+		if err := u.openSteer(); err != nil {
+			cfg.logger().Warn("esp: raw ESP stays on the raw socket", "err", err)
+		}
+	}
 	for _, c := range []*net.UDPConn{u.udp4, u.udp6} {
 		if c != nil {
 			if err := setMark(c, cfg.BypassMark); err != nil {
@@ -214,6 +224,9 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 	u.spawn("out", stOutErrors, u.outLoop)
 	u.spawn("tun", stInErrors, u.tunWriter)
 	u.spawn("raw4", stInErrors, u.raw4Loop)
+	if u.steerc != nil {
+		u.spawn("steer", stInErrors, u.steerLoop)
+	}
 	u.spawn("timer", stOutErrors, u.timerLoop)
 	u.spawn("tunev", stOutErrors, u.tunEvents)
 	u.spawn("addr", stOutErrors, func() { u.addrWatch(addrs) })
@@ -441,6 +454,7 @@ func (u *userspace) AddSA(ctx context.Context, sa SA) error {
 	u.sas[s.k()] = s
 	if sa.Dir != DirOut {
 		u.inSPI[sa.SPI] = s
+		u.steerSA(s, true)
 		u.mu.Unlock()
 		return nil
 	}
@@ -595,9 +609,11 @@ func (u *userspace) moveSA(old Key, sa SA) error {
 		if _, taken := u.sas[nk]; taken {
 			return fmt.Errorf("esp: SA 0x%08x to %s: %w", sa.SPI, sa.Dst, ErrExists)
 		}
+		u.steerSA(s, false)
 		delete(u.sas, old)
 		u.sas[nk] = s
 		s.key.Store(&nk)
+		u.steerSA(s, true)
 	}
 	s.ep.Store(&endpoint{src: sa.Src, dst: sa.Dst, encap: cloneEncap(sa.Encap), life: sa.Lifetime})
 	return nil
@@ -620,6 +636,7 @@ func (u *userspace) DeleteSA(ctx context.Context, k Key) error {
 
 func (u *userspace) removeLocked(s *saState) {
 	s.dead.Store(true)
+	u.steerSA(s, false)
 	delete(u.sas, s.k())
 	if u.inSPI[s.sa.SPI] == s {
 		delete(u.inSPI, s.sa.SPI)
@@ -644,6 +661,7 @@ func (u *userspace) FlushSAs(ctx context.Context) error {
 	defer u.mu.Unlock()
 	for _, s := range u.sas {
 		s.dead.Store(true)
+		u.steerSA(s, false)
 	}
 	u.sas = map[Key]*saState{}
 	u.inSPI = map[uint32]*saState{}
@@ -2059,6 +2077,9 @@ func (u *userspace) closeAll() error {
 	if u.raw4c != nil {
 		u.raw4c.Close()
 	}
+	u.mu.Lock()
+	u.closeSteer()
+	u.mu.Unlock()
 	if u.raw6c != nil {
 		u.raw6c.Close()
 	}
