@@ -275,3 +275,48 @@ func TestNewIKESAResetsChildBackoff(t *testing.T) {
 		t.Errorf("B logged the refusal %d times at warning level, want once", n)
 	}
 }
+
+// TestIKERekeyKeepsChildBackoff: an IKE SA rekey is not a new IKE SA for the backoff of
+// a refused policy (TestNewIKESAResetsChildBackoff): the association goes on under new
+// keys and what was refused on it stands, so the passive peer's traffic after the rekey
+// still waits out the pause (8 s after 4 refusals) instead of asking at once.
+func TestIKERekeyKeepsChildBackoff(t *testing.T) {
+	pr := newV1Pair(t, nil)
+	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	// A rekeys the IKE SA at 85-90 % of 12 s, after B's 4th refusal (~7 s) and before
+	// the pause after it ends (~15 s).
+	a.Lifetime, b.Lifetime = 12*time.Second, 12*time.Second
+	extra := *b.Children[0]
+	extra.ID = 2
+	extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
+	extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
+	b.Children = append(b.Children, &extra)
+	pr.start(a, b)
+	pr.established(t)
+	const refusal = "no policy matches the peer's traffic selectors"
+	refused := func() int { return strings.Count(pr.la.String(), refusal) }
+	if !iketest.WaitFor(15*time.Second, func() bool { pr.b.Acquire("a", 2); return refused() >= 4 }) {
+		t.Fatalf("A refused B's second policy %d times, want 4", refused())
+	}
+	before := refused()
+	old := pr.b.Snapshot()[0].Established
+	if !iketest.WaitFor(10*time.Second, func() bool {
+		pr.b.Acquire("a", 2)
+		s := pr.b.Snapshot()
+		return len(s) == 1 && s[0].Established.After(old)
+	}) {
+		t.Fatalf("the IKE SA was not rekeyed: B's SAs %+v", pr.b.Snapshot())
+	}
+	if !strings.Contains(pr.lb.String(), "IKE SA rekeyed") {
+		t.Fatalf("B's new IKE SA is not a rekey:\n%s", pr.lb.String())
+	}
+	stop := time.Now().Add(2 * time.Second)
+	for time.Now().Before(stop) {
+		pr.b.Acquire("a", 2)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := refused() - before; n != 0 {
+		t.Errorf("A refused %d times in the 2 s after the IKE SA rekey, want 0 (the backoff's pause goes on)", n)
+	}
+}
