@@ -21,9 +21,10 @@ import (
 // an engine whose data path does not open removes them in its pass (clearBackstops). A
 // configuration without such policies costs a read of the policy menu and nothing else;
 // with them, the kernel path's probe (esp.Probe), which the engine makes anyway. A full
-// tunnel whose src-address holds a stored /ip address holds the router's own traffic from
-// the start too (esp.PrearmBackstops): the addresses are not applied yet, so they are
-// read from the store.
+// tunnel whose src-address holds a stored /ip or /ipv6 address holds the router's own
+// traffic from the start too (esp.PrearmBackstops): the addresses are not applied yet, so
+// they are read from the store; the stored none policies go with the others, in their
+// order, for the router's own traffic they pass.
 // opts are the engine's (its ESP configuration).
 func Prearm(ex *control.Executor, opts Options) error {
 	m, ok := ex.Tree.Get(PolicyPath)
@@ -35,13 +36,17 @@ func Prearm(ex *control.Executor, opts Options) error {
 		return fmt.Errorf("read %s: %w", PolicyPath, err)
 	}
 	var ps []esp.Policy
+	var encrypt bool
 	for _, it := range its {
 		var v policyItem
 		if engine.Decode(m, it, &v) != nil || v.Disabled || v.Template || !v.SrcAddress.IsValid() ||
 			!v.DstAddress.IsValid() || v.SrcAddress.Addr().Is4() != v.DstAddress.Addr().Is4() {
 			continue
 		}
-		if v.Action != "" && v.Action != "encrypt" || v.Level == "use" {
+		// None policies in their place too: one before a full tunnel passes the router's
+		// own traffic to its destination (esp.PrearmBackstops).
+		none := v.Action == "none"
+		if !none && (v.Action != "" && v.Action != "encrypt" || v.Level == "use") {
 			continue
 		}
 		proto, err := protoNumber(v.Protocol)
@@ -53,43 +58,57 @@ func Prearm(ex *control.Executor, opts Options) error {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		ps = append(ps, esp.Policy{ID: uint32(it.ID), Src: v.SrcAddress, Dst: v.DstAddress, Protocol: proto,
-			SrcPort: sport, DstPort: dport, Dir: esp.DirOut, Action: esp.ActionEncrypt, Level: esp.LevelRequire})
+		p := esp.Policy{ID: uint32(it.ID), Src: v.SrcAddress, Dst: v.DstAddress, Protocol: proto,
+			SrcPort: sport, DstPort: dport, Dir: esp.DirOut, Action: esp.ActionEncrypt, Level: esp.LevelRequire}
+		if none {
+			p.Action = esp.ActionNone
+		} else {
+			encrypt = true
+		}
+		ps = append(ps, p)
 	}
-	if len(ps) == 0 {
+	if !encrypt {
 		return nil
 	}
 	return esp.PrearmBackstops(opts.ESP, ps, storedAddrs(ex))
 }
 
-// storedAddrs are the enabled /ip address items' addresses, with their prefix lengths:
-// the addresses engine applies them only after Prearm, and a full tunnel whose source
-// holds one must hold the router's own traffic from the start (esp.PrearmBackstops).
-// An item that does not read is left out: the addresses engine reports it.
+// storedAddrs are the enabled /ip address and /ipv6 address items' addresses, with
+// their prefix lengths: the addresses engines apply them only after Prearm, and a full
+// tunnel whose source holds one must hold the router's own traffic from the start
+// (esp.PrearmBackstops). An IPv6 item with eui-64 gives its prefix (the address is
+// somewhere in it). An item that does not read is left out: the addresses engine
+// reports it.
 func storedAddrs(ex *control.Executor) []netip.Prefix {
-	m, ok := ex.Tree.Get(menu.Address4Path)
-	if !ok {
-		return nil
-	}
-	its, err := ex.Items(menu.Address4Path)
-	if err != nil {
-		return nil
-	}
 	var out []netip.Prefix
-	for _, it := range its {
-		var v struct {
-			Address  string `prop:"address"`
-			Disabled bool   `prop:"disabled"`
-		}
-		if engine.Decode(m, it, &v) != nil || v.Disabled {
+	for _, path := range []string{menu.Address4Path, menu.Address6Path} {
+		m, ok := ex.Tree.Get(path)
+		if !ok {
 			continue
 		}
-		a := v.Address
-		if !strings.Contains(a, "/") {
-			a += "/32"
+		its, err := ex.Items(path)
+		if err != nil {
+			continue
 		}
-		if p, err := netip.ParsePrefix(a); err == nil {
-			out = append(out, p)
+		for _, it := range its {
+			var v struct {
+				Address  string `prop:"address"`
+				Disabled bool   `prop:"disabled"`
+			}
+			if engine.Decode(m, it, &v) != nil || v.Disabled {
+				continue
+			}
+			a := v.Address
+			switch {
+			case strings.Contains(a, "/"):
+			case path == menu.Address4Path:
+				a += "/32"
+			default:
+				a += "/64"
+			}
+			if p, err := netip.ParsePrefix(a); err == nil {
+				out = append(out, p)
+			}
 		}
 	}
 	return out

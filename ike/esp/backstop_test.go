@@ -277,13 +277,17 @@ func TestFullTunnelBackstopOutlivesClose(t *testing.T) {
 		if up {
 			return
 		}
-		// The host's other traffic keeps the default route, and its unbound traffic to a
-		// connected network is thrown.
-		for _, other := range [][]string{{"198.19.77.1", "from", "198.18.0.1"}, {"2001:db8:77::1", "from", "2001:db8:ff::1"},
-			{"198.18.0.7"}} {
+		// The host's other IPv4 traffic keeps the default route, and its unbound traffic
+		// to a connected network is thrown. Its IPv6 from another address is held too
+		// (the host has 2001:db8:1::1: its own lookups cannot be told from a bound
+		// socket's, fullbackstop.go), except to the connected network.
+		for _, other := range [][]string{{"198.19.77.1", "from", "198.18.0.1"}, {"198.18.0.7"}, {"2001:db8:ff::7"}} {
 			if out := get(other...); !strings.Contains(out, "dev eth0") {
-				t.Errorf("%s: route get %s: want the main table's default route, got\n%s\n%s", when, strings.Join(other, " "), out, state())
+				t.Errorf("%s: route get %s: want the main table's route, got\n%s\n%s", when, strings.Join(other, " "), out, state())
 			}
+		}
+		if out := get("2001:db8:77::1", "from", "2001:db8:ff::1"); !isDrop(out) {
+			t.Errorf("%s: route get 2001:db8:77::1 from 2001:db8:ff::1: want the backstop, got\n%s\n%s", when, out, state())
 		}
 	}
 	if err := a.dp.SetPolicies(ctx, pols); err != nil {
@@ -300,8 +304,8 @@ func TestFullTunnelBackstopOutlivesClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("the next run's policies", true)
-	// IPv4: the source's rule and the unbound one (ownRule).
-	for fam, want := range map[string]int{"-4": 2, "-6": 1} {
+	// The source's rule and the host's own one (ownRules).
+	for fam, want := range map[string]int{"-4": 2, "-6": 2} {
 		if n := strings.Count(run(t, "ip", "-n", r.a, fam, "rule"), fmt.Sprintf("lookup %d", bt)); n != want {
 			t.Errorf("%d rules to table %d (%s) after the next run's policies, want %d:\n%s", n, bt, fam, want, state())
 		}
@@ -393,8 +397,8 @@ func TestPrearmBackstopsBeforeOpen(t *testing.T) {
 	dropped("before Open")
 	prearm() // again: nothing twice
 	for rule, n := range map[string]int{"lookup 220": 1, "to 198.18.5.1 ipproto icmp lookup 221": 1, "from 198.19.1.1 lookup 222": 1,
-		"from 198.18.0.1 ipproto tcp dport 443 lookup 222": 1, "from 0.0.0.0 fwmark 0/0xfff00000 lookup 222": 1,
-		"from 0.0.0.0 fwmark 0/0xfff00000 ipproto tcp dport 443 lookup 222": 1} {
+		"from 198.18.0.1 ipproto tcp dport 443 lookup 222": 1, "from 0.0.0.0 lookup 222": 1,
+		"from 0.0.0.0 ipproto tcp dport 443 lookup 222": 1, "fwmark 0xfff00000/0xfff00000 goto 224": 1, "224:\tfrom all nop": 1} {
 		if got := strings.Count(state(), rule); got != n {
 			t.Errorf("%d rules %q, want %d:\n%s", got, rule, n, state())
 		}
@@ -511,7 +515,7 @@ func TestFullTunnelFollowsAddresses(t *testing.T) {
 	}
 	run(t, "ip", "-n", r.a, "addr", "add", "198.19.50.1/24", "dev", "eth0")
 	want := []string{"default dev ipsec0 table 220 proto static scope link src 198.19.50.1", "throw 198.19.50.0/24 table 222",
-		"from 0.0.0.0 fwmark 0/0xfff00000 lookup 222"}
+		"223:\tfrom 0.0.0.0 lookup 222", "222:\tfrom all fwmark 0xfff00000/0xfff00000 goto 224"}
 	ok := func() bool {
 		out := state()
 		for _, w := range want {
@@ -533,7 +537,7 @@ func TestFullTunnelFollowsAddresses(t *testing.T) {
 	for strings.Contains(state(), "from 0.0.0.0") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if out := state(); strings.Contains(out, "from 0.0.0.0") || strings.Contains(out, "src 198.19.50.1") {
+	if out := state(); strings.Contains(out, "from 0.0.0.0") || strings.Contains(out, "goto 224") || strings.Contains(out, "src 198.19.50.1") {
 		t.Fatalf("the address went, but:\n%s", out)
 	}
 	if err := a.dp.(Repairer).Health(); err != nil {

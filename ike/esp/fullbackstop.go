@@ -1,6 +1,7 @@
 package esp
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 
@@ -25,7 +26,7 @@ import (
 // except what Table would throw back to the main lookup anyway. Other sources never
 // meet the blackhole. The rule lies in the steering rules' span, which marked packets
 // (RulePriority-2) and outer ones (bypassrules.go) jump over. The host's own unbound
-// packets, looked up from 0.0.0.0, match no such rule: see ownRule below.
+// packets, looked up from 0.0.0.0, match no such rule: see ownRules below.
 // Like the other backstops, the table's blackholes and throws and the rules to it
 // outlive the process and are adopted by the next Open.
 //
@@ -102,58 +103,169 @@ func netPrefix(n *net.IPNet) (netip.Prefix, bool) {
 }
 
 // The rule above holds a full tunnel's packets by their source, which the host's own
-// packets have not got yet: a socket that is not bound is routed from 0.0.0.0, and the
-// source comes from the route found. While routerd runs that is the catch-all's steering
-// route, whose source is the host's address inside the policy's src-address (steeringRoute),
-// so the host's own traffic goes into the tunnel; while routerd is down or starting the
-// steering route is missing and the main table's default would give it the WAN address
-// and send it in the clear. So where a full tunnel's src-address holds an address of the
-// host, one more rule, after the catch-all and the bypass rules' target:
+// packets have not got yet: a socket that is not bound is routed from 0.0.0.0 (::), and
+// the source comes from the route found. While routerd runs that is the catch-all's
+// steering route, whose source is the host's address inside the policy's src-address
+// (steeringRoute), so the host's own traffic goes into the tunnel, a routing-marked
+// socket's too (the catch-all only lets the bypass mark by); while routerd is down or
+// starting the steering route is missing and the main table's default (or the routing
+// mark's table, rule 2000) would give it the WAN address and send it in the clear. So
+// where a full tunnel's src-address holds an address of the host, more rules, after the
+// catch-all and the bypass rules' target:
 //
-//	222: from 0.0.0.0/32 fwmark 0/BypassMark lookup BackstopTable
+//	222: fwmark BypassMark/BypassMark goto 224          outer packets, the bypass socket
+//	222: from 0.0.0.0/32 to <dst> [proto/ports] goto 224 a none policy the host's own traffic
+//	                                                     meets first (IPv6: iif lo to <dst>)
+//	223: from 0.0.0.0/32 [proto/ports] lookup BackstopTable   IPv4, one per full tunnel
+//	223: iif lo [proto/ports] lookup BackstopTable            IPv6
+//	224: nop
 //
-// It meets only what table 220 let through (its throws, or everything while its steering
-// route is missing), so a more specific policy's route or throw there wins as before. It
-// selects the lookups without a source, which are the host's own (a forwarded packet with
-// source 0.0.0.0 is a martian, dropped before any rule), and without a mark in the routing
-// field: outer packets carry the bypass mark, a routing mark goes on to its table (rule
-// 2000, control/routing), and a socket bound to an address (the WAN address's replies,
-// IKE with a local-address) is looked up from it and never meets the rule. In
-// BackstopTable it finds the steering route while routerd runs, the throws (connected
-// networks, the peer, none policies) and, while the steering route is missing, the
-// blackhole. An IPv6 lookup without a source cannot be told apart by a rule (the kernel
-// matches a rule's source against the one it would choose), so this is IPv4's.
-const ownPriority = 222
+// They meet only what table 220 let through (its throws, or everything while its
+// steering route is missing), so a more specific policy's route or throw there wins as
+// before. In BackstopTable the host's own lookups find the steering route while routerd
+// runs, the throws (connected networks, the peer, none policies without a source) and,
+// while the steering route is missing, the blackhole.
+//
+// IPv4 selects the lookups without a source, which are the host's own (a forwarded
+// packet with source 0.0.0.0 is a martian, dropped before any rule); a socket bound to
+// an address (the WAN address's replies, IKE with a local-address) is looked up from it
+// and never meets the rule. IPv6 cannot: an IPv6 rule with a source never matches a
+// lookup without one, and where the lookup without a source ends in an error (the
+// blackhole) the kernel picks a source among all of the host's addresses, whatever the
+// route's (ip6_dst_lookup_tail), and looks up again with it: from the WAN address, as a
+// bound socket's lookup. So IPv6 holds all of the host's own lookups (iif lo selects the
+// locally generated ones): while routerd is down the host's IPv6 from any address of its
+// own reaches only the connected networks, the peer and none policies' destinations.
+// While routerd runs nothing changes: the catch-all took them before.
+//
+// A routing mark does not skip the hold (it did before, fwmark 0/0xfff00000): while
+// routerd runs the catch-all sends the routing-marked socket's traffic into the tunnel
+// like any other, with the policy's source, so it must not leave in the clear by its
+// routing table while routerd is down. The bypass mark skips it by the first rule.
+//
+// A none policy before the full tunnels (an exception carved out of the tunnel: src the
+// LAN, dst one network) whose src-address holds the host's source passes the host's own
+// traffic to its destination while routerd runs (into the device, matched, sent on in
+// the clear); its rule at 222 does the same while routerd is down. A throw in
+// BackstopTable could not: every source of the full tunnels meets it.
+const (
+	ownSkipPriority = 222
+	ownPriority     = 223
+	ownEndPriority  = 224
+)
 
-// ownKey keys p's ownRule among the backstop rules (bsRules), apart from ruleKey's.
-func ownKey(r *netlink.Rule) string { return "own " + ruleKey(r) }
-
-// ownRule is the rule that sends the host's own unbound IPv4 lookups of p (a full tunnel
-// for which holdsOwn holds) to BackstopTable: of its protocol and ports, as its
-// backstopRule.
-func (u *userspace) ownRule(p *Policy) *netlink.Rule {
-	r := netlink.NewRule()
-	r.Family = netlink.FAMILY_V4
-	r.Priority = ownPriority
-	r.Table = u.cfg.BackstopTable()
-	r.Src = &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(32, 32)}
-	m := u.cfg.BypassMark
-	r.Mark, r.Mask = 0, &m
-	ruleSelectors(r, p)
-	return r
+// ownKey keys the rules above among the backstop rules (bsRules), apart from ruleKey's;
+// a rule made here and the same rule listed by the kernel have one key.
+func ownKey(r *netlink.Rule) string {
+	var mask uint32
+	if r.Mask != nil {
+		mask = *r.Mask
+	}
+	table := max(r.Table, 0)
+	return fmt.Sprintf("own %d %d goto %d table %d iif %q mark %#x/%#x %s", r.Priority, r.Family, r.Goto, table, r.IifName,
+		r.Mark, mask, ruleKey(r))
 }
 
-// holdsOwn says whether p, a full tunnel, needs ownRule: an IPv4 one whose src-address
-// holds one of the host's addresses (local: those applied, or, before they are, those
-// stored).
-func holdsOwn(p *Policy, local []netip.Prefix) bool {
-	if !fullTunnel(p) || !p.Dst.Addr().Is4() || !p.Src.Addr().Is4() {
-		return false
-	}
-	for _, a := range local {
-		if a.Addr().Is4() && !a.Addr().IsLoopback() && p.Src.Contains(a.Addr()) {
-			return true
-		}
+// isOwnRule says whether r, listed by the kernel in family fam, is one of the rules above
+// (or the one rule 222 of an earlier version: from 0.0.0.0 fwmark 0/BypassMark lookup
+// BackstopTable, which the first sync removes).
+func (u *userspace) isOwnRule(r *netlink.Rule) bool {
+	switch r.Priority {
+	case ownSkipPriority:
+		return r.Goto == ownEndPriority || r.Table == u.cfg.BackstopTable()
+	case ownPriority:
+		return r.Table == u.cfg.BackstopTable()
+	case ownEndPriority:
+		return r.Table <= 0 && r.Goto < 0 && r.Src == nil && r.Dst == nil && r.IifName == "" && r.Mark == 0
 	}
 	return false
+}
+
+// ownSelect makes r select the host's own lookups of its family: IPv4's without a source,
+// all of IPv6's (see above).
+func ownSelect(r *netlink.Rule, v4 bool) {
+	if v4 {
+		r.Family = netlink.FAMILY_V4
+		r.Src = &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(32, 32)}
+		return
+	}
+	r.Family = netlink.FAMILY_V6
+	r.IifName = "lo"
+}
+
+// ownRules are the rules above for the policies ps (in their order) and the host's
+// addresses local (those applied, or, before they are, those stored), by ownKey.
+func (u *userspace) ownRules(ps []Policy, local []netip.Prefix) map[string]*netlink.Rule {
+	out := map[string]*netlink.Rule{}
+	add := func(r *netlink.Rule) { out[ownKey(r)] = r }
+	for _, v4 := range []bool{true, false} {
+		// src: the host's own traffic's source while routerd runs, the first holding full
+		// tunnel's (the steering route is the first full tunnel's).
+		var src netip.Addr
+		for i := range ps {
+			p := &ps[i]
+			if p.Dst.Addr().Is4() != v4 {
+				continue
+			}
+			if a, ok := ownSource(p, local); ok {
+				if !src.IsValid() {
+					src = a
+				}
+				r := netlink.NewRule()
+				r.Priority, r.Table = ownPriority, u.cfg.BackstopTable()
+				ownSelect(r, v4)
+				ruleSelectors(r, p)
+				add(r)
+			}
+		}
+		if !src.IsValid() {
+			continue
+		}
+		skip := netlink.NewRule()
+		skip.Priority, skip.Goto = ownSkipPriority, ownEndPriority
+		skip.Family = netlink.FAMILY_V6
+		if v4 {
+			skip.Family = netlink.FAMILY_V4
+		}
+		m := u.cfg.BypassMark
+		skip.Mark, skip.Mask = m, &m
+		add(skip)
+		end := netlink.NewRule()
+		end.Family, end.Priority, end.Type, end.Table = skip.Family, ownEndPriority, unix.FR_ACT_NOP, -1
+		add(end)
+		for i := range ps {
+			p := &ps[i]
+			if p.Dir != DirOut || p.Dst.Addr().Is4() != v4 || !p.Src.Contains(src) {
+				continue
+			}
+			if p.Action == ActionEncrypt && p.Dst.Bits() == 0 && p.Protocol == 0 && p.SrcPort == 0 && p.DstPort == 0 {
+				break // a full tunnel takes all of the host's own traffic from here on
+			}
+			if p.Action == ActionNone {
+				r := netlink.NewRule()
+				r.Priority, r.Goto = ownSkipPriority, ownEndPriority
+				ownSelect(r, v4)
+				if p.Dst.Bits() > 0 {
+					r.Dst = prefixNet(p.Dst.Masked())
+				}
+				ruleSelectors(r, p)
+				add(r)
+			}
+		}
+	}
+	return out
+}
+
+// ownSource is the host's address (of local) inside p's src-address where p is a full
+// tunnel that holds the host's own traffic.
+func ownSource(p *Policy, local []netip.Prefix) (netip.Addr, bool) {
+	if !fullTunnel(p) || p.Src.Addr().Is4() != p.Dst.Addr().Is4() {
+		return netip.Addr{}, false
+	}
+	for _, a := range local {
+		if ip := a.Addr().Unmap(); !ip.IsLoopback() && p.Src.Contains(ip) {
+			return ip, true
+		}
+	}
+	return netip.Addr{}, false
 }

@@ -24,10 +24,12 @@ import (
 //
 // local are the host's addresses as configured (with their prefix lengths), which a host
 // that boots has not applied yet: where a full tunnel's src-address holds one, the host's
-// own unbound traffic is held too (ownRule), and BackstopTable gets the throws of their
+// own traffic is held too (ownRules), and BackstopTable gets the throws of their
 // networks, so that what the engines send to the connected networks before the data
 // path's first policies (which make the throws of the addresses then applied) is not
-// dropped.
+// dropped. ps may hold none policies (only those): where one comes before the full
+// tunnels and its src-address holds the host's source, the host's own traffic to its
+// destination passes (ownRules), as it will once the data path runs.
 func PrearmBackstops(cfg Config, ps []Policy, local []netip.Prefix) error {
 	cfg = cfg.withDefaults()
 	var ours []Policy
@@ -82,16 +84,13 @@ func PrearmBackstops(cfg Config, ps []Policy, local []netip.Prefix) error {
 				}
 			}
 		}
-		var own []*netlink.Rule
 		var v4, v6 bool
 		for i := range ours {
 			if p := &ours[i]; fullTunnel(p) {
-				if holdsOwn(p, local) {
-					own = append(own, u.ownRule(p))
-				}
 				v4, v6 = v4 || p.Dst.Addr().Is4(), v6 || p.Dst.Addr().Is6()
 			}
 		}
+		own := u.ownRules(ps, local)
 		for _, a := range local {
 			if a.Addr().IsLoopback() || !(a.Addr().Is4() && v4 || a.Addr().Is6() && v6) {
 				continue
@@ -101,7 +100,10 @@ func PrearmBackstops(cfg Config, ps []Policy, local []netip.Prefix) error {
 				errs = errors.Join(errs, fmt.Errorf("esp: throw %s: %w", routeKey(th.Table, a.Masked()), err))
 			}
 		}
-		rules = append(rules, own...)
+		// The gotos' target first, then the skips, then the holds (byRank).
+		for _, k := range byRank(own, false) {
+			rules = append(rules, own[k])
+		}
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		if tables[cfg.Table] {

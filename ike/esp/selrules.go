@@ -1,10 +1,14 @@
 package esp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -122,7 +126,8 @@ func (u *userspace) syncSelectorRules(ps []Policy) error {
 // table and leave in the clear).
 func (u *userspace) syncRules(have, want map[string]*netlink.Rule) error {
 	var errs error
-	for k, r := range want {
+	for _, k := range byRank(want, false) {
+		r := want[k]
 		if _, ok := have[k]; ok {
 			continue
 		}
@@ -132,7 +137,8 @@ func (u *userspace) syncRules(have, want map[string]*netlink.Rule) error {
 		}
 		have[k] = r
 	}
-	for k, r := range have {
+	for _, k := range byRank(have, true) {
+		r := have[k]
 		if _, ok := want[k]; !ok {
 			if err := u.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
 				errs = errors.Join(errs, fmt.Errorf("esp: ip rule %s: %w", k, err))
@@ -142,6 +148,30 @@ func (u *userspace) syncRules(have, want map[string]*netlink.Rule) error {
 		}
 	}
 	return errs
+}
+
+// byRank are rs's keys in the order to add them (rev: to remove them): a goto's target
+// (ownEndPriority's nop) before the gotos, and the gotos (the bypass mark's skip) before
+// the lookups they skip, so that a rule never jumps nowhere (an unresolved goto is passed
+// over) and an outer packet never meets a hold without its skip.
+func byRank(rs map[string]*netlink.Rule, rev bool) []string {
+	rank := func(r *netlink.Rule) int {
+		switch {
+		case r.Priority == ownEndPriority:
+			return 0
+		case r.Goto >= 0:
+			return 1
+		}
+		return 2
+	}
+	ks := slices.Collect(maps.Keys(rs))
+	slices.SortFunc(ks, func(a, b string) int {
+		if rev {
+			a, b = b, a
+		}
+		return cmp.Or(cmp.Compare(rank(rs[a]), rank(rs[b])), strings.Compare(a, b))
+	})
+	return ks
 }
 
 // openSelectorRules adopts the selector rules and the full tunnels' backstop rules an
@@ -172,7 +202,7 @@ func (u *userspace) adoptRules() error {
 		}
 		for i := range rs {
 			r := &rs[i]
-			if fam == netlink.FAMILY_V4 && r.Priority == ownPriority && r.Table == u.cfg.BackstopTable() {
+			if u.isOwnRule(r) {
 				r.Family = fam
 				u.bsRules[ownKey(r)] = r
 				continue
@@ -197,8 +227,8 @@ func (u *userspace) adoptRules() error {
 // to remove.
 func (u *userspace) closeRules(rs map[string]*netlink.Rule) error {
 	var errs error
-	for _, r := range rs {
-		errs = errors.Join(errs, u.delRule(r))
+	for _, k := range byRank(rs, true) {
+		errs = errors.Join(errs, u.delRule(rs[k]))
 	}
 	return errs
 }

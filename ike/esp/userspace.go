@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -778,7 +779,8 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 	want := map[string]netlink.Route{}
 	owner := map[string]uint32{} // the policy each route is for (not keepLocal's)
 	wantRules := map[string]*netlink.Rule{}
-	var full4, full6 bool // a full tunnel's backstop (fullbackstop.go) in that family
+	var full4, full6 bool    // a full tunnel's backstop (fullbackstop.go) in that family
+	var local []netip.Prefix // the host's addresses in full tunnels' sources (ownRules)
 	for i, p := range cp {
 		if p.Dir != DirOut {
 			continue
@@ -796,9 +798,8 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 			}
 			r := u.backstopRule(&p)
 			wantRules[ruleKey(r)] = r
-			if src, ok := u.localAddrIn(p.Src); ok && holdsOwn(&p, []netip.Prefix{netip.PrefixFrom(src, src.BitLen())}) {
-				o := u.ownRule(&p)
-				wantRules[ownKey(o)] = o
+			if src, ok := u.localAddrIn(p.Src); ok {
+				local = append(local, netip.PrefixFrom(src, src.BitLen()))
 			}
 			full4, full6 = full4 || dst.Addr().Is4(), full6 || dst.Addr().Is6()
 		}
@@ -828,6 +829,7 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 			want[backstopKey(k)] = backstop(dst, table)
 		}
 	}
+	maps.Copy(wantRules, u.ownRules(cp, local))
 	u.keepLocal(cp, want)
 	u.mirrorThrows(want, full4, full6)
 	// Make before break: a changed route is replaced in place (same table, destination and

@@ -1,0 +1,108 @@
+package esp
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOwnRulesIPv6MarkNone: while routerd is down (here: only what PrearmBackstops
+// leaves, no data path), a full tunnel whose source holds a host address holds the
+// host's own traffic as the running data path would take it into the tunnel, checked
+// with real pings: its unbound IPv6 (before, nothing held it: an IPv6 rule cannot select
+// a lookup without a source, and a blackhole only made the kernel look up again from the
+// WAN address), its routing-marked sockets (before, fwmark 0/0xfff00000 let them go by
+// to their routing table), and it passes what a none policy before the tunnel carves out
+// (before, table 222 held it). The bypass mark and the WAN address's own IPv4 still
+// pass, the connected networks too; ClearBackstops leaves no rule.
+func TestOwnRulesIPv6MarkNone(t *testing.T) {
+	r := newRig(t)
+	run(t, "ip", "-n", r.a, "route", "add", "default", "via", "198.18.0.2")
+	run(t, "ip", "-n", r.a, "-6", "route", "add", "default", "via", "2001:db8:ff::2")
+	run(t, "ip", "-n", r.b, "addr", "add", "198.19.3.1/32", "dev", "lo")
+	// Whatever source the kernel picks, B answers it.
+	run(t, "ip", "-n", r.b, "route", "add", "198.19.1.0/24", "via", "198.18.0.1")
+	run(t, "ip", "-n", r.b, "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:ff::1")
+	cfg := DefaultConfig()
+	cfg.Force = KindUserspace
+	pols := []Policy{
+		{ID: 1, Src: netip.MustParsePrefix("198.19.1.0/24"), Dst: netip.MustParsePrefix("198.19.2.0/24"), Dir: DirOut,
+			Action: ActionNone},
+		{ID: 2, Src: netip.MustParsePrefix("198.19.1.0/24"), Dst: netip.MustParsePrefix("0.0.0.0/0"), Dir: DirOut,
+			Action: ActionEncrypt, Level: LevelRequire},
+		{ID: 3, Src: netip.MustParsePrefix("2001:db8:1::/64"), Dst: netip.MustParsePrefix("::/0"), Dir: DirOut,
+			Action: ActionEncrypt, Level: LevelRequire},
+	}
+	state := func() string {
+		return run(t, "ip", "-n", r.a, "rule") + run(t, "ip", "-n", r.a, "-6", "rule") +
+			run(t, "ip", "-n", r.a, "route", "show", "table", "all") + run(t, "ip", "-n", r.a, "-6", "route", "show", "table", "all")
+	}
+	ping := func(args ...string) bool {
+		_, err := nsExec(t, r.a, append([]string{"ping", "-c", "1", "-W", "1"}, args...)...)
+		return err == nil
+	}
+	held := [][]string{
+		{"198.19.3.1"},                  // unbound: already held before
+		{"-m", "1048576", "198.19.3.1"}, // routing mark 1 (0x00100000)
+		{"-6", "2001:db8:2::1"},         // unbound IPv6
+		{"-6", "-m", "1048576", "2001:db8:2::1"},
+		// The WAN address's own IPv6 too: the kernel's second lookup of an unbound socket
+		// is from it, and cannot be told apart (fullbackstop.go).
+		{"-6", "-I", "2001:db8:ff::1", "2001:db8:2::1"},
+	}
+	passed := [][]string{
+		{"198.19.2.1"},                  // the none policy's destination
+		{"-m", "1048576", "198.19.2.1"}, // the same, routing-marked
+		{"-I", "198.18.0.1", "198.19.3.1"},
+		{"-m", "4293918720", "198.19.3.1"}, // the bypass mark (0xfff00000)
+		{"-6", "2001:db8:ff::2"},           // the connected network
+		{"198.18.0.2"},
+	}
+	for _, args := range append(append([][]string{}, held...), passed...) {
+		// The first in 5 s: the links have just come up (IPv6 neighbour discovery).
+		if !waitFor(5*time.Second, func() bool { return ping(args...) }) {
+			t.Fatalf("ping %s does not pass before any backstop:\n%s", strings.Join(args, " "), state())
+		}
+	}
+	inNS(t, r.a, func() {
+		if err := PrearmBackstops(cfg, pols, nil); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, args := range held {
+		if ping(args...) {
+			t.Errorf("ping %s passed while routerd is down: want it held:\n%s", strings.Join(args, " "), state())
+		}
+	}
+	for _, args := range passed {
+		if !ping(args...) {
+			t.Errorf("ping %s is held while routerd is down: want it passed:\n%s", strings.Join(args, " "), state())
+		}
+	}
+	inNS(t, r.a, func() {
+		if err := ClearBackstops(cfg); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, n := range []string{"222:", "223:", "224:", "lookup 22"} {
+		if out := state(); strings.Contains(out, n) {
+			t.Errorf("ClearBackstops left %q:\n%s", n, out)
+		}
+	}
+	if !ping("-6", "2001:db8:2::1") || !ping("-m", "1048576", "198.19.3.1") {
+		t.Errorf("held after ClearBackstops:\n%s", state())
+	}
+}
+
+// waitFor polls ok every 100 ms until it holds or d has passed.
+func waitFor(d time.Duration, ok func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
+		if ok() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
