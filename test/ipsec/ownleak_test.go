@@ -24,13 +24,24 @@ import (
 // unbound rule (esp ownRule) these pings left from the WAN address whenever the steering
 // route was missing (issue 12). What no policy protects stays reachable: the WAN
 // address's own ping (bound) and the connected network's gateway (unbound: a throw).
+// The same for the router's unbound IPv6 under a ::/0 full tunnel from its IPv6 LAN, and
+// for a socket with a routing mark (ping -m), which the tunnel takes while routerd runs
+// (before esp ownRules, 222-224, both left from the WAN address while routerd was down);
+// and a none policy before the full tunnel (198.19.105.0/24 from the LAN) passes the
+// router's own pings both while routerd runs and while it is down (before, table 222
+// held them while down).
 func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
 	nsA, nsB := iketest.NS(t, "oba"), iketest.NS(t, "obb")
 	iketest.Veth(t, nsA, "ether1", "", nsB, "wan", "198.18.94.2/24")
 	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.101.1/24", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.103.1/24", "dev", "lo")
+	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.104.1/24", "dev", "lo")
+	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.105.1/24", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", nsB, "route", "add", "198.19.202.0/24", "via", "198.18.94.1")
+	iketest.Sh(t, "ip", "-n", nsB, "-6", "addr", "add", "2001:db8:94::2/64", "dev", "wan", "nodad")
+	iketest.Sh(t, "ip", "-n", nsB, "-6", "addr", "add", "2001:db8:101::1/64", "dev", "lo")
+	iketest.Sh(t, "ip", "-n", nsB, "-6", "route", "add", "2001:db8:202::/64", "via", "2001:db8:94::1")
 	a := startBin(t, nsA, filepath.Join(t.TempDir(), "data"))
 	// The addresses before the policy, so that the first phase checks the hold and not how
 	// soon the data path follows a LAN address applied after the IPsec engine's pass (it
@@ -40,17 +51,22 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 /ip address add address=198.18.94.1/24 interface=ether1
 /ip address add address=198.19.202.1/24 interface=lan
 /ip route add gateway=198.18.94.2
+/ipv6 address add address=2001:db8:94::1/64 interface=ether1 advertise=no no-dad=yes
+/ipv6 address add address=2001:db8:202::1/64 interface=lan advertise=no no-dad=yes
+/ipv6 route add dst-address=::/0 gateway=2001:db8:94::2
 `)
 	a.Settle()
 	if !iketest.WaitFor(30*time.Second, func() bool {
-		out, _ := iketest.In(nsA, "ip", "-4", "addr", "show", "dev", "lan").CombinedOutput()
-		return strings.Contains(string(out), "198.19.202.1/24")
+		out, _ := iketest.In(nsA, "ip", "addr", "show", "dev", "lan").CombinedOutput()
+		return strings.Contains(string(out), "198.19.202.1/24") && strings.Contains(string(out), "2001:db8:202::1/64")
 	}) {
-		t.Fatal("the LAN address is not applied")
+		t.Fatal("the LAN addresses are not applied")
 	}
 	a.Script(`/ip ipsec peer add name=p address=198.18.94.2/32 exchange-mode=ike2 passive=yes
 /ip ipsec identity add peer=p secret=thisisnotasecurepsk
+/ip ipsec policy add src-address=198.19.202.0/24 dst-address=198.19.105.0/24 action=none
 /ip ipsec policy add src-address=198.19.202.0/24 dst-address=0.0.0.0/0 tunnel=yes peer=p level=require
+/ip ipsec policy add src-address=2001:db8:202::/64 dst-address=::/0 tunnel=yes peer=p level=require
 `)
 	a.Settle()
 	ping := func(args ...string) bool {
@@ -58,29 +74,48 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	}
 	state := func() string {
 		rules, _ := iketest.In(nsA, "ip", "rule").CombinedOutput()
+		rules6, _ := iketest.In(nsA, "ip", "-6", "rule").CombinedOutput()
 		routes, _ := iketest.In(nsA, "ip", "route", "show", "table", "all").CombinedOutput()
-		return string(rules) + "\n" + string(routes)
+		routes6, _ := iketest.In(nsA, "ip", "-6", "route", "show", "table", "all").CombinedOutput()
+		return string(rules) + string(rules6) + "\n" + string(routes) + string(routes6)
 	}
 	free := func(when string) {
 		t.Helper()
 		if !iketest.WaitFor(30*time.Second, func() bool { return ping("-I", "198.18.94.1", "198.19.103.1") }) {
 			t.Fatalf("%s: the WAN address's own ping, which no policy selects, does not pass:\n%s", when, state())
 		}
-		if !ping("198.18.94.2") {
+		if !ping("198.18.94.2") || !iketest.WaitFor(5*time.Second, func() bool { return ping("-6", "2001:db8:94::2") }) {
 			t.Fatalf("%s: the router's unbound ping to its connected gateway does not pass:\n%s", when, state())
 		}
 	}
 	free("routerd running")
 	w := captureWire(t, nsB, "wan")
-	probe := func() (stop func() (tries, hits int64)) {
-		return testbin.Repeat(20*time.Millisecond, func() bool { return ping("198.19.101.1") })
+	// The held probes: unbound IPv4, routing mark 1 (0x00100000), unbound IPv6; and the
+	// none policy's destination, which must pass.
+	held := [][]string{{"198.19.101.1"}, {"-m", "1048576", "198.19.104.1"}, {"-6", "2001:db8:101::1"}}
+	type probes struct{ stop [4]func() (int64, int64) }
+	probe := func() (p probes) {
+		for i, args := range append(held, []string{"198.19.105.1"}) {
+			p.stop[i] = testbin.Repeat(20*time.Millisecond, func() bool { return ping(args...) })
+		}
+		return p
 	}
-	var tries, answered int64
+	var tries, answered [4]int64
 	var phases []string
-	count := func(phase string, stop func() (int64, int64)) {
-		n, h := stop()
-		tries, answered = tries+n, answered+h
-		phases = append(phases, fmt.Sprintf("%s %d/%d", phase, h, n))
+	var noneShort []string
+	count := func(phase string, p probes) {
+		var ph []string
+		for i, stop := range p.stop {
+			n, h := stop()
+			tries[i], answered[i] = tries[i]+n, answered[i]+h
+			ph = append(ph, fmt.Sprintf("%d/%d", h, n))
+			// The none policy's destination passes while routerd runs and while it is
+			// down (not checked while it starts: the addresses come and go then).
+			if i == 3 && !strings.HasPrefix(phase, "start") && !strings.HasPrefix(phase, "cold") && h*10 < n*9 {
+				noneShort = append(noneShort, fmt.Sprintf("%s %d/%d", phase, h, n))
+			}
+		}
+		phases = append(phases, phase+" "+strings.Join(ph, " "))
 	}
 	// Running, no SA: held by the steering route.
 	p := probe()
@@ -107,7 +142,7 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	// A cold start: what a reboot leaves of routerd is nothing.
 	a.Stop()
 	for _, fam := range []string{"-4", "-6"} {
-		for _, pref := range []string{"218", "219", "220", "221", "222"} {
+		for _, pref := range []string{"218", "219", "220", "221", "222", "223", "224"} {
 			for iketest.In(nsA, "ip", fam, "rule", "del", "pref", pref).Run() == nil {
 			}
 		}
@@ -118,6 +153,7 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	iketest.Sh(t, "ip", "-n", nsA, "link", "del", "lan")
 	iketest.Sh(t, "ip", "-n", nsA, "addr", "flush", "dev", "ether1")
 	iketest.Sh(t, "ip", "-n", nsA, "-4", "route", "flush", "table", "main")
+	iketest.Sh(t, "ip", "-n", nsA, "-6", "route", "flush", "table", "main")
 	p = probe()
 	if err := a.Start(); err != nil {
 		count("cold start", p)
@@ -127,33 +163,55 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	free("after a cold start")
 	time.Sleep(time.Second)
 	count("cold start", p)
-	leaked := countWire(t, w, "icmp.type == 8 && ip.dst == 198.19.101.1")
-	t.Logf("%d unbound pings from the router across a SIGTERM, a SIGKILL and a cold start: %d answered (%s), %d echo requests on the WAN",
-		tries, answered, strings.Join(phases, ", "), leaked)
-	if leaked != 0 || answered != 0 {
-		t.Fatalf("the router's own traffic under the full tunnel left in the clear: %d echo requests on the WAN, %d answered:\n%s\n%s",
-			leaked, answered, w.show("icmp.type == 8 && ip.dst == 198.19.101.1"), state())
+	filters := []string{"icmp.type == 8 && ip.dst == 198.19.101.1", "icmp.type == 8 && ip.dst == 198.19.104.1",
+		"icmpv6.type == 128 && ipv6.dst == 2001:db8:101::1"}
+	leaked := countWires(t, w, filters)
+	t.Logf("unbound pings from the router across a SIGTERM, a SIGKILL and a cold start (answered/sent per phase: IPv4, routing mark, IPv6, none policy): %s; echo requests on the WAN: IPv4 %d, routing mark %d, IPv6 %d; none policy's answered %d/%d",
+		strings.Join(phases, ", "), leaked[0], leaked[1], leaked[2], answered[3], tries[3])
+	for i, name := range []string{"unbound IPv4", "routing-marked", "unbound IPv6"} {
+		if leaked[i] != 0 || answered[i] != 0 {
+			t.Errorf("the router's own %s traffic under the full tunnel left in the clear: %d echo requests on the WAN, %d of %d answered:\n%s",
+				name, leaked[i], answered[i], tries[i], w.show(filters[i]))
+		}
 	}
-	// The hold is the policy's: without it the same ping passes, and a stop leaves no rule.
-	a.Script("/ip ipsec policy remove [find dst-address=0.0.0.0/0]\n")
-	if !iketest.WaitFor(30*time.Second, func() bool { return ping("198.19.101.1") }) {
-		t.Fatalf("the policy is removed but the router's own ping stays held:\n%s", state())
+	if len(noneShort) > 0 {
+		t.Errorf("the none policy's destination is held (answered/sent): %s", strings.Join(noneShort, ", "))
+	}
+	if t.Failed() {
+		t.Fatal(state())
+	}
+	// The hold is the policies': without them the same pings pass, and a stop leaves no rule.
+	a.Script("/ip ipsec policy remove [find dst-address=0.0.0.0/0]\n/ip ipsec policy remove [find dst-address=::/0 template=no]\n")
+	for _, args := range held {
+		if !iketest.WaitFor(30*time.Second, func() bool { return ping(args...) }) {
+			t.Fatalf("the policies are removed but the router's own ping %s stays held:\n%s", strings.Join(args, " "), state())
+		}
 	}
 	a.Stop()
-	if out, _ := iketest.In(nsA, "ip", "rule").CombinedOutput(); strings.Contains(string(out), "lookup 22") {
-		t.Errorf("rules left after a stop without require policies:\n%s", out)
+	for _, fam := range []string{"-4", "-6"} {
+		out, _ := iketest.In(nsA, "ip", fam, "rule").CombinedOutput()
+		for _, left := range []string{"lookup 22", "goto 224", "224:"} {
+			if strings.Contains(string(out), left) {
+				t.Errorf("rules left after a stop without require policies:\n%s", out)
+				break
+			}
+		}
 	}
 }
 
-// countWire is the number of captured packets that match a display filter (it ends the
-// capture).
-func countWire(t *testing.T, w *wire, filter string) int {
+// countWires is the number of captured packets that match each of the display filters
+// (it ends the capture).
+func countWires(t *testing.T, w *wire, filters []string) []int {
 	t.Helper()
 	time.Sleep(500 * time.Millisecond) // let tshark write the last packets
 	w.stop()
-	out, err := exec.Command("tshark", "-r", w.pcap, "-Y", filter, "-T", "fields", "-e", "frame.number").Output()
-	if err != nil {
-		t.Fatalf("tshark -r: %v", err)
+	var n []int
+	for _, f := range filters {
+		out, err := exec.Command("tshark", "-r", w.pcap, "-Y", f, "-T", "fields", "-e", "frame.number").Output()
+		if err != nil {
+			t.Fatalf("tshark -r: %v", err)
+		}
+		n = append(n, len(strings.Fields(string(out))))
 	}
-	return len(strings.Fields(string(out)))
+	return n
 }
