@@ -72,8 +72,9 @@
 // kernel refused) never lets protected packets fall through to the main table in the
 // clear; a full tunnel's (0.0.0.0/0, ::/0) is in a table of its own, BackstopTable (222),
 // which only the policy's sources (and its protocol and ports) reach, and, where the
-// policy's source holds an address of the host, the host's own IPv4 lookups without a
-// source, after Table (fullbackstop.go ownRule). The backstops, and the ip rules
+// policy's source holds an address of the host, the host's own traffic after Table
+// (fullbackstop.go ownRules: IPv4 lookups without a source, all of IPv6's, routing-marked
+// ones too, not the bypass mark's nor a none policy's before the tunnel). The backstops, and the ip rules
 // that lead to their tables,
 // outlive the process: Close (routerd stopping) leaves them, a crash does too, and the
 // next Open adopts them without a gap, so that protected destinations are dropped while
@@ -81,7 +82,7 @@
 // backstop goes with its policy. PrearmBackstops installs them before the data path opens
 // (a host that boots), ClearBackstops removes them without it (prearm.go). A host that no
 // longer runs routerd keeps them until they are deleted by hand (ip rules of priority 218
-// to 220 and 222, tables 220 to 222).
+// to 220 and 222 to 224, tables 220 to 222).
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the
