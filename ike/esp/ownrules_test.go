@@ -1,6 +1,7 @@
 package esp
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -70,16 +71,41 @@ func TestOwnRulesIPv6MarkNone(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	for _, args := range held {
-		if ping(args...) {
-			t.Errorf("ping %s passed while routerd is down: want it held:\n%s", strings.Join(args, " "), state())
+	down := func(when string) {
+		t.Helper()
+		for _, args := range held {
+			if ping(args...) {
+				t.Errorf("%s: ping %s passed while routerd is down: want it held:\n%s", when, strings.Join(args, " "), state())
+			}
+		}
+		for _, args := range passed {
+			if !ping(args...) {
+				t.Errorf("%s: ping %s is held while routerd is down: want it passed:\n%s", when, strings.Join(args, " "), state())
+			}
 		}
 	}
-	for _, args := range passed {
-		if !ping(args...) {
-			t.Errorf("ping %s is held while routerd is down: want it passed:\n%s", strings.Join(args, " "), state())
+	down("prearmed")
+	// A run adopts the rules, its policies keep them (one key for the rule made and the
+	// rule listed: else the sync would delete what it wants), and Close leaves them.
+	a := startNode(t, r.a)
+	if err := a.dp.SetPolicies(context.Background(), pols); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.dp.SetPolicies(context.Background(), pols); err != nil {
+		t.Fatal(err)
+	}
+	a.dp.Close()
+	a.udp.Close()
+	a.udp6.Close()
+	down("after a run")
+	for fam, want := range map[string]int{"-4": 4, "-6": 3} { // skip, (IPv4) exception, hold, nop
+		out := run(t, "ip", "-n", r.a, fam, "rule")
+		if n := strings.Count(out, "\n222:") + strings.Count(out, "\n223:") + strings.Count(out, "\n224:"); n != want {
+			t.Errorf("%s: %d rules 222-224, want %d:\n%s", fam, n, want, out)
 		}
 	}
+	// An earlier version's rule 222 goes with the others.
+	run(t, "ip", "-n", r.a, "rule", "add", "pref", "222", "from", "0.0.0.0", "fwmark", "0/0xfff00000", "lookup", "222")
 	inNS(t, r.a, func() {
 		if err := ClearBackstops(cfg); err != nil {
 			t.Error(err)
