@@ -25,8 +25,14 @@ type wire struct {
 
 func captureWire(t *testing.T, ns, ifname string) *wire {
 	t.Helper()
+	return captureWireFilter(t, ns, ifname, "ip")
+}
+
+// captureWireFilter is captureWire with a capture filter of the caller's ("ip6").
+func captureWireFilter(t *testing.T, ns, ifname, filter string) *wire {
+	t.Helper()
 	w := &wire{t: t, pcap: filepath.Join(t.TempDir(), "wire.pcap")}
-	w.cmd = iketest.In(ns, "tshark", "-i", ifname, "-f", "ip", "-w", w.pcap)
+	w.cmd = iketest.In(ns, "tshark", "-i", ifname, "-f", filter, "-w", w.pcap)
 	errs := &lockedBuf{}
 	w.cmd.Stderr = errs
 	if err := w.cmd.Start(); err != nil {

@@ -89,7 +89,7 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 		}
 	}
 	free("routerd running")
-	w := captureWire(t, nsB, "wan")
+	w, w6 := captureWire(t, nsB, "wan"), captureWireFilter(t, nsB, "wan", "ip6")
 	// The held probes: unbound IPv4, routing mark 1 (0x00100000), unbound IPv6; and the
 	// none policy's destination, which must pass.
 	held := [][]string{{"198.19.101.1"}, {"-m", "1048576", "198.19.104.1"}, {"-6", "2001:db8:101::1"}}
@@ -165,13 +165,14 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	count("cold start", p)
 	filters := []string{"icmp.type == 8 && ip.dst == 198.19.101.1", "icmp.type == 8 && ip.dst == 198.19.104.1",
 		"icmpv6.type == 128 && ipv6.dst == 2001:db8:101::1"}
-	leaked := countWires(t, w, filters)
+	leaked := append(countWires(t, w, filters[:2]), countWires(t, w6, filters[2:])...)
+	wires := []*wire{w, w, w6}
 	t.Logf("unbound pings from the router across a SIGTERM, a SIGKILL and a cold start (answered/sent per phase: IPv4, routing mark, IPv6, none policy): %s; echo requests on the WAN: IPv4 %d, routing mark %d, IPv6 %d; none policy's answered %d/%d",
 		strings.Join(phases, ", "), leaked[0], leaked[1], leaked[2], answered[3], tries[3])
 	for i, name := range []string{"unbound IPv4", "routing-marked", "unbound IPv6"} {
 		if leaked[i] != 0 || answered[i] != 0 {
 			t.Errorf("the router's own %s traffic under the full tunnel left in the clear: %d echo requests on the WAN, %d of %d answered:\n%s",
-				name, leaked[i], answered[i], tries[i], w.show(filters[i]))
+				name, leaked[i], answered[i], tries[i], wires[i].show(filters[i]))
 		}
 	}
 	if len(noneShort) > 0 {
