@@ -53,7 +53,7 @@ func coldStartNoCleartext(t *testing.T, dst string, free [2]string) {
 	a.Stop()
 	// What a reboot leaves of it: nothing.
 	for _, fam := range []string{"-4", "-6"} {
-		for _, pref := range []string{"218", "219", "220", "221", "222"} {
+		for _, pref := range []string{"218", "219", "220", "221", "222", "223", "224"} {
 			for iketest.In(nsA, "ip", fam, "rule", "del", "pref", pref).Run() == nil {
 			}
 		}
