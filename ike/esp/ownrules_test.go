@@ -94,9 +94,7 @@ func TestOwnRulesIPv6MarkNone(t *testing.T) {
 	if err := a.dp.SetPolicies(context.Background(), pols); err != nil {
 		t.Fatal(err)
 	}
-	a.dp.Close()
-	a.udp.Close()
-	a.udp6.Close()
+	a.close()
 	down("after a run")
 	for fam, want := range map[string]int{"-4": 4, "-6": 3} { // skip, (IPv4) exception, hold, nop
 		out := run(t, "ip", "-n", r.a, fam, "rule")
