@@ -14,7 +14,7 @@ import (
 // with real pings: its unbound IPv6 (before, nothing held it: an IPv6 rule cannot select
 // a lookup without a source, and a blackhole only made the kernel look up again from the
 // WAN address), its routing-marked sockets (before, fwmark 0/0xfff00000 let them go by
-// to their routing table), and it passes what a none policy before the tunnel carves out
+// to their routing table, rule 2000 here as control/routing makes it), and it passes what a none policy before the tunnel carves out
 // (before, table 222 held it). The bypass mark and the WAN address's own IPv4 still
 // pass, the connected networks too; ClearBackstops leaves no rule.
 func TestOwnRulesIPv6MarkNone(t *testing.T) {
@@ -22,6 +22,13 @@ func TestOwnRulesIPv6MarkNone(t *testing.T) {
 	run(t, "ip", "-n", r.a, "route", "add", "default", "via", "198.18.0.2")
 	run(t, "ip", "-n", r.a, "-6", "route", "add", "default", "via", "2001:db8:ff::2")
 	run(t, "ip", "-n", r.b, "addr", "add", "198.19.3.1/32", "dev", "lo")
+	// Routing mark 1's table, as control/routing sets it up: the marked probes take it
+	// unless held.
+	for _, fam := range []string{"-4", "-6"} {
+		run(t, "ip", "-n", r.a, fam, "rule", "add", "prio", "2000", "fwmark", "0x100000/0xfff00000", "lookup", "10001")
+	}
+	run(t, "ip", "-n", r.a, "route", "add", "default", "via", "198.18.0.2", "table", "10001")
+	run(t, "ip", "-n", r.a, "-6", "route", "add", "default", "via", "2001:db8:ff::2", "table", "10001")
 	// Whatever source the kernel picks, B answers it.
 	run(t, "ip", "-n", r.b, "route", "add", "198.19.1.0/24", "via", "198.18.0.1")
 	run(t, "ip", "-n", r.b, "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:ff::1")
