@@ -16,8 +16,9 @@
 //     drained after each wakeup until the device is empty or the batch full, and the
 //     batch is encrypted and handed to a send stage on a goroutine of its own, which
 //     sends it at once while the next batch is read; decrypted packets are written in
-//     batches the TUN library coalesces into
-//     GRO super-packets); routerd's own security policy database (SPD, first match in
+//     batches the TUN library coalesces into GRO super-packets: the raw IPv4 reader
+//     writes what each recvmmsg gave itself, the UDP 4500 and raw IPv6 readers hand
+//     theirs to a writer goroutine); routerd's own security policy database (SPD, first match in
 //     RouterOS order); a security association database (SAD) with sequence numbers, the
 //     anti-replay window (RFC 4303 3.4.3, any size; ESN with the Appendix A inference),
 //     byte and time lifetimes raising Events. Outer packets leave by a raw IP protocol 50

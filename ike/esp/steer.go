@@ -122,6 +122,7 @@ func (u *userspace) steerLoop() {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
 		msgs[i].OOB = make([]byte, 128)
 	}
+	w := newTunBatch(64)
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
@@ -132,14 +133,15 @@ func (u *userspace) steerLoop() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		u.decapSteered(msgs[:n])
+		u.decapSteered(msgs[:n], w)
+		u.writeBatch(w)
 	}
 }
 
 // decapSteered handles a batch read from the steering socket: each datagram is raw ESP
 // the port program rewrote, or several of one size aggregated by GRO (recover.go: a panic
-// costs the batch).
-func (u *userspace) decapSteered(msgs []ipv4.Message) {
+// costs the batch), into w, which it writes each time it is full (raw4Loop says why).
+func (u *userspace) decapSteered(msgs []ipv4.Message, w *tunBatch) {
 	defer u.recovered("steer", stInErrors)
 	for i := range msgs {
 		ua, ok := msgs[i].Addr.(*net.UDPAddr)
@@ -156,7 +158,7 @@ func (u *userspace) decapSteered(msgs []ipv4.Message) {
 			d := b[:min(seg, len(b))]
 			b = b[len(d):]
 			u.perf.steerPkts.Add(1)
-			u.decap(d, src, dst, 0, false)
+			u.decapTo(w, nil, d, src, dst, 0, false)
 		}
 	}
 }

@@ -1669,11 +1669,17 @@ func (u *userspace) sendRaw6(p outPkt) {
 
 // --- inbound --------------------------------------------------------------------------
 
+// raw4Loop reads raw IPv4 ESP in batches (recvmmsg), decrypts them and writes what they
+// carry into the TUN itself, one write a batch (steerLoop too), which the TUN library
+// coalesces: handing
+// each packet to tunWriter cost a wakeup of another goroutine (often another thread, a
+// cross-CPU wakeup) per batch or per packet, and a second copy.
 func (u *userspace) raw4Loop() {
 	msgs := make([]ipv4.Message, 64)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
 	}
+	w := newTunBatch(len(msgs))
 	for {
 		n, err := u.raw4.ReadBatch(msgs, 0)
 		if err != nil {
@@ -1684,13 +1690,14 @@ func (u *userspace) raw4Loop() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		u.decapRaw4(msgs[:n])
+		u.decapRaw4(msgs[:n], w)
+		u.writeBatch(w)
 	}
 }
 
-// decapRaw4 handles a batch read from the raw IPv4 socket (recover.go: a panic costs
-// the batch).
-func (u *userspace) decapRaw4(msgs []ipv4.Message) {
+// decapRaw4 decrypts a batch read from the raw IPv4 socket into w (recover.go: a panic
+// costs the batch).
+func (u *userspace) decapRaw4(msgs []ipv4.Message, w *tunBatch) {
 	defer u.recovered("raw4", stInErrors)
 	for i := range msgs {
 		b := msgs[i].Buffers[0][:msgs[i].N]
@@ -1706,7 +1713,7 @@ func (u *userspace) decapRaw4(msgs []ipv4.Message) {
 		}
 		src := netip.AddrFrom4([4]byte(b[12:16]))
 		dst := netip.AddrFrom4([4]byte(b[16:20]))
-		u.decap(b[ihl:tot], src, dst, 0, false)
+		u.decapTo(w, nil, b[ihl:tot], src, dst, 0, false)
 	}
 }
 
@@ -1763,6 +1770,12 @@ func (u *userspace) decap(esp []byte, src, dst netip.Addr, sport uint16, udp boo
 // inbound SPD and queues the inner packet for the TUN. pb, if not nil, holds esp and is
 // reused for the output.
 func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport uint16, udp bool) {
+	u.decapTo(nil, pb, esp, src, dst, sport, udp)
+}
+
+// decapTo is decapInto that adds the inner packet to w, when not nil, for its reader to
+// write, instead of queueing it for tunWriter.
+func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Addr, sport uint16, udp bool) {
 	u.inject("in")
 	release := func() {
 		if pb != nil {
@@ -1833,6 +1846,17 @@ func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport u
 		release()
 		return
 	}
+	if w != nil && pb == nil && s.sa.Mode == ModeTunnel {
+		// The payload is the inner packet: w copies it, no pbuf between.
+		if (nh != 4 || len(payload) < 20 || payload[0]>>4 != 4) && (nh != 41 || len(payload) < 40 || payload[0]>>4 != 6) {
+			u.st.inc(stInStateModeErrors)
+			return
+		}
+		if u.admitFor(s, payload) {
+			u.toTun(w, payload)
+		}
+		return
+	}
 	out := pb
 	if out == nil {
 		if len(payload)+40 > pbufSize {
@@ -1884,24 +1908,12 @@ func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport u
 			inner = ip
 		}
 	}
-	sel, err := parseInner(inner)
-	if err != nil {
-		u.st.inc(stInStateModeErrors)
+	if !u.admitFor(s, inner) {
 		pbufPool.Put(out)
 		return
 	}
-	if p := u.lookup(&sel, false); p == nil {
-		if u.hasInbound() {
-			u.st.inc(stInNoPolicies)
-			pbufPool.Put(out)
-			return
-		}
-	} else if p.Action == ActionDiscard {
-		u.st.inc(stInPolicyBlocked)
-		pbufPool.Put(out)
-		return
-	} else if p.Action == ActionEncrypt && p.ReqID != 0 && s.sa.ReqID != 0 && p.ReqID != s.sa.ReqID {
-		u.st.inc(stInTemplateMismatches)
+	if w != nil {
+		u.toTun(w, inner)
 		pbufPool.Put(out)
 		return
 	}
@@ -1915,6 +1927,29 @@ func (u *userspace) decapInto(pb *pbuf, esp []byte, src, dst netip.Addr, sport u
 	case <-u.done:
 		pbufPool.Put(out)
 	}
+}
+
+// admitFor checks a decrypted inner packet of s against the inbound SPD and counts
+// what it refuses.
+func (u *userspace) admitFor(s *saState, inner []byte) bool {
+	sel, err := parseInner(inner)
+	if err != nil {
+		u.st.inc(stInStateModeErrors)
+		return false
+	}
+	if p := u.lookup(&sel, false); p == nil {
+		if u.hasInbound() {
+			u.st.inc(stInNoPolicies)
+			return false
+		}
+	} else if p.Action == ActionDiscard {
+		u.st.inc(stInPolicyBlocked)
+		return false
+	} else if p.Action == ActionEncrypt && p.ReqID != 0 && s.sa.ReqID != 0 && p.ReqID != s.sa.ReqID {
+		u.st.inc(stInTemplateMismatches)
+		return false
+	}
+	return true
 }
 
 func (u *userspace) hasInbound() bool {
@@ -2003,6 +2038,48 @@ func (u *userspace) tunWriter() {
 			}
 		}
 		u.writeTun(bufs[:n])
+	}
+}
+
+// tunBatch gathers the inner packets a reader decrypted from one read of its socket, for
+// one TUN write.
+type tunBatch struct {
+	bufs  [][]byte
+	store [][]byte
+	n     int
+}
+
+func newTunBatch(size int) *tunBatch {
+	w := &tunBatch{bufs: make([][]byte, size), store: make([][]byte, size)}
+	for i := range w.store {
+		w.store[i] = make([]byte, tunWriteOffset+65536)
+	}
+	return w
+}
+
+// add copies pkt into the batch; it returns false, and takes nothing, when it is full.
+func (w *tunBatch) add(pkt []byte) bool {
+	if w.n == len(w.store) {
+		return false
+	}
+	w.bufs[w.n] = w.store[w.n][:tunWriteOffset+copy(w.store[w.n][tunWriteOffset:], pkt)]
+	w.n++
+	return true
+}
+
+// toTun adds pkt to w, writing w out first when it is full.
+func (u *userspace) toTun(w *tunBatch, pkt []byte) {
+	if !w.add(pkt) {
+		u.writeBatch(w)
+		w.add(pkt)
+	}
+}
+
+// writeBatch writes what w holds into the TUN and empties it.
+func (u *userspace) writeBatch(w *tunBatch) {
+	if w.n > 0 {
+		u.writeTun(w.bufs[:w.n])
+		w.n = 0
 	}
 }
 
