@@ -1454,6 +1454,12 @@ static __noinline int esp_steer(struct xdp_md *ctx)
 	ip = data + sizeof(struct ethhdr);
 	ip->protocol = IPPROTO_UDP_;
 	ip->tot_len = bpf_htons(tot + sizeof(struct udphdr));
+	/* GRO merges IPv4 datagrams only with IDs that count up by one, or with DF and a
+	 * fixed ID; a raw ESP sender's IDs (the kernel's per-destination counter, which
+	 * jumps) rarely do. The packet is not fragmented and ends here, so DF and ID 0 say
+	 * nothing untrue and make the flow one GRO merges. */
+	ip->frag_off = bpf_htons(IP_DF);
+	ip->id = 0;
 	ip->check = 0;
 	ip->check = ip_csum(ip);
 	struct udphdr *uh = (void *)(ip + 1);

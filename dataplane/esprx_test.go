@@ -99,7 +99,8 @@ func TestESPSteer(t *testing.T) {
 			t.Fatalf("%d bytes: Ethernet header % x", n, out[:14])
 		}
 		ip := out[14 : 14+20+8+n]
-		if ip[9] != 17 || int(binary.BigEndian.Uint16(ip[2:])) != 28+n || ipCsum(ip[:20]) != 0 {
+		if ip[9] != 17 || int(binary.BigEndian.Uint16(ip[2:])) != 28+n || ipCsum(ip[:20]) != 0 ||
+			binary.BigEndian.Uint32(ip[4:]) != 0x4000 { // ID 0, DF: a flow GRO merges
 			t.Fatalf("%d bytes: IP header % x", n, ip[:20])
 		}
 		if netip.AddrFrom4([4]byte(ip[12:16])) != ipB || netip.AddrFrom4([4]byte(ip[16:20])) != ipA {
@@ -205,8 +206,8 @@ func FuzzESPSteer(f *testing.F) {
 		case ret == xdpPass && esp:
 			n := len(pkt) - 34
 			ip := out[14 : 14+20+8+n]
-			if ip[9] != 17 || ipCsum(ip[:20]) != 0 || !udpCsumOK(ip) || binary.BigEndian.Uint16(ip[22:]) != port ||
-				!bytes.Equal(ip[28:], pkt[34:]) || !bytes.Equal(out[:14], pkt[:14]) {
+			if ip[9] != 17 || ipCsum(ip[:20]) != 0 || !udpCsumOK(ip) || binary.BigEndian.Uint32(ip[4:]) != 0x4000 || binary.BigEndian.Uint16(ip[22:]) != port ||
+				!bytes.Equal(ip[28:], pkt[34:]) || !bytes.Equal(out[:14], pkt[:14]) || ip[8] != pkt[14+8] {
 				t.Fatalf("rewrote % x\ninto % x", pkt, out[:14+28+n])
 			}
 		default:

@@ -580,7 +580,7 @@ func (e *Engine) openDatapath(ctx context.Context) error {
 	cfg := e.opts.ESP
 	if cfg.TunName == "" {
 		def := esp.DefaultConfig()
-		def.Force, def.RxSteer = cfg.Force, cfg.RxSteer
+		def.Force, def.RxSteer = cfg.Force, cfg.RxSteer // SteerRx: DefaultConfig's
 		cfg = def
 	}
 	cfg.UDP4500, cfg.UDP4500v6 = e.d.NATSocket(false), e.d.NATSocket(true)

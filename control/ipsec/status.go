@@ -307,10 +307,12 @@ func (e *Engine) statistics(ctx context.Context, sess *control.Session) ([]contr
 		}
 		if r, ok := dp.(interface {
 			ReceivePath() string
-			SteeredPackets() uint64
+			SteeredPackets() (uint64, uint64)
 		}); ok {
 			p["datapath-receive"] = r.ReceivePath()
-			p["receive-steered-packets"] = strconv.FormatUint(r.SteeredPackets(), 10)
+			pkts, dgrams := r.SteeredPackets()
+			p["receive-steered-packets"] = strconv.FormatUint(pkts, 10)
+			p["receive-steered-reads"] = strconv.FormatUint(dgrams, 10)
 		}
 	}
 	for _, f := range e.statFields() {

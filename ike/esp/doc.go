@@ -27,7 +27,8 @@
 //     to a peer); they come in by the raw sockets (recvmmsg) and by InputUDP, to which IKE
 //     hands what its 4500 reader sees after the non-ESP marker test (ServeUDP is such a
 //     reader, with recvmmsg and UDP GRO). With Config.RxSteer (routerd: the eBPF
-//     dataplane) inbound raw IPv4 ESP of the installed SAs takes a third way (steer.go):
+//     dataplane) and Config.SteerRx (opt-in, ROUTERD_ESP_RXSTEER=port-gro: on the veth
+//     rig GRO found nothing to merge and it was slower, docs/perf.md) inbound raw IPv4 ESP of the installed SAs takes a third way (steer.go):
 //     the port program (bpf/tunnel.c esp_steer, XDP) rewrites it into UDP to a socket of
 //     the path on an ephemeral port, so that the port's GRO carries it up 64 KB at a
 //     time (one read, one wakeup) instead of one skb, raw-socket delivery and wakeup per

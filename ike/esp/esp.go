@@ -300,9 +300,14 @@ type Config struct {
 	// ROUTERD_ESP_TUNREAD set it).
 	outInline bool
 	// RxSteer, when set, takes the userspace path's inbound raw IPv4 ESP before the
-	// stack and hands it to a GRO socket of the path (steer.go); nil: the raw socket
-	// reads all ESP.
+	// stack and hands it to a GRO socket of the path (steer.go) if SteerRx is on; nil or
+	// off: the raw socket reads all ESP.
 	RxSteer RxSteer
+	// SteerRx turns the steering on (DefaultConfig: ROUTERD_ESP_RXSTEER=port-gro). Off by
+	// default: on veth, where the sender's transmit runs the receiver's NAPI poll for
+	// each packet, GRO never has two ESP packets to merge, and the steered path, with its
+	// checksums, was slower than the raw socket (docs/perf.md).
+	SteerRx bool
 	// Log receives the data path's own errors (a recovered panic); nil is slog.Default.
 	Log *slog.Logger
 }
@@ -318,6 +323,7 @@ func DefaultConfig() Config {
 		MTU:          1400,
 	}
 	c.TUNReadsPerWake, c.outInline = tunReadFromEnv()
+	c.SteerRx = os.Getenv("ROUTERD_ESP_RXSTEER") == "port-gro"
 	return c
 }
 

@@ -112,8 +112,11 @@ func (u *userspace) ReceivePath() string {
 	return RecvRawSocket
 }
 
-// SteeredPackets counts the ESP packets read from the steering socket.
-func (u *userspace) SteeredPackets() uint64 { return u.perf.steerPkts.Load() }
+// SteeredPackets counts the ESP packets read from the steering socket and the datagrams
+// they came in (GRO merges a run of equal-size ones into one).
+func (u *userspace) SteeredPackets() (pkts, datagrams uint64) {
+	return u.perf.steerPkts.Load(), u.perf.steerDgrams.Load()
+}
 
 func (u *userspace) steerLoop() {
 	pc := ipv4.NewPacketConn(u.steerc)
@@ -154,6 +157,7 @@ func (u *userspace) decapSteered(msgs []ipv4.Message, w *tunBatch) {
 		if seg <= 0 {
 			seg = len(b)
 		}
+		u.perf.steerDgrams.Add(1)
 		for len(b) > 0 {
 			d := b[:min(seg, len(b))]
 			b = b[len(d):]

@@ -120,7 +120,7 @@ type perfCounters struct {
 	tunWakes                                       atomic.Uint64 // batches read (one send each)
 	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
 	fragSends                                      atomic.Uint64
-	steerPkts                                      atomic.Uint64 // ESP read from the steering socket
+	steerPkts, steerDgrams                         atomic.Uint64 // ESP read from the steering socket, in datagrams
 }
 
 func (p *perfCounters) String() string {
@@ -185,7 +185,7 @@ func openUserspace(ctx context.Context, cfg Config) (_ Datapath, err error) {
 	if err := u.openRaw(); err != nil {
 		return nil, err
 	}
-	if cfg.RxSteer != nil {
+	if cfg.RxSteer != nil && cfg.SteerRx {
 		if err := u.openSteer(); err != nil {
 			cfg.logger().Warn("esp: raw ESP stays on the raw socket", "err", err)
 		}

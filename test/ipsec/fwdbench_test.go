@@ -26,10 +26,7 @@ const fwdSecs = 5
 // the same namespaces and the same run, alternately:
 //   - routerd in rA and rB, configured through the console as an operator would
 //     (profile, proposal, peer, identity, tunnel-mode policy; IKEv2 PSK, aes-128-gcm ESP),
-//     over raw ESP on the direct WAN link (rA ether1 — rB ether1), which the port program
-//     hands to the userspace path's GRO socket (datapath-receive=port-gro);
-//   - the same with an accept rule in each gateway's input chain, which keeps raw ESP on
-//     the raw socket (one delivery per packet, the way before the steering);
+//     over raw ESP on the direct WAN link (rA ether1 — rB ether1);
 //   - the same with GRO turned on at rA's LAN port (not a setup of its own: it shows what
 //     the per-packet cost of the others is, see below);
 //   - the same routerd with the policy's peer set to one reached through a masquerading
@@ -187,13 +184,12 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 	}
 
 	const (
-		raw     = "routerd raw ESP"
-		rawGRO  = "routerd raw ESP, GRO on rA's LAN port"
-		rawSock = "routerd raw ESP, raw socket (an input rule)"
-		udp     = "routerd ESP-in-UDP"
-		rawUnb  = "routerd raw ESP, TUN read unbatched"
-		udpUnb  = "routerd ESP-in-UDP, TUN read unbatched"
-		ch      = "charon kernel-libipsec (ESP-in-UDP)"
+		raw    = "routerd raw ESP"
+		rawGRO = "routerd raw ESP, GRO on rA's LAN port"
+		udp    = "routerd ESP-in-UDP"
+		rawUnb = "routerd raw ESP, TUN read unbatched"
+		udpUnb = "routerd ESP-in-UDP, TUN read unbatched"
+		ch     = "charon kernel-libipsec (ESP-in-UDP)"
 	)
 	charonConf := func(local, remote, lts, rts, id, rid string) string {
 		return swanPSK{local: local, remote: remote, id: id, remoteID: rid, psk: "fwd-bench-psk-1",
@@ -222,18 +218,7 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 			startRouterd(nil)
 		}
 		usePeer("raw")
-		receiveIs(b, "port-gro", dA, dB)
 		measure(raw, []int{dA.Pid(), dB.Pid()})
-		// The same with the ESP read from the raw socket, as before the port program
-		// steered it (any input rule keeps it on the stack's path).
-		for _, d := range []*daemon{dA, dB} {
-			d.script("/ip firewall filter add chain=input action=accept comment=rawsock\n")
-		}
-		receiveIs(b, "raw-socket", dA, dB)
-		measure(rawSock, []int{dA.Pid(), dB.Pid()})
-		for _, d := range []*daemon{dA, dB} {
-			d.script("/ip firewall filter remove [find comment=rawsock]\n")
-		}
 		// Not a way of its own but what bounds the others: rA's LAN port re-aggregating
 		// hostA's segments (GRO), so that ipsec0 gets GSO packets as with TSO.
 		iketest.Sh(b, "ip", "netns", "exec", rA, "ethtool", "-K", "ether2", "gro", "on")
@@ -293,9 +278,6 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 	b.ReportMetric(med(udp, mbit), "udp-Mbit/s")
 	b.ReportMetric(med(ch, mbit), "charon-Mbit/s")
 	b.ReportMetric(med(raw, mbit)/med(ch, mbit), "raw/charon")
-	b.ReportMetric(med(rawSock, mbit), "raw-socket-Mbit/s")
-	b.ReportMetric(med(rawSock, mbit)/med(ch, mbit), "raw-socket/charon")
-	b.ReportMetric(med(raw, mbit)/med(rawSock, mbit), "raw/raw-socket")
 	b.ReportMetric(med(udp, mbit)/med(ch, mbit), "udp/charon")
 	b.ReportMetric(med(rawGRO, mbit)/med(ch, mbit), "raw-langro/charon")
 	b.ReportMetric(med(rawUnb, mbit), "raw-unbatched-Mbit/s")
@@ -304,17 +286,6 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 	b.ReportMetric(med(udp, mbit)/med(udpUnb, mbit), "udp/udp-unbatched")
 	b.ReportMetric(med(ch, cpu)/med(raw, cpu), "charon/raw-CPU-per-Gbit")
 	b.ReportMetric(med(ch, cpu)/med(udp, cpu), "charon/udp-CPU-per-Gbit")
-}
-
-// receiveIs waits until each daemon's userspace ESP path says inbound raw ESP takes way
-// (/ip ipsec statistics datapath-receive).
-func receiveIs(t testing.TB, way string, ds ...*daemon) {
-	t.Helper()
-	for _, d := range ds {
-		if !iketest.WaitFor(15*time.Second, func() bool { return ipsecStats(d)["datapath-receive"] == way }) {
-			t.Fatalf("%s: datapath-receive is not %s:\n%s", d.ns, way, d.script("/ip ipsec statistics print\n"))
-		}
-	}
 }
 
 // ensureGone waits until the ESP device of the daemon just stopped has gone in each of
