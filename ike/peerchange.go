@@ -52,6 +52,30 @@ func (d *Daemon) initFailed(p *PeerConfig, now time.Time, cause string, local bo
 		"reason", cause, "attempts", r.fails, "retry-in", wait)
 }
 
+// initEnded records the end of an IKE SA that was not established yet (d.mu held). When
+// the configuration no longer lets startPeers initiate to the peer (it, its last
+// identity or its last policy was removed, or it became passive), no retry will come:
+// saying "initiating again later" would mislead the operator, and a pause kept for a
+// name that may be reused would delay the new peer.
+func (d *Daemon) initEnded(p *PeerConfig, now time.Time, why string) {
+	if np := d.peerNamed(p.Name); np == nil || np.Passive || len(np.Children) == 0 || len(np.Identities) == 0 {
+		delete(d.initRetry, p.Name)
+		d.log.Info("ipsec: IKE SA stopped", "peer", p.Name, "reason", why)
+		return
+	}
+	d.initFailed(p, now, why, false)
+}
+
+// peerNamed is the configured peer named name, or nil (d.mu held).
+func (d *Daemon) peerNamed(name string) *PeerConfig {
+	for _, p := range d.peers {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
 // initBackoff is the peer's initiation backoff, made on first use (d.mu held).
 func (d *Daemon) initBackoff(p *PeerConfig) *backoff {
 	if d.initRetry == nil {

@@ -68,3 +68,60 @@ func TestInitiatorRejectsResponderID(t *testing.T) {
 		t.Fatalf("the responder keeps the SA: %+v", pr.b.Snapshot())
 	}
 }
+
+// TestRemovedPeerNoRetry (issue 12): an IKE SA whose IKE_SA_INIT is unanswered ends
+// when its peer, or the peer's last identity, is removed; nothing will initiate to it
+// again, so the log says the SA stopped instead of promising "initiating again later"
+// (the line QA saw). Fails without initEnded: the warning was logged once.
+func TestRemovedPeerNoRetry(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(p *PeerConfig) []*PeerConfig
+		reason string
+	}{
+		{"peer", func(*PeerConfig) []*PeerConfig { return nil }, "peer removed"},
+		{"identity", func(p *PeerConfig) []*PeerConfig {
+			np := *p
+			np.Identities = nil
+			return []*PeerConfig{&np}
+		}, "identity removed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pr := newV1Pair(t, nil)
+			drop := func([]byte, bool) [][]byte { return nil } // nobody answers
+			pr.r.filter.Store(&drop)
+			a := v1TestPeer(t, "ghost", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+			pr.a.SetPeers([]*PeerConfig{a})
+			if !iketest.WaitFor(5*time.Second, func() bool { return len(pr.r.sentByA(IKESAInit)) > 0 }) {
+				t.Fatal("A sent no IKE_SA_INIT")
+			}
+			pr.a.SetPeers(c.change(a))
+			sent := len(pr.r.sentByA(IKESAInit))
+			time.Sleep(1500 * time.Millisecond) // past the first retry's 1 s pause
+			log := pr.la.String()
+			if n := strings.Count(log, "initiating again later"); n != 0 {
+				t.Errorf("a retry promised %d times for a removed %s:\n%s", n, c.name, log)
+			}
+			if n := strings.Count(log, `level=INFO msg="ipsec: IKE SA stopped" peer=ghost reason="`+c.reason+`"`); n != 1 {
+				t.Errorf("%q logged %d times, want once:\n%s", "IKE SA stopped", n, log)
+			}
+			if n := len(pr.r.sentByA(IKESAInit)); n > sent {
+				t.Errorf("%d IKE_SA_INIT sent after the %s was removed", n-sent, c.name)
+			}
+			if len(pr.a.initRetryNames()) != 0 {
+				t.Errorf("retry entries left: %v", pr.a.initRetryNames())
+			}
+		})
+	}
+}
+
+// initRetryNames lists the peers with a pending initiation pause.
+func (d *Daemon) initRetryNames() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for n := range d.initRetry {
+		out = append(out, n)
+	}
+	return out
+}

@@ -1590,7 +1590,7 @@ func (sa *IKESA) destroy(why string) {
 	sa.eapEnded(was == stateEstablished || was == stateDeleting, why)
 	if sa.initiator && sa.peer != nil && sa.d.started[sa.peer.Name] == sa && !sa.d.closed &&
 		(was == stateInitSent || was == stateAuthSent) {
-		sa.d.initFailed(sa.peer, time.Now(), why, false)
+		sa.d.initEnded(sa.peer, time.Now(), why)
 	}
 	sa.state = stateDead
 	if sa.done != nil {
