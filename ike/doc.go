@@ -36,7 +36,10 @@
 //     remote's break-before-make reauthentication deleted the old one; a refused CHILD
 //     SA is asked again with a doubling backoff (1 s to 30 s, childretry.go) that
 //     traffic (Acquire) does not cut short, on a passive peer too, and that starts
-//     afresh when a new IKE SA with the peer comes up (not on a rekey);
+//     afresh when a new IKE SA with the peer comes up (not on a rekey); an IKE SA that
+//     died before it was established is initiated again after the same backoff
+//     (peerchange.go), unless its peer, the peer's last identity or last policy was
+//     removed: it is then logged as stopped, and no retry waits;
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
