@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -119,26 +118,7 @@ func (u *userspace) SteeredPackets() (pkts, datagrams uint64) {
 }
 
 func (u *userspace) steerLoop() {
-	pc := ipv4.NewPacketConn(u.steerc)
-	msgs := make([]ipv4.Message, 16) // GRO: up to 64 KB each
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
-		msgs[i].OOB = make([]byte, 128)
-	}
-	w := newTunBatch(64)
-	for {
-		n, err := pc.ReadBatch(msgs, 0)
-		if err != nil {
-			if u.closed.Load() {
-				return
-			}
-			u.st.inc(stInBufferErrors)
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		u.decapSteered(msgs[:n], w)
-		u.writeBatch(w)
-	}
+	u.readDecapLoop(ipv4.NewPacketConn(u.steerc), 16, 128, u.decapSteered) // GRO: up to 64 KB each
 }
 
 // decapSteered handles a batch read from the steering socket: each datagram is raw ESP

@@ -1671,17 +1671,26 @@ func (u *userspace) sendRaw6(p outPkt) {
 
 // raw4Loop reads raw IPv4 ESP in batches (recvmmsg), decrypts them and writes what they
 // carry into the TUN itself, one write a batch (steerLoop too), which the TUN library
-// coalesces: handing
-// each packet to tunWriter cost a wakeup of another goroutine (often another thread, a
-// cross-CPU wakeup) per batch or per packet, and a second copy.
+// coalesces: handing each packet to tunWriter cost a wakeup of another goroutine (often
+// another thread, a cross-CPU wakeup) per batch or per packet, and a second copy.
 func (u *userspace) raw4Loop() {
-	msgs := make([]ipv4.Message, 64)
+	u.readDecapLoop(u.raw4, 64, 0, u.decapRaw4)
+}
+
+// readDecapLoop is an inbound reader's loop: n messages of 64 KB (oob bytes of control
+// data each, for GRO's segment size), read in batches until the path closes, decap
+// decrypts a batch into the reader's own tunBatch, which is then written.
+func (u *userspace) readDecapLoop(pc *ipv4.PacketConn, n, oob int, decap func([]ipv4.Message, *tunBatch)) {
+	msgs := make([]ipv4.Message, n)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
+		if oob > 0 {
+			msgs[i].OOB = make([]byte, oob)
+		}
 	}
-	w := newTunBatch(len(msgs))
+	w := newTunBatch(64)
 	for {
-		n, err := u.raw4.ReadBatch(msgs, 0)
+		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
 			if u.closed.Load() {
 				return
@@ -1690,7 +1699,7 @@ func (u *userspace) raw4Loop() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		u.decapRaw4(msgs[:n], w)
+		decap(msgs[:n], w)
 		u.writeBatch(w)
 	}
 }
