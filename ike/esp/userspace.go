@@ -1855,12 +1855,14 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 		release()
 		return
 	}
+	if s.sa.Mode == ModeTunnel && (nh != 4 || len(payload) < 20 || payload[0]>>4 != 4) &&
+		(nh != 41 || len(payload) < 40 || payload[0]>>4 != 6) {
+		u.st.inc(stInStateModeErrors) // a tunnel's payload is an IP packet
+		release()
+		return
+	}
 	if w != nil && pb == nil && s.sa.Mode == ModeTunnel {
 		// The payload is the inner packet: w copies it, no pbuf between.
-		if (nh != 4 || len(payload) < 20 || payload[0]>>4 != 4) && (nh != 41 || len(payload) < 40 || payload[0]>>4 != 6) {
-			u.st.inc(stInStateModeErrors)
-			return
-		}
 		if u.admitFor(s, payload) {
 			u.toTun(w, payload)
 		}
@@ -1876,11 +1878,6 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 	}
 	var inner []byte
 	if s.sa.Mode == ModeTunnel {
-		if (nh != 4 || len(payload) < 20 || payload[0]>>4 != 4) && (nh != 41 || len(payload) < 40 || payload[0]>>4 != 6) {
-			u.st.inc(stInStateModeErrors)
-			pbufPool.Put(out)
-			return
-		}
 		inner = payload
 		if pb == nil {
 			out.n = copy(out.b, payload)
