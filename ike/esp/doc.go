@@ -76,15 +76,17 @@
 // which only the policy's sources (and its protocol and ports) reach, and, where the
 // policy's source holds an address of the host, the host's own traffic after Table
 // (fullbackstop.go ownRules: IPv4 lookups without a source, all of IPv6's, routing-marked
-// ones too, not the bypass mark's nor a none policy's before the tunnel). The backstops, and the ip rules
-// that lead to their tables,
-// outlive the process: Close (routerd stopping) leaves them, a crash does too, and the
+// ones too, not the bypass mark's nor a none policy's before the tunnel). A none policy
+// with a src-address that no earlier encrypt policy overlaps gets a rule that selects its
+// source and destination and goes past them all (nonerules.go), so that its packets pass
+// while routerd is down as while it runs. The backstops, and the ip rules that lead to
+// their tables (and past them), outlive the process: Close (routerd stopping) leaves them, a crash does too, and the
 // next Open adopts them without a gap, so that protected destinations are dropped while
 // routerd is down or starting; its first policies remove those no longer wanted, and a
 // backstop goes with its policy. PrearmBackstops installs them before the data path opens
 // (a host that boots), ClearBackstops removes them without it (prearm.go). A host that no
-// longer runs routerd keeps them until they are deleted by hand (ip rules of priority 218
-// to 220 and 222 to 224, tables 220 to 222).
+// longer runs routerd keeps them until they are deleted by hand (ip rules of priority 217
+// to 220 and 222 to 225, tables 220 to 222).
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the

@@ -29,7 +29,9 @@ import (
 // path's first policies (which make the throws of the addresses then applied) is not
 // dropped. ps may hold none policies (only those): where one comes before the full
 // tunnels and its src-address holds the host's source, the host's own traffic to its
-// destination passes (ownRules), as it will once the data path runs.
+// destination passes (ownRules), as it will once the data path runs; where one has a
+// src-address and no earlier encrypt policy overlaps it, its sources' traffic passes too
+// (noneRules).
 func PrearmBackstops(cfg Config, ps []Policy, local []netip.Prefix) error {
 	cfg = cfg.withDefaults()
 	var ours []Policy
@@ -105,6 +107,11 @@ func PrearmBackstops(cfg Config, ps []Policy, local []netip.Prefix) error {
 			rules = append(rules, own[k])
 		}
 	}
+	// The none policies' exceptions (nonerules.go): the nops first.
+	none := noneRules(ps)
+	for _, k := range byRank(none, false) {
+		rules = append(rules, none[k])
+	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		if tables[cfg.Table] {
 			rules = append(rules, u.rule(fam))
@@ -145,7 +152,7 @@ func ClearBackstops(cfg Config) error {
 		return err
 	}
 	// The rules before the routes they lead to.
-	errs := errors.Join(u.closeSelectorRules(), u.closeRules(u.bsRules), u.delBypassRules())
+	errs := errors.Join(u.closeSelectorRules(), u.closeRules(u.bsRules), u.closeRules(u.nRules), u.delBypassRules())
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		errs = errors.Join(errs, u.delRule(u.rule(fam)))
 	}

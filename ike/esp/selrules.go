@@ -157,7 +157,7 @@ func (u *userspace) syncRules(have, want map[string]*netlink.Rule) error {
 func byRank(rs map[string]*netlink.Rule, rev bool) []string {
 	rank := func(r *netlink.Rule) int {
 		switch {
-		case r.Priority == ownEndPriority:
+		case r.Priority == ownEndPriority, r.Priority == noneEndPriority:
 			return 0
 		case r.Goto >= 0:
 			return 1
@@ -191,10 +191,11 @@ func (u *userspace) openSelectorRules() error {
 }
 
 // adoptRules takes the selector rules and the full tunnels' backstop rules (ownRule's too)
-// in the kernel as this run's.
+// and the none policies' exceptions (nonerules.go) in the kernel as this run's.
 func (u *userspace) adoptRules() error {
 	u.selRules = map[string]*netlink.Rule{}
 	u.bsRules = map[string]*netlink.Rule{}
+	u.nRules = map[string]*netlink.Rule{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		rs, err := nldump.Retry(func() ([]netlink.Rule, error) { return u.nl.RuleList(fam) })
 		if err != nil {
@@ -205,6 +206,11 @@ func (u *userspace) adoptRules() error {
 			if u.isOwnRule(r) {
 				r.Family = fam
 				u.bsRules[ownKey(r)] = r
+				continue
+			}
+			if isNoneRule(r) {
+				r.Family = fam
+				u.nRules[noneKey(r)] = r
 				continue
 			}
 			if r.Priority != u.cfg.RulePriority-1 {

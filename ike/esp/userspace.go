@@ -87,6 +87,8 @@ type userspace struct {
 	selRules map[string]*netlink.Rule
 	// bsRules are the full tunnels' backstop rules (fullbackstop.go), by ruleKey.
 	bsRules map[string]*netlink.Rule
+	// nRules are the none policies' exceptions (nonerules.go), by noneKey.
+	nRules map[string]*netlink.Rule
 	// dropBase keeps what the nftables counters held before SetPolicies replaced the
 	// table (in_require encrypt, in_require discard, outbound discard), so the statistics
 	// never go back.
@@ -858,6 +860,10 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 		u.bsRules = map[string]*netlink.Rule{}
 	}
 	errs = errors.Join(errs, u.syncRules(u.bsRules, wantRules))
+	if u.nRules == nil {
+		u.nRules = map[string]*netlink.Rule{}
+	}
+	errs = errors.Join(errs, u.syncRules(u.nRules, noneRules(cp)))
 	for k, r := range u.routes {
 		if _, ok := want[k]; !ok {
 			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -2148,6 +2154,11 @@ func (u *userspace) closeAll() error {
 		if !keep[bt] {
 			errs = errors.Join(errs, u.closeRules(u.bsRules))
 			u.bsRules = nil
+		}
+		if len(keep) == 0 {
+			// The none policies' exceptions stay while any backstop does (nonerules.go).
+			errs = errors.Join(errs, u.closeRules(u.nRules))
+			u.nRules = nil
 		}
 		if !keep[u.cfg.Table] {
 			for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
