@@ -520,16 +520,15 @@ func (d *Daemon) hasSAFor(p *PeerConfig) bool {
 func (d *Daemon) Initiate(name string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, p := range d.peers {
-		if p.Name == name {
-			sa, err := d.initiate(p)
-			if err == nil {
-				d.started[p.Name] = sa
-			}
-			return err
-		}
+	p := d.peerNamed(name)
+	if p == nil {
+		return fmt.Errorf("no such peer %q", name)
 	}
-	return fmt.Errorf("no such peer %q", name)
+	sa, err := d.initiate(p)
+	if err == nil {
+		d.started[p.Name] = sa
+	}
+	return err
 }
 
 // Establish negotiates one more IKE SA with its first CHILD_SA to a peer and waits until
@@ -537,12 +536,7 @@ func (d *Daemon) Initiate(name string) error {
 // load generator (tools/ikeload) drives responders with it.
 func (d *Daemon) Establish(ctx context.Context, name string, del bool) error {
 	d.mu.Lock()
-	var p *PeerConfig
-	for _, x := range d.peers {
-		if x.Name == name {
-			p = x
-		}
-	}
+	p := d.peerNamed(name)
 	if p == nil {
 		d.mu.Unlock()
 		return fmt.Errorf("no such peer %q", name)
@@ -581,12 +575,7 @@ func (d *Daemon) Establish(ctx context.Context, name string, del bool) error {
 func (d *Daemon) Acquire(peer string, policy uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var p *PeerConfig
-	for _, x := range d.peers {
-		if x.Name == peer {
-			p = x
-		}
-	}
+	p := d.peerNamed(peer)
 	if p == nil {
 		return
 	}
