@@ -23,8 +23,8 @@ func TestChildRefusedRetried(t *testing.T) {
 		refusal string // what the responder logs each time it refuses
 	}{
 		{"ikev1", ExchangeMain, false, "quick mode refused"},
-		{"ikev2-auth", ExchangeIKEv2, false, "no policy matches the peer's traffic selectors"},
-		{"ikev2-create", ExchangeIKEv2, true, "no policy matches the peer's traffic selectors"},
+		{"ikev2-auth", ExchangeIKEv2, false, tsRefusal},
+		{"ikev2-create", ExchangeIKEv2, true, tsRefusal},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pr := newV1Pair(t, nil)
@@ -32,11 +32,7 @@ func TestChildRefusedRetried(t *testing.T) {
 			b := v1TestPeer(t, "a", c.mode, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
 			want := 1
 			if c.second {
-				extra := *a.Children[0]
-				extra.ID = 2
-				extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
-				extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
-				a.Children = append(a.Children, &extra)
+				a.Children = append(a.Children, secondPolicy(a.Children[0]))
 				want = 2
 			}
 			// B starts with the first policy only when the second is the one refused,
@@ -185,30 +181,21 @@ func TestAcquireHonoursChildBackoff(t *testing.T) {
 			name = "passive"
 		}
 		t.Run(name, func(t *testing.T) {
-			pr := newV1Pair(t, nil)
-			a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
-			b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
-			// The asking side has a second policy, which the other side does not have.
-			asker, peerName, la, lo := a, "b", pr.la, pr.lb
+			pr, a, b := refusedPolicyPair(t, passive)
+			peerName, la, lo := "b", pr.la, pr.lb
 			ask := pr.a
 			if passive {
-				asker, peerName, la, lo = b, "a", pr.lb, pr.la
+				peerName, la, lo = "a", pr.lb, pr.la
 				ask = pr.b
 			}
-			extra := *asker.Children[0]
-			extra.ID = 2
-			extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
-			extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
-			asker.Children = append(asker.Children, &extra)
 			pr.start(a, b)
 			pr.established(t)
-			const refusal = "no policy matches the peer's traffic selectors"
 			stop := time.Now().Add(6 * time.Second)
 			for time.Now().Before(stop) {
 				ask.Acquire(peerName, 2)
 				time.Sleep(50 * time.Millisecond)
 			}
-			refused := strings.Count(lo.String(), refusal)
+			refused := strings.Count(lo.String(), tsRefusal)
 			if refused < 2 || refused > 5 {
 				t.Errorf("the other side refused the second policy %d times in 6 s of acquires, want 2 to 5 (the backoff)", refused)
 			}
@@ -230,18 +217,10 @@ func TestAcquireHonoursChildBackoff(t *testing.T) {
 // paces the refusals on it from 1 s again, the cause not logged at warning level twice.
 // Before, it waited out the pause from the old IKE SA (8 s after 4 refusals, up to 30 s).
 func TestNewIKESAResetsChildBackoff(t *testing.T) {
-	pr := newV1Pair(t, nil)
-	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
-	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
-	extra := *b.Children[0]
-	extra.ID = 2
-	extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
-	extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
-	b.Children = append(b.Children, &extra)
+	pr, a, b := refusedPolicyPair(t, true)
 	pr.start(a, b)
 	pr.established(t)
-	const refusal = "no policy matches the peer's traffic selectors"
-	refused := func() int { return strings.Count(pr.la.String(), refusal) }
+	refused := func() int { return strings.Count(pr.la.String(), tsRefusal) }
 	// Traffic at 20 pps until A refused 4 times (1, 2, 4 s apart): B's next attempt is
 	// then 8 s away.
 	if !iketest.WaitFor(15*time.Second, func() bool { pr.b.Acquire("a", 2); return refused() >= 4 }) {
@@ -281,21 +260,13 @@ func TestNewIKESAResetsChildBackoff(t *testing.T) {
 // keys and what was refused on it stands, so the passive peer's traffic after the rekey
 // still waits out the pause (8 s after 4 refusals) instead of asking at once.
 func TestIKERekeyKeepsChildBackoff(t *testing.T) {
-	pr := newV1Pair(t, nil)
-	a := v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
-	b := v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	pr, a, b := refusedPolicyPair(t, true)
 	// A rekeys the IKE SA at 85-90 % of 12 s, after B's 4th refusal (~7 s) and before
 	// the pause after it ends (~15 s).
 	a.Lifetime, b.Lifetime = 12*time.Second, 12*time.Second
-	extra := *b.Children[0]
-	extra.ID = 2
-	extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
-	extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
-	b.Children = append(b.Children, &extra)
 	pr.start(a, b)
 	pr.established(t)
-	const refusal = "no policy matches the peer's traffic selectors"
-	refused := func() int { return strings.Count(pr.la.String(), refusal) }
+	refused := func() int { return strings.Count(pr.la.String(), tsRefusal) }
 	if !iketest.WaitFor(15*time.Second, func() bool { pr.b.Acquire("a", 2); return refused() >= 4 }) {
 		t.Fatalf("A refused B's second policy %d times, want 4", refused())
 	}
@@ -319,4 +290,33 @@ func TestIKERekeyKeepsChildBackoff(t *testing.T) {
 	if n := refused() - before; n != 0 {
 		t.Errorf("A refused %d times in the 2 s after the IKE SA rekey, want 0 (the backoff's pause goes on)", n)
 	}
+}
+
+// tsRefusal is what an IKEv2 responder logs each time it refuses a CHILD SA for want of
+// a policy.
+const tsRefusal = "no policy matches the peer's traffic selectors"
+
+// refusedPolicyPair is an IKEv2 pair, not started: A (peer "b") initiates, B (peer "a")
+// is passive, both have the policy 198.19.1.0/24-198.19.2.0/24, and the asking side (B
+// when passiveAsks, else A) has a second one, which the other side refuses.
+func refusedPolicyPair(t *testing.T, passiveAsks bool) (pr *v1Pair, a, b *PeerConfig) {
+	pr = newV1Pair(t, nil)
+	a = v1TestPeer(t, "b", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", v1PortRelay, false, "198.19.1.0/24", "198.19.2.0/24")
+	b = v1TestPeer(t, "a", ExchangeIKEv2, "aes128-sha1-modp2048", "aes128-sha1", "k1", 0, true, "198.19.2.0/24", "198.19.1.0/24")
+	asker := a
+	if passiveAsks {
+		asker = b
+	}
+	asker.Children = append(asker.Children, secondPolicy(asker.Children[0]))
+	return pr, a, b
+}
+
+// secondPolicy is c for 198.19.3.0/24-198.19.4.0/24 as policy 2, which the tests' other
+// side does not have.
+func secondPolicy(c *ChildConfig) *ChildConfig {
+	extra := *c
+	extra.ID = 2
+	extra.Local = SelectorFromPrefix(netip.MustParsePrefix("198.19.3.0/24"), 0, 0)
+	extra.Remote = SelectorFromPrefix(netip.MustParsePrefix("198.19.4.0/24"), 0, 0)
+	return &extra
 }
