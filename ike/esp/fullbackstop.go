@@ -57,10 +57,7 @@ func fullTunnel(p *Policy) bool {
 // protocol and ports) to BackstopTable (fullTunnel(p) holds).
 func (u *userspace) backstopRule(p *Policy) *netlink.Rule {
 	r := netlink.NewRule()
-	r.Family = netlink.FAMILY_V4
-	if p.Dst.Addr().Is6() {
-		r.Family = netlink.FAMILY_V6
-	}
+	r.Family = ipFamily(p.Dst.Addr().Is4())
 	r.Priority = u.cfg.RulePriority - 1
 	r.Table = u.cfg.BackstopTable()
 	if p.Src.Bits() > 0 && p.Src.Addr().Is6() == p.Dst.Addr().Is6() {
@@ -184,12 +181,11 @@ func (u *userspace) isOwnRule(r *netlink.Rule) bool {
 // ownSelect makes r select the host's own lookups of its family: IPv4's without a source,
 // all of IPv6's (see above).
 func ownSelect(r *netlink.Rule, v4 bool) {
+	r.Family = ipFamily(v4)
 	if v4 {
-		r.Family = netlink.FAMILY_V4
 		r.Src = &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(32, 32)}
 		return
 	}
-	r.Family = netlink.FAMILY_V6
 	r.IifName = "lo"
 }
 
@@ -223,10 +219,7 @@ func (u *userspace) ownRules(ps []Policy, local []netip.Prefix) map[string]*netl
 		}
 		skip := netlink.NewRule()
 		skip.Priority, skip.Goto = ownSkipPriority, ownEndPriority
-		skip.Family = netlink.FAMILY_V6
-		if v4 {
-			skip.Family = netlink.FAMILY_V4
-		}
+		skip.Family = ipFamily(v4)
 		m := u.cfg.BypassMark
 		skip.Mark, skip.Mask = m, &m
 		add(skip)

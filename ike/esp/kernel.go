@@ -129,11 +129,18 @@ func xfrmAddr(a netip.Addr) nl.XfrmAddress {
 	return x
 }
 
+// family is a's address family as XFRM takes it.
 func family(a netip.Addr) uint16 {
-	if a.Is4() {
-		return unix.AF_INET
+	return uint16(ipFamily(a.Is4()))
+}
+
+// ipFamily is the address family of IPv4 (v4) or IPv6, as netlink takes it
+// (netlink.FAMILY_V4 and FAMILY_V6 are AF_INET and AF_INET6).
+func ipFamily(v4 bool) int {
+	if v4 {
+		return netlink.FAMILY_V4
 	}
-	return unix.AF_INET6
+	return netlink.FAMILY_V6
 }
 
 func lifetime(l Lifetime) nl.XfrmLifetimeCfg {

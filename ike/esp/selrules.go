@@ -70,10 +70,7 @@ func (u *userspace) bypassRule(fam int) *netlink.Rule {
 // selectorRule is p's rule (selects(p) holds).
 func (u *userspace) selectorRule(p *Policy) *netlink.Rule {
 	r := netlink.NewRule()
-	r.Family = netlink.FAMILY_V4
-	if p.Dst.Addr().Is6() {
-		r.Family = netlink.FAMILY_V6
-	}
+	r.Family = ipFamily(p.Dst.Addr().Is4())
 	r.Priority = u.cfg.RulePriority - 1
 	r.Table = u.cfg.SelectorTable()
 	if p.Dst.Bits() > 0 {

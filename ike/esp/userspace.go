@@ -1001,11 +1001,7 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 // 0.0.0.0/0 policy's route with src 127.0.0.1 would send the router's own traffic into
 // the tunnel with a source no peer answers.
 func (u *userspace) localAddrIn(p netip.Prefix) (netip.Addr, bool) {
-	fam := netlink.FAMILY_V4
-	if p.Addr().Is6() {
-		fam = netlink.FAMILY_V6
-	}
-	addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return u.nl.AddrList(nil, fam) })
+	addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return u.nl.AddrList(nil, ipFamily(p.Addr().Is4())) })
 	if err != nil {
 		return netip.Addr{}, false
 	}
