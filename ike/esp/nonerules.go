@@ -66,7 +66,7 @@ func noneRules(ps []Policy) map[string]*netlink.Rule {
 			continue
 		}
 		r := netlink.NewRule()
-		r.Family = familyOf(p.Dst.Addr())
+		r.Family = ipFamily(p.Dst.Addr().Is4())
 		r.Priority, r.Goto = noneSkipPriority, noneEndPriority
 		r.Src = prefixNet(p.Src.Masked())
 		if p.Dst.Bits() > 0 {
@@ -105,11 +105,3 @@ func prefixesMeet(a, b netip.Prefix) bool {
 
 // valuesMeet says whether two selectors' protocols or ports share a value (0: any).
 func valuesMeet[T uint8 | uint16](a, b T) bool { return a == 0 || b == 0 || a == b }
-
-// familyOf is a's rule family.
-func familyOf(a netip.Addr) int {
-	if a.Is4() {
-		return netlink.FAMILY_V4
-	}
-	return netlink.FAMILY_V6
-}
