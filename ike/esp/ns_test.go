@@ -39,19 +39,24 @@ type rig struct {
 	a, b string
 }
 
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB) *rig { return newRigNamed(t, "esp") }
+
+// newRigNamed is newRig with the namespaces and the veth named after pfx (a test's own
+// prefix, so that its names collide with no one else's).
+func newRigNamed(t testing.TB, pfx string) *rig {
 	needRoot(t)
 	id := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
-	r := &rig{a: "espa" + id, b: "espb" + id}
+	r := &rig{a: pfx + "a" + id, b: pfx + "b" + id}
 	for _, n := range []string{r.a, r.b} {
 		run(t, "ip", "netns", "add", n)
 		n := n
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
 		run(t, "ip", "-n", n, "link", "set", "lo", "up")
 	}
-	run(t, "ip", "link", "add", "ve"+id, "netns", r.a, "type", "veth", "peer", "name", "vf"+id, "netns", r.b)
-	run(t, "ip", "-n", r.a, "link", "set", "ve"+id, "name", "eth0")
-	run(t, "ip", "-n", r.b, "link", "set", "vf"+id, "name", "eth0")
+	va, vb := pfx[:min(len(pfx), 3)]+"e"+id, pfx[:min(len(pfx), 3)]+"f"+id
+	run(t, "ip", "link", "add", va, "netns", r.a, "type", "veth", "peer", "name", vb, "netns", r.b)
+	run(t, "ip", "-n", r.a, "link", "set", va, "name", "eth0")
+	run(t, "ip", "-n", r.b, "link", "set", vb, "name", "eth0")
 	run(t, "ip", "-n", r.a, "addr", "add", "198.18.0.1/24", "dev", "eth0")
 	run(t, "ip", "-n", r.b, "addr", "add", "198.18.0.2/24", "dev", "eth0")
 	run(t, "ip", "-n", r.a, "addr", "add", "198.19.1.1/32", "dev", "lo")
@@ -195,7 +200,7 @@ func install(t testing.TB, a, b *node, o pairOpts) {
 	var lanA, lanB netip.Prefix
 	switch {
 	case o.mode == ModeTransport:
-		lanA, lanB = netip.MustParsePrefix("198.18.0.1/32"), netip.MustParsePrefix("198.18.0.2/32")
+		lanA, lanB = netip.PrefixFrom(ipa, ipa.BitLen()), netip.PrefixFrom(ipb, ipb.BitLen())
 	case o.v6inner:
 		lanA, lanB = netip.MustParsePrefix("2001:db8:1::/64"), netip.MustParsePrefix("2001:db8:2::/64")
 	default:

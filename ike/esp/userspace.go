@@ -111,6 +111,9 @@ type userspace struct {
 	wg     sync.WaitGroup
 
 	addrs addrState // the address watch's (addrwatch.go)
+	// reasm puts the host's own fragmented datagrams together for transport mode
+	// (reasm.go); the out loop's alone.
+	reasm reasm
 
 	faults faults                       // recover.go
 	hook   atomic.Pointer[func(string)] // tests: runs at points of packet handling
@@ -122,13 +125,15 @@ type perfCounters struct {
 	tunWakes                                       atomic.Uint64 // batches read (one send each)
 	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
 	fragSends                                      atomic.Uint64
+	reasmWhole                                     atomic.Uint64 // transport datagrams put together (reasm.go)
 	steerPkts, steerDgrams                         atomic.Uint64 // ESP read from the steering socket, in datagrams
 }
 
 func (p *perfCounters) String() string {
-	return fmt.Sprintf("tun read %d batches/%d calls/%d pkts, tun write %d calls/%d pkts, udp send %d calls/%d pkts, raw send %d calls/%d pkts, fragmented %d",
+	return fmt.Sprintf("tun read %d batches/%d calls/%d pkts, tun write %d calls/%d pkts, udp send %d calls/%d pkts, raw send %d calls/%d pkts, fragmented %d, reassembled %d",
 		p.tunWakes.Load(), p.tunReads.Load(), p.tunReadPkts.Load(), p.tunWrites.Load(), p.tunWritePkts.Load(),
-		p.udpSends.Load(), p.udpSendPkts.Load(), p.rawSends.Load(), p.rawSendPkts.Load(), p.fragSends.Load())
+		p.udpSends.Load(), p.udpSendPkts.Load(), p.rawSends.Load(), p.rawSendPkts.Load(), p.fragSends.Load(),
+		p.reasmWhole.Load())
 }
 
 // pbuf carries one decrypted inner packet to the TUN writer.
@@ -1354,6 +1359,13 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 		u.st.inc(stOutErrors)
 		return outPkt{}, false
 	}
+	if len(u.reasm.m) > 0 {
+		// A datagram whose first fragment went to transport mode: the others follow it
+		// whatever their own lookup (they carry no ports) would say.
+		if f, ok := parseFragment(pkt); ok && u.reasm.pending(f.key) {
+			return u.reassemble(&f)
+		}
+	}
 	p := u.lookup(&sel, true)
 	if p == nil || p.Action == ActionNone {
 		u.bypass(pkt, sel.dst)
@@ -1377,6 +1389,11 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 	if sel.src.Is4() != ep.dst.Is4() && s.sa.Mode == ModeTransport {
 		u.st.inc(stOutStateModeErrors)
 		return outPkt{}, false
+	}
+	if s.sa.Mode == ModeTransport && sel.src == ep.src && sel.dst == ep.dst {
+		if f, ok := parseFragment(pkt); ok {
+			return u.reassemble(&f)
+		}
 	}
 	seq := s.seq.Add(1)
 	if (!s.sa.ESN && seq > 0xffffffff) || seq == 0 {
@@ -1408,7 +1425,16 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 	}
 	espOff := headroom + hlen - 8 - t.ivLen
 	need := t.sealedLen(len(payload))
-	if espOff+need > cap(buf) {
+	outer := 0 // what the outer IP length field counts besides the ESP packet
+	if ep.encap != nil {
+		outer += 8
+	}
+	if ep.dst.Is4() {
+		outer += 20
+	}
+	if espOff+need > cap(buf) || outer+need > 0xffff {
+		// The latter: a reassembled datagram near 64 KiB, whose ESP packet no IP
+		// header can say the length of.
 		u.st.inc(stOutErrors)
 		return outPkt{}, false
 	}
@@ -1433,6 +1459,25 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 		return outPkt{s: s, ep: ep, b: ip}, true
 	}
 	return outPkt{s: s, ep: ep, b: esp}, true
+}
+
+// reassemble hands a fragment of a transport-mode datagram to the out loop's reassembly
+// (reasm.go) and encrypts the datagram when it is whole.
+func (u *userspace) reassemble(f *fragment) (outPkt, bool) {
+	buf, res, expired := u.reasm.add(f, time.Now())
+	for range expired {
+		u.st.inc(stOutErrors)
+	}
+	switch res {
+	case reasmWhole:
+		u.perf.reasmWhole.Add(1)
+		return u.encapOne(buf)
+	case reasmBad:
+		u.st.inc(stOutStateModeErrors)
+	case reasmNoSpace:
+		u.st.inc(stOutErrors)
+	}
+	return outPkt{}, false
 }
 
 func putIPv4(ip []byte, tos, ttl, proto byte, src, dst netip.Addr) {
@@ -1886,15 +1931,22 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 			inner = out.b[:out.n]
 		}
 	} else {
-		// Transport: rebuild the IP header from the outer addresses.
+		// Transport: rebuild the IP header from the outer addresses. The header says
+		// the payload is a whole datagram: one that cannot be (a sender that
+		// encrypted fragments one by one) would reach the host broken, so it stops here.
+		d := dst
+		if !d.IsValid() || d.IsUnspecified() {
+			d = ep.dst
+		}
+		if !wholeInner(nh, payload, src, d, udp) {
+			u.st.inc(stInStateModeErrors)
+			pbufPool.Put(out)
+			return
+		}
 		if ep.src.Is4() {
 			tot := 20 + len(payload)
 			copy(out.b[20:], payload) // payload may live in out.b further right: copy moves safely
 			ip := out.b[:tot]
-			d := dst
-			if !d.IsValid() || d.IsUnspecified() {
-				d = ep.dst
-			}
 			putIPv4(ip, 0, 64, nh, src, d)
 			if udp {
 				fixL4Checksum(ip)
@@ -1908,10 +1960,6 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 			binary.BigEndian.PutUint16(ip[4:], uint16(len(payload)))
 			ip[6], ip[7] = nh, 64
 			copy(ip[8:24], src.AsSlice())
-			d := dst
-			if !d.IsValid() || d.IsUnspecified() {
-				d = ep.dst
-			}
 			copy(ip[24:40], d.AsSlice())
 			inner = ip
 		}
@@ -1971,6 +2019,50 @@ func (u *userspace) hasInbound() bool {
 		}
 	}
 	return false
+}
+
+// wholeInner reports whether a transport-mode payload (next header nh, from src to dst)
+// can be a whole datagram of its protocol, so far as a cheap look tells: a UDP length
+// that is the payload's, a TCP header within it, an ICMP or ICMPv6 checksum that holds
+// (ICMP is rare, and the first fragment of a large ping is the usual case). ICMPv6's
+// sum covers the addresses, which a NAT (nat: ESP-in-UDP) may have changed: there only
+// its length is looked at. TCP's and UDP's sums are left to the kernel.
+func wholeInner(nh byte, p []byte, src, dst netip.Addr, nat bool) bool {
+	switch nh {
+	case 17:
+		return len(p) >= 8 && int(binary.BigEndian.Uint16(p[4:])) == len(p)
+	case 6:
+		return len(p) >= 20 && int(p[12]>>4)*4 >= 20 && int(p[12]>>4)*4 <= len(p)
+	case 1:
+		return len(p) >= 8 && ipChecksum(p) == 0
+	case 58:
+		if len(p) < 8 || nat || !src.Is6() || !dst.Is6() {
+			return len(p) >= 8
+		}
+		var ph [40]byte
+		s16, d16 := src.As16(), dst.As16()
+		copy(ph[:], s16[:])
+		copy(ph[16:], d16[:])
+		binary.BigEndian.PutUint32(ph[32:], uint32(len(p)))
+		ph[39] = 58
+		return onesSum(onesSum(0, ph[:]), p) == 0xffff
+	}
+	return true
+}
+
+// onesSum adds b to sum in ones' complement (RFC 1071), folded to 16 bits; b of odd
+// length is padded with a zero byte.
+func onesSum(sum uint32, b []byte) uint32 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum
 }
 
 // fixL4Checksum recomputes a TCP/UDP checksum after the addresses changed (transport mode
