@@ -90,7 +90,19 @@
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the
-// TCP/UDP checksum is recomputed (RFC 3948 3.1.2).
+// TCP/UDP checksum is recomputed (RFC 3948 3.1.2). That header says the payload is a whole
+// datagram, so one that cannot be (a UDP length not the payload's, a TCP header beyond
+// it, a failing ICMP or ICMPv6 checksum: a peer that encrypted fragments one by one) is
+// counted as in-state-mode-errors and dropped.
+//
+// Transport mode carries whole datagrams (RFC 4303 3.1.1): the host's own datagrams above
+// the TUN's MTU arrive from it in fragments, which the out loop puts together again
+// (reasm.go: a fragment whose first fragment selected a transport-mode SA between the
+// packet's own addresses; bounded in datagrams, bytes and time) and encrypts once; the ESP
+// packet above the path's MTU is fragmented by the kernel as the tunnels' are. The
+// nftables require chain lets UDP's non-first fragments pass (the first one decides), so
+// that such ESP-in-UDP is not dropped where no conntrack reassembles it first. Tunnel mode
+// encrypts inner fragments one by one.
 //
 // Algorithms (RouterOS names): aes-128/192/256-gcm with the 16-byte ICV (RFC 4106),
 // chacha20poly1305 (RFC 7634), aes-128/192/256-cbc (RFC 3602), aes-128/192/256-ctr (RFC
