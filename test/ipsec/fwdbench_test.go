@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,79 +52,9 @@ const fwdSecs = 5
 // perf is installed), how busy the machine was and the load average. Reported: the
 // medians and the ratios to charon.
 func BenchmarkForwardedESPVsCharon(b *testing.B) {
-	iketest.NeedRoot(b, "ip", "nsenter", "ping", "iperf3", "nft", "ethtool", "/usr/sbin/charon-systemd", "swanctl")
-	hA, rA, m, rB, hB := iketest.NS(b, "efha"), iketest.NS(b, "efra"), iketest.NS(b, "efm"), iketest.NS(b, "efrb"), iketest.NS(b, "efhb")
-	iketest.Veth(b, hA, "eth0", "198.19.1.2/24", rA, "ether2", "")
-	iketest.Veth(b, rA, "ether1", "", rB, "ether1", "")
-	iketest.Veth(b, rA, "ether3", "", m, "in", "198.18.71.2/24")
-	iketest.Veth(b, m, "out", "198.18.72.1/24", rB, "ether3", "")
-	iketest.Veth(b, rB, "ether2", "", hB, "eth0", "198.19.2.2/24")
-	iketest.Sh(b, "ip", "-n", hA, "route", "add", "default", "via", "198.19.1.1")
-	iketest.Sh(b, "ip", "-n", hB, "route", "add", "default", "via", "198.19.2.1")
-	masquerade(b, m, "out")
-
-	dA, dB := startDaemon(b, rA), startDaemon(b, rB)
-	const ike = `/ip ipsec profile add name=fwd enc-algorithm=aes-128 hash-algorithm=sha256 dh-group=ecp256
-/ip ipsec proposal add name=fwd enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none
-`
-	dA.script(`/ip address add address=198.18.70.1/24 interface=ether1
-/ip address add address=198.18.71.1/24 interface=ether3
-/ip address add address=198.19.1.1/24 interface=ether2
-/ip route add dst-address=198.18.72.0/24 gateway=198.18.71.2
-` + ike + `/ip ipsec peer add name=raw address=198.18.70.2/32 local-address=198.18.70.1 exchange-mode=ike2 profile=fwd
-/ip ipsec peer add name=natt address=198.18.72.2/32 local-address=198.18.71.1 exchange-mode=ike2 profile=fwd
-/ip ipsec identity add peer=raw secret=fwd-bench-psk-1 my-id=fqdn:a.example remote-id=fqdn:b.example
-/ip ipsec identity add peer=natt secret=fwd-bench-psk-1 my-id=fqdn:a.example remote-id=fqdn:b.example
-/ip ipsec policy add src-address=198.19.1.0/24 dst-address=198.19.2.0/24 tunnel=yes proposal=fwd peer=raw
-`)
-	// rB answers the NAT-T peer only: behind the masquerade rA cannot be reached first.
-	dB.script(`/ip address add address=198.18.70.2/24 interface=ether1
-/ip address add address=198.18.72.2/24 interface=ether3
-/ip address add address=198.19.2.1/24 interface=ether2
-` + ike + `/ip ipsec peer add name=raw address=198.18.70.1/32 local-address=198.18.70.2 exchange-mode=ike2 profile=fwd
-/ip ipsec peer add name=natt address=198.18.72.1/32 local-address=198.18.72.2 exchange-mode=ike2 profile=fwd passive=yes
-/ip ipsec identity add peer=raw secret=fwd-bench-psk-1 my-id=fqdn:b.example remote-id=fqdn:a.example
-/ip ipsec identity add peer=natt secret=fwd-bench-psk-1 my-id=fqdn:b.example remote-id=fqdn:a.example
-/ip ipsec policy add src-address=198.19.2.0/24 dst-address=198.19.1.0/24 tunnel=yes proposal=fwd peer=raw
-`)
-	across := func() bool {
-		return iketest.In(hA, "ping", "-c", "1", "-W", "1", "198.19.2.2").Run() == nil
-	}
-	diag := func() string {
-		var s strings.Builder
-		for _, d := range []*daemon{dA, dB} {
-			if d.Running() {
-				s.WriteString(d.script("/ip ipsec active-peers print detail\n/ip ipsec installed-sa print detail\n/ip ipsec policy print detail\n"))
-			}
-		}
-		return s.String()
-	}
-	// usePeer points both routerd's policy at their peer named p and waits until hostA
-	// reaches hostB over an SA with it: over UDP 4500 (NAT-T) for natt, raw ESP for raw.
-	usePeer := func(p string) {
-		b.Helper()
-		for _, d := range []*daemon{dA, dB} {
-			d.script("/ip ipsec policy set [find tunnel=yes] peer=" + p + "\n")
-		}
-		want := map[string]string{"raw": "198.18.70.2", "natt": "198.18.72.2"}[p]
-		if !iketest.WaitFor(60*time.Second, func() bool {
-			sa := dA.script("/ip ipsec installed-sa print detail\n")
-			return strings.Contains(sa, want) && across()
-		}) {
-			b.Fatalf("no traffic over peer %s:\n%s", p, diag())
-		}
-		// The other peer's IKE SA may stay up (without a CHILD SA): look at this one's.
-		peers := dA.script("/ip ipsec active-peers print detail\n")
-		var entry string
-		for _, e := range peerItem.Split(peers, -1) {
-			if strings.Contains(e, "remote-address="+want) {
-				entry = e
-			}
-		}
-		if nat := strings.Contains(entry, "port=4500"); entry == "" || nat != (p == "natt") {
-			b.Fatalf("peer %s: NAT-T %v:\n%s", p, nat, peers)
-		}
-	}
+	r := newFwdRig(b, "ef")
+	hA, rA, rB, hB, dA, dB := r.hA, r.rA, r.rB, r.hB, r.dA, r.dB
+	diag, usePeer := r.diag, r.usePeer
 
 	type run struct {
 		mbit, cpuPerGbit, busy, load0, load1 float64
@@ -191,25 +120,7 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 		udpUnb = "routerd ESP-in-UDP, TUN read unbatched"
 		ch     = "charon kernel-libipsec (ESP-in-UDP)"
 	)
-	charonConf := func(local, remote, lts, rts, id, rid string) string {
-		return swanPSK{local: local, remote: remote, id: id, remoteID: rid, psk: "fwd-bench-psk-1",
-			children: []swanChild{{name: "net", localTS: lts, remoteTS: rts, esp: "aes128gcm16"}}}.String()
-	}
-	// startRouterd (re)starts both routerd with env (their stored configuration) and
-	// stopRouterd stops them and waits for their ESP devices to go.
-	startRouterd := func(env []string) {
-		for _, d := range []*daemon{dA, dB} {
-			d.Opts.Env = env
-			if err := d.Start(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	stopRouterd := func() {
-		dA.Stop()
-		dB.Stop()
-		ensureGone(b, rA, rB)
-	}
+	startRouterd, stopRouterd := r.startRouterd, r.stopRouterd
 	// unbatched is routerd's userspace ESP out path as it was before its TUN reader
 	// batched (one TUN read, one send a packet); a routerd without the switch ignores it.
 	unbatched := []string{"ROUTERD_ESP_TUNREAD=unbatched"}
@@ -233,28 +144,9 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 		usePeer("raw")
 		measure(rawUnb, []int{dA.Pid(), dB.Pid()})
 		stopRouterd()
-		// What charon needs of the gateways that routerd set up (it may leave them, but
-		// the test does not rely on it): addresses, forwarding.
-		for _, x := range [][3]string{{rA, "ether1", "198.18.70.1/24"}, {rA, "ether2", "198.19.1.1/24"},
-			{rB, "ether1", "198.18.70.2/24"}, {rB, "ether2", "198.19.2.1/24"}} {
-			iketest.Sh(b, "ip", "-n", x[0], "addr", "replace", x[2], "dev", x[1])
-		}
-		for _, n := range []string{rA, rB} {
-			iketest.Sh(b, "ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-		}
-		cA := iketest.StartCharon(b, rA, charonConf("198.18.70.1", "198.18.70.2", "198.19.1.0/24", "198.19.2.0/24", "a.example", "b.example"))
-		cB := iketest.StartCharon(b, rB, charonConf("198.18.70.2", "198.18.70.1", "198.19.2.0/24", "198.19.1.0/24", "b.example", "a.example"))
-		if out, err := cA.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
-			b.Fatalf("charon initiate: %v\n%s\n%s", err, out, tail(cA.Log(), 3000))
-		}
-		if !iketest.WaitFor(20*time.Second, across) {
-			out, _ := cA.Swanctl("--list-sas")
-			b.Fatalf("no traffic through charon:\n%s", out)
-		}
+		cA, cB := r.startCharon()
 		measure(ch, []int{cA.Pid(), cB.Pid()})
-		cA.Stop()
-		cB.Stop()
-		ensureGone(b, rA, rB)
+		r.stopCharon(cA, cB)
 	}
 
 	med := func(way string, f func(run) float64) float64 {
@@ -262,14 +154,7 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 		for _, r := range runs[way] {
 			v = append(v, f(r))
 		}
-		sort.Float64s(v)
-		if len(v) == 0 {
-			return 0
-		}
-		if len(v)%2 == 0 {
-			return (v[len(v)/2-1] + v[len(v)/2]) / 2
-		}
-		return v[len(v)/2]
+		return median(v)
 	}
 	mbit := func(r run) float64 { return r.mbit }
 	cpu := func(r run) float64 { return r.cpuPerGbit }
@@ -286,6 +171,157 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 	b.ReportMetric(med(udp, mbit)/med(udpUnb, mbit), "udp/udp-unbatched")
 	b.ReportMetric(med(ch, cpu)/med(raw, cpu), "charon/raw-CPU-per-Gbit")
 	b.ReportMetric(med(ch, cpu)/med(udp, cpu), "charon/udp-CPU-per-Gbit")
+}
+
+// fwdRig is the forwarded rig of BenchmarkForwardedESPVsCharon and
+// BenchmarkForwardedUDPVsCharon: hostA — rA — rB — hostB, veth everywhere, rA and rB
+// both routerd (configured through the console, IKEv2 PSK, aes-128-gcm ESP; peer raw over
+// the direct WAN link, peer natt through a masquerading NAT namespace M so that ESP goes
+// in UDP 4500) or both charon (kernel-libipsec) on the direct link with the same proposal.
+type fwdRig struct {
+	b                 testing.TB
+	hA, rA, m, rB, hB string
+	dA, dB            *daemon
+}
+
+// newFwdRig builds the rig in namespaces named from prefix and starts both routerd.
+func newFwdRig(b testing.TB, prefix string) *fwdRig {
+	iketest.NeedRoot(b, "ip", "nsenter", "ping", "iperf3", "nft", "ethtool", "/usr/sbin/charon-systemd", "swanctl")
+	r := &fwdRig{b: b, hA: iketest.NS(b, prefix+"ha"), rA: iketest.NS(b, prefix+"ra"), m: iketest.NS(b, prefix+"m"),
+		rB: iketest.NS(b, prefix+"rb"), hB: iketest.NS(b, prefix+"hb")}
+	hA, rA, m, rB, hB := r.hA, r.rA, r.m, r.rB, r.hB
+	iketest.Veth(b, hA, "eth0", "198.19.1.2/24", rA, "ether2", "")
+	iketest.Veth(b, rA, "ether1", "", rB, "ether1", "")
+	iketest.Veth(b, rA, "ether3", "", m, "in", "198.18.71.2/24")
+	iketest.Veth(b, m, "out", "198.18.72.1/24", rB, "ether3", "")
+	iketest.Veth(b, rB, "ether2", "", hB, "eth0", "198.19.2.2/24")
+	iketest.Sh(b, "ip", "-n", hA, "route", "add", "default", "via", "198.19.1.1")
+	iketest.Sh(b, "ip", "-n", hB, "route", "add", "default", "via", "198.19.2.1")
+	masquerade(b, m, "out")
+
+	r.dA, r.dB = startDaemon(b, rA), startDaemon(b, rB)
+	const ike = `/ip ipsec profile add name=fwd enc-algorithm=aes-128 hash-algorithm=sha256 dh-group=ecp256
+/ip ipsec proposal add name=fwd enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none
+`
+	r.dA.script(`/ip address add address=198.18.70.1/24 interface=ether1
+/ip address add address=198.18.71.1/24 interface=ether3
+/ip address add address=198.19.1.1/24 interface=ether2
+/ip route add dst-address=198.18.72.0/24 gateway=198.18.71.2
+` + ike + `/ip ipsec peer add name=raw address=198.18.70.2/32 local-address=198.18.70.1 exchange-mode=ike2 profile=fwd
+/ip ipsec peer add name=natt address=198.18.72.2/32 local-address=198.18.71.1 exchange-mode=ike2 profile=fwd
+/ip ipsec identity add peer=raw secret=fwd-bench-psk-1 my-id=fqdn:a.example remote-id=fqdn:b.example
+/ip ipsec identity add peer=natt secret=fwd-bench-psk-1 my-id=fqdn:a.example remote-id=fqdn:b.example
+/ip ipsec policy add src-address=198.19.1.0/24 dst-address=198.19.2.0/24 tunnel=yes proposal=fwd peer=raw
+`)
+	// rB answers the NAT-T peer only: behind the masquerade rA cannot be reached first.
+	r.dB.script(`/ip address add address=198.18.70.2/24 interface=ether1
+/ip address add address=198.18.72.2/24 interface=ether3
+/ip address add address=198.19.2.1/24 interface=ether2
+` + ike + `/ip ipsec peer add name=raw address=198.18.70.1/32 local-address=198.18.70.2 exchange-mode=ike2 profile=fwd
+/ip ipsec peer add name=natt address=198.18.72.1/32 local-address=198.18.72.2 exchange-mode=ike2 profile=fwd passive=yes
+/ip ipsec identity add peer=raw secret=fwd-bench-psk-1 my-id=fqdn:b.example remote-id=fqdn:a.example
+/ip ipsec identity add peer=natt secret=fwd-bench-psk-1 my-id=fqdn:b.example remote-id=fqdn:a.example
+/ip ipsec policy add src-address=198.19.2.0/24 dst-address=198.19.1.0/24 tunnel=yes proposal=fwd peer=raw
+`)
+	return r
+}
+
+// across says whether hostA reaches hostB.
+func (r *fwdRig) across() bool {
+	return iketest.In(r.hA, "ping", "-c", "1", "-W", "1", "198.19.2.2").Run() == nil
+}
+
+// diag is both routerd's IPsec state, for a failure's message.
+func (r *fwdRig) diag() string {
+	var s strings.Builder
+	for _, d := range []*daemon{r.dA, r.dB} {
+		if d.Running() {
+			s.WriteString(d.script("/ip ipsec active-peers print detail\n/ip ipsec installed-sa print detail\n/ip ipsec policy print detail\n"))
+		}
+	}
+	return s.String()
+}
+
+// usePeer points both routerd's policy at their peer named p and waits until hostA
+// reaches hostB over an SA with it: over UDP 4500 (NAT-T) for natt, raw ESP for raw.
+func (r *fwdRig) usePeer(p string) {
+	b := r.b
+	b.Helper()
+	for _, d := range []*daemon{r.dA, r.dB} {
+		d.script("/ip ipsec policy set [find tunnel=yes] peer=" + p + "\n")
+	}
+	want := map[string]string{"raw": "198.18.70.2", "natt": "198.18.72.2"}[p]
+	if !iketest.WaitFor(60*time.Second, func() bool {
+		sa := r.dA.script("/ip ipsec installed-sa print detail\n")
+		return strings.Contains(sa, want) && r.across()
+	}) {
+		b.Fatalf("no traffic over peer %s:\n%s", p, r.diag())
+	}
+	// The other peer's IKE SA may stay up (without a CHILD SA): look at this one's.
+	peers := r.dA.script("/ip ipsec active-peers print detail\n")
+	var entry string
+	for _, e := range peerItem.Split(peers, -1) {
+		if strings.Contains(e, "remote-address="+want) {
+			entry = e
+		}
+	}
+	if nat := strings.Contains(entry, "port=4500"); entry == "" || nat != (p == "natt") {
+		b.Fatalf("peer %s: NAT-T %v:\n%s", p, nat, peers)
+	}
+}
+
+// startRouterd (re)starts both routerd with env (their stored configuration).
+func (r *fwdRig) startRouterd(env []string) {
+	for _, d := range []*daemon{r.dA, r.dB} {
+		d.Opts.Env = env
+		if err := d.Start(); err != nil {
+			r.b.Fatal(err)
+		}
+	}
+}
+
+// stopRouterd stops both routerd and waits for their ESP devices to go.
+func (r *fwdRig) stopRouterd() {
+	r.dA.Stop()
+	r.dB.Stop()
+	ensureGone(r.b, r.rA, r.rB)
+}
+
+// startCharon starts charon in rA and rB (routerd stopped) and waits until hostA
+// reaches hostB through it.
+func (r *fwdRig) startCharon() (cA, cB *iketest.Charon) {
+	b := r.b
+	b.Helper()
+	// What charon needs of the gateways that routerd set up (it may leave them, but
+	// the test does not rely on it): addresses, forwarding.
+	for _, x := range [][3]string{{r.rA, "ether1", "198.18.70.1/24"}, {r.rA, "ether2", "198.19.1.1/24"},
+		{r.rB, "ether1", "198.18.70.2/24"}, {r.rB, "ether2", "198.19.2.1/24"}} {
+		iketest.Sh(b, "ip", "-n", x[0], "addr", "replace", x[2], "dev", x[1])
+	}
+	for _, n := range []string{r.rA, r.rB} {
+		iketest.Sh(b, "ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	}
+	conf := func(local, remote, lts, rts, id, rid string) string {
+		return swanPSK{local: local, remote: remote, id: id, remoteID: rid, psk: "fwd-bench-psk-1",
+			children: []swanChild{{name: "net", localTS: lts, remoteTS: rts, esp: "aes128gcm16"}}}.String()
+	}
+	cA = iketest.StartCharon(b, r.rA, conf("198.18.70.1", "198.18.70.2", "198.19.1.0/24", "198.19.2.0/24", "a.example", "b.example"))
+	cB = iketest.StartCharon(b, r.rB, conf("198.18.70.2", "198.18.70.1", "198.19.2.0/24", "198.19.1.0/24", "b.example", "a.example"))
+	if out, err := cA.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
+		b.Fatalf("charon initiate: %v\n%s\n%s", err, out, tail(cA.Log(), 3000))
+	}
+	if !iketest.WaitFor(20*time.Second, r.across) {
+		out, _ := cA.Swanctl("--list-sas")
+		b.Fatalf("no traffic through charon:\n%s", out)
+	}
+	return cA, cB
+}
+
+// stopCharon stops both charon and waits for their TUN devices to go.
+func (r *fwdRig) stopCharon(cA, cB *iketest.Charon) {
+	cA.Stop()
+	cB.Stop()
+	ensureGone(r.b, r.rA, r.rB)
 }
 
 // ensureGone waits until the ESP device of the daemon just stopped has gone in each of
