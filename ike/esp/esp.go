@@ -299,6 +299,9 @@ type Config struct {
 	// handing it to a send stage on another goroutine (the path before; tests and
 	// ROUTERD_ESP_TUNREAD set it).
 	outInline bool
+	// outStaged: every batch goes to the send stage, small ones too (the path before
+	// small batches were sent inline; ROUTERD_ESP_TUNREAD=staged, for the benchmarks).
+	outStaged bool
 	// RxSteer, when set, takes the userspace path's inbound raw IPv4 ESP before the
 	// stack and hands it to a GRO socket of the path (steer.go) if SteerRx is on; nil or
 	// off: the raw socket reads all ESP.
@@ -322,23 +325,26 @@ func DefaultConfig() Config {
 		IKEPorts:     []uint16{500, 4500},
 		MTU:          1400,
 	}
-	c.TUNReadsPerWake, c.outInline = tunReadFromEnv()
+	c.TUNReadsPerWake, c.outInline, c.outStaged = tunReadFromEnv()
 	c.SteerRx = os.Getenv("ROUTERD_ESP_RXSTEER") == "port-gro"
 	return c
 }
 
 // tunReadFromEnv: ROUTERD_ESP_TUNREAD=unbatched runs a routerd's userspace ESP out loop as
 // before batching (one TUN read, one send, on one goroutine), =inline with batched reads
-// but no send stage of its own, so that the daemon-to-daemon benchmarks (test/ipsec) can
-// measure the paths before beside the current one in the same run.
-func tunReadFromEnv() (perWake int, inline bool) {
+// but no send stage of its own, =staged with every batch handed to the send stage (before
+// small batches were sent inline), so that the daemon-to-daemon benchmarks (test/ipsec)
+// can measure the paths before beside the current one in the same run.
+func tunReadFromEnv() (perWake int, inline, staged bool) {
 	switch os.Getenv("ROUTERD_ESP_TUNREAD") {
 	case "unbatched":
-		return 1, true
+		return 1, true, false
 	case "inline":
-		return 0, true
+		return 0, true, false
+	case "staged":
+		return 0, false, true
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // Datapath is an ESP data path. All methods are safe for concurrent use.

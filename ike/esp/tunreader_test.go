@@ -257,19 +257,80 @@ func TestTUNBatchedRead(t *testing.T) {
 	}
 }
 
+// TestSmallBatchesInline: packets that come one at a time (a datagram every 10 ms) are
+// sent by the out loop itself, not handed to the send stage; with outStaged (the path
+// before) none is; a burst held until 200 packets queue goes to the stage (its batches
+// are larger than smallOutBatch). Every packet arrives either way.
+func TestSmallBatchesInline(t *testing.T) {
+	for _, staged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("staged %v", staged), func(t *testing.T) {
+			r := newRig(t)
+			tweak := func(c *Config) { c.outStaged = staged }
+			a, b := startNodeWith(t, r.a, tweak), startNodeWith(t, r.b, tweak)
+			install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
+			pingOK(t, r.a, "198.19.2.1")
+			u := a.dp.(*userspace)
+			k := Key{SPI: 0x1000, Dst: netip.MustParseAddr("198.18.0.2")}
+			received := func() uint64 {
+				c, err := b.dp.Counters(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c.Packets
+			}
+			waitFor := func(n uint64) {
+				t.Helper()
+				for end := time.Now().Add(10 * time.Second); received() < n && time.Now().Before(end); {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if got := received(); got < n {
+					t.Fatalf("b received %d packets, want %d", got, n)
+				}
+			}
+			const single = 20
+			before, inline0, wakes0 := received(), u.perf.inlineSends.Load(), u.perf.tunWakes.Load()
+			for range single {
+				sendBurst(t, r.a, 1)
+				time.Sleep(10 * time.Millisecond)
+			}
+			waitFor(before + single)
+			inline, wakes := u.perf.inlineSends.Load()-inline0, u.perf.tunWakes.Load()-wakes0
+			t.Logf("one at a time: %d batches, %d sent inline", wakes, inline)
+			if staged && inline != 0 {
+				t.Fatalf("staged: %d batches sent inline", inline)
+			}
+			if !staged && inline < single {
+				t.Fatalf("%d of %d single packets sent inline (%d batches)", inline, single, wakes)
+			}
+			before, inline0 = received(), u.perf.inlineSends.Load()
+			release := holdOut(t, u)
+			const burst = 200
+			sendBurst(t, r.a, burst)
+			time.Sleep(100 * time.Millisecond)
+			release()
+			waitFor(before + burst)
+			t.Logf("burst: %d batches sent inline", u.perf.inlineSends.Load()-inline0)
+			// The held batch and at most a few stragglers of the burst's start.
+			if n := u.perf.inlineSends.Load() - inline0; n > 3 {
+				t.Fatalf("burst: %d batches sent inline", n)
+			}
+		})
+	}
+}
+
 // TestTUNReadEnv: ROUTERD_ESP_TUNREAD gives a daemon the out paths before (the
 // benchmarks' baselines); unset, the current one.
 func TestTUNReadEnv(t *testing.T) {
 	for _, tc := range []struct {
-		env     string
-		perWake int
-		inline  bool
-	}{{"", 0, false}, {"unbatched", 1, true}, {"inline", 0, true}} {
+		env            string
+		perWake        int
+		inline, staged bool
+	}{{"", 0, false, false}, {"unbatched", 1, true, false}, {"inline", 0, true, false}, {"staged", 0, false, true}} {
 		t.Setenv("ROUTERD_ESP_TUNREAD", tc.env)
 		c := DefaultConfig()
-		if c.TUNReadsPerWake != tc.perWake || c.outInline != tc.inline {
-			t.Errorf("ROUTERD_ESP_TUNREAD=%q: reads per wake %d, inline %v; want %d, %v", tc.env,
-				c.TUNReadsPerWake, c.outInline, tc.perWake, tc.inline)
+		if c.TUNReadsPerWake != tc.perWake || c.outInline != tc.inline || c.outStaged != tc.staged {
+			t.Errorf("ROUTERD_ESP_TUNREAD=%q: reads per wake %d, inline %v, staged %v; want %d, %v, %v", tc.env,
+				c.TUNReadsPerWake, c.outInline, c.outStaged, tc.perWake, tc.inline, tc.staged)
 		}
 	}
 }

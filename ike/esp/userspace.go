@@ -123,6 +123,7 @@ type userspace struct {
 type perfCounters struct {
 	tunReads, tunReadPkts, tunWrites, tunWritePkts atomic.Uint64
 	tunWakes                                       atomic.Uint64 // batches read (one send each)
+	inlineSends                                    atomic.Uint64 // batches the out loop sent itself
 	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
 	fragSends                                      atomic.Uint64
 	reasmWhole                                     atomic.Uint64 // transport datagrams put together (reasm.go)
@@ -1225,9 +1226,11 @@ const outDepth = 3
 // outLoop reads the TUN in batches and encrypts them; a send stage of its own (the
 // sendLoop goroutine it starts and joins) sends them, so that on a machine with two
 // cores the reads (one system call per packet: the TUN has no batched read) and the
-// sends (the kernel's work for every ESP packet) run at once, in order. With
-// Config.outInline (ROUTERD_ESP_TUNREAD=unbatched or inline) the loop sends each batch
-// itself, as before.
+// sends (the kernel's work for every ESP packet) run at once, in order. A batch of at
+// most smallOutBatch packets that finds the stage idle is sent by the loop itself
+// (Config.outStaged, ROUTERD_ESP_TUNREAD=staged: every batch to the stage, the path
+// before). With Config.outInline (ROUTERD_ESP_TUNREAD=unbatched or inline) the loop
+// sends each batch itself, as before the stage.
 func (u *userspace) outLoop() {
 	d := u.dev.Load()
 	bs := d.tun.BatchSize()
@@ -1244,10 +1247,11 @@ func (u *userspace) outLoop() {
 	}
 	sender := newOutSender(u)
 	var full chan *outBatch
+	var queued atomic.Int32 // batches handed to the stage and not yet sent
 	if !u.cfg.outInline {
 		full = make(chan *outBatch, depth)
 		sent := make(chan struct{})
-		go u.sendLoop(sender, full, free, sent)
+		go u.sendLoop(sender, full, free, sent, &queued)
 		defer func() {
 			close(full)
 			<-sent
@@ -1312,21 +1316,37 @@ func (u *userspace) outLoop() {
 		switch {
 		case !ok:
 			free <- ob
-		case full == nil:
+		case full == nil || (!u.cfg.outStaged && len(ob.pkts) <= smallOutBatch && queued.Load() == 0):
+			// Nothing in the stage's hands, so order holds.
+			u.perf.inlineSends.Add(1)
 			u.sendBatch(sender, ob)
 			free <- ob
 		default:
+			queued.Add(1)
 			full <- ob
 		}
 	}
 }
 
+// smallOutBatch is the most ESP packets of a batch that the out loop sends itself when
+// the send stage is idle. Traffic that does not aggregate (UDP of fixed size, VoIP,
+// DNS) and does not fill the link comes one or a few packets a wakeup; handing each
+// such batch over woke the stage's goroutine, often a thread on the other CPU, and put
+// it to sleep again: per 1400-byte UDP datagram at 100 Mbit/s (two packets) rA made 3.3
+// system calls and 1.2 context switches against 2.0 and 0.5 sent inline (test/ipsec
+// BenchmarkForwardedUDPVsCharon, docs/perf.md). The time the loop spends sending also
+// lets the next batch grow, and a batch larger than this goes to the stage, so a
+// saturated link keeps both CPUs.
+const smallOutBatch = 8
+
 // sendLoop sends the batches outLoop encrypted, in order, and hands each back to it; it
-// ends when full is closed and says so by closing sent.
-func (u *userspace) sendLoop(sender *outSender, full <-chan *outBatch, free chan<- *outBatch, sent chan<- struct{}) {
+// ends when full is closed and says so by closing sent. queued counts the batches
+// handed to it and not yet sent.
+func (u *userspace) sendLoop(sender *outSender, full <-chan *outBatch, free chan<- *outBatch, sent chan<- struct{}, queued *atomic.Int32) {
 	defer close(sent)
 	for ob := range full {
 		u.sendBatch(sender, ob)
+		queued.Add(-1)
 		free <- ob
 	}
 }
