@@ -15,7 +15,10 @@
 //     TUN library's split cannot segment; forwarded traffic, one packet a read, is
 //     drained after each wakeup until the device is empty or the batch full, and the
 //     batch is encrypted and handed to a send stage on a goroutine of its own, which
-//     sends it at once while the next batch is read; decrypted packets are written in
+//     sends it at once while the next batch is read (a batch of a few packets, as UDP
+//     that does not aggregate comes, the loop sends itself while the stage is idle: a
+//     hand-over per wakeup cost more system calls and context switches than the send);
+//     decrypted packets are written in
 //     batches the TUN library coalesces into GRO super-packets: the raw IPv4 reader
 //     writes what each recvmmsg gave itself, the UDP 4500 and raw IPv6 readers hand
 //     theirs to a writer goroutine); routerd's own security policy database (SPD, first match in
