@@ -38,7 +38,7 @@ func TestTransportWholeDatagrams(t *testing.T) {
 			}
 			pingOK(t, r.a, dst)
 			t.Logf("ESP device MTU %d", a.dp.(*userspace).mtu.Load())
-			for _, size := range []int{1440, 4000} {
+			for _, size := range []int{1440, 4000, 30000} {
 				args := []string{"ping", "-c", "3", "-i", "0.2", "-W", "2", "-s", fmt.Sprint(size), dst}
 				if c.v6outer {
 					args = append([]string{"ping", "-6"}, args[1:]...)
@@ -48,7 +48,7 @@ func TestTransportWholeDatagrams(t *testing.T) {
 					t.Errorf("ping -s %d: %v\n%s", size, err, out)
 				}
 			}
-			udpWhole(t, r, src, dst, []int{1450, 8000})
+			udpWhole(t, r, src, dst, []int{1450, 8000, 40000})
 			for n, nd := range map[string]*node{"a": a, "b": b} {
 				st := nd.dp.Statistics()
 				if st.OutStateModeErrors != 0 || st.InStateModeErrors != 0 || st.OutErrors != 0 {
@@ -56,8 +56,8 @@ func TestTransportWholeDatagrams(t *testing.T) {
 				}
 				t.Logf("%s: %s", n, &nd.dp.(*userspace).perf)
 			}
-			if got := a.dp.(*userspace).perf.reasmWhole.Load(); got < 3+3+20 {
-				t.Errorf("a reassembled %d datagrams, want >= 26 (6 pings, 20 UDP)", got)
+			if got := a.dp.(*userspace).perf.reasmWhole.Load(); got < 3*3+30 {
+				t.Errorf("a reassembled %d datagrams, want >= 39 (9 pings, 30 UDP)", got)
 			}
 		})
 	}
@@ -85,33 +85,45 @@ func udpWhole(t *testing.T, r *rig, src, dst string, sizes []int) {
 	}
 	defer tx.Close()
 	want := map[string]bool{}
+	var sent [][]byte
 	for _, size := range sizes {
 		for i := range 10 {
 			p := bytes.Repeat([]byte{byte(i), byte(size)}, size/2)
 			want[string(p)] = true
-			if _, err := tx.Write(p); err != nil {
-				t.Fatalf("send %d bytes: %v", size, err)
-			}
-			time.Sleep(5 * time.Millisecond)
+			sent = append(sent, p)
 		}
 	}
-	buf := make([]byte, 65536)
-	got, total := 0, len(want)
-	ln.SetReadDeadline(time.Now().Add(3 * time.Second))
-	for got < total {
-		n, err := ln.Read(buf)
-		if err != nil {
-			break
+	// Read while sending: ten 40 KB datagrams overflow the default receive buffer.
+	got, total := make(chan []byte, len(sent)), len(sent)
+	go func() {
+		defer close(got)
+		buf := make([]byte, 65536)
+		ln.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for range total {
+			n, err := ln.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- append([]byte(nil), buf[:n]...)
 		}
-		if !want[string(buf[:n])] {
-			t.Errorf("received %d bytes not sent", n)
+	}()
+	for _, p := range sent {
+		if _, err := tx.Write(p); err != nil {
+			t.Fatalf("send %d bytes: %v", len(p), err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	n := 0
+	for p := range got {
+		if !want[string(p)] {
+			t.Errorf("received %d bytes not sent", len(p))
 			continue
 		}
-		delete(want, string(buf[:n]))
-		got++
+		delete(want, string(p))
+		n++
 	}
 	if len(want) > 0 {
-		t.Errorf("UDP %v bytes: %d of %d datagrams received", sizes, got, got+len(want))
+		t.Errorf("UDP %v bytes: %d of %d datagrams received", sizes, n, total)
 	}
 }
 

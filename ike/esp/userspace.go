@@ -143,11 +143,27 @@ type pbuf struct {
 	n int
 }
 
-// pbufSize bounds one ESP packet (jumbo frames included); larger ones are counted as
-// in-buffer-errors. With inq's capacity it bounds the memory a burst can pin (16 MiB).
+// pbufSize is the pooled buffer's size: one ESP packet of a jumbo frame and more. A
+// larger one, which only a transport SA's datagram above the wire's MTU makes (sent
+// whole, fragmented on the wire: reasm.go), gets a buffer of its own (getPbuf).
 const pbufSize = 16 << 10
 
 var pbufPool = sync.Pool{New: func() any { return &pbuf{b: make([]byte, pbufSize)} }}
+
+// getPbuf returns a buffer of at least n bytes: the pool's, or one of its own above
+// pbufSize, which putPbuf leaves to the collector so that the pool keeps to its size.
+func getPbuf(n int) *pbuf {
+	if n > pbufSize {
+		return &pbuf{b: make([]byte, n)}
+	}
+	return pbufPool.Get().(*pbuf)
+}
+
+func putPbuf(p *pbuf) {
+	if len(p.b) == pbufSize {
+		pbufPool.Put(p)
+	}
+}
 
 // openUserspace creates the TUN device, the raw ESP sockets and the steering rule in the
 // calling thread's network namespace.
@@ -1829,12 +1845,9 @@ func (u *userspace) InputUDP(b []byte, src, dst netip.AddrPort) {
 		return
 	}
 	defer u.recovered("udp", stInErrors)
-	// decap works in place; b belongs to the caller, so copy once into our own buffer.
-	if len(b) > pbufSize {
-		u.st.inc(stInBufferErrors)
-		return
-	}
-	pb := pbufPool.Get().(*pbuf)
+	// decap works in place; b belongs to the caller, so copy once into our own buffer,
+	// with room for transport mode's inner header in front of the payload.
+	pb := getPbuf(len(b) + 40)
 	n := copy(pb.b, b)
 	u.decapInto(pb, pb.b[:n], src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), true)
 }
@@ -1856,7 +1869,7 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 	u.inject("in")
 	release := func() {
 		if pb != nil {
-			pbufPool.Put(pb)
+			putPbuf(pb)
 		}
 	}
 	if len(esp) < 8 {
@@ -1938,11 +1951,7 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 	}
 	out := pb
 	if out == nil {
-		if len(payload)+40 > pbufSize {
-			u.st.inc(stInBufferErrors)
-			return
-		}
-		out = pbufPool.Get().(*pbuf)
+		out = getPbuf(len(payload) + 40)
 	}
 	var inner []byte
 	if s.sa.Mode == ModeTunnel {
@@ -1961,7 +1970,7 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 		}
 		if !wholeInner(nh, payload, src, d, udp) {
 			u.st.inc(stInStateModeErrors)
-			pbufPool.Put(out)
+			putPbuf(out)
 			return
 		}
 		if ep.src.Is4() {
@@ -1986,12 +1995,12 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 		}
 	}
 	if !u.admitFor(s, inner) {
-		pbufPool.Put(out)
+		putPbuf(out)
 		return
 	}
 	if w != nil {
 		u.toTun(w, inner)
-		pbufPool.Put(out)
+		putPbuf(out)
 		return
 	}
 	if &inner[0] != &out.b[0] {
@@ -2002,7 +2011,7 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 	select {
 	case u.inq <- out:
 	case <-u.done:
-		pbufPool.Put(out)
+		putPbuf(out)
 	}
 }
 
@@ -2146,7 +2155,7 @@ func (u *userspace) tunWriter() {
 		take := func(p *pbuf) {
 			bufs[n] = store[n][:tunWriteOffset+copy(store[n][tunWriteOffset:], p.b[:p.n])]
 			n++
-			pbufPool.Put(p)
+			putPbuf(p)
 		}
 		take(first)
 	drain:
