@@ -1529,19 +1529,7 @@ func putIPv4(ip []byte, tos, ttl, proto byte, src, dst netip.Addr) {
 	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip[:20]))
 }
 
-func ipChecksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
+func ipChecksum(b []byte) uint16 { return ^fold(csumAdd(0, b)) }
 
 // bypass sends a packet that the steering routes brought into the TUN but no encrypt
 // policy wants (RouterOS sends such packets in the clear).
@@ -2069,30 +2057,12 @@ func wholeInner(nh byte, p []byte, src, dst netip.Addr, nat bool) bool {
 		if len(p) < 8 || nat || !src.Is6() || !dst.Is6() {
 			return len(p) >= 8
 		}
-		var ph [40]byte
+		// The pseudo-header (RFC 8200 8.1): the addresses, the length, the next header.
 		s16, d16 := src.As16(), dst.As16()
-		copy(ph[:], s16[:])
-		copy(ph[16:], d16[:])
-		binary.BigEndian.PutUint32(ph[32:], uint32(len(p)))
-		ph[39] = 58
-		return onesSum(onesSum(0, ph[:]), p) == 0xffff
+		sum := csumAdd(csumAdd(uint64(len(p))+58, s16[:]), d16[:])
+		return fold(csumAdd(sum, p)) == 0xffff
 	}
 	return true
-}
-
-// onesSum adds b to sum in ones' complement (RFC 1071), folded to 16 bits; b of odd
-// length is padded with a zero byte.
-func onesSum(sum uint32, b []byte) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return sum
 }
 
 // fixL4Checksum recomputes a TCP/UDP checksum after the addresses changed (transport mode
@@ -2115,21 +2085,7 @@ func fixL4Checksum(ip []byte) {
 		return
 	}
 	l4[off], l4[off+1] = 0, 0
-	var sum uint32
-	for i := 12; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	sum += uint32(proto) + uint32(len(l4))
-	for i := 0; i+1 < len(l4); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(l4[i:]))
-	}
-	if len(l4)%2 == 1 {
-		sum += uint32(l4[len(l4)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	c := ^uint16(sum)
+	c := ^fold(csumAdd(pseudoSum(ip, false, proto, len(l4)), l4))
 	if c == 0 && proto == 17 {
 		c = 0xffff
 	}
