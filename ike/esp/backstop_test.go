@@ -251,7 +251,8 @@ func TestFullTunnelBackstopOutlivesClose(t *testing.T) {
 		return out
 	}
 	isDrop := func(out string) bool {
-		return strings.Contains(out, "Invalid argument") || strings.Contains(out, "blackhole")
+		return strings.Contains(out, "Invalid argument") || strings.Contains(out, "blackhole") ||
+			strings.Contains(out, "dev "+DefaultConfig().HoldDevice()) // hold6.go
 	}
 	check := func(when string, up bool) {
 		t.Helper()
@@ -277,17 +278,17 @@ func TestFullTunnelBackstopOutlivesClose(t *testing.T) {
 		if up {
 			return
 		}
-		// The host's other IPv4 traffic keeps the default route, and its unbound traffic
-		// to a connected network is thrown. Its IPv6 from another address is held too
-		// (the host has 2001:db8:1::1: its own lookups cannot be told from a bound
-		// socket's, fullbackstop.go), except to the connected network.
-		for _, other := range [][]string{{"198.19.77.1", "from", "198.18.0.1"}, {"198.18.0.7"}, {"2001:db8:ff::7"}} {
+		// The host's other traffic keeps the default route, its IPv6 from the WAN address
+		// too (the hold route: hold6.go), and its unbound traffic to a connected network is
+		// thrown. Its unbound IPv6 is dropped in the hold device with the LAN source.
+		for _, other := range [][]string{{"198.19.77.1", "from", "198.18.0.1"}, {"198.18.0.7"}, {"2001:db8:ff::7"},
+			{"2001:db8:77::1", "from", "2001:db8:ff::1"}} {
 			if out := get(other...); !strings.Contains(out, "dev eth0") {
 				t.Errorf("%s: route get %s: want the main table's route, got\n%s\n%s", when, strings.Join(other, " "), out, state())
 			}
 		}
-		if out := get("2001:db8:77::1", "from", "2001:db8:ff::1"); !isDrop(out) {
-			t.Errorf("%s: route get 2001:db8:77::1 from 2001:db8:ff::1: want the backstop, got\n%s\n%s", when, out, state())
+		if out := get("2001:db8:77::1"); !strings.Contains(out, "dev "+DefaultConfig().HoldDevice()) || !strings.Contains(out, "src 2001:db8:1::1") {
+			t.Errorf("%s: route get 2001:db8:77::1: want the hold route, got\n%s\n%s", when, out, state())
 		}
 	}
 	if err := a.dp.SetPolicies(ctx, pols); err != nil {

@@ -89,7 +89,7 @@
 // backstop goes with its policy. PrearmBackstops installs them before the data path opens
 // (a host that boots), ClearBackstops removes them without it (prearm.go). A host that no
 // longer runs routerd keeps them until they are deleted by hand (ip rules of priority 217
-// to 220 and 222 to 225, tables 220 to 222).
+// to 220 and 222 to 225, tables 220 to 222, the IFB device Config.HoldDevice).
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the

@@ -113,6 +113,8 @@ func netPrefix(n *net.IPNet) (netip.Prefix, bool) {
 //	222: fwmark BypassMark/BypassMark goto 224          outer packets, the bypass socket
 //	222: from 0.0.0.0/32 to <dst> [proto/ports] goto 224 a none policy the host's own traffic
 //	                                                     meets first (IPv6: iif lo to <dst>)
+//	222: from ::/1 goto 224, from 8000::/1 goto 224      IPv6 lookups with a source, where
+//	                                                     the hold route is in place (hold6.go)
 //	223: from 0.0.0.0/32 [proto/ports] lookup BackstopTable   IPv4, one per full tunnel
 //	223: iif lo [proto/ports] lookup BackstopTable            IPv6
 //	224: nop
@@ -131,9 +133,13 @@ func netPrefix(n *net.IPNet) (netip.Prefix, bool) {
 // blackhole) the kernel picks a source among all of the host's addresses, whatever the
 // route's (ip6_dst_lookup_tail), and looks up again with it: from the WAN address, as a
 // bound socket's lookup. So IPv6 holds all of the host's own lookups (iif lo selects the
-// locally generated ones): while routerd is down the host's IPv6 from any address of its
-// own reaches only the connected networks, the peer and none policies' destinations.
-// While routerd runs nothing changes: the catch-all took them before.
+// locally generated ones), and where BackstopTable has the hold route (hold6.go: a route
+// that drops, with the LAN source, which is no error) the lookups with a source skip the
+// hold: while routerd is down the WAN address's own IPv6 passes, the unbound sockets' is
+// dropped with the LAN source. Without the hold route (a cold start before the LAN
+// address is applied, no IFB in the kernel) the host's IPv6 from any address of its own
+// reaches only the connected networks, the peer and none policies' destinations while
+// routerd is down. While routerd runs nothing changes: the catch-all took them before.
 //
 // A routing mark does not skip the hold (it did before, fwmark 0/0xfff00000): while
 // routerd runs the catch-all sends the routing-marked socket's traffic into the tunnel
@@ -191,7 +197,9 @@ func ownSelect(r *netlink.Rule, v4 bool) {
 
 // ownRules are the rules above for the policies ps (in their order) and the host's
 // addresses local (those applied, or, before they are, those stored), by ownKey.
-func (u *userspace) ownRules(ps []Policy, local []netip.Prefix) map[string]*netlink.Rule {
+// With hold6 (the hold route is in place, hold6.go) the host's IPv6 lookups with a source
+// skip the hold.
+func (u *userspace) ownRules(ps []Policy, local []netip.Prefix, hold6 bool) map[string]*netlink.Rule {
 	out := map[string]*netlink.Rule{}
 	add := func(r *netlink.Rule) { out[ownKey(r)] = r }
 	for _, v4 := range []bool{true, false} {
@@ -226,6 +234,11 @@ func (u *userspace) ownRules(ps []Policy, local []netip.Prefix) map[string]*netl
 		end := netlink.NewRule()
 		end.Family, end.Priority, end.Type, end.Table = skip.Family, ownEndPriority, unix.FR_ACT_NOP, -1
 		add(end)
+		if !v4 && hold6 {
+			for _, r := range holdSkips() {
+				add(r)
+			}
+		}
 		for i := range ps {
 			p := &ps[i]
 			if p.Dir != DirOut || p.Dst.Addr().Is4() != v4 || !p.Src.Contains(src) {
@@ -247,6 +260,19 @@ func (u *userspace) ownRules(ps []Policy, local []netip.Prefix) map[string]*netl
 		}
 	}
 	return out
+}
+
+// ownSrc is the host's own traffic's source in the family of v4 while routerd runs (the
+// first holding full tunnel's), if one holds it.
+func ownSrc(ps []Policy, local []netip.Prefix, v4 bool) netip.Addr {
+	for i := range ps {
+		if ps[i].Dst.Addr().Is4() == v4 {
+			if a, ok := ownSource(&ps[i], local); ok {
+				return a
+			}
+		}
+	}
+	return netip.Addr{}
 }
 
 // ownSource is the host's address (of local) inside p's src-address where p is a full

@@ -92,7 +92,9 @@ func PrearmBackstops(cfg Config, ps []Policy, local []netip.Prefix) error {
 				v4, v6 = v4 || p.Dst.Addr().Is4(), v6 || p.Dst.Addr().Is6()
 			}
 		}
-		own := u.ownRules(ps, local)
+		// No hold route (hold6.go): its source is not applied yet at a cold start, and
+		// an earlier run's stays with its skips.
+		own := u.ownRules(ps, local, false)
 		for _, a := range local {
 			if a.Addr().IsLoopback() || !(a.Addr().Is4() && v4 || a.Addr().Is6() && v6) {
 				continue
@@ -161,7 +163,7 @@ func ClearBackstops(cfg Config) error {
 			errs = errors.Join(errs, fmt.Errorf("esp: removing route %s: %w", k, err))
 		}
 	}
-	return errs
+	return errors.Join(errs, u.delHoldLink())
 }
 
 // withDefaults fills what cfg leaves unset from DefaultConfig for the device, the

@@ -278,6 +278,9 @@ type rtnl interface {
 	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
 	LinkByIndex(index int) (netlink.Link, error)
 	LinkByName(name string) (netlink.Link, error)
+	LinkAdd(link netlink.Link) error
+	LinkDel(link netlink.Link) error
+	LinkSetIP6AddrGenMode(link netlink.Link, mode int) error
 	LinkSetMTU(link netlink.Link, mtu int) error
 	LinkSetUp(link netlink.Link) error
 	RouteDel(route *netlink.Route) error

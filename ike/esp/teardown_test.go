@@ -23,6 +23,9 @@ type refusingNL struct {
 func (f *refusingNL) AddrList(netlink.Link, int) ([]netlink.Addr, error) { return nil, nil }
 func (f *refusingNL) LinkByIndex(int) (netlink.Link, error)              { return nil, unix.ENODEV }
 func (f *refusingNL) LinkByName(string) (netlink.Link, error)            { return nil, unix.ENODEV }
+func (f *refusingNL) LinkAdd(netlink.Link) error                         { return unix.EPERM }
+func (f *refusingNL) LinkDel(netlink.Link) error                         { return nil }
+func (f *refusingNL) LinkSetIP6AddrGenMode(netlink.Link, int) error      { return nil }
 func (f *refusingNL) LinkSetMTU(netlink.Link, int) error                 { return nil }
 func (f *refusingNL) LinkSetUp(netlink.Link) error                       { return nil }
 func (f *refusingNL) RouteGetWithOptions(net.IP, *netlink.RouteGetOptions) ([]netlink.Route, error) {

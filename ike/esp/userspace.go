@@ -89,6 +89,8 @@ type userspace struct {
 	bsRules map[string]*netlink.Rule
 	// nRules are the none policies' exceptions (nonerules.go), by noneKey.
 	nRules map[string]*netlink.Rule
+	// holdErr is the last reason the hold route (hold6.go) could not be made, warned once.
+	holdErr string
 	// dropBase keeps what the nftables counters held before SetPolicies replaced the
 	// table (in_require encrypt, in_require discard, outbound discard), so the statistics
 	// never go back.
@@ -853,9 +855,16 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 			want[backstopKey(k)] = backstop(dst, table)
 		}
 	}
-	maps.Copy(wantRules, u.ownRules(cp, local))
 	u.keepLocal(cp, want)
 	u.mirrorThrows(want, full4, full6)
+	hk := u.holdKey()
+	if src := ownSrc(cp, local, false); full6 && src.IsValid() {
+		if idx, err := u.holdLink(); err != nil {
+			u.holdFailed(err)
+		} else {
+			want[hk] = u.holdRoute(src, idx)
+		}
+	}
 	// Make before break: a changed route is replaced in place (same table, destination and
 	// metric: RTM_NEWROUTE with NLM_F_REPLACE) and new ones go in before the routes no
 	// longer wanted leave, so that no packet of a protected destination finds no route
@@ -866,6 +875,10 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 			continue
 		}
 		if err := u.nl.RouteReplace(&r); err != nil {
+			if k == hk {
+				u.holdFailed(err) // the hold takes all of the host's IPv6, as before
+				continue
+			}
 			err = u.routeError(r, err)
 			if id, ok := owner[k]; ok {
 				err = &PolicyError{ID: id, Err: err}
@@ -878,6 +891,16 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 	if between != nil {
 		errs = errors.Join(errs, between())
 	}
+	// The skips only where the hold route is in place, and before it leaves (hold6.go).
+	_, hold := want[hk]
+	if hold {
+		have, ok := u.routes[hk]
+		hold = ok && sameRoute(have, want[hk])
+		if hold {
+			u.holdErr = ""
+		}
+	}
+	maps.Copy(wantRules, u.ownRules(cp, local, hold))
 	if u.bsRules == nil {
 		u.bsRules = map[string]*netlink.Rule{}
 	}
@@ -893,6 +916,9 @@ func (u *userspace) syncRoutesAround(cp []Policy, between func() error) error {
 			}
 			delete(u.routes, k)
 		}
+	}
+	if _, ok := want[hk]; !ok {
+		errs = errors.Join(errs, u.delHoldLink())
 	}
 	return errs
 }
@@ -954,6 +980,8 @@ func (u *userspace) adoptBackstops() error {
 			switch {
 			case r.Type == unix.RTN_BLACKHOLE && r.Priority == backstopMetric:
 				u.routes[backstopKey(routeKey(table, p))] = backstop(p, table)
+			case table == bt && isHoldRoute(&r):
+				u.routes[u.holdKey()] = r
 			case r.Type == unix.RTN_THROW && table == bt:
 				// A full tunnel's throws, kept with its backstop (closeAll).
 				u.routes[routeKey(table, p)] = netlink.Route{Dst: prefixNet(p), Table: table, Type: unix.RTN_THROW,
@@ -2215,7 +2243,8 @@ func (u *userspace) closeAll() error {
 		for k, r := range u.routes {
 			// A full tunnel's throws stay with its backstop: the policy's sources keep
 			// reaching the connected networks while routerd is down.
-			if isBackstopKey(k) || (r.Table == bt && keep[bt] && r.Type == unix.RTN_THROW) {
+			// So does the hold route (hold6.go).
+			if isBackstopKey(k) || (r.Table == bt && keep[bt] && (r.Type == unix.RTN_THROW || k == u.holdKey())) {
 				continue
 			}
 			if err := u.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -2226,7 +2255,7 @@ func (u *userspace) closeAll() error {
 			errs = errors.Join(errs, u.closeSelectorRules())
 		}
 		if !keep[bt] {
-			errs = errors.Join(errs, u.closeRules(u.bsRules))
+			errs = errors.Join(errs, u.closeRules(u.bsRules), u.delHoldLink())
 			u.bsRules = nil
 		}
 		if len(keep) == 0 {
