@@ -28,6 +28,7 @@ import (
 	"github.com/routerd/routerd/control/firewall"
 	"github.com/routerd/routerd/control/hostname"
 	"github.com/routerd/routerd/control/ipcfg"
+	"github.com/routerd/routerd/control/link"
 	"github.com/routerd/routerd/control/menu"
 	"github.com/routerd/routerd/control/store"
 	"github.com/routerd/routerd/control/tunnel"
@@ -237,6 +238,10 @@ func (e *Engine) Spec() engine.Spec {
 func (e *Engine) Start(ctx context.Context, h *engine.Handle) error {
 	e.h, e.ex, e.runCtx = h, h.Ex, ctx
 	opts := &e.opts
+	// The userspace ESP path's hold device (ike/esp hold6.go) is a part of it, not an
+	// interface: /interface print leaves it out.
+	hold := opts.ESP.HoldDevice()
+	engine.Offer(h, link.Hider(func(name string) bool { return name == hold }))
 	if opts.RADIUS == nil {
 		opts.RADIUS, _ = engine.Lookup[*rad.Client](h)
 	}

@@ -29,11 +29,18 @@ import (
 // (before esp ownRules, 222-224, both left from the WAN address while routerd was down);
 // and a none policy before the full tunnel (198.19.105.0/24 from the LAN) passes the
 // router's own pings both while routerd runs and while it is down (before, table 222
-// held them while down).
+// held them while down). Under the ::/0 full tunnel, the WAN address's own IPv6 to a host
+// beyond the WAN gateway (ping -I) passes while routerd is down (the hold route, ike/esp
+// hold6.go; before, all of the router's own IPv6 was held while down), while a LAN host's
+// forwarded IPv6 to the remote network never leaves in the clear.
 func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	iketest.NeedRoot(t, "ip", "nsenter", "ping", "tshark")
-	nsA, nsB := iketest.NS(t, "oba"), iketest.NS(t, "obb")
+	nsA, nsB, nsC := iketest.NS(t, "oba"), iketest.NS(t, "obb"), iketest.NS(t, "obc")
 	iketest.Veth(t, nsA, "ether1", "", nsB, "wan", "198.18.94.2/24")
+	iketest.Veth(t, nsA, "ether2", "", nsC, "lan", "")
+	iketest.Sh(t, "ip", "-n", nsC, "-6", "addr", "add", "2001:db8:202::5/64", "dev", "lan", "nodad")
+	iketest.Sh(t, "ip", "-n", nsC, "-6", "route", "add", "default", "via", "2001:db8:202::1")
+	iketest.Sh(t, "ip", "-n", nsB, "-6", "addr", "add", "2001:db8:103::1/64", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.101.1/24", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.103.1/24", "dev", "lo")
 	iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.104.1/24", "dev", "lo")
@@ -48,6 +55,7 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	// did not at all before ike/esp addrWatch: 57 of 57 answered while running, once,
 	// with one script; TestFullTunnelFollowsAddresses).
 	a.Script(`/interface bridge add name=lan protocol-mode=none
+/interface bridge port add bridge=lan interface=ether2
 /ip address add address=198.18.94.1/24 interface=ether1
 /ip address add address=198.19.202.1/24 interface=lan
 /ip route add gateway=198.18.94.2
@@ -69,9 +77,10 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 /ip ipsec policy add src-address=2001:db8:202::/64 dst-address=::/0 tunnel=yes peer=p level=require
 `)
 	a.Settle()
-	ping := func(args ...string) bool {
-		return iketest.In(nsA, append([]string{"ping", "-c", "1", "-W", "1"}, args...)...).Run() == nil
+	pingIn := func(ns string, args ...string) bool {
+		return iketest.In(ns, append([]string{"ping", "-c", "1", "-W", "1"}, args...)...).Run() == nil
 	}
+	ping := func(args ...string) bool { return pingIn(nsA, args...) }
 	state := func() string {
 		rules, _ := iketest.In(nsA, "ip", "rule").CombinedOutput()
 		rules6, _ := iketest.In(nsA, "ip", "-6", "rule").CombinedOutput()
@@ -87,20 +96,31 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 		if !ping("198.18.94.2") || !iketest.WaitFor(5*time.Second, func() bool { return ping("-6", "2001:db8:94::2") }) {
 			t.Fatalf("%s: the router's unbound ping to its connected gateway does not pass:\n%s", when, state())
 		}
+		if !iketest.WaitFor(5*time.Second, func() bool { return ping("-6", "-I", "2001:db8:94::1", "2001:db8:103::1") }) {
+			t.Fatalf("%s: the WAN address's own IPv6 ping beyond the gateway does not pass:\n%s", when, state())
+		}
 	}
 	free("routerd running")
 	w, w6 := captureWire(t, nsB, "wan"), captureWireFilter(t, nsB, "wan", "ip6")
-	// The held probes: unbound IPv4, routing mark 1 (0x00100000), unbound IPv6; and the
-	// none policy's destination, which must pass.
-	held := [][]string{{"198.19.101.1"}, {"-m", "1048576", "198.19.104.1"}, {"-6", "2001:db8:101::1"}}
-	type probes struct{ stop [4]func() (int64, int64) }
+	// The held probes: unbound IPv4, routing mark 1 (0x00100000), unbound IPv6, the LAN
+	// host's forwarded IPv6 (in nsC); and those that must pass: the none policy's
+	// destination and the WAN address's own IPv6 beyond the gateway.
+	held := [][]string{{"198.19.101.1"}, {"-m", "1048576", "198.19.104.1"}, {"-6", "2001:db8:101::1"}, {nsC, "-6", "2001:db8:101::1"}}
+	passed := [][]string{{"198.19.105.1"}, {"-6", "-I", "2001:db8:94::1", "2001:db8:103::1"}}
+	pingArgs := func(args []string) bool {
+		if args[0] == nsC {
+			return pingIn(nsC, args[1:]...)
+		}
+		return ping(args...)
+	}
+	type probes struct{ stop [6]func() (int64, int64) }
 	probe := func() (p probes) {
-		for i, args := range append(held, []string{"198.19.105.1"}) {
-			p.stop[i] = testbin.Repeat(20*time.Millisecond, func() bool { return ping(args...) })
+		for i, args := range append(append([][]string{}, held...), passed...) {
+			p.stop[i] = testbin.Repeat(20*time.Millisecond, func() bool { return pingArgs(args) })
 		}
 		return p
 	}
-	var tries, answered [4]int64
+	var tries, answered [6]int64
 	var phases []string
 	var noneShort []string
 	count := func(phase string, p probes) {
@@ -109,10 +129,11 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 			n, h := stop()
 			tries[i], answered[i] = tries[i]+n, answered[i]+h
 			ph = append(ph, fmt.Sprintf("%d/%d", h, n))
-			// The none policy's destination passes while routerd runs and while it is
-			// down (not checked while it starts: the addresses come and go then).
-			if i == 3 && !strings.HasPrefix(phase, "start") && !strings.HasPrefix(phase, "cold") && h*10 < n*9 {
-				noneShort = append(noneShort, fmt.Sprintf("%s %d/%d", phase, h, n))
+			// The none policy's destination and the WAN address's IPv6 pass while
+			// routerd runs and while it is down (not checked while it starts: the
+			// addresses come and go then).
+			if i >= len(held) && !strings.HasPrefix(phase, "start") && !strings.HasPrefix(phase, "cold") && h*10 < n*9 {
+				noneShort = append(noneShort, fmt.Sprintf("%s %s %d/%d", phase, passed[i-len(held)], h, n))
 			}
 		}
 		phases = append(phases, phase+" "+strings.Join(ph, " "))
@@ -121,6 +142,12 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	p := probe()
 	time.Sleep(2 * time.Second)
 	count("running", p)
+	if out, err := iketest.In(nsA, "ip", "link", "show", "ipsec0h").CombinedOutput(); err != nil {
+		t.Errorf("no hold device while routerd runs: %v %s", err, out)
+	}
+	if out := a.Must("/interface print"); strings.Contains(out, "ipsec0h") {
+		t.Errorf("/interface print lists the hold device:\n%s", out)
+	}
 	for _, how := range []string{"SIGTERM", "SIGKILL"} {
 		if how == "SIGTERM" {
 			a.Stop()
@@ -142,7 +169,7 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	// A cold start: what a reboot leaves of routerd is nothing.
 	a.Stop()
 	for _, fam := range []string{"-4", "-6"} {
-		for _, pref := range []string{"218", "219", "220", "221", "222", "223", "224"} {
+		for _, pref := range []string{"217", "218", "219", "220", "221", "222", "223", "224", "225"} {
 			for iketest.In(nsA, "ip", fam, "rule", "del", "pref", pref).Run() == nil {
 			}
 		}
@@ -151,6 +178,7 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 		}
 	}
 	iketest.Sh(t, "ip", "-n", nsA, "link", "del", "lan")
+	iketest.In(nsA, "ip", "link", "del", "ipsec0h").Run()
 	iketest.Sh(t, "ip", "-n", nsA, "addr", "flush", "dev", "ether1")
 	iketest.Sh(t, "ip", "-n", nsA, "-4", "route", "flush", "table", "main")
 	iketest.Sh(t, "ip", "-n", nsA, "-6", "route", "flush", "table", "main")
@@ -164,19 +192,20 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	time.Sleep(time.Second)
 	count("cold start", p)
 	filters := []string{"icmp.type == 8 && ip.dst == 198.19.101.1", "icmp.type == 8 && ip.dst == 198.19.104.1",
-		"icmpv6.type == 128 && ipv6.dst == 2001:db8:101::1"}
+		"icmpv6.type == 128 && ipv6.dst == 2001:db8:101::1 && ipv6.src != 2001:db8:202::5",
+		"icmpv6.type == 128 && ipv6.dst == 2001:db8:101::1 && ipv6.src == 2001:db8:202::5"}
 	leaked := append(countWires(t, w, filters[:2]), countWires(t, w6, filters[2:])...)
-	wires := []*wire{w, w, w6}
-	t.Logf("unbound pings from the router across a SIGTERM, a SIGKILL and a cold start (answered/sent per phase: IPv4, routing mark, IPv6, none policy): %s; echo requests on the WAN: IPv4 %d, routing mark %d, IPv6 %d; none policy's answered %d/%d",
-		strings.Join(phases, ", "), leaked[0], leaked[1], leaked[2], answered[3], tries[3])
-	for i, name := range []string{"unbound IPv4", "routing-marked", "unbound IPv6"} {
+	wires := []*wire{w, w, w6, w6}
+	t.Logf("pings across a SIGTERM, a SIGKILL and a cold start (answered/sent per phase: IPv4, routing mark, IPv6, LAN host's IPv6, none policy, WAN address's IPv6): %s; echo requests on the WAN: IPv4 %d, routing mark %d, IPv6 %d, LAN host's IPv6 %d; none policy's answered %d/%d, WAN address's IPv6 %d/%d",
+		strings.Join(phases, ", "), leaked[0], leaked[1], leaked[2], leaked[3], answered[4], tries[4], answered[5], tries[5])
+	for i, name := range []string{"own unbound IPv4", "own routing-marked", "own unbound IPv6", "LAN host's forwarded IPv6"} {
 		if leaked[i] != 0 || answered[i] != 0 {
-			t.Errorf("the router's own %s traffic under the full tunnel left in the clear: %d echo requests on the WAN, %d of %d answered:\n%s",
+			t.Errorf("the router's %s traffic under the full tunnel left in the clear: %d echo requests on the WAN, %d of %d answered:\n%s",
 				name, leaked[i], answered[i], tries[i], wires[i].show(filters[i]))
 		}
 	}
 	if len(noneShort) > 0 {
-		t.Errorf("the none policy's destination is held (answered/sent): %s", strings.Join(noneShort, ", "))
+		t.Errorf("held, want passed (answered/sent): %s", strings.Join(noneShort, ", "))
 	}
 	if t.Failed() {
 		t.Fatal(state())
@@ -184,19 +213,22 @@ func TestOwnTrafficFullTunnelNoCleartext(t *testing.T) {
 	// The hold is the policies': without them the same pings pass, and a stop leaves no rule.
 	a.Script("/ip ipsec policy remove [find dst-address=0.0.0.0/0]\n/ip ipsec policy remove [find dst-address=::/0 template=no]\n")
 	for _, args := range held {
-		if !iketest.WaitFor(30*time.Second, func() bool { return ping(args...) }) {
+		if !iketest.WaitFor(30*time.Second, func() bool { return pingArgs(args) }) {
 			t.Fatalf("the policies are removed but the router's own ping %s stays held:\n%s", strings.Join(args, " "), state())
 		}
 	}
 	a.Stop()
 	for _, fam := range []string{"-4", "-6"} {
 		out, _ := iketest.In(nsA, "ip", fam, "rule").CombinedOutput()
-		for _, left := range []string{"lookup 22", "goto 224", "224:"} {
+		for _, left := range []string{"lookup 22", "goto 224", "224:", "217:", "225:"} {
 			if strings.Contains(string(out), left) {
 				t.Errorf("rules left after a stop without require policies:\n%s", out)
 				break
 			}
 		}
+	}
+	if out, _ := iketest.In(nsA, "ip", "link").CombinedOutput(); strings.Contains(string(out), "ipsec0h") {
+		t.Errorf("the hold device is left after a stop without require policies:\n%s", out)
 	}
 }
 
