@@ -28,6 +28,8 @@
 //     initiating at once resolved, simultaneous IKE SA rekey by the nonce rule (2.8.2,
 //     ikecollision.go), rekeys without packet loss (rekeyswitch.go: the responder sends
 //     on the new CHILD_SA once the old is deleted; deleted inbound SAs linger 2 s; a
+//     policy generated from a template keeps its reqid across the peer's rekeys, so its
+//     inbound check takes the new SA's packets at once, responder.go generatedReqID; a
 //     peer's IKE SA rekey while a CHILD_SA exchange of ours is open on that IKE SA is
 //     answered TEMPORARY_FAILURE, so no answer lands on an IKE SA whose CHILD_SAs moved;
 //     a peer's CHILD_SA delete arriving on the old IKE SA after the move finds them on
