@@ -16,17 +16,23 @@ import (
 // generated one. Not one ping may go missing and A's ESP must refuse nothing
 // (in-template-mismatches, in-no-states). Before, each rekeyed SA got a new reqid while
 // the old SA's generated policy stood ahead in A's SPD: 60-70 pings lost a rekey here,
-// all counted as in-template-mismatches (QA: 70-110 with the reference's GRE example).
-// Raw ESP, and ESP-in-UDP with B behind an nftables masquerade. A lifetime of 3 s is too
+// all counted as in-template-mismatches (QA: 70-110 with the reference's GRE example),
+// and a third of them with IKEv1, whose old SA stays longer. Raw ESP, ESP-in-UDP with B
+// behind an nftables masquerade, and IKEv1. A lifetime of 3 s is too
 // short for the test: B's hard expiry then removes the old SA before its delete (sent
 // deleteLag after the rekey) reaches A, which sends on the old SA until it does.
 func TestRekeyGeneratedPolicyNoLoss(t *testing.T) {
-	for _, nat := range []bool{false, true} {
-		name := "raw-esp"
-		if nat {
-			name = "nat-t"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name, mode, esp string
+		nat             bool
+	}{
+		{"raw-esp", "ike2", "enc-algorithms=aes-128-gcm auth-algorithms=null", false},
+		{"nat-t", "ike2", "enc-algorithms=aes-128-gcm auth-algorithms=null", true},
+		// IKEv1 has no REKEY_SA: its rekey is a new Quick Mode for the same selectors.
+		{"ikev1", "main", "enc-algorithms=aes-128-cbc auth-algorithms=sha256", false},
+	} {
+		nat := c.nat
+		t.Run(c.name, func(t *testing.T) {
 			iketest.NeedRoot(t, "ip", "nsenter", "ping")
 			nsA, nsB := iketest.NS(t, "rka"), iketest.NS(t, "rkb")
 			if !nat {
@@ -48,15 +54,15 @@ func TestRekeyGeneratedPolicyNoLoss(t *testing.T) {
 			iketest.Sh(t, "ip", "-n", nsB, "addr", "add", "198.19.101.1/24", "dev", "lo")
 			a, b := startRouter(t, nsA, true), startRouter(t, nsB, true)
 			a.run(t, `/ip ipsec profile add name=rk dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256
-/ip ipsec proposal add name=rk enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none
+/ip ipsec proposal add name=rk `+c.esp+` pfs-group=none
 /ip ipsec policy group add name=rk
 /ip ipsec policy add group=rk proposal=rk template=yes src-address=198.19.202.0/24 dst-address=198.19.101.0/24
-/ip ipsec peer add name=rk address=0.0.0.0/0 exchange-mode=ike2 passive=yes profile=rk
+/ip ipsec peer add name=rk address=0.0.0.0/0 exchange-mode=`+c.mode+` passive=yes profile=rk
 /ip ipsec identity add peer=rk secret=rekeygen-psk generate-policy=port-strict policy-template-group=rk
 `)
 			b.run(t, `/ip ipsec profile add name=rk dh-group=ecp256 enc-algorithm=aes-128 hash-algorithm=sha256
-/ip ipsec proposal add name=rk enc-algorithms=aes-128-gcm auth-algorithms=null pfs-group=none lifetime=8s
-/ip ipsec peer add name=rk address=198.18.92.1/32 exchange-mode=ike2 profile=rk
+/ip ipsec proposal add name=rk `+c.esp+` pfs-group=none lifetime=8s
+/ip ipsec peer add name=rk address=198.18.92.1/32 exchange-mode=`+c.mode+` profile=rk
 /ip ipsec identity add peer=rk secret=rekeygen-psk
 /ip ipsec policy add src-address=198.19.101.0/24 dst-address=198.19.202.0/24 tunnel=yes proposal=rk peer=rk
 `)
@@ -86,10 +92,12 @@ func TestRekeyGeneratedPolicyNoLoss(t *testing.T) {
 			sent, _ := strconv.Atoi(m[1])
 			got, _ := strconv.Atoi(m[2])
 			mis, nost := stat(a, "in-template-mismatches")-mis0, stat(a, "in-no-states")-nost0
-			t.Logf("%d rekeys answered by A (%d counted by B), %d pings sent, %d received; A: in-template-mismatches +%d, in-no-states +%d",
+			t.Logf("rekeys counted: A %d, B %d; %d pings sent, %d received; A: in-template-mismatches +%d, in-no-states +%d",
 				rekeysA, rekeysB, sent, got, mis, nost)
-			if rekeysA < 2 {
-				t.Fatalf("only %d rekeys started by B during the ping", rekeysA)
+			// B counts the rekeys it started (and, with IKEv2, those it answered: none
+			// here, A's template lifetime is 30 min); with IKEv1 A counts only its own.
+			if rekeysB < 2 {
+				t.Fatalf("only %d rekeys started by B during the ping", rekeysB)
 			}
 			if sent != got || mis != 0 || nost != 0 {
 				t.Errorf("rekeys started by B lost %d of %d pings; A: in-template-mismatches +%d, in-no-states +%d\n%s",
