@@ -111,6 +111,23 @@ func (t *Tunnels) ESPRxActive() bool {
 		t.objs.FpConfig.Lookup(uint32(0), &f) == nil && f.Flags&fpESP4 != 0
 }
 
+// ESPRxPort is the port SetESPRx set last, by this routerd or another run's on the same
+// pins (0: none): a userspace ESP path compares it with its own to see that a new
+// OpenTunnels reset the steering.
+func (t *Tunnels) ESPRxPort() uint16 {
+	var c tunnelEspRxCfg
+	if t.objs.EspRxConfig.Lookup(uint32(0), &c) != nil {
+		return 0
+	}
+	return c.Port
+}
+
+// ESPRxLinks are the interfaces (by index) the port program runs on (xdp_ports): only
+// there does it rewrite ESP for the steering socket, so steered datagrams that came in
+// anywhere else were never ESP from the wire. Without t.mu, which an attachment holds
+// for a while: the ESP path's reader asks.
+func (t *Tunnels) ESPRxLinks() ([]int, error) { return t.portsWith(0) }
+
 // ESPRxStats sums the steering counters over CPUs.
 func (t *Tunnels) ESPRxStats() (ESPRxStats, error) {
 	var per []tunnelEspRxStats

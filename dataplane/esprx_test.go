@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -68,6 +69,9 @@ func TestESPSteer(t *testing.T) {
 	}
 	if err := tp.SetESPRx(port); err != nil {
 		t.Fatal(err)
+	}
+	if p := tp.ESPRxPort(); p != port {
+		t.Errorf("ESPRxPort %d after SetESPRx(%d)", p, port)
 	}
 	if n := mapLen(t, tp.objs.EspRx); n != 0 {
 		t.Fatalf("esp_rx holds %d SAs after SetESPRx, want none", n)
@@ -169,7 +173,19 @@ func TestESPSteer(t *testing.T) {
 	if err := tp.SetESPRx(0); err != nil {
 		t.Fatal(err)
 	}
+	if p := tp.ESPRxPort(); p != 0 {
+		t.Errorf("ESPRxPort %d after SetESPRx(0)", p)
+	}
 	pass("UDP to the port once off", udp(port))
+	// ESPRxLinks: every port the program runs on, whatever its roles.
+	for i, roles := range []uint16{FPRoleDecap, FPRoleForward} {
+		if err := tp.objs.XdpPorts.Put(uint32(900+i), tunnelFpPort{Roles: roles}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, err := tp.ESPRxLinks(); err != nil || !slices.Equal(slices.Sorted(slices.Values(l)), []int{900, 901}) {
+		t.Errorf("ESPRxLinks %v %v, want [900 901]", l, err)
+	}
 }
 
 // FuzzESPSteer feeds frames to the port program with an SA to steer: whatever it is

@@ -522,6 +522,12 @@ func (t *Tunnels) RemoveFastPort(ifindex int, ifname string) error {
 func (t *Tunnels) FastPorts() ([]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.portsWith(FPRoleForward)
+}
+
+// portsWith lists the ifindexes of the ports (xdp_ports) that have one of roles, or
+// of all of them for 0.
+func (t *Tunnels) portsWith(roles uint16) ([]int, error) {
 	var (
 		k   uint32
 		v   tunnelFpPort
@@ -529,11 +535,14 @@ func (t *Tunnels) FastPorts() ([]int, error) {
 	)
 	it := t.objs.XdpPorts.Iterate()
 	for it.Next(&k, &v) {
-		if v.Roles&FPRoleForward != 0 {
+		if roles == 0 || v.Roles&roles != 0 {
 			out = append(out, int(k))
 		}
 	}
-	return out, it.Err()
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("xdp_ports: %w", err)
+	}
+	return out, nil
 }
 
 // SetFastPath says which families may take the fast path (allowed, and nothing, such as a

@@ -222,6 +222,9 @@ func appendSARows(rows []control.Row, m *menu.Menu, dp esp.Datapath, now time.Ti
 				if ct.State != "" {
 					p["state"] = ct.State
 				}
+				if ct.ReceivePath != "" {
+					p["datapath-receive"] = ct.ReceivePath
+				}
 			}
 		}
 		if dead {

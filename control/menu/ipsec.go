@@ -603,6 +603,8 @@ func ipsecInstalledSAMenu() *Menu {
 			{Name: "current-bytes", Type: ipsecCounter(), ReadOnly: true,
 				Desc: "Number of bytes seen by this SA."},
 			ipsecDatapathProp(),
+			{Name: "datapath-receive", Type: value.String(), ReadOnly: true,
+				Desc: "routerd, userspace data path, inbound raw ESP SA: how its packets arrive now: port-gro (the port program hands them to the path's GRO socket) or raw-socket (the steering off, an IPv6 SA, or the port program's SA table full); /ip ipsec statistics print says why for the path as a whole. Not shown for outbound and ESP-in-UDP SAs."},
 			{Name: "dst-address", Type: value.IP(), ReadOnly: true, Desc: "Destination address of this SA."},
 			{Name: "enc-algorithm", Type: value.Enum("null", "des", "3des", "aes-cbc", "aes-ctr", "aes-gcm",
 				"blowfish", "camellia", "twofish"), ReadOnly: true,

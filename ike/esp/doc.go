@@ -42,7 +42,10 @@
 //     fragments, IP options, jumbo frames and ports without the program stay on the raw
 //     socket. /ip ipsec statistics print says which way it is now (datapath-receive:
 //     port-gro or raw-socket) and how many packets came by port-gro
-//     (receive-steered-packets). No XFRM policy is ever installed in this mode: on
+//     (receive-steered-packets); installed-sa print says it per inbound SA. The socket
+//     takes only datagrams that came in on an interface the program runs on (the rest
+//     were never ESP: in-errors), and the timer loop sets the steering again when a new
+//     OpenTunnels reset it. No XFRM policy is ever installed in this mode: on
 //     a kernel without ESP an XFRM policy silently blackholes its traffic.
 //
 // How traffic reaches the userspace path: for every outbound encrypt or discard policy a

@@ -180,6 +180,9 @@ type SACounters struct {
 	HardwareAccelerated  bool   // hw-aead
 	ReplayWindow         uint32
 	SeqOut, SeqInHighest uint64
+	// ReceivePath is how an inbound raw ESP SA's packets arrive on the userspace path
+	// now (RecvPortGRO, RecvRawSocket); "" elsewhere.
+	ReceivePath string
 }
 
 // Statistics are the /ip ipsec statistics counters, named as the reference names them.

@@ -36,6 +36,8 @@ type saState struct {
 	// ESP packet above it (outSender.send) instead of handing it to a call that would
 	// refuse it.
 	pmtu atomic.Int32
+	// steered: the port program has this inbound SA in its map (steerSA).
+	steered atomic.Bool
 }
 
 func newSAState(sa SA) (*saState, error) {

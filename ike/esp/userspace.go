@@ -72,6 +72,7 @@ type userspace struct {
 	// nil: none), on steerPort.
 	steerc    net.PacketConn
 	steerPort uint16
+	steerFrom atomic.Pointer[steerLinks] // where steerc's datagrams may come from (steer.go)
 	udpGSO    atomic.Bool
 	// mtu is the ESP device's MTU: Config's until outbound SAs size it (sizeMTU).
 	mtu atomic.Int32
@@ -703,7 +704,9 @@ func (u *userspace) Counters(k Key) (SACounters, error) {
 	if !ok {
 		return SACounters{}, ErrNoSA
 	}
-	return s.counters(), nil
+	c := s.counters()
+	c.ReceivePath = u.saReceivePath(s)
+	return c, nil
 }
 
 func (u *userspace) Statistics() Statistics {
@@ -1202,6 +1205,7 @@ func (u *userspace) timerLoop() {
 			u.expire(now)
 			if i%mtuEvery == 0 {
 				u.sizeMTU() // an underlay whose MTU changed, a PMTU learnt on the path
+				u.checkSteer()
 			}
 		}
 	}
