@@ -296,3 +296,11 @@ type Datapath interface {
 	RemoveChild(c *ChildSA) error
 	InputESP(b []byte, src, dst netip.AddrPort)
 }
+
+// ESPBatchInput is a Datapath that takes the ESP of one read of a port 4500 socket at
+// once (n packets, the i-th from at(i)), so that it can write what they carry into its
+// device together; the buffers are the reader's until the call returns and may be
+// changed in place.
+type ESPBatchInput interface {
+	InputESPBatch(n int, at func(i int) (b []byte, src, dst netip.AddrPort))
+}

@@ -28,6 +28,12 @@ func (d *Daemon) readNAT(s *sock) {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
 		msgs[i].OOB = make([]byte, 128)
 	}
+	type espIn struct {
+		b           []byte
+		from, local netip.AddrPort
+	}
+	var esps []espIn
+	at := func(i int) ([]byte, netip.AddrPort, netip.AddrPort) { return esps[i].b, esps[i].from, esps[i].local }
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
@@ -39,6 +45,8 @@ func (d *Daemon) readNAT(s *sock) {
 		d.mu.Lock()
 		dp := d.dp
 		d.mu.Unlock()
+		bdp, batch := dp.(ESPBatchInput)
+		esps = esps[:0]
 		for i := 0; i < n; i++ {
 			m := &msgs[i]
 			ua, ok := m.Addr.(*net.UDPAddr)
@@ -62,7 +70,10 @@ func (d *Daemon) readNAT(s *sock) {
 				switch {
 				case len(pkt) == 1 && pkt[0] == 0xff: // NAT keepalive
 				case len(pkt) >= 4 && binary.BigEndian.Uint32(pkt) != 0:
-					if dp != nil {
+					switch {
+					case batch:
+						esps = append(esps, espIn{pkt, from, local})
+					case dp != nil:
 						dp.InputESP(pkt, from, local)
 					}
 				case len(pkt) > 4:
@@ -71,6 +82,9 @@ func (d *Daemon) readNAT(s *sock) {
 					d.input(msg, from, local) // recover.go
 				}
 			}
+		}
+		if len(esps) > 0 {
+			bdp.InputESPBatch(len(esps), at)
 		}
 	}
 }

@@ -1362,3 +1362,9 @@ func (a *adapter) MoveChild(c *ike.ChildSA, oldRemote netip.AddrPort) error {
 func (a *adapter) InputESP(b []byte, src, dst netip.AddrPort) {
 	a.dp().InputUDP(b, src, dst)
 }
+
+// InputESPBatch (ike.ESPBatchInput): one read of a 4500 socket, written into the ESP
+// device together.
+func (a *adapter) InputESPBatch(n int, at func(i int) (b []byte, src, dst netip.AddrPort)) {
+	a.dp().InputUDPBatch(n, at)
+}

@@ -305,6 +305,10 @@ type Config struct {
 	// outStaged: every batch goes to the send stage, small ones too (the path before
 	// small batches were sent inline; ROUTERD_ESP_TUNREAD=staged, for the benchmarks).
 	outStaged bool
+	// udpInQueued: ESP-in-UDP batches are decrypted one by one and handed to the TUN
+	// writer's goroutine (the path before InputUDPBatch wrote them itself;
+	// ROUTERD_ESP_UDPIN=queued, for the benchmarks).
+	udpInQueued bool
 	// RxSteer, when set, takes the userspace path's inbound raw IPv4 ESP before the
 	// stack and hands it to a GRO socket of the path (steer.go) if SteerRx is on; nil or
 	// off: the raw socket reads all ESP.
@@ -329,6 +333,7 @@ func DefaultConfig() Config {
 		MTU:          1400,
 	}
 	c.TUNReadsPerWake, c.outInline, c.outStaged = tunReadFromEnv()
+	c.udpInQueued = os.Getenv("ROUTERD_ESP_UDPIN") == "queued"
 	c.SteerRx = os.Getenv("ROUTERD_ESP_RXSTEER") == "port-gro"
 	return c
 }
@@ -380,6 +385,11 @@ type Datapath interface {
 	// The kernel path never needs it (the socket's encap option consumes ESP) and
 	// ignores it. b is not retained.
 	InputUDP(b []byte, src, dst netip.AddrPort)
+	// InputUDPBatch takes the n ESP payloads of one read of a port 4500 socket, the i-th
+	// from at(i), as InputUDP would each, and writes what they carry into its device
+	// together. The buffers are the caller's until it returns and may be changed in
+	// place (decrypted).
+	InputUDPBatch(n int, at func(i int) (b []byte, src, dst netip.AddrPort))
 	Close() error
 }
 

@@ -544,6 +544,8 @@ func (k *kernel) Events() <-chan Event { return k.events }
 
 func (k *kernel) InputUDP(b []byte, src, dst netip.AddrPort) {}
 
+func (k *kernel) InputUDPBatch(int, func(int) ([]byte, netip.AddrPort, netip.AddrPort)) {}
+
 // monitor turns XFRM EXPIRE and ACQUIRE multicasts into Events.
 func (k *kernel) monitor() {
 	defer k.wg.Done()

@@ -318,6 +318,51 @@ func TestSmallBatchesInline(t *testing.T) {
 	}
 }
 
+// TestUDPInBatch: ESP-in-UDP, tunnel and transport mode, is decrypted a read at a time and
+// written into b's TUN by the reader itself (nothing goes to tunWriter); with udpInQueued
+// (the path before) every packet goes to tunWriter. Every packet arrives either way.
+func TestUDPInBatch(t *testing.T) {
+	for _, mode := range []Mode{ModeTunnel, ModeTransport} {
+		for _, queued := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v queued %v", mode, queued), func(t *testing.T) {
+				r := newRig(t)
+				tweak := func(c *Config) { c.udpInQueued = queued }
+				a, b := startNodeWith(t, r.a, tweak), startNodeWith(t, r.b, tweak)
+				install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: mode, udp: true})
+				dst := "198.19.2.1"
+				if mode == ModeTransport {
+					dst = "198.18.0.2"
+				}
+				pingOK(t, r.a, dst)
+				ub := b.dp.(*userspace)
+				k := Key{SPI: 0x1000, Dst: netip.MustParseAddr("198.18.0.2")}
+				c0, err := b.dp.Counters(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q0 := ub.perf.queuedIn.Load()
+				const sent = 200
+				out, err := nsExec(t, r.a, "ping", "-c", fmt.Sprint(sent), "-i", "0.002", "-W", "2", "-q", dst)
+				if err != nil {
+					t.Fatalf("ping: %v\n%s", err, out)
+				}
+				c1, _ := b.dp.Counters(k)
+				got, q := c1.Packets-c0.Packets, ub.perf.queuedIn.Load()-q0
+				t.Logf("b decrypted %d packets, %d of them through tunWriter", got, q)
+				if got < sent {
+					t.Fatalf("b decrypted %d of %d echo requests", got, sent)
+				}
+				if !queued && q != 0 {
+					t.Fatalf("batched: %d packets through tunWriter", q)
+				}
+				if queued && q < sent {
+					t.Fatalf("queued: %d of %d packets through tunWriter", q, sent)
+				}
+			})
+		}
+	}
+}
+
 // TestTUNReadEnv: ROUTERD_ESP_TUNREAD gives a daemon the out paths before (the
 // benchmarks' baselines); unset, the current one.
 func TestTUNReadEnv(t *testing.T) {

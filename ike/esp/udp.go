@@ -10,7 +10,7 @@ import (
 )
 
 // ServeUDP reads a port 4500 socket until it is closed, in batches (recvmmsg): ESP goes to
-// dp.InputUDP, everything else (IKE after the non-ESP marker, keepalives) to ike, which may
+// dp.InputUDPBatch, a read at a time, everything else (IKE after the non-ESP marker, keepalives) to ike, which may
 // be nil. IKE can run its 4500 reader with it instead of its own loop; b passed to ike is
 // only valid during the call.
 func ServeUDP(dp Datapath, c *net.UDPConn, ike func(b []byte, src, dst netip.AddrPort)) error {
@@ -29,11 +29,18 @@ func ServeUDP(dp Datapath, c *net.UDPConn, ike func(b []byte, src, dst netip.Add
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
 		msgs[i].OOB = make([]byte, 64)
 	}
+	type espIn struct {
+		b   []byte
+		src netip.AddrPort
+	}
+	var esps []espIn
+	at := func(i int) ([]byte, netip.AddrPort, netip.AddrPort) { return esps[i].b, esps[i].src, local }
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
 			return err
 		}
+		esps = esps[:0]
 		for i := 0; i < n; i++ {
 			b := msgs[i].Buffers[0][:msgs[i].N]
 			ua, ok := msgs[i].Addr.(*net.UDPAddr)
@@ -52,11 +59,14 @@ func ServeUDP(dp Datapath, c *net.UDPConn, ike func(b []byte, src, dst netip.Add
 				d := b[:min(seg, len(b))]
 				b = b[len(d):]
 				if IsESPinUDP(d) {
-					dp.InputUDP(d, src, local)
+					esps = append(esps, espIn{d, src})
 				} else if ike != nil {
 					ike(d, src, local)
 				}
 			}
+		}
+		if len(esps) > 0 {
+			dp.InputUDPBatch(len(esps), at)
 		}
 	}
 }

@@ -109,9 +109,12 @@ type userspace struct {
 	perf   perfCounters
 	events chan Event
 	inq    chan *pbuf
-	done   chan struct{}
-	closed atomic.Bool
-	wg     sync.WaitGroup
+	// udpIn gathers what one InputUDPBatch decrypted, for one TUN write.
+	udpInMu sync.Mutex
+	udpIn   *tunBatch
+	done    chan struct{}
+	closed  atomic.Bool
+	wg      sync.WaitGroup
 
 	addrs addrState // the address watch's (addrwatch.go)
 	// reasm puts the host's own fragmented datagrams together for transport mode
@@ -127,6 +130,7 @@ type perfCounters struct {
 	tunReads, tunReadPkts, tunWrites, tunWritePkts atomic.Uint64
 	tunWakes                                       atomic.Uint64 // batches read (one send each)
 	inlineSends                                    atomic.Uint64 // batches the out loop sent itself
+	queuedIn                                       atomic.Uint64 // decrypted packets handed to tunWriter
 	udpSends, udpSendPkts, rawSends, rawSendPkts   atomic.Uint64
 	fragSends                                      atomic.Uint64
 	reasmWhole                                     atomic.Uint64 // transport datagrams put together (reasm.go)
@@ -1872,6 +1876,40 @@ func (u *userspace) InputUDP(b []byte, src, dst netip.AddrPort) {
 	u.decapInto(pb, pb.b[:n], src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), true)
 }
 
+// InputUDPBatch decrypts one read of ESP-in-UDP (a GRO batch of a peer's UDP GSO send,
+// or datagrams that came one by one) and writes what it carries into the TUN itself,
+// one write a batch, as the raw IPv4 reader does: queueing each packet for tunWriter cost
+// a copy and a wakeup of its goroutine per read.
+func (u *userspace) InputUDPBatch(n int, at func(i int) (b []byte, src, dst netip.AddrPort)) {
+	if u.closed.Load() {
+		return
+	}
+	if u.cfg.udpInQueued {
+		for i := range n {
+			u.InputUDP(at(i))
+		}
+		return
+	}
+	// One batch for all 4500 readers (IPv4 and IPv6): they seldom both carry ESP.
+	u.udpInMu.Lock()
+	defer u.udpInMu.Unlock()
+	if u.udpIn == nil {
+		u.udpIn = newTunBatch(64)
+	}
+	u.decapUDPBatch(n, at)
+	u.writeBatch(u.udpIn)
+}
+
+// decapUDPBatch decrypts InputUDPBatch's packets into u.udpIn (recover.go: a panic costs
+// the rest of the read).
+func (u *userspace) decapUDPBatch(n int, at func(i int) (b []byte, src, dst netip.AddrPort)) {
+	defer u.recovered("udp", stInErrors)
+	for i := range n {
+		b, src, dst := at(i)
+		u.decapTo(u.udpIn, nil, b, src.Addr().Unmap(), dst.Addr().Unmap(), src.Port(), true)
+	}
+}
+
 func (u *userspace) decap(esp []byte, src, dst netip.Addr, sport uint16, udp bool) {
 	u.decapInto(nil, esp, src, dst, sport, udp)
 }
@@ -2028,6 +2066,7 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 	} else {
 		out.n = len(inner)
 	}
+	u.perf.queuedIn.Add(1)
 	select {
 	case u.inq <- out:
 	case <-u.done:
