@@ -20,16 +20,16 @@
 //     hand-over per wakeup cost more system calls and context switches than the send);
 //     decrypted packets are written in
 //     batches the TUN library coalesces into GRO super-packets: the raw IPv4 reader
-//     writes what each recvmmsg gave itself, the UDP 4500 and raw IPv6 readers hand
-//     theirs to a writer goroutine); routerd's own security policy database (SPD, first match in
+//     and the UDP 4500 reader (InputUDPBatch) write what each read gave themselves, the
+//     raw IPv6 reader and InputUDP hand theirs to a writer goroutine); routerd's own security policy database (SPD, first match in
 //     RouterOS order); a security association database (SAD) with sequence numbers, the
 //     anti-replay window (RFC 4303 3.4.3, any size; ESN with the Appendix A inference),
 //     byte and time lifetimes raising Events. Outer packets leave by a raw IP protocol 50
 //     socket (IPv4 with IP_HDRINCL, IPv6 with IPV6_PKTINFO; sendmmsg) or by IKE's UDP 4500
 //     socket without the encap option (UDP GSO: one sendmsg per run of equal-size datagrams
-//     to a peer); they come in by the raw sockets (recvmmsg) and by InputUDP, to which IKE
-//     hands what its 4500 reader sees after the non-ESP marker test (ServeUDP is such a
-//     reader, with recvmmsg and UDP GRO). With Config.RxSteer (routerd: the eBPF
+//     to a peer); they come in by the raw sockets (recvmmsg) and by InputUDPBatch, to
+//     which IKE hands the ESP of each read of its 4500 reader, after the non-ESP marker
+//     test (ike.ESPBatchInput; ServeUDP is such a reader, with recvmmsg and UDP GRO). With Config.RxSteer (routerd: the eBPF
 //     dataplane) and Config.SteerRx (opt-in, ROUTERD_ESP_RXSTEER=port-gro: on the veth
 //     rig GRO found nothing to merge and it was slower, docs/perf.md) inbound raw IPv4 ESP of the installed SAs takes a third way (steer.go):
 //     the port program (bpf/tunnel.c esp_steer, XDP) rewrites it into UDP to a socket of
