@@ -95,20 +95,22 @@ func (u *userspace) applyRequire(ps []Policy) error {
 	// decides for them all (dropped, its datagram never completes; accepted, it is IKE's
 	// or ESP-in-UDP, a transport SA's ESP packet above the path's MTU). Nothing puts
 	// them together before this chain where the namespace has no conntrack.
-	for _, nf := range [][]expr.Any{
-		{&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 2}},
-		{&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV6}},
-			&expr.Exthdr{DestRegister: 1, Type: unix.IPPROTO_FRAGMENT, Offset: 2, Len: 2, Op: expr.ExthdrOpIpv6}},
+	for _, f := range []struct {
+		nfproto byte
+		offset  expr.Any // loads the 2 bytes that hold the fragment offset
+		mask    []byte
+	}{
+		{unix.NFPROTO_IPV4, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 6, Len: 2},
+			[]byte{0x1f, 0xff}}, // the offset below the flags
+		{unix.NFPROTO_IPV6, &expr.Exthdr{DestRegister: 1, Type: unix.IPPROTO_FRAGMENT, Offset: 2, Len: 2, Op: expr.ExthdrOpIpv6},
+			[]byte{0xff, 0xf8}}, // the offset above the M flag
 	} {
-		mask := []byte{0x1f, 0xff} // IPv4: the offset below the flags
-		if nf[1].(*expr.Cmp).Data[0] == unix.NFPROTO_IPV6 {
-			mask = []byte{0xff, 0xf8} // IPv6: the offset above the M flag
-		}
-		accept(append(append(nf, l4(unix.IPPROTO_UDP)...),
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: mask, Xor: []byte{0, 0}},
+		// Every test loads register 1, so the offset is loaded last, right before its test.
+		e := []expr.Any{&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{f.nfproto}}}
+		e = append(e, l4(unix.IPPROTO_UDP)...)
+		accept(append(e, f.offset,
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: f.mask, Xor: []byte{0, 0}},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0}})...)
 	}
 	for _, p := range req {
