@@ -26,6 +26,7 @@ func (sa *IKESA) moveTo(from netip.AddrPort, seenIn string) {
 	for _, c := range sa.children {
 		prev := c.Remote
 		c.Remote = from
+		followTransport(c, old.Addr(), from.Addr())
 		dp := sa.d.dp
 		if dp == nil || c.outPending {
 			continue
@@ -51,6 +52,30 @@ func (sa *IKESA) moveTo(from netip.AddrPort, seenIn string) {
 		sa.refuseChild(c, errs[i])
 	}
 	sa.d.changed()
+}
+
+// followTransport moves the peer's side of a transport CHILD_SA's generated policy from
+// its old address to its new one: that side is the peer's address as this side sees it
+// (natTransport), and its packets now come from the new one. Left on the old address,
+// every packet met no policy (in-no-policies) until the IKE SA was made again, rekeys
+// included (they keep the old SA's selectors). A configured policy is the operator's.
+func followTransport(c *ChildSA, old, now netip.Addr) {
+	if c.Tunnel || c.Policy == nil || !c.Policy.Dynamic || old == now {
+		return
+	}
+	// New slices and a new policy, not edits in place: a rekey's successor shares them,
+	// and a snapshot handed out earlier may still be read.
+	ts := slices.Clone(c.RemoteTS)
+	for i, r := range ts {
+		if r.Start == old && r.End == old {
+			ts[i] = withAddr(r, now)
+		}
+	}
+	c.RemoteTS = ts
+	if p := *c.Policy; p.Remote.Start == old && p.Remote.End == old {
+		p.Remote = withAddr(p.Remote, now) // generatedReqID finds it at the next rekey
+		c.Policy = &p
+	}
 }
 
 // ESPMapping is told by the data path that authenticated ESP-in-UDP of the CHILD_SA
