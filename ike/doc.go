@@ -18,30 +18,31 @@
 //
 //   - IKE_SA_INIT and IKE_AUTH with pre-shared keys as initiator and responder, the first
 //     CHILD_SA in IKE_AUTH, traffic selectors narrowed from policies (and generated from
-//     templates, generate-policy), NAT detection and the float to UDP 4500 with the
-//     non-ESP marker, NAT-T keepalives (RFC 3948), INITIAL_CONTACT, INVALID_KE_PAYLOAD
+//     templates, generate-policy), NAT detection and the float to UDP 4500 with the non-ESP
+//     marker, NAT-T keepalives (RFC 3948), a NAT mapping change followed by the SAs and by
+//     a transport SA's generated policy (natmove.go), INITIAL_CONTACT, INVALID_KE_PAYLOAD
 //     retry, COOKIE when half-open SAs pile up (2.6), unauthenticated IKE_SA_INIT error
-//     answers paced to 50 a second (2.21.4, unauthreply.go), CREATE_CHILD_SA for new and rekeyed
-//     CHILD_SAs with and without PFS and for IKE SA rekeying, simultaneous CHILD_SA rekey
-//     (2.8.1), INFORMATIONAL delete and dead peer detection, retransmission with window
-//     size 1, fragmentation and reassembly (RFC 7383), duplicate IKE SAs from both sides
-//     initiating at once resolved, simultaneous IKE SA rekey by the nonce rule (2.8.2,
-//     ikecollision.go), rekeys without packet loss (rekeyswitch.go: the responder sends
-//     on the new CHILD_SA once the old is deleted; deleted inbound SAs linger 2 s; a
+//     answers paced to 50 a second (2.21.4, unauthreply.go), CREATE_CHILD_SA for new and
+//     rekeyed CHILD_SAs with and without PFS and for IKE SA rekeying, simultaneous CHILD_SA
+//     rekey (2.8.1), INFORMATIONAL delete and dead peer detection, retransmission with
+//     window size 1, fragmentation and reassembly (RFC 7383), duplicate IKE SAs from both
+//     sides initiating at once resolved, simultaneous IKE SA rekey by the nonce rule
+//     (2.8.2, ikecollision.go), rekeys without packet loss (rekeyswitch.go: the responder
+//     sends on the new CHILD_SA once the old is deleted; deleted inbound SAs linger 2 s; a
 //     policy generated from a template keeps its reqid across the peer's rekeys, so its
 //     inbound check takes the new SA's packets at once, responder.go generatedReqID; a
 //     peer's IKE SA rekey while a CHILD_SA exchange of ours is open on that IKE SA is
-//     answered TEMPORARY_FAILURE, so no answer lands on an IKE SA whose CHILD_SAs moved;
-//     a peer's CHILD_SA delete arriving on the old IKE SA after the move finds them on
-//     the new one, childholder.go); a passive peer (passive=yes) never starts an IKE SA,
+//     answered TEMPORARY_FAILURE, so no answer lands on an IKE SA whose CHILD_SAs moved; a
+//     peer's CHILD_SA delete arriving on the old IKE SA after the move finds them on the
+//     new one, childholder.go); a passive peer (passive=yes) never starts an IKE SA,
 //     neither at start nor on traffic (Acquire): it waits for the remote, also after the
-//     remote's break-before-make reauthentication deleted the old one; a refused CHILD
-//     SA is asked again with a doubling backoff (1 s to 30 s, childretry.go) that
-//     traffic (Acquire) does not cut short, on a passive peer too, and that starts
-//     afresh when a new IKE SA with the peer comes up (not on a rekey); an IKE SA that
-//     died before it was established is initiated again after the same backoff
-//     (peerchange.go), unless its peer, the peer's last identity or last policy was
-//     removed: it is then logged as stopped, and no retry waits;
+//     remote's break-before-make reauthentication deleted the old one; a refused CHILD SA
+//     is asked again with a doubling backoff (1 s to 30 s, childretry.go) that traffic
+//     (Acquire) does not cut short, on a passive peer too, and that starts afresh when a
+//     new IKE SA with the peer comes up (not on a rekey); an IKE SA that died before it was
+//     established is initiated again after the same backoff (peerchange.go), unless its
+//     peer, the peer's last identity or last policy was removed: it is then logged as
+//     stopped, and no retry waits;
 //
 //   - the configuration payload (RFC 7296 3.15) for mode config: the responder hands out
 //     an address (fixed or from a pool), netmask, split networks and DNS servers and
