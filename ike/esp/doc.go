@@ -121,7 +121,9 @@
 // (in-no-policies, in-policy-blocked, in-template-mismatches); cleartext packets that match
 // an inbound require/unique policy but did not come out of the TUN are dropped by an
 // nftables table of its own (require.go, inet routerd_ipsec, prerouting) and counted as
-// in-template-mismatches; IKE (UDP 500/4500) and ESP are exempt.
+// in-template-mismatches; IKE (UDP 500/4500), ESP and IPv6 neighbour discovery (ICMPv6
+// 133-137 with hop limit 255, which the kernel sends by the device, never through the TUN)
+// are exempt, ND from outbound discard policies too.
 //
 // Not covered: AH, TFC padding (dummy packets, next header 59, are dropped on receipt),
 // IPcomp, GCM with 8/12-byte ICVs.

@@ -33,9 +33,6 @@ func TestTransportWholeDatagrams(t *testing.T) {
 			if c.v6outer {
 				src, dst = "2001:db8:ff::1", "2001:db8:ff::2"
 			}
-			if c.v6outer {
-				staticNeighbours(t, r)
-			}
 			pingOK(t, r.a, dst)
 			t.Logf("ESP device MTU %d", a.dp.(*userspace).mtu.Load())
 			for _, size := range []int{1440, 4000, 30000} {
@@ -125,24 +122,4 @@ func udpWhole(t *testing.T, r *rig, src, dst string, sizes []int) {
 	if len(want) > 0 {
 		t.Errorf("UDP %v bytes: %d of %d datagrams received", sizes, n, total)
 	}
-}
-
-// staticNeighbours gives a and b each other's IPv6 link-layer address for good: with a
-// host-to-host transport policy of level require, the neighbour advertisement that
-// answers a's solicitation (sent in the clear, as the kernel sends neighbour discovery
-// by the device, not through the ESP device) is dropped as cleartext of that policy, so
-// neither could resolve the other.
-func staticNeighbours(t *testing.T, r *rig) {
-	mac := func(ns string) string {
-		f := strings.Fields(run(t, "ip", "-n", ns, "-o", "link", "show", "eth0"))
-		for i := range f[:len(f)-1] {
-			if f[i] == "link/ether" {
-				return f[i+1]
-			}
-		}
-		t.Fatalf("no MAC on %s's eth0", ns)
-		return ""
-	}
-	run(t, "ip", "-n", r.a, "neigh", "replace", "2001:db8:ff::2", "lladdr", mac(r.b), "dev", "eth0", "nud", "permanent")
-	run(t, "ip", "-n", r.b, "neigh", "replace", "2001:db8:ff::1", "lladdr", mac(r.a), "dev", "eth0", "nud", "permanent")
 }

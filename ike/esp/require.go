@@ -77,6 +77,8 @@ func (u *userspace) applyRequire(ps []Policy) error {
 	// The host talking to itself never crossed a wire (XFRM: lo has disable_policy).
 	accept(&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")})
+	// IPv6 neighbour discovery is the kernel's, sent in the clear by the device.
+	accept(neighbourDiscovery()...)
 	l4 := func(p byte) []expr.Any {
 		return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}}}
@@ -129,6 +131,27 @@ func (u *userspace) applyRequire(ps []Policy) error {
 	}
 	u.addOutDiscard(c, t, ps)
 	return c.Flush()
+}
+
+// neighbourDiscovery matches IPv6 neighbour discovery (RFC 4861: router solicitation
+// and advertisement, neighbour solicitation and advertisement, redirect; hop limit 255,
+// so it comes from the link itself). The kernel sends it by the device, never through
+// the ESP device, so a host-to-host policy of level require dropped the peer's
+// advertisement as cleartext and the peer never resolved. RFC 4301's SPD may bypass ND
+// by its ICMPv6 types, as Linux users do for XFRM with a passthrough policy. Only these
+// types: an echo or any other ICMPv6 in the clear is still the policy's to drop.
+func neighbourDiscovery() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV6}},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMPV6}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{255}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: []byte{133}},
+		&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: []byte{137}},
+	}
 }
 
 // policyMatch is the nftables match of a policy's selectors (src, dst, protocol, ports)
@@ -196,6 +219,10 @@ func (u *userspace) addOutDiscard(c *nftables.Conn, t *nftables.Table, ps []Poli
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: mark},
 			&expr.Verdict{Kind: expr.VerdictAccept}}})
 		if hook.name == "out_discard" {
+			// The kernel's neighbour discovery never reaches the ESP device (it is sent by
+			// the device, not routed): only a discard policy here could catch it.
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch,
+				Exprs: append(neighbourDiscovery(), &expr.Verdict{Kind: expr.VerdictAccept})})
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
 				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname("lo")},
