@@ -96,7 +96,8 @@
 // Inbound, decrypted inner packets are written into the TUN and the kernel
 // receives them as if they arrived on it (rp_filter off on the TUN); in transport mode the
 // inner header is rebuilt from the outer addresses and, behind a NAT (ESP-in-UDP), the
-// TCP/UDP checksum is recomputed (RFC 3948 3.1.2). That header says the payload is a whole
+// TCP/UDP checksum is recomputed (RFC 3948 3.1.2), in IPv6 ICMPv6's too (its
+// pseudo-header has the addresses). That header says the payload is a whole
 // datagram, so one that cannot be (a UDP length not the payload's, a TCP header beyond
 // it, a failing ICMP or ICMPv6 checksum: a peer that encrypted fragments one by one) is
 // counted as in-state-mode-errors and dropped.

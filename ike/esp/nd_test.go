@@ -1,9 +1,15 @@
 package esp
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTransportColdNeighbourCache: a host-to-host IPv6 transport pair of level require
@@ -36,5 +42,107 @@ func TestTransportColdNeighbourCache(t *testing.T) {
 	}
 	if st := a.dp.Statistics(); st.InTemplateMismatches < 2 {
 		t.Errorf("a: in-template-mismatches %d after 2 cleartext echoes, want >= 2", st.InTemplateMismatches)
+	}
+}
+
+// TestTransportThroughNAT66: IPv6 transport mode, ESP-in-UDP across an nftables IPv6
+// masquerade. b sees a as the NAT's address and rebuilds the inner header with it, so
+// the upper layer's checksum (TCP, UDP, ICMPv6: all of IPv6's cover the addresses) must
+// be recomputed, or the kernel drops every packet (Icmp6InCsumErrors, TcpInCsumErrors).
+func TestTransportThroughNAT66(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft")
+	}
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
+	a, nat, b := "nda"+id, "ndn"+id, "ndb"+id
+	for _, n := range []string{a, nat, b} {
+		run(t, "ip", "netns", "add", n)
+		n := n
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+		run(t, "ip", "-n", n, "link", "set", "lo", "up")
+	}
+	run(t, "ip", "link", "add", "nda"+id, "netns", a, "type", "veth", "peer", "name", "ndn"+id, "netns", nat)
+	run(t, "ip", "link", "add", "ndb"+id, "netns", b, "type", "veth", "peer", "name", "ndm"+id, "netns", nat)
+	for _, x := range [][3]string{{a, "2001:db8:a::1/64", "nda"}, {nat, "2001:db8:a::fe/64", "ndn"},
+		{nat, "2001:db8:b::1/64", "ndm"}, {b, "2001:db8:b::2/64", "ndb"}} {
+		run(t, "ip", "-n", x[0], "-6", "addr", "add", x[1], "dev", x[2]+id, "nodad")
+		run(t, "ip", "-n", x[0], "link", "set", x[2]+id, "up")
+	}
+	run(t, "ip", "-n", a, "-6", "route", "add", "default", "via", "2001:db8:a::fe")
+	run(t, "ip", "netns", "exec", nat, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	run(t, "ip", "netns", "exec", nat, "nft", "add table ip6 nat; add chain ip6 nat post { type nat hook postrouting priority 100; }; add rule ip6 nat post oifname ndm"+id+" masquerade")
+	na, nb := startNode(t, a), startNode(t, b)
+	ctx := context.Background()
+	ek1, _ := keyFor(t, "aes-128-gcm", "", 1)
+	ek2, _ := keyFor(t, "aes-128-gcm", "", 2)
+	aIn, aPub, bAddr := netip.MustParseAddr("2001:db8:a::1"), netip.MustParseAddr("2001:db8:b::1"), netip.MustParseAddr("2001:db8:b::2")
+	enc := &Encap{SrcPort: 4500, DstPort: 4500}
+	sa := func(spi uint32, dir Direction, src, dst netip.Addr, k []byte) SA {
+		return SA{SPI: spi, Dir: dir, Src: src, Dst: dst, Encap: enc, Mode: ModeTransport, EncAlg: "aes-128-gcm", EncKey: k,
+			ReplayWindow: 64, ReqID: 1}
+	}
+	// a knows its own address, b sees a as the NAT's (masquerade keeps port 4500).
+	for _, x := range []struct {
+		n *node
+		s SA
+	}{
+		{na, sa(0x11, DirOut, aIn, bAddr, ek1)}, {nb, sa(0x11, DirIn, aPub, bAddr, ek1)},
+		{nb, sa(0x22, DirOut, bAddr, aPub, ek2)}, {na, sa(0x22, DirIn, bAddr, aIn, ek2)},
+	} {
+		if err := x.n.dp.AddSA(ctx, x.s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pol := func(l, r netip.Addr) []Policy {
+		lp, rp := netip.PrefixFrom(l, 128), netip.PrefixFrom(r, 128)
+		return []Policy{
+			{ID: 1, Src: lp, Dst: rp, Dir: DirOut, Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTransport, TunnelSrc: l, TunnelDst: r, ReqID: 1},
+			{ID: 2, Src: rp, Dst: lp, Dir: DirIn, Action: ActionEncrypt, Level: LevelRequire, Mode: ModeTransport, TunnelSrc: r, TunnelDst: l, ReqID: 1},
+		}
+	}
+	if err := na.dp.SetPolicies(ctx, pol(aIn, bAddr)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nb.dp.SetPolicies(ctx, pol(bAddr, aPub)); err != nil {
+		t.Fatal(err)
+	}
+	pingOK(t, a, bAddr.String())
+	udpAcross(t, a, b, aIn, bAddr)
+	bps := iperf(t, a, b, bAddr.String(), 2).bps
+	t.Logf("iperf3 -6 through NAT66, transport mode: %.0f Mbit/s", bps/1e6)
+	if bps <= 0 {
+		t.Fatal("nothing carried")
+	}
+	if st := nb.dp.Statistics(); st.InStateProtocolErrors != 0 || st.InNoStates != 0 || st.InStateModeErrors != 0 {
+		t.Fatalf("b: %+v", st)
+	}
+}
+
+// udpAcross sends one UDP datagram from src in namespace from to dst in namespace to and
+// checks that it arrives.
+func udpAcross(t *testing.T, from, to string, src, dst netip.Addr) {
+	t.Helper()
+	var ln, tx *net.UDPConn
+	var err error
+	inNS(t, to, func() { ln, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 0))) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	inNS(t, from, func() {
+		tx, err = net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), ln.LocalAddr().(*net.UDPAddr))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if _, err := tx.Write([]byte("nd6 across the NAT")); err != nil {
+		t.Fatal(err)
+	}
+	ln.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 100)
+	if n, err := ln.Read(buf); err != nil || string(buf[:n]) != "nd6 across the NAT" {
+		t.Fatalf("UDP %s -> %s: %q, %v", src, dst, buf[:n], err)
 	}
 }

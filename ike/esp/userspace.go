@@ -2049,6 +2049,9 @@ func (u *userspace) decapTo(w *tunBatch, pb *pbuf, esp []byte, src, dst netip.Ad
 			ip[6], ip[7] = nh, 64
 			copy(ip[8:24], src.AsSlice())
 			copy(ip[24:40], d.AsSlice())
+			if udp {
+				fixL4Checksum(ip)
+			}
 			inner = ip
 		}
 	}
@@ -2136,27 +2139,36 @@ func wholeInner(nh byte, p []byte, src, dst netip.Addr, nat bool) bool {
 	return true
 }
 
-// fixL4Checksum recomputes a TCP/UDP checksum after the addresses changed (transport mode
-// through a NAT, RFC 3948 3.1.2).
+// fixL4Checksum recomputes a TCP/UDP (and, in IPv6, ICMPv6) checksum after the
+// addresses changed (transport mode through a NAT, RFC 3948 3.1.2): IPv6 puts the
+// addresses in every upper layer's pseudo-header (RFC 8200 8.1), ICMPv6's included. ip
+// is an IPv4 header or an IPv6 header without extension headers.
 func fixL4Checksum(ip []byte) {
-	ihl := int(ip[0]&0xf) * 4
-	proto := ip[9]
-	l4 := ip[ihl:]
+	v6 := ip[0]>>4 == 6
+	hl, proto := int(ip[0]&0xf)*4, ip[9]
+	if v6 {
+		hl, proto = 40, ip[6]
+	}
+	l4 := ip[hl:]
 	off := -1
 	switch proto {
 	case 6:
 		off = 16
 	case 17:
 		off = 6
-		if len(l4) >= 8 && binary.BigEndian.Uint16(l4[6:]) == 0 {
-			return // no checksum
+		if !v6 && len(l4) >= 8 && binary.BigEndian.Uint16(l4[6:]) == 0 {
+			return // no checksum (IPv6 has no such UDP)
+		}
+	case 58:
+		if v6 {
+			off = 2
 		}
 	}
 	if off < 0 || len(l4) < off+2 {
 		return
 	}
 	l4[off], l4[off+1] = 0, 0
-	c := ^fold(csumAdd(pseudoSum(ip, false, proto, len(l4)), l4))
+	c := ^fold(csumAdd(pseudoSum(ip, v6, proto, len(l4)), l4))
 	if c == 0 && proto == 17 {
 		c = 0xffff
 	}
