@@ -64,32 +64,15 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 		sysA, sysB, swA, swB float64
 	}
 	runs := map[string][]run{}
-	_, perfErr := exec.LookPath("perf")
 	measure := func(way string, pids []int) {
 		b.Helper()
 		tunA0, tunB0, lan0 := statsOf(rA, "ipsec0"), statsOf(rB, "ipsec0"), statsOf(rA, "ether2")
-		var c0 float64
-		for _, p := range pids {
-			c0 += procCPU(p)
-		}
-		var stops []func() (uint64, uint64)
-		if perfErr == nil {
-			for _, p := range pids {
-				stops = append(stops, perfStat(p))
-			}
-		}
+		stop := meterProcs(pids)
 		l0 := loadAvg()
 		busyMachine()
 		res, err := iketest.IperfTCP(b, hB, "198.19.2.2", hA, "198.19.1.2", fwdSecs)
 		busy := busyMachine()
-		var c1 float64
-		for _, p := range pids {
-			c1 += procCPU(p)
-		}
-		var sys, sw [2]uint64
-		for i, stop := range stops {
-			sys[i], sw[i] = stop()
-		}
+		cpu, sys, sw := stop()
 		if err != nil || res.Bytes == 0 {
 			b.Fatalf("%s: iperf3: %v\n%s\n%s", way, err, res.Output, diag())
 		}
@@ -98,7 +81,7 @@ func BenchmarkForwardedESPVsCharon(b *testing.B) {
 		pkts := max(tunA1.TX.Packets-tunA0.TX.Packets, 1)
 		// Per full-size segment carried, whatever the size of what the TUN gave.
 		segs := max(float64(res.Bytes)/1448, 1)
-		r := run{mbit: gbit * 1e3 / fwdSecs, cpuPerGbit: (c1 - c0) / gbit, busy: busy, load0: l0, load1: loadAvg(),
+		r := run{mbit: gbit * 1e3 / fwdSecs, cpuPerGbit: cpu / gbit, busy: busy, load0: l0, load1: loadAvg(),
 			retr:     res.Retransmits,
 			drops:    tunA1.TX.Dropped - tunA0.TX.Dropped + tunB1.TX.Dropped - tunB0.TX.Dropped,
 			readSize: (tunA1.TX.Bytes - tunA0.TX.Bytes) / pkts,
@@ -354,6 +337,28 @@ func statsOf(ns, dev string) linkStats {
 		return linkStats{}
 	}
 	return links[0].Stats64
+}
+
+// meterProcs starts counting the CPU time of the ESP processes pids (rA's, then rB's) and
+// their system calls and context switches; the function it returns stops and reads them.
+func meterProcs(pids []int) func() (cpuSecs float64, syscalls, switches [2]uint64) {
+	var c0 float64
+	for _, p := range pids {
+		c0 += procCPU(p)
+	}
+	stops := make([]func() (uint64, uint64), len(pids))
+	for i, p := range pids {
+		stops[i] = perfStat(p)
+	}
+	return func() (cpuSecs float64, syscalls, switches [2]uint64) {
+		for _, p := range pids {
+			cpuSecs += procCPU(p)
+		}
+		for i, stop := range stops {
+			syscalls[i], switches[i] = stop()
+		}
+		return cpuSecs - c0, syscalls, switches
+	}
 }
 
 // perfStat counts a process's system calls and context switches (perf stat) until the

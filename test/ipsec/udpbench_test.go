@@ -64,45 +64,28 @@ func BenchmarkForwardedUDPVsCharon(b *testing.B) {
 		usPer, sysA, sysB, swA, swB float64
 	}
 	results := map[string][]result{} // by "way rate len"
-	_, perfErr := exec.LookPath("perf")
 	measure := func(way string, pids []int) {
 		b.Helper()
 		for _, l := range lens {
 			for _, rate := range rates {
 				a0, b0 := statsOf(r.rA, "ipsec0"), statsOf(r.rB, "ipsec0")
 				rb0, gw0 := udpRcvbufErrors(r.hB), udpRcvbufErrors(r.rA)+udpRcvbufErrors(r.rB)
-				var c0 float64
-				for _, p := range pids {
-					c0 += procCPU(p)
-				}
-				var stops []func() (uint64, uint64)
-				if perfErr == nil {
-					for _, p := range pids {
-						stops = append(stops, perfStat(p))
-					}
-				}
+				stop := meterProcs(pids)
 				l0 := loadAvg()
 				t0 := time.Now()
 				res, err := iketest.IperfUDP(b, r.hB, "198.19.2.2", r.hA, "198.19.1.2", rate, l, udpSecs)
 				secs := time.Since(t0).Seconds()
-				var c1 float64
-				for _, p := range pids {
-					c1 += procCPU(p)
-				}
-				var sys, sw [2]uint64
-				for i, stop := range stops {
-					sys[i], sw[i] = stop()
-				}
+				cpu, sys, sw := stop()
 				if err != nil || res.Sent == 0 {
 					b.Fatalf("%s %s %d: iperf3: %v\n%s\n%s", way, rate, l, err, res.Output, r.diag())
 				}
 				a1, b1 := statsOf(r.rA, "ipsec0"), statsOf(r.rB, "ipsec0")
 				x := result{loss: res.LossPercent(), mbit: float64(res.Bytes) * 8 / 1e6 / udpSecs,
-					cores:  (c1 - c0) / secs,
+					cores:  cpu / secs,
 					drops:  a1.TX.Dropped - a0.TX.Dropped + b1.TX.Dropped - b0.TX.Dropped,
 					rcvbuf: udpRcvbufErrors(r.hB) - rb0, gwRcvbuf: udpRcvbufErrors(r.rA) + udpRcvbufErrors(r.rB) - gw0}
 				n := float64(res.Sent)
-				x.usPer = (c1 - c0) * 1e6 / n
+				x.usPer = cpu * 1e6 / n
 				x.sysA, x.sysB, x.swA, x.swB = float64(sys[0])/n, float64(sys[1])/n, float64(sw[0])/n, float64(sw[1])/n
 				k := fmt.Sprintf("%s %s %d", way, rate, l)
 				results[k] = append(results[k], x)
