@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -54,46 +53,9 @@ func TestTransportThroughNAT66(t *testing.T) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("needs nft")
 	}
-	id := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
-	a, nat, b := "nda"+id, "ndn"+id, "ndb"+id
-	for _, n := range []string{a, nat, b} {
-		run(t, "ip", "netns", "add", n)
-		n := n
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
-		run(t, "ip", "-n", n, "link", "set", "lo", "up")
-	}
-	run(t, "ip", "link", "add", "nda"+id, "netns", a, "type", "veth", "peer", "name", "ndn"+id, "netns", nat)
-	run(t, "ip", "link", "add", "ndb"+id, "netns", b, "type", "veth", "peer", "name", "ndm"+id, "netns", nat)
-	for _, x := range [][3]string{{a, "2001:db8:a::1/64", "nda"}, {nat, "2001:db8:a::fe/64", "ndn"},
-		{nat, "2001:db8:b::1/64", "ndm"}, {b, "2001:db8:b::2/64", "ndb"}} {
-		run(t, "ip", "-n", x[0], "-6", "addr", "add", x[1], "dev", x[2]+id, "nodad")
-		run(t, "ip", "-n", x[0], "link", "set", x[2]+id, "up")
-	}
-	run(t, "ip", "-n", a, "-6", "route", "add", "default", "via", "2001:db8:a::fe")
-	run(t, "ip", "netns", "exec", nat, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-	run(t, "ip", "netns", "exec", nat, "nft", "add table ip6 nat; add chain ip6 nat post { type nat hook postrouting priority 100; }; add rule ip6 nat post oifname ndm"+id+" masquerade")
-	na, nb := startNode(t, a), startNode(t, b)
+	p := newNATPair(t, "nd", true, ModeTransport, nil)
+	a, b, na, nb, aIn, aPub, bAddr := p.a, p.b, p.na, p.nb, p.aIn, p.aPub, p.bAddr
 	ctx := context.Background()
-	ek1, _ := keyFor(t, "aes-128-gcm", "", 1)
-	ek2, _ := keyFor(t, "aes-128-gcm", "", 2)
-	aIn, aPub, bAddr := netip.MustParseAddr("2001:db8:a::1"), netip.MustParseAddr("2001:db8:b::1"), netip.MustParseAddr("2001:db8:b::2")
-	enc := &Encap{SrcPort: 4500, DstPort: 4500}
-	sa := func(spi uint32, dir Direction, src, dst netip.Addr, k []byte) SA {
-		return SA{SPI: spi, Dir: dir, Src: src, Dst: dst, Encap: enc, Mode: ModeTransport, EncAlg: "aes-128-gcm", EncKey: k,
-			ReplayWindow: 64, ReqID: 1}
-	}
-	// a knows its own address, b sees a as the NAT's (masquerade keeps port 4500).
-	for _, x := range []struct {
-		n *node
-		s SA
-	}{
-		{na, sa(0x11, DirOut, aIn, bAddr, ek1)}, {nb, sa(0x11, DirIn, aPub, bAddr, ek1)},
-		{nb, sa(0x22, DirOut, bAddr, aPub, ek2)}, {na, sa(0x22, DirIn, bAddr, aIn, ek2)},
-	} {
-		if err := x.n.dp.AddSA(ctx, x.s); err != nil {
-			t.Fatal(err)
-		}
-	}
 	pol := func(l, r netip.Addr) []Policy {
 		lp, rp := netip.PrefixFrom(l, 128), netip.PrefixFrom(r, 128)
 		return []Policy{

@@ -438,50 +438,12 @@ func TestThroughNAT(t *testing.T) {
 	}
 	for _, mode := range []Mode{ModeTransport, ModeTunnel} {
 		t.Run(mode.String(), func(t *testing.T) {
-			id := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
-			a, nat, b := "esna"+id, "esnn"+id, "esnb"+id
-			for _, n := range []string{a, nat, b} {
-				run(t, "ip", "netns", "add", n)
-				n := n
-				t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
-				run(t, "ip", "-n", n, "link", "set", "lo", "up")
-			}
-			run(t, "ip", "link", "add", "na"+id, "netns", a, "type", "veth", "peer", "name", "nn"+id, "netns", nat)
-			run(t, "ip", "link", "add", "nb"+id, "netns", b, "type", "veth", "peer", "name", "nm"+id, "netns", nat)
-			run(t, "ip", "-n", a, "addr", "add", "198.18.0.1/24", "dev", "na"+id)
-			run(t, "ip", "-n", nat, "addr", "add", "198.18.0.254/24", "dev", "nn"+id)
-			run(t, "ip", "-n", nat, "addr", "add", "198.18.1.1/24", "dev", "nm"+id)
-			run(t, "ip", "-n", b, "addr", "add", "198.18.1.2/24", "dev", "nb"+id)
-			run(t, "ip", "-n", a, "addr", "add", "198.19.1.1/32", "dev", "lo")
-			run(t, "ip", "-n", b, "addr", "add", "198.19.2.1/32", "dev", "lo")
-			for _, l := range [][2]string{{a, "na"}, {nat, "nn"}, {nat, "nm"}, {b, "nb"}} {
-				run(t, "ip", "-n", l[0], "link", "set", l[1]+id, "up")
-			}
-			run(t, "ip", "-n", a, "route", "add", "default", "via", "198.18.0.254")
-			run(t, "ip", "netns", "exec", nat, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-			run(t, "ip", "netns", "exec", nat, "nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; add rule ip nat post oifname nm"+id+" masquerade")
-			na, nb := startNode(t, a), startNode(t, b)
+			p := newNATPair(t, "esn", false, mode, func(a, b string) {
+				run(t, "ip", "-n", a, "addr", "add", "198.19.1.1/32", "dev", "lo")
+				run(t, "ip", "-n", b, "addr", "add", "198.19.2.1/32", "dev", "lo")
+			})
+			a, b, na, nb, aIn, aPub, bAddr := p.a, p.b, p.na, p.nb, p.aIn, p.aPub, p.bAddr
 			ctx := context.Background()
-			ek1, _ := keyFor(t, "aes-128-gcm", "", 1)
-			ek2, _ := keyFor(t, "aes-128-gcm", "", 2)
-			aIn, aPub, bAddr := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.1.2")
-			enc := &Encap{SrcPort: 4500, DstPort: 4500}
-			sa := func(spi uint32, dir Direction, src, dst netip.Addr, k []byte) SA {
-				return SA{SPI: spi, Dir: dir, Src: src, Dst: dst, Encap: enc, Mode: mode, EncAlg: "aes-128-gcm", EncKey: k,
-					ReplayWindow: 64, ReqID: 1}
-			}
-			// a knows its own address, b sees a as the NAT's (masquerade keeps port 4500).
-			for _, x := range []struct {
-				n *node
-				s SA
-			}{
-				{na, sa(0x11, DirOut, aIn, bAddr, ek1)}, {nb, sa(0x11, DirIn, aPub, bAddr, ek1)},
-				{nb, sa(0x22, DirOut, bAddr, aPub, ek2)}, {na, sa(0x22, DirIn, bAddr, aIn, ek2)},
-			} {
-				if err := x.n.dp.AddSA(ctx, x.s); err != nil {
-					t.Fatal(err)
-				}
-			}
 			pol := func(l, r netip.Prefix, ls, rs netip.Addr) []Policy {
 				return []Policy{
 					{ID: 1, Src: l, Dst: r, Dir: DirOut, Action: ActionEncrypt, Mode: mode, TunnelSrc: ls, TunnelDst: rs, ReqID: 1},
@@ -508,6 +470,80 @@ func TestThroughNAT(t *testing.T) {
 			}
 		})
 	}
+}
+
+// natPair is two nodes with a masquerading NAT namespace between them (a, nat, b) and a
+// pair of ESP-in-UDP SAs of one mode installed: a knows its own address (aIn), b sees a
+// as the NAT's (aPub; masquerade keeps port 4500).
+type natPair struct {
+	a, nat, b        string
+	na, nb           *node
+	aIn, aPub, bAddr netip.Addr
+}
+
+// newNATPair builds it over IPv4 (198.18.0.0/24, 198.18.1.0/24) or IPv6 (2001:db8:a::/64,
+// 2001:db8:b::/64), names prefixed by prefix; before the nodes start, addrs may add
+// addresses to a and b.
+func newNATPair(t *testing.T, prefix string, v6 bool, mode Mode, addrs func(a, b string)) *natPair {
+	t.Helper()
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
+	p := &natPair{a: prefix + "a" + id, nat: prefix + "n" + id, b: prefix + "b" + id}
+	for _, n := range []string{p.a, p.nat, p.b} {
+		run(t, "ip", "netns", "add", n)
+		n := n
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+		run(t, "ip", "-n", n, "link", "set", "lo", "up")
+	}
+	// Interface names: a's, the NAT's towards a, the NAT's towards b, b's.
+	la, ln, lm, lb := prefix+"a"+id, prefix+"n"+id, prefix+"m"+id, prefix+"b"+id
+	run(t, "ip", "link", "add", la, "netns", p.a, "type", "veth", "peer", "name", ln, "netns", p.nat)
+	run(t, "ip", "link", "add", lb, "netns", p.b, "type", "veth", "peer", "name", lm, "netns", p.nat)
+	addr := [4]string{"198.18.0.1/24", "198.18.0.254/24", "198.18.1.1/24", "198.18.1.2/24"}
+	fam, fwd, nftFam, gw := "-4", "net.ipv4.ip_forward=1", "ip", "198.18.0.254"
+	if v6 {
+		addr = [4]string{"2001:db8:a::1/64", "2001:db8:a::fe/64", "2001:db8:b::1/64", "2001:db8:b::2/64"}
+		fam, fwd, nftFam, gw = "-6", "net.ipv6.conf.all.forwarding=1", "ip6", "2001:db8:a::fe"
+	}
+	for i, x := range [][2]string{{p.a, la}, {p.nat, ln}, {p.nat, lm}, {p.b, lb}} {
+		args := []string{"ip", "-n", x[0], fam, "addr", "add", addr[i], "dev", x[1]}
+		if v6 {
+			args = append(args, "nodad")
+		}
+		run(t, args...)
+	}
+	if addrs != nil {
+		addrs(p.a, p.b)
+	}
+	for _, x := range [][2]string{{p.a, la}, {p.nat, ln}, {p.nat, lm}, {p.b, lb}} {
+		run(t, "ip", "-n", x[0], "link", "set", x[1], "up")
+	}
+	run(t, "ip", "-n", p.a, fam, "route", "add", "default", "via", gw)
+	run(t, "ip", "netns", "exec", p.nat, "sysctl", "-qw", fwd)
+	run(t, "ip", "netns", "exec", p.nat, "nft", "add table "+nftFam+" nat; add chain "+nftFam+
+		" nat post { type nat hook postrouting priority 100; }; add rule "+nftFam+" nat post oifname "+lm+" masquerade")
+	p.na, p.nb = startNode(t, p.a), startNode(t, p.b)
+	ek1, _ := keyFor(t, "aes-128-gcm", "", 1)
+	ek2, _ := keyFor(t, "aes-128-gcm", "", 2)
+	p.aIn = netip.MustParsePrefix(addr[0]).Addr()
+	p.aPub = netip.MustParsePrefix(addr[2]).Addr()
+	p.bAddr = netip.MustParsePrefix(addr[3]).Addr()
+	enc := &Encap{SrcPort: 4500, DstPort: 4500}
+	sa := func(spi uint32, dir Direction, src, dst netip.Addr, k []byte) SA {
+		return SA{SPI: spi, Dir: dir, Src: src, Dst: dst, Encap: enc, Mode: mode, EncAlg: "aes-128-gcm", EncKey: k,
+			ReplayWindow: 64, ReqID: 1}
+	}
+	for _, x := range []struct {
+		n *node
+		s SA
+	}{
+		{p.na, sa(0x11, DirOut, p.aIn, p.bAddr, ek1)}, {p.nb, sa(0x11, DirIn, p.aPub, p.bAddr, ek1)},
+		{p.nb, sa(0x22, DirOut, p.bAddr, p.aPub, ek2)}, {p.na, sa(0x22, DirIn, p.bAddr, p.aIn, ek2)},
+	} {
+		if err := x.n.dp.AddSA(context.Background(), x.s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
 }
 
 // TestRequireDropsCleartext: with an inbound require policy, cleartext from the protected
