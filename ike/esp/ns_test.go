@@ -2,6 +2,7 @@ package esp
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 func needRoot(t testing.TB) {
@@ -573,6 +575,70 @@ func TestRequireDropsCleartext(t *testing.T) {
 	// Both answer in the clear now (their steering routes are gone too).
 	if out, err := nsExec(t, r.b, "ping", "-c", "2", "-W", "1", "-m", mark, "-I", "198.19.2.1", "198.19.1.1"); err != nil {
 		t.Fatalf("without policies the cleartext ping should pass: %v\n%s", err, out)
+	}
+}
+
+// TestRequireDropsForwardedFragments: a cleartext later fragment of a UDP datagram (no
+// ports, so in_require lets the first decide) is accepted only when it is addressed to
+// the router itself. Forwarded towards the protected network, it would complete, on the
+// host behind, a datagram whose first fragment came decrypted through the tunnel: it is
+// dropped and counted like any cleartext of the policy.
+func TestRequireDropsForwardedFragments(t *testing.T) {
+	r := newRigNamed(t, "esf")
+	a, b := startNode(t, r.a), startNode(t, r.b)
+	install(t, a, b, pairOpts{enc: "aes-128-gcm", mode: ModeTunnel})
+	pingOK(t, r.a, "198.19.2.1")
+	run(t, "ip", "-n", r.b, "route", "add", "198.19.1.0/24", "via", "198.18.0.1")
+	// A host of a's protected network that is not a itself.
+	run(t, "ip", "-n", r.a, "route", "add", "blackhole", "198.19.1.200/32")
+	send := func(dst netip.Addr) {
+		t.Helper()
+		pkt := make([]byte, 20+64)
+		pkt[0], pkt[9] = 0x45, unix.IPPROTO_UDP
+		binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
+		binary.BigEndian.PutUint16(pkt[4:], 0x4242)
+		binary.BigEndian.PutUint16(pkt[6:], 185) // offset 1480, last fragment
+		pkt[8] = 64
+		copy(pkt[12:], netip.MustParseAddr("198.19.2.1").AsSlice())
+		copy(pkt[16:], dst.AsSlice())
+		binary.BigEndian.PutUint16(pkt[10:], ipChecksum(pkt[:20]))
+		var err error
+		inNS(t, r.b, func() {
+			var fd int
+			if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW); err != nil {
+				return
+			}
+			defer unix.Close(fd)
+			// b's own steering would encrypt it; the bypass mark sends it around.
+			if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(DefaultConfig().BypassMark)); err != nil {
+				return
+			}
+			err = unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: dst.As4()})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	counted := func(want uint64) bool {
+		for i := 0; i < 20; i++ {
+			if a.dp.Statistics().InTemplateMismatches >= want {
+				return true
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return false
+	}
+	base := a.dp.Statistics().InTemplateMismatches
+	send(netip.MustParseAddr("198.19.1.200"))
+	if !counted(base + 1) {
+		t.Fatalf("a forwarded cleartext fragment passed in_require (in-template-mismatches %d, want %d)",
+			a.dp.Statistics().InTemplateMismatches, base+1)
+	}
+	// Addressed to a itself, it is left to the first fragment (which the policy drops).
+	base = a.dp.Statistics().InTemplateMismatches
+	send(netip.MustParseAddr("198.19.1.1"))
+	if counted(base + 1) {
+		t.Fatal("a later fragment addressed to the router was dropped: large ESP-in-UDP could not arrive")
 	}
 }
 

@@ -96,7 +96,9 @@ func (u *userspace) applyRequire(ps []Policy) error {
 	// A UDP datagram's fragments after the first carry no ports to be told by: the first
 	// decides for them all (dropped, its datagram never completes; accepted, it is IKE's
 	// or ESP-in-UDP, a transport SA's ESP packet above the path's MTU). Nothing puts
-	// them together before this chain where the namespace has no conntrack.
+	// them together before this chain where the namespace has no conntrack. Only those
+	// addressed to this host: forwarded, a spoofed later fragment would complete a
+	// datagram whose first came decrypted out of the TUN, on a host behind us.
 	for _, f := range []struct {
 		nfproto byte
 		offset  expr.Any // loads the 2 bytes that hold the fragment offset
@@ -111,6 +113,8 @@ func (u *userspace) applyRequire(ps []Policy) error {
 		e := []expr.Any{&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{f.nfproto}}}
 		e = append(e, l4(unix.IPPROTO_UDP)...)
+		e = append(e, &expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)})
 		accept(append(e, f.offset,
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2, Mask: f.mask, Xor: []byte{0, 0}},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0}})...)
