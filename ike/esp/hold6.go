@@ -74,8 +74,6 @@ func (u *userspace) holdLink() (int, error) {
 	name := u.cfg.HoldDevice()
 	l, err := u.nl.LinkByName(name)
 	if errors.As(err, new(netlink.LinkNotFoundError)) {
-		// No link-local address (addrgenmode none): the device is no interface of the
-		// host's, and its address would be a candidate source.
 		la := netlink.NewLinkAttrs()
 		la.Name = name
 		err = u.nl.LinkAdd(&netlink.Ifb{LinkAttrs: la})
@@ -83,9 +81,6 @@ func (u *userspace) holdLink() (int, error) {
 			return 0, fmt.Errorf("esp: hold device %s: %w", name, err)
 		}
 		l, err = u.nl.LinkByName(name)
-		if err == nil {
-			err = u.nl.LinkSetIP6AddrGenMode(l, nl.IN6_ADDR_GEN_MODE_NONE)
-		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("esp: hold device %s: %w", name, err)
@@ -94,6 +89,12 @@ func (u *userspace) holdLink() (int, error) {
 		return 0, fmt.Errorf("esp: hold device %s: a %s device has the name", name, l.Type())
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
+		// No link-local address (addrgenmode none): the device is no interface of the
+		// host's, and its address would be a candidate source. Set before every up, not
+		// only after the add: a run that failed between the two left a device without it.
+		if err := u.nl.LinkSetIP6AddrGenMode(l, nl.IN6_ADDR_GEN_MODE_NONE); err != nil {
+			return 0, fmt.Errorf("esp: hold device %s: %w", name, err)
+		}
 		if err := u.nl.LinkSetUp(l); err != nil {
 			return 0, fmt.Errorf("esp: hold device %s up: %w", name, err)
 		}

@@ -101,6 +101,9 @@ func TestOwnRulesIPv6MarkNone(t *testing.T) {
 		}
 	}
 	down("prearmed", false)
+	// A hold device left down by a run that failed before it set addrgenmode none: the
+	// next run must not bring it up with a link-local address (a candidate source).
+	run(t, "ip", "-n", r.a, "link", "add", cfg.HoldDevice(), "type", "ifb")
 	// A run adopts the rules, its policies keep them (one key for the rule made and the
 	// rule listed: else the sync would delete what it wants), and Close leaves them.
 	a := startNode(t, r.a)
@@ -122,6 +125,9 @@ func TestOwnRulesIPv6MarkNone(t *testing.T) {
 			t.Fatalf("%s: %v", out, err)
 		}
 		return ls[0].Stats.RX.Dropped
+	}
+	if out := run(t, "ip", "-n", r.a, "-6", "addr", "show", "dev", cfg.HoldDevice()); strings.TrimSpace(out) != "" {
+		t.Errorf("the hold device has an IPv6 address:\n%s", out)
 	}
 	before := dropped()
 	down("after a run", true)
