@@ -107,9 +107,12 @@
 // (reasm.go: a fragment whose first fragment selected a transport-mode SA between the
 // packet's own addresses; bounded in datagrams, bytes and time) and encrypts once; the ESP
 // packet above the path's MTU is fragmented by the kernel as the tunnels' are. The
-// nftables require chain lets UDP's non-first fragments pass (the first one decides), so
-// that such ESP-in-UDP is not dropped where no conntrack reassembles it first. Tunnel mode
-// encrypts inner fragments one by one.
+// nftables require chain lets UDP's non-first fragments addressed to this host pass (the
+// first one decides), so that such ESP-in-UDP is not dropped where no conntrack
+// reassembles it first. Tunnel mode encrypts inner fragments one by one. While an
+// outbound policy selects ports, a datagram's later fragments (no ports) take the policy
+// its first fragment got, and one whose first was not seen is dropped as
+// out-policy-blocked (fragfollow.go; RFC 4301 7.1).
 //
 // Algorithms (RouterOS names): aes-128/192/256-gcm with the 16-byte ICV (RFC 4106),
 // chacha20poly1305 (RFC 7634), aes-128/192/256-cbc (RFC 3602), aes-128/192/256-ctr (RFC

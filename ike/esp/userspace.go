@@ -120,6 +120,10 @@ type userspace struct {
 	// reasm puts the host's own fragmented datagrams together for transport mode
 	// (reasm.go); the out loop's alone.
 	reasm reasm
+	// follow gives a datagram's later fragments the policy of its first, while an
+	// outbound policy selects ports (fragfollow.go); the out loop's alone.
+	follow     fragFollow
+	portPolicy atomic.Bool
 
 	faults faults                       // recover.go
 	hook   atomic.Pointer[func(string)] // tests: runs at points of packet handling
@@ -789,6 +793,7 @@ func (u *userspace) SetPolicies(ctx context.Context, ps []Policy) error {
 	u.polMu.Lock()
 	defer u.polMu.Unlock()
 	u.pols.Store(&cp)
+	u.portPolicy.Store(selectsPorts(cp))
 	errs := u.syncRoutesAround(cp, func() error { return u.syncSelectorRules(cp) })
 	if err := u.applyRequire(cp); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("esp: level=require rules: %w", err))
@@ -1440,6 +1445,17 @@ func (u *userspace) encapOne(buf []byte) (outPkt, bool) {
 		}
 	}
 	p := u.lookup(&sel, true)
+	if u.portPolicy.Load() {
+		if f, ok := parseFragment(pkt); ok {
+			now := time.Now()
+			if f.off == 0 {
+				u.follow.first(f.key, p, now)
+			} else if p, ok = u.follow.later(f.key, now); !ok {
+				u.st.inc(stOutPolicyBlocked)
+				return outPkt{}, false
+			}
+		}
+	}
 	if p == nil || p.Action == ActionNone {
 		u.bypass(pkt, sel.dst)
 		return outPkt{}, false
